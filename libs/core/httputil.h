@@ -1,0 +1,37 @@
+#pragma once
+
+// Small HTTP helpers shared by the servers; independent of the HTTP server library so that
+// clients and tests can use them too.
+
+#include <QByteArray>
+#include <QString>
+#include <QStringView>
+
+#include <optional>
+
+namespace iptv::http {
+
+/// The JSON error body every server answers with: {"error":"...","detail":"..."}.
+QByteArray jsonError(const QString &error, const QString &detail = {});
+
+/// Quotes an entity tag: abc -> "abc".
+QByteArray quotedEtag(const QByteArray &tag);
+
+/// True when an If-None-Match header value matches the entity tag (weak comparison, as
+/// RFC 9110 requires for If-None-Match: W/ prefixes are ignored; "*" matches anything).
+bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &tag);
+
+/// Parses a time given in a query: UTC epoch seconds ("1767225600") or ISO 8601 with a zone
+/// ("2026-01-01T06:00:00Z", "2026-01-01T08:00:00+02:00"); an ISO time without zone is UTC.
+std::optional<qint64> parseTime(QStringView text);
+
+/// ISO 8601 UTC with a Z, second precision.
+QString isoUtc(qint64 epochSeconds);
+
+/// RFC 9110 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") for Last-Modified/Date headers.
+QByteArray httpDate(qint64 epochSeconds);
+
+/// "1", "true", "yes", "on" (any case) are true.
+bool parseBool(QStringView text);
+
+} // namespace iptv::http
