@@ -1,0 +1,540 @@
+#include "guide.h"
+
+#include "guide_p.h"
+#include "guiderecord_p.h"
+
+#include <QFile>
+#include <QLoggingCategory>
+
+#include <algorithm>
+
+Q_LOGGING_CATEGORY(lcGuideRead, "iptv.epg.guide")
+
+namespace iptv::epg {
+
+using namespace format;
+
+static_assert(Q_BYTE_ORDER == Q_LITTLE_ENDIAN, "the reader maps little-endian arrays directly");
+
+namespace {
+
+bool fail(QString *error, const QString &source, const QString &reason)
+{
+    if (error)
+        *error = (source.isEmpty() ? QStringLiteral("guide") : source) + u": " + reason;
+    qCWarning(lcGuideRead).noquote() << source << reason;
+    return false;
+}
+
+/// Checks that an offsets array is monotonic and ends inside its data.
+bool checkOffsets(const char *offsets, quint64 count, quint64 dataSize)
+{
+    quint32 prev = 0;
+    for (quint64 i = 0; i <= count; ++i) {
+        const quint32 v = getRaw<quint32>(offsets + i * 4);
+        if (v < prev || v > dataSize)
+            return false;
+        prev = v;
+    }
+    return getRaw<quint32>(offsets) == 0;
+}
+
+} // namespace
+
+Airing Guide::Private::airing(quint32 index) const
+{
+    Airing a;
+    if (index >= header.airingCount)
+        return a;
+    a.index = index;
+    a.channel = airingChannel[index];
+    a.start = starts[index];
+    a.stop = a.start + u32(durations, index);
+    a.programme = u32(programmes, index);
+    a.flags = flags[index];
+    return a;
+}
+
+Guide::Guide(std::unique_ptr<Private> dd) : d(std::move(dd)) {}
+Guide::~Guide() = default;
+
+std::shared_ptr<const Guide> Guide::open(const QString &path, QString *error)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        fail(error, path, QStringLiteral("cannot open: ") + file.errorString());
+        return nullptr;
+    }
+    return fromBytes(file.readAll(), error, path);
+}
+
+bool Guide::readInfo(const QString &path, GuideInfo *info, QString *error)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return fail(error, path, QStringLiteral("cannot open: ") + file.errorString());
+    const QByteArray head = file.read(kHeaderSize);
+    Header h;
+    QString reason;
+    // Only the header is read: fake the size check with the real file size.
+    QByteArray probe = head;
+    if (head.size() == qsizetype(kHeaderSize)) {
+        const quint64 stored = getRaw<quint64>(head.constData() + 64);
+        if (quint64(file.size()) != kHeaderSize + stored)
+            return fail(error, path, QStringLiteral("file is %1 bytes but the header says %2 (truncated or padded)")
+                                         .arg(file.size()).arg(kHeaderSize + stored));
+        probe.resize(qsizetype(kHeaderSize + stored)); // never read, only sized
+    }
+    if (!decodeHeader(probe, &h, &reason))
+        return fail(error, path, reason);
+    info->formatVersion = h.version;
+    info->validFrom = h.validFrom;
+    info->validUntil = h.validUntil;
+    info->createdAt = h.createdAt;
+    info->channelCount = h.channelCount;
+    info->airingCount = h.airingCount;
+    info->programmeCount = h.programmeCount;
+    info->stringCount = h.stringCount;
+    info->fileSize = quint64(file.size());
+    info->bodySize = h.bodySize;
+    info->checksum = QByteArray(reinterpret_cast<const char *>(h.bodyHash), 32).toHex();
+    return true;
+}
+
+std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QString *error, const QString &sourceName)
+{
+    auto d = std::make_unique<Private>();
+    QString reason;
+    Header &h = d->header;
+    if (!decodeHeader(fileBytes, &h, &reason)) {
+        fail(error, sourceName, reason);
+        return nullptr;
+    }
+    d->body = decompressBody(QByteArrayView(fileBytes).sliced(kHeaderSize), h.bodySize, &reason);
+    if (d->body.isEmpty()) {
+        fail(error, sourceName, reason);
+        return nullptr;
+    }
+    const QByteArray &body = d->body;
+    const quint64 bodySize = quint64(body.size());
+
+    // ---- section directory ----
+    if (bodySize < 8) {
+        fail(error, sourceName, QStringLiteral("body too small for its section directory"));
+        return nullptr;
+    }
+    const quint32 sectionCount = getRaw<quint32>(body.constData());
+    if (sectionCount > 64 || 8 + quint64(sectionCount) * sizeof(SectionEntry) > bodySize) {
+        fail(error, sourceName, QStringLiteral("bad section directory (%1 sections)").arg(sectionCount));
+        return nullptr;
+    }
+    struct View { const char *data = nullptr; quint64 size = 0; bool present = false; };
+    View sections[32];
+    for (quint32 i = 0; i < sectionCount; ++i) {
+        const char *e = body.constData() + 8 + i * sizeof(SectionEntry);
+        const quint32 id = getRaw<quint32>(e);
+        const quint64 offset = getRaw<quint64>(e + 8), size = getRaw<quint64>(e + 16);
+        if (offset > bodySize || size > bodySize - offset || offset % 8) {
+            fail(error, sourceName, QStringLiteral("section %1 lies outside the body").arg(id));
+            return nullptr;
+        }
+        if (id < 32)
+            sections[id] = {body.constData() + offset, size, true};
+    }
+    auto need = [&](Section id, quint64 expectedSize, const char *what) -> const char * {
+        const View &v = sections[id];
+        if (!v.present || (expectedSize != quint64(-1) && v.size != expectedSize)) {
+            fail(error, sourceName, QStringLiteral("section %1 (%2) is missing or has the wrong size (%3, expected %4)")
+                                        .arg(id).arg(QLatin1String(what)).arg(v.size).arg(expectedSize));
+            return nullptr;
+        }
+        return v.data ? v.data : "";
+    };
+    const quint64 nStr = h.stringCount, nCh = h.channelCount, nAir = h.airingCount, nProg = h.programmeCount,
+                  nTok = h.tokenCount;
+    if (nStr == 0) {
+        fail(error, sourceName, QStringLiteral("no string table"));
+        return nullptr;
+    }
+    bool ok = (d->stringOffsets = need(StringOffsets, (nStr + 1) * 4, "string offsets"))
+        && (d->stringData = need(StringData, quint64(-1), "string data"))
+        && (d->channelRows = need(Channels, nCh * sizeof(ChannelRow), "channels"))
+        && (d->channelOffsets = need(ChannelOffsets, (nCh + 1) * 4, "channel offsets"))
+        && (d->channelData = need(ChannelData, quint64(-1), "channel data"))
+        && need(AiringStart, nAir * 4, "airing starts")
+        && (d->durations = need(AiringDuration, nAir * 4, "airing durations"))
+        && (d->programmes = need(AiringProgramme, nAir * 4, "airing programmes"))
+        && (d->flags = reinterpret_cast<const quint8 *>(need(AiringFlagBits, nAir, "airing flags")))
+        && (d->utcOffsets = need(AiringUtcOffset, nAir * 2, "airing UTC offsets"))
+        && (d->programmeOffsets = need(ProgrammeOffsets, (nProg + 1) * 4, "programme offsets"))
+        && (d->programmeData = need(ProgrammeData, quint64(-1), "programme data"))
+        && (d->tokenOffsets = need(TokenOffsets, (nTok + 1) * 4, "token offsets"))
+        && (d->tokenData = need(TokenData, quint64(-1), "token data"))
+        && need(ProgrammeTokens, quint64(-1), "programme tokens");
+    if (!ok)
+        return nullptr;
+    d->stringDataSize = sections[StringData].size;
+    d->channelDataSize = sections[ChannelData].size;
+    d->programmeDataSize = sections[ProgrammeData].size;
+    d->tokenDataSize = sections[TokenData].size;
+    d->tokenCount = quint32(nTok);
+    if (!checkOffsets(d->stringOffsets, nStr, d->stringDataSize) || !checkOffsets(d->channelOffsets, nCh, d->channelDataSize)
+        || !checkOffsets(d->programmeOffsets, nProg, d->programmeDataSize)
+        || !checkOffsets(d->tokenOffsets, nTok, d->tokenDataSize)) {
+        fail(error, sourceName, QStringLiteral("an offset table is out of order or points past its data"));
+        return nullptr;
+    }
+
+    // ---- channels and the schedule ----
+    d->airingChannel.assign(nAir, 0);
+    d->starts.assign(nAir, 0);
+    const char *startCol = sections[AiringStart].data;
+    quint64 expectedFirst = 0;
+    for (quint64 c = 0; c < nCh; ++c) {
+        const ChannelRow r = d->row(int(c));
+        for (quint32 s : {r.idString, r.nameString, r.iconString, r.groupString, r.streamString}) {
+            if (s >= nStr) {
+                fail(error, sourceName, QStringLiteral("channel %1 names string %2 of %3").arg(c).arg(s).arg(nStr));
+                return nullptr;
+            }
+        }
+        if (r.airingCount && r.firstAiring != expectedFirst) {
+            fail(error, sourceName, QStringLiteral("channel %1's airings are not contiguous").arg(c));
+            return nullptr;
+        }
+        if (quint64(r.firstAiring) + r.airingCount > nAir) {
+            fail(error, sourceName, QStringLiteral("channel %1's airings run past the schedule").arg(c));
+            return nullptr;
+        }
+        qint64 t = h.validFrom;
+        for (quint32 i = r.firstAiring; i < r.firstAiring + r.airingCount; ++i) {
+            const quint32 raw = getRaw<quint32>(startCol + quint64(i) * 4);
+            t = i == r.firstAiring ? h.validFrom + qint32(raw) : t + raw;
+            d->starts[i] = t;
+            d->airingChannel[i] = quint32(c);
+        }
+        expectedFirst += r.airingCount;
+        d->channelById.insert(d->str(r.idString), int(c));
+    }
+    if (expectedFirst != nAir) {
+        fail(error, sourceName, QStringLiteral("%1 airings belong to no channel").arg(nAir - expectedFirst));
+        return nullptr;
+    }
+    for (quint64 i = 0; i < nAir; ++i) {
+        if (d->u32(d->programmes, i) >= nProg) {
+            fail(error, sourceName, QStringLiteral("airing %1 names programme %2 of %3").arg(i).arg(d->u32(d->programmes, i)).arg(nProg));
+            return nullptr;
+        }
+    }
+
+    // ---- search tokens ----
+    {
+        const View &v = sections[ProgrammeTokens];
+        const auto *data = reinterpret_cast<const quint8 *>(v.data);
+        const qsizetype size = qsizetype(v.size);
+        qsizetype pos = 0;
+        d->tokenListOffsets.resize(nProg * 2 + 1);
+        d->tokenLists.reserve(size_t(size));
+        d->tokenListOffsets[0] = 0;
+        for (quint64 m = 0; m < nProg; ++m) {
+            quint64 n = 0, k = 0;
+            if (!getVarint(data, size, &pos, &n) || !getVarint(data, size, &pos, &k) || n > quint64(size) || k > quint64(size)) {
+                fail(error, sourceName, QStringLiteral("programme %1's search tokens are damaged").arg(m));
+                return nullptr;
+            }
+            for (quint64 list = 0; list < 2; ++list) {
+                quint64 t = 0;
+                const quint64 count = list == 0 ? n : k;
+                for (quint64 j = 0; j < count; ++j) {
+                    quint64 delta = 0;
+                    if (!getVarint(data, size, &pos, &delta) || (j > 0 && delta == 0) || (t += delta) >= nTok) {
+                        fail(error, sourceName, QStringLiteral("programme %1's search tokens are damaged").arg(m));
+                        return nullptr;
+                    }
+                    d->tokenLists.push_back(quint32(t));
+                }
+                d->tokenListOffsets[m * 2 + list + 1] = quint32(d->tokenLists.size());
+            }
+        }
+    }
+
+    GuideInfo &info = d->info;
+    info.formatVersion = h.version;
+    info.validFrom = h.validFrom;
+    info.validUntil = h.validUntil;
+    info.createdAt = h.createdAt;
+    info.channelCount = h.channelCount;
+    info.airingCount = h.airingCount;
+    info.programmeCount = h.programmeCount;
+    info.stringCount = h.stringCount;
+    info.fileSize = quint64(fileBytes.size());
+    info.bodySize = h.bodySize;
+    info.checksum = QByteArray(reinterpret_cast<const char *>(h.bodyHash), 32).toHex();
+    info.generator = d->str(h.generatorString);
+
+    std::shared_ptr<Guide> guide(new Guide(std::move(d)));
+    guide->d->search = std::make_unique<SearchIndex>(*guide);
+    return guide;
+}
+
+const GuideInfo &Guide::info() const { return d->info; }
+
+int Guide::channelCount() const { return int(d->header.channelCount); }
+QString Guide::channelId(int c) const { return c >= 0 && c < channelCount() ? d->str(d->row(c).idString) : QString(); }
+QString Guide::channelName(int c) const { return c >= 0 && c < channelCount() ? d->str(d->row(c).nameString) : QString(); }
+QString Guide::channelIcon(int c) const { return c >= 0 && c < channelCount() ? d->str(d->row(c).iconString) : QString(); }
+int Guide::channelNumber(int c) const { return c >= 0 && c < channelCount() ? int(d->row(c).number) : 0; }
+QString Guide::channelGroup(int c) const { return c >= 0 && c < channelCount() ? d->str(d->row(c).groupString) : QString(); }
+QString Guide::channelStreamUrl(int c) const { return c >= 0 && c < channelCount() ? d->str(d->row(c).streamString) : QString(); }
+int Guide::channelIndex(QStringView id) const { return d->channelById.value(id.toString(), -1); }
+
+Channel Guide::channelRecord(int c) const
+{
+    Channel ch;
+    if (c < 0 || c >= channelCount())
+        return ch;
+    const ChannelRow r = d->row(c);
+    ch.id = d->str(r.idString);
+    ch.number = int(r.number);
+    ch.group = d->str(r.groupString);
+    ch.streamUrl = d->str(r.streamString);
+    const quint32 a = d->u32(d->channelOffsets, quint64(c)), b = d->u32(d->channelOffsets, quint64(c) + 1);
+    quint8 tag = 0;
+    int field = 0;
+    QList<quint64> values;
+    auto flush = [&] {
+        if (tag == TagDisplayName && values.size() == 2)
+            ch.displayNames.append({d->str(quint32(values[0])), d->str(quint32(values[1]))});
+        else if (tag == TagChannelIcon && values.size() == 3)
+            ch.icons.append({d->str(quint32(values[0])), int(values[1]), int(values[2])});
+        else if (tag == TagChannelUrl && values.size() == 1)
+            ch.urls.append(d->str(quint32(values[0])));
+        values.clear();
+    };
+    walkRecord(reinterpret_cast<const quint8 *>(d->channelData + a), b - a,
+               [&](quint8 t) { flush(); tag = t; field = 0; },
+               [&](char, quint64 v) { values.append(v); ++field; });
+    flush();
+    return ch;
+}
+
+quint32 Guide::airingCount() const { return d->header.airingCount; }
+Airing Guide::airing(quint32 index) const { return d->airing(index); }
+
+std::pair<quint32, quint32> Guide::channelAirings(int c) const
+{
+    if (c < 0 || c >= channelCount())
+        return {0, 0};
+    const ChannelRow r = d->row(c);
+    return {r.firstAiring, r.airingCount};
+}
+
+Airing Guide::airingAt(int channel, qint64 t) const
+{
+    const auto [first, count] = channelAirings(channel);
+    const auto begin = d->starts.begin() + first, end = begin + count;
+    auto it = std::upper_bound(begin, end, t); // first airing starting after t
+    if (it == begin)
+        return {};
+    const Airing a = d->airing(quint32(it - d->starts.begin() - 1));
+    return t < a.stop ? a : Airing{};
+}
+
+std::pair<Airing, Airing> Guide::nowNext(int channel, qint64 t) const
+{
+    const auto [first, count] = channelAirings(channel);
+    const auto begin = d->starts.begin() + first, end = begin + count;
+    auto it = std::upper_bound(begin, end, t);
+    Airing now, next;
+    if (it != begin) {
+        const Airing a = d->airing(quint32(it - d->starts.begin() - 1));
+        if (t < a.stop)
+            now = a;
+    }
+    if (it != end)
+        next = d->airing(quint32(it - d->starts.begin()));
+    return {now, next};
+}
+
+void Guide::window(int firstChannel, int count, qint64 from, qint64 to, QList<Airing> *out) const
+{
+    out->clear();
+    const int last = std::min(channelCount(), firstChannel + count);
+    for (int c = std::max(0, firstChannel); c < last; ++c) {
+        const auto [first, n] = channelAirings(c);
+        const auto begin = d->starts.begin() + first, end = begin + n;
+        // Airings are contiguous and non-overlapping, so the one before the first start >= from
+        // is the only earlier one that can still be running at `from`.
+        auto it = std::lower_bound(begin, end, from);
+        if (it != begin) {
+            const quint32 prev = quint32(it - d->starts.begin() - 1);
+            if (d->starts[prev] + d->u32(d->durations, prev) > from)
+                --it;
+        }
+        for (; it != end && *it < to; ++it)
+            out->append(d->airing(quint32(it - d->starts.begin())));
+    }
+}
+
+quint32 Guide::programmeCount() const { return d->header.programmeCount; }
+
+namespace {
+/// First (lang, text) of a tag in a programme record: the text's string id, or 0.
+quint32 firstText(QByteArrayView record, quint8 wanted)
+{
+    const auto *data = reinterpret_cast<const quint8 *>(record.data());
+    quint32 result = 0;
+    quint8 tag = 0;
+    int field = 0;
+    bool done = false;
+    walkRecord(data, record.size(), [&](quint8 t) { tag = t; field = 0; },
+               [&](char, quint64 v) {
+                   if (!done && tag == wanted && field == 1) {
+                       result = quint32(v);
+                       done = true;
+                   }
+                   ++field;
+               });
+    return result;
+}
+} // namespace
+
+QString Guide::title(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagTitle)) : QString(); }
+QString Guide::subTitle(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagSubTitle)) : QString(); }
+QString Guide::description(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagDesc)) : QString(); }
+QString Guide::category(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagCategory)) : QString(); }
+
+QString Guide::episode(quint32 p) const
+{
+    if (p >= programmeCount())
+        return {};
+    const Programme prog = programmeRecord(Airing{0, 0, 0, 1, p, 0});
+    QString xmltvNs;
+    for (const EpisodeNum &e : prog.episodeNums) {
+        if (e.system == u"onscreen" || e.system.isEmpty())
+            return e.value;
+        if (e.system == u"xmltv_ns")
+            xmltvNs = e.value;
+    }
+    if (xmltvNs.isEmpty())
+        return {};
+    // xmltv_ns is "season.episode.part", each zero-based "n/total".
+    const QStringList parts = xmltvNs.split(u'.');
+    auto number = [&](int i) {
+        if (i >= parts.size())
+            return -1;
+        bool ok = false;
+        const int n = parts[i].section(u'/', 0, 0).trimmed().toInt(&ok);
+        return ok ? n + 1 : -1;
+    };
+    const int season = number(0), ep = number(1);
+    QString out;
+    if (season > 0)
+        out += u'S' + QString::number(season);
+    if (ep > 0)
+        out += (out.isEmpty() ? QString() : QStringLiteral(" ")) + u'E' + QString::number(ep);
+    return out;
+}
+
+Programme Guide::programmeRecord(const Airing &a) const
+{
+    Programme p;
+    if (a.programme >= programmeCount())
+        return p;
+    if (a.isValid() && a.index < airingCount()) {
+        p.channelId = channelId(int(a.channel));
+        p.start = a.start;
+        p.stop = a.stop;
+        p.startUtcOffset = int(getRaw<qint16>(d->utcOffsets + quint64(a.index) * 2)) * 60;
+        p.airing.isNew = a.flags & FlagNew;
+        p.airing.premiere = a.flags & FlagPremiere;
+        p.airing.previouslyShown = a.flags & FlagPreviouslyShown;
+        p.airing.lastChance = a.flags & FlagLastChance;
+    }
+    const QByteArrayView rec = d->programmeRecord(a.programme);
+    quint8 tag = 0;
+    QList<quint64> v;
+    auto s = [&](int i) { return i < v.size() ? d->str(quint32(v[i])) : QString(); };
+    auto lt = [&]() { return LangText{s(0), s(1)}; };
+    auto icons = [&](int from) {
+        QList<Icon> list;
+        for (int i = from; i + 2 < v.size(); i += 3)
+            list.append({s(i), int(v[i + 1]), int(v[i + 2])});
+        return list;
+    };
+    auto flush = [&] {
+        switch (tag) {
+        case TagTitle: p.titles.append(lt()); break;
+        case TagSubTitle: p.subTitles.append(lt()); break;
+        case TagDesc: p.descs.append(lt()); break;
+        case TagCredit:
+            if (v.size() == 4)
+                p.credits.append({Credit::Role(qMin<quint64>(v[0], quint64(Credit::Role::Guest))), s(1), s(2), v[3] != 0});
+            break;
+        case TagDate: p.date = s(0); break;
+        case TagCategory: p.categories.append(lt()); break;
+        case TagKeyword: p.keywords.append(lt()); break;
+        case TagLanguage: p.language = lt(); break;
+        case TagOrigLanguage: p.origLanguage = lt(); break;
+        case TagLength: p.lengthSeconds = v.isEmpty() ? 0 : int(v[0]); break;
+        case TagIcon: p.icons.append(icons(0)); break;
+        case TagUrl: p.urls.append(s(0)); break;
+        case TagCountry: p.countries.append(lt()); break;
+        case TagEpisodeNum: p.episodeNums.append({s(0), s(1)}); break;
+        case TagVideo:
+            if (v.size() == 3) {
+                p.video.hasPresent = v[0] & 1;
+                p.video.present = v[0] & 2;
+                p.video.hasColour = v[0] & 4;
+                p.video.colour = v[0] & 8;
+                p.video.aspect = s(1);
+                p.video.quality = s(2);
+            }
+            break;
+        case TagAudio:
+            if (v.size() == 2) {
+                p.audio.hasPresent = v[0] & 1;
+                p.audio.present = v[0] & 2;
+                p.audio.stereo = s(1);
+            }
+            break;
+        case TagSubtitles: p.subtitles.append({s(0), s(1)}); break;
+        case TagRating: p.ratings.append({s(0), s(1), icons(3)}); break;
+        case TagStarRating: p.starRatings.append({s(0), s(1), icons(3)}); break;
+        case TagReview: p.reviews.append(lt()); break;
+        case TagPreviouslyShown:
+            p.airing.previouslyShownStart = s(0);
+            p.airing.previouslyShownChannel = s(1);
+            break;
+        case TagPremiereText: p.airing.premiereText = lt(); break;
+        case TagLastChanceText: p.airing.lastChanceText = lt(); break;
+        default: break;
+        }
+        v.clear();
+    };
+    walkRecord(reinterpret_cast<const quint8 *>(rec.data()), rec.size(), [&](quint8 t) { flush(); tag = t; },
+               [&](char, quint64 value) { v.append(value); });
+    flush();
+    return p;
+}
+
+const SearchIndex &Guide::searchIndex() const { return *d->search; }
+QByteArrayView Guide::string(quint32 id) const { return d->stringView(id); }
+quint32 Guide::stringCount() const { return d->header.stringCount; }
+
+std::span<const quint32> Guide::programmeTokens(quint32 p) const
+{
+    if (p >= programmeCount())
+        return {};
+    const quint32 a = d->tokenListOffsets[p * 2 + 1], b = d->tokenListOffsets[p * 2 + 2];
+    return {d->tokenLists.data() + a, b - a};
+}
+
+quint32 Guide::programmeTitleTokenCount(quint32 p) const
+{
+    if (p >= programmeCount())
+        return 0;
+    return d->tokenListOffsets[p * 2 + 1] - d->tokenListOffsets[p * 2];
+}
+
+} // namespace iptv::epg

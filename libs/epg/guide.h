@@ -118,6 +118,7 @@ public:
 
     struct Private;
 private:
+    friend class SearchIndex;
     explicit Guide(std::unique_ptr<Private> d);
     std::unique_ptr<Private> d;
 };

@@ -26,6 +26,9 @@ struct GuideCompileOptions
     int threads = 0;     ///< zstd worker threads; 0 = as many as cores
     QString generator;   ///< recorded in the header
     qint64 createdAt = 0; ///< 0 = now; tests pin it for byte-identical output
+    /// Programmes of channels never declared with addChannel(): kept under a channel made from
+    /// the id (true), or dropped (false, e.g. when a lineup decides the channel list).
+    bool keepUndeclaredChannels = true;
 };
 
 struct GuideCompileStats
@@ -34,7 +37,8 @@ struct GuideCompileStats
     qint64 programmesIn = 0;       ///< programmes offered to the builder
     qint64 airings = 0;            ///< kept in the window
     qint64 outsideWindow = 0;
-    qint64 unknownChannel = 0;     ///< programmes whose channel was never declared (kept, channel added)
+    qint64 unknownChannel = 0;     ///< programmes whose channel was never declared
+    qint64 invalidTimes = 0;       ///< stop before start: stop dropped and filled like a missing one
     qint64 overlapsTrimmed = 0;    ///< airings cut short because the next one started earlier
     qint64 duplicatesDropped = 0;  ///< same channel and start twice
     qint64 missingStopFilled = 0;

@@ -42,7 +42,8 @@ struct SearchHit
 struct SearchResult
 {
     QList<SearchHit> hits;
-    qint64 totalProgrammes = 0; ///< programmes matching the words (before limit)
+    qint64 totalProgrammes = 0; ///< programmes matching (before limit); a lower bound unless totalExact
+    bool totalExact = true;     ///< false when the search stopped early because the best `limit` were certain
 };
 
 class SearchIndex

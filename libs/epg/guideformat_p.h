@@ -1,0 +1,164 @@
+#pragma once
+
+// Internal layout of the compact guide file. docs/guide-format.md is the normative description;
+// keep the two in step. Everything is little-endian.
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QtEndian>
+#include <QtGlobal>
+
+#include <cstring>
+
+namespace iptv::epg::format {
+
+inline constexpr char kMagic[8] = {'I', 'P', 'T', 'V', 'G', 'U', 'I', 'D'};
+inline constexpr quint16 kVersion = 1;
+inline constexpr quint32 kHeaderSize = 128;
+inline constexpr quint32 kFlagZstd = 1;
+
+/// Fixed header at offset 0; the body follows at kHeaderSize.
+struct Header
+{
+    quint16 version = kVersion;
+    quint16 headerSize = kHeaderSize;
+    quint32 flags = kFlagZstd;
+    qint64 validFrom = 0;
+    qint64 validUntil = 0;
+    qint64 createdAt = 0;
+    quint32 channelCount = 0;
+    quint32 airingCount = 0;
+    quint32 programmeCount = 0;
+    quint32 stringCount = 0;
+    quint64 bodySize = 0;        ///< decompressed
+    quint64 storedSize = 0;      ///< bytes following the header
+    quint8 bodyHash[32] = {};    ///< BLAKE2b-256 of the decompressed body: the guide's identity
+    quint32 generatorString = 0; ///< string id of the generator name
+    quint32 tokenCount = 0;
+    // offset 124: CRC-32 of bytes [0, 124)
+};
+
+QByteArray encodeHeader(const Header &h);
+/// Parses and checks magic, version and CRC. On failure returns false with a reason.
+bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason);
+
+enum Section : quint32 {
+    StringOffsets = 1,   ///< u32[stringCount + 1]
+    StringData = 2,      ///< UTF-8 bytes
+    Channels = 3,        ///< ChannelRow[channelCount]
+    ChannelOffsets = 4,  ///< u32[channelCount + 1] into ChannelData
+    ChannelData = 5,     ///< tagged channel records (extra names, icons, urls)
+    AiringStart = 6,     ///< u32[airingCount], per channel: first = (i32)(start - validFrom), then deltas
+    AiringDuration = 7,  ///< u32[airingCount] seconds
+    AiringProgramme = 8, ///< u32[airingCount] programme record id
+    AiringFlagBits = 9,     ///< u8[airingCount]
+    AiringUtcOffset = 10,///< i16[airingCount] the source's UTC offset in minutes
+    ProgrammeOffsets = 11, ///< u32[programmeCount + 1] into ProgrammeData
+    ProgrammeData = 12,  ///< tagged programme records
+    TokenOffsets = 13,   ///< u32[tokenCount + 1] into TokenData
+    TokenData = 14,      ///< folded search tokens, UTF-8, sorted bytewise
+    ProgrammeTokens = 15,///< per programme: varint n, varint m, n title token deltas, m token deltas
+};
+
+struct SectionEntry
+{
+    quint32 id;
+    quint32 reserved;
+    quint64 offset; ///< from the start of the body
+    quint64 size;
+};
+
+struct ChannelRow
+{
+    quint32 idString;
+    quint32 nameString;
+    quint32 iconString;
+    quint32 groupString;
+    quint32 streamString;
+    quint32 number;
+    quint32 firstAiring;
+    quint32 airingCount;
+};
+static_assert(sizeof(ChannelRow) == 32);
+
+/// Tags of programme and channel records. A record is a run of (tag, fields...), fields being
+/// varints (numbers, string ids; string id 0 is the empty string).
+enum Tag : quint8 {
+    TagTitle = 1,        // lang, text
+    TagSubTitle = 2,     // lang, text
+    TagDesc = 3,         // lang, text
+    TagCredit = 4,       // role, name, character, guest
+    TagDate = 5,         // text
+    TagCategory = 6,     // lang, text
+    TagKeyword = 7,      // lang, text
+    TagLanguage = 8,     // lang, text
+    TagOrigLanguage = 9, // lang, text
+    TagLength = 10,      // seconds
+    TagIcon = 11,        // src, width, height
+    TagUrl = 12,         // text
+    TagCountry = 13,     // lang, text
+    TagEpisodeNum = 14,  // system, value
+    TagVideo = 15,       // bits, aspect, quality
+    TagAudio = 16,       // bits, stereo
+    TagSubtitles = 17,   // type, lang
+    TagRating = 18,      // system, value, icon count, icons (src, width, height)
+    TagStarRating = 19,  // same as rating
+    TagReview = 20,      // lang, text
+    TagPreviouslyShown = 21, // start text, channel
+    TagPremiereText = 22,    // lang, text
+    TagLastChanceText = 23,  // lang, text
+    // channel records
+    TagDisplayName = 40, // lang, text
+    TagChannelIcon = 41, // src, width, height
+    TagChannelUrl = 42,  // text
+};
+
+// ---- varints (LEB128) ----
+inline void putVarint(QByteArray &out, quint64 v)
+{
+    while (v >= 0x80) {
+        out.append(char(quint8(v) | 0x80));
+        v >>= 7;
+    }
+    out.append(char(v));
+}
+
+/// Reads a varint at *pos; returns false when the data ends or the varint is too long.
+inline bool getVarint(const quint8 *data, qsizetype size, qsizetype *pos, quint64 *v)
+{
+    quint64 result = 0;
+    int shift = 0;
+    while (*pos < size && shift < 64) {
+        const quint8 b = data[(*pos)++];
+        result |= quint64(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = result;
+            return true;
+        }
+        shift += 7;
+    }
+    return false;
+}
+
+template<typename T>
+inline void putRaw(QByteArray &out, T v)
+{
+    v = qToLittleEndian(v);
+    out.append(reinterpret_cast<const char *>(&v), sizeof v);
+}
+
+template<typename T>
+inline T getRaw(const char *p)
+{
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return qFromLittleEndian(v);
+}
+
+/// zstd-decompresses a guide body; checks the frame's own content checksum.
+QByteArray decompressBody(QByteArrayView stored, quint64 expectedSize, QString *reason,
+                          QByteArrayView prefix = {});
+QByteArray compressBody(QByteArrayView body, int level, int threads, QString *reason, QByteArrayView prefix = {});
+QByteArray bodyHash(QByteArrayView body);
+
+} // namespace iptv::epg::format

@@ -1,0 +1,329 @@
+// The compact guide format: compile -> open round trip of every field, schedule queries,
+// clean-up of bad schedules, rejection of damaged files, deltas.
+
+#include <epg/guide.h>
+#include <epg/guidedelta.h>
+#include <epg/guidewriter.h>
+
+#include <QTest>
+
+using namespace iptv::epg;
+
+namespace {
+
+constexpr qint64 kDay0 = 1767225600; // 2026-01-01T00:00:00Z
+
+Programme fullProgramme()
+{
+    Programme p;
+    p.channelId = u"one.test"_qs;
+    p.start = kDay0 + 3600;
+    p.stop = kDay0 + 7200;
+    p.startUtcOffset = 3600;
+    p.titles = {{u"en"_qs, u"The Big Film"_qs}, {u"el"_qs, u"Η Μεγάλη Ταινία"_qs}};
+    p.subTitles = {{u"en"_qs, u"Director's cut"_qs}};
+    p.descs = {{u"en"_qs, u"A long description.\nWith two lines & <markup>."_qs}, {u"de"_qs, u"Eine Beschreibung"_qs}};
+    p.credits = {{Credit::Role::Director, u"Jane Doe"_qs, {}, false},
+                 {Credit::Role::Actor, u"John Roe"_qs, u"The Hero"_qs, false},
+                 {Credit::Role::Actor, u"Zoë Guest"_qs, {}, true},
+                 {Credit::Role::Presenter, u"東京 太郎"_qs, {}, false}};
+    p.date = u"2016"_qs;
+    p.categories = {{u"en"_qs, u"Movie"_qs}, {u"en"_qs, u"Drama"_qs}};
+    p.keywords = {{u"en"_qs, u"heist"_qs}};
+    p.language = {u"en"_qs, u"English"_qs};
+    p.origLanguage = {{}, u"French"_qs};
+    p.lengthSeconds = 5400;
+    p.icons = {{u"http://example.org/a.png"_qs, 320, 180}};
+    p.urls = {u"http://example.org/film"_qs};
+    p.countries = {{u"en"_qs, u"FR"_qs}};
+    p.episodeNums = {{u"xmltv_ns"_qs, u"2.4.0/1"_qs}, {u"onscreen"_qs, u"S3 E5"_qs}};
+    p.video.hasPresent = true;
+    p.video.present = true;
+    p.video.hasColour = true;
+    p.video.colour = false;
+    p.video.aspect = u"16:9"_qs;
+    p.video.quality = u"HDTV"_qs;
+    p.audio.stereo = u"dolby digital"_qs;
+    p.subtitles = {{u"teletext"_qs, u"en"_qs}, {u"onscreen"_qs, {}}};
+    p.ratings = {{u"MPAA"_qs, u"PG-13"_qs, {{u"http://example.org/pg13.png"_qs, 0, 0}}}};
+    p.starRatings = {{{}, u"3/5"_qs, {}}};
+    p.reviews = {{u"en"_qs, u"Great."_qs}};
+    p.airing.isNew = false;
+    p.airing.previouslyShown = true;
+    p.airing.previouslyShownStart = u"20151201200000 +0000"_qs;
+    p.airing.previouslyShownChannel = u"two.test"_qs;
+    p.airing.premiere = true;
+    p.airing.premiereText = {u"en"_qs, u"First time on TV"_qs};
+    p.airing.lastChance = true;
+    return p;
+}
+
+Programme simple(const QString &channel, qint64 start, qint64 stop, const QString &title)
+{
+    Programme p;
+    p.channelId = channel;
+    p.start = start;
+    p.stop = stop;
+    p.titles = {{{}, title}};
+    return p;
+}
+
+QByteArray compile(const GuideData &data, GuideCompileOptions options = {}, iptv::DiagnosticList *diags = nullptr,
+                   GuideCompileStats *stats = nullptr)
+{
+    options.createdAt = kDay0;
+    options.compressionLevel = 3;
+    GuideBuilder builder(options);
+    builder.addGuide(data);
+    const QByteArray bytes = builder.finish(diags);
+    if (stats)
+        *stats = builder.stats();
+    return bytes;
+}
+
+GuideData twoChannels()
+{
+    GuideData data;
+    Channel one;
+    one.id = u"one.test"_qs;
+    one.displayNames = {{u"en"_qs, u"One"_qs}, {{}, u"1 One HD"_qs}};
+    one.icons = {{u"http://example.org/one.png"_qs, 100, 50}};
+    one.urls = {u"http://one.example.org"_qs};
+    one.number = 101;
+    one.group = u"General"_qs;
+    one.streamUrl = u"http://127.0.0.1:8440/live/one.m3u8"_qs;
+    Channel two;
+    two.id = u"two.test"_qs;
+    two.displayNames = {{{}, u"Two"_qs}};
+    data.channels = {one, two};
+    return data;
+}
+
+} // namespace
+
+class TestGuideFormat : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void roundTripEveryField()
+    {
+        GuideData data = twoChannels();
+        const Programme full = fullProgramme();
+        data.programmes = {full, simple(u"two.test"_qs, kDay0, kDay0 + 1800, u"Two's first"_qs)};
+        const QByteArray bytes = compile(data);
+        QString error;
+        const auto guide = Guide::fromBytes(bytes, &error);
+        QVERIFY2(guide, qPrintable(error));
+        QCOMPARE(guide->channelCount(), 2);
+        QCOMPARE(guide->channelRecord(0), data.channels[0]);
+        QCOMPARE(guide->channelRecord(1), data.channels[1]);
+        QCOMPARE(guide->channelName(0), u"One"_qs);
+        QCOMPARE(guide->channelNumber(0), 101);
+        QCOMPARE(guide->channelIndex(u"two.test"), 1);
+        QCOMPARE(guide->channelIndex(u"nope"), -1);
+        const auto [first, count] = guide->channelAirings(0);
+        QCOMPARE(count, 1u);
+        const Airing a = guide->airing(first);
+        QCOMPARE(a.start, full.start);
+        QCOMPARE(a.stop, full.stop);
+        QCOMPARE(guide->programmeRecord(a), full);
+        QCOMPARE(guide->title(a.programme), u"The Big Film"_qs);
+        QCOMPARE(guide->subTitle(a.programme), u"Director's cut"_qs);
+        QCOMPARE(guide->category(a.programme), u"Movie"_qs);
+        QCOMPARE(guide->episode(a.programme), u"S3 E5"_qs);
+        QVERIFY(a.flags & FlagPremiere);
+        QVERIFY(a.flags & FlagHasSubtitles);
+        QVERIFY(!(a.flags & FlagNew));
+        QCOMPARE(guide->info().validFrom, kDay0); // the first programme's start
+        QCOMPARE(guide->info().validUntil, kDay0 + 14 * 86400);
+        QCOMPARE(guide->info().checksum.size(), 64);
+    }
+
+    void identicalMetadataStoredOnce()
+    {
+        GuideData data = twoChannels();
+        for (int day = 0; day < 14; ++day) {
+            data.programmes.append(simple(u"one.test"_qs, kDay0 + day * 86400, kDay0 + day * 86400 + 1800, u"News"_qs));
+            data.programmes.append(simple(u"two.test"_qs, kDay0 + day * 86400, kDay0 + day * 86400 + 1800, u"News"_qs));
+        }
+        const auto guide = Guide::fromBytes(compile(data));
+        QVERIFY(guide);
+        QCOMPARE(guide->airingCount(), 28u);
+        QCOMPARE(guide->programmeCount(), 1u);
+    }
+
+    void episodeFromXmltvNs_data()
+    {
+        QTest::addColumn<QString>("ns");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("season+episode") << u"0.3.0/1"_qs << u"S1 E4"_qs;
+        QTest::newRow("with totals") << u"1/5 . 9/10 . "_qs << u"S2 E10"_qs;
+        QTest::newRow("episode only") << u".11."_qs << u"E12"_qs;
+        QTest::newRow("nothing") << u".."_qs << QString();
+    }
+    void episodeFromXmltvNs()
+    {
+        QFETCH(QString, ns);
+        QFETCH(QString, expected);
+        GuideData data = twoChannels();
+        Programme p = simple(u"one.test"_qs, kDay0, kDay0 + 60, u"Show"_qs);
+        p.episodeNums = {{u"xmltv_ns"_qs, ns}};
+        data.programmes = {p};
+        const auto guide = Guide::fromBytes(compile(data));
+        QVERIFY(guide);
+        QCOMPARE(guide->episode(0), expected);
+    }
+
+    void scheduleCleanUp()
+    {
+        GuideData data = twoChannels();
+        data.programmes = {
+            simple(u"one.test"_qs, kDay0, kDay0 + 4000, u"Overlaps next"_qs),
+            simple(u"one.test"_qs, kDay0 + 3600, 0, u"No stop"_qs),
+            simple(u"one.test"_qs, kDay0 + 3600, kDay0 + 5000, u"Duplicate start"_qs),
+            simple(u"one.test"_qs, kDay0 + 7200, kDay0 + 7000, u"Stop before start"_qs),
+            simple(u"ghost.test"_qs, kDay0, kDay0 + 60, u"Undeclared channel"_qs),
+            simple(u"one.test"_qs, kDay0 + 20 * 86400, kDay0 + 20 * 86400 + 60, u"Outside"_qs),
+        };
+        iptv::DiagnosticList diags;
+        GuideCompileStats stats;
+        const auto guide = Guide::fromBytes(compile(data, {}, &diags, &stats));
+        QVERIFY(guide);
+        QCOMPARE(stats.overlapsTrimmed, 1);
+        QCOMPARE(stats.duplicatesDropped, 1);
+        QCOMPARE(stats.missingStopFilled, 2);
+        QCOMPARE(stats.invalidTimes, 1);
+        QCOMPARE(stats.unknownChannel, 1);
+        QCOMPARE(stats.outsideWindow, 1);
+        QVERIFY(!diags.isEmpty());
+        QCOMPARE(guide->channelCount(), 3); // the undeclared channel is kept by default
+        const auto [first, count] = guide->channelAirings(0);
+        QCOMPARE(count, 3u);
+        QCOMPARE(guide->airing(first).stop, kDay0 + 3600);     // trimmed to the next start
+        QCOMPARE(guide->airing(first + 1).stop, kDay0 + 7200); // filled from the next start
+        QCOMPARE(guide->title(guide->airing(first + 1).programme), u"No stop"_qs); // first of two wins
+        QCOMPARE(guide->airing(first + 2).stop, kDay0 + 7200 + 12 * 3600); // gap in the data: bounded
+
+        GuideCompileOptions dropUnknown;
+        dropUnknown.keepUndeclaredChannels = false;
+        const auto strict = Guide::fromBytes(compile(data, dropUnknown));
+        QVERIFY(strict);
+        QCOMPARE(strict->channelCount(), 2);
+    }
+
+    void nowNextAndWindow()
+    {
+        GuideData data = twoChannels();
+        for (int i = 0; i < 48; ++i)
+            data.programmes.append(simple(u"one.test"_qs, kDay0 + i * 1800, kDay0 + (i + 1) * 1800, u"Slot %1"_qs.arg(i)));
+        // A gap on channel two between 01:00 and 02:00.
+        data.programmes.append(simple(u"two.test"_qs, kDay0, kDay0 + 3600, u"Early"_qs));
+        data.programmes.append(simple(u"two.test"_qs, kDay0 + 7200, kDay0 + 9000, u"Late"_qs));
+        const auto guide = Guide::fromBytes(compile(data));
+        QVERIFY(guide);
+
+        auto [now, next] = guide->nowNext(0, kDay0 + 1800 + 5);
+        QCOMPARE(guide->title(now.programme), u"Slot 1"_qs);
+        QCOMPARE(guide->title(next.programme), u"Slot 2"_qs);
+        std::tie(now, next) = guide->nowNext(1, kDay0 + 4000);
+        QVERIFY(!now.isValid()); // in the gap
+        QCOMPARE(guide->title(next.programme), u"Late"_qs);
+        QVERIFY(!guide->airingAt(1, kDay0 + 4000).isValid());
+        QCOMPARE(guide->title(guide->airingAt(1, kDay0 + 7200).programme), u"Late"_qs);
+        QVERIFY(!guide->airingAt(0, kDay0 - 1).isValid());
+
+        QList<Airing> window;
+        guide->window(0, 2, kDay0 + 900, kDay0 + 3600 + 900, &window);
+        QStringList titles;
+        for (const Airing &a : window)
+            titles << guide->title(a.programme);
+        QCOMPARE(titles, (QStringList{u"Slot 0"_qs, u"Slot 1"_qs, u"Slot 2"_qs, u"Early"_qs}));
+        guide->window(1, 5, kDay0 + 3600, kDay0 + 7200, &window);
+        QVERIFY(window.isEmpty());
+    }
+
+    void rejectsDamage_data()
+    {
+        QTest::addColumn<int>("kind");
+        QTest::newRow("empty") << 0;
+        QTest::newRow("truncated") << 1;
+        QTest::newRow("header bit flip") << 2;
+        QTest::newRow("body bit flip") << 3;
+        QTest::newRow("bad magic") << 4;
+        QTest::newRow("padded") << 5;
+    }
+    void rejectsDamage()
+    {
+        QFETCH(int, kind);
+        GuideData data = twoChannels();
+        data.programmes = {fullProgramme()};
+        QByteArray bytes = compile(data);
+        QVERIFY(Guide::fromBytes(bytes));
+        switch (kind) {
+        case 0: bytes.clear(); break;
+        case 1: bytes.chop(10); break;
+        case 2: bytes[20] = char(bytes[20] ^ 0x40); break;
+        case 3: bytes[bytes.size() - 20] = char(bytes[bytes.size() - 20] ^ 0x01); break;
+        case 4: bytes[0] = 'X'; break;
+        case 5: bytes.append('\0'); break;
+        }
+        QString error;
+        QVERIFY(!Guide::fromBytes(bytes, &error, u"damaged.guide"_qs));
+        QVERIFY2(error.startsWith(u"damaged.guide: "_qs), qPrintable(error));
+    }
+
+    void deterministic()
+    {
+        GuideData data = twoChannels();
+        data.programmes = {fullProgramme(), simple(u"two.test"_qs, kDay0, kDay0 + 60, u"X"_qs)};
+        QCOMPARE(compile(data), compile(data));
+    }
+
+    void deltaCatchesUp()
+    {
+        GuideData v1 = twoChannels();
+        for (int i = 0; i < 500; ++i)
+            v1.programmes.append(simple(u"one.test"_qs, kDay0 + i * 1800, kDay0 + (i + 1) * 1800, u"Programme %1"_qs.arg(i)));
+        GuideData v2 = v1;
+        v2.programmes[250].titles[0].text = u"A late change"_qs;
+        const QByteArray a = compile(v1), b = compile(v2);
+        QString error;
+        const QByteArray delta = GuideDelta::make(a, b, &error);
+        QVERIFY2(!delta.isEmpty(), qPrintable(error));
+        QVERIFY2(delta.size() < b.size() / 4, qPrintable(u"delta %1 vs full %2"_qs.arg(delta.size()).arg(b.size())));
+        const QByteArray rebuilt = GuideDelta::apply(a, delta, &error);
+        QVERIFY2(!rebuilt.isEmpty(), qPrintable(error));
+        const auto g2 = Guide::fromBytes(b), g3 = Guide::fromBytes(rebuilt);
+        QVERIFY(g2 && g3);
+        QCOMPARE(g3->info().checksum, g2->info().checksum);
+        QCOMPARE(g3->title(g3->airing(250).programme), u"A late change"_qs);
+        // Against the wrong base it refuses instead of producing garbage.
+        QVERIFY(GuideDelta::apply(b, delta, &error).isEmpty());
+        QVERIFY(error.contains(u"another guide version"_qs));
+    }
+
+    void readInfoWithoutDecompressing()
+    {
+        GuideData data = twoChannels();
+        data.programmes = {fullProgramme()};
+        const QByteArray bytes = compile(data);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"x.guide"_qs);
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(bytes);
+        f.close();
+        GuideInfo info;
+        QString error;
+        QVERIFY2(Guide::readInfo(path, &info, &error), qPrintable(error));
+        QCOMPARE(info.channelCount, 2u);
+        QCOMPARE(info.airingCount, 1u);
+        QCOMPARE(info.checksum, Guide::fromBytes(bytes)->info().checksum);
+        QVERIFY(!Guide::open(dir.filePath(u"missing.guide"_qs), &error));
+        QVERIFY(error.contains(u"missing.guide"_qs));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGuideFormat)
+#include "tst_guideformat.moc"
