@@ -554,7 +554,7 @@ QString channelBaseName(Kind kind, const Lexicon &lex, Rng &rng)
     case Kind::Music: suffix = pick({u"Music", u"Hits", u"Classic"}); break;
     case Kind::Lifestyle: suffix = pick({u"Living", u"Food", u"Travel", u"Home"}); break;
     }
-    if (ja)
+    if (ja && suffix.at(0).unicode() >= 0x3000) // Japanese words run together; a Latin suffix gets a space
         return brand + suffix;
     return brand + u' ' + suffix;
 }
