@@ -265,7 +265,7 @@ int main(int argc, char *argv[])
             sqlite3_reset(insertProg);
         }
         sql.exec("COMMIT");
-        sql.exec("CREATE INDEX airing_by_channel ON airing(channel, stop);");
+        sql.exec("CREATE INDEX airing_by_channel ON airing(channel, start);");
         sql.exec("INSERT INTO fts(fts) VALUES('optimize');");
         ftsBuildS = double(clock.nsecsElapsed()) / 1e9;
         // Title hits first, then the rest, each by soonest airing: two ordered queries, as an
@@ -274,8 +274,11 @@ int main(int argc, char *argv[])
                                  " WHERE fts MATCH ?1 ORDER BY p.soonest LIMIT 50");
         anyQuery = sql.prepare("SELECT f.rowid FROM fts f JOIN prog p ON p.id = f.rowid"
                                " WHERE fts MATCH ?1 ORDER BY p.soonest LIMIT 100");
+        // The usual way to make the (channel, start) index do the work: one seek per channel (IN) and
+        // a start range bounded by the longest programme (6 h here), the overlap test on top.
         windowQuery = sql.prepare("SELECT channel, start, stop, programme FROM airing"
-                                  " WHERE channel >= ?1 AND channel < ?2 AND stop > ?3 AND start < ?4"
+                                  " WHERE channel IN (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+                                  " AND start >= ?11 - 21600 AND start < ?12 AND stop > ?11"
                                   " ORDER BY channel, start");
 
         auto runFts = [&](const QString &q) {
@@ -355,10 +358,10 @@ int main(int argc, char *argv[])
         for (size_t i = 0; i < windows.size(); i += 4) {
             const Window &w = windows[i];
             clock.restart();
-            sqlite3_bind_int64(windowQuery, 1, w.first);
-            sqlite3_bind_int64(windowQuery, 2, w.first + span);
-            sqlite3_bind_int64(windowQuery, 3, w.from);
-            sqlite3_bind_int64(windowQuery, 4, w.from + hours3);
+            for (int c = 0; c < 10; ++c)
+                sqlite3_bind_int64(windowQuery, c + 1, w.first + qMin(c, span - 1));
+            sqlite3_bind_int64(windowQuery, 11, w.from);
+            sqlite3_bind_int64(windowQuery, 12, w.from + hours3);
             while (sqlite3_step(windowQuery) == SQLITE_ROW)
                 ++refRows;
             sqlite3_reset(windowQuery);
@@ -370,8 +373,8 @@ int main(int argc, char *argv[])
     std::printf("  ours    p50 %7.2fus  p99 %7.2fus  (target p99 <= 50us), %.1f airings per window\n", wo.p50, wo.p99,
                 double(oursRows) / double(windows.size()));
     if (!ref.empty())
-        std::printf("  sqlite  p50 %7.2fus  p99 %7.2fus  (indexed table), x%.1f at p99\n", wr.p50, wr.p99,
-                    wo.p99 > 0 ? wr.p99 / wo.p99 : 0.0);
+        std::printf("  sqlite  p50 %7.2fus  p99 %7.2fus  (indexed table), x%.1f at p99, %.1f airings per window\n",
+                    wr.p50, wr.p99, wo.p99 > 0 ? wr.p99 / wo.p99 : 0.0, double(refRows) / double(ref.size()));
 
     // One machine-readable line for bench/run-all.sh.
     std::printf("\nRESULT guide=%s open_ms=%.1f index_ms=%.1f rss_mib=%.1f search_p50_us=%.1f search_p99_us=%.1f "
