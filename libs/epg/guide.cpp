@@ -26,17 +26,35 @@ bool fail(QString *error, const QString &source, const QString &reason)
     return false;
 }
 
-/// Checks that an offsets array is monotonic and ends inside its data.
-bool checkOffsets(const char *offsets, quint64 count, quint64 dataSize)
+/// Turns a run of varint lengths into count + 1 offsets; false when the run is short, long,
+/// or adds up to more than the data it describes. With `newCounts`, each entry is a pair
+/// (length, new strings) and the running sum of the second goes there (count + 1 entries).
+bool decodeLengths(const char *data, quint64 size, quint64 count, quint64 dataSize, std::vector<quint32> *offsets,
+                   std::vector<quint32> *newCounts = nullptr)
 {
-    quint32 prev = 0;
-    for (quint64 i = 0; i <= count; ++i) {
-        const quint32 v = getRaw<quint32>(offsets + i * 4);
-        if (v < prev || v > dataSize)
+    const auto *bytes = reinterpret_cast<const quint8 *>(data);
+    qsizetype pos = 0;
+    offsets->resize(count + 1);
+    (*offsets)[0] = 0;
+    quint64 total = 0, newTotal = 0;
+    if (newCounts)
+        newCounts->resize(count + 1);
+    for (quint64 i = 0; i < count; ++i) {
+        quint64 len = 0;
+        if (!getVarint(bytes, qsizetype(size), &pos, &len) || (total += len) > dataSize)
             return false;
-        prev = v;
+        (*offsets)[i + 1] = quint32(total);
+        if (newCounts) {
+            quint64 fresh = 0;
+            if (!getVarint(bytes, qsizetype(size), &pos, &fresh) || fresh > len)
+                return false;
+            (*newCounts)[i] = quint32(newTotal);
+            newTotal += fresh;
+        }
     }
-    return getRaw<quint32>(offsets) == 0;
+    if (newCounts)
+        (*newCounts)[count] = quint32(newTotal);
+    return quint64(pos) == size && total == dataSize;
 }
 
 } // namespace
@@ -150,39 +168,44 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         }
         return v.data ? v.data : "";
     };
-    const quint64 nStr = h.stringCount, nCh = h.channelCount, nAir = h.airingCount, nProg = h.programmeCount,
-                  nTok = h.tokenCount;
+    const quint64 nStr = h.stringCount, nCh = h.channelCount, nAir = h.airingCount, nProg = h.programmeCount;
     if (nStr == 0) {
         fail(error, sourceName, QStringLiteral("no string table"));
         return nullptr;
     }
-    bool ok = (d->stringOffsets = need(StringOffsets, (nStr + 1) * 4, "string offsets"))
+    bool ok = need(StringLengths, quint64(-1), "string lengths")
         && (d->stringData = need(StringData, quint64(-1), "string data"))
         && (d->channelRows = need(Channels, nCh * sizeof(ChannelRow), "channels"))
-        && (d->channelOffsets = need(ChannelOffsets, (nCh + 1) * 4, "channel offsets"))
+        && need(ChannelLengths, quint64(-1), "channel lengths")
         && (d->channelData = need(ChannelData, quint64(-1), "channel data"))
         && need(AiringStart, nAir * 4, "airing starts")
         && (d->durations = need(AiringDuration, nAir * 4, "airing durations"))
         && (d->programmes = need(AiringProgramme, nAir * 4, "airing programmes"))
         && (d->flags = reinterpret_cast<const quint8 *>(need(AiringFlagBits, nAir, "airing flags")))
         && (d->utcOffsets = need(AiringUtcOffset, nAir * 2, "airing UTC offsets"))
-        && (d->programmeOffsets = need(ProgrammeOffsets, (nProg + 1) * 4, "programme offsets"))
-        && (d->programmeData = need(ProgrammeData, quint64(-1), "programme data"))
-        && (d->tokenOffsets = need(TokenOffsets, (nTok + 1) * 4, "token offsets"))
-        && (d->tokenData = need(TokenData, quint64(-1), "token data"))
-        && need(ProgrammeTokens, quint64(-1), "programme tokens");
+        && need(ProgrammeLengths, quint64(-1), "programme lengths")
+        && (d->programmeData = need(ProgrammeData, quint64(-1), "programme data"));
     if (!ok)
         return nullptr;
-    d->stringDataSize = sections[StringData].size;
-    d->channelDataSize = sections[ChannelData].size;
-    d->programmeDataSize = sections[ProgrammeData].size;
-    d->tokenDataSize = sections[TokenData].size;
-    d->tokenCount = quint32(nTok);
-    if (!checkOffsets(d->stringOffsets, nStr, d->stringDataSize) || !checkOffsets(d->channelOffsets, nCh, d->channelDataSize)
-        || !checkOffsets(d->programmeOffsets, nProg, d->programmeDataSize)
-        || !checkOffsets(d->tokenOffsets, nTok, d->tokenDataSize)) {
-        fail(error, sourceName, QStringLiteral("an offset table is out of order or points past its data"));
+    auto lengths = [&](Section s, quint64 count, Section dataSection, std::vector<quint32> *offsets,
+                       std::vector<quint32> *newCounts = nullptr) {
+        return decodeLengths(sections[s].data, sections[s].size, count, sections[dataSection].size, offsets, newCounts);
+    };
+    if (!lengths(StringLengths, nStr, StringData, &d->stringOffsets) || !lengths(ChannelLengths, nCh, ChannelData, &d->channelOffsets)
+        || !lengths(ProgrammeLengths, nProg, ProgrammeData, &d->programmeOffsets, &d->programmeFirstNew)) {
+        fail(error, sourceName, QStringLiteral("a length table does not match its data"));
         return nullptr;
+    }
+    if (nProg) {
+        // Records introduce the strings after the channels' ones, in order, up to the last string.
+        const quint64 introduced = d->programmeFirstNew.back();
+        if (introduced >= nStr) {
+            fail(error, sourceName, QStringLiteral("programme records introduce more strings than the table holds"));
+            return nullptr;
+        }
+        const quint32 base = quint32(nStr - introduced);
+        for (quint32 &v : d->programmeFirstNew)
+            v += base;
     }
 
     // ---- channels and the schedule ----
@@ -227,37 +250,6 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         }
     }
 
-    // ---- search tokens ----
-    {
-        const View &v = sections[ProgrammeTokens];
-        const auto *data = reinterpret_cast<const quint8 *>(v.data);
-        const qsizetype size = qsizetype(v.size);
-        qsizetype pos = 0;
-        d->tokenListOffsets.resize(nProg * 2 + 1);
-        d->tokenLists.reserve(size_t(size));
-        d->tokenListOffsets[0] = 0;
-        for (quint64 m = 0; m < nProg; ++m) {
-            quint64 n = 0, k = 0;
-            if (!getVarint(data, size, &pos, &n) || !getVarint(data, size, &pos, &k) || n > quint64(size) || k > quint64(size)) {
-                fail(error, sourceName, QStringLiteral("programme %1's search tokens are damaged").arg(m));
-                return nullptr;
-            }
-            for (quint64 list = 0; list < 2; ++list) {
-                quint64 t = 0;
-                const quint64 count = list == 0 ? n : k;
-                for (quint64 j = 0; j < count; ++j) {
-                    quint64 delta = 0;
-                    if (!getVarint(data, size, &pos, &delta) || (j > 0 && delta == 0) || (t += delta) >= nTok) {
-                        fail(error, sourceName, QStringLiteral("programme %1's search tokens are damaged").arg(m));
-                        return nullptr;
-                    }
-                    d->tokenLists.push_back(quint32(t));
-                }
-                d->tokenListOffsets[m * 2 + list + 1] = quint32(d->tokenLists.size());
-            }
-        }
-    }
-
     GuideInfo &info = d->info;
     info.formatVersion = h.version;
     info.validFrom = h.validFrom;
@@ -298,7 +290,7 @@ Channel Guide::channelRecord(int c) const
     ch.number = int(r.number);
     ch.group = d->str(r.groupString);
     ch.streamUrl = d->str(r.streamString);
-    const quint32 a = d->u32(d->channelOffsets, quint64(c)), b = d->u32(d->channelOffsets, quint64(c) + 1);
+    const quint32 a = d->channelOffsets[size_t(c)], b = d->channelOffsets[size_t(c) + 1];
     quint8 tag = 0;
     int field = 0;
     QList<quint64> values;
@@ -380,29 +372,28 @@ quint32 Guide::programmeCount() const { return d->header.programmeCount; }
 
 namespace {
 /// First (lang, text) of a tag in a programme record: the text's string id, or 0.
-quint32 firstText(QByteArrayView record, quint8 wanted)
+quint32 firstText(const Guide::Private &d, quint32 programme, quint8 wanted)
 {
-    const auto *data = reinterpret_cast<const quint8 *>(record.data());
     quint32 result = 0;
     quint8 tag = 0;
     int field = 0;
     bool done = false;
-    walkRecord(data, record.size(), [&](quint8 t) { tag = t; field = 0; },
-               [&](char, quint64 v) {
-                   if (!done && tag == wanted && field == 1) {
-                       result = quint32(v);
-                       done = true;
-                   }
-                   ++field;
-               });
+    d.walkProgramme(programme, [&](quint8 t) { tag = t; field = 0; },
+                    [&](char, quint64 v) {
+                        if (!done && tag == wanted && field == 1) {
+                            result = quint32(v);
+                            done = true;
+                        }
+                        ++field;
+                    });
     return result;
 }
 } // namespace
 
-QString Guide::title(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagTitle)) : QString(); }
-QString Guide::subTitle(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagSubTitle)) : QString(); }
-QString Guide::description(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagDesc)) : QString(); }
-QString Guide::category(quint32 p) const { return p < programmeCount() ? d->str(firstText(d->programmeRecord(p), TagCategory)) : QString(); }
+QString Guide::title(quint32 p) const { return p < programmeCount() ? d->str(firstText(*d, p, TagTitle)) : QString(); }
+QString Guide::subTitle(quint32 p) const { return p < programmeCount() ? d->str(firstText(*d, p, TagSubTitle)) : QString(); }
+QString Guide::description(quint32 p) const { return p < programmeCount() ? d->str(firstText(*d, p, TagDesc)) : QString(); }
+QString Guide::category(quint32 p) const { return p < programmeCount() ? d->str(firstText(*d, p, TagCategory)) : QString(); }
 
 QString Guide::episode(quint32 p) const
 {
@@ -451,7 +442,6 @@ Programme Guide::programmeRecord(const Airing &a) const
         p.airing.previouslyShown = a.flags & FlagPreviouslyShown;
         p.airing.lastChance = a.flags & FlagLastChance;
     }
-    const QByteArrayView rec = d->programmeRecord(a.programme);
     quint8 tag = 0;
     QList<quint64> v;
     auto s = [&](int i) { return i < v.size() ? d->str(quint32(v[i])) : QString(); };
@@ -512,8 +502,7 @@ Programme Guide::programmeRecord(const Airing &a) const
         }
         v.clear();
     };
-    walkRecord(reinterpret_cast<const quint8 *>(rec.data()), rec.size(), [&](quint8 t) { flush(); tag = t; },
-               [&](char, quint64 value) { v.append(value); });
+    d->walkProgramme(a.programme, [&](quint8 t) { flush(); tag = t; }, [&](char, quint64 value) { v.append(value); });
     flush();
     return p;
 }
@@ -521,20 +510,5 @@ Programme Guide::programmeRecord(const Airing &a) const
 const SearchIndex &Guide::searchIndex() const { return *d->search; }
 QByteArrayView Guide::string(quint32 id) const { return d->stringView(id); }
 quint32 Guide::stringCount() const { return d->header.stringCount; }
-
-std::span<const quint32> Guide::programmeTokens(quint32 p) const
-{
-    if (p >= programmeCount())
-        return {};
-    const quint32 a = d->tokenListOffsets[p * 2 + 1], b = d->tokenListOffsets[p * 2 + 2];
-    return {d->tokenLists.data() + a, b - a};
-}
-
-quint32 Guide::programmeTitleTokenCount(quint32 p) const
-{
-    if (p >= programmeCount())
-        return 0;
-    return d->tokenListOffsets[p * 2 + 1] - d->tokenListOffsets[p * 2];
-}
 
 } // namespace iptv::epg

@@ -113,8 +113,6 @@ public:
     // ---- raw access for the search index and tools ----
     QByteArrayView string(quint32 id) const; ///< UTF-8 bytes of an interned string
     quint32 stringCount() const;
-    std::span<const quint32> programmeTokens(quint32 programme) const; ///< sorted token ids
-    quint32 programmeTitleTokenCount(quint32 programme) const;
 
     struct Private;
 private:

@@ -2,6 +2,7 @@
 
 #include "guide.h"
 #include "guideformat_p.h"
+#include "guiderecord_p.h"
 #include "search.h"
 
 #include <QByteArray>
@@ -18,30 +19,22 @@ struct Guide::Private
     QByteArray body;
 
     // Views into the body.
-    const char *stringOffsets = nullptr;
     const char *stringData = nullptr;
-    quint64 stringDataSize = 0;
     const char *channelRows = nullptr;
-    const char *channelOffsets = nullptr;
     const char *channelData = nullptr;
-    quint64 channelDataSize = 0;
     const char *durations = nullptr;
     const char *programmes = nullptr;
     const quint8 *flags = nullptr;
     const char *utcOffsets = nullptr;
-    const char *programmeOffsets = nullptr;
     const char *programmeData = nullptr;
-    quint64 programmeDataSize = 0;
-    const char *tokenOffsets = nullptr;
-    const char *tokenData = nullptr;
-    quint64 tokenDataSize = 0;
-    quint32 tokenCount = 0;
 
     // Decoded at open (the "index" step).
-    std::vector<qint64> starts;          ///< absolute start per airing
-    std::vector<quint32> airingChannel;  ///< channel per airing
-    std::vector<quint32> tokenListOffsets; ///< per programme: [title tokens | all tokens], 2 entries each
-    std::vector<quint32> tokenLists;
+    std::vector<quint32> stringOffsets;    ///< stringCount + 1
+    std::vector<quint32> channelOffsets;   ///< channelCount + 1
+    std::vector<quint32> programmeOffsets; ///< programmeCount + 1
+    std::vector<quint32> programmeFirstNew; ///< first string id a record introduces
+    std::vector<qint64> starts;            ///< absolute start per airing
+    std::vector<quint32> airingChannel;    ///< channel per airing
     QHash<QString, int> channelById;
 
     std::unique_ptr<SearchIndex> search;
@@ -51,25 +44,22 @@ struct Guide::Private
     {
         if (id >= header.stringCount)
             return {};
-        const quint32 a = u32(stringOffsets, id), b = u32(stringOffsets, id + 1);
-        return QByteArrayView(stringData + a, b - a);
+        return QByteArrayView(stringData + stringOffsets[id], stringOffsets[id + 1] - stringOffsets[id]);
     }
     QString str(quint32 id) const { return QString::fromUtf8(stringView(id)); }
     format::ChannelRow row(int channel) const
     {
         format::ChannelRow r;
         std::memcpy(&r, channelRows + qsizetype(channel) * sizeof(format::ChannelRow), sizeof r);
-        return r; // little-endian hosts only; checked at open
+        return r; // little-endian hosts only; checked at compile time in guide.cpp
     }
-    QByteArrayView programmeRecord(quint32 programme) const
+    /// Walks programme record p with its strings resolved to plain ids.
+    template<typename OnTag, typename OnField>
+    bool walkProgramme(quint32 p, OnTag &&onTag, OnField &&onField) const
     {
-        const quint32 a = u32(programmeOffsets, programme), b = u32(programmeOffsets, programme + 1);
-        return QByteArrayView(programmeData + a, b - a);
-    }
-    QByteArrayView tokenView(quint32 token) const
-    {
-        const quint32 a = u32(tokenOffsets, token), b = u32(tokenOffsets, token + 1);
-        return QByteArrayView(tokenData + a, b - a);
+        quint32 next = programmeFirstNew[p];
+        const auto *data = reinterpret_cast<const quint8 *>(programmeData + programmeOffsets[p]);
+        return format::walkRecord(data, programmeOffsets[p + 1] - programmeOffsets[p], onTag, onField, &next);
     }
     Airing airing(quint32 index) const;
 };

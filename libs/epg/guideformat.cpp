@@ -42,7 +42,7 @@ QByteArray encodeHeader(const Header &h)
     putRaw<quint64>(out, h.storedSize);
     out.append(reinterpret_cast<const char *>(h.bodyHash), sizeof h.bodyHash);
     putRaw<quint32>(out, h.generatorString);
-    putRaw<quint32>(out, h.tokenCount);
+    putRaw<quint32>(out, h.reserved);
     Q_ASSERT(out.size() <= kCrcOffset);
     out.append(QByteArray(kCrcOffset - out.size(), '\0'));
     const quint32 crc = quint32(crc32(0, reinterpret_cast<const Bytef *>(out.constData()), kCrcOffset));
@@ -80,7 +80,7 @@ bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason)
     h->storedSize = getRaw<quint64>(p + 64);
     std::memcpy(h->bodyHash, p + 72, 32);
     h->generatorString = getRaw<quint32>(p + 104);
-    h->tokenCount = getRaw<quint32>(p + 108);
+    h->reserved = getRaw<quint32>(p + 108);
     if (h->version != kVersion) {
         *reason = QStringLiteral("format version %1 is not supported (this reader knows %2)").arg(h->version).arg(kVersion);
         return false;

@@ -34,7 +34,7 @@ struct Header
     quint64 storedSize = 0;      ///< bytes following the header
     quint8 bodyHash[32] = {};    ///< BLAKE2b-256 of the decompressed body: the guide's identity
     quint32 generatorString = 0; ///< string id of the generator name
-    quint32 tokenCount = 0;
+    quint32 reserved = 0;
     // offset 124: CRC-32 of bytes [0, 124)
 };
 
@@ -43,21 +43,18 @@ QByteArray encodeHeader(const Header &h);
 bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason);
 
 enum Section : quint32 {
-    StringOffsets = 1,   ///< u32[stringCount + 1]
-    StringData = 2,      ///< UTF-8 bytes
+    StringLengths = 1,   ///< varint byte length per string (string 0 is the empty string)
+    StringData = 2,      ///< UTF-8 bytes, back to back
     Channels = 3,        ///< ChannelRow[channelCount]
-    ChannelOffsets = 4,  ///< u32[channelCount + 1] into ChannelData
-    ChannelData = 5,     ///< tagged channel records (extra names, icons, urls)
+    ChannelLengths = 4,  ///< varint byte length per channel record
+    ChannelData = 5,     ///< tagged channel records (every name, icon, url), plain string ids
     AiringStart = 6,     ///< u32[airingCount], per channel: first = (i32)(start - validFrom), then deltas
     AiringDuration = 7,  ///< u32[airingCount] seconds
     AiringProgramme = 8, ///< u32[airingCount] programme record id
-    AiringFlagBits = 9,     ///< u8[airingCount]
+    AiringFlagBits = 9,  ///< u8[airingCount]
     AiringUtcOffset = 10,///< i16[airingCount] the source's UTC offset in minutes
-    ProgrammeOffsets = 11, ///< u32[programmeCount + 1] into ProgrammeData
-    ProgrammeData = 12,  ///< tagged programme records
-    TokenOffsets = 13,   ///< u32[tokenCount + 1] into TokenData
-    TokenData = 14,      ///< folded search tokens, UTF-8, sorted bytewise
-    ProgrammeTokens = 15,///< per programme: varint n, varint m, n title token deltas, m token deltas
+    ProgrammeLengths = 11, ///< per programme record: varint byte length, varint count of new strings
+    ProgrammeData = 12,  ///< tagged programme records, strings numbered by first use
 };
 
 struct SectionEntry

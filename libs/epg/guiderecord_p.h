@@ -29,9 +29,18 @@ inline const char *tagLayout(quint8 tag)
 
 /// Walks a record, calling onTag(tag) then onField(kind, value) for every field in order.
 /// Returns false on malformed data (unknown tag, truncated varint).
+///
+/// Programme records in a file number strings by first use: a string field of 0 is "the next
+/// string not seen before" and any other value v is string v - 1. With `nextNew` set (to the
+/// record's first new string id) the walk resolves those, so onField always sees plain ids.
 template<typename OnTag, typename OnField>
-bool walkRecord(const quint8 *data, qsizetype size, OnTag &&onTag, OnField &&onField)
+bool walkRecord(const quint8 *data, qsizetype size, OnTag &&onTag, OnField &&onField, quint32 *nextNew = nullptr)
 {
+    auto resolve = [nextNew](char kind, quint64 v) -> quint64 {
+        if (kind != 's' || !nextNew)
+            return v;
+        return v == 0 ? (*nextNew)++ : v - 1;
+    };
     qsizetype pos = 0;
     while (pos < size) {
         const quint8 tag = data[pos++];
@@ -44,7 +53,7 @@ bool walkRecord(const quint8 *data, qsizetype size, OnTag &&onTag, OnField &&onF
             if (!getVarint(data, size, &pos, &v))
                 return false;
             if (*f != 'i') {
-                onField(*f, v);
+                onField(*f, resolve(*f, v));
                 continue;
             }
             onField('n', v);
@@ -54,7 +63,8 @@ bool walkRecord(const quint8 *data, qsizetype size, OnTag &&onTag, OnField &&onF
                 quint64 w = 0;
                 if (!getVarint(data, size, &pos, &w))
                     return false;
-                onField(k % 3 == 0 ? 's' : 'n', w);
+                const char kind = k % 3 == 0 ? 's' : 'n';
+                onField(kind, resolve(kind, w));
             }
         }
     }

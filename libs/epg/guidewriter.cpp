@@ -1,8 +1,8 @@
 #include "guidewriter.h"
 
 #include "guideformat_p.h"
+#include "guide.h"
 #include "guiderecord_p.h"
-#include "search.h"
 
 #include <QDateTime>
 #include <QHash>
@@ -381,17 +381,6 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     airings.clear();
     airings.shrink_to_fit();
 
-    // ---- programme records in first-use order; strings re-numbered by first use ----
-    std::vector<quint32> recordMap(size_t(p.records.size()), quint32(-1));
-    std::vector<quint32> usedRecords;
-    for (PendingAiring &a : kept) {
-        quint32 &m = recordMap[a.programme];
-        if (m == quint32(-1)) {
-            m = quint32(usedRecords.size());
-            usedRecords.push_back(a.programme);
-        }
-        a.programme = m;
-    }
     // Intern every channel string and the generator first: the string map below is sized once.
     struct ChannelStrings { quint32 id, name, icon, group, stream; QByteArray raw; };
     std::vector<ChannelStrings> channelStrings;
@@ -417,29 +406,65 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
         channelStrings.push_back(std::move(cs));
     }
     const quint32 generatorBuilderString = p.intern(p.options.generator);
+
+    // ---- programme records: ordered by title, sub-title and description ----
+    // Records of one series end up side by side, and so do the strings they introduce, which
+    // is what lets the compressor find the long repeats between episodes.
+    std::vector<quint32> usedRecords;
+    {
+        std::vector<bool> used(size_t(p.records.size()), false);
+        for (const PendingAiring &a : kept) {
+            if (!used[a.programme]) {
+                used[a.programme] = true;
+                usedRecords.push_back(a.programme);
+            }
+        }
+        struct Key { quint32 record; QString text; };
+        std::vector<Key> keys;
+        keys.reserve(usedRecords.size());
+        for (quint32 r : usedRecords) {
+            const QByteArray &rec = p.records[r];
+            QString title, subTitle, desc;
+            quint8 tag = 0;
+            int field = 0;
+            walkRecord(reinterpret_cast<const quint8 *>(rec.constData()), rec.size(), [&](quint8 t) { tag = t; field = 0; },
+                       [&](char, quint64 v) {
+                           if (field++ != 1)
+                               return;
+                           QString *target = tag == TagTitle ? &title : tag == TagSubTitle ? &subTitle : tag == TagDesc ? &desc : nullptr;
+                           if (target && target->isNull())
+                               *target = p.strings[qsizetype(v)];
+                       });
+            keys.push_back({r, title + u'\x01' + subTitle + u'\x01' + desc});
+        }
+        std::stable_sort(keys.begin(), keys.end(), [](const Key &x, const Key &y) { return x.text < y.text; });
+        for (size_t i = 0; i < keys.size(); ++i)
+            usedRecords[i] = keys[i].record;
+    }
+    std::vector<quint32> recordMap(size_t(p.records.size()), quint32(-1));
+    for (size_t i = 0; i < usedRecords.size(); ++i)
+        recordMap[usedRecords[i]] = quint32(i);
+    for (PendingAiring &a : kept)
+        a.programme = recordMap[a.programme];
+
+    // ---- strings, numbered by first use: channels, then records in order ----
     std::vector<quint32> stringMap(size_t(p.strings.size()), quint32(-1));
     std::vector<quint32> usedStrings{0};
     stringMap[0] = 0;
-    auto mapString = [&](quint32 s) {
+    auto mapString = [&](quint32 s, bool *isNew = nullptr) {
         quint32 &m = stringMap[s];
+        if (isNew)
+            *isNew = m == quint32(-1);
         if (m == quint32(-1)) {
             m = quint32(usedStrings.size());
             usedStrings.push_back(s);
         }
         return m;
     };
-    auto remapRecord = [&](const QByteArray &in, QByteArray *out) {
-        out->clear();
-        walkRecord(reinterpret_cast<const quint8 *>(in.constData()), in.size(),
-                   [&](quint8 tag) { out->append(char(tag)); },
-                   [&](char kind, quint64 v) { putVarint(*out, kind == 's' ? mapString(quint32(v)) : v); });
-    };
 
     const quint32 generatorString = mapString(generatorBuilderString);
-    // Channel strings first: they are read most often and sit together at the pool's start.
     std::vector<ChannelRow> channelRows;
-    QByteArray channelData;
-    std::vector<quint32> channelOffsets{0};
+    QByteArray channelData, channelLengths;
     {
         // Airings are sorted by channel: find each channel's run.
         std::vector<quint32> first(size_t(p.channels.size()), 0), count(size_t(p.channels.size()), 0);
@@ -461,103 +486,45 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
             row.firstAiring = count[size_t(c)] ? first[size_t(c)] : quint32(kept.size());
             row.airingCount = count[size_t(c)];
             channelRows.push_back(row);
-            const QByteArray &raw = cs.raw;
-            remapRecord(raw, &rec);
+            rec.clear();
+            walkRecord(reinterpret_cast<const quint8 *>(cs.raw.constData()), cs.raw.size(),
+                       [&](quint8 tag) { rec.append(char(tag)); },
+                       [&](char kind, quint64 v) { putVarint(rec, kind == 's' ? mapString(quint32(v)) : v); });
             channelData.append(rec);
-            channelOffsets.push_back(quint32(channelData.size()));
+            putVarint(channelLengths, quint64(rec.size()));
         }
     }
-    QByteArray programmeData;
-    std::vector<quint32> programmeOffsets{0};
-    programmeOffsets.reserve(usedRecords.size() + 1);
+    QByteArray programmeData, programmeLengths;
     {
         QByteArray rec;
         for (quint32 r : usedRecords) {
-            remapRecord(p.records[r], &rec);
-            programmeData.append(rec);
-            programmeOffsets.push_back(quint32(programmeData.size()));
-        }
-    }
-
-    // ---- search tokens per programme ----
-    QHash<QString, quint32> tokenIds;
-    QList<QString> tokens;
-    std::vector<std::vector<quint32>> titleTokens(usedRecords.size()), allTokens(usedRecords.size());
-    for (size_t m = 0; m < usedRecords.size(); ++m) {
-        const QByteArray &rec = p.records[usedRecords[m]];
-        auto &titleList = titleTokens[m];
-        auto &allList = allTokens[m];
-        quint8 currentTag = 0;
-        int fieldIndex = 0;
-        walkRecord(reinterpret_cast<const quint8 *>(rec.constData()), rec.size(),
-                   [&](quint8 tag) { currentTag = tag; fieldIndex = 0; },
-                   [&](char kind, quint64 v) {
-                       const int field = fieldIndex++;
-                       if (kind != 's' || v == 0)
-                           return;
-                       const bool text = ((currentTag == TagTitle || currentTag == TagSubTitle || currentTag == TagDesc) && field == 1)
-                           || (currentTag == TagCredit && field == 1);
-                       if (!text)
-                           return;
-                       for (const QString &t : searchTokens(p.strings[qsizetype(v)])) {
-                           auto it = tokenIds.constFind(t);
-                           quint32 id;
-                           if (it == tokenIds.constEnd()) {
-                               id = quint32(tokens.size());
-                               tokens.append(t);
-                               tokenIds.insert(t, id);
-                           } else {
-                               id = *it;
+            const QByteArray &in = p.records[r];
+            rec.clear();
+            quint64 newStrings = 0;
+            walkRecord(reinterpret_cast<const quint8 *>(in.constData()), in.size(),
+                       [&](quint8 tag) { rec.append(char(tag)); },
+                       [&](char kind, quint64 v) {
+                           if (kind != 's') {
+                               putVarint(rec, v);
+                               return;
                            }
-                           allList.push_back(id);
-                           if (currentTag == TagTitle)
-                               titleList.push_back(id);
-                       }
-                   });
-    }
-    // Sort tokens bytewise in UTF-8 so a prefix is one contiguous id range.
-    std::vector<QByteArray> tokenUtf8(size_t(tokens.size()));
-    for (qsizetype t = 0; t < tokens.size(); ++t)
-        tokenUtf8[size_t(t)] = tokens[t].toUtf8();
-    std::vector<quint32> order(tokenUtf8.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](quint32 a, quint32 b) { return tokenUtf8[a] < tokenUtf8[b]; });
-    std::vector<quint32> tokenRank(order.size());
-    QByteArray tokenData;
-    std::vector<quint32> tokenOffsets{0};
-    for (size_t r = 0; r < order.size(); ++r) {
-        tokenRank[order[r]] = quint32(r);
-        tokenData.append(tokenUtf8[order[r]]);
-        tokenOffsets.push_back(quint32(tokenData.size()));
-    }
-    QByteArray programmeTokens;
-    auto putList = [&](std::vector<quint32> &list) {
-        for (quint32 &t : list)
-            t = tokenRank[t];
-        std::sort(list.begin(), list.end());
-        list.erase(std::unique(list.begin(), list.end()), list.end());
-    };
-    for (size_t m = 0; m < usedRecords.size(); ++m) {
-        putList(titleTokens[m]);
-        putList(allTokens[m]);
-        putVarint(programmeTokens, titleTokens[m].size());
-        putVarint(programmeTokens, allTokens[m].size());
-        for (const auto *list : {&titleTokens[m], &allTokens[m]}) {
-            quint32 prev = 0;
-            for (quint32 t : *list) {
-                putVarint(programmeTokens, t - prev);
-                prev = t;
-            }
+                           bool isNew = false;
+                           const quint32 id = mapString(quint32(v), &isNew);
+                           putVarint(rec, isNew ? 0 : quint64(id) + 1);
+                           newStrings += isNew;
+                       });
+            programmeData.append(rec);
+            putVarint(programmeLengths, quint64(rec.size()));
+            putVarint(programmeLengths, newStrings);
         }
     }
 
     // ---- strings ----
-    QByteArray stringData;
-    std::vector<quint32> stringOffsets{0};
-    stringOffsets.reserve(usedStrings.size() + 1);
+    QByteArray stringData, stringLengths;
     for (quint32 s : usedStrings) {
-        stringData.append(p.strings[qsizetype(s)].toUtf8());
-        stringOffsets.push_back(quint32(stringData.size()));
+        const QByteArray utf8 = p.strings[qsizetype(s)].toUtf8();
+        stringData.append(utf8);
+        putVarint(stringLengths, quint64(utf8.size()));
     }
 
     // ---- schedule columns ----
@@ -574,8 +541,8 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
         offsetCol[i] = a.utcOffsetMinutes;
     }
 
-    BodyAssembler body(15);
-    body.add(StringOffsets, rawArray(stringOffsets));
+    BodyAssembler body(12);
+    body.add(StringLengths, stringLengths);
     body.add(StringData, stringData);
     {
         QByteArray rows;
@@ -585,18 +552,15 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
                 putRaw<quint32>(rows, v);
         body.add(Channels, rows);
     }
-    body.add(ChannelOffsets, rawArray(channelOffsets));
+    body.add(ChannelLengths, channelLengths);
     body.add(ChannelData, channelData);
     body.add(AiringStart, rawArray(startCol));
     body.add(AiringDuration, rawArray(durationCol));
     body.add(AiringProgramme, rawArray(programmeCol));
     body.add(AiringFlagBits, QByteArray(reinterpret_cast<const char *>(flagCol.data()), qsizetype(flagCol.size())));
     body.add(AiringUtcOffset, rawArray(offsetCol));
-    body.add(ProgrammeOffsets, rawArray(programmeOffsets));
+    body.add(ProgrammeLengths, programmeLengths);
     body.add(ProgrammeData, programmeData);
-    body.add(TokenOffsets, rawArray(tokenOffsets));
-    body.add(TokenData, tokenData);
-    body.add(ProgrammeTokens, programmeTokens);
     const QByteArray bodyBytes = body.take();
 
     Header h;
@@ -607,7 +571,6 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     h.airingCount = quint32(kept.size());
     h.programmeCount = quint32(usedRecords.size());
     h.stringCount = quint32(usedStrings.size());
-    h.tokenCount = quint32(order.size());
     h.generatorString = generatorString;
     h.bodySize = quint64(bodyBytes.size());
     const QByteArray hash = bodyHash(bodyBytes);

@@ -2,11 +2,16 @@
 
 #include "guide_p.h"
 #include "guiderecord_p.h"
+#include "searchtext_p.h"
+
+#include <QThread>
 
 #include <QLoggingCategory>
 
 #include <algorithm>
+#include <cstring>
 #include <span>
+#include <thread>
 #include <vector>
 
 Q_LOGGING_CATEGORY(lcGuideSearch, "iptv.epg.search")
@@ -70,6 +75,61 @@ private:
     std::vector<quint64> m_words;
 };
 
+/// Interns token bytes: open addressing over an arena, far cheaper than a QHash of QByteArrays
+/// for the millions of lookups of indexing a guide.
+class TokenDictionary
+{
+public:
+    TokenDictionary() { m_slots.assign(1 << 14, 0); }
+
+    quint32 intern(const char *data, size_t size) { return intern(data, size, searchtext::tokenHash(data, size)); }
+    quint32 intern(const char *data, size_t size, quint64 h)
+    {
+        size_t mask = m_slots.size() - 1;
+        for (size_t i = slotOf(h, mask);; i = (i + 1) & mask) {
+            const quint32 slot = m_slots[i];
+            if (slot == 0)
+                break;
+            const quint32 id = slot - 1;
+            if (m_hashes[id] == h && length(id) == size && std::memcmp(m_arena.data() + m_offsets[id], data, size) == 0)
+                return id;
+        }
+        const quint32 id = quint32(m_hashes.size());
+        m_hashes.push_back(h);
+        m_offsets.push_back(quint32(m_arena.size()));
+        m_arena.append(data, size);
+        m_ends.push_back(quint32(m_arena.size()));
+        if (m_hashes.size() * 2 > m_slots.size())
+            rehash();
+        else
+            place(id, mask);
+        return id;
+    }
+    quint32 size() const { return quint32(m_hashes.size()); }
+    std::string_view token(quint32 id) const { return {m_arena.data() + m_offsets[id], length(id)}; }
+
+private:
+    size_t length(quint32 id) const { return m_ends[id] - m_offsets[id]; }
+    static size_t slotOf(quint64 h, size_t mask) { return size_t(h ^ (h >> 29)) & mask; }
+    void place(quint32 id, size_t mask)
+    {
+        size_t i = slotOf(m_hashes[id], mask);
+        while (m_slots[i])
+            i = (i + 1) & mask;
+        m_slots[i] = id + 1;
+    }
+    void rehash()
+    {
+        m_slots.assign(m_slots.size() * 2, 0);
+        for (quint32 id = 0; id < m_hashes.size(); ++id)
+            place(id, m_slots.size() - 1);
+    }
+    std::vector<quint32> m_slots;
+    std::vector<quint64> m_hashes;
+    std::vector<quint32> m_offsets, m_ends;
+    std::string m_arena;
+};
+
 /// Above this many postings for the most selective word, walking airings in time order and
 /// stopping early beats collecting every candidate.
 constexpr quint64 kPostingsLimit = 6000;
@@ -80,6 +140,11 @@ struct SearchIndex::Private
 {
     const Guide &guide;
     const Guide::Private &g;
+    std::string tokenText;            ///< folded tokens, sorted bytewise, back to back
+    std::vector<quint32> tokenOffsets; ///< tokenCount + 1
+    quint32 tokenCount = 0;
+    Csr titleLists;                   ///< programme -> sorted token ids of its titles
+    Csr allLists;                     ///< programme -> sorted token ids of all its searchable text
     Csr postingsAll;
     Csr postingsTitle;
     Csr programmeAirings;    ///< programme -> airings, by start
@@ -89,20 +154,19 @@ struct SearchIndex::Private
 
     Private(const Guide &guide, const Guide::Private &g) : guide(guide), g(g) {}
 
-    std::span<const quint32> titleTokens(quint32 p) const
+    std::span<const quint32> titleTokens(quint32 p) const { return titleLists.row(p); }
+    std::span<const quint32> allTokens(quint32 p) const { return allLists.row(p); }
+    QByteArrayView tokenView(quint32 t) const
     {
-        return {g.tokenLists.data() + g.tokenListOffsets[p * 2], g.tokenListOffsets[p * 2 + 1] - g.tokenListOffsets[p * 2]};
+        return QByteArrayView(tokenText.data() + tokenOffsets[t], tokenOffsets[t + 1] - tokenOffsets[t]);
     }
-    std::span<const quint32> allTokens(quint32 p) const
-    {
-        return {g.tokenLists.data() + g.tokenListOffsets[p * 2 + 1], g.tokenListOffsets[p * 2 + 2] - g.tokenListOffsets[p * 2 + 1]};
-    }
+    void buildTokenLists();
 
     /// Token ids whose text starts with `prefix`: a contiguous range since tokens are sorted bytewise.
     std::pair<quint32, quint32> prefixRange(const QByteArray &prefix) const
     {
-        const quint32 n = g.tokenCount;
-        auto less = [&](quint32 t) { return g.tokenView(t) < QByteArrayView(prefix); };
+        const quint32 n = tokenCount;
+        auto less = [&](quint32 t) { return tokenView(t) < QByteArrayView(prefix); };
         quint32 lo = 0, hi = n;
         while (lo < hi) {
             const quint32 mid = lo + (hi - lo) / 2;
@@ -115,7 +179,7 @@ struct SearchIndex::Private
         hi = n;
         while (lo < hi) {
             const quint32 mid = lo + (hi - lo) / 2;
-            if (g.tokenView(mid).startsWith(prefix))
+            if (tokenView(mid).startsWith(prefix))
                 lo = mid + 1;
             else
                 hi = mid;
@@ -124,12 +188,139 @@ struct SearchIndex::Private
     }
 };
 
+/// Tokenises the searchable strings (titles, sub-titles, descriptions, credits) of every
+/// programme, each distinct string once, on all cores, and builds the per-programme token lists.
+void SearchIndex::Private::buildTokenLists()
+{
+    const quint32 nProg = g.header.programmeCount, nStr = g.header.stringCount;
+
+    // 1. Which strings each programme makes searchable; bit 0 marks a title.
+    // The same walk collects each programme's categories for the category filter.
+    Csr programmeStrings;
+    programmeStrings.offsets.reserve(nProg + 1);
+    programmeStrings.offsets.push_back(0);
+    Csr &categories = programmeCategories;
+    categories.offsets.reserve(nProg + 1);
+    categories.offsets.push_back(0);
+    std::vector<quint32> slotOf(nStr, quint32(-1)); // string -> position in `unique`
+    std::vector<quint32> unique;
+    for (quint32 p = 0; p < nProg; ++p) {
+        quint8 tag = 0;
+        int field = 0;
+        g.walkProgramme(p, [&](quint8 t) { tag = t; field = 0; },
+                        [&](char, quint64 v) {
+                            if (field++ != 1 || v == 0 || v >= nStr)
+                                return;
+                            if (tag == TagCategory) {
+                                categories.values.push_back(quint32(v));
+                                return;
+                            }
+                            if (tag != TagTitle && tag != TagSubTitle && tag != TagDesc && tag != TagCredit)
+                                return;
+                            if (slotOf[v] == quint32(-1)) {
+                                slotOf[v] = quint32(unique.size());
+                                unique.push_back(quint32(v));
+                            }
+                            programmeStrings.values.push_back(slotOf[v] << 1 | (tag == TagTitle ? 1 : 0));
+                        });
+        programmeStrings.offsets.push_back(quint32(programmeStrings.values.size()));
+        categories.offsets.push_back(quint32(categories.values.size()));
+    }
+
+    // 2. Tokenise the distinct strings in parallel, each worker with its own dictionary.
+    const int workers = std::clamp(QThread::idealThreadCount(), 1, 8);
+    struct Part { TokenDictionary dict; std::vector<quint32> offsets{0}; std::vector<quint32> tokens; size_t begin, end; };
+    std::vector<Part> parts(static_cast<size_t>(workers));
+    for (int w = 0; w < workers; ++w) {
+        parts[size_t(w)].begin = unique.size() * size_t(w) / size_t(workers);
+        parts[size_t(w)].end = unique.size() * size_t(w + 1) / size_t(workers);
+    }
+    auto work = [&](Part &part) {
+        part.offsets.reserve(part.end - part.begin + 1);
+        for (size_t i = part.begin; i < part.end; ++i) {
+            const QByteArrayView text = g.stringView(unique[i]);
+            searchtext::tokenize(text.data(), text.size(), [&](const char *data, size_t size, quint64 hash) {
+                part.tokens.push_back(part.dict.intern(data, size, hash));
+            });
+            part.offsets.push_back(quint32(part.tokens.size()));
+        }
+    };
+    {
+        std::vector<std::thread> threads;
+        for (size_t w = 1; w < parts.size(); ++w)
+            threads.emplace_back(work, std::ref(parts[w]));
+        work(parts[0]);
+        for (auto &t : threads)
+            t.join();
+    }
+
+    // 3. One vocabulary, sorted bytewise so that a prefix is a contiguous id range.
+    TokenDictionary global;
+    std::vector<std::vector<quint32>> toGlobal(parts.size());
+    for (size_t w = 0; w < parts.size(); ++w) {
+        toGlobal[w].resize(parts[w].dict.size());
+        for (quint32 t = 0; t < parts[w].dict.size(); ++t) {
+            const std::string_view tok = parts[w].dict.token(t);
+            toGlobal[w][t] = global.intern(tok.data(), tok.size());
+        }
+    }
+    tokenCount = global.size();
+    std::vector<quint32> order(tokenCount);
+    for (quint32 t = 0; t < tokenCount; ++t)
+        order[t] = t;
+    std::sort(order.begin(), order.end(), [&](quint32 a, quint32 b) { return global.token(a) < global.token(b); });
+    std::vector<quint32> rank(tokenCount);
+    tokenOffsets.assign(1, 0);
+    tokenOffsets.reserve(tokenCount + 1);
+    for (quint32 r = 0; r < tokenCount; ++r) {
+        rank[order[r]] = r;
+        const std::string_view tok = global.token(order[r]);
+        tokenText.append(tok.data(), tok.size());
+        tokenOffsets.push_back(quint32(tokenText.size()));
+    }
+    for (size_t w = 0; w < parts.size(); ++w) {
+        for (quint32 &t : parts[w].tokens)
+            t = rank[toGlobal[w][t]];
+        parts[w].dict = TokenDictionary();
+    }
+
+    // 4. Per programme: the union of its strings' tokens, sorted.
+    auto stringTokens = [&](quint32 slot) -> std::span<const quint32> {
+        const size_t w = std::upper_bound(parts.begin(), parts.end(), size_t(slot),
+                                          [](size_t s, const Part &part) { return s < part.begin; }) - parts.begin() - 1;
+        const Part &part = parts[w];
+        const size_t local = slot - part.begin;
+        return {part.tokens.data() + part.offsets[local], part.offsets[local + 1] - part.offsets[local]};
+    };
+    titleLists.offsets.reserve(nProg + 1);
+    allLists.offsets.reserve(nProg + 1);
+    titleLists.offsets.push_back(0);
+    allLists.offsets.push_back(0);
+    for (quint32 p = 0; p < nProg; ++p) {
+        const size_t titleStart = titleLists.values.size(), allStart = allLists.values.size();
+        for (quint32 entry : programmeStrings.row(p)) {
+            const auto toks = stringTokens(entry >> 1);
+            allLists.values.insert(allLists.values.end(), toks.begin(), toks.end());
+            if (entry & 1)
+                titleLists.values.insert(titleLists.values.end(), toks.begin(), toks.end());
+        }
+        for (auto [list, start] : {std::pair{&titleLists, titleStart}, std::pair{&allLists, allStart}}) {
+            std::sort(list->values.begin() + qsizetype(start), list->values.end());
+            list->values.erase(std::unique(list->values.begin() + qsizetype(start), list->values.end()), list->values.end());
+            list->offsets.push_back(quint32(list->values.size()));
+        }
+    }
+    titleLists.values.shrink_to_fit();
+    allLists.values.shrink_to_fit();
+}
+
 SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide, *guide.d))
 {
     const Guide::Private &g = *guide.d;
     const quint32 nProg = g.header.programmeCount, nAir = g.header.airingCount;
-    d->postingsAll = invert(nProg, g.tokenCount, [&](quint32 p) { return d->allTokens(p); });
-    d->postingsTitle = invert(nProg, g.tokenCount, [&](quint32 p) { return d->titleTokens(p); });
+    d->buildTokenLists();
+    d->postingsAll = invert(nProg, d->tokenCount, [&](quint32 p) { return d->allTokens(p); });
+    d->postingsTitle = invert(nProg, d->tokenCount, [&](quint32 p) { return d->titleTokens(p); });
 
     // Airings by start, globally and per programme.
     d->timeOrder.resize(nAir);
@@ -154,22 +345,6 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
             pa.values[fill[g.u32(g.programmes, i)]++] = i;
     }
 
-    // Categories per programme, for the category filter.
-    Csr &pc = d->programmeCategories;
-    pc.offsets.reserve(nProg + 1);
-    pc.offsets.push_back(0);
-    for (quint32 p = 0; p < nProg; ++p) {
-        const QByteArrayView rec = g.programmeRecord(p);
-        quint8 tag = 0;
-        int field = 0;
-        walkRecord(reinterpret_cast<const quint8 *>(rec.data()), rec.size(), [&](quint8 t) { tag = t; field = 0; },
-                   [&](char, quint64 v) {
-                       if (tag == TagCategory && field == 1)
-                           pc.values.push_back(quint32(v));
-                       ++field;
-                   });
-        pc.offsets.push_back(quint32(pc.values.size()));
-    }
 }
 
 SearchIndex::~SearchIndex() = default;

@@ -1,126 +1,110 @@
-// Folding and tokenising text for search. Both the guide compiler (index side) and the box
-// (query side) go through these functions, so what matches is decided in one place.
+// Folding and tokenising text for search. Both the guide's search index and queries go through
+// these functions, so what matches is decided in one place.
 
 #include "search.h"
+#include "searchtext_p.h"
 
 #include <QChar>
 #include <QString>
 
-#include <mutex>
-#include <vector>
-
 namespace iptv::epg {
+
+namespace searchtext {
 
 namespace {
 
-/// Fold results for every BMP code unit, computed once: NFKD, drop non-spacing marks, case fold.
-/// Per-character folding equals whole-string folding for the scripts we care about and is
-/// about two orders of magnitude faster than QString::normalized on every text.
-struct FoldTable
+/// NFKD, drop non-spacing marks, case fold: per code point, which for the scripts a guide holds
+/// equals whole-string folding and is two orders of magnitude faster than QString::normalized.
+QString foldCodePoint(char16_t c)
 {
-    std::vector<quint32> offsetAndLength; // offset << 8 | length, per code unit
-    QString pool;
-
-    FoldTable()
-    {
-        offsetAndLength.resize(0x10000);
-        pool.reserve(0x12000);
-        for (char32_t c = 0; c < 0x10000; ++c) {
-            QString folded;
-            if (c < 0x80) {
-                folded = QChar(char16_t(c >= 'A' && c <= 'Z' ? c + 32 : c));
-            } else if (QChar::isSurrogate(c)) {
-                folded = QChar(char16_t(c));
-            } else {
-                const QString decomposed = QString(QChar(char16_t(c))).normalized(QString::NormalizationForm_KD);
-                for (QChar ch : decomposed) {
-                    const auto cat = ch.category();
-                    if (cat == QChar::Mark_NonSpacing || cat == QChar::Mark_Enclosing)
-                        continue;
-                    folded += ch;
-                }
-                folded = folded.toCaseFolded();
-                // Qt folds simply (one to one); full folding turns the sharp s into "ss".
-                if (folded == u"\u00DF" || folded == u"\u1E9E")
-                    folded = QStringLiteral("ss");
-            }
-            offsetAndLength[c] = quint32(pool.size()) << 8 | quint32(folded.size());
-            pool += folded;
-        }
+    if (c < 0x80)
+        return QChar(char16_t(c >= 'A' && c <= 'Z' ? c + 32 : c));
+    if (QChar::isSurrogate(c))
+        return QChar(c);
+    const QString decomposed = QString(QChar(c)).normalized(QString::NormalizationForm_KD);
+    QString folded;
+    for (QChar ch : decomposed) {
+        const auto cat = ch.category();
+        if (cat == QChar::Mark_NonSpacing || cat == QChar::Mark_Enclosing)
+            continue;
+        folded += ch;
     }
-};
-
-const FoldTable &foldTable()
-{
-    static const FoldTable table;
-    return table;
+    folded = folded.toCaseFolded();
+    // Qt folds one to one; full case folding turns the sharp s into "ss".
+    if (folded == u"\u00DF" || folded == u"\u1E9E")
+        folded = QStringLiteral("ss");
+    return folded;
 }
 
-bool isSingleCharToken(char32_t c)
+CharClass classify(char16_t c)
 {
-    switch (QChar::script(c)) {
-    case QChar::Script_Han:
-    case QChar::Script_Hiragana:
-    case QChar::Script_Katakana:
-    case QChar::Script_Thai:
-        return true;
-    default:
-        return false;
+    if (QChar::isLetterOrNumber(c)) {
+        switch (QChar::script(c)) {
+        case QChar::Script_Han:
+        case QChar::Script_Hiragana:
+        case QChar::Script_Katakana:
+        case QChar::Script_Thai:
+            return Single; // no spaces between words in these scripts
+        default:
+            return Word;
+        }
     }
+    // Indic vowel signs belong to the word they follow.
+    return QChar::category(c) == QChar::Mark_SpacingCombining ? Joiner : Separator;
+}
+
+Tables build()
+{
+    Tables t;
+    t.fold.resize(0x10000);
+    t.charClass.resize(0x10000);
+    t.pool.reserve(0x12000);
+    for (char32_t c = 0; c < 0x10000; ++c) {
+        const QString folded = foldCodePoint(char16_t(c));
+        t.fold[c] = quint32(t.pool.size()) << 8 | quint32(folded.size());
+        t.pool.append(reinterpret_cast<const char16_t *>(folded.utf16()), size_t(folded.size()));
+        t.charClass[c] = QChar::isSurrogate(c) ? Separator : classify(char16_t(c));
+    }
+    for (int c = 0; c < 128; ++c) {
+        const bool word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        t.ascii[c] = word ? quint8(c >= 'A' && c <= 'Z' ? c + 32 : c) : 0;
+    }
+    return t;
 }
 
 } // namespace
 
+const Tables &tables()
+{
+    static const Tables t = build();
+    return t;
+}
+
+bool isLetterOrNumberOutsideBmp(char32_t c)
+{
+    return QChar::isLetterOrNumber(c);
+}
+
+} // namespace searchtext
+
 QString foldForSearch(QStringView text)
 {
-    const FoldTable &table = foldTable();
+    const searchtext::Tables &t = searchtext::tables();
     QString out;
     out.reserve(text.size());
-    for (qsizetype i = 0; i < text.size(); ++i) {
-        const char16_t c = text[i].unicode();
-        if (c < 0x80) {
-            out += QChar(char16_t(c >= 'A' && c <= 'Z' ? c + 32 : c));
-            continue;
-        }
-        const quint32 entry = table.offsetAndLength[c];
-        out += QStringView(table.pool).mid(entry >> 8, entry & 0xff);
+    for (QChar ch : text) {
+        const quint32 entry = t.fold[ch.unicode()];
+        out.append(reinterpret_cast<const QChar *>(t.pool.data() + (entry >> 8)), qsizetype(entry & 0xff));
     }
     return out;
 }
 
 QStringList searchTokens(QStringView text)
 {
+    const QByteArray utf8 = text.toUtf8();
     QStringList tokens;
-    const QString folded = foldForSearch(text);
-    const QStringView view(folded);
-    qsizetype start = -1;
-    auto flush = [&](qsizetype end) {
-        if (start >= 0 && end > start)
-            tokens.append(view.mid(start, end - start).toString());
-        start = -1;
-    };
-    for (qsizetype i = 0; i < view.size();) {
-        char32_t c = view[i].unicode();
-        qsizetype len = 1;
-        if (QChar::isHighSurrogate(c) && i + 1 < view.size() && view[i + 1].isLowSurrogate()) {
-            c = QChar::surrogateToUcs4(view[i], view[i + 1]);
-            len = 2;
-        }
-        if (QChar::isLetterOrNumber(c)) {
-            if (isSingleCharToken(c)) {
-                flush(i);
-                tokens.append(view.mid(i, len).toString());
-            } else if (start < 0) {
-                start = i;
-            }
-        } else if (QChar::category(c) == QChar::Mark_SpacingCombining && start >= 0) {
-            // Indic vowel signs belong to the word they follow.
-        } else {
-            flush(i);
-        }
-        i += len;
-    }
-    flush(view.size());
+    searchtext::tokenize(utf8.constData(), utf8.size(),
+                         [&](const char *data, size_t size, quint64) { tokens.append(QString::fromUtf8(data, qsizetype(size))); });
     return tokens;
 }
 
