@@ -87,7 +87,9 @@ QStringView foldSpecialLetter(QChar c)
 
 QList<Token> tokenise(QStringView name)
 {
-    const QString decomposed = name.toString().normalized(QString::NormalizationForm_KD);
+    // Most names are ASCII, where decomposition changes nothing; it is the expensive step.
+    const bool ascii = std::all_of(name.begin(), name.end(), [](QChar c) { return c.unicode() < 0x80; });
+    const QString decomposed = ascii ? name.toString() : name.toString().normalized(QString::NormalizationForm_KD);
     QString folded;
     folded.reserve(decomposed.size());
     for (QChar c : decomposed) {
@@ -271,7 +273,6 @@ ChannelMapping ChannelMapper::map(const Lineup &lineup, const QList<Channel> &gu
     QSet<QString> usedIds;
     for (const Channel &c : guideChannels)
         usedIds.insert(c.id);
-    QList<bool> guideUsed(guideChannels.size(), false);
 
     for (qsizetype i = 0; i < lineup.entries.size(); ++i) {
         const M3uEntry &e = lineup.entries[i];
@@ -305,7 +306,6 @@ ChannelMapping ChannelMapper::map(const Lineup &lineup, const QList<Channel> &gu
         Channel c;
         if (g >= 0) {
             const Channel &guide = guideChannels[g];
-            guideUsed[g] = true;
             m.guideChannelId = guide.id;
             c.id = guide.id;
             c.displayNames = guide.displayNames;
@@ -341,9 +341,15 @@ ChannelMapping ChannelMapper::map(const Lineup &lineup, const QList<Channel> &gu
         out.channels.append(std::move(c));
     }
 
-    for (qsizetype g = 0; g < guideChannels.size(); ++g) {
-        if (!guideUsed[g] && !out.guideChannelsNotInLineup.contains(guideChannels[g].id))
-            out.guideChannelsNotInLineup.append(guideChannels[g].id);
+    // By id, so a guide that repeats an id lists it once, and not at all when one copy is mapped.
+    QSet<QString> listed;
+    for (const ChannelMatch &m : std::as_const(out.matches))
+        listed.insert(m.guideChannelId);
+    for (const Channel &g : guideChannels) {
+        if (!listed.contains(g.id)) {
+            listed.insert(g.id);
+            out.guideChannelsNotInLineup.append(g.id);
+        }
     }
     qCDebug(lcChannelMap) << "mapped" << out.mappedCount() << "of" << lineup.entries.size() << "lineup entries;"
                           << out.guideChannelsNotInLineup.size() << "guide channels not in the lineup";

@@ -108,6 +108,7 @@ private Q_SLOTS:
     void realIrishGuide();
     void realUsGuide();
     void demoLineup();
+    void largeLineup();
 };
 
 void TestChannelMapper::normaliseName_data()
@@ -464,6 +465,34 @@ void TestChannelMapper::demoLineup()
     QCOMPARE(m.channels[12].id, u"community.local"_s);
     QCOMPARE(m.channels[12].number, 99);
     QVERIFY2(m.report().contains(u"\"Community Access TV\" -> id community.local"), qPrintable(m.report()));
+}
+
+void TestChannelMapper::largeLineup()
+{
+    // Provider scale: 10,000 entries against 10,000 guide channels, half by id, half by name.
+    constexpr int count = 10000;
+    QList<Channel> guide;
+    Lineup lineup;
+    for (int i = 0; i < count; ++i) {
+        guide.append(guideChannel(u"c%1.tv"_s.arg(i), {u"Channel Nummer %1"_s.arg(i)}));
+        lineup.entries.append(i % 2 ? entry(u"c%1.tv"_s.arg(i), QString(), u"X"_s, i + 1)
+                                    : entry(QString(), QString(), u"UK: Channel Nummer %1 HD"_s.arg(i), i + 1));
+    }
+    QElapsedTimer t;
+    t.start();
+    const ChannelMapping m = ChannelMapper::map(lineup, guide);
+    qInfo("%d entries mapped against %d guide channels in %lld ms", count, count, qlonglong(t.elapsed()));
+    QCOMPARE(m.countBy(ChannelMatch::How::ById), count / 2);
+    QCOMPARE(m.countBy(ChannelMatch::How::ByName), count / 2);
+    QVERIFY(m.guideChannelsNotInLineup.isEmpty());
+
+    // Nothing in common: every guide channel is listed, without quadratic cost.
+    Lineup other;
+    other.entries.append(entry(QString(), QString(), u"Elsewhere"_s));
+    t.restart();
+    const ChannelMapping none = ChannelMapper::map(other, guide);
+    qInfo("1 entry against %d guide channels in %lld ms", count, qlonglong(t.elapsed()));
+    QCOMPARE(none.guideChannelsNotInLineup.size(), count);
 }
 
 QTEST_GUILESS_MAIN(TestChannelMapper)
