@@ -59,7 +59,7 @@ std::optional<qint64> parseTime(QStringView text)
 
 QString isoUtc(qint64 epochSeconds)
 {
-    return QDateTime::fromSecsSinceEpoch(epochSeconds, QTimeZone::utc()).toString(Qt::ISODate);
+    return QDateTime::fromSecsSinceEpoch(epochSeconds, Qt::UTC).toString(Qt::ISODate);
 }
 
 QByteArray httpDate(qint64 epochSeconds)

@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <QLocale>
 #include <QLoggingCategory>
 #include <QMutexLocker>
 
@@ -42,7 +43,7 @@ QString formatValue(double v)
     // Integers print without an exponent so counters stay readable and exact up to 2^53.
     if (v == std::floor(v) && std::fabs(v) < 9007199254740992.0)
         return QString::number(qint64(v));
-    return QString::number(v, 'g', 17);
+    return QString::number(v, 'g', QLocale::FloatingPointShortest);
 }
 
 bool validName(const QString &name)

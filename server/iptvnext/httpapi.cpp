@@ -1,0 +1,564 @@
+#include "httpapi.h"
+
+#include "codec.h"
+#include "events.h"
+#include "server.h"
+
+#include <core/httputil.h>
+#include <epg/guidedelta.h>
+#include <epg/search.h>
+
+#include <QElapsedTimer>
+#include <QHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponse>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+#include <QTcpServer>
+#include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcHttp, "iptv.next.http")
+
+namespace iptv::next {
+
+using namespace iptv::epg;
+using Status = QHttpServerResponse::StatusCode;
+using Method = QHttpServerRequest::Method;
+
+namespace {
+
+const QByteArray GuideMime = "application/vnd.iptv.guide";
+const QByteArray DeltaMime = "application/vnd.iptv.guide-delta";
+const QByteArray JsonMime = "application/json";
+
+// Largest window one /api/window call may span; a box pages through the fortnight.
+constexpr qint64 MaxWindowSeconds = 7 * 86400;
+constexpr int MaxSearchLimit = 500;
+
+QHttpServerResponse jsonResponse(const QJsonObject &o, Status status = Status::Ok)
+{
+    QHttpServerResponse r(JsonMime, QJsonDocument(o).toJson(QJsonDocument::Compact), status);
+    r.addHeader("Cache-Control", "no-cache");
+    return r;
+}
+
+QHttpServerResponse errorResponse(Status status, const QString &error, const QString &detail = {})
+{
+    return QHttpServerResponse(JsonMime, iptv::http::jsonError(error, detail), status);
+}
+
+QHttpServerResponse noGuide()
+{
+    auto r = errorResponse(Status::ServiceUnavailable, QStringLiteral("no-guide"),
+                           QStringLiteral("no guide has been compiled yet; see /api/status"));
+    r.addHeader("Retry-After", "30");
+    return r;
+}
+
+QString param(const QHttpServerRequest &req, const char *name)
+{
+    return req.query().queryItemValue(QLatin1String(name), QUrl::FullyDecoded);
+}
+
+bool hasParam(const QHttpServerRequest &req, const char *name)
+{
+    return req.query().hasQueryItem(QLatin1String(name));
+}
+
+/// Parses an optional time parameter; *ok false (with the response to send) when malformed.
+std::optional<QHttpServerResponse> timeParam(const QHttpServerRequest &req, const char *name, qint64 fallback,
+                                             qint64 *out)
+{
+    const QString text = param(req, name);
+    if (text.isEmpty()) {
+        *out = fallback;
+        return std::nullopt;
+    }
+    const auto t = iptv::http::parseTime(text);
+    if (!t) {
+        return errorResponse(Status::BadRequest, QStringLiteral("bad-parameter"),
+                             QStringLiteral("%1: expected epoch seconds or ISO 8601, got \"%2\"")
+                                 .arg(QLatin1String(name), text));
+    }
+    *out = *t;
+    return std::nullopt;
+}
+
+std::optional<QHttpServerResponse> intParam(const QHttpServerRequest &req, const char *name, int fallback, int min,
+                                            int max, int *out)
+{
+    const QString text = param(req, name);
+    if (text.isEmpty()) {
+        *out = fallback;
+        return std::nullopt;
+    }
+    bool ok = false;
+    const int v = text.toInt(&ok);
+    if (!ok || v < min || v > max) {
+        return errorResponse(Status::BadRequest, QStringLiteral("bad-parameter"),
+                             QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
+                                 .arg(QLatin1String(name)).arg(min).arg(max).arg(text));
+    }
+    *out = v;
+    return std::nullopt;
+}
+
+/// A channel by guide id; a plain number that is not an id is taken as the channel's index.
+int resolveChannel(const Guide &g, const QString &text)
+{
+    int index = g.channelIndex(text);
+    if (index >= 0)
+        return index;
+    bool ok = false;
+    index = text.toInt(&ok);
+    return ok && index >= 0 && index < g.channelCount() ? index : -1;
+}
+
+QHttpServerResponse unknownChannel(const QString &text)
+{
+    return errorResponse(Status::NotFound, QStringLiteral("unknown-channel"),
+                         QStringLiteral("no channel \"%1\" in the guide; see /api/channels").arg(text));
+}
+
+QJsonArray flagsJson(quint8 flags)
+{
+    QJsonArray a;
+    if (flags & FlagNew)
+        a.append(QStringLiteral("new"));
+    if (flags & FlagPremiere)
+        a.append(QStringLiteral("premiere"));
+    if (flags & FlagPreviouslyShown)
+        a.append(QStringLiteral("previously-shown"));
+    if (flags & FlagLastChance)
+        a.append(QStringLiteral("last-chance"));
+    if (flags & FlagHasSubtitles)
+        a.append(QStringLiteral("subtitles"));
+    return a;
+}
+
+QJsonObject channelJson(const Guide &g, int c)
+{
+    QJsonObject o{{QStringLiteral("index"), c},
+                  {QStringLiteral("id"), g.channelId(c)},
+                  {QStringLiteral("name"), g.channelName(c)}};
+    if (const int n = g.channelNumber(c))
+        o.insert(QStringLiteral("number"), n);
+    if (const QString s = g.channelGroup(c); !s.isEmpty())
+        o.insert(QStringLiteral("group"), s);
+    if (const QString s = g.channelIcon(c); !s.isEmpty())
+        o.insert(QStringLiteral("icon"), s);
+    if (const QString s = g.channelStreamUrl(c); !s.isEmpty())
+        o.insert(QStringLiteral("streamUrl"), s);
+    return o;
+}
+
+QJsonValue airingJson(const Guide &g, const Airing &a, bool withChannel = true)
+{
+    if (!a.isValid())
+        return QJsonValue::Null;
+    QJsonObject o;
+    if (withChannel)
+        o.insert(QStringLiteral("channel"), g.channelId(int(a.channel)));
+    o.insert(QStringLiteral("start"), a.start);
+    o.insert(QStringLiteral("stop"), a.stop);
+    o.insert(QStringLiteral("title"), g.title(a.programme));
+    if (const QString s = g.subTitle(a.programme); !s.isEmpty())
+        o.insert(QStringLiteral("subTitle"), s);
+    if (const QString s = g.episode(a.programme); !s.isEmpty())
+        o.insert(QStringLiteral("episode"), s);
+    if (const QString s = g.category(a.programme); !s.isEmpty())
+        o.insert(QStringLiteral("category"), s);
+    if (a.flags)
+        o.insert(QStringLiteral("flags"), flagsJson(a.flags));
+    return o;
+}
+
+void addGuideHeaders(QHttpServerResponse &r, const QByteArray &checksum)
+{
+    r.addHeader("ETag", iptv::http::quotedEtag(checksum));
+}
+
+} // namespace
+
+HttpApi::HttpApi(IptvNextServer *server)
+    : QObject(server)
+    , m_server(server)
+    , m_http(new QHttpServer(this))
+{
+    setupRoutes();
+}
+
+HttpApi::~HttpApi() = default;
+
+QAbstractHttpServer *HttpApi::httpServer() const
+{
+    return m_http;
+}
+
+bool HttpApi::listen(const QHostAddress &address, quint16 port, QString *error)
+{
+    m_port = m_http->listen(address, port);
+    if (m_port == 0) {
+        *error = QStringLiteral("cannot listen on HTTP port %1 (in use?)").arg(port);
+        return false;
+    }
+    return true;
+}
+
+void HttpApi::close()
+{
+    for (QTcpServer *s : m_http->servers())
+        s->close();
+}
+
+void HttpApi::setupRoutes()
+{
+    MetricsRegistry &metrics = m_server->metrics();
+    // Every route goes through this wrapper: method check, then the handler, then its metrics
+    // labelled by route pattern (not by URL, which would explode the series count).
+    auto record = [&metrics](const QString &route, const QHttpServerRequest &req, const QHttpServerResponse &resp,
+                             const QElapsedTimer &clock) {
+        const int code = int(resp.statusCode());
+        metrics.counter(QStringLiteral("iptvnext_http_requests_total"), QStringLiteral("HTTP requests by route and status."),
+                        {{QStringLiteral("route"), route}, {QStringLiteral("status"), QString::number(code)}})
+            ->increment();
+        metrics.histogram(QStringLiteral("iptvnext_http_request_duration_seconds"),
+                          QStringLiteral("Time to build the response, by route."), MetricsRegistry::defaultLatencyBuckets(),
+                          {{QStringLiteral("route"), route}})
+            ->observe(clock.nsecsElapsed() / 1e9);
+        qCDebug(lcHttp).noquote() << req.remoteAddress().toString() << req.url().toString(QUrl::FullyEncoded).toUtf8()
+                                  << code;
+    };
+    auto methodNotAllowed = [](Method allowed) {
+        auto r = errorResponse(Status::MethodNotAllowed, QStringLiteral("method-not-allowed"),
+                               QStringLiteral("this resource answers %1 only")
+                                   .arg(allowed == Method::Post ? u"POST"_qs : u"GET"_qs));
+        r.addHeader("Allow", allowed == Method::Post ? "POST" : "GET");
+        return r;
+    };
+    auto add = [this, record, methodNotAllowed](const char *pattern, Method method,
+                                                std::function<QHttpServerResponse(const QHttpServerRequest &)> handler) {
+        const QString route = QLatin1String(pattern);
+        m_http->route(route, [route, method, handler, record, methodNotAllowed](const QHttpServerRequest &req) {
+            QElapsedTimer clock;
+            clock.start();
+            QHttpServerResponse resp = req.method() == method ? handler(req) : methodNotAllowed(method);
+            record(route, req, resp, clock);
+            return resp;
+        });
+    };
+
+    // ---- the guide file ----
+    add("/guide", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const QByteArray &checksum = m_server->guideVersion().checksum;
+        if (iptv::http::etagMatches(req.value("If-None-Match"), checksum)) {
+            QHttpServerResponse r(Status::NotModified);
+            addGuideHeaders(r, checksum);
+            return r;
+        }
+        QHttpServerResponse r(GuideMime, m_server->guideBytes());
+        addGuideHeaders(r, checksum);
+        r.addHeader("Cache-Control", "no-cache");
+        r.addHeader("Last-Modified", iptv::http::httpDate(m_server->guideVersion().createdAt));
+        r.addHeader("X-Guide-Version", QByteArray::number(m_server->guideVersion().version));
+        return r;
+    });
+
+    add("/guide/delta", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const QByteArray from = param(req, "from").toLatin1();
+        if (from.isEmpty()) {
+            return errorResponse(Status::BadRequest, QStringLiteral("missing-parameter"),
+                                 QStringLiteral("from=<checksum of the guide you have> is required"));
+        }
+        const QByteArray &current = m_server->guideVersion().checksum;
+        if (from == current) {
+            QHttpServerResponse r(Status::NotModified);
+            addGuideHeaders(r, current);
+            return r;
+        }
+        if (!m_server->isKnownVersion(from)) {
+            return errorResponse(Status::NotFound, QStringLiteral("unknown-base"),
+                                 QStringLiteral("version %1 is not kept; download /guide whole").arg(QString::fromLatin1(from)));
+        }
+        QString error;
+        const QByteArray delta = m_server->deltaFrom(from, &error);
+        if (delta.isEmpty())
+            return errorResponse(Status::InternalServerError, QStringLiteral("delta-failed"), error);
+        QHttpServerResponse r(DeltaMime, delta);
+        addGuideHeaders(r, current);
+        r.addHeader("X-Guide-Base", from);
+        r.addHeader("Cache-Control", "no-cache");
+        return r;
+    });
+
+    m_http->route(QStringLiteral("/guide/<arg>"), [this, record, methodNotAllowed](const QString &checksum, const QHttpServerRequest &req) {
+        QElapsedTimer clock;
+        clock.start();
+        const QString route = QStringLiteral("/guide/<checksum>");
+        auto respond = [&]() -> QHttpServerResponse {
+            if (req.method() != Method::Get)
+                return methodNotAllowed(Method::Get);
+            const QByteArray sum = checksum.toLatin1();
+            if (!m_server->isKnownVersion(sum)) {
+                return errorResponse(Status::NotFound, QStringLiteral("unknown-version"),
+                                     QStringLiteral("version %1 is not kept").arg(checksum));
+            }
+            if (iptv::http::etagMatches(req.value("If-None-Match"), sum)) {
+                QHttpServerResponse r(Status::NotModified);
+                addGuideHeaders(r, sum);
+                return r;
+            }
+            QHttpServerResponse r(GuideMime, m_server->versionBytes(sum));
+            addGuideHeaders(r, sum);
+            // A version's bytes never change: caches may keep them for good.
+            r.addHeader("Cache-Control", "public, max-age=31536000, immutable");
+            return r;
+        };
+        QHttpServerResponse resp = respond();
+        record(route, req, resp, clock);
+        return resp;
+    });
+
+    // ---- JSON API ----
+    add("/api/channels", Method::Get, [this](const QHttpServerRequest &) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const Guide &g = *m_server->guide();
+        QJsonArray channels;
+        for (int c = 0; c < g.channelCount(); ++c)
+            channels.append(channelJson(g, c));
+        return jsonResponse({{QStringLiteral("version"), m_server->guideVersion().version},
+                             {QStringLiteral("checksum"), QString::fromLatin1(m_server->guideVersion().checksum)},
+                             {QStringLiteral("channels"), channels}});
+    });
+
+    add("/api/now", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const Guide &g = *m_server->guide();
+        const QString channelText = param(req, "channel");
+        if (channelText.isEmpty()) {
+            return errorResponse(Status::BadRequest, QStringLiteral("missing-parameter"),
+                                 QStringLiteral("channel=<id> is required (all channels: /api/nownext)"));
+        }
+        const int c = resolveChannel(g, channelText);
+        if (c < 0)
+            return unknownChannel(channelText);
+        qint64 at = 0;
+        if (auto bad = timeParam(req, "at", m_server->now(), &at))
+            return std::move(*bad);
+        const auto [now, next] = g.nowNext(c, at);
+        return jsonResponse({{QStringLiteral("at"), at},
+                             {QStringLiteral("channel"), channelJson(g, c)},
+                             {QStringLiteral("now"), airingJson(g, now, false)},
+                             {QStringLiteral("next"), airingJson(g, next, false)}});
+    });
+
+    add("/api/nownext", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const Guide &g = *m_server->guide();
+        qint64 at = 0;
+        if (auto bad = timeParam(req, "at", m_server->now(), &at))
+            return std::move(*bad);
+        QJsonArray channels;
+        for (int c = 0; c < g.channelCount(); ++c) {
+            const auto [now, next] = g.nowNext(c, at);
+            channels.append(QJsonObject{{QStringLiteral("id"), g.channelId(c)},
+                                        {QStringLiteral("name"), g.channelName(c)},
+                                        {QStringLiteral("now"), airingJson(g, now, false)},
+                                        {QStringLiteral("next"), airingJson(g, next, false)}});
+        }
+        return jsonResponse({{QStringLiteral("at"), at}, {QStringLiteral("channels"), channels}});
+    });
+
+    add("/api/window", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const Guide &g = *m_server->guide();
+        qint64 from = 0, to = 0;
+        if (auto bad = timeParam(req, "from", m_server->now(), &from))
+            return std::move(*bad);
+        if (auto bad = timeParam(req, "to", from + 3 * 3600, &to))
+            return std::move(*bad);
+        if (to <= from || to - from > MaxWindowSeconds) {
+            return errorResponse(Status::BadRequest, QStringLiteral("bad-window"),
+                                 QStringLiteral("need from < to and at most %1 days between them").arg(MaxWindowSeconds / 86400));
+        }
+        QList<int> channels;
+        if (const QString list = param(req, "channels"); !list.isEmpty()) {
+            for (const QString &id : list.split(u',', Qt::SkipEmptyParts)) {
+                const int c = resolveChannel(g, id.trimmed());
+                if (c < 0)
+                    return unknownChannel(id);
+                channels.append(c);
+            }
+        } else {
+            int first = 0, count = 0;
+            if (auto bad = intParam(req, "first", 0, 0, std::max(0, g.channelCount() - 1), &first))
+                return std::move(*bad);
+            if (auto bad = intParam(req, "count", g.channelCount() - first, 1, g.channelCount(), &count))
+                return std::move(*bad);
+            count = std::min(count, g.channelCount() - first);
+            for (int c = first; c < first + count; ++c)
+                channels.append(c);
+        }
+        QJsonArray out;
+        QList<Airing> airings;
+        for (int c : std::as_const(channels)) {
+            g.window(c, 1, from, to, &airings);
+            QJsonArray list;
+            for (const Airing &a : std::as_const(airings))
+                list.append(airingJson(g, a, false));
+            QJsonObject ch = channelJson(g, c);
+            ch.insert(QStringLiteral("airings"), list);
+            out.append(ch);
+        }
+        return jsonResponse({{QStringLiteral("from"), from}, {QStringLiteral("to"), to}, {QStringLiteral("channels"), out}});
+    });
+
+    add("/api/programme", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const Guide &g = *m_server->guide();
+        const QString channelText = param(req, "channel");
+        if (channelText.isEmpty() || !hasParam(req, "start")) {
+            return errorResponse(Status::BadRequest, QStringLiteral("missing-parameter"),
+                                 QStringLiteral("channel=<id>&start=<time> are required"));
+        }
+        const int c = resolveChannel(g, channelText);
+        if (c < 0)
+            return unknownChannel(channelText);
+        qint64 start = 0;
+        if (auto bad = timeParam(req, "start", 0, &start))
+            return std::move(*bad);
+        const Airing a = g.airingAt(c, start);
+        if (!a.isValid()) {
+            return errorResponse(Status::NotFound, QStringLiteral("no-programme"),
+                                 QStringLiteral("nothing airs on %1 at %2").arg(channelText, iptv::http::isoUtc(start)));
+        }
+        QJsonObject o = programmeToJson(g.programmeRecord(a));
+        o.insert(QStringLiteral("channelName"), g.channelName(c));
+        o.insert(QStringLiteral("flags"), flagsJson(a.flags));
+        return jsonResponse(o);
+    });
+
+    add("/api/search", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const Guide &g = *m_server->guide();
+        SearchQuery q;
+        // Forms send spaces as '+'; a literal plus arrives as %2B and survives.
+        q.text = req.query().queryItemValue(QStringLiteral("q"), QUrl::PrettyDecoded).replace(u'+', u' ');
+        q.text = QUrl::fromPercentEncoding(q.text.toUtf8());
+        q.category = param(req, "category");
+        if (q.text.trimmed().isEmpty() && q.category.isEmpty()) {
+            return errorResponse(Status::BadRequest, QStringLiteral("missing-parameter"),
+                                 QStringLiteral("q=<words> (or category=) is required"));
+        }
+        if (const QString list = param(req, "channel"); !list.isEmpty()) {
+            for (const QString &id : list.split(u',', Qt::SkipEmptyParts)) {
+                const int c = resolveChannel(g, id.trimmed());
+                if (c < 0)
+                    return unknownChannel(id);
+                q.channels.append(c);
+            }
+        }
+        if (auto bad = timeParam(req, "at", m_server->now(), &q.now))
+            return std::move(*bad);
+        if (auto bad = timeParam(req, "from", q.now, &q.from))
+            return std::move(*bad);
+        if (auto bad = timeParam(req, "to", 0, &q.to))
+            return std::move(*bad);
+        if (auto bad = intParam(req, "limit", 50, 1, MaxSearchLimit, &q.limit))
+            return std::move(*bad);
+        q.newOnly = iptv::http::parseBool(param(req, "new"));
+        const SearchResult result = g.searchIndex().search(q);
+        QJsonArray hits;
+        for (const SearchHit &h : result.hits) {
+            QJsonObject o = airingJson(g, h.airing).toObject();
+            o.insert(QStringLiteral("titleMatch"), h.titleMatch);
+            hits.append(o);
+        }
+        return jsonResponse({{QStringLiteral("query"), q.text},
+                             {QStringLiteral("total"), result.totalProgrammes},
+                             {QStringLiteral("hits"), hits}});
+    });
+
+    add("/api/status", Method::Get, [this](const QHttpServerRequest &) { return jsonResponse(m_server->statusJson()); });
+
+    add("/api/refresh", Method::Post, [this](const QHttpServerRequest &) {
+        const bool wasRunning = m_server->isRefreshing();
+        if (!m_server->requestRefresh(QStringLiteral("api"))) {
+            return errorResponse(Status::Conflict, QStringLiteral("cannot-refresh"),
+                                 QStringLiteral("no XMLTV source is configured, or the server is stopping"));
+        }
+        return jsonResponse({{QStringLiteral("status"), wasRunning ? u"queued"_qs : u"started"_qs}}, Status::Accepted);
+    });
+
+    add("/xmltv", Method::Get, [this](const QHttpServerRequest &req) {
+        if (!m_server->hasGuide())
+            return noGuide();
+        const QByteArray &checksum = m_server->guideVersion().checksum;
+        if (iptv::http::etagMatches(req.value("If-None-Match"), checksum)) {
+            QHttpServerResponse r(Status::NotModified);
+            addGuideHeaders(r, checksum);
+            return r;
+        }
+        QHttpServerResponse r("application/xml; charset=utf-8", m_server->xmltvExport());
+        addGuideHeaders(r, checksum);
+        return r;
+    });
+
+    add("/healthz", Method::Get, [this](const QHttpServerRequest &) {
+        if (!m_server->hasGuide()) {
+            return jsonResponse({{QStringLiteral("status"), QStringLiteral("unavailable")},
+                                 {QStringLiteral("detail"), QStringLiteral("no guide compiled yet")},
+                                 {QStringLiteral("refreshing"), m_server->isRefreshing()}},
+                                Status::ServiceUnavailable);
+        }
+        const GuideInfo &info = m_server->guide()->info();
+        const qint64 now = m_server->now();
+        return jsonResponse({{QStringLiteral("status"), QStringLiteral("ok")},
+                             {QStringLiteral("version"), m_server->guideVersion().version},
+                             {QStringLiteral("checksum"), QString::fromLatin1(m_server->guideVersion().checksum)},
+                             {QStringLiteral("coversNow"), now >= info.validFrom && now < info.validUntil},
+                             {QStringLiteral("refreshing"), m_server->isRefreshing()}});
+    });
+
+    add("/metrics", Method::Get, [this](const QHttpServerRequest &) {
+        return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", m_server->metrics().render());
+    });
+
+    // WebSocket clients may also use the HTTP port. Qt HTTP Server 6.4 hands an upgrade over only
+    // when a route handled the request and wrote nothing, so this route stays silent for upgrades
+    // (the responder form never sends a response by itself); EventHub::attach takes the socket.
+    m_http->route(QStringLiteral("/events"), [record](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
+        if (req.value("Upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
+            return;
+        QElapsedTimer clock;
+        clock.start();
+        QHttpServerResponse resp = errorResponse(Status::UpgradeRequired, QStringLiteral("websocket-only"),
+                                                 QStringLiteral("/events speaks WebSocket (guide-updated announcements)"));
+        resp.addHeader("Upgrade", "websocket");
+        record(QStringLiteral("/events"), req, resp, clock);
+        resp.write(std::move(responder));
+    });
+
+    m_http->setMissingHandler([record](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
+        QElapsedTimer clock;
+        clock.start();
+        QHttpServerResponse resp = errorResponse(Status::NotFound, QStringLiteral("not-found"),
+                                                 QStringLiteral("no resource %1").arg(req.url().path()));
+        record(QStringLiteral("unmatched"), req, resp, clock);
+        resp.write(std::move(responder));
+    });
+}
+
+} // namespace iptv::next

@@ -1,0 +1,466 @@
+#include "refresh.h"
+
+#include <epg/channelmapper.h>
+#include <epg/m3ureader.h>
+#include <epg/xmltvreader.h>
+
+#include <QDateTime>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QSaveFile>
+#include <QSet>
+
+Q_LOGGING_CATEGORY(lcRefresh, "iptv.next.refresh")
+
+namespace iptv::next {
+
+using namespace iptv::epg;
+
+namespace {
+
+// Diagnostics kept per source in the report and the store: enough to find the problem, small
+// enough for /api/status.
+constexpr qsizetype ReportDiagnostics = 50;
+
+bool aborted(const JobSettings &s)
+{
+    return s.abort && s.abort->load();
+}
+
+void takeDiagnostics(const DiagnosticList &list, QList<Diagnostic> *out, qsizetype *errors, qsizetype *warnings)
+{
+    *out = list.items().mid(0, ReportDiagnostics);
+    *errors = list.errorCount();
+    *warnings = list.warningCount();
+}
+
+QJsonArray diagnosticsJson(const QList<Diagnostic> &list)
+{
+    QJsonArray a;
+    for (const Diagnostic &d : list)
+        a.append(diagnosticToJson(d));
+    return a;
+}
+
+QByteArray compactJson(const QJsonObject &o)
+{
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+
+SourceOutcome readXmltv(GuideStore &store, const JobSettings &settings, const FetchedSource &src)
+{
+    SourceOutcome out;
+    out.key = src.key;
+    out.kind = src.kind;
+    QElapsedTimer clock;
+    clock.start();
+    DiagnosticList diags(ReportDiagnostics * 4);
+
+    auto writer = store.beginReplace(src.key, src.kind);
+    if (!writer->isActive()) {
+        out.error = writer->error();
+        return out;
+    }
+    bool storeOk = true;
+    // Sinks run inside the parser; once the store fails or a stop is requested they only count.
+    auto channelSink = [&](Channel &&c) {
+        if (storeOk && !aborted(settings))
+            storeOk = writer->addChannel(c);
+    };
+    auto programmeSink = [&](Programme &&p) {
+        if (storeOk && !aborted(settings))
+            storeOk = writer->addProgramme(p);
+    };
+    XmltvReadOptions options;
+    options.sourceName = src.key;
+    options.defaultZone = settings.zone;
+    const bool readOk = src.localPath.isEmpty()
+        ? XmltvReader::readBytes(src.bytes, channelSink, programmeSink, &diags, options)
+        : XmltvReader::readFile(src.localPath, channelSink, programmeSink, &diags, options);
+
+    out.channels = writer->channelCount();
+    out.programmes = writer->programmeCount();
+    takeDiagnostics(diags, &out.diagnostics, &out.errorCount, &out.warningCount);
+    if (aborted(settings))
+        out.error = QStringLiteral("refresh aborted");
+    else if (!storeOk)
+        out.error = QStringLiteral("store: %1").arg(writer->error());
+    else if (!readOk)
+        out.error = diags.items().isEmpty() ? QStringLiteral("could not be read")
+                                            : QStringLiteral("unreadable: %1").arg(diags.items().first().toString());
+    else if (out.programmes == 0)
+        out.error = QStringLiteral("no programmes in the source (%1 channels)").arg(out.channels);
+    out.durationMs = clock.elapsed();
+    if (!out.error.isEmpty()) {
+        writer->rollback();
+        return out;
+    }
+    out.ok = true;
+    if (!writer->commit({}, settings.now, compactJson(out.toJson()))) {
+        out.ok = false;
+        out.error = QStringLiteral("store: %1").arg(writer->error());
+    }
+    out.durationMs = clock.elapsed();
+    return out;
+}
+
+SourceOutcome readLineup(GuideStore &store, const JobSettings &settings, const FetchedSource &src)
+{
+    SourceOutcome out;
+    out.key = src.key;
+    out.kind = src.kind;
+    QElapsedTimer clock;
+    clock.start();
+    QByteArray bytes = src.bytes;
+    if (!src.localPath.isEmpty()) {
+        QFile f(src.localPath);
+        if (!f.open(QIODevice::ReadOnly)) {
+            out.error = QStringLiteral("cannot read %1: %2").arg(src.localPath, f.errorString());
+            return out;
+        }
+        bytes = f.readAll();
+    }
+    DiagnosticList diags(ReportDiagnostics * 4);
+    const Lineup lineup = M3uReader::parse(bytes, src.key, &diags);
+    takeDiagnostics(diags, &out.diagnostics, &out.errorCount, &out.warningCount);
+    out.channels = lineup.entries.size();
+    out.durationMs = clock.elapsed();
+    if (lineup.entries.isEmpty()) {
+        out.error = QStringLiteral("no channels in the lineup");
+        return out;
+    }
+    // The lineup is small: keep its bytes and map at compile time against whatever guide data
+    // is current then.
+    auto writer = store.beginReplace(src.key, src.kind);
+    out.ok = writer->isActive() && writer->commit(bytes, settings.now, compactJson(out.toJson()));
+    if (!out.ok)
+        out.error = QStringLiteral("store: %1").arg(writer->error());
+    return out;
+}
+
+} // namespace
+
+qint64 startOfUtcDay(qint64 t)
+{
+    return t - ((t % 86400) + 86400) % 86400;
+}
+
+QJsonObject diagnosticToJson(const Diagnostic &d)
+{
+    QJsonObject o{{QStringLiteral("severity"), d.severity == Diagnostic::Severity::Error ? u"error"_qs : u"warning"_qs},
+                  {QStringLiteral("message"), d.message}};
+    if (!d.source.isEmpty())
+        o.insert(QStringLiteral("source"), d.source);
+    if (d.line > 0)
+        o.insert(QStringLiteral("line"), d.line);
+    if (d.column > 0)
+        o.insert(QStringLiteral("column"), d.column);
+    return o;
+}
+
+QJsonObject SourceOutcome::toJson() const
+{
+    QJsonObject o{{QStringLiteral("source"), key},
+                  {QStringLiteral("kind"), kind},
+                  {QStringLiteral("ok"), ok},
+                  {QStringLiteral("channels"), channels},
+                  {QStringLiteral("programmes"), programmes},
+                  {QStringLiteral("durationMs"), durationMs},
+                  {QStringLiteral("errors"), errorCount},
+                  {QStringLiteral("warnings"), warningCount},
+                  {QStringLiteral("diagnostics"), diagnosticsJson(diagnostics)}};
+    if (!error.isEmpty())
+        o.insert(QStringLiteral("error"), error);
+    return o;
+}
+
+QJsonObject CompileOutcome::toJson() const
+{
+    QJsonObject o{{QStringLiteral("attempted"), attempted}, {QStringLiteral("ok"), ok}};
+    if (!attempted)
+        return o;
+    if (!error.isEmpty())
+        o.insert(QStringLiteral("error"), error);
+    o.insert(QStringLiteral("unchanged"), unchanged);
+    o.insert(QStringLiteral("durationMs"), durationMs);
+    if (version.isValid()) {
+        o.insert(QStringLiteral("version"), version.version);
+        o.insert(QStringLiteral("checksum"), QString::fromLatin1(version.checksum));
+    }
+    o.insert(QStringLiteral("stats"),
+             QJsonObject{{QStringLiteral("channels"), stats.channels},
+                         {QStringLiteral("programmesIn"), stats.programmesIn},
+                         {QStringLiteral("airings"), stats.airings},
+                         {QStringLiteral("outsideWindow"), stats.outsideWindow},
+                         {QStringLiteral("unknownChannel"), stats.unknownChannel},
+                         {QStringLiteral("overlapsTrimmed"), stats.overlapsTrimmed},
+                         {QStringLiteral("duplicatesDropped"), stats.duplicatesDropped},
+                         {QStringLiteral("missingStopFilled"), stats.missingStopFilled},
+                         {QStringLiteral("programmeRecords"), stats.programmeRecords},
+                         {QStringLiteral("strings"), stats.strings},
+                         {QStringLiteral("bodyBytes"), stats.bodyBytes},
+                         {QStringLiteral("fileBytes"), stats.fileBytes}});
+    if (lineupEntries > 0) {
+        o.insert(QStringLiteral("lineup"),
+                 QJsonObject{{QStringLiteral("entries"), lineupEntries},
+                             {QStringLiteral("mapped"), lineupMapped},
+                             {QStringLiteral("droppedProgrammes"), droppedNotInLineup},
+                             {QStringLiteral("guideChannelsNotInLineup"), QJsonArray::fromStringList(guideChannelsNotInLineup)}});
+    }
+    o.insert(QStringLiteral("errors"), errorCount);
+    o.insert(QStringLiteral("warnings"), warningCount);
+    o.insert(QStringLiteral("diagnostics"), diagnosticsJson(diagnostics));
+    return o;
+}
+
+bool RefreshReport::ok() const
+{
+    if (aborted || !compile.ok)
+        return false;
+    for (const SourceOutcome &s : sources) {
+        if (!s.ok)
+            return false;
+    }
+    return true;
+}
+
+QJsonObject RefreshReport::toJson() const
+{
+    QJsonArray srcs;
+    for (const SourceOutcome &s : sources)
+        srcs.append(s.toJson());
+    return {{QStringLiteral("trigger"), trigger},
+            {QStringLiteral("started"), started},
+            {QStringLiteral("finished"), finished},
+            {QStringLiteral("durationMs"), durationMs},
+            {QStringLiteral("ok"), ok()},
+            {QStringLiteral("aborted"), aborted},
+            {QStringLiteral("sources"), srcs},
+            {QStringLiteral("compile"), compile.toJson()}};
+}
+
+CompileOutcome compileFromStore(GuideStore &store, const JobSettings &settings)
+{
+    CompileOutcome out;
+    out.attempted = true;
+    QElapsedTimer clock;
+    clock.start();
+    auto finish = [&](const QString &error) {
+        out.error = error;
+        out.ok = error.isEmpty();
+        out.durationMs = clock.elapsed();
+        if (!out.ok)
+            qCWarning(lcRefresh) << "compile failed:" << error;
+        return out;
+    };
+
+    // Channels of every source, the first declaration of an id winning.
+    QList<Channel> guideChannels;
+    QSet<QString> seen;
+    qint64 storedProgrammes = 0;
+    for (const QString &key : settings.xmltv) {
+        QList<Channel> channels;
+        QString error;
+        if (!store.loadChannels(key, &channels, &error))
+            return finish(QStringLiteral("loading channels of %1: %2").arg(key, error));
+        for (Channel &c : channels) {
+            if (!seen.contains(c.id)) {
+                seen.insert(c.id);
+                guideChannels.append(std::move(c));
+            }
+        }
+        if (const auto rec = store.source(key))
+            storedProgrammes += rec->programmeCount;
+    }
+    if (storedProgrammes == 0)
+        return finish(QStringLiteral("no stored programmes: no source has been read successfully yet"));
+
+    GuideCompileOptions options;
+    options.from = settings.from > 0 ? settings.from : startOfUtcDay(settings.now);
+    options.days = settings.days;
+    options.compressionLevel = settings.compressionLevel;
+    options.generator = settings.generator;
+    options.createdAt = settings.now;
+    GuideBuilder builder(options);
+
+    // With a lineup the box's channel list is the lineup's, and programmes of guide channels it
+    // does not carry are dropped; without one, every guide channel in source order.
+    std::optional<QSet<QString>> allowed;
+    if (!settings.lineup.isEmpty()) {
+        const QByteArray m3u = store.sourceContent(settings.lineup);
+        if (m3u.isEmpty()) {
+            qCWarning(lcRefresh) << "lineup" << settings.lineup << "has never been read; using every guide channel";
+        } else {
+            DiagnosticList ignored;
+            const Lineup lineup = M3uReader::parse(m3u, settings.lineup, &ignored);
+            const ChannelMapping mapping = ChannelMapper::map(lineup, guideChannels);
+            out.lineupEntries = lineup.entries.size();
+            out.lineupMapped = mapping.mappedCount();
+            out.guideChannelsNotInLineup = mapping.guideChannelsNotInLineup;
+            allowed.emplace();
+            for (const Channel &c : mapping.channels) {
+                allowed->insert(c.id);
+                builder.addChannel(c);
+            }
+        }
+    }
+    if (!allowed) {
+        for (const Channel &c : std::as_const(guideChannels))
+            builder.addChannel(c);
+    }
+    for (const QString &key : settings.xmltv) {
+        QString error;
+        const bool ok = store.forEachProgramme(key, [&](Programme &&p) {
+            if (allowed && !allowed->contains(p.channelId)) {
+                ++out.droppedNotInLineup;
+                return;
+            }
+            builder.addProgramme(p);
+        }, &error);
+        if (!ok)
+            return finish(QStringLiteral("loading programmes of %1: %2").arg(key, error));
+        if (aborted(settings))
+            return finish(QStringLiteral("compile aborted"));
+    }
+
+    DiagnosticList diags(ReportDiagnostics * 4);
+    QByteArray bytes = builder.finish(&diags);
+    out.stats = builder.stats();
+    takeDiagnostics(diags, &out.diagnostics, &out.errorCount, &out.warningCount);
+    if (bytes.isEmpty())
+        return finish(QStringLiteral("the guide builder produced no output"));
+    QString error;
+    auto guide = Guide::fromBytes(bytes, &error, QStringLiteral("compiled guide"));
+    if (!guide)
+        return finish(QStringLiteral("the compiled guide does not open: %1").arg(error));
+    if (guide->airingCount() == 0)
+        return finish(QStringLiteral("no programmes in the guide window (%1 + %2 days); check --from and the sources' dates")
+                          .arg(QDateTime::fromSecsSinceEpoch(options.from, QTimeZone::utc()).toString(Qt::ISODate))
+                          .arg(options.days));
+
+    const GuideInfo &info = guide->info();
+    const QList<GuideVersion> existing = store.guides(&error);
+    if (!existing.isEmpty() && existing.first().checksum == info.checksum && QFileInfo::exists(existing.first().path)) {
+        out.unchanged = true;
+        out.version = existing.first();
+        out.guide = guide;
+        out.fileBytes = bytes;
+        // Serve the bytes that are on disk so /guide answers the same file it did before.
+        QFile f(existing.first().path);
+        if (f.open(QIODevice::ReadOnly))
+            out.fileBytes = f.readAll();
+        return finish({});
+    }
+
+    if (!QDir().mkpath(settings.guidesDir))
+        return finish(QStringLiteral("cannot create %1").arg(settings.guidesDir));
+    const QString path = QDir(settings.guidesDir).filePath(QString::fromLatin1(info.checksum) + u".guide");
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit())
+        return finish(QStringLiteral("cannot write %1: %2").arg(path, file.errorString()));
+
+    GuideVersion v;
+    v.checksum = info.checksum;
+    v.path = path;
+    v.createdAt = info.createdAt ? info.createdAt : settings.now;
+    v.validFrom = info.validFrom;
+    v.validUntil = info.validUntil;
+    v.fileSize = bytes.size();
+    v.channels = info.channelCount;
+    v.airings = info.airingCount;
+    v.programmes = info.programmeCount;
+    v.version = store.addGuide(v, &error);
+    if (v.version == 0)
+        return finish(QStringLiteral("recording the guide: %1").arg(error));
+    out.version = v;
+    out.guide = guide;
+    out.fileBytes = bytes;
+
+    // Keep the newest `keep` versions; a file shared by a kept version (same checksum compiled
+    // twice) stays.
+    const QList<GuideVersion> all = store.guides(&error);
+    QSet<QString> keptPaths;
+    for (qsizetype i = 0; i < all.size(); ++i) {
+        if (i < settings.keep) {
+            keptPaths.insert(all[i].path);
+            continue;
+        }
+        if (store.removeGuide(all[i].version, &error)) {
+            out.removed.append(all[i]);
+            if (!keptPaths.contains(all[i].path))
+                QFile::remove(all[i].path);
+        }
+    }
+    qCInfo(lcRefresh).nospace() << "compiled guide v" << v.version << " " << v.checksum << ": " << v.channels
+                                << " channels, " << v.airings << " airings, " << v.fileSize << " bytes in "
+                                << clock.elapsed() << " ms";
+    return finish({});
+}
+
+RefreshReport runRefresh(const JobSettings &settings, const QList<FetchedSource> &sources, bool forceCompile)
+{
+    RefreshReport report;
+    report.started = settings.now;
+    QElapsedTimer clock;
+    clock.start();
+    auto done = [&] {
+        report.durationMs = clock.elapsed();
+        report.finished = settings.now + report.durationMs / 1000;
+        report.aborted = aborted(settings);
+        return report;
+    };
+
+    GuideStore store;
+    QString error;
+    if (!store.open(settings.database, &error)) {
+        for (const FetchedSource &src : sources)
+            report.sources.append({src.key, src.kind, false, QStringLiteral("store: %1").arg(error)});
+        report.compile.attempted = true;
+        report.compile.error = QStringLiteral("store: %1").arg(error);
+        return done();
+    }
+
+    bool anyUpdated = false;
+    for (const FetchedSource &src : sources) {
+        SourceOutcome outcome;
+        if (aborted(settings)) {
+            outcome = {src.key, src.kind, false, QStringLiteral("refresh aborted")};
+        } else if (!src.fetchError.isEmpty()) {
+            outcome = {src.key, src.kind, false, src.fetchError};
+            outcome.durationMs = src.fetchMs;
+        } else if (src.kind == KindM3u) {
+            outcome = readLineup(store, settings, src);
+        } else {
+            outcome = readXmltv(store, settings, src);
+        }
+        if (outcome.ok) {
+            anyUpdated = true;
+            qCInfo(lcRefresh).nospace() << "source " << src.key << ": " << outcome.channels << " channels, "
+                                        << outcome.programmes << " programmes, " << outcome.errorCount << " errors, "
+                                        << outcome.warningCount << " warnings, " << outcome.durationMs << " ms";
+        } else {
+            qCWarning(lcRefresh).nospace() << "source " << src.key << " failed: " << outcome.error
+                                           << "; keeping its previous data";
+            QString ignored;
+            store.recordFailure(src.key, src.kind, settings.now, outcome.error,
+                                compactJson(outcome.toJson()), &ignored);
+        }
+        report.sources.append(std::move(outcome));
+    }
+
+    if ((anyUpdated || forceCompile) && !aborted(settings))
+        report.compile = compileFromStore(store, settings);
+    return done();
+}
+
+RefreshReport runRecompile(const JobSettings &settings)
+{
+    return runRefresh(settings, {}, true);
+}
+
+} // namespace iptv::next

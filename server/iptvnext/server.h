@@ -1,0 +1,143 @@
+#pragma once
+
+// iptvnext: keeps the XMLTV sources in the store, compiles the box guide after each successful
+// refresh and serves it (HTTP, see httpapi.h) with WebSocket announcements (events.h).
+//
+// Threads: everything here runs on the main thread except the refresh job (parse, store,
+// compile; refresh.h) and delta precomputation, which run on QtConcurrent's pool and hand their
+// results back through QFutureWatcher. The served Guide is immutable and shared by pointer.
+
+#include "config.h"
+#include "refresh.h"
+#include "store.h"
+
+#include <core/metrics.h>
+#include <epg/guide.h>
+
+#include <QByteArray>
+#include <QElapsedTimer>
+#include <QFutureWatcher>
+#include <QHash>
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <QTimer>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+QT_BEGIN_NAMESPACE
+class QNetworkAccessManager;
+class QNetworkReply;
+QT_END_NAMESPACE
+
+namespace iptv::next {
+
+class EventHub;
+class HttpApi;
+
+class IptvNextServer : public QObject
+{
+    Q_OBJECT
+public:
+    explicit IptvNextServer(ServerConfig config, QObject *parent = nullptr);
+    ~IptvNextServer() override;
+
+    /// Opens the store, serves the last compiled guide (recompiling it from the store when its
+    /// file is gone), listens, and starts the refresh schedule.
+    bool start(QString *error);
+    /// Stops cleanly: no new requests, the running refresh aborted and waited for, store closed.
+    void stop();
+
+    /// Starts a refresh now; if one is running, one more runs after it. Returns true when a new
+    /// refresh was started or queued, false when stopping or nothing is configured.
+    bool requestRefresh(const QString &trigger);
+    bool isRefreshing() const { return m_refreshing; }
+
+    const ServerConfig &config() const { return m_config; }
+    qint64 now() const;
+    quint16 httpPort() const;
+    quint16 eventsPort() const;
+
+    // ---- the served guide ----
+    bool hasGuide() const { return m_guide != nullptr; }
+    std::shared_ptr<const iptv::epg::Guide> guide() const { return m_guide; }
+    const QByteArray &guideBytes() const { return m_guideBytes; }
+    const GuideVersion &guideVersion() const { return m_version; }
+    QList<GuideVersion> keptVersions() const { return m_kept; }
+    /// The file of a kept version (current included), empty when unknown.
+    QByteArray versionBytes(const QByteArray &checksum) const;
+    bool isKnownVersion(const QByteArray &checksum) const;
+    /// Delta from a kept version to the current one; cached. Empty with *error on failure.
+    QByteArray deltaFrom(const QByteArray &checksum, QString *error);
+    /// XMLTV of the served guide; built once per guide version.
+    QByteArray xmltvExport();
+
+    QJsonObject announcement() const;
+    QJsonObject statusJson();
+    std::optional<RefreshReport> lastReport() const { return m_lastReport; }
+    iptv::MetricsRegistry &metrics() { return m_metrics; }
+    EventHub *events() const { return m_events; }
+
+Q_SIGNALS:
+    void guideChanged(qint64 version, const QByteArray &checksum);
+    void refreshStarted(const QString &trigger);
+    void refreshFinished(bool ok);
+    void deltasReady();
+
+private:
+    struct Fetch;
+    JobSettings jobSettings() const;
+    void startFetches(const QString &trigger);
+    void fetchFinished();
+    void launchJob(const QString &trigger, QList<FetchedSource> sources, bool forceCompile);
+    void jobFinished();
+    void install(std::shared_ptr<const iptv::epg::Guide> guide, QByteArray bytes, const GuideVersion &version,
+                 bool announce);
+    void reloadKeptVersions();
+    void precomputeDeltas();
+    void updateGuideMetrics();
+
+    ServerConfig m_config;
+    iptv::MetricsRegistry m_metrics;
+    GuideStore m_store;
+    HttpApi *m_http = nullptr;
+    EventHub *m_events = nullptr;
+    QNetworkAccessManager *m_network = nullptr;
+    QTimer m_schedule;
+    qint64 m_startedAt = 0;
+    bool m_started = false;
+    bool m_stopping = false;
+
+    // served guide
+    std::shared_ptr<const iptv::epg::Guide> m_guide;
+    QByteArray m_guideBytes;
+    GuideVersion m_version;
+    QList<GuideVersion> m_kept;
+    QHash<QByteArray, QByteArray> m_deltas; ///< base checksum -> delta to the current guide
+    QFutureWatcher<QList<QPair<QByteArray, QByteArray>>> m_deltaWatcher;
+    QByteArray m_xmltvChecksum;
+    QByteArray m_xmltv;
+
+    // refresh
+    bool m_refreshing = false;
+    bool m_refreshPending = false;
+    QString m_pendingTrigger;
+    QString m_trigger;
+    QList<FetchedSource> m_fetched;
+    QList<QNetworkReply *> m_replies;
+    std::shared_ptr<std::atomic_bool> m_abort;
+    QFutureWatcher<RefreshReport> m_jobWatcher;
+    QElapsedTimer m_refreshClock;
+    std::optional<RefreshReport> m_lastReport;
+    qint64 m_lastSuccess = 0;
+    qint64 m_nextRefresh = 0;
+
+    iptv::Counter *m_refreshTotal = nullptr;
+    iptv::Counter *m_refreshFailures = nullptr;
+    iptv::Histogram *m_refreshDuration = nullptr;
+    iptv::Gauge *m_lastSuccessGauge = nullptr;
+};
+
+} // namespace iptv::next

@@ -1,0 +1,546 @@
+#include "store.h"
+
+#include "codec.h"
+
+#include <QAtomicInteger>
+#include <QCborValue>
+#include <QDir>
+#include <QFileInfo>
+#include <QLoggingCategory>
+#include <QSqlDatabase>
+#include <QSqlDriver>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QUrl>
+#include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcStore, "iptv.next.store")
+
+namespace iptv::next {
+
+using namespace iptv::epg;
+
+namespace {
+
+QAtomicInteger<quint64> s_connectionCounter;
+constexpr int SchemaVersion = 1;
+// Rows per multi-row INSERT: one round trip per chunk matters on PostgreSQL, and SQLite accepts
+// up to 32766 bound variables per statement.
+constexpr int InsertChunk = 200;
+
+QString sqlError(const QSqlError &e)
+{
+    return e.text().trimmed();
+}
+
+} // namespace
+
+bool parsePostgresUri(const QString &uri, PostgresParams *params)
+{
+    const QUrl url(uri, QUrl::StrictMode);
+    if (!url.isValid() || (url.scheme() != u"postgresql" && url.scheme() != u"postgres"))
+        return false;
+    params->host = url.host().isEmpty() ? QStringLiteral("localhost") : url.host();
+    params->port = url.port(5432);
+    params->user = url.userName(QUrl::FullyDecoded);
+    params->password = url.password(QUrl::FullyDecoded);
+    params->database = url.path(QUrl::FullyDecoded).mid(1);
+    // Query parameters become libpq connect options (e.g. ?sslmode=require&connect_timeout=5).
+    QStringList opts;
+    for (const auto &[k, v] : QUrlQuery(url).queryItems(QUrl::FullyDecoded))
+        opts.append(k + u'=' + v);
+    params->options = opts.join(u';');
+    return true;
+}
+
+GuideStore::GuideStore()
+    : m_connection(QStringLiteral("iptvnext-store-%1").arg(s_connectionCounter.fetchAndAddRelaxed(1)))
+{
+}
+
+GuideStore::~GuideStore()
+{
+    close();
+}
+
+bool GuideStore::open(const QString &location, QString *error)
+{
+    close();
+    PostgresParams pg;
+    QSqlDatabase db;
+    if (parsePostgresUri(location, &pg)) {
+        m_postgres = true;
+        db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), m_connection);
+        db.setHostName(pg.host);
+        db.setPort(pg.port);
+        db.setUserName(pg.user);
+        db.setPassword(pg.password);
+        db.setDatabaseName(pg.database);
+        if (!pg.options.isEmpty())
+            db.setConnectOptions(pg.options);
+    } else {
+        m_postgres = false;
+        const QFileInfo fi(location);
+        if (!QDir().mkpath(fi.absolutePath())) {
+            *error = QStringLiteral("cannot create directory %1").arg(fi.absolutePath());
+            return false;
+        }
+        db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
+        db.setDatabaseName(location);
+        // The refresh worker writes while the main thread may read status: wait, don't fail.
+        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=30000"));
+    }
+    if (!db.isValid()) {
+        *error = QStringLiteral("SQL driver %1 is not available").arg(m_postgres ? u"QPSQL" : u"QSQLITE");
+        QSqlDatabase::removeDatabase(m_connection);
+        return false;
+    }
+    if (!db.open()) {
+        *error = QStringLiteral("cannot open database: %1").arg(sqlError(db.lastError()));
+        db = {};
+        QSqlDatabase::removeDatabase(m_connection);
+        return false;
+    }
+    if (!m_postgres) {
+        // WAL lets status reads run beside a refresh's write transaction.
+        if (!exec(QStringLiteral("PRAGMA journal_mode=WAL"), error) || !exec(QStringLiteral("PRAGMA synchronous=NORMAL"), error))
+            return false;
+    }
+    if (!createSchema(error)) {
+        close();
+        return false;
+    }
+    qCDebug(lcStore) << "opened" << (m_postgres ? "PostgreSQL" : "SQLite") << "store" << m_connection;
+    return true;
+}
+
+void GuideStore::close()
+{
+    if (!QSqlDatabase::contains(m_connection))
+        return;
+    {
+        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(m_connection);
+}
+
+bool GuideStore::isOpen() const
+{
+    return QSqlDatabase::contains(m_connection) && QSqlDatabase::database(m_connection, false).isOpen();
+}
+
+QString GuideStore::driverName() const
+{
+    return m_postgres ? QStringLiteral("QPSQL") : QStringLiteral("QSQLITE");
+}
+
+bool GuideStore::exec(const QString &sql, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(sql)) {
+        *error = QStringLiteral("%1: %2").arg(sql.left(60), sqlError(q.lastError()));
+        return false;
+    }
+    return true;
+}
+
+bool GuideStore::createSchema(QString *error)
+{
+    const QString blob = m_postgres ? QStringLiteral("BYTEA") : QStringLiteral("BLOB");
+    const QStringList statements = {
+        QStringLiteral("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                       "last_attempt BIGINT NOT NULL DEFAULT 0, last_success BIGINT NOT NULL DEFAULT 0, "
+                       "last_ok INTEGER NOT NULL DEFAULT 0, last_error TEXT, report TEXT, "
+                       "channel_count BIGINT NOT NULL DEFAULT 0, programme_count BIGINT NOT NULL DEFAULT 0, content %1)")
+            .arg(blob),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS channels (source TEXT NOT NULL, position INTEGER NOT NULL, "
+                       "id TEXT NOT NULL, data %1 NOT NULL, PRIMARY KEY (source, position))")
+            .arg(blob),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS programmes (source TEXT NOT NULL, channel TEXT NOT NULL, "
+                       "start BIGINT NOT NULL, stop BIGINT NOT NULL, data %1 NOT NULL)")
+            .arg(blob),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS programmes_by_source ON programmes (source, channel, start)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS guides (version BIGINT PRIMARY KEY, checksum TEXT NOT NULL, "
+                       "path TEXT NOT NULL, created BIGINT NOT NULL, valid_from BIGINT NOT NULL, "
+                       "valid_until BIGINT NOT NULL, file_size BIGINT NOT NULL, channels BIGINT NOT NULL, "
+                       "airings BIGINT NOT NULL, programmes BIGINT NOT NULL)"),
+    };
+    for (const QString &s : statements) {
+        if (!exec(s, error))
+            return false;
+    }
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QStringLiteral("SELECT value FROM meta WHERE key = 'schema'"))) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    if (q.next()) {
+        const int v = q.value(0).toInt();
+        if (v > SchemaVersion) {
+            *error = QStringLiteral("database schema %1 is newer than this iptvnext understands (%2)").arg(v).arg(SchemaVersion);
+            return false;
+        }
+        return true;
+    }
+    return exec(QStringLiteral("INSERT INTO meta (key, value) VALUES ('schema', '%1')").arg(SchemaVersion), error);
+}
+
+GuideStore::SourceWriter::SourceWriter(GuideStore *store, QString key, QString kind)
+    : m_store(store), m_key(std::move(key)), m_kind(std::move(kind))
+{
+    QSqlDatabase db = QSqlDatabase::database(m_store->m_connection, false);
+    if (!db.transaction()) {
+        m_error = QStringLiteral("cannot start a transaction: %1").arg(sqlError(db.lastError()));
+        return;
+    }
+    m_active = true;
+    for (const char *table : {"channels", "programmes"}) {
+        QSqlQuery q(db);
+        q.prepare(QStringLiteral("DELETE FROM %1 WHERE source = ?").arg(QLatin1String(table)));
+        q.addBindValue(m_key);
+        if (!q.exec()) {
+            fail(QStringLiteral("delete old %1").arg(QLatin1String(table)), sqlError(q.lastError()));
+            return;
+        }
+    }
+}
+
+GuideStore::SourceWriter::~SourceWriter()
+{
+    rollback();
+}
+
+bool GuideStore::SourceWriter::fail(const QString &what, const QString &why)
+{
+    m_error = what + u": " + why;
+    rollback();
+    return false;
+}
+
+void GuideStore::SourceWriter::rollback()
+{
+    if (!m_active)
+        return;
+    m_active = false;
+    QSqlDatabase::database(m_store->m_connection, false).rollback();
+}
+
+namespace {
+bool insertRows(const QString &connection, const QString &head, const QString &row, QList<QVariantList> *rows,
+                QString *error)
+{
+    if (rows->isEmpty())
+        return true;
+    QSqlQuery q(QSqlDatabase::database(connection, false));
+    if (!q.prepare(head + QStringList(rows->size(), row).join(u','))) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    for (const QVariantList &r : std::as_const(*rows)) {
+        for (const QVariant &v : r)
+            q.addBindValue(v);
+    }
+    rows->clear();
+    if (!q.exec()) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    return true;
+}
+} // namespace
+
+bool GuideStore::SourceWriter::flushChannels()
+{
+    QString why;
+    if (!insertRows(m_store->m_connection, QStringLiteral("INSERT INTO channels (source, position, id, data) VALUES "),
+                    QStringLiteral("(?,?,?,?)"), &m_pendingChannels, &why))
+        return fail(QStringLiteral("insert channels"), why);
+    return true;
+}
+
+bool GuideStore::SourceWriter::flushProgrammes()
+{
+    QString why;
+    if (!insertRows(m_store->m_connection,
+                    QStringLiteral("INSERT INTO programmes (source, channel, start, stop, data) VALUES "),
+                    QStringLiteral("(?,?,?,?,?)"), &m_pendingProgrammes, &why))
+        return fail(QStringLiteral("insert programmes"), why);
+    return true;
+}
+
+bool GuideStore::SourceWriter::addChannel(const Channel &c)
+{
+    if (!m_active)
+        return false;
+    m_pendingChannels.append(QVariantList{m_key, int(m_channels++), c.id, channelToCbor(c).toCborValue().toCbor()});
+    return m_pendingChannels.size() < InsertChunk || flushChannels();
+}
+
+bool GuideStore::SourceWriter::addProgramme(const Programme &p)
+{
+    if (!m_active)
+        return false;
+    ++m_programmes;
+    m_pendingProgrammes.append(
+        QVariantList{m_key, p.channelId, p.start, p.stop, programmeToCbor(p).toCborValue().toCbor()});
+    return m_pendingProgrammes.size() < InsertChunk || flushProgrammes();
+}
+
+bool GuideStore::SourceWriter::commit(const QByteArray &content, qint64 when, const QByteArray &reportJson)
+{
+    if (!m_active)
+        return false;
+    if (!flushChannels() || !flushProgrammes())
+        return false;
+    QSqlDatabase db = QSqlDatabase::database(m_store->m_connection, false);
+    QSqlQuery q(db);
+    // Upsert works the same on SQLite (3.24+) and PostgreSQL.
+    q.prepare(QStringLiteral(
+        "INSERT INTO sources (key, kind, last_attempt, last_success, last_ok, last_error, report, channel_count, "
+        "programme_count, content) VALUES (?,?,?,?,1,'',?,?,?,?) ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, "
+        "last_attempt = excluded.last_attempt, last_success = excluded.last_success, last_ok = 1, last_error = '', "
+        "report = excluded.report, channel_count = excluded.channel_count, programme_count = excluded.programme_count, "
+        "content = excluded.content"));
+    q.addBindValue(m_key);
+    q.addBindValue(m_kind);
+    q.addBindValue(when);
+    q.addBindValue(when);
+    q.addBindValue(QString::fromUtf8(reportJson));
+    q.addBindValue(m_channels);
+    q.addBindValue(m_programmes);
+    q.addBindValue(content.isNull() ? QByteArray("") : content);
+    if (!q.exec())
+        return fail(QStringLiteral("update source"), sqlError(q.lastError()));
+    if (!db.commit())
+        return fail(QStringLiteral("commit"), sqlError(db.lastError()));
+    m_active = false;
+    return true;
+}
+
+std::unique_ptr<GuideStore::SourceWriter> GuideStore::beginReplace(const QString &key, const QString &kind)
+{
+    return std::unique_ptr<SourceWriter>(new SourceWriter(this, key, kind));
+}
+
+bool GuideStore::replaceSource(const QString &key, const QString &kind, const QList<Channel> &channels,
+                               const QList<Programme> &programmes, const QByteArray &content, qint64 when,
+                               const QByteArray &reportJson, QString *error)
+{
+    auto w = beginReplace(key, kind);
+    bool ok = w->isActive();
+    for (qsizetype i = 0; ok && i < channels.size(); ++i)
+        ok = w->addChannel(channels[i]);
+    for (qsizetype i = 0; ok && i < programmes.size(); ++i)
+        ok = w->addProgramme(programmes[i]);
+    if (ok)
+        ok = w->commit(content, when, reportJson);
+    if (!ok)
+        *error = w->error();
+    return ok;
+}
+
+bool GuideStore::recordFailure(const QString &key, const QString &kind, qint64 when, const QString &message,
+                               const QByteArray &reportJson, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral(
+        "INSERT INTO sources (key, kind, last_attempt, last_ok, last_error, report) VALUES (?,?,?,0,?,?) "
+        "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, last_attempt = excluded.last_attempt, last_ok = 0, "
+        "last_error = excluded.last_error, report = excluded.report"));
+    q.addBindValue(key);
+    q.addBindValue(kind);
+    q.addBindValue(when);
+    q.addBindValue(message);
+    q.addBindValue(QString::fromUtf8(reportJson));
+    if (!q.exec()) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    return true;
+}
+
+namespace {
+SourceRecord sourceFromQuery(const QSqlQuery &q)
+{
+    SourceRecord r;
+    r.key = q.value(0).toString();
+    r.kind = q.value(1).toString();
+    r.lastAttempt = q.value(2).toLongLong();
+    r.lastSuccess = q.value(3).toLongLong();
+    r.lastOk = q.value(4).toInt() != 0;
+    r.lastError = q.value(5).toString();
+    r.lastReport = q.value(6).toString().toUtf8();
+    r.channelCount = q.value(7).toLongLong();
+    r.programmeCount = q.value(8).toLongLong();
+    return r;
+}
+const char *const SourceColumns =
+    "SELECT key, kind, last_attempt, last_success, last_ok, last_error, report, channel_count, programme_count FROM sources";
+} // namespace
+
+std::optional<SourceRecord> GuideStore::source(const QString &key, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QLatin1String(SourceColumns) + u" WHERE key = ?");
+    q.addBindValue(key);
+    if (!q.exec()) {
+        if (error)
+            *error = sqlError(q.lastError());
+        return std::nullopt;
+    }
+    if (!q.next())
+        return std::nullopt;
+    return sourceFromQuery(q);
+}
+
+QList<SourceRecord> GuideStore::sources(QString *error)
+{
+    QList<SourceRecord> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QLatin1String(SourceColumns) + u" ORDER BY key")) {
+        if (error)
+            *error = sqlError(q.lastError());
+        return out;
+    }
+    while (q.next())
+        out.append(sourceFromQuery(q));
+    return out;
+}
+
+QByteArray GuideStore::sourceContent(const QString &key, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT content FROM sources WHERE key = ? AND last_success > 0"));
+    q.addBindValue(key);
+    if (!q.exec()) {
+        if (error)
+            *error = sqlError(q.lastError());
+        return {};
+    }
+    return q.next() ? q.value(0).toByteArray() : QByteArray();
+}
+
+bool GuideStore::loadChannels(const QString &key, QList<Channel> *out, QString *error)
+{
+    out->clear();
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT data FROM channels WHERE source = ? ORDER BY position"));
+    q.addBindValue(key);
+    if (!q.exec()) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    while (q.next()) {
+        const QCborValue v = QCborValue::fromCbor(q.value(0).toByteArray());
+        if (!v.isMap()) {
+            *error = QStringLiteral("undecodable channel record in source %1").arg(key);
+            return false;
+        }
+        out->append(channelFromCbor(v.toMap()));
+    }
+    return true;
+}
+
+bool GuideStore::forEachProgramme(const QString &key, const std::function<void(Programme &&)> &sink, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT data FROM programmes WHERE source = ? ORDER BY channel, start"));
+    q.addBindValue(key);
+    if (!q.exec()) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    while (q.next()) {
+        const QCborValue v = QCborValue::fromCbor(q.value(0).toByteArray());
+        if (!v.isMap()) {
+            *error = QStringLiteral("undecodable programme record in source %1").arg(key);
+            return false;
+        }
+        sink(programmeFromCbor(v.toMap()));
+    }
+    return true;
+}
+
+qint64 GuideStore::addGuide(GuideVersion g, QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction()) {
+        *error = sqlError(db.lastError());
+        return 0;
+    }
+    QSqlQuery q(db);
+    if (!q.exec(QStringLiteral("SELECT COALESCE(MAX(version), 0) FROM guides")) || !q.next()) {
+        *error = sqlError(q.lastError());
+        db.rollback();
+        return 0;
+    }
+    g.version = q.value(0).toLongLong() + 1;
+    q.prepare(QStringLiteral("INSERT INTO guides (version, checksum, path, created, valid_from, valid_until, file_size, "
+                             "channels, airings, programmes) VALUES (?,?,?,?,?,?,?,?,?,?)"));
+    q.addBindValue(g.version);
+    q.addBindValue(QString::fromLatin1(g.checksum));
+    q.addBindValue(g.path);
+    q.addBindValue(g.createdAt);
+    q.addBindValue(g.validFrom);
+    q.addBindValue(g.validUntil);
+    q.addBindValue(g.fileSize);
+    q.addBindValue(g.channels);
+    q.addBindValue(g.airings);
+    q.addBindValue(g.programmes);
+    if (!q.exec()) {
+        *error = sqlError(q.lastError());
+        db.rollback();
+        return 0;
+    }
+    if (!db.commit()) {
+        *error = sqlError(db.lastError());
+        db.rollback();
+        return 0;
+    }
+    return g.version;
+}
+
+QList<GuideVersion> GuideStore::guides(QString *error)
+{
+    QList<GuideVersion> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QStringLiteral("SELECT version, checksum, path, created, valid_from, valid_until, file_size, channels, "
+                               "airings, programmes FROM guides ORDER BY version DESC"))) {
+        if (error)
+            *error = sqlError(q.lastError());
+        return out;
+    }
+    while (q.next()) {
+        GuideVersion g;
+        g.version = q.value(0).toLongLong();
+        g.checksum = q.value(1).toString().toLatin1();
+        g.path = q.value(2).toString();
+        g.createdAt = q.value(3).toLongLong();
+        g.validFrom = q.value(4).toLongLong();
+        g.validUntil = q.value(5).toLongLong();
+        g.fileSize = q.value(6).toLongLong();
+        g.channels = q.value(7).toLongLong();
+        g.airings = q.value(8).toLongLong();
+        g.programmes = q.value(9).toLongLong();
+        out.append(g);
+    }
+    return out;
+}
+
+bool GuideStore::removeGuide(qint64 version, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("DELETE FROM guides WHERE version = ?"));
+    q.addBindValue(version);
+    if (!q.exec()) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    return true;
+}
+
+} // namespace iptv::next

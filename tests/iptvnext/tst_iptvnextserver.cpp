@@ -1,0 +1,499 @@
+// The iptvnext server in-process: HTTP guide download with ETag/304, deltas, the JSON API,
+// health and metrics, WebSocket announcements, failed refreshes and restarts.
+
+#include "testhttp.h"
+
+#include <config.h>
+#include <events.h>
+#include <server.h>
+
+#include <epg/guide.h>
+#include <epg/guidedelta.h>
+#include <epg/xmltvreader.h>
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QWebSocket>
+
+using namespace iptv::next;
+
+namespace {
+const QString Data = QStringLiteral(IPTV_TEST_DATA "/iptvnext/");
+constexpr qint64 From = 1767225600;          // 2026-01-01T00:00:00Z
+constexpr qint64 Now = From + 18 * 3600 + 1800; // 18:30
+constexpr int WaitMs = 20000;
+
+bool copyOver(const QString &from, const QString &to)
+{
+    QFile::remove(to);
+    return QFile::copy(from, to) && QFile::setPermissions(to, QFile::ReadOwner | QFile::WriteOwner);
+}
+} // namespace
+
+class TestIptvNextServer : public QObject
+{
+    Q_OBJECT
+
+private:
+    ServerConfig config() const
+    {
+        ServerConfig c;
+        c.bindAddress = QHostAddress::LocalHost;
+        c.port = 0;
+        c.eventsPort = -1; // with port 0: any free port
+        c.dataDir = m_dir->filePath(QStringLiteral("data"));
+        c.xmltvSources = {m_source};
+        c.refreshMinutes = 0;
+        c.days = 2;
+        c.from = From;
+        c.fixedNow = Now;
+        c.compressionLevel = 3;
+        return c;
+    }
+    void startServer(const ServerConfig &c, bool waitForGuide)
+    {
+        m_server = std::make_unique<IptvNextServer>(c);
+        QSignalSpy changed(m_server.get(), &IptvNextServer::guideChanged);
+        QString error;
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+        if (waitForGuide && !m_server->hasGuide())
+            QVERIFY(changed.wait(WaitMs));
+    }
+    QUrl url(const QString &pathAndQuery) const
+    {
+        return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_server->httpPort()).arg(pathAndQuery));
+    }
+    HttpResult get(const QString &path, const QList<std::pair<QByteArray, QByteArray>> &headers = {})
+    {
+        return httpGet(m_nam, url(path), headers);
+    }
+    bool refreshAndWait()
+    {
+        QSignalSpy finished(m_server.get(), &IptvNextServer::refreshFinished);
+        const HttpResult r = httpRequest(m_nam, "POST", url(QStringLiteral("/api/refresh")));
+        if (r.status != 202)
+            return false;
+        // A small refresh may finish while the reply is still on its way.
+        return !finished.isEmpty() || finished.wait(WaitMs);
+    }
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    QString m_source;
+    QNetworkAccessManager m_nam;
+    std::unique_ptr<IptvNextServer> m_server;
+
+private Q_SLOTS:
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dir->isValid());
+        m_source = m_dir->filePath(QStringLiteral("source.xml"));
+        QVERIFY(copyOver(Data + u"guide-a.xml", m_source));
+        startServer(config(), true);
+    }
+
+    void cleanup()
+    {
+        m_server.reset();
+        m_dir.reset();
+    }
+
+    void guideDownloadAndEtag()
+    {
+        const HttpResult r = get(QStringLiteral("/guide"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.header("Content-Type"), QByteArray("application/vnd.iptv.guide"));
+        QString error;
+        const auto guide = iptv::epg::Guide::fromBytes(r.body, &error);
+        QVERIFY2(guide, qPrintable(error));
+        QCOMPARE(r.header("ETag"), '"' + guide->info().checksum + '"');
+        QCOMPARE(guide->channelCount(), 3);
+        QCOMPARE(guide->info().validFrom, From);
+
+        const HttpResult again = get(QStringLiteral("/guide"), {{"If-None-Match", r.header("ETag")}});
+        QCOMPARE(again.status, 304);
+        QVERIFY(again.body.isEmpty());
+        QCOMPARE(again.header("ETag"), r.header("ETag"));
+
+        const HttpResult stale = get(QStringLiteral("/guide"), {{"If-None-Match", "\"0123\""}});
+        QCOMPARE(stale.status, 200);
+
+        const HttpResult byVersion = get(u"/guide/"_qs + QString::fromLatin1(guide->info().checksum));
+        QCOMPARE(byVersion.status, 200);
+        QCOMPARE(byVersion.body, r.body);
+        QVERIFY(byVersion.header("Cache-Control").contains("immutable"));
+    }
+
+    void jsonApi()
+    {
+        HttpResult r = get(QStringLiteral("/api/channels"));
+        QCOMPARE(r.status, 200);
+        const QJsonArray channels = r.json().value(u"channels").toArray();
+        QCOMPARE(channels.size(), 3);
+        QCOMPARE(channels.at(0)[u"id"].toString(), u"one.test"_qs);
+        QCOMPARE(channels.at(0)[u"name"].toString(), u"Channel One"_qs);
+        QCOMPARE(channels.at(0)[u"icon"].toString(), u"http://logos.test/one.png"_qs);
+
+        // The server clock is pinned at 18:30.
+        r = get(QStringLiteral("/api/now?channel=one.test"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json()[u"at"].toInteger(), Now);
+        QCOMPARE(r.json()[u"now"][u"title"].toString(), u"News at Six"_qs);
+        QCOMPARE(r.json()[u"now"][u"category"].toString(), u"News"_qs);
+        QVERIFY(r.json()[u"now"][u"flags"].toArray().contains(u"new"_qs));
+        QCOMPARE(r.json()[u"next"][u"title"].toString(), u"Mystery Island"_qs);
+        QCOMPARE(r.json()[u"next"][u"start"].toInteger(), From + 19 * 3600); // 20:00 +0100
+
+        r = get(QStringLiteral("/api/now?channel=two.test&at=2026-01-01T20:00:00Z"));
+        QCOMPARE(r.json()[u"now"][u"title"].toString(), u"Mystery Island"_qs);
+        QVERIFY(r.json()[u"next"].isNull());
+
+        r = get(QStringLiteral("/api/nownext"));
+        QCOMPARE(r.status, 200);
+        const QJsonArray all = r.json()[u"channels"].toArray();
+        QCOMPARE(all.size(), 3);
+        QCOMPARE(all.at(1)[u"id"].toString(), u"two.test"_qs);
+        QCOMPARE(all.at(1)[u"now"][u"title"].toString(), u"Football Live"_qs);
+        QCOMPARE(all.at(1)[u"next"][u"title"].toString(), u"Mystery Island"_qs);
+        QCOMPARE(all.at(2)[u"now"][u"title"].toString(), u"Quiz Night"_qs);
+
+        r = get(QStringLiteral("/api/window?channels=one.test&from=2026-01-01T18:00:00Z&to=2026-01-01T22:00:00Z"));
+        QCOMPARE(r.status, 200);
+        QJsonArray airings = r.json()[u"channels"][0][u"airings"].toArray();
+        QCOMPARE(airings.size(), 3);
+        QCOMPARE(airings.at(2)[u"title"].toString(), u"The Long Film"_qs);
+
+        r = get(QStringLiteral("/api/window?first=1&count=2&from=%1&to=%2").arg(From + 18 * 3600).arg(From + 19 * 3600));
+        QCOMPARE(r.status, 200);
+        const QJsonArray paged = r.json()[u"channels"].toArray();
+        QCOMPARE(paged.size(), 2);
+        QCOMPARE(paged.at(0)[u"id"].toString(), u"two.test"_qs);
+        QCOMPARE(paged.at(0)[u"airings"].toArray().size(), 2); // Cooking Today, Football Live
+
+        r = get(QStringLiteral("/api/programme?channel=one.test&start=2026-01-01T19:00:00Z"));
+        QCOMPARE(r.status, 200);
+        const QJsonObject p = r.json();
+        QCOMPARE(p[u"titles"][0][u"text"].toString(), u"Mystery Island"_qs);
+        QCOMPARE(p[u"subTitles"][0][u"text"].toString(), u"The Cave"_qs);
+        QCOMPARE(p[u"startUtcOffset"].toInt(), 3600);
+        QCOMPARE(p[u"channelName"].toString(), u"Channel One"_qs);
+        bool actor = false;
+        for (const QJsonValue &c : p[u"credits"].toArray())
+            actor = actor || (c[u"name"].toString() == u"Bo Actor" && c[u"character"].toString() == u"Captain");
+        QVERIFY(actor);
+    }
+
+    void search_data()
+    {
+        QTest::addColumn<QString>("query");
+        QTest::addColumn<QString>("firstTitle");
+        QTest::addColumn<bool>("titleMatch");
+        QTest::newRow("title word") << u"q=mystery"_qs << u"Mystery Island"_qs << true;
+        QTest::newRow("prefix, two words") << u"q=myst+isl"_qs << u"Mystery Island"_qs << true;
+        QTest::newRow("description word") << u"q=castaways"_qs << u"Mystery Island"_qs << false;
+        QTest::newRow("credits") << u"q=bo%20actor"_qs << u"Mystery Island"_qs << false;
+        QTest::newRow("new only") << u"q=news&new=1"_qs << u"News at Six"_qs << true;
+        QTest::newRow("channel filter") << u"q=mystery&channel=two.test"_qs << u"Mystery Island"_qs << true;
+        QTest::newRow("no match") << u"q=zzzz"_qs << QString() << false;
+    }
+
+    void search()
+    {
+        QFETCH(QString, query);
+        QFETCH(QString, firstTitle);
+        QFETCH(bool, titleMatch);
+        const HttpResult r = get(u"/api/search?"_qs + query);
+        QCOMPARE(r.status, 200);
+        const QJsonArray hits = r.json()[u"hits"].toArray();
+        if (firstTitle.isEmpty()) {
+            QCOMPARE(hits.size(), 0);
+            return;
+        }
+        QVERIFY2(!hits.isEmpty(), r.body.constData());
+        QCOMPARE(hits.at(0)[u"title"].toString(), firstTitle);
+        QCOMPARE(hits.at(0)[u"titleMatch"].toBool(), titleMatch);
+        if (query.contains(u"channel=two.test")) {
+            for (const QJsonValue &h : hits)
+                QCOMPARE(h[u"channel"].toString(), u"two.test"_qs);
+        }
+    }
+
+    void errors_data()
+    {
+        QTest::addColumn<QByteArray>("verb");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("now without channel") << QByteArray("GET") << u"/api/now"_qs << 400 << u"missing-parameter"_qs;
+        QTest::newRow("unknown channel") << QByteArray("GET") << u"/api/now?channel=nope"_qs << 404 << u"unknown-channel"_qs;
+        QTest::newRow("bad time") << QByteArray("GET") << u"/api/now?channel=one.test&at=soon"_qs << 400 << u"bad-parameter"_qs;
+        QTest::newRow("inverted window") << QByteArray("GET")
+                                         << u"/api/window?from=2026-01-01T20:00:00Z&to=2026-01-01T19:00:00Z"_qs << 400
+                                         << u"bad-window"_qs;
+        QTest::newRow("window count") << QByteArray("GET") << u"/api/window?count=0"_qs << 400 << u"bad-parameter"_qs;
+        QTest::newRow("search without words") << QByteArray("GET") << u"/api/search"_qs << 400 << u"missing-parameter"_qs;
+        QTest::newRow("nothing airs") << QByteArray("GET") << u"/api/programme?channel=one.test&start=2026-01-05T00:00:00Z"_qs
+                                      << 404 << u"no-programme"_qs;
+        QTest::newRow("delta without base") << QByteArray("GET") << u"/guide/delta"_qs << 400 << u"missing-parameter"_qs;
+        QTest::newRow("delta from unknown base") << QByteArray("GET") << u"/guide/delta?from=abc"_qs << 404 << u"unknown-base"_qs;
+        QTest::newRow("unknown version") << QByteArray("GET") << u"/guide/deadbeef"_qs << 404 << u"unknown-version"_qs;
+        QTest::newRow("no such path") << QByteArray("GET") << u"/nowhere"_qs << 404 << u"not-found"_qs;
+        QTest::newRow("POST to the guide") << QByteArray("POST") << u"/guide"_qs << 405 << u"method-not-allowed"_qs;
+        QTest::newRow("GET to refresh") << QByteArray("GET") << u"/api/refresh"_qs << 405 << u"method-not-allowed"_qs;
+        QTest::newRow("events without upgrade") << QByteArray("GET") << u"/events"_qs << 426 << u"websocket-only"_qs;
+    }
+
+    void errors()
+    {
+        QFETCH(QByteArray, verb);
+        QFETCH(QString, path);
+        QFETCH(int, status);
+        QFETCH(QString, error);
+        const HttpResult r = httpRequest(m_nam, verb, url(path));
+        QCOMPARE(r.status, status);
+        QCOMPARE(r.header("Content-Type"), QByteArray("application/json"));
+        QCOMPARE(r.json()[u"error"].toString(), error);
+        QVERIFY(!r.json()[u"detail"].toString().isEmpty());
+    }
+
+    void healthAndMetrics()
+    {
+        HttpResult r = get(QStringLiteral("/healthz"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json()[u"status"].toString(), u"ok"_qs);
+        QVERIFY(r.json()[u"coversNow"].toBool());
+
+        get(QStringLiteral("/guide"));
+        get(QStringLiteral("/nowhere"));
+        r = get(QStringLiteral("/metrics"));
+        QCOMPARE(r.status, 200);
+        QVERIFY(r.header("Content-Type").startsWith("text/plain"));
+        const QByteArray m = r.body;
+        QVERIFY(m.contains("# TYPE iptvnext_http_requests_total counter"));
+        QVERIFY(m.contains("iptvnext_http_requests_total{route=\"/healthz\",status=\"200\"} 1"));
+        QVERIFY(m.contains("iptvnext_http_requests_total{route=\"/guide\",status=\"200\"} 1"));
+        QVERIFY(m.contains("iptvnext_http_requests_total{route=\"unmatched\",status=\"404\"} 1"));
+        QVERIFY(m.contains("iptvnext_http_request_duration_seconds_bucket{route=\"/guide\",le=\"+Inf\"} 1"));
+        QVERIFY(m.contains("iptvnext_guide_channels 3"));
+        QVERIFY(m.contains(QByteArray("iptvnext_guide_bytes " + QByteArray::number(m_server->guideBytes().size()))));
+        QVERIFY(m.contains(QByteArray("iptvnext_guide_airings " + QByteArray::number(m_server->guide()->airingCount()))));
+        QVERIFY(m.contains("iptvnext_refresh_total 1"));
+        QVERIFY(m.contains("iptvnext_refresh_failures_total 0"));
+        QVERIFY(m.contains(QByteArray("iptvnext_refresh_last_success_timestamp_seconds " + QByteArray::number(Now))));
+        QVERIFY(m.contains("iptvnext_refresh_duration_seconds_count 1"));
+    }
+
+    void healthWithoutGuide()
+    {
+        m_server.reset();
+        ServerConfig c = config();
+        c.xmltvSources.clear();
+        c.dataDir = m_dir->filePath(QStringLiteral("empty"));
+        startServer(c, false);
+        QVERIFY(!m_server->hasGuide());
+        HttpResult r = get(QStringLiteral("/healthz"));
+        QCOMPARE(r.status, 503);
+        QCOMPARE(r.json()[u"status"].toString(), u"unavailable"_qs);
+        r = get(QStringLiteral("/guide"));
+        QCOMPARE(r.status, 503);
+        QCOMPARE(r.json()[u"error"].toString(), u"no-guide"_qs);
+        QCOMPARE(httpRequest(m_nam, "POST", url(QStringLiteral("/api/refresh"))).status, 409);
+    }
+
+    void failedRefreshKeepsGuide_data()
+    {
+        QTest::addColumn<QString>("replacement"); // empty: delete the source
+        QTest::addColumn<QString>("errorContains");
+        QTest::newRow("garbage") << u"garbage.xml"_qs << QString();
+        QTest::newRow("missing file") << QString() << u"does not exist"_qs;
+    }
+
+    void failedRefreshKeepsGuide()
+    {
+        QFETCH(QString, replacement);
+        QFETCH(QString, errorContains);
+        const QByteArray etag = get(QStringLiteral("/guide")).header("ETag");
+        QVERIFY(!etag.isEmpty());
+        if (replacement.isEmpty())
+            QVERIFY(QFile::remove(m_source));
+        else
+            QVERIFY(copyOver(Data + replacement, m_source));
+
+        QSignalSpy changed(m_server.get(), &IptvNextServer::guideChanged);
+        QVERIFY(refreshAndWait());
+        QCOMPARE(changed.size(), 0);
+
+        const HttpResult r = get(QStringLiteral("/guide"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.header("ETag"), etag);
+
+        const QJsonObject status = get(QStringLiteral("/api/status")).json();
+        QVERIFY(status[u"guide"][u"served"].toBool());
+        const QJsonObject last = status[u"lastRefresh"].toObject();
+        QCOMPARE(last[u"ok"].toBool(), false);
+        QCOMPARE(last[u"trigger"].toString(), u"api"_qs);
+        QCOMPARE(last[u"compile"][u"attempted"].toBool(), false);
+        const QJsonObject source = last[u"sources"][0].toObject();
+        QCOMPARE(source[u"ok"].toBool(), false);
+        const QString error = source[u"error"].toString();
+        QVERIFY(!error.isEmpty());
+        if (!errorContains.isEmpty())
+            QVERIFY2(error.contains(errorContains), qPrintable(error));
+        else
+            QVERIFY2(!source[u"diagnostics"].toArray().isEmpty(), qPrintable(error));
+        // The persisted per-source status says the same, and the stored data is the last good one.
+        const QJsonObject stored = status[u"sources"][0].toObject();
+        QCOMPARE(stored[u"ok"].toBool(), false);
+        QCOMPARE(stored[u"error"].toString(), error);
+        QVERIFY(stored[u"storedProgrammes"].toInteger() > 0);
+        QVERIFY(get(QStringLiteral("/metrics")).body.contains("iptvnext_refresh_failures_total 1"));
+    }
+
+    void deltaAndAnnouncements()
+    {
+        const QByteArray oldChecksum = m_server->guideVersion().checksum;
+        const QByteArray oldBytes = m_server->guideBytes();
+
+        // One client on the events port, one on the HTTP port itself.
+        QWebSocket onEventsPort, onHttpPort;
+        QSignalSpy messages(&onEventsPort, &QWebSocket::textMessageReceived);
+        QSignalSpy messages2(&onHttpPort, &QWebSocket::textMessageReceived);
+        QVERIFY(m_server->eventsPort() != 0);
+        onEventsPort.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events").arg(m_server->eventsPort())));
+        onHttpPort.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events").arg(m_server->httpPort())));
+        QVERIFY(messages.wait(WaitMs));
+        QTRY_COMPARE_WITH_TIMEOUT(messages2.size(), 1, WaitMs);
+        QJsonObject hello = QJsonDocument::fromJson(messages.at(0).at(0).toString().toUtf8()).object();
+        QCOMPARE(hello[u"type"].toString(), u"guide-updated"_qs);
+        QCOMPARE(hello[u"checksum"].toString().toLatin1(), oldChecksum);
+        QCOMPARE(hello[u"validFrom"].toInteger(), From);
+        QCOMPARE(hello[u"validUntil"].toInteger(), From + 2 * 86400);
+        QCOMPARE(hello[u"version"].toInteger(), 1);
+
+        QVERIFY(copyOver(Data + u"guide-b.xml", m_source));
+        QVERIFY(refreshAndWait());
+        QTRY_COMPARE_WITH_TIMEOUT(messages.size(), 2, WaitMs);
+        QTRY_COMPARE_WITH_TIMEOUT(messages2.size(), 2, WaitMs);
+        const QJsonObject update = QJsonDocument::fromJson(messages.at(1).at(0).toString().toUtf8()).object();
+        const QByteArray newChecksum = update[u"checksum"].toString().toLatin1();
+        QVERIFY(newChecksum != oldChecksum);
+        QCOMPARE(update[u"version"].toInteger(), 2);
+        QCOMPARE(get(QStringLiteral("/guide")).header("ETag"), '"' + newChecksum + '"');
+
+        const HttpResult delta = get(u"/guide/delta?from="_qs + QString::fromLatin1(oldChecksum));
+        QCOMPARE(delta.status, 200);
+        QCOMPARE(delta.header("ETag"), '"' + newChecksum + '"');
+        QVERIFY(delta.body.size() < m_server->guideBytes().size());
+        QString error;
+        const QByteArray rebuilt = iptv::epg::GuideDelta::apply(oldBytes, delta.body, &error);
+        QVERIFY2(!rebuilt.isEmpty(), qPrintable(error));
+        const auto guide = iptv::epg::Guide::fromBytes(rebuilt, &error);
+        QVERIFY2(guide, qPrintable(error));
+        QCOMPARE(guide->info().checksum, newChecksum);
+
+        // The same delta again comes from the cache, byte for byte.
+        QCOMPARE(get(u"/guide/delta?from="_qs + QString::fromLatin1(oldChecksum)).body, delta.body);
+        QCOMPARE(get(u"/guide/delta?from="_qs + QString::fromLatin1(newChecksum)).status, 304);
+        // The old version stays downloadable for boxes that still name it.
+        QCOMPARE(get(u"/guide/"_qs + QString::fromLatin1(oldChecksum)).body, oldBytes);
+        const QJsonObject status = get(QStringLiteral("/api/status")).json();
+        QCOMPARE(status[u"kept"].toArray().size(), 2);
+
+        const HttpResult window = get(QStringLiteral("/api/now?channel=two.test"));
+        QCOMPARE(window.json()[u"now"][u"title"].toString(), u"Football Extra"_qs);
+    }
+
+    void unchangedRefreshKeepsVersion()
+    {
+        QSignalSpy changed(m_server.get(), &IptvNextServer::guideChanged);
+        QVERIFY(refreshAndWait());
+        QCOMPARE(changed.size(), 0);
+        const QJsonObject status = get(QStringLiteral("/api/status")).json();
+        QVERIFY(status[u"lastRefresh"][u"ok"].toBool());
+        QVERIFY(status[u"lastRefresh"][u"compile"][u"unchanged"].toBool());
+        QCOMPARE(status[u"guide"][u"version"].toInteger(), 1);
+    }
+
+    void restartServesStoredGuide()
+    {
+        const QByteArray etag = get(QStringLiteral("/guide")).header("ETag");
+        m_server.reset();
+        // The source is broken now: whatever is served comes from the store and the guide file.
+        QVERIFY(copyOver(Data + u"garbage.xml", m_source));
+        ServerConfig c = config();
+        startServer(c, false);
+        QVERIFY(m_server->hasGuide()); // before any refresh finished
+        QCOMPARE(get(QStringLiteral("/guide")).header("ETag"), etag);
+        QSignalSpy finished(m_server.get(), &IptvNextServer::refreshFinished);
+        QVERIFY(finished.wait(WaitMs));
+        QCOMPARE(finished.at(0).at(0).toBool(), false);
+        QCOMPARE(get(QStringLiteral("/guide")).header("ETag"), etag);
+    }
+
+    void missingGuideFileIsRecompiled()
+    {
+        const QByteArray checksum = m_server->guideVersion().checksum;
+        const QString path = m_server->guideVersion().path;
+        m_server.reset();
+        QVERIFY(QFile::remove(path));
+        ServerConfig c = config();
+        c.refreshOnStart = false;
+        startServer(c, true);
+        QVERIFY(m_server->hasGuide());
+        QCOMPARE(m_server->guideVersion().checksum, checksum);
+        QVERIFY(QFile::exists(path));
+        QCOMPARE(get(QStringLiteral("/guide")).status, 200);
+    }
+
+    void lineupOrdersChannels()
+    {
+        m_server.reset();
+        ServerConfig c = config();
+        c.dataDir = m_dir->filePath(QStringLiteral("with-lineup"));
+        c.lineup = Data + u"lineup.m3u";
+        startServer(c, true);
+        const QJsonArray channels = get(QStringLiteral("/api/channels")).json()[u"channels"].toArray();
+        QCOMPARE(channels.size(), 3);
+        QCOMPARE(channels.at(0)[u"id"].toString(), u"two.test"_qs);
+        QCOMPARE(channels.at(0)[u"number"].toInt(), 2);
+        QCOMPARE(channels.at(0)[u"streamUrl"].toString(), u"http://streams.test/two.m3u8"_qs);
+        QCOMPARE(channels.at(1)[u"id"].toString(), u"one.test"_qs);
+        QCOMPARE(channels.at(2)[u"number"].toInt(), 9);
+        const QJsonObject lineup = get(QStringLiteral("/api/status")).json()[u"lastRefresh"][u"compile"][u"lineup"].toObject();
+        QCOMPARE(lineup[u"entries"].toInt(), 3);
+        QCOMPARE(lineup[u"mapped"].toInt(), 2);
+        QCOMPARE(lineup[u"droppedProgrammes"].toInt(), 1); // Quiz Night on three.test
+        QCOMPARE(lineup[u"guideChannelsNotInLineup"].toArray(), QJsonArray{u"three.test"_qs});
+    }
+
+    void xmltvExport()
+    {
+        const HttpResult r = get(QStringLiteral("/xmltv"));
+        QCOMPARE(r.status, 200);
+        QVERIFY(r.header("Content-Type").startsWith("application/xml"));
+        iptv::DiagnosticList diags;
+        bool ok = false;
+        const iptv::epg::GuideData data = iptv::epg::XmltvReader::readAllBytes(r.body, &diags, &ok);
+        QVERIFY(ok);
+        QCOMPARE(diags.errorCount(), 0);
+        QCOMPARE(data.channels.size(), 3);
+        QCOMPARE(data.programmes.size(), qsizetype(m_server->guide()->airingCount()));
+        bool found = false;
+        for (const auto &p : data.programmes) {
+            if (p.title() == u"Mystery Island" && p.channelId == u"one.test") {
+                found = true;
+                QCOMPARE(p.start, From + 19 * 3600);
+                QCOMPARE(p.startUtcOffset, 3600);
+                QCOMPARE(p.subTitles.value(0).text, u"The Cave"_qs);
+            }
+        }
+        QVERIFY(found);
+    }
+};
+
+QTEST_MAIN(TestIptvNextServer)
+#include "tst_iptvnextserver.moc"
