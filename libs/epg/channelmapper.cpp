@@ -240,8 +240,10 @@ QString ChannelMapper::normaliseName(QStringView name)
 {
     QList<Token> tokens = tokenise(stripCountryPrefix(name));
 
-    // A timeshift suffix ("+1", "+24", "+1h") is part of the channel's identity: peel it off so the
-    // tags before it can go ("ITV HD +1" -> "itv+1"), then put it back.
+    // A timeshift suffix ("+1", "+24", "+1h") is part of the channel's identity, and tags stand on
+    // either side of it ("ITV +1 HD", "ITV HD +1"): strip the tags after it, peel it off, strip the
+    // tags before it, put it back.
+    stripTags(tokens);
     QList<Token> timeshift;
     if (tokens.size() >= 3 && tokens[tokens.size() - 2].text == u"+"
         && tokens.constLast().text.front().isDigit()) {

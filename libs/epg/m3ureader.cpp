@@ -201,6 +201,7 @@ private:
     bool m_sawHeader = false;
     bool m_warnedHls = false;
     bool m_havePending = false;
+    qint64 m_latin1Lines = 0;
     M3uEntry m_pending;
     QMap<QString, QString> m_nextExtras; // #EXTGRP/#EXTVLCOPT/#KODIPROP seen before the next #EXTINF
 };
@@ -255,6 +256,8 @@ Lineup Parser::run(const QByteArray &bytes)
 
     if (m_havePending)
         dropPending(u"the file ends before its stream URL"_s);
+    if (m_latin1Lines > 1)
+        warning(0, 0, u"%1 lines in all were not valid UTF-8 and were read as Latin-1"_s.arg(m_latin1Lines));
     if (!m_sawContent)
         warning(0, 0, u"empty lineup"_s);
     qCDebug(lcM3u) << m_source << "read" << m_lineup.entries.size() << "entries," << lineNo << "lines";
@@ -279,7 +282,9 @@ QString Parser::decodeLine(QByteArrayView raw, qint64 line)
         QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
         text = decoder.decode(raw);
         if (decoder.hasError()) {
-            warning(line, 0, u"line is not valid UTF-8; read it as Latin-1"_s);
+            // A Latin-1 file has this on every line with an accent: say it once, count the rest.
+            if (m_latin1Lines++ == 0)
+                warning(line, 0, u"line is not valid UTF-8; read it as Latin-1 (as any other such line)"_s);
             text = QString::fromLatin1(raw);
         }
     }

@@ -143,6 +143,7 @@ void TestChannelMapper::normaliseName_data()
     row(u"E4 +1 HD"_s, u"e4+1"_s);
     row(u"ITV HD +1"_s, u"itv+1"_s);
     row(u"UK: ITV +1 (HD)"_s, u"itv+1"_s);
+    row(u"ITV HD +1 (UK)"_s, u"itv+1"_s);
     row(u"Dave +24"_s, u"dave+24"_s);
     row(u"Sky Sports+"_s, u"skysports+"_s);
     // Accents, special letters, other scripts.

@@ -67,6 +67,7 @@ private Q_SLOTS:
     void compressedOrUtf16();
     void binaryGarbageDoesNotCrash();
     void manyEntries();
+    void latin1FileWarnsOnce();
 };
 
 void TestM3uReader::fields_data()
@@ -401,6 +402,20 @@ void TestM3uReader::manyEntries()
     QCOMPARE(lineup.entries.size(), count);
     QCOMPARE(lineup.entries.last().channelNumber, count);
     QCOMPARE(lineup.entries.last().line, 2 * count);
+}
+
+void TestM3uReader::latin1FileWarnsOnce()
+{
+    QByteArray bytes = "#EXTM3U\n";
+    for (int i = 0; i < 50; ++i)
+        bytes += "#EXTINF:-1,T\xe9l\xe9 " + QByteArray::number(i) + "\nhttp://s/" + QByteArray::number(i) + '\n';
+    DiagnosticList diag;
+    const Lineup lineup = M3uReader::parse(bytes, u"latin1"_s, &diag);
+    QCOMPARE(lineup.entries.size(), 50);
+    QCOMPARE(lineup.entries[49].name, u"Télé 49"_s);
+    QCOMPARE(diag.warningCount(), 2); // the first line, and the count at the end
+    QCOMPARE(diag.items()[0].line, 2);
+    QVERIFY(diag.items()[1].message.startsWith(u"50 lines in all"));
 }
 
 QTEST_GUILESS_MAIN(TestM3uReader)
