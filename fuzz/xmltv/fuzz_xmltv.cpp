@@ -27,9 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     iptv::DiagnosticList again(50);
     const GuideData second = XmltvReader::readAllBytes(written, &again, &ok, options);
     if (!ok || second.channels != first.channels || second.programmes != first.programmes) {
-        std::fprintf(stderr, "round trip mismatch (%d channels, %d programmes -> %d, %d)\n%s\n",
+        std::fprintf(stderr, "round trip mismatch (%d channels, %d programmes -> %d, %d)\n%s\n--- rewritten:\n%s\n",
                      int(first.channels.size()), int(first.programmes.size()), int(second.channels.size()),
-                     int(second.programmes.size()), written.constData());
+                     int(second.programmes.size()), written.constData(), XmltvWriter::toBytes(second).constData());
         std::abort();
     }
     return 0;

@@ -184,53 +184,80 @@ public:
     QByteArray encoding() const { return m_encoding; }
     bool isAsciiCompatible() const { return m_mode == Mode::Utf8 || m_mode == Mode::SingleByte; }
 
-    QByteArray process(const char *data, qint64 size)
+    /// Returns the repaired bytes. A few bytes at the end that cannot be judged yet (a multi-byte
+    /// character or an entity reference cut by the chunk boundary) are held back for the next call.
+    QByteArray process(const char *data, qint64 size, bool final = false)
     {
-        if (m_mode == Mode::Undecided)
+        if (m_mode == Mode::Undecided && size > 0)
             decide(data, size);
         if (m_mode == Mode::Passthrough)
             return QByteArray(data, size);
 
+        QByteArray joined;
+        if (!m_pending.isEmpty()) {
+            joined = m_pending;
+            joined.append(data, size);
+            data = joined.constData();
+            size = joined.size();
+            m_pending.clear();
+        }
         m_chunkData = data;
         QByteArray out;
-        out.reserve(size + m_pending.size());
-        qint64 i = 0;
-        if (!m_pending.isEmpty()) {
-            // Complete the multi-byte sequence split over the chunk boundary.
-            const QByteArray joined = m_pending + QByteArray(data, std::min<qint64>(size, 4));
-            const qint64 len = utf8SequenceLength(joined.constData(), joined.size());
-            if (len > 0) {
-                out.append(joined.constData(), len);
-                i = len - m_pending.size();
-                m_pending.clear();
-            } else if (len == 0) {
-                m_pending = joined; // still incomplete: a tiny chunk
-                m_offset += size;
-                m_counted = m_offset;
-                m_chunkData = nullptr;
-                return out;
-            } else {
-                // The pending bytes were a valid prefix; whatever of this chunk belongs to the bad
-                // sequence is skipped along with them.
-                i = std::max<qint64>(0, -len - m_pending.size());
-                m_pending.clear();
-                replaceInvalid(&out, m_pendingOffset);
-            }
-        }
+        out.reserve(size + 64);
         const auto *bytes = reinterpret_cast<const uchar *>(data);
-        qint64 copiedUpTo = i;
+        qint64 i = 0;
+        qint64 copiedUpTo = 0;
+        qint64 end = size;
+        auto replace = [&](const char *with, qint64 skip, const QString &what) {
+            out.append(data + copiedUpTo, i - copiedUpTo);
+            out.append(with);
+            noteProblem(m_offset + i, what);
+            i += skip;
+            copiedUpTo = i;
+        };
         while (i < size) {
             const uchar c = bytes[i];
-            if ((c >= 0x20 && c < 0x80) || c == '\n' || c == '\r' || c == '\t') {
+            if (c >= 0x20 && c < 0x80) {
+                if (c == '&' && !m_inCdata) {
+                    const qint64 r = referenceLength(data + i, size - i);
+                    if (r > 0) {
+                        i += r;
+                    } else if (r == 0 && !final) {
+                        end = i;
+                        break;
+                    } else {
+                        // "Tom & Jerry", "?a=1&b=2": the commonest grabber mistake; escaping it
+                        // keeps the programme instead of losing it to a parse error.
+                        replace("&amp;", 1, QStringLiteral("bare '&' escaped as &amp;"));
+                    }
+                    continue;
+                }
+                if ((c == '<' && !m_inCdata) || (c == ']' && m_inCdata)) {
+                    // Inside CDATA an '&' is just text: track where such sections start and end.
+                    const QByteArrayView marker = c == '<' ? QByteArrayView("<![CDATA[") : QByteArrayView("]]>");
+                    const qint64 avail = std::min<qint64>(marker.size(), size - i);
+                    if (std::memcmp(data + i, marker.data(), size_t(avail)) == 0) {
+                        if (avail < marker.size() && !final) {
+                            end = i;
+                            break;
+                        }
+                        if (avail == marker.size()) {
+                            m_inCdata = !m_inCdata;
+                            i += marker.size();
+                            continue;
+                        }
+                    }
+                }
+                ++i;
+                continue;
+            }
+            if (c == '\n' || c == '\r' || c == '\t') {
                 ++i;
                 continue;
             }
             if (c < 0x20) {
-                out.append(data + copiedUpTo, i - copiedUpTo);
-                out.append(' ');
-                noteProblem(m_offset + i, u"control character 0x" + QString::number(c, 16).rightJustified(2, u'0')
-                                              + u" replaced by a space");
-                copiedUpTo = ++i;
+                replace(" ", 1, u"control character 0x" + QString::number(c, 16).rightJustified(2, u'0')
+                                    + u" replaced by a space");
                 continue;
             }
             if (m_mode == Mode::SingleByte) {
@@ -242,36 +269,35 @@ public:
                 i += len;
                 continue;
             }
-            out.append(data + copiedUpTo, i - copiedUpTo);
-            if (len == 0) { // cut off by the end of the chunk: finish it with the next one
-                m_pending = QByteArray(data + i, size - i);
-                m_pendingOffset = m_offset + i;
-                copiedUpTo = i = size;
+            if (len == 0 && !final) { // cut off by the end of the chunk: finish it with the next one
+                end = i;
                 break;
             }
-            replaceInvalid(&out, m_offset + i);
-            i -= len;
-            copiedUpTo = i;
+            replace("\xEF\xBF\xBD", len == 0 ? size - i : -len,
+                    QStringLiteral("invalid UTF-8 byte sequence replaced by U+FFFD"));
         }
-        out.append(data + copiedUpTo, size - copiedUpTo);
-        countLinesTo(m_offset + size);
-        m_offset += size;
+        if (end < size)
+            m_pending = QByteArray(data + end, size - end);
+        out.append(data + copiedUpTo, end - copiedUpTo);
+        countLinesTo(m_offset + end);
+        m_offset += end;
         m_chunkData = nullptr;
         return out;
     }
 
-    /// At the end of input: an incomplete trailing sequence is invalid.
+    /// At the end of input: whatever was held back is judged as it is.
     QByteArray flush()
     {
         QByteArray out;
         if (!m_pending.isEmpty()) {
-            replaceInvalid(&out, m_pendingOffset);
+            const QByteArray rest = m_pending;
             m_pending.clear();
+            out = process(rest.constData(), rest.size(), true);
         }
         if (m_problems > s_detailedEncodingDiagnostics) {
             m_diagnostics->warning(m_source, 0, 0,
-                                   QString::number(m_problems) + u" invalid byte sequences or control characters "
-                                       u"replaced in total");
+                                   QString::number(m_problems) + u" invalid bytes, control characters or bare "
+                                       u"ampersands repaired in total");
         }
         return out;
     }
@@ -360,10 +386,46 @@ private:
         return len;
     }
 
-    void replaceInvalid(QByteArray *out, qint64 offset)
+    /// p[0] is '&'. > 0: length of a well-formed reference ("&amp;", "&#233;", "&#xE9;");
+    /// 0: cannot tell before the data ends; -1: not a reference.
+    static qint64 referenceLength(const char *p, qint64 available)
     {
-        out->append("\xEF\xBF\xBD");
-        noteProblem(offset, QStringLiteral("invalid UTF-8 byte sequence replaced by U+FFFD"));
+        constexpr qint64 maxLength = 40;
+        auto isNameStart = [](uchar ch) {
+            return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == ':' || ch >= 0x80;
+        };
+        auto isDigit = [](uchar ch) { return ch >= '0' && ch <= '9'; };
+        auto isHex = [&](uchar ch) { return isDigit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'); };
+        const auto *s = reinterpret_cast<const uchar *>(p);
+        if (available < 2)
+            return 0;
+        qint64 k = 1;
+        if (s[1] == '#') {
+            k = 2;
+            bool hex = false;
+            if (k < available && s[k] == 'x') {
+                hex = true;
+                ++k;
+            }
+            const qint64 firstDigit = k;
+            for (; k < available && k < maxLength; ++k) {
+                if (s[k] == ';')
+                    return k > firstDigit ? k + 1 : -1;
+                if (!(hex ? isHex(s[k]) : isDigit(s[k])))
+                    return -1;
+            }
+            return k >= maxLength ? -1 : 0;
+        }
+        if (!isNameStart(s[1]))
+            return -1;
+        for (k = 2; k < available && k < maxLength; ++k) {
+            const uchar ch = s[k];
+            if (ch == ';')
+                return k + 1;
+            if (!isNameStart(ch) && !isDigit(ch) && ch != '.' && ch != '-')
+                return -1;
+        }
+        return k >= maxLength ? -1 : 0;
     }
 
     void noteProblem(qint64 offset, const QString &what)
@@ -399,8 +461,8 @@ private:
     QString m_source;
     Mode m_mode = Mode::Undecided;
     QByteArray m_encoding = "UTF-8";
-    QByteArray m_pending;
-    qint64 m_pendingOffset = 0;
+    QByteArray m_pending; // held back for the next chunk
+    bool m_inCdata = false;
     qint64 m_offset = 0;  // absolute input offset of the current chunk
     qint64 m_counted = 0; // lines are counted up to here
     qint64 m_line = 1;
@@ -742,6 +804,12 @@ bool Parser::readText(QString *out)
     if (truncated) {
         warn(startLine, u'<' + element + u"> text longer than " + QString::number(m_options.maxTextLength)
                             + u" characters, truncated");
+    }
+    // A CR can only reach here as &#13;; QXmlStreamWriter prints it raw and the next read turns it
+    // into a line feed, so normalise line ends now to keep read(write(x)) == x.
+    if (text.contains(u'\r')) {
+        text.replace(u"\r\n"_qs, u"\n"_qs);
+        text.replace(u'\r', u'\n');
     }
     *out = text.trimmed();
     return true;

@@ -123,6 +123,7 @@ private Q_SLOTS:
     void compressed();
     void truncated_data();
     void truncated();
+    void textNormalisation();
     void defaultZone();
     void limits();
     void progress();
@@ -349,9 +350,10 @@ void TestXmltvReader::malformed_data()
     QTest::addColumn<QStringList>("expectedTitles");
     QTest::addColumn<QList<qint64>>("errorLines");
 
+    // Line 8 has a mismatched end tag; line 13 a bare '&', which is repaired rather than fatal.
     QTest::newRow("fixture") << readFixture(u"malformed.xml"_qs)
-                             << QStringList{u"Good one"_qs, u"Good two"_qs, u"Good three"_qs}
-                             << QList<qint64>{8, 13};
+                             << QStringList{u"Good one"_qs, u"Good two"_qs, u"Tom & Jerry"_qs, u"Good three"_qs}
+                             << QList<qint64>{8};
 
     // Everything on one line: the reader restarts after the error column, not after the line.
     QTest::newRow("one line")
@@ -396,6 +398,10 @@ void TestXmltvReader::malformed()
     QCOMPARE(lines(diag, Diagnostic::Severity::Error), errorLines);
     for (const Diagnostic &d : diag.items()) {
         QCOMPARE(d.source, u"bad.xml"_qs);
+        if (d.severity == Diagnostic::Severity::Warning) {
+            QVERIFY2(d.message.contains(u"bare '&'"), qPrintable(d.toString()));
+            continue;
+        }
         QVERIFY2(d.column > 0, qPrintable(d.toString()));
         QVERIFY2(d.message.startsWith(u"malformed XML"), qPrintable(d.toString()));
     }
@@ -534,6 +540,39 @@ void TestXmltvReader::truncated()
     QVERIFY(g.programmes.size() < count);
     QCOMPARE(g.programmes, expected.programmes.mid(0, g.programmes.size()));
     QCOMPARE(g.channels.size(), 2);
+}
+
+void TestXmltvReader::textNormalisation()
+{
+    // Character references for CR become line feeds (as a literal CR would); CDATA is text;
+    // with an external DTD, HTML entities the XMLTV DTD lacks still come out as characters.
+    const QByteArray xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE tv SYSTEM \"xmltv.dtd\">\n<tv>"
+                           "<programme start=\"20260101000000 +0000\" channel=\"a\">"
+                           "<title>  a&#13;&#10;b&#13;c  </title>"
+                           "<sub-title><![CDATA[<raw> & text]]></sub-title>"
+                           "<desc>x&nbsp;y&hellip;&unknownentity;</desc>"
+                           "<category><b>bold</b> text</category>"
+                           "<keyword><![CDATA[a & b &amp; c]]></keyword>"
+                           "<icon src=\"http://x/?a=1&b=2&amp;c=3&#38;d=4\"/>"
+                           "<url>\nhttp://x/?q=tom&jerry\n</url>"
+                           "</programme></tv>";
+    DiagnosticList diag;
+    bool ok = false;
+    const GuideData g = XmltvReader::readAllBytes(xml, &diag, &ok);
+    QVERIFY(ok);
+    QCOMPARE(diag.errorCount(), 0);
+    // The bare ampersands in the icon and the url are repaired, each with a warning and its place.
+    QCOMPARE(lines(diag, Diagnostic::Severity::Warning), (QList<qint64>{3, 4}));
+    QCOMPARE(diag.items().at(1).column, 16);
+    QCOMPARE(g.programmes.size(), 1);
+    const Programme &p = g.programmes.first();
+    QCOMPARE(p.title(), u"a\nb\nc"_qs);
+    QCOMPARE(p.subTitles.first().text, u"<raw> & text"_qs);
+    QCOMPARE(p.descs.first().text, u"x\u00A0y\u2026&unknownentity;"_qs);
+    QCOMPARE(p.categories.first().text, u"text"_qs); // markup inside a text element is dropped
+    QCOMPARE(p.keywords.first().text, u"a & b &amp; c"_qs);
+    QCOMPARE(p.icons.first().src, u"http://x/?a=1&b=2&c=3&d=4"_qs);
+    QCOMPARE(p.urls.first(), u"http://x/?q=tom&jerry"_qs);
 }
 
 void TestXmltvReader::defaultZone()
