@@ -12,6 +12,7 @@
 #include <archive_entry.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace iptv::epg {
@@ -170,6 +171,21 @@ private:
 // decoding), which would lose a whole guide to one bad byte from a grabber. We replace them and
 // say where.
 
+// Bytes the sanitizer passes through without a second look: printable ASCII except the three
+// it tracks ('&' for bare ampersands, '<' and ']' for CDATA sections), tab, CR and LF; in
+// single-byte encodings also everything from 0x80 up.
+constexpr std::array<bool, 256> plainBytes(bool highBytesArePlain)
+{
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        t[c] = (c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != ']') || c == '\t' || c == '\n' || c == '\r'
+            || (highBytesArePlain && c >= 0x80);
+    }
+    return t;
+}
+constexpr std::array<bool, 256> s_plainUtf8 = plainBytes(false);
+constexpr std::array<bool, 256> s_plainSingleByte = plainBytes(true);
+
 class ByteSanitizer
 {
 public:
@@ -215,7 +231,13 @@ public:
             i += skip;
             copiedUpTo = i;
         };
+        const bool *plain = m_mode == Mode::SingleByte ? s_plainSingleByte.data() : s_plainUtf8.data();
         while (i < size) {
+            // Most bytes need no look: skip them with one table lookup each.
+            while (i < size && plain[bytes[i]])
+                ++i;
+            if (i >= size)
+                break;
             const uchar c = bytes[i];
             if (c >= 0x20 && c < 0x80) {
                 if (c == '&' && !m_inCdata) {
