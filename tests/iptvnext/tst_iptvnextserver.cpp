@@ -12,6 +12,8 @@
 #include <epg/xmltvreader.h>
 
 #include <QDir>
+#include <QHttpServer>
+#include <QHttpServerResponse>
 #include <QFile>
 #include <QJsonArray>
 #include <QSignalSpy>
@@ -468,6 +470,36 @@ private Q_SLOTS:
         QCOMPARE(lineup[u"mapped"].toInt(), 2);
         QCOMPARE(lineup[u"droppedProgrammes"].toInt(), 1); // Quiz Night on three.test
         QCOMPARE(lineup[u"guideChannelsNotInLineup"].toArray(), QJsonArray{u"three.test"_qs});
+    }
+
+    void httpSources()
+    {
+        // An origin server for the sources: the guide is there, the lineup is not.
+        QHttpServer origin;
+        QFile f(Data + u"guide-b.xml");
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray body = f.readAll();
+        origin.route(QStringLiteral("/guide.xml"), [body] { return QHttpServerResponse("application/xml", body); });
+        const quint16 originPort = origin.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(originPort);
+        const QString base = QStringLiteral("http://127.0.0.1:%1").arg(originPort);
+
+        m_server.reset();
+        ServerConfig c = config();
+        c.dataDir = m_dir->filePath(QStringLiteral("http"));
+        c.xmltvSources = {base + u"/guide.xml"};
+        c.lineup = base + u"/missing.m3u";
+        startServer(c, true);
+        QCOMPARE(get(QStringLiteral("/api/now?channel=two.test")).json()[u"now"][u"title"].toString(), u"Football Extra"_qs);
+        // Without a lineup ever read, every guide channel is served; the refresh reports the failure.
+        QCOMPARE(m_server->guide()->channelCount(), 3);
+        QTRY_VERIFY_WITH_TIMEOUT(!m_server->isRefreshing(), WaitMs);
+        const QJsonObject last = get(QStringLiteral("/api/status")).json()[u"lastRefresh"].toObject();
+        QCOMPARE(last[u"ok"].toBool(), false);
+        QCOMPARE(last[u"compile"][u"ok"].toBool(), true);
+        QCOMPARE(last[u"sources"][0][u"ok"].toBool(), true);
+        QCOMPARE(last[u"sources"][1][u"ok"].toBool(), false);
+        QVERIFY2(last[u"sources"][1][u"error"].toString().contains(u"HTTP 404"), qPrintable(last[u"sources"][1][u"error"].toString()));
     }
 
     void xmltvExport()
