@@ -101,7 +101,11 @@ bool GuideStore::open(const QString &location, QString *error)
         QSqlDatabase::removeDatabase(m_connection);
         return false;
     }
-    if (!m_postgres) {
+    if (m_postgres) {
+        // CREATE ... IF NOT EXISTS would log a NOTICE per table at every start.
+        if (!exec(QStringLiteral("SET client_min_messages TO WARNING"), error))
+            return false;
+    } else {
         // WAL lets status reads run beside a refresh's write transaction.
         if (!exec(QStringLiteral("PRAGMA journal_mode=WAL"), error) || !exec(QStringLiteral("PRAGMA synchronous=NORMAL"), error))
             return false;
