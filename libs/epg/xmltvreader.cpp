@@ -577,7 +577,7 @@ private:
     bool readText(QString *out);
     bool readLangText(LangText *out);
     bool readLangTextInto(QList<LangText> *list);
-    Icon iconFromAttributes() const;
+    Icon iconFromAttributes();
     bool parseChannel();
     bool parseProgramme();
     bool parseCredits(Programme *p);
@@ -588,6 +588,8 @@ private:
     bool parseLength(Programme *p);
     bool parseYesNo(bool *value, bool *has);
     QString capped(QStringView value, QStringView what);
+    /// The trimmed value of an attribute of the current element, capped like texts are.
+    QString attribute(const char *name);
 
     ArchiveSource m_source;
     ByteSanitizer m_sanitizer;
@@ -754,6 +756,15 @@ QString Parser::capped(QStringView value, QStringView what)
     return value.first(n).toString();
 }
 
+QString Parser::attribute(const char *name)
+{
+    const QStringView value = m_xml.attributes().value(QLatin1String(name)).trimmed();
+    if (value.size() <= m_options.maxTextLength)
+        return value.toString();
+    const QString what = u'<' + m_xml.name().toString() + u' ' + QLatin1String(name) + u"=\"...\">";
+    return capped(value, what);
+}
+
 bool Parser::skipElement()
 {
     int depth = 1;
@@ -839,7 +850,7 @@ bool Parser::readText(QString *out)
 
 bool Parser::readLangText(LangText *out)
 {
-    out->lang = m_xml.attributes().value(QLatin1String("lang")).trimmed().toString();
+    out->lang = attribute("lang");
     return readText(&out->text);
 }
 
@@ -853,11 +864,11 @@ bool Parser::readLangTextInto(QList<LangText> *list)
     return true;
 }
 
-Icon Parser::iconFromAttributes() const
+Icon Parser::iconFromAttributes()
 {
     const QXmlStreamAttributes a = m_xml.attributes();
     Icon icon;
-    icon.src = a.value(QLatin1String("src")).trimmed().toString();
+    icon.src = attribute("src");
     icon.width = toInt(a.value(QLatin1String("width")));
     icon.height = toInt(a.value(QLatin1String("height")));
     return icon;
@@ -867,7 +878,7 @@ bool Parser::parseChannel()
 {
     const qint64 startLine = line();
     Channel c;
-    c.id = capped(m_xml.attributes().value(QLatin1String("id")).trimmed(), u"channel id");
+    c.id = attribute("id");
     m_elementsInItem = 0;
     for (;;) {
         const auto t = next();
@@ -986,7 +997,7 @@ bool Parser::parseAudio(Programme *p)
 bool Parser::parseRating(QList<Rating> *list)
 {
     Rating r;
-    r.system = m_xml.attributes().value(QLatin1String("system")).trimmed().toString();
+    r.system = attribute("system");
     for (;;) {
         const auto t = next();
         if (t == QXmlStreamReader::EndElement)
@@ -1021,7 +1032,7 @@ bool Parser::parseRating(QList<Rating> *list)
 bool Parser::parseSubtitles(Programme *p)
 {
     Subtitles s;
-    s.type = m_xml.attributes().value(QLatin1String("type")).trimmed().toString();
+    s.type = attribute("type");
     for (;;) {
         const auto t = next();
         if (t == QXmlStreamReader::EndElement)
@@ -1045,7 +1056,7 @@ bool Parser::parseSubtitles(Programme *p)
 bool Parser::parseLength(Programme *p)
 {
     const qint64 at = line();
-    const QString units = m_xml.attributes().value(QLatin1String("units")).trimmed().toString();
+    const QString units = attribute("units");
     QString text;
     if (!readText(&text))
         return false;
@@ -1100,7 +1111,7 @@ bool Parser::parseCredits(Programme *p)
         Credit c;
         c.role = role->role;
         const QXmlStreamAttributes a = m_xml.attributes();
-        c.character = a.value(QLatin1String("role")).trimmed().toString();
+        c.character = attribute("role");
         c.guest = isYes(a.value(QLatin1String("guest")).trimmed());
         if (!readText(&c.name))
             return false;
@@ -1119,7 +1130,7 @@ bool Parser::parseProgramme()
     QString problem;
     {
         const QXmlStreamAttributes a = m_xml.attributes();
-        p.channelId = capped(a.value(QLatin1String("channel")).trimmed(), u"programme channel");
+        p.channelId = attribute("channel");
         const QStringView start = a.value(QLatin1String("start"));
         const QStringView stop = a.value(QLatin1String("stop"));
         QString why;
@@ -1202,7 +1213,7 @@ bool Parser::parseProgramme()
             ok = readLangTextInto(&p.countries);
         } else if (name == u"episode-num") {
             EpisodeNum e;
-            e.system = m_xml.attributes().value(QLatin1String("system")).trimmed().toString();
+            e.system = attribute("system");
             if (e.system.isEmpty())
                 e.system = QStringLiteral("onscreen"); // the DTD default
             ok = readText(&e.value);
@@ -1215,8 +1226,8 @@ bool Parser::parseProgramme()
         } else if (name == u"previously-shown") {
             const QXmlStreamAttributes a = m_xml.attributes();
             p.airing.previouslyShown = true;
-            p.airing.previouslyShownStart = a.value(QLatin1String("start")).trimmed().toString();
-            p.airing.previouslyShownChannel = a.value(QLatin1String("channel")).trimmed().toString();
+            p.airing.previouslyShownStart = attribute("start");
+            p.airing.previouslyShownChannel = attribute("channel");
             ok = skipElement();
         } else if (name == u"premiere") {
             p.airing.premiere = true;
@@ -1276,8 +1287,8 @@ bool Parser::run()
                 return false;
             }
             if (m_header) {
-                m_header->generatorName = m_xml.attributes().value(QLatin1String("generator-info-name")).toString();
-                m_header->sourceInfoName = m_xml.attributes().value(QLatin1String("source-info-name")).toString();
+                m_header->generatorName = attribute("generator-info-name");
+                m_header->sourceInfoName = attribute("source-info-name");
             }
             break;
         }

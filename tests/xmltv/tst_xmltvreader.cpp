@@ -621,6 +621,15 @@ void TestXmltvReader::limits()
     QCOMPARE(diag.items().at(0).line, 3);
     QVERIFY(diag.items().at(1).message.contains(u"more than 20 elements"));
 
+    // Attributes are capped too.
+    const QByteArray longAttr = "<tv><programme start=\"20260101000000 +0000\" channel=\"a\"><title>T</title>"
+                                "<icon src=\"" + QByteArray(3000, 'y') + "\"/></programme></tv>";
+    DiagnosticList attrDiag;
+    const GuideData a = XmltvReader::readAllBytes(longAttr, &attrDiag, &ok, options);
+    QCOMPARE(a.programmes.first().icons.first().src, QString(1000, u'y'));
+    QCOMPARE(attrDiag.warningCount(), 1);
+    QVERIFY2(attrDiag.items().first().message.contains(u"<icon src=\"...\"> longer than 1000"), qPrintable(dump(attrDiag)));
+
     // Deep nesting is refused instead of recursing or growing without bound.
     QByteArray deep = "<tv><programme start=\"20260101000000 +0000\" channel=\"a\"><title>T</title><x>";
     for (int i = 0; i < 1000; ++i)
