@@ -563,10 +563,13 @@ private:
     QXmlStreamReader::TokenType next();
     bool resync(qint64 line, qint64 column);
     qint64 line() const { return m_readerStartLine + m_xml.lineNumber() - 1; }
+    /// 1-based, in characters: QXmlStreamReader's count of characters consumed on the line, which at
+    /// an error includes the offending one. A restarted parser's first line is shifted by where it
+    /// started and by the synthetic prefix it was given.
     qint64 column() const
     {
         if (m_xml.lineNumber() == 1)
-            return std::max<qint64>(1, m_xml.columnNumber() - m_prefixLength + m_readerStartColumn);
+            return std::max<qint64>(1, m_xml.columnNumber() - m_prefixLength + m_readerStartColumn - 1);
         return std::max<qint64>(1, m_xml.columnNumber());
     }
     void warn(qint64 ln, const QString &m) { m_diag->warning(m_name, ln, 0, m); }
@@ -1334,10 +1337,13 @@ bool Parser::run()
                               + QString::number(m_programmes) + u" programmes before it");
             break;
         }
-        const QString why = m_xml.errorString();
+        QString why = m_xml.errorString();
+        if (why.endsWith(u'.'))
+            why.chop(1);
         if (resync(errLine, errColumn)) {
             m_diag->error(m_name, errLine, errColumn,
-                          u"malformed XML: " + why + u"; skipped to line " + QString::number(m_readerStartLine));
+                          u"malformed XML: " + why + u"; resumed at line " + QString::number(m_readerStartLine)
+                              + u", column " + QString::number(m_readerStartColumn));
         } else {
             m_diag->error(m_name, errLine, errColumn, u"malformed XML: " + why + u"; nothing readable after it");
             break;

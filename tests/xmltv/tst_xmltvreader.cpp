@@ -349,18 +349,29 @@ void TestXmltvReader::malformed_data()
     QTest::addColumn<QByteArray>("xml");
     QTest::addColumn<QStringList>("expectedTitles");
     QTest::addColumn<QList<qint64>>("errorLines");
+    QTest::addColumn<QList<qint64>>("errorColumns"); // empty: not checked
 
     // Line 8 has a mismatched end tag; line 13 a bare '&', which is repaired rather than fatal.
     QTest::newRow("fixture") << readFixture(u"malformed.xml"_qs)
                              << QStringList{u"Good one"_qs, u"Good two"_qs, u"Tom & Jerry"_qs, u"Good three"_qs}
-                             << QList<qint64>{8};
+                             << QList<qint64>{8} << QList<qint64>{25}; // the '>' of </titel>
 
     // Everything on one line: the reader restarts after the error column, not after the line.
     QTest::newRow("one line")
         << QByteArray("<tv><programme start=\"20260101000000 +0000\" channel=\"a\"><title>One</title></programme>"
                       "<programme start=\"20260101010000 +0000\" channel=\"a\"><title>Bad</oops></programme>"
                       "<programme start=\"20260101020000 +0000\" channel=\"a\"><title>Two</title></programme></tv>")
-        << QStringList{u"One"_qs, u"Two"_qs} << QList<qint64>{1};
+        << QStringList{u"One"_qs, u"Two"_qs} << QList<qint64>{1} << QList<qint64>{155};
+
+    // Two errors on one line: the second is found by a restarted parser, its column still counts
+    // from the start of the real line (both point at the '>' of the bad end tag).
+    QTest::newRow("one line, two errors")
+        << QByteArray("<tv><programme start=\"20260101000000 +0000\" channel=\"a\"><title>One</title></programme>"
+                      "<programme start=\"20260101010000 +0000\" channel=\"a\"><title>Bad</oops></programme>"
+                      "<programme start=\"20260101020000 +0000\" channel=\"a\"><title>Two</title></programme>"
+                      "<programme start=\"20260101030000 +0000\" channel=\"a\"><title>Bad2</oops></programme>"
+                      "<programme start=\"20260101040000 +0000\" channel=\"a\"><title>Three</title></programme></tv>")
+        << QStringList{u"One"_qs, u"Two"_qs, u"Three"_qs} << QList<qint64>{1, 1} << QList<qint64>{155, 319};
 
     // A bad attribute in the middle of a big document, far beyond the first chunk.
     QByteArray big = syntheticGuide(2000);
@@ -372,15 +383,16 @@ void TestXmltvReader::malformed_data()
         bigTitles << u"Εκπομπή "_qs + QString::number(i);
     // Only the broken programme is lost.
     const int broken = int(big.left(at).count("<programme"));
-    QTest::newRow("big") << big << (bigTitles.mid(0, broken) + bigTitles.mid(broken + 1)) << QList<qint64>{badLine};
+    QTest::newRow("big") << big << (bigTitles.mid(0, broken) + bigTitles.mid(broken + 1)) << QList<qint64>{badLine}
+                         << QList<qint64>{};
 
     QTest::newRow("junk at end") << QByteArray("<tv><programme start=\"20260101000000 +0000\" channel=\"a\">"
                                                "<title>Only</title></programme>\n<<<garbage")
-                                 << QStringList{u"Only"_qs} << QList<qint64>{2};
+                                 << QStringList{u"Only"_qs} << QList<qint64>{2} << QList<qint64>{2};
     QTest::newRow("undefined entity")
         << QByteArray("<tv>\n<programme start=\"20260101000000 +0000\" channel=\"a\"><title>A&bogus;</title></programme>\n"
                       "<programme start=\"20260101010000 +0000\" channel=\"a\"><title>B</title></programme>\n</tv>")
-        << QStringList{u"B"_qs} << QList<qint64>{2};
+        << QStringList{u"B"_qs} << QList<qint64>{2} << QList<qint64>{67};
 }
 
 void TestXmltvReader::malformed()
@@ -388,6 +400,7 @@ void TestXmltvReader::malformed()
     QFETCH(QByteArray, xml);
     QFETCH(QStringList, expectedTitles);
     QFETCH(QList<qint64>, errorLines);
+    QFETCH(QList<qint64>, errorColumns);
     DiagnosticList diag;
     bool ok = false;
     XmltvReadOptions options;
@@ -396,6 +409,14 @@ void TestXmltvReader::malformed()
     QVERIFY(ok);
     QCOMPARE(titles(g), expectedTitles);
     QCOMPARE(lines(diag, Diagnostic::Severity::Error), errorLines);
+    if (!errorColumns.isEmpty()) {
+        QList<qint64> columns;
+        for (const Diagnostic &d : diag.items()) {
+            if (d.severity == Diagnostic::Severity::Error)
+                columns << d.column;
+        }
+        QCOMPARE(columns, errorColumns);
+    }
     for (const Diagnostic &d : diag.items()) {
         QCOMPARE(d.source, u"bad.xml"_qs);
         if (d.severity == Diagnostic::Severity::Warning) {
