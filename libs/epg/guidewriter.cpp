@@ -576,7 +576,14 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     const QByteArray hash = bodyHash(bodyBytes);
     std::memcpy(h.bodyHash, hash.constData(), 32);
     QString reason;
-    const QByteArray stored = compressBody(bodyBytes, p.options.compressionLevel, p.options.threads, &reason);
+    int level = p.options.compressionLevel;
+    if (level <= 0) {
+        // zstd's strong levels cost about 1 (19), 2 (16), 4 (14) and 15 (12) MB/s of CPU here:
+        // keep a compile of any size to a few seconds of compression.
+        const qsizetype mb = bodyBytes.size() >> 20;
+        level = mb < 4 ? 19 : mb < 8 ? 16 : mb < 16 ? 14 : 12;
+    }
+    const QByteArray stored = compressBody(bodyBytes, level, p.options.threads, &reason);
     if (stored.isEmpty()) {
         if (diagnostics)
             diagnostics->error(p.options.generator, 0, 0, QStringLiteral("compression failed: ") + reason);

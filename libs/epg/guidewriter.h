@@ -22,7 +22,9 @@ struct GuideCompileOptions
 {
     qint64 from = 0;     ///< window start, UTC seconds; 0 = the first programme's start
     int days = 14;       ///< window length
-    int compressionLevel = 19; ///< zstd level
+    /// zstd level 1-22, or 0 to choose by body size so a compile stays fast: the strongest
+    /// level (19) up to 4 MB of body, then 16, 14 and 12 from 16 MB (two weeks of 1,000 channels).
+    int compressionLevel = 0;
     int threads = 0;     ///< zstd worker threads; 0 = as many as cores
     QString generator;   ///< recorded in the header
     qint64 createdAt = 0; ///< 0 = now; tests pin it for byte-identical output

@@ -69,7 +69,32 @@ public:
         w |= bit;
         return was;
     }
+    void set(quint32 i) { m_words[i >> 6] |= quint64(1) << (i & 63); }
     bool test(quint32 i) const { return m_words[i >> 6] & (quint64(1) << (i & 63)); }
+    void intersect(const Bitmap &other)
+    {
+        for (size_t w = 0; w < m_words.size(); ++w)
+            m_words[w] &= other.m_words[w];
+    }
+    void subtract(const Bitmap &other)
+    {
+        for (size_t w = 0; w < m_words.size(); ++w)
+            m_words[w] &= ~other.m_words[w];
+    }
+    quint64 count() const
+    {
+        quint64 n = 0;
+        for (quint64 w : m_words)
+            n += quint64(__builtin_popcountll(w));
+        return n;
+    }
+    template<typename F>
+    void forEach(F &&f) const
+    {
+        for (size_t w = 0; w < m_words.size(); ++w)
+            for (quint64 bits = m_words[w]; bits; bits &= bits - 1)
+                f(quint32(w * 64 + size_t(__builtin_ctzll(bits))));
+    }
 
 private:
     std::vector<quint64> m_words;
@@ -130,9 +155,12 @@ private:
     std::string m_arena;
 };
 
-/// Above this many postings for the most selective word, walking airings in time order and
-/// stopping early beats collecting every candidate.
-constexpr quint64 kPostingsLimit = 6000;
+/// Matching programmes are found as bitmaps, one per word, from postings: while the postings
+/// to read stay under this, that is cheaper than checking programmes one by one.
+constexpr quint64 kPostingsBudget = 400000;
+/// Up to this many matching programmes, each one's soonest airing is looked up; beyond it,
+/// walking airings in time order finds the soonest `limit` long before the end.
+constexpr quint64 kEvaluateLimit = 2500;
 
 } // namespace
 
@@ -151,6 +179,8 @@ struct SearchIndex::Private
     Csr programmeCategories; ///< programme -> category string ids
     std::vector<quint32> timeOrder; ///< every airing, by start
     qint64 maxDuration = 0;
+    quint64 postingsBudget = kPostingsBudget;
+    quint64 evaluateLimit = kEvaluateLimit;
 
     Private(const Guide &guide, const Guide::Private &g) : guide(guide), g(g) {}
 
@@ -349,6 +379,12 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
 
 SearchIndex::~SearchIndex() = default;
 
+void SearchIndex::setTuning(quint64 postingsBudget, quint64 evaluateLimit)
+{
+    d->postingsBudget = postingsBudget;
+    d->evaluateLimit = evaluateLimit;
+}
+
 SearchResult SearchIndex::search(const SearchQuery &query) const
 {
     const Guide::Private &g = d->g;
@@ -356,11 +392,10 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     SearchResult result;
     const int limit = query.limit > 0 ? query.limit : 50;
 
-    // ---- words ----
+    // ---- words: each a prefix, so a contiguous range of token ids ----
     struct Word { quint32 lo, hi; };
     std::vector<Word> words;
-    const QStringList tokens = searchTokens(query.text);
-    for (const QString &t : tokens) {
+    for (const QString &t : searchTokens(query.text)) {
         const auto [lo, hi] = d->prefixRange(t.toUtf8());
         if (lo == hi)
             return result; // a word nothing starts with: no programme can match every word
@@ -407,116 +442,151 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
                 return true;
         return false;
     };
-    auto matches = [&](std::span<const quint32> list) {
+    auto matchesAll = [&](std::span<const quint32> list) {
         for (const Word &w : words)
             if (!hasTokenIn(list, w.lo, w.hi))
                 return false;
         return true;
     };
-    auto soonest = [&](quint32 p) -> qint64 {
-        for (quint32 i : d->programmeAirings.row(p))
-            if (airingOk(i))
-                return i;
-        return -1;
-    };
 
-    QList<SearchHit> titleHits, otherHits;
-    auto finish = [&](bool exact) {
-        auto byTime = [](const SearchHit &a, const SearchHit &b) {
-            return a.airing.start != b.airing.start ? a.airing.start < b.airing.start : a.airing.channel < b.airing.channel;
-        };
-        result.totalProgrammes = titleHits.size() + otherHits.size();
-        result.totalExact = exact;
-        std::sort(titleHits.begin(), titleHits.end(), byTime);
-        std::sort(otherHits.begin(), otherHits.end(), byTime);
-        result.hits = titleHits.mid(0, limit);
-        if (result.hits.size() < limit)
-            result.hits += otherHits.mid(0, limit - result.hits.size());
-        return result;
-    };
-    auto addHit = [&](quint32 p, quint32 airing) {
-        const bool inTitle = !words.empty() && matches(d->titleTokens(p));
-        (inTitle ? titleHits : otherHits).append({g.airing(airing), inTitle});
-    };
-
-    // Most selective word by postings count, over all text and over titles.
-    quint64 bestAll = std::numeric_limits<quint64>::max(), bestTitle = bestAll;
-    size_t bestAllWord = 0, bestTitleWord = 0;
-    for (size_t w = 0; w < words.size(); ++w) {
-        const quint64 all = d->postingsAll.rangeSize(words[w].lo, words[w].hi);
-        const quint64 title = d->postingsTitle.rangeSize(words[w].lo, words[w].hi);
-        if (all < bestAll) { bestAll = all; bestAllWord = w; }
-        if (title < bestTitle) { bestTitle = title; bestTitleWord = w; }
+    // ---- the airings to walk in time order: those of the chosen channels, or all ----
+    std::vector<quint32> channelSequence;
+    std::span<const quint32> timeline;
+    if (!channelOk.empty() && query.channels.size() <= 64) {
+        for (int c : query.channels) {
+            const auto [first, count] = d->guide.channelAirings(c);
+            for (quint32 i = first; i < first + count; ++i)
+                if (airingOk(i))
+                    channelSequence.push_back(i);
+        }
+        std::sort(channelSequence.begin(), channelSequence.end(), [&](quint32 a, quint32 b) {
+            return g.starts[a] != g.starts[b] ? g.starts[a] < g.starts[b] : g.airingChannel[a] < g.airingChannel[b];
+        });
+        timeline = channelSequence;
+    } else {
+        const qint64 scanFrom = from - d->maxDuration;
+        auto first = std::lower_bound(d->timeOrder.begin(), d->timeOrder.end(), scanFrom,
+                                      [&](quint32 i, qint64 t) { return g.starts[i] < t; });
+        timeline = std::span<const quint32>(d->timeOrder.data() + (first - d->timeOrder.begin()),
+                                            size_t(d->timeOrder.end() - first));
     }
 
-    // Candidates from postings: exact, cost follows the rarest word.
-    auto fromPostings = [&](const Csr &postings, const Word &w, bool titlesOnly) {
-        Bitmap seen(nProg);
-        for (quint32 t = w.lo; t < w.hi; ++t) {
-            for (quint32 p : postings.row(t)) {
-                if (seen.testAndSet(p))
-                    continue;
-                if (!(titlesOnly ? matches(d->titleTokens(p)) : matches(d->allTokens(p))) || !programmeOk(p))
-                    continue;
+    struct Candidate { qint64 start; quint32 channel; quint32 airing; };
+    auto before = [](const Candidate &a, const Candidate &b) {
+        return a.start != b.start ? a.start < b.start : a.channel < b.channel;
+    };
+    auto candidate = [&](quint32 i) { return Candidate{g.starts[i], g.airingChannel[i], i}; };
+    auto soonest = [&](quint32 p) -> qint64 {
+        qint64 best = -1;
+        for (quint32 i : d->programmeAirings.row(p)) // by start, so the first that passes is the soonest
+            if (airingOk(i) && (best < 0 || before(candidate(i), candidate(quint32(best)))))
+                best = i;
+        return best;
+    };
+
+    /// Programmes matching every word in `postings`, as a bitmap; false when reading the postings
+    /// would cost more than walking the timeline.
+    auto matchSet = [&](const Csr &postings, Bitmap *out) {
+        quint64 cost = 0;
+        for (const Word &w : words)
+            cost += postings.rangeSize(w.lo, w.hi);
+        if (cost > d->postingsBudget)
+            return false;
+        for (size_t k = 0; k < words.size(); ++k) {
+            Bitmap word(nProg);
+            for (quint32 t = words[k].lo; t < words[k].hi; ++t)
+                for (quint32 p : postings.row(t))
+                    word.set(p);
+            if (k == 0)
+                *out = std::move(word);
+            else
+                out->intersect(word);
+        }
+        return true;
+    };
+
+    /// Fills `hits` with the soonest airings of the programmes in `set` (or, with no set, of every
+    /// programme `accept` takes): exactly, or by walking the timeline until `wanted` are found.
+    /// Returns whether every matching programme was seen.
+    auto collect = [&](const Bitmap *set, auto &&accept, qsizetype wanted, std::vector<Candidate> *hits) {
+        if (set && set->count() <= d->evaluateLimit) {
+            set->forEach([&](quint32 p) {
+                if (!programmeOk(p) || !accept(p))
+                    return;
                 const qint64 a = soonest(p);
                 if (a >= 0)
-                    addHit(p, quint32(a));
-            }
+                    hits->push_back(candidate(quint32(a)));
+            });
+            return true;
         }
-    };
-    // Airings in time order, first airing of each programme decides: stops once `enough` says so.
-    auto scan = [&](auto &&sequence, bool skipTitleHits, auto &&enough) {
         Bitmap seen(nProg);
-        for (quint32 i : sequence) {
+        for (quint32 i : timeline) {
             if (!airingOk(i))
                 continue;
             const quint32 p = g.u32(g.programmes, i);
-            if (seen.testAndSet(p))
+            if (set && !set->test(p))
                 continue;
-            if (!programmeOk(p) || !matches(d->allTokens(p)))
+            if (seen.testAndSet(p) || !programmeOk(p) || !accept(p))
                 continue;
-            if (skipTitleHits && !words.empty() && matches(d->titleTokens(p)))
-                continue;
-            addHit(p, i);
-            if (enough())
+            // The timeline is in start order, but an airing that began before `from` may be
+            // running still: those come first, in order, as the span starts maxDuration early.
+            hits->push_back(candidate(i));
+            if (qsizetype(hits->size()) >= wanted)
                 return false;
         }
         return true;
     };
 
-    if (!words.empty() && bestAll <= kPostingsLimit) {
-        fromPostings(d->postingsAll, words[bestAllWord], false);
-        return finish(true);
-    }
-    // Channel filter: only those channels' airings, in time order. Exact.
-    if (!channelOk.empty() && query.channels.size() <= 64) {
-        std::vector<quint32> sequence;
-        for (int c : query.channels) {
-            const auto [first, count] = d->guide.channelAirings(c);
-            for (quint32 i = first; i < first + count; ++i)
-                if (airingOk(i))
-                    sequence.push_back(i);
+    std::vector<Candidate> titleHits, otherHits;
+    bool exact = true;
+    if (words.empty()) {
+        exact = collect(nullptr, [](quint32) { return true; }, limit, &otherHits);
+    } else {
+        // Tier 1: every word in the title. Titles are short, so their postings are cheap.
+        Bitmap inTitle(nProg);
+        const bool titleSet = matchSet(d->postingsTitle, &inTitle);
+        const bool titleExact = titleSet
+            ? collect(&inTitle, [](quint32) { return true; }, limit, &titleHits)
+            : collect(nullptr, [&](quint32 p) { return matchesAll(d->titleTokens(p)); }, limit, &titleHits);
+        exact = titleExact;
+        // Tier 2: every word somewhere else too, when the titles alone do not fill the page.
+        if (qsizetype(titleHits.size()) < limit || !titleExact) {
+            const qsizetype wanted = limit - qsizetype(std::min<size_t>(titleHits.size(), size_t(limit)));
+            auto notTitle = [&](quint32 p) {
+                return titleSet ? !inTitle.test(p) : !matchesAll(d->titleTokens(p));
+            };
+            Bitmap inText(nProg);
+            bool otherExact;
+            if (wanted == 0) {
+                otherExact = false;
+            } else if (matchSet(d->postingsAll, &inText)) {
+                if (titleSet)
+                    inText.subtract(inTitle);
+                otherExact = collect(&inText, notTitle, wanted, &otherHits);
+            } else {
+                otherExact = collect(nullptr, [&](quint32 p) { return notTitle(p) && matchesAll(d->allTokens(p)); }, wanted,
+                                     &otherHits);
+            }
+            exact = exact && otherExact;
+        } else {
+            exact = false; // the page is full of title hits; other hits were not counted
         }
-        std::sort(sequence.begin(), sequence.end(), [&](quint32 a, quint32 b) { return g.starts[a] < g.starts[b]; });
-        scan(sequence, false, [] { return false; });
-        return finish(true);
     }
-    const qint64 scanFrom = from - d->maxDuration;
-    auto first = std::lower_bound(d->timeOrder.begin(), d->timeOrder.end(), scanFrom,
-                                  [&](quint32 i, qint64 t) { return g.starts[i] < t; });
-    const std::span<const quint32> timeline(&*first, size_t(d->timeOrder.end() - first));
-    if (!words.empty() && bestTitle <= kPostingsLimit) {
-        // Title hits exactly from the title postings; the other hits are many, so the soonest
-        // few come quickly from the timeline.
-        fromPostings(d->postingsTitle, words[bestTitleWord], true);
-        const qsizetype needed = limit - titleHits.size();
-        if (needed <= 0)
-            return finish(false);
-        const bool complete = scan(timeline, true, [&] { return otherHits.size() >= needed; });
-        return finish(complete);
-    }
-    const bool complete = scan(timeline, false, [&] { return titleHits.size() >= limit; });
-    return finish(complete);
+
+    result.totalProgrammes = qint64(titleHits.size() + otherHits.size());
+    result.totalExact = exact;
+    auto take = [&](std::vector<Candidate> &list, bool title) {
+        const qsizetype room = limit - result.hits.size();
+        if (room <= 0)
+            return;
+        const auto end = list.begin() + std::min<qsizetype>(room, qsizetype(list.size()));
+        std::partial_sort(list.begin(), end, list.end(), before);
+        for (auto it = list.begin(); it != end; ++it)
+            result.hits.append({g.airing(it->airing), title});
+    };
+    take(titleHits, true);
+    take(otherHits, false);
+    return result;
 }
 
 } // namespace iptv::epg

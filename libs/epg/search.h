@@ -53,6 +53,12 @@ public:
     ~SearchIndex();
     SearchResult search(const SearchQuery &query) const;
 
+    /// Where the search switches strategies: the postings it reads at most to build match sets,
+    /// and the match count up to which it looks up every programme's soonest airing instead of
+    /// walking the timeline. Results never depend on these; tests and benchmarks set them to
+    /// force each path. Not thread-safe against concurrent searches.
+    void setTuning(quint64 postingsBudget, quint64 evaluateLimit);
+
     struct Private;
 private:
     std::unique_ptr<Private> d;

@@ -185,6 +185,8 @@ private Q_SLOTS:
 
     void matchesReference_data()
     {
+        QTest::addColumn<quint64>("postingsBudget");
+        QTest::addColumn<quint64>("evaluateLimit");
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("category");
         QTest::addColumn<QList<int>>("channels");
@@ -192,24 +194,34 @@ private Q_SLOTS:
         QTest::addColumn<bool>("newOnly");
         QTest::addColumn<int>("limit");
         const QList<int> none;
-        QTest::newRow("one letter") << u"n"_qs << QString() << none << qint64(0) << false << 20;
-        QTest::newRow("two letters") << u"ne"_qs << QString() << none << qint64(0) << false << 20;
-        QTest::newRow("word") << u"newsroom"_qs << QString() << none << qint64(0) << false << 50;
-        QTest::newRow("rare word") << u"zebra quiz"_qs << QString() << none << qint64(0) << false << 50;
-        QTest::newRow("accent-insensitive") << u"CAFE"_qs << QString() << none << qint64(0) << false << 30;
-        QTest::newRow("greek no accents") << u"ειδησ"_qs << QString() << none << qint64(0) << false << 30;
-        QTest::newRow("greek capitals") << u"ΟΔΥΣ"_qs << QString() << none << qint64(0) << false << 30;
-        QTest::newRow("cjk") << u"東京"_qs << QString() << none << qint64(0) << false << 30;
-        QTest::newRow("two words") << u"the forest"_qs << QString() << none << qint64(0) << false << 25;
-        QTest::newRow("later start") << u"live"_qs << QString() << none << kDay0 + 86400 + 900 << false << 25;
-        QTest::newRow("category") << u"f"_qs << u"sport"_qs << none << qint64(0) << false << 25;
-        QTest::newRow("channels") << u"the"_qs << QString() << QList<int>{3, 7} << qint64(0) << false << 25;
-        QTest::newRow("new only") << u"a"_qs << QString() << none << qint64(0) << true << 25;
-        QTest::newRow("no match") << u"xylophone"_qs << QString() << none << qint64(0) << false << 25;
-        QTest::newRow("category only") << QString() << u"Kids"_qs << none << kDay0 + 2 * 86400 << false << 10;
+        struct Tuning { const char *name; quint64 budget, evaluate; };
+        // Default, always walk the timeline, match sets but walk, match sets evaluated in full.
+        for (const Tuning &t : {Tuning{"default", 400000, 2500}, Tuning{"timeline", 0, 0}, Tuning{"sets+timeline", ~0ULL, 0},
+                                Tuning{"sets", ~0ULL, ~0ULL}}) {
+            auto newRow = [&](const char *name) -> QTestData & {
+                return QTest::addRow("%s: %s", t.name, name) << t.budget << t.evaluate;
+            };
+            newRow("one letter") << u"n"_qs << QString() << none << qint64(0) << false << 20;
+            newRow("two letters") << u"ne"_qs << QString() << none << qint64(0) << false << 20;
+            newRow("word") << u"newsroom"_qs << QString() << none << qint64(0) << false << 50;
+            newRow("rare word") << u"zebra quiz"_qs << QString() << none << qint64(0) << false << 50;
+            newRow("accent-insensitive") << u"CAFE"_qs << QString() << none << qint64(0) << false << 30;
+            newRow("greek no accents") << u"ειδησ"_qs << QString() << none << qint64(0) << false << 30;
+            newRow("greek capitals") << u"ΟΔΥΣ"_qs << QString() << none << qint64(0) << false << 30;
+            newRow("cjk") << u"東京"_qs << QString() << none << qint64(0) << false << 30;
+            newRow("two words") << u"the forest"_qs << QString() << none << qint64(0) << false << 25;
+            newRow("later start") << u"live"_qs << QString() << none << kDay0 + 86400 + 900 << false << 25;
+            newRow("category") << u"f"_qs << u"sport"_qs << none << qint64(0) << false << 25;
+            newRow("channels") << u"the"_qs << QString() << QList<int>{3, 7} << qint64(0) << false << 25;
+            newRow("new only") << u"a"_qs << QString() << none << qint64(0) << true << 25;
+            newRow("no match") << u"xylophone"_qs << QString() << none << qint64(0) << false << 25;
+            newRow("category only") << QString() << u"Kids"_qs << none << kDay0 + 2 * 86400 << false << 10;
+        }
     }
     void matchesReference()
     {
+        QFETCH(quint64, postingsBudget);
+        QFETCH(quint64, evaluateLimit);
         QFETCH(QString, text);
         QFETCH(QString, category);
         QFETCH(QList<int>, channels);
@@ -225,6 +237,7 @@ private Q_SLOTS:
         q.limit = limit;
         qint64 expectedTotal = 0;
         const auto expected = reference(q, &expectedTotal);
+        const_cast<SearchIndex &>(m_guide->searchIndex()).setTuning(postingsBudget, evaluateLimit);
         const SearchResult result = m_guide->searchIndex().search(q);
         QList<std::pair<quint32, bool>> got;
         for (const SearchHit &h : result.hits)
