@@ -8,7 +8,8 @@ using namespace iptv::epg;
 
 namespace {
 
-QString k(const char *key) { return QString::fromLatin1(key); }
+// Latin-1 keys go straight into the CBOR map without a QString per key.
+QLatin1String k(const char *key) { return QLatin1String(key); }
 
 void putString(QCborMap &m, const char *key, const QString &v)
 {

@@ -19,6 +19,8 @@
 #include <QTcpServer>
 #include <QUrlQuery>
 
+#include <limits>
+
 Q_LOGGING_CATEGORY(lcHttp, "iptv.next.http")
 
 namespace iptv::next {
@@ -213,6 +215,34 @@ void HttpApi::close()
         s->close();
 }
 
+QByteArray HttpApi::nowNextChannels(qint64 at)
+{
+    const auto guide = m_server->guide();
+    const QByteArray &checksum = m_server->guideVersion().checksum;
+    if (m_nowNext.checksum == checksum && at >= m_nowNext.from && at < m_nowNext.until)
+        return m_nowNext.channelsJson;
+    const Guide &g = *guide;
+    QJsonArray channels;
+    qint64 until = std::numeric_limits<qint64>::max();
+    for (int c = 0; c < g.channelCount(); ++c) {
+        const auto [now, next] = g.nowNext(c, at);
+        // The answer holds until the current airing ends or, in a gap, the next one starts.
+        if (now.isValid())
+            until = std::min(until, now.stop);
+        else if (next.isValid())
+            until = std::min(until, next.start);
+        channels.append(QJsonObject{{QStringLiteral("id"), g.channelId(c)},
+                                    {QStringLiteral("name"), g.channelName(c)},
+                                    {QStringLiteral("now"), airingJson(g, now, false)},
+                                    {QStringLiteral("next"), airingJson(g, next, false)}});
+    }
+    m_nowNext.checksum = checksum;
+    m_nowNext.from = at;
+    m_nowNext.until = until;
+    m_nowNext.channelsJson = QJsonDocument(channels).toJson(QJsonDocument::Compact);
+    return m_nowNext.channelsJson;
+}
+
 void HttpApi::setupRoutes()
 {
     MetricsRegistry &metrics = m_server->metrics();
@@ -363,19 +393,14 @@ void HttpApi::setupRoutes()
     add("/api/nownext", Method::Get, [this](const QHttpServerRequest &req) {
         if (!m_server->hasGuide())
             return noGuide();
-        const Guide &g = *m_server->guide();
         qint64 at = 0;
         if (auto bad = timeParam(req, "at", m_server->now(), &at))
             return std::move(*bad);
-        QJsonArray channels;
-        for (int c = 0; c < g.channelCount(); ++c) {
-            const auto [now, next] = g.nowNext(c, at);
-            channels.append(QJsonObject{{QStringLiteral("id"), g.channelId(c)},
-                                        {QStringLiteral("name"), g.channelName(c)},
-                                        {QStringLiteral("now"), airingJson(g, now, false)},
-                                        {QStringLiteral("next"), airingJson(g, next, false)}});
-        }
-        return jsonResponse({{QStringLiteral("at"), at}, {QStringLiteral("channels"), channels}});
+        // Compact JSON sorts keys, so this is byte for byte what QJsonDocument would write.
+        QByteArray body = "{\"at\":" + QByteArray::number(at) + ",\"channels\":" + nowNextChannels(at) + '}';
+        QHttpServerResponse r(JsonMime, std::move(body));
+        r.addHeader("Cache-Control", "no-cache");
+        return r;
     });
 
     add("/api/window", Method::Get, [this](const QHttpServerRequest &req) {

@@ -13,6 +13,7 @@
 // Times in the JSON API are UTC epoch seconds; query times accept epoch seconds or ISO 8601.
 // Every error is {"error":"<code>","detail":"<human text>"} with the matching status.
 
+#include <QByteArray>
 #include <QHostAddress>
 #include <QObject>
 
@@ -40,7 +41,19 @@ public:
 private:
     void setupRoutes();
 
+    /// /api/nownext for every channel is the same answer for any time until the first airing
+    /// boundary on any channel, so it is built once per such interval (and per guide version).
+    struct NowNextCache
+    {
+        QByteArray checksum;
+        qint64 from = 0;
+        qint64 until = 0;
+        QByteArray channelsJson;
+    };
+    QByteArray nowNextChannels(qint64 at);
+
     IptvNextServer *m_server;
+    NowNextCache m_nowNext;
     QHttpServer *m_http;
     quint16 m_port = 0;
 };

@@ -228,6 +228,7 @@ void GuideStore::SourceWriter::rollback()
     if (!m_active)
         return;
     m_active = false;
+    m_programmeInsert.reset(); // no statement may be open across the transaction's end
     QSqlDatabase::database(m_store->m_connection, false).rollback();
 }
 
@@ -266,11 +267,32 @@ bool GuideStore::SourceWriter::flushChannels()
 
 bool GuideStore::SourceWriter::flushProgrammes()
 {
-    QString why;
-    if (!insertRows(m_store->m_connection,
-                    QStringLiteral("INSERT INTO programmes (source, channel, start, stop, data) VALUES "),
-                    QStringLiteral("(?,?,?,?,?)"), &m_pendingProgrammes, &why))
-        return fail(QStringLiteral("insert programmes"), why);
+    if (m_pendingProgrammes.size() < InsertChunk) {
+        QString why;
+        if (!insertRows(m_store->m_connection,
+                        QStringLiteral("INSERT INTO programmes (source, channel, start, stop, data) VALUES "),
+                        QStringLiteral("(?,?,?,?,?)"), &m_pendingProgrammes, &why))
+            return fail(QStringLiteral("insert programmes"), why);
+        return true;
+    }
+    // Full chunks are most of a guide: prepare their statement once.
+    if (!m_programmeInsert) {
+        m_programmeInsert = std::make_unique<QSqlQuery>(QSqlDatabase::database(m_store->m_connection, false));
+        if (!m_programmeInsert->prepare(QStringLiteral("INSERT INTO programmes (source, channel, start, stop, data) VALUES ")
+                                        + QStringList(InsertChunk, QStringLiteral("(?,?,?,?,?)")).join(u','))) {
+            const QString why = sqlError(m_programmeInsert->lastError());
+            m_programmeInsert.reset();
+            return fail(QStringLiteral("prepare programme insert"), why);
+        }
+    }
+    int index = 0;
+    for (const QVariantList &r : std::as_const(m_pendingProgrammes)) {
+        for (const QVariant &v : r)
+            m_programmeInsert->bindValue(index++, v);
+    }
+    m_pendingProgrammes.clear();
+    if (!m_programmeInsert->exec())
+        return fail(QStringLiteral("insert programmes"), sqlError(m_programmeInsert->lastError()));
     return true;
 }
 
@@ -298,6 +320,7 @@ bool GuideStore::SourceWriter::commit(const QByteArray &content, qint64 when, co
         return false;
     if (!flushChannels() || !flushProgrammes())
         return false;
+    m_programmeInsert.reset();
     QSqlDatabase db = QSqlDatabase::database(m_store->m_connection, false);
     QSqlQuery q(db);
     // Upsert works the same on SQLite (3.24+) and PostgreSQL.

@@ -22,6 +22,10 @@
 
 #include <QVariantList>
 
+QT_BEGIN_NAMESPACE
+class QSqlQuery;
+QT_END_NAMESPACE
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -99,6 +103,7 @@ public:
         QString m_error;
         qint64 m_channels = 0, m_programmes = 0;
         QList<QVariantList> m_pendingProgrammes, m_pendingChannels;
+        std::unique_ptr<QSqlQuery> m_programmeInsert; ///< prepared once for full chunks
     };
     /// Starts replacing a source's data (a transaction). Check isActive()/error().
     std::unique_ptr<SourceWriter> beginReplace(const QString &key, const QString &kind);
