@@ -30,6 +30,44 @@ QString yesNo(bool v)
     return v ? QStringLiteral("yes") : QStringLiteral("no");
 }
 
+bool isXmlChar(char16_t c)
+{
+    return c >= 0x20 ? (c < 0xD800 || (c >= 0xE000 && c < 0xFFFE)) : (c == u'\t' || c == u'\n' || c == u'\r');
+}
+
+// QXmlStreamWriter stops with a broken document at the first character XML 1.0 cannot carry.
+// Texts from the reader never have one, but a lineup or the SQL store might: a control character
+// becomes a space (as the reader does), anything else U+FFFD; surrogate pairs are kept.
+QString xmlSafe(const QString &s)
+{
+    const qsizetype n = s.size();
+    const char16_t *d = reinterpret_cast<const char16_t *>(s.constData());
+    qsizetype i = 0;
+    for (; i < n; ++i) {
+        if (!isXmlChar(d[i])) {
+            if (QChar::isHighSurrogate(d[i]) && i + 1 < n && QChar::isLowSurrogate(d[i + 1])) {
+                ++i;
+                continue;
+            }
+            break;
+        }
+    }
+    if (i == n)
+        return s;
+    QString out = s;
+    for (; i < n; ++i) {
+        const char16_t c = d[i];
+        if (isXmlChar(c))
+            continue;
+        if (QChar::isHighSurrogate(c) && i + 1 < n && QChar::isLowSurrogate(d[i + 1])) {
+            ++i;
+            continue;
+        }
+        out[i] = c < 0x20 ? QChar(u' ') : QChar(QChar::ReplacementCharacter);
+    }
+    return out;
+}
+
 la_ssize_t writeToDevice(archive *, void *client, const void *buffer, size_t length)
 {
     return la_ssize_t(static_cast<QIODevice *>(client)->write(static_cast<const char *>(buffer), qint64(length)));
@@ -81,24 +119,24 @@ void XmltvWriter::writeStart(const QString &generatorName, const QString &source
     m_xml.writeDTD(QStringLiteral("<!DOCTYPE tv SYSTEM \"xmltv.dtd\">"));
     m_xml.writeStartElement(QStringLiteral("tv"));
     if (!sourceInfoName.isEmpty())
-        m_xml.writeAttribute(QStringLiteral("source-info-name"), sourceInfoName);
+        m_xml.writeAttribute(QStringLiteral("source-info-name"), xmlSafe(sourceInfoName));
     if (!generatorName.isEmpty())
-        m_xml.writeAttribute(QStringLiteral("generator-info-name"), generatorName);
+        m_xml.writeAttribute(QStringLiteral("generator-info-name"), xmlSafe(generatorName));
 }
 
 void XmltvWriter::writeLangText(const QString &element, const LangText &text)
 {
     m_xml.writeStartElement(element);
     if (!text.lang.isEmpty())
-        m_xml.writeAttribute(QStringLiteral("lang"), text.lang);
-    m_xml.writeCharacters(text.text);
+        m_xml.writeAttribute(QStringLiteral("lang"), xmlSafe(text.lang));
+    m_xml.writeCharacters(xmlSafe(text.text));
     m_xml.writeEndElement();
 }
 
 void XmltvWriter::writeIcon(const Icon &icon)
 {
     m_xml.writeEmptyElement(QStringLiteral("icon"));
-    m_xml.writeAttribute(QStringLiteral("src"), icon.src);
+    m_xml.writeAttribute(QStringLiteral("src"), xmlSafe(icon.src));
     if (icon.width > 0)
         m_xml.writeAttribute(QStringLiteral("width"), QString::number(icon.width));
     if (icon.height > 0)
@@ -109,8 +147,8 @@ void XmltvWriter::writeRating(const QString &element, const Rating &rating)
 {
     m_xml.writeStartElement(element);
     if (!rating.system.isEmpty())
-        m_xml.writeAttribute(QStringLiteral("system"), rating.system);
-    m_xml.writeTextElement(QStringLiteral("value"), rating.value);
+        m_xml.writeAttribute(QStringLiteral("system"), xmlSafe(rating.system));
+    m_xml.writeTextElement(QStringLiteral("value"), xmlSafe(rating.value));
     for (const Icon &icon : rating.icons)
         writeIcon(icon);
     m_xml.writeEndElement();
@@ -119,13 +157,13 @@ void XmltvWriter::writeRating(const QString &element, const Rating &rating)
 void XmltvWriter::writeChannel(const Channel &c)
 {
     m_xml.writeStartElement(QStringLiteral("channel"));
-    m_xml.writeAttribute(QStringLiteral("id"), c.id);
+    m_xml.writeAttribute(QStringLiteral("id"), xmlSafe(c.id));
     for (const LangText &name : c.displayNames)
         writeLangText(QStringLiteral("display-name"), name);
     for (const Icon &icon : c.icons)
         writeIcon(icon);
     for (const QString &url : c.urls)
-        m_xml.writeTextElement(QStringLiteral("url"), url);
+        m_xml.writeTextElement(QStringLiteral("url"), xmlSafe(url));
     m_xml.writeEndElement();
 }
 
@@ -135,7 +173,7 @@ void XmltvWriter::writeProgramme(const Programme &p)
     m_xml.writeAttribute(QStringLiteral("start"), formatXmltvTime(p.start, p.startUtcOffset));
     if (p.stop != 0)
         m_xml.writeAttribute(QStringLiteral("stop"), formatXmltvTime(p.stop, p.startUtcOffset));
-    m_xml.writeAttribute(QStringLiteral("channel"), p.channelId);
+    m_xml.writeAttribute(QStringLiteral("channel"), xmlSafe(p.channelId));
 
     // DTD order from here on.
     for (const LangText &t : p.titles)
@@ -153,17 +191,17 @@ void XmltvWriter::writeProgramme(const Programme &p)
                     continue;
                 m_xml.writeStartElement(creditElement(c.role));
                 if (!c.character.isEmpty())
-                    m_xml.writeAttribute(QStringLiteral("role"), c.character);
+                    m_xml.writeAttribute(QStringLiteral("role"), xmlSafe(c.character));
                 if (c.guest)
                     m_xml.writeAttribute(QStringLiteral("guest"), QStringLiteral("yes"));
-                m_xml.writeCharacters(c.name);
+                m_xml.writeCharacters(xmlSafe(c.name));
                 m_xml.writeEndElement();
             }
         }
         m_xml.writeEndElement();
     }
     if (!p.date.isEmpty())
-        m_xml.writeTextElement(QStringLiteral("date"), p.date);
+        m_xml.writeTextElement(QStringLiteral("date"), xmlSafe(p.date));
     for (const LangText &t : p.categories)
         writeLangText(QStringLiteral("category"), t);
     for (const LangText &t : p.keywords)
@@ -186,14 +224,14 @@ void XmltvWriter::writeProgramme(const Programme &p)
     for (const Icon &icon : p.icons)
         writeIcon(icon);
     for (const QString &url : p.urls)
-        m_xml.writeTextElement(QStringLiteral("url"), url);
+        m_xml.writeTextElement(QStringLiteral("url"), xmlSafe(url));
     for (const LangText &t : p.countries)
         writeLangText(QStringLiteral("country"), t);
     for (const EpisodeNum &e : p.episodeNums) {
         m_xml.writeStartElement(QStringLiteral("episode-num"));
         if (!e.system.isEmpty())
-            m_xml.writeAttribute(QStringLiteral("system"), e.system);
-        m_xml.writeCharacters(e.value);
+            m_xml.writeAttribute(QStringLiteral("system"), xmlSafe(e.system));
+        m_xml.writeCharacters(xmlSafe(e.value));
         m_xml.writeEndElement();
     }
     if (p.video.isSet()) {
@@ -203,9 +241,9 @@ void XmltvWriter::writeProgramme(const Programme &p)
         if (p.video.hasColour)
             m_xml.writeTextElement(QStringLiteral("colour"), yesNo(p.video.colour));
         if (!p.video.aspect.isEmpty())
-            m_xml.writeTextElement(QStringLiteral("aspect"), p.video.aspect);
+            m_xml.writeTextElement(QStringLiteral("aspect"), xmlSafe(p.video.aspect));
         if (!p.video.quality.isEmpty())
-            m_xml.writeTextElement(QStringLiteral("quality"), p.video.quality);
+            m_xml.writeTextElement(QStringLiteral("quality"), xmlSafe(p.video.quality));
         m_xml.writeEndElement();
     }
     if (p.audio.isSet()) {
@@ -213,16 +251,16 @@ void XmltvWriter::writeProgramme(const Programme &p)
         if (p.audio.hasPresent)
             m_xml.writeTextElement(QStringLiteral("present"), yesNo(p.audio.present));
         if (!p.audio.stereo.isEmpty())
-            m_xml.writeTextElement(QStringLiteral("stereo"), p.audio.stereo);
+            m_xml.writeTextElement(QStringLiteral("stereo"), xmlSafe(p.audio.stereo));
         m_xml.writeEndElement();
     }
     const AiringFlags &a = p.airing;
     if (a.previouslyShown) {
         m_xml.writeEmptyElement(QStringLiteral("previously-shown"));
         if (!a.previouslyShownStart.isEmpty())
-            m_xml.writeAttribute(QStringLiteral("start"), a.previouslyShownStart);
+            m_xml.writeAttribute(QStringLiteral("start"), xmlSafe(a.previouslyShownStart));
         if (!a.previouslyShownChannel.isEmpty())
-            m_xml.writeAttribute(QStringLiteral("channel"), a.previouslyShownChannel);
+            m_xml.writeAttribute(QStringLiteral("channel"), xmlSafe(a.previouslyShownChannel));
     }
     if (a.premiere)
         writeLangText(QStringLiteral("premiere"), a.premiereText);
@@ -233,9 +271,9 @@ void XmltvWriter::writeProgramme(const Programme &p)
     for (const Subtitles &s : p.subtitles) {
         m_xml.writeStartElement(QStringLiteral("subtitles"));
         if (!s.type.isEmpty())
-            m_xml.writeAttribute(QStringLiteral("type"), s.type);
+            m_xml.writeAttribute(QStringLiteral("type"), xmlSafe(s.type));
         if (!s.lang.isEmpty())
-            m_xml.writeTextElement(QStringLiteral("language"), s.lang);
+            m_xml.writeTextElement(QStringLiteral("language"), xmlSafe(s.lang));
         m_xml.writeEndElement();
     }
     for (const Rating &r : p.ratings)
@@ -246,8 +284,8 @@ void XmltvWriter::writeProgramme(const Programme &p)
         m_xml.writeStartElement(QStringLiteral("review"));
         m_xml.writeAttribute(QStringLiteral("type"), QStringLiteral("text"));
         if (!t.lang.isEmpty())
-            m_xml.writeAttribute(QStringLiteral("lang"), t.lang);
-        m_xml.writeCharacters(t.text);
+            m_xml.writeAttribute(QStringLiteral("lang"), xmlSafe(t.lang));
+        m_xml.writeCharacters(xmlSafe(t.text));
         m_xml.writeEndElement();
     }
     m_xml.writeEndElement();

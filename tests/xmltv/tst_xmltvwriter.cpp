@@ -116,6 +116,7 @@ private Q_SLOTS:
     void compressedFiles_data();
     void compressedFiles();
     void writeFileErrors();
+    void invalidCharacters();
     void roundTripReal_data();
     void roundTripReal();
 };
@@ -327,6 +328,42 @@ void TestXmltvWriter::writeFileErrors()
     QString error;
     QVERIFY(!XmltvWriter::writeFile({}, u"/nonexistent-dir/guide.xml"_qs, &error));
     QVERIFY(error.contains(u"/nonexistent-dir/guide.xml"));
+}
+
+void TestXmltvWriter::invalidCharacters()
+{
+    // Strings that did not come from XML (a lineup, the database) may hold characters XML cannot
+    // carry; the output must still be a well-formed document.
+    GuideData g;
+    Channel c;
+    c.id = u"id\u0001x"_qs;
+    c.displayNames = {{QString(), u"Name\u0007"_qs}};
+    g.channels << c;
+    Programme p;
+    p.channelId = c.id;
+    p.start = 1'700'000'000;
+    const QString title = u"a\u0001b"_qs + QChar(0xD800) + u"c"_qs + QChar(0xFFFF) + u"😀"_qs;
+    p.titles = {{u"en"_qs, title}};
+    p.credits = {{Credit::Role::Actor, u"n\u001F"_qs, u"r\u0002"_qs, false}};
+    g.programmes << p;
+
+    QBuffer buffer;
+    buffer.open(QIODevice::WriteOnly);
+    XmltvWriter writer(&buffer);
+    writer.writeStart();
+    writer.writeChannel(c);
+    writer.writeProgramme(p);
+    writer.writeEnd();
+    QVERIFY(!writer.hasError());
+    const GuideData back = readBack(buffer.data());
+    QCOMPARE(back.channels.size(), 1);
+    QCOMPARE(back.channels.first().id, u"id x"_qs);
+    QCOMPARE(back.channels.first().name(), u"Name"_qs); // trailing space trimmed by the reader
+    QCOMPARE(back.programmes.size(), 1);
+    QCOMPARE(back.programmes.first().channelId, u"id x"_qs);
+    QCOMPARE(back.programmes.first().title(), u"a b\uFFFDc\uFFFD😀"_qs);
+    QCOMPARE(back.programmes.first().credits.first().name, u"n"_qs);
+    QCOMPARE(back.programmes.first().credits.first().character, u"r"_qs);
 }
 
 void TestXmltvWriter::roundTripReal_data()
