@@ -317,9 +317,20 @@ void HttpApi::setupRoutes()
                                  QStringLiteral("version %1 is not kept; download /guide whole").arg(QString::fromLatin1(from)));
         }
         QString error;
-        const QByteArray delta = m_server->deltaFrom(from, &error);
-        if (delta.isEmpty())
+        QByteArray delta;
+        switch (m_server->deltaFrom(from, &delta, &error)) {
+        case IptvNextServer::DeltaState::Ready:
+            break;
+        case IptvNextServer::DeltaState::Pending: {
+            auto r = errorResponse(Status::ServiceUnavailable, QStringLiteral("delta-pending"),
+                                   QStringLiteral("the delta from %1 is being made; retry, or download /guide whole")
+                                       .arg(QString::fromLatin1(from)));
+            r.addHeader("Retry-After", "5");
+            return r;
+        }
+        case IptvNextServer::DeltaState::Failed:
             return errorResponse(Status::InternalServerError, QStringLiteral("delta-failed"), error);
+        }
         QHttpServerResponse r(DeltaMime, delta);
         addGuideHeaders(r, current);
         r.addHeader("X-Guide-Base", from);

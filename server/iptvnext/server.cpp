@@ -195,7 +195,8 @@ void IptvNextServer::stop()
         qCInfo(lcServer) << "waiting for the running refresh to stop";
         m_jobWatcher.waitForFinished();
     }
-    m_deltaWatcher.waitForFinished();
+    for (QFutureWatcher<QByteArray> *job : std::as_const(m_deltaJobs))
+        job->waitForFinished();
     if (m_events)
         m_events->closeAll();
     m_store.close();
@@ -359,11 +360,17 @@ void IptvNextServer::install(std::shared_ptr<const Guide> guide, QByteArray byte
     m_guideBytes = std::move(bytes);
     m_version = version;
     m_deltas.clear();
+    m_deltaErrors.clear();
+    m_deltaPending.clear();
     m_xmltv.clear();
     m_xmltvChecksum.clear();
     reloadKeptVersions();
     updateGuideMetrics();
-    precomputeDeltas();
+    // Newest base first: the boxes most likely to ask hold the previous version.
+    for (const GuideVersion &v : std::as_const(m_kept)) {
+        if (v.checksum != m_version.checksum)
+            computeDelta(v.checksum, v.path);
+    }
     if (announce && m_events)
         m_events->announce(announcement());
     Q_EMIT guideChanged(m_version.version, m_version.checksum);
@@ -394,38 +401,38 @@ void IptvNextServer::updateGuideMetrics()
     set("iptvnext_guide_kept_versions", "Compiled versions kept for deltas.", double(m_kept.size()));
 }
 
-void IptvNextServer::precomputeDeltas()
+void IptvNextServer::computeDelta(const QByteArray &base, const QString &basePath)
 {
-    QList<std::pair<QByteArray, QString>> bases;
-    for (const GuideVersion &v : std::as_const(m_kept)) {
-        if (v.checksum != m_version.checksum)
-            bases.append({v.checksum, v.path});
-    }
-    if (bases.isEmpty())
+    if (m_deltaPending.contains(base) || m_deltas.contains(base))
         return;
+    m_deltaPending.insert(base);
     const QByteArray target = m_guideBytes;
     const QByteArray targetChecksum = m_version.checksum;
-    m_deltaWatcher.disconnect(this);
-    connect(&m_deltaWatcher, &QFutureWatcher<QList<QPair<QByteArray, QByteArray>>>::finished, this, [this, targetChecksum] {
+    auto *job = new QFutureWatcher<QByteArray>(this);
+    m_deltaJobs.append(job);
+    auto error = std::make_shared<QString>();
+    connect(job, &QFutureWatcher<QByteArray>::finished, this, [this, job, base, targetChecksum, error] {
+        m_deltaJobs.removeOne(job);
+        job->deleteLater();
         if (m_version.checksum != targetChecksum)
-            return; // a newer guide arrived meanwhile
-        for (const auto &[base, delta] : m_deltaWatcher.result()) {
-            if (!delta.isEmpty())
-                m_deltas.insert(base, delta);
+            return; // a newer guide arrived meanwhile; its own jobs are running
+        m_deltaPending.remove(base);
+        const QByteArray delta = job->result();
+        if (delta.isEmpty()) {
+            qCWarning(lcServer) << "delta from" << base << "failed:" << *error;
+            m_deltaErrors.insert(base, *error);
+        } else {
+            m_deltas.insert(base, delta);
         }
-        Q_EMIT deltasReady();
+        Q_EMIT deltaReady(base, !delta.isEmpty());
     });
-    m_deltaWatcher.setFuture(QtConcurrent::run([bases, target] {
-        QList<QPair<QByteArray, QByteArray>> out;
-        for (const auto &[checksum, path] : bases) {
-            QString error;
-            const QByteArray old = readFileBytes(path);
-            QByteArray delta = old.isEmpty() ? QByteArray() : GuideDelta::make(old, target, &error);
-            if (delta.isEmpty())
-                qCWarning(lcServer) << "delta from" << checksum << "failed:" << error;
-            out.append({checksum, delta});
+    job->setFuture(QtConcurrent::run([basePath, target, error] {
+        const QByteArray old = readFileBytes(basePath);
+        if (old.isEmpty()) {
+            *error = QStringLiteral("cannot read %1").arg(basePath);
+            return QByteArray();
         }
-        return out;
+        return GuideDelta::make(old, target, error.get());
     }));
 }
 
@@ -455,20 +462,27 @@ QByteArray IptvNextServer::versionBytes(const QByteArray &checksum) const
     return {};
 }
 
-QByteArray IptvNextServer::deltaFrom(const QByteArray &checksum, QString *error)
+IptvNextServer::DeltaState IptvNextServer::deltaFrom(const QByteArray &checksum, QByteArray *delta, QString *error)
 {
-    if (const auto it = m_deltas.constFind(checksum); it != m_deltas.cend())
-        return *it;
-    const QByteArray old = versionBytes(checksum);
-    if (old.isEmpty()) {
-        *error = QStringLiteral("version %1 is not kept").arg(QString::fromLatin1(checksum));
-        return {};
+    if (const auto it = m_deltas.constFind(checksum); it != m_deltas.cend()) {
+        *delta = *it;
+        return DeltaState::Ready;
     }
-    // Not precomputed yet (just after start or a compile): make it now and keep it.
-    QByteArray delta = GuideDelta::make(old, m_guideBytes, error);
-    if (!delta.isEmpty())
-        m_deltas.insert(checksum, delta);
-    return delta;
+    if (const auto it = m_deltaErrors.constFind(checksum); it != m_deltaErrors.cend()) {
+        *error = *it;
+        return DeltaState::Failed;
+    }
+    if (!m_deltaPending.contains(checksum)) {
+        for (const GuideVersion &v : std::as_const(m_kept)) {
+            if (v.checksum == checksum)
+                computeDelta(v.checksum, v.path);
+        }
+    }
+    if (!m_deltaPending.contains(checksum)) {
+        *error = QStringLiteral("version %1 is not kept").arg(QString::fromLatin1(checksum));
+        return DeltaState::Failed;
+    }
+    return DeltaState::Pending;
 }
 
 QByteArray IptvNextServer::xmltvExport()

@@ -21,6 +21,7 @@
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
+#include <QSet>
 #include <QTimer>
 
 #include <atomic>
@@ -69,8 +70,11 @@ public:
     /// The file of a kept version (current included), empty when unknown.
     QByteArray versionBytes(const QByteArray &checksum) const;
     bool isKnownVersion(const QByteArray &checksum) const;
-    /// Delta from a kept version to the current one; cached. Empty with *error on failure.
-    QByteArray deltaFrom(const QByteArray &checksum, QString *error);
+    /// Delta from a kept version to the current one. Deltas are made in the background when a
+    /// guide is installed (never on the main thread: a big one takes seconds), so a request may
+    /// find it not ready yet.
+    enum class DeltaState { Ready, Pending, Failed };
+    DeltaState deltaFrom(const QByteArray &checksum, QByteArray *delta, QString *error);
     /// XMLTV of the served guide; built once per guide version.
     QByteArray xmltvExport();
 
@@ -84,7 +88,7 @@ Q_SIGNALS:
     void guideChanged(qint64 version, const QByteArray &checksum);
     void refreshStarted(const QString &trigger);
     void refreshFinished(bool ok);
-    void deltasReady();
+    void deltaReady(const QByteArray &baseChecksum, bool ok);
 
 private:
     struct Fetch;
@@ -96,7 +100,7 @@ private:
     void install(std::shared_ptr<const iptv::epg::Guide> guide, QByteArray bytes, const GuideVersion &version,
                  bool announce);
     void reloadKeptVersions();
-    void precomputeDeltas();
+    void computeDelta(const QByteArray &base, const QString &basePath);
     void updateGuideMetrics();
 
     ServerConfig m_config;
@@ -116,7 +120,9 @@ private:
     GuideVersion m_version;
     QList<GuideVersion> m_kept;
     QHash<QByteArray, QByteArray> m_deltas; ///< base checksum -> delta to the current guide
-    QFutureWatcher<QList<QPair<QByteArray, QByteArray>>> m_deltaWatcher;
+    QHash<QByteArray, QString> m_deltaErrors;
+    QSet<QByteArray> m_deltaPending;
+    QList<QFutureWatcher<QByteArray> *> m_deltaJobs;
     QByteArray m_xmltvChecksum;
     QByteArray m_xmltv;
 

@@ -396,8 +396,9 @@ private Q_SLOTS:
         QCOMPARE(update[u"version"].toInteger(), 2);
         QCOMPARE(get(QStringLiteral("/guide")).header("ETag"), '"' + newChecksum + '"');
 
-        const HttpResult delta = get(u"/guide/delta?from="_qs + QString::fromLatin1(oldChecksum));
-        QCOMPARE(delta.status, 200);
+        // Deltas are made in the background after a compile: 503 delta-pending until then.
+        HttpResult delta;
+        QTRY_COMPARE_WITH_TIMEOUT((delta = get(u"/guide/delta?from="_qs + QString::fromLatin1(oldChecksum))).status, 200, WaitMs);
         QCOMPARE(delta.header("ETag"), '"' + newChecksum + '"');
         QVERIFY(delta.body.size() < m_server->guideBytes().size());
         QString error;
