@@ -1318,6 +1318,12 @@ bool Parser::run()
                 ok = parseChannel();
             else
                 ok = skipElement();
+            if (ok && m_options.cancelled && m_options.cancelled()) {
+                m_diag->warning(m_name, line(), column(),
+                                u"reading cancelled after " + QString::number(m_channels) + u" channels and "
+                                    + QString::number(m_programmes) + u" programmes");
+                break;
+            }
         } else if (t == QXmlStreamReader::EndElement || t == QXmlStreamReader::EndDocument) {
             break; // </tv>: trailing bytes are not looked at
         } else if (t == QXmlStreamReader::Invalid) {

@@ -28,6 +28,8 @@ struct XmltvReadOptions
     std::function<void(qint64 bytesDone, qint64 bytesTotal)> progress; ///< called at most ~100 times
     qint64 maxTextLength = 64 * 1024;         ///< longer texts are truncated with a warning
     qint64 maxElementsPerProgramme = 10000;   ///< hostile-input guard
+    /// Asked after every channel and programme; returning true stops the read (with a warning).
+    std::function<bool()> cancelled;
 };
 
 class XmltvReader

@@ -707,6 +707,17 @@ void TestXmltvReader::streamingSinks()
     QCOMPARE(programmes, 5);
     cat.waitForFinished();
 
+    // Cancellation: stops after the item that asked for it.
+    programmes = 0;
+    XmltvReadOptions options;
+    options.cancelled = [&programmes] { return programmes == 2; };
+    DiagnosticList cancelDiag;
+    QVERIFY(XmltvReader::readFile(fixture(u"full.xml"_qs), {}, [&](Programme &&) { ++programmes; }, &cancelDiag,
+                                  options));
+    QCOMPARE(programmes, 2);
+    QCOMPARE(cancelDiag.warningCount(), 1);
+    QVERIFY(cancelDiag.items().first().message.contains(u"cancelled"));
+
     // Missing file.
     DiagnosticList missing;
     QVERIFY(!XmltvReader::readFile(u"/nonexistent/guide.xml"_qs, {}, {}, &missing));
