@@ -386,6 +386,18 @@ void TestXmltvReader::malformed_data()
     QTest::newRow("big") << big << (bigTitles.mid(0, broken) + bigTitles.mid(broken + 1)) << QList<qint64>{badLine}
                          << QList<qint64>{};
 
+    // "Billion laughs": QXmlStreamReader's expansion limit stops it, the reader goes on after it.
+    QByteArray laughs = "<?xml version=\"1.0\"?>\n<!DOCTYPE tv [\n<!ENTITY a0 \"lollollollollollollollollollol\">\n";
+    for (int i = 1; i < 10; ++i) {
+        laughs += "<!ENTITY a" + QByteArray::number(i) + " \"";
+        for (int k = 0; k < 10; ++k)
+            laughs += "&a" + QByteArray::number(i - 1) + ';';
+        laughs += "\">\n";
+    }
+    laughs += "]>\n<tv><programme start=\"20260101000000 +0000\" channel=\"a\"><title>&a9;</title></programme>"
+              "<programme start=\"20260101010000 +0000\" channel=\"a\"><title>ok</title></programme></tv>\n";
+    QTest::newRow("entity expansion") << laughs << QStringList{u"ok"_qs} << QList<qint64>{14} << QList<qint64>{};
+
     QTest::newRow("junk at end") << QByteArray("<tv><programme start=\"20260101000000 +0000\" channel=\"a\">"
                                                "<title>Only</title></programme>\n<<<garbage")
                                  << QStringList{u"Only"_qs} << QList<qint64>{2} << QList<qint64>{2};
