@@ -547,7 +547,14 @@ void HttpApi::setupRoutes()
             addGuideHeaders(r, checksum);
             return r;
         }
-        QHttpServerResponse r("application/xml; charset=utf-8", m_server->xmltvExport());
+        QByteArray xml;
+        if (!m_server->xmltvExport(&xml)) {
+            auto r = errorResponse(Status::ServiceUnavailable, QStringLiteral("export-pending"),
+                                   QStringLiteral("the XMLTV export of this guide version is being built; retry shortly"));
+            r.addHeader("Retry-After", "5");
+            return r;
+        }
+        QHttpServerResponse r("application/xml; charset=utf-8", std::move(xml));
         addGuideHeaders(r, checksum);
         return r;
     });

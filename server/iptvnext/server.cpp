@@ -197,6 +197,8 @@ void IptvNextServer::stop()
     }
     for (QFutureWatcher<QByteArray> *job : std::as_const(m_deltaJobs))
         job->waitForFinished();
+    if (m_xmltvJob)
+        m_xmltvJob->waitForFinished();
     if (m_events)
         m_events->closeAll();
     m_store.close();
@@ -485,28 +487,46 @@ IptvNextServer::DeltaState IptvNextServer::deltaFrom(const QByteArray &checksum,
     return DeltaState::Pending;
 }
 
-QByteArray IptvNextServer::xmltvExport()
+bool IptvNextServer::xmltvExport(QByteArray *xml)
 {
     if (!m_guide)
-        return {};
-    if (m_xmltvChecksum == m_version.checksum && !m_xmltv.isEmpty())
-        return m_xmltv;
-    QBuffer buffer;
-    buffer.open(QIODevice::WriteOnly);
-    XmltvWriter writer(&buffer);
-    writer.writeStart(generatorName(), QStringLiteral("iptvnext guide v%1").arg(m_version.version));
-    const Guide &g = *m_guide;
-    for (int c = 0; c < g.channelCount(); ++c)
-        writer.writeChannel(g.channelRecord(c));
-    for (int c = 0; c < g.channelCount(); ++c) {
-        const auto [first, count] = g.channelAirings(c);
-        for (quint32 i = first; i < first + count; ++i)
-            writer.writeProgramme(g.programmeRecord(g.airing(i)));
+        return false;
+    if (m_xmltvChecksum == m_version.checksum && !m_xmltv.isEmpty()) {
+        *xml = m_xmltv;
+        return true;
     }
-    writer.writeEnd();
-    m_xmltv = buffer.data();
-    m_xmltvChecksum = m_version.checksum;
-    return m_xmltv;
+    if (m_xmltvJob)
+        return false; // building; a job for an older version restarts itself for this one
+    const auto guide = m_guide;
+    const QByteArray checksum = m_version.checksum;
+    const QString source = QStringLiteral("iptvnext guide v%1").arg(m_version.version);
+    m_xmltvJob = new QFutureWatcher<QByteArray>(this);
+    connect(m_xmltvJob, &QFutureWatcher<QByteArray>::finished, this, [this, checksum] {
+        m_xmltvJob->deleteLater();
+        const QByteArray result = m_xmltvJob->result();
+        m_xmltvJob = nullptr;
+        if (checksum == m_version.checksum) {
+            m_xmltv = result;
+            m_xmltvChecksum = checksum;
+        }
+    });
+    m_xmltvJob->setFuture(QtConcurrent::run([guide, source] {
+        QBuffer buffer;
+        buffer.open(QIODevice::WriteOnly);
+        XmltvWriter writer(&buffer);
+        writer.writeStart(generatorName(), source);
+        const Guide &g = *guide;
+        for (int c = 0; c < g.channelCount(); ++c)
+            writer.writeChannel(g.channelRecord(c));
+        for (int c = 0; c < g.channelCount(); ++c) {
+            const auto [first, count] = g.channelAirings(c);
+            for (quint32 i = first; i < first + count; ++i)
+                writer.writeProgramme(g.programmeRecord(g.airing(i)));
+        }
+        writer.writeEnd();
+        return buffer.data();
+    }));
+    return false;
 }
 
 QJsonObject IptvNextServer::announcement() const

@@ -75,8 +75,9 @@ public:
     /// find it not ready yet.
     enum class DeltaState { Ready, Pending, Failed };
     DeltaState deltaFrom(const QByteArray &checksum, QByteArray *delta, QString *error);
-    /// XMLTV of the served guide; built once per guide version.
-    QByteArray xmltvExport();
+    /// XMLTV of the served guide, built in the background on first request (seconds for a big
+    /// guide) and kept for the version. False while it is being built.
+    bool xmltvExport(QByteArray *xml);
 
     QJsonObject announcement() const;
     QJsonObject statusJson();
@@ -125,6 +126,7 @@ private:
     QList<QFutureWatcher<QByteArray> *> m_deltaJobs;
     QByteArray m_xmltvChecksum;
     QByteArray m_xmltv;
+    QFutureWatcher<QByteArray> *m_xmltvJob = nullptr;
 
     // refresh
     bool m_refreshing = false;
