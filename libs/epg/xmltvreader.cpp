@@ -171,14 +171,14 @@ private:
 // decoding), which would lose a whole guide to one bad byte from a grabber. We replace them and
 // say where.
 
-// Bytes the sanitizer passes through without a second look: printable ASCII except the three
-// it tracks ('&' for bare ampersands, '<' and ']' for CDATA sections), tab, CR and LF; in
-// single-byte encodings also everything from 0x80 up.
+// Bytes the sanitizer passes through without a second look: printable ASCII except the four
+// it tracks ('&' for bare ampersands, '<', '>' and ']' for markup and CDATA sections), tab, CR
+// and LF; in single-byte encodings also everything from 0x80 up.
 constexpr std::array<bool, 256> plainBytes(bool highBytesArePlain)
 {
     std::array<bool, 256> t{};
     for (int c = 0; c < 256; ++c) {
-        t[c] = (c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != ']') || c == '\t' || c == '\n' || c == '\r'
+        t[c] = (c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != '>' && c != ']') || c == '\t' || c == '\n' || c == '\r'
             || (highBytesArePlain && c >= 0x80);
     }
     return t;
@@ -191,8 +191,8 @@ class ByteSanitizer
 public:
     enum class Mode { Undecided, Utf8, SingleByte, Passthrough };
 
-    ByteSanitizer(iptv::DiagnosticList *diagnostics, const QString &source)
-        : m_diagnostics(diagnostics), m_source(source)
+    ByteSanitizer(iptv::DiagnosticList *diagnostics, const QString &source, qint64 maxTextLength)
+        : m_diagnostics(diagnostics), m_source(source), m_maxRun(4 * std::max<qint64>(0, maxTextLength) + 4096)
     {
     }
 
@@ -233,9 +233,26 @@ public:
         };
         const bool *plain = m_mode == Mode::SingleByte ? s_plainSingleByte.data() : s_plainUtf8.data();
         while (i < size) {
-            // Most bytes need no look: skip them with one table lookup each.
-            while (i < size && plain[bytes[i]])
+            const bool inText = !m_inTag && !m_inCdata;
+            // Most bytes need no look: skip them with one table lookup each (in text, only up to
+            // the run limit, so that the check below sees a long run before it is passed on).
+            const qint64 stop = inText ? std::clamp<qint64>(m_runStart + m_maxRun + 1 - m_offset, i + 1, size) : size;
+            while (i < stop && plain[bytes[i]])
                 ++i;
+            if (inText && m_offset + i - m_runStart > m_maxRun) {
+                // Text far longer than any text that is kept: QXmlStreamReader would hold all of
+                // it (as UTF-16) before handing it over, so a hostile file could exhaust memory.
+                // Drop the excess up to the next markup; i is on a character boundary here.
+                if (!m_runWarned) {
+                    m_runWarned = true;
+                    noteProblem(m_offset + i, u"text longer than " + QString::number(m_maxRun)
+                                                  + u" bytes; the rest of it is dropped");
+                }
+                out.append(data + copiedUpTo, i - copiedUpTo);
+                const void *lt = std::memchr(data + i, '<', size_t(size - i));
+                i = lt ? static_cast<const char *>(lt) - data : size;
+                copiedUpTo = i;
+            }
             if (i >= size)
                 break;
             const uchar c = bytes[i];
@@ -266,9 +283,17 @@ public:
                         if (avail == marker.size()) {
                             m_inCdata = !m_inCdata;
                             i += marker.size();
+                            if (!m_inCdata)
+                                startTextRun(i);
                             continue;
                         }
                     }
+                }
+                if (c == '<' && !m_inCdata) {
+                    m_inTag = true;
+                } else if (c == '>' && !m_inCdata) {
+                    m_inTag = false;
+                    startTextRun(i + 1);
                 }
                 ++i;
                 continue;
@@ -325,6 +350,12 @@ public:
     }
 
 private:
+    void startTextRun(qint64 chunkIndex)
+    {
+        m_runStart = m_offset + chunkIndex;
+        m_runWarned = false;
+    }
+
     void decide(const char *data, qint64 size)
     {
         const QByteArrayView head(data, std::min<qint64>(size, 1024));
@@ -485,6 +516,10 @@ private:
     QByteArray m_encoding = "UTF-8";
     QByteArray m_pending; // held back for the next chunk
     bool m_inCdata = false;
+    bool m_inTag = false;     // between '<' and '>'
+    qint64 m_maxRun;          // longest text run passed on
+    qint64 m_runStart = 0;    // absolute offset where the current text run began
+    bool m_runWarned = false;
     qint64 m_offset = 0;  // absolute input offset of the current chunk
     qint64 m_counted = 0; // lines are counted up to here
     qint64 m_line = 1;
@@ -541,7 +576,7 @@ public:
            const XmltvReader::ProgrammeSink &programmeSink, iptv::DiagnosticList *diagnostics,
            const XmltvReadOptions &options, const QString &source, GuideData *header)
         : m_source(device, options.progress),
-          m_sanitizer(diagnostics, source),
+          m_sanitizer(diagnostics, source, options.maxTextLength),
           m_channelSink(channelSink),
           m_programmeSink(programmeSink),
           m_diag(diagnostics),

@@ -126,6 +126,7 @@ private Q_SLOTS:
     void textNormalisation();
     void defaultZone();
     void limits();
+    void hugeText();
     void progress();
     void streamingSinks();
     void realFiles_data();
@@ -673,6 +674,34 @@ void TestXmltvReader::limits()
     QVERIFY(ok);
     QVERIFY(d.programmes.isEmpty());
     QVERIFY2(dump(deepDiag).contains(u"nested too deeply"), qPrintable(dump(deepDiag)));
+}
+
+void TestXmltvReader::hugeText()
+{
+    // 3 MB of text in one element (Greek, so multi-byte) and 1 MB of whitespace between elements:
+    // the reader drops what it would truncate anyway before the XML parser has to hold it.
+    QByteArray xml = "<tv>\n<programme start=\"20260101000000 +0000\" channel=\"a\"><title>";
+    const QByteArray greek = "αβγδε";
+    xml += greek.repeated(3 * 1024 * 1024 / greek.size());
+    xml += "</title><desc>kept</desc><sub-title>" + QByteArray(3 * 1024 * 1024, 'x') + "</sub-title></programme>"
+        + QByteArray(1024 * 1024, ' ')
+        + "\n<programme start=\"20260101010000 +0000\" channel=\"a\"><title>next</title></programme>\n</tv>\n";
+    DiagnosticList diag;
+    bool ok = false;
+    const GuideData g = XmltvReader::readAllBytes(xml, &diag, &ok);
+    QVERIFY(ok);
+    QCOMPARE(diag.errorCount(), 0);
+    QCOMPARE(g.programmes.size(), 2);
+    const Programme &p = g.programmes.first();
+    QCOMPARE(p.title().size(), 64 * 1024);
+    QVERIFY(p.title().startsWith(u"αβγδεαβγδε"_qs));
+    QVERIFY(!p.title().contains(QChar::ReplacementCharacter)); // cut on a character boundary
+    QCOMPARE(p.descs.first().text, u"kept"_qs);
+    QCOMPARE(g.programmes.at(1).title(), u"next"_qs);
+    const QString all = dump(diag);
+    QCOMPARE(p.subTitles.first().text, QString(64 * 1024, u'x'));
+    QCOMPARE(all.count(u"the rest of it is dropped"_qs), 3);
+    QCOMPARE(all.count(u"truncated"_qs), 2);
 }
 
 void TestXmltvReader::progress()
