@@ -38,6 +38,7 @@ const QByteArray JsonMime = "application/json";
 // Largest window one /api/window call may span; a box pages through the fortnight.
 constexpr qint64 MaxWindowSeconds = 7 * 86400;
 constexpr int MaxSearchLimit = 500;
+constexpr qsizetype MaxWindowAirings = 20000;
 
 QHttpServerResponse jsonResponse(const QJsonObject &o, Status status = Status::Ok)
 {
@@ -447,8 +448,16 @@ void HttpApi::setupRoutes()
         }
         QJsonArray out;
         QList<Airing> airings;
+        qsizetype total = 0;
         for (int c : std::as_const(channels)) {
             g.window(c, 1, from, to, &airings);
+            // One answer is built on the main thread: keep it to what a screen or a page needs.
+            total += airings.size();
+            if (total > MaxWindowAirings) {
+                return errorResponse(Status::BadRequest, QStringLiteral("window-too-large"),
+                                     QStringLiteral("more than %1 airings; narrow from/to or page with first=&count=")
+                                         .arg(MaxWindowAirings));
+            }
             QJsonArray list;
             for (const Airing &a : std::as_const(airings))
                 list.append(airingJson(g, a, false));
