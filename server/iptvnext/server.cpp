@@ -25,6 +25,7 @@ Q_LOGGING_CATEGORY(lcServer, "iptv.next.server")
 namespace iptv::next {
 
 using namespace iptv::epg;
+using iptv::MetricLabels;
 
 namespace {
 
@@ -319,6 +320,21 @@ void IptvNextServer::jobFinished()
     if (!report.ok())
         m_refreshFailures->increment();
 
+    for (const SourceOutcome &s : std::as_const(report.sources)) {
+        const MetricLabels labels{{QStringLiteral("source"), s.key}};
+        m_metrics.gauge(QStringLiteral("iptvnext_source_ok"), QStringLiteral("1 when the source's last read succeeded."), labels)
+            ->set(s.ok ? 1 : 0);
+        m_metrics.counter(QStringLiteral("iptvnext_source_failures_total"), QStringLiteral("Failed reads of a source."), labels)
+            ->increment(s.ok ? 0 : 1);
+        if (s.ok) {
+            m_metrics.gauge(QStringLiteral("iptvnext_source_programmes"),
+                            QStringLiteral("Programmes in the source's last good read."), labels)
+                ->set(double(s.programmes));
+            m_metrics.gauge(QStringLiteral("iptvnext_source_last_success_timestamp_seconds"),
+                            QStringLiteral("When the source was last read successfully."), labels)
+                ->set(double(now()));
+        }
+    }
     if (report.compile.ok && report.compile.guide) {
         m_lastSuccess = now();
         m_lastSuccessGauge->set(double(m_lastSuccess));

@@ -362,7 +362,12 @@ private Q_SLOTS:
         QCOMPARE(stored[u"ok"].toBool(), false);
         QCOMPARE(stored[u"error"].toString(), error);
         QVERIFY(stored[u"storedProgrammes"].toInteger() > 0);
-        QVERIFY(get(QStringLiteral("/metrics")).body.contains("iptvnext_refresh_failures_total 1"));
+        const QByteArray metrics = get(QStringLiteral("/metrics")).body;
+        QVERIFY(metrics.contains("iptvnext_refresh_failures_total 1"));
+        const QByteArray label = "{source=\"" + m_source.toUtf8() + "\"}";
+        QVERIFY(metrics.contains(QByteArray("iptvnext_source_ok" + label + " 0")));
+        QVERIFY(metrics.contains(QByteArray("iptvnext_source_failures_total" + label + " 1")));
+        QVERIFY(metrics.contains(QByteArray("iptvnext_source_programmes" + label + " 9"))); // the last good read
     }
 
     void deltaAndAnnouncements()
@@ -481,6 +486,22 @@ private Q_SLOTS:
         QCOMPARE(lineup[u"mapped"].toInt(), 2);
         QCOMPARE(lineup[u"droppedProgrammes"].toInt(), 1); // Quiz Night on three.test
         QCOMPARE(lineup[u"guideChannelsNotInLineup"].toArray(), QJsonArray{u"three.test"_qs});
+    }
+
+    void defaultTimeZone()
+    {
+        m_server.reset();
+        ServerConfig c = config();
+        c.dataDir = m_dir->filePath(QStringLiteral("zone"));
+        c.xmltvSources = {Data + u"guide-local-times.xml"};
+        c.timeZone = QTimeZone("America/New_York");
+        startServer(c, true);
+        // 13:00 in New York is 18:00 UTC; a time with its own offset ignores the zone.
+        HttpResult r = get(QStringLiteral("/api/now?channel=local.test&at=2026-01-01T18:10:00Z"));
+        QCOMPARE(r.json()[u"now"][u"title"].toString(), u"Lunchtime Local"_qs);
+        QCOMPARE(r.json()[u"now"][u"start"].toInteger(), From + 18 * 3600);
+        r = get(QStringLiteral("/api/now?channel=local.test&at=2026-01-01T14:10:00Z"));
+        QCOMPARE(r.json()[u"now"][u"title"].toString(), u"With Its Own Offset"_qs);
     }
 
     void httpSources()
