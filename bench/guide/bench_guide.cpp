@@ -6,7 +6,7 @@
 //   - window queries (10 channels x 3 hours at random offsets) against an indexed SQLite table
 //     (target p99 <= 50 us).
 //
-// usage: bench_guide GUIDE [--rounds N] [--skip-fts]
+// usage: bench_guide GUIDE [--rounds N] [--skip-fts] [--per-query]
 
 #include <epg/guide.h>
 #include <epg/search.h>
@@ -182,6 +182,7 @@ int main(int argc, char *argv[])
     if (r > 0 && r + 1 < args.size())
         rounds = qMax(1, args.at(r + 1).toInt());
     const bool skipFts = args.contains(u"--skip-fts"_qs);
+    const bool perQuery = args.contains(u"--per-query"_qs);
 
     // ---- 3. open + index: memory on the first (cold) round, time as the median of five ----
     const qint64 rssStart = rssBytes();
@@ -230,6 +231,8 @@ int main(int argc, char *argv[])
     // ---- 4. search ----
     const QList<QueryClass> classes = querySet();
     struct ClassResult { std::vector<qint64> ours, fts, oursWall, ftsWall; qint64 oursHits = 0, ftsHits = 0; };
+    struct QueryResult { QString text; std::vector<qint64> ours, fts; qint64 total = 0; };
+    std::vector<QueryResult> queryResults;
     Stopwatch watch;
     std::vector<ClassResult> results(size_t(classes.size()));
 
@@ -238,12 +241,15 @@ int main(int argc, char *argv[])
             SearchQuery query;
             query.text = q;
             query.limit = 50;
-            results[size_t(c)].oursHits += index->search(query).hits.size(); // warm
+            const SearchResult warm = index->search(query);
+            results[size_t(c)].oursHits += warm.hits.size();
+            queryResults.push_back({q, {}, {}, warm.totalProgrammes});
             for (int i = 0; i < rounds; ++i) {
                 watch.restart();
                 const SearchResult res = index->search(query);
                 results[size_t(c)].ours.push_back(watch.cpuNs());
                 results[size_t(c)].oursWall.push_back(watch.wallNs());
+                queryResults.back().ours.push_back(watch.cpuNs());
                 Q_UNUSED(res)
             }
         }
@@ -341,14 +347,17 @@ int main(int argc, char *argv[])
             return qint64(hits.size());
         };
         const int ftsRounds = qMax(3, rounds / 5);
+        size_t queryIndex = 0;
         for (qsizetype c = 0; c < classes.size(); ++c) {
             for (const QString &q : classes.at(c).queries) {
+                QueryResult &qr = queryResults[queryIndex++];
                 results[size_t(c)].ftsHits += runFts(q); // warm
                 for (int i = 0; i < ftsRounds; ++i) {
                     watch.restart();
                     runFts(q);
                     results[size_t(c)].fts.push_back(watch.cpuNs());
                     results[size_t(c)].ftsWall.push_back(watch.wallNs());
+                    qr.fts.push_back(watch.cpuNs());
                 }
             }
         }
@@ -373,6 +382,15 @@ int main(int argc, char *argv[])
     const Percentiles o = percentiles(allOurs), f = percentiles(allFts);
     std::printf("  %-11s %8.1fus %8.1fus %8.1fus %8.1fus %8.1fx %8.1fx   (targets: p99 <= 1000us, >= 10x)\n", "all",
                 o.p50, o.p99, f.p50, f.p99, o.p50 > 0 ? f.p50 / o.p50 : 0.0, o.p99 > 0 ? f.p99 / o.p99 : 0.0);
+    if (perQuery) {
+        std::printf("\n  %-18s %9s %10s %10s %10s %10s\n", "query", "matches", "ours p50", "ours max", "fts5 p50", "fts5 max");
+        for (const QueryResult &qr : queryResults) {
+            const Percentiles a = percentiles(qr.ours), b = percentiles(qr.fts);
+            std::printf("  %-18s %9lld %8.1fus %8.1fus %8.1fus %8.1fus\n", qPrintable(qr.text), qr.total, a.p50, a.max,
+                        b.p50, b.max);
+        }
+        std::printf("\n");
+    }
     const Percentiles ow = percentiles(allOursWall), fw = percentiles(allFtsWall);
     std::printf("  %-11s %8.1fus %8.1fus %8.1fus %8.1fus %8.1fx %8.1fx   (wall clock, includes preemption)\n",
                 "all (wall)", ow.p50, ow.p99, fw.p50, fw.p99, ow.p50 > 0 ? fw.p50 / ow.p50 : 0.0,

@@ -254,7 +254,8 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
         u"Compiles XMLTV guides (plain, .gz or .xz) into a compact box guide.\n"
         "Programmes are streamed into the guide builder, so memory follows the size of the guide, not of the XML.\n"
         "With --lineup, the guide's channels are those of the M3U lineup, in its order; programmes of guide\n"
-        "channels the lineup does not carry are dropped (inputs are then read twice: channels, then programmes)."_qs);
+        "channels the lineup does not carry are dropped (the channel list is read first, up to each file's\n"
+        "first programme, as XMLTV puts channels before programmes)."_qs);
     parser.addPositionalArgument(u"inputs"_qs, u"XMLTV files (.xml, .xml.gz, .xml.xz)."_qs, u"IN.xml [IN2 ...]"_qs);
     const QCommandLineOption output({u"o"_qs, u"output"_qs}, u"The guide file to write."_qs, u"OUT.guide"_qs);
     const QCommandLineOption lineup(u"lineup"_qs, u"M3U lineup deciding channels and their order."_qs, u"L.m3u"_qs);
@@ -328,12 +329,17 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
             return failure(err, u"%1: cannot read the lineup"_qs.arg(parser.value(lineup)));
         }
         QList<Channel> guideChannels;
-        iptv::DiagnosticList channelPass; // the second pass reports the same problems again
+        iptv::DiagnosticList channelPass; // the full read reports the same problems again
         for (const QString &path : inputs) {
+            // The mapping needs every guide channel before the first programme is added; the DTD
+            // puts channels first, so this pass stops at a file's first programme.
+            bool sawProgramme = false;
             XmltvReadOptions readOptions;
             readOptions.defaultZone = zone;
+            readOptions.cancelled = [&sawProgramme] { return sawProgramme; };
             if (!XmltvReader::readFile(path, [&guideChannels](Channel &&c) { guideChannels.append(std::move(c)); },
-                                       [](Programme &&) {}, &channelPass, readOptions)) {
+                                       [&sawProgramme](Programme &&) { sawProgramme = true; }, &channelPass,
+                                       readOptions)) {
                 printDiagnostics(err, channelPass, shownDiagnostics);
                 return failure(err, u"%1: cannot read XMLTV"_qs.arg(path));
             }
