@@ -182,6 +182,55 @@ private Q_SLOTS:
             QVERIFY2(line.contains(u"ch003.demo"_qs), qPrintable(line));
     }
 
+    void searchFilters_data()
+    {
+        QTest::addColumn<QStringList>("options");
+        QTest::addColumn<QString>("query");
+        QTest::newRow("category") << QStringList{u"--category"_qs, u"movie"_qs} << u"the"_qs;
+        QTest::newRow("new only") << QStringList{u"--new"_qs} << u"e"_qs;
+        QTest::newRow("at, in a zone") << QStringList{u"--at"_qs, u"2026-01-06T20:00"_qs, u"--time-zone"_qs, u"Europe/Dublin"_qs}
+                                       << u"news"_qs;
+        QTest::newRow("limit") << QStringList{u"--limit"_qs, u"3"_qs} << u"a"_qs;
+    }
+    void searchFilters()
+    {
+        QFETCH(QStringList, options);
+        QFETCH(QString, query);
+        const Run r = runTool(QStringList{u"search"_qs, m_guide, query} + options);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QStringList lines = r.out.split(u'\n', Qt::SkipEmptyParts);
+        QVERIFY(!lines.isEmpty());
+        QVERIFY(lines.last().contains(u"matching programmes"_qs));
+        if (options.contains(u"--limit"_qs))
+            QVERIFY(lines.size() <= 4);
+        if (options.contains(u"--at"_qs)) {
+            // Nothing before the time asked for (printed in the same zone).
+            for (const QString &line : lines.mid(0, lines.size() - 1))
+                QVERIFY2(line.left(16) >= u"2026-01-06 20:00"_qs, qPrintable(line));
+        }
+    }
+
+    void corruptGuideNamesTheFile()
+    {
+        QFile in(m_guide);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QByteArray bytes = in.readAll();
+        const QString truncated = path(u"truncated.guide"_qs);
+        QFile out(truncated);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes.left(bytes.size() / 2));
+        out.close();
+        for (const QString &command : {u"inspect"_qs, u"export"_qs}) {
+            QStringList arguments{command, truncated};
+            if (command == u"export")
+                arguments << u"-o"_qs << path(u"never.xml"_qs);
+            const Run r = runTool(arguments);
+            QCOMPARE(r.exitCode, 1);
+            QVERIFY2(r.err.contains(u"truncated.guide"_qs), qPrintable(r.err));
+        }
+        QVERIFY(!QFile::exists(path(u"never.xml"_qs)));
+    }
+
     void exportReadsBack()
     {
         const QString back = path(u"back.xml"_qs);
