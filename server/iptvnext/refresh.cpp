@@ -168,6 +168,7 @@ QJsonObject SourceOutcome::toJson() const
     QJsonObject o{{QStringLiteral("source"), key},
                   {QStringLiteral("kind"), kind},
                   {QStringLiteral("ok"), ok},
+                  {QStringLiteral("notModified"), notModified},
                   {QStringLiteral("channels"), channels},
                   {QStringLiteral("programmes"), programmes},
                   {QStringLiteral("durationMs"), durationMs},
@@ -220,7 +221,8 @@ QJsonObject CompileOutcome::toJson() const
 
 bool RefreshReport::ok() const
 {
-    if (aborted || !compile.ok)
+    // Not compiling is fine when nothing changed (every source unchanged upstream).
+    if (aborted || (compile.attempted && !compile.ok) || (!compile.attempted && sources.isEmpty()))
         return false;
     for (const SourceOutcome &s : sources) {
         if (!s.ok)
@@ -421,7 +423,11 @@ RefreshReport runRefresh(const JobSettings &settings, const QList<FetchedSource>
     QString error;
     if (!store.open(settings.database, &error)) {
         for (const FetchedSource &src : sources)
-            report.sources.append({src.key, src.kind, false, QStringLiteral("store: %1").arg(error)});
+            {
+            SourceOutcome failed{src.key, src.kind};
+            failed.error = QStringLiteral("store: %1").arg(error);
+            report.sources.append(failed);
+        }
         report.compile.attempted = true;
         report.compile.error = QStringLiteral("store: %1").arg(error);
         return done();
@@ -431,9 +437,23 @@ RefreshReport runRefresh(const JobSettings &settings, const QList<FetchedSource>
     for (const FetchedSource &src : sources) {
         SourceOutcome outcome;
         if (aborted(settings)) {
-            outcome = {src.key, src.kind, false, QStringLiteral("refresh aborted")};
+            outcome = {src.key, src.kind};
+            outcome.error = QStringLiteral("refresh aborted");
+        } else if (src.notModified) {
+            outcome = {src.key, src.kind, true, true};
+            if (const auto rec = store.source(src.key)) {
+                outcome.channels = rec->channelCount;
+                outcome.programmes = rec->programmeCount;
+            }
+            outcome.durationMs = src.fetchMs;
+            QString ignored;
+            store.recordUnchanged(src.key, settings.now, &ignored);
+            qCInfo(lcRefresh) << "source" << src.key << "not modified upstream; keeping the stored data";
+            report.sources.append(std::move(outcome));
+            continue;
         } else if (!src.fetchError.isEmpty()) {
-            outcome = {src.key, src.kind, false, src.fetchError};
+            outcome = {src.key, src.kind};
+            outcome.error = src.fetchError;
             outcome.durationMs = src.fetchMs;
         } else if (src.kind == KindM3u) {
             outcome = readLineup(store, settings, src);

@@ -35,6 +35,9 @@ struct FetchedSource
     QByteArray bytes;     ///< else these (an HTTP body)
     QString fetchError;   ///< set when the download failed; the source is then a failure
     qint64 fetchMs = 0;
+    bool notModified = false; ///< HTTP 304 to a conditional GET: the stored data is current
+    QByteArray etag;          ///< validators of the download, for the next conditional GET
+    QByteArray lastModified;
 };
 
 struct SourceOutcome
@@ -42,6 +45,7 @@ struct SourceOutcome
     QString key;
     QString kind;
     bool ok = false;
+    bool notModified = false;  ///< unchanged upstream; nothing was read or stored
     QString error;
     qint64 channels = 0;
     qint64 programmes = 0;
@@ -83,7 +87,7 @@ struct RefreshReport
     bool aborted = false;
     QList<SourceOutcome> sources;
     CompileOutcome compile;
-    /// Every source read and the guide compiled.
+    /// Every source read (or unchanged) and, when one changed, the guide compiled.
     bool ok() const;
     /// A new or unchanged guide came out of it (some sources may have failed).
     bool guideAvailable() const { return compile.ok; }
@@ -107,7 +111,7 @@ struct JobSettings
 };
 
 /// Reads the fetched sources into the store, then compiles when any source was updated (or when
-/// `forceCompile`). Never throws; every failure is in the report.
+/// `forceCompile`, e.g. the window moved on to a new day). Never throws; every failure is in the report.
 RefreshReport runRefresh(const JobSettings &settings, const QList<FetchedSource> &sources, bool forceCompile = false);
 
 /// Compiles the guide from the stored sources (e.g. at start when the guide file is missing).

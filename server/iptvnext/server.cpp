@@ -249,6 +249,13 @@ void IptvNextServer::startFetches(const QString &trigger)
             QNetworkRequest request{QUrl(key)};
             request.setTransferTimeout(m_config.downloadTimeoutSeconds * 1000);
             request.setHeader(QNetworkRequest::UserAgentHeader, generatorName());
+            // Conditional GET: an unchanged guide costs a 304 instead of a download and a parse.
+            if (const auto v = m_validators.constFind(key); v != m_validators.cend()) {
+                if (!v->first.isEmpty())
+                    request.setRawHeader("If-None-Match", v->first);
+                if (!v->second.isEmpty())
+                    request.setRawHeader("If-Modified-Since", v->second);
+            }
             QNetworkReply *reply = m_network->get(request);
             reply->setProperty("iptvnextStarted", QDateTime::currentMSecsSinceEpoch());
             m_replies.append(reply);
@@ -262,13 +269,18 @@ void IptvNextServer::startFetches(const QString &trigger)
                 FetchedSource &f = m_fetched[index];
                 f.fetchMs = QDateTime::currentMSecsSinceEpoch() - reply->property("iptvnextStarted").toLongLong();
                 const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-                if (reply->property("iptvnextTooLarge").toBool())
+                if (status == 304) {
+                    f.notModified = true;
+                } else if (reply->property("iptvnextTooLarge").toBool())
                     f.fetchError = QStringLiteral("download larger than %1 bytes").arg(m_config.maxDownloadBytes);
                 else if (reply->error() != QNetworkReply::NoError)
                     f.fetchError = status ? QStringLiteral("HTTP %1: %2").arg(status).arg(reply->errorString())
                                           : QStringLiteral("download failed: %1").arg(reply->errorString());
-                else
+                else {
                     f.bytes = reply->readAll();
+                    f.etag = reply->rawHeader("ETag");
+                    f.lastModified = reply->rawHeader("Last-Modified");
+                }
                 m_replies.removeOne(reply);
                 reply->deleteLater();
                 fetchFinished();
@@ -294,7 +306,16 @@ void IptvNextServer::fetchFinished()
         m_refreshing = false;
         return;
     }
-    launchJob(m_trigger, m_fetched, false);
+    launchJob(m_trigger, m_fetched, windowMoved());
+}
+
+bool IptvNextServer::windowMoved() const
+{
+    // Unchanged sources still need a compile when there is no guide, or when the default window
+    // (from the start of the current UTC day) has moved on since the served one was made.
+    if (!m_guide)
+        return true;
+    return m_config.from == 0 && m_guide->info().validFrom != startOfUtcDay(now());
 }
 
 void IptvNextServer::launchJob(const QString &trigger, QList<FetchedSource> sources, bool forceCompile)
@@ -321,6 +342,16 @@ void IptvNextServer::jobFinished()
         m_refreshFailures->increment();
 
     for (const SourceOutcome &s : std::as_const(report.sources)) {
+        // Validators only for data that made it into the store: a body that failed to parse
+        // must be downloaded whole next time, not answered with a 304.
+        if (!s.ok) {
+            m_validators.remove(s.key);
+        } else if (!s.notModified) {
+            for (const FetchedSource &f : std::as_const(m_fetched)) {
+                if (f.key == s.key && (!f.etag.isEmpty() || !f.lastModified.isEmpty()))
+                    m_validators.insert(s.key, {f.etag, f.lastModified});
+            }
+        }
         const MetricLabels labels{{QStringLiteral("source"), s.key}};
         m_metrics.gauge(QStringLiteral("iptvnext_source_ok"), QStringLiteral("1 when the source's last read succeeded."), labels)
             ->set(s.ok ? 1 : 0);
@@ -335,6 +366,7 @@ void IptvNextServer::jobFinished()
                 ->set(double(now()));
         }
     }
+    m_fetched.clear(); // drop downloaded bodies; the job is done with them
     if (report.compile.ok && report.compile.guide) {
         m_lastSuccess = now();
         m_lastSuccessGauge->set(double(m_lastSuccess));

@@ -134,6 +134,9 @@ private:
     QString m_pendingTrigger;
     QString m_trigger;
     QList<FetchedSource> m_fetched;
+    /// ETag / Last-Modified of each URL source's last download that was stored successfully.
+    QHash<QString, std::pair<QByteArray, QByteArray>> m_validators;
+    bool windowMoved() const;
     QList<QNetworkReply *> m_replies;
     std::shared_ptr<std::atomic_bool> m_abort;
     QFutureWatcher<RefreshReport> m_jobWatcher;

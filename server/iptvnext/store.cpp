@@ -388,6 +388,21 @@ bool GuideStore::recordFailure(const QString &key, const QString &kind, qint64 w
     return true;
 }
 
+bool GuideStore::recordUnchanged(const QString &key, qint64 when, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("UPDATE sources SET last_attempt = ?, last_success = ?, last_ok = 1, last_error = '' "
+                             "WHERE key = ?"));
+    q.addBindValue(when);
+    q.addBindValue(when);
+    q.addBindValue(key);
+    if (!q.exec()) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    return true;
+}
+
 namespace {
 SourceRecord sourceFromQuery(const QSqlQuery &q)
 {

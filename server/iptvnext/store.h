@@ -116,6 +116,10 @@ public:
     bool recordFailure(const QString &key, const QString &kind, qint64 when, const QString &message,
                        const QByteArray &reportJson, QString *error);
 
+    /// Records an attempt that found the source unchanged upstream (HTTP 304): a success that
+    /// keeps the stored data.
+    bool recordUnchanged(const QString &key, qint64 when, QString *error);
+
     std::optional<SourceRecord> source(const QString &key, QString *error = nullptr);
     QList<SourceRecord> sources(QString *error = nullptr);
     QByteArray sourceContent(const QString &key, QString *error = nullptr);

@@ -534,6 +534,44 @@ private Q_SLOTS:
         QVERIFY2(last[u"sources"][1][u"error"].toString().contains(u"HTTP 404"), qPrintable(last[u"sources"][1][u"error"].toString()));
     }
 
+    void conditionalDownloads()
+    {
+        // An origin that answers If-None-Match like a CDN does, and counts full downloads.
+        QHttpServer origin;
+        QFile f(Data + u"guide-a.xml");
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray body = f.readAll();
+        int fullDownloads = 0;
+        origin.route(QStringLiteral("/guide.xml"), [&](const QHttpServerRequest &req) {
+            if (req.value("If-None-Match") == "\"v1\"")
+                return QHttpServerResponse(QHttpServerResponse::StatusCode::NotModified);
+            ++fullDownloads;
+            QHttpServerResponse r("application/xml", body);
+            r.addHeader("ETag", "\"v1\"");
+            return r;
+        });
+        const quint16 originPort = origin.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(originPort);
+
+        m_server.reset();
+        ServerConfig c = config();
+        c.dataDir = m_dir->filePath(QStringLiteral("conditional"));
+        c.xmltvSources = {QStringLiteral("http://127.0.0.1:%1/guide.xml").arg(originPort)};
+        startServer(c, true);
+        QTRY_VERIFY_WITH_TIMEOUT(!m_server->isRefreshing(), WaitMs);
+        QCOMPARE(fullDownloads, 1);
+        const QByteArray checksum = m_server->guideVersion().checksum;
+
+        QVERIFY(refreshAndWait());
+        QCOMPARE(fullDownloads, 1);
+        const QJsonObject last = get(QStringLiteral("/api/status")).json()[u"lastRefresh"].toObject();
+        QVERIFY(last[u"ok"].toBool());
+        QVERIFY(last[u"sources"][0][u"notModified"].toBool());
+        QCOMPARE(last[u"sources"][0][u"programmes"].toInteger(), 9);
+        QCOMPARE(last[u"compile"][u"attempted"].toBool(), false); // same window, nothing new
+        QCOMPARE(m_server->guideVersion().checksum, checksum);
+    }
+
     void xmltvExport()
     {
         // Built in the background on first request: 503 export-pending until then.
