@@ -96,7 +96,7 @@ void addCommandLineOptions(QCommandLineParser *parser)
     parser->addOptions({
         {{QStringLiteral("c"), QStringLiteral("config")}, QStringLiteral("Configuration file (INI)."), QStringLiteral("file")},
         {{QStringLiteral("p"), QStringLiteral("port")}, QStringLiteral("HTTP port (default 8410)."), QStringLiteral("port")},
-        {QStringLiteral("events-port"), QStringLiteral("WebSocket port for /events (default HTTP port + 1, 0 = off)."), QStringLiteral("port")},
+        {QStringLiteral("events-port"), QStringLiteral("WebSocket port for /events (default HTTP port + 1; 0 = only on the HTTP port)."), QStringLiteral("port")},
         {QStringLiteral("bind"), QStringLiteral("Address to listen on (default any)."), QStringLiteral("address")},
         {QStringLiteral("data-dir"), QStringLiteral("Directory for the database and the compiled guides."), QStringLiteral("dir")},
         {QStringLiteral("xmltv"), QStringLiteral("XMLTV source, file or URL; repeat for several."), QStringLiteral("file-or-url")},
