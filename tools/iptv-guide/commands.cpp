@@ -262,7 +262,10 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption from(u"from"_qs, u"Window start: ISO 8601 or epoch seconds (default: first programme)."_qs,
                                   u"time"_qs);
     const QCommandLineOption days(u"days"_qs, u"Window length in days (default 14)."_qs, u"n"_qs, u"14"_qs);
-    const QCommandLineOption level(u"level"_qs, u"zstd compression level 1-22 (default 19)."_qs, u"n"_qs, u"19"_qs);
+    const QCommandLineOption level(u"level"_qs,
+                                   u"zstd compression level 1-22, or 0 (default) to pick by size: 19 for small "
+                                   "guides, lower for large ones so a compile stays fast."_qs,
+                                   u"n"_qs, u"0"_qs);
     const QCommandLineOption threads(u"threads"_qs, u"zstd worker threads (default 0: one per core)."_qs, u"n"_qs,
                                      u"0"_qs);
     const QCommandLineOption timeZone(u"time-zone"_qs,
@@ -287,8 +290,8 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
     options.generator = u"iptv-guide %1"_qs.arg(QCoreApplication::applicationVersion());
     if (!parseInt(parser.value(days), 1, 62, &options.days))
         return usageError(err, command, u"--days wants a whole number from 1 to 62"_qs);
-    if (!parseInt(parser.value(level), 1, 22, &options.compressionLevel))
-        return usageError(err, command, u"--level wants a zstd level from 1 to 22"_qs);
+    if (!parseInt(parser.value(level), 0, 22, &options.compressionLevel))
+        return usageError(err, command, u"--level wants a zstd level from 1 to 22, or 0 for automatic"_qs);
     if (!parseInt(parser.value(threads), 0, 256, &options.threads))
         return usageError(err, command, u"--threads wants a number from 0 to 256"_qs);
     int shownDiagnostics = 20;
