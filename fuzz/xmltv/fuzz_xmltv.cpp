@@ -45,7 +45,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const QByteArray bytes = QByteArray::fromRawData(reinterpret_cast<const char *>(data), qsizetype(size));
     XmltvReadOptions options;
-    options.maxTextLength = 4096;
+    // Small limits on some inputs so that truncation and the dropping of long text runs get exercised.
+    static const qint64 textLimits[] = {4096, 64, 1000};
+    options.maxTextLength = textLimits[size % 3];
     options.maxElementsPerProgramme = 500;
     iptv::DiagnosticList diagnostics(50);
     bool ok = false;

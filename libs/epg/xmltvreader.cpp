@@ -800,7 +800,7 @@ QString Parser::attribute(const char *name)
     if (value.size() <= m_options.maxTextLength)
         return value.toString();
     const QString what = u'<' + m_xml.name().toString() + u' ' + QLatin1String(name) + u"=\"...\">";
-    return capped(value, what);
+    return capped(value, what).trimmed(); // the cut may leave inner whitespace at the end
 }
 
 bool Parser::skipElement()

@@ -664,6 +664,15 @@ void TestXmltvReader::limits()
     QCOMPARE(attrDiag.warningCount(), 1);
     QVERIFY2(attrDiag.items().first().message.contains(u"<icon src=\"...\"> longer than 1000"), qPrintable(dump(attrDiag)));
 
+    // A cut that lands on inner whitespace does not leave it at the end.
+    XmltvReadOptions tiny;
+    tiny.maxTextLength = 5;
+    DiagnosticList tinyDiag;
+    const GuideData t = XmltvReader::readAllBytes("<tv><channel id=\"abcd efgh\"><display-name>wxyz ijkl</display-name>"
+                                                  "</channel></tv>", &tinyDiag, &ok, tiny);
+    QCOMPARE(t.channels.first().id, u"abcd"_qs);
+    QCOMPARE(t.channels.first().name(), u"wxyz"_qs);
+
     // Deep nesting is refused instead of recursing or growing without bound.
     QByteArray deep = "<tv><programme start=\"20260101000000 +0000\" channel=\"a\"><title>T</title><x>";
     for (int i = 0; i < 1000; ++i)
