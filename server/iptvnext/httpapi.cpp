@@ -178,6 +178,20 @@ QJsonValue airingJson(const Guide &g, const Airing &a, bool withChannel = true)
     return o;
 }
 
+/// HEAD: the GET answer's status and headers without its body. Qt HTTP Server 6.4 writes
+/// Content-Length from the body it is given, so the size travels as X-Content-Length.
+QHttpServerResponse headResponse(const QHttpServerResponse &full)
+{
+    QHttpServerResponse r(full.mimeType(), QByteArray(), full.statusCode());
+    for (const char *name : {"ETag", "Cache-Control", "Last-Modified", "X-Guide-Version", "X-Guide-Base",
+                             "Retry-After", "Allow"}) {
+        for (const QByteArray &v : full.headers(name))
+            r.addHeader(name, v);
+    }
+    r.addHeader("X-Content-Length", QByteArray::number(full.data().size()));
+    return r;
+}
+
 void addGuideHeaders(QHttpServerResponse &r, const QByteArray &checksum)
 {
     r.addHeader("ETag", iptv::http::quotedEtag(checksum));
@@ -265,8 +279,8 @@ void HttpApi::setupRoutes()
     auto methodNotAllowed = [](Method allowed) {
         auto r = errorResponse(Status::MethodNotAllowed, QStringLiteral("method-not-allowed"),
                                QStringLiteral("this resource answers %1 only")
-                                   .arg(allowed == Method::Post ? u"POST"_qs : u"GET"_qs));
-        r.addHeader("Allow", allowed == Method::Post ? "POST" : "GET");
+                                   .arg(allowed == Method::Post ? u"POST"_qs : u"GET and HEAD"_qs));
+        r.addHeader("Allow", allowed == Method::Post ? "POST" : "GET, HEAD");
         return r;
     };
     auto add = [this, record, methodNotAllowed](const char *pattern, Method method,
@@ -275,7 +289,10 @@ void HttpApi::setupRoutes()
         m_http->route(route, [route, method, handler, record, methodNotAllowed](const QHttpServerRequest &req) {
             QElapsedTimer clock;
             clock.start();
-            QHttpServerResponse resp = req.method() == method ? handler(req) : methodNotAllowed(method);
+            const bool head = method == Method::Get && req.method() == Method::Head;
+            QHttpServerResponse resp = req.method() == method || head ? handler(req) : methodNotAllowed(method);
+            if (head)
+                resp = headResponse(resp);
             record(route, req, resp, clock);
             return resp;
         });
@@ -344,7 +361,7 @@ void HttpApi::setupRoutes()
         clock.start();
         const QString route = QStringLiteral("/guide/<checksum>");
         auto respond = [&]() -> QHttpServerResponse {
-            if (req.method() != Method::Get)
+            if (req.method() != Method::Get && req.method() != Method::Head)
                 return methodNotAllowed(Method::Get);
             const QByteArray sum = checksum.toLatin1();
             if (!m_server->isKnownVersion(sum)) {
@@ -363,6 +380,8 @@ void HttpApi::setupRoutes()
             return r;
         };
         QHttpServerResponse resp = respond();
+        if (req.method() == Method::Head)
+            resp = headResponse(resp);
         record(route, req, resp, clock);
         return resp;
     });

@@ -79,6 +79,9 @@ SourceOutcome readXmltv(GuideStore &store, const JobSettings &settings, const Fe
     XmltvReadOptions options;
     options.sourceName = src.key;
     options.defaultZone = settings.zone;
+    // A stop request ends the read at the next programme instead of at the end of the file.
+    if (settings.abort)
+        options.cancelled = [abort = settings.abort] { return abort->load(); };
     const bool readOk = src.localPath.isEmpty()
         ? XmltvReader::readBytes(src.bytes, channelSink, programmeSink, &diags, options)
         : XmltvReader::readFile(src.localPath, channelSink, programmeSink, &diags, options);

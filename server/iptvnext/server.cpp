@@ -190,8 +190,8 @@ void IptvNextServer::stop()
     const auto replies = m_replies;
     for (QNetworkReply *r : replies)
         r->abort();
-    // The job checks the abort flag between sources and rows; a parse in progress finishes its
-    // current file, which is bounded.
+    // The job checks the abort flag between sources and programmes (the reader's cancel hook),
+    // so this wait is short.
     if (m_jobWatcher.isRunning()) {
         qCInfo(lcServer) << "waiting for the running refresh to stop";
         m_jobWatcher.waitForFinished();

@@ -121,6 +121,14 @@ private Q_SLOTS:
         QVERIFY(again.body.isEmpty());
         QCOMPARE(again.header("ETag"), r.header("ETag"));
 
+        // HEAD (curl -I): the headers without the body.
+        const HttpResult head = httpRequest(m_nam, "HEAD", url(QStringLiteral("/guide")));
+        QCOMPARE(head.status, 200);
+        QCOMPARE(head.header("ETag"), r.header("ETag"));
+        QCOMPARE(head.header("Content-Type"), QByteArray("application/vnd.iptv.guide"));
+        QCOMPARE(head.header("X-Content-Length"), QByteArray::number(r.body.size()));
+        QVERIFY(head.body.isEmpty());
+
         const HttpResult stale = get(QStringLiteral("/guide"), {{"If-None-Match", "\"0123\""}});
         QCOMPARE(stale.status, 200);
 
