@@ -399,14 +399,31 @@ QString Guide::episode(quint32 p) const
 {
     if (p >= programmeCount())
         return {};
-    const Programme prog = programmeRecord(Airing{0, 0, 0, 1, p, 0});
-    QString xmltvNs;
-    for (const EpisodeNum &e : prog.episodeNums) {
-        if (e.system == u"onscreen" || e.system.isEmpty())
-            return e.value;
-        if (e.system == u"xmltv_ns")
-            xmltvNs = e.value;
-    }
+    // Only the episode-num fields: this runs for every cell of a grid.
+    quint32 onscreen = 0, ns = 0;
+    bool haveOnscreen = false;
+    quint8 tag = 0;
+    int field = 0;
+    quint32 system = 0;
+    d->walkProgramme(p, [&](quint8 t) { tag = t; field = 0; },
+                     [&](char, quint64 v) {
+                         if (tag != TagEpisodeNum)
+                             return;
+                         if (field++ == 0) {
+                             system = quint32(v);
+                             return;
+                         }
+                         const QByteArrayView sys = d->stringView(system);
+                         if (!haveOnscreen && (sys.isEmpty() || sys == "onscreen")) {
+                             onscreen = quint32(v);
+                             haveOnscreen = true;
+                         } else if (!ns && sys == "xmltv_ns") {
+                             ns = quint32(v);
+                         }
+                     });
+    if (haveOnscreen)
+        return d->str(onscreen);
+    const QString xmltvNs = d->str(ns);
     if (xmltvNs.isEmpty())
         return {};
     // xmltv_ns is "season.episode.part", each zero-based "n/total".
