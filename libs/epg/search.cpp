@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <malloc.h>
 #include <span>
 #include <thread>
 #include <vector>
@@ -99,6 +100,41 @@ public:
 private:
     std::vector<quint64> m_words;
 };
+
+/// Runs f(begin, end, worker) over `workers` slices of [0, n) at once; the caller's thread takes
+/// the first slice.
+template<typename F>
+void parallelRanges(size_t n, int workers, F &&f)
+{
+    std::vector<std::thread> threads;
+    for (int w = 1; w < workers; ++w)
+        threads.emplace_back([&, w] { f(n * size_t(w) / size_t(workers), n * size_t(w + 1) / size_t(workers), w); });
+    f(0, n / size_t(workers), 0);
+    for (auto &t : threads)
+        t.join();
+}
+
+/// Appends CSR pieces made for consecutive row ranges into one.
+Csr concatenate(std::vector<Csr> &pieces)
+{
+    Csr out;
+    size_t rows = 0, values = 0;
+    for (const Csr &c : pieces) {
+        rows += c.offsets.size() - 1;
+        values += c.values.size();
+    }
+    out.offsets.reserve(rows + 1);
+    out.values.reserve(values);
+    out.offsets.push_back(0);
+    for (Csr &c : pieces) {
+        const quint32 base = quint32(out.values.size());
+        for (size_t r = 1; r < c.offsets.size(); ++r)
+            out.offsets.push_back(base + c.offsets[r]);
+        out.values.insert(out.values.end(), c.values.begin(), c.values.end());
+        c = Csr();
+    }
+    return out;
+}
 
 /// Interns token bytes: open addressing over an arena, far cheaper than a QHash of QByteArrays
 /// for the millions of lookups of indexing a guide.
@@ -224,41 +260,50 @@ void SearchIndex::Private::buildTokenLists()
 {
     const quint32 nProg = g.header.programmeCount, nStr = g.header.stringCount;
 
-    // 1. Which strings each programme makes searchable; bit 0 marks a title.
-    // The same walk collects each programme's categories for the category filter.
-    Csr programmeStrings;
-    programmeStrings.offsets.reserve(nProg + 1);
-    programmeStrings.offsets.push_back(0);
-    Csr &categories = programmeCategories;
-    categories.offsets.reserve(nProg + 1);
-    categories.offsets.push_back(0);
-    std::vector<quint32> slotOf(nStr, quint32(-1)); // string -> position in `unique`
+    const int workers = std::clamp(QThread::idealThreadCount(), 1, 8);
+
+    // 1. Which strings each programme makes searchable (bit 0 marks a title), and its
+    //    categories for the category filter: one walk over the records, on every core.
+    std::vector<Csr> walked(static_cast<size_t>(workers)), walkedCategories(static_cast<size_t>(workers));
+    parallelRanges(nProg, workers, [&](size_t begin, size_t end, int w) {
+        Csr &strings = walked[size_t(w)];
+        Csr &cats = walkedCategories[size_t(w)];
+        strings.offsets.assign(1, 0);
+        cats.offsets.assign(1, 0);
+        strings.offsets.reserve(end - begin + 1);
+        cats.offsets.reserve(end - begin + 1);
+        for (size_t p = begin; p < end; ++p) {
+            quint8 tag = 0;
+            int field = 0;
+            g.walkProgramme(quint32(p), [&](quint8 t) { tag = t; field = 0; },
+                            [&](char, quint64 v) {
+                                if (field++ != 1 || v == 0 || v >= nStr)
+                                    return;
+                                if (tag == TagCategory)
+                                    cats.values.push_back(quint32(v));
+                                else if (tag == TagTitle || tag == TagSubTitle || tag == TagDesc || tag == TagCredit)
+                                    strings.values.push_back(quint32(v) << 1 | (tag == TagTitle ? 1 : 0));
+                            });
+            strings.offsets.push_back(quint32(strings.values.size()));
+            cats.offsets.push_back(quint32(cats.values.size()));
+        }
+    });
+    Csr programmeStrings = concatenate(walked);
+    programmeCategories = concatenate(walkedCategories);
+    // Distinct strings, each tokenised once: entries become (slot << 1 | title).
+    std::vector<quint32> slotOf(nStr, quint32(-1));
     std::vector<quint32> unique;
-    for (quint32 p = 0; p < nProg; ++p) {
-        quint8 tag = 0;
-        int field = 0;
-        g.walkProgramme(p, [&](quint8 t) { tag = t; field = 0; },
-                        [&](char, quint64 v) {
-                            if (field++ != 1 || v == 0 || v >= nStr)
-                                return;
-                            if (tag == TagCategory) {
-                                categories.values.push_back(quint32(v));
-                                return;
-                            }
-                            if (tag != TagTitle && tag != TagSubTitle && tag != TagDesc && tag != TagCredit)
-                                return;
-                            if (slotOf[v] == quint32(-1)) {
-                                slotOf[v] = quint32(unique.size());
-                                unique.push_back(quint32(v));
-                            }
-                            programmeStrings.values.push_back(slotOf[v] << 1 | (tag == TagTitle ? 1 : 0));
-                        });
-        programmeStrings.offsets.push_back(quint32(programmeStrings.values.size()));
-        categories.offsets.push_back(quint32(categories.values.size()));
+    for (quint32 &entry : programmeStrings.values) {
+        quint32 &slot = slotOf[entry >> 1];
+        if (slot == quint32(-1)) {
+            slot = quint32(unique.size());
+            unique.push_back(entry >> 1);
+        }
+        entry = slot << 1 | (entry & 1);
     }
+    slotOf = {};
 
     // 2. Tokenise the distinct strings in parallel, each worker with its own dictionary.
-    const int workers = std::clamp(QThread::idealThreadCount(), 1, 8);
     struct Part { TokenDictionary dict; std::vector<quint32> offsets{0}; std::vector<quint32> tokens; size_t begin, end; };
     std::vector<Part> parts(static_cast<size_t>(workers));
     for (int w = 0; w < workers; ++w) {
@@ -314,7 +359,7 @@ void SearchIndex::Private::buildTokenLists()
         parts[w].dict = TokenDictionary();
     }
 
-    // 4. Per programme: the union of its strings' tokens, sorted.
+    // 4. Per programme: the union of its strings' tokens, sorted; on every core.
     auto stringTokens = [&](quint32 slot) -> std::span<const quint32> {
         const size_t w = std::upper_bound(parts.begin(), parts.end(), size_t(slot),
                                           [](size_t s, const Part &part) { return s < part.begin; }) - parts.begin() - 1;
@@ -322,24 +367,29 @@ void SearchIndex::Private::buildTokenLists()
         const size_t local = slot - part.begin;
         return {part.tokens.data() + part.offsets[local], part.offsets[local + 1] - part.offsets[local]};
     };
-    titleLists.offsets.reserve(nProg + 1);
-    allLists.offsets.reserve(nProg + 1);
-    titleLists.offsets.push_back(0);
-    allLists.offsets.push_back(0);
-    for (quint32 p = 0; p < nProg; ++p) {
-        const size_t titleStart = titleLists.values.size(), allStart = allLists.values.size();
-        for (quint32 entry : programmeStrings.row(p)) {
-            const auto toks = stringTokens(entry >> 1);
-            allLists.values.insert(allLists.values.end(), toks.begin(), toks.end());
-            if (entry & 1)
-                titleLists.values.insert(titleLists.values.end(), toks.begin(), toks.end());
+    std::vector<Csr> titles(static_cast<size_t>(workers)), alls(static_cast<size_t>(workers));
+    parallelRanges(nProg, workers, [&](size_t begin, size_t end, int w) {
+        Csr &title = titles[size_t(w)];
+        Csr &all = alls[size_t(w)];
+        title.offsets.assign(1, 0);
+        all.offsets.assign(1, 0);
+        for (size_t p = begin; p < end; ++p) {
+            const size_t titleStart = title.values.size(), allStart = all.values.size();
+            for (quint32 entry : programmeStrings.row(quint32(p))) {
+                const auto toks = stringTokens(entry >> 1);
+                all.values.insert(all.values.end(), toks.begin(), toks.end());
+                if (entry & 1)
+                    title.values.insert(title.values.end(), toks.begin(), toks.end());
+            }
+            for (auto [list, start] : {std::pair{&title, titleStart}, std::pair{&all, allStart}}) {
+                std::sort(list->values.begin() + qsizetype(start), list->values.end());
+                list->values.erase(std::unique(list->values.begin() + qsizetype(start), list->values.end()), list->values.end());
+                list->offsets.push_back(quint32(list->values.size()));
+            }
         }
-        for (auto [list, start] : {std::pair{&titleLists, titleStart}, std::pair{&allLists, allStart}}) {
-            std::sort(list->values.begin() + qsizetype(start), list->values.end());
-            list->values.erase(std::unique(list->values.begin() + qsizetype(start), list->values.end()), list->values.end());
-            list->offsets.push_back(quint32(list->values.size()));
-        }
-    }
+    });
+    titleLists = concatenate(titles);
+    allLists = concatenate(alls);
     titleLists.values.shrink_to_fit();
     allLists.values.shrink_to_fit();
 }
@@ -349,7 +399,8 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
     const Guide::Private &g = *guide.d;
     const quint32 nProg = g.header.programmeCount, nAir = g.header.airingCount;
     d->buildTokenLists();
-    d->postingsAll = invert(nProg, d->tokenCount, [&](quint32 p) { return d->allTokens(p); });
+    // The all-text postings (the largest piece) on a second core while this one does the rest.
+    std::thread allPostings([&] { d->postingsAll = invert(nProg, d->tokenCount, [&](quint32 p) { return d->allTokens(p); }); });
     d->postingsTitle = invert(nProg, d->tokenCount, [&](quint32 p) { return d->titleTokens(p); });
 
     // Airings by start, globally and per programme.
@@ -374,7 +425,10 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
         for (quint32 i : d->timeOrder)
             pa.values[fill[g.u32(g.programmes, i)]++] = i;
     }
-
+    allPostings.join();
+    // Index building leaves tens of megabytes of freed temporaries; give them back to the system
+    // so a box's resident memory is what the guide needs.
+    malloc_trim(0);
 }
 
 SearchIndex::~SearchIndex() = default;
