@@ -108,7 +108,7 @@ void addCommandLineOptions(QCommandLineParser *parser)
         {QStringLiteral("from"), QStringLiteral("Guide window start, ISO 8601 or epoch seconds (default: start of the current UTC day)."), QStringLiteral("time")},
         {QStringLiteral("time-zone"), QStringLiteral("Zone for XMLTV times without an offset (default UTC)."), QStringLiteral("iana-zone")},
         {QStringLiteral("keep"), QStringLiteral("Compiled guide versions to keep for deltas (default 5)."), QStringLiteral("count")},
-        {QStringLiteral("compression-level"), QStringLiteral("zstd level of the compiled guide (default 19)."), QStringLiteral("level")},
+        {QStringLiteral("compression-level"), QStringLiteral("zstd level of the compiled guide, 1-22, or 0 to choose by size (default 0)."), QStringLiteral("level")},
         {QStringLiteral("now"), QStringLiteral("Pin the server clock (demos of archived guides)."), QStringLiteral("time")},
     });
 }
@@ -188,7 +188,7 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (has("guide/keep") && !parseInt(QStringLiteral("guide/keep"), value("guide/keep").toString(), 1, 100, &config->keepGuides, error))
         return false;
     if (has("guide/compression_level")
-        && !parseInt(QStringLiteral("guide/compression_level"), value("guide/compression_level").toString(), 1, 22,
+        && !parseInt(QStringLiteral("guide/compression_level"), value("guide/compression_level").toString(), 0, 22,
                      &config->compressionLevel, error))
         return false;
     return true;
@@ -235,7 +235,7 @@ bool loadConfig(const QCommandLineParser &parser, ServerConfig *config, QString 
     if (isSet("keep") && !parseInt(QStringLiteral("--keep"), opt("keep"), 1, 100, &config->keepGuides, error))
         return false;
     if (isSet("compression-level")
-        && !parseInt(QStringLiteral("--compression-level"), opt("compression-level"), 1, 22, &config->compressionLevel, error))
+        && !parseInt(QStringLiteral("--compression-level"), opt("compression-level"), 0, 22, &config->compressionLevel, error))
         return false;
     if (isSet("now")) {
         const auto t = iptv::http::parseTime(opt("now"));

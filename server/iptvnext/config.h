@@ -31,7 +31,7 @@ struct ServerConfig
     qint64 from = 0;             ///< guide window start (UTC s); 0 = start of the current UTC day
     QTimeZone timeZone = QTimeZone::utc(); ///< for XMLTV times without an offset
     int keepGuides = 5;          ///< compiled versions kept on disk for /guide/<checksum> and deltas
-    int compressionLevel = 19;
+    int compressionLevel = 0; ///< 0: GuideBuilder picks by body size
     int downloadTimeoutSeconds = 300;
     qint64 maxDownloadBytes = qint64(2) << 30;
     qint64 fixedNow = 0;         ///< pins the server clock (demos of old guides, tests); 0 = real time
