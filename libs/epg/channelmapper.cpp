@@ -272,7 +272,8 @@ ChannelMapping ChannelMapper::map(const Lineup &lineup, const QList<Channel> &gu
     // M3uReader caps numbers far below INT_MAX, but a hand-built Lineup may not be capped.
     int nextFree = highest < std::numeric_limits<int>::max() ? highest + 1 : highest;
 
-    QSet<QString> usedIds;
+    QSet<QString> usedIds;      // every guide id, and every id given out
+    QSet<QString> boxChannelIds; // ids given to entries so far
     for (const Channel &c : guideChannels)
         usedIds.insert(c.id);
 
@@ -310,6 +311,10 @@ ChannelMapping ChannelMapper::map(const Lineup &lineup, const QList<Channel> &gu
             const Channel &guide = guideChannels[g];
             m.guideChannelId = guide.id;
             c.id = guide.id;
+            // A second entry for the same guide channel (HD and SD streams) is a channel of its
+            // own on the box, with the same programmes: "<guide id>#2", "#3", ...
+            for (int n = 2; boxChannelIds.contains(c.id); ++n)
+                c.id = guide.id + u'#' + QString::number(n);
             c.displayNames = guide.displayNames;
             c.icons = guide.icons;
             c.urls = guide.urls;
@@ -333,6 +338,7 @@ ChannelMapping ChannelMapper::map(const Lineup &lineup, const QList<Channel> &gu
                 c.displayNames.append({QString(), e.tvgName});
         }
         usedIds.insert(c.id);
+        boxChannelIds.insert(c.id);
         if (c.icons.isEmpty() && !e.tvgLogo.isEmpty())
             c.icons.append({e.tvgLogo, 0, 0});
         c.number = e.channelNumber > 0 ? e.channelNumber : nextFree < std::numeric_limits<int>::max() ? nextFree++ : nextFree;

@@ -29,7 +29,9 @@ struct ChannelMapping
     /// The box's channel list, one per lineup entry in lineup order. A mapped entry carries the
     /// guide channel's id, display names (the lineup's own name appended when it differs) and icons;
     /// an unmapped one an id made from the entry (see ChannelMapper::map). Every channel has its
-    /// number, group and streamUrl from the lineup.
+    /// number, group and streamUrl from the lineup. When several entries map one guide channel
+    /// (HD and SD streams), the first gets its id and the others "<id>#2", "#3", ...: channels of
+    /// their own with the same programmes (GuideBuilder::addChannelAlias, addMappedChannels).
     QList<Channel> channels;
     QStringList guideChannelsNotInLineup; ///< guide channel ids nothing in the lineup mapped to, guide order
 

@@ -1,6 +1,7 @@
 #include "guidewriter.h"
 
 #include "guideformat_p.h"
+#include "channelmapper.h"
 #include "guide.h"
 #include "guiderecord_p.h"
 
@@ -55,6 +56,7 @@ struct GuideBuilder::Private
 
     QList<Channel> channels;
     QHash<QString, quint32> channelIndex;
+    QHash<QString, QList<quint32>> aliases; ///< guide channel id -> channels showing its programmes
     std::vector<PendingAiring> airings;
     QList<Diagnostic> warnings;
 
@@ -227,6 +229,26 @@ void GuideBuilder::addChannel(const Channel &channel)
     d->channels.append(channel);
 }
 
+void GuideBuilder::addChannelAlias(const Channel &channel, const QString &programmesOf)
+{
+    if (channel.id.isEmpty() || d->channelIndex.contains(channel.id))
+        return;
+    addChannel(channel);
+    d->aliases[programmesOf].append(d->channelIndex.value(channel.id));
+}
+
+void GuideBuilder::addMappedChannels(const ChannelMapping &mapping)
+{
+    for (qsizetype i = 0; i < mapping.channels.size(); ++i) {
+        const Channel &c = mapping.channels[i];
+        const QString source = i < mapping.matches.size() ? mapping.matches[i].guideChannelId : QString();
+        if (!source.isEmpty() && source != c.id)
+            addChannelAlias(c, source);
+        else
+            addChannel(c);
+    }
+}
+
 void GuideBuilder::addProgramme(const Programme &p)
 {
     ++d->stats.programmesIn;
@@ -260,6 +282,12 @@ void GuideBuilder::addProgramme(const Programme &p)
         flags |= FlagHasSubtitles;
     d->airings.push_back({p.start, p.stop, channel, recordId, p.lengthSeconds, qint16(p.startUtcOffset / 60), flags,
                           quint32(d->airings.size())});
+    const auto alias = d->aliases.constFind(p.channelId);
+    if (alias != d->aliases.constEnd()) {
+        for (quint32 other : *alias)
+            d->airings.push_back({p.start, p.stop, other, recordId, p.lengthSeconds, qint16(p.startUtcOffset / 60), flags,
+                                  quint32(d->airings.size())});
+    }
 }
 
 void GuideBuilder::addGuide(const GuideData &data)

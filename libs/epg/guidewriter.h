@@ -18,6 +18,8 @@
 
 namespace iptv::epg {
 
+struct ChannelMapping;
+
 struct GuideCompileOptions
 {
     qint64 from = 0;     ///< window start, UTC seconds; 0 = the first programme's start
@@ -58,6 +60,11 @@ public:
 
     /// Channels keep the order they are added in (a lineup's order when one was applied).
     void addChannel(const Channel &channel);
+    /// A channel showing another one's programmes (a lineup's second stream of a guide
+    /// channel): every programme added for `programmesOf` airs on it too.
+    void addChannelAlias(const Channel &channel, const QString &programmesOf);
+    /// The channels of a lineup mapping, in its order, aliases included.
+    void addMappedChannels(const ChannelMapping &mapping);
     void addProgramme(const Programme &programme);
     void addGuide(const GuideData &data);
 

@@ -308,10 +308,9 @@ CompileOutcome compileFromStore(GuideStore &store, const JobSettings &settings)
             out.lineupMapped = mapping.mappedCount();
             out.guideChannelsNotInLineup = mapping.guideChannelsNotInLineup;
             allowed.emplace();
-            for (const Channel &c : mapping.channels) {
+            for (const Channel &c : mapping.channels)
                 allowed->insert(c.id);
-                builder.addChannel(c);
-            }
+            builder.addMappedChannels(mapping);
         }
     }
     if (!allowed) {

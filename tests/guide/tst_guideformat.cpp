@@ -212,6 +212,32 @@ private Q_SLOTS:
         QCOMPARE(strict->channelCount(), 2);
     }
 
+    void aliasChannelsShareProgrammes()
+    {
+        GuideBuilder builder({.compressionLevel = 3, .createdAt = kDay0});
+        Channel hd;
+        hd.id = u"one.test"_qs;
+        hd.displayNames = {{{}, u"One HD"_qs}};
+        hd.number = 101;
+        Channel sd = hd;
+        sd.id = u"one.test#2"_qs;
+        sd.displayNames = {{{}, u"One"_qs}};
+        sd.number = 1;
+        builder.addChannel(hd);
+        builder.addChannelAlias(sd, hd.id);
+        builder.addProgramme(simple(u"one.test"_qs, kDay0, kDay0 + 1800, u"News"_qs));
+        builder.addProgramme(simple(u"one.test"_qs, kDay0 + 1800, kDay0 + 3600, u"Weather"_qs));
+        const auto guide = Guide::fromBytes(builder.finish());
+        QVERIFY(guide);
+        QCOMPARE(guide->channelCount(), 2);
+        QCOMPARE(guide->channelNumber(1), 1);
+        QCOMPARE(guide->channelAirings(1).second, 2u);
+        const auto [now, next] = guide->nowNext(1, kDay0 + 60);
+        QCOMPARE(guide->title(now.programme), u"News"_qs);
+        QCOMPARE(now.programme, guide->nowNext(0, kDay0 + 60).first.programme); // stored once
+        QCOMPARE(guide->programmeCount(), 2u);
+    }
+
     void nowNextAndWindow()
     {
         GuideData data = twoChannels();

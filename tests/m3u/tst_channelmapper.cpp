@@ -265,7 +265,8 @@ void TestChannelMapper::duplicatesAllowedAndReported()
     const ChannelMapping m = ChannelMapper::map(lineup, smallGuide());
     QCOMPARE(m.mappedCount(), 3);
     QCOMPARE(m.channels[0].id, u"RTEOne.ie"_s);
-    QCOMPARE(m.channels[1].id, u"RTEOne.ie"_s);
+    QCOMPARE(m.channels[1].id, u"RTEOne.ie#2"_s); // its own channel, the same guide channel
+    QCOMPARE(m.matches[1].guideChannelId, u"RTEOne.ie"_s);
     QCOMPARE(m.channels[0].streamUrl, lineup.entries[0].url);
     QCOMPARE(m.channels[1].streamUrl, lineup.entries[1].url);
     QVERIFY(!m.guideChannelsNotInLineup.contains(u"RTEOne.ie"_s));

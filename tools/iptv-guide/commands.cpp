@@ -355,10 +355,8 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
     }
 
     GuideBuilder builder(options);
-    if (mapping) {
-        for (const Channel &c : std::as_const(mapping->channels))
-            builder.addChannel(c);
-    }
+    if (mapping)
+        builder.addMappedChannels(*mapping);
 
     // ---- read and feed ----
     err.flush(); // the progress bar draws on stderr directly
