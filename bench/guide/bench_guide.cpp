@@ -196,37 +196,29 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "%s\n", qPrintable(error));
         return 1;
     }
+    // Guide::open builds the search index as its last step (the box answers searches as soon as
+    // the guide is open), so the open time is the "open + index" figure.
     std::vector<double> openMs{double(process.wallNs()) / 1e6}, openCpuMs{double(process.cpuNs()) / 1e6};
     const qint64 rssOpen = rssBytes();
-    process.restart();
-    auto index = std::make_unique<SearchIndex>(*guide);
-    std::vector<double> indexMs{double(process.wallNs()) / 1e6}, indexCpuMs{double(process.cpuNs()) / 1e6};
-    const qint64 rssIndex = rssBytes();
     for (int i = 0; i < 4; ++i) {
-        index.reset();
         guide.reset();
         process.restart();
         guide = Guide::open(path, &error);
         openMs.push_back(double(process.wallNs()) / 1e6);
         openCpuMs.push_back(double(process.cpuNs()) / 1e6);
-        process.restart();
-        index = std::make_unique<SearchIndex>(*guide);
-        indexMs.push_back(double(process.wallNs()) / 1e6);
-        indexCpuMs.push_back(double(process.cpuNs()) / 1e6);
     }
+    const SearchIndex *index = &guide->searchIndex();
+    const std::vector<double> indexMs{0.0}, indexCpuMs{0.0};
+    const qint64 rssIndex = rssOpen;
     const GuideInfo &info = guide->info();
 
     std::printf("guide %s: %u channels, %u airings, %u programmes, %.2f MiB file, %.2f MiB body\n",
                 qPrintable(QFileInfo(path).fileName()), info.channelCount, info.airingCount, info.programmeCount,
                 mib(qint64(info.fileSize)), mib(qint64(info.bodySize)));
     std::printf("\n== box: open + search index (median of 5; memory of the first) ==\n");
-    std::printf("  Guide::open            %8.1f ms   (CPU %.1f ms)\n", median(openMs), median(openCpuMs));
-    std::printf("  SearchIndex            %8.1f ms   (CPU %.1f ms)\n", median(indexMs), median(indexCpuMs));
-    std::printf("  open + index           %8.1f ms   (CPU %.1f ms; target <= 300 ms)\n", median(openMs) + median(indexMs),
-                median(openCpuMs) + median(indexCpuMs));
-    std::printf("  resident after open    %8.1f MiB  (+%.1f)\n", mib(rssOpen), mib(rssOpen - rssStart));
-    std::printf("  resident after index   %8.1f MiB  (+%.1f; target <= 150 MB)\n", mib(rssIndex),
-                mib(rssIndex - rssStart));
+    std::printf("  open + index           %8.1f ms   (CPU %.1f ms; target <= 300 ms; Guide::open builds the index)\n",
+                median(openMs), median(openCpuMs));
+    std::printf("  resident after open    %8.1f MiB  (+%.1f; target <= 150 MB)\n", mib(rssIndex), mib(rssIndex - rssStart));
 
     // ---- 4. search ----
     const QList<QueryClass> classes = querySet();
