@@ -6,8 +6,7 @@
 #include <QFileInfo>
 #include <QHash>
 #include <QLoggingCategory>
-#include <QProcess>
-#include <QSaveFile>
+#include <core/streamedfile.h>
 
 #include <algorithm>
 #include <array>
@@ -1385,14 +1384,9 @@ bool GuideGenerator::writeXmltv(QIODevice *out, QString *error, const Progress &
     const int n = channelCount();
     for (int i = 0; i < n; ++i)
         writer.writeChannel(channel(i));
-    auto *process = qobject_cast<QProcess *>(out);
     for (int i = 0; i < n && !writer.hasError(); ++i) {
         generateChannel(i, [&writer](Programme &&p) { writer.writeProgramme(p); });
-        // A pipe buffers whatever we write; let the compressor drain it so memory stays bounded.
-        while (process && process->bytesToWrite() > (4 << 20)) {
-            if (!process->waitForBytesWritten(-1))
-                break;
-        }
+        iptv::drainPipe(out); // a pipe to a compressor buffers whatever we write
         if (progress)
             progress(i + 1, n);
     }
@@ -1407,57 +1401,13 @@ bool GuideGenerator::writeXmltv(QIODevice *out, QString *error, const Progress &
 
 bool GuideGenerator::writeFile(const QString &path, QString *error, const Progress &progress) const
 {
-    QString compressor;
-    if (path.endsWith(u".gz"_qs, Qt::CaseInsensitive))
-        compressor = u"gzip"_qs;
-    else if (path.endsWith(u".xz"_qs, Qt::CaseInsensitive))
-        compressor = u"xz"_qs;
-
-    if (compressor.isEmpty()) {
-        QSaveFile file(path);
-        if (!file.open(QIODevice::WriteOnly)) {
-            if (error)
-                *error = u"%1: cannot write: %2"_qs.arg(path, file.errorString());
-            return false;
-        }
-        if (!writeXmltv(&file, error, progress))
-            return false;
-        if (!file.commit()) {
-            if (error)
-                *error = u"%1: cannot write: %2"_qs.arg(path, file.errorString());
-            return false;
-        }
-        return true;
-    }
-
-    const QString partial = path + u".part"_qs;
-    QProcess process;
-    process.setStandardOutputFile(partial, QIODevice::Truncate);
-    process.start(compressor, {u"-c"_qs});
-    if (!process.waitForStarted(-1)) {
-        if (error)
-            *error = u"%1: cannot start %2: %3"_qs.arg(path, compressor, process.errorString());
-        return false;
-    }
-    const bool ok = writeXmltv(&process, error, progress);
-    while (process.bytesToWrite() > 0 && process.waitForBytesWritten(-1)) {
-    }
-    process.closeWriteChannel();
-    process.waitForFinished(-1);
-    if (!ok || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
-        if (ok && error)
-            *error = u"%1: %2 failed: %3"_qs.arg(path, compressor, QString::fromLocal8Bit(process.readAllStandardError()));
-        QFile::remove(partial);
-        return false;
-    }
-    QFile::remove(path);
-    if (!QFile::rename(partial, path)) {
-        if (error)
-            *error = u"%1: cannot rename %2 into place"_qs.arg(path, partial);
-        return false;
-    }
-    qCDebug(lcGuideGenerator) << "wrote" << path << QFileInfo(path).size() << "bytes";
-    return true;
+    QString message;
+    const bool ok = iptv::writeStreamedFile(path, [&](QIODevice *out) { return writeXmltv(out, &message, progress); }, &message);
+    if (!ok && error)
+        *error = message;
+    if (ok)
+        qCDebug(lcGuideGenerator) << "wrote" << path << QFileInfo(path).size() << "bytes";
+    return ok;
 }
 
 } // namespace iptv::epg

@@ -21,7 +21,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
-#include <QProcess>
+#include <core/streamedfile.h>
 #include <QSaveFile>
 #include <QTimeZone>
 
@@ -134,70 +134,6 @@ void printDiagnostics(QTextStream &err, const iptv::DiagnosticList &diagnostics,
         err << diagnostics.summary() << '\n';
 }
 
-/// Writes through `body` to `path`: plain files atomically, .gz/.xz through the gzip/xz programs so
-/// that a large export streams instead of being held for an in-memory compressor.
-bool writeStreamed(const QString &path, const std::function<bool(QIODevice *)> &body, QString *error)
-{
-    QString compressor;
-    if (path.endsWith(u".gz"_qs, Qt::CaseInsensitive))
-        compressor = u"gzip"_qs;
-    else if (path.endsWith(u".xz"_qs, Qt::CaseInsensitive))
-        compressor = u"xz"_qs;
-    if (compressor.isEmpty()) {
-        QSaveFile file(path);
-        if (!file.open(QIODevice::WriteOnly)) {
-            *error = u"%1: cannot write: %2"_qs.arg(path, file.errorString());
-            return false;
-        }
-        if (!body(&file)) {
-            file.cancelWriting();
-            if (error->isEmpty())
-                *error = u"%1: write failed: %2"_qs.arg(path, file.errorString());
-            return false;
-        }
-        if (!file.commit()) {
-            *error = u"%1: cannot write: %2"_qs.arg(path, file.errorString());
-            return false;
-        }
-        return true;
-    }
-    const QString partial = path + u".part"_qs;
-    QProcess process;
-    process.setStandardOutputFile(partial, QIODevice::Truncate);
-    process.start(compressor, {u"-c"_qs});
-    if (!process.waitForStarted(-1)) {
-        *error = u"%1: cannot start %2: %3"_qs.arg(path, compressor, process.errorString());
-        return false;
-    }
-    const bool ok = body(&process);
-    while (process.bytesToWrite() > 0 && process.waitForBytesWritten(-1)) {
-    }
-    process.closeWriteChannel();
-    process.waitForFinished(-1);
-    if (!ok || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
-        if (error->isEmpty())
-            *error = u"%1: %2 failed: %3"_qs.arg(path, compressor, QString::fromLocal8Bit(process.readAllStandardError()));
-        QFile::remove(partial);
-        return false;
-    }
-    QFile::remove(path);
-    if (!QFile::rename(partial, path)) {
-        *error = u"%1: cannot move %2 into place"_qs.arg(path, partial);
-        return false;
-    }
-    return true;
-}
-
-/// Lets a pipe's reader drain what we wrote, so a streamed export keeps its memory bounded.
-void drain(QIODevice *device)
-{
-    if (auto *process = qobject_cast<QProcess *>(device)) {
-        while (process->bytesToWrite() > (4 << 20)) {
-            if (!process->waitForBytesWritten(-1))
-                break;
-        }
-    }
-}
 
 std::shared_ptr<const Guide> openGuide(const QString &path, QTextStream &err)
 {
@@ -623,7 +559,7 @@ int exportXmltv(const QStringList &arguments, QTextStream &out, QTextStream &err
     iptv::ProgressBar progress(u"exporting"_qs, guide->airingCount(), parser.isSet(quiet));
     QString error;
     qint64 programmes = 0;
-    const bool ok = writeStreamed(
+    const bool ok = iptv::writeStreamedFile(
         parser.value(output),
         [&](QIODevice *device) {
             XmltvWriter writer(device);
@@ -636,7 +572,7 @@ int exportXmltv(const QStringList &arguments, QTextStream &out, QTextStream &err
                     writer.writeProgramme(guide->programmeRecord(guide->airing(i)));
                     ++programmes;
                 }
-                drain(device);
+                iptv::drainPipe(device);
                 progress.update(programmes);
             }
             writer.writeEnd();
