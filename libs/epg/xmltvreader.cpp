@@ -612,6 +612,10 @@ private:
 
     // ---- elements ----
     bool skipElement();
+    /// Calls onChild(name) for each child element of the current element; onChild reads or
+    /// skips it and returns false on a broken document, as does this.
+    template<typename F>
+    bool forEachChild(F &&onChild);
     bool readText(QString *out);
     bool readLangText(LangText *out);
     bool readLangTextInto(QList<LangText> *list);
@@ -912,21 +916,27 @@ Icon Parser::iconFromAttributes()
     return icon;
 }
 
+template<typename F>
+bool Parser::forEachChild(F &&onChild)
+{
+    for (;;) {
+        const auto t = next();
+        if (t == QXmlStreamReader::EndElement)
+            return true;
+        if (t == QXmlStreamReader::Invalid)
+            return false;
+        if (t == QXmlStreamReader::StartElement && !onChild(m_xml.name()))
+            return false;
+    }
+}
+
 bool Parser::parseChannel()
 {
     const qint64 startLine = line();
     Channel c;
     c.id = attribute("id");
     m_elementsInItem = 0;
-    for (;;) {
-        const auto t = next();
-        if (t == QXmlStreamReader::EndElement)
-            break;
-        if (t == QXmlStreamReader::Invalid)
-            return false;
-        if (t != QXmlStreamReader::StartElement)
-            continue;
-        const QStringView name = m_xml.name();
+    const bool read = forEachChild([&](QStringView name) {
         bool ok = true;
         if (m_elementsInItem > m_options.maxElementsPerProgramme) {
             ok = skipElement();
@@ -945,9 +955,10 @@ bool Parser::parseChannel()
         } else {
             ok = skipElement();
         }
-        if (!ok)
-            return false;
-    }
+        return ok;
+    });
+    if (!read)
+        return false;
     if (c.id.isEmpty()) {
         error(startLine, QStringLiteral("<channel> without id skipped"));
         return true;
@@ -984,84 +995,51 @@ bool Parser::parseYesNo(bool *value, bool *has)
 
 bool Parser::parseVideo(Programme *p)
 {
-    for (;;) {
-        const auto t = next();
-        if (t == QXmlStreamReader::EndElement)
-            return true;
-        if (t == QXmlStreamReader::Invalid)
-            return false;
-        if (t != QXmlStreamReader::StartElement)
-            continue;
-        const QStringView name = m_xml.name();
-        bool ok = true;
+    return forEachChild([&](QStringView name) {
         if (name == u"present")
-            ok = parseYesNo(&p->video.present, &p->video.hasPresent);
-        else if (name == u"colour")
-            ok = parseYesNo(&p->video.colour, &p->video.hasColour);
-        else if (name == u"aspect")
-            ok = readText(&p->video.aspect);
-        else if (name == u"quality")
-            ok = readText(&p->video.quality);
-        else
-            ok = skipElement();
-        if (!ok)
-            return false;
-    }
+            return parseYesNo(&p->video.present, &p->video.hasPresent);
+        if (name == u"colour")
+            return parseYesNo(&p->video.colour, &p->video.hasColour);
+        if (name == u"aspect")
+            return readText(&p->video.aspect);
+        if (name == u"quality")
+            return readText(&p->video.quality);
+        return skipElement();
+    });
 }
 
 bool Parser::parseAudio(Programme *p)
 {
-    for (;;) {
-        const auto t = next();
-        if (t == QXmlStreamReader::EndElement)
-            return true;
-        if (t == QXmlStreamReader::Invalid)
-            return false;
-        if (t != QXmlStreamReader::StartElement)
-            continue;
-        const QStringView name = m_xml.name();
-        bool ok = true;
+    return forEachChild([&](QStringView name) {
         if (name == u"present")
-            ok = parseYesNo(&p->audio.present, &p->audio.hasPresent);
-        else if (name == u"stereo")
-            ok = readText(&p->audio.stereo);
-        else
-            ok = skipElement();
-        if (!ok)
-            return false;
-    }
+            return parseYesNo(&p->audio.present, &p->audio.hasPresent);
+        if (name == u"stereo")
+            return readText(&p->audio.stereo);
+        return skipElement();
+    });
 }
 
 bool Parser::parseRating(QList<Rating> *list)
 {
     Rating r;
     r.system = attribute("system");
-    for (;;) {
-        const auto t = next();
-        if (t == QXmlStreamReader::EndElement)
-            break;
-        if (t == QXmlStreamReader::Invalid)
-            return false;
-        if (t != QXmlStreamReader::StartElement)
-            continue;
-        const QStringView name = m_xml.name();
-        bool ok = true;
+    const bool ok = forEachChild([&](QStringView name) {
         if (name == u"value") {
             QString v;
-            ok = readText(&v);
+            const bool read = readText(&v);
             if (r.value.isEmpty())
                 r.value = v;
-        } else if (name == u"icon") {
+            return read;
+        }
+        if (name == u"icon") {
             Icon icon = iconFromAttributes();
             if (!icon.src.isEmpty())
                 r.icons.append(std::move(icon));
-            ok = skipElement();
-        } else {
-            ok = skipElement();
         }
-        if (!ok)
-            return false;
-    }
+        return skipElement();
+    });
+    if (!ok)
+        return false;
     if (!r.value.isEmpty() || !r.icons.isEmpty())
         list->append(std::move(r));
     return true;
@@ -1071,22 +1049,13 @@ bool Parser::parseSubtitles(Programme *p)
 {
     Subtitles s;
     s.type = attribute("type");
-    for (;;) {
-        const auto t = next();
-        if (t == QXmlStreamReader::EndElement)
-            break;
-        if (t == QXmlStreamReader::Invalid)
-            return false;
-        if (t != QXmlStreamReader::StartElement)
-            continue;
-        bool ok = true;
-        if (m_xml.name() == u"language" && s.lang.isEmpty())
-            ok = readText(&s.lang);
-        else
-            ok = skipElement();
-        if (!ok)
-            return false;
-    }
+    const bool ok = forEachChild([&](QStringView name) {
+        if (name == u"language" && s.lang.isEmpty())
+            return readText(&s.lang);
+        return skipElement();
+    });
+    if (!ok)
+        return false;
     p->subtitles.append(std::move(s));
     return true;
 }
