@@ -606,10 +606,12 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     QString reason;
     int level = p.options.compressionLevel;
     if (level <= 0) {
-        // zstd's strong levels cost about 1 (19), 2 (16), 4 (14) and 15 (12) MB/s of CPU here:
-        // keep a compile of any size to a few seconds of compression.
+        // On this class of machine zstd compresses about 1 (19), 2 (16), 6 (14) and 19 (12) MB
+        // of body per CPU second: the strongest level that keeps compression to a few seconds.
+        // Two weeks of 1,000 channels (36 MB) take 3.3 s at 14 on two cores, 1.2 s at 12, for a
+        // guide 4 % smaller.
         const qsizetype mb = bodyBytes.size() >> 20;
-        level = mb < 4 ? 19 : mb < 8 ? 16 : mb < 16 ? 14 : 12;
+        level = mb < 4 ? 19 : mb < 8 ? 16 : mb < 64 ? 14 : 12;
     }
     const QByteArray stored = compressBody(bodyBytes, level, p.options.threads, &reason);
     if (stored.isEmpty()) {

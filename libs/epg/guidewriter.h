@@ -24,8 +24,8 @@ struct GuideCompileOptions
 {
     qint64 from = 0;     ///< window start, UTC seconds; 0 = the first programme's start
     int days = 14;       ///< window length
-    /// zstd level 1-22, or 0 to choose by body size so a compile stays fast: the strongest
-    /// level (19) up to 4 MB of body, then 16, 14 and 12 from 16 MB (two weeks of 1,000 channels).
+    /// zstd level 1-22, or 0 to choose by body size so a compile stays fast: 19 up to 4 MB of
+    /// body, 16 up to 8 MB, 14 up to 64 MB (two weeks of 1,000 channels is 36 MB), then 12.
     int compressionLevel = 0;
     int threads = 0;     ///< zstd worker threads; 0 = as many as cores
     QString generator;   ///< recorded in the header
