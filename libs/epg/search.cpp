@@ -33,7 +33,7 @@ struct Csr
 };
 
 /// Inverts programme -> tokens lists into token -> programmes postings (counting sort, so the
-/// postings come out sorted by programme).
+/// postings come out sorted by programme; a programme repeating a token appears again).
 template<typename ListOf>
 Csr invert(quint32 programmeCount, quint32 tokenCount, ListOf &&listOf)
 {
@@ -52,10 +52,16 @@ Csr invert(quint32 programmeCount, quint32 tokenCount, ListOf &&listOf)
     return csr;
 }
 
+/// Whether a programme's token list holds a token of [lo, hi). The lists are short (a title and a
+/// description are tens of words) and unsorted: a straight scan costs what a binary search would,
+/// and leaving them unsorted saves sorting every programme's list when a guide is opened.
 bool hasTokenIn(std::span<const quint32> list, quint32 lo, quint32 hi)
 {
-    auto it = std::lower_bound(list.begin(), list.end(), lo);
-    return it != list.end() && *it < hi;
+    const quint32 width = hi - lo;
+    for (quint32 t : list)
+        if (t - lo < width)
+            return true;
+    return false;
 }
 
 class Bitmap
@@ -207,8 +213,8 @@ struct SearchIndex::Private
     std::string tokenText;            ///< folded tokens, sorted bytewise, back to back
     std::vector<quint32> tokenOffsets; ///< tokenCount + 1
     quint32 tokenCount = 0;
-    Csr titleLists;                   ///< programme -> sorted token ids of its titles
-    Csr allLists;                     ///< programme -> sorted token ids of all its searchable text
+    Csr titleLists;                   ///< programme -> token ids of its titles
+    Csr allLists;                     ///< programme -> token ids of all its searchable text
     Csr postingsAll;
     Csr postingsTitle;
     Csr programmeAirings;    ///< programme -> airings, by start
@@ -359,7 +365,8 @@ void SearchIndex::Private::buildTokenLists()
         parts[w].dict = TokenDictionary();
     }
 
-    // 4. Per programme: the union of its strings' tokens, sorted; on every core.
+    // 4. Per programme: its strings' tokens, one after the other (unsorted, a token may repeat:
+    //    see hasTokenIn); on every core.
     auto stringTokens = [&](quint32 slot) -> std::span<const quint32> {
         const size_t w = std::upper_bound(parts.begin(), parts.end(), size_t(slot),
                                           [](size_t s, const Part &part) { return s < part.begin; }) - parts.begin() - 1;
@@ -374,18 +381,14 @@ void SearchIndex::Private::buildTokenLists()
         title.offsets.assign(1, 0);
         all.offsets.assign(1, 0);
         for (size_t p = begin; p < end; ++p) {
-            const size_t titleStart = title.values.size(), allStart = all.values.size();
             for (quint32 entry : programmeStrings.row(quint32(p))) {
                 const auto toks = stringTokens(entry >> 1);
                 all.values.insert(all.values.end(), toks.begin(), toks.end());
                 if (entry & 1)
                     title.values.insert(title.values.end(), toks.begin(), toks.end());
             }
-            for (auto [list, start] : {std::pair{&title, titleStart}, std::pair{&all, allStart}}) {
-                std::sort(list->values.begin() + qsizetype(start), list->values.end());
-                list->values.erase(std::unique(list->values.begin() + qsizetype(start), list->values.end()), list->values.end());
-                list->offsets.push_back(quint32(list->values.size()));
-            }
+            title.offsets.push_back(quint32(title.values.size()));
+            all.offsets.push_back(quint32(all.values.size()));
         }
     });
     titleLists = concatenate(titles);
