@@ -29,6 +29,30 @@ void putBool(QCborMap &m, const char *key, bool v)
         m.insert(k(key), true);
 }
 
+/// An array under `key` (left out when the list is empty), each element made by `encode`.
+template<typename List, typename Encode>
+void putList(QCborMap &m, const char *key, const List &list, Encode encode)
+{
+    if (list.isEmpty())
+        return;
+    QCborArray a;
+    for (const auto &x : list)
+        a.append(encode(x));
+    m.insert(k(key), a);
+}
+
+/// The array `v`, each element read by `decode`.
+template<typename T, typename Decode>
+QList<T> listFrom(const QCborValue &v, Decode decode)
+{
+    QList<T> out;
+    const QCborArray a = v.toArray();
+    out.reserve(a.size());
+    for (const QCborValue &x : a)
+        out.append(decode(x));
+    return out;
+}
+
 QCborValue langText(const LangText &t)
 {
     QCborMap m;
@@ -44,22 +68,12 @@ LangText langTextFrom(const QCborValue &v)
 
 void putLangTexts(QCborMap &m, const char *key, const QList<LangText> &list)
 {
-    if (list.isEmpty())
-        return;
-    QCborArray a;
-    for (const auto &t : list)
-        a.append(langText(t));
-    m.insert(k(key), a);
+    putList(m, key, list, langText);
 }
 
 QList<LangText> langTexts(const QCborMap &m, const char *key)
 {
-    QList<LangText> out;
-    const QCborArray a = m.value(k(key)).toArray();
-    out.reserve(a.size());
-    for (const QCborValue &v : a)
-        out.append(langTextFrom(v));
-    return out;
+    return listFrom<LangText>(m.value(k(key)), langTextFrom);
 }
 
 void putLangText(QCborMap &m, const char *key, const LangText &t)
@@ -84,38 +98,22 @@ Icon iconFrom(const QCborValue &v)
 
 void putIcons(QCborMap &m, const char *key, const QList<Icon> &list)
 {
-    if (list.isEmpty())
-        return;
-    QCborArray a;
-    for (const auto &i : list)
-        a.append(icon(i));
-    m.insert(k(key), a);
+    putList(m, key, list, icon);
 }
 
 QList<Icon> icons(const QCborValue &v)
 {
-    QList<Icon> out;
-    for (const QCborValue &i : v.toArray())
-        out.append(iconFrom(i));
-    return out;
+    return listFrom<Icon>(v, iconFrom);
 }
 
 void putStrings(QCborMap &m, const char *key, const QStringList &list)
 {
-    if (list.isEmpty())
-        return;
-    QCborArray a;
-    for (const auto &s : list)
-        a.append(s);
-    m.insert(k(key), a);
+    putList(m, key, list, [](const QString &s) { return QCborValue(s); });
 }
 
 QStringList strings(const QCborMap &m, const char *key)
 {
-    QStringList out;
-    for (const QCborValue &v : m.value(k(key)).toArray())
-        out.append(v.toString());
-    return out;
+    return listFrom<QString>(m.value(k(key)), [](const QCborValue &v) { return v.toString(); });
 }
 
 const char *roleName(Credit::Role r)
@@ -164,20 +162,12 @@ Rating ratingFrom(const QCborValue &v)
 
 void putRatings(QCborMap &m, const char *key, const QList<Rating> &list)
 {
-    if (list.isEmpty())
-        return;
-    QCborArray a;
-    for (const auto &r : list)
-        a.append(rating(r));
-    m.insert(k(key), a);
+    putList(m, key, list, rating);
 }
 
 QList<Rating> ratings(const QCborMap &m, const char *key)
 {
-    QList<Rating> out;
-    for (const QCborValue &v : m.value(k(key)).toArray())
-        out.append(ratingFrom(v));
-    return out;
+    return listFrom<Rating>(m.value(k(key)), ratingFrom);
 }
 
 } // namespace

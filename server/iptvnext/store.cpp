@@ -464,12 +464,15 @@ QByteArray GuideStore::sourceContent(const QString &key, QString *error)
     return q.next() ? q.value(0).toByteArray() : QByteArray();
 }
 
-bool GuideStore::loadChannels(const QString &key, QList<Channel> *out, QString *error)
+namespace {
+/// Runs `sql` with the source key bound and hands each row's CBOR record to `onRecord`; false
+/// with *error on an SQL error or a row that does not decode.
+bool forEachRecord(const QString &connection, const QString &sql, const QString &key, const char *what,
+                   const std::function<void(const QCborMap &)> &onRecord, QString *error)
 {
-    out->clear();
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    QSqlQuery q(QSqlDatabase::database(connection, false));
     q.setForwardOnly(true);
-    q.prepare(QStringLiteral("SELECT data FROM channels WHERE source = ? ORDER BY position"));
+    q.prepare(sql);
     q.addBindValue(key);
     if (!q.exec()) {
         *error = sqlError(q.lastError());
@@ -478,33 +481,26 @@ bool GuideStore::loadChannels(const QString &key, QList<Channel> *out, QString *
     while (q.next()) {
         const QCborValue v = QCborValue::fromCbor(q.value(0).toByteArray());
         if (!v.isMap()) {
-            *error = QStringLiteral("undecodable channel record in source %1").arg(key);
+            *error = QStringLiteral("undecodable %1 record in source %2").arg(QLatin1String(what), key);
             return false;
         }
-        out->append(channelFromCbor(v.toMap()));
+        onRecord(v.toMap());
     }
     return true;
+}
+} // namespace
+
+bool GuideStore::loadChannels(const QString &key, QList<Channel> *out, QString *error)
+{
+    out->clear();
+    return forEachRecord(m_connection, QStringLiteral("SELECT data FROM channels WHERE source = ? ORDER BY position"), key,
+                         "channel", [out](const QCborMap &m) { out->append(channelFromCbor(m)); }, error);
 }
 
 bool GuideStore::forEachProgramme(const QString &key, const std::function<void(Programme &&)> &sink, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.setForwardOnly(true);
-    q.prepare(QStringLiteral("SELECT data FROM programmes WHERE source = ? ORDER BY channel, start"));
-    q.addBindValue(key);
-    if (!q.exec()) {
-        *error = sqlError(q.lastError());
-        return false;
-    }
-    while (q.next()) {
-        const QCborValue v = QCborValue::fromCbor(q.value(0).toByteArray());
-        if (!v.isMap()) {
-            *error = QStringLiteral("undecodable programme record in source %1").arg(key);
-            return false;
-        }
-        sink(programmeFromCbor(v.toMap()));
-    }
-    return true;
+    return forEachRecord(m_connection, QStringLiteral("SELECT data FROM programmes WHERE source = ? ORDER BY channel, start"),
+                         key, "programme", [&sink](const QCborMap &m) { sink(programmeFromCbor(m)); }, error);
 }
 
 qint64 GuideStore::addGuide(GuideVersion g, QString *error)
