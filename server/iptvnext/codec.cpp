@@ -208,18 +208,14 @@ QCborMap programmeToCbor(const Programme &p)
     putLangTexts(m, "titles", p.titles);
     putLangTexts(m, "subTitles", p.subTitles);
     putLangTexts(m, "descs", p.descs);
-    if (!p.credits.isEmpty()) {
-        QCborArray a;
-        for (const Credit &c : p.credits) {
-            QCborMap cm;
-            cm.insert(k("role"), QLatin1String(roleName(c.role)));
-            cm.insert(k("name"), c.name);
-            putString(cm, "character", c.character);
-            putBool(cm, "guest", c.guest);
-            a.append(cm);
-        }
-        m.insert(k("credits"), a);
-    }
+    putList(m, "credits", p.credits, [](const Credit &c) {
+        QCborMap cm;
+        cm.insert(k("role"), QLatin1String(roleName(c.role)));
+        cm.insert(k("name"), c.name);
+        putString(cm, "character", c.character);
+        putBool(cm, "guest", c.guest);
+        return cm;
+    });
     putString(m, "date", p.date);
     putLangTexts(m, "categories", p.categories);
     putLangTexts(m, "keywords", p.keywords);
@@ -229,16 +225,12 @@ QCborMap programmeToCbor(const Programme &p)
     putIcons(m, "icons", p.icons);
     putStrings(m, "urls", p.urls);
     putLangTexts(m, "countries", p.countries);
-    if (!p.episodeNums.isEmpty()) {
-        QCborArray a;
-        for (const EpisodeNum &e : p.episodeNums) {
-            QCborMap em;
-            putString(em, "system", e.system);
-            em.insert(k("value"), e.value);
-            a.append(em);
-        }
-        m.insert(k("episodeNums"), a);
-    }
+    putList(m, "episodeNums", p.episodeNums, [](const EpisodeNum &e) {
+        QCborMap em;
+        putString(em, "system", e.system);
+        em.insert(k("value"), e.value);
+        return em;
+    });
     if (p.video != Video{}) {
         QCborMap v;
         if (p.video.hasPresent)
@@ -256,16 +248,12 @@ QCborMap programmeToCbor(const Programme &p)
         putString(a, "stereo", p.audio.stereo);
         m.insert(k("audio"), a);
     }
-    if (!p.subtitles.isEmpty()) {
-        QCborArray a;
-        for (const Subtitles &s : p.subtitles) {
-            QCborMap sm;
-            putString(sm, "type", s.type);
-            putString(sm, "lang", s.lang);
-            a.append(sm);
-        }
-        m.insert(k("subtitles"), a);
-    }
+    putList(m, "subtitles", p.subtitles, [](const Subtitles &t) {
+        QCborMap sm;
+        putString(sm, "type", t.type);
+        putString(sm, "lang", t.lang);
+        return sm;
+    });
     putRatings(m, "ratings", p.ratings);
     putRatings(m, "starRatings", p.starRatings);
     putLangTexts(m, "reviews", p.reviews);
@@ -295,14 +283,10 @@ Programme programmeFromCbor(const QCborMap &m)
     p.titles = langTexts(m, "titles");
     p.subTitles = langTexts(m, "subTitles");
     p.descs = langTexts(m, "descs");
-    for (const QCborValue &v : m.value(k("credits")).toArray()) {
-        Credit c;
-        c.role = roleFrom(v[k("role")].toString());
-        c.name = v[k("name")].toString();
-        c.character = v[k("character")].toString();
-        c.guest = v[k("guest")].toBool();
-        p.credits.append(c);
-    }
+    p.credits = listFrom<Credit>(m.value(k("credits")), [](const QCborValue &v) {
+        return Credit{roleFrom(v[k("role")].toString()), v[k("name")].toString(), v[k("character")].toString(),
+                      v[k("guest")].toBool()};
+    });
     p.date = m.value(k("date")).toString();
     p.categories = langTexts(m, "categories");
     p.keywords = langTexts(m, "keywords");
@@ -314,8 +298,9 @@ Programme programmeFromCbor(const QCborMap &m)
     p.icons = icons(m.value(k("icons")));
     p.urls = strings(m, "urls");
     p.countries = langTexts(m, "countries");
-    for (const QCborValue &v : m.value(k("episodeNums")).toArray())
-        p.episodeNums.append({v[k("system")].toString(), v[k("value")].toString()});
+    p.episodeNums = listFrom<EpisodeNum>(m.value(k("episodeNums")), [](const QCborValue &v) {
+        return EpisodeNum{v[k("system")].toString(), v[k("value")].toString()};
+    });
     if (m.contains(k("video"))) {
         const QCborValue v = m.value(k("video"));
         p.video.hasPresent = v[k("present")].isBool();
@@ -331,8 +316,9 @@ Programme programmeFromCbor(const QCborMap &m)
         p.audio.present = a[k("present")].toBool(true);
         p.audio.stereo = a[k("stereo")].toString();
     }
-    for (const QCborValue &v : m.value(k("subtitles")).toArray())
-        p.subtitles.append({v[k("type")].toString(), v[k("lang")].toString()});
+    p.subtitles = listFrom<Subtitles>(m.value(k("subtitles")), [](const QCborValue &v) {
+        return Subtitles{v[k("type")].toString(), v[k("lang")].toString()};
+    });
     p.ratings = ratings(m, "ratings");
     p.starRatings = ratings(m, "starRatings");
     p.reviews = langTexts(m, "reviews");
