@@ -20,6 +20,7 @@
 #include <QUrlQuery>
 
 #include <limits>
+#include <optional>
 
 Q_LOGGING_CATEGORY(lcHttp, "iptv.next.http")
 
@@ -197,6 +198,16 @@ void addGuideHeaders(QHttpServerResponse &r, const QByteArray &checksum)
     r.addHeader("ETag", iptv::http::quotedEtag(checksum));
 }
 
+/// 304 with the guide headers when the client already holds version `checksum`.
+std::optional<QHttpServerResponse> notModified(const QHttpServerRequest &req, const QByteArray &checksum)
+{
+    if (!iptv::http::etagMatches(req.value("If-None-Match"), checksum))
+        return std::nullopt;
+    QHttpServerResponse r(Status::NotModified);
+    addGuideHeaders(r, checksum);
+    return r;
+}
+
 } // namespace
 
 HttpApi::HttpApi(IptvNextServer *server)
@@ -303,11 +314,8 @@ void HttpApi::setupRoutes()
         if (!m_server->hasGuide())
             return noGuide();
         const QByteArray &checksum = m_server->guideVersion().checksum;
-        if (iptv::http::etagMatches(req.value("If-None-Match"), checksum)) {
-            QHttpServerResponse r(Status::NotModified);
-            addGuideHeaders(r, checksum);
-            return r;
-        }
+        if (auto r = notModified(req, checksum))
+            return std::move(*r);
         QHttpServerResponse r(GuideMime, m_server->guideBytes());
         addGuideHeaders(r, checksum);
         r.addHeader("Cache-Control", "no-cache");
@@ -368,11 +376,8 @@ void HttpApi::setupRoutes()
                 return errorResponse(Status::NotFound, QStringLiteral("unknown-version"),
                                      QStringLiteral("version %1 is not kept").arg(checksum));
             }
-            if (iptv::http::etagMatches(req.value("If-None-Match"), sum)) {
-                QHttpServerResponse r(Status::NotModified);
-                addGuideHeaders(r, sum);
-                return r;
-            }
+            if (auto r = notModified(req, sum))
+                return std::move(*r);
             QHttpServerResponse r(GuideMime, m_server->versionBytes(sum));
             addGuideHeaders(r, sum);
             // A version's bytes never change: caches may keep them for good.
@@ -570,11 +575,8 @@ void HttpApi::setupRoutes()
         if (!m_server->hasGuide())
             return noGuide();
         const QByteArray &checksum = m_server->guideVersion().checksum;
-        if (iptv::http::etagMatches(req.value("If-None-Match"), checksum)) {
-            QHttpServerResponse r(Status::NotModified);
-            addGuideHeaders(r, checksum);
-            return r;
-        }
+        if (auto r = notModified(req, checksum))
+            return std::move(*r);
         QByteArray xml;
         if (!m_server->xmltvExport(&xml)) {
             auto r = errorResponse(Status::ServiceUnavailable, QStringLiteral("export-pending"),
