@@ -612,6 +612,10 @@ private:
 
     // ---- elements ----
     bool skipElement();
+    /// Reads to the end of the current element, calling onDirectText(token type) for its own
+    /// text and entity references (not its children's); false on a broken or too deep document.
+    template<typename F>
+    bool walkToEnd(F &&onDirectText);
     /// Calls onChild(name) for each child element of the current element; onChild reads or
     /// skips it and returns false on a broken document, as does this.
     template<typename F>
@@ -807,11 +811,18 @@ QString Parser::attribute(const char *name)
     return capped(value, what).trimmed(); // the cut may leave inner whitespace at the end
 }
 
-bool Parser::skipElement()
+template<typename F>
+bool Parser::walkToEnd(F &&onDirectText)
 {
     int depth = 1;
     while (depth > 0) {
-        switch (next()) {
+        const auto t = next();
+        switch (t) {
+        case QXmlStreamReader::Characters:
+        case QXmlStreamReader::EntityReference:
+            if (depth == 1)
+                onDirectText(t);
+            break;
         case QXmlStreamReader::StartElement:
             if (++depth > s_maxDepth) {
                 m_xml.raiseError(QStringLiteral("elements nested too deeply"));
@@ -830,13 +841,17 @@ bool Parser::skipElement()
     return true;
 }
 
+bool Parser::skipElement()
+{
+    return walkToEnd([](QXmlStreamReader::TokenType) {});
+}
+
 bool Parser::readText(QString *out)
 {
     const qint64 startLine = line();
     const QString element = m_xml.name().toString();
     QString text;
     bool truncated = false;
-    int depth = 1;
     auto append = [&](QStringView piece) {
         if (truncated || piece.isEmpty())
             return;
@@ -851,31 +866,14 @@ bool Parser::readText(QString *out)
         }
         text.append(piece);
     };
-    while (depth > 0) {
-        switch (next()) {
-        case QXmlStreamReader::Characters:
-            if (depth == 1)
-                append(m_xml.text());
-            break;
-        case QXmlStreamReader::EntityReference:
-            if (depth == 1)
-                append(m_xml.text().isEmpty() ? htmlEntity(m_xml.name()) : m_xml.text().toString());
-            break;
-        case QXmlStreamReader::StartElement:
-            if (++depth > s_maxDepth) {
-                m_xml.raiseError(QStringLiteral("elements nested too deeply"));
-                return false;
-            }
-            break;
-        case QXmlStreamReader::EndElement:
-            --depth;
-            break;
-        case QXmlStreamReader::Invalid:
-            return false;
-        default:
-            break;
-        }
-    }
+    const bool ok = walkToEnd([&](QXmlStreamReader::TokenType t) {
+        if (t == QXmlStreamReader::Characters)
+            append(m_xml.text());
+        else
+            append(m_xml.text().isEmpty() ? htmlEntity(m_xml.name()) : m_xml.text().toString());
+    });
+    if (!ok)
+        return false;
     if (truncated) {
         warn(startLine, u'<' + element + u"> text longer than " + QString::number(m_options.maxTextLength)
                             + u" characters, truncated");
