@@ -1,0 +1,790 @@
+#include "message.h"
+
+#include <QCborArray>
+#include <QCborStreamReader>
+#include <QCborValue>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+
+using namespace Qt::StringLiterals;
+
+namespace iptv::protocol {
+
+namespace {
+
+struct NamedType
+{
+    MessageType type;
+    QLatin1StringView name;
+};
+
+constexpr std::array s_types{
+    NamedType{MessageType::Hello, "hello"_L1},
+    NamedType{MessageType::Welcome, "welcome"_L1},
+    NamedType{MessageType::Telemetry, "telemetry"_L1},
+    NamedType{MessageType::Event, "event"_L1},
+    NamedType{MessageType::Command, "command"_L1},
+    NamedType{MessageType::Ack, "ack"_L1},
+    NamedType{MessageType::Result, "result"_L1},
+    NamedType{MessageType::GuideUpdated, "guide-updated"_L1},
+    NamedType{MessageType::ReleaseAvailable, "release-available"_L1},
+    NamedType{MessageType::Ping, "ping"_L1},
+    NamedType{MessageType::Pong, "pong"_L1},
+    NamedType{MessageType::Error, "error"_L1},
+    NamedType{MessageType::Subscribe, "subscribe"_L1},
+    NamedType{MessageType::Update, "update"_L1},
+};
+
+constexpr std::array s_errors{
+    "none"_L1, "bad-frame"_L1, "too-large"_L1, "unknown-type"_L1, "unsupported-version"_L1,
+    "bad-request"_L1, "unauthorized"_L1, "pending-approval"_L1, "rejected"_L1, "replay"_L1,
+    "forbidden"_L1, "overloaded"_L1, "not-found"_L1, "conflict"_L1, "expired"_L1, "internal"_L1,
+};
+static_assert(s_errors.size() == size_t(ErrorCode::Internal) + 1);
+
+constexpr std::array s_commands{
+    "unknown"_L1, "reboot"_L1, "factory-reset"_L1, "tune"_L1, "message"_L1, "collect-logs"_L1,
+    "screenshot"_L1, "set-config"_L1, "install-release"_L1,
+};
+static_assert(s_commands.size() == size_t(CommandKind::InstallRelease) + 1);
+
+qint64 bounded(qint64 low, qint64 value, qint64 high)
+{
+    return std::clamp(value, low, high);
+}
+
+const QString s_keyType = u"t"_s;
+const QString s_keyId = u"id"_s;
+const QString s_keyRe = u"re"_s;
+
+QString cborTypeName(const QCborValue &v)
+{
+    switch (v.type()) {
+    case QCborValue::Integer: return u"integer"_s;
+    case QCborValue::Double: return u"number"_s;
+    case QCborValue::String: return u"text"_s;
+    case QCborValue::ByteArray: return u"bytes"_s;
+    case QCborValue::Array: return u"array"_s;
+    case QCborValue::Map: return u"map"_s;
+    case QCborValue::True:
+    case QCborValue::False: return u"boolean"_s;
+    case QCborValue::Null: return u"null"_s;
+    default: return u"other"_s;
+    }
+}
+
+// A streaming pass over the frame before any QCborValue is built: depth, container sizes and
+// string sizes are checked against the limits, and malformed CBOR is found with its offset.
+bool checkStructure(QCborStreamReader &reader, int depth, const DecodeLimits &limits, DecodeResult *result)
+{
+    const auto fail = [&](ErrorCode code, const QString &why) {
+        result->error = code;
+        result->errorText = why + u" at byte "_s + QString::number(reader.currentOffset());
+        return false;
+    };
+    if (reader.lastError() != QCborError::NoError)
+        return fail(ErrorCode::BadFrame, reader.lastError().toString());
+    if (reader.isArray() || reader.isMap()) {
+        if (depth >= limits.maxDepth)
+            return fail(ErrorCode::TooLarge, u"nesting deeper than %1"_s.arg(limits.maxDepth));
+        if (reader.isLengthKnown() && qint64(reader.length()) > qint64(limits.maxItems))
+            return fail(ErrorCode::TooLarge, u"container of %1 items (limit %2)"_s.arg(reader.length()).arg(limits.maxItems));
+        if (!reader.enterContainer())
+            return fail(ErrorCode::BadFrame, reader.lastError().toString());
+        qsizetype items = 0;
+        while (reader.lastError() == QCborError::NoError && reader.hasNext()) {
+            if (++items > limits.maxItems * (2))
+                return fail(ErrorCode::TooLarge, u"container over %1 items"_s.arg(limits.maxItems));
+            if (!checkStructure(reader, depth + 1, limits, result))
+                return false;
+        }
+        if (reader.lastError() != QCborError::NoError)
+            return fail(ErrorCode::BadFrame, reader.lastError().toString());
+        if (!reader.leaveContainer())
+            return fail(ErrorCode::BadFrame, reader.lastError().toString());
+        return true;
+    }
+    if (reader.isString() || reader.isByteArray()) {
+        // Strings may come in chunks (indefinite length); each chunk is sized before it is read,
+        // and the reader itself refuses a chunk longer than the bytes left in the frame.
+        const bool text = reader.isString();
+        qsizetype total = 0;
+        for (;;) {
+            const qsizetype chunk = reader.currentStringChunkSize();
+            if (chunk > 0 && (total += chunk) > limits.maxStringBytes)
+                return fail(ErrorCode::TooLarge, u"string over %1 bytes"_s.arg(limits.maxStringBytes));
+            const QCborStreamReader::StringResultCode status = text ? reader.readString().status
+                                                                    : reader.readByteArray().status;
+            if (status == QCborStreamReader::EndOfString)
+                return true;
+            if (status == QCborStreamReader::Error)
+                return fail(ErrorCode::BadFrame, reader.lastError().toString());
+        }
+    }
+    if (reader.isTag()) {
+        reader.next();
+        if (!reader.hasNext() && reader.lastError() != QCborError::NoError)
+            return fail(ErrorCode::BadFrame, reader.lastError().toString());
+        return checkStructure(reader, depth + 1, limits, result);
+    }
+    if (!reader.next())
+        return fail(ErrorCode::BadFrame, reader.lastError().toString());
+    return true;
+}
+
+void fromMap(QCborMap map, DecodeResult *result)
+{
+    Message &m = result->message;
+    const QCborValue t = map.take(s_keyType);
+    if (!t.isString()) {
+        result->error = ErrorCode::BadFrame;
+        result->errorText = t.isUndefined() ? u"no message type (\"t\")"_s
+                                            : u"message type (\"t\") is %1, not text"_s.arg(cborTypeName(t));
+        return;
+    }
+    m.name = t.toString();
+    m.type = typeFromName(m.name);
+    const auto readId = [&](const QString &key, quint64 *out) {
+        const QCborValue v = map.take(key);
+        if (v.isUndefined())
+            return true;
+        if (!v.isInteger() || v.toInteger() < 0) {
+            result->error = ErrorCode::BadFrame;
+            result->errorText = u"\"%1\" is %2, not a non-negative integer"_s.arg(key, cborTypeName(v));
+            return false;
+        }
+        *out = quint64(v.toInteger());
+        return true;
+    };
+    if (!readId(s_keyId, &m.id) || !readId(s_keyRe, &m.replyTo))
+        return;
+    m.body = std::move(map);
+    if (m.type == MessageType::Unknown) {
+        result->error = ErrorCode::UnknownType;
+        result->errorText = u"unknown message type \"%1\""_s.arg(m.name.left(64));
+    }
+}
+
+QCborMap envelope(const Message &message)
+{
+    QCborMap map = message.body;
+    map.insert(s_keyType, message.name.isEmpty() ? typeName(message.type) : message.name);
+    if (message.id)
+        map.insert(s_keyId, qint64(message.id));
+    if (message.replyTo)
+        map.insert(s_keyRe, qint64(message.replyTo));
+    return map;
+}
+
+// Reads typed fields out of a body and remembers the first problem, so fromBody() stays a list
+// of fields rather than a ladder of checks.
+class BodyReader
+{
+public:
+    BodyReader(const QCborMap &body, QString *error) : m_body(body), m_error(error) {}
+
+    bool ok() const { return m_ok; }
+
+    QString text(QLatin1StringView key, bool required = false)
+    {
+        const QCborValue v = value(key, required);
+        if (v.isString())
+            return v.toString();
+        if (!v.isUndefined())
+            wrongType(key, v, u"text"_s);
+        return {};
+    }
+    qint64 integer(QLatin1StringView key, qint64 fallback, bool required = false)
+    {
+        const QCborValue v = value(key, required);
+        if (v.isInteger())
+            return v.toInteger();
+        if (v.isDouble() && v.toDouble() == double(qint64(v.toDouble())))
+            return qint64(v.toDouble()); // JSON peers send whole numbers as doubles
+        if (!v.isUndefined())
+            wrongType(key, v, u"integer"_s);
+        return fallback;
+    }
+    double number(QLatin1StringView key, double fallback)
+    {
+        const QCborValue v = value(key, false);
+        if (v.isInteger() || v.isDouble())
+            return v.toDouble();
+        if (!v.isUndefined())
+            wrongType(key, v, u"number"_s);
+        return fallback;
+    }
+    bool boolean(QLatin1StringView key, bool fallback)
+    {
+        const QCborValue v = value(key, false);
+        if (v.isBool())
+            return v.toBool();
+        if (!v.isUndefined())
+            wrongType(key, v, u"boolean"_s);
+        return fallback;
+    }
+    /// Bytes arrive as a CBOR byte string, or base64url text from JSON peers.
+    QByteArray bytes(QLatin1StringView key, bool required = false)
+    {
+        const QCborValue v = value(key, required);
+        if (v.isByteArray())
+            return v.toByteArray();
+        if (v.isString()) {
+            auto decoded = QByteArray::fromBase64Encoding(v.toString().toLatin1(),
+                                                          QByteArray::Base64UrlEncoding | QByteArray::AbortOnBase64DecodingErrors);
+            if (decoded)
+                return *decoded;
+        }
+        if (!v.isUndefined())
+            wrongType(key, v, u"bytes"_s);
+        return {};
+    }
+    QDateTime time(QLatin1StringView key, bool required = false)
+    {
+        const qint64 ms = integer(key, -1, required);
+        return ms >= 0 ? QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC) : QDateTime();
+    }
+    QCborMap map(QLatin1StringView key)
+    {
+        const QCborValue v = value(key, false);
+        if (v.isMap())
+            return v.toMap();
+        if (!v.isUndefined())
+            wrongType(key, v, u"map"_s);
+        return {};
+    }
+    QCborArray array(QLatin1StringView key)
+    {
+        const QCborValue v = value(key, false);
+        if (v.isArray())
+            return v.toArray();
+        if (!v.isUndefined())
+            wrongType(key, v, u"array"_s);
+        return {};
+    }
+    void fail(const QString &why)
+    {
+        if (m_ok && m_error)
+            *m_error = why;
+        m_ok = false;
+    }
+
+private:
+    QCborValue value(QLatin1StringView key, bool required)
+    {
+        QCborValue v = m_body.value(key);
+        if (v.isUndefined() && required)
+            fail(u"missing field \"%1\""_s.arg(key));
+        return v;
+    }
+    void wrongType(QLatin1StringView key, const QCborValue &v, const QString &expected)
+    {
+        fail(u"field \"%1\" is %2, not %3"_s.arg(key, cborTypeName(v), expected));
+    }
+
+    const QCborMap &m_body;
+    QString *m_error;
+    bool m_ok = true;
+};
+
+template<typename T>
+std::optional<T> checked(const BodyReader &reader, T value)
+{
+    return reader.ok() ? std::optional<T>(std::move(value)) : std::nullopt;
+}
+
+void insertText(QCborMap &map, QLatin1StringView key, const QString &value)
+{
+    if (!value.isEmpty())
+        map.insert(key, value);
+}
+void insertTime(QCborMap &map, QLatin1StringView key, const QDateTime &value)
+{
+    if (value.isValid())
+        map.insert(key, value.toMSecsSinceEpoch());
+}
+void insertBytes(QCborMap &map, QLatin1StringView key, const QByteArray &value)
+{
+    if (!value.isEmpty())
+        map.insert(key, value);
+}
+
+} // namespace
+
+QString typeName(MessageType type)
+{
+    for (const NamedType &t : s_types) {
+        if (t.type == type)
+            return t.name;
+    }
+    return {};
+}
+
+MessageType typeFromName(QStringView name)
+{
+    for (const NamedType &t : s_types) {
+        if (name == t.name)
+            return t.type;
+    }
+    return MessageType::Unknown;
+}
+
+QString errorCodeName(ErrorCode code)
+{
+    return s_errors[size_t(code)];
+}
+
+ErrorCode errorCodeFromName(QStringView name)
+{
+    for (size_t i = 0; i < s_errors.size(); ++i) {
+        if (name == s_errors[i])
+            return ErrorCode(i);
+    }
+    return ErrorCode::Internal;
+}
+
+QString commandName(CommandKind kind)
+{
+    return s_commands[size_t(kind)];
+}
+
+CommandKind commandFromName(QStringView name)
+{
+    for (size_t i = 1; i < s_commands.size(); ++i) {
+        if (name == s_commands[i])
+            return CommandKind(i);
+    }
+    return CommandKind::Unknown;
+}
+
+DecodeResult decode(QByteArrayView frame, const DecodeLimits &limits)
+{
+    DecodeResult result;
+    if (frame.size() > limits.maxFrameBytes) {
+        result.error = ErrorCode::TooLarge;
+        result.errorText = u"frame of %1 bytes (limit %2)"_s.arg(frame.size()).arg(limits.maxFrameBytes);
+        return result;
+    }
+    if (frame.isEmpty()) {
+        result.error = ErrorCode::BadFrame;
+        result.errorText = u"empty frame"_s;
+        return result;
+    }
+    const QByteArray bytes = QByteArray::fromRawData(frame.data(), frame.size());
+    QCborStreamReader reader(bytes);
+    if (!reader.isMap()) {
+        result.error = ErrorCode::BadFrame;
+        result.errorText = reader.lastError() != QCborError::NoError
+            ? u"not CBOR: "_s + reader.lastError().toString()
+            : u"a message is a CBOR map, this frame starts with another type"_s;
+        return result;
+    }
+    if (!checkStructure(reader, 0, limits, &result))
+        return result;
+    if (reader.currentOffset() != frame.size()) {
+        result.error = ErrorCode::BadFrame;
+        result.errorText = u"%1 bytes after the message"_s.arg(frame.size() - reader.currentOffset());
+        return result;
+    }
+    QCborParserError parseError;
+    const QCborValue value = QCborValue::fromCbor(bytes, &parseError);
+    if (parseError.error != QCborError::NoError) {
+        result.error = ErrorCode::BadFrame;
+        result.errorText = parseError.errorString() + u" at byte "_s + QString::number(parseError.offset);
+        return result;
+    }
+    fromMap(value.toMap(), &result);
+    return result;
+}
+
+DecodeResult decodeJson(QByteArrayView frame, const DecodeLimits &limits)
+{
+    DecodeResult result;
+    if (frame.size() > limits.maxFrameBytes) {
+        result.error = ErrorCode::TooLarge;
+        result.errorText = u"frame of %1 bytes (limit %2)"_s.arg(frame.size()).arg(limits.maxFrameBytes);
+        return result;
+    }
+    QJsonParseError parseError;
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromRawData(frame.data(), frame.size()), &parseError);
+    if (parseError.error != QJsonParseError::NoError) {
+        result.error = ErrorCode::BadFrame;
+        result.errorText = u"not JSON: "_s + parseError.errorString() + u" at offset "_s
+            + QString::number(parseError.offset);
+        return result;
+    }
+    if (!doc.isObject()) {
+        result.error = ErrorCode::BadFrame;
+        result.errorText = u"a message is a JSON object"_s;
+        return result;
+    }
+    // Re-check the limits on the CBOR form so that both encodings get the same rules.
+    const QByteArray cbor = QCborValue::fromJsonValue(doc.object()).toCbor();
+    DecodeLimits cborLimits = limits;
+    cborLimits.maxFrameBytes = std::max(limits.maxFrameBytes, cbor.size());
+    return decode(cbor, cborLimits);
+}
+
+QByteArray encode(const Message &message)
+{
+    return QCborValue(envelope(message)).toCbor();
+}
+
+QByteArray encodeJson(const Message &message)
+{
+    return QJsonDocument(envelope(message).toJsonObject()).toJson(QJsonDocument::Compact);
+}
+
+int negotiateVersion(int peerMin, int peerMax)
+{
+    const int best = std::min(peerMax, kProtocolVersion);
+    return best >= std::max(peerMin, kMinProtocolVersion) ? best : -1;
+}
+
+Message errorMessage(ErrorCode code, const QString &text, quint64 replyTo, int retryAfterSeconds)
+{
+    ErrorBody body;
+    body.code = code;
+    body.text = text;
+    body.retryAfterSeconds = retryAfterSeconds;
+    return Message(MessageType::Error, 0, body.toBody(), replyTo);
+}
+
+// ---- Hello
+
+QCborMap Hello::toBody() const
+{
+    QCborMap m;
+    m.insert("v"_L1, QCborArray{minVersion, maxVersion});
+    m.insert("role"_L1, role);
+    insertText(m, "serial"_L1, serial);
+    insertText(m, "mac"_L1, mac);
+    insertText(m, "model"_L1, model);
+    insertText(m, "sw"_L1, softwareVersion);
+    insertText(m, "rch"_L1, releaseChannel);
+    insertBytes(m, "token"_L1, token);
+    insertBytes(m, "secret"_L1, secret);
+    insertText(m, "account"_L1, account);
+    return m;
+}
+
+std::optional<Hello> Hello::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    Hello h;
+    const QCborArray versions = r.array("v"_L1);
+    if (versions.size() != 2 || !versions.at(0).isInteger() || !versions.at(1).isInteger()
+        || versions.at(0).toInteger() > versions.at(1).toInteger()) {
+        r.fail(u"field \"v\" must be [min, max] protocol versions"_s);
+    } else {
+        h.minVersion = int(bounded(0, versions.at(0).toInteger(), 1 << 20));
+        h.maxVersion = int(bounded(0, versions.at(1).toInteger(), 1 << 20));
+    }
+    const QString role = r.text("role"_L1);
+    if (!role.isEmpty())
+        h.role = role;
+    h.serial = r.text("serial"_L1);
+    h.mac = r.text("mac"_L1);
+    h.model = r.text("model"_L1);
+    h.softwareVersion = r.text("sw"_L1);
+    h.releaseChannel = r.text("rch"_L1);
+    h.token = r.bytes("token"_L1);
+    h.secret = r.bytes("secret"_L1);
+    h.account = r.text("account"_L1);
+    if (r.ok() && h.role == "box"_L1 && h.serial.isEmpty())
+        r.fail(u"missing field \"serial\""_s);
+    if (r.ok() && h.role != "box"_L1 && h.role != "operator"_L1)
+        r.fail(u"field \"role\" must be box or operator, not \"%1\""_s.arg(h.role.left(32)));
+    return checked(r, h);
+}
+
+// ---- Welcome
+
+QCborMap Welcome::toBody() const
+{
+    QCborMap m;
+    m.insert("v"_L1, version);
+    insertText(m, "box"_L1, boxId);
+    insertText(m, "state"_L1, state);
+    insertBytes(m, "token"_L1, token);
+    m.insert("hb"_L1, heartbeatSeconds);
+    m.insert("tel"_L1, telemetrySeconds);
+    insertText(m, "rch"_L1, releaseChannel);
+    insertTime(m, "ts"_L1, serverTime);
+    return m;
+}
+
+std::optional<Welcome> Welcome::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    Welcome w;
+    w.version = int(r.integer("v"_L1, 0, true));
+    w.boxId = r.text("box"_L1);
+    w.state = r.text("state"_L1, true);
+    w.token = r.bytes("token"_L1);
+    w.heartbeatSeconds = int(bounded(1, r.integer("hb"_L1, 30), 3600));
+    w.telemetrySeconds = int(bounded(1, r.integer("tel"_L1, 60), 86400));
+    w.releaseChannel = r.text("rch"_L1);
+    w.serverTime = r.time("ts"_L1);
+    return checked(r, w);
+}
+
+// ---- Telemetry
+
+QCborMap Telemetry::toBody() const
+{
+    QCborMap m;
+    insertTime(m, "ts"_L1, time);
+    if (cpuPercent >= 0)
+        m.insert("cpu"_L1, cpuPercent);
+    if (memoryUsedKb >= 0)
+        m.insert("mem"_L1, memoryUsedKb);
+    if (memoryTotalKb >= 0)
+        m.insert("memTotal"_L1, memoryTotalKb);
+    if (temperatureC > -1000)
+        m.insert("temp"_L1, temperatureC);
+    if (uptimeSeconds >= 0)
+        m.insert("up"_L1, uptimeSeconds);
+    insertText(m, "sw"_L1, softwareVersion);
+    insertText(m, "rch"_L1, releaseChannel);
+    insertText(m, "ch"_L1, currentChannel);
+    insertText(m, "player"_L1, playerState);
+    if (bufferingEvents)
+        m.insert("buf"_L1, bufferingEvents);
+    if (bufferingMs)
+        m.insert("bufMs"_L1, bufferingMs);
+    if (errorEvents)
+        m.insert("err"_L1, errorEvents);
+    if (!zapTimesMs.isEmpty()) {
+        QCborArray zaps;
+        for (int z : zapTimesMs)
+            zaps.append(z);
+        m.insert("zap"_L1, zaps);
+    }
+    if (frameStats) {
+        m.insert("ft"_L1, QCborMap{{u"n"_s, frameStats->frames}, {u"p50"_s, frameStats->p50},
+                                   {u"p95"_s, frameStats->p95}, {u"p99"_s, frameStats->p99},
+                                   {u"max"_s, frameStats->max}});
+    }
+    return m;
+}
+
+std::optional<Telemetry> Telemetry::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    Telemetry t;
+    t.time = r.time("ts"_L1);
+    t.cpuPercent = r.number("cpu"_L1, -1);
+    t.memoryUsedKb = r.integer("mem"_L1, -1);
+    t.memoryTotalKb = r.integer("memTotal"_L1, -1);
+    t.temperatureC = r.number("temp"_L1, -1000);
+    t.uptimeSeconds = r.integer("up"_L1, -1);
+    t.softwareVersion = r.text("sw"_L1);
+    t.releaseChannel = r.text("rch"_L1);
+    t.currentChannel = r.text("ch"_L1);
+    t.playerState = r.text("player"_L1);
+    t.bufferingEvents = int(bounded(0, r.integer("buf"_L1, 0), INT_MAX));
+    t.bufferingMs = qMax<qint64>(0, r.integer("bufMs"_L1, 0));
+    t.errorEvents = int(bounded(0, r.integer("err"_L1, 0), INT_MAX));
+    const QCborArray zaps = r.array("zap"_L1);
+    for (const QCborValue &z : zaps) {
+        if (!z.isInteger() && !z.isDouble()) {
+            r.fail(u"field \"zap\" holds %1, not milliseconds"_s.arg(cborTypeName(z)));
+            break;
+        }
+        t.zapTimesMs.append(int(bounded(0, z.toInteger(qint64(z.toDouble())), INT_MAX)));
+    }
+    const QCborMap ft = r.map("ft"_L1);
+    if (!ft.isEmpty()) {
+        BodyReader f(ft, error);
+        FrameStats s;
+        s.frames = int(bounded(0, f.integer("n"_L1, 0), INT_MAX));
+        s.p50 = f.number("p50"_L1, 0);
+        s.p95 = f.number("p95"_L1, 0);
+        s.p99 = f.number("p99"_L1, 0);
+        s.max = f.number("max"_L1, 0);
+        if (!f.ok())
+            r.fail(u"in \"ft\": "_s + (error ? *error : QString()));
+        t.frameStats = s;
+    }
+    return checked(r, t);
+}
+
+// ---- BoxEvent
+
+QCborMap BoxEvent::toBody() const
+{
+    QCborMap m;
+    insertTime(m, "ts"_L1, time);
+    m.insert("kind"_L1, kind);
+    insertText(m, "sev"_L1, severity);
+    insertText(m, "text"_L1, text);
+    if (!data.isEmpty())
+        m.insert("data"_L1, data);
+    return m;
+}
+
+std::optional<BoxEvent> BoxEvent::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    BoxEvent e;
+    e.time = r.time("ts"_L1);
+    e.kind = r.text("kind"_L1, true);
+    e.severity = r.text("sev"_L1);
+    if (e.severity.isEmpty())
+        e.severity = u"info"_s;
+    e.text = r.text("text"_L1);
+    e.data = r.map("data"_L1);
+    return checked(r, e);
+}
+
+// ---- Command, ack, result
+
+QCborMap Command::toBody() const
+{
+    QCborMap m;
+    m.insert("cmd"_L1, qint64(commandId));
+    m.insert("name"_L1, commandName(kind));
+    if (!args.isEmpty())
+        m.insert("args"_L1, args);
+    insertTime(m, "exp"_L1, expires);
+    return m;
+}
+
+std::optional<Command> Command::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    Command c;
+    c.commandId = quint64(qMax<qint64>(0, r.integer("cmd"_L1, 0, true)));
+    const QString name = r.text("name"_L1, true);
+    c.kind = commandFromName(name);
+    if (r.ok() && c.kind == CommandKind::Unknown)
+        r.fail(u"unknown command \"%1\""_s.arg(name.left(64)));
+    c.args = r.map("args"_L1);
+    c.expires = r.time("exp"_L1);
+    return checked(r, c);
+}
+
+QCborMap CommandAck::toBody() const
+{
+    QCborMap m;
+    if (commandId)
+        m.insert("cmd"_L1, qint64(commandId));
+    return m;
+}
+
+std::optional<CommandAck> CommandAck::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    CommandAck a;
+    a.commandId = quint64(qMax<qint64>(0, r.integer("cmd"_L1, 0)));
+    return checked(r, a);
+}
+
+QCborMap CommandResult::toBody() const
+{
+    QCborMap m;
+    m.insert("cmd"_L1, qint64(commandId));
+    m.insert("ok"_L1, ok);
+    insertText(m, "text"_L1, text);
+    insertBytes(m, "data"_L1, data);
+    insertText(m, "mime"_L1, mimeType);
+    return m;
+}
+
+std::optional<CommandResult> CommandResult::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    CommandResult c;
+    c.commandId = quint64(qMax<qint64>(0, r.integer("cmd"_L1, 0, true)));
+    c.ok = r.boolean("ok"_L1, false);
+    if (r.ok() && !body.contains("ok"_L1))
+        r.fail(u"missing field \"ok\""_s);
+    c.text = r.text("text"_L1);
+    c.data = r.bytes("data"_L1);
+    c.mimeType = r.text("mime"_L1);
+    return checked(r, c);
+}
+
+// ---- Guide and releases
+
+QCborMap GuideUpdated::toBody() const
+{
+    QCborMap m;
+    m.insert("version"_L1, version);
+    insertText(m, "url"_L1, url);
+    if (size)
+        m.insert("size"_L1, size);
+    return m;
+}
+
+std::optional<GuideUpdated> GuideUpdated::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    GuideUpdated g;
+    g.version = r.text("version"_L1, true);
+    g.url = r.text("url"_L1);
+    g.size = qMax<qint64>(0, r.integer("size"_L1, 0));
+    return checked(r, g);
+}
+
+QCborMap ReleaseAvailable::toBody() const
+{
+    QCborMap m;
+    m.insert("version"_L1, version);
+    m.insert("channel"_L1, channel);
+    insertText(m, "minBox"_L1, minBoxVersion);
+    m.insert("url"_L1, url);
+    insertBytes(m, "sha256"_L1, sha256);
+    m.insert("size"_L1, size);
+    if (rolloutId)
+        m.insert("rollout"_L1, qint64(rolloutId));
+    if (force)
+        m.insert("force"_L1, true);
+    return m;
+}
+
+std::optional<ReleaseAvailable> ReleaseAvailable::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    ReleaseAvailable a;
+    a.version = r.text("version"_L1, true);
+    a.channel = r.text("channel"_L1, true);
+    a.minBoxVersion = r.text("minBox"_L1);
+    a.url = r.text("url"_L1, true);
+    a.sha256 = r.bytes("sha256"_L1);
+    if (r.ok() && !a.sha256.isEmpty() && a.sha256.size() != 32)
+        r.fail(u"field \"sha256\" has %1 bytes, not 32"_s.arg(a.sha256.size()));
+    a.size = qMax<qint64>(0, r.integer("size"_L1, 0, true));
+    a.rolloutId = quint64(qMax<qint64>(0, r.integer("rollout"_L1, 0)));
+    a.force = r.boolean("force"_L1, false);
+    return checked(r, a);
+}
+
+// ---- Error
+
+QCborMap ErrorBody::toBody() const
+{
+    QCborMap m;
+    m.insert("code"_L1, errorCodeName(code));
+    insertText(m, "text"_L1, text);
+    if (retryAfterSeconds > 0)
+        m.insert("retryAfter"_L1, retryAfterSeconds);
+    return m;
+}
+
+std::optional<ErrorBody> ErrorBody::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    ErrorBody e;
+    e.code = errorCodeFromName(r.text("code"_L1, true));
+    e.text = r.text("text"_L1);
+    e.retryAfterSeconds = int(bounded(0, r.integer("retryAfter"_L1, 0), 86400));
+    return checked(r, e);
+}
+
+} // namespace iptv::protocol

@@ -1,0 +1,272 @@
+#pragma once
+
+// The control protocol between boxes, operators and the control server (docs/protocol.md).
+//
+// A message is one CBOR map in one binary WebSocket frame (operators may also send the same map
+// as JSON in a text frame). Three keys make the envelope: "t" (type name), "id" (the sender's
+// sequence number, strictly increasing within a session) and "re" (the id this answers). Every
+// other key is the body. Readers ignore keys they do not know, so fields can be added without a
+// version bump; a new version is negotiated in the hello only for changes old peers would misread.
+
+#include <QByteArray>
+#include <QCborMap>
+#include <QDateTime>
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+namespace iptv::protocol {
+
+inline constexpr int kProtocolVersion = 1;    ///< the newest version this build speaks
+inline constexpr int kMinProtocolVersion = 1; ///< the oldest version this build still speaks
+
+enum class MessageType : quint8 {
+    Unknown,
+    Hello,            ///< box/operator -> server: versions, identity, credentials
+    Welcome,          ///< server -> peer: chosen version, box id, enrollment state, token
+    Telemetry,        ///< box -> server: periodic state (acknowledged by Ack)
+    Event,            ///< box -> server: buffering, errors, boots, installs
+    Command,          ///< server -> box: an operator's command
+    Ack,              ///< either way: "re" received (telemetry, command delivery)
+    Result,           ///< box -> server: a command's outcome (and its data: logs, screenshot)
+    GuideUpdated,     ///< server -> box: a new guide version is available
+    ReleaseAvailable, ///< server -> box: install this release
+    Ping,
+    Pong,
+    Error,            ///< either way: a request failed; "re" names it when it had an id
+    Subscribe,        ///< operator -> server: live topics (fleet, box:<id>, rollouts, commands)
+    Update,           ///< server -> operator: a change in a subscribed topic
+};
+
+/// Wire name of a type ("hello", "guide-updated", ...); empty for Unknown.
+QString typeName(MessageType type);
+/// Type for a wire name; Unknown when the name is not one of ours.
+MessageType typeFromName(QStringView name);
+
+enum class ErrorCode : quint8 {
+    None,
+    BadFrame,           ///< not a CBOR/JSON map, or an envelope key of the wrong type
+    TooLarge,           ///< frame, string or container over the limits
+    UnknownType,        ///< "t" names no message type of this version
+    UnsupportedVersion, ///< no common protocol version
+    BadRequest,         ///< a body field is missing or of the wrong type
+    Unauthorized,       ///< bad or missing token/secret
+    PendingApproval,    ///< the box is enrolled but an operator has not approved it yet
+    Rejected,           ///< the box (or operator) is blocked
+    Replay,             ///< a message id that is not above the last one of the session
+    Forbidden,          ///< the operator's role does not allow this
+    Overloaded,         ///< admission control: come back after "retryAfter" seconds
+    NotFound,
+    Conflict,
+    Expired,
+    Internal,
+};
+QString errorCodeName(ErrorCode code);
+ErrorCode errorCodeFromName(QStringView name);
+
+/// One decoded message. The body holds every key except the envelope's.
+struct Message
+{
+    MessageType type = MessageType::Unknown;
+    QString name;        ///< the type as it came on the wire (kept for "unknown type" errors)
+    quint64 id = 0;      ///< sender's sequence number; 0 = none
+    quint64 replyTo = 0; ///< "re": the id this answers; 0 = none
+    QCborMap body;
+
+    Message() = default;
+    Message(MessageType t, quint64 messageId = 0, QCborMap b = {}, quint64 re = 0)
+        : type(t), name(typeName(t)), id(messageId), replyTo(re), body(std::move(b)) {}
+};
+
+/// What a peer may send. The server applies these to every frame before anything else.
+struct DecodeLimits
+{
+    qsizetype maxFrameBytes = 1024 * 1024; ///< results may carry a screenshot or a log excerpt
+    int maxDepth = 8;
+    qsizetype maxItems = 4096;             ///< elements in one array or map
+    qsizetype maxStringBytes = 1024 * 1024;
+};
+
+struct DecodeResult
+{
+    Message message;
+    ErrorCode error = ErrorCode::None;
+    QString errorText; ///< what and why, for the peer and the log
+    bool ok() const { return error == ErrorCode::None; }
+};
+
+/// Decodes a binary frame. Checks structure and limits with a streaming pass first, so a hostile
+/// frame costs no more than its own size.
+DecodeResult decode(QByteArrayView frame, const DecodeLimits &limits = {});
+/// Decodes a text frame holding the same map as JSON (operators and scripts).
+DecodeResult decodeJson(QByteArrayView frame, const DecodeLimits &limits = {});
+
+QByteArray encode(const Message &message);
+QByteArray encodeJson(const Message &message);
+
+/// The highest version both sides speak, or -1.
+int negotiateVersion(int peerMin, int peerMax);
+
+/// An Error message answering `replyTo`.
+Message errorMessage(ErrorCode code, const QString &text, quint64 replyTo = 0, int retryAfterSeconds = 0);
+
+// ---- Typed bodies. fromBody() returns nullopt and fills *error on a missing or mistyped field.
+
+struct Hello
+{
+    int minVersion = kMinProtocolVersion;
+    int maxVersion = kProtocolVersion;
+    QString role = QStringLiteral("box"); ///< "box" or "operator"
+    // box
+    QString serial;
+    QString mac;
+    QString model;
+    QString softwareVersion;
+    QString releaseChannel; ///< what the box runs now: clean | experimental
+    QByteArray token;       ///< session credential issued at approval
+    QByteArray secret;      ///< the box's own secret, sent to enroll or to get a new token
+    // operator
+    QString account;
+
+    QCborMap toBody() const;
+    static std::optional<Hello> fromBody(const QCborMap &body, QString *error);
+};
+
+struct Welcome
+{
+    int version = kProtocolVersion;
+    QString boxId;                        ///< for boxes
+    QString state;                        ///< boxes: approved | pending; operators: role name
+    QByteArray token;                     ///< a newly issued token (store it), else empty
+    int heartbeatSeconds = 30;
+    int telemetrySeconds = 60;
+    QString releaseChannel;               ///< the channel the box belongs to
+    QDateTime serverTime;
+
+    QCborMap toBody() const;
+    static std::optional<Welcome> fromBody(const QCborMap &body, QString *error);
+};
+
+/// Frame-time statistics from development builds (milliseconds).
+struct FrameStats
+{
+    int frames = 0;
+    double p50 = 0, p95 = 0, p99 = 0, max = 0;
+};
+
+struct Telemetry
+{
+    QDateTime time;
+    double cpuPercent = -1;     ///< -1 = not reported
+    qint64 memoryUsedKb = -1;
+    qint64 memoryTotalKb = -1;
+    double temperatureC = -1000;///< -1000 = not reported
+    qint64 uptimeSeconds = -1;
+    QString softwareVersion;
+    QString releaseChannel;
+    QString currentChannel;
+    QString playerState;        ///< stopped | playing | buffering | paused | error
+    int bufferingEvents = 0;    ///< since the previous telemetry
+    qint64 bufferingMs = 0;
+    int errorEvents = 0;
+    QList<int> zapTimesMs;      ///< channel changes since the previous telemetry
+    std::optional<FrameStats> frameStats;
+
+    QCborMap toBody() const;
+    static std::optional<Telemetry> fromBody(const QCborMap &body, QString *error);
+};
+
+struct BoxEvent
+{
+    QDateTime time;
+    QString kind;     ///< buffering | error | boot | install | rollback | zap | ...
+    QString severity; ///< info | warning | error
+    QString text;
+    QCborMap data;
+
+    QCborMap toBody() const;
+    static std::optional<BoxEvent> fromBody(const QCborMap &body, QString *error);
+};
+
+enum class CommandKind : quint8 {
+    Unknown,
+    Reboot,
+    FactoryReset,
+    Tune,           ///< args: channel
+    ShowMessage,    ///< args: text, seconds
+    CollectLogs,    ///< args: lines
+    Screenshot,
+    SetConfig,      ///< args: a map of settings
+    InstallRelease, ///< args: version, url, sha256, size, channel, force
+};
+QString commandName(CommandKind kind);
+CommandKind commandFromName(QStringView name);
+
+struct Command
+{
+    quint64 commandId = 0; ///< the server's id; ack and result name it
+    CommandKind kind = CommandKind::Unknown;
+    QCborMap args;
+    QDateTime expires;
+
+    QCborMap toBody() const;
+    static std::optional<Command> fromBody(const QCborMap &body, QString *error);
+};
+
+/// Box -> server ack of a command ("cmd" set) or server -> box ack of telemetry ("re" only).
+struct CommandAck
+{
+    quint64 commandId = 0;
+    QCborMap toBody() const;
+    static std::optional<CommandAck> fromBody(const QCborMap &body, QString *error);
+};
+
+struct CommandResult
+{
+    quint64 commandId = 0;
+    bool ok = false;
+    QString text;     ///< what happened, for the operator
+    QByteArray data;  ///< logs (text) or a screenshot (image bytes)
+    QString mimeType; ///< of data
+
+    QCborMap toBody() const;
+    static std::optional<CommandResult> fromBody(const QCborMap &body, QString *error);
+};
+
+struct GuideUpdated
+{
+    QString version;
+    QString url;
+    qint64 size = 0;
+
+    QCborMap toBody() const;
+    static std::optional<GuideUpdated> fromBody(const QCborMap &body, QString *error);
+};
+
+struct ReleaseAvailable
+{
+    QString version;
+    QString channel;
+    QString minBoxVersion;
+    QString url;
+    QByteArray sha256;
+    qint64 size = 0;
+    quint64 rolloutId = 0;
+    bool force = false; ///< an operator's rollback: install even if older
+
+    QCborMap toBody() const;
+    static std::optional<ReleaseAvailable> fromBody(const QCborMap &body, QString *error);
+};
+
+struct ErrorBody
+{
+    ErrorCode code = ErrorCode::Internal;
+    QString text;
+    int retryAfterSeconds = 0;
+
+    QCborMap toBody() const;
+    static std::optional<ErrorBody> fromBody(const QCborMap &body, QString *error);
+};
+
+} // namespace iptv::protocol
