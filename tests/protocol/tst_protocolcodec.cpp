@@ -1,0 +1,352 @@
+// The control protocol codec: every typed body round-trips through CBOR and JSON, hostile and
+// malformed frames get the right error code, and versions negotiate as documented.
+#include <protocol/message.h>
+
+#include <QCborArray>
+#include <QCborStreamWriter>
+#include <QCborValue>
+#include <QTest>
+
+using namespace Qt::StringLiterals;
+using namespace iptv::protocol;
+
+namespace {
+
+QByteArray cbor(const QCborValue &v)
+{
+    return v.toCbor();
+}
+
+QByteArray nested(int depth)
+{
+    QCborValue v = QCborMap{{u"leaf"_s, 1}};
+    for (int i = 0; i < depth; ++i)
+        v = QCborMap{{u"n"_s, v}};
+    QCborMap m = v.toMap();
+    m.insert(u"t"_s, u"event"_s);
+    return QCborValue(m).toCbor();
+}
+
+} // namespace
+
+class TstProtocolCodec : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void typeNames()
+    {
+        for (int i = int(MessageType::Hello); i <= int(MessageType::Update); ++i) {
+            const auto type = MessageType(i);
+            QVERIFY(!typeName(type).isEmpty());
+            QCOMPARE(typeFromName(typeName(type)), type);
+        }
+        QCOMPARE(typeFromName(u"bogus"), MessageType::Unknown);
+        for (int i = 0; i <= int(ErrorCode::Internal); ++i)
+            QCOMPARE(errorCodeFromName(errorCodeName(ErrorCode(i))), ErrorCode(i));
+        for (int i = 1; i <= int(CommandKind::InstallRelease); ++i)
+            QCOMPARE(commandFromName(commandName(CommandKind(i))), CommandKind(i));
+    }
+
+    void envelopeRoundTrip_data()
+    {
+        QTest::addColumn<bool>("json");
+        QTest::newRow("cbor") << false;
+        QTest::newRow("json") << true;
+    }
+    void envelopeRoundTrip()
+    {
+        QFETCH(bool, json);
+        Message m(MessageType::Ack, 42, QCborMap{{u"cmd"_s, 7}, {u"future-field"_s, u"kept"_s}}, 41);
+        const DecodeResult r = json ? decodeJson(encodeJson(m)) : decode(encode(m));
+        QVERIFY2(r.ok(), qPrintable(r.errorText));
+        QCOMPARE(r.message.type, MessageType::Ack);
+        QCOMPARE(r.message.name, u"ack"_s);
+        QCOMPARE(r.message.id, 42u);
+        QCOMPARE(r.message.replyTo, 41u);
+        QVERIFY(!r.message.body.contains(u"t"_s));
+        QCOMPARE(r.message.body.value(u"future-field"_s).toString(), u"kept"_s);
+        const auto ack = CommandAck::fromBody(r.message.body, nullptr);
+        QVERIFY(ack);
+        QCOMPARE(ack->commandId, 7u);
+    }
+
+    void compactTelemetry()
+    {
+        // A typical telemetry frame stays well under 200 bytes: 19,000 boxes at one a minute
+        // and 50,000 a second under load both depend on it.
+        Telemetry t;
+        t.time = QDateTime::fromMSecsSinceEpoch(1'790'000'000'000, Qt::UTC);
+        t.cpuPercent = 23.5;
+        t.memoryUsedKb = 412'000;
+        t.memoryTotalKb = 1'024'000;
+        t.temperatureC = 61.5;
+        t.uptimeSeconds = 86'400;
+        t.softwareVersion = u"2.4.1"_s;
+        t.releaseChannel = u"clean"_s;
+        t.currentChannel = u"bbc-one"_s;
+        t.playerState = u"playing"_s;
+        t.zapTimesMs = {640, 720};
+        const QByteArray frame = encode(Message(MessageType::Telemetry, 1234, t.toBody()));
+        QVERIFY2(frame.size() < 200, QByteArray::number(frame.size()));
+    }
+
+    void helloRoundTrip()
+    {
+        Hello h;
+        h.serial = u"SN-0001"_s;
+        h.mac = u"00:11:22:33:44:55"_s;
+        h.model = u"HX-400"_s;
+        h.softwareVersion = u"1.2.3"_s;
+        h.releaseChannel = u"experimental"_s;
+        h.secret = QByteArray(32, '\x7f');
+        for (bool json : {false, true}) {
+            const Message m(MessageType::Hello, 1, h.toBody());
+            const DecodeResult r = json ? decodeJson(encodeJson(m)) : decode(encode(m));
+            QVERIFY2(r.ok(), qPrintable(r.errorText));
+            QString error;
+            const auto back = Hello::fromBody(r.message.body, &error);
+            QVERIFY2(back, qPrintable(error));
+            QCOMPARE(back->serial, h.serial);
+            QCOMPARE(back->mac, h.mac);
+            QCOMPARE(back->model, h.model);
+            QCOMPARE(back->softwareVersion, h.softwareVersion);
+            QCOMPARE(back->releaseChannel, h.releaseChannel);
+            QCOMPARE(back->secret, h.secret); // base64url in JSON, bytes in CBOR
+            QCOMPARE(back->token, QByteArray());
+            QCOMPARE(back->role, u"box"_s);
+            QCOMPARE(back->minVersion, kMinProtocolVersion);
+            QCOMPARE(back->maxVersion, kProtocolVersion);
+        }
+    }
+
+    void typedRoundTrips()
+    {
+        QString error;
+        Welcome w;
+        w.boxId = u"b-17"_s;
+        w.state = u"approved"_s;
+        w.token = "tok";
+        w.heartbeatSeconds = 20;
+        w.telemetrySeconds = 45;
+        w.releaseChannel = u"clean"_s;
+        w.serverTime = QDateTime::fromMSecsSinceEpoch(1'790'000'000'123, Qt::UTC);
+        auto w2 = Welcome::fromBody(decode(encode(Message(MessageType::Welcome, 1, w.toBody()))).message.body, &error);
+        QVERIFY2(w2, qPrintable(error));
+        QCOMPARE(w2->boxId, w.boxId);
+        QCOMPARE(w2->token, w.token);
+        QCOMPARE(w2->heartbeatSeconds, 20);
+        QCOMPARE(w2->telemetrySeconds, 45);
+        QCOMPARE(w2->serverTime, w.serverTime);
+
+        Telemetry t;
+        t.cpuPercent = 12.5;
+        t.temperatureC = 0; // zero degrees is a reading, not "absent"
+        t.zapTimesMs = {300, 1200};
+        t.frameStats = FrameStats{600, 16.6, 18.0, 33.2, 80.1};
+        t.bufferingEvents = 2;
+        t.bufferingMs = 1500;
+        t.errorEvents = 1;
+        auto t2 = Telemetry::fromBody(t.toBody(), &error);
+        QVERIFY2(t2, qPrintable(error));
+        QCOMPARE(t2->cpuPercent, 12.5);
+        QCOMPARE(t2->temperatureC, 0.0);
+        QCOMPARE(t2->memoryUsedKb, -1); // absent stays absent
+        QCOMPARE(t2->zapTimesMs, t.zapTimesMs);
+        QVERIFY(t2->frameStats);
+        QCOMPARE(t2->frameStats->p99, 33.2);
+        QCOMPARE(t2->bufferingMs, 1500);
+
+        Command c;
+        c.commandId = 99;
+        c.kind = CommandKind::Tune;
+        c.args = QCborMap{{u"channel"_s, u"arte"_s}};
+        c.expires = QDateTime::fromMSecsSinceEpoch(1'790'000'600'000, Qt::UTC);
+        auto c2 = Command::fromBody(c.toBody(), &error);
+        QVERIFY2(c2, qPrintable(error));
+        QCOMPARE(c2->kind, CommandKind::Tune);
+        QCOMPARE(c2->commandId, 99u);
+        QCOMPARE(c2->args.value(u"channel"_s).toString(), u"arte"_s);
+        QCOMPARE(c2->expires, c.expires);
+
+        CommandResult res;
+        res.commandId = 99;
+        res.ok = true;
+        res.data = QByteArray("\x89PNG", 4);
+        res.mimeType = u"image/png"_s;
+        auto res2 = CommandResult::fromBody(decodeJson(encodeJson(Message(MessageType::Result, 3, res.toBody()))).message.body, &error);
+        QVERIFY2(res2, qPrintable(error));
+        QVERIFY(res2->ok);
+        QCOMPARE(res2->data, res.data);
+
+        ReleaseAvailable ra;
+        ra.version = u"2.0.0"_s;
+        ra.channel = u"experimental"_s;
+        ra.url = u"http://h:8421/box/releases/2.0.0"_s;
+        ra.sha256 = QByteArray(32, 'x');
+        ra.size = 123456;
+        ra.rolloutId = 5;
+        auto ra2 = ReleaseAvailable::fromBody(ra.toBody(), &error);
+        QVERIFY2(ra2, qPrintable(error));
+        QCOMPARE(ra2->sha256, ra.sha256);
+        QCOMPARE(ra2->rolloutId, 5u);
+        QVERIFY(!ra2->force);
+
+        BoxEvent e;
+        e.kind = u"buffering"_s;
+        e.data = QCborMap{{u"ms"_s, 800}};
+        auto e2 = BoxEvent::fromBody(e.toBody(), &error);
+        QVERIFY2(e2, qPrintable(error));
+        QCOMPARE(e2->severity, u"info"_s);
+        QCOMPARE(e2->data.value(u"ms"_s).toInteger(), 800);
+
+        const Message err = errorMessage(ErrorCode::Overloaded, u"busy"_s, 12, 7);
+        const DecodeResult er = decode(encode(err));
+        QVERIFY(er.ok());
+        QCOMPARE(er.message.replyTo, 12u);
+        auto eb = ErrorBody::fromBody(er.message.body, &error);
+        QVERIFY(eb);
+        QCOMPARE(eb->code, ErrorCode::Overloaded);
+        QCOMPARE(eb->retryAfterSeconds, 7);
+    }
+
+    void badBodies_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<QCborMap>("body");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("hello without serial") << int(MessageType::Hello) << QCborMap{{u"v"_s, QCborArray{1, 1}}}
+                                              << u"missing field \"serial\""_s;
+        QTest::newRow("hello bad versions") << int(MessageType::Hello)
+                                            << QCborMap{{u"v"_s, QCborArray{3, 1}}, {u"serial"_s, u"x"_s}}
+                                            << u"[min, max]"_s;
+        QTest::newRow("hello serial is a number") << int(MessageType::Hello)
+                                                  << QCborMap{{u"v"_s, QCborArray{1, 1}}, {u"serial"_s, 5}}
+                                                  << u"field \"serial\" is integer, not text"_s;
+        QTest::newRow("hello odd role") << int(MessageType::Hello)
+                                        << QCborMap{{u"v"_s, QCborArray{1, 1}}, {u"role"_s, u"root"_s}}
+                                        << u"must be box or operator"_s;
+        QTest::newRow("command unknown name") << int(MessageType::Command)
+                                              << QCborMap{{u"cmd"_s, 1}, {u"name"_s, u"format-disk"_s}}
+                                              << u"unknown command"_s;
+        QTest::newRow("command without id") << int(MessageType::Command) << QCborMap{{u"name"_s, u"reboot"_s}}
+                                            << u"missing field \"cmd\""_s;
+        QTest::newRow("result without ok") << int(MessageType::Result) << QCborMap{{u"cmd"_s, 1}}
+                                           << u"missing field \"ok\""_s;
+        QTest::newRow("telemetry cpu as text") << int(MessageType::Telemetry) << QCborMap{{u"cpu"_s, u"high"_s}}
+                                               << u"field \"cpu\" is text, not number"_s;
+        QTest::newRow("telemetry zap of text") << int(MessageType::Telemetry)
+                                               << QCborMap{{u"zap"_s, QCborArray{1, u"x"_s}}} << u"\"zap\""_s;
+        QTest::newRow("release short hash") << int(MessageType::ReleaseAvailable)
+                                            << QCborMap{{u"version"_s, u"1"_s}, {u"channel"_s, u"clean"_s},
+                                                        {u"url"_s, u"u"_s}, {u"size"_s, 1},
+                                                        {u"sha256"_s, QByteArray("abc")}}
+                                            << u"not 32"_s;
+    }
+    void badBodies()
+    {
+        QFETCH(int, type);
+        QFETCH(QCborMap, body);
+        QFETCH(QString, expected);
+        QString error;
+        bool parsed = true;
+        switch (MessageType(type)) {
+        case MessageType::Hello: parsed = Hello::fromBody(body, &error).has_value(); break;
+        case MessageType::Command: parsed = Command::fromBody(body, &error).has_value(); break;
+        case MessageType::Result: parsed = CommandResult::fromBody(body, &error).has_value(); break;
+        case MessageType::Telemetry: parsed = Telemetry::fromBody(body, &error).has_value(); break;
+        case MessageType::ReleaseAvailable: parsed = ReleaseAvailable::fromBody(body, &error).has_value(); break;
+        default: QFAIL("no reader in the table");
+        }
+        QVERIFY(!parsed);
+        QVERIFY2(error.contains(expected), qPrintable(error));
+    }
+
+    void badFrames_data()
+    {
+        QTest::addColumn<QByteArray>("frame");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("expected");
+        const QByteArray good = encode(Message(MessageType::Ping, 1));
+        QTest::newRow("empty") << QByteArray() << int(ErrorCode::BadFrame) << u"empty"_s;
+        QTest::newRow("not a map") << cbor(QCborArray{1, 2}) << int(ErrorCode::BadFrame) << u"CBOR map"_s;
+        QTest::newRow("garbage") << QByteArray("\xff\xff\xff", 3) << int(ErrorCode::BadFrame) << QString();
+        QTest::newRow("truncated") << good.left(good.size() - 1) << int(ErrorCode::BadFrame) << QString();
+        QTest::newRow("trailing bytes") << good + good << int(ErrorCode::BadFrame) << u"after the message"_s;
+        QTest::newRow("no type") << cbor(QCborMap{{u"id"_s, 1}}) << int(ErrorCode::BadFrame) << u"no message type"_s;
+        QTest::newRow("type not text") << cbor(QCborMap{{u"t"_s, 3}}) << int(ErrorCode::BadFrame) << u"not text"_s;
+        QTest::newRow("negative id") << cbor(QCborMap{{u"t"_s, u"ping"_s}, {u"id"_s, -4}}) << int(ErrorCode::BadFrame)
+                                     << u"non-negative"_s;
+        QTest::newRow("unknown type") << cbor(QCborMap{{u"t"_s, u"format-disk"_s}}) << int(ErrorCode::UnknownType)
+                                      << u"format-disk"_s;
+        QTest::newRow("too deep") << nested(20) << int(ErrorCode::TooLarge) << u"nesting"_s;
+        QCborArray many;
+        for (int i = 0; i < 5000; ++i)
+            many.append(i);
+        QTest::newRow("too many items") << cbor(QCborMap{{u"t"_s, u"event"_s}, {u"x"_s, many}})
+                                        << int(ErrorCode::TooLarge) << u"5000 items"_s;
+        QTest::newRow("frame too large") << QByteArray(2 * 1024 * 1024, 'a') << int(ErrorCode::TooLarge)
+                                         << u"limit"_s;
+        // A definite-length array header claiming 2^32 items in a 10-byte frame.
+        QTest::newRow("lying length") << QByteArray("\xa1\x61t\x9b\x00\x00\x00\x01\x00\x00\x00\x00", 12)
+                                      << int(ErrorCode::TooLarge) << QString();
+        // Indefinite-length text in chunks adding up past the string limit.
+        QByteArray chunks("\xa2\x61t\x65" "event" "\x61x\x7f", 12);
+        for (int i = 0; i < 40; ++i)
+            chunks += QByteArray("\x79\x80\x00", 3) + QByteArray(0x8000, 'z');
+        chunks += '\xff';
+        QTest::newRow("chunked string") << chunks << int(ErrorCode::TooLarge) << u"string over"_s;
+    }
+    void badFrames()
+    {
+        QFETCH(QByteArray, frame);
+        QFETCH(int, code);
+        QFETCH(QString, expected);
+        DecodeLimits limits;
+        limits.maxStringBytes = 1024 * 1024;
+        limits.maxFrameBytes = 2 * 1024 * 1024 - 1;
+        const DecodeResult r = decode(frame, limits);
+        QVERIFY2(int(r.error) == code, qPrintable(r.errorText));
+        QVERIFY(!r.errorText.isEmpty());
+        if (!expected.isEmpty())
+            QVERIFY2(r.errorText.contains(expected), qPrintable(r.errorText));
+    }
+
+    void badJson_data()
+    {
+        QTest::addColumn<QByteArray>("frame");
+        QTest::addColumn<int>("code");
+        QTest::newRow("not json") << QByteArray("{\"t\":") << int(ErrorCode::BadFrame);
+        QTest::newRow("array") << QByteArray("[1,2]") << int(ErrorCode::BadFrame);
+        QTest::newRow("unknown") << QByteArray("{\"t\":\"nope\"}") << int(ErrorCode::UnknownType);
+        QTest::newRow("fractional id") << QByteArray("{\"t\":\"ping\",\"id\":1.5}") << int(ErrorCode::BadFrame);
+        QTest::newRow("ok") << QByteArray("{\"t\":\"ping\",\"id\":3}") << int(ErrorCode::None);
+    }
+    void badJson()
+    {
+        QFETCH(QByteArray, frame);
+        QFETCH(int, code);
+        QCOMPARE(int(decodeJson(frame).error), code);
+    }
+
+    void negotiate_data()
+    {
+        QTest::addColumn<int>("peerMin");
+        QTest::addColumn<int>("peerMax");
+        QTest::addColumn<int>("chosen");
+        QTest::newRow("same") << kMinProtocolVersion << kProtocolVersion << kProtocolVersion;
+        QTest::newRow("newer peer") << kMinProtocolVersion << kProtocolVersion + 3 << kProtocolVersion;
+        QTest::newRow("peer only newer") << kProtocolVersion + 1 << kProtocolVersion + 2 << -1;
+        QTest::newRow("peer only older") << 0 << kMinProtocolVersion - 1 << -1;
+    }
+    void negotiate()
+    {
+        QFETCH(int, peerMin);
+        QFETCH(int, peerMax);
+        QFETCH(int, chosen);
+        QCOMPARE(negotiateVersion(peerMin, peerMax), chosen);
+    }
+};
+
+QTEST_GUILESS_MAIN(TstProtocolCodec)
+#include "tst_protocolcodec.moc"
