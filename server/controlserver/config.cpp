@@ -1,0 +1,204 @@
+#include "config.h"
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QLoggingCategory>
+#include <QSettings>
+#include <QStandardPaths>
+
+Q_LOGGING_CATEGORY(lcConfig, "iptv.control.config")
+
+namespace iptv::control {
+
+namespace {
+
+bool parseInt(const QString &key, const QString &text, int min, int max, int *out, QString *error)
+{
+    bool ok = false;
+    const int v = text.trimmed().toInt(&ok);
+    if (!ok || v < min || v > max) {
+        *error = QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"").arg(key).arg(min).arg(max).arg(text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool checkPattern(const QString &key, const QString &pattern, QString *error)
+{
+    if (pattern.isEmpty())
+        return true;
+    const QRegularExpression re(pattern);
+    if (!re.isValid()) {
+        *error = QStringLiteral("%1: invalid regular expression \"%2\": %3").arg(key, pattern, re.errorString());
+        return false;
+    }
+    return true;
+}
+
+struct IntKey
+{
+    const char *file; ///< INI key
+    const char *flag; ///< command-line flag, or nullptr
+    int ControlConfig::*member;
+    int min, max;
+};
+
+const IntKey s_intKeys[] = {
+    {"server/box_port", "box-port", &ControlConfig::boxPort, 0, 65535},
+    {"server/http_port", "http-port", &ControlConfig::httpPort, 0, 65535},
+    {"server/operator_ws_port", "operator-ws-port", &ControlConfig::operatorWsPort, 0, 65535},
+    {"sessions/heartbeat_seconds", nullptr, &ControlConfig::heartbeatSeconds, 1, 3600},
+    {"sessions/telemetry_seconds", nullptr, &ControlConfig::telemetrySeconds, 1, 86400},
+    {"sessions/idle_timeout_seconds", "idle-timeout", &ControlConfig::idleTimeoutSeconds, 2, 86400},
+    {"sessions/hello_timeout_seconds", nullptr, &ControlConfig::helloTimeoutSeconds, 1, 600},
+    {"admission/max_handshakes", "max-handshakes", &ControlConfig::maxHandshakes, 1, 1000000},
+    {"admission/hello_rate", "hello-rate", &ControlConfig::helloRate, 1, 10000000},
+    {"admission/hello_burst", nullptr, &ControlConfig::helloBurst, 1, 10000000},
+    {"admission/fd_reserve", nullptr, &ControlConfig::fdReserve, 8, 100000},
+    {"admission/retry_after_max_seconds", nullptr, &ControlConfig::retryAfterMaxSeconds, 1, 3600},
+    {"history/telemetry_interval_seconds", nullptr, &ControlConfig::telemetryHistorySeconds, 0, 86400},
+    {"history/telemetry_retention_hours", nullptr, &ControlConfig::telemetryRetentionHours, 1, 24 * 365},
+    {"history/event_retention_days", nullptr, &ControlConfig::eventRetentionDays, 1, 3650},
+    {"history/max_events_per_box", nullptr, &ControlConfig::maxEventsPerBox, 1, 1000000},
+    {"commands/default_expiry_seconds", nullptr, &ControlConfig::commandExpirySeconds, 1, 365 * 86400},
+    {"operators/token_hours", nullptr, &ControlConfig::operatorTokenHours, 1, 24 * 365},
+};
+
+} // namespace
+
+QString ControlConfig::effectiveDatabase() const
+{
+    return database.isEmpty() ? QDir(dataDir).filePath(QStringLiteral("controlserver.sqlite")) : database;
+}
+
+void addCommandLineOptions(QCommandLineParser *parser)
+{
+    parser->addOptions({
+        {{QStringLiteral("c"), QStringLiteral("config")}, QStringLiteral("Configuration file (INI)."), QStringLiteral("file")},
+        {QStringLiteral("box-port"), QStringLiteral("Box WebSocket port, path /box (default 8420)."), QStringLiteral("port")},
+        {QStringLiteral("http-port"), QStringLiteral("Operator HTTP API port (default 8421)."), QStringLiteral("port")},
+        {QStringLiteral("operator-ws-port"), QStringLiteral("Operator WebSocket port (default 8422)."), QStringLiteral("port")},
+        {QStringLiteral("bind"), QStringLiteral("Address to listen on (default any)."), QStringLiteral("address")},
+        {QStringLiteral("data-dir"), QStringLiteral("Directory for the SQLite database."), QStringLiteral("dir")},
+        {QStringLiteral("db"), QStringLiteral("SQLite file or postgresql://user:pass@host:port/db."), QStringLiteral("path-or-uri")},
+        {QStringLiteral("tls-cert"), QStringLiteral("PEM certificate: boxes connect with wss://."), QStringLiteral("file")},
+        {QStringLiteral("tls-key"), QStringLiteral("PEM private key of --tls-cert."), QStringLiteral("file")},
+        {QStringLiteral("auto-approve"), QStringLiteral("Approve every newly enrolling box.")},
+        {QStringLiteral("auto-approve-serial"), QStringLiteral("Approve new boxes whose serial matches this regex."), QStringLiteral("regex")},
+        {QStringLiteral("admin-account"), QStringLiteral("Name of the initial admin (default admin)."), QStringLiteral("name")},
+        {QStringLiteral("admin-password-file"), QStringLiteral("File holding the initial admin's password (else env IPTV_CONTROL_ADMIN_PASSWORD, else one is generated and printed once)."), QStringLiteral("file")},
+        {QStringLiteral("idle-timeout"), QStringLiteral("Close box sessions silent for this many seconds (default 95)."), QStringLiteral("seconds")},
+        {QStringLiteral("max-handshakes"), QStringLiteral("Connections accepted but not through hello before new ones are turned away (default 4000)."), QStringLiteral("count")},
+        {QStringLiteral("hello-rate"), QStringLiteral("Hellos admitted per second (default 20000)."), QStringLiteral("per-second")},
+    });
+}
+
+bool loadConfigFile(const QString &path, ControlConfig *config, QString *error)
+{
+    if (!QFileInfo::exists(path)) {
+        *error = QStringLiteral("config file %1 does not exist").arg(path);
+        return false;
+    }
+    QSettings s(path, QSettings::IniFormat);
+    if (s.status() != QSettings::NoError) {
+        *error = QStringLiteral("config file %1 could not be parsed").arg(path);
+        return false;
+    }
+    config->configFile = path;
+    const QDir base = QFileInfo(path).absoluteDir();
+    auto value = [&s](const char *key) { return s.value(QLatin1String(key)); };
+    auto has = [&s](const char *key) { return s.contains(QLatin1String(key)); };
+    // Relative paths in the file are relative to the file, so a config and its data travel together.
+    auto resolve = [&base](const QString &p) {
+        if (p.isEmpty() || p.contains(u"://") || QDir::isAbsolutePath(p))
+            return p;
+        return base.filePath(p);
+    };
+
+    for (const IntKey &k : s_intKeys) {
+        if (has(k.file) && !parseInt(QLatin1String(k.file), value(k.file).toString(), k.min, k.max, &(config->*k.member), error))
+            return false;
+    }
+    if (has("server/bind")) {
+        QHostAddress a;
+        if (!a.setAddress(value("server/bind").toString())) {
+            *error = QStringLiteral("server/bind: not an address: %1").arg(value("server/bind").toString());
+            return false;
+        }
+        config->bindAddress = a;
+    }
+    if (has("server/data_dir"))
+        config->dataDir = resolve(value("server/data_dir").toString());
+    if (has("database/uri")) {
+        const QString db = value("database/uri").toString();
+        config->database = db.startsWith(u"postgres") ? db : resolve(db);
+    }
+    if (has("tls/certificate"))
+        config->tlsCertificate = resolve(value("tls/certificate").toString());
+    if (has("tls/key"))
+        config->tlsKey = resolve(value("tls/key").toString());
+    if (has("enrollment/auto_approve"))
+        config->autoApprove = value("enrollment/auto_approve").toBool();
+    if (has("enrollment/auto_approve_serial")) {
+        config->autoApproveSerialPattern = value("enrollment/auto_approve_serial").toString();
+        if (!checkPattern(QStringLiteral("enrollment/auto_approve_serial"), config->autoApproveSerialPattern, error))
+            return false;
+    }
+    if (has("operators/admin_account"))
+        config->adminAccount = value("operators/admin_account").toString();
+    if (has("operators/admin_password_file"))
+        config->adminPasswordFile = resolve(value("operators/admin_password_file").toString());
+    return true;
+}
+
+bool loadConfig(const QCommandLineParser &parser, ControlConfig *config, QString *error)
+{
+    auto opt = [&parser](const char *name) { return parser.value(QLatin1String(name)); };
+    auto isSet = [&parser](const char *name) { return parser.isSet(QLatin1String(name)); };
+
+    if (isSet("config") && !loadConfigFile(opt("config"), config, error))
+        return false;
+
+    for (const IntKey &k : s_intKeys) {
+        if (k.flag && isSet(k.flag)
+            && !parseInt(u"--"_qs + QLatin1String(k.flag), opt(k.flag), k.min, k.max, &(config->*k.member), error))
+            return false;
+    }
+    if (isSet("bind") && !config->bindAddress.setAddress(opt("bind"))) {
+        *error = QStringLiteral("--bind: not an address: %1").arg(opt("bind"));
+        return false;
+    }
+    if (isSet("data-dir"))
+        config->dataDir = opt("data-dir");
+    if (isSet("db"))
+        config->database = opt("db");
+    if (isSet("tls-cert"))
+        config->tlsCertificate = opt("tls-cert");
+    if (isSet("tls-key"))
+        config->tlsKey = opt("tls-key");
+    if (isSet("auto-approve"))
+        config->autoApprove = true;
+    if (isSet("auto-approve-serial")) {
+        config->autoApproveSerialPattern = opt("auto-approve-serial");
+        if (!checkPattern(QStringLiteral("--auto-approve-serial"), config->autoApproveSerialPattern, error))
+            return false;
+    }
+    if (isSet("admin-account"))
+        config->adminAccount = opt("admin-account");
+    if (isSet("admin-password-file"))
+        config->adminPasswordFile = opt("admin-password-file");
+
+    if (config->tlsCertificate.isEmpty() != config->tlsKey.isEmpty()) {
+        *error = QStringLiteral("TLS needs both a certificate and a key (--tls-cert and --tls-key)");
+        return false;
+    }
+    if (config->dataDir.isEmpty()) {
+        config->dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+        qCInfo(lcConfig) << "no --data-dir given, using" << config->dataDir;
+    }
+    return true;
+}
+
+} // namespace iptv::control

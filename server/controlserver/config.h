@@ -1,0 +1,76 @@
+#pragma once
+
+// controlserver configuration: a QSettings INI file (resources/config/controlserver.conf
+// documents every key) with command-line flags overriding it.
+
+#include <QHostAddress>
+#include <QRegularExpression>
+#include <QString>
+#include <QtGlobal>
+
+QT_BEGIN_NAMESPACE
+class QCommandLineParser;
+QT_END_NAMESPACE
+
+namespace iptv::control {
+
+struct ControlConfig
+{
+    QString configFile;
+    QHostAddress bindAddress = QHostAddress::Any;
+    int boxPort = 8420;          ///< box WebSocket (/box); 0 = any free port (tests)
+    int httpPort = 8421;         ///< operator HTTP API, /healthz, /metrics
+    int operatorWsPort = 8422;   ///< operator WebSocket (live subscriptions)
+    QString dataDir;             ///< SQLite database lives here
+    QString database;            ///< SQLite path or postgresql:// URI; empty = <dataDir>/controlserver.sqlite
+    QString tlsCertificate;      ///< PEM; box WebSocket speaks wss:// when set together with the key
+    QString tlsKey;
+
+    // enrollment
+    bool autoApprove = false;             ///< approve every new box
+    QString autoApproveSerialPattern;     ///< regex over the serial; matching boxes are approved
+
+    // initial admin (created once, when the operators table is empty)
+    QString adminAccount = QStringLiteral("admin");
+    QString adminPasswordFile;            ///< else env IPTV_CONTROL_ADMIN_PASSWORD, else generated and printed once
+
+    // sessions
+    int heartbeatSeconds = 30;            ///< told to boxes in Welcome
+    int telemetrySeconds = 60;            ///< told to boxes in Welcome
+    int idleTimeoutSeconds = 95;          ///< no frame for this long: the session is closed
+    int helloTimeoutSeconds = 15;         ///< connected but no hello (or still pending handshake)
+
+    // admission control
+    int maxHandshakes = 4000;             ///< TCP accepted but not yet through hello
+    int helloRate = 20000;                ///< hellos per second (token bucket)
+    int helloBurst = 20000;
+    int fdReserve = 64;                   ///< file descriptors kept free for the store, HTTP and logs
+    int retryAfterMaxSeconds = 10;        ///< jittered Retry-After is 1..this
+
+    // history
+    int telemetryHistorySeconds = 60;     ///< at most one stored sample per box per interval
+    int telemetryRetentionHours = 48;
+    int eventRetentionDays = 14;
+    int maxEventsPerBox = 500;
+
+    // commands and operators
+    int commandExpirySeconds = 86400;     ///< default when an operator gives none
+    int operatorTokenHours = 12;
+    int passwordOpsLimit = 0;             ///< 0 = libsodium's interactive defaults (tests lower it)
+    qsizetype passwordMemLimit = 0;
+
+    QString effectiveDatabase() const;
+    bool tlsEnabled() const { return !tlsCertificate.isEmpty() && !tlsKey.isEmpty(); }
+};
+
+/// Declares the flags (--config, --box-port, --http-port, --db, --auto-approve, ...) on `parser`.
+void addCommandLineOptions(QCommandLineParser *parser);
+
+/// Reads the config file named by --config (when given) and applies the flags on top.
+/// Returns false with *error set when a value is invalid.
+bool loadConfig(const QCommandLineParser &parser, ControlConfig *config, QString *error);
+
+/// Reads an INI file into *config (only the keys present change).
+bool loadConfigFile(const QString &path, ControlConfig *config, QString *error);
+
+} // namespace iptv::control

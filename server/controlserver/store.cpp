@@ -1,0 +1,946 @@
+#include "store.h"
+
+#include <QAtomicInteger>
+#include <functional>
+#include <QDir>
+#include <QFileInfo>
+#include <QLoggingCategory>
+#include <QSet>
+#include <QSqlDatabase>
+#include <QSqlDriver>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QUrl>
+#include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcStore, "iptv.control.store")
+
+namespace iptv::control {
+
+namespace {
+
+QAtomicInteger<quint64> s_connectionCounter;
+constexpr int SchemaVersion = 1;
+constexpr int InsertChunk = 100; // rows per multi-row INSERT: one round trip per chunk on PostgreSQL
+
+QString sqlError(const QSqlError &e)
+{
+    return e.text().trimmed();
+}
+
+const char *const s_boxStates[] = {"pending", "approved", "rejected"};
+const char *const s_commandStates[] = {"queued", "delivered", "acknowledged", "succeeded", "failed", "expired"};
+
+// Tags are stored as ",a,b," so that "has tag x" is a LIKE '%,x,%' in SQL and a split in C++.
+QString joinTags(const QStringList &tags)
+{
+    return tags.isEmpty() ? QString() : u',' + tags.join(u',') + u',';
+}
+
+QStringList splitTags(const QString &text)
+{
+    return text.split(u',', Qt::SkipEmptyParts);
+}
+
+const QString s_commandColumns = QStringLiteral(
+    "id, batch_id, box_id, kind, args, state, created, delivered, acknowledged, finished, expires, issued_by, "
+    "result_text, result_mime");
+
+CommandRow readCommand(const QSqlQuery &q, bool withData)
+{
+    CommandRow c;
+    c.id = q.value(0).toLongLong();
+    c.batchId = q.value(1).toLongLong();
+    c.boxId = q.value(2).toLongLong();
+    c.kind = q.value(3).toString();
+    c.args = q.value(4).toByteArray();
+    c.state = commandStateFromName(q.value(5).toString()).value_or(CommandState::Queued);
+    c.created = q.value(6).toLongLong();
+    c.delivered = q.value(7).toLongLong();
+    c.acknowledged = q.value(8).toLongLong();
+    c.finished = q.value(9).toLongLong();
+    c.expires = q.value(10).toLongLong();
+    c.issuedBy = q.value(11).toString();
+    c.resultText = q.value(12).toString();
+    c.resultMime = q.value(13).toString();
+    if (withData)
+        c.resultData = q.value(14).toByteArray();
+    return c;
+}
+
+const QString s_boxColumns = QStringLiteral(
+    "id, serial, mac, model, secret_hash, token_hash, state, release_channel, tags, software_version, "
+    "current_channel, enrolled_at, last_seen, telemetry");
+
+BoxRow readBox(const QSqlQuery &q)
+{
+    BoxRow b;
+    b.id = q.value(0).toLongLong();
+    b.serial = q.value(1).toString();
+    b.mac = q.value(2).toString();
+    b.model = q.value(3).toString();
+    b.secretHash = q.value(4).toByteArray();
+    b.tokenHash = q.value(5).toByteArray();
+    b.state = boxStateFromName(q.value(6).toString()).value_or(BoxState::Pending);
+    b.releaseChannel = q.value(7).toString();
+    b.tags = splitTags(q.value(8).toString());
+    b.softwareVersion = q.value(9).toString();
+    b.currentChannel = q.value(10).toString();
+    b.enrolledAt = q.value(11).toLongLong();
+    b.lastSeen = q.value(12).toLongLong();
+    b.telemetry = q.value(13).toByteArray();
+    return b;
+}
+
+} // namespace
+
+QString boxStateName(BoxState s)
+{
+    return QLatin1String(s_boxStates[int(s)]);
+}
+
+std::optional<BoxState> boxStateFromName(QStringView name)
+{
+    for (int i = 0; i < 3; ++i) {
+        if (name == QLatin1String(s_boxStates[i]))
+            return BoxState(i);
+    }
+    return std::nullopt;
+}
+
+QString commandStateName(CommandState s)
+{
+    return QLatin1String(s_commandStates[int(s)]);
+}
+
+std::optional<CommandState> commandStateFromName(QStringView name)
+{
+    for (int i = 0; i < kCommandStateCount; ++i) {
+        if (name == QLatin1String(s_commandStates[i]))
+            return CommandState(i);
+    }
+    return std::nullopt;
+}
+
+bool parsePostgresUri(const QString &uri, PostgresParams *params)
+{
+    const QUrl url(uri, QUrl::StrictMode);
+    if (!url.isValid() || (url.scheme() != u"postgresql" && url.scheme() != u"postgres"))
+        return false;
+    params->host = url.host().isEmpty() ? QStringLiteral("localhost") : url.host();
+    params->port = url.port(5432);
+    params->user = url.userName(QUrl::FullyDecoded);
+    params->password = url.password(QUrl::FullyDecoded);
+    params->database = url.path(QUrl::FullyDecoded).mid(1);
+    QStringList opts;
+    for (const auto &[k, v] : QUrlQuery(url).queryItems(QUrl::FullyDecoded))
+        opts.append(k + u'=' + v);
+    params->options = opts.join(u';');
+    return true;
+}
+
+ControlStore::ControlStore()
+    : m_connection(QStringLiteral("controlserver-store-%1").arg(s_connectionCounter.fetchAndAddRelaxed(1)))
+{
+}
+
+ControlStore::~ControlStore()
+{
+    close();
+}
+
+bool ControlStore::fail(const QString &what, const QString &why, QString *error)
+{
+    m_lastError = what + u": " + why;
+    qCWarning(lcStore).noquote() << m_lastError;
+    if (error)
+        *error = m_lastError;
+    return false;
+}
+
+bool ControlStore::open(const QString &location, QString *error)
+{
+    close();
+    PostgresParams pg;
+    QSqlDatabase db;
+    if (parsePostgresUri(location, &pg)) {
+        m_postgres = true;
+        db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), m_connection);
+        db.setHostName(pg.host);
+        db.setPort(pg.port);
+        db.setUserName(pg.user);
+        db.setPassword(pg.password);
+        db.setDatabaseName(pg.database);
+        if (!pg.options.isEmpty())
+            db.setConnectOptions(pg.options);
+    } else {
+        m_postgres = false;
+        const QFileInfo fi(location);
+        if (!QDir().mkpath(fi.absolutePath())) {
+            *error = QStringLiteral("cannot create directory %1").arg(fi.absolutePath());
+            return false;
+        }
+        db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
+        db.setDatabaseName(location);
+        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=30000"));
+    }
+    if (!db.isValid()) {
+        *error = QStringLiteral("SQL driver %1 is not available").arg(m_postgres ? u"QPSQL" : u"QSQLITE");
+        db = {};
+        QSqlDatabase::removeDatabase(m_connection);
+        return false;
+    }
+    if (!db.open()) {
+        *error = QStringLiteral("cannot open database %1: %2").arg(m_postgres ? pg.database : location, sqlError(db.lastError()));
+        db = {};
+        QSqlDatabase::removeDatabase(m_connection);
+        return false;
+    }
+    if (m_postgres) {
+        if (!exec(QStringLiteral("SET client_min_messages TO WARNING"), error))
+            return false;
+    } else {
+        // WAL + synchronous=NORMAL: a commit survives a process kill (not a power cut between
+        // checkpoints), at a fraction of FULL's fsyncs.
+        if (!exec(QStringLiteral("PRAGMA journal_mode=WAL"), error) || !exec(QStringLiteral("PRAGMA synchronous=NORMAL"), error))
+            return false;
+    }
+    if (!createSchema(error)) {
+        db = QSqlDatabase(); // release the handle, or removeDatabase warns it is in use
+        close();
+        return false;
+    }
+    qCDebug(lcStore) << "opened" << (m_postgres ? "PostgreSQL" : "SQLite") << "store" << m_connection;
+    return true;
+}
+
+void ControlStore::close()
+{
+    if (!QSqlDatabase::contains(m_connection))
+        return;
+    {
+        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(m_connection);
+}
+
+bool ControlStore::isOpen() const
+{
+    return QSqlDatabase::contains(m_connection) && QSqlDatabase::database(m_connection, false).isOpen();
+}
+
+bool ControlStore::exec(const QString &sql, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(sql))
+        return fail(sql.left(60), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::createSchema(QString *error)
+{
+    const QString blob = m_postgres ? QStringLiteral("BYTEA") : QStringLiteral("BLOB");
+    const QString serial = m_postgres ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY");
+    const QStringList statements = {
+        QStringLiteral("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value %1)").arg(blob),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS boxes (id %1, serial TEXT NOT NULL UNIQUE, mac TEXT, model TEXT, "
+                       "secret_hash %2, token_hash %2, state TEXT NOT NULL, release_channel TEXT NOT NULL, tags TEXT, "
+                       "software_version TEXT, current_channel TEXT, enrolled_at BIGINT NOT NULL DEFAULT 0, "
+                       "last_seen BIGINT NOT NULL DEFAULT 0, telemetry %2)")
+            .arg(serial, blob),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS telemetry (box_id BIGINT NOT NULL, time BIGINT NOT NULL, data %1)").arg(blob),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS telemetry_by_box ON telemetry (box_id, time)"),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS telemetry_by_time ON telemetry (time)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS events (id %1, box_id BIGINT NOT NULL, time BIGINT NOT NULL, "
+                       "kind TEXT, severity TEXT, text TEXT, data %2)")
+            .arg(serial, blob),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS events_by_box ON events (box_id, id)"),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS events_by_time ON events (time)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS commands (id %1, batch_id BIGINT NOT NULL, box_id BIGINT NOT NULL, "
+                       "kind TEXT NOT NULL, args %2, state TEXT NOT NULL, created BIGINT NOT NULL, "
+                       "delivered BIGINT NOT NULL DEFAULT 0, acknowledged BIGINT NOT NULL DEFAULT 0, "
+                       "finished BIGINT NOT NULL DEFAULT 0, expires BIGINT NOT NULL, issued_by TEXT, "
+                       "result_text TEXT, result_mime TEXT, result_data %2)")
+            .arg(serial, blob),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS commands_by_batch ON commands (batch_id)"),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS commands_by_box ON commands (box_id, id)"),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS commands_by_state ON commands (state)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS operators (account TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
+                       "role TEXT NOT NULL, created BIGINT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS operator_tokens (token_hash %1 PRIMARY KEY, account TEXT NOT NULL, "
+                       "expires BIGINT NOT NULL)")
+            .arg(blob),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS audit (id %1, time BIGINT NOT NULL, account TEXT, action TEXT NOT NULL, "
+                       "target TEXT, outcome TEXT NOT NULL, detail TEXT)")
+            .arg(serial),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account, id)"),
+    };
+    for (const QString &s : statements) {
+        if (!exec(s, error))
+            return false;
+    }
+    const QByteArray v = meta(QStringLiteral("schema"));
+    if (!v.isEmpty()) {
+        if (v.toInt() > SchemaVersion) {
+            *error = QStringLiteral("database schema %1 is newer than this controlserver understands (%2)")
+                         .arg(QString::fromLatin1(v)).arg(SchemaVersion);
+            return false;
+        }
+        // Migrations from older versions go here, one step per version.
+        return true;
+    }
+    return setMeta(QStringLiteral("schema"), QByteArray::number(SchemaVersion), error);
+}
+
+QByteArray ControlStore::meta(const QString &key)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT value FROM meta WHERE key = ?"));
+    q.addBindValue(key);
+    if (!q.exec() || !q.next())
+        return {};
+    return q.value(0).toByteArray();
+}
+
+bool ControlStore::setMeta(const QString &key, const QByteArray &value, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
+    q.addBindValue(key);
+    q.addBindValue(value);
+    if (!q.exec())
+        return fail(QStringLiteral("set meta %1").arg(key), sqlError(q.lastError()), error);
+    return true;
+}
+
+// ---- boxes
+
+bool ControlStore::insertBox(BoxRow *row, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("INSERT INTO boxes (serial, mac, model, secret_hash, token_hash, state, release_channel, tags, "
+                             "software_version, current_channel, enrolled_at, last_seen) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
+    q.addBindValue(row->serial);
+    q.addBindValue(row->mac);
+    q.addBindValue(row->model);
+    q.addBindValue(row->secretHash);
+    q.addBindValue(row->tokenHash);
+    q.addBindValue(boxStateName(row->state));
+    q.addBindValue(row->releaseChannel);
+    q.addBindValue(joinTags(row->tags));
+    q.addBindValue(row->softwareVersion);
+    q.addBindValue(row->currentChannel);
+    q.addBindValue(row->enrolledAt);
+    q.addBindValue(row->lastSeen);
+    if (!q.exec() || !q.next())
+        return fail(QStringLiteral("insert box %1").arg(row->serial), sqlError(q.lastError()), error);
+    row->id = q.value(0).toLongLong();
+    return true;
+}
+
+bool ControlStore::updateBoxIdentity(qint64 id, const QString &mac, const QString &model, const QByteArray &secretHash,
+                                     QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("UPDATE boxes SET mac = ?, model = ?, secret_hash = ? WHERE id = ?"));
+    q.addBindValue(mac);
+    q.addBindValue(model);
+    q.addBindValue(secretHash);
+    q.addBindValue(id);
+    if (!q.exec())
+        return fail(QStringLiteral("update box %1").arg(id), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::setBoxState(qint64 id, BoxState state, const QByteArray &tokenHash, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("UPDATE boxes SET state = ?, token_hash = ? WHERE id = ?"));
+    q.addBindValue(boxStateName(state));
+    q.addBindValue(tokenHash);
+    q.addBindValue(id);
+    if (!q.exec())
+        return fail(QStringLiteral("set state of box %1").arg(id), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::setBoxToken(qint64 id, const QByteArray &tokenHash, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("UPDATE boxes SET token_hash = ? WHERE id = ?"));
+    q.addBindValue(tokenHash);
+    q.addBindValue(id);
+    if (!q.exec())
+        return fail(QStringLiteral("set token of box %1").arg(id), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::setBoxTags(qint64 id, const QStringList &tags, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("UPDATE boxes SET tags = ? WHERE id = ?"));
+    q.addBindValue(joinTags(tags));
+    q.addBindValue(id);
+    if (!q.exec())
+        return fail(QStringLiteral("set tags of box %1").arg(id), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::setBoxReleaseChannel(qint64 id, const QString &channel, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("UPDATE boxes SET release_channel = ? WHERE id = ?"));
+    q.addBindValue(channel);
+    q.addBindValue(id);
+    if (!q.exec())
+        return fail(QStringLiteral("set release channel of box %1").arg(id), sqlError(q.lastError()), error);
+    return true;
+}
+
+QList<BoxRow> ControlStore::loadBoxes(QString *error)
+{
+    QList<BoxRow> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    // The latest telemetry blob stays in the database; the in-memory fleet keeps compact fields.
+    const QString cols = QString(s_boxColumns).replace(u", telemetry"_qs, u", NULL"_qs);
+    if (!q.exec(QStringLiteral("SELECT %1 FROM boxes ORDER BY id").arg(cols))) {
+        fail(QStringLiteral("load boxes"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next())
+        out.append(readBox(q));
+    return out;
+}
+
+std::optional<BoxRow> ControlStore::box(qint64 id, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT %1 FROM boxes WHERE id = ?").arg(s_boxColumns));
+    q.addBindValue(id);
+    if (!q.exec()) {
+        fail(QStringLiteral("read box %1").arg(id), sqlError(q.lastError()), error);
+        return std::nullopt;
+    }
+    if (!q.next())
+        return std::nullopt;
+    return readBox(q);
+}
+
+// ---- queued writes
+
+void ControlStore::queueBoxSeen(qint64 boxId, qint64 lastSeen, const QString &softwareVersion,
+                                const QString &currentChannel, const QByteArray &telemetry)
+{
+    Seen &s = m_seen[boxId];
+    s.lastSeen = lastSeen;
+    s.softwareVersion = softwareVersion;
+    s.currentChannel = currentChannel;
+    if (!telemetry.isEmpty())
+        s.telemetry = telemetry;
+}
+
+void ControlStore::queueTelemetry(qint64 boxId, qint64 time, const QByteArray &data)
+{
+    m_telemetry.append({boxId, TelemetrySample{time, data}});
+}
+
+void ControlStore::queueEvent(const EventRow &event)
+{
+    m_events.append(event);
+}
+
+void ControlStore::queueCommandState(qint64 commandId, CommandState state, qint64 when, const QString &resultText,
+                                     const QByteArray &resultData, const QString &resultMime)
+{
+    m_commandUpdates.append({commandId, state, when, resultText, resultData, resultMime});
+}
+
+qsizetype ControlStore::pendingWrites() const
+{
+    return m_seen.size() + m_telemetry.size() + m_events.size() + m_commandUpdates.size();
+}
+
+bool ControlStore::flush(QString *error)
+{
+    if (pendingWrites() == 0)
+        return true;
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction())
+        return fail(QStringLiteral("flush"), sqlError(db.lastError()), error);
+    auto abort = [&](const QString &what, const QSqlQuery &q) {
+        const QString why = sqlError(q.lastError());
+        db.rollback();
+        return fail(what, why, error);
+    };
+
+    if (!m_seen.isEmpty()) {
+        QSqlQuery q(db);
+        QSqlQuery qt(db);
+        q.prepare(QStringLiteral("UPDATE boxes SET last_seen = ?, software_version = ?, current_channel = ? WHERE id = ?"));
+        qt.prepare(QStringLiteral("UPDATE boxes SET last_seen = ?, software_version = ?, current_channel = ?, telemetry = ? WHERE id = ?"));
+        for (auto it = m_seen.cbegin(); it != m_seen.cend(); ++it) {
+            QSqlQuery &u = it->telemetry.isEmpty() ? q : qt;
+            u.addBindValue(it->lastSeen);
+            u.addBindValue(it->softwareVersion);
+            u.addBindValue(it->currentChannel);
+            if (!it->telemetry.isEmpty())
+                u.addBindValue(it->telemetry);
+            u.addBindValue(it.key());
+            if (!u.exec())
+                return abort(QStringLiteral("update last seen"), u);
+        }
+    }
+
+    // Multi-row inserts, InsertChunk rows per statement, the full-chunk statement prepared once.
+    auto insertRows = [&](const QString &head, const QString &rowPlaceholder, int columns, qsizetype count,
+                          const std::function<void(QSqlQuery &, qsizetype)> &bindRow, const QString &what) {
+        QSqlQuery full(db);
+        bool fullPrepared = false;
+        for (qsizetype start = 0; start < count; start += InsertChunk) {
+            const qsizetype n = std::min<qsizetype>(InsertChunk, count - start);
+            QStringList rows;
+            rows.reserve(n);
+            for (qsizetype i = 0; i < n; ++i)
+                rows.append(rowPlaceholder);
+            QSqlQuery partial(db);
+            QSqlQuery &q = n == InsertChunk ? full : partial;
+            if (n != InsertChunk || !fullPrepared) {
+                if (!q.prepare(head + rows.join(u',')))
+                    return abort(what, q);
+                fullPrepared = fullPrepared || n == InsertChunk;
+            }
+            for (qsizetype i = 0; i < n; ++i)
+                bindRow(q, start + i);
+            Q_UNUSED(columns);
+            if (!q.exec())
+                return abort(what, q);
+        }
+        return true;
+    };
+
+    if (!m_telemetry.isEmpty()
+        && !insertRows(QStringLiteral("INSERT INTO telemetry (box_id, time, data) VALUES "), QStringLiteral("(?,?,?)"), 3,
+                       m_telemetry.size(),
+                       [this](QSqlQuery &q, qsizetype i) {
+                           const auto &[box, s] = m_telemetry.at(i);
+                           q.addBindValue(box);
+                           q.addBindValue(s.time);
+                           q.addBindValue(s.data);
+                       },
+                       QStringLiteral("insert telemetry")))
+        return false;
+
+    if (!m_events.isEmpty()
+        && !insertRows(QStringLiteral("INSERT INTO events (box_id, time, kind, severity, text, data) VALUES "),
+                       QStringLiteral("(?,?,?,?,?,?)"), 6, m_events.size(),
+                       [this](QSqlQuery &q, qsizetype i) {
+                           const EventRow &e = m_events.at(i);
+                           q.addBindValue(e.boxId);
+                           q.addBindValue(e.time);
+                           q.addBindValue(e.kind);
+                           q.addBindValue(e.severity);
+                           q.addBindValue(e.text);
+                           q.addBindValue(e.data);
+                       },
+                       QStringLiteral("insert events")))
+        return false;
+
+    if (!m_commandUpdates.isEmpty()) {
+        QSqlQuery q(db);
+        for (const CommandUpdate &u : std::as_const(m_commandUpdates)) {
+            // A state only moves forward; an update that arrives after a later one (or after the
+            // expiry sweep) must not move it back.
+            QString column;
+            switch (u.state) {
+            case CommandState::Queued: column = QStringLiteral("created"); break;
+            case CommandState::Delivered: column = QStringLiteral("delivered"); break;
+            case CommandState::Acknowledged: column = QStringLiteral("acknowledged"); break;
+            default: column = QStringLiteral("finished"); break;
+            }
+            const bool result = isFinal(u.state) && u.state != CommandState::Expired;
+            q.prepare(QStringLiteral("UPDATE commands SET state = ?, %1 = ?%2 WHERE id = ? AND state NOT IN "
+                                     "('succeeded','failed','expired')")
+                          .arg(column, result ? u", result_text = ?, result_data = ?, result_mime = ?"_qs : QString()));
+            q.addBindValue(commandStateName(u.state));
+            q.addBindValue(u.when);
+            if (result) {
+                q.addBindValue(u.resultText);
+                q.addBindValue(u.resultData);
+                q.addBindValue(u.resultMime);
+            }
+            q.addBindValue(u.id);
+            if (!q.exec())
+                return abort(QStringLiteral("update command state"), q);
+        }
+    }
+
+    if (!db.commit())
+        return fail(QStringLiteral("flush commit"), sqlError(db.lastError()), error);
+    for (const EventRow &e : std::as_const(m_events))
+        m_eventBoxes.append(e.boxId);
+    m_seen.clear();
+    m_telemetry.clear();
+    m_events.clear();
+    m_commandUpdates.clear();
+    return true;
+}
+
+// ---- telemetry and events
+
+QList<TelemetrySample> ControlStore::telemetry(qint64 boxId, qint64 since, int limit, QString *error)
+{
+    QList<TelemetrySample> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT time, data FROM telemetry WHERE box_id = ? AND time >= ? ORDER BY time DESC LIMIT ?"));
+    q.addBindValue(boxId);
+    q.addBindValue(since);
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        fail(QStringLiteral("read telemetry"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next())
+        out.append({q.value(0).toLongLong(), q.value(1).toByteArray()});
+    return out;
+}
+
+QList<EventRow> ControlStore::events(qint64 boxId, int limit, QString *error)
+{
+    QList<EventRow> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT id, box_id, time, kind, severity, text, data FROM events WHERE box_id = ? "
+                             "ORDER BY id DESC LIMIT ?"));
+    q.addBindValue(boxId);
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        fail(QStringLiteral("read events"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next()) {
+        out.append({q.value(0).toLongLong(), q.value(1).toLongLong(), q.value(2).toLongLong(), q.value(3).toString(),
+                    q.value(4).toString(), q.value(5).toString(), q.value(6).toByteArray()});
+    }
+    return out;
+}
+
+bool ControlStore::prune(qint64 telemetryBefore, qint64 eventsBefore, int maxEventsPerBox, QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("DELETE FROM telemetry WHERE time < ?"));
+    q.addBindValue(telemetryBefore);
+    if (!q.exec())
+        return fail(QStringLiteral("prune telemetry"), sqlError(q.lastError()), error);
+    q.prepare(QStringLiteral("DELETE FROM events WHERE time < ?"));
+    q.addBindValue(eventsBefore);
+    if (!q.exec())
+        return fail(QStringLiteral("prune events"), sqlError(q.lastError()), error);
+    const QSet<qint64> boxes(m_eventBoxes.cbegin(), m_eventBoxes.cend());
+    m_eventBoxes.clear();
+    for (qint64 box : boxes) {
+        q.prepare(QStringLiteral("DELETE FROM events WHERE box_id = ? AND id < (SELECT MIN(id) FROM "
+                                 "(SELECT id FROM events WHERE box_id = ? ORDER BY id DESC LIMIT ?) AS newest)"));
+        q.addBindValue(box);
+        q.addBindValue(box);
+        q.addBindValue(maxEventsPerBox);
+        if (!q.exec())
+            return fail(QStringLiteral("cap events"), sqlError(q.lastError()), error);
+    }
+    return true;
+}
+
+// ---- commands
+
+bool ControlStore::insertCommands(QList<CommandRow> *rows, QString *error)
+{
+    if (rows->isEmpty())
+        return true;
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction())
+        return fail(QStringLiteral("insert commands"), sqlError(db.lastError()), error);
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("INSERT INTO commands (batch_id, box_id, kind, args, state, created, expires, issued_by) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
+    qint64 batch = rows->first().batchId;
+    for (qsizetype i = 0; i < rows->size(); ++i) {
+        CommandRow &r = (*rows)[i];
+        q.addBindValue(batch);
+        q.addBindValue(r.boxId);
+        q.addBindValue(r.kind);
+        q.addBindValue(r.args);
+        q.addBindValue(commandStateName(r.state));
+        q.addBindValue(r.created);
+        q.addBindValue(r.expires);
+        q.addBindValue(r.issuedBy);
+        if (!q.exec() || !q.next()) {
+            const QString why = sqlError(q.lastError());
+            db.rollback();
+            return fail(QStringLiteral("insert command"), why, error);
+        }
+        r.id = q.value(0).toLongLong();
+        q.finish();
+        if (batch == 0) {
+            // The first row names the batch: its own id.
+            batch = r.id;
+            QSqlQuery u(db);
+            u.prepare(QStringLiteral("UPDATE commands SET batch_id = ? WHERE id = ?"));
+            u.addBindValue(batch);
+            u.addBindValue(r.id);
+            if (!u.exec()) {
+                const QString why = sqlError(u.lastError());
+                db.rollback();
+                return fail(QStringLiteral("insert command"), why, error);
+            }
+        }
+        r.batchId = batch;
+    }
+    if (!db.commit())
+        return fail(QStringLiteral("insert commands commit"), sqlError(db.lastError()), error);
+    return true;
+}
+
+QList<CommandRow> ControlStore::activeCommands(QString *error)
+{
+    QList<CommandRow> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT %1 FROM commands WHERE state IN ('queued','delivered','acknowledged') ORDER BY id")
+                    .arg(s_commandColumns))) {
+        fail(QStringLiteral("load commands"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next())
+        out.append(readCommand(q, false));
+    return out;
+}
+
+QList<CommandRow> ControlStore::commands(const CommandQuery &query, bool withData, QString *error)
+{
+    QList<CommandRow> out;
+    QStringList where;
+    QVariantList binds;
+    if (query.batchId) {
+        where.append(QStringLiteral("batch_id = ?"));
+        binds.append(query.batchId);
+    }
+    if (query.boxId) {
+        where.append(QStringLiteral("box_id = ?"));
+        binds.append(query.boxId);
+    }
+    if (query.state) {
+        where.append(QStringLiteral("state = ?"));
+        binds.append(commandStateName(*query.state));
+    }
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT %1%2 FROM commands%3 ORDER BY id DESC LIMIT ? OFFSET ?")
+                  .arg(s_commandColumns, withData ? u", result_data"_qs : QString(),
+                       where.isEmpty() ? QString() : u" WHERE "_qs + where.join(u" AND "_qs)));
+    for (const QVariant &b : std::as_const(binds))
+        q.addBindValue(b);
+    q.addBindValue(query.limit);
+    q.addBindValue(query.offset);
+    if (!q.exec()) {
+        fail(QStringLiteral("list commands"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next())
+        out.append(readCommand(q, withData));
+    return out;
+}
+
+std::optional<CommandRow> ControlStore::command(qint64 id, bool withData, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT %1%2 FROM commands WHERE id = ?").arg(s_commandColumns, withData ? u", result_data"_qs : QString()));
+    q.addBindValue(id);
+    if (!q.exec()) {
+        fail(QStringLiteral("read command"), sqlError(q.lastError()), error);
+        return std::nullopt;
+    }
+    if (!q.next())
+        return std::nullopt;
+    return readCommand(q, withData);
+}
+
+QHash<QString, qint64> ControlStore::commandCountsByState(QString *error)
+{
+    QHash<QString, qint64> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QStringLiteral("SELECT state, COUNT(*) FROM commands GROUP BY state"))) {
+        fail(QStringLiteral("count commands"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next())
+        out.insert(q.value(0).toString(), q.value(1).toLongLong());
+    return out;
+}
+
+// ---- operators
+
+bool ControlStore::insertOperator(const OperatorRow &row, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("INSERT INTO operators (account, password_hash, role, created, disabled) VALUES (?, ?, ?, ?, ?)"));
+    q.addBindValue(row.account);
+    q.addBindValue(QString::fromLatin1(row.passwordHash));
+    q.addBindValue(row.role);
+    q.addBindValue(row.created);
+    q.addBindValue(row.disabled ? 1 : 0);
+    if (!q.exec())
+        return fail(QStringLiteral("insert operator %1").arg(row.account), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::updateOperator(const OperatorRow &row, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("UPDATE operators SET password_hash = ?, role = ?, disabled = ? WHERE account = ?"));
+    q.addBindValue(QString::fromLatin1(row.passwordHash));
+    q.addBindValue(row.role);
+    q.addBindValue(row.disabled ? 1 : 0);
+    q.addBindValue(row.account);
+    if (!q.exec())
+        return fail(QStringLiteral("update operator %1").arg(row.account), sqlError(q.lastError()), error);
+    return true;
+}
+
+std::optional<OperatorRow> ControlStore::operatorAccount(const QString &account, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT account, password_hash, role, created, disabled FROM operators WHERE account = ?"));
+    q.addBindValue(account);
+    if (!q.exec()) {
+        fail(QStringLiteral("read operator"), sqlError(q.lastError()), error);
+        return std::nullopt;
+    }
+    if (!q.next())
+        return std::nullopt;
+    return OperatorRow{q.value(0).toString(), q.value(1).toString().toLatin1(), q.value(2).toString(),
+                       q.value(3).toLongLong(), q.value(4).toInt() != 0};
+}
+
+QList<OperatorRow> ControlStore::operators(QString *error)
+{
+    QList<OperatorRow> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QStringLiteral("SELECT account, role, created, disabled FROM operators ORDER BY account"))) {
+        fail(QStringLiteral("list operators"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next())
+        out.append(OperatorRow{q.value(0).toString(), {}, q.value(1).toString(), q.value(2).toLongLong(), q.value(3).toInt() != 0});
+    return out;
+}
+
+qint64 ControlStore::operatorCount(QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QStringLiteral("SELECT COUNT(*) FROM operators")) || !q.next()) {
+        fail(QStringLiteral("count operators"), sqlError(q.lastError()), error);
+        return -1;
+    }
+    return q.value(0).toLongLong();
+}
+
+bool ControlStore::insertOperatorToken(const QByteArray &tokenHash, const QString &account, qint64 expires, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("INSERT INTO operator_tokens (token_hash, account, expires) VALUES (?, ?, ?)"));
+    q.addBindValue(tokenHash);
+    q.addBindValue(account);
+    q.addBindValue(expires);
+    if (!q.exec())
+        return fail(QStringLiteral("insert token"), sqlError(q.lastError()), error);
+    return true;
+}
+
+QString ControlStore::tokenAccount(const QByteArray &tokenHash, qint64 now, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT account FROM operator_tokens WHERE token_hash = ? AND expires > ?"));
+    q.addBindValue(tokenHash);
+    q.addBindValue(now);
+    if (!q.exec()) {
+        fail(QStringLiteral("read token"), sqlError(q.lastError()), error);
+        return {};
+    }
+    return q.next() ? q.value(0).toString() : QString();
+}
+
+bool ControlStore::deleteOperatorToken(const QByteArray &tokenHash, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("DELETE FROM operator_tokens WHERE token_hash = ?"));
+    q.addBindValue(tokenHash);
+    if (!q.exec())
+        return fail(QStringLiteral("delete token"), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::deleteOperatorTokens(const QString &account, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("DELETE FROM operator_tokens WHERE account = ?"));
+    q.addBindValue(account);
+    if (!q.exec())
+        return fail(QStringLiteral("delete tokens"), sqlError(q.lastError()), error);
+    return true;
+}
+
+bool ControlStore::pruneOperatorTokens(qint64 now, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("DELETE FROM operator_tokens WHERE expires <= ?"));
+    q.addBindValue(now);
+    if (!q.exec())
+        return fail(QStringLiteral("prune tokens"), sqlError(q.lastError()), error);
+    return true;
+}
+
+// ---- audit
+
+bool ControlStore::appendAudit(AuditRow *row, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("INSERT INTO audit (time, account, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"));
+    q.addBindValue(row->time);
+    q.addBindValue(row->account);
+    q.addBindValue(row->action);
+    q.addBindValue(row->target);
+    q.addBindValue(row->outcome);
+    q.addBindValue(row->detail);
+    if (!q.exec() || !q.next())
+        return fail(QStringLiteral("append audit"), sqlError(q.lastError()), error);
+    row->id = q.value(0).toLongLong();
+    return true;
+}
+
+QList<AuditRow> ControlStore::audit(const QString &account, int limit, int offset, QString *error)
+{
+    QList<AuditRow> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT id, time, account, action, target, outcome, detail FROM audit%1 ORDER BY id DESC LIMIT ? OFFSET ?")
+                  .arg(account.isEmpty() ? QString() : u" WHERE account = ?"_qs));
+    if (!account.isEmpty())
+        q.addBindValue(account);
+    q.addBindValue(limit);
+    q.addBindValue(offset);
+    if (!q.exec()) {
+        fail(QStringLiteral("read audit"), sqlError(q.lastError()), error);
+        return out;
+    }
+    while (q.next()) {
+        out.append({q.value(0).toLongLong(), q.value(1).toLongLong(), q.value(2).toString(), q.value(3).toString(),
+                    q.value(4).toString(), q.value(5).toString(), q.value(6).toString()});
+    }
+    return out;
+}
+
+} // namespace iptv::control

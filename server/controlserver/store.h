@@ -1,0 +1,245 @@
+#pragma once
+
+// The controlserver store (QtSql): SQLite by default, PostgreSQL (QPSQL) for a postgresql:// URI,
+// with the same SQL for both. The schema is created (and migrated) at open.
+//
+// Tables:
+//   meta            key/value: schema version, the server's hashing key
+//   boxes           identity, credentials (keyed hashes), enrollment state, release channel, tags,
+//                   last seen, last software version / current channel, the latest telemetry (CBOR)
+//   telemetry       bounded history: (box, time, CBOR), pruned by age
+//   events          bounded: (box, time, kind, severity, text, CBOR data), pruned by age and count
+//   commands        one row per (command, box): batch, kind, args (CBOR), state, a timestamp per
+//                   state, expiry, issuer, result text/data
+//   operators       account, Argon2id password hash, role, disabled
+//   operator_tokens keyed hash of a bearer token, account, expiry
+//   audit           who, what, target, when, outcome, detail
+//
+// Writes that must survive a kill (issued commands, audit entries, enrollment and approvals) are
+// committed before the call returns. High-rate writes (telemetry, last-seen, events, command
+// state changes reported by boxes) are queued in memory and written by flush() in one
+// transaction, never one transaction per message.
+//
+// A ControlStore is one database connection, used from the thread that opened it.
+
+#include <QByteArray>
+#include <QHash>
+#include <QList>
+#include <QString>
+#include <QStringList>
+#include <QVariantList>
+
+#include <optional>
+
+namespace iptv::control {
+
+enum class BoxState : quint8 { Pending, Approved, Rejected };
+QString boxStateName(BoxState s);
+std::optional<BoxState> boxStateFromName(QStringView name);
+
+enum class CommandState : quint8 { Queued, Delivered, Acknowledged, Succeeded, Failed, Expired };
+inline constexpr int kCommandStateCount = 6;
+QString commandStateName(CommandState s);
+std::optional<CommandState> commandStateFromName(QStringView name);
+inline bool isFinal(CommandState s) { return s >= CommandState::Succeeded; }
+
+struct BoxRow
+{
+    qint64 id = 0;
+    QString serial;
+    QString mac;
+    QString model;
+    QByteArray secretHash;
+    QByteArray tokenHash;
+    BoxState state = BoxState::Pending;
+    QString releaseChannel = QStringLiteral("clean");
+    QStringList tags;
+    QString softwareVersion;
+    QString currentChannel;
+    qint64 enrolledAt = 0;
+    qint64 lastSeen = 0;
+    QByteArray telemetry; ///< latest, CBOR map as the box sent it
+};
+
+struct CommandRow
+{
+    qint64 id = 0;
+    qint64 batchId = 0;
+    qint64 boxId = 0;
+    QString kind;
+    QByteArray args; ///< CBOR map
+    CommandState state = CommandState::Queued;
+    qint64 created = 0;
+    qint64 delivered = 0;
+    qint64 acknowledged = 0;
+    qint64 finished = 0;
+    qint64 expires = 0;
+    QString issuedBy;
+    QString resultText;
+    QByteArray resultData;
+    QString resultMime;
+};
+
+struct OperatorRow
+{
+    QString account;
+    QByteArray passwordHash;
+    QString role;
+    qint64 created = 0;
+    bool disabled = false;
+};
+
+struct AuditRow
+{
+    qint64 id = 0;
+    qint64 time = 0;
+    QString account;
+    QString action;
+    QString target;
+    QString outcome; ///< ok | denied | failed
+    QString detail;
+};
+
+struct TelemetrySample
+{
+    qint64 time = 0;
+    QByteArray data;
+};
+
+struct EventRow
+{
+    qint64 id = 0;
+    qint64 boxId = 0;
+    qint64 time = 0;
+    QString kind;
+    QString severity;
+    QString text;
+    QByteArray data;
+};
+
+struct CommandQuery
+{
+    qint64 batchId = 0;
+    qint64 boxId = 0;
+    std::optional<CommandState> state;
+    int limit = 100;
+    int offset = 0;
+};
+
+class ControlStore
+{
+public:
+    ControlStore();
+    ~ControlStore();
+    ControlStore(const ControlStore &) = delete;
+    ControlStore &operator=(const ControlStore &) = delete;
+
+    /// `location` is a file path (SQLite) or postgresql://user:pass@host:port/db. Creates the schema.
+    bool open(const QString &location, QString *error);
+    void close();
+    bool isOpen() const;
+    bool isPostgres() const { return m_postgres; }
+    QString lastError() const { return m_lastError; }
+
+    QByteArray meta(const QString &key);
+    bool setMeta(const QString &key, const QByteArray &value, QString *error);
+
+    // ---- boxes (committed at once)
+    /// Inserts a box; sets row->id. Fails (Conflict) when the serial exists.
+    bool insertBox(BoxRow *row, QString *error);
+    bool updateBoxIdentity(qint64 id, const QString &mac, const QString &model, const QByteArray &secretHash,
+                           QString *error);
+    bool setBoxState(qint64 id, BoxState state, const QByteArray &tokenHash, QString *error);
+    bool setBoxToken(qint64 id, const QByteArray &tokenHash, QString *error);
+    bool setBoxTags(qint64 id, const QStringList &tags, QString *error);
+    bool setBoxReleaseChannel(qint64 id, const QString &channel, QString *error);
+    QList<BoxRow> loadBoxes(QString *error);
+    std::optional<BoxRow> box(qint64 id, QString *error = nullptr);
+
+    // ---- queued, written by flush()
+    void queueBoxSeen(qint64 boxId, qint64 lastSeen, const QString &softwareVersion, const QString &currentChannel,
+                      const QByteArray &telemetry);
+    void queueTelemetry(qint64 boxId, qint64 time, const QByteArray &data);
+    void queueEvent(const EventRow &event);
+    void queueCommandState(qint64 commandId, CommandState state, qint64 when, const QString &resultText = {},
+                           const QByteArray &resultData = {}, const QString &resultMime = {});
+    qsizetype pendingWrites() const;
+    /// Writes everything queued in one transaction.
+    bool flush(QString *error);
+
+    // ---- telemetry and events
+    QList<TelemetrySample> telemetry(qint64 boxId, qint64 since, int limit, QString *error);
+    QList<EventRow> events(qint64 boxId, int limit, QString *error);
+    /// Deletes telemetry older than `telemetryBefore`, events older than `eventsBefore`, and events
+    /// beyond `maxEventsPerBox` of the boxes that received events since the last prune.
+    bool prune(qint64 telemetryBefore, qint64 eventsBefore, int maxEventsPerBox, QString *error);
+
+    // ---- commands
+    /// Inserts the rows in one transaction (ids assigned; the batch id is the first row's id
+    /// unless set). Committed when it returns true.
+    bool insertCommands(QList<CommandRow> *rows, QString *error);
+    /// Every command not in a final state (loaded at start).
+    QList<CommandRow> activeCommands(QString *error);
+    QList<CommandRow> commands(const CommandQuery &query, bool withData, QString *error);
+    std::optional<CommandRow> command(qint64 id, bool withData, QString *error = nullptr);
+    QHash<QString, qint64> commandCountsByState(QString *error);
+
+    // ---- operators
+    bool insertOperator(const OperatorRow &row, QString *error);
+    bool updateOperator(const OperatorRow &row, QString *error);
+    std::optional<OperatorRow> operatorAccount(const QString &account, QString *error = nullptr);
+    QList<OperatorRow> operators(QString *error);
+    qint64 operatorCount(QString *error);
+    bool insertOperatorToken(const QByteArray &tokenHash, const QString &account, qint64 expires, QString *error);
+    /// The account of an unexpired token, or empty.
+    QString tokenAccount(const QByteArray &tokenHash, qint64 now, QString *error = nullptr);
+    bool deleteOperatorToken(const QByteArray &tokenHash, QString *error);
+    bool deleteOperatorTokens(const QString &account, QString *error);
+    bool pruneOperatorTokens(qint64 now, QString *error);
+
+    // ---- audit (committed at once)
+    bool appendAudit(AuditRow *row, QString *error);
+    QList<AuditRow> audit(const QString &account, int limit, int offset, QString *error);
+
+private:
+    bool exec(const QString &sql, QString *error);
+    bool createSchema(QString *error);
+    bool fail(const QString &what, const QString &why, QString *error);
+
+    QString m_connection;
+    bool m_postgres = false;
+    QString m_lastError;
+
+    struct Seen
+    {
+        qint64 lastSeen = 0;
+        QString softwareVersion;
+        QString currentChannel;
+        QByteArray telemetry;
+    };
+    struct CommandUpdate
+    {
+        qint64 id = 0;
+        CommandState state = CommandState::Queued;
+        qint64 when = 0;
+        QString resultText;
+        QByteArray resultData;
+        QString resultMime;
+    };
+    QHash<qint64, Seen> m_seen;
+    QList<std::pair<qint64, TelemetrySample>> m_telemetry;
+    QList<EventRow> m_events;
+    QList<CommandUpdate> m_commandUpdates;
+    QList<qint64> m_eventBoxes; ///< boxes that got events since the last prune
+};
+
+/// Parses postgresql://user:pass@host:port/db (also postgres://). Returns false when `uri` is not one.
+struct PostgresParams
+{
+    QString host, user, password, database;
+    int port = 5432;
+    QString options;
+};
+bool parsePostgresUri(const QString &uri, PostgresParams *params);
+
+} // namespace iptv::control

@@ -1,0 +1,188 @@
+// ControlStore on SQLite: schema, boxes, batched telemetry/events, command lifecycle rows,
+// operators, tokens, audit, pruning, and persistence across reopen.
+
+#include "store.h"
+#include "credentials.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace iptv::control;
+
+class TestControlStore : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dir->isValid());
+        m_path = m_dir->filePath(QStringLiteral("c.sqlite"));
+    }
+
+    void boxes()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY2(s.open(m_path, &error), qPrintable(error));
+        BoxRow b;
+        b.serial = QStringLiteral("SN-1");
+        b.mac = QStringLiteral("00:11:22:33:44:55");
+        b.model = QStringLiteral("m1");
+        b.secretHash = keyedHash("k", "secret");
+        b.tags = {QStringLiteral("lab"), QStringLiteral("eu")};
+        QVERIFY2(s.insertBox(&b, &error), qPrintable(error));
+        QVERIFY(b.id > 0);
+        BoxRow dup = b;
+        QVERIFY(!s.insertBox(&dup, &error)); // serial is unique
+        QVERIFY(error.contains(u"insert box"));
+
+        QVERIFY(s.setBoxState(b.id, BoxState::Approved, "tokhash", &error));
+        QVERIFY(s.setBoxTags(b.id, {QStringLiteral("x")}, &error));
+        QVERIFY(s.setBoxReleaseChannel(b.id, QStringLiteral("experimental"), &error));
+        s.queueBoxSeen(b.id, 1234, QStringLiteral("1.2.0"), QStringLiteral("ch1"), "\xa0");
+        QVERIFY(s.flush(&error));
+        auto r = s.box(b.id);
+        QVERIFY(r);
+        QCOMPARE(r->state, BoxState::Approved);
+        QCOMPARE(r->tokenHash, QByteArray("tokhash"));
+        QCOMPARE(r->tags, QStringList{QStringLiteral("x")});
+        QCOMPARE(r->releaseChannel, u"experimental"_qs);
+        QCOMPARE(r->lastSeen, 1234);
+        QCOMPARE(r->softwareVersion, u"1.2.0"_qs);
+        QCOMPARE(r->telemetry, QByteArray("\xa0"));
+        s.close();
+
+        ControlStore again;
+        QVERIFY(again.open(m_path, &error));
+        const auto all = again.loadBoxes(&error);
+        QCOMPARE(all.size(), 1);
+        QCOMPARE(all.first().serial, u"SN-1"_qs);
+        QCOMPARE(all.first().secretHash, b.secretHash);
+        QVERIFY(all.first().telemetry.isEmpty()); // the blob is not loaded with the fleet
+    }
+
+    void telemetryAndEventsBatchedAndPruned()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY(s.open(m_path, &error));
+        for (int i = 0; i < 250; ++i)
+            s.queueTelemetry(7, 1000 + i, QByteArray::number(i));
+        for (int i = 0; i < 30; ++i)
+            s.queueEvent({0, 7, 2000 + i, QStringLiteral("error"), QStringLiteral("error"), QStringLiteral("e%1").arg(i), {}});
+        QCOMPARE(s.pendingWrites(), 280);
+        QVERIFY2(s.flush(&error), qPrintable(error));
+        QCOMPARE(s.pendingWrites(), 0);
+        QCOMPARE(s.telemetry(7, 0, 1000, &error).size(), 250);
+        const auto recent = s.telemetry(7, 1200, 10, &error);
+        QCOMPARE(recent.size(), 10);
+        QCOMPARE(recent.first().time, 1249); // newest first
+        QCOMPARE(s.events(7, 100, &error).size(), 30);
+
+        QVERIFY2(s.prune(1100, 0, 10, &error), qPrintable(error));
+        QCOMPARE(s.telemetry(7, 0, 1000, &error).size(), 150);
+        const auto ev = s.events(7, 100, &error);
+        QCOMPARE(ev.size(), 10);
+        QCOMPARE(ev.first().text, u"e29"_qs);
+    }
+
+    void commands()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY(s.open(m_path, &error));
+        QList<CommandRow> rows;
+        for (int box = 1; box <= 3; ++box)
+            rows.append(CommandRow{0, 0, box, QStringLiteral("reboot"), "\xa0", CommandState::Queued, 100, 0, 0, 0, 500,
+                                   QStringLiteral("admin"), {}, {}, {}});
+        QVERIFY2(s.insertCommands(&rows, &error), qPrintable(error));
+        QVERIFY(rows[0].id > 0);
+        QCOMPARE(rows[0].batchId, rows[0].id);
+        QCOMPARE(rows[2].batchId, rows[0].id);
+
+        s.queueCommandState(rows[0].id, CommandState::Delivered, 110);
+        s.queueCommandState(rows[0].id, CommandState::Acknowledged, 111);
+        s.queueCommandState(rows[0].id, CommandState::Succeeded, 112, QStringLiteral("done"), "logs", QStringLiteral("text/plain"));
+        s.queueCommandState(rows[0].id, CommandState::Expired, 113); // too late: final stays
+        s.queueCommandState(rows[1].id, CommandState::Expired, 120);
+        QVERIFY2(s.flush(&error), qPrintable(error));
+
+        auto c = s.command(rows[0].id, true);
+        QVERIFY(c);
+        QCOMPARE(c->state, CommandState::Succeeded);
+        QCOMPARE(c->delivered, 110);
+        QCOMPARE(c->acknowledged, 111);
+        QCOMPARE(c->finished, 112);
+        QCOMPARE(c->resultText, u"done"_qs);
+        QCOMPARE(c->resultData, QByteArray("logs"));
+        QCOMPARE(s.command(rows[0].id, false)->resultData, QByteArray());
+
+        const auto active = s.activeCommands(&error);
+        QCOMPARE(active.size(), 1);
+        QCOMPARE(active.first().boxId, 3);
+        QCOMPARE(s.commands({rows[0].batchId, 0, std::nullopt, 100, 0}, false, &error).size(), 3);
+        QCOMPARE(s.commands({0, 2, std::nullopt, 100, 0}, false, &error).size(), 1);
+        QCOMPARE(s.commands({0, 0, CommandState::Expired, 100, 0}, false, &error).size(), 1);
+        const auto counts = s.commandCountsByState(&error);
+        QCOMPARE(counts.value(u"succeeded"_qs), 1);
+        QCOMPARE(counts.value(u"queued"_qs), 1);
+    }
+
+    void operatorsTokensAudit()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY(s.open(m_path, &error));
+        QCOMPARE(s.operatorCount(&error), 0);
+        const QByteArray hash = hashPassword(QStringLiteral("pw"), 1, 8192 * 1024);
+        QVERIFY(!hash.isEmpty());
+        QVERIFY(s.insertOperator({QStringLiteral("alice"), hash, QStringLiteral("viewer"), 1, false}, &error));
+        QVERIFY(!s.insertOperator({QStringLiteral("alice"), hash, QStringLiteral("viewer"), 1, false}, &error));
+        auto op = s.operatorAccount(QStringLiteral("alice"));
+        QVERIFY(op);
+        QVERIFY(verifyPassword(op->passwordHash, QStringLiteral("pw")));
+        QVERIFY(!verifyPassword(op->passwordHash, QStringLiteral("wrong")));
+        op->role = QStringLiteral("admin");
+        QVERIFY(s.updateOperator(*op, &error));
+        QCOMPARE(s.operators(&error).first().role, u"admin"_qs);
+
+        QVERIFY(s.insertOperatorToken("h1", QStringLiteral("alice"), 100, &error));
+        QCOMPARE(s.tokenAccount("h1", 50), u"alice"_qs);
+        QCOMPARE(s.tokenAccount("h1", 100), QString()); // expired
+        QVERIFY(s.pruneOperatorTokens(100, &error));
+        QCOMPARE(s.tokenAccount("h1", 0), QString());
+
+        AuditRow a{0, 5, QStringLiteral("alice"), QStringLiteral("login"), {}, QStringLiteral("ok"), {}};
+        QVERIFY(s.appendAudit(&a, &error));
+        AuditRow b{0, 6, QStringLiteral("bob"), QStringLiteral("login"), {}, QStringLiteral("denied"), QStringLiteral("bad password")};
+        QVERIFY(s.appendAudit(&b, &error));
+        QVERIFY(b.id > a.id);
+        QCOMPARE(s.audit({}, 10, 0, &error).size(), 2);
+        QCOMPARE(s.audit(QStringLiteral("bob"), 10, 0, &error).first().outcome, u"denied"_qs);
+    }
+
+    void metaAndNewerSchemaRefused()
+    {
+        QString error;
+        {
+            ControlStore s;
+            QVERIFY(s.open(m_path, &error));
+            QVERIFY(s.setMeta(QStringLiteral("k"), "v1", &error));
+            QVERIFY(s.setMeta(QStringLiteral("k"), "v2", &error));
+            QCOMPARE(s.meta(QStringLiteral("k")), QByteArray("v2"));
+            QVERIFY(s.setMeta(QStringLiteral("schema"), "99", &error));
+        }
+        ControlStore s;
+        QVERIFY(!s.open(m_path, &error));
+        QVERIFY2(error.contains(u"newer"), qPrintable(error));
+    }
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+    QString m_path;
+};
+
+QTEST_GUILESS_MAIN(TestControlStore)
+#include "tst_controlstore.moc"
