@@ -37,9 +37,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         DecodeLimits roomy;
         roomy.maxFrameBytes = 1 << 22;
         roomy.maxStringBytes = 1 << 22;
-        const DecodeResult again = decode(encode(r.message), roomy);
+        // Compared as bytes: a NaN in the body is not equal to itself as a value.
+        const QByteArray encoded = encode(r.message);
+        const DecodeResult again = decode(encoded, roomy);
         if (!again.ok() || again.message.type != r.message.type || again.message.id != r.message.id
-            || again.message.replyTo != r.message.replyTo || again.message.body != r.message.body)
+            || again.message.replyTo != r.message.replyTo || encode(again.message) != encoded)
             abort();
     }
     return 0;

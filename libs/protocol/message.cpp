@@ -162,6 +162,13 @@ void fromMap(QCborMap map, DecodeResult *result)
     };
     if (!readId(s_keyId, &m.id) || !readId(s_keyRe, &m.replyTo))
         return;
+    for (const QString &key : {s_keyType, s_keyId, s_keyRe}) {
+        if (map.contains(key)) {
+            result->error = ErrorCode::BadFrame;
+            result->errorText = u"envelope key \"%1\" appears twice"_s.arg(key);
+            return;
+        }
+    }
     m.body = std::move(map);
     if (m.type == MessageType::Unknown) {
         result->error = ErrorCode::UnknownType;
