@@ -67,8 +67,8 @@ Airing Guide::Private::airing(quint32 index) const
     a.index = index;
     a.channel = airingChannel[index];
     a.start = starts[index];
-    a.stop = a.start + u32(durations, index);
-    a.programme = u32(programmes, index);
+    a.stop = a.start + durations[index];
+    a.programme = programmes[index];
     a.flags = flags[index];
     return a;
 }
@@ -179,8 +179,9 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         && need(ChannelLengths, quint64(-1), "channel lengths")
         && (d->channelData = need(ChannelData, quint64(-1), "channel data"))
         && need(AiringStart, nAir * 4, "airing starts")
-        && (d->durations = need(AiringDuration, nAir * 4, "airing durations"))
-        && (d->programmes = need(AiringProgramme, nAir * 4, "airing programmes"))
+        && need(AiringDuration, nAir * 4, "airing durations")
+        && need(AiringProgramme, quint64(-1), "airing programmes")
+        && need(AiringNewProgramme, quint64(-1), "airing new programmes")
         && (d->flags = reinterpret_cast<const quint8 *>(need(AiringFlagBits, nAir, "airing flags")))
         && (d->utcOffsets = need(AiringUtcOffset, nAir * 2, "airing UTC offsets"))
         && need(ProgrammeLengths, quint64(-1), "programme lengths")
@@ -211,7 +212,15 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     // ---- channels and the schedule ----
     d->airingChannel.assign(nAir, 0);
     d->starts.assign(nAir, 0);
+    d->durations.assign(nAir, 0);
+    d->programmes.assign(nAir, 0);
     const char *startCol = sections[AiringStart].data;
+    const char *gapCol = sections[AiringDuration].data;
+    const auto *codes = reinterpret_cast<const quint8 *>(sections[AiringProgramme].data);
+    const auto *newIds = reinterpret_cast<const quint8 *>(sections[AiringNewProgramme].data);
+    const qsizetype codesSize = qsizetype(sections[AiringProgramme].size), newIdsSize = qsizetype(sections[AiringNewProgramme].size);
+    qsizetype codePos = 0, newIdPos = 0;
+    RecentProgrammes recent;
     quint64 expectedFirst = 0;
     for (quint64 c = 0; c < nCh; ++c) {
         const ChannelRow r = d->row(int(c));
@@ -230,11 +239,55 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
             return nullptr;
         }
         qint64 t = h.validFrom;
-        for (quint32 i = r.firstAiring; i < r.firstAiring + r.airingCount; ++i) {
+        const quint32 end = r.firstAiring + r.airingCount;
+        for (quint32 i = r.firstAiring; i < end; ++i) {
             const quint32 raw = getRaw<quint32>(startCol + quint64(i) * 4);
             t = i == r.firstAiring ? h.validFrom + qint32(raw) : t + raw;
             d->starts[i] = t;
             d->airingChannel[i] = quint32(c);
+        }
+        // Durations: the gap to the next start, or the last airing's own duration.
+        for (quint32 i = r.firstAiring; i < end; ++i) {
+            const quint32 gap = getRaw<quint32>(gapCol + quint64(i) * 4);
+            if (i + 1 == end) {
+                d->durations[i] = gap;
+            } else if (quint64(gap) <= quint64(d->starts[i + 1] - d->starts[i])) {
+                d->durations[i] = quint32(d->starts[i + 1] - d->starts[i] - gap);
+            } else {
+                fail(error, sourceName, QStringLiteral("airing %1 ends before it starts").arg(i));
+                return nullptr;
+            }
+        }
+        recent.clear();
+        for (quint32 i = r.firstAiring; i < end; ++i) {
+            quint64 code = 0, id = 0;
+            if (!getVarint(codes, codesSize, &codePos, &code)) {
+                fail(error, sourceName, QStringLiteral("the airing programme codes end at airing %1").arg(i));
+                return nullptr;
+            }
+            const quint64 rank = code == 0 ? 0 : (code - 1) / 2;
+            if (code != 0 && rank >= quint64(recent.size())) {
+                fail(error, sourceName, QStringLiteral("airing %1 names recent programme %2 of %3").arg(i).arg(rank).arg(recent.size()));
+                return nullptr;
+            }
+            if (code == 0) {
+                if (!getVarint(newIds, newIdsSize, &newIdPos, &id)) {
+                    fail(error, sourceName, QStringLiteral("the new programme ids end at airing %1").arg(i));
+                    return nullptr;
+                }
+            } else if (code % 2) {
+                id = recent.at(qsizetype(rank));
+                recent.repeat(qsizetype(rank));
+            } else {
+                id = quint64(recent.at(qsizetype(rank))) + 1;
+            }
+            if (id >= nProg) {
+                fail(error, sourceName, QStringLiteral("airing %1 names programme %2 of %3").arg(i).arg(id).arg(nProg));
+                return nullptr;
+            }
+            if (code == 0 || code % 2 == 0)
+                recent.add(quint32(id));
+            d->programmes[i] = quint32(id);
         }
         expectedFirst += r.airingCount;
         d->channelById.insert(d->str(r.idString), int(c));
@@ -243,11 +296,9 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         fail(error, sourceName, QStringLiteral("%1 airings belong to no channel").arg(nAir - expectedFirst));
         return nullptr;
     }
-    for (quint64 i = 0; i < nAir; ++i) {
-        if (d->u32(d->programmes, i) >= nProg) {
-            fail(error, sourceName, QStringLiteral("airing %1 names programme %2 of %3").arg(i).arg(d->u32(d->programmes, i)).arg(nProg));
-            return nullptr;
-        }
+    if (codePos != codesSize || newIdPos != newIdsSize) {
+        fail(error, sourceName, QStringLiteral("the airing programme codes do not match the airings"));
+        return nullptr;
     }
 
     GuideInfo &info = d->info;
@@ -360,7 +411,7 @@ void Guide::window(int firstChannel, int count, qint64 from, qint64 to, QList<Ai
         auto it = std::lower_bound(begin, end, from);
         if (it != begin) {
             const quint32 prev = quint32(it - d->starts.begin() - 1);
-            if (d->starts[prev] + d->u32(d->durations, prev) > from)
+            if (d->starts[prev] + d->durations[prev] > from)
                 --it;
         }
         for (; it != end && *it < to; ++it)

@@ -22,8 +22,6 @@ struct Guide::Private
     const char *stringData = nullptr;
     const char *channelRows = nullptr;
     const char *channelData = nullptr;
-    const char *durations = nullptr;
-    const char *programmes = nullptr;
     const quint8 *flags = nullptr;
     const char *utcOffsets = nullptr;
     const char *programmeData = nullptr;
@@ -35,11 +33,12 @@ struct Guide::Private
     std::vector<quint32> programmeFirstNew; ///< first string id a record introduces
     std::vector<qint64> starts;            ///< absolute start per airing
     std::vector<quint32> airingChannel;    ///< channel per airing
+    std::vector<quint32> durations;        ///< seconds per airing
+    std::vector<quint32> programmes;       ///< programme record per airing
     QHash<QString, int> channelById;
 
     std::unique_ptr<SearchIndex> search;
 
-    quint32 u32(const char *base, quint64 i) const { return format::getRaw<quint32>(base + i * 4); }
     QByteArrayView stringView(quint32 id) const
     {
         if (id >= header.stringCount)

@@ -9,11 +9,12 @@
 #include <QtGlobal>
 
 #include <cstring>
+#include <vector>
 
 namespace iptv::epg::format {
 
 inline constexpr char kMagic[8] = {'I', 'P', 'T', 'V', 'G', 'U', 'I', 'D'};
-inline constexpr quint16 kVersion = 1;
+inline constexpr quint16 kVersion = 2;
 inline constexpr quint32 kHeaderSize = 128;
 inline constexpr quint32 kFlagZstd = 1;
 
@@ -49,12 +50,55 @@ enum Section : quint32 {
     ChannelLengths = 4,  ///< varint byte length per channel record
     ChannelData = 5,     ///< tagged channel records (every name, icon, url), plain string ids
     AiringStart = 6,     ///< u32[airingCount], per channel: first = (i32)(start - validFrom), then deltas
-    AiringDuration = 7,  ///< u32[airingCount] seconds
-    AiringProgramme = 8, ///< u32[airingCount] programme record id
+    AiringDuration = 7,  ///< u32[airingCount] gap: seconds from stop to the channel's next start; last: duration
+    AiringProgramme = 8, ///< varint code per airing, per channel (RecentProgrammes below)
     AiringFlagBits = 9,  ///< u8[airingCount]
     AiringUtcOffset = 10,///< i16[airingCount] the source's UTC offset in minutes
     ProgrammeLengths = 11, ///< per programme record: varint byte length, varint count of new strings
     ProgrammeData = 12,  ///< tagged programme records, strings numbered by first use
+    AiringNewProgramme = 13, ///< varint programme id for each AiringProgramme code 0, in airing order
+};
+
+/// The programmes a channel named most recently, for the AiringProgramme codes: 0 takes the
+/// next id of AiringNewProgramme, 2r + 1 repeats the programme of rank r (0 = the most recent),
+/// 2r + 2 names the programme after it (id + 1). Either way the named programme becomes rank 0
+/// (a repeat moves, a new one enters and the least recent falls off past kRecentProgrammes).
+/// Most airings are a repeat on the same channel or a series' next episode, which records of
+/// one title numbered by first airing make the next id: a byte or less instead of a full id.
+class RecentProgrammes
+{
+public:
+    static constexpr qsizetype kCapacity = 1024;
+
+    void clear() { m_items.clear(); }
+    qsizetype size() const { return qsizetype(m_items.size()); }
+    /// Rank of programme p (0 = most recent), or -1.
+    qsizetype rankOf(quint32 p) const
+    {
+        for (qsizetype i = size(); i-- > 0;)
+            if (m_items[size_t(i)] == p)
+                return size() - 1 - i;
+        return -1;
+    }
+    quint32 at(qsizetype rank) const { return m_items[size_t(size() - 1 - rank)]; }
+    /// Makes the programme at `rank` the most recent.
+    void repeat(qsizetype rank)
+    {
+        const size_t i = size_t(size() - 1 - rank);
+        const quint32 p = m_items[i];
+        m_items.erase(m_items.begin() + qptrdiff(i));
+        m_items.push_back(p);
+    }
+    /// Adds a programme not in the list as the most recent.
+    void add(quint32 p)
+    {
+        if (size() == kCapacity)
+            m_items.erase(m_items.begin());
+        m_items.push_back(p);
+    }
+
+private:
+    std::vector<quint32> m_items; ///< least recent first
 };
 
 struct SectionEntry

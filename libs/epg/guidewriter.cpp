@@ -435,9 +435,11 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     }
     const quint32 generatorBuilderString = p.intern(p.options.generator);
 
-    // ---- programme records: ordered by title, sub-title and description ----
+    // ---- programme records: ordered by title, each title's records by first airing ----
     // Records of one series end up side by side, and so do the strings they introduce, which
-    // is what lets the compressor find the long repeats between episodes.
+    // is what lets the compressor find the long repeats between episodes. Within a title, the
+    // order of first airing (channels in order, then start) makes a channel's next new episode
+    // mostly the record after one it aired before: the AiringProgramme codes use that.
     std::vector<quint32> usedRecords;
     {
         std::vector<bool> used(size_t(p.records.size()), false);
@@ -447,25 +449,22 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
                 usedRecords.push_back(a.programme);
             }
         }
-        struct Key { quint32 record; QString text; };
+        struct Key { quint32 record; QString title; };
         std::vector<Key> keys;
         keys.reserve(usedRecords.size());
         for (quint32 r : usedRecords) {
             const QByteArray &rec = p.records[r];
-            QString title, subTitle, desc;
+            QString title;
             quint8 tag = 0;
             int field = 0;
             walkRecord(reinterpret_cast<const quint8 *>(rec.constData()), rec.size(), [&](quint8 t) { tag = t; field = 0; },
                        [&](char, quint64 v) {
-                           if (field++ != 1)
-                               return;
-                           QString *target = tag == TagTitle ? &title : tag == TagSubTitle ? &subTitle : tag == TagDesc ? &desc : nullptr;
-                           if (target && target->isNull())
-                               *target = p.strings[qsizetype(v)];
+                           if (field++ == 1 && tag == TagTitle && title.isNull())
+                               title = p.strings[qsizetype(v)];
                        });
-            keys.push_back({r, title + u'\x01' + subTitle + u'\x01' + desc});
+            keys.push_back({r, title});
         }
-        std::stable_sort(keys.begin(), keys.end(), [](const Key &x, const Key &y) { return x.text < y.text; });
+        std::stable_sort(keys.begin(), keys.end(), [](const Key &x, const Key &y) { return x.title < y.title; });
         for (size_t i = 0; i < keys.size(); ++i)
             usedRecords[i] = keys[i].record;
     }
@@ -556,20 +555,39 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     }
 
     // ---- schedule columns ----
-    std::vector<quint32> startCol(kept.size()), durationCol(kept.size()), programmeCol(kept.size());
+    std::vector<quint32> startCol(kept.size()), durationCol(kept.size());
     std::vector<quint8> flagCol(kept.size());
     std::vector<qint16> offsetCol(kept.size());
+    QByteArray programmeCodes, newProgrammes;
+    RecentProgrammes recent;
     for (size_t i = 0; i < kept.size(); ++i) {
         const PendingAiring &a = kept[i];
         const bool firstOfChannel = i == 0 || kept[i - 1].channel != a.channel;
+        const bool lastOfChannel = i + 1 == kept.size() || kept[i + 1].channel != a.channel;
         startCol[i] = firstOfChannel ? quint32(qint32(a.start - from)) : quint32(a.start - kept[i - 1].start);
-        durationCol[i] = quint32(a.stop - a.start);
-        programmeCol[i] = a.programme;
+        // Schedules are mostly back to back: a gap to the next start is 0 where durations vary.
+        durationCol[i] = lastOfChannel ? quint32(a.stop - a.start) : quint32(kept[i + 1].start - a.stop);
         flagCol[i] = a.flags;
         offsetCol[i] = a.utcOffsetMinutes;
+        if (firstOfChannel)
+            recent.clear();
+        const qsizetype rank = recent.rankOf(a.programme);
+        if (rank >= 0) {
+            putVarint(programmeCodes, quint64(2 * rank + 1));
+            recent.repeat(rank);
+            continue;
+        }
+        const qsizetype before = a.programme > 0 ? recent.rankOf(a.programme - 1) : -1;
+        if (before >= 0) {
+            putVarint(programmeCodes, quint64(2 * before + 2));
+        } else {
+            putVarint(programmeCodes, 0);
+            putVarint(newProgrammes, a.programme);
+        }
+        recent.add(a.programme);
     }
 
-    BodyAssembler body(12);
+    BodyAssembler body(13);
     body.add(StringLengths, stringLengths);
     body.add(StringData, stringData);
     {
@@ -584,7 +602,8 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     body.add(ChannelData, channelData);
     body.add(AiringStart, rawArray(startCol));
     body.add(AiringDuration, rawArray(durationCol));
-    body.add(AiringProgramme, rawArray(programmeCol));
+    body.add(AiringProgramme, programmeCodes);
+    body.add(AiringNewProgramme, newProgrammes);
     body.add(AiringFlagBits, QByteArray(reinterpret_cast<const char *>(flagCol.data()), qsizetype(flagCol.size())));
     body.add(AiringUtcOffset, rawArray(offsetCol));
     body.add(ProgrammeLengths, programmeLengths);

@@ -411,7 +411,7 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
     std::vector<quint64> keyed(nAir);
     for (quint32 i = 0; i < nAir; ++i) {
         keyed[i] = quint64(quint32(g.starts[i] - g.header.validFrom + 0x80000000LL)) << 32 | i;
-        d->maxDuration = std::max<qint64>(d->maxDuration, g.u32(g.durations, i));
+        d->maxDuration = std::max<qint64>(d->maxDuration, g.durations[i]);
     }
     std::sort(keyed.begin(), keyed.end());
     for (quint32 i = 0; i < nAir; ++i)
@@ -419,14 +419,14 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
     Csr &pa = d->programmeAirings;
     pa.offsets.assign(nProg + 1, 0);
     for (quint32 i = 0; i < nAir; ++i)
-        ++pa.offsets[g.u32(g.programmes, i) + 1];
+        ++pa.offsets[g.programmes[i] + 1];
     for (quint32 p = 0; p < nProg; ++p)
         pa.offsets[p + 1] += pa.offsets[p];
     pa.values.resize(nAir);
     {
         std::vector<quint32> fill(pa.offsets.begin(), pa.offsets.end() - 1);
         for (quint32 i : d->timeOrder)
-            pa.values[fill[g.u32(g.programmes, i)]++] = i;
+            pa.values[fill[g.programmes[i]]++] = i;
     }
     allPostings.join();
     // Index building leaves tens of megabytes of freed temporaries; give them back to the system
@@ -483,7 +483,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     }
     auto airingOk = [&](quint32 i) {
         const qint64 start = g.starts[i];
-        if (start >= to || start + qint64(g.u32(g.durations, i)) <= from)
+        if (start >= to || start + qint64(g.durations[i]) <= from)
             return false;
         if (!channelOk.empty() && !channelOk[g.airingChannel[i]])
             return false;
@@ -580,7 +580,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
         for (quint32 i : timeline) {
             if (!airingOk(i))
                 continue;
-            const quint32 p = g.u32(g.programmes, i);
+            const quint32 p = g.programmes[i];
             if (set && !set->test(p))
                 continue;
             if (seen.testAndSet(p) || !programmeOk(p) || !accept(p))

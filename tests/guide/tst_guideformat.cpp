@@ -3,6 +3,7 @@
 
 #include <epg/guide.h>
 #include <epg/guidedelta.h>
+#include <epg/guideformat_p.h>
 #include <epg/guidewriter.h>
 
 #include <QTest>
@@ -97,6 +98,29 @@ GuideData twoChannels()
     two.displayNames = {{{}, u"Two"_qs}};
     data.channels = {one, two};
     return data;
+}
+
+/// Decompresses a guide's body, lets `edit` change one section in place and wraps the result as
+/// a well-formed file again (new body hash and sizes), so the reader's table checks are reached.
+QByteArray editSection(const QByteArray &file, quint32 section, const std::function<void(char *data, qsizetype size)> &edit)
+{
+    using namespace iptv::epg::format;
+    Header h;
+    QString reason;
+    if (!decodeHeader(file, &h, &reason))
+        return {};
+    QByteArray body = decompressBody(QByteArrayView(file).sliced(kHeaderSize), h.bodySize, &reason);
+    const quint32 count = getRaw<quint32>(body.constData());
+    for (quint32 i = 0; i < count; ++i) {
+        const char *e = body.constData() + 8 + i * sizeof(SectionEntry);
+        if (getRaw<quint32>(e) == section)
+            edit(body.data() + getRaw<quint64>(e + 8), qsizetype(getRaw<quint64>(e + 16)));
+    }
+    const QByteArray hash = bodyHash(body);
+    std::memcpy(h.bodyHash, hash.constData(), 32);
+    const QByteArray stored = compressBody(body, 1, 1, &reason);
+    h.storedSize = quint64(stored.size());
+    return encodeHeader(h) + stored;
 }
 
 } // namespace
@@ -267,6 +291,83 @@ private Q_SLOTS:
         QCOMPARE(titles, (QStringList{u"Slot 0"_qs, u"Slot 1"_qs, u"Slot 2"_qs, u"Early"_qs}));
         guide->window(1, 5, kDay0 + 3600, kDay0 + 7200, &window);
         QVERIFY(window.isEmpty());
+    }
+
+    /// The airing -> programme codes (repeats, a series' next episode, new ids, programmes that
+    /// fell off the recent list) and the stop gaps, read back airing by airing.
+    void scheduleCodesRoundTrip()
+    {
+        GuideData data = twoChannels();
+        qint64 t = kDay0;
+        auto add = [&](const QString &channel, const QString &title, const QString &sub, qint64 length, qint64 gap = 0) {
+            Programme p = simple(channel, t, t + length, title);
+            if (!sub.isEmpty())
+                p.subTitles = {{{}, sub}};
+            data.programmes.append(p);
+            t += length + gap;
+        };
+        // Channel one: episodes of a series between repeats, gaps, then more distinct
+        // programmes than the recent list holds and a repeat of the first of them.
+        for (int e = 0; e < 6; ++e) {
+            add(u"one.test"_qs, u"Series"_qs, u"Episode %1"_qs.arg(e), 1800);
+            add(u"one.test"_qs, u"News"_qs, {}, 600, e % 2 ? 300 : 0);
+            if (e >= 2)
+                add(u"one.test"_qs, u"Series"_qs, u"Episode %1"_qs.arg(e - 2), 1800);
+        }
+        for (int i = 0; i < 1100; ++i)
+            add(u"one.test"_qs, u"Filler %1"_qs.arg(i), {}, 300);
+        add(u"one.test"_qs, u"Filler 0"_qs, {}, 300);
+        add(u"one.test"_qs, u"Series"_qs, u"Episode 5"_qs, 1800);
+        // Channel two: the same series, its episodes in another order.
+        t = kDay0;
+        for (int e : {3, 0, 1, 0, 7})
+            add(u"two.test"_qs, u"Series"_qs, u"Episode %1"_qs.arg(e), 2400, 60);
+        const auto guide = Guide::fromBytes(compile(data));
+        QVERIFY(guide);
+        QCOMPARE(guide->airingCount(), quint32(data.programmes.size()));
+        for (quint32 i = 0; i < guide->airingCount(); ++i) {
+            const Airing a = guide->airing(i);
+            const Programme &in = data.programmes[qsizetype(i)];
+            QCOMPARE(guide->channelId(int(a.channel)), in.channelId);
+            QCOMPARE(a.start, in.start);
+            QCOMPARE(a.stop, in.stop);
+            QCOMPARE(guide->title(a.programme), in.titles.first().text);
+            QCOMPARE(guide->subTitle(a.programme), in.subTitles.isEmpty() ? QString() : in.subTitles.first().text);
+        }
+    }
+
+    void rejectsBadScheduleTables_data()
+    {
+        using namespace iptv::epg::format;
+        QTest::addColumn<quint32>("section");
+        QTest::addColumn<int>("offset");
+        QTest::addColumn<quint8>("byte");
+        QTest::addColumn<QString>("message");
+        // The first airing of a channel has no recent programme to repeat.
+        QTest::newRow("repeat with an empty list") << quint32(AiringProgramme) << 0 << quint8(1) << u"names recent programme"_qs;
+        QTest::newRow("next of nothing") << quint32(AiringProgramme) << 0 << quint8(2) << u"names recent programme"_qs;
+        QTest::newRow("new id past the records") << quint32(AiringNewProgramme) << 0 << quint8(0x7f) << u"names programme 127"_qs;
+        QTest::newRow("new ids cut short") << quint32(AiringNewProgramme) << 0 << quint8(0x80) << u"new programme ids end"_qs;
+        QTest::newRow("gap longer than the slot") << quint32(AiringDuration) << 3 << quint8(0x7f) << u"ends before it starts"_qs;
+    }
+    void rejectsBadScheduleTables()
+    {
+        QFETCH(quint32, section);
+        QFETCH(int, offset);
+        QFETCH(quint8, byte);
+        QFETCH(QString, message);
+        GuideData data = twoChannels();
+        data.programmes = {simple(u"one.test"_qs, kDay0, kDay0 + 600, u"A"_qs), simple(u"one.test"_qs, kDay0 + 600, kDay0 + 900, u"B"_qs),
+                           simple(u"one.test"_qs, kDay0 + 900, kDay0 + 1200, u"A"_qs)};
+        const QByteArray good = compile(data);
+        QVERIFY(Guide::fromBytes(good));
+        const QByteArray bad = editSection(good, section, [&](char *bytes, qsizetype size) {
+            QVERIFY(offset < size);
+            bytes[offset] = char(byte);
+        });
+        QString error;
+        QVERIFY(!Guide::fromBytes(bad, &error, u"edited.guide"_qs));
+        QVERIFY2(error.startsWith(u"edited.guide: "_qs) && error.contains(message), qPrintable(error));
     }
 
     void rejectsDamage_data()
