@@ -1,0 +1,22 @@
+// iptv-payload: see commands.h for the commands; this file only wires them to stdio.
+
+#include "commands.h"
+
+#include <QCoreApplication>
+#include <QTextStream>
+
+#include <cstdio>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("iptv-payload"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(IPTV_VERSION));
+    int code = 0;
+    {
+        QTextStream out(stdout);
+        QTextStream err(stderr);
+        code = iptv::payloadtool::run(QCoreApplication::arguments(), out, err);
+    }
+    return code;
+}
