@@ -167,7 +167,7 @@ la_ssize_t BundleReader::read(const void **buffer)
                     m_streamError = PayloadStatus::failure(
                         PayloadError::BadArchive, {},
                         m_compressed == 0 ? u"empty file"_qs
-                            : m_frameSeen ? u"truncated: the zstd stream ends inside a frame"_qs
+                            : m_frameOpen ? u"truncated: the zstd stream ends inside a frame"_qs
                                           : u"no zstd frame"_qs);
                     return -1;
                 }
@@ -1095,6 +1095,8 @@ BundleResult buildBundle(const QString &sourceDir, const BundleMeta &meta, const
         }
         result.bundleSize = zstd.written();
     }
+    // QTemporaryFile creates 0600; a bundle is published, not secret.
+    ::fchmod(out.handle(), 0644);
     if (!out.flush() || ::fsync(out.handle()) != 0)
         return fail(ioFailure(errno, outPath, u"cannot write"_qs));
     out.close();
