@@ -47,7 +47,7 @@ struct Manifest
     QList<ManifestFile> files; ///< sorted by path
     qint64 totalSize = 0;  ///< sum of the file sizes
 
-    /// The manifest as JSON (what MANIFEST.json holds, keys sorted, 2-space indent, '\n' at the end).
+    /// The manifest as JSON (what MANIFEST.json holds, keys sorted, 4-space indent, '\n' at the end).
     QByteArray toJson() const;
     QJsonObject toJsonObject() const;
     /// The file with this payload-relative path, or nullptr.
