@@ -167,6 +167,8 @@ public:
 
 private:
     bool exec(const QString &sql, QString *error);
+    bool insertTargetsSqlite(quint64 rolloutId, const QList<TargetRecord> &targets, QString *error);
+    bool insertTargetsPostgres(quint64 rolloutId, const QList<TargetRecord> &targets, QString *error);
     QSqlQuery *cached(std::unique_ptr<QSqlQuery> &slot, const QString &sql, QString *error);
 
     QString m_connection;
