@@ -388,7 +388,7 @@ void BoxLink::handleWelcome(const Message &message)
     if (!welcome->boxId.isEmpty())
         m_boxId = welcome->boxId;
     m_heartbeatMs = m_config.heartbeatMs > 0 ? m_config.heartbeatMs : welcome->heartbeatSeconds * 1000;
-    m_deadAfterMs = m_config.deadAfterMs > 0 ? m_config.deadAfterMs : m_heartbeatMs * 5 / 2;
+    m_deadAfterMs = m_config.deadAfterMs > 0 ? m_config.deadAfterMs : m_heartbeatMs * 3;
     m_telemetryMs = m_config.telemetryMs != 0 ? m_config.telemetryMs : welcome->telemetrySeconds * 1000;
     if (!welcome->token.isEmpty()) {
         QString storeError;

@@ -35,7 +35,7 @@ struct BoxLinkConfig
     QString softwareVersion;
     QString releaseChannel = QStringLiteral("clean");
     int heartbeatMs = 0;     ///< ping interval; 0 = the server's (Welcome)
-    int deadAfterMs = 0;     ///< no frame for this long = dead connection; 0 = 2.5 heartbeats
+    int deadAfterMs = 0;     ///< no frame for this long = dead connection; 0 = 3 heartbeats
     int telemetryMs = 0;     ///< 0 = the server's (Welcome); <0 = no telemetry
     int connectTimeoutMs = 15000; ///< TCP + WebSocket handshake + Welcome
     int backoffBaseMs = 1000;
