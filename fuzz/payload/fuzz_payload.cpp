@@ -7,6 +7,7 @@
 #include <payload/bundle.h>
 
 #include <QBuffer>
+#include <QLoggingCategory>
 
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const QByteArray bytes = QByteArray::fromRawData(reinterpret_cast<const char *>(data), qsizetype(size));
     static const iptv::payload::Limits s_limits = fuzzLimits();
+    // Every refusal is logged; millions of them would only slow the fuzzer down.
+    static const bool s_quiet = [] {
+        QLoggingCategory::setFilterRules(QStringLiteral("iptv.payload.warning=false"));
+        return true;
+    }();
+    (void)s_quiet;
 
     const iptv::payload::BundleResult verified = iptv::payload::verifyBundleData(bytes, fuzzKeys(), s_limits);
     (void)verified.status.toString();

@@ -46,6 +46,7 @@ constexpr qint64 kHeaderBudget = 16LL * 1024 * 1024;
 constexpr qint64 kHeaderBudgetPerEntry = 4096;
 // The decoder's window limit (2^24 = 16 MiB of memory); levels 1..19 never need more.
 constexpr int kMaxWindowLog = 24;
+constexpr int kReadTimeoutMs = 30000;
 
 QString systemError(int error)
 {
@@ -179,6 +180,9 @@ la_ssize_t BundleReader::read(const void **buffer)
                 return -1;
             }
             if (n == 0) {
+                // A socket or process may just have nothing yet: wait for it rather than call it the end.
+                if (m_in->isSequential() && m_in->waitForReadyRead(kReadTimeoutMs))
+                    continue;
                 m_inputEnd = true;
                 continue;
             }
@@ -918,7 +922,7 @@ BundleResult verifyBundle(QIODevice *device, const QList<PublicKey> &trustedKeys
                           const ProgressFunction &progress)
 {
     BundleReader reader(device, limits, progress);
-    return reader.run(trustedKeys, BundleReader::Mode::Verify, nullptr);
+    return logged(u"bundle"_qs, u"(stream)"_qs, reader.run(trustedKeys, BundleReader::Mode::Verify, nullptr));
 }
 
 BundleResult verifyBundle(const QString &path, const QList<PublicKey> &trustedKeys, const Limits &limits,
@@ -927,7 +931,8 @@ BundleResult verifyBundle(const QString &path, const QList<PublicKey> &trustedKe
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         return logged(u"bundle"_qs, path, openFailure(path, file));
-    return logged(u"bundle"_qs, path, verifyBundle(&file, trustedKeys, limits, progress));
+    BundleReader reader(&file, limits, progress);
+    return logged(u"bundle"_qs, path, reader.run(trustedKeys, BundleReader::Mode::Verify, nullptr));
 }
 
 BundleResult verifyBundleData(const QByteArray &bundle, const QList<PublicKey> &trustedKeys, const Limits &limits)
@@ -935,7 +940,9 @@ BundleResult verifyBundleData(const QByteArray &bundle, const QList<PublicKey> &
     QBuffer buffer;
     buffer.setData(bundle);
     buffer.open(QIODevice::ReadOnly);
-    return verifyBundle(&buffer, trustedKeys, limits);
+    BundleReader reader(&buffer, limits, {});
+    return logged(u"bundle"_qs, u"(%1 bytes in memory)"_qs.arg(bundle.size()),
+                  reader.run(trustedKeys, BundleReader::Mode::Verify, nullptr));
 }
 
 BundleResult unpackBundle(const QString &path, const QList<PublicKey> &trustedKeys, const QString &targetDir,
@@ -1104,8 +1111,11 @@ BundleResult buildBundle(const QString &sourceDir, const BundleMeta &meta, const
     // Check it as a box will, so a bundle every box would refuse is never published.
     if (progress)
         progress(u"verifying"_qs, 0, result.bundleSize);
-    const BundleResult check = verifyBundle(out.fileName(), {key.publicKey()}, limits,
-                                            progress ? ProgressFunction(progress) : ProgressFunction());
+    QFile written(out.fileName());
+    if (!written.open(QIODevice::ReadOnly))
+        return fail(PayloadStatus::failure(PayloadError::IoError, outPath, u"cannot reopen: "_qs + written.errorString()));
+    BundleReader reader(&written, limits, progress);
+    const BundleResult check = reader.run({key.publicKey()}, BundleReader::Mode::Verify, nullptr);
     if (!check.ok()) {
         PayloadStatus st = check.status;
         st.message = u"the built bundle would be refused: "_qs + st.message;

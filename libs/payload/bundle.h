@@ -89,9 +89,11 @@ BundleResult inspectBundle(const QString &path, const QList<PublicKey> &trustedK
 BundleResult inspectBundle(QIODevice *device, const QList<PublicKey> &trustedKeys = {}, const Limits &limits = {});
 
 /// Checks a whole bundle: signature by one of `trustedKeys`, then every entry against the manifest.
+/// A refusal is logged (category iptv.payload, warning) with its code, entry and reason.
 BundleResult verifyBundle(const QString &path, const QList<PublicKey> &trustedKeys, const Limits &limits = {},
                           const ProgressFunction &progress = {});
-/// The same on an open device (an upload being received, a QBuffer); reads it to the end.
+/// The same on an open device (a QBuffer, a file, a socket); reads it to the end. A sequential device
+/// is waited on with waitForReadyRead (up to 30 s each time): run that off the GUI thread.
 BundleResult verifyBundle(QIODevice *device, const QList<PublicKey> &trustedKeys, const Limits &limits = {},
                           const ProgressFunction &progress = {});
 BundleResult verifyBundleData(const QByteArray &bundle, const QList<PublicKey> &trustedKeys, const Limits &limits = {});
