@@ -7,6 +7,7 @@
 #include <QLoggingCategory>
 
 #include <algorithm>
+#include <array>
 
 Q_LOGGING_CATEGORY(lcGuideRead, "iptv.epg.guide")
 
@@ -192,11 +193,12 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
                        std::vector<quint32> *newCounts = nullptr) {
         return decodeLengths(sections[s].data, sections[s].size, count, sections[dataSection].size, offsets, newCounts);
     };
-    if (!lengths(StringLengths, nStr, StringData, &d->stringOffsets) || !lengths(ChannelLengths, nCh, ChannelData, &d->channelOffsets)
+    if (!lengths(ChannelLengths, nCh, ChannelData, &d->channelOffsets)
         || !lengths(ProgrammeLengths, nProg, ProgrammeData, &d->programmeOffsets, &d->programmeFirstNew)) {
         fail(error, sourceName, QStringLiteral("a length table does not match its data"));
         return nullptr;
     }
+    quint32 introducedFrom = quint32(nStr);
     if (nProg) {
         // Records introduce the strings after the channels' ones, in order, up to the last string.
         const quint64 introduced = d->programmeFirstNew.back();
@@ -204,9 +206,45 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
             fail(error, sourceName, QStringLiteral("programme records introduce more strings than the table holds"));
             return nullptr;
         }
-        const quint32 base = quint32(nStr - introduced);
+        introducedFrom = quint32(nStr - introduced);
         for (quint32 &v : d->programmeFirstNew)
-            v += base;
+            v += introducedFrom;
+    }
+
+    // ---- strings: the table is grouped by the field that introduces each string ----
+    {
+        constexpr quint8 kUnset = 0xff;
+        std::vector<quint8> group(nStr, GroupUnintroduced);
+        std::fill(group.begin() + introducedFrom, group.end(), kUnset);
+        for (quint32 r = 0; r < nProg; ++r) {
+            const quint32 first = d->programmeFirstNew[r], end = d->programmeFirstNew[r + 1];
+            if (first == end)
+                continue;
+            quint8 tag = 0;
+            int field = 0;
+            d->walkProgramme(r, [&](quint8 t) { tag = t; field = 0; },
+                             [&](char kind, quint64 v) {
+                                 const int f = field++;
+                                 // Only this record's own new strings: a damaged record cannot reach others.
+                                 if (kind == 's' && v >= first && v < end && group[v] == kUnset)
+                                     group[v] = stringGroup(tag, f);
+                             });
+        }
+        std::array<quint32, GroupCount + 1> start{};
+        for (quint8 &g : group) {
+            if (g == kUnset)
+                g = GroupOther; // only in a damaged file; any group keeps the reader in bounds
+            ++start[g + 1];
+        }
+        for (int g = 0; g < GroupCount; ++g)
+            start[g + 1] += start[g];
+        d->stringSlot.resize(nStr);
+        for (quint64 id = 0; id < nStr; ++id)
+            d->stringSlot[id] = start[group[id]]++;
+    }
+    if (!lengths(StringLengths, nStr, StringData, &d->stringOffsets)) {
+        fail(error, sourceName, QStringLiteral("the string length table does not match its data"));
+        return nullptr;
     }
 
     // ---- channels and the schedule ----

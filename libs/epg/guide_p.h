@@ -27,7 +27,8 @@ struct Guide::Private
     const char *programmeData = nullptr;
 
     // Decoded at open (the "index" step).
-    std::vector<quint32> stringOffsets;    ///< stringCount + 1
+    std::vector<quint32> stringOffsets;    ///< stringCount + 1, in the table's (grouped) order
+    std::vector<quint32> stringSlot;       ///< string id -> its place in the table
     std::vector<quint32> channelOffsets;   ///< channelCount + 1
     std::vector<quint32> programmeOffsets; ///< programmeCount + 1
     std::vector<quint32> programmeFirstNew; ///< first string id a record introduces
@@ -43,7 +44,8 @@ struct Guide::Private
     {
         if (id >= header.stringCount)
             return {};
-        return QByteArrayView(stringData + stringOffsets[id], stringOffsets[id + 1] - stringOffsets[id]);
+        const quint32 slot = stringSlot[id];
+        return QByteArrayView(stringData + stringOffsets[slot], stringOffsets[slot + 1] - stringOffsets[slot]);
     }
     QString str(quint32 id) const { return QString::fromUtf8(stringView(id)); }
     format::ChannelRow row(int channel) const

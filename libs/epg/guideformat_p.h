@@ -14,7 +14,7 @@
 namespace iptv::epg::format {
 
 inline constexpr char kMagic[8] = {'I', 'P', 'T', 'V', 'G', 'U', 'I', 'D'};
-inline constexpr quint16 kVersion = 2;
+inline constexpr quint16 kVersion = 3;
 inline constexpr quint32 kHeaderSize = 128;
 inline constexpr quint32 kFlagZstd = 1;
 

@@ -27,6 +27,37 @@ inline const char *tagLayout(quint8 tag)
     }
 }
 
+/// The string table keeps like with like: strings grouped by what they are, which compresses
+/// better than the order of first use. A string's group is the record field that introduces
+/// it (the first to use it); strings no programme record introduces are group 0.
+enum StringGroup : quint8 {
+    GroupUnintroduced = 0, ///< the empty string, the generator, channel strings
+    GroupTitle = 1,
+    GroupSubTitle = 2,
+    GroupDescription = 3,
+    GroupCredit = 4,       ///< names and characters
+    GroupEpisode = 5,      ///< episode-num values
+    GroupLink = 6,         ///< icon sources and urls
+    GroupOther = 7,        ///< languages, categories, dates, ratings, ...
+    GroupCount = 8,
+};
+
+/// Group of a string introduced by field `field` (0-based, counting every value walkRecord
+/// reports for the tag, icon list counts included) of a programme record's `tag`.
+inline StringGroup stringGroup(quint8 tag, int field)
+{
+    switch (tag) {
+    case TagTitle: return field == 1 ? GroupTitle : GroupOther;
+    case TagSubTitle: return field == 1 ? GroupSubTitle : GroupOther;
+    case TagDesc: return field == 1 ? GroupDescription : GroupOther;
+    case TagCredit: return GroupCredit;
+    case TagEpisodeNum: return field == 1 ? GroupEpisode : GroupOther;
+    case TagIcon: case TagUrl: return GroupLink;
+    case TagRating: case TagStarRating: return field >= 3 ? GroupLink : GroupOther; // icon sources
+    default: return GroupOther;
+    }
+}
+
 /// Walks a record, calling onTag(tag) then onField(kind, value) for every field in order.
 /// Returns false on malformed data (unknown tag, truncated varint).
 ///

@@ -477,14 +477,16 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     // ---- strings, numbered by first use: channels, then records in order ----
     std::vector<quint32> stringMap(size_t(p.strings.size()), quint32(-1));
     std::vector<quint32> usedStrings{0};
+    std::vector<quint8> stringGroups{GroupUnintroduced}; ///< per file string id
     stringMap[0] = 0;
-    auto mapString = [&](quint32 s, bool *isNew = nullptr) {
+    auto mapString = [&](quint32 s, bool *isNew = nullptr, StringGroup group = GroupUnintroduced) {
         quint32 &m = stringMap[s];
         if (isNew)
             *isNew = m == quint32(-1);
         if (m == quint32(-1)) {
             m = quint32(usedStrings.size());
             usedStrings.push_back(s);
+            stringGroups.push_back(group);
         }
         return m;
     };
@@ -528,15 +530,22 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
             const QByteArray &in = p.records[r];
             rec.clear();
             quint64 newStrings = 0;
+            quint8 tag = 0;
+            int field = 0;
             walkRecord(reinterpret_cast<const quint8 *>(in.constData()), in.size(),
-                       [&](quint8 tag) { rec.append(char(tag)); },
+                       [&](quint8 t) {
+                           rec.append(char(t));
+                           tag = t;
+                           field = 0;
+                       },
                        [&](char kind, quint64 v) {
+                           const int f = field++;
                            if (kind != 's') {
                                putVarint(rec, v);
                                return;
                            }
                            bool isNew = false;
-                           const quint32 id = mapString(quint32(v), &isNew);
+                           const quint32 id = mapString(quint32(v), &isNew, stringGroup(tag, f));
                            putVarint(rec, isNew ? 0 : quint64(id) + 1);
                            newStrings += isNew;
                        });
@@ -546,12 +555,16 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
         }
     }
 
-    // ---- strings ----
+    // ---- strings: group by group, each in id order ----
     QByteArray stringData, stringLengths;
-    for (quint32 s : usedStrings) {
-        const QByteArray utf8 = p.strings[qsizetype(s)].toUtf8();
-        stringData.append(utf8);
-        putVarint(stringLengths, quint64(utf8.size()));
+    for (quint8 group = 0; group < GroupCount; ++group) {
+        for (size_t id = 0; id < usedStrings.size(); ++id) {
+            if (stringGroups[id] != group)
+                continue;
+            const QByteArray utf8 = p.strings[qsizetype(usedStrings[id])].toUtf8();
+            stringData.append(utf8);
+            putVarint(stringLengths, quint64(utf8.size()));
+        }
     }
 
     // ---- schedule columns ----

@@ -123,6 +123,14 @@ QByteArray editSection(const QByteArray &file, quint32 section, const std::funct
     return encodeHeader(h) + stored;
 }
 
+/// One section of a guide's decompressed body.
+QByteArray sectionBytes(const QByteArray &file, quint32 section)
+{
+    QByteArray out;
+    editSection(file, section, [&](char *data, qsizetype size) { out = QByteArray(data, size); });
+    return out;
+}
+
 } // namespace
 
 class TestGuideFormat : public QObject
@@ -334,6 +342,25 @@ private Q_SLOTS:
             QCOMPARE(guide->title(a.programme), in.titles.first().text);
             QCOMPARE(guide->subTitle(a.programme), in.subTitles.isEmpty() ? QString() : in.subTitles.first().text);
         }
+    }
+
+    /// Strings are stored grouped by the field introducing them, not in order of first use.
+    void stringTableGrouped()
+    {
+        GuideData data = twoChannels();
+        Programme a = simple(u"one.test"_qs, kDay0, kDay0 + 600, u"Alpha"_qs);
+        a.descs = {{{}, u"<first description>"_qs}};
+        Programme b = simple(u"one.test"_qs, kDay0 + 600, kDay0 + 1200, u"Beta"_qs);
+        b.descs = {{{}, u"<second description>"_qs}};
+        b.credits = {{Credit::Role::Actor, u"Some Actor"_qs, {}, false}};
+        data.programmes = {a, b};
+        const QByteArray file = compile(data);
+        const auto guide = Guide::fromBytes(file);
+        QVERIFY(guide);
+        QCOMPARE(guide->description(guide->airing(1).programme), u"<second description>"_qs);
+        QCOMPARE(guide->programmeRecord(guide->airing(1)).credits.first().name, u"Some Actor"_qs);
+        const QByteArray strings = sectionBytes(file, iptv::epg::format::StringData);
+        QVERIFY2(strings.contains("AlphaBeta<first description><second description>Some Actor"), strings.constData());
     }
 
     void rejectsBadScheduleTables_data()
