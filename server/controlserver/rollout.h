@@ -30,8 +30,11 @@
 // - Reports: the latest result of a box wins (a box that reported success and later rolled back
 //   after its health check reports failure); counters follow. Reports of boxes that were planned
 //   as skipped are ignored. Reports still count after a halt; after abort/complete they are
-//   stored but nothing is evaluated. On abort and manual complete, never-offered boxes become
-//   skipped.
+//   stored but nothing is evaluated and no timeouts apply. On abort and manual complete,
+//   never-offered boxes become skipped.
+// - One active (draft/running/paused/halted) rollout per channel. The object keeps every target
+//   in memory (about 150 bytes each) and writes each change through to the store, so a restart
+//   continues from load(); with several server nodes one node must own a rollout.
 
 #include "releasestore.h"
 

@@ -1,0 +1,144 @@
+#pragma once
+
+// Box sessions: the WebSocket listener on /box (port 8420), admission control, framing, the
+// per-session replay check and idle timeouts. What a message means is the ControlServer's
+// business; the gateway hands it every decoded message of a session.
+//
+// Accepting: one QTcpServer (large listen backlog) accepts; each connection is checked against
+// the admission limits (file descriptors, handshakes in flight) and handed to a non-listening
+// QWebSocketServer for the HTTP upgrade (with TLS first when configured). A hello beyond the
+// token bucket or the handshake limit is answered with error overloaded{retryAfter} and closed.
+//
+// Per box: the QWebSocket (unavoidable) and one small BoxSession record; no timer per box (one
+// sweep timer checks hello and idle timeouts for all).
+
+#include <protocol/message.h>
+
+#include <QElapsedTimer>
+#include <QHash>
+#include <QHostAddress>
+#include <QObject>
+#include <QSslConfiguration>
+#include <QTcpServer>
+#include <QTimer>
+
+QT_BEGIN_NAMESPACE
+class QWebSocket;
+class QWebSocketServer;
+QT_END_NAMESPACE
+
+namespace iptv {
+class Counter;
+class MetricsRegistry;
+}
+
+namespace iptv::control {
+
+struct BoxInfo;
+class ControlServer;
+struct ControlConfig;
+
+struct BoxSession
+{
+    enum Phase : quint8 { AwaitingHello, Pending, Online, Closing };
+    QWebSocket *socket = nullptr;
+    BoxInfo *box = nullptr;
+    quint64 lastInId = 0;
+    quint32 nextOutId = 1;
+    qint64 lastActivityMs = 0;
+    qint64 connectedAtMs = 0;
+    Phase phase = AwaitingHello;
+    bool helloDone = false; ///< counted as past hello (admission counts the rest as in flight)
+};
+
+/// Accepts connections itself so admission is decided before any WebSocket or TLS work.
+class BoxListener : public QTcpServer
+{
+    Q_OBJECT
+public:
+    using QTcpServer::QTcpServer;
+    std::function<void(qintptr)> onDescriptor;
+
+protected:
+    void incomingConnection(qintptr descriptor) override { onDescriptor(descriptor); }
+};
+
+/// Logs at most `perSecond` lines a second and says how many it swallowed.
+class RateLimitedLog
+{
+public:
+    explicit RateLimitedLog(int perSecond = 20) : m_perSecond(perSecond) { m_clock.start(); }
+    /// True when this line may be logged; *suppressed gets the count dropped since the last one.
+    bool allow(qint64 *suppressed);
+
+private:
+    QElapsedTimer m_clock;
+    qint64 m_windowStart = 0;
+    int m_perSecond;
+    int m_inWindow = 0;
+    qint64 m_suppressed = 0;
+};
+
+class BoxGateway : public QObject
+{
+    Q_OBJECT
+public:
+    BoxGateway(ControlServer *server, const ControlConfig &config, iptv::MetricsRegistry *metrics,
+               QObject *parent = nullptr);
+    ~BoxGateway() override;
+
+    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    quint16 port() const;
+    /// Closes the listener and every session (going away).
+    void close();
+
+    /// Sends a message with the session's next id; returns the id.
+    quint64 send(BoxSession *session, iptv::protocol::MessageType type, const QCborMap &body, quint64 replyTo = 0);
+    /// Sends error `code` answering `replyTo`, logs it (rate-limited), and closes when `close`.
+    void fail(BoxSession *session, iptv::protocol::ErrorCode code, const QString &text, quint64 replyTo, bool close,
+              int retryAfter = 0);
+    /// Makes `session` the box's session (closing an older one) in `phase`.
+    void bind(BoxSession *session, BoxInfo *box, BoxSession::Phase phase);
+    void closeSession(BoxSession *session, const QString &reason);
+
+    BoxSession *sessionOf(qint64 boxId) const { return m_byBox.value(boxId); }
+    int sessionCount() const { return int(m_sessions.size()); }
+    int handshakesInFlight() const;
+    qint64 nowMs() const { return m_clock.elapsed(); }
+
+private:
+    void accept(qintptr descriptor);
+    void refuseRaw(QTcpSocket *socket, const char *reason);
+    void adopt(QWebSocket *socket);
+    void onFrame(QWebSocket *socket, const QByteArray &frame);
+    void onText(QWebSocket *socket, const QString &text);
+    void onDisconnected(QWebSocket *socket);
+    bool admitHello(QString *why, int *retryAfter);
+    int retryAfter();
+    void sweep();
+
+    ControlServer *m_server;
+    const ControlConfig &m_config;
+    iptv::protocol::DecodeLimits m_limits;
+    BoxListener *m_listener = nullptr;
+    QWebSocketServer *m_ws = nullptr;
+    std::optional<QSslConfiguration> m_ssl;
+    QHash<QWebSocket *, BoxSession *> m_sessions;
+    QHash<qint64, BoxSession *> m_byBox;
+    QElapsedTimer m_clock;
+    QTimer m_sweep;
+    int m_openSockets = 0;    ///< TCP sockets alive (upgrading or upgraded)
+    int m_helloDone = 0;      ///< sessions past a successful hello
+    int m_fdLimit = 0;
+    double m_tokens = 0;      ///< hello token bucket
+    qint64 m_tokensAtMs = 0;
+    RateLimitedLog m_log;
+
+    iptv::MetricsRegistry *m_metrics;
+    iptv::Counter *m_accepted = nullptr;
+    iptv::Counter *m_handshakes = nullptr;
+    iptv::Counter *m_frames = nullptr;
+    iptv::Counter *m_timeouts = nullptr;
+};
+
+} // namespace iptv::control

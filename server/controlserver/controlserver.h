@@ -1,0 +1,154 @@
+#pragma once
+
+// controlserver: the fleet hub. Box sessions (boxgateway.h) feed it hellos, telemetry, events,
+// acks and results; operators reach it over HTTP (httpapi.h) and WebSocket (operatorhub.h).
+// It owns the store, the in-memory fleet, the live commands and the timers: a store flush every
+// second (batched telemetry, last-seen, events and command states), a sweep every few seconds
+// (command expiry), coalesced fleet updates for operator subscribers, and hourly pruning.
+//
+// Everything runs on the main thread; nothing here blocks longer than one store transaction.
+
+#include "commandqueue.h"
+#include "config.h"
+#include "fleet.h"
+#include "operators.h"
+#include "store.h"
+
+#include <core/metrics.h>
+#include <protocol/message.h>
+
+#include <QJsonObject>
+#include <QObject>
+#include <QRegularExpression>
+#include <QTimer>
+
+#include <memory>
+
+namespace iptv::control {
+
+class BoxGateway;
+class FleetBus;
+class HttpApi;
+class OperatorHub;
+struct BoxSession;
+
+/// The outcome of an operator action: HTTP status, and a JSON body or an error {code, message}.
+struct ActionResult
+{
+    int status = 200;
+    QString code;    ///< error code (unauthorized, forbidden, not-found, bad-request, conflict, internal)
+    QString message;
+    QJsonObject body;
+    bool ok() const { return status < 400; }
+    static ActionResult error(int status, const QString &code, const QString &message) { return {status, code, message, {}}; }
+    static ActionResult success(QJsonObject body, int status = 200) { return {status, {}, {}, std::move(body)}; }
+};
+
+class ControlServer : public QObject
+{
+    Q_OBJECT
+public:
+    explicit ControlServer(ControlConfig config, QObject *parent = nullptr);
+    ~ControlServer() override;
+
+    /// Opens the store (creating the initial admin when there is no operator), loads the fleet
+    /// and the live commands, and listens on the three ports.
+    bool start(QString *error);
+    /// Stops cleanly: listeners closed, sessions closed (going away), pending writes flushed.
+    void stop();
+
+    const ControlConfig &config() const { return m_config; }
+    quint16 boxPort() const;
+    quint16 httpPort() const;
+    quint16 operatorWsPort() const;
+    /// The generated initial admin password (empty when it came from a file or the environment).
+    QString generatedAdminPassword() const { return m_generatedPassword; }
+    qint64 now() const;
+
+    ControlStore &store() { return m_store; }
+    Fleet &fleet() { return m_fleet; }
+    CommandQueue &commands() { return m_commands; }
+    OperatorDirectory &operators() { return *m_operators; }
+    iptv::MetricsRegistry &metrics() { return m_metrics; }
+    BoxGateway *gateway() const { return m_gateway; }
+    OperatorHub *operatorHub() const { return m_hub; }
+    FleetBus *bus() const { return m_bus; }
+    /// Replaces the local bus (scale-out); the server takes ownership.
+    void setBus(FleetBus *bus);
+    /// Writes queued telemetry, events and command states now.
+    bool flush();
+    bool isHealthy() const;
+
+    // ---- from the box gateway
+    void handleHello(BoxSession *session, const iptv::protocol::Message &message);
+    void handleBoxMessage(BoxSession *session, const iptv::protocol::Message &message);
+    void handleBoxGone(BoxSession *session);
+
+    // ---- operator actions, each audited
+    ActionResult approve(const OperatorIdentity &op, qint64 boxId);
+    ActionResult reject(const OperatorIdentity &op, qint64 boxId);
+    ActionResult setTags(const OperatorIdentity &op, qint64 boxId, const QStringList &tags);
+    ActionResult setReleaseChannel(const OperatorIdentity &op, qint64 boxId, const QString &channel);
+    /// {kind, args, target: {box | boxes | tag | filter | all}, expiresIn | expires}.
+    ActionResult issueCommand(const OperatorIdentity &op, const QJsonObject &request);
+    /// Appends to the audit log (committed when it returns true).
+    bool audit(const QString &account, const QString &action, const QString &target, const QString &outcome,
+               const QString &detail = {});
+
+    QJsonObject boxDetail(const BoxInfo &box);
+    QJsonObject commandJson(const CommandRow &row) const;
+    static QString boxIdText(qint64 id) { return u"b-"_qs + QString::number(id); }
+    /// "b-12" or "12" -> 12; 0 when neither.
+    static qint64 parseBoxId(QStringView text);
+
+Q_SIGNALS:
+    void boxConnected(qint64 boxId, bool approved);
+    void boxDisconnected(qint64 boxId);
+    void boxEnrolled(qint64 boxId);
+    void commandStateChanged(qint64 commandId, iptv::control::CommandState state);
+    void telemetryReceived(qint64 boxId);
+
+private:
+    void deliver(BoxSession *session);
+    void sendCommand(BoxSession *session, LiveCommand *command);
+    void setCommandState(qint64 id, qint64 boxId, CommandState state, const QString &text = {},
+                         const QByteArray &data = {}, const QString &mime = {});
+    void onTelemetry(BoxSession *s, const iptv::protocol::Message &m);
+    void onEvent(BoxSession *s, const iptv::protocol::Message &m);
+    void onAck(BoxSession *s, const iptv::protocol::Message &m);
+    void onResult(BoxSession *s, const iptv::protocol::Message &m);
+    QByteArray issueToken(BoxInfo *box, QString *error);
+    void sendWelcome(BoxSession *s, int version, const QByteArray &token, quint64 replyTo);
+    void publishPresence(const BoxInfo &box);
+    void tick();
+    void sweep();
+    void prune();
+
+    ControlConfig m_config;
+    iptv::MetricsRegistry m_metrics;
+    ControlStore m_store;
+    Fleet m_fleet;
+    CommandQueue m_commands;
+    std::unique_ptr<OperatorDirectory> m_operators;
+    QByteArray m_hashKey;
+    QRegularExpression m_autoApprove;
+    QString m_generatedPassword;
+    BoxGateway *m_gateway = nullptr;
+    HttpApi *m_http = nullptr;
+    OperatorHub *m_hub = nullptr;
+    FleetBus *m_bus = nullptr;
+    QTimer m_flushTimer;
+    QTimer m_sweepTimer;
+    QTimer m_tickTimer;
+    QTimer m_pruneTimer;
+    bool m_started = false;
+    bool m_storeHealthy = true;
+
+    iptv::Counter *m_telemetryTotal = nullptr;
+    iptv::Counter *m_acksTotal = nullptr;
+    iptv::Counter *m_eventsTotal = nullptr;
+    iptv::Counter *m_resultsTotal = nullptr;
+    iptv::Counter *m_enrollments = nullptr;
+};
+
+} // namespace iptv::control

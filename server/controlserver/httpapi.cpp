@@ -1,0 +1,479 @@
+#include "httpapi.h"
+
+#include "controlserver.h"
+
+#include <core/httputil.h>
+
+#include <QCborValue>
+#include <QElapsedTimer>
+#include <QHttpServer>
+#include <QHttpServerResponse>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QTcpServer>
+#include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcHttp, "iptv.control.http")
+
+namespace iptv::control {
+
+using Method = QHttpServerRequest::Method;
+
+namespace {
+
+const char *methodName(Method m)
+{
+    switch (m) {
+    case Method::Get: return "GET";
+    case Method::Post: return "POST";
+    case Method::Put: return "PUT";
+    case Method::Patch: return "PATCH";
+    case Method::Delete: return "DELETE";
+    case Method::Head: return "HEAD";
+    default: return "OTHER";
+    }
+}
+
+int intQuery(const HttpContext &c, const char *name, int fallback, int min, int max, HttpReply *error)
+{
+    const QString text = c.query(name);
+    if (text.isEmpty())
+        return fallback;
+    bool ok = false;
+    const int v = text.toInt(&ok);
+    if (!ok || v < min || v > max) {
+        *error = HttpReply::error(400, u"bad-request"_qs, QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
+                                                              .arg(QLatin1String(name)).arg(min).arg(max).arg(text.left(40)));
+        return -1;
+    }
+    return v;
+}
+
+QJsonValue cborJson(const QByteArray &cbor)
+{
+    return cbor.isEmpty() ? QJsonValue(QJsonValue::Null) : QCborValue::fromCbor(cbor).toJsonValue();
+}
+
+} // namespace
+
+HttpReply HttpReply::json(const QJsonObject &o, int status)
+{
+    return {status, QJsonDocument(o).toJson(QJsonDocument::Compact), "application/json", {}};
+}
+
+HttpReply HttpReply::error(int status, const QString &code, const QString &message)
+{
+    return json({{u"code"_qs, code}, {u"message"_qs, message}}, status);
+}
+
+QString HttpContext::query(const char *name) const
+{
+    return request.query().queryItemValue(QLatin1String(name), QUrl::FullyDecoded);
+}
+
+std::optional<QJsonObject> HttpContext::jsonBody(HttpReply *reply) const
+{
+    QJsonParseError pe;
+    const QByteArray body = request.body();
+    if (body.trimmed().isEmpty())
+        return QJsonObject();
+    const QJsonDocument doc = QJsonDocument::fromJson(body, &pe);
+    if (pe.error != QJsonParseError::NoError || !doc.isObject()) {
+        *reply = HttpReply::error(400, u"bad-request"_qs,
+                                  pe.error != QJsonParseError::NoError
+                                      ? QStringLiteral("body: invalid JSON at offset %1: %2").arg(pe.offset).arg(pe.errorString())
+                                      : u"body: expected a JSON object"_qs);
+        return std::nullopt;
+    }
+    return doc.object();
+}
+
+HttpApi::HttpApi(ControlServer *server)
+    : QObject(server), m_server(server), m_http(new QHttpServer(this))
+{
+    setupRoutes();
+    m_http->setMissingHandler([this](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
+        QElapsedTimer clock;
+        clock.start();
+        QString route;
+        const HttpReply reply = dispatch(req, &route);
+        QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));
+        for (const auto &[k, v] : reply.headers)
+            resp.addHeader(k, v);
+        resp.addHeader("Cache-Control", "no-store");
+        auto &metrics = m_server->metrics();
+        metrics.counter(u"controlserver_http_requests_total"_qs, u"HTTP requests by route and status."_qs,
+                        {{u"route"_qs, route}, {u"status"_qs, QString::number(reply.status)}})
+            ->increment();
+        metrics.histogram(u"controlserver_http_request_duration_seconds"_qs, u"Time to answer, by route."_qs,
+                          iptv::MetricsRegistry::defaultLatencyBuckets(), {{u"route"_qs, route}})
+            ->observe(clock.nsecsElapsed() / 1e9);
+        qCDebug(lcHttp).noquote() << req.remoteAddress().toString() << methodName(req.method()) << req.url().path() << reply.status;
+        resp.write(std::move(responder));
+    });
+}
+
+HttpApi::~HttpApi() = default;
+
+bool HttpApi::listen(const QHostAddress &address, quint16 port, QString *error)
+{
+    m_port = m_http->listen(address, port);
+    if (m_port == 0) {
+        *error = QStringLiteral("cannot listen on HTTP port %1 (in use?)").arg(port);
+        return false;
+    }
+    return true;
+}
+
+void HttpApi::close()
+{
+    for (QTcpServer *s : m_http->servers())
+        s->close();
+}
+
+void HttpApi::addRoute(Method method, const QString &pattern, std::optional<Role> role, Handler handler)
+{
+    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, std::move(handler)});
+}
+
+HttpReply HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName)
+{
+    const QStringList path = req.url().path().split(u'/', Qt::SkipEmptyParts);
+    const Method method = req.method() == Method::Head ? Method::Get : req.method();
+    bool pathMatched = false;
+    for (const Route &r : std::as_const(m_routes)) {
+        if (r.segments.size() != path.size())
+            continue;
+        QStringList params;
+        bool match = true;
+        for (qsizetype i = 0; i < path.size() && match; ++i) {
+            if (r.segments[i].startsWith(u'<'))
+                params.append(path[i]);
+            else
+                match = r.segments[i] == path[i];
+        }
+        if (!match)
+            continue;
+        pathMatched = true;
+        if (r.method != method)
+            continue;
+        *routeName = r.pattern;
+        HttpContext ctx{req, std::nullopt, params, {}};
+        if (r.role) {
+            const QByteArray auth = req.value("Authorization");
+            if (!auth.startsWith("Bearer ")) {
+                return HttpReply::error(401, u"unauthorized"_qs, u"send Authorization: Bearer <token> (POST /api/login)"_qs);
+            }
+            ctx.bearer = QString::fromLatin1(auth.mid(7).trimmed());
+            ctx.op = m_server->operators().authenticate(ctx.bearer, m_server->now());
+            if (!ctx.op)
+                return HttpReply::error(401, u"unauthorized"_qs, u"the token is unknown or expired; log in again"_qs);
+            if (!ctx.op->allows(*r.role)) {
+                m_server->audit(ctx.op->account, QString::fromLatin1(methodName(r.method)) + u' ' + r.pattern,
+                                req.url().path(), u"denied"_qs, QStringLiteral("needs role %1, has %2").arg(roleName(*r.role), roleName(ctx.op->role)));
+                return HttpReply::error(403, u"forbidden"_qs,
+                                        QStringLiteral("needs the %1 role; %2 is %3").arg(roleName(*r.role), ctx.op->account, roleName(ctx.op->role)));
+            }
+        }
+        HttpReply reply = r.handler(ctx);
+        if (req.method() == Method::Head)
+            reply.body.clear();
+        return reply;
+    }
+    *routeName = pathMatched ? u"method-not-allowed"_qs : u"unmatched"_qs;
+    if (pathMatched)
+        return HttpReply::error(405, u"method-not-allowed"_qs, QStringLiteral("%1 is not allowed on %2").arg(QLatin1String(methodName(req.method())), req.url().path()));
+    return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no resource %1").arg(req.url().path()));
+}
+
+void HttpApi::setupRoutes()
+{
+    ControlServer *srv = m_server;
+    auto fromAction = [](const ActionResult &a) {
+        return a.ok() ? HttpReply::json(a.body, a.status) : HttpReply::error(a.status, a.code, a.message);
+    };
+    auto boxParam = [srv](const HttpContext &c, BoxInfo **box) -> std::optional<HttpReply> {
+        const qint64 id = ControlServer::parseBoxId(c.params.value(0));
+        *box = srv->fleet().byId(id);
+        if (!*box)
+            return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no box %1").arg(c.params.value(0).left(40)));
+        return std::nullopt;
+    };
+
+    // ---- health and metrics (no authentication: load balancers and Prometheus)
+    addRoute(Method::Get, u"/healthz"_qs, std::nullopt, [srv](HttpContext &) {
+        const bool ok = srv->isHealthy();
+        return HttpReply::json({{u"status"_qs, ok ? u"ok"_qs : u"unhealthy"_qs},
+                                {u"boxesOnline"_qs, srv->fleet().onlineCount()},
+                                {u"boxesKnown"_qs, qint64(srv->fleet().size())}},
+                               ok ? 200 : 503);
+    });
+    addRoute(Method::Get, u"/metrics"_qs, std::nullopt, [srv](HttpContext &) {
+        return HttpReply{200, srv->metrics().render(), "text/plain; version=0.0.4; charset=utf-8", {}};
+    });
+
+    // ---- sessions
+    addRoute(Method::Post, u"/api/login"_qs, std::nullopt, [srv](HttpContext &c) {
+        HttpReply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        const QString account = body->value(u"account").toString();
+        QString error;
+        const auto login = srv->operators().login(account, body->value(u"password").toString(), srv->now(), &error);
+        srv->audit(account.left(64), u"login"_qs, {}, login ? u"ok"_qs : u"denied"_qs,
+                   login ? QString() : QStringLiteral("from %1").arg(c.request.remoteAddress().toString()));
+        if (!login)
+            return HttpReply::error(401, u"unauthorized"_qs, error);
+        return HttpReply::json({{u"token"_qs, login->token}, {u"expires"_qs, login->expires},
+                                {u"account"_qs, account}, {u"role"_qs, roleName(login->role)}});
+    });
+    addRoute(Method::Post, u"/api/logout"_qs, Role::Viewer, [srv](HttpContext &c) {
+        srv->operators().logout(c.bearer);
+        srv->audit(c.op->account, u"logout"_qs, {}, u"ok"_qs);
+        return HttpReply::json({{u"status"_qs, u"ok"_qs}});
+    });
+    addRoute(Method::Get, u"/api/me"_qs, Role::Viewer, [](HttpContext &c) {
+        return HttpReply::json({{u"account"_qs, c.op->account}, {u"role"_qs, roleName(c.op->role)}});
+    });
+
+    // ---- fleet
+    addRoute(Method::Get, u"/api/boxes"_qs, Role::Viewer, [srv](HttpContext &c) {
+        QJsonObject q;
+        for (const auto &[k, v] : c.request.query().queryItems(QUrl::FullyDecoded))
+            q.insert(k, v);
+        QString error;
+        const auto filter = FleetFilter::fromJson(q, &error);
+        if (!filter)
+            return HttpReply::error(400, u"bad-request"_qs, error);
+        HttpReply bad;
+        const int offset = intQuery(c, "offset", 0, 0, INT_MAX, &bad);
+        const int limit = intQuery(c, "limit", 100, 1, 1000, &bad);
+        if (offset < 0 || limit < 0)
+            return bad;
+        qsizetype total = 0;
+        const auto items = srv->fleet().list(*filter, offset, limit, &total);
+        QJsonArray a;
+        for (const QJsonObject &o : items)
+            a.append(o);
+        return HttpReply::json({{u"total"_qs, qint64(total)}, {u"offset"_qs, offset}, {u"limit"_qs, limit}, {u"items"_qs, a}});
+    });
+    addRoute(Method::Get, u"/api/fleet/summary"_qs, Role::Viewer, [srv](HttpContext &) {
+        QJsonObject s = srv->fleet().summary();
+        QJsonObject commands;
+        for (int i = 0; i < kCommandStateCount; ++i) {
+            if (!isFinal(CommandState(i)))
+                commands.insert(commandStateName(CommandState(i)), srv->commands().count(CommandState(i)));
+        }
+        s.insert(u"liveCommands"_qs, commands);
+        return HttpReply::json(s);
+    });
+    addRoute(Method::Get, u"/api/boxes/<id>"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
+        BoxInfo *box = nullptr;
+        if (auto r = boxParam(c, &box))
+            return *r;
+        srv->flush(); // the latest telemetry blob is written with the flush
+        return HttpReply::json(srv->boxDetail(*box));
+    });
+    addRoute(Method::Get, u"/api/boxes/<id>/telemetry"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
+        BoxInfo *box = nullptr;
+        if (auto r = boxParam(c, &box))
+            return *r;
+        HttpReply bad;
+        const int limit = intQuery(c, "limit", 100, 1, 10000, &bad);
+        if (limit < 0)
+            return bad;
+        qint64 since = 0;
+        if (!c.query("since").isEmpty()) {
+            const auto t = iptv::http::parseTime(c.query("since"));
+            if (!t)
+                return HttpReply::error(400, u"bad-request"_qs, u"since: epoch seconds or ISO 8601"_qs);
+            since = *t;
+        }
+        srv->flush();
+        QString error;
+        QJsonArray a;
+        for (const TelemetrySample &s : srv->store().telemetry(box->id, since, limit, &error))
+            a.append(QJsonObject{{u"time"_qs, s.time}, {u"telemetry"_qs, cborJson(s.data)}});
+        if (!error.isEmpty())
+            return HttpReply::error(500, u"internal"_qs, error);
+        return HttpReply::json({{u"box"_qs, ControlServer::boxIdText(box->id)}, {u"samples"_qs, a}});
+    });
+    addRoute(Method::Get, u"/api/boxes/<id>/events"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
+        BoxInfo *box = nullptr;
+        if (auto r = boxParam(c, &box))
+            return *r;
+        HttpReply bad;
+        const int limit = intQuery(c, "limit", 100, 1, 10000, &bad);
+        if (limit < 0)
+            return bad;
+        srv->flush();
+        QString error;
+        QJsonArray a;
+        for (const EventRow &e : srv->store().events(box->id, limit, &error)) {
+            a.append(QJsonObject{{u"id"_qs, e.id}, {u"time"_qs, e.time}, {u"kind"_qs, e.kind}, {u"severity"_qs, e.severity},
+                                 {u"text"_qs, e.text}, {u"data"_qs, cborJson(e.data)}});
+        }
+        if (!error.isEmpty())
+            return HttpReply::error(500, u"internal"_qs, error);
+        return HttpReply::json({{u"box"_qs, ControlServer::boxIdText(box->id)}, {u"events"_qs, a}});
+    });
+    addRoute(Method::Post, u"/api/boxes/<id>/approve"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
+        return fromAction(srv->approve(*c.op, ControlServer::parseBoxId(c.params.value(0))));
+    });
+    addRoute(Method::Post, u"/api/boxes/<id>/reject"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
+        return fromAction(srv->reject(*c.op, ControlServer::parseBoxId(c.params.value(0))));
+    });
+    auto tags = [srv, fromAction](HttpContext &c) {
+        HttpReply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        if (!body->value(u"tags").isArray())
+            return HttpReply::error(400, u"bad-request"_qs, u"tags: expected an array of strings"_qs);
+        QStringList list;
+        for (const QJsonValue &v : body->value(u"tags").toArray())
+            list.append(v.toString());
+        return fromAction(srv->setTags(*c.op, ControlServer::parseBoxId(c.params.value(0)), list));
+    };
+    addRoute(Method::Put, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
+    addRoute(Method::Post, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
+    auto channel = [srv, fromAction](HttpContext &c) {
+        HttpReply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        return fromAction(srv->setReleaseChannel(*c.op, ControlServer::parseBoxId(c.params.value(0)),
+                                                 body->value(u"channel").toString()));
+    };
+    addRoute(Method::Put, u"/api/boxes/<id>/channel"_qs, Role::Operator, channel);
+    addRoute(Method::Post, u"/api/boxes/<id>/channel"_qs, Role::Operator, channel);
+
+    // ---- commands
+    addRoute(Method::Post, u"/api/commands"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
+        HttpReply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        return fromAction(srv->issueCommand(*c.op, *body));
+    });
+    addRoute(Method::Get, u"/api/commands"_qs, Role::Viewer, [srv](HttpContext &c) {
+        CommandQuery q;
+        HttpReply bad;
+        q.limit = intQuery(c, "limit", 100, 1, 1000, &bad);
+        q.offset = intQuery(c, "offset", 0, 0, INT_MAX, &bad);
+        if (q.limit < 0 || q.offset < 0)
+            return bad;
+        q.batchId = c.query("batch").toLongLong();
+        q.boxId = ControlServer::parseBoxId(c.query("box"));
+        if (!c.query("state").isEmpty()) {
+            q.state = commandStateFromName(c.query("state"));
+            if (!q.state)
+                return HttpReply::error(400, u"bad-request"_qs, u"state: queued, delivered, acknowledged, succeeded, failed or expired"_qs);
+        }
+        srv->flush();
+        QString error;
+        QJsonArray a;
+        QJsonObject counts;
+        for (const CommandRow &r : srv->store().commands(q, false, &error)) {
+            a.append(srv->commandJson(r));
+            const QString s = commandStateName(r.state);
+            counts.insert(s, counts.value(s).toInt() + 1);
+        }
+        if (!error.isEmpty())
+            return HttpReply::error(500, u"internal"_qs, error);
+        return HttpReply::json({{u"items"_qs, a}, {u"states"_qs, counts}});
+    });
+    addRoute(Method::Get, u"/api/commands/<id>"_qs, Role::Viewer, [srv](HttpContext &c) {
+        srv->flush();
+        const auto row = srv->store().command(c.params.value(0).toLongLong(), false);
+        if (!row)
+            return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no command %1").arg(c.params.value(0).left(40)));
+        return HttpReply::json(srv->commandJson(*row));
+    });
+    addRoute(Method::Get, u"/api/commands/<id>/data"_qs, Role::Viewer, [srv](HttpContext &c) {
+        srv->flush();
+        const auto row = srv->store().command(c.params.value(0).toLongLong(), true);
+        if (!row)
+            return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no command %1").arg(c.params.value(0).left(40)));
+        if (row->resultData.isEmpty())
+            return HttpReply::error(404, u"not-found"_qs, QStringLiteral("command %1 has no result data").arg(row->id));
+        return HttpReply{200, row->resultData,
+                         row->resultMime.isEmpty() ? QByteArray("application/octet-stream") : row->resultMime.toLatin1(), {}};
+    });
+
+    // ---- audit and operators
+    addRoute(Method::Get, u"/api/audit"_qs, Role::Viewer, [srv](HttpContext &c) {
+        HttpReply bad;
+        const int limit = intQuery(c, "limit", 100, 1, 1000, &bad);
+        const int offset = intQuery(c, "offset", 0, 0, INT_MAX, &bad);
+        if (limit < 0 || offset < 0)
+            return bad;
+        QString error;
+        QJsonArray a;
+        for (const AuditRow &r : srv->store().audit(c.query("account"), limit, offset, &error)) {
+            a.append(QJsonObject{{u"id"_qs, r.id}, {u"time"_qs, r.time}, {u"account"_qs, r.account}, {u"action"_qs, r.action},
+                                 {u"target"_qs, r.target}, {u"outcome"_qs, r.outcome}, {u"detail"_qs, r.detail}});
+        }
+        if (!error.isEmpty())
+            return HttpReply::error(500, u"internal"_qs, error);
+        return HttpReply::json({{u"items"_qs, a}});
+    });
+    addRoute(Method::Get, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &) {
+        QString error;
+        QJsonArray a;
+        for (const OperatorRow &o : srv->store().operators(&error))
+            a.append(QJsonObject{{u"account"_qs, o.account}, {u"role"_qs, o.role}, {u"created"_qs, o.created}, {u"disabled"_qs, o.disabled}});
+        return HttpReply::json({{u"items"_qs, a}});
+    });
+    addRoute(Method::Post, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &c) {
+        HttpReply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        const QString account = body->value(u"account").toString();
+        const auto role = roleFromName(body->value(u"role").toString(u"viewer"_qs));
+        if (!role)
+            return HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs);
+        QString error;
+        const bool ok = srv->operators().create(account, body->value(u"password").toString(), *role, srv->now(), &error);
+        srv->audit(c.op->account, u"operator.create"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
+                   ok ? roleName(*role) : error);
+        if (!ok)
+            return HttpReply::error(error.contains(u"exists") ? 409 : 400, error.contains(u"exists") ? u"conflict"_qs : u"bad-request"_qs, error);
+        return HttpReply::json({{u"account"_qs, account}, {u"role"_qs, roleName(*role)}}, 201);
+    });
+    addRoute(Method::Patch, u"/api/operators/<account>"_qs, Role::Admin, [srv](HttpContext &c) {
+        HttpReply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        const QString account = c.params.value(0);
+        std::optional<Role> role;
+        if (body->contains(u"role")) {
+            role = roleFromName(body->value(u"role").toString());
+            if (!role)
+                return HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs);
+        }
+        std::optional<bool> disabled;
+        if (body->contains(u"disabled"))
+            disabled = body->value(u"disabled").toBool();
+        QString error;
+        const bool ok = srv->operators().update(account, role, body->value(u"password").toString(), disabled, &error);
+        QStringList what;
+        if (role)
+            what.append(u"role "_qs + roleName(*role));
+        if (disabled)
+            what.append(*disabled ? u"disabled"_qs : u"enabled"_qs);
+        if (body->contains(u"password"))
+            what.append(u"password changed"_qs);
+        srv->audit(c.op->account, u"operator.update"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs, ok ? what.join(u", ") : error);
+        if (!ok)
+            return HttpReply::error(error.startsWith(u"no account") ? 404 : 400,
+                                    error.startsWith(u"no account") ? u"not-found"_qs : u"bad-request"_qs, error);
+        return HttpReply::json({{u"account"_qs, account}, {u"status"_qs, u"updated"_qs}});
+    });
+}
+
+} // namespace iptv::control

@@ -1,0 +1,88 @@
+#pragma once
+
+// The operator HTTP API on port 8421 (Qt HTTP Server 6.4), JSON in and out. Every /api route
+// but /api/login needs "Authorization: Bearer <token>"; each route names the least role it
+// needs (viewer reads, operator acts on boxes and commands, admin manages operators). Errors are
+// {"code": "...", "message": "..."} with 400/401/403/404/409/500. Every action is audited,
+// refused ones included. The route table is in httpapi.cpp and in README.md.
+//
+// Routes are matched by a small table (method + path pattern with <id> segments) instead of
+// QHttpServer::route so that one path can answer several methods and 405 is exact; other parts
+// of the server (releases, rollouts) add theirs with addRoute().
+
+#include "operators.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QHttpServerRequest>
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <QStringList>
+
+#include <functional>
+
+QT_BEGIN_NAMESPACE
+class QHttpServer;
+QT_END_NAMESPACE
+
+namespace iptv::control {
+
+class ControlServer;
+
+struct HttpReply
+{
+    int status = 200;
+    QByteArray body;
+    QByteArray mimeType = "application/json";
+    QList<std::pair<QByteArray, QByteArray>> headers;
+
+    static HttpReply json(const QJsonObject &o, int status = 200);
+    static HttpReply error(int status, const QString &code, const QString &message);
+};
+
+struct HttpContext
+{
+    const QHttpServerRequest &request;
+    std::optional<OperatorIdentity> op; ///< set for authenticated routes
+    QStringList params;                 ///< the <id> segments, in order
+    QString bearer;
+    QString query(const char *name) const;
+    /// The JSON object body, or nullopt with *reply set to a 400.
+    std::optional<QJsonObject> jsonBody(HttpReply *reply) const;
+};
+
+class HttpApi : public QObject
+{
+    Q_OBJECT
+public:
+    explicit HttpApi(ControlServer *server);
+    ~HttpApi() override;
+
+    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    void close();
+    quint16 port() const { return m_port; }
+
+    using Handler = std::function<HttpReply(HttpContext &)>;
+    /// `pattern` like "/api/boxes/<id>/approve"; `role` nullopt = no authentication.
+    void addRoute(QHttpServerRequest::Method method, const QString &pattern, std::optional<Role> role, Handler handler);
+
+private:
+    struct Route
+    {
+        QHttpServerRequest::Method method;
+        QStringList segments;
+        QString pattern;
+        std::optional<Role> role;
+        Handler handler;
+    };
+    void setupRoutes();
+    HttpReply dispatch(const QHttpServerRequest &request, QString *routeName);
+
+    ControlServer *m_server;
+    QHttpServer *m_http;
+    QList<Route> m_routes;
+    quint16 m_port = 0;
+};
+
+} // namespace iptv::control

@@ -1,0 +1,46 @@
+// controlserver: the fleet hub. Everything but argument handling lives in controlserver_lib.
+
+#include "config.h"
+#include "controlserver.h"
+
+#include <core/service.h>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QLoggingCategory>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("controlserver"));
+    QCoreApplication::setOrganizationName(QStringLiteral("iptv"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(CONTROLSERVER_VERSION));
+
+    // Per-session and per-request logs are debug; operators turn them on with QT_LOGGING_RULES.
+    if (qEnvironmentVariableIsEmpty("QT_LOGGING_RULES"))
+        QLoggingCategory::setFilterRules(QStringLiteral("iptv.*.debug=false"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Fleet hub: box sessions (WS 8420 /box), telemetry, commands, operators (HTTP 8421, WS 8422)."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    iptv::control::addCommandLineOptions(&parser);
+    parser.process(app);
+
+    iptv::control::ControlConfig config;
+    QString error;
+    if (!iptv::control::loadConfig(parser, &config, &error)) {
+        qCritical("controlserver: %s", qPrintable(error));
+        return 2;
+    }
+
+    iptv::control::ControlServer server(config);
+    // SIGTERM/SIGINT: close sessions (going away), flush queued writes, close the store, exit 0.
+    iptv::quitOnTermination([&server] { server.stop(); });
+    if (!server.start(&error)) {
+        qCritical("controlserver: %s", qPrintable(error));
+        return 1;
+    }
+    return app.exec();
+}

@@ -1,0 +1,285 @@
+#include "operatorhub.h"
+
+#include "controlserver.h"
+#include "credentials.h"
+#include "fleetbus.h"
+
+#include <QCborArray>
+#include <QLoggingCategory>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+Q_LOGGING_CATEGORY(lcOperatorWs, "iptv.control.operatorws")
+
+namespace iptv::control {
+
+using namespace iptv::protocol;
+
+namespace {
+constexpr qsizetype MaxPresenceIds = 1000; // per coalesced update; beyond it only counts
+constexpr qsizetype MaxTopics = 256;
+}
+
+OperatorHub::OperatorHub(ControlServer *server)
+    : QObject(server), m_server(server)
+{
+}
+
+OperatorHub::~OperatorHub()
+{
+    close();
+}
+
+bool OperatorHub::listen(const QHostAddress &address, quint16 port, QString *error)
+{
+    m_ws = new QWebSocketServer(QStringLiteral("controlserver-operators"), QWebSocketServer::NonSecureMode, this);
+    if (!m_ws->listen(address, port)) {
+        *error = QStringLiteral("cannot listen for operator WebSockets on port %1: %2").arg(port).arg(m_ws->errorString());
+        return false;
+    }
+    connect(m_ws, &QWebSocketServer::newConnection, this, [this] {
+        while (m_ws->hasPendingConnections())
+            adopt(m_ws->nextPendingConnection());
+    });
+    return true;
+}
+
+quint16 OperatorHub::port() const
+{
+    return m_ws ? m_ws->serverPort() : 0;
+}
+
+void OperatorHub::close()
+{
+    const auto sessions = m_sessions;
+    m_sessions.clear();
+    m_topicCounts.clear();
+    for (Session *s : sessions) {
+        s->socket->disconnect(this);
+        s->socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server stopping"));
+        s->socket->deleteLater();
+        delete s;
+    }
+    if (m_ws)
+        m_ws->close();
+}
+
+void OperatorHub::attach(FleetBus *bus)
+{
+    if (m_bus)
+        m_bus->disconnect(this);
+    m_bus = bus;
+    connect(bus, &FleetBus::published, this, &OperatorHub::push);
+}
+
+void OperatorHub::adopt(QWebSocket *socket)
+{
+    if (!socket)
+        return;
+    socket->setParent(this);
+    const DecodeLimits limits;
+    socket->setMaxAllowedIncomingFrameSize(quint64(limits.maxFrameBytes));
+    socket->setMaxAllowedIncomingMessageSize(quint64(limits.maxFrameBytes));
+    auto *s = new Session;
+    s->socket = socket;
+    m_sessions.insert(socket, s);
+    connect(socket, &QWebSocket::binaryMessageReceived, this, [this, s](const QByteArray &f) { onFrame(s, f, false); });
+    connect(socket, &QWebSocket::textMessageReceived, this, [this, s](const QString &t) { onFrame(s, t.toUtf8(), true); });
+    connect(socket, &QWebSocket::disconnected, this, [this, socket] {
+        Session *gone = m_sessions.take(socket);
+        socket->deleteLater();
+        if (!gone)
+            return;
+        setTopics(gone, {});
+        delete gone;
+    });
+}
+
+void OperatorHub::send(Session *s, const Message &m)
+{
+    Message out = m;
+    out.id = s->nextOutId++;
+    if (s->json)
+        s->socket->sendTextMessage(QString::fromUtf8(encodeJson(out)));
+    else
+        s->socket->sendBinaryMessage(encode(out));
+}
+
+void OperatorHub::fail(Session *s, ErrorCode code, const QString &text, quint64 re, bool close)
+{
+    qCInfo(lcOperatorWs).noquote() << (s->identity ? s->identity->account : s->socket->peerAddress().toString())
+                                   << errorCodeName(code) << text;
+    send(s, errorMessage(code, text, re));
+    if (close)
+        s->socket->close(QWebSocketProtocol::CloseCodePolicyViolated, text.left(120));
+}
+
+void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
+{
+    s->json = json; // answered in kind
+    DecodeResult d = json ? decodeJson(frame) : decode(frame);
+    if (!d.ok()) {
+        fail(s, d.error, d.errorText, d.message.id, !s->identity);
+        return;
+    }
+    const Message &m = d.message;
+    if (m.id <= s->lastInId) {
+        fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(m.id).arg(s->lastInId), m.id, false);
+        return;
+    }
+    s->lastInId = m.id;
+    QString error;
+    if (!s->identity) {
+        if (m.type != MessageType::Hello) {
+            fail(s, ErrorCode::Unauthorized, QStringLiteral("say hello with a token first"), m.id, true);
+            return;
+        }
+        const auto hello = Hello::fromBody(m.body, &error);
+        if (!hello) {
+            fail(s, ErrorCode::BadRequest, error, m.id, true);
+            return;
+        }
+        const int version = negotiateVersion(hello->minVersion, hello->maxVersion);
+        if (version < 0) {
+            fail(s, ErrorCode::UnsupportedVersion, QStringLiteral("no common protocol version"), m.id, true);
+            return;
+        }
+        // Operator tokens are base64url text; the protocol reads a JSON string as base64url bytes.
+        const QString token = toBase64Url(hello->token);
+        const auto id = m_server->operators().authenticate(token, m_server->now());
+        if (!id) {
+            fail(s, ErrorCode::Unauthorized, QStringLiteral("no valid operator token (POST /api/login)"), m.id, true);
+            return;
+        }
+        s->identity = id;
+        Welcome w;
+        w.version = version;
+        w.state = roleName(id->role);
+        w.heartbeatSeconds = m_server->config().heartbeatSeconds;
+        w.serverTime = QDateTime::currentDateTimeUtc();
+        send(s, Message(MessageType::Welcome, 0, w.toBody(), m.id));
+        qCInfo(lcOperatorWs).noquote() << id->account << "connected";
+        return;
+    }
+    switch (m.type) {
+    case MessageType::Ping:
+        send(s, Message(MessageType::Pong, 0, {}, m.id));
+        return;
+    case MessageType::Pong:
+        return;
+    case MessageType::Subscribe: {
+        const QCborValue topicsValue = m.body.value(u"topics"_qs);
+        if (!topicsValue.isArray()) {
+            fail(s, ErrorCode::BadRequest, QStringLiteral("topics: expected an array of strings"), m.id, false);
+            return;
+        }
+        QSet<QString> topics;
+        for (const QCborValue &v : topicsValue.toArray()) {
+            const QString t = v.toString();
+            const bool ok = t == u"fleet" || t == u"commands" || t == u"rollouts"
+                || (t.startsWith(u"box:") && ControlServer::parseBoxId(QStringView(t).mid(4)) > 0);
+            if (!ok) {
+                fail(s, ErrorCode::BadRequest, QStringLiteral("unknown topic \"%1\" (fleet, box:<id>, commands, rollouts)").arg(t.left(64)),
+                     m.id, false);
+                return;
+            }
+            // One spelling per box, so "box:12" and "box:b-12" are the same subscription.
+            topics.insert(t.startsWith(u"box:") ? u"box:"_qs + ControlServer::boxIdText(ControlServer::parseBoxId(QStringView(t).mid(4))) : t);
+        }
+        if (topics.size() > MaxTopics) {
+            fail(s, ErrorCode::TooLarge, QStringLiteral("at most %1 topics").arg(MaxTopics), m.id, false);
+            return;
+        }
+        setTopics(s, topics);
+        QCborArray list;
+        for (const QString &t : std::as_const(topics))
+            list.append(t);
+        send(s, Message(MessageType::Ack, 0, {{u"topics"_qs, list}}, m.id));
+        if (topics.contains(u"fleet"_qs))
+            send(s, Message(MessageType::Update, 0, summaryUpdate()));
+        return;
+    }
+    case MessageType::Hello:
+        fail(s, ErrorCode::Conflict, QStringLiteral("hello already done"), m.id, false);
+        return;
+    case MessageType::Unknown:
+        fail(s, ErrorCode::UnknownType, QStringLiteral("unknown type \"%1\"").arg(m.name.left(64)), m.id, false);
+        return;
+    default:
+        fail(s, ErrorCode::BadRequest,
+             QStringLiteral("\"%1\" is not an operator message here; commands and changes go through the HTTP API").arg(m.name),
+             m.id, false);
+        return;
+    }
+}
+
+void OperatorHub::setTopics(Session *s, const QSet<QString> &topics)
+{
+    for (const QString &t : std::as_const(s->topics)) {
+        if (--m_topicCounts[t] <= 0)
+            m_topicCounts.remove(t);
+    }
+    s->topics = topics;
+    for (const QString &t : topics)
+        ++m_topicCounts[t];
+}
+
+void OperatorHub::push(const QString &topic, const QCborMap &update)
+{
+    if (!hasSubscribers(topic))
+        return;
+    const Message m(MessageType::Update, 0, update);
+    for (Session *s : std::as_const(m_sessions)) {
+        if (s->identity && s->topics.contains(topic))
+            send(s, m);
+    }
+}
+
+void OperatorHub::notePresence(qint64 boxId, bool online)
+{
+    m_fleetChanged = true;
+    if (!hasSubscribers(u"fleet"_qs))
+        return;
+    QList<qint64> &list = online ? m_cameOnline : m_wentOffline;
+    if (list.size() < MaxPresenceIds)
+        list.append(boxId);
+    else
+        list.append(-1); // counted, not named
+}
+
+QCborMap OperatorHub::summaryUpdate() const
+{
+    return {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"summary"_qs},
+            {u"summary"_qs, QCborMap::fromJsonObject(m_server->fleet().summary())}};
+}
+
+void OperatorHub::tick()
+{
+    if (!hasSubscribers(u"fleet"_qs) || !m_bus) {
+        m_cameOnline.clear();
+        m_wentOffline.clear();
+        return;
+    }
+    if (!m_cameOnline.isEmpty() || !m_wentOffline.isEmpty()) {
+        auto ids = [](const QList<qint64> &list) {
+            QCborArray a;
+            for (qint64 id : list) {
+                if (id > 0)
+                    a.append(ControlServer::boxIdText(id));
+            }
+            return a;
+        };
+        m_bus->publish(u"fleet"_qs, {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"presence"_qs},
+                                     {u"online"_qs, ids(m_cameOnline)}, {u"offline"_qs, ids(m_wentOffline)},
+                                     {u"onlineCount"_qs, qint64(m_cameOnline.size())},
+                                     {u"offlineCount"_qs, qint64(m_wentOffline.size())}});
+        m_cameOnline.clear();
+        m_wentOffline.clear();
+    }
+    if (m_fleetChanged) {
+        m_fleetChanged = false;
+        m_bus->publish(u"fleet"_qs, summaryUpdate());
+    }
+}
+
+} // namespace iptv::control

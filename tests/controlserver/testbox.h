@@ -1,0 +1,221 @@
+#pragma once
+
+// Test helpers for controlserver: a minimal box client speaking libs/protocol over QWebSocket
+// (full control over ids and frames, for the bad-input cases), a blocking HTTP client, and a
+// server factory on free ports with fast password hashing. Everything waits on signals.
+
+#include "controlserver.h"
+
+#include <protocol/message.h>
+
+#include <QCborMap>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QWebSocket>
+
+#include <memory>
+
+namespace testutil {
+
+using namespace iptv::protocol;
+using iptv::control::ControlConfig;
+using iptv::control::ControlServer;
+
+inline const QString kAdminPassword = QStringLiteral("admin-password-1");
+
+inline ControlConfig testConfig(const QTemporaryDir &dir)
+{
+    ControlConfig c;
+    c.bindAddress = QHostAddress::LocalHost;
+    c.boxPort = 0;
+    c.httpPort = 0;
+    c.operatorWsPort = 0;
+    c.dataDir = dir.path();
+    c.passwordOpsLimit = 1; // Argon2id at its minimum: tests log in many times
+    c.passwordMemLimit = 8 * 1024 * 1024;
+    c.adminPasswordFile = dir.filePath(QStringLiteral("admin-password"));
+    QFile f(c.adminPasswordFile);
+    if (f.open(QIODevice::WriteOnly))
+        f.write(kAdminPassword.toUtf8());
+    return c;
+}
+
+class TestBox : public QObject
+{
+    Q_OBJECT
+public:
+    explicit TestBox(QString serial, QObject *parent = nullptr)
+        : QObject(parent), m_serial(std::move(serial)), m_secret(QByteArray(32, 's') + m_serial.toUtf8())
+    {
+        m_ws.setMaxAllowedIncomingMessageSize(4 << 20);
+        connect(&m_ws, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &f) {
+            DecodeResult d = decode(f);
+            if (d.ok())
+                m_inbox.append(d.message);
+            Q_EMIT received();
+        });
+        connect(&m_ws, &QWebSocket::disconnected, this, &TestBox::closed);
+    }
+
+    bool open(quint16 port, const QString &path = QStringLiteral("/box"))
+    {
+        m_nextId = 1;
+        m_inbox.clear();
+        QSignalSpy connected(&m_ws, &QWebSocket::connected);
+        m_ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(path)));
+        return connected.wait(10000);
+    }
+    void close()
+    {
+        if (m_ws.state() == QAbstractSocket::UnconnectedState)
+            return;
+        QSignalSpy spy(&m_ws, &QWebSocket::disconnected);
+        m_ws.close();
+        spy.wait(5000);
+    }
+    bool isOpen() const { return m_ws.state() == QAbstractSocket::ConnectedState; }
+
+    quint64 send(MessageType type, const QCborMap &body = {}, quint64 re = 0)
+    {
+        const quint64 id = m_nextId++;
+        m_ws.sendBinaryMessage(encode(Message(type, id, body, re)));
+        return id;
+    }
+    void sendWithId(MessageType type, quint64 id, const QCborMap &body = {})
+    {
+        m_ws.sendBinaryMessage(encode(Message(type, id, body)));
+    }
+    void sendRaw(const QByteArray &frame) { m_ws.sendBinaryMessage(frame); }
+    void sendText(const QString &text) { m_ws.sendTextMessage(text); }
+
+    Hello hello(bool withSecret, bool withToken) const
+    {
+        Hello h;
+        h.serial = m_serial;
+        h.mac = QStringLiteral("02:00:00:00:00:01");
+        h.model = QStringLiteral("HX-400");
+        h.softwareVersion = QStringLiteral("2.4.1");
+        h.releaseChannel = QStringLiteral("clean");
+        if (withSecret)
+            h.secret = m_secret;
+        if (withToken)
+            h.token = token;
+        return h;
+    }
+    quint64 sayHello(bool withSecret = true, bool withToken = false)
+    {
+        return send(MessageType::Hello, hello(withSecret, withToken).toBody());
+    }
+
+    /// Waits for the next message of `type` (others before it are dropped).
+    std::optional<Message> waitFor(MessageType type, int timeoutMs = 10000)
+    {
+        QElapsedTimer t;
+        t.start();
+        for (;;) {
+            while (!m_inbox.isEmpty()) {
+                Message m = m_inbox.takeFirst();
+                if (m.type == type)
+                    return m;
+            }
+            const qint64 left = timeoutMs - t.elapsed();
+            if (left <= 0)
+                return std::nullopt;
+            QSignalSpy spy(this, &TestBox::received);
+            if (!spy.wait(int(left)))
+                return std::nullopt;
+        }
+    }
+    std::optional<Welcome> waitWelcome(int timeoutMs = 10000)
+    {
+        const auto m = waitFor(MessageType::Welcome, timeoutMs);
+        if (!m)
+            return std::nullopt;
+        QString e;
+        auto w = Welcome::fromBody(m->body, &e);
+        if (w && !w->token.isEmpty())
+            token = w->token;
+        if (w)
+            boxId = w->boxId;
+        return w;
+    }
+    std::optional<ErrorBody> waitError(int timeoutMs = 10000)
+    {
+        const auto m = waitFor(MessageType::Error, timeoutMs);
+        if (!m)
+            return std::nullopt;
+        QString e;
+        return ErrorBody::fromBody(m->body, &e);
+    }
+    bool waitClosed(int timeoutMs = 10000)
+    {
+        if (m_ws.state() == QAbstractSocket::UnconnectedState)
+            return true;
+        QSignalSpy spy(&m_ws, &QWebSocket::disconnected);
+        return spy.wait(timeoutMs);
+    }
+    /// Enrolls (or logs in with the token when there is one) and waits for the Welcome.
+    std::optional<Welcome> connectAndHello(quint16 port)
+    {
+        if (!open(port))
+            return std::nullopt;
+        sayHello(token.isEmpty(), !token.isEmpty());
+        return waitWelcome();
+    }
+
+    QString serial() const { return m_serial; }
+    QByteArray token;
+    QString boxId;
+    QWebSocket &socket() { return m_ws; }
+
+Q_SIGNALS:
+    void received();
+    void closed();
+
+private:
+    QString m_serial;
+    QByteArray m_secret;
+    QWebSocket m_ws;
+    QList<Message> m_inbox;
+    quint64 m_nextId = 1;
+};
+
+struct Http
+{
+    int status = 0;
+    QByteArray body;
+    QByteArray contentType;
+    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
+};
+
+inline Http http(QNetworkAccessManager &nam, const QByteArray &verb, quint16 port, const QString &path,
+                 const QString &token = {}, const QJsonObject &body = {}, bool withBody = false)
+{
+    QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+    if (!token.isEmpty())
+        req.setRawHeader("Authorization", "Bearer " + token.toLatin1());
+    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+    const QByteArray data = withBody || !body.isEmpty() ? QJsonDocument(body).toJson(QJsonDocument::Compact) : QByteArray();
+    std::unique_ptr<QNetworkReply> reply(nam.sendCustomRequest(req, verb, data));
+    if (!reply->isFinished()) {
+        QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+        finished.wait(30000);
+    }
+    return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll(),
+            reply->header(QNetworkRequest::ContentTypeHeader).toByteArray()};
+}
+
+inline QString login(QNetworkAccessManager &nam, quint16 port, const QString &account, const QString &password)
+{
+    const Http r = http(nam, "POST", port, QStringLiteral("/api/login"), {},
+                        {{u"account"_qs, account}, {u"password"_qs, password}});
+    return r.json().value(u"token").toString();
+}
+
+} // namespace testutil

@@ -1,0 +1,328 @@
+// Box sessions against a real in-process controlserver: enrollment (pending -> approve -> token),
+// token login, lost token, wrong secret, bad token, rejection, auto-approve, telemetry acks, and
+// bad input (replay, unknown type, garbage, text frames, oversized frames, wrong version,
+// messages before hello, wrong path).
+
+#include "testbox.h"
+
+#include "boxgateway.h"
+#include "fleet.h"
+
+using namespace testutil;
+using namespace iptv::control;
+
+class TestControlEnroll : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        m_config = testConfig(*m_dir);
+    }
+    void cleanup()
+    {
+        m_server.reset();
+    }
+
+    void pendingThenApprovedThenToken()
+    {
+        start();
+        TestBox box(QStringLiteral("HX-1"));
+        QVERIFY(box.open(port()));
+        const quint64 helloId = box.sayHello();
+        const auto welcome = box.waitWelcome();
+        QVERIFY(welcome);
+        QCOMPARE(welcome->state, u"pending"_qs);
+        QVERIFY(welcome->token.isEmpty());
+        QVERIFY(welcome->boxId.startsWith(u"b-"));
+        QCOMPARE(m_server->fleet().onlineCount(), 1);
+
+        // Pending: telemetry is refused, the connection stays.
+        const quint64 tid = box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::PendingApproval);
+        QVERIFY(box.isOpen());
+        QVERIFY(tid > helloId);
+
+        // The operator approves: the token arrives on the open session.
+        const qint64 id = ControlServer::parseBoxId(welcome->boxId);
+        const auto r = m_server->approve(OperatorIdentity{u"alice"_qs, Role::Operator}, id);
+        QVERIFY(r.ok());
+        const auto approved = box.waitWelcome();
+        QVERIFY(approved);
+        QCOMPARE(approved->state, u"approved"_qs);
+        QCOMPARE(approved->token.size(), 32);
+
+        // Telemetry is acknowledged now.
+        Telemetry t;
+        t.cpuPercent = 12.5;
+        t.softwareVersion = u"2.4.2"_qs;
+        t.currentChannel = u"bbc-one"_qs;
+        t.playerState = u"playing"_qs;
+        const quint64 tid2 = box.send(MessageType::Telemetry, t.toBody());
+        const auto ack = box.waitFor(MessageType::Ack);
+        QVERIFY(ack);
+        QCOMPARE(ack->replyTo, tid2);
+        const BoxInfo *info = m_server->fleet().byId(id);
+        QCOMPARE(info->cpuPermille, 125);
+        QCOMPARE(m_server->fleet().string(info->version), u"2.4.2"_qs);
+
+        // Reconnect with the token: approved, no new token.
+        box.close();
+        QTRY_COMPARE(m_server->fleet().onlineCount(), 0);
+        QVERIFY(box.open(port()));
+        box.sayHello(false, true);
+        const auto again = box.waitWelcome();
+        QVERIFY(again);
+        QCOMPARE(again->state, u"approved"_qs);
+        QVERIFY(again->token.isEmpty());
+
+        // Lost token: the secret gets a new one; the old token stops working.
+        const QByteArray oldToken = box.token;
+        box.close();
+        QVERIFY(box.open(port()));
+        box.sayHello(true, false);
+        const auto renewed = box.waitWelcome();
+        QVERIFY(renewed);
+        QCOMPARE(renewed->state, u"approved"_qs);
+        QVERIFY(!renewed->token.isEmpty());
+        QVERIFY(renewed->token != oldToken);
+        box.close();
+        box.token = oldToken;
+        QVERIFY(box.open(port()));
+        box.sayHello(false, true);
+        err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Unauthorized);
+        QVERIFY(box.waitClosed());
+
+        // Audit: enrollment and approval.
+        QString error;
+        const auto audit = m_server->store().audit({}, 10, 0, &error);
+        QVERIFY(std::any_of(audit.begin(), audit.end(), [](const AuditRow &a) { return a.action == u"box.enroll" && a.account == u"system"; }));
+        QVERIFY(std::any_of(audit.begin(), audit.end(), [](const AuditRow &a) { return a.action == u"box.approve" && a.account == u"alice"; }));
+    }
+
+    void wrongSecretIsUnauthorized()
+    {
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("HX-2"));
+        QVERIFY(box.connectAndHello(port()));
+        box.close();
+        // Same serial, different secret: an impostor.
+        TestBox impostor(QStringLiteral("HX-2-other"));
+        QVERIFY(impostor.open(port()));
+        Hello h = impostor.hello(true, false);
+        h.serial = QStringLiteral("HX-2");
+        impostor.send(MessageType::Hello, h.toBody());
+        const auto err = impostor.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Unauthorized);
+        QVERIFY(impostor.waitClosed());
+    }
+
+    void badTokenAndNoCredentials()
+    {
+        start();
+        TestBox box(QStringLiteral("HX-3"));
+        QVERIFY(box.open(port()));
+        box.token = QByteArray(32, 'x');
+        box.sayHello(false, true);
+        auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Unauthorized);
+        QVERIFY(box.waitClosed());
+
+        QVERIFY(box.open(port()));
+        box.sayHello(false, false);
+        err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Unauthorized);
+        QVERIFY(box.waitClosed());
+    }
+
+    void autoApproveBySerial()
+    {
+        m_config.autoApproveSerialPattern = QStringLiteral("^LAB-");
+        start();
+        TestBox lab(QStringLiteral("LAB-1"));
+        auto w = lab.connectAndHello(port());
+        QVERIFY(w);
+        QCOMPARE(w->state, u"approved"_qs);
+        QCOMPARE(w->token.size(), 32);
+        TestBox other(QStringLiteral("FIELD-1"));
+        w = other.connectAndHello(port());
+        QVERIFY(w);
+        QCOMPARE(w->state, u"pending"_qs);
+    }
+
+    void rejectedBoxIsTurnedAway()
+    {
+        start();
+        TestBox box(QStringLiteral("HX-4"));
+        const auto w = box.connectAndHello(port());
+        QVERIFY(w);
+        const qint64 id = ControlServer::parseBoxId(w->boxId);
+        QVERIFY(m_server->reject(OperatorIdentity{u"alice"_qs, Role::Operator}, id).ok());
+        auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Rejected);
+        QVERIFY(box.waitClosed());
+        QVERIFY(box.open(port()));
+        box.sayHello();
+        err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Rejected);
+        QVERIFY(err->retryAfterSeconds > 0);
+    }
+
+    void badInput_data()
+    {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<int>("expected");
+        QTest::addColumn<bool>("closes");
+        QTest::newRow("replayed id") << 0 << int(ErrorCode::Replay) << false;
+        QTest::newRow("unknown type") << 1 << int(ErrorCode::UnknownType) << false;
+        QTest::newRow("garbage frame") << 2 << int(ErrorCode::BadFrame) << false;
+        QTest::newRow("text frame") << 3 << int(ErrorCode::BadFrame) << false;
+        QTest::newRow("bad telemetry body") << 4 << int(ErrorCode::BadRequest) << false;
+        QTest::newRow("second hello") << 5 << int(ErrorCode::Conflict) << false;
+        QTest::newRow("server-only type") << 6 << int(ErrorCode::BadRequest) << false;
+    }
+    void badInput()
+    {
+        QFETCH(int, kind);
+        QFETCH(int, expected);
+        QFETCH(bool, closes);
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("HX-BAD"));
+        QVERIFY(box.connectAndHello(port()));
+        switch (kind) {
+        case 0: {
+            const quint64 id = box.send(MessageType::Ping);
+            QVERIFY(box.waitFor(MessageType::Pong));
+            box.sendWithId(MessageType::Ping, id);
+            break;
+        }
+        case 1: {
+            QCborMap m{{u"t"_qs, u"teleport"_qs}, {u"id"_qs, 50}};
+            box.sendRaw(m.toCborValue().toCbor());
+            break;
+        }
+        case 2: box.sendRaw(QByteArray("\xff\x00garbage", 9)); break;
+        case 3: box.sendText(u"{\"t\":\"ping\",\"id\":60}"_qs); break;
+        case 4: box.send(MessageType::Telemetry, {{u"cpu"_qs, u"hot"_qs}}); break;
+        case 5: box.sayHello(); break;
+        case 6: box.send(MessageType::Welcome, {}); break;
+        }
+        const auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(int(err->code), expected);
+        if (closes) {
+            QVERIFY(box.waitClosed());
+        } else {
+            // Nothing else affected: the session still answers.
+            box.send(MessageType::Ping);
+            QVERIFY(box.waitFor(MessageType::Pong));
+        }
+        QVERIFY(m_server->metrics().render().contains("controlserver_box_errors_total"));
+    }
+
+    void oversizedFrameCloses()
+    {
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("HX-BIG"));
+        QVERIFY(box.connectAndHello(port()));
+        box.sendRaw(QByteArray(DecodeLimits{}.maxFrameBytes + 1024, 'x'));
+        QVERIFY(box.waitClosed());
+        QCOMPARE(box.socket().closeCode(), QWebSocketProtocol::CloseCodeTooMuchData);
+    }
+
+    void beforeHelloAndVersion()
+    {
+        start();
+        TestBox box(QStringLiteral("HX-V"));
+        QVERIFY(box.open(port()));
+        box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Unauthorized);
+        QVERIFY(box.waitClosed());
+
+        QVERIFY(box.open(port()));
+        Hello h = box.hello(true, false);
+        h.minVersion = 7;
+        h.maxVersion = 9;
+        box.send(MessageType::Hello, h.toBody());
+        err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::UnsupportedVersion);
+        QVERIFY(box.waitClosed());
+
+        QVERIFY(box.open(port()));
+        h = box.hello(true, false);
+        h.serial = QStringLiteral("bad serial with spaces");
+        box.send(MessageType::Hello, h.toBody());
+        err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::BadRequest);
+        QVERIFY(box.waitClosed());
+
+        QVERIFY(box.open(port(), QStringLiteral("/elsewhere")));
+        QVERIFY(box.waitClosed());
+        QCOMPARE(box.socket().closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QCOMPARE(m_server->fleet().size(), 0);
+    }
+
+    void duplicateConnectionReplacesOld()
+    {
+        m_config.autoApprove = true;
+        start();
+        TestBox a(QStringLiteral("HX-DUP"));
+        QVERIFY(a.connectAndHello(port()));
+        TestBox b(QStringLiteral("HX-DUP"));
+        b.token = a.token;
+        QVERIFY(b.connectAndHello(port()));
+        QVERIFY(a.waitClosed());
+        QCOMPARE(m_server->fleet().onlineCount(), 1);
+        QTRY_COMPARE(m_server->gateway()->sessionCount(), 1);
+    }
+
+    void idleSessionsAreClosed()
+    {
+        m_config.autoApprove = true;
+        m_config.idleTimeoutSeconds = 2;
+        m_config.helloTimeoutSeconds = 1;
+        start();
+        TestBox silent(QStringLiteral("HX-SILENT"));
+        QVERIFY(silent.open(port())); // never says hello
+        TestBox idle(QStringLiteral("HX-IDLE"));
+        QVERIFY(idle.connectAndHello(port()));
+        QVERIFY(silent.waitClosed(5000));
+        QVERIFY(idle.waitClosed(6000));
+        QTRY_COMPARE(m_server->fleet().onlineCount(), 0);
+        QTRY_COMPARE(m_server->gateway()->handshakesInFlight(), 0);
+    }
+
+private:
+    void start()
+    {
+        m_server = std::make_unique<ControlServer>(m_config);
+        QString error;
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+    }
+    quint16 port() const { return m_server->boxPort(); }
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    ControlConfig m_config;
+    std::unique_ptr<ControlServer> m_server;
+};
+
+QTEST_GUILESS_MAIN(TestControlEnroll)
+#include "tst_controlenroll.moc"
