@@ -535,6 +535,11 @@ BundleResult BundleReader::run(const QList<PublicKey> &trustedKeys, Mode mode, E
                 u"a device, fifo or socket (type 0%1): only regular files and directories are allowed"_qs.arg(
                     uint(type), 0, 8)));
         }
+        if (archive_entry_sparse_count(entry) > 0) {
+            // Holes expand without decompressing anything; our writer never makes them.
+            return finish(PayloadStatus::failure(PayloadError::UnsupportedEntry, name,
+                                                 u"a sparse file: only plain regular files are allowed"_qs));
+        }
         if (seen.contains(path))
             return finish(PayloadStatus::failure(PayloadError::DuplicateEntry, name, u"appears twice in the archive"_qs));
         seen.insert(path);

@@ -6,6 +6,8 @@
 
 #include <QTimeZone>
 
+#include <cstring>
+
 #include <memory>
 
 namespace hostile {
@@ -87,7 +89,84 @@ QByteArray sha256Of(const Declared &f)
     return out;
 }
 
+/// A ustar header block with its checksum.
+QByteArray ustarHeader(const QByteArray &name, qint64 size, char type)
+{
+    QByteArray h(512, '\0');
+    std::memcpy(h.data(), name.constData(), size_t(qMin<qsizetype>(name.size(), 100)));
+    const auto octal = [&h](int offset, int length, qint64 value) {
+        const QByteArray digits = QByteArray::number(value, 8).rightJustified(length - 1, '0');
+        std::memcpy(h.data() + offset, digits.constData(), size_t(length - 1));
+    };
+    octal(100, 8, 0644);
+    octal(108, 8, 0);
+    octal(116, 8, 0);
+    octal(124, 12, size);
+    octal(136, 12, 1767571200);
+    h[156] = type;
+    std::memcpy(h.data() + 257, "ustar\0" "00", 8);
+    std::memset(h.data() + 148, ' ', 8);
+    unsigned sum = 0;
+    for (char c : std::as_const(h))
+        sum += uchar(c);
+    const QByteArray digits = QByteArray::number(sum, 8).rightJustified(6, '0');
+    std::memcpy(h.data() + 148, digits.constData(), 6);
+    h[154] = '\0';
+    return h;
+}
+
+QByteArray member(const QByteArray &name, const QByteArray &data, char type)
+{
+    QByteArray out = ustarHeader(name, data.size(), type) + data;
+    out.append(QByteArray((512 - data.size() % 512) % 512, '\0'));
+    return out;
+}
+
+/// "<length> key=value\n", where the length counts itself.
+QByteArray paxRecord(const QByteArray &key, const QByteArray &value)
+{
+    const QByteArray body = ' ' + key + '=' + value + '\n';
+    qsizetype length = body.size() + 1;
+    while (QByteArray::number(length).size() + body.size() != length)
+        ++length;
+    return QByteArray::number(length) + body;
+}
+
+la_ssize_t appendRaw(archive *, void *client, const void *data, size_t size)
+{
+    static_cast<QByteArray *>(client)->append(static_cast<const char *>(data), qsizetype(size));
+    return la_ssize_t(size);
+}
+
 } // namespace
+
+QByteArray sparseTarZstd(const QList<Entry> &head, const QByteArray &name, qint64 realSize, const QByteArray &data)
+{
+    QByteArray tar;
+    for (const Entry &e : head)
+        tar += member(e.name, e.data, '0');
+    const QByteArray records = paxRecord("GNU.sparse.major", "1") + paxRecord("GNU.sparse.minor", "0")
+        + paxRecord("GNU.sparse.name", name) + paxRecord("GNU.sparse.realsize", QByteArray::number(realSize));
+    tar += member("PaxHeaders/sparse", records, 'x');
+    QByteArray map = "1\n0\n" + QByteArray::number(data.size()) + "\n";
+    map.append(QByteArray(512 - map.size(), '\0'));
+    tar += member("GNUSparseFile.0/sparse", map + data, '0');
+    tar.append(QByteArray(1024, '\0'));
+
+    // libarchive's raw format writes the bytes as they are, through its zstd filter.
+    QByteArray out;
+    std::unique_ptr<archive, WriteDeleter> a(archive_write_new());
+    archive_write_set_format_raw(a.get());
+    archive_write_add_filter_zstd(a.get());
+    archive_write_open(a.get(), &out, nullptr, appendRaw, nullptr);
+    std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
+    archive_entry_set_filetype(entry.get(), AE_IFREG);
+    archive_entry_set_size(entry.get(), tar.size());
+    archive_write_header(a.get(), entry.get());
+    archive_write_data(a.get(), tar.constData(), size_t(tar.size()));
+    archive_write_close(a.get());
+    return out;
+}
 
 QByteArray tarZstd(const QList<Entry> &entries)
 {

@@ -36,6 +36,10 @@ struct Declared
 QByteArray tarZstd(const QList<Entry> &entries);
 /// The same without compression (a bundle must be zstd: this one is refused).
 QByteArray plainTar(const QList<Entry> &entries);
+/// `head` (regular files only) and then a GNU pax 1.0 sparse member `name` of `realSize` bytes whose
+/// only stored extent is `data` at offset 0, written byte by byte (libarchive's writer makes no
+/// sparse maps), compressed with zstd.
+QByteArray sparseTarZstd(const QList<Entry> &head, const QByteArray &name, qint64 realSize, const QByteArray &data);
 
 iptv::payload::Manifest manifestFor(const QList<Declared> &files, const QString &keyId);
 /// "iptv-ed25519-sig:<keyId>:<base64>" of `manifestBytes` by `key`, naming `keyId` (default: the key's).

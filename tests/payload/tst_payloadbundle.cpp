@@ -320,6 +320,19 @@ private Q_SLOTS:
         QVERIFY(leftovers(target).isEmpty());
     }
 
+    void sparseEntry()
+    {
+        // A sparse member's holes expand without decompressing anything: refused outright, even
+        // when its content would match the manifest.
+        const Declared zeros{u"sparse"_qs, QByteArray("head") + QByteArray(100 * 1024 - 4, '\0')};
+        const QByteArray bytes = hostile::sparseTarZstd(hostile::signedHead({zeros}, m_key), "payload/sparse",
+                                                        zeros.data.size(), "head");
+        const BundleResult r = verifyBundleData(bytes, trusted());
+        QCOMPARE(r.status.error, PayloadError::UnsupportedEntry);
+        QCOMPARE(r.status.entry, u"payload/sparse"_qs);
+        QVERIFY2(r.status.message.contains(u"sparse"_qs), qPrintable(r.status.toString()));
+    }
+
     void notABundle_data()
     {
         QTest::addColumn<QByteArray>("bytes");
