@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Regenerates the payload fuzzer's seed corpus:
+# Regenerates the payload fuzzers' seed corpora:
 #
 #   fuzz/payload/make-corpus.sh IPTV_PAYLOAD_BINARY
 #
 # Seeds are small bundles signed with the fuzz key (a fixed, public seed shared with
 # fuzz_payload.cpp; it protects nothing), so the fuzzer starts past the signature check, plus
 # hostile variants re-packed with GNU tar around the same signed manifest: a symlink, a traversal
-# name, an extra file, a truncated and an unsigned bundle.
+# name, an extra file, a truncated and an unsigned bundle. corpus-tar/ holds the same bundles
+# decompressed, for fuzz_payloadtar (trailing zero blocks trimmed to keep them small).
 set -euo pipefail
 
 tool=$1
@@ -42,4 +43,13 @@ printf 'extra' > "$tmp/x/payload/extra"
 repack extra MANIFEST.json MANIFEST.sig payload/qml/Main.qml payload/extra
 repack unsigned MANIFEST.json payload/qml/Main.qml
 head -c 200 "$out/two.bundle" > "$out/truncated.bundle"
-ls -l "$out"
+
+tars="$here/corpus-tar"
+mkdir -p "$tars" && rm -f "$tars"/*.tar
+for bundle in "$out"/*.bundle; do
+    name=$(basename "$bundle" .bundle)
+    [ "$name" = truncated ] && continue
+    # Keep the two end-of-archive blocks, drop the padding to 10 KiB after them.
+    zstd -d -q -c "$bundle" | python3 -c 'import sys; d=sys.stdin.buffer.read(); e=len(d.rstrip(b"\0")); e=(e+511)//512*512+1024; sys.stdout.buffer.write(d[:e])' > "$tars/$name.tar"
+done
+ls -l "$out" "$tars"

@@ -39,7 +39,8 @@ const QString kSignatureName = u"MANIFEST.sig"_qs;
 const QString kPayloadDir = u"payload"_qs;
 const QByteArray kSignaturePrefix = QByteArrayLiteral("iptv-ed25519-sig:");
 constexpr qsizetype kMaxSignatureSize = 4096;
-constexpr qsizetype kChunk = 256 * 1024;
+constexpr qsizetype kChunk = 256 * 1024;   // file reads when building
+constexpr qsizetype kReadChunk = 64 * 1024; // bundle reads when verifying
 // Tar headers (pax records included) may take this much beyond the file data, plus a little per
 // entry; anything above is a bomb hidden in headers rather than in files.
 constexpr qint64 kHeaderBudget = 16LL * 1024 * 1024;
@@ -110,7 +111,7 @@ class BundleReader
 {
 public:
     BundleReader(QIODevice *in, const Limits &limits, const ProgressFunction &progress)
-        : m_in(in), m_limits(limits), m_progress(progress), m_inBuffer(size_t(kChunk)), m_outBuffer(ZSTD_DStreamOutSize())
+        : m_in(in), m_limits(limits), m_progress(progress)
     {
         m_total = in->isSequential() ? 0 : in->size();
     }
@@ -135,9 +136,11 @@ private:
     ProgressFunction m_progress;
     std::unique_ptr<ZSTD_DCtx, DCtxDeleter> m_dctx;
     std::unique_ptr<archive, ArchiveReadDeleter> m_archive;
-    std::vector<char> m_inBuffer;
-    std::vector<char> m_outBuffer;
-    std::vector<char> m_dataBuffer = std::vector<char>(size_t(kChunk));
+    // Not zero-filled: every byte used is written first (this matters when fuzzing, run by run).
+    std::unique_ptr<char[]> m_inBuffer = std::make_unique_for_overwrite<char[]>(kReadChunk);
+    const size_t m_outSize = ZSTD_DStreamOutSize();
+    std::unique_ptr<char[]> m_outBuffer = std::make_unique_for_overwrite<char[]>(m_outSize);
+    std::unique_ptr<char[]> m_dataBuffer = std::make_unique_for_overwrite<char[]>(kReadChunk);
     ZSTD_inBuffer m_zin{nullptr, 0, 0};
     bool m_inputEnd = false;
     bool m_frameOpen = false;   // zstd is inside a frame: input ending now means truncation
@@ -174,7 +177,7 @@ la_ssize_t BundleReader::read(const void **buffer)
                 }
                 return 0;
             }
-            const qint64 n = m_in->read(m_inBuffer.data(), qint64(m_inBuffer.size()));
+            const qint64 n = m_in->read(m_inBuffer.get(), kReadChunk);
             if (n < 0) {
                 m_streamError = PayloadStatus::failure(PayloadError::IoError, {}, u"read error: "_qs + m_in->errorString());
                 return -1;
@@ -187,7 +190,7 @@ la_ssize_t BundleReader::read(const void **buffer)
                 continue;
             }
             m_compressed += n;
-            m_zin = {m_inBuffer.data(), size_t(n), 0};
+            m_zin = {m_inBuffer.get(), size_t(n), 0};
             reportProgress();
         }
         if (m_frameSeen && !m_frameOpen) {
@@ -199,7 +202,7 @@ la_ssize_t BundleReader::read(const void **buffer)
             if (m_zin.pos == m_zin.size)
                 continue;
         }
-        ZSTD_outBuffer out{m_outBuffer.data(), m_outBuffer.size(), 0};
+        ZSTD_outBuffer out{m_outBuffer.get(), m_outSize, 0};
         const size_t ret = ZSTD_decompressStream(m_dctx.get(), &out, &m_zin);
         if (ZSTD_isError(ret)) {
             m_streamError = PayloadStatus::failure(
@@ -237,7 +240,7 @@ la_ssize_t BundleReader::read(const void **buffer)
                     .arg(consumed));
             return -1;
         }
-        *buffer = m_outBuffer.data();
+        *buffer = m_outBuffer.get();
         return la_ssize_t(out.pos);
     }
 }
@@ -282,7 +285,7 @@ PayloadStatus BundleReader::readFile(const ManifestFile &file, const QString &en
     Sha256 hash;
     qint64 size = 0;
     for (;;) {
-        const la_ssize_t n = archive_read_data(m_archive.get(), m_dataBuffer.data(), m_dataBuffer.size());
+        const la_ssize_t n = archive_read_data(m_archive.get(), m_dataBuffer.get(), size_t(kReadChunk));
         if (n < 0)
             return archiveFailure(entryName, u"cannot read the file's data"_qs);
         if (n == 0)
@@ -294,9 +297,9 @@ PayloadStatus BundleReader::readFile(const ManifestFile &file, const QString &en
             return PayloadStatus::failure(PayloadError::SizeMismatch, entryName,
                                           u"more data than the manifest's %1 bytes"_qs.arg(file.size));
         }
-        hash.add(m_dataBuffer.data(), qsizetype(n));
+        hash.add(m_dataBuffer.get(), qsizetype(n));
         if (sink) {
-            PayloadStatus s = sink->write(m_dataBuffer.data(), qsizetype(n));
+            PayloadStatus s = sink->write(m_dataBuffer.get(), qsizetype(n));
             if (!s.ok())
                 return s;
         }
