@@ -451,6 +451,24 @@ std::unique_ptr<Rollout> Rollout::load(ReleaseStore *store, quint64 id, QString 
     return r;
 }
 
+std::vector<std::unique_ptr<Rollout>> Rollout::loadActive(ReleaseStore *store, QString *error, Clock clock)
+{
+    std::vector<std::unique_ptr<Rollout>> out;
+    QString why;
+    const QList<RolloutRecord> active = store->rollouts(true, &why);
+    if (!why.isEmpty()) {
+        *error = QStringLiteral("list rollouts: %1").arg(why);
+        return out;
+    }
+    for (const RolloutRecord &record : active) {
+        auto r = load(store, record.id, error, clock);
+        if (!r)
+            return {};
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 bool Rollout::init(RolloutRecord record, Release release, QList<GroupRecord> groups, QList<TargetRecord> targets,
                    QString *error)
 {

@@ -47,6 +47,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace iptv::control {
 
@@ -159,6 +160,8 @@ public:
                                            Clock clock = {});
     /// Rebuilds a stored rollout (after a restart) and continues where it stopped.
     static std::unique_ptr<Rollout> load(ReleaseStore *store, quint64 id, QString *error, Clock clock = {});
+    /// Every active (draft/running/paused/halted) rollout in the store, for the server's start.
+    static std::vector<std::unique_ptr<Rollout>> loadActive(ReleaseStore *store, QString *error, Clock clock = {});
     ~Rollout() override;
 
     quint64 id() const { return m_record.id; }

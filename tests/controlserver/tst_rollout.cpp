@@ -787,9 +787,10 @@ private Q_SLOTS:
         closeDb();
 
         openDb(m_dbPath);
-        QCOMPARE(m_store->rollouts(true).size(), 1);
-        r = Rollout::load(m_store.get(), id, &error, clock());
-        QVERIFY2(r, qPrintable(error));
+        auto active = Rollout::loadActive(m_store.get(), &error, clock());
+        QCOMPARE(active.size(), size_t(1));
+        r = std::move(active.front());
+        QCOMPARE(r->id(), id);
         const RolloutProgress after = r->progress();
         QCOMPARE(after.toJson(), before.toJson());
         QCOMPARE(after.plannedSkipped, 1);
@@ -799,6 +800,12 @@ private Q_SLOTS:
         QCOMPARE(r->release().minBoxVersion, u"0.5"_qs);
         QCOMPARE(r->target(g0.at(1))->error, u"nope"_qs);
         QCOMPARE(r->target(u"ancient"_qs)->state, TargetState::Skipped);
+        // the API's target listing: by state, by group, paged
+        QCOMPARE(r->targets(TargetState::Succeeded, -2, 0, 100).size(), 3);
+        QCOMPARE(r->targets(TargetState::Failed, 0, 0, 100).first().boxId, g0.at(1));
+        QCOMPARE(r->targets(std::nullopt, -1, 0, 100).first().boxId, u"ancient"_qs);
+        QCOMPARE(r->targets(std::nullopt, 1, 40, 100).size(), 5);
+        QCOMPARE(r->targets(std::nullopt, -2, 10, 3).first().boxId, r->targets(std::nullopt, -2, 0, 100).at(10).boxId);
         QCOMPARE(r->nextDeadline(), m_now + 60000); // the installing box's timeout survived
 
         QVERIFY(r->resume(&error));
@@ -822,6 +829,7 @@ private Q_SLOTS:
         closeDb();
         openDb(m_dbPath);
         QVERIFY(m_store->rollouts(true).isEmpty());
+        QVERIFY(Rollout::loadActive(m_store.get(), &error).empty());
         const auto record = m_store->rollout(id);
         QVERIFY(record);
         QCOMPARE(record->state, RolloutState::Completed);
