@@ -95,10 +95,11 @@ ControlServer::~ControlServer()
 
 void ControlServer::setBus(FleetBus *bus)
 {
-    if (m_bus)
+    if (m_bus && m_bus != bus)
         m_bus->deleteLater();
     m_bus = bus;
     bus->setParent(this);
+    bus->disconnect(this); // setBus(bus()) at start must not connect twice
     connect(m_bus, &FleetBus::commandRouted, this, [this](qint64 boxId, qint64 commandId) {
         BoxSession *s = m_gateway ? m_gateway->sessionOf(boxId) : nullptr;
         if (!s || s->phase != BoxSession::Online)
