@@ -189,6 +189,21 @@ QJsonObject Release::toJson() const
     };
 }
 
+QJsonObject TargetRecord::toJson() const
+{
+    return QJsonObject{
+        {u"boxId"_qs, boxId},
+        {u"group"_qs, group},
+        {u"state"_qs, targetStateName(state)},
+        {u"attempts"_qs, attempts},
+        {u"fromVersion"_qs, fromVersion},
+        {u"error"_qs, error},
+        {u"offeredAt"_qs, offeredAt},
+        {u"finishedAt"_qs, finishedAt},
+        {u"updatedAt"_qs, updatedAt},
+    };
+}
+
 QJsonObject RolloutThresholds::toJson() const
 {
     return QJsonObject{

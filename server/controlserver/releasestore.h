@@ -121,6 +121,9 @@ struct TargetRecord
     qint64 offeredAt = 0;
     qint64 finishedAt = 0;
     qint64 updatedAt = 0;
+
+    /// For the operator API.
+    QJsonObject toJson() const;
 };
 
 class ReleaseStore

@@ -799,6 +799,10 @@ private Q_SLOTS:
         QCOMPARE(r->record().createdBy, u"tester"_qs);
         QCOMPARE(r->release().minBoxVersion, u"0.5"_qs);
         QCOMPARE(r->target(g0.at(1))->error, u"nope"_qs);
+        const QJsonObject targetJson = r->target(g0.at(1))->toJson();
+        QCOMPARE(targetJson.value(u"state"_qs).toString(), u"failed"_qs);
+        QCOMPARE(targetJson.value(u"fromVersion"_qs).toString(), u"1.0.0"_qs);
+        QCOMPARE(targetJson.value(u"attempts"_qs).toInt(), 1);
         QCOMPARE(r->target(u"ancient"_qs)->state, TargetState::Skipped);
         // the API's target listing: by state, by group, paged
         QCOMPARE(r->targets(TargetState::Succeeded, -2, 0, 100).size(), 3);
