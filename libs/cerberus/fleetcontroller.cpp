@@ -1,0 +1,155 @@
+#include "fleetcontroller.h"
+
+#include <QJsonArray>
+
+namespace iptv::cerberus {
+
+FleetController::FleetController(ControlClient *client, FleetModel *model, QObject *parent)
+    : QObject(parent), m_client(client), m_model(model)
+{
+    m_sweep.setInterval(3000);
+    connect(&m_sweep, &QTimer::timeout, this, [this] {
+        if (m_loading || m_total == 0)
+            return;
+        if (m_sweepOffset >= m_total)
+            m_sweepOffset = 0;
+        fetchPage(m_sweepOffset, false);
+        m_sweepOffset += m_pageSize;
+    });
+    connect(client, &ControlClient::liveUpdate, this, &FleetController::onUpdate);
+    connect(client, &ControlClient::liveResynced, this, [this] {
+        // Pushes were missed while the connection was down: sweep everything again soon.
+        if (!m_loading && m_subscribed) {
+            m_sweepOffset = 0;
+            fetchPage(0, false);
+        }
+    });
+}
+
+FleetController::~FleetController()
+{
+    stop();
+}
+
+void FleetController::setSweepInterval(int ms)
+{
+    if (ms <= 0) {
+        m_sweep.stop();
+        return;
+    }
+    m_sweep.setInterval(ms);
+    if (m_subscribed)
+        m_sweep.start();
+}
+
+void FleetController::start()
+{
+    ++m_generation;
+    m_model->clear();
+    m_total = 0;
+    m_sweepOffset = 0;
+    m_loading = true;
+    Q_EMIT loadingChanged();
+    if (!m_subscribed) {
+        m_client->addTopic(u"fleet"_qs);
+        m_subscribed = true;
+    }
+    m_client->get(u"/api/fleet/summary"_qs, {}, this, [this](const ApiReply &r) {
+        if (r.ok())
+            Q_EMIT summaryReceived(r.json);
+    });
+    fetchPage(0, true);
+    if (m_sweep.interval() > 0)
+        m_sweep.start();
+}
+
+void FleetController::stop()
+{
+    ++m_generation;
+    m_sweep.stop();
+    if (m_subscribed) {
+        m_client->removeTopic(u"fleet"_qs);
+        m_subscribed = false;
+    }
+    if (m_loading) {
+        m_loading = false;
+        Q_EMIT loadingChanged();
+    }
+}
+
+void FleetController::fetchPage(int offset, bool initial)
+{
+    QUrlQuery q;
+    q.addQueryItem(u"offset"_qs, QString::number(offset));
+    q.addQueryItem(u"limit"_qs, QString::number(m_pageSize));
+    const int generation = m_generation;
+    m_client->get(u"/api/boxes"_qs, q, this, [this, offset, initial, generation](const ApiReply &r) {
+        if (generation != m_generation)
+            return;
+        if (!r.ok()) {
+            if (initial) {
+                m_loading = false;
+                Q_EMIT loadingChanged();
+            }
+            return;
+        }
+        const QJsonArray items = r.json.value(u"items").toArray();
+        QList<QJsonObject> boxes;
+        boxes.reserve(items.size());
+        for (const QJsonValue &v : items)
+            boxes.append(v.toObject());
+        m_model->applyBoxes(boxes);
+        m_total = r.json.value(u"total").toInt(m_model->rowCount());
+        const int next = offset + int(items.size());
+        if (initial) {
+            Q_EMIT progress(m_model->rowCount(), m_total);
+            if (next < m_total && !items.isEmpty()) {
+                fetchPage(next, true);
+            } else {
+                m_loading = false;
+                Q_EMIT loadingChanged();
+                Q_EMIT loaded();
+            }
+        }
+    });
+}
+
+void FleetController::onUpdate(const QString &topic, const QJsonObject &u)
+{
+    const QString kind = u.value(u"kind").toString();
+    if (topic == u"fleet") {
+        if (kind == u"summary") {
+            Q_EMIT summaryReceived(u.value(u"summary").toObject());
+        } else if (kind == u"presence") {
+            const QJsonArray online = u.value(u"online").toArray();
+            const QJsonArray offline = u.value(u"offline").toArray();
+            for (const QJsonValue &v : online)
+                m_model->queuePresence(ControlClient::parseBoxId(v), true);
+            QList<qint64> gone;
+            for (const QJsonValue &v : offline) {
+                const qint64 id = ControlClient::parseBoxId(v);
+                gone.append(id);
+                m_model->queuePresence(id, false);
+            }
+            const int offlineCount = u.value(u"offlineCount").toInt(int(offline.size()));
+            if (offlineCount > 0)
+                Q_EMIT boxesWentOffline(gone, offlineCount);
+            // The server names at most 1000 boxes per push; beyond that only counts arrive, so a
+            // storm is caught up by sweeping the list again.
+            if (u.value(u"onlineCount").toInt() > online.size() || offlineCount > offline.size()) {
+                m_sweepOffset = 0;
+                if (!m_loading)
+                    fetchPage(0, false);
+            }
+            // A box we have never listed (newly enrolled) appears with the next sweep.
+        } else if (kind == u"boxes") {
+            for (const QJsonValue &v : u.value(u"items").toArray())
+                m_model->queueBox(v.toObject());
+        }
+        return;
+    }
+    if (topic.startsWith(u"box:") && kind == u"telemetry")
+        m_model->queueTelemetry(ControlClient::parseBoxId(u.value(u"box")), u.value(u"telemetry").toObject());
+}
+
+} // namespace iptv::cerberus
