@@ -113,6 +113,13 @@ public:
         return send(MessageType::Hello, hello(withSecret, withToken).toBody());
     }
 
+    /// The oldest received message not yet taken, if any.
+    std::optional<Message> take()
+    {
+        if (m_inbox.isEmpty())
+            return std::nullopt;
+        return m_inbox.takeFirst();
+    }
     /// Waits for the next message of `type` (others before it are dropped).
     std::optional<Message> waitFor(MessageType type, int timeoutMs = 10000)
     {
