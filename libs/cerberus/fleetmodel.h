@@ -29,7 +29,13 @@ public:
     quint16 intern(const QString &s);
     const QString &at(quint16 index) const { return m_strings.at(index); }
     /// Index of `s`, or -1 when no box has it.
-    int find(const QString &s) const { return s.isEmpty() ? 0 : m_index.value(s, -1); }
+    int find(const QString &s) const
+    {
+        if (s.isEmpty())
+            return 0;
+        const auto it = m_index.constFind(s);
+        return it == m_index.cend() ? -1 : int(it.value());
+    }
     qsizetype size() const { return m_strings.size(); }
 
 private:
