@@ -1,0 +1,481 @@
+#include "wsserver.h"
+
+#include <QLoggingCategory>
+#include <QSocketNotifier>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+Q_LOGGING_CATEGORY(lcWs, "iptv.ws")
+
+using namespace Qt::StringLiterals;
+
+namespace iptv::ws {
+
+struct Server::Connection
+{
+    enum State : quint8 { Handshake, Open, Closing, Dead };
+    int fd = -1;
+    quint32 generation = 0;
+    State state = Handshake;
+    bool writeInterest = false;
+    bool closeAfterWrite = false; ///< a handshake error response: close once it is out
+    qint64 closingSinceMs = 0;
+    QByteArray in;  ///< bytes received but not yet a whole frame
+    QByteArray out; ///< bytes the kernel did not take yet
+    FrameParser parser;
+
+    ConnectionId id() const { return (ConnectionId(generation) << 32) | quint32(fd); }
+};
+
+namespace {
+constexpr quint32 kListenerGeneration = 0; // connections start at 1
+constexpr int kEventsPerRound = 256;
+constexpr int kMaxRounds = 8;              // then let the rest of the event loop run
+constexpr qsizetype kReadChunk = 64 * 1024;
+} // namespace
+
+Server::Server(ServerOptions options, QObject *parent)
+    : QObject(parent)
+    , m_options(std::move(options))
+    , m_readBuffer(kReadChunk, Qt::Uninitialized)
+{
+    m_clock.start();
+    m_epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (m_epoll < 0) {
+        qCCritical(lcWs, "epoll_create1: %s", strerror(errno));
+        return;
+    }
+    m_notifier = new QSocketNotifier(m_epoll, QSocketNotifier::Read, this);
+    connect(m_notifier, &QSocketNotifier::activated, this, &Server::dispatch);
+    m_closeSweep.setInterval(500);
+    connect(&m_closeSweep, &QTimer::timeout, this, &Server::sweepClosing);
+}
+
+Server::~Server()
+{
+    for (Connection *c : m_byFd) {
+        if (c) {
+            ::close(c->fd);
+            delete c;
+        }
+    }
+    for (Connection *c : m_graveyard)
+        delete c;
+    if (m_listenFd >= 0)
+        ::close(m_listenFd);
+    if (m_epoll >= 0)
+        ::close(m_epoll);
+}
+
+bool Server::listen(const QHostAddress &address, quint16 port, QString *error)
+{
+    const bool v6 = address.protocol() == QAbstractSocket::IPv6Protocol;
+    m_listenFd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (m_listenFd < 0) {
+        *error = u"socket: "_s + QString::fromLocal8Bit(strerror(errno));
+        return false;
+    }
+    const int one = 1;
+    setsockopt(m_listenFd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    if (v6) {
+        auto *a = reinterpret_cast<sockaddr_in6 *>(&storage);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        const Q_IPV6ADDR ip = address.toIPv6Address();
+        memcpy(&a->sin6_addr, &ip, sizeof ip);
+        length = sizeof *a;
+    } else {
+        auto *a = reinterpret_cast<sockaddr_in *>(&storage);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        a->sin_addr.s_addr = htonl(address == QHostAddress::Any ? INADDR_ANY : address.toIPv4Address());
+        length = sizeof *a;
+    }
+    if (::bind(m_listenFd, reinterpret_cast<sockaddr *>(&storage), length) != 0 || ::listen(m_listenFd, 4096) != 0) {
+        *error = u"cannot listen on %1:%2: %3"_s.arg(address.toString()).arg(port).arg(QString::fromLocal8Bit(strerror(errno)));
+        ::close(m_listenFd);
+        m_listenFd = -1;
+        return false;
+    }
+    getsockname(m_listenFd, reinterpret_cast<sockaddr *>(&storage), &length);
+    m_port = ntohs(v6 ? reinterpret_cast<sockaddr_in6 *>(&storage)->sin6_port : reinterpret_cast<sockaddr_in *>(&storage)->sin_port);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = (quint64(kListenerGeneration) << 32) | quint32(m_listenFd);
+    epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_listenFd, &ev);
+    return true;
+}
+
+ConnectionId Server::adopt(qintptr descriptor)
+{
+    const int fd = int(descriptor);
+    const int flags = fcntl(fd, F_GETFL);
+    const int one = 1;
+    if (m_epoll < 0 || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        ::close(fd);
+        return 0;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // commands and acks are small and urgent
+    auto *c = new Connection;
+    c->fd = fd;
+    c->generation = ++m_generation == kListenerGeneration ? ++m_generation : m_generation;
+    c->parser = FrameParser(m_options.maxMessageBytes);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = c->id();
+    if (epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        qCWarning(lcWs, "epoll_ctl add: %s", strerror(errno));
+        ::close(fd);
+        delete c;
+        return 0;
+    }
+    if (size_t(fd) >= m_byFd.size())
+        m_byFd.resize(size_t(fd) + 1024, nullptr);
+    m_byFd[size_t(fd)] = c;
+    ++m_count;
+    return c->id();
+}
+
+Server::Connection *Server::find(ConnectionId id) const
+{
+    const auto fd = size_t(quint32(id));
+    if (fd >= m_byFd.size())
+        return nullptr;
+    Connection *c = m_byFd[fd];
+    return c && c->generation == quint32(id >> 32) && c->state != Connection::Dead ? c : nullptr;
+}
+
+bool Server::isOpen(ConnectionId id) const
+{
+    const Connection *c = find(id);
+    return c && c->state == Connection::Open;
+}
+
+QHostAddress Server::peerAddress(ConnectionId id) const
+{
+    const Connection *c = find(id);
+    if (!c)
+        return {};
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if (getpeername(c->fd, reinterpret_cast<sockaddr *>(&storage), &length) != 0)
+        return {};
+    return QHostAddress(reinterpret_cast<sockaddr *>(&storage));
+}
+
+qsizetype Server::bufferedBytes() const
+{
+    qsizetype total = 0;
+    for (const Connection *c : m_byFd) {
+        if (c)
+            total += c->in.capacity() + c->out.capacity() + c->parser.pendingBytes();
+    }
+    return total;
+}
+
+void Server::dispatch()
+{
+    m_dispatching = true;
+    epoll_event events[kEventsPerRound];
+    for (int round = 0; round < kMaxRounds; ++round) {
+        const int n = epoll_wait(m_epoll, events, kEventsPerRound, 0);
+        for (int i = 0; i < n; ++i) {
+            const quint64 tag = events[i].data.u64;
+            if (quint32(tag >> 32) == kListenerGeneration && int(quint32(tag)) == m_listenFd) {
+                acceptAll();
+                continue;
+            }
+            Connection *c = find(tag);
+            if (!c)
+                continue; // finished earlier in this round
+            if (events[i].events & EPOLLOUT)
+                flush(c);
+            if (c->state != Connection::Dead && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                readFrom(c);
+        }
+        if (n < kEventsPerRound)
+            break;
+    }
+    m_dispatching = false;
+    for (Connection *c : m_graveyard)
+        delete c;
+    m_graveyard.clear();
+}
+
+void Server::acceptAll()
+{
+    for (;;) {
+        const int fd = accept4(m_listenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                qCWarning(lcWs, "accept: %s", strerror(errno));
+            return;
+        }
+        adopt(fd);
+    }
+}
+
+void Server::readFrom(Connection *c)
+{
+    // Level-triggered: a few reads a turn, the rest on the next, so one busy peer cannot starve.
+    for (int reads = 0; reads < 4 && c->state != Connection::Dead; ++reads) {
+        const ssize_t n = ::recv(c->fd, m_readBuffer.data(), size_t(m_readBuffer.size()), 0);
+        if (n > 0) {
+            process(c, QByteArrayView(m_readBuffer.constData(), n));
+            if (n < m_readBuffer.size())
+                return;
+            continue;
+        }
+        if (n == 0) {
+            finish(c, CloseAbnormal, u"connection closed by the peer without a close frame"_s);
+            return;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
+        return;
+    }
+}
+
+void Server::process(Connection *c, QByteArrayView data)
+{
+    const ConnectionId id = c->id();
+    if (c->in.isEmpty()) {
+        // The common case, whole frames in one read: parsed straight from the read buffer, and
+        // only a partial rest is copied (detach() on raw data makes the copy).
+        c->in = QByteArray::fromRawData(data.data(), data.size());
+        handleData(c);
+        if (find(id) && !c->in.isEmpty())
+            c->in.detach();
+        return;
+    }
+    c->in.append(data);
+    handleData(c);
+}
+
+void Server::handleData(Connection *c)
+{
+    const ConnectionId id = c->id();
+    qsizetype offset = 0;
+    const auto rest = [&]() { return QByteArrayView(c->in).sliced(offset); };
+    if (c->state == Connection::Handshake) {
+        Handshake h = Handshake::parse(rest(), m_options.path, m_options.maxHandshakeBytes);
+        if (h.status == Handshake::Status::Incomplete)
+            return;
+        if (h.status == Handshake::Status::Bad) {
+            c->in = QByteArray();
+            Q_EMIT handshakeFailed(id, h.httpStatus, h.error);
+            if (find(id)) {
+                c->closeAfterWrite = true;
+                c->state = Connection::Closing;
+                c->closingSinceMs = m_clock.elapsed();
+                ++m_closing;
+                m_closeSweep.start();
+                write(c, h.errorResponse());
+                if (find(id) && c->out.isEmpty())
+                    finish(c, CloseProtocolError, h.error);
+            }
+            return;
+        }
+        offset = h.consumed;
+        c->state = Connection::Open;
+        if (!write(c, h.response()))
+            return;
+        Q_EMIT upgraded(id);
+        if (!find(id))
+            return;
+    }
+    while (c->state == Connection::Open || c->state == Connection::Closing) {
+        qsizetype used = 0;
+        FrameParser::Event e = c->parser.next(rest(), &used);
+        offset += used;
+        if (e.kind == FrameParser::Event::None)
+            break;
+        switch (e.kind) {
+        case FrameParser::Event::Message:
+            if (c->state == Connection::Open)
+                Q_EMIT messageReceived(id, e.payload, e.text);
+            break;
+        case FrameParser::Event::Ping:
+            write(c, encodeFrame(Opcode::Pong, e.payload));
+            break;
+        case FrameParser::Event::Pong:
+            break;
+        case FrameParser::Event::Close:
+            if (c->state == Connection::Open)
+                write(c, e.code == 1005 ? encodeFrame(Opcode::Close, {}) : encodeClose(e.code));
+            if (find(id))
+                finish(c, e.code, QString::fromUtf8(e.payload));
+            return;
+        case FrameParser::Event::Error:
+            qCDebug(lcWs, "connection %d: %s", c->fd, qPrintable(e.error));
+            write(c, encodeClose(e.code, e.error.toUtf8()));
+            if (find(id))
+                finish(c, e.code, e.error);
+            return;
+        case FrameParser::Event::None:
+            break;
+        }
+        if (!find(id))
+            return;
+    }
+    if (find(id))
+        c->in = offset >= c->in.size() ? QByteArray() : c->in.sliced(offset);
+}
+
+bool Server::write(Connection *c, QByteArrayView bytes)
+{
+    if (c->state == Connection::Dead)
+        return false;
+    if (c->out.isEmpty()) {
+        const ssize_t n = ::send(c->fd, bytes.data(), size_t(bytes.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n == bytes.size())
+            return true;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
+            return false;
+        }
+        c->out = bytes.sliced(std::max<ssize_t>(n, 0)).toByteArray();
+        setWriteInterest(c, true);
+        return true;
+    }
+    if (c->out.size() + bytes.size() > m_options.maxOutboundBytes) {
+        finish(c, ClosePolicyViolation, u"peer stopped reading (%1 bytes waiting)"_s.arg(c->out.size()));
+        return false;
+    }
+    c->out.append(bytes);
+    return true;
+}
+
+void Server::flush(Connection *c)
+{
+    if (c->out.isEmpty()) {
+        setWriteInterest(c, false);
+        return;
+    }
+    const ssize_t n = ::send(c->fd, c->out.constData(), size_t(c->out.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
+        return;
+    }
+    if (n == c->out.size()) {
+        c->out = QByteArray(); // give the memory back: most connections are idle most of the time
+        setWriteInterest(c, false);
+        if (c->closeAfterWrite)
+            finish(c, CloseProtocolError, u"handshake refused"_s);
+    } else {
+        c->out.remove(0, n);
+    }
+}
+
+void Server::setWriteInterest(Connection *c, bool on)
+{
+    if (c->writeInterest == on)
+        return;
+    c->writeInterest = on;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    ev.data.u64 = c->id();
+    epoll_ctl(m_epoll, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+bool Server::sendBinary(ConnectionId id, QByteArrayView message)
+{
+    Connection *c = find(id);
+    return c && c->state == Connection::Open && write(c, encodeFrame(Opcode::Binary, message));
+}
+
+bool Server::sendText(ConnectionId id, QByteArrayView utf8)
+{
+    Connection *c = find(id);
+    return c && c->state == Connection::Open && write(c, encodeFrame(Opcode::Text, utf8));
+}
+
+void Server::close(ConnectionId id, quint16 code, QByteArrayView reason)
+{
+    Connection *c = find(id);
+    if (!c || c->state == Connection::Closing)
+        return;
+    if (c->state == Connection::Handshake) {
+        finish(c, code, QString::fromUtf8(reason));
+        return;
+    }
+    c->state = Connection::Closing;
+    c->closingSinceMs = m_clock.elapsed();
+    ++m_closing;
+    m_closeSweep.start();
+    write(c, encodeClose(code, reason));
+}
+
+void Server::abort(ConnectionId id, const QString &reason)
+{
+    if (Connection *c = find(id))
+        finish(c, CloseAbnormal, reason);
+}
+
+void Server::closeAll(quint16 code)
+{
+    if (m_listenFd >= 0) {
+        epoll_ctl(m_epoll, EPOLL_CTL_DEL, m_listenFd, nullptr);
+        ::close(m_listenFd);
+        m_listenFd = -1;
+    }
+    for (Connection *c : m_byFd) {
+        if (c && c->state != Connection::Dead)
+            close(c->id(), code, "server going away");
+    }
+}
+
+void Server::finish(Connection *c, quint16 code, const QString &reason)
+{
+    if (c->state == Connection::Dead)
+        return;
+    if (c->state == Connection::Closing)
+        --m_closing;
+    const ConnectionId id = c->id();
+    c->state = Connection::Dead;
+    epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->fd, nullptr);
+    ::close(c->fd);
+    m_byFd[size_t(c->fd)] = nullptr;
+    --m_count;
+    c->in = QByteArray();
+    c->out = QByteArray();
+    m_graveyard.push_back(c);
+    if (!m_dispatching) {
+        // Freed on the next turn: the caller may be inside a signal handler of this connection.
+        QMetaObject::invokeMethod(this, [this]() {
+            if (m_dispatching)
+                return;
+            for (Connection *dead : m_graveyard)
+                delete dead;
+            m_graveyard.clear();
+        }, Qt::QueuedConnection);
+    }
+    Q_EMIT disconnected(id, code, reason);
+}
+
+void Server::sweepClosing()
+{
+    if (m_closing == 0) {
+        m_closeSweep.stop();
+        return;
+    }
+    const qint64 now = m_clock.elapsed();
+    for (Connection *c : m_byFd) {
+        if (c && c->state == Connection::Closing && now - c->closingSinceMs > m_options.closeTimeoutMs)
+            finish(c, CloseAbnormal, u"no close frame from the peer within %1 ms"_s.arg(m_options.closeTimeoutMs));
+    }
+}
+
+} // namespace iptv::ws
