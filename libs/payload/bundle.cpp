@@ -658,14 +658,8 @@ public:
 
     PayloadStatus endFile() override
     {
-        // fsync before the rename: after a power cut the slot is complete or absent.
         const int fd = m_fd;
         m_fd = -1;
-        if (::fsync(fd) != 0) {
-            const int error = errno;
-            ::close(fd);
-            return ioFailure(error, m_entry, u"cannot sync"_qs);
-        }
         if (::close(fd) != 0)
             return ioFailure(errno, m_entry, u"cannot close"_qs);
         return {};
@@ -677,7 +671,17 @@ public:
         const QByteArray target = QFile::encodeName(m_target);
         // mkdtemp made it 0700; a slot is read by the box's user, which may not be ours.
         ::chmod(partial.constData(), 0755);
-        syncDirectory(partial);
+        // Everything on disk before the rename, so that after a power cut the slot is complete or
+        // absent. One syncfs instead of an fsync per file (2000 files: seconds on flash); since
+        // Linux 5.8 it also reports write-back errors such as a disk that filled up late.
+        const int dirFd = ::open(partial.constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirFd < 0)
+            return ioFailure(errno, m_target, u"cannot open the partial directory"_qs);
+        const int synced = ::syncfs(dirFd);
+        const int syncError = errno;
+        ::close(dirFd);
+        if (synced != 0)
+            return ioFailure(syncError, m_target, u"cannot write the unpacked files to disk"_qs);
         int r = ::renameat2(AT_FDCWD, partial.constData(), AT_FDCWD, target.constData(), RENAME_NOREPLACE);
         if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
             // A file system without RENAME_NOREPLACE: the target was checked absent in prepare().
