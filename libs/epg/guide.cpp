@@ -5,6 +5,7 @@
 
 #include <QFile>
 #include <QLoggingCategory>
+#include <QThread>
 
 #include <algorithm>
 #include <array>
@@ -216,28 +217,32 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         constexpr quint8 kUnset = 0xff;
         std::vector<quint8> group(nStr, GroupUnintroduced);
         std::fill(group.begin() + introducedFrom, group.end(), kUnset);
-        for (quint32 r = 0; r < nProg; ++r) {
-            const quint32 first = d->programmeFirstNew[r], end = d->programmeFirstNew[r + 1];
-            if (first == end)
-                continue;
-            quint8 tag = 0;
-            int field = 0;
-            d->walkProgramme(r, [&](quint8 t) { tag = t; field = 0; },
-                             [&](char kind, quint64 v) {
-                                 const int f = field++;
-                                 // Only this record's own new strings: a damaged record cannot reach others.
-                                 if (kind == 's' && v >= first && v < end && group[v] == kUnset)
-                                     group[v] = stringGroup(tag, f);
-                             });
-        }
+        // Records introduce disjoint ranges of strings: they are walked on every core.
+        const Guide::Private &reader = *d;
+        parallelRanges(nProg, std::clamp(QThread::idealThreadCount(), 1, 8), [&](size_t begin, size_t stop, int) {
+            for (size_t r = begin; r < stop; ++r) {
+                const quint32 first = reader.programmeFirstNew[r], end = reader.programmeFirstNew[r + 1];
+                if (first == end)
+                    continue;
+                quint8 tag = 0;
+                int field = 0;
+                reader.walkProgramme(quint32(r), [&](quint8 t) { tag = t; field = 0; },
+                                     [&](char kind, quint64 v) {
+                                         const int f = field++;
+                                         // Only this record's own new strings: a damaged record cannot reach others'.
+                                         if (kind == 's' && v >= first && v < end && group[v] == kUnset)
+                                             group[v] = stringGroup(tag, f);
+                                     });
+            }
+        });
         std::array<quint32, GroupCount + 1> start{};
-        for (quint8 &g : group) {
-            if (g == kUnset)
-                g = GroupOther; // only in a damaged file; any group keeps the reader in bounds
-            ++start[g + 1];
+        for (quint8 &gr : group) {
+            if (gr == kUnset)
+                gr = GroupOther; // only in a damaged file; any group keeps the reader in bounds
+            ++start[gr + 1];
         }
-        for (int g = 0; g < GroupCount; ++g)
-            start[g + 1] += start[g];
+        for (int gr = 0; gr < GroupCount; ++gr)
+            start[gr + 1] += start[gr];
         d->stringSlot.resize(nStr);
         for (quint64 id = 0; id < nStr; ++id)
             d->stringSlot[id] = start[group[id]]++;

@@ -107,19 +107,6 @@ private:
     std::vector<quint64> m_words;
 };
 
-/// Runs f(begin, end, worker) over `workers` slices of [0, n) at once; the caller's thread takes
-/// the first slice.
-template<typename F>
-void parallelRanges(size_t n, int workers, F &&f)
-{
-    std::vector<std::thread> threads;
-    for (int w = 1; w < workers; ++w)
-        threads.emplace_back([&, w] { f(n * size_t(w) / size_t(workers), n * size_t(w + 1) / size_t(workers), w); });
-    f(0, n / size_t(workers), 0);
-    for (auto &t : threads)
-        t.join();
-}
-
 /// Appends CSR pieces made for consecutive row ranges into one.
 Csr concatenate(std::vector<Csr> &pieces)
 {
