@@ -125,6 +125,10 @@ SimBox::SimBox(Fleet *fleet, int number, boxlink::BoxLinkConfig config)
 {
     if (m_rng == 0)
         m_rng = 1;
+    // The secret follows from the seed and the serial, so a second run of the same fleet against
+    // the same server is the same boxes (a random one would be refused: the server keeps a hash).
+    const QByteArray label = "fleetsim-secret:" + QByteArray::number(fleet->config().seed) + ':' + config.serial.toUtf8();
+    m_store = boxlink::MemoryCredentialStore(QCryptographicHash::hash(label, QCryptographicHash::Sha256));
     m_channel = uniform(1, 200);
     m_link = std::make_unique<BoxLink>(std::move(config), &m_store, fleet->scheduler());
     m_link->setTelemetrySource(this);
@@ -466,7 +470,9 @@ void Fleet::start()
     for (int i = 0; i < m_config.boxes; ++i) {
         const int number = m_config.first + i;
         boxlink::BoxLinkConfig c;
-        c.serverUrl = m_config.server;
+        const qsizetype endpoints = 1 + m_config.moreServers.size();
+        const qsizetype endpoint = qsizetype(number % endpoints);
+        c.serverUrl = endpoint == 0 ? m_config.server : m_config.moreServers.at(endpoint - 1);
         c.serial = QStringLiteral("%1%2").arg(m_config.serialPrefix).arg(number, 6, 10, QLatin1Char('0'));
         c.mac = macFor(number);
         c.model = m_config.model;

@@ -21,6 +21,10 @@ namespace iptv::fleetsim {
 struct FleetConfig
 {
     QUrl server = QUrl(QStringLiteral("ws://127.0.0.1:8420/box"));
+    /// More endpoints (box n uses the (n mod count)th of server + these): on loopback, several
+    /// destination addresses (127.0.0.2, ...) each get their own ephemeral port space. With one,
+    /// Linux's port search for connect() grows with every open connection and stalls past ~15,000.
+    QList<QUrl> moreServers;
     int boxes = 1000;
     int first = 0;                   ///< serial number of the first box
     QString serialPrefix = QStringLiteral("SIM");

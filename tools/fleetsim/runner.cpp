@@ -44,7 +44,8 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
         "telemetry and simulated commands (reboot, screenshot, logs, installs)."));
     const QCommandLineOption help({QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Shows this help."));
     const QCommandLineOption version(QStringLiteral("version"), QStringLiteral("Shows the version."));
-    const QCommandLineOption server(QStringLiteral("server"), QStringLiteral("Box endpoint (default ws://127.0.0.1:8420/box)."), QStringLiteral("url"));
+    const QCommandLineOption server(QStringLiteral("server"), QStringLiteral("Box endpoint (default ws://127.0.0.1:8420/box); several separated by commas share the boxes."), QStringLiteral("url"));
+    const QCommandLineOption spread(QStringLiteral("loopback-spread"), QStringLiteral("With a 127.0.0.1 server: also connect to 127.0.0.2 .. 127.0.0.n (the server must listen on them, e.g. on any address), so more than ~15,000 connections do not exhaust one address's ephemeral ports."), QStringLiteral("n"));
     const QCommandLineOption boxes(QStringLiteral("boxes"), QStringLiteral("Number of boxes (default 1000)."), QStringLiteral("n"));
     const QCommandLineOption first(QStringLiteral("first"), QStringLiteral("Serial number of the first box (default 0)."), QStringLiteral("n"));
     const QCommandLineOption prefix(QStringLiteral("serial-prefix"), QStringLiteral("Serial prefix (default SIM): SIM000000, SIM000001, ..."), QStringLiteral("text"));
@@ -68,7 +69,7 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
     const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Seed of the simulated randomness (default 1)."), QStringLiteral("n"));
     QCommandLineOption child(QStringLiteral("child"), QStringLiteral("Internal: run as a child of a --processes parent."));
     child.setFlags(QCommandLineOption::HiddenFromHelp);
-    p.addOptions({help, version, server, boxes, first, prefix, rate, telemetry, failPercent, installMode, processes, duration,
+    p.addOptions({help, version, server, spread, boxes, first, prefix, rate, telemetry, failPercent, installMode, processes, duration,
                   storm, stormAfter, exitOnline, json, quiet, reboot, backoffBase, backoffCap, heartbeat, swVersion,
                   channel, seed, child});
     if (!p.parse(arguments)) {
@@ -104,10 +105,30 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
     };
     FleetConfig &f = o->fleet;
     if (p.isSet(server)) {
-        f.server = QUrl(p.value(server));
-        if (!f.server.isValid() || (f.server.scheme() != QLatin1String("ws") && f.server.scheme() != QLatin1String("wss"))) {
-            *error = QStringLiteral("--server: \"%1\" is not a ws:// or wss:// URL").arg(p.value(server));
+        const QStringList urls = p.value(server).split(QLatin1Char(','), Qt::SkipEmptyParts);
+        for (const QString &text : urls) {
+            const QUrl url(text.trimmed());
+            if (!url.isValid() || (url.scheme() != QLatin1String("ws") && url.scheme() != QLatin1String("wss"))) {
+                *error = QStringLiteral("--server: \"%1\" is not a ws:// or wss:// URL").arg(text);
+                return false;
+            }
+            if (&text == &urls.first())
+                f.server = url;
+            else
+                f.moreServers.append(url);
+        }
+    }
+    if (p.isSet(spread)) {
+        bool good = false;
+        const int n = p.value(spread).toInt(&good);
+        if (!good || n < 1 || n > 254 || f.server.host() != QLatin1String("127.0.0.1")) {
+            *error = QStringLiteral("--loopback-spread: needs a number in [1, 254] and a ws://127.0.0.1 server");
             return false;
+        }
+        for (int i = 2; i <= n; ++i) {
+            QUrl url = f.server;
+            url.setHost(QStringLiteral("127.0.0.%1").arg(i));
+            f.moreServers.append(url);
         }
     }
     f.boxes = int(number(boxes, 1, 1e7, f.boxes));
@@ -151,8 +172,11 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
 QStringList childArguments(const RunOptions &o, int first, int boxes, int index)
 {
     const FleetConfig &f = o.fleet;
+    QStringList servers{f.server.toString()};
+    for (const QUrl &url : f.moreServers)
+        servers.append(url.toString());
     QStringList a{QStringLiteral("--child"),
-                  QStringLiteral("--server"), f.server.toString(),
+                  QStringLiteral("--server"), servers.join(QLatin1Char(',')),
                   QStringLiteral("--boxes"), QString::number(boxes),
                   QStringLiteral("--first"), QString::number(first),
                   QStringLiteral("--serial-prefix"), f.serialPrefix,
