@@ -1,5 +1,6 @@
 #include "dashboardmodel.h"
 
+#include <QColor>
 #include <QJsonArray>
 
 namespace iptv::cerberus {
@@ -17,6 +18,8 @@ QVariant AlertModel::data(const QModelIndex &index, int role) const
     switch (role) {
     case Qt::DisplayRole:
         return QString(a.time.toString(u"HH:mm:ss"_qs) + u"  "_qs + a.text);
+    case Qt::DecorationRole:
+        return a.severity == Critical ? QColor(0xc0, 0x39, 0x2b) : a.severity == Warning ? QColor(0xe0, 0xa0, 0x20) : QColor(0x2e, 0x86, 0xc1);
     case SeverityRole: return a.severity;
     case KindRole: return a.kind;
     case TextRole: return a.text;

@@ -1,0 +1,74 @@
+// cerberus: the operator console. Signs in to a controlserver and shows the fleet, boxes,
+// releases and the audit log; all logic is in libs/cerberus.
+
+#include "logindialog.h"
+#include "mainwindow.h"
+#include "fleetview.h"
+
+#include <cerberus/controlclient.h>
+#include <cerberus/fleetcontroller.h>
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFile>
+#include <QStyleFactory>
+#include <QTimer>
+
+using namespace iptv::cerberus;
+
+int main(int argc, char **argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(u"iptv-platform"_qs);
+    QApplication::setApplicationName(u"cerberus"_qs);
+    QApplication::setApplicationVersion(QStringLiteral(CERBERUS_VERSION));
+    QApplication::setStyle(QStyleFactory::create(u"Fusion"_qs));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(u"Cerberus, the operator console of the IPTV control server."_qs);
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addOption({u"server"_qs, u"Control server HTTP API (default: the last one used)."_qs, u"url"_qs});
+    parser.addOption({u"live"_qs, u"Operator WebSocket URL (default: the server's host, HTTP port + 1)."_qs, u"url"_qs});
+    parser.addOption({u"account"_qs, u"Operator account."_qs, u"name"_qs});
+    parser.addOption({u"password-file"_qs, u"Sign in with the password in this file (scripts, demos)."_qs, u"file"_qs});
+    parser.addOption({u"trusted-key"_qs, u"Public key file trusted when inspecting bundles (repeatable)."_qs, u"file"_qs});
+    parser.addOption({u"view"_qs, u"Open this view: dashboard, fleet, releases or audit."_qs, u"view"_qs});
+    parser.addOption({u"select-first"_qs, u"Open the first box of the fleet once it is loaded."_qs});
+    parser.process(app);
+
+    ControlClient client;
+    if (parser.isSet(u"live"_qs))
+        client.setLiveUrl(QUrl(parser.value(u"live"_qs)));
+    cerberus::ui::LoginDialog login(&client);
+    if (parser.isSet(u"server"_qs))
+        login.setServer(parser.value(u"server"_qs));
+    if (parser.isSet(u"account"_qs))
+        login.setAccount(parser.value(u"account"_qs));
+    if (parser.isSet(u"password-file"_qs)) {
+        QFile f(parser.value(u"password-file"_qs));
+        if (!f.open(QIODevice::ReadOnly)) {
+            qCritical("cerberus: --password-file %s: %s", qPrintable(f.fileName()), qPrintable(f.errorString()));
+            return 2;
+        }
+        const QString password = QString::fromUtf8(f.readAll()).trimmed();
+        QTimer::singleShot(0, &login, [&login, password] { login.submit(password); });
+    }
+    if (login.exec() != QDialog::Accepted)
+        return 1;
+
+    cerberus::ui::MainWindow window(&client);
+    window.setTrustedKeys(parser.values(u"trusted-key"_qs));
+    const QString view = parser.value(u"view"_qs);
+    const QStringList views{u"dashboard"_qs, u"fleet"_qs, u"releases"_qs, u"audit"_qs};
+    if (views.contains(view))
+        window.showView(cerberus::ui::MainWindow::View(views.indexOf(view)));
+    if (parser.isSet(u"select-first"_qs)) {
+        QObject::connect(window.fleetController(), &FleetController::loaded, &window, [&window] {
+            window.fleetView()->selectFirstRow();
+        });
+    }
+    window.show();
+    window.startSession();
+    return app.exec();
+}
