@@ -14,7 +14,12 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 
+#include <wsserver/wsserver.h>
+
+#include <malloc.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcBox, "iptv.control.box")
 Q_LOGGING_CATEGORY(lcAdmission, "iptv.control.admission")
@@ -106,19 +111,46 @@ bool BoxGateway::listen(const QHostAddress &address, quint16 port, QString *erro
         ssl.setPrivateKey(key);
         ssl.setPeerVerifyMode(QSslSocket::VerifyNone);
         m_ssl = ssl;
+        // Qt 6.4's upgrade slot finds its socket with QObject::sender(), linear in the sockets
+        // connected to that server: one server for 19,000 sockets is quadratic, shards are not.
+        for (int i = 0; i < 64; ++i) {
+            auto *ws = new QWebSocketServer(QStringLiteral("controlserver"), QWebSocketServer::NonSecureMode, this);
+            ws->setMaxPendingConnections(1 << 20); // drained in newConnection
+            ws->setHandshakeTimeout(m_config.helloTimeoutSeconds * 1000);
+            connect(ws, &QWebSocketServer::newConnection, this, [this, ws] {
+                while (ws->hasPendingConnections())
+                    adoptQtSocket(ws->nextPendingConnection());
+            });
+            m_qtServers.append(ws);
+        }
+    } else {
+        iptv::ws::ServerOptions options;
+        options.path = "/box";
+        options.maxMessageBytes = m_limits.maxFrameBytes;
+        m_lean = new iptv::ws::Server(options, this);
+        connect(m_lean, &iptv::ws::Server::upgraded, this, [this](iptv::ws::ConnectionId id) {
+            m_upgrading.remove(id);
+            open(id);
+        });
+        connect(m_lean, &iptv::ws::Server::messageReceived, this,
+                [this](iptv::ws::ConnectionId id, const QByteArray &message, bool text) {
+                    if (text)
+                        onText(id);
+                    else
+                        onFrame(id, message);
+                });
+        connect(m_lean, &iptv::ws::Server::disconnected, this, [this](iptv::ws::ConnectionId id, quint16, const QString &) {
+            m_upgrading.remove(id);
+            --m_openSockets;
+            onGone(id);
+        });
     }
-    m_ws = new QWebSocketServer(QStringLiteral("controlserver"), QWebSocketServer::NonSecureMode, this);
-    m_ws->setMaxPendingConnections(1 << 20); // drained in newConnection; never the bottleneck
-    m_ws->setHandshakeTimeout(m_config.helloTimeoutSeconds * 1000);
-    connect(m_ws, &QWebSocketServer::newConnection, this, [this] {
-        while (m_ws->hasPendingConnections())
-            adopt(m_ws->nextPendingConnection());
-    });
     m_listener = new BoxListener(this);
     m_listener->onDescriptor = [this](qintptr d) { accept(d); };
     // A reconnect storm arrives faster than one event loop turn accepts; a deep backlog keeps
     // SYNs from being dropped (and retried a second later) meanwhile.
     m_listener->setListenBacklogSize(4096);
+    m_listener->setMaxPendingConnections(1 << 20);
     if (!m_listener->listen(address, port)) {
         *error = QStringLiteral("cannot listen for boxes on port %1: %2").arg(port).arg(m_listener->errorString());
         return false;
@@ -140,15 +172,23 @@ void BoxGateway::close()
     if (m_listener)
         m_listener->close();
     const auto sessions = m_sessions;
-    for (BoxSession *s : sessions) {
-        s->socket->disconnect(this);
-        s->socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server stopping"));
-        s->socket->deleteLater();
-        delete s;
-    }
     m_sessions.clear();
     m_byBox.clear();
+    m_upgrading.clear();
     m_helloDone = 0;
+    for (BoxSession *s : sessions) {
+        if (!m_lean) {
+            auto *socket = reinterpret_cast<QWebSocket *>(quintptr(s->connection));
+            socket->disconnect(this);
+            socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server stopping"));
+            socket->deleteLater();
+        }
+        delete s;
+    }
+    if (m_lean) {
+        m_lean->disconnect(this);
+        m_lean->closeAll(iptv::ws::CloseGoingAway);
+    }
 }
 
 int BoxGateway::handshakesInFlight() const
@@ -156,17 +196,28 @@ int BoxGateway::handshakesInFlight() const
     return std::max(0, m_openSockets - m_helloDone);
 }
 
-void BoxGateway::refuseRaw(QTcpSocket *socket, const char *reason)
+void BoxGateway::countError(const char *family, const QString &code)
 {
-    // Before the WebSocket upgrade the only way to say "later" is plain HTTP.
-    const int after = retryAfter();
-    socket->write("HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + QByteArray::number(after)
-                  + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    socket->disconnectFromHost();
-    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-    m_metrics->counter(u"controlserver_admission_rejections_total"_qs, u"Connections or hellos turned away by admission control."_qs,
-                       {{u"reason"_qs, QLatin1String(reason)}})
-        ->increment();
+    if (qstrcmp(family, "admission") == 0) {
+        m_metrics->counter(u"controlserver_admission_rejections_total"_qs,
+                           u"Connections or hellos turned away by admission control."_qs, {{u"reason"_qs, code}})
+            ->increment();
+    } else {
+        m_metrics->counter(u"controlserver_decode_errors_total"_qs, u"Box frames that did not decode, by error code."_qs,
+                           {{u"code"_qs, code}})
+            ->increment();
+    }
+}
+
+void BoxGateway::refuse(qintptr descriptor, const char *reason)
+{
+    // Before the WebSocket upgrade the only way to say "later" is plain HTTP; the descriptor is
+    // closed at once so a storm cannot hold them.
+    const QByteArray answer = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + QByteArray::number(retryAfter())
+        + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)::send(int(descriptor), answer.constData(), size_t(answer.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(int(descriptor));
+    countError("admission", QLatin1String(reason));
     qint64 suppressed = 0;
     if (m_log.allow(&suppressed))
         qCInfo(lcAdmission) << "refused a connection:" << reason << "(" << suppressed << "similar lines suppressed)";
@@ -175,39 +226,43 @@ void BoxGateway::refuseRaw(QTcpSocket *socket, const char *reason)
 void BoxGateway::accept(qintptr descriptor)
 {
     m_accepted->increment();
-    QTcpSocket *socket = m_ssl ? new QSslSocket : new QTcpSocket; // the QWebSocket takes it over
+    // The bound on work in flight applies here, before any upgrade or TLS work is spent; a
+    // hello that got through the upgrade is only held to the hello rate.
+    if (m_openSockets + m_config.fdReserve >= m_fdLimit) {
+        refuse(descriptor, "descriptors");
+        return;
+    }
+    if (handshakesInFlight() > m_config.maxHandshakes) {
+        refuse(descriptor, "handshakes");
+        return;
+    }
+    if (m_lean) {
+        const iptv::ws::ConnectionId id = m_lean->adopt(descriptor);
+        if (!id)
+            return; // closed by adopt
+        ++m_openSockets;
+        m_upgrading.insert(id, nowMs());
+        return;
+    }
+    auto *socket = new QSslSocket; // the QWebSocket does not own it: it frees itself when unconnected
     if (!socket->setSocketDescriptor(descriptor)) {
         delete socket;
         return;
     }
     ++m_openSockets;
     connect(socket, &QObject::destroyed, this, [this] { --m_openSockets; });
-    // Qt 6.4's QWebSocket does not own the socket it was upgraded from (and copes with it being
-    // deleted), so the socket frees itself when the connection ends, upgraded or not.
     connect(socket, &QAbstractSocket::stateChanged, socket, [socket](QAbstractSocket::SocketState state) {
         if (state == QAbstractSocket::UnconnectedState)
             socket->deleteLater();
     });
-    if (m_openSockets + m_config.fdReserve >= m_fdLimit) {
-        refuseRaw(socket, "descriptors");
-        return;
-    }
-    if (handshakesInFlight() > 2 * m_config.maxHandshakes) {
-        refuseRaw(socket, "handshakes");
-        return;
-    }
-    if (m_ssl) {
-        auto *ssl = static_cast<QSslSocket *>(socket);
-        ssl->setSslConfiguration(*m_ssl);
-        connect(ssl, &QSslSocket::encrypted, this, [this, ssl] { m_ws->handleConnection(ssl); });
-        connect(ssl, &QSslSocket::sslErrors, ssl, [ssl] { ssl->abort(); });
-        ssl->startServerEncryption();
-        return;
-    }
-    m_ws->handleConnection(socket);
+    socket->setSslConfiguration(*m_ssl);
+    QWebSocketServer *ws = m_qtServers.at(m_nextQtServer++ % m_qtServers.size());
+    connect(socket, &QSslSocket::encrypted, this, [ws, socket] { ws->handleConnection(socket); });
+    connect(socket, &QSslSocket::sslErrors, socket, [socket] { socket->abort(); });
+    socket->startServerEncryption();
 }
 
-void BoxGateway::adopt(QWebSocket *socket)
+void BoxGateway::adoptQtSocket(QWebSocket *socket)
 {
     if (!socket)
         return;
@@ -220,13 +275,56 @@ void BoxGateway::adopt(QWebSocket *socket)
     }
     socket->setMaxAllowedIncomingFrameSize(quint64(m_limits.maxFrameBytes));
     socket->setMaxAllowedIncomingMessageSize(quint64(m_limits.maxFrameBytes));
+    const quint64 key = quint64(quintptr(socket));
+    open(key);
+    connect(socket, &QWebSocket::binaryMessageReceived, this, [this, key](const QByteArray &f) { onFrame(key, f); });
+    connect(socket, &QWebSocket::textMessageReceived, this, [this, key](const QString &) { onText(key); });
+    connect(socket, &QWebSocket::disconnected, this, [this, key, socket] {
+        socket->deleteLater();
+        onGone(key);
+    });
+}
+
+BoxSession *BoxGateway::open(quint64 connection)
+{
     auto *s = new BoxSession;
-    s->socket = socket;
+    s->connection = connection;
     s->connectedAtMs = s->lastActivityMs = nowMs();
-    m_sessions.insert(socket, s);
-    connect(socket, &QWebSocket::binaryMessageReceived, this, [this, socket](const QByteArray &f) { onFrame(socket, f); });
-    connect(socket, &QWebSocket::textMessageReceived, this, [this, socket](const QString &t) { onText(socket, t); });
-    connect(socket, &QWebSocket::disconnected, this, [this, socket] { onDisconnected(socket); });
+    m_sessions.insert(connection, s);
+    return s;
+}
+
+void BoxGateway::transmit(BoxSession *session, const QByteArray &frame)
+{
+    if (m_lean)
+        m_lean->sendBinary(session->connection, frame);
+    else
+        reinterpret_cast<QWebSocket *>(quintptr(session->connection))->sendBinaryMessage(frame);
+}
+
+void BoxGateway::closeTransport(BoxSession *session, const QString &reason, bool abort)
+{
+    if (m_lean) {
+        if (abort)
+            m_lean->abort(session->connection, reason);
+        else
+            m_lean->close(session->connection, iptv::ws::ClosePolicyViolation, reason.toUtf8().left(120));
+        return;
+    }
+    auto *socket = reinterpret_cast<QWebSocket *>(quintptr(session->connection));
+    if (abort)
+        socket->abort();
+    else
+        socket->close(QWebSocketProtocol::CloseCodePolicyViolated, reason.left(120));
+}
+
+QString BoxGateway::peer(const BoxSession *session) const
+{
+    if (session->box)
+        return session->box->serial;
+    const QHostAddress a = m_lean ? m_lean->peerAddress(session->connection)
+                                  : reinterpret_cast<QWebSocket *>(quintptr(session->connection))->peerAddress();
+    return a.toString();
 }
 
 quint64 BoxGateway::send(BoxSession *session, MessageType type, const QCborMap &body, quint64 replyTo)
@@ -234,7 +332,7 @@ quint64 BoxGateway::send(BoxSession *session, MessageType type, const QCborMap &
     if (session->phase == BoxSession::Closing)
         return 0;
     const quint64 id = session->nextOutId++;
-    session->socket->sendBinaryMessage(encode(Message(type, id, body, replyTo)));
+    transmit(session, encode(Message(type, id, body, replyTo)));
     return id;
 }
 
@@ -245,8 +343,8 @@ void BoxGateway::fail(BoxSession *session, ErrorCode code, const QString &text, 
         ->increment();
     qint64 suppressed = 0;
     if (m_log.allow(&suppressed)) {
-        qCInfo(lcBox).noquote() << (session->box ? session->box->serial : session->socket->peerAddress().toString())
-                                << errorCodeName(code) << text << (suppressed ? QStringLiteral("(%1 similar lines suppressed)").arg(suppressed) : QString());
+        qCInfo(lcBox).noquote() << peer(session) << errorCodeName(code) << text
+                                << (suppressed ? QStringLiteral("(%1 similar lines suppressed)").arg(suppressed) : QString());
     }
     const Message m = errorMessage(code, text, replyTo, after);
     send(session, MessageType::Error, m.body, replyTo);
@@ -260,8 +358,8 @@ void BoxGateway::closeSession(BoxSession *session, const QString &reason)
         return;
     session->phase = BoxSession::Closing;
     session->lastActivityMs = nowMs();
-    // close() sends the close frame after the queued error; the disconnected signal cleans up.
-    session->socket->close(QWebSocketProtocol::CloseCodePolicyViolated, reason.left(120));
+    // The close frame goes after the queued error; the disconnect cleans up.
+    closeTransport(session, reason, false);
 }
 
 void BoxGateway::bind(BoxSession *session, BoxInfo *box, BoxSession::Phase phase)
@@ -289,9 +387,7 @@ bool BoxGateway::admitHello(QString *why, int *after)
     m_tokens = std::min<double>(m_config.helloBurst, m_tokens + (now - m_tokensAtMs) * m_config.helloRate / 1000.0);
     m_tokensAtMs = now;
     const char *reason = nullptr;
-    if (handshakesInFlight() > m_config.maxHandshakes)
-        reason = "handshakes";
-    else if (m_tokens < 1)
+    if (m_tokens < 1)
         reason = "hello-rate";
     else if (m_openSockets + m_config.fdReserve >= m_fdLimit)
         reason = "descriptors";
@@ -299,9 +395,7 @@ bool BoxGateway::admitHello(QString *why, int *after)
         m_tokens -= 1;
         return true;
     }
-    m_metrics->counter(u"controlserver_admission_rejections_total"_qs, u"Connections or hellos turned away by admission control."_qs,
-                       {{u"reason"_qs, QLatin1String(reason)}})
-        ->increment();
+    countError("admission", QLatin1String(reason));
     *after = retryAfter();
     *why = QStringLiteral("admission: %1 (%2 handshakes in flight, %3 hellos/s)")
                .arg(QLatin1String(reason)).arg(handshakesInFlight()).arg(m_config.helloRate);
@@ -314,20 +408,17 @@ int BoxGateway::retryAfter()
     return 1 + int(QRandomGenerator::global()->bounded(std::max(1, m_config.retryAfterMaxSeconds)));
 }
 
-void BoxGateway::onFrame(QWebSocket *socket, const QByteArray &frame)
+void BoxGateway::onFrame(quint64 connection, const QByteArray &frame)
 {
-    BoxSession *s = m_sessions.value(socket);
+    BoxSession *s = m_sessions.value(connection);
     if (!s || s->phase == BoxSession::Closing)
         return;
     m_frames->increment();
     s->lastActivityMs = nowMs();
     DecodeResult decoded = decode(frame, m_limits);
     if (!decoded.ok()) {
-        m_metrics->counter(u"controlserver_decode_errors_total"_qs, u"Box frames that did not decode, by error code."_qs,
-                           {{u"code"_qs, errorCodeName(decoded.error)}})
-            ->increment();
-        // A frame that is not a message at all cannot be trusted to belong to a session that
-        // said hello; before hello, close.
+        countError("decode", errorCodeName(decoded.error));
+        // Before hello, a frame that is not a message ends the connection.
         fail(s, decoded.error, decoded.errorText, decoded.message.id, s->phase == BoxSession::AwaitingHello);
         return;
     }
@@ -358,23 +449,20 @@ void BoxGateway::onFrame(QWebSocket *socket, const QByteArray &frame)
     m_server->handleBoxMessage(s, m);
 }
 
-void BoxGateway::onText(QWebSocket *socket, const QString &)
+void BoxGateway::onText(quint64 connection)
 {
-    BoxSession *s = m_sessions.value(socket);
+    BoxSession *s = m_sessions.value(connection);
     if (!s || s->phase == BoxSession::Closing)
         return;
     s->lastActivityMs = nowMs();
-    m_metrics->counter(u"controlserver_decode_errors_total"_qs, u"Box frames that did not decode, by error code."_qs,
-                       {{u"code"_qs, errorCodeName(ErrorCode::BadFrame)}})
-        ->increment();
+    countError("decode", errorCodeName(ErrorCode::BadFrame));
     fail(s, ErrorCode::BadFrame, QStringLiteral("boxes send binary CBOR frames; text frames are for operators on port 8422"),
          0, s->phase == BoxSession::AwaitingHello);
 }
 
-void BoxGateway::onDisconnected(QWebSocket *socket)
+void BoxGateway::onGone(quint64 connection)
 {
-    BoxSession *s = m_sessions.take(socket);
-    socket->deleteLater();
+    BoxSession *s = m_sessions.take(connection);
     if (!s)
         return;
     if (s->box) {
@@ -391,8 +479,26 @@ void BoxGateway::onDisconnected(QWebSocket *socket)
 void BoxGateway::sweep()
 {
     const qint64 now = nowMs();
+    // A connect storm leaves the heap full of freed handshake buffers that glibc keeps; give
+    // them back after the storm (malloc_trim costs a few ms, so at most every 30 s).
+    if (now - m_lastTrimMs >= 30000) {
+        m_lastTrimMs = now;
+        malloc_trim(0);
+    }
     const qint64 helloLimit = qint64(m_config.helloTimeoutSeconds) * 1000;
     const qint64 idleLimit = qint64(m_config.idleTimeoutSeconds) * 1000;
+    if (m_lean) {
+        // Connections that never finish their upgrade request (slowloris) count against admission.
+        QList<quint64> stale;
+        for (auto it = m_upgrading.cbegin(); it != m_upgrading.cend(); ++it) {
+            if (now - it.value() > helloLimit)
+                stale.append(it.key());
+        }
+        for (quint64 id : stale) {
+            m_timeouts->increment();
+            m_lean->abort(id, QStringLiteral("no WebSocket upgrade in time"));
+        }
+    }
     QList<BoxSession *> expired;
     for (BoxSession *s : std::as_const(m_sessions)) {
         const qint64 limit = s->phase == BoxSession::Closing ? 5000 : s->phase == BoxSession::AwaitingHello ? helloLimit : idleLimit;
@@ -402,7 +508,7 @@ void BoxGateway::sweep()
     for (BoxSession *s : expired) {
         m_timeouts->increment();
         if (s->phase == BoxSession::Closing) {
-            s->socket->abort(); // the peer never answered our close
+            closeTransport(s, QStringLiteral("no close answer"), true);
             continue;
         }
         closeSession(s, s->phase == BoxSession::AwaitingHello ? QStringLiteral("no hello in time")

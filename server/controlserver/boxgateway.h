@@ -5,12 +5,14 @@
 // business; the gateway hands it every decoded message of a session.
 //
 // Accepting: one QTcpServer (large listen backlog) accepts; each connection is checked against
-// the admission limits (file descriptors, handshakes in flight) and handed to a non-listening
-// QWebSocketServer for the HTTP upgrade (with TLS first when configured). A hello beyond the
-// token bucket or the handshake limit is answered with error overloaded{retryAfter} and closed.
+// the admission limits (file descriptors, connections not yet through hello) and refused with a
+// plain HTTP 503 + Retry-After beyond them, before any upgrade or TLS work. A hello beyond the
+// token bucket (hellos per second) is answered with error overloaded{retryAfter} and closed.
 //
-// Per box: the QWebSocket (unavoidable) and one small BoxSession record; no timer per box (one
-// sweep timer checks hello and idle timeouts for all).
+// Transports: without TLS the connections go to libs/wsserver (one epoll set, ~0.2 KB a
+// connection); with a certificate they go through QSslSocket and QWebSocketServer (~18 KB a
+// connection: TLS fleets that large terminate TLS at a load balancer instead). Either way a box
+// costs one small BoxSession record here and no timer (one sweep timer checks all).
 
 #include <protocol/message.h>
 
@@ -22,6 +24,9 @@
 #include <QTcpServer>
 #include <QTimer>
 
+#include <functional>
+#include <optional>
+
 QT_BEGIN_NAMESPACE
 class QWebSocket;
 class QWebSocketServer;
@@ -30,6 +35,9 @@ QT_END_NAMESPACE
 namespace iptv {
 class Counter;
 class MetricsRegistry;
+namespace ws {
+class Server;
+}
 }
 
 namespace iptv::control {
@@ -41,12 +49,12 @@ struct ControlConfig;
 struct BoxSession
 {
     enum Phase : quint8 { AwaitingHello, Pending, Online, Closing };
-    QWebSocket *socket = nullptr;
+    quint64 connection = 0; ///< ws::ConnectionId, or the QWebSocket pointer on the TLS transport
     BoxInfo *box = nullptr;
     quint64 lastInId = 0;
-    quint32 nextOutId = 1;
     qint64 lastActivityMs = 0;
     qint64 connectedAtMs = 0;
+    quint32 nextOutId = 1;
     Phase phase = AwaitingHello;
     bool helloDone = false; ///< counted as past hello (admission counts the rest as in flight)
 };
@@ -105,33 +113,43 @@ public:
     int sessionCount() const { return int(m_sessions.size()); }
     int handshakesInFlight() const;
     qint64 nowMs() const { return m_clock.elapsed(); }
+    bool usesTls() const { return m_ssl.has_value(); }
 
 private:
     void accept(qintptr descriptor);
-    void refuseRaw(QTcpSocket *socket, const char *reason);
-    void adopt(QWebSocket *socket);
-    void onFrame(QWebSocket *socket, const QByteArray &frame);
-    void onText(QWebSocket *socket, const QString &text);
-    void onDisconnected(QWebSocket *socket);
+    void refuse(qintptr descriptor, const char *reason);
+    BoxSession *open(quint64 connection);
+    void onFrame(quint64 connection, const QByteArray &frame);
+    void onText(quint64 connection);
+    void onGone(quint64 connection);
+    void transmit(BoxSession *session, const QByteArray &frame);
+    void closeTransport(BoxSession *session, const QString &reason, bool abort);
+    QString peer(const BoxSession *session) const;
+    void adoptQtSocket(QWebSocket *socket);
     bool admitHello(QString *why, int *retryAfter);
     int retryAfter();
+    void countError(const char *family, const QString &code);
     void sweep();
 
     ControlServer *m_server;
     const ControlConfig &m_config;
     iptv::protocol::DecodeLimits m_limits;
     BoxListener *m_listener = nullptr;
-    QWebSocketServer *m_ws = nullptr;
+    iptv::ws::Server *m_lean = nullptr;      ///< plain transport
+    QList<QWebSocketServer *> m_qtServers;   ///< TLS transport, round robin (see listen())
+    qsizetype m_nextQtServer = 0;
     std::optional<QSslConfiguration> m_ssl;
-    QHash<QWebSocket *, BoxSession *> m_sessions;
+    QHash<quint64, BoxSession *> m_sessions;
+    QHash<quint64, qint64> m_upgrading;      ///< lean connections before their upgrade: adopted at (ms)
     QHash<qint64, BoxSession *> m_byBox;
     QElapsedTimer m_clock;
     QTimer m_sweep;
-    int m_openSockets = 0;    ///< TCP sockets alive (upgrading or upgraded)
+    int m_openSockets = 0;    ///< connections alive (upgrading or upgraded)
     int m_helloDone = 0;      ///< sessions past a successful hello
     int m_fdLimit = 0;
     double m_tokens = 0;      ///< hello token bucket
     qint64 m_tokensAtMs = 0;
+    qint64 m_lastTrimMs = 0;
     RateLimitedLog m_log;
 
     iptv::MetricsRegistry *m_metrics;

@@ -11,6 +11,10 @@
 
 int main(int argc, char *argv[])
 {
+    // The glib event dispatcher keeps socket notifiers in lists (removing one is linear): with
+    // tens of thousands of box sockets it dominates the profile. Qt's own poll dispatcher does not.
+    if (qEnvironmentVariableIsEmpty("QT_NO_GLIB"))
+        qputenv("QT_NO_GLIB", "1");
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("controlserver"));
     QCoreApplication::setOrganizationName(QStringLiteral("iptv"));

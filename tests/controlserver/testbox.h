@@ -16,7 +16,9 @@
 #include <QNetworkReply>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QEventLoop>
 #include <QTest>
+#include <QTimer>
 #include <QWebSocket>
 
 #include <memory>
@@ -67,9 +69,15 @@ public:
     {
         m_nextId = 1;
         m_inbox.clear();
-        QSignalSpy connected(&m_ws, &QWebSocket::connected);
+        // Connected, or refused (disconnected without ever connecting), whichever comes first.
+        QEventLoop loop;
+        bool ok = false;
+        connect(&m_ws, &QWebSocket::connected, &loop, [&] { ok = true; loop.quit(); });
+        connect(&m_ws, &QWebSocket::disconnected, &loop, &QEventLoop::quit);
+        QTimer::singleShot(10000, &loop, &QEventLoop::quit);
         m_ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(path)));
-        return connected.wait(10000);
+        loop.exec();
+        return ok;
     }
     void close()
     {
