@@ -36,6 +36,10 @@ bool decodeLengths(const char *data, quint64 size, quint64 count, quint64 dataSi
 {
     const auto *bytes = reinterpret_cast<const quint8 *>(data);
     qsizetype pos = 0;
+    // Every entry takes at least a byte (two with new counts): a count the table cannot hold is
+    // refused before anything is sized by it.
+    if (count > size / (newCounts ? 2 : 1))
+        return false;
     offsets->resize(count + 1);
     (*offsets)[0] = 0;
     quint64 total = 0, newTotal = 0;
@@ -194,7 +198,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
                        std::vector<quint32> *newCounts = nullptr) {
         return decodeLengths(sections[s].data, sections[s].size, count, sections[dataSection].size, offsets, newCounts);
     };
-    if (!lengths(ChannelLengths, nCh, ChannelData, &d->channelOffsets)
+    if (!lengths(StringLengths, nStr, StringData, &d->stringOffsets) || !lengths(ChannelLengths, nCh, ChannelData, &d->channelOffsets)
         || !lengths(ProgrammeLengths, nProg, ProgrammeData, &d->programmeOffsets, &d->programmeFirstNew)) {
         fail(error, sourceName, QStringLiteral("a length table does not match its data"));
         return nullptr;
@@ -246,10 +250,6 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         d->stringSlot.resize(nStr);
         for (quint64 id = 0; id < nStr; ++id)
             d->stringSlot[id] = start[group[id]]++;
-    }
-    if (!lengths(StringLengths, nStr, StringData, &d->stringOffsets)) {
-        fail(error, sourceName, QStringLiteral("the string length table does not match its data"));
-        return nullptr;
     }
 
     // ---- channels and the schedule ----

@@ -397,6 +397,30 @@ private Q_SLOTS:
         QVERIFY2(error.startsWith(u"edited.guide: "_qs) && error.contains(message), qPrintable(error));
     }
 
+    /// A header announcing more strings or records than their length tables can hold is refused
+    /// before anything is sized by the count.
+    void rejectsCountsBeyondTheTables_data()
+    {
+        QTest::addColumn<int>("field");
+        QTest::newRow("strings") << 0;
+        QTest::newRow("programmes") << 1;
+    }
+    void rejectsCountsBeyondTheTables()
+    {
+        using namespace iptv::epg::format;
+        QFETCH(int, field);
+        GuideData data = twoChannels();
+        data.programmes = {fullProgramme()};
+        const QByteArray good = compile(data);
+        Header h;
+        QString reason;
+        QVERIFY(decodeHeader(good, &h, &reason));
+        (field == 0 ? h.stringCount : h.programmeCount) = 0xfffffff0u;
+        QString error;
+        QVERIFY(!Guide::fromBytes(encodeHeader(h) + good.mid(kHeaderSize), &error, u"counts.guide"_qs));
+        QVERIFY2(error.contains(u"length table"_qs), qPrintable(error));
+    }
+
     void rejectsDamage_data()
     {
         QTest::addColumn<int>("kind");
