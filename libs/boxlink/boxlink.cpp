@@ -387,6 +387,8 @@ void BoxLink::handleWelcome(const Message &message)
     }
     if (!welcome->boxId.isEmpty())
         m_boxId = welcome->boxId;
+    if (!welcome->releaseChannel.isEmpty())
+        m_assignedChannel = welcome->releaseChannel;
     m_heartbeatMs = m_config.heartbeatMs > 0 ? m_config.heartbeatMs : welcome->heartbeatSeconds * 1000;
     m_deadAfterMs = m_config.deadAfterMs > 0 ? m_config.deadAfterMs : m_heartbeatMs * 3;
     m_telemetryMs = m_config.telemetryMs != 0 ? m_config.telemetryMs : welcome->telemetrySeconds * 1000;

@@ -136,6 +136,9 @@ public:
     /// Updates what the next hello reports (after an install).
     void setSoftwareVersion(const QString &version, const QString &releaseChannel = {});
     QString boxId() const { return m_boxId; }
+    /// The release channel the server has this box in (welcome "rch"); empty until told. What
+    /// the box runs now is config().releaseChannel; they differ until it installs from the new one.
+    QString assignedReleaseChannel() const { return m_assignedChannel; }
     const BoxLinkStats &stats() const { return m_stats; }
     int telemetryIntervalMs() const { return m_telemetryMs; }
     int unackedTelemetry() const { return int(m_unacked.size()); }
@@ -212,6 +215,7 @@ private:
     State m_state = State::Stopped;
     Backoff m_backoff;
     QString m_boxId;
+    QString m_assignedChannel;
     quint64 m_nextId = 1;        // strictly increasing for the link's life, across sessions
     quint64 m_lastPeerId = 0;    // per session
     bool m_helloWithToken = false;

@@ -151,6 +151,7 @@ private:
         w.state = approved ? QStringLiteral("approved") : QStringLiteral("pending");
         w.heartbeatSeconds = heartbeatSeconds;
         w.telemetrySeconds = telemetrySeconds;
+        w.releaseChannel = QStringLiteral("experimental");
         w.serverTime = QDateTime::currentDateTimeUtc();
         if (approved) {
             QByteArray token(16, Qt::Uninitialized);

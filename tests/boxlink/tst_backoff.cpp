@@ -131,7 +131,13 @@ private Q_SLOTS:
         QCOMPARE(order, (QList<char>{'a', 'b', 'c'}));
         QVERIFY(a.wakes.first() >= t0 + 20);
         QVERIFY(c.wakes.first() >= t0 + 60);
-        QTest::qWait(100); // nothing else is due: nobody is woken again
+        // Nothing else is due: nobody is woken again (a probe client scheduled later proves the
+        // scheduler ran past the old deadlines without calling them).
+        RecordingClient probe;
+        bool probed = false;
+        probe.onWake = [&](qint64) { probed = true; };
+        s.schedule(s.add(&probe), DeadlineScheduler::now() + 100);
+        QTRY_VERIFY(probed);
         QCOMPARE(order.size(), 3);
         Q_UNUSED(ha);
     }

@@ -106,6 +106,8 @@ private Q_SLOTS:
         QVERIFY(approved.wait(WaitMs));
         QCOMPARE(link->state(), BoxLink::State::Online);
         QCOMPARE(link->boxId(), QStringLiteral("box-SIM0001"));
+        QCOMPARE(link->assignedReleaseChannel(), QStringLiteral("experimental"));
+        QCOMPARE(link->config().releaseChannel, QStringLiteral("clean")); // what it runs until it installs
         QVERIFY(!m_store.token().isEmpty());
         QVERIFY(m_server->tokens.contains(m_store.token()));
         QCOMPARE(m_server->hellos.size(), 1);
@@ -331,6 +333,56 @@ private Q_SLOTS:
         }
         link->stop();
         QCOMPARE(link->state(), BoxLink::State::Stopped);
+    }
+
+    void stableSessionResetsBackoff_data()
+    {
+        QTest::addColumn<int>("stableMs");
+        QTest::newRow("short sessions: windows grow") << 600000;
+        QTest::newRow("stable sessions: back to the base") << 0;
+    }
+    void stableSessionResetsBackoff()
+    {
+        QFETCH(int, stableMs);
+        BoxLinkConfig c = config();
+        c.backoffBaseMs = 20;
+        c.backoffCapMs = 10000;
+        c.stableSessionMs = stableMs;
+        auto link = makeLink(c);
+        QSignalSpy disconnected(link.get(), &BoxLink::disconnected);
+        link->start();
+        // The link's seeded generator replayed: the delays it must announce, exactly.
+        Backoff expected(20, 10000, c.backoffSeed);
+        for (int round = 0; round < 4; ++round) {
+            QTRY_COMPARE_WITH_TIMEOUT(link->state(), BoxLink::State::Online, WaitMs);
+            m_server->dropAll();
+            QTRY_COMPARE_WITH_TIMEOUT(disconnected.size(), round + 1, WaitMs);
+            if (stableMs == 0)
+                expected.reset();
+            QCOMPARE(disconnected.last().at(1).toLongLong(), expected.next());
+        }
+    }
+
+    void stopWhileConnectingAndRestart()
+    {
+        BoxLinkConfig c = config();
+        c.serverUrl = QUrl(QStringLiteral("ws://127.0.0.1:1/box"));
+        auto link = makeLink(c);
+        link->start();
+        QCOMPARE(link->state(), BoxLink::State::Connecting);
+        link->stop();
+        QCOMPARE(link->state(), BoxLink::State::Stopped);
+        const quint64 attempts = link->stats().connectAttempts;
+        QSignalSpy states(link.get(), &BoxLink::stateChanged);
+        QVERIFY(!states.wait(300)); // no reconnect may follow a stop
+        QCOMPARE(link->stats().connectAttempts, attempts);
+        auto good = makeLink(config());
+        good->start();
+        QTRY_COMPARE_WITH_TIMEOUT(good->state(), BoxLink::State::Online, WaitMs);
+        good->reconnectAfter(50);
+        QCOMPARE(good->state(), BoxLink::State::Disconnected);
+        QTRY_COMPARE_WITH_TIMEOUT(good->state(), BoxLink::State::Online, WaitMs);
+        QCOMPARE(good->stats().sessions, quint64(2));
     }
 
     void eventsQueueWhileOffline()
