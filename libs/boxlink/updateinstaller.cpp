@@ -199,6 +199,25 @@ void UpdateInstaller::install(const ReleaseAvailable &release, const CommandRepl
         Q_EMIT installFinished(true, release.version, text);
         return;
     }
+    if (release.force && release.version == m_previous) {
+        // An operator's rollback to the release before: its slot is still here and was verified
+        // when it was installed, so it becomes pending again without a download.
+        const QString replaced = m_pending;
+        m_pending = m_previous;
+        m_bootAttempts = 0;
+        QString error;
+        if (!saveState(&error)) {
+            m_pending = replaced;
+            refuse(error);
+            return;
+        }
+        pruneSlots();
+        const QString text = QStringLiteral("%1 (the previous slot) is pending again").arg(release.version);
+        report(QStringLiteral("installed"), true, release.version, text, {{QLatin1String("rollout"), qint64(release.rolloutId)}});
+        reply.succeed(text);
+        Q_EMIT installFinished(true, release.version, text);
+        return;
+    }
     if (!release.force && !m_current.isEmpty() && payload::compareVersions(release.version, m_current) <= 0) {
         refuse(QStringLiteral("NotNewer: %1 is not above the installed %2").arg(release.version, m_current));
         return;

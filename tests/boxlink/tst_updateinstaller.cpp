@@ -191,8 +191,25 @@ private Q_SLOTS:
         QVERIFY(third.pendingVersion().isEmpty());
         QVERIFY(!QDir(third.slotPath(QStringLiteral("2.1.0"))).exists());
 
+        // A forced release of the previous version reuses its slot, without a download.
+        QVERIFY(installAndWait(third, publish(QStringLiteral("2.3.0"), m_key)).first);
+        QVERIFY(third.commit());
+        QCOMPARE(third.previousVersion(), QStringLiteral("2.0.0"));
+        ReleaseAvailable back;
+        back.version = QStringLiteral("2.0.0");
+        back.url = QStringLiteral("http://127.0.0.1:1/never-fetched");
+        back.force = true;
+        const int downloads = int(m_authorizations.size());
+        const auto [backOk, backText] = installAndWait(third, back);
+        QVERIFY2(backOk, qPrintable(backText));
+        QCOMPARE(int(m_authorizations.size()), downloads);
+        QCOMPARE(third.pendingVersion(), QStringLiteral("2.0.0"));
+        QVERIFY(third.commit());
+        QCOMPARE(third.currentVersion(), QStringLiteral("2.0.0"));
+        QCOMPARE(third.previousVersion(), QStringLiteral("2.3.0"));
+
         // An operator's rollback of a committed release goes to the previous slot.
-        QVERIFY(installAndWait(third, publish(QStringLiteral("2.2.0"), m_key)).first);
+        QVERIFY(installAndWait(third, publish(QStringLiteral("2.4.0"), m_key)).first);
         QVERIFY(third.commit());
         QVERIFY(third.rollback(QStringLiteral("operator")));
         QCOMPARE(third.currentVersion(), QStringLiteral("2.0.0"));
