@@ -58,15 +58,22 @@ void TimeChart::setPoints(const QList<QPointF> &points, double minY, double maxY
         setLatest(tr("no data yet"));
         return;
     }
-    double lo = minY, hi = maxY;
+    double lo = minY, hi = minY;
     for (const QPointF &p : points) {
         lo = std::min(lo, p.y());
         hi = std::max(hi, p.y());
     }
-    if (hi <= lo)
-        hi = lo + 1;
-    m_y->setRange(lo, hi + (hi - lo) * 0.1);
-    m_y->applyNiceNumbers();
+    // Sparse series (zap times come a few per sample) show their points.
+    m_series->setPointsVisible(points.size() < 40);
+    if (maxY > lo && hi <= maxY) {
+        m_y->setRange(lo, maxY); // a known scale (percent, fleet size) stays put
+        m_y->setLabelFormat(maxY - lo <= 10 ? u"%.1f"_qs : u"%.0f"_qs);
+    } else {
+        hi = std::max(hi, lo + 10); // small integer-ish values: no axis labelled 0, 1, 1, 2
+        m_y->setRange(lo, hi + (hi - lo) * 0.1);
+        m_y->applyNiceNumbers();
+        m_y->setLabelFormat(u"%.0f"_qs);
+    }
     const double first = points.first().x(), last = points.last().x();
     m_x->setRange(QDateTime::fromMSecsSinceEpoch(qint64(std::min(first, last - 60000))), QDateTime::fromMSecsSinceEpoch(qint64(last)));
     setLatest(QString::number(points.last().y(), 'f', points.last().y() < 10 ? 1 : 0) + u' ' + m_unit);

@@ -73,7 +73,12 @@ DashboardView::DashboardView(DashboardModel *model, QWidget *parent)
     auto *ah = new QLabel(tr("Alerts"));
     ah->setStyleSheet(u"font-weight:600; font-size:10.5pt"_qs);
     al->addWidget(ah);
-    al->addWidget(m_alerts);
+    al->addWidget(m_alerts, 1);
+    m_noAlerts = new QLabel(tr("No alerts. Halted rollouts, boxes going offline and boxes running hot show up here."));
+    m_noAlerts->setWordWrap(true);
+    m_noAlerts->setStyleSheet(u"color:#5f6b7a; padding:12px; background:white; border:1px solid #dde1e6; border-radius:4px"_qs);
+    m_noAlerts->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+    al->addWidget(m_noAlerts, 1);
 
     auto *charts = new QWidget;
     auto *grid = new QGridLayout(charts);
@@ -89,6 +94,7 @@ DashboardView::DashboardView(DashboardModel *model, QWidget *parent)
     split->addWidget(alertsBox);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    split->setSizes({820, 380});
 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(8, 8, 8, 8);
@@ -115,6 +121,9 @@ void DashboardView::refresh()
                           .arg(l.toString(m_model->boxesWithErrors()))
                           .arg(m_model->errorRate() * 100, 0, 'f', 1));
     m_buffering->setText(QString::number(m_model->bufferingRate() * 100, 'f', 1) + u" %"_qs);
+    const bool anyAlert = m_model->alerts()->rowCount() > 0;
+    m_alerts->setVisible(anyAlert);
+    m_noAlerts->setVisible(!anyAlert);
     const int critical = m_model->alerts()->countOf(AlertModel::Critical);
     m_alertCount->setText(critical ? QStringLiteral("%1 <span style='font-size:11pt; color:#c0392b'>%2 critical</span>")
                                          .arg(m_model->alerts()->rowCount())
@@ -154,8 +163,8 @@ void DashboardView::refresh()
     series->attachAxis(y);
     y->applyNiceNumbers();
 
-    m_onlineChart->setPoints(m_model->onlineHistory(), 0, std::max(1, boxes));
-    m_errorChart->setPoints(m_model->errorRateHistory(), 0, 5);
+    m_onlineChart->setPoints(m_model->onlineHistory(), 0, std::max(10.0, boxes * 1.1));
+    m_errorChart->setPoints(m_model->errorRateHistory(), 0, 10);
 }
 
 } // namespace cerberus::ui

@@ -36,6 +36,7 @@ private:
     TimeChart *m_onlineChart;
     TimeChart *m_errorChart;
     QListView *m_alerts;
+    QLabel *m_noAlerts;
 };
 
 } // namespace cerberus::ui

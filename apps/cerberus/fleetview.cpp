@@ -6,6 +6,8 @@
 #include <cerberus/controlclient.h>
 
 #include <QAction>
+#include <QPainter>
+#include <QStyledItemDelegate>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -29,6 +31,39 @@ using namespace iptv::cerberus;
 namespace cerberus::ui {
 
 namespace {
+
+/// Draws the status colour as a small dot instead of a filled square.
+class StatusDelegate : public QStyledItemDelegate
+{
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+protected:
+    void initStyleOption(QStyleOptionViewItem *option, const QModelIndex &index) const override
+    {
+        QStyledItemDelegate::initStyleOption(option, index);
+        const QVariant v = index.data(Qt::DecorationRole);
+        if (v.typeId() != QMetaType::QColor)
+            return;
+        const QColor c = v.value<QColor>();
+        QIcon &icon = m_icons[c.rgb()];
+        if (icon.isNull()) {
+            QPixmap pm(20, 20);
+            pm.fill(Qt::transparent);
+            QPainter p(&pm);
+            p.setRenderHint(QPainter::Antialiasing);
+            p.setPen(Qt::NoPen);
+            p.setBrush(c);
+            p.drawEllipse(QRectF(3, 3, 14, 14));
+            icon = QIcon(pm);
+        }
+        option->icon = icon;
+        option->decorationSize = QSize(10, 10);
+    }
+
+private:
+    mutable QHash<QRgb, QIcon> m_icons;
+};
 
 QComboBox *picker(const QString &any)
 {
@@ -111,7 +146,8 @@ FleetView::FleetView(ControlClient *client, FleetModel *model, BoxDetailControll
     m_table->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
     m_table->horizontalHeader()->setHighlightSections(false);
     m_table->horizontalHeader()->setStretchLastSection(true);
-    const int widths[] = {80, 120, 80, 80, 95, 90, 75, 150, 100};
+    m_table->setItemDelegateForColumn(FleetModel::StatusColumn, new StatusDelegate(m_table));
+    const int widths[] = {72, 112, 62, 78, 90, 70, 68, 150, 100};
     for (int c = 0; c < FleetModel::ColumnCount; ++c)
         m_table->setColumnWidth(c, widths[c]);
 
@@ -126,6 +162,7 @@ FleetView::FleetView(ControlClient *client, FleetModel *model, BoxDetailControll
     m_splitter->addWidget(m_pane);
     m_splitter->setStretchFactor(0, 3);
     m_splitter->setStretchFactor(1, 2);
+    m_splitter->setSizes({700, 520});
     m_splitter->setChildrenCollapsible(false);
 
     auto *layout = new QVBoxLayout(this);

@@ -47,8 +47,9 @@ MainWindow::MainWindow(ControlClient *client, QWidget *parent)
     m_nav->setFixedWidth(132);
     m_nav->setFrameShape(QFrame::NoFrame);
     m_nav->setStyleSheet(u"QListWidget { background:#1f2d3d; color:#c9d3de; font-size:10.5pt; padding-top:6px; }"
-                         "QListWidget::item { padding:9px 12px; }"
-                         "QListWidget::item:selected { background:#2e86c1; color:white; }"_qs);
+                         "QListWidget::item { padding:9px 14px; border:none; }"
+                         "QListWidget::item:selected { padding:9px 14px; background:#2e86c1; color:white; }"
+                         "QListWidget::item:hover:!selected { background:#2a3b4f; }"_qs);
     for (const QString &name : {tr("Dashboard"), tr("Fleet"), tr("Releases"), tr("Audit log")})
         m_nav->addItem(name);
 

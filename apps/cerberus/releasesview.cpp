@@ -90,6 +90,11 @@ ReleasesView::ReleasesView(ControlClient *client, ReleaseController *releases, Q
     tb->addWidget(m_upload);
     tb->addWidget(m_start);
     tl->addLayout(tb);
+    m_noReleases = new QLabel(tr("No releases yet. Build and sign a bundle with iptv-payload, then Upload bundle… shows its manifest "
+                                 "and signature before it is sent."));
+    m_noReleases->setWordWrap(true);
+    m_noReleases->setStyleSheet(u"color:#5f6b7a"_qs);
+    tl->addWidget(m_noReleases);
     tl->addWidget(m_releaseTable);
 
     auto *middle = new QWidget;
@@ -102,6 +107,11 @@ ReleasesView::ReleasesView(ControlClient *client, ReleaseController *releases, Q
     mb->addWidget(m_resume);
     mb->addWidget(m_abort);
     ml->addLayout(mb);
+    m_noRollouts = new QLabel(tr("No rollouts yet. Start rollout… sends a release to a channel in groups: each opens when the one "
+                                 "before reached its success threshold, and too many failures halt it."));
+    m_noRollouts->setWordWrap(true);
+    m_noRollouts->setStyleSheet(u"color:#5f6b7a"_qs);
+    ml->addWidget(m_noRollouts);
     ml->addWidget(m_rolloutTable);
 
     auto *bottom = new QWidget;
@@ -122,9 +132,24 @@ ReleasesView::ReleasesView(ControlClient *client, ReleaseController *releases, Q
     m_splitter->setStretchFactor(0, 2);
     m_splitter->setStretchFactor(1, 2);
     m_splitter->setStretchFactor(2, 3);
+    m_notice = new QLabel;
+    m_notice->setWordWrap(true);
+    m_notice->setStyleSheet(u"background:#fff4e5; border:1px solid #f0c27b; border-radius:4px; padding:6px; color:#7a4b00"_qs);
+    m_notice->hide();
+    m_groupTable->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
+    layout->addWidget(m_notice);
     layout->addWidget(m_splitter);
+    connect(releases, &ReleaseController::availabilityChanged, this, [this](bool available, const QString &why) {
+        m_notice->setText(tr("Releases are not available: %1.").arg(why));
+        m_notice->setVisible(!available);
+        updateButtons();
+    });
+    for (QAbstractItemModel *m : {static_cast<QAbstractItemModel *>(releases->releases()), static_cast<QAbstractItemModel *>(releases->rollouts())}) {
+        connect(m, &QAbstractItemModel::rowsInserted, this, &ReleasesView::updateButtons);
+        connect(m, &QAbstractItemModel::rowsRemoved, this, &ReleasesView::updateButtons);
+    }
 
     connect(m_upload, &QPushButton::clicked, this, &ReleasesView::uploadBundle);
     connect(m_start, &QPushButton::clicked, this, &ReleasesView::startRollout);
@@ -164,7 +189,9 @@ QString ReleasesView::selectedRollout() const
 
 void ReleasesView::updateButtons()
 {
-    const bool can = m_client->permissions()->canManageReleases();
+    const bool can = m_client->permissions()->canManageReleases() && m_releases->isAvailable();
+    m_noReleases->setVisible(m_releases->releases()->rowCount() == 0);
+    m_noRollouts->setVisible(m_releases->rollouts()->rowCount() == 0);
     const QString state = m_releases->rollout(selectedRollout()).value(u"state").toString();
     m_upload->setEnabled(can);
     m_start->setEnabled(can && m_releases->releases()->rowCount() > 0);

@@ -42,6 +42,9 @@ private:
     QPushButton *m_resume;
     QPushButton *m_abort;
     QSplitter *m_splitter;
+    QLabel *m_notice;
+    QLabel *m_noReleases;
+    QLabel *m_noRollouts;
 };
 
 } // namespace cerberus::ui

@@ -17,6 +17,7 @@
 #include <QJsonArray>
 #include <QRandomGenerator>
 #include <QTextStream>
+#include <QTimer>
 
 #include <algorithm>
 #include <cstdio>
@@ -203,16 +204,36 @@ int main(int argc, char **argv)
         ++flushes;
     });
     const int perBurst = 19000; // one telemetry round of a fully loaded node, arriving together
+    // UI thread stalls: a 5 ms timer stands in for the event loop's other work (painting, input);
+    // its lateness is how long the loop was held.
+    QList<double> stalls;
+    QElapsedTimer tickClock;
+    QTimer ticker;
+    ticker.setTimerType(Qt::PreciseTimer);
+    ticker.setInterval(5);
+    QObject::connect(&ticker, &QTimer::timeout, [&] {
+        if (tickClock.isValid())
+            stalls.append(std::max(0.0, tickClock.nsecsElapsed() / 1e6 - 5));
+        tickClock.restart();
+    });
+    ticker.start();
     clock.restart();
     qint64 queueNs = 0;
     for (int done = 0; done < updates;) {
         QElapsedTimer q;
         q.start();
         const int n = std::min(perBurst, updates - done);
+        // Pushes arrive as WebSocket frames between which the event loop runs: queue a frame's
+        // worth at a time and let the loop turn.
         for (int i = 0; i < n; ++i) {
             const int id = 1 + int(rng.bounded(boxes));
             model.queueTelemetry(id, {{u"cpu"_qs, rng.bounded(1000) / 10.0}, {u"temp"_qs, 40 + rng.bounded(400) / 10.0},
                                       {u"mem"_qs, 200000 + int(rng.bounded(300000))}, {u"memTotal"_qs, 1048576}});
+            if (i % 200 == 199) {
+                queueNs += q.nsecsElapsed();
+                QCoreApplication::processEvents();
+                q.restart();
+            }
         }
         queueNs += q.nsecsElapsed();
         done += n;
@@ -221,12 +242,17 @@ int main(int argc, char **argv)
             QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents | QEventLoop::AllEvents, 5);
     }
     const double totalMs = msSince(clock);
+    ticker.stop();
+    std::sort(stalls.begin(), stalls.end());
+    auto pct = [&stalls](double p) { return stalls.isEmpty() ? 0.0 : stalls.at(qMin(stalls.size() - 1, qsizetype(p * stalls.size()))); };
     out << "telemetry updates              " << updates << " in bursts of " << perBurst << "\n";
     out << "  queue + apply                " << QString::number(updates / (totalMs / 1000.0), 'f', 0) << " updates/s (incl. "
         << QString::number(150.0 * (updates / perBurst), 'f', 0) << " ms of coalescing waits)\n";
     out << "  queueing alone               " << QString::number(queueNs / 1e6, 'f', 1) << " ms\n";
     out << "  flushes / dataChanged        " << flushes << " / " << dataChanged << "\n";
     out << "  longest flush (budget 20 ms) " << QString::number(maxFlush, 'f', 1) << " ms\n";
+    out << "  event-loop stall p50/p99/max " << QString::number(pct(0.5), 'f', 1) << " / " << QString::number(pct(0.99), 'f', 1)
+        << " / " << QString::number(stalls.isEmpty() ? 0 : stalls.last(), 'f', 1) << " ms (" << stalls.size() << " ticks; target p99 <= 50)\n";
 
     // Raw apply speed without coalescing waits.
     for (int i = 0; i < 100000; ++i)

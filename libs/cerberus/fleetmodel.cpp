@@ -65,7 +65,6 @@ FleetModel::FleetModel(QObject *parent)
     : QAbstractTableModel(parent)
 {
     m_timer.setSingleShot(true);
-    m_timer.setInterval(150);
     connect(&m_timer, &QTimer::timeout, this, [this] { flush(true); });
 }
 
@@ -203,7 +202,7 @@ QVariant FleetModel::headerData(int section, Qt::Orientation orientation, int ro
     case SerialColumn: return tr("Serial");
     case ModelColumn: return tr("Model");
     case VersionColumn: return tr("Software");
-    case ReleaseChannelColumn: return tr("Release channel");
+    case ReleaseChannelColumn: return tr("Release");
     case CurrentChannelColumn: return tr("Watching");
     case LastSeenColumn: return tr("Last seen");
     case HealthColumn: return tr("Health");
@@ -408,7 +407,7 @@ void FleetModel::clear()
 void FleetModel::scheduleFlush()
 {
     if (!m_timer.isActive())
-        m_timer.start();
+        m_timer.start(m_interval);
 }
 
 void FleetModel::queueBox(const QJsonObject &box)
@@ -468,25 +467,33 @@ void FleetModel::flush(bool budgeted)
     const int onlineBefore = m_online;
     qsizetype done = 0;
     int updates = 0;
-    for (; done < m_pendingOrder.size(); ++done) {
-        if (budgeted && (done & 63) == 63 && clock.elapsed() >= m_budgetMs)
-            break;
-        const qint64 id = m_pendingOrder.at(done);
-        const Pending p = m_pending.take(id);
-        ++updates;
-        const int row = m_rowOf.value(id, -1);
-        if (row < 0) {
-            // Only a full box record can make a row; a bare telemetry or presence update of a box
-            // we have not listed waits for the next page of the list.
-            if (p.box.contains(u"serial"))
-                unknown.append(p.box);
-            continue;
+    int rowsChanged = 0;
+    // In chunks, each merged and signalled before the clock is looked at, so the budget covers
+    // the views' and proxies' work on the signals too.
+    while (done < m_pendingOrder.size()) {
+        const qsizetype end = std::min(m_pendingOrder.size(), done + 256);
+        for (; done < end; ++done) {
+            const qint64 id = m_pendingOrder.at(done);
+            const Pending p = m_pending.take(id);
+            ++updates;
+            const int row = m_rowOf.value(id, -1);
+            if (row < 0) {
+                // Only a full box record can make a row; a bare telemetry or presence update of a
+                // box we have not listed waits for the next page of the list.
+                if (p.box.contains(u"serial"))
+                    unknown.append(p.box);
+                continue;
+            }
+            if (const quint32 mask = merge(m_rows[row], p.box, p.telemetry, p.presence))
+                changes.append({row, mask});
         }
-        if (const quint32 mask = merge(m_rows[row], p.box, p.telemetry, p.presence))
-            changes.append({row, mask});
+        rowsChanged += int(changes.size());
+        emitChanged(changes);
+        changes.clear();
+        if (budgeted && clock.elapsed() >= m_budgetMs)
+            break;
     }
     m_pendingOrder.remove(0, done);
-    emitChanged(changes);
     if (m_online != onlineBefore)
         Q_EMIT onlineCountChanged();
     if (!unknown.isEmpty())
@@ -495,7 +502,7 @@ void FleetModel::flush(bool budgeted)
         m_timer.start(0); // the rest after the event loop had its turn
     const double ms = clock.nsecsElapsed() / 1e6;
     if (updates)
-        Q_EMIT flushed(updates, int(changes.size()), ms);
+        Q_EMIT flushed(updates, rowsChanged, ms);
 }
 
 void FleetModel::emitChanged(QList<std::pair<int, quint32>> &changes)

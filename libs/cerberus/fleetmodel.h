@@ -132,8 +132,8 @@ public:
     /// Applies everything queued now, ignoring the time budget (tests, benchmarks).
     void flushPending();
     int pendingCount() const { return int(m_pending.size()); }
-    void setCoalesceInterval(int ms) { m_timer.setInterval(ms); }
-    int coalesceInterval() const { return m_timer.interval(); }
+    void setCoalesceInterval(int ms) { m_interval = ms; }
+    int coalesceInterval() const { return m_interval; }
     /// Longest a flush may run before it yields to the event loop (the rest follows at once).
     void setFlushBudget(int ms) { m_budgetMs = ms; }
 
@@ -183,6 +183,7 @@ private:
     QList<qint64> m_pendingOrder; ///< first-come order, so inserted rows keep arrival order
     QTimer m_timer;
     int m_budgetMs = 20;
+    int m_interval = 150;
     int m_online = 0;
     HealthThresholds m_health;
 };

@@ -138,6 +138,14 @@ BundleInfo ReleaseController::inspect(const QString &path) const
     return info;
 }
 
+void ReleaseController::setAvailable(bool available, const QString &why)
+{
+    if (available == m_available)
+        return;
+    m_available = available;
+    Q_EMIT availabilityChanged(available, why);
+}
+
 bool ReleaseController::allowed(const QString &what)
 {
     if (m_client->permissions()->canManageReleases())
@@ -166,8 +174,13 @@ void ReleaseController::stop()
 void ReleaseController::refresh()
 {
     m_client->get(s_releases, {}, this, [this](const ApiReply &r) {
+        if (r.status == 404 || r.status == 405) {
+            setAvailable(false, tr("this control server has no release API (GET %1: %2)").arg(s_releases, r.error.message));
+            return;
+        }
         if (!r.ok())
             return;
+        setAvailable(true, {});
         QList<QJsonObject> rows;
         for (const QJsonValue &v : r.json.value(u"items").toArray())
             rows.append(v.toObject());

@@ -77,8 +77,14 @@ Q_SIGNALS:
     void rolloutStarted(const QJsonObject &rollout);
     void rolloutChanged(const QJsonObject &rollout);
     void failed(const QString &what, const iptv::cerberus::ApiError &error);
+    /// Whether the server answers the release routes at all (older servers: 404).
+    void availabilityChanged(bool available, const QString &why);
+
+public:
+    bool isAvailable() const { return m_available; }
 
 private:
+    void setAvailable(bool available, const QString &why);
     bool action(const QString &rolloutId, const QString &verb);
     void applyRollout(const QJsonObject &rollout);
     bool allowed(const QString &what);
@@ -90,6 +96,7 @@ private:
     QStringList m_keyFiles;
     QString m_selected;
     bool m_following = false;
+    bool m_available = true;
 };
 
 } // namespace iptv::cerberus
