@@ -97,6 +97,7 @@ private Q_SLOTS:
             QCOMPARE(c.fleet.first, 100);
             QCOMPARE(c.fleet.telemetryInterval, o.fleet.telemetryInterval);
             QCOMPARE(c.fleet.installFailPercent, o.fleet.installFailPercent);
+            QCOMPARE(c.fleet.seed, o.fleet.seed); // same boxes whatever the split
         }
     }
 
@@ -229,6 +230,15 @@ private Q_SLOTS:
         QCOMPARE(m_server->secrets.size(), 30);
         QVERIFY(m_server->secrets.contains(QStringLiteral("SIM001000")));
         QVERIFY(m_server->secrets.contains(QStringLiteral("SIM001029")));
+
+        // The same fleet split differently is the same boxes: the server knows their secrets.
+        RunOptions single = o;
+        single.processes = 1;
+        FleetRunner again(single, out, err);
+        const QJsonObject r2 = run(again);
+        QCOMPARE(r2.value(QLatin1String("online")).toInt(), 30);
+        QCOMPARE(r2.value(QLatin1String("connections")).toObject().value(QLatin1String("serverErrors")).toDouble(), 0.0);
+        QCOMPARE(m_server->secrets.size(), 30);
     }
 };
 

@@ -169,7 +169,7 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
     return ok;
 }
 
-QStringList childArguments(const RunOptions &o, int first, int boxes, int index)
+QStringList childArguments(const RunOptions &o, int first, int boxes, int)
 {
     const FleetConfig &f = o.fleet;
     QStringList servers{f.server.toString()};
@@ -187,7 +187,9 @@ QStringList childArguments(const RunOptions &o, int first, int boxes, int index)
                   QStringLiteral("--backoff-cap"), QString::number(f.backoffCapMs),
                   QStringLiteral("--software-version"), f.softwareVersion,
                   QStringLiteral("--release-channel"), f.releaseChannel,
-                  QStringLiteral("--seed"), QString::number(f.seed * 7919 + quint64(index))};
+                  // The same seed in every child: a box's secret and randomness follow from the seed
+                  // and its serial, so it is the same box whatever --processes splits it into.
+                  QStringLiteral("--seed"), QString::number(f.seed)};
     if (f.connectRate > 0)
         a << QStringLiteral("--connect-rate") << QString::number(f.connectRate / o.processes, 'g', 10);
     if (f.telemetryInterval > 0)
