@@ -64,7 +64,7 @@ void TimeChart::setPoints(const QList<QPointF> &points, double minY, double maxY
         hi = std::max(hi, p.y());
     }
     // Sparse series (zap times come a few per sample) show their points.
-    m_series->setPointsVisible(points.size() < 40);
+    m_series->setPointsVisible(points.size() < 12);
     if (maxY > lo && hi <= maxY) {
         m_y->setRange(lo, maxY); // a known scale (percent, fleet size) stays put
         m_y->setLabelFormat(maxY - lo <= 10 ? u"%.1f"_qs : u"%.0f"_qs);

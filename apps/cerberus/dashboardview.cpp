@@ -139,6 +139,11 @@ void DashboardView::refresh()
                 versions.append(v.key());
     std::sort(versions.begin(), versions.end());
     QChart *chart = m_versions->chart();
+    int counted = 0;
+    for (const auto &versionsOf : byChannel)
+        for (int n : versionsOf)
+            counted += n;
+    chart->setTitle(tr("Software versions by release channel (%1 approved boxes)").arg(QLocale().toString(counted)));
     chart->removeAllSeries();
     for (QAbstractAxis *a : chart->axes())
         chart->removeAxis(a);

@@ -289,9 +289,18 @@ void FleetView::focusSearch()
 
 void FleetView::selectFirstRow()
 {
+    // The first box that is online (it has live charts), else the first row.
+    int row = 0;
+    for (int i = 0; i < m_proxy->rowCount(); ++i) {
+        if (m_proxy->index(i, 0).data(FleetModel::OnlineRole).toBool()) {
+            row = i;
+            break;
+        }
+    }
     if (m_proxy->rowCount() > 0) {
-        m_table->setCurrentIndex(m_proxy->index(0, 0));
-        m_table->selectRow(0);
+        m_table->setCurrentIndex(m_proxy->index(row, 0));
+        m_table->selectRow(row);
+        m_table->scrollTo(m_proxy->index(row, 0), QAbstractItemView::PositionAtCenter);
     }
 }
 

@@ -102,6 +102,7 @@ MainWindow::MainWindow(ControlClient *client, QWidget *parent)
     statusBar()->addWidget(m_message, 1);
 
     // Wiring between controllers.
+    m_dashboard->setFleetModel(m_model);
     connect(m_fleet, &FleetController::summaryReceived, m_dashboard, &DashboardModel::applySummary);
     connect(m_fleet, &FleetController::boxesWentOffline, m_dashboard, &DashboardModel::noteOffline);
     connect(m_model, &FleetModel::temperatureAlarm, m_dashboard, &DashboardModel::noteTemperature);

@@ -1,5 +1,7 @@
 #include "dashboardmodel.h"
 
+#include "fleetmodel.h"
+
 #include <QColor>
 #include <QJsonArray>
 
@@ -84,6 +86,20 @@ DashboardModel::DashboardModel(QObject *parent)
 QMap<QString, QMap<QString, int>> DashboardModel::versionsByChannel() const
 {
     QMap<QString, QMap<QString, int>> out;
+    if (m_fleet && m_fleet->rowCount() > 0) {
+        // Counted per (channel, pooled version) first: 100,000 rows cost a millisecond.
+        QHash<quint32, int> counts;
+        for (int i = 0; i < m_fleet->rowCount(); ++i) {
+            const FleetRow &r = m_fleet->row(i);
+            if (r.state == FleetRow::Approved)
+                ++counts[(quint32(r.releaseChannel) << 16) | r.version];
+        }
+        for (auto it = counts.cbegin(); it != counts.cend(); ++it) {
+            const QString v = m_fleet->string(quint16(it.key() & 0xffff));
+            out[FleetModel::releaseChannelName(quint8(it.key() >> 16))][v.isEmpty() ? u"unknown"_qs : v] += it.value();
+        }
+        return out;
+    }
     const QJsonObject v = m_summary.value(u"versions").toObject();
     for (auto ch = v.begin(); ch != v.end(); ++ch) {
         const QJsonObject versions = ch.value().toObject();

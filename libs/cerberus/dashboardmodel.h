@@ -13,6 +13,8 @@
 
 namespace iptv::cerberus {
 
+class FleetModel;
+
 class AlertModel : public QAbstractListModel
 {
     Q_OBJECT
@@ -65,8 +67,10 @@ public:
     double errorRate() const { return m_summary.value(u"errorRate").toDouble(); }
     double bufferingRate() const { return m_summary.value(u"bufferingRate").toDouble(); }
     int boxesWithErrors() const { return m_summary.value(u"boxesWithErrors").toInt(); }
-    /// channel -> (version -> boxes).
+    /// channel -> (version -> boxes): of every box in the fleet model when one is set (the
+    /// server's summary counts only boxes reporting since it started), else of the summary.
     QMap<QString, QMap<QString, int>> versionsByChannel() const;
+    void setFleetModel(const FleetModel *model) { m_fleet = model; }
     QMap<QString, int> models() const;
     QJsonObject summary() const { return m_summary; }
     /// (epoch ms, value) samples, one per summary, the last hour.
@@ -88,6 +92,7 @@ private:
     QList<QPointF> m_onlineHistory;
     QList<QPointF> m_errorHistory;
     AlertModel *m_alerts;
+    const FleetModel *m_fleet = nullptr;
 };
 
 } // namespace iptv::cerberus

@@ -1,6 +1,9 @@
 #include "fleetcontroller.h"
 
 #include <QJsonArray>
+#include <QLoggingCategory>
+
+Q_LOGGING_CATEGORY(lcFleet, "iptv.cerberus.fleet")
 
 namespace iptv::cerberus {
 
@@ -49,6 +52,7 @@ void FleetController::start()
     m_total = 0;
     m_sweepOffset = 0;
     m_loading = true;
+    m_loadClock.start();
     Q_EMIT loadingChanged();
     if (!m_subscribed) {
         m_client->addTopic(u"fleet"_qs);
@@ -107,6 +111,7 @@ void FleetController::fetchPage(int offset, bool initial)
                 fetchPage(next, true);
             } else {
                 m_loading = false;
+                qCInfo(lcFleet).noquote() << "fleet loaded:" << m_model->rowCount() << "boxes in" << m_loadClock.elapsed() << "ms";
                 Q_EMIT loadingChanged();
                 Q_EMIT loaded();
             }

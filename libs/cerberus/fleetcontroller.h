@@ -10,6 +10,7 @@
 #include "controlclient.h"
 #include "fleetmodel.h"
 
+#include <QElapsedTimer>
 #include <QObject>
 #include <QTimer>
 
@@ -52,6 +53,7 @@ private:
     ControlClient *m_client;
     FleetModel *m_model;
     QTimer m_sweep;
+    QElapsedTimer m_loadClock;
     int m_pageSize = 1000;
     int m_sweepOffset = 0;
     int m_total = 0;
