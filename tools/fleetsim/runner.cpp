@@ -292,6 +292,9 @@ void FleetRunner::start()
             c.last.stopped = share;
             c.process = std::make_unique<QProcess>();
             c.process->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+            // Own process group: Ctrl-C reaches the parent only, which then collects every child's
+            // final counters ("stop" on stdin); a parent that dies closes their stdin, which stops them.
+            c.process->setChildProcessModifier([] { ::setpgid(0, 0); });
             Child *cp = &c;
             connect(c.process.get(), &QProcess::readyReadStandardOutput, this, [this, cp] { readChild(*cp); });
             connect(c.process.get(), &QProcess::finished, this, [this, cp](int code, QProcess::ExitStatus status) {
