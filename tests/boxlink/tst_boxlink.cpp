@@ -159,7 +159,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(link->state(), BoxLink::State::Online, WaitMs);
         QCOMPARE(m_server->hellos.size(), 2);
         const qint64 gap = m_server->hellos[1].atMs - m_server->hellos[0].atMs;
-        QVERIFY2(gap >= 1000 && gap < 2500, qPrintable(QString::number(gap)));
+        QVERIFY2(gap >= 1000 && gap < 4000, qPrintable(QString::number(gap))); // [1, 2] s plus a loaded machine
         QCOMPARE(disconnected.size(), 1);
         const qint64 announced = disconnected.first().at(1).toLongLong();
         QVERIFY(announced >= 1000 && announced <= 2000);
@@ -302,7 +302,7 @@ private Q_SLOTS:
     {
         BoxLinkConfig c = config();
         c.heartbeatMs = 50;
-        c.deadAfterMs = 200;
+        c.deadAfterMs = 500;
         auto link = makeLink(c);
         link->start();
         QTRY_COMPARE_WITH_TIMEOUT(link->state(), BoxLink::State::Online, WaitMs);
