@@ -4,6 +4,16 @@
 // enrollment and token auth, telemetry acknowledged by the server, events, and commands run
 // through the app's handler. Hubris runs one; tools/fleetsim runs thousands in one process with
 // the same code, so load tests exercise what boxes really do.
+//
+// On a box:
+//   FileCredentialStore store(stateDir);                 // secret + token, 0600
+//   UpdateInstaller installer({stateDir, trustedKeys, firmwareVersion}, &store);
+//   const QString slot = installer.beginBoot();          // load the QML from here (empty: built in)
+//   BoxLink link({url, serial, mac, model, version}, &store);
+//   link.setTelemetrySource(&hal); link.setCommandHandler(&commands); installer.attach(&link);
+//   link.start();
+//   ... once the UI came up healthy: installer.commit() (a no-op error when nothing is pending).
+// The command handler passes InstallRelease to installer.execute(); everything else is the app's.
 
 #include "backoff.h"
 #include "deadlinescheduler.h"
