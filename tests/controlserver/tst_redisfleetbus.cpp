@@ -1,7 +1,7 @@
 // RedisFleetBus between two nodes on a real redis-server: a command route issued on node A
 // reaches node B (not A again), updates reach both, a batch of 10,000 routes arrives whole and in
 // order, and a node keeps working locally while Redis is down.
-#include "../redis/redisserver.h"
+#include "../common/redisserver.h"
 
 #include <redisfleetbus.h>
 

@@ -3,37 +3,20 @@
 // or the QPSQL driver are missing): releases, rollouts with 10,000 and 100,000 targets inserted
 // in one transaction (timed), target updates, reload order, and a rollout run on PostgreSQL.
 
+#include "../common/postgresserver.h"
+
 #include <releasestore.h>
 #include <rollout.h>
 
-#include <QDir>
 #include <QElapsedTimer>
-#include <QFile>
-#include <QProcess>
 #include <QSqlDatabase>
 #include <QSqlQuery>
-#include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
-
-#include <unistd.h>
 
 using namespace iptv::control;
 
 namespace {
-
-QString postgresBinDir()
-{
-    QDir root(QStringLiteral("/usr/lib/postgresql"));
-    QStringList versions = root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
-    std::sort(versions.begin(), versions.end(), [](const QString &a, const QString &b) { return a.toInt() > b.toInt(); });
-    for (const QString &v : versions) {
-        const QString bin = root.filePath(v + u"/bin");
-        if (QFile::exists(bin + u"/initdb") && QFile::exists(bin + u"/pg_ctl"))
-            return bin;
-    }
-    return {};
-}
 
 Release makeRelease(const QString &version, qint64 uploadedAt, ReleaseChannel channel = ReleaseChannel::Clean)
 {
@@ -60,58 +43,19 @@ class TestReleaseStore : public QObject
 private:
     QTemporaryDir m_dir;
     int m_counter = 0;
-    // PostgreSQL server for the test
-    QString m_bin, m_pgData, m_pgSkip;
+    PostgresServer m_postgres;
+    QString m_pgSkip;
     bool m_pgRunning = false;
     int m_pgPort = 0;
 
-    bool run(const QString &program, const QStringList &args, QString *output)
-    {
-        QProcess p;
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        if (::geteuid() == 0)
-            p.start(QStringLiteral("runuser"), QStringList{u"-u"_qs, u"postgres"_qs, u"--"_qs, program} + args);
-        else
-            p.start(program, args);
-        const bool ok = p.waitForFinished(120000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
-        *output = QString::fromLocal8Bit(p.readAll());
-        return ok;
-    }
-
     void startPostgres()
     {
-        m_bin = postgresBinDir();
-        if (m_bin.isEmpty()) {
-            m_pgSkip = u"PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"_qs;
+        m_pgSkip = PostgresServer::skipReason();
+        if (!m_pgSkip.isEmpty())
             return;
-        }
-        if (!QSqlDatabase::isDriverAvailable(u"QPSQL"_qs)) {
-            m_pgSkip = u"Qt's QPSQL driver is not installed"_qs;
-            return;
-        }
-        m_pgData = m_dir.filePath(u"pgdata"_qs);
-        QString out;
-        if (::geteuid() == 0) {
-            QVERIFY(QFile::setPermissions(m_dir.path(), QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner
-                                                            | QFile::ReadOther | QFile::ExeOther));
-            QVERIFY(QDir().mkpath(m_pgData));
-            QProcess chown;
-            chown.start(u"chown"_qs, {u"postgres:postgres"_qs, m_pgData});
-            QVERIFY(chown.waitForFinished() && chown.exitCode() == 0);
-        }
-        QVERIFY2(run(m_bin + u"/initdb", {u"-D"_qs, m_pgData, u"-U"_qs, u"iptv"_qs, u"-A"_qs, u"trust"_qs, u"-E"_qs,
-                                           u"UTF8"_qs, u"--no-sync"_qs},
-                     &out),
-                 qPrintable(out));
-        QTcpServer probe;
-        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
-        m_pgPort = probe.serverPort();
-        probe.close();
-        const QString options = QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off").arg(m_pgPort).arg(m_pgData);
-        QVERIFY2(run(m_bin + u"/pg_ctl", {u"-D"_qs, m_pgData, u"-o"_qs, options, u"-l"_qs, m_pgData + u"/server.log",
-                                          u"-w"_qs, u"-t"_qs, u"60"_qs, u"start"_qs},
-                     &out),
-                 qPrintable(out));
+        QString error;
+        QVERIFY2(m_postgres.start(&error), qPrintable(error));
+        m_pgPort = m_postgres.port();
         m_pgRunning = true;
     }
 
@@ -202,11 +146,7 @@ private Q_SLOTS:
             QSqlDatabase::database(name, false).close();
             QSqlDatabase::removeDatabase(name);
         }
-        if (!m_pgRunning)
-            return;
-        QString out;
-        if (!run(m_bin + u"/pg_ctl", {u"-D"_qs, m_pgData, u"-m"_qs, u"fast"_qs, u"-w"_qs, u"stop"_qs}, &out))
-            qWarning("pg_ctl stop failed: %s", qPrintable(out));
+        m_postgres.stop();
     }
 
     void releases_data() { drivers(); }

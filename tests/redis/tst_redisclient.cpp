@@ -1,6 +1,6 @@
 // RedisClient against a real redis-server: commands and replies, pub/sub between two clients,
 // and a Redis restart: both clients reconnect by themselves and the subscription is renewed.
-#include "redisserver.h"
+#include "../common/redisserver.h"
 
 #include <redis/redisclient.h>
 

@@ -1,0 +1,135 @@
+#pragma once
+
+// A throwaway PostgreSQL for tests: initdb in a temporary directory, pg_ctl start on a free
+// loopback port with fsync off, stopped with the object. PostgreSQL refuses to run as root, so
+// its tools run as the postgres user then. Tests skip with the reason from skipReason() when the
+// server binaries or Qt's QPSQL driver are missing.
+
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QSqlDatabase>
+#include <QTcpServer>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <memory>
+
+#include <unistd.h>
+
+class PostgresServer
+{
+public:
+    /// Why the tests cannot run here, or empty when they can.
+    static QString skipReason()
+    {
+        if (binDir().isEmpty())
+            return QStringLiteral("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql)");
+        if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QPSQL")))
+            return QStringLiteral("Qt's QPSQL driver is not installed (apt-get install libqt6sql6-psql)");
+        return {};
+    }
+
+    ~PostgresServer() { stop(); }
+
+    /// initdb + start; false with the tools' output in *error.
+    bool start(QString *error)
+    {
+        m_bin = binDir();
+        m_dir = std::make_unique<QTemporaryDir>();
+        if (!m_dir->isValid()) {
+            *error = QStringLiteral("no temporary directory");
+            return false;
+        }
+        m_data = m_dir->filePath(QStringLiteral("pgdata"));
+        if (::geteuid() == 0) {
+            QFile::setPermissions(m_dir->path(), QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadOther
+                                                     | QFile::ExeOther);
+            QDir().mkpath(m_data);
+            if (!run(QStringLiteral("chown"), {QStringLiteral("postgres:postgres"), m_data}, error, false))
+                return false;
+        }
+        if (!run(m_bin + QStringLiteral("/initdb"),
+                 {QStringLiteral("-D"), m_data, QStringLiteral("-U"), QStringLiteral("iptv"), QStringLiteral("-A"),
+                  QStringLiteral("trust"), QStringLiteral("-E"), QStringLiteral("UTF8"), QStringLiteral("--no-sync")},
+                 error))
+            return false;
+        QTcpServer probe;
+        probe.listen(QHostAddress::LocalHost, 0);
+        m_port = probe.serverPort();
+        probe.close();
+        const QString options = QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200")
+                                    .arg(m_port)
+                                    .arg(m_data);
+        if (!run(m_bin + QStringLiteral("/pg_ctl"),
+                 {QStringLiteral("-D"), m_data, QStringLiteral("-o"), options, QStringLiteral("-l"),
+                  m_data + QStringLiteral("/server.log"), QStringLiteral("-w"), QStringLiteral("-t"), QStringLiteral("60"),
+                  QStringLiteral("start")},
+                 error))
+            return false;
+        m_running = true;
+        return true;
+    }
+
+    void stop()
+    {
+        if (!m_running)
+            return;
+        m_running = false;
+        QString out;
+        if (!run(m_bin + QStringLiteral("/pg_ctl"),
+                 {QStringLiteral("-D"), m_data, QStringLiteral("-m"), QStringLiteral("fast"), QStringLiteral("-w"),
+                  QStringLiteral("stop")},
+                 &out))
+            qWarning("pg_ctl stop failed: %s", qPrintable(out));
+    }
+
+    /// A database of its own for one test.
+    bool createDatabase(const QString &name, QString *error)
+    {
+        return run(m_bin + QStringLiteral("/createdb"),
+                   {QStringLiteral("-h"), QStringLiteral("127.0.0.1"), QStringLiteral("-p"), QString::number(m_port),
+                    QStringLiteral("-U"), QStringLiteral("iptv"), name},
+                   error);
+    }
+
+    /// postgresql://iptv@127.0.0.1:<port>/<database>
+    QString uri(const QString &database = QStringLiteral("postgres")) const
+    {
+        return QStringLiteral("postgresql://iptv@127.0.0.1:%1/%2").arg(m_port).arg(database);
+    }
+    quint16 port() const { return m_port; }
+
+private:
+    static QString binDir()
+    {
+        QDir root(QStringLiteral("/usr/lib/postgresql"));
+        QStringList versions = root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+        std::sort(versions.begin(), versions.end(), [](const QString &a, const QString &b) { return a.toInt() > b.toInt(); });
+        for (const QString &v : versions) {
+            const QString bin = root.filePath(v + QStringLiteral("/bin"));
+            if (QFile::exists(bin + QStringLiteral("/initdb")) && QFile::exists(bin + QStringLiteral("/pg_ctl")))
+                return bin;
+        }
+        return {};
+    }
+
+    static bool run(const QString &program, const QStringList &args, QString *output, bool asPostgres = true)
+    {
+        QProcess p;
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        if (asPostgres && ::geteuid() == 0)
+            p.start(QStringLiteral("runuser"), QStringList{QStringLiteral("-u"), QStringLiteral("postgres"), QStringLiteral("--"), program} + args);
+        else
+            p.start(program, args);
+        const bool ok = p.waitForFinished(120000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
+        *output = QString::fromLocal8Bit(p.readAll());
+        return ok;
+    }
+
+    QString m_bin;
+    std::unique_ptr<QTemporaryDir> m_dir;
+    QString m_data;
+    quint16 m_port = 0;
+    bool m_running = false;
+};
