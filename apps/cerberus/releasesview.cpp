@@ -273,7 +273,9 @@ void ReleasesView::uploadBundle()
                        .arg(m.value(u"version").toString(), m.value(u"channel").toString(),
                             m.value(u"minBoxVersion").toString(u"any"_qs), l.toString(info.files),
                             l.formattedDataSize(info.payloadBytes), info.keyId.toHtmlEscaped(),
-                            info.signature == u"not-checked" ? tr("checked by the server on upload") : info.signature,
+                            info.signature == u"not-checked" ? tr("checked by the server on upload (no trusted key given)")
+                            : info.signature == u"valid"       ? u"<span style='color:#2ea043'>valid</span>"_qs
+                                                               : u"<span style='color:#c0392b'>"_qs + info.signatureText + u"</span>"_qs,
                             l.formattedDataSize(info.size));
     if (!m.value(u"notes").toString().isEmpty())
         text += u"<p>"_qs + m.value(u"notes").toString().toHtmlEscaped() + u"</p>"_qs;

@@ -129,7 +129,14 @@ BundleInfo ReleaseController::inspect(const QString &path) const
     }
     info.ok = true;
     info.manifest = r.manifest.toJsonObject();
-    info.signature = iptv::payload::signatureStateName(r.signature);
+    switch (r.signature) {
+    case iptv::payload::SignatureState::NotChecked: info.signature = u"not-checked"_qs; break;
+    case iptv::payload::SignatureState::Valid: info.signature = u"valid"_qs; break;
+    case iptv::payload::SignatureState::Invalid: info.signature = u"invalid"_qs; break;
+    case iptv::payload::SignatureState::UnknownKey: info.signature = u"unknown-key"_qs; break;
+    case iptv::payload::SignatureState::Missing: info.signature = u"missing"_qs; break;
+    }
+    info.signatureText = iptv::payload::signatureStateName(r.signature);
     info.keyId = r.signatureKeyId;
     info.files = int(r.manifest.files.size());
     info.payloadBytes = r.manifest.totalSize;

@@ -22,6 +22,7 @@ struct BundleInfo
     QString path;
     QJsonObject manifest;   ///< version, channel, minBoxVersion, keyId, files, ...
     QString signature;      ///< not-checked | valid | invalid | unknown-key | missing
+    QString signatureText;  ///< the same for people
     QString keyId;
     qint64 size = 0;
     int files = 0;
