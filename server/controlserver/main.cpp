@@ -1,5 +1,6 @@
 // controlserver: the fleet hub. Everything but argument handling lives in controlserver_lib.
 
+#include "cluster.h"
 #include "config.h"
 #include "controlserver.h"
 
@@ -30,6 +31,7 @@ int main(int argc, char *argv[])
     parser.addHelpOption();
     parser.addVersionOption();
     iptv::control::addCommandLineOptions(&parser);
+    iptv::control::addClusterOptions(&parser);
     parser.process(app);
 
     iptv::control::ControlConfig config;
@@ -38,11 +40,16 @@ int main(int argc, char *argv[])
         qCritical("controlserver: %s", qPrintable(error));
         return 2;
     }
+    iptv::control::ClusterConfig cluster;
+    if (!iptv::control::loadClusterConfig(parser, &cluster, &error)) {
+        qCritical("controlserver: %s", qPrintable(error));
+        return 2;
+    }
 
     iptv::control::ControlServer server(config);
     // SIGTERM/SIGINT: close sessions (going away), flush queued writes, close the store, exit 0.
     iptv::quitOnTermination([&server] { server.stop(); });
-    if (!server.start(&error)) {
+    if (!server.start(&error) || !iptv::control::joinCluster(&server, cluster, &error)) {
         qCritical("controlserver: %s", qPrintable(error));
         return 1;
     }

@@ -1,0 +1,162 @@
+#include "cluster.h"
+
+#include "controlserver.h"
+#include "fleet.h"
+#include "fleetbus.h"
+#include "redisfleetbus.h"
+#include "store.h"
+
+#include <QCborArray>
+#include <QCborMap>
+#include <QHostInfo>
+#include <QLoggingCategory>
+#include <QSettings>
+
+Q_LOGGING_CATEGORY(lcCluster, "iptv.control.cluster")
+
+using namespace Qt::StringLiterals;
+
+namespace iptv::control {
+
+namespace {
+const QString s_topic = u"cluster:presence"_s;
+} // namespace
+
+void addClusterOptions(QCommandLineParser *parser)
+{
+    parser->addOptions({
+        {u"redis"_s, u"Redis host[:port] shared by the nodes of a cluster (with --db postgresql://...)."_s, u"host:port"_s},
+        {u"node"_s, u"This node's name in the cluster (default: host name and process id)."_s, u"name"_s},
+        {u"cluster-prefix"_s, u"Prefix of the cluster's Redis channels (default iptv)."_s, u"prefix"_s},
+    });
+}
+
+bool loadClusterConfig(const QCommandLineParser &parser, ClusterConfig *config, QString *error)
+{
+    QString redis, node, prefix;
+    if (parser.isSet(u"config"_s)) {
+        QSettings s(parser.value(u"config"_s), QSettings::IniFormat);
+        redis = s.value(u"cluster/redis"_s).toString();
+        node = s.value(u"cluster/node"_s).toString();
+        prefix = s.value(u"cluster/prefix"_s).toString();
+    }
+    if (parser.isSet(u"redis"_s))
+        redis = parser.value(u"redis"_s);
+    if (parser.isSet(u"node"_s))
+        node = parser.value(u"node"_s);
+    if (parser.isSet(u"cluster-prefix"_s))
+        prefix = parser.value(u"cluster-prefix"_s);
+    if (!redis.isEmpty()) {
+        const qsizetype colon = redis.lastIndexOf(u':');
+        config->redisHost = colon > 0 ? redis.left(colon) : redis;
+        if (colon > 0) {
+            bool ok = false;
+            const uint port = redis.mid(colon + 1).toUInt(&ok);
+            if (!ok || port == 0 || port > 65535) {
+                *error = u"--redis: not host:port: %1"_s.arg(redis);
+                return false;
+            }
+            config->redisPort = quint16(port);
+        }
+    }
+    config->nodeId = node.isEmpty() ? u"%1-%2"_s.arg(QHostInfo::localHostName()).arg(QCoreApplication::applicationPid()) : node;
+    if (!prefix.isEmpty())
+        config->prefix = prefix;
+    return true;
+}
+
+ClusterPresence::ClusterPresence(ControlServer *server, FleetBus *bus, const QString &nodeId, QObject *parent)
+    : QObject(parent)
+    , m_server(server)
+    , m_bus(bus)
+    , m_nodeId(nodeId)
+{
+    connect(server, &ControlServer::boxConnected, this, [this](qint64 id, bool approved) {
+        if (!approved)
+            return;
+        m_local.insert(id);
+        m_remote.remove(id);
+        m_cameOnline.append(id);
+        m_wentOffline.removeAll(id);
+    });
+    connect(server, &ControlServer::boxDisconnected, this, [this](qint64 id) {
+        if (!m_local.remove(id))
+            return;
+        m_wentOffline.append(id);
+        m_cameOnline.removeAll(id);
+    });
+    connect(bus, &FleetBus::published, this, &ClusterPresence::apply);
+    m_flush.setInterval(500);
+    connect(&m_flush, &QTimer::timeout, this, &ClusterPresence::flush);
+    m_flush.start();
+}
+
+void ClusterPresence::flush()
+{
+    if (m_cameOnline.isEmpty() && m_wentOffline.isEmpty())
+        return;
+    const auto array = [](const QList<qint64> &ids) {
+        QCborArray a;
+        for (qint64 id : ids)
+            a.append(id);
+        return a;
+    };
+    m_bus->publish(s_topic, {{u"node"_s, m_nodeId}, {u"online"_s, array(m_cameOnline)}, {u"offline"_s, array(m_wentOffline)}});
+    m_cameOnline.clear();
+    m_wentOffline.clear();
+}
+
+void ClusterPresence::apply(const QString &topic, const QCborMap &update)
+{
+    if (topic != s_topic)
+        return;
+    const QString node = update.value(u"node"_s).toString();
+    if (node == m_nodeId)
+        return;
+    Fleet &fleet = m_server->fleet();
+    int learned = 0;
+    for (const QCborValue &v : update.value(u"online"_s).toArray()) {
+        const qint64 id = v.toInteger();
+        if (m_local.contains(id))
+            continue; // it moved here since; this node's word wins
+        BoxInfo *box = fleet.byId(id);
+        if (!box) {
+            // Enrolled on another node: the shared store has it.
+            const auto row = m_server->store().box(id);
+            if (!row)
+                continue;
+            box = fleet.add(*row);
+            ++learned;
+        }
+        m_remote.insert(id, node);
+        fleet.setOnline(box, true);
+    }
+    for (const QCborValue &v : update.value(u"offline"_s).toArray()) {
+        const qint64 id = v.toInteger();
+        if (m_local.contains(id) || m_remote.value(id) != node)
+            continue; // held here, or already reported by the node that holds it now
+        m_remote.remove(id);
+        if (BoxInfo *box = fleet.byId(id))
+            fleet.setOnline(box, false);
+    }
+    if (learned)
+        qCInfo(lcCluster, "learned %d boxes enrolled on node %s", learned, qPrintable(node));
+}
+
+bool joinCluster(ControlServer *server, const ClusterConfig &config, QString *error)
+{
+    if (!config.enabled())
+        return true;
+    if (!server->store().isPostgres()) {
+        *error = u"a cluster (--redis) needs the nodes to share PostgreSQL (--db postgresql://...)"_s;
+        return false;
+    }
+    auto *bus = new RedisFleetBus(config.nodeId, config.redisHost, config.redisPort, config.prefix);
+    server->setBus(bus);
+    new ClusterPresence(server, bus, config.nodeId, server);
+    qCInfo(lcCluster, "node %s joins cluster %s via Redis %s:%u", qPrintable(config.nodeId), qPrintable(config.prefix),
+           qPrintable(config.redisHost), config.redisPort);
+    return true;
+}
+
+} // namespace iptv::control
