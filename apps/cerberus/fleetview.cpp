@@ -281,6 +281,26 @@ QMenu *FleetView::buildMenu(bool wholeFilter)
     return menu;
 }
 
+void FleetView::suspendSorting()
+{
+    if (m_sortSuspended)
+        return;
+    m_sortSuspended = true;
+    m_sortColumn = m_table->horizontalHeader()->sortIndicatorSection();
+    m_sortOrder = m_table->horizontalHeader()->sortIndicatorOrder();
+    m_table->setSortingEnabled(false);
+    m_proxy->sort(-1);
+}
+
+void FleetView::resumeSorting()
+{
+    if (!m_sortSuspended)
+        return;
+    m_sortSuspended = false;
+    m_table->setSortingEnabled(true);
+    m_table->sortByColumn(m_sortColumn, m_sortOrder);
+}
+
 void FleetView::focusSearch()
 {
     m_search->setFocus();

@@ -44,6 +44,10 @@ public:
     /// Refills the structured filter pickers from the values the fleet has.
     void refreshPickers();
     QList<QAction *> commandActions() const { return m_commandActions; }
+    /// While the fleet loads, new rows are appended unsorted (a sorted insert of 1,000 scattered
+    /// rows into 100,000 moves the proxy's mapping once per row); one sort follows at the end.
+    void suspendSorting();
+    void resumeSorting();
 
 private:
     void applyFilter();
@@ -76,6 +80,9 @@ private:
     QTimer *m_countTimer;
     QList<QAction *> m_commandActions;
     bool m_updatingPickers = false;
+    int m_sortColumn = -1;
+    Qt::SortOrder m_sortOrder = Qt::AscendingOrder;
+    bool m_sortSuspended = false;
 };
 
 } // namespace cerberus::ui

@@ -7,6 +7,7 @@
 
 #include <cerberus/controlclient.h>
 #include <cerberus/fleetcontroller.h>
+#include <cerberus/stallmonitor.h>
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
     parser.addOption({u"trusted-key"_qs, u"Public key file trusted when inspecting bundles (repeatable)."_qs, u"file"_qs});
     parser.addOption({u"view"_qs, u"Open this view: dashboard, fleet, releases or audit."_qs, u"view"_qs});
     parser.addOption({u"select-first"_qs, u"Open the first box of the fleet once it is loaded."_qs});
+    parser.addOption({u"measure-stalls"_qs, u"Print how long the UI thread was held (p50/p99/max) every 10 s and at exit."_qs});
     parser.process(app);
 
     ControlClient client;
@@ -68,7 +70,21 @@ int main(int argc, char **argv)
             window.fleetView()->selectFirstRow();
         });
     }
+    StallMonitor stalls;
+    QTimer stallReport;
+    if (parser.isSet(u"measure-stalls"_qs)) {
+        // From the first turn of the event loop on: building and first painting the window is
+        // start-up, not a stall.
+        QTimer::singleShot(0, &stalls, [&stalls] { stalls.start(); });
+        QObject::connect(&stallReport, &QTimer::timeout, &stalls, [&stalls] {
+            qInfo("cerberus: UI thread stalls: %s", qPrintable(stalls.summary()));
+        });
+        stallReport.start(10000);
+    }
     window.show();
     window.startSession();
-    return app.exec();
+    const int rc = app.exec();
+    if (parser.isSet(u"measure-stalls"_qs))
+        qInfo("cerberus: UI thread stalls, whole run: %s", qPrintable(stalls.summary()));
+    return rc;
 }

@@ -110,6 +110,12 @@ MainWindow::MainWindow(ControlClient *client, QWidget *parent)
     connect(m_fleet, &FleetController::progress, this, [this](int loaded, int total) {
         showMessage(tr("Loading fleet: %L1 of %L2 boxes").arg(loaded).arg(total), false);
     });
+    connect(m_fleet, &FleetController::loadingChanged, this, [this] {
+        if (m_fleet->isLoading())
+            m_fleetView->suspendSorting();
+        else
+            m_fleetView->resumeSorting();
+    });
     connect(m_fleet, &FleetController::loaded, this, [this] {
         showMessage(tr("Fleet loaded: %L1 boxes").arg(m_model->rowCount()), false);
         m_fleetView->refreshPickers();

@@ -7,6 +7,9 @@
 #include <cerberus/dashboardmodel.h>
 #include <cerberus/jsontablemodel.h>
 #include <cerberus/permissions.h>
+#include <cerberus/stallmonitor.h>
+
+#include <QElapsedTimer>
 
 #include <QAbstractItemModelTester>
 #include <QJsonArray>
@@ -105,6 +108,25 @@ private Q_SLOTS:
         QCOMPARE(d.alerts()->countOf(AlertModel::Critical), 3);
         d.alerts()->dismiss(0);
         QCOMPARE(d.alerts()->rowCount(), 3);
+    }
+
+    void stallMonitor()
+    {
+        StallMonitor m(5);
+        m.start();
+        QTRY_VERIFY(m.samples() >= 3);
+        // Hold the loop for 60 ms: one tick is at least that late.
+        QElapsedTimer busy;
+        busy.start();
+        while (busy.elapsed() < 60) {
+        }
+        const int before = m.samples();
+        QTRY_VERIFY(m.samples() > before);
+        QVERIFY2(m.maxMs() >= 50, qPrintable(m.summary()));
+        QVERIFY(m.percentile(0.5) <= m.maxMs());
+        m.stop();
+        m.reset();
+        QCOMPARE(m.samples(), 0);
     }
 
     void jsonTableUpserts()
