@@ -5,6 +5,7 @@
 #include "fleetbus.h"
 #include "httpapi.h"
 #include "operatorhub.h"
+#include "releaseservice.h"
 
 #include <QCborArray>
 #include <QCborValue>
@@ -64,6 +65,7 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config))
 {
     m_bus = new LocalFleetBus(this);
+    m_releases = new ReleaseService(this);
     m_telemetryTotal = m_metrics.counter(u"controlserver_telemetry_messages_total"_qs, u"Telemetry messages received from boxes."_qs);
     m_acksTotal = m_metrics.counter(u"controlserver_telemetry_acks_total"_qs, u"Telemetry messages acknowledged."_qs);
     m_eventsTotal = m_metrics.counter(u"controlserver_box_events_total"_qs, u"Events received from boxes."_qs);
@@ -173,6 +175,8 @@ bool ControlServer::start(QString *error)
     m_http = new HttpApi(this);
     if (!m_http->listen(m_config.bindAddress, quint16(m_config.httpPort), error))
         return false;
+    if (!m_releases->start(m_http, error))
+        return false;
     m_hub = new OperatorHub(this);
     if (!m_hub->listen(m_config.bindAddress, quint16(m_config.operatorWsPort), error))
         return false;
@@ -204,6 +208,7 @@ void ControlServer::stop()
         m_hub->close();
     if (m_http)
         m_http->close();
+    m_releases->stop();
     flush();
     m_store.close();
     qCInfo(lcServer) << "controlserver stopped";
@@ -477,6 +482,7 @@ void ControlServer::onEvent(BoxSession *s, const Message &m)
     const QString topic = u"box:"_qs + boxIdText(s->box->id);
     if (m_hub && m_hub->hasSubscribers(topic))
         m_bus->publish(topic, {{u"topic"_qs, topic}, {u"kind"_qs, u"event"_qs}, {u"box"_qs, boxIdText(s->box->id)}, {u"event"_qs, m.body}});
+    Q_EMIT boxEventReceived(s->box->id, *e);
 }
 
 void ControlServer::onAck(BoxSession *s, const Message &m)
@@ -519,6 +525,19 @@ void ControlServer::onResult(BoxSession *s, const Message &m)
 
 void ControlServer::deliver(BoxSession *s)
 {
+    if (m_bus->isShared()) {
+        // Commands for this box may have been issued on another node while it was away.
+        for (CommandState state : {CommandState::Queued, CommandState::Delivered}) {
+            CommandQuery q;
+            q.boxId = s->box->id;
+            q.state = state;
+            q.limit = 1000;
+            for (const CommandRow &row : m_store.commands(q, false, nullptr)) {
+                if (!m_commands.find(row.id) && row.expires > now())
+                    m_commands.add(row);
+            }
+        }
+    }
     for (LiveCommand *c : m_commands.forBox(s->box->id)) {
         if (c->state == CommandState::Queued || c->state == CommandState::Delivered)
             sendCommand(s, c);
@@ -543,7 +562,7 @@ void ControlServer::setCommandState(qint64 id, qint64 boxId, CommandState state,
     m_commands.setState(id, state);
     m_store.queueCommandState(id, state, now(), text, data, mime);
     Q_EMIT commandStateChanged(id, state);
-    if (m_hub && m_hub->hasSubscribers(u"commands"_qs)) {
+    if (m_bus->isShared() || (m_hub && m_hub->hasSubscribers(u"commands"_qs))) {
         m_bus->publish(u"commands"_qs, {{u"topic"_qs, u"commands"_qs}, {u"kind"_qs, u"command"_qs}, {u"command"_qs, id},
                                         {u"box"_qs, boxIdText(boxId)}, {u"state"_qs, commandStateName(state)}});
     }
@@ -810,7 +829,7 @@ void ControlServer::sweep()
     for (const LiveCommand &c : expired) {
         m_store.queueCommandState(c.id, CommandState::Expired, now());
         Q_EMIT commandStateChanged(c.id, CommandState::Expired);
-        if (m_hub && m_hub->hasSubscribers(u"commands"_qs)) {
+        if (m_bus->isShared() || (m_hub && m_hub->hasSubscribers(u"commands"_qs))) {
             m_bus->publish(u"commands"_qs, {{u"topic"_qs, u"commands"_qs}, {u"kind"_qs, u"command"_qs}, {u"command"_qs, c.id},
                                             {u"box"_qs, boxIdText(c.boxId)}, {u"state"_qs, u"expired"_qs}});
         }

@@ -27,6 +27,9 @@ public:
     virtual void routeCommand(qint64 boxId, qint64 commandId) = 0;
     /// Publishes an update on `topic` ("fleet", "box:<id>", "commands", "rollouts").
     virtual void publish(const QString &topic, const QCborMap &update) = 0;
+    /// True when other nodes share the store: a box's commands may have been issued elsewhere,
+    /// and operators elsewhere may watch this node's command updates.
+    virtual bool isShared() const { return false; }
 
 Q_SIGNALS:
     /// Another node (or this one) asks this node to deliver a command to a box it may hold.

@@ -35,6 +35,7 @@ public:
 
     void routeCommand(qint64 boxId, qint64 commandId) override;
     void publish(const QString &topic, const QCborMap &update) override;
+    bool isShared() const override { return true; }
 
     QString nodeId() const { return m_nodeId; }
     bool isConnected() const;
