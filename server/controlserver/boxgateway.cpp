@@ -230,9 +230,24 @@ void BoxGateway::accept(qintptr descriptor)
     // hello that got through the upgrade is only held to the hello rate.
     if (m_openSockets + m_config.fdReserve >= m_fdLimit) {
         refuse(descriptor, "descriptors");
+        // In a reconnect storm the new connections often arrive before the old ones' ends are
+        // read: stop accepting for a moment, so the rest wait in the listen backlog instead of
+        // being refused one by one, and the closes are processed meanwhile.
+        if (!m_acceptPaused) {
+            m_acceptPaused = true;
+            m_listener->pauseAccepting();
+            QTimer::singleShot(100, this, [this] {
+                m_acceptPaused = false;
+                if (m_listener && m_listener->isListening())
+                    m_listener->resumeAccepting();
+            });
+        }
         return;
     }
-    if (handshakesInFlight() > m_config.maxHandshakes) {
+    // A TLS handshake costs CPU and ~18 KB before the hello; a plain upgrade ~0.2 KB, so its
+    // bound only keeps a flood from taking every descriptor.
+    const int maxHandshakes = m_config.maxHandshakes > 0 ? m_config.maxHandshakes : m_ssl ? 2000 : 50000;
+    if (handshakesInFlight() > maxHandshakes) {
         refuse(descriptor, "handshakes");
         return;
     }

@@ -150,6 +150,7 @@ private:
     double m_tokens = 0;      ///< hello token bucket
     qint64 m_tokensAtMs = 0;
     qint64 m_lastTrimMs = 0;
+    bool m_acceptPaused = false;
     RateLimitedLog m_log;
 
     iptv::MetricsRegistry *m_metrics;

@@ -53,7 +53,7 @@ const IntKey s_intKeys[] = {
     {"sessions/telemetry_seconds", nullptr, &ControlConfig::telemetrySeconds, 1, 86400},
     {"sessions/idle_timeout_seconds", "idle-timeout", &ControlConfig::idleTimeoutSeconds, 2, 86400},
     {"sessions/hello_timeout_seconds", nullptr, &ControlConfig::helloTimeoutSeconds, 1, 600},
-    {"admission/max_handshakes", "max-handshakes", &ControlConfig::maxHandshakes, 1, 1000000},
+    {"admission/max_handshakes", "max-handshakes", &ControlConfig::maxHandshakes, 0, 1000000},
     {"admission/hello_rate", "hello-rate", &ControlConfig::helloRate, 1, 10000000},
     {"admission/hello_burst", nullptr, &ControlConfig::helloBurst, 1, 10000000},
     {"admission/fd_reserve", nullptr, &ControlConfig::fdReserve, 8, 100000},
@@ -90,7 +90,7 @@ void addCommandLineOptions(QCommandLineParser *parser)
         {QStringLiteral("admin-account"), QStringLiteral("Name of the initial admin (default admin)."), QStringLiteral("name")},
         {QStringLiteral("admin-password-file"), QStringLiteral("File holding the initial admin's password (else env IPTV_CONTROL_ADMIN_PASSWORD, else one is generated and printed once)."), QStringLiteral("file")},
         {QStringLiteral("idle-timeout"), QStringLiteral("Close box sessions silent for this many seconds (default 95)."), QStringLiteral("seconds")},
-        {QStringLiteral("max-handshakes"), QStringLiteral("Connections accepted but not through hello before new ones are turned away (default 4000)."), QStringLiteral("count")},
+        {QStringLiteral("max-handshakes"), QStringLiteral("Connections accepted but not through hello before new ones are turned away (default 0 = 2000 with TLS, else 50000)."), QStringLiteral("count")},
         {QStringLiteral("hello-rate"), QStringLiteral("Hellos admitted per second (default 20000)."), QStringLiteral("per-second")},
     });
 }

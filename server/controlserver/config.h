@@ -41,7 +41,7 @@ struct ControlConfig
     int helloTimeoutSeconds = 15;         ///< connected but no hello (or still pending handshake)
 
     // admission control
-    int maxHandshakes = 4000;             ///< TCP accepted but not yet through hello
+    int maxHandshakes = 0;                ///< accepted but not through hello; 0 = auto (2000 with TLS, else 50000)
     int helloRate = 20000;                ///< hellos per second (token bucket)
     int helloBurst = 20000;
     int fdReserve = 64;                   ///< file descriptors kept free for the store, HTTP and logs
