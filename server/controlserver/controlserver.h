@@ -30,6 +30,7 @@ class BoxGateway;
 class FleetBus;
 class HttpApi;
 class OperatorHub;
+class ReleaseService;
 struct BoxSession;
 
 /// The outcome of an operator action: HTTP status, and a JSON body or an error {code, message}.
@@ -73,6 +74,8 @@ public:
     BoxGateway *gateway() const { return m_gateway; }
     OperatorHub *operatorHub() const { return m_hub; }
     FleetBus *bus() const { return m_bus; }
+    /// Releases and rollouts (releaseservice.h); configure it before start().
+    ReleaseService *releases() const { return m_releases; }
     /// Replaces the local bus (scale-out); the server takes ownership.
     void setBus(FleetBus *bus);
     /// Writes queued telemetry, events and command states now.
@@ -107,6 +110,8 @@ Q_SIGNALS:
     void boxEnrolled(qint64 boxId);
     void commandStateChanged(qint64 commandId, iptv::control::CommandState state);
     void telemetryReceived(qint64 boxId);
+    /// A box reported an event (install and rollback events drive rollouts).
+    void boxEventReceived(qint64 boxId, const iptv::protocol::BoxEvent &event);
 
 private:
     void deliver(BoxSession *session);
@@ -137,6 +142,7 @@ private:
     HttpApi *m_http = nullptr;
     OperatorHub *m_hub = nullptr;
     FleetBus *m_bus = nullptr;
+    ReleaseService *m_releases = nullptr;
     QTimer m_flushTimer;
     QTimer m_sweepTimer;
     QTimer m_tickTimer;

@@ -8,6 +8,7 @@
 // record holds small integers and indexes into a string pool instead of strings per box, and the
 // full latest telemetry body stays in the store.
 
+#include "releasechannel.h"
 #include "store.h"
 
 #include <QHash>
@@ -40,7 +41,6 @@ private:
     QHash<QString, quint16> m_index;
 };
 
-enum class ReleaseChannel : quint8 { Clean, Experimental };
 QString releaseChannelName(ReleaseChannel c);
 std::optional<ReleaseChannel> releaseChannelFromName(QStringView name);
 

@@ -6,6 +6,8 @@
 
 #include <QCborValue>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
 #include <QHttpServer>
 #include <QHttpServerResponse>
 #include <QJsonArray>
@@ -97,7 +99,17 @@ HttpApi::HttpApi(ControlServer *server)
         QElapsedTimer clock;
         clock.start();
         QString route;
-        const HttpReply reply = dispatch(req, &route);
+        HttpReply reply = dispatch(req, &route);
+        // Files (release bundles, many MB, to thousands of boxes) stream from disk in chunks
+        // instead of being copied into every connection's write buffer.
+        std::unique_ptr<QFile> file;
+        if (!reply.filePath.isEmpty() && req.method() != Method::Head) {
+            file = std::make_unique<QFile>(reply.filePath);
+            if (!file->open(QIODevice::ReadOnly)) {
+                reply = HttpReply::error(500, u"internal"_qs, QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName()));
+                file.reset();
+            }
+        }
         QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));
         for (const auto &[k, v] : reply.headers)
             resp.addHeader(k, v);
@@ -110,6 +122,11 @@ HttpApi::HttpApi(ControlServer *server)
                           iptv::MetricsRegistry::defaultLatencyBuckets(), {{u"route"_qs, route}})
             ->observe(clock.nsecsElapsed() / 1e9);
         qCDebug(lcHttp).noquote() << req.remoteAddress().toString() << methodName(req.method()) << req.url().path() << reply.status;
+        if (file) {
+            responder.write(file.release(), {{"Content-Type", reply.mimeType}, {"Cache-Control", "no-store"}},
+                            QHttpServerResponder::StatusCode(reply.status));
+            return;
+        }
         resp.write(std::move(responder));
     });
 }

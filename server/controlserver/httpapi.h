@@ -36,6 +36,7 @@ struct HttpReply
     QByteArray body;
     QByteArray mimeType = "application/json";
     QList<std::pair<QByteArray, QByteArray>> headers;
+    QString filePath; ///< when set, the body is streamed from this file (release bundles)
 
     static HttpReply json(const QJsonObject &o, int status = 200);
     static HttpReply error(int status, const QString &code, const QString &message);

@@ -11,6 +11,8 @@
 // Per-group counters are not stored: they follow from the targets and are rebuilt on load.
 // All times are milliseconds since the epoch (UTC).
 
+#include "releasechannel.h"
+
 #include <QByteArray>
 #include <QJsonObject>
 #include <QList>
@@ -25,7 +27,6 @@ QT_END_NAMESPACE
 
 namespace iptv::control {
 
-enum class ReleaseChannel : quint8 { Clean, Experimental };
 enum class RolloutState : quint8 { Draft, Running, Paused, Halted, Aborted, Completed };
 enum class GroupState : quint8 { Pending, Open, Succeeded, Halted };
 enum class TargetState : quint8 { Pending, Offered, Installing, Succeeded, Failed, Skipped };

@@ -1,0 +1,908 @@
+#include "releaseservice.h"
+
+#include "boxgateway.h"
+#include "controlserver.h"
+#include "credentials.h"
+#include "fleetbus.h"
+#include "httpapi.h"
+#include "operatorhub.h"
+
+#include <core/metrics.h>
+#include <payload/bundle.h>
+
+#include <QCborMap>
+#include <QCommandLineParser>
+#include <QCryptographicHash>
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QSettings>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QTemporaryFile>
+
+Q_LOGGING_CATEGORY(lcReleases, "iptv.control.releases")
+
+namespace iptv::control {
+
+using namespace iptv::protocol;
+
+namespace {
+
+// Progress pushes per rollout: a result a millisecond from 10,000 boxes must not become 10,000
+// updates to every console.
+constexpr qint64 PublishIntervalMs = 500;
+
+ReleaseChannel fromPayload(iptv::payload::Channel c)
+{
+    return c == iptv::payload::Channel::Experimental ? ReleaseChannel::Experimental : ReleaseChannel::Clean;
+}
+
+QString signatureName(iptv::payload::SignatureState s)
+{
+    // The names Cerberus shows (libs/cerberus releasecontroller.cpp).
+    switch (s) {
+    case iptv::payload::SignatureState::NotChecked: return u"not-checked"_qs;
+    case iptv::payload::SignatureState::Valid: return u"valid"_qs;
+    case iptv::payload::SignatureState::Invalid: return u"invalid"_qs;
+    case iptv::payload::SignatureState::UnknownKey: return u"unknown-key"_qs;
+    case iptv::payload::SignatureState::Missing: return u"missing"_qs;
+    }
+    return {};
+}
+
+QJsonObject rolloutJson(const Rollout &r)
+{
+    QJsonObject o = r.progress().toJson();
+    const RolloutRecord &rec = r.record();
+    o.insert(u"groupPlan"_qs, QJsonDocument::fromJson(rec.groupPlanJson).object());
+    o.insert(u"seed"_qs, QString::number(rec.seed));
+    o.insert(u"createdBy"_qs, rec.createdBy);
+    o.insert(u"createdAt"_qs, rec.createdAt);
+    o.insert(u"updatedAt"_qs, rec.updatedAt);
+    o.insert(u"startedAt"_qs, rec.startedAt);
+    o.insert(u"finishedAt"_qs, rec.finishedAt);
+    return o;
+}
+
+ActionResult notFound(const QString &what)
+{
+    return ActionResult::error(404, u"not-found"_qs, what);
+}
+
+bool parseInt(const QString &key, const QVariant &value, int min, int max, int *out, QString *error)
+{
+    bool ok = false;
+    const int v = value.toString().trimmed().toInt(&ok);
+    if (!ok || v < min || v > max) {
+        *error = QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"").arg(key).arg(min).arg(max).arg(value.toString());
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+} // namespace
+
+// ---- configuration
+
+void addReleaseCommandLineOptions(QCommandLineParser *parser)
+{
+    parser->addOptions({
+        {QStringLiteral("releases-dir"), QStringLiteral("Directory for release bundles (default <data-dir>/releases)."),
+         QStringLiteral("dir")},
+        {QStringLiteral("trust-key"),
+         QStringLiteral("Ed25519 public key (.pub) trusted to sign release bundles; repeat for several."), QStringLiteral("file")},
+        {QStringLiteral("release-url"),
+         QStringLiteral("Base URL boxes download bundles from, e.g. http://control.example:8421 (default: the bind "
+                        "address, or 127.0.0.1, and the HTTP port)."),
+         QStringLiteral("url")},
+    });
+}
+
+bool loadReleaseConfigFile(const QString &path, ReleaseConfig *config, QString *error)
+{
+    QSettings s(path, QSettings::IniFormat);
+    if (s.status() != QSettings::NoError) {
+        *error = QStringLiteral("config file %1 could not be parsed").arg(path);
+        return false;
+    }
+    const QDir base = QFileInfo(path).absoluteDir();
+    auto resolve = [&base](const QString &p) { return p.isEmpty() || QDir::isAbsolutePath(p) ? p : base.filePath(p); };
+    s.beginGroup(u"releases"_qs);
+    if (s.contains(u"directory"_qs))
+        config->directory = resolve(s.value(u"directory"_qs).toString());
+    if (s.contains(u"trusted_keys"_qs)) {
+        // QSettings reads "a.pub, b.pub" as a list already; a single name comes as a string.
+        config->trustedKeyFiles.clear();
+        for (const QString &k : s.value(u"trusted_keys"_qs).toStringList()) {
+            if (!k.trimmed().isEmpty())
+                config->trustedKeyFiles.append(resolve(k.trimmed()));
+        }
+    }
+    if (s.contains(u"public_url"_qs))
+        config->publicUrl = s.value(u"public_url"_qs).toString();
+    if (s.contains(u"result_timeout_seconds"_qs)
+        && !parseInt(u"releases/result_timeout_seconds"_qs, s.value(u"result_timeout_seconds"_qs), 1, 7 * 86400,
+                     &config->resultTimeoutSeconds, error))
+        return false;
+    if (s.contains(u"max_offers"_qs)
+        && !parseInt(u"releases/max_offers"_qs, s.value(u"max_offers"_qs), 1, 100, &config->maxOffers, error))
+        return false;
+    if (s.contains(u"offers_per_second"_qs)
+        && !parseInt(u"releases/offers_per_second"_qs, s.value(u"offers_per_second"_qs), 1, 1000000,
+                     &config->offersPerSecond, error))
+        return false;
+    return true;
+}
+
+bool loadReleaseConfig(const QCommandLineParser &parser, const ControlConfig &control, ReleaseConfig *config,
+                       QString *error)
+{
+    if (!control.configFile.isEmpty() && !loadReleaseConfigFile(control.configFile, config, error))
+        return false;
+    if (parser.isSet(u"releases-dir"_qs))
+        config->directory = parser.value(u"releases-dir"_qs);
+    if (parser.isSet(u"trust-key"_qs))
+        config->trustedKeyFiles = parser.values(u"trust-key"_qs);
+    if (parser.isSet(u"release-url"_qs))
+        config->publicUrl = parser.value(u"release-url"_qs);
+    if (!config->publicUrl.isEmpty()) {
+        const QUrl url(config->publicUrl);
+        if (!url.isValid() || (url.scheme() != u"http" && url.scheme() != u"https") || url.host().isEmpty()) {
+            *error = QStringLiteral("release URL \"%1\": expected http(s)://host[:port]").arg(config->publicUrl);
+            return false;
+        }
+    }
+    return true;
+}
+
+// ---- service
+
+ReleaseService::ReleaseService(ControlServer *server)
+    : QObject(server), m_server(server)
+{
+    m_connection = QStringLiteral("controlserver-releases-%1").arg(quintptr(this), 0, 16);
+    m_clock.start();
+    auto &metrics = server->metrics();
+    m_offers = metrics.counter(u"controlserver_release_offers_total"_qs, u"ReleaseAvailable messages sent to boxes by rollouts."_qs);
+    m_resultsOk = metrics.counter(u"controlserver_release_results_total"_qs, u"Install outcomes reported to rollouts."_qs,
+                                  {{u"outcome"_qs, u"succeeded"_qs}});
+    m_resultsFailed = metrics.counter(u"controlserver_release_results_total"_qs, u"Install outcomes reported to rollouts."_qs,
+                                      {{u"outcome"_qs, u"failed"_qs}});
+    m_downloads = metrics.counter(u"controlserver_release_downloads_total"_qs, u"Bundle downloads served to boxes."_qs);
+    metrics.gaugeCallback(u"controlserver_rollouts_active"_qs, u"Rollouts in draft, running, paused or halted state."_qs,
+                          [this] { return double(m_rollouts.size()); });
+    connect(&m_timer, &QTimer::timeout, this, &ReleaseService::tick);
+    m_kick.setSingleShot(true);
+    connect(&m_kick, &QTimer::timeout, this, &ReleaseService::drive);
+    m_publish.setSingleShot(true);
+    connect(&m_publish, &QTimer::timeout, this, [this] {
+        for (auto &[id, t] : m_rollouts) {
+            if (t.publishPending)
+                notePublish(id);
+        }
+    });
+}
+
+ReleaseService::~ReleaseService()
+{
+    stop();
+}
+
+bool ReleaseService::start(HttpApi *http, QString *error)
+{
+    const ControlConfig &control = m_server->config();
+    m_dir = m_config.directory.isEmpty() ? QDir(control.dataDir).filePath(u"releases"_qs) : m_config.directory;
+    if (!QDir().mkpath(m_dir)) {
+        *error = QStringLiteral("releases directory %1 cannot be created").arg(m_dir);
+        return false;
+    }
+    QString keyError;
+    m_keys = iptv::payload::loadPublicKeys(m_config.trustedKeyFiles, &keyError);
+    if (!keyError.isEmpty()) {
+        *error = QStringLiteral("trusted release key: %1").arg(keyError);
+        return false;
+    }
+    if (m_keys.isEmpty())
+        qCWarning(lcReleases) << "no trusted release keys (--trust-key): release uploads are refused";
+
+    // The same hashing key as the box tokens (ControlServer keeps it in the store's meta table).
+    m_hashKey = m_server->store().meta(u"hash_key"_qs);
+
+    // Our own connection to the server's database: the release tables live next to the others,
+    // and the store helpers (releasestore.h) work on a named connection.
+    const QString location = control.effectiveDatabase();
+    PostgresParams pg;
+    QSqlDatabase db;
+    if (parsePostgresUri(location, &pg)) {
+        db = QSqlDatabase::addDatabase(u"QPSQL"_qs, m_connection);
+        db.setHostName(pg.host);
+        db.setPort(pg.port);
+        db.setUserName(pg.user);
+        db.setPassword(pg.password);
+        db.setDatabaseName(pg.database);
+        if (!pg.options.isEmpty())
+            db.setConnectOptions(pg.options);
+    } else {
+        db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, m_connection);
+        db.setDatabaseName(location);
+        db.setConnectOptions(u"QSQLITE_BUSY_TIMEOUT=30000"_qs);
+    }
+    if (!db.open()) {
+        *error = QStringLiteral("release store: cannot open %1: %2").arg(location, db.lastError().text());
+        db = {};
+        QSqlDatabase::removeDatabase(m_connection);
+        return false;
+    }
+    db = {};
+    m_store = std::make_unique<ReleaseStore>(m_connection);
+    if (!m_store->createSchema(error))
+        return false;
+    QString loadError;
+    auto active = Rollout::loadActive(m_store.get(), &loadError);
+    if (!loadError.isEmpty()) {
+        *error = QStringLiteral("active rollouts: %1").arg(loadError);
+        return false;
+    }
+    for (auto &r : active) {
+        qCInfo(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << "to"
+                                     << channelName(r->channel()) << "continues:" << rolloutStateName(r->state());
+        adopt(std::move(r));
+    }
+
+    if (!m_config.publicUrl.isEmpty()) {
+        m_baseUrl = m_config.publicUrl;
+        while (m_baseUrl.endsWith(u'/'))
+            m_baseUrl.chop(1);
+    } else {
+        const QHostAddress a = control.bindAddress;
+        QString host = u"127.0.0.1"_qs;
+        if (!a.isNull() && a != QHostAddress::Any && a != QHostAddress::AnyIPv4 && a != QHostAddress::AnyIPv6)
+            host = a.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + a.toString() + u']' : a.toString();
+        else
+            qCInfo(lcReleases) << "boxes download bundles from 127.0.0.1; set --release-url for boxes on other hosts";
+        m_baseUrl = QStringLiteral("http://%1:%2").arg(host).arg(m_server->httpPort());
+    }
+
+    addReleaseRoutes(http, this);
+    connect(m_server, &ControlServer::boxConnected, this, &ReleaseService::onBoxConnected, Qt::UniqueConnection);
+    connect(m_server, &ControlServer::boxEventReceived, this, &ReleaseService::onBoxEvent, Qt::UniqueConnection);
+    m_timer.start(1000);
+    m_started = true;
+    qCInfo(lcReleases).noquote() << "releases in" << m_dir << "," << m_keys.size() << "trusted keys,"
+                                 << m_rollouts.size() << "active rollouts; downloads from" << m_baseUrl;
+    return true;
+}
+
+void ReleaseService::stop()
+{
+    if (!m_started)
+        return;
+    m_started = false;
+    m_timer.stop();
+    m_kick.stop();
+    m_publish.stop();
+    m_rollouts.clear();
+    m_store.reset();
+    QSqlDatabase::removeDatabase(m_connection);
+}
+
+Rollout *ReleaseService::activeRollout(quint64 id) const
+{
+    const auto it = m_rollouts.find(id);
+    return it == m_rollouts.end() ? nullptr : it->second.rollout.get();
+}
+
+QList<Rollout *> ReleaseService::activeRollouts() const
+{
+    QList<Rollout *> out;
+    for (const auto &[id, t] : m_rollouts)
+        out.append(t.rollout.get());
+    return out;
+}
+
+void ReleaseService::adopt(std::unique_ptr<Rollout> rollout)
+{
+    Rollout *r = rollout.get();
+    const quint64 id = r->id();
+    connect(r, &Rollout::progressChanged, this, [this, id] { notePublish(id); });
+    connect(r, &Rollout::rolloutChanged, this, [this, id] { notePublish(id); });
+    connect(r, &Rollout::groupOpened, this, [this, r](int index) {
+        qCInfo(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << ": group" << index + 1 << "of"
+                                     << r->groupCount() << "open";
+        kick();
+    });
+    connect(r, &Rollout::halted, this, [this, r](const QString &reason) {
+        qCWarning(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << "to"
+                                        << channelName(r->channel()) << "HALTED:" << reason;
+        m_server->audit(u"system"_qs, u"rollout.halt"_qs, QStringLiteral("rollout %1").arg(r->id()), u"halted"_qs,
+                        QStringLiteral("%1 to %2: %3").arg(r->release().version, channelName(r->channel()), reason));
+    });
+    connect(r, &Rollout::completed, this, [this, r] {
+        const RolloutProgress p = r->progress();
+        qCInfo(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << "completed:" << p.succeeded
+                                     << "succeeded," << p.failed << "failed," << p.skipped << "skipped";
+        m_server->audit(u"system"_qs, u"rollout.complete"_qs, QStringLiteral("rollout %1").arg(r->id()), u"ok"_qs,
+                        QStringLiteral("%1 to %2: %3 succeeded, %4 failed, %5 skipped")
+                            .arg(r->release().version, channelName(r->channel()))
+                            .arg(p.succeeded).arg(p.failed).arg(p.skipped));
+    });
+    m_rollouts[id].rollout = std::move(rollout);
+}
+
+bool ReleaseService::sessionOnline(const QString &boxId) const
+{
+    BoxGateway *g = m_server->gateway();
+    const BoxSession *s = g ? g->sessionOf(ControlServer::parseBoxId(boxId)) : nullptr;
+    return s && s->phase == BoxSession::Online;
+}
+
+QString ReleaseService::downloadUrl(const QString &version, const QString &boxId) const
+{
+    // The box id in the query lets the download check one token hash instead of scanning the fleet.
+    return QStringLiteral("%1/box/releases/%2.bundle?box=%3").arg(m_baseUrl, version, boxId);
+}
+
+void ReleaseService::kick()
+{
+    // Coalesced: a burst of results or reconnects becomes one pass over the rollouts.
+    if (m_started && !m_kick.isActive())
+        m_kick.start(20);
+}
+
+void ReleaseService::tick()
+{
+    for (auto &[id, t] : m_rollouts)
+        t.rollout->expireOverdue();
+    drive();
+    // Finished rollouts leave memory (their final state was pushed; the API reloads them on demand).
+    for (auto it = m_rollouts.begin(); it != m_rollouts.end();) {
+        if (isActive(it->second.rollout->state())) {
+            ++it;
+            continue;
+        }
+        if (it->second.publishPending)
+            publishRollout(it->first);
+        it = m_rollouts.erase(it);
+    }
+}
+
+void ReleaseService::drive()
+{
+    BoxGateway *gateway = m_server->gateway();
+    if (!m_started || !gateway)
+        return;
+    const qint64 nowMs = m_clock.elapsed();
+    for (auto &[id, t] : m_rollouts) {
+        Rollout *r = t.rollout.get();
+        if (r->state() != RolloutState::Running)
+            continue;
+        if (nowMs - t.windowStartMs >= 1000) {
+            t.windowStartMs = nowMs;
+            t.offeredInWindow = 0;
+        }
+        const int budget = m_config.offersPerSecond - t.offeredInWindow;
+        if (budget <= 0)
+            continue;
+        const QStringList boxes = r->nextTargets(budget, [this](const QString &box) { return sessionOnline(box); });
+        if (boxes.isEmpty())
+            continue;
+        const Release &rel = r->release();
+        ReleaseAvailable offer;
+        offer.version = rel.version;
+        // The channel the box is on (the rollout's), which a box adopts as its own after installing.
+        offer.channel = channelName(r->channel());
+        offer.minBoxVersion = rel.minBoxVersion;
+        offer.sha256 = QByteArray::fromHex(rel.sha256);
+        offer.size = rel.size;
+        offer.rolloutId = r->id();
+        offer.force = r->isForced();
+        for (const QString &box : boxes) {
+            offer.url = downloadUrl(rel.version, box);
+            gateway->send(gateway->sessionOf(ControlServer::parseBoxId(box)), MessageType::ReleaseAvailable, offer.toBody());
+        }
+        r->markOffered(boxes);
+        t.offeredInWindow += int(boxes.size());
+        m_offers->increment(double(boxes.size()));
+        qCDebug(lcReleases).noquote() << "rollout" << r->id() << "offered" << rel.version << "to" << boxes.size() << "boxes";
+        Q_EMIT offered(r->id(), boxes);
+    }
+}
+
+void ReleaseService::onBoxConnected(qint64 boxId, bool approved)
+{
+    if (!approved || m_rollouts.empty())
+        return;
+    const BoxInfo *box = m_server->fleet().byId(boxId);
+    if (!box)
+        return;
+    const QString id = ControlServer::boxIdText(boxId);
+    const QString version = m_server->fleet().string(box->version);
+    bool offerable = false;
+    for (auto &[rid, t] : m_rollouts) {
+        Rollout *r = t.rollout.get();
+        const auto target = r->target(id);
+        if (!target || isTerminal(target->state))
+            continue;
+        // Back with the release's version and no result: it installed (a reboot can eat the
+        // event). Only for boxes that were offered or whose group is open.
+        if (version == r->release().version && (target->state != TargetState::Pending || target->group <= r->currentGroup())) {
+            if (r->reportResult(id, true, QStringLiteral("came back online running %1").arg(version))
+                == Rollout::ReportOutcome::Recorded)
+                m_resultsOk->increment();
+            continue;
+        }
+        offerable = offerable || r->isOfferable(id);
+    }
+    if (offerable)
+        kick();
+}
+
+void ReleaseService::onBoxEvent(qint64 boxId, const BoxEvent &event)
+{
+    if (m_rollouts.empty() || (event.kind != u"install" && event.kind != u"rollback"))
+        return;
+    const QString version = event.data.value(u"version"_qs).toString();
+    const quint64 rolloutId = quint64(event.data.value(u"rollout"_qs).toInteger());
+    const QString phase = event.data.value(u"phase"_qs).toString();
+    const QString box = ControlServer::boxIdText(boxId);
+    Rollout *r = rolloutId ? activeRollout(rolloutId) : nullptr;
+    if (!r) {
+        // An install without a rollout id (an operator's install-release command): the rollout of
+        // that version that targets the box, if any.
+        for (auto &[id, t] : m_rollouts) {
+            if (t.rollout->release().version == version && t.rollout->target(box)) {
+                r = t.rollout.get();
+                break;
+            }
+        }
+    }
+    if (!r || r->release().version != version)
+        return;
+    if (event.kind == u"install" && phase == u"started") {
+        r->markInstalling(box);
+        return;
+    }
+    bool ok = false;
+    if (event.kind == u"rollback")
+        ok = false; // rolled back from this version: the install did not hold
+    else if (phase == u"installed" || phase == u"committed")
+        ok = true;
+    else if (phase == u"failed")
+        ok = false;
+    else if (event.data.contains(u"ok"_qs))
+        ok = event.data.value(u"ok"_qs).toBool();
+    else
+        return; // a phase we do not know, without a verdict
+    const auto outcome = r->reportResult(box, ok, event.text.left(500));
+    if (outcome == Rollout::ReportOutcome::Recorded)
+        (ok ? m_resultsOk : m_resultsFailed)->increment();
+    kick();
+}
+
+void ReleaseService::notePublish(quint64 id)
+{
+    const auto it = m_rollouts.find(id);
+    if (it == m_rollouts.end())
+        return;
+    Tracked &t = it->second;
+    const qint64 nowMs = m_clock.elapsed();
+    const qint64 wait = t.lastPublishMs + PublishIntervalMs - nowMs;
+    if (wait <= 0) {
+        publishRollout(id);
+        return;
+    }
+    t.publishPending = true;
+    if (!m_publish.isActive() || m_publish.remainingTime() > wait)
+        m_publish.start(int(wait));
+}
+
+void ReleaseService::publishRollout(quint64 id)
+{
+    const auto it = m_rollouts.find(id);
+    if (it == m_rollouts.end())
+        return;
+    Tracked &t = it->second;
+    t.publishPending = false;
+    t.lastPublishMs = m_clock.elapsed();
+    OperatorHub *hub = m_server->operatorHub();
+    if (!hub || !hub->hasSubscribers(u"rollouts"_qs))
+        return;
+    m_server->bus()->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
+                                                                       {u"kind"_qs, u"rollout"_qs},
+                                                                       {u"rollout"_qs, rolloutJson(*t.rollout)}}));
+}
+
+void ReleaseService::publishRelease(const QString &kind, const QJsonObject &release)
+{
+    OperatorHub *hub = m_server->operatorHub();
+    if (!hub || !hub->hasSubscribers(u"rollouts"_qs))
+        return;
+    m_server->bus()->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
+                                                                       {u"kind"_qs, u"release"_qs},
+                                                                       {u"action"_qs, kind},
+                                                                       {u"release"_qs, release}}));
+}
+
+std::unique_ptr<Rollout> ReleaseService::loadFinished(quint64 id, QString *error)
+{
+    return Rollout::load(m_store.get(), id, error);
+}
+
+// ---- releases
+
+ActionResult ReleaseService::uploadRelease(const OperatorIdentity &op, const QByteArray &bundle)
+{
+    auto refuse = [&](int status, const QString &code, const QString &message) {
+        m_server->audit(op.account, u"release.upload"_qs, {}, u"refused"_qs, QStringLiteral("%1: %2").arg(code, message));
+        qCWarning(lcReleases).noquote() << op.account << "release upload refused:" << code << message;
+        return ActionResult::error(status, code, message);
+    };
+    if (bundle.isEmpty())
+        return refuse(400, u"bad-request"_qs, u"body: the bundle bytes (iptv-payload build), got nothing"_qs);
+    if (m_keys.isEmpty())
+        return refuse(422, u"UnknownKey"_qs,
+                      u"this server trusts no release key (--trust-key / releases/trusted_keys): no bundle can be verified"_qs);
+
+    // Verified from a file in the releases directory, so an accepted bundle is renamed into place
+    // rather than written twice; a refused one is deleted with the temporary file.
+    QTemporaryFile tmp(QDir(m_dir).filePath(u".upload-XXXXXX"_qs));
+    if (!tmp.open() || tmp.write(bundle) != bundle.size() || !tmp.flush())
+        return refuse(500, u"internal"_qs, QStringLiteral("cannot write to %1: %2").arg(m_dir, tmp.errorString()));
+    // Verifying hashes every file of the bundle on this thread: a few hundred ms for a large one,
+    // acceptable for an operator's upload.
+    const iptv::payload::BundleResult r = iptv::payload::verifyBundle(tmp.fileName(), m_keys);
+    if (!r.ok())
+        return refuse(422, iptv::payload::errorName(r.status.error), r.status.toString());
+    const QString version = r.manifest.version;
+    if (!isValidReleaseVersion(version) || version.contains(u'/'))
+        return refuse(422, u"BadManifest"_qs, QStringLiteral("version \"%1\" cannot name a release").arg(version.left(64)));
+    if (m_store->release(version))
+        return refuse(409, u"conflict"_qs, QStringLiteral("release %1 is already uploaded (delete it first)").arg(version));
+
+    const QString path = QDir(m_dir).filePath(version + u".bundle"_qs);
+    QFile::remove(path); // a leftover of a release deleted from the store only
+    tmp.close();
+    if (!tmp.rename(path))
+        return refuse(500, u"internal"_qs, QStringLiteral("cannot store %1: %2").arg(path, tmp.errorString()));
+    tmp.setAutoRemove(false);
+
+    Release rel;
+    rel.version = version;
+    rel.channel = fromPayload(r.manifest.channel);
+    rel.minBoxVersion = r.manifest.minBoxVersion;
+    rel.sha256 = QCryptographicHash::hash(bundle, QCryptographicHash::Sha256).toHex();
+    rel.size = bundle.size();
+    rel.filePath = path;
+    rel.manifestJson = r.manifestBytes;
+    rel.signatureKeyId = r.signatureKeyId;
+    rel.uploadedBy = op.account;
+    rel.uploadedAt = QDateTime::currentMSecsSinceEpoch();
+    QString error;
+    if (!m_store->addRelease(rel, &error)) {
+        QFile::remove(path);
+        return refuse(500, u"internal"_qs, QStringLiteral("release %1 not stored: %2").arg(version, error));
+    }
+    m_server->audit(op.account, u"release.upload"_qs, version, u"ok"_qs,
+                    QStringLiteral("%1, %2 bytes, sha256 %3, key %4, min box %5")
+                        .arg(channelName(rel.channel)).arg(rel.size).arg(QString::fromLatin1(rel.sha256), rel.signatureKeyId,
+                                                                          rel.minBoxVersion.isEmpty() ? u"-"_qs : rel.minBoxVersion));
+    qCInfo(lcReleases).noquote() << op.account << "uploaded release" << version << channelName(rel.channel) << rel.size << "bytes";
+    QJsonObject json = rel.toJson();
+    json.insert(u"signature"_qs, signatureName(r.signature));
+    publishRelease(u"uploaded"_qs, json);
+    return ActionResult::success({{u"release"_qs, json}}, 201);
+}
+
+ActionResult ReleaseService::listReleases(const QString &channel)
+{
+    std::optional<ReleaseChannel> ch;
+    if (!channel.isEmpty()) {
+        ch = channelFromName(channel);
+        if (!ch)
+            return ActionResult::error(400, u"bad-request"_qs, QStringLiteral("channel: clean or experimental, got \"%1\"").arg(channel.left(40)));
+    }
+    QString error;
+    const QList<Release> list = m_store->releases(ch, &error);
+    if (!error.isEmpty())
+        return ActionResult::error(500, u"internal"_qs, error);
+    QJsonArray items;
+    for (const Release &r : list) {
+        QJsonObject o = r.toJson();
+        o.remove(u"manifest"_qs); // the list stays small; GET /api/releases/<version> has it
+        items.append(o);
+    }
+    return ActionResult::success({{u"items"_qs, items}});
+}
+
+ActionResult ReleaseService::releaseDetail(const QString &version)
+{
+    QString error;
+    const auto rel = m_store->release(version, &error);
+    if (!rel)
+        return error.isEmpty() ? notFound(QStringLiteral("no release %1").arg(version.left(64)))
+                               : ActionResult::error(500, u"internal"_qs, error);
+    QJsonObject o = rel->toJson();
+    // The signature as it stands now, against the keys trusted now (a key may have been removed).
+    const iptv::payload::BundleResult r = iptv::payload::inspectBundle(rel->filePath, m_keys);
+    o.insert(u"signature"_qs, r.hasManifest ? signatureName(r.signature) : u"unreadable"_qs);
+    if (!r.ok())
+        o.insert(u"fileError"_qs, r.status.toString());
+    QJsonArray rollouts;
+    for (const RolloutRecord &rec : m_store->rollouts(false)) {
+        if (rec.releaseVersion == version)
+            rollouts.append(QJsonObject{{u"id"_qs, QString::number(rec.id)}, {u"channel"_qs, channelName(rec.channel)},
+                                        {u"state"_qs, rolloutStateName(rec.state)}});
+    }
+    o.insert(u"rollouts"_qs, rollouts);
+    return ActionResult::success({{u"release"_qs, o}});
+}
+
+ActionResult ReleaseService::deleteRelease(const OperatorIdentity &op, const QString &version)
+{
+    QString error;
+    const auto rel = m_store->release(version, &error);
+    if (!rel) {
+        m_server->audit(op.account, u"release.delete"_qs, version.left(64), u"failed"_qs, u"no such release"_qs);
+        return notFound(QStringLiteral("no release %1").arg(version.left(64)));
+    }
+    if (!m_store->removeRelease(version, &error)) {
+        m_server->audit(op.account, u"release.delete"_qs, version, u"refused"_qs, error);
+        return ActionResult::error(409, u"conflict"_qs, error);
+    }
+    QFile::remove(rel->filePath);
+    m_server->audit(op.account, u"release.delete"_qs, version, u"ok"_qs);
+    qCInfo(lcReleases).noquote() << op.account << "deleted release" << version;
+    publishRelease(u"deleted"_qs, {{u"version"_qs, version}});
+    return ActionResult::success({{u"version"_qs, version}, {u"status"_qs, u"deleted"_qs}});
+}
+
+// ---- rollouts
+
+ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJsonObject &request)
+{
+    const QString version = request.value(u"release").toString(request.value(u"version").toString());
+    auto refuse = [&](int status, const QString &code, const QString &message) {
+        m_server->audit(op.account, u"rollout.create"_qs, version.left(64), u"refused"_qs, message);
+        return ActionResult::error(status, code, message);
+    };
+    if (version.isEmpty())
+        return refuse(400, u"bad-request"_qs, u"release: the version to roll out"_qs);
+    QString error;
+    const auto rel = m_store->release(version, &error);
+    if (!rel)
+        return error.isEmpty() ? refuse(404, u"not-found"_qs, QStringLiteral("no release %1 (POST /api/releases first)").arg(version.left(64)))
+                               : refuse(500, u"internal"_qs, error);
+    ReleaseChannel channel = rel->channel;
+    if (request.contains(u"channel")) {
+        const auto ch = channelFromName(request.value(u"channel").toString());
+        if (!ch)
+            return refuse(400, u"bad-request"_qs, u"channel: clean or experimental"_qs);
+        channel = *ch;
+    }
+    RolloutOptions options;
+    if (request.contains(u"groups")) {
+        if (!request.value(u"groups").isObject()
+            || !GroupPlan::fromJson(request.value(u"groups").toObject(), &options.groups, &error))
+            return refuse(400, u"bad-request"_qs, u"groups: "_qs + (error.isEmpty() ? u"expected {percent:[...]} or {count:[...]}"_qs : error));
+    }
+    options.thresholds.resultTimeoutMs = qint64(m_config.resultTimeoutSeconds) * 1000;
+    options.thresholds.maxOffers = m_config.maxOffers;
+    if (request.contains(u"thresholds")) {
+        if (!request.value(u"thresholds").isObject()
+            || !RolloutThresholds::fromJson(request.value(u"thresholds").toObject(), &options.thresholds, &error))
+            return refuse(400, u"bad-request"_qs, error.isEmpty() ? u"thresholds: expected an object"_qs : error);
+    }
+    options.force = request.value(u"force").toBool();
+    const QJsonValue seed = request.value(u"seed");
+    if (seed.isString())
+        options.seed = seed.toString().toULongLong();
+    else if (seed.isDouble())
+        options.seed = quint64(seed.toInteger());
+    options.createdBy = op.account;
+
+    // Candidates: every approved box as the in-memory fleet knows it now.
+    FleetFilter approved;
+    approved.state = u"approved"_qs;
+    Fleet &fleet = m_server->fleet();
+    QList<BoxCandidate> boxes;
+    for (qint64 id : fleet.select(approved)) {
+        const BoxInfo *b = fleet.byId(id);
+        boxes.append({ControlServer::boxIdText(id), fleet.string(b->version), b->releaseChannel});
+    }
+    const auto plan = RolloutPlanner::plan(*rel, channel, boxes, options, &error);
+    if (!plan)
+        return refuse(error.contains(u"eligible") ? 409 : 400, error.contains(u"eligible") ? u"conflict"_qs : u"bad-request"_qs, error);
+    auto rollout = Rollout::create(m_store.get(), *plan, &error);
+    if (!rollout)
+        return refuse(error.contains(u"active") ? 409 : 500, error.contains(u"active") ? u"conflict"_qs : u"internal"_qs, error);
+    const quint64 id = rollout->id();
+    const QString target = QStringLiteral("rollout %1").arg(id);
+    const QString planText = QString::fromUtf8(QJsonDocument(plan->summary()).toJson(QJsonDocument::Compact));
+    m_server->audit(op.account, u"rollout.create"_qs, target, u"ok"_qs,
+                    QStringLiteral("%1 to %2%3: %4").arg(version, channelName(channel),
+                                                         options.force ? u" FORCED (versions may go down)"_qs : QString(), planText));
+    if (options.force)
+        qCWarning(lcReleases).noquote() << op.account << "created FORCED rollout" << id << "of" << version << "(rollback allowed)";
+    qCInfo(lcReleases).noquote() << op.account << "created rollout" << id << "of" << version << "to" << channelName(channel) << planText;
+    Rollout *r = rollout.get();
+    adopt(std::move(rollout));
+    if (request.value(u"start").toBool()) {
+        if (!r->start(&error)) {
+            m_server->audit(op.account, u"rollout.start"_qs, target, u"failed"_qs, error);
+            return ActionResult::error(500, u"internal"_qs, error);
+        }
+        m_server->audit(op.account, u"rollout.start"_qs, target, u"ok"_qs);
+        kick();
+    }
+    notePublish(id);
+    return ActionResult::success({{u"rollout"_qs, rolloutJson(*r)}, {u"plan"_qs, plan->summary()}}, 201);
+}
+
+ActionResult ReleaseService::listRollouts(bool activeOnly)
+{
+    QString error;
+    const QList<RolloutRecord> records = m_store->rollouts(activeOnly, &error);
+    if (!error.isEmpty())
+        return ActionResult::error(500, u"internal"_qs, error);
+    QJsonArray items;
+    for (const RolloutRecord &rec : records) {
+        if (Rollout *r = activeRollout(rec.id)) {
+            items.append(rolloutJson(*r));
+            continue;
+        }
+        // Finished: the record, without per-group counters (GET /api/rollouts/<id> has them).
+        items.append(QJsonObject{{u"id"_qs, QString::number(rec.id)},
+                                 {u"version"_qs, rec.releaseVersion},
+                                 {u"channel"_qs, channelName(rec.channel)},
+                                 {u"state"_qs, rolloutStateName(rec.state)},
+                                 {u"reason"_qs, rec.reason},
+                                 {u"force"_qs, rec.force},
+                                 {u"currentGroup"_qs, rec.currentGroup},
+                                 {u"createdBy"_qs, rec.createdBy},
+                                 {u"createdAt"_qs, rec.createdAt},
+                                 {u"finishedAt"_qs, rec.finishedAt}});
+    }
+    return ActionResult::success({{u"items"_qs, items}});
+}
+
+ActionResult ReleaseService::rolloutDetail(const QString &idText)
+{
+    const quint64 id = idText.toULongLong();
+    if (Rollout *r = activeRollout(id))
+        return ActionResult::success({{u"rollout"_qs, rolloutJson(*r)}});
+    QString error;
+    const auto r = id ? loadFinished(id, &error) : nullptr;
+    if (!r)
+        return notFound(QStringLiteral("no rollout %1").arg(idText.left(40)));
+    return ActionResult::success({{u"rollout"_qs, rolloutJson(*r)}});
+}
+
+ActionResult ReleaseService::rolloutAction(const OperatorIdentity &op, const QString &idText, const QString &verb,
+                                           const QJsonObject &body)
+{
+    const quint64 id = idText.toULongLong();
+    const QString target = QStringLiteral("rollout %1").arg(idText.left(40));
+    const QString action = u"rollout."_qs + verb;
+    Rollout *r = activeRollout(id);
+    if (!r) {
+        QString error;
+        const bool exists = id && loadFinished(id, &error);
+        m_server->audit(op.account, action, target, u"failed"_qs, exists ? u"finished"_qs : u"no such rollout"_qs);
+        return exists ? ActionResult::error(409, u"conflict"_qs, QStringLiteral("%1 is finished").arg(target))
+                      : notFound(QStringLiteral("no %1").arg(target));
+    }
+    QString error;
+    QString detail;
+    bool ok = false;
+    if (verb == u"start") {
+        ok = r->start(&error);
+    } else if (verb == u"pause") {
+        ok = r->pause(&error);
+    } else if (verb == u"resume") {
+        ok = r->resume(&error);
+    } else if (verb == u"abort") {
+        detail = body.value(u"reason").toString(QStringLiteral("aborted by %1").arg(op.account)).left(500);
+        ok = r->abort(detail, &error);
+    } else if (verb == u"complete") {
+        ok = r->complete(&error);
+    } else if (verb == u"thresholds") {
+        RolloutThresholds t = r->record().thresholds;
+        ok = RolloutThresholds::fromJson(body.value(u"thresholds").isObject() ? body.value(u"thresholds").toObject() : body, &t, &error);
+        if (!ok) {
+            m_server->audit(op.account, action, target, u"failed"_qs, error);
+            return ActionResult::error(400, u"bad-request"_qs, error);
+        }
+        detail = QString::fromUtf8(QJsonDocument(t.toJson()).toJson(QJsonDocument::Compact));
+        ok = r->setThresholds(t, &error);
+    } else {
+        return notFound(QStringLiteral("no action %1 (start, pause, resume, abort, complete, thresholds)").arg(verb.left(40)));
+    }
+    m_server->audit(op.account, action, target, ok ? u"ok"_qs : u"refused"_qs, ok ? detail : error);
+    if (!ok)
+        return ActionResult::error(409, u"conflict"_qs, error);
+    qCInfo(lcReleases).noquote() << op.account << verb << target << "->" << rolloutStateName(r->state());
+    kick();
+    notePublish(id);
+    return ActionResult::success({{u"rollout"_qs, rolloutJson(*r)}});
+}
+
+ActionResult ReleaseService::rolloutTargets(const QString &idText, const QString &state, const QString &group, int offset,
+                                            int limit)
+{
+    const quint64 id = idText.toULongLong();
+    std::unique_ptr<Rollout> loaded;
+    Rollout *r = activeRollout(id);
+    QString error;
+    if (!r && id) {
+        loaded = loadFinished(id, &error);
+        r = loaded.get();
+    }
+    if (!r)
+        return notFound(QStringLiteral("no rollout %1").arg(idText.left(40)));
+    std::optional<TargetState> st;
+    if (!state.isEmpty()) {
+        st = targetStateFromName(state);
+        if (!st)
+            return ActionResult::error(400, u"bad-request"_qs,
+                                       u"state: pending, offered, installing, succeeded, failed or skipped"_qs);
+    }
+    int g = -2;
+    if (group == u"skipped") {
+        g = -1;
+    } else if (!group.isEmpty()) {
+        bool ok = false;
+        g = group.toInt(&ok);
+        if (!ok || g < 0 || g >= r->groupCount())
+            return ActionResult::error(400, u"bad-request"_qs,
+                                       QStringLiteral("group: 0 to %1, or skipped").arg(r->groupCount() - 1));
+    }
+    QJsonArray items;
+    for (const TargetRecord &t : r->targets(st, g, offset, limit))
+        items.append(t.toJson());
+    return ActionResult::success({{u"rollout"_qs, QString::number(id)}, {u"offset"_qs, offset}, {u"limit"_qs, limit},
+                                  {u"items"_qs, items}});
+}
+
+ActionResult ReleaseService::authorizeDownload(const QString &bearer, const QString &boxHint, const QString &version,
+                                               QString *filePath)
+{
+    const QByteArray token = fromBase64Url(bearer);
+    if (token.isEmpty())
+        return ActionResult::error(401, u"unauthorized"_qs, u"send Authorization: Bearer <box token>"_qs);
+    const QByteArray hash = keyedHash(m_hashKey, token);
+    Fleet &fleet = m_server->fleet();
+    const BoxInfo *box = nullptr;
+    if (!boxHint.isEmpty()) {
+        const BoxInfo *b = fleet.byId(ControlServer::parseBoxId(boxHint));
+        if (b && b->state == BoxState::Approved && constantTimeEqual(b->tokenHash, hash))
+            box = b;
+    } else {
+        // No hint (a hand-made URL): one hash comparison per approved box.
+        FleetFilter approved;
+        approved.state = u"approved"_qs;
+        for (qint64 id : fleet.select(approved)) {
+            const BoxInfo *b = fleet.byId(id);
+            if (constantTimeEqual(b->tokenHash, hash)) {
+                box = b;
+                break;
+            }
+        }
+    }
+    if (!box)
+        return ActionResult::error(401, u"unauthorized"_qs, u"the box token is not valid"_qs);
+    const auto rel = m_store->release(version);
+    if (!rel || !QFileInfo::exists(rel->filePath))
+        return notFound(QStringLiteral("no release %1").arg(version.left(64)));
+    *filePath = rel->filePath;
+    m_downloads->increment();
+    qCDebug(lcReleases).noquote() << ControlServer::boxIdText(box->id) << "downloads" << version;
+    return ActionResult::success({});
+}
+
+} // namespace iptv::control
