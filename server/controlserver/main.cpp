@@ -3,6 +3,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "controlserver.h"
+#include "releaseservice.h"
 
 #include <core/service.h>
 
@@ -32,6 +33,7 @@ int main(int argc, char *argv[])
     parser.addVersionOption();
     iptv::control::addCommandLineOptions(&parser);
     iptv::control::addClusterOptions(&parser);
+    iptv::control::addReleaseCommandLineOptions(&parser);
     parser.process(app);
 
     iptv::control::ControlConfig config;
@@ -46,7 +48,14 @@ int main(int argc, char *argv[])
         return 2;
     }
 
+    iptv::control::ReleaseConfig releases;
+    if (!iptv::control::loadReleaseConfig(parser, config, &releases, &error)) {
+        qCritical("controlserver: %s", qPrintable(error));
+        return 2;
+    }
+
     iptv::control::ControlServer server(config);
+    server.releases()->setConfig(releases);
     // SIGTERM/SIGINT: close sessions (going away), flush queued writes, close the store, exit 0.
     iptv::quitOnTermination([&server] { server.stop(); });
     if (!server.start(&error) || !iptv::control::joinCluster(&server, cluster, &error)) {
