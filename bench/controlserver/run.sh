@@ -49,7 +49,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 echo "== ours: controlserver + fleetsim, $BOXES boxes in $PROCESSES processes =="
-IPTV_CONTROL_ADMIN_PASSWORD=bench-password "$SERVER" --data-dir "$WORK/control" --bind 127.0.0.1 --box-port "$BOX_PORT" \
+IPTV_CONTROL_ADMIN_PASSWORD=bench-password "$SERVER" --data-dir "$WORK/control" --box-port "$BOX_PORT" \
     --http-port "$HTTP_PORT" --operator-ws-port "$WS_PORT" --auto-approve --hello-rate 100000 \
     --max-handshakes 20000 >"$WORK/controlserver.log" 2>&1 &
 server=$!
@@ -59,7 +59,7 @@ until curl -sf "localhost:$HTTP_PORT/healthz" >/dev/null; do
     sleep 0.2
 done
 idle_kb=$(rss_kb "$server")
-sim=("$FLEETSIM" --server "ws://127.0.0.1:$BOX_PORT/box" --boxes "$BOXES" --processes "$PROCESSES" --json --quiet)
+sim=("$FLEETSIM" --server "ws://127.0.0.1:$BOX_PORT/box" --boxes "$BOXES" --processes "$PROCESSES" --loopback-spread "$PROCESSES" --json --quiet)
 
 "${sim[@]}" --exit-when-online >"$WORK/enroll.json"
 enroll_s=$(jq .allOnlineSeconds "$WORK/enroll.json")
