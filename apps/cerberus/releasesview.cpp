@@ -199,7 +199,7 @@ void ReleasesView::updateButtons()
     m_resume->setEnabled(can && (state == u"paused" || state == u"halted" || state == u"draft"));
     m_abort->setEnabled(can && (state == u"running" || state == u"paused" || state == u"halted" || state == u"draft"));
     for (QPushButton *b : {m_upload, m_start, m_pause, m_resume, m_abort})
-        b->setToolTip(can ? QString() : tr("Needs the operator role"));
+        b->setToolTip(can ? QString() : tr("Needs the admin role"));
 }
 
 void ReleasesView::drawGroups()

@@ -36,8 +36,9 @@ public:
     bool canCommand() const { return m_role >= Role::Operator; }
     bool canFactoryReset() const { return m_role >= Role::Operator; }
     bool canApprove() const { return m_role >= Role::Operator; }
-    /// Upload bundles, start/pause/resume/abort rollouts.
-    bool canManageReleases() const { return m_role >= Role::Operator; }
+    /// Upload bundles, start/pause/resume/abort rollouts: admin, as on the server (a release
+    /// reaches the whole fleet).
+    bool canManageReleases() const { return m_role >= Role::Admin; }
     /// Operator accounts.
     bool canAdminister() const { return m_role >= Role::Admin; }
 

@@ -157,7 +157,7 @@ bool ReleaseController::allowed(const QString &what)
 {
     if (m_client->permissions()->canManageReleases())
         return true;
-    Q_EMIT failed(what, {403, u"forbidden"_qs, tr("releases and rollouts need the operator role")});
+    Q_EMIT failed(what, {403, u"forbidden"_qs, tr("releases and rollouts need the admin role")});
     return false;
 }
 

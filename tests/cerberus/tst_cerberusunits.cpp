@@ -33,7 +33,7 @@ private Q_SLOTS:
         QTest::newRow("none") << QString() << false << false << false << false;
         QTest::newRow("unknown") << u"root"_qs << false << false << false << false;
         QTest::newRow("viewer") << u"viewer"_qs << true << false << false << false;
-        QTest::newRow("operator") << u"operator"_qs << true << true << true << false;
+        QTest::newRow("operator") << u"operator"_qs << true << true << false << false;
         QTest::newRow("admin") << u"admin"_qs << true << true << true << true;
     }
 

@@ -2,10 +2,12 @@
 // checked, unreadable files), then upload, staged rollout start, live group progress,
 // pause/resume/abort and role refusals.
 //
-// The controlserver's release and rollout routes are not in the server yet, so the HTTP and
-// WebSocket side here is FakeReleaseApi: a minimal stand-in in this file that answers those
-// routes with the shapes of server/controlserver/rollout.h (RolloutProgress::toJson) and
-// releasestore.h (Release::toJson). Replace it with the real server when the routes land.
+// The controlserver's release and rollout routes were not committed when this was written, so
+// the HTTP and WebSocket side here is FakeReleaseApi: a minimal stand-in in this file answering
+// those routes (server/controlserver/releaseroutes.cpp: POST /api/releases with the bundle as the
+// body, POST /api/rollouts, POST /api/rollouts/<id>/<action>, admin only) with the shapes of
+// rollout.h (RolloutProgress::toJson) and releasestore.h (Release::toJson). Replace it with the
+// real server once those routes are in.
 
 #include <cerberus/controlclient.h>
 #include <cerberus/dashboardmodel.h>
@@ -39,7 +41,7 @@ constexpr int kWait = 10000;
 class FakeReleaseApi : public QObject
 {
 public:
-    QString role = u"operator"_qs;
+    QString role = u"admin"_qs;
     bool releasesEnabled = true;
     QList<std::pair<QString, QByteArray>> requests; ///< "METHOD /path", body
     QJsonObject rollout;
