@@ -685,6 +685,12 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
             return refuse(400, u"bad-request"_qs, u"channel: clean or experimental"_qs);
         channel = *ch;
     }
+    for (const auto &[rid, t] : m_rollouts) {
+        if (t.rollout->channel() == channel && isActive(t.rollout->state()))
+            return refuse(409, u"conflict"_qs, QStringLiteral("the %1 channel already has rollout %2 (%3, %4); abort or complete it first")
+                                                   .arg(channelName(channel)).arg(rid)
+                                                   .arg(t.rollout->release().version, rolloutStateName(t.rollout->state())));
+    }
     RolloutOptions options;
     if (request.contains(u"groups")) {
         if (!request.value(u"groups").isObject()
@@ -720,7 +726,7 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
         return refuse(error.contains(u"eligible") ? 409 : 400, error.contains(u"eligible") ? u"conflict"_qs : u"bad-request"_qs, error);
     auto rollout = Rollout::create(m_store.get(), *plan, &error);
     if (!rollout)
-        return refuse(error.contains(u"active") ? 409 : 500, error.contains(u"active") ? u"conflict"_qs : u"internal"_qs, error);
+        return refuse(error.contains(u"already has") ? 409 : 500, error.contains(u"already has") ? u"conflict"_qs : u"internal"_qs, error);
     const quint64 id = rollout->id();
     const QString target = QStringLiteral("rollout %1").arg(id);
     const QString planText = QString::fromUtf8(QJsonDocument(plan->summary()).toJson(QJsonDocument::Compact));
