@@ -132,11 +132,14 @@ ReleasesView::ReleasesView(ControlClient *client, ReleaseController *releases, Q
     m_splitter->setStretchFactor(0, 2);
     m_splitter->setStretchFactor(1, 2);
     m_splitter->setStretchFactor(2, 3);
+    m_splitter->setSizes({150, 170, 380});
     m_notice = new QLabel;
     m_notice->setWordWrap(true);
     m_notice->setStyleSheet(u"background:#fff4e5; border:1px solid #f0c27b; border-radius:4px; padding:6px; color:#7a4b00"_qs);
     m_notice->hide();
+    m_groupTable->horizontalHeader()->setMinimumSectionSize(40);
     m_groupTable->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_groupTable->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
     layout->addWidget(m_notice);

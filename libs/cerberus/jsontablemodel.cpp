@@ -23,6 +23,10 @@ QString JsonTableModel::formatTime(qint64 epochSeconds)
 {
     if (epochSeconds <= 0)
         return {};
+    // Some of the server's times are epoch milliseconds (release uploads); seconds stay below
+    // 10^11 until the year 5138.
+    if (epochSeconds > 100'000'000'000LL)
+        epochSeconds /= 1000;
     return QDateTime::fromSecsSinceEpoch(epochSeconds).toString(u"yyyy-MM-dd HH:mm:ss"_qs);
 }
 
