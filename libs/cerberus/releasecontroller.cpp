@@ -207,6 +207,7 @@ void ReleaseController::refresh()
             select(rows.first().value(u"id").toVariant().toString());
         else if (!m_selected.isEmpty())
             select(m_selected);
+        Q_EMIT refreshed();
     });
 }
 

@@ -75,6 +75,8 @@ public:
 
 Q_SIGNALS:
     void uploaded(const QJsonObject &release);
+    /// The rollout list was (re)loaded.
+    void refreshed();
     void rolloutStarted(const QJsonObject &rollout);
     void rolloutChanged(const QJsonObject &rollout);
     void failed(const QString &what, const iptv::cerberus::ApiError &error);

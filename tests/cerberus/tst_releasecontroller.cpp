@@ -17,6 +17,7 @@
 #include <payload/keys.h>
 
 #include <QAbstractItemModelTester>
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QHttpServer>
@@ -324,6 +325,71 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(int(std::count_if(api.requests.cbegin(), api.requests.cend(),
                                                      [](const auto &r) { return r.first == u"GET /api/releases"; })), 2, kWait);
         QCOMPARE(availability.count(), 1);
+    }
+
+    void realServerWhenGiven()
+    {
+        // Opt-in: the same flow against a running controlserver with the release routes.
+        //   CERBERUS_TEST_SERVER=http://127.0.0.1:8421 CERBERUS_TEST_PASSWORD=... (admin)
+        //   CERBERUS_TEST_KEY=release.key (a key the server trusts, --trust-key release.pub)
+        const QString server = qEnvironmentVariable("CERBERUS_TEST_SERVER");
+        const QString keyFile = qEnvironmentVariable("CERBERUS_TEST_KEY");
+        if (server.isEmpty() || keyFile.isEmpty())
+            QSKIP("set CERBERUS_TEST_SERVER, CERBERUS_TEST_PASSWORD and CERBERUS_TEST_KEY to run against a real server");
+        const auto key = iptv::payload::SigningKey::load(keyFile);
+        QVERIFY(!key.isNull());
+        iptv::payload::BundleMeta meta;
+        meta.version = QStringLiteral("9.%1.0").arg(QDateTime::currentSecsSinceEpoch() % 100000);
+        meta.channel = iptv::payload::Channel::Experimental;
+        meta.minBoxVersion = u"1.0.0"_qs;
+        const QString bundle = m_dir.filePath(meta.version + u".bundle"_qs);
+        const auto built = iptv::payload::buildBundle(m_dir.filePath(u"src"_qs), meta, key, bundle);
+        QVERIFY2(built.ok(), qPrintable(built.status.toString()));
+
+        ControlClient client;
+        QSignalSpy in(&client, &ControlClient::loggedIn);
+        client.login(QUrl(server), u"admin"_qs, qEnvironmentVariable("CERBERUS_TEST_PASSWORD"));
+        QVERIFY(in.wait(kWait));
+        ReleaseController releases(&client);
+        QSignalSpy failed(&releases, &ReleaseController::failed);
+        releases.start();
+        QTRY_VERIFY_WITH_TIMEOUT(client.isLiveConnected(), kWait);
+        QSignalSpy uploaded(&releases, &ReleaseController::uploaded);
+        QVERIFY(releases.upload(bundle));
+        QVERIFY2(uploaded.wait(kWait), failed.isEmpty() ? "" : qPrintable(failed.first().at(1).value<ApiError>().toString()));
+        QCOMPARE(uploaded.first().at(0).toJsonObject().value(u"version").toString(), meta.version);
+        // One active rollout per channel: abort what runs on experimental first.
+        QSignalSpy refreshed(&releases, &ReleaseController::refreshed);
+        releases.refresh();
+        QVERIFY(refreshed.wait(kWait));
+        for (const QJsonObject &r : releases.rollouts()->rows()) {
+            const QString state = r.value(u"state").toString();
+            if (r.value(u"channel").toString() == u"experimental" && (state == u"running" || state == u"paused" || state == u"halted"))
+                QVERIFY(releases.abort(r.value(u"id").toString()));
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(std::none_of(releases.rollouts()->rows().cbegin(), releases.rollouts()->rows().cend(),
+                                              [](const QJsonObject &r) {
+                                                  const QString s = r.value(u"state").toString();
+                                                  return r.value(u"channel").toString() == u"experimental"
+                                                      && (s == u"running" || s == u"paused" || s == u"halted");
+                                              }),
+                                 kWait);
+        RolloutRequest req;
+        req.version = meta.version;
+        req.groupPercents = {50, 100};
+        req.minResults = 5;
+        QSignalSpy started(&releases, &ReleaseController::rolloutStarted);
+        QVERIFY(releases.startRollout(req));
+        QVERIFY2(started.wait(kWait), failed.isEmpty() ? "" : qPrintable(failed.last().at(1).value<ApiError>().toString()));
+        const QString id = started.first().at(0).toJsonObject().value(u"id").toString();
+        QTRY_COMPARE_WITH_TIMEOUT(releases.rollout(id).value(u"state").toString(), u"running"_qs, kWait);
+        QVERIFY(releases.groups()->rowCount() >= 1);
+        // Boxes report installs: the live push moves the counters.
+        QTRY_VERIFY_WITH_TIMEOUT(releases.rollout(id).value(u"succeeded").toInt() > 0, 30000);
+        QVERIFY(releases.pause(id));
+        QTRY_COMPARE_WITH_TIMEOUT(releases.rollout(id).value(u"state").toString(), u"paused"_qs, kWait);
+        QVERIFY(releases.resume(id));
+        QTRY_COMPARE_WITH_TIMEOUT(releases.rollout(id).value(u"state").toString(), u"running"_qs, kWait);
     }
 
 private:
