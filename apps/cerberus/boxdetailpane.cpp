@@ -26,6 +26,7 @@ QTableView *makeTable(QAbstractItemModel *model)
 {
     auto *t = new QTableView;
     t->setModel(model);
+    t->setTextElideMode(Qt::ElideMiddle);
     t->setSelectionBehavior(QAbstractItemView::SelectRows);
     t->setAlternatingRowColors(true);
     t->verticalHeader()->hide();
@@ -70,6 +71,12 @@ BoxDetailPane::BoxDetailPane(BoxDetailController *controller, QWidget *parent)
     m_events = makeTable(controller->events());
     m_tabs->addTab(m_events, tr("&Events"));
     m_commands = makeTable(controller->commands());
+    const int commandWidths[] = {64, 90, 80, 130, 60};
+    for (int c = 0; c < 5; ++c)
+        m_commands->setColumnWidth(c, commandWidths[c]);
+    m_events->setColumnWidth(0, 130);
+    m_events->setColumnWidth(1, 70);
+    m_events->setColumnWidth(2, 90);
     m_tabs->addTab(m_commands, tr("C&ommands"));
 
     auto *retrieval = new QWidget;

@@ -27,7 +27,9 @@ QString JsonTableModel::formatTime(qint64 epochSeconds)
     // 10^11 until the year 5138.
     if (epochSeconds > 100'000'000'000LL)
         epochSeconds /= 1000;
-    return QDateTime::fromSecsSinceEpoch(epochSeconds).toString(u"yyyy-MM-dd HH:mm:ss"_qs);
+    const QDateTime t = QDateTime::fromSecsSinceEpoch(epochSeconds);
+    // Today's times without the date: tables stay narrow on a laptop.
+    return t.toString(t.date() == QDate::currentDate() ? u"HH:mm:ss"_qs : u"yyyy-MM-dd HH:mm:ss"_qs);
 }
 
 int JsonTableModel::rowCount(const QModelIndex &parent) const

@@ -9,6 +9,7 @@
 #include <cerberus/permissions.h>
 #include <cerberus/stallmonitor.h>
 
+#include <QDateTime>
 #include <QElapsedTimer>
 
 #include <QAbstractItemModelTester>
@@ -156,6 +157,8 @@ private Q_SLOTS:
         QCOMPARE(reset.count(), 0);
         QVERIFY(JsonTableModel::formatTime(0).isEmpty());
         QCOMPARE(JsonTableModel::formatTime(86400 * 365).left(4), u"1971"_qs);
+        QCOMPARE(JsonTableModel::formatTime(1764000000000LL).left(4), u"2025"_qs); // milliseconds
+        QCOMPARE(JsonTableModel::formatTime(QDateTime::currentSecsSinceEpoch()).size(), 8); // today: HH:mm:ss
     }
 };
 
