@@ -5,7 +5,8 @@
 #   BOXES=5000 PROCESSES=1 bench/controlserver/run.sh
 #
 # Ours (controlserver + tools/fleetsim on loopback, SQLite, one node):
-#   1. connect: fleetsim --exit-when-online, enrollment first (cold), then again (token auth)
+#   1. connect: fleetsim --exit-when-online, enrollment first (cold), then again on the tokens the
+#      boxes kept (--tokens), as a fleet reconnects after a server restart
 #   2. memory: controlserver RSS with every box online, minus its RSS before, per box
 #   3. telemetry: every box floods at --telemetry-interval 0.1 for DURATION s; acked msgs/s (fleetsim)
 #   4. command round trip: 300 commands one after another to random online boxes, POST -> the
@@ -59,7 +60,8 @@ until curl -sf "localhost:$HTTP_PORT/healthz" >/dev/null; do
     sleep 0.2
 done
 idle_kb=$(rss_kb "$server")
-sim=("$FLEETSIM" --server "ws://127.0.0.1:$BOX_PORT/box" --boxes "$BOXES" --processes "$PROCESSES" --loopback-spread "$PROCESSES" --json --quiet)
+sim=("$FLEETSIM" --server "ws://127.0.0.1:$BOX_PORT/box" --boxes "$BOXES" --processes "$PROCESSES" --loopback-spread "$PROCESSES"
+     --tokens "$WORK/tokens" --json --quiet)
 
 "${sim[@]}" --exit-when-online >"$WORK/enroll.json"
 enroll_s=$(jq .allOnlineSeconds "$WORK/enroll.json")

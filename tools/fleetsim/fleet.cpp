@@ -3,6 +3,9 @@
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QFile>
+#include <QFileInfo>
+#include <QSaveFile>
+#include <QDir>
 #include <QJsonArray>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -93,6 +96,8 @@ public:
     SimBox(Fleet *fleet, int number, boxlink::BoxLinkConfig config);
 
     BoxLink *link() { return m_link.get(); }
+    QByteArray token() const { return m_store.token(); }
+    QString serial() const { return m_serial; }
     Telemetry sample() override;
     void execute(const Command &command, const boxlink::CommandReply &reply) override;
     void install(const ReleaseAvailable &release, const boxlink::CommandReply &reply);
@@ -116,6 +121,7 @@ private:
     int m_channel = 1;
     bool m_installing = false;
     boxlink::MemoryCredentialStore m_store;
+    QString m_serial;
     std::unique_ptr<BoxLink> m_link;
 };
 
@@ -127,8 +133,11 @@ SimBox::SimBox(Fleet *fleet, int number, boxlink::BoxLinkConfig config)
         m_rng = 1;
     // The secret follows from the seed and the serial, so a second run of the same fleet against
     // the same server is the same boxes (a random one would be refused: the server keeps a hash).
+    m_serial = config.serial;
     const QByteArray label = "fleetsim-secret:" + QByteArray::number(fleet->config().seed) + ':' + config.serial.toUtf8();
     m_store = boxlink::MemoryCredentialStore(QCryptographicHash::hash(label, QCryptographicHash::Sha256));
+    if (const QByteArray token = fleet->savedToken(config.serial); !token.isEmpty())
+        m_store.setToken(token);
     m_channel = uniform(1, 200);
     m_link = std::make_unique<BoxLink>(std::move(config), &m_store, fleet->scheduler());
     m_link->setTelemetrySource(this);
@@ -441,7 +450,45 @@ Fleet::Fleet(FleetConfig config, QObject *parent) : QObject(parent), m_config(st
 
 Fleet::~Fleet()
 {
+    saveTokens();
     m_boxes.clear();
+}
+
+void Fleet::loadTokens()
+{
+    if (m_config.tokenDir.isEmpty())
+        return;
+    // One file per process share; older files first, so a box's newest token wins when the
+    // fleet was split differently before.
+    QDir dir(m_config.tokenDir);
+    const QFileInfoList files = dir.entryInfoList({QStringLiteral("*.tokens")}, QDir::Files, QDir::Time | QDir::Reversed);
+    for (const QFileInfo &info : files) {
+        QFile f(info.filePath());
+        if (!f.open(QIODevice::ReadOnly))
+            continue;
+        while (!f.atEnd()) {
+            const QList<QByteArray> parts = f.readLine().trimmed().split(' ');
+            if (parts.size() == 2)
+                m_savedTokens.insert(QString::fromUtf8(parts[0]), QByteArray::fromBase64(parts[1]));
+        }
+    }
+}
+
+void Fleet::saveTokens()
+{
+    if (m_config.tokenDir.isEmpty() || m_tokensSaved || m_boxes.empty())
+        return;
+    m_tokensSaved = true;
+    QDir().mkpath(m_config.tokenDir);
+    QSaveFile f(QDir(m_config.tokenDir).filePath(QStringLiteral("%1%2.tokens").arg(m_config.serialPrefix).arg(m_config.first)));
+    if (!f.open(QIODevice::WriteOnly))
+        return;
+    for (const auto &box : m_boxes) {
+        const QByteArray token = box->token();
+        if (!token.isEmpty())
+            f.write(box->serial().toUtf8() + ' ' + token.toBase64() + '\n');
+    }
+    f.commit();
 }
 
 qint64 Fleet::residentKb()
@@ -464,6 +511,7 @@ QNetworkAccessManager *Fleet::network()
 
 void Fleet::start()
 {
+    loadTokens();
     m_baselineRssKb = residentKb();
     m_counts[int(BoxLink::State::Stopped)] = m_config.boxes;
     m_boxes.reserve(size_t(m_config.boxes));
@@ -524,6 +572,7 @@ void Fleet::storm()
 
 void Fleet::stop()
 {
+    saveTokens();
     m_ramp.stop();
     for (auto &box : m_boxes)
         box->link()->stop();

@@ -9,6 +9,7 @@
 
 #include <QJsonObject>
 #include <QObject>
+#include <QHash>
 #include <QTimer>
 
 #include <memory>
@@ -40,6 +41,10 @@ struct FleetConfig
     int backoffCapMs = 30000;
     int heartbeatMs = 0;             ///< 0 = the server's
     quint64 seed = 1;
+    /// Where the boxes keep their tokens between runs (empty: in memory only). A real box keeps
+    /// its token on disk; with this, a second run reconnects on tokens as a fleet does after a
+    /// server restart, instead of enrolling with the secret again.
+    QString tokenDir;
 };
 
 /// Counters of a fleet (or the sum of several): what fleetsim prints and children send their parent.
@@ -84,6 +89,8 @@ public:
     const FleetConfig &config() const { return m_config; }
     boxlink::DeadlineScheduler *scheduler() { return &m_scheduler; }
     QNetworkAccessManager *network();
+    /// The token a box saved in a previous run (tokenDir), or empty.
+    QByteArray savedToken(const QString &serial) const { return m_savedTokens.value(serial); }
 
     /// SimBox reports here (so the fleet needs no per-box signal connections).
     void boxStateChanged(boxlink::BoxLink::State from, boxlink::BoxLink::State to);
@@ -94,8 +101,12 @@ public:
 
 private:
     void startSome();
+    void loadTokens();
+    void saveTokens();
 
     FleetConfig m_config;
+    QHash<QString, QByteArray> m_savedTokens;
+    bool m_tokensSaved = false;
     boxlink::DeadlineScheduler m_scheduler;
     std::vector<std::unique_ptr<SimBox>> m_boxes;
     QTimer m_ramp;

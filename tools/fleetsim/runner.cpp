@@ -67,11 +67,12 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
     const QCommandLineOption swVersion(QStringLiteral("software-version"), QStringLiteral("Version the boxes report (default 1.0.0)."), QStringLiteral("v"));
     const QCommandLineOption channel(QStringLiteral("release-channel"), QStringLiteral("clean (default) or experimental."), QStringLiteral("name"));
     const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Seed of the simulated randomness (default 1)."), QStringLiteral("n"));
+    const QCommandLineOption tokens(QStringLiteral("tokens"), QStringLiteral("Directory where boxes keep their tokens between runs (default: memory only)."), QStringLiteral("dir"));
     QCommandLineOption child(QStringLiteral("child"), QStringLiteral("Internal: run as a child of a --processes parent."));
     child.setFlags(QCommandLineOption::HiddenFromHelp);
     p.addOptions({help, version, server, spread, boxes, first, prefix, rate, telemetry, failPercent, installMode, processes, duration,
                   storm, stormAfter, exitOnline, json, quiet, reboot, backoffBase, backoffCap, heartbeat, swVersion,
-                  channel, seed, child});
+                  channel, seed, tokens, child});
     if (!p.parse(arguments)) {
         *error = p.errorText();
         return false;
@@ -104,6 +105,8 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
         return v;
     };
     FleetConfig &f = o->fleet;
+    if (p.isSet(tokens))
+        f.tokenDir = p.value(tokens);
     if (p.isSet(server)) {
         const QStringList urls = p.value(server).split(QLatin1Char(','), Qt::SkipEmptyParts);
         for (const QString &text : urls) {
@@ -196,6 +199,8 @@ QStringList childArguments(const RunOptions &o, int first, int boxes, int)
         a << QStringLiteral("--telemetry-interval") << QString::number(f.telemetryInterval, 'g', 10);
     if (f.heartbeatMs > 0)
         a << QStringLiteral("--heartbeat") << QString::number(f.heartbeatMs / 1000.0, 'g', 10);
+    if (!f.tokenDir.isEmpty())
+        a << QStringLiteral("--tokens") << f.tokenDir;
     return a;
 }
 
