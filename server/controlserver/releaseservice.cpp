@@ -8,6 +8,7 @@
 #include "operatorhub.h"
 
 #include <core/metrics.h>
+#include <core/sqldatabase.h>
 #include <payload/bundle.h>
 
 #include <QCborMap>
@@ -21,8 +22,6 @@
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QSettings>
-#include <QSqlDatabase>
-#include <QSqlError>
 #include <QTemporaryFile>
 
 Q_LOGGING_CATEGORY(lcReleases, "iptv.control.releases")
@@ -217,29 +216,11 @@ bool ReleaseService::start(HttpApi *http, QString *error)
     // Our own connection to the server's database: the release tables live next to the others,
     // and the store helpers (releasestore.h) work on a named connection.
     const QString location = control.effectiveDatabase();
-    PostgresParams pg;
-    QSqlDatabase db;
-    if (parsePostgresUri(location, &pg)) {
-        db = QSqlDatabase::addDatabase(u"QPSQL"_qs, m_connection);
-        db.setHostName(pg.host);
-        db.setPort(pg.port);
-        db.setUserName(pg.user);
-        db.setPassword(pg.password);
-        db.setDatabaseName(pg.database);
-        if (!pg.options.isEmpty())
-            db.setConnectOptions(pg.options);
-    } else {
-        db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, m_connection);
-        db.setDatabaseName(location);
-        db.setConnectOptions(u"QSQLITE_BUSY_TIMEOUT=30000"_qs);
-    }
-    if (!db.open()) {
-        *error = QStringLiteral("release store: cannot open %1: %2").arg(location, db.lastError().text());
-        db = {};
-        QSqlDatabase::removeDatabase(m_connection);
+    QString openError;
+    if (!openSqlDatabase(location, m_connection, &openError)) {
+        *error = u"release store: "_qs + openError;
         return false;
     }
-    db = {};
     m_store = std::make_unique<ReleaseStore>(m_connection);
     if (!m_store->createSchema(error))
         return false;
@@ -289,7 +270,7 @@ void ReleaseService::stop()
     m_publish.stop();
     m_rollouts.clear();
     m_store.reset();
-    QSqlDatabase::removeDatabase(m_connection);
+    closeSqlDatabase(m_connection);
 }
 
 Rollout *ReleaseService::activeRollout(quint64 id) const
@@ -762,7 +743,17 @@ ActionResult ReleaseService::listRollouts(bool activeOnly)
             items.append(rolloutJson(*r));
             continue;
         }
-        // Finished: the record, without per-group counters (GET /api/rollouts/<id> has them).
+        // Finished: it no longer changes, so its full state is loaded once and kept.
+        auto cached = m_finished.constFind(rec.id);
+        if (cached == m_finished.constEnd() && !isActive(rec.state)) {
+            QString why;
+            if (const auto r = loadFinished(rec.id, &why))
+                cached = m_finished.insert(rec.id, rolloutJson(*r));
+        }
+        if (cached != m_finished.constEnd()) {
+            items.append(*cached);
+            continue;
+        }
         items.append(QJsonObject{{u"id"_qs, QString::number(rec.id)},
                                  {u"version"_qs, rec.releaseVersion},
                                  {u"channel"_qs, channelName(rec.channel)},
@@ -782,6 +773,8 @@ ActionResult ReleaseService::rolloutDetail(const QString &idText)
     const quint64 id = idText.toULongLong();
     if (Rollout *r = activeRollout(id))
         return ActionResult::success({{u"rollout"_qs, rolloutJson(*r)}});
+    if (const auto cached = m_finished.constFind(id); cached != m_finished.constEnd())
+        return ActionResult::success({{u"rollout"_qs, *cached}});
     QString error;
     const auto r = id ? loadFinished(id, &error) : nullptr;
     if (!r)

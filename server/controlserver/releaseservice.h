@@ -155,6 +155,7 @@ private:
     std::unique_ptr<ReleaseStore> m_store;
     QList<iptv::payload::PublicKey> m_keys;
     std::map<quint64, Tracked> m_rollouts;
+    QHash<quint64, QJsonObject> m_finished; ///< finished rollouts as the API shows them (they no longer change)
     QTimer m_timer;
     QTimer m_kick;
     QTimer m_publish;
