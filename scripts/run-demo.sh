@@ -2,20 +2,27 @@
 # Sets up a fresh Debian 12 machine, builds the platform and runs it on the bundled demo data:
 # a 12-channel, 14-day guide generated for today, the demo lineup, SQLite and local files.
 #
-#   scripts/run-demo.sh [--headless] [--port 8410]
+#   scripts/run-demo.sh [--headless] [--port 8410] [--boxes 50]
 #
-# Today this is iptvNEXT serving the demo guide on http://127.0.0.1:8410 (guide file, JSON API,
-# XMLTV export, /healthz, /metrics) and announcing versions on ws://127.0.0.1:8411/events.
-# --headless is accepted for the day the Hubris simulator joins the demo; nothing here needs a display.
+# Runs, until Ctrl-C (or SIGTERM), which stops everything it started:
+#   - iptvnext on http://127.0.0.1:8410 (guide file, JSON API, XMLTV export, /healthz, /metrics),
+#     announcing guide versions on ws://127.0.0.1:8411/events;
+#   - controlserver: boxes on ws://127.0.0.1:8420/box, operator API on http://127.0.0.1:8421,
+#     live operator WebSocket on ws://127.0.0.1:8422 (admin password in build/demo/admin-password);
+#   - fleetsim: --boxes simulated set-top boxes on the real box code, enrolled automatically;
+#   - without --headless, when a display is there: the Cerberus operator console, signed in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port=8410
+boxes=50
+headless=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --headless) shift ;;
+    --headless) headless=1; shift ;;
     --port) port="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --boxes) boxes="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run-demo: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -23,23 +30,58 @@ done
 scripts/setup-deps.sh
 BUILD_DIR=${BUILD_DIR:-build/dev}
 cmake --preset dev -B "$BUILD_DIR" >/dev/null
-cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target iptvnext iptv-guide
+targets=(iptvnext iptv-guide controlserver fleetsim)
+[ "$headless" = 1 ] || targets+=(cerberus)
+cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target "${targets[@]}"
 
 demo=build/demo
+mkdir -p "$demo"
 today=$(date -u +%Y-%m-%d)
 if [ ! -f "$demo/demo-guide.xml.gz" ] || [ "$(cat "$demo/.day" 2>/dev/null)" != "$today" ]; then
   echo "run-demo: generating the demo guide for $today"
   IPTV_GUIDE="$BUILD_DIR/tools/iptv-guide/iptv-guide" resources/demo/make-demo-guide.sh "$demo" >/dev/null
   echo "$today" > "$demo/.day"
 fi
+# The demo's admin password: made once, kept with the demo's data.
+if [ ! -s "$demo/admin-password" ]; then
+  (umask 077; head -c 12 /dev/urandom | base64 | tr -d '/+=' > "$demo/admin-password")
+fi
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+
+"$BUILD_DIR/server/iptvnext/iptvnext" --config resources/config/iptvnext.conf \
+  --data-dir "$demo/data" --port "$port" \
+  --xmltv "$demo/demo-guide.xml.gz" --lineup resources/demo/demo-lineup.m3u &
+pids+=($!)
+"$BUILD_DIR/server/controlserver/controlserver" --config resources/config/controlserver.conf \
+  --data-dir "$demo/control" --auto-approve --admin-password-file "$demo/admin-password" &
+pids+=($!)
+until curl -sf http://127.0.0.1:8421/healthz >/dev/null 2>&1; do
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "run-demo: a server did not start" >&2; exit 1; }; done
+  sleep 0.2
+done
+"$BUILD_DIR/tools/fleetsim/fleetsim" --boxes "$boxes" --serial-prefix DEMO --telemetry-interval 5 --quiet &
+pids+=($!)
+if [ "$headless" = 0 ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  "$BUILD_DIR/apps/cerberus/cerberus" --server http://127.0.0.1:8421 --account admin \
+    --password-file "$demo/admin-password" --view fleet &
+  pids+=($!)
+fi
 
 cat <<INFO
-run-demo: iptvnext on http://127.0.0.1:$port   (Ctrl-C stops it)
-  curl -sI http://127.0.0.1:$port/guide                       # the compact guide, with its ETag
-  curl -s  http://127.0.0.1:$port/api/nownext                 # now and next on every channel
-  curl -s 'http://127.0.0.1:$port/api/search?q=news&limit=5'  # search
-  $BUILD_DIR/tools/iptv-guide/iptv-guide search $demo/demo.guide "news"
+run-demo: running (Ctrl-C stops everything)
+  guide     http://127.0.0.1:$port            curl -s  http://127.0.0.1:$port/api/nownext
+                                                 curl -s 'http://127.0.0.1:$port/api/search?q=news&limit=5'
+  control   http://127.0.0.1:8421            account admin, password in $demo/admin-password
+            TOKEN=\$(curl -s localhost:8421/api/login -d "{\"account\":\"admin\",\"password\":\"\$(cat $demo/admin-password)\"}" | jq -r .token)
+            curl -s -H "Authorization: Bearer \$TOKEN" localhost:8421/api/fleet/summary
+  boxes     $boxes simulated (fleetsim), online on ws://127.0.0.1:8420/box
 INFO
-exec "$BUILD_DIR/server/iptvnext/iptvnext" --config resources/config/iptvnext.conf \
-  --data-dir "$demo/data" --port "$port" \
-  --xmltv "$demo/demo-guide.xml.gz" --lineup resources/demo/demo-lineup.m3u
+wait -n "${pids[@]}"
