@@ -22,8 +22,9 @@
 // - Downloads: GET /box/releases/<version>.bundle with the box's session token as Bearer,
 //   streamed from the file.
 //
-// One node drives a rollout (rollout.h): with several nodes behind a load balancer only the boxes
-// connected to the node that holds the rollout get offers.
+// One node must drive a rollout (rollout.h). A node drives the rollouts it created or loaded at its
+// start and offers only to boxes connected to it: offers are not routed over the FleetBus yet, so
+// a cluster runs rollouts from one node.
 
 #include "releasestore.h"
 #include "rollout.h"
