@@ -1,17 +1,15 @@
 #include "store.h"
 
+#include <core/sqldatabase.h>
+
 #include <QAtomicInteger>
 #include <functional>
-#include <QDir>
-#include <QFileInfo>
 #include <QLoggingCategory>
 #include <QSet>
 #include <QSqlDatabase>
 #include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
-#include <QUrl>
-#include <QUrlQuery>
 
 Q_LOGGING_CATEGORY(lcStore, "iptv.control.store")
 
@@ -122,23 +120,6 @@ std::optional<CommandState> commandStateFromName(QStringView name)
     return std::nullopt;
 }
 
-bool parsePostgresUri(const QString &uri, PostgresParams *params)
-{
-    const QUrl url(uri, QUrl::StrictMode);
-    if (!url.isValid() || (url.scheme() != u"postgresql" && url.scheme() != u"postgres"))
-        return false;
-    params->host = url.host().isEmpty() ? QStringLiteral("localhost") : url.host();
-    params->port = url.port(5432);
-    params->user = url.userName(QUrl::FullyDecoded);
-    params->password = url.password(QUrl::FullyDecoded);
-    params->database = url.path(QUrl::FullyDecoded).mid(1);
-    QStringList opts;
-    for (const auto &[k, v] : QUrlQuery(url).queryItems(QUrl::FullyDecoded))
-        opts.append(k + u'=' + v);
-    params->options = opts.join(u';');
-    return true;
-}
-
 ControlStore::ControlStore()
     : m_connection(QStringLiteral("controlserver-store-%1").arg(s_connectionCounter.fetchAndAddRelaxed(1)))
 {
@@ -161,52 +142,11 @@ bool ControlStore::fail(const QString &what, const QString &why, QString *error)
 bool ControlStore::open(const QString &location, QString *error)
 {
     close();
-    PostgresParams pg;
-    QSqlDatabase db;
-    if (parsePostgresUri(location, &pg)) {
-        m_postgres = true;
-        db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), m_connection);
-        db.setHostName(pg.host);
-        db.setPort(pg.port);
-        db.setUserName(pg.user);
-        db.setPassword(pg.password);
-        db.setDatabaseName(pg.database);
-        if (!pg.options.isEmpty())
-            db.setConnectOptions(pg.options);
-    } else {
-        m_postgres = false;
-        const QFileInfo fi(location);
-        if (!QDir().mkpath(fi.absolutePath())) {
-            *error = QStringLiteral("cannot create directory %1").arg(fi.absolutePath());
-            return false;
-        }
-        db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
-        db.setDatabaseName(location);
-        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=30000"));
-    }
-    if (!db.isValid()) {
-        *error = QStringLiteral("SQL driver %1 is not available").arg(m_postgres ? u"QPSQL" : u"QSQLITE");
-        db = {};
-        QSqlDatabase::removeDatabase(m_connection);
+    const auto backend = openSqlDatabase(location, m_connection, error);
+    if (!backend)
         return false;
-    }
-    if (!db.open()) {
-        *error = QStringLiteral("cannot open database %1: %2").arg(m_postgres ? pg.database : location, sqlError(db.lastError()));
-        db = {};
-        QSqlDatabase::removeDatabase(m_connection);
-        return false;
-    }
-    if (m_postgres) {
-        if (!exec(QStringLiteral("SET client_min_messages TO WARNING"), error))
-            return false;
-    } else {
-        // WAL + synchronous=NORMAL: a commit survives a process kill (not a power cut between
-        // checkpoints), at a fraction of FULL's fsyncs.
-        if (!exec(QStringLiteral("PRAGMA journal_mode=WAL"), error) || !exec(QStringLiteral("PRAGMA synchronous=NORMAL"), error))
-            return false;
-    }
+    m_postgres = *backend == SqlBackend::PostgreSQL;
     if (!createSchema(error)) {
-        db = QSqlDatabase(); // release the handle, or removeDatabase warns it is in use
         close();
         return false;
     }
@@ -216,13 +156,7 @@ bool ControlStore::open(const QString &location, QString *error)
 
 void ControlStore::close()
 {
-    if (!QSqlDatabase::contains(m_connection))
-        return;
-    {
-        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(m_connection);
+    closeSqlDatabase(m_connection);
 }
 
 bool ControlStore::isOpen() const

@@ -233,13 +233,4 @@ private:
     QList<qint64> m_eventBoxes; ///< boxes that got events since the last prune
 };
 
-/// Parses postgresql://user:pass@host:port/db (also postgres://). Returns false when `uri` is not one.
-struct PostgresParams
-{
-    QString host, user, password, database;
-    int port = 5432;
-    QString options;
-};
-bool parsePostgresUri(const QString &uri, PostgresParams *params);
-
 } // namespace iptv::control

@@ -2,17 +2,15 @@
 
 #include "codec.h"
 
+#include <core/sqldatabase.h>
+
 #include <QAtomicInteger>
 #include <QCborValue>
-#include <QDir>
-#include <QFileInfo>
 #include <QLoggingCategory>
 #include <QSqlDatabase>
 #include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
-#include <QUrl>
-#include <QUrlQuery>
 
 Q_LOGGING_CATEGORY(lcStore, "iptv.next.store")
 
@@ -35,24 +33,6 @@ QString sqlError(const QSqlError &e)
 
 } // namespace
 
-bool parsePostgresUri(const QString &uri, PostgresParams *params)
-{
-    const QUrl url(uri, QUrl::StrictMode);
-    if (!url.isValid() || (url.scheme() != u"postgresql" && url.scheme() != u"postgres"))
-        return false;
-    params->host = url.host().isEmpty() ? QStringLiteral("localhost") : url.host();
-    params->port = url.port(5432);
-    params->user = url.userName(QUrl::FullyDecoded);
-    params->password = url.password(QUrl::FullyDecoded);
-    params->database = url.path(QUrl::FullyDecoded).mid(1);
-    // Query parameters become libpq connect options (e.g. ?sslmode=require&connect_timeout=5).
-    QStringList opts;
-    for (const auto &[k, v] : QUrlQuery(url).queryItems(QUrl::FullyDecoded))
-        opts.append(k + u'=' + v);
-    params->options = opts.join(u';');
-    return true;
-}
-
 GuideStore::GuideStore()
     : m_connection(QStringLiteral("iptvnext-store-%1").arg(s_connectionCounter.fetchAndAddRelaxed(1)))
 {
@@ -66,50 +46,10 @@ GuideStore::~GuideStore()
 bool GuideStore::open(const QString &location, QString *error)
 {
     close();
-    PostgresParams pg;
-    QSqlDatabase db;
-    if (parsePostgresUri(location, &pg)) {
-        m_postgres = true;
-        db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), m_connection);
-        db.setHostName(pg.host);
-        db.setPort(pg.port);
-        db.setUserName(pg.user);
-        db.setPassword(pg.password);
-        db.setDatabaseName(pg.database);
-        if (!pg.options.isEmpty())
-            db.setConnectOptions(pg.options);
-    } else {
-        m_postgres = false;
-        const QFileInfo fi(location);
-        if (!QDir().mkpath(fi.absolutePath())) {
-            *error = QStringLiteral("cannot create directory %1").arg(fi.absolutePath());
-            return false;
-        }
-        db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
-        db.setDatabaseName(location);
-        // The refresh worker writes while the main thread may read status: wait, don't fail.
-        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=30000"));
-    }
-    if (!db.isValid()) {
-        *error = QStringLiteral("SQL driver %1 is not available").arg(m_postgres ? u"QPSQL" : u"QSQLITE");
-        QSqlDatabase::removeDatabase(m_connection);
+    const auto backend = openSqlDatabase(location, m_connection, error);
+    if (!backend)
         return false;
-    }
-    if (!db.open()) {
-        *error = QStringLiteral("cannot open database: %1").arg(sqlError(db.lastError()));
-        db = {};
-        QSqlDatabase::removeDatabase(m_connection);
-        return false;
-    }
-    if (m_postgres) {
-        // CREATE ... IF NOT EXISTS would log a NOTICE per table at every start.
-        if (!exec(QStringLiteral("SET client_min_messages TO WARNING"), error))
-            return false;
-    } else {
-        // WAL lets status reads run beside a refresh's write transaction.
-        if (!exec(QStringLiteral("PRAGMA journal_mode=WAL"), error) || !exec(QStringLiteral("PRAGMA synchronous=NORMAL"), error))
-            return false;
-    }
+    m_postgres = *backend == SqlBackend::PostgreSQL;
     if (!createSchema(error)) {
         close();
         return false;
@@ -120,13 +60,7 @@ bool GuideStore::open(const QString &location, QString *error)
 
 void GuideStore::close()
 {
-    if (!QSqlDatabase::contains(m_connection))
-        return;
-    {
-        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(m_connection);
+    closeSqlDatabase(m_connection);
 }
 
 bool GuideStore::isOpen() const

@@ -144,13 +144,4 @@ private:
     bool m_postgres = false;
 };
 
-/// Parses postgresql://user:pass@host:port/db (also postgres://). Returns false when `uri` is not one.
-struct PostgresParams
-{
-    QString host, user, password, database;
-    int port = 5432;
-    QString options;
-};
-bool parsePostgresUri(const QString &uri, PostgresParams *params);
-
 } // namespace iptv::next

@@ -247,40 +247,6 @@ private Q_SLOTS:
         QCOMPARE(store.source(u"a"_qs)->programmeCount, 1);
     }
 
-    void postgresUri_data()
-    {
-        QTest::addColumn<QString>("uri");
-        QTest::addColumn<bool>("valid");
-        QTest::addColumn<QString>("host");
-        QTest::addColumn<int>("port");
-        QTest::addColumn<QString>("user");
-        QTest::addColumn<QString>("password");
-        QTest::addColumn<QString>("database");
-        QTest::newRow("full") << u"postgresql://iptv:s3cret@db.example:6543/guide"_qs << true << u"db.example"_qs << 6543
-                              << u"iptv"_qs << u"s3cret"_qs << u"guide"_qs;
-        QTest::newRow("short scheme, default port") << u"postgres://u@localhost/g"_qs << true << u"localhost"_qs << 5432
-                                                    << u"u"_qs << QString() << u"g"_qs;
-        QTest::newRow("escaped password") << u"postgresql://u:p%40ss@h/d"_qs << true << u"h"_qs << 5432 << u"u"_qs
-                                          << u"p@ss"_qs << u"d"_qs;
-        QTest::newRow("sqlite path") << u"/var/lib/iptvnext/iptvnext.sqlite"_qs << false << QString() << 0 << QString()
-                                     << QString() << QString();
-    }
-
-    void postgresUri()
-    {
-        QFETCH(QString, uri);
-        QFETCH(bool, valid);
-        PostgresParams p;
-        QCOMPARE(parsePostgresUri(uri, &p), valid);
-        if (!valid)
-            return;
-        QTEST(p.host, "host");
-        QTEST(p.port, "port");
-        QTEST(p.user, "user");
-        QTEST(p.password, "password");
-        QTEST(p.database, "database");
-    }
-
     void startOfDay()
     {
         QCOMPARE(startOfUtcDay(1767292200), 1767225600);
