@@ -2,6 +2,7 @@
 
 #include <core/diagnostic.h>
 #include <core/progress.h>
+#include <core/subcommand.h>
 #include <epg/channelmapper.h>
 #include <epg/guide.h>
 #include <epg/guidegenerator.h>
@@ -39,53 +40,9 @@ namespace {
 
 const QString kProgram = u"iptv-guide"_qs;
 
-/// What a command's parser gives back: go on, or stop with this exit code (help shown, bad usage).
-struct Parsed
-{
-    bool proceed = false;
-    int exitCode = ExitOk;
-};
-
-Parsed parseArguments(QCommandLineParser &parser, const QString &command, const QStringList &arguments,
-                      QTextStream &out, QTextStream &err)
-{
-    const QCommandLineOption help({u"h"_qs, u"help"_qs}, u"Show this help."_qs);
-    parser.addOption(help);
-    QStringList args = arguments;
-    // Keep the program name for the parser, drop the command word.
-    if (args.size() >= 2)
-        args.removeAt(1);
-    if (!parser.parse(args)) {
-        err << kProgram << ' ' << command << u": "_qs << parser.errorText() << '\n'
-            << u"Try '"_qs << kProgram << ' ' << command << u" --help'.\n"_qs;
-        return {false, ExitUsage};
-    }
-    if (parser.isSet(help)) {
-        QString text = parser.helpText();
-        // The parser prints the binary's path; the user typed "iptv-guide <command>".
-        const qsizetype usage = text.indexOf(u"Usage: "_qs);
-        if (usage >= 0) {
-            const qsizetype end = text.indexOf(u' ', usage + 7);
-            text.replace(usage + 7, end - usage - 7, kProgram + u' ' + command);
-        }
-        out << text;
-        return {false, ExitOk};
-    }
-    return {true, ExitOk};
-}
-
-int usageError(QTextStream &err, const QString &command, const QString &message)
-{
-    err << kProgram << ' ' << command << u": "_qs << message << '\n'
-        << u"Try '"_qs << kProgram << ' ' << command << u" --help'.\n"_qs;
-    return ExitUsage;
-}
-
-int failure(QTextStream &err, const QString &message)
-{
-    err << kProgram << u": error: "_qs << message << '\n';
-    return ExitError;
-}
+const iptv::cli::SubcommandProgram s_tool(kProgram);
+using iptv::cli::humanBytes;
+using iptv::cli::Parsed;
 
 bool parseInt(const QString &text, int minimum, int maximum, int *value)
 {
@@ -95,15 +52,6 @@ bool parseInt(const QString &text, int minimum, int maximum, int *value)
         return false;
     *value = v;
     return true;
-}
-
-QString humanBytes(qint64 bytes)
-{
-    if (bytes < 10 * 1024)
-        return u"%1 B"_qs.arg(bytes);
-    if (bytes < 10 * 1024 * 1024)
-        return u"%1 KiB"_qs.arg(double(bytes) / 1024.0, 0, 'f', 1);
-    return u"%1 MiB"_qs.arg(double(bytes) / (1024.0 * 1024.0), 0, 'f', 1);
 }
 
 qint64 peakRssBytes()
@@ -140,7 +88,7 @@ std::shared_ptr<const Guide> openGuide(const QString &path, QTextStream &err)
     QString error;
     auto guide = Guide::open(path, &error);
     if (!guide)
-        failure(err, error.isEmpty() ? u"%1: cannot open guide"_qs.arg(path) : error);
+        s_tool.failure(err, error.isEmpty() ? u"%1: cannot open guide"_qs.arg(path) : error);
     return guide;
 }
 
@@ -213,44 +161,44 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
                                             u"n"_qs, u"20"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress bar."_qs);
     parser.addOptions({output, lineup, from, days, level, threads, timeZone, createdAt, maxDiagnostics, quiet});
-    const Parsed parsed = parseArguments(parser, command, arguments, out, err);
+    const Parsed parsed = s_tool.parse(parser, command, arguments, out, err);
     if (!parsed.proceed)
         return parsed.exitCode;
 
     const QStringList inputs = parser.positionalArguments();
     if (inputs.isEmpty())
-        return usageError(err, command, u"no input file given"_qs);
+        return s_tool.usageError(err, command, u"no input file given"_qs);
     if (!parser.isSet(output))
-        return usageError(err, command, u"no output file given (-o OUT.guide)"_qs);
+        return s_tool.usageError(err, command, u"no output file given (-o OUT.guide)"_qs);
     GuideCompileOptions options;
     options.generator = u"iptv-guide %1"_qs.arg(QCoreApplication::applicationVersion());
     if (!parseInt(parser.value(days), 1, 62, &options.days))
-        return usageError(err, command, u"--days wants a whole number from 1 to 62"_qs);
+        return s_tool.usageError(err, command, u"--days wants a whole number from 1 to 62"_qs);
     if (!parseInt(parser.value(level), 0, 22, &options.compressionLevel))
-        return usageError(err, command, u"--level wants a zstd level from 1 to 22, or 0 for automatic"_qs);
+        return s_tool.usageError(err, command, u"--level wants a zstd level from 1 to 22, or 0 for automatic"_qs);
     if (!parseInt(parser.value(threads), 0, 256, &options.threads))
-        return usageError(err, command, u"--threads wants a number from 0 to 256"_qs);
+        return s_tool.usageError(err, command, u"--threads wants a number from 0 to 256"_qs);
     int shownDiagnostics = 20;
     if (!parseInt(parser.value(maxDiagnostics), 0, 1000000, &shownDiagnostics))
-        return usageError(err, command, u"--max-diagnostics wants a number"_qs);
+        return s_tool.usageError(err, command, u"--max-diagnostics wants a number"_qs);
     QTimeZone zone = QTimeZone::utc();
     if (parser.isSet(timeZone)) {
         zone = QTimeZone(parser.value(timeZone).toUtf8());
         if (!zone.isValid())
-            return usageError(err, command, u"unknown time zone '%1'"_qs.arg(parser.value(timeZone)));
+            return s_tool.usageError(err, command, u"unknown time zone '%1'"_qs.arg(parser.value(timeZone)));
     }
     QString timeError;
     if (parser.isSet(from) && !parseTime(parser.value(from), parser.value(timeZone), &options.from, &timeError))
-        return usageError(err, command, u"--from: "_qs + timeError);
+        return s_tool.usageError(err, command, u"--from: "_qs + timeError);
     if (parser.isSet(createdAt) && !parseTime(parser.value(createdAt), {}, &options.createdAt, &timeError))
-        return usageError(err, command, u"--created-at: "_qs + timeError);
+        return s_tool.usageError(err, command, u"--created-at: "_qs + timeError);
     const bool isQuiet = parser.isSet(quiet);
 
     qint64 inputBytes = 0;
     for (const QString &path : inputs) {
         const QFileInfo info(path);
         if (!info.isFile())
-            return failure(err, u"%1: no such file"_qs.arg(path));
+            return s_tool.failure(err, u"%1: no such file"_qs.arg(path));
         inputBytes += info.size();
     }
 
@@ -265,7 +213,7 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
         const Lineup l = M3uReader::readFile(parser.value(lineup), &diagnostics, &ok);
         if (!ok) {
             printDiagnostics(err, diagnostics, shownDiagnostics);
-            return failure(err, u"%1: cannot read the lineup"_qs.arg(parser.value(lineup)));
+            return s_tool.failure(err, u"%1: cannot read the lineup"_qs.arg(parser.value(lineup)));
         }
         QList<Channel> guideChannels;
         iptv::DiagnosticList channelPass; // the full read reports the same problems again
@@ -280,7 +228,7 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
                                        [&sawProgramme](Programme &&) { sawProgramme = true; }, &channelPass,
                                        readOptions)) {
                 printDiagnostics(err, channelPass, shownDiagnostics);
-                return failure(err, u"%1: cannot read XMLTV"_qs.arg(path));
+                return s_tool.failure(err, u"%1: cannot read XMLTV"_qs.arg(path));
             }
         }
         mapping = std::make_unique<ChannelMapping>(ChannelMapper::map(l, guideChannels));
@@ -318,7 +266,7 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
         if (!ok) {
             progress.finish(u"failed"_qs);
             printDiagnostics(err, diagnostics, shownDiagnostics);
-            return failure(err, u"%1: cannot read XMLTV"_qs.arg(path));
+            return s_tool.failure(err, u"%1: cannot read XMLTV"_qs.arg(path));
         }
         doneBefore += size;
         progress.update(doneBefore);
@@ -331,7 +279,7 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
     QString error;
     if (!builder.finishToFile(parser.value(output), &error, &diagnostics)) {
         printDiagnostics(err, diagnostics, shownDiagnostics);
-        return failure(err, error.isEmpty() ? u"%1: cannot write the guide"_qs.arg(parser.value(output)) : error);
+        return s_tool.failure(err, error.isEmpty() ? u"%1: cannot write the guide"_qs.arg(parser.value(output)) : error);
     }
     const qint64 buildMs = buildClock.elapsed();
     printDiagnostics(err, diagnostics, shownDiagnostics);
@@ -370,11 +318,11 @@ int inspect(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption json(u"json"_qs, u"Print JSON."_qs);
     const QCommandLineOption channels(u"channels"_qs, u"Also list channels with their programme counts."_qs);
     parser.addOptions({json, channels});
-    const Parsed parsed = parseArguments(parser, command, arguments, out, err);
+    const Parsed parsed = s_tool.parse(parser, command, arguments, out, err);
     if (!parsed.proceed)
         return parsed.exitCode;
     if (parser.positionalArguments().size() != 1)
-        return usageError(err, command, u"expected one guide file"_qs);
+        return s_tool.usageError(err, command, u"expected one guide file"_qs);
     const QString path = parser.positionalArguments().first();
 
     QElapsedTimer clock;
@@ -470,26 +418,26 @@ int search(const QStringList &arguments, QTextStream &out, QTextStream &err)
                                 u"time"_qs);
     const QCommandLineOption timeZone(u"time-zone"_qs, u"Zone to print times in (default UTC)."_qs, u"zone"_qs);
     parser.addOptions({channel, category, newOnly, limit, at, timeZone});
-    const Parsed parsed = parseArguments(parser, command, arguments, out, err);
+    const Parsed parsed = s_tool.parse(parser, command, arguments, out, err);
     if (!parsed.proceed)
         return parsed.exitCode;
     const QStringList positional = parser.positionalArguments();
     if (positional.size() < 2)
-        return usageError(err, command, u"expected a guide file and a query"_qs);
+        return s_tool.usageError(err, command, u"expected a guide file and a query"_qs);
     SearchQuery query;
     query.text = positional.mid(1).join(u' ');
     if (!parseInt(parser.value(limit), 1, 100000, &query.limit))
-        return usageError(err, command, u"--limit wants a positive number"_qs);
+        return s_tool.usageError(err, command, u"--limit wants a positive number"_qs);
     QTimeZone zone = QTimeZone::utc();
     if (parser.isSet(timeZone)) {
         zone = QTimeZone(parser.value(timeZone).toUtf8());
         if (!zone.isValid())
-            return usageError(err, command, u"unknown time zone '%1'"_qs.arg(parser.value(timeZone)));
+            return s_tool.usageError(err, command, u"unknown time zone '%1'"_qs.arg(parser.value(timeZone)));
     }
     if (parser.isSet(at)) {
         QString error;
         if (!parseTime(parser.value(at), parser.value(timeZone), &query.now, &error))
-            return usageError(err, command, u"--at: "_qs + error);
+            return s_tool.usageError(err, command, u"--at: "_qs + error);
         query.from = query.now;
     }
     query.category = parser.value(category);
@@ -501,7 +449,7 @@ int search(const QStringList &arguments, QTextStream &out, QTextStream &err)
     for (const QString &id : parser.values(channel)) {
         const int c = guide->channelIndex(id);
         if (c < 0)
-            return failure(err, u"%1: no channel '%2' in the guide"_qs.arg(positional.first(), id));
+            return s_tool.failure(err, u"%1: no channel '%2' in the guide"_qs.arg(positional.first(), id));
         query.channels.append(c);
     }
 
@@ -542,13 +490,13 @@ int exportXmltv(const QStringList &arguments, QTextStream &out, QTextStream &err
     const QCommandLineOption output({u"o"_qs, u"output"_qs}, u"The XMLTV file to write."_qs, u"BACK.xml"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress bar."_qs);
     parser.addOptions({output, quiet});
-    const Parsed parsed = parseArguments(parser, command, arguments, out, err);
+    const Parsed parsed = s_tool.parse(parser, command, arguments, out, err);
     if (!parsed.proceed)
         return parsed.exitCode;
     if (parser.positionalArguments().size() != 1)
-        return usageError(err, command, u"expected one guide file"_qs);
+        return s_tool.usageError(err, command, u"expected one guide file"_qs);
     if (!parser.isSet(output))
-        return usageError(err, command, u"no output file given (-o BACK.xml)"_qs);
+        return s_tool.usageError(err, command, u"no output file given (-o BACK.xml)"_qs);
 
     const auto guide = openGuide(parser.positionalArguments().first(), err);
     if (!guide)
@@ -581,7 +529,7 @@ int exportXmltv(const QStringList &arguments, QTextStream &out, QTextStream &err
         &error);
     progress.finish();
     if (!ok)
-        return failure(err, error);
+        return s_tool.failure(err, error);
     out << u"wrote %1: %2 channels, %3 programmes, %4 in %5 s\n"_qs.arg(parser.value(output))
                .arg(guide->channelCount())
                .arg(programmes)
@@ -611,29 +559,29 @@ int generate(const QStringList &arguments, QTextStream &out, QTextStream &err)
                                     u"LINEUP.xml"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress bar."_qs);
     parser.addOptions({channels, days, start, seed, output, quiet});
-    const Parsed parsed = parseArguments(parser, command, arguments, out, err);
+    const Parsed parsed = s_tool.parse(parser, command, arguments, out, err);
     if (!parsed.proceed)
         return parsed.exitCode;
     if (!parser.positionalArguments().isEmpty())
-        return usageError(err, command, u"unexpected argument '%1'"_qs.arg(parser.positionalArguments().first()));
+        return s_tool.usageError(err, command, u"unexpected argument '%1'"_qs.arg(parser.positionalArguments().first()));
     if (!parser.isSet(output))
-        return usageError(err, command, u"no output file given (-o LINEUP.xml)"_qs);
+        return s_tool.usageError(err, command, u"no output file given (-o LINEUP.xml)"_qs);
     GuideGeneratorOptions options;
     if (!parseInt(parser.value(channels), 1, 100000, &options.channels))
-        return usageError(err, command, u"--channels wants a number from 1 to 100000"_qs);
+        return s_tool.usageError(err, command, u"--channels wants a number from 1 to 100000"_qs);
     if (!parseInt(parser.value(days), 1, 366, &options.days))
-        return usageError(err, command, u"--days wants a number from 1 to 366"_qs);
+        return s_tool.usageError(err, command, u"--days wants a number from 1 to 366"_qs);
     bool seedOk = false;
     options.seed = parser.value(seed).toULongLong(&seedOk);
     if (!seedOk)
-        return usageError(err, command, u"--seed wants a non-negative integer"_qs);
+        return s_tool.usageError(err, command, u"--seed wants a non-negative integer"_qs);
     if (parser.isSet(start)) {
         if (parser.value(start) == u"today") {
             options.start = QDateTime::currentSecsSinceEpoch() / 86400 * 86400;
         } else {
             QString error;
             if (!parseTime(parser.value(start), {}, &options.start, &error))
-                return usageError(err, command, u"--start: "_qs + error);
+                return s_tool.usageError(err, command, u"--start: "_qs + error);
         }
     }
 
@@ -646,7 +594,7 @@ int generate(const QStringList &arguments, QTextStream &out, QTextStream &err)
                                         [&progress](int done, int) { progress.update(done); });
     progress.finish();
     if (!ok)
-        return failure(err, error);
+        return s_tool.failure(err, error);
     out << u"wrote %1: %2 channels x %3 days from %4, seed %5, %6 in %7 s\n"_qs.arg(parser.value(output))
                .arg(options.channels)
                .arg(options.days)
@@ -672,31 +620,15 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
         "  generate  write a realistic synthetic XMLTV guide\n\n"
         "Run 'iptv-guide <command> --help' for a command's options.\n"
         "Exit codes: 0 ok, 1 error, 2 usage.\n"_qs;
-    if (arguments.size() < 2) {
-        err << overview;
-        return ExitUsage;
-    }
-    const QString command = arguments.at(1);
-    if (command == u"-h" || command == u"--help" || command == u"help") {
-        out << overview;
-        return ExitOk;
-    }
-    if (command == u"-v" || command == u"--version") {
-        out << kProgram << ' ' << QCoreApplication::applicationVersion() << '\n';
-        return ExitOk;
-    }
-    if (command == u"compile")
-        return compile(arguments, out, err);
-    if (command == u"inspect")
-        return inspect(arguments, out, err);
-    if (command == u"search")
-        return search(arguments, out, err);
-    if (command == u"export")
-        return exportXmltv(arguments, out, err);
-    if (command == u"generate")
-        return generate(arguments, out, err);
-    err << kProgram << u": unknown command '"_qs << command << u"'\n\n"_qs << overview;
-    return ExitUsage;
+    return s_tool.dispatch(arguments, overview,
+                           {
+                               {u"compile"_qs, compile},
+                               {u"inspect"_qs, inspect},
+                               {u"search"_qs, search},
+                               {u"export"_qs, exportXmltv},
+                               {u"generate"_qs, generate},
+                           },
+                           out, err);
 }
 
 } // namespace iptv::guidetool

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <core/progress.h>
+#include <core/subcommand.h>
 #include <payload/bundle.h>
 #include <payload/keys.h>
 #include <payload/version.h>
@@ -23,51 +24,9 @@ namespace {
 
 const QString kProgram = u"iptv-payload"_qs;
 
-struct Parsed
-{
-    bool proceed = false;
-    int exitCode = ExitOk;
-};
-
-Parsed parseArguments(QCommandLineParser &parser, const QString &command, const QStringList &arguments,
-                      QTextStream &out, QTextStream &err)
-{
-    const QCommandLineOption help({u"h"_qs, u"help"_qs}, u"Show this help."_qs);
-    parser.addOption(help);
-    QStringList args = arguments;
-    if (args.size() >= 2)
-        args.removeAt(1); // keep the program name for the parser, drop the command word
-    if (!parser.parse(args)) {
-        err << kProgram << ' ' << command << u": "_qs << parser.errorText() << '\n'
-            << u"Try '"_qs << kProgram << ' ' << command << u" --help'.\n"_qs;
-        return {false, ExitUsage};
-    }
-    if (parser.isSet(help)) {
-        QString text = parser.helpText();
-        // The parser prints the binary's path; the user typed "iptv-payload <command>".
-        const qsizetype usage = text.indexOf(u"Usage: "_qs);
-        if (usage >= 0) {
-            const qsizetype end = text.indexOf(u' ', usage + 7);
-            text.replace(usage + 7, end - usage - 7, kProgram + u' ' + command);
-        }
-        out << text;
-        return {false, ExitOk};
-    }
-    return {true, ExitOk};
-}
-
-int usageError(QTextStream &err, const QString &command, const QString &message)
-{
-    err << kProgram << ' ' << command << u": "_qs << message << '\n'
-        << u"Try '"_qs << kProgram << ' ' << command << u" --help'.\n"_qs;
-    return ExitUsage;
-}
-
-int failure(QTextStream &err, const QString &message)
-{
-    err << kProgram << u": error: "_qs << message << '\n';
-    return ExitError;
-}
+const iptv::cli::SubcommandProgram s_tool(kProgram);
+using iptv::cli::humanBytes;
+using iptv::cli::Parsed;
 
 /// A bundle that was refused gets its own exit code, so scripts can tell it from a missing file.
 int refused(QTextStream &err, const QString &path, const PayloadStatus &status)
@@ -82,15 +41,6 @@ int refused(QTextStream &err, const QString &path, const PayloadStatus &status)
     default:
         return ExitRejected;
     }
-}
-
-QString humanBytes(qint64 bytes)
-{
-    if (bytes < 10 * 1024)
-        return u"%1 B"_qs.arg(bytes);
-    if (bytes < 10 * 1024 * 1024)
-        return u"%1 KiB"_qs.arg(double(bytes) / 1024.0, 0, 'f', 1);
-    return u"%1 MiB"_qs.arg(double(bytes) / (1024.0 * 1024.0), 0, 'f', 1);
 }
 
 /// Draws a progress bar per phase ("hashing", "writing", "verifying") unless quiet.
@@ -159,21 +109,21 @@ int keygen(const QStringList &arguments, QTextStream &out, QTextStream &err)
         "Keep NAME.key out of repositories; give NAME.pub to the control server and the boxes."_qs);
     const QCommandLineOption output({u"o"_qs, u"output"_qs}, u"Base name of the two files."_qs, u"NAME"_qs);
     parser.addOption(output);
-    const Parsed p = parseArguments(parser, command, arguments, out, err);
+    const Parsed p = s_tool.parse(parser, command, arguments, out, err);
     if (!p.proceed)
         return p.exitCode;
     if (!parser.isSet(output))
-        return usageError(err, command, u"-o NAME is required"_qs);
+        return s_tool.usageError(err, command, u"-o NAME is required"_qs);
     const QString base = parser.value(output);
     const SigningKey key = SigningKey::generate();
     if (key.isNull())
-        return failure(err, u"cannot generate a key (libsodium)"_qs);
+        return s_tool.failure(err, u"cannot generate a key (libsodium)"_qs);
     QString error;
     if (!key.save(base + u".key"_qs, &error))
-        return failure(err, error);
+        return s_tool.failure(err, error);
     if (!key.publicKey().save(base + u".pub"_qs, &error)) {
         QFile::remove(base + u".key"_qs);
-        return failure(err, error);
+        return s_tool.failure(err, error);
     }
     out << u"secret key  "_qs << base << u".key (keep it private)\n"_qs
         << u"public key  "_qs << base << u".pub\n"_qs
@@ -200,31 +150,31 @@ int build(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption level(u"level"_qs, u"zstd level 1..19 (default 12)."_qs, u"N"_qs, u"12"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress output."_qs);
     parser.addOptions({version, channel, minBox, key, output, notes, created, level, quiet});
-    const Parsed p = parseArguments(parser, command, arguments, out, err);
+    const Parsed p = s_tool.parse(parser, command, arguments, out, err);
     if (!p.proceed)
         return p.exitCode;
     if (parser.positionalArguments().size() != 1)
-        return usageError(err, command, u"exactly one DIR is needed"_qs);
+        return s_tool.usageError(err, command, u"exactly one DIR is needed"_qs);
     for (const QCommandLineOption *required : {&version, &channel, &minBox, &key, &output}) {
         if (!parser.isSet(*required))
-            return usageError(err, command, u"--%1 is required"_qs.arg(required->names().constLast()));
+            return s_tool.usageError(err, command, u"--%1 is required"_qs.arg(required->names().constLast()));
     }
     BundleMeta meta;
     meta.version = parser.value(version);
     meta.minBoxVersion = parser.value(minBox);
     meta.notes = parser.value(notes);
     if (!isValidVersion(meta.version))
-        return usageError(err, command, u"--version '%1' is not a version (e.g. 1.4.0)"_qs.arg(meta.version));
+        return s_tool.usageError(err, command, u"--version '%1' is not a version (e.g. 1.4.0)"_qs.arg(meta.version));
     if (!isValidVersion(meta.minBoxVersion))
-        return usageError(err, command, u"--min-box-version '%1' is not a version"_qs.arg(meta.minBoxVersion));
+        return s_tool.usageError(err, command, u"--min-box-version '%1' is not a version"_qs.arg(meta.minBoxVersion));
     const std::optional<Channel> ch = channelFromName(parser.value(channel));
     if (!ch)
-        return usageError(err, command, u"--channel must be clean or experimental"_qs);
+        return s_tool.usageError(err, command, u"--channel must be clean or experimental"_qs);
     meta.channel = *ch;
     bool ok = false;
     meta.compressionLevel = parser.value(level).toInt(&ok);
     if (!ok || meta.compressionLevel < 1 || meta.compressionLevel > 19)
-        return usageError(err, command, u"--level must be 1..19"_qs);
+        return s_tool.usageError(err, command, u"--level must be 1..19"_qs);
     QString createdText = parser.value(created);
     if (createdText.isEmpty())
         createdText = qEnvironmentVariable("SOURCE_DATE_EPOCH");
@@ -233,12 +183,12 @@ int build(const QStringList &arguments, QTextStream &out, QTextStream &err)
         meta.created = ok ? QDateTime::fromSecsSinceEpoch(epoch, QTimeZone::utc())
                           : QDateTime::fromString(createdText, Qt::ISODate);
         if (!meta.created.isValid())
-            return usageError(err, command, u"--created '%1' is neither ISO 8601 nor epoch seconds"_qs.arg(createdText));
+            return s_tool.usageError(err, command, u"--created '%1' is neither ISO 8601 nor epoch seconds"_qs.arg(createdText));
     }
     QString error;
     const SigningKey signingKey = SigningKey::load(parser.value(key), &error);
     if (signingKey.isNull())
-        return failure(err, error);
+        return s_tool.failure(err, error);
 
     PhaseProgress progress(parser.isSet(quiet));
     const BundleResult r = buildBundle(parser.positionalArguments().constFirst(), meta, signingKey, parser.value(output),
@@ -262,17 +212,17 @@ int verify(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption trust(u"trust"_qs, u"A trusted public key (repeatable)."_qs, u"NAME.pub"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress output."_qs);
     parser.addOptions({trust, quiet});
-    const Parsed p = parseArguments(parser, command, arguments, out, err);
+    const Parsed p = s_tool.parse(parser, command, arguments, out, err);
     if (!p.proceed)
         return p.exitCode;
     if (parser.positionalArguments().size() != 1)
-        return usageError(err, command, u"exactly one bundle is needed"_qs);
+        return s_tool.usageError(err, command, u"exactly one bundle is needed"_qs);
     if (!parser.isSet(trust))
-        return usageError(err, command, u"at least one --trust key is needed"_qs);
+        return s_tool.usageError(err, command, u"at least one --trust key is needed"_qs);
     QString error;
     const QList<PublicKey> keys = trustedKeys(parser, trust, &error);
     if (keys.isEmpty())
-        return failure(err, error);
+        return s_tool.failure(err, error);
     const QString path = parser.positionalArguments().constFirst();
     PhaseProgress progress(parser.isSet(quiet));
     const BundleResult r = verifyBundle(path, keys, Limits{}, progress.function());
@@ -296,15 +246,15 @@ int inspect(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption json(u"json"_qs, u"Print the manifest as JSON with the signature state."_qs);
     const QCommandLineOption files(u"files"_qs, u"List the files."_qs);
     parser.addOptions({trust, json, files});
-    const Parsed p = parseArguments(parser, command, arguments, out, err);
+    const Parsed p = s_tool.parse(parser, command, arguments, out, err);
     if (!p.proceed)
         return p.exitCode;
     if (parser.positionalArguments().size() != 1)
-        return usageError(err, command, u"exactly one bundle is needed"_qs);
+        return s_tool.usageError(err, command, u"exactly one bundle is needed"_qs);
     QString error;
     const QList<PublicKey> keys = trustedKeys(parser, trust, &error);
     if (keys.isEmpty() && parser.isSet(trust))
-        return failure(err, error);
+        return s_tool.failure(err, error);
     const QString path = parser.positionalArguments().constFirst();
     const BundleResult r = inspectBundle(path, keys);
     if (!r.ok())
@@ -340,19 +290,19 @@ int unpack(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption output({u"o"_qs, u"output"_qs}, u"The directory to create."_qs, u"DIR"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress output."_qs);
     parser.addOptions({trust, output, quiet});
-    const Parsed p = parseArguments(parser, command, arguments, out, err);
+    const Parsed p = s_tool.parse(parser, command, arguments, out, err);
     if (!p.proceed)
         return p.exitCode;
     if (parser.positionalArguments().size() != 1)
-        return usageError(err, command, u"exactly one bundle is needed"_qs);
+        return s_tool.usageError(err, command, u"exactly one bundle is needed"_qs);
     if (!parser.isSet(trust))
-        return usageError(err, command, u"at least one --trust key is needed"_qs);
+        return s_tool.usageError(err, command, u"at least one --trust key is needed"_qs);
     if (!parser.isSet(output))
-        return usageError(err, command, u"-o DIR is required"_qs);
+        return s_tool.usageError(err, command, u"-o DIR is required"_qs);
     QString error;
     const QList<PublicKey> keys = trustedKeys(parser, trust, &error);
     if (keys.isEmpty())
-        return failure(err, error);
+        return s_tool.failure(err, error);
     const QString path = parser.positionalArguments().constFirst();
     PhaseProgress progress(parser.isSet(quiet));
     const BundleResult r = unpackBundle(path, keys, parser.value(output), Limits{}, progress.function());
@@ -377,31 +327,15 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
         "  unpack   verify and unpack into a new directory\n\n"
         "Run 'iptv-payload <command> --help' for a command's options.\n"
         "Exit codes: 0 ok, 1 error, 2 usage, 3 bundle refused.\n"_qs;
-    if (arguments.size() < 2) {
-        err << overview;
-        return ExitUsage;
-    }
-    const QString command = arguments.at(1);
-    if (command == u"-h" || command == u"--help" || command == u"help") {
-        out << overview;
-        return ExitOk;
-    }
-    if (command == u"-v" || command == u"--version") {
-        out << kProgram << ' ' << QCoreApplication::applicationVersion() << '\n';
-        return ExitOk;
-    }
-    if (command == u"keygen")
-        return keygen(arguments, out, err);
-    if (command == u"build")
-        return build(arguments, out, err);
-    if (command == u"verify")
-        return verify(arguments, out, err);
-    if (command == u"inspect")
-        return inspect(arguments, out, err);
-    if (command == u"unpack")
-        return unpack(arguments, out, err);
-    err << kProgram << u": unknown command '"_qs << command << u"'\n\n"_qs << overview;
-    return ExitUsage;
+    return s_tool.dispatch(arguments, overview,
+                           {
+                               {u"keygen"_qs, keygen},
+                               {u"build"_qs, build},
+                               {u"verify"_qs, verify},
+                               {u"inspect"_qs, inspect},
+                               {u"unpack"_qs, unpack},
+                           },
+                           out, err);
 }
 
 } // namespace iptv::payloadtool
