@@ -1,13 +1,13 @@
 // End to end: the real iptv-payload binary through QProcess: keygen, build, verify, inspect, unpack,
 // and the exit codes and messages of refused bundles.
 
+#include "../common/clirun.h"
 #include "hostilebundle.h"
 
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -15,25 +15,8 @@ class TestIptvPayload : public QObject
 {
     Q_OBJECT
 
-    struct Run
-    {
-        int exitCode = -1;
-        QString out;
-        QString err;
-    };
-
-    Run runTool(const QStringList &arguments)
-    {
-        QProcess process;
-        process.setProgram(QStringLiteral(IPTV_PAYLOAD_BINARY));
-        process.setArguments(arguments);
-        process.start();
-        if (!process.waitForStarted())
-            return {};
-        process.waitForFinished(60000);
-        return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-                QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
-    }
+    using Run = CliRun;
+    static Run runTool(const QStringList &arguments) { return runCli(QStringLiteral(IPTV_PAYLOAD_BINARY), arguments); }
 
     QTemporaryDir m_dir;
     QString path(const QString &name) const { return m_dir.filePath(name); }

@@ -1,5 +1,7 @@
 // End to end: the real iptv-guide binary on a small generated guide, through QProcess.
 
+#include "../common/clirun.h"
+
 #include <iptv-guide/commands.h>
 
 #include <epg/xmltvreader.h>
@@ -8,7 +10,6 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -16,25 +17,8 @@ class TestIptvGuide : public QObject
 {
     Q_OBJECT
 
-    struct Run
-    {
-        int exitCode = -1;
-        QString out;
-        QString err;
-    };
-
-    Run runTool(const QStringList &arguments)
-    {
-        QProcess process;
-        process.setProgram(QStringLiteral(IPTV_GUIDE_BINARY));
-        process.setArguments(arguments);
-        process.start();
-        if (!process.waitForStarted())
-            return {};
-        process.waitForFinished(60000);
-        return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-                QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
-    }
+    using Run = CliRun;
+    static Run runTool(const QStringList &arguments) { return runCli(QStringLiteral(IPTV_GUIDE_BINARY), arguments); }
 
     QTemporaryDir m_dir;
     QString m_xml;
