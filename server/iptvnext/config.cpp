@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <core/configfile.h>
 #include <core/httputil.h>
 
 #include <QCommandLineParser>
@@ -31,17 +32,7 @@ bool parseZone(const QString &text, QTimeZone *zone, QString *error)
     return true;
 }
 
-bool parseInt(const QString &key, const QString &text, int min, int max, int *out, QString *error)
-{
-    bool ok = false;
-    const int v = text.trimmed().toInt(&ok);
-    if (!ok || v < min || v > max) {
-        *error = QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"").arg(key).arg(min).arg(max).arg(text);
-        return false;
-    }
-    *out = v;
-    return true;
-}
+using iptv::config::parseInt;
 
 bool parseFrom(const QString &text, qint64 *out, QString *error)
 {
@@ -115,25 +106,13 @@ void addCommandLineOptions(QCommandLineParser *parser)
 
 bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
 {
-    if (!QFileInfo::exists(path)) {
-        *error = QStringLiteral("config file %1 does not exist").arg(path);
+    iptv::config::IniFile file;
+    if (!file.open(path, error))
         return false;
-    }
-    QSettings s(path, QSettings::IniFormat);
-    if (s.status() != QSettings::NoError) {
-        *error = QStringLiteral("config file %1 could not be parsed").arg(path);
-        return false;
-    }
     config->configFile = path;
-    const QDir base = QFileInfo(path).absoluteDir();
-    auto value = [&s](const char *key) { return s.value(QLatin1String(key)); };
-    auto has = [&s](const char *key) { return s.contains(QLatin1String(key)); };
-    // Relative paths in the file are relative to the file, so a config and its data travel together.
-    auto resolve = [&base](const QString &p) {
-        if (p.isEmpty() || p.contains(u"://") || QDir::isAbsolutePath(p))
-            return p;
-        return base.filePath(p);
-    };
+    auto value = [&file](const char *key) { return file.value(key); };
+    auto has = [&file](const char *key) { return file.has(key); };
+    auto resolve = [&file](const QString &p) { return file.resolve(p); };
 
     if (has("server/port")) {
         int port = 0;

@@ -1,0 +1,41 @@
+#include "configfile.h"
+
+#include <QFileInfo>
+
+namespace iptv::config {
+
+bool parseInt(const QString &key, const QString &text, int min, int max, int *out, QString *error)
+{
+    bool ok = false;
+    const int v = text.trimmed().toInt(&ok);
+    if (!ok || v < min || v > max) {
+        *error = QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"").arg(key).arg(min).arg(max).arg(text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool IniFile::open(const QString &path, QString *error)
+{
+    if (!QFileInfo::exists(path)) {
+        *error = QStringLiteral("config file %1 does not exist").arg(path);
+        return false;
+    }
+    m_settings = std::make_unique<QSettings>(path, QSettings::IniFormat);
+    if (m_settings->status() != QSettings::NoError) {
+        *error = QStringLiteral("config file %1 could not be parsed").arg(path);
+        return false;
+    }
+    m_base = QFileInfo(path).absoluteDir();
+    return true;
+}
+
+QString IniFile::resolve(const QString &path) const
+{
+    if (path.isEmpty() || path.contains(u"://") || QDir::isAbsolutePath(path))
+        return path;
+    return m_base.filePath(path);
+}
+
+} // namespace iptv::config
