@@ -14,6 +14,7 @@
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 
 using namespace testutil;
 using namespace iptv::control;
@@ -404,6 +405,59 @@ private Q_SLOTS:
         QVERIFY(b->connectAndHello(m_server->boxPort()));
         report(b, id.toULongLong(), u"committed"_qs);
         QTRY_COMPARE(rolloutState(id), u"completed"_qs);
+    }
+
+    void configFile_data()
+    {
+        QTest::addColumn<QString>("ini");
+        QTest::addColumn<bool>("ok");
+        QTest::addColumn<QString>("expect"); // error substring, or "dir|keys|url|timeout|offers|rate"
+        QTest::newRow("defaults") << QString() << true << u"|0||1800|2|500"_qs;
+        QTest::newRow("all keys") << u"[releases]\ndirectory=rel\ntrusted_keys=a.pub, b.pub\npublic_url=http://c.example:8421/\n"
+                                     "result_timeout_seconds=60\nmax_offers=3\noffers_per_second=50\n"_qs
+                                  << true << u"rel|2|http://c.example:8421/|60|3|50"_qs;
+        QTest::newRow("timeout zero") << u"[releases]\nresult_timeout_seconds=0\n"_qs << false << u"result_timeout_seconds"_qs;
+        QTest::newRow("offers not a number") << u"[releases]\nmax_offers=many\n"_qs << false << u"max_offers"_qs;
+        QTest::newRow("rate too high") << u"[releases]\noffers_per_second=9999999\n"_qs << false << u"offers_per_second"_qs;
+    }
+    void configFile()
+    {
+        QFETCH(QString, ini);
+        QFETCH(bool, ok);
+        QFETCH(QString, expect);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"controlserver.conf"_qs);
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(ini.toUtf8());
+        f.close();
+        ReleaseConfig c;
+        QString error;
+        QCOMPARE(loadReleaseConfigFile(path, &c, &error), ok);
+        if (!ok) {
+            QVERIFY2(error.contains(expect), qPrintable(error));
+            return;
+        }
+        const QStringList want = expect.split(u'|');
+        QCOMPARE(c.directory.isEmpty() ? QString() : QFileInfo(c.directory).fileName(), want.at(0));
+        QCOMPARE(QString::number(c.trustedKeyFiles.size()), want.at(1));
+        if (!c.trustedKeyFiles.isEmpty())
+            QCOMPARE(c.trustedKeyFiles.first(), dir.filePath(u"a.pub"_qs)); // relative to the file
+        QCOMPARE(c.publicUrl, want.at(2));
+        QCOMPARE(QString::number(c.resultTimeoutSeconds), want.at(3));
+        QCOMPARE(QString::number(c.maxOffers), want.at(4));
+        QCOMPARE(QString::number(c.offersPerSecond), want.at(5));
+    }
+
+    void badTrustedKeyRefusesStart()
+    {
+        m_server = std::make_unique<ControlServer>(m_config);
+        ReleaseConfig rc;
+        rc.trustedKeyFiles = {m_dir->filePath(u"missing.pub"_qs)};
+        m_server->releases()->setConfig(rc);
+        QString error;
+        QVERIFY(!m_server->start(&error));
+        QVERIFY2(error.contains(u"missing.pub"), qPrintable(error));
     }
 
 private:
