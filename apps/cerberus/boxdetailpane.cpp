@@ -24,17 +24,7 @@ namespace {
 
 QTableView *makeTable(QAbstractItemModel *model)
 {
-    auto *t = new QTableView;
-    t->setModel(model);
-    t->setTextElideMode(Qt::ElideMiddle);
-    t->setSelectionBehavior(QAbstractItemView::SelectRows);
-    t->setAlternatingRowColors(true);
-    t->verticalHeader()->hide();
-    t->verticalHeader()->setDefaultSectionSize(22);
-    t->horizontalHeader()->setStretchLastSection(true);
-    t->horizontalHeader()->setHighlightSections(false);
-    t->setWordWrap(false);
-    return t;
+    return compactTable(model);
 }
 
 } // namespace

@@ -1,5 +1,8 @@
 #include "chartutil.h"
 
+#include <QHeaderView>
+#include <QTableView>
+
 #include <QDateTime>
 #include <QGraphicsLayout>
 
@@ -82,6 +85,21 @@ void TimeChart::setPoints(const QList<QPointF> &points, double minY, double maxY
 void TimeChart::setLatest(const QString &text)
 {
     chart()->setTitle(m_title + u"  —  "_qs + text);
+}
+
+QTableView *compactTable(QAbstractItemModel *model)
+{
+    auto *t = new QTableView;
+    t->setModel(model);
+    t->setTextElideMode(Qt::ElideMiddle);
+    t->setSelectionBehavior(QAbstractItemView::SelectRows);
+    t->setAlternatingRowColors(true);
+    t->verticalHeader()->hide();
+    t->verticalHeader()->setDefaultSectionSize(22);
+    t->horizontalHeader()->setStretchLastSection(true);
+    t->horizontalHeader()->setHighlightSections(false);
+    t->setWordWrap(false);
+    return t;
 }
 
 } // namespace cerberus::ui

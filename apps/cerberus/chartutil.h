@@ -10,7 +10,15 @@
 #include <QLineSeries>
 #include <QValueAxis>
 
+QT_BEGIN_NAMESPACE
+class QAbstractItemModel;
+class QTableView;
+QT_END_NAMESPACE
+
 namespace cerberus::ui {
+
+/// A dense read-only table (row selection, 22 px rows, no row header) as the detail views use.
+QTableView *compactTable(QAbstractItemModel *model);
 
 /// A compact line chart over time: title, one series, a time X axis and a value Y axis.
 class TimeChart : public QChartView

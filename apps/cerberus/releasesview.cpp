@@ -35,16 +35,9 @@ namespace {
 
 QTableView *table(QAbstractItemModel *m)
 {
-    auto *t = new QTableView;
-    t->setModel(m);
-    t->setSelectionBehavior(QAbstractItemView::SelectRows);
+    QTableView *t = compactTable(m);
+    t->setTextElideMode(Qt::ElideRight);
     t->setSelectionMode(QAbstractItemView::SingleSelection);
-    t->setAlternatingRowColors(true);
-    t->verticalHeader()->hide();
-    t->verticalHeader()->setDefaultSectionSize(22);
-    t->horizontalHeader()->setStretchLastSection(true);
-    t->horizontalHeader()->setHighlightSections(false);
-    t->setWordWrap(false);
     return t;
 }
 
