@@ -173,16 +173,6 @@ QHostAddress Server::peerAddress(ConnectionId id) const
     return QHostAddress(reinterpret_cast<sockaddr *>(&storage));
 }
 
-qsizetype Server::bufferedBytes() const
-{
-    qsizetype total = 0;
-    for (const Connection *c : m_byFd) {
-        if (c)
-            total += c->in.capacity() + c->out.capacity() + c->parser.pendingBytes();
-    }
-    return total;
-}
-
 void Server::dispatch()
 {
     m_dispatching = true;
@@ -452,8 +442,9 @@ void Server::finish(Connection *c, quint16 code, const QString &reason)
     c->in = QByteArray();
     c->out = QByteArray();
     m_graveyard.push_back(c);
-    if (!m_dispatching) {
+    if (!m_dispatching && m_graveyard.size() == 1) {
         // Freed on the next turn: the caller may be inside a signal handler of this connection.
+        // One queued free serves every connection finished before it runs (closeAll, a storm).
         QMetaObject::invokeMethod(this, [this]() {
             if (m_dispatching)
                 return;

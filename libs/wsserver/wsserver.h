@@ -64,7 +64,6 @@ public:
     bool isOpen(ConnectionId id) const;
     QHostAddress peerAddress(ConnectionId id) const;
     int connectionCount() const { return m_count; }
-    qsizetype bufferedBytes() const; ///< held in partial frames and unsent data, all connections
 
 Q_SIGNALS:
     void upgraded(iptv::ws::ConnectionId id);
