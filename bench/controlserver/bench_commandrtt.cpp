@@ -68,6 +68,7 @@ int main(int argc, char **argv)
     bool acked = false;
     QList<double> ackMs, succeededMs;
     std::function<void()> sendNext;
+    std::function<void()> settle;
 
     const auto post = [&](const QString &path, const QJsonObject &body, std::function<void(const QJsonObject &)> then) {
         QNetworkRequest request(http.resolved(QUrl(path)));
@@ -113,12 +114,13 @@ int main(int argc, char **argv)
                      return;
                  }
                  current = ids.first().toInteger();
+                 settle(); // its updates may have come before this answer
              });
     };
 
     // Updates may arrive before the POST's answer names the command: keep them by id.
     QHash<qint64, std::pair<qint64, qint64>> seen; // id -> (acknowledged at, succeeded at)
-    const auto settle = [&] {
+    settle = [&] {
         if (current < 0 || !seen.contains(current))
             return;
         const auto [ackAt, okAt] = seen.value(current);
@@ -152,9 +154,6 @@ int main(int argc, char **argv)
         }
         settle();
     });
-    QTimer poll; // the POST answer can come after the updates: look again when it does
-    QObject::connect(&poll, &QTimer::timeout, &app, settle);
-    poll.start(1);
     QObject::connect(&ws, &QWebSocket::connected, &ws, [&] {
         // The token goes as the text /api/login gave (README of controlserver), not as bytes.
         const QJsonObject hello{{u"t"_s, u"hello"_s}, {u"id"_s, 1}, {u"v"_s, QJsonArray{1, 1}}, {u"role"_s, u"operator"_s},
