@@ -48,6 +48,7 @@ private:
     // Sort keys: one integer per source row for the sort column, so that the proxy's sort and
     // its re-sorts on updates compare integers instead of strings.
     void rebuildKeys();
+    void rebuildSerialKeys();
     void updateKeys(int firstRow, int lastRow);
     quint64 keyOf(const FleetRow &r) const;
     void rebuildPoolRanks();

@@ -378,7 +378,10 @@ void FleetModel::applyBoxes(const QList<QJsonObject> &boxes)
     if (!added.isEmpty()) {
         const int first = int(m_rows.size());
         beginInsertRows({}, first, first + int(added.size()) - 1);
-        m_rows.reserve(first + added.size());
+        // Grown geometrically, not to the exact size: one exact reserve per page of the first
+        // load copied every row again with each of the 100 pages.
+        if (m_rows.capacity() < first + added.size())
+            m_rows.reserve(std::max<qsizetype>(first + added.size(), m_rows.capacity() * 2));
         for (FleetRow &r : added) {
             m_rowOf.insert(r.id, int(m_rows.size()));
             m_rows.append(std::move(r));
@@ -537,31 +540,33 @@ void FleetModel::emitChanged(QList<std::pair<int, quint32>> &changes)
 
 QStringList FleetModel::distinctValues(Column column) const
 {
-    QSet<quint16> seen;
+    // A flag per pooled string rather than a set: runs in the same turn as the end of the first
+    // load, over every row.
+    QList<bool> seen(m_pool.size(), false);
     for (const FleetRow &r : m_rows) {
         switch (column) {
-        case ModelColumn: seen.insert(r.model); break;
-        case VersionColumn: seen.insert(r.version); break;
-        case CurrentChannelColumn: seen.insert(r.currentChannel); break;
-        case TagsColumn: seen.insert(r.tags); break;
+        case ModelColumn: seen[r.model] = true; break;
+        case VersionColumn: seen[r.version] = true; break;
+        case CurrentChannelColumn: seen[r.currentChannel] = true; break;
+        case TagsColumn: seen[r.tags] = true; break;
         default: break;
         }
     }
     QStringList out;
     if (column == TagsColumn) {
         QSet<QString> tags;
-        for (quint16 s : std::as_const(seen)) {
-            if (s)
-                for (const QString &t : m_pool.at(s).split(u", "_qs))
+        for (qsizetype s = 1; s < seen.size(); ++s) {
+            if (seen[s])
+                for (const QString &t : m_pool.at(quint16(s)).split(u", "_qs))
                     tags.insert(t);
         }
         out = QStringList(tags.begin(), tags.end());
     } else if (column == ReleaseChannelColumn) {
         out = {u"clean"_qs, u"experimental"_qs};
     } else {
-        for (quint16 s : std::as_const(seen)) {
-            if (s)
-                out.append(m_pool.at(s));
+        for (qsizetype s = 1; s < seen.size(); ++s) {
+            if (seen[s])
+                out.append(m_pool.at(quint16(s)));
         }
     }
     out.sort(Qt::CaseInsensitive);

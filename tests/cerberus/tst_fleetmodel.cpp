@@ -11,6 +11,9 @@
 #include <QStandardPaths>
 #include <QTest>
 
+#include <numeric>
+#include <random>
+
 using namespace iptv::cerberus;
 
 namespace {
@@ -348,6 +351,76 @@ private Q_SLOTS:
         QCOMPARE(p.visibleIds().first(), 9);
         m.applyBoxes({box(10, u"SA-0000"_qs)}); // a new serial sorts in at once
         QCOMPARE(p.visibleIds().first(), 10);
+    }
+
+    // Sorting by serial goes through integer keys packed from the serials; the order must be the
+    // strings' own, whatever the serials look like.
+    void serialSortMatchesStrings_data()
+    {
+        QTest::addColumn<QStringList>("serials");
+        QTest::newRow("shared prefix") << QStringList{u"SN0010000021"_qs, u"SN0010000007"_qs, u"SN0010699993"_qs, u"SN0010000000"_qs};
+        QTest::newRow("prefix of another") << QStringList{u"AB12"_qs, u"AB1"_qs, u"AB123"_qs, u"AB"_qs, u"AB10"_qs};
+        QTest::newRow("equal in the packed part") << QStringList{u"X-0000000012"_qs, u"X-0000000011"_qs, u"X-00000000"_qs,
+                                                                 u"X-0000000010"_qs, u"X-000000001"_qs};
+        QTest::newRow("beyond latin-1") << QStringList{u"箱-7"_qs, u"box-é"_qs, u"box-z"_qs, u"箱-10"_qs, u"Ω"_qs, u"box-"_qs};
+        QTest::newRow("empty and duplicates") << QStringList{u"b"_qs, QString(), u"a"_qs, u"b"_qs, u"a\u0001"_qs};
+        QTest::newRow("one box") << QStringList{u"only"_qs};
+    }
+
+    void serialSortMatchesStrings()
+    {
+        QFETCH(QStringList, serials);
+        FleetModel m;
+        FleetFilterProxy p;
+        p.setFleetModel(&m);
+        QAbstractItemModelTester tester(&p, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        // As the window loads: unsorted while the pages arrive, then one sort.
+        p.sort(-1);
+        QList<QJsonObject> boxes;
+        for (int i = 0; i < serials.size(); ++i)
+            boxes.append(box(i + 1, serials.at(i)));
+        m.applyBoxes(boxes);
+        for (Qt::SortOrder order : {Qt::AscendingOrder, Qt::DescendingOrder}) {
+            p.sort(FleetModel::SerialColumn, order);
+            QStringList shown;
+            for (int r = 0; r < p.rowCount(); ++r)
+                shown.append(p.index(r, FleetModel::SerialColumn).data().toString());
+            QStringList expected = serials;
+            std::sort(expected.begin(), expected.end());
+            if (order == Qt::DescendingOrder)
+                std::reverse(expected.begin(), expected.end());
+            QCOMPARE(shown, expected);
+            p.sort(-1);
+        }
+    }
+
+    // The first sort after a large load (5,000 rows, serials in random order against ids).
+    void sortAfterBulkLoad()
+    {
+        FleetModel m;
+        FleetFilterProxy p;
+        p.setFleetModel(&m);
+        QAbstractItemModelTester tester(&p, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        p.sort(FleetModel::SerialColumn);
+        p.sort(-1);
+        QList<int> numbers(5000);
+        std::iota(numbers.begin(), numbers.end(), 0);
+        std::shuffle(numbers.begin(), numbers.end(), std::mt19937(4));
+        for (int page = 0; page < 5; ++page) {
+            QList<QJsonObject> boxes;
+            for (int i = page * 1000; i < (page + 1) * 1000; ++i)
+                boxes.append(box(i + 1, QStringLiteral("FS-%1").arg(numbers.at(i) * 3, 6, 10, QLatin1Char('0'))));
+            m.applyBoxes(boxes);
+        }
+        QSignalSpy reset(&p, &QAbstractItemModel::modelReset);
+        p.sort(FleetModel::SerialColumn);
+        QCOMPARE(reset.count(), 0);
+        QCOMPARE(p.rowCount(), 5000);
+        for (int r = 1; r < p.rowCount(); ++r)
+            QVERIFY(p.index(r - 1, FleetModel::SerialColumn).data().toString() < p.index(r, FleetModel::SerialColumn).data().toString());
+        // Later boxes sort in where they belong.
+        m.applyBoxes({box(6001, u"FS-000001"_qs)});
+        QCOMPARE(p.index(1, FleetModel::SerialColumn).data().toString(), u"FS-000001"_qs);
     }
 
     void savedFilters()
