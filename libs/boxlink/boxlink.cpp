@@ -4,8 +4,6 @@
 #include "latencyhistogram.h"
 
 #include <QLoggingCategory>
-#include <QTimer>
-#include <QWebSocket>
 
 #include <algorithm>
 
@@ -71,12 +69,8 @@ BoxLink::BoxLink(BoxLinkConfig config, CredentialStore *store, DeadlineScheduler
 BoxLink::~BoxLink()
 {
     m_scheduler->remove(m_handle);
-    if (m_socket) {
-        m_socket->disconnect(this);
+    if (m_socket)
         m_socket->abort();
-        delete m_socket;
-        m_socket = nullptr;
-    }
 }
 
 void BoxLink::setLatencySinks(LatencyHistogram *telemetryRtt, LatencyHistogram *commandHandling,
@@ -140,26 +134,9 @@ void BoxLink::openSocket()
     m_helloWithToken = false;
     m_connectStartedAtUs = DeadlineScheduler::nowUs();
     m_connectDeadline = DeadlineScheduler::now() + m_config.connectTimeoutMs;
-    m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
-    m_socket->setMaxAllowedIncomingMessageSize(quint64(m_config.limits.maxFrameBytes));
-    m_socket->setMaxAllowedIncomingFrameSize(quint64(m_config.limits.maxFrameBytes));
-    connect(m_socket, &QWebSocket::connected, this, &BoxLink::onConnected);
-    connect(m_socket, &QWebSocket::binaryMessageReceived, this, &BoxLink::onBinaryMessage);
-    connect(m_socket, &QWebSocket::textMessageReceived, this, [this](const QString &) {
-        send(MessageType::Error, errorMessage(ErrorCode::BadFrame, QStringLiteral("boxes read binary CBOR frames only")).body);
-    });
-    connect(m_socket, &QWebSocket::disconnected, this, [this] {
-        const QString reason = m_socket && !m_socket->closeReason().isEmpty()
-                                   ? QStringLiteral("closed by the server: %1").arg(m_socket->closeReason())
-                                   : QStringLiteral("connection closed");
-        connectionLost(reason);
-    });
-    // Qt 6.4 names the signal error(); errorOccurred() came in 6.5.
-    connect(m_socket, QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error), this, [this](QAbstractSocket::SocketError) {
-        connectionLost(m_socket ? m_socket->errorString() : QStringLiteral("socket error"));
-    });
     setState(State::Connecting);
-    m_socket->open(m_config.serverUrl);
+    LinkTransport *transport = m_config.transport ? m_config.transport : WebSocketTransport::instance();
+    m_socket = transport->open(m_config.serverUrl, m_config.limits.maxFrameBytes, this);
     reschedule();
 }
 
@@ -167,18 +144,11 @@ void BoxLink::closeSocket(bool abort)
 {
     if (!m_socket)
         return;
-    QWebSocket *socket = m_socket;
-    m_socket = nullptr;
-    socket->disconnect(this);
-    if (abort || socket->state() != QAbstractSocket::ConnectedState) {
+    const std::unique_ptr<LinkSocket> socket = std::move(m_socket);
+    if (abort)
         socket->abort();
-        socket->deleteLater();
-    } else {
-        // Let the close handshake finish, but do not wait for a peer that never answers.
-        connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
-        QTimer::singleShot(2000, socket, &QObject::deleteLater);
+    else
         socket->close();
-    }
     m_connectDeadline = -1;
     m_nextTelemetryAt = -1;
     m_lastReceivedAt = -1;
@@ -269,9 +239,14 @@ void BoxLink::deadlineReached(qint64 now)
     reschedule();
 }
 
-void BoxLink::onConnected()
+void BoxLink::linkConnected()
 {
     sendHello();
+}
+
+void BoxLink::linkClosed(const QString &reason)
+{
+    connectionLost(reason);
 }
 
 void BoxLink::sendHello()
@@ -294,14 +269,18 @@ quint64 BoxLink::send(MessageType type, const QCborMap &body, quint64 replyTo)
     if (!m_socket)
         return 0;
     const quint64 id = m_nextId++;
-    m_socket->sendBinaryMessage(encode(Message(type, id, body, replyTo)));
+    m_socket->sendBinary(encode(Message(type, id, body, replyTo)));
     m_lastSentAt = DeadlineScheduler::now();
     return id;
 }
 
-void BoxLink::onBinaryMessage(const QByteArray &frame)
+void BoxLink::linkMessage(const QByteArray &frame, bool text)
 {
     m_lastReceivedAt = DeadlineScheduler::now();
+    if (text) {
+        send(MessageType::Error, errorMessage(ErrorCode::BadFrame, QStringLiteral("boxes read binary CBOR frames only")).body);
+        return;
+    }
     DecodeResult decoded = decode(frame, m_config.limits);
     if (!decoded.ok()) {
         qCWarning(lcBoxLink).noquote() << m_config.serial << "bad frame from the server:" << decoded.errorText;

@@ -17,6 +17,7 @@
 
 #include "backoff.h"
 #include "deadlinescheduler.h"
+#include "linktransport.h"
 
 #include <protocol/message.h>
 
@@ -27,8 +28,6 @@
 
 #include <functional>
 #include <memory>
-
-class QWebSocket;
 
 namespace iptv::boxlink {
 
@@ -56,6 +55,8 @@ struct BoxLinkConfig
     int rememberedCommands = 256; ///< command ids kept to recognise a redelivery
     quint64 backoffSeed = 0;      ///< 0 = random; set for reproducible tests
     protocol::DecodeLimits limits;
+    /// What the connection runs over; null = QWebSocket (WebSocketTransport). Must outlive the link.
+    LinkTransport *transport = nullptr;
 };
 
 /// Supplies the telemetry sample when one is due (HAL and player state on a box, a fake in fleetsim).
@@ -110,7 +111,7 @@ struct BoxLinkStats
     quint64 reenrollments = 0;
 };
 
-class BoxLink : public QObject, private DeadlineClient
+class BoxLink : public QObject, private DeadlineClient, private LinkHandler
 {
     Q_OBJECT
 
@@ -181,8 +182,9 @@ private:
     void closeSocket(bool abort);
     void connectionLost(const QString &reason);
     void scheduleReconnect(qint64 delayMs, const QString &reason);
-    void onConnected();
-    void onBinaryMessage(const QByteArray &frame);
+    void linkConnected() override;
+    void linkMessage(const QByteArray &message, bool text) override;
+    void linkClosed(const QString &reason) override;
     void handle(const protocol::Message &message);
     void handleWelcome(const protocol::Message &message);
     void handleError(const protocol::Message &message);
@@ -221,7 +223,7 @@ private:
     LatencyHistogram *m_commandHandling = nullptr;
     LatencyHistogram *m_connectToOnline = nullptr;
 
-    QWebSocket *m_socket = nullptr;
+    std::unique_ptr<LinkSocket> m_socket;
     State m_state = State::Stopped;
     Backoff m_backoff;
     QString m_boxId;

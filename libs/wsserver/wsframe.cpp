@@ -148,30 +148,109 @@ QByteArray acceptKey(QByteArrayView key)
     return sha1.result().toBase64();
 }
 
-QByteArray encodeFrame(Opcode opcode, QByteArrayView payload)
+QByteArray HandshakeResponse::request(QByteArrayView host, QByteArrayView resource, QByteArrayView key)
 {
     QByteArray out;
-    const qsizetype n = payload.size();
-    out.reserve(n + 10);
-    out.append(char(0x80 | quint8(opcode)));
-    if (n < 126) {
-        out.append(char(n));
-    } else if (n < 65536) {
-        out.append(char(126)).append(char(n >> 8)).append(char(n & 0xff));
-    } else {
-        out.append(char(127));
-        for (int shift = 56; shift >= 0; shift -= 8)
-            out.append(char((quint64(n) >> shift) & 0xff));
-    }
-    out.append(payload);
+    out.reserve(160 + host.size() + resource.size());
+    out.append("GET ").append(resource.isEmpty() ? QByteArrayView("/") : resource).append(" HTTP/1.1\r\nHost: ").append(host);
+    out.append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ");
+    out.append(key).append("\r\n\r\n");
     return out;
 }
 
-QByteArray encodeClose(quint16 code, QByteArrayView reason)
+HandshakeResponse HandshakeResponse::parse(QByteArrayView data, QByteArrayView key, qsizetype maxBytes)
+{
+    HandshakeResponse r;
+    const auto bad = [&r](const QString &why) {
+        r.status = Status::Bad;
+        r.error = why;
+        return r;
+    };
+    const qsizetype end = data.first(std::min(data.size(), maxBytes)).indexOf("\r\n\r\n");
+    if (end < 0) {
+        if (data.size() >= maxBytes)
+            return bad(u"response header over %1 bytes"_s.arg(maxBytes));
+        return r;
+    }
+    r.consumed = end + 4;
+    QByteArrayView rest = data.first(end + 2);
+    const qsizetype firstEnd = rest.indexOf("\r\n");
+    const QByteArrayView statusLine = rest.first(firstEnd);
+    rest = rest.sliced(firstEnd + 2);
+    // "HTTP/1.1 101 Switching Protocols"
+    if (!statusLine.startsWith("HTTP/1.") || statusLine.size() < 12 || statusLine[8] != ' ')
+        return bad(u"not an HTTP/1.1 status line"_s);
+    bool numeric = false;
+    r.httpStatus = statusLine.sliced(9, 3).toInt(&numeric);
+    if (!numeric)
+        return bad(u"not an HTTP/1.1 status line"_s);
+
+    QByteArrayView upgrade, connection, accept;
+    while (!rest.isEmpty()) {
+        const qsizetype lineEnd = rest.indexOf("\r\n");
+        const QByteArrayView line = rest.first(lineEnd);
+        rest = rest.sliced(lineEnd + 2);
+        const qsizetype colon = line.indexOf(':');
+        if (colon <= 0)
+            return bad(u"malformed header line"_s);
+        const QByteArrayView name = line.first(colon);
+        const QByteArrayView value = trimmed(line.sliced(colon + 1));
+        if (equalsIgnoreCase(name, "upgrade"))
+            upgrade = value;
+        else if (equalsIgnoreCase(name, "connection"))
+            connection = value;
+        else if (equalsIgnoreCase(name, "sec-websocket-accept"))
+            accept = value;
+        else if (equalsIgnoreCase(name, "retry-after"))
+            r.retryAfterSeconds = std::max(-1, value.toInt());
+    }
+    if (r.httpStatus != 101) {
+        const QByteArrayView reason = statusLine.size() > 13 ? statusLine.sliced(13) : QByteArrayView();
+        return bad(u"the server answered HTTP %1 %2"_s.arg(r.httpStatus).arg(QString::fromLatin1(reason.first(std::min<qsizetype>(reason.size(), 64)))).trimmed());
+    }
+    if (!hasToken(upgrade, "websocket") || !hasToken(connection, "upgrade"))
+        return bad(u"101 without Upgrade: websocket and Connection: Upgrade"_s);
+    if (accept != acceptKey(key))
+        return bad(u"Sec-WebSocket-Accept does not match the key sent"_s);
+    r.status = Status::Ok;
+    return r;
+}
+
+QByteArray encodeFrame(Opcode opcode, QByteArrayView payload, std::optional<quint32> mask)
+{
+    QByteArray out;
+    const qsizetype n = payload.size();
+    out.reserve(n + 14);
+    out.append(char(0x80 | quint8(opcode)));
+    const char maskBit = mask ? char(0x80) : char(0);
+    if (n < 126) {
+        out.append(char(n | maskBit));
+    } else if (n < 65536) {
+        out.append(char(126 | maskBit)).append(char(n >> 8)).append(char(n & 0xff));
+    } else {
+        out.append(char(127 | maskBit));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            out.append(char((quint64(n) >> shift) & 0xff));
+    }
+    if (!mask) {
+        out.append(payload);
+        return out;
+    }
+    const char key[4] = {char(*mask >> 24), char(*mask >> 16), char(*mask >> 8), char(*mask)};
+    out.append(key, 4);
+    const qsizetype start = out.size();
+    out.append(payload);
+    char *p = out.data() + start;
+    for (qsizetype i = 0; i < n; ++i)
+        p[i] = char(p[i] ^ key[i & 3]);
+    return out;
+}
+
+QByteArray encodeClose(quint16 code, QByteArrayView reason, std::optional<quint32> mask)
 {
     QByteArray payload;
     payload.append(char(code >> 8)).append(char(code & 0xff)).append(reason.first(std::min<qsizetype>(reason.size(), 123)));
-    return encodeFrame(Opcode::Close, payload);
+    return encodeFrame(Opcode::Close, payload, mask);
 }
 
 FrameParser::Event FrameParser::fail(quint16 code, const QString &why)
@@ -203,8 +282,9 @@ FrameParser::Event FrameParser::next(QByteArrayView data, qsizetype *consumed)
         const auto opcode = Opcode(b0 & 0x0f);
         if (b0 & 0x70)
             return fail(CloseProtocolError, u"reserved bits set (no extension was negotiated)"_s);
-        if (!(b1 & 0x80))
-            return fail(CloseProtocolError, u"client frames must be masked"_s);
+        const bool masked = b1 & 0x80;
+        if (masked == m_client)
+            return fail(CloseProtocolError, m_client ? u"server frames must not be masked"_s : u"client frames must be masked"_s);
         const bool control = quint8(opcode) >= 0x8;
         if (!(opcode == Opcode::Continuation || opcode == Opcode::Text || opcode == Opcode::Binary
               || opcode == Opcode::Close || opcode == Opcode::Ping || opcode == Opcode::Pong))
@@ -240,16 +320,19 @@ FrameParser::Event FrameParser::next(QByteArrayView data, qsizetype *consumed)
             if (quint64(m_fragments.size()) + length > quint64(m_maxMessage))
                 return fail(CloseTooBig, u"message over %1 bytes"_s.arg(m_maxMessage));
         }
-        header += 4; // the mask
+        if (masked)
+            header += 4;
         if (quint64(d.size()) < quint64(header) + length) {
             *consumed = offset;
             return {};
         }
-        const char *mask = d.data() + header - 4;
         QByteArray payload(d.data() + header, qsizetype(length));
-        char *p = payload.data();
-        for (qsizetype i = 0; i < qsizetype(length); ++i)
-            p[i] = char(p[i] ^ mask[i & 3]);
+        if (masked) {
+            const char *mask = d.data() + header - 4;
+            char *p = payload.data();
+            for (qsizetype i = 0; i < qsizetype(length); ++i)
+                p[i] = char(p[i] ^ mask[i & 3]);
+        }
         const qsizetype frameSize = header + qsizetype(length);
 
         if (control) {

@@ -1,11 +1,13 @@
 #pragma once
 
 // The pure parts of RFC 6455 (no sockets), so they can be tested and fuzzed on bytes alone:
-// the opening handshake and the frame parser of the server side.
+// the opening handshake of both sides and the frame parser.
 
 #include <QByteArray>
 #include <QByteArrayView>
 #include <QString>
+
+#include <optional>
 
 namespace iptv::ws {
 
@@ -44,19 +46,38 @@ struct Handshake
     QByteArray errorResponse() const;
 };
 
+/// The server's answer to a client's upgrade request, parsed and checked (the client side).
+struct HandshakeResponse
+{
+    enum class Status { Incomplete, Ok, Bad };
+    Status status = Status::Incomplete;
+    int httpStatus = 0;       ///< the status the server sent (101 with Ok)
+    QString error;            ///< with Bad: why
+    int retryAfterSeconds = -1; ///< a Retry-After header (503 from admission control), or -1
+    qsizetype consumed = 0;   ///< bytes of the response head (data after it are frames)
+
+    /// The upgrade request for `resource` (path and query) on `host` ("name:port").
+    static QByteArray request(QByteArrayView host, QByteArrayView resource, QByteArrayView key);
+    /// Parses what arrived so far against the request's Sec-WebSocket-Key.
+    static HandshakeResponse parse(QByteArrayView data, QByteArrayView key, qsizetype maxBytes = 8192);
+};
+
 /// Sec-WebSocket-Accept for a Sec-WebSocket-Key.
 QByteArray acceptKey(QByteArrayView key);
 
-/// One unmasked server frame (FIN set).
-QByteArray encodeFrame(Opcode opcode, QByteArrayView payload);
-QByteArray encodeClose(quint16 code, QByteArrayView reason = {});
+/// One frame with FIN set: unmasked as a server sends it, or masked with `mask` as a client must.
+QByteArray encodeFrame(Opcode opcode, QByteArrayView payload, std::optional<quint32> mask = std::nullopt);
+QByteArray encodeClose(quint16 code, QByteArrayView reason = {}, std::optional<quint32> mask = std::nullopt);
 
-/// Server side frame parser: feed bytes, get whole messages and control frames. Client frames
-/// must be masked; fragments are joined up to the message limit; control frames may come
-/// between fragments. Every violation ends with a close code and a reason.
+/// Frame parser of either side: feed bytes, get whole messages and control frames. A server
+/// takes only masked frames and a client only unmasked ones; fragments are joined up to the
+/// message limit; control frames may come between fragments. Every violation ends with a close
+/// code and a reason.
 class FrameParser
 {
 public:
+    enum class Role : quint8 { Server, Client };
+
     struct Event
     {
         enum Kind : quint8 { None, Message, Ping, Pong, Close, Error };
@@ -67,7 +88,8 @@ public:
         QString error;         ///< Error: why
     };
 
-    explicit FrameParser(qsizetype maxMessageBytes = 1024 * 1024) : m_maxMessage(maxMessageBytes) {}
+    explicit FrameParser(qsizetype maxMessageBytes = 1024 * 1024, Role role = Role::Server)
+        : m_maxMessage(maxMessageBytes), m_client(role == Role::Client) {}
 
     /// Parses one event from the front of `data`; `*consumed` says how many bytes it used
     /// (0 with None: more bytes needed). Call again with the rest until None.
@@ -84,6 +106,7 @@ private:
     bool m_inFragmented = false;
     bool m_fragmentedText = false;
     bool m_failed = false;
+    bool m_client = false;
 };
 
 } // namespace iptv::ws

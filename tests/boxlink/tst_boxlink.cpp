@@ -1,12 +1,15 @@
 // BoxLink against an in-process control server speaking the real protocol: enrollment and
 // approval, token reuse, refused tokens, overload, commands (ack, result, redelivery, expiry),
-// telemetry acks and resends, dead connections.
+// telemetry acks and resends, dead connections. Every case runs twice: over QWebSocket (what a
+// box uses) and over one ws::ClientPool (what fleetsim uses), so both transports behave alike.
 
 #include "fakecontrolserver.h"
 
 #include <boxlink/boxlink.h>
 #include <boxlink/credentialstore.h>
 #include <boxlink/latencyhistogram.h>
+
+#include <wsserver/wsclient.h>
 
 #include <QSignalSpy>
 #include <QTest>
@@ -56,6 +59,9 @@ class TestBoxLink : public QObject
 {
     Q_OBJECT
 
+public:
+    explicit TestBoxLink(LinkTransport *transport) : m_transport(transport) {}
+
 private:
     BoxLinkConfig config(const QString &serial = QStringLiteral("SIM0001")) const
     {
@@ -69,6 +75,7 @@ private:
         c.backoffCapMs = 200;
         c.backoffSeed = 77;
         c.telemetryMs = -1;
+        c.transport = m_transport;
         return c;
     }
     std::unique_ptr<BoxLink> makeLink(const BoxLinkConfig &c)
@@ -76,6 +83,7 @@ private:
         return std::make_unique<BoxLink>(c, &m_store);
     }
 
+    LinkTransport *m_transport; // null: QWebSocket
     std::unique_ptr<FakeControlServer> m_server;
     MemoryCredentialStore m_store;
 
@@ -403,5 +411,16 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestBoxLink)
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    iptv::ws::ClientPool pool;
+    PoolTransport poolTransport(&pool);
+    TestBoxLink overQWebSocket(nullptr);
+    TestBoxLink overPool(&poolTransport);
+    int failed = QTest::qExec(&overQWebSocket, argc, argv);
+    qInfo("---- the same over ws::ClientPool (fleetsim's transport) ----");
+    failed += QTest::qExec(&overPool, argc, argv);
+    return failed;
+}
 #include "tst_boxlink.moc"

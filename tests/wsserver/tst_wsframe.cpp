@@ -1,5 +1,6 @@
-// RFC 6455 on bytes: the upgrade request checks, the accept key of the RFC's own example, and
-// the frame parser on masked, fragmented, interleaved, oversized and malformed input.
+// RFC 6455 on bytes: the upgrade request checks, the accept key of the RFC's own example, the
+// server's upgrade response as a client checks it, and the frame parser on masked, fragmented,
+// interleaved, oversized and malformed input, from both sides.
 #include <wsserver/wsframe.h>
 
 #include <QTest>
@@ -222,6 +223,91 @@ private Q_SLOTS:
         QVERIFY2(e.error.contains(why), qPrintable(e.error));
         // A failed parser stays failed.
         QCOMPARE(p.next(clientFrame(0x2, "x"), &used).kind, FrameParser::Event::None);
+    }
+
+    void response_data()
+    {
+        QTest::addColumn<QByteArray>("data");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<int>("http");
+        QTest::addColumn<QString>("why");
+        const QByteArray ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        QTest::newRow("ok") << ok << int(HandshakeResponse::Status::Ok) << 101 << QString();
+        QTest::newRow("incomplete") << ok.left(60) << int(HandshakeResponse::Status::Incomplete) << 0 << QString();
+        QTest::newRow("wrong accept") << QByteArray(ok).replace("s3pP", "AAAA") << int(HandshakeResponse::Status::Bad) << 101
+                                      << u"Accept"_s;
+        QTest::newRow("no upgrade header") << QByteArray(ok).replace("Upgrade: websocket\r\n", "")
+                                           << int(HandshakeResponse::Status::Bad) << 101 << u"Upgrade"_s;
+        QTest::newRow("503 with retry-after")
+            << QByteArray("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n")
+            << int(HandshakeResponse::Status::Bad) << 503 << u"503 Service Unavailable"_s;
+        QTest::newRow("404") << QByteArray("HTTP/1.1 404 Not Found\r\n\r\n") << int(HandshakeResponse::Status::Bad) << 404
+                             << u"404"_s;
+        QTest::newRow("not http") << QByteArray("SSH-2.0-OpenSSH\r\n\r\n") << int(HandshakeResponse::Status::Bad) << 0
+                                  << u"status line"_s;
+        QTest::newRow("endless") << QByteArray(9000, 'x') << int(HandshakeResponse::Status::Bad) << 0 << u"over"_s;
+        QTest::newRow("header without colon") << QByteArray("HTTP/1.1 101 OK\r\nnonsense\r\n\r\n")
+                                              << int(HandshakeResponse::Status::Bad) << 101 << u"malformed"_s;
+    }
+    void response()
+    {
+        QFETCH(QByteArray, data);
+        QFETCH(int, status);
+        QFETCH(int, http);
+        QFETCH(QString, why);
+        const HandshakeResponse r = HandshakeResponse::parse(data, "dGhlIHNhbXBsZSBub25jZQ==");
+        QCOMPARE(int(r.status), status);
+        QCOMPARE(r.httpStatus, http);
+        QVERIFY2(r.error.contains(why), qPrintable(r.error));
+        if (r.status == HandshakeResponse::Status::Ok)
+            QCOMPARE(r.consumed, data.size());
+        if (http == 503)
+            QCOMPARE(r.retryAfterSeconds, 7);
+    }
+
+    void requestAnsweredByTheServerSide()
+    {
+        // What a client sends, the server side accepts, and the server's answer the client takes.
+        const QByteArray key = "AQIDBAUGBwgJCgsMDQ4PEA==";
+        const QByteArray req = HandshakeResponse::request("127.0.0.1:8420", "/box?x=1", key);
+        const Handshake h = Handshake::parse(req, "/box");
+        QCOMPARE(h.status, Handshake::Status::Ok);
+        QCOMPARE(h.key, key);
+        const HandshakeResponse r = HandshakeResponse::parse(QByteArray(h.response() + "\x82\x01x"), key);
+        QCOMPARE(r.status, HandshakeResponse::Status::Ok);
+        QCOMPARE(r.consumed, h.response().size());
+    }
+
+    void clientSideFrames()
+    {
+        // A client's parser takes the server's unmasked frames and refuses masked ones.
+        FrameParser client(1024, FrameParser::Role::Client);
+        qsizetype used = 0;
+        const QByteArray frame = encodeFrame(Opcode::Binary, "hello");
+        FrameParser::Event e = client.next(frame, &used);
+        QCOMPARE(e.kind, FrameParser::Event::Message);
+        QCOMPARE(e.payload, QByteArray("hello"));
+        QCOMPARE(used, frame.size());
+        e = client.next(clientFrame(0x2, "x"), &used);
+        QCOMPARE(e.kind, FrameParser::Event::Error);
+        QCOMPARE(int(e.code), 1002);
+        QVERIFY2(e.error.contains(u"must not be masked"_s), qPrintable(e.error));
+
+        // What a client encodes (masked), a server's parser reads back, whatever the size.
+        for (const qsizetype n : {0, 5, 125, 126, 65535, 65536}) {
+            const QByteArray payload(n, 'z');
+            FrameParser server(1 << 20);
+            const QByteArray masked = encodeFrame(Opcode::Binary, payload, 0xa1b2c3d4u);
+            QCOMPARE(masked.size(), encodeFrame(Opcode::Binary, payload).size() + 4);
+            e = server.next(masked, &used);
+            QCOMPARE(e.kind, FrameParser::Event::Message);
+            QCOMPARE(e.payload, payload);
+        }
+        e = FrameParser().next(encodeClose(4001, "bye", 7u), &used);
+        QCOMPARE(e.kind, FrameParser::Event::Close);
+        QCOMPARE(int(e.code), 4001);
+        QCOMPARE(e.payload, QByteArray("bye"));
     }
 };
 

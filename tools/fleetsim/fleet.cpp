@@ -1,5 +1,7 @@
 #include "fleet.h"
 
+#include <wsserver/wsclient.h>
+
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QFile>
@@ -515,12 +517,18 @@ void Fleet::start()
     m_baselineRssKb = residentKb();
     m_counts[int(BoxLink::State::Stopped)] = m_config.boxes;
     m_boxes.reserve(size_t(m_config.boxes));
+    if (m_config.transport == QLatin1String("epoll") && !m_pool) {
+        m_pool = std::make_unique<ws::ClientPool>();
+        m_poolTransport = std::make_unique<boxlink::PoolTransport>(m_pool.get());
+    }
     for (int i = 0; i < m_config.boxes; ++i) {
         const int number = m_config.first + i;
         boxlink::BoxLinkConfig c;
         const qsizetype endpoints = 1 + m_config.moreServers.size();
         const qsizetype endpoint = qsizetype(number % endpoints);
         c.serverUrl = endpoint == 0 ? m_config.server : m_config.moreServers.at(endpoint - 1);
+        if (m_poolTransport && c.serverUrl.scheme() == QLatin1String("ws"))
+            c.transport = m_poolTransport.get();
         c.serial = QStringLiteral("%1%2").arg(m_config.serialPrefix).arg(number, 6, 10, QLatin1Char('0'));
         c.mac = macFor(number);
         c.model = m_config.model;

@@ -17,6 +17,10 @@
 
 class QNetworkAccessManager;
 
+namespace iptv::ws {
+class ClientPool;
+}
+
 namespace iptv::fleetsim {
 
 struct FleetConfig
@@ -45,6 +49,9 @@ struct FleetConfig
     /// its token on disk; with this, a second run reconnects on tokens as a fleet does after a
     /// server restart, instead of enrolling with the secret again.
     QString tokenDir;
+    /// epoll: every ws:// box in one ws::ClientPool (cheap per box, for load); qt: one QWebSocket
+    /// a box, as on a real box. wss:// always goes over QWebSocket.
+    QString transport = QStringLiteral("epoll");
 };
 
 /// Counters of a fleet (or the sum of several): what fleetsim prints and children send their parent.
@@ -123,6 +130,8 @@ private:
     qint64 m_stormRecoveredAtMs = -1;
     qint64 m_baselineRssKb = 0;
     QNetworkAccessManager *m_network = nullptr;
+    std::unique_ptr<ws::ClientPool> m_pool;
+    std::unique_ptr<boxlink::PoolTransport> m_poolTransport;
 };
 
 } // namespace iptv::fleetsim

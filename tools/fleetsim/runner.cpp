@@ -68,11 +68,12 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
     const QCommandLineOption channel(QStringLiteral("release-channel"), QStringLiteral("clean (default) or experimental."), QStringLiteral("name"));
     const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Seed of the simulated randomness (default 1)."), QStringLiteral("n"));
     const QCommandLineOption tokens(QStringLiteral("tokens"), QStringLiteral("Directory where boxes keep their tokens between runs (default: memory only)."), QStringLiteral("dir"));
+    const QCommandLineOption transport(QStringLiteral("transport"), QStringLiteral("epoll (default: every ws:// box in one epoll set, cheap enough for load tests) or qt (one QWebSocket a box, as on a real box; wss:// always)."), QStringLiteral("kind"));
     QCommandLineOption child(QStringLiteral("child"), QStringLiteral("Internal: run as a child of a --processes parent."));
     child.setFlags(QCommandLineOption::HiddenFromHelp);
     p.addOptions({help, version, server, spread, boxes, first, prefix, rate, telemetry, failPercent, installMode, processes, duration,
                   storm, stormAfter, exitOnline, json, quiet, reboot, backoffBase, backoffCap, heartbeat, swVersion,
-                  channel, seed, tokens, child});
+                  channel, seed, tokens, transport, child});
     if (!p.parse(arguments)) {
         *error = p.errorText();
         return false;
@@ -148,6 +149,13 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
             return false;
         }
     }
+    if (p.isSet(transport)) {
+        f.transport = p.value(transport);
+        if (f.transport != QLatin1String("epoll") && f.transport != QLatin1String("qt")) {
+            *error = QStringLiteral("--transport: \"%1\" is neither epoll nor qt").arg(f.transport);
+            return false;
+        }
+    }
     o->processes = int(number(processes, 1, 256, 1));
     o->durationSeconds = number(duration, 0, 1e7, 0);
     o->storm = p.isSet(storm);
@@ -190,6 +198,7 @@ QStringList childArguments(const RunOptions &o, int first, int boxes, int)
                   QStringLiteral("--backoff-cap"), QString::number(f.backoffCapMs),
                   QStringLiteral("--software-version"), f.softwareVersion,
                   QStringLiteral("--release-channel"), f.releaseChannel,
+                  QStringLiteral("--transport"), f.transport,
                   // The same seed in every child: a box's secret and randomness follow from the seed
                   // and its serial, so it is the same box whatever --processes splits it into.
                   QStringLiteral("--seed"), QString::number(f.seed)};
