@@ -107,7 +107,7 @@ kill "$server"; wait "$server" 2>/dev/null || true
 
 echo "== reference: mosquitto $("$MOSQUITTO" -h | head -1 | awk '{print $3}') + mqttload, $BOXES clients in $PROCESSES processes =="
 cat >"$WORK/mosquitto.conf" <<EOF
-listener $MQTT_PORT 127.0.0.1
+listener $MQTT_PORT
 allow_anonymous true
 max_connections -1
 persistence false
@@ -120,11 +120,15 @@ sleep 0.5
 broker_idle_kb=$(rss_kb "$broker")
 per=$((BOXES / PROCESSES))
 loads=()
+# All addresses (--spread: 127.0.0.1 ... 127.0.0.N, as fleetsim's --loopback-spread); connects in
+# flight kept within mosquitto's listen backlog of 100; every process publishes from 5 s on, so no
+# process's flood slows another's connects and the rates cover the same span.
 for i in $(seq 1 "$PROCESSES"); do
-    "$MQTTLOAD" --port "$MQTT_PORT" --clients "$per" --duration "$DURATION" --id-prefix "p$i" >"$WORK/mqtt-$i.json" 2>/dev/null &
+    "$MQTTLOAD" --port "$MQTT_PORT" --clients "$per" --duration "$DURATION" --id-prefix "p$i" --spread "$PROCESSES" \
+        --max-pending $((100 / PROCESSES)) --publish-after 5 >"$WORK/mqtt-$i.json" 2>/dev/null &
     loads+=($!)
 done
-sleep $((DURATION / 2 + 3))
+sleep $((DURATION / 2 + 5))
 broker_kb=$(rss_kb "$broker")
 for p in "${loads[@]}"; do wait "$p" || true; done
 mqtt_connect=$(jq -s 'map(.connectSeconds) | max' "$WORK"/mqtt-*.json)
