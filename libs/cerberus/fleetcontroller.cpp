@@ -3,6 +3,8 @@
 #include <QJsonArray>
 #include <QLoggingCategory>
 
+#include <algorithm>
+
 Q_LOGGING_CATEGORY(lcFleet, "iptv.cerberus.fleet")
 
 namespace iptv::cerberus {
@@ -21,6 +23,11 @@ FleetController::FleetController(ControlClient *client, FleetModel *model, QObje
     });
     connect(client, &ControlClient::liveUpdate, this, &FleetController::onUpdate);
     connect(client, &ControlClient::liveResynced, this, [this] {
+        // Possibly another server now: polling at full speed until it says it pushes boxes.
+        if (m_serverPushesBoxes) {
+            m_serverPushesBoxes = false;
+            applySweepInterval();
+        }
         // Pushes were missed while the connection was down: sweep everything again soon.
         if (!m_loading && m_subscribed) {
             m_sweepOffset = 0;
@@ -36,12 +43,18 @@ FleetController::~FleetController()
 
 void FleetController::setSweepInterval(int ms)
 {
-    if (ms <= 0) {
+    m_sweepMs = std::max(0, ms);
+    applySweepInterval();
+}
+
+void FleetController::applySweepInterval()
+{
+    if (m_sweepMs <= 0) {
         m_sweep.stop();
         return;
     }
-    m_sweep.setInterval(ms);
-    if (m_subscribed)
+    m_sweep.setInterval(m_serverPushesBoxes ? m_sweepMs * 10 : m_sweepMs); // restarts a running timer
+    if (m_subscribed && !m_sweep.isActive())
         m_sweep.start();
 }
 
@@ -63,7 +76,7 @@ void FleetController::start()
             Q_EMIT summaryReceived(r.json);
     });
     fetchPage(0, true);
-    if (m_sweep.interval() > 0)
+    if (m_sweepMs > 0)
         m_sweep.start();
 }
 
@@ -148,6 +161,12 @@ void FleetController::onUpdate(const QString &topic, const QJsonObject &u)
             }
             // A box we have never listed (newly enrolled) appears with the next sweep.
         } else if (kind == u"boxes") {
+            // The server pushes changed box records (an empty list right after subscribing says
+            // so): the sweep only has to catch what is not pushed, so it slows down.
+            if (!m_serverPushesBoxes) {
+                m_serverPushesBoxes = true;
+                applySweepInterval();
+            }
             for (const QJsonValue &v : u.value(u"items").toArray())
                 m_model->queueBox(v.toObject());
         }

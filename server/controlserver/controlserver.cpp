@@ -309,6 +309,7 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
     BoxInfo *box = m_fleet.bySerial(hello->serial);
     QByteArray newToken;
     bool authenticated = false;
+    bool enrolled = false;
     if (!hello->token.isEmpty() && box && box->state == BoxState::Approved
         && constantTimeEqual(box->tokenHash, keyedHash(m_hashKey, hello->token))) {
         authenticated = true;
@@ -340,6 +341,7 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
                 return;
             }
             box = m_fleet.add(row);
+            enrolled = true;
             m_enrollments->increment();
             qCInfo(lcEnroll).noquote() << "box" << row.serial << "enrolled as" << boxIdText(row.id)
                                        << (autoApprove ? "(auto-approved)" : "(pending approval)");
@@ -374,6 +376,7 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
                         m_config.retryAfterMaxSeconds * 30);
         return;
     }
+    const OperatorHub::ShownBox shownBefore = OperatorHub::shown(*box);
     m_fleet.setIdentity(box, hello->mac, hello->model, hello->softwareVersion, {});
     box->lastSeen = now();
     m_gateway->bind(s, box, box->state == BoxState::Approved ? BoxSession::Online : BoxSession::Pending);
@@ -381,6 +384,9 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
     m_store.queueBoxSeen(box->id, box->lastSeen, m_fleet.string(box->version), m_fleet.string(box->currentChannel), {});
     sendWelcome(s, version, newToken, m.id);
     publishPresence(*box);
+    // A new box, or one back with another version: operators' tables get the record.
+    if (m_hub && (enrolled || OperatorHub::shown(*box) != shownBefore))
+        m_hub->noteBoxChanged(box->id);
     Q_EMIT boxConnected(box->id, box->state == BoxState::Approved);
     if (s->phase == BoxSession::Online)
         deliver(s);
@@ -444,7 +450,13 @@ void ControlServer::onTelemetry(BoxSession *s, const Message &m)
     m_telemetryTotal->increment();
     BoxInfo *box = s->box;
     const qint64 t0 = now();
+    // Changes operators' fleet tables show are collected for the hub's next "boxes" push; two
+    // small records compared, and nothing at all while no operator watches the fleet.
+    const bool watched = m_hub && m_hub->watchesFleet();
+    const OperatorHub::ShownBox shownBefore = watched ? OperatorHub::shown(*box) : OperatorHub::ShownBox{};
     m_fleet.applyTelemetry(box, *t, t0);
+    if (watched && OperatorHub::shown(*box) != shownBefore)
+        m_hub->noteBoxChanged(box->id);
     // The latest sample goes to the store with the next flush (one row update per box per flush
     // however often it reports); the history keeps one sample per interval.
     const QByteArray blob = m.body.toCborValue().toCbor();
@@ -603,6 +615,8 @@ ActionResult ControlServer::approve(const OperatorIdentity &op, qint64 boxId)
         deliver(s);
     }
     publishPresence(*box);
+    if (m_hub)
+        m_hub->noteBoxChanged(boxId);
     return ActionResult::success({{u"box"_qs, m_fleet.boxJson(*box)}});
 }
 
@@ -621,6 +635,8 @@ ActionResult ControlServer::reject(const OperatorIdentity &op, qint64 boxId)
     box->tokenHash.clear();
     if (BoxSession *s = m_gateway->sessionOf(boxId))
         m_gateway->fail(s, ErrorCode::Rejected, QStringLiteral("rejected by an operator"), 0, true);
+    if (m_hub)
+        m_hub->noteBoxChanged(boxId);
     return ActionResult::success({{u"box"_qs, m_fleet.boxJson(*box)}});
 }
 
@@ -641,6 +657,8 @@ ActionResult ControlServer::setTags(const OperatorIdentity &op, qint64 boxId, co
     if (!m_store.setBoxTags(boxId, tags, &error) || !audit(op.account, u"box.tags"_qs, target, u"ok"_qs, tags.join(u',')))
         return ActionResult::error(500, u"internal"_qs, QStringLiteral("not stored: %1").arg(error));
     m_fleet.setTags(box, tags);
+    if (m_hub)
+        m_hub->noteBoxChanged(boxId);
     return ActionResult::success({{u"box"_qs, m_fleet.boxJson(*box)}});
 }
 
@@ -659,6 +677,8 @@ ActionResult ControlServer::setReleaseChannel(const OperatorIdentity &op, qint64
                   QStringLiteral("%1 -> %2").arg(releaseChannelName(box->releaseChannel), channel)))
         return ActionResult::error(500, u"internal"_qs, QStringLiteral("not stored: %1").arg(error));
     box->releaseChannel = *ch;
+    if (m_hub)
+        m_hub->noteBoxChanged(boxId);
     return ActionResult::success({{u"box"_qs, m_fleet.boxJson(*box)}});
 }
 

@@ -54,6 +54,7 @@ void OperatorHub::close()
     const auto sessions = m_sessions;
     m_sessions.clear();
     m_topicCounts.clear();
+    m_fleetSubscribers = 0;
     for (Session *s : sessions) {
         s->socket->disconnect(this);
         s->socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server stopping"));
@@ -195,8 +196,13 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         for (const QString &t : std::as_const(topics))
             list.append(t);
         send(s, Message(MessageType::Ack, 0, {{u"topics"_qs, list}}, m.id));
-        if (topics.contains(u"fleet"_qs))
+        if (topics.contains(u"fleet"_qs)) {
             send(s, Message(MessageType::Update, 0, summaryUpdate()));
+            // Empty: says that changed box records will be pushed, so the console can stop
+            // re-reading the list to learn them.
+            send(s, Message(MessageType::Update, 0,
+                            {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"boxes"_qs}, {u"items"_qs, QCborArray()}, {u"more"_qs, 0}}));
+        }
         return;
     }
     case MessageType::Hello:
@@ -222,6 +228,8 @@ void OperatorHub::setTopics(Session *s, const QSet<QString> &topics)
     s->topics = topics;
     for (const QString &t : topics)
         ++m_topicCounts[t];
+    // Read on every telemetry message: an int, not a hash lookup.
+    m_fleetSubscribers = m_topicCounts.value(u"fleet"_qs);
 }
 
 void OperatorHub::push(const QString &topic, const QCborMap &update)
@@ -247,6 +255,31 @@ void OperatorHub::notePresence(qint64 boxId, bool online)
         list.append(-1); // counted, not named
 }
 
+OperatorHub::ShownBox OperatorHub::shown(const BoxInfo &b)
+{
+    ShownBox k;
+    k.lastSeenStep = b.lastSeen / 300;
+    k.errors = b.errorEvents;
+    k.temperatureStep = b.temperatureDeci <= -10000 ? qint16(-10000) : qint16(b.temperatureDeci / 50);
+    k.cpuStep = b.cpuPermille < 0 ? qint16(-1) : qint16(b.cpuPermille / 100);
+    k.model = b.model;
+    k.version = b.version;
+    k.currentChannel = b.currentChannel;
+    k.state = b.state;
+    k.releaseChannel = b.releaseChannel;
+    return k;
+}
+
+void OperatorHub::noteBoxChanged(qint64 boxId)
+{
+    if (!watchesFleet())
+        return;
+    if (m_changed.contains(boxId))
+        return;
+    m_changed.insert(boxId);
+    m_changedOrder.append(boxId);
+}
+
 QCborMap OperatorHub::summaryUpdate() const
 {
     return {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"summary"_qs},
@@ -258,6 +291,8 @@ void OperatorHub::tick()
     if (!hasSubscribers(u"fleet"_qs) || !m_bus) {
         m_cameOnline.clear();
         m_wentOffline.clear();
+        m_changedOrder.clear();
+        m_changed.clear();
         return;
     }
     if (!m_cameOnline.isEmpty() || !m_wentOffline.isEmpty()) {
@@ -275,6 +310,23 @@ void OperatorHub::tick()
                                      {u"offlineCount"_qs, qint64(m_wentOffline.size())}});
         m_cameOnline.clear();
         m_wentOffline.clear();
+    }
+    if (!m_changedOrder.isEmpty()) {
+        // The records as they are now (a box that changed five times goes once); the same shape
+        // as the items of GET /api/boxes, so the console merges them like a page of the list.
+        const qsizetype n = std::min(m_changedOrder.size(), MaxBoxesPerPush);
+        const Fleet &fleet = m_server->fleet();
+        QCborArray items;
+        for (qsizetype i = 0; i < n; ++i) {
+            const qint64 id = m_changedOrder.at(i);
+            m_changed.remove(id);
+            if (const BoxInfo *b = fleet.byId(id))
+                items.append(QCborMap::fromJsonObject(fleet.boxJson(*b)));
+        }
+        m_changedOrder.remove(0, n);
+        if (!items.isEmpty())
+            m_bus->publish(u"fleet"_qs, {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"boxes"_qs}, {u"items"_qs, items},
+                                         {u"more"_qs, qint64(m_changedOrder.size())}});
     }
     if (m_fleetChanged) {
         m_fleetChanged = false;

@@ -6,10 +6,12 @@
 // answered in kind.
 //
 // Pushes: box telemetry and events of subscribed boxes as they arrive, command state changes as
-// they happen, and on "fleet" the presence changes (boxes online/offline) and the fleet summary,
-// both coalesced to at most one update a second, so a reconnect storm is a few updates, not
-// 19,000.
+// they happen, and on "fleet" the presence changes (boxes online/offline), the records of boxes
+// whose table-visible fields changed (kind "boxes", at most MaxBoxesPerPush a second, oldest
+// change first) and the fleet summary, all coalesced to at most one update a second, so a
+// reconnect storm is a few updates, not 19,000.
 
+#include "fleet.h"
 #include "operators.h"
 
 #include <protocol/message.h>
@@ -46,9 +48,32 @@ public:
     /// True when some operator session here subscribes to `topic` (skip building updates otherwise).
     bool hasSubscribers(const QString &topic) const { return m_topicCounts.value(topic) > 0; }
     void notePresence(qint64 boxId, bool online);
+
+    /// What an operator's fleet table shows of a box, coarse enough that telemetry noise is no
+    /// change: health by 5 °C and 10 % CPU steps and exact error counts, last seen by 5 minutes.
+    /// Presence is left out (it has its own push); tags change only through operator actions.
+    struct ShownBox
+    {
+        qint64 lastSeenStep = 0;
+        quint32 errors = 0;
+        qint16 temperatureStep = 0;
+        qint16 cpuStep = 0;
+        quint16 model = 0;
+        quint16 version = 0;
+        quint16 currentChannel = 0;
+        BoxState state = BoxState::Pending;
+        ReleaseChannel releaseChannel = ReleaseChannel::Clean;
+        bool operator==(const ShownBox &) const = default;
+    };
+    static ShownBox shown(const BoxInfo &box);
+    /// True while an operator here subscribes to "fleet" (only then are box changes collected).
+    bool watchesFleet() const { return m_fleetSubscribers > 0; }
+    /// The box's shown record changed: its record goes out with a coming tick (kind "boxes").
+    void noteBoxChanged(qint64 boxId);
+    static constexpr qsizetype MaxBoxesPerPush = 1000;
     /// Telemetry changed the aggregates: the next tick sends a summary.
     void noteFleetChanged() { m_fleetChanged = true; }
-    /// Once a second: coalesced presence and summary updates on "fleet".
+    /// Once a second: coalesced presence, changed boxes and summary updates on "fleet".
     void tick();
     int sessionCount() const { return int(m_sessions.size()); }
 
@@ -77,6 +102,11 @@ private:
     QHash<QString, int> m_topicCounts;
     QList<qint64> m_cameOnline;
     QList<qint64> m_wentOffline;
+    // Boxes to push, in the order they first changed; a box is in the list once however often
+    // it changes, so the backlog is bounded by the fleet and each push by MaxBoxesPerPush.
+    QList<qint64> m_changedOrder;
+    QSet<qint64> m_changed;
+    int m_fleetSubscribers = 0;
     bool m_fleetChanged = true;
 };
 

@@ -1,6 +1,7 @@
 // Cerberus's controllers against a real controlserver and real fleetsim boxes (libs/boxlink),
 // both started in this process on free ports: login and its errors, roles (refused in the console
-// and by the server), the fleet loaded in pages and followed live (presence after a storm),
+// and by the server), the fleet loaded in pages and followed live (presence after a storm, box
+// records pushed when telemetry or another operator changes them),
 // box detail with live telemetry series, commands with their lifecycle, screenshot and log
 // retrieval, release channel moves, the audit log, the dashboard, and the live connection coming
 // back after a server restart.
@@ -18,6 +19,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QFile>
+#include <QJsonArray>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -170,6 +172,66 @@ private Q_SLOTS:
         QCOMPARE(reset.count(), resetsAfterLoad);
         QVERIFY(dashboard.alerts()->rowCount() > 0);
         QCOMPARE(dashboard.alerts()->data(dashboard.alerts()->index(0), AlertModel::KindRole).toString(), u"box-offline"_qs);
+    }
+
+    // Changed box records come as "boxes" pushes on "fleet": the table follows telemetry (the
+    // simulated boxes zap channels) and other operators' actions without re-reading the list.
+    void fleetFollowsBoxPushesWithoutPolling()
+    {
+        ControlClient c;
+        login(c, u"admin"_qs, kAdminPassword);
+        FleetModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setCoalesceInterval(20);
+        FleetController fleet(&c, &model);
+        QSignalSpy updates(&c, &ControlClient::liveUpdate);
+        QSignalSpy loaded(&fleet, &FleetController::loaded);
+        fleet.start();
+        QVERIFY(loaded.wait(kWait));
+        QCOMPARE(model.rowCount(), kBoxes);
+        // The server says it pushes box records (an empty "boxes" after the subscription): the
+        // 3 s sweep slows down ten times. Stopped here, so only pushes can change the table.
+        QTRY_VERIFY_WITH_TIMEOUT(fleet.serverPushesBoxes(), kWait);
+        QCOMPARE(fleet.sweepInterval(), 30000);
+        fleet.setSweepInterval(0);
+        QCOMPARE(fleet.sweepInterval(), 0);
+        auto channels = [&model] {
+            QHash<qint64, QString> out;
+            for (int r = 0; r < model.rowCount(); ++r)
+                out.insert(model.row(r).id, model.index(r, FleetModel::CurrentChannelColumn).data().toString());
+            return out;
+        };
+        const QHash<qint64, QString> before = channels();
+        QTRY_VERIFY_WITH_TIMEOUT(channels() != before, kWait);
+        auto pushedItems = [&updates] {
+            qsizetype n = 0;
+            for (const auto &args : std::as_const(updates)) {
+                const QJsonObject u = args.at(1).toJsonObject();
+                if (args.at(0).toString() == u"fleet" && u.value(u"kind").toString() == u"boxes")
+                    n += u.value(u"items").toArray().size();
+            }
+            return n;
+        };
+        QVERIFY(pushedItems() > 0);
+        // Only boxes whose shown fields changed, never the whole fleet in one push.
+        for (const auto &args : std::as_const(updates)) {
+            const QJsonObject u = args.at(1).toJsonObject();
+            if (u.value(u"kind").toString() == u"boxes")
+                QVERIFY(u.value(u"items").toArray().size() <= kBoxes);
+        }
+
+        // Another operator moves a box to the experimental channel; this table shows it.
+        const qint64 id = model.row(model.rowCount() - 1).id;
+        const int row = model.rowOf(id);
+        const QString target = iptv::control::releaseChannelName(m_server->fleet().byId(id)->releaseChannel) == u"clean"
+            ? u"experimental"_qs : u"clean"_qs;
+        ControlClient other;
+        login(other, u"admin"_qs, kAdminPassword);
+        bool moved = false;
+        other.put(u"/api/boxes/"_qs + ControlClient::boxIdText(id) + u"/channel"_qs, {{u"channel"_qs, target}}, this,
+                  [&moved](const ApiReply &r) { moved = r.ok(); });
+        QTRY_VERIFY_WITH_TIMEOUT(moved, kWait);
+        QTRY_COMPARE_WITH_TIMEOUT(model.index(row, FleetModel::ReleaseChannelColumn).data().toString(), target, kWait);
     }
 
     void boxDetailCommandsAndRetrieval()

@@ -275,11 +275,28 @@ private Q_SLOTS:
         QVERIFY(box.waitWelcome());
         Telemetry t;
         t.cpuPercent = 42;
+        t.currentChannel = u"news-1"_qs;
         box.send(MessageType::Telemetry, t.toBody());
         m = waitFor(u"update"_qs, u"telemetry"_qs);
         QVERIFY(m);
         QCOMPARE(m->value(u"topic").toString(), u"box:b-1"_qs);
         QCOMPARE(m->value(u"telemetry").toObject().value(u"cpu").toDouble(), 42.0);
+        // The telemetry changed what a fleet table shows (the channel watched): within a tick
+        // "fleet" gets the box's record, in the shape of GET /api/boxes items.
+        std::optional<QJsonObject> record;
+        for (int pushes = 0; pushes < 5 && !record; ++pushes) {
+            m = waitFor(u"update"_qs, u"boxes"_qs);
+            QVERIFY(m);
+            QCOMPARE(m->value(u"topic").toString(), u"fleet"_qs);
+            for (const QJsonValue &v : m->value(u"items").toArray()) {
+                if (v[u"id"].toInteger() == 1 && v[u"currentChannel"].toString() == u"news-1")
+                    record = v.toObject();
+            }
+        }
+        QVERIFY(record);
+        QCOMPARE(record->value(u"online").toBool(), true);
+        QCOMPARE(record->value(u"state").toString(), u"approved"_qs);
+        QCOMPARE(record->value(u"telemetry").toObject().value(u"cpuPercent").toDouble(), 42.0);
         QVERIFY(m_server->issueCommand(OperatorIdentity{u"admin"_qs, Role::Admin},
                                        {{u"kind"_qs, u"reboot"_qs}, {u"target"_qs, QJsonObject{{u"box"_qs, 1}}}}).ok());
         m = waitFor(u"update"_qs, u"command"_qs);
