@@ -131,6 +131,7 @@ void BoxLink::openSocket()
 {
     ++m_stats.connectAttempts;
     m_lastPeerId = 0;
+    m_sessionVersion = 1;
     m_helloWithToken = false;
     m_connectStartedAtUs = DeadlineScheduler::nowUs();
     m_connectDeadline = DeadlineScheduler::now() + m_config.connectTimeoutMs;
@@ -154,8 +155,11 @@ void BoxLink::closeSocket(bool abort)
     m_lastReceivedAt = -1;
     m_lastSentAt = -1;
     // Unacknowledged telemetry goes again, with new ids, on the next session.
-    for (UnackedTelemetry &t : m_unacked)
+    for (UnackedTelemetry &t : m_unacked) {
+        if (t.messageId != 0)
+            t.resend = true;
         t.messageId = 0;
+    }
 }
 
 void BoxLink::connectionLost(const QString &reason)
@@ -364,6 +368,7 @@ void BoxLink::handleWelcome(const Message &message)
         m_connectDeadline = -1;
         ++m_stats.sessions;
     }
+    m_sessionVersion = welcome->version;
     if (!welcome->boxId.isEmpty())
         m_boxId = welcome->boxId;
     if (!welcome->releaseChannel.isEmpty())
@@ -405,14 +410,7 @@ void BoxLink::goOnline()
         s_spread ^= s_spread << 17;
         m_nextTelemetryAt = now + qint64(s_spread % quint64(m_telemetryMs));
     }
-    for (UnackedTelemetry &t : m_unacked) {
-        if (!m_socket)
-            break;
-        t.messageId = send(MessageType::Telemetry, t.body);
-        t.sentAtUs = DeadlineScheduler::nowUs();
-        ++m_stats.telemetrySent;
-        ++m_stats.telemetryResent;
-    }
+    pumpTelemetry();
     flushQueued();
 }
 
@@ -464,15 +462,26 @@ void BoxLink::handleAck(const Message &message)
 {
     if (message.replyTo == 0)
         return;
-    for (qsizetype i = 0; i < m_unacked.size(); ++i) {
-        if (m_unacked[i].messageId == message.replyTo) {
+    // Version 2: the server handles a session's messages in order, so an ack of id N means every
+    // telemetry sent before N is stored too; it coalesces the acks of samples that arrived
+    // together. Version 1 acks each sample by its own id.
+    const bool cumulative = m_sessionVersion >= kCumulativeAckVersion;
+    const qint64 nowUs = DeadlineScheduler::nowUs();
+    qsizetype acked = 0;
+    for (qsizetype i = 0; i < m_unacked.size();) {
+        const quint64 id = m_unacked[i].messageId;
+        if (id != 0 && (id == message.replyTo || (cumulative && id < message.replyTo))) {
             ++m_stats.telemetryAcked;
             if (m_telemetryRtt)
-                m_telemetryRtt->add(DeadlineScheduler::nowUs() - m_unacked[i].sentAtUs);
+                m_telemetryRtt->add(nowUs - m_unacked[i].sentAtUs);
             m_unacked.removeAt(i);
-            return;
+            ++acked;
+        } else {
+            ++i;
         }
     }
+    if (acked)
+        pumpTelemetry();
 }
 
 BoxLink::RememberedCommand *BoxLink::remembered(quint64 commandId)
@@ -618,17 +627,39 @@ void BoxLink::sendTelemetry(const Telemetry &telemetry)
 void BoxLink::sendTelemetryNow(const QCborMap &body)
 {
     if (m_unacked.size() >= std::max(1, m_config.maxUnackedTelemetry)) {
-        m_unacked.removeFirst();
+        // Drop the oldest sample still waiting; one already on the wire stays, or dropping it
+        // would open the window for yet another to a server that is not answering.
+        qsizetype victim = 0;
+        while (victim + 1 < m_unacked.size() && m_unacked[victim].messageId != 0)
+            ++victim;
+        m_unacked.removeAt(victim);
         ++m_stats.telemetryDropped;
     }
     UnackedTelemetry t;
     t.body = body;
-    if (m_state == State::Online && m_socket) {
-        t.messageId = send(MessageType::Telemetry, body);
+    m_unacked.append(std::move(t));
+    pumpTelemetry();
+}
+
+void BoxLink::pumpTelemetry()
+{
+    if (m_state != State::Online || !m_socket)
+        return;
+    int inFlight = 0;
+    for (const UnackedTelemetry &t : m_unacked)
+        inFlight += t.messageId != 0;
+    for (UnackedTelemetry &t : m_unacked) {
+        if (inFlight >= std::max(1, m_config.telemetryWindow) || !m_socket)
+            break;
+        if (t.messageId != 0)
+            continue;
+        t.messageId = send(MessageType::Telemetry, t.body);
         t.sentAtUs = DeadlineScheduler::nowUs();
         ++m_stats.telemetrySent;
+        if (t.resend)
+            ++m_stats.telemetryResent;
+        ++inFlight;
     }
-    m_unacked.append(std::move(t));
 }
 
 } // namespace iptv::boxlink

@@ -51,6 +51,9 @@ struct BoxLinkConfig
     int backoffCapMs = 60000;
     int stableSessionMs = 60000; ///< online this long: the next failure starts from the base again
     int maxUnackedTelemetry = 16; ///< resent after a reconnect; the oldest go first when full
+    /// Samples sent and not yet acknowledged at once (MQTT's in-flight window). The rest wait,
+    /// so a busy server slows the boxes down instead of being buried (QoS 1 flow control).
+    int telemetryWindow = 8;
     int maxQueued = 64;           ///< events and results kept while offline
     int rememberedCommands = 256; ///< command ids kept to recognise a redelivery
     quint64 backoffSeed = 0;      ///< 0 = random; set for reproducible tests
@@ -194,6 +197,7 @@ private:
     void sendHello();
     quint64 send(protocol::MessageType type, const QCborMap &body, quint64 replyTo = 0);
     void sendTelemetryNow(const QCborMap &body);
+    void pumpTelemetry();
     void sendResult(const protocol::CommandResult &result);
     void flushQueued();
 
@@ -201,6 +205,7 @@ private:
     {
         quint64 messageId = 0; ///< 0 = not sent on this session
         qint64 sentAtUs = 0;
+        bool resend = false;   ///< sent on an earlier session, not acknowledged
         QCborMap body;
     };
     struct RememberedCommand
@@ -230,6 +235,7 @@ private:
     QString m_assignedChannel;
     quint64 m_nextId = 1;        // strictly increasing for the link's life, across sessions
     quint64 m_lastPeerId = 0;    // per session
+    int m_sessionVersion = 1;    // negotiated in this session's welcome
     bool m_helloWithToken = false;
     qint64 m_retryAfterMs = 0;   // from an Overloaded error, for the next reconnect
     bool m_reenrollNow = false;  // the token was refused: enroll with the secret at once

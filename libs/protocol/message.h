@@ -18,8 +18,11 @@
 
 namespace iptv::protocol {
 
-inline constexpr int kProtocolVersion = 1;    ///< the newest version this build speaks
+/// 2: the server's telemetry ack is cumulative (acknowledges every telemetry up to `re`).
+inline constexpr int kProtocolVersion = 2;    ///< the newest version this build speaks
 inline constexpr int kMinProtocolVersion = 1; ///< the oldest version this build still speaks
+/// From this version on, one telemetry ack answers every earlier telemetry of the session too.
+inline constexpr int kCumulativeAckVersion = 2;
 
 enum class MessageType : quint8 {
     Unknown,

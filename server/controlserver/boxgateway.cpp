@@ -351,6 +351,32 @@ quint64 BoxGateway::send(BoxSession *session, MessageType type, const QCborMap &
     return id;
 }
 
+void BoxGateway::acknowledgeTelemetry(BoxSession *session, quint64 messageId)
+{
+    if (session->version < kCumulativeAckVersion) {
+        send(session, MessageType::Ack, {}, messageId);
+        return;
+    }
+    session->ackUpTo = messageId;
+    if (session->ackQueued)
+        return;
+    session->ackQueued = true;
+    m_ackQueue.push_back(session->connection);
+    if (m_ackQueue.size() > 1)
+        return;
+    // After the current dispatch: every frame already read has been handled by then.
+    QMetaObject::invokeMethod(this, [this]() {
+        const std::vector<quint64> due = std::exchange(m_ackQueue, {});
+        for (const quint64 connection : due) {
+            BoxSession *s = m_sessions.value(connection);
+            if (!s || !s->ackQueued)
+                continue; // gone meanwhile
+            s->ackQueued = false;
+            send(s, MessageType::Ack, {}, s->ackUpTo);
+        }
+    }, Qt::QueuedConnection);
+}
+
 void BoxGateway::fail(BoxSession *session, ErrorCode code, const QString &text, quint64 replyTo, bool close, int after)
 {
     m_metrics->counter(u"controlserver_box_errors_total"_qs, u"Errors answered to boxes, by code."_qs,

@@ -26,6 +26,7 @@
 
 #include <functional>
 #include <optional>
+#include <vector>
 
 QT_BEGIN_NAMESPACE
 class QWebSocket;
@@ -57,6 +58,9 @@ struct BoxSession
     quint32 nextOutId = 1;
     Phase phase = AwaitingHello;
     bool helloDone = false; ///< counted as past hello (admission counts the rest as in flight)
+    bool ackQueued = false; ///< a cumulative telemetry ack waits for the end of this turn
+    quint8 version = 1;     ///< the protocol version negotiated in the hello
+    quint64 ackUpTo = 0;    ///< the newest telemetry id to acknowledge
 };
 
 /// Accepts connections itself so admission is decided before any WebSocket or TLS work.
@@ -102,6 +106,10 @@ public:
 
     /// Sends a message with the session's next id; returns the id.
     quint64 send(BoxSession *session, iptv::protocol::MessageType type, const QCborMap &body, quint64 replyTo = 0);
+    /// Acknowledges a stored telemetry message: at once to a version-1 box; to a newer box one
+    /// cumulative ack per connection at the end of this event-loop turn, however many of its
+    /// samples arrived in it (under load they queue up, and one ack answers them all).
+    void acknowledgeTelemetry(BoxSession *session, quint64 messageId);
     /// Sends error `code` answering `replyTo`, logs it (rate-limited), and closes when `close`.
     void fail(BoxSession *session, iptv::protocol::ErrorCode code, const QString &text, quint64 replyTo, bool close,
               int retryAfter = 0);
@@ -140,6 +148,7 @@ private:
     qsizetype m_nextQtServer = 0;
     std::optional<QSslConfiguration> m_ssl;
     QHash<quint64, BoxSession *> m_sessions;
+    std::vector<quint64> m_ackQueue; ///< connections with a cumulative ack due this turn
     QHash<quint64, qint64> m_upgrading;      ///< lean connections before their upgrade: adopted at (ms)
     QHash<qint64, BoxSession *> m_byBox;
     QElapsedTimer m_clock;

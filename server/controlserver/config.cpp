@@ -51,6 +51,7 @@ const IntKey s_intKeys[] = {
     {"admission/fd_reserve", nullptr, &ControlConfig::fdReserve, 8, 100000},
     {"admission/retry_after_max_seconds", nullptr, &ControlConfig::retryAfterMaxSeconds, 1, 3600},
     {"history/telemetry_interval_seconds", nullptr, &ControlConfig::telemetryHistorySeconds, 0, 86400},
+    {"history/latest_flush_seconds", nullptr, &ControlConfig::latestFlushSeconds, 1, 3600},
     {"history/telemetry_retention_hours", nullptr, &ControlConfig::telemetryRetentionHours, 1, 24 * 365},
     {"history/event_retention_days", nullptr, &ControlConfig::eventRetentionDays, 1, 3650},
     {"history/max_events_per_box", nullptr, &ControlConfig::maxEventsPerBox, 1, 1000000},

@@ -49,6 +49,9 @@ struct ControlConfig
 
     // history
     int telemetryHistorySeconds = 60;     ///< at most one stored sample per box per interval
+    /// Boxes' last-seen time and latest sample reach the store this often (everything else every
+    /// second): with 19,000 boxes reporting, a row update per box per second cost a fifth of a core.
+    int latestFlushSeconds = 5;
     int telemetryRetentionHours = 48;
     int eventRetentionDays = 14;
     int maxEventsPerBox = 500;

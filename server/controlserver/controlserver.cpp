@@ -84,7 +84,7 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
     }
     m_metrics.gaugeCallback(u"controlserver_store_pending_writes"_qs, u"Queued rows not yet flushed to the store."_qs,
                             [this] { return double(m_store.pendingWrites()); });
-    connect(&m_flushTimer, &QTimer::timeout, this, &ControlServer::flush);
+    connect(&m_flushTimer, &QTimer::timeout, this, &ControlServer::periodicFlush);
     connect(&m_sweepTimer, &QTimer::timeout, this, &ControlServer::sweep);
     connect(&m_tickTimer, &QTimer::timeout, this, &ControlServer::tick);
     connect(&m_pruneTimer, &QTimer::timeout, this, &ControlServer::prune);
@@ -235,7 +235,20 @@ bool ControlServer::flush()
     m_storeHealthy = m_store.flush(&error);
     if (!m_storeHealthy)
         qCWarning(lcServer).noquote() << "store flush failed:" << error;
+    m_latestFlushedAt = now();
     return m_storeHealthy;
+}
+
+void ControlServer::periodicFlush()
+{
+    if (now() - m_latestFlushedAt >= m_config.latestFlushSeconds) {
+        flush();
+        return;
+    }
+    QString error;
+    m_storeHealthy = m_store.flush(&error, false);
+    if (!m_storeHealthy)
+        qCWarning(lcServer).noquote() << "store flush failed:" << error;
 }
 
 bool ControlServer::isHealthy() const
@@ -297,6 +310,7 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
                         m.id, true);
         return;
     }
+    s->version = quint8(version);
     if (hello->role != u"box") {
         m_gateway->fail(s, ErrorCode::BadRequest, QStringLiteral("this port is for boxes; operators use port %1").arg(operatorWsPort()),
                         m.id, true);
@@ -465,7 +479,7 @@ void ControlServer::onTelemetry(BoxSession *s, const Message &m)
         box->lastHistory = t0;
         m_store.queueTelemetry(box->id, t0, blob);
     }
-    m_gateway->send(s, MessageType::Ack, {}, m.id);
+    m_gateway->acknowledgeTelemetry(s, m.id);
     m_acksTotal->increment();
     if (m_hub)
         m_hub->noteFleetChanged();
@@ -611,7 +625,7 @@ ActionResult ControlServer::approve(const OperatorIdentity &op, qint64 boxId)
     if (BoxSession *s = m_gateway->sessionOf(boxId)) {
         // The pending box is still connected: the token goes out on this session.
         m_gateway->bind(s, box, BoxSession::Online);
-        sendWelcome(s, kProtocolVersion, token, 0);
+        sendWelcome(s, s->version, token, 0);
         deliver(s);
     }
     publishPresence(*box);

@@ -80,6 +80,8 @@ public:
     void setBus(FleetBus *bus);
     /// Writes queued telemetry, events and command states now.
     bool flush();
+    /// The timer's flush: everything but the boxes' latest state, which goes every latestFlushSeconds.
+    void periodicFlush();
     bool isHealthy() const;
 
     // ---- from the box gateway
@@ -144,6 +146,7 @@ private:
     FleetBus *m_bus = nullptr;
     ReleaseService *m_releases = nullptr;
     QTimer m_flushTimer;
+    qint64 m_latestFlushedAt = 0; // now() of the last flush with the boxes' latest state
     QTimer m_sweepTimer;
     QTimer m_tickTimer;
     QTimer m_pruneTimer;

@@ -360,7 +360,16 @@ std::optional<BoxRow> ControlStore::box(qint64 id, QString *error)
     }
     if (!q.next())
         return std::nullopt;
-    return readBox(q);
+    BoxRow row = readBox(q);
+    // What is queued and not yet flushed is newer than the row (the latest state goes every few seconds).
+    if (const auto it = m_seen.constFind(id); it != m_seen.cend()) {
+        row.lastSeen = it->lastSeen;
+        row.softwareVersion = it->softwareVersion;
+        row.currentChannel = it->currentChannel;
+        if (!it->telemetry.isEmpty())
+            row.telemetry = it->telemetry;
+    }
+    return row;
 }
 
 // ---- queued writes
@@ -397,9 +406,9 @@ qsizetype ControlStore::pendingWrites() const
     return m_seen.size() + m_telemetry.size() + m_events.size() + m_commandUpdates.size();
 }
 
-bool ControlStore::flush(QString *error)
+bool ControlStore::flush(QString *error, bool withLatest)
 {
-    if (pendingWrites() == 0)
+    if (pendingWrites() - (withLatest ? 0 : m_seen.size()) == 0)
         return true;
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction())
@@ -410,7 +419,7 @@ bool ControlStore::flush(QString *error)
         return fail(what, why, error);
     };
 
-    if (!m_seen.isEmpty()) {
+    if (withLatest && !m_seen.isEmpty()) {
         QSqlQuery q(db);
         QSqlQuery qt(db);
         q.prepare(QStringLiteral("UPDATE boxes SET last_seen = ?, software_version = ?, current_channel = ? WHERE id = ?"));
@@ -515,7 +524,8 @@ bool ControlStore::flush(QString *error)
         return fail(QStringLiteral("flush commit"), sqlError(db.lastError()), error);
     for (const EventRow &e : std::as_const(m_events))
         m_eventBoxes.append(e.boxId);
-    m_seen.clear();
+    if (withLatest)
+        m_seen.clear();
     m_telemetry.clear();
     m_events.clear();
     m_commandUpdates.clear();

@@ -164,8 +164,8 @@ public:
     void queueCommandState(qint64 commandId, CommandState state, qint64 when, const QString &resultText = {},
                            const QByteArray &resultData = {}, const QString &resultMime = {});
     qsizetype pendingWrites() const;
-    /// Writes everything queued in one transaction.
-    bool flush(QString *error);
+    /// Writes what is queued in one transaction; boxes' last-seen rows only `withLatest`.
+    bool flush(QString *error, bool withLatest = true);
 
     // ---- telemetry and events
     QList<TelemetrySample> telemetry(qint64 boxId, qint64 since, int limit, QString *error);

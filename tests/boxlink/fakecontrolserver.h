@@ -35,11 +35,14 @@ public:
         QString serial;
         quint64 nextId = 1;
         quint64 lastPeerId = 0;
+        int telemetrySeen = 0;
         bool online = false;
     };
 
     bool autoApprove = true;
     bool ackTelemetry = true;
+    int ackEvery = 1;          ///< ack only every n-th telemetry (cumulative acks, version 2)
+    int welcomeVersion = iptv::protocol::kProtocolVersion;
     bool silent = false;       ///< answer nothing, not even pings
     int overloadHellos = 0;    ///< refuse this many hellos with Overloaded
     int retryAfterSeconds = 1;
@@ -147,6 +150,7 @@ private:
     {
         using namespace iptv::protocol;
         Welcome w;
+        w.version = welcomeVersion;
         w.boxId = QStringLiteral("box-") + s.serial;
         w.state = approved ? QStringLiteral("approved") : QStringLiteral("pending");
         w.heartbeatSeconds = heartbeatSeconds;
@@ -200,6 +204,7 @@ private:
                 if (tokens.value(hello->token) == hello->serial) {
                     s.online = true;
                     Welcome w;
+        w.version = welcomeVersion;
                     w.boxId = QStringLiteral("box-") + s.serial;
                     w.state = QStringLiteral("approved");
                     w.heartbeatSeconds = heartbeatSeconds;
@@ -223,7 +228,7 @@ private:
             return;
         }
         case MessageType::Telemetry:
-            if (ackTelemetry)
+            if (ackTelemetry && ++s.telemetrySeen % ackEvery == 0)
                 send(s, MessageType::Ack, {}, m.id);
             return;
         case MessageType::Ping:

@@ -145,6 +145,42 @@ private Q_SLOTS:
         QVERIFY(box.waitClosed());
     }
 
+    void telemetryAcks_data()
+    {
+        QTest::addColumn<int>("maxVersion");
+        QTest::newRow("version 2: one cumulative ack for samples that arrived together") << 2;
+        QTest::newRow("version 1: an ack for each sample") << 1;
+    }
+    void telemetryAcks()
+    {
+        QFETCH(int, maxVersion);
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("ACK-1"));
+        QVERIFY(box.open(port()));
+        Hello hello = box.hello(true, false);
+        hello.maxVersion = maxVersion;
+        box.send(MessageType::Hello, hello.toBody());
+        const auto w = box.waitWelcome();
+        QVERIFY(w);
+        QCOMPARE(w->version, maxVersion);
+        // Three samples in one event-loop turn of the client: one TCP segment, one server read.
+        const quint64 first = box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        const quint64 last = box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        QList<quint64> acked;
+        while (acked.isEmpty() || acked.last() != last) {
+            const auto ack = box.waitFor(MessageType::Ack);
+            QVERIFY(ack);
+            acked.append(ack->replyTo);
+        }
+        if (maxVersion >= kCumulativeAckVersion)
+            QCOMPARE(acked, QList<quint64>{last});
+        else
+            QCOMPARE(acked, (QList<quint64>{first, first + 1, last}));
+        QCOMPARE(m_server->fleet().byId(ControlServer::parseBoxId(box.boxId))->telemetryCount, 3u);
+    }
+
     void autoApproveBySerial()
     {
         m_config.autoApproveSerialPattern = QStringLiteral("^LAB-");
