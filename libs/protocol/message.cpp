@@ -408,6 +408,14 @@ DecodeResult decode(QByteArrayView frame, const DecodeLimits &limits)
     return result;
 }
 
+DecodeResult decode(const QByteArray &frame, const DecodeLimits &limits)
+{
+    DecodeResult result = decode(QByteArrayView(frame), limits);
+    if (result.ok())
+        result.message.frame = frame;
+    return result;
+}
+
 DecodeResult decodeJson(QByteArrayView frame, const DecodeLimits &limits)
 {
     DecodeResult result;
@@ -433,12 +441,66 @@ DecodeResult decodeJson(QByteArrayView frame, const DecodeLimits &limits)
     const QByteArray cbor = QCborValue::fromJsonValue(doc.object()).toCbor();
     DecodeLimits cborLimits = limits;
     cborLimits.maxFrameBytes = std::max(limits.maxFrameBytes, cbor.size());
-    return decode(cbor, cborLimits);
+    return decode(QByteArrayView(cbor), cborLimits);
 }
+
+namespace {
+
+void appendHead(QByteArray &out, quint8 major, quint64 value)
+{
+    const char m = char(major << 5);
+    if (value < 24) {
+        out.append(char(m | char(value)));
+    } else if (value <= 0xff) {
+        out.append(char(m | 24)).append(char(value));
+    } else if (value <= 0xffff) {
+        out.append(char(m | 25)).append(char(value >> 8)).append(char(value));
+    } else if (value <= 0xffffffffu) {
+        out.append(char(m | 26));
+        for (int shift = 24; shift >= 0; shift -= 8)
+            out.append(char(value >> shift));
+    } else {
+        out.append(char(m | 27));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            out.append(char(value >> shift));
+    }
+}
+
+} // namespace
 
 QByteArray encode(const Message &message)
 {
-    return QCborValue(envelope(message)).toCbor();
+    const QString &name = message.name.isEmpty() ? typeName(message.type) : message.name;
+    // Ids are written as QCborValue writes a qint64: up to 2^63 - 1, what readId() accepts.
+    if (!message.body.isEmpty() || message.id > quint64(INT64_MAX) || message.replyTo > quint64(INT64_MAX))
+        return QCborValue(envelope(message)).toCbor();
+    const QByteArray type = name.toUtf8();
+    QByteArray out;
+    out.reserve(24 + type.size());
+    appendHead(out, 5, 1 + (message.id != 0) + (message.replyTo != 0)); // map
+    out.append(char(0x61)).append('t');
+    appendHead(out, 3, quint64(type.size()));
+    out.append(type);
+    if (message.id) {
+        out.append(char(0x62)).append("id", 2);
+        appendHead(out, 0, message.id);
+    }
+    if (message.replyTo) {
+        out.append(char(0x62)).append("re", 2);
+        appendHead(out, 0, message.replyTo);
+    }
+    return out;
+}
+
+QJsonObject storedBodyJson(const QByteArray &cbor)
+{
+    if (cbor.isEmpty())
+        return {};
+    QCborMap map = QCborValue::fromCbor(cbor).toMap();
+    map.remove(s_keyType);
+    map.remove(s_keyId);
+    map.remove(s_keyRe);
+    return map.toJsonObject();
 }
 
 QByteArray encodeJson(const Message &message)

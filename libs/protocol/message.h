@@ -11,6 +11,7 @@
 #include <QByteArray>
 #include <QCborMap>
 #include <QDateTime>
+#include <QJsonObject>
 #include <QList>
 #include <QString>
 
@@ -76,6 +77,9 @@ struct Message
     quint64 id = 0;      ///< sender's sequence number; 0 = none
     quint64 replyTo = 0; ///< "re": the id this answers; 0 = none
     QCborMap body;
+    /// decode() of a QByteArray: the frame it came from, shared, not copied. The server stores
+    /// telemetry as it came instead of encoding the body again (see storedBodyJson()).
+    QByteArray frame;
 
     Message() = default;
     Message(MessageType t, quint64 messageId = 0, QCborMap b = {}, quint64 re = 0)
@@ -102,11 +106,17 @@ struct DecodeResult
 /// Decodes a binary frame. Checks structure and limits with a streaming pass first, so a hostile
 /// frame costs no more than its own size.
 DecodeResult decode(QByteArrayView frame, const DecodeLimits &limits = {});
+/// The same, keeping a shared copy of `frame` in the message (Message::frame).
+DecodeResult decode(const QByteArray &frame, const DecodeLimits &limits = {});
 /// Decodes a text frame holding the same map as JSON (operators and scripts).
 DecodeResult decodeJson(QByteArrayView frame, const DecodeLimits &limits = {});
 
+/// CBOR, in the order body keys, t, id, re. Bodiless messages (ack, ping, pong: most of the
+/// server's frames under telemetry load) are written directly, byte for byte the same.
 QByteArray encode(const Message &message);
 QByteArray encodeJson(const Message &message);
+/// A stored message or body (CBOR) as the JSON object of its body: envelope keys left out.
+QJsonObject storedBodyJson(const QByteArray &cbor);
 
 /// The highest version both sides speak, or -1.
 int negotiateVersion(int peerMin, int peerMax);

@@ -472,8 +472,9 @@ void ControlServer::onTelemetry(BoxSession *s, const Message &m)
     if (watched && OperatorHub::shown(*box) != shownBefore)
         m_hub->noteBoxChanged(box->id);
     // The latest sample goes to the store with the next flush (one row update per box per flush
-    // however often it reports); the history keeps one sample per interval.
-    const QByteArray blob = m.body.toCborValue().toCbor();
+    // however often it reports); the history keeps one sample per interval. Stored as it came,
+    // envelope and all: encoding the body again cost more than the rest of this function.
+    const QByteArray blob = m.frame.isEmpty() ? m.body.toCborValue().toCbor() : m.frame;
     m_store.queueBoxSeen(box->id, t0, m_fleet.string(box->version), m_fleet.string(box->currentChannel), blob);
     if (t0 - box->lastHistory >= m_config.telemetryHistorySeconds) {
         box->lastHistory = t0;
@@ -815,7 +816,7 @@ QJsonObject ControlServer::boxDetail(const BoxInfo &box)
     QJsonObject o = m_fleet.boxJson(box);
     if (const auto row = m_store.box(box.id)) {
         o.insert(u"enrolledAt"_qs, row->enrolledAt);
-        o.insert(u"latestTelemetry"_qs, cborToJson(row->telemetry));
+        o.insert(u"latestTelemetry"_qs, row->telemetry.isEmpty() ? QJsonValue() : QJsonValue(storedBodyJson(row->telemetry)));
     }
     QJsonArray live;
     for (const LiveCommand *c : m_commands.forBox(box.id))

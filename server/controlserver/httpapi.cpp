@@ -312,7 +312,7 @@ void HttpApi::setupRoutes()
         QString error;
         QJsonArray a;
         for (const TelemetrySample &s : srv->store().telemetry(box->id, since, limit, &error))
-            a.append(QJsonObject{{u"time"_qs, s.time}, {u"telemetry"_qs, cborJson(s.data)}});
+            a.append(QJsonObject{{u"time"_qs, s.time}, {u"telemetry"_qs, iptv::protocol::storedBodyJson(s.data)}});
         if (!error.isEmpty())
             return HttpReply::error(500, u"internal"_qs, error);
         return HttpReply::json({{u"box"_qs, ControlServer::boxIdText(box->id)}, {u"samples"_qs, a}});

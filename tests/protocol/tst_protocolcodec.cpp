@@ -48,6 +48,59 @@ private Q_SLOTS:
             QCOMPARE(commandFromName(commandName(CommandKind(i))), CommandKind(i));
     }
 
+    void bodilessEncodingIsQCborValues_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<quint64>("id");
+        QTest::addColumn<quint64>("re");
+        QTest::newRow("ack, small ids") << int(MessageType::Ack) << quint64(1) << quint64(23);
+        QTest::newRow("ack, one-byte ids") << int(MessageType::Ack) << quint64(24) << quint64(255);
+        QTest::newRow("ack, two-byte ids") << int(MessageType::Ack) << quint64(256) << quint64(65535);
+        QTest::newRow("ack, four-byte ids") << int(MessageType::Ack) << quint64(65536) << quint64(0xffffffffu);
+        QTest::newRow("ack, eight-byte ids") << int(MessageType::Ack) << quint64(0x100000000ULL) << quint64(INT64_MAX);
+        QTest::newRow("pong without id") << int(MessageType::Pong) << quint64(0) << quint64(9);
+        QTest::newRow("ping without re") << int(MessageType::Ping) << quint64(7) << quint64(0);
+        QTest::newRow("beyond int64: general path") << int(MessageType::Ack) << quint64(UINT64_MAX) << quint64(1);
+    }
+    void bodilessEncodingIsQCborValues()
+    {
+        // The direct writer must give the very bytes the general path (QCborValue) gives.
+        QFETCH(int, type);
+        QFETCH(quint64, id);
+        QFETCH(quint64, re);
+        const Message m(MessageType(type), id, {}, re);
+        QCborMap general;
+        general.insert(u"t"_s, typeName(m.type));
+        if (id)
+            general.insert(u"id"_s, qint64(id));
+        if (re)
+            general.insert(u"re"_s, qint64(re));
+        QCOMPARE(encode(m).toHex(), QCborValue(general).toCbor().toHex());
+        const DecodeResult back = decode(encode(m));
+        if (id <= quint64(INT64_MAX)) {
+            QVERIFY2(back.ok(), qPrintable(back.errorText));
+            QCOMPARE(back.message.id, id);
+            QCOMPARE(back.message.replyTo, re);
+        }
+    }
+
+    void storedTelemetryLeavesTheEnvelopeOut()
+    {
+        Telemetry t;
+        t.cpuPercent = 12.5;
+        t.currentChannel = u"bbc-one"_s;
+        const QByteArray frame = encode(Message(MessageType::Telemetry, 5, t.toBody()));
+        const DecodeResult d = decode(frame);
+        QVERIFY(d.ok());
+        QCOMPARE(d.message.frame, frame); // kept, shared
+        const QJsonObject o = storedBodyJson(frame);
+        QCOMPARE(o.value(u"ch").toString(), u"bbc-one"_s);
+        QCOMPARE(o.value(u"cpu").toDouble(), 12.5);
+        QVERIFY(!o.contains(u"t"_s) && !o.contains(u"id"_s));
+        // A body stored on its own (older rows) reads the same.
+        QCOMPARE(storedBodyJson(t.toBody().toCborValue().toCbor()), o);
+    }
+
     void envelopeRoundTrip_data()
     {
         QTest::addColumn<bool>("json");
