@@ -2,6 +2,7 @@
 
 #include <QCborArray>
 #include <QCborStreamReader>
+#include <QCborStreamWriter>
 #include <QCborValue>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -111,6 +112,14 @@ bool checkStructure(QCborStreamReader &reader, int depth, const DecodeLimits &li
     if (reader.isString() || reader.isByteArray()) {
         // Strings may come in chunks (indefinite length); each chunk is sized before it is read,
         // and the reader itself refuses a chunk longer than the bytes left in the frame.
+        if (reader.isLengthKnown()) {
+            // One piece: sized, then skipped. UTF-8 is checked when the value is built.
+            if (reader.length() > quint64(limits.maxStringBytes))
+                return fail(ErrorCode::TooLarge, u"string over %1 bytes"_s.arg(limits.maxStringBytes));
+            if (!reader.next())
+                return fail(ErrorCode::BadFrame, reader.lastError().toString());
+            return true;
+        }
         const bool text = reader.isString();
         qsizetype total = 0;
         for (;;) {
@@ -472,8 +481,32 @@ QByteArray encode(const Message &message)
 {
     const QString &name = message.name.isEmpty() ? typeName(message.type) : message.name;
     // Ids are written as QCborValue writes a qint64: up to 2^63 - 1, what readId() accepts.
-    if (!message.body.isEmpty() || message.id > quint64(INT64_MAX) || message.replyTo > quint64(INT64_MAX))
+    if (message.id > quint64(INT64_MAX) || message.replyTo > quint64(INT64_MAX)
+        || message.body.contains(s_keyType) || message.body.contains(s_keyId) || message.body.contains(s_keyRe))
         return QCborValue(envelope(message)).toCbor();
+    if (!message.body.isEmpty()) {
+        // The body's entries, then the envelope, without copying the body into a new map.
+        QByteArray out;
+        out.reserve(256);
+        QCborStreamWriter writer(&out);
+        writer.startMap(quint64(message.body.size()) + 1 + (message.id != 0) + (message.replyTo != 0));
+        for (auto it = message.body.cbegin(); it != message.body.cend(); ++it) {
+            it.key().toCbor(writer);
+            it.value().toCbor(writer);
+        }
+        writer.append(QLatin1StringView("t"));
+        writer.append(name);
+        if (message.id) {
+            writer.append(QLatin1StringView("id"));
+            writer.append(qint64(message.id));
+        }
+        if (message.replyTo) {
+            writer.append(QLatin1StringView("re"));
+            writer.append(qint64(message.replyTo));
+        }
+        writer.endMap();
+        return out;
+    }
     const QByteArray type = name.toUtf8();
     QByteArray out;
     out.reserve(24 + type.size());
