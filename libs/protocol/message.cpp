@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cmath>
 
 using namespace Qt::StringLiterals;
 
@@ -135,6 +136,9 @@ bool checkStructure(QCborStreamReader &reader, int depth, const DecodeLimits &li
         }
     }
     if (reader.isTag()) {
+        // A chain of tags nests like containers do (and recursed without bound before).
+        if (depth >= limits.maxDepth)
+            return fail(ErrorCode::TooLarge, u"nesting deeper than %1"_s.arg(limits.maxDepth));
         reader.next();
         if (!reader.hasNext() && reader.lastError() != QCborError::NoError)
             return fail(ErrorCode::BadFrame, reader.lastError().toString());
@@ -142,6 +146,31 @@ bool checkStructure(QCborStreamReader &reader, int depth, const DecodeLimits &li
     }
     if (!reader.next())
         return fail(ErrorCode::BadFrame, reader.lastError().toString());
+    return true;
+}
+
+// The structure pass's depth rule on a built value: containers and tags each add a level.
+bool checkDepth(const QCborValue &value, int depth, int maxDepth)
+{
+    if (value.isMap() || value.isArray()) {
+        if (depth >= maxDepth)
+            return false;
+        if (value.isMap()) {
+            const QCborMap map = value.toMap();
+            for (auto it = map.cbegin(); it != map.cend(); ++it) {
+                if (!checkDepth(it.key(), depth + 1, maxDepth) || !checkDepth(it.value(), depth + 1, maxDepth))
+                    return false;
+            }
+        } else {
+            for (const QCborValue &item : value.toArray()) {
+                if (!checkDepth(item, depth + 1, maxDepth))
+                    return false;
+            }
+        }
+        return true;
+    }
+    if (value.isTag())
+        return checkDepth(value.taggedValue(), depth + 1, maxDepth);
     return true;
 }
 
@@ -219,8 +248,10 @@ public:
         const QCborValue v = value(key, required);
         if (v.isInteger())
             return v.toInteger();
-        if (v.isDouble() && v.toDouble() == double(qint64(v.toDouble())))
-            return qint64(v.toDouble()); // JSON peers send whole numbers as doubles
+        // JSON peers send whole numbers as doubles; one outside qint64 is not an integer (and
+        // converting it would be undefined behaviour).
+        if (v.isDouble() && std::abs(v.toDouble()) < 9.2e18 && v.toDouble() == double(qint64(v.toDouble())))
+            return qint64(v.toDouble());
         if (!v.isUndefined())
             wrongType(key, v, u"integer"_s);
         return fallback;
@@ -391,6 +422,42 @@ DecodeResult decode(QByteArrayView frame, const DecodeLimits &limits)
         return result;
     }
     const QByteArray bytes = QByteArray::fromRawData(frame.data(), frame.size());
+    if (frame.size() <= std::min(limits.maxItems, limits.maxStringBytes)) {
+        // A frame this small cannot hold more items or longer strings than the limits allow,
+        // and what it builds is bounded by its size: parsed once, then only the depth checked.
+        QCborParserError parseError;
+        const QCborValue value = QCborValue::fromCbor(bytes, &parseError);
+        if (parseError.error != QCborError::NoError) {
+            // A header claiming more items or bytes than the frame holds, or nesting past Qt's own
+            // limit: over a limit, as the streaming pass would say.
+            const bool tooLarge = parseError.error == QCborError::DataTooLarge || parseError.error == QCborError::NestingTooDeep;
+            result.error = tooLarge ? ErrorCode::TooLarge : ErrorCode::BadFrame;
+            if (parseError.error == QCborError::NestingTooDeep) {
+                result.errorText = u"nesting deeper than %1"_s.arg(limits.maxDepth);
+                return result;
+            }
+            result.errorText = (parseError.offset == 0 && !value.isMap() ? u"not CBOR: "_s : QString())
+                + parseError.errorString() + u" at byte "_s + QString::number(parseError.offset);
+            return result;
+        }
+        if (!value.isMap()) {
+            result.error = ErrorCode::BadFrame;
+            result.errorText = u"a message is a CBOR map, this frame starts with another type"_s;
+            return result;
+        }
+        if (parseError.offset != frame.size()) {
+            result.error = ErrorCode::BadFrame;
+            result.errorText = u"%1 bytes after the message"_s.arg(frame.size() - parseError.offset);
+            return result;
+        }
+        if (!checkDepth(value, 0, limits.maxDepth)) {
+            result.error = ErrorCode::TooLarge;
+            result.errorText = u"nesting deeper than %1"_s.arg(limits.maxDepth);
+            return result;
+        }
+        fromMap(value.toMap(), &result);
+        return result;
+    }
     QCborStreamReader reader(bytes);
     if (!reader.isMap()) {
         result.error = ErrorCode::BadFrame;
@@ -698,7 +765,9 @@ std::optional<Telemetry> Telemetry::fromBody(const QCborMap &body, QString *erro
             r.fail(u"field \"zap\" holds %1, not milliseconds"_s.arg(cborTypeName(z)));
             break;
         }
-        t.zapTimesMs.append(int(bounded(0, z.toInteger(qint64(z.toDouble())), INT_MAX)));
+        // Doubles are clamped before they become integers (a huge one would be undefined behaviour).
+        const double ms = z.isInteger() ? double(z.toInteger()) : z.toDouble();
+        t.zapTimesMs.append(std::isfinite(ms) ? int(std::clamp(ms, 0.0, double(INT_MAX))) : 0);
     }
     const QCborMap ft = r.map("ft"_L1);
     if (!ft.isEmpty()) {

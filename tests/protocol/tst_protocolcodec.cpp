@@ -363,6 +363,12 @@ private Q_SLOTS:
                                         << int(ErrorCode::TooLarge) << u"5000 items"_s;
         QTest::newRow("frame too large") << QByteArray(2 * 1024 * 1024, 'a') << int(ErrorCode::TooLarge)
                                          << u"limit"_s;
+        // Tags nest like containers: a chain of them is refused, not followed down the stack,
+        // in a small frame (parsed at once) and a large one (the streaming pass first).
+        QTest::newRow("tag chain, small frame") << QByteArray("\xa1\x61t").append(QByteArray(3000, '\xd1')).append('\x01')
+                                                << int(ErrorCode::TooLarge) << u"nesting"_s;
+        QTest::newRow("tag chain, large frame") << QByteArray("\xa1\x61t").append(QByteArray(9000, '\xd1')).append('\x01')
+                                                << int(ErrorCode::TooLarge) << u"nesting"_s;
         // A definite-length array header claiming 2^32 items in a 10-byte frame.
         QTest::newRow("lying length") << QByteArray("\xa1\x61t\x9b\x00\x00\x00\x01\x00\x00\x00\x00", 12)
                                       << int(ErrorCode::TooLarge) << QString();
