@@ -15,6 +15,9 @@
 # Reference (mosquitto 2.0 from Debian + bench/controlserver/mqttload, the same clients and QoS 1):
 #   connect time, broker RSS per client, acknowledged PUBLISHes/s.
 # This machine caps a process at 20,000 descriptors, so clients run in PROCESSES processes.
+# Load generators run at nice $LOAD_NICE (10) on both sides: server and broker are what is measured,
+# and on 2 shared cores the scheduler would otherwise split the CPU evenly among all processes.
+# Both keep WINDOW (8) messages in flight per client: fleetsim --telemetry-window, mqttload --inflight.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +25,8 @@ BUILD=${BUILD:-$ROOT/build/bench-release}
 BOXES=${BOXES:-19000}
 PROCESSES=${PROCESSES:-2}
 DURATION=${DURATION:-15}
+WINDOW=${WINDOW:-8}
+LOAD_NICE=${LOAD_NICE:-10}
 WORK=${WORK:-$(mktemp -d /tmp/iptv-bench-control.XXXXXX)}
 BOX_PORT=${BOX_PORT:-18620}
 HTTP_PORT=$((BOX_PORT + 1))
@@ -60,7 +65,7 @@ until curl -sf "localhost:$HTTP_PORT/healthz" >/dev/null; do
     sleep 0.2
 done
 idle_kb=$(rss_kb "$server")
-sim=("$FLEETSIM" --server "ws://127.0.0.1:$BOX_PORT/box" --boxes "$BOXES" --processes "$PROCESSES" --loopback-spread "$PROCESSES"
+sim=(nice -n "$LOAD_NICE" "$FLEETSIM" --telemetry-window "$WINDOW" --server "ws://127.0.0.1:$BOX_PORT/box" --boxes "$BOXES" --processes "$PROCESSES" --loopback-spread "$PROCESSES"
      --tokens "$WORK/tokens" --json --quiet)
 
 "${sim[@]}" --exit-when-online >"$WORK/enroll.json"
@@ -124,7 +129,7 @@ loads=()
 # flight kept within mosquitto's listen backlog of 100; every process publishes from 5 s on, so no
 # process's flood slows another's connects and the rates cover the same span.
 for i in $(seq 1 "$PROCESSES"); do
-    "$MQTTLOAD" --port "$MQTT_PORT" --clients "$per" --duration "$DURATION" --id-prefix "p$i" --spread "$PROCESSES" \
+    nice -n "$LOAD_NICE" "$MQTTLOAD" --inflight "$WINDOW" --port "$MQTT_PORT" --clients "$per" --duration "$DURATION" --id-prefix "p$i" --spread "$PROCESSES" \
         --max-pending $((100 / PROCESSES)) --publish-after 5 >"$WORK/mqtt-$i.json" 2>/dev/null &
     loads+=($!)
 done

@@ -536,6 +536,7 @@ void Fleet::start()
         c.releaseChannel = m_config.releaseChannel;
         c.telemetryMs = m_config.telemetryInterval > 0 ? std::max(1, int(m_config.telemetryInterval * 1000)) : 0;
         c.heartbeatMs = m_config.heartbeatMs;
+        c.telemetryWindow = m_config.telemetryWindow;
         c.backoffBaseMs = m_config.backoffBaseMs;
         c.backoffCapMs = m_config.backoffCapMs;
         c.backoffSeed = m_config.seed * 1000003ULL + quint64(number) + 1;

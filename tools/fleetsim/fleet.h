@@ -38,6 +38,7 @@ struct FleetConfig
     QString releaseChannel = QStringLiteral("clean");
     double connectRate = 0;          ///< boxes started per second; 0 = as fast as the loop goes
     double telemetryInterval = 0;    ///< seconds; 0 = the server's
+    int telemetryWindow = 8;         ///< samples in flight per box (BoxLinkConfig::telemetryWindow)
     int installFailPercent = 0;
     QString installMode = QStringLiteral("sim"); ///< sim | download
     int rebootDelayMs = 3000;

@@ -68,12 +68,13 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
     const QCommandLineOption channel(QStringLiteral("release-channel"), QStringLiteral("clean (default) or experimental."), QStringLiteral("name"));
     const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Seed of the simulated randomness (default 1)."), QStringLiteral("n"));
     const QCommandLineOption tokens(QStringLiteral("tokens"), QStringLiteral("Directory where boxes keep their tokens between runs (default: memory only)."), QStringLiteral("dir"));
+    const QCommandLineOption window(QStringLiteral("telemetry-window"), QStringLiteral("Telemetry samples a box keeps in flight, unacknowledged (default 8; MQTT's in-flight window)."), QStringLiteral("n"));
     const QCommandLineOption transport(QStringLiteral("transport"), QStringLiteral("epoll (default: every ws:// box in one epoll set, cheap enough for load tests) or qt (one QWebSocket a box, as on a real box; wss:// always)."), QStringLiteral("kind"));
     QCommandLineOption child(QStringLiteral("child"), QStringLiteral("Internal: run as a child of a --processes parent."));
     child.setFlags(QCommandLineOption::HiddenFromHelp);
     p.addOptions({help, version, server, spread, boxes, first, prefix, rate, telemetry, failPercent, installMode, processes, duration,
                   storm, stormAfter, exitOnline, json, quiet, reboot, backoffBase, backoffCap, heartbeat, swVersion,
-                  channel, seed, tokens, transport, child});
+                  channel, seed, tokens, window, transport, child});
     if (!p.parse(arguments)) {
         *error = p.errorText();
         return false;
@@ -141,6 +142,7 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
         f.serialPrefix = p.value(prefix);
     f.connectRate = number(rate, 0, 1e7, 0);
     f.telemetryInterval = number(telemetry, 0, 86400, 0);
+    f.telemetryWindow = int(number(window, 1, 1024, f.telemetryWindow));
     f.installFailPercent = int(number(failPercent, 0, 100, 0));
     if (p.isSet(installMode)) {
         f.installMode = p.value(installMode);
@@ -199,6 +201,7 @@ QStringList childArguments(const RunOptions &o, int first, int boxes, int)
                   QStringLiteral("--software-version"), f.softwareVersion,
                   QStringLiteral("--release-channel"), f.releaseChannel,
                   QStringLiteral("--transport"), f.transport,
+                  QStringLiteral("--telemetry-window"), QString::number(f.telemetryWindow),
                   // The same seed in every child: a box's secret and randomness follow from the seed
                   // and its serial, so it is the same box whatever --processes splits it into.
                   QStringLiteral("--seed"), QString::number(f.seed)};
