@@ -212,6 +212,10 @@ void ClientPool::dispatch()
             break;
     }
     m_dispatching = false;
+    for (const ConnectionId id : std::exchange(m_corked, {})) {
+        if (Connection *c = find(id))
+            flush(c);
+    }
     freeFinished();
 }
 
@@ -332,6 +336,14 @@ bool ClientPool::write(Connection *c, QByteArrayView bytes)
 {
     if (c->state == Connection::Dead)
         return false;
+    if (c->out.isEmpty() && m_dispatching && c->state == Connection::Open) {
+        // Inside a dispatch, what a handler sends waits for its end: several messages to one
+        // server (samples freed by one ack) then leave in one segment, and the server reads
+        // them at once and answers them with one ack.
+        c->out = bytes.toByteArray();
+        m_corked.push_back(c->id());
+        return true;
+    }
     if (c->out.isEmpty() && c->state != Connection::Connecting) {
         const ssize_t n = ::send(c->fd, bytes.data(), size_t(bytes.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n == bytes.size())
@@ -362,6 +374,8 @@ void ClientPool::flush(Connection *c)
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
+        else
+            setInterest(c, true);
         return;
     }
     if (n == c->out.size()) {
@@ -369,6 +383,7 @@ void ClientPool::flush(Connection *c)
         setInterest(c, false);
     } else {
         c->out.remove(0, n);
+        setInterest(c, true); // the rest when the kernel takes more
     }
 }
 

@@ -106,6 +106,7 @@ private:
     QSocketNotifier *m_notifier = nullptr;
     std::vector<Connection *> m_byFd;
     std::vector<Connection *> m_graveyard; ///< finished during a dispatch, freed after it
+    std::vector<ConnectionId> m_corked;    ///< written to during a dispatch, sent at its end
     QHash<QString, Endpoint> m_endpoints;  ///< by URL without fragment: resolved once
     QSet<ConnectionId> m_cancelledFailures; ///< failed opens let go of before their callback
     quint32 m_generation = 0;

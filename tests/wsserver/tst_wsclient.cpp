@@ -34,6 +34,7 @@ struct Recorder final : ClientHandler
     quint16 closeCode = 0;
     QString closeReason;
     bool closeOnFirstMessage = false;
+    bool answerGoWithThree = false;
 
     void wsConnected(ConnectionId) override { ++connected; }
     void wsMessage(ConnectionId id, const QByteArray &message, bool text) override
@@ -42,6 +43,11 @@ struct Recorder final : ClientHandler
         texts.append(text);
         if (closeOnFirstMessage)
             pool->close(id, 4002, "enough");
+        if (answerGoWithThree && message == "go") {
+            pool->sendBinary(id, "one");
+            pool->sendBinary(id, "two");
+            pool->sendText(id, "three");
+        }
     }
     void wsClosed(ConnectionId, quint16 code, const QString &reason) override
     {
@@ -228,6 +234,25 @@ private Q_SLOTS:
         QCOMPARE(serverClosed.first().at(1).toInt(), 4002);
         QCOMPARE(r.messages.size(), 1);
         QCOMPARE(r.closed, 0);
+    }
+
+    void sendsFromInsideACallbackLeaveTogether()
+    {
+        // Messages sent from a callback wait for the end of the dispatch and go in one write;
+        // the server still sees each, in order.
+        auto server = echoServer();
+        QSignalSpy received(server.get(), &Server::messageReceived);
+        ClientPool pool;
+        Recorder r;
+        r.pool = &pool;
+        r.answerGoWithThree = true;
+        const ConnectionId id = pool.open(url(server->serverPort()), &r);
+        QTRY_COMPARE(r.connected, 1);
+        pool.sendBinary(id, "go");
+        QTRY_COMPARE(r.messages.size(), 4);
+        QCOMPARE(r.messages, (QList<QByteArray>{"go", "one", "two", "three"}));
+        QCOMPARE(r.texts.last(), true);
+        QCOMPARE(received.count(), 4);
     }
 
     void abortWhileConnecting()
