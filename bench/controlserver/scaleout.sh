@@ -17,6 +17,10 @@ NODES=${NODES:-6}
 BOXES=${BOXES:-100000}
 WORK=${WORK:-$(mktemp -d /tmp/iptv-scaleout.XXXXXX)}
 BASE=${BASE:-19000}
+# Boxes started per second per node: a fleet powering on over a minute rather than in one
+# instant, so first enrollments (two store writes each) do not all queue at once. 0 = at once.
+RATE=${RATE:-1000}
+LOAD_NICE=${LOAD_NICE:-10} # the simulators yield to the nodes, PostgreSQL and Redis
 ulimit -n "$(ulimit -Hn)"
 chmod 755 "$WORK"
 
@@ -69,8 +73,9 @@ per=$((BOXES / NODES))
 for n in $(seq 1 "$NODES"); do
     port=$((BASE + n * 10))
     procs=$(( (per + 9499) / 9500 ))
-    "$FLEETSIM" --server "ws://127.0.0.1:$port/box" --boxes "$per" --first $(( (n - 1) * per )) \
+    nice -n "$LOAD_NICE" "$FLEETSIM" --server "ws://127.0.0.1:$port/box" --boxes "$per" --first $(( (n - 1) * per )) \
         --processes "$procs" --loopback-spread "$procs" --serial-prefix SCALE --duration 3600 --quiet --json \
+        --connect-rate "$RATE" \
         >"$WORK/fleet-n$n.json" 2>"$WORK/fleet-n$n.err" &
     pids+=($!)
 done

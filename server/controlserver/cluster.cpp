@@ -114,20 +114,34 @@ void ClusterPresence::apply(const QString &topic, const QCborMap &update)
     if (node == m_nodeId)
         return;
     Fleet &fleet = m_server->fleet();
-    int learned = 0;
-    for (const QCborValue &v : update.value(u"online"_s).toArray()) {
+    const QCborArray online = update.value(u"online"_s).toArray();
+    // Boxes enrolled on another node come from the shared store, all of this update's in a few
+    // queries: a fleet powering on is thousands of them, one query each stalled the node.
+    QList<qint64> unknown;
+    for (const QCborValue &v : online) {
+        const qint64 id = v.toInteger();
+        if (!m_local.contains(id) && !fleet.byId(id))
+            unknown.append(id);
+    }
+    qsizetype learned = 0;
+    if (!unknown.isEmpty()) {
+        QString error;
+        const QList<BoxRow> rows = m_server->store().loadBoxes(unknown, &error);
+        if (!error.isEmpty())
+            qCWarning(lcCluster).noquote() << "boxes of node" << node << "not loaded:" << error;
+        for (const BoxRow &row : rows) {
+            if (!fleet.byId(row.id))
+                fleet.add(row);
+        }
+        learned = rows.size();
+    }
+    for (const QCborValue &v : online) {
         const qint64 id = v.toInteger();
         if (m_local.contains(id))
             continue; // it moved here since; this node's word wins
         BoxInfo *box = fleet.byId(id);
-        if (!box) {
-            // Enrolled on another node: the shared store has it.
-            const auto row = m_server->store().box(id);
-            if (!row)
-                continue;
-            box = fleet.add(*row);
-            ++learned;
-        }
+        if (!box)
+            continue; // not in the shared store: nothing to show for it
         m_remote.insert(id, node);
         fleet.setOnline(box, true);
     }
@@ -140,7 +154,7 @@ void ClusterPresence::apply(const QString &topic, const QCborMap &update)
             fleet.setOnline(box, false);
     }
     if (learned)
-        qCInfo(lcCluster, "learned %d boxes enrolled on node %s", learned, qPrintable(node));
+        qCInfo(lcCluster, "learned %lld boxes enrolled on node %s", qint64(learned), qPrintable(node));
 }
 
 bool joinCluster(ControlServer *server, const ClusterConfig &config, QString *error)

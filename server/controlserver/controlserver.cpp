@@ -350,7 +350,11 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
                 newToken = randomBytes(32);
                 row.tokenHash = keyedHash(m_hashKey, newToken);
             }
-            if (!m_store.insertBox(&row, &error)) {
+            // The box and its audit entry in one commit: a fleet's first power-on is thousands of these.
+            AuditRow entry{0, now(), u"system"_qs, u"box.enroll"_qs, {}, u"ok"_qs,
+                           QStringLiteral("serial %1, mac %2, %3").arg(row.serial, row.mac, autoApprove ? u"auto-approved"_qs : u"pending"_qs)};
+            if (!m_store.enrollBox(&row, &entry, &ControlServer::boxIdText, &error)) {
+                qCCritical(lcServer).noquote() << "enrollment not stored:" << error;
                 m_gateway->fail(s, ErrorCode::Internal, QStringLiteral("enrollment not stored"), m.id, true);
                 return;
             }
@@ -359,8 +363,6 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
             m_enrollments->increment();
             qCInfo(lcEnroll).noquote() << "box" << row.serial << "enrolled as" << boxIdText(row.id)
                                        << (autoApprove ? "(auto-approved)" : "(pending approval)");
-            audit(u"system"_qs, u"box.enroll"_qs, boxIdText(row.id), u"ok"_qs,
-                  QStringLiteral("serial %1, mac %2, %3").arg(row.serial, row.mac, autoApprove ? u"auto-approved"_qs : u"pending"_qs));
             Q_EMIT boxEnrolled(box->id);
             authenticated = true;
         } else if (!constantTimeEqual(box->secretHash, secretHash)) {

@@ -333,6 +333,29 @@ bool ControlStore::setBoxReleaseChannel(qint64 id, const QString &channel, QStri
     return true;
 }
 
+QList<BoxRow> ControlStore::loadBoxes(const QList<qint64> &ids, QString *error)
+{
+    QList<BoxRow> out;
+    const QString cols = QString(s_boxColumns).replace(u", telemetry"_qs, u", NULL"_qs);
+    constexpr qsizetype Chunk = 500;
+    for (qsizetype start = 0; start < ids.size(); start += Chunk) {
+        const qsizetype n = std::min(Chunk, ids.size() - start);
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.setForwardOnly(true);
+        QStringList marks(n, u"?"_qs);
+        q.prepare(QStringLiteral("SELECT %1 FROM boxes WHERE id IN (%2)").arg(cols, marks.join(u',')));
+        for (qsizetype i = 0; i < n; ++i)
+            q.addBindValue(ids.at(start + i));
+        if (!q.exec()) {
+            fail(QStringLiteral("load %1 boxes").arg(n), sqlError(q.lastError()), error);
+            return out;
+        }
+        while (q.next())
+            out.append(readBox(q));
+    }
+    return out;
+}
+
 QList<BoxRow> ControlStore::loadBoxes(QString *error)
 {
     QList<BoxRow> out;
@@ -848,6 +871,28 @@ bool ControlStore::pruneOperatorTokens(qint64 now, QString *error)
 }
 
 // ---- audit
+
+bool ControlStore::enrollBox(BoxRow *row, AuditRow *audit, QString (*targetOf)(qint64), QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction())
+        return fail(QStringLiteral("enroll %1").arg(row->serial), sqlError(db.lastError()), error);
+    if (!insertBox(row, error)) {
+        db.rollback();
+        return false;
+    }
+    audit->target = targetOf(row->id);
+    if (!appendAudit(audit, error)) {
+        db.rollback();
+        row->id = 0;
+        return false;
+    }
+    if (!db.commit()) {
+        row->id = 0;
+        return fail(QStringLiteral("enroll %1 commit").arg(row->serial), sqlError(db.lastError()), error);
+    }
+    return true;
+}
 
 bool ControlStore::appendAudit(AuditRow *row, QString *error)
 {

@@ -146,6 +146,9 @@ public:
 
     // ---- boxes (committed at once)
     /// Inserts a box; sets row->id. Fails (Conflict) when the serial exists.
+    /// First contact: the box row and its audit entry in one transaction, one commit (the
+    /// entry's target is the new box's id as `targetOf` writes it).
+    bool enrollBox(BoxRow *row, AuditRow *audit, QString (*targetOf)(qint64), QString *error);
     bool insertBox(BoxRow *row, QString *error);
     bool updateBoxIdentity(qint64 id, const QString &mac, const QString &model, const QByteArray &secretHash,
                            QString *error);
@@ -154,6 +157,8 @@ public:
     bool setBoxTags(qint64 id, const QStringList &tags, QString *error);
     bool setBoxReleaseChannel(qint64 id, const QString &channel, QString *error);
     QList<BoxRow> loadBoxes(QString *error);
+    /// The rows of these ids that exist (without the telemetry blob), a few hundred per query.
+    QList<BoxRow> loadBoxes(const QList<qint64> &ids, QString *error);
     std::optional<BoxRow> box(qint64 id, QString *error = nullptr);
 
     // ---- queued, written by flush()

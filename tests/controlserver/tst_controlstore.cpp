@@ -63,6 +63,44 @@ private Q_SLOTS:
         QVERIFY(all.first().telemetry.isEmpty()); // the blob is not loaded with the fleet
     }
 
+    void enrollmentIsOneTransaction()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY2(s.open(m_path, &error), qPrintable(error));
+        QString (*targetOf)(qint64) = [](qint64 id) -> QString { return u"b-"_qs + QString::number(id); };
+        QList<qint64> ids;
+        for (int i = 0; i < 3; ++i) {
+            BoxRow b;
+            b.serial = QStringLiteral("EN-%1").arg(i);
+            AuditRow a{0, 100 + i, u"system"_qs, u"box.enroll"_qs, {}, u"ok"_qs, u"first contact"_qs};
+            QVERIFY2(s.enrollBox(&b, &a, targetOf, &error), qPrintable(error));
+            QCOMPARE(a.target, targetOf(b.id));
+            ids.append(b.id);
+        }
+        // A second enrollment of a serial fails whole: no audit entry without its box.
+        BoxRow dup;
+        dup.serial = QStringLiteral("EN-0");
+        AuditRow a{0, 200, u"system"_qs, u"box.enroll"_qs, {}, u"ok"_qs, u"again"_qs};
+        QVERIFY(!s.enrollBox(&dup, &a, targetOf, &error));
+        QCOMPARE(dup.id, 0);
+        const QList<AuditRow> entries = s.audit(u"system"_qs, 100, 0, &error);
+        QCOMPARE(entries.size(), 3);
+        for (const AuditRow &e : entries)
+            QVERIFY(e.detail != u"again"_qs);
+
+        // Several rows by id in one call; ids that do not exist are left out.
+        error.clear();
+        const QList<BoxRow> rows = s.loadBoxes(QList<qint64>{ids[2], 999999, ids[0]}, &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QCOMPARE(rows.size(), 2);
+        QStringList serials;
+        for (const BoxRow &r : rows)
+            serials.append(r.serial);
+        serials.sort();
+        QCOMPARE(serials, (QStringList{u"EN-0"_qs, u"EN-2"_qs}));
+    }
+
     void telemetryAndEventsBatchedAndPruned()
     {
         ControlStore s;
