@@ -1,5 +1,7 @@
 #include "wsclient.h"
 
+#include "socketio.h"
+
 #include <QHostAddress>
 #include <QLoggingCategory>
 #include <QSocketNotifier>
@@ -26,6 +28,7 @@ struct ClientPool::Connection
     quint32 generation = 0;
     State state = Connecting;
     bool writeInterest = false;
+    bool corked = false; ///< written to in this dispatch: sent at its end
     qint64 closingSinceMs = 0;
     ClientHandler *handler = nullptr; ///< null once the owner let go (close, abort)
     QByteArray key;  ///< Sec-WebSocket-Key until the upgrade is answered
@@ -213,8 +216,10 @@ void ClientPool::dispatch()
     }
     m_dispatching = false;
     for (const ConnectionId id : std::exchange(m_corked, {})) {
-        if (Connection *c = find(id))
+        if (Connection *c = find(id)) {
+            c->corked = false;
             flush(c);
+        }
     }
     freeFinished();
 }
@@ -241,26 +246,19 @@ void ClientPool::connected(Connection *c)
 
 void ClientPool::readFrom(Connection *c)
 {
-    // Level-triggered: a few reads a turn, the rest on the next, so one busy server cannot starve.
-    for (int reads = 0; reads < 4 && c->state != Connection::Dead; ++reads) {
-        const ssize_t n = ::recv(c->fd, m_readBuffer.data(), size_t(m_readBuffer.size()), 0);
-        if (n > 0) {
-            handleData(c, QByteArrayView(m_readBuffer.constData(), n));
-            if (n < m_readBuffer.size())
-                return;
-            continue;
-        }
-        if (n == 0) {
-            finish(c, CloseAbnormal, c->state == Connection::Upgrading
-                                         ? u"the server closed the connection during the upgrade"_s
-                                         : u"connection closed by the server without a close frame"_s);
-            return;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return;
-        finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
+    const ConnectionId id = c->id();
+    QString error;
+    const io::Result r = io::readSome(c->fd, m_readBuffer, [&](QByteArrayView data) {
+        handleData(c, data);
+        return find(id) != nullptr;
+    }, &error);
+    if (!find(id))
         return;
-    }
+    if (r == io::Result::Closed)
+        finish(c, CloseAbnormal, c->state == Connection::Upgrading ? u"the server closed the connection during the upgrade"_s
+                                                                    : u"connection closed by the server without a close frame"_s);
+    else if (r == io::Result::Failed)
+        finish(c, CloseAbnormal, error);
 }
 
 void ClientPool::handleData(Connection *c, QByteArrayView data)
@@ -336,54 +334,46 @@ bool ClientPool::write(Connection *c, QByteArrayView bytes)
 {
     if (c->state == Connection::Dead)
         return false;
-    if (c->out.isEmpty() && m_dispatching && c->state == Connection::Open) {
+    if (m_dispatching && c->state == Connection::Open && (c->corked || c->out.isEmpty())) {
         // Inside a dispatch, what a handler sends waits for its end: several messages to one
         // server (samples freed by one ack) then leave in one segment, and the server reads
         // them at once and answers them with one ack.
-        c->out = bytes.toByteArray();
-        m_corked.push_back(c->id());
+        if (!c->corked) {
+            c->corked = true;
+            m_corked.push_back(c->id());
+        }
+        c->out.append(bytes);
         return true;
     }
-    if (c->out.isEmpty() && c->state != Connection::Connecting) {
-        const ssize_t n = ::send(c->fd, bytes.data(), size_t(bytes.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n == bytes.size())
-            return true;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
-            return false;
-        }
-        c->out = bytes.sliced(std::max<ssize_t>(n, 0)).toByteArray();
+    QString error;
+    switch (io::sendOrQueue(c->fd, c->out, bytes, m_options.maxOutboundBytes, &error)) {
+    case io::Result::Done:
+        return true;
+    case io::Result::Pending:
         setInterest(c, true);
         return true;
-    }
-    if (c->out.size() + bytes.size() > m_options.maxOutboundBytes) {
+    case io::Result::Overflow:
         finish(c, CloseAbnormal, u"the server stopped reading (%1 bytes waiting)"_s.arg(c->out.size()));
         return false;
+    default:
+        finish(c, CloseAbnormal, error);
+        return false;
     }
-    c->out.append(bytes);
-    return true;
 }
 
 void ClientPool::flush(Connection *c)
 {
-    if (c->out.isEmpty()) {
+    QString error;
+    switch (io::flush(c->fd, c->out, &error)) {
+    case io::Result::Done:
         setInterest(c, false);
         return;
-    }
-    const ssize_t n = ::send(c->fd, c->out.constData(), size_t(c->out.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
-        else
-            setInterest(c, true);
-        return;
-    }
-    if (n == c->out.size()) {
-        c->out = QByteArray(); // give the memory back: most connections are idle most of the time
-        setInterest(c, false);
-    } else {
-        c->out.remove(0, n);
+    case io::Result::Pending:
         setInterest(c, true); // the rest when the kernel takes more
+        return;
+    default:
+        finish(c, CloseAbnormal, error);
+        return;
     }
 }
 
@@ -392,10 +382,7 @@ void ClientPool::setInterest(Connection *c, bool out)
     if (c->writeInterest == out)
         return;
     c->writeInterest = out;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u);
-    ev.data.u64 = c->id();
-    epoll_ctl(m_epoll, EPOLL_CTL_MOD, c->fd, &ev);
+    io::watch(m_epoll, c->fd, c->id(), out);
 }
 
 bool ClientPool::sendBinary(ConnectionId id, QByteArrayView message)

@@ -1,5 +1,7 @@
 #include "wsserver.h"
 
+#include "socketio.h"
+
 #include <QLoggingCategory>
 #include <QSocketNotifier>
 
@@ -217,24 +219,18 @@ void Server::acceptAll()
 
 void Server::readFrom(Connection *c)
 {
-    // Level-triggered: a few reads a turn, the rest on the next, so one busy peer cannot starve.
-    for (int reads = 0; reads < 4 && c->state != Connection::Dead; ++reads) {
-        const ssize_t n = ::recv(c->fd, m_readBuffer.data(), size_t(m_readBuffer.size()), 0);
-        if (n > 0) {
-            process(c, QByteArrayView(m_readBuffer.constData(), n));
-            if (n < m_readBuffer.size())
-                return;
-            continue;
-        }
-        if (n == 0) {
-            finish(c, CloseAbnormal, u"connection closed by the peer without a close frame"_s);
-            return;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return;
-        finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
+    const ConnectionId id = c->id();
+    QString error;
+    const io::Result r = io::readSome(c->fd, m_readBuffer, [&](QByteArrayView data) {
+        process(c, data);
+        return find(id) != nullptr;
+    }, &error);
+    if (!find(id))
         return;
-    }
+    if (r == io::Result::Closed)
+        finish(c, CloseAbnormal, u"connection closed by the peer without a close frame"_s);
+    else if (r == io::Result::Failed)
+        finish(c, CloseAbnormal, error);
 }
 
 void Server::process(Connection *c, QByteArrayView data)
@@ -327,45 +323,36 @@ bool Server::write(Connection *c, QByteArrayView bytes)
 {
     if (c->state == Connection::Dead)
         return false;
-    if (c->out.isEmpty()) {
-        const ssize_t n = ::send(c->fd, bytes.data(), size_t(bytes.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n == bytes.size())
-            return true;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
-            return false;
-        }
-        c->out = bytes.sliced(std::max<ssize_t>(n, 0)).toByteArray();
+    QString error;
+    switch (io::sendOrQueue(c->fd, c->out, bytes, m_options.maxOutboundBytes, &error)) {
+    case io::Result::Done:
+        return true;
+    case io::Result::Pending:
         setWriteInterest(c, true);
         return true;
-    }
-    if (c->out.size() + bytes.size() > m_options.maxOutboundBytes) {
+    case io::Result::Overflow:
         finish(c, ClosePolicyViolation, u"peer stopped reading (%1 bytes waiting)"_s.arg(c->out.size()));
         return false;
+    default:
+        finish(c, CloseAbnormal, error);
+        return false;
     }
-    c->out.append(bytes);
-    return true;
 }
 
 void Server::flush(Connection *c)
 {
-    if (c->out.isEmpty()) {
-        setWriteInterest(c, false);
-        return;
-    }
-    const ssize_t n = ::send(c->fd, c->out.constData(), size_t(c->out.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            finish(c, CloseAbnormal, QString::fromLocal8Bit(strerror(errno)));
-        return;
-    }
-    if (n == c->out.size()) {
-        c->out = QByteArray(); // give the memory back: most connections are idle most of the time
+    QString error;
+    switch (io::flush(c->fd, c->out, &error)) {
+    case io::Result::Done:
         setWriteInterest(c, false);
         if (c->closeAfterWrite)
             finish(c, CloseProtocolError, u"handshake refused"_s);
-    } else {
-        c->out.remove(0, n);
+        return;
+    case io::Result::Pending:
+        return;
+    default:
+        finish(c, CloseAbnormal, error);
+        return;
     }
 }
 
@@ -374,10 +361,7 @@ void Server::setWriteInterest(Connection *c, bool on)
     if (c->writeInterest == on)
         return;
     c->writeInterest = on;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
-    ev.data.u64 = c->id();
-    epoll_ctl(m_epoll, EPOLL_CTL_MOD, c->fd, &ev);
+    io::watch(m_epoll, c->fd, c->id(), on);
 }
 
 bool Server::sendBinary(ConnectionId id, QByteArrayView message)
