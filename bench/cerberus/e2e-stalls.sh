@@ -65,14 +65,14 @@ xvfb=$!
 pids+=("$xvfb")
 cerb=""
 for _ in $(seq 1 100); do
-    cerb=$(pgrep -f "$CERBERUS --server" | head -1 || true)
+    cerb=$(pgrep -x cerberus | head -1 || true) # the console itself, not timeout or xvfb-run
     [ -n "$cerb" ] && break
     sleep 0.2
 done
 [ -n "$cerb" ] || { echo "cerberus did not start"; cat "$WORK/cerberus.log"; exit 1; }
 sleep "$SECONDS_RUN"
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$cerb/status")
-kill "$cerb"
+kill -INT "$cerb" 2>/dev/null || true
 wait "$xvfb" 2>/dev/null || true
 grep -E "stalls|loaded" "$WORK/cerberus.log" | sed 's/^/  /'
 printf '  console resident memory after %d s: %d KiB\n' "$SECONDS_RUN" "$rss"
