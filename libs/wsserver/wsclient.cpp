@@ -36,12 +36,11 @@ struct ClientPool::Connection
     QByteArray out;  ///< bytes the kernel did not take yet
     FrameParser parser;
 
-    ConnectionId id() const { return (ConnectionId(generation) << 32) | quint32(fd); }
+    ConnectionId id() const { return ConnectionTable<Connection>::idOf(this); }
+    bool dead() const { return state == Dead; }
 };
 
 namespace {
-constexpr int kEventsPerRound = 256;
-constexpr int kMaxRounds = 8; // then let the rest of the event loop run
 constexpr qsizetype kReadChunk = 64 * 1024;
 constexpr quint32 kNoDescriptor = 0xffffffffu; // the fd half of an id whose open failed at once
 } // namespace
@@ -66,13 +65,6 @@ ClientPool::ClientPool(ClientOptions options, QObject *parent)
 
 ClientPool::~ClientPool()
 {
-    for (Connection *c : m_byFd) {
-        if (c) {
-            ::close(c->fd);
-            delete c;
-        }
-    }
-    qDeleteAll(m_graveyard);
     if (m_epoll >= 0)
         ::close(m_epoll);
 }
@@ -116,7 +108,8 @@ const ClientPool::Endpoint &ClientPool::endpoint(const QUrl &url)
 
 ConnectionId ClientPool::open(const QUrl &url, ClientHandler *handler)
 {
-    const ConnectionId failedId = (ConnectionId(++m_generation) << 32) | kNoDescriptor;
+    const quint32 generation = m_table.nextGeneration();
+    const ConnectionId failedId = (ConnectionId(generation) << 32) | kNoDescriptor;
     const Endpoint &e = endpoint(url);
     if (!e.error.isEmpty()) {
         failLater(failedId, handler, e.error);
@@ -141,7 +134,7 @@ ConnectionId ClientPool::open(const QUrl &url, ClientHandler *handler)
     }
     auto *c = new Connection;
     c->fd = fd;
-    c->generation = m_generation;
+    c->generation = generation;
     c->handler = handler;
     c->parser = FrameParser(m_options.maxMessageBytes, FrameParser::Role::Client);
     QByteArray nonce(16, Qt::Uninitialized);
@@ -159,10 +152,7 @@ ConnectionId ClientPool::open(const QUrl &url, ClientHandler *handler)
         failLater(failedId, handler, why);
         return failedId;
     }
-    if (size_t(fd) >= m_byFd.size())
-        m_byFd.resize(size_t(fd) + 1024, nullptr);
-    m_byFd[size_t(fd)] = c;
-    ++m_count;
+    m_table.add(c);
     return c->id();
 }
 
@@ -178,11 +168,7 @@ void ClientPool::failLater(ConnectionId id, ClientHandler *handler, const QStrin
 
 ClientPool::Connection *ClientPool::find(ConnectionId id) const
 {
-    const auto fd = size_t(quint32(id));
-    if (fd >= m_byFd.size())
-        return nullptr;
-    Connection *c = m_byFd[fd];
-    return c && c->generation == quint32(id >> 32) && c->state != Connection::Dead ? c : nullptr;
+    return m_table.find(id);
 }
 
 bool ClientPool::isOpen(ConnectionId id) const
@@ -193,42 +179,30 @@ bool ClientPool::isOpen(ConnectionId id) const
 
 void ClientPool::dispatch()
 {
-    m_dispatching = true;
-    epoll_event events[kEventsPerRound];
-    for (int round = 0; round < kMaxRounds; ++round) {
-        const int n = epoll_wait(m_epoll, events, kEventsPerRound, 0);
-        for (int i = 0; i < n; ++i) {
-            Connection *c = find(events[i].data.u64);
-            if (!c)
-                continue; // finished earlier in this round
-            const quint32 what = events[i].events;
-            if (c->state == Connection::Connecting && (what & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-                connected(c);
-                continue;
-            }
-            if (what & EPOLLOUT)
-                flush(c);
-            if (c->state != Connection::Dead && (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-                readFrom(c);
+    m_table.dispatch(m_epoll, [this](const epoll_event &event) {
+        Connection *c = find(event.data.u64);
+        if (!c)
+            return; // finished earlier in this round
+        const quint32 what = event.events;
+        if (c->state == Connection::Connecting && (what & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            connected(c);
+            return;
         }
-        if (n < kEventsPerRound)
-            break;
-    }
-    m_dispatching = false;
-    for (const ConnectionId id : std::exchange(m_corked, {})) {
-        if (Connection *c = find(id)) {
-            c->corked = false;
+        if (what & EPOLLOUT)
             flush(c);
+        if (!c->dead() && (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+            readFrom(c);
+    }, [this] {
+        // What handlers wrote during the dispatch: one write per connection.
+        for (const ConnectionId id : std::exchange(m_corked, {})) {
+            if (Connection *c = find(id)) {
+                c->corked = false;
+                flush(c);
+            }
         }
-    }
-    freeFinished();
+    });
 }
 
-void ClientPool::freeFinished()
-{
-    qDeleteAll(m_graveyard);
-    m_graveyard.clear();
-}
 
 void ClientPool::connected(Connection *c)
 {
@@ -334,7 +308,7 @@ bool ClientPool::write(Connection *c, QByteArrayView bytes)
 {
     if (c->state == Connection::Dead)
         return false;
-    if (m_dispatching && c->state == Connection::Open && (c->corked || c->out.isEmpty())) {
+    if (m_table.dispatching() && c->state == Connection::Open && (c->corked || c->out.isEmpty())) {
         // Inside a dispatch, what a handler sends waits for its end: several messages to one
         // server (samples freed by one ack) then leave in one segment, and the server reads
         // them at once and answers them with one ack.
@@ -439,20 +413,10 @@ void ClientPool::finish(Connection *c, quint16 code, const QString &reason)
     c->state = Connection::Dead;
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
-    m_byFd[size_t(c->fd)] = nullptr;
-    --m_count;
     c->in = QByteArray();
     c->out = QByteArray();
     ClientHandler *handler = std::exchange(c->handler, nullptr);
-    m_graveyard.push_back(c);
-    if (!m_dispatching && m_graveyard.size() == 1) {
-        // Freed on the next turn: the caller may be inside a callback of this connection. One
-        // queued free serves every connection finished before it runs.
-        QMetaObject::invokeMethod(this, [this]() {
-            if (!m_dispatching)
-                freeFinished();
-        }, Qt::QueuedConnection);
-    }
+    m_table.retire(c, this); // the caller may be inside a callback of this connection
     if (handler)
         handler->wsClosed(id, code, reason);
 }
@@ -464,7 +428,7 @@ void ClientPool::sweepClosing()
         return;
     }
     const qint64 now = m_clock.elapsed();
-    for (Connection *c : m_byFd) {
+    for (Connection *c : m_table.slots()) {
         if (c && c->state == Connection::Closing && now - c->closingSinceMs > m_options.closeTimeoutMs)
             finish(c, CloseAbnormal, {});
     }

@@ -74,7 +74,7 @@ public:
     void abort(ConnectionId id);
 
     bool isOpen(ConnectionId id) const;
-    int connectionCount() const { return m_count; }
+    int connectionCount() const { return m_table.count(); }
 
 private:
     struct Connection;
@@ -97,26 +97,21 @@ private:
     void setInterest(Connection *c, bool out);
     void finish(Connection *c, quint16 code, const QString &reason);
     void failLater(ConnectionId id, ClientHandler *handler, const QString &reason);
-    void freeFinished();
     void sweepClosing();
     quint32 mask() { return m_random.generate(); }
 
     ClientOptions m_options;
     int m_epoll = -1;
     QSocketNotifier *m_notifier = nullptr;
-    std::vector<Connection *> m_byFd;
-    std::vector<Connection *> m_graveyard; ///< finished during a dispatch, freed after it
+    ConnectionTable<Connection> m_table;
     std::vector<ConnectionId> m_corked;    ///< written to during a dispatch, sent at its end
     QHash<QString, Endpoint> m_endpoints;  ///< by URL without fragment: resolved once
     QSet<ConnectionId> m_cancelledFailures; ///< failed opens let go of before their callback
-    quint32 m_generation = 0;
-    int m_count = 0;
     int m_closing = 0;
     QByteArray m_readBuffer;
     QElapsedTimer m_clock;
     QTimer m_closeSweep;
     QRandomGenerator m_random;
-    bool m_dispatching = false;
 };
 
 } // namespace iptv::ws

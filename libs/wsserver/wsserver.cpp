@@ -34,13 +34,12 @@ struct Server::Connection
     QByteArray out; ///< bytes the kernel did not take yet
     FrameParser parser;
 
-    ConnectionId id() const { return (ConnectionId(generation) << 32) | quint32(fd); }
+    ConnectionId id() const { return ConnectionTable<Connection>::idOf(this); }
+    bool dead() const { return state == Dead; }
 };
 
 namespace {
-constexpr quint32 kListenerGeneration = 0; // connections start at 1
-constexpr int kEventsPerRound = 256;
-constexpr int kMaxRounds = 8;              // then let the rest of the event loop run
+constexpr quint32 kListenerGeneration = 0; // connections start at 1 (ConnectionTable::nextGeneration)
 constexpr qsizetype kReadChunk = 64 * 1024;
 } // namespace
 
@@ -63,14 +62,6 @@ Server::Server(ServerOptions options, QObject *parent)
 
 Server::~Server()
 {
-    for (Connection *c : m_byFd) {
-        if (c) {
-            ::close(c->fd);
-            delete c;
-        }
-    }
-    for (Connection *c : m_graveyard)
-        delete c;
     if (m_listenFd >= 0)
         ::close(m_listenFd);
     if (m_epoll >= 0)
@@ -130,7 +121,7 @@ ConnectionId Server::adopt(qintptr descriptor)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // commands and acks are small and urgent
     auto *c = new Connection;
     c->fd = fd;
-    c->generation = ++m_generation == kListenerGeneration ? ++m_generation : m_generation;
+    c->generation = m_table.nextGeneration();
     c->parser = FrameParser(m_options.maxMessageBytes);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
@@ -141,20 +132,13 @@ ConnectionId Server::adopt(qintptr descriptor)
         delete c;
         return 0;
     }
-    if (size_t(fd) >= m_byFd.size())
-        m_byFd.resize(size_t(fd) + 1024, nullptr);
-    m_byFd[size_t(fd)] = c;
-    ++m_count;
+    m_table.add(c);
     return c->id();
 }
 
 Server::Connection *Server::find(ConnectionId id) const
 {
-    const auto fd = size_t(quint32(id));
-    if (fd >= m_byFd.size())
-        return nullptr;
-    Connection *c = m_byFd[fd];
-    return c && c->generation == quint32(id >> 32) && c->state != Connection::Dead ? c : nullptr;
+    return m_table.find(id);
 }
 
 bool Server::isOpen(ConnectionId id) const
@@ -177,31 +161,20 @@ QHostAddress Server::peerAddress(ConnectionId id) const
 
 void Server::dispatch()
 {
-    m_dispatching = true;
-    epoll_event events[kEventsPerRound];
-    for (int round = 0; round < kMaxRounds; ++round) {
-        const int n = epoll_wait(m_epoll, events, kEventsPerRound, 0);
-        for (int i = 0; i < n; ++i) {
-            const quint64 tag = events[i].data.u64;
-            if (quint32(tag >> 32) == kListenerGeneration && int(quint32(tag)) == m_listenFd) {
-                acceptAll();
-                continue;
-            }
-            Connection *c = find(tag);
-            if (!c)
-                continue; // finished earlier in this round
-            if (events[i].events & EPOLLOUT)
-                flush(c);
-            if (c->state != Connection::Dead && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-                readFrom(c);
+    m_table.dispatch(m_epoll, [this](const epoll_event &event) {
+        const quint64 tag = event.data.u64;
+        if (quint32(tag >> 32) == kListenerGeneration && int(quint32(tag)) == m_listenFd) {
+            acceptAll();
+            return;
         }
-        if (n < kEventsPerRound)
-            break;
-    }
-    m_dispatching = false;
-    for (Connection *c : m_graveyard)
-        delete c;
-    m_graveyard.clear();
+        Connection *c = find(tag);
+        if (!c)
+            return; // finished earlier in this round
+        if (event.events & EPOLLOUT)
+            flush(c);
+        if (!c->dead() && (event.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+            readFrom(c);
+    }, [] {});
 }
 
 void Server::acceptAll()
@@ -405,8 +378,8 @@ void Server::closeAll(quint16 code)
         ::close(m_listenFd);
         m_listenFd = -1;
     }
-    for (Connection *c : m_byFd) {
-        if (c && c->state != Connection::Dead)
+    for (Connection *c : m_table.slots()) {
+        if (c && !c->dead())
             close(c->id(), code, "server going away");
     }
 }
@@ -421,22 +394,9 @@ void Server::finish(Connection *c, quint16 code, const QString &reason)
     c->state = Connection::Dead;
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
-    m_byFd[size_t(c->fd)] = nullptr;
-    --m_count;
     c->in = QByteArray();
     c->out = QByteArray();
-    m_graveyard.push_back(c);
-    if (!m_dispatching && m_graveyard.size() == 1) {
-        // Freed on the next turn: the caller may be inside a signal handler of this connection.
-        // One queued free serves every connection finished before it runs (closeAll, a storm).
-        QMetaObject::invokeMethod(this, [this]() {
-            if (m_dispatching)
-                return;
-            for (Connection *dead : m_graveyard)
-                delete dead;
-            m_graveyard.clear();
-        }, Qt::QueuedConnection);
-    }
+    m_table.retire(c, this); // the caller may be inside a signal handler of this connection
     Q_EMIT disconnected(id, code, reason);
 }
 
@@ -447,7 +407,7 @@ void Server::sweepClosing()
         return;
     }
     const qint64 now = m_clock.elapsed();
-    for (Connection *c : m_byFd) {
+    for (Connection *c : m_table.slots()) {
         if (c && c->state == Connection::Closing && now - c->closingSinceMs > m_options.closeTimeoutMs)
             finish(c, CloseAbnormal, u"no close frame from the peer within %1 ms"_s.arg(m_options.closeTimeoutMs));
     }

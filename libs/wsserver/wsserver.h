@@ -9,6 +9,7 @@
 // upgrade or not, and whoever closed it. Calls from inside a signal handler are safe: a
 // connection closed there is freed after the current dispatch.
 
+#include "connectiontable.h"
 #include "wsframe.h"
 
 #include <QByteArray>
@@ -24,9 +25,6 @@ class QSocketNotifier;
 QT_END_NAMESPACE
 
 namespace iptv::ws {
-
-/// (generation << 32) | descriptor: stays unique when the kernel reuses a descriptor.
-using ConnectionId = quint64;
 
 struct ServerOptions
 {
@@ -63,7 +61,7 @@ public:
 
     bool isOpen(ConnectionId id) const;
     QHostAddress peerAddress(ConnectionId id) const;
-    int connectionCount() const { return m_count; }
+    int connectionCount() const { return m_table.count(); }
 
 Q_SIGNALS:
     void upgraded(iptv::ws::ConnectionId id);
@@ -90,15 +88,11 @@ private:
     int m_listenFd = -1;
     quint16 m_port = 0;
     QSocketNotifier *m_notifier = nullptr;
-    std::vector<Connection *> m_byFd;
-    std::vector<Connection *> m_graveyard; ///< finished during a dispatch, freed after it
-    int m_count = 0;
+    ConnectionTable<Connection> m_table;
     int m_closing = 0;
-    quint32 m_generation = 0;
     QByteArray m_readBuffer;
     QElapsedTimer m_clock;
     QTimer m_closeSweep;
-    bool m_dispatching = false;
 };
 
 } // namespace iptv::ws
