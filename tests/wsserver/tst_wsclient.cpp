@@ -2,6 +2,8 @@
 // QWebSocketServer (interoperability: masking, pings from the server, close codes). Also what a
 // load generator runs into: refused connections, HTTP refusals with Retry-After, a server that
 // closes or drops, letting go of connections that are still connecting, and a thousand at once.
+#include "echoserver.h"
+
 #include <wsserver/wsclient.h>
 #include <wsserver/wsserver.h>
 
@@ -63,29 +65,8 @@ class TstWsClient : public QObject
 {
     Q_OBJECT
 
-    std::unique_ptr<Server> echoServer()
-    {
-        iptv::ws::ServerOptions options;
-        options.path = "/box";
-        auto server = std::make_unique<Server>(options);
-        QString error;
-        if (!server->listen(QHostAddress::LocalHost, 0, &error))
-            qWarning("%s", qPrintable(error));
-        connect(server.get(), &Server::messageReceived, server.get(),
-                [s = server.get()](ConnectionId id, const QByteArray &m, bool text) {
-                    if (m == "close-me")
-                        s->close(id, 4001, "asked to");
-                    else if (m == "abort-me")
-                        s->abort(id);
-                    else
-                        text ? s->sendText(id, m) : s->sendBinary(id, m);
-                });
-        return server;
-    }
-    static QUrl url(quint16 port, const QString &path = u"/box"_s)
-    {
-        return QUrl(u"ws://127.0.0.1:%1%2"_s.arg(port).arg(path));
-    }
+    static std::unique_ptr<Server> echoServer() { return wstest::echoServer(); }
+    static QUrl url(quint16 port, const QString &path = u"/box"_s) { return wstest::boxUrl(port, path); }
 
 private Q_SLOTS:
     void echoAgainstOwnServer()

@@ -1,6 +1,8 @@
 // The lean WebSocket server against Qt's QWebSocket client: upgrade, binary and text echo,
 // fragmented big messages, ping, both closing directions with codes, refused upgrades,
 // oversized messages, closing from inside a handler, and a thousand clients at once.
+#include "echoserver.h"
+
 #include <wsserver/wsserver.h>
 
 #include <QSignalSpy>
@@ -19,30 +21,8 @@ class TstWsServer : public QObject
 {
     Q_OBJECT
 
-    std::unique_ptr<Server> start(ServerOptions options = {})
-    {
-        options.path = "/box";
-        auto server = std::make_unique<Server>(options);
-        QString error;
-        if (!server->listen(QHostAddress::LocalHost, 0, &error))
-            qWarning("%s", qPrintable(error));
-        // Echo: binary as binary, text as text.
-        connect(server.get(), &Server::messageReceived, server.get(),
-                [s = server.get()](ConnectionId id, const QByteArray &m, bool text) {
-                    if (m == "close-me")
-                        s->close(id, 4001, "asked to");
-                    else if (m == "abort-me")
-                        s->abort(id);
-                    else
-                        text ? s->sendText(id, m) : s->sendBinary(id, m);
-                });
-        return server;
-    }
-
-    QUrl url(const Server &server, const QString &path = u"/box"_s)
-    {
-        return QUrl(u"ws://127.0.0.1:%1%2"_s.arg(server.serverPort()).arg(path));
-    }
+    std::unique_ptr<Server> start(ServerOptions options = {}) { return wstest::echoServer(options); }
+    QUrl url(const Server &server, const QString &path = u"/box"_s) { return wstest::boxUrl(server.serverPort(), path); }
 
 private Q_SLOTS:
     void echo()
