@@ -787,20 +787,8 @@ ActionResult ControlServer::issueCommand(const OperatorIdentity &op, const QJson
     audit(op.account, u"command.issue"_qs, targetText, u"ok"_qs,
           QStringLiteral("%1 batch %2, %3 boxes, args %4").arg(commandName(kind)).arg(batch).arg(rows.size())
               .arg(QString::fromUtf8(QJsonDocument(argsValue.toObject()).toJson(QJsonDocument::Compact)).left(500)));
-    int delivered = 0;
     QJsonArray ids;
-    for (const CommandRow &r : std::as_const(rows)) {
-        m_commands.add(r);
-        if (ids.size() < 1000)
-            ids.append(r.id);
-        BoxSession *s = m_gateway->sessionOf(r.boxId);
-        if (s && s->phase == BoxSession::Online) {
-            sendCommand(s, m_commands.find(r.id));
-            ++delivered;
-        } else {
-            m_bus->routeCommand(r.boxId, r.id);
-        }
-    }
+    const int delivered = dispatchNewCommands(rows, &ids);
     qCInfo(lcCommands).noquote() << op.account << "issued" << commandName(kind) << "batch" << batch << "to" << rows.size()
                                  << "boxes (" << delivered << "online now)";
     return ActionResult::success({{u"batch"_qs, batch},
@@ -811,6 +799,49 @@ ActionResult ControlServer::issueCommand(const OperatorIdentity &op, const QJson
                                   {u"expires"_qs, expires},
                                   {u"commands"_qs, ids}},
                                  201);
+}
+
+int ControlServer::dispatchNewCommands(const QList<CommandRow> &rows, QJsonArray *ids)
+{
+    int delivered = 0;
+    for (const CommandRow &r : rows) {
+        m_commands.add(r);
+        if (ids && ids->size() < 1000)
+            ids->append(r.id);
+        BoxSession *s = m_gateway->sessionOf(r.boxId);
+        if (s && s->phase == BoxSession::Online) {
+            sendCommand(s, m_commands.find(r.id));
+            ++delivered;
+        } else {
+            m_bus->routeCommand(r.boxId, r.id);
+        }
+    }
+    return delivered;
+}
+
+QList<qint64> ControlServer::issueServerCommands(const QString &account, CommandKind kind, const QList<qint64> &boxes,
+                                                 const QList<QCborMap> &args, qint64 expires, QString *error)
+{
+    Q_ASSERT(boxes.size() == args.size());
+    if (boxes.isEmpty())
+        return {};
+    const qint64 t = now();
+    QList<CommandRow> rows;
+    rows.reserve(boxes.size());
+    for (qsizetype i = 0; i < boxes.size(); ++i) {
+        rows.append(CommandRow{0, 0, boxes.at(i), commandName(kind), args.at(i).toCborValue().toCbor(), CommandState::Queued,
+                               t, 0, 0, 0, expires, account, {}, {}, {}});
+    }
+    if (!m_store.insertCommands(&rows, error))
+        return {};
+    audit(account, u"command.issue"_qs, QStringLiteral("%1 boxes").arg(rows.size()), u"ok"_qs,
+          QStringLiteral("%1 batch %2, %3 boxes").arg(commandName(kind)).arg(rows.first().batchId).arg(rows.size()));
+    dispatchNewCommands(rows, nullptr);
+    QList<qint64> ids;
+    ids.reserve(rows.size());
+    for (const CommandRow &r : std::as_const(rows))
+        ids.append(r.id);
+    return ids;
 }
 
 QJsonObject ControlServer::boxDetail(const BoxInfo &box)

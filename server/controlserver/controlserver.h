@@ -96,6 +96,11 @@ public:
     ActionResult setReleaseChannel(const OperatorIdentity &op, qint64 boxId, const QString &channel);
     /// {kind, args, target: {box | boxes | tag | filter | all}, expiresIn | expires}.
     ActionResult issueCommand(const OperatorIdentity &op, const QJsonObject &request);
+    /// Commands the server issues itself (a rollout reaching boxes other nodes hold): stored, one
+    /// audit entry as `account`, then delivered or routed like an operator's. `args[i]` goes to
+    /// `boxes[i]`. The command ids in the same order; empty with *error when nothing was stored.
+    QList<qint64> issueServerCommands(const QString &account, iptv::protocol::CommandKind kind, const QList<qint64> &boxes,
+                                      const QList<QCborMap> &args, qint64 expires, QString *error);
     /// Appends to the audit log (committed when it returns true).
     bool audit(const QString &account, const QString &action, const QString &target, const QString &outcome,
                const QString &detail = {});
@@ -116,6 +121,8 @@ Q_SIGNALS:
     void boxEventReceived(qint64 boxId, const iptv::protocol::BoxEvent &event);
 
 private:
+    /// Sends new commands to the boxes held here and routes the rest; how many went out now.
+    int dispatchNewCommands(const QList<CommandRow> &rows, QJsonArray *ids);
     void deliver(BoxSession *session);
     void sendCommand(BoxSession *session, LiveCommand *command);
     void setCommandState(qint64 id, qint64 boxId, CommandState state, const QString &text = {},

@@ -316,6 +316,39 @@ void ReleaseService::adopt(std::unique_ptr<Rollout> rollout)
     m_rollouts[id].rollout = std::move(rollout);
 }
 
+bool ReleaseService::reachable(const QString &boxId) const
+{
+    if (sessionOnline(boxId))
+        return true;
+    // The cluster's presence marks boxes other nodes hold as online in this node's fleet.
+    const BoxInfo *box = m_server->bus()->isShared() ? m_server->fleet().byId(ControlServer::parseBoxId(boxId)) : nullptr;
+    return box && box->online;
+}
+
+void ReleaseService::onPublished(const QString &topic, const QCborMap &update)
+{
+    if (topic != u"commands"_qs || m_remoteOffers.isEmpty())
+        return;
+    const qint64 command = update.value(u"command"_qs).toInteger();
+    const auto it = m_remoteOffers.constFind(command);
+    if (it == m_remoteOffers.cend())
+        return;
+    const QString state = update.value(u"state"_qs).toString();
+    const bool ok = state == u"succeeded"_qs;
+    if (!ok && state != u"failed"_qs && state != u"expired"_qs)
+        return; // delivered, acknowledged: the install is under way
+    const RemoteOffer offer = *it;
+    m_remoteOffers.erase(it);
+    Rollout *r = activeRollout(offer.rollout);
+    if (!r)
+        return;
+    const QString text = ok ? QStringLiteral("installed (command %1, through another node)").arg(command)
+                            : QStringLiteral("install-release command %1 %2").arg(command).arg(state);
+    if (r->reportResult(offer.box, ok, text) == Rollout::ReportOutcome::Recorded)
+        (ok ? m_resultsOk : m_resultsFailed)->increment();
+    kick();
+}
+
 bool ReleaseService::sessionOnline(const QString &boxId) const
 {
     BoxGateway *g = m_server->gateway();
@@ -370,7 +403,7 @@ void ReleaseService::drive()
         const int budget = m_config.offersPerSecond - t.offeredInWindow;
         if (budget <= 0)
             continue;
-        const QStringList boxes = r->nextTargets(budget, [this](const QString &box) { return sessionOnline(box); });
+        const QStringList boxes = r->nextTargets(budget, [this](const QString &box) { return reachable(box); });
         if (boxes.isEmpty())
             continue;
         const Release &rel = r->release();
@@ -383,9 +416,32 @@ void ReleaseService::drive()
         offer.size = rel.size;
         offer.rolloutId = r->id();
         offer.force = r->isForced();
+        QList<qint64> remote;
+        QList<QCborMap> remoteArgs;
+        QStringList remoteNames;
         for (const QString &box : boxes) {
             offer.url = downloadUrl(rel.version, box);
-            gateway->send(gateway->sessionOf(ControlServer::parseBoxId(box)), MessageType::ReleaseAvailable, offer.toBody());
+            if (BoxSession *s = gateway->sessionOf(ControlServer::parseBoxId(box)); s && s->phase == BoxSession::Online) {
+                gateway->send(s, MessageType::ReleaseAvailable, offer.toBody());
+                continue;
+            }
+            // Held by another node: an install-release command with the same fields, which the
+            // bus routes there; the bundle still comes from this node's download URL.
+            remote.append(ControlServer::parseBoxId(box));
+            remoteArgs.append(offer.toBody());
+            remoteNames.append(box);
+        }
+        if (!remote.isEmpty()) {
+            connect(m_server->bus(), &FleetBus::published, this, &ReleaseService::onPublished, Qt::UniqueConnection);
+            QString error;
+            const qint64 expires = QDateTime::currentSecsSinceEpoch() + 3600;
+            const QList<qint64> ids = m_server->issueServerCommands(QStringLiteral("rollout %1").arg(r->id()),
+                                                                    CommandKind::InstallRelease, remote, remoteArgs, expires, &error);
+            if (ids.isEmpty())
+                qCWarning(lcReleases).noquote() << "rollout" << r->id() << "could not offer to" << remote.size()
+                                                << "boxes on other nodes:" << error;
+            for (qsizetype i = 0; i < ids.size(); ++i)
+                m_remoteOffers.insert(ids.at(i), RemoteOffer{r->id(), remoteNames.at(i)});
         }
         r->markOffered(boxes);
         t.offeredInWindow += int(boxes.size());

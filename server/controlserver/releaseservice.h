@@ -146,6 +146,10 @@ private:
     std::unique_ptr<Rollout> loadFinished(quint64 id, QString *error);
     QString downloadUrl(const QString &version, const QString &boxId) const;
     bool sessionOnline(const QString &boxId) const;
+    /// Online here, or (in a cluster) on another node: the offer then goes as an install-release
+    /// command routed to that node, and its result comes back on the bus's "commands" topic.
+    bool reachable(const QString &boxId) const;
+    void onPublished(const QString &topic, const QCborMap &update);
 
     ControlServer *m_server;
     ReleaseConfig m_config;
@@ -156,6 +160,12 @@ private:
     std::unique_ptr<ReleaseStore> m_store;
     QList<iptv::payload::PublicKey> m_keys;
     std::map<quint64, Tracked> m_rollouts;
+    struct RemoteOffer
+    {
+        quint64 rollout = 0;
+        QString box;
+    };
+    QHash<qint64, RemoteOffer> m_remoteOffers; ///< install-release commands to other nodes' boxes, by command id
     QHash<quint64, QJsonObject> m_finished; ///< finished rollouts as the API shows them (they no longer change)
     QTimer m_timer;
     QTimer m_kick;

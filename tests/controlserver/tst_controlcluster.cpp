@@ -7,6 +7,10 @@
 #include "../common/redisserver.h"
 #include "testbox.h"
 
+#include <payload/bundle.h>
+
+#include <QDir>
+
 #include <QProcess>
 #include <QTcpServer>
 
@@ -40,6 +44,7 @@ class TstControlCluster : public QObject
     QTemporaryDir m_dir;
     Node m_a, m_b;
     QNetworkAccessManager m_nam;
+    iptv::payload::SigningKey m_key;
 
     bool startNode(Node &node, const QString &name)
     {
@@ -57,7 +62,7 @@ class TstControlCluster : public QObject
                              u"127.0.0.1:%1"_s.arg(m_redis.port()), u"--node"_s, name, u"--bind"_s, u"127.0.0.1"_s,
                              u"--box-port"_s, QString::number(node.boxPort), u"--http-port"_s, QString::number(node.httpPort),
                              u"--operator-ws-port"_s, QString::number(node.wsPort), u"--data-dir"_s, m_dir.filePath(name),
-                             u"--auto-approve"_s});
+                             u"--auto-approve"_s, u"--trust-key"_s, m_dir.filePath(u"release.pub"_s)});
         if (!node.process->waitForStarted(10000))
             return false;
         // Up when /healthz answers.
@@ -89,6 +94,8 @@ private Q_SLOTS:
         QVERIFY2(m_postgres.start(&error), qPrintable(error));
         QVERIFY2(m_postgres.createDatabase(u"control"_s, &error), qPrintable(error));
         QVERIFY(m_redis.start());
+        m_key = iptv::payload::SigningKey::generate();
+        QVERIFY(m_key.publicKey().save(m_dir.filePath(u"release.pub"_s)));
         QVERIFY(startNode(m_a, u"node-a"_s));
         QVERIFY(startNode(m_b, u"node-b"_s));
     }
@@ -141,6 +148,77 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(http(m_nam, "GET", m_a.httpPort, u"/api/commands/%1"_s.arg(id), tokenA)
                                       .json().value(u"state").toString(),
                                   u"succeeded"_s, 10000);
+        box.close();
+    }
+
+    void rolloutAcrossNodes()
+    {
+        // A rollout started on node A reaches a box node B holds: the offer travels as an
+        // install-release command through Redis, the box's result comes back the same way, and
+        // the rollout on A completes with it.
+        TestBox box(u"CL-3"_s);
+        QVERIFY(box.connectAndHello(m_b.boxPort));
+        const QString tokenA = login(m_nam, m_a.httpPort, u"admin"_s, kAdminPassword);
+        QTRY_COMPARE_WITH_TIMEOUT(http(m_nam, "GET", m_a.httpPort, u"/api/boxes/%1"_s.arg(box.boxId), tokenA)
+                                      .json().value(u"online").toBool(), true, 10000);
+
+        const QString src = m_dir.filePath(u"payload"_s);
+        QVERIFY(QDir().mkpath(src));
+        QFile qml(src + u"/Main.qml"_s);
+        QVERIFY(qml.open(QIODevice::WriteOnly));
+        qml.write("import QtQuick\nItem {}\n");
+        qml.close();
+        iptv::payload::BundleMeta meta;
+        meta.version = u"2.5.0"_s;
+        meta.minBoxVersion = u"1.0.0"_s;
+        const QString bundlePath = m_dir.filePath(u"2.5.0.bundle"_s);
+        const auto built = iptv::payload::buildBundle(src, meta, m_key, bundlePath);
+        QVERIFY2(built.ok(), qPrintable(built.status.toString()));
+        QFile bundle(bundlePath);
+        QVERIFY(bundle.open(QIODevice::ReadOnly));
+        QNetworkRequest req(QUrl(u"http://127.0.0.1:%1/api/releases"_s.arg(m_a.httpPort)));
+        req.setRawHeader("Authorization", "Bearer " + tokenA.toLatin1());
+        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/octet-stream"));
+        std::unique_ptr<QNetworkReply> upload(m_nam.post(req, bundle.readAll()));
+        QSignalSpy uploaded(upload.get(), &QNetworkReply::finished);
+        QVERIFY(upload->isFinished() || uploaded.wait(20000));
+        QCOMPARE(upload->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 201);
+
+        // Only this box is in the clean channel and online (the others of this test are away).
+        const Http created = http(m_nam, "POST", m_a.httpPort, u"/api/rollouts"_s, tokenA,
+                                  {{u"release"_s, u"2.5.0"_s}, {u"channel"_s, u"clean"_s},
+                                   {u"groups"_s, QJsonObject{{u"percent"_s, QJsonArray{100}}}},
+                                   {u"thresholds"_s, QJsonObject{{u"successThreshold"_s, 0.5}, {u"errorThreshold"_s, 0.5}}},
+                                   {u"start"_s, true}});
+        QCOMPARE(created.status, 201);
+        const QString id = created.json().value(u"rollout"_s).toObject().value(u"id").toString();
+
+        const auto m = box.waitFor(MessageType::Command, 15000);
+        QVERIFY2(m, "the rollout on node A did not reach the box on node B");
+        QString e;
+        const auto c = Command::fromBody(m->body, &e);
+        QVERIFY2(c, qPrintable(e));
+        QCOMPARE(c->kind, CommandKind::InstallRelease);
+        const auto offer = ReleaseAvailable::fromBody(c->args, &e);
+        QVERIFY2(offer, qPrintable(e));
+        QCOMPARE(offer->version, u"2.5.0"_s);
+        QVERIFY2(offer->url.contains(u":%1/"_s.arg(m_a.httpPort)), qPrintable(offer->url));
+        CommandAck ack;
+        ack.commandId = c->commandId;
+        box.send(MessageType::Ack, ack.toBody(), m->id);
+        CommandResult result;
+        result.commandId = c->commandId;
+        result.ok = true;
+        result.text = u"installed"_s;
+        box.send(MessageType::Result, result.toBody());
+
+        QJsonObject rollout;
+        const auto succeeded = [&] {
+            rollout = http(m_nam, "GET", m_a.httpPort, u"/api/rollouts/"_s + id, tokenA).json().value(u"rollout").toObject();
+            return rollout.value(u"succeeded").toInt();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(succeeded() >= 1, 15000);
+        QCOMPARE(rollout.value(u"failed").toInt(), 0);
         box.close();
     }
 
