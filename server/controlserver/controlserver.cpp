@@ -103,19 +103,11 @@ void ControlServer::setBus(FleetBus *bus)
     bus->setParent(this);
     bus->disconnect(this); // setBus(bus()) at start must not connect twice
     connect(m_bus, &FleetBus::commandRouted, this, [this](qint64 boxId, qint64 commandId) {
-        BoxSession *s = m_gateway ? m_gateway->sessionOf(boxId) : nullptr;
-        if (!s || s->phase != BoxSession::Online)
-            return;
-        if (LiveCommand *c = m_commands.find(commandId)) {
-            sendCommand(s, c);
-            return;
-        }
-        // Issued on another node: read it from the shared store.
-        if (const auto row = m_store.command(commandId, false)) {
-            m_commands.add(*row);
-            if (LiveCommand *c = m_commands.find(commandId))
-                sendCommand(s, c);
-        }
+        // Collected for the end of this turn: a command to all routes tens of thousands at once,
+        // and those issued on another node are read from the shared store in batches.
+        m_routed.append({boxId, commandId});
+        if (m_routed.size() == 1)
+            QMetaObject::invokeMethod(this, &ControlServer::deliverRouted, Qt::QueuedConnection);
     });
     if (m_hub)
         m_hub->attach(m_bus);
@@ -799,6 +791,36 @@ ActionResult ControlServer::issueCommand(const OperatorIdentity &op, const QJson
                                   {u"expires"_qs, expires},
                                   {u"commands"_qs, ids}},
                                  201);
+}
+
+void ControlServer::deliverRouted()
+{
+    const QList<std::pair<qint64, qint64>> routed = std::exchange(m_routed, {});
+    const auto online = [this](qint64 boxId) {
+        BoxSession *s = m_gateway ? m_gateway->sessionOf(boxId) : nullptr;
+        return s && s->phase == BoxSession::Online ? s : nullptr;
+    };
+    QList<qint64> unknown;
+    for (const auto &[boxId, commandId] : routed) {
+        if (online(boxId) && !m_commands.find(commandId))
+            unknown.append(commandId);
+    }
+    if (!unknown.isEmpty()) {
+        // Issued on another node: read from the shared store.
+        QString error;
+        for (const CommandRow &row : m_store.commands(unknown, &error)) {
+            if (!m_commands.find(row.id))
+                m_commands.add(row);
+        }
+        if (!error.isEmpty())
+            qCWarning(lcCommands).noquote() << "routed commands not loaded:" << error;
+    }
+    for (const auto &[boxId, commandId] : routed) {
+        BoxSession *s = online(boxId);
+        LiveCommand *c = s ? m_commands.find(commandId) : nullptr;
+        if (c && c->boxId == boxId)
+            sendCommand(s, c);
+    }
 }
 
 int ControlServer::dispatchNewCommands(const QList<CommandRow> &rows, QJsonArray *ids)

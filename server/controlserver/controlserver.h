@@ -123,6 +123,8 @@ Q_SIGNALS:
 private:
     /// Sends new commands to the boxes held here and routes the rest; how many went out now.
     int dispatchNewCommands(const QList<CommandRow> &rows, QJsonArray *ids);
+    /// The commands other nodes routed here this turn: loaded in batches, sent to their boxes.
+    void deliverRouted();
     void deliver(BoxSession *session);
     void sendCommand(BoxSession *session, LiveCommand *command);
     void setCommandState(qint64 id, qint64 boxId, CommandState state, const QString &text = {},
@@ -150,6 +152,7 @@ private:
     BoxGateway *m_gateway = nullptr;
     HttpApi *m_http = nullptr;
     OperatorHub *m_hub = nullptr;
+    QList<std::pair<qint64, qint64>> m_routed; ///< (box, command) routed here, delivered at the end of the turn
     FleetBus *m_bus = nullptr;
     ReleaseService *m_releases = nullptr;
     QTimer m_flushTimer;

@@ -333,26 +333,40 @@ bool ControlStore::setBoxReleaseChannel(qint64 id, const QString &channel, QStri
     return true;
 }
 
-QList<BoxRow> ControlStore::loadBoxes(const QList<qint64> &ids, QString *error)
+bool ControlStore::selectByIds(const QString &select, const QList<qint64> &ids, const std::function<void(const QSqlQuery &)> &read,
+                               const QString &what, QString *error)
 {
-    QList<BoxRow> out;
-    const QString cols = QString(s_boxColumns).replace(u", telemetry"_qs, u", NULL"_qs);
     constexpr qsizetype Chunk = 500;
     for (qsizetype start = 0; start < ids.size(); start += Chunk) {
         const qsizetype n = std::min(Chunk, ids.size() - start);
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.setForwardOnly(true);
         QStringList marks(n, u"?"_qs);
-        q.prepare(QStringLiteral("SELECT %1 FROM boxes WHERE id IN (%2)").arg(cols, marks.join(u',')));
+        q.prepare(select + u" WHERE id IN ("_qs + marks.join(u',') + u')');
         for (qsizetype i = 0; i < n; ++i)
             q.addBindValue(ids.at(start + i));
-        if (!q.exec()) {
-            fail(QStringLiteral("load %1 boxes").arg(n), sqlError(q.lastError()), error);
-            return out;
-        }
+        if (!q.exec())
+            return fail(QStringLiteral("load %1 %2").arg(n).arg(what), sqlError(q.lastError()), error);
         while (q.next())
-            out.append(readBox(q));
+            read(q);
     }
+    return true;
+}
+
+QList<BoxRow> ControlStore::loadBoxes(const QList<qint64> &ids, QString *error)
+{
+    QList<BoxRow> out;
+    const QString cols = QString(s_boxColumns).replace(u", telemetry"_qs, u", NULL"_qs);
+    selectByIds(QStringLiteral("SELECT %1 FROM boxes").arg(cols), ids, [&out](const QSqlQuery &q) { out.append(readBox(q)); },
+                u"boxes"_qs, error);
+    return out;
+}
+
+QList<CommandRow> ControlStore::commands(const QList<qint64> &ids, QString *error)
+{
+    QList<CommandRow> out;
+    selectByIds(QStringLiteral("SELECT %1 FROM commands").arg(s_commandColumns), ids,
+                [&out](const QSqlQuery &q) { out.append(readCommand(q, false)); }, u"commands"_qs, error);
     return out;
 }
 

@@ -29,6 +29,11 @@
 #include <QStringList>
 #include <QVariantList>
 
+QT_BEGIN_NAMESPACE
+class QSqlQuery;
+QT_END_NAMESPACE
+
+#include <functional>
 #include <optional>
 
 namespace iptv::control {
@@ -187,6 +192,8 @@ public:
     QList<CommandRow> activeCommands(QString *error);
     QList<CommandRow> commands(const CommandQuery &query, bool withData, QString *error);
     std::optional<CommandRow> command(qint64 id, bool withData, QString *error = nullptr);
+    /// These commands (without result data), a few hundred per query; unknown ids left out.
+    QList<CommandRow> commands(const QList<qint64> &ids, QString *error);
     QHash<QString, qint64> commandCountsByState(QString *error);
 
     // ---- operators
@@ -210,6 +217,9 @@ private:
     bool exec(const QString &sql, QString *error);
     bool createSchema(QString *error);
     bool fail(const QString &what, const QString &why, QString *error);
+    /// `select` (up to FROM) for these ids, 500 a query; each row to `read`.
+    bool selectByIds(const QString &select, const QList<qint64> &ids, const std::function<void(const QSqlQuery &)> &read,
+                     const QString &what, QString *error);
 
     QString m_connection;
     bool m_postgres = false;

@@ -156,6 +156,13 @@ private Q_SLOTS:
         QCOMPARE(c->resultText, u"done"_qs);
         QCOMPARE(c->resultData, QByteArray("logs"));
         QCOMPARE(s.command(rows[0].id, false)->resultData, QByteArray());
+        // Several by id at once (routed commands), without result data; unknown ids left out.
+        const QList<CommandRow> some = s.commands(QList<qint64>{rows[2].id, 424242, rows[0].id}, &error);
+        QCOMPARE(some.size(), 2);
+        for (const CommandRow &r : some) {
+            QVERIFY(r.id == rows[0].id || r.id == rows[2].id);
+            QVERIFY(r.resultData.isEmpty());
+        }
 
         const auto active = s.activeCommands(&error);
         QCOMPARE(active.size(), 1);
