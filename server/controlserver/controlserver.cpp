@@ -478,11 +478,13 @@ void ControlServer::onTelemetry(BoxSession *s, const Message &m)
     m_acksTotal->increment();
     if (m_hub)
         m_hub->noteFleetChanged();
-    const QString topic = u"box:"_qs + boxIdText(box->id);
-    if (m_hub && m_hub->hasSubscribers(topic)) {
-        QCborMap update{{u"topic"_qs, topic}, {u"kind"_qs, u"telemetry"_qs}, {u"box"_qs, boxIdText(box->id)},
-                        {u"telemetry"_qs, m.body}};
-        m_bus->publish(topic, update);
+    if (m_hub && m_hub->watchesBoxes()) {
+        const QString topic = u"box:"_qs + boxIdText(box->id);
+        if (m_hub->hasSubscribers(topic)) {
+            QCborMap update{{u"topic"_qs, topic}, {u"kind"_qs, u"telemetry"_qs}, {u"box"_qs, boxIdText(box->id)},
+                            {u"telemetry"_qs, m.body}};
+            m_bus->publish(topic, update);
+        }
     }
     Q_EMIT telemetryReceived(box->id);
 }

@@ -55,6 +55,7 @@ void OperatorHub::close()
     m_sessions.clear();
     m_topicCounts.clear();
     m_fleetSubscribers = 0;
+    m_boxSubscriptions = 0;
     for (Session *s : sessions) {
         s->socket->disconnect(this);
         s->socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server stopping"));
@@ -224,11 +225,14 @@ void OperatorHub::setTopics(Session *s, const QSet<QString> &topics)
     for (const QString &t : std::as_const(s->topics)) {
         if (--m_topicCounts[t] <= 0)
             m_topicCounts.remove(t);
+        m_boxSubscriptions -= t.startsWith(u"box:"_qs);
     }
     s->topics = topics;
-    for (const QString &t : topics)
+    for (const QString &t : topics) {
         ++m_topicCounts[t];
-    // Read on every telemetry message: an int, not a hash lookup.
+        m_boxSubscriptions += t.startsWith(u"box:"_qs);
+    }
+    // Read on every telemetry message: ints, not hash lookups.
     m_fleetSubscribers = m_topicCounts.value(u"fleet"_qs);
 }
 

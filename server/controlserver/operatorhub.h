@@ -68,6 +68,8 @@ public:
     static ShownBox shown(const BoxInfo &box);
     /// True while an operator here subscribes to "fleet" (only then are box changes collected).
     bool watchesFleet() const { return m_fleetSubscribers > 0; }
+    /// Whether any operator here follows some box (before building a "box:<id>" topic per message).
+    bool watchesBoxes() const { return m_boxSubscriptions > 0; }
     /// The box's shown record changed: its record goes out with a coming tick (kind "boxes").
     void noteBoxChanged(qint64 boxId);
     static constexpr qsizetype MaxBoxesPerPush = 1000;
@@ -100,6 +102,7 @@ private:
     FleetBus *m_bus = nullptr;
     QHash<QWebSocket *, Session *> m_sessions;
     QHash<QString, int> m_topicCounts;
+    int m_boxSubscriptions = 0; ///< "box:<id>" subscriptions over all sessions
     QList<qint64> m_cameOnline;
     QList<qint64> m_wentOffline;
     // Boxes to push, in the order they first changed; a box is in the list once however often
