@@ -37,20 +37,6 @@ const char *methodName(Method m)
     }
 }
 
-int intQuery(const HttpContext &c, const char *name, int fallback, int min, int max, HttpReply *error)
-{
-    const QString text = c.query(name);
-    if (text.isEmpty())
-        return fallback;
-    bool ok = false;
-    const int v = text.toInt(&ok);
-    if (!ok || v < min || v > max) {
-        *error = HttpReply::error(400, u"bad-request"_qs, QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
-                                                              .arg(QLatin1String(name)).arg(min).arg(max).arg(text.left(40)));
-        return -1;
-    }
-    return v;
-}
 
 QJsonValue cborJson(const QByteArray &cbor)
 {
@@ -58,6 +44,11 @@ QJsonValue cborJson(const QByteArray &cbor)
 }
 
 } // namespace
+
+HttpReply HttpReply::fromAction(const ActionResult &a)
+{
+    return a.ok() ? json(a.body, a.status) : error(a.status, a.code, a.message);
+}
 
 HttpReply HttpReply::json(const QJsonObject &o, int status)
 {
@@ -89,6 +80,21 @@ std::optional<QJsonObject> HttpContext::jsonBody(HttpReply *reply) const
         return std::nullopt;
     }
     return doc.object();
+}
+
+std::optional<int> HttpContext::intQuery(const char *name, int fallback, int min, int max, HttpReply *error) const
+{
+    const QString text = query(name);
+    if (text.isEmpty())
+        return fallback;
+    bool ok = false;
+    const int v = text.toInt(&ok);
+    if (!ok || v < min || v > max) {
+        *error = HttpReply::error(400, u"bad-request"_qs, QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
+                                                              .arg(QLatin1String(name)).arg(min).arg(max).arg(text.left(40)));
+        return std::nullopt;
+    }
+    return v;
 }
 
 HttpApi::HttpApi(ControlServer *server)
@@ -207,9 +213,7 @@ HttpReply HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName)
 void HttpApi::setupRoutes()
 {
     ControlServer *srv = m_server;
-    auto fromAction = [](const ActionResult &a) {
-        return a.ok() ? HttpReply::json(a.body, a.status) : HttpReply::error(a.status, a.code, a.message);
-    };
+    const auto fromAction = &HttpReply::fromAction;
     auto boxParam = [srv](const HttpContext &c, BoxInfo **box) -> std::optional<HttpReply> {
         const qint64 id = ControlServer::parseBoxId(c.params.value(0));
         *box = srv->fleet().byId(id);
@@ -265,16 +269,16 @@ void HttpApi::setupRoutes()
         if (!filter)
             return HttpReply::error(400, u"bad-request"_qs, error);
         HttpReply bad;
-        const int offset = intQuery(c, "offset", 0, 0, INT_MAX, &bad);
-        const int limit = intQuery(c, "limit", 100, 1, 1000, &bad);
-        if (offset < 0 || limit < 0)
+        const auto offset = c.intQuery("offset", 0, 0, INT_MAX, &bad);
+        const auto limit = c.intQuery("limit", 100, 1, 1000, &bad);
+        if (!offset || !limit)
             return bad;
         qsizetype total = 0;
-        const auto items = srv->fleet().list(*filter, offset, limit, &total);
+        const auto items = srv->fleet().list(*filter, *offset, *limit, &total);
         QJsonArray a;
         for (const QJsonObject &o : items)
             a.append(o);
-        return HttpReply::json({{u"total"_qs, qint64(total)}, {u"offset"_qs, offset}, {u"limit"_qs, limit}, {u"items"_qs, a}});
+        return HttpReply::json({{u"total"_qs, qint64(total)}, {u"offset"_qs, *offset}, {u"limit"_qs, *limit}, {u"items"_qs, a}});
     });
     addRoute(Method::Get, u"/api/fleet/summary"_qs, Role::Viewer, [srv](HttpContext &) {
         QJsonObject s = srv->fleet().summary();
@@ -298,9 +302,10 @@ void HttpApi::setupRoutes()
         if (auto r = boxParam(c, &box))
             return *r;
         HttpReply bad;
-        const int limit = intQuery(c, "limit", 100, 1, 10000, &bad);
-        if (limit < 0)
+        const auto limitParam = c.intQuery("limit", 100, 1, 10000, &bad);
+        if (!limitParam)
             return bad;
+        const int limit = *limitParam;
         qint64 since = 0;
         if (!c.query("since").isEmpty()) {
             const auto t = iptv::http::parseTime(c.query("since"));
@@ -322,9 +327,10 @@ void HttpApi::setupRoutes()
         if (auto r = boxParam(c, &box))
             return *r;
         HttpReply bad;
-        const int limit = intQuery(c, "limit", 100, 1, 10000, &bad);
-        if (limit < 0)
+        const auto limitParam = c.intQuery("limit", 100, 1, 10000, &bad);
+        if (!limitParam)
             return bad;
+        const int limit = *limitParam;
         srv->flush();
         QString error;
         QJsonArray a;
@@ -378,10 +384,12 @@ void HttpApi::setupRoutes()
     addRoute(Method::Get, u"/api/commands"_qs, Role::Viewer, [srv](HttpContext &c) {
         CommandQuery q;
         HttpReply bad;
-        q.limit = intQuery(c, "limit", 100, 1, 1000, &bad);
-        q.offset = intQuery(c, "offset", 0, 0, INT_MAX, &bad);
-        if (q.limit < 0 || q.offset < 0)
+        const auto limit = c.intQuery("limit", 100, 1, 1000, &bad);
+        const auto offset = c.intQuery("offset", 0, 0, INT_MAX, &bad);
+        if (!limit || !offset)
             return bad;
+        q.limit = *limit;
+        q.offset = *offset;
         q.batchId = c.query("batch").toLongLong();
         q.boxId = ControlServer::parseBoxId(c.query("box"));
         if (!c.query("state").isEmpty()) {
@@ -423,10 +431,11 @@ void HttpApi::setupRoutes()
     // ---- audit and operators
     addRoute(Method::Get, u"/api/audit"_qs, Role::Viewer, [srv](HttpContext &c) {
         HttpReply bad;
-        const int limit = intQuery(c, "limit", 100, 1, 1000, &bad);
-        const int offset = intQuery(c, "offset", 0, 0, INT_MAX, &bad);
-        if (limit < 0 || offset < 0)
+        const auto limitParam = c.intQuery("limit", 100, 1, 1000, &bad);
+        const auto offsetParam = c.intQuery("offset", 0, 0, INT_MAX, &bad);
+        if (!limitParam || !offsetParam)
             return bad;
+        const int limit = *limitParam, offset = *offsetParam;
         QString error;
         QJsonArray a;
         for (const AuditRow &r : srv->store().audit(c.query("account"), limit, offset, &error)) {

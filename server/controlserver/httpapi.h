@@ -29,6 +29,7 @@ QT_END_NAMESPACE
 namespace iptv::control {
 
 class ControlServer;
+struct ActionResult;
 
 struct HttpReply
 {
@@ -40,6 +41,8 @@ struct HttpReply
 
     static HttpReply json(const QJsonObject &o, int status = 200);
     static HttpReply error(int status, const QString &code, const QString &message);
+    /// The JSON answer of a server action: its body, or its error.
+    static HttpReply fromAction(const ActionResult &a);
 };
 
 struct HttpContext
@@ -51,6 +54,9 @@ struct HttpContext
     QString query(const char *name) const;
     /// The JSON object body, or nullopt with *reply set to a 400.
     std::optional<QJsonObject> jsonBody(HttpReply *reply) const;
+    /// Query parameter `name` as a number in [min, max] (`fallback` when absent), or nullopt with
+    /// *error set to a 400 that names it.
+    std::optional<int> intQuery(const char *name, int fallback, int min, int max, HttpReply *error) const;
 };
 
 class HttpApi : public QObject

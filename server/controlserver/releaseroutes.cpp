@@ -11,44 +11,20 @@ namespace iptv::control {
 
 using Method = QHttpServerRequest::Method;
 
-namespace {
-
-HttpReply fromAction(const ActionResult &a)
-{
-    return a.ok() ? HttpReply::json(a.body, a.status) : HttpReply::error(a.status, a.code, a.message);
-}
-
-std::optional<int> intQuery(const HttpContext &c, const char *name, int fallback, int min, int max, HttpReply *error)
-{
-    const QString text = c.query(name);
-    if (text.isEmpty())
-        return fallback;
-    bool ok = false;
-    const int v = text.toInt(&ok);
-    if (!ok || v < min || v > max) {
-        *error = HttpReply::error(400, u"bad-request"_qs, QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
-                                                              .arg(QLatin1String(name)).arg(min).arg(max).arg(text.left(40)));
-        return std::nullopt;
-    }
-    return v;
-}
-
-} // namespace
-
 void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
 {
     // ---- releases
     http->addRoute(Method::Post, u"/api/releases"_qs, Role::Admin, [svc](HttpContext &c) {
-        return fromAction(svc->uploadRelease(*c.op, c.request.body()));
+        return HttpReply::fromAction(svc->uploadRelease(*c.op, c.request.body()));
     });
     http->addRoute(Method::Get, u"/api/releases"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return fromAction(svc->listReleases(c.query("channel")));
+        return HttpReply::fromAction(svc->listReleases(c.query("channel")));
     });
     http->addRoute(Method::Get, u"/api/releases/<version>"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return fromAction(svc->releaseDetail(c.params.value(0)));
+        return HttpReply::fromAction(svc->releaseDetail(c.params.value(0)));
     });
     http->addRoute(Method::Delete, u"/api/releases/<version>"_qs, Role::Admin, [svc](HttpContext &c) {
-        return fromAction(svc->deleteRelease(*c.op, c.params.value(0)));
+        return HttpReply::fromAction(svc->deleteRelease(*c.op, c.params.value(0)));
     });
 
     // ---- rollouts
@@ -57,28 +33,28 @@ void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
         const auto body = c.jsonBody(&bad);
         if (!body)
             return bad;
-        return fromAction(svc->createRollout(*c.op, *body));
+        return HttpReply::fromAction(svc->createRollout(*c.op, *body));
     });
     http->addRoute(Method::Get, u"/api/rollouts"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return fromAction(svc->listRollouts(c.query("active") == u"true" || c.query("active") == u"1"));
+        return HttpReply::fromAction(svc->listRollouts(c.query("active") == u"true" || c.query("active") == u"1"));
     });
     http->addRoute(Method::Get, u"/api/rollouts/<id>"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return fromAction(svc->rolloutDetail(c.params.value(0)));
+        return HttpReply::fromAction(svc->rolloutDetail(c.params.value(0)));
     });
     http->addRoute(Method::Post, u"/api/rollouts/<id>/<action>"_qs, Role::Admin, [svc](HttpContext &c) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
             return bad;
-        return fromAction(svc->rolloutAction(*c.op, c.params.value(0), c.params.value(1), *body));
+        return HttpReply::fromAction(svc->rolloutAction(*c.op, c.params.value(0), c.params.value(1), *body));
     });
     http->addRoute(Method::Get, u"/api/rollouts/<id>/targets"_qs, Role::Viewer, [svc](HttpContext &c) {
         HttpReply bad;
-        const auto offset = intQuery(c, "offset", 0, 0, INT_MAX, &bad);
-        const auto limit = intQuery(c, "limit", 100, 1, 10000, &bad);
+        const auto offset = c.intQuery("offset", 0, 0, INT_MAX, &bad);
+        const auto limit = c.intQuery("limit", 100, 1, 10000, &bad);
         if (!offset || !limit)
             return bad;
-        return fromAction(svc->rolloutTargets(c.params.value(0), c.query("state"), c.query("group"), *offset, *limit));
+        return HttpReply::fromAction(svc->rolloutTargets(c.params.value(0), c.query("state"), c.query("group"), *offset, *limit));
     });
 
     // ---- bundle downloads for boxes: the box's session token, not an operator's
@@ -93,7 +69,7 @@ void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
         QString path;
         const ActionResult a = svc->authorizeDownload(QString::fromLatin1(auth.mid(7).trimmed()), c.query("box"), file, &path);
         if (!a.ok())
-            return fromAction(a);
+            return HttpReply::fromAction(a);
         HttpReply reply;
         reply.mimeType = "application/octet-stream";
         reply.filePath = path;
