@@ -38,6 +38,47 @@ bool hasToken(QByteArrayView value, QByteArrayView token)
     return false;
 }
 
+/// An HTTP/1.1 head as it arrives: complete or not, its first line, and the header lines after it.
+struct HttpHead
+{
+    qsizetype consumed = 0;   ///< 0: not complete yet
+    bool tooLarge = false;    ///< no end within maxBytes
+    QByteArrayView firstLine;
+    QByteArrayView fields;    ///< the header lines, each ending in CRLF
+};
+
+HttpHead splitHead(QByteArrayView data, qsizetype maxBytes)
+{
+    HttpHead head;
+    const qsizetype end = data.first(std::min(data.size(), maxBytes)).indexOf("\r\n\r\n");
+    if (end < 0) {
+        head.tooLarge = data.size() >= maxBytes;
+        return head;
+    }
+    head.consumed = end + 4;
+    const QByteArrayView lines = data.first(end + 2);
+    const qsizetype firstEnd = lines.indexOf("\r\n");
+    head.firstLine = lines.first(firstEnd);
+    head.fields = lines.sliced(firstEnd + 2);
+    return head;
+}
+
+/// Calls `field(name, value)` for each header line (value trimmed); false at a line without a name.
+template<typename Field>
+bool forEachField(QByteArrayView fields, Field field)
+{
+    while (!fields.isEmpty()) {
+        const qsizetype lineEnd = fields.indexOf("\r\n");
+        const QByteArrayView line = fields.first(lineEnd);
+        fields = fields.sliced(lineEnd + 2);
+        const qsizetype colon = line.indexOf(':');
+        if (colon <= 0)
+            return false;
+        field(line.first(colon), trimmed(line.sliced(colon + 1)));
+    }
+    return true;
+}
+
 bool validCloseCode(quint16 code)
 {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
@@ -54,17 +95,13 @@ Handshake Handshake::parse(QByteArrayView data, QByteArrayView path, qsizetype m
         h.error = why;
         return h;
     };
-    const qsizetype end = data.first(std::min(data.size(), maxBytes)).indexOf("\r\n\r\n");
-    if (end < 0) {
-        if (data.size() >= maxBytes)
-            return bad(431, u"request header over %1 bytes"_s.arg(maxBytes));
+    const HttpHead head = splitHead(data, maxBytes);
+    if (head.tooLarge)
+        return bad(431, u"request header over %1 bytes"_s.arg(maxBytes));
+    if (!head.consumed)
         return h;
-    }
-    h.consumed = end + 4;
-    QByteArrayView rest = data.first(end + 2);
-    const qsizetype firstEnd = rest.indexOf("\r\n");
-    const QByteArrayView requestLine = rest.first(firstEnd);
-    rest = rest.sliced(firstEnd + 2);
+    h.consumed = head.consumed;
+    const QByteArrayView requestLine = head.firstLine;
 
     const QList<QByteArrayView> parts = [&] {
         QList<QByteArrayView> out;
@@ -86,15 +123,7 @@ Handshake Handshake::parse(QByteArrayView data, QByteArrayView path, qsizetype m
         return bad(404, u"no WebSocket endpoint at %1"_s.arg(QString::fromLatin1(h.path.left(128))));
 
     QByteArrayView upgrade, connection, version;
-    while (!rest.isEmpty()) {
-        const qsizetype lineEnd = rest.indexOf("\r\n");
-        const QByteArrayView line = rest.first(lineEnd);
-        rest = rest.sliced(lineEnd + 2);
-        const qsizetype colon = line.indexOf(':');
-        if (colon <= 0)
-            return bad(400, u"malformed header line"_s);
-        const QByteArrayView name = line.first(colon);
-        const QByteArrayView value = trimmed(line.sliced(colon + 1));
+    const bool wellFormed = forEachField(head.fields, [&](QByteArrayView name, QByteArrayView value) {
         if (equalsIgnoreCase(name, "upgrade"))
             upgrade = value;
         else if (equalsIgnoreCase(name, "connection"))
@@ -105,7 +134,9 @@ Handshake Handshake::parse(QByteArrayView data, QByteArrayView path, qsizetype m
             version = value;
         else if (equalsIgnoreCase(name, "x-forwarded-for") || (equalsIgnoreCase(name, "x-real-ip") && h.forwardedFor.isEmpty()))
             h.forwardedFor = value.first(std::min<qsizetype>(value.size(), 64)).toByteArray();
-    }
+    });
+    if (!wellFormed)
+        return bad(400, u"malformed header line"_s);
     if (!hasToken(upgrade, "websocket") || !hasToken(connection, "upgrade"))
         return bad(400, u"not a WebSocket upgrade (Upgrade: websocket and Connection: Upgrade are required)"_s);
     if (version != "13")
@@ -166,17 +197,13 @@ HandshakeResponse HandshakeResponse::parse(QByteArrayView data, QByteArrayView k
         r.error = why;
         return r;
     };
-    const qsizetype end = data.first(std::min(data.size(), maxBytes)).indexOf("\r\n\r\n");
-    if (end < 0) {
-        if (data.size() >= maxBytes)
-            return bad(u"response header over %1 bytes"_s.arg(maxBytes));
+    const HttpHead head = splitHead(data, maxBytes);
+    if (head.tooLarge)
+        return bad(u"response header over %1 bytes"_s.arg(maxBytes));
+    if (!head.consumed)
         return r;
-    }
-    r.consumed = end + 4;
-    QByteArrayView rest = data.first(end + 2);
-    const qsizetype firstEnd = rest.indexOf("\r\n");
-    const QByteArrayView statusLine = rest.first(firstEnd);
-    rest = rest.sliced(firstEnd + 2);
+    r.consumed = head.consumed;
+    const QByteArrayView statusLine = head.firstLine;
     // "HTTP/1.1 101 Switching Protocols"
     if (!statusLine.startsWith("HTTP/1.") || statusLine.size() < 12 || statusLine[8] != ' ')
         return bad(u"not an HTTP/1.1 status line"_s);
@@ -186,15 +213,7 @@ HandshakeResponse HandshakeResponse::parse(QByteArrayView data, QByteArrayView k
         return bad(u"not an HTTP/1.1 status line"_s);
 
     QByteArrayView upgrade, connection, accept;
-    while (!rest.isEmpty()) {
-        const qsizetype lineEnd = rest.indexOf("\r\n");
-        const QByteArrayView line = rest.first(lineEnd);
-        rest = rest.sliced(lineEnd + 2);
-        const qsizetype colon = line.indexOf(':');
-        if (colon <= 0)
-            return bad(u"malformed header line"_s);
-        const QByteArrayView name = line.first(colon);
-        const QByteArrayView value = trimmed(line.sliced(colon + 1));
+    const bool wellFormed = forEachField(head.fields, [&](QByteArrayView name, QByteArrayView value) {
         if (equalsIgnoreCase(name, "upgrade"))
             upgrade = value;
         else if (equalsIgnoreCase(name, "connection"))
@@ -203,7 +222,9 @@ HandshakeResponse HandshakeResponse::parse(QByteArrayView data, QByteArrayView k
             accept = value;
         else if (equalsIgnoreCase(name, "retry-after"))
             r.retryAfterSeconds = std::max(-1, value.toInt());
-    }
+    });
+    if (!wellFormed)
+        return bad(u"malformed header line"_s);
     if (r.httpStatus != 101) {
         const QByteArrayView reason = statusLine.size() > 13 ? statusLine.sliced(13) : QByteArrayView();
         return bad(u"the server answered HTTP %1 %2"_s.arg(r.httpStatus).arg(QString::fromLatin1(reason.first(std::min<qsizetype>(reason.size(), 64)))).trimmed());
