@@ -100,6 +100,18 @@ public:
         m_ws.sendBinaryMessage(encode(Message(type, id, body)));
     }
     void sendRaw(const QByteArray &frame) { m_ws.sendBinaryMessage(frame); }
+    /// Answers a received command as a box that ran it: ack, then the result.
+    void finishCommand(const Message &command, quint64 commandId, bool ok, const QString &text)
+    {
+        CommandAck ack;
+        ack.commandId = commandId;
+        send(MessageType::Ack, ack.toBody(), command.id);
+        CommandResult result;
+        result.commandId = commandId;
+        result.ok = ok;
+        result.text = text;
+        send(MessageType::Result, result.toBody());
+    }
     void sendText(const QString &text) { m_ws.sendTextMessage(text); }
 
     Hello hello(bool withSecret, bool withToken) const
@@ -209,14 +221,14 @@ struct Http
     QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
 };
 
-inline Http http(QNetworkAccessManager &nam, const QByteArray &verb, quint16 port, const QString &path,
-                 const QString &token = {}, const QJsonObject &body = {}, bool withBody = false)
+/// One request to the server's API on loopback, waited for (30 s at most).
+inline Http request(QNetworkAccessManager &nam, const QByteArray &verb, quint16 port, const QString &path,
+                    const QString &token, const QByteArray &contentType, const QByteArray &data)
 {
     QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
     if (!token.isEmpty())
         req.setRawHeader("Authorization", "Bearer " + token.toLatin1());
-    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
-    const QByteArray data = withBody || !body.isEmpty() ? QJsonDocument(body).toJson(QJsonDocument::Compact) : QByteArray();
+    req.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
     std::unique_ptr<QNetworkReply> reply(nam.sendCustomRequest(req, verb, data));
     if (!reply->isFinished()) {
         QSignalSpy finished(reply.get(), &QNetworkReply::finished);
@@ -224,6 +236,19 @@ inline Http http(QNetworkAccessManager &nam, const QByteArray &verb, quint16 por
     }
     return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll(),
             reply->header(QNetworkRequest::ContentTypeHeader).toByteArray()};
+}
+
+inline Http http(QNetworkAccessManager &nam, const QByteArray &verb, quint16 port, const QString &path,
+                 const QString &token = {}, const QJsonObject &body = {}, bool withBody = false)
+{
+    const QByteArray data = withBody || !body.isEmpty() ? QJsonDocument(body).toJson(QJsonDocument::Compact) : QByteArray();
+    return request(nam, verb, port, path, token, "application/json", data);
+}
+
+/// POSTs raw bytes (a release bundle upload).
+inline Http postRaw(QNetworkAccessManager &nam, quint16 port, const QString &path, const QString &token, const QByteArray &body)
+{
+    return request(nam, "POST", port, path, token, "application/octet-stream", body);
 }
 
 inline QString login(QNetworkAccessManager &nam, quint16 port, const QString &account, const QString &password)

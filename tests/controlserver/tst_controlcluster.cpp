@@ -136,14 +136,7 @@ private Q_SLOTS:
         QVERIFY2(c, qPrintable(e));
         QCOMPARE(qint64(c->commandId), id);
         QCOMPARE(c->args.value(u"channel"_s).toString(), u"arte"_s);
-        CommandAck ack;
-        ack.commandId = c->commandId;
-        box.send(MessageType::Ack, ack.toBody(), m->id);
-        CommandResult result;
-        result.commandId = c->commandId;
-        result.ok = true;
-        result.text = u"tuned"_s;
-        box.send(MessageType::Result, result.toBody());
+        box.finishCommand(*m, c->commandId, true, u"tuned"_s);
         // Node A answers from the shared store.
         QTRY_COMPARE_WITH_TIMEOUT(http(m_nam, "GET", m_a.httpPort, u"/api/commands/%1"_s.arg(id), tokenA)
                                       .json().value(u"state").toString(),
@@ -176,13 +169,7 @@ private Q_SLOTS:
         QVERIFY2(built.ok(), qPrintable(built.status.toString()));
         QFile bundle(bundlePath);
         QVERIFY(bundle.open(QIODevice::ReadOnly));
-        QNetworkRequest req(QUrl(u"http://127.0.0.1:%1/api/releases"_s.arg(m_a.httpPort)));
-        req.setRawHeader("Authorization", "Bearer " + tokenA.toLatin1());
-        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/octet-stream"));
-        std::unique_ptr<QNetworkReply> upload(m_nam.post(req, bundle.readAll()));
-        QSignalSpy uploaded(upload.get(), &QNetworkReply::finished);
-        QVERIFY(upload->isFinished() || uploaded.wait(20000));
-        QCOMPARE(upload->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 201);
+        QCOMPARE(postRaw(m_nam, m_a.httpPort, u"/api/releases"_s, tokenA, bundle.readAll()).status, 201);
 
         // Only this box is in the clean channel and online (the others of this test are away).
         const Http created = http(m_nam, "POST", m_a.httpPort, u"/api/rollouts"_s, tokenA,
@@ -203,14 +190,7 @@ private Q_SLOTS:
         QVERIFY2(offer, qPrintable(e));
         QCOMPARE(offer->version, u"2.5.0"_s);
         QVERIFY2(offer->url.contains(u":%1/"_s.arg(m_a.httpPort)), qPrintable(offer->url));
-        CommandAck ack;
-        ack.commandId = c->commandId;
-        box.send(MessageType::Ack, ack.toBody(), m->id);
-        CommandResult result;
-        result.commandId = c->commandId;
-        result.ok = true;
-        result.text = u"installed"_s;
-        box.send(MessageType::Result, result.toBody());
+        box.finishCommand(*m, c->commandId, true, u"installed"_s);
 
         QJsonObject rollout;
         const auto succeeded = [&] {

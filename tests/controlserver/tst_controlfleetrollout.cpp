@@ -107,13 +107,7 @@ private Q_SLOTS:
         };
         QTRY_COMPARE_WITH_TIMEOUT(online(), kBoxes, 30000);
 
-        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1/api/releases").arg(httpPort)));
-        req.setRawHeader("Authorization", "Bearer " + token.toLatin1());
-        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/octet-stream"));
-        std::unique_ptr<QNetworkReply> upload(m_nam.post(req, bundle.readAll()));
-        QSignalSpy uploaded(upload.get(), &QNetworkReply::finished);
-        QVERIFY(upload->isFinished() || uploaded.wait(20000));
-        QCOMPARE(upload->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 201);
+        QCOMPARE(postRaw(m_nam, httpPort, u"/api/releases"_qs, token, bundle.readAll()).status, 201);
 
         const Http created = http(m_nam, "POST", httpPort, u"/api/rollouts"_qs, token,
                                   {{u"release"_qs, u"1.1.0"_qs}, {u"channel"_qs, u"clean"_qs},

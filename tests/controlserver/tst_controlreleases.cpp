@@ -23,21 +23,6 @@ namespace {
 
 constexpr char kVersion[] = "2.5.0";
 
-Http postRaw(QNetworkAccessManager &nam, quint16 port, const QString &path, const QString &token, const QByteArray &body)
-{
-    QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
-    if (!token.isEmpty())
-        req.setRawHeader("Authorization", "Bearer " + token.toLatin1());
-    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/octet-stream"));
-    std::unique_ptr<QNetworkReply> reply(nam.post(req, body));
-    if (!reply->isFinished()) {
-        QSignalSpy finished(reply.get(), &QNetworkReply::finished);
-        finished.wait(30000);
-    }
-    return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll(),
-            reply->header(QNetworkRequest::ContentTypeHeader).toByteArray()};
-}
-
 Http getWithBearer(QNetworkAccessManager &nam, const QString &url, const QByteArray &bearer)
 {
     QNetworkRequest req{QUrl(url)};
