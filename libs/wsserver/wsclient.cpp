@@ -371,15 +371,21 @@ bool ClientPool::sendText(ConnectionId id, QByteArrayView utf8)
     return c && c->state == Connection::Open && write(c, encodeFrame(Opcode::Text, utf8, mask()));
 }
 
-void ClientPool::close(ConnectionId id, quint16 code, QByteArrayView reason)
+ClientPool::Connection *ClientPool::letGo(ConnectionId id)
 {
     Connection *c = find(id);
-    if (!c) {
-        if (quint32(id) == kNoDescriptor)
-            m_cancelledFailures.insert(id);
+    if (c)
+        c->handler = nullptr;
+    else if (quint32(id) == kNoDescriptor)
+        m_cancelledFailures.insert(id); // its queued failure is not delivered
+    return c;
+}
+
+void ClientPool::close(ConnectionId id, quint16 code, QByteArrayView reason)
+{
+    Connection *c = letGo(id);
+    if (!c)
         return;
-    }
-    c->handler = nullptr;
     if (c->state != Connection::Open) {
         finish(c, code, {});
         return;
@@ -393,14 +399,8 @@ void ClientPool::close(ConnectionId id, quint16 code, QByteArrayView reason)
 
 void ClientPool::abort(ConnectionId id)
 {
-    Connection *c = find(id);
-    if (!c) {
-        if (quint32(id) == kNoDescriptor)
-            m_cancelledFailures.insert(id);
-        return;
-    }
-    c->handler = nullptr;
-    finish(c, CloseAbnormal, {});
+    if (Connection *c = letGo(id))
+        finish(c, CloseAbnormal, {});
 }
 
 void ClientPool::finish(Connection *c, quint16 code, const QString &reason)

@@ -88,6 +88,8 @@ private:
     };
     const Endpoint &endpoint(const QUrl &url);
     Connection *find(ConnectionId id) const;
+    /// The owner lets go of `id`: no more callbacks; the connection, if it still has one.
+    Connection *letGo(ConnectionId id);
     void dispatch();
     void connected(Connection *c);
     void readFrom(Connection *c);
