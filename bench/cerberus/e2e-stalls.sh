@@ -10,7 +10,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build/bench-release}
+. "$ROOT/bench/common.sh"
 KNOWN=${KNOWN:-100000}
 ONLINE=${ONLINE:-19000}
 INTERVAL=${INTERVAL:-1}
@@ -21,26 +21,9 @@ SLICE=9500
 ulimit -n "$(ulimit -Hn)"
 
 echo "== Cerberus end to end: $KNOWN known, $ONLINE online (telemetry every $INTERVAL s), $SECONDS_RUN s; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD) =="
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIPTV_BUILD_TESTS=OFF \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-cmake --build "$BUILD" --target controlserver fleetsim cerberus -j2 >/dev/null
-SERVER="$BUILD/server/controlserver/controlserver"
-FLEETSIM="$BUILD/tools/fleetsim/fleetsim"
+release_build controlserver fleetsim cerberus
 CERBERUS="$BUILD/apps/cerberus/cerberus"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-IPTV_CONTROL_ADMIN_PASSWORD=bench-password "$SERVER" --data-dir "$WORK/control" --box-port "$PORT" \
-    --http-port $((PORT + 1)) --operator-ws-port $((PORT + 2)) --auto-approve --hello-rate 100000 \
-    >"$WORK/controlserver.log" 2>&1 &
-server=$!
-pids+=("$server")
-until curl -sf "localhost:$((PORT + 1))/healthz" >/dev/null; do
-    kill -0 "$server" 2>/dev/null || { cat "$WORK/controlserver.log"; exit 1; }
-    sleep 0.2
-done
+start_controlserver "$WORK" "$PORT"
 
 # Enrolled in slices (a process holds at most 20,000 sockets), each slice once online, then gone.
 sim=(nice -n 10 "$FLEETSIM" --server "ws://127.0.0.1:$PORT/box" --loopback-spread 2 --tokens "$WORK/tokens" --quiet --json)

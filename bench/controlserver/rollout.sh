@@ -11,7 +11,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build/bench-release}
+. "$ROOT/bench/common.sh"
 BOXES=${BOXES:-10000}
 PROCESSES=${PROCESSES:-2}
 FAIL_PERCENT=${FAIL_PERCENT:-2}
@@ -22,16 +22,8 @@ PORT=${PORT:-18820}
 ulimit -n "$(ulimit -Hn)"
 
 echo "== rollout to $BOXES boxes, $FAIL_PERCENT % failing, error threshold $ERROR_THRESHOLD; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD) =="
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIPTV_BUILD_TESTS=OFF \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-cmake --build "$BUILD" --target controlserver fleetsim iptv-payload -j2 >/dev/null
-SERVER="$BUILD/server/controlserver/controlserver"
-FLEETSIM="$BUILD/tools/fleetsim/fleetsim"
+release_build controlserver fleetsim iptv-payload
 PAYLOAD="$BUILD/tools/iptv-payload/iptv-payload"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 # A key and a small bundle.
 "$PAYLOAD" keygen -o "$WORK/release" >/dev/null
@@ -40,16 +32,8 @@ printf 'import QtQuick\nItem {}\n' >"$WORK/src/Main.qml"
 "$PAYLOAD" build "$WORK/src" --version 1.1.0 --channel clean --min-box-version 1.0.0 --key "$WORK/release.key" \
     -o "$WORK/1.1.0.bundle" -q >/dev/null
 
-IPTV_CONTROL_ADMIN_PASSWORD=bench-password "$SERVER" --data-dir "$WORK/control" --box-port "$PORT" \
-    --http-port $((PORT + 1)) --operator-ws-port $((PORT + 2)) --auto-approve --hello-rate 100000 \
-    --trust-key "$WORK/release.pub" >"$WORK/controlserver.log" 2>&1 &
-server=$!
-pids+=("$server")
+start_controlserver "$WORK" "$PORT" --trust-key "$WORK/release.pub"
 API="localhost:$((PORT + 1))"
-until curl -sf "$API/healthz" >/dev/null; do
-    kill -0 "$server" 2>/dev/null || { cat "$WORK/controlserver.log"; exit 1; }
-    sleep 0.2
-done
 nice -n 10 "$FLEETSIM" --server "ws://127.0.0.1:$PORT/box" --boxes "$BOXES" --processes "$PROCESSES" \
     --loopback-spread "$PROCESSES" --install-fail-percent "$FAIL_PERCENT" --duration 3600 --quiet --json \
     >"$WORK/fleet.json" 2>"$WORK/fleet.err" &

@@ -21,7 +21,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build/bench-release}
+. "$ROOT/bench/common.sh"
 BOXES=${BOXES:-19000}
 PROCESSES=${PROCESSES:-2}
 DURATION=${DURATION:-15}
@@ -39,31 +39,15 @@ lscpu | awk -F: '/^Model name|^CPU\(s\)/ { gsub(/^ +/, "", $2); print "  " $1 ":
 echo "  date: $(date -u '+%Y-%m-%d %H:%M UTC')   commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)   fd cap: $(ulimit -Hn)"
 
 echo "== build (Release) in $BUILD =="
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIPTV_BUILD_TESTS=OFF \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-cmake --build "$BUILD" --target controlserver fleetsim mqttload bench_commandrtt -j2 >/dev/null
-SERVER="$BUILD/server/controlserver/controlserver"
-FLEETSIM="$BUILD/tools/fleetsim/fleetsim"
+release_build controlserver fleetsim mqttload bench_commandrtt
 MQTTLOAD="$BUILD/bench/controlserver/mqttload"
 RTT="$BUILD/bench/controlserver/bench_commandrtt"
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt-get install -y -q mosquitto >/dev/null
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 echo "== ours: controlserver + fleetsim, $BOXES boxes in $PROCESSES processes =="
-IPTV_CONTROL_ADMIN_PASSWORD=bench-password "$SERVER" --data-dir "$WORK/control" --box-port "$BOX_PORT" \
-    --http-port "$HTTP_PORT" --operator-ws-port "$WS_PORT" --auto-approve --hello-rate 100000 \
-    --max-handshakes 20000 >"$WORK/controlserver.log" 2>&1 &
-server=$!
-pids+=("$server")
-until curl -sf "localhost:$HTTP_PORT/healthz" >/dev/null; do
-    kill -0 "$server" 2>/dev/null || { cat "$WORK/controlserver.log"; exit 1; }
-    sleep 0.2
-done
+start_controlserver "$WORK" "$BOX_PORT" --max-handshakes 20000
 idle_kb=$(rss_kb "$server")
 sim=(nice -n "$LOAD_NICE" "$FLEETSIM" --telemetry-window "$WINDOW" --server "ws://127.0.0.1:$BOX_PORT/box" --boxes "$BOXES" --processes "$PROCESSES" --loopback-spread "$PROCESSES"
      --tokens "$WORK/tokens" --json --quiet)
