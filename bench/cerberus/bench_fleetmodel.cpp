@@ -7,6 +7,8 @@
 //
 //   bench_fleetmodel [--boxes 100000] [--updates 200000]
 
+#include "cputime.h"
+
 #include <cerberus/fleetfilterproxy.h>
 #include <cerberus/fleetmodel.h>
 
@@ -72,14 +74,6 @@ QJsonObject makeBox(int i, QRandomGenerator &rng)
 }
 
 double msSince(const QElapsedTimer &t) { return t.nsecsElapsed() / 1e6; }
-
-/// CPU time of this thread: the machine is shared, so wall time alone overstates the work.
-double threadCpuMs()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 } // namespace
 

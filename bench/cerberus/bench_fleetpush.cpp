@@ -9,6 +9,8 @@
 //
 //   bench_fleetpush [--boxes 19000] [--rounds 10]
 
+#include "cputime.h"
+
 #include "fleet.h"
 #include "operatorhub.h"
 
@@ -25,17 +27,6 @@
 #include <ctime>
 
 using namespace iptv::control;
-
-namespace {
-
-double threadCpuMs()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-} // namespace
 
 int main(int argc, char **argv)
 {

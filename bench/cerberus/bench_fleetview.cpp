@@ -8,6 +8,8 @@
 //
 //   bench_fleetview [--boxes 100000] [--serials ordered|random]
 
+#include "cputime.h"
+
 #include <cerberus/fleetfilterproxy.h>
 #include <cerberus/fleetmodel.h>
 
@@ -25,13 +27,6 @@
 using namespace iptv::cerberus;
 
 namespace {
-
-double threadCpuMs()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 QJsonObject makeBox(int i, const QString &serial, QRandomGenerator &rng)
 {
