@@ -1,7 +1,8 @@
 // Fuzzes the control protocol decoder the server runs on every frame a box or operator sends:
 // any bytes give a message or an error code with a reason, within the limits, without crashing;
 // a decoded message goes through every typed body reader, and what decodes re-encodes and
-// decodes to the same envelope.
+// decodes to the same envelope. The server's telemetry fast path (decodeTelemetry) is checked
+// against decode() + Telemetry::fromBody() on every input: what it takes, they take the same way.
 #include <protocol/message.h>
 
 #include <cstddef>
@@ -16,6 +17,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     DecodeLimits limits;
     limits.maxFrameBytes = 64 * 1024;
     limits.maxStringBytes = 16 * 1024;
+    TelemetryMessage fast;
+    if (decodeTelemetry(bytes, limits, &fast)) {
+        const DecodeResult general = decode(bytes, limits);
+        QString error;
+        const auto t = general.ok() && general.message.type == MessageType::Telemetry
+            ? Telemetry::fromBody(general.message.body, &error) : std::nullopt;
+        // Compared as values, or as bytes where a NaN makes values unequal to themselves.
+        if (!t || general.message.id != fast.id || general.message.replyTo != fast.replyTo
+            || !(fast.telemetry == *t || fast.telemetry.toCbor() == t->toCbor()))
+            abort();
+    }
     // Text frames (operators) start with '{' in practice; try both decoders on everything.
     for (const DecodeResult &r : {decode(bytes, limits), decodeJson(bytes, limits)}) {
         if (!r.ok()) {

@@ -26,6 +26,11 @@ messages = {
     'welcome': {'t': 'welcome', 're': 1, 'v': 1, 'box': 'b1', 'state': 'approved', 'token': b'x' * 16, 'hb': 30, 'tel': 60},
     'telemetry': {'t': 'telemetry', 'id': 2, 'ts': 1790000000000, 'cpu': 12.5, 'mem': 400000, 'temp': 55.0,
                   'zap': [300, 700], 'ft': {'n': 60, 'p50': 16.6, 'p95': 20.0, 'p99': 33.0, 'max': 50.0}},
+    # What a box sends every sample (Telemetry::toCbor order, envelope last): the server's fast path.
+    'telemetry-box': {'ts': 1790000000000, 'cpu': 23.5, 'mem': 412000, 'memTotal': 1024000, 'temp': 61.5, 'up': 86400,
+                      'sw': '2.4.1', 'rch': 'clean', 'ch': 'bbc-one', 'player': 'playing', 'buf': 2, 'bufMs': 1800,
+                      'err': 1, 'zap': [640, 720], 'ft': {'n': 60, 'p50': 16.6, 'p95': 20.0, 'p99': 33.3, 'max': 50.0},
+                      't': 'telemetry', 'id': 9, 'hdmi': True},
     'event': {'t': 'event', 'id': 3, 'kind': 'buffering', 'sev': 'warning', 'data': {'ms': 800}},
     'command': {'t': 'command', 'id': 4, 'cmd': 17, 'name': 'tune', 'args': {'channel': 'arte'}, 'exp': 1790000600000},
     'ack': {'t': 'ack', 'id': 5, 're': 4, 'cmd': 17},

@@ -261,6 +261,7 @@ void BoxLink::sendHello()
     hello.model = m_config.model;
     hello.softwareVersion = m_config.softwareVersion;
     hello.releaseChannel = m_config.releaseChannel;
+    hello.telemetryWindow = std::max(1, m_config.telemetryWindow);
     hello.token = m_store->token();
     if (hello.token.isEmpty())
         hello.secret = m_store->secret();
@@ -270,12 +271,19 @@ void BoxLink::sendHello()
 
 quint64 BoxLink::send(MessageType type, const QCborMap &body, quint64 replyTo)
 {
-    if (!m_socket)
-        return 0;
-    const quint64 id = m_nextId++;
-    m_socket->sendBinary(encode(Message(type, id, body, replyTo)));
+    return m_socket ? transmit(encode(Message(type, m_nextId, body, replyTo))) : 0;
+}
+
+quint64 BoxLink::sendEncoded(MessageType type, const QByteArray &body)
+{
+    return m_socket ? transmit(encode(type, m_nextId, body)) : 0;
+}
+
+quint64 BoxLink::transmit(const QByteArray &frame)
+{
+    m_socket->sendBinary(frame);
     m_lastSentAt = DeadlineScheduler::now();
-    return id;
+    return m_nextId++;
 }
 
 void BoxLink::linkMessage(const QByteArray &frame, bool text)
@@ -621,10 +629,10 @@ void BoxLink::sendTelemetry(const Telemetry &telemetry)
         t.softwareVersion = m_config.softwareVersion;
     if (t.releaseChannel.isEmpty())
         t.releaseChannel = m_config.releaseChannel;
-    sendTelemetryNow(t.toBody());
+    sendTelemetryNow(t.toCbor());
 }
 
-void BoxLink::sendTelemetryNow(const QCborMap &body)
+void BoxLink::sendTelemetryNow(const QByteArray &body)
 {
     if (m_unacked.size() >= std::max(1, m_config.maxUnackedTelemetry)) {
         // Drop the oldest sample still waiting; one already on the wire stays, or dropping it
@@ -653,7 +661,7 @@ void BoxLink::pumpTelemetry()
             break;
         if (t.messageId != 0)
             continue;
-        t.messageId = send(MessageType::Telemetry, t.body);
+        t.messageId = sendEncoded(MessageType::Telemetry, t.body);
         t.sentAtUs = DeadlineScheduler::nowUs();
         ++m_stats.telemetrySent;
         if (t.resend)

@@ -196,7 +196,11 @@ private:
     void goOnline();
     void sendHello();
     quint64 send(protocol::MessageType type, const QCborMap &body, quint64 replyTo = 0);
-    void sendTelemetryNow(const QCborMap &body);
+    /// The same for a body already encoded (telemetry, kept encoded until it is acknowledged).
+    quint64 sendEncoded(protocol::MessageType type, const QByteArray &body);
+    /// Sends a frame encoded with id m_nextId; returns that id and moves on.
+    quint64 transmit(const QByteArray &frame);
+    void sendTelemetryNow(const QByteArray &body);
     void pumpTelemetry();
     void sendResult(const protocol::CommandResult &result);
     void flushQueued();
@@ -206,7 +210,7 @@ private:
         quint64 messageId = 0; ///< 0 = not sent on this session
         qint64 sentAtUs = 0;
         bool resend = false;   ///< sent on an earlier session, not acknowledged
-        QCborMap body;
+        QByteArray body;       ///< CBOR (Telemetry::toCbor()): encoded once, however often sent
     };
     struct RememberedCommand
     {

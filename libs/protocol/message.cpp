@@ -6,11 +6,14 @@
 #include <QCborValue>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QStringDecoder>
 
 #include <algorithm>
 #include <array>
 #include <climits>
 #include <cmath>
+#include <string_view>
+#include <utility>
 
 using namespace Qt::StringLiterals;
 
@@ -542,6 +545,46 @@ void appendHead(QByteArray &out, quint8 major, quint64 value)
     }
 }
 
+// "t", "id" and "re" after the body's entries, as QCborStreamWriter writes them.
+void appendEnvelope(QByteArray &out, const QByteArray &type, quint64 id, quint64 replyTo)
+{
+    out.append(char(0x61)).append('t');
+    appendHead(out, 3, quint64(type.size()));
+    out.append(type);
+    if (id) {
+        out.append(char(0x62)).append("id", 2);
+        appendHead(out, 0, id);
+    }
+    if (replyTo) {
+        out.append(char(0x62)).append("re", 2);
+        appendHead(out, 0, replyTo);
+    }
+}
+
+// The head of a definite-length map: its entry count and the head's size; false for anything else.
+bool readMapHead(QByteArrayView cbor, quint64 *entries, qsizetype *headSize)
+{
+    if (cbor.isEmpty() || (quint8(cbor[0]) >> 5) != 5)
+        return false;
+    const quint8 info = quint8(cbor[0]) & 0x1f;
+    if (info < 24) {
+        *entries = info;
+        *headSize = 1;
+        return true;
+    }
+    if (info > 27)
+        return false; // indefinite length, or reserved
+    const qsizetype bytes = qsizetype(1) << (info - 24);
+    if (cbor.size() < 1 + bytes)
+        return false;
+    quint64 n = 0;
+    for (qsizetype i = 1; i <= bytes; ++i)
+        n = (n << 8) | quint8(cbor[i]);
+    *entries = n;
+    *headSize = 1 + bytes;
+    return true;
+}
+
 } // namespace
 
 QByteArray encode(const Message &message)
@@ -578,17 +621,22 @@ QByteArray encode(const Message &message)
     QByteArray out;
     out.reserve(24 + type.size());
     appendHead(out, 5, 1 + (message.id != 0) + (message.replyTo != 0)); // map
-    out.append(char(0x61)).append('t');
-    appendHead(out, 3, quint64(type.size()));
-    out.append(type);
-    if (message.id) {
-        out.append(char(0x62)).append("id", 2);
-        appendHead(out, 0, message.id);
-    }
-    if (message.replyTo) {
-        out.append(char(0x62)).append("re", 2);
-        appendHead(out, 0, message.replyTo);
-    }
+    appendEnvelope(out, type, message.id, message.replyTo);
+    return out;
+}
+
+QByteArray encode(MessageType type, quint64 id, QByteArrayView bodyCbor, quint64 replyTo)
+{
+    quint64 entries = 0;
+    qsizetype headSize = 0;
+    if (!readMapHead(bodyCbor, &entries, &headSize) || id > quint64(INT64_MAX) || replyTo > quint64(INT64_MAX))
+        return encode(Message(type, id, QCborValue::fromCbor(bodyCbor.toByteArray()).toMap(), replyTo));
+    const QByteArray name = typeName(type).toUtf8();
+    QByteArray out;
+    out.reserve(bodyCbor.size() + 32 + name.size());
+    appendHead(out, 5, entries + 1 + (id != 0) + (replyTo != 0));
+    out.append(bodyCbor.sliced(headSize));
+    appendEnvelope(out, name, id, replyTo);
     return out;
 }
 
@@ -637,6 +685,8 @@ QCborMap Hello::toBody() const
     insertText(m, "rch"_L1, releaseChannel);
     insertBytes(m, "token"_L1, token);
     insertBytes(m, "secret"_L1, secret);
+    if (telemetryWindow > 0)
+        m.insert("win"_L1, telemetryWindow);
     insertText(m, "account"_L1, account);
     return m;
 }
@@ -663,6 +713,7 @@ std::optional<Hello> Hello::fromBody(const QCborMap &body, QString *error)
     h.releaseChannel = r.text("rch"_L1);
     h.token = r.bytes("token"_L1);
     h.secret = r.bytes("secret"_L1);
+    h.telemetryWindow = int(bounded(0, r.integer("win"_L1, 0), 1 << 16));
     h.account = r.text("account"_L1);
     if (r.ok() && h.role == "box"_L1 && h.serial.isEmpty())
         r.fail(u"missing field \"serial\""_s);
@@ -742,6 +793,90 @@ QCborMap Telemetry::toBody() const
     return m;
 }
 
+QByteArray Telemetry::toCbor() const
+{
+    // The fields and order of toBody(), written without building the map.
+    const qint64 ms = time.isValid() ? time.toMSecsSinceEpoch() : 0;
+    const quint64 entries = time.isValid() + (cpuPercent >= 0) + (memoryUsedKb >= 0) + (memoryTotalKb >= 0)
+        + (temperatureC > -1000) + (uptimeSeconds >= 0) + !softwareVersion.isEmpty() + !releaseChannel.isEmpty()
+        + !currentChannel.isEmpty() + !playerState.isEmpty() + (bufferingEvents != 0) + (bufferingMs != 0)
+        + (errorEvents != 0) + !zapTimesMs.isEmpty() + frameStats.has_value();
+    QByteArray out;
+    out.reserve(160);
+    QCborStreamWriter w(&out);
+    const auto text = [&w](QLatin1StringView key, const QString &value) {
+        if (!value.isEmpty()) {
+            w.append(key);
+            w.append(value);
+        }
+    };
+    w.startMap(entries);
+    if (time.isValid()) {
+        w.append("ts"_L1);
+        w.append(ms);
+    }
+    if (cpuPercent >= 0) {
+        w.append("cpu"_L1);
+        w.append(cpuPercent);
+    }
+    if (memoryUsedKb >= 0) {
+        w.append("mem"_L1);
+        w.append(memoryUsedKb);
+    }
+    if (memoryTotalKb >= 0) {
+        w.append("memTotal"_L1);
+        w.append(memoryTotalKb);
+    }
+    if (temperatureC > -1000) {
+        w.append("temp"_L1);
+        w.append(temperatureC);
+    }
+    if (uptimeSeconds >= 0) {
+        w.append("up"_L1);
+        w.append(uptimeSeconds);
+    }
+    text("sw"_L1, softwareVersion);
+    text("rch"_L1, releaseChannel);
+    text("ch"_L1, currentChannel);
+    text("player"_L1, playerState);
+    if (bufferingEvents) {
+        w.append("buf"_L1);
+        w.append(qint64(bufferingEvents));
+    }
+    if (bufferingMs) {
+        w.append("bufMs"_L1);
+        w.append(bufferingMs);
+    }
+    if (errorEvents) {
+        w.append("err"_L1);
+        w.append(qint64(errorEvents));
+    }
+    if (!zapTimesMs.isEmpty()) {
+        w.append("zap"_L1);
+        w.startArray(quint64(zapTimesMs.size()));
+        for (int z : zapTimesMs)
+            w.append(qint64(z));
+        w.endArray();
+    }
+    if (frameStats) {
+        w.append("ft"_L1);
+        w.startMap(5);
+        w.append("n"_L1);
+        w.append(qint64(frameStats->frames));
+        w.append("p50"_L1);
+        w.append(frameStats->p50);
+        w.append("p95"_L1);
+        w.append(frameStats->p95);
+        w.append("p99"_L1);
+        w.append(frameStats->p99);
+        w.append("max"_L1);
+        w.append(frameStats->max);
+        w.endMap();
+    }
+    w.endMap();
+    return out;
+}
+
 std::optional<Telemetry> Telemetry::fromBody(const QCborMap &body, QString *error)
 {
     BodyReader r(body, error);
@@ -783,6 +918,283 @@ std::optional<Telemetry> Telemetry::fromBody(const QCborMap &body, QString *erro
         t.frameStats = s;
     }
     return checked(r, t);
+}
+
+// ---- decodeTelemetry: the plain shape, streamed
+
+namespace {
+
+enum class TelemetryKey : quint8 {
+    Unknown, Type, Id, Re, Ts, Cpu, Mem, MemTotal, Temp, Up, Sw, Rch, Ch, Player, Buf, BufMs, Err, Zap, Ft
+};
+
+TelemetryKey telemetryKey(QByteArrayView key)
+{
+    static constexpr std::pair<std::string_view, TelemetryKey> s_keys[] = {
+        {"t", TelemetryKey::Type}, {"id", TelemetryKey::Id}, {"re", TelemetryKey::Re}, {"ts", TelemetryKey::Ts},
+        {"cpu", TelemetryKey::Cpu}, {"mem", TelemetryKey::Mem}, {"memTotal", TelemetryKey::MemTotal},
+        {"temp", TelemetryKey::Temp}, {"up", TelemetryKey::Up}, {"sw", TelemetryKey::Sw}, {"rch", TelemetryKey::Rch},
+        {"ch", TelemetryKey::Ch}, {"player", TelemetryKey::Player}, {"buf", TelemetryKey::Buf},
+        {"bufMs", TelemetryKey::BufMs}, {"err", TelemetryKey::Err}, {"zap", TelemetryKey::Zap}, {"ft", TelemetryKey::Ft},
+    };
+    const std::string_view k(key.data(), size_t(key.size()));
+    for (const auto &[name, id] : s_keys) {
+        if (name == k)
+            return id;
+    }
+    return TelemetryKey::Unknown;
+}
+
+// Reads values the way QCborValue::fromCbor() + BodyReader would see them, and says false for
+// anything they would see differently or refuse: the caller then leaves the frame to decode().
+class PlainReader
+{
+public:
+    explicit PlainReader(QByteArrayView frame) : r(frame.data(), frame.size()) {}
+
+    QCborStreamReader r;
+
+    /// A text string of at most 15 bytes into `buf` (keys, the type name); longer ones are read
+    /// and checked too, and come back as an empty view of a `*longText` of the real length.
+    bool shortText(char (&buf)[16], QByteArrayView *out, bool *tooLong)
+    {
+        *tooLong = false;
+        if (!r.isString())
+            return false;
+        if (!r.isLengthKnown() || r.length() > 15) {
+            *tooLong = true;
+            QString ignored;
+            return text(&ignored);
+        }
+        const qsizetype n = qsizetype(r.length());
+        auto chunk = r.readStringChunk(buf, sizeof buf);
+        qsizetype got = 0;
+        while (chunk.status == QCborStreamReader::Ok) {
+            got += chunk.data;
+            chunk = r.readStringChunk(buf + got, qsizetype(sizeof buf) - got);
+        }
+        if (chunk.status != QCborStreamReader::EndOfString || got != n)
+            return false;
+        *out = QByteArrayView(buf, n);
+        return true;
+    }
+    /// UTF-8 text (fromCbor() refuses invalid UTF-8 as a malformed frame).
+    bool text(QString *out)
+    {
+        if (!r.isString())
+            return false;
+        out->clear();
+        auto chunk = r.readString();
+        while (chunk.status == QCborStreamReader::Ok) {
+            *out += chunk.data;
+            chunk = r.readString();
+        }
+        return chunk.status == QCborStreamReader::EndOfString;
+    }
+    /// An integer QCborValue holds as one (not as a double: beyond the range of qint64).
+    bool integer(qint64 *out)
+    {
+        if (r.isUnsignedInteger() && r.toUnsignedInteger() <= quint64(INT64_MAX)) {
+            *out = qint64(r.toUnsignedInteger());
+            return r.next();
+        }
+        if (r.isNegativeInteger() && quint64(r.toNegativeInteger()) <= quint64(INT64_MAX)) {
+            *out = -qint64(quint64(r.toNegativeInteger()));
+            return r.next();
+        }
+        return false;
+    }
+    /// BodyReader::number(): an integer, or a floating-point value of any width.
+    bool number(double *out)
+    {
+        qint64 i = 0;
+        if (r.isInteger())
+            return integer(&i) && (*out = double(i), true);
+        if (r.isDouble())
+            *out = r.toDouble();
+        else if (r.isFloat())
+            *out = double(r.toFloat());
+        else if (r.isFloat16())
+            *out = double(float(r.toFloat16()));
+        else
+            return false;
+        return r.next();
+    }
+    /// Passes over the value of a key this build does not know: simple values only.
+    bool skip()
+    {
+        if (r.isString()) {
+            QString ignored;
+            return text(&ignored);
+        }
+        if (r.isContainer() || r.isTag() || r.isInvalid())
+            return false;
+        return r.next();
+    }
+};
+
+bool validUtf8(QByteArrayView bytes)
+{
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringConverter::Flag::Stateless);
+    const QString decoded = decoder.decode(bytes); // converted when it becomes a QString
+    return !decoder.hasError();
+}
+
+} // namespace
+
+bool decodeTelemetry(QByteArrayView frame, const DecodeLimits &limits, TelemetryMessage *out)
+{
+    // The sizes decode()'s one-pass path takes: no string or container here can pass a limit.
+    if (frame.isEmpty() || frame.size() > limits.maxFrameBytes || frame.size() > std::min(limits.maxItems, limits.maxStringBytes)
+        || limits.maxDepth < 2)
+        return false;
+    PlainReader p(frame);
+    QCborStreamReader &r = p.r;
+    if (!r.isMap() || !r.enterContainer())
+        return false;
+    Telemetry t;
+    quint64 id = 0, replyTo = 0;
+    quint32 seen = 0;
+    char buf[16];
+    while (r.hasNext()) {
+        QByteArrayView name;
+        bool tooLong = false;
+        if (!p.shortText(buf, &name, &tooLong))
+            return false;
+        const TelemetryKey key = tooLong ? TelemetryKey::Unknown : telemetryKey(name);
+        if (key == TelemetryKey::Unknown) {
+            if (!tooLong && !validUtf8(name))
+                return false;
+            if (!p.skip())
+                return false;
+            continue;
+        }
+        const quint32 bit = 1u << quint8(key);
+        if (seen & bit)
+            return false; // decode() says which envelope key came twice; a body key: its first value
+        seen |= bit;
+        qint64 i = 0;
+        double d = 0;
+        switch (key) {
+        case TelemetryKey::Type: {
+            QByteArrayView type;
+            if (!p.shortText(buf, &type, &tooLong) || tooLong || type != "telemetry")
+                return false;
+            break;
+        }
+        case TelemetryKey::Id:
+        case TelemetryKey::Re:
+            if (!p.integer(&i) || i < 0)
+                return false;
+            (key == TelemetryKey::Id ? id : replyTo) = quint64(i);
+            break;
+        case TelemetryKey::Ts:
+            if (!p.integer(&i))
+                return false;
+            t.time = i >= 0 ? QDateTime::fromMSecsSinceEpoch(i, Qt::UTC) : QDateTime();
+            break;
+        case TelemetryKey::Cpu:
+            if (!p.number(&t.cpuPercent))
+                return false;
+            break;
+        case TelemetryKey::Temp:
+            if (!p.number(&t.temperatureC))
+                return false;
+            break;
+        case TelemetryKey::Mem:
+            if (!p.integer(&t.memoryUsedKb))
+                return false;
+            break;
+        case TelemetryKey::MemTotal:
+            if (!p.integer(&t.memoryTotalKb))
+                return false;
+            break;
+        case TelemetryKey::Up:
+            if (!p.integer(&t.uptimeSeconds))
+                return false;
+            break;
+        case TelemetryKey::Sw:
+            if (!p.text(&t.softwareVersion))
+                return false;
+            break;
+        case TelemetryKey::Rch:
+            if (!p.text(&t.releaseChannel))
+                return false;
+            break;
+        case TelemetryKey::Ch:
+            if (!p.text(&t.currentChannel))
+                return false;
+            break;
+        case TelemetryKey::Player:
+            if (!p.text(&t.playerState))
+                return false;
+            break;
+        case TelemetryKey::Buf:
+        case TelemetryKey::Err:
+            if (!p.integer(&i))
+                return false;
+            (key == TelemetryKey::Buf ? t.bufferingEvents : t.errorEvents) = int(bounded(0, i, INT_MAX));
+            break;
+        case TelemetryKey::BufMs:
+            if (!p.integer(&i))
+                return false;
+            t.bufferingMs = qMax<qint64>(0, i);
+            break;
+        case TelemetryKey::Zap:
+            if (!r.isArray() || !r.enterContainer())
+                return false;
+            while (r.hasNext()) {
+                if (!p.number(&d))
+                    return false;
+                t.zapTimesMs.append(std::isfinite(d) ? int(std::clamp(d, 0.0, double(INT_MAX))) : 0);
+            }
+            if (r.lastError() != QCborError::NoError || !r.leaveContainer())
+                return false;
+            break;
+        case TelemetryKey::Ft: {
+            if (!r.isMap() || !r.enterContainer())
+                return false;
+            FrameStats s;
+            int entries = 0;
+            quint32 ftSeen = 0;
+            while (r.hasNext()) {
+                QByteArrayView field;
+                if (!p.shortText(buf, &field, &tooLong) || tooLong)
+                    return false;
+                static constexpr std::string_view s_fields[] = {"n", "p50", "p95", "p99", "max"};
+                const std::string_view f(field.data(), size_t(field.size()));
+                const auto at = std::find(std::begin(s_fields), std::end(s_fields), f);
+                if (at == std::end(s_fields) || (ftSeen & (1u << (at - std::begin(s_fields)))))
+                    return false;
+                ftSeen |= 1u << (at - std::begin(s_fields));
+                ++entries;
+                if (at == std::begin(s_fields)) {
+                    if (!p.integer(&i))
+                        return false;
+                    s.frames = int(bounded(0, i, INT_MAX));
+                    continue;
+                }
+                if (!p.number(&d))
+                    return false;
+                (f == "p50" ? s.p50 : f == "p95" ? s.p95 : f == "p99" ? s.p99 : s.max) = d;
+            }
+            if (r.lastError() != QCborError::NoError || !r.leaveContainer())
+                return false;
+            if (entries)
+                t.frameStats = s;
+            break;
+        }
+        case TelemetryKey::Unknown:
+            break;
+        }
+    }
+    if (r.lastError() != QCborError::NoError || !r.leaveContainer() || r.currentOffset() != frame.size()
+        || !(seen & (1u << quint8(TelemetryKey::Type))) || !(seen & (1u << quint8(TelemetryKey::Id))))
+        return false;
+    out->id = id;
+    out->replyTo = replyTo;
+    out->telemetry = std::move(t);
+    return true;
 }
 
 // ---- BoxEvent

@@ -114,6 +114,9 @@ DecodeResult decodeJson(QByteArrayView frame, const DecodeLimits &limits = {});
 /// CBOR, in the order body keys, t, id, re. Bodiless messages (ack, ping, pong: most of the
 /// server's frames under telemetry load) are written directly, byte for byte the same.
 QByteArray encode(const Message &message);
+/// The same for a body already encoded as a CBOR map (Telemetry::toCbor()), spliced in as it is:
+/// the bytes encode(Message(type, id, body, replyTo)) gives. The body holds no envelope key.
+QByteArray encode(MessageType type, quint64 id, QByteArrayView bodyCbor, quint64 replyTo = 0);
 QByteArray encodeJson(const Message &message);
 /// A stored message or body (CBOR) as the JSON object of its body: envelope keys left out.
 QJsonObject storedBodyJson(const QByteArray &cbor);
@@ -139,6 +142,9 @@ struct Hello
     QString releaseChannel; ///< what the box runs now: clean | experimental
     QByteArray token;       ///< session credential issued at approval
     QByteArray secret;      ///< the box's own secret, sent to enroll or to get a new token
+    /// "win": telemetry samples the box keeps in flight (0 = not said). A version-2 server may
+    /// then acknowledge every win/2 samples, or after a short delay, instead of each one.
+    int telemetryWindow = 0;
     // operator
     QString account;
 
@@ -166,6 +172,8 @@ struct FrameStats
 {
     int frames = 0;
     double p50 = 0, p95 = 0, p99 = 0, max = 0;
+
+    bool operator==(const FrameStats &) const = default;
 };
 
 struct Telemetry
@@ -187,8 +195,28 @@ struct Telemetry
     std::optional<FrameStats> frameStats;
 
     QCborMap toBody() const;
+    /// toBody() as CBOR, byte for byte, written directly (what a box sends every sample).
+    QByteArray toCbor() const;
     static std::optional<Telemetry> fromBody(const QCborMap &body, QString *error);
+
+    bool operator==(const Telemetry &) const = default;
 };
+
+/// A telemetry message as decodeTelemetry() reads it.
+struct TelemetryMessage
+{
+    quint64 id = 0;
+    quint64 replyTo = 0;
+    Telemetry telemetry;
+};
+
+/// The server's fast path for the frame it gets most: a telemetry message in the shape boxes send
+/// (a definite-length map of text keys, each known field of its own type, nothing nested but
+/// "zap" and "ft") is read straight into *out, with no QCborValue tree built. Anything else (any
+/// other type, any error, an unusual encoding) returns false, and decode() then gives the message
+/// or the error. When it returns true, decode() and Telemetry::fromBody() give the same id, "re"
+/// and sample (tests and fuzz_protocol hold it to that).
+bool decodeTelemetry(QByteArrayView frame, const DecodeLimits &limits, TelemetryMessage *out);
 
 struct BoxEvent
 {

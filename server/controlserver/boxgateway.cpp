@@ -16,6 +16,8 @@
 
 #include <wsserver/wsserver.h>
 
+#include <algorithm>
+
 #include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -82,6 +84,16 @@ BoxGateway::BoxGateway(ControlServer *server, const ControlConfig &config, iptv:
     metrics->gaugeCallback(u"controlserver_fd_limit"_qs, u"RLIMIT_NOFILE of the process."_qs,
                            [this] { return double(m_fdLimit); });
     connect(&m_sweep, &QTimer::timeout, this, &BoxGateway::sweep);
+    m_ackTimer.setSingleShot(true);
+    m_ackTimer.setTimerType(Qt::PreciseTimer);
+    connect(&m_ackTimer, &QTimer::timeout, this, [this]() {
+        const std::vector<quint64> due = std::exchange(m_delayedAcks, {});
+        for (const quint64 connection : due) {
+            if (BoxSession *s = m_sessions.value(connection))
+                s->ackDelayed = false;
+        }
+        sendDueAcks(due);
+    });
 }
 
 BoxGateway::~BoxGateway()
@@ -169,6 +181,7 @@ quint16 BoxGateway::port() const
 void BoxGateway::close()
 {
     m_sweep.stop();
+    m_ackTimer.stop();
     if (m_listener)
         m_listener->close();
     const auto sessions = m_sessions;
@@ -351,6 +364,12 @@ quint64 BoxGateway::send(BoxSession *session, MessageType type, const QCborMap &
     return id;
 }
 
+void BoxGateway::setTelemetryWindow(BoxSession *session, int window) const
+{
+    // Half the window: the box always has the other half to send while an ack is on its way.
+    session->ackEvery = m_config.telemetryAckDelayMs > 0 ? quint8(std::clamp(window / 2, 1, 64)) : 1;
+}
+
 void BoxGateway::acknowledgeTelemetry(BoxSession *session, quint64 messageId)
 {
     if (session->version < kCumulativeAckVersion) {
@@ -358,6 +377,18 @@ void BoxGateway::acknowledgeTelemetry(BoxSession *session, quint64 messageId)
         return;
     }
     session->ackUpTo = messageId;
+    if (session->unacked < 255)
+        ++session->unacked;
+    if (session->unacked < session->ackEvery) {
+        // Not half the window yet: answered with the next samples, or when the timer fires.
+        if (!session->ackDelayed) {
+            session->ackDelayed = true;
+            m_delayedAcks.push_back(session->connection);
+            if (!m_ackTimer.isActive())
+                m_ackTimer.start(m_config.telemetryAckDelayMs);
+        }
+        return;
+    }
     if (session->ackQueued)
         return;
     session->ackQueued = true;
@@ -368,13 +399,22 @@ void BoxGateway::acknowledgeTelemetry(BoxSession *session, quint64 messageId)
     QMetaObject::invokeMethod(this, [this]() {
         const std::vector<quint64> due = std::exchange(m_ackQueue, {});
         for (const quint64 connection : due) {
-            BoxSession *s = m_sessions.value(connection);
-            if (!s || !s->ackQueued)
-                continue; // gone meanwhile
-            s->ackQueued = false;
-            send(s, MessageType::Ack, {}, s->ackUpTo);
+            if (BoxSession *s = m_sessions.value(connection))
+                s->ackQueued = false;
         }
+        sendDueAcks(due);
     }, Qt::QueuedConnection);
+}
+
+void BoxGateway::sendDueAcks(const std::vector<quint64> &connections)
+{
+    for (const quint64 connection : connections) {
+        BoxSession *s = m_sessions.value(connection);
+        if (!s || !s->unacked)
+            continue; // gone meanwhile, or answered already
+        s->unacked = 0;
+        send(s, MessageType::Ack, {}, s->ackUpTo);
+    }
 }
 
 void BoxGateway::fail(BoxSession *session, ErrorCode code, const QString &text, quint64 replyTo, bool close, int after)
@@ -456,6 +496,16 @@ void BoxGateway::onFrame(quint64 connection, const QByteArray &frame)
         return;
     m_frames->increment();
     s->lastActivityMs = nowMs();
+    if (s->phase == BoxSession::Online) {
+        // Most frames are telemetry: read straight into its struct, no QCborValue tree built.
+        // Anything else, errors included, takes the general path below.
+        TelemetryMessage telemetry;
+        if (decodeTelemetry(frame, m_limits, &telemetry)) {
+            if (acceptId(s, telemetry.id))
+                m_server->handleTelemetry(s, telemetry.id, telemetry.telemetry, frame);
+            return;
+        }
+    }
     DecodeResult decoded = decode(frame, m_limits);
     if (!decoded.ok()) {
         countError("decode", errorCodeName(decoded.error));
@@ -464,11 +514,8 @@ void BoxGateway::onFrame(quint64 connection, const QByteArray &frame)
         return;
     }
     Message &m = decoded.message;
-    if (m.id <= s->lastInId) {
-        fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(m.id).arg(s->lastInId), m.id, false);
+    if (!acceptId(s, m.id))
         return;
-    }
-    s->lastInId = m.id;
     if (s->phase == BoxSession::AwaitingHello) {
         if (m.type == MessageType::Ping) {
             send(s, MessageType::Pong, {}, m.id);
@@ -488,6 +535,16 @@ void BoxGateway::onFrame(quint64 connection, const QByteArray &frame)
         return;
     }
     m_server->handleBoxMessage(s, m);
+}
+
+bool BoxGateway::acceptId(BoxSession *s, quint64 id)
+{
+    if (id <= s->lastInId) {
+        fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(id).arg(s->lastInId), id, false);
+        return false;
+    }
+    s->lastInId = id;
+    return true;
 }
 
 void BoxGateway::onText(quint64 connection)

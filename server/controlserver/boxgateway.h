@@ -59,7 +59,10 @@ struct BoxSession
     Phase phase = AwaitingHello;
     bool helloDone = false; ///< counted as past hello (admission counts the rest as in flight)
     bool ackQueued = false; ///< a cumulative telemetry ack waits for the end of this turn
+    bool ackDelayed = false;///< ... or for the delayed-ack timer
     quint8 version = 1;     ///< the protocol version negotiated in the hello
+    quint8 ackEvery = 1;    ///< acknowledge once this many samples are unanswered (half the box's window)
+    quint8 unacked = 0;     ///< telemetry received and not acknowledged yet
     quint64 ackUpTo = 0;    ///< the newest telemetry id to acknowledge
 };
 
@@ -106,10 +109,14 @@ public:
 
     /// Sends a message with the session's next id; returns the id.
     quint64 send(BoxSession *session, iptv::protocol::MessageType type, const QCborMap &body, quint64 replyTo = 0);
-    /// Acknowledges a stored telemetry message: at once to a version-1 box; to a newer box one
+    /// Acknowledges a stored telemetry message: at once to a version-1 box. A newer box gets one
     /// cumulative ack per connection at the end of this event-loop turn, however many of its
-    /// samples arrived in it (under load they queue up, and one ack answers them all).
+    /// samples arrived in it (under load they queue up, and one ack answers them all); when it
+    /// announced its window, only once half the window is unanswered, or after
+    /// telemetryAckDelayMs at the latest.
     void acknowledgeTelemetry(BoxSession *session, quint64 messageId);
+    /// The window the box announced in its hello (0 = none): sets how often it is acknowledged.
+    void setTelemetryWindow(BoxSession *session, int window) const;
     /// Sends error `code` answering `replyTo`, logs it (rate-limited), and closes when `close`.
     void fail(BoxSession *session, iptv::protocol::ErrorCode code, const QString &text, quint64 replyTo, bool close,
               int retryAfter = 0);
@@ -129,6 +136,8 @@ private:
     BoxSession *open(quint64 connection);
     void onFrame(quint64 connection, const QByteArray &frame);
     void onText(quint64 connection);
+    /// The replay check: `id` must be above the session's last; answers Replay when it is not.
+    bool acceptId(BoxSession *session, quint64 id);
     void onGone(quint64 connection);
     void transmit(BoxSession *session, const QByteArray &frame);
     void closeTransport(BoxSession *session, const QString &reason, bool abort);
@@ -138,6 +147,7 @@ private:
     int retryAfter();
     void countError(const char *family, const QString &code);
     void sweep();
+    void sendDueAcks(const std::vector<quint64> &connections);
 
     ControlServer *m_server;
     const ControlConfig &m_config;
@@ -149,6 +159,8 @@ private:
     std::optional<QSslConfiguration> m_ssl;
     QHash<quint64, BoxSession *> m_sessions;
     std::vector<quint64> m_ackQueue; ///< connections with a cumulative ack due this turn
+    std::vector<quint64> m_delayedAcks; ///< connections with an ack due when m_ackTimer fires
+    QTimer m_ackTimer;
     QHash<quint64, qint64> m_upgrading;      ///< lean connections before their upgrade: adopted at (ms)
     QHash<qint64, BoxSession *> m_byBox;
     QElapsedTimer m_clock;

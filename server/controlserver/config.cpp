@@ -45,6 +45,7 @@ const IntKey s_intKeys[] = {
     {"sessions/telemetry_seconds", nullptr, &ControlConfig::telemetrySeconds, 1, 86400},
     {"sessions/idle_timeout_seconds", "idle-timeout", &ControlConfig::idleTimeoutSeconds, 2, 86400},
     {"sessions/hello_timeout_seconds", nullptr, &ControlConfig::helloTimeoutSeconds, 1, 600},
+    {"sessions/telemetry_ack_delay_ms", nullptr, &ControlConfig::telemetryAckDelayMs, 0, 1000},
     {"admission/max_handshakes", "max-handshakes", &ControlConfig::maxHandshakes, 0, 1000000},
     {"admission/hello_rate", "hello-rate", &ControlConfig::helloRate, 1, 10000000},
     {"admission/hello_burst", nullptr, &ControlConfig::helloBurst, 1, 10000000},

@@ -303,6 +303,7 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
         return;
     }
     s->version = quint8(version);
+    m_gateway->setTelemetryWindow(s, hello->telemetryWindow);
     if (hello->role != u"box") {
         m_gateway->fail(s, ErrorCode::BadRequest, QStringLiteral("this port is for boxes; operators use port %1").arg(operatorWsPort()),
                         m.id, true);
@@ -455,6 +456,11 @@ void ControlServer::onTelemetry(BoxSession *s, const Message &m)
         m_gateway->fail(s, ErrorCode::BadRequest, error, m.id, false);
         return;
     }
+    handleTelemetry(s, m.id, *t, m.frame.isEmpty() ? encode(m) : m.frame);
+}
+
+void ControlServer::handleTelemetry(BoxSession *s, quint64 messageId, const Telemetry &t, const QByteArray &frame)
+{
     m_telemetryTotal->increment();
     BoxInfo *box = s->box;
     const qint64 t0 = now();
@@ -462,27 +468,28 @@ void ControlServer::onTelemetry(BoxSession *s, const Message &m)
     // small records compared, and nothing at all while no operator watches the fleet.
     const bool watched = m_hub && m_hub->watchesFleet();
     const OperatorHub::ShownBox shownBefore = watched ? OperatorHub::shown(*box) : OperatorHub::ShownBox{};
-    m_fleet.applyTelemetry(box, *t, t0);
+    m_fleet.applyTelemetry(box, t, t0);
     if (watched && OperatorHub::shown(*box) != shownBefore)
         m_hub->noteBoxChanged(box->id);
     // The latest sample goes to the store with the next flush (one row update per box per flush
     // however often it reports); the history keeps one sample per interval. Stored as it came,
     // envelope and all: encoding the body again cost more than the rest of this function.
-    const QByteArray blob = m.frame.isEmpty() ? m.body.toCborValue().toCbor() : m.frame;
-    m_store.queueBoxSeen(box->id, t0, m_fleet.string(box->version), m_fleet.string(box->currentChannel), blob);
+    m_store.queueBoxSeen(box->id, t0, m_fleet.string(box->version), m_fleet.string(box->currentChannel), frame);
     if (t0 - box->lastHistory >= m_config.telemetryHistorySeconds) {
         box->lastHistory = t0;
-        m_store.queueTelemetry(box->id, t0, blob);
+        m_store.queueTelemetry(box->id, t0, frame);
     }
-    m_gateway->acknowledgeTelemetry(s, m.id);
+    m_gateway->acknowledgeTelemetry(s, messageId);
     m_acksTotal->increment();
     if (m_hub)
         m_hub->noteFleetChanged();
     if (m_hub && m_hub->watchesBoxes()) {
         const QString topic = u"box:"_qs + boxIdText(box->id);
         if (m_hub->hasSubscribers(topic)) {
+            // Someone watches this box: its body as a map (the gateway did not build one).
+            QCborMap body = decode(frame).message.body;
             QCborMap update{{u"topic"_qs, topic}, {u"kind"_qs, u"telemetry"_qs}, {u"box"_qs, boxIdText(box->id)},
-                            {u"telemetry"_qs, m.body}};
+                            {u"telemetry"_qs, body}};
             m_bus->publish(topic, update);
         }
     }

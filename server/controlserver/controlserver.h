@@ -87,6 +87,9 @@ public:
     // ---- from the box gateway
     void handleHello(BoxSession *session, const iptv::protocol::Message &message);
     void handleBoxMessage(BoxSession *session, const iptv::protocol::Message &message);
+    /// A telemetry sample of an online box, `frame` the message as it came (stored as it is).
+    void handleTelemetry(BoxSession *session, quint64 messageId, const iptv::protocol::Telemetry &telemetry,
+                         const QByteArray &frame);
     void handleBoxGone(BoxSession *session);
 
     // ---- operator actions, each audited

@@ -28,6 +28,7 @@ public:
         bool withToken = false;
         bool withSecret = false;
         qint64 atMs = 0;
+        int telemetryWindow = 0;
     };
     struct Session
     {
@@ -192,7 +193,8 @@ private:
             if (!hello)
                 return;
             s.serial = hello->serial;
-            hellos.append({hello->serial, !hello->token.isEmpty(), !hello->secret.isEmpty(), clock.elapsed()});
+            hellos.append({hello->serial, !hello->token.isEmpty(), !hello->secret.isEmpty(), clock.elapsed(),
+                           hello->telemetryWindow});
             if (overloadHellos > 0) {
                 --overloadHellos;
                 const Message e = errorMessage(ErrorCode::Overloaded, QStringLiteral("busy"), m.id, retryAfterSeconds);

@@ -95,6 +95,8 @@ public:
         m_ws.sendBinaryMessage(encode(Message(type, id, body, re)));
         return id;
     }
+    /// Takes the next id for a frame the test encodes itself (sendRaw).
+    quint64 nextId() { return m_nextId++; }
     void sendWithId(MessageType type, quint64 id, const QCborMap &body = {})
     {
         m_ws.sendBinaryMessage(encode(Message(type, id, body)));

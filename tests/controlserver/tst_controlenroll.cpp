@@ -181,6 +181,83 @@ private Q_SLOTS:
         QCOMPARE(m_server->fleet().byId(ControlServer::parseBoxId(box.boxId))->telemetryCount, 3u);
     }
 
+    void telemetryAcksAfterHalfTheWindow()
+    {
+        // A box that announces its window is answered once half of it has arrived, or after the
+        // delay: the delay is long here, so an ack that comes early was sent for the count.
+        m_config.autoApprove = true;
+        m_config.telemetryAckDelayMs = 1000;
+        start();
+        TestBox box(QStringLiteral("ACK-WIN"));
+        QVERIFY(box.open(port()));
+        Hello hello = box.hello(true, false);
+        hello.telemetryWindow = 8;
+        box.send(MessageType::Hello, hello.toBody());
+        QVERIFY(box.waitWelcome());
+
+        // Three samples, under half the window: one ack, for the third, when the delay is over.
+        QElapsedTimer clock;
+        clock.start();
+        box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        const quint64 third = box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        auto ack = box.waitFor(MessageType::Ack);
+        QVERIFY(ack);
+        QCOMPARE(ack->replyTo, third);
+        QVERIFY2(clock.elapsed() >= 900, QByteArray::number(clock.elapsed()));
+        const BoxInfo *info = m_server->fleet().byId(ControlServer::parseBoxId(box.boxId));
+        QCOMPARE(info->telemetryCount, 3u);
+
+        // Four more: half the window, answered without waiting for the delay.
+        clock.restart();
+        quint64 fourth = 0;
+        for (int i = 0; i < 4; ++i)
+            fourth = box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        ack = box.waitFor(MessageType::Ack);
+        QVERIFY(ack);
+        QVERIFY2(clock.elapsed() < 900, QByteArray::number(clock.elapsed()));
+        while (ack->replyTo != fourth) { // the four may arrive in two reads
+            ack = box.waitFor(MessageType::Ack);
+            QVERIFY(ack);
+        }
+        QCOMPARE(info->telemetryCount, 7u);
+    }
+
+    void telemetryInOtherShapes()
+    {
+        // The server reads the shape boxes send without building a QCborValue tree; any other
+        // valid encoding takes the general path and means the same.
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("SHAPES"));
+        QVERIFY(box.connectAndHello(port()));
+        const BoxInfo *info = m_server->fleet().byId(ControlServer::parseBoxId(box.boxId));
+        // A whole number sent as a double (JSON-minded encoders do that).
+        quint64 id = box.send(MessageType::Telemetry, {{u"mem"_qs, 4096.0}, {u"ch"_qs, u"arte"_qs}});
+        auto ack = box.waitFor(MessageType::Ack);
+        QVERIFY(ack);
+        QCOMPARE(ack->replyTo, id);
+        QCOMPARE(info->memoryUsedKb, 4096u);
+        QCOMPARE(m_server->fleet().string(info->currentChannel), u"arte"_qs);
+        // The plain shape, written as a box writes it.
+        Telemetry t;
+        t.memoryUsedKb = 8192;
+        t.currentChannel = u"bbc-one"_qs;
+        id = box.nextId();
+        box.sendRaw(encode(MessageType::Telemetry, id, t.toCbor()));
+        ack = box.waitFor(MessageType::Ack);
+        QVERIFY(ack);
+        QCOMPARE(ack->replyTo, id);
+        QCOMPARE(info->memoryUsedKb, 8192u);
+        QCOMPARE(m_server->fleet().string(info->currentChannel), u"bbc-one"_qs);
+        // A replayed sample is refused however it is read.
+        box.sendRaw(encode(MessageType::Telemetry, id, t.toCbor()));
+        const auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Replay);
+        QCOMPARE(info->telemetryCount, 2u);
+    }
+
     void autoApproveBySerial()
     {
         m_config.autoApproveSerialPattern = QStringLiteral("^LAB-");

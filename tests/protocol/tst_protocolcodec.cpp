@@ -27,6 +27,48 @@ QByteArray nested(int depth)
     return QCborValue(m).toCbor();
 }
 
+Telemetry fullSample()
+{
+    Telemetry t;
+    t.time = QDateTime::fromMSecsSinceEpoch(1'790'000'000'000, Qt::UTC);
+    t.cpuPercent = 23.5;
+    t.memoryUsedKb = 412'000;
+    t.memoryTotalKb = 1'024'000;
+    t.temperatureC = 61.5;
+    t.uptimeSeconds = 86'400;
+    t.softwareVersion = u"2.4.1"_s;
+    t.releaseChannel = u"clean"_s;
+    t.currentChannel = u"bbc-one"_s;
+    t.playerState = u"playing"_s;
+    t.bufferingEvents = 2;
+    t.bufferingMs = 1800;
+    t.errorEvents = 1;
+    t.zapTimesMs = {640, 720};
+    t.frameStats = FrameStats{60, 16.6, 20.0, 33.3, 50.0};
+    return t;
+}
+
+// A telemetry frame written entry by entry: `entries` is CBOR of the key/value pairs.
+QByteArray rawMap(int count, const QByteArray &entries)
+{
+    QByteArray out;
+    QCborStreamWriter w(&out);
+    w.startMap(quint64(count)); // a definite-length map's head is all startMap() writes
+    return out + entries;
+}
+
+QByteArray pair(const QString &key, const QCborValue &value)
+{
+    return QCborValue(key).toCbor() + value.toCbor();
+}
+
+// The envelope and a short body, plus what a row adds.
+QByteArray telemetryFrame(int extraCount, const QByteArray &extra, quint64 id = 9)
+{
+    return rawMap(3 + extraCount, pair(u"t"_s, u"telemetry"_s) + pair(u"id"_s, qint64(id))
+                                      + pair(u"cpu"_s, 12.5) + extra);
+}
+
 } // namespace
 
 class TstProtocolCodec : public QObject
@@ -167,6 +209,120 @@ private Q_SLOTS:
         QVERIFY2(frame.size() < 200, QByteArray::number(frame.size()));
     }
 
+    void telemetryToCborIsQCborValues_data()
+    {
+        QTest::addColumn<int>("variant");
+        QTest::newRow("full") << 0;
+        QTest::newRow("empty") << 1;
+        QTest::newRow("no time, negatives") << 2;
+        QTest::newRow("unicode text") << 3;
+    }
+    void telemetryToCborIsQCborValues()
+    {
+        QFETCH(int, variant);
+        Telemetry t = fullSample();
+        if (variant == 1)
+            t = Telemetry();
+        if (variant == 2) {
+            t.time = {};
+            t.bufferingEvents = -3;
+            t.errorEvents = -1;
+            t.zapTimesMs = {-5, 0, INT_MAX};
+            t.frameStats.reset();
+        }
+        if (variant == 3)
+            t.currentChannel = u"Das Erste \u00e9\u4e2d"_s;
+        QCOMPARE(t.toCbor().toHex(), QCborValue(t.toBody()).toCbor().toHex());
+        // Spliced into a message: the bytes encode() gives for the same body as a map.
+        for (const quint64 re : {quint64(0), quint64(77)}) {
+            QCOMPARE(encode(MessageType::Telemetry, 1234, t.toCbor(), re).toHex(),
+                     encode(Message(MessageType::Telemetry, 1234, t.toBody(), re)).toHex());
+        }
+    }
+
+    void fastTelemetryAgreesWithDecode_data()
+    {
+        QTest::addColumn<QByteArray>("frame");
+        QTest::addColumn<bool>("fast"); // taken by decodeTelemetry(), else left to decode()
+        const Telemetry full = fullSample();
+        QTest::newRow("full sample") << encode(MessageType::Telemetry, 7, full.toCbor()) << true;
+        QTest::newRow("with re") << encode(MessageType::Telemetry, 7, full.toCbor(), 3) << true;
+        QTest::newRow("envelope only") << encode(Message(MessageType::Telemetry, 7)) << true;
+        QTest::newRow("negative time") << telemetryFrame(1, pair(u"ts"_s, -5)) << true;
+        QTest::newRow("huge counters clamped") << telemetryFrame(2, pair(u"buf"_s, qint64(1) << 40) + pair(u"err"_s, -4)) << true;
+        QTest::newRow("zap doubles and extremes")
+            << telemetryFrame(1, pair(u"zap"_s, QCborArray{1.5, -3, 1e300, qQNaN(), qint64(1) << 40})) << true;
+        QTest::newRow("empty ft") << telemetryFrame(1, pair(u"ft"_s, QCborMap())) << true;
+        QTest::newRow("unknown simple fields") << telemetryFrame(4, pair(u"hdmi"_s, true) + pair(u"x"_s, QCborValue())
+                                                                     + pair(u"a-rather-long-field-name"_s, u"v"_s)
+                                                                     + pair(u"blob"_s, QByteArray("\x00\x01", 2))) << true;
+        QByteArray half = telemetryFrame(0, {});
+        half.replace(QCborValue(12.5).toCbor(), QByteArray::fromHex("f94a40")); // 12.5 as float16
+        QTest::newRow("float16 cpu") << half << true;
+        QByteArray indefinite = telemetryFrame(0, {});
+        indefinite[0] = char(0xbf);
+        indefinite.append(char(0xff));
+        QTest::newRow("indefinite map") << indefinite << true;
+
+        // Left to decode(): errors, and shapes it reads differently.
+        QTest::newRow("another type") << encode(Message(MessageType::Event, 7, QCborMap{{u"kind"_s, u"boot"_s}})) << false;
+        QTest::newRow("no id") << encode(Message(MessageType::Telemetry, 0, full.toBody())) << false;
+        QTest::newRow("negative id") << rawMap(2, pair(u"t"_s, u"telemetry"_s) + pair(u"id"_s, -1)) << false;
+        QTest::newRow("id beyond qint64") << rawMap(2, pair(u"t"_s, u"telemetry"_s) + QCborValue(u"id"_s).toCbor()
+                                                       + QByteArray::fromHex("1bffffffffffffffff")) << false;
+        QTest::newRow("type twice") << telemetryFrame(1, pair(u"t"_s, u"telemetry"_s)) << false;
+        QTest::newRow("field twice") << telemetryFrame(1, pair(u"cpu"_s, 1)) << false;
+        QTest::newRow("integer field as double") << telemetryFrame(1, pair(u"mem"_s, 100.0)) << false;
+        QTest::newRow("text field as integer") << telemetryFrame(1, pair(u"sw"_s, 2)) << false;
+        QTest::newRow("unknown container") << telemetryFrame(1, pair(u"extra"_s, QCborArray{1})) << false;
+        QTest::newRow("unknown ft field") << telemetryFrame(1, pair(u"ft"_s, QCborMap{{u"n"_s, 1}, {u"p42"_s, 2}})) << false;
+        QTest::newRow("tagged value") << telemetryFrame(1, pair(u"ts"_s, QCborValue(QCborKnownTags::UnixTime_t, 5))) << false;
+        QTest::newRow("integer key") << telemetryFrame(1, QCborValue(5).toCbor() + QCborValue(1).toCbor()) << false;
+        QTest::newRow("trailing bytes") << telemetryFrame(0, {}) + QByteArray(1, char(0)) << false;
+        QTest::newRow("truncated") << telemetryFrame(0, {}).chopped(1) << false;
+        QByteArray badText = telemetryFrame(1, pair(u"sw"_s, u"ab"_s));
+        badText.replace("ab", "\xff\xfe");
+        QTest::newRow("invalid UTF-8 value") << badText << false;
+        QByteArray badKey = telemetryFrame(1, pair(u"zz"_s, 1));
+        badKey.replace("zz", "\xc3\x28");
+        QTest::newRow("invalid UTF-8 unknown key") << badKey << false;
+        QTest::newRow("not a map") << QCborValue(QCborArray{1, 2}).toCbor() << false;
+        QTest::newRow("empty") << QByteArray() << false;
+    }
+    void fastTelemetryAgreesWithDecode()
+    {
+        QFETCH(QByteArray, frame);
+        QFETCH(bool, fast);
+        TelemetryMessage m;
+        QCOMPARE(decodeTelemetry(frame, DecodeLimits(), &m), fast);
+        if (!fast)
+            return;
+        const DecodeResult general = decode(frame);
+        QVERIFY2(general.ok(), qPrintable(general.errorText));
+        QCOMPARE(general.message.type, MessageType::Telemetry);
+        QString error;
+        const auto t = Telemetry::fromBody(general.message.body, &error);
+        QVERIFY2(t, qPrintable(error));
+        QCOMPARE(m.id, general.message.id);
+        QCOMPARE(m.replyTo, general.message.replyTo);
+        QCOMPARE(m.telemetry.toCbor().toHex(), t->toCbor().toHex()); // readable on failure
+        QVERIFY(m.telemetry == *t);
+    }
+
+    void fastTelemetryKeepsTheLimits()
+    {
+        const QByteArray frame = encode(MessageType::Telemetry, 7, fullSample().toCbor());
+        TelemetryMessage m;
+        DecodeLimits flat;
+        flat.maxDepth = 1; // "zap" and "ft" are one level down
+        QVERIFY(!decodeTelemetry(frame, flat, &m));
+        QCOMPARE(decode(frame, flat).error, ErrorCode::TooLarge);
+        DecodeLimits small;
+        small.maxFrameBytes = frame.size() - 1;
+        QVERIFY(!decodeTelemetry(frame, small, &m));
+        QCOMPARE(decode(frame, small).error, ErrorCode::TooLarge);
+    }
+
     void helloRoundTrip()
     {
         Hello h;
@@ -176,6 +332,7 @@ private Q_SLOTS:
         h.softwareVersion = u"1.2.3"_s;
         h.releaseChannel = u"experimental"_s;
         h.secret = QByteArray(32, '\x7f');
+        h.telemetryWindow = 8;
         for (bool json : {false, true}) {
             const Message m(MessageType::Hello, 1, h.toBody());
             const DecodeResult r = json ? decodeJson(encodeJson(m)) : decode(encode(m));
@@ -193,7 +350,15 @@ private Q_SLOTS:
             QCOMPARE(back->role, u"box"_s);
             QCOMPARE(back->minVersion, kMinProtocolVersion);
             QCOMPARE(back->maxVersion, kProtocolVersion);
+            QCOMPARE(back->telemetryWindow, 8);
         }
+        // A box that says nothing of its window: 0, acknowledged sample by sample.
+        Hello quiet = h;
+        quiet.telemetryWindow = 0;
+        const auto back = Hello::fromBody(quiet.toBody(), nullptr);
+        QVERIFY(back);
+        QCOMPARE(back->telemetryWindow, 0);
+        QVERIFY(!quiet.toBody().contains(u"win"_s));
     }
 
     void typedRoundTrips()
