@@ -954,14 +954,15 @@ public:
 
     QCborStreamReader r;
 
-    /// A text string of at most 15 bytes into `buf` (keys, the type name); longer ones are read
-    /// and checked too, and come back as an empty view of a `*longText` of the real length.
+    /// A definite-length text string of at most 15 bytes into `buf` (keys, the type name); a
+    /// longer one (no name we know is) is read and checked, and *tooLong set. A string in chunks
+    /// is refused: its pieces could spell a name we know.
     bool shortText(char (&buf)[16], QByteArrayView *out, bool *tooLong)
     {
         *tooLong = false;
-        if (!r.isString())
+        if (!r.isString() || !r.isLengthKnown())
             return false;
-        if (!r.isLengthKnown() || r.length() > 15) {
+        if (r.length() > 15) {
             *tooLong = true;
             QString ignored;
             return text(&ignored);

@@ -286,6 +286,8 @@ private Q_SLOTS:
         QByteArray badKey = telemetryFrame(1, pair(u"zz"_s, 1));
         badKey.replace("zz", "\xc3\x28");
         QTest::newRow("invalid UTF-8 unknown key") << badKey << false;
+        QByteArray chunked = telemetryFrame(1, QByteArray::fromHex("7f616d62656dff") + QCborValue(5).toCbor());
+        QTest::newRow("known key in chunks") << chunked << false; // "m" + "em": decode() reads "mem"
         QTest::newRow("not a map") << QCborValue(QCborArray{1, 2}).toCbor() << false;
         QTest::newRow("empty") << QByteArray() << false;
     }
