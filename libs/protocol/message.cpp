@@ -1043,6 +1043,60 @@ bool validUtf8(QByteArrayView bytes)
 
 } // namespace
 
+namespace {
+
+// "zap": milliseconds, clamped as Telemetry::fromBody() clamps them.
+bool readZaps(PlainReader &p, QList<int> *out)
+{
+    if (!p.r.isArray() || !p.r.enterContainer())
+        return false;
+    double ms = 0;
+    while (p.r.hasNext()) {
+        if (!p.number(&ms))
+            return false;
+        out->append(std::isfinite(ms) ? int(std::clamp(ms, 0.0, double(INT_MAX))) : 0);
+    }
+    return p.r.lastError() == QCborError::NoError && p.r.leaveContainer();
+}
+
+// "ft": the five known fields, each once; an empty map reports nothing, as in fromBody().
+bool readFrameStats(PlainReader &p, std::optional<FrameStats> *out)
+{
+    if (!p.r.isMap() || !p.r.enterContainer())
+        return false;
+    FrameStats s;
+    const std::pair<std::string_view, double *> numbers[] = {{"p50", &s.p50}, {"p95", &s.p95}, {"p99", &s.p99}, {"max", &s.max}};
+    quint32 seen = 0;
+    char buf[16];
+    while (p.r.hasNext()) {
+        QByteArrayView name;
+        bool tooLong = false;
+        if (!p.shortText(buf, &name, &tooLong) || tooLong)
+            return false;
+        const std::string_view field(name.data(), size_t(name.size()));
+        const auto at = std::find_if(std::begin(numbers), std::end(numbers), [&](const auto &n) { return n.first == field; });
+        const quint32 bit = field == "n" ? 1u : at != std::end(numbers) ? 2u << (at - std::begin(numbers)) : 0u;
+        if (!bit || (seen & bit))
+            return false;
+        seen |= bit;
+        qint64 frames = 0;
+        if (bit == 1u) {
+            if (!p.integer(&frames))
+                return false;
+            s.frames = int(bounded(0, frames, INT_MAX));
+        } else if (!p.number(at->second)) {
+            return false;
+        }
+    }
+    if (p.r.lastError() != QCborError::NoError || !p.r.leaveContainer())
+        return false;
+    if (seen)
+        *out = s;
+    return true;
+}
+
+} // namespace
+
 bool decodeTelemetry(QByteArrayView frame, const DecodeLimits &limits, TelemetryMessage *out)
 {
     // The sizes decode()'s one-pass path takes: no string or container here can pass a limit.
@@ -1064,9 +1118,7 @@ bool decodeTelemetry(QByteArrayView frame, const DecodeLimits &limits, Telemetry
             return false;
         const TelemetryKey key = tooLong ? TelemetryKey::Unknown : telemetryKey(name);
         if (key == TelemetryKey::Unknown) {
-            if (!tooLong && !validUtf8(name))
-                return false;
-            if (!p.skip())
+            if ((!tooLong && !validUtf8(name)) || !p.skip())
                 return false;
             continue;
         }
@@ -1075,119 +1127,34 @@ bool decodeTelemetry(QByteArrayView frame, const DecodeLimits &limits, Telemetry
             return false; // decode() says which envelope key came twice; a body key: its first value
         seen |= bit;
         qint64 i = 0;
-        double d = 0;
+        QByteArrayView type;
+        bool ok = true;
         switch (key) {
-        case TelemetryKey::Type: {
-            QByteArrayView type;
-            if (!p.shortText(buf, &type, &tooLong) || tooLong || type != "telemetry")
-                return false;
-            break;
-        }
-        case TelemetryKey::Id:
-        case TelemetryKey::Re:
-            if (!p.integer(&i) || i < 0)
-                return false;
-            (key == TelemetryKey::Id ? id : replyTo) = quint64(i);
-            break;
+        case TelemetryKey::Type: ok = p.shortText(buf, &type, &tooLong) && !tooLong && type == "telemetry"; break;
+        case TelemetryKey::Id: ok = p.integer(&i) && i >= 0 && (id = quint64(i), true); break;
+        case TelemetryKey::Re: ok = p.integer(&i) && i >= 0 && (replyTo = quint64(i), true); break;
         case TelemetryKey::Ts:
-            if (!p.integer(&i))
-                return false;
+            ok = p.integer(&i);
             t.time = i >= 0 ? QDateTime::fromMSecsSinceEpoch(i, Qt::UTC) : QDateTime();
             break;
-        case TelemetryKey::Cpu:
-            if (!p.number(&t.cpuPercent))
-                return false;
-            break;
-        case TelemetryKey::Temp:
-            if (!p.number(&t.temperatureC))
-                return false;
-            break;
-        case TelemetryKey::Mem:
-            if (!p.integer(&t.memoryUsedKb))
-                return false;
-            break;
-        case TelemetryKey::MemTotal:
-            if (!p.integer(&t.memoryTotalKb))
-                return false;
-            break;
-        case TelemetryKey::Up:
-            if (!p.integer(&t.uptimeSeconds))
-                return false;
-            break;
-        case TelemetryKey::Sw:
-            if (!p.text(&t.softwareVersion))
-                return false;
-            break;
-        case TelemetryKey::Rch:
-            if (!p.text(&t.releaseChannel))
-                return false;
-            break;
-        case TelemetryKey::Ch:
-            if (!p.text(&t.currentChannel))
-                return false;
-            break;
-        case TelemetryKey::Player:
-            if (!p.text(&t.playerState))
-                return false;
-            break;
-        case TelemetryKey::Buf:
-        case TelemetryKey::Err:
-            if (!p.integer(&i))
-                return false;
-            (key == TelemetryKey::Buf ? t.bufferingEvents : t.errorEvents) = int(bounded(0, i, INT_MAX));
-            break;
-        case TelemetryKey::BufMs:
-            if (!p.integer(&i))
-                return false;
-            t.bufferingMs = qMax<qint64>(0, i);
-            break;
-        case TelemetryKey::Zap:
-            if (!r.isArray() || !r.enterContainer())
-                return false;
-            while (r.hasNext()) {
-                if (!p.number(&d))
-                    return false;
-                t.zapTimesMs.append(std::isfinite(d) ? int(std::clamp(d, 0.0, double(INT_MAX))) : 0);
-            }
-            if (r.lastError() != QCborError::NoError || !r.leaveContainer())
-                return false;
-            break;
-        case TelemetryKey::Ft: {
-            if (!r.isMap() || !r.enterContainer())
-                return false;
-            FrameStats s;
-            int entries = 0;
-            quint32 ftSeen = 0;
-            while (r.hasNext()) {
-                QByteArrayView field;
-                if (!p.shortText(buf, &field, &tooLong) || tooLong)
-                    return false;
-                static constexpr std::string_view s_fields[] = {"n", "p50", "p95", "p99", "max"};
-                const std::string_view f(field.data(), size_t(field.size()));
-                const auto at = std::find(std::begin(s_fields), std::end(s_fields), f);
-                if (at == std::end(s_fields) || (ftSeen & (1u << (at - std::begin(s_fields)))))
-                    return false;
-                ftSeen |= 1u << (at - std::begin(s_fields));
-                ++entries;
-                if (at == std::begin(s_fields)) {
-                    if (!p.integer(&i))
-                        return false;
-                    s.frames = int(bounded(0, i, INT_MAX));
-                    continue;
-                }
-                if (!p.number(&d))
-                    return false;
-                (f == "p50" ? s.p50 : f == "p95" ? s.p95 : f == "p99" ? s.p99 : s.max) = d;
-            }
-            if (r.lastError() != QCborError::NoError || !r.leaveContainer())
-                return false;
-            if (entries)
-                t.frameStats = s;
-            break;
+        case TelemetryKey::Cpu: ok = p.number(&t.cpuPercent); break;
+        case TelemetryKey::Temp: ok = p.number(&t.temperatureC); break;
+        case TelemetryKey::Mem: ok = p.integer(&t.memoryUsedKb); break;
+        case TelemetryKey::MemTotal: ok = p.integer(&t.memoryTotalKb); break;
+        case TelemetryKey::Up: ok = p.integer(&t.uptimeSeconds); break;
+        case TelemetryKey::Sw: ok = p.text(&t.softwareVersion); break;
+        case TelemetryKey::Rch: ok = p.text(&t.releaseChannel); break;
+        case TelemetryKey::Ch: ok = p.text(&t.currentChannel); break;
+        case TelemetryKey::Player: ok = p.text(&t.playerState); break;
+        case TelemetryKey::Buf: ok = p.integer(&i) && (t.bufferingEvents = int(bounded(0, i, INT_MAX)), true); break;
+        case TelemetryKey::Err: ok = p.integer(&i) && (t.errorEvents = int(bounded(0, i, INT_MAX)), true); break;
+        case TelemetryKey::BufMs: ok = p.integer(&i) && (t.bufferingMs = qMax<qint64>(0, i), true); break;
+        case TelemetryKey::Zap: ok = readZaps(p, &t.zapTimesMs); break;
+        case TelemetryKey::Ft: ok = readFrameStats(p, &t.frameStats); break;
+        case TelemetryKey::Unknown: break;
         }
-        case TelemetryKey::Unknown:
-            break;
-        }
+        if (!ok)
+            return false;
     }
     if (r.lastError() != QCborError::NoError || !r.leaveContainer() || r.currentOffset() != frame.size()
         || !(seen & (1u << quint8(TelemetryKey::Type))) || !(seen & (1u << quint8(TelemetryKey::Id))))

@@ -193,18 +193,8 @@ private Q_SLOTS:
     {
         // A typical telemetry frame stays well under 200 bytes: 19,000 boxes at one a minute
         // and 50,000 a second under load both depend on it.
-        Telemetry t;
-        t.time = QDateTime::fromMSecsSinceEpoch(1'790'000'000'000, Qt::UTC);
-        t.cpuPercent = 23.5;
-        t.memoryUsedKb = 412'000;
-        t.memoryTotalKb = 1'024'000;
-        t.temperatureC = 61.5;
-        t.uptimeSeconds = 86'400;
-        t.softwareVersion = u"2.4.1"_s;
-        t.releaseChannel = u"clean"_s;
-        t.currentChannel = u"bbc-one"_s;
-        t.playerState = u"playing"_s;
-        t.zapTimesMs = {640, 720};
+        Telemetry t = fullSample();
+        t.frameStats.reset(); // development builds only
         const QByteArray frame = encode(Message(MessageType::Telemetry, 1234, t.toBody()));
         QVERIFY2(frame.size() < 200, QByteArray::number(frame.size()));
     }
