@@ -5,7 +5,8 @@
 // anywhere in 45-70 °C, a zap in one sample of ten), so nearly every sample moves a field a table
 // shows: the worst case for change tracking. Prints the telemetry path's extra cost per message
 // (OperatorHub::shown() before and after, the dirty set) and the cost and size of one push of
-// OperatorHub::MaxBoxesPerPush records (at most one a second).
+// OperatorHub::MaxBoxesPerPush records (at most one a second), and of the fleet summary pushed
+// once a second while telemetry flows and an operator watches (every box online).
 //
 //   bench_fleetpush [--boxes 19000] [--rounds 10]
 
@@ -108,6 +109,16 @@ int main(int argc, char **argv)
     }
     const double pushMs = (threadCpuMs() - c0) / pushes;
 
+    // The summary: every box online and reporting, as under load.
+    for (int i = 1; i <= boxes; ++i)
+        fleet.setOnline(fleet.byId(i), true);
+    const int summaries = 20;
+    c0 = threadCpuMs();
+    qsizetype keys = 0;
+    for (int i = 0; i < summaries; ++i)
+        keys += fleet.summary().size();
+    const double summaryMs = (threadCpuMs() - c0) / summaries;
+
     out << "boxes                          " << boxes << ", " << messages << " telemetry samples\n";
     out << "samples changing a shown field " << changes << " (" << QString::number(100.0 * changes / messages, 'f', 0)
         << " %), " << dirty.size() << " distinct boxes\n";
@@ -116,5 +127,7 @@ int main(int argc, char **argv)
         << QString::number((trackedMs - plainMs) * 1e6 / messages, 'f', 0) << ")\n";
     out << "one push of " << OperatorHub::MaxBoxesPerPush << " records (cpu) " << QString::number(pushMs, 'f', 1)
         << " ms to build and encode as JSON; " << bytes / 1024 << " KiB as JSON\n";
+    out << "fleet summary (cpu)            " << QString::number(summaryMs, 'f', 2) << " ms each (" << keys / summaries
+        << " keys), all " << boxes << " online\n";
     return 0;
 }

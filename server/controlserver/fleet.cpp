@@ -307,9 +307,12 @@ QJsonObject Fleet::boxJson(const BoxInfo &b) const
 
 QJsonObject Fleet::summary() const
 {
+    // Counted by pool index (one array slot per interned string) and named once at the end: the
+    // scan over every box runs each second while an operator watches and telemetry flows.
     int pending = 0, rejected = 0, approved = 0, withErrors = 0, buffering = 0, reporting = 0;
-    std::map<QString, std::map<QString, int>> versions; // release channel -> version -> online boxes
-    std::map<QString, int> players, models;
+    const qsizetype poolSize = m_pool.size();
+    std::vector<int> versionCounts[2] = {std::vector<int>(poolSize), std::vector<int>(poolSize)}; // clean, experimental
+    std::vector<int> byModel(poolSize), byPlayer(poolSize);
     for (const BoxInfo *b : m_boxes) {
         switch (b->state) {
         case BoxState::Pending: ++pending; break;
@@ -318,17 +321,32 @@ QJsonObject Fleet::summary() const
         }
         if (!b->online)
             continue;
-        versions[releaseChannelName(b->releaseChannel)][m_pool.at(b->version)]++;
-        ++models[m_pool.at(b->model)];
+        ++versionCounts[b->releaseChannel == ReleaseChannel::Experimental][b->version];
+        ++byModel[b->model];
         if (b->telemetryCount) {
             ++reporting;
             if (b->errorEvents)
                 ++withErrors;
             if (b->bufferingEvents)
                 ++buffering;
-            ++players[m_pool.at(b->playerState)];
+            ++byPlayer[b->playerState];
         }
     }
+    // The same names and order as a map of names would give (JSON objects sort their keys anyway).
+    const auto named = [this](const std::vector<int> &counts) {
+        std::map<QString, int> out;
+        for (size_t i = 0; i < counts.size(); ++i) {
+            if (counts[i])
+                out[m_pool.at(quint16(i))] += counts[i];
+        }
+        return out;
+    };
+    std::map<QString, std::map<QString, int>> versions; // release channel -> version -> online boxes
+    for (const ReleaseChannel c : {ReleaseChannel::Clean, ReleaseChannel::Experimental}) {
+        if (auto counts = named(versionCounts[c == ReleaseChannel::Experimental]); !counts.empty())
+            versions[releaseChannelName(c)] = std::move(counts);
+    }
+    const std::map<QString, int> models = named(byModel), players = named(byPlayer);
     QJsonObject v;
     for (const auto &[channel, byVersion] : versions) {
         QJsonObject c;

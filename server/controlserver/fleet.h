@@ -33,6 +33,7 @@ public:
     StringPool() { m_strings.append(QString()); } // index 0 = empty
     quint16 intern(const QString &s);
     const QString &at(quint16 index) const { return m_strings.at(index); }
+    qsizetype size() const { return m_strings.size(); } ///< index 0 included
     /// Index of `s`, or -1 when never interned (so no box can have it).
     int find(const QString &s) const { return s.isEmpty() ? 0 : m_index.value(s, -1); }
 

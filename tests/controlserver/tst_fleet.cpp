@@ -1,0 +1,75 @@
+// The control server's in-memory fleet: the summary operators see (counts by state, versions per
+// release channel, models, player states, error and buffering rates).
+
+#include "fleet.h"
+#include "store.h"
+
+#include <protocol/message.h>
+
+#include <QJsonDocument>
+#include <QTest>
+
+using namespace iptv::control;
+
+class TestFleet : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void summaryCountsOnlineBoxesByName()
+    {
+        Fleet fleet;
+        struct Spec
+        {
+            BoxState state;
+            const char *channel;
+            const char *model;
+            const char *version;
+            bool online;
+            const char *player; ///< nullptr: no telemetry yet
+            int errors;
+            int buffering;
+        };
+        const Spec specs[] = {
+            {BoxState::Approved, "clean", "HX-400", "2.4.1", true, "playing", 0, 0},
+            {BoxState::Approved, "clean", "HX-400", "2.4.1", true, "playing", 2, 0},
+            {BoxState::Approved, "clean", "HX-500", "2.5.0", true, "buffering", 0, 3},
+            {BoxState::Approved, "experimental", "HX-500", "2.5.0", true, "playing", 0, 1},
+            {BoxState::Approved, "experimental", "HX-500", "", true, nullptr, 0, 0}, // no version, silent
+            {BoxState::Approved, "clean", "HX-400", "2.3.9", false, "paused", 1, 1},  // offline: not counted
+            {BoxState::Pending, "clean", "HX-400", "2.4.1", false, nullptr, 0, 0},
+            {BoxState::Rejected, "clean", "HX-400", "2.4.1", false, nullptr, 0, 0},
+        };
+        qint64 id = 0;
+        for (const Spec &s : specs) {
+            BoxRow r;
+            r.id = ++id;
+            r.serial = QStringLiteral("SN-%1").arg(id);
+            r.state = s.state;
+            r.releaseChannel = QString::fromLatin1(s.channel);
+            r.model = QString::fromLatin1(s.model);
+            r.softwareVersion = QString::fromLatin1(s.version);
+            BoxInfo *b = fleet.add(r);
+            QVERIFY(b);
+            if (s.player) {
+                iptv::protocol::Telemetry t;
+                t.playerState = QString::fromLatin1(s.player);
+                t.errorEvents = s.errors;
+                t.bufferingEvents = s.buffering;
+                fleet.applyTelemetry(b, t, 1795600000);
+            }
+            fleet.setOnline(b, s.online);
+        }
+        const QJsonObject expected = QJsonDocument::fromJson(R"({
+            "boxes": 8, "online": 5, "approved": 6, "pending": 1, "rejected": 1,
+            "versions": {"clean": {"2.4.1": 2, "2.5.0": 1}, "experimental": {"2.5.0": 1, "unknown": 1}},
+            "models": {"HX-400": 2, "HX-500": 3},
+            "playerStates": {"playing": 3, "buffering": 1},
+            "reporting": 4, "boxesWithErrors": 1, "errorRate": 0.25, "bufferingRate": 0.5
+        })").object();
+        QCOMPARE(QJsonDocument(fleet.summary()).toJson(), QJsonDocument(expected).toJson());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestFleet)
+#include "tst_fleet.moc"
