@@ -184,6 +184,9 @@ void BoxGateway::close()
     m_ackTimer.stop();
     if (m_listener)
         m_listener->close();
+    // Acks still waiting go out before the close frames, so boxes need not send those samples again.
+    sendDueAcks(std::exchange(m_ackQueue, {}));
+    sendDueAcks(std::exchange(m_delayedAcks, {}));
     const auto sessions = m_sessions;
     m_sessions.clear();
     m_byBox.clear();

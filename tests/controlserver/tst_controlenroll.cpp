@@ -221,6 +221,17 @@ private Q_SLOTS:
             QVERIFY(ack);
         }
         QCOMPARE(info->telemetryCount, 7u);
+
+        // A server stopping answers what it holds back before it says goodbye.
+        const quint64 last = box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        QTRY_COMPARE(info->telemetryCount, 8u);
+        clock.restart();
+        m_server->stop();
+        ack = box.waitFor(MessageType::Ack);
+        QVERIFY(ack);
+        QCOMPARE(ack->replyTo, last);
+        QVERIFY2(clock.elapsed() < 900, QByteArray::number(clock.elapsed()));
+        QVERIFY(box.waitClosed());
     }
 
     void telemetryInOtherShapes()
