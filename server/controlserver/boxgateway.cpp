@@ -382,7 +382,13 @@ void BoxGateway::acknowledgeTelemetry(BoxSession *session, quint64 messageId)
     session->ackUpTo = messageId;
     if (session->unacked < 255)
         ++session->unacked;
-    if (session->unacked < session->ackEvery) {
+    // A sample that comes on its own (the previous one longer than the delay ago: a box at its
+    // normal interval) has nothing to share an ack with and is answered in this turn. Only a box
+    // reporting faster, catching up or under a flood, waits for half its window or the timer.
+    const qint64 now = nowMs();
+    const bool sparse = session->lastTelemetryMs < 0 || now - session->lastTelemetryMs >= m_config.telemetryAckDelayMs;
+    session->lastTelemetryMs = now;
+    if (!sparse && session->unacked < session->ackEvery) {
         // Not half the window yet: answered with the next samples, or when the timer fires.
         if (!session->ackDelayed) {
             session->ackDelayed = true;

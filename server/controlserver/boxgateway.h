@@ -64,6 +64,7 @@ struct BoxSession
     quint8 ackEvery = 1;    ///< acknowledge once this many samples are unanswered (half the box's window)
     quint8 unacked = 0;     ///< telemetry received and not acknowledged yet
     quint64 ackUpTo = 0;    ///< the newest telemetry id to acknowledge
+    qint64 lastTelemetryMs = -1; ///< when the previous telemetry arrived (gateway clock)
 };
 
 /// Accepts connections itself so admission is decided before any WebSocket or TLS work.
@@ -112,8 +113,8 @@ public:
     /// Acknowledges a stored telemetry message: at once to a version-1 box. A newer box gets one
     /// cumulative ack per connection at the end of this event-loop turn, however many of its
     /// samples arrived in it (under load they queue up, and one ack answers them all); when it
-    /// announced its window, only once half the window is unanswered, or after
-    /// telemetryAckDelayMs at the latest.
+    /// announced its window and reports faster than telemetryAckDelayMs, only once half the
+    /// window is unanswered, or after telemetryAckDelayMs at the latest.
     void acknowledgeTelemetry(BoxSession *session, quint64 messageId);
     /// The window the box announced in its hello (0 = none): sets how often it is acknowledged.
     void setTelemetryWindow(BoxSession *session, int window) const;

@@ -39,11 +39,12 @@ struct ControlConfig
     int telemetrySeconds = 60;            ///< told to boxes in Welcome
     int idleTimeoutSeconds = 95;          ///< no frame for this long: the session is closed
     int helloTimeoutSeconds = 15;         ///< connected but no hello (or still pending handshake)
-    /// Telemetry acks to a box that announced its window ("win" in its hello) go out once half the
-    /// window has arrived, or at most this long after a sample still unanswered: TCP's delayed ack,
-    /// with RFC 1122's bound. Nothing waits on these acks but the box's resend buffer, and half
-    /// the window stays open meanwhile. 0 = one ack per connection and event-loop turn, as for
-    /// boxes that announce nothing.
+    /// Telemetry acks to a box that announced its window ("win" in its hello) and reports faster
+    /// than this go out once half the window has arrived, or at most this long after a sample still
+    /// unanswered: TCP's delayed ack, with RFC 1122's bound. A sample on its own is answered at
+    /// once. Nothing waits on these acks but the box's resend buffer, and half the window stays
+    /// open meanwhile. 0 = one ack per connection and event-loop turn, as for boxes that announce
+    /// nothing.
     int telemetryAckDelayMs = 500;
 
     // admission control
