@@ -757,45 +757,13 @@ std::optional<Welcome> Welcome::fromBody(const QCborMap &body, QString *error)
 
 QCborMap Telemetry::toBody() const
 {
-    QCborMap m;
-    insertTime(m, "ts"_L1, time);
-    if (cpuPercent >= 0)
-        m.insert("cpu"_L1, cpuPercent);
-    if (memoryUsedKb >= 0)
-        m.insert("mem"_L1, memoryUsedKb);
-    if (memoryTotalKb >= 0)
-        m.insert("memTotal"_L1, memoryTotalKb);
-    if (temperatureC > -1000)
-        m.insert("temp"_L1, temperatureC);
-    if (uptimeSeconds >= 0)
-        m.insert("up"_L1, uptimeSeconds);
-    insertText(m, "sw"_L1, softwareVersion);
-    insertText(m, "rch"_L1, releaseChannel);
-    insertText(m, "ch"_L1, currentChannel);
-    insertText(m, "player"_L1, playerState);
-    if (bufferingEvents)
-        m.insert("buf"_L1, bufferingEvents);
-    if (bufferingMs)
-        m.insert("bufMs"_L1, bufferingMs);
-    if (errorEvents)
-        m.insert("err"_L1, errorEvents);
-    if (!zapTimesMs.isEmpty()) {
-        QCborArray zaps;
-        for (int z : zapTimesMs)
-            zaps.append(z);
-        m.insert("zap"_L1, zaps);
-    }
-    if (frameStats) {
-        m.insert("ft"_L1, QCborMap{{u"n"_s, frameStats->frames}, {u"p50"_s, frameStats->p50},
-                                   {u"p95"_s, frameStats->p95}, {u"p99"_s, frameStats->p99},
-                                   {u"max"_s, frameStats->max}});
-    }
-    return m;
+    // One list of fields: toCbor()'s (what boxes send); the map is read back from it.
+    return QCborValue::fromCbor(toCbor()).toMap();
 }
 
 QByteArray Telemetry::toCbor() const
 {
-    // The fields and order of toBody(), written without building the map.
+    // Written directly, without building a map: the fields a box reports, in this order.
     const qint64 ms = time.isValid() ? time.toMSecsSinceEpoch() : 0;
     const quint64 entries = time.isValid() + (cpuPercent >= 0) + (memoryUsedKb >= 0) + (memoryTotalKb >= 0)
         + (temperatureC > -1000) + (uptimeSeconds >= 0) + !softwareVersion.isEmpty() + !releaseChannel.isEmpty()

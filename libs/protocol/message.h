@@ -194,8 +194,10 @@ struct Telemetry
     QList<int> zapTimesMs;      ///< channel changes since the previous telemetry
     std::optional<FrameStats> frameStats;
 
+    /// The body as a map: toCbor() read back.
     QCborMap toBody() const;
-    /// toBody() as CBOR, byte for byte, written directly (what a box sends every sample).
+    /// The body as CBOR, written directly (what a box sends every sample); the bytes a QCborMap
+    /// of the same entries encodes to.
     QByteArray toCbor() const;
     static std::optional<Telemetry> fromBody(const QCborMap &body, QString *error);
 
