@@ -6,6 +6,7 @@
 
 #include "controlserver.h"
 
+#include <payload/bundle.h>
 #include <protocol/message.h>
 
 #include <QCborMap>
@@ -251,6 +252,27 @@ inline Http http(QNetworkAccessManager &nam, const QByteArray &verb, quint16 por
 inline Http postRaw(QNetworkAccessManager &nam, quint16 port, const QString &path, const QString &token, const QByteArray &body)
 {
     return request(nam, "POST", port, path, token, "application/octet-stream", body);
+}
+
+/// Builds a release of the files in `src`, signed with `key`, at `path`: the bundle's bytes, or
+/// empty with *error saying why.
+inline QByteArray signedBundle(const QString &src, const QString &version, const QString &minBoxVersion,
+                               const iptv::payload::SigningKey &key, const QString &path, QString *error)
+{
+    iptv::payload::BundleMeta meta;
+    meta.version = version;
+    meta.minBoxVersion = minBoxVersion;
+    const auto built = iptv::payload::buildBundle(src, meta, key, path);
+    if (!built.ok()) {
+        *error = built.status.toString();
+        return {};
+    }
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        *error = u"cannot read %1: %2"_qs.arg(path, file.errorString());
+        return {};
+    }
+    return file.readAll();
 }
 
 inline QString login(QNetworkAccessManager &nam, quint16 port, const QString &account, const QString &password)

@@ -161,15 +161,10 @@ private Q_SLOTS:
         QVERIFY(qml.open(QIODevice::WriteOnly));
         qml.write("import QtQuick\nItem {}\n");
         qml.close();
-        iptv::payload::BundleMeta meta;
-        meta.version = u"2.5.0"_s;
-        meta.minBoxVersion = u"1.0.0"_s;
-        const QString bundlePath = m_dir.filePath(u"2.5.0.bundle"_s);
-        const auto built = iptv::payload::buildBundle(src, meta, m_key, bundlePath);
-        QVERIFY2(built.ok(), qPrintable(built.status.toString()));
-        QFile bundle(bundlePath);
-        QVERIFY(bundle.open(QIODevice::ReadOnly));
-        QCOMPARE(postRaw(m_nam, m_a.httpPort, u"/api/releases"_s, tokenA, bundle.readAll()).status, 201);
+        QString error;
+        const QByteArray bundle = signedBundle(src, u"2.5.0"_s, u"1.0.0"_s, m_key, m_dir.filePath(u"2.5.0.bundle"_s), &error);
+        QVERIFY2(!bundle.isEmpty(), qPrintable(error));
+        QCOMPARE(postRaw(m_nam, m_a.httpPort, u"/api/releases"_s, tokenA, bundle).status, 201);
 
         // Only this box is in the clean channel and online (the others of this test are away).
         const Http created = http(m_nam, "POST", m_a.httpPort, u"/api/rollouts"_s, tokenA,

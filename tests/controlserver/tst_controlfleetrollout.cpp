@@ -73,14 +73,9 @@ private Q_SLOTS:
             payload[i] = char(QRandomGenerator::global()->generate());
         f.write(payload);
         f.close();
-        iptv::payload::BundleMeta meta;
-        meta.version = u"1.1.0"_qs;
-        meta.minBoxVersion = u"1.0.0"_qs;
-        const QString bundlePath = m_dir.filePath(u"1.1.0.bundle"_qs);
-        const auto built = iptv::payload::buildBundle(src, meta, key, bundlePath);
-        QVERIFY2(built.ok(), qPrintable(built.status.toString()));
-        QFile bundle(bundlePath);
-        QVERIFY(bundle.open(QIODevice::ReadOnly));
+        QString error;
+        const QByteArray bundle = signedBundle(src, u"1.1.0"_qs, u"1.0.0"_qs, key, m_dir.filePath(u"1.1.0.bundle"_qs), &error);
+        QVERIFY2(!bundle.isEmpty(), qPrintable(error));
 
         const quint16 boxPort = freePort(), httpPort = freePort(), wsPort = freePort();
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
@@ -107,7 +102,7 @@ private Q_SLOTS:
         };
         QTRY_COMPARE_WITH_TIMEOUT(online(), kBoxes, 30000);
 
-        QCOMPARE(postRaw(m_nam, httpPort, u"/api/releases"_qs, token, bundle.readAll()).status, 201);
+        QCOMPARE(postRaw(m_nam, httpPort, u"/api/releases"_qs, token, bundle).status, 201);
 
         const Http created = http(m_nam, "POST", httpPort, u"/api/rollouts"_qs, token,
                                   {{u"release"_qs, u"1.1.0"_qs}, {u"channel"_qs, u"clean"_qs},

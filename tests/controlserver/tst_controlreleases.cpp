@@ -62,18 +62,11 @@ private Q_SLOTS:
         QVERIFY(f.open(QIODevice::WriteOnly));
         f.write(QByteArray("import QtQuick\nItem { objectName: \"release\" }\n").repeated(50));
         f.close();
-        iptv::payload::BundleMeta meta;
-        meta.version = QString::fromLatin1(kVersion);
-        meta.minBoxVersion = u"2.0.0"_qs;
-        auto build = [&](const iptv::payload::SigningKey &k, const QString &name) {
-            const QString out = m_keys.filePath(name);
-            const auto r = iptv::payload::buildBundle(src, meta, k, out);
-            QFile file(out);
-            return r.ok() && file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-        };
-        m_good = build(key, u"good.bundle"_qs);
-        m_wrongKey = build(other, u"other.bundle"_qs);
-        QVERIFY(!m_good.isEmpty() && !m_wrongKey.isEmpty());
+        QString error;
+        m_good = signedBundle(src, QString::fromLatin1(kVersion), u"2.0.0"_qs, key, m_keys.filePath(u"good.bundle"_qs), &error);
+        QVERIFY2(!m_good.isEmpty(), qPrintable(error));
+        m_wrongKey = signedBundle(src, QString::fromLatin1(kVersion), u"2.0.0"_qs, other, m_keys.filePath(u"other.bundle"_qs), &error);
+        QVERIFY2(!m_wrongKey.isEmpty(), qPrintable(error));
         m_tampered = m_good;
         m_tampered[m_tampered.size() / 2] = char(m_tampered.at(m_tampered.size() / 2) ^ 0x55);
     }
