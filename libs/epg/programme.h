@@ -113,6 +113,24 @@ struct Channel
     friend bool operator==(const Channel &, const Channel &) = default;
 };
 
+/// Where an entry was read (source and line), for diagnostics that must point at the input.
+/// Not part of what the entry is: two origins always compare equal, so a programme read again
+/// from another line or file is still the same programme.
+struct SourceOrigin
+{
+    QString source;
+    qint64 line = 0; ///< 1-based; 0 when not known
+    bool isKnown() const { return line > 0 || !source.isEmpty(); }
+    /// "source:line" (either part left out when unknown).
+    QString toString() const
+    {
+        if (line <= 0)
+            return source;
+        return source.isEmpty() ? QStringLiteral("line %1").arg(line) : QStringLiteral("%1:%2").arg(source).arg(line);
+    }
+    friend bool operator==(const SourceOrigin &, const SourceOrigin &) { return true; }
+};
+
 struct Programme
 {
     QString channelId;
@@ -141,6 +159,7 @@ struct Programme
     QList<Rating> starRatings;     ///< value like "3/5"
     QList<LangText> reviews;       ///< text reviews only
     AiringFlags airing;
+    SourceOrigin origin;           ///< where it was read; never compared
 
     QString title() const { return titles.isEmpty() ? QString() : titles.first().text; }
     qint64 duration() const { return stop > start ? stop - start : 0; }

@@ -663,6 +663,12 @@ private:
     QSet<QString> m_channelIds;
     qint64 m_elementsInItem = 0;
     bool m_elementLimitWarned = false;
+    bool m_zonelessWarned = false;
+
+    static QString zoneName(const QTimeZone &zone)
+    {
+        return zone == QTimeZone::utc() ? QStringLiteral("UTC") : QString::fromUtf8(zone.id());
+    }
     qint64 m_channels = 0;
     qint64 m_programmes = 0;
 };
@@ -1132,6 +1138,7 @@ bool Parser::parseProgramme()
     m_elementsInItem = 0;
     m_elementLimitWarned = false;
     Programme p;
+    p.origin = {m_name, startLine};
     QString problem;
     {
         const QXmlStreamAttributes a = m_xml.attributes();
@@ -1143,8 +1150,16 @@ bool Parser::parseProgramme()
             problem = QStringLiteral("no channel attribute");
         } else if (start.trimmed().isEmpty()) {
             problem = QStringLiteral("no start attribute");
-        } else if (!parseXmltvTime(start, m_options.defaultZone, &p.start, &p.startUtcOffset, &why)) {
+        } else if (bool zoneGiven = true;
+                   !parseXmltvTime(start, m_options.defaultZone, &p.start, &p.startUtcOffset, &why, &zoneGiven)) {
             problem = u"unparsable start: " + why;
+        } else if (!zoneGiven && !m_zonelessWarned) {
+            // Once per file: a guide written in local time without saying so is common, and
+            // read in the wrong zone it shifts every programme.
+            m_zonelessWarned = true;
+            warn(startLine, u"times without a UTC offset (first: start=\"" + start.toString() + u"\") are read as "
+                                + zoneName(m_options.defaultZone)
+                                + u" local time; give the guide's zone with --time-zone (iptvnext: [sources] time_zone) if that is wrong");
         }
         if (problem.isEmpty() && !stop.trimmed().isEmpty()) {
             int stopOffset = 0;
@@ -1278,7 +1293,7 @@ bool Parser::parseProgramme()
 bool Parser::run()
 {
     if (!m_source.open()) {
-        m_diag->error(m_name, 0, 0, u"cannot read input: " + m_source.errorString());
+        m_diag->fatal(m_name, 0, 0, u"cannot read input: " + m_source.errorString());
         return false;
     }
 
@@ -1287,7 +1302,7 @@ bool Parser::run()
         const auto t = next();
         if (t == QXmlStreamReader::StartElement) {
             if (m_xml.name() != u"tv") {
-                m_diag->error(m_name, line(), column(),
+                m_diag->fatal(m_name, line(), column(),
                               u"not an XMLTV file: the root element is <" + m_xml.name().toString() + u">, not <tv>");
                 return false;
             }
@@ -1303,7 +1318,7 @@ bool Parser::run()
                 : m_xml.errorString();
             if (!m_source.errorString().isEmpty())
                 why += u" (" + m_source.errorString() + u')';
-            m_diag->error(m_name, line(), column(), u"not an XMLTV file: " + why);
+            m_diag->fatal(m_name, line(), column(), u"not an XMLTV file: " + why);
             return false;
         }
     }
@@ -1340,7 +1355,7 @@ bool Parser::run()
             const QString why = m_source.errorString().isEmpty()
                 ? QStringLiteral("unexpected end of input (truncated file?)")
                 : u"input ends early: " + m_source.errorString();
-            m_diag->error(m_name, errLine, errColumn,
+            m_diag->fatal(m_name, errLine, errColumn,
                           why + u"; kept the " + QString::number(m_channels) + u" channels and "
                               + QString::number(m_programmes) + u" programmes before it");
             break;
@@ -1353,7 +1368,7 @@ bool Parser::run()
                           u"malformed XML: " + why + u"; resumed at line " + QString::number(m_readerStartLine)
                               + u", column " + QString::number(m_readerStartColumn));
         } else {
-            m_diag->error(m_name, errLine, errColumn, u"malformed XML: " + why + u"; nothing readable after it");
+            m_diag->fatal(m_name, errLine, errColumn, u"malformed XML: " + why + u"; nothing readable after it");
             break;
         }
     }
@@ -1371,7 +1386,7 @@ bool readDeviceImpl(QIODevice *device, const XmltvReader::ChannelSink &channels,
     if (!diagnostics)
         diagnostics = &scratch;
     if (!device || !device->isReadable()) {
-        diagnostics->error(source, 0, 0, QStringLiteral("cannot read input: device not open for reading"));
+        diagnostics->fatal(source, 0, 0, QStringLiteral("cannot read input: device not open for reading"));
         return false;
     }
     Parser parser(device, channels, programmes, diagnostics, options, source, header);
@@ -1386,7 +1401,7 @@ bool readFileImpl(const QString &path, const XmltvReader::ChannelSink &channels,
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly)) {
         if (diagnostics)
-            diagnostics->error(source, 0, 0, u"cannot open: " + file.errorString());
+            diagnostics->fatal(source, 0, 0, u"cannot open: " + file.errorString());
         return false;
     }
     return readDeviceImpl(&file, channels, programmes, diagnostics, options, source, header);

@@ -41,6 +41,9 @@ public:
     /// Plain, .gz or .xz (detected by content via libarchive's raw format + all filters, not by name).
     /// Returns false only when nothing could be read (missing file, not XML at all, no <tv> root);
     /// otherwise true, with every problem as a diagnostic (source, line, column, reason).
+    /// A read that ended early (truncated or undecodable input, an I/O error, XML it cannot resume
+    /// after) leaves a fatal diagnostic (DiagnosticList::hasFatal()): what was handed to the sinks
+    /// is then only part of the input and must not replace a complete earlier read.
     static bool readFile(const QString &path, const ChannelSink &, const ProgrammeSink &, iptv::DiagnosticList *,
                          const XmltvReadOptions & = {});
     static bool readDevice(QIODevice *device, const ChannelSink &, const ProgrammeSink &, iptv::DiagnosticList *,

@@ -130,7 +130,7 @@ bool parseOffset(QStringView s, int *offsetSeconds, QString *error)
 } // namespace
 
 bool parseXmltvTime(QStringView text, const QTimeZone &defaultZone, qint64 *utcSeconds, int *offsetSeconds,
-                    QString *error)
+                    QString *error, bool *zoneGiven)
 {
     const QStringView s = text.trimmed();
     qsizetype digits = 0;
@@ -155,6 +155,8 @@ bool parseXmltvTime(QStringView text, const QTimeZone &defaultZone, qint64 *utcS
     const QStringView zonePart = s.mid(digits).trimmed();
     qint64 utc = 0;
     int offset = 0;
+    if (zoneGiven)
+        *zoneGiven = !zonePart.isEmpty();
     if (zonePart.isEmpty()) {
         resolveLocal(local, defaultZone, &utc, &offset);
     } else {

@@ -119,6 +119,7 @@ private Q_SLOTS:
     void skipped();
     void notXmltv_data();
     void notXmltv();
+    void fatalFirst();
     void compressed_data();
     void compressed();
     void truncated_data();
@@ -495,6 +496,26 @@ void TestXmltvReader::notXmltv()
     QVERIFY2(error->message.contains(errorPart), qPrintable(dump(diag)));
 }
 
+void TestXmltvReader::fatalFirst()
+{
+    // A binary file: a screenful of invalid UTF-8 warnings, then what actually ended the read.
+    QByteArray bytes;
+    for (int i = 0; i < 40; ++i)
+        bytes += QByteArray("junk \x80\x81 line ") + QByteArray::number(i) + '\n';
+    DiagnosticList diag(10);
+    bool ok = true;
+    XmltvReader::readAllBytes(bytes, &diag, &ok);
+    QVERIFY(!ok);
+    QVERIFY2(diag.warningCount() >= 10, qPrintable(dump(diag)));
+    QCOMPARE(diag.fatalCount(), 1);
+    // Kept although the list was full, and first.
+    QCOMPARE(diag.items().size(), 10);
+    QVERIFY(diag.items().first().fatal);
+    QVERIFY2(diag.items().first().message.contains(u"not an XMLTV file"), qPrintable(dump(diag)));
+    for (qsizetype i = 1; i < diag.items().size(); ++i)
+        QVERIFY(!diag.items().at(i).fatal);
+}
+
 void TestXmltvReader::compressed_data()
 {
     QTest::addColumn<QString>("tool");
@@ -562,7 +583,12 @@ void TestXmltvReader::truncated()
     const GuideData g = XmltvReader::readAllBytes(cut, &diag, &ok);
     QVERIFY(ok);
     QCOMPARE(diag.errorCount(), 1);
-    const Diagnostic &d = diag.items().last();
+    // The read ended early: a fatal error, listed first, so no caller takes the part for the whole.
+    QVERIFY(diag.hasFatal());
+    const Diagnostic &d = diag.items().first();
+    QVERIFY(d.fatal);
+    QCOMPARE(diag.firstFatal(), &d);
+    QVERIFY2(d.toString().contains(u": fatal error: "), qPrintable(d.toString()));
     QVERIFY2(d.line > 1000, qPrintable(d.toString()));
     if (tool.isEmpty())
         QVERIFY2(d.message.contains(u"truncated"), qPrintable(d.toString()));
@@ -628,6 +654,23 @@ void TestXmltvReader::defaultZone()
     // Default: UTC.
     const GuideData u = XmltvReader::readAllBytes(xml, &diag);
     QCOMPARE(u.programmes.at(0).start, utc(2026, 7, 15, 20, 0));
+
+    // Zone-less times are a guess: said once per read, with the zone used and how to change it.
+    DiagnosticList once;
+    XmltvReader::readAllBytes(xml, &once, nullptr, options);
+    QCOMPARE(once.warningCount(), 1);
+    const Diagnostic &w = once.items().first();
+    QCOMPARE(w.line, 1);
+    QVERIFY2(w.message.contains(u"Europe/Dublin") && w.message.contains(u"--time-zone")
+                 && w.message.contains(u"20260715200000"),
+             qPrintable(w.toString()));
+
+    // Times with their offset need no such word.
+    DiagnosticList none;
+    XmltvReader::readAllBytes("<tv><programme start=\"20260715200000 +0100\" channel=\"a\"><title>X</title></programme>"
+                              "<programme start=\"20260715210000 Z\" channel=\"a\"><title>Y</title></programme></tv>",
+                              &none, nullptr, options);
+    QVERIFY2(none.isEmpty(), qPrintable(dump(none)));
 }
 
 void TestXmltvReader::limits()
