@@ -7,10 +7,12 @@
 
 #include <QDateTime>
 #include <QHash>
+#include <QSet>
 #include <QLoggingCategory>
 #include <QSaveFile>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -33,7 +35,9 @@ struct PendingAiring
     qint32 lengthHint;
     qint16 utcOffsetMinutes;
     quint8 flags;
-    quint32 sequence;  // arrival order, so the first of two same-start airings wins
+    quint16 originSource; // index into Private::originSources
+    quint32 sequence;  // arrival order, so the first of two equally good same-start airings wins
+    quint32 originLine;   // where the programme was read, for the diagnostics that name it
 };
 
 QString timeText(qint64 t)
@@ -59,6 +63,34 @@ struct GuideBuilder::Private
     QHash<QString, QList<quint32>> aliases; ///< guide channel id -> channels showing its programmes
     std::vector<PendingAiring> airings;
     QList<Diagnostic> warnings;
+    QSet<QString> undeclared; ///< channel ids that programmes used without a declaration
+    QStringList originSources;
+    QHash<QString, quint16> originIndex;
+
+    quint16 originSourceIndex(const QString &source)
+    {
+        if (const auto it = originIndex.constFind(source); it != originIndex.constEnd())
+            return *it;
+        if (originSources.size() >= 0xffff)
+            return 0xffff; // more files than anyone compiles at once: named "?" in diagnostics
+        const auto index = quint16(originSources.size());
+        originSources.append(source);
+        originIndex.insert(source, index);
+        return index;
+    }
+    SourceOrigin originOf(const PendingAiring &a) const
+    {
+        return {a.originSource < originSources.size() ? originSources[a.originSource] : QStringLiteral("?"),
+                qint64(a.originLine)};
+    }
+    /// Of two airings on one channel with the same start, the one with a real duration, then the
+    /// one with a title, is the programme; the other is a placeholder (or a true duplicate).
+    int rank(const PendingAiring &a) const
+    {
+        const QByteArray &record = records[a.programme];
+        const bool titled = !record.isEmpty() && quint8(record.front()) == TagTitle;
+        return (a.stop > a.start ? 2 : 0) + (titled ? 1 : 0);
+    }
 
     quint32 intern(const QString &s)
     {
@@ -195,10 +227,11 @@ struct GuideBuilder::Private
         return quint32(channels.size() - 1);
     }
 
-    void warn(const QString &message, qint64 line = 0)
+    void warn(const QString &message, qint64 line = 0) { warnAt({options.generator, line}, message); }
+    void warnAt(const SourceOrigin &where, const QString &message)
     {
         if (warnings.size() < 50)
-            warnings.append({Diagnostic::Severity::Warning, options.generator, line, 0, message});
+            warnings.append({Diagnostic::Severity::Warning, where.source, where.line, 0, message});
     }
 };
 
@@ -220,6 +253,7 @@ void GuideBuilder::addChannel(const Channel &channel)
     auto it = d->channelIndex.constFind(channel.id);
     if (it != d->channelIndex.constEnd()) {
         // Declared after its programmes arrived (or twice): keep the first full declaration.
+        d->undeclared.remove(channel.id);
         Channel &existing = d->channels[*it];
         if (existing.displayNames.isEmpty() && existing.icons.isEmpty())
             existing = channel;
@@ -252,9 +286,14 @@ void GuideBuilder::addMappedChannels(const ChannelMapping &mapping)
 void GuideBuilder::addProgramme(const Programme &p)
 {
     ++d->stats.programmesIn;
-    const bool declared = d->channelIndex.contains(p.channelId);
-    if (!declared) {
+    // A channel made up for undeclared programmes stays undeclared for the count: every one of
+    // its programmes is counted, not only the first.
+    if (!d->channelIndex.contains(p.channelId) || d->undeclared.contains(p.channelId)) {
         ++d->stats.unknownChannel;
+        if (!d->undeclared.contains(p.channelId)) {
+            d->undeclared.insert(p.channelId);
+            ++d->stats.undeclaredChannels;
+        }
         if (!d->options.keepUndeclaredChannels || p.channelId.isEmpty())
             return;
     }
@@ -280,13 +319,15 @@ void GuideBuilder::addProgramme(const Programme &p)
         flags |= FlagLastChance;
     if (!p.subtitles.isEmpty())
         flags |= FlagHasSubtitles;
+    const quint16 originSource = d->originSourceIndex(p.origin.source);
+    const auto originLine = quint32(std::clamp<qint64>(p.origin.line, 0, std::numeric_limits<quint32>::max()));
     d->airings.push_back({p.start, p.stop, channel, recordId, p.lengthSeconds, qint16(p.startUtcOffset / 60), flags,
-                          quint32(d->airings.size())});
+                          originSource, quint32(d->airings.size()), originLine});
     const auto alias = d->aliases.constFind(p.channelId);
     if (alias != d->aliases.constEnd()) {
         for (quint32 other : *alias)
             d->airings.push_back({p.start, p.stop, other, recordId, p.lengthSeconds, qint16(p.startUtcOffset / 60), flags,
-                                  quint32(d->airings.size())});
+                                  originSource, quint32(d->airings.size()), originLine});
     }
 }
 
@@ -372,16 +413,35 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
     std::vector<PendingAiring> kept;
     kept.reserve(airings.size());
     int overlapExamples = 0;
-    for (size_t i = 0; i < airings.size(); ++i) {
-        PendingAiring a = airings[i];
-        if (!kept.empty() && kept.back().channel == a.channel && kept.back().start == a.start) {
+    int duplicateExamples = 0;
+    for (size_t i = 0, n = 0; i < airings.size(); i = n) {
+        // Airings on one channel with the same start: one of them is the programme.
+        n = i + 1;
+        while (n < airings.size() && airings[n].channel == airings[i].channel && airings[n].start == airings[i].start)
+            ++n;
+        size_t best = i;
+        for (size_t j = i + 1; j < n; ++j) {
+            if (p.rank(airings[j]) > p.rank(airings[best]))
+                best = j;
+        }
+        PendingAiring a = airings[best];
+        for (size_t j = i; j < n; ++j) {
+            if (j == best)
+                continue;
             ++st.duplicatesDropped;
-            continue;
+            if (duplicateExamples++ < 10) {
+                const PendingAiring &dropped = airings[j];
+                const auto length = [](const PendingAiring &x) {
+                    return x.stop > x.start ? QStringLiteral("until %1").arg(timeText(x.stop)) : QStringLiteral("no length");
+                };
+                p.warnAt(p.originOf(dropped),
+                         QStringLiteral("channel %1: two programmes start at %2; kept the one read at %3 (%4), dropped "
+                                        "the one read at %5 (%6)")
+                             .arg(p.channels[a.channel].id, timeText(a.start), p.originOf(a).toString(), length(a),
+                                  p.originOf(dropped).toString(), length(dropped)));
+            }
         }
         // The next airing on the same channel with a later start bounds this one.
-        size_t n = i + 1;
-        while (n < airings.size() && airings[n].channel == a.channel && airings[n].start == a.start)
-            ++n;
         const bool hasNext = n < airings.size() && airings[n].channel == a.channel;
         if (a.stop != 0 && a.stop <= a.start) {
             ++st.invalidTimes;
@@ -671,8 +731,9 @@ QByteArray GuideBuilder::finish(iptv::DiagnosticList *diagnostics)
                                  QStringLiteral("%1 programmes dropped: same channel and start as another").arg(st.duplicatesDropped));
         if (st.unknownChannel)
             diagnostics->warning(p.options.generator, 0, 0,
-                                 QStringLiteral("%1 programmes on channels not declared in the guide (%2)")
+                                 QStringLiteral("%1 programmes on %2 channels not declared in the guide (%3)")
                                      .arg(st.unknownChannel)
+                                     .arg(st.undeclaredChannels)
                                      .arg(p.options.keepUndeclaredChannels ? QStringLiteral("kept") : QStringLiteral("dropped")));
         if (st.invalidTimes)
             diagnostics->warning(p.options.generator, 0, 0,

@@ -42,6 +42,7 @@ struct GuideCompileStats
     qint64 airings = 0;            ///< kept in the window
     qint64 outsideWindow = 0;
     qint64 unknownChannel = 0;     ///< programmes whose channel was never declared
+    qint64 undeclaredChannels = 0; ///< how many channels those programmes were on
     qint64 invalidTimes = 0;       ///< stop before start: stop dropped and filled like a missing one
     qint64 overlapsTrimmed = 0;    ///< airings cut short because the next one started earlier
     qint64 duplicatesDropped = 0;  ///< same channel and start twice

@@ -205,6 +205,7 @@ QCborMap programmeToCbor(const Programme &p)
     m.insert(k("start"), p.start);
     putInt(m, "stop", p.stop);
     putInt(m, "startUtcOffset", p.startUtcOffset);
+    putInt(m, "line", p.origin.line); // the source is the row's; the line names it in compile diagnostics
     putLangTexts(m, "titles", p.titles);
     putLangTexts(m, "subTitles", p.subTitles);
     putLangTexts(m, "descs", p.descs);
@@ -280,6 +281,7 @@ Programme programmeFromCbor(const QCborMap &m)
     p.start = m.value(k("start")).toInteger();
     p.stop = m.value(k("stop")).toInteger();
     p.startUtcOffset = int(m.value(k("startUtcOffset")).toInteger());
+    p.origin.line = m.value(k("line")).toInteger();
     p.titles = langTexts(m, "titles");
     p.subTitles = langTexts(m, "subTitles");
     p.descs = langTexts(m, "descs");

@@ -5,6 +5,7 @@
 #include <epg/guidedelta.h>
 #include <epg/guideformat_p.h>
 #include <epg/guidewriter.h>
+#include <epg/xmltvreader.h>
 
 #include <QTest>
 
@@ -224,17 +225,19 @@ private Q_SLOTS:
         QVERIFY(guide);
         QCOMPARE(stats.overlapsTrimmed, 1);
         QCOMPARE(stats.duplicatesDropped, 1);
-        QCOMPARE(stats.missingStopFilled, 2);
+        QCOMPARE(stats.missingStopFilled, 1);
         QCOMPARE(stats.invalidTimes, 1);
         QCOMPARE(stats.unknownChannel, 1);
+        QCOMPARE(stats.undeclaredChannels, 1);
         QCOMPARE(stats.outsideWindow, 1);
         QVERIFY(!diags.isEmpty());
         QCOMPARE(guide->channelCount(), 3); // the undeclared channel is kept by default
         const auto [first, count] = guide->channelAirings(0);
         QCOMPARE(count, 3u);
         QCOMPARE(guide->airing(first).stop, kDay0 + 3600);     // trimmed to the next start
-        QCOMPARE(guide->airing(first + 1).stop, kDay0 + 7200); // filled from the next start
-        QCOMPARE(guide->title(guide->airing(first + 1).programme), u"No stop"_qs); // first of two wins
+        // Of two at one start, the one with a real length wins over one without.
+        QCOMPARE(guide->title(guide->airing(first + 1).programme), u"Duplicate start"_qs);
+        QCOMPARE(guide->airing(first + 1).stop, kDay0 + 5000);
         QCOMPARE(guide->airing(first + 2).stop, kDay0 + 7200 + 12 * 3600); // gap in the data: bounded
 
         GuideCompileOptions dropUnknown;
@@ -242,6 +245,78 @@ private Q_SLOTS:
         const auto strict = Guide::fromBytes(compile(data, dropUnknown));
         QVERIFY(strict);
         QCOMPARE(strict->channelCount(), 2);
+    }
+
+    void placeholderLosesToTheRealProgramme()
+    {
+        // The pattern of real Greek feeds: a zero-length entry, then the real programme at the same start.
+        const QByteArray xml = "<tv>\n"
+                               "<channel id=\"go.test\"><display-name>GO</display-name></channel>\n"
+                               "<programme start=\"20260101010000 +0000\" stop=\"20260101020000 +0000\" channel=\"go.test\">"
+                               "<title>Night News</title></programme>\n"
+                               "<programme start=\"20260101020000 +0000\" stop=\"20260101020000 +0000\" channel=\"go.test\">"
+                               "<title>Placeholder</title></programme>\n"
+                               "<programme start=\"20260101020000 +0000\" stop=\"20260101060000 +0000\" channel=\"go.test\">"
+                               "<title>Late Film</title><desc>Four hours of it.</desc></programme>\n"
+                               "<programme start=\"20260101060000 +0000\" stop=\"20260101070000 +0000\" channel=\"go.test\">"
+                               "<title>Breakfast</title></programme>\n"
+                               "</tv>\n";
+        iptv::DiagnosticList readDiags;
+        XmltvReadOptions readOptions;
+        readOptions.sourceName = u"greek.xml"_qs;
+        const GuideData data = XmltvReader::readAllBytes(xml, &readDiags, nullptr, readOptions);
+        QCOMPARE(data.programmes.size(), 4);
+        iptv::DiagnosticList diags;
+        GuideCompileStats stats;
+        const auto guide = Guide::fromBytes(compile(data, {}, &diags, &stats));
+        QVERIFY(guide);
+        QCOMPARE(stats.duplicatesDropped, 1);
+        const auto [first, count] = guide->channelAirings(0);
+        QCOMPARE(count, 3u);
+        const Airing film = guide->airing(first + 1);
+        QCOMPARE(guide->title(film.programme), u"Late Film"_qs);
+        QCOMPARE(film.start, kDay0 + 2 * 3600);
+        QCOMPARE(film.stop, kDay0 + 6 * 3600); // 03:00-06:00 is not left empty
+        // The warning names where both entries were read.
+        const auto warning = std::find_if(diags.items().cbegin(), diags.items().cend(), [](const iptv::Diagnostic &d) {
+            return d.message.contains(u"two programmes start at");
+        });
+        QVERIFY(warning != diags.items().cend());
+        QVERIFY2(warning->message.contains(u"greek.xml:5") && warning->message.contains(u"greek.xml:4"),
+                 qPrintable(warning->toString()));
+        QCOMPARE(warning->source, u"greek.xml"_qs);
+        QCOMPARE(warning->line, 4); // the dropped placeholder
+    }
+
+    void equalDuplicatesKeepTheFirst()
+    {
+        // Two full entries at one start (two sources for one channel): the first, as sources are in
+        // priority order.
+        GuideData data = twoChannels();
+        data.programmes = {simple(u"one.test"_qs, kDay0, kDay0 + 3600, u"From the first source"_qs),
+                           simple(u"one.test"_qs, kDay0, kDay0 + 1800, u"From the second source"_qs)};
+        GuideCompileStats stats;
+        const auto guide = Guide::fromBytes(compile(data, {}, nullptr, &stats));
+        QVERIFY(guide);
+        QCOMPARE(stats.duplicatesDropped, 1);
+        QCOMPARE(guide->title(guide->airing(guide->channelAirings(0).first).programme), u"From the first source"_qs);
+    }
+
+    void undeclaredChannelsCountEveryProgramme()
+    {
+        GuideData data = twoChannels();
+        data.programmes = {simple(u"ghost.test"_qs, kDay0, kDay0 + 60, u"A"_qs),
+                           simple(u"ghost.test"_qs, kDay0 + 60, kDay0 + 120, u"B"_qs),
+                           simple(u"ghost.test"_qs, kDay0 + 120, kDay0 + 180, u"C"_qs),
+                           simple(u"other.test"_qs, kDay0, kDay0 + 60, u"D"_qs)};
+        iptv::DiagnosticList diags;
+        GuideCompileStats stats;
+        QVERIFY(Guide::fromBytes(compile(data, {}, &diags, &stats)));
+        QCOMPARE(stats.unknownChannel, 4);
+        QCOMPARE(stats.undeclaredChannels, 2);
+        QVERIFY(std::any_of(diags.items().cbegin(), diags.items().cend(), [](const iptv::Diagnostic &d) {
+            return d.message == u"4 programmes on 2 channels not declared in the guide (kept)";
+        }));
     }
 
     void aliasChannelsShareProgrammes()
