@@ -158,8 +158,12 @@ void XmltvWriter::writeChannel(const Channel &c)
 {
     m_xml.writeStartElement(QStringLiteral("channel"));
     m_xml.writeAttribute(QStringLiteral("id"), xmlSafe(c.id));
+    // The DTD wants at least one display-name: a channel known only by the id its programmes
+    // used (never declared in the input) is named by that id.
     for (const LangText &name : c.displayNames)
         writeLangText(QStringLiteral("display-name"), name);
+    if (c.displayNames.isEmpty())
+        writeLangText(QStringLiteral("display-name"), {QString(), c.id});
     for (const Icon &icon : c.icons)
         writeIcon(icon);
     for (const QString &url : c.urls)
@@ -175,9 +179,11 @@ void XmltvWriter::writeProgramme(const Programme &p)
         m_xml.writeAttribute(QStringLiteral("stop"), formatXmltvTime(p.stop, p.startUtcOffset));
     m_xml.writeAttribute(QStringLiteral("channel"), xmlSafe(p.channelId));
 
-    // DTD order from here on.
+    // DTD order from here on; at least one title.
     for (const LangText &t : p.titles)
         writeLangText(QStringLiteral("title"), t);
+    if (p.titles.isEmpty())
+        writeLangText(QStringLiteral("title"), {});
     for (const LangText &t : p.subTitles)
         writeLangText(QStringLiteral("sub-title"), t);
     for (const LangText &t : p.descs)
