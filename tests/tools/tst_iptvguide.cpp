@@ -7,6 +7,8 @@
 #include <epg/xmltvreader.h>
 
 #include <QFile>
+#include <QProcess>
+#include <QStandardPaths>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -122,6 +124,68 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(path(u"bogus.guide"_qs)));
     }
 
+    void compileRefusesBrokenInput_data()
+    {
+        QTest::addColumn<QString>("compressor"); // how the input is packed; empty: plain
+        QTest::addColumn<QString>("damage");     // "truncate" or "skipped entry"
+        QTest::addColumn<QString>("allow");      // the flag that writes the guide all the same
+        QTest::addColumn<int>("exitCode");
+        QTest::newRow("truncated .xz") << u"xz"_qs << u"truncate"_qs << u"--allow-partial"_qs << 4;
+        QTest::newRow("truncated .gz") << u"gzip"_qs << u"truncate"_qs << u"--allow-partial"_qs << 4;
+        QTest::newRow("truncated plain") << QString() << u"truncate"_qs << u"--allow-partial"_qs << 4;
+        QTest::newRow("skipped entry") << QString() << u"skipped entry"_qs << u"--allow-errors"_qs << 3;
+    }
+
+    /// "compile && deploy" must never ship a guide with part of its input missing.
+    void compileRefusesBrokenInput()
+    {
+        QFETCH(QString, compressor);
+        QFETCH(QString, damage);
+        QFETCH(QString, allow);
+        QFETCH(int, exitCode);
+        const QString plain = path(u"broken-src.xml"_qs);
+        // Big enough that half of it, compressed, still decompresses its first blocks.
+        QVERIFY(runTool({u"generate"_qs, u"--channels"_qs, u"20"_qs, u"--days"_qs, u"7"_qs, u"--seed"_qs, u"9"_qs, u"-q"_qs,
+                         u"-o"_qs, plain}).exitCode == 0);
+        QFile f(plain);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QByteArray bytes = f.readAll();
+        f.close();
+        if (damage == u"skipped entry") // a programme without a start: skipped, the rest is whole
+            bytes.replace(bytes.indexOf("<programme start="), 17, "<programme start-x=");
+        if (!compressor.isEmpty()) {
+            QProcess pack;
+            pack.start(compressor, {u"-c"_qs});
+            if (!pack.waitForStarted())
+                QSKIP("compressor not installed");
+            pack.write(bytes);
+            pack.closeWriteChannel();
+            QVERIFY(pack.waitForFinished(30000));
+            bytes = pack.readAllStandardOutput();
+        }
+        if (damage == u"truncate")
+            bytes.truncate(bytes.size() / 2);
+        const QString input = path(u"broken.xml"_qs);
+        QFile out(input);
+        QVERIFY(out.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        out.write(bytes);
+        out.close();
+
+        const QString guide = path(u"broken.guide"_qs);
+        QFile::remove(guide);
+        Run r = runTool({u"compile"_qs, input, u"-q"_qs, u"-o"_qs, guide});
+        QCOMPARE(r.exitCode, exitCode);
+        QVERIFY2(!QFile::exists(guide), qPrintable(r.err));
+        QVERIFY2(r.err.contains(u"nothing written"_qs) && r.err.contains(allow), qPrintable(r.err));
+        // The reason is the first diagnostic printed, whatever came before it in the file.
+        QVERIFY2(r.err.section(u'\n', 0, 0).contains(damage == u"truncate" ? u"fatal error"_qs : u"error"_qs),
+                 qPrintable(r.err));
+
+        r = runTool({u"compile"_qs, input, u"-q"_qs, allow, u"-o"_qs, guide});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(QFile::exists(guide));
+    }
+
     void inspectJson()
     {
         const Run r = runTool({u"inspect"_qs, m_guide, u"--json"_qs, u"--channels"_qs});
@@ -229,6 +293,50 @@ private Q_SLOTS:
         QCOMPARE(exported.channels.size(), original.channels.size());
         QCOMPARE(exported.programmes.size(), original.programmes.size());
         QCOMPARE(exported.programmes.first().title(), original.programmes.first().title());
+    }
+
+    void exportValidates_data()
+    {
+        QTest::addColumn<bool>("dropChannelElement");
+        QTest::newRow("every channel declared") << false;
+        QTest::newRow("a channel known only from its programmes") << true;
+    }
+
+    /// The XMLTV project's own validator (Debian xmltv-util) accepts what we export.
+    void exportValidates()
+    {
+        QFETCH(bool, dropChannelElement);
+        const QString validator = QStandardPaths::findExecutable(u"tv_validate_file"_qs);
+        if (validator.isEmpty())
+            QSKIP("tv_validate_file (Debian package xmltv-util) is not installed");
+        // Its DTD from the package, not from xmltv.org: tests run without a network.
+        if (!QFile::exists(u"/usr/share/xmltv/xmltv.dtd"_qs))
+            QSKIP("xmltv-util installed without /usr/share/xmltv/xmltv.dtd");
+        qputenv("XMLTV_SUPPLEMENT", "/usr/share/xmltv");
+        const QString input = path(u"validate-in.xml"_qs);
+        QVERIFY(runTool({u"generate"_qs, u"--channels"_qs, u"3"_qs, u"--days"_qs, u"1"_qs, u"--seed"_qs, u"5"_qs, u"-q"_qs,
+                         u"-o"_qs, input}).exitCode == 0);
+        const CliRun original = runCli(validator, {input});
+        QVERIFY2(original.exitCode == 0, qPrintable(original.out + original.err)); // our generator's output is valid
+        if (dropChannelElement) {
+            QFile f(input);
+            QVERIFY(f.open(QIODevice::ReadWrite));
+            QByteArray xml = f.readAll();
+            const qsizetype from = xml.indexOf("<channel id=");
+            const qsizetype to = xml.indexOf("</channel>", from) + qsizetype(sizeof("</channel>") - 1);
+            QVERIFY(from > 0 && to > from);
+            xml.remove(from, to - from);
+            f.resize(0);
+            f.write(xml);
+        }
+        const QString guide = path(u"validate.guide"_qs);
+        const Run compile = runTool({u"compile"_qs, input, u"-q"_qs, u"-o"_qs, guide});
+        QVERIFY2(compile.exitCode == 0, qPrintable(compile.err));
+        const QString exported = path(u"validate-out.xml"_qs);
+        const Run exportRun = runTool({u"export"_qs, guide, u"-q"_qs, u"-o"_qs, exported});
+        QVERIFY2(exportRun.exitCode == 0, qPrintable(exportRun.err));
+        const CliRun validated = runCli(validator, {exported});
+        QVERIFY2(validated.exitCode == 0, qPrintable(validated.out + validated.err));
     }
 
     void compileWithLineup()

@@ -139,7 +139,10 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
         "Programmes are streamed into the guide builder, so memory follows the size of the guide, not of the XML.\n"
         "With --lineup, the guide's channels are those of the M3U lineup, in its order; programmes of guide\n"
         "channels the lineup does not carry are dropped (the channel list is read first, up to each file's\n"
-        "first programme, as XMLTV puts channels before programmes)."_qs);
+        "first programme, as XMLTV puts channels before programmes).\n"
+        "An input with errors writes nothing (exit 3) unless --allow-errors; an input that ends early\n"
+        "(truncated, undecodable) writes nothing (exit 4) unless --allow-partial.\n"
+        "Exit codes: 0 written, 1 failed, 2 usage, 3 input errors, 4 incomplete input."_qs);
     parser.addPositionalArgument(u"inputs"_qs, u"XMLTV files (.xml, .xml.gz, .xml.xz)."_qs, u"IN.xml [IN2 ...]"_qs);
     const QCommandLineOption output({u"o"_qs, u"output"_qs}, u"The guide file to write."_qs, u"OUT.guide"_qs);
     const QCommandLineOption lineup(u"lineup"_qs, u"M3U lineup deciding channels and their order."_qs, u"L.m3u"_qs);
@@ -160,7 +163,12 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption maxDiagnostics(u"max-diagnostics"_qs, u"How many diagnostics to print (default 20)."_qs,
                                             u"n"_qs, u"20"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress bar."_qs);
-    parser.addOptions({output, lineup, from, days, level, threads, timeZone, createdAt, maxDiagnostics, quiet});
+    const QCommandLineOption allowErrors(u"allow-errors"_qs,
+                                         u"Write the guide although entries of the input were skipped as unreadable."_qs);
+    const QCommandLineOption allowPartial(u"allow-partial"_qs,
+                                          u"Write the guide although an input ended early (what was read of it is kept)."_qs);
+    parser.addOptions({output, lineup, from, days, level, threads, timeZone, createdAt, maxDiagnostics, quiet,
+                       allowErrors, allowPartial});
     const Parsed parsed = s_tool.parse(parser, command, arguments, out, err);
     if (!parsed.proceed)
         return parsed.exitCode;
@@ -273,6 +281,16 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
     }
     progress.finish();
     const qint64 readMs = clock.elapsed();
+
+    // A guide missing part of its input must not look like a good one to a script.
+    const bool incomplete = diagnostics.hasFatal() && !parser.isSet(allowPartial);
+    const bool withErrors = diagnostics.errorCount() > diagnostics.fatalCount() && !parser.isSet(allowErrors);
+    if (incomplete || withErrors) {
+        printDiagnostics(err, diagnostics, shownDiagnostics);
+        s_tool.failure(err, incomplete ? u"an input ended early; nothing written (--allow-partial writes what was read)"_qs
+                                       : u"the input has errors; nothing written (--allow-errors writes the rest)"_qs);
+        return incomplete ? ExitIncompleteInput : ExitInputErrors;
+    }
 
     QElapsedTimer buildClock;
     buildClock.start();
@@ -619,7 +637,7 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
         "  export    write a guide back as XMLTV\n"
         "  generate  write a realistic synthetic XMLTV guide\n\n"
         "Run 'iptv-guide <command> --help' for a command's options.\n"
-        "Exit codes: 0 ok, 1 error, 2 usage.\n"_qs;
+        "Exit codes: 0 ok, 1 error, 2 usage; compile: 3 input errors, 4 incomplete input (nothing written).\n"_qs;
     return s_tool.dispatch(arguments, overview,
                            {
                                {u"compile"_qs, compile},

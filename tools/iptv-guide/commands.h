@@ -17,6 +17,12 @@ enum ExitCode : int {
     ExitOk = 0,
     ExitError = 1, ///< the work failed: unreadable input, unwritable output, ...
     ExitUsage = 2, ///< the command line was wrong
+    /// compile: the input had errors (entries skipped as unreadable); nothing was written unless
+    /// --allow-errors. A script's "compile && deploy" never ships a guide with data missing.
+    ExitInputErrors = 3,
+    /// compile: an input ended early (truncated, undecodable, an I/O error), so the guide would
+    /// hold only part of it; nothing was written unless --allow-partial.
+    ExitIncompleteInput = 4,
 };
 
 /// Runs one command line (arguments[0] is the program name). Results go to `out`, diagnostics,
