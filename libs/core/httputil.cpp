@@ -68,6 +68,26 @@ QByteArray httpDate(qint64 epochSeconds)
     return QLocale::c().toString(dt, QStringLiteral("ddd, dd MMM yyyy HH:mm:ss")).toLatin1() + " GMT";
 }
 
+std::optional<qint64> parseHttpDate(QByteArrayView text)
+{
+    // RFC 9110 5.6.7: IMF-fixdate, and the two obsolete forms a recipient must still accept.
+    const QString s = QString::fromLatin1(text.trimmed()).simplified();
+    const QLocale c = QLocale::c();
+    for (const QString &format : {QStringLiteral("ddd, dd MMM yyyy HH:mm:ss 'GMT'"),  // IMF-fixdate
+                                  QStringLiteral("dddd, dd-MMM-yy HH:mm:ss 'GMT'"),   // RFC 850
+                                  QStringLiteral("ddd MMM d HH:mm:ss yyyy")}) {        // asctime
+        QDateTime dt = c.toDateTime(s, format);
+        if (!dt.isValid())
+            continue;
+        // RFC 850's two-digit year: Qt reads it as 19yy; RFC 9110 wants the year within 50 years.
+        if (format.contains(u"yy HH") && dt.date().year() < 1970)
+            dt = dt.addYears(100);
+        dt.setTimeZone(QTimeZone::utc());
+        return dt.toSecsSinceEpoch();
+    }
+    return std::nullopt;
+}
+
 bool parseBool(QStringView text)
 {
     const auto t = text.trimmed();

@@ -4,6 +4,7 @@
 // clients and tests can use them too.
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QString>
 #include <QStringView>
 
@@ -30,6 +31,10 @@ QString isoUtc(qint64 epochSeconds);
 
 /// RFC 9110 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") for Last-Modified/Date headers.
 QByteArray httpDate(qint64 epochSeconds);
+
+/// Parses an HTTP date (If-Modified-Since, Last-Modified): IMF-fixdate and the obsolete RFC 850
+/// and asctime forms (RFC 9110 5.6.7); nullopt for anything else, which a server then ignores.
+std::optional<qint64> parseHttpDate(QByteArrayView text);
 
 /// "1", "true", "yes", "on" (any case) are true.
 bool parseBool(QStringView text);

@@ -98,6 +98,7 @@ void addCommandLineOptions(QCommandLineParser *parser)
         {QStringLiteral("days"), QStringLiteral("Guide window length in days (default 14)."), QStringLiteral("days")},
         {QStringLiteral("from"), QStringLiteral("Guide window start, ISO 8601 or epoch seconds (default: start of the current UTC day)."), QStringLiteral("time")},
         {QStringLiteral("time-zone"), QStringLiteral("Zone for XMLTV times without an offset (default UTC)."), QStringLiteral("iana-zone")},
+        {QStringLiteral("shrink-guard"), QStringLiteral("Hold back a source whose read has fewer programmes or channels in the window than this percentage of its last good data (default 50; 0 = off)."), QStringLiteral("percent")},
         {QStringLiteral("keep"), QStringLiteral("Compiled guide versions to keep for deltas (default 5)."), QStringLiteral("count")},
         {QStringLiteral("compression-level"), QStringLiteral("zstd level of the compiled guide, 1-22, or 0 to choose by size (default 0)."), QStringLiteral("level")},
         {QStringLiteral("now"), QStringLiteral("Pin the server clock (demos of archived guides)."), QStringLiteral("time")},
@@ -150,6 +151,10 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (has("sources/refresh_on_start"))
         config->refreshOnStart = value("sources/refresh_on_start").toBool();
     if (has("sources/time_zone") && !parseZone(value("sources/time_zone").toString(), &config->timeZone, error))
+        return false;
+    if (has("sources/shrink_guard_percent")
+        && !parseInt(QStringLiteral("sources/shrink_guard_percent"), value("sources/shrink_guard_percent").toString(), 0,
+                     100, &config->shrinkGuardPercent, error))
         return false;
     if (has("sources/download_timeout_seconds")
         && !parseInt(QStringLiteral("sources/download_timeout_seconds"),
@@ -210,6 +215,9 @@ bool loadConfig(const QCommandLineParser &parser, ServerConfig *config, QString 
     if (isSet("from") && !parseFrom(opt("from"), &config->from, error))
         return false;
     if (isSet("time-zone") && !parseZone(opt("time-zone"), &config->timeZone, error))
+        return false;
+    if (isSet("shrink-guard")
+        && !parseInt(QStringLiteral("--shrink-guard"), opt("shrink-guard"), 0, 100, &config->shrinkGuardPercent, error))
         return false;
     if (isSet("keep") && !parseInt(QStringLiteral("--keep"), opt("keep"), 1, 100, &config->keepGuides, error))
         return false;

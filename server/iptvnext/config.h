@@ -32,6 +32,9 @@ struct ServerConfig
     QTimeZone timeZone = QTimeZone::utc(); ///< for XMLTV times without an offset
     int keepGuides = 5;          ///< compiled versions kept on disk for /guide/<checksum> and deltas
     int compressionLevel = 0; ///< 0: GuideBuilder picks by body size
+    /// A source read whole but with fewer programmes or channels in the window than this share of
+    /// its last good data is held back until it recovers or an operator accepts it; 0 = off.
+    int shrinkGuardPercent = 50;
     int downloadTimeoutSeconds = 300;
     qint64 maxDownloadBytes = qint64(2) << 30;
     qint64 fixedNow = 0;         ///< pins the server clock (demos of old guides, tests); 0 = real time

@@ -179,33 +179,69 @@ QJsonValue airingJson(const Guide &g, const Airing &a, bool withChannel = true)
     return o;
 }
 
-/// HEAD: the GET answer's status and headers without its body. Qt HTTP Server 6.4 writes
-/// Content-Length from the body it is given, so the size travels as X-Content-Length.
-QHttpServerResponse headResponse(const QHttpServerResponse &full)
+/// How a cacheable resource may be revalidated: the validators sent with a 200 and again with a 304.
+struct CacheHeaders
 {
-    QHttpServerResponse r(full.mimeType(), QByteArray(), full.statusCode());
-    for (const char *name : {"ETag", "Cache-Control", "Last-Modified", "X-Guide-Version", "X-Guide-Base",
-                             "Retry-After", "Allow"}) {
-        for (const QByteArray &v : full.headers(name))
-            r.addHeader(name, v);
+    QByteArray checksum;     ///< the entity tag (unquoted)
+    QByteArray cacheControl;
+    qint64 lastModified = 0; ///< UTC s; 0 = not sent
+
+    void apply(QHttpServerResponse &r) const
+    {
+        r.addHeader("ETag", iptv::http::quotedEtag(checksum));
+        if (!cacheControl.isEmpty())
+            r.addHeader("Cache-Control", cacheControl);
+        if (lastModified > 0)
+            r.addHeader("Last-Modified", iptv::http::httpDate(lastModified));
     }
-    r.addHeader("X-Content-Length", QByteArray::number(full.data().size()));
-    return r;
-}
+};
 
-void addGuideHeaders(QHttpServerResponse &r, const QByteArray &checksum)
+/// 304 when the client's copy is current (RFC 9110 13.1): If-None-Match decides when sent;
+/// otherwise If-Modified-Since against Last-Modified. The 304 carries the same validators and
+/// Cache-Control a 200 would (RFC 9110 15.4.5).
+std::optional<QHttpServerResponse> notModified(const QHttpServerRequest &req, const CacheHeaders &cache)
 {
-    r.addHeader("ETag", iptv::http::quotedEtag(checksum));
-}
-
-/// 304 with the guide headers when the client already holds version `checksum`.
-std::optional<QHttpServerResponse> notModified(const QHttpServerRequest &req, const QByteArray &checksum)
-{
-    if (!iptv::http::etagMatches(req.value("If-None-Match"), checksum))
+    const QByteArray ifNoneMatch = req.value("If-None-Match");
+    bool current = false;
+    if (!ifNoneMatch.isEmpty()) {
+        current = iptv::http::etagMatches(ifNoneMatch, cache.checksum);
+    } else if (cache.lastModified > 0) {
+        const auto since = iptv::http::parseHttpDate(req.value("If-Modified-Since"));
+        current = since && cache.lastModified <= *since;
+    }
+    if (!current)
         return std::nullopt;
     QHttpServerResponse r(Status::NotModified);
-    addGuideHeaders(r, checksum);
+    cache.apply(r);
     return r;
+}
+
+// Every header a route may set, for the answers written field by field below (Qt HTTP Server 6.4
+// cannot list a response's headers).
+constexpr const char *ResponseHeaders[] = {"ETag", "Cache-Control", "Last-Modified", "X-Guide-Version", "X-Guide-Base",
+                                           "Retry-After", "Allow", "Upgrade"};
+
+/// Writes `resp`. Qt HTTP Server 6.4 always writes the body it is given with its length and a
+/// Content-Type, which is wrong for two answers, so they are written field by field: HEAD gets
+/// the headers of the GET, Content-Length included, and no body (RFC 9110 9.3.2); 304 has no
+/// content and so neither Content-Type nor Content-Length (RFC 9110 15.4.5).
+void writeResponse(QHttpServerResponder &&responder, const QHttpServerResponse &resp, bool head)
+{
+    const bool notModified = resp.statusCode() == Status::NotModified;
+    if (!head && !notModified) {
+        resp.write(std::move(responder));
+        return;
+    }
+    responder.writeStatusLine(resp.statusCode());
+    for (const char *name : ResponseHeaders) {
+        for (const QByteArray &v : resp.headers(name))
+            responder.writeHeader(name, v);
+    }
+    if (!notModified) {
+        responder.writeHeader("Content-Type", resp.mimeType());
+        responder.writeHeader("Content-Length", QByteArray::number(resp.data().size()));
+    }
+    responder.writeBody(QByteArray());
 }
 
 } // namespace
@@ -297,15 +333,14 @@ void HttpApi::setupRoutes()
     auto add = [this, record, methodNotAllowed](const char *pattern, Method method,
                                                 std::function<QHttpServerResponse(const QHttpServerRequest &)> handler) {
         const QString route = QLatin1String(pattern);
-        m_http->route(route, [route, method, handler, record, methodNotAllowed](const QHttpServerRequest &req) {
+        m_http->route(route, [route, method, handler, record, methodNotAllowed](const QHttpServerRequest &req,
+                                                                                QHttpServerResponder &&responder) {
             QElapsedTimer clock;
             clock.start();
             const bool head = method == Method::Get && req.method() == Method::Head;
-            QHttpServerResponse resp = req.method() == method || head ? handler(req) : methodNotAllowed(method);
-            if (head)
-                resp = headResponse(resp);
+            const QHttpServerResponse resp = req.method() == method || head ? handler(req) : methodNotAllowed(method);
             record(route, req, resp, clock);
-            return resp;
+            writeResponse(std::move(responder), resp, head);
         });
     };
 
@@ -313,15 +348,16 @@ void HttpApi::setupRoutes()
     add("/guide", Method::Get, [this](const QHttpServerRequest &req) {
         if (!m_server->hasGuide())
             return noGuide();
-        const QByteArray &checksum = m_server->guideVersion().checksum;
-        if (auto r = notModified(req, checksum))
-            return std::move(*r);
-        QHttpServerResponse r(GuideMime, m_server->guideBytes());
-        addGuideHeaders(r, checksum);
-        r.addHeader("Cache-Control", "no-cache");
-        r.addHeader("Last-Modified", iptv::http::httpDate(m_server->guideVersion().createdAt));
-        r.addHeader("X-Guide-Version", QByteArray::number(m_server->guideVersion().version));
-        return r;
+        // no-cache: a cache may keep the guide but must ask (cheaply, with a 304) before using it.
+        const GuideVersion &version = m_server->guideVersion();
+        const CacheHeaders cache{version.checksum, "no-cache", version.createdAt};
+        std::optional<QHttpServerResponse> r = notModified(req, cache);
+        if (!r) {
+            r.emplace(GuideMime, m_server->guideBytes());
+            cache.apply(*r);
+        }
+        r->addHeader("X-Guide-Version", QByteArray::number(version.version));
+        return std::move(*r);
     });
 
     add("/guide/delta", Method::Get, [this](const QHttpServerRequest &req) {
@@ -333,9 +369,10 @@ void HttpApi::setupRoutes()
                                  QStringLiteral("from=<checksum of the guide you have> is required"));
         }
         const QByteArray &current = m_server->guideVersion().checksum;
+        const CacheHeaders cache{current, "no-cache"};
         if (from == current) {
             QHttpServerResponse r(Status::NotModified);
-            addGuideHeaders(r, current);
+            cache.apply(r);
             return r;
         }
         if (!m_server->isKnownVersion(from)) {
@@ -358,13 +395,13 @@ void HttpApi::setupRoutes()
             return errorResponse(Status::InternalServerError, QStringLiteral("delta-failed"), error);
         }
         QHttpServerResponse r(DeltaMime, delta);
-        addGuideHeaders(r, current);
+        cache.apply(r);
         r.addHeader("X-Guide-Base", from);
-        r.addHeader("Cache-Control", "no-cache");
         return r;
     });
 
-    m_http->route(QStringLiteral("/guide/<arg>"), [this, record, methodNotAllowed](const QString &checksum, const QHttpServerRequest &req) {
+    m_http->route(QStringLiteral("/guide/<arg>"), [this, record, methodNotAllowed](const QString &checksum, const QHttpServerRequest &req,
+                                                                                    QHttpServerResponder &&responder) {
         QElapsedTimer clock;
         clock.start();
         const QString route = QStringLiteral("/guide/<checksum>");
@@ -376,19 +413,17 @@ void HttpApi::setupRoutes()
                 return errorResponse(Status::NotFound, QStringLiteral("unknown-version"),
                                      QStringLiteral("version %1 is not kept").arg(checksum));
             }
-            if (auto r = notModified(req, sum))
+            // A version's bytes never change: caches may keep them for good.
+            const CacheHeaders cache{sum, "public, max-age=31536000, immutable"};
+            if (auto r = notModified(req, cache))
                 return std::move(*r);
             QHttpServerResponse r(GuideMime, m_server->versionBytes(sum));
-            addGuideHeaders(r, sum);
-            // A version's bytes never change: caches may keep them for good.
-            r.addHeader("Cache-Control", "public, max-age=31536000, immutable");
+            cache.apply(r);
             return r;
         };
-        QHttpServerResponse resp = respond();
-        if (req.method() == Method::Head)
-            resp = headResponse(resp);
+        const QHttpServerResponse resp = respond();
         record(route, req, resp, clock);
-        return resp;
+        writeResponse(std::move(responder), resp, req.method() == Method::Head);
     });
 
     // ---- JSON API ----
@@ -555,8 +590,12 @@ void HttpApi::setupRoutes()
             o.insert(QStringLiteral("titleMatch"), h.titleMatch);
             hits.append(o);
         }
+        // total counts programmes, not airings; when the search could stop early (the best
+        // `limit` were certain) it is a lower bound, and totalExact says so.
         return jsonResponse({{QStringLiteral("query"), q.text},
                              {QStringLiteral("total"), result.totalProgrammes},
+                             {QStringLiteral("totalExact"), result.totalExact},
+                             {QStringLiteral("limit"), q.limit},
                              {QStringLiteral("hits"), hits}});
     });
 
@@ -571,11 +610,24 @@ void HttpApi::setupRoutes()
         return jsonResponse({{QStringLiteral("status"), wasRunning ? u"queued"_qs : u"started"_qs}}, Status::Accepted);
     });
 
+    add("/api/sources/accept", Method::Post, [this](const QHttpServerRequest &req) {
+        const QString key = param(req, "source");
+        if (key.isEmpty()) {
+            return errorResponse(Status::BadRequest, QStringLiteral("missing-parameter"),
+                                 QStringLiteral("source=<the source as configured> is required"));
+        }
+        QString error;
+        if (!m_server->acceptSource(key, &error))
+            return errorResponse(Status::NotFound, QStringLiteral("unknown-source"), error);
+        return jsonResponse({{QStringLiteral("source"), key}, {QStringLiteral("status"), QStringLiteral("accepted")}},
+                            Status::Accepted);
+    });
+
     add("/xmltv", Method::Get, [this](const QHttpServerRequest &req) {
         if (!m_server->hasGuide())
             return noGuide();
-        const QByteArray &checksum = m_server->guideVersion().checksum;
-        if (auto r = notModified(req, checksum))
+        const CacheHeaders cache{m_server->guideVersion().checksum, "no-cache", m_server->guideVersion().createdAt};
+        if (auto r = notModified(req, cache))
             return std::move(*r);
         QByteArray xml;
         if (!m_server->xmltvExport(&xml)) {
@@ -585,24 +637,30 @@ void HttpApi::setupRoutes()
             return r;
         }
         QHttpServerResponse r("application/xml; charset=utf-8", std::move(xml));
-        addGuideHeaders(r, checksum);
+        cache.apply(r);
         return r;
     });
 
-    add("/healthz", Method::Get, [this](const QHttpServerRequest &) {
+    add("/healthz", Method::Get, [this](const QHttpServerRequest &req) {
         if (!m_server->hasGuide()) {
             return jsonResponse({{QStringLiteral("status"), QStringLiteral("unavailable")},
                                  {QStringLiteral("detail"), QStringLiteral("no guide compiled yet")},
                                  {QStringLiteral("refreshing"), m_server->isRefreshing()}},
                                 Status::ServiceUnavailable);
         }
+        // Degraded (a source failing or held back) still serves the last good guide, so it stays
+        // 200 for load balancers; ?strict=1 makes it 503 for monitors that only read the code.
+        const QStringList problems = m_server->problems();
         const GuideInfo &info = m_server->guide()->info();
         const qint64 now = m_server->now();
-        return jsonResponse({{QStringLiteral("status"), QStringLiteral("ok")},
+        const bool strict = iptv::http::parseBool(param(req, "strict"));
+        return jsonResponse({{QStringLiteral("status"), problems.isEmpty() ? u"ok"_qs : u"degraded"_qs},
+                             {QStringLiteral("problems"), QJsonArray::fromStringList(problems)},
                              {QStringLiteral("version"), m_server->guideVersion().version},
                              {QStringLiteral("checksum"), QString::fromLatin1(m_server->guideVersion().checksum)},
                              {QStringLiteral("coversNow"), now >= info.validFrom && now < info.validUntil},
-                             {QStringLiteral("refreshing"), m_server->isRefreshing()}});
+                             {QStringLiteral("refreshing"), m_server->isRefreshing()}},
+                            strict && !problems.isEmpty() ? Status::ServiceUnavailable : Status::Ok);
     });
 
     add("/metrics", Method::Get, [this](const QHttpServerRequest &) {
@@ -630,7 +688,7 @@ void HttpApi::setupRoutes()
         QHttpServerResponse resp = errorResponse(Status::NotFound, QStringLiteral("not-found"),
                                                  QStringLiteral("no resource %1").arg(req.url().path()));
         record(QStringLiteral("unmatched"), req, resp, clock);
-        resp.write(std::move(responder));
+        writeResponse(std::move(responder), resp, req.method() == Method::Head);
     });
 }
 

@@ -61,6 +61,21 @@ SourceOutcome readXmltv(GuideStore &store, const JobSettings &settings, const Fe
     clock.start();
     DiagnosticList diags(ReportDiagnostics * 4);
 
+    // The stored data's size in this window, taken before the writer replaces it: the yardstick
+    // of the shrink guard. A source never read has nothing to compare with.
+    const auto [windowFrom, windowUntil] = guideWindow(settings);
+    if (settings.shrinkGuard > 0 && !settings.acceptShrink.contains(src.key)) {
+        const auto record = store.source(src.key);
+        WindowCounts stored;
+        QString error;
+        if (record && record->lastSuccess > 0
+            && store.countInWindow(src.key, windowFrom, windowUntil, &stored.programmes, &stored.channels, &error))
+            out.baseline = stored;
+        else if (!error.isEmpty())
+            qCWarning(lcRefresh) << "source" << src.key << ": cannot count its stored data, shrink guard skipped:" << error;
+    }
+    QSet<QString> windowChannels;
+
     auto writer = store.beginReplace(src.key, src.kind);
     if (!writer->isActive()) {
         out.error = writer->error();
@@ -73,6 +88,10 @@ SourceOutcome readXmltv(GuideStore &store, const JobSettings &settings, const Fe
             storeOk = writer->addChannel(c);
     };
     auto programmeSink = [&](Programme &&p) {
+        if (p.start < windowUntil && (p.stop > windowFrom || (p.stop == 0 && p.start >= windowFrom))) {
+            ++out.window.programmes;
+            windowChannels.insert(p.channelId);
+        }
         if (storeOk && !aborted(settings))
             storeOk = writer->addProgramme(p);
     };
@@ -88,16 +107,36 @@ SourceOutcome readXmltv(GuideStore &store, const JobSettings &settings, const Fe
 
     out.channels = writer->channelCount();
     out.programmes = writer->programmeCount();
+    out.window.channels = windowChannels.size();
     takeDiagnostics(diags, &out.diagnostics, &out.errorCount, &out.warningCount);
-    if (aborted(settings))
+    const auto shrank = [&](qint64 now, qint64 before) {
+        return double(now) < settings.shrinkGuard * double(before);
+    };
+    if (aborted(settings)) {
         out.error = QStringLiteral("refresh aborted");
-    else if (!storeOk)
+    } else if (!storeOk) {
         out.error = QStringLiteral("store: %1").arg(writer->error());
-    else if (!readOk)
-        out.error = diags.items().isEmpty() ? QStringLiteral("could not be read")
-                                            : QStringLiteral("unreadable: %1").arg(diags.items().first().toString());
-    else if (out.programmes == 0)
+    } else if (!readOk || diags.hasFatal()) {
+        // Part of a file is not a smaller guide: it would cut the boxes' guide short.
+        out.incomplete = readOk;
+        const Diagnostic *fatal = diags.firstFatal();
+        const QString why = fatal ? fatal->toString() : QStringLiteral("could not be read");
+        out.error = readOk ? QStringLiteral("incomplete read, nothing stored: %1").arg(why)
+                           : QStringLiteral("unreadable: %1").arg(why);
+    } else if (out.programmes == 0) {
         out.error = QStringLiteral("no programmes in the source (%1 channels)").arg(out.channels);
+    } else if (out.baseline && (shrank(out.window.programmes, out.baseline->programmes)
+                                || shrank(out.window.channels, out.baseline->channels))) {
+        out.held = true;
+        out.error = QStringLiteral("held back: %1 programmes on %2 channels in the guide window, against %3 on %4 in "
+                                   "the last good read (below %5 %); serving the last good data until the source "
+                                   "recovers or an operator accepts it (POST /api/sources/accept?source=...)")
+                        .arg(out.window.programmes)
+                        .arg(out.window.channels)
+                        .arg(out.baseline->programmes)
+                        .arg(out.baseline->channels)
+                        .arg(qRound(settings.shrinkGuard * 100));
+    }
     out.durationMs = clock.elapsed();
     if (!out.error.isEmpty()) {
         writer->rollback();
@@ -153,10 +192,18 @@ qint64 startOfUtcDay(qint64 t)
     return t - ((t % 86400) + 86400) % 86400;
 }
 
+std::pair<qint64, qint64> guideWindow(const JobSettings &settings)
+{
+    const qint64 from = settings.from > 0 ? settings.from : startOfUtcDay(settings.now);
+    return {from, from + qint64(settings.days) * 86400};
+}
+
 QJsonObject diagnosticToJson(const Diagnostic &d)
 {
     QJsonObject o{{QStringLiteral("severity"), d.severity == Diagnostic::Severity::Error ? u"error"_qs : u"warning"_qs},
                   {QStringLiteral("message"), d.message}};
+    if (d.fatal)
+        o.insert(QStringLiteral("fatal"), true);
     if (!d.source.isEmpty())
         o.insert(QStringLiteral("source"), d.source);
     if (d.line > 0)
@@ -180,6 +227,17 @@ QJsonObject SourceOutcome::toJson() const
                   {QStringLiteral("diagnostics"), diagnosticsJson(diagnostics)}};
     if (!error.isEmpty())
         o.insert(QStringLiteral("error"), error);
+    if (held)
+        o.insert(QStringLiteral("held"), true);
+    if (incomplete)
+        o.insert(QStringLiteral("incomplete"), true);
+    const auto counts = [](const WindowCounts &c) {
+        return QJsonObject{{QStringLiteral("programmes"), c.programmes}, {QStringLiteral("channels"), c.channels}};
+    };
+    if (kind == KindXmltv && !notModified)
+        o.insert(QStringLiteral("window"), counts(window));
+    if (baseline)
+        o.insert(QStringLiteral("stored"), counts(*baseline));
     return o;
 }
 
@@ -286,7 +344,7 @@ CompileOutcome compileFromStore(GuideStore &store, const JobSettings &settings)
         return finish(QStringLiteral("no stored programmes: no source has been read successfully yet"));
 
     GuideCompileOptions options;
-    options.from = settings.from > 0 ? settings.from : startOfUtcDay(settings.now);
+    options.from = guideWindow(settings).first;
     options.days = settings.days;
     options.compressionLevel = settings.compressionLevel;
     options.generator = settings.generator;
@@ -387,12 +445,15 @@ CompileOutcome compileFromStore(GuideStore &store, const JobSettings &settings)
     out.guide = guide;
     out.fileBytes = bytes;
 
-    // Keep the newest `keep` versions; a file shared by a kept version (same checksum compiled
-    // twice) stays.
+    // Keep the newest `keep` distinct guides. A checksum compiled again (a source that came back
+    // to what it was) keeps only its newest version, so no guide is listed twice; its file,
+    // shared by both, stays.
     const QList<GuideVersion> all = store.guides(&error);
     QSet<QString> keptPaths;
+    QSet<QByteArray> keptChecksums;
     for (qsizetype i = 0; i < all.size(); ++i) {
-        if (i < settings.keep) {
+        if (keptChecksums.size() < settings.keep && !keptChecksums.contains(all[i].checksum)) {
+            keptChecksums.insert(all[i].checksum);
             keptPaths.insert(all[i].path);
             continue;
         }

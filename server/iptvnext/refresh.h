@@ -14,12 +14,14 @@
 #include <QByteArray>
 #include <QJsonObject>
 #include <QList>
+#include <QSet>
 #include <QString>
 #include <QStringList>
 #include <QTimeZone>
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 namespace iptv::next {
 
@@ -40,13 +42,26 @@ struct FetchedSource
     QByteArray lastModified;
 };
 
+/// Programmes and the channels they are on, counted in the guide window.
+struct WindowCounts
+{
+    qint64 programmes = 0;
+    qint64 channels = 0;
+};
+
 struct SourceOutcome
 {
     QString key;
     QString kind;
     bool ok = false;
     bool notModified = false;  ///< unchanged upstream; nothing was read or stored
+    /// Read whole, but much smaller in the window than the last good data (JobSettings::shrinkGuard):
+    /// not stored until an operator accepts it or the source recovers. ok is false.
+    bool held = false;
+    bool incomplete = false;   ///< the read ended early (fatal error): nothing stored
     QString error;
+    WindowCounts window;       ///< of this read (XMLTV sources)
+    std::optional<WindowCounts> baseline; ///< of the stored data, when the shrink guard compared
     qint64 channels = 0;
     qint64 programmes = 0;
     qint64 durationMs = 0;
@@ -108,6 +123,11 @@ struct JobSettings
     int compressionLevel = 19;
     QString generator;
     std::shared_ptr<std::atomic_bool> abort; ///< may be null
+    /// A complete read of a source with fewer programmes or channels in the window than this
+    /// share of its stored data's (counted in the same window) is held back; 0 turns it off.
+    double shrinkGuard = 0.5;
+    /// Sources whose next read is stored however much it shrank (an operator accepted it).
+    QSet<QString> acceptShrink;
 };
 
 /// Reads the fetched sources into the store, then compiles when any source was updated (or when
@@ -122,6 +142,9 @@ CompileOutcome compileFromStore(GuideStore &store, const JobSettings &settings);
 
 /// Start of the UTC day containing t.
 qint64 startOfUtcDay(qint64 t);
+
+/// The guide window [first, second) a job compiles: from `from`, or the start of today, for `days`.
+std::pair<qint64, qint64> guideWindow(const JobSettings &settings);
 
 QJsonObject diagnosticToJson(const iptv::Diagnostic &d);
 

@@ -105,7 +105,44 @@ JobSettings IptvNextServer::jobSettings() const
     s.compressionLevel = m_config.compressionLevel;
     s.generator = generatorName();
     s.abort = m_abort;
+    s.shrinkGuard = m_config.shrinkGuardPercent / 100.0;
+    s.acceptShrink = m_acceptShrink;
     return s;
+}
+
+bool IptvNextServer::acceptSource(const QString &key, QString *error)
+{
+    if (!m_config.xmltvSources.contains(key)) {
+        *error = QStringLiteral("\"%1\" is not a configured XMLTV source; see /api/status").arg(key);
+        return false;
+    }
+    qCInfo(lcServer) << "operator accepted the next read of" << key << "however much it shrank";
+    m_acceptShrink.insert(key);
+    requestRefresh(QStringLiteral("accept"));
+    return true;
+}
+
+QStringList IptvNextServer::problems()
+{
+    QStringList out;
+    if (!m_guide)
+        out.append(QStringLiteral("no guide compiled yet"));
+    else if (const qint64 t = now(); t < m_guide->info().validFrom || t >= m_guide->info().validUntil)
+        out.append(QStringLiteral("the served guide does not cover the current time"));
+    QHash<QString, SourceRecord> records;
+    for (const SourceRecord &r : m_store.sources())
+        records.insert(r.key, r);
+    QStringList keys = m_config.xmltvSources;
+    if (!m_config.lineup.isEmpty())
+        keys.append(m_config.lineup);
+    for (const QString &key : std::as_const(keys)) {
+        const auto it = records.constFind(key);
+        if (it != records.cend() && !it->lastOk)
+            out.append(key + u": " + it->lastError);
+    }
+    if (m_lastReport && m_lastReport->compile.attempted && !m_lastReport->compile.ok)
+        out.append(u"compile: "_qs + m_lastReport->compile.error);
+    return out;
 }
 
 bool IptvNextServer::start(QString *error)
@@ -342,6 +379,8 @@ void IptvNextServer::jobFinished()
         m_refreshFailures->increment();
 
     for (const SourceOutcome &s : std::as_const(report.sources)) {
+        if (s.ok && !s.notModified)
+            m_acceptShrink.remove(s.key);
         // Validators only for data that made it into the store: a body that failed to parse
         // must be downloaded whole next time, not answered with a 304.
         if (!s.ok) {
@@ -355,8 +394,14 @@ void IptvNextServer::jobFinished()
         const MetricLabels labels{{QStringLiteral("source"), s.key}};
         m_metrics.gauge(QStringLiteral("iptvnext_source_ok"), QStringLiteral("1 when the source's last read succeeded."), labels)
             ->set(s.ok ? 1 : 0);
-        m_metrics.counter(QStringLiteral("iptvnext_source_failures_total"), QStringLiteral("Failed reads of a source."), labels)
+        m_metrics.counter(QStringLiteral("iptvnext_source_failures_total"),
+                          QStringLiteral("Failed reads of a source (held back ones included)."), labels)
             ->increment(s.ok ? 0 : 1);
+        if (s.kind == KindXmltv) {
+            m_metrics.gauge(QStringLiteral("iptvnext_source_held"),
+                            QStringLiteral("1 while the source's last read is held back by the shrink guard."), labels)
+                ->set(s.held ? 1 : 0);
+        }
         if (s.ok) {
             m_metrics.gauge(QStringLiteral("iptvnext_source_programmes"),
                             QStringLiteral("Programmes in the source's last good read."), labels)
@@ -639,17 +684,25 @@ QJsonObject IptvNextServer::statusJson()
             s.insert(QStringLiteral("ok"), it->lastOk);
             if (!it->lastError.isEmpty())
                 s.insert(QStringLiteral("error"), it->lastError);
+            const QJsonDocument lastReport = QJsonDocument::fromJson(it->lastReport);
+            s.insert(QStringLiteral("state"), it->lastOk ? u"ok"_qs
+                                              : lastReport[u"held"_qs].toBool() ? u"held"_qs
+                                                                                : u"failed"_qs);
+            if (m_acceptShrink.contains(key))
+                s.insert(QStringLiteral("accepted"), true);
             s.insert(QStringLiteral("storedChannels"), it->channelCount);
             s.insert(QStringLiteral("storedProgrammes"), it->programmeCount);
-            const QJsonDocument report = QJsonDocument::fromJson(it->lastReport);
-            if (report.isObject())
-                s.insert(QStringLiteral("lastReport"), report.object());
+            if (lastReport.isObject())
+                s.insert(QStringLiteral("lastReport"), lastReport.object());
         } else {
             s.insert(QStringLiteral("ok"), QJsonValue::Null);
         }
         sources.append(s);
     }
+    const QStringList degraded = problems();
     QJsonObject o{{QStringLiteral("service"), QStringLiteral("iptvnext")},
+                  {QStringLiteral("state"), degraded.isEmpty() ? u"ok"_qs : u"degraded"_qs},
+                  {QStringLiteral("problems"), QJsonArray::fromStringList(degraded)},
                   {QStringLiteral("version"), QStringLiteral(IPTVNEXT_VERSION)},
                   {QStringLiteral("now"), now()},
                   {QStringLiteral("startedAt"), m_startedAt},

@@ -55,6 +55,13 @@ public:
     /// refresh was started or queued, false when stopping or nothing is configured.
     bool requestRefresh(const QString &trigger);
     bool isRefreshing() const { return m_refreshing; }
+    /// An operator accepts a held-back source (see JobSettings::shrinkGuard): its next read is
+    /// stored however much it shrank, and a refresh starts. False with *error for a key that is
+    /// not a configured XMLTV source.
+    bool acceptSource(const QString &key, QString *error);
+    /// Why the service is degraded (a source failing or held back, no guide for now); empty when
+    /// all is well.
+    QStringList problems();
 
     const ServerConfig &config() const { return m_config; }
     qint64 now() const;
@@ -131,6 +138,7 @@ private:
     // refresh
     bool m_refreshing = false;
     bool m_refreshPending = false;
+    QSet<QString> m_acceptShrink; ///< sources accepted by an operator, until a read of them is stored
     QString m_pendingTrigger;
     QString m_trigger;
     QList<FetchedSource> m_fetched;

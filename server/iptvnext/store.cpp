@@ -424,6 +424,25 @@ bool forEachRecord(const QString &connection, const QString &sql, const QString 
 }
 } // namespace
 
+bool GuideStore::countInWindow(const QString &key, qint64 from, qint64 until, qint64 *programmes, qint64 *channels,
+                               QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT COUNT(*), COUNT(DISTINCT channel) FROM programmes WHERE source = ? AND start < ? "
+                             "AND (stop > ? OR (stop = 0 AND start >= ?))"));
+    q.addBindValue(key);
+    q.addBindValue(until);
+    q.addBindValue(from);
+    q.addBindValue(from);
+    if (!q.exec() || !q.next()) {
+        *error = sqlError(q.lastError());
+        return false;
+    }
+    *programmes = q.value(0).toLongLong();
+    *channels = q.value(1).toLongLong();
+    return true;
+}
+
 bool GuideStore::loadChannels(const QString &key, QList<Channel> *out, QString *error)
 {
     out->clear();
@@ -434,7 +453,11 @@ bool GuideStore::loadChannels(const QString &key, QList<Channel> *out, QString *
 bool GuideStore::forEachProgramme(const QString &key, const std::function<void(Programme &&)> &sink, QString *error)
 {
     return forEachRecord(m_connection, QStringLiteral("SELECT data FROM programmes WHERE source = ? ORDER BY channel, start"),
-                         key, "programme", [&sink](const QCborMap &m) { sink(programmeFromCbor(m)); }, error);
+                         key, "programme", [&sink, &key](const QCborMap &m) {
+                             Programme p = programmeFromCbor(m);
+                             p.origin.source = key;
+                             sink(std::move(p));
+                         }, error);
 }
 
 qint64 GuideStore::addGuide(GuideVersion g, QString *error)

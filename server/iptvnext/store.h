@@ -124,6 +124,11 @@ public:
     QList<SourceRecord> sources(QString *error = nullptr);
     QByteArray sourceContent(const QString &key, QString *error = nullptr);
 
+    /// Stored programmes of a source in [from, until) (a programme without a stop counts when it
+    /// starts in it), and the channels they are on.
+    bool countInWindow(const QString &key, qint64 from, qint64 until, qint64 *programmes, qint64 *channels,
+                       QString *error);
+
     bool loadChannels(const QString &key, QList<iptv::epg::Channel> *out, QString *error);
     /// Streams a source's programmes (by channel, start) to `sink`; returns false on a database
     /// error or a record that cannot be decoded.

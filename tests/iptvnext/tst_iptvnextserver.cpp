@@ -7,6 +7,7 @@
 #include <events.h>
 #include <server.h>
 
+#include <core/httputil.h>
 #include <epg/guide.h>
 #include <epg/guidedelta.h>
 #include <epg/xmltvreader.h>
@@ -15,6 +16,8 @@
 #include <QHttpServer>
 #include <QHttpServerResponse>
 #include <QFile>
+#include <QProcess>
+#include <QStandardPaths>
 #include <QJsonArray>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -33,6 +36,40 @@ bool copyOver(const QString &from, const QString &to)
 {
     QFile::remove(to);
     return QFile::copy(from, to) && QFile::setPermissions(to, QFile::ReadOwner | QFile::WriteOwner);
+}
+
+QByteArray readData(const QString &name)
+{
+    QFile f(Data + name);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+/// The bytes through `tool -c` (gzip, xz); empty when the tool is missing.
+QByteArray compress(const QString &tool, const QByteArray &bytes)
+{
+    if (QStandardPaths::findExecutable(tool).isEmpty())
+        return {};
+    QProcess p;
+    p.start(tool, {u"-c"_qs});
+    if (!p.waitForStarted())
+        return {};
+    p.write(bytes);
+    p.closeWriteChannel();
+    p.waitForFinished(30000);
+    return p.readAllStandardOutput();
+}
+
+/// The guide with only its first `count` programmes: whole and valid, just smaller.
+QByteArray onlyFirstProgrammes(const QByteArray &xml, int count)
+{
+    QByteArray out = xml;
+    qsizetype at = 0;
+    for (int i = 0; i <= count && at >= 0; ++i)
+        at = out.indexOf("<programme ", at + 1);
+    const qsizetype end = out.lastIndexOf("</tv>");
+    if (at >= 0 && end > at)
+        out.remove(at, end - at);
+    return out;
 }
 } // namespace
 
@@ -83,6 +120,12 @@ private:
         return !finished.isEmpty() || finished.wait(WaitMs);
     }
 
+    bool writeSource(const QByteArray &bytes)
+    {
+        QFile f(m_source);
+        return f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(bytes) == bytes.size();
+    }
+
     std::unique_ptr<QTemporaryDir> m_dir;
     QString m_source;
     QNetworkAccessManager m_nam;
@@ -116,21 +159,43 @@ private Q_SLOTS:
         QCOMPARE(guide->channelCount(), 3);
         QCOMPARE(guide->info().validFrom, From);
 
+        QCOMPARE(r.header("Cache-Control"), QByteArray("no-cache"));
+        QCOMPARE(r.header("Content-Length"), QByteArray::number(r.body.size()));
+        const QByteArray lastModified = r.header("Last-Modified");
+        QVERIFY(lastModified.endsWith(" GMT"));
+
+        // RFC 9110 15.4.5: a 304 has no content (no Content-Type, no Content-Length other than the
+        // 200's) and repeats the validators and Cache-Control of the 200.
         const HttpResult again = get(QStringLiteral("/guide"), {{"If-None-Match", r.header("ETag")}});
         QCOMPARE(again.status, 304);
         QVERIFY(again.body.isEmpty());
         QCOMPARE(again.header("ETag"), r.header("ETag"));
+        QCOMPARE(again.header("Cache-Control"), QByteArray("no-cache"));
+        QCOMPARE(again.header("Last-Modified"), lastModified);
+        QCOMPARE(again.header("Content-Type"), QByteArray());
+        QCOMPARE(again.header("Content-Length"), QByteArray());
 
-        // HEAD (curl -I): the headers without the body.
+        // HEAD (curl -I): the headers of the GET, Content-Length included, without the body.
         const HttpResult head = httpRequest(m_nam, "HEAD", url(QStringLiteral("/guide")));
         QCOMPARE(head.status, 200);
         QCOMPARE(head.header("ETag"), r.header("ETag"));
         QCOMPARE(head.header("Content-Type"), QByteArray("application/vnd.iptv.guide"));
-        QCOMPARE(head.header("X-Content-Length"), QByteArray::number(r.body.size()));
+        QCOMPARE(head.header("Content-Length"), QByteArray::number(r.body.size()));
+        QCOMPARE(head.header("X-Content-Length"), QByteArray());
         QVERIFY(head.body.isEmpty());
 
         const HttpResult stale = get(QStringLiteral("/guide"), {{"If-None-Match", "\"0123\""}});
         QCOMPARE(stale.status, 200);
+
+        // If-Modified-Since (RFC 9110 13.1.3): 304 from Last-Modified on; 200 before it; ignored
+        // when If-None-Match is sent, and when it is not a date.
+        QCOMPARE(get(QStringLiteral("/guide"), {{"If-Modified-Since", lastModified}}).status, 304);
+        const QByteArray later = iptv::http::httpDate(m_server->guideVersion().createdAt + 3600);
+        QCOMPARE(get(QStringLiteral("/guide"), {{"If-Modified-Since", later}}).status, 304);
+        const QByteArray earlier = iptv::http::httpDate(m_server->guideVersion().createdAt - 1);
+        QCOMPARE(get(QStringLiteral("/guide"), {{"If-Modified-Since", earlier}}).status, 200);
+        QCOMPARE(get(QStringLiteral("/guide"), {{"If-None-Match", "\"0123\""}, {"If-Modified-Since", later}}).status, 200);
+        QCOMPARE(get(QStringLiteral("/guide"), {{"If-Modified-Since", "yesterday"}}).status, 200);
 
         const HttpResult byVersion = get(u"/guide/"_qs + QString::fromLatin1(guide->info().checksum));
         QCOMPARE(byVersion.status, 200);
@@ -376,6 +441,154 @@ private Q_SLOTS:
         QVERIFY(metrics.contains(QByteArray("iptvnext_source_ok" + label + " 0")));
         QVERIFY(metrics.contains(QByteArray("iptvnext_source_failures_total" + label + " 1")));
         QVERIFY(metrics.contains(QByteArray("iptvnext_source_programmes" + label + " 9"))); // the last good read
+    }
+
+    void truncatedSourceKeepsGuide_data()
+    {
+        QTest::addColumn<QString>("compressor"); // empty: plain XML
+        QTest::newRow("plain XMLTV cut mid-element") << QString();
+        QTest::newRow("half a .gz") << u"gzip"_qs;
+        QTest::newRow("half a .xz") << u"xz"_qs;
+    }
+
+    void truncatedSourceKeepsGuide()
+    {
+        QFETCH(QString, compressor);
+        QByteArray bytes = readData(u"guide-a.xml"_qs);
+        if (!compressor.isEmpty()) {
+            bytes = compress(compressor, bytes);
+            if (bytes.isEmpty())
+                QSKIP("compressor not installed");
+        }
+        const QByteArray etag = get(QStringLiteral("/guide")).header("ETag");
+        const qint64 airings = m_server->guide()->airingCount();
+        QVERIFY(writeSource(bytes.left(bytes.size() / 2)));
+
+        QSignalSpy changed(m_server.get(), &IptvNextServer::guideChanged);
+        QVERIFY(refreshAndWait());
+        QCOMPARE(changed.size(), 0);
+        QCOMPARE(get(QStringLiteral("/guide")).header("ETag"), etag);
+        QCOMPARE(m_server->guide()->airingCount(), airings);
+
+        // A failed refresh, counted, and said by /healthz and /api/status with the reason.
+        const QJsonObject status = get(QStringLiteral("/api/status")).json();
+        QCOMPARE(status[u"state"].toString(), u"degraded"_qs);
+        const QJsonObject source = status[u"lastRefresh"][u"sources"][0].toObject();
+        QCOMPARE(source[u"ok"].toBool(), false);
+        // A cut in the middle of the XML leaves a readable part ("incomplete"); half of a small
+        // compressed file does not even decompress its first block ("unreadable").
+        const QString error = source[u"error"].toString();
+        QVERIFY2(error.contains(u"fatal error"), qPrintable(error));
+        if (compressor.isEmpty()) {
+            QCOMPARE(source[u"incomplete"].toBool(), true);
+            QVERIFY2(error.startsWith(u"incomplete read, nothing stored: "), qPrintable(error));
+        }
+        QCOMPARE(source[u"diagnostics"][0][u"fatal"].toBool(), true);
+        const QJsonObject stored = status[u"sources"][0].toObject();
+        QCOMPARE(stored[u"state"].toString(), u"failed"_qs);
+        QCOMPARE(stored[u"storedProgrammes"].toInteger(), 9);
+
+        HttpResult health = get(QStringLiteral("/healthz"));
+        QCOMPARE(health.status, 200); // the last good guide is still served
+        QCOMPARE(health.json()[u"status"].toString(), u"degraded"_qs);
+        QVERIFY2(health.json()[u"problems"][0].toString().contains(u"fatal error"), health.body.constData());
+        QCOMPARE(get(QStringLiteral("/healthz?strict=1")).status, 503);
+        QVERIFY(get(QStringLiteral("/metrics")).body.contains("iptvnext_refresh_failures_total 1"));
+
+        // The grabber finishes writing: the source is whole again and all is well.
+        QVERIFY(writeSource(readData(u"guide-a.xml"_qs)));
+        QVERIFY(refreshAndWait());
+        health = get(QStringLiteral("/healthz?strict=1"));
+        QCOMPARE(health.status, 200);
+        QCOMPARE(health.json()[u"status"].toString(), u"ok"_qs);
+    }
+
+    void shrunkSourceIsHeldBack()
+    {
+        const QByteArray etag = get(QStringLiteral("/guide")).header("ETag");
+        // A whole, valid file with 2 of the 9 programmes: below half of the stored data in the window.
+        QVERIFY(writeSource(onlyFirstProgrammes(readData(u"guide-a.xml"_qs), 3)));
+        QSignalSpy changed(m_server.get(), &IptvNextServer::guideChanged);
+        QVERIFY(refreshAndWait());
+        QCOMPARE(changed.size(), 0);
+        QCOMPARE(get(QStringLiteral("/guide")).header("ETag"), etag);
+
+        QJsonObject status = get(QStringLiteral("/api/status")).json();
+        QJsonObject source = status[u"lastRefresh"][u"sources"][0].toObject();
+        QCOMPARE(source[u"held"].toBool(), true);
+        QCOMPARE(source[u"window"][u"programmes"].toInteger(), 2);
+        QCOMPARE(source[u"stored"][u"programmes"].toInteger(), 8); // one of the 9 is before the window
+        QVERIFY2(source[u"error"].toString().startsWith(u"held back: 2 programmes"), qPrintable(source[u"error"].toString()));
+        QCOMPARE(status[u"sources"][0][u"state"].toString(), u"held"_qs);
+        QCOMPARE(get(QStringLiteral("/healthz")).json()[u"status"].toString(), u"degraded"_qs);
+        const QByteArray label = "{source=\"" + m_source.toUtf8() + "\"}";
+        QVERIFY(get(QStringLiteral("/metrics")).body.contains(QByteArray("iptvnext_source_held" + label + " 1")));
+
+        // Still held on the next refresh; an operator accepts it, and the smaller guide goes out.
+        QVERIFY(refreshAndWait());
+        QCOMPARE(changed.size(), 0);
+        QCOMPARE(httpRequest(m_nam, "POST", url(u"/api/sources/accept?source=nowhere.xml"_qs)).status, 404);
+        QCOMPARE(httpRequest(m_nam, "POST", url(u"/api/sources/accept"_qs)).status, 400);
+        QSignalSpy finished(m_server.get(), &IptvNextServer::refreshFinished);
+        const HttpResult accepted = httpRequest(
+            m_nam, "POST", url(u"/api/sources/accept?source="_qs + QString::fromUtf8(QUrl::toPercentEncoding(m_source))));
+        QCOMPARE(accepted.status, 202);
+        QVERIFY(!finished.isEmpty() || finished.wait(WaitMs));
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(m_server->guide()->airingCount(), 2);
+        status = get(QStringLiteral("/api/status")).json();
+        QCOMPARE(status[u"sources"][0][u"state"].toString(), u"ok"_qs);
+        QCOMPARE(status[u"state"].toString(), u"ok"_qs);
+        QVERIFY(get(QStringLiteral("/metrics")).body.contains(QByteArray("iptvnext_source_held" + label + " 0")));
+        // The acceptance was for that read only: the guard compares with the new data from now on.
+        QVERIFY(!status[u"sources"][0].toObject().contains(u"accepted"));
+    }
+
+    void heldSourceRecovers()
+    {
+        QVERIFY(writeSource(onlyFirstProgrammes(readData(u"guide-a.xml"_qs), 3)));
+        QVERIFY(refreshAndWait());
+        QCOMPARE(get(QStringLiteral("/api/status")).json()[u"sources"][0][u"state"].toString(), u"held"_qs);
+        QVERIFY(writeSource(readData(u"guide-a.xml"_qs)));
+        QSignalSpy changed(m_server.get(), &IptvNextServer::guideChanged);
+        QVERIFY(refreshAndWait());
+        QCOMPARE(changed.size(), 0); // the same guide as before the shrink
+        QCOMPARE(get(QStringLiteral("/api/status")).json()[u"sources"][0][u"state"].toString(), u"ok"_qs);
+        QCOMPARE(get(QStringLiteral("/healthz")).json()[u"status"].toString(), u"ok"_qs);
+    }
+
+    void shrinkGuardOff()
+    {
+        m_server.reset();
+        ServerConfig c = config();
+        c.shrinkGuardPercent = 0;
+        startServer(c, true);
+        // The restarted server serves its stored guide at once; let its start-up refresh end first.
+        QTRY_VERIFY_WITH_TIMEOUT(m_server->lastReport().has_value() && !m_server->isRefreshing(), WaitMs);
+        QVERIFY(writeSource(onlyFirstProgrammes(readData(u"guide-a.xml"_qs), 3)));
+        QSignalSpy changed(m_server.get(), &IptvNextServer::guideChanged);
+        QVERIFY(refreshAndWait());
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(m_server->guide()->airingCount(), 2);
+    }
+
+    void keptListsEachGuideOnce()
+    {
+        // A, B, then A again (a source that came back): A's newest version only, no duplicate.
+        QVERIFY(copyOver(Data + u"guide-b.xml", m_source));
+        QVERIFY(refreshAndWait());
+        QVERIFY(copyOver(Data + u"guide-a.xml", m_source));
+        QVERIFY(refreshAndWait());
+        const QJsonArray kept = get(QStringLiteral("/api/status")).json()[u"kept"].toArray();
+        QStringList checksums;
+        for (const QJsonValue &v : kept)
+            checksums.append(v[u"checksum"].toString());
+        QCOMPARE(checksums.size(), 2);
+        QCOMPARE(checksums.removeDuplicates(), 0);
+        QCOMPARE(kept[0][u"version"].toInteger(), 3);
+        QCOMPARE(kept[1][u"version"].toInteger(), 2);
+        // The file of the first version is the current one's: still there.
+        QCOMPARE(get(u"/guide/"_qs + checksums.first()).status, 200);
     }
 
     void deltaAndAnnouncements()

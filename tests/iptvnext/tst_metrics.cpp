@@ -107,6 +107,30 @@ private Q_SLOTS:
                  QByteArray("{\"detail\":\"no such thing\",\"error\":\"not-found\"}"));
     }
 
+    void parseHttpDate_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<qint64>("expected"); // -1: not a date
+        // RFC 9110 5.6.7's three forms of one instant.
+        QTest::newRow("IMF-fixdate") << QByteArray("Sun, 06 Nov 1994 08:49:37 GMT") << qint64(784111777);
+        QTest::newRow("RFC 850") << QByteArray("Sunday, 06-Nov-94 08:49:37 GMT") << qint64(784111777);
+        QTest::newRow("asctime") << QByteArray("Sun Nov  6 08:49:37 1994") << qint64(784111777);
+        QTest::newRow("round trip") << iptv::http::httpDate(1767225600) << qint64(1767225600);
+        QTest::newRow("not a date") << QByteArray("yesterday") << qint64(-1);
+        QTest::newRow("empty") << QByteArray() << qint64(-1);
+        QTest::newRow("no zone") << QByteArray("Sun, 06 Nov 1994 08:49:37") << qint64(-1);
+    }
+
+    void parseHttpDate()
+    {
+        QFETCH(QByteArray, text);
+        QFETCH(qint64, expected);
+        const auto t = iptv::http::parseHttpDate(text);
+        QCOMPARE(t.has_value(), expected >= 0);
+        if (t)
+            QCOMPARE(*t, expected);
+    }
+
     void signalWatcher()
     {
         iptv::SignalWatcher watcher({SIGUSR1, SIGTERM});
