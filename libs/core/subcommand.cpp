@@ -2,6 +2,9 @@
 
 #include <QCoreApplication>
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace iptv::cli {
 
 Parsed SubcommandProgram::parse(QCommandLineParser &parser, const QString &command, const QStringList &arguments,
@@ -16,14 +19,8 @@ Parsed SubcommandProgram::parse(QCommandLineParser &parser, const QString &comma
     if (!parser.parse(args))
         return {false, usageError(err, command, parser.errorText())};
     if (parser.isSet(help)) {
-        QString text = parser.helpText();
-        // The parser prints the binary's path; the user typed "<program> <command>".
-        const qsizetype usage = text.indexOf(u"Usage: "_qs);
-        if (usage >= 0) {
-            const qsizetype end = text.indexOf(u' ', usage + 7);
-            text.replace(usage + 7, end - usage - 7, m_program + u' ' + command);
-        }
-        out << text;
+        // The user typed "<program> <command>".
+        out << helpText(parser, m_program + u' ' + command);
         return {false, ExitOk};
     }
     return {true, ExitOk};
@@ -64,6 +61,38 @@ int SubcommandProgram::dispatch(const QStringList &arguments, const QString &ove
     }
     err << m_program << u": unknown command '"_qs << command << u"'\n\n"_qs << overview;
     return ExitUsage;
+}
+
+QString helpText(const QCommandLineParser &parser, const QString &usageName)
+{
+    QString text = parser.helpText();
+    const qsizetype usage = text.indexOf(u"Usage: "_qs);
+    if (usage >= 0) {
+        qsizetype end = text.indexOf(u' ', usage + 7);
+        const qsizetype lineEnd = text.indexOf(u'\n', usage + 7);
+        if (end < 0 || (lineEnd >= 0 && lineEnd < end))
+            end = lineEnd;
+        text.replace(usage + 7, end - usage - 7, usageName);
+    }
+    return text;
+}
+
+void processCommandLine(QCommandLineParser &parser, const QStringList &arguments)
+{
+    const QString name = QCoreApplication::applicationName();
+    if (!parser.parse(arguments)) {
+        std::fprintf(stderr, "%s: %s\nTry '%s --help'.\n", qPrintable(name), qPrintable(parser.errorText()),
+                     qPrintable(name));
+        std::exit(ExitUsage);
+    }
+    if (parser.isSet(QStringLiteral("version"))) {
+        std::printf("%s %s\n", qPrintable(name), qPrintable(QCoreApplication::applicationVersion()));
+        std::exit(ExitOk);
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        std::fputs(qPrintable(helpText(parser, name)), stdout);
+        std::exit(ExitOk);
+    }
 }
 
 QString humanBytes(qint64 bytes)

@@ -60,4 +60,13 @@ private:
 /// "512 B", "12.5 KiB", "3.2 MiB".
 QString humanBytes(qint64 bytes);
 
+/// QCommandLineParser::helpText() with the program's name where Qt prints the path it was run by
+/// (a build directory means nothing to an operator reading the usage line).
+QString helpText(const QCommandLineParser &parser, const QString &usageName);
+
+/// For a program without command words: QCommandLineParser::process(), but --help names the
+/// program rather than its path, and a wrong command line exits with ExitUsage.
+/// Needs addHelpOption() and addVersionOption() on `parser`.
+void processCommandLine(QCommandLineParser &parser, const QStringList &arguments);
+
 } // namespace iptv::cli

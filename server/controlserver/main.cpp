@@ -6,6 +6,7 @@
 #include "releaseservice.h"
 
 #include <core/service.h>
+#include <core/subcommand.h>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -34,7 +35,7 @@ int main(int argc, char *argv[])
     iptv::control::addCommandLineOptions(&parser);
     iptv::control::addClusterOptions(&parser);
     iptv::control::addReleaseCommandLineOptions(&parser);
-    parser.process(app);
+    iptv::cli::processCommandLine(parser, QCoreApplication::arguments());
 
     iptv::control::ControlConfig config;
     QString error;

@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include <core/service.h>
+#include <core/subcommand.h>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -26,7 +27,7 @@ int main(int argc, char *argv[])
     parser.addHelpOption();
     parser.addVersionOption();
     iptv::next::addCommandLineOptions(&parser);
-    parser.process(app);
+    iptv::cli::processCommandLine(parser, QCoreApplication::arguments());
 
     iptv::next::ServerConfig config;
     QString error;
