@@ -7,7 +7,9 @@
 //
 // Every adopted connection ends with exactly one disconnected(), whether it got through the
 // upgrade or not, and whoever closed it. Calls from inside a signal handler are safe: a
-// connection closed there is freed after the current dispatch.
+// connection closed there is freed after the current dispatch. disconnected() can come from
+// inside any call that writes (sendBinary, sendText, close: a reset peer, the outbound limit),
+// so a receiver must not free there what the caller of that send may still be using.
 
 #include "connectiontable.h"
 #include "wsframe.h"
@@ -50,6 +52,8 @@ public:
     /// Returns its id; 0 when it could not be added (the descriptor is closed then).
     ConnectionId adopt(qintptr descriptor);
 
+    /// False when the connection is not open, or ended in this very call (disconnected() was
+    /// emitted before it returns).
     bool sendBinary(ConnectionId id, QByteArrayView message);
     bool sendText(ConnectionId id, QByteArrayView utf8);
     /// Starts the closing handshake; disconnected() follows when the peer answers or times out.

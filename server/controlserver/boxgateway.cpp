@@ -187,6 +187,7 @@ void BoxGateway::close()
     // Acks still waiting go out before the close frames, so boxes need not send those samples again.
     sendDueAcks(std::exchange(m_ackQueue, {}));
     sendDueAcks(std::exchange(m_delayedAcks, {}));
+    releaseGone(); // ended before the stop: reported gone like any other
     const auto sessions = m_sessions;
     m_sessions.clear();
     m_byBox.clear();
@@ -454,6 +455,10 @@ void BoxGateway::closeSession(BoxSession *session, const QString &reason)
 
 void BoxGateway::bind(BoxSession *session, BoxInfo *box, BoxSession::Phase phase)
 {
+    if (session->gone) {
+        session->box = box; // reported gone with it when released
+        return;
+    }
     if (!session->helloDone) {
         session->helloDone = true;
         ++m_helloDone;
@@ -572,15 +577,34 @@ void BoxGateway::onGone(quint64 connection)
     BoxSession *s = m_sessions.take(connection);
     if (!s)
         return;
+    // The transport reports the end from inside a send or close of this very session (a write
+    // into a reset connection, a box past the outbound limit), with callers up the stack still
+    // holding it: fail() goes on to closeSession(), handlers read s->box after their ack,
+    // handleHello() announces the box after its Welcome. So here the session only stops (no
+    // more frames, sends or lookups); the box is reported gone, after anything announced in
+    // this turn, and the record freed once control is back in the event loop.
+    s->gone = true;
+    s->phase = BoxSession::Closing;
     if (s->box) {
         const auto it = m_byBox.constFind(s->box->id);
         if (it != m_byBox.cend() && *it == s)
             m_byBox.erase(it);
-        m_server->handleBoxGone(s);
     }
     if (s->helloDone)
         --m_helloDone;
-    delete s;
+    m_gone.push_back(s);
+    if (m_gone.size() == 1)
+        QMetaObject::invokeMethod(this, &BoxGateway::releaseGone, Qt::QueuedConnection);
+}
+
+void BoxGateway::releaseGone()
+{
+    for (BoxSession *s : std::exchange(m_gone, {})) {
+        // Unless the box is back on a newer connection meanwhile: that one holds it now.
+        if (s->box && !m_byBox.contains(s->box->id))
+            m_server->handleBoxGone(s);
+        delete s;
+    }
 }
 
 void BoxGateway::sweep()

@@ -65,6 +65,7 @@ struct BoxSession
     quint8 unacked = 0;     ///< telemetry received and not acknowledged yet
     quint64 ackUpTo = 0;    ///< the newest telemetry id to acknowledge
     qint64 lastTelemetryMs = -1; ///< when the previous telemetry arrived (gateway clock)
+    bool gone = false;      ///< the connection ended: no longer looked up, freed after this turn
 };
 
 /// Accepts connections itself so admission is decided before any WebSocket or TLS work.
@@ -139,7 +140,10 @@ private:
     void onText(quint64 connection);
     /// The replay check: `id` must be above the session's last; answers Replay when it is not.
     bool acceptId(BoxSession *session, quint64 id);
+    /// The connection ended: the session stops at once and is released after this turn.
     void onGone(quint64 connection);
+    /// Reports the sessions that ended as gone and frees them.
+    void releaseGone();
     void transmit(BoxSession *session, const QByteArray &frame);
     void closeTransport(BoxSession *session, const QString &reason, bool abort);
     QString peer(const BoxSession *session) const;
@@ -159,6 +163,7 @@ private:
     qsizetype m_nextQtServer = 0;
     std::optional<QSslConfiguration> m_ssl;
     QHash<quint64, BoxSession *> m_sessions;
+    std::vector<BoxSession *> m_gone; ///< ended this turn; callers up the stack may still hold them
     std::vector<quint64> m_ackQueue; ///< connections with a cumulative ack due this turn
     std::vector<quint64> m_delayedAcks; ///< connections with an ack due when m_ackTimer fires
     QTimer m_ackTimer;
