@@ -56,6 +56,7 @@ const IntKey s_intKeys[] = {
     {"history/telemetry_retention_hours", nullptr, &ControlConfig::telemetryRetentionHours, 1, 24 * 365},
     {"history/event_retention_days", nullptr, &ControlConfig::eventRetentionDays, 1, 3650},
     {"history/max_events_per_box", nullptr, &ControlConfig::maxEventsPerBox, 1, 1000000},
+    {"history/max_queued_rows", nullptr, &ControlConfig::maxQueuedRows, 100, 100000000},
     {"commands/default_expiry_seconds", nullptr, &ControlConfig::commandExpirySeconds, 1, 365 * 86400},
     {"operators/token_hours", nullptr, &ControlConfig::operatorTokenHours, 1, 24 * 365},
 };

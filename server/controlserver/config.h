@@ -62,6 +62,9 @@ struct ControlConfig
     int telemetryRetentionHours = 48;
     int eventRetentionDays = 14;
     int maxEventsPerBox = 500;
+    /// Telemetry samples, and events, waiting for the store at most (each): while the store is
+    /// down the oldest are dropped past this and counted, instead of the queues growing unbounded.
+    int maxQueuedRows = 200000;
 
     // commands and operators
     int commandExpirySeconds = 86400;     ///< default when an operator gives none

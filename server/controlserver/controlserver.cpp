@@ -84,6 +84,18 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
     }
     m_metrics.gaugeCallback(u"controlserver_store_pending_writes"_qs, u"Queued rows not yet flushed to the store."_qs,
                             [this] { return double(m_store.pendingWrites()); });
+    m_metrics.gaugeCallback(u"controlserver_store_healthy"_qs, u"1 while the last write to the store succeeded."_qs,
+                            [this] { return m_storeHealthy ? 1.0 : 0.0; });
+    m_flushFailures = m_metrics.counter(u"controlserver_store_flush_failures_total"_qs,
+                                        u"Writes of the queued rows that failed (rolled back, kept queued)."_qs);
+    const auto dropped = [this](const QString &kind) {
+        return m_metrics.counter(u"controlserver_store_dropped_rows_total"_qs,
+                                 u"Queued rows dropped, oldest first, while the store could not keep up "
+                                 "([history] max_queued_rows)."_qs,
+                                 {{u"kind"_qs, kind}});
+    };
+    m_droppedTelemetry = dropped(u"telemetry"_qs);
+    m_droppedEvents = dropped(u"event"_qs);
     connect(&m_flushTimer, &QTimer::timeout, this, &ControlServer::periodicFlush);
     connect(&m_sweepTimer, &QTimer::timeout, this, &ControlServer::sweep);
     connect(&m_tickTimer, &QTimer::timeout, this, &ControlServer::tick);
@@ -133,6 +145,7 @@ bool ControlServer::start(QString *error)
     }
     if (!m_store.open(m_config.effectiveDatabase(), error))
         return false;
+    m_store.setQueueLimit(m_config.maxQueuedRows);
     // The key of every keyed hash (box secrets, tokens) lives in the store, so all nodes sharing
     // a database agree on it and a copied config file alone reveals nothing.
     m_hashKey = m_store.meta(QStringLiteral("hash_key"));
@@ -223,12 +236,8 @@ quint16 ControlServer::operatorWsPort() const
 
 bool ControlServer::flush()
 {
-    QString error;
-    m_storeHealthy = m_store.flush(&error);
-    if (!m_storeHealthy)
-        qCWarning(lcServer).noquote() << "store flush failed:" << error;
     m_latestFlushedAt = now();
-    return m_storeHealthy;
+    return writeQueued(true);
 }
 
 void ControlServer::periodicFlush()
@@ -237,10 +246,25 @@ void ControlServer::periodicFlush()
         flush();
         return;
     }
+    writeQueued(false);
+}
+
+bool ControlServer::writeQueued(bool withLatest)
+{
     QString error;
-    m_storeHealthy = m_store.flush(&error, false);
-    if (!m_storeHealthy)
-        qCWarning(lcServer).noquote() << "store flush failed:" << error;
+    m_storeHealthy = m_store.flush(&error, withLatest);
+    if (!m_storeHealthy) {
+        m_flushFailures->increment();
+        qCWarning(lcServer).noquote() << "store flush failed, rows kept queued:" << error;
+    }
+    const ControlStore::QueueLosses dropped = m_store.takeDropped();
+    if (dropped.telemetry || dropped.events) {
+        qCWarning(lcServer).nospace() << "store queue full: dropped the oldest " << dropped.telemetry
+                                      << " telemetry samples and " << dropped.events << " events";
+        m_droppedTelemetry->increment(double(dropped.telemetry));
+        m_droppedEvents->increment(double(dropped.events));
+    }
+    return m_storeHealthy;
 }
 
 bool ControlServer::isHealthy() const

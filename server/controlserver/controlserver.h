@@ -83,6 +83,8 @@ public:
     /// The timer's flush: everything but the boxes' latest state, which goes every latestFlushSeconds.
     void periodicFlush();
     bool isHealthy() const;
+    /// Why the store is unhealthy (its last error), empty while it is healthy.
+    QString storeProblem() const { return m_storeHealthy ? QString() : m_store.lastError(); }
 
     // ---- from the box gateway
     void handleHello(BoxSession *session, const iptv::protocol::Message &message);
@@ -164,7 +166,11 @@ private:
     QTimer m_tickTimer;
     QTimer m_pruneTimer;
     bool m_started = false;
+    bool writeQueued(bool withLatest);
     bool m_storeHealthy = true;
+    iptv::Counter *m_flushFailures = nullptr;
+    iptv::Counter *m_droppedTelemetry = nullptr;
+    iptv::Counter *m_droppedEvents = nullptr;
 
     iptv::Counter *m_telemetryTotal = nullptr;
     iptv::Counter *m_acksTotal = nullptr;

@@ -225,10 +225,12 @@ void HttpApi::setupRoutes()
     // ---- health and metrics (no authentication: load balancers and Prometheus)
     addRoute(Method::Get, u"/healthz"_qs, std::nullopt, [srv](HttpContext &) {
         const bool ok = srv->isHealthy();
-        return HttpReply::json({{u"status"_qs, ok ? u"ok"_qs : u"unhealthy"_qs},
-                                {u"boxesOnline"_qs, srv->fleet().onlineCount()},
-                                {u"boxesKnown"_qs, qint64(srv->fleet().size())}},
-                               ok ? 200 : 503);
+        QJsonObject body{{u"status"_qs, ok ? u"ok"_qs : u"unhealthy"_qs},
+                         {u"boxesOnline"_qs, srv->fleet().onlineCount()},
+                         {u"boxesKnown"_qs, qint64(srv->fleet().size())}};
+        if (const QString store = srv->storeProblem(); !store.isEmpty())
+            body.insert(u"store"_qs, store);
+        return HttpReply::json(body, ok ? 200 : 503);
     });
     addRoute(Method::Get, u"/metrics"_qs, std::nullopt, [srv](HttpContext &) {
         return HttpReply{200, srv->metrics().render(), "text/plain; version=0.0.4; charset=utf-8", {}};

@@ -424,11 +424,19 @@ void ControlStore::queueBoxSeen(qint64 boxId, qint64 lastSeen, const QString &so
 
 void ControlStore::queueTelemetry(qint64 boxId, qint64 time, const QByteArray &data)
 {
+    if (m_telemetry.size() >= m_queueLimit) {
+        m_telemetry.removeFirst();
+        ++m_dropped.telemetry;
+    }
     m_telemetry.append({boxId, TelemetrySample{time, data}});
 }
 
 void ControlStore::queueEvent(const EventRow &event)
 {
+    if (m_events.size() >= m_queueLimit) {
+        m_events.removeFirst();
+        ++m_dropped.events;
+    }
     m_events.append(event);
 }
 
@@ -557,8 +565,12 @@ bool ControlStore::flush(QString *error, bool withLatest)
         }
     }
 
-    if (!db.commit())
-        return fail(QStringLiteral("flush commit"), sqlError(db.lastError()), error);
+    if (!db.commit()) {
+        // Left open, the failed transaction would swallow every later statement of this connection.
+        const QString why = sqlError(db.lastError());
+        db.rollback();
+        return fail(QStringLiteral("flush commit"), why, error);
+    }
     for (const EventRow &e : std::as_const(m_events))
         m_eventBoxes.append(e.boxId);
     if (withLatest)

@@ -35,6 +35,7 @@ QT_END_NAMESPACE
 
 #include <functional>
 #include <optional>
+#include <utility>
 
 namespace iptv::control {
 
@@ -174,8 +175,20 @@ public:
     void queueCommandState(qint64 commandId, CommandState state, qint64 when, const QString &resultText = {},
                            const QByteArray &resultData = {}, const QString &resultMime = {});
     qsizetype pendingWrites() const;
-    /// Writes what is queued in one transaction; boxes' last-seen rows only `withLatest`.
+    /// Writes what is queued in one transaction; boxes' last-seen rows only `withLatest`. On
+    /// failure the transaction is rolled back and everything stays queued for the next flush.
     bool flush(QString *error, bool withLatest = true);
+    /// Telemetry samples, and events, queued at most (each); past it the oldest are dropped and
+    /// counted, so a store that stays down cannot grow the queues without bound. Command state
+    /// changes are never dropped (there are at most as many as live commands).
+    void setQueueLimit(qsizetype rows) { m_queueLimit = rows; }
+    struct QueueLosses
+    {
+        qint64 telemetry = 0;
+        qint64 events = 0;
+    };
+    /// Rows dropped from the queues since the last call.
+    QueueLosses takeDropped() { return std::exchange(m_dropped, {}); }
 
     // ---- telemetry and events
     QList<TelemetrySample> telemetry(qint64 boxId, qint64 since, int limit, QString *error);
@@ -244,6 +257,8 @@ private:
     QHash<qint64, Seen> m_seen;
     QList<std::pair<qint64, TelemetrySample>> m_telemetry;
     QList<EventRow> m_events;
+    qsizetype m_queueLimit = 200000;
+    QueueLosses m_dropped;
     QList<CommandUpdate> m_commandUpdates;
     QList<qint64> m_eventBoxes; ///< boxes that got events since the last prune
 };

@@ -4,6 +4,8 @@
 #include "store.h"
 #include "credentials.h"
 
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -124,6 +126,62 @@ private Q_SLOTS:
         const auto ev = s.events(7, 100, &error);
         QCOMPARE(ev.size(), 10);
         QCOMPARE(ev.first().text, u"e29"_qs);
+    }
+
+    void failedFlushKeepsEverythingQueued()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY(s.open(m_path, &error));
+        for (int i = 0; i < 5; ++i)
+            s.queueTelemetry(7, 1000 + i, QByteArray::number(i));
+        s.queueEvent({0, 7, 2000, QStringLiteral("error"), QStringLiteral("error"), QStringLiteral("e"), {}});
+        // Another client takes the events table away: the flush fails half-way through.
+        {
+            QSqlDatabase other = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("other"));
+            other.setDatabaseName(m_path);
+            QVERIFY(other.open());
+            QVERIFY(QSqlQuery(other).exec(QStringLiteral("ALTER TABLE events RENAME TO events_away")));
+        }
+        QVERIFY(!s.flush(&error));
+        QVERIFY2(error.contains(u"insert events"), qPrintable(error));
+        QCOMPARE(s.pendingWrites(), 6); // nothing lost
+        // Rolled back: the telemetry written before the failure is not half there, and the
+        // connection is not left inside the failed transaction.
+        QCOMPARE(s.telemetry(7, 0, 100, &error).size(), 0);
+        {
+            QSqlDatabase other = QSqlDatabase::database(QStringLiteral("other"));
+            QVERIFY(QSqlQuery(other).exec(QStringLiteral("ALTER TABLE events_away RENAME TO events")));
+            other.close();
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("other"));
+        QVERIFY2(s.flush(&error), qPrintable(error));
+        QCOMPARE(s.pendingWrites(), 0);
+        QCOMPARE(s.telemetry(7, 0, 100, &error).size(), 5);
+        QCOMPARE(s.events(7, 100, &error).size(), 1);
+    }
+
+    void queuesAreBounded()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY(s.open(m_path, &error));
+        s.setQueueLimit(10);
+        for (int i = 0; i < 25; ++i)
+            s.queueTelemetry(7, 1000 + i, QByteArray::number(i));
+        for (int i = 0; i < 12; ++i)
+            s.queueEvent({0, 7, 2000 + i, QStringLiteral("error"), QStringLiteral("error"), QStringLiteral("e%1").arg(i), {}});
+        s.queueCommandState(1, CommandState::Delivered, 3000); // never dropped
+        QCOMPARE(s.pendingWrites(), 21);
+        const ControlStore::QueueLosses dropped = s.takeDropped();
+        QCOMPARE(dropped.telemetry, 15);
+        QCOMPARE(dropped.events, 2);
+        QCOMPARE(s.takeDropped().telemetry, 0); // counted once
+        QVERIFY2(s.flush(&error), qPrintable(error));
+        const auto kept = s.telemetry(7, 0, 100, &error);
+        QCOMPARE(kept.size(), 10);
+        QCOMPARE(kept.last().time, 1015); // the oldest went first
+        QCOMPARE(s.events(7, 100, &error).last().text, u"e2"_qs);
     }
 
     void commands()
