@@ -74,7 +74,7 @@ struct Message
 {
     MessageType type = MessageType::Unknown;
     QString name;        ///< the type as it came on the wire (kept for "unknown type" errors)
-    quint64 id = 0;      ///< sender's sequence number; 0 = none
+    quint64 id = 0;      ///< sender's sequence number, the whole unsigned 64-bit range; 0 = none
     quint64 replyTo = 0; ///< "re": the id this answers; 0 = none
     QCborMap body;
     /// decode() of a QByteArray: the frame it came from, shared, not copied. The server stores
