@@ -137,7 +137,7 @@ private:
     BoxSession *open(quint64 connection);
     void onFrame(quint64 connection, const QByteArray &frame);
     void onText(quint64 connection);
-    /// The replay check: `id` must be above the session's last; answers Replay when it is not.
+    /// The replay check: an `id` other than 0 must be above the session's last; answers Replay when it is not.
     bool acceptId(BoxSession *session, quint64 id);
     void onGone(quint64 connection);
     void transmit(BoxSession *session, const QByteArray &frame);

@@ -125,11 +125,14 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         return;
     }
     const Message &m = d.message;
-    if (m.id <= s->lastInId) {
-        fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(m.id).arg(s->lastInId), m.id, false);
-        return;
+    if (m.id) { // 0 or absent: no sequence number, nothing to replay-check
+        if (m.id <= s->lastInId) {
+            fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(m.id).arg(s->lastInId), m.id,
+                 !s->identity);
+            return;
+        }
+        s->lastInId = m.id;
     }
-    s->lastInId = m.id;
     QString error;
     if (!s->identity) {
         if (m.type != MessageType::Hello) {

@@ -280,6 +280,62 @@ private Q_SLOTS:
         QCOMPARE(info->telemetryCount, 2u);
     }
 
+    void messagesWithoutIds()
+    {
+        // docs/protocol.md: an id of 0, or none, is no sequence number and not replay-checked;
+        // messages with ids still strictly increase. A message without an id is handled, and
+        // answered where an answer carries something (pong); an ack has nothing to name.
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("NO-ID"));
+        QVERIFY(box.connectAndHello(port())); // id 1
+        const BoxInfo *info = m_server->fleet().byId(ControlServer::parseBoxId(box.boxId));
+        Telemetry t;
+        t.currentChannel = u"arte"_qs;
+        box.sendWithId(MessageType::Telemetry, 0, t.toBody());
+        box.sendRaw(QCborValue(QCborMap{{u"t"_qs, u"ping"_qs}, {u"id"_qs, 0}}).toCbor()); // "id": 0 written out
+        box.sendWithId(MessageType::Ping, 0);
+        const quint64 numbered = box.send(MessageType::Ping); // 2: above the hello's id
+        box.sendWithId(MessageType::Ping, 0);
+        box.sendWithId(MessageType::Ping, numbered); // a repeated id is still a replay
+        box.send(MessageType::Ping);
+        QList<Message> answers;
+        for (int pongs = 0; pongs < 5; ++pongs) {
+            const QList<Message> some = box.until(MessageType::Pong, 5000);
+            QVERIFY2(!some.isEmpty(), qPrintable(QStringLiteral("%1 answers").arg(answers.size())));
+            answers += some;
+        }
+        const auto describe = [](const Message &m) -> QString { return m.name + u' ' + QString::number(m.replyTo); };
+        QStringList got;
+        for (const Message &m : std::as_const(answers))
+            got.append(describe(m));
+        QCOMPARE(got, (QStringList{u"pong 0"_qs, u"pong 0"_qs, u"pong 2"_qs, u"pong 0"_qs, u"error 2"_qs, u"pong 3"_qs}));
+        QString error;
+        QCOMPARE(ErrorBody::fromBody(answers.at(4).body, &error)->code, ErrorCode::Replay);
+        QCOMPARE(info->telemetryCount, 1u);
+        QCOMPARE(m_server->fleet().string(info->currentChannel), u"arte"_qs);
+        QVERIFY(!box.take()); // and no ack for the telemetry without an id
+    }
+
+    void replayBeforeHelloCloses()
+    {
+        // Before a hello every error ends the connection, a replay too (docs/protocol.md).
+        start();
+        TestBox box(QStringLiteral("HX-EARLY"));
+        QVERIFY(box.open(port()));
+        const quint64 ping = box.send(MessageType::Ping);
+        const auto pong = box.waitFor(MessageType::Pong); // a ping is answered before a hello
+        QVERIFY(pong);
+        QCOMPARE(pong->replyTo, ping);
+        box.sendWithId(MessageType::Hello, ping, box.hello(true, false).toBody());
+        const auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Replay);
+        QVERIFY(box.waitClosed(5000));
+        QCOMPARE(box.socket().closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QCOMPARE(m_server->fleet().size(), 0);
+    }
+
     void autoApproveBySerial()
     {
         m_config.autoApproveSerialPattern = QStringLiteral("^LAB-");
