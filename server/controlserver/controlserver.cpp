@@ -279,7 +279,7 @@ void ControlServer::sendWelcome(BoxSession *s, int version, const QByteArray &to
     w.boxId = boxIdText(s->box->id);
     w.state = s->box->state == BoxState::Approved ? u"approved"_qs : u"pending"_qs;
     w.token = token;
-    w.heartbeatSeconds = m_config.heartbeatSeconds;
+    w.heartbeatSeconds = m_config.announcedHeartbeatSeconds();
     w.telemetrySeconds = m_config.telemetrySeconds;
     w.releaseChannel = releaseChannelName(s->box->releaseChannel);
     w.serverTime = QDateTime::currentDateTimeUtc();

@@ -160,7 +160,7 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         Welcome w;
         w.version = version;
         w.state = roleName(id->role);
-        w.heartbeatSeconds = m_server->config().heartbeatSeconds;
+        w.heartbeatSeconds = m_server->config().announcedHeartbeatSeconds();
         w.serverTime = QDateTime::currentDateTimeUtc();
         send(s, Message(MessageType::Welcome, 0, w.toBody(), m.id));
         qCInfo(lcOperatorWs).noquote() << id->account << "connected";

@@ -501,6 +501,38 @@ private Q_SLOTS:
         QTRY_COMPARE(m_server->gateway()->handshakesInFlight(), 0);
     }
 
+    void heartbeatFitsTheIdleTimeout()
+    {
+        // The welcome's hb is the interval a box pings at when it has nothing else to send: with
+        // --idle-timeout 4 the server must not announce the default 30 s and cut such a box off.
+        m_config.autoApprove = true;
+        m_config.idleTimeoutSeconds = 4;
+        start();
+        TestBox box(QStringLiteral("HB-1"));
+        const auto w = box.connectAndHello(port());
+        QVERIFY(w);
+        QCOMPARE(w->heartbeatSeconds, 2); // half the idle timeout
+        QNetworkAccessManager nam;
+        OperatorClient op;
+        QVERIFY(op.open(m_server->operatorWsPort()));
+        op.send(QStringLiteral("{\"t\":\"hello\",\"id\":1,\"v\":[1,2],\"role\":\"operator\",\"token\":\"%1\"}")
+                    .arg(login(nam, m_server->httpPort(), u"admin"_qs, kAdminPassword)));
+        const auto opWelcome = op.waitFor(u"welcome"_qs);
+        QVERIFY(opWelcome);
+        QCOMPARE(opWelcome->value(u"hb").toInt(), 2);
+
+        // A box that does what hb says (a ping each hb, nothing else) stays past the timeout.
+        QTimer heartbeat;
+        connect(&heartbeat, &QTimer::timeout, &box, [&box] { box.send(MessageType::Ping); });
+        heartbeat.start(w->heartbeatSeconds * 1000);
+        QSignalSpy closed(&box, &TestBox::closed);
+        QVERIFY(!closed.wait(m_config.idleTimeoutSeconds * 1500));
+        QVERIFY(box.isOpen());
+        // And one that falls silent is still closed.
+        heartbeat.stop();
+        QVERIFY(closed.wait(3 * m_config.idleTimeoutSeconds * 1000));
+    }
+
 private:
     void start()
     {
