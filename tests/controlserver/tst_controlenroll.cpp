@@ -8,6 +8,8 @@
 #include "boxgateway.h"
 #include "fleet.h"
 
+#include <QTcpSocket>
+
 using namespace testutil;
 using namespace iptv::control;
 
@@ -501,6 +503,66 @@ private Q_SLOTS:
         QTRY_COMPARE(m_server->gateway()->handshakesInFlight(), 0);
     }
 
+    void closeCodes_data()
+    {
+        // docs/protocol.md, "Closing": the WebSocket close code and reason of each way a box
+        // session ends on the server's side.
+        QTest::addColumn<QString>("cause");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("an error before hello") << u"before-hello"_qs << 1008 << u"say hello first"_qs;
+        QTest::newRow("no hello in time") << u"hello-timeout"_qs << 1008 << u"no hello in time"_qs;
+        QTest::newRow("idle") << u"idle"_qs << 1008 << u"idle: no frame within the timeout"_qs;
+        QTest::newRow("replaced by a newer connection") << u"replaced"_qs << 1008
+                                                        << u"replaced by a newer connection of this box"_qs;
+        QTest::newRow("a message over the size limit") << u"too-big"_qs << 1009 << u"over"_qs;
+        QTest::newRow("a text frame that is not UTF-8") << u"bad-utf8"_qs << 1007 << u"UTF-8"_qs;
+        QTest::newRow("server stopping") << u"stop"_qs << 1001 << QString();
+    }
+    void closeCodes()
+    {
+        QFETCH(QString, cause);
+        QFETCH(int, code);
+        QFETCH(QString, reason);
+        m_config.autoApprove = true;
+        m_config.helloTimeoutSeconds = 1;
+        m_config.idleTimeoutSeconds = 2;
+        start();
+        TestBox box(QStringLiteral("CLOSE-1"));
+        TestBox newer(QStringLiteral("CLOSE-1"));
+        QVERIFY(box.open(port()));
+        if (cause == u"before-hello") {
+            box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        } else if (cause == u"bad-utf8") {
+            // QWebSocket only sends valid text; a raw frame carries the invalid bytes.
+            QVERIFY(rawFrameCloses(0x81, QByteArray("\xff\xfe"), code, reason));
+            return;
+        } else if (cause != u"hello-timeout") {
+            box.sayHello();
+            QVERIFY(box.waitWelcome());
+            if (cause == u"replaced") {
+                newer.token = box.token;
+                QVERIFY(newer.connectAndHello(port()));
+            } else if (cause == u"too-big") {
+                box.sendRaw(QByteArray(DecodeLimits{}.maxFrameBytes + 1024, 'x'));
+            } else if (cause == u"stop") {
+                m_server->stop();
+            }
+        }
+        QVERIFY(box.waitClosed(8000));
+        QCOMPARE(int(box.socket().closeCode()), code);
+        if (reason.isEmpty())
+            return;
+        QVERIFY2(box.socket().closeReason().contains(reason), qPrintable(box.socket().closeReason()));
+    }
+
+    void unmaskedFrameCloses()
+    {
+        // RFC 6455: client frames are masked; an unmasked one is a protocol error.
+        start();
+        QVERIFY(rawFrameCloses(0x82, encode(Message(MessageType::Ping, 1)), 1002, u"masked"_qs, false));
+    }
+
     void heartbeatFitsTheIdleTimeout()
     {
         // The welcome's hb is the interval a box pings at when it has nothing else to send: with
@@ -534,6 +596,63 @@ private Q_SLOTS:
     }
 
 private:
+    /// Upgrades a plain TCP connection to the box port, sends one frame (masked unless told
+    /// otherwise) and checks the close frame the server answers with.
+    bool rawFrameCloses(quint8 head, const QByteArray &payload, int code, const QString &reason, bool masked = true)
+    {
+        // The server runs on this thread: wait on signals (the event loop), never block.
+        QTcpSocket tcp;
+        QSignalSpy connected(&tcp, &QTcpSocket::connected);
+        QSignalSpy readable(&tcp, &QTcpSocket::readyRead);
+        const auto more = [&] {
+            if (tcp.bytesAvailable() == 0 && !readable.wait(5000))
+                return false;
+            readable.clear();
+            return true;
+        };
+        tcp.connectToHost(QHostAddress::LocalHost, port());
+        if (!connected.wait(5000))
+            return false;
+        tcp.write("GET /box HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        QByteArray in;
+        while (!in.contains("\r\n\r\n")) {
+            if (!more())
+                return false;
+            in += tcp.readAll();
+        }
+        if (!in.startsWith("HTTP/1.1 101"))
+            return false;
+        in.remove(0, in.indexOf("\r\n\r\n") + 4);
+        QByteArray frame(1, char(head));
+        const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+        frame.append(char((masked ? 0x80 : 0) | payload.size())); // short payloads only
+        QByteArray body = payload;
+        if (masked) {
+            frame.append(mask, 4);
+            for (qsizetype i = 0; i < body.size(); ++i)
+                body[i] = char(body[i] ^ mask[i % 4]);
+        }
+        tcp.write(frame + body);
+        // The answer: a close frame (0x88), unmasked, code and reason.
+        while (in.size() < 4 || in.size() < 2 + (quint8(in[1]) & 0x7f)) {
+            if (!more())
+                break;
+            in += tcp.readAll();
+        }
+        if (in.size() < 4 || quint8(in[0]) != 0x88) {
+            qWarning() << "no close frame:" << in.toHex();
+            return false;
+        }
+        const int got = (quint8(in[2]) << 8) | quint8(in[3]);
+        const QString text = QString::fromUtf8(in.mid(4, (quint8(in[1]) & 0x7f) - 2));
+        if (got != code || !text.contains(reason)) {
+            qWarning() << "close" << got << text;
+            return false;
+        }
+        return true;
+    }
+
     void start()
     {
         m_server = std::make_unique<ControlServer>(m_config);

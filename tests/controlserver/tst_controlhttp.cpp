@@ -330,6 +330,27 @@ private Q_SLOTS:
         QCOMPARE(got, (QStringList{u"pong 0 "_qs, u"ack 0 "_qs, u"pong 2 "_qs, u"error 2 replay"_qs, u"pong 0 "_qs}));
     }
 
+    void operatorCloseCodes()
+    {
+        // docs/protocol.md, "Closing": an error before the hello closes with 1008 and its text,
+        // a stopping server with 1001.
+        OperatorClient early;
+        QVERIFY(early.open(m_server->operatorWsPort()));
+        early.send(u"{\"t\":\"subscribe\",\"id\":1,\"topics\":[\"fleet\"]}"_qs);
+        QVERIFY(early.waitFor(u"error"_qs));
+        QVERIFY(early.waitClosed());
+        QCOMPARE(early.socket().closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QCOMPARE(early.socket().closeReason(), u"say hello with a token first"_qs);
+
+        OperatorClient op;
+        QVERIFY(op.open(m_server->operatorWsPort()));
+        op.send(QStringLiteral("{\"t\":\"hello\",\"id\":1,\"v\":[1,2],\"role\":\"operator\",\"token\":\"%1\"}").arg(m_admin));
+        QVERIFY(op.waitFor(u"welcome"_qs));
+        m_server->stop();
+        QVERIFY(op.waitClosed());
+        QCOMPARE(op.socket().closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+    }
+
 private:
     quint16 port() const { return m_server->httpPort(); }
 
