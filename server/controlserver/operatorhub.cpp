@@ -196,8 +196,11 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
             return;
         }
         setTopics(s, topics);
+        // Sorted: a set's order changes from run to run, and the answer should not.
+        QStringList sorted(topics.cbegin(), topics.cend());
+        sorted.sort();
         QCborArray list;
-        for (const QString &t : std::as_const(topics))
+        for (const QString &t : std::as_const(sorted))
             list.append(t);
         send(s, Message(MessageType::Ack, 0, {{u"topics"_qs, list}}, m.id));
         if (topics.contains(u"fleet"_qs)) {
