@@ -4,9 +4,10 @@
 //
 // A message is one CBOR map in one binary WebSocket frame (operators may also send the same map
 // as JSON in a text frame). Three keys make the envelope: "t" (type name), "id" (the sender's
-// sequence number, strictly increasing within a session) and "re" (the id this answers). Every
-// other key is the body. Readers ignore keys they do not know, so fields can be added without a
-// version bump; a new version is negotiated in the hello only for changes old peers would misread.
+// sequence number, strictly increasing within a session; 0 or absent: none, not replay-checked)
+// and "re" (the id this answers). Every other key is the body. Readers ignore keys they do not
+// know, so fields can be added without a version bump; a new version is negotiated in the hello
+// only for changes old peers would misread.
 
 #include <QByteArray>
 #include <QCborMap>

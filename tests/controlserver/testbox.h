@@ -163,6 +163,16 @@ public:
                 return std::nullopt;
         }
     }
+    /// The oldest received message not yet taken, waiting up to `timeoutMs` for one.
+    std::optional<Message> next(int timeoutMs = 10000)
+    {
+        if (m_inbox.isEmpty()) {
+            QSignalSpy spy(this, &TestBox::received);
+            if (!spy.wait(timeoutMs) && m_inbox.isEmpty())
+                return std::nullopt;
+        }
+        return m_inbox.isEmpty() ? std::nullopt : std::optional<Message>(m_inbox.takeFirst());
+    }
     /// Every message up to and including the next one of `type`, in order; empty on a timeout.
     QList<Message> until(MessageType type, int timeoutMs = 10000)
     {
@@ -277,10 +287,10 @@ public:
     {
         if (m_inbox.isEmpty()) {
             QSignalSpy spy(this, &OperatorClient::received);
-            if (!spy.wait(timeoutMs))
+            if (!spy.wait(timeoutMs) && m_inbox.isEmpty())
                 return std::nullopt;
         }
-        return m_inbox.takeFirst();
+        return m_inbox.isEmpty() ? std::nullopt : std::optional<QJsonObject>(m_inbox.takeFirst());
     }
     bool waitClosed(int timeoutMs = 10000)
     {
