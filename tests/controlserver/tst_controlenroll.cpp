@@ -319,6 +319,32 @@ private Q_SLOTS:
         QVERIFY(!box.take()); // and no ack for the telemetry without an id
     }
 
+    void idsUpToTheLargestUnsigned()
+    {
+        // docs/protocol.md: ids are unsigned 64-bit integers, 2^64 - 1 included.
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("BIG-ID"));
+        QVERIFY(box.connectAndHello(port()));
+        const quint64 high = quint64(1) << 63;
+        box.sendRaw(encode(MessageType::Telemetry, high, Telemetry{}.toCbor())); // the server's fast path
+        auto got = box.until(MessageType::Ack);
+        QCOMPARE(got.size(), 1);
+        QCOMPARE(got.first().replyTo, high);
+        box.sendWithId(MessageType::Ping, UINT64_MAX);
+        got = box.until(MessageType::Pong);
+        QCOMPARE(got.size(), 1);
+        QCOMPARE(got.first().replyTo, quint64(UINT64_MAX));
+        // Nothing with an id can follow; without one the session goes on.
+        box.sendWithId(MessageType::Ping, UINT64_MAX);
+        const auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Replay);
+        box.sendWithId(MessageType::Ping, 0);
+        QVERIFY(box.waitFor(MessageType::Pong));
+        QCOMPARE(m_server->fleet().byId(ControlServer::parseBoxId(box.boxId))->telemetryCount, 1u);
+    }
+
     void replayBeforeHelloCloses()
     {
         // Before a hello every error ends the connection, a replay too (docs/protocol.md).
