@@ -176,6 +176,19 @@ private Q_SLOTS:
         QCOMPARE(fast.replyTo, id);
     }
 
+    void bodyEnvelopeKeysGiveWay()
+    {
+        // A body holding "t", "id" or "re" (no decoded message does) is written with the
+        // envelope's values, once each: still one valid map.
+        const Message m(MessageType::Event, 5, QCborMap{{u"id"_s, 99}, {u"kind"_s, u"boot"_s}, {u"t"_s, u"x"_s}}, 4);
+        const DecodeResult r = decode(encode(m));
+        QVERIFY2(r.ok(), qPrintable(r.errorText));
+        QCOMPARE(r.message.type, MessageType::Event);
+        QCOMPARE(r.message.id, 5u);
+        QCOMPARE(r.message.replyTo, 4u);
+        QCOMPARE(r.message.body, (QCborMap{{u"kind"_s, u"boot"_s}}));
+    }
+
     void idsAreIntegers_data()
     {
         QTest::addColumn<QByteArray>("frame");
