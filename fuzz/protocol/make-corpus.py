@@ -40,6 +40,9 @@ messages = {
     'guide': {'t': 'guide-updated', 'id': 8, 'version': 'abc', 'url': 'http://x/guide', 'size': 10},
     'error': {'t': 'error', 're': 9, 'code': 'overloaded', 'text': 'busy', 'retryAfter': 5},
     'subscribe': {'t': 'subscribe', 'id': 10, 'topics': ['fleet', 'box:b1']},
+    # Ids use the whole unsigned 64-bit range (QCborValue holds those above 2^63 - 1 as doubles).
+    'ping-max-id': {'t': 'ping', 'id': 2**64 - 1, 're': 2**63},
+    'telemetry-max-id': {'cpu': 1.5, 't': 'telemetry', 'id': 2**64 - 1},
 }
 
 def jsonable(v):

@@ -177,7 +177,38 @@ bool checkDepth(const QCborValue &value, int depth, int maxDepth)
     return true;
 }
 
-void fromMap(QCborMap map, DecodeResult *result)
+// The unsigned integer a top-level key of `frame` holds, read from the bytes: QCborValue keeps
+// one above 2^63 - 1 as a double, and the envelope's ids use the whole unsigned range.
+std::optional<quint64> unsignedEntry(QByteArrayView frame, QStringView key)
+{
+    QCborStreamReader reader(frame.data(), frame.size());
+    if (!reader.isMap() || !reader.enterContainer())
+        return std::nullopt;
+    while (reader.lastError() == QCborError::NoError && reader.hasNext()) {
+        bool match = false;
+        if (reader.isString()) {
+            QString name;
+            auto chunk = reader.readString();
+            while (chunk.status == QCborStreamReader::Ok) {
+                name += chunk.data;
+                chunk = reader.readString();
+            }
+            if (chunk.status != QCborStreamReader::EndOfString)
+                return std::nullopt;
+            match = name == key;
+        } else if (!reader.next()) {
+            return std::nullopt;
+        }
+        if (match)
+            return reader.isUnsignedInteger() ? std::optional<quint64>(reader.toUnsignedInteger()) : std::nullopt;
+        if (!reader.next()) // the value, containers and all
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+// `frame`: the CBOR the map was read from (for ids over 2^63 - 1), or empty.
+void fromMap(QCborMap map, DecodeResult *result, QByteArrayView frame)
 {
     Message &m = result->message;
     const QCborValue t = map.take(s_keyType);
@@ -193,6 +224,12 @@ void fromMap(QCborMap map, DecodeResult *result)
         const QCborValue v = map.take(key);
         if (v.isUndefined())
             return true;
+        if (v.isDouble() && v.toDouble() >= 0x1p63 && !frame.isEmpty()) {
+            if (const auto exact = unsignedEntry(frame, key)) {
+                *out = *exact;
+                return true;
+            }
+        }
         if (!v.isInteger() || v.toInteger() < 0) {
             result->error = ErrorCode::BadFrame;
             result->errorText = u"\"%1\" is %2, not a non-negative integer"_s.arg(key, cborTypeName(v));
@@ -221,10 +258,13 @@ QCborMap envelope(const Message &message)
 {
     QCborMap map = message.body;
     map.insert(s_keyType, message.name.isEmpty() ? typeName(message.type) : message.name);
+    // A QCborMap holds integers up to 2^63 - 1; a larger id (only encodeJson() comes here, and a
+    // JSON number that large is a double to its readers anyway) is written as the nearest double.
+    const auto id = [](quint64 v) { return v <= quint64(INT64_MAX) ? QCborValue(qint64(v)) : QCborValue(double(v)); };
     if (message.id)
-        map.insert(s_keyId, qint64(message.id));
+        map.insert(s_keyId, id(message.id));
     if (message.replyTo)
-        map.insert(s_keyRe, qint64(message.replyTo));
+        map.insert(s_keyRe, id(message.replyTo));
     return map;
 }
 
@@ -458,7 +498,7 @@ DecodeResult decode(QByteArrayView frame, const DecodeLimits &limits)
             result.errorText = u"nesting deeper than %1"_s.arg(limits.maxDepth);
             return result;
         }
-        fromMap(value.toMap(), &result);
+        fromMap(value.toMap(), &result, frame);
         return result;
     }
     QCborStreamReader reader(bytes);
@@ -483,7 +523,7 @@ DecodeResult decode(QByteArrayView frame, const DecodeLimits &limits)
         result.errorText = parseError.errorString() + u" at byte "_s + QString::number(parseError.offset);
         return result;
     }
-    fromMap(value.toMap(), &result);
+    fromMap(value.toMap(), &result, frame);
     return result;
 }
 
@@ -590,29 +630,35 @@ bool readMapHead(QByteArrayView cbor, quint64 *entries, qsizetype *headSize)
 QByteArray encode(const Message &message)
 {
     const QString &name = message.name.isEmpty() ? typeName(message.type) : message.name;
-    // Ids are written as QCborValue writes a qint64: up to 2^63 - 1, what readId() accepts.
-    if (message.id > quint64(INT64_MAX) || message.replyTo > quint64(INT64_MAX)
-        || message.body.contains(s_keyType) || message.body.contains(s_keyId) || message.body.contains(s_keyRe))
-        return QCborValue(envelope(message)).toCbor();
     if (!message.body.isEmpty()) {
-        // The body's entries, then the envelope, without copying the body into a new map.
+        // The body's entries, then the envelope, without copying the body into a new map. A body
+        // entry named like an envelope key (no decoded message has one) gives way to the envelope.
+        const auto isEnvelopeKey = [](const QCborValue &key) {
+            return key.isString() && (key == s_keyType || key == s_keyId || key == s_keyRe);
+        };
+        qsizetype shadowed = 0;
+        for (const QString &key : {s_keyType, s_keyId, s_keyRe})
+            shadowed += message.body.contains(key);
         QByteArray out;
         out.reserve(256);
         QCborStreamWriter writer(&out);
-        writer.startMap(quint64(message.body.size()) + 1 + (message.id != 0) + (message.replyTo != 0));
+        writer.startMap(quint64(message.body.size() - shadowed) + 1 + (message.id != 0) + (message.replyTo != 0));
         for (auto it = message.body.cbegin(); it != message.body.cend(); ++it) {
+            if (shadowed && isEnvelopeKey(it.key()))
+                continue;
             it.key().toCbor(writer);
             it.value().toCbor(writer);
         }
         writer.append(QLatin1StringView("t"));
         writer.append(name);
+        // Unsigned, over the whole 64-bit range (the same bytes as a qint64 up to 2^63 - 1).
         if (message.id) {
             writer.append(QLatin1StringView("id"));
-            writer.append(qint64(message.id));
+            writer.append(quint64(message.id));
         }
         if (message.replyTo) {
             writer.append(QLatin1StringView("re"));
-            writer.append(qint64(message.replyTo));
+            writer.append(quint64(message.replyTo));
         }
         writer.endMap();
         return out;
@@ -629,7 +675,7 @@ QByteArray encode(MessageType type, quint64 id, QByteArrayView bodyCbor, quint64
 {
     quint64 entries = 0;
     qsizetype headSize = 0;
-    if (!readMapHead(bodyCbor, &entries, &headSize) || id > quint64(INT64_MAX) || replyTo > quint64(INT64_MAX))
+    if (!readMapHead(bodyCbor, &entries, &headSize))
         return encode(Message(type, id, QCborValue::fromCbor(bodyCbor.toByteArray()).toMap(), replyTo));
     const QByteArray name = typeName(type).toUtf8();
     QByteArray out;
@@ -973,6 +1019,14 @@ public:
         }
         return false;
     }
+    /// An envelope id: unsigned, the whole 64-bit range (decode() reads those from the frame too).
+    bool unsignedInteger(quint64 *out)
+    {
+        if (!r.isUnsignedInteger())
+            return false;
+        *out = r.toUnsignedInteger();
+        return r.next();
+    }
     /// BodyReader::number(): an integer, or a floating-point value of any width.
     bool number(double *out)
     {
@@ -1099,8 +1153,8 @@ bool decodeTelemetry(QByteArrayView frame, const DecodeLimits &limits, Telemetry
         bool ok = true;
         switch (key) {
         case TelemetryKey::Type: ok = p.shortText(buf, &type, &tooLong) && !tooLong && type == "telemetry"; break;
-        case TelemetryKey::Id: ok = p.integer(&i) && i >= 0 && (id = quint64(i), true); break;
-        case TelemetryKey::Re: ok = p.integer(&i) && i >= 0 && (replyTo = quint64(i), true); break;
+        case TelemetryKey::Id: ok = p.unsignedInteger(&id); break;
+        case TelemetryKey::Re: ok = p.unsignedInteger(&replyTo); break;
         case TelemetryKey::Ts:
             ok = p.integer(&i);
             t.time = i >= 0 ? QDateTime::fromMSecsSinceEpoch(i, Qt::UTC) : QDateTime();

@@ -4,9 +4,10 @@
 //
 // A message is one CBOR map in one binary WebSocket frame (operators may also send the same map
 // as JSON in a text frame). Three keys make the envelope: "t" (type name), "id" (the sender's
-// sequence number, strictly increasing within a session) and "re" (the id this answers). Every
-// other key is the body. Readers ignore keys they do not know, so fields can be added without a
-// version bump; a new version is negotiated in the hello only for changes old peers would misread.
+// sequence number, strictly increasing within a session; 0 or absent: none, not replay-checked)
+// and "re" (the id this answers). Every other key is the body. Readers ignore keys they do not
+// know, so fields can be added without a version bump; a new version is negotiated in the hello
+// only for changes old peers would misread.
 
 #include <QByteArray>
 #include <QCborMap>
@@ -74,7 +75,7 @@ struct Message
 {
     MessageType type = MessageType::Unknown;
     QString name;        ///< the type as it came on the wire (kept for "unknown type" errors)
-    quint64 id = 0;      ///< sender's sequence number; 0 = none
+    quint64 id = 0;      ///< sender's sequence number, the whole unsigned 64-bit range; 0 = none
     quint64 replyTo = 0; ///< "re": the id this answers; 0 = none
     QCborMap body;
     /// decode() of a QByteArray: the frame it came from, shared, not copied. The server stores

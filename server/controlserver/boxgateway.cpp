@@ -553,8 +553,12 @@ void BoxGateway::onFrame(quint64 connection, const QByteArray &frame)
 
 bool BoxGateway::acceptId(BoxSession *s, quint64 id)
 {
+    if (!id)
+        return true; // 0 or absent: no sequence number, nothing to replay-check (docs/protocol.md)
     if (id <= s->lastInId) {
-        fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(id).arg(s->lastInId), id, false);
+        // Before a hello every error ends the connection, this one too.
+        fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(id).arg(s->lastInId), id,
+             s->phase == BoxSession::AwaitingHello);
         return false;
     }
     s->lastInId = id;

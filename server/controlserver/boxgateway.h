@@ -138,7 +138,7 @@ private:
     BoxSession *open(quint64 connection);
     void onFrame(quint64 connection, const QByteArray &frame);
     void onText(quint64 connection);
-    /// The replay check: `id` must be above the session's last; answers Replay when it is not.
+    /// The replay check: an `id` other than 0 must be above the session's last; answers Replay when it is not.
     bool acceptId(BoxSession *session, quint64 id);
     /// The connection ended: the session stops at once and is released after this turn.
     void onGone(quint64 connection);

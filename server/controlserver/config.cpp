@@ -177,6 +177,11 @@ bool loadConfig(const QCommandLineParser &parser, ControlConfig *config, QString
         *error = QStringLiteral("TLS needs both a certificate and a key (--tls-cert and --tls-key)");
         return false;
     }
+    if (config->announcedHeartbeatSeconds() != config->heartbeatSeconds) {
+        qCInfo(lcConfig).noquote() << QStringLiteral("heartbeat_seconds %1 does not fit idle_timeout_seconds %2: boxes are told %3 s")
+                                          .arg(config->heartbeatSeconds).arg(config->idleTimeoutSeconds)
+                                          .arg(config->announcedHeartbeatSeconds());
+    }
     if (config->dataDir.isEmpty()) {
         config->dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
         qCInfo(lcConfig) << "no --data-dir given, using" << config->dataDir;

@@ -8,6 +8,8 @@
 #include <QString>
 #include <QtGlobal>
 
+#include <algorithm>
+
 QT_BEGIN_NAMESPACE
 class QCommandLineParser;
 QT_END_NAMESPACE
@@ -35,7 +37,7 @@ struct ControlConfig
     QString adminPasswordFile;            ///< else env IPTV_CONTROL_ADMIN_PASSWORD, else generated and printed once
 
     // sessions
-    int heartbeatSeconds = 30;            ///< told to boxes in Welcome
+    int heartbeatSeconds = 30;            ///< told to peers in Welcome, at most half of idleTimeoutSeconds (see below)
     int telemetrySeconds = 60;            ///< told to boxes in Welcome
     int idleTimeoutSeconds = 95;          ///< no frame for this long: the session is closed
     int helloTimeoutSeconds = 15;         ///< connected but no hello (or still pending handshake)
@@ -73,6 +75,9 @@ struct ControlConfig
     qsizetype passwordMemLimit = 0;
 
     QString effectiveDatabase() const;
+    /// The heartbeat Welcome announces ("hb"): heartbeatSeconds, lowered to half the idle timeout
+    /// so that a box that pings only that often is never closed as idle.
+    int announcedHeartbeatSeconds() const { return std::max(1, std::min(heartbeatSeconds, idleTimeoutSeconds / 2)); }
     bool tlsEnabled() const { return !tlsCertificate.isEmpty() && !tlsKey.isEmpty(); }
 };
 

@@ -303,7 +303,7 @@ void ControlServer::sendWelcome(BoxSession *s, int version, const QByteArray &to
     w.boxId = boxIdText(s->box->id);
     w.state = s->box->state == BoxState::Approved ? u"approved"_qs : u"pending"_qs;
     w.token = token;
-    w.heartbeatSeconds = m_config.heartbeatSeconds;
+    w.heartbeatSeconds = m_config.announcedHeartbeatSeconds();
     w.telemetrySeconds = m_config.telemetrySeconds;
     w.releaseChannel = releaseChannelName(s->box->releaseChannel);
     w.serverTime = QDateTime::currentDateTimeUtc();
@@ -503,8 +503,11 @@ void ControlServer::handleTelemetry(BoxSession *s, quint64 messageId, const Tele
         box->lastHistory = t0;
         m_store.queueTelemetry(box->id, t0, frame);
     }
-    m_gateway->acknowledgeTelemetry(s, messageId);
-    m_acksTotal->increment();
+    // A sample without an id is kept but not acknowledged: an ack would have nothing to name.
+    if (messageId) {
+        m_gateway->acknowledgeTelemetry(s, messageId);
+        m_acksTotal->increment();
+    }
     if (m_hub)
         m_hub->noteFleetChanged();
     if (m_hub && m_hub->watchesBoxes()) {
@@ -532,7 +535,8 @@ void ControlServer::onEvent(BoxSession *s, const Message &m)
     const qint64 t = e->time.isValid() ? e->time.toSecsSinceEpoch() : now();
     m_store.queueEvent({0, s->box->id, t, e->kind.left(64), e->severity.left(16), e->text.left(1000),
                         e->data.isEmpty() ? QByteArray() : e->data.toCborValue().toCbor()});
-    m_gateway->send(s, MessageType::Ack, {}, m.id);
+    if (m.id) // without an id there is nothing to acknowledge
+        m_gateway->send(s, MessageType::Ack, {}, m.id);
     const QString topic = u"box:"_qs + boxIdText(s->box->id);
     if (m_hub && m_hub->hasSubscribers(topic))
         m_bus->publish(topic, {{u"topic"_qs, topic}, {u"kind"_qs, u"event"_qs}, {u"box"_qs, boxIdText(s->box->id)}, {u"event"_qs, m.body}});
@@ -569,8 +573,10 @@ void ControlServer::onResult(BoxSession *s, const Message &m)
     m_resultsTotal->increment();
     LiveCommand *c = m_commands.find(qint64(r->commandId));
     // Ack first either way: the box keeps a result until acknowledged, and a result for a
-    // command that already expired or finished must not be resent forever.
-    m_gateway->send(s, MessageType::Ack, {}, m.id);
+    // command that already expired or finished must not be resent forever. A result without an
+    // id is not acknowledged: nothing would name it.
+    if (m.id)
+        m_gateway->send(s, MessageType::Ack, {}, m.id);
     if (!c || c->boxId != s->box->id)
         return;
     setCommandState(c->id, c->boxId, r->ok ? CommandState::Succeeded : CommandState::Failed, r->text.left(4000), r->data,

@@ -125,11 +125,14 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         return;
     }
     const Message &m = d.message;
-    if (m.id <= s->lastInId) {
-        fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(m.id).arg(s->lastInId), m.id, false);
-        return;
+    if (m.id) { // 0 or absent: no sequence number, nothing to replay-check
+        if (m.id <= s->lastInId) {
+            fail(s, ErrorCode::Replay, QStringLiteral("message id %1 is not above %2").arg(m.id).arg(s->lastInId), m.id,
+                 !s->identity);
+            return;
+        }
+        s->lastInId = m.id;
     }
-    s->lastInId = m.id;
     QString error;
     if (!s->identity) {
         if (m.type != MessageType::Hello) {
@@ -157,7 +160,7 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         Welcome w;
         w.version = version;
         w.state = roleName(id->role);
-        w.heartbeatSeconds = m_server->config().heartbeatSeconds;
+        w.heartbeatSeconds = m_server->config().announcedHeartbeatSeconds();
         w.serverTime = QDateTime::currentDateTimeUtc();
         send(s, Message(MessageType::Welcome, 0, w.toBody(), m.id));
         qCInfo(lcOperatorWs).noquote() << id->account << "connected";
@@ -193,8 +196,11 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
             return;
         }
         setTopics(s, topics);
+        // Sorted: a set's order changes from run to run, and the answer should not.
+        QStringList sorted(topics.cbegin(), topics.cend());
+        sorted.sort();
         QCborArray list;
-        for (const QString &t : std::as_const(topics))
+        for (const QString &t : std::as_const(sorted))
             list.append(t);
         send(s, Message(MessageType::Ack, 0, {{u"topics"_qs, list}}, m.id));
         if (topics.contains(u"fleet"_qs)) {

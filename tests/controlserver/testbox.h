@@ -98,9 +98,10 @@ public:
     }
     /// Takes the next id for a frame the test encodes itself (sendRaw).
     quint64 nextId() { return m_nextId++; }
-    void sendWithId(MessageType type, quint64 id, const QCborMap &body = {})
+    /// Sends with exactly this id (0: none, as a box that numbers nothing).
+    void sendWithId(MessageType type, quint64 id, const QCborMap &body = {}, quint64 re = 0)
     {
-        m_ws.sendBinaryMessage(encode(Message(type, id, body)));
+        m_ws.sendBinaryMessage(encode(Message(type, id, body, re)));
     }
     void sendRaw(const QByteArray &frame) { m_ws.sendBinaryMessage(frame); }
     /// Answers a received command as a box that ran it: ack, then the result.
@@ -162,6 +163,34 @@ public:
                 return std::nullopt;
         }
     }
+    /// The oldest received message not yet taken, waiting up to `timeoutMs` for one.
+    std::optional<Message> next(int timeoutMs = 10000)
+    {
+        if (m_inbox.isEmpty()) {
+            QSignalSpy spy(this, &TestBox::received);
+            if (!spy.wait(timeoutMs) && m_inbox.isEmpty())
+                return std::nullopt;
+        }
+        return m_inbox.isEmpty() ? std::nullopt : std::optional<Message>(m_inbox.takeFirst());
+    }
+    /// Every message up to and including the next one of `type`, in order; empty on a timeout.
+    QList<Message> until(MessageType type, int timeoutMs = 10000)
+    {
+        QList<Message> got;
+        QElapsedTimer t;
+        t.start();
+        for (;;) {
+            while (!m_inbox.isEmpty()) {
+                got.append(m_inbox.takeFirst());
+                if (got.last().type == type)
+                    return got;
+            }
+            const qint64 left = timeoutMs - t.elapsed();
+            QSignalSpy spy(this, &TestBox::received);
+            if (left <= 0 || !spy.wait(int(left)))
+                return {};
+        }
+    }
     std::optional<Welcome> waitWelcome(int timeoutMs = 10000)
     {
         const auto m = waitFor(MessageType::Welcome, timeoutMs);
@@ -214,6 +243,70 @@ private:
     QWebSocket m_ws;
     QList<Message> m_inbox;
     quint64 m_nextId = 1;
+};
+
+/// An operator on the operator WebSocket speaking JSON text frames (answered in kind).
+class OperatorClient : public QObject
+{
+    Q_OBJECT
+public:
+    explicit OperatorClient(QObject *parent = nullptr) : QObject(parent)
+    {
+        connect(&m_ws, &QWebSocket::textMessageReceived, this, [this](const QString &t) {
+            m_inbox.append(QJsonDocument::fromJson(t.toUtf8()).object());
+            Q_EMIT received();
+        });
+    }
+    bool open(quint16 port)
+    {
+        m_inbox.clear();
+        QSignalSpy connected(&m_ws, &QWebSocket::connected);
+        m_ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(port)));
+        return connected.wait(10000);
+    }
+    void send(const QString &json) { m_ws.sendTextMessage(json); }
+    /// Waits for the next message of `type` (and `kind`, when given); others before it are dropped.
+    std::optional<QJsonObject> waitFor(const QString &type, const QString &kind = {}, int timeoutMs = 10000)
+    {
+        QElapsedTimer t;
+        t.start();
+        for (;;) {
+            while (!m_inbox.isEmpty()) {
+                const QJsonObject o = m_inbox.takeFirst();
+                if (o.value(u"t").toString() == type && (kind.isEmpty() || o.value(u"kind").toString() == kind))
+                    return o;
+            }
+            const qint64 left = timeoutMs - t.elapsed();
+            QSignalSpy spy(this, &OperatorClient::received);
+            if (left <= 0 || !spy.wait(int(left)))
+                return std::nullopt;
+        }
+    }
+    /// The oldest received message not yet taken, waiting up to `timeoutMs` for one.
+    std::optional<QJsonObject> next(int timeoutMs = 10000)
+    {
+        if (m_inbox.isEmpty()) {
+            QSignalSpy spy(this, &OperatorClient::received);
+            if (!spy.wait(timeoutMs) && m_inbox.isEmpty())
+                return std::nullopt;
+        }
+        return m_inbox.isEmpty() ? std::nullopt : std::optional<QJsonObject>(m_inbox.takeFirst());
+    }
+    bool waitClosed(int timeoutMs = 10000)
+    {
+        if (m_ws.state() == QAbstractSocket::UnconnectedState)
+            return true;
+        QSignalSpy spy(&m_ws, &QWebSocket::disconnected);
+        return spy.wait(timeoutMs);
+    }
+    QWebSocket &socket() { return m_ws; }
+
+Q_SIGNALS:
+    void received();
+
+private:
+    QWebSocket m_ws;
+    QList<QJsonObject> m_inbox;
 };
 
 struct Http

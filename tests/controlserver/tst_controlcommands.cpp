@@ -80,6 +80,55 @@ private Q_SLOTS:
         QCOMPARE(status.json().value(u"state").toString(), u"succeeded"_qs);
     }
 
+    void ackAndResultWithoutIds()
+    {
+        // The session of docs/protocol.md: the box acknowledges and answers a command with no ids
+        // of its own. Both count; neither is a replay, and neither is acknowledged (no id to name).
+        start();
+        TestBox box(QStringLiteral("C-NOID"));
+        QVERIFY(box.connectAndHello(port()));
+        const auto r = m_server->issueCommand(m_operator, cmd(u"tune"_qs, {{u"box"_qs, box.boxId}}, {{u"channel"_qs, u"arte"_qs}}));
+        QVERIFY(r.ok());
+        const qint64 id = r.body.value(u"commands").toArray().first().toInteger();
+        const auto m = box.waitFor(MessageType::Command);
+        QVERIFY(m);
+        box.sendWithId(MessageType::Ack, 0, CommandAck{quint64(id)}.toBody(), m->id);
+        QTRY_COMPARE(m_server->commands().find(id)->state, CommandState::Acknowledged);
+        CommandResult res;
+        res.commandId = quint64(id);
+        res.ok = true;
+        box.sendWithId(MessageType::Result, 0, res.toBody());
+        QTRY_VERIFY(!m_server->commands().find(id));
+        QVERIFY(m_server->flush());
+        QCOMPARE(m_server->store().command(id, false)->state, CommandState::Succeeded);
+        const quint64 ping = box.send(MessageType::Ping);
+        const QList<Message> got = box.until(MessageType::Pong);
+        QCOMPARE(got.size(), 1); // nothing before the pong: no ack, no error for the id-less ones
+        QCOMPARE(got.first().replyTo, ping);
+    }
+
+    void unknownCommandAckAndResult()
+    {
+        // docs/protocol.md: an ack of a command the server does not know is not-found; a result
+        // of one is acknowledged all the same, so the box stops sending it.
+        start();
+        TestBox box(QStringLiteral("C-GONE"));
+        QVERIFY(box.connectAndHello(port()));
+        const quint64 ackId = box.send(MessageType::Ack, CommandAck{987654}.toBody(), 5);
+        const auto err = box.waitFor(MessageType::Error);
+        QVERIFY(err);
+        QCOMPARE(err->replyTo, ackId);
+        QString e;
+        QCOMPARE(ErrorBody::fromBody(err->body, &e)->code, ErrorCode::NotFound);
+        CommandResult res;
+        res.commandId = 987654;
+        res.ok = false;
+        const quint64 resultId = box.send(MessageType::Result, res.toBody());
+        const QList<Message> got = box.until(MessageType::Ack);
+        QCOMPARE(got.size(), 1);
+        QCOMPARE(got.first().replyTo, resultId);
+    }
+
     void offlineQueueAndRedelivery()
     {
         start();

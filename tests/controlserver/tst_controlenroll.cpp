@@ -8,6 +8,8 @@
 #include "boxgateway.h"
 #include "fleet.h"
 
+#include <QTcpSocket>
+
 using namespace testutil;
 using namespace iptv::control;
 
@@ -280,6 +282,88 @@ private Q_SLOTS:
         QCOMPARE(info->telemetryCount, 2u);
     }
 
+    void messagesWithoutIds()
+    {
+        // docs/protocol.md: an id of 0, or none, is no sequence number and not replay-checked;
+        // messages with ids still strictly increase. A message without an id is handled, and
+        // answered where an answer carries something (pong); an ack has nothing to name.
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("NO-ID"));
+        QVERIFY(box.connectAndHello(port())); // id 1
+        const BoxInfo *info = m_server->fleet().byId(ControlServer::parseBoxId(box.boxId));
+        Telemetry t;
+        t.currentChannel = u"arte"_qs;
+        box.sendWithId(MessageType::Telemetry, 0, t.toBody());
+        box.sendRaw(QCborValue(QCborMap{{u"t"_qs, u"ping"_qs}, {u"id"_qs, 0}}).toCbor()); // "id": 0 written out
+        box.sendWithId(MessageType::Ping, 0);
+        const quint64 numbered = box.send(MessageType::Ping); // 2: above the hello's id
+        box.sendWithId(MessageType::Ping, 0);
+        box.sendWithId(MessageType::Ping, numbered); // a repeated id is still a replay
+        box.send(MessageType::Ping);
+        QList<Message> answers;
+        for (int pongs = 0; pongs < 5; ++pongs) {
+            const QList<Message> some = box.until(MessageType::Pong, 5000);
+            QVERIFY2(!some.isEmpty(), qPrintable(QStringLiteral("%1 answers").arg(answers.size())));
+            answers += some;
+        }
+        const auto describe = [](const Message &m) -> QString { return m.name + u' ' + QString::number(m.replyTo); };
+        QStringList got;
+        for (const Message &m : std::as_const(answers))
+            got.append(describe(m));
+        QCOMPARE(got, (QStringList{u"pong 0"_qs, u"pong 0"_qs, u"pong 2"_qs, u"pong 0"_qs, u"error 2"_qs, u"pong 3"_qs}));
+        QString error;
+        QCOMPARE(ErrorBody::fromBody(answers.at(4).body, &error)->code, ErrorCode::Replay);
+        QCOMPARE(info->telemetryCount, 1u);
+        QCOMPARE(m_server->fleet().string(info->currentChannel), u"arte"_qs);
+        QVERIFY(!box.take()); // and no ack for the telemetry without an id
+    }
+
+    void idsUpToTheLargestUnsigned()
+    {
+        // docs/protocol.md: ids are unsigned 64-bit integers, 2^64 - 1 included.
+        m_config.autoApprove = true;
+        start();
+        TestBox box(QStringLiteral("BIG-ID"));
+        QVERIFY(box.connectAndHello(port()));
+        const quint64 high = quint64(1) << 63;
+        box.sendRaw(encode(MessageType::Telemetry, high, Telemetry{}.toCbor())); // the server's fast path
+        auto got = box.until(MessageType::Ack);
+        QCOMPARE(got.size(), 1);
+        QCOMPARE(got.first().replyTo, high);
+        box.sendWithId(MessageType::Ping, UINT64_MAX);
+        got = box.until(MessageType::Pong);
+        QCOMPARE(got.size(), 1);
+        QCOMPARE(got.first().replyTo, quint64(UINT64_MAX));
+        // Nothing with an id can follow; without one the session goes on.
+        box.sendWithId(MessageType::Ping, UINT64_MAX);
+        const auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Replay);
+        box.sendWithId(MessageType::Ping, 0);
+        QVERIFY(box.waitFor(MessageType::Pong));
+        QCOMPARE(m_server->fleet().byId(ControlServer::parseBoxId(box.boxId))->telemetryCount, 1u);
+    }
+
+    void replayBeforeHelloCloses()
+    {
+        // Before a hello every error ends the connection, a replay too (docs/protocol.md).
+        start();
+        TestBox box(QStringLiteral("HX-EARLY"));
+        QVERIFY(box.open(port()));
+        const quint64 ping = box.send(MessageType::Ping);
+        const auto pong = box.waitFor(MessageType::Pong); // a ping is answered before a hello
+        QVERIFY(pong);
+        QCOMPARE(pong->replyTo, ping);
+        box.sendWithId(MessageType::Hello, ping, box.hello(true, false).toBody());
+        const auto err = box.waitError();
+        QVERIFY(err);
+        QCOMPARE(err->code, ErrorCode::Replay);
+        QVERIFY(box.waitClosed(5000));
+        QCOMPARE(box.socket().closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QCOMPARE(m_server->fleet().size(), 0);
+    }
+
     void autoApproveBySerial()
     {
         m_config.autoApproveSerialPattern = QStringLiteral("^LAB-");
@@ -445,7 +529,156 @@ private Q_SLOTS:
         QTRY_COMPARE(m_server->gateway()->handshakesInFlight(), 0);
     }
 
+    void closeCodes_data()
+    {
+        // docs/protocol.md, "Closing": the WebSocket close code and reason of each way a box
+        // session ends on the server's side.
+        QTest::addColumn<QString>("cause");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("an error before hello") << u"before-hello"_qs << 1008 << u"say hello first"_qs;
+        QTest::newRow("no hello in time") << u"hello-timeout"_qs << 1008 << u"no hello in time"_qs;
+        QTest::newRow("idle") << u"idle"_qs << 1008 << u"idle: no frame within the timeout"_qs;
+        QTest::newRow("replaced by a newer connection") << u"replaced"_qs << 1008
+                                                        << u"replaced by a newer connection of this box"_qs;
+        QTest::newRow("a message over the size limit") << u"too-big"_qs << 1009 << u"over"_qs;
+        QTest::newRow("a text frame that is not UTF-8") << u"bad-utf8"_qs << 1007 << u"UTF-8"_qs;
+        QTest::newRow("server stopping") << u"stop"_qs << 1001 << QString();
+    }
+    void closeCodes()
+    {
+        QFETCH(QString, cause);
+        QFETCH(int, code);
+        QFETCH(QString, reason);
+        m_config.autoApprove = true;
+        m_config.helloTimeoutSeconds = 1;
+        m_config.idleTimeoutSeconds = 2;
+        start();
+        TestBox box(QStringLiteral("CLOSE-1"));
+        TestBox newer(QStringLiteral("CLOSE-1"));
+        QVERIFY(box.open(port()));
+        if (cause == u"before-hello") {
+            box.send(MessageType::Telemetry, Telemetry{}.toBody());
+        } else if (cause == u"bad-utf8") {
+            // QWebSocket only sends valid text; a raw frame carries the invalid bytes.
+            QVERIFY(rawFrameCloses(0x81, QByteArray("\xff\xfe"), code, reason));
+            return;
+        } else if (cause != u"hello-timeout") {
+            box.sayHello();
+            QVERIFY(box.waitWelcome());
+            if (cause == u"replaced") {
+                newer.token = box.token;
+                QVERIFY(newer.connectAndHello(port()));
+            } else if (cause == u"too-big") {
+                box.sendRaw(QByteArray(DecodeLimits{}.maxFrameBytes + 1024, 'x'));
+            } else if (cause == u"stop") {
+                m_server->stop();
+            }
+        }
+        QVERIFY(box.waitClosed(8000));
+        QCOMPARE(int(box.socket().closeCode()), code);
+        if (reason.isEmpty())
+            return;
+        QVERIFY2(box.socket().closeReason().contains(reason), qPrintable(box.socket().closeReason()));
+    }
+
+    void unmaskedFrameCloses()
+    {
+        // RFC 6455: client frames are masked; an unmasked one is a protocol error.
+        start();
+        QVERIFY(rawFrameCloses(0x82, encode(Message(MessageType::Ping, 1)), 1002, u"masked"_qs, false));
+    }
+
+    void heartbeatFitsTheIdleTimeout()
+    {
+        // The welcome's hb is the interval a box pings at when it has nothing else to send: with
+        // --idle-timeout 4 the server must not announce the default 30 s and cut such a box off.
+        m_config.autoApprove = true;
+        m_config.idleTimeoutSeconds = 4;
+        start();
+        TestBox box(QStringLiteral("HB-1"));
+        const auto w = box.connectAndHello(port());
+        QVERIFY(w);
+        QCOMPARE(w->heartbeatSeconds, 2); // half the idle timeout
+        QNetworkAccessManager nam;
+        OperatorClient op;
+        QVERIFY(op.open(m_server->operatorWsPort()));
+        op.send(QStringLiteral("{\"t\":\"hello\",\"id\":1,\"v\":[1,2],\"role\":\"operator\",\"token\":\"%1\"}")
+                    .arg(login(nam, m_server->httpPort(), u"admin"_qs, kAdminPassword)));
+        const auto opWelcome = op.waitFor(u"welcome"_qs);
+        QVERIFY(opWelcome);
+        QCOMPARE(opWelcome->value(u"hb").toInt(), 2);
+
+        // A box that does what hb says (a ping each hb, nothing else) stays past the timeout.
+        QTimer heartbeat;
+        connect(&heartbeat, &QTimer::timeout, &box, [&box] { box.send(MessageType::Ping); });
+        heartbeat.start(w->heartbeatSeconds * 1000);
+        QSignalSpy closed(&box, &TestBox::closed);
+        QVERIFY(!closed.wait(m_config.idleTimeoutSeconds * 1500));
+        QVERIFY(box.isOpen());
+        // And one that falls silent is still closed.
+        heartbeat.stop();
+        QVERIFY(closed.wait(3 * m_config.idleTimeoutSeconds * 1000));
+    }
+
 private:
+    /// Upgrades a plain TCP connection to the box port, sends one frame (masked unless told
+    /// otherwise) and checks the close frame the server answers with.
+    bool rawFrameCloses(quint8 head, const QByteArray &payload, int code, const QString &reason, bool masked = true)
+    {
+        // The server runs on this thread: wait on signals (the event loop), never block.
+        QTcpSocket tcp;
+        QSignalSpy connected(&tcp, &QTcpSocket::connected);
+        QSignalSpy readable(&tcp, &QTcpSocket::readyRead);
+        const auto more = [&] {
+            if (tcp.bytesAvailable() == 0 && !readable.wait(5000))
+                return false;
+            readable.clear();
+            return true;
+        };
+        tcp.connectToHost(QHostAddress::LocalHost, port());
+        if (!connected.wait(5000))
+            return false;
+        tcp.write("GET /box HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        QByteArray in;
+        while (!in.contains("\r\n\r\n")) {
+            if (!more())
+                return false;
+            in += tcp.readAll();
+        }
+        if (!in.startsWith("HTTP/1.1 101"))
+            return false;
+        in.remove(0, in.indexOf("\r\n\r\n") + 4);
+        QByteArray frame(1, char(head));
+        const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+        frame.append(char((masked ? 0x80 : 0) | payload.size())); // short payloads only
+        QByteArray body = payload;
+        if (masked) {
+            frame.append(mask, 4);
+            for (qsizetype i = 0; i < body.size(); ++i)
+                body[i] = char(body[i] ^ mask[i % 4]);
+        }
+        tcp.write(frame + body);
+        // The answer: a close frame (0x88), unmasked, code and reason.
+        while (in.size() < 4 || in.size() < 2 + (quint8(in[1]) & 0x7f)) {
+            if (!more())
+                break;
+            in += tcp.readAll();
+        }
+        if (in.size() < 4 || quint8(in[0]) != 0x88) {
+            qWarning() << "no close frame:" << in.toHex();
+            return false;
+        }
+        const int got = (quint8(in[2]) << 8) | quint8(in[3]);
+        const QString text = QString::fromUtf8(in.mid(4, (quint8(in[1]) & 0x7f) - 2));
+        if (got != code || !text.contains(reason)) {
+            qWarning() << "close" << got << text;
+            return false;
+        }
+        return true;
+    }
+
     void start()
     {
         m_server = std::make_unique<ControlServer>(m_config);

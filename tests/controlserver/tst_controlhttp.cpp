@@ -305,6 +305,52 @@ private Q_SLOTS:
         QCOMPARE(m_server->operatorHub()->sessionCount(), 1);
     }
 
+    void operatorMessagesWithoutIds()
+    {
+        // As for boxes: an id of 0, or none, is not replay-checked; ids that are there increase.
+        OperatorClient op;
+        QVERIFY(op.open(m_server->operatorWsPort()));
+        op.send(QStringLiteral("{\"t\":\"hello\",\"v\":[1,2],\"role\":\"operator\",\"token\":\"%1\"}").arg(m_admin));
+        auto m = op.next();
+        QVERIFY(m);
+        QCOMPARE(m->value(u"t").toString(), u"welcome"_qs);
+        QVERIFY(!m->contains(u"re"));
+        op.send(u"{\"t\":\"ping\",\"id\":0}"_qs);
+        op.send(u"{\"t\":\"subscribe\",\"topics\":[\"rollouts\",\"commands\"]}"_qs);
+        op.send(u"{\"t\":\"ping\",\"id\":2}"_qs);
+        op.send(u"{\"t\":\"ping\",\"id\":2}"_qs);
+        op.send(u"{\"t\":\"ping\"}"_qs);
+        QStringList got;
+        for (int i = 0; i < 5; ++i) {
+            m = op.next();
+            QVERIFY2(m, qPrintable(got.join(u", ")));
+            got.append(m->value(u"t").toString() + u' ' + QString::number(m->value(u"re").toInteger())
+                       + u' ' + m->value(u"code").toString());
+        }
+        QCOMPARE(got, (QStringList{u"pong 0 "_qs, u"ack 0 "_qs, u"pong 2 "_qs, u"error 2 replay"_qs, u"pong 0 "_qs}));
+    }
+
+    void operatorCloseCodes()
+    {
+        // docs/protocol.md, "Closing": an error before the hello closes with 1008 and its text,
+        // a stopping server with 1001.
+        OperatorClient early;
+        QVERIFY(early.open(m_server->operatorWsPort()));
+        early.send(u"{\"t\":\"subscribe\",\"id\":1,\"topics\":[\"fleet\"]}"_qs);
+        QVERIFY(early.waitFor(u"error"_qs));
+        QVERIFY(early.waitClosed());
+        QCOMPARE(early.socket().closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QCOMPARE(early.socket().closeReason(), u"say hello with a token first"_qs);
+
+        OperatorClient op;
+        QVERIFY(op.open(m_server->operatorWsPort()));
+        op.send(QStringLiteral("{\"t\":\"hello\",\"id\":1,\"v\":[1,2],\"role\":\"operator\",\"token\":\"%1\"}").arg(m_admin));
+        QVERIFY(op.waitFor(u"welcome"_qs));
+        m_server->stop();
+        QVERIFY(op.waitClosed());
+        QCOMPARE(op.socket().closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+    }
+
 private:
     quint16 port() const { return m_server->httpPort(); }
 

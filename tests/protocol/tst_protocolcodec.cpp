@@ -102,28 +102,119 @@ private Q_SLOTS:
         QTest::newRow("ack, eight-byte ids") << int(MessageType::Ack) << quint64(0x100000000ULL) << quint64(INT64_MAX);
         QTest::newRow("pong without id") << int(MessageType::Pong) << quint64(0) << quint64(9);
         QTest::newRow("ping without re") << int(MessageType::Ping) << quint64(7) << quint64(0);
-        QTest::newRow("beyond int64: general path") << int(MessageType::Ack) << quint64(UINT64_MAX) << quint64(1);
+        QTest::newRow("beyond int64") << int(MessageType::Ack) << quint64(UINT64_MAX) << quint64(1);
+        QTest::newRow("re beyond int64") << int(MessageType::Pong) << quint64(3) << quint64(UINT64_MAX);
     }
     void bodilessEncodingIsQCborValues()
     {
-        // The direct writer must give the very bytes the general path (QCborValue) gives.
+        // The direct writer must give the very bytes the general path (QCborValue) gives, and
+        // ids above 2^63 - 1 (which a QCborValue holds only as a double) as unsigned integers.
         QFETCH(int, type);
         QFETCH(quint64, id);
         QFETCH(quint64, re);
         const Message m(MessageType(type), id, {}, re);
-        QCborMap general;
-        general.insert(u"t"_s, typeName(m.type));
-        if (id)
-            general.insert(u"id"_s, qint64(id));
-        if (re)
-            general.insert(u"re"_s, qint64(re));
-        QCOMPARE(encode(m).toHex(), QCborValue(general).toCbor().toHex());
-        const DecodeResult back = decode(encode(m));
-        if (id <= quint64(INT64_MAX)) {
-            QVERIFY2(back.ok(), qPrintable(back.errorText));
-            QCOMPARE(back.message.id, id);
-            QCOMPARE(back.message.replyTo, re);
+        QByteArray expected;
+        QCborStreamWriter w(&expected);
+        w.startMap(1 + (id != 0) + (re != 0));
+        w.append(u"t"_s);
+        w.append(typeName(m.type));
+        if (id) {
+            w.append(u"id"_s);
+            w.append(id);
         }
+        if (re) {
+            w.append(u"re"_s);
+            w.append(re);
+        }
+        w.endMap();
+        QCOMPARE(encode(m).toHex(), expected.toHex());
+        if (id <= quint64(INT64_MAX) && re <= quint64(INT64_MAX)) {
+            QCborMap general;
+            general.insert(u"t"_s, typeName(m.type));
+            if (id)
+                general.insert(u"id"_s, qint64(id));
+            if (re)
+                general.insert(u"re"_s, qint64(re));
+            QCOMPARE(encode(m).toHex(), QCborValue(general).toCbor().toHex());
+        }
+        const DecodeResult back = decode(encode(m));
+        QVERIFY2(back.ok(), qPrintable(back.errorText));
+        QCOMPARE(back.message.id, id);
+        QCOMPARE(back.message.replyTo, re);
+    }
+
+    void idsUseTheWholeUnsignedRange_data()
+    {
+        QTest::addColumn<quint64>("id");
+        QTest::newRow("1") << quint64(1);
+        QTest::newRow("2^63 - 1") << quint64(INT64_MAX);
+        QTest::newRow("2^63") << (quint64(1) << 63);
+        QTest::newRow("2^64 - 1") << quint64(UINT64_MAX);
+    }
+    void idsUseTheWholeUnsignedRange()
+    {
+        // docs/protocol.md: "id" and "re" are unsigned; every encoder and both decoders keep them.
+        QFETCH(quint64, id);
+        const QCborMap body{{u"kind"_s, u"boot"_s}};
+        const QList<QByteArray> frames{encode(Message(MessageType::Ping, id, {}, id)),
+                                       encode(Message(MessageType::Event, id, body, id)),
+                                       encode(MessageType::Event, id, QCborValue(body).toCbor(), id),
+                                       encode(MessageType::Telemetry, id, Telemetry{}.toCbor(), id)};
+        for (const QByteArray &frame : frames) {
+            // Unsigned in the frame: major type 0 for both ids.
+            const QByteArray head = QByteArray("\x62id", 3);
+            QVERIFY2(frame.contains(head) && (quint8(frame.at(frame.indexOf(head) + 3)) >> 5) == 0, frame.toHex().constData());
+            const DecodeResult r = decode(frame);
+            QVERIFY2(r.ok(), qPrintable(r.errorText));
+            QCOMPARE(r.message.id, id);
+            QCOMPARE(r.message.replyTo, id);
+            QCOMPARE(encode(r.message).toHex(), encode(decode(encode(r.message)).message).toHex());
+        }
+        TelemetryMessage fast;
+        QVERIFY(decodeTelemetry(frames.last(), DecodeLimits(), &fast));
+        QCOMPARE(fast.id, id);
+        QCOMPARE(fast.replyTo, id);
+    }
+
+    void bodyEnvelopeKeysGiveWay()
+    {
+        // A body holding "t", "id" or "re" (no decoded message does) is written with the
+        // envelope's values, once each: still one valid map.
+        const Message m(MessageType::Event, 5, QCborMap{{u"id"_s, 99}, {u"kind"_s, u"boot"_s}, {u"t"_s, u"x"_s}}, 4);
+        const DecodeResult r = decode(encode(m));
+        QVERIFY2(r.ok(), qPrintable(r.errorText));
+        QCOMPARE(r.message.type, MessageType::Event);
+        QCOMPARE(r.message.id, 5u);
+        QCOMPARE(r.message.replyTo, 4u);
+        QCOMPARE(r.message.body, (QCborMap{{u"kind"_s, u"boot"_s}}));
+    }
+
+    void idsAreIntegers_data()
+    {
+        QTest::addColumn<QByteArray>("frame");
+        QTest::addColumn<bool>("json");
+        // A double is no id, however large: only major type 0 reads as one.
+        QTest::newRow("CBOR double 2^64") << cbor(QCborMap{{u"t"_s, u"ping"_s}, {u"id"_s, 0x1p64}}) << false;
+        QTest::newRow("CBOR double 2^63") << cbor(QCborMap{{u"t"_s, u"ping"_s}, {u"id"_s, 0x1p63}}) << false;
+        QTest::newRow("CBOR double re") << cbor(QCborMap{{u"t"_s, u"ping"_s}, {u"re"_s, 0x1p63}}) << false;
+        // JSON numbers beyond 2^63 - 1 are doubles to the parser: not exact, refused.
+        QTest::newRow("JSON 2^63") << QByteArray("{\"t\":\"ping\",\"id\":9223372036854775808}") << true;
+        QTest::newRow("JSON 2^64 - 1") << QByteArray("{\"t\":\"ping\",\"id\":18446744073709551615}") << true;
+    }
+    void idsAreIntegers()
+    {
+        QFETCH(QByteArray, frame);
+        QFETCH(bool, json);
+        const DecodeResult r = json ? decodeJson(frame) : decode(frame);
+        QCOMPARE(r.error, ErrorCode::BadFrame);
+        QVERIFY2(r.errorText.contains(u"not a non-negative integer"_s), qPrintable(r.errorText));
+    }
+
+    void jsonIdsUpToInt64()
+    {
+        const DecodeResult r = decodeJson("{\"t\":\"ping\",\"id\":9223372036854775807}");
+        QVERIFY2(r.ok(), qPrintable(r.errorText));
+        QCOMPARE(r.message.id, quint64(INT64_MAX));
     }
 
     void bodyEncodingIsQCborValues()
@@ -253,13 +344,14 @@ private Q_SLOTS:
         indefinite[0] = char(0xbf);
         indefinite.append(char(0xff));
         QTest::newRow("indefinite map") << indefinite << true;
+        QTest::newRow("id beyond qint64") << rawMap(2, pair(u"t"_s, u"telemetry"_s) + QCborValue(u"id"_s).toCbor()
+                                                       + QByteArray::fromHex("1bffffffffffffffff")) << true;
 
         // Left to decode(): errors, and shapes it reads differently.
         QTest::newRow("another type") << encode(Message(MessageType::Event, 7, QCborMap{{u"kind"_s, u"boot"_s}})) << false;
         QTest::newRow("no id") << encode(Message(MessageType::Telemetry, 0, full.toBody())) << false;
         QTest::newRow("negative id") << rawMap(2, pair(u"t"_s, u"telemetry"_s) + pair(u"id"_s, -1)) << false;
-        QTest::newRow("id beyond qint64") << rawMap(2, pair(u"t"_s, u"telemetry"_s) + QCborValue(u"id"_s).toCbor()
-                                                       + QByteArray::fromHex("1bffffffffffffffff")) << false;
+
         QTest::newRow("type twice") << telemetryFrame(1, pair(u"t"_s, u"telemetry"_s)) << false;
         QTest::newRow("field twice") << telemetryFrame(1, pair(u"cpu"_s, 1)) << false;
         QTest::newRow("integer field as double") << telemetryFrame(1, pair(u"mem"_s, 100.0)) << false;
