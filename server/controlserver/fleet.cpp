@@ -4,6 +4,7 @@
 #include <protocol/message.h>
 
 #include <QJsonArray>
+#include <QSet>
 
 #include <algorithm>
 #include <cmath>
@@ -230,8 +231,6 @@ bool Fleet::matches(const BoxInfo &b, const FleetFilter &f) const
         if (t <= 0 || !b.tags.contains(quint16(t)))
             return false;
     }
-    if (!f.ids.isEmpty() && !f.ids.contains(b.id))
-        return false;
     if (!f.text.isEmpty() && !b.serial.contains(f.text, Qt::CaseInsensitive) && !b.mac.contains(f.text, Qt::CaseInsensitive)
         && QString::number(b.id) != f.text)
         return false;
@@ -241,14 +240,17 @@ bool Fleet::matches(const BoxInfo &b, const FleetFilter &f) const
 QList<qint64> Fleet::select(const FleetFilter &filter) const
 {
     QList<qint64> out;
-    if (!filter.ids.isEmpty() && filter.ids.size() < 64) {
-        // Explicit lists: look up each id instead of scanning the fleet.
-        for (qint64 id : filter.ids) {
+    if (!filter.ids.isEmpty()) {
+        // Explicit lists (an operator may send 100,000 ids): each id looked up once, in id order,
+        // never the fleet scanned and the list searched for every box.
+        QList<qint64> ids = filter.ids;
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        for (qint64 id : std::as_const(ids)) {
             const BoxInfo *b = byId(id);
-            if (b && matches(*b, filter) && !out.contains(id))
+            if (b && matches(*b, filter))
                 out.append(id);
         }
-        std::sort(out.begin(), out.end());
         return out;
     }
     for (const BoxInfo *b : m_boxes) {
@@ -262,8 +264,9 @@ QList<QJsonObject> Fleet::list(const FleetFilter &filter, int offset, int limit,
 {
     QList<QJsonObject> out;
     qsizetype n = 0;
+    const QSet<qint64> ids(filter.ids.cbegin(), filter.ids.cend());
     for (const BoxInfo *b : m_boxes) {
-        if (!matches(*b, filter))
+        if ((!ids.isEmpty() && !ids.contains(b->id)) || !matches(*b, filter))
             continue;
         if (n >= offset && out.size() < limit)
             out.append(boxJson(*b));

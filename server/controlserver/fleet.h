@@ -112,6 +112,7 @@ public:
     QStringList tags(const BoxInfo &box) const;
     const QString &string(quint16 index) const { return m_pool.at(index); }
 
+    /// Whether the box has every attribute the filter asks for; `ids` is left to select() and list().
     bool matches(const BoxInfo &box, const FleetFilter &filter) const;
     /// Ids of matching boxes in id order.
     QList<qint64> select(const FleetFilter &filter) const;

@@ -69,6 +69,36 @@ private Q_SLOTS:
         })").object();
         QCOMPARE(QJsonDocument(fleet.summary()).toJson(), QJsonDocument(expected).toJson());
     }
+
+    void selectByIds()
+    {
+        Fleet fleet;
+        for (qint64 id = 1; id <= 2000; ++id) {
+            BoxRow r;
+            r.id = id;
+            r.serial = QStringLiteral("SN-%1").arg(id);
+            r.state = BoxState::Approved;
+            r.model = id % 2 ? u"HX-400"_qs : u"HX-500"_qs;
+            fleet.add(r);
+        }
+        // Any number of ids (an operator may send 100,000): duplicates once, unknown ones left
+        // out, answered in id order, other criteria still applied.
+        FleetFilter f;
+        for (qint64 id = 3000; id >= 1; id -= 3)
+            f.ids << id << id;
+        QList<qint64> expected;
+        for (qint64 id = 3; id <= 2000; id += 3)
+            expected << id;
+        QCOMPARE(fleet.select(f), expected);
+        f.model = u"HX-500"_qs;
+        expected.removeIf([](qint64 id) { return id % 2; });
+        QCOMPARE(fleet.select(f), expected);
+        qsizetype total = 0;
+        const QList<QJsonObject> page = fleet.list(f, 1, 2, &total);
+        QCOMPARE(total, expected.size());
+        QCOMPARE(page.size(), 2);
+        QCOMPARE(page.first().value(u"id"_qs).toInteger(), expected.at(1));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestFleet)
