@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <malloc.h>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -94,6 +96,11 @@ public:
         const bool was = w & bit;
         w |= bit;
         return was;
+    }
+    Bitmap &clear()
+    {
+        std::fill(m_words.begin(), m_words.end(), 0);
+        return *this;
     }
     void set(quint32 i) { m_words[i >> 6] |= quint64(1) << (i & 63); }
     bool test(quint32 i) const { return m_words[i >> 6] & (quint64(1) << (i & 63)); }
@@ -231,6 +238,9 @@ struct SearchIndex::Private
     Csr postingsTitle;
     Csr programmeAirings;    ///< programme -> its airings' places in timeOrder, ascending
     Csr programmeCategories; ///< programme -> category string ids
+    /// Start and end of each programme's first airing, read in programme order: what a search
+    /// without channel or new-only filter needs to know that this airing is the soonest.
+    std::vector<qint64> firstStart, firstEnd;
     std::vector<quint32> timeOrder; ///< every airing, by start, then channel (a place in it is an airing's rank)
     qint64 maxDuration = 0;
     quint64 postingsBudget = kPostingsBudget;
@@ -440,6 +450,15 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
         for (quint32 r = 0; r < nAir; ++r)
             pa.values[fill[g.programmes[d->timeOrder[r]]]++] = r;
     }
+    d->firstStart.assign(nProg, std::numeric_limits<qint64>::max());
+    d->firstEnd.assign(nProg, std::numeric_limits<qint64>::min());
+    for (quint32 p = 0; p < nProg; ++p) {
+        if (pa.offsets[p] == pa.offsets[p + 1])
+            continue;
+        const quint32 i = d->timeOrder[pa.values[pa.offsets[p]]];
+        d->firstStart[p] = g.starts[i];
+        d->firstEnd[p] = g.starts[i] + qint64(g.durations[i]);
+    }
     allPostings.join();
     // Index building leaves tens of megabytes of freed temporaries; give them back to the system
     // so a box's resident memory is what the guide needs.
@@ -555,7 +574,11 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     // The first airing of the programme that passes the filters is its soonest. Those that began
     // too early to be still on at `from` are skipped by a binary search: a programme on a loop has
     // hundreds of airings, and only the first few to test.
+    const bool timeOnly = channelOk.empty() && !query.newOnly;
     auto soonest = [&](quint32 p) -> qint64 {
+        // The first airing passes: the common case, answered without touching the airing tables.
+        if (timeOnly && d->firstEnd[p] > from && d->firstStart[p] < to)
+            return d->programmeAirings.values[d->programmeAirings.offsets[p]];
         std::span<const quint32> row = d->programmeAirings.row(p);
         if (!row.empty() && row.front() < firstRank)
             row = row.subspan(size_t(std::lower_bound(row.begin(), row.end(), firstRank) - row.begin()));
@@ -577,15 +600,15 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
             cost += postings.rangeSize(w.lo, w.hi);
         if (cost > d->postingsBudget)
             return false;
+        // The first word straight into `out` (empty as given), the others through one scratch map.
+        std::optional<Bitmap> word;
         for (size_t k = 0; k < words.size(); ++k) {
-            Bitmap word(nProg);
+            Bitmap &target = k == 0 ? *out : (word ? word->clear() : word.emplace(nProg));
             for (quint32 t = words[k].lo; t < words[k].hi; ++t)
                 for (quint32 p : postings.row(t))
-                    word.set(p);
-            if (k == 0)
-                *out = std::move(word);
-            else
-                out->intersect(word);
+                    target.set(p);
+            if (k > 0)
+                out->intersect(target);
         }
         return true;
     };

@@ -247,6 +247,7 @@ private Q_SLOTS:
                 newRow("cjk") << u"東京"_qs << QString() << none << any << any << false << 30;
                 newRow("two words") << u"the forest"_qs << QString() << none << any << any << false << 25;
                 newRow("later start") << u"live"_qs << QString() << none << kDay0 + 86400 + 900 << any << false << 25;
+                newRow("from a slot's end") << u"the"_qs << QString() << none << kDay0 + 3600 << any << false << 60;
                 newRow("window") << u"a"_qs << QString() << none << kDay0 + 2 * 86400 + 300 << kDay0 + 2 * 86400 + 3000
                                  << false << 40;
                 newRow("category") << u"f"_qs << u"sport"_qs << none << any << any << false << 25;
