@@ -447,17 +447,17 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
     pa.values.resize(nAir);
     {
         std::vector<quint32> fill(pa.offsets.begin(), pa.offsets.end() - 1);
-        for (quint32 r = 0; r < nAir; ++r)
-            pa.values[fill[g.programmes[d->timeOrder[r]]]++] = r;
-    }
-    d->firstStart.assign(nProg, std::numeric_limits<qint64>::max());
-    d->firstEnd.assign(nProg, std::numeric_limits<qint64>::min());
-    for (quint32 p = 0; p < nProg; ++p) {
-        if (pa.offsets[p] == pa.offsets[p + 1])
-            continue;
-        const quint32 i = d->timeOrder[pa.values[pa.offsets[p]]];
-        d->firstStart[p] = g.starts[i];
-        d->firstEnd[p] = g.starts[i] + qint64(g.durations[i]);
+        d->firstStart.assign(nProg, std::numeric_limits<qint64>::max());
+        d->firstEnd.assign(nProg, std::numeric_limits<qint64>::min());
+        for (quint32 r = 0; r < nAir; ++r) {
+            const quint32 i = d->timeOrder[r];
+            const quint32 p = g.programmes[i];
+            if (fill[p] == pa.offsets[p]) { // in time order, so the programme's first airing
+                d->firstStart[p] = g.starts[i];
+                d->firstEnd[p] = g.starts[i] + qint64(g.durations[i]);
+            }
+            pa.values[fill[p]++] = r;
+        }
     }
     allPostings.join();
     // Index building leaves tens of megabytes of freed temporaries; give them back to the system
