@@ -40,25 +40,31 @@ struct Csr
 template<typename ListOf>
 Csr invert(quint32 programmeCount, quint32 tokenCount, ListOf &&listOf)
 {
-    Csr csr;
-    csr.offsets.assign(tokenCount + 1, 0);
-    // The last programme that listed each token (+1, 0 = none): programmes come in order, so a
-    // token seen again in the same programme is a repeat.
-    std::vector<quint32> last(tokenCount, 0);
+    // Per token, side by side so that a token costs one cache line: its postings so far and the
+    // last programme (+1, 0 = none) that listed it. Programmes come in order, so a token seen
+    // again in the same programme is a repeat.
+    struct Slot { quint32 count = 0, last = 0; };
+    std::vector<Slot> slots(tokenCount);
     for (quint32 p = 0; p < programmeCount; ++p)
         for (quint32 t : listOf(p))
-            if (last[t] != p + 1) {
-                last[t] = p + 1;
-                ++csr.offsets[t + 1];
+            if (Slot &s = slots[t]; s.last != p + 1) {
+                s.last = p + 1;
+                ++s.count;
             }
-    for (quint32 t = 0; t < tokenCount; ++t)
-        csr.offsets[t + 1] += csr.offsets[t];
+    Csr csr;
+    csr.offsets.resize(size_t(tokenCount) + 1);
+    csr.offsets[0] = 0;
+    for (quint32 t = 0; t < tokenCount; ++t) {
+        csr.offsets[t + 1] = csr.offsets[t] + slots[t].count;
+        slots[t] = {csr.offsets[t], 0};
+    }
     csr.values.resize(csr.offsets[tokenCount]);
-    std::vector<quint32> fill(csr.offsets.begin(), csr.offsets.end() - 1);
     for (quint32 p = 0; p < programmeCount; ++p)
         for (quint32 t : listOf(p))
-            if (fill[t] == csr.offsets[t] || csr.values[fill[t] - 1] != p)
-                csr.values[fill[t]++] = p;
+            if (Slot &s = slots[t]; s.last != p + 1) {
+                s.last = p + 1;
+                csr.values[s.count++] = p;
+            }
     return csr;
 }
 
@@ -340,13 +346,19 @@ void SearchIndex::Private::buildTokenLists()
     }
     auto work = [&](Part &part) {
         part.offsets.reserve(part.end - part.begin + 1);
+        // The hottest loop of opening a guide writes through an index rather than push_back,
+        // whose inlining here GCC decides by how often the rest of the file calls it.
+        size_t count = 0;
         for (size_t i = part.begin; i < part.end; ++i) {
             const QByteArrayView text = g.stringView(unique[i]);
             searchtext::tokenize(text.data(), text.size(), [&](const char *data, size_t size, quint64 hash) {
-                part.tokens.push_back(part.dict.intern(data, size, hash));
+                if (count == part.tokens.size())
+                    part.tokens.resize(std::max<size_t>(4096, count * 2));
+                part.tokens[count++] = part.dict.intern(data, size, hash);
             });
-            part.offsets.push_back(quint32(part.tokens.size()));
+            part.offsets.push_back(quint32(count));
         }
+        part.tokens.resize(count);
     };
     {
         std::vector<std::thread> threads;
