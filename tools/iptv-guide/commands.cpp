@@ -558,7 +558,7 @@ int generate(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QCommandLineOption repeats(u"repeats"_qs,
                                      u"Percentage of airings (0-99.9, default 0) that re-air a programme drawn "
                                      "from the whole guide, leaving about (100 - percent) % of the airings as "
-                                     "distinct programmes: 99.4 makes a 1000 x 14 lineup of a few thousand "
+                                     "distinct programmes: 99.3 makes a 1000 x 14 lineup of about 2,400 "
                                      "programmes on a loop."_qs,
                                      u"percent"_qs, u"0"_qs);
     const QCommandLineOption output({u"o"_qs, u"output"_qs}, u"The XMLTV file to write (.xml, .xml.gz, .xml.xz)."_qs,
