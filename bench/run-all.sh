@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs every guide benchmark and prints one table: our figures next to the reference's.
 #
-#   bench/run-all.sh            # release build in build/bench-release, 1000 x 14 generated guide
+#   bench/run-all.sh            # release build in build/bench-release, 1000 x 14 generated guides
 #   RUNS=5 CHANNELS=200 DAYS=7 BUILD=/tmp/b bench/run-all.sh
+#   REPEATS=0 bench/run-all.sh  # without the guide full of repeats
 #
 # 1. compile time and peak memory (/usr/bin/time -v iptv-guide compile)   bench/guide/compile-size.sh
 # 2. guide size next to gzip -9, xz -9 and zstd -19 of the same XMLTV     bench/guide/compile-size.sh
 # 3. box: Guide::open + SearchIndex time and resident memory                bench_guide
 # 4. search p50/p99 against SQLite FTS5, window query p99                   bench_guide
-# Inputs: the generated guide and every file of the shared sample feeds (XMLTV_DIR).
+# Inputs: the generated guide, the same lineup with REPEATS % of airings re-airing a few thousand
+# programmes (iptv-guide generate --repeats; the worst case for work done per airing), and every
+# file of the shared sample feeds (XMLTV_DIR).
 # Benchmarks are programs, not ctest tests; figures and the machine are recorded in docs/BENCHMARKS.md.
 set -euo pipefail
 
@@ -20,6 +23,7 @@ CHANNELS=${CHANNELS:-1000}
 DAYS=${DAYS:-14}
 SEED=${SEED:-1}
 ROUNDS=${ROUNDS:-30}
+REPEATS=${REPEATS:-99.3}
 XMLTV_DIR=${XMLTV_DIR:-$ROOT/../shared/data/xmltv}
 
 echo "== machine =="
@@ -43,6 +47,15 @@ if [ ! -s "$generated" ]; then
 fi
 
 inputs=("$generated")
+if [ "$REPEATS" != 0 ]; then
+    repeats="$WORK/repeats-${CHANNELS}x${DAYS}.xml"
+    if [ ! -s "$repeats" ] || [ "$(cat "$repeats.share" 2>/dev/null)" != "$REPEATS" ]; then
+        echo "== generating ${CHANNELS} x ${DAYS} (seed $SEED) with ${REPEATS} % repeats =="
+        "$TOOL" generate --channels "$CHANNELS" --days "$DAYS" --seed "$SEED" --repeats "$REPEATS" -q -o "$repeats"
+        echo "$REPEATS" > "$repeats.share"
+    fi
+    inputs+=("$repeats")
+fi
 if [ -d "$XMLTV_DIR" ]; then
     for f in "$XMLTV_DIR"/*.xml "$XMLTV_DIR"/*.xml.gz "$XMLTV_DIR"/*.xml.xz; do
         [ -e "$f" ] && inputs+=("$f")

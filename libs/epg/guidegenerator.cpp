@@ -6,6 +6,7 @@
 #include <QFileInfo>
 #include <QHash>
 #include <QLoggingCategory>
+#include <QMutex>
 #include <core/streamedfile.h>
 
 #include <algorithm>
@@ -629,11 +630,22 @@ struct GuideGenerator::Private
     GuideGeneratorOptions options;
     QList<ChannelProfile> channels; // identity only; grids are built when a channel is generated
 
+    // Repeats draw their programme from any channel, so with repeatShare the grids are kept.
+    mutable QMutex profileMutex;
+    mutable std::vector<std::unique_ptr<const ChannelProfile>> profiles;
+
     ChannelProfile profile(int index) const;
+    const ChannelProfile &cachedProfile(int index) const;
     void buildWeek(ChannelProfile &p) const;
     void buildDay(ChannelProfile &p, int weekday) const;
     std::vector<Block> buildNight(const ChannelProfile &p, int weekday) const;
     Programme programmeFor(const ChannelProfile &p, qint64 day, int blockIndex, bool repeat) const;
+    /// Whether block `blockIndex` of `day` on a channel airs its own programme (always, without repeatShare).
+    bool airsOriginal(const ChannelProfile &p, qint64 day, int blockIndex) const;
+    /// The programme of an airing that re-airs another's: an original airing drawn from every channel.
+    Programme rerunFor(const ChannelProfile &p, qint64 day, int blockIndex) const;
+    /// The local days whose blocks can start inside the window on a channel.
+    std::pair<qint64, qint64> dayRange(const ChannelProfile &p) const;
 };
 
 GuideGenerator::GuideGenerator(GuideGeneratorOptions options) : d(std::make_unique<Private>())
@@ -642,6 +654,8 @@ GuideGenerator::GuideGenerator(GuideGeneratorOptions options) : d(std::make_uniq
         options.start = DefaultStart;
     options.channels = qMax(0, options.channels);
     options.days = qMax(0, options.days);
+    // Below 1, so that originals exist to draw repeats from.
+    options.repeatShare = std::clamp(options.repeatShare, 0.0, 0.999);
     d->options = options;
 
     // Identity of every channel up front: names need a counter to stay unique.
@@ -1331,14 +1345,73 @@ Programme GuideGenerator::Private::programmeFor(const ChannelProfile &p, qint64 
     return prog;
 }
 
+std::pair<qint64, qint64> GuideGenerator::Private::dayRange(const ChannelProfile &p) const
+{
+    const qint64 from = options.start;
+    const qint64 to = options.start + qint64(options.days) * 86400;
+    auto dayOf = [](qint64 t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); };
+    return {dayOf(from + p.utcOffset) - 1, dayOf(to + p.utcOffset)};
+}
+
+const ChannelProfile &GuideGenerator::Private::cachedProfile(int index) const
+{
+    QMutexLocker lock(&profileMutex);
+    if (profiles.empty())
+        profiles.resize(size_t(channels.size()));
+    auto &slot = profiles[size_t(index)];
+    if (!slot)
+        slot = std::make_unique<const ChannelProfile>(profile(index));
+    return *slot;
+}
+
+bool GuideGenerator::Private::airsOriginal(const ChannelProfile &p, qint64 day, int blockIndex) const
+{
+    if (options.repeatShare <= 0)
+        return true;
+    const quint64 h = mix(options.seed, 0x0419ull, quint64(p.index), quint64(day), quint64(blockIndex));
+    return double(h >> 11) * 0x1.0p-53 >= options.repeatShare;
+}
+
+Programme GuideGenerator::Private::rerunFor(const ChannelProfile &p, qint64 day, int blockIndex) const
+{
+    const int weekday = int(((day % 7) + 7 + 3) % 7);
+    const Block &b = p.week[size_t(weekday)][size_t(blockIndex)];
+    const qint64 from = options.start;
+    const qint64 to = options.start + qint64(options.days) * 86400;
+    // Draw airings of the whole guide until one airs its own programme: about 1 / (1 - repeatShare)
+    // draws. The bound only matters for a tiny guide with no original at all.
+    for (quint64 draw = 0; draw < 100000; ++draw) {
+        const quint64 h = mix(options.seed, 0x5E7Aull, quint64(p.index), quint64(day), quint64(blockIndex), draw);
+        const ChannelProfile &source = cachedProfile(int(h % quint64(channels.size())));
+        const auto [firstDay, lastDay] = dayRange(source);
+        const qint64 sourceDay = firstDay + qint64((h >> 16) % quint64(lastDay - firstDay + 1));
+        const std::vector<Block> &blocks = source.week[size_t(((sourceDay % 7) + 7 + 3) % 7)];
+        if (blocks.empty())
+            continue;
+        const int sourceBlock = int((h >> 40) % blocks.size());
+        const qint64 start = sourceDay * 86400 + qint64(blocks[size_t(sourceBlock)].start) * 60 - source.utcOffset;
+        if (start < from || start >= to || !airsOriginal(source, sourceDay, sourceBlock))
+            continue;
+        Programme prog = programmeFor(source, sourceDay, sourceBlock, false);
+        // Everything the programme is stays the source's (so the guide keeps one record for both);
+        // where and when, and that it is a repeat, are this airing's.
+        prog.channelId = p.id;
+        prog.startUtcOffset = p.utcOffset;
+        prog.start = day * 86400 + qint64(b.start) * 60 - p.utcOffset;
+        prog.stop = prog.start + qint64(b.length) * 60;
+        prog.airing = {};
+        prog.airing.previouslyShown = true;
+        return prog;
+    }
+    return programmeFor(p, day, blockIndex, false);
+}
+
 void GuideGenerator::generateChannel(int index, const ProgrammeSink &sink) const
 {
     const ChannelProfile p = d->profile(index);
     const qint64 from = windowStart();
     const qint64 to = windowEnd();
-    auto dayOf = [](qint64 t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); };
-    const qint64 firstDay = dayOf(from + p.utcOffset) - 1;
-    const qint64 lastDay = dayOf(to + p.utcOffset);
+    const auto [firstDay, lastDay] = d->dayRange(p);
     for (qint64 day = firstDay; day <= lastDay; ++day) {
         const int weekday = int(((day % 7) + 7 + 3) % 7);
         const std::vector<Block> &blocks = p.week[size_t(weekday)];
@@ -1346,8 +1419,8 @@ void GuideGenerator::generateChannel(int index, const ProgrammeSink &sink) const
             const qint64 start = day * 86400 + qint64(blocks[i].start) * 60 - p.utcOffset;
             if (start < from || start >= to)
                 continue;
-            Programme prog = d->programmeFor(p, day, int(i), false);
-            sink(std::move(prog));
+            sink(d->airsOriginal(p, day, int(i)) ? d->programmeFor(p, day, int(i), false)
+                                                 : d->rerunFor(p, day, int(i)));
         }
     }
 }

@@ -31,6 +31,12 @@ struct GuideGeneratorOptions
     /// a fixed Monday, so that the output depends on the options alone.
     qint64 start = 0;
     quint64 seed = 1;
+    /// Share of airings, 0 to 1, that re-air a programme from elsewhere in the guide instead of their
+    /// own: each such airing copies every metadata field of an original airing drawn from all
+    /// channels, so the guide has about (1 - repeatShare) x airings distinct programmes. 0 (the
+    /// default) leaves the schedule as described above; 0.99 makes a lineup of a few thousand
+    /// programmes on a loop, the worst case for anything that works per airing.
+    double repeatShare = 0;
 };
 
 class GuideGenerator

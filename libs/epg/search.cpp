@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <malloc.h>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -33,22 +35,36 @@ struct Csr
 };
 
 /// Inverts programme -> tokens lists into token -> programmes postings (counting sort, so the
-/// postings come out sorted by programme; a programme repeating a token appears again).
+/// postings come out sorted by programme). A programme is listed once per token however often its
+/// text repeats it: match sets are built from these, and a repeat would only cost time.
 template<typename ListOf>
 Csr invert(quint32 programmeCount, quint32 tokenCount, ListOf &&listOf)
 {
+    // Per token, side by side so that a token costs one cache line: its postings so far and the
+    // last programme (+1, 0 = none) that listed it. Programmes come in order, so a token seen
+    // again in the same programme is a repeat.
+    struct Slot { quint32 count = 0, last = 0; };
+    std::vector<Slot> slots(tokenCount);
+    for (quint32 p = 0; p < programmeCount; ++p)
+        for (quint32 t : listOf(p))
+            if (Slot &s = slots[t]; s.last != p + 1) {
+                s.last = p + 1;
+                ++s.count;
+            }
     Csr csr;
-    csr.offsets.assign(tokenCount + 1, 0);
-    for (quint32 p = 0; p < programmeCount; ++p)
-        for (quint32 t : listOf(p))
-            ++csr.offsets[t + 1];
-    for (quint32 t = 0; t < tokenCount; ++t)
-        csr.offsets[t + 1] += csr.offsets[t];
+    csr.offsets.resize(size_t(tokenCount) + 1);
+    csr.offsets[0] = 0;
+    for (quint32 t = 0; t < tokenCount; ++t) {
+        csr.offsets[t + 1] = csr.offsets[t] + slots[t].count;
+        slots[t] = {csr.offsets[t], 0};
+    }
     csr.values.resize(csr.offsets[tokenCount]);
-    std::vector<quint32> fill(csr.offsets.begin(), csr.offsets.end() - 1);
     for (quint32 p = 0; p < programmeCount; ++p)
         for (quint32 t : listOf(p))
-            csr.values[fill[t]++] = p;
+            if (Slot &s = slots[t]; s.last != p + 1) {
+                s.last = p + 1;
+                csr.values[s.count++] = p;
+            }
     return csr;
 }
 
@@ -64,6 +80,17 @@ bool hasTokenIn(std::span<const quint32> list, quint32 lo, quint32 hi)
     return false;
 }
 
+/// Bits set in a word. __builtin_popcountll is a call into libgcc unless the target has POPCNT (the
+/// default x86-64 target has not); this form compiles to the instruction where there is one and to
+/// a dozen inline operations elsewhere.
+inline quint64 popcount(quint64 x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (x * 0x0101010101010101ull) >> 56;
+}
+
 class Bitmap
 {
 public:
@@ -75,6 +102,11 @@ public:
         const bool was = w & bit;
         w |= bit;
         return was;
+    }
+    Bitmap &clear()
+    {
+        std::fill(m_words.begin(), m_words.end(), 0);
+        return *this;
     }
     void set(quint32 i) { m_words[i >> 6] |= quint64(1) << (i & 63); }
     bool test(quint32 i) const { return m_words[i >> 6] & (quint64(1) << (i & 63)); }
@@ -88,11 +120,17 @@ public:
         for (size_t w = 0; w < m_words.size(); ++w)
             m_words[w] &= ~other.m_words[w];
     }
-    quint64 count() const
+    /// The number of bits set, or a number above `bound` as soon as it passes it.
+    quint64 countUpTo(quint64 bound) const
     {
         quint64 n = 0;
-        for (quint64 w : m_words)
-            n += quint64(__builtin_popcountll(w));
+        for (quint64 w : m_words) {
+            if (!w)
+                continue;
+            n += popcount(w);
+            if (n > bound)
+                break;
+        }
         return n;
     }
     template<typename F>
@@ -204,9 +242,12 @@ struct SearchIndex::Private
     Csr allLists;                     ///< programme -> token ids of all its searchable text
     Csr postingsAll;
     Csr postingsTitle;
-    Csr programmeAirings;    ///< programme -> airings, by start
+    Csr programmeAirings;    ///< programme -> its airings' places in timeOrder, ascending
     Csr programmeCategories; ///< programme -> category string ids
-    std::vector<quint32> timeOrder; ///< every airing, by start
+    /// Start and end of each programme's first airing, read in programme order: what a search
+    /// without channel or new-only filter needs to know that this airing is the soonest.
+    std::vector<qint64> firstStart, firstEnd;
+    std::vector<quint32> timeOrder; ///< every airing, by start, then channel (a place in it is an airing's rank)
     qint64 maxDuration = 0;
     quint64 postingsBudget = kPostingsBudget;
     quint64 evaluateLimit = kEvaluateLimit;
@@ -305,13 +346,19 @@ void SearchIndex::Private::buildTokenLists()
     }
     auto work = [&](Part &part) {
         part.offsets.reserve(part.end - part.begin + 1);
+        // The hottest loop of opening a guide writes through an index rather than push_back,
+        // whose inlining here GCC decides by how often the rest of the file calls it.
+        size_t count = 0;
         for (size_t i = part.begin; i < part.end; ++i) {
             const QByteArrayView text = g.stringView(unique[i]);
             searchtext::tokenize(text.data(), text.size(), [&](const char *data, size_t size, quint64 hash) {
-                part.tokens.push_back(part.dict.intern(data, size, hash));
+                if (count == part.tokens.size())
+                    part.tokens.resize(std::max<size_t>(4096, count * 2));
+                part.tokens[count++] = part.dict.intern(data, size, hash);
             });
-            part.offsets.push_back(quint32(part.tokens.size()));
+            part.offsets.push_back(quint32(count));
         }
+        part.tokens.resize(count);
     };
     {
         std::vector<std::thread> threads;
@@ -412,8 +459,17 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
     pa.values.resize(nAir);
     {
         std::vector<quint32> fill(pa.offsets.begin(), pa.offsets.end() - 1);
-        for (quint32 i : d->timeOrder)
-            pa.values[fill[g.programmes[i]]++] = i;
+        d->firstStart.assign(nProg, std::numeric_limits<qint64>::max());
+        d->firstEnd.assign(nProg, std::numeric_limits<qint64>::min());
+        for (quint32 r = 0; r < nAir; ++r) {
+            const quint32 i = d->timeOrder[r];
+            const quint32 p = g.programmes[i];
+            if (fill[p] == pa.offsets[p]) { // in time order, so the programme's first airing
+                d->firstStart[p] = g.starts[i];
+                d->firstEnd[p] = g.starts[i] + qint64(g.durations[i]);
+            }
+            pa.values[fill[p]++] = r;
+        }
     }
     allPostings.join();
     // Index building leaves tens of megabytes of freed temporaries; give them back to the system
@@ -451,6 +507,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     // ---- filters ----
     const qint64 from = query.from ? query.from : (query.now ? query.now : g.header.validFrom);
     const qint64 to = query.to ? query.to : g.header.validUntil;
+    const qint64 scanFrom = from - d->maxDuration; // no airing starting earlier is still on at `from`
     std::vector<bool> channelOk;
     if (!query.channels.isEmpty()) {
         channelOk.assign(g.header.channelCount, false);
@@ -494,9 +551,22 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     };
 
     // ---- the airings to walk in time order: those of the chosen channels, or all ----
+    // Results are ranked by soonest airing, ties by channel: the order of timeOrder, where the
+    // airing table's order (channel, then start) breaks ties. A candidate is that rank.
+    const std::vector<quint32> &timeOrder = d->timeOrder;
+    const quint32 firstRank = quint32(std::lower_bound(timeOrder.begin(), timeOrder.end(), scanFrom,
+                                                       [&](quint32 i, qint64 t) { return g.starts[i] < t; })
+                                      - timeOrder.begin());
+    auto rankOf = [&](quint32 i) {
+        return quint32(std::lower_bound(timeOrder.begin(), timeOrder.end(), i, [&](quint32 a, quint32 b) {
+                           return g.starts[a] != g.starts[b] ? g.starts[a] < g.starts[b] : a < b;
+                       })
+                       - timeOrder.begin());
+    };
     std::vector<quint32> channelSequence;
     std::span<const quint32> timeline;
-    if (!channelOk.empty() && query.channels.size() <= 64) {
+    const bool byChannel = !channelOk.empty() && query.channels.size() <= 64;
+    if (byChannel) {
         for (int c : query.channels) {
             const auto [first, count] = d->guide.channelAirings(c);
             for (quint32 i = first; i < first + count; ++i)
@@ -508,24 +578,30 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
         });
         timeline = channelSequence;
     } else {
-        const qint64 scanFrom = from - d->maxDuration;
-        auto first = std::lower_bound(d->timeOrder.begin(), d->timeOrder.end(), scanFrom,
-                                      [&](quint32 i, qint64 t) { return g.starts[i] < t; });
-        timeline = std::span<const quint32>(d->timeOrder.data() + (first - d->timeOrder.begin()),
-                                            size_t(d->timeOrder.end() - first));
+        timeline = std::span<const quint32>(timeOrder).subspan(firstRank);
     }
+    // The rank of the k-th airing of the timeline.
+    auto timelineRank = [&](size_t k) { return byChannel ? rankOf(timeline[k]) : firstRank + quint32(k); };
 
-    struct Candidate { qint64 start; quint32 channel; quint32 airing; };
-    auto before = [](const Candidate &a, const Candidate &b) {
-        return a.start != b.start ? a.start < b.start : a.channel < b.channel;
-    };
-    auto candidate = [&](quint32 i) { return Candidate{g.starts[i], g.airingChannel[i], i}; };
+    // The first airing of the programme that passes the filters is its soonest. Those that began
+    // too early to be still on at `from` are skipped by a binary search: a programme on a loop has
+    // hundreds of airings, and only the first few to test.
+    const bool timeOnly = channelOk.empty() && !query.newOnly;
     auto soonest = [&](quint32 p) -> qint64 {
-        qint64 best = -1;
-        for (quint32 i : d->programmeAirings.row(p)) // by start, so the first that passes is the soonest
-            if (airingOk(i) && (best < 0 || before(candidate(i), candidate(quint32(best)))))
-                best = i;
-        return best;
+        // The first airing passes: the common case, answered without touching the airing tables.
+        if (timeOnly && d->firstEnd[p] > from && d->firstStart[p] < to)
+            return d->programmeAirings.values[d->programmeAirings.offsets[p]];
+        std::span<const quint32> row = d->programmeAirings.row(p);
+        if (!row.empty() && row.front() < firstRank)
+            row = row.subspan(size_t(std::lower_bound(row.begin(), row.end(), firstRank) - row.begin()));
+        for (quint32 r : row) {
+            const quint32 i = timeOrder[r];
+            if (g.starts[i] >= to)
+                break;
+            if (airingOk(i))
+                return r;
+        }
+        return -1;
     };
 
     /// Programmes matching every word in `postings`, as a bitmap; false when reading the postings
@@ -536,15 +612,15 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
             cost += postings.rangeSize(w.lo, w.hi);
         if (cost > d->postingsBudget)
             return false;
+        // The first word straight into `out` (empty as given), the others through one scratch map.
+        std::optional<Bitmap> word;
         for (size_t k = 0; k < words.size(); ++k) {
-            Bitmap word(nProg);
+            Bitmap &target = k == 0 ? *out : (word ? word->clear() : word.emplace(nProg));
             for (quint32 t = words[k].lo; t < words[k].hi; ++t)
                 for (quint32 p : postings.row(t))
-                    word.set(p);
-            if (k == 0)
-                *out = std::move(word);
-            else
-                out->intersect(word);
+                    target.set(p);
+            if (k > 0)
+                out->intersect(target);
         }
         return true;
     };
@@ -552,19 +628,24 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     /// Fills `hits` with the soonest airings of the programmes in `set` (or, with no set, of every
     /// programme `accept` takes): exactly, or by walking the timeline until `wanted` are found.
     /// Returns whether every matching programme was seen.
-    auto collect = [&](const Bitmap *set, auto &&accept, qsizetype wanted, std::vector<Candidate> *hits) {
-        if (set && set->count() <= d->evaluateLimit) {
-            set->forEach([&](quint32 p) {
-                if (!programmeOk(p) || !accept(p))
-                    return;
-                const qint64 a = soonest(p);
-                if (a >= 0)
-                    hits->push_back(candidate(quint32(a)));
-            });
-            return true;
+    auto collect = [&](const Bitmap *set, auto &&accept, qsizetype wanted, std::vector<quint32> *hits) {
+        if (set) {
+            const quint64 count = set->countUpTo(d->evaluateLimit);
+            if (count <= d->evaluateLimit) {
+                hits->reserve(count);
+                set->forEach([&](quint32 p) {
+                    if (!programmeOk(p) || !accept(p))
+                        return;
+                    const qint64 r = soonest(p);
+                    if (r >= 0)
+                        hits->push_back(quint32(r));
+                });
+                return true;
+            }
         }
         Bitmap seen(nProg);
-        for (quint32 i : timeline) {
+        for (size_t k = 0; k < timeline.size(); ++k) {
+            const quint32 i = timeline[k];
             if (!airingOk(i))
                 continue;
             const quint32 p = g.programmes[i];
@@ -574,14 +655,14 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
                 continue;
             // The timeline is in start order, but an airing that began before `from` may be
             // running still: those come first, in order, as the span starts maxDuration early.
-            hits->push_back(candidate(i));
+            hits->push_back(timelineRank(k));
             if (qsizetype(hits->size()) >= wanted)
                 return false;
         }
         return true;
     };
 
-    std::vector<Candidate> titleHits, otherHits;
+    std::vector<quint32> titleHits, otherHits; // ranks
     bool exact = true;
     if (words.empty()) {
         exact = collect(nullptr, [](quint32) { return true; }, limit, &otherHits);
@@ -619,14 +700,15 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
 
     result.totalProgrammes = qint64(titleHits.size() + otherHits.size());
     result.totalExact = exact;
-    auto take = [&](std::vector<Candidate> &list, bool title) {
+    result.hits.reserve(std::min<qsizetype>(limit, qsizetype(titleHits.size() + otherHits.size())));
+    auto take = [&](std::vector<quint32> &list, bool title) {
         const qsizetype room = limit - result.hits.size();
         if (room <= 0)
             return;
         const auto end = list.begin() + std::min<qsizetype>(room, qsizetype(list.size()));
-        std::partial_sort(list.begin(), end, list.end(), before);
+        std::partial_sort(list.begin(), end, list.end());
         for (auto it = list.begin(); it != end; ++it)
-            result.hits.append({g.airing(it->airing), title});
+            result.hits.append({g.airing(timeOrder[*it]), title});
     };
     take(titleHits, true);
     take(otherHits, false);

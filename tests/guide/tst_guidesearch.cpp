@@ -1,5 +1,6 @@
 // Search over the in-memory guide: folding, tokenising, and ranked results checked against a
-// brute-force reference on a guide large enough to take every search path.
+// brute-force reference on two guides: one large enough to take every search path, and one of a
+// few programmes that each air hundreds of times (a lineup full of repeats).
 
 #include <epg/guide.h>
 #include <epg/guidewriter.h>
@@ -41,7 +42,8 @@ class TestGuideSearch : public QObject
 {
     Q_OBJECT
 
-    std::shared_ptr<const Guide> m_guide;
+    enum GuideKind { Varied, Looped };
+    std::shared_ptr<const Guide> m_guides[2];
 
     static bool anyPrefix(const QStringList &tokens, const QString &word)
     {
@@ -52,9 +54,8 @@ class TestGuideSearch : public QObject
     }
 
     // Brute force: every programme, every airing, straight from the definitions in search.h.
-    QList<std::pair<quint32, bool>> reference(const SearchQuery &q, qint64 *total) const
+    static QList<std::pair<quint32, bool>> reference(const Guide &g, const SearchQuery &q, qint64 *total)
     {
-        const Guide &g = *m_guide;
         const QStringList qwords = searchTokens(q.text);
         const qint64 from = q.from ? q.from : (q.now ? q.now : g.info().validFrom);
         const qint64 to = q.to ? q.to : g.info().validUntil;
@@ -112,6 +113,20 @@ class TestGuideSearch : public QObject
     }
 
 private Q_SLOTS:
+    static Programme randomProgramme(int seed)
+    {
+        QRandomGenerator prng(seed);
+        Programme p;
+        p.titles = {{{}, words(prng, 1 + prng.bounded(3))}};
+        if (prng.bounded(2))
+            p.subTitles = {{{}, words(prng, 2)}};
+        p.descs = {{{}, words(prng, 6)}};
+        if (prng.bounded(4) == 0)
+            p.credits = {{Credit::Role::Actor, words(prng, 2), {}, false}};
+        p.categories = {{{}, kCategories[prng.bounded(int(kCategories.size()))]}};
+        return p;
+    }
+
     void initTestCase()
     {
         // 40 channels × 3 days of 30-minute slots, titles drawn from a small vocabulary so that
@@ -124,27 +139,43 @@ private Q_SLOTS:
             ch.displayNames = {{{}, u"Channel %1"_qs.arg(c)}};
             builder.addChannel(ch);
             for (int slot = 0; slot < 3 * 48; ++slot) {
-                Programme p;
+                // Reruns: a third of the slots repeat an earlier programme of the same channel.
+                const int seed = rng.bounded(3) == 0 ? rng.bounded(slot + 1) : slot + 1000 * c;
+                Programme p = randomProgramme(seed);
                 p.channelId = ch.id;
                 p.start = kDay0 + slot * 1800;
                 p.stop = p.start + 1800;
-                // Reruns: a third of the slots repeat an earlier programme of the same channel.
-                const int seed = rng.bounded(3) == 0 ? rng.bounded(slot + 1) : slot + 1000 * c;
-                QRandomGenerator prng(seed);
-                p.titles = {{{}, words(prng, 1 + prng.bounded(3))}};
-                if (prng.bounded(2))
-                    p.subTitles = {{{}, words(prng, 2)}};
-                p.descs = {{{}, words(prng, 6)}};
-                if (prng.bounded(4) == 0)
-                    p.credits = {{Credit::Role::Actor, words(prng, 2), {}, false}};
-                p.categories = {{{}, kCategories[prng.bounded(int(kCategories.size()))]}};
                 p.airing.isNew = rng.bounded(5) == 0;
                 builder.addProgramme(p);
             }
         }
         QString error;
-        m_guide = Guide::fromBytes(builder.finish(), &error);
-        QVERIFY2(m_guide, qPrintable(error));
+        m_guides[Varied] = Guide::fromBytes(builder.finish(), &error);
+        QVERIFY2(m_guides[Varied], qPrintable(error));
+
+        // 30 channels × 3 days of 20 programmes on a loop, about 150 airings each, with slots of
+        // 20 to 95 minutes so that starts interleave across channels and a long airing that began
+        // before `from` is still on; a new airing is rare (the first that passes is deep in a list).
+        GuideBuilder looped({.from = kDay0, .days = 3, .compressionLevel = 3, .createdAt = kDay0});
+        for (int c = 0; c < 30; ++c) {
+            Channel ch;
+            ch.id = u"r%1.test"_qs.arg(c);
+            ch.displayNames = {{{}, u"Loop %1"_qs.arg(c)}};
+            looped.addChannel(ch);
+            const qint64 length = 1200 + (c % 6) * 900;
+            for (qint64 start = kDay0 + (c % 3) * 600; start < kDay0 + 3 * 86400; start += length) {
+                Programme p = randomProgramme(7 + rng.bounded(20));
+                p.channelId = ch.id;
+                p.start = start;
+                p.stop = start + length;
+                p.airing.isNew = rng.bounded(40) == 0;
+                looped.addProgramme(p);
+            }
+        }
+        m_guides[Looped] = Guide::fromBytes(looped.finish(), &error);
+        QVERIFY2(m_guides[Looped], qPrintable(error));
+        QVERIFY(m_guides[Looped]->programmeCount() <= 20);
+        QVERIFY(m_guides[Looped]->airingCount() > 100 * m_guides[Looped]->programmeCount());
     }
 
     void fold_data()
@@ -185,47 +216,63 @@ private Q_SLOTS:
 
     void matchesReference_data()
     {
+        QTest::addColumn<int>("guide");
         QTest::addColumn<quint64>("postingsBudget");
         QTest::addColumn<quint64>("evaluateLimit");
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("category");
         QTest::addColumn<QList<int>>("channels");
         QTest::addColumn<qint64>("from");
+        QTest::addColumn<qint64>("to");
         QTest::addColumn<bool>("newOnly");
         QTest::addColumn<int>("limit");
         const QList<int> none;
         struct Tuning { const char *name; quint64 budget, evaluate; };
         // Default, always walk the timeline, match sets but walk, match sets evaluated in full.
-        for (const Tuning &t : {Tuning{"default", 400000, 2500}, Tuning{"timeline", 0, 0}, Tuning{"sets+timeline", ~0ULL, 0},
-                                Tuning{"sets", ~0ULL, ~0ULL}}) {
-            auto newRow = [&](const char *name) -> QTestData & {
-                return QTest::addRow("%s: %s", t.name, name) << t.budget << t.evaluate;
-            };
-            newRow("one letter") << u"n"_qs << QString() << none << qint64(0) << false << 20;
-            newRow("two letters") << u"ne"_qs << QString() << none << qint64(0) << false << 20;
-            newRow("word") << u"newsroom"_qs << QString() << none << qint64(0) << false << 50;
-            newRow("rare word") << u"zebra quiz"_qs << QString() << none << qint64(0) << false << 50;
-            newRow("accent-insensitive") << u"CAFE"_qs << QString() << none << qint64(0) << false << 30;
-            newRow("greek no accents") << u"ειδησ"_qs << QString() << none << qint64(0) << false << 30;
-            newRow("greek capitals") << u"ΟΔΥΣ"_qs << QString() << none << qint64(0) << false << 30;
-            newRow("cjk") << u"東京"_qs << QString() << none << qint64(0) << false << 30;
-            newRow("two words") << u"the forest"_qs << QString() << none << qint64(0) << false << 25;
-            newRow("later start") << u"live"_qs << QString() << none << kDay0 + 86400 + 900 << false << 25;
-            newRow("category") << u"f"_qs << u"sport"_qs << none << qint64(0) << false << 25;
-            newRow("channels") << u"the"_qs << QString() << QList<int>{3, 7} << qint64(0) << false << 25;
-            newRow("new only") << u"a"_qs << QString() << none << qint64(0) << true << 25;
-            newRow("no match") << u"xylophone"_qs << QString() << none << qint64(0) << false << 25;
-            newRow("category only") << QString() << u"Kids"_qs << none << kDay0 + 2 * 86400 << false << 10;
+        for (const int guide : {Varied, Looped}) {
+            for (const Tuning &t : {Tuning{"default", 400000, 2500}, Tuning{"timeline", 0, 0},
+                                    Tuning{"sets+timeline", ~0ULL, 0}, Tuning{"sets", ~0ULL, ~0ULL}}) {
+                auto newRow = [&](const char *name) -> QTestData & {
+                    return QTest::addRow("%s, %s: %s", guide == Varied ? "varied" : "looped", t.name, name)
+                        << guide << t.budget << t.evaluate;
+                };
+                const qint64 any = 0;
+                newRow("one letter") << u"n"_qs << QString() << none << any << any << false << 20;
+                newRow("two letters") << u"ne"_qs << QString() << none << any << any << false << 20;
+                newRow("word") << u"newsroom"_qs << QString() << none << any << any << false << 50;
+                newRow("rare word") << u"zebra quiz"_qs << QString() << none << any << any << false << 50;
+                newRow("accent-insensitive") << u"CAFE"_qs << QString() << none << any << any << false << 30;
+                newRow("greek no accents") << u"ειδησ"_qs << QString() << none << any << any << false << 30;
+                newRow("greek capitals") << u"ΟΔΥΣ"_qs << QString() << none << any << any << false << 30;
+                newRow("cjk") << u"東京"_qs << QString() << none << any << any << false << 30;
+                newRow("two words") << u"the forest"_qs << QString() << none << any << any << false << 25;
+                newRow("later start") << u"live"_qs << QString() << none << kDay0 + 86400 + 900 << any << false << 25;
+                newRow("from a slot's end") << u"the"_qs << QString() << none << kDay0 + 3600 << any << false << 60;
+                newRow("window") << u"a"_qs << QString() << none << kDay0 + 2 * 86400 + 300 << kDay0 + 2 * 86400 + 3000
+                                 << false << 40;
+                newRow("category") << u"f"_qs << u"sport"_qs << none << any << any << false << 25;
+                newRow("channels") << u"the"_qs << QString() << QList<int>{3, 7} << any << any << false << 25;
+                newRow("channels later") << u"o"_qs << QString() << QList<int>{5, 1, 22} << kDay0 + 86400 + 4000 << any
+                                         << false << 25;
+                newRow("new only") << u"a"_qs << QString() << none << any << any << true << 25;
+                newRow("new only later") << u"t"_qs << QString() << none << kDay0 + 86400 << any << true << 25;
+                newRow("no match") << u"xylophone"_qs << QString() << none << any << any << false << 25;
+                newRow("category only") << QString() << u"Kids"_qs << none << kDay0 + 2 * 86400 << any << false << 10;
+                newRow("everything") << QString() << QString() << QList<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9} << any << any
+                                     << false << 1000;
+            }
         }
     }
     void matchesReference()
     {
+        QFETCH(int, guide);
         QFETCH(quint64, postingsBudget);
         QFETCH(quint64, evaluateLimit);
         QFETCH(QString, text);
         QFETCH(QString, category);
         QFETCH(QList<int>, channels);
         QFETCH(qint64, from);
+        QFETCH(qint64, to);
         QFETCH(bool, newOnly);
         QFETCH(int, limit);
         SearchQuery q;
@@ -233,12 +280,14 @@ private Q_SLOTS:
         q.category = category;
         q.channels = channels;
         q.from = from;
+        q.to = to;
         q.newOnly = newOnly;
         q.limit = limit;
         qint64 expectedTotal = 0;
-        const auto expected = reference(q, &expectedTotal);
-        const_cast<SearchIndex &>(m_guide->searchIndex()).setTuning(postingsBudget, evaluateLimit);
-        const SearchResult result = m_guide->searchIndex().search(q);
+        const Guide &g = *m_guides[guide];
+        const auto expected = reference(g, q, &expectedTotal);
+        const_cast<SearchIndex &>(g.searchIndex()).setTuning(postingsBudget, evaluateLimit);
+        const SearchResult result = g.searchIndex().search(q);
         QList<std::pair<quint32, bool>> got;
         for (const SearchHit &h : result.hits)
             got.append({h.airing.index, h.titleMatch});

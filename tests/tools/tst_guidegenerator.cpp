@@ -1,4 +1,6 @@
+#include <epg/guide.h>
 #include <epg/guidegenerator.h>
+#include <epg/guidewriter.h>
 #include <epg/xmltvreader.h>
 
 #include <QBuffer>
@@ -137,6 +139,65 @@ private Q_SLOTS:
         QVERIFY(greek > 0);
         QVERIFY(accented > 0);
         Q_UNUSED(cjk) // CJK channels are rare (3 %); the 1,000-channel guide has them
+    }
+
+    void repeatShare_data()
+    {
+        QTest::addColumn<double>("share");
+        QTest::addColumn<double>("minDistinct");
+        QTest::addColumn<double>("maxDistinct");
+        // Without repeats the generator's own re-airings leave about 45 % distinct (realisticShape);
+        // with a share of repeats, about (1 - share) of the airings bring a programme of their own,
+        // fewer where two originals happen to be the same (news, fillers).
+        QTest::newRow("none") << 0.0 << 0.30 << 0.70;
+        QTest::newRow("90 %") << 0.90 << 0.04 << 0.11;
+        QTest::newRow("99 %") << 0.99 << 0.002 << 0.015;
+    }
+    void repeatShare()
+    {
+        QFETCH(double, share);
+        QFETCH(double, minDistinct);
+        QFETCH(double, maxDistinct);
+        GuideGeneratorOptions options{40, 7, 0, 3};
+        options.repeatShare = share;
+        const GuideGenerator generator(options);
+        GuideBuilder builder({.from = generator.windowStart(), .days = options.days, .compressionLevel = 1,
+                              .createdAt = generator.windowStart()});
+        for (int c = 0; c < generator.channelCount(); ++c)
+            builder.addChannel(generator.channel(c));
+        qint64 airings = 0, previouslyShown = 0;
+        QHash<QString, QSet<QString>> channelsOfTitle;
+        generator.generate({}, [&](Programme &&p) {
+            ++airings;
+            previouslyShown += p.airing.previouslyShown;
+            channelsOfTitle[p.title() + u'|' + (p.descs.isEmpty() ? QString() : p.descs.first().text)].insert(p.channelId);
+            builder.addProgramme(p);
+        });
+        QString error;
+        const auto guide = Guide::fromBytes(builder.finish(), &error);
+        QVERIFY2(guide, qPrintable(error));
+        QCOMPARE(qint64(guide->airingCount()), airings);
+        // Distinct as the guide compiler counts them: programmes identical in every metadata field.
+        const double distinct = double(guide->programmeCount()) / double(airings);
+        QVERIFY2(distinct >= minDistinct && distinct <= maxDistinct, qPrintable(QString::number(distinct)));
+        // Every repeat is marked as one.
+        QVERIFY2(double(previouslyShown) / double(airings) >= share - 0.02,
+                 qPrintable(QString::number(double(previouslyShown) / double(airings))));
+        if (share > 0.5) {
+            // Repeats are drawn from the whole lineup: a programme turns up on many channels.
+            const int widest = int(std::max_element(channelsOfTitle.cbegin(), channelsOfTitle.cend(),
+                                                    [](const QSet<QString> &a, const QSet<QString> &b) {
+                                                        return a.size() < b.size();
+                                                    })->size());
+            QVERIFY2(widest >= 10, qPrintable(QString::number(widest)));
+        }
+        // Still a pure function of the options, and a different share is a different guide.
+        QCOMPARE(xmltv(options), xmltv(options));
+        if (share > 0) {
+            GuideGeneratorOptions without = options;
+            without.repeatShare = 0;
+            QVERIFY(xmltv(without) != xmltv(options));
+        }
     }
 
     void channelsAreUniqueAndNamed()

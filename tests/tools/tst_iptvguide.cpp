@@ -79,6 +79,8 @@ private Q_SLOTS:
         QTest::newRow("search without query") << QStringList{u"search"_qs, u"x.guide"_qs} << u"query"_qs;
         QTest::newRow("generate bad channels") << QStringList{u"generate"_qs, u"--channels"_qs, u"-3"_qs, u"-o"_qs, u"x"_qs}
                                                << u"--channels"_qs;
+        QTest::newRow("generate bad repeats") << QStringList{u"generate"_qs, u"--repeats"_qs, u"100"_qs, u"-o"_qs, u"x"_qs}
+                                              << u"--repeats"_qs;
     }
     void usageErrors()
     {

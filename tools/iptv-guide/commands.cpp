@@ -573,10 +573,16 @@ int generate(const QStringList &arguments, QTextStream &out, QTextStream &err)
                                    "'today' starts at today's midnight UTC."_qs,
                                    u"time"_qs);
     const QCommandLineOption seed(u"seed"_qs, u"Random seed (default 1)."_qs, u"n"_qs, u"1"_qs);
+    const QCommandLineOption repeats(u"repeats"_qs,
+                                     u"Percentage of airings (0-99.9, default 0) that re-air a programme drawn "
+                                     "from the whole guide, leaving about (100 - percent) % of the airings as "
+                                     "distinct programmes: 99.3 makes a 1000 x 14 lineup of about 2,400 "
+                                     "programmes on a loop."_qs,
+                                     u"percent"_qs, u"0"_qs);
     const QCommandLineOption output({u"o"_qs, u"output"_qs}, u"The XMLTV file to write (.xml, .xml.gz, .xml.xz)."_qs,
                                     u"LINEUP.xml"_qs);
     const QCommandLineOption quiet({u"q"_qs, u"quiet"_qs}, u"No progress bar."_qs);
-    parser.addOptions({channels, days, start, seed, output, quiet});
+    parser.addOptions({channels, days, start, seed, repeats, output, quiet});
     const Parsed parsed = s_tool.parse(parser, command, arguments, out, err);
     if (!parsed.proceed)
         return parsed.exitCode;
@@ -593,6 +599,11 @@ int generate(const QStringList &arguments, QTextStream &out, QTextStream &err)
     options.seed = parser.value(seed).toULongLong(&seedOk);
     if (!seedOk)
         return s_tool.usageError(err, command, u"--seed wants a non-negative integer"_qs);
+    bool repeatsOk = false;
+    const double repeatPercent = parser.value(repeats).toDouble(&repeatsOk);
+    if (!repeatsOk || repeatPercent < 0 || repeatPercent > 99.9)
+        return s_tool.usageError(err, command, u"--repeats wants a percentage from 0 to 99.9"_qs);
+    options.repeatShare = repeatPercent / 100.0;
     if (parser.isSet(start)) {
         if (parser.value(start) == u"today") {
             options.start = QDateTime::currentSecsSinceEpoch() / 86400 * 86400;
@@ -613,11 +624,12 @@ int generate(const QStringList &arguments, QTextStream &out, QTextStream &err)
     progress.finish();
     if (!ok)
         return s_tool.failure(err, error);
-    out << u"wrote %1: %2 channels x %3 days from %4, seed %5, %6 in %7 s\n"_qs.arg(parser.value(output))
+    out << u"wrote %1: %2 channels x %3 days from %4, seed %5%6, %7 in %8 s\n"_qs.arg(parser.value(output))
                .arg(options.channels)
                .arg(options.days)
                .arg(formatUtc(generator.windowStart()))
                .arg(options.seed)
+               .arg(repeatPercent > 0 ? u", %1 % repeats"_qs.arg(repeatPercent) : QString())
                .arg(humanBytes(QFileInfo(parser.value(output)).size()))
                .arg(double(clock.elapsed()) / 1000.0, 0, 'f', 2);
     return ExitOk;
