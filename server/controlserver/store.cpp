@@ -656,44 +656,75 @@ bool ControlStore::insertCommands(QList<CommandRow> *rows, QString *error)
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction())
         return fail(QStringLiteral("insert commands"), sqlError(db.lastError()), error);
-    QSqlQuery q(db);
-    q.prepare(QStringLiteral("INSERT INTO commands (batch_id, box_id, kind, args, state, created, expires, issued_by) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
+    auto abort = [&](const QSqlQuery &q) {
+        const QString why = sqlError(q.lastError());
+        db.rollback();
+        return fail(QStringLiteral("insert commands"), why, error);
+    };
+    // A command to 100,000 boxes is 100,000 rows: InsertChunk rows per statement (one round trip
+    // each on PostgreSQL), not one statement per box. A batch without an id is named by its first
+    // row's, so that row goes first, alone.
     qint64 batch = rows->first().batchId;
-    for (qsizetype i = 0; i < rows->size(); ++i) {
-        CommandRow &r = (*rows)[i];
-        q.addBindValue(batch);
-        q.addBindValue(r.boxId);
-        q.addBindValue(r.kind);
-        q.addBindValue(r.args);
-        q.addBindValue(commandStateName(r.state));
-        q.addBindValue(r.created);
-        q.addBindValue(r.expires);
-        q.addBindValue(r.issuedBy);
-        if (!q.exec() || !q.next()) {
-            const QString why = sqlError(q.lastError());
-            db.rollback();
-            return fail(QStringLiteral("insert command"), why, error);
+    const QString head = QStringLiteral(
+        "INSERT INTO commands (batch_id, box_id, kind, args, state, created, expires, issued_by) VALUES ");
+    const QString row = QStringLiteral("(?,?,?,?,?,?,?,?)");
+    QSqlQuery full(db);
+    bool fullPrepared = false;
+    for (qsizetype start = 0; start < rows->size();) {
+        const qsizetype n = batch == 0 ? 1 : std::min<qsizetype>(InsertChunk, rows->size() - start);
+        QSqlQuery partial(db);
+        QSqlQuery &q = n == InsertChunk ? full : partial;
+        if (n != InsertChunk || !fullPrepared) {
+            if (!q.prepare(head + QStringList(n, row).join(u',') + u" RETURNING id"))
+                return abort(q);
+            fullPrepared = fullPrepared || n == InsertChunk;
         }
-        r.id = q.value(0).toLongLong();
+        for (qsizetype i = start; i < start + n; ++i) {
+            const CommandRow &r = rows->at(i);
+            q.addBindValue(batch);
+            q.addBindValue(r.boxId);
+            q.addBindValue(r.kind);
+            q.addBindValue(r.args);
+            q.addBindValue(commandStateName(r.state));
+            q.addBindValue(r.created);
+            q.addBindValue(r.expires);
+            q.addBindValue(r.issuedBy);
+        }
+        if (!q.exec())
+            return abort(q);
+        // Ids are handed out in the order the rows are inserted; RETURNING's order is not
+        // promised (SQLite), so they are matched to rows in ascending order.
+        QList<qint64> ids;
+        ids.reserve(n);
+        while (q.next())
+            ids.append(q.value(0).toLongLong());
         q.finish();
+        if (ids.size() != n) {
+            db.rollback();
+            return fail(QStringLiteral("insert commands"),
+                        QStringLiteral("%1 ids returned for %2 rows").arg(ids.size()).arg(n), error);
+        }
+        std::sort(ids.begin(), ids.end());
+        for (qsizetype i = 0; i < n; ++i)
+            (*rows)[start + i].id = ids.at(i);
         if (batch == 0) {
-            // The first row names the batch: its own id.
-            batch = r.id;
+            batch = ids.first();
             QSqlQuery u(db);
             u.prepare(QStringLiteral("UPDATE commands SET batch_id = ? WHERE id = ?"));
             u.addBindValue(batch);
-            u.addBindValue(r.id);
-            if (!u.exec()) {
-                const QString why = sqlError(u.lastError());
-                db.rollback();
-                return fail(QStringLiteral("insert command"), why, error);
-            }
+            u.addBindValue(batch);
+            if (!u.exec())
+                return abort(u);
         }
-        r.batchId = batch;
+        start += n;
     }
-    if (!db.commit())
-        return fail(QStringLiteral("insert commands commit"), sqlError(db.lastError()), error);
+    for (CommandRow &r : *rows)
+        r.batchId = batch;
+    if (!db.commit()) {
+        const QString why = sqlError(db.lastError());
+        db.rollback();
+        return fail(QStringLiteral("insert commands commit"), why, error);
+    }
     return true;
 }
 

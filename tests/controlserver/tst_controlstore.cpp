@@ -233,6 +233,36 @@ private Q_SLOTS:
         QCOMPARE(counts.value(u"queued"_qs), 1);
     }
 
+    void commandsForManyBoxes()
+    {
+        // More rows than one statement takes: every row gets its own id, in row order, and the
+        // batch is named by the first.
+        ControlStore s;
+        QString error;
+        QVERIFY(s.open(m_path, &error));
+        QList<CommandRow> rows;
+        for (int box = 1; box <= 1234; ++box)
+            rows.append(CommandRow{0, 0, box, QStringLiteral("message"), "\xa0", CommandState::Queued, 100, 0, 0, 0, 500,
+                                   QStringLiteral("admin"), {}, {}, {}});
+        QVERIFY2(s.insertCommands(&rows, &error), qPrintable(error));
+        for (qsizetype i = 0; i < rows.size(); ++i) {
+            QCOMPARE(rows[i].batchId, rows[0].id);
+            if (i > 0)
+                QVERIFY(rows[i].id > rows[i - 1].id);
+            const auto stored = s.command(rows[i].id, false);
+            QVERIFY(stored);
+            QCOMPARE(stored->boxId, rows[i].boxId);
+            QCOMPARE(stored->batchId, rows[0].id);
+        }
+        QCOMPARE(s.commands({rows[0].id, 0, std::nullopt, 2000, 0}, false, &error).size(), 1234);
+        // A batch already named keeps its id.
+        QList<CommandRow> more = rows.mid(0, 3);
+        for (CommandRow &r : more)
+            r.batchId = 77;
+        QVERIFY2(s.insertCommands(&more, &error), qPrintable(error));
+        QCOMPARE(s.commands({77, 0, std::nullopt, 10, 0}, false, &error).size(), 3);
+    }
+
     void operatorsTokensAudit()
     {
         ControlStore s;
