@@ -13,7 +13,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QUrlQuery>
 
 Q_LOGGING_CATEGORY(lcHttp, "iptv.control.http")
@@ -97,44 +99,82 @@ std::optional<int> HttpContext::intQuery(const char *name, int fallback, int min
     return v;
 }
 
+/// One request being answered: what the answer needs once the request object is gone (Qt HTTP
+/// Server reuses it for the connection's next request).
+struct HttpApi::Exchange
+{
+    Exchange(QHttpServerResponder &&r, const QHttpServerRequest &req)
+        : responder(std::move(r)), socket(responder.socket()), method(req.method()), path(req.url().path()),
+          remote(req.remoteAddress())
+    {
+        clock.start();
+    }
+    QHttpServerResponder responder;
+    QPointer<QTcpSocket> socket; ///< deleted by the server when the client disconnects
+    Method method;
+    QString path;
+    QHostAddress remote;
+    QElapsedTimer clock;
+    QString route;
+    bool answered = false;
+};
+
 HttpApi::HttpApi(ControlServer *server)
     : QObject(server), m_server(server), m_http(new QHttpServer(this))
 {
     setupRoutes();
     m_http->setMissingHandler([this](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
-        QElapsedTimer clock;
-        clock.start();
-        QString route;
-        HttpReply reply = dispatch(req, &route);
-        // Files (release bundles, many MB, to thousands of boxes) stream from disk in chunks
-        // instead of being copied into every connection's write buffer.
-        std::unique_ptr<QFile> file;
-        if (!reply.filePath.isEmpty() && req.method() != Method::Head) {
-            file = std::make_unique<QFile>(reply.filePath);
-            if (!file->open(QIODevice::ReadOnly)) {
-                reply = HttpReply::error(500, u"internal"_qs, QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName()));
-                file.reset();
-            }
-        }
-        QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));
-        for (const auto &[k, v] : reply.headers)
-            resp.addHeader(k, v);
-        resp.addHeader("Cache-Control", "no-store");
-        auto &metrics = m_server->metrics();
-        metrics.counter(u"controlserver_http_requests_total"_qs, u"HTTP requests by route and status."_qs,
-                        {{u"route"_qs, route}, {u"status"_qs, QString::number(reply.status)}})
-            ->increment();
-        metrics.histogram(u"controlserver_http_request_duration_seconds"_qs, u"Time to answer, by route."_qs,
-                          iptv::MetricsRegistry::defaultLatencyBuckets(), {{u"route"_qs, route}})
-            ->observe(clock.nsecsElapsed() / 1e9);
-        qCDebug(lcHttp).noquote() << req.remoteAddress().toString() << methodName(req.method()) << req.url().path() << reply.status;
-        if (file) {
-            responder.write(file.release(), {{"Content-Type", reply.mimeType}, {"Cache-Control", "no-store"}},
-                            QHttpServerResponder::StatusCode(reply.status));
-            return;
-        }
-        resp.write(std::move(responder));
+        auto exchange = std::make_shared<Exchange>(std::move(responder), req);
+        const Respond respond = [api = QPointer<HttpApi>(this), exchange](HttpReply reply) {
+            if (api)
+                api->send(*exchange, std::move(reply));
+        };
+        if (auto reply = dispatch(req, &exchange->route, respond))
+            send(*exchange, std::move(*reply));
     });
+}
+
+void HttpApi::send(Exchange &x, HttpReply reply)
+{
+    if (x.answered) {
+        qCWarning(lcHttp).noquote() << "a second answer to" << methodName(x.method) << x.path << "dropped";
+        return;
+    }
+    x.answered = true;
+    if (x.method == Method::Head)
+        reply.body.clear();
+    // Files (release bundles, many MB, to thousands of boxes) stream from disk in chunks
+    // instead of being copied into every connection's write buffer.
+    std::unique_ptr<QFile> file;
+    if (!reply.filePath.isEmpty() && x.method != Method::Head) {
+        file = std::make_unique<QFile>(reply.filePath);
+        if (!file->open(QIODevice::ReadOnly)) {
+            reply = HttpReply::error(500, u"internal"_qs, QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName()));
+            file.reset();
+        }
+    }
+    QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));
+    for (const auto &[k, v] : reply.headers)
+        resp.addHeader(k, v);
+    resp.addHeader("Cache-Control", "no-store");
+    auto &metrics = m_server->metrics();
+    metrics.counter(u"controlserver_http_requests_total"_qs, u"HTTP requests by route and status."_qs,
+                    {{u"route"_qs, x.route}, {u"status"_qs, QString::number(reply.status)}})
+        ->increment();
+    metrics.histogram(u"controlserver_http_request_duration_seconds"_qs, u"Time to answer, by route."_qs,
+                      iptv::MetricsRegistry::defaultLatencyBuckets(), {{u"route"_qs, x.route}})
+        ->observe(x.clock.nsecsElapsed() / 1e9);
+    qCDebug(lcHttp).noquote() << x.remote.toString() << methodName(x.method) << x.path << reply.status;
+    if (!x.socket || x.socket->state() != QAbstractSocket::ConnectedState) {
+        qCDebug(lcHttp).noquote() << "client gone before the answer to" << methodName(x.method) << x.path;
+        return;
+    }
+    if (file) {
+        x.responder.write(file.release(), {{"Content-Type", reply.mimeType}, {"Cache-Control", "no-store"}},
+                          QHttpServerResponder::StatusCode(reply.status));
+        return;
+    }
+    resp.write(std::move(x.responder));
 }
 
 HttpApi::~HttpApi() = default;
@@ -157,10 +197,15 @@ void HttpApi::close()
 
 void HttpApi::addRoute(Method method, const QString &pattern, std::optional<Role> role, Handler handler)
 {
-    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, std::move(handler)});
+    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, std::move(handler), {}});
 }
 
-HttpReply HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName)
+void HttpApi::addAsyncRoute(Method method, const QString &pattern, std::optional<Role> role, AsyncHandler handler)
+{
+    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, {}, std::move(handler)});
+}
+
+std::optional<HttpReply> HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName, const Respond &respond)
 {
     const QStringList path = req.url().path().split(u'/', Qt::SkipEmptyParts);
     const Method method = req.method() == Method::Head ? Method::Get : req.method();
@@ -199,10 +244,11 @@ HttpReply HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName)
                                         QStringLiteral("needs the %1 role; %2 is %3").arg(roleName(*r.role), ctx.op->account, roleName(ctx.op->role)));
             }
         }
-        HttpReply reply = r.handler(ctx);
-        if (req.method() == Method::Head)
-            reply.body.clear();
-        return reply;
+        if (r.async) {
+            r.async(ctx, respond);
+            return std::nullopt;
+        }
+        return r.handler(ctx);
     }
     *routeName = pathMatched ? u"method-not-allowed"_qs : u"unmatched"_qs;
     if (pathMatched)
