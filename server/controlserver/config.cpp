@@ -58,6 +58,13 @@ const IntKey s_intKeys[] = {
     {"history/max_events_per_box", nullptr, &ControlConfig::maxEventsPerBox, 1, 1000000},
     {"commands/default_expiry_seconds", nullptr, &ControlConfig::commandExpirySeconds, 1, 365 * 86400},
     {"operators/token_hours", nullptr, &ControlConfig::operatorTokenHours, 1, 24 * 365},
+    {"login/account_failures", nullptr, &ControlConfig::loginAccountFailures, 1, 1000},
+    {"login/address_failures", nullptr, &ControlConfig::loginAddressFailures, 1, 1000000},
+    {"login/backoff_seconds", nullptr, &ControlConfig::loginBackoffSeconds, 1, 86400},
+    {"login/backoff_max_seconds", nullptr, &ControlConfig::loginBackoffMaxSeconds, 1, 7 * 86400},
+    {"login/forget_seconds", nullptr, &ControlConfig::loginForgetSeconds, 1, 30 * 86400},
+    {"login/verify_threads", nullptr, &ControlConfig::loginVerifyThreads, 1, 64},
+    {"login/max_pending", nullptr, &ControlConfig::loginMaxPending, 1, 100000},
 };
 
 } // namespace
@@ -132,6 +139,12 @@ bool loadConfigFile(const QString &path, ControlConfig *config, QString *error)
         config->adminAccount = value("operators/admin_account").toString();
     if (has("operators/admin_password_file"))
         config->adminPasswordFile = resolve(value("operators/admin_password_file").toString());
+    if (config->loginBackoffMaxSeconds < config->loginBackoffSeconds) {
+        *error = QStringLiteral("login/backoff_max_seconds (%1) is below login/backoff_seconds (%2)")
+                     .arg(config->loginBackoffMaxSeconds)
+                     .arg(config->loginBackoffSeconds);
+        return false;
+    }
     return true;
 }
 

@@ -69,6 +69,15 @@ struct ControlConfig
     int passwordOpsLimit = 0;             ///< 0 = libsodium's interactive defaults (tests lower it)
     qsizetype passwordMemLimit = 0;
 
+    // login limits (POST /api/login; operators.h)
+    int loginAccountFailures = 5;         ///< failed logins in a row before an account name is locked
+    int loginAddressFailures = 20;        ///< the same per client address (IPv6: per /64)
+    int loginBackoffSeconds = 2;          ///< the first lock; doubled with every further failure
+    int loginBackoffMaxSeconds = 900;     ///< ... up to this
+    int loginForgetSeconds = 3600;        ///< a name or address without failures for this long starts afresh
+    int loginVerifyThreads = 2;           ///< threads for Argon2id checks (each needs the memory limit, 64 MiB)
+    int loginMaxPending = 32;             ///< checks queued or running; beyond this 503 with Retry-After
+
     QString effectiveDatabase() const;
     bool tlsEnabled() const { return !tlsCertificate.isEmpty() && !tlsKey.isEmpty(); }
 };

@@ -281,20 +281,36 @@ void HttpApi::setupRoutes()
     });
 
     // ---- sessions
-    addRoute(Method::Post, u"/api/login"_qs, std::nullopt, [srv](HttpContext &c) {
+    // The password check runs on the login pool; the answer goes out when it is done. Refusals
+    // by the limits (429) and a full pool (503) say when to come back; all are audited.
+    addAsyncRoute(Method::Post, u"/api/login"_qs, std::nullopt, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
-            return bad;
+            return respond(bad);
         const QString account = body->value(u"account").toString();
-        QString error;
-        const auto login = srv->operators().login(account, body->value(u"password").toString(), srv->now(), &error);
-        srv->audit(account.left(64), u"login"_qs, {}, login ? u"ok"_qs : u"denied"_qs,
-                   login ? QString() : QStringLiteral("from %1").arg(c.request.remoteAddress().toString()));
-        if (!login)
-            return HttpReply::error(401, u"unauthorized"_qs, error);
-        return HttpReply::json({{u"token"_qs, login->token}, {u"expires"_qs, login->expires},
-                                {u"account"_qs, account}, {u"role"_qs, roleName(login->role)}});
+        auto done = [srv, account, respond](const LoginResult &r) {
+            using Outcome = LoginResult::Outcome;
+            static const QString s_audit[] = {u"ok"_qs, u"denied"_qs, u"refused"_qs, u"refused"_qs, u"failed"_qs};
+            srv->audit(account.left(64), u"login"_qs, {}, s_audit[int(r.outcome)], r.outcome == Outcome::Ok ? QString() : r.detail);
+            switch (r.outcome) {
+            case Outcome::Ok:
+                return respond(HttpReply::json({{u"token"_qs, r.token}, {u"expires"_qs, r.expires},
+                                                {u"account"_qs, account}, {u"role"_qs, roleName(r.role)}}));
+            case Outcome::Denied:
+                return respond(HttpReply::error(401, u"unauthorized"_qs, r.message));
+            case Outcome::Throttled:
+            case Outcome::Busy: {
+                HttpReply reply = r.outcome == Outcome::Throttled ? HttpReply::error(429, u"too-many-requests"_qs, r.message)
+                                                                  : HttpReply::error(503, u"busy"_qs, r.message);
+                reply.headers.append({"Retry-After", QByteArray::number(r.retryAfter)});
+                return respond(reply);
+            }
+            case Outcome::Failed:
+                return respond(HttpReply::error(500, u"internal"_qs, r.message));
+            }
+        };
+        srv->operators().login(account, body->value(u"password").toString(), c.request.remoteAddress(), srv->now(), done);
     });
     addRoute(Method::Post, u"/api/logout"_qs, Role::Viewer, [srv](HttpContext &c) {
         srv->operators().logout(c.bearer);
