@@ -515,40 +515,43 @@ void HttpApi::setupRoutes()
             a.append(QJsonObject{{u"account"_qs, o.account}, {u"role"_qs, o.role}, {u"created"_qs, o.created}, {u"disabled"_qs, o.disabled}});
         return HttpReply::json({{u"items"_qs, a}});
     });
-    addRoute(Method::Post, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &c) {
+    // Passwords are hashed on the login pool (Argon2id, 64 MiB): these answer when it is done.
+    addAsyncRoute(Method::Post, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
-            return bad;
+            return respond(bad);
         const QString account = body->value(u"account").toString();
         const auto role = roleFromName(body->value(u"role").toString(u"viewer"_qs));
         if (!role)
-            return HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs);
-        QString error;
-        const bool ok = srv->operators().create(account, body->value(u"password").toString(), *role, srv->now(), &error);
-        srv->audit(c.op->account, u"operator.create"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
-                   ok ? roleName(*role) : error);
-        if (!ok)
-            return HttpReply::error(error.contains(u"exists") ? 409 : 400, error.contains(u"exists") ? u"conflict"_qs : u"bad-request"_qs, error);
-        return HttpReply::json({{u"account"_qs, account}, {u"role"_qs, roleName(*role)}}, 201);
+            return respond(HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs));
+        srv->operators().create(account, body->value(u"password").toString(), *role, srv->now(),
+                                [srv, by = c.op->account, account, role = *role, respond](bool ok, const QString &error) {
+                                    srv->audit(by, u"operator.create"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
+                                               ok ? roleName(role) : error);
+                                    if (!ok) {
+                                        const bool exists = error.contains(u"exists");
+                                        return respond(HttpReply::error(exists ? 409 : 400,
+                                                                        exists ? u"conflict"_qs : u"bad-request"_qs, error));
+                                    }
+                                    respond(HttpReply::json({{u"account"_qs, account}, {u"role"_qs, roleName(role)}}, 201));
+                                });
     });
-    addRoute(Method::Patch, u"/api/operators/<account>"_qs, Role::Admin, [srv](HttpContext &c) {
+    addAsyncRoute(Method::Patch, u"/api/operators/<account>"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
-            return bad;
+            return respond(bad);
         const QString account = c.params.value(0);
         std::optional<Role> role;
         if (body->contains(u"role")) {
             role = roleFromName(body->value(u"role").toString());
             if (!role)
-                return HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs);
+                return respond(HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs));
         }
         std::optional<bool> disabled;
         if (body->contains(u"disabled"))
             disabled = body->value(u"disabled").toBool();
-        QString error;
-        const bool ok = srv->operators().update(account, role, body->value(u"password").toString(), disabled, &error);
         QStringList what;
         if (role)
             what.append(u"role "_qs + roleName(*role));
@@ -556,11 +559,17 @@ void HttpApi::setupRoutes()
             what.append(*disabled ? u"disabled"_qs : u"enabled"_qs);
         if (body->contains(u"password"))
             what.append(u"password changed"_qs);
-        srv->audit(c.op->account, u"operator.update"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs, ok ? what.join(u", ") : error);
-        if (!ok)
-            return HttpReply::error(error.startsWith(u"no account") ? 404 : 400,
-                                    error.startsWith(u"no account") ? u"not-found"_qs : u"bad-request"_qs, error);
-        return HttpReply::json({{u"account"_qs, account}, {u"status"_qs, u"updated"_qs}});
+        srv->operators().update(account, role, body->value(u"password").toString(), disabled,
+                                [srv, by = c.op->account, account, what, respond](bool ok, const QString &error) {
+                                    srv->audit(by, u"operator.update"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
+                                               ok ? what.join(u", ") : error);
+                                    if (!ok) {
+                                        const bool missing = error.startsWith(u"no account");
+                                        return respond(HttpReply::error(missing ? 404 : 400,
+                                                                        missing ? u"not-found"_qs : u"bad-request"_qs, error));
+                                    }
+                                    respond(HttpReply::json({{u"account"_qs, account}, {u"status"_qs, u"updated"_qs}}));
+                                });
     });
 }
 

@@ -206,7 +206,10 @@ bool OperatorDirectory::ensureInitialAdmin(const QString &account, const QString
         password = generatePassword();
         *generated = password;
     }
-    return create(account, password, Role::Admin, QDateTime::currentSecsSinceEpoch(), error);
+    // At start, before anything is served: hashing here holds nothing up.
+    return checkNewAccount(account, password, error)
+        && insertAccount(account, hashPassword(password, m_opsLimit, m_memLimit), Role::Admin,
+                         QDateTime::currentSecsSinceEpoch(), error);
 }
 
 QString OperatorDirectory::addressKey(const QHostAddress &address)
@@ -364,7 +367,7 @@ void OperatorDirectory::logout(const QString &token)
     m_store->deleteOperatorToken(hash, &error);
 }
 
-bool OperatorDirectory::create(const QString &account, const QString &password, Role role, qint64 now, QString *error)
+bool OperatorDirectory::checkNewAccount(const QString &account, const QString &password, QString *error) const
 {
     static const QRegularExpression s_name(QStringLiteral("^[A-Za-z0-9._@-]{1,64}$"));
     if (!s_name.match(account).hasMatch()) {
@@ -379,16 +382,71 @@ bool OperatorDirectory::create(const QString &account, const QString &password, 
         *error = QStringLiteral("account %1 exists").arg(account);
         return false;
     }
-    const QByteArray hash = hashPassword(password, m_opsLimit, m_memLimit);
+    return true;
+}
+
+bool OperatorDirectory::insertAccount(const QString &account, const QByteArray &hash, Role role, qint64 now, QString *error)
+{
     if (hash.isEmpty()) {
         *error = QStringLiteral("password hashing failed (out of memory?)");
+        return false;
+    }
+    if (m_store->operatorAccount(account)) { // created by another request while the hash was made
+        *error = QStringLiteral("account %1 exists").arg(account);
         return false;
     }
     return m_store->insertOperator({account, hash, roleName(role), now, false}, error);
 }
 
-bool OperatorDirectory::update(const QString &account, std::optional<Role> role, const QString &password,
-                               std::optional<bool> disabled, QString *error)
+void OperatorDirectory::hashLater(const QString &password, std::function<void(const QByteArray &)> then)
+{
+    ++m_hashing;
+    auto *watcher = new QFutureWatcher<QByteArray>(&m_jobs);
+    QObject::connect(watcher, &QFutureWatcher<QByteArray>::finished, &m_jobs, [this, watcher, then = std::move(then)] {
+        watcher->deleteLater();
+        --m_hashing;
+        then(watcher->result());
+    });
+    watcher->setFuture(QtConcurrent::run(&m_pool, [password, ops = m_opsLimit, mem = m_memLimit] {
+        return hashPassword(password, ops, mem);
+    }));
+}
+
+void OperatorDirectory::create(const QString &account, const QString &password, Role role, qint64 now, Done done)
+{
+    QString error;
+    if (!checkNewAccount(account, password, &error))
+        return done(false, error);
+    hashLater(password, [this, account, role, now, done = std::move(done)](const QByteArray &hash) {
+        QString insertError;
+        const bool ok = insertAccount(account, hash, role, now, &insertError);
+        done(ok, insertError);
+    });
+}
+
+void OperatorDirectory::update(const QString &account, std::optional<Role> role, const QString &password,
+                               std::optional<bool> disabled, Done done)
+{
+    QString error;
+    if (!m_store->operatorAccount(account, &error))
+        return done(false, QStringLiteral("no account %1").arg(account));
+    if (password.isEmpty()) {
+        const bool ok = applyUpdate(account, role, {}, disabled, &error);
+        return done(ok, error);
+    }
+    if (password.size() < 8)
+        return done(false, QStringLiteral("passwords need at least 8 characters"));
+    hashLater(password, [this, account, role, disabled, done = std::move(done)](const QByteArray &hash) {
+        if (hash.isEmpty())
+            return done(false, QStringLiteral("password hashing failed (out of memory?)"));
+        QString updateError;
+        const bool ok = applyUpdate(account, role, hash, disabled, &updateError);
+        done(ok, updateError);
+    });
+}
+
+bool OperatorDirectory::applyUpdate(const QString &account, std::optional<Role> role, const QByteArray &hash,
+                                    std::optional<bool> disabled, QString *error)
 {
     auto op = m_store->operatorAccount(account, error);
     if (!op) {
@@ -399,13 +457,8 @@ bool OperatorDirectory::update(const QString &account, std::optional<Role> role,
         op->role = roleName(*role);
     if (disabled)
         op->disabled = *disabled;
-    if (!password.isEmpty()) {
-        if (password.size() < 8) {
-            *error = QStringLiteral("passwords need at least 8 characters");
-            return false;
-        }
-        op->passwordHash = hashPassword(password, m_opsLimit, m_memLimit);
-    }
+    if (!hash.isEmpty())
+        op->passwordHash = hash;
     if (!m_store->updateOperator(*op, error))
         return false;
     forget(account);

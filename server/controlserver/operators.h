@@ -125,6 +125,8 @@ public:
     QThreadPool *verifyPool() { return &m_pool; }
     /// Checks queued or running on the pool.
     int pendingLogins() const { return m_pending; }
+    /// Hashes of new passwords (create, update) queued or running on the pool.
+    int pendingHashes() const { return m_hashing; }
     LoginThrottle &accountThrottle() { return m_accounts; }
     LoginThrottle &addressThrottle() { return m_addresses; }
     /// Replaces the monotonic milliseconds clock of the limits (tests move time on).
@@ -132,14 +134,26 @@ public:
     std::optional<OperatorIdentity> authenticate(const QString &token, qint64 now);
     void logout(const QString &token);
 
-    bool create(const QString &account, const QString &password, Role role, qint64 now, QString *error);
-    /// Changes role, password and/or disabled; revokes the account's tokens on any change.
-    bool update(const QString &account, std::optional<Role> role, const QString &password, std::optional<bool> disabled,
-                QString *error);
+    /// How create() and update() end: ok, or the error (which names the account or the field).
+    using Done = std::function<void(bool ok, const QString &error)>;
+    /// Checks name and password, hashes the password on the login pool, then stores the account;
+    /// `done` runs on this thread (before create() returns when the checks fail).
+    void create(const QString &account, const QString &password, Role role, qint64 now, Done done);
+    /// Changes role, password and/or disabled; revokes the account's tokens on any change. A new
+    /// password is hashed on the login pool first; `done` runs on this thread.
+    void update(const QString &account, std::optional<Role> role, const QString &password, std::optional<bool> disabled,
+                Done done);
 
 private:
     QByteArray tokenHash(const QString &token) const;
     void forget(const QString &account);
+    bool checkNewAccount(const QString &account, const QString &password, QString *error) const;
+    bool insertAccount(const QString &account, const QByteArray &hash, Role role, qint64 now, QString *error);
+    bool applyUpdate(const QString &account, std::optional<Role> role, const QByteArray &hash, std::optional<bool> disabled,
+                     QString *error);
+    /// Hashes `password` with the configured limits on the login pool; `then` gets the hash
+    /// (empty when hashing failed) on this thread.
+    void hashLater(const QString &password, std::function<void(const QByteArray &)> then);
     void finishLogin(const QString &account, const QString &address, const QString &from, const QByteArray &hash,
                      bool verified, qint64 now, const LoginDone &done);
 
@@ -160,6 +174,7 @@ private:
     LoginThrottle m_addresses;
     int m_maxPending;
     int m_pending = 0;
+    int m_hashing = 0;
     std::function<qint64()> m_clock;
     iptv::Counter *m_attempts[5] = {};
     iptv::Gauge *m_pendingGauge = nullptr;

@@ -3,7 +3,8 @@
 // with the same limits as real ones, failed logins are limited per account name and per client
 // address (429 + Retry-After, growing backoff, reset by a success), a full login pool answers 503,
 // refusals and failures are audited and counted in /metrics, and tokens already issued (HTTP and
-// the operator WebSocket) keep working while their account is locked. LoginThrottle's arithmetic
+// the operator WebSocket) keep working while their account is locked. New passwords (operator
+// create and update) are hashed off the event loop too. LoginThrottle's arithmetic
 // and the [login] config keys are tested on their own.
 
 #include "testbox.h"
@@ -339,10 +340,53 @@ private Q_SLOTS:
         PoolGate gate(m_server->operators().verifyPool());
         auto login = postLogin(m_nam, port(), u"admin"_qs, kAdminPassword);
         QTRY_COMPARE(m_server->operators().pendingLogins(), 1);
-        QString error;
-        QVERIFY2(m_server->operators().update(u"admin"_qs, std::nullopt, {}, true, &error), qPrintable(error));
+        // No password: nothing to hash, done at once.
+        bool updated = false;
+        m_server->operators().update(u"admin"_qs, std::nullopt, {}, true, [&updated](bool ok, const QString &) { updated = ok; });
+        QVERIFY(updated);
         gate.open();
         QCOMPARE(finish(login.get()).status, 401);
+    }
+
+    void newPasswordsAreHashedOffTheLoop()
+    {
+        m_config.loginVerifyThreads = 1;
+        m_config.passwordOpsLimit = 2; // not the tests' usual limits: new hashes follow the config
+        QVERIFY(start());
+        const QString admin = tokenFor(u"admin"_qs);
+        auto send = [this, &admin](const QByteArray &verb, const QString &path, const QJsonObject &body) {
+            QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port()).arg(path)));
+            req.setRawHeader("Authorization", "Bearer " + admin.toLatin1());
+            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+            return std::unique_ptr<QNetworkReply>(m_nam.sendCustomRequest(req, verb, QJsonDocument(body).toJson()));
+        };
+        {
+            PoolGate gate(m_server->operators().verifyPool());
+            auto create = send("POST", u"/api/operators"_qs,
+                               {{u"account"_qs, u"nina"_qs}, {u"password"_qs, u"first-password"_qs}, {u"role"_qs, u"viewer"_qs}});
+            QTRY_COMPARE(m_server->operators().pendingHashes(), 1);
+            QCOMPARE(http(m_nam, "GET", port(), u"/healthz"_qs).status, 200);
+            QVERIFY(!create->isFinished());
+            gate.open();
+            QCOMPARE(finish(create.get()).status, 201);
+        }
+        {
+            PoolGate gate(m_server->operators().verifyPool());
+            auto patch = send("PATCH", u"/api/operators/nina"_qs, {{u"password"_qs, u"second-password"_qs}});
+            QTRY_COMPARE(m_server->operators().pendingHashes(), 1);
+            QCOMPARE(http(m_nam, "GET", port(), u"/healthz"_qs).status, 200);
+            QVERIFY(!patch->isFinished());
+            gate.open();
+            QCOMPARE(finish(patch.get()).status, 200);
+        }
+        QCOMPARE(tryLogin(m_nam, port(), u"nina"_qs, u"first-password"_qs).status, 401);
+        QCOMPARE(tryLogin(m_nam, port(), u"nina"_qs, u"second-password"_qs).status, 200);
+        QCOMPARE(argonParameters(m_server->operators().verificationHash(u"nina"_qs)), u"m=8192,t=2,p=1"_qs);
+        // Refused before any hashing: answered at once, audited like before.
+        QCOMPARE(finish(send("POST", u"/api/operators"_qs, {{u"account"_qs, u"nina"_qs}, {u"password"_qs, u"third-password"_qs}}).get()).status, 409);
+        QCOMPARE(finish(send("PATCH", u"/api/operators/nobody"_qs, {{u"password"_qs, u"third-password"_qs}}).get()).status, 404);
+        QCOMPARE(finish(send("PATCH", u"/api/operators/nina"_qs, {{u"password"_qs, u"short"_qs}}).get()).status, 400);
+        QCOMPARE(m_server->operators().pendingHashes(), 0);
     }
 
     void throttleArithmetic()
