@@ -139,6 +139,21 @@ bool loadConfigFile(const QString &path, ControlConfig *config, QString *error)
         config->adminAccount = value("operators/admin_account").toString();
     if (has("operators/admin_password_file"))
         config->adminPasswordFile = resolve(value("operators/admin_password_file").toString());
+    if (has("login/trusted_proxies")) {
+        // QSettings reads "a, b" as a list already; a single entry comes as a string.
+        config->trustedProxies.clear();
+        for (const QString &entry : value("login/trusted_proxies").toStringList()) {
+            const QString text = entry.trimmed();
+            if (text.isEmpty())
+                continue;
+            auto subnet = QHostAddress::parseSubnet(text);
+            if (subnet.first.isNull()) {
+                *error = QStringLiteral("login/trusted_proxies: \"%1\" is neither an address nor a subnet like 10.0.0.0/8").arg(text);
+                return false;
+            }
+            config->trustedProxies.append(subnet);
+        }
+    }
     if (config->loginBackoffMaxSeconds < config->loginBackoffSeconds) {
         *error = QStringLiteral("login/backoff_max_seconds (%1) is below login/backoff_seconds (%2)")
                      .arg(config->loginBackoffMaxSeconds)

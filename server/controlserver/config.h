@@ -4,6 +4,8 @@
 // documents every key) with command-line flags overriding it.
 
 #include <QHostAddress>
+#include <QList>
+#include <QPair>
 #include <QRegularExpression>
 #include <QString>
 #include <QtGlobal>
@@ -77,6 +79,9 @@ struct ControlConfig
     int loginForgetSeconds = 3600;        ///< a name or address without failures for this long starts afresh
     int loginVerifyThreads = 2;           ///< threads for Argon2id checks (each needs the memory limit, 64 MiB)
     int loginMaxPending = 32;             ///< checks queued or running; beyond this 503 with Retry-After
+    /// Reverse proxies (addresses or subnets) whose X-Forwarded-For names the client for the login
+    /// limits and the audit log; empty = the peer's address is the client's.
+    QList<QPair<QHostAddress, int>> trustedProxies;
 
     QString effectiveDatabase() const;
     bool tlsEnabled() const { return !tlsCertificate.isEmpty() && !tlsKey.isEmpty(); }

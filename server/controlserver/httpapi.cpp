@@ -310,7 +310,14 @@ void HttpApi::setupRoutes()
                 return respond(HttpReply::error(500, u"internal"_qs, r.message));
             }
         };
-        srv->operators().login(account, body->value(u"password").toString(), c.request.remoteAddress(), srv->now(), done);
+        QList<QByteArray> forwardedFor;
+        for (const auto &[name, value] : c.request.headers()) {
+            if (name.compare("X-Forwarded-For", Qt::CaseInsensitive) == 0)
+                forwardedFor.append(value);
+        }
+        const QHostAddress client = OperatorDirectory::clientAddress(c.request.remoteAddress(), forwardedFor,
+                                                                     srv->config().trustedProxies);
+        srv->operators().login(account, body->value(u"password").toString(), client, srv->now(), done);
     });
     addRoute(Method::Post, u"/api/logout"_qs, Role::Viewer, [srv](HttpContext &c) {
         srv->operators().logout(c.bearer);

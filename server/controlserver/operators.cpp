@@ -224,6 +224,34 @@ QString OperatorDirectory::addressKey(const QHostAddress &address)
     return QHostAddress(ip6).toString() + u"/64";
 }
 
+QHostAddress OperatorDirectory::clientAddress(const QHostAddress &peer, const QList<QByteArray> &forwardedFor,
+                                             const QList<QPair<QHostAddress, int>> &trusted)
+{
+    // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; subnets are written as IPv4.
+    auto plain = [](const QHostAddress &a) {
+        bool v4 = false;
+        const quint32 ip4 = a.toIPv4Address(&v4);
+        return v4 ? QHostAddress(ip4) : a;
+    };
+    auto isTrusted = [&trusted](const QHostAddress &a) {
+        return std::any_of(trusted.cbegin(), trusted.cend(), [&a](const QPair<QHostAddress, int> &s) { return a.isInSubnet(s); });
+    };
+    QList<QByteArray> hops;
+    for (const QByteArray &header : forwardedFor)
+        hops += header.split(',');
+    QHostAddress client = plain(peer);
+    while (!hops.isEmpty() && isTrusted(client)) {
+        QByteArray hop = hops.takeLast().trimmed();
+        if (hop.startsWith('[') && hop.contains(']')) // [v6]:port, as some proxies write it
+            hop = hop.mid(1, hop.indexOf(']') - 1);
+        QHostAddress next;
+        if (!next.setAddress(QString::fromLatin1(hop)))
+            break; // garbage from the proxy: the proxy is the client
+        client = plain(next);
+    }
+    return client;
+}
+
 QByteArray OperatorDirectory::verificationHash(const QString &account) const
 {
     const auto op = m_store->operatorAccount(account);

@@ -120,6 +120,11 @@ public:
     QByteArray verificationHash(const QString &account) const;
     /// The key the per-address limit counts under: the IPv4 address, or an IPv6 address's /64.
     static QString addressKey(const QHostAddress &address);
+    /// The client behind `peer`: while the nearest hop is one of the `trusted` proxies, the next
+    /// address from the right of X-Forwarded-For (`forwardedFor`, every such header's value in
+    /// order); addresses further left were written by the client and prove nothing.
+    static QHostAddress clientAddress(const QHostAddress &peer, const QList<QByteArray> &forwardedFor,
+                                      const QList<QPair<QHostAddress, int>> &trusted);
 
     /// The pool the Argon2id checks run on (tests fill it to hold a check back).
     QThreadPool *verifyPool() { return &m_pool; }

@@ -4,7 +4,8 @@
 // address (429 + Retry-After, growing backoff, reset by a success), a full login pool answers 503,
 // refusals and failures are audited and counted in /metrics, and tokens already issued (HTTP and
 // the operator WebSocket) keep working while their account is locked. New passwords (operator
-// create and update) are hashed off the event loop too. LoginThrottle's arithmetic
+// create and update) are hashed off the event loop too. Behind trusted proxies the client is read
+// from X-Forwarded-For. LoginThrottle's arithmetic
 // and the [login] config keys are tested on their own.
 
 #include "testbox.h"
@@ -442,15 +443,75 @@ private Q_SLOTS:
         QCOMPARE(OperatorDirectory::addressKey(QHostAddress(address)), key);
     }
 
+    void clientAddress_data()
+    {
+        QTest::addColumn<QString>("peer");
+        QTest::addColumn<QString>("forwardedFor"); ///< header values separated by |
+        QTest::addColumn<QString>("trusted");      ///< subnets separated by space
+        QTest::addColumn<QString>("client");
+        const QString proxies = u"127.0.0.1 10.0.0.0/8 2001:db8::/32"_qs;
+        QTest::newRow("no proxy trusted") << u"127.0.0.1"_qs << u"203.0.113.5"_qs << QString() << u"127.0.0.1"_qs;
+        QTest::newRow("through a proxy") << u"127.0.0.1"_qs << u"203.0.113.5"_qs << proxies << u"203.0.113.5"_qs;
+        QTest::newRow("mapped peer") << u"::ffff:127.0.0.1"_qs << u"203.0.113.5"_qs << proxies << u"203.0.113.5"_qs;
+        QTest::newRow("client-written hops ignored") << u"127.0.0.1"_qs << u"198.51.100.1, 203.0.113.5"_qs << proxies << u"203.0.113.5"_qs;
+        QTest::newRow("two proxies") << u"127.0.0.1"_qs << u"203.0.113.5, 10.1.2.3"_qs << proxies << u"203.0.113.5"_qs;
+        QTest::newRow("two headers") << u"127.0.0.1"_qs << u"203.0.113.5|10.1.2.3"_qs << proxies << u"203.0.113.5"_qs;
+        QTest::newRow("untrusted peer") << u"192.0.2.9"_qs << u"203.0.113.5"_qs << proxies << u"192.0.2.9"_qs;
+        QTest::newRow("no header") << u"127.0.0.1"_qs << QString() << proxies << u"127.0.0.1"_qs;
+        QTest::newRow("garbage") << u"127.0.0.1"_qs << u"not-an-address"_qs << proxies << u"127.0.0.1"_qs;
+        QTest::newRow("IPv6 in brackets") << u"2001:db8::1"_qs << u"[2001:db8:ffff::7]:4711, [2a00::9]"_qs << proxies << u"2a00::9"_qs;
+    }
+    void clientAddress()
+    {
+        QFETCH(QString, peer);
+        QFETCH(QString, forwardedFor);
+        QFETCH(QString, trusted);
+        QFETCH(QString, client);
+        QList<QByteArray> headers;
+        for (const QString &h : forwardedFor.split(u'|', Qt::SkipEmptyParts))
+            headers.append(h.toLatin1());
+        QList<QPair<QHostAddress, int>> subnets;
+        for (const QString &t : trusted.split(u' ', Qt::SkipEmptyParts))
+            subnets.append(QHostAddress::parseSubnet(t));
+        QCOMPARE(OperatorDirectory::clientAddress(QHostAddress(peer), headers, subnets), QHostAddress(client));
+    }
+
+    void limitsTheClientBehindATrustedProxy()
+    {
+        m_config.loginAddressFailures = 2;
+        m_config.trustedProxies = {QHostAddress::parseSubnet(u"127.0.0.1"_qs)};
+        QVERIFY(start());
+        const QString admin = tokenFor(u"admin"_qs);
+        auto login = [this](const QString &account, const QByteArray &client) {
+            QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1/api/login").arg(port())));
+            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+            req.setRawHeader("X-Forwarded-For", client);
+            const QJsonObject body{{u"account"_qs, account}, {u"password"_qs, u"wrong"_qs}};
+            std::unique_ptr<QNetworkReply> reply(m_nam.post(req, QJsonDocument(body).toJson()));
+            return finish(reply.get()).status;
+        };
+        QCOMPARE(login(u"a"_qs, "203.0.113.5"), 401);
+        QCOMPARE(login(u"b"_qs, "203.0.113.5"), 401);
+        QCOMPARE(login(u"c"_qs, "203.0.113.5"), 429);
+        // Another client through the same proxy is not held up, nor is the proxy itself.
+        QCOMPARE(login(u"d"_qs, "198.51.100.7"), 401);
+        QCOMPARE(tryLogin(m_nam, port(), u"e"_qs, u"wrong"_qs).status, 401);
+        const Http audit = http(m_nam, "GET", port(), u"/api/audit?account=c"_qs, admin);
+        QVERIFY(audit.json().value(u"items").toArray().first()[u"detail"].toString().startsWith(u"from 203.0.113.5:"));
+    }
+
     void configKeys_data()
     {
         QTest::addColumn<QString>("ini");
-        QTest::addColumn<QString>("expect"); ///< account|address|backoff|max|forget|threads|pending, or the error
-        QTest::newRow("defaults") << QString() << u"5|20|2|900|3600|2|32"_qs;
+        QTest::addColumn<QString>("expect"); ///< account|address|backoff|max|forget|threads|pending|proxies, or the error
+        QTest::newRow("defaults") << QString() << u"5|20|2|900|3600|2|32|"_qs;
         QTest::newRow("all") << u"[login]\naccount_failures=3\naddress_failures=50\nbackoff_seconds=5\n"
-                                "backoff_max_seconds=600\nforget_seconds=7200\nverify_threads=4\nmax_pending=8\n"_qs
-                             << u"3|50|5|600|7200|4|8"_qs;
+                                "backoff_max_seconds=600\nforget_seconds=7200\nverify_threads=4\nmax_pending=8\n"
+                                "trusted_proxies=127.0.0.1, 10.0.0.0/8\n"_qs
+                             << u"3|50|5|600|7200|4|8|127.0.0.1/32 10.0.0.0/8"_qs;
         QTest::newRow("zero failures") << u"[login]\naccount_failures=0\n"_qs << u"login/account_failures"_qs;
+        QTest::newRow("bad proxy") << u"[login]\ntrusted_proxies=10.0.0.0/8, proxy.example\n"_qs
+                                   << u"login/trusted_proxies: \"proxy.example\" is neither"_qs;
         QTest::newRow("cap below the first lock") << u"[login]\nbackoff_seconds=60\nbackoff_max_seconds=30\n"_qs
                                                   << u"login/backoff_max_seconds (30) is below login/backoff_seconds (60)"_qs;
     }
@@ -473,10 +534,14 @@ private Q_SLOTS:
             return;
         }
         QVERIFY2(ok, qPrintable(error));
+        QStringList proxies;
+        for (const auto &[address, bits] : c.trustedProxies)
+            proxies.append(QStringLiteral("%1/%2").arg(address.toString()).arg(bits));
+        const QString subnets = proxies.join(u' ');
         const QString got = QStringList{QString::number(c.loginAccountFailures), QString::number(c.loginAddressFailures),
                                         QString::number(c.loginBackoffSeconds), QString::number(c.loginBackoffMaxSeconds),
                                         QString::number(c.loginForgetSeconds), QString::number(c.loginVerifyThreads),
-                                        QString::number(c.loginMaxPending)}
+                                        QString::number(c.loginMaxPending), subnets}
                                 .join(u'|');
         QCOMPARE(got, expect);
     }
@@ -495,6 +560,7 @@ private Q_SLOTS:
         QCOMPARE(shipped.loginForgetSeconds, defaults.loginForgetSeconds);
         QCOMPARE(shipped.loginVerifyThreads, defaults.loginVerifyThreads);
         QCOMPARE(shipped.loginMaxPending, defaults.loginMaxPending);
+        QCOMPARE(shipped.trustedProxies, defaults.trustedProxies);
     }
 
 private:
