@@ -81,6 +81,8 @@ public:
     /// when the client has gone meanwhile.
     using Respond = std::function<void(HttpReply)>;
     /// The request in the context is only valid during the call: copy what the work needs.
+    /// Qt HTTP Server reads a connection's next request meanwhile, so a client that pipelines
+    /// (curl, browsers and QNetworkAccessManager do not) may get a later answer first.
     using AsyncHandler = std::function<void(HttpContext &, Respond)>;
     void addAsyncRoute(QHttpServerRequest::Method method, const QString &pattern, std::optional<Role> role,
                        AsyncHandler handler);

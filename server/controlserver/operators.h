@@ -3,10 +3,11 @@
 // Operator accounts: roles, password login to a bearer token, token checks with a small cache.
 // Passwords are Argon2id (crypto_pwhash_str); tokens are random and stored as keyed hashes.
 //
-// A login costs one Argon2id check (64 MiB, tens of milliseconds): it runs on a small pool of its
-// own, never on the event loop, and an unknown account is checked against a dummy hash made with
-// the same limits, so neither the answer nor its time tells which accounts exist. Failed logins
-// are limited per account name and per client address (LoginThrottle).
+// A login costs one Argon2id check (64 MiB, about 0.1 s): it runs on a small pool of its own,
+// never on the event loop, and an unknown account is checked against a dummy hash made with the
+// same limits, so neither the answer nor its time tells which accounts exist. New passwords are
+// hashed on the same pool. Failed logins are limited per account name and per client address
+// (LoginThrottle).
 
 #include "store.h"
 
