@@ -59,6 +59,13 @@ const IntKey s_intKeys[] = {
     {"history/max_queued_rows", nullptr, &ControlConfig::maxQueuedRows, 100, 100000000},
     {"commands/default_expiry_seconds", nullptr, &ControlConfig::commandExpirySeconds, 1, 365 * 86400},
     {"operators/token_hours", nullptr, &ControlConfig::operatorTokenHours, 1, 24 * 365},
+    {"login/account_failures", nullptr, &ControlConfig::loginAccountFailures, 1, 1000},
+    {"login/address_failures", nullptr, &ControlConfig::loginAddressFailures, 1, 1000000},
+    {"login/backoff_seconds", nullptr, &ControlConfig::loginBackoffSeconds, 1, 86400},
+    {"login/backoff_max_seconds", nullptr, &ControlConfig::loginBackoffMaxSeconds, 1, 7 * 86400},
+    {"login/forget_seconds", nullptr, &ControlConfig::loginForgetSeconds, 1, 30 * 86400},
+    {"login/verify_threads", nullptr, &ControlConfig::loginVerifyThreads, 1, 64},
+    {"login/max_pending", nullptr, &ControlConfig::loginMaxPending, 1, 100000},
 };
 
 } // namespace
@@ -133,6 +140,27 @@ bool loadConfigFile(const QString &path, ControlConfig *config, QString *error)
         config->adminAccount = value("operators/admin_account").toString();
     if (has("operators/admin_password_file"))
         config->adminPasswordFile = resolve(value("operators/admin_password_file").toString());
+    if (has("login/trusted_proxies")) {
+        // QSettings reads "a, b" as a list already; a single entry comes as a string.
+        config->trustedProxies.clear();
+        for (const QString &entry : value("login/trusted_proxies").toStringList()) {
+            const QString text = entry.trimmed();
+            if (text.isEmpty())
+                continue;
+            auto subnet = QHostAddress::parseSubnet(text);
+            if (subnet.first.isNull()) {
+                *error = QStringLiteral("login/trusted_proxies: \"%1\" is neither an address nor a subnet like 10.0.0.0/8").arg(text);
+                return false;
+            }
+            config->trustedProxies.append(subnet);
+        }
+    }
+    if (config->loginBackoffMaxSeconds < config->loginBackoffSeconds) {
+        *error = QStringLiteral("login/backoff_max_seconds (%1) is below login/backoff_seconds (%2)")
+                     .arg(config->loginBackoffMaxSeconds)
+                     .arg(config->loginBackoffSeconds);
+        return false;
+    }
     return true;
 }
 

@@ -4,6 +4,8 @@
 // documents every key) with command-line flags overriding it.
 
 #include <QHostAddress>
+#include <QList>
+#include <QPair>
 #include <QRegularExpression>
 #include <QString>
 #include <QtGlobal>
@@ -73,6 +75,18 @@ struct ControlConfig
     int operatorTokenHours = 12;
     int passwordOpsLimit = 0;             ///< 0 = libsodium's interactive defaults (tests lower it)
     qsizetype passwordMemLimit = 0;
+
+    // login limits (POST /api/login; operators.h)
+    int loginAccountFailures = 5;         ///< failed logins in a row before an account name is locked
+    int loginAddressFailures = 20;        ///< the same per client address (IPv6: per /64)
+    int loginBackoffSeconds = 2;          ///< the first lock; doubled with every further failure
+    int loginBackoffMaxSeconds = 900;     ///< ... up to this
+    int loginForgetSeconds = 3600;        ///< a name or address without failures for this long starts afresh
+    int loginVerifyThreads = 2;           ///< threads for Argon2id checks (each needs the memory limit, 64 MiB)
+    int loginMaxPending = 32;             ///< checks queued or running; beyond this 503 with Retry-After
+    /// Reverse proxies (addresses or subnets) whose X-Forwarded-For names the client for the login
+    /// limits and the audit log; empty = the peer's address is the client's.
+    QList<QPair<QHostAddress, int>> trustedProxies;
 
     QString effectiveDatabase() const;
     /// The heartbeat Welcome announces ("hb"): heartbeatSeconds, lowered to half the idle timeout

@@ -154,8 +154,7 @@ bool ControlServer::start(QString *error)
         if (!m_store.setMeta(QStringLiteral("hash_key"), m_hashKey, error))
             return false;
     }
-    m_operators = std::make_unique<OperatorDirectory>(&m_store, m_hashKey, m_config.operatorTokenHours,
-                                                      m_config.passwordOpsLimit, m_config.passwordMemLimit);
+    m_operators = std::make_unique<OperatorDirectory>(&m_store, m_hashKey, m_config, &m_metrics);
     if (!m_operators->ensureInitialAdmin(m_config.adminAccount, m_config.adminPasswordFile, &m_generatedPassword, error))
         return false;
     if (!m_generatedPassword.isEmpty()) {

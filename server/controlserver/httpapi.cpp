@@ -13,7 +13,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QUrlQuery>
 
 Q_LOGGING_CATEGORY(lcHttp, "iptv.control.http")
@@ -97,44 +99,82 @@ std::optional<int> HttpContext::intQuery(const char *name, int fallback, int min
     return v;
 }
 
+/// One request being answered: what the answer needs once the request object is gone (Qt HTTP
+/// Server reuses it for the connection's next request).
+struct HttpApi::Exchange
+{
+    Exchange(QHttpServerResponder &&r, const QHttpServerRequest &req)
+        : responder(std::move(r)), socket(responder.socket()), method(req.method()), path(req.url().path()),
+          remote(req.remoteAddress())
+    {
+        clock.start();
+    }
+    QHttpServerResponder responder;
+    QPointer<QTcpSocket> socket; ///< deleted by the server when the client disconnects
+    Method method;
+    QString path;
+    QHostAddress remote;
+    QElapsedTimer clock;
+    QString route;
+    bool answered = false;
+};
+
 HttpApi::HttpApi(ControlServer *server)
     : QObject(server), m_server(server), m_http(new QHttpServer(this))
 {
     setupRoutes();
     m_http->setMissingHandler([this](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
-        QElapsedTimer clock;
-        clock.start();
-        QString route;
-        HttpReply reply = dispatch(req, &route);
-        // Files (release bundles, many MB, to thousands of boxes) stream from disk in chunks
-        // instead of being copied into every connection's write buffer.
-        std::unique_ptr<QFile> file;
-        if (!reply.filePath.isEmpty() && req.method() != Method::Head) {
-            file = std::make_unique<QFile>(reply.filePath);
-            if (!file->open(QIODevice::ReadOnly)) {
-                reply = HttpReply::error(500, u"internal"_qs, QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName()));
-                file.reset();
-            }
-        }
-        QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));
-        for (const auto &[k, v] : reply.headers)
-            resp.addHeader(k, v);
-        resp.addHeader("Cache-Control", "no-store");
-        auto &metrics = m_server->metrics();
-        metrics.counter(u"controlserver_http_requests_total"_qs, u"HTTP requests by route and status."_qs,
-                        {{u"route"_qs, route}, {u"status"_qs, QString::number(reply.status)}})
-            ->increment();
-        metrics.histogram(u"controlserver_http_request_duration_seconds"_qs, u"Time to answer, by route."_qs,
-                          iptv::MetricsRegistry::defaultLatencyBuckets(), {{u"route"_qs, route}})
-            ->observe(clock.nsecsElapsed() / 1e9);
-        qCDebug(lcHttp).noquote() << req.remoteAddress().toString() << methodName(req.method()) << req.url().path() << reply.status;
-        if (file) {
-            responder.write(file.release(), {{"Content-Type", reply.mimeType}, {"Cache-Control", "no-store"}},
-                            QHttpServerResponder::StatusCode(reply.status));
-            return;
-        }
-        resp.write(std::move(responder));
+        auto exchange = std::make_shared<Exchange>(std::move(responder), req);
+        const Respond respond = [api = QPointer<HttpApi>(this), exchange](HttpReply reply) {
+            if (api)
+                api->send(*exchange, std::move(reply));
+        };
+        if (auto reply = dispatch(req, &exchange->route, respond))
+            send(*exchange, std::move(*reply));
     });
+}
+
+void HttpApi::send(Exchange &x, HttpReply reply)
+{
+    if (x.answered) {
+        qCWarning(lcHttp).noquote() << "a second answer to" << methodName(x.method) << x.path << "dropped";
+        return;
+    }
+    x.answered = true;
+    if (x.method == Method::Head)
+        reply.body.clear();
+    // Files (release bundles, many MB, to thousands of boxes) stream from disk in chunks
+    // instead of being copied into every connection's write buffer.
+    std::unique_ptr<QFile> file;
+    if (!reply.filePath.isEmpty() && x.method != Method::Head) {
+        file = std::make_unique<QFile>(reply.filePath);
+        if (!file->open(QIODevice::ReadOnly)) {
+            reply = HttpReply::error(500, u"internal"_qs, QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName()));
+            file.reset();
+        }
+    }
+    QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));
+    for (const auto &[k, v] : reply.headers)
+        resp.addHeader(k, v);
+    resp.addHeader("Cache-Control", "no-store");
+    auto &metrics = m_server->metrics();
+    metrics.counter(u"controlserver_http_requests_total"_qs, u"HTTP requests by route and status."_qs,
+                    {{u"route"_qs, x.route}, {u"status"_qs, QString::number(reply.status)}})
+        ->increment();
+    metrics.histogram(u"controlserver_http_request_duration_seconds"_qs, u"Time to answer, by route."_qs,
+                      iptv::MetricsRegistry::defaultLatencyBuckets(), {{u"route"_qs, x.route}})
+        ->observe(x.clock.nsecsElapsed() / 1e9);
+    qCDebug(lcHttp).noquote() << x.remote.toString() << methodName(x.method) << x.path << reply.status;
+    if (!x.socket || x.socket->state() != QAbstractSocket::ConnectedState) {
+        qCDebug(lcHttp).noquote() << "client gone before the answer to" << methodName(x.method) << x.path;
+        return;
+    }
+    if (file) {
+        x.responder.write(file.release(), {{"Content-Type", reply.mimeType}, {"Cache-Control", "no-store"}},
+                          QHttpServerResponder::StatusCode(reply.status));
+        return;
+    }
+    resp.write(std::move(x.responder));
 }
 
 HttpApi::~HttpApi() = default;
@@ -157,10 +197,15 @@ void HttpApi::close()
 
 void HttpApi::addRoute(Method method, const QString &pattern, std::optional<Role> role, Handler handler)
 {
-    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, std::move(handler)});
+    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, std::move(handler), {}});
 }
 
-HttpReply HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName)
+void HttpApi::addAsyncRoute(Method method, const QString &pattern, std::optional<Role> role, AsyncHandler handler)
+{
+    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, {}, std::move(handler)});
+}
+
+std::optional<HttpReply> HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName, const Respond &respond)
 {
     const QStringList path = req.url().path().split(u'/', Qt::SkipEmptyParts);
     const Method method = req.method() == Method::Head ? Method::Get : req.method();
@@ -199,10 +244,11 @@ HttpReply HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName)
                                         QStringLiteral("needs the %1 role; %2 is %3").arg(roleName(*r.role), ctx.op->account, roleName(ctx.op->role)));
             }
         }
-        HttpReply reply = r.handler(ctx);
-        if (req.method() == Method::Head)
-            reply.body.clear();
-        return reply;
+        if (r.async) {
+            r.async(ctx, respond);
+            return std::nullopt;
+        }
+        return r.handler(ctx);
     }
     *routeName = pathMatched ? u"method-not-allowed"_qs : u"unmatched"_qs;
     if (pathMatched)
@@ -237,20 +283,43 @@ void HttpApi::setupRoutes()
     });
 
     // ---- sessions
-    addRoute(Method::Post, u"/api/login"_qs, std::nullopt, [srv](HttpContext &c) {
+    // The password check runs on the login pool; the answer goes out when it is done. Refusals
+    // by the limits (429) and a full pool (503) say when to come back; all are audited.
+    addAsyncRoute(Method::Post, u"/api/login"_qs, std::nullopt, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
-            return bad;
+            return respond(bad);
         const QString account = body->value(u"account").toString();
-        QString error;
-        const auto login = srv->operators().login(account, body->value(u"password").toString(), srv->now(), &error);
-        srv->audit(account.left(64), u"login"_qs, {}, login ? u"ok"_qs : u"denied"_qs,
-                   login ? QString() : QStringLiteral("from %1").arg(c.request.remoteAddress().toString()));
-        if (!login)
-            return HttpReply::error(401, u"unauthorized"_qs, error);
-        return HttpReply::json({{u"token"_qs, login->token}, {u"expires"_qs, login->expires},
-                                {u"account"_qs, account}, {u"role"_qs, roleName(login->role)}});
+        auto done = [srv, account, respond](const LoginResult &r) {
+            using Outcome = LoginResult::Outcome;
+            static const QString s_audit[] = {u"ok"_qs, u"denied"_qs, u"refused"_qs, u"refused"_qs, u"failed"_qs};
+            srv->audit(account.left(64), u"login"_qs, {}, s_audit[int(r.outcome)], r.outcome == Outcome::Ok ? QString() : r.detail);
+            switch (r.outcome) {
+            case Outcome::Ok:
+                return respond(HttpReply::json({{u"token"_qs, r.token}, {u"expires"_qs, r.expires},
+                                                {u"account"_qs, account}, {u"role"_qs, roleName(r.role)}}));
+            case Outcome::Denied:
+                return respond(HttpReply::error(401, u"unauthorized"_qs, r.message));
+            case Outcome::Throttled:
+            case Outcome::Busy: {
+                HttpReply reply = r.outcome == Outcome::Throttled ? HttpReply::error(429, u"too-many-requests"_qs, r.message)
+                                                                  : HttpReply::error(503, u"busy"_qs, r.message);
+                reply.headers.append({"Retry-After", QByteArray::number(r.retryAfter)});
+                return respond(reply);
+            }
+            case Outcome::Failed:
+                return respond(HttpReply::error(500, u"internal"_qs, r.message));
+            }
+        };
+        QList<QByteArray> forwardedFor;
+        for (const auto &[name, value] : c.request.headers()) {
+            if (name.compare("X-Forwarded-For", Qt::CaseInsensitive) == 0)
+                forwardedFor.append(value);
+        }
+        const QHostAddress client = OperatorDirectory::clientAddress(c.request.remoteAddress(), forwardedFor,
+                                                                     srv->config().trustedProxies);
+        srv->operators().login(account, body->value(u"password").toString(), client, srv->now(), done);
     });
     addRoute(Method::Post, u"/api/logout"_qs, Role::Viewer, [srv](HttpContext &c) {
         srv->operators().logout(c.bearer);
@@ -455,40 +524,43 @@ void HttpApi::setupRoutes()
             a.append(QJsonObject{{u"account"_qs, o.account}, {u"role"_qs, o.role}, {u"created"_qs, o.created}, {u"disabled"_qs, o.disabled}});
         return HttpReply::json({{u"items"_qs, a}});
     });
-    addRoute(Method::Post, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &c) {
+    // Passwords are hashed on the login pool (Argon2id, 64 MiB): these answer when it is done.
+    addAsyncRoute(Method::Post, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
-            return bad;
+            return respond(bad);
         const QString account = body->value(u"account").toString();
         const auto role = roleFromName(body->value(u"role").toString(u"viewer"_qs));
         if (!role)
-            return HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs);
-        QString error;
-        const bool ok = srv->operators().create(account, body->value(u"password").toString(), *role, srv->now(), &error);
-        srv->audit(c.op->account, u"operator.create"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
-                   ok ? roleName(*role) : error);
-        if (!ok)
-            return HttpReply::error(error.contains(u"exists") ? 409 : 400, error.contains(u"exists") ? u"conflict"_qs : u"bad-request"_qs, error);
-        return HttpReply::json({{u"account"_qs, account}, {u"role"_qs, roleName(*role)}}, 201);
+            return respond(HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs));
+        srv->operators().create(account, body->value(u"password").toString(), *role, srv->now(),
+                                [srv, by = c.op->account, account, role = *role, respond](bool ok, const QString &error) {
+                                    srv->audit(by, u"operator.create"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
+                                               ok ? roleName(role) : error);
+                                    if (!ok) {
+                                        const bool exists = error.contains(u"exists");
+                                        return respond(HttpReply::error(exists ? 409 : 400,
+                                                                        exists ? u"conflict"_qs : u"bad-request"_qs, error));
+                                    }
+                                    respond(HttpReply::json({{u"account"_qs, account}, {u"role"_qs, roleName(role)}}, 201));
+                                });
     });
-    addRoute(Method::Patch, u"/api/operators/<account>"_qs, Role::Admin, [srv](HttpContext &c) {
+    addAsyncRoute(Method::Patch, u"/api/operators/<account>"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
-            return bad;
+            return respond(bad);
         const QString account = c.params.value(0);
         std::optional<Role> role;
         if (body->contains(u"role")) {
             role = roleFromName(body->value(u"role").toString());
             if (!role)
-                return HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs);
+                return respond(HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs));
         }
         std::optional<bool> disabled;
         if (body->contains(u"disabled"))
             disabled = body->value(u"disabled").toBool();
-        QString error;
-        const bool ok = srv->operators().update(account, role, body->value(u"password").toString(), disabled, &error);
         QStringList what;
         if (role)
             what.append(u"role "_qs + roleName(*role));
@@ -496,11 +568,17 @@ void HttpApi::setupRoutes()
             what.append(*disabled ? u"disabled"_qs : u"enabled"_qs);
         if (body->contains(u"password"))
             what.append(u"password changed"_qs);
-        srv->audit(c.op->account, u"operator.update"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs, ok ? what.join(u", ") : error);
-        if (!ok)
-            return HttpReply::error(error.startsWith(u"no account") ? 404 : 400,
-                                    error.startsWith(u"no account") ? u"not-found"_qs : u"bad-request"_qs, error);
-        return HttpReply::json({{u"account"_qs, account}, {u"status"_qs, u"updated"_qs}});
+        srv->operators().update(account, role, body->value(u"password").toString(), disabled,
+                                [srv, by = c.op->account, account, what, respond](bool ok, const QString &error) {
+                                    srv->audit(by, u"operator.update"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
+                                               ok ? what.join(u", ") : error);
+                                    if (!ok) {
+                                        const bool missing = error.startsWith(u"no account");
+                                        return respond(HttpReply::error(missing ? 404 : 400,
+                                                                        missing ? u"not-found"_qs : u"bad-request"_qs, error));
+                                    }
+                                    respond(HttpReply::json({{u"account"_qs, account}, {u"status"_qs, u"updated"_qs}}));
+                                });
     });
 }
 

@@ -3,12 +3,15 @@
 // The operator HTTP API on port 8421 (Qt HTTP Server 6.4), JSON in and out. Every /api route
 // but /api/login needs "Authorization: Bearer <token>"; each route names the least role it
 // needs (viewer reads, operator acts on boxes and commands, admin manages operators). Errors are
-// {"code": "...", "message": "..."} with 400/401/403/404/409/500. Every action is audited,
-// refused ones included. The route table is in httpapi.cpp and in README.md.
+// {"code": "...", "message": "..."} with 400/401/403/404/409/500, and 429/503 with Retry-After
+// from login. Every action is audited, refused ones included. The route table is in httpapi.cpp
+// and in README.md.
 //
 // Routes are matched by a small table (method + path pattern with <id> segments) instead of
 // QHttpServer::route so that one path can answer several methods and 405 is exact; other parts
-// of the server (releases, rollouts) add theirs with addRoute().
+// of the server (releases, rollouts) add theirs with addRoute(). A route whose answer needs work
+// off the event loop (login's Argon2id check) is added with addAsyncRoute() and answers later
+// through the responder Qt HTTP Server hands over; the loop serves other requests meanwhile.
 
 #include "operators.h"
 
@@ -74,6 +77,16 @@ public:
     /// `pattern` like "/api/boxes/<id>/approve"; `role` nullopt = no authentication.
     void addRoute(QHttpServerRequest::Method method, const QString &pattern, std::optional<Role> role, Handler handler);
 
+    /// Sends an asynchronous route's answer: call it once, on this object's thread. Does nothing
+    /// when the client has gone meanwhile.
+    using Respond = std::function<void(HttpReply)>;
+    /// The request in the context is only valid during the call: copy what the work needs.
+    /// Qt HTTP Server reads a connection's next request meanwhile, so a client that pipelines
+    /// (curl, browsers and QNetworkAccessManager do not) may get a later answer first.
+    using AsyncHandler = std::function<void(HttpContext &, Respond)>;
+    void addAsyncRoute(QHttpServerRequest::Method method, const QString &pattern, std::optional<Role> role,
+                       AsyncHandler handler);
+
 private:
     struct Route
     {
@@ -82,9 +95,13 @@ private:
         QString pattern;
         std::optional<Role> role;
         Handler handler;
+        AsyncHandler async;
     };
+    struct Exchange;
     void setupRoutes();
-    HttpReply dispatch(const QHttpServerRequest &request, QString *routeName);
+    /// The reply, or nullopt when an asynchronous route took `respond` to answer later.
+    std::optional<HttpReply> dispatch(const QHttpServerRequest &request, QString *routeName, const Respond &respond);
+    void send(Exchange &exchange, HttpReply reply);
 
     ControlServer *m_server;
     QHttpServer *m_http;
