@@ -19,7 +19,7 @@ PACKAGES=(
   libarchive-dev libzstd-dev libsodium-dev libhiredis-dev libsqlite3-dev sqlite3
   # tools used by tests and benchmarks
   zstd xz-utils gzip xvfb xauth imagemagick libgl1-mesa-dri postgresql redis-server
-  xmltv-util
+  xmltv-util prometheus
 )
 
 missing=()

@@ -5,6 +5,7 @@
 // live updates over WebSocket (JSON text frames, answered in kind).
 
 #include "testbox.h"
+#include "../common/promtool.h"
 
 #include "fleet.h"
 #include "operatorhub.h"
@@ -52,7 +53,10 @@ private Q_SLOTS:
         r = http(m_nam, "DELETE", port(), u"/api/boxes"_qs, m_admin);
         QCOMPARE(r.status, 405);
         QCOMPARE(http(m_nam, "GET", port(), u"/healthz"_qs).status, 200);
-        QVERIFY(http(m_nam, "GET", port(), u"/metrics"_qs).body.contains("controlserver_boxes_online"));
+        const QByteArray metrics = http(m_nam, "GET", port(), u"/metrics"_qs).body;
+        QVERIFY(metrics.contains("controlserver_boxes_online"));
+        if (const auto problems = promtoolProblems(metrics)) // Prometheus's own check, where installed
+            QVERIFY2(problems->isEmpty(), qPrintable(*problems));
         // Logout revokes the token.
         const QString t = login(m_nam, port(), u"admin"_qs, kAdminPassword);
         QCOMPARE(http(m_nam, "POST", port(), u"/api/logout"_qs, t, {}, true).status, 200);

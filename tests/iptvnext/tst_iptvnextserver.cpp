@@ -2,6 +2,7 @@
 // health and metrics, WebSocket announcements, failed refreshes and restarts.
 
 #include "testhttp.h"
+#include "../common/promtool.h"
 
 #include <config.h>
 #include <events.h>
@@ -370,6 +371,11 @@ private Q_SLOTS:
         QVERIFY(m.contains("iptvnext_refresh_failures_total 0"));
         QVERIFY(m.contains(QByteArray("iptvnext_refresh_last_success_timestamp_seconds " + QByteArray::number(Now))));
         QVERIFY(m.contains("iptvnext_refresh_duration_seconds_count 1"));
+
+        const auto problems = promtoolProblems(m);
+        if (!problems)
+            QSKIP("promtool (Debian package prometheus) is not installed");
+        QVERIFY2(problems->isEmpty(), qPrintable(*problems));
     }
 
     void healthWithoutGuide()
