@@ -122,6 +122,22 @@ bool IptvNextServer::acceptSource(const QString &key, QString *error)
     return true;
 }
 
+QList<std::pair<QString, std::optional<SourceRecord>>> IptvNextServer::configuredSources()
+{
+    QHash<QString, SourceRecord> records;
+    for (const SourceRecord &r : m_store.sources())
+        records.insert(r.key, r);
+    QStringList keys = m_config.xmltvSources;
+    if (!m_config.lineup.isEmpty())
+        keys.append(m_config.lineup);
+    QList<std::pair<QString, std::optional<SourceRecord>>> out;
+    for (const QString &key : std::as_const(keys)) {
+        const auto it = records.constFind(key);
+        out.append({key, it != records.cend() ? std::optional(*it) : std::nullopt});
+    }
+    return out;
+}
+
 QStringList IptvNextServer::problems()
 {
     QStringList out;
@@ -129,16 +145,9 @@ QStringList IptvNextServer::problems()
         out.append(QStringLiteral("no guide compiled yet"));
     else if (const qint64 t = now(); t < m_guide->info().validFrom || t >= m_guide->info().validUntil)
         out.append(QStringLiteral("the served guide does not cover the current time"));
-    QHash<QString, SourceRecord> records;
-    for (const SourceRecord &r : m_store.sources())
-        records.insert(r.key, r);
-    QStringList keys = m_config.xmltvSources;
-    if (!m_config.lineup.isEmpty())
-        keys.append(m_config.lineup);
-    for (const QString &key : std::as_const(keys)) {
-        const auto it = records.constFind(key);
-        if (it != records.cend() && !it->lastOk)
-            out.append(key + u": " + it->lastError);
+    for (const auto &[key, record] : configuredSources()) {
+        if (record && !record->lastOk)
+            out.append(key + u": " + record->lastError);
     }
     if (m_lastReport && m_lastReport->compile.attempted && !m_lastReport->compile.ok)
         out.append(u"compile: "_qs + m_lastReport->compile.error);
@@ -669,29 +678,23 @@ QJsonObject IptvNextServer::statusJson()
                                 {QStringLiteral("fileSize"), v.fileSize}});
     }
     QJsonArray sources;
-    QHash<QString, SourceRecord> records;
-    for (const SourceRecord &r : m_store.sources())
-        records.insert(r.key, r);
-    QStringList keys = m_config.xmltvSources;
-    if (!m_config.lineup.isEmpty())
-        keys.append(m_config.lineup);
-    for (const QString &key : std::as_const(keys)) {
+    for (const auto &[key, record] : configuredSources()) {
         QJsonObject s{{QStringLiteral("source"), key},
                       {QStringLiteral("kind"), key == m_config.lineup ? QString(KindM3u) : QString(KindXmltv)}};
-        if (const auto it = records.constFind(key); it != records.cend()) {
-            s.insert(QStringLiteral("lastAttempt"), it->lastAttempt);
-            s.insert(QStringLiteral("lastSuccess"), it->lastSuccess);
-            s.insert(QStringLiteral("ok"), it->lastOk);
-            if (!it->lastError.isEmpty())
-                s.insert(QStringLiteral("error"), it->lastError);
-            const QJsonDocument lastReport = QJsonDocument::fromJson(it->lastReport);
-            s.insert(QStringLiteral("state"), it->lastOk ? u"ok"_qs
+        if (record) {
+            s.insert(QStringLiteral("lastAttempt"), record->lastAttempt);
+            s.insert(QStringLiteral("lastSuccess"), record->lastSuccess);
+            s.insert(QStringLiteral("ok"), record->lastOk);
+            if (!record->lastError.isEmpty())
+                s.insert(QStringLiteral("error"), record->lastError);
+            const QJsonDocument lastReport = QJsonDocument::fromJson(record->lastReport);
+            s.insert(QStringLiteral("state"), record->lastOk ? u"ok"_qs
                                               : lastReport[u"held"_qs].toBool() ? u"held"_qs
                                                                                 : u"failed"_qs);
             if (m_acceptShrink.contains(key))
                 s.insert(QStringLiteral("accepted"), true);
-            s.insert(QStringLiteral("storedChannels"), it->channelCount);
-            s.insert(QStringLiteral("storedProgrammes"), it->programmeCount);
+            s.insert(QStringLiteral("storedChannels"), record->channelCount);
+            s.insert(QStringLiteral("storedProgrammes"), record->programmeCount);
             if (lastReport.isObject())
                 s.insert(QStringLiteral("lastReport"), lastReport.object());
         } else {

@@ -110,6 +110,8 @@ private:
     void reloadKeptVersions();
     void computeDelta(const QByteArray &base, const QString &basePath);
     void updateGuideMetrics();
+    /// Every configured source (XMLTV in priority order, then the lineup) with its stored record.
+    QList<std::pair<QString, std::optional<SourceRecord>>> configuredSources();
 
     ServerConfig m_config;
     iptv::MetricsRegistry m_metrics;
