@@ -308,6 +308,25 @@ private Q_SLOTS:
         }
     }
 
+    void searchSaysWhetherTotalIsExact()
+    {
+        // Every programme matches a one-letter prefix of its own title; the answer says how far
+        // 'total' can be trusted, and the limit it applied.
+        HttpResult r = get(u"/api/search?q=n&limit=500"_qs);
+        QCOMPARE(r.status, 200);
+        QVERIFY(r.json().contains(u"totalExact"));
+        QCOMPARE(r.json()[u"limit"].toInt(), 500);
+        if (r.json()[u"totalExact"].toBool())
+            QVERIFY(r.json()[u"total"].toInteger() >= r.json()[u"hits"].toArray().size());
+        r = get(u"/api/search?q=n&limit=1"_qs);
+        QCOMPARE(r.json()[u"limit"].toInt(), 1);
+        QCOMPARE(r.json()[u"hits"].toArray().size(), 1);
+        if (!r.json()[u"totalExact"].toBool())
+            QVERIFY(r.json()[u"total"].toInteger() >= 1); // a lower bound, said so
+        QCOMPARE(get(u"/api/search?q=n&limit=501"_qs).status, 400);
+        QCOMPARE(get(u"/api/search?q=n&limit=0"_qs).status, 400);
+    }
+
     void errors_data()
     {
         QTest::addColumn<QByteArray>("verb");
