@@ -1,12 +1,14 @@
 // Two controlserver nodes (real processes) sharing a real PostgreSQL and a real Redis, both
 // started by the test: a box enrolled on node B is learned by node A, a command issued on A
-// reaches the box on B and its result is visible on A, and a command issued on A while the box
-// is offline is delivered when the box comes back to B, and an operator on one node follows the
-// boxes, rollouts and fleet summary of the other. Skipped with a message when PostgreSQL, Qt's
-// QPSQL driver or redis-server are missing.
+// reaches the box on B and its result is visible on A, a command issued on A while the box is
+// offline is delivered when the box comes back to B, an operator on one node follows the boxes,
+// rollouts and fleet summary of the other, and telemetry nobody follows stays off Redis. Skipped
+// with a message when PostgreSQL, Qt's QPSQL driver or redis-server are missing.
 #include "../common/postgresserver.h"
 #include "../common/redisserver.h"
 #include "testbox.h"
+
+#include <redisfleetbus.h>
 
 #include <payload/bundle.h>
 
@@ -358,6 +360,32 @@ private Q_SLOTS:
             return o.value(u"kind").toString() == u"rollout" && r.value(u"id").toString() == id && r.value(u"succeeded").toInt() >= 1;
         }, 15000);
         QVERIFY2(progress, "node B's operator did not see the progress of the rollout node A drives");
+    }
+
+    void telemetryStaysOffTheBusUnfollowed()
+    {
+        // What keeps telemetry throughput: a sample goes to Redis only while someone follows the
+        // box. A listener on the cluster's channels that follows nothing sees the nodes' heartbeats
+        // but no sample of a box nobody follows.
+        iptv::control::RedisFleetBus listener(u"listener"_s, u"127.0.0.1"_s, m_redis.port());
+        QStringList topics;
+        int heartbeatsOfA = 0;
+        connect(&listener, &iptv::control::FleetBus::published, this, [&](const QString &topic, const QCborMap &m) {
+            topics.append(topic);
+            heartbeatsOfA += topic == u"cluster:live" && m.value(u"node"_s).toString() == m_a.name;
+        });
+        TestBox box(u"CL-QUIET"_s);
+        QVERIFY(box.connectAndHello(m_a.boxPort));
+        QTRY_VERIFY_WITH_TIMEOUT(heartbeatsOfA > 0, 10000);
+        Telemetry t;
+        t.cpuPercent = 12;
+        box.send(MessageType::Telemetry, t.toBody());
+        QVERIFY(box.waitFor(MessageType::Ack));
+        // Node A handled the sample before it acknowledged it; its next heartbeat comes after
+        // anything that sample put on the bus.
+        const int before = heartbeatsOfA;
+        QTRY_VERIFY_WITH_TIMEOUT(heartbeatsOfA > before, 10000);
+        QVERIFY2(!topics.contains(u"box:"_s + box.boxId), qPrintable(topics.join(u' ')));
     }
 };
 
