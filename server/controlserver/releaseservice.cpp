@@ -453,6 +453,8 @@ void ReleaseService::drive()
                                                 << "boxes on other nodes:" << error;
             for (qsizetype i = 0; i < ids.size(); ++i)
                 m_remoteOffers.insert(ids.at(i), RemoteOffer{r->id(), remoteNames.at(i)});
+            if (m_remoteOffers.isEmpty())
+                unfollowCommands(); // nothing was issued: no result to wait for
         }
         r->markOffered(boxes);
         t.offeredInWindow += int(boxes.size());
