@@ -208,19 +208,20 @@ void LiveUpdates::tick()
     if (!isClustered())
         return;
     const qint64 now = m_clock.elapsed();
+    const qint64 expire = 4 * m_heartbeatMs;
     QStringList silent;
     for (auto it = m_peers.cbegin(); it != m_peers.cend(); ++it) {
-        if (now - it->heardMs > ExpireMs)
+        if (now - it->heardMs > expire)
             silent.append(it.key());
     }
     for (const QString &node : std::as_const(silent)) {
         qCInfo(lcLive, "node %s not heard from for %lld ms: its live interest and fleet share are dropped",
-               qPrintable(node), ExpireMs);
+               qPrintable(node), expire);
         dropPeer(node);
     }
     // The share goes with every heartbeat (GET /api/fleet/summary counts the whole cluster too),
     // and within a second of a change while anyone watches the fleet.
-    const bool heartbeat = now - m_lastHeartbeatMs >= HeartbeatMs;
+    const bool heartbeat = now - m_lastHeartbeatMs >= m_heartbeatMs;
     if (heartbeat) {
         ownShare();
         announce(true);

@@ -9,7 +9,8 @@
 // follows any box.
 //
 // Interest: each node tells the others which topics it follows, at once when that changes and
-// every HeartbeatMs; a node not heard from for ExpireMs is forgotten with its topics.
+// with every heartbeat (2 s); a node not heard from for four heartbeats is forgotten with its
+// topics and share.
 //
 // The fleet summary is not forwarded (each node's would count only its own boxes): each node
 // sends its share (FleetShare: what the online boxes it holds report) with every heartbeat, and
@@ -75,11 +76,11 @@ public:
     /// Once a second: interest heartbeat, forgetting silent nodes, this node's share.
     void tick();
 
-    /// Nodes heard from within ExpireMs.
+    /// Nodes heard from within four heartbeats.
     int peerCount() const { return int(m_peers.size()); }
-
-    static constexpr qint64 HeartbeatMs = 2000;
-    static constexpr qint64 ExpireMs = 4 * HeartbeatMs;
+    /// How often this node says what it follows and sends its share (tests shorten it).
+    void setHeartbeatInterval(qint64 ms) { m_heartbeatMs = ms; }
+    static constexpr qint64 DefaultHeartbeatMs = 2000;
 
 Q_SIGNALS:
     /// An update for this node's followers of `topic`, published here or by another node.
@@ -114,7 +115,8 @@ private:
     int m_boxFollowers = 0;
     QHash<QString, Peer> m_peers;
     QTimer m_announce; ///< coalesces interest changes of one event-loop turn into one message
-    qint64 m_lastHeartbeatMs = -HeartbeatMs;
+    qint64 m_heartbeatMs = DefaultHeartbeatMs;
+    qint64 m_lastHeartbeatMs = -DefaultHeartbeatMs;
     FleetShare m_own;
     FleetShare m_sentShare;
     bool m_ownStale = true;
