@@ -143,7 +143,7 @@ void ClusterPresence::apply(const QString &topic, const QCborMap &update)
         if (!box)
             continue; // not in the shared store: nothing to show for it
         m_remote.insert(id, node);
-        fleet.setOnline(box, true);
+        fleet.setOnline(box, true, true);
     }
     for (const QCborValue &v : update.value(u"offline"_s).toArray()) {
         const qint64 id = v.toInteger();

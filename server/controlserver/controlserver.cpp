@@ -4,6 +4,7 @@
 #include "credentials.h"
 #include "fleetbus.h"
 #include "httpapi.h"
+#include "liveupdates.h"
 #include "operatorhub.h"
 #include "releaseservice.h"
 
@@ -65,6 +66,7 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config))
 {
     m_bus = new LocalFleetBus(this);
+    m_live = new LiveUpdates(this);
     m_releases = new ReleaseService(this);
     m_telemetryTotal = m_metrics.counter(u"controlserver_telemetry_messages_total"_qs, u"Telemetry messages received from boxes."_qs);
     m_acksTotal = m_metrics.counter(u"controlserver_telemetry_acks_total"_qs, u"Telemetry messages acknowledged."_qs);
@@ -121,8 +123,7 @@ void ControlServer::setBus(FleetBus *bus)
         if (m_routed.size() == 1)
             QMetaObject::invokeMethod(this, &ControlServer::deliverRouted, Qt::QueuedConnection);
     });
-    if (m_hub)
-        m_hub->attach(m_bus);
+    m_live->attach(m_bus);
 }
 
 qint64 ControlServer::now() const
@@ -488,8 +489,8 @@ void ControlServer::handleTelemetry(BoxSession *s, quint64 messageId, const Tele
     BoxInfo *box = s->box;
     const qint64 t0 = now();
     // Changes operators' fleet tables show are collected for the hub's next "boxes" push; two
-    // small records compared, and nothing at all while no operator watches the fleet.
-    const bool watched = m_hub && m_hub->watchesFleet();
+    // small records compared, and nothing at all while no operator (on any node) watches the fleet.
+    const bool watched = m_hub && m_live->watchesFleet();
     const OperatorHub::ShownBox shownBefore = watched ? OperatorHub::shown(*box) : OperatorHub::ShownBox{};
     m_fleet.applyTelemetry(box, t, t0);
     if (watched && OperatorHub::shown(*box) != shownBefore)
@@ -507,16 +508,15 @@ void ControlServer::handleTelemetry(BoxSession *s, quint64 messageId, const Tele
         m_gateway->acknowledgeTelemetry(s, messageId);
         m_acksTotal->increment();
     }
-    if (m_hub)
-        m_hub->noteFleetChanged();
-    if (m_hub && m_hub->watchesBoxes()) {
+    m_live->noteFleetChanged();
+    if (m_live->watchesBoxes()) {
         const QString topic = u"box:"_qs + boxIdText(box->id);
-        if (m_hub->hasSubscribers(topic)) {
+        if (m_live->wants(topic)) {
             // Someone watches this box: its body as a map (the gateway did not build one).
             QCborMap body = decode(frame).message.body;
             QCborMap update{{u"topic"_qs, topic}, {u"kind"_qs, u"telemetry"_qs}, {u"box"_qs, boxIdText(box->id)},
                             {u"telemetry"_qs, body}};
-            m_bus->publish(topic, update);
+            m_live->publish(topic, update);
         }
     }
     Q_EMIT telemetryReceived(box->id);
@@ -536,9 +536,12 @@ void ControlServer::onEvent(BoxSession *s, const Message &m)
                         e->data.isEmpty() ? QByteArray() : e->data.toCborValue().toCbor()});
     if (m.id) // without an id there is nothing to acknowledge
         m_gateway->send(s, MessageType::Ack, {}, m.id);
-    const QString topic = u"box:"_qs + boxIdText(s->box->id);
-    if (m_hub && m_hub->hasSubscribers(topic))
-        m_bus->publish(topic, {{u"topic"_qs, topic}, {u"kind"_qs, u"event"_qs}, {u"box"_qs, boxIdText(s->box->id)}, {u"event"_qs, m.body}});
+    if (m_live->watchesBoxes()) {
+        const QString topic = u"box:"_qs + boxIdText(s->box->id);
+        if (m_live->wants(topic))
+            m_live->publish(topic, {{u"topic"_qs, topic}, {u"kind"_qs, u"event"_qs}, {u"box"_qs, boxIdText(s->box->id)},
+                                    {u"event"_qs, m.body}});
+    }
     Q_EMIT boxEventReceived(s->box->id, *e);
 }
 
@@ -621,9 +624,9 @@ void ControlServer::setCommandState(qint64 id, qint64 boxId, CommandState state,
     m_commands.setState(id, state);
     m_store.queueCommandState(id, state, now(), text, data, mime);
     Q_EMIT commandStateChanged(id, state);
-    if (m_bus->isShared() || (m_hub && m_hub->hasSubscribers(u"commands"_qs))) {
-        m_bus->publish(u"commands"_qs, {{u"topic"_qs, u"commands"_qs}, {u"kind"_qs, u"command"_qs}, {u"command"_qs, id},
-                                        {u"box"_qs, boxIdText(boxId)}, {u"state"_qs, commandStateName(state)}});
+    if (m_live->wants(u"commands"_qs)) {
+        m_live->publish(u"commands"_qs, {{u"topic"_qs, u"commands"_qs}, {u"kind"_qs, u"command"_qs}, {u"command"_qs, id},
+                                         {u"box"_qs, boxIdText(boxId)}, {u"state"_qs, commandStateName(state)}});
     }
 }
 
@@ -947,6 +950,7 @@ QJsonObject ControlServer::commandJson(const CommandRow &c) const
 
 void ControlServer::tick()
 {
+    m_live->tick();
     if (m_hub)
         m_hub->tick();
 }
@@ -957,9 +961,9 @@ void ControlServer::sweep()
     for (const LiveCommand &c : expired) {
         m_store.queueCommandState(c.id, CommandState::Expired, now());
         Q_EMIT commandStateChanged(c.id, CommandState::Expired);
-        if (m_bus->isShared() || (m_hub && m_hub->hasSubscribers(u"commands"_qs))) {
-            m_bus->publish(u"commands"_qs, {{u"topic"_qs, u"commands"_qs}, {u"kind"_qs, u"command"_qs}, {u"command"_qs, c.id},
-                                            {u"box"_qs, boxIdText(c.boxId)}, {u"state"_qs, u"expired"_qs}});
+        if (m_live->wants(u"commands"_qs)) {
+            m_live->publish(u"commands"_qs, {{u"topic"_qs, u"commands"_qs}, {u"kind"_qs, u"command"_qs}, {u"command"_qs, c.id},
+                                             {u"box"_qs, boxIdText(c.boxId)}, {u"state"_qs, u"expired"_qs}});
         }
     }
     if (!expired.isEmpty()) {

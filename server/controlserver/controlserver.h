@@ -29,6 +29,7 @@ namespace iptv::control {
 class BoxGateway;
 class FleetBus;
 class HttpApi;
+class LiveUpdates;
 class OperatorHub;
 class ReleaseService;
 struct BoxSession;
@@ -74,6 +75,8 @@ public:
     BoxGateway *gateway() const { return m_gateway; }
     OperatorHub *operatorHub() const { return m_hub; }
     FleetBus *bus() const { return m_bus; }
+    /// The one way live updates reach operators, here and on the other nodes (liveupdates.h).
+    LiveUpdates *live() const { return m_live; }
     /// Releases and rollouts (releaseservice.h); configure it before start().
     ReleaseService *releases() const { return m_releases; }
     /// Replaces the local bus (scale-out); the server takes ownership.
@@ -159,6 +162,7 @@ private:
     OperatorHub *m_hub = nullptr;
     QList<std::pair<qint64, qint64>> m_routed; ///< (box, command) routed here, delivered at the end of the turn
     FleetBus *m_bus = nullptr;
+    LiveUpdates *m_live = nullptr;
     ReleaseService *m_releases = nullptr;
     QTimer m_flushTimer;
     qint64 m_latestFlushedAt = 0; // now() of the last flush with the boxes' latest state

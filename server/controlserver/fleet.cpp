@@ -155,8 +155,9 @@ BoxInfo *Fleet::bySerial(const QString &serial)
     return m_bySerial.value(serial);
 }
 
-void Fleet::setOnline(BoxInfo *box, bool online)
+void Fleet::setOnline(BoxInfo *box, bool online, bool elsewhere)
 {
+    box->heldElsewhere = online && elsewhere;
     if (box->online == online)
         return;
     box->online = online;
@@ -308,34 +309,91 @@ QJsonObject Fleet::boxJson(const BoxInfo &b) const
     return o;
 }
 
-QJsonObject Fleet::summary() const
+void FleetShare::add(const FleetShare &o)
+{
+    online += o.online;
+    reporting += o.reporting;
+    withErrors += o.withErrors;
+    buffering += o.buffering;
+    for (const auto &[channel, byVersion] : o.versions) {
+        for (const auto &[version, n] : byVersion)
+            versions[channel][version] += n;
+    }
+    for (const auto &[model, n] : o.models)
+        models[model] += n;
+    for (const auto &[player, n] : o.players)
+        players[player] += n;
+}
+
+namespace {
+QCborMap countsCbor(const std::map<QString, int> &counts)
+{
+    QCborMap m;
+    for (const auto &[k, n] : counts)
+        m.insert(k, n);
+    return m;
+}
+std::map<QString, int> countsFromCbor(const QCborMap &m)
+{
+    std::map<QString, int> out;
+    for (auto it = m.cbegin(); it != m.cend(); ++it) {
+        if (const qint64 n = it.value().toInteger(); n > 0)
+            out[it.key().toString()] += int(n);
+    }
+    return out;
+}
+} // namespace
+
+QCborMap FleetShare::toCbor() const
+{
+    QCborMap v;
+    for (const auto &[channel, byVersion] : versions)
+        v.insert(channel, countsCbor(byVersion));
+    return {{u"online"_qs, online},         {u"reporting"_qs, reporting},   {u"errors"_qs, withErrors},
+            {u"buffering"_qs, buffering},   {u"versions"_qs, v},            {u"models"_qs, countsCbor(models)},
+            {u"players"_qs, countsCbor(players)}};
+}
+
+FleetShare FleetShare::fromCbor(const QCborMap &m)
+{
+    FleetShare s;
+    s.online = int(m.value(u"online"_qs).toInteger());
+    s.reporting = int(m.value(u"reporting"_qs).toInteger());
+    s.withErrors = int(m.value(u"errors"_qs).toInteger());
+    s.buffering = int(m.value(u"buffering"_qs).toInteger());
+    const QCborMap v = m.value(u"versions"_qs).toMap();
+    for (auto it = v.cbegin(); it != v.cend(); ++it) {
+        if (auto counts = countsFromCbor(it.value().toMap()); !counts.empty())
+            s.versions[it.key().toString()] = std::move(counts);
+    }
+    s.models = countsFromCbor(m.value(u"models"_qs).toMap());
+    s.players = countsFromCbor(m.value(u"players"_qs).toMap());
+    return s;
+}
+
+FleetShare Fleet::share(bool heldHere) const
 {
     // Counted by pool index (one array slot per interned string) and named once at the end: the
     // scan over every box runs each second while an operator watches and telemetry flows.
-    int pending = 0, rejected = 0, approved = 0, withErrors = 0, buffering = 0, reporting = 0;
+    FleetShare s;
     const qsizetype poolSize = m_pool.size();
     std::vector<int> versionCounts[2] = {std::vector<int>(poolSize), std::vector<int>(poolSize)}; // clean, experimental
     std::vector<int> byModel(poolSize), byPlayer(poolSize);
     for (const BoxInfo *b : m_boxes) {
-        switch (b->state) {
-        case BoxState::Pending: ++pending; break;
-        case BoxState::Rejected: ++rejected; break;
-        case BoxState::Approved: ++approved; break;
-        }
-        if (!b->online)
+        if (!b->online || (heldHere && b->heldElsewhere))
             continue;
+        ++s.online;
         ++versionCounts[b->releaseChannel == ReleaseChannel::Experimental][b->version];
         ++byModel[b->model];
         if (b->telemetryCount) {
-            ++reporting;
+            ++s.reporting;
             if (b->errorEvents)
-                ++withErrors;
+                ++s.withErrors;
             if (b->bufferingEvents)
-                ++buffering;
+                ++s.buffering;
             ++byPlayer[b->playerState];
         }
     }
-    // The same names and order as a map of names would give (JSON objects sort their keys anyway).
     const auto named = [this](const std::vector<int> &counts) {
         std::map<QString, int> out;
         for (size_t i = 0; i < counts.size(); ++i) {
@@ -344,18 +402,25 @@ QJsonObject Fleet::summary() const
         }
         return out;
     };
-    std::map<QString, std::map<QString, int>> versions; // release channel -> version -> online boxes
     for (const ReleaseChannel c : {ReleaseChannel::Clean, ReleaseChannel::Experimental}) {
         if (auto counts = named(versionCounts[c == ReleaseChannel::Experimental]); !counts.empty())
-            versions[releaseChannelName(c)] = std::move(counts);
+            s.versions[releaseChannelName(c)] = std::move(counts);
     }
-    const std::map<QString, int> models = named(byModel), players = named(byPlayer);
-    QJsonObject v;
-    for (const auto &[channel, byVersion] : versions) {
-        QJsonObject c;
-        for (const auto &[version, n] : byVersion)
-            c.insert(version.isEmpty() ? u"unknown"_qs : version, n);
-        v.insert(channel, c);
+    s.models = named(byModel);
+    s.players = named(byPlayer);
+    return s;
+}
+
+QJsonObject Fleet::summary(const FleetShare &online) const
+{
+    // The registry counts are this node's; what the online boxes report comes from `online`.
+    int pending = 0, rejected = 0, approved = 0;
+    for (const BoxInfo *b : m_boxes) {
+        switch (b->state) {
+        case BoxState::Pending: ++pending; break;
+        case BoxState::Rejected: ++rejected; break;
+        case BoxState::Approved: ++approved; break;
+        }
     }
     auto toJson = [](const std::map<QString, int> &m) {
         QJsonObject o;
@@ -363,19 +428,23 @@ QJsonObject Fleet::summary() const
             o.insert(k.isEmpty() ? u"unknown"_qs : k, n);
         return o;
     };
+    QJsonObject v;
+    for (const auto &[channel, byVersion] : online.versions)
+        v.insert(channel, toJson(byVersion));
+    const int reporting = online.reporting;
     auto rate = [reporting](int n) { return reporting ? std::round(1e4 * n / reporting) / 1e4 : 0.0; };
     return QJsonObject{{u"boxes"_qs, qint64(m_boxes.size())},
-                       {u"online"_qs, m_online},
+                       {u"online"_qs, online.online},
                        {u"approved"_qs, approved},
                        {u"pending"_qs, pending},
                        {u"rejected"_qs, rejected},
                        {u"versions"_qs, v},
-                       {u"models"_qs, toJson(models)},
-                       {u"playerStates"_qs, toJson(players)},
+                       {u"models"_qs, toJson(online.models)},
+                       {u"playerStates"_qs, toJson(online.players)},
                        {u"reporting"_qs, reporting},
-                       {u"boxesWithErrors"_qs, withErrors},
-                       {u"errorRate"_qs, rate(withErrors)},
-                       {u"bufferingRate"_qs, rate(buffering)}};
+                       {u"boxesWithErrors"_qs, online.withErrors},
+                       {u"errorRate"_qs, rate(online.withErrors)},
+                       {u"bufferingRate"_qs, rate(online.buffering)}};
 }
 
 } // namespace iptv::control

@@ -11,12 +11,14 @@
 #include "releasechannel.h"
 #include "store.h"
 
+#include <QCborMap>
 #include <QHash>
 #include <QJsonObject>
 #include <QList>
 #include <QString>
 #include <QStringList>
 
+#include <map>
 #include <optional>
 
 namespace iptv::protocol {
@@ -69,7 +71,27 @@ struct BoxInfo
     BoxState state = BoxState::Pending;
     ReleaseChannel releaseChannel = ReleaseChannel::Clean;
     bool online = false;
+    bool heldElsewhere = false; ///< online through another cluster node's session (that node reports it)
     QList<quint16> tags;
+};
+
+/// What the online boxes held by one node add to the fleet summary. In a cluster every node
+/// sends its share, and the summary adds up the latest share of each node, so it counts every
+/// box once, with the telemetry of the node that holds it.
+struct FleetShare
+{
+    int online = 0;
+    int reporting = 0; ///< online boxes that sent telemetry
+    int withErrors = 0;
+    int buffering = 0;
+    std::map<QString, std::map<QString, int>> versions; ///< release channel -> version -> boxes
+    std::map<QString, int> models;
+    std::map<QString, int> players;
+
+    void add(const FleetShare &other);
+    QCborMap toCbor() const;
+    static FleetShare fromCbor(const QCborMap &map);
+    bool operator==(const FleetShare &) const = default;
 };
 
 struct FleetFilter
@@ -102,7 +124,8 @@ public:
     BoxInfo *bySerial(const QString &serial);
     qsizetype size() const { return m_boxes.size(); }
     int onlineCount() const { return m_online; }
-    void setOnline(BoxInfo *box, bool online);
+    /// `elsewhere`: another cluster node holds the box's session (its share counts the box).
+    void setOnline(BoxInfo *box, bool online, bool elsewhere = false);
 
     /// Applies a telemetry sample to the compact record.
     void applyTelemetry(BoxInfo *box, const iptv::protocol::Telemetry &t, qint64 now);
@@ -120,7 +143,11 @@ public:
     QList<QJsonObject> list(const FleetFilter &filter, int offset, int limit, qsizetype *total) const;
     QJsonObject boxJson(const BoxInfo &box) const;
     /// Online count, pending count, versions per release channel, player states, error rates.
-    QJsonObject summary() const;
+    QJsonObject summary() const { return summary(share(false)); }
+    /// The summary with the online part from `online` (this node's share and the other nodes').
+    QJsonObject summary(const FleetShare &online) const;
+    /// The online boxes' part of the summary; with `heldHere`, only the boxes with a session here.
+    FleetShare share(bool heldHere) const;
 
 private:
     QList<BoxInfo *> m_boxes; ///< id order

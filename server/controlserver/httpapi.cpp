@@ -1,6 +1,7 @@
 #include "httpapi.h"
 
 #include "controlserver.h"
+#include "liveupdates.h"
 
 #include <core/httputil.h>
 
@@ -352,7 +353,7 @@ void HttpApi::setupRoutes()
         return HttpReply::json({{u"total"_qs, qint64(total)}, {u"offset"_qs, *offset}, {u"limit"_qs, *limit}, {u"items"_qs, a}});
     });
     addRoute(Method::Get, u"/api/fleet/summary"_qs, Role::Viewer, [srv](HttpContext &) {
-        QJsonObject s = srv->fleet().summary();
+        QJsonObject s = srv->live()->summary(); // the cluster's, not only this node's boxes
         QJsonObject commands;
         for (int i = 0; i < kCommandStateCount; ++i) {
             if (!isFinal(CommandState(i)))

@@ -2,7 +2,7 @@
 
 #include "controlserver.h"
 #include "credentials.h"
-#include "fleetbus.h"
+#include "liveupdates.h"
 
 #include <QCborArray>
 #include <QLoggingCategory>
@@ -21,8 +21,9 @@ constexpr qsizetype MaxTopics = 256;
 }
 
 OperatorHub::OperatorHub(ControlServer *server)
-    : QObject(server), m_server(server)
+    : QObject(server), m_server(server), m_live(server->live())
 {
+    connect(m_live, &LiveUpdates::updated, this, &OperatorHub::push);
 }
 
 OperatorHub::~OperatorHub()
@@ -53,10 +54,8 @@ void OperatorHub::close()
 {
     const auto sessions = m_sessions;
     m_sessions.clear();
-    m_topicCounts.clear();
-    m_fleetSubscribers = 0;
-    m_boxSubscriptions = 0;
     for (Session *s : sessions) {
+        setTopics(s, {});
         s->socket->disconnect(this);
         s->socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server stopping"));
         s->socket->deleteLater();
@@ -64,14 +63,6 @@ void OperatorHub::close()
     }
     if (m_ws)
         m_ws->close();
-}
-
-void OperatorHub::attach(FleetBus *bus)
-{
-    if (m_bus)
-        m_bus->disconnect(this);
-    m_bus = bus;
-    connect(bus, &FleetBus::published, this, &OperatorHub::push);
 }
 
 void OperatorHub::adopt(QWebSocket *socket)
@@ -231,15 +222,13 @@ void OperatorHub::setTopics(Session *s, const QSet<QString> &topics)
     for (const QString &t : std::as_const(s->topics)) {
         if (--m_topicCounts[t] <= 0)
             m_topicCounts.remove(t);
-        m_boxSubscriptions -= t.startsWith(u"box:"_qs);
+        m_live->unfollow(t);
     }
     s->topics = topics;
     for (const QString &t : topics) {
         ++m_topicCounts[t];
-        m_boxSubscriptions += t.startsWith(u"box:"_qs);
+        m_live->follow(t);
     }
-    // Read on every telemetry message: ints, not hash lookups.
-    m_fleetSubscribers = m_topicCounts.value(u"fleet"_qs);
 }
 
 void OperatorHub::push(const QString &topic, const QCborMap &update)
@@ -255,8 +244,8 @@ void OperatorHub::push(const QString &topic, const QCborMap &update)
 
 void OperatorHub::notePresence(qint64 boxId, bool online)
 {
-    m_fleetChanged = true;
-    if (!hasSubscribers(u"fleet"_qs))
+    m_live->noteFleetChanged();
+    if (!m_live->watchesFleet())
         return;
     QList<qint64> &list = online ? m_cameOnline : m_wentOffline;
     if (list.size() < MaxPresenceIds)
@@ -282,7 +271,7 @@ OperatorHub::ShownBox OperatorHub::shown(const BoxInfo &b)
 
 void OperatorHub::noteBoxChanged(qint64 boxId)
 {
-    if (!watchesFleet())
+    if (!m_live->watchesFleet())
         return;
     if (m_changed.contains(boxId))
         return;
@@ -290,15 +279,17 @@ void OperatorHub::noteBoxChanged(qint64 boxId)
     m_changedOrder.append(boxId);
 }
 
-QCborMap OperatorHub::summaryUpdate() const
+QCborMap OperatorHub::summaryUpdate()
 {
     return {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"summary"_qs},
-            {u"summary"_qs, QCborMap::fromJsonObject(m_server->fleet().summary())}};
+            {u"summary"_qs, QCborMap::fromJsonObject(m_live->summary())}};
 }
 
 void OperatorHub::tick()
 {
-    if (!hasSubscribers(u"fleet"_qs) || !m_bus) {
+    // Presence and box records of the boxes held here go to every node that watches the fleet;
+    // the summary (over the whole cluster already) only to the sessions here.
+    if (!m_live->watchesFleet()) {
         m_cameOnline.clear();
         m_wentOffline.clear();
         m_changedOrder.clear();
@@ -314,7 +305,7 @@ void OperatorHub::tick()
             }
             return a;
         };
-        m_bus->publish(u"fleet"_qs, {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"presence"_qs},
+        m_live->publish(u"fleet"_qs, {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"presence"_qs},
                                      {u"online"_qs, ids(m_cameOnline)}, {u"offline"_qs, ids(m_wentOffline)},
                                      {u"onlineCount"_qs, qint64(m_cameOnline.size())},
                                      {u"offlineCount"_qs, qint64(m_wentOffline.size())}});
@@ -335,13 +326,11 @@ void OperatorHub::tick()
         }
         m_changedOrder.remove(0, n);
         if (!items.isEmpty())
-            m_bus->publish(u"fleet"_qs, {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"boxes"_qs}, {u"items"_qs, items},
+            m_live->publish(u"fleet"_qs, {{u"topic"_qs, u"fleet"_qs}, {u"kind"_qs, u"boxes"_qs}, {u"items"_qs, items},
                                          {u"more"_qs, qint64(m_changedOrder.size())}});
     }
-    if (m_fleetChanged) {
-        m_fleetChanged = false;
-        m_bus->publish(u"fleet"_qs, summaryUpdate());
-    }
+    if (m_live->takeSummaryChanged() && hasSubscribers(u"fleet"_qs))
+        push(u"fleet"_qs, summaryUpdate());
 }
 
 } // namespace iptv::control

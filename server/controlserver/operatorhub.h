@@ -9,7 +9,10 @@
 // they happen, and on "fleet" the presence changes (boxes online/offline), the records of boxes
 // whose table-visible fields changed (kind "boxes", at most MaxBoxesPerPush a second, oldest
 // change first) and the fleet summary, all coalesced to at most one update a second, so a
-// reconnect storm is a few updates, not 19,000.
+// reconnect storm is a few updates, not 19,000. Sessions' subscriptions are followed in
+// LiveUpdates (liveupdates.h), which decides what is built and brings the updates of every node
+// of a cluster; this node's presence and box records go out through it too, the summary is the
+// cluster's and pushed here only.
 
 #include "fleet.h"
 #include "operators.h"
@@ -30,7 +33,7 @@ QT_END_NAMESPACE
 namespace iptv::control {
 
 class ControlServer;
-class FleetBus;
+class LiveUpdates;
 
 class OperatorHub : public QObject
 {
@@ -42,10 +45,8 @@ public:
     bool listen(const QHostAddress &address, quint16 port, QString *error);
     quint16 port() const;
     void close();
-    /// Takes updates to push from `bus`.
-    void attach(FleetBus *bus);
 
-    /// True when some operator session here subscribes to `topic` (skip building updates otherwise).
+    /// True when some operator session here subscribes to `topic`.
     bool hasSubscribers(const QString &topic) const { return m_topicCounts.value(topic) > 0; }
     void notePresence(qint64 boxId, bool online);
 
@@ -66,15 +67,9 @@ public:
         bool operator==(const ShownBox &) const = default;
     };
     static ShownBox shown(const BoxInfo &box);
-    /// True while an operator here subscribes to "fleet" (only then are box changes collected).
-    bool watchesFleet() const { return m_fleetSubscribers > 0; }
-    /// Whether any operator here follows some box (before building a "box:<id>" topic per message).
-    bool watchesBoxes() const { return m_boxSubscriptions > 0; }
     /// The box's shown record changed: its record goes out with a coming tick (kind "boxes").
     void noteBoxChanged(qint64 boxId);
     static constexpr qsizetype MaxBoxesPerPush = 1000;
-    /// Telemetry changed the aggregates: the next tick sends a summary.
-    void noteFleetChanged() { m_fleetChanged = true; }
     /// Once a second: coalesced presence, changed boxes and summary updates on "fleet".
     void tick();
     int sessionCount() const { return int(m_sessions.size()); }
@@ -95,22 +90,19 @@ private:
     void fail(Session *s, iptv::protocol::ErrorCode code, const QString &text, quint64 re, bool close);
     void setTopics(Session *s, const QSet<QString> &topics);
     void push(const QString &topic, const QCborMap &update);
-    QCborMap summaryUpdate() const;
+    QCborMap summaryUpdate();
 
     ControlServer *m_server;
+    LiveUpdates *m_live;
     QWebSocketServer *m_ws = nullptr;
-    FleetBus *m_bus = nullptr;
     QHash<QWebSocket *, Session *> m_sessions;
     QHash<QString, int> m_topicCounts;
-    int m_boxSubscriptions = 0; ///< "box:<id>" subscriptions over all sessions
     QList<qint64> m_cameOnline;
     QList<qint64> m_wentOffline;
     // Boxes to push, in the order they first changed; a box is in the list once however often
     // it changes, so the backlog is bounded by the fleet and each push by MaxBoxesPerPush.
     QList<qint64> m_changedOrder;
     QSet<qint64> m_changed;
-    int m_fleetSubscribers = 0;
-    bool m_fleetChanged = true;
 };
 
 } // namespace iptv::control

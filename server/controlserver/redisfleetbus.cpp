@@ -61,7 +61,6 @@ void RedisFleetBus::routeCommand(qint64 boxId, qint64 commandId)
 
 void RedisFleetBus::publish(const QString &topic, const QCborMap &update)
 {
-    Q_EMIT published(topic, update); // local subscribers at once, Redis or not
     m_pendingUpdates.append(topic);
     m_pendingUpdates.append(update);
     if (!m_flush.isActive())
@@ -89,15 +88,17 @@ void RedisFleetBus::flush()
         }
         pending = QCborArray();
     };
-    send(m_routesChannel, m_pendingRoutes);
+    // Updates first: a node that starts following "commands" (a rollout's results) says so before
+    // the routes of the commands whose states it waits for.
     send(m_updatesChannel, m_pendingUpdates);
+    send(m_routesChannel, m_pendingRoutes);
 }
 
 void RedisFleetBus::receive(const QByteArray &channel, const QByteArray &message)
 {
     const QCborMap envelope = QCborValue::fromCbor(message).toMap();
     if (envelope.value(s_origin).toString() == m_nodeId)
-        return; // our own, already handled locally
+        return; // our own
     const QCborArray items = envelope.value(s_items).toArray();
     if (channel == m_routesChannel) {
         for (qsizetype i = 0; i + 1 < items.size(); i += 2)

@@ -7,7 +7,8 @@
 // Every node subscribes to two channels (routes and updates) and hears everything: a box's
 // session lives on exactly one node, which delivers; the others drop the route. That costs a
 // message per node, which is nothing for the handful of nodes a fleet needs, and keeps no
-// box-to-node table that could go stale when a box moves between nodes. Routes and updates are
+// box-to-node table that could go stale when a box moves between nodes. A node never hears its own
+// messages back. Routes and updates are
 // coalesced per event-loop turn into one CBOR array, so a command to 100,000 boxes is a few
 // PUBLISHes, not 100,000. When Redis is down, nothing is lost that matters: commands wait in the
 // database and are delivered when the box's node hears of them or the box reconnects.
@@ -37,7 +38,7 @@ public:
     void publish(const QString &topic, const QCborMap &update) override;
     bool isShared() const override { return true; }
 
-    QString nodeId() const { return m_nodeId; }
+    QString nodeId() const override { return m_nodeId; }
     bool isConnected() const;
     quint64 publishFailures() const { return m_publishFailures; }
 

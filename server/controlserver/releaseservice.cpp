@@ -5,7 +5,7 @@
 #include "credentials.h"
 #include "fleetbus.h"
 #include "httpapi.h"
-#include "operatorhub.h"
+#include "liveupdates.h"
 
 #include <core/metrics.h>
 #include <core/sqldatabase.h>
@@ -176,6 +176,7 @@ ReleaseService::ReleaseService(ControlServer *server)
     m_downloads = metrics.counter(u"controlserver_release_downloads_total"_qs, u"Bundle downloads served to boxes."_qs);
     metrics.gaugeCallback(u"controlserver_rollouts_active"_qs, u"Rollouts in draft, running, paused or halted state."_qs,
                           [this] { return double(m_rollouts.size()); });
+    connect(server->live(), &LiveUpdates::updated, this, &ReleaseService::onPublished);
     connect(&m_timer, &QTimer::timeout, this, &ReleaseService::tick);
     m_kick.setSingleShot(true);
     connect(&m_kick, &QTimer::timeout, this, &ReleaseService::drive);
@@ -269,6 +270,8 @@ void ReleaseService::stop()
     m_kick.stop();
     m_publish.stop();
     m_rollouts.clear();
+    m_remoteOffers.clear();
+    unfollowCommands();
     m_store.reset();
     closeSqlDatabase(m_connection);
 }
@@ -339,6 +342,8 @@ void ReleaseService::onPublished(const QString &topic, const QCborMap &update)
         return; // delivered, acknowledged: the install is under way
     const RemoteOffer offer = *it;
     m_remoteOffers.erase(it);
+    if (m_remoteOffers.isEmpty())
+        unfollowCommands();
     Rollout *r = activeRollout(offer.rollout);
     if (!r)
         return;
@@ -432,7 +437,13 @@ void ReleaseService::drive()
             remoteNames.append(box);
         }
         if (!remote.isEmpty()) {
-            connect(m_server->bus(), &FleetBus::published, this, &ReleaseService::onPublished, Qt::UniqueConnection);
+            if (!m_followsCommands) {
+                // The results come as command states from the nodes that hold the boxes: this node
+                // follows "commands" while it waits for any, and says so before the routes go out.
+                m_followsCommands = true;
+                m_server->live()->follow(u"commands"_qs);
+                m_server->live()->announceInterest();
+            }
             QString error;
             const qint64 expires = QDateTime::currentSecsSinceEpoch() + 3600;
             const QList<qint64> ids = m_server->issueServerCommands(QStringLiteral("rollout %1").arg(r->id()),
@@ -442,6 +453,8 @@ void ReleaseService::drive()
                                                 << "boxes on other nodes:" << error;
             for (qsizetype i = 0; i < ids.size(); ++i)
                 m_remoteOffers.insert(ids.at(i), RemoteOffer{r->id(), remoteNames.at(i)});
+            if (m_remoteOffers.isEmpty())
+                unfollowCommands(); // nothing was issued: no result to wait for
         }
         r->markOffered(boxes);
         t.offeredInWindow += int(boxes.size());
@@ -539,6 +552,14 @@ void ReleaseService::notePublish(quint64 id)
         m_publish.start(int(wait));
 }
 
+void ReleaseService::unfollowCommands()
+{
+    if (!m_followsCommands)
+        return;
+    m_followsCommands = false;
+    m_server->live()->unfollow(u"commands"_qs);
+}
+
 void ReleaseService::publishRollout(quint64 id)
 {
     const auto it = m_rollouts.find(id);
@@ -547,23 +568,23 @@ void ReleaseService::publishRollout(quint64 id)
     Tracked &t = it->second;
     t.publishPending = false;
     t.lastPublishMs = m_clock.elapsed();
-    OperatorHub *hub = m_server->operatorHub();
-    if (!hub || !hub->hasSubscribers(u"rollouts"_qs))
+    LiveUpdates *live = m_server->live();
+    if (!live->wants(u"rollouts"_qs))
         return;
-    m_server->bus()->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
-                                                                       {u"kind"_qs, u"rollout"_qs},
-                                                                       {u"rollout"_qs, rolloutJson(*t.rollout)}}));
+    live->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
+                                                            {u"kind"_qs, u"rollout"_qs},
+                                                            {u"rollout"_qs, rolloutJson(*t.rollout)}}));
 }
 
 void ReleaseService::publishRelease(const QString &kind, const QJsonObject &release)
 {
-    OperatorHub *hub = m_server->operatorHub();
-    if (!hub || !hub->hasSubscribers(u"rollouts"_qs))
+    LiveUpdates *live = m_server->live();
+    if (!live->wants(u"rollouts"_qs))
         return;
-    m_server->bus()->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
-                                                                       {u"kind"_qs, u"release"_qs},
-                                                                       {u"action"_qs, kind},
-                                                                       {u"release"_qs, release}}));
+    live->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
+                                                            {u"kind"_qs, u"release"_qs},
+                                                            {u"action"_qs, kind},
+                                                            {u"release"_qs, release}}));
 }
 
 std::unique_ptr<Rollout> ReleaseService::loadFinished(quint64 id, QString *error)

@@ -147,9 +147,11 @@ private:
     QString downloadUrl(const QString &version, const QString &boxId) const;
     bool sessionOnline(const QString &boxId) const;
     /// Online here, or (in a cluster) on another node: the offer then goes as an install-release
-    /// command routed to that node, and its result comes back on the bus's "commands" topic.
+    /// command routed to that node, and its result comes back as an update on "commands"
+    /// (followed through LiveUpdates while such offers wait).
     bool reachable(const QString &boxId) const;
     void onPublished(const QString &topic, const QCborMap &update);
+    void unfollowCommands();
 
     ControlServer *m_server;
     ReleaseConfig m_config;
@@ -172,6 +174,7 @@ private:
     QTimer m_publish;
     QElapsedTimer m_clock;
     bool m_started = false;
+    bool m_followsCommands = false; ///< while remote offers wait for their command results
 
     iptv::Counter *m_offers = nullptr;
     iptv::Counter *m_resultsOk = nullptr;

@@ -1,18 +1,23 @@
 // Two controlserver nodes (real processes) sharing a real PostgreSQL and a real Redis, both
 // started by the test: a box enrolled on node B is learned by node A, a command issued on A
-// reaches the box on B and its result is visible on A, and a command issued on A while the box
-// is offline is delivered when the box comes back to B. Skipped with a message when PostgreSQL,
-// Qt's QPSQL driver or redis-server are missing.
+// reaches the box on B and its result is visible on A, a command issued on A while the box is
+// offline is delivered when the box comes back to B, an operator on one node follows the boxes,
+// rollouts and fleet summary of the other, and telemetry nobody follows stays off Redis. Skipped
+// with a message when PostgreSQL, Qt's QPSQL driver or redis-server are missing.
 #include "../common/postgresserver.h"
 #include "../common/redisserver.h"
 #include "testbox.h"
 
+#include <redisfleetbus.h>
+
 #include <payload/bundle.h>
 
+#include <QDeadlineTimer>
 #include <QDir>
-
 #include <QProcess>
 #include <QTcpServer>
+
+#include <functional>
 
 using namespace testutil;
 using namespace Qt::StringLiterals;
@@ -25,6 +30,56 @@ quint16 freePort()
     probe.listen(QHostAddress::LocalHost, 0);
     return probe.serverPort();
 }
+
+/// An operator on the live WebSocket (JSON text frames), with an inbox to wait on.
+class OperatorSocket : public QObject
+{
+public:
+    bool connectTo(quint16 port, const QString &token)
+    {
+        connect(&m_ws, &QWebSocket::textMessageReceived, this,
+                [this](const QString &t) { m_inbox.append(QJsonDocument::fromJson(t.toUtf8()).object()); });
+        QSignalSpy connected(&m_ws, &QWebSocket::connected);
+        m_ws.open(QUrl(u"ws://127.0.0.1:%1/"_s.arg(port)));
+        if (!connected.wait(10000))
+            return false;
+        send({{u"t"_s, u"hello"_s}, {u"v"_s, QJsonArray{1, 2}}, {u"role"_s, u"operator"_s}, {u"token"_s, token}});
+        return next([](const QJsonObject &o) { return o.value(u"t").toString() == u"welcome"; }, 10000).has_value();
+    }
+    void subscribe(const QStringList &topics) { send({{u"t"_s, u"subscribe"_s}, {u"topics"_s, QJsonArray::fromStringList(topics)}}); }
+    /// The next message that `match` accepts within `timeoutMs` (the ones before it are dropped).
+    std::optional<QJsonObject> next(const std::function<bool(const QJsonObject &)> &match, int timeoutMs)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        for (;;) {
+            while (!m_inbox.isEmpty()) {
+                const QJsonObject o = m_inbox.takeFirst();
+                if (match(o))
+                    return o;
+            }
+            QSignalSpy more(&m_ws, &QWebSocket::textMessageReceived);
+            if (deadline.hasExpired() || !more.wait(int(std::max<qint64>(1, deadline.remainingTime()))))
+                return std::nullopt;
+        }
+    }
+    /// An update on `topic` of `kind`.
+    std::optional<QJsonObject> update(const QString &topic, const QString &kind, int timeoutMs)
+    {
+        return next([&](const QJsonObject &o) {
+            return o.value(u"t").toString() == u"update" && o.value(u"topic").toString() == topic && o.value(u"kind").toString() == kind;
+        }, timeoutMs);
+    }
+
+private:
+    void send(QJsonObject m)
+    {
+        m.insert(u"id"_s, ++m_lastId);
+        m_ws.sendTextMessage(QString::fromUtf8(QJsonDocument(m).toJson(QJsonDocument::Compact)));
+    }
+    QWebSocket m_ws;
+    QList<QJsonObject> m_inbox;
+    qint64 m_lastId = 0;
+};
 
 struct Node
 {
@@ -215,6 +270,122 @@ private Q_SLOTS:
         QVERIFY2(m, "the queued command did not follow the box to node B");
         QString e;
         QCOMPARE(qint64(Command::fromBody(m->body, &e)->commandId), id);
+    }
+
+    void liveViewsAcrossNodes()
+    {
+        // An operator on node B follows a box node A holds, the rollouts A drives and the fleet:
+        // A's telemetry and events, A's rollout progress and one summary over both nodes' boxes.
+        TestBox onA(u"CL-LIVE-A"_s), onB(u"CL-LIVE-B"_s);
+        QVERIFY(onA.connectAndHello(m_a.boxPort));
+        QVERIFY(onB.connectAndHello(m_b.boxPort));
+        const QString tokenA = login(m_nam, m_a.httpPort, u"admin"_s, kAdminPassword);
+        const QString tokenB = login(m_nam, m_b.httpPort, u"admin"_s, kAdminPassword);
+        OperatorSocket op;
+        QVERIFY(op.connectTo(m_b.wsPort, tokenB));
+        const QString boxTopic = u"box:"_s + onA.boxId;
+        op.subscribe({boxTopic, u"rollouts"_s, u"fleet"_s});
+
+        // Node A learns what B's operators follow through the bus: send until a sample arrives.
+        Telemetry t;
+        t.cpuPercent = 33;
+        t.playerState = u"live-on-a"_s;
+        std::optional<QJsonObject> sample;
+        for (int attempt = 0; attempt < 20 && !sample; ++attempt) {
+            onA.send(MessageType::Telemetry, t.toBody());
+            sample = op.update(boxTopic, u"telemetry"_s, 500);
+        }
+        QVERIFY2(sample, "node B's operator got no telemetry of the box node A holds");
+        QCOMPARE(sample->value(u"telemetry").toObject().value(u"cpu").toDouble(), 33.0);
+        BoxEvent event;
+        event.kind = u"playback"_s;
+        event.severity = u"warning"_s;
+        event.text = u"stall on A"_s;
+        onA.send(MessageType::Event, event.toBody());
+        const auto seen = op.update(boxTopic, u"event"_s, 10000);
+        QVERIFY2(seen, "node B's operator got no event of the box node A holds");
+        QCOMPARE(seen->value(u"event").toObject().value(u"text").toString(), u"stall on A"_s);
+
+        // The summary counts what both nodes' boxes report.
+        Telemetry tb;
+        tb.playerState = u"live-on-b"_s;
+        onB.send(MessageType::Telemetry, tb.toBody());
+        const auto both = op.next([](const QJsonObject &o) {
+            const QJsonObject players = o.value(u"summary").toObject().value(u"playerStates").toObject();
+            return o.value(u"kind").toString() == u"summary" && players.value(u"live-on-a").toInt() == 1
+                && players.value(u"live-on-b").toInt() == 1;
+        }, 15000);
+        QVERIFY2(both, "node B's fleet summary does not count the boxes node A holds");
+        QVERIFY(both->value(u"summary").toObject().value(u"reporting").toInt() >= 2);
+        QVERIFY(both->value(u"summary").toObject().value(u"online").toInt() >= 2);
+        // GET /api/fleet/summary on B is the same cluster-wide summary.
+        QTRY_COMPARE_WITH_TIMEOUT(http(m_nam, "GET", m_b.httpPort, u"/api/fleet/summary"_s, tokenB)
+                                      .json().value(u"playerStates").toObject().value(u"live-on-a").toInt(), 1, 10000);
+
+        // A rollout node A drives (on the experimental channel: rolloutAcrossNodes left one on
+        // clean): its progress reaches B's operator.
+        QCOMPARE(http(m_nam, "PUT", m_a.httpPort, u"/api/boxes/%1/channel"_s.arg(onA.boxId), tokenA,
+                      {{u"channel"_s, u"experimental"_s}}).status, 200);
+        const QString src = m_dir.filePath(u"payload-live"_s);
+        QVERIFY(QDir().mkpath(src));
+        QFile qml(src + u"/Main.qml"_s);
+        QVERIFY(qml.open(QIODevice::WriteOnly));
+        qml.write("import QtQuick\nItem {}\n");
+        qml.close();
+        QString error;
+        const QByteArray bundle = signedBundle(src, u"2.6.0"_s, u"1.0.0"_s, m_key, m_dir.filePath(u"2.6.0.bundle"_s), &error);
+        QVERIFY2(!bundle.isEmpty(), qPrintable(error));
+        QCOMPARE(postRaw(m_nam, m_a.httpPort, u"/api/releases"_s, tokenA, bundle).status, 201);
+        const auto uploaded = op.update(u"rollouts"_s, u"release"_s, 10000);
+        QVERIFY2(uploaded, "node B's operator did not hear of the release uploaded on node A");
+        QCOMPARE(uploaded->value(u"release").toObject().value(u"version").toString(), u"2.6.0"_s);
+        const Http created = http(m_nam, "POST", m_a.httpPort, u"/api/rollouts"_s, tokenA,
+                                  {{u"release"_s, u"2.6.0"_s}, {u"channel"_s, u"experimental"_s},
+                                   {u"groups"_s, QJsonObject{{u"percent"_s, QJsonArray{100}}}},
+                                   {u"thresholds"_s, QJsonObject{{u"successThreshold"_s, 0.1}, {u"errorThreshold"_s, 0.9}}},
+                                   {u"start"_s, true}});
+        QCOMPARE(created.status, 201);
+        const QString id = created.json().value(u"rollout"_s).toObject().value(u"id").toString();
+        const auto offer = onA.waitFor(MessageType::ReleaseAvailable, 15000);
+        QVERIFY2(offer, "the rollout on node A did not offer the release to its box");
+        BoxEvent installed;
+        installed.kind = u"install"_s;
+        installed.severity = u"info"_s;
+        installed.text = u"installed 2.6.0"_s;
+        installed.data = {{u"version"_s, u"2.6.0"_s}, {u"phase"_s, u"installed"_s}, {u"ok"_s, true},
+                          {u"rollout"_s, id.toLongLong()}};
+        onA.send(MessageType::Event, installed.toBody());
+        const auto progress = op.next([&](const QJsonObject &o) {
+            const QJsonObject r = o.value(u"rollout").toObject();
+            return o.value(u"kind").toString() == u"rollout" && r.value(u"id").toString() == id && r.value(u"succeeded").toInt() >= 1;
+        }, 15000);
+        QVERIFY2(progress, "node B's operator did not see the progress of the rollout node A drives");
+    }
+
+    void telemetryStaysOffTheBusUnfollowed()
+    {
+        // What keeps telemetry throughput: a sample goes to Redis only while someone follows the
+        // box. A listener on the cluster's channels that follows nothing sees the nodes' heartbeats
+        // but no sample of a box nobody follows.
+        iptv::control::RedisFleetBus listener(u"listener"_s, u"127.0.0.1"_s, m_redis.port());
+        QStringList topics;
+        int heartbeatsOfA = 0;
+        connect(&listener, &iptv::control::FleetBus::published, this, [&](const QString &topic, const QCborMap &m) {
+            topics.append(topic);
+            heartbeatsOfA += topic == u"cluster:live" && m.value(u"node"_s).toString() == m_a.name;
+        });
+        TestBox box(u"CL-QUIET"_s);
+        QVERIFY(box.connectAndHello(m_a.boxPort));
+        QTRY_VERIFY_WITH_TIMEOUT(heartbeatsOfA > 0, 10000);
+        Telemetry t;
+        t.cpuPercent = 12;
+        box.send(MessageType::Telemetry, t.toBody());
+        QVERIFY(box.waitFor(MessageType::Ack));
+        // Node A handled the sample before it acknowledged it; its next heartbeat comes after
+        // anything that sample put on the bus.
+        const int before = heartbeatsOfA;
+        QTRY_VERIFY_WITH_TIMEOUT(heartbeatsOfA > before, 10000);
+        QVERIFY2(!topics.contains(u"box:"_s + box.boxId), qPrintable(topics.join(u' ')));
     }
 };
 

@@ -1,5 +1,5 @@
 // RedisFleetBus between two nodes on a real redis-server: a command route issued on node A
-// reaches node B (not A again), updates reach both, a batch of 10,000 routes arrives whole and in
+// reaches node B (not A again), so do updates, a batch of 10,000 routes arrives whole and in
 // order, and a node keeps working locally while Redis is down.
 #include "../common/redisserver.h"
 
@@ -44,7 +44,6 @@ private Q_SLOTS:
         routedB.clear();
 
         a.publish(u"box:7"_s, QCborMap{{u"cpu"_s, 12.5}});
-        QCOMPARE(updatesA.count(), 1); // local subscribers hear it at once
         QTRY_COMPARE(updatesB.count(), 1);
         QCOMPARE(updatesB.first().at(0).toString(), u"box:7"_s);
         QCOMPARE(updatesB.first().at(1).value<QCborMap>().value(u"cpu"_s).toDouble(), 12.5);
@@ -56,8 +55,8 @@ private Q_SLOTS:
             QCOMPARE(routedB.at(i).at(0).toLongLong(), i + 1);
             QCOMPARE(routedB.at(i).at(1).toLongLong(), 100'001 + i);
         }
-        QCOMPARE(routedA.count(), 0); // a node never routes to itself through Redis
-        QCOMPARE(updatesA.count(), 1);
+        QCOMPARE(routedA.count(), 0); // a node never hears its own routes and updates back
+        QCOMPARE(updatesA.count(), 0);
     }
 
     void clustersAreSeparate()
@@ -84,8 +83,8 @@ private Q_SLOTS:
         QSignalSpy updates(&a, &FleetBus::published);
         a.publish(u"fleet"_s, QCborMap{{u"online"_s, 3}});
         a.routeCommand(1, 1);
-        QCOMPARE(updates.count(), 1);
         QTRY_VERIFY(a.publishFailures() >= 2);
+        QCOMPARE(updates.count(), 0);
     }
 
 private:
