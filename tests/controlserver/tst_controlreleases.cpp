@@ -92,14 +92,14 @@ private Q_SLOTS:
 
         Http r = postRaw(m_nam, port(), u"/api/releases"_qs, viewer, m_good);
         QCOMPARE(r.status, 403);
-        QCOMPARE(r.json().value(u"code").toString(), u"forbidden"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"forbidden"_qs);
 
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_wrongKey);
         QCOMPARE(r.status, 422);
-        QCOMPARE(r.json().value(u"code").toString(), u"UnknownKey"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"UnknownKey"_qs);
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_tampered);
         QCOMPARE(r.status, 422);
-        QVERIFY2(!r.json().value(u"message").toString().isEmpty(), r.body.constData());
+        QVERIFY2(!r.json().value(u"detail").toString().isEmpty(), r.body.constData());
         QVERIFY(bundleFiles().isEmpty()); // refused bundles leave nothing behind
 
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_good);
@@ -114,7 +114,7 @@ private Q_SLOTS:
 
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_good);
         QCOMPARE(r.status, 409);
-        QCOMPARE(r.json().value(u"code").toString(), u"conflict"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"conflict"_qs);
 
         r = http(m_nam, "GET", port(), u"/api/releases"_qs, viewer);
         QCOMPARE(r.status, 200);
@@ -146,7 +146,7 @@ private Q_SLOTS:
         QCOMPARE(r.status, 401);
         r = getWithBearer(m_nam, url, tokenText(QByteArray(32, 'x')));
         QCOMPARE(r.status, 401);
-        QCOMPARE(r.json().value(u"code").toString(), u"unauthorized"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"unauthorized"_qs);
         // An operator's token is not a box token.
         QCOMPARE(getWithBearer(m_nam, url, m_admin.toLatin1()).status, 401);
         r = getWithBearer(m_nam, url, tokenText(box->token));
