@@ -1,6 +1,7 @@
 #include "httprouter.h"
 
 #include "metrics.h"
+#include "numbers.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -72,11 +73,10 @@ std::optional<int> RouteContext::intQuery(const char *name, int fallback, int mi
     const QString text = query(name);
     if (text.isEmpty())
         return fallback;
-    bool ok = false;
-    const int v = text.toInt(&ok);
-    if (!ok || v < min || v > max) {
-        *error = Reply::error(ApiError::badRequest(QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
-                                                       .arg(QLatin1String(name)).arg(min).arg(max).arg(text.left(40))));
+    int v = 0;
+    QString bad;
+    if (!parseIntInRange(QLatin1String(name), text, min, max, &v, &bad)) {
+        *error = Reply::error(ApiError::badRequest(bad));
         return std::nullopt;
     }
     return v;

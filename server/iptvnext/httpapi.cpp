@@ -6,6 +6,7 @@
 
 #include <core/httprouter.h>
 #include <core/httputil.h>
+#include <core/numbers.h>
 #include <epg/guidedelta.h>
 #include <epg/search.h>
 
@@ -101,14 +102,9 @@ std::optional<Reply> intParam(const QHttpServerRequest &req, const char *name, i
         *out = fallback;
         return std::nullopt;
     }
-    bool ok = false;
-    const int v = text.toInt(&ok);
-    if (!ok || v < min || v > max) {
-        return errorResponse(Status::BadRequest, QStringLiteral("bad-parameter"),
-                             QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
-                                 .arg(QLatin1String(name)).arg(min).arg(max).arg(text));
-    }
-    *out = v;
+    QString error;
+    if (!iptv::parseIntInRange(QLatin1String(name), text, min, max, out, &error))
+        return errorResponse(Status::BadRequest, QStringLiteral("bad-parameter"), error);
     return std::nullopt;
 }
 
