@@ -7,6 +7,7 @@
 #include "httpapi.h"
 #include "operatorhub.h"
 
+#include <core/configfile.h>
 #include <core/metrics.h>
 #include <core/numbers.h>
 #include <core/sqldatabase.h>
@@ -94,13 +95,11 @@ void addReleaseCommandLineOptions(QCommandLineParser *parser)
 
 bool loadReleaseConfigFile(const QString &path, ReleaseConfig *config, QString *error)
 {
-    QSettings s(path, QSettings::IniFormat);
-    if (s.status() != QSettings::NoError) {
-        *error = QStringLiteral("config file %1 could not be parsed").arg(path);
+    iptv::config::IniFile file;
+    if (!file.open(path, error))
         return false;
-    }
-    const QDir base = QFileInfo(path).absoluteDir();
-    auto resolve = [&base](const QString &p) { return p.isEmpty() || QDir::isAbsolutePath(p) ? p : base.filePath(p); };
+    auto resolve = [&file](const QString &p) { return file.resolve(p); };
+    QSettings &s = file.settings();
     s.beginGroup(u"releases"_qs);
     if (s.contains(u"directory"_qs))
         config->directory = resolve(s.value(u"directory"_qs).toString());

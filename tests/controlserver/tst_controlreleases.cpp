@@ -7,10 +7,12 @@
 
 #include "testbox.h"
 
+#include "cluster.h"
 #include "releaseservice.h"
 
 #include <payload/bundle.h>
 
+#include <QCommandLineParser>
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
@@ -383,6 +385,27 @@ private Q_SLOTS:
         QVERIFY(b->connectAndHello(m_server->boxPort()));
         report(b, id.toULongLong(), u"committed"_qs);
         QTRY_COMPARE(rolloutState(id), u"completed"_qs);
+    }
+
+    // A config file named with --config that is not there is an error for every loader, not an
+    // empty configuration.
+    void missingConfigFileIsAnError()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"nothere.conf"_qs);
+        ReleaseConfig releases;
+        QString error;
+        QVERIFY(!loadReleaseConfigFile(path, &releases, &error));
+        QVERIFY2(error.contains(u"does not exist") && error.contains(path), qPrintable(error));
+
+        QCommandLineParser parser;
+        parser.addOption({{u"c"_qs, u"config"_qs}, u"config"_qs, u"file"_qs});
+        addClusterOptions(&parser);
+        QVERIFY(parser.parse({u"controlserver"_qs, u"--config"_qs, path}));
+        ClusterConfig cluster;
+        error.clear();
+        QVERIFY(!loadClusterConfig(parser, &cluster, &error));
+        QVERIFY2(error.contains(u"does not exist") && error.contains(path), qPrintable(error));
     }
 
     void configFile_data()
