@@ -81,7 +81,7 @@ int main(int argc, char **argv)
             const QJsonObject answer = QJsonDocument::fromJson(reply->readAll()).object();
             if (reply->error() != QNetworkReply::NoError) {
                 std::fprintf(stderr, "%s: %s\n", qPrintable(reply->url().toString()),
-                             qPrintable(answer.value(u"message"_s).toString(reply->errorString())));
+                             qPrintable(answer.value(u"detail"_s).toString(reply->errorString())));
                 QCoreApplication::exit(1);
                 return;
             }

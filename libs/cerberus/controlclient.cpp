@@ -181,8 +181,8 @@ void ControlClient::finish(QNetworkReply *reply, const QString &what, QPointer<Q
         r.error = {0, u"network"_qs,
                    QStringLiteral("%1: %2").arg(m_server.toString(QUrl::RemoveUserInfo), reply->errorString())};
     } else if (!r.ok()) {
-        r.error = {r.status, r.json.value(u"code").toString(u"http-error"_qs),
-                   r.json.value(u"message").toString(reply->errorString())};
+        r.error = {r.status, r.json.value(u"error").toString(u"http-error"_qs),
+                   r.json.value(u"detail").toString(reply->errorString())};
     }
     if (!r.ok()) {
         qCInfo(lcClient).noquote() << what << "failed:" << r.error.toString();

@@ -4,18 +4,6 @@
 
 namespace iptv::config {
 
-bool parseInt(const QString &key, const QString &text, int min, int max, int *out, QString *error)
-{
-    bool ok = false;
-    const int v = text.trimmed().toInt(&ok);
-    if (!ok || v < min || v > max) {
-        *error = QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"").arg(key).arg(min).arg(max).arg(text);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 bool IniFile::open(const QString &path, QString *error)
 {
     if (!QFileInfo::exists(path)) {

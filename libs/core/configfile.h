@@ -1,7 +1,7 @@
 #pragma once
 
-// What the servers' config loaders share: an INI file opened with the same checks, paths in it
-// taken relative to the file, and integer settings checked against a range with one message form.
+// What the servers' config loaders share: an INI file opened with the same checks and paths in it
+// taken relative to the file (integer settings: iptv::parseIntInRange in numbers.h).
 
 #include <QDir>
 #include <QSettings>
@@ -11,10 +11,6 @@
 #include <memory>
 
 namespace iptv::config {
-
-/// Parses `text` as an integer in [min, max] into *out; else *error is
-/// "key: expected a number from min to max, got "text"" (key is an INI key or a --flag).
-bool parseInt(const QString &key, const QString &text, int min, int max, int *out, QString *error);
 
 /// A server's INI config file.
 class IniFile

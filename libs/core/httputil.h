@@ -12,6 +12,22 @@
 
 namespace iptv::http {
 
+/// An error for an HTTP answer, typed where it arises: the status comes from here, never from
+/// the detail's text. Its body is jsonError(code, detail).
+struct ApiError
+{
+    int status = 500;
+    QString code;   ///< short and stable, for programs: "not-found", "conflict", "unknown-channel"
+    QString detail; ///< for people: what, where, why
+
+    static ApiError badRequest(const QString &detail) { return {400, QStringLiteral("bad-request"), detail}; }
+    static ApiError unauthorized(const QString &detail) { return {401, QStringLiteral("unauthorized"), detail}; }
+    static ApiError forbidden(const QString &detail) { return {403, QStringLiteral("forbidden"), detail}; }
+    static ApiError notFound(const QString &detail) { return {404, QStringLiteral("not-found"), detail}; }
+    static ApiError conflict(const QString &detail) { return {409, QStringLiteral("conflict"), detail}; }
+    static ApiError internal(const QString &detail) { return {500, QStringLiteral("internal"), detail}; }
+};
+
 /// The JSON error body every server answers with: {"error":"...","detail":"..."}.
 QByteArray jsonError(const QString &error, const QString &detail = {});
 

@@ -5,8 +5,11 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QStringList>
 #include <QUrl>
 #include <QUrlQuery>
+
+#include <algorithm>
 
 namespace iptv {
 
@@ -95,6 +98,122 @@ void closeSqlDatabase(const QString &name)
         db.close();
     }
     QSqlDatabase::removeDatabase(name);
+}
+
+QString sqlErrorText(const QSqlError &error)
+{
+    return error.text().trimmed();
+}
+
+namespace {
+
+/// The start of a statement, enough to recognise it in an error.
+QString statementHead(const QString &sql)
+{
+    const QString simple = sql.simplified();
+    return simple.size() > 60 ? simple.left(60) + u"..." : simple;
+}
+
+} // namespace
+
+bool execSql(const QString &connection, const QString &sql, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(connection, false));
+    if (!q.exec(sql)) {
+        *error = QStringLiteral("%1: %2").arg(statementHead(sql), sqlErrorText(q.lastError()));
+        return false;
+    }
+    return true;
+}
+
+bool checkSchemaVersion(const QString &connection, const QString &program, int version, const SchemaUpgrade &upgrade,
+                        QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(connection, false));
+    const QString read = QStringLiteral("SELECT value FROM meta WHERE key = 'schema'");
+    if (!q.exec(read)) {
+        *error = QStringLiteral("%1: %2").arg(read, sqlErrorText(q.lastError()));
+        return false;
+    }
+    // A literal, not a bound value: meta.value is TEXT in some stores and BLOB/BYTEA in others.
+    if (!q.next())
+        return execSql(connection, QStringLiteral("INSERT INTO meta (key, value) VALUES ('schema', '%1')").arg(version), error);
+    const QString stored = q.value(0).toString();
+    q.finish();
+    bool ok = false;
+    const int current = stored.toInt(&ok);
+    if (!ok) {
+        *error = QStringLiteral("database schema version \"%1\" is not a number").arg(stored.left(20));
+        return false;
+    }
+    if (current > version) {
+        *error = QStringLiteral("database schema %1 is newer than this %2 understands (%3)").arg(current).arg(program).arg(version);
+        return false;
+    }
+    for (int from = current; from < version; ++from) {
+        if (!upgrade) {
+            *error = QStringLiteral("database schema %1 is older than this %2 writes (%3) and it has no upgrade")
+                         .arg(current).arg(program).arg(version);
+            return false;
+        }
+        QString why;
+        if (!upgrade(from, &why)) {
+            *error = QStringLiteral("upgrading the database schema from %1 to %2: %3").arg(from).arg(from + 1).arg(why);
+            return false;
+        }
+        if (!execSql(connection, QStringLiteral("UPDATE meta SET value = '%1' WHERE key = 'schema'").arg(from + 1), error))
+            return false;
+    }
+    return true;
+}
+
+SqlBatchInsert::SqlBatchInsert(QString connection, QString head, QString row, int chunkRows)
+    : m_connection(std::move(connection)), m_head(std::move(head)), m_row(std::move(row)), m_chunkRows(chunkRows)
+{
+}
+
+SqlBatchInsert::~SqlBatchInsert() = default;
+
+void SqlBatchInsert::reset()
+{
+    m_full.reset();
+}
+
+bool SqlBatchInsert::insert(qsizetype count, const std::function<void(QSqlQuery &, qsizetype)> &bindRow, QString *error)
+{
+    const QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    auto fail = [&](qsizetype start, qsizetype n, const QSqlQuery &q) {
+        *error = QStringLiteral("%1 (rows %2..%3 of %4): %5")
+                     .arg(statementHead(m_head + m_row))
+                     .arg(start)
+                     .arg(start + n - 1)
+                     .arg(count)
+                     .arg(sqlErrorText(q.lastError()));
+        return false;
+    };
+    for (qsizetype start = 0; start < count; start += m_chunkRows) {
+        const qsizetype n = std::min<qsizetype>(m_chunkRows, count - start);
+        QSqlQuery partial(db);
+        QSqlQuery *q = &partial;
+        if (n == m_chunkRows) {
+            if (!m_full) {
+                m_full = std::make_unique<QSqlQuery>(db);
+                if (!m_full->prepare(m_head + QStringList(m_chunkRows, m_row).join(u','))) {
+                    const bool failed = fail(start, n, *m_full);
+                    m_full.reset();
+                    return failed;
+                }
+            }
+            q = m_full.get();
+        } else if (!partial.prepare(m_head + QStringList(n, m_row).join(u','))) {
+            return fail(start, n, partial);
+        }
+        for (qsizetype i = start; i < start + n; ++i)
+            bindRow(*q, i);
+        if (!q->exec())
+            return fail(start, n, *q);
+    }
+    return true;
 }
 
 } // namespace iptv

@@ -1,12 +1,21 @@
 #pragma once
 
 // Opening the servers' SQL databases (QtSql): a file path means SQLite, a postgresql:// URI means
-// PostgreSQL (QPSQL), with the session settings every store wants. Its own target
-// (iptv_core_sql), so programs without a database do not link QtSql.
+// PostgreSQL (QPSQL), with the session settings every store wants; and what every store does with
+// them: statements whose errors say which statement failed, a schema version kept in the table
+// meta, multi-row inserts in chunks. Its own target (iptv_core_sql), so programs without a
+// database do not link QtSql.
 
 #include <QString>
 
+#include <functional>
+#include <memory>
 #include <optional>
+
+QT_BEGIN_NAMESPACE
+class QSqlError;
+class QSqlQuery;
+QT_END_NAMESPACE
 
 namespace iptv {
 
@@ -29,5 +38,42 @@ std::optional<SqlBackend> openSqlDatabase(const QString &location, const QString
 
 /// Closes and removes the connection `name`, if there is one.
 void closeSqlDatabase(const QString &name);
+
+/// A QtSql error as one line of text.
+QString sqlErrorText(const QSqlError &error);
+
+/// Runs `sql` on connection `connection`; false with *error = "<the statement's start>: <why>".
+bool execSql(const QString &connection, const QString &sql, QString *error);
+
+/// Upgrades the schema one version: from `from` to from + 1; false with *error set.
+using SchemaUpgrade = std::function<bool(int from, QString *error)>;
+
+/// Checks the schema version kept in table meta (key TEXT, value; key 'schema') against
+/// `version`, the one this program writes: a new database (no row) gets it; an older one is
+/// taken up one version at a time with `upgrade` (none given: refused); a newer one is refused,
+/// naming `program`, since this program would misread it.
+bool checkSchemaVersion(const QString &connection, const QString &program, int version, const SchemaUpgrade &upgrade,
+                        QString *error);
+
+/// A multi-row INSERT sent `chunkRows` rows per statement (one round trip per chunk matters on
+/// PostgreSQL; SQLite takes up to 32766 bound values per statement). The full-chunk statement is
+/// prepared once and kept until reset(): reset() before the transaction it ran in ends.
+class SqlBatchInsert
+{
+public:
+    /// `head` like "INSERT INTO t (a, b) VALUES ", `row` like "(?,?)".
+    SqlBatchInsert(QString connection, QString head, QString row, int chunkRows);
+    ~SqlBatchInsert();
+
+    /// Inserts rows 0..count-1, bindRow(query, i) binding row i with addBindValue(). False with
+    /// *error naming the statement and the rows on the first failure.
+    bool insert(qsizetype count, const std::function<void(QSqlQuery &, qsizetype)> &bindRow, QString *error);
+    void reset();
+
+private:
+    QString m_connection, m_head, m_row;
+    int m_chunkRows;
+    std::unique_ptr<QSqlQuery> m_full;
+};
 
 } // namespace iptv

@@ -6,11 +6,12 @@
 #include "redisfleetbus.h"
 #include "store.h"
 
+#include <core/configfile.h>
+
 #include <QCborArray>
 #include <QCborMap>
 #include <QHostInfo>
 #include <QLoggingCategory>
-#include <QSettings>
 
 Q_LOGGING_CATEGORY(lcCluster, "iptv.control.cluster")
 
@@ -35,10 +36,12 @@ bool loadClusterConfig(const QCommandLineParser &parser, ClusterConfig *config, 
 {
     QString redis, node, prefix;
     if (parser.isSet(u"config"_s)) {
-        QSettings s(parser.value(u"config"_s), QSettings::IniFormat);
-        redis = s.value(u"cluster/redis"_s).toString();
-        node = s.value(u"cluster/node"_s).toString();
-        prefix = s.value(u"cluster/prefix"_s).toString();
+        iptv::config::IniFile file;
+        if (!file.open(parser.value(u"config"_s), error))
+            return false;
+        redis = file.value("cluster/redis").toString();
+        node = file.value("cluster/node").toString();
+        prefix = file.value("cluster/prefix").toString();
     }
     if (parser.isSet(u"redis"_s))
         redis = parser.value(u"redis"_s);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <core/configfile.h>
+#include <core/numbers.h>
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -15,7 +16,7 @@ namespace iptv::control {
 
 namespace {
 
-using iptv::config::parseInt;
+using iptv::parseIntInRange;
 
 bool checkPattern(const QString &key, const QString &pattern, QString *error)
 {
@@ -108,7 +109,7 @@ bool loadConfigFile(const QString &path, ControlConfig *config, QString *error)
     auto resolve = [&file](const QString &p) { return file.resolve(p); };
 
     for (const IntKey &k : s_intKeys) {
-        if (has(k.file) && !parseInt(QLatin1String(k.file), value(k.file).toString(), k.min, k.max, &(config->*k.member), error))
+        if (has(k.file) && !parseIntInRange(QLatin1String(k.file), value(k.file).toString(), k.min, k.max, &(config->*k.member), error))
             return false;
     }
     if (has("server/bind")) {
@@ -174,7 +175,7 @@ bool loadConfig(const QCommandLineParser &parser, ControlConfig *config, QString
 
     for (const IntKey &k : s_intKeys) {
         if (k.flag && isSet(k.flag)
-            && !parseInt(u"--"_qs + QLatin1String(k.flag), opt(k.flag), k.min, k.max, &(config->*k.member), error))
+            && !parseIntInRange(u"--"_qs + QLatin1String(k.flag), opt(k.flag), k.min, k.max, &(config->*k.member), error))
             return false;
     }
     if (isSet("bind") && !config->bindAddress.setAddress(opt("bind"))) {

@@ -6,40 +6,16 @@
 #include <core/httputil.h>
 
 #include <QCborValue>
-#include <QElapsedTimer>
-#include <QFile>
-#include <QFileInfo>
-#include <QHttpServer>
-#include <QHttpServerResponse>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
-#include <QPointer>
-#include <QTcpServer>
-#include <QTcpSocket>
 #include <QUrlQuery>
-
-Q_LOGGING_CATEGORY(lcHttp, "iptv.control.http")
 
 namespace iptv::control {
 
 using Method = QHttpServerRequest::Method;
 
 namespace {
-
-const char *methodName(Method m)
-{
-    switch (m) {
-    case Method::Get: return "GET";
-    case Method::Post: return "POST";
-    case Method::Put: return "PUT";
-    case Method::Patch: return "PATCH";
-    case Method::Delete: return "DELETE";
-    case Method::Head: return "HEAD";
-    default: return "OTHER";
-    }
-}
-
 
 QJsonValue cborJson(const QByteArray &cbor)
 {
@@ -48,219 +24,94 @@ QJsonValue cborJson(const QByteArray &cbor)
 
 } // namespace
 
-HttpReply HttpReply::fromAction(const ActionResult &a)
+HttpReply replyFrom(const ActionResult &a)
 {
-    return a.ok() ? json(a.body, a.status) : error(a.status, a.code, a.message);
+    return a.ok() ? HttpReply::json(a.body, a.status) : HttpReply::error(a.status, a.code, a.message);
 }
-
-HttpReply HttpReply::json(const QJsonObject &o, int status)
-{
-    return {status, QJsonDocument(o).toJson(QJsonDocument::Compact), "application/json", {}};
-}
-
-HttpReply HttpReply::error(int status, const QString &code, const QString &message)
-{
-    return json({{u"code"_qs, code}, {u"message"_qs, message}}, status);
-}
-
-QString HttpContext::query(const char *name) const
-{
-    return request.query().queryItemValue(QLatin1String(name), QUrl::FullyDecoded);
-}
-
-std::optional<QJsonObject> HttpContext::jsonBody(HttpReply *reply) const
-{
-    QJsonParseError pe;
-    const QByteArray body = request.body();
-    if (body.trimmed().isEmpty())
-        return QJsonObject();
-    const QJsonDocument doc = QJsonDocument::fromJson(body, &pe);
-    if (pe.error != QJsonParseError::NoError || !doc.isObject()) {
-        *reply = HttpReply::error(400, u"bad-request"_qs,
-                                  pe.error != QJsonParseError::NoError
-                                      ? QStringLiteral("body: invalid JSON at offset %1: %2").arg(pe.offset).arg(pe.errorString())
-                                      : u"body: expected a JSON object"_qs);
-        return std::nullopt;
-    }
-    return doc.object();
-}
-
-std::optional<int> HttpContext::intQuery(const char *name, int fallback, int min, int max, HttpReply *error) const
-{
-    const QString text = query(name);
-    if (text.isEmpty())
-        return fallback;
-    bool ok = false;
-    const int v = text.toInt(&ok);
-    if (!ok || v < min || v > max) {
-        *error = HttpReply::error(400, u"bad-request"_qs, QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
-                                                              .arg(QLatin1String(name)).arg(min).arg(max).arg(text.left(40)));
-        return std::nullopt;
-    }
-    return v;
-}
-
-/// One request being answered: what the answer needs once the request object is gone (Qt HTTP
-/// Server reuses it for the connection's next request).
-struct HttpApi::Exchange
-{
-    Exchange(QHttpServerResponder &&r, const QHttpServerRequest &req)
-        : responder(std::move(r)), socket(responder.socket()), method(req.method()), path(req.url().path()),
-          remote(req.remoteAddress())
-    {
-        clock.start();
-    }
-    QHttpServerResponder responder;
-    QPointer<QTcpSocket> socket; ///< deleted by the server when the client disconnects
-    Method method;
-    QString path;
-    QHostAddress remote;
-    QElapsedTimer clock;
-    QString route;
-    bool answered = false;
-};
 
 HttpApi::HttpApi(ControlServer *server)
-    : QObject(server), m_server(server), m_http(new QHttpServer(this))
+    : QObject(server), m_server(server),
+      m_router(new iptv::http::Router(&server->metrics(), QStringLiteral("controlserver"), this))
 {
-    setupRoutes();
-    m_http->setMissingHandler([this](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
-        auto exchange = std::make_shared<Exchange>(std::move(responder), req);
-        const Respond respond = [api = QPointer<HttpApi>(this), exchange](HttpReply reply) {
-            if (api)
-                api->send(*exchange, std::move(reply));
-        };
-        if (auto reply = dispatch(req, &exchange->route, respond))
-            send(*exchange, std::move(*reply));
+    m_router->setDefaultHeader("Cache-Control", "no-store");
+    m_router->setAuthHook([this](iptv::http::RouteContext &c, const iptv::http::Router::RouteInfo &route) {
+        return authenticate(c, route);
     });
-}
-
-void HttpApi::send(Exchange &x, HttpReply reply)
-{
-    if (x.answered) {
-        qCWarning(lcHttp).noquote() << "a second answer to" << methodName(x.method) << x.path << "dropped";
-        return;
-    }
-    x.answered = true;
-    if (x.method == Method::Head)
-        reply.body.clear();
-    // Files (release bundles, many MB, to thousands of boxes) stream from disk in chunks
-    // instead of being copied into every connection's write buffer.
-    std::unique_ptr<QFile> file;
-    if (!reply.filePath.isEmpty() && x.method != Method::Head) {
-        file = std::make_unique<QFile>(reply.filePath);
-        if (!file->open(QIODevice::ReadOnly)) {
-            reply = HttpReply::error(500, u"internal"_qs, QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName()));
-            file.reset();
-        }
-    }
-    QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));
-    for (const auto &[k, v] : reply.headers)
-        resp.addHeader(k, v);
-    resp.addHeader("Cache-Control", "no-store");
-    auto &metrics = m_server->metrics();
-    metrics.counter(u"controlserver_http_requests_total"_qs, u"HTTP requests by route and status."_qs,
-                    {{u"route"_qs, x.route}, {u"status"_qs, QString::number(reply.status)}})
-        ->increment();
-    metrics.histogram(u"controlserver_http_request_duration_seconds"_qs, u"Time to answer, by route."_qs,
-                      iptv::MetricsRegistry::defaultLatencyBuckets(), {{u"route"_qs, x.route}})
-        ->observe(x.clock.nsecsElapsed() / 1e9);
-    qCDebug(lcHttp).noquote() << x.remote.toString() << methodName(x.method) << x.path << reply.status;
-    if (!x.socket || x.socket->state() != QAbstractSocket::ConnectedState) {
-        qCDebug(lcHttp).noquote() << "client gone before the answer to" << methodName(x.method) << x.path;
-        return;
-    }
-    if (file) {
-        x.responder.write(file.release(), {{"Content-Type", reply.mimeType}, {"Cache-Control", "no-store"}},
-                          QHttpServerResponder::StatusCode(reply.status));
-        return;
-    }
-    resp.write(std::move(x.responder));
+    setupRoutes();
 }
 
 HttpApi::~HttpApi() = default;
 
 bool HttpApi::listen(const QHostAddress &address, quint16 port, QString *error)
 {
-    m_port = m_http->listen(address, port);
-    if (m_port == 0) {
-        *error = QStringLiteral("cannot listen on HTTP port %1 (in use?)").arg(port);
-        return false;
-    }
-    return true;
+    return m_router->listen(address, port, error);
 }
 
 void HttpApi::close()
 {
-    for (QTcpServer *s : m_http->servers())
-        s->close();
+    m_router->close();
+}
+
+std::optional<HttpReply> HttpApi::authenticate(iptv::http::RouteContext &c, const iptv::http::Router::RouteInfo &route)
+{
+    using iptv::http::ApiError;
+    const QByteArray auth = c.request.value("Authorization");
+    if (!auth.startsWith("Bearer "))
+        return HttpReply::error(ApiError::unauthorized(u"send Authorization: Bearer <token> (POST /api/login)"_qs));
+    Authenticated who;
+    who.bearer = QString::fromLatin1(auth.mid(7).trimmed());
+    const auto op = m_server->operators().authenticate(who.bearer, m_server->now());
+    if (!op)
+        return HttpReply::error(ApiError::unauthorized(u"the token is unknown or expired; log in again"_qs));
+    const Role needed = Role(*route.access);
+    if (!op->allows(needed)) {
+        m_server->audit(op->account, QString::fromLatin1(iptv::http::Router::methodName(route.method)) + u' ' + route.pattern,
+                        c.request.url().path(), u"denied"_qs,
+                        QStringLiteral("needs role %1, has %2").arg(roleName(needed), roleName(op->role)));
+        return HttpReply::error(ApiError::forbidden(
+            QStringLiteral("needs the %1 role; %2 is %3").arg(roleName(needed), op->account, roleName(op->role))));
+    }
+    who.op = *op;
+    c.identity = std::move(who);
+    return std::nullopt;
+}
+
+HttpContext HttpApi::context(iptv::http::RouteContext &route)
+{
+    HttpContext c{{route.request, route.params, {}}, std::nullopt, {}};
+    if (const auto *who = std::any_cast<Authenticated>(&route.identity)) {
+        c.op = who->op;
+        c.bearer = who->bearer;
+    }
+    return c;
 }
 
 void HttpApi::addRoute(Method method, const QString &pattern, std::optional<Role> role, Handler handler)
 {
-    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, std::move(handler), {}});
+    m_router->addRoute(
+        method, pattern,
+        [handler = std::move(handler)](iptv::http::RouteContext &route) {
+            HttpContext c = context(route);
+            return handler(c);
+        },
+        role ? std::optional<int>(int(*role)) : std::nullopt);
 }
 
 void HttpApi::addAsyncRoute(Method method, const QString &pattern, std::optional<Role> role, AsyncHandler handler)
 {
-    m_routes.append({method, pattern.split(u'/', Qt::SkipEmptyParts), pattern, role, {}, std::move(handler)});
-}
-
-std::optional<HttpReply> HttpApi::dispatch(const QHttpServerRequest &req, QString *routeName, const Respond &respond)
-{
-    const QStringList path = req.url().path().split(u'/', Qt::SkipEmptyParts);
-    const Method method = req.method() == Method::Head ? Method::Get : req.method();
-    bool pathMatched = false;
-    for (const Route &r : std::as_const(m_routes)) {
-        if (r.segments.size() != path.size())
-            continue;
-        QStringList params;
-        bool match = true;
-        for (qsizetype i = 0; i < path.size() && match; ++i) {
-            if (r.segments[i].startsWith(u'<'))
-                params.append(path[i]);
-            else
-                match = r.segments[i] == path[i];
-        }
-        if (!match)
-            continue;
-        pathMatched = true;
-        if (r.method != method)
-            continue;
-        *routeName = r.pattern;
-        HttpContext ctx{req, std::nullopt, params, {}};
-        if (r.role) {
-            const QByteArray auth = req.value("Authorization");
-            if (!auth.startsWith("Bearer ")) {
-                return HttpReply::error(401, u"unauthorized"_qs, u"send Authorization: Bearer <token> (POST /api/login)"_qs);
-            }
-            ctx.bearer = QString::fromLatin1(auth.mid(7).trimmed());
-            ctx.op = m_server->operators().authenticate(ctx.bearer, m_server->now());
-            if (!ctx.op)
-                return HttpReply::error(401, u"unauthorized"_qs, u"the token is unknown or expired; log in again"_qs);
-            if (!ctx.op->allows(*r.role)) {
-                m_server->audit(ctx.op->account, QString::fromLatin1(methodName(r.method)) + u' ' + r.pattern,
-                                req.url().path(), u"denied"_qs, QStringLiteral("needs role %1, has %2").arg(roleName(*r.role), roleName(ctx.op->role)));
-                return HttpReply::error(403, u"forbidden"_qs,
-                                        QStringLiteral("needs the %1 role; %2 is %3").arg(roleName(*r.role), ctx.op->account, roleName(ctx.op->role)));
-            }
-        }
-        if (r.async) {
-            r.async(ctx, respond);
-            return std::nullopt;
-        }
-        return r.handler(ctx);
-    }
-    *routeName = pathMatched ? u"method-not-allowed"_qs : u"unmatched"_qs;
-    if (pathMatched)
-        return HttpReply::error(405, u"method-not-allowed"_qs, QStringLiteral("%1 is not allowed on %2").arg(QLatin1String(methodName(req.method())), req.url().path()));
-    return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no resource %1").arg(req.url().path()));
+    m_router->addAsyncRoute(
+        method, pattern,
+        [handler = std::move(handler)](iptv::http::RouteContext &route, Respond respond) {
+            HttpContext c = context(route);
+            handler(c, std::move(respond));
+        },
+        role ? std::optional<int>(int(*role)) : std::nullopt);
 }
 
 void HttpApi::setupRoutes()
 {
     ControlServer *srv = m_server;
-    const auto fromAction = &HttpReply::fromAction;
+    const auto fromAction = &replyFrom;
     auto boxParam = [srv](const HttpContext &c, BoxInfo **box) -> std::optional<HttpReply> {
         const qint64 id = ControlServer::parseBoxId(c.params.value(0));
         *box = srv->fleet().byId(id);
@@ -536,14 +387,12 @@ void HttpApi::setupRoutes()
         if (!role)
             return respond(HttpReply::error(400, u"bad-request"_qs, u"role: viewer, operator or admin"_qs));
         srv->operators().create(account, body->value(u"password").toString(), *role, srv->now(),
-                                [srv, by = c.op->account, account, role = *role, respond](bool ok, const QString &error) {
-                                    srv->audit(by, u"operator.create"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
-                                               ok ? roleName(role) : error);
-                                    if (!ok) {
-                                        const bool exists = error.contains(u"exists");
-                                        return respond(HttpReply::error(exists ? 409 : 400,
-                                                                        exists ? u"conflict"_qs : u"bad-request"_qs, error));
-                                    }
+                                [srv, by = c.op->account, account, role = *role,
+                                 respond](const std::optional<iptv::http::ApiError> &error) {
+                                    srv->audit(by, u"operator.create"_qs, account.left(64), error ? u"failed"_qs : u"ok"_qs,
+                                               error ? error->detail : roleName(role));
+                                    if (error)
+                                        return respond(HttpReply::error(*error));
                                     respond(HttpReply::json({{u"account"_qs, account}, {u"role"_qs, roleName(role)}}, 201));
                                 });
     });
@@ -570,14 +419,12 @@ void HttpApi::setupRoutes()
         if (body->contains(u"password"))
             what.append(u"password changed"_qs);
         srv->operators().update(account, role, body->value(u"password").toString(), disabled,
-                                [srv, by = c.op->account, account, what, respond](bool ok, const QString &error) {
-                                    srv->audit(by, u"operator.update"_qs, account.left(64), ok ? u"ok"_qs : u"failed"_qs,
-                                               ok ? what.join(u", ") : error);
-                                    if (!ok) {
-                                        const bool missing = error.startsWith(u"no account");
-                                        return respond(HttpReply::error(missing ? 404 : 400,
-                                                                        missing ? u"not-found"_qs : u"bad-request"_qs, error));
-                                    }
+                                [srv, by = c.op->account, account, what,
+                                 respond](const std::optional<iptv::http::ApiError> &error) {
+                                    srv->audit(by, u"operator.update"_qs, account.left(64), error ? u"failed"_qs : u"ok"_qs,
+                                               error ? error->detail : what.join(u", "));
+                                    if (error)
+                                        return respond(HttpReply::error(*error));
                                     respond(HttpReply::json({{u"account"_qs, account}, {u"status"_qs, u"updated"_qs}}));
                                 });
     });

@@ -17,6 +17,8 @@ Q_LOGGING_CATEGORY(lcOperators, "iptv.control.operators")
 
 namespace iptv::control {
 
+using iptv::http::ApiError;
+
 namespace {
 const char *const s_roles[] = {"viewer", "operator", "admin"};
 constexpr qsizetype MaxCache = 10000;
@@ -207,9 +209,14 @@ bool OperatorDirectory::ensureInitialAdmin(const QString &account, const QString
         *generated = password;
     }
     // At start, before anything is served: hashing here holds nothing up.
-    return checkNewAccount(account, password, error)
-        && insertAccount(account, hashPassword(password, m_opsLimit, m_memLimit), Role::Admin,
-                         QDateTime::currentSecsSinceEpoch(), error);
+    auto failed = checkNewAccount(account, password);
+    if (!failed) {
+        failed = insertAccount(account, hashPassword(password, m_opsLimit, m_memLimit), Role::Admin,
+                               QDateTime::currentSecsSinceEpoch());
+    }
+    if (failed)
+        *error = failed->detail;
+    return !failed;
 }
 
 QString OperatorDirectory::addressKey(const QHostAddress &address)
@@ -395,35 +402,28 @@ void OperatorDirectory::logout(const QString &token)
     m_store->deleteOperatorToken(hash, &error);
 }
 
-bool OperatorDirectory::checkNewAccount(const QString &account, const QString &password, QString *error) const
+std::optional<ApiError> OperatorDirectory::checkNewAccount(const QString &account, const QString &password) const
 {
     static const QRegularExpression s_name(QStringLiteral("^[A-Za-z0-9._@-]{1,64}$"));
-    if (!s_name.match(account).hasMatch()) {
-        *error = QStringLiteral("account names are 1-64 of A-Z a-z 0-9 . _ @ -");
-        return false;
-    }
-    if (password.size() < 8) {
-        *error = QStringLiteral("passwords need at least 8 characters");
-        return false;
-    }
-    if (m_store->operatorAccount(account)) {
-        *error = QStringLiteral("account %1 exists").arg(account);
-        return false;
-    }
-    return true;
+    if (!s_name.match(account).hasMatch())
+        return ApiError::badRequest(QStringLiteral("account names are 1-64 of A-Z a-z 0-9 . _ @ -"));
+    if (password.size() < 8)
+        return ApiError::badRequest(QStringLiteral("passwords need at least 8 characters"));
+    if (m_store->operatorAccount(account))
+        return ApiError::conflict(QStringLiteral("account %1 exists").arg(account));
+    return std::nullopt;
 }
 
-bool OperatorDirectory::insertAccount(const QString &account, const QByteArray &hash, Role role, qint64 now, QString *error)
+std::optional<ApiError> OperatorDirectory::insertAccount(const QString &account, const QByteArray &hash, Role role, qint64 now)
 {
-    if (hash.isEmpty()) {
-        *error = QStringLiteral("password hashing failed (out of memory?)");
-        return false;
-    }
-    if (m_store->operatorAccount(account)) { // created by another request while the hash was made
-        *error = QStringLiteral("account %1 exists").arg(account);
-        return false;
-    }
-    return m_store->insertOperator({account, hash, roleName(role), now, false}, error);
+    if (hash.isEmpty())
+        return ApiError::internal(QStringLiteral("password hashing failed (out of memory?)"));
+    if (m_store->operatorAccount(account)) // created by another request while the hash was made
+        return ApiError::conflict(QStringLiteral("account %1 exists").arg(account));
+    QString error;
+    if (!m_store->insertOperator({account, hash, roleName(role), now, false}, &error))
+        return ApiError::internal(error);
+    return std::nullopt;
 }
 
 void OperatorDirectory::hashLater(const QString &password, std::function<void(const QByteArray &)> then)
@@ -442,44 +442,37 @@ void OperatorDirectory::hashLater(const QString &password, std::function<void(co
 
 void OperatorDirectory::create(const QString &account, const QString &password, Role role, qint64 now, Done done)
 {
-    QString error;
-    if (!checkNewAccount(account, password, &error))
-        return done(false, error);
+    if (auto bad = checkNewAccount(account, password))
+        return done(bad);
     hashLater(password, [this, account, role, now, done = std::move(done)](const QByteArray &hash) {
-        QString insertError;
-        const bool ok = insertAccount(account, hash, role, now, &insertError);
-        done(ok, insertError);
+        done(insertAccount(account, hash, role, now));
     });
 }
 
 void OperatorDirectory::update(const QString &account, std::optional<Role> role, const QString &password,
                                std::optional<bool> disabled, Done done)
 {
-    QString error;
-    if (!m_store->operatorAccount(account, &error))
-        return done(false, QStringLiteral("no account %1").arg(account));
-    if (password.isEmpty()) {
-        const bool ok = applyUpdate(account, role, {}, disabled, &error);
-        return done(ok, error);
-    }
+    if (!m_store->operatorAccount(account))
+        return done(ApiError::notFound(QStringLiteral("no account %1").arg(account)));
+    if (password.isEmpty())
+        return done(applyUpdate(account, role, {}, disabled));
     if (password.size() < 8)
-        return done(false, QStringLiteral("passwords need at least 8 characters"));
+        return done(ApiError::badRequest(QStringLiteral("passwords need at least 8 characters")));
     hashLater(password, [this, account, role, disabled, done = std::move(done)](const QByteArray &hash) {
         if (hash.isEmpty())
-            return done(false, QStringLiteral("password hashing failed (out of memory?)"));
-        QString updateError;
-        const bool ok = applyUpdate(account, role, hash, disabled, &updateError);
-        done(ok, updateError);
+            return done(ApiError::internal(QStringLiteral("password hashing failed (out of memory?)")));
+        done(applyUpdate(account, role, hash, disabled));
     });
 }
 
-bool OperatorDirectory::applyUpdate(const QString &account, std::optional<Role> role, const QByteArray &hash,
-                                    std::optional<bool> disabled, QString *error)
+std::optional<ApiError> OperatorDirectory::applyUpdate(const QString &account, std::optional<Role> role,
+                                                       const QByteArray &hash, std::optional<bool> disabled)
 {
-    auto op = m_store->operatorAccount(account, error);
+    QString error;
+    auto op = m_store->operatorAccount(account, &error);
     if (!op) {
-        *error = QStringLiteral("no account %1").arg(account);
-        return false;
+        return error.isEmpty() ? ApiError::notFound(QStringLiteral("no account %1").arg(account))
+                               : ApiError::internal(error);
     }
     if (role)
         op->role = roleName(*role);
@@ -487,10 +480,12 @@ bool OperatorDirectory::applyUpdate(const QString &account, std::optional<Role> 
         op->disabled = *disabled;
     if (!hash.isEmpty())
         op->passwordHash = hash;
-    if (!m_store->updateOperator(*op, error))
-        return false;
+    if (!m_store->updateOperator(*op, &error))
+        return ApiError::internal(error);
     forget(account);
-    return m_store->deleteOperatorTokens(account, error);
+    if (!m_store->deleteOperatorTokens(account, &error))
+        return ApiError::internal(error);
+    return std::nullopt;
 }
 
 void OperatorDirectory::forget(const QString &account)

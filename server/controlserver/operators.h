@@ -11,6 +11,7 @@
 
 #include "store.h"
 
+#include <core/httputil.h>
 #include <core/metrics.h>
 
 #include <QByteArray>
@@ -140,8 +141,10 @@ public:
     std::optional<OperatorIdentity> authenticate(const QString &token, qint64 now);
     void logout(const QString &token);
 
-    /// How create() and update() end: ok, or the error (which names the account or the field).
-    using Done = std::function<void(bool ok, const QString &error)>;
+    /// How create() and update() end: nullopt when done, or the error, typed (400 bad name or
+    /// password, 404 no such account, 409 the account exists, 500 hashing or the store failed)
+    /// with a detail that names the account or the field.
+    using Done = std::function<void(const std::optional<iptv::http::ApiError> &error)>;
     /// Checks name and password, hashes the password on the login pool, then stores the account;
     /// `done` runs on this thread (before create() returns when the checks fail).
     void create(const QString &account, const QString &password, Role role, qint64 now, Done done);
@@ -153,10 +156,10 @@ public:
 private:
     QByteArray tokenHash(const QString &token) const;
     void forget(const QString &account);
-    bool checkNewAccount(const QString &account, const QString &password, QString *error) const;
-    bool insertAccount(const QString &account, const QByteArray &hash, Role role, qint64 now, QString *error);
-    bool applyUpdate(const QString &account, std::optional<Role> role, const QByteArray &hash, std::optional<bool> disabled,
-                     QString *error);
+    std::optional<iptv::http::ApiError> checkNewAccount(const QString &account, const QString &password) const;
+    std::optional<iptv::http::ApiError> insertAccount(const QString &account, const QByteArray &hash, Role role, qint64 now);
+    std::optional<iptv::http::ApiError> applyUpdate(const QString &account, std::optional<Role> role, const QByteArray &hash,
+                                                    std::optional<bool> disabled);
     /// Hashes `password` with the configured limits on the login pool; `then` gets the hash
     /// (empty when hashing failed) on this thread.
     void hashLater(const QString &password, std::function<void(const QByteArray &)> then);

@@ -15,16 +15,16 @@ void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
 {
     // ---- releases
     http->addRoute(Method::Post, u"/api/releases"_qs, Role::Admin, [svc](HttpContext &c) {
-        return HttpReply::fromAction(svc->uploadRelease(*c.op, c.request.body()));
+        return replyFrom(svc->uploadRelease(*c.op, c.request.body()));
     });
     http->addRoute(Method::Get, u"/api/releases"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return HttpReply::fromAction(svc->listReleases(c.query("channel")));
+        return replyFrom(svc->listReleases(c.query("channel")));
     });
     http->addRoute(Method::Get, u"/api/releases/<version>"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return HttpReply::fromAction(svc->releaseDetail(c.params.value(0)));
+        return replyFrom(svc->releaseDetail(c.params.value(0)));
     });
     http->addRoute(Method::Delete, u"/api/releases/<version>"_qs, Role::Admin, [svc](HttpContext &c) {
-        return HttpReply::fromAction(svc->deleteRelease(*c.op, c.params.value(0)));
+        return replyFrom(svc->deleteRelease(*c.op, c.params.value(0)));
     });
 
     // ---- rollouts
@@ -33,20 +33,20 @@ void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
         const auto body = c.jsonBody(&bad);
         if (!body)
             return bad;
-        return HttpReply::fromAction(svc->createRollout(*c.op, *body));
+        return replyFrom(svc->createRollout(*c.op, *body));
     });
     http->addRoute(Method::Get, u"/api/rollouts"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return HttpReply::fromAction(svc->listRollouts(c.query("active") == u"true" || c.query("active") == u"1"));
+        return replyFrom(svc->listRollouts(c.query("active") == u"true" || c.query("active") == u"1"));
     });
     http->addRoute(Method::Get, u"/api/rollouts/<id>"_qs, Role::Viewer, [svc](HttpContext &c) {
-        return HttpReply::fromAction(svc->rolloutDetail(c.params.value(0)));
+        return replyFrom(svc->rolloutDetail(c.params.value(0)));
     });
     http->addRoute(Method::Post, u"/api/rollouts/<id>/<action>"_qs, Role::Admin, [svc](HttpContext &c) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
             return bad;
-        return HttpReply::fromAction(svc->rolloutAction(*c.op, c.params.value(0), c.params.value(1), *body));
+        return replyFrom(svc->rolloutAction(*c.op, c.params.value(0), c.params.value(1), *body));
     });
     http->addRoute(Method::Get, u"/api/rollouts/<id>/targets"_qs, Role::Viewer, [svc](HttpContext &c) {
         HttpReply bad;
@@ -54,7 +54,7 @@ void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
         const auto limit = c.intQuery("limit", 100, 1, 10000, &bad);
         if (!offset || !limit)
             return bad;
-        return HttpReply::fromAction(svc->rolloutTargets(c.params.value(0), c.query("state"), c.query("group"), *offset, *limit));
+        return replyFrom(svc->rolloutTargets(c.params.value(0), c.query("state"), c.query("group"), *offset, *limit));
     });
 
     // ---- bundle downloads for boxes: the box's session token, not an operator's
@@ -69,7 +69,7 @@ void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
         QString path;
         const ActionResult a = svc->authorizeDownload(QString::fromLatin1(auth.mid(7).trimmed()), c.query("box"), file, &path);
         if (!a.ok())
-            return HttpReply::fromAction(a);
+            return replyFrom(a);
         HttpReply reply;
         reply.mimeType = "application/octet-stream";
         reply.filePath = path;

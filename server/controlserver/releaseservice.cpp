@@ -7,7 +7,9 @@
 #include "httpapi.h"
 #include "liveupdates.h"
 
+#include <core/configfile.h>
 #include <core/metrics.h>
+#include <core/numbers.h>
 #include <core/sqldatabase.h>
 #include <payload/bundle.h>
 
@@ -73,18 +75,6 @@ ActionResult notFound(const QString &what)
     return ActionResult::error(404, u"not-found"_qs, what);
 }
 
-bool parseInt(const QString &key, const QVariant &value, int min, int max, int *out, QString *error)
-{
-    bool ok = false;
-    const int v = value.toString().trimmed().toInt(&ok);
-    if (!ok || v < min || v > max) {
-        *error = QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"").arg(key).arg(min).arg(max).arg(value.toString());
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 } // namespace
 
 // ---- configuration
@@ -105,13 +95,11 @@ void addReleaseCommandLineOptions(QCommandLineParser *parser)
 
 bool loadReleaseConfigFile(const QString &path, ReleaseConfig *config, QString *error)
 {
-    QSettings s(path, QSettings::IniFormat);
-    if (s.status() != QSettings::NoError) {
-        *error = QStringLiteral("config file %1 could not be parsed").arg(path);
+    iptv::config::IniFile file;
+    if (!file.open(path, error))
         return false;
-    }
-    const QDir base = QFileInfo(path).absoluteDir();
-    auto resolve = [&base](const QString &p) { return p.isEmpty() || QDir::isAbsolutePath(p) ? p : base.filePath(p); };
+    auto resolve = [&file](const QString &p) { return file.resolve(p); };
+    QSettings &s = file.settings();
     s.beginGroup(u"releases"_qs);
     if (s.contains(u"directory"_qs))
         config->directory = resolve(s.value(u"directory"_qs).toString());
@@ -126,14 +114,14 @@ bool loadReleaseConfigFile(const QString &path, ReleaseConfig *config, QString *
     if (s.contains(u"public_url"_qs))
         config->publicUrl = s.value(u"public_url"_qs).toString();
     if (s.contains(u"result_timeout_seconds"_qs)
-        && !parseInt(u"releases/result_timeout_seconds"_qs, s.value(u"result_timeout_seconds"_qs), 1, 7 * 86400,
+        && !parseIntInRange(u"releases/result_timeout_seconds"_qs, s.value(u"result_timeout_seconds"_qs).toString(), 1, 7 * 86400,
                      &config->resultTimeoutSeconds, error))
         return false;
     if (s.contains(u"max_offers"_qs)
-        && !parseInt(u"releases/max_offers"_qs, s.value(u"max_offers"_qs), 1, 100, &config->maxOffers, error))
+        && !parseIntInRange(u"releases/max_offers"_qs, s.value(u"max_offers"_qs).toString(), 1, 100, &config->maxOffers, error))
         return false;
     if (s.contains(u"offers_per_second"_qs)
-        && !parseInt(u"releases/offers_per_second"_qs, s.value(u"offers_per_second"_qs), 1, 1000000,
+        && !parseIntInRange(u"releases/offers_per_second"_qs, s.value(u"offers_per_second"_qs).toString(), 1, 1000000,
                      &config->offersPerSecond, error))
         return false;
     return true;

@@ -1,5 +1,7 @@
 #include "releasestore.h"
 
+#include <core/sqldatabase.h>
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
@@ -62,10 +64,6 @@ QString pgNumberArray(const QList<qint64> &values)
     return out;
 }
 
-QString sqlError(const QSqlError &e)
-{
-    return e.text().trimmed();
-}
 
 template<typename E, size_t N>
 QString nameOf(const std::array<QStringView, N> &names, E value)
@@ -283,12 +281,7 @@ ReleaseStore::~ReleaseStore()
 
 bool ReleaseStore::exec(const QString &sql, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    if (!q.exec(sql)) {
-        *error = QStringLiteral("%1: %2").arg(sql.left(60), sqlError(q.lastError()));
-        return false;
-    }
-    return true;
+    return execSql(m_connection, sql, error);
 }
 
 QSqlQuery *ReleaseStore::cached(std::unique_ptr<QSqlQuery> &slot, const QString &sql, QString *error)
@@ -296,7 +289,7 @@ QSqlQuery *ReleaseStore::cached(std::unique_ptr<QSqlQuery> &slot, const QString 
     if (!slot) {
         auto q = std::make_unique<QSqlQuery>(QSqlDatabase::database(m_connection, false));
         if (!q->prepare(sql)) {
-            *error = QStringLiteral("prepare %1: %2").arg(sql.left(40), sqlError(q->lastError()));
+            *error = QStringLiteral("prepare %1: %2").arg(sql.left(40), sqlErrorText(q->lastError()));
             return nullptr;
         }
         slot = std::move(q);
@@ -360,7 +353,7 @@ bool ReleaseStore::addRelease(const Release &r, QString *error)
         q.addBindValue(v);
     if (!q.exec()) {
         *error = release(r.version).has_value() ? QStringLiteral("release %1 already exists").arg(r.version)
-                                                : QStringLiteral("store release %1: %2").arg(r.version, sqlError(q.lastError()));
+                                                : QStringLiteral("store release %1: %2").arg(r.version, sqlErrorText(q.lastError()));
         return false;
     }
     return true;
@@ -373,7 +366,7 @@ std::optional<Release> ReleaseStore::release(const QString &version, QString *er
     q.addBindValue(version);
     if (!q.exec()) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return std::nullopt;
     }
     if (!q.next())
@@ -391,7 +384,7 @@ QList<Release> ReleaseStore::releases(std::optional<ReleaseChannel> channel, QSt
     QList<Release> out;
     if (!q.exec()) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return out;
     }
     while (q.next())
@@ -405,7 +398,7 @@ bool ReleaseStore::removeRelease(const QString &version, QString *error)
     q.prepare(QStringLiteral("SELECT id FROM rollouts WHERE release_version = ? LIMIT 1"));
     q.addBindValue(version);
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     if (q.next()) {
@@ -416,7 +409,7 @@ bool ReleaseStore::removeRelease(const QString &version, QString *error)
     q.prepare(QStringLiteral("DELETE FROM releases WHERE version = ?"));
     q.addBindValue(version);
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     if (q.numRowsAffected() == 0) {
@@ -433,7 +426,7 @@ bool ReleaseStore::begin(QString *error)
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction()) {
         m_depth = 0;
-        *error = QStringLiteral("cannot start a transaction: %1").arg(sqlError(db.lastError()));
+        *error = QStringLiteral("cannot start a transaction: %1").arg(sqlErrorText(db.lastError()));
         return false;
     }
     return true;
@@ -445,7 +438,7 @@ bool ReleaseStore::commit(QString *error)
         return true;
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.commit()) {
-        *error = QStringLiteral("commit: %1").arg(sqlError(db.lastError()));
+        *error = QStringLiteral("commit: %1").arg(sqlErrorText(db.lastError()));
         db.rollback();
         return false;
     }
@@ -466,7 +459,7 @@ quint64 ReleaseStore::insertRollout(const RolloutRecord &r, const QList<GroupRec
     if (!begin(error))
         return 0;
     auto fail = [&](const QString &what, const QSqlQuery &q) -> quint64 {
-        *error = QStringLiteral("store rollout: %1: %2").arg(what, sqlError(q.lastError()));
+        *error = QStringLiteral("store rollout: %1: %2").arg(what, sqlErrorText(q.lastError()));
         rollback();
         return 0;
     };
@@ -514,51 +507,28 @@ quint64 ReleaseStore::insertRollout(const RolloutRecord &r, const QList<GroupRec
 
 bool ReleaseStore::insertTargetsSqlite(quint64 id, const QList<TargetRecord> &targets, QString *error)
 {
-    // Full chunks share one prepared multi-row statement; the remainder gets its own.
-    const QString head = QStringLiteral("INSERT INTO rollout_targets (rollout_id, box_id, group_index, position, state, "
-                                        "attempts, from_version, error, offered_at, finished_at, updated_at) VALUES ");
-    const QString row = QStringLiteral("(?,?,?,?,?,?,?,?,?,?,?)");
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    QSqlQuery full(db);
-    bool fullPrepared = false;
-    for (qsizetype start = 0; start < targets.size(); start += SqliteTargetChunk) {
-        const int n = int(qMin<qsizetype>(SqliteTargetChunk, targets.size() - start));
-        QSqlQuery part(db);
-        QSqlQuery *q = &full;
-        if (n == SqliteTargetChunk) {
-            if (!fullPrepared && !full.prepare(head + QStringList(SqliteTargetChunk, row).join(u','))) {
-                *error = QStringLiteral("store rollout: prepare target insert: %1").arg(sqlError(full.lastError()));
-                return false;
-            }
-            fullPrepared = true;
-        } else {
-            q = &part;
-            if (!part.prepare(head + QStringList(n, row).join(u','))) {
-                *error = QStringLiteral("store rollout: prepare target insert: %1").arg(sqlError(part.lastError()));
-                return false;
-            }
-        }
-        int bind = 0;
-        for (int i = 0; i < n; ++i) {
-            const TargetRecord &t = targets.at(start + i);
-            q->bindValue(bind++, toSql(id));
-            q->bindValue(bind++, text(t.boxId));
-            q->bindValue(bind++, t.group);
-            q->bindValue(bind++, t.position);
-            q->bindValue(bind++, targetStateName(t.state));
-            q->bindValue(bind++, t.attempts);
-            q->bindValue(bind++, text(t.fromVersion));
-            q->bindValue(bind++, text(t.error));
-            q->bindValue(bind++, t.offeredAt);
-            q->bindValue(bind++, t.finishedAt);
-            q->bindValue(bind++, t.updatedAt);
-        }
-        if (!q->exec()) {
-            *error = QStringLiteral("store rollout: insert targets %1..%2: %3").arg(start).arg(start + n).arg(sqlError(q->lastError()));
-            return false;
-        }
-    }
-    return true;
+    SqlBatchInsert insert(m_connection,
+                          QStringLiteral("INSERT INTO rollout_targets (rollout_id, box_id, group_index, position, state, "
+                                         "attempts, from_version, error, offered_at, finished_at, updated_at) VALUES "),
+                          QStringLiteral("(?,?,?,?,?,?,?,?,?,?,?)"), SqliteTargetChunk);
+    QString why;
+    const bool ok = insert.insert(targets.size(), [&](QSqlQuery &q, qsizetype i) {
+        const TargetRecord &t = targets.at(i);
+        q.addBindValue(toSql(id));
+        q.addBindValue(text(t.boxId));
+        q.addBindValue(t.group);
+        q.addBindValue(t.position);
+        q.addBindValue(targetStateName(t.state));
+        q.addBindValue(t.attempts);
+        q.addBindValue(text(t.fromVersion));
+        q.addBindValue(text(t.error));
+        q.addBindValue(t.offeredAt);
+        q.addBindValue(t.finishedAt);
+        q.addBindValue(t.updatedAt);
+    }, &why);
+    if (!ok)
+        *error = QStringLiteral("store rollout: insert targets: %1").arg(why);
+    return ok;
 }
 
 bool ReleaseStore::insertTargetsPostgres(quint64 id, const QList<TargetRecord> &targets, QString *error)
@@ -568,7 +538,7 @@ bool ReleaseStore::insertTargetsPostgres(quint64 id, const QList<TargetRecord> &
                                   "from_version, error, offered_at, finished_at, updated_at) SELECT ?::bigint, * FROM "
                                   "unnest(?::text[], ?::int[], ?::int[], ?::text[], ?::int[], ?::text[], ?::text[], "
                                   "?::bigint[], ?::bigint[], ?::bigint[])"))) {
-        *error = QStringLiteral("store rollout: prepare target insert: %1").arg(sqlError(q.lastError()));
+        *error = QStringLiteral("store rollout: prepare target insert: %1").arg(sqlErrorText(q.lastError()));
         return false;
     }
     for (qsizetype start = 0; start < targets.size(); start += PostgresTargetChunk) {
@@ -595,7 +565,8 @@ bool ReleaseStore::insertTargetsPostgres(quint64 id, const QList<TargetRecord> &
                                  pgNumberArray(finished), pgNumberArray(updated)})
             q.bindValue(bind++, v);
         if (!q.exec()) {
-            *error = QStringLiteral("store rollout: insert targets %1..%2: %3").arg(start).arg(start + n).arg(sqlError(q.lastError()));
+            *error = QStringLiteral("store rollout: insert targets (rows %1..%2 of %3): %4")
+                         .arg(start).arg(start + n - 1).arg(targets.size()).arg(sqlErrorText(q.lastError()));
             return false;
         }
     }
@@ -621,7 +592,7 @@ bool ReleaseStore::updateRollout(const RolloutRecord &r, QString *error)
                               QVariant(toSql(r.id))})
         q->bindValue(i++, v);
     if (!q->exec()) {
-        *error = QStringLiteral("update rollout %1: %2").arg(r.id).arg(sqlError(q->lastError()));
+        *error = QStringLiteral("update rollout %1: %2").arg(r.id).arg(sqlErrorText(q->lastError()));
         return false;
     }
     q->finish();
@@ -641,7 +612,7 @@ bool ReleaseStore::updateGroup(quint64 rolloutId, const GroupRecord &g, QString 
                               QVariant(toSql(rolloutId)), QVariant(g.index)})
         q->bindValue(i++, v);
     if (!q->exec()) {
-        *error = QStringLiteral("update rollout %1 group %2: %3").arg(rolloutId).arg(g.index).arg(sqlError(q->lastError()));
+        *error = QStringLiteral("update rollout %1 group %2: %3").arg(rolloutId).arg(g.index).arg(sqlErrorText(q->lastError()));
         return false;
     }
     q->finish();
@@ -672,7 +643,7 @@ bool ReleaseStore::updateTargets(quint64 rolloutId, const QList<const TargetReco
         q->bindValue(6, toSql(rolloutId));
         q->bindValue(7, text(t->boxId));
         if (!q->exec()) {
-            *error = QStringLiteral("update rollout %1 target %2: %3").arg(rolloutId).arg(t->boxId, sqlError(q->lastError()));
+            *error = QStringLiteral("update rollout %1 target %2: %3").arg(rolloutId).arg(t->boxId, sqlErrorText(q->lastError()));
             if (batch)
                 rollback();
             return false;
@@ -689,7 +660,7 @@ std::optional<RolloutRecord> ReleaseStore::rollout(quint64 id, QString *error)
     q.addBindValue(toSql(id));
     if (!q.exec()) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return std::nullopt;
     }
     if (!q.next()) {
@@ -708,7 +679,7 @@ QList<RolloutRecord> ReleaseStore::rollouts(bool activeOnly, QString *error)
                 + (activeOnly ? u" WHERE state IN ('draft', 'running', 'paused', 'halted')"_qs : QString())
                 + u" ORDER BY id DESC")) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return out;
     }
     while (q.next())
@@ -722,7 +693,7 @@ bool ReleaseStore::loadGroups(quint64 rolloutId, QList<GroupRecord> *out, QStrin
     q.prepare(QStringLiteral("SELECT idx, size, state, opened_at, closed_at FROM rollout_groups WHERE rollout_id = ? ORDER BY idx"));
     q.addBindValue(toSql(rolloutId));
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     out->clear();
@@ -752,7 +723,7 @@ bool ReleaseStore::loadTargets(quint64 rolloutId, QList<TargetRecord> *out, QStr
                              "ORDER BY group_index, position"));
     q.addBindValue(toSql(rolloutId));
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     out->clear();

@@ -6,7 +6,7 @@ if(NOT TARGET controlserver_rollout)
         ${CMAKE_CURRENT_LIST_DIR}/releasestore.cpp ${CMAKE_CURRENT_LIST_DIR}/releasestore.h
         ${CMAKE_CURRENT_LIST_DIR}/rollout.cpp ${CMAKE_CURRENT_LIST_DIR}/rollout.h)
     target_include_directories(controlserver_rollout PUBLIC ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/libs)
-    target_link_libraries(controlserver_rollout PUBLIC Qt6::Core Qt6::Sql PRIVATE iptv_compile_options)
+    target_link_libraries(controlserver_rollout PUBLIC iptv_core_sql Qt6::Core Qt6::Sql PRIVATE iptv_compile_options)
     # Version order from libs/payload when it is built; rollout.cpp carries a stand-in otherwise.
     if(TARGET iptv_payload)
         target_link_libraries(controlserver_rollout PRIVATE iptv_payload)

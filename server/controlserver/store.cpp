@@ -21,11 +21,6 @@ QAtomicInteger<quint64> s_connectionCounter;
 constexpr int SchemaVersion = 1;
 constexpr int InsertChunk = 100; // rows per multi-row INSERT: one round trip per chunk on PostgreSQL
 
-QString sqlError(const QSqlError &e)
-{
-    return e.text().trimmed();
-}
-
 const char *const s_boxStates[] = {"pending", "approved", "rejected"};
 const char *const s_commandStates[] = {"queued", "delivered", "acknowledged", "succeeded", "failed", "expired"};
 
@@ -166,9 +161,9 @@ bool ControlStore::isOpen() const
 
 bool ControlStore::exec(const QString &sql, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    if (!q.exec(sql))
-        return fail(sql.left(60), sqlError(q.lastError()), error);
+    QString why;
+    if (!execSql(m_connection, sql, &why))
+        return fail(QStringLiteral("create schema"), why, error);
     return true;
 }
 
@@ -214,17 +209,8 @@ bool ControlStore::createSchema(QString *error)
         if (!exec(s, error))
             return false;
     }
-    const QByteArray v = meta(QStringLiteral("schema"));
-    if (!v.isEmpty()) {
-        if (v.toInt() > SchemaVersion) {
-            *error = QStringLiteral("database schema %1 is newer than this controlserver understands (%2)")
-                         .arg(QString::fromLatin1(v)).arg(SchemaVersion);
-            return false;
-        }
-        // Migrations from older versions go here, one step per version.
-        return true;
-    }
-    return setMeta(QStringLiteral("schema"), QByteArray::number(SchemaVersion), error);
+    // Upgrades from older versions are passed here, one step per version.
+    return checkSchemaVersion(m_connection, QStringLiteral("controlserver"), SchemaVersion, {}, error);
 }
 
 QByteArray ControlStore::meta(const QString &key)
@@ -244,7 +230,7 @@ bool ControlStore::setMeta(const QString &key, const QByteArray &value, QString 
     q.addBindValue(key);
     q.addBindValue(value);
     if (!q.exec())
-        return fail(QStringLiteral("set meta %1").arg(key), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("set meta %1").arg(key), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -269,7 +255,7 @@ bool ControlStore::insertBox(BoxRow *row, QString *error)
     q.addBindValue(row->enrolledAt);
     q.addBindValue(row->lastSeen);
     if (!q.exec() || !q.next())
-        return fail(QStringLiteral("insert box %1").arg(row->serial), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("insert box %1").arg(row->serial), sqlErrorText(q.lastError()), error);
     row->id = q.value(0).toLongLong();
     return true;
 }
@@ -284,7 +270,7 @@ bool ControlStore::updateBoxIdentity(qint64 id, const QString &mac, const QStrin
     q.addBindValue(secretHash);
     q.addBindValue(id);
     if (!q.exec())
-        return fail(QStringLiteral("update box %1").arg(id), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("update box %1").arg(id), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -296,7 +282,7 @@ bool ControlStore::setBoxState(qint64 id, BoxState state, const QByteArray &toke
     q.addBindValue(tokenHash);
     q.addBindValue(id);
     if (!q.exec())
-        return fail(QStringLiteral("set state of box %1").arg(id), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("set state of box %1").arg(id), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -307,7 +293,7 @@ bool ControlStore::setBoxToken(qint64 id, const QByteArray &tokenHash, QString *
     q.addBindValue(tokenHash);
     q.addBindValue(id);
     if (!q.exec())
-        return fail(QStringLiteral("set token of box %1").arg(id), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("set token of box %1").arg(id), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -318,7 +304,7 @@ bool ControlStore::setBoxTags(qint64 id, const QStringList &tags, QString *error
     q.addBindValue(joinTags(tags));
     q.addBindValue(id);
     if (!q.exec())
-        return fail(QStringLiteral("set tags of box %1").arg(id), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("set tags of box %1").arg(id), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -329,7 +315,7 @@ bool ControlStore::setBoxReleaseChannel(qint64 id, const QString &channel, QStri
     q.addBindValue(channel);
     q.addBindValue(id);
     if (!q.exec())
-        return fail(QStringLiteral("set release channel of box %1").arg(id), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("set release channel of box %1").arg(id), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -346,7 +332,7 @@ bool ControlStore::selectByIds(const QString &select, const QList<qint64> &ids, 
         for (qsizetype i = 0; i < n; ++i)
             q.addBindValue(ids.at(start + i));
         if (!q.exec())
-            return fail(QStringLiteral("load %1 %2").arg(n).arg(what), sqlError(q.lastError()), error);
+            return fail(QStringLiteral("load %1 %2").arg(n).arg(what), sqlErrorText(q.lastError()), error);
         while (q.next())
             read(q);
     }
@@ -378,7 +364,7 @@ QList<BoxRow> ControlStore::loadBoxes(QString *error)
     // The latest telemetry blob stays in the database; the in-memory fleet keeps compact fields.
     const QString cols = QString(s_boxColumns).replace(u", telemetry"_qs, u", NULL"_qs);
     if (!q.exec(QStringLiteral("SELECT %1 FROM boxes ORDER BY id").arg(cols))) {
-        fail(QStringLiteral("load boxes"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("load boxes"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next())
@@ -392,7 +378,7 @@ std::optional<BoxRow> ControlStore::box(qint64 id, QString *error)
     q.prepare(QStringLiteral("SELECT %1 FROM boxes WHERE id = ?").arg(s_boxColumns));
     q.addBindValue(id);
     if (!q.exec()) {
-        fail(QStringLiteral("read box %1").arg(id), sqlError(q.lastError()), error);
+        fail(QStringLiteral("read box %1").arg(id), sqlErrorText(q.lastError()), error);
         return std::nullopt;
     }
     if (!q.next())
@@ -457,9 +443,9 @@ bool ControlStore::flush(QString *error, bool withLatest)
         return true;
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction())
-        return fail(QStringLiteral("flush"), sqlError(db.lastError()), error);
+        return fail(QStringLiteral("flush"), sqlErrorText(db.lastError()), error);
     auto abort = [&](const QString &what, const QSqlQuery &q) {
-        const QString why = sqlError(q.lastError());
+        const QString why = sqlErrorText(q.lastError());
         db.rollback();
         return fail(what, why, error);
     };
@@ -482,35 +468,20 @@ bool ControlStore::flush(QString *error, bool withLatest)
         }
     }
 
-    // Multi-row inserts, InsertChunk rows per statement, the full-chunk statement prepared once.
-    auto insertRows = [&](const QString &head, const QString &rowPlaceholder, int columns, qsizetype count,
+    // Multi-row inserts, InsertChunk rows per statement.
+    auto insertRows = [&](const QString &head, const QString &rowPlaceholder, qsizetype count,
                           const std::function<void(QSqlQuery &, qsizetype)> &bindRow, const QString &what) {
-        QSqlQuery full(db);
-        bool fullPrepared = false;
-        for (qsizetype start = 0; start < count; start += InsertChunk) {
-            const qsizetype n = std::min<qsizetype>(InsertChunk, count - start);
-            QStringList rows;
-            rows.reserve(n);
-            for (qsizetype i = 0; i < n; ++i)
-                rows.append(rowPlaceholder);
-            QSqlQuery partial(db);
-            QSqlQuery &q = n == InsertChunk ? full : partial;
-            if (n != InsertChunk || !fullPrepared) {
-                if (!q.prepare(head + rows.join(u',')))
-                    return abort(what, q);
-                fullPrepared = fullPrepared || n == InsertChunk;
-            }
-            for (qsizetype i = 0; i < n; ++i)
-                bindRow(q, start + i);
-            Q_UNUSED(columns);
-            if (!q.exec())
-                return abort(what, q);
-        }
-        return true;
+        SqlBatchInsert insert(m_connection, head, rowPlaceholder, InsertChunk);
+        QString why;
+        if (insert.insert(count, bindRow, &why))
+            return true;
+        insert.reset();
+        db.rollback();
+        return fail(what, why, error);
     };
 
     if (!m_telemetry.isEmpty()
-        && !insertRows(QStringLiteral("INSERT INTO telemetry (box_id, time, data) VALUES "), QStringLiteral("(?,?,?)"), 3,
+        && !insertRows(QStringLiteral("INSERT INTO telemetry (box_id, time, data) VALUES "), QStringLiteral("(?,?,?)"),
                        m_telemetry.size(),
                        [this](QSqlQuery &q, qsizetype i) {
                            const auto &[box, s] = m_telemetry.at(i);
@@ -523,7 +494,7 @@ bool ControlStore::flush(QString *error, bool withLatest)
 
     if (!m_events.isEmpty()
         && !insertRows(QStringLiteral("INSERT INTO events (box_id, time, kind, severity, text, data) VALUES "),
-                       QStringLiteral("(?,?,?,?,?,?)"), 6, m_events.size(),
+                       QStringLiteral("(?,?,?,?,?,?)"), m_events.size(),
                        [this](QSqlQuery &q, qsizetype i) {
                            const EventRow &e = m_events.at(i);
                            q.addBindValue(e.boxId);
@@ -567,7 +538,7 @@ bool ControlStore::flush(QString *error, bool withLatest)
 
     if (!db.commit()) {
         // Left open, the failed transaction would swallow every later statement of this connection.
-        const QString why = sqlError(db.lastError());
+        const QString why = sqlErrorText(db.lastError());
         db.rollback();
         return fail(QStringLiteral("flush commit"), why, error);
     }
@@ -593,7 +564,7 @@ QList<TelemetrySample> ControlStore::telemetry(qint64 boxId, qint64 since, int l
     q.addBindValue(since);
     q.addBindValue(limit);
     if (!q.exec()) {
-        fail(QStringLiteral("read telemetry"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("read telemetry"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next())
@@ -611,7 +582,7 @@ QList<EventRow> ControlStore::events(qint64 boxId, int limit, QString *error)
     q.addBindValue(boxId);
     q.addBindValue(limit);
     if (!q.exec()) {
-        fail(QStringLiteral("read events"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("read events"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next()) {
@@ -628,11 +599,11 @@ bool ControlStore::prune(qint64 telemetryBefore, qint64 eventsBefore, int maxEve
     q.prepare(QStringLiteral("DELETE FROM telemetry WHERE time < ?"));
     q.addBindValue(telemetryBefore);
     if (!q.exec())
-        return fail(QStringLiteral("prune telemetry"), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("prune telemetry"), sqlErrorText(q.lastError()), error);
     q.prepare(QStringLiteral("DELETE FROM events WHERE time < ?"));
     q.addBindValue(eventsBefore);
     if (!q.exec())
-        return fail(QStringLiteral("prune events"), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("prune events"), sqlErrorText(q.lastError()), error);
     const QSet<qint64> boxes(m_eventBoxes.cbegin(), m_eventBoxes.cend());
     m_eventBoxes.clear();
     for (qint64 box : boxes) {
@@ -642,7 +613,7 @@ bool ControlStore::prune(qint64 telemetryBefore, qint64 eventsBefore, int maxEve
         q.addBindValue(box);
         q.addBindValue(maxEventsPerBox);
         if (!q.exec())
-            return fail(QStringLiteral("cap events"), sqlError(q.lastError()), error);
+            return fail(QStringLiteral("cap events"), sqlErrorText(q.lastError()), error);
     }
     return true;
 }
@@ -655,9 +626,9 @@ bool ControlStore::insertCommands(QList<CommandRow> *rows, QString *error)
         return true;
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction())
-        return fail(QStringLiteral("insert commands"), sqlError(db.lastError()), error);
+        return fail(QStringLiteral("insert commands"), sqlErrorText(db.lastError()), error);
     auto abort = [&](const QSqlQuery &q) {
-        const QString why = sqlError(q.lastError());
+        const QString why = sqlErrorText(q.lastError());
         db.rollback();
         return fail(QStringLiteral("insert commands"), why, error);
     };
@@ -721,7 +692,7 @@ bool ControlStore::insertCommands(QList<CommandRow> *rows, QString *error)
     for (CommandRow &r : *rows)
         r.batchId = batch;
     if (!db.commit()) {
-        const QString why = sqlError(db.lastError());
+        const QString why = sqlErrorText(db.lastError());
         db.rollback();
         return fail(QStringLiteral("insert commands commit"), why, error);
     }
@@ -735,7 +706,7 @@ QList<CommandRow> ControlStore::activeCommands(QString *error)
     q.setForwardOnly(true);
     if (!q.exec(QStringLiteral("SELECT %1 FROM commands WHERE state IN ('queued','delivered','acknowledged') ORDER BY id")
                     .arg(s_commandColumns))) {
-        fail(QStringLiteral("load commands"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("load commands"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next())
@@ -770,7 +741,7 @@ QList<CommandRow> ControlStore::commands(const CommandQuery &query, bool withDat
     q.addBindValue(query.limit);
     q.addBindValue(query.offset);
     if (!q.exec()) {
-        fail(QStringLiteral("list commands"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("list commands"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next())
@@ -784,7 +755,7 @@ std::optional<CommandRow> ControlStore::command(qint64 id, bool withData, QStrin
     q.prepare(QStringLiteral("SELECT %1%2 FROM commands WHERE id = ?").arg(s_commandColumns, withData ? u", result_data"_qs : QString()));
     q.addBindValue(id);
     if (!q.exec()) {
-        fail(QStringLiteral("read command"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("read command"), sqlErrorText(q.lastError()), error);
         return std::nullopt;
     }
     if (!q.next())
@@ -797,7 +768,7 @@ QHash<QString, qint64> ControlStore::commandCountsByState(QString *error)
     QHash<QString, qint64> out;
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     if (!q.exec(QStringLiteral("SELECT state, COUNT(*) FROM commands GROUP BY state"))) {
-        fail(QStringLiteral("count commands"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("count commands"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next())
@@ -817,7 +788,7 @@ bool ControlStore::insertOperator(const OperatorRow &row, QString *error)
     q.addBindValue(row.created);
     q.addBindValue(row.disabled ? 1 : 0);
     if (!q.exec())
-        return fail(QStringLiteral("insert operator %1").arg(row.account), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("insert operator %1").arg(row.account), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -830,7 +801,7 @@ bool ControlStore::updateOperator(const OperatorRow &row, QString *error)
     q.addBindValue(row.disabled ? 1 : 0);
     q.addBindValue(row.account);
     if (!q.exec())
-        return fail(QStringLiteral("update operator %1").arg(row.account), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("update operator %1").arg(row.account), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -840,7 +811,7 @@ std::optional<OperatorRow> ControlStore::operatorAccount(const QString &account,
     q.prepare(QStringLiteral("SELECT account, password_hash, role, created, disabled FROM operators WHERE account = ?"));
     q.addBindValue(account);
     if (!q.exec()) {
-        fail(QStringLiteral("read operator"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("read operator"), sqlErrorText(q.lastError()), error);
         return std::nullopt;
     }
     if (!q.next())
@@ -854,7 +825,7 @@ QList<OperatorRow> ControlStore::operators(QString *error)
     QList<OperatorRow> out;
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     if (!q.exec(QStringLiteral("SELECT account, role, created, disabled FROM operators ORDER BY account"))) {
-        fail(QStringLiteral("list operators"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("list operators"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next())
@@ -866,7 +837,7 @@ qint64 ControlStore::operatorCount(QString *error)
 {
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     if (!q.exec(QStringLiteral("SELECT COUNT(*) FROM operators")) || !q.next()) {
-        fail(QStringLiteral("count operators"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("count operators"), sqlErrorText(q.lastError()), error);
         return -1;
     }
     return q.value(0).toLongLong();
@@ -880,7 +851,7 @@ bool ControlStore::insertOperatorToken(const QByteArray &tokenHash, const QStrin
     q.addBindValue(account);
     q.addBindValue(expires);
     if (!q.exec())
-        return fail(QStringLiteral("insert token"), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("insert token"), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -891,7 +862,7 @@ QString ControlStore::tokenAccount(const QByteArray &tokenHash, qint64 now, QStr
     q.addBindValue(tokenHash);
     q.addBindValue(now);
     if (!q.exec()) {
-        fail(QStringLiteral("read token"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("read token"), sqlErrorText(q.lastError()), error);
         return {};
     }
     return q.next() ? q.value(0).toString() : QString();
@@ -903,7 +874,7 @@ bool ControlStore::deleteOperatorToken(const QByteArray &tokenHash, QString *err
     q.prepare(QStringLiteral("DELETE FROM operator_tokens WHERE token_hash = ?"));
     q.addBindValue(tokenHash);
     if (!q.exec())
-        return fail(QStringLiteral("delete token"), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("delete token"), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -913,7 +884,7 @@ bool ControlStore::deleteOperatorTokens(const QString &account, QString *error)
     q.prepare(QStringLiteral("DELETE FROM operator_tokens WHERE account = ?"));
     q.addBindValue(account);
     if (!q.exec())
-        return fail(QStringLiteral("delete tokens"), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("delete tokens"), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -923,7 +894,7 @@ bool ControlStore::pruneOperatorTokens(qint64 now, QString *error)
     q.prepare(QStringLiteral("DELETE FROM operator_tokens WHERE expires <= ?"));
     q.addBindValue(now);
     if (!q.exec())
-        return fail(QStringLiteral("prune tokens"), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("prune tokens"), sqlErrorText(q.lastError()), error);
     return true;
 }
 
@@ -933,7 +904,7 @@ bool ControlStore::enrollBox(BoxRow *row, AuditRow *audit, QString (*targetOf)(q
 {
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction())
-        return fail(QStringLiteral("enroll %1").arg(row->serial), sqlError(db.lastError()), error);
+        return fail(QStringLiteral("enroll %1").arg(row->serial), sqlErrorText(db.lastError()), error);
     if (!insertBox(row, error)) {
         db.rollback();
         return false;
@@ -946,7 +917,7 @@ bool ControlStore::enrollBox(BoxRow *row, AuditRow *audit, QString (*targetOf)(q
     }
     if (!db.commit()) {
         row->id = 0;
-        return fail(QStringLiteral("enroll %1 commit").arg(row->serial), sqlError(db.lastError()), error);
+        return fail(QStringLiteral("enroll %1 commit").arg(row->serial), sqlErrorText(db.lastError()), error);
     }
     return true;
 }
@@ -962,7 +933,7 @@ bool ControlStore::appendAudit(AuditRow *row, QString *error)
     q.addBindValue(row->outcome);
     q.addBindValue(row->detail);
     if (!q.exec() || !q.next())
-        return fail(QStringLiteral("append audit"), sqlError(q.lastError()), error);
+        return fail(QStringLiteral("append audit"), sqlErrorText(q.lastError()), error);
     row->id = q.value(0).toLongLong();
     return true;
 }
@@ -979,7 +950,7 @@ QList<AuditRow> ControlStore::audit(const QString &account, int limit, int offse
     q.addBindValue(limit);
     q.addBindValue(offset);
     if (!q.exec()) {
-        fail(QStringLiteral("read audit"), sqlError(q.lastError()), error);
+        fail(QStringLiteral("read audit"), sqlErrorText(q.lastError()), error);
         return out;
     }
     while (q.next()) {

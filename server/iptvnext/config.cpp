@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <core/configfile.h>
+#include <core/numbers.h>
 #include <core/httputil.h>
 
 #include <QCommandLineParser>
@@ -32,7 +33,7 @@ bool parseZone(const QString &text, QTimeZone *zone, QString *error)
     return true;
 }
 
-using iptv::config::parseInt;
+using iptv::parseIntInRange;
 
 bool parseFrom(const QString &text, qint64 *out, QString *error)
 {
@@ -117,12 +118,12 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
 
     if (has("server/port")) {
         int port = 0;
-        if (!parseInt(QStringLiteral("server/port"), value("server/port").toString(), 0, 65535, &port, error))
+        if (!parseIntInRange(QStringLiteral("server/port"), value("server/port").toString(), 0, 65535, &port, error))
             return false;
         config->port = quint16(port);
     }
     if (has("server/events_port")) {
-        if (!parseInt(QStringLiteral("server/events_port"), value("server/events_port").toString(), -1, 65535,
+        if (!parseIntInRange(QStringLiteral("server/events_port"), value("server/events_port").toString(), -1, 65535,
                       &config->eventsPort, error))
             return false;
     }
@@ -145,7 +146,7 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (has("sources/lineup"))
         config->lineup = resolve(value("sources/lineup").toString());
     if (has("sources/refresh_minutes")
-        && !parseInt(QStringLiteral("sources/refresh_minutes"), value("sources/refresh_minutes").toString(), 0,
+        && !parseIntInRange(QStringLiteral("sources/refresh_minutes"), value("sources/refresh_minutes").toString(), 0,
                      60 * 24 * 7, &config->refreshMinutes, error))
         return false;
     if (has("sources/refresh_on_start"))
@@ -153,11 +154,11 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (has("sources/time_zone") && !parseZone(value("sources/time_zone").toString(), &config->timeZone, error))
         return false;
     if (has("sources/shrink_guard_percent")
-        && !parseInt(QStringLiteral("sources/shrink_guard_percent"), value("sources/shrink_guard_percent").toString(), 0,
+        && !parseIntInRange(QStringLiteral("sources/shrink_guard_percent"), value("sources/shrink_guard_percent").toString(), 0,
                      100, &config->shrinkGuardPercent, error))
         return false;
     if (has("sources/download_timeout_seconds")
-        && !parseInt(QStringLiteral("sources/download_timeout_seconds"),
+        && !parseIntInRange(QStringLiteral("sources/download_timeout_seconds"),
                      value("sources/download_timeout_seconds").toString(), 1, 86400, &config->downloadTimeoutSeconds,
                      error))
         return false;
@@ -165,14 +166,14 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
         const QString db = value("database/uri").toString();
         config->database = db.startsWith(u"postgres") ? db : resolve(db);
     }
-    if (has("guide/days") && !parseInt(QStringLiteral("guide/days"), value("guide/days").toString(), 1, 62, &config->days, error))
+    if (has("guide/days") && !parseIntInRange(QStringLiteral("guide/days"), value("guide/days").toString(), 1, 62, &config->days, error))
         return false;
     if (has("guide/from") && !parseFrom(value("guide/from").toString(), &config->from, error))
         return false;
-    if (has("guide/keep") && !parseInt(QStringLiteral("guide/keep"), value("guide/keep").toString(), 1, 100, &config->keepGuides, error))
+    if (has("guide/keep") && !parseIntInRange(QStringLiteral("guide/keep"), value("guide/keep").toString(), 1, 100, &config->keepGuides, error))
         return false;
     if (has("guide/compression_level")
-        && !parseInt(QStringLiteral("guide/compression_level"), value("guide/compression_level").toString(), 0, 22,
+        && !parseIntInRange(QStringLiteral("guide/compression_level"), value("guide/compression_level").toString(), 0, 22,
                      &config->compressionLevel, error))
         return false;
     return true;
@@ -188,11 +189,11 @@ bool loadConfig(const QCommandLineParser &parser, ServerConfig *config, QString 
 
     if (isSet("port")) {
         int port = 0;
-        if (!parseInt(QStringLiteral("--port"), opt("port"), 0, 65535, &port, error))
+        if (!parseIntInRange(QStringLiteral("--port"), opt("port"), 0, 65535, &port, error))
             return false;
         config->port = quint16(port);
     }
-    if (isSet("events-port") && !parseInt(QStringLiteral("--events-port"), opt("events-port"), -1, 65535, &config->eventsPort, error))
+    if (isSet("events-port") && !parseIntInRange(QStringLiteral("--events-port"), opt("events-port"), -1, 65535, &config->eventsPort, error))
         return false;
     if (isSet("bind") && !config->bindAddress.setAddress(opt("bind"))) {
         *error = QStringLiteral("--bind: not an address: %1").arg(opt("bind"));
@@ -204,25 +205,25 @@ bool loadConfig(const QCommandLineParser &parser, ServerConfig *config, QString 
         config->xmltvSources = splitList(parser.values(QStringLiteral("xmltv")));
     if (isSet("lineup"))
         config->lineup = opt("lineup");
-    if (isSet("refresh") && !parseInt(QStringLiteral("--refresh"), opt("refresh"), 0, 60 * 24 * 7, &config->refreshMinutes, error))
+    if (isSet("refresh") && !parseIntInRange(QStringLiteral("--refresh"), opt("refresh"), 0, 60 * 24 * 7, &config->refreshMinutes, error))
         return false;
     if (isSet("no-refresh-on-start"))
         config->refreshOnStart = false;
     if (isSet("db"))
         config->database = opt("db");
-    if (isSet("days") && !parseInt(QStringLiteral("--days"), opt("days"), 1, 62, &config->days, error))
+    if (isSet("days") && !parseIntInRange(QStringLiteral("--days"), opt("days"), 1, 62, &config->days, error))
         return false;
     if (isSet("from") && !parseFrom(opt("from"), &config->from, error))
         return false;
     if (isSet("time-zone") && !parseZone(opt("time-zone"), &config->timeZone, error))
         return false;
     if (isSet("shrink-guard")
-        && !parseInt(QStringLiteral("--shrink-guard"), opt("shrink-guard"), 0, 100, &config->shrinkGuardPercent, error))
+        && !parseIntInRange(QStringLiteral("--shrink-guard"), opt("shrink-guard"), 0, 100, &config->shrinkGuardPercent, error))
         return false;
-    if (isSet("keep") && !parseInt(QStringLiteral("--keep"), opt("keep"), 1, 100, &config->keepGuides, error))
+    if (isSet("keep") && !parseIntInRange(QStringLiteral("--keep"), opt("keep"), 1, 100, &config->keepGuides, error))
         return false;
     if (isSet("compression-level")
-        && !parseInt(QStringLiteral("--compression-level"), opt("compression-level"), 0, 22, &config->compressionLevel, error))
+        && !parseIntInRange(QStringLiteral("--compression-level"), opt("compression-level"), 0, 22, &config->compressionLevel, error))
         return false;
     if (isSet("now")) {
         const auto t = iptv::http::parseTime(opt("now"));

@@ -4,7 +4,9 @@
 #include "events.h"
 #include "server.h"
 
+#include <core/httprouter.h>
 #include <core/httputil.h>
+#include <core/numbers.h>
 #include <epg/guidedelta.h>
 #include <epg/search.h>
 
@@ -29,6 +31,8 @@ namespace iptv::next {
 using namespace iptv::epg;
 using Status = QHttpServerResponse::StatusCode;
 using Method = QHttpServerRequest::Method;
+using iptv::http::Reply;
+using iptv::http::RouteContext;
 
 namespace {
 
@@ -41,19 +45,19 @@ constexpr qint64 MaxWindowSeconds = 7 * 86400;
 constexpr int MaxSearchLimit = 500;
 constexpr qsizetype MaxWindowAirings = 20000;
 
-QHttpServerResponse jsonResponse(const QJsonObject &o, Status status = Status::Ok)
+Reply jsonResponse(const QJsonObject &o, Status status = Status::Ok)
 {
-    QHttpServerResponse r(JsonMime, QJsonDocument(o).toJson(QJsonDocument::Compact), status);
+    Reply r = Reply::json(o, int(status));
     r.addHeader("Cache-Control", "no-cache");
     return r;
 }
 
-QHttpServerResponse errorResponse(Status status, const QString &error, const QString &detail = {})
+Reply errorResponse(Status status, const QString &error, const QString &detail = {})
 {
-    return QHttpServerResponse(JsonMime, iptv::http::jsonError(error, detail), status);
+    return Reply::error(int(status), error, detail);
 }
 
-QHttpServerResponse noGuide()
+Reply noGuide()
 {
     auto r = errorResponse(Status::ServiceUnavailable, QStringLiteral("no-guide"),
                            QStringLiteral("no guide has been compiled yet; see /api/status"));
@@ -72,7 +76,7 @@ bool hasParam(const QHttpServerRequest &req, const char *name)
 }
 
 /// Parses an optional time parameter; *ok false (with the response to send) when malformed.
-std::optional<QHttpServerResponse> timeParam(const QHttpServerRequest &req, const char *name, qint64 fallback,
+std::optional<Reply> timeParam(const QHttpServerRequest &req, const char *name, qint64 fallback,
                                              qint64 *out)
 {
     const QString text = param(req, name);
@@ -90,7 +94,7 @@ std::optional<QHttpServerResponse> timeParam(const QHttpServerRequest &req, cons
     return std::nullopt;
 }
 
-std::optional<QHttpServerResponse> intParam(const QHttpServerRequest &req, const char *name, int fallback, int min,
+std::optional<Reply> intParam(const QHttpServerRequest &req, const char *name, int fallback, int min,
                                             int max, int *out)
 {
     const QString text = param(req, name);
@@ -98,14 +102,9 @@ std::optional<QHttpServerResponse> intParam(const QHttpServerRequest &req, const
         *out = fallback;
         return std::nullopt;
     }
-    bool ok = false;
-    const int v = text.toInt(&ok);
-    if (!ok || v < min || v > max) {
-        return errorResponse(Status::BadRequest, QStringLiteral("bad-parameter"),
-                             QStringLiteral("%1: expected a number from %2 to %3, got \"%4\"")
-                                 .arg(QLatin1String(name)).arg(min).arg(max).arg(text));
-    }
-    *out = v;
+    QString error;
+    if (!iptv::parseIntInRange(QLatin1String(name), text, min, max, out, &error))
+        return errorResponse(Status::BadRequest, QStringLiteral("bad-parameter"), error);
     return std::nullopt;
 }
 
@@ -120,7 +119,7 @@ int resolveChannel(const Guide &g, const QString &text)
     return ok && index >= 0 && index < g.channelCount() ? index : -1;
 }
 
-QHttpServerResponse unknownChannel(const QString &text)
+Reply unknownChannel(const QString &text)
 {
     return errorResponse(Status::NotFound, QStringLiteral("unknown-channel"),
                          QStringLiteral("no channel \"%1\" in the guide; see /api/channels").arg(text));
@@ -186,7 +185,7 @@ struct CacheHeaders
     QByteArray cacheControl;
     qint64 lastModified = 0; ///< UTC s; 0 = not sent
 
-    void apply(QHttpServerResponse &r) const
+    void apply(Reply &r) const
     {
         r.addHeader("ETag", iptv::http::quotedEtag(checksum));
         if (!cacheControl.isEmpty())
@@ -199,7 +198,7 @@ struct CacheHeaders
 /// 304 when the client's copy is current (RFC 9110 13.1): If-None-Match decides when sent;
 /// otherwise If-Modified-Since against Last-Modified. The 304 carries the same validators and
 /// Cache-Control a 200 would (RFC 9110 15.4.5).
-std::optional<QHttpServerResponse> notModified(const QHttpServerRequest &req, const CacheHeaders &cache)
+std::optional<Reply> notModified(const QHttpServerRequest &req, const CacheHeaders &cache)
 {
     const QByteArray ifNoneMatch = req.value("If-None-Match");
     bool current = false;
@@ -211,37 +210,9 @@ std::optional<QHttpServerResponse> notModified(const QHttpServerRequest &req, co
     }
     if (!current)
         return std::nullopt;
-    QHttpServerResponse r(Status::NotModified);
+    Reply r{304, {}, {}, {}, {}};
     cache.apply(r);
     return r;
-}
-
-// Every header a route may set, for the answers written field by field below (Qt HTTP Server 6.4
-// cannot list a response's headers).
-constexpr const char *ResponseHeaders[] = {"ETag", "Cache-Control", "Last-Modified", "X-Guide-Version", "X-Guide-Base",
-                                           "Retry-After", "Allow", "Upgrade"};
-
-/// Writes `resp`. Qt HTTP Server 6.4 always writes the body it is given with its length and a
-/// Content-Type, which is wrong for two answers, so they are written field by field: HEAD gets
-/// the headers of the GET, Content-Length included, and no body (RFC 9110 9.3.2); 304 has no
-/// content and so neither Content-Type nor Content-Length (RFC 9110 15.4.5).
-void writeResponse(QHttpServerResponder &&responder, const QHttpServerResponse &resp, bool head)
-{
-    const bool notModified = resp.statusCode() == Status::NotModified;
-    if (!head && !notModified) {
-        resp.write(std::move(responder));
-        return;
-    }
-    responder.writeStatusLine(resp.statusCode());
-    for (const char *name : ResponseHeaders) {
-        for (const QByteArray &v : resp.headers(name))
-            responder.writeHeader(name, v);
-    }
-    if (!notModified) {
-        responder.writeHeader("Content-Type", resp.mimeType());
-        responder.writeHeader("Content-Length", QByteArray::number(resp.data().size()));
-    }
-    responder.writeBody(QByteArray());
 }
 
 } // namespace
@@ -249,7 +220,7 @@ void writeResponse(QHttpServerResponder &&responder, const QHttpServerResponse &
 HttpApi::HttpApi(IptvNextServer *server)
     : QObject(server)
     , m_server(server)
-    , m_http(new QHttpServer(this))
+    , m_router(new iptv::http::Router(&server->metrics(), QStringLiteral("iptvnext"), this))
 {
     setupRoutes();
 }
@@ -258,23 +229,22 @@ HttpApi::~HttpApi() = default;
 
 QAbstractHttpServer *HttpApi::httpServer() const
 {
-    return m_http;
+    return m_router->httpServer();
 }
 
 bool HttpApi::listen(const QHostAddress &address, quint16 port, QString *error)
 {
-    m_port = m_http->listen(address, port);
-    if (m_port == 0) {
-        *error = QStringLiteral("cannot listen on HTTP port %1 (in use?)").arg(port);
-        return false;
-    }
-    return true;
+    return m_router->listen(address, port, error);
 }
 
 void HttpApi::close()
 {
-    for (QTcpServer *s : m_http->servers())
-        s->close();
+    m_router->close();
+}
+
+quint16 HttpApi::port() const
+{
+    return m_router->port();
 }
 
 QByteArray HttpApi::nowNextChannels(qint64 at)
@@ -307,41 +277,9 @@ QByteArray HttpApi::nowNextChannels(qint64 at)
 
 void HttpApi::setupRoutes()
 {
-    MetricsRegistry &metrics = m_server->metrics();
-    // Every route goes through this wrapper: method check, then the handler, then its metrics
-    // labelled by route pattern (not by URL, which would explode the series count).
-    auto record = [&metrics](const QString &route, const QHttpServerRequest &req, const QHttpServerResponse &resp,
-                             const QElapsedTimer &clock) {
-        const int code = int(resp.statusCode());
-        metrics.counter(QStringLiteral("iptvnext_http_requests_total"), QStringLiteral("HTTP requests by route and status."),
-                        {{QStringLiteral("route"), route}, {QStringLiteral("status"), QString::number(code)}})
-            ->increment();
-        metrics.histogram(QStringLiteral("iptvnext_http_request_duration_seconds"),
-                          QStringLiteral("Time to build the response, by route."), MetricsRegistry::defaultLatencyBuckets(),
-                          {{QStringLiteral("route"), route}})
-            ->observe(clock.nsecsElapsed() / 1e9);
-        qCDebug(lcHttp).noquote() << req.remoteAddress().toString() << req.url().toString(QUrl::FullyEncoded).toUtf8()
-                                  << code;
-    };
-    auto methodNotAllowed = [](Method allowed) {
-        auto r = errorResponse(Status::MethodNotAllowed, QStringLiteral("method-not-allowed"),
-                               QStringLiteral("this resource answers %1 only")
-                                   .arg(allowed == Method::Post ? u"POST"_qs : u"GET and HEAD"_qs));
-        r.addHeader("Allow", allowed == Method::Post ? "POST" : "GET, HEAD");
-        return r;
-    };
-    auto add = [this, record, methodNotAllowed](const char *pattern, Method method,
-                                                std::function<QHttpServerResponse(const QHttpServerRequest &)> handler) {
-        const QString route = QLatin1String(pattern);
-        m_http->route(route, [route, method, handler, record, methodNotAllowed](const QHttpServerRequest &req,
-                                                                                QHttpServerResponder &&responder) {
-            QElapsedTimer clock;
-            clock.start();
-            const bool head = method == Method::Get && req.method() == Method::Head;
-            const QHttpServerResponse resp = req.method() == method || head ? handler(req) : methodNotAllowed(method);
-            record(route, req, resp, clock);
-            writeResponse(std::move(responder), resp, head);
-        });
+    // Metrics, HEAD, 405 and 404 are the router's; routes here only answer.
+    auto add = [this](const char *pattern, Method method, std::function<Reply(const QHttpServerRequest &)> handler) {
+        m_router->addRoute(method, QLatin1String(pattern), [handler](RouteContext &c) { return handler(c.request); });
     };
 
     // ---- the guide file ----
@@ -351,9 +289,9 @@ void HttpApi::setupRoutes()
         // no-cache: a cache may keep the guide but must ask (cheaply, with a 304) before using it.
         const GuideVersion &version = m_server->guideVersion();
         const CacheHeaders cache{version.checksum, "no-cache", version.createdAt};
-        std::optional<QHttpServerResponse> r = notModified(req, cache);
+        std::optional<Reply> r = notModified(req, cache);
         if (!r) {
-            r.emplace(GuideMime, m_server->guideBytes());
+            r = Reply{200, m_server->guideBytes(), GuideMime, {}, {}};
             cache.apply(*r);
         }
         r->addHeader("X-Guide-Version", QByteArray::number(version.version));
@@ -371,7 +309,7 @@ void HttpApi::setupRoutes()
         const QByteArray &current = m_server->guideVersion().checksum;
         const CacheHeaders cache{current, "no-cache"};
         if (from == current) {
-            QHttpServerResponse r(Status::NotModified);
+            Reply r{304, {}, {}, {}, {}};
             cache.apply(r);
             return r;
         }
@@ -394,36 +332,26 @@ void HttpApi::setupRoutes()
         case IptvNextServer::DeltaState::Failed:
             return errorResponse(Status::InternalServerError, QStringLiteral("delta-failed"), error);
         }
-        QHttpServerResponse r(DeltaMime, delta);
+        Reply r{200, delta, DeltaMime, {}, {}};
         cache.apply(r);
         r.addHeader("X-Guide-Base", from);
         return r;
     });
 
-    m_http->route(QStringLiteral("/guide/<arg>"), [this, record, methodNotAllowed](const QString &checksum, const QHttpServerRequest &req,
-                                                                                    QHttpServerResponder &&responder) {
-        QElapsedTimer clock;
-        clock.start();
-        const QString route = QStringLiteral("/guide/<checksum>");
-        auto respond = [&]() -> QHttpServerResponse {
-            if (req.method() != Method::Get && req.method() != Method::Head)
-                return methodNotAllowed(Method::Get);
-            const QByteArray sum = checksum.toLatin1();
-            if (!m_server->isKnownVersion(sum)) {
-                return errorResponse(Status::NotFound, QStringLiteral("unknown-version"),
-                                     QStringLiteral("version %1 is not kept").arg(checksum));
-            }
-            // A version's bytes never change: caches may keep them for good.
-            const CacheHeaders cache{sum, "public, max-age=31536000, immutable"};
-            if (auto r = notModified(req, cache))
-                return std::move(*r);
-            QHttpServerResponse r(GuideMime, m_server->versionBytes(sum));
-            cache.apply(r);
-            return r;
-        };
-        const QHttpServerResponse resp = respond();
-        record(route, req, resp, clock);
-        writeResponse(std::move(responder), resp, req.method() == Method::Head);
+    m_router->addRoute(Method::Get, QStringLiteral("/guide/<checksum>"), [this](RouteContext &c) {
+        const QString &checksum = c.params.value(0);
+        const QByteArray sum = checksum.toLatin1();
+        if (!m_server->isKnownVersion(sum)) {
+            return errorResponse(Status::NotFound, QStringLiteral("unknown-version"),
+                                 QStringLiteral("version %1 is not kept").arg(checksum));
+        }
+        // A version's bytes never change: caches may keep them for good.
+        const CacheHeaders cache{sum, "public, max-age=31536000, immutable"};
+        if (auto r = notModified(c.request, cache))
+            return std::move(*r);
+        Reply r{200, m_server->versionBytes(sum), GuideMime, {}, {}};
+        cache.apply(r);
+        return r;
     });
 
     // ---- JSON API ----
@@ -469,7 +397,7 @@ void HttpApi::setupRoutes()
             return std::move(*bad);
         // Compact JSON sorts keys, so this is byte for byte what QJsonDocument would write.
         QByteArray body = "{\"at\":" + QByteArray::number(at) + ",\"channels\":" + nowNextChannels(at) + '}';
-        QHttpServerResponse r(JsonMime, std::move(body));
+        Reply r{200, std::move(body), JsonMime, {}, {}};
         r.addHeader("Cache-Control", "no-cache");
         return r;
     });
@@ -636,7 +564,7 @@ void HttpApi::setupRoutes()
             r.addHeader("Retry-After", "5");
             return r;
         }
-        QHttpServerResponse r("application/xml; charset=utf-8", std::move(xml));
+        Reply r{200, std::move(xml), "application/xml; charset=utf-8", {}, {}};
         cache.apply(r);
         return r;
     });
@@ -664,31 +592,25 @@ void HttpApi::setupRoutes()
     });
 
     add("/metrics", Method::Get, [this](const QHttpServerRequest &) {
-        return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", m_server->metrics().render());
+        return Reply{200, m_server->metrics().render(), "text/plain; version=0.0.4; charset=utf-8", {}, {}};
     });
 
     // WebSocket clients may also use the HTTP port. Qt HTTP Server 6.4 hands an upgrade over only
     // when a route handled the request and wrote nothing, so this route stays silent for upgrades
     // (the responder form never sends a response by itself); EventHub::attach takes the socket.
-    m_http->route(QStringLiteral("/events"), [record](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
+    m_router->httpServer()->route(QStringLiteral("/events"), [this](const QHttpServerRequest &req,
+                                                                     QHttpServerResponder &&responder) {
         if (req.value("Upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
             return;
         QElapsedTimer clock;
         clock.start();
-        QHttpServerResponse resp = errorResponse(Status::UpgradeRequired, QStringLiteral("websocket-only"),
-                                                 QStringLiteral("/events speaks WebSocket (guide-updated announcements)"));
+        QHttpServerResponse resp(JsonMime,
+                                 iptv::http::jsonError(QStringLiteral("websocket-only"),
+                                                       QStringLiteral("/events speaks WebSocket (guide-updated announcements)")),
+                                 Status::UpgradeRequired);
         resp.addHeader("Upgrade", "websocket");
-        record(QStringLiteral("/events"), req, resp, clock);
+        m_router->record(QStringLiteral("/events"), int(resp.statusCode()), clock.nsecsElapsed());
         resp.write(std::move(responder));
-    });
-
-    m_http->setMissingHandler([record](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
-        QElapsedTimer clock;
-        clock.start();
-        QHttpServerResponse resp = errorResponse(Status::NotFound, QStringLiteral("not-found"),
-                                                 QStringLiteral("no resource %1").arg(req.url().path()));
-        record(QStringLiteral("unmatched"), req, resp, clock);
-        writeResponse(std::move(responder), resp, req.method() == Method::Head);
     });
 }
 

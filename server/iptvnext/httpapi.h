@@ -19,8 +19,11 @@
 
 QT_BEGIN_NAMESPACE
 class QAbstractHttpServer;
-class QHttpServer;
 QT_END_NAMESPACE
+
+namespace iptv::http {
+class Router;
+}
 
 namespace iptv::next {
 
@@ -35,7 +38,7 @@ public:
 
     bool listen(const QHostAddress &address, quint16 port, QString *error);
     void close();
-    quint16 port() const { return m_port; }
+    quint16 port() const;
     QAbstractHttpServer *httpServer() const;
 
 private:
@@ -54,8 +57,7 @@ private:
 
     IptvNextServer *m_server;
     NowNextCache m_nowNext;
-    QHttpServer *m_http;
-    quint16 m_port = 0;
+    iptv::http::Router *m_router;
 };
 
 } // namespace iptv::next

@@ -26,11 +26,6 @@ constexpr int SchemaVersion = 1;
 // up to 32766 bound variables per statement.
 constexpr int InsertChunk = 200;
 
-QString sqlError(const QSqlError &e)
-{
-    return e.text().trimmed();
-}
-
 } // namespace
 
 GuideStore::GuideStore()
@@ -73,16 +68,6 @@ QString GuideStore::driverName() const
     return m_postgres ? QStringLiteral("QPSQL") : QStringLiteral("QSQLITE");
 }
 
-bool GuideStore::exec(const QString &sql, QString *error)
-{
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    if (!q.exec(sql)) {
-        *error = QStringLiteral("%1: %2").arg(sql.left(60), sqlError(q.lastError()));
-        return false;
-    }
-    return true;
-}
-
 bool GuideStore::createSchema(QString *error)
 {
     const QString blob = m_postgres ? QStringLiteral("BYTEA") : QStringLiteral("BLOB");
@@ -106,31 +91,22 @@ bool GuideStore::createSchema(QString *error)
                        "airings BIGINT NOT NULL, programmes BIGINT NOT NULL)"),
     };
     for (const QString &s : statements) {
-        if (!exec(s, error))
+        if (!execSql(m_connection, s, error))
             return false;
     }
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    if (!q.exec(QStringLiteral("SELECT value FROM meta WHERE key = 'schema'"))) {
-        *error = sqlError(q.lastError());
-        return false;
-    }
-    if (q.next()) {
-        const int v = q.value(0).toInt();
-        if (v > SchemaVersion) {
-            *error = QStringLiteral("database schema %1 is newer than this iptvnext understands (%2)").arg(v).arg(SchemaVersion);
-            return false;
-        }
-        return true;
-    }
-    return exec(QStringLiteral("INSERT INTO meta (key, value) VALUES ('schema', '%1')").arg(SchemaVersion), error);
+    return checkSchemaVersion(m_connection, QStringLiteral("iptvnext"), SchemaVersion, {}, error);
 }
 
 GuideStore::SourceWriter::SourceWriter(GuideStore *store, QString key, QString kind)
-    : m_store(store), m_key(std::move(key)), m_kind(std::move(kind))
+    : m_store(store), m_key(std::move(key)), m_kind(std::move(kind)),
+      m_programmeInsert(store->m_connection, QStringLiteral("INSERT INTO programmes (source, channel, start, stop, data) VALUES "),
+                        QStringLiteral("(?,?,?,?,?)"), InsertChunk),
+      m_channelInsert(store->m_connection, QStringLiteral("INSERT INTO channels (source, position, id, data) VALUES "),
+                      QStringLiteral("(?,?,?,?)"), InsertChunk)
 {
     QSqlDatabase db = QSqlDatabase::database(m_store->m_connection, false);
     if (!db.transaction()) {
-        m_error = QStringLiteral("cannot start a transaction: %1").arg(sqlError(db.lastError()));
+        m_error = QStringLiteral("cannot start a transaction: %1").arg(sqlErrorText(db.lastError()));
         return;
     }
     m_active = true;
@@ -139,7 +115,7 @@ GuideStore::SourceWriter::SourceWriter(GuideStore *store, QString key, QString k
         q.prepare(QStringLiteral("DELETE FROM %1 WHERE source = ?").arg(QLatin1String(table)));
         q.addBindValue(m_key);
         if (!q.exec()) {
-            fail(QStringLiteral("delete old %1").arg(QLatin1String(table)), sqlError(q.lastError()));
+            fail(QStringLiteral("delete old %1").arg(QLatin1String(table)), sqlErrorText(q.lastError()));
             return;
         }
     }
@@ -162,72 +138,21 @@ void GuideStore::SourceWriter::rollback()
     if (!m_active)
         return;
     m_active = false;
-    m_programmeInsert.reset(); // no statement may be open across the transaction's end
+    // No statement may be open across the transaction's end.
+    m_programmeInsert.reset();
+    m_channelInsert.reset();
     QSqlDatabase::database(m_store->m_connection, false).rollback();
 }
 
-namespace {
-bool insertRows(const QString &connection, const QString &head, const QString &row, QList<QVariantList> *rows,
-                QString *error)
-{
-    if (rows->isEmpty())
-        return true;
-    QSqlQuery q(QSqlDatabase::database(connection, false));
-    if (!q.prepare(head + QStringList(rows->size(), row).join(u','))) {
-        *error = sqlError(q.lastError());
-        return false;
-    }
-    for (const QVariantList &r : std::as_const(*rows)) {
-        for (const QVariant &v : r)
-            q.addBindValue(v);
-    }
-    rows->clear();
-    if (!q.exec()) {
-        *error = sqlError(q.lastError());
-        return false;
-    }
-    return true;
-}
-} // namespace
-
-bool GuideStore::SourceWriter::flushChannels()
+bool GuideStore::SourceWriter::flush(SqlBatchInsert &insert, QList<QVariantList> *rows, const QString &what)
 {
     QString why;
-    if (!insertRows(m_store->m_connection, QStringLiteral("INSERT INTO channels (source, position, id, data) VALUES "),
-                    QStringLiteral("(?,?,?,?)"), &m_pendingChannels, &why))
-        return fail(QStringLiteral("insert channels"), why);
-    return true;
-}
-
-bool GuideStore::SourceWriter::flushProgrammes()
-{
-    if (m_pendingProgrammes.size() < InsertChunk) {
-        QString why;
-        if (!insertRows(m_store->m_connection,
-                        QStringLiteral("INSERT INTO programmes (source, channel, start, stop, data) VALUES "),
-                        QStringLiteral("(?,?,?,?,?)"), &m_pendingProgrammes, &why))
-            return fail(QStringLiteral("insert programmes"), why);
-        return true;
-    }
-    // Full chunks are most of a guide: prepare their statement once.
-    if (!m_programmeInsert) {
-        m_programmeInsert = std::make_unique<QSqlQuery>(QSqlDatabase::database(m_store->m_connection, false));
-        if (!m_programmeInsert->prepare(QStringLiteral("INSERT INTO programmes (source, channel, start, stop, data) VALUES ")
-                                        + QStringList(InsertChunk, QStringLiteral("(?,?,?,?,?)")).join(u','))) {
-            const QString why = sqlError(m_programmeInsert->lastError());
-            m_programmeInsert.reset();
-            return fail(QStringLiteral("prepare programme insert"), why);
-        }
-    }
-    int index = 0;
-    for (const QVariantList &r : std::as_const(m_pendingProgrammes)) {
-        for (const QVariant &v : r)
-            m_programmeInsert->bindValue(index++, v);
-    }
-    m_pendingProgrammes.clear();
-    if (!m_programmeInsert->exec())
-        return fail(QStringLiteral("insert programmes"), sqlError(m_programmeInsert->lastError()));
-    return true;
+    const bool ok = insert.insert(rows->size(), [rows](QSqlQuery &q, qsizetype i) {
+        for (const QVariant &v : rows->at(i))
+            q.addBindValue(v);
+    }, &why);
+    rows->clear();
+    return ok || fail(what, why);
 }
 
 bool GuideStore::SourceWriter::addChannel(const Channel &c)
@@ -255,6 +180,7 @@ bool GuideStore::SourceWriter::commit(const QByteArray &content, qint64 when, co
     if (!flushChannels() || !flushProgrammes())
         return false;
     m_programmeInsert.reset();
+    m_channelInsert.reset();
     QSqlDatabase db = QSqlDatabase::database(m_store->m_connection, false);
     QSqlQuery q(db);
     // Upsert works the same on SQLite (3.24+) and PostgreSQL.
@@ -273,9 +199,9 @@ bool GuideStore::SourceWriter::commit(const QByteArray &content, qint64 when, co
     q.addBindValue(m_programmes);
     q.addBindValue(content.isNull() ? QByteArray("") : content);
     if (!q.exec())
-        return fail(QStringLiteral("update source"), sqlError(q.lastError()));
+        return fail(QStringLiteral("update source"), sqlErrorText(q.lastError()));
     if (!db.commit())
-        return fail(QStringLiteral("commit"), sqlError(db.lastError()));
+        return fail(QStringLiteral("commit"), sqlErrorText(db.lastError()));
     m_active = false;
     return true;
 }
@@ -316,7 +242,7 @@ bool GuideStore::recordFailure(const QString &key, const QString &kind, qint64 w
     q.addBindValue(message);
     q.addBindValue(QString::fromUtf8(reportJson));
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     return true;
@@ -331,7 +257,7 @@ bool GuideStore::recordUnchanged(const QString &key, qint64 when, QString *error
     q.addBindValue(when);
     q.addBindValue(key);
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     return true;
@@ -363,7 +289,7 @@ std::optional<SourceRecord> GuideStore::source(const QString &key, QString *erro
     q.addBindValue(key);
     if (!q.exec()) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return std::nullopt;
     }
     if (!q.next())
@@ -377,7 +303,7 @@ QList<SourceRecord> GuideStore::sources(QString *error)
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     if (!q.exec(QLatin1String(SourceColumns) + u" ORDER BY key")) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return out;
     }
     while (q.next())
@@ -392,7 +318,7 @@ QByteArray GuideStore::sourceContent(const QString &key, QString *error)
     q.addBindValue(key);
     if (!q.exec()) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return {};
     }
     return q.next() ? q.value(0).toByteArray() : QByteArray();
@@ -409,7 +335,7 @@ bool forEachRecord(const QString &connection, const QString &sql, const QString 
     q.prepare(sql);
     q.addBindValue(key);
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     while (q.next()) {
@@ -435,7 +361,7 @@ bool GuideStore::countInWindow(const QString &key, qint64 from, qint64 until, qi
     q.addBindValue(from);
     q.addBindValue(from);
     if (!q.exec() || !q.next()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     *programmes = q.value(0).toLongLong();
@@ -464,12 +390,12 @@ qint64 GuideStore::addGuide(GuideVersion g, QString *error)
 {
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction()) {
-        *error = sqlError(db.lastError());
+        *error = sqlErrorText(db.lastError());
         return 0;
     }
     QSqlQuery q(db);
     if (!q.exec(QStringLiteral("SELECT COALESCE(MAX(version), 0) FROM guides")) || !q.next()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         db.rollback();
         return 0;
     }
@@ -487,12 +413,12 @@ qint64 GuideStore::addGuide(GuideVersion g, QString *error)
     q.addBindValue(g.airings);
     q.addBindValue(g.programmes);
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         db.rollback();
         return 0;
     }
     if (!db.commit()) {
-        *error = sqlError(db.lastError());
+        *error = sqlErrorText(db.lastError());
         db.rollback();
         return 0;
     }
@@ -506,7 +432,7 @@ QList<GuideVersion> GuideStore::guides(QString *error)
     if (!q.exec(QStringLiteral("SELECT version, checksum, path, created, valid_from, valid_until, file_size, channels, "
                                "airings, programmes FROM guides ORDER BY version DESC"))) {
         if (error)
-            *error = sqlError(q.lastError());
+            *error = sqlErrorText(q.lastError());
         return out;
     }
     while (q.next()) {
@@ -532,7 +458,7 @@ bool GuideStore::removeGuide(qint64 version, QString *error)
     q.prepare(QStringLiteral("DELETE FROM guides WHERE version = ?"));
     q.addBindValue(version);
     if (!q.exec()) {
-        *error = sqlError(q.lastError());
+        *error = sqlErrorText(q.lastError());
         return false;
     }
     return true;

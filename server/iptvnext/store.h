@@ -14,6 +14,7 @@
 // A GuideStore is one database connection and must be used from the thread that opened it;
 // the refresh worker opens its own.
 
+#include <core/sqldatabase.h>
 #include <epg/programme.h>
 
 #include <QByteArray>
@@ -93,8 +94,9 @@ public:
     private:
         friend class GuideStore;
         SourceWriter(GuideStore *store, QString key, QString kind);
-        bool flushProgrammes();
-        bool flushChannels();
+        bool flushProgrammes() { return flush(m_programmeInsert, &m_pendingProgrammes, QStringLiteral("insert programmes")); }
+        bool flushChannels() { return flush(m_channelInsert, &m_pendingChannels, QStringLiteral("insert channels")); }
+        bool flush(iptv::SqlBatchInsert &insert, QList<QVariantList> *rows, const QString &what);
         bool fail(const QString &what, const QString &why);
 
         GuideStore *m_store;
@@ -103,7 +105,7 @@ public:
         QString m_error;
         qint64 m_channels = 0, m_programmes = 0;
         QList<QVariantList> m_pendingProgrammes, m_pendingChannels;
-        std::unique_ptr<QSqlQuery> m_programmeInsert; ///< prepared once for full chunks
+        iptv::SqlBatchInsert m_programmeInsert, m_channelInsert;
     };
     /// Starts replacing a source's data (a transaction). Check isActive()/error().
     std::unique_ptr<SourceWriter> beginReplace(const QString &key, const QString &kind);
@@ -142,7 +144,6 @@ public:
     bool removeGuide(qint64 version, QString *error);
 
 private:
-    bool exec(const QString &sql, QString *error);
     bool createSchema(QString *error);
 
     QString m_connection;

@@ -101,7 +101,7 @@ private:
         const bool post = req.method() == QHttpServerRequest::Method::Post;
         requests.append({QString::fromLatin1(post ? "POST " : "GET ") + path, req.body()});
         if (!releasesEnabled && (path.startsWith(u"/api/releases") || path.startsWith(u"/api/rollouts")))
-            return {404, {{u"code"_qs, u"not-found"_qs}, {u"message"_qs, QStringLiteral("no resource %1").arg(path)}}};
+            return {404, {{u"error"_qs, u"not-found"_qs}, {u"detail"_qs, QStringLiteral("no resource %1").arg(path)}}};
         if (path == u"/api/login")
             return {200, {{u"token"_qs, u"fake-token"_qs}, {u"account"_qs, u"op"_qs}, {u"role"_qs, role}}};
         if (path == u"/api/releases" && !post) {
@@ -131,15 +131,15 @@ private:
             const QHash<QString, QString> next{{u"start"_qs, u"running"_qs}, {u"pause"_qs, u"paused"_qs},
                                                {u"resume"_qs, u"running"_qs}, {u"abort"_qs, u"aborted"_qs}};
             if (!next.contains(verb))
-                return {404, {{u"code"_qs, u"not-found"_qs}, {u"message"_qs, u"no such action"_qs}}};
+                return {404, {{u"error"_qs, u"not-found"_qs}, {u"detail"_qs, u"no such action"_qs}}};
             if (verb == u"pause" && rollout.value(u"state").toString() != u"running")
-                return {409, {{u"code"_qs, u"conflict"_qs}, {u"message"_qs, u"rollout 7 is not running"_qs}}};
+                return {409, {{u"error"_qs, u"conflict"_qs}, {u"detail"_qs, u"rollout 7 is not running"_qs}}};
             rollout.insert(u"state"_qs, next.value(verb));
             if (verb == u"start")
                 rollout.insert(u"currentGroup"_qs, 0);
             return {200, {{u"rollout"_qs, rollout}}};
         }
-        return {404, {{u"code"_qs, u"not-found"_qs}, {u"message"_qs, QStringLiteral("no resource %1").arg(path)}}};
+        return {404, {{u"error"_qs, u"not-found"_qs}, {u"detail"_qs, QStringLiteral("no resource %1").arg(path)}}};
     }
 
     QHttpServer m_http;

@@ -35,8 +35,8 @@ private Q_SLOTS:
     {
         Http r = http(m_nam, "GET", port(), u"/api/boxes"_qs);
         QCOMPARE(r.status, 401);
-        QCOMPARE(r.json().value(u"code").toString(), u"unauthorized"_qs);
-        QVERIFY(!r.json().value(u"message").toString().isEmpty());
+        QCOMPARE(r.json().value(u"error").toString(), u"unauthorized"_qs);
+        QVERIFY(!r.json().value(u"detail").toString().isEmpty());
         r = http(m_nam, "GET", port(), u"/api/boxes"_qs, u"not-a-token"_qs);
         QCOMPARE(r.status, 401);
         r = http(m_nam, "POST", port(), u"/api/login"_qs, {}, {{u"account"_qs, u"admin"_qs}, {u"password"_qs, u"wrong"_qs}});
@@ -86,7 +86,7 @@ private Q_SLOTS:
         QCOMPARE(http(m_nam, "GET", port(), u"/api/boxes"_qs, viewer).status, 200);
         r = http(m_nam, "POST", port(), approvePath, viewer, {}, true);
         QCOMPARE(r.status, 403);
-        QCOMPARE(r.json().value(u"code").toString(), u"forbidden"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"forbidden"_qs);
         r = http(m_nam, "POST", port(), u"/api/commands"_qs, viewer,
                  {{u"kind"_qs, u"reboot"_qs}, {u"target"_qs, QJsonObject{{u"all"_qs, true}}}});
         QCOMPARE(r.status, 403);
@@ -134,6 +134,46 @@ private Q_SLOTS:
         QCOMPARE(r.status, 200);
         QCOMPARE(http(m_nam, "GET", port(), u"/api/me"_qs, op).status, 401);
         QVERIFY(login(m_nam, port(), u"otto"_qs, u"operator-pass"_qs).isEmpty());
+    }
+
+    // Errors are {"error","detail"}, their status from the error's type (not from its text).
+    void operatorErrorsAreTyped_data()
+    {
+        QTest::addColumn<QByteArray>("verb");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QJsonObject>("body");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("error");
+        const QString pw = u"long-enough"_qs;
+        QTest::newRow("exists") << QByteArray("POST") << u"/api/operators"_qs
+                                << QJsonObject{{u"account"_qs, u"admin"_qs}, {u"password"_qs, pw}} << 409 << u"conflict"_qs;
+        QTest::newRow("short password") << QByteArray("POST") << u"/api/operators"_qs
+                                        << QJsonObject{{u"account"_qs, u"exists"_qs}, {u"password"_qs, u"short"_qs}} << 400
+                                        << u"bad-request"_qs;
+        QTest::newRow("bad name") << QByteArray("POST") << u"/api/operators"_qs
+                                  << QJsonObject{{u"account"_qs, u"no spaces"_qs}, {u"password"_qs, pw}} << 400
+                                  << u"bad-request"_qs;
+        QTest::newRow("bad role") << QByteArray("POST") << u"/api/operators"_qs
+                                  << QJsonObject{{u"account"_qs, u"rolf"_qs}, {u"password"_qs, pw}, {u"role"_qs, u"king"_qs}}
+                                  << 400 << u"bad-request"_qs;
+        QTest::newRow("no account") << QByteArray("PATCH") << u"/api/operators/nobody"_qs
+                                    << QJsonObject{{u"disabled"_qs, true}} << 404 << u"not-found"_qs;
+        QTest::newRow("wrong method") << QByteArray("DELETE") << u"/api/me"_qs << QJsonObject() << 405
+                                      << u"method-not-allowed"_qs;
+        QTest::newRow("unmatched") << QByteArray("GET") << u"/api/nothing"_qs << QJsonObject() << 404 << u"not-found"_qs;
+    }
+    void operatorErrorsAreTyped()
+    {
+        QFETCH(QByteArray, verb);
+        QFETCH(QString, path);
+        QFETCH(QJsonObject, body);
+        QFETCH(int, status);
+        QFETCH(QString, error);
+        const Http r = http(m_nam, verb, port(), path, m_admin, body, true);
+        QCOMPARE(r.status, status);
+        QCOMPARE(r.json().value(u"error").toString(), error);
+        QVERIFY2(!r.json().value(u"detail").toString().isEmpty(), r.body.constData());
+        QVERIFY(!r.json().contains(u"code"));
     }
 
     void fleetListDetailAndHistory()

@@ -194,7 +194,7 @@ private Q_SLOTS:
         Reply r = tryLogin(m_nam, port(), account, password);
         QCOMPARE(r.status, 429);
         QCOMPARE(r.retryAfter, "2");
-        QCOMPARE(r.json.value(u"code").toString(), u"too-many-requests"_qs);
+        QCOMPARE(r.json.value(u"error").toString(), u"too-many-requests"_qs);
         QCOMPARE(tryLogin(m_nam, port(), u"someone-else"_qs, u"wrong"_qs).status, 401);
         m_clock += 1000;
         QCOMPARE(tryLogin(m_nam, port(), account, password).retryAfter, "1");
@@ -301,7 +301,7 @@ private Q_SLOTS:
         const Reply busy = tryLogin(m_nam, port(), u"third"_qs, u"wrong"_qs);
         QCOMPARE(busy.status, 503);
         QCOMPARE(busy.retryAfter, "1");
-        QCOMPARE(busy.json.value(u"code").toString(), u"busy"_qs);
+        QCOMPARE(busy.json.value(u"error").toString(), u"busy"_qs);
         gate.open();
         QCOMPARE(finish(first.get()).status, 200);
         QCOMPARE(finish(second.get()).status, 401);
@@ -343,7 +343,7 @@ private Q_SLOTS:
         QTRY_COMPARE(m_server->operators().pendingLogins(), 1);
         // No password: nothing to hash, done at once.
         bool updated = false;
-        m_server->operators().update(u"admin"_qs, std::nullopt, {}, true, [&updated](bool ok, const QString &) { updated = ok; });
+        m_server->operators().update(u"admin"_qs, std::nullopt, {}, true, [&updated](const std::optional<iptv::http::ApiError> &error) { updated = !error; });
         QVERIFY(updated);
         gate.open();
         QCOMPARE(finish(login.get()).status, 401);

@@ -7,10 +7,12 @@
 
 #include "testbox.h"
 
+#include "cluster.h"
 #include "releaseservice.h"
 
 #include <payload/bundle.h>
 
+#include <QCommandLineParser>
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
@@ -92,14 +94,14 @@ private Q_SLOTS:
 
         Http r = postRaw(m_nam, port(), u"/api/releases"_qs, viewer, m_good);
         QCOMPARE(r.status, 403);
-        QCOMPARE(r.json().value(u"code").toString(), u"forbidden"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"forbidden"_qs);
 
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_wrongKey);
         QCOMPARE(r.status, 422);
-        QCOMPARE(r.json().value(u"code").toString(), u"UnknownKey"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"UnknownKey"_qs);
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_tampered);
         QCOMPARE(r.status, 422);
-        QVERIFY2(!r.json().value(u"message").toString().isEmpty(), r.body.constData());
+        QVERIFY2(!r.json().value(u"detail").toString().isEmpty(), r.body.constData());
         QVERIFY(bundleFiles().isEmpty()); // refused bundles leave nothing behind
 
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_good);
@@ -114,7 +116,7 @@ private Q_SLOTS:
 
         r = postRaw(m_nam, port(), u"/api/releases"_qs, m_admin, m_good);
         QCOMPARE(r.status, 409);
-        QCOMPARE(r.json().value(u"code").toString(), u"conflict"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"conflict"_qs);
 
         r = http(m_nam, "GET", port(), u"/api/releases"_qs, viewer);
         QCOMPARE(r.status, 200);
@@ -146,7 +148,7 @@ private Q_SLOTS:
         QCOMPARE(r.status, 401);
         r = getWithBearer(m_nam, url, tokenText(QByteArray(32, 'x')));
         QCOMPARE(r.status, 401);
-        QCOMPARE(r.json().value(u"code").toString(), u"unauthorized"_qs);
+        QCOMPARE(r.json().value(u"error").toString(), u"unauthorized"_qs);
         // An operator's token is not a box token.
         QCOMPARE(getWithBearer(m_nam, url, m_admin.toLatin1()).status, 401);
         r = getWithBearer(m_nam, url, tokenText(box->token));
@@ -383,6 +385,27 @@ private Q_SLOTS:
         QVERIFY(b->connectAndHello(m_server->boxPort()));
         report(b, id.toULongLong(), u"committed"_qs);
         QTRY_COMPARE(rolloutState(id), u"completed"_qs);
+    }
+
+    // A config file named with --config that is not there is an error for every loader, not an
+    // empty configuration.
+    void missingConfigFileIsAnError()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"nothere.conf"_qs);
+        ReleaseConfig releases;
+        QString error;
+        QVERIFY(!loadReleaseConfigFile(path, &releases, &error));
+        QVERIFY2(error.contains(u"does not exist") && error.contains(path), qPrintable(error));
+
+        QCommandLineParser parser;
+        parser.addOption({{u"c"_qs, u"config"_qs}, u"config"_qs, u"file"_qs});
+        addClusterOptions(&parser);
+        QVERIFY(parser.parse({u"controlserver"_qs, u"--config"_qs, path}));
+        ClusterConfig cluster;
+        error.clear();
+        QVERIFY(!loadClusterConfig(parser, &cluster, &error));
+        QVERIFY2(error.contains(u"does not exist") && error.contains(path), qPrintable(error));
     }
 
     void configFile_data()

@@ -50,6 +50,108 @@ private Q_SLOTS:
         QTEST(p.database, "database");
     }
 
+    void execSqlNamesTheStatement()
+    {
+        QTemporaryDir dir;
+        const QString name = u"tst-exec"_qs;
+        QString error;
+        QVERIFY2(openSqlDatabase(dir.filePath(u"s.sqlite"_qs), name, &error), qPrintable(error));
+        QVERIFY2(execSql(name, u"CREATE TABLE t (a INTEGER NOT NULL)"_qs, &error), qPrintable(error));
+        QVERIFY(!execSql(name, u"INSERT INTO nowhere (a) VALUES (1)"_qs, &error));
+        QVERIFY2(error.startsWith(u"INSERT INTO nowhere (a) VALUES (1): "), qPrintable(error));
+        QVERIFY2(error.contains(u"nowhere"), qPrintable(error));
+        closeSqlDatabase(name);
+    }
+
+    void schemaVersion()
+    {
+        QTemporaryDir dir;
+        const QString name = u"tst-schema"_qs;
+        QString error;
+        QVERIFY2(openSqlDatabase(dir.filePath(u"s.sqlite"_qs), name, &error), qPrintable(error));
+        QVERIFY(execSql(name, u"CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB)"_qs, &error));
+        auto stored = [&name] {
+            QSqlQuery q(QSqlDatabase::database(name, false));
+            return q.exec(u"SELECT value FROM meta WHERE key = 'schema'"_qs) && q.next() ? q.value(0).toString().toInt() : -1;
+        };
+        // New: written. Same: fine, no upgrade asked for.
+        QVERIFY2(checkSchemaVersion(name, u"tst"_qs, 1, {}, &error), qPrintable(error));
+        QCOMPARE(stored(), 1);
+        QVERIFY2(checkSchemaVersion(name, u"tst"_qs, 1, {}, &error), qPrintable(error));
+        // Older without an upgrade: refused, and left as it was.
+        QVERIFY(!checkSchemaVersion(name, u"tst"_qs, 3, {}, &error));
+        QVERIFY2(error.contains(u"older"), qPrintable(error));
+        QCOMPARE(stored(), 1);
+        // Older with upgrades: one step at a time, the version kept after each.
+        QList<int> steps;
+        const SchemaUpgrade upgrade = [&](int from, QString *why) {
+            steps.append(from);
+            if (from == 2) {
+                *why = u"no room"_qs;
+                return false;
+            }
+            return true;
+        };
+        QVERIFY(!checkSchemaVersion(name, u"tst"_qs, 4, upgrade, &error));
+        QCOMPARE(steps, (QList<int>{1, 2}));
+        QCOMPARE(error, u"upgrading the database schema from 2 to 3: no room"_qs);
+        QCOMPARE(stored(), 2);
+        steps.clear();
+        QVERIFY2(checkSchemaVersion(name, u"tst"_qs, 2, upgrade, &error), qPrintable(error));
+        QVERIFY(steps.isEmpty());
+        // Newer: refused, naming the program.
+        QVERIFY(!checkSchemaVersion(name, u"tst"_qs, 1, upgrade, &error));
+        QCOMPARE(error, u"database schema 2 is newer than this tst understands (1)"_qs);
+        closeSqlDatabase(name);
+    }
+
+    void batchInsert_data()
+    {
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("badRow"); // -1: none
+        QTest::addColumn<QString>("error");
+        QTest::newRow("none") << 0 << -1 << QString();
+        QTest::newRow("less than a chunk") << 7 << -1 << QString();
+        QTest::newRow("chunks and a rest") << 250 << -1 << QString();
+        QTest::newRow("exact chunks") << 300 << -1 << QString();
+        QTest::newRow("bad row in a full chunk") << 250 << 130 << u"rows 100..199 of 250"_qs;
+        QTest::newRow("bad row in the rest") << 250 << 249 << u"rows 200..249 of 250"_qs;
+    }
+    void batchInsert()
+    {
+        QFETCH(int, rows);
+        QFETCH(int, badRow);
+        QFETCH(QString, error);
+        QTemporaryDir dir;
+        const QString name = u"tst-batch"_qs;
+        QString why;
+        QVERIFY2(openSqlDatabase(dir.filePath(u"s.sqlite"_qs), name, &why), qPrintable(why));
+        QVERIFY(execSql(name, u"CREATE TABLE t (a INTEGER NOT NULL, b TEXT)"_qs, &why));
+        {
+            SqlBatchInsert insert(name, u"INSERT INTO t (a, b) VALUES "_qs, u"(?,?)"_qs, 100);
+            // Twice through the same object: the kept full-chunk statement is reused.
+            for (int round = 0; round < 2; ++round) {
+                const bool ok = insert.insert(rows, [badRow](QSqlQuery &q, qsizetype i) {
+                    q.addBindValue(i == badRow ? QVariant() : QVariant(qint64(i)));
+                    q.addBindValue(QString::number(i));
+                }, &why);
+                QCOMPARE(ok, badRow < 0);
+                if (!ok) {
+                    QVERIFY2(why.startsWith(u"INSERT INTO t (a, b) VALUES (?,?) ("_qs + error + u"): "), qPrintable(why));
+                    break;
+                }
+            }
+        }
+        if (badRow < 0) {
+            QSqlQuery q(QSqlDatabase::database(name, false));
+            QVERIFY(q.exec(u"SELECT COUNT(*), COALESCE(SUM(a), 0), COUNT(DISTINCT b) FROM t"_qs) && q.next());
+            QCOMPARE(q.value(0).toInt(), 2 * rows);
+            QCOMPARE(q.value(1).toLongLong(), qint64(rows) * (rows - 1));
+            QCOMPARE(q.value(2).toInt(), rows);
+        }
+        closeSqlDatabase(name);
+    }
+
     void sqliteFileWithSettings()
     {
         QTemporaryDir dir;

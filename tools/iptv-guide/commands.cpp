@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <core/diagnostic.h>
+#include <core/numbers.h>
 #include <core/progress.h>
 #include <core/subcommand.h>
 #include <epg/channelmapper.h>
@@ -44,14 +45,11 @@ const iptv::cli::SubcommandProgram s_tool(kProgram);
 using iptv::cli::humanBytes;
 using iptv::cli::Parsed;
 
-bool parseInt(const QString &text, int minimum, int maximum, int *value)
+/// The value of a number flag, checked against [minimum, maximum]; *error names the flag.
+bool intFlag(const QCommandLineParser &parser, const QCommandLineOption &flag, int minimum, int maximum, int *value,
+             QString *error)
 {
-    bool ok = false;
-    const int v = text.toInt(&ok);
-    if (!ok || v < minimum || v > maximum)
-        return false;
-    *value = v;
-    return true;
+    return iptv::parseIntInRange(u"--"_qs + flag.names().constLast(), parser.value(flag), minimum, maximum, value, error);
 }
 
 qint64 peakRssBytes()
@@ -180,15 +178,15 @@ int compile(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return s_tool.usageError(err, command, u"no output file given (-o OUT.guide)"_qs);
     GuideCompileOptions options;
     options.generator = u"iptv-guide %1"_qs.arg(QCoreApplication::applicationVersion());
-    if (!parseInt(parser.value(days), 1, 62, &options.days))
-        return s_tool.usageError(err, command, u"--days wants a whole number from 1 to 62"_qs);
-    if (!parseInt(parser.value(level), 0, 22, &options.compressionLevel))
-        return s_tool.usageError(err, command, u"--level wants a zstd level from 1 to 22, or 0 for automatic"_qs);
-    if (!parseInt(parser.value(threads), 0, 256, &options.threads))
-        return s_tool.usageError(err, command, u"--threads wants a number from 0 to 256"_qs);
+    if (QString bad; !intFlag(parser, days, 1, 62, &options.days, &bad))
+        return s_tool.usageError(err, command, bad);
+    if (QString bad; !intFlag(parser, level, 0, 22, &options.compressionLevel, &bad))
+        return s_tool.usageError(err, command, bad);
+    if (QString bad; !intFlag(parser, threads, 0, 256, &options.threads, &bad))
+        return s_tool.usageError(err, command, bad);
     int shownDiagnostics = 20;
-    if (!parseInt(parser.value(maxDiagnostics), 0, 1000000, &shownDiagnostics))
-        return s_tool.usageError(err, command, u"--max-diagnostics wants a number"_qs);
+    if (QString bad; !intFlag(parser, maxDiagnostics, 0, 1000000, &shownDiagnostics, &bad))
+        return s_tool.usageError(err, command, bad);
     QTimeZone zone = QTimeZone::utc();
     if (parser.isSet(timeZone)) {
         zone = QTimeZone(parser.value(timeZone).toUtf8());
@@ -444,8 +442,8 @@ int search(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return s_tool.usageError(err, command, u"expected a guide file and a query"_qs);
     SearchQuery query;
     query.text = positional.mid(1).join(u' ');
-    if (!parseInt(parser.value(limit), 1, 100000, &query.limit))
-        return s_tool.usageError(err, command, u"--limit wants a positive number"_qs);
+    if (QString bad; !intFlag(parser, limit, 1, 100000, &query.limit, &bad))
+        return s_tool.usageError(err, command, bad);
     QTimeZone zone = QTimeZone::utc();
     if (parser.isSet(timeZone)) {
         zone = QTimeZone(parser.value(timeZone).toUtf8());
@@ -591,10 +589,10 @@ int generate(const QStringList &arguments, QTextStream &out, QTextStream &err)
     if (!parser.isSet(output))
         return s_tool.usageError(err, command, u"no output file given (-o LINEUP.xml)"_qs);
     GuideGeneratorOptions options;
-    if (!parseInt(parser.value(channels), 1, 100000, &options.channels))
-        return s_tool.usageError(err, command, u"--channels wants a number from 1 to 100000"_qs);
-    if (!parseInt(parser.value(days), 1, 366, &options.days))
-        return s_tool.usageError(err, command, u"--days wants a number from 1 to 366"_qs);
+    if (QString bad; !intFlag(parser, channels, 1, 100000, &options.channels, &bad))
+        return s_tool.usageError(err, command, bad);
+    if (QString bad; !intFlag(parser, days, 1, 366, &options.days, &bad))
+        return s_tool.usageError(err, command, bad);
     bool seedOk = false;
     options.seed = parser.value(seed).toULongLong(&seedOk);
     if (!seedOk)

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <core/numbers.h>
 #include <core/progress.h>
 #include <core/subcommand.h>
 #include <payload/bundle.h>
@@ -171,14 +172,13 @@ int build(const QStringList &arguments, QTextStream &out, QTextStream &err)
     if (!ch)
         return s_tool.usageError(err, command, u"--channel must be clean or experimental"_qs);
     meta.channel = *ch;
-    bool ok = false;
-    meta.compressionLevel = parser.value(level).toInt(&ok);
-    if (!ok || meta.compressionLevel < 1 || meta.compressionLevel > 19)
-        return s_tool.usageError(err, command, u"--level must be 1..19"_qs);
+    if (QString bad; !iptv::parseIntInRange(u"--level"_qs, parser.value(level), 1, 19, &meta.compressionLevel, &bad))
+        return s_tool.usageError(err, command, bad);
     QString createdText = parser.value(created);
     if (createdText.isEmpty())
         createdText = qEnvironmentVariable("SOURCE_DATE_EPOCH");
     if (!createdText.isEmpty()) {
+        bool ok = false;
         const qint64 epoch = createdText.toLongLong(&ok);
         meta.created = ok ? QDateTime::fromSecsSinceEpoch(epoch, QTimeZone::utc())
                           : QDateTime::fromString(createdText, Qt::ISODate);

@@ -1,0 +1,151 @@
+#pragma once
+
+// The HTTP front every server shares (Qt HTTP Server 6.4): a route table of method + path
+// pattern ("/api/boxes/<id>/approve"), an authentication hook for routes that need it, metrics
+// by route pattern (<prefix>_http_requests_total{route,status} and
+// <prefix>_http_request_duration_seconds{route}), HEAD for every GET route, 405 with Allow when
+// the path is known but the method is not, 404 for anything else, and one error body,
+// {"error":"<code>","detail":"<text>"} (jsonError). A route answers at once (addRoute) or later,
+// from work done off the event loop (addAsyncRoute).
+//
+// Routes are matched by this table rather than by QHttpServer::route so that one path can answer
+// several methods and 405 is exact. Answers are written field by field where Qt HTTP Server 6.4
+// would get them wrong: HEAD carries the GET's headers and Content-Length without a body (RFC
+// 9110 9.3.2); 304 carries neither Content-Type nor Content-Length (RFC 9110 15.4.5).
+
+#include "httputil.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QHttpServerRequest>
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <any>
+#include <functional>
+#include <optional>
+
+QT_BEGIN_NAMESPACE
+class QHttpServer;
+QT_END_NAMESPACE
+
+namespace iptv {
+class MetricsRegistry;
+}
+
+namespace iptv::http {
+
+/// One answer. Headers not set here are left to Qt HTTP Server (Content-Type from mimeType,
+/// Content-Length) and to the router's default headers.
+struct Reply
+{
+    int status = 200;
+    QByteArray body;
+    QByteArray mimeType = "application/json";
+    QList<std::pair<QByteArray, QByteArray>> headers;
+    QString filePath; ///< when set, the body is streamed from this file (with Content-Type and Cache-Control only)
+
+    static Reply json(const QJsonObject &o, int status = 200);
+    static Reply error(int status, const QString &code, const QString &detail);
+    static Reply error(const ApiError &e) { return error(e.status, e.code, e.detail); }
+    Reply &addHeader(const QByteArray &name, const QByteArray &value)
+    {
+        headers.append({name, value});
+        return *this;
+    }
+    /// The value of header `name` (case-insensitive), empty when not set.
+    QByteArray header(QByteArrayView name) const;
+};
+
+/// What a route sees of a request. The request is only valid during the handler's call.
+struct RouteContext
+{
+    const QHttpServerRequest &request;
+    QStringList params; ///< the <name> segments of the pattern, in order
+    std::any identity;  ///< what the authentication hook set for this request (e.g. the operator)
+
+    /// Query parameter `name`, percent-decoded; empty when absent.
+    QString query(const char *name) const;
+    bool hasQuery(const char *name) const;
+    /// The JSON object body ({} when empty), or nullopt with *error set to a 400.
+    std::optional<QJsonObject> jsonBody(Reply *error) const;
+    /// Query parameter `name` as a number in [min, max] (`fallback` when absent), or nullopt with
+    /// *error set to a 400 that names it.
+    std::optional<int> intQuery(const char *name, int fallback, int min, int max, Reply *error) const;
+};
+
+class Router : public QObject
+{
+    Q_OBJECT
+public:
+    using Method = QHttpServerRequest::Method;
+
+    /// Metrics go to `metrics` (may be null) as <metricPrefix>_http_...
+    Router(MetricsRegistry *metrics, const QString &metricPrefix, QObject *parent = nullptr);
+    ~Router() override;
+
+    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    void close();
+    quint16 port() const { return m_port; }
+    /// For what the table cannot express (WebSocket upgrades): QHttpServer::route() routes are
+    /// tried before the table.
+    QHttpServer *httpServer() const { return m_http; }
+
+    using Handler = std::function<Reply(RouteContext &)>;
+    /// Sends an asynchronous route's answer: call it once, on the router's thread. Does nothing
+    /// when the client has gone meanwhile or the router is gone.
+    using Respond = std::function<void(Reply)>;
+    /// Qt HTTP Server reads a connection's next request meanwhile, so a client that pipelines
+    /// (curl, browsers and QNetworkAccessManager do not) may get a later answer first.
+    using AsyncHandler = std::function<void(RouteContext &, Respond)>;
+
+    /// `pattern` like "/api/boxes/<id>/approve"; `access` is what the auth hook checks (nullopt:
+    /// anyone). A GET route answers HEAD too.
+    void addRoute(Method method, const QString &pattern, Handler handler, std::optional<int> access = std::nullopt);
+    void addAsyncRoute(Method method, const QString &pattern, AsyncHandler handler,
+                       std::optional<int> access = std::nullopt);
+
+    struct RouteInfo
+    {
+        Method method;
+        QString pattern;
+        std::optional<int> access;
+    };
+    /// Runs before the handler of every route with an `access`; an error reply refuses the
+    /// request, nullopt lets it through (the hook may set context.identity for the handler).
+    using AuthHook = std::function<std::optional<Reply>(RouteContext &context, const RouteInfo &route)>;
+    void setAuthHook(AuthHook hook) { m_auth = std::move(hook); }
+
+    /// A header every answer carries unless its route set it (e.g. Cache-Control: no-store).
+    void setDefaultHeader(const QByteArray &name, const QByteArray &value);
+
+    /// Records an answer given outside the table (a QHttpServer::route) in the metrics.
+    void record(const QString &route, int status, qint64 elapsedNanoseconds);
+
+    static const char *methodName(Method m);
+
+private:
+    struct Route
+    {
+        RouteInfo info;
+        QStringList segments;
+        Handler handler;
+        AsyncHandler async;
+    };
+    struct Exchange;
+    std::optional<Reply> dispatch(const QHttpServerRequest &request, QString *routeName, const Respond &respond);
+    void send(Exchange &exchange, Reply reply);
+
+    MetricsRegistry *m_metrics;
+    QString m_prefix;
+    QHttpServer *m_http;
+    QList<Route> m_routes;
+    QList<std::pair<QByteArray, QByteArray>> m_defaultHeaders;
+    AuthHook m_auth;
+    quint16 m_port = 0;
+};
+
+} // namespace iptv::http

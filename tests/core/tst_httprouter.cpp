@@ -1,0 +1,259 @@
+// iptv::http::Router against a real Qt HTTP Server on 127.0.0.1, read byte for byte over a
+// socket so that what HEAD and 304 put on the wire is visible.
+
+#include <core/httprouter.h>
+#include <core/metrics.h>
+
+#include <QJsonDocument>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+#include <QTimer>
+
+using namespace iptv;
+using namespace iptv::http;
+using Method = QHttpServerRequest::Method;
+
+namespace {
+
+struct RawReply
+{
+    int status = 0;
+    QList<std::pair<QByteArray, QByteArray>> headers;
+    QByteArray body;
+    QByteArray header(const char *name) const
+    {
+        for (const auto &[k, v] : headers) {
+            if (k.compare(name, Qt::CaseInsensitive) == 0)
+                return v;
+        }
+        return {};
+    }
+    bool hasHeader(const char *name) const
+    {
+        for (const auto &h : headers) {
+            if (h.first.compare(name, Qt::CaseInsensitive) == 0)
+                return true;
+        }
+        return false;
+    }
+    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
+};
+
+} // namespace
+
+class TestHttpRouter : public QObject
+{
+    Q_OBJECT
+
+    MetricsRegistry m_metrics;
+    Router *m_router = nullptr;
+    int m_asyncCalls = 0;
+
+    /// Sends one request on a fresh connection and reads one answer (headers, then as many body
+    /// bytes as Content-Length says, none for HEAD and 304). Then waits a little for extra bytes
+    /// that must not be there.
+    RawReply request(const QByteArray &method, const QByteArray &path, const QByteArray &extraHeaders = {})
+    {
+        RawReply r;
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, m_router->port());
+        if (!s.waitForConnected(5000))
+            return r;
+        s.write(method + ' ' + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extraHeaders + "\r\n");
+        QByteArray data;
+        QSignalSpy ready(&s, &QTcpSocket::readyRead);
+        qsizetype headerEnd = -1;
+        while (headerEnd < 0) {
+            if (!ready.wait(5000))
+                return r;
+            data += s.readAll();
+            headerEnd = data.indexOf("\r\n\r\n");
+        }
+        const QList<QByteArray> lines = data.left(headerEnd).split('\n');
+        r.status = lines.value(0).split(' ').value(1).toInt();
+        for (qsizetype i = 1; i < lines.size(); ++i) {
+            const QByteArray line = lines[i].trimmed();
+            const qsizetype colon = line.indexOf(':');
+            r.headers.append({line.left(colon).trimmed(), line.mid(colon + 1).trimmed()});
+        }
+        r.body = data.mid(headerEnd + 4);
+        const qint64 length = method == "HEAD" || r.status == 304 ? 0 : r.header("Content-Length").toLongLong();
+        while (r.body.size() < length && ready.wait(5000))
+            r.body += s.readAll();
+        // Anything after the answer (a body after HEAD or 304) would arrive with or right after it.
+        ready.wait(50);
+        r.body += s.readAll();
+        return r;
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_router = new Router(&m_metrics, QStringLiteral("test"), this);
+        m_router->setDefaultHeader("Cache-Control", "no-store");
+        m_router->addRoute(Method::Get, QStringLiteral("/items/<id>"), [](RouteContext &c) {
+            return Reply::json({{QStringLiteral("id"), c.params.value(0)}, {QStringLiteral("q"), c.query("q")}});
+        });
+        m_router->addRoute(Method::Delete, QStringLiteral("/items/<id>"), [](RouteContext &c) {
+            return Reply::error(ApiError::conflict(QStringLiteral("item %1 is in use").arg(c.params.value(0))));
+        });
+        m_router->addRoute(Method::Get, QStringLiteral("/cached"), [](RouteContext &c) {
+            if (c.request.value("If-None-Match") == "\"v1\"")
+                return Reply{304, {}, "text/plain", {{"ETag", "\"v1\""}, {"Cache-Control", "no-cache"}}, {}};
+            return Reply{200, "0123456789", "text/plain", {{"ETag", "\"v1\""}, {"Cache-Control", "no-cache"}}, {}};
+        });
+        m_router->addRoute(Method::Post, QStringLiteral("/numbers"), [](RouteContext &c) {
+            Reply bad;
+            const auto n = c.intQuery("n", 5, 1, 10, &bad);
+            if (!n)
+                return bad;
+            return Reply::json({{QStringLiteral("n"), *n}}, 201);
+        });
+        m_router->addRoute(
+            Method::Get, QStringLiteral("/private"),
+            [](RouteContext &c) {
+                return Reply::json({{QStringLiteral("user"), std::any_cast<QString>(c.identity)}});
+            },
+            2);
+        m_router->setAuthHook([](RouteContext &c, const Router::RouteInfo &route) -> std::optional<Reply> {
+            const QByteArray user = c.request.value("X-User");
+            if (user.isEmpty())
+                return Reply::error(ApiError::unauthorized(QStringLiteral("who are you?")));
+            if (route.access.value_or(0) > 1 && user != "admin")
+                return Reply::error(ApiError::forbidden(QStringLiteral("%1 may not").arg(QString::fromLatin1(user))));
+            c.identity = QString::fromLatin1(user);
+            return std::nullopt;
+        });
+        m_router->addAsyncRoute(Method::Post, QStringLiteral("/slow"), [this](RouteContext &c, Router::Respond respond) {
+            const QString what = c.query("what"); // the request is gone by the time the answer is sent
+            ++m_asyncCalls;
+            QTimer::singleShot(0, this, [respond, what] { respond(Reply::json({{QStringLiteral("done"), what}}, 202)); });
+        });
+        QString error;
+        QVERIFY2(m_router->listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+    }
+
+    void cleanup()
+    {
+        delete m_router;
+        m_router = nullptr;
+        m_asyncCalls = 0;
+    }
+
+    void routeWithParameter()
+    {
+        const RawReply r = request("GET", "/items/42?q=a%20b");
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json().value(u"id").toString(), u"42"_qs);
+        QCOMPARE(r.json().value(u"q").toString(), u"a b"_qs);
+        QCOMPARE(r.header("Cache-Control"), QByteArray("no-store"));
+        const QByteArray m = m_metrics.render();
+        QVERIFY2(m.contains("test_http_requests_total{route=\"/items/<id>\",status=\"200\"} 1"), m.constData());
+        QVERIFY(m.contains("test_http_request_duration_seconds_count{route=\"/items/<id>\"} 1"));
+    }
+
+    void headHasTheGetHeadersAndNoBody()
+    {
+        const RawReply r = request("HEAD", "/cached");
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.header("Content-Length"), QByteArray("10"));
+        QCOMPARE(r.header("Content-Type"), QByteArray("text/plain"));
+        QCOMPARE(r.header("ETag"), QByteArray("\"v1\""));
+        QCOMPARE(r.header("Cache-Control"), QByteArray("no-cache")); // the route's, not the default
+        QVERIFY2(r.body.isEmpty(), r.body.constData());
+    }
+
+    void notModifiedHasNoContentHeaders()
+    {
+        const RawReply r = request("GET", "/cached", "If-None-Match: \"v1\"\r\n");
+        QCOMPARE(r.status, 304);
+        QCOMPARE(r.header("ETag"), QByteArray("\"v1\""));
+        QVERIFY(!r.hasHeader("Content-Type"));
+        QVERIFY(!r.hasHeader("Content-Length"));
+        QVERIFY(r.body.isEmpty());
+    }
+
+    void wrongMethodIs405WithAllow()
+    {
+        const RawReply r = request("POST", "/items/7");
+        QCOMPARE(r.status, 405);
+        QCOMPARE(r.header("Allow"), QByteArray("GET, HEAD, DELETE"));
+        QCOMPARE(r.json().value(u"error").toString(), u"method-not-allowed"_qs);
+        QVERIFY(r.json().value(u"detail").toString().contains(u"/items/7"));
+        QVERIFY(m_metrics.render().contains("test_http_requests_total{route=\"/items/<id>\",status=\"405\"} 1"));
+    }
+
+    void unmatchedIs404()
+    {
+        const RawReply r = request("GET", "/nothing/here");
+        QCOMPARE(r.status, 404);
+        QCOMPARE(r.json().value(u"error").toString(), u"not-found"_qs);
+        QCOMPARE(r.json().value(u"detail").toString(), u"no resource /nothing/here"_qs);
+        QVERIFY(!r.json().contains(u"code"));
+        QVERIFY(m_metrics.render().contains("test_http_requests_total{route=\"unmatched\",status=\"404\"} 1"));
+    }
+
+    void typedErrorGivesTheStatus()
+    {
+        const RawReply r = request("DELETE", "/items/3");
+        QCOMPARE(r.status, 409);
+        QCOMPARE(r.json(), QJsonObject({{u"error"_qs, u"conflict"_qs}, {u"detail"_qs, u"item 3 is in use"_qs}}));
+    }
+
+    void intQuery_data()
+    {
+        QTest::addColumn<QByteArray>("query");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<int>("n");
+        QTest::newRow("absent") << QByteArray() << 201 << 5;
+        QTest::newRow("in range") << QByteArray("?n=10") << 201 << 10;
+        QTest::newRow("too big") << QByteArray("?n=11") << 400 << 0;
+        QTest::newRow("not a number") << QByteArray("?n=ten") << 400 << 0;
+    }
+    void intQuery()
+    {
+        QFETCH(QByteArray, query);
+        QFETCH(int, status);
+        QFETCH(int, n);
+        const RawReply r = request("POST", "/numbers" + query, "Content-Length: 0\r\n");
+        QCOMPARE(r.status, status);
+        if (status == 201) {
+            QCOMPARE(r.json().value(u"n").toInt(), n);
+        } else {
+            QCOMPARE(r.json().value(u"error").toString(), u"bad-request"_qs);
+            QVERIFY(r.json().value(u"detail").toString().startsWith(u"n: expected a number from 1 to 10"));
+        }
+    }
+
+    void authHook_data()
+    {
+        QTest::addColumn<QByteArray>("headers");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("answer");
+        QTest::newRow("nobody") << QByteArray() << 401 << u"unauthorized"_qs;
+        QTest::newRow("too weak") << QByteArray("X-User: bob\r\n") << 403 << u"forbidden"_qs;
+        QTest::newRow("admin") << QByteArray("X-User: admin\r\n") << 200 << u"admin"_qs;
+    }
+    void authHook()
+    {
+        QFETCH(QByteArray, headers);
+        QFETCH(int, status);
+        QFETCH(QString, answer);
+        const RawReply r = request("GET", "/private", headers);
+        QCOMPARE(r.status, status);
+        QCOMPARE(r.json().value(status == 200 ? u"user" : u"error").toString(), answer);
+    }
+
+    void asyncAnswerComesLater()
+    {
+        const RawReply r = request("POST", "/slow?what=x", "Content-Length: 0\r\n");
+        QCOMPARE(m_asyncCalls, 1);
+        QCOMPARE(r.status, 202);
+        QCOMPARE(r.json().value(u"done").toString(), u"x"_qs);
+        QVERIFY(m_metrics.render().contains("test_http_requests_total{route=\"/slow\",status=\"202\"} 1"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestHttpRouter)
+#include "tst_httprouter.moc"
