@@ -173,6 +173,8 @@ ReleaseService::ReleaseService(ControlServer *server)
                                   {{u"outcome"_qs, u"succeeded"_qs}});
     m_resultsFailed = metrics.counter(u"controlserver_release_results_total"_qs, u"Install outcomes reported to rollouts."_qs,
                                       {{u"outcome"_qs, u"failed"_qs}});
+    m_badReports = metrics.counter(u"controlserver_release_bad_reports_total"_qs,
+                                   u"Install or rollback events whose report could not be read (ignored)."_qs);
     m_downloads = metrics.counter(u"controlserver_release_downloads_total"_qs, u"Bundle downloads served to boxes."_qs);
     metrics.gaugeCallback(u"controlserver_rollouts_active"_qs, u"Rollouts in draft, running, paused or halted state."_qs,
                           [this] { return double(m_rollouts.size()); });
@@ -484,38 +486,34 @@ void ReleaseService::onBoxEvent(qint64 boxId, const BoxEvent &event)
 {
     if (m_rollouts.empty() || (event.kind != u"install" && event.kind != u"rollback"))
         return;
-    const QString version = event.data.value(u"version"_qs).toString();
-    const quint64 rolloutId = quint64(event.data.value(u"rollout"_qs).toInteger());
-    const QString phase = event.data.value(u"phase"_qs).toString();
+    QString error;
+    const auto report = InstallReport::fromEvent(event, &error);
+    if (!report) {
+        m_badReports->increment();
+        qCWarning(lcReleases).noquote() << ControlServer::boxIdText(boxId) << "sent an unreadable" << event.kind
+                                        << "event:" << error;
+        return;
+    }
     const QString box = ControlServer::boxIdText(boxId);
-    Rollout *r = rolloutId ? activeRollout(rolloutId) : nullptr;
+    Rollout *r = report->rolloutId ? activeRollout(report->rolloutId) : nullptr;
     if (!r) {
         // An install without a rollout id (an operator's install-release command): the rollout of
         // that version that targets the box, if any.
         for (auto &[id, t] : m_rollouts) {
-            if (t.rollout->release().version == version && t.rollout->target(box)) {
+            if (t.rollout->release().version == report->version && t.rollout->target(box)) {
                 r = t.rollout.get();
                 break;
             }
         }
     }
-    if (!r || r->release().version != version)
+    if (!r || r->release().version != report->version)
         return;
-    if (event.kind == u"install" && phase == u"started") {
+    if (report->phase == InstallReport::Phase::Started) {
         r->markInstalling(box);
         return;
     }
-    bool ok = false;
-    if (event.kind == u"rollback")
-        ok = false; // rolled back from this version: the install did not hold
-    else if (phase == u"installed" || phase == u"committed")
-        ok = true;
-    else if (phase == u"failed")
-        ok = false;
-    else if (event.data.contains(u"ok"_qs))
-        ok = event.data.value(u"ok"_qs).toBool();
-    else
-        return; // a phase we do not know, without a verdict
+    // Installed and committed hold; failed and rolled back (the install did not hold) do not.
+    const bool ok = report->phase == InstallReport::Phase::Installed || report->phase == InstallReport::Phase::Committed;
     const auto outcome = r->reportResult(box, ok, event.text.left(500));
     if (outcome == Rollout::ReportOutcome::Recorded)
         (ok ? m_resultsOk : m_resultsFailed)->increment();

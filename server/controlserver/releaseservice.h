@@ -176,6 +176,7 @@ private:
     iptv::Counter *m_offers = nullptr;
     iptv::Counter *m_resultsOk = nullptr;
     iptv::Counter *m_resultsFailed = nullptr;
+    iptv::Counter *m_badReports = nullptr;
     iptv::Counter *m_downloads = nullptr;
 };
 
