@@ -86,6 +86,8 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
                             [this] { return double(m_store.pendingWrites()); });
     m_metrics.gaugeCallback(u"controlserver_store_healthy"_qs, u"1 while the last write to the store succeeded."_qs,
                             [this] { return m_storeHealthy ? 1.0 : 0.0; });
+    m_flushes = m_metrics.counter(u"controlserver_store_flushes_total"_qs,
+                                  u"Writes of queued rows (one transaction each; timer and shutdown only)."_qs);
     m_flushFailures = m_metrics.counter(u"controlserver_store_flush_failures_total"_qs,
                                         u"Writes of the queued rows that failed (rolled back, kept queued)."_qs);
     const auto dropped = [this](const QString &kind) {
@@ -251,7 +253,10 @@ void ControlServer::periodicFlush()
 bool ControlServer::writeQueued(bool withLatest)
 {
     QString error;
+    const qint64 flushesBefore = m_store.flushCount();
     m_storeHealthy = m_store.flush(&error, withLatest);
+    if (m_store.flushCount() != flushesBefore)
+        m_flushes->increment();
     if (!m_storeHealthy) {
         m_flushFailures->increment();
         qCWarning(lcServer).noquote() << "store flush failed, rows kept queued:" << error;

@@ -168,6 +168,7 @@ private:
     bool m_started = false;
     bool writeQueued(bool withLatest);
     bool m_storeHealthy = true;
+    iptv::Counter *m_flushes = nullptr;
     iptv::Counter *m_flushFailures = nullptr;
     iptv::Counter *m_droppedTelemetry = nullptr;
     iptv::Counter *m_droppedEvents = nullptr;
