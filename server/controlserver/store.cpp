@@ -334,7 +334,7 @@ bool ControlStore::setBoxReleaseChannel(qint64 id, const QString &channel, QStri
 }
 
 bool ControlStore::selectByIds(const QString &select, const QList<qint64> &ids, const std::function<void(const QSqlQuery &)> &read,
-                               const QString &what, QString *error)
+                               const QString &what, QString *error, const QString &idColumn)
 {
     constexpr qsizetype Chunk = 500;
     for (qsizetype start = 0; start < ids.size(); start += Chunk) {
@@ -342,7 +342,8 @@ bool ControlStore::selectByIds(const QString &select, const QList<qint64> &ids, 
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.setForwardOnly(true);
         QStringList marks(n, u"?"_qs);
-        q.prepare(select + u" WHERE id IN ("_qs + marks.join(u',') + u')');
+        q.prepare(select + (select.contains(u" WHERE "_qs) ? u" AND "_qs : u" WHERE "_qs) + idColumn + u" IN ("_qs
+                  + marks.join(u',') + u')');
         for (qsizetype i = 0; i < n; ++i)
             q.addBindValue(ids.at(start + i));
         if (!q.exec())
@@ -367,6 +368,18 @@ QList<CommandRow> ControlStore::commands(const QList<qint64> &ids, QString *erro
     QList<CommandRow> out;
     selectByIds(QStringLiteral("SELECT %1 FROM commands").arg(s_commandColumns), ids,
                 [&out](const QSqlQuery &q) { out.append(readCommand(q, false)); }, u"commands"_qs, error);
+    return out;
+}
+
+QList<CommandRow> ControlStore::deliverableCommands(const QList<qint64> &boxIds, QString *error)
+{
+    QList<CommandRow> out;
+    selectByIds(QStringLiteral("SELECT %1 FROM commands WHERE state IN ('queued','delivered')").arg(s_commandColumns), boxIds,
+                [&out](const QSqlQuery &q) { out.append(readCommand(q, false)); }, u"boxes' commands"_qs, error,
+                QStringLiteral("box_id"));
+    // A state change still queued here (a result, an expiry) wins over the row.
+    applyQueued(&out, false);
+    out.removeIf([](const CommandRow &r) { return r.state != CommandState::Queued && r.state != CommandState::Delivered; });
     return out;
 }
 

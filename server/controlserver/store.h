@@ -210,6 +210,9 @@ public:
     QList<CommandRow> commands(const CommandQuery &query, bool withData, QString *error);
     /// Queued state changes included.
     std::optional<CommandRow> command(qint64 id, bool withData, QString *error = nullptr);
+    /// The queued and delivered commands of these boxes (without result data), a few hundred
+    /// boxes per query.
+    QList<CommandRow> deliverableCommands(const QList<qint64> &boxIds, QString *error);
     /// These commands (without result data), a few hundred per query; unknown ids left out.
     QList<CommandRow> commands(const QList<qint64> &ids, QString *error);
     QHash<QString, qint64> commandCountsByState(QString *error);
@@ -239,7 +242,7 @@ private:
     void applyQueued(QList<CommandRow> *rows, bool withData) const;
     /// `select` (up to FROM) for these ids, 500 a query; each row to `read`.
     bool selectByIds(const QString &select, const QList<qint64> &ids, const std::function<void(const QSqlQuery &)> &read,
-                     const QString &what, QString *error);
+                     const QString &what, QString *error, const QString &idColumn = QStringLiteral("id"));
 
     QString m_connection;
     bool m_postgres = false;
