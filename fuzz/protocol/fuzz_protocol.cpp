@@ -39,7 +39,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)Hello::fromBody(r.message.body, &error);
         (void)Welcome::fromBody(r.message.body, &error);
         (void)Telemetry::fromBody(r.message.body, &error);
-        (void)BoxEvent::fromBody(r.message.body, &error);
+        if (const auto event = BoxEvent::fromBody(r.message.body, &error)) {
+            // An install report must read back the same after writing it again.
+            if (const auto report = InstallReport::fromEvent(*event, &error)) {
+                const auto again = InstallReport::fromEvent(report->toEvent(event->text), &error);
+                if (!again || !(*again == *report))
+                    abort();
+            } else if (!error.isEmpty() && event->kind != u"install" && event->kind != u"rollback") {
+                abort(); // only install events have reports to get wrong
+            }
+        }
         (void)Command::fromBody(r.message.body, &error);
         (void)CommandAck::fromBody(r.message.body, &error);
         (void)CommandResult::fromBody(r.message.body, &error);

@@ -138,24 +138,14 @@ void UpdateInstaller::pruneSlots()
 
 // ---- reporting
 
-void UpdateInstaller::report(const QString &phase, bool ok, const QString &version, const QString &text,
-                             const QCborMap &extra)
+void UpdateInstaller::report(const InstallReport &r, const QString &text)
 {
-    if (ok)
-        qCInfo(lcInstall).noquote() << phase << version << text;
+    if (r.ok)
+        qCInfo(lcInstall).noquote() << InstallReport::phaseName(r.phase) << r.version << text;
     else
-        qCWarning(lcInstall).noquote() << phase << version << text;
-    if (!m_link)
-        return;
-    BoxEvent e;
-    e.kind = phase == QLatin1String("rolled-back") ? QStringLiteral("rollback") : QStringLiteral("install");
-    e.severity = ok ? QStringLiteral("info") : QStringLiteral("error");
-    e.text = text;
-    e.data = extra;
-    e.data.insert(QLatin1String("phase"), phase);
-    e.data.insert(QLatin1String("version"), version);
-    e.data.insert(QLatin1String("ok"), ok);
-    m_link->sendEvent(e);
+        qCWarning(lcInstall).noquote() << InstallReport::phaseName(r.phase) << r.version << text;
+    if (m_link)
+        m_link->sendEvent(r.toEvent(text));
 }
 
 // ---- install
@@ -179,7 +169,7 @@ void UpdateInstaller::execute(const Command &command, const CommandReply &reply)
 void UpdateInstaller::install(const ReleaseAvailable &release, const CommandReply &reply)
 {
     const auto refuse = [&](const QString &text) {
-        report(QStringLiteral("failed"), false, release.version, text, {{QLatin1String("rollout"), qint64(release.rolloutId)}});
+        report(InstallReport{InstallReport::Phase::Failed, release.version, false, release.rolloutId}, text);
         reply.fail(text);
         Q_EMIT installFinished(false, release.version, text);
     };
@@ -213,7 +203,7 @@ void UpdateInstaller::install(const ReleaseAvailable &release, const CommandRepl
         }
         pruneSlots();
         const QString text = QStringLiteral("%1 (the previous slot) is pending again").arg(release.version);
-        report(QStringLiteral("installed"), true, release.version, text, {{QLatin1String("rollout"), qint64(release.rolloutId)}});
+        report(InstallReport{InstallReport::Phase::Installed, release.version, true, release.rolloutId}, text);
         reply.succeed(text);
         Q_EMIT installFinished(true, release.version, text);
         return;
@@ -250,8 +240,8 @@ void UpdateInstaller::install(const ReleaseAvailable &release, const CommandRepl
         refuse(text);
         return;
     }
-    report(QStringLiteral("started"), true, release.version, QStringLiteral("downloading %1").arg(release.version),
-           {{QLatin1String("rollout"), qint64(release.rolloutId)}});
+    report(InstallReport{InstallReport::Phase::Started, release.version, true, release.rolloutId},
+           QStringLiteral("downloading %1").arg(release.version));
 
     QNetworkRequest request(url);
     const QByteArray token = m_store ? m_store->token() : QByteArray();
@@ -379,8 +369,9 @@ void UpdateInstaller::finishJob(bool ok, const QString &text)
     m_busy = false;
     if (!ok)
         QFile::remove(job->file.fileName());
-    report(ok ? QStringLiteral("installed") : QStringLiteral("failed"), ok, job->release.version, text,
-           {{QLatin1String("rollout"), qint64(job->release.rolloutId)}});
+    report(InstallReport{ok ? InstallReport::Phase::Installed : InstallReport::Phase::Failed, job->release.version, ok,
+                         job->release.rolloutId},
+           text);
     if (ok)
         job->reply.succeed(text);
     else
@@ -431,9 +422,9 @@ bool UpdateInstaller::commit(QString *error)
         return false;
     }
     pruneSlots();
-    report(QStringLiteral("committed"), true, version,
-           QStringLiteral("%1 passed its health check and is now current").arg(version),
-           {{QLatin1String("previous"), m_previous}});
+    InstallReport committedReport{InstallReport::Phase::Committed, version, true};
+    committedReport.previous = m_previous;
+    report(committedReport, QStringLiteral("%1 passed its health check and is now current").arg(version));
     Q_EMIT committed(version);
     return true;
 }
@@ -467,9 +458,10 @@ bool UpdateInstaller::rollback(const QString &reason, QString *error)
         return false;
     }
     pruneSlots(); // the slot rolled back from is deleted: it failed
-    report(QStringLiteral("rolled-back"), false, from,
-           QStringLiteral("rolled back from %1 to %2: %3").arg(from, to.isEmpty() ? QStringLiteral("the built-in version") : to, reason),
-           {{QLatin1String("to"), to}});
+    InstallReport gaveUp{InstallReport::Phase::RolledBack, from, false};
+    gaveUp.rolledBackTo = to;
+    report(gaveUp,
+           QStringLiteral("rolled back from %1 to %2: %3").arg(from, to.isEmpty() ? QStringLiteral("the built-in version") : to, reason));
     Q_EMIT rolledBack(from, to, reason);
     return true;
 }

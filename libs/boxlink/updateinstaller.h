@@ -94,8 +94,7 @@ private:
     bool loadState(QString *error);
     bool saveState(QString *error);
     void pruneSlots();
-    void report(const QString &phase, bool ok, const QString &version, const QString &text,
-                const QCborMap &extra = {});
+    void report(const protocol::InstallReport &report, const QString &text);
 
     InstallerConfig m_config;
     CredentialStore *m_store;

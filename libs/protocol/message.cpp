@@ -1215,6 +1215,98 @@ std::optional<BoxEvent> BoxEvent::fromBody(const QCborMap &body, QString *error)
     return checked(r, e);
 }
 
+// ---- InstallReport
+
+namespace {
+constexpr std::pair<InstallReport::Phase, QLatin1StringView> s_installPhases[] = {
+    {InstallReport::Phase::Started, "started"_L1},     {InstallReport::Phase::Installed, "installed"_L1},
+    {InstallReport::Phase::Failed, "failed"_L1},       {InstallReport::Phase::Committed, "committed"_L1},
+    {InstallReport::Phase::RolledBack, "rolled-back"_L1},
+};
+} // namespace
+
+QString InstallReport::phaseName(Phase phase)
+{
+    for (const auto &[p, name] : s_installPhases) {
+        if (p == phase)
+            return name;
+    }
+    return {};
+}
+
+QCborMap InstallReport::toBody() const
+{
+    QCborMap m;
+    m.insert("phase"_L1, phaseName(phase));
+    m.insert("version"_L1, version);
+    m.insert("ok"_L1, ok);
+    if (rolloutId)
+        m.insert("rollout"_L1, qint64(rolloutId));
+    insertText(m, "previous"_L1, previous);
+    insertText(m, "to"_L1, rolledBackTo);
+    return m;
+}
+
+BoxEvent InstallReport::toEvent(const QString &text, const QDateTime &time) const
+{
+    BoxEvent e;
+    e.time = time;
+    e.kind = phase == Phase::RolledBack ? u"rollback"_s : u"install"_s;
+    e.severity = ok ? u"info"_s : u"error"_s;
+    e.text = text;
+    e.data = toBody();
+    return e;
+}
+
+std::optional<InstallReport> InstallReport::fromBody(const QCborMap &data, QString *error)
+{
+    BodyReader r(data, error);
+    InstallReport rep;
+    const QString phase = r.text("phase"_L1, true);
+    rep.version = r.text("version"_L1, true);
+    const qint64 rollout = r.integer("rollout"_L1, 0);
+    rep.previous = r.text("previous"_L1);
+    rep.rolledBackTo = r.text("to"_L1);
+    if (!r.ok())
+        return std::nullopt;
+    bool known = false;
+    for (const auto &[p, name] : s_installPhases) {
+        if (phase == name) {
+            rep.phase = p;
+            known = true;
+        }
+    }
+    // "ok" is optional: each phase has its verdict (reports from boxes before 2.6 left it out).
+    rep.ok = r.boolean("ok"_L1, rep.phase == Phase::Started || rep.phase == Phase::Installed || rep.phase == Phase::Committed);
+    if (!known)
+        r.fail(u"unknown install phase \"%1\" (started, installed, failed, committed or rolled-back)"_s.arg(phase.left(32)));
+    else if (rep.version.isEmpty() || rep.version.size() > kMaxVersionChars)
+        r.fail(u"field \"version\" has %1 characters, not 1 to %2"_s.arg(rep.version.size()).arg(kMaxVersionChars));
+    else if (rep.previous.size() > kMaxVersionChars || rep.rolledBackTo.size() > kMaxVersionChars)
+        r.fail(u"field \"%1\" is over %2 characters"_s.arg(rep.previous.size() > kMaxVersionChars ? u"previous"_s : u"to"_s)
+                   .arg(kMaxVersionChars));
+    else if (rollout < 0)
+        r.fail(u"field \"rollout\" is negative (%1)"_s.arg(rollout));
+    rep.rolloutId = quint64(qMax<qint64>(0, rollout));
+    return checked(r, rep);
+}
+
+std::optional<InstallReport> InstallReport::fromEvent(const BoxEvent &event, QString *error)
+{
+    if (event.kind != "install"_L1 && event.kind != "rollback"_L1) {
+        if (error)
+            error->clear();
+        return std::nullopt;
+    }
+    auto report = fromBody(event.data, error);
+    if (report && (event.kind == "rollback"_L1) != (report->phase == Phase::RolledBack)) {
+        if (error)
+            *error = u"an event of kind \"%1\" with install phase \"%2\""_s.arg(event.kind, phaseName(report->phase));
+        return std::nullopt;
+    }
+    return report;
+}
+
 // ---- Command, ack, result
 
 QCborMap Command::toBody() const

@@ -233,6 +233,40 @@ struct BoxEvent
     static std::optional<BoxEvent> fromBody(const QCborMap &body, QString *error);
 };
 
+/// What a box reports about an install: the data map of an event of kind "install" (or
+/// "rollback" for RolledBack). The release service reads rollout results from it.
+struct InstallReport
+{
+    enum class Phase : quint8 {
+        Started,    ///< downloading (ok)
+        Installed,  ///< unpacked into a slot, pending until the next start (ok)
+        Failed,     ///< refused or could not install (not ok)
+        Committed,  ///< the new release passed its health check (ok)
+        RolledBack, ///< the release failed its health check; the box went back (not ok)
+    };
+    static constexpr qsizetype kMaxVersionChars = 64;
+
+    Phase phase = Phase::Started;
+    QString version;       ///< the release this is about (for RolledBack: the one given up)
+    bool ok = false;
+    quint64 rolloutId = 0; ///< the offer's rollout; 0 = an operator's install-release command
+    QString previous;      ///< Committed: the release it replaced
+    QString rolledBackTo;  ///< RolledBack: the release now running (empty: the built-in one)
+
+    /// Wire name of a phase ("started", "rolled-back", ...).
+    static QString phaseName(Phase phase);
+    /// The event's data map.
+    QCborMap toBody() const;
+    /// The event that carries it (kind, severity from ok, this as data).
+    BoxEvent toEvent(const QString &text, const QDateTime &time = {}) const;
+    /// Reads an event's data: every field typed, the phase one of ours, the version bounded.
+    static std::optional<InstallReport> fromBody(const QCborMap &data, QString *error);
+    /// The report of an install or rollback event; nullopt with an empty *error for other kinds.
+    static std::optional<InstallReport> fromEvent(const BoxEvent &event, QString *error);
+
+    bool operator==(const InstallReport &) const = default;
+};
+
 enum class CommandKind : quint8 {
     Unknown,
     Reboot,

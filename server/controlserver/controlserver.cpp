@@ -88,6 +88,10 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
                             [this] { return double(m_store.pendingWrites()); });
     m_metrics.gaugeCallback(u"controlserver_store_healthy"_qs, u"1 while the last write to the store succeeded."_qs,
                             [this] { return m_storeHealthy ? 1.0 : 0.0; });
+    m_commandSyncQueries = m_metrics.counter(u"controlserver_cluster_command_sync_queries_total"_qs,
+                                             u"Store queries for commands issued on other nodes to boxes that came online here."_qs);
+    m_flushes = m_metrics.counter(u"controlserver_store_flushes_total"_qs,
+                                  u"Writes of queued rows (one transaction each; timer and shutdown only)."_qs);
     m_flushFailures = m_metrics.counter(u"controlserver_store_flush_failures_total"_qs,
                                         u"Writes of the queued rows that failed (rolled back, kept queued)."_qs);
     const auto dropped = [this](const QString &kind) {
@@ -99,6 +103,9 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
     m_droppedTelemetry = dropped(u"telemetry"_qs);
     m_droppedEvents = dropped(u"event"_qs);
     connect(&m_flushTimer, &QTimer::timeout, this, &ControlServer::periodicFlush);
+    m_syncCommandsTimer.setSingleShot(true);
+    m_syncCommandsTimer.setInterval(50);
+    connect(&m_syncCommandsTimer, &QTimer::timeout, this, &ControlServer::loadOtherNodesCommands);
     connect(&m_sweepTimer, &QTimer::timeout, this, &ControlServer::sweep);
     connect(&m_tickTimer, &QTimer::timeout, this, &ControlServer::tick);
     connect(&m_pruneTimer, &QTimer::timeout, this, &ControlServer::prune);
@@ -204,6 +211,7 @@ void ControlServer::stop()
         return;
     m_started = false;
     m_flushTimer.stop();
+    m_syncCommandsTimer.stop();
     m_sweepTimer.stop();
     m_tickTimer.stop();
     m_pruneTimer.stop();
@@ -252,7 +260,10 @@ void ControlServer::periodicFlush()
 bool ControlServer::writeQueued(bool withLatest)
 {
     QString error;
+    const qint64 flushesBefore = m_store.flushCount();
     m_storeHealthy = m_store.flush(&error, withLatest);
+    if (m_store.flushCount() != flushesBefore)
+        m_flushes->increment();
     if (!m_storeHealthy) {
         m_flushFailures->increment();
         qCWarning(lcServer).noquote() << "store flush failed, rows kept queued:" << error;
@@ -588,21 +599,37 @@ void ControlServer::onResult(BoxSession *s, const Message &m)
 void ControlServer::deliver(BoxSession *s)
 {
     if (m_bus->isShared()) {
-        // Commands for this box may have been issued on another node while it was away.
-        for (CommandState state : {CommandState::Queued, CommandState::Delivered}) {
-            CommandQuery q;
-            q.boxId = s->box->id;
-            q.state = state;
-            q.limit = 1000;
-            for (const CommandRow &row : m_store.commands(q, false, nullptr)) {
-                if (!m_commands.find(row.id) && row.expires > now())
-                    m_commands.add(row);
-            }
-        }
+        // Commands for this box may have been issued on another node while it was away. They are
+        // read from the shared store for all the boxes that came online within a short window,
+        // in one query per 500 boxes (a fleet powering on is thousands of hellos a second; two
+        // queries each stalled the node), and delivered then. Those known here go now.
+        m_unsyncedBoxes.append(s->box->id);
+        if (!m_syncCommandsTimer.isActive())
+            m_syncCommandsTimer.start();
     }
     for (LiveCommand *c : m_commands.forBox(s->box->id)) {
         if (c->state == CommandState::Queued || c->state == CommandState::Delivered)
             sendCommand(s, c);
+    }
+}
+
+void ControlServer::loadOtherNodesCommands()
+{
+    const QList<qint64> boxes = std::exchange(m_unsyncedBoxes, {});
+    if (boxes.isEmpty())
+        return;
+    m_commandSyncQueries->increment(double((boxes.size() + 499) / 500));
+    QString error;
+    const QList<CommandRow> rows = m_store.deliverableCommands(boxes, &error);
+    if (!error.isEmpty())
+        qCWarning(lcCommands).noquote() << "commands of" << boxes.size() << "boxes that came online not loaded:" << error;
+    for (const CommandRow &row : rows) {
+        if (m_commands.find(row.id) || row.expires <= now())
+            continue;
+        m_commands.add(row);
+        BoxSession *s = m_gateway ? m_gateway->sessionOf(row.boxId) : nullptr;
+        if (s && s->phase == BoxSession::Online)
+            sendCommand(s, m_commands.find(row.id));
     }
 }
 

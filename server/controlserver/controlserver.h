@@ -134,6 +134,8 @@ private:
     /// The commands other nodes routed here this turn: loaded in batches, sent to their boxes.
     void deliverRouted();
     void deliver(BoxSession *session);
+    /// Cluster: the queued/delivered commands of the boxes that came online lately, from the store.
+    void loadOtherNodesCommands();
     void sendCommand(BoxSession *session, LiveCommand *command);
     void setCommandState(qint64 id, qint64 boxId, CommandState state, const QString &text = {},
                          const QByteArray &data = {}, const QString &mime = {});
@@ -165,6 +167,8 @@ private:
     LiveUpdates *m_live = nullptr;
     ReleaseService *m_releases = nullptr;
     QTimer m_flushTimer;
+    QTimer m_syncCommandsTimer;       ///< coalesces the store reads of boxes that came online (cluster)
+    QList<qint64> m_unsyncedBoxes;    ///< came online since the last read of other nodes' commands
     qint64 m_latestFlushedAt = 0; // now() of the last flush with the boxes' latest state
     QTimer m_sweepTimer;
     QTimer m_tickTimer;
@@ -172,6 +176,8 @@ private:
     bool m_started = false;
     bool writeQueued(bool withLatest);
     bool m_storeHealthy = true;
+    iptv::Counter *m_flushes = nullptr;
+    iptv::Counter *m_commandSyncQueries = nullptr;
     iptv::Counter *m_flushFailures = nullptr;
     iptv::Counter *m_droppedTelemetry = nullptr;
     iptv::Counter *m_droppedEvents = nullptr;

@@ -217,7 +217,6 @@ void HttpApi::setupRoutes()
         BoxInfo *box = nullptr;
         if (auto r = boxParam(c, &box))
             return *r;
-        srv->flush(); // the latest telemetry blob is written with the flush
         return HttpReply::json(srv->boxDetail(*box));
     });
     addRoute(Method::Get, u"/api/boxes/<id>/telemetry"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
@@ -236,7 +235,6 @@ void HttpApi::setupRoutes()
                 return HttpReply::error(400, u"bad-request"_qs, u"since: epoch seconds or ISO 8601"_qs);
             since = *t;
         }
-        srv->flush();
         QString error;
         QJsonArray a;
         for (const TelemetrySample &s : srv->store().telemetry(box->id, since, limit, &error))
@@ -254,7 +252,6 @@ void HttpApi::setupRoutes()
         if (!limitParam)
             return bad;
         const int limit = *limitParam;
-        srv->flush();
         QString error;
         QJsonArray a;
         for (const EventRow &e : srv->store().events(box->id, limit, &error)) {
@@ -320,7 +317,6 @@ void HttpApi::setupRoutes()
             if (!q.state)
                 return HttpReply::error(400, u"bad-request"_qs, u"state: queued, delivered, acknowledged, succeeded, failed or expired"_qs);
         }
-        srv->flush();
         QString error;
         QJsonArray a;
         QJsonObject counts;
@@ -334,14 +330,12 @@ void HttpApi::setupRoutes()
         return HttpReply::json({{u"items"_qs, a}, {u"states"_qs, counts}});
     });
     addRoute(Method::Get, u"/api/commands/<id>"_qs, Role::Viewer, [srv](HttpContext &c) {
-        srv->flush();
         const auto row = srv->store().command(c.params.value(0).toLongLong(), false);
         if (!row)
             return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no command %1").arg(c.params.value(0).left(40)));
         return HttpReply::json(srv->commandJson(*row));
     });
     addRoute(Method::Get, u"/api/commands/<id>/data"_qs, Role::Viewer, [srv](HttpContext &c) {
-        srv->flush();
         const auto row = srv->store().command(c.params.value(0).toLongLong(), true);
         if (!row)
             return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no command %1").arg(c.params.value(0).left(40)));

@@ -14,8 +14,8 @@ using Method = QHttpServerRequest::Method;
 void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
 {
     // ---- releases
-    http->addRoute(Method::Post, u"/api/releases"_qs, Role::Admin, [svc](HttpContext &c) {
-        return replyFrom(svc->uploadRelease(*c.op, c.request.body()));
+    http->addAsyncRoute(Method::Post, u"/api/releases"_qs, Role::Admin, [svc](HttpContext &c, HttpApi::Respond respond) {
+        svc->uploadRelease(*c.op, c.request.body(), [respond](const ActionResult &a) { respond(replyFrom(a)); });
     });
     http->addRoute(Method::Get, u"/api/releases"_qs, Role::Viewer, [svc](HttpContext &c) {
         return replyFrom(svc->listReleases(c.query("channel")));

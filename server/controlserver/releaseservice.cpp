@@ -20,11 +20,13 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QSettings>
 #include <QTemporaryFile>
+#include <QtConcurrent/QtConcurrentRun>
 
 Q_LOGGING_CATEGORY(lcReleases, "iptv.control.releases")
 
@@ -161,6 +163,12 @@ ReleaseService::ReleaseService(ControlServer *server)
                                   {{u"outcome"_qs, u"succeeded"_qs}});
     m_resultsFailed = metrics.counter(u"controlserver_release_results_total"_qs, u"Install outcomes reported to rollouts."_qs,
                                       {{u"outcome"_qs, u"failed"_qs}});
+    m_uploadsVerifying = metrics.gauge(u"controlserver_release_uploads_verifying"_qs,
+                                       u"Uploaded bundles being written and verified on the worker thread."_qs);
+    m_uploadPool.setObjectName(u"release-verify"_qs);
+    m_uploadPool.setMaxThreadCount(1);
+    m_badReports = metrics.counter(u"controlserver_release_bad_reports_total"_qs,
+                                   u"Install or rollback events whose report could not be read (ignored)."_qs);
     m_downloads = metrics.counter(u"controlserver_release_downloads_total"_qs, u"Bundle downloads served to boxes."_qs);
     metrics.gaugeCallback(u"controlserver_rollouts_active"_qs, u"Rollouts in draft, running, paused or halted state."_qs,
                           [this] { return double(m_rollouts.size()); });
@@ -485,38 +493,34 @@ void ReleaseService::onBoxEvent(qint64 boxId, const BoxEvent &event)
 {
     if (m_rollouts.empty() || (event.kind != u"install" && event.kind != u"rollback"))
         return;
-    const QString version = event.data.value(u"version"_qs).toString();
-    const quint64 rolloutId = quint64(event.data.value(u"rollout"_qs).toInteger());
-    const QString phase = event.data.value(u"phase"_qs).toString();
+    QString error;
+    const auto report = InstallReport::fromEvent(event, &error);
+    if (!report) {
+        m_badReports->increment();
+        qCWarning(lcReleases).noquote() << ControlServer::boxIdText(boxId) << "sent an unreadable" << event.kind
+                                        << "event:" << error;
+        return;
+    }
     const QString box = ControlServer::boxIdText(boxId);
-    Rollout *r = rolloutId ? activeRollout(rolloutId) : nullptr;
+    Rollout *r = report->rolloutId ? activeRollout(report->rolloutId) : nullptr;
     if (!r) {
         // An install without a rollout id (an operator's install-release command): the rollout of
         // that version that targets the box, if any.
         for (auto &[id, t] : m_rollouts) {
-            if (t.rollout->release().version == version && t.rollout->target(box)) {
+            if (t.rollout->release().version == report->version && t.rollout->target(box)) {
                 r = t.rollout.get();
                 break;
             }
         }
     }
-    if (!r || r->release().version != version)
+    if (!r || r->release().version != report->version)
         return;
-    if (event.kind == u"install" && phase == u"started") {
+    if (report->phase == InstallReport::Phase::Started) {
         r->markInstalling(box);
         return;
     }
-    bool ok = false;
-    if (event.kind == u"rollback")
-        ok = false; // rolled back from this version: the install did not hold
-    else if (phase == u"installed" || phase == u"committed")
-        ok = true;
-    else if (phase == u"failed")
-        ok = false;
-    else if (event.data.contains(u"ok"_qs))
-        ok = event.data.value(u"ok"_qs).toBool();
-    else
-        return; // a phase we do not know, without a verdict
+    // Installed and committed hold; failed and rolled back (the install did not hold) do not.
+    const bool ok = report->phase == InstallReport::Phase::Installed || report->phase == InstallReport::Phase::Committed;
     const auto outcome = r->reportResult(box, ok, event.text.left(500));
     if (outcome == Rollout::ReportOutcome::Recorded)
         (ok ? m_resultsOk : m_resultsFailed)->increment();
@@ -582,27 +586,58 @@ std::unique_ptr<Rollout> ReleaseService::loadFinished(quint64 id, QString *error
 
 // ---- releases
 
-ActionResult ReleaseService::uploadRelease(const OperatorIdentity &op, const QByteArray &bundle)
+void ReleaseService::uploadRelease(const OperatorIdentity &op, const QByteArray &bundle, UploadDone done)
 {
-    auto refuse = [&](int status, const QString &code, const QString &message) {
-        m_server->audit(op.account, u"release.upload"_qs, {}, u"refused"_qs, QStringLiteral("%1: %2").arg(code, message));
-        qCWarning(lcReleases).noquote() << op.account << "release upload refused:" << code << message;
+    auto refuse = [this, account = op.account](int status, const QString &code, const QString &message) {
+        m_server->audit(account, u"release.upload"_qs, {}, u"refused"_qs, QStringLiteral("%1: %2").arg(code, message));
+        qCWarning(lcReleases).noquote() << account << "release upload refused:" << code << message;
         return ActionResult::error(status, code, message);
     };
     if (bundle.isEmpty())
-        return refuse(400, u"bad-request"_qs, u"body: the bundle bytes (iptv-payload build), got nothing"_qs);
+        return done(refuse(400, u"bad-request"_qs, u"body: the bundle bytes (iptv-payload build), got nothing"_qs));
     if (m_keys.isEmpty())
-        return refuse(422, u"UnknownKey"_qs,
-                      u"this server trusts no release key (--trust-key / releases/trusted_keys): no bundle can be verified"_qs);
+        return done(refuse(422, u"UnknownKey"_qs,
+                           u"this server trusts no release key (--trust-key / releases/trusted_keys): no bundle can be verified"_qs));
 
     // Verified from a file in the releases directory, so an accepted bundle is renamed into place
-    // rather than written twice; a refused one is deleted with the temporary file.
-    QTemporaryFile tmp(QDir(m_dir).filePath(u".upload-XXXXXX"_qs));
-    if (!tmp.open() || tmp.write(bundle) != bundle.size() || !tmp.flush())
-        return refuse(500, u"internal"_qs, QStringLiteral("cannot write to %1: %2").arg(m_dir, tmp.errorString()));
-    // Verifying hashes every file of the bundle on this thread: a few hundred ms for a large one,
-    // acceptable for an operator's upload.
-    const iptv::payload::BundleResult r = iptv::payload::verifyBundle(tmp.fileName(), m_keys);
+    // rather than written twice; a refused one is deleted with the temporary file. Writing it,
+    // checking the signature and hashing every file of a large bundle take long: a worker does it
+    // (one upload at a time) and the loop goes on answering boxes and operators meanwhile.
+    auto tmp = std::make_shared<QTemporaryFile>(QDir(m_dir).filePath(u".upload-XXXXXX"_qs));
+    if (!tmp->open())
+        return done(refuse(500, u"internal"_qs, QStringLiteral("cannot write to %1: %2").arg(m_dir, tmp->errorString())));
+    auto *watcher = new QFutureWatcher<VerifiedUpload>(&m_uploads);
+    connect(watcher, &QFutureWatcher<VerifiedUpload>::finished, &m_uploads,
+            [this, watcher, op, tmp, refuse, done = std::move(done)] {
+                watcher->deleteLater();
+                m_uploadsVerifying->set(--m_uploadsRunning);
+                if (!m_started)
+                    return done(ActionResult::error(503, u"unavailable"_qs, u"the release service stopped"_qs));
+                const VerifiedUpload v = watcher->result();
+                if (!v.writeError.isEmpty())
+                    return done(refuse(500, u"internal"_qs, v.writeError));
+                done(storeUpload(op, tmp.get(), v, refuse));
+            });
+    m_uploadsVerifying->set(++m_uploadsRunning);
+    watcher->setFuture(QtConcurrent::run(&m_uploadPool, [tmp, bundle, keys = m_keys, dir = m_dir, hook = m_verifyHook] {
+        if (hook)
+            hook();
+        VerifiedUpload v;
+        if (tmp->write(bundle) != bundle.size() || !tmp->flush()) {
+            v.writeError = QStringLiteral("cannot write to %1: %2").arg(dir, tmp->errorString());
+            return v;
+        }
+        v.result = iptv::payload::verifyBundle(tmp->fileName(), keys);
+        v.sha256 = QCryptographicHash::hash(bundle, QCryptographicHash::Sha256).toHex();
+        v.size = bundle.size();
+        return v;
+    }));
+}
+
+ActionResult ReleaseService::storeUpload(const OperatorIdentity &op, QTemporaryFile *tmp, const VerifiedUpload &v,
+                                         const std::function<ActionResult(int, const QString &, const QString &)> &refuse)
+{
+    const iptv::payload::BundleResult &r = v.result;
     if (!r.ok())
         return refuse(422, iptv::payload::errorName(r.status.error), r.status.toString());
     const QString version = r.manifest.version;
@@ -613,17 +648,17 @@ ActionResult ReleaseService::uploadRelease(const OperatorIdentity &op, const QBy
 
     const QString path = QDir(m_dir).filePath(version + u".bundle"_qs);
     QFile::remove(path); // a leftover of a release deleted from the store only
-    tmp.close();
-    if (!tmp.rename(path))
-        return refuse(500, u"internal"_qs, QStringLiteral("cannot store %1: %2").arg(path, tmp.errorString()));
-    tmp.setAutoRemove(false);
+    tmp->close();
+    if (!tmp->rename(path))
+        return refuse(500, u"internal"_qs, QStringLiteral("cannot store %1: %2").arg(path, tmp->errorString()));
+    tmp->setAutoRemove(false);
 
     Release rel;
     rel.version = version;
     rel.channel = fromPayload(r.manifest.channel);
     rel.minBoxVersion = r.manifest.minBoxVersion;
-    rel.sha256 = QCryptographicHash::hash(bundle, QCryptographicHash::Sha256).toHex();
-    rel.size = bundle.size();
+    rel.sha256 = v.sha256;
+    rel.size = v.size;
     rel.filePath = path;
     rel.manifestJson = r.manifestBytes;
     rel.signatureKeyId = r.signatureKeyId;

@@ -29,15 +29,19 @@
 #include "releasestore.h"
 #include "rollout.h"
 
+#include <payload/bundle.h>
 #include <payload/keys.h>
 
 #include <QElapsedTimer>
 #include <QHash>
 #include <QJsonObject>
 #include <QObject>
+#include <QTemporaryFile>
 #include <QStringList>
+#include <QThreadPool>
 #include <QTimer>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +52,7 @@ QT_END_NAMESPACE
 
 namespace iptv {
 class Counter;
+class Gauge;
 }
 
 namespace iptv::protocol {
@@ -104,7 +109,12 @@ public:
     QList<Rollout *> activeRollouts() const;
 
     // ---- operator actions (HTTP), each audited
-    ActionResult uploadRelease(const OperatorIdentity &op, const QByteArray &bundle);
+    using UploadDone = std::function<void(const ActionResult &)>;
+    /// Writes and verifies the bundle on a worker thread (signature, every file's hash) and calls
+    /// `done` on this thread; the event loop keeps serving meanwhile.
+    void uploadRelease(const OperatorIdentity &op, const QByteArray &bundle, UploadDone done);
+    /// Tests: runs on the worker thread before each upload is verified (to hold it there).
+    void setVerifyHook(std::function<void()> hook) { m_verifyHook = std::move(hook); }
     ActionResult listReleases(const QString &channel);
     ActionResult releaseDetail(const QString &version);
     ActionResult deleteRelease(const OperatorIdentity &op, const QString &version);
@@ -134,6 +144,17 @@ private:
         qint64 windowStartMs = -1000000; ///< offers per second: the current one-second window
         int offeredInWindow = 0;
     };
+    /// What the worker gives back for an upload.
+    struct VerifiedUpload
+    {
+        QString writeError; ///< the bundle could not be written to the temporary file
+        iptv::payload::BundleResult result;
+        QByteArray sha256;  ///< hex
+        qint64 size = 0;
+    };
+    /// Back on the loop: checks the version, renames the file into place, stores and audits.
+    ActionResult storeUpload(const OperatorIdentity &op, QTemporaryFile *tmp, const VerifiedUpload &v,
+                             const std::function<ActionResult(int, const QString &, const QString &)> &refuse);
     void adopt(std::unique_ptr<Rollout> rollout);
     void onBoxConnected(qint64 boxId, bool approved);
     void onBoxEvent(qint64 boxId, const iptv::protocol::BoxEvent &event);
@@ -179,6 +200,12 @@ private:
     iptv::Counter *m_offers = nullptr;
     iptv::Counter *m_resultsOk = nullptr;
     iptv::Counter *m_resultsFailed = nullptr;
+    iptv::Counter *m_badReports = nullptr;
+    iptv::Gauge *m_uploadsVerifying = nullptr;
+    int m_uploadsRunning = 0;
+    std::function<void()> m_verifyHook;
+    QThreadPool m_uploadPool; ///< one thread: uploads are verified one at a time
+    QObject m_uploads;        ///< parent of the running verifications' watchers (deleted before the pool waits)
     iptv::Counter *m_downloads = nullptr;
 };
 

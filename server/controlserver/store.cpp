@@ -320,7 +320,7 @@ bool ControlStore::setBoxReleaseChannel(qint64 id, const QString &channel, QStri
 }
 
 bool ControlStore::selectByIds(const QString &select, const QList<qint64> &ids, const std::function<void(const QSqlQuery &)> &read,
-                               const QString &what, QString *error)
+                               const QString &what, QString *error, const QString &idColumn)
 {
     constexpr qsizetype Chunk = 500;
     for (qsizetype start = 0; start < ids.size(); start += Chunk) {
@@ -328,7 +328,8 @@ bool ControlStore::selectByIds(const QString &select, const QList<qint64> &ids, 
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.setForwardOnly(true);
         QStringList marks(n, u"?"_qs);
-        q.prepare(select + u" WHERE id IN ("_qs + marks.join(u',') + u')');
+        q.prepare(select + (select.contains(u" WHERE "_qs) ? u" AND "_qs : u" WHERE "_qs) + idColumn + u" IN ("_qs
+                  + marks.join(u',') + u')');
         for (qsizetype i = 0; i < n; ++i)
             q.addBindValue(ids.at(start + i));
         if (!q.exec())
@@ -353,6 +354,18 @@ QList<CommandRow> ControlStore::commands(const QList<qint64> &ids, QString *erro
     QList<CommandRow> out;
     selectByIds(QStringLiteral("SELECT %1 FROM commands").arg(s_commandColumns), ids,
                 [&out](const QSqlQuery &q) { out.append(readCommand(q, false)); }, u"commands"_qs, error);
+    return out;
+}
+
+QList<CommandRow> ControlStore::deliverableCommands(const QList<qint64> &boxIds, QString *error)
+{
+    QList<CommandRow> out;
+    selectByIds(QStringLiteral("SELECT %1 FROM commands WHERE state IN ('queued','delivered')").arg(s_commandColumns), boxIds,
+                [&out](const QSqlQuery &q) { out.append(readCommand(q, false)); }, u"boxes' commands"_qs, error,
+                QStringLiteral("box_id"));
+    // A state change still queued here (a result, an expiry) wins over the row.
+    applyQueued(&out, false);
+    out.removeIf([](const CommandRow &r) { return r.state != CommandState::Queued && r.state != CommandState::Delivered; });
     return out;
 }
 
@@ -542,6 +555,7 @@ bool ControlStore::flush(QString *error, bool withLatest)
         db.rollback();
         return fail(QStringLiteral("flush commit"), why, error);
     }
+    ++m_flushCount;
     for (const EventRow &e : std::as_const(m_events))
         m_eventBoxes.append(e.boxId);
     if (withLatest)
@@ -569,7 +583,21 @@ QList<TelemetrySample> ControlStore::telemetry(qint64 boxId, qint64 since, int l
     }
     while (q.next())
         out.append({q.value(0).toLongLong(), q.value(1).toByteArray()});
-    return out;
+    // Reads see what is queued: samples not flushed yet are merged in, so an operator's GET needs
+    // no flush of everything (one per request from a polling console).
+    // Of samples with the same time, the queued ones (the later queued first) are the newer.
+    QList<TelemetrySample> merged;
+    for (auto it = m_telemetry.crbegin(); it != m_telemetry.crend(); ++it) {
+        if (it->first == boxId && it->second.time >= since)
+            merged.append(it->second);
+    }
+    if (merged.isEmpty())
+        return out;
+    merged.append(out);
+    std::stable_sort(merged.begin(), merged.end(), [](const TelemetrySample &a, const TelemetrySample &b) { return a.time > b.time; });
+    if (merged.size() > limit)
+        merged.resize(limit);
+    return merged;
 }
 
 QList<EventRow> ControlStore::events(qint64 boxId, int limit, QString *error)
@@ -577,10 +605,17 @@ QList<EventRow> ControlStore::events(qint64 boxId, int limit, QString *error)
     QList<EventRow> out;
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     q.setForwardOnly(true);
+    // Reads see what is queued: events not flushed yet (id 0) are newer than every row, newest first.
+    for (auto it = m_events.crbegin(); it != m_events.crend() && out.size() < limit; ++it) {
+        if (it->boxId == boxId)
+            out.append(*it);
+    }
+    if (out.size() >= limit)
+        return out;
     q.prepare(QStringLiteral("SELECT id, box_id, time, kind, severity, text, data FROM events WHERE box_id = ? "
                              "ORDER BY id DESC LIMIT ?"));
     q.addBindValue(boxId);
-    q.addBindValue(limit);
+    q.addBindValue(limit - int(out.size()));
     if (!q.exec()) {
         fail(QStringLiteral("read events"), sqlErrorText(q.lastError()), error);
         return out;
@@ -746,8 +781,74 @@ QList<CommandRow> ControlStore::commands(const CommandQuery &query, bool withDat
     }
     while (q.next())
         out.append(readCommand(q, withData));
+    if (m_commandUpdates.isEmpty())
+        return out;
+    // Reads see what is queued. With a state filter, a queued state change moves rows in and out
+    // of it: rows that left are dropped, rows that entered are read by id (the queue holds at
+    // most a flush interval of changes). Paging with a state filter is then approximate.
+    if (query.state) {
+        QSet<qint64> entered;
+        for (const CommandUpdate &u : std::as_const(m_commandUpdates)) {
+            if (u.state == *query.state)
+                entered.insert(u.id);
+        }
+        for (const CommandRow &r : std::as_const(out))
+            entered.remove(r.id);
+        if (!entered.isEmpty()) {
+            for (CommandRow &r : commands(QList<qint64>(entered.cbegin(), entered.cend()), error)) {
+                if ((query.batchId && r.batchId != query.batchId) || (query.boxId && r.boxId != query.boxId))
+                    continue;
+                if (withData) {
+                    if (const auto full = command(r.id, true, error))
+                        r = *full;
+                }
+                out.append(r);
+            }
+        }
+    }
+    applyQueued(&out, withData);
+    if (query.state) {
+        out.removeIf([&](const CommandRow &r) { return r.state != *query.state; });
+        std::sort(out.begin(), out.end(), [](const CommandRow &a, const CommandRow &b) { return a.id > b.id; });
+        if (out.size() > query.limit)
+            out.resize(query.limit);
+    }
     return out;
 }
+
+void ControlStore::applyQueued(QList<CommandRow> *rows, bool withData) const
+{
+    if (m_commandUpdates.isEmpty() || rows->isEmpty())
+        return;
+    QHash<qint64, qsizetype> index;
+    index.reserve(rows->size());
+    for (qsizetype i = 0; i < rows->size(); ++i)
+        index.insert(rows->at(i).id, i);
+    // In queue order, with flush()'s rule: a final state is never left.
+    for (const CommandUpdate &u : std::as_const(m_commandUpdates)) {
+        const auto it = index.constFind(u.id);
+        if (it == index.cend())
+            continue;
+        CommandRow &r = (*rows)[*it];
+        if (isFinal(r.state))
+            continue;
+        r.state = u.state;
+        switch (u.state) {
+        case CommandState::Queued: r.created = u.when; break;
+        case CommandState::Delivered: r.delivered = u.when; break;
+        case CommandState::Acknowledged: r.acknowledged = u.when; break;
+        default: r.finished = u.when; break;
+        }
+        if (isFinal(u.state) && u.state != CommandState::Expired) {
+            r.resultText = u.resultText;
+            r.resultMime = u.resultMime;
+            if (withData)
+                r.resultData = u.resultData;
+        }
+    }
+}
+
+
 
 std::optional<CommandRow> ControlStore::command(qint64 id, bool withData, QString *error)
 {
@@ -760,7 +861,9 @@ std::optional<CommandRow> ControlStore::command(qint64 id, bool withData, QStrin
     }
     if (!q.next())
         return std::nullopt;
-    return readCommand(q, withData);
+    QList<CommandRow> row{readCommand(q, withData)};
+    applyQueued(&row, withData); // reads see what is queued
+    return row.first();
 }
 
 QHash<QString, qint64> ControlStore::commandCountsByState(QString *error)

@@ -178,6 +178,8 @@ public:
     /// Writes what is queued in one transaction; boxes' last-seen rows only `withLatest`. On
     /// failure the transaction is rolled back and everything stays queued for the next flush.
     bool flush(QString *error, bool withLatest = true);
+    /// Transactions flush() has committed.
+    qint64 flushCount() const { return m_flushCount; }
     /// Telemetry samples, and events, queued at most (each); past it the oldest are dropped and
     /// counted, so a store that stays down cannot grow the queues without bound. Command state
     /// changes are never dropped (there are at most as many as live commands).
@@ -190,8 +192,9 @@ public:
     /// Rows dropped from the queues since the last call.
     QueueLosses takeDropped() { return std::exchange(m_dropped, {}); }
 
-    // ---- telemetry and events
+    // ---- telemetry and events (reads include what is queued, so none needs a flush first)
     QList<TelemetrySample> telemetry(qint64 boxId, qint64 since, int limit, QString *error);
+    /// Newest first; events not flushed yet come first, with id 0.
     QList<EventRow> events(qint64 boxId, int limit, QString *error);
     /// Deletes telemetry older than `telemetryBefore`, events older than `eventsBefore`, and events
     /// beyond `maxEventsPerBox` of the boxes that received events since the last prune.
@@ -203,8 +206,13 @@ public:
     bool insertCommands(QList<CommandRow> *rows, QString *error);
     /// Every command not in a final state (loaded at start).
     QList<CommandRow> activeCommands(QString *error);
+    /// Queued state changes included (with a state filter, paging past the first page is approximate).
     QList<CommandRow> commands(const CommandQuery &query, bool withData, QString *error);
+    /// Queued state changes included.
     std::optional<CommandRow> command(qint64 id, bool withData, QString *error = nullptr);
+    /// The queued and delivered commands of these boxes (without result data), a few hundred
+    /// boxes per query.
+    QList<CommandRow> deliverableCommands(const QList<qint64> &boxIds, QString *error);
     /// These commands (without result data), a few hundred per query; unknown ids left out.
     QList<CommandRow> commands(const QList<qint64> &ids, QString *error);
     QHash<QString, qint64> commandCountsByState(QString *error);
@@ -230,9 +238,11 @@ private:
     bool exec(const QString &sql, QString *error);
     bool createSchema(QString *error);
     bool fail(const QString &what, const QString &why, QString *error);
+    /// Queued command state changes applied to rows read from the table.
+    void applyQueued(QList<CommandRow> *rows, bool withData) const;
     /// `select` (up to FROM) for these ids, 500 a query; each row to `read`.
     bool selectByIds(const QString &select, const QList<qint64> &ids, const std::function<void(const QSqlQuery &)> &read,
-                     const QString &what, QString *error);
+                     const QString &what, QString *error, const QString &idColumn = QStringLiteral("id"));
 
     QString m_connection;
     bool m_postgres = false;
@@ -254,6 +264,7 @@ private:
         QByteArray resultData;
         QString resultMime;
     };
+    qint64 m_flushCount = 0;
     QHash<qint64, Seen> m_seen;
     QList<std::pair<qint64, TelemetrySample>> m_telemetry;
     QList<EventRow> m_events;

@@ -7,9 +7,30 @@
 
 #include "boxgateway.h"
 #include "fleet.h"
+#include "fleetbus.h"
+#include "store.h"
 
 using namespace testutil;
 using namespace iptv::control;
+
+namespace {
+/// A bus that says the store is shared (as in a cluster) and loops publications back.
+class SharedBus : public LocalFleetBus
+{
+public:
+    using LocalFleetBus::LocalFleetBus;
+    bool isShared() const override { return true; }
+};
+
+double metric(const QByteArray &text, const QByteArray &series)
+{
+    for (const QByteArray &line : text.split('\n')) {
+        if (line.startsWith(QByteArray(series + ' ')))
+            return line.mid(series.size() + 1).toDouble();
+    }
+    return -1;
+}
+} // namespace
 
 class TestControlCommands : public QObject
 {
@@ -23,6 +44,57 @@ private Q_SLOTS:
         m_config.autoApprove = true;
     }
     void cleanup() { m_server.reset(); }
+
+    // In a cluster, commands another node issued to boxes that were offline are read from the
+    // shared store when the boxes come online here: for all boxes of a burst of hellos in a few
+    // queries, not two per hello on the event loop.
+    void otherNodesCommandsLoadedInBatches()
+    {
+        start();
+        m_server->setBus(new SharedBus);
+        constexpr int kBoxes = 24;
+        std::vector<std::unique_ptr<TestBox>> boxes;
+        for (int i = 0; i < kBoxes; ++i) {
+            boxes.push_back(std::make_unique<TestBox>(QStringLiteral("N-%1").arg(i)));
+            QVERIFY(boxes.back()->connectAndHello(port()));
+        }
+        for (auto &b : boxes)
+            b->socket().close();
+        QTRY_COMPARE(m_server->gateway()->sessionCount(), 0);
+
+        // The other node: its own connection to the shared database.
+        ControlStore other;
+        QString error;
+        QVERIFY2(other.open(m_dir->filePath(u"controlserver.sqlite"_qs), &error), qPrintable(error));
+        QList<CommandRow> rows;
+        for (int i = 0; i < kBoxes; ++i) {
+            const qint64 box = ControlServer::parseBoxId(boxes[i]->boxId);
+            rows.append(CommandRow{0, 0, box, u"reboot"_qs, "\xa0", CommandState::Queued, 100, 0, 0, 0,
+                                   QDateTime::currentSecsSinceEpoch() + 600, u"node-b"_qs, {}, {}, {}});
+        }
+        QVERIFY2(other.insertCommands(&rows, &error), qPrintable(error));
+
+        const double before = metric(m_server->metrics().render(), "controlserver_cluster_command_sync_queries_total");
+        QVERIFY(before >= 0);
+        for (auto &b : boxes)
+            QVERIFY(b->open(port()));
+        for (auto &b : boxes)
+            b->sayHello(false, true);
+        for (int i = 0; i < kBoxes; ++i) {
+            const auto m = boxes[i]->waitFor(MessageType::Command);
+            QVERIFY2(m, qPrintable(boxes[i]->boxId));
+            QCOMPARE(qint64(Command::fromBody(m->body, nullptr)->commandId), rows[i].id);
+        }
+        const double queries = metric(m_server->metrics().render(), "controlserver_cluster_command_sync_queries_total") - before;
+        QVERIFY2(queries >= 1 && queries <= 4, qPrintable(QStringLiteral("%1 queries for %2 hellos").arg(queries).arg(kBoxes)));
+        // Known now: a box that comes back is not sent it twice.
+        boxes[0]->socket().close();
+        QTRY_COMPARE(m_server->gateway()->sessionCount(), kBoxes - 1);
+        QVERIFY(boxes[0]->connectAndHello(port()));
+        const auto again = boxes[0]->waitFor(MessageType::Command);
+        QVERIFY(again); // still unacknowledged: redelivered once
+        QVERIFY(!boxes[0]->waitFor(MessageType::Command, 300));
+    }
 
     void onlineLifecycle()
     {

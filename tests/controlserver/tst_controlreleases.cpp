@@ -17,6 +17,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QSemaphore>
 
 using namespace testutil;
 using namespace iptv::control;
@@ -85,6 +86,36 @@ private Q_SLOTS:
         m_boxes.clear();
         m_spyTaken.clear();
         m_server.reset();
+    }
+
+    // Verification runs on a worker: held there (as a large bundle would hold it), the loop still
+    // answers /healthz and API reads, and the upload is answered once the worker is done.
+    void uploadVerifiedOffTheLoop()
+    {
+        start();
+        QSemaphore entered, release;
+        m_server->releases()->setVerifyHook([&] {
+            entered.release();
+            release.tryAcquire(1, 20000);
+        });
+        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1/api/releases").arg(port())));
+        req.setRawHeader("Authorization", "Bearer " + m_admin.toLatin1());
+        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/octet-stream"));
+        std::unique_ptr<QNetworkReply> upload(m_nam.post(req, m_good));
+        QTRY_COMPARE_WITH_TIMEOUT(entered.available(), 1, 10000); // the worker holds the upload
+
+        QCOMPARE(http(m_nam, "GET", port(), u"/healthz"_qs).status, 200);
+        const Http metrics = http(m_nam, "GET", port(), u"/metrics"_qs, m_admin);
+        QVERIFY2(metrics.body.contains("controlserver_release_uploads_verifying 1"), metrics.body.constData());
+        QCOMPARE(http(m_nam, "GET", port(), u"/api/releases"_qs, m_admin).status, 200);
+        QVERIFY(!upload->isFinished());
+
+        release.release();
+        QSignalSpy finished(upload.get(), &QNetworkReply::finished);
+        QVERIFY(upload->isFinished() || finished.wait(20000));
+        QCOMPARE(upload->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 201);
+        QCOMPARE(bundleFiles(), QStringList{u"2.5.0.bundle"_qs});
+        m_server->releases()->setVerifyHook({});
     }
 
     void uploads()

@@ -148,7 +148,13 @@ private Q_SLOTS:
         QCOMPARE(s.pendingWrites(), 6); // nothing lost
         // Rolled back: the telemetry written before the failure is not half there, and the
         // connection is not left inside the failed transaction.
-        QCOMPARE(s.telemetry(7, 0, 100, &error).size(), 0);
+        {
+            QSqlDatabase other = QSqlDatabase::database(QStringLiteral("other"));
+            QSqlQuery count(other);
+            QVERIFY(count.exec(QStringLiteral("SELECT COUNT(*) FROM telemetry")) && count.next());
+            QCOMPARE(count.value(0).toInt(), 0);
+        }
+        QCOMPARE(s.telemetry(7, 0, 100, &error).size(), 5); // reads still see the queue, once
         {
             QSqlDatabase other = QSqlDatabase::database(QStringLiteral("other"));
             QVERIFY(QSqlQuery(other).exec(QStringLiteral("ALTER TABLE events_away RENAME TO events")));
@@ -159,6 +165,77 @@ private Q_SLOTS:
         QCOMPARE(s.pendingWrites(), 0);
         QCOMPARE(s.telemetry(7, 0, 100, &error).size(), 5);
         QCOMPARE(s.events(7, 100, &error).size(), 1);
+    }
+
+    // Reads see what is queued: the same reads give the same answers before and after the flush
+    // (events not flushed yet have id 0), so the operator API needs no flush before reading.
+    void readsSeeWhatIsQueued()
+    {
+        ControlStore s;
+        QString error;
+        QVERIFY(s.open(m_path, &error));
+        QList<CommandRow> rows;
+        for (int box = 1; box <= 4; ++box)
+            rows.append(CommandRow{0, 0, box, QStringLiteral("reboot"), "\xa0", CommandState::Queued, 100, 0, 0, 0, 500,
+                                   QStringLiteral("admin"), {}, {}, {}});
+        QVERIFY2(s.insertCommands(&rows, &error), qPrintable(error));
+        for (int i = 0; i < 6; ++i)
+            s.queueTelemetry(7, 1000 + 2 * i, QByteArray::number(i));
+        for (int i = 0; i < 3; ++i)
+            s.queueEvent({0, 7, 2000 + i, QStringLiteral("error"), QStringLiteral("error"), QStringLiteral("e%1").arg(i), {}});
+        QVERIFY2(s.flush(&error), qPrintable(error));
+        // Some rows in the table, newer ones queued, another box's in between.
+        for (int i = 6; i < 10; ++i) {
+            s.queueTelemetry(7, 1000 + 2 * i, QByteArray::number(i));
+            s.queueTelemetry(8, 1000 + 2 * i, "other box");
+        }
+        s.queueTelemetry(7, 1001, "late sample"); // older than rows in the table
+        for (int i = 3; i < 5; ++i)
+            s.queueEvent({0, 7, 2000 + i, QStringLiteral("error"), QStringLiteral("error"), QStringLiteral("e%1").arg(i), {}});
+        s.queueEvent({0, 8, 2009, QStringLiteral("boot"), QStringLiteral("info"), QStringLiteral("other"), {}});
+        s.queueCommandState(rows[0].id, CommandState::Delivered, 110);
+        s.queueCommandState(rows[0].id, CommandState::Succeeded, 112, QStringLiteral("done"), "logs", QStringLiteral("text/plain"));
+        s.queueCommandState(rows[0].id, CommandState::Expired, 113); // too late: final stays
+        s.queueCommandState(rows[1].id, CommandState::Delivered, 120);
+        s.queueCommandState(rows[2].id, CommandState::Expired, 130);
+
+        const auto reads = [&] {
+            QStringList out;
+            for (const TelemetrySample &t : s.telemetry(7, 0, 100, &error))
+                out.append(QStringLiteral("t %1 %2").arg(t.time).arg(QString::fromLatin1(t.data)));
+            for (const TelemetrySample &t : s.telemetry(7, 1004, 3, &error))
+                out.append(QStringLiteral("t3 %1").arg(t.time));
+            for (const TelemetrySample &t : s.telemetry(7, 1015, 100, &error))
+                out.append(QStringLiteral("tsince %1").arg(t.time));
+            for (const EventRow &e : s.events(7, 4, &error))
+                out.append(QStringLiteral("e %1 %2").arg(e.text).arg(e.time));
+            const auto command = [](const CommandRow &c) {
+                return QStringLiteral("c %1 %2 %3/%4/%5 %6 %7 %8").arg(c.id).arg(commandStateName(c.state)).arg(c.delivered)
+                    .arg(c.acknowledged).arg(c.finished).arg(c.resultText, c.resultMime, QString::fromLatin1(c.resultData));
+            };
+            for (const CommandRow &r : rows) {
+                out.append(command(*s.command(r.id, false)));
+                out.append(command(*s.command(r.id, true)));
+            }
+            for (int st = 0; st < kCommandStateCount; ++st) {
+                for (const CommandRow &c : s.commands({0, 0, CommandState(st), 100, 0}, st == 3, &error))
+                    out.append(u"by state "_qs + command(c));
+            }
+            for (const CommandRow &c : s.commands({0, 0, CommandState::Queued, 1, 0}, false, &error))
+                out.append(u"first queued "_qs + command(c));
+            for (const CommandRow &c : s.commands({0, 2, std::nullopt, 100, 0}, false, &error))
+                out.append(u"box 2 "_qs + command(c));
+            return out;
+        };
+        const QStringList queued = reads();
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QVERIFY2(queued.contains(u"t 1018 9"_qs), qPrintable(queued.join(u'\n')));
+        QVERIFY(queued.contains(u"e e4 2004"_qs));
+        QVERIFY(queued.contains(QStringLiteral("c %1 succeeded 110/0/112 done text/plain logs").arg(rows[0].id)));
+        QVERIFY2(s.flush(&error), qPrintable(error));
+        QCOMPARE(s.pendingWrites(), 0);
+        const QStringList flushed = reads();
+        QCOMPARE(queued, flushed);
     }
 
     void queuesAreBounded()

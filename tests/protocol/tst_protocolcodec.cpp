@@ -677,6 +677,124 @@ private Q_SLOTS:
         QFETCH(int, chosen);
         QCOMPARE(negotiateVersion(peerMin, peerMax), chosen);
     }
+
+    // Install reports: an event's data as the box writes it, through the frame, read back.
+    void installReportRoundTrip_data()
+    {
+        QTest::addColumn<int>("phase");
+        QTest::addColumn<bool>("ok");
+        QTest::addColumn<qulonglong>("rollout");
+        QTest::addColumn<QString>("kind");
+        QTest::newRow("started") << int(InstallReport::Phase::Started) << true << 7ull << u"install"_s;
+        QTest::newRow("installed, no rollout") << int(InstallReport::Phase::Installed) << true << 0ull << u"install"_s;
+        QTest::newRow("failed") << int(InstallReport::Phase::Failed) << false << 9007199254740993ull << u"install"_s;
+        QTest::newRow("committed") << int(InstallReport::Phase::Committed) << true << 1ull << u"install"_s;
+        QTest::newRow("rolled back") << int(InstallReport::Phase::RolledBack) << false << 0ull << u"rollback"_s;
+    }
+    void installReportRoundTrip()
+    {
+        QFETCH(int, phase);
+        QFETCH(bool, ok);
+        QFETCH(qulonglong, rollout);
+        QFETCH(QString, kind);
+        InstallReport report{InstallReport::Phase(phase), u"2.5.0-rc.1"_s, ok, rollout};
+        if (report.phase == InstallReport::Phase::Committed)
+            report.previous = u"2.4.1"_s;
+        const BoxEvent event = report.toEvent(u"text"_s);
+        QCOMPARE(event.kind, kind);
+        QCOMPARE(event.severity, ok ? u"info"_s : u"error"_s);
+        const DecodeResult r = decode(encode(Message(MessageType::Event, 3, event.toBody())));
+        QVERIFY2(r.ok(), qPrintable(r.errorText));
+        QString error = u"stale"_s;
+        const auto back = BoxEvent::fromBody(r.message.body, &error);
+        QVERIFY(back);
+        const auto read = InstallReport::fromEvent(*back, &error);
+        QVERIFY2(read, qPrintable(error));
+        QCOMPARE(*read, report);
+        QCOMPARE(back->data.value(u"phase"_s).toString(), InstallReport::phaseName(report.phase));
+    }
+
+    void installReportOfOtherEvents()
+    {
+        BoxEvent e;
+        e.kind = u"buffering"_s;
+        e.data = {{u"phase"_s, 5}};
+        QString error = u"stale"_s;
+        QVERIFY(!InstallReport::fromEvent(e, &error));
+        QVERIFY(error.isEmpty()); // not an install: no error to log
+    }
+
+    // "ok" left out (boxes before the typed report): the phase gives the verdict.
+    void installReportVerdictFromPhase_data()
+    {
+        QTest::addColumn<QString>("phase");
+        QTest::addColumn<bool>("ok");
+        QTest::newRow("installed") << u"installed"_s << true;
+        QTest::newRow("committed") << u"committed"_s << true;
+        QTest::newRow("failed") << u"failed"_s << false;
+        QTest::newRow("rolled-back") << u"rolled-back"_s << false;
+    }
+    void installReportVerdictFromPhase()
+    {
+        QFETCH(QString, phase);
+        QFETCH(bool, ok);
+        QString error;
+        const auto r = InstallReport::fromBody({{u"phase"_s, phase}, {u"version"_s, u"1.0"_s}}, &error);
+        QVERIFY2(r, qPrintable(error));
+        QCOMPARE(r->ok, ok);
+    }
+
+    void badInstallReports_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QCborMap>("data");
+        QTest::addColumn<QString>("expected");
+        const QString v = u"2.5.0"_s;
+        QTest::newRow("no data") << u"install"_s << QCborMap() << u"missing field \"phase\""_s;
+        QTest::newRow("no version") << u"install"_s << QCborMap{{u"phase"_s, u"started"_s}}
+                                    << u"missing field \"version\""_s;
+        QTest::newRow("unknown phase") << u"install"_s << QCborMap{{u"phase"_s, u"halfway"_s}, {u"version"_s, v}}
+                                       << u"unknown install phase \"halfway\""_s;
+        QTest::newRow("phase is a number") << u"install"_s << QCborMap{{u"phase"_s, 2}, {u"version"_s, v}}
+                                           << u"field \"phase\" is integer, not text"_s;
+        QTest::newRow("version is bytes") << u"install"_s << QCborMap{{u"phase"_s, u"started"_s}, {u"version"_s, QByteArray("2")}}
+                                          << u"field \"version\" is"_s;
+        QTest::newRow("empty version") << u"install"_s << QCborMap{{u"phase"_s, u"started"_s}, {u"version"_s, u""_s}}
+                                       << u"has 0 characters, not 1 to 64"_s;
+        QTest::newRow("long version") << u"install"_s
+                                      << QCborMap{{u"phase"_s, u"started"_s}, {u"version"_s, QString(65, u'9')}}
+                                      << u"has 65 characters"_s;
+        QTest::newRow("ok as text") << u"install"_s
+                                    << QCborMap{{u"phase"_s, u"failed"_s}, {u"version"_s, v}, {u"ok"_s, u"no"_s}}
+                                    << u"field \"ok\" is text, not boolean"_s;
+        QTest::newRow("rollout as text") << u"install"_s
+                                         << QCborMap{{u"phase"_s, u"started"_s}, {u"version"_s, v}, {u"rollout"_s, u"7"_s}}
+                                         << u"field \"rollout\" is text, not integer"_s;
+        QTest::newRow("negative rollout") << u"install"_s
+                                          << QCborMap{{u"phase"_s, u"started"_s}, {u"version"_s, v}, {u"rollout"_s, -3}}
+                                          << u"\"rollout\" is negative"_s;
+        QTest::newRow("long rollback target") << u"rollback"_s
+                                              << QCborMap{{u"phase"_s, u"rolled-back"_s}, {u"version"_s, v}, {u"to"_s, QString(65, u'1')}}
+                                              << u"field \"to\" is over 64"_s;
+        QTest::newRow("install kind, rollback phase") << u"install"_s
+                                                      << QCborMap{{u"phase"_s, u"rolled-back"_s}, {u"version"_s, v}}
+                                                      << u"kind \"install\" with install phase \"rolled-back\""_s;
+        QTest::newRow("rollback kind, install phase") << u"rollback"_s
+                                                      << QCborMap{{u"phase"_s, u"committed"_s}, {u"version"_s, v}}
+                                                      << u"kind \"rollback\" with install phase \"committed\""_s;
+    }
+    void badInstallReports()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QCborMap, data);
+        QFETCH(QString, expected);
+        BoxEvent e;
+        e.kind = kind;
+        e.data = data;
+        QString error;
+        QVERIFY(!InstallReport::fromEvent(e, &error));
+        QVERIFY2(error.contains(expected), qPrintable(error));
+    }
 };
 
 QTEST_GUILESS_MAIN(TstProtocolCodec)

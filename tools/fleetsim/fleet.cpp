@@ -243,14 +243,8 @@ void SimBox::install(const ReleaseAvailable &release, const boxlink::CommandRepl
         return;
     }
     m_installing = true;
-    BoxEvent started;
-    started.kind = QStringLiteral("install");
-    started.severity = QStringLiteral("info");
-    started.text = QStringLiteral("installing %1").arg(release.version);
-    started.data.insert(QLatin1String("version"), release.version);
-    started.data.insert(QLatin1String("rollout"), qint64(release.rolloutId));
-    started.data.insert(QLatin1String("phase"), QStringLiteral("started"));
-    m_link->sendEvent(started);
+    m_link->sendEvent(InstallReport{InstallReport::Phase::Started, release.version, true, release.rolloutId}
+                          .toEvent(QStringLiteral("installing %1").arg(release.version)));
 
     const bool fail = uniform(0, 99) < m_fleet->config().installFailPercent;
     if (m_fleet->config().installMode == QLatin1String("download") && !release.url.isEmpty()) {
@@ -288,15 +282,10 @@ void SimBox::finishInstall(const ReleaseAvailable &release, bool ok, const QStri
 {
     m_installing = false;
     m_fleet->installFinished(ok);
-    BoxEvent event;
-    event.kind = QStringLiteral("install");
-    event.severity = ok ? QStringLiteral("info") : QStringLiteral("error");
-    event.text = ok ? QStringLiteral("installed and committed %1").arg(release.version)
-                    : QStringLiteral("install of %1 failed: %2").arg(release.version, why);
-    event.data.insert(QLatin1String("version"), release.version);
-    event.data.insert(QLatin1String("rollout"), qint64(release.rolloutId));
-    event.data.insert(QLatin1String("phase"), ok ? QStringLiteral("committed") : QStringLiteral("failed"));
-    event.data.insert(QLatin1String("ok"), ok);
+    BoxEvent event = InstallReport{ok ? InstallReport::Phase::Committed : InstallReport::Phase::Failed, release.version, ok,
+                                   release.rolloutId}
+                         .toEvent(ok ? QStringLiteral("installed and committed %1").arg(release.version)
+                                     : QStringLiteral("install of %1 failed: %2").arg(release.version, why));
     if (ok)
         m_link->setSoftwareVersion(release.version, release.channel);
     m_link->sendEvent(event);
