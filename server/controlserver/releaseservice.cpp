@@ -802,12 +802,21 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
         const BoxInfo *b = fleet.byId(id);
         boxes.append({ControlServer::boxIdText(id), fleet.string(b->version), b->releaseChannel});
     }
-    const auto plan = RolloutPlanner::plan(*rel, channel, boxes, options, &error);
+    const auto refuseFor = [&](RolloutRefusal why) {
+        switch (why) {
+        case RolloutRefusal::Invalid: return refuse(400, u"bad-request"_qs, error);
+        case RolloutRefusal::Conflict: return refuse(409, u"conflict"_qs, error);
+        case RolloutRefusal::Internal: break;
+        }
+        return refuse(500, u"internal"_qs, error);
+    };
+    RolloutRefusal why = RolloutRefusal::Internal;
+    const auto plan = RolloutPlanner::plan(*rel, channel, boxes, options, &error, &why);
     if (!plan)
-        return refuse(error.contains(u"eligible") ? 409 : 400, error.contains(u"eligible") ? u"conflict"_qs : u"bad-request"_qs, error);
-    auto rollout = Rollout::create(m_store.get(), *plan, &error);
+        return refuseFor(why);
+    auto rollout = Rollout::create(m_store.get(), *plan, &error, {}, &why);
     if (!rollout)
-        return refuse(error.contains(u"already has") ? 409 : 500, error.contains(u"already has") ? u"conflict"_qs : u"internal"_qs, error);
+        return refuseFor(why);
     const quint64 id = rollout->id();
     const QString target = QStringLiteral("rollout %1").arg(id);
     const QString planText = QString::fromUtf8(QJsonDocument(plan->summary()).toJson(QJsonDocument::Compact));

@@ -215,8 +215,10 @@ QJsonObject RolloutPlan::summary() const
 
 std::optional<RolloutPlan> RolloutPlanner::plan(const Release &release, ReleaseChannel channel,
                                                 const QList<BoxCandidate> &boxes, const RolloutOptions &options,
-                                                QString *error)
+                                                QString *error, RolloutRefusal *refusal)
 {
+    if (refusal)
+        *refusal = RolloutRefusal::Invalid;
     if (!isValidReleaseVersion(release.version)) {
         *error = QStringLiteral("release version \"%1\" is not a valid version").arg(release.version);
         return std::nullopt;
@@ -289,6 +291,8 @@ std::optional<RolloutPlan> RolloutPlanner::plan(const Release &release, ReleaseC
     }
     plan.eligible = int(eligible.size());
     if (eligible.isEmpty()) {
+        if (refusal)
+            *refusal = RolloutRefusal::Conflict;
         *error = QStringLiteral("no box on the %1 channel needs release %2 (%3 at that version, %4 newer%5, %6 skipped, "
                                 "%7 on the other channel)")
                      .arg(channelName(channel), release.version)
@@ -380,8 +384,11 @@ Rollout::Rollout(ReleaseStore *store, Clock clock)
 
 Rollout::~Rollout() = default;
 
-std::unique_ptr<Rollout> Rollout::create(ReleaseStore *store, const RolloutPlan &plan, QString *error, Clock clock)
+std::unique_ptr<Rollout> Rollout::create(ReleaseStore *store, const RolloutPlan &plan, QString *error, Clock clock,
+                                         RolloutRefusal *refusal)
 {
+    if (refusal)
+        *refusal = RolloutRefusal::Internal;
     std::unique_ptr<Rollout> r(new Rollout(store, std::move(clock)));
     QString why;
     const auto stored = store->release(plan.release.version, &why);
@@ -397,6 +404,8 @@ std::unique_ptr<Rollout> Rollout::create(ReleaseStore *store, const RolloutPlan 
     }
     for (const RolloutRecord &other : active) {
         if (other.channel == plan.channel) {
+            if (refusal)
+                *refusal = RolloutRefusal::Conflict;
             *error = QStringLiteral("the %1 channel already has rollout %2 (%3 of %4); abort or complete it first")
                          .arg(channelName(plan.channel))
                          .arg(other.id)

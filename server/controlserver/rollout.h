@@ -108,15 +108,22 @@ struct RolloutPlan
     QJsonObject summary() const;
 };
 
+/// Why a rollout could not be planned or stored, beside the text: what an API answers with.
+enum class RolloutRefusal : quint8 {
+    Invalid,  ///< the request is wrong (groups, thresholds, an experimental release to clean)
+    Conflict, ///< right, but not now: no box needs the release, the channel has an active rollout
+    Internal, ///< the store failed
+};
+
 class RolloutPlanner
 {
 public:
     /// Picks the boxes of `channel` that need `release`, in a seeded random order cut into groups.
-    /// Fails (with what and why) on an invalid plan or thresholds, an experimental release to the
-    /// clean channel, or when no box is eligible.
+    /// Fails (with what and why, and *refusal) on an invalid plan or thresholds, an experimental
+    /// release to the clean channel, or when no box is eligible (Conflict).
     static std::optional<RolloutPlan> plan(const Release &release, ReleaseChannel channel,
                                            const QList<BoxCandidate> &boxes, const RolloutOptions &options,
-                                           QString *error);
+                                           QString *error, RolloutRefusal *refusal = nullptr);
 };
 
 struct GroupProgress
@@ -157,7 +164,7 @@ public:
     /// Stores a planned rollout (state draft). Refused while another rollout of the same channel
     /// is active, or when the release is not in the store.
     static std::unique_ptr<Rollout> create(ReleaseStore *store, const RolloutPlan &plan, QString *error,
-                                           Clock clock = {});
+                                           Clock clock = {}, RolloutRefusal *refusal = nullptr);
     /// Rebuilds a stored rollout (after a restart) and continues where it stopped.
     static std::unique_ptr<Rollout> load(ReleaseStore *store, quint64 id, QString *error, Clock clock = {});
     /// Every active (draft/running/paused/halted) rollout in the store, for the server's start.

@@ -305,14 +305,17 @@ private Q_SLOTS:
         QCOMPARE(plan->eligible, 1); // "brave"
         QCOMPARE(plan->otherChannel, 8);
 
-        // nobody needs it: a clear error with the counts
+        // nobody needs it: a clear error with the counts, and a conflict (right, but not now)
+        RolloutRefusal refusal = RolloutRefusal::Internal;
         QVERIFY(!RolloutPlanner::plan(makeRelease(u"1.0.0"_qs), ReleaseChannel::Clean, fleet(5, u"1.0.0"_qs),
-                                      options({}, 0.9, 0.1), &error));
+                                      options({}, 0.9, 0.1), &error, &refusal));
         QVERIFY2(error.contains(u"no box on the clean channel needs release 1.0.0 (5 at that version"_qs), qPrintable(error));
+        QCOMPARE(refusal, RolloutRefusal::Conflict);
 
-        // bad thresholds
-        QVERIFY(!RolloutPlanner::plan(release, ReleaseChannel::Clean, boxes, options({}, 0.0, 0.1), &error));
+        // bad thresholds: the request is wrong
+        QVERIFY(!RolloutPlanner::plan(release, ReleaseChannel::Clean, boxes, options({}, 0.0, 0.1), &error, &refusal));
         QVERIFY2(error.contains(u"successThreshold"_qs), qPrintable(error));
+        QCOMPARE(refusal, RolloutRefusal::Invalid);
     }
 
     void seededSample()
@@ -740,8 +743,10 @@ private Q_SLOTS:
         QVERIFY(m_store->addRelease(next, &error));
         auto plan = RolloutPlanner::plan(next, ReleaseChannel::Clean, fleet(10, u"1.0.0"_qs), options({}, 0.9, 0.1), &error);
         QVERIFY(plan);
-        QVERIFY(!Rollout::create(m_store.get(), *plan, &error, clock()));
+        RolloutRefusal refusal = RolloutRefusal::Internal;
+        QVERIFY(!Rollout::create(m_store.get(), *plan, &error, clock(), &refusal));
         QVERIFY2(error.contains(u"the clean channel already has rollout 1 (draft of 2.0.0)"_qs), qPrintable(error));
+        QCOMPARE(refusal, RolloutRefusal::Conflict);
         // the experimental channel is free
         auto exp = RolloutPlanner::plan(next, ReleaseChannel::Experimental,
                                         fleet(3, u"1.0.0"_qs, ReleaseChannel::Experimental, u"x"_qs), options({}, 0.9, 0.1), &error);
@@ -755,8 +760,9 @@ private Q_SLOTS:
         auto stray = RolloutPlanner::plan(makeRelease(u"9.0.0"_qs), ReleaseChannel::Experimental,
                                           fleet(3, u"1.0.0"_qs, ReleaseChannel::Experimental), options({}, 0.9, 0.1), &error);
         QVERIFY(stray);
-        QVERIFY(!Rollout::create(m_store.get(), *stray, &error, clock()));
+        QVERIFY(!Rollout::create(m_store.get(), *stray, &error, clock(), &refusal));
         QVERIFY2(error.contains(u"release 9.0.0 is not in the store"_qs), qPrintable(error));
+        QCOMPARE(refusal, RolloutRefusal::Internal);
     }
 
     // Restart: the rollout is rebuilt from the database (a new connection, a new object) and
