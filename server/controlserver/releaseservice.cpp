@@ -315,12 +315,12 @@ void ReleaseService::adopt(std::unique_ptr<Rollout> rollout)
     m_rollouts[id].rollout = std::move(rollout);
 }
 
-bool ReleaseService::reachable(const QString &boxId) const
+bool ReleaseService::reachable(qint64 boxId) const
 {
     if (sessionOnline(boxId))
         return true;
     // The cluster's presence marks boxes other nodes hold as online in this node's fleet.
-    const BoxInfo *box = m_server->bus()->isShared() ? m_server->fleet().byId(ControlServer::parseBoxId(boxId)) : nullptr;
+    const BoxInfo *box = m_server->bus()->isShared() ? m_server->fleet().byId(boxId) : nullptr;
     return box && box->online;
 }
 
@@ -350,17 +350,17 @@ void ReleaseService::onPublished(const QString &topic, const QCborMap &update)
     kick();
 }
 
-bool ReleaseService::sessionOnline(const QString &boxId) const
+bool ReleaseService::sessionOnline(qint64 boxId) const
 {
     BoxGateway *g = m_server->gateway();
-    const BoxSession *s = g ? g->sessionOf(ControlServer::parseBoxId(boxId)) : nullptr;
+    const BoxSession *s = g ? g->sessionOf(boxId) : nullptr;
     return s && s->phase == BoxSession::Online;
 }
 
-QString ReleaseService::downloadUrl(const QString &version, const QString &boxId) const
+QString ReleaseService::downloadUrl(const QString &version, qint64 boxId) const
 {
     // The box id in the query lets the download check one token hash instead of scanning the fleet.
-    return QStringLiteral("%1/box/releases/%2.bundle?box=%3").arg(m_baseUrl, version, boxId);
+    return QStringLiteral("%1/box/releases/%2.bundle?box=%3").arg(m_baseUrl, version, ControlServer::boxIdText(boxId));
 }
 
 void ReleaseService::kick()
@@ -404,7 +404,7 @@ void ReleaseService::drive()
         const int budget = m_config.offersPerSecond - t.offeredInWindow;
         if (budget <= 0)
             continue;
-        const QStringList boxes = r->nextTargets(budget, [this](const QString &box) { return reachable(box); });
+        const QList<qint64> boxes = r->nextTargets(budget, [this](qint64 box) { return reachable(box); });
         if (boxes.isEmpty())
             continue;
         const Release &rel = r->release();
@@ -419,18 +419,16 @@ void ReleaseService::drive()
         offer.force = r->isForced();
         QList<qint64> remote;
         QList<QCborMap> remoteArgs;
-        QStringList remoteNames;
-        for (const QString &box : boxes) {
+        for (const qint64 box : boxes) {
             offer.url = downloadUrl(rel.version, box);
-            if (BoxSession *s = gateway->sessionOf(ControlServer::parseBoxId(box)); s && s->phase == BoxSession::Online) {
+            if (BoxSession *s = gateway->sessionOf(box); s && s->phase == BoxSession::Online) {
                 gateway->send(s, MessageType::ReleaseAvailable, offer.toBody());
                 continue;
             }
             // Held by another node: an install-release command with the same fields, which the
             // bus routes there; the bundle still comes from this node's download URL.
-            remote.append(ControlServer::parseBoxId(box));
+            remote.append(box);
             remoteArgs.append(offer.toBody());
-            remoteNames.append(box);
         }
         if (!remote.isEmpty()) {
             if (!m_followsCommands) {
@@ -448,7 +446,7 @@ void ReleaseService::drive()
                 qCWarning(lcReleases).noquote() << "rollout" << r->id() << "could not offer to" << remote.size()
                                                 << "boxes on other nodes:" << error;
             for (qsizetype i = 0; i < ids.size(); ++i)
-                m_remoteOffers.insert(ids.at(i), RemoteOffer{r->id(), remoteNames.at(i)});
+                m_remoteOffers.insert(ids.at(i), RemoteOffer{r->id(), remote.at(i)});
             if (m_remoteOffers.isEmpty())
                 unfollowCommands(); // nothing was issued: no result to wait for
         }
@@ -467,23 +465,22 @@ void ReleaseService::onBoxConnected(qint64 boxId, bool approved)
     const BoxInfo *box = m_server->fleet().byId(boxId);
     if (!box)
         return;
-    const QString id = ControlServer::boxIdText(boxId);
     const QString version = m_server->fleet().string(box->version);
     bool offerable = false;
     for (auto &[rid, t] : m_rollouts) {
         Rollout *r = t.rollout.get();
-        const auto target = r->target(id);
+        const auto target = r->target(boxId);
         if (!target || isTerminal(target->state))
             continue;
         // Back with the release's version and no result: it installed (a reboot can eat the
         // event). Only for boxes that were offered or whose group is open.
         if (version == r->release().version && (target->state != TargetState::Pending || target->group <= r->currentGroup())) {
-            if (r->reportResult(id, true, QStringLiteral("came back online running %1").arg(version))
+            if (r->reportResult(boxId, true, QStringLiteral("came back online running %1").arg(version))
                 == Rollout::ReportOutcome::Recorded)
                 m_resultsOk->increment();
             continue;
         }
-        offerable = offerable || r->isOfferable(id);
+        offerable = offerable || r->isOfferable(boxId);
     }
     if (offerable)
         kick();
@@ -501,13 +498,12 @@ void ReleaseService::onBoxEvent(qint64 boxId, const BoxEvent &event)
                                         << "event:" << error;
         return;
     }
-    const QString box = ControlServer::boxIdText(boxId);
     Rollout *r = report->rolloutId ? activeRollout(report->rolloutId) : nullptr;
     if (!r) {
         // An install without a rollout id (an operator's install-release command): the rollout of
         // that version that targets the box, if any.
         for (auto &[id, t] : m_rollouts) {
-            if (t.rollout->release().version == report->version && t.rollout->target(box)) {
+            if (t.rollout->release().version == report->version && t.rollout->target(boxId)) {
                 r = t.rollout.get();
                 break;
             }
@@ -516,12 +512,12 @@ void ReleaseService::onBoxEvent(qint64 boxId, const BoxEvent &event)
     if (!r || r->release().version != report->version)
         return;
     if (report->phase == InstallReport::Phase::Started) {
-        r->markInstalling(box);
+        r->markInstalling(boxId);
         return;
     }
     // Installed and committed hold; failed and rolled back (the install did not hold) do not.
     const bool ok = report->phase == InstallReport::Phase::Installed || report->phase == InstallReport::Phase::Committed;
-    const auto outcome = r->reportResult(box, ok, event.text.left(500));
+    const auto outcome = r->reportResult(boxId, ok, event.text.left(500));
     if (outcome == Rollout::ReportOutcome::Recorded)
         (ok ? m_resultsOk : m_resultsFailed)->increment();
     kick();
@@ -800,7 +796,7 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
     QList<BoxCandidate> boxes;
     for (qint64 id : fleet.select(approved)) {
         const BoxInfo *b = fleet.byId(id);
-        boxes.append({ControlServer::boxIdText(id), fleet.string(b->version), b->releaseChannel});
+        boxes.append({id, fleet.string(b->version), b->releaseChannel});
     }
     const auto refuseFor = [&](RolloutRefusal why) {
         switch (why) {

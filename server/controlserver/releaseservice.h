@@ -132,8 +132,8 @@ public:
     void drive();
 
 Q_SIGNALS:
-    /// A ReleaseAvailable went to these boxes (ids like "b-12").
-    void offered(quint64 rolloutId, const QStringList &boxIds);
+    /// A ReleaseAvailable went to these boxes (numeric box ids).
+    void offered(quint64 rolloutId, const QList<qint64> &boxIds);
 
 private:
     struct Tracked
@@ -165,12 +165,12 @@ private:
     void publishRelease(const QString &kind, const QJsonObject &release);
     /// Active rollout in memory, else loaded from the store (a finished one); null with *error.
     std::unique_ptr<Rollout> loadFinished(quint64 id, QString *error);
-    QString downloadUrl(const QString &version, const QString &boxId) const;
-    bool sessionOnline(const QString &boxId) const;
+    QString downloadUrl(const QString &version, qint64 boxId) const;
+    bool sessionOnline(qint64 boxId) const;
     /// Online here, or (in a cluster) on another node: the offer then goes as an install-release
     /// command routed to that node, and its result comes back as an update on "commands"
     /// (followed through LiveUpdates while such offers wait).
-    bool reachable(const QString &boxId) const;
+    bool reachable(qint64 boxId) const;
     void onPublished(const QString &topic, const QCborMap &update);
     void unfollowCommands();
 
@@ -186,7 +186,7 @@ private:
     struct RemoteOffer
     {
         quint64 rollout = 0;
-        QString box;
+        qint64 box = 0;
     };
     QHash<qint64, RemoteOffer> m_remoteOffers; ///< install-release commands to other nodes' boxes, by command id
     QHash<quint64, QJsonObject> m_finished; ///< finished rollouts as the API shows them (they no longer change)

@@ -29,6 +29,23 @@ constexpr int SqliteTargetChunk = 20;
 // (100,000 rows as 1,000-row VALUES lists: ~4-6 s); eleven array literals parse in one go.
 constexpr int PostgresTargetChunk = 20000;
 
+// rollout_targets.box_id is TEXT and holds the id as the API spells it ("b-12"); in memory a
+// target carries the numeric id. These convert at the store (and JSON) boundary.
+QString boxIdText(qint64 id)
+{
+    return u"b-"_qs + QString::number(id);
+}
+
+// 0 when `text` is not "b-<positive number>".
+qint64 parseBoxIdText(QStringView text)
+{
+    if (!text.startsWith(u"b-"))
+        return 0;
+    bool ok = false;
+    const qint64 id = text.mid(2).toLongLong(&ok);
+    return ok && id > 0 ? id : 0;
+}
+
 // A PostgreSQL array literal of texts: {"a","b\"c"}.
 QString pgTextArray(const QStringList &values)
 {
@@ -190,7 +207,7 @@ QJsonObject Release::toJson() const
 QJsonObject TargetRecord::toJson() const
 {
     return QJsonObject{
-        {u"boxId"_qs, boxId},
+        {u"boxId"_qs, boxIdText(boxId)},
         {u"group"_qs, group},
         {u"state"_qs, targetStateName(state)},
         {u"attempts"_qs, attempts},
@@ -515,7 +532,7 @@ bool ReleaseStore::insertTargetsSqlite(quint64 id, const QList<TargetRecord> &ta
     const bool ok = insert.insert(targets.size(), [&](QSqlQuery &q, qsizetype i) {
         const TargetRecord &t = targets.at(i);
         q.addBindValue(toSql(id));
-        q.addBindValue(text(t.boxId));
+        q.addBindValue(boxIdText(t.boxId));
         q.addBindValue(t.group);
         q.addBindValue(t.position);
         q.addBindValue(targetStateName(t.state));
@@ -547,7 +564,7 @@ bool ReleaseStore::insertTargetsPostgres(quint64 id, const QList<TargetRecord> &
         QList<qint64> groups, positions, attempts, offered, finished, updated;
         for (qsizetype i = start; i < start + n; ++i) {
             const TargetRecord &t = targets.at(i);
-            boxes.append(t.boxId);
+            boxes.append(boxIdText(t.boxId));
             groups.append(t.group);
             positions.append(t.position);
             states.append(targetStateName(t.state));
@@ -641,9 +658,9 @@ bool ReleaseStore::updateTargets(quint64 rolloutId, const QList<const TargetReco
         q->bindValue(4, t->finishedAt);
         q->bindValue(5, t->updatedAt);
         q->bindValue(6, toSql(rolloutId));
-        q->bindValue(7, text(t->boxId));
+        q->bindValue(7, boxIdText(t->boxId));
         if (!q->exec()) {
-            *error = QStringLiteral("update rollout %1 target %2: %3").arg(rolloutId).arg(t->boxId, sqlErrorText(q->lastError()));
+            *error = QStringLiteral("update rollout %1 target %2: %3").arg(rolloutId).arg(boxIdText(t->boxId), sqlErrorText(q->lastError()));
             if (batch)
                 rollback();
             return false;
@@ -729,12 +746,18 @@ bool ReleaseStore::loadTargets(quint64 rolloutId, QList<TargetRecord> *out, QStr
     out->clear();
     while (q.next()) {
         TargetRecord t;
-        t.boxId = q.value(0).toString();
+        t.boxId = parseBoxIdText(q.value(0).toString());
+        if (t.boxId == 0) {
+            *error = QStringLiteral("rollout %1: target box id \"%2\" is not of the form b-<number>")
+                         .arg(rolloutId)
+                         .arg(q.value(0).toString());
+            return false;
+        }
         t.group = q.value(1).toInt();
         t.position = q.value(2).toInt();
         const auto state = targetStateFromName(q.value(3).toString());
         if (!state) {
-            *error = QStringLiteral("rollout %1 target %2: unknown state \"%3\"").arg(rolloutId).arg(t.boxId, q.value(3).toString());
+            *error = QStringLiteral("rollout %1 target %2: unknown state \"%3\"").arg(rolloutId).arg(boxIdText(t.boxId), q.value(3).toString());
             return false;
         }
         t.state = *state;

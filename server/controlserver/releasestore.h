@@ -112,7 +112,7 @@ struct GroupRecord
 
 struct TargetRecord
 {
-    QString boxId;
+    qint64 boxId = 0;         ///< stored (and shown by toJson) as "b-12"
     int group = -1;           ///< -1 for boxes skipped when planning (no group)
     int position = 0;         ///< order inside the group (the random sample's order)
     TargetState state = TargetState::Pending;

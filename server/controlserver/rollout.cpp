@@ -243,7 +243,7 @@ std::optional<RolloutPlan> RolloutPlanner::plan(const Release &release, ReleaseC
     while (plan.options.seed == 0)
         plan.options.seed = QRandomGenerator::global()->generate64();
 
-    // Sorted by id first, so the sample depends on the seed and the fleet, not on list order.
+    // Sorted by numeric id first, so the sample depends on the seed and the fleet, not on list order.
     QList<const BoxCandidate *> sorted;
     sorted.reserve(boxes.size());
     for (const BoxCandidate &b : boxes)
@@ -254,7 +254,7 @@ std::optional<RolloutPlan> RolloutPlanner::plan(const Release &release, ReleaseC
     const bool checkMinimum = !release.minBoxVersion.isEmpty();
     for (qsizetype i = 0; i < sorted.size(); ++i) {
         const BoxCandidate &b = *sorted.at(i);
-        if (b.boxId.isEmpty() || (i > 0 && sorted.at(i - 1)->boxId == b.boxId))
+        if (b.boxId <= 0 || (i > 0 && sorted.at(i - 1)->boxId == b.boxId))
             continue; // a box listed twice is planned once
         if (b.channel != channel) {
             ++plan.otherChannel;
@@ -864,9 +864,9 @@ bool Rollout::setThresholds(const RolloutThresholds &thresholds, QString *error)
     return true;
 }
 
-QStringList Rollout::nextTargets(int maxN, const std::function<bool(const QString &)> &accept) const
+QList<qint64> Rollout::nextTargets(int maxN, const std::function<bool(qint64)> &accept) const
 {
-    QStringList out;
+    QList<qint64> out;
     if (m_record.state != RolloutState::Running)
         return out;
     for (int g = 0; g <= m_record.currentGroup && out.size() < maxN; ++g) {
@@ -881,7 +881,7 @@ QStringList Rollout::nextTargets(int maxN, const std::function<bool(const QStrin
     return out;
 }
 
-bool Rollout::isOfferable(const QString &boxId) const
+bool Rollout::isOfferable(qint64 boxId) const
 {
     const auto it = m_index.constFind(boxId);
     if (it == m_index.constEnd() || m_record.state != RolloutState::Running)
@@ -890,11 +890,11 @@ bool Rollout::isOfferable(const QString &boxId) const
     return t.state == TargetState::Pending && t.group >= 0 && t.group <= m_record.currentGroup;
 }
 
-int Rollout::markOffered(const QStringList &boxIds)
+int Rollout::markOffered(const QList<qint64> &boxIds)
 {
     int n = 0;
     const qint64 t = now();
-    for (const QString &id : boxIds) {
+    for (const qint64 id : boxIds) {
         if (!isOfferable(id))
             continue;
         const int i = m_index.value(id);
@@ -909,7 +909,7 @@ int Rollout::markOffered(const QStringList &boxIds)
     return n;
 }
 
-bool Rollout::markInstalling(const QString &boxId)
+bool Rollout::markInstalling(qint64 boxId)
 {
     const auto it = m_index.constFind(boxId);
     if (it == m_index.constEnd() || m_targets.at(*it).state != TargetState::Offered)
@@ -927,7 +927,7 @@ void Rollout::applyResult(int index, bool ok, const QString &text)
     setTargetState(index, ok ? TargetState::Succeeded : TargetState::Failed);
 }
 
-Rollout::ReportOutcome Rollout::reportResult(const QString &boxId, bool ok, const QString &text)
+Rollout::ReportOutcome Rollout::reportResult(qint64 boxId, bool ok, const QString &text)
 {
     const auto it = m_index.constFind(boxId);
     if (it == m_index.constEnd())
@@ -1032,7 +1032,7 @@ RolloutProgress Rollout::progress() const
     return p;
 }
 
-std::optional<TargetRecord> Rollout::target(const QString &boxId) const
+std::optional<TargetRecord> Rollout::target(qint64 boxId) const
 {
     const auto it = m_index.constFind(boxId);
     if (it == m_index.constEnd())

@@ -59,7 +59,7 @@ bool isValidReleaseVersion(QStringView version);
 /// One box as the fleet knows it when a rollout is planned.
 struct BoxCandidate
 {
-    QString boxId;
+    qint64 boxId = 0; ///< the fleet's numeric id (0 = none: not planned)
     QString version; ///< its current software version
     ReleaseChannel channel = ReleaseChannel::Clean;
 };
@@ -191,22 +191,22 @@ public:
 
     /// Up to maxN boxes of opened groups not offered yet, in sample order; `accept` filters
     /// (e.g. online boxes). Empty unless running.
-    QStringList nextTargets(int maxN, const std::function<bool(const QString &)> &accept = {}) const;
+    QList<qint64> nextTargets(int maxN, const std::function<bool(qint64)> &accept = {}) const;
     /// True when the box should be offered the release now (e.g. it just came online).
-    bool isOfferable(const QString &boxId) const;
+    bool isOfferable(qint64 boxId) const;
     /// The server sent ReleaseAvailable to these boxes; returns how many were offerable.
-    int markOffered(const QStringList &boxIds);
+    int markOffered(const QList<qint64> &boxIds);
     /// The box started installing (its event/ack); false when it was not offered.
-    bool markInstalling(const QString &boxId);
+    bool markInstalling(qint64 boxId);
 
     enum class ReportOutcome : quint8 { Recorded, Duplicate, Ignored, UnknownBox };
     struct BoxResult
     {
-        QString boxId;
+        qint64 boxId = 0;
         bool ok = false;
         QString text;
     };
-    ReportOutcome reportResult(const QString &boxId, bool ok, const QString &text = {});
+    ReportOutcome reportResult(qint64 boxId, bool ok, const QString &text = {});
     /// Many results in one store transaction (and one progressChanged); returns how many were recorded.
     int reportResults(const QList<BoxResult> &results);
 
@@ -216,7 +216,7 @@ public:
     qint64 nextDeadline() const;
 
     RolloutProgress progress() const;
-    std::optional<TargetRecord> target(const QString &boxId) const;
+    std::optional<TargetRecord> target(qint64 boxId) const;
     /// Targets filtered by state and group (-2 = any, -1 = planned-skipped), for the API.
     QList<TargetRecord> targets(std::optional<TargetState> state, int group, int offset, int limit) const;
     /// The last store write error; the rollout keeps going in memory when a write fails.
@@ -268,7 +268,7 @@ private:
     QList<Counts> m_counts;                    ///< per group
     QList<std::pair<int, int>> m_groupRange;   ///< [begin, end) into m_targets
     QList<TargetRecord> m_targets;
-    QHash<QString, int> m_index;
+    QHash<qint64, int> m_index;
     std::deque<std::pair<qint64, int>> m_deadlines; ///< (offeredAt, target), in offer order
 
     // changes not yet written / signalled

@@ -549,6 +549,7 @@ private:
                        .json().value(u"items").toArray().size());
     }
     /// The next `n` boxes offered (from the spy, waiting for more as needed).
+    /// The ids ("b-12") of the next n boxes ReleaseService::offered names.
     QStringList waitOffers(QSignalSpy &spy, int n)
     {
         QStringList out;
@@ -558,7 +559,8 @@ private:
             if (m_spyTaken.value(&spy) >= spy.size() && !spy.wait(int(10000 - t.elapsed())))
                 break;
             while (m_spyTaken.value(&spy) < spy.size())
-                out += spy.at(m_spyTaken[&spy]++).at(1).toStringList();
+                for (const qint64 id : spy.at(m_spyTaken[&spy]++).at(1).value<QList<qint64>>())
+                    out.append(ControlServer::boxIdText(id)); // as TestBox::boxId spells it
         }
         return out;
     }

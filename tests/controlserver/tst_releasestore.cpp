@@ -224,13 +224,13 @@ private Q_SLOTS:
         QList<GroupRecord> groups;
         QList<TargetRecord> targets;
         targets.reserve(count + 1);
-        targets.append(TargetRecord{u"skipped-box"_qs, -1, 0, TargetState::Skipped, 0, u"0.1"_qs, u"too old"_qs, 0, 0, 0});
+        targets.append(TargetRecord{999999, -1, 0, TargetState::Skipped, 0, u"0.1"_qs, u"too old"_qs, 0, 0, 0});
         int n = 0;
         for (int g = 0; g < sizes.size(); ++g) {
             groups.append(GroupRecord{g, sizes.at(g), GroupState::Pending, 0, 0});
             for (int p = 0; p < sizes.at(g); ++p) {
                 TargetRecord t;
-                t.boxId = QStringLiteral("box-%1").arg(n++, 6, 10, QLatin1Char('0'));
+                t.boxId = ++n;
                 t.group = g;
                 t.position = p;
                 t.fromVersion = u"1.9.0"_qs;
@@ -247,11 +247,18 @@ private Q_SLOTS:
         QVERIFY2(store->loadTargets(id, &loaded, &error), qPrintable(error));
         const qint64 loadMs = timer.restart();
         QCOMPARE(loaded.size(), count + 1);
-        QCOMPARE(loaded.first().boxId, u"skipped-box"_qs);
+        QCOMPARE(loaded.first().boxId, 999999);
         QCOMPARE(loaded.first().error, u"too old"_qs);
-        QCOMPARE(loaded.at(1).boxId, u"box-000000"_qs);
+        QCOMPARE(loaded.at(1).boxId, 1);
         QCOMPARE(loaded.last().boxId, targets.last().boxId);
         QCOMPARE(loaded.last().group, int(sizes.size()) - 1);
+        // the TEXT column keeps the API's spelling ("b-1", no migration); in memory the id is a number
+        QSqlQuery raw(QSqlDatabase::database(QStringLiteral("releasestore-%1").arg(m_counter)));
+        QVERIFY(raw.exec(QStringLiteral("SELECT box_id FROM rollout_targets WHERE rollout_id = %1 AND group_index = 0 "
+                                        "AND position = 0").arg(id)));
+        QVERIFY(raw.next());
+        QCOMPARE(raw.value(0).toString(), u"b-1"_qs);
+        raw.finish();
 
         // 1,000 result updates in one batch
         QList<const TargetRecord *> changed;
@@ -285,6 +292,11 @@ private Q_SLOTS:
         QVERIFY(store->loadGroups(id, &loadedGroups, &error));
         QCOMPARE(loadedGroups.size(), sizes.size());
         QCOMPARE(loadedGroups.last().size, sizes.last());
+        // a row whose box id is not "b-<number>" is an error that names it, not a target with id 0
+        QVERIFY(raw.exec(QStringLiteral("UPDATE rollout_targets SET box_id = 'box-7' WHERE rollout_id = %1 AND box_id = 'b-7'")
+                             .arg(id)));
+        QVERIFY(!store->loadTargets(id, &loaded, &error));
+        QVERIFY2(error.contains(u"\"box-7\" is not of the form b-<number>"_qs), qPrintable(error));
         QFETCH(QString, driver);
         qInfo("%s: insert rollout with %d targets %lld ms (one transaction); load %lld ms; 1,000 target updates %lld ms",
               qPrintable(driver), count, insertMs, loadMs, updateMs);
@@ -301,14 +313,14 @@ private Q_SLOTS:
         rr.groupPlanJson = "{}";
         // the same box twice violates the primary key: the whole rollout is rolled back
         QList<TargetRecord> targets(3);
-        targets[0].boxId = u"a"_qs;
-        targets[1].boxId = u"b"_qs;
-        targets[2].boxId = u"a"_qs;
+        targets[0].boxId = 1;
+        targets[1].boxId = 2;
+        targets[2].boxId = 1;
         QCOMPARE(store->insertRollout(rr, {GroupRecord{0, 3}}, targets, &error), quint64(0));
         QVERIFY2(error.contains(u"insert targets"_qs) && error.contains(u"rows 0..2 of 3"_qs), qPrintable(error));
         QVERIFY(store->rollouts().isEmpty());
         // the connection is usable afterwards
-        targets[2].boxId = u"c"_qs;
+        targets[2].boxId = 3;
         QVERIFY2(store->insertRollout(rr, {GroupRecord{0, 3}}, targets, &error) > 0, qPrintable(error));
     }
 
@@ -322,7 +334,7 @@ private Q_SLOTS:
         QVERIFY(store->addRelease(release, &error));
         QList<BoxCandidate> boxes;
         for (int i = 0; i < 2000; ++i)
-            boxes.append({QStringLiteral("b%1").arg(i), u"1.5.0"_qs, ReleaseChannel::Clean});
+            boxes.append({i + 1, u"1.5.0"_qs, ReleaseChannel::Clean});
         RolloutOptions o;
         o.thresholds.errorThreshold = 0.01;
         o.thresholds.minResults = 100;
@@ -337,9 +349,9 @@ private Q_SLOTS:
         const quint64 id = r->id();
         int reported = 0;
         for (int round = 0; round < 2; ++round) {
-            const QStringList batch = r->nextTargets(1000000);
+            const QList<qint64> batch = r->nextTargets(1000000);
             r->markOffered(batch);
-            for (const QString &b : batch) {
+            for (const qint64 b : batch) {
                 r->reportResult(b, ++reported % 40 != 0); // 2.5 % fail
                 if (r->state() != RolloutState::Running)
                     break;

@@ -20,13 +20,14 @@ using namespace iptv::control;
 
 namespace {
 
+// n boxes with the ids firstId, firstId + 1, ...
 QList<BoxCandidate> fleet(int n, const QString &version, ReleaseChannel channel = ReleaseChannel::Clean,
-                          const QString &prefix = u"box"_qs)
+                          qint64 firstId = 1)
 {
     QList<BoxCandidate> boxes;
     boxes.reserve(n);
     for (int i = 0; i < n; ++i)
-        boxes.append(BoxCandidate{QStringLiteral("%1-%2").arg(prefix).arg(i, 6, 10, QLatin1Char('0')), version, channel});
+        boxes.append(BoxCandidate{firstId + i, version, channel});
     return boxes;
 }
 
@@ -124,9 +125,9 @@ private:
     }
 
     // Offers every offerable box and returns them.
-    static QStringList offerAll(Rollout *r)
+    static QList<qint64> offerAll(Rollout *r)
     {
-        const QStringList ids = r->nextTargets(1000000);
+        const QList<qint64> ids = r->nextTargets(1000000);
         r->markOffered(ids);
         return ids;
     }
@@ -249,17 +250,19 @@ private Q_SLOTS:
 
     void versionFiltering()
     {
+        enum : qint64 { OldA = 1, OldB, Same, SameMeta, Newer, Rc, Ancient, Unknown, Brave };
         QList<BoxCandidate> boxes = {
-            {u"old-a"_qs, u"1.5.0"_qs, ReleaseChannel::Clean},       // eligible
-            {u"old-b"_qs, u"1.9.9"_qs, ReleaseChannel::Clean},       // eligible
-            {u"same"_qs, u"2.0.0"_qs, ReleaseChannel::Clean},        // up to date
-            {u"same-meta"_qs, u"2.0+b7"_qs, ReleaseChannel::Clean},  // up to date (2.0 == 2.0.0)
-            {u"newer"_qs, u"2.1.0"_qs, ReleaseChannel::Clean},       // newer: only with force
-            {u"rc"_qs, u"2.0.0-rc.3"_qs, ReleaseChannel::Clean},     // below the release: eligible
-            {u"ancient"_qs, u"1.2.0"_qs, ReleaseChannel::Clean},     // below minimum: skipped
-            {u"unknown"_qs, QString(), ReleaseChannel::Clean},        // no version: skipped
-            {u"brave"_qs, u"1.0.0"_qs, ReleaseChannel::Experimental}, // other channel
-            {u"old-a"_qs, u"1.5.0"_qs, ReleaseChannel::Clean},       // listed twice: once
+            {OldA, u"1.5.0"_qs, ReleaseChannel::Clean},         // eligible
+            {OldB, u"1.9.9"_qs, ReleaseChannel::Clean},         // eligible
+            {Same, u"2.0.0"_qs, ReleaseChannel::Clean},         // up to date
+            {SameMeta, u"2.0+b7"_qs, ReleaseChannel::Clean},    // up to date (2.0 == 2.0.0)
+            {Newer, u"2.1.0"_qs, ReleaseChannel::Clean},        // newer: only with force
+            {Rc, u"2.0.0-rc.3"_qs, ReleaseChannel::Clean},      // below the release: eligible
+            {Ancient, u"1.2.0"_qs, ReleaseChannel::Clean},      // below minimum: skipped
+            {Unknown, QString(), ReleaseChannel::Clean},        // no version: skipped
+            {Brave, u"1.0.0"_qs, ReleaseChannel::Experimental}, // other channel
+            {OldA, u"1.5.0"_qs, ReleaseChannel::Clean},         // listed twice: once
+            {0, u"1.5.0"_qs, ReleaseChannel::Clean},            // no id: not planned
         };
         const Release release = makeRelease(u"2.0.0"_qs, ReleaseChannel::Clean, u"1.5.0"_qs);
         QString error;
@@ -270,8 +273,8 @@ private Q_SLOTS:
         QCOMPARE(plan->newer, 1);
         QCOMPARE(plan->otherChannel, 1);
         QCOMPARE(plan->skipped, 2);
-        QSet<QString> eligible;
-        QHash<QString, QString> skipped;
+        QSet<qint64> eligible;
+        QHash<qint64, QString> skipped;
         for (const TargetRecord &t : plan->targets) {
             if (t.state == TargetState::Skipped) {
                 QCOMPARE(t.group, -1);
@@ -281,10 +284,10 @@ private Q_SLOTS:
                 eligible.insert(t.boxId);
             }
         }
-        QCOMPARE(eligible, (QSet<QString>{u"old-a"_qs, u"old-b"_qs, u"rc"_qs}));
-        QVERIFY2(skipped.value(u"ancient"_qs).contains(u"1.2.0 is below the release's minimum 1.5.0"_qs),
-                 qPrintable(skipped.value(u"ancient"_qs)));
-        QVERIFY(skipped.value(u"unknown"_qs).contains(u"no valid software version"_qs));
+        QCOMPARE(eligible, (QSet<qint64>{OldA, OldB, Rc}));
+        QVERIFY2(skipped.value(Ancient).contains(u"1.2.0 is below the release's minimum 1.5.0"_qs),
+                 qPrintable(skipped.value(Ancient)));
+        QVERIFY(skipped.value(Unknown).contains(u"no valid software version"_qs));
         QCOMPARE(plan->summary().value(u"eligible"_qs).toInt(), 3);
 
         // force: the newer box is rolled back too (the box at the exact version still is not).
@@ -331,7 +334,7 @@ private Q_SLOTS:
         const auto c = RolloutPlanner::plan(release, ReleaseChannel::Clean, boxes, other, &error);
         QVERIFY(a && b && c);
         QCOMPARE(a->groupSizes, (QList<int>{10, 90, 400, 500}));
-        QStringList orderA, orderB, orderC;
+        QList<qint64> orderA, orderB, orderC;
         for (const TargetRecord &t : a->targets)
             orderA.append(t.boxId);
         for (const TargetRecord &t : b->targets)
@@ -341,10 +344,10 @@ private Q_SLOTS:
         QCOMPARE(orderA, orderB); // the input order does not matter
         QVERIFY(orderA != orderC);
         // a random sample, not the first ids: the 10 boxes of group 0 are spread over the fleet
-        QStringList first = orderA.mid(0, 10);
+        QList<qint64> first = orderA.mid(0, 10);
         std::sort(first.begin(), first.end());
-        QVERIFY(first.last() > u"box-000100"_qs);
-        QCOMPARE(QSet<QString>(orderA.begin(), orderA.end()).size(), 1000);
+        QVERIFY(first.last() > 100);
+        QCOMPARE(QSet<qint64>(orderA.begin(), orderA.end()).size(), 1000);
     }
 
     void successThresholdOpensNextGroup()
@@ -365,10 +368,10 @@ private Q_SLOTS:
         QVERIFY2(error.contains(u"only a draft can start"_qs), qPrintable(error));
 
         // group 0 = 10 boxes; an online filter and maxN are honoured
-        const QStringList group0 = r->nextTargets(100);
+        const QList<qint64> group0 = r->nextTargets(100);
         QCOMPARE(group0.size(), 10);
         QCOMPARE(r->nextTargets(3), group0.mid(0, 3));
-        QCOMPARE(r->nextTargets(100, [&](const QString &id) { return id != group0.at(0); }), group0.mid(1));
+        QCOMPARE(r->nextTargets(100, [&](qint64 id) { return id != group0.at(0); }), group0.mid(1));
         QCOMPARE(r->markOffered(group0), 10);
         QCOMPARE(r->markOffered(group0), 0); // offered already
         QVERIFY(r->nextTargets(100).isEmpty());
@@ -395,14 +398,14 @@ private Q_SLOTS:
 
         // group 1 (40) and then group 2 (50): all succeed, the rollout completes by itself
         QSignalSpy completed(r.get(), &Rollout::completed);
-        QStringList group1 = offerAll(r.get());
+        QList<qint64> group1 = offerAll(r.get());
         QCOMPARE(group1.size(), 40);
-        for (const QString &id : group1)
+        for (const qint64 id : group1)
             r->reportResult(id, true);
         QCOMPARE(r->currentGroup(), 2);
-        const QStringList group2 = offerAll(r.get());
+        const QList<qint64> group2 = offerAll(r.get());
         QCOMPARE(group2.size(), 50);
-        for (const QString &id : group2)
+        for (const qint64 id : group2)
             r->reportResult(id, true);
         QCOMPARE(completed.size(), 1);
         QCOMPARE(r->state(), RolloutState::Completed);
@@ -434,21 +437,21 @@ private Q_SLOTS:
         const qint64 planMs = timer.restart();
 
         QRandomGenerator rng(7);
-        QSet<QString> failing;
+        QSet<qint64> failing;
         while (failing.size() < boxes / 50)
-            failing.insert(QStringLiteral("box-%1").arg(rng.bounded(boxes), 6, 10, QLatin1Char('0')));
+            failing.insert(1 + rng.bounded(boxes));
 
         QSignalSpy halted(r.get(), &Rollout::halted);
         QString error;
         QVERIFY(r->start(&error));
         int results = 0, failed = 0;
         int expectedResults = -1, expectedFailed = -1;
-        QStringList reportedOrder;
+        QList<qint64> reportedOrder;
         while (r->state() == RolloutState::Running) {
-            const QStringList batch = r->nextTargets(500);
+            const QList<qint64> batch = r->nextTargets(500);
             QVERIFY2(!batch.isEmpty(), "a running rollout ran out of targets before halting");
             QCOMPARE(r->markOffered(batch), int(batch.size()));
-            for (const QString &id : batch) {
+            for (const qint64 id : batch) {
                 const bool ok = !failing.contains(id);
                 r->reportResult(id, ok, ok ? QString() : u"injected failure"_qs);
                 reportedOrder.append(id);
@@ -478,7 +481,7 @@ private Q_SLOTS:
         // one result before the halt the rate was still at or under the threshold
         QVERIFY(double(expectedFailed - 1) <= 0.015 * (expectedResults - 1) || expectedResults == 50);
         QVERIFY(r->nextTargets(10000).isEmpty());
-        QCOMPARE(r->markOffered(QStringList{reportedOrder.last()}), 0);
+        QCOMPARE(r->markOffered(QList<qint64>{reportedOrder.last()}), 0);
         qInfo("10,000 boxes, 2 %% failures: halted after %d results (%d failed, group %d of 4, %d boxes offered); "
               "plan+store %lld ms, start+offer+report %lld ms",
               expectedResults, expectedFailed, p.currentGroup + 1, p.offered + p.succeeded + p.failed, planMs, runMs);
@@ -526,12 +529,12 @@ private Q_SLOTS:
         QVERIFY(r->start(&error));
         int reported = 0;
         while (r->state() == RolloutState::Running) {
-            const QStringList batch = r->nextTargets(1000);
+            const QList<qint64> batch = r->nextTargets(1000);
             if (batch.isEmpty())
                 break;
             r->markOffered(batch);
             QList<Rollout::BoxResult> results;
-            for (const QString &id : batch)
+            for (const qint64 id : batch)
                 results.append({id, rng.bounded(100) >= 2, u"boom"_qs});
             if (batched) {
                 r->reportResults(results);
@@ -562,10 +565,10 @@ private Q_SLOTS:
         QVERIFY(r);
         QString error;
         QVERIFY(r->start(&error));
-        for (const QString &id : offerAll(r.get()))
+        for (const qint64 id : offerAll(r.get()))
             r->reportResult(id, true);
         QCOMPARE(r->currentGroup(), 1);
-        const QStringList group1 = offerAll(r.get());
+        const QList<qint64> group1 = offerAll(r.get());
         // 10 results with 3 failures: 30 % of group 1 (rollout-wide it would be 3 of 30 = 10 %)
         for (int i = 0; i < 10; ++i)
             r->reportResult(group1.at(i), i >= 3);
@@ -581,7 +584,7 @@ private Q_SLOTS:
         QVERIFY(r);
         QString error;
         QVERIFY(r->start(&error));
-        const QStringList group0 = offerAll(r.get());
+        const QList<qint64> group0 = offerAll(r.get());
         for (int i = 0; i < 10; ++i)
             r->reportResult(group0.at(i), i >= 4);
         QCOMPARE(r->state(), RolloutState::Halted);
@@ -604,7 +607,7 @@ private Q_SLOTS:
         QString error;
         QVERIFY(!r->pause(&error)); // draft
         QVERIFY(r->start(&error));
-        const QStringList group0 = r->nextTargets(100);
+        const QList<qint64> group0 = r->nextTargets(100);
         QCOMPARE(r->markOffered(group0.mid(0, 3)), 3);
         QVERIFY2(r->pause(&error), qPrintable(error));
         QCOMPARE(r->state(), RolloutState::Paused);
@@ -626,7 +629,7 @@ private Q_SLOTS:
         QVERIFY(!r->complete(&error)); // the last group is not open yet
         QVERIFY2(error.contains(u"opened group 2 of 3"_qs), qPrintable(error));
 
-        const QStringList group1 = r->nextTargets(100);
+        const QList<qint64> group1 = r->nextTargets(100);
         r->markOffered(group1.mid(0, 2));
         QSignalSpy changed(r.get(), &Rollout::rolloutChanged);
         QVERIFY2(r->abort(u"bad build"_qs, &error), qPrintable(error));
@@ -657,10 +660,10 @@ private Q_SLOTS:
         QVERIFY(r);
         QString error;
         QVERIFY(r->start(&error));
-        const QStringList g0 = offerAll(r.get());
+        const QList<qint64> g0 = offerAll(r.get());
         r->reportResult(g0.at(0), true);
         QCOMPARE(r->currentGroup(), 1);
-        const QStringList g1 = r->nextTargets(10);
+        const QList<qint64> g1 = r->nextTargets(10);
         r->markOffered(g1.mid(0, 1));
         r->reportResult(g1.at(0), true);
         r->reportResult(g1.at(1), true); // updated by hand, never offered
@@ -681,14 +684,14 @@ private Q_SLOTS:
         QVERIFY(r);
         QString error;
         QVERIFY(r->start(&error));
-        const QStringList g0 = offerAll(r.get());
+        const QList<qint64> g0 = offerAll(r.get());
         QCOMPARE(r->reportResult(g0.at(0), true), Rollout::ReportOutcome::Recorded);
         QCOMPARE(r->reportResult(g0.at(0), true), Rollout::ReportOutcome::Duplicate);
         // installed, then its health check failed and it rolled back
         QCOMPARE(r->reportResult(g0.at(0), false, u"health check failed, rolled back"_qs), Rollout::ReportOutcome::Recorded);
         QCOMPARE(r->progress().groups.at(0).succeeded, 0);
         QCOMPARE(r->progress().groups.at(0).failed, 1);
-        QCOMPARE(r->reportResult(u"stranger"_qs, true), Rollout::ReportOutcome::UnknownBox);
+        QCOMPARE(r->reportResult(999999, true), Rollout::ReportOutcome::UnknownBox);
     }
 
     void timeouts()
@@ -702,7 +705,7 @@ private Q_SLOTS:
         QString error;
         QVERIFY(r->start(&error));
         QCOMPARE(r->nextDeadline(), 0);
-        const QStringList g0 = offerAll(r.get());
+        const QList<qint64> g0 = offerAll(r.get());
         const qint64 offeredAt = m_now;
         QCOMPARE(r->nextDeadline(), offeredAt + 60000);
         m_now += 30000;
@@ -749,7 +752,7 @@ private Q_SLOTS:
         QCOMPARE(refusal, RolloutRefusal::Conflict);
         // the experimental channel is free
         auto exp = RolloutPlanner::plan(next, ReleaseChannel::Experimental,
-                                        fleet(3, u"1.0.0"_qs, ReleaseChannel::Experimental, u"x"_qs), options({}, 0.9, 0.1), &error);
+                                        fleet(3, u"1.0.0"_qs, ReleaseChannel::Experimental, 1001), options({}, 0.9, 0.1), &error);
         QVERIFY(exp);
         QVERIFY2(Rollout::create(m_store.get(), *exp, &error, clock()), qPrintable(error));
         // once the first is aborted the channel is free again
@@ -774,13 +777,14 @@ private Q_SLOTS:
         o.thresholds.resultTimeoutMs = 60000;
         o.thresholds.maxOffers = 1;
         QList<BoxCandidate> boxes = fleet(50, u"1.0.0"_qs);
-        boxes.append({u"ancient"_qs, u"0.1"_qs, ReleaseChannel::Clean});
+        constexpr qint64 ancient = 1000;
+        boxes.append({ancient, u"0.1"_qs, ReleaseChannel::Clean});
         auto r = createRollout(makeRelease(u"2.0.0"_qs, ReleaseChannel::Clean, u"0.5"_qs), boxes, o);
         QVERIFY(r);
         const quint64 id = r->id();
         QString error;
         QVERIFY(r->start(&error));
-        const QStringList g0 = offerAll(r.get());
+        const QList<qint64> g0 = offerAll(r.get());
         QCOMPARE(g0.size(), 5);
         for (int i = 0; i < 4; ++i)
             r->reportResult(g0.at(i), i != 1, u"nope"_qs);
@@ -809,11 +813,11 @@ private Q_SLOTS:
         QCOMPARE(targetJson.value(u"state"_qs).toString(), u"failed"_qs);
         QCOMPARE(targetJson.value(u"fromVersion"_qs).toString(), u"1.0.0"_qs);
         QCOMPARE(targetJson.value(u"attempts"_qs).toInt(), 1);
-        QCOMPARE(r->target(u"ancient"_qs)->state, TargetState::Skipped);
+        QCOMPARE(r->target(ancient)->state, TargetState::Skipped);
         // the API's target listing: by state, by group, paged
         QCOMPARE(r->targets(TargetState::Succeeded, -2, 0, 100).size(), 3);
         QCOMPARE(r->targets(TargetState::Failed, 0, 0, 100).first().boxId, g0.at(1));
-        QCOMPARE(r->targets(std::nullopt, -1, 0, 100).first().boxId, u"ancient"_qs);
+        QCOMPARE(r->targets(std::nullopt, -1, 0, 100).first().boxId, ancient);
         QCOMPARE(r->targets(std::nullopt, 1, 40, 100).size(), 5);
         QCOMPARE(r->targets(std::nullopt, -2, 10, 3).first().boxId, r->targets(std::nullopt, -2, 0, 100).at(10).boxId);
         QCOMPARE(r->nextDeadline(), m_now + 60000); // the installing box's timeout survived
@@ -830,9 +834,9 @@ private Q_SLOTS:
         QVERIFY2(r, qPrintable(error));
         QCOMPARE(r->currentGroup(), 1);
         QCOMPARE(r->progress().groups.at(0).state, GroupState::Succeeded);
-        const QStringList g1 = offerAll(r.get());
+        const QList<qint64> g1 = offerAll(r.get());
         QCOMPARE(g1.size(), 45);
-        for (const QString &id1 : g1)
+        for (const qint64 id1 : g1)
             r->reportResult(id1, true);
         QCOMPARE(r->state(), RolloutState::Completed);
         r.reset();
