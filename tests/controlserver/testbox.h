@@ -10,6 +10,8 @@
 #include <protocol/message.h>
 
 #include <QCborMap>
+#include <QDir>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -366,6 +368,16 @@ inline QByteArray signedBundle(const QString &src, const QString &version, const
         return {};
     }
     return file.readAll();
+}
+
+/// A payload directory holding one QML file, the smallest release there is; false when it cannot
+/// be written.
+inline bool minimalPayload(const QString &dir)
+{
+    if (!QDir().mkpath(dir))
+        return false;
+    QFile qml(dir + u"/Main.qml"_qs);
+    return qml.open(QIODevice::WriteOnly) && qml.write("import QtQuick\nItem {}\n") > 0;
 }
 
 inline QString login(QNetworkAccessManager &nam, quint16 port, const QString &account, const QString &password)

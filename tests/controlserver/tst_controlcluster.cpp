@@ -211,11 +211,7 @@ private Q_SLOTS:
                                       .json().value(u"online").toBool(), true, 10000);
 
         const QString src = m_dir.filePath(u"payload"_s);
-        QVERIFY(QDir().mkpath(src));
-        QFile qml(src + u"/Main.qml"_s);
-        QVERIFY(qml.open(QIODevice::WriteOnly));
-        qml.write("import QtQuick\nItem {}\n");
-        qml.close();
+        QVERIFY(minimalPayload(src));
         QString error;
         const QByteArray bundle = signedBundle(src, u"2.5.0"_s, u"1.0.0"_s, m_key, m_dir.filePath(u"2.5.0.bundle"_s), &error);
         QVERIFY2(!bundle.isEmpty(), qPrintable(error));
@@ -327,11 +323,7 @@ private Q_SLOTS:
         QCOMPARE(http(m_nam, "PUT", m_a.httpPort, u"/api/boxes/%1/channel"_s.arg(onA.boxId), tokenA,
                       {{u"channel"_s, u"experimental"_s}}).status, 200);
         const QString src = m_dir.filePath(u"payload-live"_s);
-        QVERIFY(QDir().mkpath(src));
-        QFile qml(src + u"/Main.qml"_s);
-        QVERIFY(qml.open(QIODevice::WriteOnly));
-        qml.write("import QtQuick\nItem {}\n");
-        qml.close();
+        QVERIFY(minimalPayload(src));
         QString error;
         const QByteArray bundle = signedBundle(src, u"2.6.0"_s, u"1.0.0"_s, m_key, m_dir.filePath(u"2.6.0.bundle"_s), &error);
         QVERIFY2(!bundle.isEmpty(), qPrintable(error));
