@@ -8,6 +8,7 @@
 #include <cerberus/controlclient.h>
 #include <cerberus/fleetcontroller.h>
 #include <cerberus/stallmonitor.h>
+#include <core/subcommand.h>
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
     parser.addOption({u"view"_qs, u"Open this view: dashboard, fleet, releases or audit."_qs, u"view"_qs});
     parser.addOption({u"select-first"_qs, u"Open the first box of the fleet once it is loaded."_qs});
     parser.addOption({u"measure-stalls"_qs, u"Print how long the UI thread was held (p50/p99/max) every 10 s and at exit."_qs});
-    parser.process(app);
+    iptv::cli::processCommandLine(parser, QCoreApplication::arguments());
 
     ControlClient client;
     if (parser.isSet(u"live"_qs))

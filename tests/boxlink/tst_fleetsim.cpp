@@ -101,6 +101,16 @@ private Q_SLOTS:
         }
     }
 
+    void helpNamesTheProgram()
+    {
+        // Run from a build directory, the usage line still names the program, not its path.
+        RunOptions o;
+        QString why, text;
+        QVERIFY(!parseArguments({QStringLiteral("build/dev/tools/fleetsim/fleetsim"), QStringLiteral("--help")}, &o, &why, &text));
+        QVERIFY(why.isEmpty());
+        QVERIFY2(text.startsWith(u"Usage: fleetsim [options]"), qPrintable(text));
+    }
+
     void fleetComesOnline()
     {
         QTextStream out(&m_outText), err(&m_errText);

@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include <core/service.h>
+#include <core/subcommand.h>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -80,7 +81,7 @@ bool parseArguments(const QStringList &arguments, RunOptions *o, QString *error,
         return false;
     }
     if (p.isSet(help)) {
-        *out = p.helpText();
+        *out = iptv::cli::helpText(p, QStringLiteral("fleetsim"));
         return false;
     }
     if (p.isSet(version)) {
