@@ -178,13 +178,9 @@ private Q_SLOTS:
 
     void fleetListDetailAndHistory()
     {
-        m_server->stop();
-        m_server.reset();
-        m_config.autoApprove = true;
-        m_server = std::make_unique<ControlServer>(m_config);
-        QString error;
-        QVERIFY(m_server->start(&error));
-        m_admin = login(m_nam, port(), u"admin"_qs, kAdminPassword);
+        restartAutoApproving();
+        if (QTest::currentTestFailed())
+            return;
 
         QList<std::shared_ptr<TestBox>> boxes;
         for (int i = 0; i < 5; ++i) {
@@ -260,13 +256,9 @@ private Q_SLOTS:
     // before (still queued), and the polls do not flush the store (one flush each, before).
     void readsSeeQueuedRowsWithoutFlushing()
     {
-        m_server->stop();
-        m_server.reset();
-        m_config.autoApprove = true;
-        m_server = std::make_unique<ControlServer>(m_config);
-        QString error;
-        QVERIFY(m_server->start(&error));
-        m_admin = login(m_nam, port(), u"admin"_qs, kAdminPassword);
+        restartAutoApproving();
+        if (QTest::currentTestFailed())
+            return;
         TestBox box(u"Q-1"_qs);
         QVERIFY(box.connectAndHello(m_server->boxPort()));
         const auto flushes = [this] {
@@ -473,6 +465,17 @@ private Q_SLOTS:
 
 private:
     quint16 port() const { return m_server->httpPort(); }
+    /// The server again with boxes approved on their first hello, and the admin signed in anew.
+    void restartAutoApproving()
+    {
+        m_server->stop();
+        m_server.reset();
+        m_config.autoApprove = true;
+        m_server = std::make_unique<ControlServer>(m_config);
+        QString error;
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+        m_admin = login(m_nam, port(), u"admin"_qs, kAdminPassword);
+    }
 
     std::unique_ptr<QTemporaryDir> m_dir;
     ControlConfig m_config;
