@@ -370,6 +370,14 @@ inline QByteArray signedBundle(const QString &src, const QString &version, const
     return file.readAll();
 }
 
+/// Writes `text` (UTF-8) to `path`, replacing it: a config file for a test to load.
+inline bool writeTextFile(const QString &path, const QString &text)
+{
+    QFile f(path);
+    const QByteArray bytes = text.toUtf8();
+    return f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(bytes) == bytes.size();
+}
+
 /// A payload directory holding one QML file, the smallest release there is; false when it cannot
 /// be written.
 inline bool minimalPayload(const QString &dir)

@@ -521,10 +521,7 @@ private Q_SLOTS:
         QFETCH(QString, expect);
         QTemporaryDir dir;
         const QString path = dir.filePath(u"controlserver.conf"_qs);
-        QFile f(path);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write(ini.toUtf8());
-        f.close();
+        QVERIFY(writeTextFile(path, ini));
         ControlConfig c;
         QString error;
         const bool ok = loadConfigFile(path, &c, &error);

@@ -459,10 +459,7 @@ private Q_SLOTS:
         QFETCH(QString, expect);
         QTemporaryDir dir;
         const QString path = dir.filePath(u"controlserver.conf"_qs);
-        QFile f(path);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write(ini.toUtf8());
-        f.close();
+        QVERIFY(writeTextFile(path, ini));
         ReleaseConfig c;
         QString error;
         QCOMPARE(loadReleaseConfigFile(path, &c, &error), ok);
