@@ -14,7 +14,7 @@ PACKAGES=(
   qml6-module-qtmultimedia
   # media
   libavformat-dev libavcodec-dev libavutil-dev libavfilter-dev libavdevice-dev libswscale-dev
-  libswresample-dev ffmpeg
+  libswresample-dev ffmpeg fonts-dejavu-core
   # formats, crypto, shared state
   libarchive-dev libzstd-dev libsodium-dev libhiredis-dev libsqlite3-dev sqlite3
   # tools used by tests and benchmarks

@@ -56,8 +56,8 @@ BoxLink::BoxLink(BoxLinkConfig config, CredentialStore *store, DeadlineScheduler
       m_config(std::move(config)),
       m_store(store),
       m_scheduler(scheduler),
-      m_backoff(m_config.backoffSeed ? Backoff(m_config.backoffBaseMs, m_config.backoffCapMs, m_config.backoffSeed)
-                                     : Backoff(m_config.backoffBaseMs, m_config.backoffCapMs))
+      m_backoff(m_config.backoffSeed ? iptv::Backoff(m_config.backoffBaseMs, m_config.backoffCapMs, m_config.backoffSeed)
+                                     : iptv::Backoff(m_config.backoffBaseMs, m_config.backoffCapMs))
 {
     if (!m_scheduler) {
         m_ownScheduler = std::make_unique<DeadlineScheduler>();

@@ -15,7 +15,7 @@
 //   ... once the UI came up healthy: installer.commit() (a no-op error when nothing is pending).
 // The command handler passes InstallRelease to installer.execute(); everything else is the app's.
 
-#include "backoff.h"
+#include <core/backoff.h>
 #include "deadlinescheduler.h"
 #include "linktransport.h"
 
@@ -234,7 +234,7 @@ private:
 
     std::unique_ptr<LinkSocket> m_socket;
     State m_state = State::Stopped;
-    Backoff m_backoff;
+    iptv::Backoff m_backoff;
     QString m_boxId;
     QString m_assignedChannel;
     quint64 m_nextId = 1;        // strictly increasing for the link's life, across sessions

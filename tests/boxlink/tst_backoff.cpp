@@ -1,7 +1,7 @@
 // Reconnect backoff (windows, full jitter, retry-after), the shared deadline scheduler and the
 // latency histogram: the arithmetic under BoxLink, deterministic with seeded generators.
 
-#include <boxlink/backoff.h>
+#include <core/backoff.h>
 #include <boxlink/deadlinescheduler.h>
 #include <boxlink/latencyhistogram.h>
 
@@ -11,6 +11,7 @@
 #include <memory>
 
 using namespace iptv::boxlink;
+using iptv::Backoff;
 
 namespace {
 struct RecordingClient : DeadlineClient

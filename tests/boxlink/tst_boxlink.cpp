@@ -379,7 +379,7 @@ private Q_SLOTS:
         // The announced delays stay inside the growing windows 20, 40, 80, 160 ms.
         for (int i = 0; i < 4; ++i) {
             const qint64 delay = disconnected.at(i).at(1).toLongLong();
-            QVERIFY(delay >= 0 && delay <= Backoff::windowFor(20, 200, i));
+            QVERIFY(delay >= 0 && delay <= iptv::Backoff::windowFor(20, 200, i));
         }
         link->stop();
         QCOMPARE(link->state(), BoxLink::State::Stopped);
@@ -402,7 +402,7 @@ private Q_SLOTS:
         QSignalSpy disconnected(link.get(), &BoxLink::disconnected);
         link->start();
         // The link's seeded generator replayed: the delays it must announce, exactly.
-        Backoff expected(20, 10000, c.backoffSeed);
+        iptv::Backoff expected(20, 10000, c.backoffSeed);
         for (int round = 0; round < 4; ++round) {
             QTRY_COMPARE_WITH_TIMEOUT(link->state(), BoxLink::State::Online, WaitMs);
             m_server->dropAll();

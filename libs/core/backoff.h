@@ -7,7 +7,7 @@
 
 #include <QtGlobal>
 
-namespace iptv::boxlink {
+namespace iptv {
 
 class Backoff
 {
@@ -47,4 +47,4 @@ private:
     quint64 m_state;
 };
 
-} // namespace iptv::boxlink
+} // namespace iptv

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace iptv::boxlink {
+namespace iptv {
 
 Backoff::Backoff(int baseMs, int capMs)
     : m_baseMs(std::max(1, baseMs)), m_capMs(std::max(m_baseMs, capMs)),
@@ -58,4 +58,4 @@ qint64 Backoff::nextAfter(qint64 retryAfterMs)
     return delay;
 }
 
-} // namespace iptv::boxlink
+} // namespace iptv
