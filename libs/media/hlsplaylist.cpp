@@ -90,6 +90,13 @@ void HlsMediaPlaylist::restoreSequence(qint64 mediaSequence, qint64 discontinuit
     m_discontinuitySequence = std::max(m_discontinuitySequence, discontinuitySequence);
 }
 
+void HlsMediaPlaylist::discardInProgress()
+{
+    m_parts.clear();
+    m_preloadHint.clear();
+    m_pendingDiscontinuity = true;
+}
+
 void HlsMediaPlaylist::addPart(const HlsPart &p)
 {
     if (m_partTarget > 0 && p.duration > m_partTarget + 1e-6) {

@@ -47,6 +47,9 @@ public:
     /// the next segment starts with EXT-X-DISCONTINUITY. Call before the first segment.
     void restoreSequence(qint64 mediaSequence, qint64 discontinuitySequence);
     void addPart(const HlsPart &p); // a part of the segment in progress (LL-HLS)
+    /// The segment in progress will not be listed (its file could not be written): its parts and
+    /// the preload hint go, and the next segment starts with EXT-X-DISCONTINUITY.
+    void discardInProgress();
     /// Completes the segment in progress (its parts are those added since the last segment when
     /// s.parts is empty); returns segments that left the window (to delete their files).
     QList<HlsSegment> addSegment(HlsSegment s);

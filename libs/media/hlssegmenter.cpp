@@ -1,0 +1,289 @@
+#include "hlssegmenter.h"
+
+#include "sequencestate.h"
+
+#include <QDir>
+#include <QFile>
+#include <QLoggingCategory>
+#include <QSaveFile>
+
+#include <cmath>
+
+Q_LOGGING_CATEGORY(lcSegmenter, "iptv.media.hls", QtInfoMsg)
+
+namespace iptv::media {
+
+static constexpr qint64 kInterleaveWindowUs = 1'000'000; ///< a stream this far behind is not waited for
+static const QString kPlaylistName = QStringLiteral("index.m3u8");
+static const QString kStateName = QStringLiteral("sequence.state");
+
+HlsSegmenter::HlsSegmenter() = default;
+HlsSegmenter::~HlsSegmenter() = default;
+
+bool HlsSegmenter::open(const SegmenterSettings &settings, const QList<const AVCodecParameters *> &streams,
+                        int videoStream, MediaError *error)
+{
+    m_settings = settings;
+    QDir dir(settings.directory);
+    if (!dir.mkpath(QStringLiteral("."))) {
+        *error = {QStringLiteral("creating the output folder %1").arg(settings.directory), 0,
+                  QStringLiteral("permission denied or not a folder")};
+        return false;
+    }
+    m_targetDuration = settings.maxSegmentSeconds > 0 ? settings.maxSegmentSeconds
+                                                      : int(std::lround(std::ceil(settings.segmentSeconds - 0.001)));
+    m_playlist.setTargetDuration(m_targetDuration);
+    m_playlist.setWindow(settings.window);
+    if (settings.partSeconds > 0)
+        m_playlist.setLowLatency(settings.partSeconds);
+
+    // Sequence numbers continue from the last run; its segments are gone with its timeline.
+    QString stateError;
+    const QString statePath = dir.filePath(kStateName);
+    if (QFile::exists(statePath)) {
+        if (auto state = SequenceState::load(statePath, &stateError)) {
+            m_playlist.restoreSequence(state->mediaSequence, state->discontinuitySequence); // marks a discontinuity
+        } else {
+            qCWarning(lcSegmenter).noquote() << settings.directory << ": sequence state unreadable, starting at 0:" << stateError;
+        }
+    }
+    const QStringList old = dir.entryList({QStringLiteral("seg-*.ts")}, QDir::Files);
+    for (const QString &name : old)
+        dir.remove(name);
+    m_stats = {};
+    return restart(streams, videoStream, error);
+}
+
+bool HlsSegmenter::restart(const QList<const AVCodecParameters *> &streams, int videoStream, MediaError *error)
+{
+    if (m_muxer.isOpen()) {
+        MediaError ignored;
+        for (const Queued &q : m_queue)
+            release(q, &ignored);
+        m_queue.clear();
+        m_muxer.finish(&ignored);
+        const QByteArray tail = m_muxer.take();
+        m_segmentBytes += tail;
+        m_partBytes += tail;
+        if (m_segmentStartUs != AV_NOPTS_VALUE && m_lastEndUs > m_segmentStartUs)
+            cutSegment(m_lastEndUs, &ignored);
+        m_discontinuityPending = true;
+    }
+    m_segmentBytes.clear();
+    m_partBytes.clear();
+    m_segmentStartUs = m_partStartUs = m_lastDtsUs = m_lastEndUs = AV_NOPTS_VALUE;
+    m_videoStream = videoStream;
+    m_streamCount = int(streams.size());
+    m_lastQueuedDts.assign(streams.size(), AV_NOPTS_VALUE);
+    return m_muxer.open(streams, error);
+}
+
+bool HlsSegmenter::write(const AVPacket *packet, int stream, MediaError *error)
+{
+    if (stream < 0 || stream >= m_streamCount) {
+        *error = {QStringLiteral("segmenting"), 0, QStringLiteral("no stream %1").arg(stream)};
+        return false;
+    }
+    Queued q{makePacket(), stream};
+    av_packet_ref(q.packet.get(), packet);
+    if (q.packet->dts == AV_NOPTS_VALUE)
+        q.packet->dts = q.packet->pts;
+    m_lastQueuedDts[stream] = q.packet->dts;
+    // Insert in DTS order (each stream arrives in order, so this walks back a few entries at most).
+    auto it = m_queue.end();
+    while (it != m_queue.begin() && std::prev(it)->packet->dts > q.packet->dts)
+        --it;
+    m_queue.insert(it, std::move(q));
+
+    bool ok = true;
+    while (!m_queue.empty()) {
+        const qint64 headDts = m_queue.front().packet->dts;
+        bool ready = true;
+        for (int s = 0; s < m_streamCount; ++s) {
+            // Wait for a stream that may still send something earlier, unless it is far behind.
+            if (m_lastQueuedDts[s] == AV_NOPTS_VALUE || m_lastQueuedDts[s] < headDts) {
+                const qint64 newest = m_queue.back().packet->dts;
+                if (newest - headDts < kInterleaveWindowUs)
+                    ready = false;
+            }
+        }
+        if (!ready)
+            break;
+        Queued q2 = std::move(m_queue.front());
+        m_queue.pop_front();
+        if (!release(q2, error))
+            ok = false;
+    }
+    return ok;
+}
+
+bool HlsSegmenter::release(const Queued &q, MediaError *error)
+{
+    const AVPacket *p = q.packet.get();
+    const bool isVideo = q.stream == m_videoStream;
+    const bool key = isVideo && (p->flags & AV_PKT_FLAG_KEY);
+    const qint64 at = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+    bool ok = true;
+
+    if (m_segmentStartUs == AV_NOPTS_VALUE) {
+        // A segment starts at a keyframe (or anywhere when there is no video).
+        if (m_videoStream >= 0 && !key)
+            return true;
+        m_segmentStartUs = m_partStartUs = at;
+        m_partIndependent = true;
+    } else if (isVideo || m_videoStream < 0) {
+        const double length = (at - m_segmentStartUs) / 1e6;
+        const bool longEnough = length >= m_settings.segmentSeconds - 0.02;
+        // EXTINF rounded to the nearest integer must not exceed EXT-X-TARGETDURATION (RFC 8216 4.3.3.1).
+        const bool tooLong = length >= m_targetDuration + 0.45;
+        if ((key && longEnough) || tooLong) {
+            ok = cutSegment(at, error) && ok;
+            m_segmentStartUs = m_partStartUs = at;
+            m_partIndependent = key;
+        } else if (m_settings.partSeconds > 0 && (at - m_partStartUs) / 1e6 >= m_settings.partSeconds - 0.02) {
+            ok = cutPart(at, error) && ok;
+            m_partStartUs = at;
+            m_partIndependent = key;
+        }
+    }
+    if (key)
+        m_muxer.resendHeaders();
+    if (!m_muxer.write(p, q.stream, error))
+        return false;
+    const QByteArray bytes = m_muxer.take();
+    m_segmentBytes += bytes;
+    if (m_settings.partSeconds > 0)
+        m_partBytes += bytes;
+    m_lastDtsUs = p->dts;
+    if (isVideo || m_videoStream < 0)
+        m_lastEndUs = at + qMax<qint64>(p->duration, 0);
+    if (m_bytesSink && !bytes.isEmpty())
+        m_bytesSink(bytes, key);
+    return ok;
+}
+
+bool HlsSegmenter::writeFile(const QString &name, const QByteArray &data, MediaError *error)
+{
+    QSaveFile file(QDir(m_settings.directory).filePath(name));
+    if (!file.open(QIODevice::WriteOnly) || file.write(data) != data.size() || !file.commit()) {
+        *error = {QStringLiteral("writing %1").arg(file.fileName()), 0, file.errorString()};
+        return false;
+    }
+    return true;
+}
+
+bool HlsSegmenter::cutPart(qint64 endUs, MediaError *error)
+{
+    const qint64 sequence = m_playlist.nextSequence();
+    const QString name = QStringLiteral("seg-%1.%2.ts").arg(sequence).arg(m_partIndex);
+    const double duration = (endUs - m_partStartUs) / 1e6;
+    const QByteArray bytes = std::exchange(m_partBytes, {});
+    if (duration <= 0 || bytes.isEmpty())
+        return true;
+    if (m_failedSegment || !writeFile(name, bytes, error)) {
+        m_failedSegment = true;
+        ++m_stats.writeErrors;
+        return false;
+    }
+    m_playlist.addPart({name, duration, m_partIndependent});
+    ++m_partIndex;
+    ++m_stats.parts;
+    m_playlist.setPreloadHint(QStringLiteral("seg-%1.%2.ts").arg(sequence).arg(m_partIndex));
+    return publish(error);
+}
+
+bool HlsSegmenter::cutSegment(qint64 endUs, MediaError *error)
+{
+    bool ok = true;
+    if (m_settings.partSeconds > 0)
+        ok = cutPart(endUs, error);
+    const qint64 sequence = m_playlist.nextSequence();
+    const QString name = QStringLiteral("seg-%1.ts").arg(sequence);
+    const double duration = (endUs - m_segmentStartUs) / 1e6;
+    const QByteArray bytes = std::exchange(m_segmentBytes, {});
+    m_partIndex = 0;
+    if (m_failedSegment || !ok || !writeFile(name, bytes, error)) {
+        // Left out of the playlist; what follows is not continuous with what was listed.
+        if (!m_failedSegment || ok)
+            ++m_stats.writeErrors;
+        m_failedSegment = false;
+        m_discontinuityPending = true;
+        m_playlist.discardInProgress(); // the parts listed for it go too
+        return false;
+    }
+    HlsSegment segment;
+    segment.uri = name;
+    segment.duration = duration;
+    segment.programDateTime = QDateTime::fromMSecsSinceEpoch((m_anchorUs + m_segmentStartUs) / 1000, Qt::UTC);
+    segment.discontinuity = std::exchange(m_discontinuityPending, false);
+    const QList<HlsSegment> gone = m_playlist.addSegment(segment);
+    for (const HlsSegment &g : gone) {
+        m_leaving.push_back(g.uri);
+        for (const HlsPart &part : g.parts)
+            m_leaving.push_back(part.uri);
+    }
+    collect();
+    ++m_stats.segments;
+    m_stats.bytes += quint64(bytes.size());
+    m_stats.lastSegmentSeconds = duration;
+    m_stats.lastSegmentEndPtsUs = endUs;
+    if (m_settings.partSeconds > 0)
+        m_playlist.setPreloadHint(QStringLiteral("seg-%1.0.ts").arg(m_playlist.nextSequence()));
+    const bool published = publish(error);
+    m_stats.lastSegmentListedUs = QDateTime::currentMSecsSinceEpoch() * 1000;
+    return published;
+}
+
+void HlsSegmenter::collect()
+{
+    // Segment files stay a while after they leave the playlist: a client that read the playlist
+    // just before may still fetch them (RFC 8216 6.2.2).
+    const size_t keep = size_t(qMax(1, m_settings.keepAfterWindow)) * (m_settings.partSeconds > 0 ? 8 : 1);
+    QDir dir(m_settings.directory);
+    while (m_leaving.size() > keep) {
+        dir.remove(m_leaving.front());
+        m_leaving.pop_front();
+    }
+}
+
+bool HlsSegmenter::publish(MediaError *error)
+{
+    const QByteArray text = m_playlist.text();
+    bool ok = writeFile(kPlaylistName, text, error);
+    SequenceState state;
+    state.mediaSequence = m_playlist.nextSequence();
+    state.discontinuitySequence = m_playlist.lastDiscontinuitySequence();
+    QString stateError;
+    if (ok && !state.save(QDir(m_settings.directory).filePath(kStateName), &stateError)) {
+        *error = {QStringLiteral("saving the sequence numbers in %1").arg(m_settings.directory), 0, stateError};
+        ok = false;
+    }
+    if (!ok)
+        ++m_stats.writeErrors;
+    if (m_playlistSink)
+        m_playlistSink(text, m_playlist.nextSequence(), m_playlist.partCountInProgress());
+    return ok;
+}
+
+bool HlsSegmenter::finish(MediaError *error)
+{
+    bool ok = true;
+    while (!m_queue.empty()) {
+        Queued q = std::move(m_queue.front());
+        m_queue.pop_front();
+        ok = release(q, error) && ok;
+    }
+    if (!m_muxer.isOpen())
+        return ok;
+    ok = m_muxer.finish(error) && ok;
+    const QByteArray tail = m_muxer.take();
+    m_segmentBytes += tail;
+    m_partBytes += tail;
+    if (m_segmentStartUs != AV_NOPTS_VALUE && m_lastEndUs > m_segmentStartUs)
+        ok = cutSegment(m_lastEndUs, error) && ok;
+    m_segmentStartUs = AV_NOPTS_VALUE;
+    m_muxer.close();
+    return ok;
+}
+
+} // namespace iptv::media

@@ -1,0 +1,300 @@
+#include "input.h"
+
+#include <QFileInfo>
+#include <QLoggingCategory>
+#include <QUrl>
+
+extern "C" {
+#include <libavdevice/avdevice.h>
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+#include <libavutil/time.h>
+}
+
+#include <mutex>
+
+Q_LOGGING_CATEGORY(lcInput, "iptv.media.input", QtInfoMsg)
+
+namespace iptv::media {
+
+void registerDevices()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        avdevice_register_all();
+        avformat_network_init();
+    });
+}
+
+std::optional<InputSpec> InputSpec::parse(const QString &source, QString *error)
+{
+    InputSpec spec;
+    const QString s = source.trimmed();
+    if (s.isEmpty()) {
+        *error = QStringLiteral("no source given");
+        return std::nullopt;
+    }
+    if (s == QLatin1String("pattern") || s.startsWith(QLatin1String("pattern:"))) {
+        spec.kind = Kind::TestPattern;
+        spec.realtime = true;
+        return spec;
+    }
+    if (s.startsWith(QLatin1String("v4l2:"))) {
+        spec.kind = Kind::Device;
+        spec.url = s.mid(5);
+        if (spec.url.isEmpty()) {
+            *error = QStringLiteral("v4l2: needs a device path, e.g. v4l2:/dev/video0");
+            return std::nullopt;
+        }
+        return spec;
+    }
+    QString path;
+    if (s.startsWith(QLatin1String("file:")))
+        path = QUrl(s).isLocalFile() ? QUrl(s).toLocalFile() : s.mid(5);
+    else if (s.startsWith(QLatin1Char('/')) || s.startsWith(QLatin1String("./")))
+        path = s;
+    if (!path.isEmpty()) {
+        spec.kind = Kind::File;
+        spec.url = path;
+        spec.realtime = true;
+        return spec;
+    }
+    const QUrl url(s);
+    static const QStringList schemes = {QStringLiteral("rtsp"), QStringLiteral("rtsps"), QStringLiteral("http"),
+                                        QStringLiteral("https"), QStringLiteral("udp"), QStringLiteral("rtp"),
+                                        QStringLiteral("srt"), QStringLiteral("tcp"), QStringLiteral("rtmp")};
+    if (!url.isValid() || !schemes.contains(url.scheme())) {
+        *error = QStringLiteral("\"%1\" is not a source: use pattern:, a file path, v4l2:/dev/videoN or an "
+                                "rtsp/http(s)/udp/rtp/srt/tcp/rtmp URL").arg(s);
+        return std::nullopt;
+    }
+    spec.kind = Kind::Url;
+    spec.url = s;
+    return spec;
+}
+
+QString InputSpec::describe() const
+{
+    switch (kind) {
+    case Kind::TestPattern: return QStringLiteral("test pattern %1x%2@%3").arg(width).arg(height).arg(fps);
+    case Kind::Slate: return QStringLiteral("slate");
+    case Kind::File: return (loop ? QStringLiteral("looping file ") : QStringLiteral("file ")) + url;
+    case Kind::Device: return QStringLiteral("device ") + url;
+    case Kind::Url: break;
+    }
+    return url;
+}
+
+namespace {
+
+/// Escapes `text` for a filter option value inside a filtergraph: first for the option parser
+/// (' \ :), then for the graph parser (' \ [ ] , ;).
+QString escapeForGraph(const QString &text)
+{
+    auto escape = [](const QByteArray &in, const char *special) {
+        char *out = nullptr;
+        if (av_escape(&out, in.constData(), special, AV_ESCAPE_MODE_BACKSLASH, 0) < 0 || !out)
+            return QByteArray();
+        QByteArray r(out);
+        av_free(out);
+        return r;
+    };
+    return QString::fromUtf8(escape(escape(text.toUtf8(), "':"), "'[],;"));
+}
+
+} // namespace
+
+QString patternGraph(const InputSpec &spec)
+{
+    const QString font = spec.fontFile.isEmpty() ? QStringLiteral("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+                                                 : spec.fontFile;
+    const int big = qMax(12, spec.height / 10);
+    const int small = qMax(10, spec.height / 18);
+    const QString fontArg = QStringLiteral("fontfile=%1:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=%2")
+                                .arg(escapeForGraph(font))
+                                .arg(qMax(2, small / 3));
+    QString video;
+    if (spec.kind == InputSpec::Kind::Slate) {
+        video = QStringLiteral("color=c=0x1c2833:size=%1x%2:rate=%3").arg(spec.width).arg(spec.height).arg(spec.fps);
+        video += QStringLiteral(",drawtext=%1:expansion=none:fontsize=%2:x=(w-text_w)/2:y=h/2-text_h*1.5:text=%3")
+                     .arg(fontArg).arg(big).arg(escapeForGraph(spec.title));
+        video += QStringLiteral(",drawtext=%1:expansion=none:fontsize=%2:x=(w-text_w)/2:y=h/2+text_h:text=%3")
+                     .arg(fontArg).arg(small).arg(escapeForGraph(spec.subtitle.isEmpty() ? QStringLiteral("signal lost")
+                                                                                           : spec.subtitle));
+    } else {
+        video = QStringLiteral("testsrc2=size=%1x%2:rate=%3").arg(spec.width).arg(spec.height).arg(spec.fps);
+        video += QStringLiteral(",drawtext=%1:expansion=none:fontsize=%2:x=(w-text_w)/2:y=h/8:text=%3")
+                     .arg(fontArg).arg(big).arg(escapeForGraph(spec.title));
+        // The wall clock and the frame's own time, for latency measurements by eye and by tool.
+        video += QStringLiteral(",drawtext=%1:fontsize=%2:x=(w-text_w)/2:y=h-h/6:text=%3")
+                     .arg(fontArg).arg(small).arg(escapeForGraph(QStringLiteral("%{localtime}  %{pts:hms}")));
+    }
+    video += QStringLiteral(",format=yuv420p[out0]");
+    QString audio;
+    if (spec.kind == InputSpec::Kind::Slate || spec.toneHz <= 0)
+        audio = QStringLiteral("anullsrc=channel_layout=stereo:sample_rate=48000");
+    else
+        audio = QStringLiteral("sine=frequency=%1:sample_rate=48000:beep_factor=4,aformat=channel_layouts=stereo").arg(spec.toneHz);
+    return video + QLatin1Char(';') + audio + QStringLiteral(",asetnsamples=n=1024:p=0[out1]");
+}
+
+MediaInput::MediaInput() { registerDevices(); }
+
+MediaInput::~MediaInput() { close(); }
+
+void MediaInput::close()
+{
+    m_ctx.reset();
+    m_video = m_audio = -1;
+}
+
+static qint64 nowMs()
+{
+    return av_gettime_relative() / 1000;
+}
+
+void MediaInput::arm(int timeoutMs)
+{
+    m_timedOut = false;
+    m_deadlineMs = timeoutMs > 0 ? nowMs() + timeoutMs : 0;
+}
+
+int MediaInput::interruptCallback(void *opaque)
+{
+    auto *self = static_cast<MediaInput *>(opaque);
+    if (self->m_interrupted)
+        return 1;
+    const qint64 deadline = self->m_deadlineMs;
+    if (deadline > 0 && nowMs() > deadline) {
+        self->m_timedOut = true;
+        return 1;
+    }
+    return 0;
+}
+
+bool MediaInput::open(const InputSpec &spec, MediaError *error)
+{
+    close();
+    m_spec = spec;
+    AVFormatContext *ctx = avformat_alloc_context();
+    Q_CHECK_PTR(ctx);
+    ctx->interrupt_callback.callback = &MediaInput::interruptCallback;
+    ctx->interrupt_callback.opaque = this;
+
+    Dictionary options;
+    const AVInputFormat *format = nullptr;
+    QString url = spec.url;
+    switch (spec.kind) {
+    case InputSpec::Kind::TestPattern:
+    case InputSpec::Kind::Slate:
+        format = av_find_input_format("lavfi");
+        url = patternGraph(spec);
+        break;
+    case InputSpec::Kind::Device:
+        format = av_find_input_format("video4linux2");
+        if (!spec.deviceFormat.isEmpty())
+            options.set("input_format", spec.deviceFormat);
+        options.set("video_size", QStringLiteral("%1x%2").arg(spec.width).arg(spec.height));
+        options.set("framerate", QString::number(spec.fps));
+        break;
+    case InputSpec::Kind::File:
+        break;
+    case InputSpec::Kind::Url:
+        if (url.startsWith(QLatin1String("rtsp")))
+            options.set("rtsp_transport", QStringLiteral("tcp"));
+        if (url.startsWith(QLatin1String("udp")) || url.startsWith(QLatin1String("rtp"))) {
+            options.set("fifo_size", 1'000'000);
+            options.set("overrun_nonfatal", 1);
+        }
+        break;
+    }
+    if ((spec.kind == InputSpec::Kind::TestPattern || spec.kind == InputSpec::Kind::Slate
+         || spec.kind == InputSpec::Kind::Device) && !format) {
+        avformat_free_context(ctx);
+        *error = {QStringLiteral("opening %1").arg(spec.describe()), 0,
+                  QStringLiteral("this FFmpeg has no %1 input").arg(QLatin1String(spec.kind == InputSpec::Kind::Device ? "v4l2" : "lavfi"))};
+        return false;
+    }
+    // Live sources are probed briefly: a channel starts in a second, not after five.
+    options.set("probesize", 2'000'000);
+    options.set("analyzeduration", 2'000'000);
+
+    arm(spec.openTimeoutMs);
+    int rc = avformat_open_input(&ctx, url.toUtf8().constData(), format, options.get()); // frees ctx on failure
+    if (rc < 0) {
+        *error = MediaError::fromAv(QStringLiteral("opening %1").arg(spec.describe()), rc);
+        if (m_timedOut)
+            error->reason = QStringLiteral("no answer within %1 s").arg(spec.openTimeoutMs / 1000.0);
+        return false;
+    }
+    m_ctx.reset(ctx);
+    arm(spec.openTimeoutMs);
+    rc = avformat_find_stream_info(ctx, nullptr);
+    if (rc < 0) {
+        *error = MediaError::fromAv(QStringLiteral("reading stream information of %1").arg(spec.describe()), rc);
+        close();
+        return false;
+    }
+    m_video = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    m_audio = av_find_best_stream(ctx, AVMEDIA_TYPE_AUDIO, -1, m_video >= 0 ? m_video : -1, nullptr, 0);
+    if (m_video < 0)
+        m_video = -1;
+    if (m_audio < 0)
+        m_audio = -1;
+    if (m_video < 0 && m_audio < 0) {
+        *error = {QStringLiteral("opening %1").arg(spec.describe()), 0, QStringLiteral("no audio or video stream")};
+        close();
+        return false;
+    }
+    for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+        if (int(i) != m_video && int(i) != m_audio)
+            ctx->streams[i]->discard = AVDISCARD_ALL;
+    }
+    qCDebug(lcInput).noquote() << "opened" << spec.describe() << "video stream" << m_video << "audio stream" << m_audio;
+    return true;
+}
+
+MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
+{
+    av_packet_unref(packet);
+    if (!m_ctx) {
+        *error = {QStringLiteral("reading"), 0, QStringLiteral("the input is not open")};
+        return Read::Error;
+    }
+    for (;;) {
+        arm(m_spec.readTimeoutMs);
+        const int rc = av_read_frame(m_ctx.get(), packet);
+        if (rc == AVERROR_EOF || (rc < 0 && m_ctx->pb && avio_feof(m_ctx->pb) && !m_timedOut && !m_interrupted
+                                   && m_spec.kind == InputSpec::Kind::File))
+            return Read::End;
+        if (rc < 0) {
+            *error = MediaError::fromAv(QStringLiteral("reading %1").arg(m_spec.describe()), rc);
+            if (m_timedOut)
+                error->reason = QStringLiteral("no data for %1 s").arg(m_spec.readTimeoutMs / 1000.0);
+            else if (m_interrupted)
+                error->reason = QStringLiteral("interrupted");
+            return Read::Error;
+        }
+        if (packet->stream_index == m_video || packet->stream_index == m_audio)
+            return Read::Packet;
+        av_packet_unref(packet);
+    }
+}
+
+bool MediaInput::rewind(MediaError *error)
+{
+    arm(m_spec.openTimeoutMs);
+    const int rc = avformat_seek_file(m_ctx.get(), -1, INT64_MIN, 0, 0, AVSEEK_FLAG_BACKWARD);
+    if (rc < 0) {
+        *error = MediaError::fromAv(QStringLiteral("rewinding %1").arg(m_spec.describe()), rc);
+        return false;
+    }
+    return true;
+}
+
+qint64 MediaInput::bytesRead() const
+{
+    return m_ctx && m_ctx->pb ? avio_tell(m_ctx->pb) : 0;
+}
+
+} // namespace iptv::media

@@ -1,0 +1,46 @@
+#pragma once
+
+// MPEG-TS muxing into memory: libavformat's mpegts muxer writing through a custom AVIOContext,
+// so the caller decides where the bytes go (a segment file, the keyframe cache, a UDP socket)
+// and knows exactly at which byte a keyframe starts.
+
+#include "ffmpeg.h"
+
+#include <QByteArray>
+#include <QList>
+
+namespace iptv::media {
+
+class TsMuxer
+{
+public:
+    TsMuxer() = default;
+    ~TsMuxer();
+    TsMuxer(const TsMuxer &) = delete;
+    TsMuxer &operator=(const TsMuxer &) = delete;
+
+    /// One output stream per codec parameter set, in order (video first by convention).
+    bool open(const QList<const AVCodecParameters *> &streams, MediaError *error);
+    bool isOpen() const { return m_ctx != nullptr; }
+    /// Writes a packet whose timestamps are in microseconds to output stream `stream`.
+    /// The packet is left unchanged.
+    bool write(const AVPacket *packet, int stream, MediaError *error);
+    /// PAT and PMT are written again before the next packet (each segment, each keyframe, so a
+    /// player may start there).
+    void resendHeaders();
+    /// The bytes written since the last call.
+    QByteArray take();
+    /// Writes the trailer (flushes buffered audio).
+    bool finish(MediaError *error);
+    void close();
+
+private:
+    static int writeCallback(void *opaque, uint8_t *data, int size);
+
+    OutputContext m_ctx;
+    QByteArray m_pending;
+    Packet m_scratch = makePacket();
+    bool m_headerWritten = false;
+};
+
+} // namespace iptv::media
