@@ -269,9 +269,20 @@ void Router::send(Exchange &x, Reply reply)
             x.responder.writeHeader(k, v);
         if (!notModified) {
             x.responder.writeHeader("Content-Type", reply.mimeType);
-            x.responder.writeHeader("Content-Length", QByteArray::number(contentLength));
+            if (!reply.stream)
+                x.responder.writeHeader("Content-Length", QByteArray::number(contentLength));
         }
         x.responder.writeBody(QByteArray());
+        return;
+    }
+    if (reply.stream) {
+        x.responder.writeStatusLine(status);
+        for (const auto &[k, v] : std::as_const(reply.headers))
+            x.responder.writeHeader(k, v);
+        x.responder.writeHeader("Content-Type", reply.mimeType);
+        x.responder.writeHeader("Connection", "close");
+        x.responder.writeBody(reply.body);
+        reply.stream(x.socket);
         return;
     }
     if (file) {

@@ -30,6 +30,7 @@
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
+class QTcpSocket;
 QT_END_NAMESPACE
 
 namespace iptv {
@@ -47,6 +48,11 @@ struct Reply
     QByteArray mimeType = "application/json";
     QList<std::pair<QByteArray, QByteArray>> headers;
     QString filePath; ///< when set, the body is streamed from this file (with Content-Type and Cache-Control only)
+    /// An answer without an end (a live MPEG-TS stream): the router writes the status line and
+    /// headers (with Connection: close and no Content-Length, RFC 9112 6.3: the body ends when
+    /// the connection closes), writes `body` when not empty, then hands the socket to this
+    /// function, which writes the rest as it comes. HEAD gets the headers only.
+    std::function<void(QTcpSocket *socket)> stream;
 
     static Reply json(const QJsonObject &o, int status = 200);
     static Reply error(int status, const QString &code, const QString &detail);
