@@ -1,0 +1,214 @@
+#include "channel.h"
+
+#include <QDir>
+#include <QJsonArray>
+#include <QLoggingCategory>
+#include <QTcpSocket>
+
+Q_LOGGING_CATEGORY(lcChannel, "iptv.recast.channel", QtInfoMsg)
+
+namespace iptv::recast {
+
+Channel::Channel(ChannelConfig config, const QString &outputRoot, QObject *parent)
+    : QObject(parent), m_config(std::move(config)), m_folder(QDir(outputRoot).filePath(m_config.id))
+{
+}
+
+Channel::~Channel()
+{
+    stop();
+}
+
+QStringList Channel::renditionNames() const
+{
+    if (m_config.passthrough)
+        return {QStringLiteral("source")};
+    QStringList names;
+    for (const Rendition &r : m_config.ladder)
+        names << r.name;
+    return names;
+}
+
+int Channel::renditionIndex(const QString &name) const
+{
+    return int(renditionNames().indexOf(name));
+}
+
+void Channel::start()
+{
+    if (m_pipeline)
+        return;
+    m_out.clear();
+    const qint64 budget = Pipeline::memoryBudget(m_config);
+    const int renditions = int(renditionNames().size());
+    for (int i = 0; i < renditions; ++i) {
+        RenditionOut out;
+        // Two GOPs of the rendition fit; the budget counts the caches in.
+        out.cache = std::make_unique<media::KeyframeCache>(qMax<qint64>(budget / renditions / 2, 256 * 1024));
+        m_out.push_back(std::move(out));
+    }
+    m_master.clear();
+    Pipeline::Callbacks callbacks;
+    callbacks.tsBytes = [this](int r, const QByteArray &ts, bool key) {
+        QMetaObject::invokeMethod(this, [this, r, ts, key] { onTsBytes(r, ts, key); }, Qt::QueuedConnection);
+    };
+    callbacks.playlist = [this](int r, const QByteArray &text, qint64 next, int parts) {
+        QMetaObject::invokeMethod(this, [this, r, text, next, parts] { onPlaylist(r, text, next, parts); }, Qt::QueuedConnection);
+    };
+    callbacks.stateChanged = [this](ChannelState s, const QString &why) {
+        QMetaObject::invokeMethod(this, [this, s, why] { Q_EMIT stateChanged(s, why); }, Qt::QueuedConnection);
+    };
+    m_pipeline = std::make_unique<Pipeline>(m_config, m_folder, std::move(callbacks));
+    m_pipeline->start();
+}
+
+void Channel::stop()
+{
+    if (!m_pipeline)
+        return;
+    m_pipeline->stop();
+    m_pipeline.reset();
+    for (const Viewer &v : std::as_const(m_viewers)) {
+        if (v.socket) {
+            v.socket->disconnectFromHost();
+        }
+    }
+    m_viewers.clear();
+    Q_EMIT stateChanged(ChannelState::Stopped, {});
+}
+
+ChannelState Channel::state() const
+{
+    return m_pipeline ? m_pipeline->stats().state : ChannelState::Stopped;
+}
+
+PipelineStats Channel::stats() const
+{
+    if (!m_pipeline) {
+        PipelineStats s;
+        s.state = ChannelState::Stopped;
+        return s;
+    }
+    return m_pipeline->stats();
+}
+
+QByteArray Channel::playlist(int rendition) const
+{
+    return rendition >= 0 && rendition < int(m_out.size()) ? m_out[size_t(rendition)].playlist : QByteArray();
+}
+
+qint64 Channel::nextSequence(int rendition) const
+{
+    return rendition >= 0 && rendition < int(m_out.size()) ? m_out[size_t(rendition)].nextSequence : 0;
+}
+
+int Channel::partsInProgress(int rendition) const
+{
+    return rendition >= 0 && rendition < int(m_out.size()) ? m_out[size_t(rendition)].parts : 0;
+}
+
+void Channel::onPlaylist(int rendition, const QByteArray &text, qint64 nextSequence, int parts)
+{
+    if (rendition < 0) {
+        m_master = text;
+        Q_EMIT playlistChanged(-1);
+        return;
+    }
+    if (rendition >= int(m_out.size()))
+        return;
+    RenditionOut &out = m_out[size_t(rendition)];
+    out.playlist = text;
+    out.nextSequence = nextSequence;
+    out.parts = parts;
+    Q_EMIT playlistChanged(rendition);
+}
+
+void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
+{
+    if (rendition < 0 || rendition >= int(m_out.size()))
+        return;
+    m_out[size_t(rendition)].cache->append(ts, keyframe);
+    for (qsizetype i = 0; i < m_viewers.size();) {
+        Viewer &v = m_viewers[i];
+        if (!v.socket || v.socket->state() != QAbstractSocket::ConnectedState) {
+            m_viewers.removeAt(i);
+            continue;
+        }
+        if (v.rendition == rendition) {
+            if (v.waitingForKeyframe && keyframe)
+                v.waitingForKeyframe = false;
+            if (!v.waitingForKeyframe) {
+                if (v.socket->bytesToWrite() > kViewerBacklogBytes) {
+                    qCInfo(lcChannel).noquote() << m_config.id << "viewer" << v.socket->peerAddress().toString()
+                                                << "is too slow; disconnected";
+                    ++m_viewersDropped;
+                    v.socket->abort();
+                    m_viewers.removeAt(i);
+                    continue;
+                }
+                v.socket->write(ts);
+            }
+        }
+        ++i;
+    }
+}
+
+void Channel::addViewer(QTcpSocket *socket, int rendition, bool fromCache)
+{
+    if (!socket || rendition < 0 || rendition >= int(m_out.size()))
+        return;
+    Viewer v;
+    v.socket = socket;
+    v.rendition = rendition;
+    const QByteArray start = fromCache ? m_out[size_t(rendition)].cache->snapshot() : QByteArray();
+    if (!start.isEmpty())
+        socket->write(start);
+    else
+        v.waitingForKeyframe = true;
+    m_viewers.append(v);
+}
+
+int Channel::viewerCount() const
+{
+    int n = 0;
+    for (const Viewer &v : m_viewers)
+        n += v.socket && v.socket->state() == QAbstractSocket::ConnectedState ? 1 : 0;
+    return n;
+}
+
+QJsonObject Channel::toJson(bool withStats) const
+{
+    QJsonObject o = m_config.toJson();
+    const PipelineStats s = stats();
+    o.insert(QStringLiteral("state"), stateName(s.state));
+    if (!s.reason.isEmpty())
+        o.insert(QStringLiteral("reason"), s.reason);
+    QJsonArray renditions;
+    for (const QString &name : renditionNames())
+        renditions.append(name);
+    o.insert(QStringLiteral("renditions"), renditions);
+    o.insert(QStringLiteral("playlist"), QStringLiteral("/live/%1/index.m3u8").arg(m_config.id));
+    o.insert(QStringLiteral("ts"), QStringLiteral("/live/%1.ts").arg(m_config.id));
+    if (withStats) {
+        o.insert(QStringLiteral("stats"),
+                 QJsonObject{{QStringLiteral("input_kbps"), qRound(s.inputKbps * 10) / 10.0},
+                             {QStringLiteral("output_fps"), qRound(s.outputFps * 10) / 10.0},
+                             {QStringLiteral("encode_speed"), qRound(s.speed * 100) / 100.0},
+                             {QStringLiteral("frames_in"), qint64(s.framesIn)},
+                             {QStringLiteral("frames_out"), qint64(s.framesOut)},
+                             {QStringLiteral("frames_dropped"), qint64(s.framesDropped)},
+                             {QStringLiteral("timestamps_repaired"), qint64(s.repairedTimestamps)},
+                             {QStringLiteral("corrupt_packets"), qint64(s.corruptPackets)},
+                             {QStringLiteral("reconnects"), qint64(s.reconnects)},
+                             {QStringLiteral("segments"), qint64(s.segments)},
+                             {QStringLiteral("write_errors"), qint64(s.writeErrors)},
+                             {QStringLiteral("viewers"), viewerCount()},
+                             {QStringLiteral("viewers_dropped"), qint64(m_viewersDropped)},
+                             {QStringLiteral("segment_latency_ms"), s.lastSegmentLatencyUs / 1000},
+                             {QStringLiteral("memory_budget_bytes"), s.memoryBudgetBytes},
+                             {QStringLiteral("live_since"), s.liveSinceMs}});
+    }
+    return o;
+}
+
+} // namespace iptv::recast

@@ -1,0 +1,97 @@
+#pragma once
+
+// A running channel on the server's thread: its pipeline (on a thread of its own), the latest
+// playlists, the keyframe cache of every rendition and the viewers of its MPEG-TS output.
+
+#include "channelconfig.h"
+#include "channelstate.h"
+#include "pipeline.h"
+
+#include <media/keyframecache.h>
+
+#include <QByteArray>
+#include <QJsonObject>
+#include <QObject>
+#include <QPointer>
+
+#include <memory>
+#include <vector>
+
+QT_BEGIN_NAMESPACE
+class QTcpSocket;
+QT_END_NAMESPACE
+
+namespace iptv::recast {
+
+class Channel : public QObject
+{
+    Q_OBJECT
+public:
+    /// `outputRoot` holds one folder per channel.
+    Channel(ChannelConfig config, const QString &outputRoot, QObject *parent = nullptr);
+    ~Channel() override;
+
+    void start();
+    /// Finishes the segments in progress; viewers of the TS output are disconnected.
+    void stop();
+    bool isRunning() const { return m_pipeline != nullptr; }
+
+    const ChannelConfig &config() const { return m_config; }
+    QString folder() const { return m_folder; }
+    ChannelState state() const;
+    PipelineStats stats() const;
+
+    /// Rendition index by name ("720p", or "source" in pass-through), -1 when unknown.
+    int renditionIndex(const QString &name) const;
+    QStringList renditionNames() const;
+    QByteArray masterPlaylist() const { return m_master; }
+    QByteArray playlist(int rendition) const;
+    /// What a blocking playlist reload waits for: the next segment's sequence number and the
+    /// parts already listed of the segment in progress.
+    qint64 nextSequence(int rendition) const;
+    int partsInProgress(int rendition) const;
+
+    /// Starts streaming rendition `rendition` as MPEG-TS to `socket` (an HTTP answer whose
+    /// headers are written). With the cache the viewer starts at once at the last keyframe;
+    /// without it, at the next keyframe.
+    void addViewer(QTcpSocket *socket, int rendition, bool fromCache);
+    int viewerCount() const;
+    quint64 viewersDropped() const { return m_viewersDropped; }
+
+    QJsonObject toJson(bool withStats) const;
+
+    /// A viewer further behind than this is disconnected (it would hold memory for ever).
+    static constexpr qint64 kViewerBacklogBytes = 8 * 1024 * 1024;
+
+Q_SIGNALS:
+    void playlistChanged(int rendition);
+    void stateChanged(iptv::recast::ChannelState state, const QString &reason);
+
+private:
+    struct Viewer
+    {
+        QPointer<QTcpSocket> socket;
+        int rendition = 0;
+        bool waitingForKeyframe = false;
+    };
+    struct RenditionOut
+    {
+        std::unique_ptr<media::KeyframeCache> cache;
+        QByteArray playlist;
+        qint64 nextSequence = 0;
+        int parts = 0;
+    };
+    void onTsBytes(int rendition, const QByteArray &ts, bool keyframe);
+    void onPlaylist(int rendition, const QByteArray &text, qint64 nextSequence, int parts);
+
+    ChannelConfig m_config;
+    QString m_folder;
+    std::unique_ptr<Pipeline> m_pipeline;
+    std::vector<RenditionOut> m_out;
+    QByteArray m_master;
+    QList<Viewer> m_viewers;
+    quint64 m_viewersDropped = 0;
+    ChannelState m_stoppedState = ChannelState::Stopped;
+};
+
+} // namespace iptv::recast

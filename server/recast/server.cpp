@@ -1,0 +1,538 @@
+#include "server.h"
+
+#include <core/httprouter.h>
+#include <core/httputil.h>
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QHttpServerRequest>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QPointer>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QTcpSocket>
+#include <QTimer>
+
+Q_LOGGING_CATEGORY(lcRecast, "iptv.recast.server", QtInfoMsg)
+
+namespace iptv::recast {
+
+using http::ApiError;
+using http::Reply;
+using http::RouteContext;
+using Method = QHttpServerRequest::Method;
+
+namespace {
+constexpr int kChange = 1; ///< routes that change channels
+const QByteArray kPlaylistType = "application/vnd.apple.mpegurl";
+const QByteArray kTsType = "video/mp2t";
+
+QString m3uAttribute(QString value)
+{
+    return value.replace(u'"', u'\'').replace(u'\n', u' ');
+}
+} // namespace
+
+RecastServer::RecastServer(ServerConfig config, QObject *parent) : QObject(parent), m_config(std::move(config)) {}
+
+RecastServer::~RecastServer()
+{
+    stop();
+}
+
+quint16 RecastServer::port() const
+{
+    return m_router ? m_router->port() : 0;
+}
+
+QStringList RecastServer::channelIds() const
+{
+    QList<Channel *> list = m_channels.values();
+    std::sort(list.begin(), list.end(), [](Channel *a, Channel *b) {
+        const int na = a->config().number, nb = b->config().number;
+        if (na != nb)
+            return (na == 0 ? INT_MAX : na) < (nb == 0 ? INT_MAX : nb);
+        return a->config().id < b->config().id;
+    });
+    QStringList ids;
+    for (Channel *c : list)
+        ids << c->config().id;
+    return ids;
+}
+
+Channel *RecastServer::createChannel(const ChannelConfig &config)
+{
+    auto *channel = new Channel(config, m_config.effectiveOutputDir(), this);
+    connect(channel, &Channel::stateChanged, this, [id = config.id](ChannelState s, const QString &why) {
+        if (s == ChannelState::Failed)
+            qCWarning(lcRecast).noquote() << "channel" << id << "failed:" << why;
+    });
+    m_channels.insert(config.id, channel);
+    if (config.enabled)
+        channel->start();
+    return channel;
+}
+
+bool RecastServer::start(QString *error)
+{
+    if (!QDir().mkpath(m_config.dataDir)) {
+        *error = QStringLiteral("cannot create the data folder %1").arg(m_config.dataDir);
+        return false;
+    }
+    const QString out = m_config.effectiveOutputDir();
+    if (!QDir().mkpath(out) || !QFileInfo(out).isWritable()) {
+        *error = QStringLiteral("the output folder %1 cannot be created or written").arg(out);
+        return false;
+    }
+    if (!loadPersisted(error))
+        return false;
+    m_router = new http::Router(&m_metrics, QStringLiteral("recast"), this);
+    setupRoutes();
+    if (!m_router->listen(m_config.bindAddress, m_config.port, error))
+        return false;
+    qCInfo(lcRecast).noquote() << "recast listening on port" << m_router->port() << "with" << m_channels.size()
+                               << "channels; output in" << out;
+    return true;
+}
+
+bool RecastServer::loadPersisted(QString *error)
+{
+    QList<ChannelConfig> channels = m_config.channels;
+    QFile file(m_config.channelsFile());
+    if (file.exists()) {
+        if (!file.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read %1: %2").arg(file.fileName(), file.errorString());
+            return false;
+        }
+        QJsonParseError parseError;
+        const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &parseError);
+        if (!doc.isObject()) {
+            *error = QStringLiteral("%1 is damaged (%2 at byte %3); fix or remove it")
+                         .arg(file.fileName(), parseError.errorString())
+                         .arg(parseError.offset);
+            return false;
+        }
+        for (const QJsonValue &v : doc.object().value(QLatin1String("removed")).toArray())
+            m_removedFromFile << v.toString();
+        channels.erase(std::remove_if(channels.begin(), channels.end(),
+                                      [this](const ChannelConfig &c) { return m_removedFromFile.contains(c.id); }),
+                       channels.end());
+        for (const QJsonValue &v : doc.object().value(QLatin1String("channels")).toArray()) {
+            QString channelError;
+            auto c = ChannelConfig::fromJson(v.toObject(), m_config.defaults, &channelError);
+            if (!c) {
+                *error = QStringLiteral("%1: %2").arg(file.fileName(), channelError);
+                return false;
+            }
+            auto it = std::find_if(channels.begin(), channels.end(), [&](const ChannelConfig &x) { return x.id == c->id; });
+            if (it != channels.end())
+                *it = *c;
+            else
+                channels.append(*c);
+        }
+        qCInfo(lcRecast).noquote() << "channels changed at run time restored from" << file.fileName();
+    }
+    for (const ChannelConfig &c : std::as_const(channels))
+        createChannel(c);
+    return true;
+}
+
+void RecastServer::persist()
+{
+    // The API's channels, whole; the config file's channels only where they were changed.
+    QJsonArray changed;
+    for (Channel *c : std::as_const(m_channels)) {
+        auto it = std::find_if(m_config.channels.begin(), m_config.channels.end(),
+                               [&](const ChannelConfig &x) { return x.id == c->config().id; });
+        if (it == m_config.channels.end() || it->toJson() != c->config().toJson())
+            changed.append(c->config().toJson());
+    }
+    QJsonArray removed;
+    for (const QString &id : std::as_const(m_removedFromFile))
+        removed.append(id);
+    QSaveFile file(m_config.channelsFile());
+    const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("channels"), changed}, {QStringLiteral("removed"), removed}})
+                                .toJson(QJsonDocument::Indented);
+    if (!file.open(QIODevice::WriteOnly) || file.write(body) != body.size() || !file.commit())
+        qCWarning(lcRecast).noquote() << "cannot save" << file.fileName() << ":" << file.errorString()
+                                      << "(the change holds until a restart)";
+}
+
+bool RecastServer::addChannel(const ChannelConfig &config, QString *error, int *status)
+{
+    if (m_channels.contains(config.id)) {
+        *error = QStringLiteral("channel \"%1\" exists; change it with PUT /api/channels/%1").arg(config.id);
+        *status = 409;
+        return false;
+    }
+    m_removedFromFile.removeAll(config.id);
+    createChannel(config);
+    persist();
+    qCInfo(lcRecast).noquote() << "channel" << config.id << "added";
+    return true;
+}
+
+bool RecastServer::changeChannel(const QString &id, const ChannelConfig &config, QString *error, int *status)
+{
+    Channel *old = m_channels.value(id);
+    if (!old) {
+        *error = QStringLiteral("no channel \"%1\"").arg(id);
+        *status = 404;
+        return false;
+    }
+    if (config.id != id) {
+        *error = QStringLiteral("a channel's id cannot change (\"%1\" to \"%2\"): add a new one").arg(id, config.id);
+        *status = 400;
+        return false;
+    }
+    m_channels.remove(id);
+    delete old; // stops it; the folder and its sequence numbers stay for the new pipeline
+    createChannel(config);
+    persist();
+    qCInfo(lcRecast).noquote() << "channel" << id << "changed";
+    return true;
+}
+
+bool RecastServer::removeChannel(const QString &id, QString *error, int *status)
+{
+    Channel *c = m_channels.take(id);
+    if (!c) {
+        *error = QStringLiteral("no channel \"%1\"").arg(id);
+        *status = 404;
+        return false;
+    }
+    delete c;
+    if (std::any_of(m_config.channels.begin(), m_config.channels.end(), [&](const ChannelConfig &x) { return x.id == id; }))
+        m_removedFromFile << id;
+    persist();
+    qCInfo(lcRecast).noquote() << "channel" << id << "removed";
+    return true;
+}
+
+void RecastServer::stop()
+{
+    for (Channel *c : std::as_const(m_channels))
+        c->stop();
+    if (m_router)
+        m_router->close();
+}
+
+QByteArray RecastServer::lineup(const QString &baseUrl, bool ts) const
+{
+    QByteArray out = "#EXTM3U\n";
+    for (const QString &id : channelIds()) {
+        const ChannelConfig &c = m_channels.value(id)->config();
+        QString line = QStringLiteral("#EXTINF:-1");
+        if (!c.tvgId.isEmpty())
+            line += QStringLiteral(" tvg-id=\"%1\"").arg(m3uAttribute(c.tvgId));
+        line += QStringLiteral(" tvg-name=\"%1\"").arg(m3uAttribute(c.name));
+        if (c.number > 0)
+            line += QStringLiteral(" tvg-chno=\"%1\"").arg(c.number);
+        if (!c.group.isEmpty())
+            line += QStringLiteral(" group-title=\"%1\"").arg(m3uAttribute(c.group));
+        line += u',' + QString(c.name).replace(u'\n', u' ') + u'\n';
+        line += ts ? QStringLiteral("%1/live/%2.ts\n").arg(baseUrl, id) : QStringLiteral("%1/live/%2/index.m3u8\n").arg(baseUrl, id);
+        out += line.toUtf8();
+    }
+    return out;
+}
+
+QByteArray RecastServer::renderMetrics() const
+{
+    QByteArray out = m_metrics.render();
+    struct Family
+    {
+        const char *name;
+        const char *type;
+        const char *help;
+        std::function<double(const Channel *, const PipelineStats &)> value;
+    };
+    const QList<Family> families = {
+        {"recast_channel_up", "gauge", "1 while the channel's source plays (live or degraded).",
+         [](const Channel *, const PipelineStats &s) { return s.state == ChannelState::Live || s.state == ChannelState::Degraded ? 1.0 : 0.0; }},
+        {"recast_channel_input_kbps", "gauge", "Source bitrate over the last seconds.",
+         [](const Channel *, const PipelineStats &s) { return s.inputKbps; }},
+        {"recast_channel_output_fps", "gauge", "Frames output per second.",
+         [](const Channel *, const PipelineStats &s) { return s.outputFps; }},
+        {"recast_channel_encode_speed", "gauge", "Media seconds processed per second of pipeline work.",
+         [](const Channel *, const PipelineStats &s) { return s.speed; }},
+        {"recast_channel_viewers", "gauge", "Viewers of the MPEG-TS output.",
+         [](const Channel *c, const PipelineStats &) { return double(c->viewerCount()); }},
+        {"recast_channel_segment_latency_seconds", "gauge", "Newest segment: listed at minus its end on the wall clock.",
+         [](const Channel *, const PipelineStats &s) { return s.lastSegmentLatencyUs / 1e6; }},
+        {"recast_channel_memory_budget_bytes", "gauge", "The channel's memory budget.",
+         [](const Channel *, const PipelineStats &s) { return double(s.memoryBudgetBytes); }},
+        {"recast_channel_frames_total", "counter", "Frames output since the channel started.",
+         [](const Channel *, const PipelineStats &s) { return double(s.framesOut); }},
+        {"recast_channel_frames_dropped_total", "counter", "Frames not output (frame-rate cap, decode errors).",
+         [](const Channel *, const PipelineStats &s) { return double(s.framesDropped); }},
+        {"recast_channel_timestamps_repaired_total", "counter", "Packets whose timestamps were repaired.",
+         [](const Channel *, const PipelineStats &s) { return double(s.repairedTimestamps); }},
+        {"recast_channel_corrupt_packets_total", "counter", "Source packets that did not decode.",
+         [](const Channel *, const PipelineStats &s) { return double(s.corruptPackets); }},
+        {"recast_channel_reconnects_total", "counter", "Times the source was lost.",
+         [](const Channel *, const PipelineStats &s) { return double(s.reconnects); }},
+        {"recast_channel_segments_total", "counter", "Segments listed, all renditions.",
+         [](const Channel *, const PipelineStats &s) { return double(s.segments); }},
+        {"recast_channel_write_errors_total", "counter", "Segments or playlists that could not be written.",
+         [](const Channel *, const PipelineStats &s) { return double(s.writeErrors); }},
+    };
+    QList<std::pair<const Channel *, PipelineStats>> stats;
+    for (const QString &id : channelIds())
+        stats.append({m_channels.value(id), m_channels.value(id)->stats()});
+    for (const Family &f : families) {
+        out += QByteArray("# HELP ") + f.name + ' ' + f.help + "\n# TYPE " + f.name + ' ' + f.type + '\n';
+        for (const auto &[c, s] : stats)
+            out += QByteArray(f.name) + "{channel=\"" + escapeMetricLabelValue(c->config().id).toUtf8() + "\"} "
+                   + QByteArray::number(f.value(c, s), 'g', 10) + '\n';
+    }
+    out += "# HELP recast_channel_state Channel state (1 for the current one).\n# TYPE recast_channel_state gauge\n";
+    for (const auto &[c, s] : stats) {
+        for (ChannelState st : {ChannelState::Starting, ChannelState::Live, ChannelState::Degraded, ChannelState::Reconnecting,
+                                ChannelState::Failed, ChannelState::Stopped})
+            out += "recast_channel_state{channel=\"" + escapeMetricLabelValue(c->config().id).toUtf8() + "\",state=\""
+                   + stateName(st).toUtf8() + "\"} " + (s.state == st ? "1" : "0") + '\n';
+    }
+    return out;
+}
+
+void RecastServer::setupRoutes()
+{
+    auto *r = m_router;
+    r->setAuthHook([this](RouteContext &ctx, const http::Router::RouteInfo &) -> std::optional<Reply> {
+        if (!m_config.adminToken.isEmpty()) {
+            const QByteArray auth = ctx.request.value("Authorization");
+            if (auth != "Bearer " + m_config.adminToken.toUtf8())
+                return Reply::error(ApiError::unauthorized(QStringLiteral("changing channels needs Authorization: Bearer <admin_token>")));
+            return std::nullopt;
+        }
+        if (!ctx.request.remoteAddress().isLoopback())
+            return Reply::error(ApiError::forbidden(
+                QStringLiteral("without server/admin_token set, channels can only be changed from this machine")));
+        return std::nullopt;
+    });
+
+    r->addRoute(Method::Get, QStringLiteral("/healthz"), [this](RouteContext &ctx) {
+        QJsonObject counts;
+        bool allUp = true;
+        for (Channel *c : std::as_const(m_channels)) {
+            const QString s = stateName(c->state());
+            counts.insert(s, counts.value(s).toInt() + 1);
+            if (c->config().enabled && c->state() != ChannelState::Live)
+                allUp = false;
+        }
+        const bool strict = ctx.hasQuery("strict") && http::parseBool(ctx.query("strict"));
+        QJsonObject body{{QStringLiteral("status"), allUp ? QStringLiteral("ok") : QStringLiteral("degraded")},
+                         {QStringLiteral("channels"), counts}};
+        return Reply::json(body, strict && !allUp ? 503 : 200);
+    });
+    r->addRoute(Method::Get, QStringLiteral("/metrics"), [this](RouteContext &) {
+        return Reply{200, renderMetrics(), "text/plain; version=0.0.4; charset=utf-8", {}, {}, {}};
+    });
+    r->addRoute(Method::Get, QStringLiteral("/lineup.m3u"), [this](RouteContext &ctx) {
+        QString base = m_config.publicUrl;
+        if (base.isEmpty()) {
+            const QByteArray host = ctx.request.value("Host");
+            base = QStringLiteral("http://") + (host.isEmpty() ? QStringLiteral("127.0.0.1:%1").arg(port()) : QString::fromLatin1(host));
+        }
+        while (base.endsWith(u'/'))
+            base.chop(1);
+        const bool ts = ctx.query("format") == QLatin1String("ts");
+        Reply reply{200, lineup(base, ts), "audio/x-mpegurl; charset=utf-8", {}, {}, {}};
+        reply.addHeader("Cache-Control", "no-cache");
+        return reply;
+    });
+
+    // --- the API -----------------------------------------------------------------------------
+    r->addRoute(Method::Get, QStringLiteral("/api/channels"), [this](RouteContext &) {
+        QJsonArray list;
+        for (const QString &id : channelIds())
+            list.append(m_channels.value(id)->toJson(true));
+        return Reply::json(QJsonObject{{QStringLiteral("channels"), list}});
+    });
+    r->addRoute(Method::Get, QStringLiteral("/api/channels/<id>"), [this](RouteContext &ctx) {
+        Channel *c = m_channels.value(ctx.params[0]);
+        if (!c)
+            return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
+        return Reply::json(c->toJson(true));
+    });
+    r->addRoute(Method::Post, QStringLiteral("/api/channels"), [this](RouteContext &ctx) {
+        Reply bad;
+        const auto body = ctx.jsonBody(&bad);
+        if (!body)
+            return bad;
+        QString error;
+        ChannelConfig base = m_config.defaults;
+        base.id.clear();
+        base.name.clear();
+        auto config = ChannelConfig::fromJson(*body, base, &error);
+        if (!config)
+            return Reply::error(ApiError::badRequest(error));
+        int status = 400;
+        if (!addChannel(*config, &error, &status))
+            return Reply::error(status, status == 409 ? QStringLiteral("conflict") : QStringLiteral("bad-request"), error);
+        return Reply::json(m_channels.value(config->id)->toJson(false), 201);
+    }, kChange);
+    auto change = [this](RouteContext &ctx) {
+        Channel *c = m_channels.value(ctx.params[0]);
+        if (!c)
+            return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
+        Reply bad;
+        const auto body = ctx.jsonBody(&bad);
+        if (!body)
+            return bad;
+        QString error;
+        // PUT and PATCH both merge: keys left out keep their values.
+        auto config = ChannelConfig::fromJson(*body, c->config(), &error);
+        if (!config)
+            return Reply::error(ApiError::badRequest(error));
+        int status = 400;
+        if (!changeChannel(ctx.params[0], *config, &error, &status))
+            return Reply::error(status, status == 404 ? QStringLiteral("not-found") : QStringLiteral("bad-request"), error);
+        return Reply::json(m_channels.value(config->id)->toJson(false));
+    };
+    r->addRoute(Method::Put, QStringLiteral("/api/channels/<id>"), change, kChange);
+    r->addRoute(Method::Patch, QStringLiteral("/api/channels/<id>"), change, kChange);
+    r->addRoute(Method::Delete, QStringLiteral("/api/channels/<id>"), [this](RouteContext &ctx) {
+        QString error;
+        int status = 404;
+        if (!removeChannel(ctx.params[0], &error, &status))
+            return Reply::error(ApiError::notFound(error));
+        return Reply{204, {}, "application/json", {}, {}, {}};
+    }, kChange);
+    r->addRoute(Method::Post, QStringLiteral("/api/channels/<id>/start"), [this](RouteContext &ctx) {
+        Channel *c = m_channels.value(ctx.params[0]);
+        if (!c)
+            return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
+        c->start();
+        return Reply::json(c->toJson(false));
+    }, kChange);
+    r->addRoute(Method::Post, QStringLiteral("/api/channels/<id>/stop"), [this](RouteContext &ctx) {
+        Channel *c = m_channels.value(ctx.params[0]);
+        if (!c)
+            return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
+        c->stop();
+        return Reply::json(c->toJson(false));
+    }, kChange);
+
+    // --- the outputs ---------------------------------------------------------------------------
+    // /live/<id>.ts: the MPEG-TS output of the first rendition, starting at the last keyframe.
+    r->addRoute(Method::Get, QStringLiteral("/live/<file>"), [this](RouteContext &ctx) {
+        const QString file = ctx.params[0];
+        if (!file.endsWith(QLatin1String(".ts")))
+            return Reply::error(ApiError::notFound(QStringLiteral("no resource %1").arg(ctx.request.url().path())));
+        Channel *c = m_channels.value(file.chopped(3));
+        if (!c)
+            return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(file.chopped(3))));
+        if (!c->isRunning())
+            return Reply::error(503, QStringLiteral("channel-stopped"), QStringLiteral("channel \"%1\" is stopped").arg(c->config().id));
+        int rendition = 0;
+        if (ctx.hasQuery("rendition")) {
+            rendition = c->renditionIndex(ctx.query("rendition"));
+            if (rendition < 0)
+                return Reply::error(ApiError::notFound(QStringLiteral("channel \"%1\" has no rendition \"%2\" (it has %3)")
+                                                           .arg(c->config().id, ctx.query("rendition"), c->renditionNames().join(u", "))));
+        }
+        const bool fromCache = !ctx.hasQuery("cache") || http::parseBool(ctx.query("cache"));
+        Reply reply{200, {}, kTsType, {}, {}, {}};
+        reply.addHeader("Cache-Control", "no-store");
+        reply.stream = [channel = QPointer<Channel>(c), rendition, fromCache](QTcpSocket *socket) {
+            if (channel && socket)
+                channel->addViewer(socket, rendition, fromCache);
+        };
+        return reply;
+    });
+    // /live/<id>/index.m3u8: the master playlist.
+    r->addRoute(Method::Get, QStringLiteral("/live/<id>/<file>"), [this](RouteContext &ctx) {
+        Channel *c = m_channels.value(ctx.params[0]);
+        if (!c)
+            return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
+        if (ctx.params[1] != QLatin1String("index.m3u8"))
+            return Reply::error(ApiError::notFound(QStringLiteral("no resource %1").arg(ctx.request.url().path())));
+        if (c->masterPlaylist().isEmpty())
+            return Reply::error(503, QStringLiteral("starting"),
+                                QStringLiteral("channel \"%1\" has no segment yet (%2)").arg(c->config().id, stateName(c->state())))
+                .addHeader("Retry-After", "1");
+        Reply reply{200, c->masterPlaylist(), kPlaylistType, {}, {}, {}};
+        reply.addHeader("Cache-Control", "no-cache");
+        return reply;
+    });
+    // /live/<id>/<rendition>/index.m3u8 (with LL-HLS blocking reload) and the segments.
+    r->addAsyncRoute(Method::Get, QStringLiteral("/live/<id>/<rendition>/<file>"), [this](RouteContext &ctx, http::Router::Respond respond) {
+        Channel *c = m_channels.value(ctx.params[0]);
+        if (!c)
+            return respond(Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0]))));
+        const int rendition = c->renditionIndex(ctx.params[1]);
+        if (rendition < 0)
+            return respond(Reply::error(ApiError::notFound(
+                QStringLiteral("channel \"%1\" has no rendition \"%2\"").arg(c->config().id, ctx.params[1]))));
+        const QString file = ctx.params[2];
+        static const QRegularExpression segmentName(QStringLiteral(R"(^seg-\d+(\.\d+)?\.ts$)"));
+        if (segmentName.match(file).hasMatch()) {
+            const QString path = QDir(c->folder()).filePath(ctx.params[1] + u'/' + file);
+            if (!QFile::exists(path))
+                return respond(Reply::error(ApiError::notFound(QStringLiteral("segment %1 is not (or no longer) there").arg(file))));
+            Reply reply{200, {}, kTsType, {}, path, {}};
+            reply.addHeader("Cache-Control", "max-age=60");
+            return respond(reply);
+        }
+        if (file != QLatin1String("index.m3u8"))
+            return respond(Reply::error(ApiError::notFound(QStringLiteral("no resource %1").arg(ctx.request.url().path()))));
+
+        auto playlistReply = [](Channel *ch, int rend) {
+            Reply reply{200, ch->playlist(rend), kPlaylistType, {}, {}, {}};
+            reply.addHeader("Cache-Control", "no-cache");
+            return reply;
+        };
+        if (!ctx.hasQuery("_HLS_msn")) {
+            if (c->playlist(rendition).isEmpty())
+                return respond(Reply::error(503, QStringLiteral("starting"),
+                                            QStringLiteral("channel \"%1\" has no segment yet (%2)")
+                                                .arg(c->config().id, stateName(c->state())))
+                                   .addHeader("Retry-After", "1"));
+            return respond(playlistReply(c, rendition));
+        }
+        // Blocking playlist reload (draft-pantos-hls-rfc8216bis 6.2.5.2): answer once segment
+        // _HLS_msn (and part _HLS_part of it) is listed; 400 when it is too far ahead.
+        bool okMsn = false, okPart = true;
+        const qint64 msn = ctx.query("_HLS_msn").toLongLong(&okMsn);
+        const int part = ctx.hasQuery("_HLS_part") ? ctx.query("_HLS_part").toInt(&okPart) : -1;
+        if (!okMsn || !okPart || msn < 0)
+            return respond(Reply::error(ApiError::badRequest(QStringLiteral("_HLS_msn and _HLS_part must be whole numbers"))));
+        auto ready = [msn, part](Channel *ch, int rend) {
+            const qint64 next = ch->nextSequence(rend);
+            return next > msn || (part >= 0 && next == msn && ch->partsInProgress(rend) > part);
+        };
+        if (ready(c, rendition))
+            return respond(playlistReply(c, rendition));
+        if (msn > c->nextSequence(rendition) + 2)
+            return respond(Reply::error(ApiError::badRequest(
+                QStringLiteral("_HLS_msn=%1 is more than two segments ahead of the live edge (%2)").arg(msn).arg(c->nextSequence(rendition)))));
+        auto *timer = new QTimer(this);
+        timer->setSingleShot(true);
+        auto connection = std::make_shared<QMetaObject::Connection>();
+        auto done = std::make_shared<bool>(false);
+        QPointer<Channel> channel(c);
+        auto finish = [=](std::optional<Reply> reply) {
+            if (*done)
+                return;
+            *done = true;
+            QObject::disconnect(*connection);
+            timer->deleteLater();
+            respond(reply ? *reply
+                          : Reply::error(503, QStringLiteral("not-yet"),
+                                         QStringLiteral("segment %1 did not appear in time").arg(msn)));
+        };
+        *connection = connect(c, &Channel::playlistChanged, this, [=](int changed) {
+            if (changed == rendition && channel && ready(channel, rendition))
+                finish(playlistReply(channel, rendition));
+        });
+        connect(timer, &QTimer::timeout, this, [=] { finish(std::nullopt); });
+        timer->start(int(3 * 1000 * c->config().segmentSeconds) + 1000);
+    });
+}
+
+} // namespace iptv::recast

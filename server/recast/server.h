@@ -1,0 +1,64 @@
+#pragma once
+
+// ReCast: the headend. Runs the configured channels, serves their HLS (master, variants,
+// segments, LL-HLS blocking reloads) and MPEG-TS outputs, the channel lineup as M3U for iptvnext,
+// and a JSON API to list, add, change, remove, start and stop channels at run time.
+
+#include "channel.h"
+#include "config.h"
+
+#include <core/metrics.h>
+
+#include <QMap>
+#include <QObject>
+
+#include <memory>
+
+namespace iptv::http {
+class Router;
+struct Reply;
+struct RouteContext;
+}
+
+namespace iptv::recast {
+
+class RecastServer : public QObject
+{
+    Q_OBJECT
+public:
+    explicit RecastServer(ServerConfig config, QObject *parent = nullptr);
+    ~RecastServer() override;
+
+    bool start(QString *error);
+    /// Stops every channel (finishing their segments) and the HTTP server.
+    void stop();
+
+    quint16 port() const;
+    Channel *channel(const QString &id) const { return m_channels.value(id); }
+    QStringList channelIds() const;
+    MetricsRegistry &metrics() { return m_metrics; }
+    const ServerConfig &config() const { return m_config; }
+
+    /// The lineup as M3U (tvg-id, tvg-name, tvg-chno, group-title); URLs start with `baseUrl`.
+    QByteArray lineup(const QString &baseUrl, bool ts) const;
+
+    /// API operations (also used by tests); false with *error (and *status) when refused.
+    bool addChannel(const ChannelConfig &config, QString *error, int *status);
+    bool changeChannel(const QString &id, const ChannelConfig &config, QString *error, int *status);
+    bool removeChannel(const QString &id, QString *error, int *status);
+
+private:
+    void setupRoutes();
+    void persist();
+    bool loadPersisted(QString *error);
+    QByteArray renderMetrics() const;
+    Channel *createChannel(const ChannelConfig &config);
+
+    ServerConfig m_config;
+    MetricsRegistry m_metrics;
+    http::Router *m_router = nullptr;
+    QMap<QString, Channel *> m_channels;
+    QStringList m_removedFromFile; ///< config-file channels removed through the API
+};
+
+} // namespace iptv::recast
