@@ -5,6 +5,8 @@
 #   scripts/run-demo.sh [--headless] [--port 8410] [--boxes 50]
 #
 # Runs, until Ctrl-C (or SIGTERM), which stops everything it started:
+#   - recast on http://127.0.0.1:8440: twelve live test-pattern channels (HLS and MPEG-TS) whose
+#     tvg-ids match the demo guide; its lineup (/lineup.m3u) is iptvnext's channel list;
 #   - iptvnext on http://127.0.0.1:8410 (guide file, JSON API, XMLTV export, /healthz, /metrics),
 #     announcing guide versions on ws://127.0.0.1:8411/events;
 #   - controlserver: boxes on ws://127.0.0.1:8420/box, operator API on http://127.0.0.1:8421,
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --headless) headless=1; shift ;;
     --port) port="$2"; shift 2 ;;
     --boxes) boxes="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run-demo: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -30,7 +32,7 @@ done
 scripts/setup-deps.sh
 BUILD_DIR=${BUILD_DIR:-build/dev}
 cmake --preset dev -B "$BUILD_DIR" >/dev/null
-targets=(iptvnext iptv-guide controlserver fleetsim)
+targets=(recast iptvnext iptv-guide controlserver fleetsim)
 [ "$headless" = 1 ] || targets+=(cerberus)
 cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target "${targets[@]}"
 
@@ -56,9 +58,16 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 0' INT TERM
 
+# recast first: iptvnext reads its lineup at start.
+"$BUILD_DIR/server/recast/recast" --config resources/demo/recast-demo.conf --data-dir "$demo/recast" &
+pids+=($!)
+until curl -sf http://127.0.0.1:8440/lineup.m3u >/dev/null 2>&1; do
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "run-demo: recast did not start" >&2; exit 1; }
+  sleep 0.2
+done
 "$BUILD_DIR/server/iptvnext/iptvnext" --config resources/config/iptvnext.conf \
   --data-dir "$demo/data" --port "$port" \
-  --xmltv "$demo/demo-guide.xml.gz" --lineup resources/demo/demo-lineup.m3u &
+  --xmltv "$demo/demo-guide.xml.gz" --lineup http://127.0.0.1:8440/lineup.m3u &
 pids+=($!)
 "$BUILD_DIR/server/controlserver/controlserver" --config resources/config/controlserver.conf \
   --data-dir "$demo/control" --auto-approve --admin-password-file "$demo/admin-password" &
@@ -77,6 +86,8 @@ fi
 
 cat <<INFO
 run-demo: running (Ctrl-C stops everything)
+  channels  http://127.0.0.1:8440/lineup.m3u    ffplay http://127.0.0.1:8440/live/ch001/index.m3u8
+                                                 ffplay http://127.0.0.1:8440/live/ch004.ts   (MPEG-TS, fast start)
   guide     http://127.0.0.1:$port            curl -s  http://127.0.0.1:$port/api/nownext
                                                  curl -s 'http://127.0.0.1:$port/api/search?q=news&limit=5'
   control   http://127.0.0.1:8421            account admin, password in $demo/admin-password
