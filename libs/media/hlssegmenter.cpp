@@ -34,8 +34,24 @@ bool HlsSegmenter::open(const SegmenterSettings &settings, const QList<const AVC
                                                       : int(std::lround(std::ceil(settings.segmentSeconds - 0.001)));
     m_playlist.setTargetDuration(m_targetDuration);
     m_playlist.setWindow(settings.window);
-    if (settings.partSeconds > 0)
+    if (settings.partSeconds > 0) {
         m_playlist.setLowLatency(settings.partSeconds);
+        // Whole frames per part, spread evenly over the segment, none longer than the target:
+        // 2 s segments of 25 fps with a 0.5 s target are five parts of 0.4 s, not four of 0.48
+        // and a 0.08 s stub.
+        m_partLength = settings.partSeconds;
+        if (settings.frameSeconds > 0) {
+            const double framesPerPart = std::floor(settings.partSeconds / settings.frameSeconds + 1e-6);
+            if (framesPerPart >= 1) {
+                const double longest = framesPerPart * settings.frameSeconds;
+                const double parts = std::ceil(settings.segmentSeconds / longest - 1e-6);
+                const double framesPerSegment = std::round(settings.segmentSeconds / settings.frameSeconds);
+                m_partLength = std::ceil(framesPerSegment / parts - 1e-6) * settings.frameSeconds;
+                if (m_partLength > settings.partSeconds + 1e-6)
+                    m_partLength = longest;
+            }
+        }
+    }
 
     // Sequence numbers continue from the last run; its segments are gone with its timeline.
     QString stateError;
@@ -140,7 +156,8 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
             ok = cutSegment(at, error) && ok;
             m_segmentStartUs = m_partStartUs = at;
             m_partIndependent = key;
-        } else if (m_settings.partSeconds > 0 && (at - m_partStartUs) / 1e6 >= m_settings.partSeconds - 0.02) {
+        } else if (m_settings.partSeconds > 0
+                   && (at - m_partStartUs) / 1e6 >= m_partLength - (m_settings.frameSeconds > 0 ? m_settings.frameSeconds / 2 : 0.02)) {
             ok = cutPart(at, error) && ok;
             m_partStartUs = at;
             m_partIndependent = key;

@@ -29,6 +29,7 @@ struct SegmenterSettings
     double partSeconds = 0;      ///< LL-HLS part target; 0 = no parts
     int keepAfterWindow = 6;     ///< segment files kept this many segments after they leave the list
     int maxSegmentSeconds = 0;   ///< EXT-X-TARGETDURATION; 0 = from segmentSeconds (and GOP)
+    double frameSeconds = 0;     ///< the video frame duration when constant (parts are cut evenly)
 };
 
 class HlsSegmenter
@@ -107,6 +108,7 @@ private:
     qint64 m_lastDtsUs = AV_NOPTS_VALUE;
     qint64 m_lastEndUs = AV_NOPTS_VALUE;
     int m_partIndex = 0;
+    double m_partLength = 0;             ///< where parts are cut (at most partSeconds)
     bool m_discontinuityPending = false;
     bool m_failedSegment = false;
     qint64 m_anchorUs = 0;

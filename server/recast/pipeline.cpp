@@ -237,6 +237,7 @@ struct Pipeline::Impl
         s.segmentSeconds = cfg.segmentSeconds;
         s.window = cfg.window;
         s.partSeconds = cfg.partSeconds;
+        s.frameSeconds = cfg.passthrough ? 0 : 1.0 / cfg.fps;
         // Pass-through cuts at the source's keyframes: its segments may run longer.
         s.maxSegmentSeconds = cfg.passthrough ? int(std::ceil(cfg.segmentSeconds)) + 4 : int(std::ceil(cfg.segmentSeconds - 0.001));
         auto seg = std::make_unique<HlsSegmenter>();

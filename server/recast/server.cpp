@@ -470,14 +470,38 @@ void RecastServer::setupRoutes()
             return respond(Reply::error(ApiError::notFound(
                 QStringLiteral("channel \"%1\" has no rendition \"%2\"").arg(c->config().id, ctx.params[1]))));
         const QString file = ctx.params[2];
-        static const QRegularExpression segmentName(QStringLiteral(R"(^seg-\d+(\.\d+)?\.ts$)"));
-        if (segmentName.match(file).hasMatch()) {
+        static const QRegularExpression segmentName(QStringLiteral(R"(^seg-(\d+)(\.\d+)?\.ts$)"));
+        if (const auto m = segmentName.match(file); m.hasMatch()) {
             const QString path = QDir(c->folder()).filePath(ctx.params[1] + u'/' + file);
-            if (!QFile::exists(path))
+            auto segmentReply = [path]() {
+                Reply reply{200, {}, kTsType, {}, path, {}};
+                reply.addHeader("Cache-Control", "max-age=60");
+                return reply;
+            };
+            if (QFile::exists(path))
+                return respond(segmentReply());
+            // A part or segment still being made (LL-HLS EXT-X-PRELOAD-HINT names it before it
+            // exists): held until it is written, as rfc8216bis 6.2.6 asks of preload hints.
+            const qint64 sequence = m.captured(1).toLongLong();
+            if (sequence < c->nextSequence(rendition) || sequence > c->nextSequence(rendition) + 1)
                 return respond(Reply::error(ApiError::notFound(QStringLiteral("segment %1 is not (or no longer) there").arg(file))));
-            Reply reply{200, {}, kTsType, {}, path, {}};
-            reply.addHeader("Cache-Control", "max-age=60");
-            return respond(reply);
+            auto *timer = new QTimer(this);
+            timer->setSingleShot(true);
+            auto connection = std::make_shared<QMetaObject::Connection>();
+            auto finish = [=](bool found) {
+                QObject::disconnect(*connection);
+                timer->stop();
+                timer->deleteLater();
+                respond(found ? segmentReply()
+                              : Reply::error(ApiError::notFound(QStringLiteral("segment %1 was not made in time").arg(file))));
+            };
+            *connection = connect(c, &Channel::playlistChanged, this, [=](int changed) {
+                if (changed == rendition && QFile::exists(path))
+                    finish(true);
+            });
+            connect(timer, &QTimer::timeout, this, [=] { finish(false); });
+            timer->start(int(3 * 1000 * c->config().segmentSeconds) + 1000);
+            return;
         }
         if (file != QLatin1String("index.m3u8"))
             return respond(Reply::error(ApiError::notFound(QStringLiteral("no resource %1").arg(ctx.request.url().path()))));
