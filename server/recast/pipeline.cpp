@@ -465,8 +465,15 @@ struct Pipeline::Impl
         const qint64 ptsUs = av_rescale_q(pts, st->time_base, kMicroseconds);
         const qint64 dtsUs = av_rescale_q(dts, st->time_base, kMicroseconds);
         if (s.offsetUs == AV_NOPTS_VALUE) {
-            // The first packet of this input lands right after what was output last.
-            s.offsetUs = (timelineEndUs == 0 && lastVideoOutUs == AV_NOPTS_VALUE ? 0 : timelineEndUs) - dtsUs;
+            // The first packet of this input lands right after what was output last; the very
+            // first packet of the channel is timeline 0, now on the wall clock.
+            const bool first = timelineEndUs == 0 && lastVideoOutUs == AV_NOPTS_VALUE;
+            if (first) {
+                anchorWallUs = wallUs();
+                for (auto &seg : segmenters)
+                    seg->setTimelineAnchor(anchorWallUs);
+            }
+            s.offsetUs = (first ? 0 : timelineEndUs) - dtsUs;
         }
         p->pts = ptsUs + s.offsetUs;
         p->dts = dtsUs + s.offsetUs;
@@ -685,10 +692,7 @@ struct Pipeline::Impl
         if (!openOk) {
             ++failuresInARow;
             nextAttemptMs = steadyMs() + backoff.next();
-            setState(state == ChannelState::Starting && cfg.passthrough ? ChannelState::Starting : ChannelState::Reconnecting,
-                     openError.toString());
-            if (state != ChannelState::Starting)
-                ; // reason already set
+            setState(ChannelState::Reconnecting, openError.toString());
             return;
         }
         adopt(source, std::move(input), false);
