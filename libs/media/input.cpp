@@ -292,9 +292,4 @@ bool MediaInput::rewind(MediaError *error)
     return true;
 }
 
-qint64 MediaInput::bytesRead() const
-{
-    return m_ctx && m_ctx->pb ? avio_tell(m_ctx->pb) : 0;
-}
-
 } // namespace iptv::media

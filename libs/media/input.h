@@ -79,7 +79,6 @@ public:
     int videoStream() const { return m_video; }
     int audioStream() const { return m_audio; }
     const InputSpec &spec() const { return m_spec; }
-    qint64 bytesRead() const;
 
 private:
     static int interruptCallback(void *opaque);

@@ -118,8 +118,7 @@ struct Pipeline::Impl
     qint64 busyUs = 0;
     qint64 mediaStartUs = AV_NOPTS_VALUE;
     qint64 rateWindowStartMs = 0;
-    qint64 rateWindowBytes = 0;
-    qint64 lastBytesRead = 0;
+    qint64 rateWindowBytes = 0; ///< source packet bytes since the last rate update
     quint64 rateWindowFrames = 0;
 
     Impl(ChannelConfig c, QString d, Callbacks callbacks) : cfg(std::move(c)), dir(std::move(d)), cb(std::move(callbacks)) {}
@@ -623,15 +622,9 @@ struct Pipeline::Impl
         const qint64 elapsed = now - rateWindowStartMs;
         if (elapsed < 2000)
             return;
-        qint64 bytes = 0;
-        {
-            std::lock_guard lock(inputsMutex);
-            if (source && source->input) {
-                const qint64 read = source->input->bytesRead();
-                bytes = read >= lastBytesRead ? read - lastBytesRead : read;
-                lastBytesRead = read;
-            }
-        }
+        // The source's packets: what every kind of source has (an HLS or RTSP source has no
+        // single byte stream to count).
+        const qint64 bytes = std::exchange(rateWindowBytes, 0);
         QMutexLocker lock(&statsMutex);
         stats.inputKbps = bytes * 8.0 / elapsed;
         stats.outputFps = rateWindowFrames * 1000.0 / elapsed;
@@ -659,7 +652,6 @@ struct Pipeline::Impl
             std::lock_guard lock(inputsMutex);
             source.reset();
         }
-        lastBytesRead = 0;
         ++failuresInARow;
         {
             QMutexLocker lock(&statsMutex);
@@ -774,6 +766,8 @@ struct Pipeline::Impl
                 sourceLost(error.toString());
                 continue;
             }
+            if (!active->slate)
+                rateWindowBytes += packet->size;
             process(*active, packet.get());
             updateRates();
             reviewHealth();
