@@ -1,0 +1,17 @@
+#pragma once
+
+// What QML knows of the program around it: simulator or box, and the version.
+
+#include <QObject>
+#include <QString>
+
+class Shell : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(bool simulator MEMBER simulator CONSTANT)
+    Q_PROPERTY(QString version MEMBER version CONSTANT)
+public:
+    using QObject::QObject;
+    bool simulator = false;
+    QString version;
+};

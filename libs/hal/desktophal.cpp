@@ -1,0 +1,10 @@
+#include "desktophal.h"
+
+namespace iptv::hal {
+
+DesktopHal::DesktopHal(QObject *parent) : Hal(parent), m_player(new MediaPlayer(this))
+{
+    m_player->setAudio(volume(), isMuted());
+}
+
+} // namespace iptv::hal

@@ -1,0 +1,72 @@
+#include "hal.h"
+
+namespace iptv::hal {
+
+void Player::setSource(const QUrl &url)
+{
+    if (url == m_source)
+        return;
+    m_source = url;
+    Q_EMIT sourceChanged(url);
+}
+
+void Player::setState(State state)
+{
+    if (state != State::Failed)
+        m_error.clear();
+    if (state == m_state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+}
+
+void Player::fail(const QString &message)
+{
+    m_error = message;
+    const bool changed = m_state != State::Failed;
+    m_state = State::Failed;
+    if (changed)
+        Q_EMIT stateChanged(m_state);
+    Q_EMIT errorOccurred(message);
+}
+
+void Hal::setVolume(int volume)
+{
+    volume = qBound(0, volume, 100);
+    if (volume == m_volume)
+        return;
+    m_volume = volume;
+    applyVolume(m_volume, m_muted);
+    Q_EMIT volumeChanged(volume);
+}
+
+void Hal::setMuted(bool muted)
+{
+    if (muted == m_muted)
+        return;
+    m_muted = muted;
+    applyVolume(m_volume, m_muted);
+    Q_EMIT mutedChanged(muted);
+}
+
+void Hal::setStandby(bool standby)
+{
+    if (standby == m_standby)
+        return;
+    m_standby = standby;
+    if (standby)
+        player()->stop();
+    applyStandby(standby);
+    Q_EMIT standbyChanged(standby);
+}
+
+void Hal::setFrontPanelText(const QString &text)
+{
+    if (text == m_frontPanel)
+        return;
+    m_frontPanel = text;
+    applyFrontPanel(text);
+    Q_EMIT frontPanelTextChanged(text);
+}
+
+} // namespace iptv::hal

@@ -1,0 +1,109 @@
+#pragma once
+
+// The manufacturer's API as Hubris sees it: a video player, volume and mute, standby, a front
+// panel. The base classes own the state and the signals; an implementation (DesktopHal for the
+// simulator, LinuxBoxHal for a box) only does the hardware part in the apply*() hooks, so every
+// implementation behaves the same towards the UI.
+
+#include <QObject>
+#include <QString>
+#include <QUrl>
+
+QT_BEGIN_NAMESPACE
+class QVideoSink;
+QT_END_NAMESPACE
+
+namespace iptv::hal {
+
+/// Plays one live stream at a time into a video sink.
+class Player : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(State state READ state NOTIFY stateChanged)
+    Q_PROPERTY(QString errorString READ errorString NOTIFY stateChanged)
+    Q_PROPERTY(QUrl source READ source NOTIFY sourceChanged)
+public:
+    enum class State { Stopped, Opening, Playing, Failed };
+    Q_ENUM(State)
+
+    using QObject::QObject;
+
+    /// Starts `url` at once (a zap: the previous stream stops).
+    virtual void play(const QUrl &url) = 0;
+    virtual void stop() = 0;
+    /// Where frames go (the QML VideoOutput's sink); null detaches.
+    Q_INVOKABLE virtual void setVideoSink(QVideoSink *sink) = 0;
+
+    State state() const { return m_state; }
+    QString errorString() const { return m_error; }
+    QUrl source() const { return m_source; }
+
+Q_SIGNALS:
+    void stateChanged(iptv::hal::Player::State state);
+    void sourceChanged(const QUrl &source);
+    /// The first frame of the current source is shown, `elapsedMs` after play().
+    void firstFrame(qint64 elapsedMs);
+    void errorOccurred(const QString &message);
+
+protected:
+    void setSource(const QUrl &url);
+    void setState(State state);
+    void fail(const QString &message);
+
+private:
+    State m_state = State::Stopped;
+    QString m_error;
+    QUrl m_source;
+};
+
+class Hal : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(int volume READ volume WRITE setVolume NOTIFY volumeChanged)
+    Q_PROPERTY(bool muted READ isMuted WRITE setMuted NOTIFY mutedChanged)
+    Q_PROPERTY(bool standby READ isStandby WRITE setStandby NOTIFY standbyChanged)
+    Q_PROPERTY(QString frontPanelText READ frontPanelText WRITE setFrontPanelText NOTIFY frontPanelTextChanged)
+    Q_PROPERTY(QString model READ model CONSTANT)
+    Q_PROPERTY(iptv::hal::Player *player READ player CONSTANT)
+public:
+    using QObject::QObject;
+
+    virtual Player *player() = 0;
+    /// "desktop simulator", "linux box (…)": for the about screen and telemetry.
+    virtual QString model() const = 0;
+
+    int volume() const { return m_volume; }
+    bool isMuted() const { return m_muted; }
+    bool isStandby() const { return m_standby; }
+    QString frontPanelText() const { return m_frontPanel; }
+
+public Q_SLOTS:
+    /// 0 to 100, clamped.
+    void setVolume(int volume);
+    void changeVolume(int delta) { setVolume(m_volume + delta); }
+    void setMuted(bool muted);
+    void toggleMute() { setMuted(!m_muted); }
+    /// Standby stops the video and blanks the screen; waking restores neither by itself (the UI
+    /// tunes again).
+    void setStandby(bool standby);
+    void setFrontPanelText(const QString &text);
+
+Q_SIGNALS:
+    void volumeChanged(int volume);
+    void mutedChanged(bool muted);
+    void standbyChanged(bool standby);
+    void frontPanelTextChanged(const QString &text);
+
+protected:
+    virtual void applyVolume(int volume, bool muted) = 0;
+    virtual void applyStandby(bool standby) = 0;
+    virtual void applyFrontPanel(const QString &text) = 0;
+
+private:
+    int m_volume = 50;
+    bool m_muted = false;
+    bool m_standby = false;
+    QString m_frontPanel;
+};
+
+} // namespace iptv::hal

@@ -1,0 +1,49 @@
+#pragma once
+
+// The player on Qt Multimedia (its FFmpeg backend): one QMediaPlayer reused for every zap, the
+// first frame detected on the video sink, a stream that shows no picture in time reported as
+// failed with the reason.
+
+#include "hal.h"
+
+#include <QElapsedTimer>
+#include <QPointer>
+#include <QTimer>
+
+QT_BEGIN_NAMESPACE
+class QAudioOutput;
+class QMediaPlayer;
+class QVideoSink;
+QT_END_NAMESPACE
+
+namespace iptv::hal {
+
+class MediaPlayer : public Player
+{
+    Q_OBJECT
+public:
+    explicit MediaPlayer(QObject *parent = nullptr);
+    ~MediaPlayer() override;
+
+    void play(const QUrl &url) override;
+    void stop() override;
+    void setVideoSink(QVideoSink *sink) override;
+
+    void setAudio(int volume, bool muted);
+    /// A stream that shows no picture this long after play() has failed (default 8 s).
+    void setPictureTimeout(int ms) { m_watchdog.setInterval(ms); }
+
+private:
+    void onFrame();
+
+    QMediaPlayer *m_player;
+    QAudioOutput *m_audio;
+    QVideoSink *m_ownSink;          ///< frames go here when no view is attached (headless)
+    QPointer<QVideoSink> m_sink;
+    QMetaObject::Connection m_frameConnection;
+    QElapsedTimer m_sincePlay;
+    bool m_waitingForFrame = false;
+    QTimer m_watchdog;
+};
+
+} // namespace iptv::hal

@@ -1,0 +1,120 @@
+#include "zapper.h"
+
+#include <QLoggingCategory>
+
+Q_LOGGING_CATEGORY(lcZapper, "iptv.hubris.zapper", QtInfoMsg)
+
+namespace iptv::hubris {
+
+Zapper::Zapper(ChannelListModel *channels, hal::Player *player, QObject *parent)
+    : QObject(parent), m_channels(channels), m_player(player)
+{
+    m_digitTimer.setSingleShot(true);
+    m_digitTimer.setInterval(1500);
+    connect(&m_digitTimer, &QTimer::timeout, this, &Zapper::commitDigits);
+    connect(player, &hal::Player::firstFrame, this, [this](qint64) {
+        if (!m_measuring)
+            return;
+        m_measuring = false;
+        m_lastZapMs = m_sinceKey.elapsed();
+        m_zapTimes.append(m_lastZapMs);
+        if (m_zapTimes.size() > 100)
+            m_zapTimes.removeFirst();
+        qCDebug(lcZapper) << "zap in" << m_lastZapMs << "ms";
+        Q_EMIT zapMeasured(m_lastZapMs);
+    });
+    connect(player, &hal::Player::errorOccurred, this, [this](const QString &message) {
+        m_measuring = false;
+        Q_EMIT playbackFailed(message);
+    });
+    // A new guide may reorder the lineup: stay on the same channel id.
+    connect(channels, &QAbstractItemModel::modelReset, this, [this] {
+        if (m_current >= m_channels->rowCount())
+            m_current = m_channels->rowCount() > 0 ? 0 : -1;
+        if (m_previous >= m_channels->rowCount())
+            m_previous = -1;
+        Q_EMIT currentChanged();
+    });
+}
+
+void Zapper::tune(int row)
+{
+    if (row < 0 || row >= m_channels->rowCount())
+        return;
+    m_sinceKey.start();
+    m_measuring = true;
+    if (row != m_current) {
+        m_previous = m_current;
+        m_current = row;
+        Q_EMIT currentChanged();
+    }
+    const QString stream = m_channels->data(m_channels->index(row), ChannelListModel::StreamRole).toString();
+    if (stream.isEmpty()) {
+        m_measuring = false;
+        m_player->stop();
+        Q_EMIT playbackFailed(tr("%1 has no stream in the lineup")
+                                  .arg(m_channels->data(m_channels->index(row), ChannelListModel::NameRole).toString()));
+        return;
+    }
+    m_player->play(QUrl(stream));
+}
+
+void Zapper::retune()
+{
+    if (m_current >= 0)
+        tune(m_current);
+}
+
+void Zapper::channelUp()
+{
+    const int n = m_channels->rowCount();
+    if (n > 0)
+        tune(m_current < 0 ? 0 : (m_current + 1) % n);
+}
+
+void Zapper::channelDown()
+{
+    const int n = m_channels->rowCount();
+    if (n > 0)
+        tune(m_current <= 0 ? n - 1 : m_current - 1);
+}
+
+void Zapper::previousChannel()
+{
+    if (m_previous >= 0)
+        tune(m_previous);
+}
+
+void Zapper::digit(int d)
+{
+    if (d < 0 || d > 9)
+        return;
+    if (m_digits.size() >= 5)
+        m_digits.clear();
+    m_digits += QChar(u'0' + d);
+    Q_EMIT digitsChanged();
+    // No longer number can follow: tune now instead of waiting for the timeout.
+    if (!m_channels->numberMayContinue(m_digits.toInt())) {
+        commitDigits();
+        return;
+    }
+    m_digitTimer.start();
+}
+
+void Zapper::commitDigits()
+{
+    m_digitTimer.stop();
+    if (m_digits.isEmpty())
+        return;
+    const int number = m_digits.toInt();
+    m_digits.clear();
+    Q_EMIT digitsChanged();
+    const int row = m_channels->rowOfNumber(number);
+    if (row < 0) {
+        Q_EMIT noSuchChannel(number);
+        return;
+    }
+    tune(row);
+}
+
+} // namespace iptv::hubris

@@ -1,0 +1,73 @@
+#pragma once
+
+// Changing channels: up/down through the lineup, the previous-channel key, digits with a timeout
+// (tuned at once when no longer number can follow), and the zap time from the key to the first
+// new frame, measured for the screen and for telemetry.
+
+#include "channellistmodel.h"
+
+#include <hal/hal.h>
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QTimer>
+
+namespace iptv::hubris {
+
+class Zapper : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(int current READ current NOTIFY currentChanged)
+    Q_PROPERTY(int previous READ previous NOTIFY currentChanged)
+    Q_PROPERTY(QString digits READ digits NOTIFY digitsChanged)
+    Q_PROPERTY(qint64 lastZapMs READ lastZapMs NOTIFY zapMeasured)
+public:
+    Zapper(ChannelListModel *channels, hal::Player *player, QObject *parent = nullptr);
+
+    int current() const { return m_current; }
+    int previous() const { return m_previous; }
+    QString digits() const { return m_digits; }
+    qint64 lastZapMs() const { return m_lastZapMs; }
+    /// Zap times measured so far (ms), oldest first, at most 100.
+    QList<qint64> zapTimes() const { return m_zapTimes; }
+
+    /// How long digits wait for the next one (default 1500 ms).
+    void setDigitTimeout(int ms) { m_digitTimer.setInterval(ms); }
+
+public Q_SLOTS:
+    /// Tunes the channel in model row `row` (out of range: nothing).
+    void tune(int row);
+    void channelUp();
+    void channelDown();
+    /// The previous-channel key: back to the channel before this one.
+    void previousChannel();
+    /// A digit key 0-9.
+    void digit(int d);
+    /// Tunes what the digits say now (OK while typing).
+    void commitDigits();
+    /// Tunes the current channel again (after standby or a failure).
+    void retune();
+
+Q_SIGNALS:
+    void currentChanged();
+    void digitsChanged();
+    /// Key to first frame of the new channel, in ms.
+    void zapMeasured(qint64 ms);
+    /// Digits named no channel.
+    void noSuchChannel(int number);
+    void playbackFailed(const QString &message);
+
+private:
+    ChannelListModel *m_channels;
+    hal::Player *m_player;
+    int m_current = -1;
+    int m_previous = -1;
+    QString m_digits;
+    QTimer m_digitTimer;
+    QElapsedTimer m_sinceKey;
+    bool m_measuring = false;
+    qint64 m_lastZapMs = -1;
+    QList<qint64> m_zapTimes;
+};
+
+} // namespace iptv::hubris

@@ -1,0 +1,108 @@
+import QtQuick
+import Hubris.Native
+
+// The channel list over the video: numbers, names, what is on now; OK tunes, yellow marks a
+// favourite, green shows favourites only.
+Rectangle {
+    id: panel
+    signal closed()
+    property bool favouritesOnly: false
+
+    function open() {
+        list.currentIndex = Math.max(0, Zapper.current)
+        list.positionViewAtIndex(list.currentIndex, ListView.Center)
+    }
+    function move(step) {
+        if (list.count === 0) return
+        let i = list.currentIndex
+        for (let n = 0; n < list.count; ++n) {
+            i = (i + step + list.count) % list.count
+            if (!favouritesOnly || Channels.get(i).favourite) break
+        }
+        list.currentIndex = i
+    }
+    function handle(action) {
+        switch (action) {
+        case RemoteKeys.Up: move(-1); return true
+        case RemoteKeys.Down: move(1); return true
+        case RemoteKeys.ChannelUp: case RemoteKeys.Left: list.currentIndex = Math.max(0, list.currentIndex - 8); return true
+        case RemoteKeys.ChannelDown: case RemoteKeys.Right: list.currentIndex = Math.min(list.count - 1, list.currentIndex + 8); return true
+        case RemoteKeys.Ok: Zapper.tune(list.currentIndex); panel.closed(); return true
+        case RemoteKeys.Yellow: Channels.toggleFavourite(list.currentIndex); return true
+        case RemoteKeys.Green: favouritesOnly = !favouritesOnly; return true
+        case RemoteKeys.Back: panel.closed(); return true
+        }
+        const d = Remote.digitOf(action)
+        if (d >= 0) { Zapper.digit(d); panel.closed(); return true }
+        return false
+    }
+
+    width: 520
+    anchors.top: parent.top; anchors.bottom: parent.bottom; anchors.left: parent.left
+    anchors.margins: Theme.margin
+    radius: 10
+    color: Theme.panel
+
+    Text {
+        id: heading
+        x: 20; y: 14
+        text: panel.favouritesOnly ? qsTr("Favourites") : qsTr("Channels")
+        color: Theme.text
+        font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
+    }
+    ListView {
+        id: list
+        anchors.top: heading.bottom; anchors.topMargin: 10
+        anchors.left: parent.left; anchors.right: parent.right; anchors.bottom: hint.top
+        anchors.margins: 10
+        clip: true
+        model: Channels
+        highlightMoveDuration: 80
+        cacheBuffer: 400
+        delegate: Rectangle {
+            required property int index
+            required property int number
+            required property string name
+            required property string nowTitle
+            required property bool favourite
+            readonly property bool dimmed: panel.favouritesOnly && !favourite
+            width: ListView.view.width
+            height: dimmed ? 0 : 62
+            visible: !dimmed
+            radius: 6
+            color: ListView.isCurrentItem ? Theme.cellNow : "transparent"
+            border.color: ListView.isCurrentItem ? Theme.focus : "transparent"
+            border.width: Theme.focusWidth
+            Text {
+                x: 14; anchors.verticalCenter: parent.verticalCenter
+                width: 60
+                text: number
+                color: Theme.accent
+                font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true
+            }
+            Column {
+                x: 84; anchors.verticalCenter: parent.verticalCenter
+                width: parent.width - 100
+                Text {
+                    width: parent.width; elide: Text.ElideRight
+                    text: (favourite ? "★ " : "") + name
+                    color: Theme.text
+                    font.family: Theme.family; font.pixelSize: Theme.fontNormal
+                }
+                Text {
+                    width: parent.width; elide: Text.ElideRight
+                    text: nowTitle
+                    color: Theme.dimText
+                    font.family: Theme.family; font.pixelSize: Theme.fontSmall
+                }
+            }
+        }
+    }
+    Text {
+        id: hint
+        anchors.bottom: parent.bottom; anchors.bottomMargin: 12; x: 20
+        text: qsTr("OK watch   ● yellow favourite   ● green favourites only")
+        color: Theme.dimText
+        font.family: Theme.family; font.pixelSize: 16
+    }
+}

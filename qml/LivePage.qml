@@ -1,0 +1,65 @@
+import QtQuick
+import Hubris.Native
+
+// Live TV: the info banner, digits being typed, and the state of the stream over the video.
+Item {
+    id: live
+    signal openChannels()
+    signal openGuide()
+
+    function handle(action) {
+        const d = Remote.digitOf(action)
+        if (d >= 0) { Zapper.digit(d); return true }
+        switch (action) {
+        case RemoteKeys.Up: case RemoteKeys.ChannelUp: Zapper.channelUp(); return true
+        case RemoteKeys.Down: case RemoteKeys.ChannelDown: Zapper.channelDown(); return true
+        case RemoteKeys.PreviousChannel: Zapper.previousChannel(); return true
+        case RemoteKeys.Info: banner.opacity > 0 ? banner.opacity = 0 : banner.show(); return true
+        case RemoteKeys.Ok:
+            if (Zapper.digits.length > 0) { Zapper.commitDigits(); return true }
+            live.openChannels(); return true
+        case RemoteKeys.Guide: live.openGuide(); return true
+        case RemoteKeys.Back: banner.opacity = 0; return true
+        }
+        return false
+    }
+
+    InfoBanner { id: banner }
+
+    Rectangle {
+        visible: Zapper.digits.length > 0
+        anchors.top: parent.top; anchors.right: parent.right; anchors.margins: Theme.margin
+        width: 160; height: 90; radius: 10
+        color: Theme.panel
+        Text {
+            anchors.centerIn: parent
+            text: Zapper.digits + (Zapper.digits.length < 3 ? "-" : "")
+            color: Theme.text
+            font.family: Theme.family; font.pixelSize: Theme.fontHuge; font.bold: true
+        }
+    }
+
+    // What the viewer sees while a stream opens or after it failed: never a frozen black screen.
+    Column {
+        anchors.centerIn: parent
+        spacing: 12
+        visible: Hal.player.state !== Player.Playing && Zapper.current >= 0
+        Text {
+            anchors.horizontalCenter: parent.horizontalCenter
+            text: Hal.player.state === Player.Failed ? qsTr("This channel is not available")
+                                                     : Hal.player.state === Player.Opening ? qsTr("Tuning…") : ""
+            color: Theme.text
+            font.family: Theme.family; font.pixelSize: Theme.fontLarge
+        }
+        Text {
+            anchors.horizontalCenter: parent.horizontalCenter
+            width: Math.min(implicitWidth, live.width - 2 * Theme.margin)
+            wrapMode: Text.Wrap
+            horizontalAlignment: Text.AlignHCenter
+            visible: Hal.player.state === Player.Failed
+            text: Hal.player.errorString + "\n" + qsTr("Press OK for the channel list")
+            color: Theme.dimText
+            font.family: Theme.family; font.pixelSize: Theme.fontSmall
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import QtQuick
+import QtQuick.Window
+import QtMultimedia
+import Hubris.Native
+
+// Hubris: the video underneath, one page on top of it at a time, and one key handler that turns
+// every key into an action for the page in front, so focus can never be lost.
+Window {
+    id: window
+    width: simulator ? 1280 + 260 : 1280
+    height: 720
+    visible: true
+    color: "black"
+    title: qsTr("Hubris")
+
+    property bool simulator: Shell.simulator
+    property string page: "live"    // live, channels, guide, details
+    property string returnTo: "live"
+
+    function show(name) {
+        page = name
+        if (name === "channels") channels.open()
+        else if (name === "guide") guide.open()
+        keys.forceActiveFocus()
+    }
+    function dispatch(action) {
+        // Keys every page shares.
+        switch (action) {
+        case RemoteKeys.Power:
+            Hal.standby = !Hal.standby
+            if (!Hal.standby) Zapper.retune()
+            return true
+        case RemoteKeys.VolumeUp: Hal.changeVolume(5); volume.show(); return true
+        case RemoteKeys.VolumeDown: Hal.changeVolume(-5); volume.show(); return true
+        case RemoteKeys.Mute: Hal.toggleMute(); volume.show(); return true
+        case RemoteKeys.Blue: Theme.highContrast = !Theme.highContrast; return true
+        }
+        if (Hal.standby) return true
+        switch (page) {
+        case "live": return live.handle(action)
+        case "channels": return channels.handle(action)
+        case "guide": return guide.handle(action)
+        case "details": return details.handle(action)
+        }
+        return false
+    }
+
+    Item {
+        id: screen
+        width: 1280; height: 720
+        clip: true
+
+        VideoOutput {
+            id: video
+            anchors.fill: parent
+            fillMode: VideoOutput.PreserveAspectFit
+            Component.onCompleted: Hal.player.setVideoSink(video.videoSink)
+        }
+
+        LivePage {
+            id: live
+            anchors.fill: parent
+            visible: window.page === "live" || window.page === "channels"
+            onOpenChannels: window.show("channels")
+            onOpenGuide: window.show("guide")
+        }
+        ChannelList {
+            id: channels
+            visible: window.page === "channels"
+            onClosed: window.show("live")
+        }
+        GuidePage {
+            id: guide
+            anchors.fill: parent
+            visible: window.page === "guide"
+            onClosed: window.show("live")
+            onOpenDetails: (airing) => { details.show(airing); window.show("details") }
+        }
+        DetailsPage {
+            id: details
+            anchors.fill: parent
+            visible: window.page === "details"
+            onClosed: window.show("guide")
+            onWatch: window.show("live")
+        }
+
+        // Volume OSD
+        Rectangle {
+            id: volume
+            function show() { opacity = 1; hideVolume.restart() }
+            anchors.right: parent.right; anchors.top: parent.top; anchors.margins: Theme.margin
+            width: 260; height: 64; radius: 10
+            color: Theme.panel
+            opacity: 0; visible: opacity > 0
+            Behavior on opacity { NumberAnimation { duration: 120 } }
+            Timer { id: hideVolume; interval: 2000; onTriggered: volume.opacity = 0 }
+            Text {
+                x: 16; anchors.verticalCenter: parent.verticalCenter
+                text: Hal.muted ? qsTr("Muted") : qsTr("Volume %1").arg(Hal.volume)
+                color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
+            }
+        }
+
+        // Offline and guide state: said on screen, the box keeps working with what it has.
+        Rectangle {
+            visible: GuideStore.offline || !GuideStore.loaded
+            anchors.left: parent.left; anchors.top: parent.top; anchors.margins: Theme.margin
+            width: offlineText.implicitWidth + 32; height: 44; radius: 8
+            color: Theme.panel
+            Text {
+                id: offlineText
+                anchors.centerIn: parent
+                text: GuideStore.loaded ? qsTr("Offline") : GuideStore.status
+                color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall
+            }
+        }
+
+        Rectangle { // standby
+            anchors.fill: parent
+            color: "black"
+            visible: Hal.standby
+            Text { anchors.centerIn: parent; text: qsTr("Standby"); color: "#333"; font.pixelSize: Theme.fontLarge }
+        }
+
+        Toast { id: toast }
+        Connections {
+            target: Zapper
+            function onNoSuchChannel(number) { toast.show(qsTr("No channel %1").arg(number), true) }
+            function onPlaybackFailed(message) { toast.show(message, true) }
+        }
+        Connections {
+            target: GuideStore
+            function onRefreshFailed(reason) { toast.show(reason, true) }
+        }
+    }
+
+    Item {
+        id: keys
+        anchors.fill: parent
+        focus: true
+        Keys.onPressed: (event) => {
+            const action = Remote.action(event.key, event.modifiers)
+            if (action !== RemoteKeys.None)
+                event.accepted = window.dispatch(action)
+        }
+    }
+
+    SimulatorRemote {
+        visible: window.simulator
+        x: 1280 + 20; y: 20
+        height: 680
+        onPressed: (action) => window.dispatch(action)
+    }
+}
