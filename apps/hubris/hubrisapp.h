@@ -1,0 +1,64 @@
+#pragma once
+
+// The box app's native side, built once by main.cpp and by the GUI test: the HAL, the guide store,
+// the models and the zapper, registered as singletons of QML module Hubris.Native, and the engine
+// that loads the Hubris QML module.
+
+#include "shell.h"
+
+#include <hal/hal.h>
+#include <hubris/channellistmodel.h>
+#include <hubris/guidegrid.h>
+#include <hubris/guidestore.h>
+#include <hubris/remotekeys.h>
+#include <hubris/zapper.h>
+
+#include <QObject>
+#include <QUrl>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QQmlApplicationEngine;
+class QQuickWindow;
+QT_END_NAMESPACE
+
+struct HubrisOptions
+{
+    bool simulator = false;
+    bool linuxBox = false;       ///< the Linux box HAL instead of the desktop one
+    QString dataDir;             ///< guide cache and settings
+    QString guideFile;           ///< open this guide instead of downloading
+    QUrl guideServer = QUrl(QStringLiteral("http://127.0.0.1:8410"));
+    int startChannel = 0;        ///< lineup number tuned first; 0 = the first channel
+    qint64 fixedNow = 0;         ///< pinned guide clock (UTC seconds); 0 = real time
+};
+
+class HubrisApp : public QObject
+{
+    Q_OBJECT
+public:
+    explicit HubrisApp(HubrisOptions options, QObject *parent = nullptr);
+    ~HubrisApp() override;
+
+    /// Registers the native singletons (once per process), loads the QML, starts the guide.
+    /// False when the QML cannot be loaded.
+    bool start();
+
+    QQuickWindow *window() const;
+    iptv::hal::Hal *hal() const { return m_hal.get(); }
+    iptv::hubris::GuideStore *store() const { return m_store.get(); }
+    iptv::hubris::ChannelListModel *channels() const { return m_channels.get(); }
+    iptv::hubris::Zapper *zapper() const { return m_zapper.get(); }
+
+private:
+    HubrisOptions m_options;
+    std::unique_ptr<iptv::hal::Hal> m_hal;
+    std::unique_ptr<iptv::hubris::GuideStore> m_store;
+    std::unique_ptr<iptv::hubris::ChannelListModel> m_channels;
+    std::unique_ptr<iptv::hubris::GuideGrid> m_grid;
+    std::unique_ptr<iptv::hubris::Zapper> m_zapper;
+    std::unique_ptr<iptv::hubris::RemoteKeys> m_remote;
+    std::unique_ptr<Shell> m_shell;
+    std::unique_ptr<QQmlApplicationEngine> m_engine;
+};
