@@ -1,6 +1,6 @@
 #include "boxgateway.h"
 
-#include "config.h"
+#include "domain/config.h"
 #include "controlserver.h"
 #include "fleet.h"
 

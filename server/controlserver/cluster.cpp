@@ -4,7 +4,7 @@
 #include "fleet.h"
 #include "fleetbus.h"
 #include "redisfleetbus.h"
-#include "store.h"
+#include "store/store.h"
 
 #include <core/configfile.h>
 

@@ -4,7 +4,7 @@
 // expire, counts by state for /metrics. The store holds every command; this holds only the live
 // ones, with the arguments of a batch shared (one QByteArray for a command sent to 19,000 boxes).
 
-#include "store.h"
+#include "store/store.h"
 
 #include <protocol/message.h>
 

@@ -1,7 +1,7 @@
 #include "controlserver.h"
 
 #include "boxgateway.h"
-#include "credentials.h"
+#include "domain/credentials.h"
 #include "fleetbus.h"
 #include "httpapi.h"
 #include "liveupdates.h"
@@ -52,15 +52,6 @@ QJsonValue cborToJson(const QByteArray &cbor)
 }
 
 } // namespace
-
-qint64 ControlServer::parseBoxId(QStringView text)
-{
-    if (text.startsWith(u"b-"))
-        text = text.mid(2);
-    bool ok = false;
-    const qint64 id = text.toLongLong(&ok);
-    return ok && id > 0 ? id : 0;
-}
 
 ControlServer::ControlServer(ControlConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config))
@@ -381,7 +372,7 @@ void ControlServer::handleHello(BoxSession *s, const Message &m)
             // The box and its audit entry in one commit: a fleet's first power-on is thousands of these.
             AuditRow entry{0, now(), u"system"_qs, u"box.enroll"_qs, {}, u"ok"_qs,
                            QStringLiteral("serial %1, mac %2, %3").arg(row.serial, row.mac, autoApprove ? u"auto-approved"_qs : u"pending"_qs)};
-            if (!m_store.enrollBox(&row, &entry, &ControlServer::boxIdText, &error)) {
+            if (!m_store.enrollBox(&row, &entry, &boxIdText, &error)) {
                 qCCritical(lcServer).noquote() << "enrollment not stored:" << error;
                 m_gateway->fail(s, ErrorCode::Internal, QStringLiteral("enrollment not stored"), m.id, true);
                 return;

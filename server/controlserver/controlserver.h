@@ -9,10 +9,11 @@
 // Everything runs on the main thread; nothing here blocks longer than one store transaction.
 
 #include "commandqueue.h"
-#include "config.h"
+#include "domain/actionresult.h"
+#include "domain/config.h"
 #include "fleet.h"
 #include "operators.h"
-#include "store.h"
+#include "store/store.h"
 
 #include <core/metrics.h>
 #include <protocol/message.h>
@@ -33,18 +34,6 @@ class LiveUpdates;
 class OperatorHub;
 class ReleaseService;
 struct BoxSession;
-
-/// The outcome of an operator action: HTTP status, and a JSON body or an error {code, message}.
-struct ActionResult
-{
-    int status = 200;
-    QString code;    ///< error code (unauthorized, forbidden, not-found, bad-request, conflict, internal)
-    QString message;
-    QJsonObject body;
-    bool ok() const { return status < 400; }
-    static ActionResult error(int status, const QString &code, const QString &message) { return {status, code, message, {}}; }
-    static ActionResult success(QJsonObject body, int status = 200) { return {status, {}, {}, std::move(body)}; }
-};
 
 class ControlServer : public QObject
 {
@@ -115,9 +104,6 @@ public:
 
     QJsonObject boxDetail(const BoxInfo &box);
     QJsonObject commandJson(const CommandRow &row) const;
-    static QString boxIdText(qint64 id) { return u"b-"_qs + QString::number(id); }
-    /// "b-12" or "12" -> 12; 0 when neither.
-    static qint64 parseBoxId(QStringView text);
 
 Q_SIGNALS:
     void boxConnected(qint64 boxId, bool approved);

@@ -31,20 +31,6 @@ quint16 StringPool::intern(const QString &s)
     return index;
 }
 
-QString releaseChannelName(ReleaseChannel c)
-{
-    return c == ReleaseChannel::Experimental ? QStringLiteral("experimental") : QStringLiteral("clean");
-}
-
-std::optional<ReleaseChannel> releaseChannelFromName(QStringView name)
-{
-    if (name == u"clean")
-        return ReleaseChannel::Clean;
-    if (name == u"experimental")
-        return ReleaseChannel::Experimental;
-    return std::nullopt;
-}
-
 bool FleetFilter::isEmpty() const
 {
     return model.isEmpty() && version.isEmpty() && releaseChannel.isEmpty() && currentChannel.isEmpty() && tag.isEmpty()

@@ -8,8 +8,8 @@
 // record holds small integers and indexes into a string pool instead of strings per box, and the
 // full latest telemetry body stays in the store.
 
-#include "releasechannel.h"
-#include "store.h"
+#include "domain/releasechannel.h"
+#include "store/store.h"
 
 #include <QCborMap>
 #include <QHash>
@@ -43,9 +43,6 @@ private:
     QList<QString> m_strings;
     QHash<QString, quint16> m_index;
 };
-
-QString releaseChannelName(ReleaseChannel c);
-std::optional<ReleaseChannel> releaseChannelFromName(QStringView name);
 
 struct BoxInfo
 {

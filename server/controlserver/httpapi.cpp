@@ -113,7 +113,7 @@ void HttpApi::setupRoutes()
     ControlServer *srv = m_server;
     const auto fromAction = &replyFrom;
     auto boxParam = [srv](const HttpContext &c, BoxInfo **box) -> std::optional<HttpReply> {
-        const qint64 id = ControlServer::parseBoxId(c.params.value(0));
+        const qint64 id = parseBoxId(c.params.value(0));
         *box = srv->fleet().byId(id);
         if (!*box)
             return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no box %1").arg(c.params.value(0).left(40)));
@@ -241,7 +241,7 @@ void HttpApi::setupRoutes()
             a.append(QJsonObject{{u"time"_qs, s.time}, {u"telemetry"_qs, iptv::protocol::storedBodyJson(s.data)}});
         if (!error.isEmpty())
             return HttpReply::error(500, u"internal"_qs, error);
-        return HttpReply::json({{u"box"_qs, ControlServer::boxIdText(box->id)}, {u"samples"_qs, a}});
+        return HttpReply::json({{u"box"_qs, boxIdText(box->id)}, {u"samples"_qs, a}});
     });
     addRoute(Method::Get, u"/api/boxes/<id>/events"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
         BoxInfo *box = nullptr;
@@ -260,13 +260,13 @@ void HttpApi::setupRoutes()
         }
         if (!error.isEmpty())
             return HttpReply::error(500, u"internal"_qs, error);
-        return HttpReply::json({{u"box"_qs, ControlServer::boxIdText(box->id)}, {u"events"_qs, a}});
+        return HttpReply::json({{u"box"_qs, boxIdText(box->id)}, {u"events"_qs, a}});
     });
     addRoute(Method::Post, u"/api/boxes/<id>/approve"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
-        return fromAction(srv->approve(*c.op, ControlServer::parseBoxId(c.params.value(0))));
+        return fromAction(srv->approve(*c.op, parseBoxId(c.params.value(0))));
     });
     addRoute(Method::Post, u"/api/boxes/<id>/reject"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
-        return fromAction(srv->reject(*c.op, ControlServer::parseBoxId(c.params.value(0))));
+        return fromAction(srv->reject(*c.op, parseBoxId(c.params.value(0))));
     });
     auto tags = [srv, fromAction](HttpContext &c) {
         HttpReply bad;
@@ -278,7 +278,7 @@ void HttpApi::setupRoutes()
         QStringList list;
         for (const QJsonValue &v : body->value(u"tags").toArray())
             list.append(v.toString());
-        return fromAction(srv->setTags(*c.op, ControlServer::parseBoxId(c.params.value(0)), list));
+        return fromAction(srv->setTags(*c.op, parseBoxId(c.params.value(0)), list));
     };
     addRoute(Method::Put, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
     addRoute(Method::Post, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
@@ -287,7 +287,7 @@ void HttpApi::setupRoutes()
         const auto body = c.jsonBody(&bad);
         if (!body)
             return bad;
-        return fromAction(srv->setReleaseChannel(*c.op, ControlServer::parseBoxId(c.params.value(0)),
+        return fromAction(srv->setReleaseChannel(*c.op, parseBoxId(c.params.value(0)),
                                                  body->value(u"channel").toString()));
     };
     addRoute(Method::Put, u"/api/boxes/<id>/channel"_qs, Role::Operator, channel);
@@ -311,7 +311,7 @@ void HttpApi::setupRoutes()
         q.limit = *limit;
         q.offset = *offset;
         q.batchId = c.query("batch").toLongLong();
-        q.boxId = ControlServer::parseBoxId(c.query("box"));
+        q.boxId = parseBoxId(c.query("box"));
         if (!c.query("state").isEmpty()) {
             q.state = commandStateFromName(c.query("state"));
             if (!q.state)

@@ -1,7 +1,7 @@
 // controlserver: the fleet hub. Everything but argument handling lives in controlserver_lib.
 
 #include "cluster.h"
-#include "config.h"
+#include "domain/config.h"
 #include "controlserver.h"
 #include "releaseservice.h"
 

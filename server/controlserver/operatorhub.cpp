@@ -1,7 +1,7 @@
 #include "operatorhub.h"
 
 #include "controlserver.h"
-#include "credentials.h"
+#include "domain/credentials.h"
 #include "liveupdates.h"
 
 #include <QCborArray>
@@ -173,14 +173,14 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         for (const QCborValue &v : topicsValue.toArray()) {
             const QString t = v.toString();
             const bool ok = t == u"fleet" || t == u"commands" || t == u"rollouts"
-                || (t.startsWith(u"box:") && ControlServer::parseBoxId(QStringView(t).mid(4)) > 0);
+                || (t.startsWith(u"box:") && parseBoxId(QStringView(t).mid(4)) > 0);
             if (!ok) {
                 fail(s, ErrorCode::BadRequest, QStringLiteral("unknown topic \"%1\" (fleet, box:<id>, commands, rollouts)").arg(t.left(64)),
                      m.id, false);
                 return;
             }
             // One spelling per box, so "box:12" and "box:b-12" are the same subscription.
-            topics.insert(t.startsWith(u"box:") ? u"box:"_qs + ControlServer::boxIdText(ControlServer::parseBoxId(QStringView(t).mid(4))) : t);
+            topics.insert(t.startsWith(u"box:") ? u"box:"_qs + boxIdText(parseBoxId(QStringView(t).mid(4))) : t);
         }
         if (topics.size() > MaxTopics) {
             fail(s, ErrorCode::TooLarge, QStringLiteral("at most %1 topics").arg(MaxTopics), m.id, false);
@@ -301,7 +301,7 @@ void OperatorHub::tick()
             QCborArray a;
             for (qint64 id : list) {
                 if (id > 0)
-                    a.append(ControlServer::boxIdText(id));
+                    a.append(boxIdText(id));
             }
             return a;
         };

@@ -1,7 +1,7 @@
 #include "operators.h"
 
-#include "config.h"
-#include "credentials.h"
+#include "domain/config.h"
+#include "domain/credentials.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>

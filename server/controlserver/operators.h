@@ -9,7 +9,7 @@
 // hashed on the same pool. Failed logins are limited per account name and per client address
 // (LoginThrottle).
 
-#include "store.h"
+#include "store/store.h"
 
 #include <core/httputil.h>
 #include <core/metrics.h>

@@ -2,7 +2,7 @@
 
 #include "boxgateway.h"
 #include "controlserver.h"
-#include "credentials.h"
+#include "domain/credentials.h"
 #include "fleetbus.h"
 #include "httpapi.h"
 #include "liveupdates.h"
@@ -360,7 +360,7 @@ bool ReleaseService::sessionOnline(qint64 boxId) const
 QString ReleaseService::downloadUrl(const QString &version, qint64 boxId) const
 {
     // The box id in the query lets the download check one token hash instead of scanning the fleet.
-    return QStringLiteral("%1/box/releases/%2.bundle?box=%3").arg(m_baseUrl, version, ControlServer::boxIdText(boxId));
+    return QStringLiteral("%1/box/releases/%2.bundle?box=%3").arg(m_baseUrl, version, boxIdText(boxId));
 }
 
 void ReleaseService::kick()
@@ -494,7 +494,7 @@ void ReleaseService::onBoxEvent(qint64 boxId, const BoxEvent &event)
     const auto report = InstallReport::fromEvent(event, &error);
     if (!report) {
         m_badReports->increment();
-        qCWarning(lcReleases).noquote() << ControlServer::boxIdText(boxId) << "sent an unreadable" << event.kind
+        qCWarning(lcReleases).noquote() << boxIdText(boxId) << "sent an unreadable" << event.kind
                                         << "event:" << error;
         return;
     }
@@ -983,7 +983,7 @@ ActionResult ReleaseService::authorizeDownload(const QString &bearer, const QStr
     Fleet &fleet = m_server->fleet();
     const BoxInfo *box = nullptr;
     if (!boxHint.isEmpty()) {
-        const BoxInfo *b = fleet.byId(ControlServer::parseBoxId(boxHint));
+        const BoxInfo *b = fleet.byId(parseBoxId(boxHint));
         if (b && b->state == BoxState::Approved && constantTimeEqual(b->tokenHash, hash))
             box = b;
     } else {
@@ -1005,7 +1005,7 @@ ActionResult ReleaseService::authorizeDownload(const QString &bearer, const QStr
         return notFound(QStringLiteral("no release %1").arg(version.left(64)));
     *filePath = rel->filePath;
     m_downloads->increment();
-    qCDebug(lcReleases).noquote() << ControlServer::boxIdText(box->id) << "downloads" << version;
+    qCDebug(lcReleases).noquote() << boxIdText(box->id) << "downloads" << version;
     return ActionResult::success({});
 }
 

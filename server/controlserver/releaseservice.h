@@ -26,7 +26,7 @@
 // start and offers only to boxes connected to it: offers are not routed over the FleetBus yet, so
 // a cluster runs rollouts from one node.
 
-#include "releasestore.h"
+#include "store/releasestore.h"
 #include "rollout.h"
 
 #include <payload/bundle.h>

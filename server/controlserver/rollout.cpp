@@ -9,9 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
-#ifdef IPTV_ROLLOUT_HAVE_PAYLOAD
 #include <payload/version.h>
-#endif
 
 Q_LOGGING_CATEGORY(lcRollout, "iptv.control.rollout")
 
@@ -20,7 +18,6 @@ namespace iptv::control {
 // ---------------------------------------------------------------------------------------------
 // versions
 
-#ifdef IPTV_ROLLOUT_HAVE_PAYLOAD
 int compareReleaseVersions(QStringView a, QStringView b)
 {
     return iptv::payload::compareVersions(a, b);
@@ -30,83 +27,6 @@ bool isValidReleaseVersion(QStringView version)
 {
     return iptv::payload::isValidVersion(version);
 }
-#else
-// Stand-in until libs/payload is part of the build: the same order (semver precedence, up to
-// four numeric parts, build metadata ignored) without its identifier checks.
-namespace {
-struct ParsedVersion
-{
-    QList<quint64> numbers;
-    QList<QStringView> pre;
-};
-
-std::optional<ParsedVersion> parseVersion(QStringView text)
-{
-    if (text.isEmpty() || text.size() > 128)
-        return std::nullopt;
-    if (const qsizetype plus = text.indexOf(u'+'); plus >= 0)
-        text = text.left(plus);
-    ParsedVersion v;
-    if (const qsizetype dash = text.indexOf(u'-'); dash >= 0) {
-        v.pre = text.mid(dash + 1).split(u'.');
-        text = text.left(dash);
-        for (QStringView id : std::as_const(v.pre)) {
-            if (id.isEmpty())
-                return std::nullopt;
-        }
-    }
-    const QList<QStringView> parts = text.split(u'.');
-    if (parts.size() > 4)
-        return std::nullopt;
-    for (QStringView part : parts) {
-        bool ok = false;
-        const quint64 n = part.size() <= 18 ? part.toULongLong(&ok) : 0;
-        if (!ok || part.startsWith(u'+') || part.startsWith(u'-'))
-            return std::nullopt;
-        v.numbers.append(n);
-    }
-    return v;
-}
-
-int compareIdentifier(QStringView a, QStringView b)
-{
-    bool an = false, bn = false;
-    const quint64 x = a.toULongLong(&an);
-    const quint64 y = b.toULongLong(&bn);
-    if (an && bn)
-        return x == y ? 0 : (x < y ? -1 : 1);
-    if (an != bn)
-        return an ? -1 : 1;
-    const int c = a.compare(b);
-    return c == 0 ? 0 : (c < 0 ? -1 : 1);
-}
-} // namespace
-
-int compareReleaseVersions(QStringView a, QStringView b)
-{
-    const auto va = parseVersion(a);
-    const auto vb = parseVersion(b);
-    if (!va || !vb)
-        return int(va.has_value()) - int(vb.has_value());
-    for (qsizetype i = 0; i < qMax(va->numbers.size(), vb->numbers.size()); ++i) {
-        const quint64 x = va->numbers.value(i, 0), y = vb->numbers.value(i, 0);
-        if (x != y)
-            return x < y ? -1 : 1;
-    }
-    if (va->pre.isEmpty() != vb->pre.isEmpty())
-        return va->pre.isEmpty() ? 1 : -1;
-    for (qsizetype i = 0; i < qMin(va->pre.size(), vb->pre.size()); ++i) {
-        if (const int c = compareIdentifier(va->pre.at(i), vb->pre.at(i)); c != 0)
-            return c;
-    }
-    return va->pre.size() == vb->pre.size() ? 0 : (va->pre.size() < vb->pre.size() ? -1 : 1);
-}
-
-bool isValidReleaseVersion(QStringView version)
-{
-    return parseVersion(version).has_value();
-}
-#endif
 
 // ---------------------------------------------------------------------------------------------
 // planning

@@ -36,7 +36,7 @@
 //   in memory (about 150 bytes each) and writes each change through to the store, so a restart
 //   continues from load(); with several server nodes one node must own a rollout.
 
-#include "releasestore.h"
+#include "store/releasestore.h"
 
 #include <QHash>
 #include <QJsonObject>

@@ -10,8 +10,8 @@
 
 #include "testbox.h"
 
-#include "config.h"
-#include "credentials.h"
+#include "domain/config.h"
+#include "domain/credentials.h"
 #include "operators.h"
 
 #include <QRegularExpression>

@@ -3,7 +3,7 @@
 // summary added up from the shares of the nodes that hold the boxes.
 
 #include "fleet.h"
-#include "store.h"
+#include "store/store.h"
 
 #include <protocol/message.h>
 

@@ -5,7 +5,7 @@
 
 #include "../common/postgresserver.h"
 
-#include <releasestore.h>
+#include "store/releasestore.h"
 #include <rollout.h>
 
 #include <QElapsedTimer>

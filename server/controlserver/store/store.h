@@ -22,6 +22,8 @@
 //
 // A ControlStore is one database connection, used from the thread that opened it.
 
+#include "domain/states.h"
+
 #include <QByteArray>
 #include <QHash>
 #include <QList>
@@ -38,16 +40,6 @@ QT_END_NAMESPACE
 #include <utility>
 
 namespace iptv::control {
-
-enum class BoxState : quint8 { Pending, Approved, Rejected };
-QString boxStateName(BoxState s);
-std::optional<BoxState> boxStateFromName(QStringView name);
-
-enum class CommandState : quint8 { Queued, Delivered, Acknowledged, Succeeded, Failed, Expired };
-inline constexpr int kCommandStateCount = 6;
-QString commandStateName(CommandState s);
-std::optional<CommandState> commandStateFromName(QStringView name);
-inline bool isFinal(CommandState s) { return s >= CommandState::Succeeded; }
 
 struct BoxRow
 {

@@ -11,7 +11,7 @@
 // Per-group counters are not stored: they follow from the targets and are rebuilt on load.
 // All times are milliseconds since the epoch (UTC).
 
-#include "releasechannel.h"
+#include "domain/releasechannel.h"
 
 #include <QByteArray>
 #include <QJsonObject>

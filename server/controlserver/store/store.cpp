@@ -21,9 +21,6 @@ QAtomicInteger<quint64> s_connectionCounter;
 constexpr int SchemaVersion = 1;
 constexpr int InsertChunk = 100; // rows per multi-row INSERT: one round trip per chunk on PostgreSQL
 
-const char *const s_boxStates[] = {"pending", "approved", "rejected"};
-const char *const s_commandStates[] = {"queued", "delivered", "acknowledged", "succeeded", "failed", "expired"};
-
 // Tags are stored as ",a,b," so that "has tag x" is a LIKE '%,x,%' in SQL and a split in C++.
 QString joinTags(const QStringList &tags)
 {
@@ -86,34 +83,6 @@ BoxRow readBox(const QSqlQuery &q)
 }
 
 } // namespace
-
-QString boxStateName(BoxState s)
-{
-    return QLatin1String(s_boxStates[int(s)]);
-}
-
-std::optional<BoxState> boxStateFromName(QStringView name)
-{
-    for (int i = 0; i < 3; ++i) {
-        if (name == QLatin1String(s_boxStates[i]))
-            return BoxState(i);
-    }
-    return std::nullopt;
-}
-
-QString commandStateName(CommandState s)
-{
-    return QLatin1String(s_commandStates[int(s)]);
-}
-
-std::optional<CommandState> commandStateFromName(QStringView name)
-{
-    for (int i = 0; i < kCommandStateCount; ++i) {
-        if (name == QLatin1String(s_commandStates[i]))
-            return CommandState(i);
-    }
-    return std::nullopt;
-}
 
 ControlStore::ControlStore()
     : m_connection(QStringLiteral("controlserver-store-%1").arg(s_connectionCounter.fetchAndAddRelaxed(1)))
