@@ -12,7 +12,7 @@
 
 #include "cputime.h"
 
-#include "fleet.h"
+#include "boxes/fleet.h"
 #include "operatorhub.h"
 
 #include <protocol/message.h>

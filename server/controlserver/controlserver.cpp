@@ -1,10 +1,12 @@
 #include "controlserver.h"
 
-#include "boxgateway.h"
+#include "boxes/boxgateway.h"
+#include "cluster/cluster.h"
+#include "cluster/redisfleetbus.h"
 #include "domain/credentials.h"
-#include "fleetbus.h"
+#include "cluster/fleetbus.h"
 #include "httpapi.h"
-#include "liveupdates.h"
+#include "cluster/liveupdates.h"
 #include "operatorhub.h"
 #include "releaseservice.h"
 
@@ -57,7 +59,7 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config))
 {
     m_bus = new LocalFleetBus(this);
-    m_live = new LiveUpdates(this);
+    m_live = new LiveUpdates(&m_fleet, this);
     m_releases = new ReleaseService(this);
     m_telemetryTotal = m_metrics.counter(u"controlserver_telemetry_messages_total"_qs, u"Telemetry messages received from boxes."_qs);
     m_acksTotal = m_metrics.counter(u"controlserver_telemetry_acks_total"_qs, u"Telemetry messages acknowledged."_qs);
@@ -999,6 +1001,24 @@ void ControlServer::prune()
                        m_config.maxEventsPerBox, &error)
         || !m_store.pruneOperatorTokens(t, &error))
         qCWarning(lcServer).noquote() << "prune failed:" << error;
+}
+
+bool joinCluster(ControlServer *server, const ClusterConfig &config, QString *error)
+{
+    if (!config.enabled())
+        return true;
+    if (!server->store().isPostgres()) {
+        *error = u"a cluster (--redis) needs the nodes to share PostgreSQL (--db postgresql://...)"_qs;
+        return false;
+    }
+    auto *bus = new RedisFleetBus(config.nodeId, config.redisHost, config.redisPort, config.prefix);
+    server->setBus(bus);
+    auto *presence = new ClusterPresence(&server->fleet(), &server->store(), bus, config.nodeId, server);
+    QObject::connect(server, &ControlServer::boxConnected, presence, &ClusterPresence::noteConnected);
+    QObject::connect(server, &ControlServer::boxDisconnected, presence, &ClusterPresence::noteDisconnected);
+    qCInfo(lcCluster, "node %s joins cluster %s via Redis %s:%u", qPrintable(config.nodeId), qPrintable(config.prefix),
+           qPrintable(config.redisHost), config.redisPort);
+    return true;
 }
 
 } // namespace iptv::control

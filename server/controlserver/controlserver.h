@@ -8,10 +8,11 @@
 //
 // Everything runs on the main thread; nothing here blocks longer than one store transaction.
 
-#include "commandqueue.h"
+#include "boxes/boxsessionhandler.h"
+#include "boxes/commandqueue.h"
 #include "domain/actionresult.h"
 #include "domain/config.h"
-#include "fleet.h"
+#include "boxes/fleet.h"
 #include "operators.h"
 #include "store/store.h"
 
@@ -34,8 +35,9 @@ class LiveUpdates;
 class OperatorHub;
 class ReleaseService;
 struct BoxSession;
+struct ClusterConfig;
 
-class ControlServer : public QObject
+class ControlServer : public QObject, public BoxSessionHandler
 {
     Q_OBJECT
 public:
@@ -79,12 +81,12 @@ public:
     QString storeProblem() const { return m_storeHealthy ? QString() : m_store.lastError(); }
 
     // ---- from the box gateway
-    void handleHello(BoxSession *session, const iptv::protocol::Message &message);
-    void handleBoxMessage(BoxSession *session, const iptv::protocol::Message &message);
+    void handleHello(BoxSession *session, const iptv::protocol::Message &message) override;
+    void handleBoxMessage(BoxSession *session, const iptv::protocol::Message &message) override;
     /// A telemetry sample of an online box, `frame` the message as it came (stored as it is).
     void handleTelemetry(BoxSession *session, quint64 messageId, const iptv::protocol::Telemetry &telemetry,
-                         const QByteArray &frame);
-    void handleBoxGone(BoxSession *session);
+                         const QByteArray &frame) override;
+    void handleBoxGone(BoxSession *session) override;
 
     // ---- operator actions, each audited
     ActionResult approve(const OperatorIdentity &op, qint64 boxId);
@@ -174,5 +176,8 @@ private:
     iptv::Counter *m_resultsTotal = nullptr;
     iptv::Counter *m_enrollments = nullptr;
 };
+
+/// Sets up the Redis bus and the cluster's presence on `server` when `config` asks for a cluster.
+bool joinCluster(ControlServer *server, const ClusterConfig &config, QString *error);
 
 } // namespace iptv::control

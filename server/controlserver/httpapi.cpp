@@ -1,7 +1,7 @@
 #include "httpapi.h"
 
 #include "controlserver.h"
-#include "liveupdates.h"
+#include "cluster/liveupdates.h"
 
 #include <core/httputil.h>
 

@@ -1,6 +1,6 @@
 // controlserver: the fleet hub. Everything but argument handling lives in controlserver_lib.
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "domain/config.h"
 #include "controlserver.h"
 #include "releaseservice.h"

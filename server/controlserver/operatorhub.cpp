@@ -2,7 +2,7 @@
 
 #include "controlserver.h"
 #include "domain/credentials.h"
-#include "liveupdates.h"
+#include "cluster/liveupdates.h"
 
 #include <QCborArray>
 #include <QLoggingCategory>

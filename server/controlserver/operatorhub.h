@@ -14,7 +14,7 @@
 // of a cluster; this node's presence and box records go out through it too, the summary is the
 // cluster's and pushed here only.
 
-#include "fleet.h"
+#include "boxes/fleet.h"
 #include "operators.h"
 
 #include <protocol/message.h>

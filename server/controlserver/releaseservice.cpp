@@ -1,11 +1,11 @@
 #include "releaseservice.h"
 
-#include "boxgateway.h"
+#include "boxes/boxgateway.h"
 #include "controlserver.h"
 #include "domain/credentials.h"
-#include "fleetbus.h"
+#include "cluster/fleetbus.h"
 #include "httpapi.h"
-#include "liveupdates.h"
+#include "cluster/liveupdates.h"
 
 #include <core/configfile.h>
 #include <core/metrics.h>

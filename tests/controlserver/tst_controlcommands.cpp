@@ -5,9 +5,9 @@
 
 #include "testbox.h"
 
-#include "boxgateway.h"
-#include "fleet.h"
-#include "fleetbus.h"
+#include "boxes/boxgateway.h"
+#include "boxes/fleet.h"
+#include "cluster/fleetbus.h"
 #include "store/store.h"
 
 using namespace testutil;

@@ -7,7 +7,7 @@
 #include "testbox.h"
 #include "../common/promtool.h"
 
-#include "fleet.h"
+#include "boxes/fleet.h"
 #include "operatorhub.h"
 
 using namespace testutil;

@@ -7,7 +7,7 @@
 
 #include "testbox.h"
 
-#include "fleet.h"
+#include "boxes/fleet.h"
 
 #include <QCborArray>
 #include <QFile>

@@ -7,7 +7,7 @@
 
 #include "testbox.h"
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "releaseservice.h"
 
 #include <payload/bundle.h>

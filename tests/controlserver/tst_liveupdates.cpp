@@ -5,8 +5,8 @@
 // share are dropped after four heartbeats.
 
 #include "controlserver.h"
-#include "fleetbus.h"
-#include "liveupdates.h"
+#include "cluster/fleetbus.h"
+#include "cluster/liveupdates.h"
 #include "testbox.h"
 
 #include <QSignalSpy>

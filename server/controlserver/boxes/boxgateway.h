@@ -1,8 +1,9 @@
 #pragma once
 
 // Box sessions: the WebSocket listener on /box (port 8420), admission control, framing, the
-// per-session replay check and idle timeouts. What a message means is the ControlServer's
-// business; the gateway hands it every decoded message of a session.
+// per-session replay check and idle timeouts. What a message means is the session handler's
+// business (boxsessionhandler.h, ControlServer implements it); the gateway hands it every decoded
+// message of a session.
 //
 // Accepting: one QTcpServer (large listen backlog) accepts; each connection is checked against
 // the admission limits (file descriptors, connections not yet through hello) and refused with a
@@ -44,7 +45,7 @@ class Server;
 namespace iptv::control {
 
 struct BoxInfo;
-class ControlServer;
+class BoxSessionHandler;
 struct ControlConfig;
 
 struct BoxSession
@@ -100,7 +101,7 @@ class BoxGateway : public QObject
 {
     Q_OBJECT
 public:
-    BoxGateway(ControlServer *server, const ControlConfig &config, iptv::MetricsRegistry *metrics,
+    BoxGateway(BoxSessionHandler *handler, const ControlConfig &config, iptv::MetricsRegistry *metrics,
                QObject *parent = nullptr);
     ~BoxGateway() override;
 
@@ -154,7 +155,7 @@ private:
     void sweep();
     void sendDueAcks(const std::vector<quint64> &connections);
 
-    ControlServer *m_server;
+    BoxSessionHandler *m_handler;
     const ControlConfig &m_config;
     iptv::protocol::DecodeLimits m_limits;
     BoxListener *m_listener = nullptr;

@@ -10,6 +10,7 @@
 // another node from the shared store.
 
 #include <QCommandLineParser>
+#include <QLoggingCategory>
 #include <QHash>
 #include <QList>
 #include <QObject>
@@ -17,9 +18,12 @@
 #include <QString>
 #include <QTimer>
 
+Q_DECLARE_LOGGING_CATEGORY(lcCluster)
+
 namespace iptv::control {
 
-class ControlServer;
+class ControlStore;
+class Fleet;
 class FleetBus;
 
 struct ClusterConfig
@@ -36,13 +40,19 @@ void addClusterOptions(QCommandLineParser *parser);
 /// From the flags, then the [cluster] group of the config file (--config) for what the flags leave.
 bool loadClusterConfig(const QCommandLineParser &parser, ClusterConfig *config, QString *error);
 
-/// Publishes this node's presence changes and applies the other nodes' to the local fleet.
+/// Publishes this node's presence changes (told through noteConnected() and noteDisconnected())
+/// and applies the other nodes' to the local fleet, reading boxes enrolled elsewhere from `store`.
 class ClusterPresence : public QObject
 {
     Q_OBJECT
 
 public:
-    ClusterPresence(ControlServer *server, FleetBus *bus, const QString &nodeId, QObject *parent = nullptr);
+    ClusterPresence(Fleet *fleet, ControlStore *store, FleetBus *bus, const QString &nodeId, QObject *parent = nullptr);
+
+    /// A box's session opened here (only approved boxes count).
+    void noteConnected(qint64 boxId, bool approved);
+    /// A box's session here ended.
+    void noteDisconnected(qint64 boxId);
 
     /// Boxes online on other nodes, as this node knows them.
     int remoteOnline() const { return int(m_remote.size()); }
@@ -51,7 +61,8 @@ private:
     void flush();
     void apply(const QString &topic, const QCborMap &update);
 
-    ControlServer *m_server;
+    Fleet *m_fleet;
+    ControlStore *m_store;
     FleetBus *m_bus;
     QString m_nodeId;
     QSet<qint64> m_local;          ///< sessions on this node
@@ -60,8 +71,5 @@ private:
     QList<qint64> m_wentOffline;
     QTimer m_flush;
 };
-
-/// Sets up the Redis bus and presence on `server` when `config` asks for a cluster.
-bool joinCluster(ControlServer *server, const ClusterConfig &config, QString *error);
 
 } // namespace iptv::control

@@ -18,7 +18,7 @@
 // push and GET /api/fleet/summary) adds up its own share and the latest share of each node it
 // hears from.
 
-#include "fleet.h"
+#include "boxes/fleet.h"
 
 #include <QCborMap>
 #include <QElapsedTimer>
@@ -31,14 +31,14 @@
 
 namespace iptv::control {
 
-class ControlServer;
 class FleetBus;
 
 class LiveUpdates : public QObject
 {
     Q_OBJECT
 public:
-    explicit LiveUpdates(ControlServer *server);
+    /// `fleet`: this node's boxes (its share of the summary).
+    explicit LiveUpdates(Fleet *fleet, QObject *parent = nullptr);
 
     /// The bus to the other nodes (ControlServer::setBus); a LocalFleetBus means no other node.
     void attach(FleetBus *bus);
@@ -103,7 +103,7 @@ private:
     bool isClustered() const;
     const FleetShare &ownShare();
 
-    ControlServer *m_server;
+    Fleet *m_fleet;
     FleetBus *m_bus = nullptr;
     QString m_nodeId;
     QElapsedTimer m_clock;

@@ -1,6 +1,5 @@
 #include "liveupdates.h"
 
-#include "controlserver.h"
 #include "fleetbus.h"
 
 #include <QCborArray>
@@ -21,9 +20,9 @@ bool isBoxTopic(const QString &topic)
 }
 } // namespace
 
-LiveUpdates::LiveUpdates(ControlServer *server)
-    : QObject(server)
-    , m_server(server)
+LiveUpdates::LiveUpdates(Fleet *fleet, QObject *parent)
+    : QObject(parent)
+    , m_fleet(fleet)
 {
     m_clock.start();
     m_announce.setSingleShot(true);
@@ -180,7 +179,7 @@ void LiveUpdates::dropPeer(const QString &node)
 const FleetShare &LiveUpdates::ownShare()
 {
     if (m_ownStale) {
-        m_own = m_server->fleet().share(true);
+        m_own = m_fleet->share(true);
         m_ownStale = false;
     }
     return m_own;
@@ -193,7 +192,7 @@ QJsonObject LiveUpdates::summary()
         if (p.hasShare)
             all.add(p.share);
     }
-    return m_server->fleet().summary(all);
+    return m_fleet->summary(all);
 }
 
 bool LiveUpdates::takeSummaryChanged()

@@ -1,9 +1,8 @@
 #include "cluster.h"
 
-#include "controlserver.h"
-#include "fleet.h"
 #include "fleetbus.h"
-#include "redisfleetbus.h"
+
+#include "boxes/fleet.h"
 #include "store/store.h"
 
 #include <core/configfile.h>
@@ -68,30 +67,35 @@ bool loadClusterConfig(const QCommandLineParser &parser, ClusterConfig *config, 
     return true;
 }
 
-ClusterPresence::ClusterPresence(ControlServer *server, FleetBus *bus, const QString &nodeId, QObject *parent)
+ClusterPresence::ClusterPresence(Fleet *fleet, ControlStore *store, FleetBus *bus, const QString &nodeId, QObject *parent)
     : QObject(parent)
-    , m_server(server)
+    , m_fleet(fleet)
+    , m_store(store)
     , m_bus(bus)
     , m_nodeId(nodeId)
 {
-    connect(server, &ControlServer::boxConnected, this, [this](qint64 id, bool approved) {
-        if (!approved)
-            return;
-        m_local.insert(id);
-        m_remote.remove(id);
-        m_cameOnline.append(id);
-        m_wentOffline.removeAll(id);
-    });
-    connect(server, &ControlServer::boxDisconnected, this, [this](qint64 id) {
-        if (!m_local.remove(id))
-            return;
-        m_wentOffline.append(id);
-        m_cameOnline.removeAll(id);
-    });
     connect(bus, &FleetBus::published, this, &ClusterPresence::apply);
     m_flush.setInterval(500);
     connect(&m_flush, &QTimer::timeout, this, &ClusterPresence::flush);
     m_flush.start();
+}
+
+void ClusterPresence::noteConnected(qint64 id, bool approved)
+{
+    if (!approved)
+        return;
+    m_local.insert(id);
+    m_remote.remove(id);
+    m_cameOnline.append(id);
+    m_wentOffline.removeAll(id);
+}
+
+void ClusterPresence::noteDisconnected(qint64 id)
+{
+    if (!m_local.remove(id))
+        return;
+    m_wentOffline.append(id);
+    m_cameOnline.removeAll(id);
 }
 
 void ClusterPresence::flush()
@@ -116,7 +120,7 @@ void ClusterPresence::apply(const QString &topic, const QCborMap &update)
     const QString node = update.value(u"node"_s).toString();
     if (node == m_nodeId)
         return;
-    Fleet &fleet = m_server->fleet();
+    Fleet &fleet = *m_fleet;
     const QCborArray online = update.value(u"online"_s).toArray();
     // Boxes enrolled on another node come from the shared store, all of this update's in a few
     // queries: a fleet powering on is thousands of them, one query each stalled the node.
@@ -129,7 +133,7 @@ void ClusterPresence::apply(const QString &topic, const QCborMap &update)
     qsizetype learned = 0;
     if (!unknown.isEmpty()) {
         QString error;
-        const QList<BoxRow> rows = m_server->store().loadBoxes(unknown, &error);
+        const QList<BoxRow> rows = m_store->loadBoxes(unknown, &error);
         if (!error.isEmpty())
             qCWarning(lcCluster).noquote() << "boxes of node" << node << "not loaded:" << error;
         for (const BoxRow &row : rows) {
@@ -158,22 +162,6 @@ void ClusterPresence::apply(const QString &topic, const QCborMap &update)
     }
     if (learned)
         qCInfo(lcCluster, "learned %lld boxes enrolled on node %s", qint64(learned), qPrintable(node));
-}
-
-bool joinCluster(ControlServer *server, const ClusterConfig &config, QString *error)
-{
-    if (!config.enabled())
-        return true;
-    if (!server->store().isPostgres()) {
-        *error = u"a cluster (--redis) needs the nodes to share PostgreSQL (--db postgresql://...)"_s;
-        return false;
-    }
-    auto *bus = new RedisFleetBus(config.nodeId, config.redisHost, config.redisPort, config.prefix);
-    server->setBus(bus);
-    new ClusterPresence(server, bus, config.nodeId, server);
-    qCInfo(lcCluster, "node %s joins cluster %s via Redis %s:%u", qPrintable(config.nodeId), qPrintable(config.prefix),
-           qPrintable(config.redisHost), config.redisPort);
-    return true;
 }
 
 } // namespace iptv::control

@@ -1,8 +1,9 @@
 #include "boxgateway.h"
 
-#include "domain/config.h"
-#include "controlserver.h"
+#include "boxsessionhandler.h"
 #include "fleet.h"
+
+#include "domain/config.h"
 
 #include <core/metrics.h>
 
@@ -66,8 +67,9 @@ bool RateLimitedLog::allow(qint64 *suppressed)
     return true;
 }
 
-BoxGateway::BoxGateway(ControlServer *server, const ControlConfig &config, iptv::MetricsRegistry *metrics, QObject *parent)
-    : QObject(parent), m_server(server), m_config(config), m_metrics(metrics)
+BoxGateway::BoxGateway(BoxSessionHandler *handler, const ControlConfig &config, iptv::MetricsRegistry *metrics,
+                       QObject *parent)
+    : QObject(parent), m_handler(handler), m_config(config), m_metrics(metrics)
 {
     m_clock.start();
     m_fdLimit = raiseFdLimit();
@@ -516,7 +518,7 @@ void BoxGateway::onFrame(quint64 connection, const QByteArray &frame)
         TelemetryMessage telemetry;
         if (decodeTelemetry(frame, m_limits, &telemetry)) {
             if (acceptId(s, telemetry.id))
-                m_server->handleTelemetry(s, telemetry.id, telemetry.telemetry, frame);
+                m_handler->handleTelemetry(s, telemetry.id, telemetry.telemetry, frame);
             return;
         }
     }
@@ -545,10 +547,10 @@ void BoxGateway::onFrame(quint64 connection, const QByteArray &frame)
             fail(s, ErrorCode::Overloaded, why, m.id, true, after);
             return;
         }
-        m_server->handleHello(s, m);
+        m_handler->handleHello(s, m);
         return;
     }
-    m_server->handleBoxMessage(s, m);
+    m_handler->handleBoxMessage(s, m);
 }
 
 bool BoxGateway::acceptId(BoxSession *s, quint64 id)
@@ -606,7 +608,7 @@ void BoxGateway::releaseGone()
     for (BoxSession *s : std::exchange(m_gone, {})) {
         // Unless the box is back on a newer connection meanwhile: that one holds it now.
         if (s->box && !m_byBox.contains(s->box->id))
-            m_server->handleBoxGone(s);
+            m_handler->handleBoxGone(s);
         delete s;
     }
 }
