@@ -13,7 +13,7 @@
 #include "cputime.h"
 
 #include "boxes/fleet.h"
-#include "operatorhub.h"
+#include "operators/operatorhub.h"
 
 #include <protocol/message.h>
 

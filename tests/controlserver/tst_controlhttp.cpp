@@ -8,7 +8,7 @@
 #include "../common/promtool.h"
 
 #include "boxes/fleet.h"
-#include "operatorhub.h"
+#include "operators/operatorhub.h"
 
 using namespace testutil;
 using namespace iptv::control;

@@ -12,7 +12,7 @@
 
 #include "domain/config.h"
 #include "domain/credentials.h"
-#include "operators.h"
+#include "operators/operators.h"
 
 #include <QRegularExpression>
 #include <QSemaphore>

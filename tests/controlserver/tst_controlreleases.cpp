@@ -8,7 +8,7 @@
 #include "testbox.h"
 
 #include "cluster/cluster.h"
-#include "releaseservice.h"
+#include "releases/releaseservice.h"
 
 #include <payload/bundle.h>
 

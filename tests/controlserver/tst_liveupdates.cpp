@@ -4,7 +4,7 @@
 // turn, a node's own messages are not taken for another's, and a silent node's interest and fleet
 // share are dropped after four heartbeats.
 
-#include "controlserver.h"
+#include "app/controlserver.h"
 #include "cluster/fleetbus.h"
 #include "cluster/liveupdates.h"
 #include "testbox.h"

@@ -6,7 +6,7 @@
 #include "../common/postgresserver.h"
 
 #include "store/releasestore.h"
-#include <rollout.h>
+#include "releases/rollout.h"
 
 #include <QElapsedTimer>
 #include <QSqlDatabase>

@@ -4,7 +4,7 @@
 // injected failures) with its timings.
 
 #include "store/releasestore.h"
-#include <rollout.h>
+#include "releases/rollout.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>

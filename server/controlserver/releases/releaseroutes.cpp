@@ -1,9 +1,10 @@
 // HTTP routes of releases and rollouts (the table is in README.md). Reads need the viewer role;
 // uploads, deletes and rollout control the admin role: a release reaches the whole fleet.
 
-#include "controlserver.h"
-#include "httpapi.h"
 #include "releaseservice.h"
+
+#include "domain/actionresult.h"
+#include "http/httpapi.h"
 
 #include <QHttpServerRequest>
 

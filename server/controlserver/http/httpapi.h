@@ -8,12 +8,13 @@
 // httpapi.cpp and in README.md.
 //
 // Routing, HEAD, 405, 404 and the metrics are libs/core's iptv::http::Router; this class plugs
-// in the bearer tokens and roles (its auth hook) and the routes. Other parts of the server
-// (releases, rollouts) add theirs with addRoute(). A route whose answer needs work off the event
+// in the bearer tokens and roles (its auth hook). The routes come from the layers above: the
+// boxes, commands, operators and audit from app/controlroutes.cpp, releases and rollouts from
+// releases/releaseroutes.cpp, each with addRoute(). A route whose answer needs work off the event
 // loop (login's Argon2id check) is added with addAsyncRoute() and answers later; the loop serves
 // other requests meanwhile.
 
-#include "operators.h"
+#include "operators/operators.h"
 
 #include <core/httprouter.h>
 
@@ -29,7 +30,7 @@
 
 namespace iptv::control {
 
-class ControlServer;
+class AuditLog;
 struct ActionResult;
 
 using HttpReply = iptv::http::Reply;
@@ -47,7 +48,8 @@ class HttpApi : public QObject
 {
     Q_OBJECT
 public:
-    explicit HttpApi(ControlServer *server);
+    /// Bearer tokens are checked by `operators`, refusals written to `audit`, request metrics to `metrics`.
+    HttpApi(OperatorDirectory *operators, AuditLog *audit, iptv::MetricsRegistry *metrics, QObject *parent = nullptr);
     ~HttpApi() override;
 
     bool listen(const QHostAddress &address, quint16 port, QString *error);
@@ -77,9 +79,9 @@ private:
     };
     std::optional<HttpReply> authenticate(iptv::http::RouteContext &context, const iptv::http::Router::RouteInfo &route);
     static HttpContext context(iptv::http::RouteContext &route);
-    void setupRoutes();
 
-    ControlServer *m_server;
+    OperatorDirectory *m_operators;
+    AuditLog *m_audit;
     iptv::http::Router *m_router;
 };
 

@@ -14,8 +14,9 @@
 // of a cluster; this node's presence and box records go out through it too, the summary is the
 // cluster's and pushed here only.
 
-#include "boxes/fleet.h"
 #include "operators.h"
+
+#include "boxes/fleet.h"
 
 #include <protocol/message.h>
 
@@ -32,14 +33,16 @@ QT_END_NAMESPACE
 
 namespace iptv::control {
 
-class ControlServer;
 class LiveUpdates;
 
 class OperatorHub : public QObject
 {
     Q_OBJECT
 public:
-    explicit OperatorHub(ControlServer *server);
+    /// Sessions log in with `operators`' tokens; updates come from `live`, box records from
+    /// `fleet`; the welcome announces `heartbeatSeconds`.
+    OperatorHub(OperatorDirectory *operators, const Fleet *fleet, LiveUpdates *live, int heartbeatSeconds,
+                QObject *parent = nullptr);
     ~OperatorHub() override;
 
     bool listen(const QHostAddress &address, quint16 port, QString *error);
@@ -92,8 +95,10 @@ private:
     void push(const QString &topic, const QCborMap &update);
     QCborMap summaryUpdate();
 
-    ControlServer *m_server;
+    OperatorDirectory *m_operators;
+    const Fleet *m_fleet;
     LiveUpdates *m_live;
+    int m_heartbeatSeconds;
     QWebSocketServer *m_ws = nullptr;
     QHash<QWebSocket *, Session *> m_sessions;
     QHash<QString, int> m_topicCounts;

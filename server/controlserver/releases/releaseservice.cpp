@@ -1,11 +1,14 @@
 #include "releaseservice.h"
 
-#include "boxes/boxgateway.h"
-#include "controlserver.h"
-#include "domain/credentials.h"
-#include "cluster/fleetbus.h"
-#include "httpapi.h"
+#include "boxsender.h"
+
+#include "boxes/fleet.h"
 #include "cluster/liveupdates.h"
+#include "domain/actionresult.h"
+#include "domain/auditlog.h"
+#include "domain/config.h"
+#include "domain/credentials.h"
+#include "http/httpapi.h"
 
 #include <core/configfile.h>
 #include <core/metrics.h>
@@ -152,12 +155,13 @@ bool loadReleaseConfig(const QCommandLineParser &parser, const ControlConfig &co
 
 // ---- service
 
-ReleaseService::ReleaseService(ControlServer *server)
-    : QObject(server), m_server(server)
+ReleaseService::ReleaseService(const ControlConfig &control, const Fleet *fleet, BoxSender *boxes, LiveUpdates *live,
+                               AuditLog *audit, iptv::MetricsRegistry *registry, QObject *parent)
+    : QObject(parent), m_control(control), m_fleet(fleet), m_boxes(boxes), m_live(live), m_audit(audit)
 {
     m_connection = QStringLiteral("controlserver-releases-%1").arg(quintptr(this), 0, 16);
     m_clock.start();
-    auto &metrics = server->metrics();
+    auto &metrics = *registry;
     m_offers = metrics.counter(u"controlserver_release_offers_total"_qs, u"ReleaseAvailable messages sent to boxes by rollouts."_qs);
     m_resultsOk = metrics.counter(u"controlserver_release_results_total"_qs, u"Install outcomes reported to rollouts."_qs,
                                   {{u"outcome"_qs, u"succeeded"_qs}});
@@ -172,7 +176,7 @@ ReleaseService::ReleaseService(ControlServer *server)
     m_downloads = metrics.counter(u"controlserver_release_downloads_total"_qs, u"Bundle downloads served to boxes."_qs);
     metrics.gaugeCallback(u"controlserver_rollouts_active"_qs, u"Rollouts in draft, running, paused or halted state."_qs,
                           [this] { return double(m_rollouts.size()); });
-    connect(server->live(), &LiveUpdates::updated, this, &ReleaseService::onPublished);
+    connect(m_live, &LiveUpdates::updated, this, &ReleaseService::onPublished);
     connect(&m_timer, &QTimer::timeout, this, &ReleaseService::tick);
     m_kick.setSingleShot(true);
     connect(&m_kick, &QTimer::timeout, this, &ReleaseService::drive);
@@ -190,9 +194,9 @@ ReleaseService::~ReleaseService()
     stop();
 }
 
-bool ReleaseService::start(HttpApi *http, QString *error)
+bool ReleaseService::start(HttpApi *http, const QByteArray &hashKey, QString *error)
 {
-    const ControlConfig &control = m_server->config();
+    const ControlConfig &control = m_control;
     m_dir = m_config.directory.isEmpty() ? QDir(control.dataDir).filePath(u"releases"_qs) : m_config.directory;
     if (!QDir().mkpath(m_dir)) {
         *error = QStringLiteral("releases directory %1 cannot be created").arg(m_dir);
@@ -208,7 +212,7 @@ bool ReleaseService::start(HttpApi *http, QString *error)
         qCWarning(lcReleases) << "no trusted release keys (--trust-key): release uploads are refused";
 
     // The same hashing key as the box tokens (ControlServer keeps it in the store's meta table).
-    m_hashKey = m_server->store().meta(u"hash_key"_qs);
+    m_hashKey = hashKey;
 
     // Our own connection to the server's database: the release tables live next to the others,
     // and the store helpers (releasestore.h) work on a named connection.
@@ -244,12 +248,10 @@ bool ReleaseService::start(HttpApi *http, QString *error)
             host = a.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + a.toString() + u']' : a.toString();
         else
             qCInfo(lcReleases) << "boxes download bundles from 127.0.0.1; set --release-url for boxes on other hosts";
-        m_baseUrl = QStringLiteral("http://%1:%2").arg(host).arg(m_server->httpPort());
+        m_baseUrl = QStringLiteral("http://%1:%2").arg(host).arg(http->port());
     }
 
     addReleaseRoutes(http, this);
-    connect(m_server, &ControlServer::boxConnected, this, &ReleaseService::onBoxConnected, Qt::UniqueConnection);
-    connect(m_server, &ControlServer::boxEventReceived, this, &ReleaseService::onBoxEvent, Qt::UniqueConnection);
     m_timer.start(1000);
     m_started = true;
     qCInfo(lcReleases).noquote() << "releases in" << m_dir << "," << m_keys.size() << "trusted keys,"
@@ -300,14 +302,14 @@ void ReleaseService::adopt(std::unique_ptr<Rollout> rollout)
     connect(r, &Rollout::halted, this, [this, r](const QString &reason) {
         qCWarning(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << "to"
                                         << channelName(r->channel()) << "HALTED:" << reason;
-        m_server->audit(u"system"_qs, u"rollout.halt"_qs, QStringLiteral("rollout %1").arg(r->id()), u"halted"_qs,
+        m_audit->audit(u"system"_qs, u"rollout.halt"_qs, QStringLiteral("rollout %1").arg(r->id()), u"halted"_qs,
                         QStringLiteral("%1 to %2: %3").arg(r->release().version, channelName(r->channel()), reason));
     });
     connect(r, &Rollout::completed, this, [this, r] {
         const RolloutProgress p = r->progress();
         qCInfo(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << "completed:" << p.succeeded
                                      << "succeeded," << p.failed << "failed," << p.skipped << "skipped";
-        m_server->audit(u"system"_qs, u"rollout.complete"_qs, QStringLiteral("rollout %1").arg(r->id()), u"ok"_qs,
+        m_audit->audit(u"system"_qs, u"rollout.complete"_qs, QStringLiteral("rollout %1").arg(r->id()), u"ok"_qs,
                         QStringLiteral("%1 to %2: %3 succeeded, %4 failed, %5 skipped")
                             .arg(r->release().version, channelName(r->channel()))
                             .arg(p.succeeded).arg(p.failed).arg(p.skipped));
@@ -317,11 +319,8 @@ void ReleaseService::adopt(std::unique_ptr<Rollout> rollout)
 
 bool ReleaseService::reachable(qint64 boxId) const
 {
-    if (sessionOnline(boxId))
-        return true;
     // The cluster's presence marks boxes other nodes hold as online in this node's fleet.
-    const BoxInfo *box = m_server->bus()->isShared() ? m_server->fleet().byId(boxId) : nullptr;
-    return box && box->online;
+    return m_boxes->isOnlineHere(boxId) || m_boxes->isOnlineInCluster(boxId);
 }
 
 void ReleaseService::onPublished(const QString &topic, const QCborMap &update)
@@ -348,13 +347,6 @@ void ReleaseService::onPublished(const QString &topic, const QCborMap &update)
     if (r->reportResult(offer.box, ok, text) == Rollout::ReportOutcome::Recorded)
         (ok ? m_resultsOk : m_resultsFailed)->increment();
     kick();
-}
-
-bool ReleaseService::sessionOnline(qint64 boxId) const
-{
-    BoxGateway *g = m_server->gateway();
-    const BoxSession *s = g ? g->sessionOf(boxId) : nullptr;
-    return s && s->phase == BoxSession::Online;
 }
 
 QString ReleaseService::downloadUrl(const QString &version, qint64 boxId) const
@@ -389,8 +381,7 @@ void ReleaseService::tick()
 
 void ReleaseService::drive()
 {
-    BoxGateway *gateway = m_server->gateway();
-    if (!m_started || !gateway)
+    if (!m_started)
         return;
     const qint64 nowMs = m_clock.elapsed();
     for (auto &[id, t] : m_rollouts) {
@@ -421,10 +412,8 @@ void ReleaseService::drive()
         QList<QCborMap> remoteArgs;
         for (const qint64 box : boxes) {
             offer.url = downloadUrl(rel.version, box);
-            if (BoxSession *s = gateway->sessionOf(box); s && s->phase == BoxSession::Online) {
-                gateway->send(s, MessageType::ReleaseAvailable, offer.toBody());
+            if (m_boxes->sendToBox(box, MessageType::ReleaseAvailable, offer.toBody()))
                 continue;
-            }
             // Held by another node: an install-release command with the same fields, which the
             // bus routes there; the bundle still comes from this node's download URL.
             remote.append(box);
@@ -435,12 +424,12 @@ void ReleaseService::drive()
                 // The results come as command states from the nodes that hold the boxes: this node
                 // follows "commands" while it waits for any, and says so before the routes go out.
                 m_followsCommands = true;
-                m_server->live()->follow(u"commands"_qs);
-                m_server->live()->announceInterest();
+                m_live->follow(u"commands"_qs);
+                m_live->announceInterest();
             }
             QString error;
             const qint64 expires = QDateTime::currentSecsSinceEpoch() + 3600;
-            const QList<qint64> ids = m_server->issueServerCommands(QStringLiteral("rollout %1").arg(r->id()),
+            const QList<qint64> ids = m_boxes->issueServerCommands(QStringLiteral("rollout %1").arg(r->id()),
                                                                     CommandKind::InstallRelease, remote, remoteArgs, expires, &error);
             if (ids.isEmpty())
                 qCWarning(lcReleases).noquote() << "rollout" << r->id() << "could not offer to" << remote.size()
@@ -462,10 +451,10 @@ void ReleaseService::onBoxConnected(qint64 boxId, bool approved)
 {
     if (!approved || m_rollouts.empty())
         return;
-    const BoxInfo *box = m_server->fleet().byId(boxId);
+    const BoxInfo *box = m_fleet->byId(boxId);
     if (!box)
         return;
-    const QString version = m_server->fleet().string(box->version);
+    const QString version = m_fleet->string(box->version);
     bool offerable = false;
     for (auto &[rid, t] : m_rollouts) {
         Rollout *r = t.rollout.get();
@@ -545,7 +534,7 @@ void ReleaseService::unfollowCommands()
     if (!m_followsCommands)
         return;
     m_followsCommands = false;
-    m_server->live()->unfollow(u"commands"_qs);
+    m_live->unfollow(u"commands"_qs);
 }
 
 void ReleaseService::publishRollout(quint64 id)
@@ -556,7 +545,7 @@ void ReleaseService::publishRollout(quint64 id)
     Tracked &t = it->second;
     t.publishPending = false;
     t.lastPublishMs = m_clock.elapsed();
-    LiveUpdates *live = m_server->live();
+    LiveUpdates *live = m_live;
     if (!live->wants(u"rollouts"_qs))
         return;
     live->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
@@ -566,7 +555,7 @@ void ReleaseService::publishRollout(quint64 id)
 
 void ReleaseService::publishRelease(const QString &kind, const QJsonObject &release)
 {
-    LiveUpdates *live = m_server->live();
+    LiveUpdates *live = m_live;
     if (!live->wants(u"rollouts"_qs))
         return;
     live->publish(u"rollouts"_qs, QCborMap::fromJsonObject({{u"topic"_qs, u"rollouts"_qs},
@@ -585,7 +574,7 @@ std::unique_ptr<Rollout> ReleaseService::loadFinished(quint64 id, QString *error
 void ReleaseService::uploadRelease(const OperatorIdentity &op, const QByteArray &bundle, UploadDone done)
 {
     auto refuse = [this, account = op.account](int status, const QString &code, const QString &message) {
-        m_server->audit(account, u"release.upload"_qs, {}, u"refused"_qs, QStringLiteral("%1: %2").arg(code, message));
+        m_audit->audit(account, u"release.upload"_qs, {}, u"refused"_qs, QStringLiteral("%1: %2").arg(code, message));
         qCWarning(lcReleases).noquote() << account << "release upload refused:" << code << message;
         return ActionResult::error(status, code, message);
     };
@@ -665,7 +654,7 @@ ActionResult ReleaseService::storeUpload(const OperatorIdentity &op, QTemporaryF
         QFile::remove(path);
         return refuse(500, u"internal"_qs, QStringLiteral("release %1 not stored: %2").arg(version, error));
     }
-    m_server->audit(op.account, u"release.upload"_qs, version, u"ok"_qs,
+    m_audit->audit(op.account, u"release.upload"_qs, version, u"ok"_qs,
                     QStringLiteral("%1, %2 bytes, sha256 %3, key %4, min box %5")
                         .arg(channelName(rel.channel)).arg(rel.size).arg(QString::fromLatin1(rel.sha256), rel.signatureKeyId,
                                                                           rel.minBoxVersion.isEmpty() ? u"-"_qs : rel.minBoxVersion));
@@ -725,15 +714,15 @@ ActionResult ReleaseService::deleteRelease(const OperatorIdentity &op, const QSt
     QString error;
     const auto rel = m_store->release(version, &error);
     if (!rel) {
-        m_server->audit(op.account, u"release.delete"_qs, version.left(64), u"failed"_qs, u"no such release"_qs);
+        m_audit->audit(op.account, u"release.delete"_qs, version.left(64), u"failed"_qs, u"no such release"_qs);
         return notFound(QStringLiteral("no release %1").arg(version.left(64)));
     }
     if (!m_store->removeRelease(version, &error)) {
-        m_server->audit(op.account, u"release.delete"_qs, version, u"refused"_qs, error);
+        m_audit->audit(op.account, u"release.delete"_qs, version, u"refused"_qs, error);
         return ActionResult::error(409, u"conflict"_qs, error);
     }
     QFile::remove(rel->filePath);
-    m_server->audit(op.account, u"release.delete"_qs, version, u"ok"_qs);
+    m_audit->audit(op.account, u"release.delete"_qs, version, u"ok"_qs);
     qCInfo(lcReleases).noquote() << op.account << "deleted release" << version;
     publishRelease(u"deleted"_qs, {{u"version"_qs, version}});
     return ActionResult::success({{u"version"_qs, version}, {u"status"_qs, u"deleted"_qs}});
@@ -745,7 +734,7 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
 {
     const QString version = request.value(u"release").toString(request.value(u"version").toString());
     auto refuse = [&](int status, const QString &code, const QString &message) {
-        m_server->audit(op.account, u"rollout.create"_qs, version.left(64), u"refused"_qs, message);
+        m_audit->audit(op.account, u"rollout.create"_qs, version.left(64), u"refused"_qs, message);
         return ActionResult::error(status, code, message);
     };
     if (version.isEmpty())
@@ -792,7 +781,7 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
     // Candidates: every approved box as the in-memory fleet knows it now.
     FleetFilter approved;
     approved.state = u"approved"_qs;
-    Fleet &fleet = m_server->fleet();
+    const Fleet &fleet = *m_fleet;
     QList<BoxCandidate> boxes;
     for (qint64 id : fleet.select(approved)) {
         const BoxInfo *b = fleet.byId(id);
@@ -816,7 +805,7 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
     const quint64 id = rollout->id();
     const QString target = QStringLiteral("rollout %1").arg(id);
     const QString planText = QString::fromUtf8(QJsonDocument(plan->summary()).toJson(QJsonDocument::Compact));
-    m_server->audit(op.account, u"rollout.create"_qs, target, u"ok"_qs,
+    m_audit->audit(op.account, u"rollout.create"_qs, target, u"ok"_qs,
                     QStringLiteral("%1 to %2%3: %4").arg(version, channelName(channel),
                                                          options.force ? u" FORCED (versions may go down)"_qs : QString(), planText));
     if (options.force)
@@ -826,10 +815,10 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
     adopt(std::move(rollout));
     if (request.value(u"start").toBool()) {
         if (!r->start(&error)) {
-            m_server->audit(op.account, u"rollout.start"_qs, target, u"failed"_qs, error);
+            m_audit->audit(op.account, u"rollout.start"_qs, target, u"failed"_qs, error);
             return ActionResult::error(500, u"internal"_qs, error);
         }
-        m_server->audit(op.account, u"rollout.start"_qs, target, u"ok"_qs);
+        m_audit->audit(op.account, u"rollout.start"_qs, target, u"ok"_qs);
         kick();
     }
     notePublish(id);
@@ -897,7 +886,7 @@ ActionResult ReleaseService::rolloutAction(const OperatorIdentity &op, const QSt
     if (!r) {
         QString error;
         const bool exists = id && loadFinished(id, &error);
-        m_server->audit(op.account, action, target, u"failed"_qs, exists ? u"finished"_qs : u"no such rollout"_qs);
+        m_audit->audit(op.account, action, target, u"failed"_qs, exists ? u"finished"_qs : u"no such rollout"_qs);
         return exists ? ActionResult::error(409, u"conflict"_qs, QStringLiteral("%1 is finished").arg(target))
                       : notFound(QStringLiteral("no %1").arg(target));
     }
@@ -919,7 +908,7 @@ ActionResult ReleaseService::rolloutAction(const OperatorIdentity &op, const QSt
         RolloutThresholds t = r->record().thresholds;
         ok = RolloutThresholds::fromJson(body.value(u"thresholds").isObject() ? body.value(u"thresholds").toObject() : body, &t, &error);
         if (!ok) {
-            m_server->audit(op.account, action, target, u"failed"_qs, error);
+            m_audit->audit(op.account, action, target, u"failed"_qs, error);
             return ActionResult::error(400, u"bad-request"_qs, error);
         }
         detail = QString::fromUtf8(QJsonDocument(t.toJson()).toJson(QJsonDocument::Compact));
@@ -927,7 +916,7 @@ ActionResult ReleaseService::rolloutAction(const OperatorIdentity &op, const QSt
     } else {
         return notFound(QStringLiteral("no action %1 (start, pause, resume, abort, complete, thresholds)").arg(verb.left(40)));
     }
-    m_server->audit(op.account, action, target, ok ? u"ok"_qs : u"refused"_qs, ok ? detail : error);
+    m_audit->audit(op.account, action, target, ok ? u"ok"_qs : u"refused"_qs, ok ? detail : error);
     if (!ok)
         return ActionResult::error(409, u"conflict"_qs, error);
     qCInfo(lcReleases).noquote() << op.account << verb << target << "->" << rolloutStateName(r->state());
@@ -980,7 +969,7 @@ ActionResult ReleaseService::authorizeDownload(const QString &bearer, const QStr
     if (token.isEmpty())
         return ActionResult::error(401, u"unauthorized"_qs, u"send Authorization: Bearer <box token>"_qs);
     const QByteArray hash = keyedHash(m_hashKey, token);
-    Fleet &fleet = m_server->fleet();
+    const Fleet &fleet = *m_fleet;
     const BoxInfo *box = nullptr;
     if (!boxHint.isEmpty()) {
         const BoxInfo *b = fleet.byId(parseBoxId(boxHint));

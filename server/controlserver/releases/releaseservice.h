@@ -26,8 +26,9 @@
 // start and offers only to boxes connected to it: offers are not routed over the FleetBus yet, so
 // a cluster runs rollouts from one node.
 
-#include "store/releasestore.h"
 #include "rollout.h"
+
+#include "store/releasestore.h"
 
 #include <payload/bundle.h>
 #include <payload/keys.h>
@@ -53,6 +54,7 @@ QT_END_NAMESPACE
 namespace iptv {
 class Counter;
 class Gauge;
+class MetricsRegistry;
 }
 
 namespace iptv::protocol {
@@ -61,8 +63,11 @@ struct BoxEvent;
 
 namespace iptv::control {
 
-class ControlServer;
+class AuditLog;
+class BoxSender;
+class Fleet;
 class HttpApi;
+class LiveUpdates;
 struct ActionResult;
 struct ControlConfig;
 struct OperatorIdentity;
@@ -89,7 +94,11 @@ class ReleaseService : public QObject
 {
     Q_OBJECT
 public:
-    explicit ReleaseService(ControlServer *server);
+    /// Boxes are planned from `fleet` and reached through `boxes`; progress goes out through
+    /// `live`, actions to `audit`, metrics to `metrics`. `control` is the server's configuration
+    /// (data directory, database, bind address) and outlives the service.
+    ReleaseService(const ControlConfig &control, const Fleet *fleet, BoxSender *boxes, LiveUpdates *live, AuditLog *audit,
+                   iptv::MetricsRegistry *registry, QObject *parent = nullptr);
     ~ReleaseService() override;
 
     /// Before start().
@@ -97,8 +106,10 @@ public:
     const ReleaseConfig &config() const { return m_config; }
 
     /// Opens the release tables, loads the trusted keys and the active rollouts, registers the
-    /// routes on `http` and starts the timer. Called by ControlServer::start once the store is open.
-    bool start(HttpApi *http, QString *error);
+    /// routes on `http` (listening already: downloads go to its port) and starts the timer.
+    /// `hashKey` keys the box token hashes (downloads present a box's token). Called by
+    /// ControlServer::start once the store is open.
+    bool start(HttpApi *http, const QByteArray &hashKey, QString *error);
     void stop();
 
     QString releasesDir() const { return m_dir; }
@@ -131,6 +142,12 @@ public:
     /// Offers now (tests; the timer does it every second).
     void drive();
 
+    // ---- from the server (ControlServer connects its signals to these)
+    /// A box's session opened here: a box already running a rollout's release has succeeded.
+    void onBoxConnected(qint64 boxId, bool approved);
+    /// A box reported an event: install and rollback events are rollout results.
+    void onBoxEvent(qint64 boxId, const iptv::protocol::BoxEvent &event);
+
 Q_SIGNALS:
     /// A ReleaseAvailable went to these boxes (numeric box ids).
     void offered(quint64 rolloutId, const QList<qint64> &boxIds);
@@ -156,8 +173,6 @@ private:
     ActionResult storeUpload(const OperatorIdentity &op, QTemporaryFile *tmp, const VerifiedUpload &v,
                              const std::function<ActionResult(int, const QString &, const QString &)> &refuse);
     void adopt(std::unique_ptr<Rollout> rollout);
-    void onBoxConnected(qint64 boxId, bool approved);
-    void onBoxEvent(qint64 boxId, const iptv::protocol::BoxEvent &event);
     void tick();
     void kick();
     void notePublish(quint64 id);
@@ -166,7 +181,6 @@ private:
     /// Active rollout in memory, else loaded from the store (a finished one); null with *error.
     std::unique_ptr<Rollout> loadFinished(quint64 id, QString *error);
     QString downloadUrl(const QString &version, qint64 boxId) const;
-    bool sessionOnline(qint64 boxId) const;
     /// Online here, or (in a cluster) on another node: the offer then goes as an install-release
     /// command routed to that node, and its result comes back as an update on "commands"
     /// (followed through LiveUpdates while such offers wait).
@@ -174,7 +188,11 @@ private:
     void onPublished(const QString &topic, const QCborMap &update);
     void unfollowCommands();
 
-    ControlServer *m_server;
+    const ControlConfig &m_control;
+    const Fleet *m_fleet;
+    BoxSender *m_boxes;
+    LiveUpdates *m_live;
+    AuditLog *m_audit;
     ReleaseConfig m_config;
     QString m_connection;
     QString m_dir;

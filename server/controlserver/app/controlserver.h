@@ -1,7 +1,10 @@
 #pragma once
 
-// controlserver: the fleet hub. Box sessions (boxgateway.h) feed it hellos, telemetry, events,
-// acks and results; operators reach it over HTTP (httpapi.h) and WebSocket (operatorhub.h).
+// controlserver: the fleet hub, the top layer (README.md, "Code"). Box sessions
+// (boxes/boxgateway.h) feed it hellos, telemetry, events, acks and results through the
+// BoxSessionHandler it implements; operators reach it over HTTP (http/httpapi.h, its routes in
+// controlroutes.cpp) and WebSocket (operators/operatorhub.h); the release service reaches boxes
+// through the BoxSender it implements, and every layer audits through it (AuditLog).
 // It owns the store, the in-memory fleet, the live commands and the timers: a store flush every
 // second (batched telemetry, last-seen, events and command states), a sweep every few seconds
 // (command expiry), coalesced fleet updates for operator subscribers, and hourly pruning.
@@ -10,10 +13,12 @@
 
 #include "boxes/boxsessionhandler.h"
 #include "boxes/commandqueue.h"
-#include "domain/actionresult.h"
-#include "domain/config.h"
 #include "boxes/fleet.h"
-#include "operators.h"
+#include "domain/actionresult.h"
+#include "domain/auditlog.h"
+#include "domain/config.h"
+#include "operators/operators.h"
+#include "releases/boxsender.h"
 #include "store/store.h"
 
 #include <core/metrics.h>
@@ -37,7 +42,7 @@ class ReleaseService;
 struct BoxSession;
 struct ClusterConfig;
 
-class ControlServer : public QObject, public BoxSessionHandler
+class ControlServer : public QObject, public BoxSessionHandler, public AuditLog, public BoxSender
 {
     Q_OBJECT
 public:
@@ -99,10 +104,15 @@ public:
     /// audit entry as `account`, then delivered or routed like an operator's. `args[i]` goes to
     /// `boxes[i]`. The command ids in the same order; empty with *error when nothing was stored.
     QList<qint64> issueServerCommands(const QString &account, iptv::protocol::CommandKind kind, const QList<qint64> &boxes,
-                                      const QList<QCborMap> &args, qint64 expires, QString *error);
+                                      const QList<QCborMap> &args, qint64 expires, QString *error) override;
     /// Appends to the audit log (committed when it returns true).
     bool audit(const QString &account, const QString &action, const QString &target, const QString &outcome,
-               const QString &detail = {});
+               const QString &detail = {}) override;
+
+    // ---- for the release service (BoxSender)
+    bool isOnlineHere(qint64 boxId) const override;
+    bool isOnlineInCluster(qint64 boxId) const override;
+    bool sendToBox(qint64 boxId, iptv::protocol::MessageType type, const QCborMap &body) override;
 
     QJsonObject boxDetail(const BoxInfo &box);
     QJsonObject commandJson(const CommandRow &row) const;
@@ -176,6 +186,9 @@ private:
     iptv::Counter *m_resultsTotal = nullptr;
     iptv::Counter *m_enrollments = nullptr;
 };
+
+/// Adds the server's own routes (health, metrics, login, boxes, commands, audit, operators) to `http`.
+void addControlRoutes(HttpApi *http, ControlServer *server);
 
 /// Sets up the Redis bus and the cluster's presence on `server` when `config` asks for a cluster.
 bool joinCluster(ControlServer *server, const ClusterConfig &config, QString *error);

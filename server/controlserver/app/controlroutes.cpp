@@ -1,19 +1,23 @@
-#include "httpapi.h"
+// The HTTP routes of the server itself (the table is in README.md): health and metrics, login,
+// boxes, the fleet summary, commands, the audit log and operator accounts. Releases and rollouts
+// add theirs in releases/releaseroutes.cpp.
 
 #include "controlserver.h"
+
 #include "cluster/liveupdates.h"
+#include "http/httpapi.h"
 
 #include <core/httputil.h>
 
 #include <QCborValue>
 #include <QJsonArray>
 #include <QJsonDocument>
-#include <QLoggingCategory>
 #include <QUrlQuery>
 
 namespace iptv::control {
 
 using Method = QHttpServerRequest::Method;
+using Respond = HttpApi::Respond;
 
 namespace {
 
@@ -24,93 +28,8 @@ QJsonValue cborJson(const QByteArray &cbor)
 
 } // namespace
 
-HttpReply replyFrom(const ActionResult &a)
+void addControlRoutes(HttpApi *http, ControlServer *srv)
 {
-    return a.ok() ? HttpReply::json(a.body, a.status) : HttpReply::error(a.status, a.code, a.message);
-}
-
-HttpApi::HttpApi(ControlServer *server)
-    : QObject(server), m_server(server),
-      m_router(new iptv::http::Router(&server->metrics(), QStringLiteral("controlserver"), this))
-{
-    m_router->setDefaultHeader("Cache-Control", "no-store");
-    m_router->setAuthHook([this](iptv::http::RouteContext &c, const iptv::http::Router::RouteInfo &route) {
-        return authenticate(c, route);
-    });
-    setupRoutes();
-}
-
-HttpApi::~HttpApi() = default;
-
-bool HttpApi::listen(const QHostAddress &address, quint16 port, QString *error)
-{
-    return m_router->listen(address, port, error);
-}
-
-void HttpApi::close()
-{
-    m_router->close();
-}
-
-std::optional<HttpReply> HttpApi::authenticate(iptv::http::RouteContext &c, const iptv::http::Router::RouteInfo &route)
-{
-    using iptv::http::ApiError;
-    const QByteArray auth = c.request.value("Authorization");
-    if (!auth.startsWith("Bearer "))
-        return HttpReply::error(ApiError::unauthorized(u"send Authorization: Bearer <token> (POST /api/login)"_qs));
-    Authenticated who;
-    who.bearer = QString::fromLatin1(auth.mid(7).trimmed());
-    const auto op = m_server->operators().authenticate(who.bearer, m_server->now());
-    if (!op)
-        return HttpReply::error(ApiError::unauthorized(u"the token is unknown or expired; log in again"_qs));
-    const Role needed = Role(*route.access);
-    if (!op->allows(needed)) {
-        m_server->audit(op->account, QString::fromLatin1(iptv::http::Router::methodName(route.method)) + u' ' + route.pattern,
-                        c.request.url().path(), u"denied"_qs,
-                        QStringLiteral("needs role %1, has %2").arg(roleName(needed), roleName(op->role)));
-        return HttpReply::error(ApiError::forbidden(
-            QStringLiteral("needs the %1 role; %2 is %3").arg(roleName(needed), op->account, roleName(op->role))));
-    }
-    who.op = *op;
-    c.identity = std::move(who);
-    return std::nullopt;
-}
-
-HttpContext HttpApi::context(iptv::http::RouteContext &route)
-{
-    HttpContext c{{route.request, route.params, {}}, std::nullopt, {}};
-    if (const auto *who = std::any_cast<Authenticated>(&route.identity)) {
-        c.op = who->op;
-        c.bearer = who->bearer;
-    }
-    return c;
-}
-
-void HttpApi::addRoute(Method method, const QString &pattern, std::optional<Role> role, Handler handler)
-{
-    m_router->addRoute(
-        method, pattern,
-        [handler = std::move(handler)](iptv::http::RouteContext &route) {
-            HttpContext c = context(route);
-            return handler(c);
-        },
-        role ? std::optional<int>(int(*role)) : std::nullopt);
-}
-
-void HttpApi::addAsyncRoute(Method method, const QString &pattern, std::optional<Role> role, AsyncHandler handler)
-{
-    m_router->addAsyncRoute(
-        method, pattern,
-        [handler = std::move(handler)](iptv::http::RouteContext &route, Respond respond) {
-            HttpContext c = context(route);
-            handler(c, std::move(respond));
-        },
-        role ? std::optional<int>(int(*role)) : std::nullopt);
-}
-
-void HttpApi::setupRoutes()
-{
-    ControlServer *srv = m_server;
     const auto fromAction = &replyFrom;
     auto boxParam = [srv](const HttpContext &c, BoxInfo **box) -> std::optional<HttpReply> {
         const qint64 id = parseBoxId(c.params.value(0));
@@ -121,7 +40,7 @@ void HttpApi::setupRoutes()
     };
 
     // ---- health and metrics (no authentication: load balancers and Prometheus)
-    addRoute(Method::Get, u"/healthz"_qs, std::nullopt, [srv](HttpContext &) {
+    http->addRoute(Method::Get, u"/healthz"_qs, std::nullopt, [srv](HttpContext &) {
         const bool ok = srv->isHealthy();
         QJsonObject body{{u"status"_qs, ok ? u"ok"_qs : u"unhealthy"_qs},
                          {u"boxesOnline"_qs, srv->fleet().onlineCount()},
@@ -130,14 +49,14 @@ void HttpApi::setupRoutes()
             body.insert(u"store"_qs, store);
         return HttpReply::json(body, ok ? 200 : 503);
     });
-    addRoute(Method::Get, u"/metrics"_qs, std::nullopt, [srv](HttpContext &) {
+    http->addRoute(Method::Get, u"/metrics"_qs, std::nullopt, [srv](HttpContext &) {
         return HttpReply{200, srv->metrics().render(), "text/plain; version=0.0.4; charset=utf-8", {}};
     });
 
     // ---- sessions
     // The password check runs on the login pool; the answer goes out when it is done. Refusals
     // by the limits (429) and a full pool (503) say when to come back; all are audited.
-    addAsyncRoute(Method::Post, u"/api/login"_qs, std::nullopt, [srv](HttpContext &c, Respond respond) {
+    http->addAsyncRoute(Method::Post, u"/api/login"_qs, std::nullopt, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
@@ -173,17 +92,17 @@ void HttpApi::setupRoutes()
                                                                      srv->config().trustedProxies);
         srv->operators().login(account, body->value(u"password").toString(), client, srv->now(), done);
     });
-    addRoute(Method::Post, u"/api/logout"_qs, Role::Viewer, [srv](HttpContext &c) {
+    http->addRoute(Method::Post, u"/api/logout"_qs, Role::Viewer, [srv](HttpContext &c) {
         srv->operators().logout(c.bearer);
         srv->audit(c.op->account, u"logout"_qs, {}, u"ok"_qs);
         return HttpReply::json({{u"status"_qs, u"ok"_qs}});
     });
-    addRoute(Method::Get, u"/api/me"_qs, Role::Viewer, [](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/me"_qs, Role::Viewer, [](HttpContext &c) {
         return HttpReply::json({{u"account"_qs, c.op->account}, {u"role"_qs, roleName(c.op->role)}});
     });
 
     // ---- fleet
-    addRoute(Method::Get, u"/api/boxes"_qs, Role::Viewer, [srv](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/boxes"_qs, Role::Viewer, [srv](HttpContext &c) {
         QJsonObject q;
         for (const auto &[k, v] : c.request.query().queryItems(QUrl::FullyDecoded))
             q.insert(k, v);
@@ -203,7 +122,7 @@ void HttpApi::setupRoutes()
             a.append(o);
         return HttpReply::json({{u"total"_qs, qint64(total)}, {u"offset"_qs, *offset}, {u"limit"_qs, *limit}, {u"items"_qs, a}});
     });
-    addRoute(Method::Get, u"/api/fleet/summary"_qs, Role::Viewer, [srv](HttpContext &) {
+    http->addRoute(Method::Get, u"/api/fleet/summary"_qs, Role::Viewer, [srv](HttpContext &) {
         QJsonObject s = srv->live()->summary(); // the cluster's, not only this node's boxes
         QJsonObject commands;
         for (int i = 0; i < kCommandStateCount; ++i) {
@@ -213,13 +132,13 @@ void HttpApi::setupRoutes()
         s.insert(u"liveCommands"_qs, commands);
         return HttpReply::json(s);
     });
-    addRoute(Method::Get, u"/api/boxes/<id>"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/boxes/<id>"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
         BoxInfo *box = nullptr;
         if (auto r = boxParam(c, &box))
             return *r;
         return HttpReply::json(srv->boxDetail(*box));
     });
-    addRoute(Method::Get, u"/api/boxes/<id>/telemetry"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/boxes/<id>/telemetry"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
         BoxInfo *box = nullptr;
         if (auto r = boxParam(c, &box))
             return *r;
@@ -243,7 +162,7 @@ void HttpApi::setupRoutes()
             return HttpReply::error(500, u"internal"_qs, error);
         return HttpReply::json({{u"box"_qs, boxIdText(box->id)}, {u"samples"_qs, a}});
     });
-    addRoute(Method::Get, u"/api/boxes/<id>/events"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/boxes/<id>/events"_qs, Role::Viewer, [srv, boxParam](HttpContext &c) {
         BoxInfo *box = nullptr;
         if (auto r = boxParam(c, &box))
             return *r;
@@ -262,10 +181,10 @@ void HttpApi::setupRoutes()
             return HttpReply::error(500, u"internal"_qs, error);
         return HttpReply::json({{u"box"_qs, boxIdText(box->id)}, {u"events"_qs, a}});
     });
-    addRoute(Method::Post, u"/api/boxes/<id>/approve"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
+    http->addRoute(Method::Post, u"/api/boxes/<id>/approve"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
         return fromAction(srv->approve(*c.op, parseBoxId(c.params.value(0))));
     });
-    addRoute(Method::Post, u"/api/boxes/<id>/reject"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
+    http->addRoute(Method::Post, u"/api/boxes/<id>/reject"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
         return fromAction(srv->reject(*c.op, parseBoxId(c.params.value(0))));
     });
     auto tags = [srv, fromAction](HttpContext &c) {
@@ -280,8 +199,8 @@ void HttpApi::setupRoutes()
             list.append(v.toString());
         return fromAction(srv->setTags(*c.op, parseBoxId(c.params.value(0)), list));
     };
-    addRoute(Method::Put, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
-    addRoute(Method::Post, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
+    http->addRoute(Method::Put, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
+    http->addRoute(Method::Post, u"/api/boxes/<id>/tags"_qs, Role::Operator, tags);
     auto channel = [srv, fromAction](HttpContext &c) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
@@ -290,18 +209,18 @@ void HttpApi::setupRoutes()
         return fromAction(srv->setReleaseChannel(*c.op, parseBoxId(c.params.value(0)),
                                                  body->value(u"channel").toString()));
     };
-    addRoute(Method::Put, u"/api/boxes/<id>/channel"_qs, Role::Operator, channel);
-    addRoute(Method::Post, u"/api/boxes/<id>/channel"_qs, Role::Operator, channel);
+    http->addRoute(Method::Put, u"/api/boxes/<id>/channel"_qs, Role::Operator, channel);
+    http->addRoute(Method::Post, u"/api/boxes/<id>/channel"_qs, Role::Operator, channel);
 
     // ---- commands
-    addRoute(Method::Post, u"/api/commands"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
+    http->addRoute(Method::Post, u"/api/commands"_qs, Role::Operator, [srv, fromAction](HttpContext &c) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
             return bad;
         return fromAction(srv->issueCommand(*c.op, *body));
     });
-    addRoute(Method::Get, u"/api/commands"_qs, Role::Viewer, [srv](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/commands"_qs, Role::Viewer, [srv](HttpContext &c) {
         CommandQuery q;
         HttpReply bad;
         const auto limit = c.intQuery("limit", 100, 1, 1000, &bad);
@@ -329,13 +248,13 @@ void HttpApi::setupRoutes()
             return HttpReply::error(500, u"internal"_qs, error);
         return HttpReply::json({{u"items"_qs, a}, {u"states"_qs, counts}});
     });
-    addRoute(Method::Get, u"/api/commands/<id>"_qs, Role::Viewer, [srv](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/commands/<id>"_qs, Role::Viewer, [srv](HttpContext &c) {
         const auto row = srv->store().command(c.params.value(0).toLongLong(), false);
         if (!row)
             return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no command %1").arg(c.params.value(0).left(40)));
         return HttpReply::json(srv->commandJson(*row));
     });
-    addRoute(Method::Get, u"/api/commands/<id>/data"_qs, Role::Viewer, [srv](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/commands/<id>/data"_qs, Role::Viewer, [srv](HttpContext &c) {
         const auto row = srv->store().command(c.params.value(0).toLongLong(), true);
         if (!row)
             return HttpReply::error(404, u"not-found"_qs, QStringLiteral("no command %1").arg(c.params.value(0).left(40)));
@@ -346,7 +265,7 @@ void HttpApi::setupRoutes()
     });
 
     // ---- audit and operators
-    addRoute(Method::Get, u"/api/audit"_qs, Role::Viewer, [srv](HttpContext &c) {
+    http->addRoute(Method::Get, u"/api/audit"_qs, Role::Viewer, [srv](HttpContext &c) {
         HttpReply bad;
         const auto limitParam = c.intQuery("limit", 100, 1, 1000, &bad);
         const auto offsetParam = c.intQuery("offset", 0, 0, INT_MAX, &bad);
@@ -363,7 +282,7 @@ void HttpApi::setupRoutes()
             return HttpReply::error(500, u"internal"_qs, error);
         return HttpReply::json({{u"items"_qs, a}});
     });
-    addRoute(Method::Get, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &) {
+    http->addRoute(Method::Get, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &) {
         QString error;
         QJsonArray a;
         for (const OperatorRow &o : srv->store().operators(&error))
@@ -371,7 +290,7 @@ void HttpApi::setupRoutes()
         return HttpReply::json({{u"items"_qs, a}});
     });
     // Passwords are hashed on the login pool (Argon2id, 64 MiB): these answer when it is done.
-    addAsyncRoute(Method::Post, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
+    http->addAsyncRoute(Method::Post, u"/api/operators"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)
@@ -390,7 +309,7 @@ void HttpApi::setupRoutes()
                                     respond(HttpReply::json({{u"account"_qs, account}, {u"role"_qs, roleName(role)}}, 201));
                                 });
     });
-    addAsyncRoute(Method::Patch, u"/api/operators/<account>"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
+    http->addAsyncRoute(Method::Patch, u"/api/operators/<account>"_qs, Role::Admin, [srv](HttpContext &c, Respond respond) {
         HttpReply bad;
         const auto body = c.jsonBody(&bad);
         if (!body)

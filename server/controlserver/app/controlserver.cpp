@@ -2,13 +2,13 @@
 
 #include "boxes/boxgateway.h"
 #include "cluster/cluster.h"
+#include "cluster/fleetbus.h"
+#include "cluster/liveupdates.h"
 #include "cluster/redisfleetbus.h"
 #include "domain/credentials.h"
-#include "cluster/fleetbus.h"
-#include "httpapi.h"
-#include "cluster/liveupdates.h"
-#include "operatorhub.h"
-#include "releaseservice.h"
+#include "http/httpapi.h"
+#include "operators/operatorhub.h"
+#include "releases/releaseservice.h"
 
 #include <QCborArray>
 #include <QCborValue>
@@ -60,7 +60,7 @@ ControlServer::ControlServer(ControlConfig config, QObject *parent)
 {
     m_bus = new LocalFleetBus(this);
     m_live = new LiveUpdates(&m_fleet, this);
-    m_releases = new ReleaseService(this);
+    m_releases = new ReleaseService(m_config, &m_fleet, this, m_live, this, &m_metrics, this);
     m_telemetryTotal = m_metrics.counter(u"controlserver_telemetry_messages_total"_qs, u"Telemetry messages received from boxes."_qs);
     m_acksTotal = m_metrics.counter(u"controlserver_telemetry_acks_total"_qs, u"Telemetry messages acknowledged."_qs);
     m_eventsTotal = m_metrics.counter(u"controlserver_box_events_total"_qs, u"Events received from boxes."_qs);
@@ -177,12 +177,15 @@ bool ControlServer::start(QString *error)
     m_gateway = new BoxGateway(this, m_config, &m_metrics, this);
     if (!m_gateway->listen(m_config.bindAddress, quint16(m_config.boxPort), error))
         return false;
-    m_http = new HttpApi(this);
+    m_http = new HttpApi(m_operators.get(), this, &m_metrics, this);
+    addControlRoutes(m_http, this);
     if (!m_http->listen(m_config.bindAddress, quint16(m_config.httpPort), error))
         return false;
-    if (!m_releases->start(m_http, error))
+    if (!m_releases->start(m_http, m_hashKey, error))
         return false;
-    m_hub = new OperatorHub(this);
+    connect(this, &ControlServer::boxConnected, m_releases, &ReleaseService::onBoxConnected, Qt::UniqueConnection);
+    connect(this, &ControlServer::boxEventReceived, m_releases, &ReleaseService::onBoxEvent, Qt::UniqueConnection);
+    m_hub = new OperatorHub(m_operators.get(), &m_fleet, m_live, m_config.announcedHeartbeatSeconds(), this);
     if (!m_hub->listen(m_config.bindAddress, quint16(m_config.operatorWsPort), error))
         return false;
     setBus(m_bus);
@@ -285,6 +288,28 @@ bool ControlServer::audit(const QString &account, const QString &action, const Q
         qCCritical(lcServer).noquote() << "audit entry not written:" << error;
         return false;
     }
+    return true;
+}
+
+bool ControlServer::isOnlineHere(qint64 boxId) const
+{
+    const BoxSession *s = m_gateway ? m_gateway->sessionOf(boxId) : nullptr;
+    return s && s->phase == BoxSession::Online;
+}
+
+bool ControlServer::isOnlineInCluster(qint64 boxId) const
+{
+    // The cluster's presence marks boxes other nodes hold as online in this node's fleet.
+    const BoxInfo *box = m_bus->isShared() ? m_fleet.byId(boxId) : nullptr;
+    return box && box->online;
+}
+
+bool ControlServer::sendToBox(qint64 boxId, MessageType type, const QCborMap &body)
+{
+    BoxSession *s = m_gateway ? m_gateway->sessionOf(boxId) : nullptr;
+    if (!s || s->phase != BoxSession::Online)
+        return false;
+    m_gateway->send(s, type, body);
     return true;
 }
 

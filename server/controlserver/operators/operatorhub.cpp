@@ -1,10 +1,10 @@
 #include "operatorhub.h"
 
-#include "controlserver.h"
-#include "domain/credentials.h"
 #include "cluster/liveupdates.h"
+#include "domain/credentials.h"
 
 #include <QCborArray>
+#include <QDateTime>
 #include <QLoggingCategory>
 #include <QWebSocket>
 #include <QWebSocketServer>
@@ -20,8 +20,9 @@ constexpr qsizetype MaxPresenceIds = 1000; // per coalesced update; beyond it on
 constexpr qsizetype MaxTopics = 256;
 }
 
-OperatorHub::OperatorHub(ControlServer *server)
-    : QObject(server), m_server(server), m_live(server->live())
+OperatorHub::OperatorHub(OperatorDirectory *operators, const Fleet *fleet, LiveUpdates *live, int heartbeatSeconds,
+                         QObject *parent)
+    : QObject(parent), m_operators(operators), m_fleet(fleet), m_live(live), m_heartbeatSeconds(heartbeatSeconds)
 {
     connect(m_live, &LiveUpdates::updated, this, &OperatorHub::push);
 }
@@ -142,7 +143,7 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         }
         // Operator tokens are base64url text; the protocol reads a JSON string as base64url bytes.
         const QString token = toBase64Url(hello->token);
-        const auto id = m_server->operators().authenticate(token, m_server->now());
+        const auto id = m_operators->authenticate(token, QDateTime::currentSecsSinceEpoch());
         if (!id) {
             fail(s, ErrorCode::Unauthorized, QStringLiteral("no valid operator token (POST /api/login)"), m.id, true);
             return;
@@ -151,7 +152,7 @@ void OperatorHub::onFrame(Session *s, const QByteArray &frame, bool json)
         Welcome w;
         w.version = version;
         w.state = roleName(id->role);
-        w.heartbeatSeconds = m_server->config().announcedHeartbeatSeconds();
+        w.heartbeatSeconds = m_heartbeatSeconds;
         w.serverTime = QDateTime::currentDateTimeUtc();
         send(s, Message(MessageType::Welcome, 0, w.toBody(), m.id));
         qCInfo(lcOperatorWs).noquote() << id->account << "connected";
@@ -316,7 +317,7 @@ void OperatorHub::tick()
         // The records as they are now (a box that changed five times goes once); the same shape
         // as the items of GET /api/boxes, so the console merges them like a page of the list.
         const qsizetype n = std::min(m_changedOrder.size(), MaxBoxesPerPush);
-        const Fleet &fleet = m_server->fleet();
+        const Fleet &fleet = *m_fleet;
         QCborArray items;
         for (qsizetype i = 0; i < n; ++i) {
             const qint64 id = m_changedOrder.at(i);
