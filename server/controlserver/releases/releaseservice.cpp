@@ -233,7 +233,7 @@ bool ReleaseService::start(HttpApi *http, const QByteArray &hashKey, QString *er
     }
     for (auto &r : active) {
         qCInfo(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << "to"
-                                     << channelName(r->channel()) << "continues:" << rolloutStateName(r->state());
+                                     << releaseChannelName(r->channel()) << "continues:" << rolloutStateName(r->state());
         adopt(std::move(r));
     }
 
@@ -301,9 +301,9 @@ void ReleaseService::adopt(std::unique_ptr<Rollout> rollout)
     });
     connect(r, &Rollout::halted, this, [this, r](const QString &reason) {
         qCWarning(lcReleases).noquote() << "rollout" << r->id() << "of" << r->release().version << "to"
-                                        << channelName(r->channel()) << "HALTED:" << reason;
+                                        << releaseChannelName(r->channel()) << "HALTED:" << reason;
         m_audit->audit(u"system"_qs, u"rollout.halt"_qs, QStringLiteral("rollout %1").arg(r->id()), u"halted"_qs,
-                        QStringLiteral("%1 to %2: %3").arg(r->release().version, channelName(r->channel()), reason));
+                        QStringLiteral("%1 to %2: %3").arg(r->release().version, releaseChannelName(r->channel()), reason));
     });
     connect(r, &Rollout::completed, this, [this, r] {
         const RolloutProgress p = r->progress();
@@ -311,7 +311,7 @@ void ReleaseService::adopt(std::unique_ptr<Rollout> rollout)
                                      << "succeeded," << p.failed << "failed," << p.skipped << "skipped";
         m_audit->audit(u"system"_qs, u"rollout.complete"_qs, QStringLiteral("rollout %1").arg(r->id()), u"ok"_qs,
                         QStringLiteral("%1 to %2: %3 succeeded, %4 failed, %5 skipped")
-                            .arg(r->release().version, channelName(r->channel()))
+                            .arg(r->release().version, releaseChannelName(r->channel()))
                             .arg(p.succeeded).arg(p.failed).arg(p.skipped));
     });
     m_rollouts[id].rollout = std::move(rollout);
@@ -402,7 +402,7 @@ void ReleaseService::drive()
         ReleaseAvailable offer;
         offer.version = rel.version;
         // The channel the box is on (the rollout's), which a box adopts as its own after installing.
-        offer.channel = channelName(r->channel());
+        offer.channel = releaseChannelName(r->channel());
         offer.minBoxVersion = rel.minBoxVersion;
         offer.sha256 = QByteArray::fromHex(rel.sha256);
         offer.size = rel.size;
@@ -656,9 +656,9 @@ ActionResult ReleaseService::storeUpload(const OperatorIdentity &op, QTemporaryF
     }
     m_audit->audit(op.account, u"release.upload"_qs, version, u"ok"_qs,
                     QStringLiteral("%1, %2 bytes, sha256 %3, key %4, min box %5")
-                        .arg(channelName(rel.channel)).arg(rel.size).arg(QString::fromLatin1(rel.sha256), rel.signatureKeyId,
+                        .arg(releaseChannelName(rel.channel)).arg(rel.size).arg(QString::fromLatin1(rel.sha256), rel.signatureKeyId,
                                                                           rel.minBoxVersion.isEmpty() ? u"-"_qs : rel.minBoxVersion));
-    qCInfo(lcReleases).noquote() << op.account << "uploaded release" << version << channelName(rel.channel) << rel.size << "bytes";
+    qCInfo(lcReleases).noquote() << op.account << "uploaded release" << version << releaseChannelName(rel.channel) << rel.size << "bytes";
     QJsonObject json = rel.toJson();
     json.insert(u"signature"_qs, signatureName(r.signature));
     publishRelease(u"uploaded"_qs, json);
@@ -669,7 +669,7 @@ ActionResult ReleaseService::listReleases(const QString &channel)
 {
     std::optional<ReleaseChannel> ch;
     if (!channel.isEmpty()) {
-        ch = channelFromName(channel);
+        ch = releaseChannelFromName(channel);
         if (!ch)
             return ActionResult::error(400, u"bad-request"_qs, QStringLiteral("channel: clean or experimental, got \"%1\"").arg(channel.left(40)));
     }
@@ -702,7 +702,7 @@ ActionResult ReleaseService::releaseDetail(const QString &version)
     QJsonArray rollouts;
     for (const RolloutRecord &rec : m_store->rollouts(false)) {
         if (rec.releaseVersion == version)
-            rollouts.append(QJsonObject{{u"id"_qs, QString::number(rec.id)}, {u"channel"_qs, channelName(rec.channel)},
+            rollouts.append(QJsonObject{{u"id"_qs, QString::number(rec.id)}, {u"channel"_qs, releaseChannelName(rec.channel)},
                                         {u"state"_qs, rolloutStateName(rec.state)}});
     }
     o.insert(u"rollouts"_qs, rollouts);
@@ -746,7 +746,7 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
                                : refuse(500, u"internal"_qs, error);
     ReleaseChannel channel = rel->channel;
     if (request.contains(u"channel")) {
-        const auto ch = channelFromName(request.value(u"channel").toString());
+        const auto ch = releaseChannelFromName(request.value(u"channel").toString());
         if (!ch)
             return refuse(400, u"bad-request"_qs, u"channel: clean or experimental"_qs);
         channel = *ch;
@@ -754,7 +754,7 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
     for (const auto &[rid, t] : m_rollouts) {
         if (t.rollout->channel() == channel && isActive(t.rollout->state()))
             return refuse(409, u"conflict"_qs, QStringLiteral("the %1 channel already has rollout %2 (%3, %4); abort or complete it first")
-                                                   .arg(channelName(channel)).arg(rid)
+                                                   .arg(releaseChannelName(channel)).arg(rid)
                                                    .arg(t.rollout->release().version, rolloutStateName(t.rollout->state())));
     }
     RolloutOptions options;
@@ -806,11 +806,11 @@ ActionResult ReleaseService::createRollout(const OperatorIdentity &op, const QJs
     const QString target = QStringLiteral("rollout %1").arg(id);
     const QString planText = QString::fromUtf8(QJsonDocument(plan->summary()).toJson(QJsonDocument::Compact));
     m_audit->audit(op.account, u"rollout.create"_qs, target, u"ok"_qs,
-                    QStringLiteral("%1 to %2%3: %4").arg(version, channelName(channel),
+                    QStringLiteral("%1 to %2%3: %4").arg(version, releaseChannelName(channel),
                                                          options.force ? u" FORCED (versions may go down)"_qs : QString(), planText));
     if (options.force)
         qCWarning(lcReleases).noquote() << op.account << "created FORCED rollout" << id << "of" << version << "(rollback allowed)";
-    qCInfo(lcReleases).noquote() << op.account << "created rollout" << id << "of" << version << "to" << channelName(channel) << planText;
+    qCInfo(lcReleases).noquote() << op.account << "created rollout" << id << "of" << version << "to" << releaseChannelName(channel) << planText;
     Rollout *r = rollout.get();
     adopt(std::move(rollout));
     if (request.value(u"start").toBool()) {
@@ -850,7 +850,7 @@ ActionResult ReleaseService::listRollouts(bool activeOnly)
         }
         items.append(QJsonObject{{u"id"_qs, QString::number(rec.id)},
                                  {u"version"_qs, rec.releaseVersion},
-                                 {u"channel"_qs, channelName(rec.channel)},
+                                 {u"channel"_qs, releaseChannelName(rec.channel)},
                                  {u"state"_qs, rolloutStateName(rec.state)},
                                  {u"reason"_qs, rec.reason},
                                  {u"force"_qs, rec.force},

@@ -121,7 +121,7 @@ QJsonObject RolloutPlan::summary() const
         groups.append(s);
     return QJsonObject{
         {u"version"_qs, release.version},
-        {u"channel"_qs, channelName(channel)},
+        {u"channel"_qs, releaseChannelName(channel)},
         {u"eligible"_qs, eligible},
         {u"groups"_qs, groups},
         {u"upToDate"_qs, upToDate},
@@ -215,7 +215,7 @@ std::optional<RolloutPlan> RolloutPlanner::plan(const Release &release, ReleaseC
             *refusal = RolloutRefusal::Conflict;
         *error = QStringLiteral("no box on the %1 channel needs release %2 (%3 at that version, %4 newer%5, %6 skipped, "
                                 "%7 on the other channel)")
-                     .arg(channelName(channel), release.version)
+                     .arg(releaseChannelName(channel), release.version)
                      .arg(plan.upToDate)
                      .arg(plan.newer)
                      .arg(options.force ? QString() : u" without force"_qs)
@@ -276,7 +276,7 @@ QJsonObject RolloutProgress::toJson() const
     return QJsonObject{
         {u"id"_qs, QString::number(id)},
         {u"version"_qs, version},
-        {u"channel"_qs, channelName(channel)},
+        {u"channel"_qs, releaseChannelName(channel)},
         {u"state"_qs, rolloutStateName(state)},
         {u"reason"_qs, reason},
         {u"force"_qs, force},
@@ -327,7 +327,7 @@ std::unique_ptr<Rollout> Rollout::create(ReleaseStore *store, const RolloutPlan 
             if (refusal)
                 *refusal = RolloutRefusal::Conflict;
             *error = QStringLiteral("the %1 channel already has rollout %2 (%3 of %4); abort or complete it first")
-                         .arg(channelName(plan.channel))
+                         .arg(releaseChannelName(plan.channel))
                          .arg(other.id)
                          .arg(rolloutStateName(other.state), other.releaseVersion);
             return nullptr;
@@ -352,7 +352,7 @@ std::unique_ptr<Rollout> Rollout::create(ReleaseStore *store, const RolloutPlan 
     if (record.id == 0)
         return nullptr;
     qCInfo(lcRollout).noquote() << "rollout" << record.id << "of" << record.releaseVersion << "to"
-                                << channelName(record.channel) << "planned:" << plan.eligible << "boxes in"
+                                << releaseChannelName(record.channel) << "planned:" << plan.eligible << "boxes in"
                                 << groups.size() << "groups by" << record.createdBy;
     if (!r->init(std::move(record), *stored, std::move(groups), plan.targets, error))
         return nullptr;

@@ -99,7 +99,6 @@ std::optional<E> valueOf(const std::array<QStringView, N> &names, QStringView na
     return std::nullopt;
 }
 
-constexpr std::array<QStringView, 2> s_channels{u"clean", u"experimental"};
 constexpr std::array<QStringView, 6> s_rolloutStates{u"draft", u"running", u"paused", u"halted", u"aborted", u"completed"};
 constexpr std::array<QStringView, 4> s_groupStates{u"pending", u"open", u"succeeded", u"halted"};
 constexpr std::array<QStringView, 6> s_targetStates{u"pending", u"offered", u"installing", u"succeeded", u"failed", u"skipped"};
@@ -121,7 +120,7 @@ Release releaseFromQuery(const QSqlQuery &q)
 {
     Release r;
     r.version = q.value(0).toString();
-    r.channel = channelFromName(q.value(1).toString()).value_or(ReleaseChannel::Clean);
+    r.channel = releaseChannelFromName(q.value(1).toString()).value_or(ReleaseChannel::Clean);
     r.minBoxVersion = q.value(2).toString();
     r.sha256 = q.value(3).toString().toLatin1();
     r.size = q.value(4).toLongLong();
@@ -145,7 +144,7 @@ RolloutRecord rolloutFromQuery(const QSqlQuery &q)
     RolloutRecord r;
     r.id = quint64(q.value(0).toLongLong());
     r.releaseVersion = q.value(1).toString();
-    r.channel = channelFromName(q.value(2).toString()).value_or(ReleaseChannel::Clean);
+    r.channel = releaseChannelFromName(q.value(2).toString()).value_or(ReleaseChannel::Clean);
     r.state = rolloutStateFromName(q.value(3).toString()).value_or(RolloutState::Halted);
     r.groupPlanJson = q.value(4).toString().toUtf8();
     r.thresholds.successThreshold = q.value(5).toDouble();
@@ -168,8 +167,6 @@ RolloutRecord rolloutFromQuery(const QSqlQuery &q)
 
 } // namespace
 
-QString channelName(ReleaseChannel channel) { return nameOf(s_channels, channel); }
-std::optional<ReleaseChannel> channelFromName(QStringView name) { return valueOf<ReleaseChannel>(s_channels, name); }
 QString rolloutStateName(RolloutState state) { return nameOf(s_rolloutStates, state); }
 std::optional<RolloutState> rolloutStateFromName(QStringView name) { return valueOf<RolloutState>(s_rolloutStates, name); }
 QString groupStateName(GroupState state) { return nameOf(s_groupStates, state); }
@@ -193,7 +190,7 @@ QJsonObject Release::toJson() const
 {
     return QJsonObject{
         {u"version"_qs, version},
-        {u"channel"_qs, channelName(channel)},
+        {u"channel"_qs, releaseChannelName(channel)},
         {u"minBoxVersion"_qs, minBoxVersion},
         {u"sha256"_qs, QString::fromLatin1(sha256)},
         {u"size"_qs, size},
@@ -363,7 +360,7 @@ bool ReleaseStore::addRelease(const Release &r, QString *error)
     }
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     q.prepare(u"INSERT INTO releases (" + s_releaseColumns + u") VALUES (?,?,?,?,?,?,?,?,?,?)");
-    for (const QVariant &v : {text(r.version), QVariant(channelName(r.channel)), text(r.minBoxVersion),
+    for (const QVariant &v : {text(r.version), QVariant(releaseChannelName(r.channel)), text(r.minBoxVersion),
                               text(QString::fromLatin1(r.sha256)), QVariant(r.size), text(r.filePath),
                               text(QString::fromUtf8(r.manifestJson)), text(r.signatureKeyId),
                               text(r.uploadedBy), QVariant(r.uploadedAt)})
@@ -397,7 +394,7 @@ QList<Release> ReleaseStore::releases(std::optional<ReleaseChannel> channel, QSt
     q.prepare(u"SELECT " + s_releaseColumns + u" FROM releases" + (channel ? u" WHERE channel = ?"_qs : QString())
               + u" ORDER BY uploaded_at DESC, version DESC");
     if (channel)
-        q.addBindValue(channelName(*channel));
+        q.addBindValue(releaseChannelName(*channel));
     QList<Release> out;
     if (!q.exec()) {
         if (error)
@@ -489,7 +486,7 @@ quint64 ReleaseStore::insertRollout(const RolloutRecord &r, const QList<GroupRec
                   + u") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
         const RolloutThresholds &t = r.thresholds;
         for (const QVariant &v :
-             {text(r.releaseVersion), QVariant(channelName(r.channel)), QVariant(rolloutStateName(r.state)),
+             {text(r.releaseVersion), QVariant(releaseChannelName(r.channel)), QVariant(rolloutStateName(r.state)),
               text(QString::fromUtf8(r.groupPlanJson)), QVariant(t.successThreshold), QVariant(t.errorThreshold),
               QVariant(t.minResults), QVariant(errorScopeName(t.errorScope)), QVariant(t.resultTimeoutMs),
               QVariant(t.maxOffers), QVariant(toSql(r.seed)), QVariant(int(r.force)), QVariant(r.currentGroup),

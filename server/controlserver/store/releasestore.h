@@ -33,8 +33,6 @@ enum class TargetState : quint8 { Pending, Offered, Installing, Succeeded, Faile
 /// Which results the error threshold looks at (see rollout.h).
 enum class ErrorScope : quint8 { Rollout, Group };
 
-QString channelName(ReleaseChannel channel);
-std::optional<ReleaseChannel> channelFromName(QStringView name);
 QString rolloutStateName(RolloutState state);
 std::optional<RolloutState> rolloutStateFromName(QStringView name);
 QString groupStateName(GroupState state);
