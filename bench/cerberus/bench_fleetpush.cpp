@@ -12,8 +12,8 @@
 
 #include "cputime.h"
 
-#include "fleet.h"
-#include "operatorhub.h"
+#include "boxes/fleet.h"
+#include "operators/operatorhub.h"
 
 #include <protocol/message.h>
 

@@ -1,9 +1,9 @@
 // controlserver: the fleet hub. Everything but argument handling lives in controlserver_lib.
 
-#include "cluster.h"
-#include "config.h"
-#include "controlserver.h"
-#include "releaseservice.h"
+#include "app/controlserver.h"
+#include "cluster/cluster.h"
+#include "domain/config.h"
+#include "releases/releaseservice.h"
 
 #include <core/service.h>
 #include <core/subcommand.h>

@@ -14,7 +14,7 @@
 #include <cerberus/fleetcontroller.h>
 #include <cerberus/fleetmodel.h>
 
-#include "controlserver.h"
+#include "app/controlserver.h"
 #include "fleet.h"
 
 #include <QAbstractItemModelTester>

@@ -4,7 +4,7 @@
 //
 // The controlserver's release and rollout routes were not committed when this was written, so
 // the HTTP and WebSocket side here is FakeReleaseApi: a minimal stand-in in this file answering
-// those routes (server/controlserver/releaseroutes.cpp: POST /api/releases with the bundle as the
+// those routes (server/controlserver/releases/releaseroutes.cpp: POST /api/releases with the bundle as the
 // body, POST /api/rollouts, POST /api/rollouts/<id>/<action>, admin only) with the shapes of
 // rollout.h (RolloutProgress::toJson) and releasestore.h (Release::toJson). Replace it with the
 // real server once those routes are in.

@@ -4,7 +4,7 @@
 // (full control over ids and frames, for the bad-input cases), a blocking HTTP client, and a
 // server factory on free ports with fast password hashing. Everything waits on signals.
 
-#include "controlserver.h"
+#include "app/controlserver.h"
 
 #include <payload/bundle.h>
 #include <protocol/message.h>

@@ -4,8 +4,8 @@
 
 #include "testbox.h"
 
-#include "boxgateway.h"
-#include "fleet.h"
+#include "boxes/boxgateway.h"
+#include "boxes/fleet.h"
 
 #include <QTimer>
 

@@ -8,7 +8,7 @@
 #include "../common/redisserver.h"
 #include "testbox.h"
 
-#include <redisfleetbus.h>
+#include "cluster/redisfleetbus.h"
 
 #include <payload/bundle.h>
 

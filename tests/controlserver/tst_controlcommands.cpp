@@ -5,10 +5,10 @@
 
 #include "testbox.h"
 
-#include "boxgateway.h"
-#include "fleet.h"
-#include "fleetbus.h"
-#include "store.h"
+#include "boxes/boxgateway.h"
+#include "boxes/fleet.h"
+#include "cluster/fleetbus.h"
+#include "store/store.h"
 
 using namespace testutil;
 using namespace iptv::control;
@@ -68,7 +68,7 @@ private Q_SLOTS:
         QVERIFY2(other.open(m_dir->filePath(u"controlserver.sqlite"_qs), &error), qPrintable(error));
         QList<CommandRow> rows;
         for (int i = 0; i < kBoxes; ++i) {
-            const qint64 box = ControlServer::parseBoxId(boxes[i]->boxId);
+            const qint64 box = parseBoxId(boxes[i]->boxId);
             rows.append(CommandRow{0, 0, box, u"reboot"_qs, "\xa0", CommandState::Queued, 100, 0, 0, 0,
                                    QDateTime::currentSecsSinceEpoch() + 600, u"node-b"_qs, {}, {}, {}});
         }
@@ -286,8 +286,8 @@ private Q_SLOTS:
             QVERIFY(b->connectAndHello(port()));
             boxes.append(b);
         }
-        const qint64 id0 = ControlServer::parseBoxId(boxes[0]->boxId);
-        const qint64 id1 = ControlServer::parseBoxId(boxes[1]->boxId);
+        const qint64 id0 = parseBoxId(boxes[0]->boxId);
+        const qint64 id1 = parseBoxId(boxes[1]->boxId);
         QVERIFY(m_server->setTags(m_operator, id0, {u"lab"_qs}).ok());
         QVERIFY(m_server->setTags(m_operator, id1, {u"lab"_qs, u"eu"_qs}).ok());
         QVERIFY(m_server->setReleaseChannel(m_operator, id1, u"experimental"_qs).ok());

@@ -11,8 +11,8 @@
 
 #include "testbox.h"
 
-#include "boxgateway.h"
-#include "fleet.h"
+#include "boxes/boxgateway.h"
+#include "boxes/fleet.h"
 
 #include <wsserver/wsframe.h>
 
@@ -116,8 +116,8 @@ class TestControlDrops : public QObject
     /// Records boxConnected / boxDisconnected in the order they come.
     static void recordPresence(ControlServer *server, QStringList *log)
     {
-        connect(server, &ControlServer::boxConnected, server, [log](qint64 id) { log->append(u"connected "_qs + ControlServer::boxIdText(id)); });
-        connect(server, &ControlServer::boxDisconnected, server, [log](qint64 id) { log->append(u"disconnected "_qs + ControlServer::boxIdText(id)); });
+        connect(server, &ControlServer::boxConnected, server, [log](qint64 id) { log->append(u"connected "_qs + boxIdText(id)); });
+        connect(server, &ControlServer::boxDisconnected, server, [log](qint64 id) { log->append(u"disconnected "_qs + boxIdText(id)); });
     }
 
     static QCborMap helloBody(const QString &serial)
@@ -179,7 +179,7 @@ private Q_SLOTS:
         QTRY_COMPARE(log.size(), presence ? 2 : 0);
         QCOMPARE(server.fleet().onlineCount(), 0);
         if (presence) {
-            const QString id = ControlServer::boxIdText(server.fleet().bySerial(kSerial)->id);
+            const QString id = boxIdText(server.fleet().bySerial(kSerial)->id);
             QCOMPARE(log, QStringList({u"connected "_qs + id, u"disconnected "_qs + id}));
         }
     }
@@ -210,7 +210,7 @@ private Q_SLOTS:
         for (int i = 0; i < Commands; ++i) {
             const ActionResult r = server.issueCommand({u"admin"_qs, Role::Admin},
                                                        {{u"kind"_qs, u"message"_qs},
-                                                        {u"target"_qs, QJsonObject{{u"box"_qs, ControlServer::boxIdText(boxId)}}},
+                                                        {u"target"_qs, QJsonObject{{u"box"_qs, boxIdText(boxId)}}},
                                                         {u"args"_qs, args}});
             QVERIFY2(r.status == 201, qPrintable(r.message));
         }
@@ -223,7 +223,7 @@ private Q_SLOTS:
         box.write(RawBox::frame(MessageType::Hello, 1, helloBody(serial)));
         // Never closed by the box: the server drops it.
         QTRY_COMPARE(log.size(), 2);
-        const QString id = ControlServer::boxIdText(boxId);
+        const QString id = boxIdText(boxId);
         QCOMPARE(log, QStringList({u"connected "_qs + id, u"disconnected "_qs + id}));
         QCOMPARE(server.fleet().onlineCount(), 0);
         QCOMPARE(server.gateway()->sessionCount(), 0);

@@ -5,8 +5,8 @@
 
 #include "testbox.h"
 
-#include "boxgateway.h"
-#include "fleet.h"
+#include "boxes/boxgateway.h"
+#include "boxes/fleet.h"
 
 #include <QTcpSocket>
 
@@ -50,7 +50,7 @@ private Q_SLOTS:
         QVERIFY(tid > helloId);
 
         // The operator approves: the token arrives on the open session.
-        const qint64 id = ControlServer::parseBoxId(welcome->boxId);
+        const qint64 id = parseBoxId(welcome->boxId);
         const auto r = m_server->approve(OperatorIdentity{u"alice"_qs, Role::Operator}, id);
         QVERIFY(r.ok());
         const auto approved = box.waitWelcome();
@@ -180,7 +180,7 @@ private Q_SLOTS:
             QCOMPARE(acked, QList<quint64>{last});
         else
             QCOMPARE(acked, (QList<quint64>{first, first + 1, last}));
-        QCOMPARE(m_server->fleet().byId(ControlServer::parseBoxId(box.boxId))->telemetryCount, 3u);
+        QCOMPARE(m_server->fleet().byId(parseBoxId(box.boxId))->telemetryCount, 3u);
     }
 
     void telemetryAcksAfterHalfTheWindow()
@@ -197,7 +197,7 @@ private Q_SLOTS:
         hello.telemetryWindow = 8;
         box.send(MessageType::Hello, hello.toBody());
         QVERIFY(box.waitWelcome());
-        const BoxInfo *info = m_server->fleet().byId(ControlServer::parseBoxId(box.boxId));
+        const BoxInfo *info = m_server->fleet().byId(parseBoxId(box.boxId));
         QElapsedTimer clock;
         const auto ackOf = [&](quint64 id) {
             for (;;) { // samples sent together may arrive in two reads, and be answered in two acks
@@ -255,7 +255,7 @@ private Q_SLOTS:
         start();
         TestBox box(QStringLiteral("SHAPES"));
         QVERIFY(box.connectAndHello(port()));
-        const BoxInfo *info = m_server->fleet().byId(ControlServer::parseBoxId(box.boxId));
+        const BoxInfo *info = m_server->fleet().byId(parseBoxId(box.boxId));
         // A whole number sent as a double (JSON-minded encoders do that).
         quint64 id = box.send(MessageType::Telemetry, {{u"mem"_qs, 4096.0}, {u"ch"_qs, u"arte"_qs}});
         auto ack = box.waitFor(MessageType::Ack);
@@ -291,7 +291,7 @@ private Q_SLOTS:
         start();
         TestBox box(QStringLiteral("NO-ID"));
         QVERIFY(box.connectAndHello(port())); // id 1
-        const BoxInfo *info = m_server->fleet().byId(ControlServer::parseBoxId(box.boxId));
+        const BoxInfo *info = m_server->fleet().byId(parseBoxId(box.boxId));
         Telemetry t;
         t.currentChannel = u"arte"_qs;
         box.sendWithId(MessageType::Telemetry, 0, t.toBody());
@@ -342,7 +342,7 @@ private Q_SLOTS:
         QCOMPARE(err->code, ErrorCode::Replay);
         box.sendWithId(MessageType::Ping, 0);
         QVERIFY(box.waitFor(MessageType::Pong));
-        QCOMPARE(m_server->fleet().byId(ControlServer::parseBoxId(box.boxId))->telemetryCount, 1u);
+        QCOMPARE(m_server->fleet().byId(parseBoxId(box.boxId))->telemetryCount, 1u);
     }
 
     void replayBeforeHelloCloses()
@@ -385,7 +385,7 @@ private Q_SLOTS:
         TestBox box(QStringLiteral("HX-4"));
         const auto w = box.connectAndHello(port());
         QVERIFY(w);
-        const qint64 id = ControlServer::parseBoxId(w->boxId);
+        const qint64 id = parseBoxId(w->boxId);
         QVERIFY(m_server->reject(OperatorIdentity{u"alice"_qs, Role::Operator}, id).ok());
         auto err = box.waitError();
         QVERIFY(err);

@@ -7,8 +7,8 @@
 #include "testbox.h"
 #include "../common/promtool.h"
 
-#include "fleet.h"
-#include "operatorhub.h"
+#include "boxes/fleet.h"
+#include "operators/operatorhub.h"
 
 using namespace testutil;
 using namespace iptv::control;

@@ -10,9 +10,9 @@
 
 #include "testbox.h"
 
-#include "config.h"
-#include "credentials.h"
-#include "operators.h"
+#include "domain/config.h"
+#include "domain/credentials.h"
+#include "operators/operators.h"
 
 #include <QRegularExpression>
 #include <QSemaphore>

@@ -7,7 +7,7 @@
 
 #include "testbox.h"
 
-#include "fleet.h"
+#include "boxes/fleet.h"
 
 #include <QCborArray>
 #include <QFile>
@@ -381,7 +381,7 @@ private:
         const auto boxId = bound(expected.value(u"box"_qs));
         const OperatorIdentity admin{u"admin"_qs, Role::Admin};
         if (type == u"welcome" && expected.value(u"state"_qs).toString() == u"approved" && boxId) {
-            QVERIFY(m_server->approve(admin, ControlServer::parseBoxId(boxId->toString())).ok());
+            QVERIFY(m_server->approve(admin, parseBoxId(boxId->toString())).ok());
         } else if (type == u"command" && !bound(expected.value(u"cmd"_qs))) {
             const auto r = m_server->issueCommand(
                 admin, {{u"kind"_qs, expected.value(u"name"_qs).toString()},

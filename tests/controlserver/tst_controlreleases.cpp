@@ -7,8 +7,8 @@
 
 #include "testbox.h"
 
-#include "cluster.h"
-#include "releaseservice.h"
+#include "cluster/cluster.h"
+#include "releases/releaseservice.h"
 
 #include <payload/bundle.h>
 
@@ -557,7 +557,7 @@ private:
                 break;
             while (m_spyTaken.value(&spy) < spy.size())
                 for (const qint64 id : spy.at(m_spyTaken[&spy]++).at(1).value<QList<qint64>>())
-                    out.append(ControlServer::boxIdText(id)); // as TestBox::boxId spells it
+                    out.append(boxIdText(id)); // as TestBox::boxId spells it
         }
         return out;
     }

@@ -1,8 +1,8 @@
 // ControlStore on SQLite: schema, boxes, batched telemetry/events, command lifecycle rows,
 // operators, tokens, audit, pruning, and persistence across reopen.
 
-#include "store.h"
-#include "credentials.h"
+#include "store/store.h"
+#include "domain/credentials.h"
 
 #include <QSqlDatabase>
 #include <QSqlQuery>

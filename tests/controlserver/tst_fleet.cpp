@@ -2,8 +2,8 @@
 // release channel, models, player states, error and buffering rates), and in a cluster the same
 // summary added up from the shares of the nodes that hold the boxes.
 
-#include "fleet.h"
-#include "store.h"
+#include "boxes/fleet.h"
+#include "store/store.h"
 
 #include <protocol/message.h>
 

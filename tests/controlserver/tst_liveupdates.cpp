@@ -4,9 +4,9 @@
 // turn, a node's own messages are not taken for another's, and a silent node's interest and fleet
 // share are dropped after four heartbeats.
 
-#include "controlserver.h"
-#include "fleetbus.h"
-#include "liveupdates.h"
+#include "app/controlserver.h"
+#include "cluster/fleetbus.h"
+#include "cluster/liveupdates.h"
 #include "testbox.h"
 
 #include <QSignalSpy>

@@ -3,7 +3,7 @@
 // order, and a node keeps working locally while Redis is down.
 #include "../common/redisserver.h"
 
-#include <redisfleetbus.h>
+#include "cluster/redisfleetbus.h"
 
 #include <QSignalSpy>
 #include <QTest>

@@ -5,8 +5,8 @@
 
 #include "../common/postgresserver.h"
 
-#include <releasestore.h>
-#include <rollout.h>
+#include "store/releasestore.h"
+#include "releases/rollout.h"
 
 #include <QElapsedTimer>
 #include <QSqlDatabase>

@@ -3,8 +3,8 @@
 // pause/resume/abort, restart from the store, and the scenario (10,000 boxes, 2 %
 // injected failures) with its timings.
 
-#include <releasestore.h>
-#include <rollout.h>
+#include "store/releasestore.h"
+#include "releases/rollout.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>
