@@ -14,7 +14,13 @@ namespace iptv::media {
 
 namespace {
 constexpr AVRational kNs{1, 1'000'000'000};
+constexpr AVRational kUs{1, 1'000'000};
 constexpr AVRational k90k{1, 90'000};
+// Timestamps beyond ±35 years are garbage, not time: treated as missing, so that the
+// arithmetic in nanoseconds can never overflow.
+constexpr qint64 kSaneUs = 1LL << 50;
+// A packet longer than this is no packet: its duration is replaced by the nominal one.
+constexpr qint64 kLongestPacketUs = 10'000'000;
 
 qint64 rescale(qint64 value, AVRational from, AVRational to)
 {
@@ -34,7 +40,8 @@ TimestampSanitiser::TimestampSanitiser(Options o)
     , m_endNs(o.startUs * 1000)
 {
     m_opt.confirmFrames = std::max(1, m_opt.confirmFrames);
-    m_opt.jumpThresholdUs = std::max<qint64>(1, m_opt.jumpThresholdUs);
+    m_opt.jumpThresholdUs = std::clamp<qint64>(m_opt.jumpThresholdUs, 1, 3'600'000'000LL);
+    m_opt.wrapPeriod = std::clamp<qint64>(m_opt.wrapPeriod, 0, 1LL << 40);
 }
 
 void TimestampSanitiser::addStream(int index, AVRational timeBase, qint64 nominalDuration)
@@ -44,7 +51,7 @@ void TimestampSanitiser::addStream(int index, AVRational timeBase, qint64 nomina
         s.timeBase = timeBase;
     else
         qCWarning(lcSanitiser) << "stream" << index << "has no valid time base; assuming 1/90000";
-    s.nominal = std::max<qint64>(0, nominalDuration);
+    s.nominal = nominalDuration > 0 && rescale(nominalDuration, s.timeBase, kUs) <= kLongestPacketUs ? nominalDuration : 0;
     m_streams[index] = s;
 }
 
@@ -77,9 +84,17 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
     }
     Stream &s = found->second;
     ++m_stats.packets;
-    const qint64 dur = duration > 0 ? duration : s.nominal > 0 ? s.nominal : s.learnt > 0 ? s.learnt : 1;
-    const bool hasPts = pts != AV_NOPTS_VALUE;
-    const bool hasDts = dts != AV_NOPTS_VALUE;
+    const qint64 longest = rescale(kLongestPacketUs, kUs, s.timeBase);
+    const qint64 given = duration > 0 && duration <= longest ? duration : 0;
+    const qint64 dur = given > 0 ? given : s.nominal > 0 ? s.nominal : s.learnt > 0 ? s.learnt : 1;
+    const auto sane = [&s](qint64 value) {
+        if (value == AV_NOPTS_VALUE)
+            return false;
+        const qint64 us = rescale(value, s.timeBase, kUs); // INT64_MIN when it overflows
+        return us > -kSaneUs && us < kSaneUs;
+    };
+    const bool hasPts = sane(pts);
+    const bool hasDts = sane(dts);
 
     if (!hasPts && !hasDts) {
         const qint64 at = s.started ? s.lastDts + s.lastDur : fromNs(m_endNs, s.timeBase);
@@ -101,7 +116,7 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
     }
 
     SanitiserEvent event;
-    const qint64 threshold = std::max<qint64>(1, rescale(m_opt.jumpThresholdUs, AVRational{1, 1'000'000}, s.timeBase));
+    const qint64 threshold = std::max<qint64>(1, rescale(m_opt.jumpThresholdUs, kUs, s.timeBase));
 
     if (!s.started && m_haveOffset && period > 0 && m_maxWraps > 0) {
         // A stream that starts after another one wrapped: the wrap count that lands it nearest to them.
@@ -148,7 +163,7 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             in += up;
             out += up;
             ++m_stats.wraps;
-            event = {SanitiserEvent::Wrap, rescale(up, s.timeBase, AVRational{1, 1'000'000})};
+            event = {SanitiserEvent::Wrap, rescale(up, s.timeBase, kUs)};
             qCDebug(lcSanitiser) << "stream" << index << "wrapped";
         } else if (s.wraps > 0) {
             const qint64 down = wrapTicks(s, s.wraps) - wrapTicks(s, s.wraps - 1);
@@ -210,7 +225,7 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             }
             out = expected;
             repaired = out != in + offsetTicks(s) + s.adjust;
-        } else if (normal && duration <= 0 && s.nominal <= 0) {
+        } else if (normal && given <= 0 && s.nominal <= 0 && out - s.lastDts <= longest) {
             s.learnt = out - s.lastDts;
         }
     }

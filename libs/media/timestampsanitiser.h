@@ -12,6 +12,7 @@
 // A jump is believed only when `confirmFrames` consecutive packets agree on it: until then the
 // packets are placed right after the previous one (the last output + its duration), so one bad
 // packet never moves the timeline. A wrap is recognised at once: the input is unwrapped.
+// Garbage is placed like a missing timestamp: values beyond ±35 years, durations over 10 s.
 
 #include <QtGlobal> // first: FFmpeg's C headers want UINT64_C from <cstdint> in C++
 
