@@ -263,6 +263,13 @@ void TestTimestampSanitiser::timeline_data()
         QTest::newRow("A/V same jump, audio in 1/48000") << avMixed << in << quint64(1) << quint64(0) << quint64(2) << qint64(0);
     }
     {
+        // FLV/RTMP style: both streams in milliseconds.
+        const QList<StreamSpec> avMs{{{1, 1000}, 40}, {{1, 1000}, 20}};
+        Packets in = makeInput(avMs, 6);
+        jump(in, avMs, 12.0, -8.0);
+        QTest::newRow("A/V same jump in 1/1000") << avMs << in << quint64(1) << quint64(0) << quint64(2) << qint64(0);
+    }
+    {
         const double start = double(kWrap90k) / 90000 - 2.0;
         Packets in = makeInput(av, 5, start);
         wrapInput(in, av);
