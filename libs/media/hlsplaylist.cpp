@@ -598,6 +598,37 @@ QStringList checkReload(const HlsCheck &earlier, const HlsCheck &later)
                                 .arg(msn).arg(earlierNumbers[e]).arg(laterNumbers[l]));
         }
     }
+    // LL-HLS: a listed part keeps its URI and duration; the parts of the segment in progress
+    // only grow (a client may already have fetched them).
+    const auto partsOf = [](const HlsCheck &c, qint64 msn) -> std::optional<QList<HlsPart>> {
+        const qint64 end = c.mediaSequence + c.segments.size();
+        if (msn == end)
+            return c.partsInProgress;
+        if (msn < c.mediaSequence || msn > end || c.segments[msn - c.mediaSequence].parts.isEmpty())
+            return std::nullopt; // not listed (any more)
+        return c.segments[msn - c.mediaSequence].parts;
+    };
+    for (qint64 msn = std::max(earlier.mediaSequence, later.mediaSequence); msn <= std::min(earlierEnd, laterEnd); ++msn) {
+        const auto a = partsOf(earlier, msn);
+        const auto b = partsOf(later, msn);
+        if (!a || !b)
+            continue;
+        for (qsizetype i = 0; i < a->size(); ++i) {
+            const HlsPart &was = a->at(i);
+            if (i >= b->size()) {
+                problems.append(QStringLiteral("part %1 of segment %2 (%3) disappeared").arg(i).arg(msn).arg(was.uri));
+                break;
+            }
+            const HlsPart &is = b->at(i);
+            if (was.uri != is.uri || std::abs(was.duration - is.duration) > 1e-6 || was.independent != is.independent) {
+                problems.append(QStringLiteral("part %1 of segment %2 was %3 (%4 s), is now %5 (%6 s)")
+                                    .arg(i).arg(msn).arg(was.uri).arg(was.duration).arg(is.uri).arg(is.duration));
+            }
+        }
+        if (msn < earlierEnd && b->size() != a->size())
+            problems.append(QStringLiteral("segment %1 had %2 parts, now %3").arg(msn).arg(a->size()).arg(b->size()));
+    }
+
     if (later.mediaSequence >= earlierEnd && !earlierNumbers.isEmpty() && later.discontinuitySequence < earlierNumbers.last()) {
         problems.append(QStringLiteral("EXT-X-DISCONTINUITY-SEQUENCE %1 is below %2, the number of segment %3 earlier")
                             .arg(later.discontinuitySequence).arg(earlierNumbers.last()).arg(earlierEnd - 1));
