@@ -45,6 +45,8 @@ QByteArray partLine(const HlsPart &p)
     QByteArray line = "#EXT-X-PART:DURATION=" + seconds(p.duration) + ",URI=" + quoted(p.uri);
     if (p.independent)
         line += ",INDEPENDENT=YES";
+    if (p.gap)
+        line += ",GAP=YES";
     return line + '\n';
 }
 
@@ -421,7 +423,11 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
             }
             extinfLine = n;
             segmentStarted = true;
-        } else if (tag == "#EXT-X-DISCONTINUITY") {
+        } else if ((tag == "#EXT-X-DISCONTINUITY" || tag == "#EXT-X-PROGRAM-DATE-TIME") && !current.parts.isEmpty()) {
+            // rfc8216bis 4.4.4.9: they apply to the first part too, so they come before it.
+            problem(n, QStringLiteral("%1 after the first EXT-X-PART of its segment").arg(QString::fromLatin1(tag.mid(1))));
+        }
+        if (tag == "#EXT-X-DISCONTINUITY") {
             current.discontinuity = true;
             discontinuitySeen = true;
             segmentStarted = true;
@@ -449,9 +455,12 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
                 continue;
             }
             const QByteArray independent = attributes->value("INDEPENDENT", "NO");
+            const QByteArray gap = attributes->value("GAP", "NO");
             if (independent != "YES" && independent != "NO")
                 problem(n, QStringLiteral("EXT-X-PART INDEPENDENT is neither YES nor NO"));
-            current.parts.append({unquote(attributes->value("URI")), *duration, independent == "YES"});
+            if (gap != "YES" && gap != "NO")
+                problem(n, QStringLiteral("EXT-X-PART GAP is neither YES nor NO"));
+            current.parts.append({unquote(attributes->value("URI")), *duration, independent == "YES", gap == "YES"});
             segmentStarted = true;
         } else if (tag == "#EXT-X-PART-INF") {
             partInfSeen = true;
@@ -528,13 +537,17 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
             problem(1, QStringLiteral("EXT-X-PART-INF without EXT-X-SERVER-CONTROL PART-HOLD-BACK"));
         else if (*partHoldBack < 2 * c.partTarget - 1e-9)
             problem(1, QStringLiteral("PART-HOLD-BACK %1 is less than twice PART-TARGET %2").arg(*partHoldBack).arg(c.partTarget));
-        const auto checkParts = [&](const QList<HlsPart> &parts, const QString &where, bool lastMayBeShort) {
+        // rfc8216bis 4.4.4.9: every part at most PART-TARGET; at least 85% of it, except an
+        // INDEPENDENT or GAP part, one followed by a GAP part, and the last of its segment (in
+        // the segment in progress, the last listed may be).
+        const auto checkParts = [&](const QList<HlsPart> &parts, const QString &where) {
             for (qsizetype i = 0; i < parts.size(); ++i) {
                 const HlsPart &p = parts[i];
                 if (p.duration > c.partTarget + 1e-6)
                     problem(1, QStringLiteral("part %1 of %2 lasts %3 s, more than PART-TARGET %4").arg(p.uri, where).arg(p.duration).arg(c.partTarget));
                 const bool last = i == parts.size() - 1;
-                if (!(last && lastMayBeShort) && p.duration < 0.85 * c.partTarget - 1e-6)
+                const bool exempt = last || p.independent || p.gap || parts[i + 1].gap;
+                if (!exempt && p.duration < 0.85 * c.partTarget - 1e-6)
                     problem(1, QStringLiteral("part %1 of %2 lasts %3 s, less than 85% of PART-TARGET %4").arg(p.uri, where).arg(p.duration).arg(c.partTarget));
             }
         };
@@ -542,14 +555,14 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
             const HlsSegment &s = c.segments[i];
             if (s.parts.isEmpty())
                 continue;
-            checkParts(s.parts, s.uri, true);
+            checkParts(s.parts, s.uri);
             double sum = 0;
             for (const HlsPart &p : s.parts)
                 sum += p.duration;
             if (std::abs(sum - s.duration) > 0.001 * (s.parts.size() + 1))
                 problem(extinfLines[i], QStringLiteral("the parts of %1 last %2 s, its EXTINF %3 s").arg(s.uri).arg(sum).arg(s.duration));
         }
-        checkParts(c.partsInProgress, QStringLiteral("the segment in progress"), true);
+        checkParts(c.partsInProgress, QStringLiteral("the segment in progress"));
     }
 
     c.ok = c.problems.isEmpty();

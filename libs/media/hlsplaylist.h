@@ -23,6 +23,7 @@ struct HlsPart
     QString uri;
     double duration = 0;      ///< seconds
     bool independent = false; ///< starts with a keyframe (INDEPENDENT=YES)
+    bool gap = false;         ///< not available (GAP=YES)
 };
 
 struct HlsSegment

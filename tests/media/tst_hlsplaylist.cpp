@@ -445,6 +445,17 @@ void TestHlsPlaylist::checker_data()
     QTest::newRow("part too short") << ll + lines({"#EXT-X-PART:DURATION=0.2,URI=\"a0.ts\"", "#EXT-X-PART:DURATION=0.5,URI=\"a1.ts\"",
                                                    "#EXTINF:0.7,", "a.ts"})
                                     << u"less than 85% of PART-TARGET"_qs;
+    QTest::newRow("short parts that may be") << ll + lines({"#EXT-X-PART:DURATION=0.2,URI=\"a0\",INDEPENDENT=YES",
+                                                            "#EXT-X-PART:DURATION=0.2,URI=\"a1\"", "#EXT-X-PART:DURATION=0.5,URI=\"a2\",GAP=YES",
+                                                            "#EXT-X-PART:DURATION=0.1,URI=\"a3\"", "#EXTINF:1.0,", "a.ts"})
+                                             << QString();
+    QTest::newRow("discontinuity after a part") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0\"", "#EXT-X-DISCONTINUITY",
+                                                               "#EXTINF:0.5,", "a.ts"})
+                                                << u"line 7: EXT-X-DISCONTINUITY after the first EXT-X-PART of its segment"_qs;
+    QTest::newRow("date after a part") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0\"", "#EXT-X-PROGRAM-DATE-TIME:2026-12-06T03:00:00.000Z",
+                                                      "#EXTINF:0.5,", "a.ts"})
+                                       << u"EXT-X-PROGRAM-DATE-TIME after the first EXT-X-PART"_qs;
+    QTest::newRow("part bad GAP") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0.ts\",GAP=1"}) << u"GAP is neither"_qs;
     QTest::newRow("parts do not add up") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0.ts\"", "#EXT-X-PART:DURATION=0.5,URI=\"a1.ts\"",
                                                         "#EXTINF:2.0,", "a.ts"})
                                          << u"the parts of a.ts last 1 s, its EXTINF 2 s"_qs;
