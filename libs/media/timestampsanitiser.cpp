@@ -75,6 +75,19 @@ void TimestampSanitiser::place(Stream &s, qint64 dts, qint64 duration)
     m_endNs = std::max(m_endNs, toNs(dts + duration, s.timeBase));
 }
 
+bool TimestampSanitiser::gapSeenElsewhere(int index, qint64 deltaNs, qint64 atNs) const
+{
+    const qint64 toleranceNs = m_opt.jumpThresholdUs * 1000 / 4;
+    const qint64 nearNs = m_opt.jumpThresholdUs * 1000 / 2;
+    for (const auto &[other, o] : m_streams) {
+        if (other != index && o.started && o.gapNs > 0 && qAbs(o.gapNs - deltaNs) <= toleranceNs
+            && qAbs(o.gapAtNs - atNs) <= nearNs) {
+            return true;
+        }
+    }
+    return false;
+}
+
 SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint64 duration)
 {
     const auto found = m_streams.find(index);
@@ -141,9 +154,10 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
 
     if (s.lagging) {
         // Muxers interleave loosely: after the other streams jumped, this one may still send
-        // packets of the old timeline. They keep the old offset until this stream jumps too.
+        // packets of the old timeline. They keep the old offset until the new one fits better.
         const qint64 old = in + fromNs(s.lagOffsetNs, s.timeBase) + s.adjust;
-        if (s.started && old > s.lastDts && old - expected <= threshold) {
+        const bool oldFits = s.started && old > s.lastDts && old - expected <= threshold;
+        if (oldFits && qAbs(old - expected) <= qAbs(out - expected)) {
             dts = old;
             pts = old + std::max<qint64>(0, cts);
             if (cts < 0)
@@ -152,6 +166,13 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             return event;
         }
         s.lagging = false;
+        if (oldFits && out <= s.lastDts) {
+            // Lost input rather than new timestamps, and this stream lost less of it than the
+            // one that confirmed the jump: every stream takes the smaller cut (the others get a
+            // short gap), so that A/V stay in sync.
+            m_offsetNs += toNs(expected - out, s.timeBase);
+            out = expected;
+        }
     }
 
     if (s.started && period > 0) {
@@ -193,6 +214,15 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             }
         } else if (normal) {
             // Back on the old timeline: whatever was pending was an outlier, if this stream saw it.
+            if (m_pending.active && m_pending.streams.count(index))
+                m_pending = {};
+            if (deltaNs > toleranceNs) {
+                s.gapNs = deltaNs;
+                s.gapAtNs = toNs(expected, s.timeBase);
+            }
+        } else if (deltaNs > 0 && gapSeenElsewhere(index, deltaNs, toNs(expected, s.timeBase))) {
+            // Another stream crossed the same hole as a gap (it was below the threshold there):
+            // lost input, kept as a gap here too, or A/V would drift apart by the hole's size.
             if (m_pending.active && m_pending.streams.count(index))
                 m_pending = {};
         } else if (m_pending.active && qAbs(deltaNs - m_pending.deltaNs) <= toleranceNs) {
@@ -251,6 +281,7 @@ void TimestampSanitiser::discontinuity()
         s.wraps = 0;
         s.adjust = 0;
         s.lagging = false;
+        s.gapNs = 0;
     }
 }
 

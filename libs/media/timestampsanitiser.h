@@ -89,6 +89,8 @@ private:
         qint64 adjust = 0;   ///< ticks added at a seam for this stream only (0 normally)
         bool lagging = false;  ///< a jump was confirmed without this stream: it may still send the old timeline
         qint64 lagOffsetNs = 0; ///< the offset before that jump
+        qint64 gapNs = 0;       ///< the last forward gap taken as lost input (not a jump)
+        qint64 gapAtNs = 0;     ///< where it began on the output timeline
     };
     struct PendingJump
     {
@@ -101,6 +103,7 @@ private:
     qint64 wrapTicks(const Stream &s, int wraps) const;
     qint64 offsetTicks(const Stream &s) const;
     void place(Stream &s, qint64 dts, qint64 duration);
+    bool gapSeenElsewhere(int index, qint64 deltaNs, qint64 atNs) const;
 
     Options m_opt;
     std::map<int, Stream> m_streams;
