@@ -45,6 +45,8 @@ QByteArray partLine(const HlsPart &p)
     QByteArray line = "#EXT-X-PART:DURATION=" + seconds(p.duration) + ",URI=" + quoted(p.uri);
     if (p.independent)
         line += ",INDEPENDENT=YES";
+    if (p.gap)
+        line += ",GAP=YES";
     return line + '\n';
 }
 
@@ -428,7 +430,11 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
             }
             extinfLine = n;
             segmentStarted = true;
-        } else if (tag == "#EXT-X-DISCONTINUITY") {
+        } else if ((tag == "#EXT-X-DISCONTINUITY" || tag == "#EXT-X-PROGRAM-DATE-TIME") && !current.parts.isEmpty()) {
+            // rfc8216bis 4.4.4.9: they apply to the first part too, so they come before it.
+            problem(n, QStringLiteral("%1 after the first EXT-X-PART of its segment").arg(QString::fromLatin1(tag.mid(1))));
+        }
+        if (tag == "#EXT-X-DISCONTINUITY") {
             current.discontinuity = true;
             discontinuitySeen = true;
             segmentStarted = true;
@@ -456,9 +462,12 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
                 continue;
             }
             const QByteArray independent = attributes->value("INDEPENDENT", "NO");
+            const QByteArray gap = attributes->value("GAP", "NO");
             if (independent != "YES" && independent != "NO")
                 problem(n, QStringLiteral("EXT-X-PART INDEPENDENT is neither YES nor NO"));
-            current.parts.append({unquote(attributes->value("URI")), *duration, independent == "YES"});
+            if (gap != "YES" && gap != "NO")
+                problem(n, QStringLiteral("EXT-X-PART GAP is neither YES nor NO"));
+            current.parts.append({unquote(attributes->value("URI")), *duration, independent == "YES", gap == "YES"});
             segmentStarted = true;
         } else if (tag == "#EXT-X-PART-INF") {
             partInfSeen = true;
@@ -535,13 +544,17 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
             problem(1, QStringLiteral("EXT-X-PART-INF without EXT-X-SERVER-CONTROL PART-HOLD-BACK"));
         else if (*partHoldBack < 2 * c.partTarget - 1e-9)
             problem(1, QStringLiteral("PART-HOLD-BACK %1 is less than twice PART-TARGET %2").arg(*partHoldBack).arg(c.partTarget));
-        const auto checkParts = [&](const QList<HlsPart> &parts, const QString &where, bool lastMayBeShort) {
+        // rfc8216bis 4.4.4.9: every part at most PART-TARGET; at least 85% of it, except an
+        // INDEPENDENT or GAP part, one followed by a GAP part, and the last of its segment (in
+        // the segment in progress, the last listed may be).
+        const auto checkParts = [&](const QList<HlsPart> &parts, const QString &where) {
             for (qsizetype i = 0; i < parts.size(); ++i) {
                 const HlsPart &p = parts[i];
                 if (p.duration > c.partTarget + 1e-6)
                     problem(1, QStringLiteral("part %1 of %2 lasts %3 s, more than PART-TARGET %4").arg(p.uri, where).arg(p.duration).arg(c.partTarget));
                 const bool last = i == parts.size() - 1;
-                if (!(last && lastMayBeShort) && p.duration < 0.85 * c.partTarget - 1e-6)
+                const bool exempt = last || p.independent || p.gap || parts[i + 1].gap;
+                if (!exempt && p.duration < 0.85 * c.partTarget - 1e-6)
                     problem(1, QStringLiteral("part %1 of %2 lasts %3 s, less than 85% of PART-TARGET %4").arg(p.uri, where).arg(p.duration).arg(c.partTarget));
             }
         };
@@ -549,14 +562,14 @@ HlsCheck checkMediaPlaylist(const QByteArray &text)
             const HlsSegment &s = c.segments[i];
             if (s.parts.isEmpty())
                 continue;
-            checkParts(s.parts, s.uri, true);
+            checkParts(s.parts, s.uri);
             double sum = 0;
             for (const HlsPart &p : s.parts)
                 sum += p.duration;
             if (std::abs(sum - s.duration) > 0.001 * (s.parts.size() + 1))
                 problem(extinfLines[i], QStringLiteral("the parts of %1 last %2 s, its EXTINF %3 s").arg(s.uri).arg(sum).arg(s.duration));
         }
-        checkParts(c.partsInProgress, QStringLiteral("the segment in progress"), true);
+        checkParts(c.partsInProgress, QStringLiteral("the segment in progress"));
     }
 
     c.ok = c.problems.isEmpty();
@@ -605,6 +618,37 @@ QStringList checkReload(const HlsCheck &earlier, const HlsCheck &later)
                                 .arg(msn).arg(earlierNumbers[e]).arg(laterNumbers[l]));
         }
     }
+    // LL-HLS: a listed part keeps its URI and duration; the parts of the segment in progress
+    // only grow (a client may already have fetched them).
+    const auto partsOf = [](const HlsCheck &c, qint64 msn) -> std::optional<QList<HlsPart>> {
+        const qint64 end = c.mediaSequence + c.segments.size();
+        if (msn == end)
+            return c.partsInProgress;
+        if (msn < c.mediaSequence || msn > end || c.segments[msn - c.mediaSequence].parts.isEmpty())
+            return std::nullopt; // not listed (any more)
+        return c.segments[msn - c.mediaSequence].parts;
+    };
+    for (qint64 msn = std::max(earlier.mediaSequence, later.mediaSequence); msn <= std::min(earlierEnd, laterEnd); ++msn) {
+        const auto a = partsOf(earlier, msn);
+        const auto b = partsOf(later, msn);
+        if (!a || !b)
+            continue;
+        for (qsizetype i = 0; i < a->size(); ++i) {
+            const HlsPart &was = a->at(i);
+            if (i >= b->size()) {
+                problems.append(QStringLiteral("part %1 of segment %2 (%3) disappeared").arg(i).arg(msn).arg(was.uri));
+                break;
+            }
+            const HlsPart &is = b->at(i);
+            if (was.uri != is.uri || std::abs(was.duration - is.duration) > 1e-6 || was.independent != is.independent) {
+                problems.append(QStringLiteral("part %1 of segment %2 was %3 (%4 s), is now %5 (%6 s)")
+                                    .arg(i).arg(msn).arg(was.uri).arg(was.duration).arg(is.uri).arg(is.duration));
+            }
+        }
+        if (msn < earlierEnd && b->size() != a->size())
+            problems.append(QStringLiteral("segment %1 had %2 parts, now %3").arg(msn).arg(a->size()).arg(b->size()));
+    }
+
     if (later.mediaSequence >= earlierEnd && !earlierNumbers.isEmpty() && later.discontinuitySequence < earlierNumbers.last()) {
         problems.append(QStringLiteral("EXT-X-DISCONTINUITY-SEQUENCE %1 is below %2, the number of segment %3 earlier")
                             .arg(later.discontinuitySequence).arg(earlierNumbers.last()).arg(earlierEnd - 1));

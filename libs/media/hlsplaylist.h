@@ -23,6 +23,7 @@ struct HlsPart
     QString uri;
     double duration = 0;      ///< seconds
     bool independent = false; ///< starts with a keyframe (INDEPENDENT=YES)
+    bool gap = false;         ///< not available (GAP=YES)
 };
 
 struct HlsSegment
@@ -122,6 +123,7 @@ struct HlsCheck
 };
 HlsCheck checkMediaPlaylist(const QByteArray &text);
 /// Checks a later reload against an earlier one: media sequence never decreases, a segment with the same sequence number keeps its URI, discontinuity sequence consistent with segments that left.
+/// With LL-HLS also: a listed part keeps its URI and duration, the parts in progress only grow.
 QStringList checkReload(const HlsCheck &earlier, const HlsCheck &later);
 
 } // namespace iptv::media

@@ -14,7 +14,13 @@ namespace iptv::media {
 
 namespace {
 constexpr AVRational kNs{1, 1'000'000'000};
+constexpr AVRational kUs{1, 1'000'000};
 constexpr AVRational k90k{1, 90'000};
+// Timestamps beyond ±35 years are garbage, not time: treated as missing, so that the
+// arithmetic in nanoseconds can never overflow.
+constexpr qint64 kSaneUs = 1LL << 50;
+// A packet longer than this is no packet: its duration is replaced by the nominal one.
+constexpr qint64 kLongestPacketUs = 10'000'000;
 
 qint64 rescale(qint64 value, AVRational from, AVRational to)
 {
@@ -34,7 +40,8 @@ TimestampSanitiser::TimestampSanitiser(Options o)
     , m_endNs(o.startUs * 1000)
 {
     m_opt.confirmFrames = std::max(1, m_opt.confirmFrames);
-    m_opt.jumpThresholdUs = std::max<qint64>(1, m_opt.jumpThresholdUs);
+    m_opt.jumpThresholdUs = std::clamp<qint64>(m_opt.jumpThresholdUs, 1, 3'600'000'000LL);
+    m_opt.wrapPeriod = std::clamp<qint64>(m_opt.wrapPeriod, 0, 1LL << 40);
 }
 
 void TimestampSanitiser::addStream(int index, AVRational timeBase, qint64 nominalDuration)
@@ -44,7 +51,7 @@ void TimestampSanitiser::addStream(int index, AVRational timeBase, qint64 nomina
         s.timeBase = timeBase;
     else
         qCWarning(lcSanitiser) << "stream" << index << "has no valid time base; assuming 1/90000";
-    s.nominal = std::max<qint64>(0, nominalDuration);
+    s.nominal = nominalDuration > 0 && rescale(nominalDuration, s.timeBase, kUs) <= kLongestPacketUs ? nominalDuration : 0;
     m_streams[index] = s;
 }
 
@@ -68,6 +75,19 @@ void TimestampSanitiser::place(Stream &s, qint64 dts, qint64 duration)
     m_endNs = std::max(m_endNs, toNs(dts + duration, s.timeBase));
 }
 
+bool TimestampSanitiser::gapSeenElsewhere(int index, qint64 deltaNs, qint64 atNs) const
+{
+    const qint64 toleranceNs = m_opt.jumpThresholdUs * 1000 / 4;
+    const qint64 nearNs = m_opt.jumpThresholdUs * 1000 / 2;
+    for (const auto &[other, o] : m_streams) {
+        if (other != index && o.started && o.gapNs > 0 && qAbs(o.gapNs - deltaNs) <= toleranceNs
+            && qAbs(o.gapAtNs - atNs) <= nearNs) {
+            return true;
+        }
+    }
+    return false;
+}
+
 SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint64 duration)
 {
     const auto found = m_streams.find(index);
@@ -77,9 +97,17 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
     }
     Stream &s = found->second;
     ++m_stats.packets;
-    const qint64 dur = duration > 0 ? duration : s.nominal > 0 ? s.nominal : s.learnt > 0 ? s.learnt : 1;
-    const bool hasPts = pts != AV_NOPTS_VALUE;
-    const bool hasDts = dts != AV_NOPTS_VALUE;
+    const qint64 longest = rescale(kLongestPacketUs, kUs, s.timeBase);
+    const qint64 given = duration > 0 && duration <= longest ? duration : 0;
+    const qint64 dur = given > 0 ? given : s.nominal > 0 ? s.nominal : s.learnt > 0 ? s.learnt : 1;
+    const auto sane = [&s](qint64 value) {
+        if (value == AV_NOPTS_VALUE)
+            return false;
+        const qint64 us = rescale(value, s.timeBase, kUs); // INT64_MIN when it overflows
+        return us > -kSaneUs && us < kSaneUs;
+    };
+    const bool hasPts = sane(pts);
+    const bool hasDts = sane(dts);
 
     if (!hasPts && !hasDts) {
         const qint64 at = s.started ? s.lastDts + s.lastDur : fromNs(m_endNs, s.timeBase);
@@ -101,7 +129,7 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
     }
 
     SanitiserEvent event;
-    const qint64 threshold = std::max<qint64>(1, rescale(m_opt.jumpThresholdUs, AVRational{1, 1'000'000}, s.timeBase));
+    const qint64 threshold = std::max<qint64>(1, rescale(m_opt.jumpThresholdUs, kUs, s.timeBase));
 
     if (!s.started && m_haveOffset && period > 0 && m_maxWraps > 0) {
         // A stream that starts after another one wrapped: the wrap count that lands it nearest to them.
@@ -126,9 +154,10 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
 
     if (s.lagging) {
         // Muxers interleave loosely: after the other streams jumped, this one may still send
-        // packets of the old timeline. They keep the old offset until this stream jumps too.
+        // packets of the old timeline. They keep the old offset until the new one fits better.
         const qint64 old = in + fromNs(s.lagOffsetNs, s.timeBase) + s.adjust;
-        if (s.started && old > s.lastDts && old - expected <= threshold) {
+        const bool oldFits = s.started && old > s.lastDts && old - expected <= threshold;
+        if (oldFits && qAbs(old - expected) <= qAbs(out - expected)) {
             dts = old;
             pts = old + std::max<qint64>(0, cts);
             if (cts < 0)
@@ -137,6 +166,13 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             return event;
         }
         s.lagging = false;
+        if (oldFits && out <= s.lastDts) {
+            // Lost input rather than new timestamps, and this stream lost less of it than the
+            // one that confirmed the jump: every stream takes the smaller cut (the others get a
+            // short gap), so that A/V stay in sync.
+            m_offsetNs += toNs(expected - out, s.timeBase);
+            out = expected;
+        }
     }
 
     if (s.started && period > 0) {
@@ -148,7 +184,7 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             in += up;
             out += up;
             ++m_stats.wraps;
-            event = {SanitiserEvent::Wrap, rescale(up, s.timeBase, AVRational{1, 1'000'000})};
+            event = {SanitiserEvent::Wrap, rescale(up, s.timeBase, kUs)};
             qCDebug(lcSanitiser) << "stream" << index << "wrapped";
         } else if (s.wraps > 0) {
             const qint64 down = wrapTicks(s, s.wraps) - wrapTicks(s, s.wraps - 1);
@@ -178,6 +214,15 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             }
         } else if (normal) {
             // Back on the old timeline: whatever was pending was an outlier, if this stream saw it.
+            if (m_pending.active && m_pending.streams.count(index))
+                m_pending = {};
+            if (deltaNs > toleranceNs) {
+                s.gapNs = deltaNs;
+                s.gapAtNs = toNs(expected, s.timeBase);
+            }
+        } else if (deltaNs > 0 && gapSeenElsewhere(index, deltaNs, toNs(expected, s.timeBase))) {
+            // Another stream crossed the same hole as a gap (it was below the threshold there):
+            // lost input, kept as a gap here too, or A/V would drift apart by the hole's size.
             if (m_pending.active && m_pending.streams.count(index))
                 m_pending = {};
         } else if (m_pending.active && qAbs(deltaNs - m_pending.deltaNs) <= toleranceNs) {
@@ -210,7 +255,7 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             }
             out = expected;
             repaired = out != in + offsetTicks(s) + s.adjust;
-        } else if (normal && duration <= 0 && s.nominal <= 0) {
+        } else if (normal && given <= 0 && s.nominal <= 0 && out - s.lastDts <= longest) {
             s.learnt = out - s.lastDts;
         }
     }
@@ -236,6 +281,7 @@ void TimestampSanitiser::discontinuity()
         s.wraps = 0;
         s.adjust = 0;
         s.lagging = false;
+        s.gapNs = 0;
     }
 }
 

@@ -12,6 +12,7 @@
 // A jump is believed only when `confirmFrames` consecutive packets agree on it: until then the
 // packets are placed right after the previous one (the last output + its duration), so one bad
 // packet never moves the timeline. A wrap is recognised at once: the input is unwrapped.
+// Garbage is placed like a missing timestamp: values beyond ±35 years, durations over 10 s.
 
 #include <QtGlobal> // first: FFmpeg's C headers want UINT64_C from <cstdint> in C++
 
@@ -88,6 +89,8 @@ private:
         qint64 adjust = 0;   ///< ticks added at a seam for this stream only (0 normally)
         bool lagging = false;  ///< a jump was confirmed without this stream: it may still send the old timeline
         qint64 lagOffsetNs = 0; ///< the offset before that jump
+        qint64 gapNs = 0;       ///< the last forward gap taken as lost input (not a jump)
+        qint64 gapAtNs = 0;     ///< where it began on the output timeline
     };
     struct PendingJump
     {
@@ -100,6 +103,7 @@ private:
     qint64 wrapTicks(const Stream &s, int wraps) const;
     qint64 offsetTicks(const Stream &s) const;
     void place(Stream &s, qint64 dts, qint64 duration);
+    bool gapSeenElsewhere(int index, qint64 deltaNs, qint64 atNs) const;
 
     Options m_opt;
     std::map<int, Stream> m_streams;

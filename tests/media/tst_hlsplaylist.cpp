@@ -62,6 +62,8 @@ private Q_SLOTS:
     void checker();
     void reload_data();
     void reload();
+    void reloadParts_data();
+    void reloadParts();
     void sequenceStateRoundTrip();
     void sequenceStateDamaged_data();
     void sequenceStateDamaged();
@@ -443,6 +445,17 @@ void TestHlsPlaylist::checker_data()
     QTest::newRow("part too short") << ll + lines({"#EXT-X-PART:DURATION=0.2,URI=\"a0.ts\"", "#EXT-X-PART:DURATION=0.5,URI=\"a1.ts\"",
                                                    "#EXTINF:0.7,", "a.ts"})
                                     << u"less than 85% of PART-TARGET"_qs;
+    QTest::newRow("short parts that may be") << ll + lines({"#EXT-X-PART:DURATION=0.2,URI=\"a0\",INDEPENDENT=YES",
+                                                            "#EXT-X-PART:DURATION=0.2,URI=\"a1\"", "#EXT-X-PART:DURATION=0.5,URI=\"a2\",GAP=YES",
+                                                            "#EXT-X-PART:DURATION=0.1,URI=\"a3\"", "#EXTINF:1.0,", "a.ts"})
+                                             << QString();
+    QTest::newRow("discontinuity after a part") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0\"", "#EXT-X-DISCONTINUITY",
+                                                               "#EXTINF:0.5,", "a.ts"})
+                                                << u"line 7: EXT-X-DISCONTINUITY after the first EXT-X-PART of its segment"_qs;
+    QTest::newRow("date after a part") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0\"", "#EXT-X-PROGRAM-DATE-TIME:2026-12-06T03:00:00.000Z",
+                                                      "#EXTINF:0.5,", "a.ts"})
+                                       << u"EXT-X-PROGRAM-DATE-TIME after the first EXT-X-PART"_qs;
+    QTest::newRow("part bad GAP") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0.ts\",GAP=1"}) << u"GAP is neither"_qs;
     QTest::newRow("parts do not add up") << ll + lines({"#EXT-X-PART:DURATION=0.5,URI=\"a0.ts\"", "#EXT-X-PART:DURATION=0.5,URI=\"a1.ts\"",
                                                         "#EXTINF:2.0,", "a.ts"})
                                          << u"the parts of a.ts last 1 s, its EXTINF 2 s"_qs;
@@ -505,6 +518,41 @@ void TestHlsPlaylist::reload_data()
     QTest::newRow("target changed") << playlist(10, 0, {"a"}) << playlist(10, 0, {"a", "b"}, 8) << u"EXT-X-TARGETDURATION changed from 6 to 8"_qs;
     QTest::newRow("changed after end") << playlist(10, 0, {"a"}) + "#EXT-X-ENDLIST\n" << playlist(10, 0, {"a", "b"})
                                        << u"changed after EXT-X-ENDLIST"_qs;
+}
+
+void TestHlsPlaylist::reloadParts_data()
+{
+    QTest::addColumn<QByteArray>("earlier");
+    QTest::addColumn<QByteArray>("later");
+    QTest::addColumn<QString>("problem"); // empty: consistent
+
+    const QByteArray head = lines({"#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:5",
+                                   "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500", "#EXT-X-PART-INF:PART-TARGET=0.500"});
+    const QByteArray s5 = lines({"#EXT-X-PART:DURATION=0.500,URI=\"a0\",INDEPENDENT=YES", "#EXT-X-PART:DURATION=0.500,URI=\"a1\"",
+                                 "#EXTINF:1.000,", "a.ts"});
+    const QByteArray b0 = lines({"#EXT-X-PART:DURATION=0.500,URI=\"b0\",INDEPENDENT=YES"});
+    const QByteArray b1 = lines({"#EXT-X-PART:DURATION=0.500,URI=\"b1\""});
+    QTest::newRow("a part more") << head + s5 + b0 << head + s5 + b0 + b1 << QString();
+    QTest::newRow("segment completed from its parts") << head + s5 + b0 + b1 << head + s5 + b0 + b1 + lines({"#EXTINF:1.000,", "b.ts"})
+                                                      << QString();
+    QTest::newRow("parts no longer listed") << head + s5 + b0 << head + lines({"#EXTINF:1.000,", "a.ts"}) + b0 << QString();
+    QTest::newRow("part in progress replaced") << head + s5 + b0 << head + s5 + lines({"#EXT-X-PART:DURATION=0.500,URI=\"x0\",INDEPENDENT=YES"})
+                                               << u"part 0 of segment 6 was b0 (0.5 s), is now x0 (0.5 s)"_qs;
+    QTest::newRow("part in progress gone") << head + s5 + b0 + b1 << head + s5 + b0 << u"part 1 of segment 6 (b1) disappeared"_qs;
+    QTest::newRow("segment completed without a part") << head + s5 + b0 + b1 << head + s5 + b0 + lines({"#EXTINF:0.500,", "b.ts"})
+                                                      << u"part 1 of segment 6 (b1) disappeared"_qs;
+    QTest::newRow("listed part changed") << head + s5 << head + lines({"#EXT-X-PART:DURATION=0.500,URI=\"a0\",INDEPENDENT=YES",
+                                                                      "#EXT-X-PART:DURATION=0.500,URI=\"a1x\"", "#EXTINF:1.000,", "a.ts"})
+                                         << u"part 1 of segment 5 was a1 (0.5 s), is now a1x (0.5 s)"_qs;
+    QTest::newRow("listed segment gained a part") << head + s5 << head + lines({"#EXT-X-PART:DURATION=0.500,URI=\"a0\",INDEPENDENT=YES",
+                                                                               "#EXT-X-PART:DURATION=0.450,URI=\"a1\"",
+                                                                               "#EXT-X-PART:DURATION=0.050,URI=\"a2\"", "#EXTINF:1.000,", "a.ts"})
+                                                  << u"segment 5 had 2 parts, now 3"_qs;
+}
+
+void TestHlsPlaylist::reloadParts()
+{
+    reload();
 }
 
 void TestHlsPlaylist::reload()

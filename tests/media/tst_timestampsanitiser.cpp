@@ -120,6 +120,8 @@ class TestTimestampSanitiser : public QObject
 private Q_SLOTS:
     void timeline_data();
     void timeline();
+    void lostInput_data();
+    void lostInput();
     void jumpWaitsForConfirmation();
     void smallGapIsKept();
     void reconnectContinuesEachStream();
@@ -263,6 +265,13 @@ void TestTimestampSanitiser::timeline_data()
         QTest::newRow("A/V same jump, audio in 1/48000") << avMixed << in << quint64(1) << quint64(0) << quint64(2) << qint64(0);
     }
     {
+        // FLV/RTMP style: both streams in milliseconds.
+        const QList<StreamSpec> avMs{{{1, 1000}, 40}, {{1, 1000}, 20}};
+        Packets in = makeInput(avMs, 6);
+        jump(in, avMs, 12.0, -8.0);
+        QTest::newRow("A/V same jump in 1/1000") << avMs << in << quint64(1) << quint64(0) << quint64(2) << qint64(0);
+    }
+    {
         const double start = double(kWrap90k) / 90000 - 2.0;
         Packets in = makeInput(av, 5, start);
         wrapInput(in, av);
@@ -330,6 +339,64 @@ void TestTimestampSanitiser::timeline()
     };
     QCOMPARE(count(SanitiserEvent::Jump) + count(SanitiserEvent::Backwards), jumps);
     QCOMPARE(count(SanitiserEvent::Wrap), wraps);
+}
+
+void TestTimestampSanitiser::lostInput_data()
+{
+    // Input lost for a while (a network outage): the timestamps stay true, each stream has a hole,
+    // of slightly different sizes. Holes above the threshold are cut out of the output; whatever
+    // is done, it is done to every stream alike, or A/V drift apart by the hole's size.
+    QTest::addColumn<QList<double>>("videoHole"); // [from, to) in seconds of the ideal timeline
+    QTest::addColumn<QList<double>>("audioHole");
+    QTest::addColumn<qint64>("cutUs");            // how much of the ideal timeline the output skips
+    QTest::addColumn<quint64>("jumps");
+    QTest::newRow("below the threshold") << QList<double>{12.0, 13.5} << QList<double>{12.0, 13.5} << qint64(0) << quint64(0);
+    QTest::newRow("video's hole below, audio's above, video first") << QList<double>{12.0, 13.9} << QList<double>{11.98, 14.1}
+                                                                    << qint64(0) << quint64(0);
+    QTest::newRow("audio's hole above and first, video's below") << QList<double>{12.2, 14.15} << QList<double>{12.0, 14.1}
+                                                                 << qint64(0) << quint64(0);
+    // Audio confirms its jump before video resumes: video then joins with the smaller cut (its
+    // own hole, 12.12 to 14.08) and audio gets a short gap.
+    QTest::newRow("audio's jump confirmed, video's hole below") << QList<double>{12.1, 14.06} << QList<double>{11.9, 14.0}
+                                                                << qint64(1'960'000) << quint64(1);
+    QTest::newRow("both above") << QList<double>{12.0, 17.0} << QList<double>{12.0, 17.0} << qint64(5'000'000) << quint64(1);
+}
+
+void TestTimestampSanitiser::lostInput()
+{
+    QFETCH(QList<double>, videoHole);
+    QFETCH(QList<double>, audioHole);
+    QFETCH(qint64, cutUs);
+    QFETCH(quint64, jumps);
+    const QList<StreamSpec> av{{k90k, 3600}, {k90k, 1920}};
+    Packets input;
+    for (const Packet &p : makeInput(av, 10)) {
+        const QList<double> &hole = p.stream == 0 ? videoHole : audioHole;
+        const double at = secondsOf(p, av);
+        if (at < hole[0] || at >= hole[1])
+            input.append(p);
+    }
+    TimestampSanitiser sanitiser;
+    sanitiser.addStream(0, k90k, 3600);
+    sanitiser.addStream(1, k90k, 1920);
+    const Result r = run(sanitiser, input);
+
+    QMap<int, qint64> lastDts;
+    for (int i = 0; i < r.out.size(); ++i) {
+        const Packet &o = r.out[i];
+        if (lastDts.contains(o.stream))
+            QVERIFY(o.dts > lastDts[o.stream]);
+        lastDts[o.stream] = o.dts;
+        // Before the holes: ideal + 0 (the input starts at 10 s); well after them: ideal - cut, both streams.
+        const double at = secondsOf(o, av);
+        if (at < 11.85)
+            QCOMPARE(o.dts - o.t, -10 * 90000);
+        if (at >= 15.0 + cutUs / 1e6) {
+            const QByteArray where = "stream " + QByteArray::number(o.stream) + " at " + QByteArray::number(at);
+            QVERIFY2(qAbs(o.dts - o.t - (-10 * 90000 - cutUs * 9 / 100)) <= 1, QByteArray(where + " off by " + QByteArray::number(o.dts - o.t - (-10 * 90000 - cutUs * 9 / 100))).constData());
+        }
+    }
+    QCOMPARE(sanitiser.stats().jumps, jumps);
 }
 
 void TestTimestampSanitiser::jumpWaitsForConfirmation()
