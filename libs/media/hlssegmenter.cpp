@@ -35,7 +35,6 @@ bool HlsSegmenter::open(const SegmenterSettings &settings, const QList<const AVC
     m_playlist.setTargetDuration(m_targetDuration);
     m_playlist.setWindow(settings.window);
     if (settings.partSeconds > 0) {
-        m_playlist.setLowLatency(settings.partSeconds);
         // Whole frames per part, spread evenly over the segment, none longer than the target:
         // 2 s segments of 25 fps with a 0.5 s target are five parts of 0.4 s, not four of 0.48
         // and a 0.08 s stub.
@@ -51,6 +50,9 @@ bool HlsSegmenter::open(const SegmenterSettings &settings, const QList<const AVC
                     m_partLength = longest;
             }
         }
+        // The part target is the length parts really have: rfc8216bis 4.4.4.9 wants every part
+        // but the last of a segment within 85% of it.
+        m_playlist.setLowLatency(m_partLength);
     }
 
     // Sequence numbers continue from the last run; its segments are gone with its timeline.

@@ -99,6 +99,8 @@ struct Pipeline::Impl
     std::vector<std::unique_ptr<HlsSegmenter>> segmenters;
     QStringList codecStrings;
     bool masterWritten = false;
+    int sourceWidth = 0, sourceHeight = 0; ///< pass-through: the source's picture
+    double sourceFps = 0;
     AVIOContext *udp = nullptr;
 
     qint64 anchorWallUs = 0;
@@ -269,13 +271,21 @@ struct Pipeline::Impl
         for (const QString &c : codecStrings)
             if (c.isEmpty())
                 return;
+        // Pass-through: the bandwidth is measured on the first segment, as nothing else says it.
+        if (cfg.passthrough && (segmenters.empty() || segmenters[0]->stats().segments == 0))
+            return;
         QList<HlsVariant> variants;
         for (int i = 0; i < codecStrings.size(); ++i) {
             HlsVariant v;
             v.uri = (cfg.passthrough ? QStringLiteral("source") : cfg.ladder.at(i).name) + QStringLiteral("/index.m3u8");
-            const int kbps = cfg.passthrough ? qMax(1, int(stats.inputKbps)) : cfg.ladder.at(i).bitrateKbps * 3 / 2 + cfg.audioKbps;
-            v.bandwidth = qint64(kbps) * 1000;
-            if (!cfg.passthrough) {
+            if (cfg.passthrough) {
+                const auto st = segmenters[0]->stats();
+                v.bandwidth = st.lastSegmentSeconds > 0 ? qint64(st.bytes * 8 / st.lastSegmentSeconds * 1.5) : 0;
+                v.width = sourceWidth;
+                v.height = sourceHeight;
+                v.frameRate = sourceFps;
+            } else {
+                v.bandwidth = qint64(cfg.ladder.at(i).bitrateKbps * 3 / 2 + cfg.audioKbps) * 1000;
                 v.width = cfg.ladder.at(i).width;
                 v.height = cfg.ladder.at(i).height;
                 v.frameRate = cfg.fps;
@@ -392,6 +402,10 @@ struct Pipeline::Impl
             }
             video = 0;
             params << par;
+            sourceWidth = par->width;
+            sourceHeight = par->height;
+            const AVRational rate = ctx->streams[s.input->videoStream()]->avg_frame_rate;
+            sourceFps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
         }
         if (s.input->audioStream() >= 0) {
             const AVCodecParameters *par = ctx->streams[s.input->audioStream()]->codecpar;
@@ -452,8 +466,9 @@ struct Pipeline::Impl
     {
         const AVStream *st = s.input->context()->streams[p->stream_index];
         qint64 pts = p->pts, dts = p->dts;
-        const SanitiserEvent ev = s.sanitiser->fix(p->stream_index, pts, dts, p->duration);
-        if (ev.kind != SanitiserEvent::None) {
+        const quint64 repairedBefore = s.sanitiser->stats().repaired;
+        s.sanitiser->fix(p->stream_index, pts, dts, p->duration);
+        if (s.sanitiser->stats().repaired != repairedBefore && !s.slate) {
             QMutexLocker lock(&statsMutex);
             ++stats.repairedTimestamps;
         }
@@ -577,8 +592,9 @@ struct Pipeline::Impl
                 if (codecStrings[0].isEmpty() && (p->flags & AV_PKT_FLAG_KEY)) {
                     const QString c = avcCodecString(p);
                     codecStrings[0] = c.isEmpty() ? QStringLiteral("-") : c;
-                    writeMaster();
                 }
+                if (!masterWritten && (p->flags & AV_PKT_FLAG_KEY))
+                    writeMaster();
                 QMutexLocker lock(&statsMutex);
                 ++stats.framesIn;
                 ++stats.framesOut;
