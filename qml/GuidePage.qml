@@ -7,6 +7,7 @@ import Hubris.Native
 // channel keys by page, red/green by day, yellow back to now, OK opens the details.
 Rectangle {
     id: page
+    objectName: "guidePage"
     signal closed()
     signal openDetails(int airing)
 

@@ -43,7 +43,7 @@ Rectangle {
     }
     Text {
         anchors.right: parent.right; anchors.rightMargin: 24; anchors.top: parent.top; anchors.topMargin: 22
-        text: Qt.formatTime(new Date(), "hh:mm")
+        text: banner.clock(GuideGrid.now())
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }

@@ -4,6 +4,7 @@ import Hubris.Native
 // Live TV: the info banner, digits being typed, and the state of the stream over the video.
 Item {
     id: live
+    property bool overlaid: false // the channel list is open over it
     signal openChannels()
     signal openGuide()
 
@@ -43,7 +44,7 @@ Item {
     Column {
         anchors.centerIn: parent
         spacing: 12
-        visible: Hal.player.state !== Player.Playing && Zapper.current >= 0
+        visible: Hal.player.state !== Player.Playing && Zapper.current >= 0 && !live.overlaid
         Text {
             anchors.horizontalCenter: parent.horizontalCenter
             text: Hal.player.state === Player.Failed ? qsTr("This channel is not available")

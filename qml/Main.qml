@@ -61,6 +61,7 @@ Window {
             id: live
             anchors.fill: parent
             visible: window.page === "live" || window.page === "channels"
+            overlaid: window.page === "channels"
             onOpenChannels: window.show("channels")
             onOpenGuide: window.show("guide")
         }

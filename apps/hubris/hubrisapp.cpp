@@ -16,6 +16,10 @@ using namespace iptv;
 
 HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), m_options(std::move(options))
 {
+    // Qt Multimedia's FFmpeg backend shows a keyframe-first stream's first frame in ~20-110 ms;
+    // the GStreamer backend fails (and crashes) on the same streams (PLATFORM-NOTES).
+    if (qEnvironmentVariableIsEmpty("QT_MEDIA_BACKEND"))
+        qputenv("QT_MEDIA_BACKEND", "ffmpeg");
     if (m_options.linuxBox)
         m_hal = std::make_unique<hal::LinuxBoxHal>();
     else

@@ -11,10 +11,6 @@
 
 int main(int argc, char *argv[])
 {
-    // Qt Multimedia's FFmpeg backend shows a keyframe-first stream's first frame in ~20-110 ms;
-    // the GStreamer backend fails on the same streams (PLATFORM-NOTES).
-    if (qEnvironmentVariableIsEmpty("QT_MEDIA_BACKEND"))
-        qputenv("QT_MEDIA_BACKEND", "ffmpeg");
     if (qEnvironmentVariableIsEmpty("QT_LOGGING_RULES"))
         QLoggingCategory::setFilterRules(QStringLiteral("iptv.*.debug=false"));
     QGuiApplication app(argc, argv);

@@ -25,7 +25,10 @@ Zapper::Zapper(ChannelListModel *channels, hal::Player *player, QObject *parent)
     });
     connect(player, &hal::Player::errorOccurred, this, [this](const QString &message) {
         m_measuring = false;
-        Q_EMIT playbackFailed(message);
+        const QString name = m_current >= 0
+                                 ? m_channels->data(m_channels->index(m_current), ChannelListModel::NameRole).toString()
+                                 : QString();
+        Q_EMIT playbackFailed(name.isEmpty() ? message : tr("%1 is not available: %2").arg(name, message));
     });
     // A new guide may reorder the lineup: stay on the same channel id.
     connect(channels, &QAbstractItemModel::modelReset, this, [this] {

@@ -1,0 +1,126 @@
+// The guide store (off-thread open, a broken guide never replaces a good one), the channel list
+// (QAbstractItemModelTester, now/next from the clock, numbers) and the grid's window queries.
+#include "testguide.h"
+
+#include <hubris/channellistmodel.h>
+#include <hubris/guidegrid.h>
+#include <hubris/guidestore.h>
+
+#include <QAbstractItemModelTester>
+#include <QFile>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace iptv::hubris;
+
+class TestHubrisModels : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void storeOpensOffThread()
+    {
+        QTemporaryDir dir;
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        QSignalSpy changed(&store, &GuideStore::guideChanged);
+        store.loadFile(testguide::write(dir));
+        QVERIFY(!store.isLoaded()); // not opened on the caller's thread
+        QVERIFY(changed.wait(5000));
+        QVERIFY(store.isLoaded());
+        QCOMPARE(store.channelCount(), testguide::kNumbers.size());
+    }
+
+    void brokenGuideKeepsTheGoodOne()
+    {
+        QTemporaryDir dir;
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        QSignalSpy changed(&store, &GuideStore::guideChanged);
+        store.loadFile(testguide::write(dir));
+        QVERIFY(changed.wait(5000));
+        const auto good = store.guide();
+
+        QFile broken(dir.filePath(QStringLiteral("broken.guide")));
+        QVERIFY(broken.open(QIODevice::WriteOnly));
+        QFile original(dir.filePath(QStringLiteral("test.guide")));
+        QVERIFY(original.open(QIODevice::ReadOnly));
+        broken.write(original.read(original.size() / 2)); // truncated
+        broken.close();
+        store.loadFile(broken.fileName());
+        QTRY_VERIFY_WITH_TIMEOUT(store.status().contains(QLatin1String("could not be read")), 5000);
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(store.guide(), good);
+    }
+
+    void channelList()
+    {
+        QTemporaryDir dir;
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        store.setFixedNow(testguide::kDay0 + 5 * 3600 + 900); // 05:15 on day 0
+        ChannelListModel model(&store);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy count(&model, &ChannelListModel::countChanged);
+        QCOMPARE(model.rowCount(), 0);
+        store.loadFile(testguide::write(dir));
+        QVERIFY(count.wait(5000));
+        QCOMPARE(model.rowCount(), 6);
+
+        const QModelIndex first = model.index(0);
+        QCOMPARE(model.data(first, ChannelListModel::NumberRole).toInt(), 1);
+        QCOMPARE(model.data(first, ChannelListModel::NameRole).toString(), u"Channel 1"_qs);
+        QCOMPARE(model.data(first, ChannelListModel::NowTitleRole).toString(), u"Channel 1 h5"_qs);
+        QCOMPARE(model.data(first, ChannelListModel::NextTitleRole).toString(), u"Channel 1 h6"_qs);
+        QCOMPARE(model.data(first, ChannelListModel::NowProgressRole).toDouble(), 0.25);
+        QCOMPARE(model.data(first, ChannelListModel::StreamRole).toString(), u"http://127.0.0.1:9/live/ch1.ts"_qs);
+
+        QCOMPARE(model.rowOfNumber(10), 3);
+        QCOMPARE(model.rowOfNumber(7), -1);
+        QVERIFY(model.numberMayContinue(1));   // 10, 11, 101
+        QVERIFY(model.numberMayContinue(10));  // 101
+        QVERIFY(!model.numberMayContinue(11));
+        QVERIFY(!model.numberMayContinue(2));
+
+        QSignalSpy data(&model, &QAbstractItemModel::dataChanged);
+        model.toggleFavourite(2);
+        QCOMPARE(data.size(), 1);
+        QVERIFY(model.data(model.index(2), ChannelListModel::FavouriteRole).toBool());
+        QCOMPARE(model.favourites(), QSet<QString>{u"ch3.test"_qs});
+        model.toggleFavourite(2);
+        QVERIFY(model.favourites().isEmpty());
+
+        // The clock moves on: tick() says now/next changed.
+        store.setFixedNow(testguide::kDay0 + 6 * 3600);
+        model.tick();
+        QCOMPARE(model.data(first, ChannelListModel::NowTitleRole).toString(), u"Channel 1 h6"_qs);
+        QCOMPARE(model.get(0).value(u"nowTitle"_qs).toString(), u"Channel 1 h6"_qs);
+    }
+
+    void gridWindow()
+    {
+        QTemporaryDir dir;
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        GuideGrid grid(&store);
+        QSignalSpy changed(&grid, &GuideGrid::guideChanged);
+        QVERIFY(grid.airings(0, testguide::kDay0, testguide::kDay0 + 3600).isEmpty()); // no guide yet
+        store.loadFile(testguide::write(dir));
+        QVERIFY(changed.wait(5000));
+        QCOMPARE(grid.windowStart(), testguide::kDay0);
+
+        // 02:30 to 05:00: the airings of hours 2, 3 and 4, in order, the first cut by the window.
+        const QVariantList list = grid.airings(1, testguide::kDay0 + 2 * 3600 + 1800, testguide::kDay0 + 5 * 3600);
+        QCOMPARE(list.size(), 3);
+        QCOMPARE(list.first().toMap().value(u"title"_qs).toString(), u"Channel 2 h2"_qs);
+        QCOMPARE(list.last().toMap().value(u"stop"_qs).toLongLong(), testguide::kDay0 + 5 * 3600);
+        QVERIFY(grid.airings(99, testguide::kDay0, testguide::kDay0 + 3600).isEmpty());
+        QVERIFY(grid.airings(0, testguide::kDay0 + 3600, testguide::kDay0).isEmpty());
+
+        const QVariantMap at = grid.airingAt(3, testguide::kDay0 + 25 * 3600 + 10);
+        QCOMPARE(at.value(u"title"_qs).toString(), u"Channel 10 h25"_qs);
+        const QVariantMap details = grid.details(at.value(u"airing"_qs).toInt());
+        QCOMPARE(details.value(u"description"_qs).toString(), u"Hour 25 on Channel 10."_qs);
+        QCOMPARE(details.value(u"channelNumber"_qs).toInt(), 10);
+        QVERIFY(grid.details(-1).isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestHubrisModels)
+#include "tst_hubrismodels.moc"

@@ -1,0 +1,163 @@
+// The zapper against a test player (hal::Player with play() recorded and frames given by the
+// test): up/down wrap, the previous-channel key, digits with and without the timeout, zap time
+// from the key to the first frame, channels without a stream; and the remote-key vocabulary.
+#include "testguide.h"
+
+#include <hubris/remotekeys.h>
+#include <hubris/zapper.h>
+
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace iptv::hubris;
+
+namespace {
+
+class TestPlayer : public iptv::hal::Player
+{
+public:
+    QList<QUrl> played;
+    void play(const QUrl &url) override
+    {
+        played.append(url);
+        setSource(url);
+        setState(State::Opening);
+    }
+    void stop() override { setState(State::Stopped); }
+    void setVideoSink(QVideoSink *) override {}
+    void frame(qint64 ms) { setState(State::Playing); Q_EMIT firstFrame(ms); }
+    void breakDown(const QString &why) { fail(why); }
+};
+
+} // namespace
+
+class TestZapper : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<GuideStore> m_store;
+    std::unique_ptr<ChannelListModel> m_channels;
+    std::unique_ptr<TestPlayer> m_player;
+    std::unique_ptr<Zapper> m_zapper;
+
+    QString streamOf(int number) { return QStringLiteral("http://127.0.0.1:9/live/ch%1.ts").arg(number); }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_store = std::make_unique<GuideStore>(m_dir.filePath(QStringLiteral("cache")));
+        m_channels = std::make_unique<ChannelListModel>(m_store.get());
+        m_player = std::make_unique<TestPlayer>();
+        m_zapper = std::make_unique<Zapper>(m_channels.get(), m_player.get());
+        QSignalSpy loaded(m_store.get(), &GuideStore::guideChanged);
+        m_store->loadFile(testguide::write(m_dir));
+        QVERIFY(loaded.wait(5000));
+    }
+
+    void upDownWrapAndPrevious()
+    {
+        m_zapper->tune(0);
+        QCOMPARE(m_player->played.last().toString(), streamOf(1));
+        m_zapper->channelDown(); // wraps to the last channel
+        QCOMPARE(m_zapper->current(), 5);
+        QCOMPARE(m_player->played.last().toString(), streamOf(101));
+        m_zapper->channelUp();
+        QCOMPARE(m_zapper->current(), 0);
+        m_zapper->channelUp();
+        QCOMPARE(m_zapper->current(), 1);
+        m_zapper->previousChannel();
+        QCOMPARE(m_zapper->current(), 0);
+        m_zapper->previousChannel(); // and back again
+        QCOMPARE(m_zapper->current(), 1);
+        m_zapper->tune(42); // out of range: nothing
+        QCOMPARE(m_zapper->current(), 1);
+    }
+
+    void digitsTuneAtOnceWhenNothingLongerExists()
+    {
+        m_zapper->setDigitTimeout(60000); // the test must not depend on it
+        m_zapper->digit(2);
+        QCOMPARE(m_zapper->current(), 1);
+        QCOMPARE(m_zapper->digits(), QString());
+        m_zapper->digit(1);
+        m_zapper->digit(0);
+        QCOMPARE(m_zapper->digits(), u"10"_qs); // 101 may follow: waits
+        m_zapper->digit(1);
+        QCOMPARE(m_zapper->current(), 5);
+        QCOMPARE(m_player->played.last().toString(), streamOf(101));
+    }
+
+    void digitsWaitForTheTimeoutOrOk()
+    {
+        m_zapper->setDigitTimeout(100);
+        QSignalSpy changed(m_zapper.get(), &Zapper::currentChanged);
+        m_zapper->digit(1); // 1, 10, 11, 101: wait
+        QCOMPARE(changed.size(), 0);
+        QVERIFY(changed.wait(2000));
+        QCOMPARE(m_zapper->current(), 0);
+
+        m_zapper->setDigitTimeout(60000);
+        m_zapper->digit(1);
+        m_zapper->commitDigits(); // OK while typing
+        QCOMPARE(m_zapper->current(), 0);
+        m_zapper->digit(1);
+        m_zapper->digit(1);
+        QCOMPARE(m_zapper->current(), 4); // 11: nothing longer
+    }
+
+    void unknownNumber()
+    {
+        QSignalSpy none(m_zapper.get(), &Zapper::noSuchChannel);
+        m_zapper->digit(7);
+        QCOMPARE(none.size(), 1);
+        QCOMPARE(none.first().first().toInt(), 7);
+        QCOMPARE(m_zapper->current(), -1);
+    }
+
+    void zapTimeFromKeyToFirstFrame()
+    {
+        QSignalSpy measured(m_zapper.get(), &Zapper::zapMeasured);
+        m_zapper->tune(2);
+        QTest::qWait(30); // the player takes its time: the zap time must include it
+        m_player->frame(30);
+        QCOMPARE(measured.size(), 1);
+        QVERIFY(m_zapper->lastZapMs() >= 30);
+        m_player->frame(5); // a later frame of the same channel is no zap
+        QCOMPARE(measured.size(), 1);
+        QCOMPARE(m_zapper->zapTimes().size(), 1);
+    }
+
+    void failures()
+    {
+        QSignalSpy failed(m_zapper.get(), &Zapper::playbackFailed);
+        m_zapper->tune(4); // channel 11 has no stream
+        QCOMPARE(failed.size(), 1);
+        QVERIFY(failed.first().first().toString().contains(u"Channel 11"_qs));
+        m_zapper->tune(0);
+        m_player->breakDown(u"No picture after 8 s"_qs);
+        QCOMPARE(failed.size(), 2);
+        QCOMPARE(failed.last().first().toString(), u"Channel 1 is not available: No picture after 8 s"_qs);
+        QCOMPARE(m_player->state(), iptv::hal::Player::State::Failed);
+    }
+
+    void remoteKeys()
+    {
+        // Every action a simulator button sends comes back as the same action.
+        for (int a = RemoteKeys::Up; a <= RemoteKeys::Power; ++a)
+            QCOMPARE(RemoteKeys::action(RemoteKeys::keyFor(a)), a);
+        // The keyboard's stand-ins.
+        QCOMPARE(RemoteKeys::action(Qt::Key_Return), int(RemoteKeys::Ok));
+        QCOMPARE(RemoteKeys::action(Qt::Key_Escape), int(RemoteKeys::Back));
+        QCOMPARE(RemoteKeys::action(Qt::Key_F1), int(RemoteKeys::Red));
+        QCOMPARE(RemoteKeys::action(Qt::Key_7), int(RemoteKeys::Digit7));
+        QCOMPARE(RemoteKeys::digitOf(RemoteKeys::Digit7), 7);
+        QCOMPARE(RemoteKeys::digitOf(RemoteKeys::Ok), -1);
+        QCOMPARE(RemoteKeys::action(Qt::Key_7, Qt::ControlModifier), int(RemoteKeys::None));
+        QCOMPARE(RemoteKeys::action(Qt::Key_Z), int(RemoteKeys::None));
+        QCOMPARE(RemoteKeys::name(RemoteKeys::Guide), u"Guide"_qs);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestZapper)
+#include "tst_zapper.moc"
