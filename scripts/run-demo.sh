@@ -12,7 +12,9 @@
 #   - controlserver: boxes on ws://127.0.0.1:8420/box, operator API on http://127.0.0.1:8421,
 #     live operator WebSocket on ws://127.0.0.1:8422 (admin password in build/demo/admin-password);
 #   - fleetsim: --boxes simulated set-top boxes on the real box code, enrolled automatically;
-#   - without --headless, when a display is there: the Cerberus operator console, signed in.
+#   - without --headless, when a display is there: Hubris, the set-top-box app, in its simulator
+#     (on-screen remote; keys: arrows, Enter, Esc, digits, G guide, I info, F1-F4 colours), playing
+#     recast's channels with iptvnext's guide; and the Cerberus operator console, signed in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
     --headless) headless=1; shift ;;
     --port) port="$2"; shift 2 ;;
     --boxes) boxes="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run-demo: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -33,7 +35,7 @@ scripts/setup-deps.sh
 BUILD_DIR=${BUILD_DIR:-build/dev}
 cmake --preset dev -B "$BUILD_DIR" >/dev/null
 targets=(recast iptvnext iptv-guide controlserver fleetsim)
-[ "$headless" = 1 ] || targets+=(cerberus)
+[ "$headless" = 1 ] || targets+=(cerberus hubris)
 cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target "${targets[@]}"
 
 demo=build/demo
@@ -79,6 +81,8 @@ done
 "$BUILD_DIR/tools/fleetsim/fleetsim" --boxes "$boxes" --serial-prefix DEMO --telemetry-interval 5 --quiet &
 pids+=($!)
 if [ "$headless" = 0 ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  "$BUILD_DIR/apps/hubris/hubris" --simulator --guide-server "http://127.0.0.1:$port" --data-dir "$demo/hubris" &
+  pids+=($!)
   "$BUILD_DIR/apps/cerberus/cerberus" --server http://127.0.0.1:8421 --account admin \
     --password-file "$demo/admin-password" --view fleet &
   pids+=($!)
