@@ -15,8 +15,14 @@ Window {
 
     property bool simulator: Shell.simulator
     property string page: "live"    // live, channels, guide, details
-    property string returnTo: "live"
+    property bool messageShown: false // an operator's message is on screen
 
+    // An operator's message (the control server's "message" command): OK or Back dismisses it.
+    function showMessage(text, seconds) {
+        operatorMessage.text = text
+        messageShown = true
+        if (seconds > 0) { messageTimer.interval = seconds * 1000; messageTimer.restart() }
+    }
     function show(name) {
         page = name
         if (name === "channels") channels.open()
@@ -36,6 +42,10 @@ Window {
         case RemoteKeys.Blue: Theme.highContrast = !Theme.highContrast; return true
         }
         if (Hal.standby) return true
+        if (messageShown && (action === RemoteKeys.Ok || action === RemoteKeys.Back)) {
+            messageShown = false
+            return true
+        }
         switch (page) {
         case "live": return live.handle(action)
         case "channels": return channels.handle(action)
@@ -121,6 +131,30 @@ Window {
             color: "black"
             visible: Hal.standby
             Text { anchors.centerIn: parent; text: qsTr("Standby"); color: "#333"; font.pixelSize: Theme.fontLarge }
+        }
+
+        Rectangle {
+            id: messageBox
+            visible: window.messageShown
+            anchors.centerIn: parent
+            width: Math.min(parent.width - 4 * Theme.margin, operatorMessage.implicitWidth + 80)
+            height: operatorMessage.implicitHeight + 110
+            radius: 12
+            color: Theme.panelSolid
+            border.color: Theme.focus; border.width: Theme.focusWidth
+            Text {
+                id: operatorMessage
+                x: 40; y: 30
+                width: Math.min(implicitWidth, screen.width - 4 * Theme.margin - 80)
+                wrapMode: Text.Wrap
+                color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
+            }
+            Text {
+                anchors.bottom: parent.bottom; anchors.bottomMargin: 20; anchors.horizontalCenter: parent.horizontalCenter
+                text: qsTr("Message from your operator · OK to close")
+                color: Theme.dimText; font.family: Theme.family; font.pixelSize: 16
+            }
+            Timer { id: messageTimer; onTriggered: window.messageShown = false }
         }
 
         Toast { id: toast }

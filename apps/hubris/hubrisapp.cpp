@@ -5,6 +5,7 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQmlExtensionPlugin>
 #include <QQuickWindow>
@@ -31,6 +32,24 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     m_grid = std::make_unique<hubris::GuideGrid>(m_store.get());
     m_zapper = std::make_unique<hubris::Zapper>(m_channels.get(), m_hal->player());
     m_remote = std::make_unique<hubris::RemoteKeys>();
+    if (m_options.controlServer.isValid()) {
+        hubris::ControlLinkConfig link;
+        link.serverUrl = m_options.controlServer;
+        link.stateDir = QDir(m_options.dataDir).filePath(QStringLiteral("link"));
+        link.serial = m_options.serial;
+        link.softwareVersion = QCoreApplication::applicationVersion();
+        m_link = std::make_unique<hubris::ControlLink>(link, m_hal.get(), m_zapper.get(), m_channels.get());
+        m_link->setScreenshotProvider([this] { return window() ? window()->grabWindow() : QImage(); });
+        // Reboot: the app starts itself again with the same arguments (a box's init would).
+        connect(m_link.get(), &hubris::ControlLink::rebootRequested, this, [] {
+            QProcess::startDetached(QCoreApplication::applicationFilePath(), QCoreApplication::arguments().mid(1));
+            QCoreApplication::quit();
+        });
+        connect(m_link.get(), &hubris::ControlLink::factoryResetRequested, this, [this] {
+            QDir(QDir(m_options.dataDir).filePath(QStringLiteral("guide"))).removeRecursively();
+            Q_EMIT m_link->rebootRequested();
+        });
+    }
     m_shell = std::make_unique<Shell>();
     m_shell->simulator = m_options.simulator;
     m_shell->version = QCoreApplication::applicationVersion();
@@ -60,6 +79,9 @@ bool HubrisApp::start()
     qmlRegisterSingletonInstance(uri, 1, 0, "Zapper", m_zapper.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Remote", m_remote.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Shell", m_shell.get());
+    m_shell->linked = m_link != nullptr;
+    if (m_link)
+        qmlRegisterSingletonInstance(uri, 1, 0, "Link", m_link.get());
 
     // The first guide: tune as soon as it is there (a cached one at once, a downloaded one later).
     connect(m_store.get(), &hubris::GuideStore::guideChanged, this, [this] {
@@ -85,5 +107,13 @@ bool HubrisApp::start()
 
     m_engine = std::make_unique<QQmlApplicationEngine>();
     m_engine->load(QUrl(QStringLiteral("qrc:/Hubris/Main.qml")));
-    return window() != nullptr;
+    if (!window())
+        return false;
+    if (m_link) {
+        connect(m_link.get(), &hubris::ControlLink::messageReceived, window(), [this](const QString &text, int seconds) {
+            QMetaObject::invokeMethod(window(), "showMessage", Q_ARG(QVariant, text), Q_ARG(QVariant, seconds));
+        });
+        m_link->start();
+    }
+    return true;
 }

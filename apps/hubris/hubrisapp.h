@@ -8,6 +8,7 @@
 
 #include <hal/hal.h>
 #include <hubris/channellistmodel.h>
+#include <hubris/controllink.h>
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
 #include <hubris/remotekeys.h>
@@ -32,6 +33,8 @@ struct HubrisOptions
     QUrl guideServer = QUrl(QStringLiteral("http://127.0.0.1:8410"));
     int startChannel = 0;        ///< lineup number tuned first; 0 = the first channel
     qint64 fixedNow = 0;         ///< pinned guide clock (UTC seconds); 0 = real time
+    QUrl controlServer;          ///< ws://host:8420/box; empty = no control link
+    QString serial;              ///< empty = derived from the machine id
 };
 
 class HubrisApp : public QObject
@@ -50,6 +53,7 @@ public:
     iptv::hubris::GuideStore *store() const { return m_store.get(); }
     iptv::hubris::ChannelListModel *channels() const { return m_channels.get(); }
     iptv::hubris::Zapper *zapper() const { return m_zapper.get(); }
+    iptv::hubris::ControlLink *link() const { return m_link.get(); }
 
 private:
     HubrisOptions m_options;
@@ -60,5 +64,6 @@ private:
     std::unique_ptr<iptv::hubris::Zapper> m_zapper;
     std::unique_ptr<iptv::hubris::RemoteKeys> m_remote;
     std::unique_ptr<Shell> m_shell;
+    std::unique_ptr<iptv::hubris::ControlLink> m_link;
     std::unique_ptr<QQmlApplicationEngine> m_engine;
 };

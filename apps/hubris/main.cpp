@@ -33,6 +33,8 @@ int main(int argc, char *argv[])
         {QStringLiteral("screenshot"), QStringLiteral("Save the window to this PNG at --quit-after, then quit."), QStringLiteral("file")},
         {QStringLiteral("quit-after"), QStringLiteral("Quit after this many ms (tests, screenshots)."), QStringLiteral("ms")},
         {QStringLiteral("box"), QStringLiteral("Use the Linux box HAL (framebuffer blanking, front panel) instead of the desktop one.")},
+        {QStringLiteral("control-server"), QStringLiteral("The control server's box endpoint, e.g. ws://127.0.0.1:8420/box (default: no control link)."), QStringLiteral("url")},
+        {QStringLiteral("serial"), QStringLiteral("The box's serial (default: from the machine id)."), QStringLiteral("serial")},
     });
     parser.process(app);
 
@@ -45,6 +47,10 @@ int main(int argc, char *argv[])
     options.guideServer = QUrl(parser.value(QStringLiteral("guide-server")));
     options.startChannel = parser.value(QStringLiteral("channel")).toInt();
     options.fixedNow = parser.value(QStringLiteral("now")).toLongLong();
+    if (parser.isSet(QStringLiteral("control-server")))
+        options.controlServer = QUrl(parser.value(QStringLiteral("control-server")));
+    options.serial = parser.value(QStringLiteral("serial"));
+    iptv::hubris::ControlLink::installLogRing();
 
     HubrisApp hubris(options);
     if (!hubris.start()) {

@@ -10,8 +10,10 @@ class Shell : public QObject
     Q_OBJECT
     Q_PROPERTY(bool simulator MEMBER simulator CONSTANT)
     Q_PROPERTY(QString version MEMBER version CONSTANT)
+    Q_PROPERTY(bool linked MEMBER linked CONSTANT)
 public:
     using QObject::QObject;
     bool simulator = false;
     QString version;
+    bool linked = false; ///< a control server link exists
 };
