@@ -7,6 +7,7 @@ Item {
     property bool overlaid: false // the channel list is open over it
     signal openChannels()
     signal openGuide()
+    signal openMenu()
 
     function handle(action) {
         const d = Remote.digitOf(action)
@@ -20,6 +21,7 @@ Item {
             if (Zapper.digits.length > 0) { Zapper.commitDigits(); return true }
             live.openChannels(); return true
         case RemoteKeys.Guide: live.openGuide(); return true
+        case RemoteKeys.Menu: live.openMenu(); return true
         case RemoteKeys.Back: banner.opacity = 0; return true
         }
         return false

@@ -14,7 +14,8 @@ Window {
     title: qsTr("Hubris")
 
     property bool simulator: Shell.simulator
-    property string page: "live"    // live, channels, guide, details
+    property string page: "live"    // live, channels, guide, details, search, menu, settings
+    property string detailsFrom: "guide" // where Back from the details page goes
     property bool messageShown: false // an operator's message is on screen
 
     // An operator's message (the control server's "message" command): OK or Back dismisses it.
@@ -27,6 +28,9 @@ Window {
         page = name
         if (name === "channels") channels.open()
         else if (name === "guide") guide.open()
+        else if (name === "search") search.open()
+        else if (name === "menu") menu.open()
+        else if (name === "settings") settings.open()
         keys.forceActiveFocus()
     }
     function dispatch(action) {
@@ -51,6 +55,9 @@ Window {
         case "channels": return channels.handle(action)
         case "guide": return guide.handle(action)
         case "details": return details.handle(action)
+        case "search": return search.handle(action)
+        case "menu": return menu.handle(action)
+        case "settings": return settings.handle(action)
         }
         return false
     }
@@ -74,6 +81,7 @@ Window {
             overlaid: window.page === "channels"
             onOpenChannels: window.show("channels")
             onOpenGuide: window.show("guide")
+            onOpenMenu: window.show("menu")
         }
         ChannelList {
             id: channels
@@ -85,14 +93,33 @@ Window {
             anchors.fill: parent
             visible: window.page === "guide"
             onClosed: window.show("live")
-            onOpenDetails: (airing) => { details.show(airing); window.show("details") }
+            onOpenDetails: (airing) => { details.show(airing); window.detailsFrom = "guide"; window.show("details") }
+        }
+        SearchPage {
+            id: search
+            anchors.fill: parent
+            visible: window.page === "search"
+            onClosed: window.show("live")
+            onOpenDetails: (airing) => { details.show(airing); window.detailsFrom = "search"; window.show("details") }
+        }
+        SettingsPage {
+            id: settings
+            anchors.fill: parent
+            visible: window.page === "settings"
+            onClosed: window.show("live")
         }
         DetailsPage {
             id: details
             anchors.fill: parent
             visible: window.page === "details"
-            onClosed: window.show("guide")
+            onClosed: window.show(window.detailsFrom)
             onWatch: window.show("live")
+        }
+        MenuPage {
+            id: menu
+            visible: window.page === "menu"
+            onClosed: window.show("live")
+            onChosen: (name) => window.show(name)
         }
 
         // Volume OSD
@@ -174,6 +201,13 @@ Window {
         anchors.fill: parent
         focus: true
         Keys.onPressed: (event) => {
+            // A keyboard types into the search (the simulator, a debug session); remotes use the
+            // on-screen keyboard.
+            if (window.page === "search" && event.text.length === 1 && /[a-z ]/i.test(event.text)) {
+                search.type(event.text)
+                event.accepted = true
+                return
+            }
             const action = Remote.action(event.key, event.modifiers)
             if (action !== RemoteKeys.None)
                 event.accepted = window.dispatch(action)

@@ -32,6 +32,7 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     m_grid = std::make_unique<hubris::GuideGrid>(m_store.get());
     m_zapper = std::make_unique<hubris::Zapper>(m_channels.get(), m_hal->player());
     m_remote = std::make_unique<hubris::RemoteKeys>();
+    m_search = std::make_unique<hubris::SearchModel>(m_store.get());
     if (m_options.controlServer.isValid()) {
         hubris::ControlLinkConfig link;
         link.serverUrl = m_options.controlServer;
@@ -78,6 +79,7 @@ bool HubrisApp::start()
     qmlRegisterSingletonInstance(uri, 1, 0, "GuideGrid", m_grid.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Zapper", m_zapper.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Remote", m_remote.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Search", m_search.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Shell", m_shell.get());
     m_shell->linked = m_link != nullptr;
     if (m_link)

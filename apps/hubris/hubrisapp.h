@@ -12,6 +12,7 @@
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
 #include <hubris/remotekeys.h>
+#include <hubris/searchmodel.h>
 #include <hubris/zapper.h>
 
 #include <QObject>
@@ -54,6 +55,7 @@ public:
     iptv::hubris::ChannelListModel *channels() const { return m_channels.get(); }
     iptv::hubris::Zapper *zapper() const { return m_zapper.get(); }
     iptv::hubris::ControlLink *link() const { return m_link.get(); }
+    iptv::hubris::SearchModel *search() const { return m_search.get(); }
 
 private:
     HubrisOptions m_options;
@@ -63,6 +65,7 @@ private:
     std::unique_ptr<iptv::hubris::GuideGrid> m_grid;
     std::unique_ptr<iptv::hubris::Zapper> m_zapper;
     std::unique_ptr<iptv::hubris::RemoteKeys> m_remote;
+    std::unique_ptr<iptv::hubris::SearchModel> m_search;
     std::unique_ptr<Shell> m_shell;
     std::unique_ptr<iptv::hubris::ControlLink> m_link;
     std::unique_ptr<QQmlApplicationEngine> m_engine;
