@@ -92,6 +92,17 @@ QJsonObject sectionToJson(QSettings &s, const QString &group, QString *error)
     return o;
 }
 
+/// A relative file source is relative to the config file, like every other path in it; resolved
+/// before validation, which accepts only absolute (or ./) paths.
+void resolveSource(const iptv::config::IniFile &file, QJsonObject *o)
+{
+    const QString source = o->value(QLatin1String("source")).toString().trimmed();
+    if (source.isEmpty() || source.contains(QLatin1String("://")) || source.startsWith(QLatin1String("pattern"))
+        || source.startsWith(QLatin1String("v4l2:")) || source.startsWith(u'/'))
+        return;
+    o->insert(QStringLiteral("source"), file.resolve(source.startsWith(QLatin1String("file:")) ? source.mid(5) : source));
+}
+
 } // namespace
 
 bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
@@ -127,7 +138,8 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     defaults.ladder = defaultLadder();
     if (s.childGroups().contains(QLatin1String("defaults"))) {
         QString sectionError;
-        const QJsonObject o = sectionToJson(s, QStringLiteral("defaults"), &sectionError);
+        QJsonObject o = sectionToJson(s, QStringLiteral("defaults"), &sectionError);
+        resolveSource(file, &o);
         if (!sectionError.isEmpty()) {
             *error = path + QStringLiteral(": ") + sectionError;
             return false;
@@ -151,6 +163,7 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
             return false;
         }
         o.insert(QStringLiteral("id"), group.mid(8));
+        resolveSource(file, &o);
         ChannelConfig base = defaults;
         base.name.clear();
         base.tvgId.clear();
@@ -159,10 +172,6 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
             *error = QStringLiteral("%1: [%2]: %3").arg(path, group, *error);
             return false;
         }
-        // A relative file source is relative to the config file, like every other path in it.
-        if (!c->source.contains(QLatin1String("://")) && !c->source.startsWith(QLatin1String("pattern"))
-            && !c->source.startsWith(QLatin1String("v4l2:")) && !c->source.startsWith(u'/'))
-            c->source = file.resolve(c->source.startsWith(QLatin1String("file:")) ? c->source.mid(5) : c->source);
         config->channels.append(*c);
     }
     std::sort(config->channels.begin(), config->channels.end(), [](const ChannelConfig &a, const ChannelConfig &b) {
