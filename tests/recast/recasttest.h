@@ -1,0 +1,158 @@
+#pragma once
+
+// Shared pieces of the ReCast tests: tiny channels (so a suite stays fast on two cores), an
+// in-process server on a free port, blocking HTTP helpers that spin the event loop, and an
+// MPEG-TS prober that demuxes (and decodes) bytes held in memory through a custom AVIOContext.
+
+#include "../iptvnext/testhttp.h"
+
+#include <channelconfig.h>
+#include <config.h>
+#include <server.h>
+
+#include <media/ffmpeg.h>
+#include <media/hlsplaylist.h>
+
+#include <QNetworkAccessManager>
+#include <QTest>
+
+#include <cstring>
+#include <memory>
+
+extern "C" {
+#include <libavutil/mem.h>
+}
+
+namespace recasttest {
+
+using iptv::recast::ChannelConfig;
+using iptv::recast::Rendition;
+using iptv::recast::ServerConfig;
+
+/// Two renditions small enough to encode many times faster than real time on one thread.
+inline QList<Rendition> tinyLadder()
+{
+    return {{QStringLiteral("high"), 320, 180, 200}, {QStringLiteral("low"), 160, 90, 100}};
+}
+
+inline ChannelConfig tinyChannel(const QString &id, const QString &source = QStringLiteral("pattern:"))
+{
+    ChannelConfig c;
+    c.id = id;
+    c.name = id;
+    c.tvgId = id + QStringLiteral(".test");
+    c.source = source;
+    c.ladder = tinyLadder();
+    c.fps = 25;
+    c.preset = QStringLiteral("ultrafast");
+    c.threads = 1;
+    c.segmentSeconds = 1;
+    c.gopSeconds = 0.5;
+    c.window = 6;
+    c.audioKbps = 32;
+    c.toneHz = 440;
+    c.readTimeoutMs = 1000;
+    c.openTimeoutMs = 2000;
+    return c;
+}
+
+inline ServerConfig serverConfig(const QString &dataDir, const QList<ChannelConfig> &channels)
+{
+    ServerConfig s;
+    s.bindAddress = QHostAddress::LocalHost;
+    s.port = 0;
+    s.dataDir = dataDir;
+    s.defaults = tinyChannel(QStringLiteral("defaults"));
+    s.channels = channels;
+    return s;
+}
+
+/// A free UDP port on 127.0.0.1 (bound and released; nothing else here races for it).
+quint16 freeUdpPort();
+
+class Client
+{
+public:
+    explicit Client(quint16 port) : m_port(port) {}
+    QUrl url(const QString &path) const { return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)); }
+    HttpResult get(const QString &path, int timeoutMs = 30000)
+    {
+        return httpRequest(m_nam, "GET", url(path), {}, timeoutMs);
+    }
+    HttpResult send(const QByteArray &verb, const QString &path, const QByteArray &body = {})
+    {
+        QNetworkRequest request(url(path));
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        std::unique_ptr<QNetworkReply> reply(m_nam.sendCustomRequest(request, verb, body));
+        if (!reply->isFinished()) {
+            QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+            finished.wait(30000);
+        }
+        HttpResult r;
+        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        r.body = reply->readAll();
+        r.headers = reply->rawHeaderPairs();
+        r.error = reply->error();
+        return r;
+    }
+    QJsonObject channel(const QString &id) { return get(QStringLiteral("/api/channels/") + id).json(); }
+    QString state(const QString &id) { return channel(id).value(QLatin1String("state")).toString(); }
+    /// The rendition's playlist checked per RFC 8216 (ok false when it is not there yet).
+    iptv::media::HlsCheck playlist(const QString &id, const QString &rendition, const QString &query = {})
+    {
+        const HttpResult r = get(QStringLiteral("/live/%1/%2/index.m3u8%3").arg(id, rendition, query));
+        if (r.status != 200)
+            return {};
+        return iptv::media::checkMediaPlaylist(r.body);
+    }
+
+private:
+    quint16 m_port;
+    QNetworkAccessManager m_nam;
+};
+
+/// One demuxed packet, timestamps in the stream's time base.
+struct TsPacket
+{
+    bool video = false;
+    qint64 pts = 0;
+    qint64 dts = 0;
+    bool keyframe = false;
+};
+
+struct TsProbe
+{
+    QString error;                 ///< empty when the bytes demuxed
+    AVRational videoTimeBase{1, 90000};
+    AVRational frameRate{0, 1};    ///< of the video stream
+    int width = 0, height = 0;
+    QList<TsPacket> packets;       ///< in demux order
+    int videoPackets = 0, videoFrames = 0, audioFrames = 0;
+    QStringList decodeErrors;      ///< send/receive failures and frames flagged corrupt
+
+    const TsPacket *firstVideo() const
+    {
+        for (const TsPacket &p : packets)
+            if (p.video)
+                return &p;
+        return nullptr;
+    }
+    const TsPacket *lastVideo() const
+    {
+        for (auto it = packets.crbegin(); it != packets.crend(); ++it)
+            if (it->video)
+                return &*it;
+        return nullptr;
+    }
+    /// Seconds from the first video frame's start to the last one's end.
+    double videoSeconds() const;
+};
+
+/// Demuxes `bytes` as MPEG-TS (and decodes every packet when `decode`).
+TsProbe probeTs(const QByteArray &bytes, bool decode);
+
+/// Checks that PAT and PMT come before the first packet of an elementary stream; the problem in
+/// words, empty when they do.
+QString checkPsiFirst(const QByteArray &ts);
+
+} // namespace recasttest
