@@ -60,7 +60,7 @@ struct AvioDeleter
 
 } // namespace
 
-TsProbe probeTs(const QByteArray &bytes, bool decode)
+TsProbe probeTs(const QByteArray &bytes, bool decode, bool partial)
 {
     using namespace iptv::media;
     TsProbe probe;
@@ -114,8 +114,13 @@ TsProbe probeTs(const QByteArray &bytes, bool decode)
         }
         return true;
     };
-    if (decode && (!openDecoder(video, &decoders[0]) || !openDecoder(audio, &decoders[1])))
+    if (decode && !openDecoder(video, &decoders[0]))
         return probe;
+    // A short piece of a live stream may not show the audio's parameters yet: audio is optional.
+    if (decode && !openDecoder(audio, &decoders[1])) {
+        probe.error.clear();
+        decoders[1].reset();
+    }
 
     Frame frame = makeFrame();
     auto drain = [&](AVCodecContext *dec, bool isVideo) {
@@ -133,28 +138,40 @@ TsProbe probeTs(const QByteArray &bytes, bool decode)
             av_frame_unref(frame.get());
         }
     };
+    // Each stream's packet is handled when the next one of its stream arrives, so a partial
+    // stream can leave its last (perhaps cut) packets out.
+    Packet held[2] = {makePacket(), makePacket()};
+    bool holding[2] = {false, false};
+    auto handle = [&](int i) {
+        AVPacket *p = held[i].get();
+        probe.packets.append({i == 0, p->pts, p->dts, (p->flags & AV_PKT_FLAG_KEY) != 0});
+        if (i == 0)
+            ++probe.videoPackets;
+        if (AVCodecContext *dec = decoders[i].get()) {
+            const int r = avcodec_send_packet(dec, p);
+            if (r < 0 && r != AVERROR(EAGAIN))
+                probe.decodeErrors << QStringLiteral("decoding a packet at pts %1: %2").arg(p->pts).arg(avErrorText(r));
+            drain(dec, i == 0);
+        }
+        av_packet_unref(p);
+        holding[i] = false;
+    };
     Packet packet = makePacket();
     while ((rc = av_read_frame(ctx.get(), packet.get())) >= 0) {
-        const bool isVideo = packet->stream_index == video;
-        if (isVideo || packet->stream_index == audio) {
-            if (isVideo) {
-                probe.packets.append({true, packet->pts, packet->dts, (packet->flags & AV_PKT_FLAG_KEY) != 0});
-                ++probe.videoPackets;
-            } else {
-                probe.packets.append({false, packet->pts, packet->dts, (packet->flags & AV_PKT_FLAG_KEY) != 0});
-            }
-            AVCodecContext *dec = decoders[isVideo ? 0 : 1].get();
-            if (dec) {
-                const int r = avcodec_send_packet(dec, packet.get());
-                if (r < 0 && r != AVERROR(EAGAIN))
-                    probe.decodeErrors << QStringLiteral("decoding a packet at pts %1: %2").arg(packet->pts).arg(avErrorText(r));
-                drain(dec, isVideo);
-            }
+        const int i = packet->stream_index == video ? 0 : packet->stream_index == audio ? 1 : -1;
+        if (i >= 0) {
+            if (holding[i])
+                handle(i);
+            av_packet_move_ref(held[i].get(), packet.get());
+            holding[i] = true;
         }
         av_packet_unref(packet.get());
     }
     if (rc != AVERROR_EOF)
         probe.error = QStringLiteral("demuxing: ") + avErrorText(rc);
+    for (int i = 0; i < 2; ++i)
+        if (holding[i] && !partial)
+            handle(i);
     for (int i = 0; i < 2; ++i) {
         if (decoders[i]) {
             avcodec_send_packet(decoders[i].get(), nullptr);

@@ -148,8 +148,9 @@ struct TsProbe
     double videoSeconds() const;
 };
 
-/// Demuxes `bytes` as MPEG-TS (and decodes every packet when `decode`).
-TsProbe probeTs(const QByteArray &bytes, bool decode);
+/// Demuxes `bytes` as MPEG-TS (and decodes every packet when `decode`). A `partial` stream (a
+/// live body cut anywhere) leaves its last packet of each stream out: it may be incomplete.
+TsProbe probeTs(const QByteArray &bytes, bool decode, bool partial = false);
 
 /// Checks that PAT and PMT come before the first packet of an elementary stream; the problem in
 /// words, empty when they do.

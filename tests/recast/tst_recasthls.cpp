@@ -1,0 +1,239 @@
+// ReCast's HLS output on a test-pattern channel with two renditions, in-process: playlists valid
+// per RFC 8216 across ~10 s of reloads, EXTINF durations that match the media, keyframes aligned
+// across renditions, segments that decode, the master playlist, and sequence numbers that carry on
+// (with a discontinuity) across a restart on the same data folder.
+
+#include "recasttest.h"
+
+#include <QRegularExpression>
+#include <QTemporaryDir>
+
+using namespace recasttest;
+using iptv::media::HlsCheck;
+using iptv::recast::RecastServer;
+
+namespace {
+constexpr int kStartMs = 30000;
+const QString kId = u"hls"_qs;
+} // namespace
+
+class TestRecastHls : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void masterPlaylist();
+    void playlistsAcrossReloads();
+    void segmentsMatchTheirPlaylist();
+    void blockingReload();
+    void restartContinuesSequence();
+    void cleanupTestCase();
+
+private:
+    bool startServer(QString *error);
+    QTemporaryDir m_dir;
+    std::unique_ptr<RecastServer> m_server;
+    std::unique_ptr<Client> m_client;
+    QMap<QString, HlsCheck> m_last; ///< latest playlist per rendition
+};
+
+bool TestRecastHls::startServer(QString *error)
+{
+    m_client.reset();
+    m_server = std::make_unique<RecastServer>(serverConfig(m_dir.path(), {tinyChannel(kId)}));
+    if (!m_server->start(error))
+        return false;
+    m_client = std::make_unique<Client>(m_server->port());
+    return true;
+}
+
+void TestRecastHls::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    iptv::media::installFfmpegLogHandler();
+    QString error;
+    QVERIFY2(startServer(&error), qPrintable(error));
+    // Three segments listed in both renditions.
+    for (const QString &r : {u"high"_qs, u"low"_qs})
+        QTRY_VERIFY_WITH_TIMEOUT(m_client->playlist(kId, r).segments.size() >= 3, kStartMs);
+    QCOMPARE(m_client->state(kId), u"live"_qs);
+}
+
+void TestRecastHls::masterPlaylist()
+{
+    const HttpResult r = m_client->get(u"/live/hls/index.m3u8"_qs);
+    QCOMPARE(r.status, 200);
+    QVERIFY(r.header("Content-Type").contains("mpegurl"));
+    const QString text = QString::fromUtf8(r.body);
+    QVERIFY2(text.startsWith(u"#EXTM3U"_qs), qPrintable(text));
+    const QStringList lines = text.split(u'\n', Qt::SkipEmptyParts);
+    struct Variant { QString attributes, uri; };
+    QList<Variant> variants;
+    for (qsizetype i = 0; i + 1 < lines.size(); ++i)
+        if (lines[i].startsWith(u"#EXT-X-STREAM-INF:"_qs))
+            variants.append({lines[i], lines[i + 1].trimmed()});
+    QCOMPARE(variants.size(), 2);
+    const QStringList sizes{u"320x180"_qs, u"160x90"_qs};
+    const QStringList uris{u"high/index.m3u8"_qs, u"low/index.m3u8"_qs};
+    static const QRegularExpression bandwidth(u"(?:^|[:,])BANDWIDTH=(\\d+)"_qs);
+    static const QRegularExpression codecs(u"CODECS=\"(avc1\\.[0-9a-fA-F]{6}),mp4a\\.40\\.2\""_qs);
+    for (int i = 0; i < 2; ++i) {
+        const QString &a = variants[i].attributes;
+        QCOMPARE(variants[i].uri, uris[i]);
+        QVERIFY2(a.contains(u"RESOLUTION="_qs + sizes[i]), qPrintable(a));
+        const auto bw = bandwidth.match(a);
+        QVERIFY2(bw.hasMatch(), qPrintable(a));
+        QVERIFY2(bw.captured(1).toLongLong() >= (i == 0 ? 200000 : 100000), qPrintable(a));
+        QVERIFY2(codecs.match(a).hasMatch(), qPrintable(a));
+        // The variant the master names is served.
+        QCOMPARE(m_client->get(u"/live/hls/"_qs + variants[i].uri).status, 200);
+    }
+}
+
+void TestRecastHls::playlistsAcrossReloads()
+{
+    // A client reloading each rendition's playlist for ~10 s, waiting on the server's blocking
+    // reload for the next segment (never sleeping).
+    QMap<QString, HlsCheck> previous;
+    QMap<QString, qint64> firstNext;
+    for (const QString &r : {u"high"_qs, u"low"_qs}) {
+        previous[r] = m_client->playlist(kId, r);
+        QVERIFY2(previous[r].ok, qPrintable(previous[r].problems.join(u"; "_qs)));
+        firstNext[r] = previous[r].mediaSequence + previous[r].segments.size();
+    }
+    QElapsedTimer clock;
+    clock.start();
+    int reloads = 0;
+    while (clock.elapsed() < 10000) {
+        for (const QString &r : {u"high"_qs, u"low"_qs}) {
+            const HlsCheck &before = previous[r];
+            const qint64 next = before.mediaSequence + before.segments.size();
+            const HlsCheck now = m_client->playlist(kId, r, QStringLiteral("?_HLS_msn=%1").arg(next));
+            QVERIFY2(now.ok, qPrintable(r + u": "_qs + now.problems.join(u"; "_qs)));
+            QVERIFY2(now.mediaSequence + now.segments.size() > next, qPrintable(r + u": the blocking reload returned without segment "_qs + QString::number(next)));
+            const QStringList problems = iptv::media::checkReload(before, now);
+            QVERIFY2(problems.isEmpty(), qPrintable(r + u": "_qs + problems.join(u"; "_qs)));
+            QVERIFY(now.targetDuration >= 1);
+            for (const auto &s : now.segments)
+                QVERIFY2(s.duration <= now.targetDuration + 0.5, qPrintable(r + u": EXTINF above the target duration"_qs));
+            previous[r] = now;
+            ++reloads;
+        }
+    }
+    for (const QString &r : {u"high"_qs, u"low"_qs}) {
+        // About ten one-second segments arrived in ten seconds.
+        const qint64 arrived = previous[r].mediaSequence + previous[r].segments.size() - firstNext[r];
+        QVERIFY2(arrived >= 7 && arrived <= 13, qPrintable(QStringLiteral("%1: %2 segments in 10 s").arg(r).arg(arrived)));
+        QVERIFY(previous[r].segments.size() <= 6); // the window
+    }
+    qInfo() << reloads << "reloads";
+    m_last = previous;
+}
+
+void TestRecastHls::segmentsMatchTheirPlaylist()
+{
+    // The playlists of both renditions at about the same moment; compare segments listed by both.
+    QMap<QString, HlsCheck> lists;
+    for (const QString &r : {u"high"_qs, u"low"_qs}) {
+        lists[r] = m_client->playlist(kId, r);
+        QVERIFY(lists[r].ok);
+    }
+    const qint64 from = qMax(lists[u"high"_qs].mediaSequence, lists[u"low"_qs].mediaSequence);
+    const qint64 to = qMin(lists[u"high"_qs].mediaSequence + lists[u"high"_qs].segments.size(),
+                           lists[u"low"_qs].mediaSequence + lists[u"low"_qs].segments.size());
+    QVERIFY2(to - from >= 4, "the renditions do not list the same segments");
+    int compared = 0;
+    for (qint64 msn = from; msn < to; ++msn) {
+        QMap<QString, TsProbe> probes;
+        for (const QString &r : {u"high"_qs, u"low"_qs}) {
+            const auto &segment = lists[r].segments.at(msn - lists[r].mediaSequence);
+            const HttpResult body = m_client->get(QStringLiteral("/live/%1/%2/%3").arg(kId, r, segment.uri));
+            QVERIFY2(body.status == 200, qPrintable(QStringLiteral("%1/%2: HTTP %3").arg(r, segment.uri).arg(body.status)));
+            QVERIFY(body.header("Content-Type").contains("mp2t"));
+            const TsProbe probe = probeTs(body.body, true);
+            const QString where = QStringLiteral("%1/%2 (msn %3)").arg(r, segment.uri).arg(msn);
+            QVERIFY2(probe.error.isEmpty(), qPrintable(where + u": "_qs + probe.error));
+            QVERIFY2(probe.decodeErrors.isEmpty(), qPrintable(where + u": "_qs + probe.decodeErrors.join(u"; "_qs)));
+            QVERIFY2(probe.videoPackets > 0, qPrintable(where));
+            QCOMPARE(probe.videoFrames, probe.videoPackets); // every frame decodes
+            QVERIFY2(probe.audioFrames > 0, qPrintable(where + u": no audio"_qs));
+            QCOMPARE(probe.width, r == u"high"_qs ? 320 : 160);
+            QVERIFY(probe.firstVideo()->keyframe);
+            QCOMPARE(probe.frameRate.num * 1.0 / probe.frameRate.den, 25.0);
+            // EXTINF is the media's duration, within a frame.
+            const double real = probe.videoSeconds();
+            QVERIFY2(std::abs(real - segment.duration) <= 0.04 + 0.001,
+                     qPrintable(QStringLiteral("%1: EXTINF %2 s, video %3 s").arg(where).arg(segment.duration).arg(real)));
+            probes.insert(r, probe);
+        }
+        // Aligned: both renditions' segment N start with a keyframe at the same time.
+        QCOMPARE(probes[u"high"_qs].firstVideo()->pts, probes[u"low"_qs].firstVideo()->pts);
+        ++compared;
+    }
+    qInfo() << compared << "segment pairs compared";
+}
+
+void TestRecastHls::blockingReload()
+{
+    const HlsCheck now = m_client->playlist(kId, u"low"_qs);
+    QVERIFY(now.ok);
+    const qint64 next = now.mediaSequence + now.segments.size();
+    // Far ahead of the live edge: refused at once.
+    const HttpResult far = m_client->get(QStringLiteral("/live/%1/low/index.m3u8?_HLS_msn=%2").arg(kId).arg(next + 10));
+    QCOMPARE(far.status, 400);
+    const HttpResult bad = m_client->get(QStringLiteral("/live/%1/low/index.m3u8?_HLS_msn=x").arg(kId));
+    QCOMPARE(bad.status, 400);
+    // Already listed: answered without waiting.
+    QElapsedTimer clock;
+    clock.start();
+    const HttpResult listed = m_client->get(QStringLiteral("/live/%1/low/index.m3u8?_HLS_msn=%2").arg(kId).arg(next - 1));
+    QCOMPARE(listed.status, 200);
+    QVERIFY2(clock.elapsed() < 500, qPrintable(QString::number(clock.elapsed())));
+    // Unknown rendition and segment.
+    QCOMPARE(m_client->get(QStringLiteral("/live/%1/huge/index.m3u8").arg(kId)).status, 404);
+    QCOMPARE(m_client->get(QStringLiteral("/live/%1/low/seg-999999.ts").arg(kId)).status, 404);
+}
+
+void TestRecastHls::restartContinuesSequence()
+{
+    QMap<QString, HlsCheck> before;
+    for (const QString &r : {u"high"_qs, u"low"_qs})
+        before[r] = m_client->playlist(kId, r);
+    m_server->stop();
+    // The last segments were finished on stop: the files hold them.
+    QString error;
+    QVERIFY2(startServer(&error), qPrintable(error));
+    for (const QString &r : {u"high"_qs, u"low"_qs}) {
+        HlsCheck after;
+        QTRY_VERIFY_WITH_TIMEOUT((after = m_client->playlist(kId, r)).segments.size() >= 1, kStartMs);
+        QVERIFY2(after.ok, qPrintable(after.problems.join(u"; "_qs)));
+        const qint64 lastBefore = before[r].mediaSequence + before[r].segments.size() - 1;
+        QVERIFY2(after.mediaSequence >= before[r].mediaSequence,
+                 qPrintable(QStringLiteral("%1: media sequence %2 after a restart, was %3").arg(r).arg(after.mediaSequence).arg(before[r].mediaSequence)));
+        // The first segment made by the new server starts with a discontinuity.
+        qint64 firstNew = -1;
+        for (qsizetype i = 0; i < after.segments.size(); ++i) {
+            const qint64 msn = after.mediaSequence + i;
+            if (msn > lastBefore) {
+                firstNew = i;
+                break;
+            }
+        }
+        QVERIFY2(firstNew >= 0, qPrintable(r + u": no segment above the old ones"_qs));
+        QVERIFY2(after.segments.at(firstNew).discontinuity,
+                 qPrintable(r + u": the first segment after the restart has no EXT-X-DISCONTINUITY"_qs));
+        QVERIFY(after.discontinuitySequence >= before[r].discontinuitySequence);
+        const QStringList problems = iptv::media::checkReload(before[r], after);
+        QVERIFY2(problems.isEmpty(), qPrintable(r + u": "_qs + problems.join(u"; "_qs)));
+    }
+}
+
+void TestRecastHls::cleanupTestCase()
+{
+    m_client.reset();
+    m_server.reset();
+}
+
+QTEST_GUILESS_MAIN(TestRecastHls)
+#include "tst_recasthls.moc"
