@@ -6,6 +6,7 @@
 #include "recasttest.h"
 
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 
 using namespace recasttest;
@@ -28,6 +29,7 @@ private Q_SLOTS:
     void segmentsMatchTheirPlaylist();
     void blockingReload();
     void restartContinuesSequence();
+    void lowLatencyParts();
     void cleanupTestCase();
 
 private:
@@ -227,6 +229,56 @@ void TestRecastHls::restartContinuesSequence()
         const QStringList problems = iptv::media::checkReload(before[r], after);
         QVERIFY2(problems.isEmpty(), qPrintable(r + u": "_qs + problems.join(u"; "_qs)));
     }
+}
+
+void TestRecastHls::lowLatencyParts()
+{
+    ChannelConfig c = tinyChannel(u"ll"_qs);
+    c.ladder = {{u"low"_qs, 160, 90, 100}};
+    c.partSeconds = 0.25;
+    QString error;
+    int status = 0;
+    QVERIFY2(m_server->addChannel(c, &error, &status), qPrintable(error));
+    auto cleanup = qScopeGuard([&] { m_server->removeChannel(c.id, &error, &status); });
+    QTRY_VERIFY_WITH_TIMEOUT(m_client->playlist(c.id, u"low"_qs).segments.size() >= 2, kStartMs);
+    HlsCheck last = m_client->playlist(c.id, u"low"_qs);
+    QVERIFY2(last.ok, qPrintable(last.problems.join(u"; "_qs)));
+    QCOMPARE(last.partTarget, 0.25);
+    QVERIFY(m_client->get(u"/live/ll/low/index.m3u8"_qs).body.contains("CAN-BLOCK-RELOAD=YES"));
+
+    // Ask for the next part each time: the server answers once it is listed.
+    QElapsedTimer clock;
+    clock.start();
+    int parts = 0, independent = 0;
+    while (clock.elapsed() < 4000) {
+        const qint64 msn = last.mediaSequence + last.segments.size();
+        const int part = int(last.partsInProgress.size());
+        const HlsCheck now = m_client->playlist(c.id, u"low"_qs, QStringLiteral("?_HLS_msn=%1&_HLS_part=%2").arg(msn).arg(part));
+        QVERIFY2(now.ok, qPrintable(now.problems.join(u"; "_qs)));
+        const qint64 nowNext = now.mediaSequence + now.segments.size();
+        QVERIFY2(nowNext > msn || now.partsInProgress.size() > part,
+                 qPrintable(QStringLiteral("answered before part %1.%2 was listed").arg(msn).arg(part)));
+        const QStringList problems = iptv::media::checkReload(last, now);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"; "_qs)));
+        for (const auto &p : now.partsInProgress) {
+            QVERIFY2(p.duration <= 0.25 * 1.5 + 0.001, qPrintable(QStringLiteral("part %1 lasts %2 s").arg(p.uri).arg(p.duration)));
+        }
+        if (!now.partsInProgress.isEmpty()) {
+            const auto &p = now.partsInProgress.last();
+            const HttpResult body = m_client->get(u"/live/ll/low/"_qs + p.uri);
+            QVERIFY2(body.status == 200, qPrintable(p.uri));
+            const TsProbe probe = probeTs(body.body, false);
+            QVERIFY2(probe.error.isEmpty(), qPrintable(p.uri + u": "_qs + probe.error));
+            if (p.independent) {
+                QVERIFY2(probe.firstVideo() && probe.firstVideo()->keyframe, qPrintable(p.uri + u" is INDEPENDENT without a keyframe"_qs));
+                ++independent;
+            }
+            ++parts;
+        }
+        last = now;
+    }
+    QVERIFY2(parts >= 8, qPrintable(QString::number(parts)));
+    QVERIFY(independent >= 1);
 }
 
 void TestRecastHls::cleanupTestCase()
