@@ -111,6 +111,35 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (!file.open(path, error))
         return false;
     config->configFile = path;
+    // A typo must not make a setting or a whole channel disappear without a word.
+    {
+        QSettings &s = file.settings();
+        static const QStringList serverKeys = {QStringLiteral("port"), QStringLiteral("bind"), QStringLiteral("data_dir"),
+                                               QStringLiteral("output_dir"), QStringLiteral("public_url"),
+                                               QStringLiteral("admin_token")};
+        const QStringList topLevel = s.childKeys();
+        if (!topLevel.isEmpty()) {
+            *error = QStringLiteral("%1: \"%2\" is outside a section ([server], [defaults] or [channel.<id>])")
+                         .arg(path, topLevel.first());
+            return false;
+        }
+        for (const QString &group : s.childGroups()) {
+            if (group == QLatin1String("server")) {
+                s.beginGroup(group);
+                const QStringList keys = s.childKeys();
+                s.endGroup();
+                for (const QString &key : keys) {
+                    if (!serverKeys.contains(key)) {
+                        *error = QStringLiteral("%1: [server]: unknown key \"%2\" (known: %3)").arg(path, key, serverKeys.join(u", "));
+                        return false;
+                    }
+                }
+            } else if (group != QLatin1String("defaults") && !group.startsWith(QLatin1String("channel."))) {
+                *error = QStringLiteral("%1: unknown section [%2] (expected [server], [defaults] or [channel.<id>])").arg(path, group);
+                return false;
+            }
+        }
+    }
     auto value = [&file](const char *key) { return file.value(key).toString(); };
     if (file.has("server/port")) {
         int port = 0;
