@@ -249,6 +249,10 @@ void TestRecastConfig::iniBad_data()
     QTest::newRow("bad default") << QByteArray("[defaults]\npreset=nope\n[channel.a]\n") << QStringList{u"defaults"_qs, u"preset"_qs};
     QTest::newRow("unknown default key") << QByteArray("[defaults]\nspeed=9\n") << QStringList{u"defaults"_qs, u"speed"_qs};
     QTest::newRow("bad port") << QByteArray("[server]\nport=99999\n") << QStringList{u"port"_qs};
+    // A typo must not make a channel or a setting disappear without a word.
+    QTest::newRow("unknown server key") << QByteArray("[server]\nprot=8440\n") << QStringList{u"server"_qs, u"prot"_qs};
+    QTest::newRow("unknown section") << QByteArray("[chanel.a]\nname=A\n") << QStringList{u"chanel.a"_qs, u"section"_qs};
+    QTest::newRow("key outside a section") << QByteArray("port=8440\n[channel.a]\n") << QStringList{u"port"_qs};
 }
 
 void TestRecastConfig::iniBad()
