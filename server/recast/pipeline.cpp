@@ -56,6 +56,23 @@ QString avcCodecString(const AVPacket *p)
     return {};
 }
 
+/// The RFC 6381 name of an audio stream pass-through carries, "-" when it cannot be named.
+QString audioCodecString(const AVCodecParameters *par)
+{
+    switch (par->codec_id) {
+    case AV_CODEC_ID_AAC:
+        // MPEG-4 audio object types: AAC LC 2, HE-AAC 5, HE-AACv2 29 (FFmpeg's profile + 1).
+        return par->profile == FF_PROFILE_AAC_HE ? QStringLiteral("mp4a.40.5")
+             : par->profile == FF_PROFILE_AAC_HE_V2 ? QStringLiteral("mp4a.40.29")
+                                                    : QStringLiteral("mp4a.40.2");
+    case AV_CODEC_ID_MP3: return QStringLiteral("mp4a.40.34");
+    case AV_CODEC_ID_MP2: return QStringLiteral("mp4a.40.33");
+    case AV_CODEC_ID_AC3: return QStringLiteral("ac-3");
+    case AV_CODEC_ID_EAC3: return QStringLiteral("ec-3");
+    default: return QStringLiteral("-");
+    }
+}
+
 } // namespace
 
 struct Pipeline::Impl
@@ -98,6 +115,7 @@ struct Pipeline::Impl
     AudioEncoder audio;
     std::vector<std::unique_ptr<HlsSegmenter>> segmenters;
     QStringList codecStrings;
+    QString passthroughAudioCodec; ///< RFC 6381 name of the pass-through source's audio; "-" when it has none we can name
     bool masterWritten = false;
     AVIOContext *udp = nullptr;
 
@@ -254,6 +272,9 @@ struct Pipeline::Impl
         seg->setPlaylistSink([this, r](const QByteArray &text, qint64 next, int parts) {
             if (cb.playlist)
                 cb.playlist(r, text, next, parts);
+            // Pass-through: the master waits for the first segment, whose bit rate it states.
+            if (cfg.passthrough && !masterWritten)
+                writeMaster();
         });
         if (r < int(segmenters.size()))
             segmenters[size_t(r)] = std::move(seg);
@@ -269,12 +290,26 @@ struct Pipeline::Impl
         for (const QString &c : codecStrings)
             if (c.isEmpty())
                 return;
+        // BANDWIDTH must not be below any segment's bit rate (RFC 8216 4.3.4.2). Pass-through:
+        // the first segment's rate (or the input's, if higher) with headroom for peaks.
+        double passthroughKbps = 0;
+        if (cfg.passthrough) {
+            const HlsSegmenter::Stats first = segmenters.empty() ? HlsSegmenter::Stats() : segmenters[0]->stats();
+            if (first.segments == 0 || first.lastSegmentSeconds <= 0)
+                return;
+            passthroughKbps = 1.5 * qMax(stats.inputKbps, first.bytes * 8 / 1000.0 / first.segments / first.lastSegmentSeconds);
+        }
+        // Transcoded: the encoders' rates plus MPEG-TS's own: every video frame and every AAC
+        // frame (1024 samples at 48 kHz) starts a PES in a TS packet of its own, and PAT and PMT
+        // come with every keyframe. At small rates this is a good part of the stream.
+        const double tsOverheadKbps = ((cfg.fps + 48000.0 / 1024) * 188 * 8 + 2 * 188 * 8 / cfg.gopSeconds) / 1000;
         QList<HlsVariant> variants;
         for (int i = 0; i < codecStrings.size(); ++i) {
             HlsVariant v;
             v.uri = (cfg.passthrough ? QStringLiteral("source") : cfg.ladder.at(i).name) + QStringLiteral("/index.m3u8");
-            const int kbps = cfg.passthrough ? qMax(1, int(stats.inputKbps)) : cfg.ladder.at(i).bitrateKbps * 3 / 2 + cfg.audioKbps;
-            v.bandwidth = qint64(kbps) * 1000;
+            const double kbps = cfg.passthrough ? passthroughKbps
+                                                : cfg.ladder.at(i).bitrateKbps * 1.5 + cfg.audioKbps + tsOverheadKbps;
+            v.bandwidth = qint64(std::ceil(kbps)) * 1000;
             if (!cfg.passthrough) {
                 v.width = cfg.ladder.at(i).width;
                 v.height = cfg.ladder.at(i).height;
@@ -283,6 +318,9 @@ struct Pipeline::Impl
             v.codecs = codecStrings.at(i) == QLatin1String("-") ? QString() : codecStrings.at(i);
             if (!v.codecs.isEmpty() && !cfg.passthrough)
                 v.codecs += QStringLiteral(",mp4a.40.2");
+            // CODECS names every format in the segments, or is left out.
+            if (!v.codecs.isEmpty() && cfg.passthrough && !passthroughAudioCodec.isEmpty())
+                v.codecs = passthroughAudioCodec == QLatin1String("-") ? QString() : v.codecs + u',' + passthroughAudioCodec;
             variants.append(v);
         }
         const QByteArray text = hlsMasterPlaylist(variants);
@@ -393,6 +431,7 @@ struct Pipeline::Impl
             video = 0;
             params << par;
         }
+        passthroughAudioCodec.clear();
         if (s.input->audioStream() >= 0) {
             const AVCodecParameters *par = ctx->streams[s.input->audioStream()]->codecpar;
             if (par->codec_id != AV_CODEC_ID_AAC && par->codec_id != AV_CODEC_ID_MP2 && par->codec_id != AV_CODEC_ID_MP3
@@ -403,6 +442,7 @@ struct Pipeline::Impl
                 return false;
             }
             params << par;
+            passthroughAudioCodec = audioCodecString(par);
         }
         if (segmenters.empty())
             return openSegmenter(0, params, video, error);
