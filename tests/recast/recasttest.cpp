@@ -1,5 +1,6 @@
 #include "recasttest.h"
 
+#include <QRegularExpression>
 #include <QUdpSocket>
 
 namespace recasttest {
@@ -10,6 +11,46 @@ quint16 freeUdpPort()
     if (!s.bind(QHostAddress::LocalHost, 0))
         return 0;
     return s.localPort();
+}
+
+QList<MasterVariant> parseMaster(const QByteArray &text)
+{
+    static const QRegularExpression attribute(u"([A-Z0-9-]+)=(\"[^\"]*\"|[^,]*)"_qs);
+    QList<MasterVariant> variants;
+    const QStringList lines = QString::fromUtf8(text).split(u'\n', Qt::SkipEmptyParts);
+    for (qsizetype i = 0; i + 1 < lines.size(); ++i) {
+        if (!lines[i].startsWith(u"#EXT-X-STREAM-INF:"_qs))
+            continue;
+        MasterVariant v;
+        v.uri = lines[i + 1].trimmed();
+        auto it = attribute.globalMatch(lines[i].mid(18));
+        while (it.hasNext()) {
+            const auto m = it.next();
+            QString value = m.captured(2);
+            if (value.startsWith(u'"'))
+                value = value.mid(1, value.size() - 2);
+            if (m.captured(1) == u"BANDWIDTH"_qs)
+                v.bandwidth = value.toLongLong();
+            else if (m.captured(1) == u"RESOLUTION"_qs)
+                v.resolution = value;
+            else if (m.captured(1) == u"CODECS"_qs)
+                v.codecs = value;
+        }
+        variants.append(v);
+    }
+    return variants;
+}
+
+qint64 peakSegmentBitrate(Client &client, const QString &playlistPath, const iptv::media::HlsCheck &check)
+{
+    const QString folder = playlistPath.left(playlistPath.lastIndexOf(u'/') + 1);
+    qint64 peak = 0;
+    for (const auto &s : check.segments) {
+        const HttpResult r = client.get(folder + s.uri);
+        if (r.status == 200 && s.duration > 0)
+            peak = qMax(peak, qint64(r.body.size() * 8 / s.duration));
+    }
+    return peak;
 }
 
 double TsProbe::videoSeconds() const

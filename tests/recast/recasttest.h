@@ -111,6 +111,20 @@ private:
     QNetworkAccessManager m_nam;
 };
 
+struct MasterVariant
+{
+    QString uri;
+    qint64 bandwidth = 0;
+    QString resolution;
+    QString codecs;
+};
+/// The variants of a master playlist (EXT-X-STREAM-INF and the URI line after it).
+QList<MasterVariant> parseMaster(const QByteArray &text);
+
+/// The highest bit rate (bits per second) of the segments `check` lists, read over HTTP: what a
+/// variant's BANDWIDTH must not be below (RFC 8216 4.3.4.2).
+qint64 peakSegmentBitrate(Client &client, const QString &playlistPath, const iptv::media::HlsCheck &check);
+
 /// One demuxed packet, timestamps in the stream's time base.
 struct TsPacket
 {

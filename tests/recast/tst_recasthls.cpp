@@ -88,8 +88,12 @@ void TestRecastHls::masterPlaylist()
         QVERIFY2(bw.hasMatch(), qPrintable(a));
         QVERIFY2(bw.captured(1).toLongLong() >= (i == 0 ? 200000 : 100000), qPrintable(a));
         QVERIFY2(codecs.match(a).hasMatch(), qPrintable(a));
-        // The variant the master names is served.
+        // The variant the master names is served, and no segment exceeds its BANDWIDTH.
         QCOMPARE(m_client->get(u"/live/hls/"_qs + variants[i].uri).status, 200);
+        const QString path = u"/live/hls/"_qs + variants[i].uri;
+        const qint64 peak = peakSegmentBitrate(*m_client, path, iptv::media::checkMediaPlaylist(m_client->get(path).body));
+        QVERIFY2(peak > 0 && bw.captured(1).toLongLong() >= peak,
+                 qPrintable(QStringLiteral("%1: BANDWIDTH %2, a segment carries %3 bit/s").arg(a).arg(bw.captured(1)).arg(peak)));
     }
 }
 

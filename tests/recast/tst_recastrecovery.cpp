@@ -29,6 +29,7 @@ class TestRecastRecovery : public QObject
 
 private Q_SLOTS:
     void initTestCase();
+    void passThroughPlaylists();
     void interruption_data();
     void interruption();
     void longInterruption120s();
@@ -77,6 +78,30 @@ void TestRecastRecovery::initTestCase()
     QTRY_COMPARE_WITH_TIMEOUT(m_client->state(kCopy), u"live"_qs, kStartMs);
     m_last[kRelay] = m_client->playlist(kRelay, u"low"_qs);
     m_last[kCopy] = m_client->playlist(kCopy, u"source"_qs);
+}
+
+void TestRecastRecovery::passThroughPlaylists()
+{
+    // The master playlist of a pass-through channel names what the source carries (H.264 and
+    // AAC) and a bandwidth no segment exceeds.
+    const HttpResult master = m_client->get(u"/live/copy/index.m3u8"_qs);
+    QCOMPARE(master.status, 200);
+    const QList<MasterVariant> variants = parseMaster(master.body);
+    QCOMPARE(variants.size(), 1);
+    QCOMPARE(variants[0].uri, u"source/index.m3u8"_qs);
+    QVERIFY2(variants[0].codecs.contains(u"avc1."_qs) && variants[0].codecs.contains(u"mp4a.40.2"_qs), master.body.constData());
+    QTRY_VERIFY_WITH_TIMEOUT(m_client->playlist(kCopy, u"source"_qs).segments.size() >= 3, kStartMs);
+    const HlsCheck copy = m_client->playlist(kCopy, u"source"_qs);
+    const qint64 peak = peakSegmentBitrate(*m_client, u"/live/copy/source/index.m3u8"_qs, copy);
+    QVERIFY2(variants[0].bandwidth >= peak,
+             qPrintable(QStringLiteral("BANDWIDTH=%1, a segment carries %2 bit/s").arg(variants[0].bandwidth).arg(peak)));
+    // EXTINF matches the media here too (cut at the source's keyframes).
+    for (const auto &s : copy.segments) {
+        const TsProbe p = probeTs(m_client->get(u"/live/copy/source/"_qs + s.uri).body, true);
+        QVERIFY2(p.error.isEmpty() && p.decodeErrors.isEmpty(), qPrintable(s.uri + u": "_qs + p.error + p.decodeErrors.join(u"; "_qs)));
+        QVERIFY2(std::abs(p.videoSeconds() - s.duration) <= 0.041,
+                 qPrintable(QStringLiteral("%1: EXTINF %2 s, video %3 s").arg(s.uri).arg(s.duration).arg(p.videoSeconds())));
+    }
 }
 
 void TestRecastRecovery::watch(int ms, const std::function<bool()> &until)
