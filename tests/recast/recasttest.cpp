@@ -53,6 +53,22 @@ qint64 peakSegmentBitrate(Client &client, const QString &playlistPath, const ipt
     return peak;
 }
 
+QStringList checkTimeline(const iptv::media::HlsCheck &check)
+{
+    QStringList problems;
+    for (qsizetype i = 0; i + 1 < check.segments.size(); ++i) {
+        const auto &a = check.segments[i];
+        const auto &b = check.segments[i + 1];
+        if (b.discontinuity || !a.programDateTime.isValid() || !b.programDateTime.isValid())
+            continue;
+        const qint64 gapMs = a.programDateTime.msecsTo(b.programDateTime);
+        if (std::abs(gapMs - a.duration * 1000) > 50)
+            problems << QStringLiteral("%1 is dated %2 ms after %3, which lasts %4 ms")
+                            .arg(b.uri).arg(gapMs).arg(a.uri).arg(qRound64(a.duration * 1000));
+    }
+    return problems;
+}
+
 double TsProbe::videoSeconds() const
 {
     const TsPacket *first = firstVideo();

@@ -13,7 +13,10 @@
 #include <media/ffmpeg.h>
 #include <media/hlsplaylist.h>
 
+#include <QElapsedTimer>
+#include <QMap>
 #include <QNetworkAccessManager>
+#include <QTcpSocket>
 #include <QTest>
 
 #include <cstring>
@@ -165,6 +168,71 @@ struct TsProbe
 /// Demuxes `bytes` as MPEG-TS (and decodes every packet when `decode`). A `partial` stream (a
 /// live body cut anywhere) leaves its last packet of each stream out: it may be incomplete.
 TsProbe probeTs(const QByteArray &bytes, bool decode, bool partial = false);
+
+/// Problems with a playlist's EXT-X-PROGRAM-DATE-TIME: between segments without a
+/// discontinuity it must advance by the EXTINF of the first (one timeline, no jumps).
+QStringList checkTimeline(const iptv::media::HlsCheck &check);
+
+/// One HTTP GET on a raw socket: the head parsed, the body kept as it arrives.
+class RawViewer : public QObject
+{
+public:
+    explicit RawViewer(QObject *parent = nullptr) : QObject(parent)
+    {
+        connect(&socket, &QTcpSocket::readyRead, this, [this] {
+            if (!reading)
+                return;
+            buffer += socket.readAll();
+            if (status == 0) {
+                const qsizetype end = buffer.indexOf("\r\n\r\n");
+                if (end < 0)
+                    return;
+                const QList<QByteArray> lines = buffer.left(end).split('\n');
+                const QList<QByteArray> statusLine = lines.value(0).trimmed().split(' ');
+                status = statusLine.value(1).toInt();
+                for (qsizetype i = 1; i < lines.size(); ++i) {
+                    const qsizetype colon = lines[i].indexOf(':');
+                    if (colon > 0)
+                        headers.insert(lines[i].left(colon).trimmed().toLower(), lines[i].mid(colon + 1).trimmed());
+                }
+                buffer.remove(0, end + 4);
+            }
+            received += buffer.size();
+            if (body.size() < maxBody)
+                body += buffer;
+            buffer.clear();
+        });
+    }
+    void get(quint16 port, const QByteArray &path)
+    {
+        clock.start();
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        socket.write("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: recast-test\r\n\r\n");
+    }
+    /// Whether the body so far holds a video frame that decodes (probing at most every 4 KiB).
+    bool decodable()
+    {
+        if (body.size() < probedAt + 4096)
+            return probedAt > 0 && probe.videoFrames > 0;
+        probedAt = body.size();
+        probe = probeTs(body, true, true);
+        if (probe.videoFrames > 0 && firstFrameMs < 0)
+            firstFrameMs = clock.elapsed();
+        return probe.videoFrames > 0;
+    }
+
+    QTcpSocket socket;
+    bool reading = true;
+    QByteArray buffer, body;
+    qint64 received = 0;
+    qsizetype maxBody = 64 * 1024 * 1024;
+    int status = 0;
+    QMap<QByteArray, QByteArray> headers;
+    QElapsedTimer clock;
+    qint64 firstFrameMs = -1;
+    qsizetype probedAt = 0;
+    TsProbe probe;
+};
 
 /// Checks that PAT and PMT come before the first packet of an elementary stream; the problem in
 /// words, empty when they do.

@@ -95,6 +95,10 @@ void TestRecastApi::list()
     QCOMPARE(one.value(u"renditions"_qs).toArray(), QJsonArray{u"low"_qs});
     QCOMPARE(one.value(u"playlist"_qs).toString(), u"/live/one/index.m3u8"_qs);
     QVERIFY(one.value(u"stats"_qs).toObject().contains(u"segments"_qs));
+    // Every enabled channel is live.
+    const HttpResult health = m_client->get(u"/healthz?strict=1"_qs);
+    QCOMPARE(health.status, 200);
+    QCOMPARE(health.json().value(u"status"_qs).toString(), u"ok"_qs);
 }
 
 void TestRecastApi::addChangeRemove()
@@ -278,6 +282,7 @@ void TestRecastApi::unwritableOutputFailsAlone()
     QCOMPARE(m_client->state(u"one"_qs), u"live"_qs);
     QCOMPARE(m_client->channel(u"one"_qs).value(u"stats"_qs).toObject().value(u"write_errors"_qs).toInteger(), 0);
     QCOMPARE(m_client->get(u"/healthz"_qs).json().value(u"status"_qs).toString(), u"degraded"_qs);
+    QCOMPARE(m_client->get(u"/healthz?strict=1"_qs).status, 503);
 
     // A channel whose folder cannot even be made fails at once, with the reason.
     QFile blocker(QDir(m_server->config().effectiveOutputDir()).filePath(u"four"_qs));

@@ -118,8 +118,12 @@ void TestRecastHls::playlistsAcrossReloads()
             const HlsCheck now = m_client->playlist(kId, r, QStringLiteral("?_HLS_msn=%1").arg(next));
             QVERIFY2(now.ok, qPrintable(r + u": "_qs + now.problems.join(u"; "_qs)));
             QVERIFY2(now.mediaSequence + now.segments.size() > next, qPrintable(r + u": the blocking reload returned without segment "_qs + QString::number(next)));
-            const QStringList problems = iptv::media::checkReload(before, now);
+            const QStringList problems = iptv::media::checkReload(before, now) + checkTimeline(now);
             QVERIFY2(problems.isEmpty(), qPrintable(r + u": "_qs + problems.join(u"; "_qs)));
+            // The live edge is now: the newest segment ends within a few seconds of the clock.
+            const auto &newest = now.segments.last();
+            const qint64 behindMs = newest.programDateTime.addMSecs(qRound64(newest.duration * 1000)).msecsTo(QDateTime::currentDateTimeUtc());
+            QVERIFY2(behindMs > -1000 && behindMs < 5000, qPrintable(QStringLiteral("%1: the newest segment ends %2 ms ago").arg(r).arg(behindMs)));
             QVERIFY(now.targetDuration >= 1);
             for (const auto &s : now.segments)
                 QVERIFY2(s.duration <= now.targetDuration + 0.5, qPrintable(r + u": EXTINF above the target duration"_qs));

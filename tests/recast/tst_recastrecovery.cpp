@@ -113,7 +113,7 @@ void TestRecastRecovery::watch(int ms, const std::function<bool()> &until)
         for (const QString &id : {kRelay, kCopy}) {
             const HlsCheck now = m_client->playlist(id, id == kRelay ? u"low"_qs : u"source"_qs);
             QVERIFY2(now.ok, qPrintable(id + u": "_qs + now.problems.join(u"; "_qs)));
-            const QStringList problems = iptv::media::checkReload(m_last[id], now);
+            const QStringList problems = iptv::media::checkReload(m_last[id], now) + checkTimeline(now);
             QVERIFY2(problems.isEmpty(), qPrintable(id + u": "_qs + problems.join(u"; "_qs)));
             m_last[id] = now;
             ++m_reloads[id];
@@ -161,6 +161,11 @@ void TestRecastRecovery::interrupt(int seconds)
     const qint64 copyDiscontinuities = discontinuities(kCopy);
     m_statesSeen.clear();
 
+    // A viewer of the relay's MPEG-TS output stays through it all.
+    RawViewer viewer;
+    viewer.get(m_server->port(), "/live/relay.ts");
+    QTRY_VERIFY_WITH_TIMEOUT(viewer.received > 0, 10000);
+
     QCOMPARE(m_client->send("POST", u"/api/channels/feed/stop"_qs).status, 200);
     QCOMPARE(m_client->send("POST", u"/api/channels/feedcopy/stop"_qs).status, 200);
     const qint64 relayAtCut = next(kRelay);
@@ -176,6 +181,7 @@ void TestRecastRecovery::interrupt(int seconds)
     QVERIFY2(!reason.isEmpty(), "reconnecting without a reason");
     qInfo().noquote() << "relay while the source is away:" << reason;
 
+    const qint64 viewerAtReturn = viewer.received;
     QCOMPARE(m_client->send("POST", u"/api/channels/feed/start"_qs).status, 200);
     QCOMPARE(m_client->send("POST", u"/api/channels/feedcopy/start"_qs).status, 200);
     QElapsedTimer back;
@@ -201,6 +207,22 @@ void TestRecastRecovery::interrupt(int seconds)
     const auto &segment = relay.segments.last();
     const TsProbe probe = probeTs(m_client->get(u"/live/relay/low/"_qs + segment.uri).body, true);
     QVERIFY2(probe.error.isEmpty() && probe.decodeErrors.isEmpty(), qPrintable(probe.error + probe.decodeErrors.join(u"; "_qs)));
+    // The TS viewer got the slate and then the source again, one timeline that decodes.
+    QCOMPARE(viewer.socket.state(), QAbstractSocket::ConnectedState);
+    QVERIFY(viewer.received > viewerAtReturn);
+    const TsProbe stream = probeTs(viewer.body, true, true);
+    QVERIFY2(stream.error.isEmpty() && stream.decodeErrors.isEmpty(), qPrintable(stream.error + stream.decodeErrors.join(u"; "_qs)));
+    QVERIFY(stream.firstVideo() && stream.firstVideo()->keyframe);
+    qint64 lastDts = AV_NOPTS_VALUE;
+    for (const TsPacket &p : stream.packets) {
+        if (!p.video)
+            continue;
+        QVERIFY2(lastDts == AV_NOPTS_VALUE || (p.dts > lastDts && p.dts - lastDts < 90000),
+                 qPrintable(QStringLiteral("the TS output's video DTS goes from %1 to %2").arg(lastDts).arg(p.dts)));
+        lastDts = p.dts;
+    }
+    QVERIFY2(stream.videoSeconds() >= seconds, qPrintable(QString::number(stream.videoSeconds())));
+
     // Every pass-through segment listed now, also the first after the gap, starts at a keyframe
     // and decodes.
     for (const auto &s : m_last[kCopy].segments) {

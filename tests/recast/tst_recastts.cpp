@@ -17,67 +17,6 @@ namespace {
 constexpr int kStartMs = 30000;
 const QString kId = u"ts"_qs;
 
-/// One HTTP GET on a raw socket: the head parsed, the body kept as it arrives.
-class RawViewer : public QObject
-{
-public:
-    explicit RawViewer(QObject *parent = nullptr) : QObject(parent)
-    {
-        connect(&socket, &QTcpSocket::readyRead, this, [this] {
-            if (!reading)
-                return;
-            buffer += socket.readAll();
-            if (status == 0) {
-                const qsizetype end = buffer.indexOf("\r\n\r\n");
-                if (end < 0)
-                    return;
-                const QList<QByteArray> lines = buffer.left(end).split('\n');
-                const QList<QByteArray> statusLine = lines.value(0).trimmed().split(' ');
-                status = statusLine.value(1).toInt();
-                for (qsizetype i = 1; i < lines.size(); ++i) {
-                    const qsizetype colon = lines[i].indexOf(':');
-                    if (colon > 0)
-                        headers.insert(lines[i].left(colon).trimmed().toLower(), lines[i].mid(colon + 1).trimmed());
-                }
-                buffer.remove(0, end + 4);
-            }
-            received += buffer.size();
-            if (body.size() < maxBody)
-                body += buffer;
-            buffer.clear();
-        });
-    }
-    void get(quint16 port, const QByteArray &path)
-    {
-        clock.start();
-        socket.connectToHost(QHostAddress::LocalHost, port);
-        socket.write("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: recast-test\r\n\r\n");
-    }
-    /// Whether the body so far holds a video frame that decodes (probing at most every 4 KiB).
-    bool decodable()
-    {
-        if (body.size() < probedAt + 4096)
-            return probedAt > 0 && probe.videoFrames > 0;
-        probedAt = body.size();
-        probe = probeTs(body, true, true);
-        if (probe.videoFrames > 0 && firstFrameMs < 0)
-            firstFrameMs = clock.elapsed();
-        return probe.videoFrames > 0;
-    }
-
-    QTcpSocket socket;
-    bool reading = true;
-    QByteArray buffer, body;
-    qint64 received = 0;
-    qsizetype maxBody = 64 * 1024 * 1024;
-    int status = 0;
-    QMap<QByteArray, QByteArray> headers;
-    QElapsedTimer clock;
-    qint64 firstFrameMs = -1;
-    qsizetype probedAt = 0;
-    TsProbe probe;
-};
-
 } // namespace
 
 class TestRecastTs : public QObject
@@ -91,6 +30,7 @@ private Q_SLOTS:
     void otherRendition();
     void errors();
     void slowViewerDropped();
+    void stopDisconnectsViewers();
     void cleanupTestCase();
 
 private:
@@ -208,6 +148,21 @@ void TestRecastTs::slowViewerDropped()
     QCOMPARE(stats().value(u"viewers_dropped"_qs).toInteger(), 1);
     // The other channel's viewers count is untouched.
     QCOMPARE(m_client->channel(kId).value(u"stats"_qs).toObject().value(u"viewers_dropped"_qs).toInteger(), 0);
+}
+
+void TestRecastTs::stopDisconnectsViewers()
+{
+    RawViewer viewer;
+    viewer.get(m_server->port(), "/live/ts.ts");
+    QTRY_VERIFY_WITH_TIMEOUT(viewer.received > 0, 10000);
+    QCOMPARE(m_client->send("POST", u"/api/channels/ts/stop"_qs).status, 200);
+    QTRY_COMPARE_WITH_TIMEOUT(viewer.socket.state(), QAbstractSocket::UnconnectedState, 10000);
+    QCOMPARE(m_client->get(u"/live/ts.ts"_qs).status, 503);
+    QCOMPARE(m_client->send("POST", u"/api/channels/ts/start"_qs).status, 200);
+    RawViewer again;
+    again.get(m_server->port(), "/live/ts.ts");
+    QTRY_VERIFY_WITH_TIMEOUT(again.decodable(), 20000);
+    QVERIFY(again.probe.firstVideo()->keyframe);
 }
 
 void TestRecastTs::cleanupTestCase()
