@@ -42,6 +42,7 @@ private Q_SLOTS:
     void metrics();
     void persistsAcrossRestart();
     void unwritableOutputFailsAlone();
+    void damagedChannelsFile();
     void cleanupTestCase();
 
 private:
@@ -298,6 +299,26 @@ void TestRecastApi::unwritableOutputFailsAlone()
     QVERIFY(QFile::remove(folder));
     QVERIFY(QDir().rename(folder + u".moved"_qs, folder));
     QTRY_COMPARE_WITH_TIMEOUT(m_client->state(u"three"_qs), u"live"_qs, 20000);
+}
+
+void TestRecastApi::damagedChannelsFile()
+{
+    QTemporaryDir dir;
+    QFile f(QDir(dir.path()).filePath(u"channels.json"_qs));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("{\"channels\": [");
+    f.close();
+    RecastServer server(serverConfig(dir.path(), {}));
+    QString error;
+    QVERIFY(!server.start(&error));
+    QVERIFY2(error.contains(u"channels.json"_qs) && error.contains(u"damaged"_qs), qPrintable(error));
+    // A channel in it that does not validate names itself.
+    QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    f.write(R"({"channels": [{"id": "x", "preset": "warp"}]})");
+    f.close();
+    RecastServer again(serverConfig(dir.path(), {}));
+    QVERIFY(!again.start(&error));
+    QVERIFY2(error.contains(u"channels.json"_qs) && error.contains(u"\"x\""_qs) && error.contains(u"preset"_qs), qPrintable(error));
 }
 
 void TestRecastApi::cleanupTestCase()

@@ -5,6 +5,7 @@
 
 #include "recasttest.h"
 
+#include <QDir>
 #include <QRegularExpression>
 #include <QScopeGuard>
 #include <QTemporaryDir>
@@ -138,6 +139,11 @@ void TestRecastHls::playlistsAcrossReloads()
         QVERIFY(previous[r].segments.size() <= 6); // the window
     }
     qInfo() << reloads << "reloads";
+    // Segments that left the window are deleted a while later: the folder does not grow.
+    for (const QString &r : {u"high"_qs, u"low"_qs}) {
+        const QStringList files = QDir(m_server->channel(kId)->folder() + u'/' + r).entryList({u"seg-*.ts"_qs}, QDir::Files);
+        QVERIFY2(files.size() <= 6 + 6 + 1, qPrintable(QStringLiteral("%1 holds %2 segments").arg(r).arg(files.size())));
+    }
     m_last = previous;
 }
 
