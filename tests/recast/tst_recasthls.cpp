@@ -31,6 +31,7 @@ private Q_SLOTS:
     void blockingReload();
     void restartContinuesSequence();
     void lowLatencyParts();
+    void fileSourceLoops();
     void cleanupTestCase();
 
 private:
@@ -293,6 +294,49 @@ void TestRecastHls::lowLatencyParts()
     }
     QVERIFY2(parts >= 8, qPrintable(QString::number(parts)));
     QVERIFY(independent >= 1);
+}
+
+void TestRecastHls::fileSourceLoops()
+{
+    // A two-second file (two of the pattern channel's segments, one TS stream) played in a loop:
+    // the channel goes on past its end on one timeline.
+    const HlsCheck low = m_client->playlist(kId, u"low"_qs);
+    QVERIFY(low.segments.size() >= 3);
+    QByteArray clip;
+    for (int i = 1; i <= 2; ++i)
+        clip += m_client->get(u"/live/hls/low/"_qs + low.segments.at(low.segments.size() - 1 - i).uri).body;
+    const TsProbe clipProbe = probeTs(clip, false);
+    QVERIFY2(clipProbe.error.isEmpty(), qPrintable(clipProbe.error));
+    const QString path = m_dir.filePath(u"clip.ts"_qs);
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(clip);
+    f.close();
+
+    ChannelConfig c = tinyChannel(u"file"_qs, path);
+    c.ladder = {{u"low"_qs, 160, 90, 100}};
+    c.loop = true;
+    QString error;
+    int status = 0;
+    QVERIFY2(m_server->addChannel(c, &error, &status), qPrintable(error));
+    auto cleanup = qScopeGuard([&] { m_server->removeChannel(c.id, &error, &status); });
+    // Three times the clip's length.
+    const int needed = int(std::ceil(3 * clipProbe.videoSeconds())) + 1;
+    HlsCheck now;
+    QTRY_VERIFY_WITH_TIMEOUT((now = m_client->playlist(c.id, u"low"_qs)).mediaSequence + now.segments.size() >= needed, kStartMs);
+    QVERIFY2(now.ok, qPrintable(now.problems.join(u"; "_qs)));
+    const QStringList problems = checkTimeline(now);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"; "_qs)));
+    QCOMPARE(m_client->state(c.id), u"live"_qs);
+    QCOMPARE(m_client->channel(c.id).value(u"stats"_qs).toObject().value(u"reconnects"_qs).toInteger(), 0);
+    double seconds = 0;
+    for (const auto &s : now.segments) {
+        const TsProbe p = probeTs(m_client->get(u"/live/file/low/"_qs + s.uri).body, true);
+        QVERIFY2(p.error.isEmpty() && p.decodeErrors.isEmpty(), qPrintable(s.uri + u": "_qs + p.error + p.decodeErrors.join(u"; "_qs)));
+        QVERIFY2(std::abs(p.videoSeconds() - s.duration) <= 0.041, qPrintable(s.uri));
+        seconds += s.duration;
+    }
+    qInfo() << "a" << clipProbe.videoSeconds() << "s clip looped into" << seconds << "s listed";
 }
 
 void TestRecastHls::cleanupTestCase()
