@@ -138,7 +138,7 @@ void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
             if (v.waitingForKeyframe && keyframe)
                 v.waitingForKeyframe = false;
             if (!v.waitingForKeyframe) {
-                if (v.socket->bytesToWrite() > kViewerBacklogBytes) {
+                if (v.socket->bytesToWrite() > m_viewerBacklogLimit) {
                     qCInfo(lcChannel).noquote() << m_config.id << "viewer" << v.socket->peerAddress().toString()
                                                 << "is too slow; disconnected";
                     ++m_viewersDropped;

@@ -62,6 +62,8 @@ public:
 
     /// A viewer further behind than this is disconnected (it would hold memory for ever).
     static constexpr qint64 kViewerBacklogBytes = 8 * 1024 * 1024;
+    /// Tests lower the limit, so a slow viewer is found in seconds at a test channel's bitrate.
+    void setViewerBacklogLimit(qint64 bytes) { m_viewerBacklogLimit = bytes; }
 
 Q_SIGNALS:
     void playlistChanged(int rendition);
@@ -91,6 +93,7 @@ private:
     QByteArray m_master;
     QList<Viewer> m_viewers;
     quint64 m_viewersDropped = 0;
+    qint64 m_viewerBacklogLimit = kViewerBacklogBytes;
     ChannelState m_stoppedState = ChannelState::Stopped;
 };
 

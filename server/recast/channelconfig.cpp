@@ -1,6 +1,7 @@
 #include "channelconfig.h"
 
 #include <core/numbers.h>
+#include <media/input.h>
 
 #include <QJsonArray>
 #include <QRegularExpression>
@@ -57,6 +58,8 @@ bool ChannelConfig::validate(QString *error) const
     QString sourceError;
     if (source.trimmed().isEmpty())
         return fail(QStringLiteral("source is empty"));
+    if (!media::InputSpec::parse(source, &sourceError))
+        return fail(QStringLiteral("source: ") + sourceError);
     if (!passthrough && ladder.isEmpty())
         return fail(QStringLiteral("ladder is empty (give renditions or \"copy\")"));
     QStringList names;
@@ -186,8 +189,10 @@ std::optional<ChannelConfig> ChannelConfig::fromJson(const QJsonObject &o, const
         c.ladder.clear();
         for (const QJsonValue &v : ladder.toArray()) {
             auto r = Rendition::parse(v.toString(), error);
-            if (!r)
+            if (!r) {
+                *error = QStringLiteral("\"ladder\": ") + *error;
                 return std::nullopt;
+            }
             c.ladder.append(*r);
         }
     } else if (!ladder.isUndefined()) {

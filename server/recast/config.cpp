@@ -92,6 +92,17 @@ QJsonObject sectionToJson(QSettings &s, const QString &group, QString *error)
     return o;
 }
 
+/// A relative file source is relative to the config file, like every other path in it; resolved
+/// before validation, which accepts only absolute (or ./) paths.
+void resolveSource(const iptv::config::IniFile &file, QJsonObject *o)
+{
+    const QString source = o->value(QLatin1String("source")).toString().trimmed();
+    if (source.isEmpty() || source.contains(QLatin1String("://")) || source.startsWith(QLatin1String("pattern"))
+        || source.startsWith(QLatin1String("v4l2:")) || source.startsWith(u'/'))
+        return;
+    o->insert(QStringLiteral("source"), file.resolve(source.startsWith(QLatin1String("file:")) ? source.mid(5) : source));
+}
+
 } // namespace
 
 bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
@@ -100,6 +111,35 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (!file.open(path, error))
         return false;
     config->configFile = path;
+    // A typo must not make a setting or a whole channel disappear without a word.
+    {
+        QSettings &s = file.settings();
+        static const QStringList serverKeys = {QStringLiteral("port"), QStringLiteral("bind"), QStringLiteral("data_dir"),
+                                               QStringLiteral("output_dir"), QStringLiteral("public_url"),
+                                               QStringLiteral("admin_token")};
+        const QStringList topLevel = s.childKeys();
+        if (!topLevel.isEmpty()) {
+            *error = QStringLiteral("%1: \"%2\" is outside a section ([server], [defaults] or [channel.<id>])")
+                         .arg(path, topLevel.first());
+            return false;
+        }
+        for (const QString &group : s.childGroups()) {
+            if (group == QLatin1String("server")) {
+                s.beginGroup(group);
+                const QStringList keys = s.childKeys();
+                s.endGroup();
+                for (const QString &key : keys) {
+                    if (!serverKeys.contains(key)) {
+                        *error = QStringLiteral("%1: [server]: unknown key \"%2\" (known: %3)").arg(path, key, serverKeys.join(u", "));
+                        return false;
+                    }
+                }
+            } else if (group != QLatin1String("defaults") && !group.startsWith(QLatin1String("channel."))) {
+                *error = QStringLiteral("%1: unknown section [%2] (expected [server], [defaults] or [channel.<id>])").arg(path, group);
+                return false;
+            }
+        }
+    }
     auto value = [&file](const char *key) { return file.value(key).toString(); };
     if (file.has("server/port")) {
         int port = 0;
@@ -127,7 +167,8 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     defaults.ladder = defaultLadder();
     if (s.childGroups().contains(QLatin1String("defaults"))) {
         QString sectionError;
-        const QJsonObject o = sectionToJson(s, QStringLiteral("defaults"), &sectionError);
+        QJsonObject o = sectionToJson(s, QStringLiteral("defaults"), &sectionError);
+        resolveSource(file, &o);
         if (!sectionError.isEmpty()) {
             *error = path + QStringLiteral(": ") + sectionError;
             return false;
@@ -151,6 +192,7 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
             return false;
         }
         o.insert(QStringLiteral("id"), group.mid(8));
+        resolveSource(file, &o);
         ChannelConfig base = defaults;
         base.name.clear();
         base.tvgId.clear();
@@ -159,10 +201,6 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
             *error = QStringLiteral("%1: [%2]: %3").arg(path, group, *error);
             return false;
         }
-        // A relative file source is relative to the config file, like every other path in it.
-        if (!c->source.contains(QLatin1String("://")) && !c->source.startsWith(QLatin1String("pattern"))
-            && !c->source.startsWith(QLatin1String("v4l2:")) && !c->source.startsWith(u'/'))
-            c->source = file.resolve(c->source.startsWith(QLatin1String("file:")) ? c->source.mid(5) : c->source);
         config->channels.append(*c);
     }
     std::sort(config->channels.begin(), config->channels.end(), [](const ChannelConfig &a, const ChannelConfig &b) {

@@ -56,6 +56,23 @@ QString avcCodecString(const AVPacket *p)
     return {};
 }
 
+/// The RFC 6381 name of an audio stream pass-through carries, "-" when it cannot be named.
+QString audioCodecString(const AVCodecParameters *par)
+{
+    switch (par->codec_id) {
+    case AV_CODEC_ID_AAC:
+        // MPEG-4 audio object types: AAC LC 2, HE-AAC 5, HE-AACv2 29 (FFmpeg's profile + 1).
+        return par->profile == FF_PROFILE_AAC_HE ? QStringLiteral("mp4a.40.5")
+             : par->profile == FF_PROFILE_AAC_HE_V2 ? QStringLiteral("mp4a.40.29")
+                                                    : QStringLiteral("mp4a.40.2");
+    case AV_CODEC_ID_MP3: return QStringLiteral("mp4a.40.34");
+    case AV_CODEC_ID_MP2: return QStringLiteral("mp4a.40.33");
+    case AV_CODEC_ID_AC3: return QStringLiteral("ac-3");
+    case AV_CODEC_ID_EAC3: return QStringLiteral("ec-3");
+    default: return QStringLiteral("-");
+    }
+}
+
 } // namespace
 
 struct Pipeline::Impl
@@ -98,6 +115,7 @@ struct Pipeline::Impl
     AudioEncoder audio;
     std::vector<std::unique_ptr<HlsSegmenter>> segmenters;
     QStringList codecStrings;
+    QString passthroughAudioCodec; ///< RFC 6381 name of the pass-through source's audio; "-" when it has none we can name
     bool masterWritten = false;
     int sourceWidth = 0, sourceHeight = 0; ///< pass-through: the source's picture
     double sourceFps = 0;
@@ -256,6 +274,9 @@ struct Pipeline::Impl
         seg->setPlaylistSink([this, r](const QByteArray &text, qint64 next, int parts) {
             if (cb.playlist)
                 cb.playlist(r, text, next, parts);
+            // Pass-through: the master waits for the first segment, whose bit rate it states.
+            if (cfg.passthrough && !masterWritten)
+                writeMaster();
         });
         if (r < int(segmenters.size()))
             segmenters[size_t(r)] = std::move(seg);
@@ -271,21 +292,31 @@ struct Pipeline::Impl
         for (const QString &c : codecStrings)
             if (c.isEmpty())
                 return;
-        // Pass-through: the bandwidth is measured on the first segment, as nothing else says it.
-        if (cfg.passthrough && (segmenters.empty() || segmenters[0]->stats().segments == 0))
-            return;
+        // BANDWIDTH must not be below any segment's bit rate (RFC 8216 4.3.4.2). Pass-through:
+        // the first segment's rate (or the input's, if higher) with headroom for peaks.
+        double passthroughKbps = 0;
+        if (cfg.passthrough) {
+            const HlsSegmenter::Stats first = segmenters.empty() ? HlsSegmenter::Stats() : segmenters[0]->stats();
+            if (first.segments == 0 || first.lastSegmentSeconds <= 0)
+                return;
+            passthroughKbps = 1.5 * qMax(stats.inputKbps, first.bytes * 8 / 1000.0 / first.segments / first.lastSegmentSeconds);
+        }
+        // Transcoded: the encoders' rates plus MPEG-TS's own: every video frame and every AAC
+        // frame (1024 samples at 48 kHz) starts a PES in a TS packet of its own, and PAT and PMT
+        // come with every keyframe. At small rates this is a good part of the stream.
+        const double tsOverheadKbps = ((cfg.fps + 48000.0 / 1024) * 188 * 8 + 2 * 188 * 8 / cfg.gopSeconds) / 1000;
         QList<HlsVariant> variants;
         for (int i = 0; i < codecStrings.size(); ++i) {
             HlsVariant v;
             v.uri = (cfg.passthrough ? QStringLiteral("source") : cfg.ladder.at(i).name) + QStringLiteral("/index.m3u8");
+            const double kbps = cfg.passthrough ? passthroughKbps
+                                                : cfg.ladder.at(i).bitrateKbps * 1.5 + cfg.audioKbps + tsOverheadKbps;
+            v.bandwidth = qint64(std::ceil(kbps)) * 1000;
             if (cfg.passthrough) {
-                const auto st = segmenters[0]->stats();
-                v.bandwidth = st.lastSegmentSeconds > 0 ? qint64(st.bytes * 8 / st.lastSegmentSeconds * 1.5) : 0;
                 v.width = sourceWidth;
                 v.height = sourceHeight;
                 v.frameRate = sourceFps;
             } else {
-                v.bandwidth = qint64(cfg.ladder.at(i).bitrateKbps * 3 / 2 + cfg.audioKbps) * 1000;
                 v.width = cfg.ladder.at(i).width;
                 v.height = cfg.ladder.at(i).height;
                 v.frameRate = cfg.fps;
@@ -293,6 +324,9 @@ struct Pipeline::Impl
             v.codecs = codecStrings.at(i) == QLatin1String("-") ? QString() : codecStrings.at(i);
             if (!v.codecs.isEmpty() && !cfg.passthrough)
                 v.codecs += QStringLiteral(",mp4a.40.2");
+            // CODECS names every format in the segments, or is left out.
+            if (!v.codecs.isEmpty() && cfg.passthrough && !passthroughAudioCodec.isEmpty())
+                v.codecs = passthroughAudioCodec == QLatin1String("-") ? QString() : v.codecs + u',' + passthroughAudioCodec;
             variants.append(v);
         }
         const QByteArray text = hlsMasterPlaylist(variants);
@@ -407,6 +441,7 @@ struct Pipeline::Impl
             const AVRational rate = ctx->streams[s.input->videoStream()]->avg_frame_rate;
             sourceFps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
         }
+        passthroughAudioCodec.clear();
         if (s.input->audioStream() >= 0) {
             const AVCodecParameters *par = ctx->streams[s.input->audioStream()]->codecpar;
             if (par->codec_id != AV_CODEC_ID_AAC && par->codec_id != AV_CODEC_ID_MP2 && par->codec_id != AV_CODEC_ID_MP3
@@ -417,6 +452,7 @@ struct Pipeline::Impl
                 return false;
             }
             params << par;
+            passthroughAudioCodec = audioCodecString(par);
         }
         if (segmenters.empty())
             return openSegmenter(0, params, video, error);
@@ -593,8 +629,6 @@ struct Pipeline::Impl
                     const QString c = avcCodecString(p);
                     codecStrings[0] = c.isEmpty() ? QStringLiteral("-") : c;
                 }
-                if (!masterWritten && (p->flags & AV_PKT_FLAG_KEY))
-                    writeMaster();
                 QMutexLocker lock(&statsMutex);
                 ++stats.framesIn;
                 ++stats.framesOut;
