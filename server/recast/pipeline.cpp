@@ -106,7 +106,9 @@ struct Pipeline::Impl
     MediaError openError;
     bool openOk = false;
 
-    Backoff backoff{1000, 30000};
+    // A TV channel retries its source within seconds: full jitter over at most 5 s spreads a
+    // headend's channels after a shared outage without leaving viewers on the slate for long.
+    Backoff backoff{500, 5000};
     qint64 nextAttemptMs = 0;
     int failuresInARow = 0;
 
