@@ -5,6 +5,7 @@
 #include <hubris/channellistmodel.h>
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
+#include <hubris/searchmodel.h>
 
 #include <QAbstractItemModelTester>
 #include <QFile>
@@ -119,6 +120,41 @@ private Q_SLOTS:
         QCOMPARE(details.value(u"description"_qs).toString(), u"Hour 25 on Channel 10."_qs);
         QCOMPARE(details.value(u"channelNumber"_qs).toInt(), 10);
         QVERIFY(grid.details(-1).isEmpty());
+    }
+
+    void searchAsYouType()
+    {
+        QTemporaryDir dir;
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        store.setFixedNow(testguide::kDay0 + 10 * 3600 + 60); // 10:01 on day 0
+        SearchModel model(&store);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy results(&model, &SearchModel::resultsChanged);
+        store.loadFile(testguide::write(dir));
+        QVERIFY(results.wait(5000));
+        QCOMPARE(model.rowCount(), 0); // no query yet
+
+        model.append(u"channel 10 h4"_qs);
+        // Every word is a prefix: "10" finds channels 10 and 101, "h4" the hours 4 and 40-47.
+        // Hits are airings from now on (hour 4 of day 0 is past).
+        QVERIFY(model.rowCount() > 0);
+        for (int row = 0; row < model.rowCount(); ++row) {
+            const QString title = model.data(model.index(row), SearchModel::TitleRole).toString();
+            QVERIFY2(title.startsWith(u"Channel 10"_qs) && title.contains(u" h4"_qs), qPrintable(title));
+            QVERIFY(model.data(model.index(row), SearchModel::StartRole).toLongLong() >= store.now());
+        }
+        model.backspace();
+        model.backspace();
+        model.backspace();
+        QCOMPARE(model.query(), u"channel 10"_qs);
+        const int wide = model.total();
+        model.setDay(1); // today only: hours 10 to 23 of two channels (10 and 101)
+        QVERIFY(model.total() < wide);
+        for (int row = 0; row < model.rowCount(); ++row)
+            QVERIFY(model.data(model.index(row), SearchModel::StartRole).toLongLong() < testguide::kDay0 + 86400);
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+        QVERIFY(model.lastSearchMs() >= 0);
     }
 };
 

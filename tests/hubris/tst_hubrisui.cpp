@@ -125,6 +125,59 @@ private Q_SLOTS:
         QCOMPARE(page(), u"live"_qs);
     }
 
+    void menuSearchSettings()
+    {
+        press(Qt::Key_M);
+        QCOMPARE(page(), u"menu"_qs);
+        shot(u"menu"_qs);
+        press(Qt::Key_Down);
+        press(Qt::Key_Down);
+        press(Qt::Key_Return); // Search
+        QCOMPARE(page(), u"search"_qs);
+        // Typed on the on-screen keyboard (7 keys a row: A-Z, then 1-9, 0) with arrows and OK:
+        // down to H, OK; down three rows to 3, right six keys to 9, OK.
+        press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        for (int i = 0; i < 3; ++i)
+            press(Qt::Key_Down);
+        for (int i = 0; i < 6; ++i)
+            press(Qt::Key_Right);
+        press(Qt::Key_Return);
+        QCOMPARE(m_app->search()->query(), u"h9"_qs);
+        press(Qt::Key_F1); // red deletes
+        QCOMPARE(m_app->search()->query(), u"h"_qs);
+        press(Qt::Key_2); // a remote's digit types it
+        QCOMPARE(m_app->search()->query(), u"h2"_qs);
+        QVERIFY(m_app->search()->rowCount() > 0);
+        QVERIFY(m_app->search()->total() >= 6); // "h2..." on every channel
+        shot(u"search"_qs);
+        // To the results, and open one.
+        for (int i = 0; i < 4; ++i)
+            press(Qt::Key_Down);
+        QObject *searchPage = m_window->findChild<QObject *>(u"searchPage"_qs);
+        QVERIFY(searchPage && searchPage->property("inResults").toBool());
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"details"_qs);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"search"_qs); // back where it came from
+        press(Qt::Key_Escape);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+
+        press(Qt::Key_M);
+        for (int i = 0; i < 3; ++i)
+            press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"settings"_qs);
+        shot(u"settings"_qs);
+        press(Qt::Key_Down); // volume
+        const int volume = m_app->hal()->volume();
+        press(Qt::Key_Left);
+        QCOMPARE(m_app->hal()->volume(), volume - 5);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+    }
+
     void volumeContrastStandby()
     {
         const int volume = m_app->hal()->volume();
