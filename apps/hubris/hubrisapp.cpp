@@ -5,6 +5,10 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QFile>
+#include <QFileInfo>
+
+#include <payload/keys.h>
 #include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQmlExtensionPlugin>
@@ -42,10 +46,28 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
         m_link = std::make_unique<hubris::ControlLink>(link, m_hal.get(), m_zapper.get(), m_channels.get());
         m_link->setScreenshotProvider([this] { return window() ? window()->grabWindow() : QImage(); });
         // Reboot: the app starts itself again with the same arguments (a box's init would).
-        connect(m_link.get(), &hubris::ControlLink::rebootRequested, this, [] {
-            QProcess::startDetached(QCoreApplication::applicationFilePath(), QCoreApplication::arguments().mid(1));
-            QCoreApplication::quit();
-        });
+        connect(m_link.get(), &hubris::ControlLink::rebootRequested, this, &HubrisApp::restart);
+        if (!m_options.trustKeys.isEmpty()) {
+            QString error;
+            const QList<payload::PublicKey> keys = payload::loadPublicKeys(m_options.trustKeys, &error);
+            if (keys.isEmpty()) {
+                qWarning("hubris: no release key loaded (%s): updates are refused", qPrintable(error));
+            } else {
+                boxlink::InstallerConfig installer;
+                installer.stateDir = QDir(m_options.dataDir).filePath(QStringLiteral("update"));
+                installer.trustedKeys = keys;
+                installer.boxVersion = QCoreApplication::applicationVersion();
+                m_installer = std::make_unique<boxlink::UpdateInstaller>(installer, m_link->credentials());
+                m_installer->attach(m_link->link());
+                m_link->setInstaller(m_installer.get());
+                // Installed: restart into it on trial; the health check commits or rolls back.
+                connect(m_installer.get(), &boxlink::UpdateInstaller::installFinished, this,
+                        [this](bool ok, const QString &version) {
+                            if (ok && m_installer->pendingVersion() == version)
+                                QTimer::singleShot(500, this, &HubrisApp::restart);
+                        });
+            }
+        }
         connect(m_link.get(), &hubris::ControlLink::factoryResetRequested, this, [this] {
             QDir(QDir(m_options.dataDir).filePath(QStringLiteral("guide"))).removeRecursively();
             Q_EMIT m_link->rebootRequested();
@@ -59,6 +81,47 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
 HubrisApp::~HubrisApp()
 {
     m_engine.reset(); // QML first: it binds to everything below
+}
+
+void HubrisApp::restart()
+{
+    if (m_options.restart) {
+        m_options.restart();
+        return;
+    }
+    QProcess::startDetached(QCoreApplication::applicationFilePath(), QCoreApplication::arguments().mid(1));
+    QCoreApplication::quit();
+}
+
+void HubrisApp::watchHealth()
+{
+    // A payload on trial is kept when its window shows frames (its QML runs and paints) within
+    // the health-check time; otherwise it is rolled back and the app restarts.
+    if (!m_installer || m_installer->pendingVersion().isEmpty() || m_slot.isEmpty())
+        return;
+    const QString version = m_installer->pendingVersion();
+    // Healthy: the window painted, and the event loop still runs two seconds later.
+    connect(window(), &QQuickWindow::frameSwapped, this, [this, version] {
+        if (++m_framesShown != 1)
+            return;
+        QTimer::singleShot(2000, this, [this, version] {
+            if (m_installer->pendingVersion() != version)
+                return;
+            QString error;
+            if (m_installer->commit(&error))
+                Q_EMIT payloadCommitted(version);
+            else
+                qWarning("hubris: cannot commit payload %s: %s", qPrintable(version), qPrintable(error));
+        });
+    });
+    QTimer::singleShot(m_options.healthCheckMs, this, [this, version] {
+        if (m_installer->pendingVersion() != version)
+            return;
+        const QString reason = QStringLiteral("no picture within %1 s").arg(m_options.healthCheckMs / 1000);
+        m_installer->rollback(reason);
+        Q_EMIT payloadRolledBack(reason);
+        restart();
+    });
 }
 
 QQuickWindow *HubrisApp::window() const
@@ -107,10 +170,36 @@ bool HubrisApp::start()
     connect(minute, &QTimer::timeout, m_channels.get(), &hubris::ChannelListModel::tick);
     minute->start();
 
+    // The UI: the payload slot the installer boots (a pending one on trial, else the current
+    // one), or the built-in one. A payload whose QML does not load is rolled back at once and the
+    // next in line is tried.
     m_engine = std::make_unique<QQmlApplicationEngine>();
-    m_engine->load(QUrl(QStringLiteral("qrc:/Hubris/Main.qml")));
+    for (int attempt = 0; m_installer && attempt < 3; ++attempt) {
+        m_slot = m_installer->beginBoot();
+        if (m_slot.isEmpty())
+            break;
+        const QString main = QDir(m_slot).filePath(QStringLiteral("payload/qml/Main.qml"));
+        if (QFile::exists(main)) {
+            qInfo("hubris: user interface from payload %s", qPrintable(m_slot));
+            m_engine->load(QUrl::fromLocalFile(main));
+            if (window())
+                break;
+        }
+        const QString reason = QFile::exists(main) ? QStringLiteral("its user interface did not load")
+                                                   : QStringLiteral("it has no payload/qml/Main.qml");
+        qWarning("hubris: payload %s rolled back: %s", qPrintable(m_slot), qPrintable(reason));
+        m_installer->rollback(reason);
+        Q_EMIT payloadRolledBack(reason);
+        m_engine = std::make_unique<QQmlApplicationEngine>();
+        m_slot.clear();
+    }
+    if (m_slot.isEmpty())
+        m_engine->load(QUrl(QStringLiteral("qrc:/Hubris/Main.qml")));
+    else if (m_link) // the box runs this payload: the control server plans rollouts from it
+        m_link->link()->setSoftwareVersion(QFileInfo(m_slot).fileName());
     if (!window())
         return false;
+    watchHealth();
     if (m_link) {
         connect(m_link.get(), &hubris::ControlLink::messageReceived, window(), [this](const QString &text, int seconds) {
             QMetaObject::invokeMethod(window(), "showMessage", Q_ARG(QVariant, text), Q_ARG(QVariant, seconds));

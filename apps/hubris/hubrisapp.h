@@ -18,6 +18,7 @@
 #include <QObject>
 #include <QUrl>
 
+#include <functional>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
@@ -36,6 +37,9 @@ struct HubrisOptions
     qint64 fixedNow = 0;         ///< pinned guide clock (UTC seconds); 0 = real time
     QUrl controlServer;          ///< ws://host:8420/box; empty = no control link
     QString serial;              ///< empty = derived from the machine id
+    QStringList trustKeys;       ///< public keys (files) release payloads must be signed with
+    int healthCheckMs = 20000;   ///< a payload on trial must show frames within this to be kept
+    std::function<void()> restart; ///< how the app restarts (default: start itself again, quit)
 };
 
 class HubrisApp : public QObject
@@ -56,6 +60,18 @@ public:
     iptv::hubris::Zapper *zapper() const { return m_zapper.get(); }
     iptv::hubris::ControlLink *link() const { return m_link.get(); }
     iptv::hubris::SearchModel *search() const { return m_search.get(); }
+    iptv::boxlink::UpdateInstaller *installer() const { return m_installer.get(); }
+    /// Where the running QML came from: a payload slot's folder, or "" for the built-in one.
+    QString payloadSlot() const { return m_slot; }
+
+Q_SIGNALS:
+    /// A payload was committed after its health check, or rolled back (the app restarts then).
+    void payloadCommitted(const QString &version);
+    void payloadRolledBack(const QString &reason);
+
+private:
+    void restart();
+    void watchHealth();
 
 private:
     HubrisOptions m_options;
@@ -68,5 +84,8 @@ private:
     std::unique_ptr<iptv::hubris::SearchModel> m_search;
     std::unique_ptr<Shell> m_shell;
     std::unique_ptr<iptv::hubris::ControlLink> m_link;
+    std::unique_ptr<iptv::boxlink::UpdateInstaller> m_installer;
+    QString m_slot;        ///< the payload slot the QML came from ("" = built in)
+    int m_framesShown = 0; ///< for the health check of a payload on trial
     std::unique_ptr<QQmlApplicationEngine> m_engine;
 };

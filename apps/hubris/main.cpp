@@ -35,6 +35,7 @@ int main(int argc, char *argv[])
         {QStringLiteral("box"), QStringLiteral("Use the Linux box HAL (framebuffer blanking, front panel) instead of the desktop one.")},
         {QStringLiteral("control-server"), QStringLiteral("The control server's box endpoint, e.g. ws://127.0.0.1:8420/box (default: no control link)."), QStringLiteral("url")},
         {QStringLiteral("serial"), QStringLiteral("The box's serial (default: from the machine id)."), QStringLiteral("serial")},
+        {QStringLiteral("trust-key"), QStringLiteral("A public key release payloads must be signed with; repeat for several (default: updates refused)."), QStringLiteral("file")},
     });
     parser.process(app);
 
@@ -50,6 +51,7 @@ int main(int argc, char *argv[])
     if (parser.isSet(QStringLiteral("control-server")))
         options.controlServer = QUrl(parser.value(QStringLiteral("control-server")));
     options.serial = parser.value(QStringLiteral("serial"));
+    options.trustKeys = parser.values(QStringLiteral("trust-key"));
     iptv::hubris::ControlLink::installLogRing();
 
     HubrisApp hubris(options);

@@ -265,10 +265,11 @@ void ControlLink::execute(const protocol::Command &command, const boxlink::Comma
         Q_EMIT factoryResetRequested();
         return;
     case CommandKind::InstallRelease:
-        // The bootstrap that verifies, installs into a slot, health-checks and commits or rolls
-        // back a payload is the next step of issue 13; until then a box refuses rather than
-        // pretending.
-        reply.fail(QStringLiteral("install-release: this Hubris build has no payload bootstrap yet"));
+        if (!m_installer) {
+            reply.fail(QStringLiteral("install-release: this box has no trusted release key configured"));
+            return;
+        }
+        m_installer->execute(command, reply);
         return;
     case CommandKind::Unknown:
         break;

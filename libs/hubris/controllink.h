@@ -9,6 +9,7 @@
 
 #include <boxlink/boxlink.h>
 #include <boxlink/credentialstore.h>
+#include <boxlink/updateinstaller.h>
 #include <hal/hal.h>
 
 #include <QElapsedTimer>
@@ -43,6 +44,9 @@ public:
     bool isOnline() const;
     QString boxId() const;
     boxlink::BoxLink *link() const { return m_link.get(); }
+    boxlink::CredentialStore *credentials() const { return m_store.get(); }
+    /// Runs InstallRelease commands (the bootstrap's installer); null: such commands are refused.
+    void setInstaller(boxlink::UpdateInstaller *installer) { m_installer = installer; }
     /// What a screenshot command sends (the app grabs its window).
     void setScreenshotProvider(std::function<QImage()> provider) { m_screenshot = std::move(provider); }
     /// The serial of this machine when none is configured: stable across restarts.
@@ -71,6 +75,7 @@ private:
     std::unique_ptr<boxlink::FileCredentialStore> m_store;
     std::unique_ptr<boxlink::BoxLink> m_link;
     std::function<QImage()> m_screenshot;
+    boxlink::UpdateInstaller *m_installer = nullptr;
     QList<int> m_zapsSinceSample;
     int m_errorsSinceSample = 0;
     QElapsedTimer m_uptime;
