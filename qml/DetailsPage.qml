@@ -6,12 +6,16 @@ Rectangle {
     id: page
     signal closed()
     property var info: ({})
-    function show(airing) { info = GuideGrid.details(airing) }
+    property bool reminderSet: false
+    function show(airing) { info = GuideGrid.details(airing); reminderSet = Reminders.isSet(airing) }
     readonly property bool onNow: info.start !== undefined && info.start <= GuideGrid.now() && GuideGrid.now() < info.stop
     function handle(action) {
         switch (action) {
         case RemoteKeys.Ok:
             if (onNow) { Zapper.tune(info.channel); page.closed(); page.watch() }
+            return true
+        case RemoteKeys.Red:
+            if (!onNow && info.airing !== undefined) reminderSet = Reminders.toggle(info.airing)
             return true
         case RemoteKeys.Back: case RemoteKeys.Info: page.closed(); return true
         }
@@ -54,6 +58,13 @@ Rectangle {
             font.family: Theme.family; font.pixelSize: Theme.fontNormal
             lineHeight: 1.2
         }
+    }
+    Text {
+        anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 14; x: Theme.margin * 2
+        visible: !page.onNow && page.info.start !== undefined && page.info.start > GuideGrid.now()
+        text: page.reminderSet ? qsTr("● Reminder set · red removes it") : qsTr("● red: remind me")
+        color: page.reminderSet ? Theme.accent : Theme.dimText
+        font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }
     Rectangle {
         anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2; x: Theme.margin * 2

@@ -24,6 +24,11 @@ Window {
         messageShown = true
         if (seconds > 0) { messageTimer.interval = seconds * 1000; messageTimer.restart() }
     }
+    // A reminder's programme starts: OK watches it, Back dismisses.
+    property var reminder: null
+    function showReminder(title, channel, channelName, start) {
+        reminder = { title: title, channel: channel, channelName: channelName, start: start }
+    }
     function show(name) {
         page = name
         if (name === "channels") channels.open()
@@ -46,6 +51,14 @@ Window {
         case RemoteKeys.Blue: Theme.highContrast = !Theme.highContrast; return true
         }
         if (Hal.standby) return true
+        if (reminder && (action === RemoteKeys.Ok || action === RemoteKeys.Back)) {
+            if (action === RemoteKeys.Ok && reminder.channel >= 0) {
+                Zapper.tune(reminder.channel)
+                show("live")
+            }
+            reminder = null
+            return true
+        }
         if (messageShown && (action === RemoteKeys.Ok || action === RemoteKeys.Back)) {
             messageShown = false
             return true
@@ -182,6 +195,23 @@ Window {
                 color: Theme.dimText; font.family: Theme.family; font.pixelSize: 16
             }
             Timer { id: messageTimer; onTriggered: window.messageShown = false }
+        }
+
+        Rectangle {
+            visible: window.reminder !== null
+            anchors.bottom: parent.bottom; anchors.right: parent.right; anchors.margins: Theme.margin
+            width: 520; height: 150; radius: 12
+            color: Theme.panelSolid
+            border.color: Theme.focus; border.width: Theme.focusWidth
+            Column {
+                x: 24; y: 18; width: parent.width - 48; spacing: 6
+                Text { text: qsTr("Reminder · %1").arg(window.reminder ? Qt.formatTime(new Date(window.reminder.start * 1000), "hh:mm") : "")
+                       color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                Text { width: parent.width; elide: Text.ElideRight; text: window.reminder ? window.reminder.title : ""
+                       color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true }
+                Text { text: window.reminder ? qsTr("on %1 · OK watch · Back dismiss").arg(window.reminder.channelName) : ""
+                       color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+            }
         }
 
         Toast { id: toast }

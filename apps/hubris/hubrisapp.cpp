@@ -37,6 +37,8 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     m_zapper = std::make_unique<hubris::Zapper>(m_channels.get(), m_hal->player());
     m_remote = std::make_unique<hubris::RemoteKeys>();
     m_search = std::make_unique<hubris::SearchModel>(m_store.get());
+    QDir().mkpath(m_options.dataDir);
+    m_reminders = std::make_unique<hubris::Reminders>(m_store.get(), QDir(m_options.dataDir).filePath(QStringLiteral("reminders.json")));
     if (m_options.controlServer.isValid()) {
         hubris::ControlLinkConfig link;
         link.serverUrl = m_options.controlServer;
@@ -143,6 +145,7 @@ bool HubrisApp::start()
     qmlRegisterSingletonInstance(uri, 1, 0, "Zapper", m_zapper.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Remote", m_remote.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Search", m_search.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Reminders", m_reminders.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Shell", m_shell.get());
     m_shell->linked = m_link != nullptr;
     if (m_link)
@@ -199,6 +202,11 @@ bool HubrisApp::start()
         m_link->link()->setSoftwareVersion(QFileInfo(m_slot).fileName());
     if (!window())
         return false;
+    connect(m_reminders.get(), &hubris::Reminders::due, window(),
+            [this](const QString &title, int channel, const QString &channelName, qint64 start) {
+                QMetaObject::invokeMethod(window(), "showReminder", Q_ARG(QVariant, title), Q_ARG(QVariant, channel),
+                                          Q_ARG(QVariant, channelName), Q_ARG(QVariant, start));
+            });
     watchHealth();
     if (m_link) {
         connect(m_link.get(), &hubris::ControlLink::messageReceived, window(), [this](const QString &text, int seconds) {

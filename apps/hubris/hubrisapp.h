@@ -11,6 +11,7 @@
 #include <hubris/controllink.h>
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
+#include <hubris/reminders.h>
 #include <hubris/remotekeys.h>
 #include <hubris/searchmodel.h>
 #include <hubris/zapper.h>
@@ -60,6 +61,7 @@ public:
     iptv::hubris::Zapper *zapper() const { return m_zapper.get(); }
     iptv::hubris::ControlLink *link() const { return m_link.get(); }
     iptv::hubris::SearchModel *search() const { return m_search.get(); }
+    iptv::hubris::Reminders *reminders() const { return m_reminders.get(); }
     iptv::boxlink::UpdateInstaller *installer() const { return m_installer.get(); }
     /// Where the running QML came from: a payload slot's folder, or "" for the built-in one.
     QString payloadSlot() const { return m_slot; }
@@ -82,6 +84,7 @@ private:
     std::unique_ptr<iptv::hubris::Zapper> m_zapper;
     std::unique_ptr<iptv::hubris::RemoteKeys> m_remote;
     std::unique_ptr<iptv::hubris::SearchModel> m_search;
+    std::unique_ptr<iptv::hubris::Reminders> m_reminders;
     std::unique_ptr<Shell> m_shell;
     std::unique_ptr<iptv::hubris::ControlLink> m_link;
     std::unique_ptr<iptv::boxlink::UpdateInstaller> m_installer;

@@ -5,6 +5,7 @@
 #include <hubris/channellistmodel.h>
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
+#include <hubris/reminders.h>
 #include <hubris/searchmodel.h>
 
 #include <QAbstractItemModelTester>
@@ -155,6 +156,46 @@ private Q_SLOTS:
         model.clear();
         QCOMPARE(model.rowCount(), 0);
         QVERIFY(model.lastSearchMs() >= 0);
+    }
+
+    void reminders()
+    {
+        QTemporaryDir dir;
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        store.setFixedNow(testguide::kDay0 + 5 * 3600 + 900); // 05:15
+        QSignalSpy loaded(&store, &GuideStore::guideChanged);
+        store.loadFile(testguide::write(dir));
+        QVERIFY(loaded.wait(5000));
+        GuideGrid grid(&store);
+        const int at7 = grid.airingAt(3, testguide::kDay0 + 7 * 3600).value(u"airing"_qs).toInt(); // "Channel 10 h7"
+        const int past = grid.airingAt(3, testguide::kDay0 + 2 * 3600).value(u"airing"_qs).toInt();
+        const QString file = dir.filePath(QStringLiteral("reminders.json"));
+        {
+            Reminders reminders(&store, file);
+            QAbstractItemModelTester tester(&reminders, QAbstractItemModelTester::FailureReportingMode::QtTest);
+            QVERIFY(reminders.toggle(at7));
+            QVERIFY(reminders.isSet(at7));
+            QVERIFY(!reminders.toggle(past)); // over: not set
+            QCOMPARE(reminders.rowCount(), 1);
+        }
+        // Kept across a restart; prompted a minute before the start, once; gone when it is over.
+        Reminders reminders(&store, file);
+        QCOMPARE(reminders.rowCount(), 1);
+        QCOMPARE(reminders.data(reminders.index(0), Reminders::TitleRole).toString(), u"Channel 10 h7"_qs);
+        QSignalSpy due(&reminders, &Reminders::due);
+        reminders.check();
+        QCOMPARE(due.size(), 0);
+        store.setFixedNow(testguide::kDay0 + 7 * 3600 - 30);
+        reminders.check();
+        QCOMPARE(due.size(), 1);
+        QCOMPARE(due.first().at(0).toString(), u"Channel 10 h7"_qs);
+        QCOMPARE(due.first().at(1).toInt(), 3);
+        reminders.check();
+        QCOMPARE(due.size(), 1);
+        store.setFixedNow(testguide::kDay0 + 8 * 3600);
+        reminders.check();
+        QCOMPARE(reminders.rowCount(), 0);
+        QVERIFY(!reminders.toggle(at7)); // and it cannot be set again once over
     }
 };
 

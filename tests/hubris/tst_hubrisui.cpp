@@ -116,13 +116,30 @@ private Q_SLOTS:
         shot(u"guide-next-day"_qs);
         press(Qt::Key_F3); // yellow: back to now
         QCOMPARE(title(), u"Channel 10 h5"_qs);
+        press(Qt::Key_Right); // h6, later today: a reminder
         press(Qt::Key_Return);
         QCOMPARE(page(), u"details"_qs);
+        press(Qt::Key_F1); // red: remind me
+        QCOMPARE(m_app->reminders()->rowCount(), 1);
         shot(u"details"_qs);
         press(Qt::Key_Escape);
         QCOMPARE(page(), u"guide"_qs);
         press(Qt::Key_Escape);
         QCOMPARE(page(), u"live"_qs);
+    }
+
+    void reminderPrompt()
+    {
+        // The programme set in the guide is about to start: the prompt comes, OK watches it.
+        m_app->zapper()->tune(0);
+        m_app->store()->setFixedNow(testguide::kDay0 + 6 * 3600 - 30);
+        m_app->reminders()->check();
+        QVERIFY(!m_window->property("reminder").isNull());
+        shot(u"reminder"_qs);
+        press(Qt::Key_Return);
+        QCOMPARE(m_app->zapper()->current(), 3);
+        QVERIFY(m_window->property("reminder").isNull());
+        m_app->store()->setFixedNow(testguide::kDay0 + 5 * 3600 + 900);
     }
 
     void menuSearchSettings()
