@@ -92,6 +92,7 @@ struct Pipeline::Impl
     Backoff backoff{1000, 30000};
     qint64 nextAttemptMs = 0;
     int failuresInARow = 0;
+    bool ended = false; ///< a file that does not loop reached its end (with cb.sourceEnded)
 
     std::vector<std::unique_ptr<VideoEncoder>> encoders;
     std::vector<Scaler> scalers;
@@ -758,6 +759,10 @@ struct Pipeline::Impl
                     setState(ChannelState::Failed, QStringLiteral("the slate ended"));
                     break;
                 }
+                if (cb.sourceEnded && active->input->spec().kind == InputSpec::Kind::File && !cfg.loop) {
+                    ended = true;
+                    break;
+                }
                 sourceLost(QStringLiteral("the source ended"));
                 continue;
             }
@@ -774,6 +779,8 @@ struct Pipeline::Impl
             reviewHealth();
         }
         finish();
+        if (ended)
+            cb.sourceEnded();
     }
 
     void finish()
