@@ -3,6 +3,7 @@
 #
 #   bench/recast/live.sh                # Release build in build/bench-release
 #   PASS_NS="1 20" PATTERN_NS="1 2" MEASURE=20 bench/recast/live.sh
+#   SECTIONS=2 PASS_NS=110 PATTERN_NS= bench/recast/live.sh     # only channels per core, one N
 #
 # 1. Pass-through CPU per channel: a 5 Mbit/s 1080p25 H.264 + AAC MPEG-TS sent over UDP to 127.0.0.1
 #    at real time (ffmpeg -re -stream_loop -1 ... -c copy -f mpegts udp://, the feeder, not measured);
@@ -11,8 +12,9 @@
 # 2. Channels per core: recast with N channels of the demo's shape, for each N in PASS_NS
 #    (pass-through of the same file, looping, paced by recast) and PATTERN_NS (test pattern, one
 #    720p rendition at 2.5 Mbit/s, veryfast, threads=1, AAC 128k); recast's CPU as a fraction of
-#    one core and the lowest output_fps of any channel (GET /api/channels). Channels per core =
-#    N / CPU fraction; it holds when every channel keeps output_fps ~ 25 at that N.
+#    one core and the lowest frame rate any channel kept over the window (frames_out from
+#    GET /api/channels before and after). Channels per core = N / CPU fraction; it holds when
+#    every channel keeps ~25 frames/s at that N.
 # 3. Latency: segment_latency_ms from the API (listed at minus the segment's end on the wall
 #    clock) of a 720p channel with 2 s segments, sampled every 2 s; LL-HLS (part_seconds=0.5):
 #    hlswatch latency (blocking reloads, arrival minus the part's end from PROGRAM-DATE-TIME).
@@ -23,10 +25,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/bench/common.sh"
 . "$ROOT/bench/recast/common.sh"
-PASS_NS=${PASS_NS:-"1 20 40"}
-PATTERN_NS=${PATTERN_NS:-"1 2 3"}
+PASS_NS=${PASS_NS-"1 20 40 110"}
+PATTERN_NS=${PATTERN_NS-"1 2 3"}
 MEASURE=${MEASURE:-30}
 COUNT=${COUNT:-50}
+SECTIONS=${SECTIONS:-"1 2 3"}
 PORT=${PORT:-18640}
 UDP=${UDP:-18650}
 WORK=${WORK:-$(mktemp -d /tmp/iptv-bench-recast-live.XXXXXX)}
@@ -65,6 +68,9 @@ audio_kbps=128
 EOT
 }
 
+section() { [[ " $SECTIONS " == *" $1 "* ]]; }
+
+if section 1; then
 echo "== 1. pass-through over UDP, one channel, CPU over $MEASURE s =="
 "$FFMPEG" -hide_banner -loglevel error -re -stream_loop -1 -i "$IN" -c copy -f mpegts "udp://127.0.0.1:$UDP?pkt_size=1316" &
 feeder=$!
@@ -86,6 +92,7 @@ stop_pid "$ref"
 stop_pid "$feeder"
 printf '  ours %.2f%% of a core (output_fps %s), ffmpeg %.2f%% of a core: ratio %.2f\n' \
     "$(echo "100 * $ours_pt / $MEASURE" | bc -l)" "$ours_pt_fps" "$(echo "100 * $ref_pt / $MEASURE" | bc -l)" "$(echo "$ours_pt / $ref_pt" | bc -l)"
+fi
 
 capacity() { # capacity KIND N -> prints a line; KIND pass or pattern
     local kind=$1 n=$2 dir="$WORK/$1-$2" i cpu fps
@@ -103,20 +110,26 @@ capacity() { # capacity KIND N -> prints a line; KIND pass or pattern
     } >"$dir/recast.conf"
     start_recast "$dir" "$dir/recast.conf" "$PORT"
     sleep 10
+    curl -sf "$API/api/channels" >"$dir/before.json"
     cpu=$(cpu_over "$recast" "$MEASURE")
-    fps=$(min_fps)
     curl -sf "$API/api/channels" >"$dir/channels.json"
+    # The lowest frame rate any channel kept over the window (frames_out before and after).
+    fps=$(jq -n --slurpfile a "$dir/before.json" --slurpfile b "$dir/channels.json" --argjson s "$MEASURE" \
+        '[range(0; $b[0].channels | length) as $i | ($b[0].channels[$i].stats.frames_out - $a[0].channels[$i].stats.frames_out) / $s] | min * 10 | round / 10')
     stop_pid "$recast"
     local frac
     frac=$(echo "$cpu / $MEASURE" | bc -l)
-    printf '  %-7s N=%-3d recast %.1f%% of a core (%.2f%% a channel), lowest output_fps %s: %.1f channels per core; load %s\n' \
+    printf '  %-7s N=%-3d recast %.1f%% of a core (%.2f%% a channel), lowest channel %s frames/s: %.1f channels per core; load %s\n' \
         "$kind" "$n" "$(echo "100 * $frac" | bc -l)" "$(echo "100 * $frac / $n" | bc -l)" "$fps" "$(echo "$n / $frac" | bc -l)" \
         "$(cut -d' ' -f1 /proc/loadavg)"
 }
+if section 2; then
 echo "== 2. channels per core (CPU over $MEASURE s after 10 s) =="
 for n in $PASS_NS; do capacity pass "$n"; done
 for n in $PATTERN_NS; do capacity pattern "$n"; done
+fi
 
+section 3 || exit 0
 echo "== 3. latency and 4. channel change =="
 mkdir -p "$WORK/lat"
 {
