@@ -196,6 +196,8 @@ struct Pipeline::Impl
                 encoders.push_back(std::move(enc));
             }
             scalers.resize(cfg.ladder.size());
+            for (Scaler &scaler : scalers)
+                scaler.setThreads(cfg.threads);
             if (!audio.open(cfg.audioKbps, error))
                 return false;
             AVCodecParameters *vpar = avcodec_parameters_alloc();
