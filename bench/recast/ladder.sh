@@ -28,7 +28,8 @@ machine_info
 echo "== build (Release) in $BUILD =="
 release_build recast_bench
 IN=$(input_1080p)
-frames=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$IN" | grep -m1 .)
+frames=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$IN")
+frames=${frames%%[^0-9]*} # ffprobe prints the count once per program too
 echo "== input: $IN ($frames frames) =="
 
 # A ladder: "name:WxH@kbps ..." (the first ReCast's way, comma-separated).
