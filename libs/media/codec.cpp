@@ -136,8 +136,21 @@ bool VideoEncoder::encode(AVFrame *frame, bool forceKey, const std::function<voi
 AVFrame *Scaler::scale(const AVFrame *src, int width, int height, MediaError *error)
 {
     if (!m_sws || src->width != m_srcW || src->height != m_srcH || src->format != m_srcFormat) {
-        m_sws.reset(sws_getContext(src->width, src->height, AVPixelFormat(src->format), width, height, AV_PIX_FMT_YUV420P,
-                                   SWS_BICUBIC, nullptr, nullptr, nullptr));
+        // Built from options rather than sws_getContext, which cannot set "threads".
+        m_sws.reset(sws_alloc_context());
+        if (m_sws) {
+            SwsContext *c = m_sws.get();
+            av_opt_set_int(c, "srcw", src->width, 0);
+            av_opt_set_int(c, "srch", src->height, 0);
+            av_opt_set_int(c, "src_format", src->format, 0);
+            av_opt_set_int(c, "dstw", width, 0);
+            av_opt_set_int(c, "dsth", height, 0);
+            av_opt_set_int(c, "dst_format", AV_PIX_FMT_YUV420P, 0);
+            av_opt_set_int(c, "sws_flags", SWS_BICUBIC, 0);
+            av_opt_set_int(c, "threads", m_threads, 0);
+            if (sws_init_context(c, nullptr, nullptr) < 0)
+                m_sws.reset();
+        }
         if (!m_sws) {
             const char *name = av_get_pix_fmt_name(AVPixelFormat(src->format));
             *error = MediaError{QStringLiteral("scaling"), 0,
@@ -161,7 +174,8 @@ AVFrame *Scaler::scale(const AVFrame *src, int width, int height, MediaError *er
         *error = MediaError::fromAv(QStringLiteral("allocating a %1x%2 frame").arg(width).arg(height), rc);
         return nullptr;
     }
-    rc = sws_scale(m_sws.get(), src->data, src->linesize, 0, src->height, m_out->data, m_out->linesize);
+    // sws_scale_frame, not sws_scale: only the frame API scales slices on the context's threads.
+    rc = sws_scale_frame(m_sws.get(), m_out.get(), src);
     if (rc < 0) {
         *error = MediaError::fromAv(QStringLiteral("scaling to %1x%2").arg(width).arg(height), rc);
         return nullptr;

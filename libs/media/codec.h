@@ -70,9 +70,13 @@ class Scaler
 public:
     /// A frame of width x height yuv420p with `source`'s timestamps, or null with *error.
     AVFrame *scale(const AVFrame *source, int width, int height, MediaError *error);
+    /// Threads that scale slices of a frame in parallel (libswscale's "threads"; 0 = one per
+    /// core). Default 1; takes effect with the next scaling context.
+    void setThreads(int threads) { m_threads = threads; m_sws.reset(); }
 
 private:
     SwsContextPtr m_sws;
+    int m_threads = 1;
     Frame m_out;
     int m_srcW = 0, m_srcH = 0, m_srcFormat = -1;
 };

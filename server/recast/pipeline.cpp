@@ -111,6 +111,7 @@ struct Pipeline::Impl
     Backoff backoff{500, 5000};
     qint64 nextAttemptMs = 0;
     int failuresInARow = 0;
+    bool ended = false; ///< a file that does not loop reached its end (with cb.sourceEnded)
 
     std::vector<std::unique_ptr<VideoEncoder>> encoders;
     std::vector<Scaler> scalers;
@@ -216,6 +217,8 @@ struct Pipeline::Impl
                 encoders.push_back(std::move(enc));
             }
             scalers.resize(cfg.ladder.size());
+            for (Scaler &scaler : scalers)
+                scaler.setThreads(cfg.threads);
             if (!audio.open(cfg.audioKbps, error))
                 return false;
             AVCodecParameters *vpar = avcodec_parameters_alloc();
@@ -807,6 +810,10 @@ struct Pipeline::Impl
                     setState(ChannelState::Failed, QStringLiteral("the slate ended"));
                     break;
                 }
+                if (cb.sourceEnded && active->input->spec().kind == InputSpec::Kind::File && !cfg.loop) {
+                    ended = true;
+                    break;
+                }
                 sourceLost(QStringLiteral("the source ended"));
                 continue;
             }
@@ -825,6 +832,8 @@ struct Pipeline::Impl
             reviewHealth();
         }
         finish();
+        if (ended)
+            cb.sourceEnded();
     }
 
     void finish()

@@ -59,6 +59,10 @@ public:
         /// Rendition `r`'s playlist changed.
         std::function<void(int r, const QByteArray &playlist, qint64 nextSequence, int parts)> playlist;
         std::function<void(ChannelState state, const QString &reason)> stateChanged;
+        /// Set: a file source that does not loop ends the pipeline at its end (segments finished,
+        /// then this is called and the thread ends); benchmarks run a file once this way. Unset
+        /// (the server): the end counts as a lost source, slated and retried.
+        std::function<void()> sourceEnded;
     };
 
     /// `outputDir` is the channel's folder (renditions in subfolders).
