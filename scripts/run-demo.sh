@@ -69,7 +69,7 @@ until curl -sf http://127.0.0.1:8440/lineup.m3u >/dev/null 2>&1; do
 done
 "$BUILD_DIR/server/iptvnext/iptvnext" --config resources/config/iptvnext.conf \
   --data-dir "$demo/data" --port "$port" \
-  --xmltv "$demo/demo-guide.xml.gz" --lineup "http://127.0.0.1:8440/lineup.m3u?format=ts" &
+  --xmltv "$demo/demo-guide.xml.gz" --lineup http://127.0.0.1:8440/lineup.m3u &
 pids+=($!)
 "$BUILD_DIR/server/controlserver/controlserver" --config resources/config/controlserver.conf \
   --data-dir "$demo/control" --auto-approve --admin-password-file "$demo/admin-password" &

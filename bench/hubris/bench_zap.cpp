@@ -32,6 +32,11 @@ int main(int argc, char *argv[])
     if (!hubris.start())
         return 3;
     QQuickWindow *window = hubris.window();
+    window->requestActivate(); // keys go to the focused item of the active window
+    if (!QTest::qWaitForWindowActive(window)) {
+        std::fprintf(stderr, "bench_zap: the window did not become active\n");
+        return 1;
+    }
     QSignalSpy measured(hubris.zapper(), &iptv::hubris::Zapper::zapMeasured);
     if (!measured.wait(10000)) { // the first channel, tuned at start
         std::fprintf(stderr, "bench_zap: the first channel shows no picture\n");

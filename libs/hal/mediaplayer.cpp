@@ -43,6 +43,11 @@ MediaPlayer::MediaPlayer(QObject *parent)
         fail(text.isEmpty() ? tr("The stream %1 cannot be played").arg(source().toString()) : text);
     });
     connect(m_player, &QMediaPlayer::mediaStatusChanged, this, [this](QMediaPlayer::MediaStatus status) {
+        // Frames of the previous source can still arrive just after a zap; the new source's
+        // come once its media is loaded.
+        if (status == QMediaPlayer::LoadedMedia || status == QMediaPlayer::BufferingMedia
+            || status == QMediaPlayer::BufferedMedia)
+            m_sourceLoaded = true;
         if (status == QMediaPlayer::EndOfMedia && state() == State::Playing)
             fail(tr("The stream %1 ended").arg(source().toString()));
         else if (status == QMediaPlayer::InvalidMedia)
@@ -71,7 +76,7 @@ void MediaPlayer::setVideoSink(QVideoSink *sink)
 
 void MediaPlayer::onFrame()
 {
-    if (!m_waitingForFrame)
+    if (!m_waitingForFrame || !m_sourceLoaded)
         return;
     m_waitingForFrame = false;
     m_watchdog.stop();
@@ -85,6 +90,7 @@ void MediaPlayer::play(const QUrl &url)
 {
     m_sincePlay.start();
     m_waitingForFrame = true;
+    m_sourceLoaded = false;
     setSource(url);
     setState(State::Opening);
     m_player->setSource(url);

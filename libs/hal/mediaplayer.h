@@ -43,6 +43,7 @@ private:
     QMetaObject::Connection m_frameConnection;
     QElapsedTimer m_sincePlay;
     bool m_waitingForFrame = false;
+    bool m_sourceLoaded = false; ///< the new source's media is loaded: frames from now on are its
     QTimer m_watchdog;
 };
 
