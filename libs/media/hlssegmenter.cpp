@@ -153,7 +153,7 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
         const double length = (at - m_segmentStartUs) / 1e6;
         const bool longEnough = length >= m_settings.segmentSeconds - 0.02;
         // EXTINF rounded to the nearest integer must not exceed EXT-X-TARGETDURATION (RFC 8216 4.3.3.1).
-        const bool tooLong = length >= m_targetDuration + 0.45;
+        const bool tooLong = length >= m_targetDuration + 0.4;
         if ((key && longEnough) || tooLong) {
             ok = cutSegment(at, error) && ok;
             m_segmentStartUs = m_partStartUs = at;

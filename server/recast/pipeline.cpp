@@ -129,6 +129,7 @@ struct Pipeline::Impl
     qint64 lastVideoOutUs = AV_NOPTS_VALUE;
     qint64 nextSlotUs = AV_NOPTS_VALUE;
     qint64 nextKeyUs = 0;
+    qint64 keyOriginUs = AV_NOPTS_VALUE; ///< the keyframe grid's origin: the first video frame
     qint64 frameUs = 40000;
     qint64 gopUs = 1000000;
 
@@ -562,10 +563,14 @@ struct Pipeline::Impl
             nextSlotUs = pts;
         while (nextSlotUs <= pts + frameUs / 2)
             nextSlotUs += frameUs;
-        // Keyframes on a grid of the output timeline: the same instants in every rendition.
+        // Keyframes on a grid of the output timeline from its first frame: the same instants in
+        // every rendition, and segments of exactly segment_seconds from the first one on (a grid
+        // from timeline 0 made the first segment longer when video started after audio).
+        if (lastVideoOutUs == AV_NOPTS_VALUE && keyOriginUs == AV_NOPTS_VALUE)
+            keyOriginUs = pts;
         const bool key = pts >= nextKeyUs - frameUs / 2 || lastVideoOutUs == AV_NOPTS_VALUE;
         if (key)
-            nextKeyUs = ((pts + frameUs / 2) / gopUs + 1) * gopUs;
+            nextKeyUs = keyOriginUs + ((pts - keyOriginUs + frameUs / 2) / gopUs + 1) * gopUs;
         lastVideoOutUs = pts;
         advanceTimeline(pts + frameUs);
         frame->pts = pts;
