@@ -3,6 +3,7 @@
 // and unpacks it, restarts into it on trial, and commits it once its window paints. A broken
 // release (QML that does not load) is rolled back by itself to the one before. The app's restart
 // is a fresh HubrisApp on the same storage, as a box's init would start it again.
+#include "controlserverprocess.h"
 #include "testguide.h"
 
 #include <hubrisapp.h>
@@ -11,59 +12,23 @@
 
 #include <QDirIterator>
 #include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QProcess>
 #include <QQuickWindow>
-#include <QSignalSpy>
-#include <QTcpServer>
-#include <QTest>
-
-namespace {
-const QString kPassword = QStringLiteral("hubris-update-test-password");
-
-quint16 freePort()
-{
-    QTcpServer s;
-    s.listen(QHostAddress::LocalHost, 0);
-    return s.serverPort();
-}
-} // namespace
 
 class TestHubrisUpdate : public QObject
 {
     Q_OBJECT
 
     QTemporaryDir m_dir;
-    QProcess m_server;
-    quint16 m_boxPort = 0, m_httpPort = 0;
-    QNetworkAccessManager m_nam;
-    QByteArray m_token;
+    ControlServerProcess m_server;
     iptv::payload::SigningKey m_key = iptv::payload::SigningKey::generate();
     QString m_publicKey;
     QString m_guide;
     std::unique_ptr<HubrisApp> m_app;
     int m_restarts = 0;
 
-    QPair<int, QByteArray> request(const QByteArray &method, const QString &path, const QByteArray &body = {},
-                                   const QByteArray &type = "application/json")
-    {
-        QNetworkRequest r(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_httpPort).arg(path)));
-        r.setRawHeader("Content-Type", type);
-        if (!m_token.isEmpty())
-            r.setRawHeader("Authorization", "Bearer " + m_token);
-        QNetworkReply *reply = m_nam.sendCustomRequest(r, method, body);
-        QSignalSpy done(reply, &QNetworkReply::finished);
-        done.wait(20000);
-        reply->deleteLater();
-        return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
-    }
     QJsonObject json(const QByteArray &method, const QString &path, const QJsonObject &body = {})
     {
-        return QJsonDocument::fromJson(request(method, path, body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson()).second)
-            .object();
+        return m_server.json(method, path, body);
     }
 
     /// A payload of the real QML (and its qmldir), or of `brokenMain` as qml/Main.qml.
@@ -101,7 +66,7 @@ class TestHubrisUpdate : public QObject
         QFile f(path);
         if (!f.open(QIODevice::ReadOnly))
             return {};
-        const auto [status, body] = request("POST", u"/api/releases"_qs, f.readAll(), "application/octet-stream");
+        const auto [status, body] = m_server.request("POST", u"/api/releases"_qs, f.readAll(), "application/octet-stream");
         if (status != 201 && status != 200) {
             qWarning("upload: %d %s", status, body.constData());
             return {};
@@ -122,7 +87,7 @@ class TestHubrisUpdate : public QObject
         options.dataDir = m_dir.filePath(u"box"_qs);
         options.guideFile = m_guide;
         options.fixedNow = testguide::kDay0 + 3600;
-        options.controlServer = QUrl(u"ws://127.0.0.1:%1/box"_qs.arg(m_boxPort));
+        options.controlServer = m_server.boxUrl();
         options.serial = u"HUB-UPDATE-1"_qs;
         options.trustKeys = {m_publicKey};
         options.restart = [this] { ++m_restarts; };
@@ -132,37 +97,18 @@ class TestHubrisUpdate : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
-        const QString binary = QStringLiteral(IPTV_BINARY_DIR "/server/controlserver/controlserver");
-        if (!QFile::exists(binary))
+        if (!QFile::exists(ControlServerProcess::binary()))
             QSKIP("the controlserver binary is not built");
         QCoreApplication::setApplicationVersion(u"0.1.0"_qs); // the built-in UI's version
         m_publicKey = m_dir.filePath(u"release.pub"_qs);
         QVERIFY(m_key.publicKey().save(m_publicKey));
         m_guide = testguide::write(m_dir);
-        m_boxPort = freePort();
-        m_httpPort = freePort();
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert(u"IPTV_CONTROL_ADMIN_PASSWORD"_qs, kPassword);
-        m_server.setProcessEnvironment(env);
-        m_server.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        m_server.start(binary, {u"--bind"_qs, u"127.0.0.1"_qs, u"--box-port"_qs, QString::number(m_boxPort), u"--http-port"_qs,
-                                QString::number(m_httpPort), u"--operator-ws-port"_qs, QString::number(freePort()),
-                                u"--data-dir"_qs, m_dir.filePath(u"control"_qs), u"--auto-approve"_qs, u"--trust-key"_qs,
-                                m_publicKey});
-        QVERIFY(m_server.waitForStarted(10000));
-        QTRY_VERIFY_WITH_TIMEOUT(request("GET", u"/healthz"_qs).first == 200, 20000);
-        m_token = json("POST", u"/api/login"_qs, {{u"account"_qs, u"admin"_qs}, {u"password"_qs, kPassword}})
-                      .value(u"token"_qs).toString().toUtf8();
-        QVERIFY(!m_token.isEmpty());
+        QVERIFY(m_server.start(m_dir.filePath(u"control"_qs), {u"--trust-key"_qs, m_publicKey}));
     }
 
     void cleanupTestCase()
     {
-        m_app.reset();
-        if (m_server.state() == QProcess::Running) {
-            m_server.terminate();
-            m_server.waitForFinished(10000);
-        }
+        m_app.reset(); // before the server goes
     }
 
     void installCommitRollback()
@@ -211,7 +157,7 @@ private Q_SLOTS:
         QVERIFY(m_app->window());
         // The control server has the rollback (its one-box rollout completed at "installed";
         // a rollback after completion is the box's event, not the rollout's count).
-        QTRY_VERIFY_WITH_TIMEOUT(request("GET", u"/api/boxes/1/events"_qs).second.contains("rolled back from 9.1.0 to 9.0.0"),
+        QTRY_VERIFY_WITH_TIMEOUT(m_server.request("GET", u"/api/boxes/1/events"_qs).second.contains("rolled back from 9.1.0 to 9.0.0"),
                                  15000);
         Q_UNUSED(second);
     }
