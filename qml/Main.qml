@@ -199,7 +199,8 @@ Window {
 
         Rectangle {
             visible: window.reminder !== null
-            anchors.bottom: parent.bottom; anchors.right: parent.right; anchors.margins: Theme.margin
+            // Top right: clear of the info banner and the channel list.
+            anchors.top: parent.top; anchors.right: parent.right; anchors.margins: Theme.margin
             width: 520; height: 150; radius: 12
             color: Theme.panelSolid
             border.color: Theme.focus; border.width: Theme.focusWidth
