@@ -110,7 +110,6 @@ struct Pipeline::Impl
     // headend's channels after a shared outage without leaving viewers on the slate for long.
     Backoff backoff{500, 5000};
     qint64 nextAttemptMs = 0;
-    int failuresInARow = 0;
     bool ended = false; ///< a file that does not loop reached its end (with cb.sourceEnded)
 
     std::vector<std::unique_ptr<VideoEncoder>> encoders;
@@ -692,7 +691,6 @@ struct Pipeline::Impl
         stats.speed = busyUs > 0 ? double(media) / busyUs : 0;
         stats.timelineUs = timelineEndUs;
         quint64 segments = 0;
-        qint64 buffered = 0;
         for (const auto &seg : segmenters) {
             const auto st = seg->stats();
             segments += st.segments;
@@ -700,7 +698,6 @@ struct Pipeline::Impl
                 stats.lastSegmentLatencyUs = st.lastSegmentListedUs - (anchorWallUs + st.lastSegmentEndPtsUs);
         }
         stats.segments = segments;
-        stats.bufferedBytes = buffered;
         rateWindowStartMs = now;
         rateWindowFrames = 0;
     }
@@ -712,7 +709,6 @@ struct Pipeline::Impl
             std::lock_guard lock(inputsMutex);
             source.reset();
         }
-        ++failuresInARow;
         {
             QMutexLocker lock(&statsMutex);
             ++stats.reconnects;
@@ -742,8 +738,7 @@ struct Pipeline::Impl
         if (stopping)
             return;
         if (!openOk) {
-            ++failuresInARow;
-            nextAttemptMs = steadyMs() + backoff.next();
+                nextAttemptMs = steadyMs() + backoff.next();
             setState(ChannelState::Reconnecting, openError.toString());
             return;
         }
@@ -760,7 +755,6 @@ struct Pipeline::Impl
             return;
         }
         backoff.reset();
-        failuresInARow = 0;
         {
             QMutexLocker lock(&statsMutex);
             stats.liveSinceMs = QDateTime::currentMSecsSinceEpoch();

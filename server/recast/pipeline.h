@@ -46,7 +46,6 @@ struct PipelineStats
     qint64 liveSinceMs = 0;      ///< wall clock when the source last came up (0 = not up)
     qint64 lastSegmentLatencyUs = 0; ///< newest segment: listed at minus its end's wall time
     qint64 memoryBudgetBytes = 0;
-    qint64 bufferedBytes = 0;    ///< segment and part buffers now
 };
 
 class Pipeline

@@ -299,6 +299,31 @@ QByteArray RecastServer::renderMetrics() const
     return out;
 }
 
+void RecastServer::waitForPlaylist(Channel *channel, int rendition, std::function<bool()> ready,
+                                   std::function<void(bool ready)> done)
+{
+    // Held until `rendition`'s playlist changes so that `ready` holds, or three segment durations
+    // (and a second) have gone by; a channel removed meanwhile ends the wait by the timer.
+    auto *timer = new QTimer(this);
+    timer->setSingleShot(true);
+    auto connection = std::make_shared<QMetaObject::Connection>();
+    auto finished = std::make_shared<bool>(false);
+    auto finish = [=](bool ok) {
+        if (std::exchange(*finished, true))
+            return;
+        QObject::disconnect(*connection);
+        timer->stop();
+        timer->deleteLater();
+        done(ok);
+    };
+    *connection = connect(channel, &Channel::playlistChanged, this, [=](int changed) {
+        if (changed == rendition && ready())
+            finish(true);
+    });
+    connect(timer, &QTimer::timeout, this, [=] { finish(false); });
+    timer->start(int(3 * 1000 * channel->config().segmentSeconds) + 1000);
+}
+
 void RecastServer::setupRoutes()
 {
     auto *r = m_router;
@@ -485,22 +510,10 @@ void RecastServer::setupRoutes()
             const qint64 sequence = m.captured(1).toLongLong();
             if (sequence < c->nextSequence(rendition) || sequence > c->nextSequence(rendition) + 1)
                 return respond(Reply::error(ApiError::notFound(QStringLiteral("segment %1 is not (or no longer) there").arg(file))));
-            auto *timer = new QTimer(this);
-            timer->setSingleShot(true);
-            auto connection = std::make_shared<QMetaObject::Connection>();
-            auto finish = [=](bool found) {
-                QObject::disconnect(*connection);
-                timer->stop();
-                timer->deleteLater();
+            waitForPlaylist(c, rendition, [path] { return QFile::exists(path); }, [=](bool found) {
                 respond(found ? segmentReply()
                               : Reply::error(ApiError::notFound(QStringLiteral("segment %1 was not made in time").arg(file))));
-            };
-            *connection = connect(c, &Channel::playlistChanged, this, [=](int changed) {
-                if (changed == rendition && QFile::exists(path))
-                    finish(true);
             });
-            connect(timer, &QTimer::timeout, this, [=] { finish(false); });
-            timer->start(int(3 * 1000 * c->config().segmentSeconds) + 1000);
             return;
         }
         if (file != QLatin1String("index.m3u8"))
@@ -535,27 +548,11 @@ void RecastServer::setupRoutes()
         if (msn > c->nextSequence(rendition) + 2)
             return respond(Reply::error(ApiError::badRequest(
                 QStringLiteral("_HLS_msn=%1 is more than two segments ahead of the live edge (%2)").arg(msn).arg(c->nextSequence(rendition)))));
-        auto *timer = new QTimer(this);
-        timer->setSingleShot(true);
-        auto connection = std::make_shared<QMetaObject::Connection>();
-        auto done = std::make_shared<bool>(false);
         QPointer<Channel> channel(c);
-        auto finish = [=](std::optional<Reply> reply) {
-            if (*done)
-                return;
-            *done = true;
-            QObject::disconnect(*connection);
-            timer->deleteLater();
-            respond(reply ? *reply
-                          : Reply::error(503, QStringLiteral("not-yet"),
-                                         QStringLiteral("segment %1 did not appear in time").arg(msn)));
-        };
-        *connection = connect(c, &Channel::playlistChanged, this, [=](int changed) {
-            if (changed == rendition && channel && ready(channel, rendition))
-                finish(playlistReply(channel, rendition));
+        waitForPlaylist(c, rendition, [=] { return channel && ready(channel, rendition); }, [=](bool found) {
+            respond(found ? playlistReply(channel, rendition)
+                          : Reply::error(503, QStringLiteral("not-yet"), QStringLiteral("segment %1 did not appear in time").arg(msn)));
         });
-        connect(timer, &QTimer::timeout, this, [=] { finish(std::nullopt); });
-        timer->start(int(3 * 1000 * c->config().segmentSeconds) + 1000);
     });
 }
 

@@ -12,6 +12,7 @@
 #include <QMap>
 #include <QObject>
 
+#include <functional>
 #include <memory>
 
 namespace iptv::http {
@@ -49,6 +50,9 @@ public:
 
 private:
     void setupRoutes();
+    /// LL-HLS holds (a blocking playlist reload, a preload-hinted part): `done(true)` once
+    /// `ready()` holds after a change of `rendition`'s playlist, `done(false)` after 3 segments.
+    void waitForPlaylist(Channel *channel, int rendition, std::function<bool()> ready, std::function<void(bool ready)> done);
     void persist();
     bool loadPersisted(QString *error);
     QByteArray renderMetrics() const;
