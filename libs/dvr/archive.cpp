@@ -1,0 +1,294 @@
+#include "archive.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QLoggingCategory>
+#include <QRegularExpression>
+#include <QStorageInfo>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+Q_LOGGING_CATEGORY(lcArchive, "iptv.dvr.archive", QtInfoMsg)
+
+namespace iptv::dvr {
+
+static QString errnoText(int code)
+{
+    return QString::fromLocal8Bit(std::strerror(code));
+}
+
+static bool syncFolder(const QString &folder, QString *error)
+{
+    const int fd = ::open(QFile::encodeName(folder).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        *error = QStringLiteral("syncing the folder %1: %2").arg(folder, errnoText(errno));
+        if (fd >= 0)
+            ::close(fd);
+        return false;
+    }
+    ::close(fd);
+    return true;
+}
+
+bool writeFileDurably(const QString &path, const QByteArray &data, QString *error)
+{
+    const QFileInfo info(path);
+    const QString temp = info.absolutePath() + QLatin1String("/.") + info.fileName() + QLatin1String(".part");
+    const QByteArray tempName = QFile::encodeName(temp);
+    const int fd = ::open(tempName.constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        *error = QStringLiteral("creating %1: %2").arg(temp, errnoText(errno));
+        return false;
+    }
+    const char *p = data.constData();
+    qsizetype left = data.size();
+    while (left > 0) {
+        const ssize_t n = ::write(fd, p, size_t(left));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            const int code = n < 0 ? errno : ENOSPC;
+            *error = QStringLiteral("writing %1: %2").arg(temp, errnoText(code));
+            ::close(fd);
+            ::unlink(tempName.constData());
+            errno = code;
+            return false;
+        }
+        p += n;
+        left -= n;
+    }
+    if (::fdatasync(fd) != 0) {
+        const int code = errno;
+        *error = QStringLiteral("syncing %1: %2").arg(temp, errnoText(code));
+        ::close(fd);
+        ::unlink(tempName.constData());
+        errno = code;
+        return false;
+    }
+    ::close(fd);
+    if (::rename(tempName.constData(), QFile::encodeName(path).constData()) != 0) {
+        const int code = errno;
+        *error = QStringLiteral("renaming %1 to %2: %3").arg(temp, path, errnoText(code));
+        ::unlink(tempName.constData());
+        errno = code;
+        return false;
+    }
+    return syncFolder(info.absolutePath(), error);
+}
+
+// --- writer ------------------------------------------------------------------------------
+
+static const QRegularExpression &chunkPattern()
+{
+    static const QRegularExpression re(QStringLiteral(R"(^\d{8}T\d{6}Z$)"));
+    return re;
+}
+
+static QStringList chunkFolders(const QString &directory)
+{
+    QStringList names = QDir(directory).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+    names.erase(std::remove_if(names.begin(), names.end(), [](const QString &n) { return !chunkPattern().match(n).hasMatch(); }),
+                names.end());
+    return names; // the names sort by time
+}
+
+QString ArchiveWriter::chunkName(qint64 startMs)
+{
+    return QDateTime::fromMSecsSinceEpoch(startMs, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
+}
+
+ArchiveWriter::ArchiveWriter()
+    : m_freeSpace([](const QString &path) { return QStorageInfo(path).bytesAvailable(); })
+{
+}
+
+bool ArchiveWriter::open(const ArchiveWriterSettings &settings, QString *error)
+{
+    m_settings = settings;
+    m_index.close();
+    m_chunk.clear();
+    m_chunkEndMs = 0;
+    m_nextSequence = 0;
+    m_lastEndMs = 0;
+    m_resumed = false;
+    if (!QDir().mkpath(settings.directory)) {
+        *error = QStringLiteral("creating the archive folder %1: permission denied or not a folder").arg(settings.directory);
+        return false;
+    }
+    const QStringList chunks = chunkFolders(settings.directory);
+    for (auto it = chunks.crbegin(); it != chunks.crend(); ++it) {
+        const std::optional<ArchiveIndexContents> c
+            = ArchiveIndex::read(QDir(settings.directory).filePath(*it + QLatin1Char('/') + QLatin1String(ArchiveIndex::kFileName)), error);
+        if (!c)
+            return false;
+        if (c->tornBytes > 0 || c->badLines > 0)
+            qCWarning(lcArchive).noquote() << settings.directory << *it << ": dropped a torn last line of" << c->tornBytes
+                                           << "bytes and" << c->badLines << "unreadable lines";
+        if (c->segments.isEmpty())
+            continue;
+        m_nextSequence = c->segments.last().sequence + 1;
+        m_lastEndMs = c->segments.last().endMs();
+        m_resumed = true;
+        if (settings.chunkMs == 0)
+            m_chunk = *it; // a recording has one chunk: continue it
+        break;
+    }
+    m_gapPending = m_resumed;
+    if (m_resumed)
+        qCInfo(lcArchive).noquote() << "resuming" << settings.directory << "at segment" << m_nextSequence;
+    return true;
+}
+
+bool ArchiveWriter::ensureChunk(qint64 startMs, QString *error)
+{
+    if (m_index.isOpen() && (m_chunkEndMs == 0 || startMs < m_chunkEndMs))
+        return true;
+    QString name = m_chunk;
+    if (m_settings.chunkMs > 0) {
+        const qint64 aligned = startMs - startMs % m_settings.chunkMs;
+        name = chunkName(aligned);
+        m_chunkEndMs = aligned + m_settings.chunkMs;
+    } else if (name.isEmpty()) {
+        name = chunkName(startMs - startMs % 1000);
+    }
+    const QString folder = QDir(m_settings.directory).filePath(name);
+    if (!QDir().mkpath(folder)) {
+        *error = QStringLiteral("creating %1: permission denied or not a folder").arg(folder);
+        return false;
+    }
+    if (!m_index.openForAppend(folder + QLatin1Char('/') + QLatin1String(ArchiveIndex::kFileName), error))
+        return false;
+    m_chunk = name;
+    return true;
+}
+
+bool ArchiveWriter::ensureSpace(qint64 bytes, StorageError *error)
+{
+    if (m_settings.minFreeBytes <= 0)
+        return true;
+    qint64 free = m_freeSpace(m_settings.directory);
+    if (free - bytes >= m_settings.minFreeBytes)
+        return true;
+    qint64 freed = 0;
+    if (m_recovery) {
+        freed = m_recovery(m_settings.minFreeBytes + bytes - free);
+        free = m_freeSpace(m_settings.directory);
+        if (free - bytes >= m_settings.minFreeBytes)
+            return true;
+    }
+    error->kind = StorageError::DiskFull;
+    error->where = m_settings.directory;
+    error->why = QStringLiteral("%1 MB free, a segment of %2 MB would leave less than the minimum of %3 MB; retention freed %4 MB")
+                     .arg(free / 1e6, 0, 'f', 1)
+                     .arg(bytes / 1e6, 0, 'f', 1)
+                     .arg(m_settings.minFreeBytes / 1e6, 0, 'f', 1)
+                     .arg(freed / 1e6, 0, 'f', 1);
+    return false;
+}
+
+bool ArchiveWriter::writeSegment(const QByteArray &ts, qint64 startMs, qint64 durationMs, bool gap, StorageError *error)
+{
+    *error = {};
+    error->what = QStringLiteral("writing segment %1 of %2").arg(m_nextSequence).arg(m_settings.directory);
+    QString why;
+    if (!ensureSpace(ts.size(), error)) {
+        m_gapPending = true;
+        return false;
+    }
+    if (!ensureChunk(startMs, &why)) {
+        *error = {StorageError::WriteFailed, error->what, m_settings.directory, why};
+        m_gapPending = true;
+        return false;
+    }
+    ArchiveSegment s;
+    s.sequence = m_nextSequence;
+    s.startMs = startMs;
+    s.durationMs = durationMs;
+    s.bytes = ts.size();
+    s.file = QStringLiteral("seg-%1.ts").arg(s.sequence);
+    s.gap = gap || m_gapPending;
+    const QString path = QDir(m_settings.directory).filePath(m_chunk + QLatin1Char('/') + s.file);
+    if (!writeFileDurably(path, ts, &why)) {
+        *error = {errno == ENOSPC || errno == EDQUOT ? StorageError::DiskFull : StorageError::WriteFailed, error->what, path, why};
+        m_gapPending = true;
+        return false;
+    }
+    if (!m_index.append(s, &why)) {
+        QFile::remove(path); // not listed: it would be an orphan
+        *error = {StorageError::WriteFailed, error->what, m_index.isOpen() ? path : m_settings.directory, why};
+        m_gapPending = true;
+        return false;
+    }
+    ++m_nextSequence;
+    m_lastEndMs = s.endMs();
+    m_gapPending = false;
+    return true;
+}
+
+bool ArchiveWriter::finish(qint64 atMs, QString *error)
+{
+    if (!m_index.isOpen() && !ensureChunk(m_lastEndMs > 0 ? m_lastEndMs : atMs, error))
+        return false;
+    const bool ok = m_index.appendEnd(atMs, error);
+    m_index.close();
+    return ok;
+}
+
+// --- reader ------------------------------------------------------------------------------
+
+bool ArchiveReader::load(const QString &directory, QString *error)
+{
+    m_directory = directory;
+    m_chunks.clear();
+    for (const QString &name : chunkFolders(directory)) {
+        std::optional<ArchiveIndexContents> c
+            = ArchiveIndex::read(QDir(directory).filePath(name + QLatin1Char('/') + QLatin1String(ArchiveIndex::kFileName)), error);
+        if (!c)
+            return false;
+        m_chunks.append({name, std::move(*c)});
+    }
+    return true;
+}
+
+QList<ArchiveSegment> ArchiveReader::segments(qint64 fromMs, qint64 toMs) const
+{
+    QList<ArchiveSegment> out;
+    for (const ArchiveChunk &chunk : m_chunks) {
+        if (chunk.index.segments.isEmpty() || chunk.endMs() <= fromMs || chunk.startMs() >= toMs)
+            continue;
+        for (ArchiveSegment s : chunk.index.segments) {
+            if (s.endMs() <= fromMs || s.startMs >= toMs)
+                continue;
+            s.file = chunk.name + QLatin1Char('/') + s.file;
+            out.append(s);
+        }
+    }
+    return out;
+}
+
+bool ArchiveReader::finished() const
+{
+    return !m_chunks.isEmpty() && m_chunks.last().index.finishedAtMs > 0;
+}
+
+qint64 ArchiveReader::startMs() const
+{
+    for (const ArchiveChunk &c : m_chunks)
+        if (!c.index.segments.isEmpty())
+            return c.startMs();
+    return 0;
+}
+
+qint64 ArchiveReader::endMs() const
+{
+    for (auto it = m_chunks.crbegin(); it != m_chunks.crend(); ++it)
+        if (!it->index.segments.isEmpty())
+            return it->endMs();
+    return 0;
+}
+
+} // namespace iptv::dvr

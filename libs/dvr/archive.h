@@ -1,0 +1,127 @@
+#pragma once
+
+// A folder of recorded segments with their index by time: a channel's rolling archive (one
+// chunk folder per hour, so that retention deletes whole chunks and never rewrites an index) or a
+// recording of its own (one chunk). Timeshift, catch-up and network DVR all read time ranges of
+// an archive; a recording on an archived channel is such a range, so one airing is stored once
+// however many viewers recorded it.
+//
+//   <archive>/<chunk>/index.tsv           the chunk's index (ArchiveIndex)
+//   <archive>/<chunk>/seg-<sequence>.ts   its segments
+//
+// A chunk is named by the UTC time it starts at, 20261206T070000Z. Sequence numbers grow across
+// chunks, and across restarts: a writer opened on an existing archive continues it.
+
+#include "archiveindex.h"
+
+#include <QByteArray>
+#include <QList>
+#include <QString>
+
+#include <functional>
+#include <limits>
+
+namespace iptv::dvr {
+
+/// A failed write, in words an operator can act on.
+struct StorageError
+{
+    enum Kind { None, DiskFull, WriteFailed };
+    Kind kind = None;
+    QString what;   ///< "writing segment 812 of /srv/dvr/ch1"
+    QString where;  ///< the path
+    QString why;    ///< "12 MB free on /srv/dvr, the minimum is 500 MB; retention freed nothing"
+
+    QString toString() const { return what + QLatin1String(": ") + why; }
+};
+
+struct ArchiveWriterSettings
+{
+    QString directory;
+    qint64 chunkMs = 0;      ///< a new chunk every chunkMs of wall clock (aligned); 0 = one chunk (a recording)
+    qint64 minFreeBytes = 0; ///< keep at least this much free on the file system (after the segment)
+};
+
+class ArchiveWriter
+{
+public:
+    /// Asked when a segment of `needBytes` would leave less than the minimum free: frees space
+    /// (retention) and returns the bytes freed.
+    using SpaceRecovery = std::function<qint64(qint64 needBytes)>;
+    /// Free bytes on the file system holding `path` (QStorageInfo unless replaced, e.g. in tests).
+    using FreeSpace = std::function<qint64(const QString &path)>;
+
+    ArchiveWriter();
+
+    /// Creates the folder or takes up what is there: the next segment continues the sequence
+    /// (and the last chunk, when it is still current) and is marked as following a gap.
+    bool open(const ArchiveWriterSettings &settings, QString *error);
+    void setSpaceRecovery(SpaceRecovery recovery) { m_recovery = std::move(recovery); }
+    void setFreeSpace(FreeSpace freeSpace) { m_freeSpace = std::move(freeSpace); }
+
+    /// Writes one segment (temporary name, synced, renamed) and then appends its index line (synced).
+    /// On failure nothing is listed, and the next segment is marked as following a gap.
+    bool writeSegment(const QByteArray &ts, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
+    /// The recording is complete: the end line.
+    bool finish(qint64 atMs, QString *error);
+
+    /// Whether open() found segments already there (a restart).
+    bool resumed() const { return m_resumed; }
+    qint64 nextSequence() const { return m_nextSequence; }
+    qint64 lastEndMs() const { return m_lastEndMs; }
+    const ArchiveWriterSettings &settings() const { return m_settings; }
+
+    /// "20261206T070000Z"
+    static QString chunkName(qint64 startMs);
+
+private:
+    bool ensureChunk(qint64 startMs, QString *error);
+    bool ensureSpace(qint64 bytes, StorageError *error);
+
+    ArchiveWriterSettings m_settings;
+    ArchiveIndex m_index;
+    QString m_chunk;          ///< the chunk being written
+    qint64 m_chunkEndMs = 0;  ///< when the next one starts (0: never)
+    qint64 m_nextSequence = 0;
+    qint64 m_lastEndMs = 0;
+    bool m_resumed = false;
+    bool m_gapPending = false;
+    SpaceRecovery m_recovery;
+    FreeSpace m_freeSpace;
+};
+
+/// One chunk of an archive as read.
+struct ArchiveChunk
+{
+    QString name;
+    ArchiveIndexContents index;
+    qint64 startMs() const { return index.segments.isEmpty() ? 0 : index.segments.first().startMs; }
+    qint64 endMs() const { return index.segments.isEmpty() ? 0 : index.segments.last().endMs(); }
+};
+
+/// What an archive holds, read from its indexes (while it is written, too).
+class ArchiveReader
+{
+public:
+    /// Reads every chunk of the archive at `directory`; false with *error when one cannot be read.
+    bool load(const QString &directory, QString *error);
+
+    const QList<ArchiveChunk> &chunks() const { return m_chunks; }
+    /// The segments overlapping [fromMs, toMs) in order, `file` relative to the archive ("<chunk>/seg-N.ts").
+    QList<ArchiveSegment> segments(qint64 fromMs = 0, qint64 toMs = std::numeric_limits<qint64>::max()) const;
+    /// The recording is complete (its last chunk has an end line).
+    bool finished() const;
+    qint64 startMs() const;
+    qint64 endMs() const;
+    QString directory() const { return m_directory; }
+
+private:
+    QString m_directory;
+    QList<ArchiveChunk> m_chunks;
+};
+
+/// Writes `data` to `path` durably: a temporary name in the same folder, synced, renamed over
+/// `path`, and the folder synced, so that a crash leaves either nothing or the whole file.
+bool writeFileDurably(const QString &path, const QByteArray &data, QString *error);
+
+} // namespace iptv::dvr

@@ -1,0 +1,136 @@
+#include "archiveindex.h"
+
+#include <QFileInfo>
+
+#include <unistd.h>
+
+namespace iptv::dvr {
+
+static const QByteArray kHeader = QByteArrayLiteral("#iptv-dvr-index 1\n");
+
+QByteArray ArchiveIndex::line(const ArchiveSegment &s)
+{
+    QByteArray out = "seg\t";
+    out += QByteArray::number(s.sequence) + '\t' + QByteArray::number(s.startMs) + '\t'
+        + QByteArray::number(s.durationMs) + '\t' + QByteArray::number(s.bytes) + '\t' + s.file.toUtf8() + '\t'
+        + (s.gap ? "gap" : "-") + '\n';
+    return out;
+}
+
+ArchiveIndexContents ArchiveIndex::parse(const QByteArray &text)
+{
+    ArchiveIndexContents c;
+    qsizetype pos = 0;
+    while (pos < text.size()) {
+        const qsizetype nl = text.indexOf('\n', pos);
+        if (nl < 0) {
+            c.tornBytes = text.size() - pos; // no newline: the write was cut short
+            break;
+        }
+        const QByteArray lineText = text.mid(pos, nl - pos);
+        pos = nl + 1;
+        c.validBytes = pos;
+        if (lineText.isEmpty() || lineText.startsWith('#'))
+            continue;
+        const QList<QByteArray> f = lineText.split('\t');
+        bool ok = false;
+        if (f.value(0) == "seg" && f.size() == 7) {
+            ArchiveSegment s;
+            bool a = false, b = false, d = false, e = false;
+            s.sequence = f[1].toLongLong(&a);
+            s.startMs = f[2].toLongLong(&b);
+            s.durationMs = f[3].toLongLong(&d);
+            s.bytes = f[4].toLongLong(&e);
+            s.file = QString::fromUtf8(f[5]);
+            s.gap = f[6] == "gap";
+            ok = a && b && d && e && !s.file.isEmpty() && !s.file.contains(QLatin1Char('/')) && (f[6] == "gap" || f[6] == "-");
+            if (ok)
+                c.segments.append(s);
+        } else if (f.value(0) == "end" && f.size() == 2) {
+            c.finishedAtMs = f[1].toLongLong(&ok);
+        }
+        if (!ok)
+            ++c.badLines;
+    }
+    return c;
+}
+
+std::optional<ArchiveIndexContents> ArchiveIndex::read(const QString &path, QString *error)
+{
+    QFile file(path);
+    if (!file.exists())
+        return ArchiveIndexContents{};
+    if (!file.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("reading the index %1: %2").arg(path, file.errorString());
+        return std::nullopt;
+    }
+    const QByteArray text = file.readAll();
+    if (!text.isEmpty() && !text.startsWith(kHeader) && !kHeader.startsWith(text)) {
+        *error = QStringLiteral("reading the index %1: not a recording index (no \"%2\" header)")
+                     .arg(path, QString::fromLatin1(kHeader.trimmed()));
+        return std::nullopt;
+    }
+    return parse(text);
+}
+
+bool ArchiveIndex::openForAppend(const QString &path, QString *error)
+{
+    close();
+    std::optional<ArchiveIndexContents> existing = read(path, error);
+    if (!existing)
+        return false;
+    m_file.setFileName(path);
+    if (!m_file.open(QIODevice::ReadWrite)) {
+        *error = QStringLiteral("opening the index %1 for writing: %2").arg(path, m_file.errorString());
+        return false;
+    }
+    // A header cut short counts as nothing written.
+    const qint64 keep = existing->validBytes >= kHeader.size() ? existing->validBytes : 0;
+    if (m_file.size() != keep && !m_file.resize(keep)) {
+        *error = QStringLiteral("cutting the torn last line of %1: %2").arg(path, m_file.errorString());
+        m_file.close();
+        return false;
+    }
+    m_file.seek(keep);
+    if (keep == 0 && !appendLine(kHeader, error)) {
+        m_file.close();
+        return false;
+    }
+    return true;
+}
+
+bool ArchiveIndex::appendLine(const QByteArray &text, QString *error)
+{
+    if (m_file.write(text) != text.size() || !m_file.flush() || ::fdatasync(m_file.handle()) != 0) {
+        *error = QStringLiteral("appending to the index %1: %2").arg(m_file.fileName(), m_file.errorString());
+        return false;
+    }
+    return true;
+}
+
+bool ArchiveIndex::append(const ArchiveSegment &segment, QString *error)
+{
+    if (!m_file.isOpen()) {
+        *error = QStringLiteral("appending to an index that is not open");
+        return false;
+    }
+    const qint64 before = m_file.pos();
+    if (!appendLine(line(segment), error)) {
+        // Cut what may have reached the file, so the next append starts a whole line.
+        m_file.resize(before);
+        m_file.seek(before);
+        return false;
+    }
+    return true;
+}
+
+bool ArchiveIndex::appendEnd(qint64 atMs, QString *error)
+{
+    if (!m_file.isOpen()) {
+        *error = QStringLiteral("ending an index that is not open");
+        return false;
+    }
+    return appendLine("end\t" + QByteArray::number(atMs) + '\n', error);
+}
+
+} // namespace iptv::dvr

@@ -1,0 +1,443 @@
+#include "recorder.h"
+
+#include <core/backoff.h>
+#include <media/input.h>
+#include <media/timestampsanitiser.h>
+#include <media/tsmuxer.h>
+
+#include <QDateTime>
+#include <QLoggingCategory>
+#include <QMutex>
+#include <QMutexLocker>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+Q_LOGGING_CATEGORY(lcRecorder, "iptv.dvr.recorder", QtInfoMsg)
+
+namespace iptv::dvr {
+
+using namespace iptv::media;
+
+static constexpr AVRational kMicroseconds{1, 1000000};
+
+static qint64 nowMs()
+{
+    return QDateTime::currentMSecsSinceEpoch();
+}
+
+struct Recorder::Worker
+{
+    Recorder *owner = nullptr;
+    RecorderSettings cfg;
+    InputSpec spec;
+    ArchiveWriter writer;
+    std::thread thread;
+
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> finishOnStop{true};
+    std::mutex wakeMutex;
+    std::condition_variable wake;
+    std::mutex inputMutex;
+    MediaInput *input = nullptr; ///< the connection being opened or read (for interrupt())
+
+    mutable QMutex statusMutex;
+    State state = State::Idle;
+    QString reason;
+    Stats stats;
+
+    // The connection.
+    std::unique_ptr<TimestampSanitiser> sanitiser;
+    TsMuxer muxer;
+    std::map<int, int> outStream; ///< input stream index -> output stream index
+    int outVideo = -1;
+    qint64 wallAnchorMs = 0;      ///< wall clock of ptsAnchorUs
+    qint64 ptsAnchorUs = AV_NOPTS_VALUE;
+    /// Where the next connection's timestamps continue. It starts at 10 s, so that audio a
+    /// little ahead of the first video frame still has a positive timestamp.
+    qint64 timelineEndUs = 10'000'000;
+
+    // The segment in progress.
+    QByteArray segmentBytes;
+    qint64 segmentStartUs = AV_NOPTS_VALUE;
+    qint64 lastEndUs = AV_NOPTS_VALUE;
+    bool gapPending = false;
+
+    Backoff backoff;
+
+    Worker(Recorder *o, const RecorderSettings &s)
+        : owner(o), cfg(s), backoff(s.backoffBaseMs, s.backoffCapMs)
+    {
+    }
+
+    void setState(State s, const QString &why)
+    {
+        {
+            QMutexLocker lock(&statusMutex);
+            if (state == s && reason == why)
+                return;
+            state = s;
+            reason = why;
+        }
+        if (s == State::Error || s == State::Reconnecting)
+            qCWarning(lcRecorder).noquote() << cfg.directory << QVariant::fromValue(s).toString() << why;
+        else
+            qCInfo(lcRecorder).noquote() << cfg.directory << QVariant::fromValue(s).toString() << why;
+        QMetaObject::invokeMethod(owner, [o = owner, s, why] { Q_EMIT o->stateChanged(s, why); }, Qt::QueuedConnection);
+    }
+
+    bool stopDue() const { return cfg.stopAtMs > 0 && nowMs() >= cfg.stopAtMs; }
+
+    /// Sleeps for the next backoff delay; false when stopping (or the stop time came).
+    bool waitBackoff()
+    {
+        qint64 delay = backoff.next();
+        if (cfg.stopAtMs > 0)
+            delay = qMin(delay, qMax<qint64>(0, cfg.stopAtMs - nowMs()));
+        std::unique_lock lock(wakeMutex);
+        wake.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stopping.load(); });
+        return !stopping && !stopDue();
+    }
+
+    void markGap(const QString &why)
+    {
+        if (gapPending)
+            return;
+        gapPending = true;
+        {
+            QMutexLocker lock(&statusMutex);
+            ++stats.gaps;
+        }
+        QMetaObject::invokeMethod(owner, [o = owner, why] { Q_EMIT o->gapStarted(why); }, Qt::QueuedConnection);
+    }
+
+    void run()
+    {
+        bool connectedOnce = false;
+        while (!stopping && !stopDue()) {
+            setState(connectedOnce ? State::Reconnecting : State::Connecting, currentReason());
+            auto in = std::make_unique<MediaInput>();
+            {
+                std::lock_guard lock(inputMutex);
+                input = in.get();
+                if (stopping)
+                    in->interrupt();
+            }
+            MediaError error;
+            QString why;
+            if (!in->open(spec, &error)) {
+                why = error.toString();
+            } else if (!beginConnection(*in, &why)) {
+                // why says what cannot be recorded
+            } else {
+                setState(State::Recording, {});
+                connectedOnce = true;
+                why = pump(*in);
+                endConnection(!stopping || finishOnStop);
+            }
+            {
+                std::lock_guard lock(inputMutex);
+                input = nullptr;
+            }
+            if (stopping || stopDue())
+                break;
+            {
+                QMutexLocker lock(&statusMutex);
+                ++stats.reconnects;
+            }
+            markGap(why);
+            setState(State::Reconnecting, why);
+            if (!waitBackoff())
+                break;
+        }
+        if (!stopping || finishOnStop) {
+            QString error;
+            if (!writer.finish(nowMs(), &error)) {
+                setState(State::Error, QStringLiteral("completing the recording: ") + error);
+            } else {
+                setState(State::Finished, {});
+                QMetaObject::invokeMethod(owner, [o = owner] { Q_EMIT o->finished(); }, Qt::QueuedConnection);
+            }
+        }
+    }
+
+    QString currentReason() const
+    {
+        QMutexLocker lock(&statusMutex);
+        return reason;
+    }
+
+    /// The connection's streams: what MPEG-TS can carry, video first.
+    bool beginConnection(MediaInput &in, QString *why)
+    {
+        AVFormatContext *ctx = in.context();
+        QList<const AVCodecParameters *> params;
+        outStream.clear();
+        outVideo = -1;
+        if (in.videoStream() >= 0) {
+            const AVCodecParameters *par = ctx->streams[in.videoStream()]->codecpar;
+            if (par->codec_id == AV_CODEC_ID_H264 || par->codec_id == AV_CODEC_ID_HEVC || par->codec_id == AV_CODEC_ID_MPEG2VIDEO) {
+                outVideo = 0;
+                outStream[in.videoStream()] = 0;
+                params << par;
+            } else {
+                qCWarning(lcRecorder).noquote() << cfg.directory << ": video codec" << avcodec_get_name(par->codec_id)
+                                                << "cannot be remuxed into MPEG-TS; recording without video";
+            }
+        }
+        if (in.audioStream() >= 0) {
+            const AVCodecParameters *par = ctx->streams[in.audioStream()]->codecpar;
+            if (par->codec_id == AV_CODEC_ID_AAC || par->codec_id == AV_CODEC_ID_MP2 || par->codec_id == AV_CODEC_ID_MP3
+                || par->codec_id == AV_CODEC_ID_AC3 || par->codec_id == AV_CODEC_ID_EAC3) {
+                outStream[in.audioStream()] = int(params.size());
+                params << par;
+            }
+        }
+        if (params.isEmpty()) {
+            *why = QStringLiteral("recording %1: no stream MPEG-TS can carry (it is remuxed, never re-encoded)")
+                       .arg(in.spec().describe());
+            return false;
+        }
+        MediaError error;
+        if (!muxer.open(params, &error)) {
+            *why = error.toString();
+            return false;
+        }
+        TimestampSanitiser::Options options;
+        options.startUs = timelineEndUs;
+        sanitiser = std::make_unique<TimestampSanitiser>(options);
+        for (const auto &[index, out] : outStream) {
+            const AVStream *st = ctx->streams[index];
+            qint64 nominal = 0;
+            if (out == outVideo && st->avg_frame_rate.num > 0)
+                nominal = av_rescale_q(1, av_inv_q(st->avg_frame_rate), st->time_base);
+            sanitiser->addStream(index, st->time_base, nominal);
+        }
+        ptsAnchorUs = AV_NOPTS_VALUE;
+        segmentStartUs = lastEndUs = AV_NOPTS_VALUE;
+        segmentBytes.clear();
+        return true;
+    }
+
+    /// Reads until the source drops or the recording stops; returns why it ended.
+    QString pump(MediaInput &in)
+    {
+        Packet packet = makePacket();
+        while (!stopping) {
+            if (stopDue())
+                return QStringLiteral("the recording's end time came");
+            MediaError error;
+            const MediaInput::Read r = in.read(packet.get(), &error);
+            if (r == MediaInput::Read::End)
+                return QStringLiteral("%1 ended").arg(in.spec().describe());
+            if (r == MediaInput::Read::Error)
+                return error.toString();
+            handle(in, packet.get());
+        }
+        return QStringLiteral("stopped");
+    }
+
+    void handle(MediaInput &in, AVPacket *p)
+    {
+        const auto it = outStream.find(p->stream_index);
+        if (it == outStream.end())
+            return;
+        const int out = it->second;
+        const AVStream *st = in.context()->streams[p->stream_index];
+        qint64 pts = p->pts, dts = p->dts;
+        const quint64 repairedBefore = sanitiser->stats().repaired;
+        sanitiser->fix(p->stream_index, pts, dts, p->duration);
+        if (dts == AV_NOPTS_VALUE)
+            return;
+        if (pts == AV_NOPTS_VALUE)
+            pts = dts;
+        p->pts = av_rescale_q(pts, st->time_base, kMicroseconds);
+        p->dts = av_rescale_q(dts, st->time_base, kMicroseconds);
+        p->duration = av_rescale_q(p->duration, st->time_base, kMicroseconds);
+        p->time_base = kMicroseconds;
+
+        const bool isVideo = out == outVideo;
+        const bool cutsHere = isVideo || outVideo < 0;
+        const bool key = isVideo && (p->flags & AV_PKT_FLAG_KEY);
+        const qint64 at = p->pts;
+        if (segmentStartUs == AV_NOPTS_VALUE) {
+            if (outVideo >= 0 && !key)
+                return; // a recording starts at a keyframe
+            if (ptsAnchorUs == AV_NOPTS_VALUE) {
+                ptsAnchorUs = at;
+                // Never before what is recorded already (a restart, a reconnect).
+                wallAnchorMs = qMax(nowMs(), writer.lastEndMs());
+            }
+            segmentStartUs = at;
+        } else if (cutsHere) {
+            const double length = (at - segmentStartUs) / 1e6;
+            if (((key || outVideo < 0) && length >= cfg.segmentSeconds - 0.02) || length >= 3 * cfg.segmentSeconds)
+                cutSegment(at);
+        }
+        if (key)
+            muxer.resendHeaders();
+        MediaError error;
+        if (!muxer.write(p, out, &error)) {
+            qCWarning(lcRecorder).noquote() << cfg.directory << error.toString();
+            return;
+        }
+        segmentBytes += muxer.take();
+        if (cutsHere)
+            lastEndUs = qMax(lastEndUs, at + qMax<qint64>(p->duration, 0));
+        QMutexLocker lock(&statusMutex);
+        ++stats.packets;
+        stats.repairedTimestamps += sanitiser->stats().repaired - repairedBefore;
+    }
+
+    qint64 wallMs(qint64 us) const { return wallAnchorMs + (us - ptsAnchorUs) / 1000; }
+
+    void cutSegment(qint64 endUs)
+    {
+        const QByteArray bytes = std::exchange(segmentBytes, {});
+        const qint64 startUs = std::exchange(segmentStartUs, endUs);
+        if (bytes.isEmpty() || startUs == AV_NOPTS_VALUE || endUs <= startUs)
+            return;
+        const qint64 startMs = wallMs(startUs);
+        const qint64 durationMs = wallMs(endUs) - startMs;
+        StorageError error;
+        const qint64 sequence = writer.nextSequence();
+        if (writer.writeSegment(bytes, startMs, durationMs, gapPending, &error)) {
+            ArchiveSegment s{sequence, startMs, durationMs, bytes.size(), QStringLiteral("seg-%1.ts").arg(sequence), gapPending};
+            gapPending = false;
+            backoff.reset();
+            {
+                QMutexLocker lock(&statusMutex);
+                ++stats.segments;
+                stats.bytes += quint64(bytes.size());
+            }
+            if (state_() == State::Error)
+                setState(State::Recording, {});
+            QMetaObject::invokeMethod(owner, [o = owner, s] { Q_EMIT o->segmentWritten(s); }, Qt::QueuedConnection);
+            return;
+        }
+        {
+            QMutexLocker lock(&statusMutex);
+            ++stats.segmentsLost;
+        }
+        markGap(error.toString());
+        setState(State::Error, QStringLiteral("%1 (%2): %3").arg(error.what, error.where, error.why));
+    }
+
+    State state_() const
+    {
+        QMutexLocker lock(&statusMutex);
+        return state;
+    }
+
+    void endConnection(bool writeTail)
+    {
+        MediaError error;
+        if (muxer.isOpen()) {
+            muxer.finish(&error);
+            segmentBytes += muxer.take();
+            muxer.close();
+        }
+        if (writeTail && segmentStartUs != AV_NOPTS_VALUE && lastEndUs > segmentStartUs)
+            cutSegment(lastEndUs);
+        segmentBytes.clear();
+        segmentStartUs = AV_NOPTS_VALUE;
+        if (sanitiser)
+            timelineEndUs = qMax(timelineEndUs, sanitiser->outputEndUs());
+    }
+};
+
+Recorder::Recorder(QObject *parent) : QObject(parent)
+{
+    qRegisterMetaType<iptv::dvr::ArchiveSegment>();
+    qRegisterMetaType<iptv::dvr::Recorder::State>();
+}
+
+Recorder::~Recorder()
+{
+    stop(false);
+}
+
+bool Recorder::start(const RecorderSettings &settings, QString *error)
+{
+    stop(false);
+    std::optional<InputSpec> spec = InputSpec::parse(settings.source, error);
+    if (!spec)
+        return false;
+    spec->openTimeoutMs = settings.openTimeoutMs;
+    spec->readTimeoutMs = settings.readTimeoutMs;
+    spec->realtime = false;
+    auto worker = std::make_unique<Worker>(this, settings);
+    worker->spec = *spec;
+    ArchiveWriterSettings ws;
+    ws.directory = settings.directory;
+    ws.chunkMs = settings.chunkMs;
+    ws.minFreeBytes = settings.minFreeBytes;
+    if (!worker->writer.open(ws, error))
+        return false;
+    if (m_recovery)
+        worker->writer.setSpaceRecovery(m_recovery);
+    if (m_freeSpace)
+        worker->writer.setFreeSpace(m_freeSpace);
+    if (worker->writer.resumed())
+        worker->gapPending = true; // the writer marks it too; counted here as a gap of this run
+    m_settings = settings;
+    m_worker = std::move(worker);
+    m_worker->thread = std::thread([w = m_worker.get()] { w->run(); });
+    return true;
+}
+
+void Recorder::setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery)
+{
+    m_recovery = std::move(recovery);
+}
+
+void Recorder::setFreeSpace(ArchiveWriter::FreeSpace freeSpace)
+{
+    m_freeSpace = std::move(freeSpace);
+}
+
+void Recorder::stop(bool finish)
+{
+    if (!m_worker)
+        return;
+    m_worker->finishOnStop = finish;
+    m_worker->stopping = true;
+    {
+        std::lock_guard lock(m_worker->inputMutex);
+        if (m_worker->input)
+            m_worker->input->interrupt();
+    }
+    m_worker->wake.notify_all();
+    if (m_worker->thread.joinable())
+        m_worker->thread.join();
+    if (!finish) {
+        QMutexLocker lock(&m_worker->statusMutex);
+        m_worker->state = State::Idle;
+    }
+}
+
+Recorder::State Recorder::state() const
+{
+    if (!m_worker)
+        return State::Idle;
+    QMutexLocker lock(&m_worker->statusMutex);
+    return m_worker->state;
+}
+
+QString Recorder::reason() const
+{
+    return m_worker ? m_worker->currentReason() : QString();
+}
+
+Recorder::Stats Recorder::stats() const
+{
+    if (!m_worker)
+        return {};
+    QMutexLocker lock(&m_worker->statusMutex);
+    return m_worker->stats;
+}
+
+} // namespace iptv::dvr

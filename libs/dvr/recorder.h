@@ -1,0 +1,97 @@
+#pragma once
+
+// Records one channel (HLS or MPEG-TS over HTTP, or anything libavformat opens) into an archive
+// (archive.h) by remuxing: packets are copied, never decoded or encoded. Segments are cut at
+// video keyframes once they are long enough; each is written and synced before its index line
+// is, so a `kill -9` loses at most the segment in progress.
+//
+// One thread per recording does the blocking reads (under MediaInput's deadlines). A source that
+// drops or stalls is reconnected with jittered backoff, and the first segment after it is marked
+// as following a gap: one recording, never a second file. start() on a folder that already holds
+// segments continues that recording after a gap (restart after a crash). A write that fails (a
+// full disk after retention had its chance, an unwritable folder) puts the recording in the Error
+// state with what/where/why; the recorder keeps reading and writes again, after a gap, as soon as
+// it can. Nothing already written is touched.
+
+#include "archive.h"
+
+#include <QObject>
+#include <QString>
+
+#include <memory>
+
+namespace iptv::dvr {
+
+struct RecorderSettings
+{
+    QString source;              ///< a URL (http://…/index.m3u8, http://…/ch.ts) or anything InputSpec::parse takes
+    QString directory;           ///< the archive (recording) folder
+    qint64 chunkMs = 0;          ///< a rolling archive's chunk length; 0 = a recording of its own
+    double segmentSeconds = 6;   ///< cut at the first keyframe at or after this
+    qint64 stopAtMs = 0;         ///< wall clock to finish at (UTC ms); 0 = until stop()
+    qint64 minFreeBytes = 0;     ///< see ArchiveWriterSettings
+    int openTimeoutMs = 10000;
+    int readTimeoutMs = 5000;    ///< no data for this long is a drop
+    int backoffBaseMs = 500;     ///< reconnect windows grow from this …
+    int backoffCapMs = 10000;    ///< … to this
+};
+
+class Recorder : public QObject
+{
+    Q_OBJECT
+public:
+    enum class State { Idle, Connecting, Recording, Reconnecting, Error, Finished };
+    Q_ENUM(State)
+
+    struct Stats
+    {
+        quint64 segments = 0;       ///< written by this run
+        quint64 bytes = 0;
+        quint64 packets = 0;
+        quint64 gaps = 0;           ///< source drops and restarts marked
+        quint64 reconnects = 0;
+        quint64 segmentsLost = 0;   ///< cut but not written (storage errors)
+        quint64 repairedTimestamps = 0;
+    };
+
+    explicit Recorder(QObject *parent = nullptr);
+    ~Recorder() override; ///< stops like stop(false): a crash-like end (nothing more is written)
+
+    /// Opens the archive (continuing what is there) and starts recording; false with *error when
+    /// the folder cannot be used or the source is not a source.
+    bool start(const RecorderSettings &settings, QString *error);
+    /// Stops. `finish`: the segment in progress is written and the recording is marked complete;
+    /// otherwise the thread just ends (what a crash leaves; a later start() resumes). Blocks until
+    /// the thread has ended (bounded: blocking reads are interrupted).
+    void stop(bool finish = true);
+    /// Space retention can free (called on the recorder's thread; see ArchiveWriter::SpaceRecovery).
+    /// Set before start().
+    void setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery);
+    /// Replaces the free-space probe (tests). Set before start().
+    void setFreeSpace(ArchiveWriter::FreeSpace freeSpace);
+
+    State state() const;
+    QString reason() const;   ///< why the state is what it is (empty when Recording)
+    Stats stats() const;
+    QString directory() const { return m_settings.directory; }
+    const RecorderSettings &settings() const { return m_settings; }
+
+Q_SIGNALS:
+    void stateChanged(iptv::dvr::Recorder::State state, const QString &reason);
+    void segmentWritten(const iptv::dvr::ArchiveSegment &segment);
+    /// A gap will be marked before the next segment (source dropped, write failed).
+    void gapStarted(const QString &reason);
+    /// stopAtMs was reached, or stop(true) completed the recording.
+    void finished();
+
+private:
+    struct Worker;
+    RecorderSettings m_settings;
+    ArchiveWriter::SpaceRecovery m_recovery;
+    ArchiveWriter::FreeSpace m_freeSpace;
+    std::unique_ptr<Worker> m_worker;
+};
+
+} // namespace iptv::dvr
+
+Q_DECLARE_METATYPE(iptv::dvr::ArchiveSegment)

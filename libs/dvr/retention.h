@@ -1,0 +1,79 @@
+#pragma once
+
+// What may be deleted, and why. Two kinds of stored things:
+// - a channel's rolling archive: whole chunks (archive.h) older than the archive's window go,
+//   unless a kept recording's time range overlaps them (a recording on an archived channel is a
+//   range of the archive, not a copy), and never the newest chunk (it is being written);
+// - a recording of its own (a channel without an archive): its folder goes when the recording
+//   expires.
+// A recording expires when its keep-until has passed, or when it is beyond the newest N of its
+// series rule (keep-N-episodes). Under space pressure (a disk below its minimum free space),
+// expired things go first, then the oldest unreferenced chunks of archives even inside their
+// window (timeshift shrinks before a recording is lost); kept recordings are never deleted for
+// space: the recorder reports the full disk instead.
+//
+// plan*() only decide (pure, testable); apply() deletes. A recording that expires on an archived
+// channel deletes nothing by itself: its entitlement goes (expiredRecordings), and its chunks with
+// the archive's window.
+
+#include "playout.h"
+
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+namespace iptv::dvr {
+
+/// A viewer's recording as retention sees it.
+struct RetainedRecording
+{
+    QString id;
+    QString directory;      ///< its own folder, or the channel archive's folder
+    bool ownCopy = false;   ///< `directory` is its own (deleted when it expires)
+    TimeRange range;        ///< what of the archive it holds (for an own copy: informational)
+    qint64 keepUntilMs = 0; ///< 0 = until deleted by the viewer
+    QString group;          ///< series rule for keep-N-episodes; empty: none
+    int keepEpisodes = 0;   ///< the newest N of the group are kept; 0 = all
+};
+
+/// A channel's archive and how long it keeps what it records.
+struct RetainedArchive
+{
+    QString directory;
+    qint64 windowMs = 0;    ///< timeshift/catch-up window
+};
+
+struct RetentionPlan
+{
+    struct Deletion
+    {
+        QString path;       ///< a chunk folder, or a recording's own folder
+        qint64 bytes = 0;
+        QString reason;     ///< "archive window of 7 days", "keep-until 2026-12-01T00:00:00Z passed", …
+        QString recordingId; ///< for a recording's own folder
+    };
+    QList<Deletion> deletions;
+    QStringList expiredRecordings; ///< ids whose entitlement ends (with or without a folder to delete)
+    qint64 bytes() const;
+};
+
+class Retention
+{
+public:
+    /// Expired recordings, and archive chunks past their window that no kept recording references.
+    static RetentionPlan plan(const QList<RetainedArchive> &archives, const QList<RetainedRecording> &recordings, qint64 nowMs);
+    /// plan(), then the oldest unreferenced archive chunks inside their windows, until `needBytes`
+    /// would be freed (fewer when there is no more that may go).
+    static RetentionPlan planForSpace(const QList<RetainedArchive> &archives, const QList<RetainedRecording> &recordings,
+                                      qint64 nowMs, qint64 needBytes);
+    /// Deletes what the plan lists; the bytes freed; *errors lists what could not be deleted.
+    static qint64 apply(const RetentionPlan &plan, QStringList *errors);
+
+    /// The ids of recordings that have expired at `nowMs` with the reason for each.
+    static QList<QPair<QString, QString>> expired(const QList<RetainedRecording> &recordings, qint64 nowMs);
+};
+
+/// Bytes in the files under `path`.
+qint64 folderBytes(const QString &path);
+
+} // namespace iptv::dvr

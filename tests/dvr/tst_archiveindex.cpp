@@ -1,0 +1,324 @@
+// The archive's bookkeeping without media: the index file (torn last lines after a crash), the
+// writer (resume after a restart, hourly chunks, a full disk), reading time ranges, and the
+// playout playlists built from it, checked with the RFC 8216 checker.
+
+#include <dvr/archive.h>
+#include <dvr/playout.h>
+
+#include <media/hlsplaylist.h>
+
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace iptv::dvr;
+
+namespace {
+
+const qint64 kT0 = 1765004400000; // 2025-12-06T07:00:00Z
+
+QByteArray fileBytes(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+bool appendRaw(const QString &path, const QByteArray &bytes)
+{
+    QFile f(path);
+    return f.open(QIODevice::Append) && f.write(bytes) == bytes.size();
+}
+
+ArchiveSegment segment(qint64 sequence, qint64 startMs, qint64 durationMs = 2000, bool gap = false)
+{
+    return {sequence, startMs, durationMs, 1000 + sequence, QStringLiteral("seg-%1.ts").arg(sequence), gap};
+}
+
+} // namespace
+
+class TestArchiveIndex : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void parse_data();
+    void parse();
+    void appendCutsTornLine();
+    void writerResumesAfterGap();
+    void writerChunksByTime();
+    void diskFullTriesRetentionThenFails();
+    void playlist_data();
+    void playlist();
+    void archiveRange();
+    void parseArchiveRange_data();
+    void parseArchiveRange();
+};
+
+void TestArchiveIndex::parse_data()
+{
+    QTest::addColumn<QByteArray>("text");
+    QTest::addColumn<int>("segments");
+    QTest::addColumn<qint64>("torn");
+    QTest::addColumn<int>("bad");
+    QTest::addColumn<bool>("finished");
+    const QByteArray head = "#iptv-dvr-index 1\n";
+    const QByteArray one = ArchiveIndex::line(segment(0, kT0));
+    const QByteArray two = ArchiveIndex::line(segment(1, kT0 + 2000, 2000, true));
+    QTest::newRow("empty") << QByteArray() << 0 << qint64(0) << 0 << false;
+    QTest::newRow("two segments") << head + one + two << 2 << qint64(0) << 0 << false;
+    QTest::newRow("finished") << head + one + two + "end\t1765004404000\n" << 2 << qint64(0) << 0 << true;
+    QTest::newRow("torn last line") << head + one + two.left(12) << 1 << qint64(12) << 0 << false;
+    QTest::newRow("torn header") << head.left(5) << 0 << qint64(5) << 0 << false;
+    QTest::newRow("unreadable line kept apart") << head + "seg\tx\n" + two << 1 << qint64(0) << 1 << false;
+    QTest::newRow("a path in a file name") << head + "seg\t1\t1\t1\t1\t../x.ts\t-\n" << 0 << qint64(0) << 1 << false;
+}
+
+void TestArchiveIndex::parse()
+{
+    QFETCH(QByteArray, text);
+    QFETCH(int, segments);
+    QFETCH(qint64, torn);
+    QFETCH(int, bad);
+    QFETCH(bool, finished);
+    const ArchiveIndexContents c = ArchiveIndex::parse(text);
+    QCOMPARE(c.segments.size(), segments);
+    QCOMPARE(c.tornBytes, torn);
+    QCOMPARE(c.badLines, bad);
+    QCOMPARE(c.finishedAtMs > 0, finished);
+    QCOMPARE(c.validBytes + c.tornBytes, qint64(text.size()));
+}
+
+void TestArchiveIndex::appendCutsTornLine()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("index.tsv"));
+    QString error;
+    {
+        ArchiveIndex index;
+        QVERIFY2(index.openForAppend(path, &error), qPrintable(error));
+        QVERIFY2(index.append(segment(0, kT0), &error), qPrintable(error));
+    }
+    QVERIFY(appendRaw(path, "seg\t1\t17650044")); // a crash in the middle of a line
+    ArchiveIndex index;
+    QVERIFY2(index.openForAppend(path, &error), qPrintable(error));
+    QVERIFY2(index.append(segment(1, kT0 + 2000), &error), qPrintable(error));
+    index.close();
+    const auto c = ArchiveIndex::read(path, &error);
+    QVERIFY2(c, qPrintable(error));
+    QCOMPARE(c->tornBytes, 0);
+    QCOMPARE(c->badLines, 0);
+    QCOMPARE(c->segments, (QList<ArchiveSegment>{segment(0, kT0), segment(1, kT0 + 2000)}));
+
+    QVERIFY(appendRaw(path, "garbage"));
+    QFile::resize(path, 0);
+    QVERIFY(appendRaw(path, "not an index\n"));
+    QVERIFY(!ArchiveIndex::read(path, &error));
+    QVERIFY2(error.contains(path) && error.contains(QLatin1String("not a recording index")), qPrintable(error));
+}
+
+void TestArchiveIndex::writerResumesAfterGap()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    {
+        ArchiveWriter writer;
+        QVERIFY2(writer.open(settings, &error), qPrintable(error));
+        QVERIFY(!writer.resumed());
+        StorageError e;
+        QVERIFY2(writer.writeSegment("aaaa", kT0, 2000, false, &e), qPrintable(e.toString()));
+        QVERIFY2(writer.writeSegment("bbbb", kT0 + 2000, 2000, false, &e), qPrintable(e.toString()));
+        // destroyed without finish(): a crash
+    }
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    QVERIFY(writer.resumed());
+    QCOMPARE(writer.nextSequence(), 2);
+    QCOMPARE(writer.lastEndMs(), kT0 + 4000);
+    StorageError e;
+    QVERIFY2(writer.writeSegment("cccc", kT0 + 9000, 2000, false, &e), qPrintable(e.toString()));
+    QVERIFY2(writer.finish(kT0 + 11000, &error), qPrintable(error));
+
+    ArchiveReader reader;
+    QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+    QCOMPARE(reader.chunks().size(), 1); // the same recording, never a second one
+    const QList<ArchiveSegment> all = reader.segments();
+    QCOMPARE(all.size(), 3);
+    QVERIFY(!all[1].gap);
+    QVERIFY2(all[2].gap, "the first segment after the restart does not mark the gap");
+    QVERIFY(reader.finished());
+    const QString chunk = reader.chunks().first().name;
+    QCOMPARE(all[2].file, chunk + QStringLiteral("/seg-2.ts"));
+    QCOMPARE(fileBytes(QDir(settings.directory).filePath(all[0].file)), QByteArray("aaaa"));
+    QCOMPARE(fileBytes(QDir(settings.directory).filePath(all[2].file)), QByteArray("cccc"));
+    // No temporary files are left behind.
+    QCOMPARE(QDir(QDir(settings.directory).filePath(chunk)).entryList(QDir::Files | QDir::Hidden).size(), 4);
+}
+
+void TestArchiveIndex::writerChunksByTime()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.path();
+    settings.chunkMs = 10 * 1000; // an hour in production; ten seconds keep the test short
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    StorageError e;
+    // 06:59:58 to 07:00:12 in 2 s segments: the chunks of 06:59:50, 07:00:00 and 07:00:10.
+    for (qint64 t = kT0 - 2000; t < kT0 + 12000; t += 2000)
+        QVERIFY2(writer.writeSegment("x", t, 2000, false, &e), qPrintable(e.toString()));
+    ArchiveReader reader;
+    QVERIFY2(reader.load(dir.path(), &error), qPrintable(error));
+    QCOMPARE(reader.chunks().size(), 3);
+    QCOMPARE(reader.chunks()[0].name, QStringLiteral("20251206T065950Z"));
+    QCOMPARE(reader.chunks()[1].name, QStringLiteral("20251206T070000Z"));
+    QCOMPARE(reader.chunks()[1].index.segments.size(), 5);
+    QCOMPARE(reader.startMs(), kT0 - 2000);
+    QCOMPARE(reader.endMs(), kT0 + 12000);
+    // A range across the first boundary: the last segment of 06:59:50 and the first two of 07:00:00.
+    const QList<ArchiveSegment> range = reader.segments(kT0 - 1000, kT0 + 3000);
+    QCOMPARE(range.size(), 3);
+    QCOMPARE(range[0].file, QStringLiteral("20251206T065950Z/seg-0.ts"));
+    QCOMPARE(range[2].file, QStringLiteral("20251206T070000Z/seg-2.ts"));
+    QVERIFY(reader.segments(kT0 - 3000, kT0 - 2000).isEmpty());
+}
+
+void TestArchiveIndex::diskFullTriesRetentionThenFails()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.path();
+    settings.minFreeBytes = 1000;
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    qint64 free = 1100;
+    int asked = 0;
+    writer.setFreeSpace([&](const QString &) { return free; });
+    writer.setSpaceRecovery([&](qint64 need) {
+        ++asked;
+        const qint64 freed = asked == 1 ? need : 0; // the first time retention finds something to delete
+        free += freed;
+        return freed;
+    });
+    StorageError e;
+    QVERIFY2(writer.writeSegment(QByteArray(50, 'a'), kT0, 2000, false, &e), qPrintable(e.toString()));
+    QCOMPARE(asked, 0);
+    QVERIFY2(writer.writeSegment(QByteArray(200, 'b'), kT0 + 2000, 2000, false, &e), qPrintable(e.toString()));
+    QCOMPARE(asked, 1);
+    free = 900;
+    QVERIFY(!writer.writeSegment(QByteArray(200, 'c'), kT0 + 4000, 2000, false, &e));
+    QCOMPARE(asked, 2);
+    QCOMPARE(e.kind, StorageError::DiskFull);
+    QCOMPARE(e.where, dir.path());
+    QVERIFY2(e.what.contains(QLatin1String("segment 2")), qPrintable(e.what));
+    QVERIFY2(e.why.contains(QLatin1String("minimum")), qPrintable(e.why));
+    free = 100000;
+    QVERIFY2(writer.writeSegment(QByteArray(200, 'd'), kT0 + 6000, 2000, false, &e), qPrintable(e.toString()));
+    ArchiveReader reader;
+    QVERIFY2(reader.load(dir.path(), &error), qPrintable(error));
+    const QList<ArchiveSegment> all = reader.segments();
+    QCOMPARE(all.size(), 3); // what was written stays; the lost segment is not listed
+    QCOMPARE(all[2].sequence, 2);
+    QVERIFY2(all[2].gap, "the segment after the lost one does not mark the gap");
+}
+
+void TestArchiveIndex::playlist_data()
+{
+    QTest::addColumn<bool>("ended");
+    QTest::newRow("recording (EVENT)") << false;
+    QTest::newRow("finished (VOD)") << true;
+}
+
+void TestArchiveIndex::playlist()
+{
+    QFETCH(bool, ended);
+    const QList<ArchiveSegment> segments{segment(4, kT0, 2000), segment(5, kT0 + 2000, 2480),
+                                         segment(6, kT0 + 9000, 2000, true), segment(7, kT0 + 11000, 1960)};
+    const QByteArray text = playoutPlaylist(segments, ended, QStringLiteral("/r/1/"));
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(text);
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs) + QLatin1Char('\n') + QString::fromUtf8(text)));
+    QCOMPARE(check.segments.size(), 4);
+    QCOMPARE(check.mediaSequence, 4);
+    QCOMPARE(check.targetDuration, 2);
+    QCOMPARE(check.ended, ended);
+    QVERIFY(text.contains(ended ? "#EXT-X-PLAYLIST-TYPE:VOD\n" : "#EXT-X-PLAYLIST-TYPE:EVENT\n"));
+    QCOMPARE(check.segments[2].uri, QStringLiteral("/r/1/seg-6.ts"));
+    for (int i = 0; i < 4; ++i) {
+        QCOMPARE(check.segments[i].discontinuity, i == 2);
+        QCOMPARE(check.segments[i].programDateTime.toMSecsSinceEpoch(), segments[i].startMs);
+    }
+    QCOMPARE(check.segments[1].duration, 2.48);
+}
+
+void TestArchiveIndex::archiveRange()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.path();
+    settings.chunkMs = 10000;
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    StorageError e;
+    for (int i = 0; i < 10; ++i)
+        QVERIFY2(writer.writeSegment("x", kT0 + i * 2000, 2000, false, &e), qPrintable(e.toString()));
+    ArchiveReader archive;
+    QVERIFY2(archive.load(dir.path(), &error), qPrintable(error));
+
+    // A range the archive has passed: VOD; one it has not reached the end of: EVENT.
+    const QByteArray past = archiveRangePlaylist(archive, {kT0 + 4000, kT0 + 12000}, kT0 + 20000);
+    const iptv::media::HlsCheck a = iptv::media::checkMediaPlaylist(past);
+    QVERIFY2(a.ok, qPrintable(a.problems.join(u"; "_qs)));
+    QVERIFY(a.ended);
+    QCOMPARE(a.segments.size(), 4);
+    QCOMPARE(a.segments.first().uri, QStringLiteral("20251206T070000Z/seg-2.ts"));
+    QCOMPARE(a.segments.last().uri, QStringLiteral("20251206T070010Z/seg-5.ts"));
+    QVERIFY2(!a.segments[3].discontinuity, "a chunk boundary is not a gap");
+
+    const QByteArray live = archiveRangePlaylist(archive, {kT0 + 16000, kT0 + 30000}, kT0 + 20000);
+    const iptv::media::HlsCheck b = iptv::media::checkMediaPlaylist(live);
+    QVERIFY2(b.ok, qPrintable(b.problems.join(u"; "_qs)));
+    QVERIFY(!b.ended);
+    QVERIFY(live.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+    QCOMPARE(b.segments.size(), 2);
+    // Long after its end, what there is will not grow: VOD.
+    QVERIFY(iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, {kT0 + 16000, kT0 + 30000}, kT0 + 100000)).ended);
+}
+
+void TestArchiveIndex::parseArchiveRange_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<bool>("valid");
+    QTest::addColumn<qint64>("from");
+    QTest::addColumn<qint64>("to");
+    const qint64 now = 1765008000000;
+    QTest::newRow("m3u8") << u"archive-1765004400-3600.m3u8"_qs << true << kT0 << kT0 + 3600000;
+    QTest::newRow("bare") << u"archive-1765004400-60"_qs << true << kT0 << kT0 + 60000;
+    QTest::newRow("now") << u"archive-1765004400-now.m3u8"_qs << true << kT0 << now;
+    QTest::newRow("zero length") << u"archive-1765004400-0.m3u8"_qs << false << qint64(0) << qint64(0);
+    QTest::newRow("starts after now") << u"archive-1765009000-now.m3u8"_qs << false << qint64(0) << qint64(0);
+    QTest::newRow("negative") << u"archive--5-10.m3u8"_qs << false << qint64(0) << qint64(0);
+    QTest::newRow("other name") << u"index.m3u8"_qs << false << qint64(0) << qint64(0);
+    QTest::newRow("trailing junk") << u"archive-1765004400-3600.m3u8x"_qs << false << qint64(0) << qint64(0);
+}
+
+void TestArchiveIndex::parseArchiveRange()
+{
+    QFETCH(QString, name);
+    QFETCH(bool, valid);
+    QFETCH(qint64, from);
+    QFETCH(qint64, to);
+    const auto r = iptv::dvr::parseArchiveRange(name, 1765008000000);
+    QCOMPARE(r.has_value(), valid);
+    if (r) {
+        QCOMPARE(r->fromMs, from);
+        QCOMPARE(r->toMs, to);
+    }
+}
+
+QTEST_GUILESS_MAIN(TestArchiveIndex)
+#include "tst_archiveindex.moc"

@@ -1,0 +1,371 @@
+// The recorder against a real headend: recast runs in-process with tiny test-pattern channels,
+// and the recorder records them over HLS and over MPEG-TS. Every segment written must decode, the
+// index must tile the time it recorded, and the VOD playlist must pass the RFC 8216 checker and
+// ffprobe. Then the faults: the source goes away and comes back (one recording, a gap), the
+// recorder process is killed with SIGKILL and started again (resumes after a gap, nothing
+// written is lost), and the disk fills (retention is asked first, then a clear error).
+
+#include "../recast/recasttest.h"
+
+#include <dvr/playout.h>
+#include <dvr/recorder.h>
+
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+
+#include <atomic>
+
+using namespace recasttest;
+using namespace iptv::dvr;
+using iptv::recast::RecastServer;
+
+namespace {
+
+constexpr int kStartMs = 30000;
+
+ChannelConfig smallChannel(const QString &id)
+{
+    ChannelConfig c = tinyChannel(id);
+    c.ladder = {{QStringLiteral("low"), 160, 90, 100}};
+    return c;
+}
+
+QByteArray fileBytes(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+ArchiveReader load(const QString &dir)
+{
+    ArchiveReader r;
+    QString error;
+    if (!r.load(dir, &error))
+        qWarning() << error;
+    return r;
+}
+
+/// Problems with a recording's segments: files as listed, every one decodes, starting at a
+/// keyframe, times tiling (a segment starts where the one before ended unless it follows a gap).
+QStringList checkSegments(const QString &dir, const QList<ArchiveSegment> &segments)
+{
+    QStringList problems;
+    for (qsizetype i = 0; i < segments.size(); ++i) {
+        const ArchiveSegment &s = segments[i];
+        const QByteArray bytes = fileBytes(QDir(dir).filePath(s.file));
+        if (bytes.size() != s.bytes) {
+            problems << QStringLiteral("%1: %2 bytes on disk, %3 in the index").arg(s.file).arg(bytes.size()).arg(s.bytes);
+            continue;
+        }
+        const TsProbe probe = probeTs(bytes, true);
+        if (!probe.error.isEmpty() || !probe.decodeErrors.isEmpty() || probe.videoFrames == 0)
+            problems << QStringLiteral("%1 does not decode: %2 %3 (%4 frames)")
+                            .arg(s.file, probe.error, probe.decodeErrors.join(u", "_qs))
+                            .arg(probe.videoFrames);
+        else if (!probe.firstVideo()->keyframe)
+            problems << QStringLiteral("%1 does not start at a keyframe").arg(s.file);
+        // The last segment before a stop or a drop may be short; the others are cut at the
+        // first keyframe after a second (the channel's GOP is half a second).
+        const bool lastOfRun = i + 1 == segments.size() || segments[i + 1].gap;
+        if ((!lastOfRun && s.durationMs < 900) || s.durationMs > 2000)
+            problems << QStringLiteral("%1 lasts %2 ms").arg(s.file).arg(s.durationMs);
+        if (i > 0 && s.sequence != segments[i - 1].sequence + 1)
+            problems << QStringLiteral("%1 follows sequence %2").arg(s.file).arg(segments[i - 1].sequence);
+        if (i > 0 && !s.gap && s.startMs != segments[i - 1].endMs())
+            problems << QStringLiteral("%1 starts at %2, the one before ended at %3")
+                            .arg(s.file).arg(s.startMs).arg(segments[i - 1].endMs());
+        if (i > 0 && s.startMs < segments[i - 1].endMs())
+            problems << QStringLiteral("%1 overlaps the one before").arg(s.file);
+    }
+    return problems;
+}
+
+/// ffprobe's reading of a playlist file: its duration in seconds, or -1 with *error.
+double ffprobeDuration(const QString &playlist, QString *error)
+{
+    QProcess p;
+    p.start(QStringLiteral("ffprobe"), {QStringLiteral("-v"), QStringLiteral("error"), QStringLiteral("-show_entries"),
+                                       QStringLiteral("format=duration:stream=codec_name"), QStringLiteral("-of"),
+                                       QStringLiteral("default=nw=1"), playlist});
+    if (!p.waitForFinished(60000) || p.exitCode() != 0) {
+        *error = QString::fromLocal8Bit(p.readAllStandardError());
+        return -1;
+    }
+    const QString out = QString::fromLocal8Bit(p.readAllStandardOutput());
+    const QString err = QString::fromLocal8Bit(p.readAllStandardError()).trimmed();
+    if (!err.isEmpty()) {
+        *error = err;
+        return -1;
+    }
+    if (!out.contains(QLatin1String("codec_name=h264")) || !out.contains(QLatin1String("codec_name=aac"))) {
+        *error = QStringLiteral("ffprobe found no H.264 and AAC streams: ") + out;
+        return -1;
+    }
+    const qsizetype at = out.indexOf(QLatin1String("duration="));
+    return at < 0 ? -1 : out.mid(at + 9).section(QLatin1Char('\n'), 0, 0).toDouble();
+}
+
+} // namespace
+
+class TestRecorder : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void records_data();
+    void records();
+    void sourceDropIsOneRecordingWithGap();
+    void killedRecorderResumes();
+    void fullDisk();
+    void cleanupTestCase();
+
+private:
+    QString url(const QString &path) const { return QStringLiteral("http://127.0.0.1:%1%2").arg(m_server->port()).arg(path); }
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<RecastServer> m_server;
+    std::unique_ptr<Client> m_client;
+};
+
+void TestRecorder::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    iptv::media::installFfmpegLogHandler();
+    m_server = std::make_unique<RecastServer>(
+        serverConfig(m_dir.filePath(u"recast"_qs), {smallChannel(u"one"_qs), smallChannel(u"drop"_qs)}));
+    QString error;
+    QVERIFY2(m_server->start(&error), qPrintable(error));
+    m_client = std::make_unique<Client>(m_server->port());
+    for (const QString &id : {u"one"_qs, u"drop"_qs})
+        QTRY_VERIFY_WITH_TIMEOUT(m_client->playlist(id, u"low"_qs).segments.size() >= 3, kStartMs);
+}
+
+void TestRecorder::cleanupTestCase()
+{
+    m_server.reset();
+}
+
+void TestRecorder::records_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::newRow("HLS") << u"/live/one/low/index.m3u8"_qs;
+    QTest::newRow("MPEG-TS") << u"/live/one.ts"_qs;
+}
+
+void TestRecorder::records()
+{
+    QFETCH(QString, path);
+    const QString dir = m_dir.filePath(u"rec-"_qs + QString::fromLatin1(QTest::currentDataTag()));
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    RecorderSettings settings;
+    settings.source = url(path);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
+    QCOMPARE(recorder.state(), Recorder::State::Recording);
+
+    // Readable while it records: an EVENT playlist without an end.
+    ArchiveReader during = load(dir);
+    QVERIFY(!during.finished());
+    const iptv::media::HlsCheck live = iptv::media::checkMediaPlaylist(recordingPlaylist(during));
+    QVERIFY2(live.ok, qPrintable(live.problems.join(u"; "_qs)));
+    QVERIFY(!live.ended);
+    QVERIFY(live.segments.size() >= 2);
+
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 4, 20000);
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    recorder.stop(true);
+    QTRY_COMPARE(finished.size(), 1);
+    QCOMPARE(recorder.state(), Recorder::State::Finished);
+
+    const ArchiveReader reader = load(dir);
+    QVERIFY(reader.finished());
+    QCOMPARE(reader.chunks().size(), 1);
+    const QList<ArchiveSegment> segments = reader.segments();
+    QVERIFY(segments.size() >= 4);
+    QCOMPARE(segments.first().sequence, 0);
+    QVERIFY(!segments.first().gap);
+    for (const ArchiveSegment &s : segments)
+        QVERIFY2(!s.gap, qPrintable(s.file));
+    const QStringList problems = checkSegments(dir, segments);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    const Recorder::Stats stats = recorder.stats();
+    QCOMPARE(stats.segments, quint64(segments.size()));
+    QCOMPARE(stats.segmentsLost, quint64(0));
+
+    const QByteArray vod = recordingPlaylist(reader);
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(vod);
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+    QVERIFY(check.ended);
+    QVERIFY(vod.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
+    const QStringList timeline = checkTimeline(check);
+    QVERIFY2(timeline.isEmpty(), qPrintable(timeline.join(u"; "_qs)));
+    const QString playlistPath = QDir(dir).filePath(u"recording.m3u8"_qs);
+    {
+        QFile f(playlistPath);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(vod);
+    }
+    double listed = 0;
+    for (const ArchiveSegment &s : segments)
+        listed += s.durationMs / 1000.0;
+    const double probed = ffprobeDuration(playlistPath, &error);
+    QVERIFY2(probed > 0, qPrintable(error));
+    QVERIFY2(qAbs(probed - listed) < 0.5, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(probed).arg(listed)));
+}
+
+void TestRecorder::sourceDropIsOneRecordingWithGap()
+{
+    const QString dir = m_dir.filePath(u"rec-drop"_qs);
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    QSignalSpy gaps(&recorder, &Recorder::gapStarted);
+    RecorderSettings settings;
+    settings.source = url(u"/live/drop.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.readTimeoutMs = 1500;
+    settings.backoffBaseMs = 200;
+    settings.backoffCapMs = 1000;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
+
+    QCOMPARE(m_client->send("POST", u"/api/channels/drop/stop"_qs).status, 200);
+    QVERIFY(gaps.wait(10000));
+    QTRY_COMPARE_WITH_TIMEOUT(recorder.state(), Recorder::State::Reconnecting, 10000);
+    QVERIFY2(!recorder.reason().isEmpty(), "reconnecting without a reason");
+    const qsizetype before = written.size();
+    QCOMPARE(m_client->send("POST", u"/api/channels/drop/start"_qs).status, 200);
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= before + 2, 40000);
+    QCOMPARE(recorder.state(), Recorder::State::Recording);
+    recorder.stop(true);
+
+    const ArchiveReader reader = load(dir);
+    QCOMPARE(reader.chunks().size(), 1); // one recording
+    const QList<ArchiveSegment> segments = reader.segments();
+    int gapCount = 0;
+    for (const ArchiveSegment &s : segments)
+        gapCount += s.gap ? 1 : 0;
+    QCOMPARE(gapCount, 1);
+    QVERIFY(recorder.stats().reconnects >= 1);
+    const QStringList problems = checkSegments(dir, segments);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(recordingPlaylist(reader));
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+    int discontinuities = 0;
+    for (const auto &s : check.segments)
+        discontinuities += s.discontinuity ? 1 : 0;
+    QCOMPARE(discontinuities, 1);
+}
+
+void TestRecorder::killedRecorderResumes()
+{
+    const QString dir = m_dir.filePath(u"rec-killed"_qs);
+    QProcess helper;
+    helper.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    helper.start(QStringLiteral(DVR_RECORD_HELPER), {url(u"/live/one.ts"_qs), dir, u"1"_qs});
+    QVERIFY2(helper.waitForStarted(), qPrintable(helper.errorString()));
+    QTRY_VERIFY_WITH_TIMEOUT(load(dir).segments().size() >= 3, 30000);
+    helper.kill(); // SIGKILL: no chance to write anything more
+    QVERIFY(helper.waitForFinished());
+    QCOMPARE(helper.exitStatus(), QProcess::CrashExit);
+
+    const QList<ArchiveSegment> beforeRestart = load(dir).segments();
+    QMap<QString, QByteArray> contents;
+    for (const ArchiveSegment &s : beforeRestart)
+        contents.insert(s.file, fileBytes(QDir(dir).filePath(s.file)));
+    // Whatever the kill left: everything listed is there, whole.
+    QStringList problems = checkSegments(dir, beforeRestart);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    // And a line the kill might have cut short is dropped, not misread.
+    const QString index = QDir(dir).filePath(load(dir).chunks().first().name + u"/index.tsv"_qs);
+    {
+        QFile f(index);
+        QVERIFY(f.open(QIODevice::Append));
+        f.write("seg\t999\t1765");
+    }
+
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
+    recorder.stop(true);
+
+    const ArchiveReader reader = load(dir);
+    QCOMPARE(reader.chunks().size(), 1); // the same recording continued
+    QCOMPARE(reader.chunks().first().index.tornBytes, 0);
+    QCOMPARE(reader.chunks().first().index.badLines, 0);
+    const QList<ArchiveSegment> after = reader.segments();
+    QVERIFY(after.size() >= beforeRestart.size() + 2);
+    for (qsizetype i = 0; i < beforeRestart.size(); ++i) {
+        QCOMPARE(after[i], beforeRestart[i]);
+        QCOMPARE(fileBytes(QDir(dir).filePath(after[i].file)), contents.value(after[i].file)); // untouched
+    }
+    const ArchiveSegment &resumed = after[beforeRestart.size()];
+    QCOMPARE(resumed.sequence, beforeRestart.last().sequence + 1);
+    QVERIFY2(resumed.gap, "the first segment after the restart does not mark the gap");
+    QVERIFY(resumed.startMs >= beforeRestart.last().endMs());
+    problems = checkSegments(dir, after);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    QVERIFY(reader.finished());
+}
+
+void TestRecorder::fullDisk()
+{
+    const QString dir = m_dir.filePath(u"rec-full"_qs);
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    std::atomic<qint64> free{1'000'000'000};
+    std::atomic<int> retentionAsked{0};
+    recorder.setFreeSpace([&](const QString &) { return free.load(); });
+    recorder.setSpaceRecovery([&](qint64) {
+        ++retentionAsked;
+        return 0; // nothing left to delete
+    });
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.minFreeBytes = 500'000'000;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
+    const QList<ArchiveSegment> beforeFull = load(dir).segments();
+
+    free = 400'000'000; // the disk filled
+    QTRY_COMPARE_WITH_TIMEOUT(recorder.state(), Recorder::State::Error, 10000);
+    QVERIFY(retentionAsked >= 1);
+    const QString reason = recorder.reason();
+    QVERIFY2(reason.contains(dir) && reason.contains(QLatin1String("minimum")) && reason.contains(QLatin1String("free")),
+             qPrintable(reason));
+    QVERIFY(recorder.stats().segmentsLost >= 1);
+    const QList<ArchiveSegment> whileFull = load(dir).segments();
+    QVERIFY(whileFull.size() >= beforeFull.size()); // nothing written is lost
+    for (qsizetype i = 0; i < beforeFull.size(); ++i)
+        QCOMPARE(whileFull[i], beforeFull[i]);
+
+    const qsizetype count = written.size();
+    free = 1'000'000'000; // space again (an operator, or retention elsewhere)
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= count + 1, 10000);
+    QCOMPARE(recorder.state(), Recorder::State::Recording);
+    recorder.stop(true);
+    const QList<ArchiveSegment> all = load(dir).segments();
+    const ArchiveSegment &firstAfter = all[whileFull.size()];
+    QVERIFY2(firstAfter.gap, "the segment after the lost ones does not mark the gap");
+    const QStringList problems = checkSegments(dir, all);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+}
+
+QTEST_GUILESS_MAIN(TestRecorder)
+#include "tst_recorder.moc"

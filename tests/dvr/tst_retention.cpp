@@ -1,0 +1,252 @@
+// Retention and storage: archive chunks past the window go unless a kept recording references
+// them (one stored copy per airing, however many viewers recorded it), keep-until and
+// keep-N-episodes, space pressure (expired first, then the oldest unreferenced timeshift, never a
+// kept recording), and the storage path with the most free space.
+
+#include <dvr/archive.h>
+#include <dvr/retention.h>
+#include <dvr/storage.h>
+
+#include <QDir>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace iptv::dvr;
+
+namespace {
+
+const qint64 kHour = 3600 * 1000;
+const qint64 kT0 = 1765004400000; // 2025-12-06T07:00:00Z
+
+/// An archive of hourly chunks from kT0 - hours h to kT0, one 1 kB segment each 10 minutes.
+bool makeArchive(const QString &dir, int hours, QString *error)
+{
+    ArchiveWriterSettings settings;
+    settings.directory = dir;
+    settings.chunkMs = kHour;
+    ArchiveWriter writer;
+    if (!writer.open(settings, error))
+        return false;
+    for (qint64 t = kT0 - hours * kHour; t < kT0; t += 10 * 60 * 1000) {
+        StorageError e;
+        if (!writer.writeSegment(QByteArray(1000, 'x'), t, 10 * 60 * 1000, false, &e)) {
+            *error = e.toString();
+            return false;
+        }
+    }
+    return true;
+}
+
+QStringList chunkNames(const QString &dir)
+{
+    ArchiveReader reader;
+    QString error;
+    reader.load(dir, &error);
+    QStringList names;
+    for (const ArchiveChunk &c : reader.chunks())
+        names << c.name;
+    return names;
+}
+
+RetainedRecording onArchive(const QString &id, const QString &dir, qint64 from, qint64 to)
+{
+    RetainedRecording r;
+    r.id = id;
+    r.directory = dir;
+    r.range = {from, to};
+    return r;
+}
+
+} // namespace
+
+class TestRetention : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void archiveWindowKeepsReferencedChunks();
+    void oneCopyPerAiring();
+    void keepUntilDeletesOwnCopy();
+    void keepEpisodes();
+    void spacePressure();
+    void writerAsksRetentionWhenFull();
+    void storageChoosesMostFree();
+};
+
+void TestRetention::archiveWindowKeepsReferencedChunks()
+{
+    QTemporaryDir tmp;
+    const QString dir = tmp.filePath(u"ch1"_qs);
+    QString error;
+    QVERIFY2(makeArchive(dir, 6, &error), qPrintable(error)); // 01:00 … 06:00
+    QCOMPARE(chunkNames(dir).size(), 6);
+    // A 2 h window at 07:00: 01:00–04:59 are past it; a kept recording of 02:30–03:10 holds 02:00 and 03:00.
+    const QList<RetainedArchive> archives{{dir, 2 * kHour}};
+    const QList<RetainedRecording> recordings{onArchive(u"r1"_qs, dir, kT0 - 4.5 * kHour, kT0 - 3.8 * kHour)};
+    const RetentionPlan plan = Retention::plan(archives, recordings, kT0);
+    QStringList errors;
+    QCOMPARE(Retention::apply(plan, &errors), plan.bytes());
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
+    QVERIFY(plan.bytes() > 0);
+    QCOMPARE(chunkNames(dir), (QStringList{u"20251206T020000Z"_qs, u"20251206T030000Z"_qs, u"20251206T050000Z"_qs,
+                                           u"20251206T060000Z"_qs}));
+    QVERIFY(plan.expiredRecordings.isEmpty());
+    for (const auto &d : plan.deletions)
+        QVERIFY2(d.reason.contains(QLatin1String("window")), qPrintable(d.reason));
+}
+
+void TestRetention::oneCopyPerAiring()
+{
+    QTemporaryDir tmp;
+    const QString dir = tmp.filePath(u"ch1"_qs);
+    QString error;
+    QVERIFY2(makeArchive(dir, 4, &error), qPrintable(error)); // 03:00 … 06:00
+    const QList<RetainedArchive> archives{{dir, 2 * kHour}};
+    // Two viewers recorded the 03:00 airing; one of them only until 05:00.
+    RetainedRecording a = onArchive(u"viewer-a"_qs, dir, kT0 - 4 * kHour, kT0 - 3 * kHour);
+    RetainedRecording b = a;
+    b.id = u"viewer-b"_qs;
+    b.keepUntilMs = kT0 - 2 * kHour;
+    RetentionPlan plan = Retention::plan(archives, {a, b}, kT0);
+    QCOMPARE(plan.expiredRecordings, QStringList{u"viewer-b"_qs});
+    QStringList errors;
+    Retention::apply(plan, &errors);
+    QCOMPARE(chunkNames(dir).first(), u"20251206T030000Z"_qs); // still held by viewer-a
+    QCOMPARE(chunkNames(dir).size(), 3);                        // 04:00 went
+    // When viewer-a deletes theirs, the airing goes with the window.
+    plan = Retention::plan(archives, {}, kT0);
+    Retention::apply(plan, &errors);
+    QCOMPARE(chunkNames(dir), (QStringList{u"20251206T050000Z"_qs, u"20251206T060000Z"_qs}));
+}
+
+void TestRetention::keepUntilDeletesOwnCopy()
+{
+    QTemporaryDir tmp;
+    QString error;
+    QList<RetainedRecording> recordings;
+    for (int i = 0; i < 2; ++i) {
+        RetainedRecording r;
+        r.id = QStringLiteral("own%1").arg(i);
+        r.directory = tmp.filePath(r.id);
+        r.ownCopy = true;
+        r.keepUntilMs = i == 0 ? kT0 - 1 : kT0 + kHour;
+        QVERIFY2(makeArchive(r.directory, 1, &error), qPrintable(error));
+        recordings << r;
+    }
+    const RetentionPlan plan = Retention::plan({}, recordings, kT0);
+    QCOMPARE(plan.expiredRecordings, QStringList{u"own0"_qs});
+    QCOMPARE(plan.deletions.size(), 1);
+    QVERIFY2(plan.deletions.first().reason.contains(QLatin1String("keep-until")), qPrintable(plan.deletions.first().reason));
+    QStringList errors;
+    QVERIFY(Retention::apply(plan, &errors) > 6000);
+    QVERIFY(!QFileInfo::exists(recordings[0].directory));
+    QVERIFY(QFileInfo::exists(recordings[1].directory));
+}
+
+void TestRetention::keepEpisodes()
+{
+    QList<RetainedRecording> recordings;
+    for (int i = 0; i < 5; ++i) {
+        RetainedRecording r = onArchive(QStringLiteral("ep%1").arg(i), u"/a"_qs, kT0 + i * 24 * kHour, kT0 + i * 24 * kHour + kHour);
+        r.group = u"series-news"_qs;
+        r.keepEpisodes = 2;
+        recordings << r;
+    }
+    RetainedRecording other = onArchive(u"film"_qs, u"/a"_qs, kT0, kT0 + 2 * kHour);
+    recordings << other;
+    const auto gone = Retention::expired(recordings, kT0);
+    QStringList ids;
+    for (const auto &g : gone) {
+        ids << g.first;
+        QVERIFY2(g.second.contains(QLatin1String("newest 2")), qPrintable(g.second));
+    }
+    ids.sort();
+    QCOMPARE(ids, (QStringList{u"ep0"_qs, u"ep1"_qs, u"ep2"_qs}));
+}
+
+void TestRetention::spacePressure()
+{
+    QTemporaryDir tmp;
+    const QString dir = tmp.filePath(u"ch1"_qs);
+    QString error;
+    QVERIFY2(makeArchive(dir, 5, &error), qPrintable(error)); // 02:00 … 06:00, all inside a day's window
+    const QList<RetainedArchive> archives{{dir, 24 * kHour}};
+    const QList<RetainedRecording> kept{onArchive(u"r"_qs, dir, kT0 - 5 * kHour, kT0 - 4 * kHour)}; // holds 02:00
+    QVERIFY(Retention::plan(archives, kept, kT0).deletions.isEmpty());
+    // Two chunks' worth: 03:00 and 04:00 go (02:00 is referenced).
+    const qint64 chunk = folderBytes(QDir(dir).filePath(u"20251206T030000Z"_qs));
+    RetentionPlan plan = Retention::planForSpace(archives, kept, kT0, 2 * chunk);
+    QStringList errors;
+    QVERIFY(Retention::apply(plan, &errors) >= 2 * chunk);
+    QCOMPARE(chunkNames(dir), (QStringList{u"20251206T020000Z"_qs, u"20251206T050000Z"_qs, u"20251206T060000Z"_qs}));
+    // More than there is: only what may go (05:00; never 06:00, the chunk being written, nor 02:00).
+    const qint64 last = folderBytes(QDir(dir).filePath(u"20251206T050000Z"_qs));
+    plan = Retention::planForSpace(archives, kept, kT0, 100 * chunk);
+    QCOMPARE(Retention::apply(plan, &errors), last);
+    QCOMPARE(chunkNames(dir), (QStringList{u"20251206T020000Z"_qs, u"20251206T060000Z"_qs}));
+}
+
+void TestRetention::writerAsksRetentionWhenFull()
+{
+    QTemporaryDir tmp;
+    const QString dir = tmp.filePath(u"ch1"_qs);
+    QString error;
+    QVERIFY2(makeArchive(dir, 3, &error), qPrintable(error)); // 04:00, 05:00, 06:00
+    const QList<RetainedArchive> archives{{dir, 24 * kHour}};
+    const QList<RetainedRecording> kept{onArchive(u"r"_qs, dir, kT0 - 3 * kHour, kT0 - 2.5 * kHour)}; // holds 04:00
+    // A disk of what is there now plus 5 kB, of which 4 kB must stay free.
+    const qint64 capacity = folderBytes(dir) + 5000;
+    ArchiveWriterSettings settings;
+    settings.directory = dir;
+    settings.chunkMs = kHour;
+    settings.minFreeBytes = 4000;
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    writer.setFreeSpace([&](const QString &) { return capacity - folderBytes(dir); });
+    int asked = 0;
+    writer.setSpaceRecovery([&](qint64 need) {
+        ++asked;
+        QStringList errors;
+        return Retention::apply(Retention::planForSpace(archives, kept, kT0, need), &errors);
+    });
+    StorageError e;
+    QVERIFY2(writer.writeSegment(QByteArray(900, 'y'), kT0, 1000, false, &e), qPrintable(e.toString()));
+    QCOMPARE(asked, 0);
+    QVERIFY2(writer.writeSegment(QByteArray(900, 'y'), kT0 + 1000, 1000, false, &e), qPrintable(e.toString()));
+    QCOMPARE(asked, 1); // 05:00 went; 04:00 is a kept recording's
+    QVERIFY(chunkNames(dir).contains(u"20251206T040000Z"_qs));
+    QVERIFY(!chunkNames(dir).contains(u"20251206T050000Z"_qs));
+    // Until nothing may go: then a clear error, and what is written stays.
+    bool failed = false;
+    for (int i = 2; i < 40 && !failed; ++i)
+        failed = !writer.writeSegment(QByteArray(900, 'y'), kT0 + i * 1000, 1000, false, &e);
+    QVERIFY(failed);
+    QCOMPARE(e.kind, StorageError::DiskFull);
+    QVERIFY2(e.why.contains(QLatin1String("minimum")), qPrintable(e.why));
+    QVERIFY(chunkNames(dir).contains(u"20251206T040000Z"_qs));
+}
+
+void TestRetention::storageChoosesMostFree()
+{
+    StoragePool pool({u"/srv/a"_qs, u"/srv/b"_qs, u"/srv/c"_qs}, 1000);
+    QMap<QString, qint64> free{{u"/srv/a"_qs, 5000}, {u"/srv/b"_qs, 9000}, {u"/srv/c"_qs, -1}};
+    pool.setFreeSpace([&](const QString &p) { return free.value(p); });
+    QString why;
+    QCOMPARE(pool.choose(100, &why).value_or(QString()), u"/srv/b"_qs);
+    QCOMPARE(pool.choose(7000, &why).value_or(QString()), u"/srv/b"_qs);
+    QVERIFY(!pool.choose(8500, &why));
+    QVERIFY2(why.contains(u"/srv/a (0.0 MB free)"_qs) && why.contains(u"/srv/c (not mounted"_qs), qPrintable(why));
+    free[u"/srv/b"_qs] = 10;
+    QCOMPARE(pool.choose(100, &why).value_or(QString()), u"/srv/a"_qs);
+
+    // An existing recording stays where it is.
+    QTemporaryDir a, b;
+    StoragePool real({a.path(), b.path()}, 0);
+    QVERIFY(QDir(b.path()).mkpath(u"rec1"_qs));
+    QCOMPARE(real.locate(u"rec1"_qs), b.path());
+    QCOMPARE(real.place(u"rec1"_qs, 0, &why).value_or(QString()), QDir(b.path()).filePath(u"rec1"_qs));
+    QVERIFY(real.locate(u"rec2"_qs).isEmpty());
+}
+
+QTEST_GUILESS_MAIN(TestRetention)
+#include "tst_retention.moc"
