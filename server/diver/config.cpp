@@ -39,6 +39,8 @@ void addCommandLineOptions(QCommandLineParser *parser)
         {QStringLiteral("ticket-key"), QStringLiteral("Public key file boxes' tickets are checked with."), QStringLiteral("file")},
         {QStringLiteral("node"), QStringLiteral("This recorder node's id (default local)."), QStringLiteral("id")},
         {QStringLiteral("storage"), QStringLiteral("Storage folder (repeatable; default <data-dir>/storage)."), QStringLiteral("dir")},
+        {QStringLiteral("archive"), QStringLiteral("Channels kept as a rolling archive (comma-separated guide ids)."),
+         QStringLiteral("ids")},
         {QStringLiteral("source-template"), QStringLiteral("Stream to record, {id} = channel id (default: the guide's URL)."),
          QStringLiteral("url")},
     });
@@ -229,6 +231,10 @@ bool loadConfig(const QCommandLineParser &parser, DiverConfig *config, QString *
         config->nodeId = parser.value(QStringLiteral("node"));
     if (parser.isSet(QStringLiteral("storage")))
         config->storagePaths = parser.values(QStringLiteral("storage"));
+    if (parser.isSet(QStringLiteral("archive"))) {
+        const QStringList channels = listValue(parser.value(QStringLiteral("archive")));
+        config->archivedChannels = QSet<QString>(channels.begin(), channels.end());
+    }
     if (parser.isSet(QStringLiteral("source-template")))
         config->sourceTemplate = parser.value(QStringLiteral("source-template"));
     if (config->dataDir.isEmpty())
