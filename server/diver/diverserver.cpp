@@ -114,12 +114,15 @@ bool DiverServer::start(QString *error)
 
     m_router = new http::Router(&m_metrics, QStringLiteral("diver"), this);
     setupRoutes();
-    connect(m_router->httpServer(), &QAbstractHttpServer::newWebSocketConnection, this, [this] {
-        while (m_router && m_router->httpServer()->hasPendingWebSocketConnections())
-            acceptEvents(m_router->httpServer()->nextPendingWebSocketConnection().release());
-    });
     if (!m_router->listen(m_config.bindAddress, m_config.port, error))
         return false;
+    m_router->acceptWebSocketsAt(QStringLiteral("/events"),
+                                 QStringLiteral("/events speaks WebSocket: recording events (?ticket=<the box's ticket>)"));
+    QAbstractHttpServer *http = m_router->httpServer();
+    connect(http, &QAbstractHttpServer::newWebSocketConnection, this, [this, http] {
+        while (http->hasPendingWebSocketConnections())
+            acceptEvents(http->nextPendingWebSocketConnection().release());
+    });
 
     m_sync = new epg::GuideSync(m_config.guideFile.isEmpty() ? m_config.guideCacheFile() : QString(), this);
     connect(m_sync, &epg::GuideSync::guideChanged, this, &DiverServer::onGuide);

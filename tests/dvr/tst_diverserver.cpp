@@ -5,6 +5,7 @@
 // out; and a `kill -9` of the diver process resumes the recording in the same copy, with a gap.
 
 #include "../recast/recasttest.h"
+#include "../common/promtool.h"
 
 #include <config.h>
 #include <diverserver.h>
@@ -24,6 +25,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QWebSocket>
 
 using namespace recasttest;
 using iptv::diver::DiverConfig;
@@ -270,6 +272,17 @@ private Q_SLOTS:
         const quint16 port = diver.httpPort();
         const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
 
+        // Events: B's socket hears about B's recordings only; a socket without a ticket is closed.
+        QWebSocket eventsB, stranger;
+        QSignalSpy heardB(&eventsB, &QWebSocket::textMessageReceived);
+        QSignalSpy strangerClosed(&stranger, &QWebSocket::disconnected);
+        eventsB.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events?ticket=%2").arg(port).arg(QString::fromLatin1(b))));
+        stranger.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events").arg(port)));
+        QVERIFY2(heardB.wait(10000), qPrintable(eventsB.closeReason())); // hello
+        QCOMPARE(QJsonDocument::fromJson(heardB.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), u"STB-B"_qs);
+        QVERIFY(!strangerClosed.isEmpty() || strangerClosed.wait(10000));
+        QCOMPARE(stranger.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+
         const struct
         {
             QJsonObject rule;
@@ -301,6 +314,23 @@ private Q_SLOTS:
         QCOMPARE(skipped.size(), 1);
         QVERIFY(!skipped.at(0).toObject().value(u"detail"_qs).toString().isEmpty());
         QCOMPARE(skipped.at(0).toObject().value(u"start"_qs).toInteger(), at);
+
+        // B heard that its Quiz was scheduled (the repeat), nothing of A's Drama.
+        QTRY_VERIFY_WITH_TIMEOUT(heardB.size() >= 2, 10000);
+        for (int i = 1; i < heardB.size(); ++i) {
+            const QJsonObject e = QJsonDocument::fromJson(heardB.at(i).at(0).toString().toUtf8()).object();
+            QCOMPARE(e.value(u"owner"_qs).toString(), u"STB-B"_qs);
+            QCOMPARE(e.value(u"type"_qs).toString(), u"scheduled"_qs);
+            QCOMPARE(e.value(u"title"_qs).toString(), u"Quiz"_qs);
+        }
+
+        // Health and metrics (Prometheus's promtool reads them).
+        QCOMPARE(call("GET", port, u"/healthz"_qs, {}).status, 200);
+        const HttpResult metrics = call("GET", port, u"/metrics"_qs, {});
+        QCOMPARE(metrics.status, 200);
+        QVERIFY(metrics.body.contains("diver_plan_conflicts"));
+        if (const auto problems = promtoolProblems(metrics.body))
+            QVERIFY2(problems->isEmpty(), qPrintable(*problems));
 
         // Upcoming: each box its own, the operator everything.
         const QJsonObject upB = call("GET", port, u"/api/upcoming"_qs, b).json();
