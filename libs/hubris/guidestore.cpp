@@ -63,8 +63,10 @@ QString GuideStore::ageText() const
     const QLocale locale;
     const QDateTime made = QDateTime::fromSecsSinceEpoch(m_guide->info().createdAt, Qt::UTC).toLocalTime();
     const qint64 minutes = qMax<qint64>(0, made.secsTo(QDateTime::currentDateTimeUtc()) / 60);
-    QString text = minutes < 120 ? tr("Guide made %1 (%n min ago)", "", int(minutes)).arg(locale.toString(made, QLocale::ShortFormat))
-                                 : tr("Guide made %1 (%n h ago)", "", int(minutes / 60)).arg(locale.toString(made, QLocale::ShortFormat));
+    const QString when = locale.toString(made, QLocale::ShortFormat);
+    QString text = minutes < 120       ? tr("Guide made %1 (%2 min ago)").arg(when).arg(minutes)
+                   : minutes < 48 * 60 ? tr("Guide made %1 (%2 h ago)").arg(when).arg(minutes / 60)
+                                       : tr("Guide made %1 (%2 days ago)").arg(when).arg(minutes / (24 * 60));
     if (m_lastContact.isValid())
         text += tr(" · server last answered %1").arg(locale.toString(m_lastContact.toLocalTime(), QLocale::ShortFormat));
     else

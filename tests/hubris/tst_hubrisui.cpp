@@ -62,6 +62,7 @@ class TestHubrisUi : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
+        QCoreApplication::setApplicationVersion(u"0.1.0"_qs); // for the about box
         m_shots = qEnvironmentVariable("IPTV_SCREENSHOT_DIR", m_dir.filePath(QStringLiteral("shots")));
         QDir().mkpath(m_shots);
         HubrisOptions options;
