@@ -4,6 +4,7 @@
 // QAbstractItemModelTester, the grid's cells and details, search results, and the zapper, which
 // does not play a locked channel until the PIN is entered.
 #include "testguide.h"
+#include "testplayer.h"
 
 #include <hubris/channelfiltermodel.h>
 #include <hubris/guidegrid.h>
@@ -17,24 +18,6 @@
 #include <QTest>
 
 using namespace iptv::hubris;
-
-namespace {
-
-class TestPlayer : public iptv::hal::Player
-{
-public:
-    QList<QUrl> played;
-    void play(const QUrl &url) override
-    {
-        played.append(url);
-        setSource(url);
-        setState(State::Opening);
-    }
-    void stop() override { setState(State::Stopped); }
-    void setVideoSink(QVideoSink *) override {}
-};
-
-} // namespace
 
 class TestParental : public QObject
 {
