@@ -299,6 +299,11 @@ Window {
                 event.accepted = true
                 return
             }
+            if (window.page === "text" && event.text.length === 1 && /[a-z.:\/_-]/i.test(event.text)) {
+                textEntry.type(event.text)
+                event.accepted = true
+                return
+            }
             const action = Remote.action(event.key, event.modifiers)
             if (action !== RemoteKeys.None)
                 event.accepted = window.dispatch(action)

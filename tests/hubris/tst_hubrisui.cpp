@@ -380,10 +380,27 @@ private Q_SLOTS:
         QCOMPARE(focusedAiring().value(u"title"_qs).toString(), u"Channel 11 h21"_qs);
         press(Qt::Key_Escape);
         QCOMPARE(page(), u"live"_qs);
-        // Locked again for the rest of the walk.
+        // Locked again for the rest of the walk; search leaves out channel 10 and the 21:00s.
         press(Qt::Key_F12);
         press(Qt::Key_F12);
         QVERIFY(!parental->isUnlocked());
+        press(Qt::Key_Escape); // the prompt of channel 10
+        press(Qt::Key_M);
+        press(Qt::Key_Down);
+        press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"search"_qs);
+        press(Qt::Key_F1); // "h2" -> "h"
+        QVERIFY(m_app->search()->rowCount() > 0);
+        for (int row = 0; row < m_app->search()->rowCount(); ++row) {
+            const QModelIndex i = m_app->search()->index(row);
+            QVERIFY(m_app->search()->data(i, iptv::hubris::SearchModel::ChannelNumberRole).toInt() != 10);
+            const QString title = m_app->search()->data(i, iptv::hubris::SearchModel::TitleRole).toString();
+            QVERIFY2(title.mid(title.lastIndexOf(u'h') + 1).toInt() % 24 < 21, qPrintable(title));
+        }
+        press(Qt::Key_2); // as it was
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
     }
 
     void settingsAndOffline()
