@@ -159,6 +159,8 @@ bool ParentalControl::stepRatingLimit(int step)
 
 bool ParentalControl::isChannelLocked(int channel) const
 {
+    if (m_lockedIds.isEmpty())
+        return false; // the common case, asked for every grid cell: no channel id built
     const auto guide = m_store->guide();
     return guide && channel >= 0 && channel < guide->channelCount() && m_lockedIds.contains(guide->channelId(channel));
 }
