@@ -15,6 +15,8 @@ Rectangle {
     readonly property int slot: 1800                 // the ruler's step
     property real viewStart: 0                       // UTC seconds at the grid's left edge
     property real focusTime: 0                       // the focused airing is the one airing then
+    property real now: 0                             // the guide's clock when the grid opened
+    property int cellSlots: 12                       // cells made per row; grows when a row needs more
     property var focusedAiring: ({})
     readonly property int channelColumn: 230
     readonly property real pxPerSecond: (grid.width - channelColumn) / span
@@ -23,7 +25,7 @@ Rectangle {
 
     function align(t) { return Math.floor(t / slot) * slot }
     function open() {
-        const now = GuideGrid.now()
+        now = GuideGrid.now()
         viewStart = align(now)
         focusTime = now
         grid.currentIndex = Math.max(0, Zapper.current)
@@ -136,6 +138,11 @@ Rectangle {
             required property int number
             required property string name
             readonly property bool current: ListView.isCurrentItem
+            // The airings in view, asked again whenever the visible span moves. The cells below are
+            // made once per row and kept when the view moves or the row is reused for another
+            // channel: only their bindings change (making ~50 cells a step cost more than a frame).
+            readonly property var cells: GuideGrid.airings(index, page.viewStart, page.viewStart + page.span)
+            onCellsChanged: if (cells.length > page.cellSlots) page.cellSlots = cells.length
             width: grid.width; height: 64
             Rectangle {
                 width: page.channelColumn - 6; height: parent.height - 4
@@ -145,6 +152,7 @@ Rectangle {
                     x: 10; anchors.verticalCenter: parent.verticalCenter
                     width: parent.width - 20; elide: Text.ElideRight
                     text: row.number + "  " + row.name
+                    textFormat: Text.PlainText
                     color: Theme.text
                     font.family: Theme.family; font.pixelSize: Theme.fontSmall; font.bold: row.current
                 }
@@ -154,15 +162,17 @@ Rectangle {
                 width: parent.width - page.channelColumn; height: parent.height
                 clip: true
                 Repeater {
-                    // Asks the guide again whenever the visible span moves.
-                    model: GuideGrid.airings(row.index, page.viewStart, page.viewStart + page.span)
+                    model: page.cellSlots
                     delegate: Rectangle {
-                        required property var modelData
-                        readonly property bool focused: row.current && modelData.start <= page.focusTime
-                                                        && page.focusTime < modelData.stop
-                        readonly property bool onNow: modelData.start <= GuideGrid.now() && GuideGrid.now() < modelData.stop
-                        x: Math.max(0, (modelData.start - page.viewStart) * page.pxPerSecond)
-                        width: Math.min(parent.width, (modelData.stop - page.viewStart) * page.pxPerSecond) - x - 3
+                        required property int index
+                        readonly property var airing: row.cells[index] // undefined past the row's last
+                        readonly property real start: airing ? airing.start : 0
+                        readonly property real stop: airing ? airing.stop : 0
+                        readonly property bool focused: row.current && start <= page.focusTime && page.focusTime < stop
+                        readonly property bool onNow: start <= page.now && page.now < stop
+                        visible: airing !== undefined
+                        x: Math.max(0, (start - page.viewStart) * page.pxPerSecond)
+                        width: Math.max(0, Math.min(parent.width, (stop - page.viewStart) * page.pxPerSecond) - x - 3)
                         height: parent.height - 4
                         radius: 4
                         color: onNow ? Theme.cellNow : Theme.cell
@@ -171,14 +181,15 @@ Rectangle {
                         Text {
                             x: 8; anchors.verticalCenter: parent.verticalCenter
                             width: parent.width - 16; elide: Text.ElideRight
-                            text: modelData.title
+                            text: parent.airing ? parent.airing.title : ""
+                            textFormat: Text.PlainText
                             color: Theme.text
                             font.family: Theme.family; font.pixelSize: Theme.fontSmall
                         }
                     }
                 }
                 Rectangle { // now
-                    readonly property real at: (GuideGrid.now() - page.viewStart) * page.pxPerSecond
+                    readonly property real at: (page.now - page.viewStart) * page.pxPerSecond
                     visible: at >= 0 && at < parent.width
                     x: at; width: 2; height: parent.height
                     color: Theme.error
