@@ -59,6 +59,7 @@ Rectangle {
     }
     function moveRows(n) {
         grid.currentIndex = Math.max(0, Math.min(grid.count - 1, grid.currentIndex + n))
+        grid.positionViewAtIndex(grid.currentIndex, ListView.Contain)
         const a = GuideGrid.airingAt(grid.currentIndex, focusTime)
         refocus()
     }
@@ -82,7 +83,7 @@ Rectangle {
         if (d >= 0) {
             // Digits jump to a channel in the grid, not tune it.
             const row = Channels.rowOfNumber(d)
-            if (row >= 0) { grid.currentIndex = row; refocus() }
+            if (row >= 0) { grid.currentIndex = row; grid.positionViewAtIndex(row, ListView.Contain); refocus() }
             return true
         }
         return false
@@ -130,7 +131,13 @@ Rectangle {
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
         model: Channels
-        highlightMoveDuration: 60
+        // The view jumps to the current row (positionViewAtIndex) instead of scrolling to it: a
+        // smooth scroll is ~9 frames of the whole grid a key, and a box rasterising in software
+        // (llvmpipe here) cannot paint them at frame rate.
+        highlightFollowsCurrentItem: false
+        // No rows made ahead off screen: they are made asynchronously, each batch costing another
+        // frame of the whole grid, and a page key jumps past them anyway. Reused rows are cheap.
+        cacheBuffer: 0
         reuseItems: true
         delegate: Item {
             id: row
