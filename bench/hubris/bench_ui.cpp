@@ -11,11 +11,13 @@
 // so a frame already in flight when the key came does not count.
 //   bench_ui GUIDE [ROUNDS]
 // Environment: BENCH_UI_PHASES=open,keys,scroll,search picks parts; BENCH_UI_DEBUG=1 says which
-// keys painted nothing and lists the largest resident mappings.
+// keys painted nothing, how many frames a key makes, and lists the largest resident mappings;
+// BENCH_UI_SHOT=FILE.png saves the grid at its first open.
 #include <hubrisapp.h>
 
 #include <epg/guide.h>
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFile>
@@ -172,16 +174,32 @@ void report(const char *what, const std::vector<double> &v, const char *targetOn
     std::fflush(stdout);
 }
 
-qint64 vmRssKiB()
+/// VmRSS and its parts (KiB): anonymous memory (heaps, the guide) and mapped files (libraries).
+struct Rss
 {
-    QFile f(QStringLiteral("/proc/self/status"));
-    if (!f.open(QIODevice::ReadOnly))
-        return -1;
-    for (const QByteArray &line : f.readAll().split('\n')) {
-        if (line.startsWith("VmRSS:"))
-            return line.mid(6).trimmed().split(' ').first().toLongLong();
+    qint64 total = 0, anon = 0, file = 0;
+    static Rss now()
+    {
+        Rss r;
+        QFile f(QStringLiteral("/proc/self/status"));
+        if (!f.open(QIODevice::ReadOnly))
+            return r;
+        for (const QByteArray &line : f.readAll().split('\n')) {
+            const qint64 kib = line.mid(line.indexOf(':') + 1).trimmed().split(' ').first().toLongLong();
+            if (line.startsWith("VmRSS:"))
+                r.total = kib;
+            else if (line.startsWith("RssAnon:"))
+                r.anon = kib;
+            else if (line.startsWith("RssFile:"))
+                r.file = kib;
+        }
+        return r;
     }
-    return -1;
+};
+
+void printRss(const char *what, const Rss &r)
+{
+    std::printf("%-46s %.1f MiB (anonymous %.1f, files %.1f)\n", what, r.total / 1024.0, r.anon / 1024.0, r.file / 1024.0);
 }
 
 /// The largest resident mappings by file (anonymous ones as [heap], [anon], [stack]...).
@@ -206,6 +224,36 @@ void printMappings(int top)
     for (int i = 0; i < top && i < sorted.size(); ++i)
         std::printf("  %8.1f MiB  %s\n", sorted[i].first / 1024.0, sorted[i].second.constData());
 }
+
+/// CPU time (ns) of the process's threads by kind: the GUI thread, Qt Quick's render thread,
+/// Mesa's rasteriser threads (llvmpipe-N) and the rest, from /proc/self/task/*/schedstat.
+struct ThreadCpu
+{
+    qint64 gui = 0, render = 0, raster = 0, other = 0;
+    static ThreadCpu now()
+    {
+        ThreadCpu t;
+        const QString self = QString::number(QCoreApplication::applicationPid());
+        const QDir tasks(QStringLiteral("/proc/self/task"));
+        for (const QString &tid : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            QFile stat(tasks.filePath(tid + QStringLiteral("/schedstat"))), comm(tasks.filePath(tid + QStringLiteral("/comm")));
+            if (!stat.open(QIODevice::ReadOnly) || !comm.open(QIODevice::ReadOnly))
+                continue;
+            const qint64 ns = stat.readAll().split(' ').first().toLongLong();
+            const QByteArray name = comm.readAll().trimmed();
+            if (tid == self)
+                t.gui += ns;
+            else if (name.startsWith("QSGRenderThread"))
+                t.render += ns;
+            else if (name.startsWith("llvmpipe"))
+                t.raster += ns;
+            else
+                t.other += ns;
+        }
+        return t;
+    }
+    ThreadCpu operator-(const ThreadCpu &o) const { return {gui - o.gui, render - o.render, raster - o.raster, other - o.other}; }
+};
 
 class Bench
 {
@@ -285,7 +333,7 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "bench_ui: %s: %s\n", qPrintable(args[1]), qPrintable(error));
         return 2;
     }
-    const qint64 rssQt = vmRssKiB();
+    const Rss rssQt = Rss::now();
     QTemporaryDir dir;
     HubrisOptions options;
     options.dataDir = dir.path();
@@ -302,7 +350,7 @@ int main(int argc, char *argv[])
 
     if (!hubris.start())
         return 3;
-    const qint64 rssStarted = vmRssKiB(); // the QML loaded; the guide opens on a worker thread
+    const Rss rssStarted = Rss::now(); // the QML loaded; the guide opens on a worker thread
     QQuickWindow *window = hubris.window();
     FrameLog log(window);
     window->showFullScreen();
@@ -322,7 +370,7 @@ int main(int argc, char *argv[])
                 window->height(), api == QSGRendererInterface::Software ? "software" : api == QSGRendererInterface::OpenGL ? "OpenGL" : "other",
                 hubris.store()->channelCount(), rounds,
                 qPrintable(QDateTime::fromSecsSinceEpoch(options.fixedNow, Qt::UTC).toString(Qt::ISODate)));
-    const qint64 rssLive = vmRssKiB();
+    const Rss rssLive = Rss::now();
 
     Bench b(&hubris, window, &log);
     std::mt19937 random(1);
@@ -331,7 +379,7 @@ int main(int argc, char *argv[])
     //    next open moves it back to the tuned channel and now, as a viewer's next open does.
     std::vector<double> open;
     double firstOpen = -1;
-    qint64 rssGrid = 0;
+    Rss rssGrid;
     for (int i = 0; i < rounds && phase("open"); ++i) {
         const double t = b.press(Qt::Key_G);
         if (b.page() != u"guide") {
@@ -341,7 +389,9 @@ int main(int argc, char *argv[])
         if (i == 0) {
             firstOpen = t;
             log.settle();
-            rssGrid = vmRssKiB();
+            if (const QString shot = qEnvironmentVariable("BENCH_UI_SHOT"); !shot.isEmpty())
+                window->grabWindow().save(shot); // the grid as it was measured
+            rssGrid = Rss::now();
         } else {
             open.push_back(t);
         }
@@ -400,7 +450,8 @@ int main(int argc, char *argv[])
         const char *name;
         std::vector<Qt::Key> keys;
         std::vector<double> interval, handled, polish, sync, render, swap, latency;
-        double cpuPerKey = 0;
+        double cpuPerKey = 0, framesPerKey = 0;
+        ThreadCpu threads;
     };
     std::vector<Scroll> scrolls;
     {
@@ -423,13 +474,28 @@ int main(int argc, char *argv[])
         }
         scrolls = {pages, hours, days};
     }
-    qint64 rssAfterGrid = 0;
+    Rss rssAfterGrid;
     if (phase("scroll")) {
         b.go(Qt::Key_G, "guide");
         log.settle(100);
+        if (qEnvironmentVariableIsSet("BENCH_UI_DEBUG")) { // the frames one key makes
+            for (Qt::Key key : {Qt::Key_PageDown, Qt::Key_Down, Qt::Key_Right, Qt::Key_PageUp}) {
+                const size_t before = log.count();
+                const qint64 t0 = nowNs();
+                b.press(key);
+                log.settle(300);
+                const auto all = log.frames();
+                std::fprintf(stderr, "bench_ui: key %x made %zu frames:", key, all.size() - before);
+                for (size_t i = before; i < all.size(); ++i)
+                    std::fprintf(stderr, " [animated %+.1f sync %+.1f swap %+.1f]", ms(all[i].animated - t0), ms(all[i].syncStart - t0), ms(all[i].swapped - t0));
+                std::fprintf(stderr, "\n");
+            }
+        }
         for (Scroll &s : scrolls) {
             qint64 previous = 0;
             const qint64 cpu0 = processCpuNs();
+            const size_t frames0 = log.count();
+            const ThreadCpu threads0 = ThreadCpu::now();
             for (Qt::Key key : s.keys) {
                 Frame f;
                 double handled = 0;
@@ -453,8 +519,10 @@ int main(int argc, char *argv[])
             }
             log.settle(100);
             s.cpuPerKey = ms(processCpuNs() - cpu0) / double(s.keys.size());
+            s.framesPerKey = double(log.count() - frames0) / double(s.keys.size());
+            s.threads = ThreadCpu::now() - threads0;
         }
-        rssAfterGrid = vmRssKiB();
+        rssAfterGrid = Rss::now();
         b.go(Qt::Key_Escape, "live");
         log.settle();
     }
@@ -487,7 +555,7 @@ int main(int argc, char *argv[])
             }
         }
     }
-    const qint64 rssEnd = vmRssKiB();
+    const Rss rssEnd = Rss::now();
 
     std::printf("\n== guide open (Guide key to the first grid frame painted)\n");
     std::printf("%-46s %.2f ms\n", "first open after start", firstOpen);
@@ -510,20 +578,23 @@ int main(int argc, char *argv[])
         report("  sync (GUI thread blocked)", s.sync);
         report("  render (draw calls recorded)", s.render);
         report("  swap (rasterised and presented)", s.swap);
-        std::printf("  %-44s %.2f ms\n", "process CPU time a key (all threads)", s.cpuPerKey);
+        const double n = double(s.keys.size());
+        std::printf("  %-44s %.2f ms, %.2f frames a key; GUI thread %.2f, render thread %.2f, llvmpipe %.2f, other %.2f ms\n",
+                    "process CPU time a key (all threads)", s.cpuPerKey, s.framesPerKey, ms(s.threads.gui) / n,
+                    ms(s.threads.render) / n, ms(s.threads.raster) / n, ms(s.threads.other) / n);
     }
     std::printf("\n== search as you type (%zu keystrokes)\n", searchKey.size());
     report("SearchModel update per keystroke", searchModel, "p99", 5);
     report("key handled (model + views)", searchKey);
     report("key to results painted", searchPainted);
     std::printf("\n== resident memory (VmRSS)\n");
-    std::printf("%-46s %.1f MiB\n", "Qt started, no app", rssQt / 1024.0);
-    std::printf("%-46s %.1f MiB\n", "app started (QML loaded), guide opening", rssStarted / 1024.0);
-    std::printf("%-46s %.1f MiB\n", "live, guide loaded", rssLive / 1024.0);
-    std::printf("%-46s %.1f MiB\n", "grid open (first open)", rssGrid / 1024.0);
-    std::printf("%-46s %.1f MiB\n", "after scrolling the grid", rssAfterGrid / 1024.0);
-    std::printf("%-46s %.1f MiB\n", "at the end (after search)", rssEnd / 1024.0);
-    const qint64 rssMax = std::max({rssGrid, rssAfterGrid, rssEnd});
+    printRss("Qt started, no app", rssQt);
+    printRss("app started (QML loaded), guide opening", rssStarted);
+    printRss("live, guide loaded", rssLive);
+    printRss("grid open (first open)", rssGrid);
+    printRss("after scrolling the grid", rssAfterGrid);
+    printRss("at the end (after search)", rssEnd);
+    const qint64 rssMax = std::max({rssGrid.total, rssAfterGrid.total, rssEnd.total});
     const bool rssMet = rssMax * 1024 <= 250000000; // 250 MB
     s_missed += rssMet ? 0 : 1;
     std::printf("%-46s %.1f MiB (%.1f MB)  target <= 250 MB: %s\n", "highest", rssMax / 1024.0, rssMax * 1024 / 1e6,
