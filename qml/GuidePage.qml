@@ -18,6 +18,8 @@ Rectangle {
     readonly property int slot: 1800                 // the ruler's step
     property real viewStart: 0                       // UTC seconds at the grid's left edge
     property real focusTime: 0                       // the focused airing is the one airing then
+    property real now: 0                             // the guide's clock when the grid opened
+    property int cellSlots: 12                       // cells made per row; grows when a row needs more
     property var focusedAiring: ({})
     readonly property int channelColumn: 230
     readonly property real pxPerSecond: (grid.width - channelColumn) / span
@@ -28,7 +30,7 @@ Rectangle {
     // The guide's channel index of the focused row (rows skip hidden channels).
     function channel() { return GridChannels.channelAt(grid.currentIndex) }
     function open() {
-        const now = GuideGrid.now()
+        now = GuideGrid.now()
         viewStart = align(now)
         focusTime = now
         grid.currentIndex = Math.max(0, GridChannels.rowOfChannel(Math.max(0, Zapper.current)))
@@ -67,6 +69,7 @@ Rectangle {
     }
     function moveRows(n) {
         grid.currentIndex = Math.max(0, Math.min(grid.count - 1, grid.currentIndex + n))
+        grid.positionViewAtIndex(grid.currentIndex, ListView.Contain)
         refocus()
     }
     function handle(action) {
@@ -98,7 +101,11 @@ Rectangle {
         if (d >= 0) {
             // Digits jump to a channel in the grid, not tune it.
             const row = GridChannels.rowOfChannel(Channels.rowOfNumber(d))
-            if (row >= 0 && GridChannels.channelAt(row) === Channels.rowOfNumber(d)) { grid.currentIndex = row; refocus() }
+            if (row >= 0 && GridChannels.channelAt(row) === Channels.rowOfNumber(d)) {
+                grid.currentIndex = row
+                grid.positionViewAtIndex(row, ListView.Contain)
+                refocus()
+            }
             return true
         }
         return false
@@ -146,7 +153,13 @@ Rectangle {
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
         model: GridChannels
-        highlightMoveDuration: 60
+        // The view jumps to the current row (positionViewAtIndex) instead of scrolling to it: a
+        // smooth scroll is ~9 frames of the whole grid a key, and a box rasterising in software
+        // (llvmpipe here) cannot paint them at frame rate.
+        highlightFollowsCurrentItem: false
+        // No rows made ahead off screen: they are made asynchronously, each batch costing another
+        // frame of the whole grid, and a page key jumps past them anyway. Reused rows are cheap.
+        cacheBuffer: 0
         reuseItems: true
         delegate: Item {
             id: row
@@ -155,15 +168,23 @@ Rectangle {
             required property int number
             required property string name
             readonly property bool current: ListView.isCurrentItem
+            // The airings in view, asked again whenever the visible span moves. The cells below are
+            // made once per row and kept when the view moves or the row is reused for another
+            // channel: only their bindings change (making ~50 cells a step cost more than a frame).
+            readonly property var cells: GuideGrid.revision >= 0 ? GuideGrid.airings(channelIndex, page.viewStart, page.viewStart + page.span) : []
+            onCellsChanged: if (cells.length > page.cellSlots) page.cellSlots = cells.length
             width: grid.width; height: 64
             Rectangle {
                 width: page.channelColumn - 6; height: parent.height - 4
                 radius: 4
+                antialiasing: false
                 color: row.current ? Theme.cellNow : Theme.cell
                 Text {
                     x: 10; anchors.verticalCenter: parent.verticalCenter
                     width: parent.width - 20; elide: Text.ElideRight
                     text: row.number + "  " + row.name
+                    textFormat: Text.PlainText
+                    renderType: Text.NativeRendering
                     color: Theme.text
                     font.family: Theme.family; font.pixelSize: Theme.fontSmall; font.bold: row.current
                 }
@@ -173,37 +194,46 @@ Rectangle {
                 width: parent.width - page.channelColumn; height: parent.height
                 clip: true
                 Repeater {
-                    // Asks the guide again whenever the visible span moves.
-                    model: GuideGrid.revision >= 0 ? GuideGrid.airings(row.channelIndex, page.viewStart, page.viewStart + page.span) : []
+                    model: page.cellSlots
                     delegate: Rectangle {
-                        required property var modelData
-                        readonly property bool focused: row.current && modelData.start <= page.focusTime
-                                                        && page.focusTime < modelData.stop
-                        readonly property bool onNow: modelData.start <= GuideGrid.now() && GuideGrid.now() < modelData.stop
-                        x: Math.max(0, (modelData.start - page.viewStart) * page.pxPerSecond)
-                        width: Math.min(parent.width, (modelData.stop - page.viewStart) * page.pxPerSecond) - x - 3
+                        required property int index
+                        readonly property var airing: row.cells[index] // undefined past the row's last
+                        readonly property real start: airing ? airing.start : 0
+                        readonly property real stop: airing ? airing.stop : 0
+                        readonly property bool locked: airing ? airing.locked === true : false
+                        readonly property bool focused: row.current && start <= page.focusTime && page.focusTime < stop
+                        readonly property bool onNow: start <= page.now && page.now < stop
+                        visible: airing !== undefined
+                        x: Math.max(0, (start - page.viewStart) * page.pxPerSecond)
+                        width: Math.max(0, Math.min(parent.width, (stop - page.viewStart) * page.pxPerSecond) - x - 3)
                         height: parent.height - 4
                         radius: 4
-                        color: modelData.locked ? Theme.background : onNow ? Theme.cellNow : Theme.cell
-                        border.color: focused ? Theme.focus : modelData.locked ? Theme.cell : "transparent"
-                        border.width: focused ? Theme.focusWidth : 2
+                        // Opaque (no smoothed edges, no see-through border when not focused) and
+                        // glyph-texture text: the grid fills the screen, and a box without a fast
+                        // GPU (Mesa's llvmpipe here) rasterises blended cells and distance-field
+                        // glyphs at a third more CPU per frame.
+                        antialiasing: false
+                        color: locked ? Theme.background : onNow ? Theme.cellNow : Theme.cell
+                        border.color: focused ? Theme.focus : Theme.cell
+                        border.width: focused ? Theme.focusWidth : locked ? 2 : 0
                         LockIcon {
-                            id: lockIcon
-                            visible: modelData.locked
+                            visible: parent.locked
                             x: 10; anchors.verticalCenter: parent.verticalCenter
                             color: Theme.dimText
                         }
                         Text {
-                            x: modelData.locked ? 36 : 8; anchors.verticalCenter: parent.verticalCenter
+                            x: parent.locked ? 36 : 8; anchors.verticalCenter: parent.verticalCenter
                             width: parent.width - x - 8; elide: Text.ElideRight
-                            text: modelData.title
-                            color: modelData.locked ? Theme.dimText : Theme.text
+                            text: parent.airing ? parent.airing.title : ""
+                            textFormat: Text.PlainText
+                            renderType: Text.NativeRendering
+                            color: parent.locked ? Theme.dimText : Theme.text
                             font.family: Theme.family; font.pixelSize: Theme.fontSmall
                         }
                     }
                 }
                 Rectangle { // now
-                    readonly property real at: (GuideGrid.now() - page.viewStart) * page.pxPerSecond
+                    readonly property real at: (page.now - page.viewStart) * page.pxPerSecond
                     visible: at >= 0 && at < parent.width
                     x: at; width: 2; height: parent.height
                     color: Theme.error
