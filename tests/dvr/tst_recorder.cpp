@@ -9,6 +9,7 @@
 
 #include <dvr/playout.h>
 #include <dvr/recorder.h>
+#include <dvr/retention.h>
 
 #include <QProcess>
 #include <QSignalSpy>
@@ -116,6 +117,8 @@ private Q_SLOTS:
     void initTestCase();
     void records_data();
     void records();
+    void stopsAtItsEndTime();
+    void channelArchive();
     void sourceDropIsOneRecordingWithGap();
     void killedRecorderResumes();
     void fullDisk();
@@ -217,6 +220,87 @@ void TestRecorder::records()
     const double probed = ffprobeDuration(playlistPath, &error);
     QVERIFY2(probed > 0, qPrintable(error));
     QVERIFY2(qAbs(probed - listed) < 0.5, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(probed).arg(listed)));
+}
+
+void TestRecorder::stopsAtItsEndTime()
+{
+    const QString dir = m_dir.filePath(u"rec-timed"_qs);
+    Recorder recorder;
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    const qint64 started = QDateTime::currentMSecsSinceEpoch();
+    settings.stopAtMs = started + 3000;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QVERIFY(finished.wait(15000));
+    QCOMPARE(recorder.state(), Recorder::State::Finished);
+    const ArchiveReader reader = load(dir);
+    QVERIFY(reader.finished());
+    QVERIFY(reader.endMs() <= settings.stopAtMs + 1000);
+    QVERIFY2(reader.endMs() - reader.startMs() >= 1500, qPrintable(QString::number(reader.endMs() - reader.startMs())));
+    QVERIFY(iptv::media::checkMediaPlaylist(recordingPlaylist(reader)).ended);
+}
+
+void TestRecorder::channelArchive()
+{
+    // A channel's rolling archive in chunks of 2 s (an hour in production), recorded over HLS.
+    const QString dir = m_dir.filePath(u"archive-one"_qs);
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one/low/index.m3u8"_qs);
+    settings.directory = dir;
+    settings.chunkMs = 2000;
+    settings.segmentSeconds = 1;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 7, 30000);
+
+    // Catch-up of a range in the middle while the archive goes on recording: VOD, since the
+    // archive has passed its end; ffprobe reads it.
+    ArchiveReader archive = load(dir);
+    QVERIFY(archive.chunks().size() >= 3);
+    const QList<ArchiveSegment> all = archive.segments();
+    const TimeRange range{all[2].startMs, all[5].startMs};
+    const QString name = QStringLiteral("archive-%1-%2.m3u8").arg(range.fromMs / 1000).arg((range.toMs - range.fromMs + 999) / 1000);
+    const auto parsed = parseArchiveRange(name, QDateTime::currentMSecsSinceEpoch());
+    QVERIFY(parsed);
+    const QByteArray text = archiveRangePlaylist(archive, range, QDateTime::currentMSecsSinceEpoch());
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(text);
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+    QVERIFY(check.ended);
+    QCOMPARE(check.segments.size(), 3);
+    QCOMPARE(check.segments.first().uri, all[2].file);
+    for (const auto &s : check.segments)
+        QVERIFY2(!s.discontinuity, "chunk boundaries are not gaps");
+    const QString playlistPath = QDir(dir).filePath(u"catchup.m3u8"_qs);
+    {
+        QFile f(playlistPath);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(text);
+    }
+    const double probed = ffprobeDuration(playlistPath, &error);
+    QVERIFY2(probed > 0, qPrintable(error));
+    QVERIFY2(qAbs(probed - (all[5].startMs - all[2].startMs) / 1000.0) < 0.5, qPrintable(QString::number(probed)));
+
+    // A viewer's recording of that range keeps its chunks through retention; the rest of the
+    // window's past goes (a window of 1 ms: everything but the chunk being written is past it).
+    recorder.stop(true);
+    archive = load(dir);
+    const QList<RetainedRecording> kept{{u"viewer-1"_qs, dir, false, range, 0, {}, 0}};
+    const RetentionPlan plan = Retention::plan({{dir, 1}}, kept, QDateTime::currentMSecsSinceEpoch());
+    QStringList errors;
+    Retention::apply(plan, &errors);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
+    QVERIFY(!plan.deletions.isEmpty());
+    const ArchiveReader after = load(dir);
+    QCOMPARE(after.segments(range.fromMs, range.toMs), archive.segments(range.fromMs, range.toMs));
+    const QStringList problems = checkSegments(dir, after.segments(range.fromMs, range.toMs));
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    QVERIFY(after.segments().size() < archive.segments().size());
 }
 
 void TestRecorder::sourceDropIsOneRecordingWithGap()
