@@ -9,7 +9,10 @@
 
 #include <dvr/playout.h>
 #include <dvr/recorder.h>
+#include <dvr/playoutthumbnails.h>
 #include <dvr/retention.h>
+
+#include <QImage>
 
 #include <QProcess>
 #include <QSignalSpy>
@@ -118,6 +121,7 @@ private Q_SLOTS:
     void records_data();
     void records();
     void stopsAtItsEndTime();
+    void thumbnails();
     void channelArchive();
     void sourceDropIsOneRecordingWithGap();
     void killedRecorderResumes();
@@ -242,6 +246,45 @@ void TestRecorder::stopsAtItsEndTime()
     QVERIFY(reader.endMs() <= settings.stopAtMs + 1000);
     QVERIFY2(reader.endMs() - reader.startMs() >= 1500, qPrintable(QString::number(reader.endMs() - reader.startMs())));
     QVERIFY(iptv::media::checkMediaPlaylist(recordingPlaylist(reader)).ended);
+}
+
+void TestRecorder::thumbnails()
+{
+    const QString dir = m_dir.filePath(u"rec-thumbs"_qs);
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 4, 20000);
+    recorder.stop(true);
+
+    const ArchiveReader reader = load(dir);
+    const QList<ArchiveSegment> segments = reader.segments();
+    // One every 2 s of 1 s segments: every other segment.
+    const QList<Thumbnail> thumbs = ensureThumbnails(dir, segments, 2000, 96, &error);
+    QVERIFY2(!thumbs.isEmpty(), qPrintable(error));
+    QCOMPARE(thumbs.size(), (segments.size() + 1) / 2);
+    for (const Thumbnail &t : thumbs) {
+        QImage image;
+        QVERIFY2(image.load(QDir(dir).filePath(t.file), "JPEG"), qPrintable(t.file));
+        QCOMPARE(image.size(), QSize(96, 54)); // 160x90 scaled
+        // The test pattern is colourful, not a black or grey frame.
+        QVERIFY(image.pixelColor(10, 10) != image.pixelColor(80, 10) || image.pixelColor(10, 10) != image.pixelColor(10, 45));
+    }
+    // Made once: asking again reuses the files.
+    const QDateTime made = QFileInfo(QDir(dir).filePath(thumbs.first().file)).lastModified();
+    QCOMPARE(ensureThumbnails(dir, segments, 2000, 96, &error).size(), thumbs.size());
+    QCOMPARE(QFileInfo(QDir(dir).filePath(thumbs.first().file)).lastModified(), made);
+
+    const QByteArray vtt = thumbnailTrack(thumbs, reader.startMs(), reader.endMs(), u"/t/"_qs);
+    QVERIFY(vtt.startsWith("WEBVTT\n"));
+    QVERIFY2(vtt.contains("\n00:00:00.000 --> 00:00:0"), vtt.constData());
+    QCOMPARE(vtt.count("-->"), thumbs.size());
+    QVERIFY(vtt.contains((u"/t/"_qs + thumbs.last().file).toUtf8()));
 }
 
 void TestRecorder::channelArchive()
