@@ -1,0 +1,45 @@
+// diver: the DVR server. Everything but argument handling lives in diver_lib and libs/dvr.
+
+#include "config.h"
+#include "server.h"
+
+#include <core/service.h>
+#include <core/subcommand.h>
+#include <media/ffmpeg.h>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QLoggingCategory>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("diver"));
+    QCoreApplication::setOrganizationName(QStringLiteral("iptv"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(DIVER_VERSION));
+    if (qEnvironmentVariableIsEmpty("QT_LOGGING_RULES"))
+        QLoggingCategory::setFilterRules(QStringLiteral("iptv.*.debug=false"));
+    iptv::media::installFfmpegLogHandler();
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Network DVR: per-channel archives, timeshift, catch-up and recordings."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    iptv::diver::addCommandLineOptions(&parser);
+    iptv::cli::processCommandLine(parser, QCoreApplication::arguments());
+
+    iptv::diver::DiverConfig config;
+    QString error;
+    if (!iptv::diver::loadConfig(parser, &config, &error)) {
+        qCritical("diver: %s", qPrintable(error));
+        return 2;
+    }
+    iptv::diver::DiverServer server(config);
+    // SIGTERM/SIGINT: finish every archive's segment in progress, then exit 0.
+    iptv::quitOnTermination([&server] { server.stop(); });
+    if (!server.start(&error)) {
+        qCritical("diver: %s", qPrintable(error));
+        return 1;
+    }
+    return app.exec();
+}
