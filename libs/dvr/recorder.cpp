@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -65,6 +66,22 @@ struct Recorder::Worker
     qint64 segmentStartUs = AV_NOPTS_VALUE;
     qint64 lastEndUs = AV_NOPTS_VALUE;
     bool gapPending = false;
+    qint64 lastQueuedEndMs = 0;   ///< where the last segment cut ends (UTC ms)
+
+    // Segments on their way to the disk (the writer thread).
+    struct Pending
+    {
+        QByteArray bytes;
+        qint64 startMs = 0;
+        qint64 durationMs = 0;
+        bool gap = false;
+    };
+    static constexpr size_t kMaxQueued = 3;
+    std::mutex queueMutex;
+    std::condition_variable queueCv;
+    std::deque<Pending> queue;
+    bool writerDone = false;
+    bool writerGapPending = false; ///< writer thread only
 
     Backoff backoff;
 
@@ -107,6 +124,11 @@ struct Recorder::Worker
         if (gapPending)
             return;
         gapPending = true;
+        noteGap(why);
+    }
+
+    void noteGap(const QString &why)
+    {
         {
             QMutexLocker lock(&statusMutex);
             ++stats.gaps;
@@ -116,6 +138,7 @@ struct Recorder::Worker
 
     void run()
     {
+        std::thread writerThread([this] { writeLoop(); });
         bool connectedOnce = false;
         while (!stopping && !stopDue()) {
             setState(connectedOnce ? State::Reconnecting : State::Connecting, currentReason());
@@ -153,6 +176,13 @@ struct Recorder::Worker
             if (!waitBackoff())
                 break;
         }
+        // Segments already cut are complete: they are written, also on a stop without finishing.
+        {
+            std::lock_guard lock(queueMutex);
+            writerDone = true;
+        }
+        queueCv.notify_all();
+        writerThread.join();
         if (!stopping || finishOnStop) {
             QString error;
             if (!writer.finish(nowMs(), &error)) {
@@ -269,7 +299,7 @@ struct Recorder::Worker
             if (ptsAnchorUs == AV_NOPTS_VALUE) {
                 ptsAnchorUs = at;
                 // Never before what is recorded already (a restart, a reconnect).
-                wallAnchorMs = qMax(nowMs(), writer.lastEndMs());
+                wallAnchorMs = qMax(nowMs(), lastQueuedEndMs);
             }
             segmentStartUs = at;
         } else if (cutsHere) {
@@ -296,22 +326,53 @@ struct Recorder::Worker
 
     void cutSegment(qint64 endUs)
     {
-        const QByteArray bytes = std::exchange(segmentBytes, {});
+        QByteArray bytes = std::exchange(segmentBytes, {});
         const qint64 startUs = std::exchange(segmentStartUs, endUs);
         if (bytes.isEmpty() || startUs == AV_NOPTS_VALUE || endUs <= startUs)
             return;
         const qint64 startMs = wallMs(startUs);
         const qint64 durationMs = wallMs(endUs) - startMs;
+        lastQueuedEndMs = startMs + durationMs;
+        std::unique_lock lock(queueMutex);
+        // A disk that falls behind by more than the queue holds stalls the reader (the source
+        // then drops us, and the gap is marked): memory stays bounded.
+        queueCv.wait(lock, [this] { return queue.size() < kMaxQueued; });
+        queue.push_back({std::move(bytes), startMs, durationMs, std::exchange(gapPending, false)});
+        lock.unlock();
+        queueCv.notify_all();
+    }
+
+    /// The writer thread: segments leave the queue in order, each written and synced with its
+    /// index line before the next; the reader never waits for the disk.
+    void writeLoop()
+    {
+        for (;;) {
+            Pending p;
+            {
+                std::unique_lock lock(queueMutex);
+                queueCv.wait(lock, [this] { return !queue.empty() || writerDone; });
+                if (queue.empty())
+                    return;
+                p = std::move(queue.front());
+                queue.pop_front();
+            }
+            queueCv.notify_all();
+            write(p);
+        }
+    }
+
+    void write(const Pending &p)
+    {
         StorageError error;
         const qint64 sequence = writer.nextSequence();
-        if (writer.writeSegment(bytes, startMs, durationMs, gapPending, &error)) {
-            ArchiveSegment s{sequence, startMs, durationMs, bytes.size(), QStringLiteral("seg-%1.ts").arg(sequence), gapPending};
-            gapPending = false;
-            backoff.reset();
+        if (writer.writeSegment(p.bytes, p.startMs, p.durationMs, p.gap, &error)) {
+            const ArchiveSegment s{sequence, p.startMs, p.durationMs, p.bytes.size(), QStringLiteral("seg-%1.ts").arg(sequence),
+                                   p.gap || writerGapPending};
+            writerGapPending = false;
             {
                 QMutexLocker lock(&statusMutex);
                 ++stats.segments;
-                stats.bytes += quint64(bytes.size());
+                stats.bytes += quint64(p.bytes.size());
             }
             if (state_() == State::Error)
                 setState(State::Recording, {});
@@ -322,7 +383,10 @@ struct Recorder::Worker
             QMutexLocker lock(&statusMutex);
             ++stats.segmentsLost;
         }
-        markGap(error.toString());
+        if (!writerGapPending) {
+            writerGapPending = true; // the writer marks the next segment it writes
+            noteGap(error.toString());
+        }
         setState(State::Error, QStringLiteral("%1 (%2): %3").arg(error.what, error.where, error.why));
     }
 
@@ -383,6 +447,7 @@ bool Recorder::start(const RecorderSettings &settings, QString *error)
         worker->writer.setFreeSpace(m_freeSpace);
     if (worker->writer.resumed())
         worker->gapPending = true; // the writer marks it too; counted here as a gap of this run
+    worker->lastQueuedEndMs = worker->writer.lastEndMs();
     m_settings = settings;
     m_worker = std::move(worker);
     m_worker->thread = std::thread([w = m_worker.get()] { w->run(); });

@@ -3,9 +3,12 @@
 // Records one channel (HLS or MPEG-TS over HTTP, or anything libavformat opens) into an archive
 // (archive.h) by remuxing: packets are copied, never decoded or encoded. Segments are cut at
 // video keyframes once they are long enough; each is written and synced before its index line
-// is, so a `kill -9` loses at most the segment in progress.
+// is, so a `kill -9` loses at most the segment in progress (and any still queued for a disk that
+// has fallen behind: normally none, three at most).
 //
-// One thread per recording does the blocking reads (under MediaInput's deadlines). A source that
+// Two threads per recording: the reader does the blocking reads (under MediaInput's deadlines),
+// the writer writes and syncs the segments the reader cut, so a slow disk (fsync can take
+// seconds on a busy one) never stops the reading and makes the source drop us. A source that
 // drops or stalls is reconnected with jittered backoff, and the first segment after it is marked
 // as following a gap: one recording, never a second file. start() on a folder that already holds
 // segments continues that recording after a gap (restart after a crash). A write that fails (a
@@ -64,7 +67,7 @@ public:
     /// otherwise the thread just ends (what a crash leaves; a later start() resumes). Blocks until
     /// the thread has ended (bounded: blocking reads are interrupted).
     void stop(bool finish = true);
-    /// Space retention can free (called on the recorder's thread; see ArchiveWriter::SpaceRecovery).
+    /// Space retention can free (called on the recorder's writer thread; see ArchiveWriter::SpaceRecovery).
     /// Set before start().
     void setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery);
     /// Replaces the free-space probe (tests). Set before start().
