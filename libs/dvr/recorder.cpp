@@ -61,8 +61,10 @@ struct Recorder::Worker
     /// little ahead of the first video frame still has a positive timestamp.
     qint64 timelineEndUs = 10'000'000;
 
-    // The segment in progress.
+    // The segment in progress (its bytes are in the muxer until cut; here only after the muxer closed).
     QByteArray segmentBytes;
+    quint64 unpublishedPackets = 0;
+    quint64 unpublishedRepairs = 0;
     qint64 segmentStartUs = AV_NOPTS_VALUE;
     qint64 lastEndUs = AV_NOPTS_VALUE;
     bool gapPending = false;
@@ -314,19 +316,29 @@ struct Recorder::Worker
             qCWarning(lcRecorder).noquote() << cfg.directory << error.toString();
             return;
         }
-        segmentBytes += muxer.take();
+        // The muxer keeps the segment's bytes until the cut takes them: no copy per packet.
         if (cutsHere)
             lastEndUs = qMax(lastEndUs, at + qMax<qint64>(p->duration, 0));
+        ++unpublishedPackets;
+        unpublishedRepairs += sanitiser->stats().repaired - repairedBefore;
+    }
+
+    /// Counters kept by the reader alone, published once a segment (not a lock per packet).
+    void publishCounters()
+    {
         QMutexLocker lock(&statusMutex);
-        ++stats.packets;
-        stats.repairedTimestamps += sanitiser->stats().repaired - repairedBefore;
+        stats.packets += std::exchange(unpublishedPackets, 0);
+        stats.repairedTimestamps += std::exchange(unpublishedRepairs, 0);
     }
 
     qint64 wallMs(qint64 us) const { return wallAnchorMs + (us - ptsAnchorUs) / 1000; }
 
     void cutSegment(qint64 endUs)
     {
+        publishCounters();
         QByteArray bytes = std::exchange(segmentBytes, {});
+        if (muxer.isOpen())
+            bytes += muxer.take();
         const qint64 startUs = std::exchange(segmentStartUs, endUs);
         if (bytes.isEmpty() || startUs == AV_NOPTS_VALUE || endUs <= startUs)
             return;

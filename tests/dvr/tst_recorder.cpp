@@ -364,7 +364,7 @@ void TestRecorder::sourceDropIsOneRecordingWithGap()
     QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
 
     QCOMPARE(m_client->send("POST", u"/api/channels/drop/stop"_qs).status, 200);
-    QVERIFY(gaps.wait(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(gaps.size() >= 1, 10000); // perhaps already while the stop was answered
     QTRY_COMPARE_WITH_TIMEOUT(recorder.state(), Recorder::State::Reconnecting, 10000);
     QVERIFY2(!recorder.reason().isEmpty(), "reconnecting without a reason");
     const qsizetype before = written.size();
