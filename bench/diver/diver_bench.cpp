@@ -89,7 +89,8 @@ int main(int argc, char **argv)
     }
     const qint64 stoppedMs = QDateTime::currentMSecsSinceEpoch();
 
-    quint64 segments = 0, lost = 0, gaps = 0, reconnects = 0, bytes = 0, gapSegments = 0;
+    quint64 segments = 0, lost = 0, gaps = 0, reconnects = 0, bytes = 0, gapSegments = 0, writerWaits = 0;
+    qint64 slowestWriteMs = 0;
     double minRecorded = 1e9, maxRecorded = 0, minCoverage = 1e9;
     int unreadable = 0;
     for (size_t i = 0; i < recorders.size(); ++i) {
@@ -100,6 +101,8 @@ int main(int argc, char **argv)
         gaps += st.gaps;
         reconnects += st.reconnects;
         bytes += st.bytes;
+        writerWaits += st.writerWaits;
+        slowestWriteMs = qMax(slowestWriteMs, st.slowestWriteMs);
         ArchiveReader reader;
         QString error;
         if (!reader.load(r->directory(), &error)) {
@@ -130,6 +133,8 @@ int main(int argc, char **argv)
         {u"gap_segments"_qs, qint64(gapSegments)},
         {u"reconnects"_qs, qint64(reconnects)},
         {u"unreadable_indexes"_qs, unreadable},
+        {u"writer_waits"_qs, qint64(writerWaits)},
+        {u"slowest_write_ms"_qs, slowestWriteMs},
         {u"mbit_per_s_total"_qs, bytes * 8 / 1e6 / ((stopAt.back() - startedMs) / 1000.0)},
         {u"stop_seconds"_qs, (stoppedMs - stopAt.front()) / 1000.0},
         {u"min_recorded_seconds"_qs, minRecorded},

@@ -68,10 +68,14 @@ for i in $(seq 1 "$FF_N"); do
     pids+=($!)
 done
 sleep "$WARMUP"
-cpu_sum() { local s=0 p; for p in "${ff[@]}"; do s=$(echo "$s + $(cpu_s "$p")" | bc -l); done; echo "$s"; }
-a=$(cpu_sum)
+# CPU seconds of each ffmpeg so far, "-" for one that has exited (the headend dropped it as too
+# slow, or its input failed: ffmpeg does not reconnect).
+cpu_each() { local p; for p in "${ff[@]}"; do if [ -r "/proc/$p/stat" ]; then cpu_s "$p"; else echo -; fi; done; }
+cpu_each >"$WORK/ff-cpu-a"
 sleep "$MEASURE"
-b=$(cpu_sum)
+cpu_each >"$WORK/ff-cpu-b"
+# Over the processes that lived through the window.
+read -r ff_alive ff_cpu < <(paste "$WORK/ff-cpu-a" "$WORK/ff-cpu-b" | awk '$1 != "-" && $2 != "-" { n++; s += $2 - $1 } END { print n + 0, s + 0 }')
 load_ff=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in "${ff[@]}"; do stop_pid "$p"; done
 ff_segments=$(find "$WORK/ff" -name 'seg-*.ts' | wc -l)
@@ -79,12 +83,12 @@ rm -rf "$WORK/ff"
 stop_pid "$recast"
 
 ours_pct=$(jq .cpu_percent_per_recording "$WORK/ours.json")
-ff_pct=$(echo "100 * ($b - $a) / $MEASURE / $FF_N" | bc -l)
-printf '  ours: %d recordings, %.1f%% of a core in all, %.3f%% a recording; segments %s, lost %s, gaps %s, reconnects %s, min coverage %.3f (load %s)\n' \
+ff_pct=$(echo "100 * $ff_cpu / $MEASURE / $ff_alive" | bc -l)
+printf '  ours: %d recordings, %.1f%% of a core in all, %.3f%% a recording; segments %s, lost %s, gaps %s, reconnects %s, min coverage %.3f, writer waits %s, slowest write %s ms (load %s)\n' \
     "$N" "$(jq .cpu_percent_of_core "$WORK/ours.json")" "$ours_pct" "$(jq .segments "$WORK/ours.json")" \
     "$(jq .segments_lost "$WORK/ours.json")" "$(jq .gaps "$WORK/ours.json")" "$(jq .reconnects "$WORK/ours.json")" \
-    "$(jq .min_coverage "$WORK/ours.json")" "$load_ours"
-printf '  ffmpeg: %d processes, %.1f%% of a core in all, %.3f%% a recording; %s segments (load %s)\n' \
-    "$FF_N" "$(echo "100 * ($b - $a) / $MEASURE" | bc -l)" "$ff_pct" "$ff_segments" "$load_ff"
+    "$(jq .min_coverage "$WORK/ours.json")" "$(jq .writer_waits "$WORK/ours.json")" "$(jq .slowest_write_ms "$WORK/ours.json")" "$load_ours"
+printf '  ffmpeg: %d processes (%d lived through the window), %.1f%% of a core for those, %.3f%% a recording; %s segments (load %s)\n' \
+    "$FF_N" "$ff_alive" "$(echo "100 * $ff_cpu / $MEASURE" | bc -l)" "$ff_pct" "$ff_segments" "$load_ff"
 printf '  CPU per recording, ours/ffmpeg: %.2f\n' "$(echo "$ours_pct / $ff_pct" | bc -l)"
 echo "raw results in $WORK"

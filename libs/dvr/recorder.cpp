@@ -6,6 +6,7 @@
 #include <media/tsmuxer.h>
 
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QMutex>
 #include <QMutexLocker>
@@ -348,7 +349,15 @@ struct Recorder::Worker
         std::unique_lock lock(queueMutex);
         // A disk that falls behind by more than the queue holds stalls the reader (the source
         // then drops us, and the gap is marked): memory stays bounded.
-        queueCv.wait(lock, [this] { return queue.size() < kMaxQueued; });
+        if (queue.size() >= kMaxQueued) {
+            {
+                QMutexLocker statusLock(&statusMutex);
+                ++stats.writerWaits;
+            }
+            qCWarning(lcRecorder).noquote() << cfg.directory << ": the disk is behind by" << queue.size()
+                                            << "segments; reading waits";
+            queueCv.wait(lock, [this] { return queue.size() < kMaxQueued; });
+        }
         queue.push_back({std::move(bytes), startMs, durationMs, std::exchange(gapPending, false)});
         lock.unlock();
         queueCv.notify_all();
@@ -377,7 +386,14 @@ struct Recorder::Worker
     {
         StorageError error;
         const qint64 sequence = writer.nextSequence();
-        if (writer.writeSegment(p.bytes, p.startMs, p.durationMs, p.gap, &error)) {
+        QElapsedTimer took;
+        took.start();
+        const bool written = writer.writeSegment(p.bytes, p.startMs, p.durationMs, p.gap, &error);
+        {
+            QMutexLocker lock(&statusMutex);
+            stats.slowestWriteMs = qMax(stats.slowestWriteMs, took.elapsed());
+        }
+        if (written) {
             const ArchiveSegment s{sequence, p.startMs, p.durationMs, p.bytes.size(), QStringLiteral("seg-%1.ts").arg(sequence),
                                    p.gap || writerGapPending};
             writerGapPending = false;

@@ -55,6 +55,8 @@ public:
         quint64 reconnects = 0;
         quint64 segmentsLost = 0;   ///< cut but not written (storage errors)
         quint64 repairedTimestamps = 0;
+        quint64 writerWaits = 0;    ///< times the reader waited for the disk (the write queue was full)
+        qint64 slowestWriteMs = 0;  ///< the longest a segment took to be written and synced
     };
 
     explicit Recorder(QObject *parent = nullptr);

@@ -202,7 +202,7 @@ Reply DiverServer::playlist(const Archive &archive, const QString &name)
                                 .arg(name));
     dvr::ArchiveReader reader;
     QString error;
-    if (!reader.load(archive.directory, &error))
+    if (!reader.load(archive.directory, range->fromMs, range->toMs, &error))
         return Reply::error(500, QStringLiteral("archive_unreadable"), error);
     if (reader.segments(range->fromMs, range->toMs).isEmpty())
         return Reply::error(404, QStringLiteral("not_recorded"),
@@ -229,7 +229,7 @@ Reply DiverServer::thumbnails(const Archive &archive, const QString &name, const
     const qint64 to = from + m.captured(2).toLongLong() * 1000;
     dvr::ArchiveReader reader;
     QString error;
-    if (!reader.load(archive.directory, &error))
+    if (!reader.load(archive.directory, from, to, &error))
         return Reply::error(500, QStringLiteral("archive_unreadable"), error);
     const QList<dvr::ArchiveSegment> segments = reader.segments(from, to);
     const QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(archive.directory, segments, 10000, 160, &error);
