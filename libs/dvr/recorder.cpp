@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -56,8 +57,11 @@ struct Recorder::Worker
     TsMuxer muxer;
     std::map<int, int> outStream; ///< input stream index -> output stream index
     int outVideo = -1;
-    qint64 wallAnchorMs = 0;      ///< wall clock of ptsAnchorUs
-    qint64 ptsAnchorUs = AV_NOPTS_VALUE;
+    /// Arrival minus timestamp (µs), the least seen on this connection: the content's relation
+    /// to real time. A source sends a burst first (recast: the last GOP), older than it arrives;
+    /// the least offset is the one of content arriving as it goes live.
+    qint64 minOffsetUs = std::numeric_limits<qint64>::max();
+    qint64 wallCursorUs = AV_NOPTS_VALUE; ///< wall clock (µs) where the next segment starts
     /// Where the next connection's timestamps continue. It starts at 10 s, so that audio a
     /// little ahead of the first video frame still has a positive timestamp.
     qint64 timelineEndUs = 10'000'000;
@@ -249,7 +253,8 @@ struct Recorder::Worker
                 nominal = av_rescale_q(1, av_inv_q(st->avg_frame_rate), st->time_base);
             sanitiser->addStream(index, st->time_base, nominal);
         }
-        ptsAnchorUs = AV_NOPTS_VALUE;
+        minOffsetUs = std::numeric_limits<qint64>::max();
+        wallCursorUs = AV_NOPTS_VALUE;
         segmentStartUs = lastEndUs = AV_NOPTS_VALUE;
         segmentBytes.clear();
         return true;
@@ -296,14 +301,10 @@ struct Recorder::Worker
         const bool cutsHere = isVideo || outVideo < 0;
         const bool key = isVideo && (p->flags & AV_PKT_FLAG_KEY);
         const qint64 at = p->pts;
+        minOffsetUs = qMin(minOffsetUs, nowMs() * 1000 - at);
         if (segmentStartUs == AV_NOPTS_VALUE) {
             if (outVideo >= 0 && !key)
                 return; // a recording starts at a keyframe
-            if (ptsAnchorUs == AV_NOPTS_VALUE) {
-                ptsAnchorUs = at;
-                // Never before what is recorded already (a restart, a reconnect).
-                wallAnchorMs = qMax(nowMs(), lastQueuedEndMs);
-            }
             segmentStartUs = at;
         } else if (cutsHere) {
             const double length = (at - segmentStartUs) / 1e6;
@@ -332,8 +333,6 @@ struct Recorder::Worker
         stats.repairedTimestamps += std::exchange(unpublishedRepairs, 0);
     }
 
-    qint64 wallMs(qint64 us) const { return wallAnchorMs + (us - ptsAnchorUs) / 1000; }
-
     void cutSegment(qint64 endUs)
     {
         publishCounters();
@@ -343,8 +342,13 @@ struct Recorder::Worker
         const qint64 startUs = std::exchange(segmentStartUs, endUs);
         if (bytes.isEmpty() || startUs == AV_NOPTS_VALUE || endUs <= startUs)
             return;
-        const qint64 startMs = wallMs(startUs);
-        const qint64 durationMs = wallMs(endUs) - startMs;
+        // Segments of one connection follow each other on the wall clock as their timestamps do;
+        // the first is placed by the connection's least offset, never before what is recorded.
+        if (wallCursorUs == AV_NOPTS_VALUE)
+            wallCursorUs = qMax(startUs + minOffsetUs, lastQueuedEndMs * 1000);
+        const qint64 startWallUs = std::exchange(wallCursorUs, wallCursorUs + (endUs - startUs));
+        const qint64 startMs = startWallUs / 1000;
+        const qint64 durationMs = wallCursorUs / 1000 - startMs;
         lastQueuedEndMs = startMs + durationMs;
         std::unique_lock lock(queueMutex);
         // A disk that falls behind by more than the queue holds stalls the reader (the source

@@ -14,6 +14,7 @@
 
 #include <QImage>
 
+#include <QElapsedTimer>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -400,6 +401,9 @@ void TestRecorder::killedRecorderResumes()
     QVERIFY2(helper.waitForStarted(), qPrintable(helper.errorString()));
     QTRY_VERIFY_WITH_TIMEOUT(load(dir).segments().size() >= 3, 30000);
     helper.kill(); // SIGKILL: no chance to write anything more
+    QElapsedTimer sinceKill;
+    sinceKill.start();
+    const qint64 killedAtMs = QDateTime::currentMSecsSinceEpoch();
     QVERIFY(helper.waitForFinished());
     QCOMPARE(helper.exitStatus(), QProcess::CrashExit);
 
@@ -425,12 +429,24 @@ void TestRecorder::killedRecorderResumes()
     settings.directory = dir;
     settings.segmentSeconds = 1;
     QString error;
+    const qint64 restartMs = sinceKill.elapsed();
     QVERIFY2(recorder.start(settings, &error), qPrintable(error));
     QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
     recorder.stop(true);
 
     const ArchiveReader reader = load(dir);
     QCOMPARE(reader.chunks().size(), 1); // the same recording continued
+    {
+        // The gap: what the kill cut off (the segment in progress) and the restart.
+        const QList<ArchiveSegment> s = reader.segments();
+        const qint64 gapMs = s[beforeRestart.size()].startMs - beforeRestart.last().endMs();
+        qInfo().noquote() << QStringLiteral("gap after kill -9: %1 ms (restart %2 ms after the kill; the last listed segment "
+                                            "ended %3 ms before the kill)")
+                                 .arg(gapMs)
+                                 .arg(restartMs)
+                                 .arg(killedAtMs - beforeRestart.last().endMs());
+        QVERIFY2(gapMs <= restartMs + 2000 + 1000, qPrintable(QStringLiteral("%1 ms").arg(gapMs))); // + one 1 s segment cut off
+    }
     QCOMPARE(reader.chunks().first().index.tornBytes, 0);
     QCOMPARE(reader.chunks().first().index.badLines, 0);
     const QList<ArchiveSegment> after = reader.segments();
