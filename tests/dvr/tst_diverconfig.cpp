@@ -15,6 +15,7 @@ class TestDiverConfig : public QObject
 
 private Q_SLOTS:
     void valid();
+    void shippedConfigLoads();
     void invalid_data();
     void invalid();
 
@@ -49,6 +50,21 @@ void TestDiverConfig::valid()
     QCOMPARE(c.channels[0].archiveHours, 168.0);
     QCOMPARE(c.channels[1].id, u"news-2"_qs);
     QCOMPARE(c.channels[1].archiveHours, 24.0); // the default
+}
+
+void TestDiverConfig::shippedConfigLoads()
+{
+    DiverConfig c;
+    QString error;
+    QVERIFY2(iptv::diver::loadConfigFile(QStringLiteral(IPTV_TEST_DATA "/../../resources/config/diver.conf"), &c, &error),
+             qPrintable(error));
+    const DiverConfig defaults;
+    QCOMPARE(c.port, defaults.port);
+    QCOMPARE(c.minFreeBytes, defaults.minFreeBytes);
+    QCOMPARE(c.segmentSeconds, defaults.segmentSeconds);
+    QCOMPARE(c.chunkMs, defaults.chunkMs);
+    QCOMPARE(c.storage, QStringList{u"/var/lib/diver/disk1"_qs});
+    QVERIFY(c.channels.isEmpty());
 }
 
 void TestDiverConfig::invalid_data()
