@@ -81,6 +81,7 @@ for p in "${ff[@]}"; do stop_pid "$p"; done
 ff_segments=$(find "$WORK/ff" -name 'seg-*.ts' | wc -l)
 rm -rf "$WORK/ff"
 stop_pid "$recast"
+rm -rf "$WORK/recast/live" "$WORK/recast/data" # 1.5 GB of the headend's segments
 
 ours_pct=$(jq .cpu_percent_per_recording "$WORK/ours.json")
 ff_pct=$(echo "100 * $ff_cpu / $MEASURE / $ff_alive" | bc -l)
