@@ -2,10 +2,11 @@ import QtQuick
 import Hubris.Native
 
 // The channel list over the video: numbers, names, what is on now; OK tunes, yellow marks a
-// favourite, green shows favourites only.
+// favourite, green shows favourites only, red locks or unlocks the channel (with the PIN).
 Rectangle {
     id: panel
     signal closed()
+    signal toggleLock(int channel)
     property bool favouritesOnly: false
 
     function open() {
@@ -30,6 +31,7 @@ Rectangle {
         case RemoteKeys.Ok: Zapper.tune(list.currentIndex); panel.closed(); return true
         case RemoteKeys.Yellow: Channels.toggleFavourite(list.currentIndex); return true
         case RemoteKeys.Green: favouritesOnly = !favouritesOnly; return true
+        case RemoteKeys.Red: panel.toggleLock(list.currentIndex); return true
         case RemoteKeys.Back: panel.closed(); return true
         }
         const d = Remote.digitOf(action)
@@ -65,6 +67,7 @@ Rectangle {
             required property string name
             required property string nowTitle
             required property bool favourite
+            readonly property bool locked: Parental.lockedChannelCount >= 0 && Parental.isChannelLocked(index)
             readonly property bool dimmed: panel.favouritesOnly && !favourite
             width: ListView.view.width
             height: dimmed ? 0 : 62
@@ -80,9 +83,14 @@ Rectangle {
                 color: Theme.accent
                 font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true
             }
+            LockIcon {
+                visible: parent.locked
+                anchors.right: parent.right; anchors.rightMargin: 16; anchors.verticalCenter: parent.verticalCenter
+                color: Parental.unlocked ? Theme.dimText : Theme.error
+            }
             Column {
                 x: 84; anchors.verticalCenter: parent.verticalCenter
-                width: parent.width - 100
+                width: parent.width - 100 - (parent.locked ? 30 : 0)
                 Text {
                     width: parent.width; elide: Text.ElideRight
                     text: (favourite ? "★ " : "") + name
@@ -101,7 +109,7 @@ Rectangle {
     Text {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 12; x: 20
-        text: qsTr("OK watch   ● yellow favourite   ● green favourites only")
+        text: qsTr("OK watch  ● yellow favourite  ● green favourites only  ● red lock")
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 16
     }

@@ -4,12 +4,15 @@ import Hubris.Native
 // The guide grid: channels down, time across, from the guide in memory. Only the rows on screen
 // exist (a ListView), and each asks for the airings of its visible time span only, so 1,000
 // channels x 14 days never become items. Left/right move by programme, up/down by channel,
-// channel keys by page, red/green by day, yellow back to now, OK opens the details.
+// channel keys by page, red/green by day, yellow back to now, blue favourites only, OK opens the
+// details. Channels and programmes the parental control hides are not shown (GridChannels, and
+// "Locked" cells whose OK asks for the PIN).
 Rectangle {
     id: page
     objectName: "guidePage"
     signal closed()
     signal openDetails(int airing)
+    signal unlock(int channel)
 
     readonly property int span: 9000                 // seconds across the grid (2.5 h)
     readonly property int slot: 1800                 // the ruler's step
@@ -22,11 +25,13 @@ Rectangle {
     color: Theme.background
 
     function align(t) { return Math.floor(t / slot) * slot }
+    // The guide's channel index of the focused row (rows skip hidden channels).
+    function channel() { return GridChannels.channelAt(grid.currentIndex) }
     function open() {
         const now = GuideGrid.now()
         viewStart = align(now)
         focusTime = now
-        grid.currentIndex = Math.max(0, Zapper.current)
+        grid.currentIndex = Math.max(0, GridChannels.rowOfChannel(Math.max(0, Zapper.current)))
         grid.positionViewAtIndex(grid.currentIndex, ListView.Center)
         refocus()
     }
@@ -34,7 +39,7 @@ Rectangle {
         return Math.max(GuideGrid.windowStart, Math.min(GuideGrid.windowEnd - 1, t))
     }
     function refocus() {
-        focusedAiring = GuideGrid.airingAt(grid.currentIndex, focusTime)
+        focusedAiring = GuideGrid.airingAt(channel(), focusTime)
         if (focusTime < viewStart) viewStart = align(focusTime)
         else if (focusTime >= viewStart + span) viewStart = align(focusTime) - span + slot
     }
@@ -46,18 +51,22 @@ Rectangle {
             focusTime = clampTime(a.stop)
         } else {
             focusTime = clampTime(Math.max(a.start, viewStart) - 1)
-            const prev = GuideGrid.airingAt(grid.currentIndex, focusTime)
+            const prev = GuideGrid.airingAt(channel(), focusTime)
             if (prev.start !== undefined) focusTime = Math.max(prev.start, focusTime - span)
         }
         // Keep the focus where it is on screen: the middle of a long programme that starts early.
-        const f = GuideGrid.airingAt(grid.currentIndex, focusTime)
+        const f = GuideGrid.airingAt(channel(), focusTime)
         if (f.start !== undefined && f.start < viewStart && forward === false && f.start >= viewStart - span)
             viewStart = align(f.start)
         refocus()
     }
+    // Focus on `ch` (a guide channel index) again, e.g. after rows appeared above it.
+    function showChannel(ch) {
+        grid.currentIndex = Math.max(0, GridChannels.rowOfChannel(ch))
+        refocus()
+    }
     function moveRows(n) {
         grid.currentIndex = Math.max(0, Math.min(grid.count - 1, grid.currentIndex + n))
-        const a = GuideGrid.airingAt(grid.currentIndex, focusTime)
         refocus()
     }
     function handle(action) {
@@ -71,16 +80,25 @@ Rectangle {
         case RemoteKeys.Red: focusTime = clampTime(focusTime - 86400); viewStart = align(focusTime); refocus(); return true
         case RemoteKeys.Green: focusTime = clampTime(focusTime + 86400); viewStart = align(focusTime); refocus(); return true
         case RemoteKeys.Yellow: open(); return true
+        case RemoteKeys.Blue: {
+            // Favourites only, or all again: stay on the same channel when it is still shown.
+            const was = channel()
+            GridChannels.favouritesOnly = !GridChannels.favouritesOnly
+            grid.currentIndex = Math.max(0, GridChannels.rowOfChannel(was))
+            refocus()
+            return true
+        }
         case RemoteKeys.Ok: case RemoteKeys.Info:
-            if (focusedAiring.airing !== undefined) page.openDetails(focusedAiring.airing)
+            if (focusedAiring.locked) page.unlock(channel())
+            else if (focusedAiring.airing !== undefined) page.openDetails(focusedAiring.airing)
             return true
         case RemoteKeys.Back: case RemoteKeys.Guide: page.closed(); return true
         }
         const d = Remote.digitOf(action)
         if (d >= 0) {
             // Digits jump to a channel in the grid, not tune it.
-            const row = Channels.rowOfNumber(d)
-            if (row >= 0) { grid.currentIndex = row; refocus() }
+            const row = GridChannels.rowOfChannel(Channels.rowOfNumber(d))
+            if (row >= 0 && GridChannels.channelAt(row) === Channels.rowOfNumber(d)) { grid.currentIndex = row; refocus() }
             return true
         }
         return false
@@ -92,7 +110,7 @@ Rectangle {
     Text {
         id: day
         x: Theme.margin; y: 24
-        text: Qt.formatDate(new Date(page.viewStart * 1000), "dddd d MMMM")
+        text: Qt.formatDate(new Date(page.viewStart * 1000), "dddd d MMMM") + (GridChannels.favouritesOnly ? qsTr(" · Favourites") : "")
         color: Theme.text
         font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
     }
@@ -127,12 +145,13 @@ Rectangle {
         anchors.top: ruler.bottom; anchors.bottom: hint.top; anchors.bottomMargin: 8
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
-        model: Channels
+        model: GridChannels
         highlightMoveDuration: 60
         reuseItems: true
         delegate: Item {
             id: row
             required property int index
+            required property int channelIndex
             required property int number
             required property string name
             readonly property bool current: ListView.isCurrentItem
@@ -155,7 +174,7 @@ Rectangle {
                 clip: true
                 Repeater {
                     // Asks the guide again whenever the visible span moves.
-                    model: GuideGrid.airings(row.index, page.viewStart, page.viewStart + page.span)
+                    model: GuideGrid.revision >= 0 ? GuideGrid.airings(row.channelIndex, page.viewStart, page.viewStart + page.span) : []
                     delegate: Rectangle {
                         required property var modelData
                         readonly property bool focused: row.current && modelData.start <= page.focusTime
@@ -165,14 +184,20 @@ Rectangle {
                         width: Math.min(parent.width, (modelData.stop - page.viewStart) * page.pxPerSecond) - x - 3
                         height: parent.height - 4
                         radius: 4
-                        color: onNow ? Theme.cellNow : Theme.cell
-                        border.color: focused ? Theme.focus : "transparent"
-                        border.width: Theme.focusWidth
+                        color: modelData.locked ? Theme.background : onNow ? Theme.cellNow : Theme.cell
+                        border.color: focused ? Theme.focus : modelData.locked ? Theme.cell : "transparent"
+                        border.width: focused ? Theme.focusWidth : 2
+                        LockIcon {
+                            id: lockIcon
+                            visible: modelData.locked
+                            x: 10; anchors.verticalCenter: parent.verticalCenter
+                            color: Theme.dimText
+                        }
                         Text {
-                            x: 8; anchors.verticalCenter: parent.verticalCenter
-                            width: parent.width - 16; elide: Text.ElideRight
+                            x: modelData.locked ? 36 : 8; anchors.verticalCenter: parent.verticalCenter
+                            width: parent.width - x - 8; elide: Text.ElideRight
                             text: modelData.title
-                            color: Theme.text
+                            color: modelData.locked ? Theme.dimText : Theme.text
                             font.family: Theme.family; font.pixelSize: Theme.fontSmall
                         }
                     }
@@ -187,9 +212,16 @@ Rectangle {
         }
     }
     Text {
+        anchors.centerIn: grid
+        visible: grid.count === 0
+        text: GridChannels.favouritesOnly ? qsTr("No favourite channels: yellow in the channel list marks one · blue shows all")
+                                          : qsTr("No channels to show")
+        color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontNormal
+    }
+    Text {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
-        text: qsTr("OK details   ● red day back   ● green day forward   ● yellow now   CH+/CH− page")
+        text: qsTr("OK details  ● red day back  ● green day forward  ● yellow now  ● blue favourites only  CH+/CH− page")
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 16
     }

@@ -8,6 +8,7 @@ Item {
     signal openChannels()
     signal openGuide()
     signal openMenu()
+    signal askPin()
 
     function handle(action) {
         const d = Remote.digitOf(action)
@@ -19,12 +20,40 @@ Item {
         case RemoteKeys.Info: banner.opacity > 0 ? banner.opacity = 0 : banner.show(); return true
         case RemoteKeys.Ok:
             if (Zapper.digits.length > 0) { Zapper.commitDigits(); return true }
+            if (Zapper.blocked) { live.askPin(); return true }
             live.openChannels(); return true
         case RemoteKeys.Guide: live.openGuide(); return true
         case RemoteKeys.Menu: live.openMenu(); return true
         case RemoteKeys.Back: banner.opacity = 0; return true
         }
         return false
+    }
+
+    // A locked channel: no picture; the PIN prompt opens over this, OK opens it again.
+    Rectangle {
+        anchors.fill: parent
+        visible: Zapper.blocked
+        color: Theme.background
+        Column {
+            // Low on the screen: the PIN prompt sits in the middle.
+            anchors.horizontalCenter: parent.horizontalCenter
+            anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin + 20
+            spacing: 18
+            Row {
+                anchors.horizontalCenter: parent.horizontalCenter
+                spacing: 16
+                LockIcon { anchors.verticalCenter: parent.verticalCenter; color: Theme.accent }
+                Text {
+                    text: qsTr("This channel is locked")
+                    color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge
+                }
+            }
+            Text {
+                anchors.horizontalCenter: parent.horizontalCenter
+                text: qsTr("OK enter the PIN · up/down another channel")
+                color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall
+            }
+        }
     }
 
     InfoBanner { id: banner }
@@ -46,7 +75,7 @@ Item {
     Column {
         anchors.centerIn: parent
         spacing: 12
-        visible: Hal.player.state !== Player.Playing && Zapper.current >= 0 && !live.overlaid
+        visible: Hal.player.state !== Player.Playing && Zapper.current >= 0 && !live.overlaid && !Zapper.blocked
         Text {
             anchors.horizontalCenter: parent.horizontalCenter
             text: Hal.player.state === Player.Failed ? qsTr("This channel is not available")

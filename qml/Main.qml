@@ -14,7 +14,7 @@ Window {
     title: qsTr("Hubris")
 
     property bool simulator: Shell.simulator
-    property string page: "live"    // live, channels, guide, details, search, menu, settings
+    property string page: "live"    // live, channels, guide, details, search, menu, settings, parental, text
     property string detailsFrom: "guide" // where Back from the details page goes
     property bool messageShown: false // an operator's message is on screen
 
@@ -36,7 +36,17 @@ Window {
         else if (name === "search") search.open()
         else if (name === "menu") menu.open()
         else if (name === "settings") settings.open()
+        else if (name === "parental") parental.open()
         keys.forceActiveFocus()
+    }
+    // The PIN first unless the session is unlocked already, then `then`.
+    function withPin(title, then) {
+        if (Parental.unlocked) then()
+        else pin.ask(title, then)
+    }
+    function askPinForChannel() {
+        if (Zapper.blocked && !pin.shown && (page === "live" || page === "channels"))
+            pin.ask(qsTr("Locked · enter the PIN"), null)
     }
     function dispatch(action) {
         // Keys every page shares.
@@ -48,9 +58,13 @@ Window {
         case RemoteKeys.VolumeUp: Hal.changeVolume(5); volume.show(); return true
         case RemoteKeys.VolumeDown: Hal.changeVolume(-5); volume.show(); return true
         case RemoteKeys.Mute: Hal.toggleMute(); volume.show(); return true
-        case RemoteKeys.Blue: Theme.highContrast = !Theme.highContrast; return true
+        case RemoteKeys.Blue:
+            if (page === "guide" && !pin.shown) break // the guide's favourites filter
+            Theme.highContrast = !Theme.highContrast; return true
+        case RemoteKeys.Diagnostics: Diagnostics.toggle(); return true
         }
         if (Hal.standby) return true
+        if (pin.shown) return pin.handle(action)
         if (reminder && (action === RemoteKeys.Ok || action === RemoteKeys.Back)) {
             if (action === RemoteKeys.Ok && reminder.channel >= 0) {
                 Zapper.tune(reminder.channel)
@@ -71,6 +85,8 @@ Window {
         case "search": return search.handle(action)
         case "menu": return menu.handle(action)
         case "settings": return settings.handle(action)
+        case "parental": return parental.handle(action)
+        case "text": return textEntry.handle(action)
         }
         return false
     }
@@ -83,6 +99,7 @@ Window {
         VideoOutput {
             id: video
             anchors.fill: parent
+            visible: !Zapper.blocked // a locked channel shows no picture, not even its last frame
             fillMode: VideoOutput.PreserveAspectFit
             Component.onCompleted: Hal.player.setVideoSink(video.videoSink)
         }
@@ -95,11 +112,13 @@ Window {
             onOpenChannels: window.show("channels")
             onOpenGuide: window.show("guide")
             onOpenMenu: window.show("menu")
+            onAskPin: window.askPinForChannel()
         }
         ChannelList {
             id: channels
             visible: window.page === "channels"
-            onClosed: window.show("live")
+            onClosed: { window.show("live"); window.askPinForChannel() }
+            onToggleLock: (channel) => window.withPin(qsTr("PIN to lock or unlock"), () => Parental.toggleChannelLock(channel))
         }
         GuidePage {
             id: guide
@@ -107,6 +126,7 @@ Window {
             visible: window.page === "guide"
             onClosed: window.show("live")
             onOpenDetails: (airing) => { details.show(airing); window.detailsFrom = "guide"; window.show("details") }
+            onUnlock: (channel) => window.withPin(qsTr("PIN to show locked programmes"), () => guide.showChannel(channel))
         }
         SearchPage {
             id: search
@@ -120,6 +140,26 @@ Window {
             anchors.fill: parent
             visible: window.page === "settings"
             onClosed: window.show("live")
+            onEditText: (key, title, value) => { textEntry.open(key, title, value); window.page = "text" }
+            onOpenParental: window.withPin(qsTr("Parental control PIN"), () => window.show("parental"))
+            onRefreshed: toast.show(qsTr("Asking %1 for a new guide").arg(GuideStore.server), false)
+        }
+        ParentalPage {
+            id: parental
+            anchors.fill: parent
+            visible: window.page === "parental"
+            onClosed: { window.page = "settings" }
+            onChangePin: pin.askNewPin(() => toast.show(qsTr("The new PIN is set"), false))
+        }
+        TextEntryPage {
+            id: textEntry
+            anchors.fill: parent
+            visible: window.page === "text"
+            onClosed: window.page = "settings"
+            onAccepted: (key, text) => {
+                if (key === "guideServer") Settings.guideServer = text
+                else if (key === "controlServer") Settings.controlServer = text
+            }
         }
         DetailsPage {
             id: details
@@ -132,12 +172,16 @@ Window {
             id: menu
             visible: window.page === "menu"
             onClosed: window.show("live")
-            onChosen: (name) => window.show(name)
+            onChosen: (name) => {
+                if (name === "diagnostics") { Diagnostics.toggle(); window.show("live") }
+                else window.show(name)
+            }
         }
 
         // Volume OSD
         Rectangle {
             id: volume
+            objectName: "volumeOsd"
             function show() { opacity = 1; hideVolume.restart() }
             anchors.right: parent.right; anchors.top: parent.top; anchors.margins: Theme.margin
             width: 260; height: 64; radius: 10
@@ -152,19 +196,31 @@ Window {
             }
         }
 
-        // Offline and guide state: said on screen, the box keeps working with what it has.
+        // Offline and guide state: said on screen, small and always there while it lasts; the box
+        // keeps working with the guide in memory and the last lineup.
         Rectangle {
-            visible: GuideStore.offline || !GuideStore.loaded
-            anchors.left: parent.left; anchors.top: parent.top; anchors.margins: Theme.margin
-            width: offlineText.implicitWidth + 32; height: 44; radius: 8
-            color: Theme.panel
-            Text {
-                id: offlineText
+            objectName: "offlineIndicator"
+            visible: Offline.shown && !Hal.standby
+            anchors.left: parent.left; anchors.bottom: parent.bottom; anchors.margins: 12
+            width: offlineRow.implicitWidth + 28; height: 36; radius: 18
+            color: Theme.panelSolid
+            border.color: Offline.offline ? Theme.error : Theme.dimText; border.width: 1
+            Row {
+                id: offlineRow
                 anchors.centerIn: parent
-                text: GuideStore.loaded ? qsTr("Offline") : GuideStore.status
-                color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall
+                spacing: 10
+                Rectangle { width: 12; height: 12; radius: 6; anchors.verticalCenter: parent.verticalCenter
+                            color: Offline.offline ? Theme.error : Theme.dimText }
+                Text {
+                    text: Offline.text
+                    color: Theme.text; font.family: Theme.family; font.pixelSize: 16
+                }
             }
         }
+
+        UpdateScreen { }
+        DiagnosticsOverlay { }
+        PinPrompt { id: pin }
 
         Rectangle { // standby
             anchors.fill: parent
@@ -225,6 +281,10 @@ Window {
             target: GuideStore
             function onRefreshFailed(reason) { toast.show(reason, true) }
         }
+        Connections {
+            target: Zapper
+            function onBlockedChanged() { window.askPinForChannel() }
+        }
     }
 
     Item {
@@ -236,6 +296,11 @@ Window {
             // on-screen keyboard.
             if (window.page === "search" && event.text.length === 1 && /[a-z ]/i.test(event.text)) {
                 search.type(event.text)
+                event.accepted = true
+                return
+            }
+            if (window.page === "text" && event.text.length === 1 && /[a-z.:\/_-]/i.test(event.text)) {
+                textEntry.type(event.text)
                 event.accepted = true
                 return
             }

@@ -11,7 +11,8 @@ Rectangle {
         { name: "channels", label: qsTr("Channel list") },
         { name: "search", label: qsTr("Search") },
         { name: "settings", label: qsTr("Settings") }
-    ]
+    ].concat(Shell.developmentBuild ? [{ name: "diagnostics", label: Diagnostics.shown ? qsTr("Hide diagnostics")
+                                                                                       : qsTr("Diagnostics") }] : [])
     property int current: 0
     function open() { current = 0 }
     function handle(action) {

@@ -12,12 +12,10 @@ Rectangle {
     signal openDetails(int airing)
 
     readonly property var keys: ["A","B","C","D","E","F","G","H","I","J","K","L","M","N","O","P","Q","R","S","T","U","V","W","X","Y","Z","1","2","3","4","5","6","7","8","9","0","␣","⌫","✕"]
-    readonly property int columns: 7
-    property int keyIndex: 0
     property bool inResults: false
 
     color: Theme.background
-    function open() { inResults = false; keyIndex = 0 }
+    function open() { inResults = false; keyboard.keyIndex = 0 }
     function press(k) {
         if (k === "␣") Search.append(" ")
         else if (k === "⌫") Search.backspace()
@@ -44,21 +42,7 @@ Rectangle {
             }
             return true
         }
-        const row = Math.floor(keyIndex / columns), col = keyIndex % columns
-        switch (action) {
-        case RemoteKeys.Left: keyIndex = col > 0 ? keyIndex - 1 : keyIndex; return true
-        case RemoteKeys.Right:
-            if (col === columns - 1 || keyIndex === keys.length - 1) { if (results.count > 0) inResults = true }
-            else keyIndex = keyIndex + 1
-            return true
-        case RemoteKeys.Up: if (row > 0) keyIndex -= columns; return true
-        case RemoteKeys.Down:
-            if (keyIndex + columns < keys.length) keyIndex += columns
-            else if (results.count > 0) inResults = true
-            return true
-        case RemoteKeys.Ok: press(keys[keyIndex]); return true
-        }
-        return false
+        return keyboard.handle(action)
     }
     function clock(t) { return Qt.formatDateTime(new Date(t * 1000), "ddd hh:mm") }
 
@@ -80,23 +64,14 @@ Rectangle {
             font.family: Theme.family; font.pixelSize: Theme.fontNormal
         }
     }
-    Grid {
+    OnScreenKeyboard {
         id: keyboard
         x: Theme.margin; anchors.top: field.bottom; anchors.topMargin: 16
-        columns: page.columns; spacing: 6
-        Repeater {
-            model: page.keys
-            Rectangle {
-                required property int index
-                required property string modelData
-                readonly property bool focused: !page.inResults && page.keyIndex === index
-                width: 56; height: 56; radius: 6
-                color: focused ? Theme.cellNow : Theme.cell
-                border.color: focused ? Theme.focus : "transparent"; border.width: Theme.focusWidth
-                Text { anchors.centerIn: parent; text: parent.modelData; color: Theme.text
-                       font.family: Theme.family; font.pixelSize: Theme.fontNormal }
-            }
-        }
+        keys: page.keys
+        active: !page.inResults
+        onPressed: (key) => page.press(key)
+        onExitRight: if (results.count > 0) page.inResults = true
+        onExitDown: if (results.count > 0) page.inResults = true
     }
     Text {
         x: Theme.margin; anchors.top: keyboard.bottom; anchors.topMargin: 18

@@ -3,6 +3,7 @@ import QtQuick
 // A short message on top of everything (no channel 123, a stream that does not play, offline).
 Rectangle {
     id: toast
+    objectName: "toast"
     property alias text: label.text
     property bool isError: false
     function show(message, error) {

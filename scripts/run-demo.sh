@@ -11,6 +11,8 @@
 #     announcing guide versions on ws://127.0.0.1:8411/events;
 #   - controlserver: boxes on ws://127.0.0.1:8420/box, operator API on http://127.0.0.1:8421,
 #     live operator WebSocket on ws://127.0.0.1:8422 (admin password in build/demo/admin-password);
+#   - diver on http://127.0.0.1:8430: the network DVR (recordings, series rules, conflicts,
+#     timeshift and catch-up of the first two channels); boxes show control-server tickets;
 #   - fleetsim: --boxes simulated set-top boxes on the real box code, enrolled automatically;
 #   - without --headless, when a display is there: Hubris, the set-top-box app, in its simulator
 #     (on-screen remote; keys: arrows, Enter, Esc, digits, G guide, I info, F1-F4 colours), playing
@@ -34,7 +36,7 @@ done
 scripts/setup-deps.sh
 BUILD_DIR=${BUILD_DIR:-build/dev}
 cmake --preset dev -B "$BUILD_DIR" >/dev/null
-targets=(recast iptvnext iptv-guide controlserver fleetsim)
+targets=(recast iptvnext iptv-guide controlserver diver fleetsim)
 [ "$headless" = 1 ] || targets+=(cerberus hubris)
 cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target "${targets[@]}"
 
@@ -78,6 +80,9 @@ until curl -sf http://127.0.0.1:8421/healthz >/dev/null 2>&1; do
   for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "run-demo: a server did not start" >&2; exit 1; }; done
   sleep 0.2
 done
+"$BUILD_DIR/server/diver/diver" --config resources/config/diver.conf --data-dir "$demo/diver" \
+  --guide-server "http://127.0.0.1:$port" --control-server http://127.0.0.1:8421 --archive ch001.demo,ch002.demo &
+pids+=($!)
 "$BUILD_DIR/tools/fleetsim/fleetsim" --boxes "$boxes" --serial-prefix DEMO --telemetry-interval 5 --quiet &
 pids+=($!)
 if [ "$headless" = 0 ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
@@ -98,6 +103,8 @@ run-demo: running (Ctrl-C stops everything)
   control   http://127.0.0.1:8421            account admin, password in $demo/admin-password
             TOKEN=\$(curl -s localhost:8421/api/login -d "{\"account\":\"admin\",\"password\":\"\$(cat $demo/admin-password)\"}" | jq -r .token)
             curl -s -H "Authorization: Bearer \$TOKEN" localhost:8421/api/fleet/summary
+  dvr       http://127.0.0.1:8430            curl -s localhost:8430/api/upcoming   (operator from loopback)
+            ffplay "http://127.0.0.1:8430/catchup/ch001.demo/archive-\$((\$(date +%s)-120))-now.m3u8"
   boxes     $boxes simulated (fleetsim), online on ws://127.0.0.1:8420/box
 INFO
 wait -n "${pids[@]}"

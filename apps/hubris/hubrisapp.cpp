@@ -29,6 +29,8 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
         m_hal = std::make_unique<hal::LinuxBoxHal>();
     else
         m_hal = std::make_unique<hal::DesktopHal>();
+    QDir().mkpath(m_options.dataDir);
+    m_settings = std::make_unique<hubris::BoxSettings>(QDir(m_options.dataDir).filePath(QStringLiteral("settings.json")));
     m_store = std::make_unique<hubris::GuideStore>(QDir(m_options.dataDir).filePath(QStringLiteral("guide")));
     if (m_options.fixedNow > 0)
         m_store->setFixedNow(m_options.fixedNow);
@@ -37,16 +39,36 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     m_zapper = std::make_unique<hubris::Zapper>(m_channels.get(), m_hal->player());
     m_remote = std::make_unique<hubris::RemoteKeys>();
     m_search = std::make_unique<hubris::SearchModel>(m_store.get());
-    QDir().mkpath(m_options.dataDir);
     m_reminders = std::make_unique<hubris::Reminders>(m_store.get(), QDir(m_options.dataDir).filePath(QStringLiteral("reminders.json")));
-    if (m_options.controlServer.isValid()) {
+    // Favourites and locks are the viewer's: kept in the settings.
+    const QStringList favourites = m_settings->favourites();
+    m_channels->setFavourites(QSet<QString>(favourites.begin(), favourites.end()));
+    connect(m_channels.get(), &hubris::ChannelListModel::favouritesChanged, this, [this] {
+        const QSet<QString> ids = m_channels->favourites();
+        m_settings->setFavourites(QStringList(ids.begin(), ids.end()));
+    });
+    m_parental = std::make_unique<hubris::ParentalControl>(m_store.get(), m_settings.get());
+    m_gridChannels = std::make_unique<hubris::ChannelFilterModel>(m_channels.get(), m_parental.get());
+    m_grid->setParentalControl(m_parental.get());
+    m_search->setParentalControl(m_parental.get());
+    m_zapper->setLockCheck([this](int row) { return m_parental->blocksChannel(row); });
+    connect(m_parental.get(), &hubris::ParentalControl::changed, m_zapper.get(), &hubris::Zapper::recheck);
+    connect(m_hal.get(), &hal::Hal::standbyChanged, m_parental.get(), [this](bool standby) {
+        if (standby) // the PIN's unlock lasts until standby
+            m_parental->lock();
+    });
+    m_updates = std::make_unique<hubris::UpdateProgress>();
+    m_diagnostics = std::make_unique<hubris::Diagnostics>(m_hal->player(), m_zapper.get(), m_store.get());
+    const QUrl controlServer = m_settings->controlServer().isEmpty() ? m_options.controlServer : QUrl(m_settings->controlServer());
+    if (controlServer.isValid()) {
         hubris::ControlLinkConfig link;
-        link.serverUrl = m_options.controlServer;
+        link.serverUrl = controlServer;
         link.stateDir = QDir(m_options.dataDir).filePath(QStringLiteral("link"));
         link.serial = m_options.serial;
         link.softwareVersion = QCoreApplication::applicationVersion();
         m_link = std::make_unique<hubris::ControlLink>(link, m_hal.get(), m_zapper.get(), m_channels.get());
         m_link->setScreenshotProvider([this] { return window() ? window()->grabWindow() : QImage(); });
+        m_link->setDiagnostics(m_diagnostics.get());
         // Reboot: the app starts itself again with the same arguments (a box's init would).
         connect(m_link.get(), &hubris::ControlLink::rebootRequested, this, &HubrisApp::restart);
         if (!m_options.trustKeys.isEmpty()) {
@@ -62,11 +84,14 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
                 m_installer = std::make_unique<boxlink::UpdateInstaller>(installer, m_link->credentials());
                 m_installer->attach(m_link->link());
                 m_link->setInstaller(m_installer.get());
+                m_updates->attach(m_installer.get());
                 // Installed: restart into it on trial; the health check commits or rolls back.
                 connect(m_installer.get(), &boxlink::UpdateInstaller::installFinished, this,
                         [this](bool ok, const QString &version) {
-                            if (ok && m_installer->pendingVersion() == version)
-                                QTimer::singleShot(500, this, &HubrisApp::restart);
+                            if (!ok || m_installer->pendingVersion() != version)
+                                return;
+                            m_updates->restarting(); // said on screen before the app goes
+                            QTimer::singleShot(1500, this, &HubrisApp::restart);
                         });
             }
         }
@@ -75,9 +100,17 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
             Q_EMIT m_link->rebootRequested();
         });
     }
+    m_offline = std::make_unique<hubris::OfflineStatus>(m_store.get(), m_link.get());
     m_shell = std::make_unique<Shell>();
     m_shell->simulator = m_options.simulator;
     m_shell->version = QCoreApplication::applicationVersion();
+    m_shell->serial = m_link ? m_link->serial() : (m_options.serial.isEmpty() ? hubris::ControlLink::defaultSerial() : m_options.serial);
+    m_shell->developmentBuild = m_diagnostics->isAvailable();
+}
+
+QUrl HubrisApp::guideServer() const
+{
+    return m_settings->guideServer().isEmpty() ? m_options.guideServer : QUrl(m_settings->guideServer());
 }
 
 HubrisApp::~HubrisApp()
@@ -138,6 +171,7 @@ bool HubrisApp::start()
     // Singleton instances are per engine; the types are registered once per process.
     qmlRegisterUncreatableType<hal::Player>(uri, 1, 0, "Player", QStringLiteral("the HAL's player"));
     qmlRegisterUncreatableType<hubris::RemoteKeys>(uri, 1, 0, "RemoteKeys", QStringLiteral("actions only"));
+    qmlRegisterUncreatableType<hubris::UpdateProgress>(uri, 1, 0, "UpdateProgress", QStringLiteral("stages only"));
     qmlRegisterSingletonInstance(uri, 1, 0, "Hal", m_hal.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "GuideStore", m_store.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Channels", m_channels.get());
@@ -147,6 +181,12 @@ bool HubrisApp::start()
     qmlRegisterSingletonInstance(uri, 1, 0, "Search", m_search.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Reminders", m_reminders.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Shell", m_shell.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Settings", m_settings.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Parental", m_parental.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "GridChannels", m_gridChannels.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Updates", m_updates.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Diagnostics", m_diagnostics.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Offline", m_offline.get());
     m_shell->linked = m_link != nullptr;
     if (m_link)
         qmlRegisterSingletonInstance(uri, 1, 0, "Link", m_link.get());
@@ -158,19 +198,30 @@ bool HubrisApp::start()
         const int row = m_options.startChannel > 0 ? m_channels->rowOfNumber(m_options.startChannel) : 0;
         m_zapper->tune(row >= 0 ? row : 0);
     });
+    m_store->setServer(guideServer());
     if (!m_options.guideFile.isEmpty()) {
         m_store->loadFile(m_options.guideFile);
     } else {
         m_store->loadCache();
-        m_store->refresh(m_options.guideServer);
-        auto *refresh = new QTimer(this);
-        refresh->setInterval(15 * 60 * 1000);
-        connect(refresh, &QTimer::timeout, this, [this] { m_store->refresh(m_options.guideServer); });
-        refresh->start();
+        m_store->refreshNow();
+        m_store->startAutoRefresh(m_settings->refreshMinutes());
     }
+    // The viewer changed the server or the interval in the settings (a guide file stays until
+    // the viewer asks for a refresh).
+    connect(m_settings.get(), &hubris::BoxSettings::changed, this, [this] {
+        const bool fromFile = !m_options.guideFile.isEmpty();
+        if (guideServer().toString() != m_store->server()) {
+            m_store->setServer(guideServer());
+            if (!fromFile)
+                m_store->refreshNow();
+        }
+        if (!fromFile)
+            m_store->startAutoRefresh(m_settings->refreshMinutes());
+    });
     auto *minute = new QTimer(this);
     minute->setInterval(30 * 1000);
     connect(minute, &QTimer::timeout, m_channels.get(), &hubris::ChannelListModel::tick);
+    connect(minute, &QTimer::timeout, m_zapper.get(), &hubris::Zapper::recheck); // a rated programme begins
     minute->start();
 
     // The UI: the payload slot the installer boots (a pending one on trial, else the current
@@ -208,6 +259,14 @@ bool HubrisApp::start()
                                           Q_ARG(QVariant, channelName), Q_ARG(QVariant, start));
             });
     watchHealth();
+    if (m_diagnostics->isAvailable()) {
+        // From the render thread: Diagnostics locks what it keeps.
+        hubris::Diagnostics *diagnostics = m_diagnostics.get();
+        connect(window(), &QQuickWindow::beforeSynchronizing, diagnostics, [diagnostics] { diagnostics->frameStarted(); },
+                Qt::DirectConnection);
+        connect(window(), &QQuickWindow::frameSwapped, diagnostics, [diagnostics] { diagnostics->frameSwapped(); },
+                Qt::DirectConnection);
+    }
     if (m_link) {
         connect(m_link.get(), &hubris::ControlLink::messageReceived, window(), [this](const QString &text, int seconds) {
             QMetaObject::invokeMethod(window(), "showMessage", Q_ARG(QVariant, text), Q_ARG(QVariant, seconds));

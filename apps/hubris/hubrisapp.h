@@ -7,13 +7,19 @@
 #include "shell.h"
 
 #include <hal/hal.h>
+#include <hubris/boxsettings.h>
+#include <hubris/channelfiltermodel.h>
 #include <hubris/channellistmodel.h>
 #include <hubris/controllink.h>
+#include <hubris/diagnostics.h>
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
+#include <hubris/offlinestatus.h>
+#include <hubris/parentalcontrol.h>
 #include <hubris/reminders.h>
 #include <hubris/remotekeys.h>
 #include <hubris/searchmodel.h>
+#include <hubris/updateprogress.h>
 #include <hubris/zapper.h>
 
 #include <QObject>
@@ -33,6 +39,7 @@ struct HubrisOptions
     bool linuxBox = false;       ///< the Linux box HAL instead of the desktop one
     QString dataDir;             ///< guide cache and settings
     QString guideFile;           ///< open this guide instead of downloading
+    /// A server set in the box's settings wins over these two (the viewer changed it there).
     QUrl guideServer = QUrl(QStringLiteral("http://127.0.0.1:8410"));
     int startChannel = 0;        ///< lineup number tuned first; 0 = the first channel
     qint64 fixedNow = 0;         ///< pinned guide clock (UTC seconds); 0 = real time
@@ -63,6 +70,12 @@ public:
     iptv::hubris::SearchModel *search() const { return m_search.get(); }
     iptv::hubris::Reminders *reminders() const { return m_reminders.get(); }
     iptv::boxlink::UpdateInstaller *installer() const { return m_installer.get(); }
+    iptv::hubris::BoxSettings *settings() const { return m_settings.get(); }
+    iptv::hubris::ParentalControl *parental() const { return m_parental.get(); }
+    iptv::hubris::ChannelFilterModel *gridChannels() const { return m_gridChannels.get(); }
+    iptv::hubris::UpdateProgress *updates() const { return m_updates.get(); }
+    iptv::hubris::Diagnostics *diagnostics() const { return m_diagnostics.get(); }
+    iptv::hubris::OfflineStatus *offline() const { return m_offline.get(); }
     /// Where the running QML came from: a payload slot's folder, or "" for the built-in one.
     QString payloadSlot() const { return m_slot; }
 
@@ -74,9 +87,11 @@ Q_SIGNALS:
 private:
     void restart();
     void watchHealth();
+    QUrl guideServer() const;
 
 private:
     HubrisOptions m_options;
+    std::unique_ptr<iptv::hubris::BoxSettings> m_settings;
     std::unique_ptr<iptv::hal::Hal> m_hal;
     std::unique_ptr<iptv::hubris::GuideStore> m_store;
     std::unique_ptr<iptv::hubris::ChannelListModel> m_channels;
@@ -85,9 +100,14 @@ private:
     std::unique_ptr<iptv::hubris::RemoteKeys> m_remote;
     std::unique_ptr<iptv::hubris::SearchModel> m_search;
     std::unique_ptr<iptv::hubris::Reminders> m_reminders;
+    std::unique_ptr<iptv::hubris::ParentalControl> m_parental;
+    std::unique_ptr<iptv::hubris::ChannelFilterModel> m_gridChannels;
+    std::unique_ptr<iptv::hubris::UpdateProgress> m_updates;
+    std::unique_ptr<iptv::hubris::Diagnostics> m_diagnostics;
     std::unique_ptr<Shell> m_shell;
     std::unique_ptr<iptv::hubris::ControlLink> m_link;
     std::unique_ptr<iptv::boxlink::UpdateInstaller> m_installer;
+    std::unique_ptr<iptv::hubris::OfflineStatus> m_offline;
     QString m_slot;        ///< the payload slot the QML came from ("" = built in)
     int m_framesShown = 0; ///< for the health check of a payload on trial
     std::unique_ptr<QQmlApplicationEngine> m_engine;

@@ -154,6 +154,7 @@ void BoxLink::closeSocket(bool abort)
     m_nextTelemetryAt = -1;
     m_lastReceivedAt = -1;
     m_lastSentAt = -1;
+    failTicketRequests(QStringLiteral("the connection to the control server ended"));
     // Unacknowledged telemetry goes again, with new ids, on the next session.
     for (UnackedTelemetry &t : m_unacked) {
         if (t.messageId != 0)
@@ -336,6 +337,9 @@ void BoxLink::handle(const Message &message)
     case MessageType::Command:
         handleCommand(message);
         return;
+    case MessageType::Ticket:
+        handleTicket(message);
+        return;
     case MessageType::ReleaseAvailable:
         if (const auto release = ReleaseAvailable::fromBody(message.body, &error)) {
             Q_EMIT releaseAvailable(*release);
@@ -422,12 +426,53 @@ void BoxLink::goOnline()
     flushQueued();
 }
 
+bool BoxLink::requestTicket(const QString &audience)
+{
+    if (m_state != State::Online || !m_socket)
+        return false;
+    TicketBody request;
+    request.audience = audience;
+    m_ticketRequests.insert(send(MessageType::Ticket, request.toBody()), audience);
+    return true;
+}
+
+void BoxLink::handleTicket(const Message &message)
+{
+    const auto request = m_ticketRequests.constFind(message.replyTo);
+    if (request == m_ticketRequests.cend()) {
+        qCDebug(lcBoxLink).noquote() << m_config.serial << "ticket answering no request, ignored";
+        return;
+    }
+    const QString audience = *request;
+    m_ticketRequests.erase(request);
+    QString error;
+    const auto body = TicketBody::fromBody(message.body, &error);
+    if (!body || body->ticket.isEmpty()) {
+        Q_EMIT ticketFailed(audience, body ? QStringLiteral("the server sent an empty ticket") : error);
+        return;
+    }
+    Q_EMIT ticketReceived(audience, body->ticket, body->expires);
+}
+
+void BoxLink::failTicketRequests(const QString &reason)
+{
+    const auto pending = std::exchange(m_ticketRequests, {});
+    for (const QString &audience : pending)
+        Q_EMIT ticketFailed(audience, reason);
+}
+
 void BoxLink::handleError(const Message &message)
 {
     QString parseError;
     const auto body = ErrorBody::fromBody(message.body, &parseError);
     if (!body) {
         qCWarning(lcBoxLink).noquote() << m_config.serial << "unreadable error:" << parseError;
+        return;
+    }
+    if (const auto request = m_ticketRequests.constFind(message.replyTo); request != m_ticketRequests.cend()) {
+        const QString audience = *request;
+        m_ticketRequests.erase(request);
+        Q_EMIT ticketFailed(audience, QStringLiteral("%1: %2").arg(errorCodeName(body->code), body->text));
         return;
     }
     ++m_stats.errorsReceived;

@@ -22,6 +22,8 @@
 #include <protocol/message.h>
 
 #include <QList>
+#include <QDateTime>
+#include <QHash>
 #include <QObject>
 #include <QPointer>
 #include <QUrl>
@@ -163,6 +165,9 @@ public:
     void sendTelemetry(const protocol::Telemetry &telemetry);
     /// Reports a command's outcome (CommandReply calls this).
     void finishCommand(const protocol::CommandResult &result);
+    /// Asks the server for an identity ticket to show `audience` (e.g. "diver"; empty: any
+    /// server). ticketReceived or ticketFailed follows; false (and nothing follows) when offline.
+    bool requestTicket(const QString &audience = {});
 
 Q_SIGNALS:
     void stateChanged(iptv::boxlink::BoxLink::State state);
@@ -174,6 +179,10 @@ Q_SIGNALS:
     void guideUpdated(const iptv::protocol::GuideUpdated &guide);
     /// An Error from the server (Unauthorized, Overloaded, Rejected, ...).
     void serverError(const iptv::protocol::ErrorBody &error);
+    /// The server's answer to requestTicket(): the signed text (protocol/boxticket.h) and its expiry.
+    void ticketReceived(const QString &audience, const QByteArray &ticket, const QDateTime &expires);
+    /// A ticket request was refused, or the connection ended before the answer.
+    void ticketFailed(const QString &audience, const QString &reason);
     /// The connection ended; `reason` says why, `reconnectInMs` when the next attempt is (-1: none).
     void disconnected(const QString &reason, qint64 reconnectInMs);
 
@@ -193,6 +202,8 @@ private:
     void handleError(const protocol::Message &message);
     void handleCommand(const protocol::Message &message);
     void handleAck(const protocol::Message &message);
+    void handleTicket(const protocol::Message &message);
+    void failTicketRequests(const QString &reason);
     void goOnline();
     void sendHello();
     quint64 send(protocol::MessageType type, const QCborMap &body, quint64 replyTo = 0);
@@ -237,6 +248,7 @@ private:
     iptv::Backoff m_backoff;
     QString m_boxId;
     QString m_assignedChannel;
+    QHash<quint64, QString> m_ticketRequests; ///< message id -> audience, until answered
     quint64 m_nextId = 1;        // strictly increasing for the link's life, across sessions
     quint64 m_lastPeerId = 0;    // per session
     int m_sessionVersion = 1;    // negotiated in this session's welcome

@@ -243,6 +243,7 @@ void UpdateInstaller::install(const ReleaseAvailable &release, const CommandRepl
     report(InstallReport{InstallReport::Phase::Started, release.version, true, release.rolloutId},
            QStringLiteral("downloading %1").arg(release.version));
 
+    Q_EMIT stageChanged(release.version, Stage::Downloading);
     QNetworkRequest request(url);
     const QByteArray token = m_store ? m_store->token() : QByteArray();
     if (!token.isEmpty())
@@ -266,7 +267,9 @@ void UpdateInstaller::install(const ReleaseAvailable &release, const CommandRepl
         if (m_job->file.write(chunk) != chunk.size()) {
             m_job->error = QStringLiteral("%1: cannot write: %2").arg(m_job->file.fileName(), m_job->file.errorString());
             download->abort();
+            return;
         }
+        Q_EMIT downloadProgress(m_job->release.version, m_job->received, qMax<qint64>(0, m_job->release.size));
     });
     connect(download, &QNetworkReply::finished, this, &UpdateInstaller::downloaded);
 }
@@ -314,6 +317,7 @@ void UpdateInstaller::downloaded()
         return;
     }
     // Verifying and unpacking hashes every file: off the event loop, so the link keeps talking.
+    Q_EMIT stageChanged(release.version, Stage::Verifying);
     const QString bundle = m_job->file.fileName();
     const QList<payload::PublicKey> keys = m_config.trustedKeys;
     const payload::Limits limits = m_config.limits;
@@ -348,6 +352,7 @@ void UpdateInstaller::unpacked()
             return;
         }
     }
+    Q_EMIT stageChanged(release.version, Stage::Installing);
     // A pending slot that never booted is replaced by the newer one.
     const QString replaced = m_pending;
     m_pending = release.version;

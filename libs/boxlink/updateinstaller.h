@@ -46,6 +46,10 @@ class UpdateInstaller : public QObject
     Q_OBJECT
 
 public:
+    /// Where a running install is, for a progress screen.
+    enum class Stage { Downloading, Verifying, Installing };
+    Q_ENUM(Stage)
+
     /// `store` gives the Bearer token for downloads; `network` may be shared (null: its own).
     UpdateInstaller(InstallerConfig config, CredentialStore *store, QNetworkAccessManager *network = nullptr,
                     QObject *parent = nullptr);
@@ -81,6 +85,11 @@ public:
     bool rollback(const QString &reason, QString *error = nullptr);
 
 Q_SIGNALS:
+    /// An install moved on: downloading (then downloadProgress), verifying (sizes, hashes and the
+    /// signature, off the event loop), installing (the slot becomes pending); installFinished ends it.
+    void stageChanged(const QString &version, iptv::boxlink::UpdateInstaller::Stage stage);
+    /// `total` is the announced size (0 when unknown).
+    void downloadProgress(const QString &version, qint64 received, qint64 total);
     void installFinished(bool ok, const QString &version, const QString &text);
     void committed(const QString &version);
     void rolledBack(const QString &from, const QString &to, const QString &reason);

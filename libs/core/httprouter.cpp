@@ -118,6 +118,21 @@ Router::Router(MetricsRegistry *metrics, const QString &metricPrefix, QObject *p
 
 Router::~Router() = default;
 
+void Router::acceptWebSocketsAt(const QString &path, const QString &what)
+{
+    m_http->route(path, [this, path, what](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
+        if (req.value("Upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
+            return; // silent: the server hands the socket over
+        QElapsedTimer clock;
+        clock.start();
+        QHttpServerResponse response("application/json", jsonError(QStringLiteral("websocket-only"), what),
+                                     QHttpServerResponder::StatusCode::UpgradeRequired);
+        response.addHeader("Upgrade", "websocket");
+        record(path, int(response.statusCode()), clock.nsecsElapsed());
+        response.write(std::move(responder));
+    });
+}
+
 bool Router::listen(const QHostAddress &address, quint16 port, QString *error)
 {
     m_port = m_http->listen(address, port);

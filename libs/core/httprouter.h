@@ -128,6 +128,11 @@ public:
     /// A header every answer carries unless its route set it (e.g. Cache-Control: no-store).
     void setDefaultHeader(const QByteArray &name, const QByteArray &value);
 
+    /// Lets WebSocket clients in at `path` on this port (take them from httpServer()'s
+    /// newWebSocketConnection). Qt HTTP Server 6.4 hands an upgrade over only when a route handled
+    /// the request and wrote nothing; a plain request there gets 426 Upgrade Required, `what`
+    /// saying what the socket speaks.
+    void acceptWebSocketsAt(const QString &path, const QString &what);
     /// Records an answer given outside the table (a QHttpServer::route) in the metrics.
     void record(const QString &route, int status, qint64 elapsedNanoseconds);
 

@@ -42,6 +42,7 @@ struct Recorder::Worker
 
     std::atomic<bool> stopping{false};
     std::atomic<bool> finishOnStop{true};
+    std::atomic<qint64> stopAtMs{0}; ///< cfg.stopAtMs, movable while recording (setStopAt)
     std::mutex wakeMutex;
     std::condition_variable wake;
     std::mutex inputMutex;
@@ -93,7 +94,7 @@ struct Recorder::Worker
     Backoff backoff;
 
     Worker(Recorder *o, const RecorderSettings &s)
-        : owner(o), cfg(s), backoff(s.backoffBaseMs, s.backoffCapMs)
+        : owner(o), cfg(s), stopAtMs(s.stopAtMs), backoff(s.backoffBaseMs, s.backoffCapMs)
     {
     }
 
@@ -113,14 +114,18 @@ struct Recorder::Worker
         QMetaObject::invokeMethod(owner, [o = owner, s, why] { Q_EMIT o->stateChanged(s, why); }, Qt::QueuedConnection);
     }
 
-    bool stopDue() const { return cfg.stopAtMs > 0 && nowMs() >= cfg.stopAtMs; }
+    bool stopDue() const
+    {
+        const qint64 at = stopAtMs.load();
+        return at > 0 && nowMs() >= at;
+    }
 
     /// Sleeps for the next backoff delay; false when stopping (or the stop time came).
     bool waitBackoff()
     {
         qint64 delay = backoff.next();
-        if (cfg.stopAtMs > 0)
-            delay = qMin(delay, qMax<qint64>(0, cfg.stopAtMs - nowMs()));
+        if (const qint64 at = stopAtMs.load(); at > 0)
+            delay = qMin(delay, qMax<qint64>(0, at - nowMs()));
         std::unique_lock lock(wakeMutex);
         wake.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stopping.load(); });
         return !stopping && !stopDue();
@@ -513,6 +518,15 @@ void Recorder::stop(bool finish)
     if (!finish) {
         QMutexLocker lock(&m_worker->statusMutex);
         m_worker->state = State::Idle;
+    }
+}
+
+void Recorder::setStopAt(qint64 stopAtMs)
+{
+    m_settings.stopAtMs = stopAtMs;
+    if (m_worker) {
+        m_worker->stopAtMs = stopAtMs;
+        m_worker->wake.notify_all();
     }
 }
 

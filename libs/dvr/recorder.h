@@ -69,6 +69,9 @@ public:
     /// otherwise the thread just ends (what a crash leaves; a later start() resumes). Blocks until
     /// the thread has ended (bounded: blocking reads are interrupted).
     void stop(bool finish = true);
+    /// Moves the end (UTC ms; 0 = until stop()) of a recording in progress: a second viewer's
+    /// longer padding on a shared copy.
+    void setStopAt(qint64 stopAtMs);
     /// Space retention can free (called on the recorder's writer thread; see ArchiveWriter::SpaceRecovery).
     /// Set before start().
     void setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery);

@@ -538,6 +538,33 @@ QString Guide::episode(quint32 p) const
     return out;
 }
 
+Guide::ProgrammeStrings Guide::programmeStrings(quint32 p) const
+{
+    ProgrammeStrings out;
+    if (p >= programmeCount())
+        return out;
+    quint8 tag = 0;
+    int field = 0;
+    quint32 system = 0;
+    d->walkProgramme(p, [&](quint8 t) { tag = t; field = 0; },
+                     [&](char, quint64 v) {
+                         const int f = field++;
+                         switch (tag) {
+                         case TagTitle: if (f == 1 && !out.title) out.title = quint32(v); break;
+                         case TagSubTitle: if (f == 1 && !out.subTitle) out.subTitle = quint32(v); break;
+                         case TagDesc: if (f == 1 && !out.description) out.description = quint32(v); break;
+                         case TagEpisodeNum:
+                             if (f == 0)
+                                 system = quint32(v);
+                             else if (f == 1)
+                                 out.episodeNums.append({system, quint32(v)});
+                             break;
+                         default: break;
+                         }
+                     });
+    return out;
+}
+
 Programme Guide::programmeRecord(const Airing &a) const
 {
     Programme p;

@@ -106,6 +106,15 @@ public:
     QString episode(quint32 programme) const;    ///< onscreen form (S1 E4) when known
     /// Every metadata field of a programme plus the airing's own facts, as ingested.
     Programme programmeRecord(const Airing &airing) const;
+    /// The interned string ids (see string()) of what identifies a programme: its first title,
+    /// sub-title and description and its episode numbers as (system, value). One walk of the
+    /// record and no QString, for code that keys every programme of a guide (the DVR scheduler).
+    struct ProgrammeStrings
+    {
+        quint32 title = 0, subTitle = 0, description = 0; ///< 0: none (string 0 is "")
+        QList<std::pair<quint32, quint32>> episodeNums;
+    };
+    ProgrammeStrings programmeStrings(quint32 programme) const;
 
     // ---- search (see search.h) ----
     const SearchIndex &searchIndex() const;

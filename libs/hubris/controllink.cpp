@@ -49,18 +49,6 @@ void logHandler(QtMsgType type, const QMessageLogContext &context, const QString
         ring.previous(type, context, message);
 }
 
-qint64 procValueKb(const QString &file, const QByteArray &key)
-{
-    QFile f(file);
-    if (!f.open(QIODevice::ReadOnly))
-        return -1;
-    for (const QByteArray &line : f.readAll().split('\n')) {
-        if (line.startsWith(key))
-            return line.mid(key.size()).trimmed().split(' ').first().toLongLong();
-    }
-    return -1;
-}
-
 } // namespace
 
 void ControlLink::installLogRing(int lines)
@@ -110,7 +98,19 @@ ControlLink::ControlLink(ControlLinkConfig config, hal::Hal *hal, Zapper *zapper
     m_link = std::make_unique<boxlink::BoxLink>(c, m_store.get());
     m_link->setTelemetrySource(this);
     m_link->setCommandHandler(this);
-    connect(m_link.get(), &boxlink::BoxLink::stateChanged, this, &ControlLink::onlineChanged);
+    connect(m_link.get(), &boxlink::BoxLink::stateChanged, this, [this](boxlink::BoxLink::State state) {
+        // Reached: online, or waiting for the operator's approval.
+        if (state == boxlink::BoxLink::State::Online || state == boxlink::BoxLink::State::Pending)
+            m_unreachable = false;
+        Q_EMIT onlineChanged();
+    });
+    connect(m_link.get(), &boxlink::BoxLink::disconnected, this, [this](const QString &reason) {
+        if (m_link->state() != boxlink::BoxLink::State::Stopped && !m_unreachable) {
+            qCInfo(lcLink).noquote() << "control server unreachable:" << reason;
+            m_unreachable = true;
+            Q_EMIT onlineChanged();
+        }
+    });
     connect(zapper, &Zapper::zapMeasured, this, [this](qint64 ms) { m_zapsSinceSample.append(int(qMin<qint64>(ms, 60000))); });
     connect(zapper, &Zapper::playbackFailed, this, [this](const QString &message) {
         ++m_errorsSinceSample;
@@ -139,6 +139,11 @@ bool ControlLink::isOnline() const
     return m_link->isOnline();
 }
 
+QString ControlLink::serial() const
+{
+    return m_link->config().serial;
+}
+
 QString ControlLink::boxId() const
 {
     return m_link->boxId();
@@ -150,8 +155,8 @@ protocol::Telemetry ControlLink::sample()
     t.time = QDateTime::currentDateTimeUtc();
     t.softwareVersion = m_config.softwareVersion;
     t.uptimeSeconds = m_uptime.elapsed() / 1000;
-    t.memoryUsedKb = procValueKb(QStringLiteral("/proc/self/status"), "VmRSS:");
-    t.memoryTotalKb = procValueKb(QStringLiteral("/proc/meminfo"), "MemTotal:");
+    t.memoryUsedKb = Diagnostics::residentKb();
+    t.memoryTotalKb = Diagnostics::procValueKb(QStringLiteral("/proc/meminfo"), "MemTotal:");
     // CPU: this process's ticks since the previous sample, as a share of one core.
     QFile stat(QStringLiteral("/proc/self/stat"));
     if (stat.open(QIODevice::ReadOnly)) {
@@ -175,6 +180,8 @@ protocol::Telemetry ControlLink::sample()
     }
     t.zapTimesMs = std::exchange(m_zapsSinceSample, {});
     t.errorEvents = std::exchange(m_errorsSinceSample, 0);
+    if (m_diagnostics && m_diagnostics->isAvailable())
+        t.frameStats = m_diagnostics->takeFrameStats();
     return t;
 }
 

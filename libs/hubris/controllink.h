@@ -5,6 +5,7 @@
 // the box: show a message, tune, screenshot, logs, settings, reboot and factory reset.
 
 #include "channellistmodel.h"
+#include "diagnostics.h"
 #include "zapper.h"
 
 #include <boxlink/boxlink.h>
@@ -36,13 +37,22 @@ class ControlLink : public QObject, private boxlink::TelemetrySource, private bo
     Q_OBJECT
     Q_PROPERTY(bool online READ isOnline NOTIFY onlineChanged)
     Q_PROPERTY(QString boxId READ boxId NOTIFY onlineChanged)
+    /// The last attempt to reach the control server failed (and none has succeeded since).
+    Q_PROPERTY(bool unreachable READ isUnreachable NOTIFY onlineChanged)
+    Q_PROPERTY(QString serial READ serial CONSTANT)
+    Q_PROPERTY(QString server READ server CONSTANT)
 public:
     ControlLink(ControlLinkConfig config, hal::Hal *hal, Zapper *zapper, ChannelListModel *channels, QObject *parent = nullptr);
     ~ControlLink() override;
 
     void start();
     bool isOnline() const;
+    bool isUnreachable() const { return m_unreachable; }
     QString boxId() const;
+    QString serial() const;
+    QString server() const { return m_config.serverUrl.toString(); }
+    /// Development builds: telemetry carries its frame times.
+    void setDiagnostics(Diagnostics *diagnostics) { m_diagnostics = diagnostics; }
     boxlink::BoxLink *link() const { return m_link.get(); }
     boxlink::CredentialStore *credentials() const { return m_store.get(); }
     /// Runs InstallRelease commands (the bootstrap's installer); null: such commands are refused.
@@ -76,6 +86,8 @@ private:
     std::unique_ptr<boxlink::BoxLink> m_link;
     std::function<QImage()> m_screenshot;
     boxlink::UpdateInstaller *m_installer = nullptr;
+    Diagnostics *m_diagnostics = nullptr;
+    bool m_unreachable = false;
     QList<int> m_zapsSinceSample;
     int m_errorsSinceSample = 0;
     QElapsedTimer m_uptime;

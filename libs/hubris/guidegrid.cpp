@@ -5,6 +5,24 @@ namespace iptv::hubris {
 GuideGrid::GuideGrid(GuideStore *store, QObject *parent) : QObject(parent), m_store(store)
 {
     connect(store, &GuideStore::guideChanged, this, &GuideGrid::guideChanged);
+    connect(store, &GuideStore::guideChanged, this, [this] {
+        ++m_revision;
+        Q_EMIT revisionChanged();
+    });
+}
+
+void GuideGrid::setParentalControl(ParentalControl *parental)
+{
+    m_parental = parental;
+    connect(parental, &ParentalControl::changed, this, [this] {
+        ++m_revision;
+        Q_EMIT revisionChanged();
+    });
+}
+
+bool GuideGrid::hides(const epg::Airing &a) const
+{
+    return m_parental && (m_parental->hidesChannel(int(a.channel)) || m_parental->hidesProgramme(a.programme));
 }
 
 qint64 GuideGrid::windowStart() const
@@ -22,13 +40,15 @@ qint64 GuideGrid::windowEnd() const
 QVariantMap GuideGrid::airingMap(const epg::Airing &a) const
 {
     const auto g = m_store->guide();
+    const bool locked = hides(a);
     return {{QStringLiteral("airing"), qint64(a.index)},
             {QStringLiteral("channel"), qint64(a.channel)},
             {QStringLiteral("start"), a.start},
             {QStringLiteral("stop"), a.stop},
-            {QStringLiteral("title"), g->title(a.programme)},
-            {QStringLiteral("category"), g->category(a.programme)},
-            {QStringLiteral("isNew"), bool(a.flags & epg::FlagNew)}};
+            {QStringLiteral("title"), locked ? tr("Locked") : g->title(a.programme)},
+            {QStringLiteral("category"), locked ? QString() : g->category(a.programme)},
+            {QStringLiteral("isNew"), bool(a.flags & epg::FlagNew)},
+            {QStringLiteral("locked"), locked}};
 }
 
 QVariantList GuideGrid::airings(int channel, qint64 from, qint64 to) const
@@ -61,6 +81,8 @@ QVariantMap GuideGrid::details(int airing) const
         return {};
     const epg::Airing a = g->airing(quint32(airing));
     QVariantMap m = airingMap(a);
+    if (m.value(QStringLiteral("locked")).toBool())
+        return m; // no title, no description until the PIN is entered
     m.insert(QStringLiteral("subTitle"), g->subTitle(a.programme));
     m.insert(QStringLiteral("description"), g->description(a.programme));
     m.insert(QStringLiteral("episode"), g->episode(a.programme));

@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QLocale>
 #include <QFutureWatcher>
 #include <QLoggingCategory>
 #include <QNetworkAccessManager>
@@ -24,6 +25,53 @@ struct Opened
 GuideStore::GuideStore(const QString &cacheDir, QObject *parent) : QObject(parent), m_cacheDir(cacheDir)
 {
     QDir().mkpath(m_cacheDir);
+    m_refreshTimer.setSingleShot(true);
+    connect(&m_refreshTimer, &QTimer::timeout, this, &GuideStore::refreshNow);
+}
+
+void GuideStore::setServer(const QUrl &server)
+{
+    if (server == m_server)
+        return;
+    m_server = server;
+    Q_EMIT statusChanged();
+}
+
+void GuideStore::startAutoRefresh(int minutes)
+{
+    if (qMax(0, minutes) == m_refreshMinutes && m_refreshTimer.isActive())
+        return; // planned already: another start must not put it off
+    m_refreshMinutes = qMax(0, minutes);
+    scheduleRefresh();
+}
+
+void GuideStore::scheduleRefresh()
+{
+    if (m_refreshMinutes <= 0) {
+        m_refreshTimer.stop();
+        return;
+    }
+    // Offline, the next attempt comes sooner: the box says "offline" no longer than it must.
+    const qint64 interval = qint64(m_refreshMinutes) * 60 * 1000;
+    m_refreshTimer.start(int(m_offline ? qMin<qint64>(m_retryMs, interval) : interval));
+}
+
+QString GuideStore::ageText() const
+{
+    if (!m_guide)
+        return tr("No guide");
+    const QLocale locale;
+    const QDateTime made = QDateTime::fromSecsSinceEpoch(m_guide->info().createdAt, Qt::UTC).toLocalTime();
+    const qint64 minutes = qMax<qint64>(0, made.secsTo(QDateTime::currentDateTimeUtc()) / 60);
+    const QString when = locale.toString(made, QLocale::ShortFormat);
+    QString text = minutes < 120       ? tr("Guide made %1 (%2 min ago)").arg(when).arg(minutes)
+                   : minutes < 48 * 60 ? tr("Guide made %1 (%2 h ago)").arg(when).arg(minutes / 60)
+                                       : tr("Guide made %1 (%2 days ago)").arg(when).arg(minutes / (24 * 60));
+    if (m_lastContact.isValid())
+        text += tr(" · server last answered %1").arg(locale.toString(m_lastContact.toLocalTime(), QLocale::ShortFormat));
+    else
+        text += tr(" · not from the server yet");
+    return text;
 }
 
 GuideStore::~GuideStore() = default;
@@ -108,15 +156,23 @@ void GuideStore::refresh(const QUrl &server)
     if (!etag.isEmpty())
         request.setRawHeader("If-None-Match", etag);
     QNetworkReply *reply = m_network->get(request);
+    m_refreshTimer.stop(); // the next one is planned when this one is answered
     connect(reply, &QNetworkReply::finished, this, [this, reply] {
         reply->deleteLater();
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        const bool reached = status != 0; // any HTTP answer: the server is there
         if (reply->error() != QNetworkReply::NoError && status != 304) {
-            const QString reason = tr("Guide server unreachable (%1): showing the guide on the box").arg(reply->errorString());
+            const QString reason = reached ? tr("The guide server answered HTTP %1: showing the guide on the box").arg(status)
+                                           : tr("Guide server unreachable (%1): showing the guide on the box").arg(reply->errorString());
             setStatus(reason, true);
+            scheduleRefresh();
             Q_EMIT refreshFailed(reason);
             return;
         }
+        m_lastContact = QDateTime::currentDateTimeUtc();
+        if (m_offline)
+            setStatus(tr("Guide server reached again"), false);
+        scheduleRefresh();
         if (status == 304) {
             setStatus(m_status, false);
             return;

@@ -9,6 +9,7 @@
 
 #include <QDateTime>
 #include <QObject>
+#include <QTimer>
 #include <QUrl>
 
 #include <memory>
@@ -27,6 +28,10 @@ class GuideStore : public QObject
     Q_PROPERTY(QString status READ status NOTIFY statusChanged)
     Q_PROPERTY(bool offline READ isOffline NOTIFY statusChanged)
     Q_PROPERTY(QDateTime validUntil READ validUntil NOTIFY guideChanged)
+    /// The server refresh() and the automatic refresh ask.
+    Q_PROPERTY(QString server READ server NOTIFY statusChanged)
+    /// When the guide was made and when the server was last asked, for the about screen.
+    Q_PROPERTY(QString ageText READ ageText NOTIFY statusChanged)
 public:
     /// `cacheDir` keeps the last good guide (guide.bin) across restarts.
     explicit GuideStore(const QString &cacheDir, QObject *parent = nullptr);
@@ -46,6 +51,14 @@ public:
     /// Downloads `server`/guide when it changed, stores it in the cache and opens it.
     Q_INVOKABLE void refresh(const QUrl &server);
 
+    QString server() const { return m_server.toString(); }
+    void setServer(const QUrl &server);
+    /// Refreshes from server() every `minutes` (sooner, every retry interval, while offline).
+    void startAutoRefresh(int minutes);
+    void setRetryMs(int ms) { m_retryMs = ms; }
+    /// Refreshes from server() now (the settings' "refresh now").
+    Q_INVOKABLE void refreshNow() { refresh(m_server); }
+    QString ageText() const;
     /// The clock the UI uses for "now" (a pinned clock for demos and tests when valid).
     qint64 now() const;
     void setFixedNow(qint64 epochSeconds) { m_fixedNow = epochSeconds; }
@@ -60,6 +73,7 @@ private:
     void open(const QString &path, bool fromDownload);
     void setStatus(const QString &status, bool offline);
     QString cachePath() const;
+    void scheduleRefresh();
 
     QString m_cacheDir;
     std::shared_ptr<const epg::Guide> m_guide;
@@ -69,6 +83,11 @@ private:
     QByteArray m_etag;
     qint64 m_fixedNow = 0;
     int m_generation = 0; ///< the latest open wins
+    QUrl m_server;
+    QTimer m_refreshTimer;
+    int m_refreshMinutes = 0; ///< 0: no automatic refresh
+    int m_retryMs = 60 * 1000;
+    QDateTime m_lastContact; ///< the server last answered (UTC)
 };
 
 } // namespace iptv::hubris

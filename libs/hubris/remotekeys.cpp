@@ -53,6 +53,7 @@ int RemoteKeys::action(int key, int modifiers)
     case Qt::Key_PowerDown:
     case Qt::Key_Sleep:
     case Qt::Key_F12: return Power;
+    case Qt::Key_F10: return Diagnostics;
     default: return None;
     }
 }
@@ -87,6 +88,7 @@ int RemoteKeys::keyFor(int action)
     case VolumeDown: return Qt::Key_VolumeDown;
     case Mute: return Qt::Key_VolumeMute;
     case Power: return Qt::Key_PowerOff;
+    case Diagnostics: return Qt::Key_F10;
     default: return 0;
     }
 }

@@ -20,6 +20,7 @@ public:
         Red, Green, Yellow, Blue,
         ChannelUp, ChannelDown, PreviousChannel,
         VolumeUp, VolumeDown, Mute, Power,
+        Diagnostics, ///< development builds: the diagnostics overlay
     };
     Q_ENUM(Action)
 

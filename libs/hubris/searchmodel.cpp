@@ -9,6 +9,13 @@ SearchModel::SearchModel(GuideStore *store, QObject *parent) : QAbstractListMode
     connect(store, &GuideStore::guideChanged, this, &SearchModel::run);
 }
 
+void SearchModel::setParentalControl(ParentalControl *parental)
+{
+    m_parental = parental;
+    connect(parental, &ParentalControl::changed, this, &SearchModel::run);
+    run();
+}
+
 int SearchModel::rowCount(const QModelIndex &parent) const
 {
     return parent.isValid() ? 0 : int(m_hits.size());
@@ -99,9 +106,28 @@ void SearchModel::run()
             q.from = qMax(q.now, midnight + qint64(m_day - 1) * 86400);
             q.to = midnight + qint64(m_day) * 86400;
         }
-        const epg::SearchResult result = m_guide->searchIndex().search(q);
-        m_hits = result.hits;
+        bool everyChannelHidden = false;
+        if (m_parental && !m_parental->isUnlocked()) {
+            if (m_parental->lockedChannelCount() > 0) {
+                for (int c = 0; c < m_guide->channelCount(); ++c) {
+                    if (!m_parental->hidesChannel(c))
+                        q.channels.append(c);
+                }
+                everyChannelHidden = q.channels.isEmpty();
+            }
+            if (m_parental->ratingLimit() > 0)
+                q.limit = m_limit * 2; // room for the programmes taken out below
+        }
+        const epg::SearchResult result = everyChannelHidden ? epg::SearchResult() : m_guide->searchIndex().search(q);
         m_total = int(result.totalProgrammes);
+        for (const epg::SearchHit &hit : result.hits) {
+            if (m_parental && m_parental->hidesProgramme(hit.airing.programme)) {
+                --m_total; // of those seen: a lower bound, like the index's own total
+                continue;
+            }
+            if (m_hits.size() < m_limit)
+                m_hits.append(hit);
+        }
     }
     endResetModel();
     m_lastMs = clock.nsecsElapsed() / 1e6;

@@ -6,6 +6,7 @@
 // only, one category, one day.
 
 #include "guidestore.h"
+#include "parentalcontrol.h"
 
 #include <QAbstractListModel>
 #include <QElapsedTimer>
@@ -45,6 +46,8 @@ public:
     double lastSearchMs() const { return m_lastMs; }
     /// Results shown at most (default 50).
     void setLimit(int limit) { m_limit = limit; }
+    /// Channels and programmes it hides are left out of the results.
+    void setParentalControl(ParentalControl *parental);
 
     Q_INVOKABLE void append(const QString &text) { setQuery(m_query + text); }
     Q_INVOKABLE void backspace() { setQuery(m_query.left(m_query.size() - 1)); }
@@ -59,6 +62,7 @@ private:
     void run();
 
     GuideStore *m_store;
+    ParentalControl *m_parental = nullptr;
     std::shared_ptr<const epg::Guide> m_guide;
     QString m_query;
     bool m_newOnly = false;

@@ -51,6 +51,14 @@ void Zapper::tune(int row)
         m_current = row;
         Q_EMIT currentChanged();
     }
+    if (m_locked && m_locked(row)) {
+        // A locked channel: no picture, no sound until the PIN is entered (the UI asks for it).
+        m_measuring = false;
+        m_player->stop();
+        setBlocked(true);
+        return;
+    }
+    setBlocked(false);
     const QString stream = m_channels->data(m_channels->index(row), ChannelListModel::StreamRole).toString();
     if (stream.isEmpty()) {
         m_measuring = false;
@@ -66,6 +74,27 @@ void Zapper::retune()
 {
     if (m_current >= 0)
         tune(m_current);
+}
+
+void Zapper::recheck()
+{
+    if (m_current < 0)
+        return;
+    const bool locked = m_locked && m_locked(m_current);
+    if (locked && !m_blocked) {
+        m_player->stop();
+        setBlocked(true);
+    } else if (!locked && m_blocked) {
+        tune(m_current);
+    }
+}
+
+void Zapper::setBlocked(bool blocked)
+{
+    if (blocked == m_blocked)
+        return;
+    m_blocked = blocked;
+    Q_EMIT blockedChanged();
 }
 
 void Zapper::channelUp()

@@ -12,6 +12,8 @@
 #include <QObject>
 #include <QTimer>
 
+#include <functional>
+
 namespace iptv::hubris {
 
 class Zapper : public QObject
@@ -21,6 +23,8 @@ class Zapper : public QObject
     Q_PROPERTY(int previous READ previous NOTIFY currentChanged)
     Q_PROPERTY(QString digits READ digits NOTIFY digitsChanged)
     Q_PROPERTY(qint64 lastZapMs READ lastZapMs NOTIFY zapMeasured)
+    /// The current channel is locked: it does not play until the lock check lets it.
+    Q_PROPERTY(bool blocked READ isBlocked NOTIFY blockedChanged)
 public:
     Zapper(ChannelListModel *channels, hal::Player *player, QObject *parent = nullptr);
 
@@ -33,6 +37,9 @@ public:
 
     /// How long digits wait for the next one (default 1500 ms).
     void setDigitTimeout(int ms) { m_digitTimer.setInterval(ms); }
+    /// Asked before a channel (a model row) plays: true = locked, it does not play.
+    void setLockCheck(std::function<bool(int row)> locked) { m_locked = std::move(locked); }
+    bool isBlocked() const { return m_blocked; }
 
 public Q_SLOTS:
     /// Tunes the channel in model row `row` (out of range: nothing).
@@ -47,6 +54,9 @@ public Q_SLOTS:
     void commitDigits();
     /// Tunes the current channel again (after standby or a failure).
     void retune();
+    /// The locks changed (a PIN entered, a programme began): stops a channel that became
+    /// locked, plays one that no longer is.
+    void recheck();
 
 Q_SIGNALS:
     void currentChanged();
@@ -56,8 +66,11 @@ Q_SIGNALS:
     /// Digits named no channel.
     void noSuchChannel(int number);
     void playbackFailed(const QString &message);
+    void blockedChanged();
 
 private:
+    void setBlocked(bool blocked);
+
     ChannelListModel *m_channels;
     hal::Player *m_player;
     int m_current = -1;
@@ -68,6 +81,8 @@ private:
     bool m_measuring = false;
     qint64 m_lastZapMs = -1;
     QList<qint64> m_zapTimes;
+    std::function<bool(int)> m_locked;
+    bool m_blocked = false;
 };
 
 } // namespace iptv::hubris

@@ -42,6 +42,7 @@ constexpr std::array s_types{
     NamedType{MessageType::Error, "error"_L1},
     NamedType{MessageType::Subscribe, "subscribe"_L1},
     NamedType{MessageType::Update, "update"_L1},
+    NamedType{MessageType::Ticket, "ticket"_L1},
 };
 
 constexpr std::array s_errors{
@@ -797,6 +798,27 @@ std::optional<Welcome> Welcome::fromBody(const QCborMap &body, QString *error)
     w.releaseChannel = r.text("rch"_L1);
     w.serverTime = r.time("ts"_L1);
     return checked(r, w);
+}
+
+// ---- TicketBody
+
+QCborMap TicketBody::toBody() const
+{
+    QCborMap m;
+    insertText(m, "aud"_L1, audience);
+    insertBytes(m, "ticket"_L1, ticket);
+    insertTime(m, "exp"_L1, expires);
+    return m;
+}
+
+std::optional<TicketBody> TicketBody::fromBody(const QCborMap &body, QString *error)
+{
+    BodyReader r(body, error);
+    TicketBody t;
+    t.audience = r.text("aud"_L1);
+    t.ticket = r.bytes("ticket"_L1);
+    t.expires = r.time("exp"_L1);
+    return checked(r, t);
 }
 
 // ---- Telemetry

@@ -42,6 +42,7 @@ enum class MessageType : quint8 {
     Error,            ///< either way: a request failed; "re" names it when it had an id
     Subscribe,        ///< operator -> server: live topics (fleet, box:<id>, rollouts, commands)
     Update,           ///< server -> operator: a change in a subscribed topic
+    Ticket,           ///< box -> server: ask for an identity ticket; server -> box: the ticket ("re")
 };
 
 /// Wire name of a type ("hello", "guide-updated", ...); empty for Unknown.
@@ -166,6 +167,18 @@ struct Welcome
 
     QCborMap toBody() const;
     static std::optional<Welcome> fromBody(const QCborMap &body, QString *error);
+};
+
+/// A box's identity ticket (boxticket.h). The box asks with "aud" (the server it is for, may be
+/// empty); the control server answers with "ticket" (the signed text) and "exp".
+struct TicketBody
+{
+    QString audience;
+    QByteArray ticket;
+    QDateTime expires;
+
+    QCborMap toBody() const;
+    static std::optional<TicketBody> fromBody(const QCborMap &body, QString *error);
 };
 
 /// Frame-time statistics from development builds (milliseconds).

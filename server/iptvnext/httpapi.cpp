@@ -595,23 +595,9 @@ void HttpApi::setupRoutes()
         return Reply{200, m_server->metrics().render(), "text/plain; version=0.0.4; charset=utf-8", {}, {}};
     });
 
-    // WebSocket clients may also use the HTTP port. Qt HTTP Server 6.4 hands an upgrade over only
-    // when a route handled the request and wrote nothing, so this route stays silent for upgrades
-    // (the responder form never sends a response by itself); EventHub::attach takes the socket.
-    m_router->httpServer()->route(QStringLiteral("/events"), [this](const QHttpServerRequest &req,
-                                                                     QHttpServerResponder &&responder) {
-        if (req.value("Upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
-            return;
-        QElapsedTimer clock;
-        clock.start();
-        QHttpServerResponse resp(JsonMime,
-                                 iptv::http::jsonError(QStringLiteral("websocket-only"),
-                                                       QStringLiteral("/events speaks WebSocket (guide-updated announcements)")),
-                                 Status::UpgradeRequired);
-        resp.addHeader("Upgrade", "websocket");
-        m_router->record(QStringLiteral("/events"), int(resp.statusCode()), clock.nsecsElapsed());
-        resp.write(std::move(responder));
-    });
+    // WebSocket clients may also use the HTTP port; EventHub::attach takes the socket.
+    m_router->acceptWebSocketsAt(QStringLiteral("/events"),
+                                 QStringLiteral("/events speaks WebSocket (guide-updated announcements)"));
 }
 
 } // namespace iptv::next

@@ -127,8 +127,19 @@ private Q_SLOTS:
         UpdateInstaller installer(config(), &m_store);
         QVERIFY(installer.beginBoot().isEmpty()); // nothing installed: the built-in app
 
-        const auto [ok, text] = installAndWait(installer, publish(QStringLiteral("1.1.0"), m_key));
+        QSignalSpy stages(&installer, &UpdateInstaller::stageChanged);
+        QSignalSpy progress(&installer, &UpdateInstaller::downloadProgress);
+        const ReleaseAvailable first = publish(QStringLiteral("1.1.0"), m_key);
+        const auto [ok, text] = installAndWait(installer, first);
         QVERIFY2(ok, qPrintable(text));
+        // The stages a progress screen shows, in order, and the download up to the announced size.
+        QCOMPARE(stages.size(), 3);
+        QCOMPARE(stages.at(0).at(1).value<UpdateInstaller::Stage>(), UpdateInstaller::Stage::Downloading);
+        QCOMPARE(stages.at(1).at(1).value<UpdateInstaller::Stage>(), UpdateInstaller::Stage::Verifying);
+        QCOMPARE(stages.at(2).at(1).value<UpdateInstaller::Stage>(), UpdateInstaller::Stage::Installing);
+        QVERIFY(!progress.isEmpty());
+        QCOMPARE(progress.last().at(1).toLongLong(), first.size);
+        QCOMPARE(progress.last().at(2).toLongLong(), first.size);
         QCOMPARE(m_authorizations.last(), QByteArray("Bearer dG9r_wE")); // base64url, no padding
         QCOMPARE(installer.pendingVersion(), QStringLiteral("1.1.0"));
         QVERIFY(installer.currentVersion().isEmpty());

@@ -8,6 +8,8 @@
 #include "boxes/boxgateway.h"
 #include "boxes/fleet.h"
 
+#include <protocol/boxticket.h>
+
 #include <QTcpSocket>
 
 using namespace testutil;
@@ -377,6 +379,53 @@ private Q_SLOTS:
         w = other.connectAndHello(port());
         QVERIFY(w);
         QCOMPARE(w->state, u"pending"_qs);
+    }
+
+    // A box's identity ticket for other servers: signed with the key GET /api/ticket-key
+    // publishes, naming the box and its serial, for the audience asked; a pending box gets none.
+    void ticketVerifiesWithThePublishedKey()
+    {
+        m_config.autoApproveSerialPattern = QStringLiteral("^LAB-");
+        m_config.ticketSeconds = 600;
+        start();
+        TestBox pending(QStringLiteral("FIELD-2"));
+        QVERIFY(pending.connectAndHello(port()));
+        pending.send(MessageType::Ticket, TicketBody{u"diver"_qs, {}, {}}.toBody());
+        const auto refused = pending.waitError();
+        QVERIFY(refused);
+        QCOMPARE(refused->code, ErrorCode::PendingApproval);
+
+        TestBox box(QStringLiteral("LAB-7"));
+        QVERIFY(box.connectAndHello(port()));
+        const quint64 asked = box.send(MessageType::Ticket, TicketBody{u"diver"_qs, {}, {}}.toBody());
+        const auto answer = box.waitFor(MessageType::Ticket);
+        QVERIFY(answer);
+        QCOMPARE(answer->replyTo, asked);
+        QString error;
+        const auto body = TicketBody::fromBody(answer->body, &error);
+        QVERIFY2(body, qPrintable(error));
+
+        QNetworkAccessManager nam;
+        const Http key = http(nam, "GET", m_server->httpPort(), u"/api/ticket-key"_qs);
+        QCOMPARE(key.status, 200);
+        const auto published = iptv::payload::PublicKey::fromText(key.body, &error);
+        QVERIFY2(!published.isNull(), qPrintable(error));
+
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        const auto ticket = BoxTicket::verify(body->ticket, {published}, now, u"diver"_qs, &error);
+        QVERIFY2(ticket, qPrintable(error));
+        QCOMPARE(ticket->serial, u"LAB-7"_qs);
+        QCOMPARE(ticket->boxId, box.boxId);
+        QCOMPARE(ticket->audience, u"diver"_qs);
+        QVERIFY(qAbs(ticket->expiresAt - now - 600) <= 2);
+        QCOMPARE(body->expires.toSecsSinceEpoch(), ticket->expiresAt);
+        QVERIFY(!BoxTicket::verify(body->ticket, {published}, now, u"iptvnext"_qs, &error));
+        QVERIFY(!BoxTicket::verify(body->ticket, {published}, now + 700, u"diver"_qs, &error));
+
+        // A restarted server (the same store) signs with the same key.
+        m_server.reset();
+        start();
+        QCOMPARE(m_server->ticketKey(), published);
     }
 
     void rejectedBoxIsTurnedAway()

@@ -53,6 +53,13 @@ public:
         return !m_token.isEmpty();
     }
 
+    /// Ends it (a lost server).
+    void stop()
+    {
+        m_process.terminate();
+        m_process.waitForFinished(10000);
+    }
+
     QUrl boxUrl() const { return QUrl(QStringLiteral("ws://127.0.0.1:%1/box").arg(m_boxPort)); }
 
     /// An API request as the admin: status and body.

@@ -2,6 +2,7 @@
 
 // A small compiled guide for the Hubris tests: channels numbered 1, 2, 3, 10, 11 and 101 with
 // hour-long programmes "<channel> h<N>" over two days from kDay0, written to a temporary file.
+// Programmes from 21:00 to midnight are rated FSK 18, the others FSK 6.
 
 #include <epg/guidewriter.h>
 
@@ -31,6 +32,7 @@ inline QString write(const QTemporaryDir &dir, const QString &name = QStringLite
             p.stop = p.start + 3600;
             p.titles = {{{}, QStringLiteral("%1 h%2").arg(c.name()).arg(h)}};
             p.descs = {{{}, QStringLiteral("Hour %1 on %2.").arg(h).arg(c.name())}};
+            p.ratings = {{QStringLiteral("FSK"), h % 24 >= 21 ? QStringLiteral("18") : QStringLiteral("6"), {}}};
             builder.addProgramme(p);
         }
     }

@@ -1,7 +1,7 @@
 // Hubris against a real control server (the controlserver program, auto-approving): the box
 // enrols and comes online, and the operator's commands are carried out on it: tune by number,
 // a message on screen (OK closes it), a screenshot returned as PNG, a tune to a channel the box
-// does not have refused with the reason.
+// does not have refused with the reason; and the server lost: the box says so and works on.
 #include "controlserverprocess.h"
 #include "testguide.h"
 
@@ -103,6 +103,18 @@ private Q_SLOTS:
         QImage image;
         QVERIFY(image.loadFromData(png, "PNG"));
         QCOMPARE(image.size(), m_app->window()->size());
+    }
+
+    void serverLost()
+    {
+        QVERIFY(!m_app->offline()->isOffline());
+        m_server.stop();
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->offline()->isOffline(), 20000);
+        QCOMPARE(m_app->offline()->text(), u"Control server unreachable"_qs);
+        QVERIFY(m_app->window()->findChild<QObject *>(u"offlineIndicator"_qs)->property("visible").toBool());
+        const int before = m_app->zapper()->current();
+        QTest::keyClick(m_app->window(), Qt::Key_Up); // the box works on
+        QVERIFY(m_app->zapper()->current() != before);
     }
 };
 

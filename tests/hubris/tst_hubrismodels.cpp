@@ -2,7 +2,11 @@
 // (QAbstractItemModelTester, now/next from the clock, numbers) and the grid's window queries.
 #include "testguide.h"
 
+#include <hubris/boxsettings.h>
 #include <hubris/channellistmodel.h>
+#include <hubris/diagnostics.h>
+#include <hubris/offlinestatus.h>
+#include <hubris/updateprogress.h>
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
 #include <hubris/reminders.h>
@@ -10,6 +14,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QFile>
+#include <QTcpServer>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -196,6 +201,120 @@ private Q_SLOTS:
         reminders.check();
         QCOMPARE(reminders.rowCount(), 0);
         QVERIFY(!reminders.toggle(at7)); // and it cannot be set again once over
+    }
+
+    void settingsPersist()
+    {
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("settings.json"));
+        {
+            BoxSettings settings(file);
+            QCOMPARE(settings.refreshMinutes(), 15);
+            QSignalSpy changed(&settings, &BoxSettings::changed);
+            settings.setGuideServer(u" http://127.0.0.1:9410 "_qs);
+            settings.setRefreshMinutes(30);
+            settings.setAudioLanguage(u"de"_qs);
+            settings.setFavourites({u"b"_qs, u"a"_qs});
+            settings.setRefreshMinutes(30); // no change, no signal
+            QCOMPARE(changed.size(), 4);
+        }
+        BoxSettings settings(file);
+        QCOMPARE(settings.guideServer(), u"http://127.0.0.1:9410"_qs);
+        QCOMPARE(settings.refreshMinutes(), 30);
+        QCOMPARE(settings.audioLanguage(), u"de"_qs);
+        QCOMPARE(settings.favourites(), (QStringList{u"a"_qs, u"b"_qs}));
+        QCOMPARE(BoxSettings::languageName(u"de"_qs), u"Deutsch"_qs);
+        QCOMPARE(BoxSettings::languageName(u"en"_qs), u"English"_qs);
+
+        // A damaged file costs the defaults, not the box.
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write("{\"refreshMinutes\": 3");
+        f.close();
+        BoxSettings damaged(file);
+        QCOMPARE(damaged.refreshMinutes(), 15);
+        QVERIFY(damaged.lastError().contains(u"damaged"_qs));
+    }
+
+    void updateProgressStages()
+    {
+        using Stage = iptv::boxlink::UpdateInstaller::Stage;
+        UpdateProgress progress;
+        QVERIFY(!progress.isActive());
+        progress.finished(true, u"1.0.0"_qs, u"1.0.0 is already installed"_qs); // not followed: nothing to show
+        QVERIFY(!progress.isActive());
+        progress.stageChanged(u"2.0.0"_qs, Stage::Downloading);
+        QVERIFY(progress.isActive());
+        QCOMPARE(progress.progress(), -1.0); // size unknown yet
+        progress.downloadProgress(u"2.0.0"_qs, 500, 1000);
+        QCOMPARE(progress.progress(), 0.4);
+        QVERIFY(progress.text().startsWith(u"Downloading"_qs));
+        progress.stageChanged(u"2.0.0"_qs, Stage::Verifying);
+        QCOMPARE(progress.stage(), UpdateProgress::Verifying);
+        progress.stageChanged(u"2.0.0"_qs, Stage::Installing);
+        progress.finished(true, u"2.0.0"_qs, u"installed"_qs);
+        progress.restarting();
+        QCOMPARE(progress.stage(), UpdateProgress::Restarting);
+        QCOMPARE(progress.progress(), 1.0);
+
+        UpdateProgress failing;
+        failing.setFailureMs(50);
+        failing.stageChanged(u"3.0.0"_qs, Stage::Downloading);
+        failing.finished(false, u"3.0.0"_qs, u"HashMismatch: no"_qs);
+        QCOMPARE(failing.stage(), UpdateProgress::Failed);
+        QVERIFY(failing.text().contains(u"HashMismatch"_qs));
+        QTRY_VERIFY(!failing.isActive()); // said for a while, then gone
+    }
+
+    void offlineAndRetry()
+    {
+        // A server that is not there: offline at once, the guide stays, and the next try comes
+        // after the retry interval rather than the refresh interval.
+        QTemporaryDir dir;
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        OfflineStatus status(&store, nullptr);
+        QSignalSpy loaded(&store, &GuideStore::guideChanged);
+        store.loadFile(testguide::write(dir));
+        QVERIFY(loaded.wait(5000));
+        QVERIFY(!status.isShown());
+        QTcpServer closed;
+        QVERIFY(closed.listen(QHostAddress::LocalHost, 0));
+        const quint16 port = closed.serverPort();
+        closed.close();
+        store.setServer(QUrl(u"http://127.0.0.1:%1"_qs.arg(port)));
+        store.setRetryMs(100);
+        QSignalSpy failed(&store, &GuideStore::refreshFailed);
+        store.refreshNow();
+        QVERIFY(failed.wait(5000));
+        QVERIFY(status.isOffline());
+        QVERIFY(status.isShown());
+        QVERIFY(status.text().contains(u"guide server unreachable"_qs));
+        QVERIFY(store.isLoaded());
+        store.startAutoRefresh(60);
+        QVERIFY(failed.wait(5000)); // retried within 100 ms, not an hour
+    }
+
+    void frameStatistics()
+    {
+        const auto s = Diagnostics::statsOf({4, 1, 3, 2, 100});
+        QCOMPARE(s.frames, 5);
+        QCOMPARE(s.p50, 3.0);
+        QCOMPARE(s.max, 100.0);
+        QCOMPARE(s.p99, 100.0);
+        QVERIFY(Diagnostics::residentKb() > 0);
+
+        // Frames for telemetry: the intervals since the last sample, once.
+        Diagnostics diagnostics(nullptr, nullptr, nullptr);
+        QVERIFY(!diagnostics.takeFrameStats());
+        for (int i = 0; i < 3; ++i) {
+            diagnostics.frameStarted();
+            diagnostics.frameSwapped();
+        }
+        const auto frames = diagnostics.takeFrameStats();
+        QVERIFY(frames);
+        QCOMPARE(frames->frames, 2);
+        QVERIFY(frames->max < 250);
+        QVERIFY(!diagnostics.takeFrameStats());
     }
 };
 

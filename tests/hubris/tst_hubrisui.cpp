@@ -1,7 +1,11 @@
 // Hubris driven by remote keys alone, as a viewer would: live TV, digits, the previous-channel
 // key, the channel list with a favourite, the guide grid by programme, channel and day, the
-// details page, volume, high contrast and standby. Each step checks what the app shows (the page,
-// the channel, the focused programme) and saves a screenshot of the window.
+// details page, volume, high contrast and standby; the guide's favourites filter; parental
+// control (five wrong PINs and the lockout, the PIN, channel and rating locks, a locked channel
+// that does not play, locked content hidden from the grid until the PIN); the settings (languages,
+// refresh, a server typed on the on-screen keyboard, refresh now against a dead server: offline);
+// the diagnostics overlay; the software update screen. Each step checks what the app shows (the
+// page, the channel, the focused programme) and saves a screenshot of the window.
 #include "testguide.h"
 
 #include <hubrisapp.h>
@@ -21,8 +25,26 @@ class TestHubrisUi : public QObject
     QString m_shots;
     int m_shotCount = 0;
 
+    qint64 m_wallMs = 1767600000000; ///< the parental lockout's clock
+
     QString page() const { return m_window->property("page").toString(); }
     void press(Qt::Key key) { QTest::keyClick(m_window, key); }
+    void type(const QString &digits)
+    {
+        for (QChar c : digits)
+            press(Qt::Key(Qt::Key_0 + c.digitValue()));
+    }
+    QObject *item(const QString &name) const { return m_window->findChild<QObject *>(name); }
+    /// For a screenshot of a page: the toasts of earlier steps (the test streams do not play)
+    /// and the volume OSD go at once instead of in their few seconds.
+    void calm()
+    {
+        item(u"toast"_qs)->setProperty("opacity", 0);
+        item(u"volumeOsd"_qs)->setProperty("opacity", 0);
+        QTRY_VERIFY(!item(u"toast"_qs)->property("visible").toBool() && !item(u"volumeOsd"_qs)->property("visible").toBool());
+    }
+    bool pinShown() const { return item(u"pinPrompt"_qs)->property("shown").toBool(); }
+    QVariantMap focusedAiring() const { return item(u"guidePage"_qs)->property("focusedAiring").toMap(); }
     void shot(const QString &name)
     {
         const QImage image = m_window->grabWindow();
@@ -40,6 +62,7 @@ class TestHubrisUi : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
+        QCoreApplication::setApplicationVersion(u"0.1.0"_qs); // for the about box
         m_shots = qEnvironmentVariable("IPTV_SCREENSHOT_DIR", m_dir.filePath(QStringLiteral("shots")));
         QDir().mkpath(m_shots);
         HubrisOptions options;
@@ -48,6 +71,8 @@ private Q_SLOTS:
         options.guideFile = testguide::write(m_dir);
         options.fixedNow = testguide::kDay0 + 5 * 3600 + 900; // 05:15 on day 0
         m_app = std::make_unique<HubrisApp>(options);
+        m_app->parental()->setClock([this] { return m_wallMs; });
+        m_app->diagnostics()->setAvailable(true); // the overlay in any build
         QVERIFY(m_app->start());
         m_window = m_app->window();
         QVERIFY(m_window);
@@ -206,8 +231,8 @@ private Q_SLOTS:
         press(Qt::Key_F4); // blue: high contrast
         press(Qt::Key_G);
         shot(u"guide-high-contrast"_qs);
-        press(Qt::Key_F4);
         press(Qt::Key_Escape);
+        press(Qt::Key_F4);
         press(Qt::Key_F12); // power: standby
         QVERIFY(m_app->hal()->isStandby());
         press(Qt::Key_Down); // ignored in standby
@@ -215,6 +240,280 @@ private Q_SLOTS:
         press(Qt::Key_F12);
         QVERIFY(!m_app->hal()->isStandby());
         QCOMPARE(m_app->hal()->player()->source().toString(), u"http://127.0.0.1:9/live/ch10.ts"_qs);
+    }
+
+    void favouritesInGuide()
+    {
+        // Channel 10 is the favourite (the channel list, above): blue shows only it in the grid.
+        press(Qt::Key_G);
+        QCOMPARE(page(), u"guide"_qs);
+        press(Qt::Key_Up); // channel 3
+        press(Qt::Key_F4);
+        QVERIFY(m_app->gridChannels()->favouritesOnly());
+        QCOMPARE(m_app->gridChannels()->rowCount(), 1);
+        QCOMPARE(focusedAiring().value(u"title"_qs).toString(), u"Channel 10 h5"_qs);
+        QVERIFY(!m_app->settings()->favourites().isEmpty()); // kept in the settings
+        calm();
+        shot(u"guide-favourites"_qs);
+        press(Qt::Key_Down); // one row: nowhere to go
+        QCOMPARE(focusedAiring().value(u"title"_qs).toString(), u"Channel 10 h5"_qs);
+        press(Qt::Key_F4);
+        QVERIFY(!m_app->gridChannels()->favouritesOnly());
+        QCOMPARE(m_app->gridChannels()->rowCount(), 6);
+        QCOMPARE(focusedAiring().value(u"title"_qs).toString(), u"Channel 10 h5"_qs); // the same channel
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+    }
+
+    void parentalControl()
+    {
+        iptv::hubris::ParentalControl *parental = m_app->parental();
+        // Settings, down to "Parental control", OK: the PIN first.
+        press(Qt::Key_M);
+        for (int i = 0; i < 3; ++i)
+            press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"settings"_qs);
+        for (int i = 0; i < 8; ++i)
+            press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QVERIFY(pinShown());
+        type(u"12"_qs);
+        calm();
+        shot(u"pin-prompt"_qs);
+        type(u"34"_qs); // wrong
+        QCOMPARE(parental->attemptsLeft(), 4);
+        QVERIFY(pinShown());
+        for (int i = 0; i < 4; ++i)
+            type(u"9999"_qs);
+        QVERIFY(parental->isLockedOut());
+        QCOMPARE(parental->lockoutSeconds(), 300);
+        QVERIFY(pinShown()); // the prompt stays and says it, focus stays on it
+        QVERIFY(item(u"pinPrompt"_qs)->findChild<QObject *>()); // laid out
+        calm();
+        shot(u"pin-lockout"_qs);
+        type(u"0000"_qs); // even the right PIN waits
+        QVERIFY(!parental->isUnlocked());
+        press(Qt::Key_Down); // keys stay with the prompt
+        QCOMPARE(page(), u"settings"_qs);
+        QVERIFY(pinShown());
+        m_wallMs += 5 * 60 * 1000 + 1000; // five minutes later
+        type(u"0000"_qs);
+        QVERIFY(parental->isUnlocked());
+        QVERIFY(!pinShown());
+        QCOMPARE(page(), u"parental"_qs);
+
+        // Rating lock 18 (off, 6, 12, 16, 18), channel 10 locked, a new PIN.
+        press(Qt::Key_Down);
+        for (int i = 0; i < 4; ++i)
+            press(Qt::Key_Right);
+        QCOMPARE(parental->ratingLimit(), 18);
+        for (int i = 0; i < 4; ++i)
+            press(Qt::Key_Down); // channels 1, 2, 3, 10
+        press(Qt::Key_Return);
+        QVERIFY(parental->isChannelLocked(3));
+        calm();
+        shot(u"parental"_qs);
+        for (int i = 0; i < 5; ++i)
+            press(Qt::Key_Up);
+        press(Qt::Key_Return);
+        QVERIFY(pinShown());
+        type(u"1234"_qs);
+        type(u"1243"_qs); // differs: asked again
+        QVERIFY(pinShown());
+        QVERIFY(parental->isDefaultPin());
+        type(u"1234"_qs);
+        type(u"1234"_qs);
+        QVERIFY(!pinShown());
+        QVERIFY(!parental->isDefaultPin());
+
+        // Back locks the session: channel 10, on now, stops and shows no picture.
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"settings"_qs);
+        QVERIFY(!parental->isUnlocked());
+        QVERIFY(m_app->zapper()->isBlocked());
+        QCOMPARE(m_app->hal()->player()->state(), iptv::hal::Player::State::Stopped);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+        press(Qt::Key_Return); // OK: the PIN
+        QVERIFY(pinShown());
+        type(u"0000"_qs); // the old one no longer works
+        QVERIFY(m_app->zapper()->isBlocked());
+        type(u"1"_qs);
+        calm();
+        shot(u"locked-channel"_qs);
+        press(Qt::Key_Escape); // deletes the digit
+        press(Qt::Key_Escape); // closes the prompt
+        QVERIFY(!pinShown());
+        press(Qt::Key_Up); // another channel plays at once
+        QCOMPARE(m_app->zapper()->current(), 4);
+        QVERIFY(!m_app->zapper()->isBlocked());
+        press(Qt::Key_Down); // back on 10: the prompt comes by itself
+        QVERIFY(m_app->zapper()->isBlocked());
+        QVERIFY(pinShown());
+        type(u"1234"_qs);
+        QVERIFY(!m_app->zapper()->isBlocked());
+        QCOMPARE(m_app->hal()->player()->source().toString(), u"http://127.0.0.1:9/live/ch10.ts"_qs);
+
+        // Standby ends the unlock: the grid hides channel 10 and the 21:00 programmes (rated 18).
+        press(Qt::Key_F12);
+        press(Qt::Key_F12);
+        QVERIFY(!parental->isUnlocked());
+        QVERIFY(pinShown()); // on channel 10 again after waking
+        press(Qt::Key_Escape);
+        press(Qt::Key_Up); // channel 11
+        press(Qt::Key_G);
+        QCOMPARE(page(), u"guide"_qs);
+        QCOMPARE(m_app->gridChannels()->rowCount(), 5);
+        for (int row = 0; row < m_app->gridChannels()->rowCount(); ++row)
+            QVERIFY(m_app->gridChannels()->channelAt(row) != 3);
+        for (int i = 0; i < 16; ++i) // 05:00 to 21:00 on channel 11
+            press(Qt::Key_Right);
+        QVERIFY(focusedAiring().value(u"locked"_qs).toBool());
+        QVERIFY(!focusedAiring().value(u"title"_qs).toString().contains(u"h21"_qs));
+        calm();
+        shot(u"guide-locked"_qs);
+        press(Qt::Key_Return); // OK on a locked programme: the PIN shows it
+        QVERIFY(pinShown());
+        type(u"1234"_qs);
+        QCOMPARE(m_app->gridChannels()->rowCount(), 6);
+        QCOMPARE(focusedAiring().value(u"title"_qs).toString(), u"Channel 11 h21"_qs);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+        // Locked again for the rest of the walk; search leaves out channel 10 and the 21:00s.
+        press(Qt::Key_F12);
+        press(Qt::Key_F12);
+        QVERIFY(!parental->isUnlocked());
+        press(Qt::Key_Escape); // the prompt of channel 10
+        press(Qt::Key_M);
+        press(Qt::Key_Down);
+        press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"search"_qs);
+        press(Qt::Key_F1); // "h2" -> "h"
+        QVERIFY(m_app->search()->rowCount() > 0);
+        for (int row = 0; row < m_app->search()->rowCount(); ++row) {
+            const QModelIndex i = m_app->search()->index(row);
+            QVERIFY(m_app->search()->data(i, iptv::hubris::SearchModel::ChannelNumberRole).toInt() != 10);
+            const QString title = m_app->search()->data(i, iptv::hubris::SearchModel::TitleRole).toString();
+            QVERIFY2(title.mid(title.lastIndexOf(u'h') + 1).toInt() % 24 < 21, qPrintable(title));
+        }
+        press(Qt::Key_2); // as it was
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+    }
+
+    void settingsAndOffline()
+    {
+        press(Qt::Key_M);
+        for (int i = 0; i < 3; ++i)
+            press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"settings"_qs);
+        press(Qt::Key_Down);
+        press(Qt::Key_Down); // audio language
+        press(Qt::Key_Right);
+        QCOMPARE(m_app->settings()->audioLanguage(), u"en"_qs);
+        press(Qt::Key_Down); // subtitles
+        press(Qt::Key_Right);
+        press(Qt::Key_Right);
+        QCOMPARE(m_app->settings()->subtitleLanguage(), u"de"_qs);
+        press(Qt::Key_Down);
+        press(Qt::Key_Down);
+        press(Qt::Key_Down); // guide refresh: 15 -> 30 min
+        press(Qt::Key_Right);
+        QCOMPARE(m_app->settings()->refreshMinutes(), 30);
+        calm();
+        shot(u"settings"_qs);
+
+        // The guide server, typed on the on-screen keyboard: red deletes, digits type, ✓ keeps it.
+        press(Qt::Key_Up);
+        press(Qt::Key_Up); // guide server
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"text"_qs);
+        QObject *entry = item(u"textEntryPage"_qs);
+        QCOMPARE(entry->property("text").toString(), u"http://127.0.0.1:8410"_qs);
+        for (int i = 0; i < 4; ++i)
+            press(Qt::Key_F1);
+        type(u"9"_qs);
+        // "/" from the keyboard: from ✓ (last key) left to "/" is five keys.
+        for (int i = 0; i < 5; ++i)
+            press(Qt::Key_Left);
+        press(Qt::Key_Return);
+        QCOMPARE(entry->property("text").toString(), u"http://127.0.0.1:9/"_qs);
+        press(Qt::Key_F1);
+        calm();
+        shot(u"settings-server"_qs);
+        for (int i = 0; i < 5; ++i)
+            press(Qt::Key_Right);
+        press(Qt::Key_Return); // ✓
+        QCOMPARE(page(), u"settings"_qs);
+        QCOMPARE(m_app->settings()->guideServer(), u"http://127.0.0.1:9"_qs);
+        QCOMPARE(m_app->store()->server(), u"http://127.0.0.1:9"_qs);
+
+        // Refresh now: nothing answers there. The box says it is offline and keeps its guide.
+        for (int i = 0; i < 3; ++i)
+            press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->offline()->isOffline(), 10000);
+        QVERIFY(m_app->store()->isLoaded());
+        QVERIFY(item(u"offlineIndicator"_qs)->property("visible").toBool());
+        QVERIFY(m_app->offline()->text().contains(u"guide server unreachable"_qs));
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+        press(Qt::Key_Up); // zapping goes on with the lineup it has
+        QCOMPARE(m_app->zapper()->current(), 5);
+        press(Qt::Key_I);
+        calm();
+        shot(u"offline"_qs);
+    }
+
+    void diagnostics()
+    {
+        calm();
+        press(Qt::Key_F10);
+        QVERIFY(m_app->diagnostics()->isShown());
+        press(Qt::Key_I); // the banner fades in: frames to measure
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->diagnostics()->lines().value(0).contains(u"/s"_qs), 5000);
+        QVERIFY(m_app->diagnostics()->lines().join(u'\n').contains(u"Memory"_qs));
+        shot(u"diagnostics"_qs);
+        // The menu has it too in development builds.
+        press(Qt::Key_F10);
+        QVERIFY(!m_app->diagnostics()->isShown());
+    }
+
+    void updateScreen()
+    {
+        // The install's stages as the installer reports them (tst_hubrisupdate runs a real one).
+        using Stage = iptv::boxlink::UpdateInstaller::Stage;
+        iptv::hubris::UpdateProgress *updates = m_app->updates();
+        QObject *screen = item(u"updateScreen"_qs);
+        QVERIFY(!screen->property("visible").toBool());
+        updates->stageChanged(u"9.0.0"_qs, Stage::Downloading);
+        updates->downloadProgress(u"9.0.0"_qs, 1300000, 3400000);
+        QVERIFY(screen->property("visible").toBool());
+        calm();
+        shot(u"update-download"_qs);
+        press(Qt::Key_G); // the box stays usable meanwhile
+        QCOMPARE(page(), u"guide"_qs);
+        press(Qt::Key_Escape);
+        updates->stageChanged(u"9.0.0"_qs, Stage::Verifying);
+        QCOMPARE(updates->stage(), iptv::hubris::UpdateProgress::Verifying);
+        updates->setFailureMs(200);
+        updates->finished(false, u"9.0.0"_qs, u"HashMismatch: the bundle is not the one announced"_qs);
+        QCOMPARE(updates->stage(), iptv::hubris::UpdateProgress::Failed);
+        calm();
+        shot(u"update-failed"_qs);
+        QTRY_VERIFY(!screen->property("visible").toBool());
+
+        updates->stageChanged(u"9.0.1"_qs, Stage::Downloading);
+        updates->stageChanged(u"9.0.1"_qs, Stage::Verifying);
+        updates->stageChanged(u"9.0.1"_qs, Stage::Installing);
+        updates->finished(true, u"9.0.1"_qs, u"installed"_qs);
+        updates->restarting();
+        QCOMPARE(updates->stage(), iptv::hubris::UpdateProgress::Restarting);
+        calm();
+        shot(u"update-restarting"_qs);
     }
 };
 

@@ -2,7 +2,8 @@
 // signed with a key the box trusts, uploaded, rolled out to the box; the box downloads, verifies
 // and unpacks it, restarts into it on trial, and commits it once its window paints. A broken
 // release (QML that does not load) is rolled back by itself to the one before. The app's restart
-// is a fresh HubrisApp on the same storage, as a box's init would start it again.
+// is a fresh HubrisApp on the same storage, as a box's init would start it again. The update
+// screen follows the install's stages to "restarting".
 #include "controlserverprocess.h"
 #include "testguide.h"
 
@@ -121,8 +122,19 @@ private Q_SLOTS:
         // 9.0.0: installed, restarted into on trial, committed once it paints.
         const QString good = bundle(u"9.0.0"_qs);
         QVERIFY(!good.isEmpty());
+        // The box shows the install's stages on screen while it runs, then "restarting".
+        QList<iptv::hubris::UpdateProgress::Stage> stages;
+        connect(m_app->updates(), &iptv::hubris::UpdateProgress::changed, this, [this, &stages] {
+            if (stages.isEmpty() || stages.last() != m_app->updates()->stage())
+                stages.append(m_app->updates()->stage());
+        });
         const QString first = rollOut(good, u"9.0.0"_qs);
         QVERIFY(!first.isEmpty());
+        QTRY_COMPARE_WITH_TIMEOUT(m_app->updates()->stage(), iptv::hubris::UpdateProgress::Restarting, 30000);
+        QVERIFY(m_app->window()->findChild<QObject *>(u"updateScreen"_qs)->property("visible").toBool());
+        using P = iptv::hubris::UpdateProgress;
+        QCOMPARE(stages, (QList<P::Stage>{P::Downloading, P::Verifying, P::Installing, P::Restarting}));
+        QCOMPARE(m_restarts, 0); // said before the app goes
         QTRY_COMPARE_WITH_TIMEOUT(m_restarts, 1, 30000);
         QCOMPARE(m_app->installer()->pendingVersion(), u"9.0.0"_qs);
         m_app.reset(); // the restart

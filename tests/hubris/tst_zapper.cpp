@@ -2,6 +2,7 @@
 // test): up/down wrap, the previous-channel key, digits with and without the timeout, zap time
 // from the key to the first frame, channels without a stream; and the remote-key vocabulary.
 #include "testguide.h"
+#include "testplayer.h"
 
 #include <hubris/remotekeys.h>
 #include <hubris/zapper.h>
@@ -10,26 +11,6 @@
 #include <QTest>
 
 using namespace iptv::hubris;
-
-namespace {
-
-class TestPlayer : public iptv::hal::Player
-{
-public:
-    QList<QUrl> played;
-    void play(const QUrl &url) override
-    {
-        played.append(url);
-        setSource(url);
-        setState(State::Opening);
-    }
-    void stop() override { setState(State::Stopped); }
-    void setVideoSink(QVideoSink *) override {}
-    void frame(qint64 ms) { setState(State::Playing); Q_EMIT firstFrame(ms); }
-    void breakDown(const QString &why) { fail(why); }
-};
-
-} // namespace
 
 class TestZapper : public QObject
 {
@@ -144,7 +125,7 @@ private Q_SLOTS:
     void remoteKeys()
     {
         // Every action a simulator button sends comes back as the same action.
-        for (int a = RemoteKeys::Up; a <= RemoteKeys::Power; ++a)
+        for (int a = RemoteKeys::Up; a <= RemoteKeys::Diagnostics; ++a)
             QCOMPARE(RemoteKeys::action(RemoteKeys::keyFor(a)), a);
         // The keyboard's stand-ins.
         QCOMPARE(RemoteKeys::action(Qt::Key_Return), int(RemoteKeys::Ok));

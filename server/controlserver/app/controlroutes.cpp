@@ -53,6 +53,11 @@ void addControlRoutes(HttpApi *http, ControlServer *srv)
         return HttpReply{200, srv->metrics().render(), "text/plain; version=0.0.4; charset=utf-8", {}};
     });
 
+    // The public key other servers check boxes' identity tickets with (no secret in it).
+    http->addRoute(Method::Get, u"/api/ticket-key"_qs, std::nullopt, [srv](HttpContext &) {
+        return HttpReply{200, srv->ticketKey().toText(), "text/plain; charset=utf-8", {}};
+    });
+
     // ---- sessions
     // The password check runs on the login pool; the answer goes out when it is done. Refusals
     // by the limits (429) and a full pool (503) say when to come back; all are audited.

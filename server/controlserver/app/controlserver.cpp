@@ -10,6 +10,8 @@
 #include "operators/operatorhub.h"
 #include "releases/releaseservice.h"
 
+#include <protocol/boxticket.h>
+
 #include <QCborArray>
 #include <QCborValue>
 #include <QDateTime>
@@ -155,6 +157,14 @@ bool ControlServer::start(QString *error)
         if (!m_store.setMeta(QStringLiteral("hash_key"), m_hashKey, error))
             return false;
     }
+    // The same for the key that signs boxes' identity tickets: one key for the whole cluster.
+    QByteArray ticketSeed = m_store.meta(QStringLiteral("ticket_key"));
+    if (ticketSeed.size() != iptv::payload::SigningKey::SeedSize) {
+        ticketSeed = randomBytes(iptv::payload::SigningKey::SeedSize);
+        if (!m_store.setMeta(QStringLiteral("ticket_key"), ticketSeed, error))
+            return false;
+    }
+    m_ticketKey = iptv::payload::SigningKey::fromSeed(ticketSeed);
     m_operators = std::make_unique<OperatorDirectory>(&m_store, m_hashKey, m_config, &m_metrics);
     if (!m_operators->ensureInitialAdmin(m_config.adminAccount, m_config.adminPasswordFile, &m_generatedPassword, error))
         return false;
@@ -339,6 +349,28 @@ void ControlServer::sendWelcome(BoxSession *s, int version, const QByteArray &to
     m_gateway->send(s, MessageType::Welcome, w.toBody(), replyTo);
 }
 
+void ControlServer::onTicketRequest(BoxSession *s, const Message &m)
+{
+    QString error;
+    const auto request = TicketBody::fromBody(m.body, &error);
+    if (!request) {
+        m_gateway->fail(s, ErrorCode::BadRequest, error, m.id, false);
+        return;
+    }
+    const qint64 issued = now();
+    iptv::protocol::BoxTicket ticket;
+    ticket.boxId = boxIdText(s->box->id);
+    ticket.serial = s->box->serial;
+    ticket.audience = request->audience.left(64);
+    ticket.issuedAt = issued;
+    ticket.expiresAt = issued + m_config.ticketSeconds;
+    TicketBody reply;
+    reply.audience = ticket.audience;
+    reply.ticket = ticket.sign(m_ticketKey);
+    reply.expires = QDateTime::fromSecsSinceEpoch(ticket.expiresAt, Qt::UTC);
+    m_gateway->send(s, MessageType::Ticket, reply.toBody(), m.id);
+}
+
 void ControlServer::handleHello(BoxSession *s, const Message &m)
 {
     QString error;
@@ -495,6 +527,7 @@ void ControlServer::handleBoxMessage(BoxSession *s, const Message &m)
     case MessageType::Event: onEvent(s, m); return;
     case MessageType::Ack: onAck(s, m); return;
     case MessageType::Result: onResult(s, m); return;
+    case MessageType::Ticket: onTicketRequest(s, m); return;
     default:
         m_gateway->fail(s, ErrorCode::BadRequest, QStringLiteral("\"%1\" is not sent by boxes").arg(m.name), m.id, false);
         return;

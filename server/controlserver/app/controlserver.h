@@ -22,6 +22,7 @@
 #include "store/store.h"
 
 #include <core/metrics.h>
+#include <payload/keys.h>
 #include <protocol/message.h>
 
 #include <QJsonObject>
@@ -68,6 +69,8 @@ public:
     CommandQueue &commands() { return m_commands; }
     OperatorDirectory &operators() { return *m_operators; }
     iptv::MetricsRegistry &metrics() { return m_metrics; }
+    /// The public half of the key that signs boxes' identity tickets (GET /api/ticket-key).
+    iptv::payload::PublicKey ticketKey() const { return m_ticketKey.publicKey(); }
     BoxGateway *gateway() const { return m_gateway; }
     OperatorHub *operatorHub() const { return m_hub; }
     FleetBus *bus() const { return m_bus; }
@@ -141,6 +144,7 @@ private:
     void onEvent(BoxSession *s, const iptv::protocol::Message &m);
     void onAck(BoxSession *s, const iptv::protocol::Message &m);
     void onResult(BoxSession *s, const iptv::protocol::Message &m);
+    void onTicketRequest(BoxSession *s, const iptv::protocol::Message &m);
     QByteArray issueToken(BoxInfo *box, QString *error);
     void sendWelcome(BoxSession *s, int version, const QByteArray &token, quint64 replyTo);
     void publishPresence(const BoxInfo &box);
@@ -155,6 +159,7 @@ private:
     CommandQueue m_commands;
     std::unique_ptr<OperatorDirectory> m_operators;
     QByteArray m_hashKey;
+    iptv::payload::SigningKey m_ticketKey; ///< signs boxes' identity tickets; its seed is in the store
     QRegularExpression m_autoApprove;
     QString m_generatedPassword;
     BoxGateway *m_gateway = nullptr;

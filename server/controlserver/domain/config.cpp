@@ -44,6 +44,7 @@ const IntKey s_intKeys[] = {
     {"server/operator_ws_port", "operator-ws-port", &ControlConfig::operatorWsPort, 0, 65535},
     {"sessions/heartbeat_seconds", nullptr, &ControlConfig::heartbeatSeconds, 1, 3600},
     {"sessions/telemetry_seconds", nullptr, &ControlConfig::telemetrySeconds, 1, 86400},
+    {"sessions/ticket_seconds", nullptr, &ControlConfig::ticketSeconds, 60, 7 * 86400},
     {"sessions/idle_timeout_seconds", "idle-timeout", &ControlConfig::idleTimeoutSeconds, 2, 86400},
     {"sessions/hello_timeout_seconds", nullptr, &ControlConfig::helloTimeoutSeconds, 1, 600},
     {"sessions/telemetry_ack_delay_ms", nullptr, &ControlConfig::telemetryAckDelayMs, 0, 1000},

@@ -41,6 +41,7 @@ struct ControlConfig
     // sessions
     int heartbeatSeconds = 30;            ///< told to peers in Welcome, at most half of idleTimeoutSeconds (see below)
     int telemetrySeconds = 60;            ///< told to boxes in Welcome
+    int ticketSeconds = 3600;             ///< lifetime of a box's identity ticket (other servers verify it)
     int idleTimeoutSeconds = 95;          ///< no frame for this long: the session is closed
     int helloTimeoutSeconds = 15;         ///< connected but no hello (or still pending handshake)
     /// Telemetry acks to a box that announced its window ("win" in its hello) and reports faster

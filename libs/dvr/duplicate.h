@@ -1,0 +1,114 @@
+#pragma once
+
+// Duplicate detection in layers (after MythTV's dupmethod/dupin and Tvheadend's duplicate
+// handling). Each airing's programme gets an EpisodeIdentity: one key per layer, 0 where the
+// guide does not say enough for that layer:
+//   1. ids:         the programme id (dd_progid with an episode part), or series id + episode number
+//   2. episode:     normalised title + season/episode number (xmltv_ns, onscreen "S1 E4")
+//   3. sub-title:   normalised title + normalised sub-title
+//   4. description: normalised title + normalised description
+// Two airings are the same episode when, at the first enabled layer where both have a key, the
+// keys are equal; when they differ there, they are different episodes whatever later layers say
+// (two episodes may share a generic description). No comparable layer: not duplicates.
+// Normalised = case folded, punctuation dropped, runs of whitespace folded to one space.
+// Keys are 64-bit hashes of the normalised text (a collision needs ~4e9 distinct episodes).
+
+#include "rule.h"
+
+#include <epg/programme.h>
+
+#include <QHash>
+#include <QList>
+#include <QString>
+
+#include <vector>
+
+namespace iptv::epg {
+class Guide;
+}
+
+namespace iptv::dvr {
+
+/// Case folded, punctuation dropped, whitespace folded: "The  End?!" and "the end" are equal.
+QString normaliseText(QStringView text);
+/// Title for title rules: case folded and trimmed, punctuation kept ("exact, case-insensitive").
+QString foldTitle(QStringView title);
+/// The key title rules and the guide's titles are matched by: a hash of foldTitle().
+quint64 titleKey(QStringView title);
+/// The key series-id rules and programmes are matched by: a hash of normaliseSeriesId(); 0 for "".
+quint64 seriesKey(QStringView seriesId);
+
+struct EpisodeNumber
+{
+    int season = -1;  ///< 1-based; -1 unknown
+    int episode = -1; ///< 1-based; -1 unknown
+    bool isValid() const { return episode > 0; }
+};
+
+/// Parses one <episode-num>: xmltv_ns ("0.3/10." = S1 E4), onscreen ("S01E04", "S1 E4", "1x04").
+EpisodeNumber parseEpisodeNumber(QStringView system, QStringView value);
+
+enum class DuplicateLayer : quint8 { None, Ids, EpisodeNumber, SubTitle, Description };
+QString duplicateLayerName(DuplicateLayer layer);
+
+struct EpisodeIdentity
+{
+    quint64 title = 0;       ///< normalised title alone (reporting, keep-N grouping)
+    quint64 ids = 0;
+    quint64 episode = 0;
+    quint64 subTitle = 0;
+    quint64 description = 0;
+    quint64 series = 0;      ///< normalised series id, for series-id rules; 0 = none
+
+    quint64 key(DuplicateLayer layer) const;
+    friend bool operator==(const EpisodeIdentity &, const EpisodeIdentity &) = default;
+};
+
+/// The identity of a programme from its fields (the guide's, or a recording's kept metadata).
+EpisodeIdentity episodeIdentity(QStringView title, QStringView subTitle, QStringView description,
+                                const QList<epg::EpisodeNum> &episodeNums);
+/// The layer at which a and b are the same episode under `methods` (DuplicateMethod bits), or None.
+DuplicateLayer sameEpisode(const EpisodeIdentity &a, const EpisodeIdentity &b, quint8 methods);
+
+/// An episode already recorded (the library): it makes later airings of it duplicates.
+struct RecordedEpisode
+{
+    qint64 ruleId = 0;
+    QString title;
+    qint64 recordedAt = 0;  ///< the airing's start
+    QString channelId;
+    EpisodeIdentity identity;
+    bool kept = true;       ///< still in the library (counts toward keep-N); false: deleted, still history
+};
+
+/// Finds, among entries added so far, one that is the same episode as a probe. Entries are
+/// bucketed by each layer's key, so a probe looks at the few entries sharing one of its keys.
+class DuplicateIndex
+{
+public:
+    struct Match
+    {
+        int entry = -1;
+        DuplicateLayer layer = DuplicateLayer::None;
+        explicit operator bool() const { return entry >= 0; }
+    };
+    void clear();
+    /// Adds an entry with an owner tag (the rule id); returns its number.
+    int add(const EpisodeIdentity &identity, qint64 owner);
+    void remove(int entry); ///< the entry no longer matches anything
+    /// The first (lowest numbered) live entry that is the same episode under `methods`, limited
+    /// to entries of `owner` unless owner is 0.
+    Match find(const EpisodeIdentity &identity, quint8 methods, qint64 owner = 0) const;
+
+private:
+    struct Entry
+    {
+        EpisodeIdentity identity;
+        qint64 owner = 0;
+        bool live = true;
+    };
+    std::vector<Entry> m_entries;
+    QHash<quint64, QList<int>> m_byKey[4];
+};
+
+} // namespace iptv::dvr

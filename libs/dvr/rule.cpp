@@ -1,0 +1,340 @@
+#include "rule.h"
+
+#include <epg/guide.h>
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QRegularExpression>
+#include <QTimeZone>
+
+namespace iptv::dvr {
+
+namespace {
+
+QString utcText(qint64 t)
+{
+    return QDateTime::fromSecsSinceEpoch(t, Qt::UTC).toString(Qt::ISODate);
+}
+
+const char *const s_kindNames[] = {"single", "series-id", "title", "regex"};
+const char *const s_scopeNames[] = {"none", "rule", "all"};
+
+} // namespace
+
+QString ruleKindName(RuleKind kind)
+{
+    return QString::fromLatin1(s_kindNames[int(kind)]);
+}
+
+std::optional<RuleKind> ruleKindFromName(QStringView name)
+{
+    for (int i = 0; i < 4; ++i)
+        if (name == QLatin1StringView(s_kindNames[i]))
+            return RuleKind(i);
+    return std::nullopt;
+}
+
+QString duplicateScopeName(DuplicateScope scope)
+{
+    return QString::fromLatin1(s_scopeNames[int(scope)]);
+}
+
+std::optional<DuplicateScope> duplicateScopeFromName(QStringView name)
+{
+    for (int i = 0; i < 3; ++i)
+        if (name == QLatin1StringView(s_scopeNames[i]))
+            return DuplicateScope(i);
+    return std::nullopt;
+}
+
+QString normaliseSeriesId(QStringView id)
+{
+    QString s = id.trimmed().toString();
+    s.remove(u'.');
+    if (s.size() >= 10 && (s.startsWith(u"EP") || s.startsWith(u"SH")))
+        return u"SH" + s.mid(2, 8);
+    return s;
+}
+
+bool TimeWindow::contains(qint64 utcStart) const
+{
+    if (isUnrestricted())
+        return true;
+    qint64 local = utcStart;
+    if (!timeZone.isEmpty()) {
+        const QTimeZone zone(timeZone.toUtf8());
+        if (zone.isValid())
+            local += zone.offsetFromUtc(QDateTime::fromSecsSinceEpoch(utcStart, Qt::UTC));
+    }
+    // 1970-01-01 was a Thursday (day 3 counting Monday as 0).
+    const qint64 dayNumber = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    const int weekday = int(((dayNumber + 3) % 7 + 7) % 7);
+    const int minute = int((local - dayNumber * 86400) / 60);
+    if (fromMinute == toMinute)
+        return days & (1 << weekday);
+    if (fromMinute < toMinute)
+        return (days & (1 << weekday)) && minute >= fromMinute && minute < toMinute;
+    // Across midnight: the part after midnight belongs to the day the window opened.
+    if (minute >= fromMinute)
+        return days & (1 << weekday);
+    if (minute < toMinute)
+        return days & (1 << ((weekday + 6) % 7));
+    return false;
+}
+
+bool RecordingRule::validate(QString *error, const epg::Guide *guide, qint64 now) const
+{
+    const QString who = id ? QStringLiteral("rule %1").arg(id) : QStringLiteral("rule");
+    auto fail = [&](const QString &why) {
+        if (error)
+            *error = who + u": " + why;
+        return false;
+    };
+    switch (kind) {
+    case RuleKind::Single:
+        if (channelId.isEmpty())
+            return fail(QStringLiteral("channel: empty (a single recording names its channel)"));
+        if (start <= 0)
+            return fail(QStringLiteral("start: missing (a single recording names its airing's start)"));
+        break;
+    case RuleKind::SeriesId:
+        if (normaliseSeriesId(seriesId).isEmpty())
+            return fail(QStringLiteral("seriesId: empty"));
+        break;
+    case RuleKind::Title:
+        if (title.trimmed().isEmpty())
+            return fail(QStringLiteral("title: empty"));
+        break;
+    case RuleKind::Regex: {
+        if (pattern.isEmpty())
+            return fail(QStringLiteral("pattern: empty"));
+        const QRegularExpression re(pattern, QRegularExpression::CaseInsensitiveOption);
+        if (!re.isValid())
+            return fail(QStringLiteral("pattern: invalid regular expression at position %1: %2 (in \"%3\")")
+                            .arg(re.patternErrorOffset())
+                            .arg(re.errorString(), pattern));
+        break;
+    }
+    }
+    if (prePadding < 0 || postPadding < 0)
+        return fail(QStringLiteral("padding: negative (pre %1 s, post %2 s)").arg(prePadding).arg(postPadding));
+    if (prePadding > 6 * 3600 || postPadding > 6 * 3600)
+        return fail(QStringLiteral("padding: more than 6 hours (pre %1 s, post %2 s)").arg(prePadding).arg(postPadding));
+    if (keep < 0)
+        return fail(QStringLiteral("keep: negative (%1)").arg(keep));
+    if (isSeries()) {
+        if ((window.days & 0x7f) == 0)
+            return fail(QStringLiteral("window.days: no day selected"));
+        if (window.fromMinute < 0 || window.fromMinute >= 1440 || window.toMinute < 0 || window.toMinute >= 1440)
+            return fail(QStringLiteral("window: minutes of the day must be 0-1439 (from %1, to %2)")
+                            .arg(window.fromMinute)
+                            .arg(window.toMinute));
+        if (!window.timeZone.isEmpty() && !QTimeZone(window.timeZone.toUtf8()).isValid())
+            return fail(QStringLiteral("window.timeZone: unknown time zone \"%1\"").arg(window.timeZone));
+        if (duplicateScope != DuplicateScope::None && (duplicateMethod & DuplicateAllLayers) == 0)
+            return fail(QStringLiteral("duplicateMethod: no layer selected while duplicates are checked"));
+    }
+    if (!guide)
+        return true;
+    int channel = -1;
+    if (!channelId.isEmpty()) {
+        channel = guide->channelIndex(channelId);
+        if (channel < 0)
+            return fail(QStringLiteral("channel: unknown channel \"%1\" (not in the guide)").arg(channelId));
+    }
+    if (kind == RuleKind::Single) {
+        const epg::Airing a = guide->airingAt(channel, start);
+        if (!a.isValid() || a.start != start)
+            return fail(QStringLiteral("start: no airing starts at %1 on \"%2\"").arg(utcText(start), channelId));
+        if (a.stop <= now)
+            return fail(QStringLiteral("start: the airing at %1 on \"%2\" ended at %3, in the past")
+                            .arg(utcText(start), channelId, utcText(a.stop)));
+    }
+    return true;
+}
+
+QJsonObject RecordingRule::toJson() const
+{
+    QJsonObject o;
+    if (id)
+        o[u"id"] = id;
+    o[u"kind"] = ruleKindName(kind);
+    if (!owner.isEmpty())
+        o[u"owner"] = owner;
+    o[u"enabled"] = enabled;
+    if (created)
+        o[u"created"] = created;
+    if (!channelId.isEmpty())
+        o[u"channel"] = channelId;
+    if (start)
+        o[u"start"] = start;
+    if (!seriesId.isEmpty())
+        o[u"seriesId"] = seriesId;
+    if (!title.isEmpty())
+        o[u"title"] = title;
+    if (!pattern.isEmpty())
+        o[u"pattern"] = pattern;
+    if (!window.isUnrestricted() || !window.timeZone.isEmpty()) {
+        QJsonArray days;
+        for (int d = 0; d < 7; ++d)
+            if (window.days & (1 << d))
+                days.append(d + 1);
+        o[u"window"] = QJsonObject{{u"days"_qs, days},
+                                   {u"from"_qs, window.fromMinute},
+                                   {u"to"_qs, window.toMinute},
+                                   {u"timeZone"_qs, window.timeZone}};
+    }
+    o[u"newOnly"] = newOnly;
+    o[u"keep"] = keep;
+    o[u"keepPolicy"] = keepPolicy == KeepPolicy::StopWhenFull ? u"stop"_qs : u"replace-oldest"_qs;
+    o[u"prePadding"] = prePadding;
+    o[u"postPadding"] = postPadding;
+    o[u"priority"] = priority;
+    o[u"duplicateScope"] = duplicateScopeName(duplicateScope);
+    QJsonArray methods;
+    const char *const names[] = {"ids", "episode", "subtitle", "description"};
+    for (int i = 0; i < 4; ++i)
+        if (duplicateMethod & (1 << i))
+            methods.append(QString::fromLatin1(names[i]));
+    o[u"duplicateMethod"] = methods;
+    return o;
+}
+
+std::optional<RecordingRule> RecordingRule::fromJson(const QJsonObject &o, QString *error)
+{
+    RecordingRule r;
+    QString why;
+    auto wrong = [&](const QString &key, const char *expected) {
+        why = QStringLiteral("rule JSON: \"%1\" must be %2").arg(key, QLatin1StringView(expected));
+    };
+    auto integer = [&](const QString &key, auto *out) {
+        const QJsonValue v = o.value(key);
+        if (v.isUndefined())
+            return true;
+        if (!v.isDouble() || v.toDouble() != double(v.toInteger())) {
+            wrong(key, "an integer");
+            return false;
+        }
+        *out = decltype(+*out)(v.toInteger());
+        return true;
+    };
+    auto string = [&](const QString &key, QString *out) {
+        const QJsonValue v = o.value(key);
+        if (v.isUndefined())
+            return true;
+        if (!v.isString()) {
+            wrong(key, "a string");
+            return false;
+        }
+        *out = v.toString();
+        return true;
+    };
+    auto boolean = [&](const QString &key, bool *out) {
+        const QJsonValue v = o.value(key);
+        if (v.isUndefined())
+            return true;
+        if (!v.isBool()) {
+            wrong(key, "true or false");
+            return false;
+        }
+        *out = v.toBool();
+        return true;
+    };
+    auto done = [&]() -> std::optional<RecordingRule> {
+        if (error)
+            *error = why;
+        return std::nullopt;
+    };
+
+    const QJsonValue kind = o.value(u"kind");
+    const auto k = ruleKindFromName(kind.toString());
+    if (!kind.isString() || !k) {
+        why = QStringLiteral("rule JSON: \"kind\" must be one of single, series-id, title, regex");
+        return done();
+    }
+    r.kind = *k;
+    QString scope = duplicateScopeName(r.duplicateScope), keepPolicy = u"stop"_qs;
+    if (!integer(u"id"_qs, &r.id) || !string(u"owner"_qs, &r.owner) || !boolean(u"enabled"_qs, &r.enabled)
+        || !integer(u"created"_qs, &r.created) || !string(u"channel"_qs, &r.channelId) || !integer(u"start"_qs, &r.start)
+        || !string(u"seriesId"_qs, &r.seriesId) || !string(u"title"_qs, &r.title) || !string(u"pattern"_qs, &r.pattern)
+        || !boolean(u"newOnly"_qs, &r.newOnly) || !integer(u"keep"_qs, &r.keep) || !string(u"keepPolicy"_qs, &keepPolicy)
+        || !integer(u"prePadding"_qs, &r.prePadding) || !integer(u"postPadding"_qs, &r.postPadding)
+        || !integer(u"priority"_qs, &r.priority) || !string(u"duplicateScope"_qs, &scope))
+        return done();
+    if (keepPolicy == u"stop")
+        r.keepPolicy = KeepPolicy::StopWhenFull;
+    else if (keepPolicy == u"replace-oldest")
+        r.keepPolicy = KeepPolicy::ReplaceOldest;
+    else {
+        wrong(u"keepPolicy"_qs, "\"stop\" or \"replace-oldest\"");
+        return done();
+    }
+    const auto s = duplicateScopeFromName(scope);
+    if (!s) {
+        wrong(u"duplicateScope"_qs, "one of none, rule, all");
+        return done();
+    }
+    r.duplicateScope = *s;
+    if (o.contains(u"duplicateMethod")) {
+        const QJsonValue v = o.value(u"duplicateMethod");
+        if (!v.isArray()) {
+            wrong(u"duplicateMethod"_qs, "an array of ids, episode, subtitle, description");
+            return done();
+        }
+        r.duplicateMethod = 0;
+        const char *const names[] = {"ids", "episode", "subtitle", "description"};
+        for (const QJsonValue &m : v.toArray()) {
+            int bit = -1;
+            for (int i = 0; i < 4; ++i)
+                if (m.toString() == QLatin1StringView(names[i]))
+                    bit = i;
+            if (bit < 0) {
+                wrong(u"duplicateMethod"_qs, "an array of ids, episode, subtitle, description");
+                return done();
+            }
+            r.duplicateMethod |= quint8(1 << bit);
+        }
+    }
+    if (o.contains(u"window")) {
+        const QJsonValue v = o.value(u"window");
+        if (!v.isObject()) {
+            wrong(u"window"_qs, "an object {days, from, to, timeZone}");
+            return done();
+        }
+        const QJsonObject w = v.toObject();
+        if (w.contains(u"days")) {
+            if (!w.value(u"days").isArray()) {
+                wrong(u"window.days"_qs, "an array of 1 (Monday) to 7 (Sunday)");
+                return done();
+            }
+            r.window.days = 0;
+            for (const QJsonValue &d : w.value(u"days").toArray()) {
+                const int day = d.toInt(0);
+                if (day < 1 || day > 7) {
+                    wrong(u"window.days"_qs, "an array of 1 (Monday) to 7 (Sunday)");
+                    return done();
+                }
+                r.window.days |= quint8(1 << (day - 1));
+            }
+        }
+        for (auto [key, out] : {std::pair{u"from"_qs, &r.window.fromMinute}, std::pair{u"to"_qs, &r.window.toMinute}}) {
+            const QJsonValue m = w.value(key);
+            if (m.isUndefined())
+                continue;
+            if (!m.isDouble()) {
+                wrong(u"window."_qs + key, "a minute of the day");
+                return done();
+            }
+            *out = m.toInt();
+        }
+        const QJsonValue tz = w.value(u"timeZone");
+        if (!tz.isUndefined() && !tz.isString()) {
+            wrong(u"window.timeZone"_qs, "an IANA time zone id");
+            return done();
+        }
+        r.window.timeZone = tz.toString();
+    }
+    return r;
+}
+
+} // namespace iptv::dvr

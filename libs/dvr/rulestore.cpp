@@ -1,0 +1,258 @@
+#include "rulestore.h"
+
+#include <core/sqldatabase.h>
+
+#include <QAtomicInteger>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+
+Q_LOGGING_CATEGORY(lcRuleStore, "iptv.dvr.rulestore")
+
+namespace iptv::dvr {
+
+namespace {
+QAtomicInteger<quint64> s_connectionCounter;
+constexpr int SchemaVersion = 1;
+const QString s_schemaKey = QStringLiteral("schema.rules");
+} // namespace
+
+RuleStore::RuleStore()
+    : m_connection(QStringLiteral("dvr-rules-%1").arg(s_connectionCounter.fetchAndAddRelaxed(1)))
+{
+}
+
+RuleStore::~RuleStore()
+{
+    close();
+}
+
+bool RuleStore::fail(const QString &what, const QString &why, QString *error)
+{
+    const QString text = QStringLiteral("rule store: %1: %2").arg(what, why);
+    qCWarning(lcRuleStore).noquote() << text;
+    if (error)
+        *error = text;
+    return false;
+}
+
+bool RuleStore::open(const QString &location, QString *error)
+{
+    close();
+    const auto backend = openSqlDatabase(location, m_connection, error);
+    if (!backend)
+        return false;
+    m_postgres = *backend == SqlBackend::PostgreSQL;
+    const QString serial = m_postgres ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY");
+    const QString blob = m_postgres ? QStringLiteral("BYTEA") : QStringLiteral("BLOB");
+    const QStringList statements = {
+        QStringLiteral("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value %1)").arg(blob),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_rules (id %1, kind TEXT NOT NULL, owner TEXT, "
+                       "enabled INTEGER NOT NULL, priority INTEGER NOT NULL, created BIGINT NOT NULL, spec TEXT NOT NULL)")
+            .arg(serial),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_rules_by_owner ON dvr_rules (owner, id)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_history (id %1, rule_id BIGINT NOT NULL, title TEXT, "
+                       "channel_id TEXT, recorded_at BIGINT NOT NULL, kept INTEGER NOT NULL, title_key BIGINT, "
+                       "ids_key BIGINT, episode_key BIGINT, subtitle_key BIGINT, description_key BIGINT, series_key BIGINT)")
+            .arg(serial),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_history_by_rule ON dvr_history (rule_id)"),
+    };
+    for (const QString &s : statements) {
+        QString why;
+        if (!execSql(m_connection, s, &why)) {
+            close();
+            return fail(QStringLiteral("create schema"), why, error);
+        }
+    }
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT value FROM meta WHERE key = ?"));
+    q.addBindValue(s_schemaKey);
+    if (!q.exec()) {
+        const QString why = sqlErrorText(q.lastError());
+        close();
+        return fail(QStringLiteral("read schema version"), why, error);
+    }
+    if (q.next()) {
+        const int version = q.value(0).toByteArray().toInt();
+        if (version != SchemaVersion) {
+            close();
+            return fail(QStringLiteral("open %1").arg(location),
+                        QStringLiteral("its rule tables are version %1, this program reads version %2")
+                            .arg(version)
+                            .arg(SchemaVersion),
+                        error);
+        }
+    } else {
+        QSqlQuery ins(QSqlDatabase::database(m_connection, false));
+        ins.prepare(QStringLiteral("INSERT INTO meta (key, value) VALUES (?, ?)"));
+        ins.addBindValue(s_schemaKey);
+        ins.addBindValue(QByteArray::number(SchemaVersion));
+        if (!ins.exec()) {
+            const QString why = sqlErrorText(ins.lastError());
+            close();
+            return fail(QStringLiteral("write schema version"), why, error);
+        }
+    }
+    return true;
+}
+
+void RuleStore::close()
+{
+    closeSqlDatabase(m_connection);
+}
+
+bool RuleStore::save(RecordingRule *rule, QString *error)
+{
+    QString why;
+    if (!rule->validate(&why))
+        return fail(QStringLiteral("save"), why, error);
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    const QByteArray spec = QJsonDocument(rule->toJson()).toJson(QJsonDocument::Compact);
+    if (rule->id == 0) {
+        q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec) "
+                                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id"));
+    } else {
+        q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, id) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+                                 "owner = excluded.owner, enabled = excluded.enabled, priority = excluded.priority, "
+                                 "created = excluded.created, spec = excluded.spec RETURNING id"));
+    }
+    q.addBindValue(ruleKindName(rule->kind));
+    q.addBindValue(rule->owner);
+    q.addBindValue(rule->enabled ? 1 : 0);
+    q.addBindValue(rule->priority);
+    q.addBindValue(rule->created);
+    q.addBindValue(QString::fromUtf8(spec));
+    if (rule->id)
+        q.addBindValue(rule->id);
+    if (!q.exec() || !q.next())
+        return fail(QStringLiteral("save rule %1").arg(rule->id), sqlErrorText(q.lastError()), error);
+    rule->id = q.value(0).toLongLong();
+    return true;
+}
+
+bool RuleStore::remove(qint64 id, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("DELETE FROM dvr_rules WHERE id = ?"));
+    q.addBindValue(id);
+    if (!q.exec())
+        return fail(QStringLiteral("remove rule %1").arg(id), sqlErrorText(q.lastError()), error);
+    return true;
+}
+
+namespace {
+std::optional<RecordingRule> readRule(const QSqlQuery &q, QString *why)
+{
+    const qint64 id = q.value(0).toLongLong();
+    QJsonParseError parseError;
+    const QJsonDocument doc = QJsonDocument::fromJson(q.value(1).toString().toUtf8(), &parseError);
+    if (!doc.isObject()) {
+        *why = QStringLiteral("rule %1: stored spec is not a JSON object (%2)").arg(id).arg(parseError.errorString());
+        return std::nullopt;
+    }
+    auto r = RecordingRule::fromJson(doc.object(), why);
+    if (r)
+        r->id = id;
+    else
+        *why = QStringLiteral("rule %1: %2").arg(id).arg(*why);
+    return r;
+}
+} // namespace
+
+std::optional<RecordingRule> RuleStore::rule(qint64 id, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE id = ?"));
+    q.addBindValue(id);
+    if (!q.exec()) {
+        fail(QStringLiteral("read rule %1").arg(id), sqlErrorText(q.lastError()), error);
+        return std::nullopt;
+    }
+    if (!q.next()) {
+        fail(QStringLiteral("read rule %1").arg(id), QStringLiteral("no such rule"), error);
+        return std::nullopt;
+    }
+    QString why;
+    auto r = readRule(q, &why);
+    if (!r)
+        fail(QStringLiteral("read"), why, error);
+    return r;
+}
+
+std::optional<QList<RecordingRule>> RuleStore::rules(QString *error, const QString &owner)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    if (owner.isEmpty()) {
+        q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules ORDER BY id"));
+    } else {
+        q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE owner = ? ORDER BY id"));
+        q.addBindValue(owner);
+    }
+    if (!q.exec()) {
+        fail(QStringLiteral("list rules"), sqlErrorText(q.lastError()), error);
+        return std::nullopt;
+    }
+    QList<RecordingRule> out;
+    while (q.next()) {
+        QString why;
+        auto r = readRule(q, &why);
+        if (!r) {
+            fail(QStringLiteral("list rules"), why, error);
+            return std::nullopt;
+        }
+        out.append(*r);
+    }
+    return out;
+}
+
+bool RuleStore::addHistory(const RecordedEpisode &e, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, "
+                             "episode_key, subtitle_key, description_key, series_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    q.addBindValue(e.ruleId);
+    q.addBindValue(e.title);
+    q.addBindValue(e.channelId);
+    q.addBindValue(e.recordedAt);
+    q.addBindValue(e.kept ? 1 : 0);
+    for (const quint64 k : {e.identity.title, e.identity.ids, e.identity.episode, e.identity.subTitle,
+                            e.identity.description, e.identity.series})
+        q.addBindValue(qint64(k)); // BIGINT is signed: the bits round-trip
+    if (!q.exec())
+        return fail(QStringLiteral("add history"), sqlErrorText(q.lastError()), error);
+    return true;
+}
+
+std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
+                               "subtitle_key, description_key, series_key FROM dvr_history ORDER BY id"))) {
+        fail(QStringLiteral("read history"), sqlErrorText(q.lastError()), error);
+        return std::nullopt;
+    }
+    QList<RecordedEpisode> out;
+    while (q.next()) {
+        RecordedEpisode e;
+        e.ruleId = q.value(0).toLongLong();
+        e.title = q.value(1).toString();
+        e.channelId = q.value(2).toString();
+        e.recordedAt = q.value(3).toLongLong();
+        e.kept = q.value(4).toInt() != 0;
+        e.identity.title = quint64(q.value(5).toLongLong());
+        e.identity.ids = quint64(q.value(6).toLongLong());
+        e.identity.episode = quint64(q.value(7).toLongLong());
+        e.identity.subTitle = quint64(q.value(8).toLongLong());
+        e.identity.description = quint64(q.value(9).toLongLong());
+        e.identity.series = quint64(q.value(10).toLongLong());
+        out.append(e);
+    }
+    return out;
+}
+
+} // namespace iptv::dvr

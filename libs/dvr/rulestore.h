@@ -1,0 +1,52 @@
+#pragma once
+
+// Where Diver keeps recording rules and the recorded-episode history that duplicate detection
+// reads (QtSql): SQLite by default, PostgreSQL for a postgresql:// URI, the same SQL for both.
+//
+// Tables (created at open; their version is the meta row 'schema.rules', so the store can share
+// a database with the recorder's tables):
+//   dvr_rules    id, kind, owner, enabled, priority, created, and the whole rule as JSON (spec):
+//                the columns are for listing and filtering; spec is what is read back
+//   dvr_history  one row per recorded episode: rule, title, channel, airing start, kept, and the
+//                episode identity's keys (64-bit, stored as BIGINT)
+//
+// A RuleStore is one database connection, used from the thread that opened it.
+
+#include "duplicate.h"
+#include "rule.h"
+
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+namespace iptv::dvr {
+
+class RuleStore
+{
+public:
+    RuleStore();
+    ~RuleStore();
+
+    /// Opens (and creates the tables of) an SQLite file or a postgresql:// URI.
+    bool open(const QString &location, QString *error);
+    void close();
+
+    /// Inserts a rule with id 0 (its new id is written back into *rule) or replaces the rule with
+    /// that id. The rule is validated first (without a guide); false with *error otherwise.
+    bool save(RecordingRule *rule, QString *error);
+    bool remove(qint64 id, QString *error);
+    std::optional<RecordingRule> rule(qint64 id, QString *error);
+    /// Every rule, by id; or one owner's when `owner` is given.
+    std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {});
+
+    bool addHistory(const RecordedEpisode &episode, QString *error);
+    std::optional<QList<RecordedEpisode>> history(QString *error);
+
+private:
+    bool fail(const QString &what, const QString &why, QString *error);
+    QString m_connection;
+    bool m_postgres = false;
+};
+
+} // namespace iptv::dvr

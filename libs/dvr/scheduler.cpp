@@ -1,0 +1,1043 @@
+#include "scheduler.h"
+
+#include <epg/guide.h>
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QHash>
+#include <QLoggingCategory>
+#include <QRegularExpression>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+Q_LOGGING_CATEGORY(lcScheduler, "iptv.dvr.scheduler")
+
+namespace iptv::dvr {
+
+namespace {
+
+constexpr quint8 NoFilter = 0xff;
+
+QString timeText(qint64 t)
+{
+    return QDateTime::fromSecsSinceEpoch(t, Qt::UTC).toString(u"yyyy-MM-dd HH:mm"_qs);
+}
+
+QString refText(const AiringRef &r)
+{
+    return QStringLiteral("\"%1\" on %2 at %3").arg(r.title, r.channelId, timeText(r.start));
+}
+
+/// One airing a rule matched. Everything the planning stage needs, so it never asks the guide.
+struct Candidate
+{
+    int channel = 0; ///< the scheduler's channel key (stable across guide versions)
+    qint64 start = 0, stop = 0;
+    quint8 flags = 0;
+    int title = 0;   ///< the scheduler's title key
+    EpisodeIdentity identity;
+    quint8 filter = NoFilter; ///< a SkipReason (OutsideWindow, NotNew) or NoFilter
+};
+
+/// What the scheduler needs of one guide version, computed once per version: programme keys
+/// (title, series, a fingerprint of what matching and duplicates read) and lookups by them.
+struct GuideIndex
+{
+    std::shared_ptr<const epg::Guide> guide;
+    std::vector<int> channelKey;          ///< guide channel -> scheduler channel key
+    std::vector<quint32> progTitle;       ///< programme -> title string id
+    std::vector<quint64> progFingerprint; ///< programme -> hash of title, sub-title, description, episode numbers
+    std::vector<quint64> progSeries;      ///< programme -> seriesKey() of its dd_progid, 0 = none
+    std::vector<quint32> airingOffsets, airingList; ///< programme -> its airings (CSR)
+    std::vector<std::pair<quint32, quint32>> progByTitle; ///< (title string id, programme), sorted
+    std::vector<quint32> titles;          ///< distinct title string ids, ascending
+    std::vector<QString> titleText;       ///< parallel to `titles`
+    QHash<quint32, quint64> titleKeyOf;   ///< title string id -> titleKey()
+    QHash<quint32, int> titleRefOf;       ///< title string id -> scheduler title key
+    QHash<quint64, QList<quint32>> titlesByKey;
+    QHash<quint64, std::vector<quint32>> progBySeries;
+    mutable std::vector<EpisodeIdentity> identities;
+    mutable std::vector<bool> identityDone;
+    mutable QHash<quint32, QList<int>> regexSlotsByTitle; ///< memo; cleared when rules change
+
+    const EpisodeIdentity &identity(quint32 p) const
+    {
+        if (!identityDone[p]) {
+            const auto ps = guide->programmeStrings(p);
+            QList<epg::EpisodeNum> nums;
+            nums.reserve(ps.episodeNums.size());
+            for (const auto &[sys, value] : ps.episodeNums)
+                nums.append({QString::fromUtf8(guide->string(sys)), QString::fromUtf8(guide->string(value))});
+            identities[p] = episodeIdentity(QString::fromUtf8(guide->string(ps.title)),
+                                            QString::fromUtf8(guide->string(ps.subTitle)),
+                                            QString::fromUtf8(guide->string(ps.description)), nums);
+            identityDone[p] = true;
+        }
+        return identities[p];
+    }
+    template<typename F>
+    void forAirings(quint32 p, F &&f) const
+    {
+        for (quint32 i = airingOffsets[p]; i < airingOffsets[p + 1]; ++i)
+            f(airingList[i]);
+    }
+    template<typename F>
+    void forProgrammesTitled(quint32 titleString, F &&f) const
+    {
+        auto it = std::lower_bound(progByTitle.begin(), progByTitle.end(), std::pair<quint32, quint32>{titleString, 0});
+        for (; it != progByTitle.end() && it->first == titleString; ++it)
+            f(it->second);
+    }
+};
+
+struct RuleState
+{
+    RecordingRule rule;
+    bool valid = true;
+    QString error;
+    quint64 titleKey = 0;
+    quint64 seriesKey = 0;
+    QRegularExpression regex;
+    int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
+    std::vector<Candidate> candidates; ///< by start, then channel id
+};
+
+bool isRepeat(quint8 flags)
+{
+    return (flags & epg::FlagPreviouslyShown) && !(flags & epg::FlagNew);
+}
+
+} // namespace
+
+QString skipReasonName(SkipReason reason)
+{
+    switch (reason) {
+    case SkipReason::OutsideWindow: return u"outside-window"_qs;
+    case SkipReason::NotNew: return u"not-new"_qs;
+    case SkipReason::AlreadyRecorded: return u"already-recorded"_qs;
+    case SkipReason::Duplicate: return u"duplicate"_qs;
+    case SkipReason::Moved: return u"moved"_qs;
+    case SkipReason::KeepLimit: return u"keep-limit"_qs;
+    case SkipReason::Conflict: return u"conflict"_qs;
+    }
+    return {};
+}
+
+struct Scheduler::Private
+{
+    SchedulerOptions options;
+    std::vector<RuleState> rules;
+    std::vector<int> order; ///< rule slots in priority order
+    QHash<quint64, QList<int>> titleRules, seriesRules;
+    QList<int> regexRules;
+    QHash<QPair<int, qint64>, QList<int>> singleRules;
+    QHash<QString, int> channelIds;
+    QStringList channelNames;
+    QHash<QString, int> titleIds;
+    QStringList titleNames;
+    std::unique_ptr<GuideIndex> index;
+    QList<RecordedEpisode> history;
+    SchedulePlan last;
+
+    int channelKey(const QString &id)
+    {
+        auto it = channelIds.constFind(id);
+        if (it != channelIds.cend())
+            return *it;
+        const int k = int(channelNames.size());
+        channelIds.insert(id, k);
+        channelNames.append(id);
+        return k;
+    }
+    int titleRef(const QString &t)
+    {
+        auto it = titleIds.constFind(t);
+        if (it != titleIds.cend())
+            return *it;
+        const int k = int(titleNames.size());
+        titleIds.insert(t, k);
+        titleNames.append(t);
+        return k;
+    }
+    bool candidateLess(const Candidate &a, const Candidate &b) const
+    {
+        if (a.start != b.start)
+            return a.start < b.start;
+        return a.channel != b.channel && channelNames[a.channel] < channelNames[b.channel];
+    }
+
+    std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide);
+    void compile(RuleState &rs);
+    void rebuildRuleMaps();
+    Candidate candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs) const;
+    void matchRule(RuleState &rs);
+    QList<int> rulesFor(const GuideIndex &ix, const epg::Airing &a) const;
+    SchedulePlan plan(qint64 now);
+    AiringRef ref(const RuleState &rs, const Candidate &c) const
+    {
+        return {rs.rule.id, channelNames[c.channel], c.start, c.stop, titleNames[c.title]};
+    }
+};
+
+std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const epg::Guide> guide)
+{
+    auto ix = std::make_unique<GuideIndex>();
+    ix->guide = guide;
+    const epg::Guide &g = *guide;
+    const int channels = g.channelCount();
+    ix->channelKey.resize(size_t(channels));
+    for (int c = 0; c < channels; ++c)
+        ix->channelKey[size_t(c)] = channelKey(g.channelId(c));
+
+    const quint32 n = g.programmeCount();
+    ix->progTitle.resize(n);
+    ix->progFingerprint.resize(n);
+    ix->progSeries.assign(n, 0);
+    ix->identities.resize(n);
+    ix->identityDone.assign(n, false);
+    QHash<quint32, bool> progidSystem; // episode-num system string id -> is "dd_progid"
+    for (quint32 p = 0; p < n; ++p) {
+        const auto ps = g.programmeStrings(p);
+        ix->progTitle[p] = ps.title;
+        size_t h = qHash(g.string(ps.title), size_t(0x2545f4914f6cdd1dULL));
+        h = qHash(g.string(ps.subTitle), h);
+        h = qHash(g.string(ps.description), h);
+        for (const auto &[sys, value] : ps.episodeNums) {
+            h = qHash(g.string(sys), h);
+            h = qHash(g.string(value), h);
+            auto it = progidSystem.constFind(sys);
+            if (it == progidSystem.cend())
+                it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
+            if (*it)
+                ix->progSeries[p] = seriesKey(QString::fromUtf8(g.string(value)));
+        }
+        ix->progFingerprint[p] = h;
+        if (ix->progSeries[p])
+            ix->progBySeries[ix->progSeries[p]].push_back(p);
+    }
+
+    const quint32 airings = g.airingCount();
+    ix->airingOffsets.assign(n + 1, 0);
+    std::vector<quint32> progOf(airings);
+    for (quint32 i = 0; i < airings; ++i) {
+        progOf[i] = g.airing(i).programme;
+        ++ix->airingOffsets[progOf[i] + 1];
+    }
+    std::partial_sum(ix->airingOffsets.begin(), ix->airingOffsets.end(), ix->airingOffsets.begin());
+    ix->airingList.resize(airings);
+    std::vector<quint32> fill(ix->airingOffsets.begin(), ix->airingOffsets.end() - 1);
+    for (quint32 i = 0; i < airings; ++i)
+        ix->airingList[fill[progOf[i]]++] = i;
+
+    ix->progByTitle.reserve(n);
+    for (quint32 p = 0; p < n; ++p)
+        ix->progByTitle.emplace_back(ix->progTitle[p], p);
+    std::sort(ix->progByTitle.begin(), ix->progByTitle.end());
+    for (const auto &[t, p] : ix->progByTitle) {
+        if (!ix->titles.empty() && ix->titles.back() == t)
+            continue;
+        ix->titles.push_back(t);
+        const QString text = QString::fromUtf8(g.string(t));
+        const quint64 key = titleKey(text);
+        ix->titleKeyOf.insert(t, key);
+        ix->titleRefOf.insert(t, titleRef(text));
+        ix->titlesByKey[key].append(t);
+        ix->titleText.push_back(text);
+    }
+    return ix;
+}
+
+void Scheduler::Private::compile(RuleState &rs)
+{
+    const RecordingRule &r = rs.rule;
+    rs.valid = r.validate(&rs.error);
+    rs.titleKey = r.kind == RuleKind::Title ? titleKey(r.title) : 0;
+    rs.seriesKey = r.kind == RuleKind::SeriesId ? seriesKey(r.seriesId) : 0;
+    rs.regex = r.kind == RuleKind::Regex
+        ? QRegularExpression(r.pattern, QRegularExpression::CaseInsensitiveOption | QRegularExpression::DontCaptureOption)
+        : QRegularExpression();
+    if (r.kind == RuleKind::Regex && rs.valid)
+        rs.regex.optimize();
+    rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
+}
+
+void Scheduler::Private::rebuildRuleMaps()
+{
+    titleRules.clear();
+    seriesRules.clear();
+    regexRules.clear();
+    singleRules.clear();
+    order.clear();
+    for (int s = 0; s < int(rules.size()); ++s) {
+        const RuleState &rs = rules[size_t(s)];
+        order.push_back(s);
+        if (!rs.valid)
+            continue;
+        switch (rs.rule.kind) {
+        case RuleKind::Single: singleRules[{rs.channel, rs.rule.start}].append(s); break;
+        case RuleKind::SeriesId: seriesRules[rs.seriesKey].append(s); break;
+        case RuleKind::Title: titleRules[rs.titleKey].append(s); break;
+        case RuleKind::Regex: regexRules.append(s); break;
+        }
+    }
+    // The priority order (see scheduler.h): priority, single before series, older, lower id.
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+        const RecordingRule &x = rules[size_t(a)].rule, &y = rules[size_t(b)].rule;
+        if (x.priority != y.priority)
+            return x.priority > y.priority;
+        if (x.isSeries() != y.isSeries())
+            return !x.isSeries();
+        if (x.created != y.created)
+            return x.created < y.created;
+        if (x.id != y.id)
+            return x.id < y.id;
+        return a < b;
+    });
+    if (index)
+        index->regexSlotsByTitle.clear();
+}
+
+Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs) const
+{
+    Candidate c;
+    c.channel = ix.channelKey[a.channel];
+    c.start = a.start;
+    c.stop = a.stop;
+    c.flags = a.flags;
+    c.title = ix.titleRefOf.value(ix.progTitle[a.programme]);
+    c.identity = ix.identity(a.programme);
+    if (rs.rule.isSeries()) {
+        if (!rs.rule.window.contains(a.start))
+            c.filter = quint8(SkipReason::OutsideWindow);
+        else if (rs.rule.newOnly && isRepeat(a.flags))
+            c.filter = quint8(SkipReason::NotNew);
+    }
+    return c;
+}
+
+void Scheduler::Private::matchRule(RuleState &rs)
+{
+    rs.candidates.clear();
+    if (!index || !rs.valid)
+        return;
+    const GuideIndex &ix = *index;
+    const epg::Guide &g = *ix.guide;
+    const int guideChannel = rs.rule.channelId.isEmpty() ? -1 : g.channelIndex(rs.rule.channelId);
+    if (!rs.rule.channelId.isEmpty() && guideChannel < 0)
+        return;
+    auto addProgramme = [&](quint32 p) {
+        ix.forAirings(p, [&](quint32 i) {
+            const epg::Airing a = g.airing(i);
+            if (guideChannel < 0 || int(a.channel) == guideChannel)
+                rs.candidates.push_back(candidate(ix, a, rs));
+        });
+    };
+    switch (rs.rule.kind) {
+    case RuleKind::Single: {
+        const epg::Airing a = g.airingAt(guideChannel, rs.rule.start);
+        if (a.isValid() && a.start == rs.rule.start)
+            rs.candidates.push_back(candidate(ix, a, rs));
+        break;
+    }
+    case RuleKind::SeriesId:
+        for (const quint32 p : ix.progBySeries.value(rs.seriesKey))
+            addProgramme(p);
+        break;
+    case RuleKind::Title:
+        for (const quint32 t : ix.titlesByKey.value(rs.titleKey))
+            ix.forProgrammesTitled(t, addProgramme);
+        break;
+    case RuleKind::Regex:
+        for (size_t i = 0; i < ix.titles.size(); ++i)
+            if (rs.regex.match(ix.titleText[i]).hasMatch())
+                ix.forProgrammesTitled(ix.titles[i], addProgramme);
+        break;
+    }
+    std::sort(rs.candidates.begin(), rs.candidates.end(),
+              [this](const Candidate &a, const Candidate &b) { return candidateLess(a, b); });
+}
+
+QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing &a) const
+{
+    QList<int> out;
+    const int channel = ix.channelKey[a.channel];
+    const quint32 t = ix.progTitle[a.programme];
+    auto consider = [&](const QList<int> &slots) {
+        for (const int s : slots) {
+            const RuleState &rs = rules[size_t(s)];
+            if (rs.channel < 0 || rs.channel == channel)
+                out.append(s);
+        }
+    };
+    consider(titleRules.value(ix.titleKeyOf.value(t)));
+    if (const quint64 series = ix.progSeries[a.programme])
+        consider(seriesRules.value(series));
+    if (!regexRules.isEmpty()) {
+        auto it = ix.regexSlotsByTitle.constFind(t);
+        if (it == ix.regexSlotsByTitle.cend()) {
+            QList<int> slots;
+            const QString text = QString::fromUtf8(ix.guide->string(t));
+            for (const int s : regexRules)
+                if (rules[size_t(s)].regex.match(text).hasMatch())
+                    slots.append(s);
+            it = ix.regexSlotsByTitle.insert(t, slots);
+        }
+        consider(*it);
+    }
+    consider(singleRules.value({channel, a.start}));
+    return out;
+}
+
+SchedulePlan Scheduler::Private::plan(qint64 now)
+{
+    SchedulePlan out;
+    const CapacityOptions &cap = options.capacity;
+    CapacityBook book(cap, int(channelNames.size()));
+    std::vector<bool> archived(size_t(channelNames.size()), false);
+    for (int c = 0; c < channelNames.size(); ++c)
+        archived[size_t(c)] = cap.archivedChannels.contains(channelNames[c]);
+
+    DuplicateIndex historyIndex;
+    QHash<qint64, int> keptOfRule;
+    for (const RecordedEpisode &h : std::as_const(history)) {
+        historyIndex.add(h.identity, h.ruleId);
+        if (h.kept)
+            ++keptOfRule[h.ruleId];
+    }
+    auto historyRef = [&](int entry) {
+        const RecordedEpisode &h = history[entry];
+        return AiringRef{h.ruleId, h.channelId, h.recordedAt, 0, h.title};
+    };
+
+    struct Group
+    {
+        int slot = 0;
+        std::vector<const Candidate *> airings; ///< by start
+        int chosen = -1;
+        int node = -1;
+        SkipReason status = SkipReason::Conflict;
+        AiringRef related;
+        QString note;
+    };
+    std::vector<Group> groups;
+    struct Filtered
+    {
+        int slot;
+        const Candidate *c;
+    };
+    std::vector<Filtered> filtered;
+    DuplicateIndex plannedIndex;
+    std::vector<int> plannedGroupOfEntry;
+    QHash<int, int> plannedOfSlot;
+    std::vector<std::multimap<qint64, int>> byNode(size_t(book.nodeCount())); ///< recordStart -> group
+    qint64 maxSpan = 0;
+    std::vector<int> dropped;
+
+    auto interval = [&](const RuleState &rs, const Candidate &c) {
+        return std::pair<qint64, qint64>{std::max(now, c.start - rs.rule.prePadding), c.stop + rs.rule.postPadding};
+    };
+    auto placeGroup = [&](int gi, int k, int node) {
+        Group &g = groups[size_t(gi)];
+        const RuleState &rs = rules[size_t(g.slot)];
+        const Candidate &c = *g.airings[size_t(k)];
+        const auto [from, to] = interval(rs, c);
+        book.place(node, c.channel, from, to, archived[size_t(c.channel)]);
+        byNode[size_t(node)].emplace(from, gi);
+        maxSpan = std::max(maxSpan, to - from);
+        g.chosen = k;
+        g.node = node;
+    };
+    auto unplaceGroup = [&](int gi) {
+        Group &g = groups[size_t(gi)];
+        const RuleState &rs = rules[size_t(g.slot)];
+        const Candidate &c = *g.airings[size_t(g.chosen)];
+        const auto [from, to] = interval(rs, c);
+        book.unplace(g.node, c.channel, from, to, archived[size_t(c.channel)]);
+        auto range = byNode[size_t(g.node)].equal_range(from);
+        for (auto it = range.first; it != range.second; ++it)
+            if (it->second == gi) {
+                byNode[size_t(g.node)].erase(it);
+                break;
+            }
+        g.chosen = -1;
+        g.node = -1;
+    };
+    auto tryPlace = [&](int gi, int k) {
+        const Group &g = groups[size_t(gi)];
+        const RuleState &rs = rules[size_t(g.slot)];
+        const Candidate &c = *g.airings[size_t(k)];
+        const auto [from, to] = interval(rs, c);
+        const int node = book.choose(c.channel, from, to, archived[size_t(c.channel)]);
+        if (node >= 0)
+            placeGroup(gi, k, node);
+        return node >= 0;
+    };
+    // Planned groups whose recording overlaps [from, to) on a node and costs capacity there.
+    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel) {
+        std::vector<int> found;
+        for (auto &m : byNode) {
+            for (auto it = m.lower_bound(from - maxSpan); it != m.end() && it->first < to; ++it) {
+                const Group &g = groups[size_t(it->second)];
+                const Candidate &c = *g.airings[size_t(g.chosen)];
+                if (c.channel == exceptChannel || archived[size_t(c.channel)])
+                    continue;
+                if (interval(rules[size_t(g.slot)], c).second > from)
+                    found.push_back(it->second);
+            }
+        }
+        std::sort(found.begin(), found.end());
+        found.erase(std::unique(found.begin(), found.end()), found.end());
+        return found;
+    };
+    auto keepReached = [&](int slot) {
+        const RecordingRule &r = rules[size_t(slot)].rule;
+        if (r.keep <= 0)
+            return false;
+        const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
+        return plannedOfSlot.value(slot) + kept >= r.keep;
+    };
+    auto planned = [&](int gi) {
+        const Group &g = groups[size_t(gi)];
+        ++plannedOfSlot[g.slot];
+        plannedIndex.add(g.airings.front()->identity, rules[size_t(g.slot)].rule.id);
+        plannedGroupOfEntry.push_back(gi);
+    };
+
+    // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
+    for (const int slot : order) {
+        const RuleState &rs = rules[size_t(slot)];
+        const RecordingRule &r = rs.rule;
+        if (!rs.valid) {
+            out.ruleReports.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
+            continue;
+        }
+        if (!r.enabled)
+            continue;
+        const int base = int(groups.size());
+        DuplicateIndex local;
+        bool any = false;
+        for (const Candidate &c : rs.candidates) {
+            any = true;
+            if (c.stop <= now)
+                continue;
+            if (c.filter != NoFilter) {
+                filtered.push_back({slot, &c});
+                continue;
+            }
+            if (r.duplicateScope != DuplicateScope::None) {
+                if (const auto m = local.find(c.identity, r.duplicateMethod)) {
+                    groups[size_t(base + m.entry)].airings.push_back(&c);
+                    continue;
+                }
+                local.add(c.identity, 0);
+            }
+            Group g;
+            g.slot = slot;
+            g.airings.push_back(&c);
+            groups.push_back(std::move(g));
+        }
+        if (!any) {
+            if (r.kind == RuleKind::Single) {
+                if (r.start >= now)
+                    out.ruleReports.append({r.id, QStringLiteral("no airing starts at %1 on %2 in the guide (removed)")
+                                                      .arg(timeText(r.start), r.channelId)});
+            } else {
+                out.ruleReports.append({r.id, QStringLiteral("no airing in the guide matches")});
+            }
+        }
+        for (int gi = base; gi < int(groups.size()); ++gi) {
+            Group &g = groups[size_t(gi)];
+            const EpisodeIdentity &id = g.airings.front()->identity;
+            if (r.duplicateScope != DuplicateScope::None) {
+                const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
+                if (const auto m = historyIndex.find(id, r.duplicateMethod, owner)) {
+                    g.status = SkipReason::AlreadyRecorded;
+                    g.related = historyRef(m.entry);
+                    g.note = duplicateLayerName(m.layer);
+                    continue;
+                }
+                if (r.duplicateScope == DuplicateScope::AllRules) {
+                    if (const auto m = plannedIndex.find(id, r.duplicateMethod)) {
+                        const Group &other = groups[size_t(plannedGroupOfEntry[size_t(m.entry)])];
+                        g.status = SkipReason::Duplicate;
+                        g.related = ref(rules[size_t(other.slot)], *other.airings[size_t(other.chosen)]);
+                        g.note = duplicateLayerName(m.layer);
+                        continue;
+                    }
+                }
+            }
+            if (keepReached(slot)) {
+                g.status = SkipReason::KeepLimit;
+                continue;
+            }
+            bool placed = false;
+            for (int k = 0; k < int(g.airings.size()) && !placed; ++k)
+                placed = tryPlace(gi, k);
+            if (placed)
+                planned(gi);
+            else
+                dropped.push_back(gi);
+        }
+    }
+
+    // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
+    // of its own episode. Lower-priority blockers are moved first.
+    for (const int gi : dropped) {
+        Group &g = groups[size_t(gi)];
+        if (keepReached(g.slot))
+            continue;
+        const RuleState &rs = rules[size_t(g.slot)];
+        bool rescued = false;
+        for (int k = 0; k < int(g.airings.size()) && !rescued; ++k) {
+            const Candidate &c = *g.airings[size_t(k)];
+            const auto [from, to] = interval(rs, c);
+            std::vector<int> blockers = overlapping(from, to, c.channel);
+            std::reverse(blockers.begin(), blockers.end());
+            for (const int bi : blockers) {
+                Group &b = groups[size_t(bi)];
+                if (b.airings.size() < 2)
+                    continue;
+                const int bChosen = b.chosen, bNode = b.node;
+                for (int alt = 0; alt < int(b.airings.size()) && !rescued; ++alt) {
+                    if (alt == bChosen || b.airings[size_t(alt)]->stop <= now)
+                        continue;
+                    unplaceGroup(bi);
+                    if (tryPlace(gi, k)) {
+                        if (tryPlace(bi, alt)) {
+                            rescued = true;
+                            b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
+                            break;
+                        }
+                        unplaceGroup(gi);
+                    }
+                    placeGroup(bi, bChosen, bNode);
+                }
+                if (rescued)
+                    break;
+            }
+        }
+        if (rescued)
+            planned(gi);
+    }
+
+    // The plan and a reason for every airing left out.
+    auto addSkipped = [&](int slot, const Candidate &c, SkipReason reason, QString detail, QList<AiringRef> related = {},
+                          QList<AiringRef> alternatives = {}) {
+        out.skipped.append({ref(rules[size_t(slot)], c), reason, std::move(detail), std::move(related), std::move(alternatives)});
+    };
+    for (const Filtered &f : filtered) {
+        if (SkipReason(f.c->filter) == SkipReason::OutsideWindow)
+            addSkipped(f.slot, *f.c, SkipReason::OutsideWindow, QStringLiteral("outside the rule's days or time of day"));
+        else
+            addSkipped(f.slot, *f.c, SkipReason::NotNew,
+                       QStringLiteral("a repeat (previously shown), and the rule records new episodes only"));
+    }
+    const GuideIndex *ix = index.get();
+    // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
+    auto alternativesFor = [&](const Group &g) {
+        QList<AiringRef> alts;
+        if (!ix)
+            return alts;
+        const RuleState &rs = rules[size_t(g.slot)];
+        const EpisodeIdentity &id = g.airings.front()->identity;
+        const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
+                                                                               : rs.rule.duplicateMethod;
+        std::vector<std::pair<qint64, AiringRef>> found;
+        const QString &title = titleNames[g.airings.front()->title];
+        for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
+            ix->forProgrammesTitled(t, [&](quint32 p) {
+                const EpisodeIdentity &pid = ix->identity(p);
+                if (pid != id && sameEpisode(pid, id, methods) == DuplicateLayer::None)
+                    return;
+                ix->forAirings(p, [&](quint32 i) {
+                    const epg::Airing a = ix->guide->airing(i);
+                    if (a.stop <= now)
+                        return;
+                    const int ch = ix->channelKey[a.channel];
+                    for (const Candidate *own : g.airings)
+                        if (own->channel == ch && own->start == a.start)
+                            return;
+                    const qint64 from = std::max(now, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
+                    if (book.choose(ch, from, to, archived[size_t(ch)]) >= 0)
+                        found.push_back({a.start, AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title}});
+                });
+            });
+        }
+        std::sort(found.begin(), found.end(), [](const auto &a, const auto &b) {
+            return a.first != b.first ? a.first < b.first : a.second.channelId < b.second.channelId;
+        });
+        for (size_t i = 0; i < found.size() && i < 5; ++i)
+            alts.append(found[i].second);
+        return alts;
+    };
+    const QList<RecorderNode> &nodes = cap.nodes;
+    for (int gi = 0; gi < int(groups.size()); ++gi) {
+        const Group &g = groups[size_t(gi)];
+        const RuleState &rs = rules[size_t(g.slot)];
+        if (g.chosen >= 0) {
+            const Candidate &c = *g.airings[size_t(g.chosen)];
+            const auto [from, to] = interval(rs, c);
+            PlannedRecording p;
+            p.ruleId = rs.rule.id;
+            p.owner = rs.rule.owner;
+            p.channelId = channelNames[c.channel];
+            p.start = c.start;
+            p.stop = c.stop;
+            p.recordStart = from;
+            p.recordStop = to;
+            p.title = titleNames[c.title];
+            p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
+            p.identity = c.identity;
+            out.recordings.append(p);
+            const AiringRef at = ref(rs, c);
+            for (int k = 0; k < int(g.airings.size()); ++k) {
+                if (k == g.chosen)
+                    continue;
+                const QString extra = g.note.isEmpty() ? QString() : u" (" + g.note + u')';
+                if (k < g.chosen)
+                    addSkipped(g.slot, *g.airings[size_t(k)], SkipReason::Moved,
+                               QStringLiteral("recorded at a later airing instead: %1%2").arg(refText(at), extra), {at});
+                else
+                    addSkipped(g.slot, *g.airings[size_t(k)], SkipReason::Duplicate,
+                               QStringLiteral("the same episode is recorded at %1%2").arg(refText(at), extra), {at});
+            }
+            continue;
+        }
+        for (const Candidate *c : g.airings) {
+            switch (g.status) {
+            case SkipReason::AlreadyRecorded:
+                addSkipped(g.slot, *c, g.status,
+                           QStringLiteral("already recorded: %1 (same %2)").arg(refText(g.related), g.note), {g.related});
+                break;
+            case SkipReason::Duplicate:
+                addSkipped(g.slot, *c, g.status,
+                           QStringLiteral("duplicate of %1, rule %2 (same %3)").arg(refText(g.related)).arg(g.related.ruleId).arg(g.note),
+                           {g.related});
+                break;
+            case SkipReason::KeepLimit:
+                addSkipped(g.slot, *c, g.status,
+                           QStringLiteral("keep %1 episodes reached (%2 kept, %3 planned)")
+                               .arg(rs.rule.keep)
+                               .arg(rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0)
+                               .arg(plannedOfSlot.value(g.slot)));
+                break;
+            default: {
+                const auto [from, to] = interval(rs, *c);
+                QList<AiringRef> with;
+                for (const int bi : overlapping(from, to, c->channel)) {
+                    const Group &b = groups[size_t(bi)];
+                    with.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
+                }
+                const QList<AiringRef> alts = alternativesFor(g);
+                QString detail = QStringLiteral("no capacity: conflicts with ");
+                QStringList names;
+                for (int i = 0; i < with.size() && i < 3; ++i)
+                    names << refText(with[i]);
+                detail += names.join(u", ");
+                if (with.size() > 3)
+                    detail += QStringLiteral(" and %1 more").arg(with.size() - 3);
+                detail += alts.isEmpty() ? QStringLiteral("; no other airing of this episode fits")
+                                         : QStringLiteral("; it fits at %1").arg(refText(alts.first()));
+                addSkipped(g.slot, *c, SkipReason::Conflict, detail, with, alts);
+                ++out.conflicts;
+                break;
+            }
+            }
+        }
+    }
+
+    std::sort(out.recordings.begin(), out.recordings.end(), [](const PlannedRecording &a, const PlannedRecording &b) {
+        if (a.recordStart != b.recordStart)
+            return a.recordStart < b.recordStart;
+        if (a.channelId != b.channelId)
+            return a.channelId < b.channelId;
+        return a.ruleId < b.ruleId;
+    });
+    QHash<qint64, int> rank;
+    for (int i = 0; i < int(order.size()); ++i)
+        rank.insert(rules[size_t(order[size_t(i)])].rule.id, i);
+    std::stable_sort(out.skipped.begin(), out.skipped.end(), [&](const SkippedAiring &a, const SkippedAiring &b) {
+        const int ra = rank.value(a.airing.ruleId), rb = rank.value(b.airing.ruleId);
+        if (ra != rb)
+            return ra < rb;
+        if (a.airing.start != b.airing.start)
+            return a.airing.start < b.airing.start;
+        return a.airing.channelId < b.airing.channelId;
+    });
+    last = out;
+    return out;
+}
+
+Scheduler::Scheduler(SchedulerOptions options)
+    : d(std::make_unique<Private>())
+{
+    d->options = std::move(options);
+}
+
+Scheduler::~Scheduler() = default;
+
+const SchedulerOptions &Scheduler::options() const
+{
+    return d->options;
+}
+
+void Scheduler::setCapacity(const CapacityOptions &capacity)
+{
+    d->options.capacity = capacity;
+}
+
+void Scheduler::setRules(const QList<RecordingRule> &rules)
+{
+    d->rules.clear();
+    d->rules.reserve(size_t(rules.size()));
+    for (const RecordingRule &r : rules) {
+        RuleState rs;
+        rs.rule = r;
+        d->compile(rs);
+        d->rules.push_back(std::move(rs));
+    }
+    d->rebuildRuleMaps();
+    if (d->index)
+        for (RuleState &rs : d->rules)
+            d->matchRule(rs);
+}
+
+void Scheduler::upsertRule(const RecordingRule &rule)
+{
+    auto it = std::find_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == rule.id; });
+    if (it == d->rules.end())
+        it = d->rules.insert(d->rules.end(), RuleState{});
+    it->rule = rule;
+    d->compile(*it);
+    d->rebuildRuleMaps();
+    d->matchRule(*it);
+}
+
+void Scheduler::removeRule(qint64 ruleId)
+{
+    d->rules.erase(std::remove_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == ruleId; }),
+                   d->rules.end());
+    d->rebuildRuleMaps();
+}
+
+QList<RecordingRule> Scheduler::rules() const
+{
+    QList<RecordingRule> out;
+    for (const RuleState &rs : d->rules)
+        out.append(rs.rule);
+    return out;
+}
+
+void Scheduler::setHistory(const QList<RecordedEpisode> &history)
+{
+    d->history = history;
+}
+
+SchedulePlan Scheduler::evaluate(std::shared_ptr<const epg::Guide> guide, qint64 now)
+{
+    QElapsedTimer timer;
+    timer.start();
+    d->index = d->buildIndex(std::move(guide));
+    const qint64 indexed = timer.elapsed();
+    for (RuleState &rs : d->rules)
+        d->matchRule(rs);
+    const qint64 matched = timer.elapsed();
+    SchedulePlan p = d->plan(now);
+    qCDebug(lcScheduler) << "full evaluation:" << d->rules.size() << "rules," << p.recordings.size() << "planned,"
+                         << p.skipped.size() << "skipped; index" << indexed << "ms, match" << matched - indexed
+                         << "ms, plan" << timer.elapsed() - matched << "ms";
+    return p;
+}
+
+SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 now, ScheduleChanges *changes)
+{
+    if (!d->index) {
+        SchedulePlan p = evaluate(std::move(guide), now);
+        if (changes) {
+            *changes = {};
+            changes->added = p.recordings;
+        }
+        return p;
+    }
+    QElapsedTimer timer;
+    timer.start();
+    const SchedulePlan before = d->last;
+    std::unique_ptr<GuideIndex> oldIndex = std::move(d->index);
+    std::unique_ptr<GuideIndex> newIndex = d->buildIndex(std::move(guide));
+    const qint64 indexed = timer.elapsed();
+    const epg::Guide &og = *oldIndex->guide, &ng = *newIndex->guide;
+
+    // The airings that differ, channel by channel, matched by start.
+    std::vector<quint32> gone, came;
+    std::vector<bool> oldSeen(size_t(og.channelCount()), false);
+    for (int nc = 0; nc < ng.channelCount(); ++nc) {
+        const int oc = og.channelIndex(ng.channelId(nc));
+        const auto [nFirst, nCount] = ng.channelAirings(nc);
+        quint32 i = 0, iEnd = 0, j = nFirst, jEnd = nFirst + nCount;
+        if (oc >= 0) {
+            oldSeen[size_t(oc)] = true;
+            std::tie(i, iEnd) = og.channelAirings(oc);
+            iEnd += i;
+        }
+        while (i < iEnd || j < jEnd) {
+            if (j >= jEnd) {
+                gone.push_back(i++);
+                continue;
+            }
+            if (i >= iEnd) {
+                came.push_back(j++);
+                continue;
+            }
+            const epg::Airing a = og.airing(i), b = ng.airing(j);
+            if (a.start < b.start) {
+                gone.push_back(i++);
+            } else if (b.start < a.start) {
+                came.push_back(j++);
+            } else {
+                if (a.stop != b.stop || a.flags != b.flags
+                    || oldIndex->progFingerprint[a.programme] != newIndex->progFingerprint[b.programme]) {
+                    gone.push_back(i);
+                    came.push_back(j);
+                }
+                ++i;
+                ++j;
+            }
+        }
+    }
+    for (int oc = 0; oc < og.channelCount(); ++oc) {
+        if (oldSeen[size_t(oc)])
+            continue;
+        const auto [first, count] = og.channelAirings(oc);
+        for (quint32 i = first; i < first + count; ++i)
+            gone.push_back(i);
+    }
+
+    QSet<int> touched;
+    std::vector<std::pair<int, quint64>> singleLost; // slot, old fingerprint
+    for (const quint32 i : gone) {
+        const epg::Airing a = og.airing(i);
+        const int channel = oldIndex->channelKey[a.channel];
+        for (const int s : d->rulesFor(*oldIndex, a)) {
+            auto &cands = d->rules[size_t(s)].candidates;
+            auto it = std::find_if(cands.begin(), cands.end(),
+                                   [&](const Candidate &c) { return c.start == a.start && c.channel == channel; });
+            if (it != cands.end())
+                cands.erase(it);
+            touched.insert(s);
+            if (d->rules[size_t(s)].rule.kind == RuleKind::Single)
+                singleLost.push_back({s, oldIndex->progFingerprint[a.programme]});
+        }
+    }
+    d->index = std::move(newIndex);
+    const GuideIndex &ix = *d->index;
+    auto insert = [&](int s, const epg::Airing &a) {
+        RuleState &rs = d->rules[size_t(s)];
+        const Candidate c = d->candidate(ix, a, rs);
+        auto pos = std::lower_bound(rs.candidates.begin(), rs.candidates.end(), c,
+                                    [&](const Candidate &x, const Candidate &y) { return d->candidateLess(x, y); });
+        rs.candidates.insert(pos, c);
+        touched.insert(s);
+    };
+    for (const quint32 j : came) {
+        const epg::Airing a = ng.airing(j);
+        for (const int s : d->rulesFor(ix, a))
+            insert(s, a);
+    }
+    // A single-airing rule follows its programme when it moved on the same channel.
+    bool singleMoved = false;
+    for (const auto &[s, fingerprint] : singleLost) {
+        RuleState &rs = d->rules[size_t(s)];
+        if (!rs.candidates.empty())
+            continue;
+        const int nc = ng.channelIndex(rs.rule.channelId);
+        if (nc < 0)
+            continue;
+        const auto [first, count] = ng.channelAirings(nc);
+        qint64 bestDistance = d->options.followMoveWithin + 1;
+        epg::Airing best;
+        for (quint32 j = first; j < first + count; ++j) {
+            const epg::Airing a = ng.airing(j);
+            const qint64 distance = qAbs(a.start - rs.rule.start);
+            if (ix.progFingerprint[a.programme] == fingerprint && distance < bestDistance) {
+                bestDistance = distance;
+                best = a;
+            }
+        }
+        if (best.isValid()) {
+            qCInfo(lcScheduler) << "rule" << rs.rule.id << "follows its airing on" << rs.rule.channelId << "from"
+                                << timeText(rs.rule.start) << "to" << timeText(best.start);
+            rs.rule.start = best.start;
+            rs.candidates.push_back(d->candidate(ix, best, rs));
+            singleMoved = true;
+        }
+    }
+    if (singleMoved)
+        d->rebuildRuleMaps();
+    const qint64 matched = timer.elapsed();
+
+    SchedulePlan p = d->plan(now);
+    if (changes) {
+        *changes = {};
+        changes->airingsChanged = int(gone.size() + came.size());
+        changes->rulesRematched = int(touched.size());
+        auto key = [](const PlannedRecording &r) { return std::tuple(r.ruleId, r.channelId, r.start); };
+        std::map<std::tuple<qint64, QString, qint64>, const PlannedRecording *> was, is;
+        for (const PlannedRecording &r : before.recordings)
+            was.emplace(key(r), &r);
+        for (const PlannedRecording &r : p.recordings)
+            is.emplace(key(r), &r);
+        QList<PlannedRecording> removed, added;
+        for (const auto &[k, r] : was)
+            if (!is.count(k))
+                removed.append(*r);
+        for (const auto &[k, r] : is)
+            if (!was.count(k))
+                added.append(*r);
+        for (const PlannedRecording &r : std::as_const(removed)) {
+            auto it = std::find_if(added.begin(), added.end(), [&](const PlannedRecording &a) {
+                return a.ruleId == r.ruleId && a.identity == r.identity;
+            });
+            if (it != added.end()) {
+                changes->moved.append({r, *it});
+                added.erase(it);
+                continue;
+            }
+            changes->removed.append(r);
+            const int nc = ng.channelIndex(r.channelId);
+            const epg::Airing a = nc < 0 ? epg::Airing{} : ng.airingAt(nc, r.start);
+            if (!a.isValid() || a.start != r.start)
+                changes->lost.append(r.ref());
+        }
+        changes->added = added;
+    }
+    qCDebug(lcScheduler) << "update:" << gone.size() << "airings gone," << came.size() << "came," << touched.size()
+                         << "rules touched; index" << indexed << "ms, match" << matched - indexed << "ms, plan"
+                         << timer.elapsed() - matched << "ms";
+    return p;
+}
+
+SchedulePlan Scheduler::plan(qint64 now)
+{
+    return d->plan(now);
+}
+
+const SchedulePlan &Scheduler::lastPlan() const
+{
+    return d->last;
+}
+
+EpisodeIdentity Scheduler::identityAt(const QString &channelId, qint64 start) const
+{
+    if (!d->index)
+        return {};
+    const epg::Guide &g = *d->index->guide;
+    const int c = g.channelIndex(channelId);
+    const epg::Airing a = c < 0 ? epg::Airing{} : g.airingAt(c, start);
+    if (!a.isValid())
+        return {};
+    return d->index->identity(a.programme);
+}
+
+} // namespace iptv::dvr

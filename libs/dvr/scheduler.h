@@ -1,0 +1,164 @@
+#pragma once
+
+// The DVR scheduler: recording rules (rule.h) + the guide held in memory (epg::Guide) + what is
+// already recorded (duplicate.h) + recorder capacity (conflict.h) -> a plan of airings to record,
+// and a reason for every airing a rule matched that is not in the plan. See docs/dvr-scheduler.md.
+//
+// Evaluation has two stages:
+//  1. Matching: each rule's candidates, the airings it matches (title, series id, regex or the one
+//     airing; a rule's channel narrows the match), each with its episode identity and, when the
+//     rule's time window or new-only setting excludes it, that reason. Costly (the whole guide);
+//     kept between evaluations and updated incrementally: after a guide change only the airings
+//     that changed are matched again, against the rules that could match them.
+//  2. Planning: duplicates, keep-N and capacity over all candidates, in the priority order below.
+//     Cheap, so it runs in full each time; the result equals a full evaluation by construction.
+//
+// Priority order (deterministic; a conflict is won by the first in this order):
+//  1. higher rule priority;
+//  2. a single-airing rule before a series rule;
+//  3. the older rule (earlier `created`), then the lower rule id;
+//  4. within a rule, the episode whose first eligible airing starts earlier, then the lower
+//     channel id (string order).
+// Each episode (the airings of one rule that are the same episode, duplicate.h) takes the
+// earliest of its airings that fits; when none fits, it is dropped with the reason "no capacity"
+// only after trying to make room by moving one recording that blocks it to another airing of
+// that recording's episode (an earlier or later one that fits): an episode is moved before it is
+// dropped. Nodes are chosen to share a channel stream already running, then by the most free
+// streams (never stacking recordings on one node while another is free: MythTV #964).
+
+#include "conflict.h"
+#include "duplicate.h"
+#include "rule.h"
+
+#include <QList>
+#include <QString>
+
+#include <memory>
+#include <vector>
+
+namespace iptv::epg {
+class Guide;
+}
+
+namespace iptv::dvr {
+
+/// An airing as reports name it: stable across guide versions (channel id and start).
+struct AiringRef
+{
+    qint64 ruleId = 0;
+    QString channelId;
+    qint64 start = 0;
+    qint64 stop = 0;
+    QString title;
+    friend bool operator==(const AiringRef &, const AiringRef &) = default;
+};
+
+struct PlannedRecording
+{
+    qint64 ruleId = 0;
+    QString owner;
+    QString channelId;
+    qint64 start = 0, stop = 0;              ///< the airing
+    qint64 recordStart = 0, recordStop = 0;  ///< with padding (never before `now`)
+    QString title;
+    QString nodeId;                          ///< the recorder node; empty for an archived channel
+    EpisodeIdentity identity;
+    AiringRef ref() const { return {ruleId, channelId, start, stop, title}; }
+    friend bool operator==(const PlannedRecording &, const PlannedRecording &) = default;
+};
+
+enum class SkipReason : quint8 {
+    OutsideWindow,   ///< the rule's days or time of day exclude it
+    NotNew,          ///< new episodes only, and this airing is a repeat
+    AlreadyRecorded, ///< the episode is in the recorded history (relatedTo: that recording)
+    Duplicate,       ///< another airing of the episode is planned (relatedTo: that one)
+    Moved,           ///< no capacity here; the episode is planned at another airing (relatedTo)
+    KeepLimit,       ///< keep-N reached
+    Conflict,        ///< no capacity (relatedTo: the recordings it conflicts with; alternatives)
+};
+QString skipReasonName(SkipReason reason);
+
+struct SkippedAiring
+{
+    AiringRef airing;
+    SkipReason reason = SkipReason::Conflict;
+    QString detail;              ///< one line for a person: why, and what instead
+    QList<AiringRef> relatedTo;  ///< the duplicate, the airing it moved to, or the conflicting recordings
+    /// For Conflict: airings of the same episode elsewhere (any channel or time, also outside
+    /// the rule's window) that have capacity now, earliest first; empty when there are none.
+    QList<AiringRef> alternatives;
+    friend bool operator==(const SkippedAiring &, const SkippedAiring &) = default;
+};
+
+/// Something about a whole rule: its airing left the guide, nothing matches, ...
+struct RuleReport
+{
+    qint64 ruleId = 0;
+    QString message;
+    friend bool operator==(const RuleReport &, const RuleReport &) = default;
+};
+
+struct SchedulePlan
+{
+    QList<PlannedRecording> recordings; ///< by recordStart, channel, rule
+    QList<SkippedAiring> skipped;       ///< by rule (priority order), start, channel
+    QList<RuleReport> ruleReports;
+    int conflicts = 0;                  ///< skipped with reason Conflict
+};
+
+/// What an update changed in the plan, for the events the server sends.
+struct ScheduleChanges
+{
+    QList<PlannedRecording> added;
+    QList<PlannedRecording> removed;   ///< no longer planned (see `skipped` of the plan for why)
+    QList<std::pair<PlannedRecording, PlannedRecording>> moved; ///< same rule and episode, new time or channel
+    QList<AiringRef> lost;             ///< planned airings whose programme left the guide
+    int airingsChanged = 0;            ///< airings added, removed or changed by the guide update
+    int rulesRematched = 0;            ///< rules whose candidates changed
+};
+
+struct SchedulerOptions
+{
+    CapacityOptions capacity;
+    /// A single-airing rule whose airing moved follows it when the same programme starts on the
+    /// same channel within this many seconds of the old start.
+    qint64 followMoveWithin = 24 * 3600;
+};
+
+class Scheduler
+{
+public:
+    explicit Scheduler(SchedulerOptions options = {});
+    ~Scheduler();
+
+    const SchedulerOptions &options() const;
+    void setCapacity(const CapacityOptions &capacity);
+
+    /// Replaces every rule (invalid ones are skipped and reported in the plan's ruleReports).
+    void setRules(const QList<RecordingRule> &rules);
+    /// Adds or replaces (same id) one rule; matches only it again.
+    void upsertRule(const RecordingRule &rule);
+    void removeRule(qint64 ruleId);
+    /// The rules as the scheduler holds them (single-airing rules follow moved airings).
+    QList<RecordingRule> rules() const;
+
+    void setHistory(const QList<RecordedEpisode> &history);
+
+    /// Full evaluation: matches every rule against `guide`, then plans.
+    SchedulePlan evaluate(std::shared_ptr<const epg::Guide> guide, qint64 now);
+    /// After a guide change (a delta applied): matches again only the airings that differ from
+    /// the guide of the last evaluate()/update(), then plans. Equals evaluate(guide, now).
+    SchedulePlan update(std::shared_ptr<const epg::Guide> guide, qint64 now, ScheduleChanges *changes = nullptr);
+    /// Plans again from the current matches (time moved on, capacity or history changed).
+    SchedulePlan plan(qint64 now);
+    const SchedulePlan &lastPlan() const;
+
+    /// The identity of an airing of the current guide (for history entries of recordings made).
+    EpisodeIdentity identityAt(const QString &channelId, qint64 start) const;
+
+    struct Private;
+private:
+    std::unique_ptr<Private> d;
+};
+
+} // namespace iptv::dvr

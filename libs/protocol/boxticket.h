@@ -1,0 +1,44 @@
+#pragma once
+
+// A box's identity for servers other than the control server (diver; iptvnext where a guide is
+// private), so none of them keeps a second account system: the control server, which enrolled the
+// box, signs a short-lived ticket with Ed25519 (libsodium) and any server verifies it offline
+// with the control server's public key (GET /api/ticket-key). docs/protocol.md, "Tickets".
+//
+// Text form, safe in an HTTP header and a URL query:
+//   <base64url(claims JSON)>.<base64url(64-byte signature)>
+// The signature covers "iptv-box-ticket:" followed by the first part, so a ticket's signature
+// can never be mistaken for one over a payload manifest made with the same key.
+
+#include <payload/keys.h>
+
+#include <QByteArray>
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+namespace iptv::protocol {
+
+struct BoxTicket
+{
+    QString boxId;       ///< the control server's id of the box
+    QString serial;
+    QString audience;    ///< the server it is meant for ("diver"), or empty: any
+    qint64 issuedAt = 0; ///< UTC seconds
+    qint64 expiresAt = 0;
+    QString keyId;       ///< which signing key; lets verifiers hold the old and new during a change
+
+    /// The signed text form.
+    QByteArray sign(const payload::SigningKey &key) const;
+
+    /// Checks `text` against `keys` at `now` (UTC seconds), allowing `skewSeconds` of clock
+    /// difference; with a non-empty `audience`, a ticket for another audience is refused. On
+    /// failure returns nullopt and says why in *error ("expired 40 s ago", "signature does not
+    /// verify with key 1a2b…", ...).
+    static std::optional<BoxTicket> verify(QByteArrayView text, const QList<payload::PublicKey> &keys, qint64 now,
+                                           const QString &audience = {}, QString *error = nullptr,
+                                           qint64 skewSeconds = 60);
+};
+
+} // namespace iptv::protocol

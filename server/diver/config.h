@@ -1,0 +1,60 @@
+#pragma once
+
+// diver's configuration: an INI file (resources/config/diver.conf documents every key) with
+// [server], [guide], [control], [recording], [storage] and [archive]; command-line flags override
+// the common ones. Unknown sections and keys are refused, so a typo never goes unnoticed.
+
+#include <QHostAddress>
+#include <QList>
+#include <QSet>
+#include <QString>
+#include <QStringList>
+#include <QUrl>
+
+QT_BEGIN_NAMESPACE
+class QCommandLineParser;
+QT_END_NAMESPACE
+
+namespace iptv::diver {
+
+struct DiverConfig
+{
+    QString configFile;
+    // [server]
+    QHostAddress bindAddress = QHostAddress::Any;
+    quint16 port = 8430;
+    QString dataDir;            ///< the database (SQLite), the guide cache
+    QString database;           ///< SQLite path or postgresql:// URI; empty = <dataDir>/diver.sqlite
+    QString nodeId = QStringLiteral("local");
+    QString adminToken;         ///< operators' bearer token; empty = operators from loopback only
+    QString publicUrl;          ///< base of playback URLs; empty = from the request's Host header
+    // [guide]
+    QUrl guideServer;           ///< iptvnext; deltas keep the guide current
+    QString guideFile;          ///< a local guide file instead (tests, offline use)
+    int guideRefreshSeconds = 300;
+    // [control]
+    QUrl controlServer;         ///< GET /api/ticket-key gives the key boxes' tickets are checked with
+    QStringList ticketKeyFiles; ///< or these public key files (several while keys change)
+    // [recording]
+    int capacity = 20;          ///< concurrent channel streams this node records
+    int prePaddingSeconds = 0;  ///< added to every rule's own padding
+    int postPaddingSeconds = 0;
+    double segmentSeconds = 6;
+    QString sourceTemplate;     ///< the stream to record, e.g. http://127.0.0.1:8440/live/{id}.ts; empty = the guide's URL
+    // [storage]
+    QStringList storagePaths;   ///< empty = <dataDir>/storage (recordings/ and archive/ in each)
+    qint64 minFreeBytes = 512LL * 1024 * 1024;
+    // [archive]
+    QSet<QString> archivedChannels; ///< channels kept as a rolling archive (timeshift, catch-up)
+    int archiveHours = 24;
+
+    QString effectiveDatabase() const;
+    QStringList effectiveStoragePaths() const;
+    QString guideCacheFile() const;
+};
+
+void addCommandLineOptions(QCommandLineParser *parser);
+bool loadConfig(const QCommandLineParser &parser, DiverConfig *config, QString *error);
+bool loadConfigFile(const QString &path, DiverConfig *config, QString *error);
+
+} // namespace iptv::diver

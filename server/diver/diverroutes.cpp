@@ -1,0 +1,547 @@
+// diver's HTTP API (JSON), playback (HLS VOD/EVENT playlists and segments with byte ranges) and
+// catch-up of archived channels. Every route but /healthz and /metrics needs an identity: a box's
+// ticket (Authorization: Bearer <ticket>, or ?ticket= where a player cannot set headers) or the
+// admin token. A box sees its own rules and recordings only; an operator sees everyone's.
+
+#include "diverserver.h"
+
+#include <core/httprouter.h>
+#include <core/httputil.h>
+#include <dvr/archive.h>
+#include <dvr/playout.h>
+#include <dvr/recorder.h>
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QHttpServerRequest>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QRegularExpression>
+#include <QUrlQuery>
+
+namespace iptv::diver {
+
+using http::ApiError;
+using http::Reply;
+using http::RouteContext;
+using Method = http::Router::Method;
+
+namespace {
+
+QJsonObject ruleJson(const dvr::RecordingRule &rule)
+{
+    return rule.toJson();
+}
+
+QJsonArray refs(const QList<dvr::AiringRef> &list)
+{
+    QJsonArray out;
+    for (const auto &a : list)
+        out.append(QJsonObject{{u"rule"_qs, a.ruleId}, {u"channel"_qs, a.channelId}, {u"start"_qs, a.start},
+                               {u"stop"_qs, a.stop}, {u"title"_qs, a.title}});
+    return out;
+}
+
+/// The credential a request carries: a bearer header, else ?ticket= or ?token=.
+QByteArray credential(const RouteContext &c)
+{
+    const QByteArray auth = c.request.value("Authorization").trimmed();
+    if (auth.startsWith("Bearer "))
+        return auth.mid(7).trimmed();
+    if (c.hasQuery("ticket"))
+        return c.query("ticket").toLatin1();
+    return c.query("token").toLatin1();
+}
+
+/// A playlist whose segment lines carry `ticket` as a query, so a player that fetched the
+/// playlist with ?ticket= fetches the segments the same way.
+QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
+{
+    if (ticket.isEmpty())
+        return playlist;
+    const QByteArray suffix = "?ticket=" + QUrl::toPercentEncoding(QString::fromLatin1(ticket));
+    QByteArray out;
+    out.reserve(playlist.size() + playlist.count('\n') * suffix.size());
+    for (const QByteArray &line : playlist.split('\n')) {
+        if (!out.isEmpty())
+            out += '\n';
+        out += line;
+        if (!line.isEmpty() && !line.startsWith('#'))
+            out += suffix;
+    }
+    return out;
+}
+
+/// A file, whole or the one byte range asked for (RFC 9110 14): 206 with Content-Range, or 416.
+Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &range)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return Reply::error(ApiError::notFound(QStringLiteral("no segment %1").arg(QFileInfo(path).fileName())));
+    const qint64 size = f.size();
+    if (range.isEmpty()) {
+        Reply r{200, f.readAll(), mime, {}};
+        r.addHeader("Accept-Ranges", "bytes");
+        r.addHeader("Cache-Control", "public, max-age=86400");
+        return r;
+    }
+    static const QRegularExpression re(QStringLiteral("^bytes=(\\d*)-(\\d*)$"));
+    const auto m = re.match(QString::fromLatin1(range.trimmed()));
+    qint64 first = -1, last = size - 1;
+    if (m.hasMatch() && !(m.captured(1).isEmpty() && m.captured(2).isEmpty())) {
+        if (m.captured(1).isEmpty()) { // the last N bytes
+            first = std::max<qint64>(0, size - m.captured(2).toLongLong());
+        } else {
+            first = m.captured(1).toLongLong();
+            if (!m.captured(2).isEmpty())
+                last = std::min(last, m.captured(2).toLongLong());
+        }
+    }
+    if (first < 0 || first >= size || last < first) {
+        Reply r = Reply::error(416, u"range-not-satisfiable"_qs,
+                               QStringLiteral("range \"%1\" is outside the %2 bytes of the segment").arg(QString::fromLatin1(range)).arg(size));
+        r.addHeader("Content-Range", "bytes */" + QByteArray::number(size));
+        return r;
+    }
+    f.seek(first);
+    Reply r{206, f.read(last - first + 1), mime, {}};
+    r.addHeader("Accept-Ranges", "bytes");
+    r.addHeader("Content-Range", "bytes " + QByteArray::number(first) + '-' + QByteArray::number(last) + '/' + QByteArray::number(size));
+    return r;
+}
+
+/// "20261206T070000Z" and "seg-12.ts": what an archive holds, nothing that climbs out of it.
+bool safeSegmentPath(const QString &chunk, const QString &file)
+{
+    static const QRegularExpression chunkRe(QStringLiteral("^[0-9]{8}T[0-9]{6}Z$|^[A-Za-z0-9_-]{1,64}$"));
+    static const QRegularExpression fileRe(QStringLiteral("^seg-[0-9]{1,18}\\.ts$"));
+    return chunkRe.match(chunk).hasMatch() && fileRe.match(file).hasMatch();
+}
+
+} // namespace
+
+std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refusal) const
+{
+    const QByteArray cred = credential(c);
+    if (!cred.isEmpty() && !m_config.adminToken.isEmpty() && cred == m_config.adminToken.toUtf8())
+        return Identity{true, {}};
+    if (!cred.isEmpty()) {
+        QString why;
+        if (auto id = m_auth.verifyTicket(cred, now(), &why))
+            return id;
+        *refusal = Reply::error(ApiError::unauthorized(why));
+        return std::nullopt;
+    }
+    if (m_config.adminToken.isEmpty() && c.request.remoteAddress().isLoopback())
+        return Identity{true, {}};
+    *refusal = Reply::error(ApiError::unauthorized(
+        QStringLiteral("a box shows its ticket (Authorization: Bearer <ticket>, from the control server); an operator the admin token")));
+    return std::nullopt;
+}
+
+QString DiverServer::channelNameOf(const QString &channelId) const
+{
+    const int index = m_guide ? m_guide->channelIndex(channelId) : -1;
+    return index >= 0 ? m_guide->channelName(index) : channelId;
+}
+
+QJsonObject DiverServer::plannedJson(const dvr::PlannedRecording &p) const
+{
+    return {{u"rule"_qs, p.ruleId}, {u"owner"_qs, p.owner}, {u"channel"_qs, p.channelId},
+            {u"channelName"_qs, channelNameOf(p.channelId)}, {u"title"_qs, p.title}, {u"start"_qs, p.start},
+            {u"stop"_qs, p.stop}, {u"recordStart"_qs, p.recordStart}, {u"recordStop"_qs, p.recordStop},
+            {u"node"_qs, p.nodeId}};
+}
+
+QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s) const
+{
+    return {{u"rule"_qs, s.airing.ruleId}, {u"channel"_qs, s.airing.channelId}, {u"channelName"_qs, channelNameOf(s.airing.channelId)},
+            {u"title"_qs, s.airing.title}, {u"start"_qs, s.airing.start}, {u"stop"_qs, s.airing.stop},
+            {u"reason"_qs, dvr::skipReasonName(s.reason)}, {u"detail"_qs, s.detail}, {u"relatedTo"_qs, refs(s.relatedTo)},
+            {u"alternatives"_qs, refs(s.alternatives)}};
+}
+
+QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket) const
+{
+    QString state;
+    QString reason;
+    qint64 segments = 0, bytes = 0, gaps = 0;
+    if (r.copyId != 0) {
+        QString e;
+        const auto copy = const_cast<RecordingStore &>(m_store).copy(r.copyId, &e);
+        if (copy) {
+            state = copyStateName(copy->state);
+            reason = copy->reason;
+            segments = copy->segments;
+            bytes = copy->bytes;
+            gaps = copy->gaps;
+        }
+        if (const auto it = m_copies.constFind(r.copyId); it != m_copies.cend()) {
+            const auto stats = (*it)->recorder->stats();
+            segments = qint64(stats.segments);
+            bytes = qint64(stats.bytes);
+            gaps = qint64(stats.gaps);
+            reason = (*it)->recorder->reason();
+        }
+    } else {
+        state = now() < r.recordStop ? u"recording"_qs : u"finished"_qs;
+        if (!m_archives.contains(r.channelId))
+            reason = QStringLiteral("the channel's archive is not running on this node");
+    }
+    QJsonObject o{{u"id"_qs, r.id}, {u"owner"_qs, r.owner}, {u"rule"_qs, r.ruleId}, {u"channel"_qs, r.channelId},
+                  {u"channelName"_qs, channelNameOf(r.channelId)}, {u"title"_qs, r.title}, {u"start"_qs, r.airingStart},
+                  {u"stop"_qs, r.airingStop}, {u"recordStart"_qs, r.recordStart}, {u"recordStop"_qs, r.recordStop},
+                  {u"state"_qs, state}, {u"reason"_qs, reason}, {u"kept"_qs, r.kept}, {u"position"_qs, r.positionSeconds},
+                  {u"segments"_qs, segments}, {u"bytes"_qs, bytes}, {u"gaps"_qs, gaps},
+                  {u"archived"_qs, r.copyId == 0}};
+    QString playlist = QStringLiteral("%1/play/%2/index.m3u8").arg(base).arg(r.id);
+    if (!ticket.isEmpty())
+        playlist += u"?ticket="_qs + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(ticket)));
+    o.insert(u"playlist"_qs, playlist);
+    return o;
+}
+
+void DiverServer::setupRoutes()
+{
+    http::Router *r = m_router;
+    r->setDefaultHeader("Cache-Control", "no-store");
+
+    auto baseOf = [this](const RouteContext &c) {
+        if (!m_config.publicUrl.isEmpty())
+            return m_config.publicUrl;
+        const QByteArray host = c.request.value("Host");
+        return host.isEmpty() ? QStringLiteral("http://127.0.0.1:%1").arg(httpPort()) : u"http://"_qs + QString::fromLatin1(host);
+    };
+    // The identity or the refusal, in one place for every route below.
+#define DIVER_IDENTIFY(c)                                                                                                  \
+    Reply refusal;                                                                                                     \
+    const auto who = identify(c, &refusal);                                                                            \
+    if (!who)                                                                                                          \
+        return refusal;
+
+    // ---- health and metrics (no authentication: load balancers and Prometheus)
+    r->addRoute(Method::Get, u"/healthz"_qs, [this](RouteContext &) {
+        const bool ok = m_guide != nullptr;
+        QJsonObject body{{u"status"_qs, ok ? u"ok"_qs : u"starting"_qs}, {u"node"_qs, m_config.nodeId},
+                         {u"recorders"_qs, activeRecorders()}, {u"ticketKey"_qs, m_auth.hasKeys()}};
+        if (!ok)
+            body.insert(u"detail"_qs, u"no guide yet"_qs);
+        return Reply::json(body, ok ? 200 : 503);
+    });
+    r->addRoute(Method::Get, u"/metrics"_qs, [this](RouteContext &) {
+        return Reply{200, m_metrics.render(), "text/plain; version=0.0.4; charset=utf-8", {}};
+    });
+
+    r->addRoute(Method::Get, u"/api/status"_qs, [this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
+                      {u"planned"_qs, qint64(m_plan.recordings.size())}, {u"conflicts"_qs, m_plan.conflicts},
+                      {u"archivedChannels"_qs, QJsonArray::fromStringList(QStringList(m_config.archivedChannels.begin(),
+                                                                                      m_config.archivedChannels.end()))},
+                      {u"archiveHours"_qs, m_config.archiveHours}};
+        if (m_guide)
+            o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
+                                              {u"channels"_qs, m_guide->channelCount()},
+                                              {u"airings"_qs, qint64(m_guide->airingCount())}});
+        return Reply::json(o);
+    });
+
+    // ---- rules
+    auto saveRule = [this](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
+        Reply bad;
+        auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        if (single && !body->contains(u"kind"_qs))
+            body->insert(u"kind"_qs, u"single"_qs);
+        QString error;
+        auto rule = dvr::RecordingRule::fromJson(*body, &error);
+        if (!rule)
+            return Reply::error(ApiError::badRequest(error));
+        if (id != 0) {
+            const auto old = m_rules.rule(id, &error);
+            if (!old || (!who.isOperator && old->owner != who.owner))
+                return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id)));
+            rule->id = id;
+            rule->created = old->created;
+            rule->owner = old->owner;
+        } else {
+            rule->id = 0;
+            rule->created = now();
+            if (!who.isOperator)
+                rule->owner = who.owner;
+            else if (rule->owner.isEmpty())
+                return Reply::error(ApiError::badRequest(u"an operator names the rule's owner (\"owner\": the box's serial)"_qs));
+        }
+        if (!m_guide)
+            return Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs);
+        if (!rule->validate(&error, m_guide.get(), now()))
+            return Reply::error(ApiError::badRequest(error));
+        if (!m_rules.save(&*rule, &error))
+            return Reply::error(ApiError::internal(error));
+        m_scheduler.upsertRule(*rule);
+        replan(false);
+        startDue(now());
+        // What became of it, at once: planned airings, and every airing not recorded with why.
+        QJsonArray planned, skipped;
+        for (const auto &p : std::as_const(m_plan.recordings)) {
+            if (p.ruleId == rule->id)
+                planned.append(plannedJson(p));
+        }
+        for (const auto &s : std::as_const(m_plan.skipped)) {
+            if (s.airing.ruleId == rule->id)
+                skipped.append(skippedJson(s));
+        }
+        QStringList notes;
+        for (const auto &rep : std::as_const(m_plan.ruleReports)) {
+            if (rep.ruleId == rule->id)
+                notes.append(rep.message);
+        }
+        return Reply::json(QJsonObject{{u"rule"_qs, ruleJson(*rule)}, {u"planned"_qs, planned}, {u"skipped"_qs, skipped},
+                                       {u"notes"_qs, QJsonArray::fromStringList(notes)}},
+                           id == 0 ? 201 : 200);
+    };
+    r->addRoute(Method::Get, u"/api/rules"_qs, [this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        QString error;
+        const auto rules = m_rules.rules(&error, who->isOperator ? c.query("owner") : who->owner);
+        if (!rules)
+            return Reply::error(ApiError::internal(error));
+        QJsonArray out;
+        for (const auto &rule : *rules)
+            out.append(ruleJson(rule));
+        return Reply::json(QJsonObject{{u"rules"_qs, out}});
+    });
+    r->addRoute(Method::Post, u"/api/rules"_qs, [saveRule, this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        return saveRule(c, *who, 0);
+    });
+    r->addRoute(Method::Put, u"/api/rules/<id>"_qs, [saveRule, this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        return saveRule(c, *who, c.params.value(0).toLongLong());
+    });
+    r->addRoute(Method::Get, u"/api/rules/<id>"_qs, [this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        QString error;
+        const auto rule = m_rules.rule(c.params.value(0).toLongLong(), &error);
+        if (!rule || (!who->isOperator && rule->owner != who->owner))
+            return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(c.params.value(0).left(20))));
+        return Reply::json(ruleJson(*rule));
+    });
+    r->addRoute(Method::Delete, u"/api/rules/<id>"_qs, [this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        QString error;
+        const qint64 id = c.params.value(0).toLongLong();
+        const auto rule = m_rules.rule(id, &error);
+        if (!rule || (!who->isOperator && rule->owner != who->owner))
+            return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(c.params.value(0).left(20))));
+        if (!m_rules.remove(id, &error))
+            return Reply::error(ApiError::internal(error));
+        m_scheduler.removeRule(id);
+        replan(false);
+        // Recordings already made stay in the library; the rule only plans no more.
+        return Reply{204, {}, {}, {}};
+    });
+
+    // ---- "record this": a single-airing rule in one call
+    r->addRoute(Method::Post, u"/api/recordings"_qs, [saveRule, this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        return saveRule(c, *who, 0, true);
+    });
+
+    // ---- upcoming: the plan with conflicts, alternatives and a reason for every airing left out
+    r->addRoute(Method::Get, u"/api/upcoming"_qs, [this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        QString error;
+        QSet<qint64> mine;
+        if (!who->isOperator) {
+            const auto rules = m_rules.rules(&error, who->owner);
+            for (const auto &rule : rules.value_or(QList<dvr::RecordingRule>{}))
+                mine.insert(rule.id);
+        }
+        QJsonArray planned, skipped;
+        const qint64 t = now();
+        for (const auto &p : std::as_const(m_plan.recordings)) {
+            if ((who->isOperator || p.owner == who->owner) && p.recordStop > t)
+                planned.append(plannedJson(p));
+        }
+        for (const auto &s : std::as_const(m_plan.skipped)) {
+            if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t)
+                skipped.append(skippedJson(s));
+        }
+        int conflicts = 0;
+        for (const auto &s : skipped)
+            conflicts += s.toObject().value(u"reason"_qs).toString() == dvr::skipReasonName(dvr::SkipReason::Conflict);
+        return Reply::json(QJsonObject{{u"planned"_qs, planned}, {u"skipped"_qs, skipped}, {u"conflicts"_qs, conflicts}});
+    });
+
+    // ---- the library
+    r->addRoute(Method::Get, u"/api/recordings"_qs, [this, baseOf](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        QString error;
+        const auto rows = m_store.recordings(&error, who->isOperator ? c.query("owner") : who->owner);
+        if (!rows)
+            return Reply::error(ApiError::internal(error));
+        QJsonArray out;
+        const QByteArray ticket = who->isOperator ? QByteArray() : credential(c);
+        for (const auto &row : *rows)
+            out.append(recordingJson(row, baseOf(c), ticket));
+        return Reply::json(QJsonObject{{u"recordings"_qs, out}});
+    });
+    auto findRecording = [this](const RouteContext &c, const Identity &who, Reply *notFound) -> std::optional<RecordingRow> {
+        QString error;
+        const auto row = m_store.recording(c.params.value(0).toLongLong(), &error);
+        if (!row || row->deleted || (!who.isOperator && row->owner != who.owner)) {
+            *notFound = Reply::error(ApiError::notFound(QStringLiteral("no recording %1").arg(c.params.value(0).left(20))));
+            return std::nullopt;
+        }
+        return row;
+    };
+    r->addRoute(Method::Get, u"/api/recordings/<id>"_qs, [this, findRecording, baseOf](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        Reply missing;
+        const auto row = findRecording(c, *who, &missing);
+        if (!row)
+            return missing;
+        return Reply::json(recordingJson(*row, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+    });
+    // {"position": seconds} (resume point), {"kept": true|false}
+    r->addRoute(Method::Put, u"/api/recordings/<id>"_qs, [this, findRecording, baseOf](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        Reply missing;
+        auto row = findRecording(c, *who, &missing);
+        if (!row)
+            return missing;
+        Reply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        if (body->contains(u"position"_qs)) {
+            const QJsonValue v = body->value(u"position"_qs);
+            if (!v.isDouble() || v.toDouble() < 0)
+                return Reply::error(ApiError::badRequest(u"position: seconds from the start, a number ≥ 0"_qs));
+            row->positionSeconds = qint64(v.toDouble());
+        }
+        if (body->contains(u"kept"_qs)) {
+            if (!body->value(u"kept"_qs).isBool())
+                return Reply::error(ApiError::badRequest(u"kept: true or false"_qs));
+            row->kept = body->value(u"kept"_qs).toBool();
+        }
+        QString error;
+        if (!m_store.updateRecording(*row, &error))
+            return Reply::error(ApiError::internal(error));
+        return Reply::json(recordingJson(*row, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+    });
+    r->addRoute(Method::Delete, u"/api/recordings/<id>"_qs, [this, findRecording](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        Reply missing;
+        auto row = findRecording(c, *who, &missing);
+        if (!row)
+            return missing;
+        QString error;
+        // The viewer's entitlement goes; the stored copy goes with the last viewer's, unless it is
+        // still being written for someone.
+        if (!m_store.removeRecording(row->id, &error))
+            return Reply::error(ApiError::internal(error));
+        if (row->copyId != 0) {
+            const auto others = m_store.recordingsOfCopy(row->copyId, &error);
+            if (others && others->isEmpty()) {
+                if (ActiveCopy *active = m_copies.take(row->copyId)) {
+                    active->recorder->disconnect(this);
+                    active->recorder->stop(false);
+                    delete active->recorder;
+                    delete active;
+                }
+                if (const auto copy = m_store.copy(row->copyId, &error)) {
+                    QDir(copy->directory).removeRecursively();
+                    m_store.removeCopy(copy->id, &error);
+                }
+            }
+        }
+        publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, row->id}, {u"reason"_qs, u"deleted by the viewer"_qs}}, row->owner);
+        return Reply{204, {}, {}, {}};
+    });
+
+    // ---- playback: /play/<id>/index.m3u8 and its segments
+    r->addRoute(Method::Get, u"/play/<id>/index.m3u8"_qs, [this, findRecording](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        Reply missing;
+        const auto row = findRecording(c, *who, &missing);
+        if (!row)
+            return missing;
+        QString error;
+        QByteArray playlist;
+        if (row->copyId != 0) {
+            const auto copy = m_store.copy(row->copyId, &error);
+            dvr::ArchiveReader reader;
+            if (!copy || !reader.load(copy->directory, &error))
+                return Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error)));
+            playlist = dvr::recordingPlaylist(reader);
+        } else {
+            const ActiveArchive *a = m_archives.value(row->channelId);
+            dvr::ArchiveReader reader;
+            if (!a || !reader.load(a->directory, &error))
+                return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId)));
+            playlist = dvr::archiveRangePlaylist(reader, {row->recordStart * 1000, row->recordStop * 1000},
+                                                 QDateTime::currentMSecsSinceEpoch());
+        }
+        return Reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
+                     "application/vnd.apple.mpegurl", {}};
+    });
+    r->addRoute(Method::Get, u"/play/<id>/<chunk>/<file>"_qs, [this, findRecording](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        Reply missing;
+        const auto row = findRecording(c, *who, &missing);
+        if (!row)
+            return missing;
+        const QString chunk = c.params.value(1), file = c.params.value(2);
+        if (!safeSegmentPath(chunk, file))
+            return Reply::error(ApiError::badRequest(u"not a segment name"_qs));
+        QString dir, error;
+        if (row->copyId != 0) {
+            const auto copy = m_store.copy(row->copyId, &error);
+            dir = copy ? copy->directory : QString();
+        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
+            dir = a->directory;
+        }
+        if (dir.isEmpty())
+            return Reply::error(ApiError::notFound(u"the recording's storage is not on this node"_qs));
+        return fileReply(QDir(dir).filePath(chunk + u'/' + file), "video/mp2t", c.request.value("Range"));
+    });
+
+    // ---- catch-up and timeshift of archived channels: /catchup/<channel>/archive-<start>-<seconds|now>.m3u8
+    r->addRoute(Method::Get, u"/catchup/<channel>/<name>"_qs, [this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        const ActiveArchive *a = m_archives.value(c.params.value(0));
+        if (!a)
+            return Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(c.params.value(0).left(40))));
+        const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+        const auto range = dvr::parseArchiveRange(c.params.value(1), nowMs);
+        if (!range)
+            return Reply::error(ApiError::badRequest(u"expected archive-<start, Unix seconds>-<duration seconds or now>.m3u8"_qs));
+        if (range->fromMs < nowMs - qint64(m_config.archiveHours) * 3600 * 1000)
+            return Reply::error(ApiError::notFound(QStringLiteral("the archive keeps %1 hours").arg(m_config.archiveHours)));
+        dvr::ArchiveReader reader;
+        QString error;
+        if (!reader.load(a->directory, &error))
+            return Reply::error(ApiError::internal(error));
+        const QByteArray playlist = dvr::archiveRangePlaylist(reader, *range, nowMs);
+        return Reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
+                     "application/vnd.apple.mpegurl", {}};
+    });
+    r->addRoute(Method::Get, u"/catchup/<channel>/<chunk>/<file>"_qs, [this](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        const ActiveArchive *a = m_archives.value(c.params.value(0));
+        if (!a)
+            return Reply::error(ApiError::notFound(u"channel not archived on this node"_qs));
+        if (!safeSegmentPath(c.params.value(1), c.params.value(2)))
+            return Reply::error(ApiError::badRequest(u"not a segment name"_qs));
+        return fileReply(QDir(a->directory).filePath(c.params.value(1) + u'/' + c.params.value(2)), "video/mp2t",
+                         c.request.value("Range"));
+    });
+#undef DIVER_IDENTIFY
+}
+
+} // namespace iptv::diver

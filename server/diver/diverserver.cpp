@@ -1,0 +1,628 @@
+#include "diverserver.h"
+
+#include <core/httprouter.h>
+#include <dvr/recorder.h>
+#include <dvr/retention.h>
+#include <dvr/storage.h>
+#include <epg/sync/guidesync.h>
+
+#include <QAbstractHttpServer>
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QHttpServer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QMutex>
+#include <QSet>
+#include <QUrlQuery>
+#include <QWebSocket>
+
+Q_LOGGING_CATEGORY(lcDiver, "iptv.diver", QtInfoMsg)
+
+namespace iptv::diver {
+
+namespace {
+/// A planned recording starts this long before its time (the source's first keyframe).
+constexpr qint64 kLeadSeconds = 2;
+/// The plan is made again at least this often (time moves on; a recording ends).
+constexpr qint64 kReplanSeconds = 30;
+/// Bytes a second of recording is budgeted at when a storage folder is chosen (5 Mbit/s).
+constexpr qint64 kBytesPerSecond = 5'000'000 / 8;
+/// A recording that could not start (no storage, no stream URL) is tried again after this.
+constexpr qint64 kRetrySeconds = 10;
+
+QString isoName(qint64 utcSeconds)
+{
+    return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
+}
+} // namespace
+
+// What the recorders' threads may ask retention to free, kept current by the server's thread.
+struct RetentionSnapshot
+{
+    QMutex mutex;
+    QList<dvr::RetainedArchive> archives;
+    QList<dvr::RetainedRecording> recordings;
+};
+Q_GLOBAL_STATIC(RetentionSnapshot, s_retention)
+
+DiverServer::DiverServer(DiverConfig config, QObject *parent)
+    : QObject(parent), m_config(std::move(config)), m_auth(this)
+{
+    connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
+    m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
+                            [this] { return double(activeRecorders()); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_plan_recordings"), QStringLiteral("Recordings in the plan."),
+                            [this] { return double(m_plan.recordings.size()); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_plan_conflicts"), QStringLiteral("Airings not recorded for lack of capacity."),
+                            [this] { return double(m_plan.conflicts); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_event_clients"), QStringLiteral("WebSocket event clients."),
+                            [this] { return double(m_eventClients.size()); });
+}
+
+DiverServer::~DiverServer()
+{
+    stop();
+}
+
+qint64 DiverServer::now() const
+{
+    return QDateTime::currentSecsSinceEpoch();
+}
+
+quint16 DiverServer::httpPort() const
+{
+    return m_router ? m_router->port() : 0;
+}
+
+bool DiverServer::start(QString *error)
+{
+    if (!QDir().mkpath(m_config.dataDir)) {
+        *error = QStringLiteral("cannot create the data folder %1").arg(m_config.dataDir);
+        return false;
+    }
+    const QString db = m_config.effectiveDatabase();
+    if (!m_store.open(db, error) || !m_rules.open(db, error))
+        return false;
+    m_storage = std::make_unique<dvr::StoragePool>(m_config.effectiveStoragePaths(), m_config.minFreeBytes);
+    for (const QString &path : m_storage->paths()) {
+        if (!QDir().mkpath(path)) {
+            *error = QStringLiteral("cannot create the storage folder %1").arg(path);
+            return false;
+        }
+    }
+
+    dvr::SchedulerOptions options;
+    options.capacity.nodes = {dvr::RecorderNode{m_config.nodeId, m_config.capacity}};
+    options.capacity.archivedChannels = m_config.archivedChannels;
+    m_scheduler.setCapacity(options.capacity);
+    const auto rules = m_rules.rules(error);
+    if (!rules)
+        return false;
+    m_scheduler.setRules(*rules);
+    const auto history = m_rules.history(error);
+    if (!history)
+        return false;
+    m_scheduler.setHistory(*history);
+
+    if (!m_config.ticketKeyFiles.isEmpty() && !m_auth.loadKeyFiles(m_config.ticketKeyFiles, error))
+        return false;
+    if (m_config.controlServer.isValid())
+        m_auth.fetchFrom(m_config.controlServer);
+
+    m_router = new http::Router(&m_metrics, QStringLiteral("diver"), this);
+    setupRoutes();
+    if (!m_router->listen(m_config.bindAddress, m_config.port, error))
+        return false;
+    m_router->acceptWebSocketsAt(QStringLiteral("/events"),
+                                 QStringLiteral("/events speaks WebSocket: recording events (?ticket=<the box's ticket>)"));
+    QAbstractHttpServer *http = m_router->httpServer();
+    connect(http, &QAbstractHttpServer::newWebSocketConnection, this, [this, http] {
+        while (http->hasPendingWebSocketConnections())
+            acceptEvents(http->nextPendingWebSocketConnection().release());
+    });
+
+    m_sync = new epg::GuideSync(m_config.guideFile.isEmpty() ? m_config.guideCacheFile() : QString(), this);
+    connect(m_sync, &epg::GuideSync::guideChanged, this, &DiverServer::onGuide);
+    if (!m_config.guideFile.isEmpty()) {
+        QString guideError;
+        auto guide = epg::Guide::open(m_config.guideFile, &guideError);
+        if (!guide) {
+            *error = guideError;
+            return false;
+        }
+        onGuide(nullptr, guide);
+    } else {
+        m_sync->setServer(m_config.guideServer);
+        m_sync->loadCache();
+        m_sync->setRefreshInterval(m_config.guideRefreshSeconds * 1000);
+    }
+    m_tick.start(1000);
+    qCInfo(lcDiver).noquote() << "diver up on port" << httpPort() << "node" << m_config.nodeId << "capacity" << m_config.capacity
+                              << "storage" << m_storage->paths().join(u", ") << "database" << db;
+    return true;
+}
+
+void DiverServer::stop()
+{
+    if (m_stopping)
+        return;
+    m_stopping = true;
+    m_tick.stop();
+    // Every recorder writes its segment in progress; copies stay "recording" in the store, so
+    // the next start resumes those still due.
+    for (ActiveCopy *c : std::as_const(m_copies)) {
+        c->recorder->disconnect(this);
+        c->recorder->stop(false);
+        delete c->recorder;
+        delete c;
+    }
+    m_copies.clear();
+    for (ActiveArchive *a : std::as_const(m_archives)) {
+        a->recorder->disconnect(this);
+        a->recorder->stop(false);
+        delete a->recorder;
+        delete a;
+    }
+    m_archives.clear();
+    for (const EventClient &c : std::as_const(m_eventClients)) {
+        c.socket->disconnect(this);
+        c.socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("diver stops"));
+        c.socket->deleteLater();
+    }
+    m_eventClients.clear();
+    if (m_router)
+        m_router->close();
+    m_store.close();
+    m_rules.close();
+}
+
+void DiverServer::resumeCopies()
+{
+    // Copies that were recording when diver stopped (or was killed) go on where they stand; the
+    // gap is marked in the same recording. Those whose time has passed are finished as they are.
+    // Once the guide is there: it names the channels' streams.
+    QString why;
+    const auto open = m_store.copies(&why, CopyState::Recording);
+    if (!open) {
+        qCWarning(lcDiver).noquote() << "cannot read the recordings in progress:" << why;
+        return;
+    }
+    for (CopyRow copy : *open) {
+        if (copy.recordStop <= now()) {
+            copy.state = CopyState::Finished;
+            copy.reason = QStringLiteral("diver was not running when the recording was due to end");
+            m_store.updateCopy(copy, &why);
+            continue;
+        }
+        if (startCopy(&copy, &why))
+            qCInfo(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << "resumes in" << copy.directory;
+        else
+            qCWarning(lcDiver).noquote() << "copy" << copy.id << "does not resume:" << why;
+    }
+}
+
+void DiverServer::onGuide(std::shared_ptr<const epg::Guide> previous, std::shared_ptr<const epg::Guide> current)
+{
+    Q_UNUSED(previous)
+    const bool first = !m_guide;
+    m_guide = std::move(current);
+    if (first)
+        resumeCopies();
+    qCInfo(lcDiver).noquote() << "guide" << m_guide->info().checksum.left(12) << ":" << m_guide->channelCount() << "channels,"
+                              << m_guide->airingCount() << "airings";
+    replan(true);
+    startArchives();
+    Q_EMIT guideLoaded();
+}
+
+void DiverServer::replan(bool guideChanged)
+{
+    if (!m_guide)
+        return;
+    const qint64 t = now();
+    dvr::ScheduleChanges changes;
+    const QList<dvr::PlannedRecording> before = m_plan.recordings;
+    if (!m_planned) {
+        m_plan = m_scheduler.evaluate(m_guide, t);
+        m_planned = true;
+    } else if (guideChanged) {
+        m_plan = m_scheduler.update(m_guide, t, &changes);
+    } else {
+        m_plan = m_scheduler.plan(t);
+    }
+    m_lastPlanAt = t;
+    // "scheduled" for what is new in the plan, "unscheduled" for what left it.
+    for (const auto &p : std::as_const(m_plan.recordings)) {
+        if (!before.contains(p))
+            publish(QStringLiteral("scheduled"), plannedJson(p), p.owner);
+    }
+    for (const auto &p : before) {
+        if (!m_plan.recordings.contains(p) && p.recordStart > t)
+            publish(QStringLiteral("unscheduled"), plannedJson(p), p.owner);
+    }
+    Q_EMIT planChanged();
+}
+
+void DiverServer::reconcile()
+{
+    if (m_stopping || !m_guide)
+        return;
+    const qint64 t = now();
+    if (t - m_lastPlanAt >= kReplanSeconds)
+        replan(false);
+    startDue(t);
+    sweepRetention();
+}
+
+void DiverServer::startDue(qint64 t)
+{
+    for (const dvr::PlannedRecording &p : std::as_const(m_plan.recordings)) {
+        if (p.recordStart <= t + kLeadSeconds && p.recordStop > t)
+            ensureRecording(p, t);
+    }
+}
+
+QString DiverServer::sourceFor(const QString &channelId) const
+{
+    if (!m_config.sourceTemplate.isEmpty())
+        return QString(m_config.sourceTemplate).replace(QStringLiteral("{id}"), channelId);
+    const int index = m_guide ? m_guide->channelIndex(channelId) : -1;
+    return index >= 0 ? m_guide->channelStreamUrl(index) : QString();
+}
+
+void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
+{
+    QString error;
+    const auto existing = m_store.recordingOf(p.owner, p.ruleId, p.channelId, p.start, &error);
+    if (existing || !error.isEmpty())
+        return; // made already (or deleted by the viewer while it recorded: not made again)
+    RecordingRow r;
+    r.owner = p.owner;
+    r.ruleId = p.ruleId;
+    r.channelId = p.channelId;
+    r.title = p.title;
+    r.airingStart = p.start;
+    r.airingStop = p.stop;
+    r.recordStart = std::max(p.recordStart, t);
+    r.recordStop = p.recordStop;
+    r.created = t;
+    if (!m_config.archivedChannels.contains(p.channelId)) {
+        // One stored copy per airing: a second viewer's recording joins the first's copy, which
+        // grows to the widest padding asked for.
+        auto copy = m_store.copyOf(p.channelId, p.start, &error);
+        if (!error.isEmpty()) {
+            qCWarning(lcDiver).noquote() << "recording" << p.title << ":" << error;
+            return;
+        }
+        if (!copy) {
+            CopyRow c;
+            c.channelId = p.channelId;
+            c.airingStart = p.start;
+            c.recordStart = r.recordStart;
+            c.recordStop = p.recordStop;
+            c.node = m_config.nodeId;
+            const QString key = p.channelId + u'@' + QString::number(p.start);
+            if (m_retryAt.value(key) > t)
+                return; // failed a moment ago: tried again after a pause, not every second
+            if (!startCopy(&c, &error)) {
+                m_retryAt.insert(key, t + kRetrySeconds);
+                qCWarning(lcDiver).noquote() << "cannot record" << p.title << "on" << p.channelId << ":" << error
+                                             << QStringLiteral("(again in %1 s)").arg(kRetrySeconds);
+                publish(QStringLiteral("failed"),
+                        QJsonObject{{u"title"_qs, p.title}, {u"channel"_qs, p.channelId}, {u"start"_qs, p.start},
+                                    {u"reason"_qs, error}},
+                        p.owner);
+                return;
+            }
+            m_retryAt.remove(key);
+            copy = c;
+        } else if (copy->recordStop < p.recordStop) {
+            copy->recordStop = p.recordStop;
+            m_store.updateCopy(*copy, &error);
+            if (ActiveCopy *active = m_copies.value(copy->id)) {
+                active->row.recordStop = p.recordStop;
+                active->recorder->setStopAt(p.recordStop * 1000);
+            }
+        }
+        r.copyId = copy->id;
+    }
+    const auto id = m_store.insertRecording(r, &error);
+    if (!id) {
+        qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
+        return;
+    }
+    r.id = *id;
+    // The episode counts as recorded from now on: no other airing of it is planned for this rule.
+    dvr::RecordedEpisode episode;
+    episode.ruleId = p.ruleId;
+    episode.title = p.title;
+    episode.recordedAt = p.start;
+    episode.channelId = p.channelId;
+    episode.identity = p.identity;
+    if (m_rules.addHistory(episode, &error)) {
+        if (auto history = m_rules.history(&error))
+            m_scheduler.setHistory(*history);
+    }
+    qCInfo(lcDiver).noquote() << "recording" << r.id << p.title << "on" << p.channelId << "for" << p.owner
+                              << (r.copyId ? QStringLiteral("(copy %1)").arg(r.copyId) : QStringLiteral("(archive)"));
+    publish(QStringLiteral("started"), recordingJson(r, {}, {}), r.owner);
+}
+
+bool DiverServer::startCopy(CopyRow *copy, QString *error)
+{
+    const QString source = sourceFor(copy->channelId);
+    if (source.isEmpty()) {
+        *error = QStringLiteral("channel %1 has no stream URL in the guide and no [recording] source_template is set")
+                     .arg(copy->channelId);
+        return false;
+    }
+    if (copy->directory.isEmpty()) {
+        const QString relative = QStringLiteral("recordings/%1/%2").arg(copy->channelId, isoName(copy->airingStart));
+        QString why;
+        const auto dir = m_storage->place(relative, (copy->recordStop - copy->recordStart) * kBytesPerSecond, &why);
+        if (!dir) {
+            *error = QStringLiteral("no storage for %1: %2").arg(relative, why);
+            return false;
+        }
+        copy->directory = *dir;
+    }
+    if (copy->id == 0) {
+        const auto id = m_store.insertCopy(*copy, error);
+        if (!id)
+            return false;
+        copy->id = *id;
+    }
+    auto *active = new ActiveCopy{*copy, new dvr::Recorder};
+    dvr::RecorderSettings s;
+    s.source = source;
+    s.directory = copy->directory;
+    s.segmentSeconds = m_config.segmentSeconds;
+    s.stopAtMs = copy->recordStop * 1000;
+    s.minFreeBytes = m_config.minFreeBytes;
+    active->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
+    const qint64 id = copy->id;
+    connect(active->recorder, &dvr::Recorder::stateChanged, this, [this, id] { onCopyState(id); });
+    connect(active->recorder, &dvr::Recorder::gapStarted, this, [this, id](const QString &reason) {
+        ActiveCopy *c = m_copies.value(id);
+        if (!c)
+            return;
+        QString e;
+        if (const auto viewers = m_store.recordingsOfCopy(id, &e)) {
+            for (const RecordingRow &r : *viewers)
+                publish(QStringLiteral("gap"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}}, r.owner);
+        }
+    });
+    connect(active->recorder, &dvr::Recorder::finished, this, [this, id] { onCopyFinished(id); });
+    if (!active->recorder->start(s, error)) {
+        delete active->recorder;
+        delete active;
+        copy->state = CopyState::Failed;
+        copy->reason = *error;
+        QString e;
+        m_store.updateCopy(*copy, &e);
+        return false;
+    }
+    m_copies.insert(id, active);
+    return true;
+}
+
+void DiverServer::onCopyState(qint64 copyId)
+{
+    ActiveCopy *c = m_copies.value(copyId);
+    if (!c)
+        return;
+    const auto state = c->recorder->state();
+    const auto stats = c->recorder->stats();
+    c->row.segments = qint64(stats.segments);
+    c->row.bytes = qint64(stats.bytes);
+    c->row.gaps = qint64(stats.gaps);
+    c->row.reason = c->recorder->reason();
+    QString e;
+    m_store.updateCopy(c->row, &e);
+    if (state == dvr::Recorder::State::Error) {
+        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+            for (const RecordingRow &r : *viewers)
+                publish(QStringLiteral("failed"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, c->row.reason}}, r.owner);
+        }
+    }
+}
+
+void DiverServer::onCopyFinished(qint64 copyId)
+{
+    ActiveCopy *c = m_copies.take(copyId);
+    if (!c)
+        return;
+    const auto stats = c->recorder->stats();
+    c->row.state = CopyState::Finished;
+    c->row.segments = qint64(stats.segments);
+    c->row.bytes = qint64(stats.bytes);
+    c->row.gaps = qint64(stats.gaps);
+    QString e;
+    m_store.updateCopy(c->row, &e);
+    c->recorder->disconnect(this);
+    c->recorder->deleteLater();
+    qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
+                              << stats.gaps << "gaps";
+    if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+        for (const RecordingRow &r : *viewers)
+            publish(QStringLiteral("finished"), recordingJson(r, {}, {}), r.owner);
+    }
+    delete c;
+}
+
+void DiverServer::startArchives()
+{
+    if (!m_guide)
+        return;
+    for (const QString &channelId : std::as_const(m_config.archivedChannels)) {
+        if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
+            continue;
+        const QString relative = QStringLiteral("archive/%1").arg(channelId);
+        QString why;
+        const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &why);
+        if (!dir) {
+            qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << why;
+            continue;
+        }
+        auto *a = new ActiveArchive{channelId, *dir, new dvr::Recorder};
+        dvr::RecorderSettings s;
+        s.source = sourceFor(channelId);
+        s.directory = a->directory;
+        s.chunkMs = 3600 * 1000;
+        s.segmentSeconds = m_config.segmentSeconds;
+        s.minFreeBytes = m_config.minFreeBytes;
+        a->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
+        QString error;
+        if (s.source.isEmpty() || !a->recorder->start(s, &error)) {
+            qCWarning(lcDiver).noquote() << "the archive of" << channelId << "does not start:"
+                                         << (s.source.isEmpty() ? QStringLiteral("no stream URL") : error);
+            delete a->recorder;
+            delete a;
+            continue;
+        }
+        qCInfo(lcDiver).noquote() << "archiving" << channelId << "into" << a->directory << "for" << m_config.archiveHours << "h";
+        m_archives.insert(channelId, a);
+    }
+}
+
+void DiverServer::sweepRetention()
+{
+    // The snapshot the recorders' threads free space from, and the archive window applied here.
+    QList<dvr::RetainedArchive> archives;
+    for (const ActiveArchive *a : std::as_const(m_archives))
+        archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
+    QList<dvr::RetainedRecording> recordings;
+    QString e;
+    const auto rows = m_store.recordings(&e, {}, false);
+    if (!rows)
+        return;
+    QHash<qint64, int> viewersOfCopy;
+    for (const RecordingRow &r : *rows)
+        ++viewersOfCopy[r.copyId];
+    QSet<qint64> copiesSeen;
+    for (const RecordingRow &r : *rows) {
+        dvr::RetainedRecording rr;
+        rr.range = {r.recordStart * 1000, r.recordStop * 1000};
+        if (r.copyId == 0) {
+            const ActiveArchive *a = m_archives.value(r.channelId);
+            if (!a)
+                continue;
+            rr.id = QStringLiteral("rec:%1").arg(r.id);
+            rr.directory = a->directory;
+        } else {
+            if (copiesSeen.contains(r.copyId) || m_copies.contains(r.copyId))
+                continue; // a copy is retained once, and never while it is written
+            copiesSeen.insert(r.copyId);
+            const auto copy = m_store.copy(r.copyId, &e);
+            if (!copy)
+                continue;
+            rr.id = QStringLiteral("copy:%1").arg(r.copyId);
+            rr.directory = copy->directory;
+            rr.ownCopy = true;
+        }
+        // Keep-N applies to a viewer's own series episodes; what a viewer keeps, or what several
+        // viewers share, is never deleted by it.
+        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0) {
+            if (const auto rule = m_rules.rule(r.ruleId, &e); rule && rule->keep > 0
+                && rule->keepPolicy == dvr::KeepPolicy::ReplaceOldest) {
+                rr.group = QStringLiteral("%1:%2").arg(r.owner).arg(r.ruleId);
+                rr.keepEpisodes = rule->keep;
+            }
+        }
+        recordings.append(rr);
+    }
+    {
+        QMutexLocker lock(&s_retention->mutex);
+        s_retention->archives = archives;
+        s_retention->recordings = recordings;
+    }
+    const dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, now() * 1000);
+    if (plan.deletions.isEmpty() && plan.expiredRecordings.isEmpty())
+        return;
+    QStringList errors;
+    const qint64 freed = dvr::Retention::apply(plan, &errors);
+    for (const QString &id : plan.expiredRecordings) {
+        if (id.startsWith(u"copy:")) {
+            const qint64 copyId = id.mid(5).toLongLong();
+            if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+                for (const RecordingRow &r : *viewers) {
+                    m_store.removeRecording(r.id, &e);
+                    publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, u"retention"_qs}}, r.owner);
+                }
+            }
+            m_store.removeCopy(copyId, &e);
+        }
+    }
+    qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes," << plan.deletions.size() << "deletions"
+                              << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
+}
+
+qint64 DiverServer::recoverSpace(qint64 needBytes)
+{
+    // On a recorder's thread: only the snapshot is read here; the store catches up on the next
+    // sweep (a copy whose folder is gone is dropped then).
+    QList<dvr::RetainedArchive> archives;
+    QList<dvr::RetainedRecording> recordings;
+    {
+        QMutexLocker lock(&s_retention->mutex);
+        archives = s_retention->archives;
+        recordings = s_retention->recordings;
+    }
+    const dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, QDateTime::currentMSecsSinceEpoch(), needBytes);
+    QStringList errors;
+    const qint64 freed = dvr::Retention::apply(plan, &errors);
+    qCWarning(lcDiver).noquote() << "disk space low: retention freed" << freed << "of" << needBytes << "bytes needed";
+    return freed;
+}
+
+void DiverServer::publish(const QString &type, const QJsonObject &body, const QString &owner)
+{
+    QJsonObject message = body;
+    message.insert(QStringLiteral("type"), type);
+    Q_EMIT event(message, owner);
+    const QString text = QString::fromUtf8(QJsonDocument(message).toJson(QJsonDocument::Compact));
+    for (const EventClient &c : std::as_const(m_eventClients)) {
+        if (c.identity.isOperator || c.identity.owner == owner)
+            c.socket->sendTextMessage(text);
+    }
+}
+
+void DiverServer::acceptEvents(QWebSocket *socket)
+{
+    // /events?ticket=<a box's ticket> (its own recordings) or ?token=<admin token> (everyone's).
+    const QUrlQuery query(socket->requestUrl());
+    std::optional<Identity> identity;
+    QString why = QStringLiteral("a ticket or the admin token is required");
+    if (socket->requestUrl().path() != u"/events"_qs) {
+        why = QStringLiteral("no such WebSocket path; use /events");
+    } else if (const QString token = query.queryItemValue(QStringLiteral("token")); !token.isEmpty()) {
+        if (!m_config.adminToken.isEmpty() && token == m_config.adminToken)
+            identity = Identity{true, {}};
+        else
+            why = QStringLiteral("wrong admin token");
+    } else if (const QString ticket = query.queryItemValue(QStringLiteral("ticket"), QUrl::FullyDecoded); !ticket.isEmpty()) {
+        identity = m_auth.verifyTicket(ticket.toLatin1(), now(), &why);
+    } else if (m_config.adminToken.isEmpty() && socket->peerAddress().isLoopback()) {
+        identity = Identity{true, {}};
+    }
+    if (!identity) {
+        socket->close(QWebSocketProtocol::CloseCodePolicyViolated, why.left(120));
+        socket->deleteLater();
+        return;
+    }
+    socket->setParent(this);
+    m_eventClients.append({socket, *identity});
+    connect(socket, &QWebSocket::disconnected, this, [this, socket] {
+        m_eventClients.removeIf([socket](const EventClient &c) { return c.socket == socket; });
+        socket->deleteLater();
+    });
+    socket->sendTextMessage(QString::fromUtf8(QJsonDocument(QJsonObject{{u"type"_qs, u"hello"_qs},
+                                                                        {u"node"_qs, m_config.nodeId},
+                                                                        {u"owner"_qs, identity->owner}})
+                                                  .toJson(QJsonDocument::Compact)));
+}
+
+} // namespace iptv::diver

@@ -1,0 +1,142 @@
+#pragma once
+
+// diver: the network DVR server. It holds iptvnext's guide in memory (kept current by deltas),
+// turns viewers' rules into a plan with libs/dvr's scheduler, records what the plan says when it
+// is due (DiverCORE: libs/dvr's Recorder, one remuxing thread per channel stream), and serves
+// the recordings, the channels' archives (timeshift, catch-up) and an HTTP/JSON API with
+// WebSocket events. One stored copy per airing however many viewers recorded it; on an archived
+// channel a recording is a range of the archive.
+//
+// Boxes authenticate with the ticket the control server signed for them (boxauth.h); operators
+// with diver's admin token. A box sees and changes only its own rules and recordings.
+
+#include "boxauth.h"
+#include "config.h"
+#include "recordingstore.h"
+
+#include <core/metrics.h>
+#include <dvr/rulestore.h>
+#include <dvr/scheduler.h>
+#include <epg/guide.h>
+
+#include <QHash>
+#include <QJsonObject>
+#include <QObject>
+#include <QTimer>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QWebSocket;
+QT_END_NAMESPACE
+
+namespace iptv::epg {
+class GuideSync;
+}
+namespace iptv::http {
+class Router;
+struct Reply;
+struct RouteContext;
+}
+namespace iptv::dvr {
+class Recorder;
+class StoragePool;
+}
+
+namespace iptv::diver {
+
+class DiverServer : public QObject
+{
+    Q_OBJECT
+public:
+    explicit DiverServer(DiverConfig config, QObject *parent = nullptr);
+    ~DiverServer() override;
+
+    /// Opens the database, loads rules and the recordings in progress (resuming them), the guide
+    /// (cache, then the server or the file), and listens.
+    bool start(QString *error);
+    /// Stops cleanly: every recording's segment in progress is written (they resume on the next
+    /// start if still due), sockets closed.
+    void stop();
+
+    const DiverConfig &config() const { return m_config; }
+    quint16 httpPort() const;
+    std::shared_ptr<const epg::Guide> guide() const { return m_guide; }
+    const dvr::SchedulePlan &plan() const { return m_plan; }
+    BoxAuth &auth() { return m_auth; }
+    RecordingStore &recordings() { return m_store; }
+    /// Recordings being written now (copies and archives).
+    int activeRecorders() const { return int(m_copies.size() + m_archives.size()); }
+    /// Plans again now and starts what is due (also every second by itself).
+    void reconcile();
+
+Q_SIGNALS:
+    void guideLoaded();
+    void planChanged();
+    /// Everything the events socket sends: {"type": scheduled|started|gap|failed|finished|deleted, …}.
+    void event(const QJsonObject &event, const QString &owner);
+
+private:
+    struct ActiveCopy
+    {
+        CopyRow row;
+        dvr::Recorder *recorder = nullptr;
+    };
+    struct ActiveArchive
+    {
+        QString channelId;
+        QString directory;
+        dvr::Recorder *recorder = nullptr;
+    };
+
+    qint64 now() const;
+    void onGuide(std::shared_ptr<const epg::Guide> previous, std::shared_ptr<const epg::Guide> current);
+    void resumeCopies();
+    void replan(bool guideChanged);
+    void startDue(qint64 now);
+    void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
+    bool startCopy(CopyRow *copy, QString *error);
+    void onCopyState(qint64 copyId);
+    void onCopyFinished(qint64 copyId);
+    void startArchives();
+    QString sourceFor(const QString &channelId) const;
+    void publish(const QString &type, const QJsonObject &body, const QString &owner);
+    qint64 recoverSpace(qint64 needBytes);
+    void sweepRetention();
+
+    // HTTP (diverroutes.cpp)
+    void setupRoutes();
+    std::optional<Identity> identify(const http::RouteContext &c, http::Reply *refusal) const;
+    QJsonObject recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket) const;
+    QJsonObject plannedJson(const dvr::PlannedRecording &p) const;
+    QJsonObject skippedJson(const dvr::SkippedAiring &s) const;
+    QString channelNameOf(const QString &channelId) const;
+    void acceptEvents(QWebSocket *socket);
+
+    DiverConfig m_config;
+    iptv::MetricsRegistry m_metrics;
+    BoxAuth m_auth;
+    RecordingStore m_store;
+    dvr::RuleStore m_rules;
+    dvr::Scheduler m_scheduler;
+    std::unique_ptr<dvr::StoragePool> m_storage;
+    epg::GuideSync *m_sync = nullptr;
+    std::shared_ptr<const epg::Guide> m_guide;
+    dvr::SchedulePlan m_plan;
+    bool m_planned = false;
+    qint64 m_lastPlanAt = 0;
+    QTimer m_tick;
+    http::Router *m_router = nullptr;
+    QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder
+    QHash<QString, ActiveArchive *> m_archives;  ///< channel id -> its archive recorder
+    struct EventClient
+    {
+        QWebSocket *socket;
+        Identity identity;
+    };
+    QList<EventClient> m_eventClients;
+    QHash<QString, qint64> m_retryAt; ///< "channel@start" of a copy that failed to start -> when to try again
+    bool m_stopping = false;
+};
+
+} // namespace iptv::diver

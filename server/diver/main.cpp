@@ -1,0 +1,47 @@
+// diver: the network DVR. Everything but argument handling lives in diver_lib.
+
+#include "config.h"
+#include "diverserver.h"
+
+#include <core/service.h>
+#include <core/subcommand.h>
+#include <media/ffmpeg.h>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QLoggingCategory>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("diver"));
+    QCoreApplication::setOrganizationName(QStringLiteral("iptv"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(DIVER_VERSION));
+    if (qEnvironmentVariableIsEmpty("QT_LOGGING_RULES"))
+        QLoggingCategory::setFilterRules(QStringLiteral("iptv.*.debug=false"));
+    iptv::media::installFfmpegLogHandler();
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Network DVR: viewers' recording rules, the schedule and its conflicts, recordings, timeshift and catch-up."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    iptv::diver::addCommandLineOptions(&parser);
+    iptv::cli::processCommandLine(parser, QCoreApplication::arguments());
+
+    iptv::diver::DiverConfig config;
+    QString error;
+    if (!iptv::diver::loadConfig(parser, &config, &error)) {
+        qCritical("diver: %s", qPrintable(error));
+        return 2;
+    }
+    iptv::diver::DiverServer server(config);
+    // SIGTERM/SIGINT: every recorder writes its segment in progress; recordings still due resume
+    // on the next start.
+    iptv::quitOnTermination([&server] { server.stop(); });
+    if (!server.start(&error)) {
+        qCritical("diver: %s", qPrintable(error));
+        return 1;
+    }
+    return app.exec();
+}

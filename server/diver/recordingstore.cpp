@@ -1,0 +1,276 @@
+#include "recordingstore.h"
+
+#include <core/sqldatabase.h>
+
+#include <QAtomicInteger>
+#include <QDateTime>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QSqlRecord>
+
+namespace iptv::diver {
+
+namespace {
+QAtomicInteger<quint64> s_connections;
+
+const char *const s_copyColumns = "id, channel_id, airing_start, record_start, record_stop, node, directory, state, "
+                                  "reason, segments, bytes, gaps";
+const char *const s_recordingColumns = "id, owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
+                                       "record_stop, copy_id, kept, position, created, deleted";
+
+CopyRow copyFrom(const QSqlQuery &q)
+{
+    CopyRow c;
+    c.id = q.value(0).toLongLong();
+    c.channelId = q.value(1).toString();
+    c.airingStart = q.value(2).toLongLong();
+    c.recordStart = q.value(3).toLongLong();
+    c.recordStop = q.value(4).toLongLong();
+    c.node = q.value(5).toString();
+    c.directory = q.value(6).toString();
+    c.state = CopyState(std::clamp(q.value(7).toInt(), 0, int(CopyState::Failed)));
+    c.reason = q.value(8).toString();
+    c.segments = q.value(9).toLongLong();
+    c.bytes = q.value(10).toLongLong();
+    c.gaps = q.value(11).toLongLong();
+    return c;
+}
+
+RecordingRow recordingFrom(const QSqlQuery &q)
+{
+    RecordingRow r;
+    r.id = q.value(0).toLongLong();
+    r.owner = q.value(1).toString();
+    r.ruleId = q.value(2).toLongLong();
+    r.channelId = q.value(3).toString();
+    r.title = q.value(4).toString();
+    r.airingStart = q.value(5).toLongLong();
+    r.airingStop = q.value(6).toLongLong();
+    r.recordStart = q.value(7).toLongLong();
+    r.recordStop = q.value(8).toLongLong();
+    r.copyId = q.value(9).toLongLong();
+    r.kept = q.value(10).toInt() != 0;
+    r.positionSeconds = q.value(11).toLongLong();
+    r.created = q.value(12).toLongLong();
+    r.deleted = q.value(13).toInt() != 0;
+    return r;
+}
+} // namespace
+
+QString copyStateName(CopyState state)
+{
+    switch (state) {
+    case CopyState::Recording: return QStringLiteral("recording");
+    case CopyState::Finished: return QStringLiteral("finished");
+    case CopyState::Failed: return QStringLiteral("failed");
+    }
+    return {};
+}
+
+RecordingStore::RecordingStore() : m_connection(QStringLiteral("diver-recordings-%1").arg(s_connections.fetchAndAddRelaxed(1))) {}
+
+RecordingStore::~RecordingStore()
+{
+    close();
+}
+
+void RecordingStore::close()
+{
+    closeSqlDatabase(m_connection);
+}
+
+bool RecordingStore::open(const QString &location, QString *error)
+{
+    close();
+    const auto backend = openSqlDatabase(location, m_connection, error);
+    if (!backend)
+        return false;
+    const bool pg = *backend == SqlBackend::PostgreSQL;
+    const QString serial = pg ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY");
+    const QStringList statements = {
+        QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_copies (id %1, channel_id TEXT NOT NULL, airing_start BIGINT NOT NULL, "
+                       "record_start BIGINT NOT NULL, record_stop BIGINT NOT NULL, node TEXT NOT NULL, directory TEXT NOT NULL, "
+                       "state INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '', segments BIGINT NOT NULL DEFAULT 0, "
+                       "bytes BIGINT NOT NULL DEFAULT 0, gaps BIGINT NOT NULL DEFAULT 0, UNIQUE (channel_id, airing_start))")
+            .arg(serial),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_recordings (id %1, owner TEXT NOT NULL, rule_id BIGINT NOT NULL, "
+                       "channel_id TEXT NOT NULL, title TEXT NOT NULL, airing_start BIGINT NOT NULL, airing_stop BIGINT NOT NULL, "
+                       "record_start BIGINT NOT NULL, record_stop BIGINT NOT NULL, copy_id BIGINT NOT NULL, "
+                       "kept INTEGER NOT NULL DEFAULT 0, position BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, "
+                       "deleted INTEGER NOT NULL DEFAULT 0, UNIQUE (owner, rule_id, channel_id, airing_start))")
+            .arg(serial),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_copy ON dvr_recordings (copy_id)"),
+    };
+    for (const QString &s : statements) {
+        if (!execSql(m_connection, s, error)) {
+            *error = QStringLiteral("recording store %1: %2").arg(location, *error);
+            close();
+            return false;
+        }
+    }
+    return true;
+}
+
+namespace {
+/// A prepared statement on `connection`; run() says which statement failed and why.
+struct Statement
+{
+    QSqlQuery q;
+    Statement(const QString &connection, const QString &sql) : q(QSqlDatabase::database(connection, false)) { q.prepare(sql); }
+    Statement &bind(const QVariant &v)
+    {
+        // A null QString would be SQL NULL; the text columns hold "" for none.
+        if (v.typeId() == QMetaType::QString && v.toString().isNull())
+            q.addBindValue(QString(u""_qs));
+        else
+            q.addBindValue(v);
+        return *this;
+    }
+    bool run(QString *error)
+    {
+        if (q.exec())
+            return true;
+        *error = QStringLiteral("%1: %2").arg(q.lastQuery().left(48), sqlErrorText(q.lastError()));
+        return false;
+    }
+};
+} // namespace
+
+std::optional<qint64> RecordingStore::insertCopy(const CopyRow &c, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, node, "
+                                             "directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
+    s.bind(c.channelId).bind(c.airingStart).bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory)
+        .bind(int(c.state)).bind(c.reason);
+    if (!s.run(error) || !s.q.next())
+        return std::nullopt;
+    return s.q.value(0).toLongLong();
+}
+
+bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, record_stop = ?, node = ?, directory = ?, "
+                                             "state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
+    s.bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
+        .bind(c.segments).bind(c.bytes).bind(c.gaps).bind(c.id);
+    return s.run(error);
+}
+
+bool RecordingStore::removeCopy(qint64 id, QString *error)
+{
+    return Statement(m_connection, QStringLiteral("DELETE FROM dvr_copies WHERE id = ?")).bind(id).run(error);
+}
+
+std::optional<CopyRow> RecordingStore::copy(qint64 id, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id = ?").arg(QLatin1String(s_copyColumns)));
+    if (!s.bind(id).run(error))
+        return std::nullopt;
+    error->clear();
+    return s.q.next() ? std::optional<CopyRow>(copyFrom(s.q)) : std::nullopt;
+}
+
+std::optional<CopyRow> RecordingStore::copyOf(const QString &channelId, qint64 airingStart, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE channel_id = ? AND airing_start = ?")
+                                  .arg(QLatin1String(s_copyColumns)));
+    if (!s.bind(channelId).bind(airingStart).run(error))
+        return std::nullopt;
+    error->clear();
+    return s.q.next() ? std::optional<CopyRow>(copyFrom(s.q)) : std::nullopt;
+}
+
+std::optional<QList<CopyRow>> RecordingStore::copies(QString *error, std::optional<CopyState> state)
+{
+    Statement s(m_connection, state ? QStringLiteral("SELECT %1 FROM dvr_copies WHERE state = ? ORDER BY id").arg(QLatin1String(s_copyColumns))
+                                    : QStringLiteral("SELECT %1 FROM dvr_copies ORDER BY id").arg(QLatin1String(s_copyColumns)));
+    if (state)
+        s.bind(int(*state));
+    if (!s.run(error))
+        return std::nullopt;
+    QList<CopyRow> out;
+    while (s.q.next())
+        out.append(copyFrom(s.q));
+    return out;
+}
+
+std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QString *error)
+{
+    Statement s(m_connection,
+                QStringLiteral("INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, "
+                               "record_start, record_stop, copy_id, kept, position, created, deleted) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING id"));
+    s.bind(r.owner).bind(r.ruleId).bind(r.channelId).bind(r.title).bind(r.airingStart).bind(r.airingStop)
+        .bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
+        .bind(r.created ? r.created : QDateTime::currentSecsSinceEpoch());
+    if (!s.run(error) || !s.q.next())
+        return std::nullopt;
+    return s.q.value(0).toLongLong();
+}
+
+bool RecordingStore::updateRecording(const RecordingRow &r, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET record_start = ?, record_stop = ?, copy_id = ?, kept = ?, "
+                                             "position = ?, deleted = ?, title = ? WHERE id = ?"));
+    s.bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds).bind(int(r.deleted))
+        .bind(r.title).bind(r.id);
+    return s.run(error);
+}
+
+bool RecordingStore::removeRecording(qint64 id, QString *error)
+{
+    return Statement(m_connection, QStringLiteral("DELETE FROM dvr_recordings WHERE id = ?")).bind(id).run(error);
+}
+
+std::optional<RecordingRow> RecordingStore::recording(qint64 id, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE id = ?").arg(QLatin1String(s_recordingColumns)));
+    if (!s.bind(id).run(error))
+        return std::nullopt;
+    error->clear();
+    return s.q.next() ? std::optional<RecordingRow>(recordingFrom(s.q)) : std::nullopt;
+}
+
+std::optional<QList<RecordingRow>> RecordingStore::recordings(QString *error, const QString &owner, bool withDeleted)
+{
+    QString sql = QStringLiteral("SELECT %1 FROM dvr_recordings WHERE 1 = 1").arg(QLatin1String(s_recordingColumns));
+    if (!owner.isEmpty())
+        sql += QStringLiteral(" AND owner = ?");
+    if (!withDeleted)
+        sql += QStringLiteral(" AND deleted = 0");
+    sql += QStringLiteral(" ORDER BY airing_start DESC, id DESC");
+    Statement s(m_connection, sql);
+    if (!owner.isEmpty())
+        s.bind(owner);
+    if (!s.run(error))
+        return std::nullopt;
+    QList<RecordingRow> out;
+    while (s.q.next())
+        out.append(recordingFrom(s.q));
+    return out;
+}
+
+std::optional<QList<RecordingRow>> RecordingStore::recordingsOfCopy(qint64 copyId, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE copy_id = ? ORDER BY id").arg(QLatin1String(s_recordingColumns)));
+    if (!s.bind(copyId).run(error))
+        return std::nullopt;
+    QList<RecordingRow> out;
+    while (s.q.next())
+        out.append(recordingFrom(s.q));
+    return out;
+}
+
+std::optional<RecordingRow> RecordingStore::recordingOf(const QString &owner, qint64 ruleId, const QString &channelId,
+                                                        qint64 airingStart, QString *error)
+{
+    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE owner = ? AND rule_id = ? AND channel_id = ? "
+                                             "AND airing_start = ?").arg(QLatin1String(s_recordingColumns)));
+    if (!s.bind(owner).bind(ruleId).bind(channelId).bind(airingStart).run(error))
+        return std::nullopt;
+    error->clear();
+    return s.q.next() ? std::optional<RecordingRow>(recordingFrom(s.q)) : std::nullopt;
+}
+
+} // namespace iptv::diver

@@ -1,0 +1,88 @@
+#pragma once
+
+// What diver has recorded and for whom (QtSql: SQLite by default, PostgreSQL for a
+// postgresql:// URI, the same SQL for both), next to the rule store's tables in one database:
+//   dvr_copies      one stored copy of an airing on a channel that is not archived: where it
+//                   lives, its state, what was written. However many viewers recorded the airing,
+//                   there is one copy.
+//   dvr_recordings  one viewer's recording: the airing, the time range recorded (with padding),
+//                   the copy it is in (none on an archived channel: a range of the archive), kept
+//                   or not, the resume position.
+// A RecordingStore is one connection, used from the thread that opened it.
+
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+namespace iptv::diver {
+
+enum class CopyState : quint8 { Recording, Finished, Failed };
+QString copyStateName(CopyState state);
+
+struct CopyRow
+{
+    qint64 id = 0;
+    QString channelId;
+    qint64 airingStart = 0;   ///< UTC seconds
+    qint64 recordStart = 0;   ///< UTC seconds, with the widest padding of its viewers
+    qint64 recordStop = 0;
+    QString node;
+    QString directory;
+    CopyState state = CopyState::Recording;
+    QString reason;           ///< why it failed, or what happened on the way (gaps)
+    qint64 segments = 0;
+    qint64 bytes = 0;
+    qint64 gaps = 0;
+};
+
+struct RecordingRow
+{
+    qint64 id = 0;
+    QString owner;
+    qint64 ruleId = 0;
+    QString channelId;
+    QString title;
+    qint64 airingStart = 0, airingStop = 0;  ///< UTC seconds
+    qint64 recordStart = 0, recordStop = 0;
+    qint64 copyId = 0;        ///< 0: a range of the channel's archive
+    bool kept = false;        ///< protected from keep-N and free-space retention
+    qint64 positionSeconds = 0; ///< where the viewer stopped watching
+    qint64 created = 0;
+    bool deleted = false;     ///< the viewer deleted it (the row stays until its copy goes)
+};
+
+class RecordingStore
+{
+public:
+    RecordingStore();
+    ~RecordingStore();
+
+    bool open(const QString &location, QString *error);
+    void close();
+
+    std::optional<qint64> insertCopy(const CopyRow &copy, QString *error);
+    bool updateCopy(const CopyRow &copy, QString *error);
+    bool removeCopy(qint64 id, QString *error);
+    std::optional<CopyRow> copy(qint64 id, QString *error);
+    /// The copy of the airing at (channel, start), if there is one.
+    std::optional<CopyRow> copyOf(const QString &channelId, qint64 airingStart, QString *error);
+    std::optional<QList<CopyRow>> copies(QString *error, std::optional<CopyState> state = std::nullopt);
+
+    std::optional<qint64> insertRecording(const RecordingRow &recording, QString *error);
+    bool updateRecording(const RecordingRow &recording, QString *error);
+    bool removeRecording(qint64 id, QString *error);
+    std::optional<RecordingRow> recording(qint64 id, QString *error);
+    /// One owner's recordings (all when `owner` is empty), newest airing first; deleted ones only
+    /// with `withDeleted`.
+    std::optional<QList<RecordingRow>> recordings(QString *error, const QString &owner = {}, bool withDeleted = false);
+    std::optional<QList<RecordingRow>> recordingsOfCopy(qint64 copyId, QString *error);
+    /// The recording of this rule's airing for `owner`, if it was made.
+    std::optional<RecordingRow> recordingOf(const QString &owner, qint64 ruleId, const QString &channelId, qint64 airingStart,
+                                            QString *error);
+
+private:
+    QString m_connection;
+};
+
+} // namespace iptv::diver

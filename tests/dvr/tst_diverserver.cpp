@@ -1,0 +1,423 @@
+// diver end to end, against a real recast channel: boxes authenticated by control-server
+// tickets record an airing, play it while it records (EVENT playlist, byte ranges) and after
+// (VOD, read by ffprobe); two boxes recording one airing share one stored copy and see only their
+// own; rules are refused with reasons; a conflict is reported with a reason for the airing left
+// out; and a `kill -9` of the diver process resumes the recording in the same copy, with a gap.
+
+#include "../recast/recasttest.h"
+#include "../common/promtool.h"
+
+#include <config.h>
+#include <diverserver.h>
+
+#include <dvr/archive.h>
+#include <epg/guide.h>
+#include <epg/guidewriter.h>
+#include <media/hlsplaylist.h>
+#include <payload/keys.h>
+#include <protocol/boxticket.h>
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QWebSocket>
+
+using namespace recasttest;
+using iptv::diver::DiverConfig;
+using iptv::diver::DiverServer;
+using iptv::recast::RecastServer;
+
+namespace {
+constexpr int kStartMs = 30000;
+const QString kDiverBinary = QStringLiteral(IPTV_BINARY_DIR "/server/diver/diver");
+
+ChannelConfig smallChannel(const QString &id)
+{
+    ChannelConfig c = tinyChannel(id);
+    c.ladder = {{QStringLiteral("low"), 160, 90, 100}};
+    return c;
+}
+
+struct Airing
+{
+    QString channel;
+    qint64 start = 0;
+    qint64 stop = 0;
+    QString title;
+    QString episode; ///< xmltv_ns
+};
+
+/// A guide file with these channels (stream URLs on recast) and airings.
+bool writeGuide(const QString &path, const QStringList &channels, quint16 recastPort, const QList<Airing> &airings)
+{
+    iptv::epg::GuideData data;
+    for (const QString &id : channels) {
+        iptv::epg::Channel ch;
+        ch.id = id;
+        ch.displayNames = {{QString(), id.toUpper()}};
+        ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
+        data.channels.append(ch);
+    }
+    for (const Airing &a : airings) {
+        iptv::epg::Programme p;
+        p.channelId = a.channel;
+        p.start = a.start;
+        p.stop = a.stop;
+        p.titles = {{QString(), a.title}};
+        if (!a.episode.isEmpty())
+            p.episodeNums.append({QStringLiteral("xmltv_ns"), a.episode});
+        data.programmes.append(p);
+    }
+    const qint64 from = QDateTime::currentSecsSinceEpoch() / 3600 * 3600 - 3600;
+    iptv::epg::GuideBuilder builder({.from = from, .days = 2, .compressionLevel = 1, .createdAt = from});
+    builder.addGuide(data);
+    QFile f(path);
+    return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
+}
+} // namespace
+
+class TestDiverServer : public QObject
+{
+    Q_OBJECT
+
+private:
+    QByteArray ticket(const QString &serial, qint64 validFor = 600) const
+    {
+        iptv::protocol::BoxTicket t;
+        t.boxId = u"b-"_qs + serial;
+        t.serial = serial;
+        t.audience = QStringLiteral("diver");
+        t.issuedAt = QDateTime::currentSecsSinceEpoch();
+        t.expiresAt = t.issuedAt + validFor;
+        return t.sign(m_key);
+    }
+    DiverConfig config(const QString &name) const
+    {
+        DiverConfig c;
+        c.bindAddress = QHostAddress::LocalHost;
+        c.port = 0;
+        c.dataDir = m_dir.filePath(name);
+        c.guideFile = m_dir.filePath(name + u".guide"_qs);
+        c.ticketKeyFiles = {m_keyFile};
+        c.adminToken = QStringLiteral("operator-secret");
+        c.segmentSeconds = 1;
+        c.minFreeBytes = 0;
+        c.capacity = 2;
+        return c;
+    }
+    HttpResult call(const QByteArray &verb, quint16 port, const QString &path, const QByteArray &credential,
+                    const QJsonObject &body = {}, const QList<std::pair<QByteArray, QByteArray>> &extra = {})
+    {
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        if (!credential.isEmpty())
+            request.setRawHeader("Authorization", "Bearer " + credential);
+        for (const auto &[k, v] : extra)
+            request.setRawHeader(k, v);
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        std::unique_ptr<QNetworkReply> reply(
+            m_nam.sendCustomRequest(request, verb, body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact)));
+        if (!reply->isFinished()) {
+            QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+            finished.wait(30000);
+        }
+        HttpResult r;
+        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        r.body = reply->readAll();
+        r.headers = reply->rawHeaderPairs();
+        return r;
+    }
+    QJsonArray recordingsOf(quint16 port, const QByteArray &credential)
+    {
+        return call("GET", port, u"/api/recordings"_qs, credential).json().value(u"recordings"_qs).toArray();
+    }
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<RecastServer> m_recast;
+    iptv::payload::SigningKey m_key = iptv::payload::SigningKey::generate();
+    QString m_keyFile;
+    QNetworkAccessManager m_nam;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        iptv::media::installFfmpegLogHandler();
+        m_recast = std::make_unique<RecastServer>(serverConfig(m_dir.filePath(u"recast"_qs), {smallChannel(u"one"_qs), smallChannel(u"two"_qs)}));
+        QString error;
+        QVERIFY2(m_recast->start(&error), qPrintable(error));
+        Client client(m_recast->port());
+        for (const QString &id : {u"one"_qs, u"two"_qs})
+            QTRY_VERIFY_WITH_TIMEOUT(client.playlist(id, u"low"_qs).segments.size() >= 2, kStartMs);
+        m_keyFile = m_dir.filePath(u"tickets.pub"_qs);
+        QVERIFY2(m_key.publicKey().save(m_keyFile, &error), qPrintable(error));
+    }
+    void cleanupTestCase()
+    {
+        m_recast.reset();
+    }
+
+    void recordAndPlayWhileRecordingAndAfter()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        const DiverConfig c = config(u"play"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(),
+                           {{u"one"_qs, now - 20, now + 8, u"Short News"_qs, {}}, {u"one"_qs, now + 8, now + 3600, u"Film"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+
+        // No identity, a tampered ticket, an expired one: refused with the reason.
+        QCOMPARE(call("GET", port, u"/api/recordings"_qs, {}).status, 401);
+        QByteArray tampered = a;
+        tampered[10] = tampered[10] == 'A' ? 'B' : 'A';
+        const HttpResult bad = call("GET", port, u"/api/recordings"_qs, tampered);
+        QCOMPARE(bad.status, 401);
+        const HttpResult expired = call("GET", port, u"/api/recordings"_qs, ticket(u"STB-A"_qs, -120));
+        QCOMPARE(expired.status, 401);
+        QVERIFY2(expired.json().value(u"detail"_qs).toString().contains(u"expired"), expired.body.constData());
+
+        const QJsonObject record{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}};
+        const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, record);
+        QVERIFY2(made.status == 201, made.body.constData());
+        QCOMPARE(made.json().value(u"planned"_qs).toArray().size(), 1);
+        QCOMPARE(made.json().value(u"rule"_qs).toObject().value(u"owner"_qs).toString(), u"STB-A"_qs);
+        // The same airing for a second box: one stored copy for both.
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, record).status, 201);
+
+        QJsonObject mine;
+        QTRY_VERIFY_WITH_TIMEOUT((mine = recordingsOf(port, a).at(0).toObject()).value(u"segments"_qs).toInt() >= 2, 20000);
+        QCOMPARE(mine.value(u"state"_qs).toString(), u"recording"_qs);
+        QCOMPARE(recordingsOf(port, a).size(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
+        const auto all = diver.recordings().recordings(&error);
+        QVERIFY(all && all->size() == 2);
+        QCOMPARE(all->at(0).copyId, all->at(1).copyId);
+        QVERIFY(all->at(0).copyId != 0);
+
+        // Each box sees its own only; the operator sees both.
+        const QString idA = QString::number(mine.value(u"id"_qs).toInteger());
+        QCOMPARE(call("GET", port, u"/api/recordings/"_qs + idA, b).status, 404);
+        QCOMPARE(call("GET", port, u"/api/recordings"_qs, "operator-secret").json().value(u"recordings"_qs).toArray().size(), 2);
+
+        // Playable while it records: EVENT, no end, segments with byte ranges.
+        const HttpResult during = call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a);
+        QCOMPARE(during.status, 200);
+        const auto live = iptv::media::checkMediaPlaylist(during.body);
+        QVERIFY2(live.ok, qPrintable(live.problems.join(u"; "_qs)));
+        QVERIFY(!live.ended);
+        QVERIFY(during.body.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+        QString firstSegment;
+        for (const QByteArray &line : during.body.split('\n')) {
+            if (!line.isEmpty() && !line.startsWith('#')) {
+                firstSegment = QString::fromLatin1(line);
+                break;
+            }
+        }
+        QVERIFY(!firstSegment.isEmpty());
+        const HttpResult part = call("GET", port, u"/play/"_qs + idA + u'/' + firstSegment, a, {}, {{"Range", "bytes=0-187"}});
+        QCOMPARE(part.status, 206);
+        QCOMPARE(part.body.size(), 188);
+        QCOMPARE(part.body.at(0), char(0x47));
+        QVERIFY(part.header("Content-Range").startsWith("bytes 0-187/"));
+        QCOMPARE(call("GET", port, u"/play/"_qs + idA + u'/' + firstSegment, a, {}, {{"Range", "bytes=99999999-"}}).status, 416);
+        QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/..%2F..%2Fx/seg-1.ts"_qs, a).status / 100, 4);
+
+        // A resume point and "keep".
+        const HttpResult put = call("PUT", port, u"/api/recordings/"_qs + idA, a, {{u"position"_qs, 3}, {u"kept"_qs, true}});
+        QCOMPARE(put.status, 200);
+        QCOMPARE(put.json().value(u"position"_qs).toInt(), 3);
+        QVERIFY(put.json().value(u"kept"_qs).toBool());
+
+        // After the airing (and its end): VOD with an end, which ffprobe reads over HTTP.
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"state"_qs).toString(), u"finished"_qs, 30000);
+        const HttpResult after = call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a);
+        const auto vod = iptv::media::checkMediaPlaylist(after.body);
+        QVERIFY2(vod.ok && vod.ended, qPrintable(vod.problems.join(u"; "_qs)));
+        QVERIFY(after.body.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
+        if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+            QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
+        const QString url = recordingsOf(port, a).at(0).toObject().value(u"playlist"_qs).toString();
+        QVERIFY(url.contains(u"?ticket="));
+        // diver answers on this thread: wait for ffprobe with the event loop running.
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, url});
+        QVERIFY(probed.wait(60000));
+        const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+        QVERIFY2(probe.exitCode() == 0 && seconds >= 3, probe.readAllStandardError().constData());
+    }
+
+    void refusalsConflictsAndUpcoming()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"plan"_qs);
+        c.capacity = 1;
+        const qint64 at = now + 7200;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, at, at + 1800, u"Drama"_qs, u"0.3."_qs},
+                            {u"two"_qs, at, at + 1800, u"Quiz"_qs, u"1.4."_qs},
+                            {u"two"_qs, at + 7200, at + 9000, u"Quiz"_qs, u"1.4."_qs},
+                            {u"one"_qs, now - 1800, now - 600, u"Old"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+
+        // Events: B's socket hears about B's recordings only; a socket without a ticket is closed.
+        QWebSocket eventsB, stranger;
+        QSignalSpy heardB(&eventsB, &QWebSocket::textMessageReceived);
+        QSignalSpy strangerClosed(&stranger, &QWebSocket::disconnected);
+        eventsB.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events?ticket=%2").arg(port).arg(QString::fromLatin1(b))));
+        stranger.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events").arg(port)));
+        QVERIFY2(heardB.wait(10000), qPrintable(eventsB.closeReason())); // hello
+        QCOMPARE(QJsonDocument::fromJson(heardB.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), u"STB-B"_qs);
+        QVERIFY(!strangerClosed.isEmpty() || strangerClosed.wait(10000));
+        QCOMPARE(stranger.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+
+        const struct
+        {
+            QJsonObject rule;
+            QString says;
+        } refused[] = {
+            {{{u"kind"_qs, u"regex"_qs}, {u"pattern"_qs, u"(unclosed"_qs}}, u"pattern"_qs},
+            {{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"nine"_qs}, {u"start"_qs, at}}, u"nine"_qs},
+            {{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 1800}}, u"ended"_qs},
+            {{{u"kind"_qs, u"bogus"_qs}}, u"kind"_qs},
+        };
+        for (const auto &r : refused) {
+            const HttpResult answer = call("POST", port, u"/api/rules"_qs, a, r.rule);
+            QVERIFY2(answer.status == 400, answer.body.constData());
+            QVERIFY2(answer.json().value(u"detail"_qs).toString().contains(r.says, Qt::CaseInsensitive), answer.body.constData());
+        }
+
+        // A records Drama; B's Quiz at the same time finds no capacity on the only stream and goes
+        // to its repeat two hours later, with the reason.
+        const HttpResult drama = call("POST", port, u"/api/rules"_qs, a,
+                                      {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Drama"_qs}, {u"priority"_qs, 5}});
+        QVERIFY2(drama.status == 201, drama.body.constData());
+        QCOMPARE(drama.json().value(u"planned"_qs).toArray().size(), 1);
+        const HttpResult quiz = call("POST", port, u"/api/rules"_qs, b, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Quiz"_qs}});
+        QVERIFY2(quiz.status == 201, quiz.body.constData());
+        const QJsonArray planned = quiz.json().value(u"planned"_qs).toArray();
+        QCOMPARE(planned.size(), 1);
+        QCOMPARE(planned.at(0).toObject().value(u"start"_qs).toInteger(), at + 7200);
+        const QJsonArray skipped = quiz.json().value(u"skipped"_qs).toArray();
+        QCOMPARE(skipped.size(), 1);
+        QVERIFY(!skipped.at(0).toObject().value(u"detail"_qs).toString().isEmpty());
+        QCOMPARE(skipped.at(0).toObject().value(u"start"_qs).toInteger(), at);
+
+        // B heard that its Quiz was scheduled (the repeat), nothing of A's Drama.
+        QTRY_VERIFY_WITH_TIMEOUT(heardB.size() >= 2, 10000);
+        for (int i = 1; i < heardB.size(); ++i) {
+            const QJsonObject e = QJsonDocument::fromJson(heardB.at(i).at(0).toString().toUtf8()).object();
+            QCOMPARE(e.value(u"owner"_qs).toString(), u"STB-B"_qs);
+            QCOMPARE(e.value(u"type"_qs).toString(), u"scheduled"_qs);
+            QCOMPARE(e.value(u"title"_qs).toString(), u"Quiz"_qs);
+        }
+
+        // Health and metrics (Prometheus's promtool reads them).
+        QCOMPARE(call("GET", port, u"/healthz"_qs, {}).status, 200);
+        const HttpResult metrics = call("GET", port, u"/metrics"_qs, {});
+        QCOMPARE(metrics.status, 200);
+        QVERIFY(metrics.body.contains("diver_plan_conflicts"));
+        if (const auto problems = promtoolProblems(metrics.body))
+            QVERIFY2(problems->isEmpty(), qPrintable(*problems));
+
+        // Upcoming: each box its own, the operator everything.
+        const QJsonObject upB = call("GET", port, u"/api/upcoming"_qs, b).json();
+        QCOMPARE(upB.value(u"planned"_qs).toArray().size(), 1);
+        QCOMPARE(upB.value(u"skipped"_qs).toArray().size(), 1);
+        const QJsonObject upA = call("GET", port, u"/api/upcoming"_qs, a).json();
+        QCOMPARE(upA.value(u"planned"_qs).toArray().size(), 1);
+        QCOMPARE(upA.value(u"skipped"_qs).toArray().size(), 0);
+        QCOMPARE(call("GET", port, u"/api/upcoming"_qs, "operator-secret").json().value(u"planned"_qs).toArray().size(), 2);
+
+        // B cannot delete A's rule; A can, and B's Quiz gets its first airing back.
+        const QString dramaId = QString::number(drama.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
+        QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + dramaId, b).status, 404);
+        QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + dramaId, a).status, 204);
+        const QJsonArray now2 = call("GET", port, u"/api/upcoming"_qs, b).json().value(u"planned"_qs).toArray();
+        QCOMPARE(now2.size(), 1);
+        QCOMPARE(now2.at(0).toObject().value(u"start"_qs).toInteger(), at);
+    }
+
+    // The diver process killed with SIGKILL while it records: started again, it resumes the same
+    // copy (one folder), the gap marked, nothing written before lost.
+    void killedDiverResumes()
+    {
+        if (!QFile::exists(kDiverBinary))
+            QSKIP("the diver binary is not built");
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        const DiverConfig c = config(u"kill"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 10, now + 25, u"Match"_qs, {}}}));
+        QFile conf(m_dir.filePath(u"kill.conf"_qs));
+        QVERIFY(conf.open(QIODevice::WriteOnly));
+        conf.write(QStringLiteral("[server]\nbind=127.0.0.1\nport=0\ndata_dir=%1\nadmin_token=operator-secret\n"
+                                  "[guide]\nfile=%2\n[control]\nticket_keys=%3\n[recording]\nsegment_seconds=1\n"
+                                  "[storage]\nmin_free_mb=0\n")
+                       .arg(c.dataDir, c.guideFile, m_keyFile).toUtf8());
+        conf.close();
+        // The process listens on a port it chooses: it is read from the log.
+        auto launch = [&](QProcess &p) -> quint16 {
+            p.setProcessChannelMode(QProcess::MergedChannels);
+            p.start(kDiverBinary, {u"--config"_qs, conf.fileName()});
+            if (!p.waitForStarted(10000))
+                return 0;
+            QByteArray log;
+            QElapsedTimer clock;
+            clock.start();
+            while (clock.elapsed() < 20000 && p.state() == QProcess::Running) {
+                p.waitForReadyRead(500);
+                log += p.readAll();
+                const qsizetype at = log.indexOf("diver up on port ");
+                if (at >= 0 && log.indexOf(' ', at + 17) > 0)
+                    return quint16(log.mid(at + 17, log.indexOf(' ', at + 17) - at - 17).toUInt());
+            }
+            qWarning().noquote() << log + p.readAll();
+            return 0;
+        };
+        QProcess first;
+        const quint16 port = launch(first);
+        QVERIFY(port != 0);
+        const QByteArray a = ticket(u"STB-K"_qs);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a,
+                      {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"two"_qs}, {u"start"_qs, now - 10}}).status, 201);
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 3, 20000);
+        first.kill(); // SIGKILL: no segment finished, no store written
+        QVERIFY(first.waitForFinished(10000));
+
+        QProcess second;
+        const quint16 port2 = launch(second);
+        QVERIFY(port2 != 0);
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port2, a).at(0).toObject().value(u"state"_qs).toString() == u"finished"_qs, 45000);
+        const QJsonArray recs = recordingsOf(port2, a);
+        QCOMPARE(recs.size(), 1);
+        second.terminate();
+        QVERIFY(second.waitForFinished(10000));
+
+        // One folder: the first run's segments, a gap, then the second run's.
+        const QStringList folders = QDir(QDir(c.dataDir).filePath(u"storage/recordings/two"_qs)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        QCOMPARE(folders.size(), 1);
+        iptv::dvr::ArchiveReader reader;
+        QString error;
+        QVERIFY2(reader.load(QDir(c.dataDir).filePath(u"storage/recordings/two/"_qs + folders.first()), &error), qPrintable(error));
+        const auto segments = reader.segments();
+        int gaps = 0;
+        for (const auto &s : segments)
+            gaps += s.gap ? 1 : 0;
+        QVERIFY2(gaps >= 1, "the restart is not marked as a gap");
+        QVERIFY(segments.size() >= 8);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDiverServer)
+#include "tst_diverserver.moc"

@@ -1,0 +1,160 @@
+// Duplicate detection in layers: normalisation, episode numbers, which layer decides, and the
+// index the scheduler looks episodes up in (scoped to one rule or across all).
+
+#include <dvr/duplicate.h>
+
+#include <QTest>
+
+using namespace iptv::dvr;
+using iptv::epg::EpisodeNum;
+
+Q_DECLARE_METATYPE(EpisodeIdentity)
+Q_DECLARE_METATYPE(DuplicateLayer)
+
+namespace {
+EpisodeIdentity id(const QString &title, const QString &sub = {}, const QString &desc = {}, const QString &ns = {},
+                   const QString &progid = {})
+{
+    QList<EpisodeNum> nums;
+    if (!ns.isEmpty())
+        nums.append({u"xmltv_ns"_qs, ns});
+    if (!progid.isEmpty())
+        nums.append({u"dd_progid"_qs, progid});
+    return episodeIdentity(title, sub, desc, nums);
+}
+} // namespace
+
+class TestDvrDuplicate : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void normalise_data()
+    {
+        QTest::addColumn<QString>("a");
+        QTest::addColumn<QString>("b");
+        QTest::addColumn<bool>("equal");
+        QTest::newRow("case") << u"The End"_qs << u"the end"_qs << true;
+        QTest::newRow("punctuation") << u"The End?!"_qs << u"The End"_qs << true;
+        QTest::newRow("whitespace") << u"  The\t\tEnd \n"_qs << u"The End"_qs << true;
+        QTest::newRow("inner punctuation") << u"Part 1: The Return"_qs << u"part 1 - the return"_qs << true;
+        QTest::newRow("greek case") << u"ΤΕΛΟΣ"_qs << u"τελοσ"_qs << true;
+        QTest::newRow("different words") << u"The End"_qs << u"The Beginning"_qs << false;
+        QTest::newRow("digits matter") << u"Part 1"_qs << u"Part 2"_qs << false;
+    }
+    void normalise()
+    {
+        QFETCH(QString, a);
+        QFETCH(QString, b);
+        QFETCH(bool, equal);
+        QCOMPARE(normaliseText(a) == normaliseText(b), equal);
+    }
+
+    void episodeNumber_data()
+    {
+        QTest::addColumn<QString>("system");
+        QTest::addColumn<QString>("value");
+        QTest::addColumn<int>("season");
+        QTest::addColumn<int>("episode");
+        QTest::newRow("xmltv_ns") << u"xmltv_ns"_qs << u"0.3."_qs << 1 << 4;
+        QTest::newRow("xmltv_ns totals") << u"xmltv_ns"_qs << u"2/5.9/12.0/1"_qs << 3 << 10;
+        QTest::newRow("xmltv_ns no season") << u"xmltv_ns"_qs << u".4."_qs << -1 << 5;
+        QTest::newRow("xmltv_ns season only") << u"xmltv_ns"_qs << u"1.."_qs << 2 << -1;
+        QTest::newRow("onscreen S1 E4") << u"onscreen"_qs << u"S1 E4"_qs << 1 << 4;
+        QTest::newRow("onscreen S01E04") << u"onscreen"_qs << u"S01E04"_qs << 1 << 4;
+        QTest::newRow("onscreen 2x07") << u"onscreen"_qs << u"2x07"_qs << 2 << 7;
+        QTest::newRow("onscreen words") << u"onscreen"_qs << u"Episode 5"_qs << -1 << -1;
+        QTest::newRow("other system") << u"imdb.com"_qs << u"tt0123"_qs << -1 << -1;
+    }
+    void episodeNumber()
+    {
+        QFETCH(QString, system);
+        QFETCH(QString, value);
+        QFETCH(int, season);
+        QFETCH(int, episode);
+        const EpisodeNumber n = parseEpisodeNumber(system, value);
+        QCOMPARE(n.season, season);
+        QCOMPARE(n.episode, episode);
+    }
+
+    void seriesId()
+    {
+        QCOMPARE(normaliseSeriesId(u"EP01234567.0003"), u"SH01234567"_qs);
+        QCOMPARE(normaliseSeriesId(u"EP012345670003"), u"SH01234567"_qs);
+        QCOMPARE(normaliseSeriesId(u" SH01234567 "), u"SH01234567"_qs);
+        QCOMPARE(seriesKey(u"EP01234567.0003"), seriesKey(u"SH01234567"));
+        QVERIFY(seriesKey(u"SH01234567") != seriesKey(u"SH01234568"));
+        QCOMPARE(seriesKey(u""), quint64(0));
+        // The generic programme of a series is not an episode id.
+        QCOMPARE(id(u"Show"_qs, {}, {}, {}, u"SH01234567.0000"_qs).ids, quint64(0));
+        QVERIFY(id(u"Show"_qs, {}, {}, {}, u"EP01234567.0001"_qs).ids);
+        QCOMPARE(id(u"Show"_qs, {}, {}, {}, u"EP01234567.0001"_qs).series, seriesKey(u"SH01234567"));
+    }
+
+    void layers_data()
+    {
+        QTest::addColumn<EpisodeIdentity>("a");
+        QTest::addColumn<EpisodeIdentity>("b");
+        QTest::addColumn<int>("methods");
+        QTest::addColumn<DuplicateLayer>("layer");
+        const int all = DuplicateAllLayers;
+        QTest::newRow("same programme id, other text")
+            << id(u"Show"_qs, u"A"_qs, u"x"_qs, {}, u"EP01234567.0001"_qs)
+            << id(u"Show (HD)"_qs, u"B"_qs, u"y"_qs, {}, u"EP01234567.0001"_qs) << all << DuplicateLayer::Ids;
+        QTest::newRow("programme ids differ, same text")
+            << id(u"Show"_qs, u"A"_qs, u"x"_qs, {}, u"EP01234567.0001"_qs)
+            << id(u"Show"_qs, u"A"_qs, u"x"_qs, {}, u"EP01234567.0002"_qs) << all << DuplicateLayer::None;
+        QTest::newRow("series id + episode number")
+            << id(u"Show"_qs, {}, {}, u"0.3."_qs, u"SH01234567.0000"_qs)
+            << id(u"Other title"_qs, {}, {}, u"0.3."_qs, u"SH01234567.0000"_qs) << all << DuplicateLayer::Ids;
+        QTest::newRow("episode numbers alone") << id(u"Show"_qs, u"A"_qs, {}, u"0.3."_qs) << id(u"SHOW"_qs, u"B"_qs, {}, u"0.3/10."_qs)
+                                               << all << DuplicateLayer::EpisodeNumber;
+        QTest::newRow("episode numbers differ") << id(u"Show"_qs, u"A"_qs, {}, u"0.3."_qs) << id(u"Show"_qs, u"A"_qs, {}, u"0.4."_qs)
+                                                << all << DuplicateLayer::None;
+        QTest::newRow("episode numbers of another show") << id(u"Show"_qs, {}, {}, u"0.3."_qs) << id(u"Other"_qs, {}, {}, u"0.3."_qs)
+                                                         << all << DuplicateLayer::None;
+        QTest::newRow("sub-title normalised") << id(u"Show"_qs, u"The End?!"_qs) << id(u"show"_qs, u"the  end"_qs) << all
+                                              << DuplicateLayer::SubTitle;
+        QTest::newRow("sub-titles differ, same description")
+            << id(u"Show"_qs, u"One"_qs, u"Same words."_qs) << id(u"Show"_qs, u"Two"_qs, u"Same words."_qs) << all
+            << DuplicateLayer::None;
+        QTest::newRow("description when no sub-title") << id(u"Film"_qs, {}, u"A man, a plan."_qs)
+                                                       << id(u"Film"_qs, {}, u"a man a plan"_qs) << all << DuplicateLayer::Description;
+        QTest::newRow("one has a sub-title only") << id(u"Film"_qs, u"Cut"_qs, u"Words."_qs) << id(u"Film"_qs, {}, u"Words."_qs)
+                                                  << all << DuplicateLayer::Description;
+        QTest::newRow("nothing to compare") << id(u"Film"_qs) << id(u"Film"_qs) << all << DuplicateLayer::None;
+        QTest::newRow("sub-title layer switched off")
+            << id(u"Show"_qs, u"One"_qs, u"Same words."_qs) << id(u"Show"_qs, u"Two"_qs, u"Same words."_qs)
+            << int(DuplicateDescription) << DuplicateLayer::Description;
+        QTest::newRow("ids switched off") << id(u"Show"_qs, u"A"_qs, {}, {}, u"EP01234567.0001"_qs)
+                                          << id(u"Show"_qs, u"A"_qs, {}, {}, u"EP01234567.0002"_qs)
+                                          << int(DuplicateSubTitle | DuplicateDescription) << DuplicateLayer::SubTitle;
+    }
+    void layers()
+    {
+        QFETCH(EpisodeIdentity, a);
+        QFETCH(EpisodeIdentity, b);
+        QFETCH(int, methods);
+        QFETCH(DuplicateLayer, layer);
+        QCOMPARE(sameEpisode(a, b, quint8(methods)), layer);
+        QCOMPARE(sameEpisode(b, a, quint8(methods)), layer);
+    }
+
+    void index()
+    {
+        DuplicateIndex ix;
+        const int first = ix.add(id(u"Show"_qs, u"Pilot"_qs), 1);
+        const int second = ix.add(id(u"Show"_qs, {}, {}, u"0.1."_qs), 2);
+        QCOMPARE(ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers).entry, first);
+        QCOMPARE(ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 1).entry, first);
+        QVERIFY(!ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 2)); // scoped to rule 2
+        const auto m = ix.find(id(u"Show"_qs, u"Second"_qs, {}, u"0.1."_qs), DuplicateAllLayers);
+        QCOMPARE(m.entry, second);
+        QCOMPARE(m.layer, DuplicateLayer::EpisodeNumber);
+        QVERIFY(!ix.find(id(u"Show"_qs, u"Pilot"_qs), DuplicateEpisodeNumber));
+        ix.remove(first);
+        QVERIFY(!ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDvrDuplicate)
+#include "tst_dvrduplicate.moc"

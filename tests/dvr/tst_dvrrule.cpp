@@ -1,0 +1,280 @@
+// Recording rules: validation (each error names the field and why; a regex error its position),
+// time windows, JSON round trip, and the SQL rule store.
+
+#include "schedulerfixture.h"
+
+#include <dvr/rule.h>
+#include <dvr/rulestore.h>
+
+#include <QJsonDocument>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace iptv::dvr;
+using namespace iptv::dvr::test;
+
+namespace {
+RecordingRule titleRule(const QString &title)
+{
+    RecordingRule r;
+    r.kind = RuleKind::Title;
+    r.title = title;
+    return r;
+}
+} // namespace
+
+class TestDvrRule : public QObject
+{
+    Q_OBJECT
+
+    std::shared_ptr<const iptv::epg::Guide> m_guide;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_guide = makeGuide({u"one"_qs, u"two"_qs},
+                            {{u"one"_qs, kDay0 + 20 * kHour, 60, u"Drama"_qs}, {u"two"_qs, kDay0 + 21 * kHour, 30, u"News"_qs}});
+    }
+
+    void validate_data()
+    {
+        QTest::addColumn<RecordingRule>("rule");
+        QTest::addColumn<qint64>("now");
+        QTest::addColumn<QString>("error"); // a fragment of the error; empty = valid
+
+        const qint64 before = kDay0;
+        QTest::newRow("title ok") << titleRule(u"Drama"_qs) << before << QString();
+        QTest::newRow("empty title") << titleRule(u"  "_qs) << before << u"title: empty"_qs;
+        RecordingRule r;
+        r.kind = RuleKind::SeriesId;
+        QTest::newRow("empty series id") << r << before << u"seriesId: empty"_qs;
+        r.seriesId = u"EP01234567.0001"_qs;
+        QTest::newRow("series id ok") << r << before << QString();
+        r = {};
+        r.kind = RuleKind::Regex;
+        QTest::newRow("empty regex") << r << before << u"pattern: empty"_qs;
+        r.pattern = u"^(Dra"_qs;
+        QTest::newRow("regex missing paren") << r << before << u"invalid regular expression at position 5"_qs;
+        r.pattern = u"a**"_qs;
+        QTest::newRow("regex nothing to repeat") << r << before << u"invalid regular expression at position 2"_qs;
+        r.pattern = u"^dr.*a$"_qs;
+        QTest::newRow("regex ok") << r << before << QString();
+        r = {};
+        r.kind = RuleKind::Single;
+        QTest::newRow("single without channel") << r << before << u"channel: empty"_qs;
+        r.channelId = u"one"_qs;
+        QTest::newRow("single without start") << r << before << u"start: missing"_qs;
+        r.start = kDay0 + 20 * kHour;
+        QTest::newRow("single ok") << r << before << QString();
+        QTest::newRow("single in the past") << r << kDay0 + 22 * kHour << u"in the past"_qs;
+        QTest::newRow("single running is fine") << r << kDay0 + 20 * kHour + 60 << QString();
+        r.start += 60;
+        QTest::newRow("single at no airing") << r << before << u"no airing starts at 2026-01-05T20:01:00Z"_qs;
+        r.channelId = u"three"_qs;
+        QTest::newRow("single unknown channel") << r << before << u"unknown channel \"three\""_qs;
+        r = titleRule(u"Drama"_qs);
+        r.channelId = u"nine"_qs;
+        QTest::newRow("series unknown channel") << r << before << u"unknown channel \"nine\""_qs;
+        r = titleRule(u"Drama"_qs);
+        r.prePadding = -5;
+        QTest::newRow("negative padding") << r << before << u"padding: negative"_qs;
+        r = titleRule(u"Drama"_qs);
+        r.keep = -1;
+        QTest::newRow("negative keep") << r << before << u"keep: negative"_qs;
+        r = titleRule(u"Drama"_qs);
+        r.window.days = 0;
+        QTest::newRow("no day") << r << before << u"window.days: no day selected"_qs;
+        r = titleRule(u"Drama"_qs);
+        r.window.toMinute = 1440;
+        QTest::newRow("minute out of range") << r << before << u"0-1439"_qs;
+        r = titleRule(u"Drama"_qs);
+        r.window.timeZone = u"Mars/Olympus"_qs;
+        QTest::newRow("unknown zone") << r << before << u"unknown time zone \"Mars/Olympus\""_qs;
+        r = titleRule(u"Drama"_qs);
+        r.duplicateMethod = 0;
+        QTest::newRow("no duplicate layer") << r << before << u"duplicateMethod"_qs;
+    }
+
+    void validate()
+    {
+        QFETCH(RecordingRule, rule);
+        QFETCH(qint64, now);
+        QFETCH(QString, error);
+        rule.id = 7;
+        QString why;
+        const bool ok = rule.validate(&why, m_guide.get(), now);
+        if (error.isEmpty()) {
+            QVERIFY2(ok, qPrintable(why));
+        } else {
+            QVERIFY(!ok);
+            QVERIFY2(why.startsWith(u"rule 7: "), qPrintable(why));
+            QVERIFY2(why.contains(error), qPrintable(why));
+        }
+    }
+
+    void window_data()
+    {
+        QTest::addColumn<TimeWindow>("window");
+        QTest::addColumn<qint64>("start");
+        QTest::addColumn<bool>("inside");
+        const TimeWindow all;
+        QTest::newRow("unrestricted") << all << kDay0 + 3 * kHour << true;
+        TimeWindow evening{0x7f, 18 * 60, 23 * 60, {}};
+        QTest::newRow("evening in") << evening << kDay0 + 20 * kHour << true;
+        QTest::newRow("evening start edge") << evening << kDay0 + 18 * kHour << true;
+        QTest::newRow("evening end edge excluded") << evening << kDay0 + 23 * kHour << false;
+        QTest::newRow("evening morning") << evening << kDay0 + 9 * kHour << false;
+        TimeWindow weekend{quint8(0x60), 0, 0, {}};
+        QTest::newRow("weekend monday") << weekend << kDay0 + 12 * kHour << false;
+        QTest::newRow("weekend saturday") << weekend << kDay0 + 5 * 24 * kHour + 12 * kHour << true;
+        QTest::newRow("weekend sunday 23:59") << weekend << kDay0 + 7 * 24 * kHour - 60 << true;
+        QTest::newRow("weekend next monday 00:00") << weekend << kDay0 + 7 * 24 * kHour << false;
+        // Friday 22:00 to 02:00: the hours after midnight belong to Friday.
+        TimeWindow fridayNight{quint8(0x10), 22 * 60, 2 * 60, {}};
+        QTest::newRow("friday 23:00") << fridayNight << kDay0 + 4 * 24 * kHour + 23 * kHour << true;
+        QTest::newRow("saturday 01:00") << fridayNight << kDay0 + 5 * 24 * kHour + 1 * kHour << true;
+        QTest::newRow("saturday 23:00") << fridayNight << kDay0 + 5 * 24 * kHour + 23 * kHour << false;
+        QTest::newRow("friday 01:00") << fridayNight << kDay0 + 4 * 24 * kHour + 1 * kHour << false;
+        // Europe/Athens is UTC+2 in January: 20:00 local is 18:00 UTC.
+        TimeWindow athens{0x7f, 20 * 60, 21 * 60, u"Europe/Athens"_qs};
+        QTest::newRow("zone in") << athens << kDay0 + 18 * kHour << true;
+        QTest::newRow("zone utc hour is out") << athens << kDay0 + 20 * kHour << false;
+    }
+
+    void window()
+    {
+        QFETCH(TimeWindow, window);
+        QFETCH(qint64, start);
+        QFETCH(bool, inside);
+        QCOMPARE(window.contains(start), inside);
+    }
+
+    void jsonRoundTrip_data()
+    {
+        QTest::addColumn<RecordingRule>("rule");
+        RecordingRule single;
+        single.id = 3;
+        single.kind = RuleKind::Single;
+        single.owner = u"box-17"_qs;
+        single.channelId = u"one"_qs;
+        single.start = kDay0 + 20 * kHour;
+        single.prePadding = 120;
+        single.postPadding = 600;
+        single.created = kDay0 - 100;
+        QTest::newRow("single") << single;
+        RecordingRule series;
+        series.kind = RuleKind::SeriesId;
+        series.seriesId = u"SH01234567"_qs;
+        series.newOnly = true;
+        series.keep = 5;
+        series.keepPolicy = KeepPolicy::ReplaceOldest;
+        series.priority = -2;
+        series.duplicateScope = DuplicateScope::AllRules;
+        series.duplicateMethod = DuplicateIds | DuplicateDescription;
+        series.window = {quint8(0x1f), 18 * 60, 1 * 60, u"Europe/Dublin"_qs};
+        QTest::newRow("series id") << series;
+        RecordingRule regex;
+        regex.kind = RuleKind::Regex;
+        regex.pattern = u"^(news|weather)\\b"_qs;
+        regex.enabled = false;
+        regex.channelId = u"two"_qs;
+        regex.duplicateScope = DuplicateScope::None;
+        QTest::newRow("regex") << regex;
+        QTest::newRow("title") << titleRule(u"Ελλάδα: Café \"quotes\""_qs);
+    }
+
+    void jsonRoundTrip()
+    {
+        QFETCH(RecordingRule, rule);
+        const QByteArray text = QJsonDocument(rule.toJson()).toJson();
+        QString error;
+        const auto back = RecordingRule::fromJson(QJsonDocument::fromJson(text).object(), &error);
+        QVERIFY2(back, qPrintable(error));
+        QCOMPARE(back->toJson(), rule.toJson());
+        QVERIFY(*back == rule);
+    }
+
+    void jsonErrors_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("no kind") << QByteArray(R"({"title":"x"})") << u"\"kind\" must be one of"_qs;
+        QTest::newRow("bad kind") << QByteArray(R"({"kind":"everything"})") << u"\"kind\" must be one of"_qs;
+        QTest::newRow("start as text") << QByteArray(R"({"kind":"single","start":"tonight"})") << u"\"start\" must be an integer"_qs;
+        QTest::newRow("fraction") << QByteArray(R"({"kind":"title","keep":1.5})") << u"\"keep\" must be an integer"_qs;
+        QTest::newRow("scope") << QByteArray(R"({"kind":"title","duplicateScope":"galaxy"})") << u"duplicateScope"_qs;
+        QTest::newRow("method") << QByteArray(R"({"kind":"title","duplicateMethod":["moon"]})") << u"duplicateMethod"_qs;
+        QTest::newRow("day 8") << QByteArray(R"({"kind":"title","window":{"days":[8]}})") << u"window.days"_qs;
+        QTest::newRow("policy") << QByteArray(R"({"kind":"title","keepPolicy":"forever"})") << u"keepPolicy"_qs;
+    }
+
+    void jsonErrors()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, error);
+        QString why;
+        QVERIFY(!RecordingRule::fromJson(QJsonDocument::fromJson(json).object(), &why));
+        QVERIFY2(why.contains(error), qPrintable(why));
+    }
+
+    void store()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(u"dvr.sqlite"_qs);
+        QString error;
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+            RecordingRule a = titleRule(u"Drama"_qs);
+            a.owner = u"box-1"_qs;
+            a.keep = 3;
+            QVERIFY2(store.save(&a, &error), qPrintable(error));
+            QVERIFY(a.id > 0);
+            RecordingRule b;
+            b.kind = RuleKind::Regex;
+            b.pattern = u"news"_qs;
+            b.owner = u"box-2"_qs;
+            QVERIFY2(store.save(&b, &error), qPrintable(error));
+            QVERIFY(b.id > a.id);
+            RecordingRule invalid = titleRule(QString());
+            QVERIFY(!store.save(&invalid, &error));
+            QVERIFY2(error.contains(u"title: empty"), qPrintable(error));
+
+            a.priority = 9;
+            QVERIFY2(store.save(&a, &error), qPrintable(error));
+            RecordedEpisode e;
+            e.ruleId = a.id;
+            e.title = u"Drama"_qs;
+            e.channelId = u"one"_qs;
+            e.recordedAt = kDay0;
+            e.identity = episodeIdentity(u"Drama"_qs, u"Pilot"_qs, u"It starts."_qs, {{u"xmltv_ns"_qs, u"0.0."_qs}});
+            e.identity.ids = ~quint64(0) - 5; // bit 63 set: must survive the signed BIGINT
+            QVERIFY2(store.addHistory(e, &error), qPrintable(error));
+        }
+        RuleStore store;
+        QVERIFY2(store.open(path, &error), qPrintable(error));
+        const auto all = store.rules(&error);
+        QVERIFY2(all, qPrintable(error));
+        QCOMPARE(all->size(), 2);
+        QCOMPARE(all->at(0).priority, 9);
+        QCOMPARE(all->at(0).keep, 3);
+        QCOMPARE(all->at(1).pattern, u"news"_qs);
+        const auto mine = store.rules(&error, u"box-2"_qs);
+        QVERIFY(mine);
+        QCOMPARE(mine->size(), 1);
+        QVERIFY(store.remove(all->at(1).id, &error));
+        QCOMPARE(store.rules(&error)->size(), 1);
+        QVERIFY(!store.rule(all->at(1).id, &error));
+        QVERIFY2(error.contains(u"no such rule"), qPrintable(error));
+        const auto history = store.history(&error);
+        QVERIFY2(history, qPrintable(error));
+        QCOMPARE(history->size(), 1);
+        QCOMPARE(history->at(0).identity.ids, ~quint64(0) - 5);
+        QCOMPARE(history->at(0).identity.episode,
+                 episodeIdentity(u"Drama"_qs, {}, {}, {{u"xmltv_ns"_qs, u"0.0."_qs}}).episode);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDvrRule)
+#include "tst_dvrrule.moc"

@@ -1,0 +1,715 @@
+// The scheduler: each rule type over a hand-made guide, new-only, windows, padding at day edges,
+// duplicates in each layer and scope, conflicts in the documented priority order with moves and
+// alternatives, nodes and shared streams; on generated guides: every matched airing planned or
+// given a reason (checked against a brute-force matcher), and incremental updates over random
+// guide changes equal to a full evaluation.
+
+#include "schedulerfixture.h"
+
+#include <dvr/scheduler.h>
+
+#include <QRandomGenerator>
+#include <QRegularExpression>
+#include <QTest>
+
+using namespace iptv::dvr;
+using namespace iptv::dvr::test;
+using iptv::epg::Guide;
+
+namespace {
+
+int s_nextId = 1;
+
+RecordingRule rule(RuleKind kind, const QString &what)
+{
+    RecordingRule r;
+    r.id = s_nextId++;
+    r.created = kDay0 - 1000 + r.id;
+    r.kind = kind;
+    switch (kind) {
+    case RuleKind::Single: break;
+    case RuleKind::SeriesId: r.seriesId = what; break;
+    case RuleKind::Title: r.title = what; break;
+    case RuleKind::Regex: r.pattern = what; break;
+    }
+    return r;
+}
+
+RecordingRule single(const QString &channel, qint64 start)
+{
+    RecordingRule r = rule(RuleKind::Single, {});
+    r.channelId = channel;
+    r.start = start;
+    return r;
+}
+
+SchedulerOptions capacity(int streams, int nodes = 1)
+{
+    SchedulerOptions o;
+    o.capacity.nodes.clear();
+    for (int i = 0; i < nodes; ++i)
+        o.capacity.nodes.append({QStringLiteral("node%1").arg(i + 1), streams});
+    return o;
+}
+
+QList<qint64> starts(const QList<PlannedRecording> &list, qint64 ruleId = 0)
+{
+    QList<qint64> out;
+    for (const PlannedRecording &p : list)
+        if (!ruleId || p.ruleId == ruleId)
+            out.append(p.start);
+    return out;
+}
+
+const SkippedAiring *skippedAt(const SchedulePlan &plan, qint64 ruleId, const QString &channel, qint64 start)
+{
+    for (const SkippedAiring &s : plan.skipped)
+        if (s.airing.ruleId == ruleId && s.airing.channelId == channel && s.airing.start == start)
+            return &s;
+    return nullptr;
+}
+
+const PlannedRecording *plannedAt(const SchedulePlan &plan, qint64 ruleId, const QString &channel, qint64 start)
+{
+    for (const PlannedRecording &p : plan.recordings)
+        if (p.ruleId == ruleId && p.channelId == channel && p.start == start)
+            return &p;
+    return nullptr;
+}
+
+QString describe(const SchedulePlan &p)
+{
+    QStringList out;
+    for (const PlannedRecording &r : p.recordings)
+        out << QStringLiteral("REC rule %1 %2 %3 %4 on %5").arg(r.ruleId).arg(r.channelId).arg(r.start).arg(r.title, r.nodeId);
+    for (const SkippedAiring &s : p.skipped)
+        out << QStringLiteral("SKIP rule %1 %2 %3: %4 %5")
+                   .arg(s.airing.ruleId)
+                   .arg(s.airing.channelId)
+                   .arg(s.airing.start)
+                   .arg(skipReasonName(s.reason), s.detail);
+    for (const RuleReport &r : p.ruleReports)
+        out << QStringLiteral("RULE %1: %2").arg(r.ruleId).arg(r.message);
+    return out.join(u'\n');
+}
+
+} // namespace
+
+class TestDvrScheduler : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void ruleTypes_data()
+    {
+        QTest::addColumn<RecordingRule>("rule");
+        QTest::addColumn<QList<qint64>>("expected"); // starts of the planned airings
+        const qint64 t = kDay0 + 20 * kHour;
+        QTest::newRow("single") << single(u"a"_qs, t + kHour) << QList<qint64>{t + kHour};
+        QTest::newRow("title, case-insensitive") << rule(RuleKind::Title, u"  the news "_qs) << QList<qint64>{t, t + 24 * kHour};
+        QTest::newRow("title is exact") << rule(RuleKind::Title, u"News"_qs) << QList<qint64>{};
+        QTest::newRow("series id") << rule(RuleKind::SeriesId, u"SH00000042"_qs) << QList<qint64>{t + kHour, t + 25 * kHour};
+        QTest::newRow("series id from an episode's id") << rule(RuleKind::SeriesId, u"EP00000042.0009"_qs)
+                                                        << QList<qint64>{t + kHour, t + 25 * kHour};
+        QTest::newRow("regex") << rule(RuleKind::Regex, u"^the (news|weather)$"_qs)
+                               << QList<qint64>{t, t + 30 * 60, t + 24 * kHour};
+        RecordingRule onB = rule(RuleKind::Regex, u"news|drama"_qs);
+        onB.channelId = u"b"_qs;
+        QTest::newRow("regex on one channel") << onB << QList<qint64>{t + 2 * kHour};
+    }
+
+    void ruleTypes()
+    {
+        QFETCH(RecordingRule, rule);
+        QFETCH(QList<qint64>, expected);
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide(
+            {u"a"_qs, u"b"_qs},
+            {{u"a"_qs, t, 30, u"The News"_qs, {}, u"Today."_qs},
+             {u"a"_qs, t + 30 * 60, 30, u"The Weather"_qs},
+             {u"a"_qs, t + kHour, 60, u"Drama"_qs, u"One"_qs, {}, u"0.0."_qs, u"EP00000042.0001"_qs},
+             {u"b"_qs, t + 2 * kHour, 60, u"Drama News"_qs},
+             {u"a"_qs, t + 24 * kHour, 30, u"THE NEWS"_qs, {}, u"Tomorrow."_qs},
+             {u"a"_qs, t + 25 * kHour, 60, u"Drama"_qs, u"Two"_qs, {}, u"0.1."_qs, u"EP00000042.0002"_qs}});
+        Scheduler s;
+        s.setRules({rule});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        QCOMPARE(starts(plan.recordings), expected);
+        QCOMPARE(plan.skipped.size(), 0);
+        if (expected.isEmpty()) {
+            QCOMPARE(plan.ruleReports.size(), 1);
+            QVERIFY(plan.ruleReports[0].message.contains(u"no airing"));
+        }
+    }
+
+    void invalidRuleIsReported()
+    {
+        const auto guide = makeGuide({u"a"_qs}, {{u"a"_qs, kDay0 + kHour, 30, u"X"_qs}});
+        Scheduler s;
+        s.setRules({rule(RuleKind::Regex, u"(x"_qs), rule(RuleKind::Title, u"x"_qs)});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        QCOMPARE(plan.recordings.size(), 1);
+        QCOMPARE(plan.ruleReports.size(), 1);
+        QVERIFY2(plan.ruleReports[0].message.contains(u"invalid regular expression at position 2"),
+                 qPrintable(plan.ruleReports[0].message));
+    }
+
+    void newOnlyAndWindow()
+    {
+        const qint64 mon = kDay0, tue = kDay0 + 24 * kHour;
+        const auto guide = makeGuide({u"a"_qs},
+                                     {{u"a"_qs, mon + 20 * kHour, 60, u"Show"_qs, u"E1"_qs, {}, {}, {}, true, false},
+                                      {u"a"_qs, mon + 22 * kHour, 60, u"Show"_qs, u"E0"_qs, {}, {}, {}, false, true},
+                                      {u"a"_qs, tue + 8 * kHour, 60, u"Show"_qs, u"E2"_qs},
+                                      {u"a"_qs, tue + 20 * kHour, 60, u"Show"_qs, u"E3"_qs, {}, {}, {}, true, true}});
+        RecordingRule r = rule(RuleKind::Title, u"show"_qs);
+        r.newOnly = true;
+        r.window = {0x7f, 19 * 60, 23 * 60, {}};
+        Scheduler s;
+        s.setRules({r});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        // E1 new, E0 a repeat, E2 outside the evening, E3 flagged both new and previously shown: new wins.
+        QCOMPARE(starts(plan.recordings), (QList<qint64>{mon + 20 * kHour, tue + 20 * kHour}));
+        QCOMPARE(plan.skipped.size(), 2);
+        QCOMPARE(skippedAt(plan, r.id, u"a"_qs, mon + 22 * kHour)->reason, SkipReason::NotNew);
+        QCOMPARE(skippedAt(plan, r.id, u"a"_qs, tue + 8 * kHour)->reason, SkipReason::OutsideWindow);
+    }
+
+    void paddingAtDayEdges()
+    {
+        // A programme at 00:00 Tuesday with 5 minutes of pre-padding starts recording on Monday at
+        // 23:55, and still belongs to a Tuesday-only rule; the one ending at 23:59 Tuesday records
+        // into Wednesday. Padding before `now` is cut.
+        const qint64 tue = kDay0 + 24 * kHour;
+        const auto guide = makeGuide({u"a"_qs}, {{u"a"_qs, tue, 30, u"Late"_qs, u"1"_qs},
+                                                 {u"a"_qs, tue + 23 * kHour + 29 * 60, 30, u"Late"_qs, u"2"_qs},
+                                                 {u"a"_qs, kDay0 + 23 * kHour + 50 * 60, 5, u"Late"_qs, u"0"_qs}});
+        RecordingRule r = rule(RuleKind::Title, u"Late"_qs);
+        r.window.days = 0x02; // Tuesday
+        r.prePadding = 300;
+        r.postPadding = 600;
+        Scheduler s;
+        s.setRules({r});
+        SchedulePlan plan = s.evaluate(guide, kDay0);
+        QCOMPARE(plan.recordings.size(), 2);
+        QCOMPARE(plan.recordings[0].recordStart, tue - 300);
+        QCOMPARE(plan.recordings[0].recordStop, tue + 30 * 60 + 600);
+        QCOMPARE(plan.recordings[1].recordStop, tue + 24 * kHour - 60 + 600);
+        QCOMPARE(skippedAt(plan, r.id, u"a"_qs, kDay0 + 23 * kHour + 50 * 60)->reason, SkipReason::OutsideWindow);
+        plan = s.plan(tue - 60);
+        QCOMPARE(plan.recordings[0].recordStart, tue - 60);
+    }
+
+    void duplicatesWithinRule_data()
+    {
+        QTest::addColumn<QList<Show>>("shows");
+        QTest::addColumn<int>("planned");
+        const qint64 t = kDay0 + 20 * kHour, d = 24 * kHour;
+        QTest::newRow("programme id") << QList<Show>{{u"a"_qs, t, 30, u"S"_qs, u"x"_qs, {}, {}, u"EP00000001.0001"_qs},
+                                                     {u"a"_qs, t + d, 30, u"S"_qs, u"y"_qs, {}, {}, u"EP00000001.0001"_qs},
+                                                     {u"a"_qs, t + 2 * d, 30, u"S"_qs, u"x"_qs, {}, {}, u"EP00000001.0002"_qs}}
+                                      << 2;
+        QTest::newRow("episode number") << QList<Show>{{u"a"_qs, t, 30, u"S"_qs, {}, {}, u"0.4."_qs},
+                                                       {u"a"_qs, t + d, 30, u"S"_qs, {}, {}, u"0.4/10."_qs},
+                                                       {u"a"_qs, t + 2 * d, 30, u"S"_qs, {}, {}, u"0.5."_qs}}
+                                        << 2;
+        QTest::newRow("sub-title") << QList<Show>{{u"a"_qs, t, 30, u"S"_qs, u"The Storm!"_qs},
+                                                  {u"a"_qs, t + d, 30, u"S"_qs, u"the storm"_qs},
+                                                  {u"a"_qs, t + 2 * d, 30, u"S"_qs, u"The Calm"_qs}}
+                                   << 2;
+        QTest::newRow("description") << QList<Show>{{u"a"_qs, t, 30, u"S"_qs, {}, u"A  storm, at sea."_qs},
+                                                    {u"a"_qs, t + d, 30, u"S"_qs, {}, u"a storm at sea"_qs},
+                                                    {u"a"_qs, t + 2 * d, 30, u"S"_qs, {}, u"Calm."_qs}}
+                                     << 2;
+        QTest::newRow("nothing to compare records all") << QList<Show>{{u"a"_qs, t, 30, u"S"_qs}, {u"a"_qs, t + d, 30, u"S"_qs}}
+                                                        << 2;
+    }
+
+    void duplicatesWithinRule()
+    {
+        QFETCH(QList<Show>, shows);
+        QFETCH(int, planned);
+        Scheduler s;
+        const RecordingRule r = rule(RuleKind::Title, u"S"_qs);
+        s.setRules({r});
+        const SchedulePlan plan = s.evaluate(makeGuide({u"a"_qs}, shows), kDay0);
+        QCOMPARE(plan.recordings.size(), planned);
+        QCOMPARE(plan.recordings.size() + plan.skipped.size(), shows.size());
+        for (const SkippedAiring &sk : plan.skipped) {
+            QCOMPARE(sk.reason, SkipReason::Duplicate);
+            QCOMPARE(sk.relatedTo.size(), 1);
+            QCOMPARE(sk.relatedTo[0].start, shows[0].start); // the first airing is the one recorded
+        }
+        // Scope none records every airing.
+        RecordingRule all = r;
+        all.duplicateScope = DuplicateScope::None;
+        s.setRules({all});
+        QCOMPARE(s.evaluate(makeGuide({u"a"_qs}, shows), kDay0).recordings.size(), shows.size());
+    }
+
+    void duplicateScopeAndHistory()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 30, u"Show"_qs, u"Pilot"_qs},
+                                                          {u"b"_qs, t + 2 * kHour, 30, u"Show"_qs, u"Pilot"_qs},
+                                                          {u"a"_qs, t + 3 * kHour, 30, u"Show"_qs, u"Second"_qs}});
+        RecordingRule first = rule(RuleKind::Title, u"Show"_qs);
+        first.channelId = u"a"_qs;
+        RecordingRule second = rule(RuleKind::Title, u"Show"_qs);
+        second.channelId = u"b"_qs;
+        Scheduler s;
+        // Scope "rule": each rule records its own copy of the pilot.
+        s.setRules({first, second});
+        SchedulePlan plan = s.evaluate(guide, kDay0);
+        QCOMPARE(plan.recordings.size(), 3);
+        // Scope "all": the second rule's pilot is a duplicate of the first rule's.
+        second.duplicateScope = DuplicateScope::AllRules;
+        s.setRules({first, second});
+        plan = s.evaluate(guide, kDay0);
+        QCOMPARE(plan.recordings.size(), 2);
+        const SkippedAiring *dup = skippedAt(plan, second.id, u"b"_qs, t + 2 * kHour);
+        QVERIFY(dup);
+        QCOMPARE(dup->reason, SkipReason::Duplicate);
+        QCOMPARE(dup->relatedTo[0].ruleId, first.id);
+        QVERIFY2(dup->detail.contains(u"sub-title"), qPrintable(dup->detail));
+
+        // History: the pilot was recorded by the first rule.
+        RecordedEpisode h;
+        h.ruleId = first.id;
+        h.title = u"Show"_qs;
+        h.channelId = u"a"_qs;
+        h.recordedAt = kDay0 - 7 * 24 * kHour;
+        h.identity = episodeIdentity(u"Show"_qs, u"PILOT"_qs, {}, {});
+        s.setHistory({h});
+        second.duplicateScope = DuplicateScope::Rule;
+        s.setRules({first, second});
+        plan = s.evaluate(guide, kDay0);
+        QCOMPARE(skippedAt(plan, first.id, u"a"_qs, t)->reason, SkipReason::AlreadyRecorded);
+        QVERIFY(plannedAt(plan, second.id, u"b"_qs, t + 2 * kHour)); // another rule's history: not in scope
+        second.duplicateScope = DuplicateScope::AllRules;
+        s.setRules({first, second});
+        plan = s.evaluate(guide, kDay0);
+        QCOMPARE(skippedAt(plan, second.id, u"b"_qs, t + 2 * kHour)->reason, SkipReason::AlreadyRecorded);
+        QCOMPARE(starts(plan.recordings), QList<qint64>{t + 3 * kHour});
+    }
+
+    void keepLimit()
+    {
+        const qint64 t = kDay0 + 20 * kHour, d = 24 * kHour;
+        QList<Show> shows;
+        for (int i = 0; i < 5; ++i)
+            shows.append({u"a"_qs, t + i * d, 30, u"Show"_qs, QStringLiteral("E%1").arg(i)});
+        const auto guide = makeGuide({u"a"_qs}, shows);
+        RecordingRule r = rule(RuleKind::Title, u"Show"_qs);
+        r.keep = 3;
+        RecordedEpisode h;
+        h.ruleId = r.id;
+        h.identity = episodeIdentity(u"Show"_qs, u"Old"_qs, {}, {});
+        Scheduler s;
+        s.setHistory({h});
+        s.setRules({r});
+        SchedulePlan plan = s.evaluate(guide, kDay0);
+        QCOMPARE(plan.recordings.size(), 2); // one kept already
+        QCOMPARE(plan.skipped.size(), 3);
+        for (const SkippedAiring &sk : plan.skipped)
+            QCOMPARE(sk.reason, SkipReason::KeepLimit);
+        r.keepPolicy = KeepPolicy::ReplaceOldest;
+        s.setRules({r});
+        plan = s.evaluate(guide, kDay0);
+        QCOMPARE(plan.recordings.size(), 3);
+    }
+
+    void priorityOrder_data()
+    {
+        QTest::addColumn<int>("case_");
+        QTest::newRow("higher priority wins") << 0;
+        QTest::newRow("single beats series") << 1;
+        QTest::newRow("older rule wins") << 2;
+        QTest::newRow("lower id wins a tie") << 3;
+    }
+
+    void priorityOrder()
+    {
+        QFETCH(int, case_);
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 60, u"Alpha"_qs}, {u"b"_qs, t + 30 * 60, 60, u"Beta"_qs}});
+        RecordingRule winner, loser;
+        switch (case_) {
+        case 0:
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.priority = 1;
+            break;
+        case 1:
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            winner = single(u"b"_qs, t + 30 * 60);
+            winner.created = loser.created + 100; // newer, still first
+            break;
+        case 2:
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.created = loser.created - 10;
+            break;
+        case 3:
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.created = winner.created;
+            break;
+        }
+        Scheduler s(capacity(1));
+        s.setRules({loser, winner});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        QCOMPARE(plan.recordings.size(), 1);
+        QCOMPARE(plan.recordings[0].ruleId, winner.id);
+        QCOMPARE(plan.conflicts, 1);
+        const SkippedAiring *lost = &plan.skipped.at(0);
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QCOMPARE(lost->airing.ruleId, loser.id);
+        QCOMPARE(lost->relatedTo.size(), 1);
+        QCOMPARE(lost->relatedTo[0].ruleId, winner.id);
+        QVERIFY2(lost->detail.contains(u"conflicts with \"Beta\""), qPrintable(lost->detail));
+        QVERIFY(lost->alternatives.isEmpty());
+        QVERIFY2(lost->detail.contains(u"no other airing"), qPrintable(lost->detail));
+    }
+
+    void conflictMovesToLaterAiring()
+    {
+        // Capacity 1. The higher-priority rule takes 20:00; the other's episode airs at 20:30 and
+        // again at 23:00: it is moved to 23:00, not dropped.
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 60, u"Alpha"_qs},
+                                                          {u"b"_qs, t + 30 * 60, 60, u"Beta"_qs, u"Ep"_qs},
+                                                          {u"b"_qs, t + 3 * kHour, 60, u"Beta"_qs, u"Ep"_qs}});
+        RecordingRule alpha = rule(RuleKind::Title, u"Alpha"_qs);
+        alpha.priority = 5;
+        const RecordingRule beta = rule(RuleKind::Title, u"Beta"_qs);
+        Scheduler s(capacity(1));
+        s.setRules({alpha, beta});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        QVERIFY(plannedAt(plan, beta.id, u"b"_qs, t + 3 * kHour));
+        const SkippedAiring *moved = skippedAt(plan, beta.id, u"b"_qs, t + 30 * 60);
+        QVERIFY(moved);
+        QCOMPARE(moved->reason, SkipReason::Moved);
+        QCOMPARE(moved->relatedTo[0].start, t + 3 * kHour);
+        QCOMPARE(plan.conflicts, 0);
+    }
+
+    void conflictMakesRoomByMovingTheBlocker()
+    {
+        // Capacity 1. The higher-priority episode could air at 20:00 or 22:00; the other rule's
+        // only airing is at 20:00: the first is moved to 22:00 so both are recorded.
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 60, u"Alpha"_qs, u"Ep"_qs},
+                                                          {u"a"_qs, t + 2 * kHour, 60, u"Alpha"_qs, u"Ep"_qs},
+                                                          {u"b"_qs, t, 60, u"Beta"_qs}});
+        RecordingRule alpha = rule(RuleKind::Title, u"Alpha"_qs);
+        alpha.priority = 5;
+        const RecordingRule beta = rule(RuleKind::Title, u"Beta"_qs);
+        Scheduler s(capacity(1));
+        s.setRules({alpha, beta});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        QVERIFY2(plannedAt(plan, alpha.id, u"a"_qs, t + 2 * kHour), qPrintable(describe(plan)));
+        QVERIFY(plannedAt(plan, beta.id, u"b"_qs, t));
+        const SkippedAiring *moved = skippedAt(plan, alpha.id, u"a"_qs, t);
+        QCOMPARE(moved->reason, SkipReason::Moved);
+        QVERIFY2(moved->detail.contains(u"to make room for \"Beta\""), qPrintable(moved->detail));
+    }
+
+    void conflictAlternatives()
+    {
+        // The losing rule is limited to channel b; its episode also airs on c later, which fits:
+        // the conflict names it as the alternative.
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, {{u"a"_qs, t, 60, u"Alpha"_qs},
+                                                                   {u"b"_qs, t, 60, u"Beta"_qs, u"Ep"_qs},
+                                                                   {u"c"_qs, t + 4 * kHour, 60, u"Beta"_qs, u"Ep"_qs},
+                                                                   {u"c"_qs, t + 5 * kHour, 60, u"Beta"_qs, u"Other"_qs}});
+        RecordingRule alpha = rule(RuleKind::Title, u"Alpha"_qs);
+        alpha.priority = 5;
+        RecordingRule beta = rule(RuleKind::Title, u"Beta"_qs);
+        beta.channelId = u"b"_qs;
+        Scheduler s(capacity(1));
+        s.setRules({alpha, beta});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        const SkippedAiring *lost = skippedAt(plan, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QCOMPARE(lost->alternatives.size(), 1);
+        QCOMPARE(lost->alternatives[0].channelId, u"c"_qs);
+        QCOMPARE(lost->alternatives[0].start, t + 4 * kHour);
+        QVERIFY2(lost->detail.contains(u"it fits at \"Beta\" on c"), qPrintable(lost->detail));
+    }
+
+    void nodesAndSharedStreams()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, {{u"a"_qs, t, 60, u"A1"_qs},
+                                                                   {u"a"_qs, t + kHour, 60, u"A2"_qs},
+                                                                   {u"b"_qs, t, 60, u"B"_qs},
+                                                                   {u"c"_qs, t, 60, u"C"_qs}});
+        // Two nodes of one stream each: two overlapping recordings go to different nodes (never
+        // two on one node while another is free).
+        {
+            Scheduler s(capacity(2, 2));
+            s.setRules({rule(RuleKind::Title, u"A1"_qs), rule(RuleKind::Title, u"B"_qs)});
+            const SchedulePlan plan = s.evaluate(guide, kDay0);
+            QCOMPARE(plan.recordings.size(), 2);
+            QVERIFY(plan.recordings[0].nodeId != plan.recordings[1].nodeId);
+        }
+        // One stream: two viewers recording A1, and A2 back to back with padding, share the
+        // channel's stream and its stored copy.
+        {
+            Scheduler s(capacity(1));
+            RecordingRule a1 = rule(RuleKind::Title, u"A1"_qs), a1again = rule(RuleKind::Title, u"A1"_qs);
+            RecordingRule a2 = rule(RuleKind::Title, u"A2"_qs);
+            a1.postPadding = a2.prePadding = 600;
+            s.setRules({a1, a1again, a2, rule(RuleKind::Title, u"B"_qs)});
+            const SchedulePlan plan = s.evaluate(guide, kDay0);
+            QCOMPARE(plan.recordings.size(), 3);
+            QCOMPARE(plan.conflicts, 1);
+        }
+        // An archived channel costs nothing.
+        {
+            SchedulerOptions o = capacity(1);
+            o.capacity.archivedChannels = {u"c"_qs};
+            Scheduler s(o);
+            s.setRules({rule(RuleKind::Title, u"B"_qs), rule(RuleKind::Title, u"C"_qs)});
+            const SchedulePlan plan = s.evaluate(guide, kDay0);
+            QCOMPARE(plan.recordings.size(), 2);
+            QCOMPARE(plan.conflicts, 0);
+        }
+        // A channel that only one node may pull at a time.
+        {
+            SchedulerOptions o = capacity(1, 2);
+            o.capacity.channelStreamLimit = 1;
+            Scheduler s(o);
+            RecordingRule a1 = rule(RuleKind::Title, u"A1"_qs);
+            a1.prePadding = 0;
+            s.setRules({a1, rule(RuleKind::Title, u"B"_qs), rule(RuleKind::Title, u"C"_qs)});
+            const SchedulePlan plan = s.evaluate(guide, kDay0);
+            QCOMPARE(plan.recordings.size(), 2);
+        }
+    }
+
+    // Every airing a rule matches (brute force over the guide) is planned for that rule or skipped
+    // with a reason, and nothing else is planned or skipped.
+    void everyMatchHasAnOutcome()
+    {
+        const auto data = generatedData(30, 3, 7);
+        const auto guide = compile(data, kDay0, 3);
+        QRandomGenerator rng(11);
+        QList<RecordingRule> rules = randomRules(*guide, rng, 60);
+        Scheduler s(capacity(3, 2));
+        s.setRules(rules);
+        const qint64 now = kDay0 + 6 * kHour;
+        const SchedulePlan plan = s.evaluate(guide, now);
+        QSet<QString> outcomes;
+        for (const PlannedRecording &p : plan.recordings) {
+            const QString k = key(p.ruleId, p.channelId, p.start);
+            QVERIFY2(!outcomes.contains(k), qPrintable(k + u" planned twice"));
+            outcomes.insert(k);
+        }
+        int skippedCount = 0;
+        for (const SkippedAiring &sk : plan.skipped) {
+            QVERIFY(!sk.detail.isEmpty());
+            const QString k = key(sk.airing.ruleId, sk.airing.channelId, sk.airing.start);
+            QVERIFY2(!outcomes.contains(k), qPrintable(k + u" has two outcomes"));
+            outcomes.insert(k);
+            ++skippedCount;
+        }
+        QSet<QString> expected;
+        for (const RecordingRule &r : std::as_const(rules)) {
+            for (quint32 i = 0; i < guide->airingCount(); ++i) {
+                const auto a = guide->airing(i);
+                if (a.stop <= now || !bruteMatch(*guide, r, a))
+                    continue;
+                expected.insert(key(r.id, guide->channelId(int(a.channel)), a.start));
+            }
+        }
+        QVERIFY(expected.size() > 100);
+        QVERIFY(skippedCount > 10);
+        QVERIFY(plan.conflicts > 0);
+        QCOMPARE(outcomes, expected);
+    }
+
+    void incrementalEqualsFull()
+    {
+        iptv::epg::GuideData data = generatedData(25, 3, 5);
+        QRandomGenerator rng(23);
+        auto guide = compile(data, kDay0, 3);
+        const QList<RecordingRule> rules = randomRules(*guide, rng, 50);
+        Scheduler incremental(capacity(2, 2));
+        incremental.setRules(rules);
+        incremental.evaluate(guide, kDay0);
+        int rematchedLess = 0;
+        for (int round = 0; round < 12; ++round) {
+            mutate(&data, rng);
+            guide = compile(data, kDay0, 3);
+            const qint64 now = kDay0 + round * kHour;
+            ScheduleChanges changes;
+            const SchedulePlan updated = incremental.update(guide, now, &changes);
+            Scheduler full(capacity(2, 2));
+            full.setRules(incremental.rules());
+            const SchedulePlan expected = full.evaluate(guide, now);
+            QVERIFY(changes.airingsChanged > 0);
+            if (changes.rulesRematched < rules.size())
+                ++rematchedLess;
+            const QString a = describe(updated), b = describe(expected);
+            if (a != b) {
+                const QStringList la = a.split(u'\n'), lb = b.split(u'\n');
+                for (int i = 0; i < std::max(la.size(), lb.size()); ++i)
+                    if (la.value(i) != lb.value(i)) {
+                        qWarning().noquote() << "round" << round << "line" << i << "\nincremental:" << la.value(i)
+                                             << "\nfull:       " << lb.value(i);
+                        break;
+                    }
+            }
+            QCOMPARE(a, b);
+            QCOMPARE(updated.recordings, expected.recordings);
+            QCOMPARE(updated.skipped, expected.skipped);
+        }
+        QVERIFY(rematchedLess > 0);
+    }
+
+    void followsScheduleChanges()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 60, u"Film"_qs, {}, u"A film."_qs},
+                             {u"a"_qs, t + kHour, 60, u"Show"_qs, u"Ep"_qs},
+                             {u"a"_qs, t + 2 * kHour, 60, u"Late"_qs}};
+        const RecordingRule film = single(u"a"_qs, t);
+        const RecordingRule show = rule(RuleKind::Title, u"Show"_qs);
+        const RecordingRule late = single(u"a"_qs, t + 2 * kHour);
+        Scheduler s;
+        s.setRules({film, show, late});
+        QCOMPARE(s.evaluate(makeGuide({u"a"_qs}, shows), kDay0).recordings.size(), 3);
+        // The film moves 30 minutes later; "Show" moves to the next day; "Late" is removed.
+        shows[0].start = t + 30 * 60;
+        shows[1].start = t + 25 * kHour;
+        shows.removeAt(2);
+        ScheduleChanges changes;
+        const SchedulePlan plan = s.update(makeGuide({u"a"_qs}, shows), kDay0, &changes);
+        QCOMPARE(starts(plan.recordings), (QList<qint64>{t + 30 * 60, t + 25 * kHour}));
+        QCOMPARE(changes.moved.size(), 2);
+        QCOMPARE(changes.lost.size(), 1);
+        QCOMPARE(changes.lost[0].start, t + 2 * kHour);
+        QCOMPARE(s.rules()[0].start, t + 30 * 60); // the single rule followed its programme
+        QCOMPARE(plan.ruleReports.size(), 1);
+        QCOMPARE(plan.ruleReports[0].ruleId, late.id);
+        QVERIFY2(plan.ruleReports[0].message.contains(u"removed"), qPrintable(plan.ruleReports[0].message));
+    }
+
+private:
+    static QString key(qint64 rule, const QString &channel, qint64 start)
+    {
+        return QStringLiteral("%1/%2/%3").arg(rule).arg(channel).arg(start);
+    }
+
+    static bool bruteMatch(const Guide &g, const RecordingRule &r, const iptv::epg::Airing &a)
+    {
+        const QString channel = g.channelId(int(a.channel));
+        if (!r.channelId.isEmpty() && r.channelId != channel)
+            return false;
+        const auto p = g.programmeRecord(a);
+        switch (r.kind) {
+        case RuleKind::Single: return a.start == r.start;
+        case RuleKind::Title: return p.title().trimmed().toCaseFolded() == r.title.trimmed().toCaseFolded();
+        case RuleKind::Regex:
+            return QRegularExpression(r.pattern, QRegularExpression::CaseInsensitiveOption).match(p.title()).hasMatch();
+        case RuleKind::SeriesId:
+            for (const auto &e : p.episodeNums)
+                if (e.system == u"dd_progid" && normaliseSeriesId(e.value) == normaliseSeriesId(r.seriesId))
+                    return true;
+            return false;
+        }
+        return false;
+    }
+
+    /// Rules of every kind over titles and ids of `guide`, with random channels, windows, new-only,
+    /// padding, priorities, keep and duplicate settings.
+    static QList<RecordingRule> randomRules(const Guide &g, QRandomGenerator &rng, int count)
+    {
+        QList<RecordingRule> out;
+        for (int i = 0; i < count; ++i) {
+            const auto a = g.airing(rng.bounded(g.airingCount()));
+            const auto p = g.programmeRecord(a);
+            RecordingRule r;
+            const int kind = rng.bounded(10);
+            QString progid;
+            for (const auto &e : p.episodeNums)
+                if (e.system == u"dd_progid")
+                    progid = e.value;
+            if (kind == 0) {
+                r = single(g.channelId(int(a.channel)), a.start);
+            } else if (kind <= 3 && !progid.isEmpty()) {
+                r = rule(RuleKind::SeriesId, progid);
+            } else if (kind == 4) {
+                r = rule(RuleKind::Regex, QRegularExpression::escape(p.title().left(3)) + u".*");
+            } else {
+                r = rule(RuleKind::Title, rng.bounded(2) ? p.title().toUpper() : p.title());
+            }
+            if (r.isSeries()) {
+                if (rng.bounded(4) == 0)
+                    r.channelId = g.channelId(int(a.channel));
+                if (rng.bounded(4) == 0)
+                    r.window = {quint8(rng.bounded(1, 128)), rng.bounded(1440), rng.bounded(1440), {}};
+                r.newOnly = rng.bounded(5) == 0;
+                r.keep = rng.bounded(4) == 0 ? rng.bounded(1, 4) : 0;
+                r.duplicateScope = DuplicateScope(rng.bounded(3));
+            }
+            r.priority = rng.bounded(3);
+            r.prePadding = rng.bounded(3) * 300;
+            r.postPadding = rng.bounded(3) * 300;
+            r.created = kDay0 - rng.bounded(1000);
+            out.append(r);
+        }
+        return out;
+    }
+
+    /// A random schedule change: a programme retitled, moved, removed, re-flagged, or a channel
+    /// dropped or added back.
+    static void mutate(iptv::epg::GuideData *data, QRandomGenerator &rng)
+    {
+        const int changes = rng.bounded(1, 6);
+        for (int c = 0; c < changes; ++c) {
+            auto &list = data->programmes;
+            const int i = rng.bounded(int(list.size()));
+            switch (rng.bounded(6)) {
+            case 0: list[i].titles = {{QString(), list[rng.bounded(int(list.size()))].title()}}; break;
+            case 1: {
+                const qint64 shift = (rng.bounded(2) ? 1 : -1) * 5 * 60;
+                list[i].start += shift;
+                list[i].stop += shift;
+                break;
+            }
+            case 2: list.removeAt(i); break;
+            case 3:
+                list[i].airing.isNew = !list[i].airing.isNew;
+                list[i].airing.previouslyShown = !list[i].airing.isNew;
+                break;
+            case 4: {
+                // Move a programme to a free day-after slot on its channel (a schedule change).
+                iptv::epg::Programme p = list[i];
+                p.start += 24 * kHour + 7;
+                p.stop += 24 * kHour + 7;
+                list.removeAt(i);
+                list.append(p);
+                break;
+            }
+            case 5: {
+                const QString channel = list[i].channelId;
+                if (rng.bounded(3) == 0)
+                    list.erase(std::remove_if(list.begin(), list.end(),
+                                              [&](const iptv::epg::Programme &p) { return p.channelId == channel; }),
+                               list.end());
+                else
+                    list[i].subTitles = {{QString(), QStringLiteral("changed %1").arg(rng.generate())}};
+                break;
+            }
+            }
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDvrScheduler)
+#include "tst_dvrscheduler.moc"
