@@ -242,9 +242,33 @@ bool ArchiveWriter::finish(qint64 atMs, QString *error)
 
 bool ArchiveReader::load(const QString &directory, QString *error)
 {
+    return load(directory, std::numeric_limits<qint64>::min(), std::numeric_limits<qint64>::max(), error);
+}
+
+static qint64 chunkStartMs(const QString &name)
+{
+    QDateTime t = QDateTime::fromString(name, QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
+    t.setTimeSpec(Qt::UTC);
+    return t.toMSecsSinceEpoch();
+}
+
+bool ArchiveReader::load(const QString &directory, qint64 fromMs, qint64 toMs, QString *error)
+{
+    // A segment begun just before a chunk's end runs into the next chunk's time.
+    static constexpr qint64 kLongestSegmentMs = 60000;
     m_directory = directory;
     m_chunks.clear();
-    for (const QString &name : chunkFolders(directory)) {
+    const QStringList names = chunkFolders(directory);
+    for (qsizetype i = 0; i < names.size(); ++i) {
+        const QString &name = names[i];
+        const bool wholeRange = fromMs == std::numeric_limits<qint64>::min() && toMs == std::numeric_limits<qint64>::max();
+        if (!wholeRange) {
+            const qint64 start = chunkStartMs(name);
+            const qint64 nextStart = i + 1 < names.size() ? chunkStartMs(names[i + 1]) : std::numeric_limits<qint64>::max();
+            // The last chunk is always read: its end (the archive's) decides VOD or EVENT.
+            if (i + 1 < names.size() && (start >= toMs || nextStart + kLongestSegmentMs <= fromMs))
+                continue;
+        }
         std::optional<ArchiveIndexContents> c
             = ArchiveIndex::read(QDir(directory).filePath(name + QLatin1Char('/') + QLatin1String(ArchiveIndex::kFileName)), error);
         if (!c)

@@ -105,6 +105,9 @@ class ArchiveReader
 public:
     /// Reads every chunk of the archive at `directory`; false with *error when one cannot be read.
     bool load(const QString &directory, QString *error);
+    /// Reads only the chunks that may hold segments overlapping [fromMs, toMs) (by their names:
+    /// a week of hourly chunks is 168 index files, a catch-up request needs one or two).
+    bool load(const QString &directory, qint64 fromMs, qint64 toMs, QString *error);
 
     const QList<ArchiveChunk> &chunks() const { return m_chunks; }
     /// The segments overlapping [fromMs, toMs) in order, `file` relative to the archive ("<chunk>/seg-N.ts").

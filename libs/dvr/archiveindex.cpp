@@ -2,6 +2,9 @@
 
 #include <QFileInfo>
 
+#include <cerrno>
+#include <cstring>
+
 #include <unistd.h>
 
 namespace iptv::dvr {
@@ -101,8 +104,12 @@ bool ArchiveIndex::openForAppend(const QString &path, QString *error)
 
 bool ArchiveIndex::appendLine(const QByteArray &text, QString *error)
 {
-    if (m_file.write(text) != text.size() || !m_file.flush() || ::fdatasync(m_file.handle()) != 0) {
+    if (m_file.write(text) != text.size() || !m_file.flush()) {
         *error = QStringLiteral("appending to the index %1: %2").arg(m_file.fileName(), m_file.errorString());
+        return false;
+    }
+    if (::fdatasync(m_file.handle()) != 0) {
+        *error = QStringLiteral("syncing the index %1: %2").arg(m_file.fileName(), QString::fromLocal8Bit(std::strerror(errno)));
         return false;
     }
     return true;

@@ -6,12 +6,15 @@
 #include <media/tsmuxer.h>
 
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QMutex>
 #include <QMutexLocker>
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -55,17 +58,38 @@ struct Recorder::Worker
     TsMuxer muxer;
     std::map<int, int> outStream; ///< input stream index -> output stream index
     int outVideo = -1;
-    qint64 wallAnchorMs = 0;      ///< wall clock of ptsAnchorUs
-    qint64 ptsAnchorUs = AV_NOPTS_VALUE;
+    /// Arrival minus timestamp (µs), the least seen on this connection: the content's relation
+    /// to real time. A source sends a burst first (recast: the last GOP), older than it arrives;
+    /// the least offset is the one of content arriving as it goes live.
+    qint64 minOffsetUs = std::numeric_limits<qint64>::max();
+    qint64 wallCursorUs = AV_NOPTS_VALUE; ///< wall clock (µs) where the next segment starts
     /// Where the next connection's timestamps continue. It starts at 10 s, so that audio a
     /// little ahead of the first video frame still has a positive timestamp.
     qint64 timelineEndUs = 10'000'000;
 
-    // The segment in progress.
+    // The segment in progress (its bytes are in the muxer until cut; here only after the muxer closed).
     QByteArray segmentBytes;
+    quint64 unpublishedPackets = 0;
+    quint64 unpublishedRepairs = 0;
     qint64 segmentStartUs = AV_NOPTS_VALUE;
     qint64 lastEndUs = AV_NOPTS_VALUE;
     bool gapPending = false;
+    qint64 lastQueuedEndMs = 0;   ///< where the last segment cut ends (UTC ms)
+
+    // Segments on their way to the disk (the writer thread).
+    struct Pending
+    {
+        QByteArray bytes;
+        qint64 startMs = 0;
+        qint64 durationMs = 0;
+        bool gap = false;
+    };
+    static constexpr size_t kMaxQueued = 3;
+    std::mutex queueMutex;
+    std::condition_variable queueCv;
+    std::deque<Pending> queue;
+    bool writerDone = false;
+    bool writerGapPending = false; ///< writer thread only
 
     Backoff backoff;
 
@@ -112,6 +136,11 @@ struct Recorder::Worker
         if (gapPending)
             return;
         gapPending = true;
+        noteGap(why);
+    }
+
+    void noteGap(const QString &why)
+    {
         {
             QMutexLocker lock(&statusMutex);
             ++stats.gaps;
@@ -121,6 +150,7 @@ struct Recorder::Worker
 
     void run()
     {
+        std::thread writerThread([this] { writeLoop(); });
         bool connectedOnce = false;
         while (!stopping && !stopDue()) {
             setState(connectedOnce ? State::Reconnecting : State::Connecting, currentReason());
@@ -158,6 +188,13 @@ struct Recorder::Worker
             if (!waitBackoff())
                 break;
         }
+        // Segments already cut are complete: they are written, also on a stop without finishing.
+        {
+            std::lock_guard lock(queueMutex);
+            writerDone = true;
+        }
+        queueCv.notify_all();
+        writerThread.join();
         if (!stopping || finishOnStop) {
             QString error;
             if (!writer.finish(nowMs(), &error)) {
@@ -221,7 +258,8 @@ struct Recorder::Worker
                 nominal = av_rescale_q(1, av_inv_q(st->avg_frame_rate), st->time_base);
             sanitiser->addStream(index, st->time_base, nominal);
         }
-        ptsAnchorUs = AV_NOPTS_VALUE;
+        minOffsetUs = std::numeric_limits<qint64>::max();
+        wallCursorUs = AV_NOPTS_VALUE;
         segmentStartUs = lastEndUs = AV_NOPTS_VALUE;
         segmentBytes.clear();
         return true;
@@ -268,14 +306,10 @@ struct Recorder::Worker
         const bool cutsHere = isVideo || outVideo < 0;
         const bool key = isVideo && (p->flags & AV_PKT_FLAG_KEY);
         const qint64 at = p->pts;
+        minOffsetUs = qMin(minOffsetUs, nowMs() * 1000 - at);
         if (segmentStartUs == AV_NOPTS_VALUE) {
             if (outVideo >= 0 && !key)
                 return; // a recording starts at a keyframe
-            if (ptsAnchorUs == AV_NOPTS_VALUE) {
-                ptsAnchorUs = at;
-                // Never before what is recorded already (a restart, a reconnect).
-                wallAnchorMs = qMax(nowMs(), writer.lastEndMs());
-            }
             segmentStartUs = at;
         } else if (cutsHere) {
             const double length = (at - segmentStartUs) / 1e6;
@@ -289,34 +323,93 @@ struct Recorder::Worker
             qCWarning(lcRecorder).noquote() << cfg.directory << error.toString();
             return;
         }
-        segmentBytes += muxer.take();
+        // The muxer keeps the segment's bytes until the cut takes them: no copy per packet.
         if (cutsHere)
             lastEndUs = qMax(lastEndUs, at + qMax<qint64>(p->duration, 0));
-        QMutexLocker lock(&statusMutex);
-        ++stats.packets;
-        stats.repairedTimestamps += sanitiser->stats().repaired - repairedBefore;
+        ++unpublishedPackets;
+        unpublishedRepairs += sanitiser->stats().repaired - repairedBefore;
     }
 
-    qint64 wallMs(qint64 us) const { return wallAnchorMs + (us - ptsAnchorUs) / 1000; }
+    /// Counters kept by the reader alone, published once a segment (not a lock per packet).
+    void publishCounters()
+    {
+        QMutexLocker lock(&statusMutex);
+        stats.packets += std::exchange(unpublishedPackets, 0);
+        stats.repairedTimestamps += std::exchange(unpublishedRepairs, 0);
+    }
 
     void cutSegment(qint64 endUs)
     {
-        const QByteArray bytes = std::exchange(segmentBytes, {});
+        publishCounters();
+        QByteArray bytes = std::exchange(segmentBytes, {});
+        if (muxer.isOpen())
+            bytes += muxer.take();
         const qint64 startUs = std::exchange(segmentStartUs, endUs);
         if (bytes.isEmpty() || startUs == AV_NOPTS_VALUE || endUs <= startUs)
             return;
-        const qint64 startMs = wallMs(startUs);
-        const qint64 durationMs = wallMs(endUs) - startMs;
+        // Segments of one connection follow each other on the wall clock as their timestamps do;
+        // the first is placed by the connection's least offset, never before what is recorded.
+        if (wallCursorUs == AV_NOPTS_VALUE)
+            wallCursorUs = qMax(startUs + minOffsetUs, lastQueuedEndMs * 1000);
+        const qint64 startWallUs = std::exchange(wallCursorUs, wallCursorUs + (endUs - startUs));
+        const qint64 startMs = startWallUs / 1000;
+        const qint64 durationMs = wallCursorUs / 1000 - startMs;
+        lastQueuedEndMs = startMs + durationMs;
+        std::unique_lock lock(queueMutex);
+        // A disk that falls behind by more than the queue holds stalls the reader (the source
+        // then drops us, and the gap is marked): memory stays bounded.
+        if (queue.size() >= kMaxQueued) {
+            {
+                QMutexLocker statusLock(&statusMutex);
+                ++stats.writerWaits;
+            }
+            qCWarning(lcRecorder).noquote() << cfg.directory << ": the disk is behind by" << queue.size()
+                                            << "segments; reading waits";
+            queueCv.wait(lock, [this] { return queue.size() < kMaxQueued; });
+        }
+        queue.push_back({std::move(bytes), startMs, durationMs, std::exchange(gapPending, false)});
+        lock.unlock();
+        queueCv.notify_all();
+    }
+
+    /// The writer thread: segments leave the queue in order, each written and synced with its
+    /// index line before the next; the reader never waits for the disk.
+    void writeLoop()
+    {
+        for (;;) {
+            Pending p;
+            {
+                std::unique_lock lock(queueMutex);
+                queueCv.wait(lock, [this] { return !queue.empty() || writerDone; });
+                if (queue.empty())
+                    return;
+                p = std::move(queue.front());
+                queue.pop_front();
+            }
+            queueCv.notify_all();
+            write(p);
+        }
+    }
+
+    void write(const Pending &p)
+    {
         StorageError error;
         const qint64 sequence = writer.nextSequence();
-        if (writer.writeSegment(bytes, startMs, durationMs, gapPending, &error)) {
-            ArchiveSegment s{sequence, startMs, durationMs, bytes.size(), QStringLiteral("seg-%1.ts").arg(sequence), gapPending};
-            gapPending = false;
-            backoff.reset();
+        QElapsedTimer took;
+        took.start();
+        const bool written = writer.writeSegment(p.bytes, p.startMs, p.durationMs, p.gap, &error);
+        {
+            QMutexLocker lock(&statusMutex);
+            stats.slowestWriteMs = qMax(stats.slowestWriteMs, took.elapsed());
+        }
+        if (written) {
+            const ArchiveSegment s{sequence, p.startMs, p.durationMs, p.bytes.size(), QStringLiteral("seg-%1.ts").arg(sequence),
+                                   p.gap || writerGapPending};
+            writerGapPending = false;
             {
                 QMutexLocker lock(&statusMutex);
                 ++stats.segments;
-                stats.bytes += quint64(bytes.size());
+                stats.bytes += quint64(p.bytes.size());
             }
             if (state_() == State::Error)
                 setState(State::Recording, {});
@@ -327,7 +420,10 @@ struct Recorder::Worker
             QMutexLocker lock(&statusMutex);
             ++stats.segmentsLost;
         }
-        markGap(error.toString());
+        if (!writerGapPending) {
+            writerGapPending = true; // the writer marks the next segment it writes
+            noteGap(error.toString());
+        }
         setState(State::Error, QStringLiteral("%1 (%2): %3").arg(error.what, error.where, error.why));
     }
 
@@ -388,6 +484,7 @@ bool Recorder::start(const RecorderSettings &settings, QString *error)
         worker->writer.setFreeSpace(m_freeSpace);
     if (worker->writer.resumed())
         worker->gapPending = true; // the writer marks it too; counted here as a gap of this run
+    worker->lastQueuedEndMs = worker->writer.lastEndMs();
     m_settings = settings;
     m_worker = std::move(worker);
     m_worker->thread = std::thread([w = m_worker.get()] { w->run(); });

@@ -3,9 +3,12 @@
 // Records one channel (HLS or MPEG-TS over HTTP, or anything libavformat opens) into an archive
 // (archive.h) by remuxing: packets are copied, never decoded or encoded. Segments are cut at
 // video keyframes once they are long enough; each is written and synced before its index line
-// is, so a `kill -9` loses at most the segment in progress.
+// is, so a `kill -9` loses at most the segment in progress (and any still queued for a disk that
+// has fallen behind: normally none, three at most).
 //
-// One thread per recording does the blocking reads (under MediaInput's deadlines). A source that
+// Two threads per recording: the reader does the blocking reads (under MediaInput's deadlines),
+// the writer writes and syncs the segments the reader cut, so a slow disk (fsync can take
+// seconds on a busy one) never stops the reading and makes the source drop us. A source that
 // drops or stalls is reconnected with jittered backoff, and the first segment after it is marked
 // as following a gap: one recording, never a second file. start() on a folder that already holds
 // segments continues that recording after a gap (restart after a crash). A write that fails (a
@@ -52,6 +55,8 @@ public:
         quint64 reconnects = 0;
         quint64 segmentsLost = 0;   ///< cut but not written (storage errors)
         quint64 repairedTimestamps = 0;
+        quint64 writerWaits = 0;    ///< times the reader waited for the disk (the write queue was full)
+        qint64 slowestWriteMs = 0;  ///< the longest a segment took to be written and synced
     };
 
     explicit Recorder(QObject *parent = nullptr);
@@ -67,7 +72,7 @@ public:
     /// Moves the end (UTC ms; 0 = until stop()) of a recording in progress: a second viewer's
     /// longer padding on a shared copy.
     void setStopAt(qint64 stopAtMs);
-    /// Space retention can free (called on the recorder's thread; see ArchiveWriter::SpaceRecovery).
+    /// Space retention can free (called on the recorder's writer thread; see ArchiveWriter::SpaceRecovery).
     /// Set before start().
     void setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery);
     /// Replaces the free-space probe (tests). Set before start().

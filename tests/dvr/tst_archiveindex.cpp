@@ -47,6 +47,7 @@ private Q_SLOTS:
     void appendCutsTornLine();
     void writerResumesAfterGap();
     void writerChunksByTime();
+    void readerLoadsOnlyWhatARangeNeeds();
     void diskFullTriesRetentionThenFails();
     void playlist_data();
     void playlist();
@@ -184,6 +185,33 @@ void TestArchiveIndex::writerChunksByTime()
     QCOMPARE(range[0].file, QStringLiteral("20251206T065950Z/seg-0.ts"));
     QCOMPARE(range[2].file, QStringLiteral("20251206T070000Z/seg-2.ts"));
     QVERIFY(reader.segments(kT0 - 3000, kT0 - 2000).isEmpty());
+
+}
+
+void TestArchiveIndex::readerLoadsOnlyWhatARangeNeeds()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.path();
+    settings.chunkMs = 10 * 1000;
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    StorageError e;
+    for (qint64 t = kT0; t < kT0 + 300'000; t += 2000) // five minutes: 30 chunks
+        QVERIFY2(writer.writeSegment("x", t, 2000, false, &e), qPrintable(e.toString()));
+    ArchiveReader all;
+    QVERIFY2(all.load(dir.path(), &error), qPrintable(error));
+    QCOMPARE(all.chunks().size(), 30);
+    const TimeRange ranges[] = {{kT0 + 200'000, kT0 + 203'000}, {kT0 + 9'000, kT0 + 11'000}, {kT0 - 5000, kT0 + 1000},
+                                {kT0 + 299'000, kT0 + 400'000}};
+    for (const TimeRange &r : ranges) {
+        ArchiveReader partial;
+        QVERIFY2(partial.load(dir.path(), r.fromMs, r.toMs, &error), qPrintable(error));
+        QVERIFY2(partial.chunks().size() <= 9, qPrintable(QString::number(partial.chunks().size())));
+        QCOMPARE(partial.segments(r.fromMs, r.toMs), all.segments(r.fromMs, r.toMs));
+        QCOMPARE(partial.endMs(), all.endMs()); // the last chunk is always read
+    }
 }
 
 void TestArchiveIndex::diskFullTriesRetentionThenFails()

@@ -9,7 +9,12 @@
 
 #include <dvr/playout.h>
 #include <dvr/recorder.h>
+#include <dvr/playoutthumbnails.h>
+#include <dvr/retention.h>
 
+#include <QImage>
+
+#include <QElapsedTimer>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -116,6 +121,9 @@ private Q_SLOTS:
     void initTestCase();
     void records_data();
     void records();
+    void stopsAtItsEndTime();
+    void thumbnails();
+    void channelArchive();
     void sourceDropIsOneRecordingWithGap();
     void killedRecorderResumes();
     void fullDisk();
@@ -219,6 +227,126 @@ void TestRecorder::records()
     QVERIFY2(qAbs(probed - listed) < 0.5, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(probed).arg(listed)));
 }
 
+void TestRecorder::stopsAtItsEndTime()
+{
+    const QString dir = m_dir.filePath(u"rec-timed"_qs);
+    Recorder recorder;
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    const qint64 started = QDateTime::currentMSecsSinceEpoch();
+    settings.stopAtMs = started + 3000;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QVERIFY(finished.wait(15000));
+    QCOMPARE(recorder.state(), Recorder::State::Finished);
+    const ArchiveReader reader = load(dir);
+    QVERIFY(reader.finished());
+    QVERIFY(reader.endMs() <= settings.stopAtMs + 1000);
+    QVERIFY2(reader.endMs() - reader.startMs() >= 1500, qPrintable(QString::number(reader.endMs() - reader.startMs())));
+    QVERIFY(iptv::media::checkMediaPlaylist(recordingPlaylist(reader)).ended);
+}
+
+void TestRecorder::thumbnails()
+{
+    const QString dir = m_dir.filePath(u"rec-thumbs"_qs);
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 4, 20000);
+    recorder.stop(true);
+
+    const ArchiveReader reader = load(dir);
+    const QList<ArchiveSegment> segments = reader.segments();
+    // One every 2 s of 1 s segments: every other segment.
+    const QList<Thumbnail> thumbs = ensureThumbnails(dir, segments, 2000, 96, &error);
+    QVERIFY2(!thumbs.isEmpty(), qPrintable(error));
+    QCOMPARE(thumbs.size(), (segments.size() + 1) / 2);
+    for (const Thumbnail &t : thumbs) {
+        QImage image;
+        QVERIFY2(image.load(QDir(dir).filePath(t.file), "JPEG"), qPrintable(t.file));
+        QCOMPARE(image.size(), QSize(96, 54)); // 160x90 scaled
+        // The test pattern is colourful, not a black or grey frame.
+        QVERIFY(image.pixelColor(10, 10) != image.pixelColor(80, 10) || image.pixelColor(10, 10) != image.pixelColor(10, 45));
+    }
+    // Made once: asking again reuses the files.
+    const QDateTime made = QFileInfo(QDir(dir).filePath(thumbs.first().file)).lastModified();
+    QCOMPARE(ensureThumbnails(dir, segments, 2000, 96, &error).size(), thumbs.size());
+    QCOMPARE(QFileInfo(QDir(dir).filePath(thumbs.first().file)).lastModified(), made);
+
+    const QByteArray vtt = thumbnailTrack(thumbs, reader.startMs(), reader.endMs(), u"/t/"_qs);
+    QVERIFY(vtt.startsWith("WEBVTT\n"));
+    QVERIFY2(vtt.contains("\n00:00:00.000 --> 00:00:0"), vtt.constData());
+    QCOMPARE(vtt.count("-->"), thumbs.size());
+    QVERIFY(vtt.contains((u"/t/"_qs + thumbs.last().file).toUtf8()));
+}
+
+void TestRecorder::channelArchive()
+{
+    // A channel's rolling archive in chunks of 2 s (an hour in production), recorded over HLS.
+    const QString dir = m_dir.filePath(u"archive-one"_qs);
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one/low/index.m3u8"_qs);
+    settings.directory = dir;
+    settings.chunkMs = 2000;
+    settings.segmentSeconds = 1;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 7, 30000);
+
+    // Catch-up of a range in the middle while the archive goes on recording: VOD, since the
+    // archive has passed its end; ffprobe reads it.
+    ArchiveReader archive = load(dir);
+    QVERIFY(archive.chunks().size() >= 3);
+    const QList<ArchiveSegment> all = archive.segments();
+    const TimeRange range{all[2].startMs, all[5].startMs};
+    const QString name = QStringLiteral("archive-%1-%2.m3u8").arg(range.fromMs / 1000).arg((range.toMs - range.fromMs + 999) / 1000);
+    const auto parsed = parseArchiveRange(name, QDateTime::currentMSecsSinceEpoch());
+    QVERIFY(parsed);
+    const QByteArray text = archiveRangePlaylist(archive, range, QDateTime::currentMSecsSinceEpoch());
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(text);
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+    QVERIFY(check.ended);
+    QCOMPARE(check.segments.size(), 3);
+    QCOMPARE(check.segments.first().uri, all[2].file);
+    for (const auto &s : check.segments)
+        QVERIFY2(!s.discontinuity, "chunk boundaries are not gaps");
+    const QString playlistPath = QDir(dir).filePath(u"catchup.m3u8"_qs);
+    {
+        QFile f(playlistPath);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(text);
+    }
+    const double probed = ffprobeDuration(playlistPath, &error);
+    QVERIFY2(probed > 0, qPrintable(error));
+    QVERIFY2(qAbs(probed - (all[5].startMs - all[2].startMs) / 1000.0) < 0.5, qPrintable(QString::number(probed)));
+
+    // A viewer's recording of that range keeps its chunks through retention; the rest of the
+    // window's past goes (a window of 1 ms: everything but the chunk being written is past it).
+    recorder.stop(true);
+    archive = load(dir);
+    const QList<RetainedRecording> kept{{u"viewer-1"_qs, dir, false, range, 0, {}, 0}};
+    const RetentionPlan plan = Retention::plan({{dir, 1}}, kept, QDateTime::currentMSecsSinceEpoch());
+    QStringList errors;
+    Retention::apply(plan, &errors);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
+    QVERIFY(!plan.deletions.isEmpty());
+    const ArchiveReader after = load(dir);
+    QCOMPARE(after.segments(range.fromMs, range.toMs), archive.segments(range.fromMs, range.toMs));
+    const QStringList problems = checkSegments(dir, after.segments(range.fromMs, range.toMs));
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    QVERIFY(after.segments().size() < archive.segments().size());
+}
+
 void TestRecorder::sourceDropIsOneRecordingWithGap()
 {
     const QString dir = m_dir.filePath(u"rec-drop"_qs);
@@ -237,7 +365,7 @@ void TestRecorder::sourceDropIsOneRecordingWithGap()
     QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
 
     QCOMPARE(m_client->send("POST", u"/api/channels/drop/stop"_qs).status, 200);
-    QVERIFY(gaps.wait(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(gaps.size() >= 1, 10000); // perhaps already while the stop was answered
     QTRY_COMPARE_WITH_TIMEOUT(recorder.state(), Recorder::State::Reconnecting, 10000);
     QVERIFY2(!recorder.reason().isEmpty(), "reconnecting without a reason");
     const qsizetype before = written.size();
@@ -273,6 +401,9 @@ void TestRecorder::killedRecorderResumes()
     QVERIFY2(helper.waitForStarted(), qPrintable(helper.errorString()));
     QTRY_VERIFY_WITH_TIMEOUT(load(dir).segments().size() >= 3, 30000);
     helper.kill(); // SIGKILL: no chance to write anything more
+    QElapsedTimer sinceKill;
+    sinceKill.start();
+    const qint64 killedAtMs = QDateTime::currentMSecsSinceEpoch();
     QVERIFY(helper.waitForFinished());
     QCOMPARE(helper.exitStatus(), QProcess::CrashExit);
 
@@ -298,12 +429,24 @@ void TestRecorder::killedRecorderResumes()
     settings.directory = dir;
     settings.segmentSeconds = 1;
     QString error;
+    const qint64 restartMs = sinceKill.elapsed();
     QVERIFY2(recorder.start(settings, &error), qPrintable(error));
     QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
     recorder.stop(true);
 
     const ArchiveReader reader = load(dir);
     QCOMPARE(reader.chunks().size(), 1); // the same recording continued
+    {
+        // The gap: what the kill cut off (the segment in progress) and the restart.
+        const QList<ArchiveSegment> s = reader.segments();
+        const qint64 gapMs = s[beforeRestart.size()].startMs - beforeRestart.last().endMs();
+        qInfo().noquote() << QStringLiteral("gap after kill -9: %1 ms (restart %2 ms after the kill; the last listed segment "
+                                            "ended %3 ms before the kill)")
+                                 .arg(gapMs)
+                                 .arg(restartMs)
+                                 .arg(killedAtMs - beforeRestart.last().endMs());
+        QVERIFY2(gapMs <= restartMs + 2000 + 1000, qPrintable(QStringLiteral("%1 ms").arg(gapMs))); // + one 1 s segment cut off
+    }
     QCOMPARE(reader.chunks().first().index.tornBytes, 0);
     QCOMPARE(reader.chunks().first().index.badLines, 0);
     const QList<ArchiveSegment> after = reader.segments();

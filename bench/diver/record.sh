@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Diver: concurrent recordings on one node (issue 14), next to the ffmpeg program doing the same.
+#
+#   bench/diver/record.sh                       # N=100 recordings, Release build in build/bench-release
+#   N=20 FF_N=20 MEASURE=30 bench/diver/record.sh
+#
+# The headend is recast with N pass-through channels (ladder=copy) of a 5 Mbit/s 1080p25 H.264 +
+# AAC MPEG-TS file, looping, paced by recast (its CPU is not counted). Then, one after the other
+# against the same headend:
+#   ours:   diver_bench, N Recorders in one process reading /live/cNNN.ts (MPEG-TS over HTTP),
+#           6 s segments written and synced with their index lines; CPU (getrusage) over MEASURE
+#           s after WARMUP s; then every recording is checked (gaps, reconnects, segments lost,
+#           recorded time against its wall-clock span);
+#   ffmpeg: FF_N processes `ffmpeg -i http://…/live/cNNN.ts -c copy -f hls -hls_time 6
+#           -hls_list_size 0`, the sum of their CPU (/proc/PID/stat) over the same window.
+# CPU per recording = CPU / window / recordings. The recordings are deleted at the end.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/bench/common.sh"
+. "$ROOT/bench/recast/common.sh"
+N=${N:-100}
+FF_N=${FF_N:-$N}
+MEASURE=${MEASURE:-60}
+WARMUP=${WARMUP:-15}
+PORT=${PORT:-18740}
+WORK=${WORK:-$(mktemp -d /tmp/iptv-bench-diver.XXXXXX)}
+mkdir -p "$WORK"
+API="http://127.0.0.1:$PORT"
+DIVER_BENCH="$BUILD/bench/diver/diver_bench"
+
+machine_info
+echo "== build (Release) in $BUILD =="
+release_build recast diver_bench
+IN=$(input_5mbit)
+echo "== input: $IN ($(du -k "$IN" | cut -f1) KiB) =="
+
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+{
+    printf '[server]\nport=%s\n\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n' "$PORT"
+    for i in $(seq 1 "$N"); do
+        printf '\n[channel.c%03d]\nname=Channel %d\nsource=file:%s\nladder=copy\n' "$i" "$i" "$IN"
+    done
+} >"$WORK/recast.conf"
+start_recast "$WORK/recast" "$WORK/recast.conf" "$PORT"
+until [ "$(curl -sf "$API/api/channels" | jq '[.channels[] | select(.state == "live")] | length')" -ge "$N" ] 2>/dev/null; do
+    sleep 1
+done
+echo "== recast: $N pass-through channels live; load $(cut -d' ' -f1-3 /proc/loadavg) =="
+
+echo "== ours: $N recordings, $WARMUP s warm-up, CPU over $MEASURE s =="
+"$DIVER_BENCH" --url "$API/live/c%1.ts" --count "$N" --dir "$WORK/ours" --warmup "$WARMUP" --seconds "$MEASURE" \
+    --segment 6 >"$WORK/ours.json" 2>"$WORK/ours.log"
+load_ours=$(cut -d' ' -f1-3 /proc/loadavg)
+jq -c . "$WORK/ours.json"
+echo "   load after: $load_ours"
+rm -rf "$WORK/ours"
+
+echo "== ffmpeg -c copy -f hls: $FF_N processes, $WARMUP s warm-up, CPU over $MEASURE s =="
+ff=()
+for i in $(seq 1 "$FF_N"); do
+    d="$WORK/ff/c$i"
+    mkdir -p "$d"
+    "$FFMPEG" -hide_banner -loglevel error -nostats -i "$API/live/c$(printf %03d "$i").ts" -c copy -f hls -hls_time 6 \
+        -hls_list_size 0 -hls_segment_filename "$d/seg-%d.ts" "$d/index.m3u8" 2>>"$WORK/ff.log" &
+    ff+=($!)
+    pids+=($!)
+done
+sleep "$WARMUP"
+# CPU seconds of each ffmpeg so far, "-" for one that has exited (the headend dropped it as too
+# slow, or its input failed: ffmpeg does not reconnect).
+cpu_each() { local p; for p in "${ff[@]}"; do if [ -r "/proc/$p/stat" ]; then cpu_s "$p"; else echo -; fi; done; }
+cpu_each >"$WORK/ff-cpu-a"
+sleep "$MEASURE"
+cpu_each >"$WORK/ff-cpu-b"
+# Over the processes that lived through the window.
+read -r ff_alive ff_cpu < <(paste "$WORK/ff-cpu-a" "$WORK/ff-cpu-b" | awk '$1 != "-" && $2 != "-" { n++; s += $2 - $1 } END { print n + 0, s + 0 }')
+load_ff=$(cut -d' ' -f1-3 /proc/loadavg)
+for p in "${ff[@]}"; do stop_pid "$p"; done
+ff_segments=$(find "$WORK/ff" -name 'seg-*.ts' | wc -l)
+rm -rf "$WORK/ff"
+stop_pid "$recast"
+rm -rf "$WORK/recast/live" "$WORK/recast/data" # 1.5 GB of the headend's segments
+
+ours_pct=$(jq .cpu_percent_per_recording "$WORK/ours.json")
+ff_pct=$(echo "100 * $ff_cpu / $MEASURE / $ff_alive" | bc -l)
+printf '  ours: %d recordings, %.1f%% of a core in all, %.3f%% a recording; segments %s, lost %s, gaps %s, reconnects %s, min coverage %.3f, writer waits %s, slowest write %s ms (load %s)\n' \
+    "$N" "$(jq .cpu_percent_of_core "$WORK/ours.json")" "$ours_pct" "$(jq .segments "$WORK/ours.json")" \
+    "$(jq .segments_lost "$WORK/ours.json")" "$(jq .gaps "$WORK/ours.json")" "$(jq .reconnects "$WORK/ours.json")" \
+    "$(jq .min_coverage "$WORK/ours.json")" "$(jq .writer_waits "$WORK/ours.json")" "$(jq .slowest_write_ms "$WORK/ours.json")" "$load_ours"
+printf '  ffmpeg: %d processes (%d lived through the window), %.1f%% of a core for those, %.3f%% a recording; %s segments (load %s)\n' \
+    "$FF_N" "$ff_alive" "$(echo "100 * $ff_cpu / $MEASURE" | bc -l)" "$ff_pct" "$ff_segments" "$load_ff"
+printf '  CPU per recording, ours/ffmpeg: %.2f\n' "$(echo "$ours_pct / $ff_pct" | bc -l)"
+echo "raw results in $WORK"

@@ -1,0 +1,265 @@
+#include "lease.h"
+
+#include <core/sqldatabase.h>
+
+#include <QAtomicInteger>
+#include <QDateTime>
+#include <QLoggingCategory>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QVariant>
+
+Q_LOGGING_CATEGORY(lcLease, "iptv.dvr.lease", QtInfoMsg)
+
+namespace iptv::dvr {
+
+namespace {
+QAtomicInteger<quint64> s_connections;
+} // namespace
+
+LeaseStore::LeaseStore()
+    : m_connection(QStringLiteral("dvr-lease-%1").arg(s_connections.fetchAndAddRelaxed(1)))
+{
+}
+
+LeaseStore::~LeaseStore()
+{
+    close();
+}
+
+void LeaseStore::close()
+{
+    closeSqlDatabase(m_connection);
+}
+
+bool LeaseStore::exec(const QString &sql, QString *error)
+{
+    return execSql(m_connection, sql, error);
+}
+
+bool LeaseStore::open(const QString &location, QString *error)
+{
+    close();
+    const std::optional<SqlBackend> backend = openSqlDatabase(location, m_connection, error);
+    if (!backend)
+        return false;
+    m_postgres = *backend == SqlBackend::PostgreSQL;
+    // The table is the whole schema of this store; when Diver's own store holds it, its schema
+    // version goes with Diver's.
+    const bool ok = exec(QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_leases ("
+                               "id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', "
+                               "node TEXT, lease_until BIGINT NOT NULL DEFAULT 0, takeovers INTEGER NOT NULL DEFAULT 0)"),
+                error)
+        && exec(QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_leases_state ON dvr_leases (state, lease_until)"), error);
+    if (!ok)
+        close();
+    return ok;
+}
+
+bool LeaseStore::add(const QString &id, const QByteArray &spec, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("INSERT INTO dvr_leases (id, spec) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"));
+    q.addBindValue(id);
+    q.addBindValue(QString::fromUtf8(spec));
+    if (!q.exec()) {
+        *error = QStringLiteral("adding recording %1 to the lease table: %2").arg(id, sqlErrorText(q.lastError()));
+        return false;
+    }
+    return true;
+}
+
+std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connection);
+    QList<LeaseClaim> claims;
+    if (max <= 0)
+        return claims;
+    // SQLite: take the write lock first, so two processes never both read the same free rows.
+    if (!exec(m_postgres ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN IMMEDIATE"), error))
+        return std::nullopt;
+    auto rollback = [&](const QString &what, const QSqlQuery &q) {
+        *error = QStringLiteral("%1 for node %2: %3").arg(what, node, sqlErrorText(q.lastError()));
+        QString ignored;
+        exec(QStringLiteral("ROLLBACK"), &ignored);
+        return std::nullopt;
+    };
+    QSqlQuery select(db);
+    select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases "
+                                  "WHERE state = 'pending' AND (node IS NULL OR lease_until < ?) ORDER BY id LIMIT ?")
+                   + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
+    select.addBindValue(nowMs);
+    select.addBindValue(max);
+    if (!select.exec())
+        return rollback(QStringLiteral("selecting recordings to claim"), select);
+    while (select.next()) {
+        LeaseClaim c;
+        c.job.id = select.value(0).toString();
+        c.job.spec = select.value(1).toString().toUtf8();
+        c.previousNode = select.value(2).toString();
+        c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() ? 0 : 1);
+        c.job.state = QStringLiteral("pending");
+        c.job.node = node;
+        c.job.leaseUntilMs = nowMs + leaseMs;
+        claims.append(c);
+    }
+    QSqlQuery update(db);
+    update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? "
+                                  "WHERE id = ? AND state = 'pending' AND (node IS NULL OR lease_until < ?)"));
+    QList<LeaseClaim> won;
+    for (const LeaseClaim &c : claims) {
+        update.addBindValue(node);
+        update.addBindValue(c.job.leaseUntilMs);
+        update.addBindValue(c.job.takeovers);
+        update.addBindValue(c.job.id);
+        update.addBindValue(nowMs);
+        if (!update.exec())
+            return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
+        if (update.numRowsAffected() == 1)
+            won.append(c);
+    }
+    if (!exec(QStringLiteral("COMMIT"), error))
+        return std::nullopt;
+    for (const LeaseClaim &c : won) {
+        if (c.previousNode.isEmpty())
+            qCInfo(lcLease).noquote() << node << "claimed" << c.job.id;
+        else
+            qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode << "(its lease expired)";
+    }
+    return won;
+}
+
+std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connection);
+    QSqlQuery update(db);
+    // A lease that has expired is not renewed: another node may already have claimed it, or may
+    // be about to; the holder finds out from the list it gets back.
+    update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ?"));
+    update.addBindValue(nowMs + leaseMs);
+    update.addBindValue(node);
+    update.addBindValue(nowMs);
+    if (!update.exec()) {
+        *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
+        return std::nullopt;
+    }
+    QSqlQuery select(db);
+    select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? ORDER BY id"));
+    select.addBindValue(node);
+    select.addBindValue(nowMs + leaseMs);
+    if (!select.exec()) {
+        *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
+        return std::nullopt;
+    }
+    QStringList ids;
+    while (select.next())
+        ids << select.value(0).toString();
+    return ids;
+}
+
+bool LeaseStore::finish(const QString &id, const QString &node, const QString &state, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("UPDATE dvr_leases SET state = ?, node = NULL, lease_until = 0 WHERE id = ? AND node = ?"));
+    q.addBindValue(state);
+    q.addBindValue(id);
+    q.addBindValue(node);
+    if (!q.exec()) {
+        *error = QStringLiteral("finishing recording %1 on node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
+        return false;
+    }
+    if (q.numRowsAffected() != 1) {
+        *error = QStringLiteral("finishing recording %1 on node %2: the node does not hold it (taken over, or unknown)").arg(id, node);
+        return false;
+    }
+    return true;
+}
+
+std::optional<QList<LeaseJob>> LeaseStore::jobs(QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    if (!q.exec(QStringLiteral("SELECT id, spec, state, node, lease_until, takeovers FROM dvr_leases ORDER BY id"))) {
+        *error = QStringLiteral("listing the lease table: %1").arg(sqlErrorText(q.lastError()));
+        return std::nullopt;
+    }
+    QList<LeaseJob> out;
+    while (q.next())
+        out.append({q.value(0).toString(), q.value(1).toString().toUtf8(), q.value(2).toString(), q.value(3).toString(),
+                    q.value(4).toLongLong(), q.value(5).toInt()});
+    return out;
+}
+
+// --- keeper ------------------------------------------------------------------------------
+
+LeaseKeeper::LeaseKeeper(QObject *parent) : QObject(parent)
+{
+    qRegisterMetaType<iptv::dvr::LeaseJob>();
+    connect(&m_timer, &QTimer::timeout, this, &LeaseKeeper::tick);
+}
+
+LeaseKeeper::~LeaseKeeper() = default;
+
+bool LeaseKeeper::start(const Settings &settings, QString *error)
+{
+    stop();
+    m_settings = settings;
+    if (!m_store.open(settings.location, error))
+        return false;
+    // Claims are looked for every tenth of the lease period, so a dead node's recordings are
+    // taken over at most a tenth of a period after its leases expire; renewals every third.
+    m_timer.start(int(qMax<qint64>(50, settings.leaseMs / 10)));
+    m_lastRenewMs = 0;
+    QMetaObject::invokeMethod(this, &LeaseKeeper::tick, Qt::QueuedConnection);
+    return true;
+}
+
+void LeaseKeeper::stop()
+{
+    m_timer.stop();
+    m_store.close();
+    m_held.clear();
+}
+
+bool LeaseKeeper::finish(const QString &id, const QString &state, QString *error)
+{
+    m_held.removeAll(id);
+    return m_store.finish(id, m_settings.node, state, error);
+}
+
+void LeaseKeeper::tick()
+{
+    if (!m_timer.isActive())
+        return;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    QString error;
+    if (now - m_lastRenewMs >= m_settings.leaseMs / 3) {
+        const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error);
+        if (!still) {
+            Q_EMIT failed(error);
+            return;
+        }
+        m_lastRenewMs = now;
+        for (const QString &id : std::as_const(m_held)) {
+            if (!still->contains(id)) {
+                qCWarning(lcLease).noquote() << m_settings.node << "lost" << id << "(its lease expired before it was renewed)";
+                Q_EMIT lost(id);
+            }
+        }
+        m_held = *still;
+    }
+    if (m_held.size() >= m_settings.capacity)
+        return;
+    const std::optional<QList<LeaseClaim>> claims
+        = m_store.claim(m_settings.node, m_settings.capacity - int(m_held.size()), m_settings.leaseMs, now, &error);
+    if (!claims) {
+        Q_EMIT failed(error);
+        return;
+    }
+    for (const LeaseClaim &c : *claims) {
+        m_held << c.job.id;
+        Q_EMIT claimed(c.job, c.previousNode);
+    }
+}
+
+} // namespace iptv::dvr

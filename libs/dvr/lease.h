@@ -1,0 +1,124 @@
+#pragma once
+
+// Recorder nodes share recordings through one SQL table: a node claims a recording by taking its
+// lease (node, lease_until) and renews it while it records; a node that dies stops renewing and
+// another node takes the recording over once the lease has expired, within one lease period.
+//
+// PostgreSQL (several nodes): a claim selects free or expired rows `FOR UPDATE SKIP LOCKED`, so
+// nodes claiming at the same moment get different recordings without waiting on each other.
+// SQLite (one node, the default): the claim runs in a `BEGIN IMMEDIATE` transaction. In both the
+// UPDATE repeats the claim's condition, so a row is never held by two nodes.
+//
+// Times are the nodes' wall clocks in UTC ms: nodes are expected to be NTP-synchronised, and the
+// lease period must be well above their skew.
+
+#include <QByteArray>
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QTimer>
+
+#include <optional>
+
+namespace iptv::dvr {
+
+/// One recording as the lease table holds it.
+struct LeaseJob
+{
+    QString id;
+    QByteArray spec;          ///< what to record (JSON, owned by the caller)
+    QString state;            ///< "pending" (to record or recording), "done", "failed"
+    QString node;             ///< the holder; empty when free
+    qint64 leaseUntilMs = 0;
+    int takeovers = 0;        ///< how often a node took it from another whose lease expired
+};
+
+/// A claimed recording: its job, and the node it was taken from (empty when it was free).
+struct LeaseClaim
+{
+    LeaseJob job;
+    QString previousNode;
+};
+
+class LeaseStore
+{
+public:
+    LeaseStore();
+    ~LeaseStore();
+    LeaseStore(const LeaseStore &) = delete;
+    LeaseStore &operator=(const LeaseStore &) = delete;
+
+    /// SQLite file or postgresql:// URI (see core/sqldatabase.h); creates the table.
+    bool open(const QString &location, QString *error);
+    void close();
+    bool isPostgres() const { return m_postgres; }
+
+    /// Adds a recording to be claimed (an existing id is left as it is).
+    bool add(const QString &id, const QByteArray &spec, QString *error);
+    /// Claims up to `max` pending recordings that are free or whose lease expired before `nowMs`.
+    std::optional<QList<LeaseClaim>> claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error);
+    /// Extends `node`'s leases to nowMs + leaseMs; the ids it still holds (a recording missing
+    /// from the list was taken over: the node must stop recording it).
+    std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
+    /// The node is done with a recording: its final state ("done" or "failed"), lease released.
+    bool finish(const QString &id, const QString &node, const QString &state, QString *error);
+    /// Every recording (operators, tests).
+    std::optional<QList<LeaseJob>> jobs(QString *error);
+
+private:
+    bool exec(const QString &sql, QString *error);
+
+    QString m_connection;
+    bool m_postgres = false;
+};
+
+/// A node's side of the lease table: renews its leases every third of the lease period, looks for
+/// work every tenth (so a dead node's recordings move at most 1.1 lease periods after its death),
+/// and says what it gained and lost. Runs in the thread it lives in.
+class LeaseKeeper : public QObject
+{
+    Q_OBJECT
+public:
+    struct Settings
+    {
+        QString location;    ///< the database
+        QString node;        ///< this node's name (unique among nodes)
+        qint64 leaseMs = 30000;
+        int capacity = 100;  ///< recordings this node holds at most
+    };
+
+    explicit LeaseKeeper(QObject *parent = nullptr);
+    ~LeaseKeeper() override;
+
+    /// Opens the store and starts: claims at once, then as described above.
+    bool start(const Settings &settings, QString *error);
+    /// Stops renewing (a crash, for the others: the leases expire).
+    void stop();
+    /// Releases one recording with its final state.
+    bool finish(const QString &id, const QString &state, QString *error);
+
+    QStringList held() const { return m_held; }
+    LeaseStore &store() { return m_store; }
+
+Q_SIGNALS:
+    /// This node now records `job` (previousNode: who held it before its lease expired).
+    void claimed(const iptv::dvr::LeaseJob &job, const QString &previousNode);
+    /// Another node holds `id` now: stop recording it.
+    void lost(const QString &id);
+    /// The database could not be reached or refused (the node keeps what it holds until its leases expire).
+    void failed(const QString &error);
+
+private:
+    void tick();
+
+    Settings m_settings;
+    LeaseStore m_store;
+    QTimer m_timer;
+    QStringList m_held;
+    qint64 m_lastRenewMs = 0;
+};
+
+} // namespace iptv::dvr
+
+Q_DECLARE_METATYPE(iptv::dvr::LeaseJob)

@@ -1,0 +1,140 @@
+#include "playoutthumbnails.h"
+
+#include <media/codec.h>
+#include <media/input.h>
+
+#include <QBuffer>
+#include <QDir>
+#include <QFileInfo>
+#include <QImage>
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+}
+
+namespace iptv::dvr {
+
+using namespace iptv::media;
+
+bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int width, QString *error)
+{
+    MediaInput input;
+    InputSpec spec;
+    spec.kind = InputSpec::Kind::File;
+    spec.url = segmentPath;
+    MediaError mediaError;
+    if (!input.open(spec, &mediaError)) {
+        *error = mediaError.toString();
+        return false;
+    }
+    if (input.videoStream() < 0) {
+        *error = QStringLiteral("making a thumbnail of %1: no video").arg(segmentPath);
+        return false;
+    }
+    Decoder decoder;
+    if (!decoder.open(input.context()->streams[input.videoStream()], 1, &mediaError)) {
+        *error = mediaError.toString();
+        return false;
+    }
+    Frame picture;
+    auto keep = [&](AVFrame *frame) {
+        if (!picture) {
+            picture = makeFrame();
+            av_frame_ref(picture.get(), frame);
+        }
+    };
+    Packet packet = makePacket();
+    bool sawKey = false;
+    while (!picture) {
+        const MediaInput::Read r = input.read(packet.get(), &mediaError);
+        if (r != MediaInput::Read::Packet)
+            break;
+        if (packet->stream_index != input.videoStream())
+            continue;
+        sawKey = sawKey || (packet->flags & AV_PKT_FLAG_KEY);
+        if (!sawKey)
+            continue;
+        decoder.decode(packet.get(), keep, &mediaError);
+    }
+    if (!picture)
+        decoder.decode(nullptr, keep, &mediaError); // drain: a decoder with delay holds the frame
+    if (!picture) {
+        *error = QStringLiteral("making a thumbnail of %1: no video frame decodes (%2)").arg(segmentPath, mediaError.toString());
+        return false;
+    }
+    const int w = qMax(16, width) & ~1;
+    const int h = qMax(2, int(qint64(w) * picture->height / qMax(1, picture->width))) & ~1;
+    SwsContextPtr sws(sws_getContext(picture->width, picture->height, AVPixelFormat(picture->format), w, h, AV_PIX_FMT_RGB24,
+                                     SWS_BILINEAR, nullptr, nullptr, nullptr));
+    if (!sws) {
+        *error = QStringLiteral("making a thumbnail of %1: cannot scale %2x%3 %4")
+                     .arg(segmentPath)
+                     .arg(picture->width)
+                     .arg(picture->height)
+                     .arg(QLatin1String(av_get_pix_fmt_name(AVPixelFormat(picture->format))));
+        return false;
+    }
+    QImage image(w, h, QImage::Format_RGB888);
+    uint8_t *dst[4] = {image.bits(), nullptr, nullptr, nullptr};
+    int dstStride[4] = {int(image.bytesPerLine()), 0, 0, 0};
+    sws_scale(sws.get(), picture->data, picture->linesize, 0, picture->height, dst, dstStride);
+    QByteArray jpeg;
+    QBuffer buffer(&jpeg);
+    buffer.open(QIODevice::WriteOnly);
+    if (!image.save(&buffer, "JPEG", 75)) {
+        *error = QStringLiteral("making a thumbnail of %1: this Qt cannot write JPEG (the qjpeg image format plugin is missing)")
+                     .arg(segmentPath);
+        return false;
+    }
+    return writeFileDurably(jpegPath, jpeg, error);
+}
+
+QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<ArchiveSegment> &segments, qint64 everyMs,
+                                  int width, QString *error)
+{
+    QList<Thumbnail> out;
+    if (segments.isEmpty())
+        return out;
+    const QDir dir(archiveDirectory);
+    qint64 next = segments.first().startMs;
+    for (const ArchiveSegment &s : segments) {
+        if (s.startMs < next)
+            continue;
+        next = s.startMs + qMax<qint64>(1, everyMs);
+        const QFileInfo segmentFile(dir.filePath(s.file));
+        const QString name = QStringLiteral("thumb-%1.jpg").arg(s.sequence);
+        const QString relative = QFileInfo(s.file).path() == QLatin1String(".") ? name : QFileInfo(s.file).path() + QLatin1Char('/') + name;
+        const QString path = dir.filePath(relative);
+        if (!QFileInfo::exists(path) && !writeThumbnail(segmentFile.filePath(), path, width, error))
+            return {};
+        out.append({s.startMs, relative});
+    }
+    return out;
+}
+
+static QByteArray vttTime(qint64 ms)
+{
+    ms = qMax<qint64>(0, ms);
+    return QStringLiteral("%1:%2:%3.%4")
+        .arg(ms / 3600000, 2, 10, QLatin1Char('0'))
+        .arg(ms / 60000 % 60, 2, 10, QLatin1Char('0'))
+        .arg(ms / 1000 % 60, 2, 10, QLatin1Char('0'))
+        .arg(ms % 1000, 3, 10, QLatin1Char('0'))
+        .toLatin1();
+}
+
+QByteArray thumbnailTrack(const QList<Thumbnail> &thumbnails, qint64 originMs, qint64 endMs, const QString &uriPrefix)
+{
+    QByteArray out = "WEBVTT\n";
+    for (qsizetype i = 0; i < thumbnails.size(); ++i) {
+        const qint64 from = thumbnails[i].atMs - originMs;
+        const qint64 to = (i + 1 < thumbnails.size() ? thumbnails[i + 1].atMs : endMs) - originMs;
+        if (to <= from)
+            continue;
+        out += '\n' + vttTime(from) + " --> " + vttTime(to) + '\n' + (uriPrefix + thumbnails[i].file).toUtf8() + '\n';
+    }
+    return out;
+}
+
+} // namespace iptv::dvr

@@ -1,0 +1,244 @@
+// Recorder leases on SQLite and on a real PostgreSQL (started for the test; skipped with the
+// reason when it cannot run here): claims, renewals, release; a node whose lease expired has its
+// recordings taken over, and learns it lost them; two LeaseKeepers, one of which dies, the other
+// taking over within one lease period; nodes claiming at the same time from their own threads and
+// connections never get the same recording.
+
+#include "../common/postgresserver.h"
+
+#include <dvr/lease.h>
+
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <mutex>
+#include <thread>
+
+using namespace iptv::dvr;
+
+class TestLease : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void claimRenewFinish_data() { backends(); }
+    void claimRenewFinish();
+    void takeoverAfterExpiry_data() { backends(); }
+    void takeoverAfterExpiry();
+    void keeperTakesOverDeadNode_data() { backends(); }
+    void keeperTakesOverDeadNode();
+    void concurrentClaimsAreDisjoint_data() { backends(); }
+    void concurrentClaimsAreDisjoint();
+
+private:
+    void backends()
+    {
+        QTest::addColumn<bool>("postgres");
+        QTest::newRow("SQLite") << false;
+        QTest::newRow("PostgreSQL") << true;
+    }
+    /// A fresh database of the row's backend; empty after QSKIP.
+    QString database(bool postgres)
+    {
+        const QString name = QStringLiteral("lease%1").arg(++m_databases);
+        if (!postgres)
+            return m_dir.filePath(name + QStringLiteral(".sqlite"));
+        if (!m_postgresError.isEmpty())
+            return {};
+        QString error;
+        if (!m_postgres.createDatabase(name, &error)) {
+            qWarning().noquote() << error;
+            return {};
+        }
+        return m_postgres.uri(name);
+    }
+
+    QTemporaryDir m_dir;
+    PostgresServer m_postgres;
+    QString m_postgresError;
+    int m_databases = 0;
+};
+
+#define OPEN_DATABASE(var)                                                                                               \
+    QFETCH(bool, postgres);                                                                                              \
+    if (postgres && !m_postgresError.isEmpty())                                                                          \
+        QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError));                            \
+    const QString var = database(postgres);                                                                              \
+    QVERIFY(!var.isEmpty())
+
+void TestLease::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_postgresError = PostgresServer::skipReason();
+    QString output;
+    if (m_postgresError.isEmpty() && !m_postgres.start(&output))
+        m_postgresError = QStringLiteral("the server did not start: ") + output;
+}
+
+void TestLease::claimRenewFinish()
+{
+    OPEN_DATABASE(db);
+    LeaseStore a, b;
+    QString error;
+    QVERIFY2(a.open(db, &error), qPrintable(error));
+    QVERIFY2(b.open(db, &error), qPrintable(error));
+    QCOMPARE(a.isPostgres(), postgres);
+    for (const char *id : {"r1", "r2", "r3"})
+        QVERIFY2(a.add(QString::fromLatin1(id), "{\"channel\":\"one\"}", &error), qPrintable(error));
+    QVERIFY2(a.add(u"r1"_qs, "{}", &error), qPrintable(error)); // again: left as it is
+
+    const qint64 t = 1'000'000;
+    auto claims = a.claim(u"node-a"_qs, 2, 1000, t, &error);
+    QVERIFY2(claims, qPrintable(error));
+    QCOMPARE(claims->size(), 2);
+    QCOMPARE(claims->at(0).job.id, u"r1"_qs);
+    QCOMPARE(claims->at(0).job.spec, QByteArray("{\"channel\":\"one\"}"));
+    QVERIFY(claims->at(0).previousNode.isEmpty());
+    claims = b.claim(u"node-b"_qs, 5, 1000, t + 10, &error);
+    QVERIFY2(claims, qPrintable(error));
+    QCOMPARE(claims->size(), 1);
+    QCOMPARE(claims->at(0).job.id, u"r3"_qs);
+    QVERIFY(a.claim(u"node-a"_qs, 5, 1000, t + 20, &error)->isEmpty());
+
+    const auto held = a.renew(u"node-a"_qs, 1000, t + 900, &error);
+    QVERIFY2(held, qPrintable(error));
+    QCOMPARE(*held, (QStringList{u"r1"_qs, u"r2"_qs}));
+    QVERIFY2(a.finish(u"r1"_qs, u"node-a"_qs, u"done"_qs, &error), qPrintable(error));
+    QVERIFY(!b.finish(u"r2"_qs, u"node-b"_qs, u"done"_qs, &error)); // not b's
+    QVERIFY2(error.contains(QLatin1String("does not hold it")), qPrintable(error));
+    const auto jobs = a.jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    QCOMPARE(jobs->at(0).state, u"done"_qs);
+    QVERIFY(jobs->at(0).node.isEmpty());
+    QCOMPARE(jobs->at(1).node, u"node-a"_qs);
+    QCOMPARE(jobs->at(1).leaseUntilMs, t + 1900);
+    // Long after, the expired leases are free again; a finished recording is never claimed again.
+    claims = b.claim(u"node-b"_qs, 5, 1000, t + 100'000, &error);
+    QVERIFY2(claims, qPrintable(error));
+    QCOMPARE(claims->size(), 2);
+    QCOMPARE(claims->at(0).job.id, u"r2"_qs);
+    QCOMPARE(claims->at(1).job.id, u"r3"_qs);
+}
+
+void TestLease::takeoverAfterExpiry()
+{
+    OPEN_DATABASE(db);
+    LeaseStore a, b;
+    QString error;
+    QVERIFY2(a.open(db, &error), qPrintable(error));
+    QVERIFY2(b.open(db, &error), qPrintable(error));
+    QVERIFY(a.add(u"r1"_qs, "{}", &error) && a.add(u"r2"_qs, "{}", &error));
+    const qint64 t = 5'000'000;
+    QCOMPARE(a.claim(u"node-a"_qs, 10, 1000, t, &error)->size(), 2);
+    QVERIFY(b.claim(u"node-b"_qs, 10, 1000, t + 999, &error)->isEmpty()); // still a's
+    // node-a stops renewing (it died); at t + 1001 the leases have expired.
+    const auto claims = b.claim(u"node-b"_qs, 10, 1000, t + 1001, &error);
+    QVERIFY2(claims, qPrintable(error));
+    QCOMPARE(claims->size(), 2);
+    QCOMPARE(claims->at(0).previousNode, u"node-a"_qs);
+    QCOMPARE(claims->at(0).job.takeovers, 1);
+    // node-a comes back: it holds nothing any more, and its renewal does not steal them back.
+    const auto held = a.renew(u"node-a"_qs, 1000, t + 1002, &error);
+    QVERIFY2(held, qPrintable(error));
+    QVERIFY(held->isEmpty());
+    QCOMPARE(b.renew(u"node-b"_qs, 1000, t + 1500, &error)->size(), 2);
+    const auto jobs = a.jobs(&error);
+    for (const LeaseJob &j : *jobs) {
+        QCOMPARE(j.node, u"node-b"_qs);
+        QCOMPARE(j.takeovers, 1);
+    }
+}
+
+void TestLease::keeperTakesOverDeadNode()
+{
+    OPEN_DATABASE(db);
+    const qint64 leaseMs = 1500;
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper a, b;
+    QSignalSpy claimedA(&a, &LeaseKeeper::claimed);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    QSignalSpy failedB(&b, &LeaseKeeper::failed);
+    QString error;
+    QVERIFY2(a.start({db, u"node-a"_qs, leaseMs, 10}, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 3);
+    QVERIFY2(b.start({db, u"node-b"_qs, leaseMs, 10}, &error), qPrintable(error));
+    // While node-a renews, node-b gets nothing (two lease periods).
+    QTest::qWait(int(2 * leaseMs));
+    QCOMPARE(claimedB.size(), 0);
+    QCOMPARE(a.held().size(), 3);
+
+    QElapsedTimer sinceDeath;
+    a.stop(); // node-a dies: no more renewals
+    sinceDeath.start();
+    QTRY_COMPARE_WITH_TIMEOUT(claimedB.size(), 3, int(3 * leaseMs));
+    const qint64 took = sinceDeath.elapsed();
+    qInfo().noquote() << QStringLiteral("node-b took the recordings over %1 ms after node-a died (lease %2 ms)")
+                             .arg(took).arg(leaseMs);
+    // The leases expire at most one period after the death; node-b looks every tenth of it.
+    QVERIFY2(took <= leaseMs + leaseMs / 10 + 300, qPrintable(QStringLiteral("%1 ms").arg(took)));
+    for (const QList<QVariant> &c : claimedB)
+        QCOMPARE(c.at(1).toString(), u"node-a"_qs);
+    QCOMPARE(failedB.size(), 0);
+    QCOMPARE(b.held().size(), 3);
+}
+
+void TestLease::concurrentClaimsAreDisjoint()
+{
+    OPEN_DATABASE(db);
+    const int jobs = 40;
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < jobs; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i, 2, 10, QLatin1Char('0')), "{}", &error), qPrintable(error));
+    }
+    std::mutex mutex;
+    QMap<QString, QStringList> byNode;
+    QStringList errors;
+    auto node = [&](const QString &name) {
+        LeaseStore store;
+        QString error;
+        if (!store.open(db, &error)) {
+            std::lock_guard lock(mutex);
+            errors << error;
+            return;
+        }
+        for (;;) {
+            const auto claims = store.claim(name, 1, 60000, QDateTime::currentMSecsSinceEpoch(), &error);
+            std::lock_guard lock(mutex);
+            if (!claims) {
+                errors << error;
+                return;
+            }
+            if (claims->isEmpty())
+                return;
+            byNode[name] << claims->first().job.id;
+        }
+    };
+    std::thread t1(node, u"node-a"_qs), t2(node, u"node-b"_qs), t3(node, u"node-c"_qs);
+    t1.join();
+    t2.join();
+    t3.join();
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
+    QStringList all;
+    for (auto it = byNode.cbegin(); it != byNode.cend(); ++it)
+        all += it.value();
+    qInfo().noquote() << "claims per node:" << byNode.value(u"node-a"_qs).size() << byNode.value(u"node-b"_qs).size()
+                      << byNode.value(u"node-c"_qs).size();
+    QCOMPARE(all.size(), jobs); // none twice
+    all.removeDuplicates();
+    QCOMPARE(all.size(), jobs);
+}
+
+QTEST_GUILESS_MAIN(TestLease)
+#include "tst_lease.moc"
