@@ -349,13 +349,17 @@ QVideoFrame StreamWorker::Session::toVideoFrame(const AVFrame *src)
     const int chromaWidth = (f->width + 1) / 2;
     const int chromaHeight = pixelFormat == QVideoFrameFormat::Format_YUV422P ? f->height : (f->height + 1) / 2;
     for (int p = 0; p < frame.planeCount(); ++p) {
-        const int rows = p == 0 ? f->height : chromaHeight;
+        const int bytesPerLine = frame.bytesPerLine(p);
+        if (bytesPerLine <= 0)
+            continue;
+        // Within Qt's own plane layout, whatever it rounds (odd sizes).
+        const int rows = qMin(p == 0 ? f->height : chromaHeight, frame.mappedBytes(p) / bytesPerLine);
         int rowBytes = p == 0 ? f->width : (pixelFormat == QVideoFrameFormat::Format_NV12 ? chromaWidth * 2 : chromaWidth);
-        rowBytes = qMin(rowBytes, frame.bytesPerLine(p));
+        rowBytes = qMin(rowBytes, bytesPerLine);
         uchar *out = frame.bits(p);
         const uint8_t *in = f->data[p];
         for (int y = 0; y < rows; ++y)
-            memcpy(out + qsizetype(y) * frame.bytesPerLine(p), in + qsizetype(y) * f->linesize[p], size_t(rowBytes));
+            memcpy(out + qsizetype(y) * bytesPerLine, in + qsizetype(y) * f->linesize[p], size_t(rowBytes));
     }
     frame.unmap();
     return frame;
