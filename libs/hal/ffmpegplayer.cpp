@@ -147,6 +147,7 @@ void FfmpegPlayer::onProgress(quint64 generation, const StartTiming &timing)
     const qint64 shown = m_timing.firstShownMs;
     m_timing = timing;
     m_timing.firstShownMs = shown;
+    setStartTiming(m_timing); // the parts so far, for whoever looks before the first frame
 }
 
 void FfmpegPlayer::onFrame(quint64 generation, const QVideoFrame &frame)

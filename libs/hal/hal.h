@@ -51,7 +51,7 @@ public:
     virtual void setAudio(int volume, bool muted) { Q_UNUSED(volume) Q_UNUSED(muted) }
 
     State state() const { return m_state; }
-    /// The current (or last) source's start, complete once firstFrame() was emitted.
+    /// The current (or last) source's start so far; complete once firstFrame() was emitted.
     const StartTiming &startTiming() const { return m_timing; }
     QString errorString() const { return m_error; }
     QUrl source() const { return m_source; }
