@@ -125,6 +125,7 @@ private:
     std::deque<Written> m_written;
     qint64 m_bytesWritten = 0;
     bool m_audioStarted = false;
+    qint64 m_lastAudioWriteUs = 0;
     int m_audioVersion = -1;
     qint64 m_lastStatsUs = 0;
 };
@@ -559,7 +560,24 @@ void StreamWorker::Session::feedAudio()
                                                    QAudio::LinearVolumeScale);
         m_sink->setVolume(w->m_muted.load() ? 0.0 : linear);
     }
+    if (!m_shownFirst)
+        return; // the sound starts with the picture
     const int bytesPerSecond = m_format.bytesForDuration(1'000'000);
+    if (m_audioStarted && !m_audioQueue.empty() && steadyUs() - m_lastAudioWriteUs > 2'000'000) {
+        // The device takes nothing (suspended, gone): play on without sound rather than let the
+        // queued sound hold up reading, and with it the picture.
+        qCWarning(lcStream).noquote() << "audio device" << w->m_settings.audioDevice.description()
+                                      << "took nothing for 2 s: video only for" << where();
+        m_audioQueue.clear();
+        m_ctx->streams[m_audioIndex]->discard = AVDISCARD_ALL;
+        m_audioIndex = -1;
+        m_sink->stop();
+        m_sink.reset();
+        m_sinkIo = nullptr;
+        m_written.clear();
+        m_audioClock = false;
+        return;
+    }
     if (!m_audioStarted) {
         // Start with the sound of the picture on screen now: drop what is past, pad what is
         // early with silence, so the audio clock agrees with the picture from the first sample.
@@ -584,6 +602,7 @@ void StreamWorker::Session::feedAudio()
         if (m_audioQueue.empty())
             return;
         m_audioStarted = true;
+        m_lastAudioWriteUs = steadyUs();
     }
     while (!m_audioQueue.empty()) {
         Chunk &c = m_audioQueue.front();
@@ -594,6 +613,7 @@ void StreamWorker::Session::feedAudio()
         const qint64 written = m_sinkIo->write(c.pcm.constData() + c.used, n);
         if (written <= 0)
             break;
+        m_lastAudioWriteUs = steadyUs();
         m_written.push_back({m_bytesWritten, c.ptsUs + qint64(c.used) * 1'000'000 / bytesPerSecond});
         m_bytesWritten += written;
         c.used += written;
