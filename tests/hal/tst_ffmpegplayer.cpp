@@ -5,6 +5,7 @@
 // what, where and why.
 #include "livetsserver.h"
 
+#include <hal/desktophal.h>
 #include <hal/ffmpegplayer.h>
 
 #include <QElapsedTimer>
@@ -167,6 +168,22 @@ private Q_SLOTS:
         t.start();
         m_player.reset();
         QVERIFY2(t.elapsed() < 500, qPrintable(QString::number(t.elapsed())));
+    }
+
+    void desktopHalPlaysWithIt()
+    {
+        iptv::hal::DesktopHal hal;
+        auto *player = qobject_cast<FfmpegPlayer *>(hal.player());
+        QVERIFY(player);
+        hal.setVolume(20);
+        hal.setMuted(true);
+        QSignalSpy first(player, &Player::firstFrame);
+        player->play(m_server.url(QStringLiteral("bright.ts")));
+        QVERIFY(first.wait(5000));
+        // Standby stops the picture at once; the stream winds down on its own.
+        hal.setStandby(true);
+        QCOMPARE(player->state(), Player::State::Stopped);
+        QTRY_COMPARE_WITH_TIMEOUT(player->activeStreams(), 0, 2000);
     }
 
     void badStreamsFail_data()
