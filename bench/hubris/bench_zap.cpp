@@ -167,9 +167,10 @@ int main(int argc, char *argv[])
     const qint64 coldPaintedNs = painted < 0 ? -1 : coldShownNs + (painted - shownAt);
     const iptv::hal::StartTiming first = player->startTiming();
     std::printf("cold start (process start to first live picture): shown %.0f ms, painted %.0f ms "
-                "(the stream: connected %lld, opened %lld, keyframe %lld, decoded %lld, shown %lld ms after play)\n",
-                coldShownNs / 1e6, coldPaintedNs / 1e6, first.connectedMs, first.openedMs, first.firstKeyframeMs,
-                first.firstDecodedMs, first.firstShownMs);
+                "(play() at %.0f ms; the stream: connected %lld, opened %lld, keyframe %lld, decoded %lld, shown %lld ms "
+                "after play)\n",
+                coldShownNs / 1e6, coldPaintedNs / 1e6, coldShownNs / 1e6 - first.firstShownMs, first.connectedMs,
+                first.openedMs, first.firstKeyframeMs, first.firstDecodedMs, first.firstShownMs);
     std::fflush(stdout);
 
     window->requestActivate(); // keys go to the focused item of the active window
