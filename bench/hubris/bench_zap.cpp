@@ -9,7 +9,7 @@
 // picture of the channel left behind never counts), with the parts: tune (key to play()),
 // connected, opened (TS header), first keyframe, first decoded, shown (handed to the sink), and
 // painted (the first frame the window swapped after the picture reached the sink).
-//   bench_zap GUIDE [ZAPS] [SETTLE_MS]
+//   bench_zap GUIDE [ZAPS] [SETTLE_MS]        (ZAP_SCREENSHOT=file.png: the window after the first picture)
 #include <hubrisapp.h>
 
 #include <QFile>
@@ -172,6 +172,9 @@ int main(int argc, char *argv[])
                 coldShownNs / 1e6, coldPaintedNs / 1e6, coldShownNs / 1e6 - first.firstShownMs, first.connectedMs,
                 first.openedMs, first.firstKeyframeMs, first.firstDecodedMs, first.firstShownMs);
     std::fflush(stdout);
+    // To look at what the viewer saw: ZAP_SCREENSHOT=file.png.
+    if (const QString shot = qEnvironmentVariable("ZAP_SCREENSHOT"); !shot.isEmpty())
+        window->grabWindow().save(shot);
 
     window->requestActivate(); // keys go to the focused item of the active window
     if (!QTest::qWaitForWindowActive(window)) {
