@@ -146,7 +146,8 @@ private Q_SLOTS:
         QElapsedTimer t;
         t.start();
         m_player->stop();
-        QVERIFY2(t.elapsed() < 50, qPrintable(QString::number(t.elapsed())));
+        // Waiting for the stalled read would take its 5 s timeout; the margin is for a loaded machine.
+        QVERIFY2(t.elapsed() < 200, qPrintable(QString::number(t.elapsed())));
         QCOMPARE(m_player->state(), Player::State::Stopped);
         QTRY_COMPARE_WITH_TIMEOUT(m_player->activeStreams(), 0, 1000); // interrupted, not timed out
         // And a zap away from a stalled stream plays the new one at once.
@@ -166,8 +167,8 @@ private Q_SLOTS:
         QVERIFY(requested.wait(5000));
         QElapsedTimer t;
         t.start();
-        m_player.reset();
-        QVERIFY2(t.elapsed() < 500, qPrintable(QString::number(t.elapsed())));
+        m_player.reset(); // interrupts the stream and waits for its thread, which ends within FFmpeg's 100 ms poll
+        QVERIFY2(t.elapsed() < 1000, qPrintable(QString::number(t.elapsed())));
     }
 
     void desktopHalPlaysWithIt()
