@@ -6,7 +6,8 @@
 #
 # Runs, until Ctrl-C (or SIGTERM), which stops everything it started:
 #   - recast on http://127.0.0.1:8440: twelve live test-pattern channels (HLS and MPEG-TS) whose
-#     tvg-ids match the demo guide; its lineup (/lineup.m3u) is iptvnext's channel list;
+#     tvg-ids match the demo guide; its MPEG-TS lineup (/lineup.m3u?format=ts: each stream starts
+#     at a cached keyframe, so a box zaps at once) is iptvnext's channel list;
 #   - iptvnext on http://127.0.0.1:8410 (guide file, JSON API, XMLTV export, /healthz, /metrics),
 #     announcing guide versions on ws://127.0.0.1:8411/events;
 #   - controlserver: boxes on ws://127.0.0.1:8420/box, operator API on http://127.0.0.1:8421,
@@ -71,7 +72,7 @@ until curl -sf http://127.0.0.1:8440/lineup.m3u >/dev/null 2>&1; do
 done
 "$BUILD_DIR/server/iptvnext/iptvnext" --config resources/config/iptvnext.conf \
   --data-dir "$demo/data" --port "$port" \
-  --xmltv "$demo/demo-guide.xml.gz" --lineup http://127.0.0.1:8440/lineup.m3u &
+  --xmltv "$demo/demo-guide.xml.gz" --lineup "http://127.0.0.1:8440/lineup.m3u?format=ts" &
 pids+=($!)
 "$BUILD_DIR/server/controlserver/controlserver" --config resources/config/controlserver.conf \
   --data-dir "$demo/control" --auto-approve --admin-password-file "$demo/admin-password" &

@@ -2,7 +2,7 @@
 
 namespace iptv::hal {
 
-DesktopHal::DesktopHal(QObject *parent) : Hal(parent), m_player(new MediaPlayer(this))
+DesktopHal::DesktopHal(QObject *parent) : Hal(parent), m_player(createPlayer(this))
 {
     m_player->setAudio(volume(), isMuted());
 }

@@ -1,10 +1,10 @@
 #pragma once
 
-// The simulator's hardware: Qt Multimedia for video and sound; standby and the front panel are
-// shown by the simulator window (it reads the properties), not by any device.
+// The simulator's hardware: createPlayer()'s player (FFmpeg into the view's video sink, sound to
+// the default audio device); standby and the front panel are shown by the simulator window (it
+// reads the properties), not by any device.
 
 #include "hal.h"
-#include "mediaplayer.h"
 
 namespace iptv::hal {
 
@@ -22,7 +22,7 @@ protected:
     void applyFrontPanel(const QString &) override {}
 
 private:
-    MediaPlayer *m_player;
+    Player *m_player;
 };
 
 } // namespace iptv::hal

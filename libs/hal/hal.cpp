@@ -1,5 +1,8 @@
 #include "hal.h"
 
+#include "ffmpegplayer.h"
+#include "mediaplayer.h"
+
 namespace iptv::hal {
 
 void Player::setSource(const QUrl &url)
@@ -28,6 +31,21 @@ void Player::fail(const QString &message)
     if (changed)
         Q_EMIT stateChanged(m_state);
     Q_EMIT errorOccurred(message);
+}
+
+void Player::setStartTiming(const StartTiming &timing)
+{
+    const bool shown = timing.firstShownMs >= 0 && m_timing.firstShownMs < 0;
+    m_timing = timing;
+    if (shown)
+        Q_EMIT firstFrame(timing.firstShownMs);
+}
+
+Player *createPlayer(QObject *parent)
+{
+    if (qEnvironmentVariable("IPTV_PLAYER") == QLatin1String("qtmultimedia"))
+        return new MediaPlayer(parent);
+    return new FfmpegPlayer(parent);
 }
 
 void Hal::setVolume(int volume)

@@ -15,6 +15,20 @@ QT_END_NAMESPACE
 
 namespace iptv::hal {
 
+/// How the current source started: each step in ms after play() (-1: not reached, or not known
+/// to this player). The parts of a zap that the diagnostics overlay, telemetry and bench_zap show.
+struct StartTiming
+{
+    QUrl source;
+    quint64 generation = 0;       ///< which play() this is (1, 2, ...): frames of an older one never count
+    qint64 requestedAtNs = 0;     ///< when play() was called, on the steady clock (std::chrono::steady_clock)
+    qint64 connectedMs = -1;      ///< the server answered (TCP connected, HTTP response read)
+    qint64 openedMs = -1;         ///< the container's header read (TS: PAT and PMT), decoders open
+    qint64 firstKeyframeMs = -1;  ///< the first video keyframe packet read
+    qint64 firstDecodedMs = -1;   ///< that keyframe decoded into a picture
+    qint64 firstShownMs = -1;     ///< the picture handed to the video sink
+};
+
 /// Plays one live stream at a time into a video sink.
 class Player : public QObject
 {
@@ -33,15 +47,20 @@ public:
     virtual void stop() = 0;
     /// Where frames go (the QML VideoOutput's sink); null detaches.
     Q_INVOKABLE virtual void setVideoSink(QVideoSink *sink) = 0;
+    /// Volume 0 to 100 and mute, as the Hal applies them.
+    virtual void setAudio(int volume, bool muted) { Q_UNUSED(volume) Q_UNUSED(muted) }
 
     State state() const { return m_state; }
+    /// The current (or last) source's start so far; complete once firstFrame() was emitted.
+    const StartTiming &startTiming() const { return m_timing; }
     QString errorString() const { return m_error; }
     QUrl source() const { return m_source; }
 
 Q_SIGNALS:
     void stateChanged(iptv::hal::Player::State state);
     void sourceChanged(const QUrl &source);
-    /// The first frame of the current source is shown, `elapsedMs` after play().
+    /// The first frame of the current source is shown, `elapsedMs` after play();
+    /// startTiming() has its parts.
     void firstFrame(qint64 elapsedMs);
     void errorOccurred(const QString &message);
 
@@ -49,12 +68,20 @@ protected:
     void setSource(const QUrl &url);
     void setState(State state);
     void fail(const QString &message);
+    /// Records the current source's start (what the implementation measured) and, when its first
+    /// frame was shown, emits firstFrame().
+    void setStartTiming(const StartTiming &timing);
 
 private:
+    StartTiming m_timing;
     State m_state = State::Stopped;
     QString m_error;
     QUrl m_source;
 };
+
+/// The player for this machine: FfmpegPlayer, or MediaPlayer (Qt Multimedia) when the
+/// environment says IPTV_PLAYER=qtmultimedia.
+Player *createPlayer(QObject *parent);
 
 class Hal : public QObject
 {

@@ -8,7 +8,7 @@ Q_LOGGING_CATEGORY(lcBoxHal, "iptv.hal.box", QtInfoMsg)
 namespace iptv::hal {
 
 LinuxBoxHal::LinuxBoxHal(LinuxBoxPaths paths, QObject *parent)
-    : Hal(parent), m_paths(std::move(paths)), m_player(new MediaPlayer(this))
+    : Hal(parent), m_paths(std::move(paths)), m_player(createPlayer(this))
 {
     m_player->setAudio(volume(), isMuted());
 }

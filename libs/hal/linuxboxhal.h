@@ -1,12 +1,11 @@
 #pragma once
 
-// A Linux set-top box: video through Qt Multimedia on eglfs, standby by blanking the framebuffer
+// A Linux set-top box: video through createPlayer() on eglfs, standby by blanking the framebuffer
 // (/sys/class/graphics/fb0/blank), the front panel as a text device (e.g. /dev/dbox/oled0 or a
 // VFD driver's /proc file). The paths come from the box's config; a path that cannot be written
 // is reported once and the rest keeps working.
 
 #include "hal.h"
-#include "mediaplayer.h"
 
 namespace iptv::hal {
 
@@ -35,7 +34,7 @@ private:
     bool writeDevice(const QString &path, const QByteArray &value);
 
     LinuxBoxPaths m_paths;
-    MediaPlayer *m_player;
+    Player *m_player;
     QString m_lastError;
 };
 

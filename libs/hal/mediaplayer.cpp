@@ -8,7 +8,9 @@
 #include <QVideoFrame>
 #include <QVideoSink>
 
-Q_LOGGING_CATEGORY(lcPlayer, "iptv.hal.player", QtInfoMsg)
+#include <chrono>
+
+Q_LOGGING_CATEGORY(lcPlayer, "iptv.hal.qtplayer", QtInfoMsg)
 
 namespace iptv::hal {
 
@@ -81,14 +83,21 @@ void MediaPlayer::onFrame()
     m_waitingForFrame = false;
     m_watchdog.stop();
     setState(State::Playing);
-    const qint64 elapsed = m_sincePlay.elapsed();
-    qCDebug(lcPlayer).noquote() << "first frame of" << source().toString() << "after" << elapsed << "ms";
-    Q_EMIT firstFrame(elapsed);
+    StartTiming timing = startTiming();
+    timing.firstShownMs = m_sincePlay.elapsed();
+    qCDebug(lcPlayer).noquote() << "first frame of" << source().toString() << "after" << timing.firstShownMs << "ms";
+    setStartTiming(timing); // emits firstFrame()
 }
 
 void MediaPlayer::play(const QUrl &url)
 {
     m_sincePlay.start();
+    StartTiming timing;
+    timing.source = url;
+    timing.generation = startTiming().generation + 1;
+    timing.requestedAtNs =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    setStartTiming(timing);
     m_waitingForFrame = true;
     m_sourceLoaded = false;
     setSource(url);

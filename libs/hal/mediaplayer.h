@@ -2,7 +2,9 @@
 
 // The player on Qt Multimedia (its FFmpeg backend): one QMediaPlayer reused for every zap, the
 // first frame detected on the video sink, a stream that shows no picture in time reported as
-// failed with the reason.
+// failed with the reason. Kept for comparison (IPTV_PLAYER=qtmultimedia): Qt 6.4's backend
+// deadlocks in stop() on an endless HTTP MPEG-TS stream, and its frames carry no source, so a
+// zap's first frame is only known to be the new one's once the new media is loaded.
 
 #include "hal.h"
 
@@ -29,7 +31,7 @@ public:
     void stop() override;
     void setVideoSink(QVideoSink *sink) override;
 
-    void setAudio(int volume, bool muted);
+    void setAudio(int volume, bool muted) override;
     /// A stream that shows no picture this long after play() has failed (default 8 s).
     void setPictureTimeout(int ms) { m_watchdog.setInterval(ms); }
 

@@ -13,7 +13,7 @@ namespace iptv::media {
 
 static constexpr AVRational kMicroseconds{1, 1000000};
 
-bool Decoder::open(const AVStream *stream, int threads, MediaError *error)
+bool Decoder::open(const AVStream *stream, int threads, MediaError *error, bool lowDelay)
 {
     const AVCodec *codec = avcodec_find_decoder(stream->codecpar->codec_id);
     if (!codec) {
@@ -30,6 +30,8 @@ bool Decoder::open(const AVStream *stream, int threads, MediaError *error)
     }
     m_ctx->pkt_timebase = stream->time_base;
     m_ctx->thread_count = threads;
+    if (lowDelay)
+        m_ctx->thread_type = FF_THREAD_SLICE;
     rc = avcodec_open2(m_ctx.get(), codec, nullptr);
     if (rc < 0) {
         *error = MediaError::fromAv(QStringLiteral("opening the %1 decoder").arg(QLatin1String(codec->name)), rc);

@@ -19,7 +19,9 @@ namespace iptv::media {
 class Decoder
 {
 public:
-    bool open(const AVStream *stream, int threads, MediaError *error);
+    /// `lowDelay`: no frame threading (slice threads only), so the first packet gives the first
+    /// picture at once instead of `threads` - 1 packets later (a player's zap).
+    bool open(const AVStream *stream, int threads, MediaError *error, bool lowDelay = false);
     bool isOpen() const { return m_ctx != nullptr; }
     /// Sends a packet (nullptr = drain) and hands every frame now available to `sink`.
     /// A corrupt packet is not fatal: it is counted and reported in *error, true is returned.

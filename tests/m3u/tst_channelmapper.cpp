@@ -462,7 +462,7 @@ void TestChannelMapper::demoLineup()
     QVERIFY(m.guideChannelsNotInLineup.isEmpty());
     for (int i = 0; i < 12; ++i) {
         QCOMPARE(m.channels[i].number, i + 1);
-        QCOMPARE(m.channels[i].streamUrl, u"http://127.0.0.1:8440/live/%1/index.m3u8"_s.arg(guide[i].id.section(u'.', 0, 0)));
+        QCOMPARE(m.channels[i].streamUrl, u"http://127.0.0.1:8440/live/%1.ts"_s.arg(guide[i].id.section(u'.', 0, 0)));
     }
     QCOMPARE(m.channels[12].id, u"community.local"_s);
     QCOMPARE(m.channels[12].number, 99);
