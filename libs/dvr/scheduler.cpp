@@ -125,6 +125,40 @@ QString skipReasonName(SkipReason reason)
     return {};
 }
 
+QString SkippedAiring::detail() const
+{
+    const QString extra = note.isEmpty() ? QString() : u" (" + note + u')';
+    switch (reason) {
+    case SkipReason::OutsideWindow: return QStringLiteral("outside the rule's days or time of day");
+    case SkipReason::NotNew: return QStringLiteral("a repeat (previously shown), and the rule records new episodes only");
+    case SkipReason::AlreadyRecorded:
+        return QStringLiteral("already recorded: %1 (same %2)").arg(refText(relatedTo.value(0)), duplicateLayerName(layer));
+    case SkipReason::Duplicate:
+        if (layer == DuplicateLayer::None) // another airing of the same episode in this rule
+            return QStringLiteral("the same episode is recorded at %1%2").arg(refText(relatedTo.value(0)), extra);
+        return QStringLiteral("duplicate of %1, rule %2 (same %3)")
+            .arg(refText(relatedTo.value(0)))
+            .arg(relatedTo.value(0).ruleId)
+            .arg(duplicateLayerName(layer));
+    case SkipReason::Moved:
+        return QStringLiteral("recorded at another airing instead: %1%2").arg(refText(relatedTo.value(0)), extra);
+    case SkipReason::KeepLimit:
+        return QStringLiteral("keep %1 episodes reached (%2 kept, %3 planned)").arg(keep).arg(kept).arg(planned);
+    case SkipReason::Conflict: {
+        QStringList names;
+        for (int i = 0; i < relatedTo.size() && i < 3; ++i)
+            names << refText(relatedTo[i]);
+        QString text = QStringLiteral("no capacity: conflicts with ") + names.join(u", ");
+        if (relatedTo.size() > 3)
+            text += QStringLiteral(" and %1 more").arg(relatedTo.size() - 3);
+        text += alternatives.isEmpty() ? QStringLiteral("; no other airing of this episode fits")
+                                       : QStringLiteral("; it fits at %1").arg(refText(alternatives.first()));
+        return text;
+    }
+    }
+    return {};
+}
+
 struct Scheduler::Private
 {
     SchedulerOptions options;
@@ -419,15 +453,11 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         int node = -1;
         SkipReason status = SkipReason::Conflict;
         AiringRef related;
+        DuplicateLayer layer = DuplicateLayer::None;
         QString note;
     };
     std::vector<Group> groups;
-    struct Filtered
-    {
-        int slot;
-        const Candidate *c;
-    };
-    std::vector<Filtered> filtered;
+    std::vector<std::vector<int>> candidateGroup(rules.size()); ///< per slot and candidate: its group, -1 none
     DuplicateIndex plannedIndex;
     std::vector<int> plannedGroupOfEntry;
     QHash<int, int> plannedOfSlot;
@@ -517,22 +547,22 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             continue;
         const int base = int(groups.size());
         DuplicateIndex local;
-        bool any = false;
-        for (const Candidate &c : rs.candidates) {
-            any = true;
-            if (c.stop <= now)
+        const bool any = !rs.candidates.empty();
+        std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        groupOf.assign(rs.candidates.size(), -1);
+        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+            const Candidate &c = rs.candidates[ci];
+            if (c.stop <= now || c.filter != NoFilter)
                 continue;
-            if (c.filter != NoFilter) {
-                filtered.push_back({slot, &c});
-                continue;
-            }
             if (r.duplicateScope != DuplicateScope::None) {
                 if (const auto m = local.find(c.identity, r.duplicateMethod)) {
                     groups[size_t(base + m.entry)].airings.push_back(&c);
+                    groupOf[ci] = base + m.entry;
                     continue;
                 }
                 local.add(c.identity, 0);
             }
+            groupOf[ci] = int(groups.size());
             Group g;
             g.slot = slot;
             g.airings.push_back(&c);
@@ -555,7 +585,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 if (const auto m = historyIndex.find(id, r.duplicateMethod, owner)) {
                     g.status = SkipReason::AlreadyRecorded;
                     g.related = historyRef(m.entry);
-                    g.note = duplicateLayerName(m.layer);
+                    g.layer = m.layer;
                     continue;
                 }
                 if (r.duplicateScope == DuplicateScope::AllRules) {
@@ -563,7 +593,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                         const Group &other = groups[size_t(plannedGroupOfEntry[size_t(m.entry)])];
                         g.status = SkipReason::Duplicate;
                         g.related = ref(rules[size_t(other.slot)], *other.airings[size_t(other.chosen)]);
-                        g.note = duplicateLayerName(m.layer);
+                        g.layer = m.layer;
                         continue;
                     }
                 }
@@ -622,18 +652,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             planned(gi);
     }
 
-    // The plan and a reason for every airing left out.
-    auto addSkipped = [&](int slot, const Candidate &c, SkipReason reason, QString detail, QList<AiringRef> related = {},
-                          QList<AiringRef> alternatives = {}) {
-        out.skipped.append({ref(rules[size_t(slot)], c), reason, std::move(detail), std::move(related), std::move(alternatives)});
-    };
-    for (const Filtered &f : filtered) {
-        if (SkipReason(f.c->filter) == SkipReason::OutsideWindow)
-            addSkipped(f.slot, *f.c, SkipReason::OutsideWindow, QStringLiteral("outside the rule's days or time of day"));
-        else
-            addSkipped(f.slot, *f.c, SkipReason::NotNew,
-                       QStringLiteral("a repeat (previously shown), and the rule records new episodes only"));
-    }
+    // The plan and a reason for every airing left out, rule by rule in priority order, each
+    // rule's airings by start: the order of `skipped` without sorting it.
     const GuideIndex *ix = index.get();
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
     auto alternativesFor = [&](const Group &g) {
@@ -673,78 +693,72 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return alts;
     };
     const QList<RecorderNode> &nodes = cap.nodes;
-    for (int gi = 0; gi < int(groups.size()); ++gi) {
-        const Group &g = groups[size_t(gi)];
-        const RuleState &rs = rules[size_t(g.slot)];
-        if (g.chosen >= 0) {
-            const Candidate &c = *g.airings[size_t(g.chosen)];
-            const auto [from, to] = interval(rs, c);
-            PlannedRecording p;
-            p.ruleId = rs.rule.id;
-            p.owner = rs.rule.owner;
-            p.channelId = channelNames[c.channel];
-            p.start = c.start;
-            p.stop = c.stop;
-            p.recordStart = from;
-            p.recordStop = to;
-            p.title = titleNames[c.title];
-            p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
-            p.identity = c.identity;
-            out.recordings.append(p);
-            const AiringRef at = ref(rs, c);
-            for (int k = 0; k < int(g.airings.size()); ++k) {
-                if (k == g.chosen)
-                    continue;
-                const QString extra = g.note.isEmpty() ? QString() : u" (" + g.note + u')';
-                if (k < g.chosen)
-                    addSkipped(g.slot, *g.airings[size_t(k)], SkipReason::Moved,
-                               QStringLiteral("recorded at a later airing instead: %1%2").arg(refText(at), extra), {at});
-                else
-                    addSkipped(g.slot, *g.airings[size_t(k)], SkipReason::Duplicate,
-                               QStringLiteral("the same episode is recorded at %1%2").arg(refText(at), extra), {at});
-            }
+    for (const int slot : order) {
+        const RuleState &rs = rules[size_t(slot)];
+        if (!rs.valid || !rs.rule.enabled)
             continue;
-        }
-        for (const Candidate *c : g.airings) {
+        const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+            const Candidate &c = rs.candidates[ci];
+            if (c.stop <= now)
+                continue;
+            SkippedAiring sk;
+            sk.airing = ref(rs, c);
+            if (c.filter != NoFilter) {
+                sk.reason = SkipReason(c.filter);
+                out.skipped.append(std::move(sk));
+                continue;
+            }
+            const Group &g = groups[size_t(groupOf[ci])];
+            const int k = int(std::find(g.airings.begin(), g.airings.end(), &c) - g.airings.begin());
+            if (g.chosen >= 0) {
+                const Candidate &chosen = *g.airings[size_t(g.chosen)];
+                if (k == g.chosen) {
+                    const auto [from, to] = interval(rs, c);
+                    PlannedRecording p;
+                    p.ruleId = rs.rule.id;
+                    p.owner = rs.rule.owner;
+                    p.channelId = sk.airing.channelId;
+                    p.start = c.start;
+                    p.stop = c.stop;
+                    p.recordStart = from;
+                    p.recordStop = to;
+                    p.title = sk.airing.title;
+                    p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
+                    p.identity = c.identity;
+                    out.recordings.append(std::move(p));
+                    continue;
+                }
+                sk.reason = k < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
+                sk.relatedTo = {ref(rs, chosen)};
+                sk.note = g.note;
+                out.skipped.append(std::move(sk));
+                continue;
+            }
+            sk.reason = g.status;
             switch (g.status) {
             case SkipReason::AlreadyRecorded:
-                addSkipped(g.slot, *c, g.status,
-                           QStringLiteral("already recorded: %1 (same %2)").arg(refText(g.related), g.note), {g.related});
-                break;
             case SkipReason::Duplicate:
-                addSkipped(g.slot, *c, g.status,
-                           QStringLiteral("duplicate of %1, rule %2 (same %3)").arg(refText(g.related)).arg(g.related.ruleId).arg(g.note),
-                           {g.related});
+                sk.relatedTo = {g.related};
+                sk.layer = g.layer;
                 break;
             case SkipReason::KeepLimit:
-                addSkipped(g.slot, *c, g.status,
-                           QStringLiteral("keep %1 episodes reached (%2 kept, %3 planned)")
-                               .arg(rs.rule.keep)
-                               .arg(rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0)
-                               .arg(plannedOfSlot.value(g.slot)));
+                sk.keep = rs.rule.keep;
+                sk.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
+                sk.planned = plannedOfSlot.value(slot);
                 break;
             default: {
-                const auto [from, to] = interval(rs, *c);
-                QList<AiringRef> with;
-                for (const int bi : overlapping(from, to, c->channel)) {
+                const auto [from, to] = interval(rs, c);
+                for (const int bi : overlapping(from, to, c.channel)) {
                     const Group &b = groups[size_t(bi)];
-                    with.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
+                    sk.relatedTo.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
                 }
-                const QList<AiringRef> alts = alternativesFor(g);
-                QString detail = QStringLiteral("no capacity: conflicts with ");
-                QStringList names;
-                for (int i = 0; i < with.size() && i < 3; ++i)
-                    names << refText(with[i]);
-                detail += names.join(u", ");
-                if (with.size() > 3)
-                    detail += QStringLiteral(" and %1 more").arg(with.size() - 3);
-                detail += alts.isEmpty() ? QStringLiteral("; no other airing of this episode fits")
-                                         : QStringLiteral("; it fits at %1").arg(refText(alts.first()));
-                addSkipped(g.slot, *c, SkipReason::Conflict, detail, with, alts);
+                sk.alternatives = alternativesFor(g);
                 ++out.conflicts;
                 break;
             }
             }
+            out.skipped.append(std::move(sk));
         }
     }
 
@@ -754,17 +768,6 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         if (a.channelId != b.channelId)
             return a.channelId < b.channelId;
         return a.ruleId < b.ruleId;
-    });
-    QHash<qint64, int> rank;
-    for (int i = 0; i < int(order.size()); ++i)
-        rank.insert(rules[size_t(order[size_t(i)])].rule.id, i);
-    std::stable_sort(out.skipped.begin(), out.skipped.end(), [&](const SkippedAiring &a, const SkippedAiring &b) {
-        const int ra = rank.value(a.airing.ruleId), rb = rank.value(b.airing.ruleId);
-        if (ra != rb)
-            return ra < rb;
-        if (a.airing.start != b.airing.start)
-            return a.airing.start < b.airing.start;
-        return a.airing.channelId < b.airing.channelId;
     });
     last = out;
     return out;
