@@ -19,6 +19,8 @@ namespace iptv::dvr {
 namespace {
 
 constexpr quint8 NoFilter = 0xff;
+/// Moves tried to make room for one dropped episode (pass 2), so a full node costs bounded time.
+constexpr int MaxMovesTried = 32;
 
 QString timeText(qint64 t)
 {
@@ -428,7 +430,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
 {
     SchedulePlan out;
     const CapacityOptions &cap = options.capacity;
-    CapacityBook book(cap, int(channelNames.size()));
+    CapacityBook book(cap, int(channelNames.size()), now);
     std::vector<bool> archived(size_t(channelNames.size()), false);
     for (int c = 0; c < channelNames.size(); ++c)
         archived[size_t(c)] = cap.archivedChannels.contains(channelNames[c]);
@@ -461,8 +463,6 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     DuplicateIndex plannedIndex;
     std::vector<int> plannedGroupOfEntry;
     QHash<int, int> plannedOfSlot;
-    std::vector<std::multimap<qint64, int>> byNode(size_t(book.nodeCount())); ///< recordStart -> group
-    qint64 maxSpan = 0;
     std::vector<int> dropped;
 
     auto interval = [&](const RuleState &rs, const Candidate &c) {
@@ -473,24 +473,13 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         const RuleState &rs = rules[size_t(g.slot)];
         const Candidate &c = *g.airings[size_t(k)];
         const auto [from, to] = interval(rs, c);
-        book.place(node, c.channel, from, to, archived[size_t(c.channel)]);
-        byNode[size_t(node)].emplace(from, gi);
-        maxSpan = std::max(maxSpan, to - from);
+        book.place(gi, node, c.channel, from, to, archived[size_t(c.channel)]);
         g.chosen = k;
         g.node = node;
     };
     auto unplaceGroup = [&](int gi) {
         Group &g = groups[size_t(gi)];
-        const RuleState &rs = rules[size_t(g.slot)];
-        const Candidate &c = *g.airings[size_t(g.chosen)];
-        const auto [from, to] = interval(rs, c);
-        book.unplace(g.node, c.channel, from, to, archived[size_t(c.channel)]);
-        auto range = byNode[size_t(g.node)].equal_range(from);
-        for (auto it = range.first; it != range.second; ++it)
-            if (it->second == gi) {
-                byNode[size_t(g.node)].erase(it);
-                break;
-            }
+        book.unplace(gi);
         g.chosen = -1;
         g.node = -1;
     };
@@ -505,22 +494,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return node >= 0;
     };
     // Planned groups whose recording overlaps [from, to) on a node and costs capacity there.
-    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel) {
-        std::vector<int> found;
-        for (auto &m : byNode) {
-            for (auto it = m.lower_bound(from - maxSpan); it != m.end() && it->first < to; ++it) {
-                const Group &g = groups[size_t(it->second)];
-                const Candidate &c = *g.airings[size_t(g.chosen)];
-                if (c.channel == exceptChannel || archived[size_t(c.channel)])
-                    continue;
-                if (interval(rules[size_t(g.slot)], c).second > from)
-                    found.push_back(it->second);
-            }
-        }
-        std::sort(found.begin(), found.end());
-        found.erase(std::unique(found.begin(), found.end()), found.end());
-        return found;
-    };
+    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel) { return book.overlapping(from, to, exceptChannel); };
     auto keepReached = [&](int slot) {
         const RecordingRule &r = rules[size_t(slot)].rule;
         if (r.keep <= 0)
@@ -620,7 +594,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             continue;
         const RuleState &rs = rules[size_t(g.slot)];
         bool rescued = false;
-        for (int k = 0; k < int(g.airings.size()) && !rescued; ++k) {
+        int attempts = 0;
+        for (int k = 0; k < int(g.airings.size()) && !rescued && attempts < MaxMovesTried; ++k) {
             const Candidate &c = *g.airings[size_t(k)];
             const auto [from, to] = interval(rs, c);
             std::vector<int> blockers = overlapping(from, to, c.channel);
@@ -630,9 +605,10 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 if (b.airings.size() < 2)
                     continue;
                 const int bChosen = b.chosen, bNode = b.node;
-                for (int alt = 0; alt < int(b.airings.size()) && !rescued; ++alt) {
+                for (int alt = 0; alt < int(b.airings.size()) && !rescued && attempts < MaxMovesTried; ++alt) {
                     if (alt == bChosen || b.airings[size_t(alt)]->stop <= now)
                         continue;
+                    ++attempts;
                     unplaceGroup(bi);
                     if (tryPlace(gi, k)) {
                         if (tryPlace(bi, alt)) {
@@ -644,7 +620,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     }
                     placeGroup(bi, bChosen, bNode);
                 }
-                if (rescued)
+                if (rescued || attempts >= MaxMovesTried)
                     break;
             }
         }
@@ -693,6 +669,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return alts;
     };
     const QList<RecorderNode> &nodes = cap.nodes;
+    int alternativesGroup = -1;
+    QList<AiringRef> groupAlternatives;
     for (const int slot : order) {
         const RuleState &rs = rules[size_t(slot)];
         if (!rs.valid || !rs.rule.enabled)
@@ -753,7 +731,11 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     const Group &b = groups[size_t(bi)];
                     sk.relatedTo.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
                 }
-                sk.alternatives = alternativesFor(g);
+                if (alternativesGroup != groupOf[ci]) {
+                    alternativesGroup = groupOf[ci];
+                    groupAlternatives = alternativesFor(g);
+                }
+                sk.alternatives = groupAlternatives;
                 ++out.conflicts;
                 break;
             }
