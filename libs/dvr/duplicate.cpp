@@ -49,8 +49,38 @@ quint64 titleKey(QStringView title)
 
 quint64 seriesKey(QStringView seriesId)
 {
-    const QString s = normaliseSeriesId(seriesId);
-    return s.isEmpty() ? 0 : hashOf(u"series:", s);
+    const QByteArray s = normaliseSeriesId(seriesId).toUtf8();
+    if (s.isEmpty())
+        return 0;
+    const size_t h = qHash(QByteArrayView(s), size_t(0x51ed270b27d1c0a5ULL));
+    return h ? quint64(h) : 1;
+}
+
+quint64 seriesKeyUtf8(QByteArrayView id)
+{
+    // normaliseSeriesId() on bytes, without making a QString: this runs for every programme
+    // with a programme id when a guide is indexed.
+    char buffer[64];
+    qsizetype n = 0;
+    while (!id.isEmpty() && (id.front() == ' ' || id.front() == '\t'))
+        id = id.sliced(1);
+    while (!id.isEmpty() && (id.back() == ' ' || id.back() == '\t'))
+        id.chop(1);
+    if (id.size() >= qsizetype(sizeof buffer))
+        return seriesKey(QString::fromUtf8(id));
+    for (const char c : id)
+        if (c != '.')
+            buffer[n++] = c;
+    QByteArrayView s(buffer, n);
+    if (n >= 10 && (s.startsWith("EP") || s.startsWith("SH"))) {
+        buffer[0] = 'S';
+        buffer[1] = 'H';
+        s = QByteArrayView(buffer, 10);
+    }
+    if (s.isEmpty())
+        return 0;
+    const size_t h = qHash(s, size_t(0x51ed270b27d1c0a5ULL));
+    return h ? quint64(h) : 1;
 }
 
 EpisodeNumber parseEpisodeNumber(QStringView system, QStringView value)

@@ -247,7 +247,7 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
             if (it == progidSystem.cend())
                 it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
             if (*it)
-                ix->progSeries[p] = seriesKey(QString::fromUtf8(g.string(value)));
+                ix->progSeries[p] = seriesKeyUtf8(g.string(value));
         }
         ix->progFingerprint[p] = h;
         if (ix->progSeries[p])

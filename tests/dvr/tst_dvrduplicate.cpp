@@ -82,6 +82,11 @@ private Q_SLOTS:
         QCOMPARE(normaliseSeriesId(u"EP012345670003"), u"SH01234567"_qs);
         QCOMPARE(normaliseSeriesId(u" SH01234567 "), u"SH01234567"_qs);
         QCOMPARE(seriesKey(u"EP01234567.0003"), seriesKey(u"SH01234567"));
+        QCOMPARE(seriesKeyUtf8(" EP01234567.0003"), seriesKey(u"SH01234567"));
+        QCOMPARE(seriesKeyUtf8("EP012345670003"), seriesKey(u"SH01234567"));
+        QCOMPARE(seriesKeyUtf8("MV00001234.0000"), seriesKey(u"MV00001234.0000"));
+        const QByteArray longId(100, 'x');
+        QCOMPARE(seriesKeyUtf8(longId), seriesKey(QString::fromLatin1(longId)));
         QVERIFY(seriesKey(u"SH01234567") != seriesKey(u"SH01234568"));
         QCOMPARE(seriesKey(u""), quint64(0));
         // The generic programme of a series is not an episode id.
