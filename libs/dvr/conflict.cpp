@@ -4,6 +4,66 @@
 
 namespace iptv::dvr {
 
+void StepCount::split(int t)
+{
+    auto it = m_steps.upper_bound(t);
+    if (it != m_steps.begin()) {
+        auto prev = std::prev(it);
+        if (prev->first != t)
+            m_steps.emplace_hint(it, t, prev->second);
+    } else {
+        m_steps.emplace_hint(it, t, 0);
+    }
+}
+
+void StepCount::add(int from, int to, int delta)
+{
+    if (from >= to || !delta)
+        return;
+    split(from);
+    split(to);
+    for (auto it = m_steps.find(from); it != m_steps.end() && it->first < to; ++it)
+        it->second += delta;
+    // Drop steps that no longer change the value, so the map stays as small as the schedule.
+    auto it = m_steps.find(from);
+    int before = it == m_steps.begin() ? 0 : std::prev(it)->second;
+    while (it != m_steps.end() && it->first <= to) {
+        if (it->second == before) {
+            it = m_steps.erase(it);
+        } else {
+            before = it->second;
+            ++it;
+        }
+    }
+}
+
+std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
+{
+    std::vector<std::pair<int, int>> out;
+    if (from >= to)
+        return out;
+    auto it = m_steps.upper_bound(from);
+    int current = it == m_steps.begin() ? 0 : std::prev(it)->second;
+    int t = from;
+    auto emit = [&](int a, int b) {
+        if (a >= b)
+            return;
+        if (!out.empty() && out.back().second == a)
+            out.back().second = b;
+        else
+            out.emplace_back(a, b);
+    };
+    for (; it != m_steps.end() && it->first < to; ++it) {
+        if (current == 0)
+            emit(t, it->first);
+        t = it->first;
+        current = it->second;
+    }
+    if (current == 0)
+        emit(t, to);
+    return out;
+}
+
 CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qint64 origin)
     : m_channelLimit(options.channelStreamLimit)
     , m_origin(origin - origin % 60)
@@ -28,27 +88,9 @@ int CapacityBook::minuteTo(qint64 t) const
 
 std::vector<std::pair<int, int>> CapacityBook::fresh(const Node &n, int channel, int from, int to) const
 {
-    std::vector<std::pair<int, int>> covered;
-    if (size_t(channel) < n.channel.size())
-        for (const Span &s : n.channel[size_t(channel)])
-            if (s.from < to && s.to > from)
-                covered.emplace_back(std::max(s.from, from), std::min(s.to, to));
-    std::vector<std::pair<int, int>> out;
-    if (covered.empty()) {
-        if (from < to)
-            out.emplace_back(from, to);
-        return out;
-    }
-    std::sort(covered.begin(), covered.end());
-    int t = from;
-    for (const auto &[a, b] : covered) {
-        if (a > t)
-            out.emplace_back(t, a);
-        t = std::max(t, b);
-    }
-    if (t < to)
-        out.emplace_back(t, to);
-    return out;
+    if (size_t(channel) >= n.channel.size() || n.channel[size_t(channel)].isEmpty())
+        return from < to ? std::vector<std::pair<int, int>>{{from, to}} : std::vector<std::pair<int, int>>{};
+    return n.channel[size_t(channel)].zeros(from, to);
 }
 
 int CapacityBook::maxLoad(const Node &n, int from, int to) const
@@ -66,11 +108,8 @@ int CapacityBook::nodesStreaming(int channel, int minute, int exceptNode) const
     for (int i = 0; i < int(m_nodes.size()); ++i) {
         if (i == exceptNode)
             continue;
-        for (const Span &s : m_nodes[size_t(i)].channel[size_t(channel)])
-            if (s.from <= minute && s.to > minute) {
-                ++count;
-                break;
-            }
+        if (m_nodes[size_t(i)].channel[size_t(channel)].zeros(minute, minute + 1).empty())
+            ++count;
     }
     return count;
 }
@@ -140,7 +179,7 @@ void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, 
     for (const auto &[a, b] : fresh(n, channel, p.span.from, p.span.to))
         for (int m = a; m < b; ++m)
             ++n.load[size_t(m)];
-    n.channel[size_t(channel)].push_back(p.span);
+    n.channel[size_t(channel)].add(p.span.from, p.span.to, 1);
     const int lastHour = (p.span.to - 1) / 60;
     if (int(n.byHour.size()) <= lastHour)
         n.byHour.resize(size_t(lastHour) + 25);
@@ -157,8 +196,7 @@ void CapacityBook::unplace(int id)
         return;
     if (!p.archived && p.span.from < p.span.to) {
         Node &n = m_nodes[size_t(p.node)];
-        auto &spans = n.channel[size_t(p.channel)];
-        spans.erase(std::find_if(spans.begin(), spans.end(), [&](const Span &s) { return s.id == id; }));
+        n.channel[size_t(p.channel)].add(p.span.from, p.span.to, -1);
         for (const auto &[a, b] : fresh(n, p.channel, p.span.from, p.span.to))
             for (int m = a; m < b; ++m)
                 --n.load[size_t(m)];
@@ -170,7 +208,7 @@ void CapacityBook::unplace(int id)
     p = {};
 }
 
-std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel) const
+std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const
 {
     std::vector<int> out;
     const int a = minuteFrom(from), b = minuteTo(to);
@@ -186,7 +224,19 @@ std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptCha
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
+    // One placement per stream: more recordings sharing a channel are not more conflicts.
+    std::vector<int> streams;
+    for (const int id : out) {
+        const Placement &p = m_placements[size_t(id)];
+        bool seen = false;
+        for (const int other : streams)
+            seen = seen || (m_placements[size_t(other)].node == p.node && m_placements[size_t(other)].channel == p.channel);
+        if (!seen)
+            streams.push_back(id);
+        if (int(streams.size()) >= limit)
+            break;
+    }
+    return streams;
 }
 
 } // namespace iptv::dvr

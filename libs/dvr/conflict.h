@@ -19,9 +19,24 @@
 #include <QString>
 #include <QtGlobal>
 
+#include <map>
 #include <vector>
 
 namespace iptv::dvr {
+
+/// A piecewise-constant count over whole minutes: value(m) is the value at the greatest key <= m.
+class StepCount
+{
+public:
+    void add(int from, int to, int delta);
+    /// Sub-ranges of [from, to) where the count is 0, merged.
+    std::vector<std::pair<int, int>> zeros(int from, int to) const;
+    bool isEmpty() const { return m_steps.empty(); }
+
+private:
+    void split(int t);
+    std::map<int, int> m_steps;
+};
 
 struct RecorderNode
 {
@@ -51,8 +66,9 @@ public:
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
     int nodeCount() const { return int(m_nodes.size()); }
-    /// Ids of the placements on other channels that cost capacity over [from, to), ascending.
-    std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel) const;
+    /// Ids of placements on other channels that cost capacity over [from, to): at most `limit`,
+    /// the lowest ids of the hours scanned (a node may hold hundreds of viewers' recordings).
+    std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const;
 
 private:
     struct Span
@@ -64,7 +80,7 @@ private:
     {
         int capacity = 0;
         std::vector<quint16> load;                ///< distinct channels streaming, per minute
-        std::vector<std::vector<Span>> channel;   ///< recordings per channel
+        std::vector<StepCount> channel;           ///< recordings per channel and minute
         std::vector<std::vector<int>> byHour;     ///< placement ids touching each hour
     };
     struct Placement

@@ -9,6 +9,7 @@
 #include <QRegularExpression>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <numeric>
 
@@ -21,6 +22,8 @@ namespace {
 constexpr quint8 NoFilter = 0xff;
 /// Moves tried to make room for one dropped episode (pass 2), so a full node costs bounded time.
 constexpr int MaxMovesTried = 32;
+/// Recordings a conflict names (one per stream in the way).
+constexpr int MaxConflictsNamed = 8;
 
 QString timeText(qint64 t)
 {
@@ -105,6 +108,26 @@ struct RuleState
     int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
     std::vector<Candidate> candidates; ///< by start, then channel id
 };
+
+/// A quick 64-bit hash of bytes, for telling changed programmes from unchanged ones when a new
+/// guide version is indexed (every programme, every update: qHash's SipHash costs 6x more here).
+quint64 quickHash(QByteArrayView bytes, quint64 h)
+{
+    constexpr quint64 k = 0x9e3779b97f4a7c15ULL;
+    const char *p = bytes.data();
+    qsizetype n = bytes.size();
+    h ^= quint64(n) * k;
+    for (; n >= 8; n -= 8, p += 8) {
+        quint64 w;
+        std::memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    quint64 tail = 0;
+    std::memcpy(&tail, p, size_t(n));
+    h = (h ^ tail) * k;
+    return h ^ (h >> 32);
+}
 
 bool isRepeat(quint8 flags)
 {
@@ -237,12 +260,12 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
     for (quint32 p = 0; p < n; ++p) {
         const auto ps = g.programmeStrings(p);
         ix->progTitle[p] = ps.title;
-        size_t h = qHash(g.string(ps.title), size_t(0x2545f4914f6cdd1dULL));
-        h = qHash(g.string(ps.subTitle), h);
-        h = qHash(g.string(ps.description), h);
+        quint64 h = quickHash(g.string(ps.title), 0x2545f4914f6cdd1dULL);
+        h = quickHash(g.string(ps.subTitle), h);
+        h = quickHash(g.string(ps.description), h);
         for (const auto &[sys, value] : ps.episodeNums) {
-            h = qHash(g.string(sys), h);
-            h = qHash(g.string(value), h);
+            h = quickHash(g.string(sys), h);
+            h = quickHash(g.string(value), h);
             auto it = progidSystem.constFind(sys);
             if (it == progidSystem.cend())
                 it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
@@ -460,6 +483,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     };
     std::vector<Group> groups;
     std::vector<std::vector<int>> candidateGroup(rules.size()); ///< per slot and candidate: its group, -1 none
+    std::vector<std::vector<int>> candidatePosition(rules.size()); ///< and its place in the group's airings
     DuplicateIndex plannedIndex;
     std::vector<int> plannedGroupOfEntry;
     QHash<int, int> plannedOfSlot;
@@ -494,7 +518,9 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return node >= 0;
     };
     // Planned groups whose recording overlaps [from, to) on a node and costs capacity there.
-    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel) { return book.overlapping(from, to, exceptChannel); };
+    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel, int limit) {
+        return book.overlapping(from, to, exceptChannel, limit);
+    };
     auto keepReached = [&](int slot) {
         const RecordingRule &r = rules[size_t(slot)].rule;
         if (r.keep <= 0)
@@ -523,20 +549,24 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         DuplicateIndex local;
         const bool any = !rs.candidates.empty();
         std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        std::vector<int> &positionOf = candidatePosition[size_t(slot)];
         groupOf.assign(rs.candidates.size(), -1);
+        positionOf.assign(rs.candidates.size(), -1);
         for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
             const Candidate &c = rs.candidates[ci];
             if (c.stop <= now || c.filter != NoFilter)
                 continue;
             if (r.duplicateScope != DuplicateScope::None) {
                 if (const auto m = local.find(c.identity, r.duplicateMethod)) {
-                    groups[size_t(base + m.entry)].airings.push_back(&c);
                     groupOf[ci] = base + m.entry;
+                    positionOf[ci] = int(groups[size_t(base + m.entry)].airings.size());
+                    groups[size_t(base + m.entry)].airings.push_back(&c);
                     continue;
                 }
                 local.add(c.identity, 0);
             }
             groupOf[ci] = int(groups.size());
+            positionOf[ci] = 0;
             Group g;
             g.slot = slot;
             g.airings.push_back(&c);
@@ -598,7 +628,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         for (int k = 0; k < int(g.airings.size()) && !rescued && attempts < MaxMovesTried; ++k) {
             const Candidate &c = *g.airings[size_t(k)];
             const auto [from, to] = interval(rs, c);
-            std::vector<int> blockers = overlapping(from, to, c.channel);
+            std::vector<int> blockers = overlapping(from, to, c.channel, MaxMovesTried);
             std::reverse(blockers.begin(), blockers.end());
             for (const int bi : blockers) {
                 Group &b = groups[size_t(bi)];
@@ -640,7 +670,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         const EpisodeIdentity &id = g.airings.front()->identity;
         const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
                                                                                : rs.rule.duplicateMethod;
-        std::vector<std::pair<qint64, AiringRef>> found;
+        std::vector<epg::Airing> airings;
         const QString &title = titleNames[g.airings.front()->title];
         for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
             ix->forProgrammesTitled(t, [&](quint32 p) {
@@ -655,17 +685,24 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     for (const Candidate *own : g.airings)
                         if (own->channel == ch && own->start == a.start)
                             return;
-                    const qint64 from = std::max(now, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
-                    if (book.choose(ch, from, to, archived[size_t(ch)]) >= 0)
-                        found.push_back({a.start, AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title}});
+                    airings.push_back(a);
                 });
             });
         }
-        std::sort(found.begin(), found.end(), [](const auto &a, const auto &b) {
-            return a.first != b.first ? a.first < b.first : a.second.channelId < b.second.channelId;
+        std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
+            if (a.start != b.start)
+                return a.start < b.start;
+            return channelNames[ix->channelKey[a.channel]] < channelNames[ix->channelKey[b.channel]];
         });
-        for (size_t i = 0; i < found.size() && i < 5; ++i)
-            alts.append(found[i].second);
+        for (const epg::Airing &a : airings) {
+            const int ch = ix->channelKey[a.channel];
+            const qint64 from = std::max(now, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
+            if (book.choose(ch, from, to, archived[size_t(ch)]) < 0)
+                continue;
+            alts.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
+            if (alts.size() >= 5)
+                break;
+        }
         return alts;
     };
     const QList<RecorderNode> &nodes = cap.nodes;
@@ -688,7 +725,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 continue;
             }
             const Group &g = groups[size_t(groupOf[ci])];
-            const int k = int(std::find(g.airings.begin(), g.airings.end(), &c) - g.airings.begin());
+            const int k = candidatePosition[size_t(slot)][ci];
             if (g.chosen >= 0) {
                 const Candidate &chosen = *g.airings[size_t(g.chosen)];
                 if (k == g.chosen) {
@@ -727,7 +764,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 break;
             default: {
                 const auto [from, to] = interval(rs, c);
-                for (const int bi : overlapping(from, to, c.channel)) {
+                for (const int bi : overlapping(from, to, c.channel, MaxConflictsNamed)) {
                     const Group &b = groups[size_t(bi)];
                     sk.relatedTo.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
                 }
