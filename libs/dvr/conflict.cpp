@@ -210,33 +210,38 @@ void CapacityBook::unplace(int id)
 
 std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const
 {
+    // One placement per stream (node, channel): more recordings sharing a channel are not more
+    // conflicts. Scanning stops at `limit` streams, so a full hour of a busy node (hundreds of
+    // viewers' recordings) costs one pass over its bucket, not a sort of everything in it.
     std::vector<int> out;
     const int a = minuteFrom(from), b = minuteTo(to);
-    if (a >= b)
+    if (a >= b || limit <= 0)
         return out;
-    for (const Node &n : m_nodes) {
-        for (int h = a / 60; h <= (b - 1) / 60 && h < int(n.byHour.size()); ++h)
+    for (int node = 0; node < int(m_nodes.size()); ++node) {
+        const Node &n = m_nodes[size_t(node)];
+        for (int h = a / 60; h <= (b - 1) / 60 && h < int(n.byHour.size()); ++h) {
             for (const int id : n.byHour[size_t(h)]) {
                 const Placement &p = m_placements[size_t(id)];
-                if (p.channel != exceptChannel && p.span.from < b && p.span.to > a)
-                    out.push_back(id);
+                if (p.channel == exceptChannel || p.span.from >= b || p.span.to <= a)
+                    continue;
+                bool seen = false;
+                for (const int other : out)
+                    if (m_placements[size_t(other)].node == node && m_placements[size_t(other)].channel == p.channel) {
+                        seen = true;
+                        break;
+                    }
+                if (seen)
+                    continue;
+                out.push_back(id);
+                if (int(out.size()) >= limit) {
+                    std::sort(out.begin(), out.end());
+                    return out;
+                }
             }
+        }
     }
     std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    // One placement per stream: more recordings sharing a channel are not more conflicts.
-    std::vector<int> streams;
-    for (const int id : out) {
-        const Placement &p = m_placements[size_t(id)];
-        bool seen = false;
-        for (const int other : streams)
-            seen = seen || (m_placements[size_t(other)].node == p.node && m_placements[size_t(other)].channel == p.channel);
-        if (!seen)
-            streams.push_back(id);
-        if (int(streams.size()) >= limit)
-            break;
-    }
-    return streams;
+    return out;
 }
 
 } // namespace iptv::dvr

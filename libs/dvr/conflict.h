@@ -66,8 +66,8 @@ public:
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
     int nodeCount() const { return int(m_nodes.size()); }
-    /// Ids of placements on other channels that cost capacity over [from, to): at most `limit`,
-    /// the lowest ids of the hours scanned (a node may hold hundreds of viewers' recordings).
+    /// Ids of placements on other channels that cost capacity over [from, to), one per stream,
+    /// ascending: the first `limit` streams found, node by node and hour by hour.
     std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const;
 
 private:
