@@ -40,6 +40,9 @@ private Q_SLOTS:
         QTest::newRow("greek case") << u"ΤΕΛΟΣ"_qs << u"τελοσ"_qs << true;
         QTest::newRow("different words") << u"The End"_qs << u"The Beginning"_qs << false;
         QTest::newRow("digits matter") << u"Part 1"_qs << u"Part 2"_qs << false;
+        QTest::newRow("accented capitals") << u"CAFÉ Ελλάδα"_qs << u"café ελλάδα"_qs << true;
+        QTest::newRow("mixed scripts and punctuation") << u"Ω-Café: «Straße»"_qs << u"ω café straße"_qs << true;
+        QTest::newRow("control character") << u"ab\u0001c"_qs << u"abc"_qs << true;
     }
     void normalise()
     {
