@@ -4,20 +4,19 @@
 
 namespace iptv::dvr {
 
-void StepCount::split(qint64 t)
+void StepCount::split(int t)
 {
     auto it = m_steps.upper_bound(t);
     if (it != m_steps.begin()) {
         auto prev = std::prev(it);
-        if (prev->first == t)
-            return;
-        m_steps.emplace_hint(it, t, prev->second);
+        if (prev->first != t)
+            m_steps.emplace_hint(it, t, prev->second);
     } else {
         m_steps.emplace_hint(it, t, 0);
     }
 }
 
-void StepCount::add(qint64 from, qint64 to, int delta)
+void StepCount::add(int from, int to, int delta)
 {
     if (from >= to || !delta)
         return;
@@ -38,26 +37,15 @@ void StepCount::add(qint64 from, qint64 to, int delta)
     }
 }
 
-int StepCount::max(qint64 from, qint64 to) const
+std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
 {
-    if (from >= to || m_steps.empty())
-        return 0;
-    auto it = m_steps.upper_bound(from);
-    int best = it == m_steps.begin() ? 0 : std::prev(it)->second;
-    for (; it != m_steps.end() && it->first < to; ++it)
-        best = std::max(best, it->second);
-    return best;
-}
-
-std::vector<std::pair<qint64, qint64>> StepCount::where(qint64 from, qint64 to, int value) const
-{
-    std::vector<std::pair<qint64, qint64>> out;
+    std::vector<std::pair<int, int>> out;
     if (from >= to)
         return out;
     auto it = m_steps.upper_bound(from);
     int current = it == m_steps.begin() ? 0 : std::prev(it)->second;
-    qint64 t = from;
-    auto emit = [&](qint64 a, qint64 b) {
+    int t = from;
+    auto emit = [&](int a, int b) {
         if (a >= b)
             return;
         if (!out.empty() && out.back().second == a)
@@ -66,22 +54,64 @@ std::vector<std::pair<qint64, qint64>> StepCount::where(qint64 from, qint64 to, 
             out.emplace_back(a, b);
     };
     for (; it != m_steps.end() && it->first < to; ++it) {
-        if (current == value)
+        if (current == 0)
             emit(t, it->first);
         t = it->first;
         current = it->second;
     }
-    if (current == value)
+    if (current == 0)
         emit(t, to);
     return out;
 }
 
-CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount)
-    : m_channelNodes(size_t(std::max(0, channelCount)))
-    , m_channelLimit(options.channelStreamLimit)
+CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qint64 origin)
+    : m_channelLimit(options.channelStreamLimit)
+    , m_origin(origin - origin % 60)
 {
-    for (const RecorderNode &n : options.nodes)
-        m_nodes.push_back(Node{std::max(0, n.capacity), {}, {}});
+    for (const RecorderNode &n : options.nodes) {
+        Node node;
+        node.capacity = std::max(0, n.capacity);
+        node.channel.resize(size_t(std::max(0, channelCount)));
+        m_nodes.push_back(std::move(node));
+    }
+}
+
+int CapacityBook::minuteFrom(qint64 t) const
+{
+    return int(std::max<qint64>(0, (t - m_origin) / 60));
+}
+
+int CapacityBook::minuteTo(qint64 t) const
+{
+    return int(std::max<qint64>(0, (t - m_origin + 59) / 60));
+}
+
+std::vector<std::pair<int, int>> CapacityBook::fresh(const Node &n, int channel, int from, int to) const
+{
+    if (size_t(channel) >= n.channel.size() || n.channel[size_t(channel)].isEmpty())
+        return from < to ? std::vector<std::pair<int, int>>{{from, to}} : std::vector<std::pair<int, int>>{};
+    return n.channel[size_t(channel)].zeros(from, to);
+}
+
+int CapacityBook::maxLoad(const Node &n, int from, int to) const
+{
+    int best = 0;
+    const int end = std::min(to, int(n.load.size()));
+    for (int m = from; m < end; ++m)
+        best = std::max(best, int(n.load[size_t(m)]));
+    return best;
+}
+
+int CapacityBook::nodesStreaming(int channel, int minute, int exceptNode) const
+{
+    int count = 0;
+    for (int i = 0; i < int(m_nodes.size()); ++i) {
+        if (i == exceptNode)
+            continue;
+        if (m_nodes[size_t(i)].channel[size_t(channel)].zeros(minute, minute + 1).empty())
+            ++count;
+    }
+    return count;
 }
 
 bool CapacityBook::fits(int node, int channel, qint64 from, qint64 to, bool archived) const
@@ -89,70 +119,129 @@ bool CapacityBook::fits(int node, int channel, qint64 from, qint64 to, bool arch
     if (archived)
         return true;
     const Node &n = m_nodes[size_t(node)];
-    const auto ch = n.channel.find(channel);
-    const auto fresh = ch == n.channel.end() ? std::vector<std::pair<qint64, qint64>>{{from, to}}
-                                             : ch->second.where(from, to, 0);
-    for (const auto &[a, b] : fresh) {
-        if (n.load.max(a, b) >= n.capacity)
+    for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(to))) {
+        if (maxLoad(n, a, b) >= n.capacity)
             return false;
-        if (m_channelLimit > 0 && size_t(channel) < m_channelNodes.size()
-            && m_channelNodes[size_t(channel)].max(a, b) >= m_channelLimit)
-            return false;
+        if (m_channelLimit > 0)
+            for (int m = a; m < b; ++m)
+                if (nodesStreaming(channel, m, node) + 1 > m_channelLimit)
+                    return false;
     }
     return true;
 }
 
 int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) const
 {
-    int best = -1;
-    qint64 bestShared = -1;
-    int bestLoad = 0;
+    if (archived)
+        return m_nodes.empty() ? -1 : 0;
+    const int a = minuteFrom(from), b = minuteTo(to);
+    int best = -1, bestShared = -1, bestFree = 0;
     for (int i = 0; i < int(m_nodes.size()); ++i) {
-        if (!fits(i, channel, from, to, archived))
-            continue;
         const Node &n = m_nodes[size_t(i)];
-        qint64 shared = 0;
-        if (const auto ch = n.channel.find(channel); ch != n.channel.end())
-            for (const auto &[a, b] : ch->second.where(from, to, 0))
-                shared -= b - a;
-        if (shared)
-            shared += to - from; // the part already streaming here
-        const int free = n.capacity - n.load.max(from, to);
-        if (best < 0 || shared > bestShared || (shared == bestShared && free > bestLoad)) {
+        const auto parts = fresh(n, channel, a, b);
+        int shared = b - a, peak = 0;
+        bool ok = true;
+        for (const auto &[x, y] : parts) {
+            shared -= y - x;
+            const int load = maxLoad(n, x, y);
+            peak = std::max(peak, load);
+            if (load >= n.capacity) {
+                ok = false;
+                break;
+            }
+            if (m_channelLimit > 0)
+                for (int m = x; m < y && ok; ++m)
+                    ok = nodesStreaming(channel, m, i) + 1 <= m_channelLimit;
+        }
+        if (!ok)
+            continue;
+        const int free = n.capacity - peak;
+        if (best < 0 || shared > bestShared || (shared == bestShared && free > bestFree)) {
             best = i;
             bestShared = shared;
-            bestLoad = free;
+            bestFree = free;
         }
     }
     return best;
 }
 
-void CapacityBook::place(int node, int channel, qint64 from, qint64 to, bool archived)
+void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, bool archived)
 {
-    if (archived || from >= to)
+    if (id >= int(m_placements.size()))
+        m_placements.resize(size_t(id) + 1);
+    Placement &p = m_placements[size_t(id)];
+    p = {node, channel, {minuteFrom(from), minuteTo(to), id}, archived};
+    if (archived || p.span.from >= p.span.to)
         return;
     Node &n = m_nodes[size_t(node)];
-    StepCount &ch = n.channel[channel];
-    for (const auto &[a, b] : ch.where(from, to, 0)) {
-        n.load.add(a, b, 1);
-        if (size_t(channel) < m_channelNodes.size())
-            m_channelNodes[size_t(channel)].add(a, b, 1);
-    }
-    ch.add(from, to, 1);
+    if (int(n.load.size()) < p.span.to)
+        n.load.resize(size_t(p.span.to) + 24 * 60, 0);
+    for (const auto &[a, b] : fresh(n, channel, p.span.from, p.span.to))
+        for (int m = a; m < b; ++m)
+            ++n.load[size_t(m)];
+    n.channel[size_t(channel)].add(p.span.from, p.span.to, 1);
+    const int lastHour = (p.span.to - 1) / 60;
+    if (int(n.byHour.size()) <= lastHour)
+        n.byHour.resize(size_t(lastHour) + 25);
+    for (int h = p.span.from / 60; h <= lastHour; ++h)
+        n.byHour[size_t(h)].push_back(id);
 }
 
-void CapacityBook::unplace(int node, int channel, qint64 from, qint64 to, bool archived)
+void CapacityBook::unplace(int id)
 {
-    if (archived || from >= to)
+    if (id < 0 || id >= int(m_placements.size()))
         return;
-    Node &n = m_nodes[size_t(node)];
-    StepCount &ch = n.channel[channel];
-    for (const auto &[a, b] : ch.where(from, to, 1)) {
-        n.load.add(a, b, -1);
-        if (size_t(channel) < m_channelNodes.size())
-            m_channelNodes[size_t(channel)].add(a, b, -1);
+    Placement &p = m_placements[size_t(id)];
+    if (p.node < 0)
+        return;
+    if (!p.archived && p.span.from < p.span.to) {
+        Node &n = m_nodes[size_t(p.node)];
+        n.channel[size_t(p.channel)].add(p.span.from, p.span.to, -1);
+        for (const auto &[a, b] : fresh(n, p.channel, p.span.from, p.span.to))
+            for (int m = a; m < b; ++m)
+                --n.load[size_t(m)];
+        for (int h = p.span.from / 60; h <= (p.span.to - 1) / 60; ++h) {
+            auto &bucket = n.byHour[size_t(h)];
+            bucket.erase(std::find(bucket.begin(), bucket.end(), id));
+        }
     }
-    ch.add(from, to, -1);
+    p = {};
+}
+
+std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const
+{
+    // One placement per stream (node, channel): more recordings sharing a channel are not more
+    // conflicts. Scanning stops at `limit` streams, so a full hour of a busy node (hundreds of
+    // viewers' recordings) costs one pass over its bucket, not a sort of everything in it.
+    std::vector<int> out;
+    const int a = minuteFrom(from), b = minuteTo(to);
+    if (a >= b || limit <= 0)
+        return out;
+    for (int node = 0; node < int(m_nodes.size()); ++node) {
+        const Node &n = m_nodes[size_t(node)];
+        for (int h = a / 60; h <= (b - 1) / 60 && h < int(n.byHour.size()); ++h) {
+            for (const int id : n.byHour[size_t(h)]) {
+                const Placement &p = m_placements[size_t(id)];
+                if (p.channel == exceptChannel || p.span.from >= b || p.span.to <= a)
+                    continue;
+                bool seen = false;
+                for (const int other : out)
+                    if (m_placements[size_t(other)].node == node && m_placements[size_t(other)].channel == p.channel) {
+                        seen = true;
+                        break;
+                    }
+                if (seen)
+                    continue;
+                out.push_back(id);
+                if (int(out.size()) >= limit) {
+                    std::sort(out.begin(), out.end());
+                    return out;
+                }
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 } // namespace iptv::dvr

@@ -4,11 +4,15 @@
 // and whether one more fits.
 //
 // The unit of capacity is a channel stream on a node: a node records at most `capacity` distinct
-// channels at any instant. Recordings of the same channel on the same node at overlapping times
+// channels at any moment. Recordings of the same channel on the same node at overlapping times
 // (two viewers' rules, or back-to-back programmes whose padding overlaps) are one stream and one
 // stored copy, so they cost capacity once. Channels kept in a permanent archive cost nothing: the
 // archive records them anyway. A channel may also be limited in how many nodes pull it at once
 // (a source with a connection limit): `channelStreamLimit`, 0 = no limit.
+//
+// Time is counted in whole minutes from an origin (the plan's `now`): a recording occupies every
+// minute it touches. Guide times are whole minutes, so this is exact for them; two recordings
+// that meet inside one minute (padding in odd seconds) count as overlapping in that minute.
 
 #include <QList>
 #include <QSet>
@@ -20,19 +24,18 @@
 
 namespace iptv::dvr {
 
-/// A piecewise-constant count over time: value(t) is the value at the greatest key <= t (0 before).
+/// A piecewise-constant count over whole minutes: value(m) is the value at the greatest key <= m.
 class StepCount
 {
 public:
-    void add(qint64 from, qint64 to, int delta);
-    int max(qint64 from, qint64 to) const;
-    /// Sub-intervals of [from, to) where the count equals `value`, merged.
-    std::vector<std::pair<qint64, qint64>> where(qint64 from, qint64 to, int value) const;
+    void add(int from, int to, int delta);
+    /// Sub-ranges of [from, to) where the count is 0, merged.
+    std::vector<std::pair<int, int>> zeros(int from, int to) const;
     bool isEmpty() const { return m_steps.empty(); }
 
 private:
-    void split(qint64 t);
-    std::map<qint64, int> m_steps;
+    void split(int t);
+    std::map<int, int> m_steps;
 };
 
 struct RecorderNode
@@ -48,33 +51,55 @@ struct CapacityOptions
     int channelStreamLimit = 0;     ///< nodes pulling one channel at once; 0 = no limit
 };
 
-/// The recordings placed so far, per node and channel.
+/// The recordings placed so far, per node and channel. Each placement carries an id (the
+/// scheduler's episode number) so that conflicts can name what is in the way.
 class CapacityBook
 {
 public:
-    explicit CapacityBook(const CapacityOptions &options, int channelCount);
+    CapacityBook(const CapacityOptions &options, int channelCount, qint64 origin);
 
     /// The node a recording of `channel` over [from, to) would go to, or -1 when it fits nowhere.
-    /// Order of preference: a node already streaming the channel over part of the range (no or
-    /// less extra cost), then the node with the most free streams over the range, then the first.
+    /// Order of preference: a node already streaming the channel over part of the range (less
+    /// extra cost), then the node with the most free streams over the range, then the first.
     int choose(int channel, qint64 from, qint64 to, bool archived) const;
     bool fits(int node, int channel, qint64 from, qint64 to, bool archived) const;
-    void place(int node, int channel, qint64 from, qint64 to, bool archived);
-    void unplace(int node, int channel, qint64 from, qint64 to, bool archived);
+    void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
+    void unplace(int id);
     int nodeCount() const { return int(m_nodes.size()); }
-    /// Highest count of streams on `node` over [from, to).
-    int load(int node, qint64 from, qint64 to) const { return m_nodes[size_t(node)].load.max(from, to); }
+    /// Ids of placements on other channels that cost capacity over [from, to), one per stream,
+    /// ascending: the first `limit` streams found, node by node and hour by hour.
+    std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const;
 
 private:
+    struct Span
+    {
+        int from = 0, to = 0; ///< minutes from the origin, [from, to)
+        int id = -1;
+    };
     struct Node
     {
         int capacity = 0;
-        StepCount load;                   ///< distinct channels streaming
-        std::map<int, StepCount> channel; ///< recordings per channel
+        std::vector<quint16> load;                ///< distinct channels streaming, per minute
+        std::vector<StepCount> channel;           ///< recordings per channel and minute
+        std::vector<std::vector<int>> byHour;     ///< placement ids touching each hour
     };
+    struct Placement
+    {
+        int node = -1, channel = -1;
+        Span span;
+        bool archived = false;
+    };
+    int minuteFrom(qint64 t) const;
+    int minuteTo(qint64 t) const;
+    /// Sub-ranges of [from, to) where `node` does not stream `channel` yet.
+    std::vector<std::pair<int, int>> fresh(const Node &n, int channel, int from, int to) const;
+    int maxLoad(const Node &n, int from, int to) const;
+    int nodesStreaming(int channel, int minute, int exceptNode) const;
+
     std::vector<Node> m_nodes;
-    std::vector<StepCount> m_channelNodes; ///< nodes streaming each channel
+    std::vector<Placement> m_placements; ///< by id
     int m_channelLimit = 0;
+    qint64 m_origin = 0;
 };
 
 } // namespace iptv::dvr

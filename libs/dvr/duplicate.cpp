@@ -21,20 +21,36 @@ quint64 hashOf(QStringView a, QStringView b = {}, int c = -1, int d = -1)
 
 QString normaliseText(QStringView text)
 {
-    QString out;
-    out.reserve(text.size());
-    bool space = false;
+    // Runs for the title, sub-title and description of every matched programme: ASCII (most
+    // guide text) is folded here directly; anything else takes QChar's Unicode tables.
+    QString out(text.size(), Qt::Uninitialized);
+    QChar *o = out.data();
+    QChar *const begin = o;
+    bool space = false, ascii = true;
     for (const QChar c : text) {
-        if (c.isLetterOrNumber()) {
-            if (space && !out.isEmpty())
-                out += u' ';
-            space = false;
-            out += c;
-        } else if (c.isSpace() || c.isPunct() || c.isSymbol()) {
-            space = true;
+        const char16_t u = c.unicode();
+        bool word;
+        if (u < 0x80) {
+            word = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9');
+            if (!word && (u == 0x7f || (u < 0x20 && !(u >= 0x09 && u <= 0x0d))))
+                continue; // control characters: dropped without a break, as below
+        } else {
+            ascii = false;
+            word = c.isLetterOrNumber();
+            if (!word && !c.isSpace() && !c.isPunct() && !c.isSymbol())
+                continue; // controls, formats: dropped without a break
         }
+        if (!word) {
+            space = true;
+            continue;
+        }
+        if (space && o != begin)
+            *o++ = u' ';
+        space = false;
+        *o++ = (u >= 'A' && u <= 'Z') ? QChar(char16_t(u + 32)) : c;
     }
-    return out.toCaseFolded();
+    out.truncate(o - begin);
+    return ascii ? out : out.toCaseFolded();
 }
 
 QString foldTitle(QStringView title)
@@ -49,8 +65,38 @@ quint64 titleKey(QStringView title)
 
 quint64 seriesKey(QStringView seriesId)
 {
-    const QString s = normaliseSeriesId(seriesId);
-    return s.isEmpty() ? 0 : hashOf(u"series:", s);
+    const QByteArray s = normaliseSeriesId(seriesId).toUtf8();
+    if (s.isEmpty())
+        return 0;
+    const size_t h = qHash(QByteArrayView(s), size_t(0x51ed270b27d1c0a5ULL));
+    return h ? quint64(h) : 1;
+}
+
+quint64 seriesKeyUtf8(QByteArrayView id)
+{
+    // normaliseSeriesId() on bytes, without making a QString: this runs for every programme
+    // with a programme id when a guide is indexed.
+    char buffer[64];
+    qsizetype n = 0;
+    while (!id.isEmpty() && (id.front() == ' ' || id.front() == '\t'))
+        id = id.sliced(1);
+    while (!id.isEmpty() && (id.back() == ' ' || id.back() == '\t'))
+        id.chop(1);
+    if (id.size() >= qsizetype(sizeof buffer))
+        return seriesKey(QString::fromUtf8(id));
+    for (const char c : id)
+        if (c != '.')
+            buffer[n++] = c;
+    QByteArrayView s(buffer, n);
+    if (n >= 10 && (s.startsWith("EP") || s.startsWith("SH"))) {
+        buffer[0] = 'S';
+        buffer[1] = 'H';
+        s = QByteArrayView(buffer, 10);
+    }
+    if (s.isEmpty())
+        return 0;
+    const size_t h = qHash(s, size_t(0x51ed270b27d1c0a5ULL));
+    return h ? quint64(h) : 1;
 }
 
 EpisodeNumber parseEpisodeNumber(QStringView system, QStringView value)

@@ -37,6 +37,8 @@ QString foldTitle(QStringView title);
 quint64 titleKey(QStringView title);
 /// The key series-id rules and programmes are matched by: a hash of normaliseSeriesId(); 0 for "".
 quint64 seriesKey(QStringView seriesId);
+/// The same from UTF-8 bytes (a guide's string), without making a QString.
+quint64 seriesKeyUtf8(QByteArrayView seriesId);
 
 struct EpisodeNumber
 {

@@ -9,6 +9,7 @@
 #include <QRegularExpression>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <numeric>
 
@@ -19,6 +20,10 @@ namespace iptv::dvr {
 namespace {
 
 constexpr quint8 NoFilter = 0xff;
+/// Moves tried to make room for one dropped episode (pass 2), so a full node costs bounded time.
+constexpr int MaxMovesTried = 32;
+/// Recordings a conflict names (one per stream in the way).
+constexpr int MaxConflictsNamed = 8;
 
 QString timeText(qint64 t)
 {
@@ -104,6 +109,26 @@ struct RuleState
     std::vector<Candidate> candidates; ///< by start, then channel id
 };
 
+/// A quick 64-bit hash of bytes, for telling changed programmes from unchanged ones when a new
+/// guide version is indexed (every programme, every update: qHash's SipHash costs 6x more here).
+quint64 quickHash(QByteArrayView bytes, quint64 h)
+{
+    constexpr quint64 k = 0x9e3779b97f4a7c15ULL;
+    const char *p = bytes.data();
+    qsizetype n = bytes.size();
+    h ^= quint64(n) * k;
+    for (; n >= 8; n -= 8, p += 8) {
+        quint64 w;
+        std::memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    quint64 tail = 0;
+    std::memcpy(&tail, p, size_t(n));
+    h = (h ^ tail) * k;
+    return h ^ (h >> 32);
+}
+
 bool isRepeat(quint8 flags)
 {
     return (flags & epg::FlagPreviouslyShown) && !(flags & epg::FlagNew);
@@ -121,6 +146,40 @@ QString skipReasonName(SkipReason reason)
     case SkipReason::Moved: return u"moved"_qs;
     case SkipReason::KeepLimit: return u"keep-limit"_qs;
     case SkipReason::Conflict: return u"conflict"_qs;
+    }
+    return {};
+}
+
+QString SkippedAiring::detail() const
+{
+    const QString extra = note.isEmpty() ? QString() : u" (" + note + u')';
+    switch (reason) {
+    case SkipReason::OutsideWindow: return QStringLiteral("outside the rule's days or time of day");
+    case SkipReason::NotNew: return QStringLiteral("a repeat (previously shown), and the rule records new episodes only");
+    case SkipReason::AlreadyRecorded:
+        return QStringLiteral("already recorded: %1 (same %2)").arg(refText(relatedTo.value(0)), duplicateLayerName(layer));
+    case SkipReason::Duplicate:
+        if (layer == DuplicateLayer::None) // another airing of the same episode in this rule
+            return QStringLiteral("the same episode is recorded at %1%2").arg(refText(relatedTo.value(0)), extra);
+        return QStringLiteral("duplicate of %1, rule %2 (same %3)")
+            .arg(refText(relatedTo.value(0)))
+            .arg(relatedTo.value(0).ruleId)
+            .arg(duplicateLayerName(layer));
+    case SkipReason::Moved:
+        return QStringLiteral("recorded at another airing instead: %1%2").arg(refText(relatedTo.value(0)), extra);
+    case SkipReason::KeepLimit:
+        return QStringLiteral("keep %1 episodes reached (%2 kept, %3 planned)").arg(keep).arg(kept).arg(planned);
+    case SkipReason::Conflict: {
+        QStringList names;
+        for (int i = 0; i < relatedTo.size() && i < 3; ++i)
+            names << refText(relatedTo[i]);
+        QString text = QStringLiteral("no capacity: conflicts with ") + names.join(u", ");
+        if (relatedTo.size() > 3)
+            text += QStringLiteral(" and %1 more").arg(relatedTo.size() - 3);
+        text += alternatives.isEmpty() ? QStringLiteral("; no other airing of this episode fits")
+                                       : QStringLiteral("; it fits at %1").arg(refText(alternatives.first()));
+        return text;
+    }
     }
     return {};
 }
@@ -201,17 +260,17 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
     for (quint32 p = 0; p < n; ++p) {
         const auto ps = g.programmeStrings(p);
         ix->progTitle[p] = ps.title;
-        size_t h = qHash(g.string(ps.title), size_t(0x2545f4914f6cdd1dULL));
-        h = qHash(g.string(ps.subTitle), h);
-        h = qHash(g.string(ps.description), h);
+        quint64 h = quickHash(g.string(ps.title), 0x2545f4914f6cdd1dULL);
+        h = quickHash(g.string(ps.subTitle), h);
+        h = quickHash(g.string(ps.description), h);
         for (const auto &[sys, value] : ps.episodeNums) {
-            h = qHash(g.string(sys), h);
-            h = qHash(g.string(value), h);
+            h = quickHash(g.string(sys), h);
+            h = quickHash(g.string(value), h);
             auto it = progidSystem.constFind(sys);
             if (it == progidSystem.cend())
                 it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
             if (*it)
-                ix->progSeries[p] = seriesKey(QString::fromUtf8(g.string(value)));
+                ix->progSeries[p] = seriesKeyUtf8(g.string(value));
         }
         ix->progFingerprint[p] = h;
         if (ix->progSeries[p])
@@ -394,7 +453,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
 {
     SchedulePlan out;
     const CapacityOptions &cap = options.capacity;
-    CapacityBook book(cap, int(channelNames.size()));
+    CapacityBook book(cap, int(channelNames.size()), now);
     std::vector<bool> archived(size_t(channelNames.size()), false);
     for (int c = 0; c < channelNames.size(); ++c)
         archived[size_t(c)] = cap.archivedChannels.contains(channelNames[c]);
@@ -419,20 +478,15 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         int node = -1;
         SkipReason status = SkipReason::Conflict;
         AiringRef related;
+        DuplicateLayer layer = DuplicateLayer::None;
         QString note;
     };
     std::vector<Group> groups;
-    struct Filtered
-    {
-        int slot;
-        const Candidate *c;
-    };
-    std::vector<Filtered> filtered;
+    std::vector<std::vector<int>> candidateGroup(rules.size()); ///< per slot and candidate: its group, -1 none
+    std::vector<std::vector<int>> candidatePosition(rules.size()); ///< and its place in the group's airings
     DuplicateIndex plannedIndex;
     std::vector<int> plannedGroupOfEntry;
     QHash<int, int> plannedOfSlot;
-    std::vector<std::multimap<qint64, int>> byNode(size_t(book.nodeCount())); ///< recordStart -> group
-    qint64 maxSpan = 0;
     std::vector<int> dropped;
 
     auto interval = [&](const RuleState &rs, const Candidate &c) {
@@ -443,24 +497,13 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         const RuleState &rs = rules[size_t(g.slot)];
         const Candidate &c = *g.airings[size_t(k)];
         const auto [from, to] = interval(rs, c);
-        book.place(node, c.channel, from, to, archived[size_t(c.channel)]);
-        byNode[size_t(node)].emplace(from, gi);
-        maxSpan = std::max(maxSpan, to - from);
+        book.place(gi, node, c.channel, from, to, archived[size_t(c.channel)]);
         g.chosen = k;
         g.node = node;
     };
     auto unplaceGroup = [&](int gi) {
         Group &g = groups[size_t(gi)];
-        const RuleState &rs = rules[size_t(g.slot)];
-        const Candidate &c = *g.airings[size_t(g.chosen)];
-        const auto [from, to] = interval(rs, c);
-        book.unplace(g.node, c.channel, from, to, archived[size_t(c.channel)]);
-        auto range = byNode[size_t(g.node)].equal_range(from);
-        for (auto it = range.first; it != range.second; ++it)
-            if (it->second == gi) {
-                byNode[size_t(g.node)].erase(it);
-                break;
-            }
+        book.unplace(gi);
         g.chosen = -1;
         g.node = -1;
     };
@@ -475,21 +518,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return node >= 0;
     };
     // Planned groups whose recording overlaps [from, to) on a node and costs capacity there.
-    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel) {
-        std::vector<int> found;
-        for (auto &m : byNode) {
-            for (auto it = m.lower_bound(from - maxSpan); it != m.end() && it->first < to; ++it) {
-                const Group &g = groups[size_t(it->second)];
-                const Candidate &c = *g.airings[size_t(g.chosen)];
-                if (c.channel == exceptChannel || archived[size_t(c.channel)])
-                    continue;
-                if (interval(rules[size_t(g.slot)], c).second > from)
-                    found.push_back(it->second);
-            }
-        }
-        std::sort(found.begin(), found.end());
-        found.erase(std::unique(found.begin(), found.end()), found.end());
-        return found;
+    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel, int limit) {
+        return book.overlapping(from, to, exceptChannel, limit);
     };
     auto keepReached = [&](int slot) {
         const RecordingRule &r = rules[size_t(slot)].rule;
@@ -517,22 +547,26 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             continue;
         const int base = int(groups.size());
         DuplicateIndex local;
-        bool any = false;
-        for (const Candidate &c : rs.candidates) {
-            any = true;
-            if (c.stop <= now)
+        const bool any = !rs.candidates.empty();
+        std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        std::vector<int> &positionOf = candidatePosition[size_t(slot)];
+        groupOf.assign(rs.candidates.size(), -1);
+        positionOf.assign(rs.candidates.size(), -1);
+        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+            const Candidate &c = rs.candidates[ci];
+            if (c.stop <= now || c.filter != NoFilter)
                 continue;
-            if (c.filter != NoFilter) {
-                filtered.push_back({slot, &c});
-                continue;
-            }
             if (r.duplicateScope != DuplicateScope::None) {
                 if (const auto m = local.find(c.identity, r.duplicateMethod)) {
+                    groupOf[ci] = base + m.entry;
+                    positionOf[ci] = int(groups[size_t(base + m.entry)].airings.size());
                     groups[size_t(base + m.entry)].airings.push_back(&c);
                     continue;
                 }
                 local.add(c.identity, 0);
             }
+            groupOf[ci] = int(groups.size());
+            positionOf[ci] = 0;
             Group g;
             g.slot = slot;
             g.airings.push_back(&c);
@@ -555,7 +589,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 if (const auto m = historyIndex.find(id, r.duplicateMethod, owner)) {
                     g.status = SkipReason::AlreadyRecorded;
                     g.related = historyRef(m.entry);
-                    g.note = duplicateLayerName(m.layer);
+                    g.layer = m.layer;
                     continue;
                 }
                 if (r.duplicateScope == DuplicateScope::AllRules) {
@@ -563,7 +597,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                         const Group &other = groups[size_t(plannedGroupOfEntry[size_t(m.entry)])];
                         g.status = SkipReason::Duplicate;
                         g.related = ref(rules[size_t(other.slot)], *other.airings[size_t(other.chosen)]);
-                        g.note = duplicateLayerName(m.layer);
+                        g.layer = m.layer;
                         continue;
                     }
                 }
@@ -590,19 +624,21 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             continue;
         const RuleState &rs = rules[size_t(g.slot)];
         bool rescued = false;
-        for (int k = 0; k < int(g.airings.size()) && !rescued; ++k) {
+        int attempts = 0;
+        for (int k = 0; k < int(g.airings.size()) && !rescued && attempts < MaxMovesTried; ++k) {
             const Candidate &c = *g.airings[size_t(k)];
             const auto [from, to] = interval(rs, c);
-            std::vector<int> blockers = overlapping(from, to, c.channel);
+            std::vector<int> blockers = overlapping(from, to, c.channel, MaxMovesTried);
             std::reverse(blockers.begin(), blockers.end());
             for (const int bi : blockers) {
                 Group &b = groups[size_t(bi)];
                 if (b.airings.size() < 2)
                     continue;
                 const int bChosen = b.chosen, bNode = b.node;
-                for (int alt = 0; alt < int(b.airings.size()) && !rescued; ++alt) {
+                for (int alt = 0; alt < int(b.airings.size()) && !rescued && attempts < MaxMovesTried; ++alt) {
                     if (alt == bChosen || b.airings[size_t(alt)]->stop <= now)
                         continue;
+                    ++attempts;
                     unplaceGroup(bi);
                     if (tryPlace(gi, k)) {
                         if (tryPlace(bi, alt)) {
@@ -614,7 +650,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     }
                     placeGroup(bi, bChosen, bNode);
                 }
-                if (rescued)
+                if (rescued || attempts >= MaxMovesTried)
                     break;
             }
         }
@@ -622,18 +658,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             planned(gi);
     }
 
-    // The plan and a reason for every airing left out.
-    auto addSkipped = [&](int slot, const Candidate &c, SkipReason reason, QString detail, QList<AiringRef> related = {},
-                          QList<AiringRef> alternatives = {}) {
-        out.skipped.append({ref(rules[size_t(slot)], c), reason, std::move(detail), std::move(related), std::move(alternatives)});
-    };
-    for (const Filtered &f : filtered) {
-        if (SkipReason(f.c->filter) == SkipReason::OutsideWindow)
-            addSkipped(f.slot, *f.c, SkipReason::OutsideWindow, QStringLiteral("outside the rule's days or time of day"));
-        else
-            addSkipped(f.slot, *f.c, SkipReason::NotNew,
-                       QStringLiteral("a repeat (previously shown), and the rule records new episodes only"));
-    }
+    // The plan and a reason for every airing left out, rule by rule in priority order, each
+    // rule's airings by start: the order of `skipped` without sorting it.
     const GuideIndex *ix = index.get();
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
     auto alternativesFor = [&](const Group &g) {
@@ -644,7 +670,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         const EpisodeIdentity &id = g.airings.front()->identity;
         const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
                                                                                : rs.rule.duplicateMethod;
-        std::vector<std::pair<qint64, AiringRef>> found;
+        std::vector<epg::Airing> airings;
         const QString &title = titleNames[g.airings.front()->title];
         for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
             ix->forProgrammesTitled(t, [&](quint32 p) {
@@ -659,92 +685,99 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     for (const Candidate *own : g.airings)
                         if (own->channel == ch && own->start == a.start)
                             return;
-                    const qint64 from = std::max(now, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
-                    if (book.choose(ch, from, to, archived[size_t(ch)]) >= 0)
-                        found.push_back({a.start, AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title}});
+                    airings.push_back(a);
                 });
             });
         }
-        std::sort(found.begin(), found.end(), [](const auto &a, const auto &b) {
-            return a.first != b.first ? a.first < b.first : a.second.channelId < b.second.channelId;
+        std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
+            if (a.start != b.start)
+                return a.start < b.start;
+            return channelNames[ix->channelKey[a.channel]] < channelNames[ix->channelKey[b.channel]];
         });
-        for (size_t i = 0; i < found.size() && i < 5; ++i)
-            alts.append(found[i].second);
+        for (const epg::Airing &a : airings) {
+            const int ch = ix->channelKey[a.channel];
+            const qint64 from = std::max(now, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
+            if (book.choose(ch, from, to, archived[size_t(ch)]) < 0)
+                continue;
+            alts.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
+            if (alts.size() >= 5)
+                break;
+        }
         return alts;
     };
     const QList<RecorderNode> &nodes = cap.nodes;
-    for (int gi = 0; gi < int(groups.size()); ++gi) {
-        const Group &g = groups[size_t(gi)];
-        const RuleState &rs = rules[size_t(g.slot)];
-        if (g.chosen >= 0) {
-            const Candidate &c = *g.airings[size_t(g.chosen)];
-            const auto [from, to] = interval(rs, c);
-            PlannedRecording p;
-            p.ruleId = rs.rule.id;
-            p.owner = rs.rule.owner;
-            p.channelId = channelNames[c.channel];
-            p.start = c.start;
-            p.stop = c.stop;
-            p.recordStart = from;
-            p.recordStop = to;
-            p.title = titleNames[c.title];
-            p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
-            p.identity = c.identity;
-            out.recordings.append(p);
-            const AiringRef at = ref(rs, c);
-            for (int k = 0; k < int(g.airings.size()); ++k) {
-                if (k == g.chosen)
-                    continue;
-                const QString extra = g.note.isEmpty() ? QString() : u" (" + g.note + u')';
-                if (k < g.chosen)
-                    addSkipped(g.slot, *g.airings[size_t(k)], SkipReason::Moved,
-                               QStringLiteral("recorded at a later airing instead: %1%2").arg(refText(at), extra), {at});
-                else
-                    addSkipped(g.slot, *g.airings[size_t(k)], SkipReason::Duplicate,
-                               QStringLiteral("the same episode is recorded at %1%2").arg(refText(at), extra), {at});
-            }
+    int alternativesGroup = -1;
+    QList<AiringRef> groupAlternatives;
+    for (const int slot : order) {
+        const RuleState &rs = rules[size_t(slot)];
+        if (!rs.valid || !rs.rule.enabled)
             continue;
-        }
-        for (const Candidate *c : g.airings) {
+        const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+            const Candidate &c = rs.candidates[ci];
+            if (c.stop <= now)
+                continue;
+            SkippedAiring sk;
+            sk.airing = ref(rs, c);
+            if (c.filter != NoFilter) {
+                sk.reason = SkipReason(c.filter);
+                out.skipped.append(std::move(sk));
+                continue;
+            }
+            const Group &g = groups[size_t(groupOf[ci])];
+            const int k = candidatePosition[size_t(slot)][ci];
+            if (g.chosen >= 0) {
+                const Candidate &chosen = *g.airings[size_t(g.chosen)];
+                if (k == g.chosen) {
+                    const auto [from, to] = interval(rs, c);
+                    PlannedRecording p;
+                    p.ruleId = rs.rule.id;
+                    p.owner = rs.rule.owner;
+                    p.channelId = sk.airing.channelId;
+                    p.start = c.start;
+                    p.stop = c.stop;
+                    p.recordStart = from;
+                    p.recordStop = to;
+                    p.title = sk.airing.title;
+                    p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
+                    p.identity = c.identity;
+                    out.recordings.append(std::move(p));
+                    continue;
+                }
+                sk.reason = k < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
+                sk.relatedTo = {ref(rs, chosen)};
+                sk.note = g.note;
+                out.skipped.append(std::move(sk));
+                continue;
+            }
+            sk.reason = g.status;
             switch (g.status) {
             case SkipReason::AlreadyRecorded:
-                addSkipped(g.slot, *c, g.status,
-                           QStringLiteral("already recorded: %1 (same %2)").arg(refText(g.related), g.note), {g.related});
-                break;
             case SkipReason::Duplicate:
-                addSkipped(g.slot, *c, g.status,
-                           QStringLiteral("duplicate of %1, rule %2 (same %3)").arg(refText(g.related)).arg(g.related.ruleId).arg(g.note),
-                           {g.related});
+                sk.relatedTo = {g.related};
+                sk.layer = g.layer;
                 break;
             case SkipReason::KeepLimit:
-                addSkipped(g.slot, *c, g.status,
-                           QStringLiteral("keep %1 episodes reached (%2 kept, %3 planned)")
-                               .arg(rs.rule.keep)
-                               .arg(rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0)
-                               .arg(plannedOfSlot.value(g.slot)));
+                sk.keep = rs.rule.keep;
+                sk.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
+                sk.planned = plannedOfSlot.value(slot);
                 break;
             default: {
-                const auto [from, to] = interval(rs, *c);
-                QList<AiringRef> with;
-                for (const int bi : overlapping(from, to, c->channel)) {
+                const auto [from, to] = interval(rs, c);
+                for (const int bi : overlapping(from, to, c.channel, MaxConflictsNamed)) {
                     const Group &b = groups[size_t(bi)];
-                    with.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
+                    sk.relatedTo.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
                 }
-                const QList<AiringRef> alts = alternativesFor(g);
-                QString detail = QStringLiteral("no capacity: conflicts with ");
-                QStringList names;
-                for (int i = 0; i < with.size() && i < 3; ++i)
-                    names << refText(with[i]);
-                detail += names.join(u", ");
-                if (with.size() > 3)
-                    detail += QStringLiteral(" and %1 more").arg(with.size() - 3);
-                detail += alts.isEmpty() ? QStringLiteral("; no other airing of this episode fits")
-                                         : QStringLiteral("; it fits at %1").arg(refText(alts.first()));
-                addSkipped(g.slot, *c, SkipReason::Conflict, detail, with, alts);
+                if (alternativesGroup != groupOf[ci]) {
+                    alternativesGroup = groupOf[ci];
+                    groupAlternatives = alternativesFor(g);
+                }
+                sk.alternatives = groupAlternatives;
                 ++out.conflicts;
                 break;
             }
             }
+            out.skipped.append(std::move(sk));
         }
     }
 
@@ -754,17 +787,6 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         if (a.channelId != b.channelId)
             return a.channelId < b.channelId;
         return a.ruleId < b.ruleId;
-    });
-    QHash<qint64, int> rank;
-    for (int i = 0; i < int(order.size()); ++i)
-        rank.insert(rules[size_t(order[size_t(i)])].rule.id, i);
-    std::stable_sort(out.skipped.begin(), out.skipped.end(), [&](const SkippedAiring &a, const SkippedAiring &b) {
-        const int ra = rank.value(a.airing.ruleId), rb = rank.value(b.airing.ruleId);
-        if (ra != rb)
-            return ra < rb;
-        if (a.airing.start != b.airing.start)
-            return a.airing.start < b.airing.start;
-        return a.airing.channelId < b.airing.channelId;
     });
     last = out;
     return out;

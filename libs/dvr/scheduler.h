@@ -82,11 +82,15 @@ struct SkippedAiring
 {
     AiringRef airing;
     SkipReason reason = SkipReason::Conflict;
-    QString detail;              ///< one line for a person: why, and what instead
     QList<AiringRef> relatedTo;  ///< the duplicate, the airing it moved to, or the conflicting recordings
     /// For Conflict: airings of the same episode elsewhere (any channel or time, also outside
     /// the rule's window) that have capacity now, earliest first; empty when there are none.
     QList<AiringRef> alternatives;
+    DuplicateLayer layer = DuplicateLayer::None; ///< AlreadyRecorded, Duplicate of another rule: the deciding layer
+    QString note;                ///< e.g. "moved to make room for ..."
+    int keep = 0, kept = 0, planned = 0; ///< KeepLimit: N, kept in the library, planned
+    /// One line for a person: why, and what instead (made on demand: plans hold many skips).
+    QString detail() const;
     friend bool operator==(const SkippedAiring &, const SkippedAiring &) = default;
 };
 

@@ -40,6 +40,9 @@ private Q_SLOTS:
         QTest::newRow("greek case") << u"ΤΕΛΟΣ"_qs << u"τελοσ"_qs << true;
         QTest::newRow("different words") << u"The End"_qs << u"The Beginning"_qs << false;
         QTest::newRow("digits matter") << u"Part 1"_qs << u"Part 2"_qs << false;
+        QTest::newRow("accented capitals") << u"CAFÉ Ελλάδα"_qs << u"café ελλάδα"_qs << true;
+        QTest::newRow("mixed scripts and punctuation") << u"Ω-Café: «Straße»"_qs << u"ω café straße"_qs << true;
+        QTest::newRow("control character") << u"ab\u0001c"_qs << u"abc"_qs << true;
     }
     void normalise()
     {
@@ -82,6 +85,11 @@ private Q_SLOTS:
         QCOMPARE(normaliseSeriesId(u"EP012345670003"), u"SH01234567"_qs);
         QCOMPARE(normaliseSeriesId(u" SH01234567 "), u"SH01234567"_qs);
         QCOMPARE(seriesKey(u"EP01234567.0003"), seriesKey(u"SH01234567"));
+        QCOMPARE(seriesKeyUtf8(" EP01234567.0003"), seriesKey(u"SH01234567"));
+        QCOMPARE(seriesKeyUtf8("EP012345670003"), seriesKey(u"SH01234567"));
+        QCOMPARE(seriesKeyUtf8("MV00001234.0000"), seriesKey(u"MV00001234.0000"));
+        const QByteArray longId(100, 'x');
+        QCOMPARE(seriesKeyUtf8(longId), seriesKey(QString::fromLatin1(longId)));
         QVERIFY(seriesKey(u"SH01234567") != seriesKey(u"SH01234568"));
         QCOMPARE(seriesKey(u""), quint64(0));
         // The generic programme of a series is not an episode id.

@@ -87,7 +87,7 @@ QString describe(const SchedulePlan &p)
                    .arg(s.airing.ruleId)
                    .arg(s.airing.channelId)
                    .arg(s.airing.start)
-                   .arg(skipReasonName(s.reason), s.detail);
+                   .arg(skipReasonName(s.reason), s.detail());
     for (const RuleReport &r : p.ruleReports)
         out << QStringLiteral("RULE %1: %2").arg(r.ruleId).arg(r.message);
     return out.join(u'\n');
@@ -271,7 +271,7 @@ private Q_SLOTS:
         QVERIFY(dup);
         QCOMPARE(dup->reason, SkipReason::Duplicate);
         QCOMPARE(dup->relatedTo[0].ruleId, first.id);
-        QVERIFY2(dup->detail.contains(u"sub-title"), qPrintable(dup->detail));
+        QVERIFY2(dup->detail().contains(u"sub-title"), qPrintable(dup->detail()));
 
         // History: the pilot was recorded by the first rule.
         RecordedEpisode h;
@@ -367,9 +367,9 @@ private Q_SLOTS:
         QCOMPARE(lost->airing.ruleId, loser.id);
         QCOMPARE(lost->relatedTo.size(), 1);
         QCOMPARE(lost->relatedTo[0].ruleId, winner.id);
-        QVERIFY2(lost->detail.contains(u"conflicts with \"Beta\""), qPrintable(lost->detail));
+        QVERIFY2(lost->detail().contains(u"conflicts with \"Beta\""), qPrintable(lost->detail()));
         QVERIFY(lost->alternatives.isEmpty());
-        QVERIFY2(lost->detail.contains(u"no other airing"), qPrintable(lost->detail));
+        QVERIFY2(lost->detail().contains(u"no other airing"), qPrintable(lost->detail()));
     }
 
     void conflictMovesToLaterAiring()
@@ -412,7 +412,7 @@ private Q_SLOTS:
         QVERIFY(plannedAt(plan, beta.id, u"b"_qs, t));
         const SkippedAiring *moved = skippedAt(plan, alpha.id, u"a"_qs, t);
         QCOMPARE(moved->reason, SkipReason::Moved);
-        QVERIFY2(moved->detail.contains(u"to make room for \"Beta\""), qPrintable(moved->detail));
+        QVERIFY2(moved->detail().contains(u"to make room for \"Beta\""), qPrintable(moved->detail()));
     }
 
     void conflictAlternatives()
@@ -437,7 +437,7 @@ private Q_SLOTS:
         QCOMPARE(lost->alternatives.size(), 1);
         QCOMPARE(lost->alternatives[0].channelId, u"c"_qs);
         QCOMPARE(lost->alternatives[0].start, t + 4 * kHour);
-        QVERIFY2(lost->detail.contains(u"it fits at \"Beta\" on c"), qPrintable(lost->detail));
+        QVERIFY2(lost->detail().contains(u"it fits at \"Beta\" on c"), qPrintable(lost->detail()));
     }
 
     void nodesAndSharedStreams()
@@ -511,7 +511,7 @@ private Q_SLOTS:
         }
         int skippedCount = 0;
         for (const SkippedAiring &sk : plan.skipped) {
-            QVERIFY(!sk.detail.isEmpty());
+            QVERIFY(!sk.detail().isEmpty());
             const QString k = key(sk.airing.ruleId, sk.airing.channelId, sk.airing.start);
             QVERIFY2(!outcomes.contains(k), qPrintable(k + u" has two outcomes"));
             outcomes.insert(k);
