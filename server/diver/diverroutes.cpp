@@ -120,6 +120,17 @@ bool safeSegmentPath(const QString &chunk, const QString &file)
     return chunkRe.match(chunk).hasMatch() && fileRe.match(file).hasMatch();
 }
 
+/// A recording in progress on an archived channel counts as recorded already; the plan then lists
+/// its own airing as "already recorded" by itself, which is no news to the viewer.
+bool isItself(const dvr::SkippedAiring &s)
+{
+    if (s.reason != dvr::SkipReason::AlreadyRecorded)
+        return false;
+    return std::any_of(s.relatedTo.begin(), s.relatedTo.end(), [&](const dvr::AiringRef &r) {
+        return r.channelId == s.airing.channelId && r.start == s.airing.start;
+    });
+}
+
 } // namespace
 
 std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refusal) const
@@ -159,7 +170,7 @@ QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s) const
 {
     return {{u"rule"_qs, s.airing.ruleId}, {u"channel"_qs, s.airing.channelId}, {u"channelName"_qs, channelNameOf(s.airing.channelId)},
             {u"title"_qs, s.airing.title}, {u"start"_qs, s.airing.start}, {u"stop"_qs, s.airing.stop},
-            {u"reason"_qs, dvr::skipReasonName(s.reason)}, {u"detail"_qs, s.detail}, {u"relatedTo"_qs, refs(s.relatedTo)},
+            {u"reason"_qs, dvr::skipReasonName(s.reason)}, {u"detail"_qs, s.detail()}, {u"relatedTo"_qs, refs(s.relatedTo)},
             {u"alternatives"_qs, refs(s.alternatives)}};
 }
 
@@ -291,7 +302,7 @@ void DiverServer::setupRoutes()
                 planned.append(plannedJson(p));
         }
         for (const auto &s : std::as_const(m_plan.skipped)) {
-            if (s.airing.ruleId == rule->id)
+            if (s.airing.ruleId == rule->id && !isItself(s))
                 skipped.append(skippedJson(s));
         }
         QStringList notes;
@@ -368,7 +379,7 @@ void DiverServer::setupRoutes()
                 planned.append(plannedJson(p));
         }
         for (const auto &s : std::as_const(m_plan.skipped)) {
-            if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t)
+            if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isItself(s))
                 skipped.append(skippedJson(s));
         }
         int conflicts = 0;

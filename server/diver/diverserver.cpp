@@ -335,20 +335,36 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
         return;
     }
     r.id = *id;
-    // The episode counts as recorded from now on: no other airing of it is planned for this rule.
-    dvr::RecordedEpisode episode;
-    episode.ruleId = p.ruleId;
-    episode.title = p.title;
-    episode.recordedAt = p.start;
-    episode.channelId = p.channelId;
-    episode.identity = p.identity;
-    if (m_rules.addHistory(episode, &error)) {
-        if (auto history = m_rules.history(&error))
-            m_scheduler.setHistory(*history);
-    }
+    // A range of an archive costs no capacity: it counts as recorded from now on. A copy stays in
+    // the plan while it records (so it holds its stream against later requests) and joins the
+    // history when it finishes.
+    if (r.copyId == 0)
+        addToHistory({r});
     qCInfo(lcDiver).noquote() << "recording" << r.id << p.title << "on" << p.channelId << "for" << p.owner
                               << (r.copyId ? QStringLiteral("(copy %1)").arg(r.copyId) : QStringLiteral("(archive)"));
     publish(QStringLiteral("started"), recordingJson(r, {}, {}), r.owner);
+}
+
+void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
+{
+    QString error;
+    bool added = false;
+    for (const RecordingRow &r : recordings) {
+        dvr::RecordedEpisode episode;
+        episode.ruleId = r.ruleId;
+        episode.title = r.title;
+        episode.recordedAt = r.airingStart;
+        episode.channelId = r.channelId;
+        episode.identity = m_scheduler.identityAt(r.channelId, r.airingStart);
+        if (m_rules.addHistory(episode, &error))
+            added = true;
+        else
+            qCWarning(lcDiver).noquote() << "the history of" << r.title << "is not stored:" << error;
+    }
+    if (added) {
+        if (auto history = m_rules.history(&error))
+            m_scheduler.setHistory(*history);
+    }
 }
 
 bool DiverServer::startCopy(CopyRow *copy, QString *error)
@@ -447,10 +463,12 @@ void DiverServer::onCopyFinished(qint64 copyId)
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
                               << stats.gaps << "gaps";
     if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+        addToHistory(*viewers);
         for (const RecordingRow &r : *viewers)
             publish(QStringLiteral("finished"), recordingJson(r, {}, {}), r.owner);
     }
     delete c;
+    replan(false);
 }
 
 void DiverServer::startArchives()

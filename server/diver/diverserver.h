@@ -96,6 +96,8 @@ private:
     void startDue(qint64 now);
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     bool startCopy(CopyRow *copy, QString *error);
+    /// The episodes of these recordings count as recorded (duplicates, keep-N) from now on.
+    void addToHistory(const QList<RecordingRow> &recordings);
     void onCopyState(qint64 copyId);
     void onCopyFinished(qint64 copyId);
     void startArchives();

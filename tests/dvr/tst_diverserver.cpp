@@ -164,9 +164,11 @@ private Q_SLOTS:
     void recordAndPlayWhileRecordingAndAfter()
     {
         const qint64 now = QDateTime::currentSecsSinceEpoch();
-        const DiverConfig c = config(u"play"_qs);
-        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(),
-                           {{u"one"_qs, now - 20, now + 8, u"Short News"_qs, {}}, {u"one"_qs, now + 8, now + 3600, u"Film"_qs, {}}}));
+        DiverConfig c = config(u"play"_qs);
+        c.capacity = 1;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, now - 20, now + 8, u"Short News"_qs, {}}, {u"one"_qs, now + 8, now + 3600, u"Film"_qs, {}},
+                            {u"two"_qs, now - 20, now + 3600, u"Other"_qs, {}}}));
         DiverServer diver(c);
         QString error;
         QVERIFY2(diver.start(&error), qPrintable(error));
@@ -200,6 +202,15 @@ private Q_SLOTS:
         QVERIFY(all && all->size() == 2);
         QCOMPARE(all->at(0).copyId, all->at(1).copyId);
         QVERIFY(all->at(0).copyId != 0);
+
+        // One stream on this node, taken by the recording in progress (two viewers, one copy):
+        // what is on the other channel now is a conflict, said so, and nothing starts.
+        const HttpResult other = call("POST", port, u"/api/recordings"_qs, a,
+                                      {{u"channel"_qs, u"two"_qs}, {u"start"_qs, now - 20}});
+        QVERIFY2(other.status == 201, other.body.constData());
+        QCOMPARE(other.json().value(u"planned"_qs).toArray().size(), 0);
+        QCOMPARE(other.json().value(u"skipped"_qs).toArray().at(0).toObject().value(u"reason"_qs).toString(), u"conflict"_qs);
+        QCOMPARE(diver.activeRecorders(), 1);
 
         // Each box sees its own only; the operator sees both.
         const QString idA = QString::number(mine.value(u"id"_qs).toInteger());
