@@ -75,6 +75,11 @@ Rectangle {
             if (focusedAiring.airing !== undefined) page.openDetails(focusedAiring.airing)
             return true
         case RemoteKeys.Back: case RemoteKeys.Guide: page.closed(); return true
+        case RemoteKeys.Record: // network DVR: record the focused programme, again cancels
+            if (focusedAiring.airing === undefined || focusedAiring.stop <= GuideGrid.now()) return true
+            if (Dvr.markOf(focusedAiring.airing) !== "") Dvr.cancelAiring(focusedAiring.airing)
+            else Dvr.recordAiring(focusedAiring.airing)
+            return true
         }
         const d = Remote.digitOf(action)
         if (d >= 0) {
@@ -168,9 +173,18 @@ Rectangle {
                         color: onNow ? Theme.cellNow : Theme.cell
                         border.color: focused ? Theme.focus : "transparent"
                         border.width: Theme.focusWidth
+                        // Network DVR: ● recording or planned, ○ left out by a conflict.
+                        readonly property string mark: Dvr.revision >= 0 ? Dvr.markOf(modelData.airing) : ""
+                        Text {
+                            visible: parent.mark !== ""
+                            anchors.right: parent.right; anchors.rightMargin: 8; anchors.verticalCenter: parent.verticalCenter
+                            text: parent.mark === "conflict" ? "○" : "●"
+                            color: parent.mark === "planned" ? Theme.accent : Theme.error
+                            font.family: Theme.family; font.pixelSize: Theme.fontSmall
+                        }
                         Text {
                             x: 8; anchors.verticalCenter: parent.verticalCenter
-                            width: parent.width - 16; elide: Text.ElideRight
+                            width: parent.width - (parent.mark !== "" ? 36 : 16); elide: Text.ElideRight
                             text: modelData.title
                             color: Theme.text
                             font.family: Theme.family; font.pixelSize: Theme.fontSmall
@@ -190,6 +204,7 @@ Rectangle {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
         text: qsTr("OK details   ● red day back   ● green day forward   ● yellow now   CH+/CH− page")
+              + (Dvr.enabled ? qsTr("   REC record") : "")
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 16
     }

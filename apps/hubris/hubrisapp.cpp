@@ -75,6 +75,11 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
             Q_EMIT m_link->rebootRequested();
         });
     }
+    // The network DVR: diver knows the box by the ticket the control link gets for it.
+    m_dvr = std::make_unique<hubris::DvrClient>(m_store.get(), m_options.dvrServer);
+    m_playback = std::make_unique<hubris::DvrPlayback>(m_dvr.get(), m_hal->player(), m_zapper.get());
+    if (m_link && m_dvr->isEnabled())
+        m_dvr->setTicketSource(m_link->link());
     m_shell = std::make_unique<Shell>();
     m_shell->simulator = m_options.simulator;
     m_shell->version = QCoreApplication::applicationVersion();
@@ -83,6 +88,7 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
 HubrisApp::~HubrisApp()
 {
     m_engine.reset(); // QML first: it binds to everything below
+    m_playback.reset();
 }
 
 void HubrisApp::restart()
@@ -147,6 +153,10 @@ bool HubrisApp::start()
     qmlRegisterSingletonInstance(uri, 1, 0, "Search", m_search.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Reminders", m_reminders.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Shell", m_shell.get());
+    qmlRegisterUncreatableType<hubris::DvrRecordingsModel>(uri, 1, 0, "DvrRecordings", QStringLiteral("Dvr.recordings"));
+    qmlRegisterUncreatableType<hubris::DvrUpcomingModel>(uri, 1, 0, "DvrUpcoming", QStringLiteral("Dvr.upcoming"));
+    qmlRegisterSingletonInstance(uri, 1, 0, "Dvr", m_dvr.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Playback", m_playback.get());
     m_shell->linked = m_link != nullptr;
     if (m_link)
         qmlRegisterSingletonInstance(uri, 1, 0, "Link", m_link.get());

@@ -53,6 +53,12 @@ int RemoteKeys::action(int key, int modifiers)
     case Qt::Key_PowerDown:
     case Qt::Key_Sleep:
     case Qt::Key_F12: return Power;
+    case Qt::Key_MediaRecord:
+    case Qt::Key_R: return Record;
+    case Qt::Key_MediaTogglePlayPause:
+    case Qt::Key_MediaPlay:
+    case Qt::Key_MediaPause:
+    case Qt::Key_Pause: return PlayPause;
     default: return None;
     }
 }
@@ -87,6 +93,8 @@ int RemoteKeys::keyFor(int action)
     case VolumeDown: return Qt::Key_VolumeDown;
     case Mute: return Qt::Key_VolumeMute;
     case Power: return Qt::Key_PowerOff;
+    case Record: return Qt::Key_MediaRecord;
+    case PlayPause: return Qt::Key_MediaTogglePlayPause;
     default: return 0;
     }
 }

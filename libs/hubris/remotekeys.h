@@ -20,6 +20,7 @@ public:
         Red, Green, Yellow, Blue,
         ChannelUp, ChannelDown, PreviousChannel,
         VolumeUp, VolumeDown, Mute, Power,
+        Record, PlayPause, ///< a remote's REC and play/pause keys (R and the Pause key on a keyboard)
     };
     Q_ENUM(Action)
 
