@@ -3,7 +3,8 @@
 // control link) and diver. In the guide REC records what is on (a ● mark appears) and the next
 // programme, and the same half hour on two more channels (one is left out: a conflict); the menu opens the library, green keeps, OK plays the recording, right seeks and
 // Back stores where the viewer stopped; yellow shows the upcoming recordings; on an archived
-// channel yellow pauses live TV and OK plays on from the archive. Screenshots of each page.
+// channel yellow pauses live TV and OK plays on from the archive; the ticket is renewed before it
+// expires. Screenshots of each page.
 #include "../recast/recasttest.h"
 #include "controlserverprocess.h"
 #include "dvrtestsupport.h"
@@ -261,6 +262,25 @@ private Q_SLOTS:
         press(Qt::Key_Escape); // Back: live again
         QCOMPARE(page(), u"live"_qs);
         QVERIFY2(source().endsWith(u":9/live/ch3.ts"), qPrintable(source()));
+    }
+
+    void ticketIsRenewed()
+    {
+        // Renewed ahead of its expiry without being asked: here 1 s before the control server's
+        // hour is up becomes the 10 s floor.
+        iptv::hubris::DvrClient *dvr = m_app->dvr();
+        iptv::boxlink::BoxLink *link = m_app->link()->link();
+        dvr->setRenewBeforeSeconds(3600 - 1);
+        QSignalSpy tickets(link, &iptv::boxlink::BoxLink::ticketReceived);
+        QVERIFY(link->requestTicket(u"diver"_qs));
+        QVERIFY(tickets.wait(10000));
+        const QByteArray first = dvr->ticket();
+        QCOMPARE(first, tickets.first().at(1).toByteArray());
+        QVERIFY(tickets.wait(20000));
+        QVERIFY(dvr->ticket() != first);
+        dvr->setRenewBeforeSeconds(300);
+        dvr->refresh();
+        QTRY_VERIFY(dvr->isReady());
     }
 };
 
