@@ -3,7 +3,8 @@
 // control link) and diver. In the guide REC records what is on (a ● mark appears) and the next
 // programme, and the same half hour on two more channels (one is left out: a conflict); the menu opens the library, green keeps, OK plays the recording, right seeks and
 // Back stores where the viewer stopped; yellow shows the upcoming recordings; on an archived
-// channel yellow pauses live TV and OK plays on from the archive; the ticket is renewed before it
+// channel yellow pauses live TV and OK plays on from the archive, and the details play what is on
+// from its start; the ticket is renewed before it
 // expires. Screenshots of each page.
 #include "../recast/recasttest.h"
 #include "controlserverprocess.h"
@@ -262,6 +263,29 @@ private Q_SLOTS:
         press(Qt::Key_Escape); // Back: live again
         QCOMPARE(page(), u"live"_qs);
         QVERIFY2(source().endsWith(u":9/live/ch3.ts"), qPrintable(source()));
+    }
+
+    void watchFromTheStart()
+    {
+        // Channel 3 is archived: the details of what is on offer "From the start" (right, OK).
+        press(Qt::Key_G);
+        QCOMPARE(page(), u"guide"_qs);
+        const int airing = focusedAiring();
+        const auto a = m_app->store()->guide()->airing(quint32(airing));
+        QCOMPARE(int(a.channel), 2);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"details"_qs);
+        press(Qt::Key_Right);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"playback"_qs);
+        QCOMPARE(m_app->playback()->mode(), u"catchup"_qs);
+        QVERIFY2(source().contains(QStringLiteral("/catchup/ch3/archive-%1-%2.m3u8").arg(a.start).arg(a.stop - a.start)), qPrintable(source()));
+        press(Qt::Key_Escape); // Back: the details again, live TV underneath
+        QCOMPARE(page(), u"details"_qs);
+        QVERIFY(source().endsWith(u":9/live/ch3.ts"));
+        press(Qt::Key_Escape);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
     }
 
     void ticketIsRenewed()
