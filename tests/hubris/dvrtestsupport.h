@@ -16,13 +16,26 @@
 
 namespace dvrtest {
 
-/// Channels "ch1", "ch2", "ch3" (numbers 1-3) with half-hour programmes
-/// "Channel N h<k>" from two hours ago for eight hours, every third one "Series N".
-/// `streamUrl(id)` gives each channel's stream.
+/// Where programme 0 of writeGuide() starts (UTC s): programme 4 started ten minutes before the
+/// guide was written, so a test has twenty minutes before what is on now changes.
+inline qint64 &guideBase()
+{
+    static qint64 base = 0;
+    return base;
+}
+/// The start of programme `k` (0-15) of writeGuide(), plus a minute: a time inside it.
+inline qint64 during(int k)
+{
+    return guideBase() + k * 1800 + 60;
+}
+
+/// Channels "ch1", "ch2", "ch3" (numbers 1-3) with half-hour programmes "Channel N h<k>" (k 0-15,
+/// programme 4 on now), every third one "Series N". `streamUrl(id)` gives each channel's stream.
 inline QString writeGuide(const QString &path, const std::function<QString(const QString &)> &streamUrl)
 {
     using namespace iptv::epg;
     const qint64 hour = QDateTime::currentSecsSinceEpoch() / 3600 * 3600;
+    guideBase() = QDateTime::currentSecsSinceEpoch() - 600 - 4 * 1800;
     GuideBuilder builder({.from = hour - 86400, .days = 2, .compressionLevel = 1, .createdAt = hour - 86400});
     for (int n = 1; n <= 3; ++n) {
         Channel c;
@@ -34,7 +47,7 @@ inline QString writeGuide(const QString &path, const std::function<QString(const
         for (int k = 0; k < 16; ++k) {
             Programme p;
             p.channelId = c.id;
-            p.start = hour - 2 * 3600 + k * 1800;
+            p.start = guideBase() + k * 1800;
             p.stop = p.start + 1800;
             const QString title = k % 3 == 0 ? QStringLiteral("Series %1").arg(n) : QStringLiteral("Channel %1 h%2").arg(n).arg(k);
             p.titles = {{{}, title}};

@@ -35,7 +35,6 @@ class TestDvrClient : public QObject
         return c;
     }
     int airing(int channel, qint64 t) const { return dvrtest::airingAt(*m_store->guide(), channel, t); }
-    static qint64 hour() { return QDateTime::currentSecsSinceEpoch() / 3600 * 3600; }
 
 private Q_SLOTS:
     void initTestCase()
@@ -96,7 +95,7 @@ private Q_SLOTS:
         QTRY_VERIFY(dvr->isArchived(2));
         QVERIFY(!dvr->isArchived(0));
         QSignalSpy recorded(dvr.get(), &DvrClient::recorded);
-        const int later = airing(0, hour() + 2 * 3600 + 60);
+        const int later = airing(0, dvrtest::during(8));
         QCOMPARE(dvr->markOf(later), QString());
         dvr->recordAiring(later);
         QVERIFY(recorded.wait(10000));
@@ -107,7 +106,7 @@ private Q_SLOTS:
         QCOMPARE(dvr->upcoming()->items().first().title, m_store->guide()->title(m_store->guide()->airing(later).programme));
 
         // A series: every "Series 2" still to come on channel 2 (one in three half hours).
-        const int series = airing(1, hour() + 2 * 3600 + 1800 + 60);
+        const int series = airing(1, dvrtest::during(9));
         QVERIFY(m_store->guide()->title(m_store->guide()->airing(series).programme).startsWith(u"Series"));
         dvr->recordSeries(series);
         QVERIFY(recorded.wait(10000));
@@ -125,7 +124,7 @@ private Q_SLOTS:
         auto dvr = client(u"STB-CONFLICT"_qs);
         QTRY_VERIFY(dvr->isReady());
         QSignalSpy recorded(dvr.get(), &DvrClient::recorded);
-        const qint64 t = hour() + 4 * 3600 + 60;
+        const qint64 t = dvrtest::during(12);
         dvr->recordAiring(airing(0, t));
         QVERIFY(recorded.wait(10000));
         dvr->recordAiring(airing(1, t));
@@ -185,7 +184,7 @@ private Q_SLOTS:
         QVERIFY(!errors.isEmpty());
         // Without a ticket source there is nothing to renew with: an action says so at once.
         errors.clear();
-        dvr.recordAiring(airing(0, hour() + 3 * 3600));
+        dvr.recordAiring(airing(0, dvrtest::during(10)));
         QCOMPARE(errors.size(), 1);
     }
 
@@ -201,7 +200,7 @@ private Q_SLOTS:
         QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
         dvr.setTicket(dvrtest::ticket(m_key, u"STB-Y"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
         QTRY_VERIFY(dvr.status().contains(u"cannot be reached"));
-        dvr.recordAiring(airing(0, hour() + 3 * 3600));
+        dvr.recordAiring(airing(0, dvrtest::during(10)));
         QVERIFY(errors.wait(10000));
         QVERIFY(errors.last().first().toString().contains(u"cannot be reached"));
     }
@@ -212,7 +211,7 @@ private Q_SLOTS:
         QVERIFY(dvr.isEnabled());
         QVERIFY(dvr.status().contains(u"not connected"));
         QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
-        dvr.recordAiring(airing(0, hour() + 3 * 3600));
+        dvr.recordAiring(airing(0, dvrtest::during(10)));
         QCOMPARE(errors.size(), 1);
         QVERIFY(errors.first().first().toString().contains(u"not connected"));
         DvrClient none(m_store.get(), QUrl());
