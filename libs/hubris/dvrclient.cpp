@@ -30,6 +30,8 @@ DvrClient::DvrClient(GuideStore *store, const QUrl &server, QObject *parent)
     if (isEnabled()) {
         m_poll.start();
         m_status = tr("The box is not connected to the operator: recordings are unavailable");
+    } else {
+        m_status = tr("No recorder is set up on this box");
     }
     connect(store, &GuideStore::guideChanged, this, &DvrClient::updateMarks);
 }

@@ -216,6 +216,7 @@ private Q_SLOTS:
         QVERIFY(errors.first().first().toString().contains(u"not connected"));
         DvrClient none(m_store.get(), QUrl());
         QVERIFY(!none.isEnabled());
+        QVERIFY(none.status().contains(u"No recorder"));
     }
 };
 
