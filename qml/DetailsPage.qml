@@ -7,12 +7,33 @@ Rectangle {
     signal closed()
     property var info: ({})
     property bool reminderSet: false
-    function show(airing) { info = GuideGrid.details(airing); reminderSet = Reminders.isSet(airing) }
+    function show(airing) { info = GuideGrid.details(airing); reminderSet = Reminders.isSet(airing); choice = 0 }
     readonly property bool onNow: info.start !== undefined && info.start <= GuideGrid.now() && GuideGrid.now() < info.stop
+    // Network DVR: what the recorder does with it, and what the archive of its channel allows.
+    readonly property string mark: Dvr.revision >= 0 && info.airing !== undefined ? Dvr.markOf(info.airing) : ""
+    readonly property bool archived: Dvr.revision >= 0 && info.channel !== undefined && Dvr.isArchived(info.channel)
+    readonly property bool past: info.stop !== undefined && info.stop <= GuideGrid.now()
+    // The buttons along the bottom (left/right choose, OK runs): watch live, from the start, catch-up.
+    readonly property var choices: onNow ? (archived ? ["live", "start"] : ["live"]) : (past && archived ? ["catchup"] : [])
+    property int choice: 0
+    signal play()
     function handle(action) {
         switch (action) {
-        case RemoteKeys.Ok:
-            if (onNow) { Zapper.tune(info.channel); page.closed(); page.watch() }
+        case RemoteKeys.Left: choice = Math.max(0, choice - 1); return true
+        case RemoteKeys.Right: choice = Math.min(choices.length - 1, choice + 1); return true
+        case RemoteKeys.Ok: {
+            const what = choices[Math.min(choice, choices.length - 1)]
+            if (what === "live") { Zapper.tune(info.channel); page.closed(); page.watch() }
+            else if ((what === "start" || what === "catchup") && Playback.watchFromStart(info.airing)) page.play()
+            return true
+        }
+        case RemoteKeys.Green: case RemoteKeys.Record:
+            if (past || info.airing === undefined) return true
+            if (mark === "planned" || mark === "recording" || mark === "conflict") Dvr.cancelAiring(info.airing)
+            else Dvr.recordAiring(info.airing)
+            return true
+        case RemoteKeys.Yellow:
+            if (!past && info.airing !== undefined) Dvr.recordSeries(info.airing)
             return true
         case RemoteKeys.Red:
             if (!onNow && info.airing !== undefined) reminderSet = Reminders.toggle(info.airing)
@@ -66,13 +87,33 @@ Rectangle {
         color: page.reminderSet ? Theme.accent : Theme.dimText
         font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }
-    Rectangle {
+    Row {
         anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2; x: Theme.margin * 2
-        width: watch.implicitWidth + 48; height: 60; radius: 8
-        visible: page.onNow
-        color: Theme.cellNow
-        border.color: Theme.focus; border.width: Theme.focusWidth
-        Text { id: watch; anchors.centerIn: parent; text: qsTr("Watch now"); color: Theme.text
-               font.family: Theme.family; font.pixelSize: Theme.fontNormal }
+        spacing: 16
+        Repeater {
+            model: page.choices
+            Rectangle {
+                required property int index
+                required property string modelData
+                readonly property bool chosen: index === Math.min(page.choice, page.choices.length - 1)
+                width: label.implicitWidth + 48; height: 60; radius: 8
+                color: chosen ? Theme.cellNow : Theme.cell
+                border.color: chosen ? Theme.focus : "transparent"; border.width: Theme.focusWidth
+                Text { id: label; anchors.centerIn: parent; color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
+                       text: parent.modelData === "live" ? qsTr("Watch now") : parent.modelData === "start" ? qsTr("From the start")
+                                                                                               : qsTr("Catch up") }
+            }
+        }
+    }
+    // Recording: its state, and the keys.
+    Text {
+        anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 14
+        anchors.right: parent.right; anchors.rightMargin: Theme.margin * 2
+        visible: Dvr.enabled && !page.past && page.info.start !== undefined
+        text: page.mark === "recording" ? qsTr("● Recording · green stops") : page.mark === "planned" ? qsTr("● Will be recorded · green cancels")
+              : page.mark === "conflict" ? qsTr("○ Not recorded: conflict · green cancels")
+              : qsTr("● green record   ● yellow record series")
+        color: page.mark === "" ? Theme.dimText : page.mark === "conflict" ? Theme.error : Theme.error
+        font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }
 }

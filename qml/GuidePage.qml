@@ -96,6 +96,11 @@ Rectangle {
             else if (focusedAiring.airing !== undefined) page.openDetails(focusedAiring.airing)
             return true
         case RemoteKeys.Back: case RemoteKeys.Guide: page.closed(); return true
+        case RemoteKeys.Record: // network DVR: record the focused programme, again cancels
+            if (focusedAiring.airing === undefined || focusedAiring.stop <= GuideGrid.now()) return true
+            if (Dvr.markOf(focusedAiring.airing) !== "") Dvr.cancelAiring(focusedAiring.airing)
+            else Dvr.recordAiring(focusedAiring.airing)
+            return true
         }
         const d = Remote.digitOf(action)
         if (d >= 0) {
@@ -221,9 +226,18 @@ Rectangle {
                             x: 10; anchors.verticalCenter: parent.verticalCenter
                             color: Theme.dimText
                         }
+                        // Network DVR: ● recording or planned, ○ left out by a conflict.
+                        readonly property string mark: airing && Dvr.revision >= 0 ? Dvr.markOf(airing.airing) : ""
+                        Text {
+                            visible: parent.mark !== ""
+                            anchors.right: parent.right; anchors.rightMargin: 8; anchors.verticalCenter: parent.verticalCenter
+                            text: parent.mark === "conflict" ? "○" : "●"
+                            color: parent.mark === "planned" ? Theme.accent : Theme.error
+                            font.family: Theme.family; font.pixelSize: Theme.fontSmall
+                        }
                         Text {
                             x: parent.locked ? 36 : 8; anchors.verticalCenter: parent.verticalCenter
-                            width: parent.width - x - 8; elide: Text.ElideRight
+                            width: parent.width - x - (parent.mark !== "" ? 28 : 8); elide: Text.ElideRight
                             text: parent.airing ? parent.airing.title : ""
                             textFormat: Text.PlainText
                             renderType: Text.NativeRendering
@@ -252,6 +266,7 @@ Rectangle {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
         text: qsTr("OK details  ● red day back  ● green day forward  ● yellow now  ● blue favourites only  CH+/CH− page")
+              + (Dvr.enabled ? qsTr("  REC record") : "")
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 16
     }

@@ -9,6 +9,8 @@ Item {
     signal openGuide()
     signal openMenu()
     signal askPin()
+    signal openPlayback()
+    signal notice(string text)
 
     function handle(action) {
         const d = Remote.digitOf(action)
@@ -25,6 +27,14 @@ Item {
         case RemoteKeys.Guide: live.openGuide(); return true
         case RemoteKeys.Menu: live.openMenu(); return true
         case RemoteKeys.Back: banner.opacity = 0; return true
+        // Archived channels (network DVR): yellow or play/pause pauses live TV, left rewinds.
+        case RemoteKeys.Yellow: case RemoteKeys.PlayPause:
+            if (Playback.pauseLive(Zapper.current)) live.openPlayback()
+            else if (Dvr.enabled) live.notice(qsTr("This channel cannot be paused"))
+            return true
+        case RemoteKeys.Left:
+            if (Playback.rewindLive(Zapper.current, 30)) live.openPlayback()
+            return true
         }
         return false
     }

@@ -14,7 +14,7 @@ Window {
     title: qsTr("Hubris")
 
     property bool simulator: Shell.simulator
-    property string page: "live"    // live, channels, guide, details, search, menu, settings, parental, text
+    property string page: "live"    // live, channels, guide, details, search, menu, settings, parental, text, recordings, upcoming, playback
     property string detailsFrom: "guide" // where Back from the details page goes
     property bool messageShown: false // an operator's message is on screen
 
@@ -37,6 +37,9 @@ Window {
         else if (name === "menu") menu.open()
         else if (name === "settings") settings.open()
         else if (name === "parental") parental.open()
+        else if (name === "recordings") recordings.open()
+        else if (name === "upcoming") upcoming.open()
+        else if (name === "playback") playback.open()
         keys.forceActiveFocus()
     }
     // The PIN first unless the session is unlocked already, then `then`.
@@ -87,6 +90,9 @@ Window {
         case "settings": return settings.handle(action)
         case "parental": return parental.handle(action)
         case "text": return textEntry.handle(action)
+        case "recordings": return recordings.handle(action)
+        case "upcoming": return upcoming.handle(action)
+        case "playback": return playback.handle(action)
         }
         return false
     }
@@ -113,6 +119,8 @@ Window {
             onOpenGuide: window.show("guide")
             onOpenMenu: window.show("menu")
             onAskPin: window.askPinForChannel()
+            onOpenPlayback: { playback.returnTo = "live"; window.show("playback") }
+            onNotice: (text) => toast.show(text, false)
         }
         ChannelList {
             id: channels
@@ -167,6 +175,27 @@ Window {
             visible: window.page === "details"
             onClosed: window.show(window.detailsFrom)
             onWatch: window.show("live")
+            onPlay: { playback.returnTo = "details"; window.show("playback") }
+        }
+        RecordingsPage {
+            id: recordings
+            anchors.fill: parent
+            visible: window.page === "recordings"
+            onClosed: window.show("live")
+            onPlay: { playback.returnTo = "recordings"; window.show("playback") }
+            onOpenUpcoming: window.show("upcoming")
+        }
+        UpcomingPage {
+            id: upcoming
+            anchors.fill: parent
+            visible: window.page === "upcoming"
+            onClosed: window.show("recordings")
+        }
+        PlaybackPage {
+            id: playback
+            anchors.fill: parent
+            visible: window.page === "playback"
+            onClosed: window.show(returnTo)
         }
         MenuPage {
             id: menu
@@ -276,6 +305,15 @@ Window {
             target: Zapper
             function onNoSuchChannel(number) { toast.show(qsTr("No channel %1").arg(number), true) }
             function onPlaybackFailed(message) { toast.show(message, true) }
+        }
+        Connections {
+            target: Dvr
+            function onErrorOccurred(message) { toast.show(message, true) }
+            function onRecorded(title, planned, skipped, firstReason) {
+                if (planned > 0 && skipped === 0) toast.show(qsTr("● “%1” will be recorded").arg(title), false)
+                else if (planned > 0) toast.show(qsTr("● “%1” will be recorded; %2 airings not (%3)").arg(title).arg(skipped).arg(firstReason), false)
+                else toast.show(qsTr("“%1” will not be recorded: %2").arg(title).arg(firstReason), true)
+            }
         }
         Connections {
             target: GuideStore

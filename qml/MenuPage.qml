@@ -10,7 +10,9 @@ Rectangle {
         { name: "guide", label: qsTr("TV guide") },
         { name: "channels", label: qsTr("Channel list") },
         { name: "search", label: qsTr("Search") },
-        { name: "settings", label: qsTr("Settings") }
+        { name: "settings", label: qsTr("Settings") },
+        { name: "recordings", label: qsTr("Recordings") },
+        { name: "upcoming", label: qsTr("Upcoming recordings") }
     ].concat(Shell.developmentBuild ? [{ name: "diagnostics", label: Diagnostics.shown ? qsTr("Hide diagnostics")
                                                                                        : qsTr("Diagnostics") }] : [])
     property int current: 0

@@ -45,6 +45,9 @@ Rectangle {
         Row { spacing: 8; anchors.horizontalCenter: parent.horizontalCenter
             RemoteButton { action: RemoteKeys.VolumeDown; label: "vol−" }
             RemoteButton { action: RemoteKeys.ChannelDown; label: "ch−" } }
+        Row { spacing: 8; anchors.horizontalCenter: parent.horizontalCenter
+            RemoteButton { action: RemoteKeys.Record; label: "● rec"; tint: "#833" }
+            RemoteButton { action: RemoteKeys.PlayPause; label: "play ‖" } }
         Grid {
             columns: 3; spacing: 8; anchors.horizontalCenter: parent.horizontalCenter
             Repeater {

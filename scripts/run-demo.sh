@@ -88,7 +88,7 @@ pids+=($!)
 pids+=($!)
 if [ "$headless" = 0 ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   "$BUILD_DIR/apps/hubris/hubris" --simulator --guide-server "http://127.0.0.1:$port" --data-dir "$demo/hubris" \
-    --control-server ws://127.0.0.1:8420/box --serial HUBRIS-DEMO &
+    --control-server ws://127.0.0.1:8420/box --dvr-server http://127.0.0.1:8430 --serial HUBRIS-DEMO &
   pids+=($!)
   "$BUILD_DIR/apps/cerberus/cerberus" --server http://127.0.0.1:8421 --account admin \
     --password-file "$demo/admin-password" --view fleet &

@@ -101,6 +101,11 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
         });
     }
     m_offline = std::make_unique<hubris::OfflineStatus>(m_store.get(), m_link.get());
+    // The network DVR: diver knows the box by the ticket the control link gets for it.
+    m_dvr = std::make_unique<hubris::DvrClient>(m_store.get(), m_options.dvrServer);
+    m_playback = std::make_unique<hubris::DvrPlayback>(m_dvr.get(), m_hal->player(), m_zapper.get());
+    if (m_link && m_dvr->isEnabled())
+        m_dvr->setTicketSource(m_link->link());
     m_shell = std::make_unique<Shell>();
     m_shell->simulator = m_options.simulator;
     m_shell->version = QCoreApplication::applicationVersion();
@@ -116,6 +121,7 @@ QUrl HubrisApp::guideServer() const
 HubrisApp::~HubrisApp()
 {
     m_engine.reset(); // QML first: it binds to everything below
+    m_playback.reset();
 }
 
 void HubrisApp::restart()
@@ -187,6 +193,10 @@ bool HubrisApp::start()
     qmlRegisterSingletonInstance(uri, 1, 0, "Updates", m_updates.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Diagnostics", m_diagnostics.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Offline", m_offline.get());
+    qmlRegisterUncreatableType<hubris::DvrRecordingsModel>(uri, 1, 0, "DvrRecordings", QStringLiteral("Dvr.recordings"));
+    qmlRegisterUncreatableType<hubris::DvrUpcomingModel>(uri, 1, 0, "DvrUpcoming", QStringLiteral("Dvr.upcoming"));
+    qmlRegisterSingletonInstance(uri, 1, 0, "Dvr", m_dvr.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "Playback", m_playback.get());
     m_shell->linked = m_link != nullptr;
     if (m_link)
         qmlRegisterSingletonInstance(uri, 1, 0, "Link", m_link.get());

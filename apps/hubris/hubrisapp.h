@@ -12,6 +12,8 @@
 #include <hubris/channellistmodel.h>
 #include <hubris/controllink.h>
 #include <hubris/diagnostics.h>
+#include <hubris/dvrclient.h>
+#include <hubris/dvrplayback.h>
 #include <hubris/guidegrid.h>
 #include <hubris/guidestore.h>
 #include <hubris/offlinestatus.h>
@@ -44,6 +46,7 @@ struct HubrisOptions
     int startChannel = 0;        ///< lineup number tuned first; 0 = the first channel
     qint64 fixedNow = 0;         ///< pinned guide clock (UTC seconds); 0 = real time
     QUrl controlServer;          ///< ws://host:8420/box; empty = no control link
+    QUrl dvrServer;              ///< diver, http://host:8430; empty = no recordings
     QString serial;              ///< empty = derived from the machine id
     QStringList trustKeys;       ///< public keys (files) release payloads must be signed with
     int healthCheckMs = 20000;   ///< a payload on trial must show frames within this to be kept
@@ -69,6 +72,8 @@ public:
     iptv::hubris::ControlLink *link() const { return m_link.get(); }
     iptv::hubris::SearchModel *search() const { return m_search.get(); }
     iptv::hubris::Reminders *reminders() const { return m_reminders.get(); }
+    iptv::hubris::DvrClient *dvr() const { return m_dvr.get(); }
+    iptv::hubris::DvrPlayback *playback() const { return m_playback.get(); }
     iptv::boxlink::UpdateInstaller *installer() const { return m_installer.get(); }
     iptv::hubris::BoxSettings *settings() const { return m_settings.get(); }
     iptv::hubris::ParentalControl *parental() const { return m_parental.get(); }
@@ -104,6 +109,8 @@ private:
     std::unique_ptr<iptv::hubris::ChannelFilterModel> m_gridChannels;
     std::unique_ptr<iptv::hubris::UpdateProgress> m_updates;
     std::unique_ptr<iptv::hubris::Diagnostics> m_diagnostics;
+    std::unique_ptr<iptv::hubris::DvrClient> m_dvr;
+    std::unique_ptr<iptv::hubris::DvrPlayback> m_playback;
     std::unique_ptr<Shell> m_shell;
     std::unique_ptr<iptv::hubris::ControlLink> m_link;
     std::unique_ptr<iptv::boxlink::UpdateInstaller> m_installer;

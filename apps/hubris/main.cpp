@@ -34,6 +34,7 @@ int main(int argc, char *argv[])
         {QStringLiteral("quit-after"), QStringLiteral("Quit after this many ms (tests, screenshots)."), QStringLiteral("ms")},
         {QStringLiteral("box"), QStringLiteral("Use the Linux box HAL (framebuffer blanking, front panel) instead of the desktop one.")},
         {QStringLiteral("control-server"), QStringLiteral("The control server's box endpoint, e.g. ws://127.0.0.1:8420/box (default: no control link)."), QStringLiteral("url")},
+        {QStringLiteral("dvr-server"), QStringLiteral("diver's URL, e.g. http://127.0.0.1:8430: recordings, timeshift and catch-up (needs --control-server for the box's ticket)."), QStringLiteral("url")},
         {QStringLiteral("serial"), QStringLiteral("The box's serial (default: from the machine id)."), QStringLiteral("serial")},
         {QStringLiteral("trust-key"), QStringLiteral("A public key release payloads must be signed with; repeat for several (default: updates refused)."), QStringLiteral("file")},
     });
@@ -50,6 +51,8 @@ int main(int argc, char *argv[])
     options.fixedNow = parser.value(QStringLiteral("now")).toLongLong();
     if (parser.isSet(QStringLiteral("control-server")))
         options.controlServer = QUrl(parser.value(QStringLiteral("control-server")));
+    if (parser.isSet(QStringLiteral("dvr-server")))
+        options.dvrServer = QUrl(parser.value(QStringLiteral("dvr-server")));
     options.serial = parser.value(QStringLiteral("serial"));
     options.trustKeys = parser.values(QStringLiteral("trust-key"));
     iptv::hubris::ControlLink::installLogRing();

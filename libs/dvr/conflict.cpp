@@ -76,14 +76,20 @@ CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qin
     }
 }
 
+// Both ends go to the nearest minute, the same way: a recording that ends when the next begins
+// (to the second, as back-to-back airings and the guide's times are) never shares a minute with
+// it. Rounding the end up and the start down made such neighbours conflict on a one-stream node
+// whenever the times were not whole minutes. A recording holds at least the minute it starts in,
+// however short what is left of it is.
 int CapacityBook::minuteFrom(qint64 t) const
 {
-    return int(std::max<qint64>(0, (t - m_origin) / 60));
+    return int(std::max<qint64>(0, (t - m_origin + 30) / 60));
 }
 
-int CapacityBook::minuteTo(qint64 t) const
+int CapacityBook::minuteTo(qint64 from, qint64 to) const
 {
-    return int(std::max<qint64>(0, (t - m_origin + 59) / 60));
+    const int end = int(std::max<qint64>(0, (to - m_origin + 30) / 60));
+    return to > from ? std::max(end, minuteFrom(from) + 1) : end;
 }
 
 std::vector<std::pair<int, int>> CapacityBook::fresh(const Node &n, int channel, int from, int to) const
@@ -119,7 +125,7 @@ bool CapacityBook::fits(int node, int channel, qint64 from, qint64 to, bool arch
     if (archived)
         return true;
     const Node &n = m_nodes[size_t(node)];
-    for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(to))) {
+    for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(from, to))) {
         if (maxLoad(n, a, b) >= n.capacity)
             return false;
         if (m_channelLimit > 0)
@@ -134,7 +140,7 @@ int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) con
 {
     if (archived)
         return m_nodes.empty() ? -1 : 0;
-    const int a = minuteFrom(from), b = minuteTo(to);
+    const int a = minuteFrom(from), b = minuteTo(from, to);
     int best = -1, bestShared = -1, bestFree = 0;
     for (int i = 0; i < int(m_nodes.size()); ++i) {
         const Node &n = m_nodes[size_t(i)];
@@ -170,7 +176,7 @@ void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, 
     if (id >= int(m_placements.size()))
         m_placements.resize(size_t(id) + 1);
     Placement &p = m_placements[size_t(id)];
-    p = {node, channel, {minuteFrom(from), minuteTo(to), id}, archived};
+    p = {node, channel, {minuteFrom(from), minuteTo(from, to), id}, archived};
     if (archived || p.span.from >= p.span.to)
         return;
     Node &n = m_nodes[size_t(node)];
@@ -214,7 +220,7 @@ std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptCha
     // conflicts. Scanning stops at `limit` streams, so a full hour of a busy node (hundreds of
     // viewers' recordings) costs one pass over its bucket, not a sort of everything in it.
     std::vector<int> out;
-    const int a = minuteFrom(from), b = minuteTo(to);
+    const int a = minuteFrom(from), b = minuteTo(from, to);
     if (a >= b || limit <= 0)
         return out;
     for (int node = 0; node < int(m_nodes.size()); ++node) {

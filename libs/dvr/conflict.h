@@ -90,7 +90,7 @@ private:
         bool archived = false;
     };
     int minuteFrom(qint64 t) const;
-    int minuteTo(qint64 t) const;
+    int minuteTo(qint64 from, qint64 to) const;
     /// Sub-ranges of [from, to) where `node` does not stream `channel` yet.
     std::vector<std::pair<int, int>> fresh(const Node &n, int channel, int from, int to) const;
     int maxLoad(const Node &n, int from, int to) const;

@@ -54,6 +54,12 @@ int RemoteKeys::action(int key, int modifiers)
     case Qt::Key_Sleep:
     case Qt::Key_F12: return Power;
     case Qt::Key_F10: return Diagnostics;
+    case Qt::Key_MediaRecord:
+    case Qt::Key_R: return Record;
+    case Qt::Key_MediaTogglePlayPause:
+    case Qt::Key_MediaPlay:
+    case Qt::Key_MediaPause:
+    case Qt::Key_Pause: return PlayPause;
     default: return None;
     }
 }
@@ -89,6 +95,8 @@ int RemoteKeys::keyFor(int action)
     case Mute: return Qt::Key_VolumeMute;
     case Power: return Qt::Key_PowerOff;
     case Diagnostics: return Qt::Key_F10;
+    case Record: return Qt::Key_MediaRecord;
+    case PlayPause: return Qt::Key_MediaTogglePlayPause;
     default: return 0;
     }
 }

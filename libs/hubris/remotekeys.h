@@ -21,6 +21,7 @@ public:
         ChannelUp, ChannelDown, PreviousChannel,
         VolumeUp, VolumeDown, Mute, Power,
         Diagnostics, ///< development builds: the diagnostics overlay
+        Record, PlayPause, ///< a remote's REC and play/pause keys (R and the Pause key on a keyboard)
     };
     Q_ENUM(Action)
 

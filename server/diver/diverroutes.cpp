@@ -74,6 +74,65 @@ QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
     return out;
 }
 
+/// The playlist from `seconds` into it on (a box's seek or resume: its player plays URLs only):
+/// the segments that end before then are left out, the media and discontinuity sequences count
+/// them, so a player sees a consistent playlist.
+QByteArray fromOffset(const QByteArray &playlist, double seconds)
+{
+    if (seconds <= 0)
+        return playlist;
+    QList<QByteArray> header, body, pending;
+    double elapsed = 0;
+    qint64 droppedSegments = 0, droppedDiscontinuities = 0;
+    bool inSegments = false;
+    for (const QByteArray &line : playlist.split('\n')) {
+        if (!inSegments && (line.startsWith("#EXTINF") || line == "#EXT-X-DISCONTINUITY"
+                            || line.startsWith("#EXT-X-PROGRAM-DATE-TIME")))
+            inSegments = true;
+        if (!inSegments) {
+            header.append(line);
+            continue;
+        }
+        pending.append(line);
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        // A segment's URI closes its group of tags.
+        double duration = 0;
+        bool discontinuity = false;
+        for (const QByteArray &tag : std::as_const(pending)) {
+            if (tag.startsWith("#EXTINF:"))
+                duration = tag.mid(8, tag.indexOf(',') - 8).toDouble();
+            discontinuity |= tag == "#EXT-X-DISCONTINUITY";
+        }
+        if (elapsed + duration <= seconds && body.isEmpty()) {
+            ++droppedSegments;
+            droppedDiscontinuities += discontinuity;
+        } else {
+            body.append(pending);
+        }
+        elapsed += duration;
+        pending.clear();
+    }
+    body.append(pending); // #EXT-X-ENDLIST and the like
+    QByteArray out;
+    bool hasDiscontinuitySequence = false;
+    for (QByteArray line : std::as_const(header)) {
+        if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:"))
+            line = "#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(line.mid(22).toLongLong() + droppedSegments);
+        if (line.startsWith("#EXT-X-DISCONTINUITY-SEQUENCE:")) {
+            hasDiscontinuitySequence = true;
+            line = "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(line.mid(30).toLongLong() + droppedDiscontinuities);
+        }
+        out += line + '\n';
+    }
+    if (!hasDiscontinuitySequence && droppedDiscontinuities > 0)
+        out += "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(droppedDiscontinuities) + '\n';
+    for (const QByteArray &line : std::as_const(body))
+        out += line + '\n';
+    out.chop(1);
+    return out;
+}
+
 /// A file, whole or the one byte range asked for (RFC 9110 14): 206 with Content-Range, or 416.
 Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &range)
 {
@@ -362,7 +421,8 @@ void DiverServer::setupRoutes()
         return saveRule(c, *who, 0, true);
     });
 
-    // ---- upcoming: the plan with conflicts, alternatives and a reason for every airing left out
+    // ---- upcoming: what is planned and not started yet, with conflicts, alternatives and a reason
+    // for every airing left out
     r->addRoute(Method::Get, u"/api/upcoming"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
         QString error;
@@ -375,7 +435,8 @@ void DiverServer::setupRoutes()
         QJsonArray planned, skipped;
         const qint64 t = now();
         for (const auto &p : std::as_const(m_plan.recordings)) {
-            if ((who->isOperator || p.owner == who->owner) && p.recordStop > t)
+            // What has started is in the library (GET /api/recordings), not to come.
+            if ((who->isOperator || p.owner == who->owner) && p.recordStart > t)
                 planned.append(plannedJson(p));
         }
         for (const auto &s : std::as_const(m_plan.skipped)) {
@@ -498,6 +559,8 @@ void DiverServer::setupRoutes()
             playlist = dvr::archiveRangePlaylist(reader, {row->recordStart * 1000, row->recordStop * 1000},
                                                  QDateTime::currentMSecsSinceEpoch());
         }
+        // ?start=<seconds>: from there on (a box's resume point or seek).
+        playlist = fromOffset(playlist, c.query("start").toDouble());
         return Reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
                      "application/vnd.apple.mpegurl", {}};
     });

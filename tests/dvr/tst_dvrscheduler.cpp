@@ -394,6 +394,29 @@ private Q_SLOTS:
         QCOMPARE(plan.conflicts, 0);
     }
 
+    void backToBackOffTheMinuteFitOneStream()
+    {
+        // Capacity 1, times not on whole minutes (a guide written relative to "now"): an airing
+        // that starts when the other ends is no conflict; one that starts 10 s before it is.
+        const qint64 t = kDay0 + 20 * kHour + 37;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, {{u"a"_qs, t, 30, u"Alpha"_qs},
+                                                                   {u"b"_qs, t + 30 * 60, 30, u"Beta"_qs},
+                                                                   {u"c"_qs, t + 60 * 60 - 10, 30, u"Gamma"_qs}});
+        RecordingRule alpha = rule(RuleKind::Title, u"Alpha"_qs);
+        alpha.priority = 5;
+        RecordingRule beta = rule(RuleKind::Title, u"Beta"_qs);
+        beta.priority = 5;
+        const RecordingRule gamma = rule(RuleKind::Title, u"Gamma"_qs);
+        Scheduler s(capacity(1));
+        s.setRules({alpha, beta, gamma});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        QVERIFY(plannedAt(plan, alpha.id, u"a"_qs, t));
+        QVERIFY(plannedAt(plan, beta.id, u"b"_qs, t + 30 * 60));
+        const SkippedAiring *late = skippedAt(plan, gamma.id, u"c"_qs, t + 60 * 60 - 10);
+        QVERIFY(late);
+        QCOMPARE(late->reason, SkipReason::Conflict);
+    }
+
     void conflictMakesRoomByMovingTheBlocker()
     {
         // Capacity 1. The higher-priority episode could air at 20:00 or 22:00; the other rule's

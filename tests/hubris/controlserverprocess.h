@@ -61,6 +61,8 @@ public:
     }
 
     QUrl boxUrl() const { return QUrl(QStringLiteral("ws://127.0.0.1:%1/box").arg(m_boxPort)); }
+    /// The HTTP API (GET /api/ticket-key for servers that check boxes' tickets).
+    QUrl httpUrl() const { return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(m_httpPort)); }
 
     /// An API request as the admin: status and body.
     QPair<int, QByteArray> request(const QByteArray &method, const QString &path, const QByteArray &body = {},

@@ -1,0 +1,379 @@
+#include "dvrclient.h"
+
+#include <boxlink/boxlink.h>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QNetworkReply>
+#include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcDvr, "iptv.hubris.dvr", QtInfoMsg)
+
+namespace iptv::hubris {
+
+namespace {
+const QString kAudience = QStringLiteral("diver");
+constexpr int kTimeoutMs = 8000;
+constexpr int kPollMs = 30000;
+} // namespace
+
+DvrClient::DvrClient(GuideStore *store, const QUrl &server, QObject *parent)
+    : QObject(parent), m_store(store), m_server(server)
+{
+    m_renew.setSingleShot(true);
+    connect(&m_renew, &QTimer::timeout, this, &DvrClient::requestTicket);
+    // The library changes by itself (recordings start and finish): read it again now and then,
+    // and retry after diver was down.
+    m_poll.setInterval(kPollMs);
+    connect(&m_poll, &QTimer::timeout, this, &DvrClient::refresh);
+    if (isEnabled()) {
+        m_poll.start();
+        m_status = tr("The box is not connected to the operator: recordings are unavailable");
+    } else {
+        m_status = tr("No recorder is set up on this box");
+    }
+    connect(store, &GuideStore::guideChanged, this, &DvrClient::updateMarks);
+}
+
+DvrClient::~DvrClient() = default;
+
+void DvrClient::setTicketSource(boxlink::BoxLink *link)
+{
+    if (m_link)
+        m_link->disconnect(this);
+    m_link = link;
+    if (!link)
+        return;
+    connect(link, &boxlink::BoxLink::ticketReceived, this,
+            [this](const QString &audience, const QByteArray &ticket, const QDateTime &expires) {
+                if (audience == kAudience)
+                    setTicket(ticket, expires);
+            });
+    connect(link, &boxlink::BoxLink::ticketFailed, this, [this](const QString &audience, const QString &reason) {
+        if (audience != kAudience)
+            return;
+        m_ticketRequested = false;
+        setReady(false);
+        setStatus(tr("The operator gave this box no pass for the recorder: %1").arg(reason));
+    });
+    connect(link, &boxlink::BoxLink::stateChanged, this, [this] {
+        if (m_link->isOnline() && (m_ticket.isEmpty() || m_ticketExpires <= QDateTime::currentDateTimeUtc()))
+            requestTicket();
+        else if (!m_link->isOnline() && m_ticket.isEmpty())
+            setStatus(tr("The box is offline: recordings are unavailable until it is back"));
+    });
+    setStatus(tr("Connecting to the recorder…"));
+    if (link->isOnline())
+        requestTicket();
+}
+
+void DvrClient::requestTicket()
+{
+    if (!isEnabled() || !m_link || m_ticketRequested)
+        return;
+    if (!m_link->requestTicket(kAudience)) {
+        setStatus(tr("The box is offline: recordings are unavailable until it is back"));
+        return;
+    }
+    m_ticketRequested = true;
+}
+
+void DvrClient::setTicket(const QByteArray &ticket, const QDateTime &expires)
+{
+    m_ticketRequested = false;
+    const bool first = m_ticket.isEmpty();
+    m_ticket = ticket;
+    m_ticketExpires = expires;
+    // Renewed ahead of its expiry, so a call never carries a ticket about to run out.
+    const qint64 in = QDateTime::currentDateTimeUtc().secsTo(expires) - m_renewBefore;
+    m_renew.start(int(std::clamp<qint64>(in, 10, 24 * 3600) * 1000));
+    qCDebug(lcDvr) << "ticket for diver until" << expires.toString(Qt::ISODate);
+    if (first || !m_ready)
+        refresh();
+}
+
+void DvrClient::setStatus(const QString &status)
+{
+    if (status == m_status)
+        return;
+    m_status = status;
+    Q_EMIT statusChanged();
+}
+
+void DvrClient::setReady(bool ready)
+{
+    if (ready == m_ready)
+        return;
+    m_ready = ready;
+    Q_EMIT readyChanged();
+}
+
+void DvrClient::fail(const QString &message)
+{
+    qCWarning(lcDvr, "%s", qPrintable(message));
+    Q_EMIT errorOccurred(message);
+}
+
+void DvrClient::call(const QByteArray &verb, const QString &path, const QJsonObject &body, Handler done)
+{
+    if (!isEnabled()) {
+        fail(tr("No recorder is set up on this box"));
+        return;
+    }
+    if (m_ticket.isEmpty()) {
+        requestTicket();
+        if (verb != "GET")
+            fail(m_status.isEmpty() ? tr("Not signed in to the recorder yet; try again in a moment") : m_status);
+        return;
+    }
+    QUrl url = m_server;
+    url.setPath(m_server.path() + path);
+    QNetworkRequest request(url);
+    request.setRawHeader("Authorization", "Bearer " + m_ticket);
+    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    request.setTransferTimeout(kTimeoutMs);
+    const QByteArray payload = body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact);
+    QNetworkReply *reply = m_nam.sendCustomRequest(request, verb, payload);
+    connect(reply, &QNetworkReply::finished, this, [this, reply, verb, path, done = std::move(done)] {
+        reply->deleteLater();
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        const QJsonObject json = QJsonDocument::fromJson(reply->readAll()).object();
+        if (status == 0) {
+            // No answer at all: diver is down or unreachable.
+            setReady(false);
+            const QString message = tr("The recorder cannot be reached (%1)").arg(reply->errorString());
+            setStatus(message);
+            if (verb != "GET")
+                fail(message);
+            return;
+        }
+        if (status == 401) {
+            const QString why = json.value(u"detail").toString();
+            m_ticket.clear();
+            setReady(false);
+            setStatus(tr("The recorder refused this box's pass: %1").arg(why));
+            fail(m_status);
+            requestTicket();
+            return;
+        }
+        setReady(true);
+        setStatus({});
+        if (status >= 400) {
+            const QString detail = json.value(u"detail").toString();
+            fail(detail.isEmpty() ? tr("The recorder answered %1 to %2 %3").arg(status).arg(QString::fromLatin1(verb), path) : detail);
+        }
+        if (done)
+            done(status, json);
+    });
+}
+
+void DvrClient::refresh()
+{
+    if (!isEnabled() || (m_ticket.isEmpty() && !m_link))
+        return;
+    call("GET", QStringLiteral("/api/recordings"), {}, [this](int status, const QJsonObject &body) {
+        if (status != 200)
+            return;
+        QList<DvrRecording> items;
+        for (const QJsonValue &v : body.value(u"recordings").toArray())
+            items.append(DvrRecording::fromJson(v.toObject()));
+        m_recordings.setItems(items);
+        updateMarks();
+    });
+    call("GET", QStringLiteral("/api/upcoming"), {}, [this](int status, const QJsonObject &body) {
+        if (status != 200)
+            return;
+        QList<DvrUpcoming> items;
+        for (const QJsonValue &v : body.value(u"planned").toArray())
+            items.append(DvrUpcoming::plannedFromJson(v.toObject()));
+        // diver lists the airing being recorded now as "already recorded" by itself: the
+        // library shows it, the upcoming list does not.
+        QSet<QString> inLibrary;
+        for (const DvrRecording &r : m_recordings.items())
+            inLibrary.insert(airingKey(r.channel, r.start));
+        for (const QJsonValue &v : body.value(u"skipped").toArray()) {
+            const DvrUpcoming u = DvrUpcoming::skippedFromJson(v.toObject());
+            if (!(u.reason == u"already-recorded" && inLibrary.contains(airingKey(u.channel, u.start))))
+                items.append(u);
+        }
+        m_upcoming.setItems(items);
+        updateMarks();
+    });
+    call("GET", QStringLiteral("/api/status"), {}, [this](int status, const QJsonObject &body) {
+        if (status != 200)
+            return;
+        QSet<QString> archived;
+        for (const QJsonValue &v : body.value(u"archivedChannels").toArray())
+            archived.insert(v.toString());
+        m_archiveHours = body.value(u"archiveHours").toInt();
+        if (archived != m_archived) {
+            m_archived = archived;
+            updateMarks();
+        }
+    });
+}
+
+void DvrClient::updateMarks()
+{
+    QHash<QString, QString> marks;
+    QHash<QString, qint64> rules;
+    for (const DvrUpcoming &u : m_upcoming.items()) {
+        if (u.planned)
+            marks.insert(airingKey(u.channel, u.start), QStringLiteral("planned"));
+        else if (u.reason == u"conflict")
+            marks.insert(airingKey(u.channel, u.start), QStringLiteral("conflict"));
+        if (u.rule != 0)
+            rules.insert(airingKey(u.channel, u.start), u.rule);
+    }
+    for (const DvrRecording &r : m_recordings.items()) {
+        if (r.state == u"recording")
+            marks.insert(airingKey(r.channel, r.start), QStringLiteral("recording"));
+    }
+    m_ruleOf = rules;
+    m_marks = marks;
+    ++m_revision; // the grid's bindings read markOf() again
+    Q_EMIT marksChanged();
+}
+
+QString DvrClient::markOf(int airing) const
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount() || m_marks.isEmpty())
+        return {};
+    const epg::Airing a = guide->airing(quint32(airing));
+    return m_marks.value(airingKey(guide->channelId(int(a.channel)), a.start));
+}
+
+bool DvrClient::isArchived(int channel) const
+{
+    const auto guide = m_store->guide();
+    return guide && channel >= 0 && channel < guide->channelCount() && m_archived.contains(guide->channelId(channel));
+}
+
+QUrl DvrClient::archiveUrl(int channel, qint64 from, qint64 seconds) const
+{
+    const auto guide = m_store->guide();
+    if (!guide || channel < 0 || channel >= guide->channelCount())
+        return {};
+    QUrl url = m_server;
+    url.setPath(m_server.path()
+                + QStringLiteral("/catchup/%1/archive-%2-%3.m3u8")
+                      .arg(guide->channelId(channel))
+                      .arg(from)
+                      .arg(seconds > 0 ? QString::number(seconds) : QStringLiteral("now")));
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("ticket"), QString::fromLatin1(m_ticket));
+    url.setQuery(query);
+    return url;
+}
+
+QUrl DvrClient::recordingUrl(qint64 id, qint64 offset) const
+{
+    QUrl url = m_server;
+    url.setPath(m_server.path() + QStringLiteral("/play/%1/index.m3u8").arg(id));
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("ticket"), QString::fromLatin1(m_ticket));
+    if (offset > 0)
+        query.addQueryItem(QStringLiteral("start"), QString::number(offset));
+    url.setQuery(query);
+    return url;
+}
+
+void DvrClient::postRule(const QJsonObject &rule, const QString &title)
+{
+    const QString path = rule.value(u"kind").toString() == u"single" ? QStringLiteral("/api/recordings") : QStringLiteral("/api/rules");
+    call("POST", path, rule, [this, title](int status, const QJsonObject &body) {
+        if (status != 201 && status != 200)
+            return;
+        const QJsonArray planned = body.value(u"planned").toArray();
+        const QJsonArray skipped = body.value(u"skipped").toArray();
+        QString reason = skipped.isEmpty() ? QString() : skipped.first().toObject().value(u"detail").toString();
+        if (reason.isEmpty() && planned.isEmpty())
+            reason = QStringList(body.value(u"notes").toVariant().toStringList()).join(u' ');
+        Q_EMIT recorded(title, int(planned.size()), int(skipped.size()), reason);
+        refresh();
+    });
+}
+
+void DvrClient::recordAiring(int airing)
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return;
+    const epg::Airing a = guide->airing(quint32(airing));
+    postRule({{u"kind"_qs, u"single"_qs}, {u"channel"_qs, guide->channelId(int(a.channel))}, {u"start"_qs, a.start}},
+             guide->title(a.programme));
+}
+
+void DvrClient::recordSeries(int airing)
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return;
+    const epg::Airing a = guide->airing(quint32(airing));
+    const QString title = guide->title(a.programme);
+    postRule({{u"kind"_qs, u"title"_qs}, {u"title"_qs, title}, {u"channel"_qs, guide->channelId(int(a.channel))}}, title);
+}
+
+void DvrClient::cancelAiring(int airing)
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return;
+    const epg::Airing a = guide->airing(quint32(airing));
+    const qint64 rule = m_ruleOf.value(airingKey(guide->channelId(int(a.channel)), a.start));
+    if (rule == 0) {
+        fail(tr("This programme is not planned to be recorded"));
+        return;
+    }
+    call("DELETE", QStringLiteral("/api/rules/%1").arg(rule), {}, [this](int status, const QJsonObject &) {
+        if (status == 204)
+            refresh();
+    });
+}
+
+void DvrClient::deleteRecording(qint64 id)
+{
+    call("DELETE", QStringLiteral("/api/recordings/%1").arg(id), {}, [this](int status, const QJsonObject &) {
+        if (status != 204)
+            return;
+        Q_EMIT libraryChanged();
+        refresh();
+    });
+}
+
+void DvrClient::setKept(qint64 id, bool kept)
+{
+    call("PUT", QStringLiteral("/api/recordings/%1").arg(id), {{u"kept"_qs, kept}}, [this](int status, const QJsonObject &body) {
+        if (status != 200)
+            return;
+        QList<DvrRecording> items = m_recordings.items();
+        const DvrRecording updated = DvrRecording::fromJson(body);
+        for (DvrRecording &r : items) {
+            if (r.id == updated.id)
+                r = updated;
+        }
+        m_recordings.setItems(items);
+        Q_EMIT libraryChanged();
+    });
+}
+
+void DvrClient::savePosition(qint64 id, qint64 seconds)
+{
+    call("PUT", QStringLiteral("/api/recordings/%1").arg(id), {{u"position"_qs, std::max<qint64>(0, seconds)}},
+         [this](int status, const QJsonObject &body) {
+             if (status != 200)
+                 return;
+             QList<DvrRecording> items = m_recordings.items();
+             const DvrRecording updated = DvrRecording::fromJson(body);
+             for (DvrRecording &r : items) {
+                 if (r.id == updated.id)
+                     r = updated;
+             }
+             m_recordings.setItems(items);
+             Q_EMIT libraryChanged();
+         });
+}
+
+} // namespace iptv::hubris

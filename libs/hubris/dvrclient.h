@@ -1,0 +1,135 @@
+#pragma once
+
+// The box's side of the network DVR (server/diver): the viewer records an airing or a series,
+// sees the library and the upcoming plan with its conflicts, and plays recordings, catch-up and
+// paused live TV from diver's archive. diver knows the box by the identity ticket the control
+// server signs for it (BoxLink::requestTicket("diver")); the client asks for one when it has
+// none and renews it before it expires. Every call is asynchronous (QNetworkAccessManager), and
+// every failure ends as a sentence in `status` and errorOccurred(), never a frozen page.
+
+#include "dvrmodels.h"
+#include "guidestore.h"
+
+#include <QDateTime>
+#include <QHash>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QObject>
+#include <QPointer>
+#include <QSet>
+#include <QTimer>
+#include <QUrl>
+#include <QtQml/qqmlregistration.h>
+
+#include <functional>
+
+namespace iptv::boxlink {
+class BoxLink;
+}
+
+namespace iptv::hubris {
+
+class DvrClient : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("one per box, made by the app")
+    Q_PROPERTY(bool enabled READ isEnabled CONSTANT)
+    Q_PROPERTY(bool ready READ isReady NOTIFY readyChanged)
+    Q_PROPERTY(QString status READ status NOTIFY statusChanged)
+    Q_PROPERTY(int revision READ revision NOTIFY marksChanged)
+    Q_PROPERTY(iptv::hubris::DvrRecordingsModel *recordings READ recordings CONSTANT)
+    Q_PROPERTY(iptv::hubris::DvrUpcomingModel *upcoming READ upcoming CONSTANT)
+public:
+    /// `server`: diver's base URL (http://host:8430); empty: no DVR on this box.
+    DvrClient(GuideStore *store, const QUrl &server, QObject *parent = nullptr);
+    ~DvrClient() override;
+
+    /// Where tickets come from (the control link); null: the box is not linked, nothing works.
+    void setTicketSource(boxlink::BoxLink *link);
+    /// How long before its expiry a ticket is renewed.
+    void setRenewBeforeSeconds(int seconds) { m_renewBefore = seconds; }
+
+    bool isEnabled() const { return m_server.isValid() && !m_server.isEmpty(); }
+    /// A ticket is at hand and diver answered the last call.
+    bool isReady() const { return m_ready; }
+    /// What the viewer is told about the DVR: "" when all is well, else why it does not work.
+    QString status() const { return m_status; }
+    int revision() const { return m_revision; }
+    DvrRecordingsModel *recordings() { return &m_recordings; }
+    DvrUpcomingModel *upcoming() { return &m_upcoming; }
+    QUrl server() const { return m_server; }
+    GuideStore *store() const { return m_store; }
+    QByteArray ticket() const { return m_ticket; }
+
+    /// Records airing `airing` (an index of the guide). recorded() or errorOccurred() follows.
+    Q_INVOKABLE void recordAiring(int airing);
+    /// Records every airing of this programme's title on its channel (a series rule).
+    Q_INVOKABLE void recordSeries(int airing);
+    /// Stops planning the rule that records `airing` (the recordings made stay).
+    Q_INVOKABLE void cancelAiring(int airing);
+    Q_INVOKABLE void deleteRecording(qint64 id);
+    Q_INVOKABLE void setKept(qint64 id, bool kept);
+    /// The resume point of recording `id`, seconds from its start.
+    Q_INVOKABLE void savePosition(qint64 id, qint64 seconds);
+    /// Reloads the library, the plan and the archived channels.
+    Q_INVOKABLE void refresh();
+
+    /// "recording", "planned", "conflict" or "" for airing `airing`: the marks of the guide grid.
+    Q_INVOKABLE QString markOf(int airing) const;
+    /// Channel `channel` (a guide index) is archived: pause, rewind, watch from the start, catch-up.
+    Q_INVOKABLE bool isArchived(int channel) const;
+    /// HLS of archived `channel` from `from` (UTC s) for `seconds`, or to the live edge (seconds 0).
+    Q_INVOKABLE QUrl archiveUrl(int channel, qint64 from, qint64 seconds = 0) const;
+    /// A recording's playlist from `offset` seconds on (diver's ?start=).
+    Q_INVOKABLE QUrl recordingUrl(qint64 id, qint64 offset = 0) const;
+    /// How many hours of archive diver keeps.
+    int archiveHours() const { return m_archiveHours; }
+
+public Q_SLOTS:
+    /// A ticket for diver (from the control link, or a test): used for every call until `expires`.
+    void setTicket(const QByteArray &ticket, const QDateTime &expires);
+
+Q_SIGNALS:
+    void readyChanged();
+    void statusChanged();
+    void marksChanged();
+    /// A recording or series rule was made: `planned` airings will be recorded, `skipped` not.
+    void recorded(const QString &title, int planned, int skipped, const QString &firstReason);
+    void errorOccurred(const QString &message);
+    /// Something changed the library (delete, keep, position).
+    void libraryChanged();
+
+private:
+    using Handler = std::function<void(int status, const QJsonObject &body)>;
+    void call(const QByteArray &verb, const QString &path, const QJsonObject &body, Handler done);
+    void requestTicket();
+    void setStatus(const QString &status);
+    void setReady(bool ready);
+    void fail(const QString &message);
+    void postRule(const QJsonObject &rule, const QString &title);
+    void updateMarks();
+    QString airingKey(const QString &channel, qint64 start) const { return channel + u'|' + QString::number(start); }
+
+    GuideStore *m_store;
+    QUrl m_server;
+    QNetworkAccessManager m_nam;
+    QPointer<boxlink::BoxLink> m_link;
+    QByteArray m_ticket;
+    QDateTime m_ticketExpires;
+    QTimer m_renew;
+    QTimer m_poll;
+    int m_renewBefore = 300;
+    bool m_ready = false;
+    bool m_ticketRequested = false;
+    QString m_status;
+    int m_revision = 0;
+    DvrRecordingsModel m_recordings;
+    DvrUpcomingModel m_upcoming;
+    QHash<QString, QString> m_marks; ///< "channel|start" -> recording, planned, conflict
+    QHash<QString, qint64> m_ruleOf;  ///< "channel|start" -> the rule that plans it
+    QSet<QString> m_archived;
+    int m_archiveHours = 0;
+};
+
+} // namespace iptv::hubris

@@ -1,0 +1,254 @@
+#include "dvrmodels.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QLocale>
+
+namespace iptv::hubris {
+
+QString formatAiringTime(qint64 start, qint64 stop)
+{
+    const QDateTime from = QDateTime::fromSecsSinceEpoch(start);
+    const QDateTime to = QDateTime::fromSecsSinceEpoch(stop);
+    const QLocale c = QLocale::c();
+    return c.toString(from, QStringLiteral("ddd d MMM hh:mm")) + QChar(0x2013) + c.toString(to, QStringLiteral("hh:mm"));
+}
+
+DvrRecording DvrRecording::fromJson(const QJsonObject &o)
+{
+    DvrRecording r;
+    r.id = o.value(u"id").toInteger();
+    r.title = o.value(u"title").toString();
+    r.channel = o.value(u"channel").toString();
+    r.channelName = o.value(u"channelName").toString();
+    r.start = o.value(u"start").toInteger();
+    r.stop = o.value(u"stop").toInteger();
+    r.state = o.value(u"state").toString();
+    r.reason = o.value(u"reason").toString();
+    r.kept = o.value(u"kept").toBool();
+    r.position = o.value(u"position").toInteger();
+    r.segments = o.value(u"segments").toInteger();
+    r.playlist = o.value(u"playlist").toString();
+    return r;
+}
+
+DvrUpcoming DvrUpcoming::plannedFromJson(const QJsonObject &o)
+{
+    DvrUpcoming u;
+    u.rule = o.value(u"rule").toInteger();
+    u.title = o.value(u"title").toString();
+    u.channel = o.value(u"channel").toString();
+    u.channelName = o.value(u"channelName").toString();
+    u.start = o.value(u"start").toInteger();
+    u.stop = o.value(u"stop").toInteger();
+    return u;
+}
+
+DvrUpcoming DvrUpcoming::skippedFromJson(const QJsonObject &o)
+{
+    DvrUpcoming u = plannedFromJson(o);
+    u.planned = false;
+    u.reason = o.value(u"reason").toString();
+    u.detail = o.value(u"detail").toString();
+    QStringList alternatives;
+    for (const QJsonValue &v : o.value(u"alternatives").toArray()) {
+        const QJsonObject a = v.toObject();
+        alternatives.append(formatAiringTime(a.value(u"start").toInteger(), a.value(u"stop").toInteger()) + u"  "_qs
+                            + a.value(u"title").toString() + u" ("_qs + a.value(u"channel").toString() + u')');
+    }
+    u.alternatives = alternatives.join(u'\n');
+    return u;
+}
+
+// ---- the library
+
+int DvrRecordingsModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_items.size());
+}
+
+QVariant DvrRecordingsModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const DvrRecording &r = m_items.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+    case TitleRole: return r.title;
+    case IdRole: return r.id;
+    case ChannelRole: return r.channel;
+    case ChannelNameRole: return r.channelName;
+    case StartRole: return r.start;
+    case StopRole: return r.stop;
+    case WhenRole: return formatAiringTime(r.start, r.stop);
+    case StateRole: return r.state;
+    case ReasonRole: return r.reason;
+    case KeptRole: return r.kept;
+    case PositionRole: return r.position;
+    case DurationRole: return r.stop - r.start;
+    case PlaylistRole: return r.playlist;
+    default: return {};
+    }
+}
+
+QHash<int, QByteArray> DvrRecordingsModel::roleNames() const
+{
+    return {{IdRole, "recordingId"}, {TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"},
+            {StartRole, "start"}, {StopRole, "stop"}, {WhenRole, "when"}, {StateRole, "state"}, {ReasonRole, "reason"},
+            {KeptRole, "kept"}, {PositionRole, "position"}, {DurationRole, "duration"}, {PlaylistRole, "playlist"}};
+}
+
+int DvrRecordingsModel::rowOf(qint64 id) const
+{
+    for (int i = 0; i < m_items.size(); ++i) {
+        if (m_items[i].id == id)
+            return i;
+    }
+    return -1;
+}
+
+QVariantMap DvrRecordingsModel::get(int row) const
+{
+    QVariantMap m;
+    if (row < 0 || row >= m_items.size())
+        return m;
+    const QHash<int, QByteArray> names = roleNames();
+    for (auto it = names.cbegin(); it != names.cend(); ++it)
+        m.insert(QString::fromLatin1(it.value()), data(index(row), it.key()));
+    return m;
+}
+
+void DvrRecordingsModel::setItems(const QList<DvrRecording> &next)
+{
+    const int before = int(m_items.size());
+    // Rows no longer there go first, from the back.
+    QSet<qint64> keep;
+    for (const DvrRecording &r : next)
+        keep.insert(r.id);
+    for (int i = int(m_items.size()) - 1; i >= 0; --i) {
+        if (!keep.contains(m_items[i].id)) {
+            beginRemoveRows({}, i, i);
+            m_items.removeAt(i);
+            endRemoveRows();
+        }
+    }
+    // Then each position: the same row (updated in place), one moved up from below, or a new one.
+    for (int i = 0; i < next.size(); ++i) {
+        int found = -1;
+        for (int j = i; j < m_items.size() && found < 0; ++j) {
+            if (m_items[j].id == next[i].id)
+                found = j;
+        }
+        if (found < 0) {
+            beginInsertRows({}, i, i);
+            m_items.insert(i, next[i]);
+            endInsertRows();
+            continue;
+        }
+        if (found != i) {
+            beginMoveRows({}, found, found, {}, i);
+            m_items.move(found, i);
+            endMoveRows();
+        }
+        if (!(m_items[i] == next[i])) {
+            m_items[i] = next[i];
+            Q_EMIT dataChanged(index(i), index(i));
+        }
+    }
+    if (before != m_items.size())
+        Q_EMIT countChanged();
+}
+
+// ---- upcoming
+
+int DvrUpcomingModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_items.size());
+}
+
+QVariant DvrUpcomingModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const DvrUpcoming &u = m_items.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+    case TitleRole: return u.title;
+    case ChannelRole: return u.channel;
+    case ChannelNameRole: return u.channelName;
+    case StartRole: return u.start;
+    case StopRole: return u.stop;
+    case WhenRole: return formatAiringTime(u.start, u.stop);
+    case PlannedRole: return u.planned;
+    case ReasonRole: return u.reason;
+    case DetailRole: return u.detail;
+    case AlternativesRole: return u.alternatives;
+    case RuleRole: return u.rule;
+    default: return {};
+    }
+}
+
+QHash<int, QByteArray> DvrUpcomingModel::roleNames() const
+{
+    return {{TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"}, {StartRole, "start"},
+            {StopRole, "stop"}, {WhenRole, "when"}, {PlannedRole, "planned"}, {ReasonRole, "reason"},
+            {DetailRole, "detail"}, {AlternativesRole, "alternatives"}, {RuleRole, "rule"}};
+}
+
+int DvrUpcomingModel::conflicts() const
+{
+    return int(std::count_if(m_items.cbegin(), m_items.cend(), [](const DvrUpcoming &u) { return u.reason == u"conflict"; }));
+}
+
+QVariantMap DvrUpcomingModel::get(int row) const
+{
+    QVariantMap m;
+    if (row < 0 || row >= m_items.size())
+        return m;
+    const QHash<int, QByteArray> names = roleNames();
+    for (auto it = names.cbegin(); it != names.cend(); ++it)
+        m.insert(QString::fromLatin1(it.value()), data(index(row), it.key()));
+    return m;
+}
+
+void DvrUpcomingModel::setItems(QList<DvrUpcoming> next)
+{
+    std::stable_sort(next.begin(), next.end(), [](const DvrUpcoming &a, const DvrUpcoming &b) { return a.start < b.start; });
+    const int before = int(m_items.size());
+    QSet<QString> keep;
+    for (const DvrUpcoming &u : std::as_const(next))
+        keep.insert(u.key());
+    for (int i = int(m_items.size()) - 1; i >= 0; --i) {
+        if (!keep.contains(m_items[i].key())) {
+            beginRemoveRows({}, i, i);
+            m_items.removeAt(i);
+            endRemoveRows();
+        }
+    }
+    for (int i = 0; i < next.size(); ++i) {
+        int found = -1;
+        for (int j = i; j < m_items.size() && found < 0; ++j) {
+            if (m_items[j].key() == next[i].key())
+                found = j;
+        }
+        if (found < 0) {
+            beginInsertRows({}, i, i);
+            m_items.insert(i, next[i]);
+            endInsertRows();
+            continue;
+        }
+        if (found != i) {
+            beginMoveRows({}, found, found, {}, i);
+            m_items.move(found, i);
+            endMoveRows();
+        }
+        if (!(m_items[i] == next[i])) {
+            m_items[i] = next[i];
+            Q_EMIT dataChanged(index(i), index(i));
+        }
+    }
+    Q_UNUSED(before)
+    Q_EMIT countChanged(); // conflicts may change with the same count
+}
+
+} // namespace iptv::hubris

@@ -1,0 +1,125 @@
+#pragma once
+
+// What the box shows of the network DVR (diver): the viewer's library of recordings and the
+// upcoming plan with the airings left out (conflicts and the like) and why. DvrClient fills both
+// from diver's JSON; rows are matched by key so a refresh moves, inserts and updates rows instead
+// of resetting the list the viewer is scrolling through.
+
+#include <QAbstractListModel>
+#include <QJsonObject>
+#include <QList>
+#include <QtQml/qqmlregistration.h>
+
+namespace iptv::hubris {
+
+/// One recording of the viewer's library (GET /api/recordings).
+struct DvrRecording
+{
+    qint64 id = 0;
+    QString title;
+    QString channel;     ///< guide channel id
+    QString channelName;
+    qint64 start = 0;    ///< the airing, UTC seconds
+    qint64 stop = 0;
+    QString state;       ///< recording, finished, failed
+    QString reason;      ///< why it failed or has gaps
+    bool kept = false;
+    qint64 position = 0; ///< resume point, seconds from the start
+    qint64 segments = 0;
+    QString playlist;    ///< HLS URL with ?ticket=, playable without a header
+
+    static DvrRecording fromJson(const QJsonObject &o);
+    bool operator==(const DvrRecording &) const = default;
+};
+
+/// One line of the upcoming plan: an airing that will be recorded, or one that will not and why.
+struct DvrUpcoming
+{
+    qint64 rule = 0;
+    QString title;
+    QString channel;
+    QString channelName;
+    qint64 start = 0;
+    qint64 stop = 0;
+    bool planned = true;
+    QString reason;       ///< skipped only: conflict, duplicate, keep-limit, ...
+    QString detail;       ///< skipped only: diver's sentence
+    QString alternatives; ///< skipped only: other airings that could be recorded, one a line
+
+    static DvrUpcoming plannedFromJson(const QJsonObject &o);
+    static DvrUpcoming skippedFromJson(const QJsonObject &o);
+    QString key() const { return QStringLiteral("%1|%2|%3").arg(rule).arg(channel).arg(start); }
+    bool operator==(const DvrUpcoming &) const = default;
+};
+
+/// "Sat 6 Dec 07:00–08:00" in local time.
+QString formatAiringTime(qint64 start, qint64 stop);
+
+class DvrRecordingsModel : public QAbstractListModel
+{
+    Q_OBJECT
+    QML_NAMED_ELEMENT(DvrRecordings)
+    QML_UNCREATABLE("DvrClient owns it")
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+public:
+    enum Role {
+        IdRole = Qt::UserRole + 1, TitleRole, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole,
+        StateRole, ReasonRole, KeptRole, PositionRole, DurationRole, PlaylistRole
+    };
+    Q_ENUM(Role)
+
+    using QAbstractListModel::QAbstractListModel;
+    int rowCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role) const override;
+    QHash<int, QByteArray> roleNames() const override;
+
+    /// Makes the rows equal `items` (newest first as diver sends them) with inserts, removals,
+    /// moves and dataChanged only.
+    void setItems(const QList<DvrRecording> &items);
+    const QList<DvrRecording> &items() const { return m_items; }
+    /// The row of recording `id`, -1 when not in the library.
+    Q_INVOKABLE int rowOf(qint64 id) const;
+    /// Every role of `row` as a map (for the page that plays it).
+    Q_INVOKABLE QVariantMap get(int row) const;
+
+Q_SIGNALS:
+    void countChanged();
+
+private:
+    QList<DvrRecording> m_items;
+};
+
+class DvrUpcomingModel : public QAbstractListModel
+{
+    Q_OBJECT
+    QML_NAMED_ELEMENT(DvrUpcoming)
+    QML_UNCREATABLE("DvrClient owns it")
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+    Q_PROPERTY(int conflicts READ conflicts NOTIFY countChanged)
+public:
+    enum Role {
+        TitleRole = Qt::UserRole + 1, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole, PlannedRole,
+        ReasonRole, DetailRole, AlternativesRole, RuleRole
+    };
+    Q_ENUM(Role)
+
+    using QAbstractListModel::QAbstractListModel;
+    int rowCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role) const override;
+    QHash<int, QByteArray> roleNames() const override;
+
+    /// Planned and skipped airings together, by start time.
+    void setItems(QList<DvrUpcoming> items);
+    const QList<DvrUpcoming> &items() const { return m_items; }
+    /// Airings left out because of a conflict.
+    int conflicts() const;
+    Q_INVOKABLE QVariantMap get(int row) const;
+
+Q_SIGNALS:
+    void countChanged();
+
+private:
+    QList<DvrUpcoming> m_items;
+};
+
+} // namespace iptv::hubris

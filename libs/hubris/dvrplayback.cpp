@@ -1,0 +1,198 @@
+#include "dvrplayback.h"
+
+#include <QDateTime>
+
+namespace iptv::hubris {
+
+namespace {
+QString clock(qint64 seconds)
+{
+    seconds = std::max<qint64>(0, seconds);
+    const qint64 h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
+    return h > 0 ? QStringLiteral("%1:%2:%3").arg(h).arg(m, 2, 10, QLatin1Char('0')).arg(s, 2, 10, QLatin1Char('0'))
+                 : QStringLiteral("%1:%2").arg(m).arg(s, 2, 10, QLatin1Char('0'));
+}
+} // namespace
+
+DvrPlayback::DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper, QObject *parent)
+    : QObject(parent), m_client(client), m_player(player), m_zapper(zapper)
+{
+    m_tick.setInterval(1000);
+    connect(&m_tick, &QTimer::timeout, this, [this] {
+        // Timeshift that has caught up with live (a paused viewer who never pressed play does not).
+        if (m_mode == u"timeshift" && !m_paused && position() <= 2) {
+            stop();
+            Q_EMIT backToLive();
+            return;
+        }
+        Q_EMIT positionChanged();
+    });
+    // The clock runs from the first frame (or from Playing, where a sink shows no frames).
+    connect(player, &hal::Player::firstFrame, this, [this] {
+        if (isActive() && !m_paused)
+            m_played.start();
+    });
+    connect(player, &hal::Player::stateChanged, this, [this](hal::Player::State state) {
+        if (isActive() && !m_paused && state == hal::Player::State::Playing && !m_played.isValid())
+            m_played.start();
+    });
+}
+
+qint64 DvrPlayback::now() const
+{
+    return QDateTime::currentSecsSinceEpoch();
+}
+
+qint64 DvrPlayback::position() const
+{
+    const qint64 at = m_offset + (m_paused || !m_played.isValid() ? 0 : m_played.elapsed() / 1000);
+    if (m_mode == u"timeshift")
+        return std::max<qint64>(0, now() - at);
+    return std::min(at, m_duration);
+}
+
+QString DvrPlayback::positionText() const
+{
+    if (m_mode == u"timeshift")
+        return tr("%1 behind live").arg(clock(position()));
+    return clock(position()) + u" / "_qs + clock(m_duration);
+}
+
+void DvrPlayback::playFrom(qint64 offset)
+{
+    m_offset = offset;
+    m_played.invalidate();
+    QUrl url;
+    if (m_mode == u"recording")
+        url = m_client->recordingUrl(m_recordingId, offset);
+    else if (m_mode == u"catchup")
+        url = m_client->archiveUrl(m_channel, m_start + offset, std::max<qint64>(1, m_duration - offset));
+    else
+        url = m_client->archiveUrl(m_channel, offset);
+    m_player->play(url);
+    setPaused(false);
+    m_tick.start();
+    Q_EMIT positionChanged();
+}
+
+void DvrPlayback::setPaused(bool paused)
+{
+    if (paused == m_paused)
+        return;
+    m_paused = paused;
+    Q_EMIT pausedChanged();
+}
+
+bool DvrPlayback::playRecording(int row)
+{
+    const QVariantMap r = m_client->recordings()->get(row);
+    if (r.isEmpty())
+        return false;
+    m_mode = QStringLiteral("recording");
+    m_recordingId = r.value(u"recordingId"_qs).toLongLong();
+    m_title = r.value(u"title"_qs).toString();
+    m_duration = r.value(u"duration"_qs).toLongLong();
+    qint64 from = r.value(u"position"_qs).toLongLong();
+    if (from >= m_duration - 10) // watched to the end: again from the start
+        from = 0;
+    Q_EMIT activeChanged();
+    playFrom(from);
+    return true;
+}
+
+bool DvrPlayback::watchFromStart(int airing)
+{
+    const auto guide = m_client->store()->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return false;
+    const epg::Airing a = guide->airing(quint32(airing));
+    if (!m_client->isArchived(int(a.channel)) || a.start >= now())
+        return false;
+    m_mode = QStringLiteral("catchup");
+    m_channel = int(a.channel);
+    m_start = a.start;
+    m_duration = a.stop - a.start;
+    m_title = guide->title(a.programme);
+    Q_EMIT activeChanged();
+    playFrom(0);
+    return true;
+}
+
+bool DvrPlayback::pauseLive(int channel)
+{
+    if (!m_client->isArchived(channel))
+        return false;
+    m_mode = QStringLiteral("timeshift");
+    m_channel = channel;
+    m_title.clear();
+    m_duration = 0;
+    m_offset = now();
+    m_played.invalidate();
+    m_player->stop();
+    setPaused(true);
+    m_tick.start();
+    Q_EMIT activeChanged();
+    Q_EMIT positionChanged();
+    return true;
+}
+
+bool DvrPlayback::rewindLive(int channel, int seconds)
+{
+    if (!m_client->isArchived(channel))
+        return false;
+    m_mode = QStringLiteral("timeshift");
+    m_channel = channel;
+    m_title.clear();
+    m_duration = 0;
+    Q_EMIT activeChanged();
+    playFrom(now() - seconds);
+    return true;
+}
+
+void DvrPlayback::togglePause()
+{
+    if (!isActive())
+        return;
+    if (m_paused) {
+        playFrom(m_offset);
+        return;
+    }
+    // What is on screen now is where play resumes.
+    m_offset = m_mode == u"timeshift" ? now() - position() : position();
+    m_player->stop();
+    setPaused(true);
+    Q_EMIT positionChanged();
+}
+
+void DvrPlayback::seekBy(int seconds)
+{
+    if (!isActive())
+        return;
+    if (m_mode == u"timeshift") {
+        const qint64 at = now() - position() + seconds;
+        if (at >= now() - 2) {
+            stop();
+            Q_EMIT backToLive();
+            return;
+        }
+        playFrom(at);
+        return;
+    }
+    playFrom(std::clamp<qint64>(position() + seconds, 0, std::max<qint64>(0, m_duration - 1)));
+}
+
+void DvrPlayback::stop()
+{
+    if (!isActive())
+        return;
+    if (m_mode == u"recording")
+        m_client->savePosition(m_recordingId, position());
+    m_tick.stop();
+    m_mode.clear();
+    m_played.invalidate();
+    setPaused(false);
+    Q_EMIT activeChanged();
+    m_zapper->retune();
+}
+
+} // namespace iptv::hubris

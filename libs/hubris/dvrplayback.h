@@ -1,0 +1,90 @@
+#pragma once
+
+// Playing what diver keeps, on the box's one player: a recording from the library (resumed at
+// its stored position, which is saved again when the viewer stops), an airing of an archived
+// channel from its start (catch-up, watch from start), and live TV paused or rewound (timeshift:
+// the channel's archive from the moment paused up to the live edge). The HAL player plays a URL
+// only, so a seek plays the same thing again from the new offset (diver cuts the playlist there);
+// the position is the offset plus the time played since the first frame.
+
+#include "dvrclient.h"
+#include "zapper.h"
+
+#include <hal/hal.h>
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QTimer>
+#include <QtQml/qqmlregistration.h>
+
+namespace iptv::hubris {
+
+class DvrPlayback : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("one per box, made by the app")
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged)
+    Q_PROPERTY(QString mode READ mode NOTIFY activeChanged)
+    Q_PROPERTY(QString title READ title NOTIFY activeChanged)
+    Q_PROPERTY(bool paused READ isPaused NOTIFY pausedChanged)
+    Q_PROPERTY(qint64 position READ position NOTIFY positionChanged)
+    Q_PROPERTY(qint64 duration READ duration NOTIFY positionChanged)
+    Q_PROPERTY(QString positionText READ positionText NOTIFY positionChanged)
+public:
+    DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper, QObject *parent = nullptr);
+
+    bool isActive() const { return !m_mode.isEmpty(); }
+    /// "recording", "catchup", "timeshift" or "" (live TV).
+    QString mode() const { return m_mode; }
+    QString title() const { return m_title; }
+    bool isPaused() const { return m_paused; }
+    /// Seconds from the start (recording, catch-up); for timeshift, seconds behind live.
+    qint64 position() const;
+    /// Seconds in all (recording, catch-up); 0 for timeshift.
+    qint64 duration() const { return m_duration; }
+    /// "12:04 / 58:00", or "2:15 behind live".
+    QString positionText() const;
+
+    /// Plays row `row` of the library from its stored position (from the start when near its end).
+    Q_INVOKABLE bool playRecording(int row);
+    /// Plays airing `airing` of an archived channel from its start (catch-up, watch from start).
+    Q_INVOKABLE bool watchFromStart(int airing);
+    /// Pauses live TV on archived `channel` (a guide index): OK plays on from the paused moment.
+    Q_INVOKABLE bool pauseLive(int channel);
+    /// Live TV on archived `channel` from `seconds` ago.
+    Q_INVOKABLE bool rewindLive(int channel, int seconds);
+    Q_INVOKABLE void togglePause();
+    /// Plays from `seconds` later (negative: earlier); past the live edge of timeshift: live TV.
+    Q_INVOKABLE void seekBy(int seconds);
+    /// Ends playback: a recording's position is stored, live TV plays again.
+    Q_INVOKABLE void stop();
+
+Q_SIGNALS:
+    void activeChanged();
+    void pausedChanged();
+    void positionChanged();
+    /// Timeshift caught up with live: the channel plays live again.
+    void backToLive();
+
+private:
+    void playFrom(qint64 offset);
+    void setPaused(bool paused);
+    qint64 now() const;
+
+    DvrClient *m_client;
+    hal::Player *m_player;
+    Zapper *m_zapper;
+    QString m_mode;
+    QString m_title;
+    qint64 m_recordingId = 0;
+    int m_channel = -1;
+    qint64 m_start = 0;    ///< catch-up: the airing's start; timeshift: unused
+    qint64 m_duration = 0;
+    qint64 m_offset = 0;   ///< where the current play() began: seconds from the start, or UTC s (timeshift)
+    bool m_paused = false;
+    QElapsedTimer m_played; ///< since the first frame of the current play()
+    QTimer m_tick;
+};
+
+} // namespace iptv::hubris

@@ -1,0 +1,125 @@
+import QtQuick
+import Hubris.Native
+
+// The viewer's recordings (network DVR): up/down choose, OK plays (from where the viewer left
+// off), green keeps or releases, red deletes (pressed twice), yellow the upcoming recordings.
+Rectangle {
+    id: page
+    objectName: "recordingsPage"
+    signal closed()
+    signal play()
+    signal openUpcoming()
+
+    property int confirmDelete: -1 // the row red was pressed on once
+    function currentItem() { return list.count > 0 ? Dvr.recordings.get(list.currentIndex) : ({}) }
+
+    function open() { confirmDelete = -1; Dvr.refresh(); if (list.currentIndex < 0 && list.count > 0) list.currentIndex = 0 }
+    function handle(action) {
+        if (action !== RemoteKeys.Red) confirmDelete = -1
+        switch (action) {
+        case RemoteKeys.Up: list.decrementCurrentIndex(); confirmDelete = -1; return true
+        case RemoteKeys.Down: list.incrementCurrentIndex(); confirmDelete = -1; return true
+        case RemoteKeys.Ok: case RemoteKeys.PlayPause:
+            if (list.count > 0 && Playback.playRecording(list.currentIndex)) page.play()
+            return true
+        case RemoteKeys.Green: {
+            const r = currentItem()
+            if (r.recordingId !== undefined) Dvr.setKept(r.recordingId, !r.kept)
+            return true
+        }
+        case RemoteKeys.Red:
+            if (currentItem().recordingId === undefined) return true
+            if (confirmDelete === list.currentIndex) { Dvr.deleteRecording(currentItem().recordingId); confirmDelete = -1 }
+            else confirmDelete = list.currentIndex
+            return true
+        case RemoteKeys.Yellow: page.openUpcoming(); return true
+        case RemoteKeys.Back: page.closed(); return true
+        }
+        return false
+    }
+    color: Theme.background
+
+    Text {
+        id: heading
+        x: Theme.margin; y: 24
+        text: qsTr("Recordings")
+        color: Theme.text
+        font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
+    }
+    Text {
+        anchors.right: parent.right; anchors.rightMargin: Theme.margin; anchors.baseline: heading.baseline
+        text: Dvr.recordings.count === 1 ? qsTr("1 recording") : qsTr("%1 recordings").arg(Dvr.recordings.count)
+        color: Theme.dimText
+        font.family: Theme.family; font.pixelSize: Theme.fontNormal
+    }
+    ListView {
+        id: list
+        anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: hint.top; anchors.bottomMargin: 12
+        x: Theme.margin; width: parent.width - 2 * Theme.margin
+        clip: true
+        spacing: 6
+        model: Dvr.recordings
+        highlightMoveDuration: 60
+        delegate: Rectangle {
+            id: row
+            required property int index
+            required property string title
+            required property string when
+            required property string channelName
+            required property string state
+            required property string reason
+            required property bool kept
+            required property var position
+            required property var duration
+            readonly property bool current: ListView.isCurrentItem
+            width: list.width; height: 84; radius: 6
+            color: current ? Theme.cellNow : Theme.cell
+            border.color: current ? Theme.focus : "transparent"; border.width: Theme.focusWidth
+            Column {
+                x: 20; anchors.verticalCenter: parent.verticalCenter; width: parent.width - 300; spacing: 4
+                Text { width: parent.width; elide: Text.ElideRight; text: row.title
+                       color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
+                Text { width: parent.width; elide: Text.ElideRight
+                       text: row.when + "   " + row.channelName + (row.reason.length > 0 ? "   " + row.reason : "")
+                       color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+            }
+            Row {
+                anchors.right: parent.right; anchors.rightMargin: 20; anchors.verticalCenter: parent.verticalCenter
+                spacing: 14
+                Text { visible: row.kept; text: qsTr("kept"); color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                Text {
+                    text: row.state === "recording" ? qsTr("● recording") : row.state === "failed" ? qsTr("failed")
+                          : row.position > 0 ? qsTr("%1% watched").arg(Math.min(100, Math.round(100 * row.position / Math.max(1, row.duration)))) : qsTr("new")
+                    color: row.state === "recording" || row.state === "failed" ? Theme.error : Theme.dimText
+                    font.family: Theme.family; font.pixelSize: Theme.fontSmall
+                }
+            }
+            Rectangle { // how far it was watched
+                anchors.bottom: parent.bottom; anchors.bottomMargin: 6; x: 20
+                height: 4; radius: 2; color: Theme.accent
+                width: (parent.width - 40) * Math.min(1, row.position / Math.max(1, row.duration))
+            }
+        }
+    }
+    Column {
+        anchors.centerIn: list
+        visible: list.count === 0
+        spacing: 10
+        Text { anchors.horizontalCenter: parent.horizontalCenter
+               text: Dvr.status.length > 0 ? qsTr("Recordings are unavailable") : qsTr("No recordings yet")
+               color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge }
+        Text { anchors.horizontalCenter: parent.horizontalCenter
+               width: Math.min(implicitWidth, page.width - 4 * Theme.margin); wrapMode: Text.Wrap; horizontalAlignment: Text.AlignHCenter
+               text: Dvr.status.length > 0 ? Dvr.status : qsTr("Record from the guide: REC on a programme, or green in its details")
+               color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
+    }
+    Text {
+        id: hint
+        anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
+        width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
+        text: page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
+                                      : qsTr("OK play   ● green keep   ● red delete   ● yellow upcoming   Back close")
+        color: page.confirmDelete >= 0 ? Theme.error : Theme.dimText
+        font.family: Theme.family; font.pixelSize: 18
+    }
+}

@@ -1,0 +1,98 @@
+import QtQuick
+import Hubris.Native
+
+// What will be recorded, and what will not and why: a conflict (too many recordings at once),
+// a duplicate, a full keep limit... with the other airings that could be recorded instead.
+// Up/down choose, Back closes.
+Rectangle {
+    id: page
+    objectName: "upcomingPage"
+    signal closed()
+
+    function open() { Dvr.refresh(); if (list.count > 0) list.currentIndex = 0 }
+    function handle(action) {
+        switch (action) {
+        case RemoteKeys.Up: list.decrementCurrentIndex(); return true
+        case RemoteKeys.Down: list.incrementCurrentIndex(); return true
+        case RemoteKeys.Back: case RemoteKeys.Yellow: page.closed(); return true
+        }
+        return false
+    }
+    color: Theme.background
+
+    Text {
+        id: heading
+        x: Theme.margin; y: 24
+        text: qsTr("Upcoming recordings")
+        color: Theme.text
+        font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
+    }
+    Text {
+        anchors.right: parent.right; anchors.rightMargin: Theme.margin; anchors.baseline: heading.baseline
+        text: Dvr.upcoming.conflicts > 0 ? qsTr("%1 not recorded because of conflicts").arg(Dvr.upcoming.conflicts) : ""
+        color: Theme.error
+        font.family: Theme.family; font.pixelSize: Theme.fontNormal
+    }
+    ListView {
+        id: list
+        anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: hint.top; anchors.bottomMargin: 12
+        x: Theme.margin; width: parent.width - 2 * Theme.margin
+        clip: true
+        spacing: 6
+        model: Dvr.upcoming
+        highlightMoveDuration: 60
+        delegate: Rectangle {
+            id: row
+            required property int index
+            required property string title
+            required property string when
+            required property string channelName
+            required property bool planned
+            required property string reason
+            required property string detail
+            required property string alternatives
+            readonly property bool current: ListView.isCurrentItem
+            width: list.width; height: column.implicitHeight + 24; radius: 6
+            color: current ? Theme.cellNow : Theme.cell
+            border.color: current ? Theme.focus : "transparent"; border.width: Theme.focusWidth
+            Column {
+                id: column
+                x: 20; y: 12; width: parent.width - 40; spacing: 4
+                Row {
+                    spacing: 14; width: parent.width
+                    Text { text: row.planned ? "●" : "○"; color: row.planned ? Theme.error : Theme.dimText
+                           font.family: Theme.family; font.pixelSize: Theme.fontNormal }
+                    Text { width: parent.width - 260; elide: Text.ElideRight; text: row.title
+                           color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
+                    Text { text: row.planned ? qsTr("will be recorded") : row.reason.replace(/-/g, " ")
+                           color: row.planned ? Theme.dimText : Theme.error; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                }
+                Text { text: row.when + "   " + row.channelName; color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                Text { visible: !row.planned && row.detail.length > 0; width: parent.width; wrapMode: Text.Wrap; text: row.detail
+                       color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                Text { visible: !row.planned && row.current && row.alternatives.length > 0; width: parent.width; wrapMode: Text.Wrap
+                       text: qsTr("Also on:") + "\n" + row.alternatives
+                       color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+            }
+        }
+    }
+    Column {
+        anchors.centerIn: list
+        visible: list.count === 0
+        spacing: 10
+        Text { anchors.horizontalCenter: parent.horizontalCenter
+               text: Dvr.status.length > 0 ? qsTr("Recordings are unavailable") : qsTr("Nothing to record")
+               color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge }
+        Text { anchors.horizontalCenter: parent.horizontalCenter
+               width: Math.min(implicitWidth, page.width - 4 * Theme.margin); wrapMode: Text.Wrap; horizontalAlignment: Text.AlignHCenter
+               text: Dvr.status; visible: text.length > 0
+               color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
+    }
+    Text {
+        id: hint
+        anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
+        text: qsTr("▲▼ choose   Back close")
+        color: Theme.dimText
+        font.family: Theme.family; font.pixelSize: 18
+    }
+}

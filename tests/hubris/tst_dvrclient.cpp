@@ -1,0 +1,224 @@
+// The box's DVR client against a real diver (in-process, checking tickets with a test key): the
+// models under QAbstractItemModelTester, record an airing and a series (the guide's marks follow),
+// a conflict with its reason, the library's keep, resume position and delete, and what the viewer
+// is told when the ticket is refused, diver is down, or the box has no ticket at all.
+#include "dvrtestsupport.h"
+
+#include <hubris/dvrclient.h>
+#include <hubris/guidestore.h>
+
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTest>
+
+using iptv::hubris::DvrClient;
+using iptv::hubris::DvrRecording;
+using iptv::hubris::DvrUpcoming;
+
+class TestDvrClient : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    iptv::payload::SigningKey m_key = iptv::payload::SigningKey::generate();
+    std::unique_ptr<iptv::diver::DiverServer> m_diver;
+    std::unique_ptr<iptv::hubris::GuideStore> m_store;
+    QUrl m_url;
+
+    std::unique_ptr<DvrClient> client(const QString &serial)
+    {
+        auto c = std::make_unique<DvrClient>(m_store.get(), m_url);
+        new QAbstractItemModelTester(c->recordings(), QAbstractItemModelTester::FailureReportingMode::QtTest, c.get());
+        new QAbstractItemModelTester(c->upcoming(), QAbstractItemModelTester::FailureReportingMode::QtTest, c.get());
+        c->setTicket(dvrtest::ticket(m_key, serial), QDateTime::currentDateTimeUtc().addSecs(600));
+        return c;
+    }
+    int airing(int channel, qint64 t) const { return dvrtest::airingAt(*m_store->guide(), channel, t); }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        const QString guide = dvrtest::writeGuide(m_dir.filePath(u"live.guide"_qs), [](const QString &id) -> QString {
+            return u"http://127.0.0.1:9/live/"_qs + id + u".ts"_qs; // nothing there: recordings fail, plans do not
+        });
+        const QString keyFile = m_dir.filePath(u"tickets.pub"_qs);
+        QString error;
+        QVERIFY2(m_key.publicKey().save(keyFile, &error), qPrintable(error));
+        iptv::diver::DiverConfig config = dvrtest::config(m_dir, guide);
+        config.ticketKeyFiles = {keyFile};
+        config.capacity = 1;
+        config.archivedChannels = {u"ch3"_qs};
+        m_diver = std::make_unique<iptv::diver::DiverServer>(config);
+        QVERIFY2(m_diver->start(&error), qPrintable(error));
+        m_url = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(m_diver->httpPort()));
+        m_store = std::make_unique<iptv::hubris::GuideStore>(m_dir.filePath(u"box"_qs));
+        m_store->loadFile(guide);
+        QTRY_VERIFY(m_store->isLoaded());
+    }
+    void cleanupTestCase()
+    {
+        m_diver.reset();
+    }
+
+    void modelsMoveInsertAndRemoveRows()
+    {
+        iptv::hubris::DvrRecordingsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        auto rec = [](qint64 id, const QString &title) {
+            DvrRecording r;
+            r.id = id;
+            r.title = title;
+            return r;
+        };
+        model.setItems({rec(1, u"a"_qs), rec(2, u"b"_qs), rec(3, u"c"_qs)});
+        QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+        QSignalSpy moved(&model, &QAbstractItemModel::rowsMoved);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        model.setItems({rec(4, u"d"_qs), rec(3, u"c2"_qs), rec(1, u"a"_qs)});
+        QCOMPARE(reset.size(), 0);
+        QCOMPARE(moved.size(), 1);
+        QCOMPARE(changed.size(), 1);
+        QStringList titles;
+        for (int i = 0; i < model.rowCount(); ++i)
+            titles.append(model.data(model.index(i), iptv::hubris::DvrRecordingsModel::TitleRole).toString());
+        QCOMPARE(titles, (QStringList{u"d"_qs, u"c2"_qs, u"a"_qs}));
+        QCOMPARE(model.rowOf(3), 1);
+    }
+
+    void recordAnAiringAndASeries()
+    {
+        auto dvr = client(u"STB-PLAN"_qs);
+        QTRY_VERIFY(dvr->isReady());
+        QVERIFY(dvr->status().isEmpty());
+        QTRY_VERIFY(dvr->isArchived(2));
+        QVERIFY(!dvr->isArchived(0));
+        QSignalSpy recorded(dvr.get(), &DvrClient::recorded);
+        const int later = airing(0, dvrtest::during(8));
+        QCOMPARE(dvr->markOf(later), QString());
+        dvr->recordAiring(later);
+        QVERIFY(recorded.wait(10000));
+        QCOMPARE(recorded.first().at(1).toInt(), 1); // planned
+        QCOMPARE(recorded.first().at(2).toInt(), 0); // skipped
+        QTRY_COMPARE(dvr->markOf(later), u"planned"_qs);
+        QCOMPARE(dvr->upcoming()->rowCount(), 1);
+        QCOMPARE(dvr->upcoming()->items().first().title, m_store->guide()->title(m_store->guide()->airing(later).programme));
+
+        // A series: every "Series 2" still to come on channel 2 (one in three half hours).
+        const int series = airing(1, dvrtest::during(9));
+        QVERIFY(m_store->guide()->title(m_store->guide()->airing(series).programme).startsWith(u"Series"));
+        dvr->recordSeries(series);
+        QVERIFY(recorded.wait(10000));
+        QVERIFY2(recorded.last().at(1).toInt() >= 2, qPrintable(recorded.last().at(3).toString()));
+        QTRY_COMPARE(dvr->markOf(series), u"planned"_qs);
+
+        // Cancelled: the mark goes.
+        dvr->cancelAiring(later);
+        QTRY_COMPARE(dvr->markOf(later), QString());
+    }
+
+    void aConflictSaysWhy()
+    {
+        // One recorder (capacity 1): two overlapping airings on two channels cannot both be recorded.
+        auto dvr = client(u"STB-CONFLICT"_qs);
+        QTRY_VERIFY(dvr->isReady());
+        QSignalSpy recorded(dvr.get(), &DvrClient::recorded);
+        const qint64 t = dvrtest::during(12);
+        dvr->recordAiring(airing(0, t));
+        QVERIFY(recorded.wait(10000));
+        dvr->recordAiring(airing(1, t));
+        QVERIFY(recorded.wait(10000));
+        QTRY_VERIFY(dvr->upcoming()->conflicts() >= 1);
+        DvrUpcoming skipped;
+        for (const DvrUpcoming &u : dvr->upcoming()->items()) {
+            if (!u.planned)
+                skipped = u;
+        }
+        QCOMPARE(skipped.reason, u"conflict"_qs);
+        QVERIFY2(!skipped.detail.isEmpty(), "a conflict comes with diver's sentence");
+        const int left = dvr->markOf(airing(0, t)) == u"conflict" ? airing(0, t) : airing(1, t);
+        QCOMPARE(dvr->markOf(left), u"conflict"_qs);
+        const QVariantMap row = dvr->upcoming()->get(dvr->upcoming()->rowCount() - 1);
+        QVERIFY(row.contains(u"reason"_qs) && row.contains(u"alternatives"_qs));
+    }
+
+    void libraryKeepPositionDelete()
+    {
+        auto dvr = client(u"STB-LIB"_qs);
+        QTRY_VERIFY(dvr->isReady());
+        // On now: recorded at once (its stream is dead, so it fails; it is in the library all the same).
+        dvr->recordAiring(airing(2, QDateTime::currentSecsSinceEpoch()));
+        QTRY_VERIFY_WITH_TIMEOUT((dvr->refresh(), dvr->recordings()->rowCount() == 1), 15000);
+        const DvrRecording r = dvr->recordings()->items().first();
+        QVERIFY(r.playlist.contains(u"ticket="));
+        QVERIFY(!r.kept);
+        QSignalSpy library(dvr.get(), &DvrClient::libraryChanged);
+        dvr->setKept(r.id, true);
+        QVERIFY(library.wait(5000));
+        QVERIFY(dvr->recordings()->items().first().kept);
+        dvr->savePosition(r.id, 42);
+        QVERIFY(library.wait(5000));
+        QCOMPARE(dvr->recordings()->items().first().position, 42);
+        // Another box does not see it; this one sees it again after a refresh, as stored.
+        auto other = client(u"STB-OTHER"_qs);
+        QTRY_VERIFY(other->isReady());
+        QCOMPARE(other->recordings()->rowCount(), 0);
+        auto again = client(u"STB-LIB"_qs);
+        QTRY_COMPARE(again->recordings()->rowCount(), 1);
+        QCOMPARE(again->recordings()->items().first().position, 42);
+        QVERIFY(again->recordingUrl(r.id, 30).query().contains(u"start=30"));
+        dvr->deleteRecording(r.id);
+        QVERIFY(library.wait(5000));
+        QTRY_COMPARE(dvr->recordings()->rowCount(), 0);
+    }
+
+    void refusedTicketIsSaid()
+    {
+        const auto stranger = iptv::payload::SigningKey::generate();
+        DvrClient dvr(m_store.get(), m_url);
+        QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+        dvr.setTicket(dvrtest::ticket(stranger, u"STB-X"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        QTRY_VERIFY(dvr.status().contains(u"refused"));
+        QVERIFY(!dvr.isReady());
+        QVERIFY(!errors.isEmpty());
+        // Without a ticket source there is nothing to renew with: an action says so at once.
+        errors.clear();
+        dvr.recordAiring(airing(0, dvrtest::during(10)));
+        QCOMPARE(errors.size(), 1);
+    }
+
+    void diverDownIsSaid()
+    {
+        quint16 closedPort = 0;
+        {
+            QTcpServer s;
+            QVERIFY(s.listen(QHostAddress::LocalHost, 0));
+            closedPort = s.serverPort();
+        }
+        DvrClient dvr(m_store.get(), QUrl(QStringLiteral("http://127.0.0.1:%1").arg(closedPort)));
+        QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-Y"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        QTRY_VERIFY(dvr.status().contains(u"cannot be reached"));
+        dvr.recordAiring(airing(0, dvrtest::during(10)));
+        QVERIFY(errors.wait(10000));
+        QVERIFY(errors.last().first().toString().contains(u"cannot be reached"));
+    }
+
+    void noTicketSourceSaysOffline()
+    {
+        DvrClient dvr(m_store.get(), m_url);
+        QVERIFY(dvr.isEnabled());
+        QVERIFY(dvr.status().contains(u"not connected"));
+        QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+        dvr.recordAiring(airing(0, dvrtest::during(10)));
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(errors.first().first().toString().contains(u"not connected"));
+        DvrClient none(m_store.get(), QUrl());
+        QVERIFY(!none.isEnabled());
+        QVERIFY(none.status().contains(u"No recorder"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDvrClient)
+#include "tst_dvrclient.moc"
