@@ -62,6 +62,45 @@ DvrUpcoming DvrUpcoming::skippedFromJson(const QJsonObject &o)
 
 // ---- the library
 
+template <typename Model, typename T, typename KeyOf>
+void replaceRows(Model *model, QList<T> &items, const QList<T> &next, KeyOf keyOf)
+{
+    // Rows no longer there go first, from the back.
+    QSet<decltype(keyOf(next.value(0)))> keep;
+    for (const T &t : next)
+        keep.insert(keyOf(t));
+    for (int i = int(items.size()) - 1; i >= 0; --i) {
+        if (!keep.contains(keyOf(items[i]))) {
+            model->beginRemoveRows({}, i, i);
+            items.removeAt(i);
+            model->endRemoveRows();
+        }
+    }
+    // Then each position: the same row (updated in place), one moved up from below, or a new one.
+    for (int i = 0; i < next.size(); ++i) {
+        int found = -1;
+        for (int j = i; j < items.size() && found < 0; ++j) {
+            if (keyOf(items[j]) == keyOf(next[i]))
+                found = j;
+        }
+        if (found < 0) {
+            model->beginInsertRows({}, i, i);
+            items.insert(i, next[i]);
+            model->endInsertRows();
+            continue;
+        }
+        if (found != i) {
+            model->beginMoveRows({}, found, found, {}, i);
+            items.move(found, i);
+            model->endMoveRows();
+        }
+        if (!(items[i] == next[i])) {
+            items[i] = next[i];
+            Q_EMIT model->dataChanged(model->index(i), model->index(i));
+        }
+    }
+}
+
 int DvrRecordingsModel::rowCount(const QModelIndex &parent) const
 {
     return parent.isValid() ? 0 : int(m_items.size());
@@ -121,40 +160,7 @@ QVariantMap DvrRecordingsModel::get(int row) const
 void DvrRecordingsModel::setItems(const QList<DvrRecording> &next)
 {
     const int before = int(m_items.size());
-    // Rows no longer there go first, from the back.
-    QSet<qint64> keep;
-    for (const DvrRecording &r : next)
-        keep.insert(r.id);
-    for (int i = int(m_items.size()) - 1; i >= 0; --i) {
-        if (!keep.contains(m_items[i].id)) {
-            beginRemoveRows({}, i, i);
-            m_items.removeAt(i);
-            endRemoveRows();
-        }
-    }
-    // Then each position: the same row (updated in place), one moved up from below, or a new one.
-    for (int i = 0; i < next.size(); ++i) {
-        int found = -1;
-        for (int j = i; j < m_items.size() && found < 0; ++j) {
-            if (m_items[j].id == next[i].id)
-                found = j;
-        }
-        if (found < 0) {
-            beginInsertRows({}, i, i);
-            m_items.insert(i, next[i]);
-            endInsertRows();
-            continue;
-        }
-        if (found != i) {
-            beginMoveRows({}, found, found, {}, i);
-            m_items.move(found, i);
-            endMoveRows();
-        }
-        if (!(m_items[i] == next[i])) {
-            m_items[i] = next[i];
-            Q_EMIT dataChanged(index(i), index(i));
-        }
-    }
+    replaceRows(this, m_items, next, [](const DvrRecording &r) { return r.id; });
     if (before != m_items.size())
         Q_EMIT countChanged();
 }
@@ -214,40 +220,7 @@ QVariantMap DvrUpcomingModel::get(int row) const
 void DvrUpcomingModel::setItems(QList<DvrUpcoming> next)
 {
     std::stable_sort(next.begin(), next.end(), [](const DvrUpcoming &a, const DvrUpcoming &b) { return a.start < b.start; });
-    const int before = int(m_items.size());
-    QSet<QString> keep;
-    for (const DvrUpcoming &u : std::as_const(next))
-        keep.insert(u.key());
-    for (int i = int(m_items.size()) - 1; i >= 0; --i) {
-        if (!keep.contains(m_items[i].key())) {
-            beginRemoveRows({}, i, i);
-            m_items.removeAt(i);
-            endRemoveRows();
-        }
-    }
-    for (int i = 0; i < next.size(); ++i) {
-        int found = -1;
-        for (int j = i; j < m_items.size() && found < 0; ++j) {
-            if (m_items[j].key() == next[i].key())
-                found = j;
-        }
-        if (found < 0) {
-            beginInsertRows({}, i, i);
-            m_items.insert(i, next[i]);
-            endInsertRows();
-            continue;
-        }
-        if (found != i) {
-            beginMoveRows({}, found, found, {}, i);
-            m_items.move(found, i);
-            endMoveRows();
-        }
-        if (!(m_items[i] == next[i])) {
-            m_items[i] = next[i];
-            Q_EMIT dataChanged(index(i), index(i));
-        }
-    }
-    Q_UNUSED(before)
+    replaceRows(this, m_items, next, [](const DvrUpcoming &u) { return u.key(); });
     Q_EMIT countChanged(); // conflicts may change with the same count
 }
 

@@ -52,6 +52,12 @@ struct DvrUpcoming
     bool operator==(const DvrUpcoming &) const = default;
 };
 
+/// Makes `model`'s rows (`items`) equal `next` with removals, inserts, moves and dataChanged only,
+/// matching rows by `keyOf`: never a reset, so a view keeps its focus and place. Both DVR models
+/// use it (declared their friend: it calls the protected row functions).
+template <typename Model, typename T, typename KeyOf>
+void replaceRows(Model *model, QList<T> &items, const QList<T> &next, KeyOf keyOf);
+
 /// "Sat 6 Dec 07:00–08:00" in local time.
 QString formatAiringTime(qint64 start, qint64 stop);
 
@@ -86,6 +92,8 @@ Q_SIGNALS:
     void countChanged();
 
 private:
+    template <typename Model, typename T, typename KeyOf>
+    friend void replaceRows(Model *, QList<T> &, const QList<T> &, KeyOf);
     QList<DvrRecording> m_items;
 };
 
@@ -119,6 +127,8 @@ Q_SIGNALS:
     void countChanged();
 
 private:
+    template <typename Model, typename T, typename KeyOf>
+    friend void replaceRows(Model *, QList<T> &, const QList<T> &, KeyOf);
     QList<DvrUpcoming> m_items;
 };
 

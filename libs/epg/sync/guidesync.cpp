@@ -140,21 +140,29 @@ void GuideSync::requestWhole()
     connect(reply, &QNetworkReply::finished, this, [this, reply] { onWhole(reply); });
 }
 
-void GuideSync::onDelta(QNetworkReply *reply)
+bool GuideSync::answered(QNetworkReply *reply, int *status)
 {
     reply->deleteLater();
-    const int status = statusOf(reply);
-    if (status == 0) {
+    *status = statusOf(reply);
+    if (*status == 0) {
         setReachable(false);
         finish(QStringLiteral("guide server %1 unreachable: %2").arg(m_server.toDisplayString(), reply->errorString()));
-        return;
+        return false;
     }
     setReachable(true);
-    if (status == 304) {
+    if (*status == 304) {
         ++m_stats.notModified;
         finish({});
-        return;
+        return false;
     }
+    return true;
+}
+
+void GuideSync::onDelta(QNetworkReply *reply)
+{
+    int status = 0;
+    if (!answered(reply, &status))
+        return;
     if (status != 200) {
         // unknown-base (the server no longer keeps ours), delta-pending, or an older server:
         // the whole guide instead.
@@ -169,19 +177,9 @@ void GuideSync::onDelta(QNetworkReply *reply)
 
 void GuideSync::onWhole(QNetworkReply *reply)
 {
-    reply->deleteLater();
-    const int status = statusOf(reply);
-    if (status == 0) {
-        setReachable(false);
-        finish(QStringLiteral("guide server %1 unreachable: %2").arg(m_server.toDisplayString(), reply->errorString()));
+    int status = 0;
+    if (!answered(reply, &status))
         return;
-    }
-    setReachable(true);
-    if (status == 304) {
-        ++m_stats.notModified;
-        finish({});
-        return;
-    }
     if (status != 200) {
         finish(QStringLiteral("%1 answered HTTP %2: %3")
                    .arg(reply->url().toDisplayString())

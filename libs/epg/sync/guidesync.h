@@ -71,6 +71,9 @@ private:
     struct Opened;
     void requestDelta();
     void requestWhole();
+    /// The reply's HTTP status in *status; false when the refresh ends here (unreachable: failed;
+    /// 304: nothing new).
+    bool answered(QNetworkReply *reply, int *status);
     void onDelta(QNetworkReply *reply);
     void onWhole(QNetworkReply *reply);
     /// Opens `file` off this thread (as a delta applied to the current file when `delta` is set)
