@@ -1,12 +1,12 @@
 #include "guidestore.h"
 
+#include <epg/sync/guidesync.h>
+
 #include <QDir>
 #include <QFile>
 #include <QLocale>
 #include <QFutureWatcher>
 #include <QLoggingCategory>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
 #include <QSaveFile>
 #include <QtConcurrent>
 
@@ -146,77 +146,41 @@ void GuideStore::open(const QString &path, bool fromDownload)
 
 void GuideStore::refresh(const QUrl &server)
 {
-    if (!m_network)
-        m_network = new QNetworkAccessManager(this);
-    QUrl url = server;
-    url.setPath(url.path().endsWith(u'/') ? url.path() + QStringLiteral("guide") : url.path() + QStringLiteral("/guide"));
-    QNetworkRequest request(url);
-    request.setTransferTimeout(60000);
-    const QByteArray etag = m_guide ? '"' + m_guide->info().checksum + '"' : QByteArray();
-    if (!etag.isEmpty())
-        request.setRawHeader("If-None-Match", etag);
-    QNetworkReply *reply = m_network->get(request);
-    m_refreshTimer.stop(); // the next one is planned when this one is answered
-    connect(reply, &QNetworkReply::finished, this, [this, reply] {
-        reply->deleteLater();
-        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        const bool reached = status != 0; // any HTTP answer: the server is there
-        if (reply->error() != QNetworkReply::NoError && status != 304) {
-            const QString reason = reached ? tr("The guide server answered HTTP %1: showing the guide on the box").arg(status)
-                                           : tr("Guide server unreachable (%1): showing the guide on the box").arg(reply->errorString());
-            setStatus(reason, true);
-            scheduleRefresh();
-            Q_EMIT refreshFailed(reason);
-            return;
-        }
-        m_lastContact = QDateTime::currentDateTimeUtc();
-        if (m_offline)
-            setStatus(tr("Guide server reached again"), false);
-        scheduleRefresh();
-        if (status == 304) {
-            setStatus(m_status, false);
-            return;
-        }
-        // Stored, opened and checked off the UI thread: a 6 MB guide must not stall a frame, and
-        // only a guide that opens replaces the cached one.
-        const QByteArray body = reply->readAll();
-        auto *watcher = new QFutureWatcher<Opened>(this);
-        const int generation = ++m_generation;
-        connect(watcher, &QFutureWatcher<Opened>::finished, this, [this, watcher, generation] {
-            watcher->deleteLater();
-            const Opened result = watcher->result();
-            if (generation != m_generation)
-                return;
-            if (!result.guide) {
-                const QString reason = tr("The new guide was refused (%1); the previous one stays").arg(result.error);
-                qCWarning(lcGuideStore).noquote() << reason;
-                setStatus(reason, false);
-                Q_EMIT refreshFailed(reason);
-                return;
-            }
-            m_guide = result.guide;
+    // epg::GuideSync asks for a delta from the guide held (a schedule change costs kilobytes,
+    // not the whole guide), falls back to the whole guide, checks it against the server's
+    // checksum off the UI thread and keeps it in the cache: a guide that fails never replaces
+    // the one shown.
+    if (!m_sync) {
+        m_sync = new epg::GuideSync(cachePath(), this);
+        connect(m_sync, &epg::GuideSync::guideChanged, this, [this](auto, std::shared_ptr<const epg::Guide> current) {
+            ++m_generation; // a file opened meanwhile does not replace it
+            m_guide = std::move(current);
             setStatus(tr("Guide until %1").arg(QLocale().toString(validUntil().toLocalTime(), QLocale::ShortFormat)), false);
             Q_EMIT guideChanged();
         });
-        watcher->setFuture(QtConcurrent::run([body, final = cachePath()] {
-            Opened o;
-            const QString path = final + QStringLiteral(".new");
-            QSaveFile f(path);
-            if (!f.open(QIODevice::WriteOnly) || f.write(body) != body.size() || !f.commit()) {
-                o.error = QStringLiteral("cannot store it: %1").arg(f.errorString());
-                return o;
+        connect(m_sync, &epg::GuideSync::refreshFinished, this, [this] {
+            QString failure;
+            if (!m_sync->isReachable()) {
+                failure = tr("Guide server unreachable (%1): showing the guide on the box").arg(m_sync->lastError());
+                setStatus(failure, true);
+            } else {
+                m_lastContact = QDateTime::currentDateTimeUtc();
+                if (!m_sync->lastError().isEmpty()) {
+                    failure = tr("The new guide was refused (%1); the previous one stays").arg(m_sync->lastError());
+                    qCWarning(lcGuideStore).noquote() << failure;
+                    setStatus(failure, false);
+                } else if (m_offline) {
+                    setStatus(tr("Guide server reached again"), false);
+                }
             }
-            o.guide = epg::Guide::open(path, &o.error);
-            if (!o.guide) {
-                QFile::remove(path);
-                return o;
-            }
-            QFile::remove(final);
-            if (!QFile::rename(path, final))
-                qCWarning(lcGuideStore).noquote() << "cannot replace" << final << "; the new guide is used from" << path;
-            return o;
-        }));
-    });
+            scheduleRefresh(); // offline: sooner
+            if (!failure.isEmpty())
+                Q_EMIT refreshFailed(failure);
+        });
+    }
+    m_refreshTimer.stop(); // the next one is planned when this one is answered
+    m_sync->setServer(server);
+    m_sync->refresh();
 }
 
 } // namespace iptv::hubris

@@ -14,9 +14,9 @@
 
 #include <memory>
 
-QT_BEGIN_NAMESPACE
-class QNetworkAccessManager;
-QT_END_NAMESPACE
+namespace iptv::epg {
+class GuideSync;
+}
 
 namespace iptv::hubris {
 
@@ -56,6 +56,8 @@ public:
     /// Refreshes from server() every `minutes` (sooner, every retry interval, while offline).
     void startAutoRefresh(int minutes);
     void setRetryMs(int ms) { m_retryMs = ms; }
+    /// When the guide server last answered (UTC; invalid: never since start).
+    QDateTime lastContact() const { return m_lastContact; }
     /// Refreshes from server() now (the settings' "refresh now").
     Q_INVOKABLE void refreshNow() { refresh(m_server); }
     QString ageText() const;
@@ -79,7 +81,7 @@ private:
     std::shared_ptr<const epg::Guide> m_guide;
     QString m_status;
     bool m_offline = false;
-    QNetworkAccessManager *m_network = nullptr;
+    epg::GuideSync *m_sync = nullptr; ///< downloads: deltas from the guide held, else the whole guide
     QByteArray m_etag;
     qint64 m_fixedNow = 0;
     int m_generation = 0; ///< the latest open wins

@@ -14,6 +14,8 @@
 
 #include <QAbstractItemModelTester>
 #include <QFile>
+#include <QHttpServer>
+#include <QHttpServerResponse>
 #include <QTcpServer>
 #include <QSignalSpy>
 #include <QTest>
@@ -264,6 +266,57 @@ private Q_SLOTS:
         QCOMPARE(failing.stage(), UpdateProgress::Failed);
         QVERIFY(failing.text().contains(u"HashMismatch"_qs));
         QTRY_VERIFY(!failing.isActive()); // said for a while, then gone
+    }
+
+    // The box downloads through epg::GuideSync: a delta from the guide it holds when the server
+    // makes one, else the whole guide; the cache holds it for the next start; a refused guide
+    // leaves the shown one. (GuideSync itself is tested against iptvnext in tst_guidesync.)
+    void downloadsIntoTheCache()
+    {
+        QTemporaryDir dir;
+        QFile file(testguide::write(dir));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray bytes = file.readAll();
+        const auto parsed = iptv::epg::Guide::fromBytes(bytes);
+        QVERIFY(parsed);
+        QByteArray body = bytes;
+        QHttpServer server;
+        int wholeRequests = 0;
+        server.route(u"/guide/delta"_qs, [] { return QHttpServerResponse(QHttpServerResponder::StatusCode::NotFound); });
+        server.route(u"/guide"_qs, [&](const QHttpServerRequest &request) {
+            ++wholeRequests;
+            if (request.value("If-None-Match") == '"' + parsed->info().checksum + '"')
+                return QHttpServerResponse(QHttpServerResponder::StatusCode::NotModified);
+            QHttpServerResponse r("application/vnd.iptv.guide", body);
+            r.setHeader("ETag", '"' + parsed->info().checksum + '"');
+            return r;
+        });
+        const quint16 port = server.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(port != 0);
+
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        store.setServer(QUrl(u"http://127.0.0.1:%1"_qs.arg(port)));
+        QSignalSpy loaded(&store, &GuideStore::guideChanged);
+        store.refreshNow();
+        QVERIFY(loaded.wait(5000));
+        QCOMPARE(store.guide()->info().checksum, parsed->info().checksum);
+        QCOMPARE(wholeRequests, 1);
+
+        GuideStore restarted(dir.filePath(QStringLiteral("cache")));
+        QSignalSpy cached(&restarted, &GuideStore::guideChanged);
+        restarted.loadCache();
+        QVERIFY(cached.wait(5000));
+        QCOMPARE(restarted.guide()->info().checksum, parsed->info().checksum);
+
+        // The same version again (no delta here): a 304, nothing replaced, no failure.
+        QSignalSpy failed(&store, &GuideStore::refreshFailed);
+        const QDateTime contact = store.lastContact();
+        QVERIFY(contact.isValid());
+        store.refreshNow();
+        QTRY_VERIFY(store.lastContact() > contact); // answered and handled
+        QCOMPARE(wholeRequests, 2);
+        QCOMPARE(failed.size(), 0);
+        QCOMPARE(loaded.size(), 1);
     }
 
     void offlineAndRetry()
