@@ -345,9 +345,20 @@ void DvrClient::deleteRecording(qint64 id)
 
 void DvrClient::setKept(qint64 id, bool kept)
 {
-    call("PUT", QStringLiteral("/api/recordings/%1").arg(id), {{u"kept"_qs, kept}}, [this](int status, const QJsonObject &body) {
+    changeRecording(id, {{u"kept"_qs, kept}});
+}
+
+void DvrClient::savePosition(qint64 id, qint64 seconds)
+{
+    changeRecording(id, {{u"position"_qs, std::max<qint64>(0, seconds)}});
+}
+
+void DvrClient::changeRecording(qint64 id, const QJsonObject &change)
+{
+    call("PUT", QStringLiteral("/api/recordings/%1").arg(id), change, [this](int status, const QJsonObject &body) {
         if (status != 200)
             return;
+        // diver answers with the recording as it is now: that row is replaced, the rest kept.
         QList<DvrRecording> items = m_recordings.items();
         const DvrRecording updated = DvrRecording::fromJson(body);
         for (DvrRecording &r : items) {
@@ -357,23 +368,6 @@ void DvrClient::setKept(qint64 id, bool kept)
         m_recordings.setItems(items);
         Q_EMIT libraryChanged();
     });
-}
-
-void DvrClient::savePosition(qint64 id, qint64 seconds)
-{
-    call("PUT", QStringLiteral("/api/recordings/%1").arg(id), {{u"position"_qs, std::max<qint64>(0, seconds)}},
-         [this](int status, const QJsonObject &body) {
-             if (status != 200)
-                 return;
-             QList<DvrRecording> items = m_recordings.items();
-             const DvrRecording updated = DvrRecording::fromJson(body);
-             for (DvrRecording &r : items) {
-                 if (r.id == updated.id)
-                     r = updated;
-             }
-             m_recordings.setItems(items);
-             Q_EMIT libraryChanged();
-         });
 }
 
 } // namespace iptv::hubris

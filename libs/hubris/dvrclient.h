@@ -103,6 +103,8 @@ Q_SIGNALS:
 private:
     using Handler = std::function<void(int status, const QJsonObject &body)>;
     void call(const QByteArray &verb, const QString &path, const QJsonObject &body, Handler done);
+    /// PUT /api/recordings/<id> with `change` (kept, position), then the library row from the answer.
+    void changeRecording(qint64 id, const QJsonObject &change);
     void requestTicket();
     void setStatus(const QString &status);
     void setReady(bool ready);
