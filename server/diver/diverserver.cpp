@@ -28,6 +28,9 @@ namespace {
 constexpr qint64 kLeadSeconds = 2;
 /// The plan is made again at least this often (time moves on; a recording ends).
 constexpr qint64 kReplanSeconds = 30;
+/// Retention (reading every recording and its copy from the store) runs this often, not every
+/// tick; a recorder short of space asks for it at once (recoverSpace).
+constexpr qint64 kSweepSeconds = 30;
 /// Bytes a second of recording is budgeted at when a storage folder is chosen (5 Mbit/s).
 constexpr qint64 kBytesPerSecond = 5'000'000 / 8;
 /// A recording that could not start (no storage, no stream URL) is tried again after this.
@@ -254,7 +257,10 @@ void DiverServer::reconcile()
     if (t - m_lastPlanAt >= kReplanSeconds)
         replan(false);
     startDue(t);
-    sweepRetention();
+    if (t - m_lastSweepAt >= kSweepSeconds) {
+        m_lastSweepAt = t;
+        sweepRetention();
+    }
 }
 
 void DiverServer::startDue(qint64 t)

@@ -127,6 +127,7 @@ private:
     dvr::SchedulePlan m_plan;
     bool m_planned = false;
     qint64 m_lastPlanAt = 0;
+    qint64 m_lastSweepAt = 0;
     QTimer m_tick;
     http::Router *m_router = nullptr;
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder
