@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Diver: playback start with recordings running (issue 14: request to first segment served,
+# p99 <= 50 ms with 100 recordings running).
+#
+#   bench/diver/playback.sh                     # N=100 recordings, ROUNDS=1000 playback starts
+#   N=20 ROUNDS=200 bench/diver/playback.sh
+#
+# The headend is recast with N pass-through channels (ladder=copy) of the 5 Mbit/s 1080p25 file,
+# as in record.sh. diver (the real server process, Release) reads a guide of N channels on that
+# headend (bench_playback guide) and records what is on now on every channel, one owner each
+# (bench_playback play, as the operator). Once every recording has a segment, bench_playback
+# starts playback ROUNDS times, one after the other, on a random recording: its playlist, then
+# its first segment whole, over HTTP keep-alive, as a box does. Prints p50/p95/p99/max.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/bench/common.sh"
+. "$ROOT/bench/recast/common.sh"
+N=${N:-100}
+ROUNDS=${ROUNDS:-1000}
+PORT=${PORT:-18760}
+DIVER_PORT=${DIVER_PORT:-18770}
+WORK=${WORK:-$(mktemp -d /tmp/iptv-bench-playback.XXXXXX)}
+mkdir -p "$WORK"
+API="http://127.0.0.1:$PORT"
+DIVER="$BUILD/server/diver/diver"
+BENCH="$BUILD/bench/diver/bench_playback"
+
+machine_info
+echo "== build (Release) in $BUILD =="
+release_build recast diver bench_playback
+IN=$(input_5mbit)
+
+{
+    printf '[server]\nport=%s\n\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n' "$PORT"
+    for i in $(seq 1 "$N"); do
+        printf '\n[channel.c%03d]\nname=Channel %d\nsource=file:%s\nladder=copy\n' "$i" "$i" "$IN"
+    done
+} >"$WORK/recast.conf"
+start_recast "$WORK/recast" "$WORK/recast.conf" "$PORT"
+until [ "$(curl -sf "$API/api/channels" | jq '[.channels[] | select(.state == "live")] | length')" -ge "$N" ] 2>/dev/null; do
+    sleep 1
+done
+echo "== recast: $N pass-through channels live; load $(cut -d' ' -f1-3 /proc/loadavg) =="
+
+"$BENCH" guide --out "$WORK/guide.bin" --channels "$N" --source "$API/live/c%1.ts"
+cat >"$WORK/diver.conf" <<CONF
+[server]
+port=$DIVER_PORT
+bind=127.0.0.1
+data_dir=$WORK/diver
+node=bench
+
+[guide]
+file=$WORK/guide.bin
+
+[recording]
+capacity=$((N + 10))
+segment_seconds=6
+
+[storage]
+min_free_mb=1024
+CONF
+"$DIVER" -c "$WORK/diver.conf" >"$WORK/diver.log" 2>&1 &
+diver=$!
+pids+=("$diver")
+until curl -sf "127.0.0.1:$DIVER_PORT/healthz" >/dev/null; do
+    kill -0 "$diver" 2>/dev/null || { cat "$WORK/diver.log"; exit 1; }
+    sleep 0.2
+done
+echo "== diver up; recording $N channels, then $ROUNDS playback starts =="
+"$BENCH" play --diver "http://127.0.0.1:$DIVER_PORT" --channels "$N" --rounds "$ROUNDS" >"$WORK/play.json" 2>"$WORK/play.log" ||
+    { tail -5 "$WORK/play.log"; exit 1; }
+echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+jq -c 'del(.status)' "$WORK/play.json"
+printf '  playback start (playlist + first segment), ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f; playlist alone p50 %.1f p99 %.1f\n' \
+    "$(jq .start_ms_p50 "$WORK/play.json")" "$(jq .start_ms_p95 "$WORK/play.json")" "$(jq .start_ms_p99 "$WORK/play.json")" \
+    "$(jq .start_ms_max "$WORK/play.json")" "$(jq .playlist_ms_p50 "$WORK/play.json")" "$(jq .playlist_ms_p99 "$WORK/play.json")"
+printf '  diver: %s recorders active, RSS %s MiB\n' "$(curl -sf "127.0.0.1:$DIVER_PORT/api/status" | jq .recorders)" \
+    "$(( $(rss_kb "$diver") / 1024 ))"
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop_pid "$diver"
+stop_pid "$recast"
+rm -rf "$WORK/recast/live" "$WORK/recast/data" "$WORK/diver/storage"
+echo "raw results in $WORK"
