@@ -233,14 +233,21 @@ QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s) const
             {u"alternatives"_qs, refs(s.alternatives)}};
 }
 
-QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket) const
+QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket,
+                                       const QHash<qint64, CopyRow> *copies) const
 {
     QString state;
     QString reason;
     qint64 segments = 0, bytes = 0, gaps = 0;
     if (r.copyId != 0) {
-        QString e;
-        const auto copy = const_cast<RecordingStore &>(m_store).copy(r.copyId, &e);
+        std::optional<CopyRow> copy;
+        if (copies) {
+            if (const auto it = copies->constFind(r.copyId); it != copies->cend())
+                copy = *it;
+        } else {
+            QString e;
+            copy = const_cast<RecordingStore &>(m_store).copy(r.copyId, &e);
+        }
         if (copy) {
             state = copyStateName(copy->state);
             reason = copy->reason;
@@ -456,10 +463,19 @@ void DiverServer::setupRoutes()
         const auto rows = m_store.recordings(&error, who->isOperator ? c.query("owner") : who->owner);
         if (!rows)
             return Reply::error(ApiError::internal(error));
+        // Their copies in one query, not one a recording.
+        const auto copyRows = m_store.copies(&error);
+        if (!copyRows)
+            return Reply::error(ApiError::internal(error));
+        QHash<qint64, CopyRow> copies;
+        copies.reserve(copyRows->size());
+        for (const CopyRow &copy : *copyRows)
+            copies.insert(copy.id, copy);
         QJsonArray out;
         const QByteArray ticket = who->isOperator ? QByteArray() : credential(c);
+        const QString base = baseOf(c);
         for (const auto &row : *rows)
-            out.append(recordingJson(row, baseOf(c), ticket));
+            out.append(recordingJson(row, base, ticket, &copies));
         return Reply::json(QJsonObject{{u"recordings"_qs, out}});
     });
     auto findRecording = [this](const RouteContext &c, const Identity &who, Reply *notFound) -> std::optional<RecordingRow> {

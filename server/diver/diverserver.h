@@ -109,7 +109,9 @@ private:
     // HTTP (diverroutes.cpp)
     void setupRoutes();
     std::optional<Identity> identify(const http::RouteContext &c, http::Reply *refusal) const;
-    QJsonObject recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket) const;
+    /// `copies`: every copy by id when the caller has them (a list), else the copy is read.
+    QJsonObject recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket,
+                              const QHash<qint64, CopyRow> *copies = nullptr) const;
     QJsonObject plannedJson(const dvr::PlannedRecording &p) const;
     QJsonObject skippedJson(const dvr::SkippedAiring &s) const;
     QString channelNameOf(const QString &channelId) const;
