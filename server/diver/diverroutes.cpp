@@ -9,17 +9,20 @@
 #include <core/httputil.h>
 #include <dvr/archive.h>
 #include <dvr/playout.h>
+#include <dvr/playoutthumbnails.h>
 #include <dvr/recorder.h>
 
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QHttpServerRequest>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
 #include <QUrlQuery>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace iptv::diver {
 
@@ -171,12 +174,36 @@ Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &r
     return r;
 }
 
-/// "20261206T070000Z" and "seg-12.ts": what an archive holds, nothing that climbs out of it.
+/// "20261206T070000Z" and "seg-12.ts" or "thumb-12.jpg": what an archive holds, nothing that
+/// climbs out of it.
 bool safeSegmentPath(const QString &chunk, const QString &file)
 {
     static const QRegularExpression chunkRe(QStringLiteral("^[0-9]{8}T[0-9]{6}Z$|^[A-Za-z0-9_-]{1,64}$"));
-    static const QRegularExpression fileRe(QStringLiteral("^seg-[0-9]{1,18}\\.ts$"));
+    static const QRegularExpression fileRe(QStringLiteral("^seg-[0-9]{1,18}\\.ts$|^thumb-[0-9]{1,18}\\.jpg$"));
     return chunkRe.match(chunk).hasMatch() && fileRe.match(file).hasMatch();
+}
+
+QByteArray mimeOf(const QString &file)
+{
+    return file.endsWith(u".jpg") ? QByteArrayLiteral("image/jpeg") : QByteArrayLiteral("video/mp2t");
+}
+
+/// A WebVTT thumbnail track with the box's ticket on every image URI (as withTicket does for a
+/// playlist): cue lines are the ones that are neither the header, a timing nor empty.
+QByteArray vttWithTicket(const QByteArray &track, const QByteArray &ticket)
+{
+    if (ticket.isEmpty())
+        return track;
+    const QByteArray suffix = "?ticket=" + QUrl::toPercentEncoding(QString::fromLatin1(ticket));
+    QByteArray out;
+    for (const QByteArray &line : track.split('\n')) {
+        if (!out.isEmpty())
+            out += '\n';
+        out += line;
+        if (!line.isEmpty() && !line.startsWith("WEBVTT") && !line.contains("-->"))
+            out += suffix;
+    }
+    return out;
 }
 
 /// A recording in progress on an archived channel counts as recorded already; the plan then lists
@@ -570,7 +597,7 @@ void DiverServer::setupRoutes()
         } else {
             const ActiveArchive *a = m_archives.value(row->channelId);
             dvr::ArchiveReader reader;
-            if (!a || !reader.load(a->directory, &error))
+            if (!a || !reader.load(a->directory, row->recordStart * 1000, row->recordStop * 1000, &error))
                 return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId)));
             playlist = dvr::archiveRangePlaylist(reader, {row->recordStart * 1000, row->recordStop * 1000},
                                                  QDateTime::currentMSecsSinceEpoch());
@@ -579,6 +606,57 @@ void DiverServer::setupRoutes()
         playlist = fromOffset(playlist, c.query("start").toDouble());
         return Reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
                      "application/vnd.apple.mpegurl", {}};
+    });
+    // /play/<id>/thumbnails.vtt[?every=<seconds>]: a WebVTT track of scrubbing thumbnails (one
+    // every 10 s by default), their images next to the segments. Thumbnails are decoded off the
+    // event loop, once each; a recording in progress gets the ones of what it holds so far.
+    r->addAsyncRoute(Method::Get, u"/play/<id>/thumbnails.vtt"_qs, [this, findRecording](RouteContext &c, http::Router::Respond respond) {
+        Reply refusal;
+        const auto who = identify(c, &refusal);
+        if (!who)
+            return respond(refusal);
+        Reply missing;
+        const auto row = findRecording(c, *who, &missing);
+        if (!row)
+            return respond(missing);
+        Reply bad;
+        const auto every = c.intQuery("every", 10, 2, 600, &bad);
+        if (!every)
+            return respond(bad);
+        QString dir, error;
+        dvr::ArchiveReader reader;
+        QList<dvr::ArchiveSegment> segments;
+        if (row->copyId != 0) {
+            const auto copy = m_store.copy(row->copyId, &error);
+            if (copy && reader.load(copy->directory, &error)) {
+                dir = copy->directory;
+                segments = reader.segments();
+            }
+        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
+            const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
+            if (reader.load(a->directory, from, to, &error)) {
+                dir = a->directory;
+                segments = reader.segments(from, to);
+            }
+        }
+        if (dir.isEmpty() || segments.isEmpty())
+            return respond(Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet").arg(row->id))));
+        const QByteArray ticket = c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray();
+        const qint64 origin = segments.first().startMs, end = segments.last().endMs();
+        auto future = QtConcurrent::run([dir, segments, every = *every]() {
+            QString why;
+            QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why);
+            return std::make_pair(thumbs, why);
+        });
+        auto *watcher = new QFutureWatcher<std::pair<QList<dvr::Thumbnail>, QString>>(this);
+        connect(watcher, &QFutureWatcherBase::finished, this, [watcher, respond, ticket, origin, end, id = row->id]() {
+            const auto [thumbs, why] = watcher->result();
+            watcher->deleteLater();
+            if (thumbs.isEmpty())
+                return respond(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
+            respond(Reply{200, vttWithTicket(dvr::thumbnailTrack(thumbs, origin, end), ticket), "text/vtt; charset=utf-8", {}});
+        });
+        watcher->setFuture(future);
     });
     r->addRoute(Method::Get, u"/play/<id>/<chunk>/<file>"_qs, [this, findRecording](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -598,7 +676,7 @@ void DiverServer::setupRoutes()
         }
         if (dir.isEmpty())
             return Reply::error(ApiError::notFound(u"the recording's storage is not on this node"_qs));
-        return fileReply(QDir(dir).filePath(chunk + u'/' + file), "video/mp2t", c.request.value("Range"));
+        return fileReply(QDir(dir).filePath(chunk + u'/' + file), mimeOf(file), c.request.value("Range"));
     });
 
     // ---- catch-up and timeshift of archived channels: /catchup/<channel>/archive-<start>-<seconds|now>.m3u8
@@ -613,9 +691,11 @@ void DiverServer::setupRoutes()
             return Reply::error(ApiError::badRequest(u"expected archive-<start, Unix seconds>-<duration seconds or now>.m3u8"_qs));
         if (range->fromMs < nowMs - qint64(m_config.archiveHours) * 3600 * 1000)
             return Reply::error(ApiError::notFound(QStringLiteral("the archive keeps %1 hours").arg(m_config.archiveHours)));
+        // Only the hourly chunks the range touches: a day's archive is 24 index files, a
+        // programme needs one or two.
         dvr::ArchiveReader reader;
         QString error;
-        if (!reader.load(a->directory, &error))
+        if (!reader.load(a->directory, range->fromMs, range->toMs, &error))
             return Reply::error(ApiError::internal(error));
         const QByteArray playlist = dvr::archiveRangePlaylist(reader, *range, nowMs);
         return Reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
@@ -628,7 +708,7 @@ void DiverServer::setupRoutes()
             return Reply::error(ApiError::notFound(u"channel not archived on this node"_qs));
         if (!safeSegmentPath(c.params.value(1), c.params.value(2)))
             return Reply::error(ApiError::badRequest(u"not a segment name"_qs));
-        return fileReply(QDir(a->directory).filePath(c.params.value(1) + u'/' + c.params.value(2)), "video/mp2t",
+        return fileReply(QDir(a->directory).filePath(c.params.value(1) + u'/' + c.params.value(2)), mimeOf(c.params.value(2)),
                          c.request.value("Range"));
     });
 #undef DIVER_IDENTIFY

@@ -240,6 +240,28 @@ private Q_SLOTS:
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u'/' + firstSegment, a, {}, {{"Range", "bytes=99999999-"}}).status, 416);
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/..%2F..%2Fx/seg-1.ts"_qs, a).status / 100, 4);
 
+        // Scrubbing thumbnails of what it holds so far: a WebVTT track whose images are JPEGs
+        // served next to the segments, the box's ticket on each URI.
+        const HttpResult vtt = call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt?every=2&ticket=t%2Bk"_qs, a);
+        QVERIFY2(vtt.status == 200, vtt.body.constData());
+        QVERIFY(vtt.header("Content-Type").startsWith("text/vtt"));
+        QVERIFY(vtt.body.startsWith("WEBVTT\n"));
+        QVERIFY(vtt.body.contains("00:00:00.000 --> "));
+        QString image;
+        for (const QByteArray &line : vtt.body.split('\n')) {
+            if (line.contains(".jpg")) {
+                image = QString::fromLatin1(line);
+                break;
+            }
+        }
+        QVERIFY2(image.endsWith(u".jpg?ticket=t%2Bk"), vtt.body.constData());
+        const HttpResult jpeg = call("GET", port, u"/play/"_qs + idA + u'/' + image.section(u'?', 0, 0), a);
+        QCOMPARE(jpeg.status, 200);
+        QCOMPARE(jpeg.header("Content-Type"), QByteArray("image/jpeg"));
+        QVERIFY(jpeg.body.startsWith("\xFF\xD8\xFF"));
+        QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt"_qs, b).status, 404);
+        QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt?every=0"_qs, a).status, 400);
+
         // A resume point and "keep".
         const HttpResult put = call("PUT", port, u"/api/recordings/"_qs + idA, a, {{u"position"_qs, 3}, {u"kept"_qs, true}});
         QCOMPARE(put.status, 200);
