@@ -302,12 +302,18 @@ void Router::send(Exchange &x, Reply reply)
     }
     if (file) {
         // Qt HTTP Server 6.4 takes a file's headers as a fixed list: a file answer carries its
-        // Content-Type and Cache-Control only.
-        const QByteArray cacheControl = reply.header("Cache-Control");
-        if (cacheControl.isEmpty())
-            x.responder.write(file.release(), {{"Content-Type", reply.mimeType}}, status);
+        // Content-Type, Cache-Control and Accept-Ranges only.
+        const QByteArray cacheControl = reply.header("Cache-Control"), acceptRanges = reply.header("Accept-Ranges");
+        const std::pair<QByteArray, QByteArray> type{"Content-Type", reply.mimeType};
+        QFile *f = file.release();
+        if (cacheControl.isEmpty() && acceptRanges.isEmpty())
+            x.responder.write(f, {type}, status);
+        else if (acceptRanges.isEmpty())
+            x.responder.write(f, {type, {"Cache-Control", cacheControl}}, status);
+        else if (cacheControl.isEmpty())
+            x.responder.write(f, {type, {"Accept-Ranges", acceptRanges}}, status);
         else
-            x.responder.write(file.release(), {{"Content-Type", reply.mimeType}, {"Cache-Control", cacheControl}}, status);
+            x.responder.write(f, {type, {"Cache-Control", cacheControl}, {"Accept-Ranges", acceptRanges}}, status);
         return;
     }
     QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));

@@ -144,7 +144,10 @@ Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &r
         return Reply::error(ApiError::notFound(QStringLiteral("no segment %1").arg(QFileInfo(path).fileName())));
     const qint64 size = f.size();
     if (range.isEmpty()) {
-        Reply r{200, f.readAll(), mime, {}};
+        // Streamed from the file in chunks by the router: a 4 MB segment is neither copied into
+        // memory nor written in one go while other requests wait.
+        Reply r{200, {}, mime, {}};
+        r.filePath = path;
         r.addHeader("Accept-Ranges", "bytes");
         r.addHeader("Cache-Control", "public, max-age=86400");
         return r;

@@ -238,6 +238,13 @@ private Q_SLOTS:
         QCOMPARE(part.body.at(0), char(0x47));
         QVERIFY(part.header("Content-Range").startsWith("bytes 0-187/"));
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u'/' + firstSegment, a, {}, {{"Range", "bytes=99999999-"}}).status, 416);
+        const HttpResult whole = call("GET", port, u"/play/"_qs + idA + u'/' + firstSegment, a);
+        QCOMPARE(whole.status, 200);
+        QCOMPARE(whole.header("Accept-Ranges"), QByteArray("bytes"));
+        QCOMPARE(whole.header("Content-Type"), QByteArray("video/mp2t"));
+        QCOMPARE(whole.header("Content-Length").toLongLong(), whole.body.size());
+        QVERIFY(whole.body.size() > 188 && whole.body.size() % 188 == 0);
+        QCOMPARE(whole.body.left(188), part.body);
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/..%2F..%2Fx/seg-1.ts"_qs, a).status / 100, 4);
 
         // Scrubbing thumbnails of what it holds so far: a WebVTT track whose images are JPEGs
