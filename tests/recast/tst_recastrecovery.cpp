@@ -17,7 +17,7 @@ using iptv::recast::RecastServer;
 
 namespace {
 constexpr int kStartMs = 60000;
-/// The reconnect backoff tops out at 30 s, then the open itself takes up to open_timeout_ms.
+/// The reconnect backoff tops out at 5 s, then the open itself takes up to open_timeout_ms.
 constexpr int kRecoverMs = 60000;
 const QString kRelay = u"relay"_qs; // transcoded from feed
 const QString kCopy = u"copy"_qs;   // pass-through of feedcopy
