@@ -86,6 +86,8 @@ bool HlsSegmenter::restart(const QList<const AVCodecParameters *> &streams, int 
         if (m_segmentStartUs != AV_NOPTS_VALUE && m_lastEndUs > m_segmentStartUs)
             cutSegment(m_lastEndUs, &ignored);
         m_discontinuityPending = true;
+        qCDebug(lcSegmenter).noquote() << m_settings.directory << "restarted for a new input: segment"
+                                       << m_playlist.nextSequence() << "will start with EXT-X-DISCONTINUITY";
     }
     m_segmentBytes.clear();
     m_partBytes.clear();
@@ -235,6 +237,8 @@ bool HlsSegmenter::cutSegment(qint64 endUs, MediaError *error)
     segment.duration = duration;
     segment.programDateTime = QDateTime::fromMSecsSinceEpoch((m_anchorUs + m_segmentStartUs) / 1000, Qt::UTC);
     segment.discontinuity = std::exchange(m_discontinuityPending, false);
+    qCDebug(lcSegmenter).noquote() << m_settings.directory << "listed" << name << duration << "s"
+                                   << (segment.discontinuity ? "after a discontinuity" : "");
     const QList<HlsSegment> gone = m_playlist.addSegment(segment);
     for (const HlsSegment &g : gone) {
         m_leaving.push_back(g.uri);

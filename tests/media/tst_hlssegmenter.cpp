@@ -1,0 +1,184 @@
+// HlsSegmenter across source breaks (restart(), as pass-through calls it after a reconnect):
+// EXT-X-DISCONTINUITY lands on the first segment after every break (RFC 8216 4.3.2.3), also when
+// the source was lost again before a segment of it was listed (the breaks collapse into one tag),
+// and EXT-X-DISCONTINUITY-SEQUENCE counts every tag that left the window. Fed synthetic H.264
+// and MP2 packets on a microsecond timeline that continues across each break, as the pipeline does.
+
+#include <media/hlsplaylist.h>
+#include <media/hlssegmenter.h>
+
+#include <QScopeGuard>
+#include <QTemporaryDir>
+#include <QTest>
+
+extern "C" {
+#include <libavutil/channel_layout.h>
+}
+
+using namespace iptv::media;
+
+namespace {
+
+constexpr qint64 kFrameUs = 50'000; ///< 20 fps
+constexpr int kGopFrames = 10;       ///< a keyframe every 0.5 s; segments of 1 s
+constexpr qint64 kAudioUs = 24'000;  ///< an MP2 frame of 1152 samples at 48 kHz
+
+/// One connection of the source: `frames` video frames (the first `leading` of them not
+/// keyframes, as when a source is joined mid-GOP), audio `audioLagMs` behind video, as MPEG-TS
+/// carries it; the source is lost after its last frame.
+struct Run
+{
+    int frames = 0;
+    int leading = 0;
+    int audioLagMs = 0;
+};
+
+QByteArray videoFrame(bool key)
+{
+    // An access unit delimiter and an IDR or non-IDR slice, in Annex B as MPEG-TS carries them.
+    QByteArray au = QByteArray::fromHex("0000000109f0");
+    au += key ? QByteArray::fromHex("0000000165888400") : QByteArray::fromHex("00000001419a0200");
+    au += QByteArray(200, '\x5a');
+    return au;
+}
+
+Packet packet(const QByteArray &data, qint64 atUs, qint64 durationUs, bool key)
+{
+    Packet p = makePacket();
+    if (av_new_packet(p.get(), int(data.size())) == 0)
+        memcpy(p->data, data.constData(), size_t(data.size()));
+    p->pts = p->dts = atUs;
+    p->duration = durationUs;
+    p->flags = key ? AV_PKT_FLAG_KEY : 0;
+    return p;
+}
+
+/// Which run a timeline position belongs to (-1: none).
+int runAt(const QList<std::pair<qint64, qint64>> &spans, qint64 us)
+{
+    for (int i = 0; i < spans.size(); ++i)
+        if (us >= spans[i].first && us < spans[i].second)
+            return i;
+    return -1;
+}
+
+} // namespace
+
+class TestHlsSegmenter : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void discontinuityAfterEveryBreak_data();
+    void discontinuityAfterEveryBreak();
+};
+
+void TestHlsSegmenter::discontinuityAfterEveryBreak_data()
+{
+    QTest::addColumn<QList<Run>>("runs");
+    QTest::addColumn<int>("window");
+    /// One character per listed segment: '.' continues the one before, 'D' has EXT-X-DISCONTINUITY.
+    QTest::addColumn<QString>("expected");
+    /// EXT-X-DISCONTINUITY-SEQUENCE plus the tags listed.
+    QTest::addColumn<int>("discontinuities");
+
+    QTest::newRow("one break") << QList<Run>{{40}, {40}} << 0 << u"..D."_qs << 1;
+    QTest::newRow("source joined mid-GOP after the break") << QList<Run>{{40}, {43, 3}} << 0 << u"..D."_qs << 1;
+    // Back for a quarter of a second, lost again: its piece is a segment of its own.
+    QTest::newRow("lost again before a segment closed") << QList<Run>{{40}, {5}, {40}} << 0 << u"..DD."_qs << 2;
+    // Back without a keyframe, lost again: nothing of it is listed, one tag marks both breaks.
+    QTest::newRow("lost again before a keyframe") << QList<Run>{{40}, {5, 5}, {40}} << 0 << u"..D."_qs << 1;
+    QTest::newRow("lost three times before a keyframe") << QList<Run>{{40}, {0}, {5, 5}, {0}, {40}} << 0 << u"..D."_qs << 1;
+    // The interleaver still holds the keyframe that ends the segment in progress (audio is
+    // 0.3 s behind): restart() lists two segments of the old source, the second of one frame,
+    // and the first segment of the new source is the third after the break.
+    QTest::newRow("keyframe still queued at the break") << QList<Run>{{21, 0, 300}, {40, 0, 300}} << 0 << u"..D."_qs << 1;
+    QTest::newRow("break on the first segment") << QList<Run>{{15}, {40}} << 0 << u".D."_qs << 1;
+    // Tagged segments leave a window of two: EXT-X-DISCONTINUITY-SEQUENCE counts them.
+    QTest::newRow("tags leave the window") << QList<Run>{{40}, {40}, {30}, {5}, {40, 0, 300}} << 2 << u"D."_qs << 4;
+}
+
+void TestHlsSegmenter::discontinuityAfterEveryBreak()
+{
+    QFETCH(QList<Run>, runs);
+    QFETCH(int, window);
+    QFETCH(QString, expected);
+    QFETCH(int, discontinuities);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    AVCodecParameters *video = avcodec_parameters_alloc();
+    AVCodecParameters *audio = avcodec_parameters_alloc();
+    auto freeParameters = qScopeGuard([&] {
+        avcodec_parameters_free(&video);
+        avcodec_parameters_free(&audio);
+    });
+    video->codec_type = AVMEDIA_TYPE_VIDEO;
+    video->codec_id = AV_CODEC_ID_H264;
+    video->width = 160;
+    video->height = 90;
+    audio->codec_type = AVMEDIA_TYPE_AUDIO;
+    audio->codec_id = AV_CODEC_ID_MP2;
+    audio->sample_rate = 48000;
+    av_channel_layout_default(&audio->ch_layout, 2);
+    const QList<const AVCodecParameters *> streams{video, audio};
+
+    SegmenterSettings settings;
+    settings.directory = dir.path();
+    settings.segmentSeconds = 1;
+    settings.window = window;
+    settings.maxSegmentSeconds = 5; // as pass-through
+    HlsSegmenter segmenter;
+    MediaError error;
+    QVERIFY2(segmenter.open(settings, streams, 0, &error), qPrintable(error.toString()));
+
+    // Each run continues the timeline where the one before ended (Pipeline::retime()).
+    QList<std::pair<qint64, qint64>> spans;
+    qint64 now = 0;
+    for (int r = 0; r < runs.size(); ++r) {
+        const Run &run = runs[r];
+        if (r > 0)
+            QVERIFY2(segmenter.restart(streams, 0, &error), qPrintable(error.toString()));
+        qint64 audioAt = now;
+        for (int f = 0; f < run.frames; ++f) {
+            const qint64 at = now + f * kFrameUs;
+            const bool key = f >= run.leading && (f - run.leading) % kGopFrames == 0;
+            QVERIFY2(segmenter.write(packet(videoFrame(key), at, kFrameUs, key).get(), 0, &error), qPrintable(error.toString()));
+            for (; audioAt + run.audioLagMs * 1000 <= at; audioAt += kAudioUs)
+                QVERIFY2(segmenter.write(packet(QByteArray(96, '\x11'), audioAt, kAudioUs, false).get(), 1, &error),
+                         qPrintable(error.toString()));
+        }
+        spans.append({now, now + run.frames * kFrameUs});
+        now += run.frames * kFrameUs;
+    }
+    QVERIFY2(segmenter.finish(&error), qPrintable(error.toString()));
+
+    const HlsCheck listed = checkMediaPlaylist(segmenter.playlistText());
+    QVERIFY2(listed.ok, qPrintable(listed.problems.join(u"; "_qs)));
+    QString pattern;
+    qint64 count = listed.discontinuitySequence;
+    for (const HlsSegment &s : listed.segments) {
+        pattern += s.discontinuity ? u'D' : u'.';
+        count += s.discontinuity ? 1 : 0;
+    }
+    QCOMPARE(pattern, expected);
+    QCOMPARE(count, qint64(discontinuities));
+    if (window > 0)
+        return;
+    // The rule itself: a segment holds one run's media and is tagged exactly when the segment
+    // before it holds another's.
+    int before = -1;
+    for (const HlsSegment &s : listed.segments) {
+        const qint64 startUs = s.programDateTime.toMSecsSinceEpoch() * 1000;
+        const qint64 endUs = startUs + qint64(std::llround(s.duration * 1e6));
+        const int run = runAt(spans, startUs);
+        QVERIFY2(run >= 0 && endUs <= spans[run].second, qPrintable(s.uri + u" is not within one run"_qs));
+        QVERIFY2(s.discontinuity == (before >= 0 && run != before),
+                 qPrintable(QStringLiteral("%1 (run %2 after run %3) %4 EXT-X-DISCONTINUITY")
+                                .arg(s.uri).arg(run).arg(before).arg(s.discontinuity ? u"has"_qs : u"lacks"_qs)));
+        before = run;
+    }
+}
+
+QTEST_GUILESS_MAIN(TestHlsSegmenter)
+#include "tst_hlssegmenter.moc"
