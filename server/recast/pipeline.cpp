@@ -30,6 +30,7 @@ namespace {
 constexpr AVRational kMicroseconds{1, 1000000};
 constexpr qint64 kProblemHoldMs = 10000; ///< degraded for this long after a write error or corrupt input
 constexpr qint64 kLiveLeadUs = 500000;   ///< a live source may run this far ahead of the wall clock
+constexpr qint64 kReanchorUs = 1000000;  ///< a new input this far behind the wall clock moves the timeline's anchor
 
 qint64 wallUs()
 {
@@ -525,6 +526,17 @@ struct Pipeline::Impl
             const bool first = timelineEndUs == 0 && lastVideoOutUs == AV_NOPTS_VALUE;
             if (first) {
                 anchorWallUs = wallUs();
+                for (auto &seg : segmenters)
+                    seg->setTimelineAnchor(anchorWallUs);
+            } else if (const qint64 behindUs = wallUs() - (anchorWallUs + timelineEndUs);
+                       cfg.passthrough && behindUs > kReanchorUs) {
+                // Pass-through has no slate to fill an outage, and the timeline closes it up: the
+                // wall clock moves the anchor on, so EXT-X-PROGRAM-DATE-TIME after the
+                // discontinuity (a new input is one) says when the pictures were live, not when
+                // they would have been without the outage. Timestamps stay continuous. An encoded
+                // channel's timeline runs on through the slate, without a discontinuity, so its
+                // dates must run on too.
+                anchorWallUs += behindUs;
                 for (auto &seg : segmenters)
                     seg->setTimelineAnchor(anchorWallUs);
             }

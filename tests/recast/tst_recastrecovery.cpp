@@ -207,6 +207,13 @@ void TestRecastRecovery::interrupt(int seconds)
     // EXT-X-DISCONTINUITY-SEQUENCE once it left the window).
     QVERIFY2(discontinuities(kCopy) > copyDiscontinuities,
              qPrintable(QString::fromUtf8(m_client->get(u"/live/copy/source/index.m3u8"_qs).body)));
+    // The pictures after the gap carry the time they were live at: the newest pass-through
+    // segment's EXT-X-PROGRAM-DATE-TIME does not lag the wall clock by the outage.
+    const iptv::media::HlsSegment &newest = m_last[kCopy].segments.last();
+    QVERIFY(newest.programDateTime.isValid());
+    const qint64 lagMs = QDateTime::currentMSecsSinceEpoch() - newest.programDateTime.toMSecsSinceEpoch() - qint64(newest.duration * 1000);
+    QVERIFY2(qAbs(lagMs) < 3000, qPrintable(QStringLiteral("%1 ends %2 ms before now, after a %3 s outage")
+                                                .arg(newest.uri).arg(lagMs).arg(seconds)));
     // The relay's newest segment, made from the returned source, decodes.
     const HlsCheck relay = m_last[kRelay];
     const auto &segment = relay.segments.last();
