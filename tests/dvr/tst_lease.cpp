@@ -2,7 +2,8 @@
 // reason when it cannot run here): claims, renewals, release; a node whose lease expired has its
 // recordings taken over, and learns it lost them; two LeaseKeepers, one of which dies, the other
 // taking over within one lease period; nodes claiming at the same time from their own threads and
-// connections never get the same recording.
+// connections never get the same recording; a node restarted under its name takes its own back
+// at once, and a node that stops cleanly frees them for the others.
 
 #include "../common/postgresserver.h"
 
@@ -32,6 +33,8 @@ private Q_SLOTS:
     void keeperTakesOverDeadNode();
     void concurrentClaimsAreDisjoint_data() { backends(); }
     void concurrentClaimsAreDisjoint();
+    void restartedNodeTakesBackItsOwn_data() { backends(); }
+    void restartedNodeTakesBackItsOwn();
 
 private:
     void backends()
@@ -238,6 +241,49 @@ void TestLease::concurrentClaimsAreDisjoint()
     QCOMPARE(all.size(), jobs); // none twice
     all.removeDuplicates();
     QCOMPARE(all.size(), jobs);
+}
+
+void TestLease::restartedNodeTakesBackItsOwn()
+{
+    OPEN_DATABASE(db);
+    const qint64 leaseMs = 20000; // nothing expires during the test; node-b looks every 2 s
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    QString error;
+    auto a = std::make_unique<LeaseKeeper>();
+    QSignalSpy claimedA(a.get(), &LeaseKeeper::claimed);
+    QVERIFY2(a->start({db, u"node-a"_qs, leaseMs, 2}, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 2);
+    a->stop(); // killed: its leases stay, unexpired
+    a.reset();
+
+    // Started again under its name: it takes back both at once (not 20 s later), renewed, and
+    // its capacity is then full; node-b gets only the third.
+    LeaseKeeper again, b;
+    QSignalSpy claimedAgain(&again, &LeaseKeeper::claimed);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    QVERIFY2(again.start({db, u"node-a"_qs, leaseMs, 2}, &error), qPrintable(error));
+    QTRY_COMPARE(claimedAgain.size(), 2);
+    for (const QList<QVariant> &c : claimedAgain)
+        QCOMPARE(c.at(1).toString(), u"node-a"_qs);
+    QVERIFY2(b.start({db, u"node-b"_qs, leaseMs, 10}, &error), qPrintable(error));
+    QTRY_COMPARE(claimedB.size(), 1);
+    QCOMPARE(claimedB.at(0).at(0).value<LeaseJob>().id, u"rec2"_qs);
+    auto jobs = b.store().jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    for (const LeaseJob &j : *jobs)
+        QCOMPARE(j.takeovers, 0); // taking back one's own is no takeover
+
+    // A clean stop frees them: node-b claims them at once, from nobody.
+    again.release();
+    QTRY_COMPARE(claimedB.size(), 3);
+    QVERIFY(claimedB.at(1).at(1).toString().isEmpty());
+    QCOMPARE(b.held().size(), 3);
 }
 
 QTEST_GUILESS_MAIN(TestLease)
