@@ -299,6 +299,16 @@ void LeaseKeeper::tick()
         const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error);
         if (!still) {
             Q_EMIT failed(error);
+            // Not renewed for most of a period: the leases are about to expire and another node
+            // may claim them, so this node stops first (a gap, never two writers).
+            if (now - m_lastRenewMs >= m_settings.leaseMs * 3 / 4) {
+                for (const QString &id : std::as_const(m_held)) {
+                    qCWarning(lcLease).noquote() << m_settings.node << "gives up" << id
+                                                 << "(its lease could not be renewed and is about to expire)";
+                    Q_EMIT lost(id);
+                }
+                m_held.clear();
+            }
             return;
         }
         m_lastRenewMs = now;

@@ -117,7 +117,8 @@ public:
 Q_SIGNALS:
     /// This node now records `job` (previousNode: who held it before its lease expired).
     void claimed(const iptv::dvr::LeaseJob &job, const QString &previousNode);
-    /// Another node holds `id` now: stop recording it.
+    /// Another node holds `id` now, or may soon (this node could not renew it for 3/4 of
+    /// a period): stop recording it.
     void lost(const QString &id);
     /// The database could not be reached or refused (the node keeps what it holds until its leases expire).
     void failed(const QString &error);

@@ -9,7 +9,11 @@
 
 #include <dvr/lease.h>
 
+#include <QDateTime>
 #include <QElapsedTimer>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -35,6 +39,7 @@ private Q_SLOTS:
     void concurrentClaimsAreDisjoint();
     void restartedNodeTakesBackItsOwn_data() { backends(); }
     void restartedNodeTakesBackItsOwn();
+    void unrenewableLeasesAreGivenUp();
 
 private:
     void backends()
@@ -284,6 +289,38 @@ void TestLease::restartedNodeTakesBackItsOwn()
     QTRY_COMPARE(claimedB.size(), 3);
     QVERIFY(claimedB.at(1).at(1).toString().isEmpty());
     QCOMPARE(b.held().size(), 3);
+}
+
+// A node that cannot reach the table stops recording before its leases expire (when another node
+// may claim them), not when it hears of it after the database comes back.
+void TestLease::unrenewableLeasesAreGivenUp()
+{
+    const QString db = m_dir.filePath(u"unrenewable.sqlite"_qs);
+    const qint64 leaseMs = 2000; // given up 500 ms before it expires: room for a late timer
+    LeaseStore setup;
+    QString error;
+    QVERIFY2(setup.open(db, &error), qPrintable(error));
+    QVERIFY2(setup.add(u"rec0"_qs, "{}", &error), qPrintable(error));
+    LeaseKeeper a;
+    QSignalSpy claimed(&a, &LeaseKeeper::claimed);
+    QSignalSpy lost(&a, &LeaseKeeper::lost);
+    QSignalSpy failed(&a, &LeaseKeeper::failed);
+    qint64 lostAt = 0;
+    connect(&a, &LeaseKeeper::lost, this, [&lostAt] { lostAt = QDateTime::currentMSecsSinceEpoch(); });
+    QVERIFY2(a.start({db, u"node-a"_qs, leaseMs, 10}, &error), qPrintable(error));
+    QTRY_COMPARE(claimed.size(), 1);
+    // The table goes away under the keeper (any connection to the file will do): its renewals
+    // fail from now on.
+    QSqlQuery q(QSqlDatabase::database(QSqlDatabase::connectionNames().filter(u"dvr-lease"_qs).first()));
+    QVERIFY2(q.exec(u"ALTER TABLE dvr_leases RENAME TO dvr_leases_gone"_qs), qPrintable(q.lastError().text()));
+    QTRY_COMPARE_WITH_TIMEOUT(lost.size(), 1, 3 * int(leaseMs));
+    QVERIFY(!failed.isEmpty());
+    QCOMPARE(lost.at(0).at(0).toString(), u"rec0"_qs);
+    QVERIFY(a.held().isEmpty());
+    // Before the lease it last renewed expired.
+    QVERIFY2(q.exec(u"SELECT lease_until FROM dvr_leases_gone"_qs) && q.next(), qPrintable(q.lastError().text()));
+    const qint64 leaseUntil = q.value(0).toLongLong();
+    QVERIFY2(lostAt < leaseUntil, qPrintable(QStringLiteral("given up %1 ms after the lease expired").arg(lostAt - leaseUntil)));
 }
 
 QTEST_GUILESS_MAIN(TestLease)
