@@ -32,6 +32,9 @@ constexpr qint64 kReplanSeconds = 30;
 /// Retention (reading every recording and its copy from the store) runs this often, not every
 /// tick; a recorder short of space asks for it at once (recoverSpace).
 constexpr qint64 kSweepSeconds = 30;
+/// The copies recorded here read their ends from the store this often (another node may have
+/// planned a viewer's longer padding).
+constexpr qint64 kFollowSeconds = 5;
 /// Bytes a second of recording is budgeted at when a storage folder is chosen (5 Mbit/s).
 constexpr qint64 kBytesPerSecond = 5'000'000 / 8;
 /// A recording that could not start (no storage, no stream URL) is tried again after this.
@@ -300,6 +303,24 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "records into" << copy->directory;
 }
 
+void DiverServer::followCopyEnds()
+{
+    QString error;
+    const auto open = m_store.copies(&error, CopyState::Recording);
+    if (!open) {
+        qCWarning(lcDiver).noquote() << "cannot read the copies in progress:" << error;
+        return;
+    }
+    for (const CopyRow &row : *open) {
+        ActiveCopy *c = m_copies.value(row.id);
+        if (c && row.recordStop > c->row.recordStop) {
+            qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
+            c->row.recordStop = row.recordStop;
+            c->recorder->setStopAt(row.recordStop * 1000);
+        }
+    }
+}
+
 void DiverServer::onLeaseLost(const QString &leaseId)
 {
     // Another node holds it now (this node did not renew in time): stop writing, finish nothing.
@@ -365,6 +386,10 @@ void DiverServer::reconcile()
     if (t - m_lastPlanAt >= kReplanSeconds)
         replan(false);
     startDue(t);
+    if (t - m_lastFollowAt >= kFollowSeconds && !m_copies.isEmpty()) {
+        m_lastFollowAt = t;
+        followCopyEnds();
+    }
     if (t - m_lastSweepAt >= kSweepSeconds) {
         m_lastSweepAt = t;
         sweepRetention();

@@ -106,6 +106,8 @@ private:
     void offerCopy(const CopyRow &copy);
     void onLeaseClaimed(const dvr::LeaseJob &job, const QString &previousNode);
     void onLeaseLost(const QString &leaseId);
+    /// The copies recorded here follow their rows' ends (moved by any node's planning).
+    void followCopyEnds();
     void replan(bool guideChanged);
     void startDue(qint64 now);
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
@@ -145,6 +147,7 @@ private:
     bool m_planned = false;
     qint64 m_lastPlanAt = 0;
     qint64 m_lastSweepAt = 0;
+    qint64 m_lastFollowAt = 0;
     QTimer m_tick;
     http::Router *m_router = nullptr;
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder

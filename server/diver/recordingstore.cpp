@@ -175,9 +175,12 @@ std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *err
 
 bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, record_stop = ?, node = ?, directory = ?, "
-                                             "state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
-    s.bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
+    // A copy's end only ever grows (a viewer's longer padding, planned on any node): a node
+    // writing its recorder's figures with an end it read earlier never moves it back.
+    Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, "
+                                             "record_stop = CASE WHEN record_stop > ? THEN record_stop ELSE ? END, node = ?, "
+                                             "directory = ?, state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
+    s.bind(c.recordStart).bind(c.recordStop).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
         .bind(c.segments).bind(c.bytes).bind(c.gaps).bind(c.id);
     return s.run(error);
 }

@@ -67,6 +67,7 @@ public:
     /// The copy of `copy`'s airing (channel, start): inserted when there is none, else the one
     /// stored (made by another node planning the same airing); one transaction.
     std::optional<CopyRow> ensureCopy(const CopyRow &copy, QString *error);
+    /// Writes the row; its end (record_stop) only grows.
     bool updateCopy(const CopyRow &copy, QString *error);
     bool removeCopy(qint64 id, QString *error);
     std::optional<CopyRow> copy(qint64 id, QString *error);

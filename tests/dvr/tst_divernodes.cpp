@@ -231,6 +231,15 @@ void TestDiverNodes::storesOnBothBackends()
     QCOMPARE(open->size(), 1);
     QCOMPARE(open->at(0).node, u"node-b"_qs);
     QCOMPARE(open->at(0).bytes, 5'000'000'000LL);
+    // Another node's planning moves the end later; the recording node's next update, with the end
+    // it read before, does not move it back.
+    CopyRow longer = *first;
+    longer.recordStop += 600;
+    QVERIFY2(a.updateCopy(longer, &error), qPrintable(error));
+    recording.segments = 13;
+    QVERIFY2(b.updateCopy(recording, &error), qPrintable(error));
+    QCOMPARE(a.copy(first->id, &error)->recordStop, longer.recordStop);
+    QCOMPARE(a.copy(first->id, &error)->segments, 13);
 
     RecordingRow r;
     r.owner = QStringLiteral("STB-1");
