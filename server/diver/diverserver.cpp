@@ -76,6 +76,9 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
                             [this] { return double(m_plan.recordings.size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_plan_conflicts"), QStringLiteral("Airings not recorded for lack of capacity."),
                             [this] { return double(m_plan.conflicts); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_leases_held"),
+                            QStringLiteral("Copies this node holds the lease of (records, or is about to)."),
+                            [this] { return double(m_leases.held().size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_event_clients"), QStringLiteral("WebSocket event clients."),
                             [this] { return double(m_eventClients.size()); });
 }

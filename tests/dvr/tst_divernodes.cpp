@@ -338,6 +338,9 @@ void TestDiverNodes::twoNodesNeverRecordTheSameCopy()
         QVERIFY(other->activeCopies().isEmpty());
     }
     qInfo().noquote() << "one recorder for" << clock.elapsed() << "ms," << looks << "checks";
+    // Operators see who holds what.
+    QVERIFY(call("GET", holder->httpPort(), u"/metrics"_qs, "operator-secret").body.contains("\ndiver_leases_held 1\n"));
+    QVERIFY(call("GET", other->httpPort(), u"/metrics"_qs, "operator-secret").body.contains("\ndiver_leases_held 0\n"));
 
     // A clean stop frees the lease: the other node goes on at once, not a lease period later.
     const auto copy = holder->recordings().copy(copyId, &error);
