@@ -126,6 +126,25 @@ bool execSql(const QString &connection, const QString &sql, QString *error)
     return true;
 }
 
+bool execSchema(const QString &connection, const QStringList &statements, QString *error)
+{
+    const bool postgres = QSqlDatabase::database(connection, false).driverName() == u"QPSQL";
+    if (!execSql(connection, QStringLiteral("BEGIN"), error))
+        return false;
+    // Any constant will do, as long as every store's schema takes the same one: 'iptv'.
+    QStringList all = statements;
+    if (postgres)
+        all.prepend(QStringLiteral("SELECT pg_advisory_xact_lock(1768977526)"));
+    for (const QString &sql : std::as_const(all)) {
+        if (!execSql(connection, sql, error)) {
+            QString ignored;
+            execSql(connection, QStringLiteral("ROLLBACK"), &ignored);
+            return false;
+        }
+    }
+    return execSql(connection, QStringLiteral("COMMIT"), error);
+}
+
 bool checkSchemaVersion(const QString &connection, const QString &program, int version, const SchemaUpgrade &upgrade,
                         QString *error)
 {

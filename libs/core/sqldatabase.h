@@ -7,6 +7,7 @@
 // database do not link QtSql.
 
 #include <QString>
+#include <QStringList>
 
 #include <functional>
 #include <memory>
@@ -44,6 +45,12 @@ QString sqlErrorText(const QSqlError &error);
 
 /// Runs `sql` on connection `connection`; false with *error = "<the statement's start>: <why>".
 bool execSql(const QString &connection, const QString &sql, QString *error);
+
+/// Runs a store's schema statements (CREATE TABLE IF NOT EXISTS …) in one transaction. On
+/// PostgreSQL under a transaction-scoped advisory lock: two processes creating the same table at
+/// the same moment make one of them fail (pg_type's unique index), and several nodes on one
+/// database may well start together.
+bool execSchema(const QString &connection, const QStringList &statements, QString *error);
 
 /// Upgrades the schema one version: from `from` to from + 1; false with *error set.
 using SchemaUpgrade = std::function<bool(int from, QString *error)>;

@@ -10,6 +10,8 @@
 #include <QSqlQuery>
 #include <QVariant>
 
+#include <limits>
+
 Q_LOGGING_CATEGORY(lcLease, "iptv.dvr.lease", QtInfoMsg)
 
 namespace iptv::dvr {
@@ -47,11 +49,12 @@ bool LeaseStore::open(const QString &location, QString *error)
     m_postgres = *backend == SqlBackend::PostgreSQL;
     // The table is the whole schema of this store; when Diver's own store holds it, its schema
     // version goes with Diver's.
-    const bool ok = exec(QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_leases ("
-                               "id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', "
-                               "node TEXT, lease_until BIGINT NOT NULL DEFAULT 0, takeovers INTEGER NOT NULL DEFAULT 0)"),
-                error)
-        && exec(QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_leases_state ON dvr_leases (state, lease_until)"), error);
+    const bool ok = execSchema(m_connection,
+                               {QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_leases ("
+                                               "id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', "
+                                               "node TEXT, lease_until BIGINT NOT NULL DEFAULT 0, takeovers INTEGER NOT NULL DEFAULT 0)"),
+                                QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_leases_state ON dvr_leases (state, lease_until)")},
+                               error);
     if (!ok)
         close();
     return ok;
@@ -72,6 +75,17 @@ bool LeaseStore::add(const QString &id, const QByteArray &spec, QString *error)
 
 std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error)
 {
+    return take(node, false, max, leaseMs, nowMs, error);
+}
+
+std::optional<QList<LeaseClaim>> LeaseStore::reclaim(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error)
+{
+    return take(node, true, std::numeric_limits<int>::max(), leaseMs, nowMs, error);
+}
+
+std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs,
+                                                  QString *error)
+{
     QSqlDatabase db = QSqlDatabase::database(m_connection);
     QList<LeaseClaim> claims;
     if (max <= 0)
@@ -85,11 +99,14 @@ std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max,
         exec(QStringLiteral("ROLLBACK"), &ignored);
         return std::nullopt;
     };
+    // Free or expired; or (own) held by this node, expired or not.
+    const QString claimable = own ? QStringLiteral("state = 'pending' AND node = ?")
+                                  : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?)");
+    const QVariant condition = own ? QVariant(node) : QVariant(nowMs);
     QSqlQuery select(db);
-    select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases "
-                                  "WHERE state = 'pending' AND (node IS NULL OR lease_until < ?) ORDER BY id LIMIT ?")
+    select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?").arg(claimable)
                    + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
-    select.addBindValue(nowMs);
+    select.addBindValue(condition);
     select.addBindValue(max);
     if (!select.exec())
         return rollback(QStringLiteral("selecting recordings to claim"), select);
@@ -98,22 +115,22 @@ std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max,
         c.job.id = select.value(0).toString();
         c.job.spec = select.value(1).toString().toUtf8();
         c.previousNode = select.value(2).toString();
-        c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() ? 0 : 1);
+        c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() || c.previousNode == node ? 0 : 1);
         c.job.state = QStringLiteral("pending");
         c.job.node = node;
         c.job.leaseUntilMs = nowMs + leaseMs;
         claims.append(c);
     }
     QSqlQuery update(db);
-    update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? "
-                                  "WHERE id = ? AND state = 'pending' AND (node IS NULL OR lease_until < ?)"));
+    update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? WHERE id = ? AND %1")
+                       .arg(claimable));
     QList<LeaseClaim> won;
     for (const LeaseClaim &c : claims) {
         update.addBindValue(node);
         update.addBindValue(c.job.leaseUntilMs);
         update.addBindValue(c.job.takeovers);
         update.addBindValue(c.job.id);
-        update.addBindValue(nowMs);
+        update.addBindValue(condition);
         if (!update.exec())
             return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
         if (update.numRowsAffected() == 1)
@@ -124,6 +141,8 @@ std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max,
     for (const LeaseClaim &c : won) {
         if (c.previousNode.isEmpty())
             qCInfo(lcLease).noquote() << node << "claimed" << c.job.id;
+        else if (c.previousNode == node)
+            qCInfo(lcLease).noquote() << node << "took back" << c.job.id << "(it held it before it restarted)";
         else
             qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode << "(its lease expired)";
     }
@@ -176,6 +195,18 @@ bool LeaseStore::finish(const QString &id, const QString &node, const QString &s
     return true;
 }
 
+bool LeaseStore::release(const QString &node, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE node = ? AND state = 'pending'"));
+    q.addBindValue(node);
+    if (!q.exec()) {
+        *error = QStringLiteral("releasing the leases of node %1: %2").arg(node, sqlErrorText(q.lastError()));
+        return false;
+    }
+    return true;
+}
+
 std::optional<QList<LeaseJob>> LeaseStore::jobs(QString *error)
 {
     QSqlQuery q(QSqlDatabase::database(m_connection));
@@ -210,8 +241,24 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
     // taken over at most a tenth of a period after its leases expire; renewals every third.
     m_timer.start(int(qMax<qint64>(50, settings.leaseMs / 10)));
     m_lastRenewMs = 0;
-    QMetaObject::invokeMethod(this, &LeaseKeeper::tick, Qt::QueuedConnection);
+    m_reclaim = true;
+    claimNow();
     return true;
+}
+
+void LeaseKeeper::claimNow()
+{
+    QMetaObject::invokeMethod(this, &LeaseKeeper::tick, Qt::QueuedConnection);
+}
+
+void LeaseKeeper::release()
+{
+    if (m_timer.isActive()) {
+        QString error;
+        if (!m_store.release(m_settings.node, &error))
+            qCWarning(lcLease).noquote() << error << "(they move to other nodes when their leases expire)";
+    }
+    stop();
 }
 
 void LeaseKeeper::stop()
@@ -233,10 +280,35 @@ void LeaseKeeper::tick()
         return;
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     QString error;
+    if (m_reclaim) {
+        // What this node held before it was restarted, renewed and taken back before anything
+        // else (its own renewal would otherwise keep them without anyone recording them).
+        const std::optional<QList<LeaseClaim>> own = m_store.reclaim(m_settings.node, m_settings.leaseMs, now, &error);
+        if (!own) {
+            Q_EMIT failed(error);
+            return;
+        }
+        m_reclaim = false;
+        m_lastRenewMs = now;
+        for (const LeaseClaim &c : *own) {
+            m_held << c.job.id;
+            Q_EMIT claimed(c.job, c.previousNode);
+        }
+    }
     if (now - m_lastRenewMs >= m_settings.leaseMs / 3) {
         const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error);
         if (!still) {
             Q_EMIT failed(error);
+            // Not renewed for most of a period: the leases are about to expire and another node
+            // may claim them, so this node stops first (a gap, never two writers).
+            if (now - m_lastRenewMs >= m_settings.leaseMs * 3 / 4) {
+                for (const QString &id : std::as_const(m_held)) {
+                    qCWarning(lcLease).noquote() << m_settings.node << "gives up" << id
+                                                 << "(its lease could not be renewed and is about to expire)";
+                    Q_EMIT lost(id);
+                }
+                m_held.clear();
+            }
             return;
         }
         m_lastRenewMs = now;

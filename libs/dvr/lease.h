@@ -58,16 +58,24 @@ public:
     bool add(const QString &id, const QByteArray &spec, QString *error);
     /// Claims up to `max` pending recordings that are free or whose lease expired before `nowMs`.
     std::optional<QList<LeaseClaim>> claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error);
+    /// Takes back, renewed, every pending recording the table says `node` holds, expired or not
+    /// (previousNode is `node`): a node restarted under its name goes on at once instead of
+    /// waiting for its own leases to expire.
+    std::optional<QList<LeaseClaim>> reclaim(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
     /// Extends `node`'s leases to nowMs + leaseMs; the ids it still holds (a recording missing
     /// from the list was taken over: the node must stop recording it).
     std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
     /// The node is done with a recording: its final state ("done" or "failed"), lease released.
     bool finish(const QString &id, const QString &node, const QString &state, QString *error);
+    /// Frees every recording `node` holds, still pending (a clean stop: another node, or this one
+    /// started again, claims them at once instead of after their leases expired).
+    bool release(const QString &node, QString *error);
     /// Every recording (operators, tests).
     std::optional<QList<LeaseJob>> jobs(QString *error);
 
 private:
     bool exec(const QString &sql, QString *error);
+    std::optional<QList<LeaseClaim>> take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs, QString *error);
 
     QString m_connection;
     bool m_postgres = false;
@@ -75,7 +83,8 @@ private:
 
 /// A node's side of the lease table: renews its leases every third of the lease period, looks for
 /// work every tenth (so a dead node's recordings move at most 1.1 lease periods after its death),
-/// and says what it gained and lost. Runs in the thread it lives in.
+/// and says what it gained and lost. Its first look also takes back what the table says this node
+/// holds (it was restarted, or killed, under the same name). Runs in the thread it lives in.
 class LeaseKeeper : public QObject
 {
     Q_OBJECT
@@ -95,6 +104,10 @@ public:
     bool start(const Settings &settings, QString *error);
     /// Stops renewing (a crash, for the others: the leases expire).
     void stop();
+    /// Stops and frees what this node holds (a clean stop: the others claim it at once).
+    void release();
+    /// Looks for work now instead of at the next tick (a recording was just added).
+    void claimNow();
     /// Releases one recording with its final state.
     bool finish(const QString &id, const QString &state, QString *error);
 
@@ -104,7 +117,8 @@ public:
 Q_SIGNALS:
     /// This node now records `job` (previousNode: who held it before its lease expired).
     void claimed(const iptv::dvr::LeaseJob &job, const QString &previousNode);
-    /// Another node holds `id` now: stop recording it.
+    /// Another node holds `id` now, or may soon (this node could not renew it for 3/4 of
+    /// a period): stop recording it.
     void lost(const QString &id);
     /// The database could not be reached or refused (the node keeps what it holds until its leases expire).
     void failed(const QString &error);
@@ -117,6 +131,7 @@ private:
     QTimer m_timer;
     QStringList m_held;
     qint64 m_lastRenewMs = 0;
+    bool m_reclaim = false; ///< the first look takes back this node's own leases
 };
 
 } // namespace iptv::dvr

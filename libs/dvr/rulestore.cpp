@@ -59,12 +59,9 @@ bool RuleStore::open(const QString &location, QString *error)
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_history_by_rule ON dvr_history (rule_id)"),
     };
-    for (const QString &s : statements) {
-        QString why;
-        if (!execSql(m_connection, s, &why)) {
-            close();
-            return fail(QStringLiteral("create schema"), why, error);
-        }
+    if (QString why; !execSchema(m_connection, statements, &why)) {
+        close();
+        return fail(QStringLiteral("create schema"), why, error);
     }
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     q.prepare(QStringLiteral("SELECT value FROM meta WHERE key = ?"));
@@ -86,7 +83,8 @@ bool RuleStore::open(const QString &location, QString *error)
         }
     } else {
         QSqlQuery ins(QSqlDatabase::database(m_connection, false));
-        ins.prepare(QStringLiteral("INSERT INTO meta (key, value) VALUES (?, ?)"));
+        // Another node opening the same database may write it at the same moment.
+        ins.prepare(QStringLiteral("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"));
         ins.addBindValue(s_schemaKey);
         ins.addBindValue(QByteArray::number(SchemaVersion));
         if (!ins.exec()) {

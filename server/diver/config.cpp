@@ -7,8 +7,15 @@
 #include <QDir>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QSysInfo>
 
 namespace iptv::diver {
+
+QString defaultNodeId()
+{
+    const QString host = QSysInfo::machineHostName();
+    return host.isEmpty() ? QStringLiteral("local") : host;
+}
 
 QString DiverConfig::effectiveDatabase() const
 {
@@ -37,7 +44,7 @@ void addCommandLineOptions(QCommandLineParser *parser)
         {QStringLiteral("guide-file"), QStringLiteral("A guide file to use instead of a guide server."), QStringLiteral("file")},
         {QStringLiteral("control-server"), QStringLiteral("Control server HTTP base URL (boxes' ticket key)."), QStringLiteral("url")},
         {QStringLiteral("ticket-key"), QStringLiteral("Public key file boxes' tickets are checked with."), QStringLiteral("file")},
-        {QStringLiteral("node"), QStringLiteral("This recorder node's id (default local)."), QStringLiteral("id")},
+        {QStringLiteral("node"), QStringLiteral("This recorder node's name (default: the host name)."), QStringLiteral("name")},
         {QStringLiteral("storage"), QStringLiteral("Storage folder (repeatable; default <data-dir>/storage)."), QStringLiteral("dir")},
         {QStringLiteral("archive"), QStringLiteral("Channels kept as a rolling archive (comma-separated guide ids)."),
          QStringLiteral("ids")},
@@ -59,7 +66,7 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
 {
     static const QList<std::pair<QString, QList<Key>>> keys = {
         {u"server"_qs, {{"port", Key::Int}, {"bind", Key::Text}, {"data_dir", Key::Text}, {"database", Key::Text},
-                        {"node", Key::Text}, {"admin_token", Key::Text}, {"public_url", Key::Url}}},
+                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"admin_token", Key::Text}, {"public_url", Key::Url}}},
         {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}}},
         {u"control"_qs, {{"server", Key::Url}, {"ticket_keys", Key::List}}},
         {u"recording"_qs, {{"capacity", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
@@ -142,8 +149,15 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         const QString db = text("server/database");
         config->database = db.startsWith(u"postgres") ? db : file.resolve(db);
     }
-    if (file.has("server/node"))
+    if (file.has("server/node")) {
         config->nodeId = text("server/node");
+        if (config->nodeId.isEmpty()) {
+            *error = QStringLiteral("%1: server/node: empty (leave it out for the host name)").arg(path);
+            return false;
+        }
+    }
+    if (!integer("server/lease_seconds", 1, 3600, &config->leaseSeconds))
+        return false;
     if (file.has("server/admin_token"))
         config->adminToken = text("server/admin_token");
     if (file.has("server/public_url")) {

@@ -17,6 +17,9 @@ QT_END_NAMESPACE
 
 namespace iptv::diver {
 
+/// The host's name (a node's default name), or "local" when it has none.
+QString defaultNodeId();
+
 struct DiverConfig
 {
     QString configFile;
@@ -25,7 +28,8 @@ struct DiverConfig
     quint16 port = 8430;
     QString dataDir;            ///< the database (SQLite), the guide cache
     QString database;           ///< SQLite path or postgresql:// URI; empty = <dataDir>/diver.sqlite
-    QString nodeId = QStringLiteral("local");
+    QString nodeId = defaultNodeId(); ///< this recorder node's name, unique among the nodes of one database
+    int leaseSeconds = 30;      ///< a dead node's recordings move to another within this (several nodes)
     QString adminToken;         ///< operators' bearer token; empty = operators from loopback only
     QString publicUrl;          ///< base of playback URLs; empty = from the request's Host header
     // [guide]
@@ -36,7 +40,7 @@ struct DiverConfig
     QUrl controlServer;         ///< GET /api/ticket-key gives the key boxes' tickets are checked with
     QStringList ticketKeyFiles; ///< or these public key files (several while keys change)
     // [recording]
-    int capacity = 20;          ///< concurrent channel streams this node records
+    int capacity = 20;          ///< concurrent channel streams this node records (and claims from the lease table)
     int prePaddingSeconds = 0;  ///< added to every rule's own padding
     int postPaddingSeconds = 0;
     double segmentSeconds = 6;

@@ -1,6 +1,7 @@
 #include "diverserver.h"
 
 #include <core/httprouter.h>
+#include <core/sqldatabase.h>
 #include <dvr/recorder.h>
 #include <dvr/retention.h>
 #include <dvr/storage.h>
@@ -31,10 +32,19 @@ constexpr qint64 kReplanSeconds = 30;
 /// Retention (reading every recording and its copy from the store) runs this often, not every
 /// tick; a recorder short of space asks for it at once (recoverSpace).
 constexpr qint64 kSweepSeconds = 30;
+/// The copies recorded here read their ends from the store this often (another node may have
+/// planned a viewer's longer padding).
+constexpr qint64 kFollowSeconds = 5;
 /// Bytes a second of recording is budgeted at when a storage folder is chosen (5 Mbit/s).
 constexpr qint64 kBytesPerSecond = 5'000'000 / 8;
 /// A recording that could not start (no storage, no stream URL) is tried again after this.
 constexpr qint64 kRetrySeconds = 10;
+
+/// A copy's row in the lease table.
+QString leaseIdOf(qint64 copyId)
+{
+    return QStringLiteral("copy:%1").arg(copyId);
+}
 
 QString isoName(qint64 utcSeconds)
 {
@@ -55,12 +65,20 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_auth(this)
 {
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
+    connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
+    connect(&m_leases, &dvr::LeaseKeeper::lost, this, &DiverServer::onLeaseLost);
+    connect(&m_leases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
+        qCWarning(lcDiver).noquote() << "lease table:" << error << "(the copies held go on until their leases expire)";
+    });
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
                             [this] { return double(activeRecorders()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_plan_recordings"), QStringLiteral("Recordings in the plan."),
                             [this] { return double(m_plan.recordings.size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_plan_conflicts"), QStringLiteral("Airings not recorded for lack of capacity."),
                             [this] { return double(m_plan.conflicts); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_leases_held"),
+                            QStringLiteral("Copies this node holds the lease of (records, or is about to)."),
+                            [this] { return double(m_leases.held().size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_event_clients"), QStringLiteral("WebSocket event clients."),
                             [this] { return double(m_eventClients.size()); });
 }
@@ -137,14 +155,23 @@ bool DiverServer::start(QString *error)
             return false;
         }
         onGuide(nullptr, guide);
+        if (!m_leaseError.isEmpty()) {
+            *error = m_leaseError;
+            return false;
+        }
     } else {
         m_sync->setServer(m_config.guideServer);
         m_sync->loadCache();
         m_sync->setRefreshInterval(m_config.guideRefreshSeconds * 1000);
     }
     m_tick.start(1000);
+    // The URI may hold a password.
+    PostgresParams pg;
+    const QString dbName = parsePostgresUri(db, &pg) ? QStringLiteral("postgresql://%1:%2/%3").arg(pg.host).arg(pg.port).arg(pg.database)
+                                                     : db;
     qCInfo(lcDiver).noquote() << "diver up on port" << httpPort() << "node" << m_config.nodeId << "capacity" << m_config.capacity
-                              << "storage" << m_storage->paths().join(u", ") << "database" << db;
+                              << "lease" << m_config.leaseSeconds << "s storage" << m_storage->paths().join(u", ") << "database"
+                              << dbName;
     return true;
 }
 
@@ -163,6 +190,8 @@ void DiverServer::stop()
         delete c;
     }
     m_copies.clear();
+    // Freed, not left to expire: another node (or this one, started again) goes on at once.
+    m_leases.release();
     for (ActiveArchive *a : std::as_const(m_archives)) {
         a->recorder->disconnect(this);
         a->recorder->stop(false);
@@ -184,27 +213,130 @@ void DiverServer::stop()
 
 void DiverServer::resumeCopies()
 {
-    // Copies that were recording when diver stopped (or was killed) go on where they stand; the
-    // gap is marked in the same recording. Those whose time has passed are finished as they are.
-    // Once the guide is there: it names the channels' streams.
+    // Once the guide is there (it names the channels' streams): copies that were recording when
+    // a node stopped or was killed are in the lease table already; those of a database written
+    // before there was one are put there. Then the keeper claims: first what this node held
+    // (restarted under its name), then free and expired copies up to its capacity. A claimed copy
+    // goes on where it stands, the gap marked in the same recording.
     QString why;
     const auto open = m_store.copies(&why, CopyState::Recording);
     if (!open) {
-        qCWarning(lcDiver).noquote() << "cannot read the recordings in progress:" << why;
+        m_leaseError = QStringLiteral("cannot read the recordings in progress: %1").arg(why);
+        qCCritical(lcDiver).noquote() << m_leaseError;
         return;
     }
-    for (CopyRow copy : *open) {
-        if (copy.recordStop <= now()) {
-            copy.state = CopyState::Finished;
-            copy.reason = QStringLiteral("diver was not running when the recording was due to end");
-            m_store.updateCopy(copy, &why);
-            continue;
-        }
-        if (startCopy(&copy, &why))
-            qCInfo(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << "resumes in" << copy.directory;
-        else
-            qCWarning(lcDiver).noquote() << "copy" << copy.id << "does not resume:" << why;
+    dvr::LeaseKeeper::Settings settings;
+    settings.location = m_config.effectiveDatabase();
+    settings.node = m_config.nodeId;
+    settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+    settings.capacity = m_config.capacity;
+    if (!m_leases.start(settings, &why)) {
+        m_leaseError = QStringLiteral("the lease table: %1").arg(why);
+        qCCritical(lcDiver).noquote() << m_leaseError << "(no copy is recorded on this node)";
+        return;
     }
+    for (const CopyRow &copy : *open)
+        offerCopy(copy);
+}
+
+void DiverServer::offerCopy(const CopyRow &copy)
+{
+    if (m_offered.contains(copy.id) || copy.state != CopyState::Recording)
+        return;
+    const QJsonObject spec{{u"copy"_qs, copy.id}, {u"channel"_qs, copy.channelId}, {u"start"_qs, copy.airingStart}};
+    QString error;
+    if (!m_leases.store().add(leaseIdOf(copy.id), QJsonDocument(spec).toJson(QJsonDocument::Compact), &error)) {
+        qCWarning(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << "is not offered to the nodes:" << error;
+        return;
+    }
+    m_offered.insert(copy.id);
+    m_leases.claimNow();
+}
+
+void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previousNode)
+{
+    const qint64 copyId = QJsonDocument::fromJson(job.spec).object().value(u"copy"_qs).toInteger();
+    QString error;
+    auto release = [&](const QString &state, const QString &why) {
+        QString e;
+        if (!m_leases.finish(job.id, state, &e))
+            qCWarning(lcDiver).noquote() << e;
+        if (!why.isEmpty())
+            qCWarning(lcDiver).noquote() << "copy" << copyId << ":" << why;
+    };
+    std::optional<CopyRow> copy = copyId > 0 ? m_store.copy(copyId, &error) : std::nullopt;
+    if (!copy) {
+        release(u"failed"_qs, error.isEmpty() ? QStringLiteral("lease %1 names no stored copy").arg(job.id) : error);
+        return;
+    }
+    if (m_copies.contains(copyId))
+        return;
+    if (copy->state != CopyState::Recording) {
+        release(copy->state == CopyState::Finished ? u"done"_qs : u"failed"_qs, {}); // ended before its lease was
+        return;
+    }
+    if (copy->recordStop <= now()) {
+        copy->state = CopyState::Finished;
+        copy->reason = QStringLiteral("no node was recording when it was due to end");
+        m_store.updateCopy(*copy, &error);
+        release(u"done"_qs, copy->reason);
+        return;
+    }
+    const QString from = copy->node;
+    copy->node = m_config.nodeId;
+    if (!startCopy(&*copy, &error)) {
+        copy->state = CopyState::Failed;
+        copy->reason = error;
+        QString e;
+        m_store.updateCopy(*copy, &e);
+        release(u"failed"_qs, QStringLiteral("does not start: %1").arg(error));
+        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+            for (const RecordingRow &r : *viewers)
+                publish(QStringLiteral("failed"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, error}}, r.owner);
+        }
+        return;
+    }
+    m_store.updateCopy(*copy, &error);
+    if (!previousNode.isEmpty() && previousNode != m_config.nodeId)
+        qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "taken over from node" << previousNode
+                                     << "(its lease expired); writing on in" << copy->directory;
+    else if (!from.isEmpty())
+        qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "resumes in" << copy->directory;
+    else
+        qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "records into" << copy->directory;
+}
+
+void DiverServer::followCopyEnds()
+{
+    QString error;
+    const auto open = m_store.copies(&error, CopyState::Recording);
+    if (!open) {
+        qCWarning(lcDiver).noquote() << "cannot read the copies in progress:" << error;
+        return;
+    }
+    for (const CopyRow &row : *open) {
+        ActiveCopy *c = m_copies.value(row.id);
+        if (c && row.recordStop > c->row.recordStop) {
+            qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
+            c->row.recordStop = row.recordStop;
+            c->recorder->setStopAt(row.recordStop * 1000);
+        }
+    }
+}
+
+void DiverServer::onLeaseLost(const QString &leaseId)
+{
+    // Another node holds it now (this node did not renew in time): stop writing, finish nothing.
+    const qint64 copyId = leaseId.startsWith(u"copy:") ? leaseId.mid(5).toLongLong() : 0;
+    ActiveCopy *c = m_copies.take(copyId);
+    if (!c)
+        return;
+    qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId
+                                 << "was taken over by another node (this node's lease expired): its recorder stops";
+    c->recorder->disconnect(this);
+    c->recorder->stop(false);
+    delete c->recorder;
+    delete c;
 }
 
 void DiverServer::onGuide(std::shared_ptr<const epg::Guide> previous, std::shared_ptr<const epg::Guide> current)
@@ -257,6 +389,10 @@ void DiverServer::reconcile()
     if (t - m_lastPlanAt >= kReplanSeconds)
         replan(false);
     startDue(t);
+    if (t - m_lastFollowAt >= kFollowSeconds && !m_copies.isEmpty()) {
+        m_lastFollowAt = t;
+        followCopyEnds();
+    }
     if (t - m_lastSweepAt >= kSweepSeconds) {
         m_lastSweepAt = t;
         sweepRetention();
@@ -309,11 +445,19 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             c.airingStart = p.start;
             c.recordStart = r.recordStart;
             c.recordStop = p.recordStop;
-            c.node = m_config.nodeId;
             const QString key = p.channelId + u'@' + QString::number(p.start);
             if (m_retryAt.value(key) > t)
                 return; // failed a moment ago: tried again after a pause, not every second
-            if (!startCopy(&c, &error)) {
+            // Made once (another node planning the same airing finds it); recorded by whichever
+            // node claims it from the lease table.
+            const QString relative = QStringLiteral("recordings/%1/%2").arg(c.channelId, isoName(c.airingStart));
+            const auto dir = m_storage->place(relative, (c.recordStop - c.recordStart) * kBytesPerSecond, &error);
+            std::optional<CopyRow> made;
+            if (!dir)
+                error = QStringLiteral("no storage for %1: %2").arg(relative, error);
+            else if (c.directory = *dir; !(made = m_store.ensureCopy(c, &error)))
+                error = QStringLiteral("the copy is not stored: %1").arg(error);
+            if (!made) {
                 m_retryAt.insert(key, t + kRetrySeconds);
                 qCWarning(lcDiver).noquote() << "cannot record" << p.title << "on" << p.channelId << ":" << error
                                              << QStringLiteral("(again in %1 s)").arg(kRetrySeconds);
@@ -324,7 +468,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
                 return;
             }
             m_retryAt.remove(key);
-            copy = c;
+            copy = made;
         } else if (copy->recordStop < p.recordStop) {
             copy->recordStop = p.recordStop;
             m_store.updateCopy(*copy, &error);
@@ -333,6 +477,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
                 active->recorder->setStopAt(p.recordStop * 1000);
             }
         }
+        offerCopy(*copy);
         r.copyId = copy->id;
     }
     const auto id = m_store.insertRecording(r, &error);
@@ -340,6 +485,8 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
         qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
         return;
     }
+    if (*id == 0)
+        return; // another node made it at the same moment, and said so
     r.id = *id;
     // A range of an archive costs no capacity: it counts as recorded from now on. A copy stays in
     // the plan while it records (so it holds its stream against later requests) and joins the
@@ -381,22 +528,6 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
                      .arg(copy->channelId);
         return false;
     }
-    if (copy->directory.isEmpty()) {
-        const QString relative = QStringLiteral("recordings/%1/%2").arg(copy->channelId, isoName(copy->airingStart));
-        QString why;
-        const auto dir = m_storage->place(relative, (copy->recordStop - copy->recordStart) * kBytesPerSecond, &why);
-        if (!dir) {
-            *error = QStringLiteral("no storage for %1: %2").arg(relative, why);
-            return false;
-        }
-        copy->directory = *dir;
-    }
-    if (copy->id == 0) {
-        const auto id = m_store.insertCopy(*copy, error);
-        if (!id)
-            return false;
-        copy->id = *id;
-    }
     auto *active = new ActiveCopy{*copy, new dvr::Recorder};
     dvr::RecorderSettings s;
     s.source = source;
@@ -421,10 +552,6 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     if (!active->recorder->start(s, error)) {
         delete active->recorder;
         delete active;
-        copy->state = CopyState::Failed;
-        copy->reason = *error;
-        QString e;
-        m_store.updateCopy(*copy, &e);
         return false;
     }
     m_copies.insert(id, active);
@@ -464,6 +591,8 @@ void DiverServer::onCopyFinished(qint64 copyId)
     c->row.gaps = qint64(stats.gaps);
     QString e;
     m_store.updateCopy(c->row, &e);
+    if (!m_leases.finish(leaseIdOf(copyId), u"done"_qs, &e))
+        qCWarning(lcDiver).noquote() << e;
     c->recorder->disconnect(this);
     c->recorder->deleteLater();
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
@@ -541,8 +670,8 @@ void DiverServer::sweepRetention()
                 continue; // a copy is retained once, and never while it is written
             copiesSeen.insert(r.copyId);
             const auto copy = m_store.copy(r.copyId, &e);
-            if (!copy)
-                continue;
+            if (!copy || copy->state == CopyState::Recording)
+                continue; // written now, here or on another node
             rr.id = QStringLiteral("copy:%1").arg(r.copyId);
             rr.directory = copy->directory;
             rr.ownCopy = true;

@@ -7,6 +7,12 @@
 // WebSocket events. One stored copy per airing however many viewers recorded it; on an archived
 // channel a recording is a range of the archive.
 //
+// A copy that is due is put in the lease table (libs/dvr/lease.h) rather than recorded at once;
+// the node's LeaseKeeper claims up to its capacity and the node records what it claimed. Several
+// nodes on one PostgreSQL database and one shared storage path so share the work, and a node that
+// dies has its copies taken over by another within one lease period, written on in the same
+// folder after a gap. One node on SQLite works the same way, its lease table in its own file.
+//
 // Boxes authenticate with the ticket the control server signed for them (boxauth.h); operators
 // with diver's admin token. A box sees and changes only its own rules and recordings.
 
@@ -15,6 +21,7 @@
 #include "recordingstore.h"
 
 #include <core/metrics.h>
+#include <dvr/lease.h>
 #include <dvr/rulestore.h>
 #include <dvr/scheduler.h>
 #include <epg/guide.h>
@@ -22,6 +29,7 @@
 #include <QHash>
 #include <QJsonObject>
 #include <QObject>
+#include <QSet>
 #include <QTimer>
 
 #include <memory>
@@ -55,8 +63,8 @@ public:
     /// Opens the database, loads rules and the recordings in progress (resuming them), the guide
     /// (cache, then the server or the file), and listens.
     bool start(QString *error);
-    /// Stops cleanly: every recording's segment in progress is written (they resume on the next
-    /// start if still due), sockets closed.
+    /// Stops cleanly: every recording's segment in progress is written and its lease freed (they
+    /// resume on the next start, or on another node at once, if still due), sockets closed.
     void stop();
 
     const DiverConfig &config() const { return m_config; }
@@ -67,6 +75,8 @@ public:
     RecordingStore &recordings() { return m_store; }
     /// Recordings being written now (copies and archives).
     int activeRecorders() const { return int(m_copies.size() + m_archives.size()); }
+    /// Copies this node records now (it holds their leases).
+    QList<qint64> activeCopies() const { return m_copies.keys(); }
     /// Plans again now and starts what is due (also every second by itself).
     void reconcile();
 
@@ -92,6 +102,12 @@ private:
     qint64 now() const;
     void onGuide(std::shared_ptr<const epg::Guide> previous, std::shared_ptr<const epg::Guide> current);
     void resumeCopies();
+    /// Puts a copy in the lease table (once per start; the table ignores ids it has).
+    void offerCopy(const CopyRow &copy);
+    void onLeaseClaimed(const dvr::LeaseJob &job, const QString &previousNode);
+    void onLeaseLost(const QString &leaseId);
+    /// The copies recorded here follow their rows' ends (moved by any node's planning).
+    void followCopyEnds();
     void replan(bool guideChanged);
     void startDue(qint64 now);
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
@@ -124,12 +140,16 @@ private:
     dvr::RuleStore m_rules;
     dvr::Scheduler m_scheduler;
     std::unique_ptr<dvr::StoragePool> m_storage;
+    dvr::LeaseKeeper m_leases;
+    QSet<qint64> m_offered;          ///< copies put in the lease table since this start
+    QString m_leaseError;            ///< why the lease keeper did not start
     epg::GuideSync *m_sync = nullptr;
     std::shared_ptr<const epg::Guide> m_guide;
     dvr::SchedulePlan m_plan;
     bool m_planned = false;
     qint64 m_lastPlanAt = 0;
     qint64 m_lastSweepAt = 0;
+    qint64 m_lastFollowAt = 0;
     QTimer m_tick;
     http::Router *m_router = nullptr;
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder

@@ -102,12 +102,11 @@ bool RecordingStore::open(const QString &location, QString *error)
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_copy ON dvr_recordings (copy_id)"),
     };
-    for (const QString &s : statements) {
-        if (!execSql(m_connection, s, error)) {
-            *error = QStringLiteral("recording store %1: %2").arg(location, *error);
-            close();
-            return false;
-        }
+    if (!execSchema(m_connection, statements, error)) {
+        // The URI may hold a password: name the database by what openSqlDatabase() accepted.
+        *error = QStringLiteral("recording store %1: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
+        close();
+        return false;
     }
     return true;
 }
@@ -148,11 +147,40 @@ std::optional<qint64> RecordingStore::insertCopy(const CopyRow &c, QString *erro
     return s.q.value(0).toLongLong();
 }
 
+std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *error)
+{
+    // Several nodes plan from the same rules and guide: the first insert makes the copy, the
+    // others find it (the unique key is the airing, channel and start).
+    if (!execSql(m_connection, QStringLiteral("BEGIN"), error))
+        return std::nullopt;
+    Statement insert(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, "
+                                                  "node, directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                                                  "ON CONFLICT (channel_id, airing_start) DO NOTHING"));
+    insert.bind(c.channelId).bind(c.airingStart).bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory)
+        .bind(int(c.state)).bind(c.reason);
+    std::optional<CopyRow> stored;
+    if (insert.run(error))
+        stored = copyOf(c.channelId, c.airingStart, error);
+    if (!stored) {
+        if (error->isEmpty())
+            *error = QStringLiteral("the copy of %1 at %2 was not stored").arg(c.channelId).arg(c.airingStart);
+        QString ignored;
+        execSql(m_connection, QStringLiteral("ROLLBACK"), &ignored);
+        return std::nullopt;
+    }
+    if (!execSql(m_connection, QStringLiteral("COMMIT"), error))
+        return std::nullopt;
+    return stored;
+}
+
 bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, record_stop = ?, node = ?, directory = ?, "
-                                             "state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
-    s.bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
+    // A copy's end only ever grows (a viewer's longer padding, planned on any node): a node
+    // writing its recorder's figures with an end it read earlier never moves it back.
+    Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, "
+                                             "record_stop = CASE WHEN record_stop > ? THEN record_stop ELSE ? END, node = ?, "
+                                             "directory = ?, state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
+    s.bind(c.recordStart).bind(c.recordStop).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
         .bind(c.segments).bind(c.bytes).bind(c.gaps).bind(c.id);
     return s.run(error);
 }
@@ -200,13 +228,14 @@ std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QSt
     Statement s(m_connection,
                 QStringLiteral("INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, "
                                "record_start, record_stop, copy_id, kept, position, created, deleted) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING id"));
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                               "ON CONFLICT (owner, rule_id, channel_id, airing_start) DO NOTHING RETURNING id"));
     s.bind(r.owner).bind(r.ruleId).bind(r.channelId).bind(r.title).bind(r.airingStart).bind(r.airingStop)
         .bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
         .bind(r.created ? r.created : QDateTime::currentSecsSinceEpoch());
-    if (!s.run(error) || !s.q.next())
+    if (!s.run(error))
         return std::nullopt;
-    return s.q.value(0).toLongLong();
+    return s.q.next() ? s.q.value(0).toLongLong() : 0;
 }
 
 bool RecordingStore::updateRecording(const RecordingRow &r, QString *error)

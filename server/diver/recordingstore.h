@@ -8,6 +8,8 @@
 //   dvr_recordings  one viewer's recording: the airing, the time range recorded (with padding),
 //                   the copy it is in (none on an archived channel: a range of the archive), kept
 //                   or not, the resume position.
+// Several diver nodes may share one PostgreSQL database: a copy and a viewer's recording are made
+// idempotently by their unique keys, so nodes planning the same airing make one of each.
 // A RecordingStore is one connection, used from the thread that opened it.
 
 #include <QList>
@@ -62,6 +64,10 @@ public:
     void close();
 
     std::optional<qint64> insertCopy(const CopyRow &copy, QString *error);
+    /// The copy of `copy`'s airing (channel, start): inserted when there is none, else the one
+    /// stored (made by another node planning the same airing); one transaction.
+    std::optional<CopyRow> ensureCopy(const CopyRow &copy, QString *error);
+    /// Writes the row; its end (record_stop) only grows.
     bool updateCopy(const CopyRow &copy, QString *error);
     bool removeCopy(qint64 id, QString *error);
     std::optional<CopyRow> copy(qint64 id, QString *error);
@@ -69,6 +75,8 @@ public:
     std::optional<CopyRow> copyOf(const QString &channelId, qint64 airingStart, QString *error);
     std::optional<QList<CopyRow>> copies(QString *error, std::optional<CopyState> state = std::nullopt);
 
+    /// The new row's id; 0 when the viewer's recording of that airing is there already (another
+    /// node made it at the same moment).
     std::optional<qint64> insertRecording(const RecordingRow &recording, QString *error);
     bool updateRecording(const RecordingRow &recording, QString *error);
     bool removeRecording(qint64 id, QString *error);

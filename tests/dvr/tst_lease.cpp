@@ -2,13 +2,18 @@
 // reason when it cannot run here): claims, renewals, release; a node whose lease expired has its
 // recordings taken over, and learns it lost them; two LeaseKeepers, one of which dies, the other
 // taking over within one lease period; nodes claiming at the same time from their own threads and
-// connections never get the same recording.
+// connections never get the same recording; a node restarted under its name takes its own back
+// at once, and a node that stops cleanly frees them for the others.
 
 #include "../common/postgresserver.h"
 
 #include <dvr/lease.h>
 
+#include <QDateTime>
 #include <QElapsedTimer>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -32,6 +37,9 @@ private Q_SLOTS:
     void keeperTakesOverDeadNode();
     void concurrentClaimsAreDisjoint_data() { backends(); }
     void concurrentClaimsAreDisjoint();
+    void restartedNodeTakesBackItsOwn_data() { backends(); }
+    void restartedNodeTakesBackItsOwn();
+    void unrenewableLeasesAreGivenUp();
 
 private:
     void backends()
@@ -238,6 +246,81 @@ void TestLease::concurrentClaimsAreDisjoint()
     QCOMPARE(all.size(), jobs); // none twice
     all.removeDuplicates();
     QCOMPARE(all.size(), jobs);
+}
+
+void TestLease::restartedNodeTakesBackItsOwn()
+{
+    OPEN_DATABASE(db);
+    const qint64 leaseMs = 20000; // nothing expires during the test; node-b looks every 2 s
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    QString error;
+    auto a = std::make_unique<LeaseKeeper>();
+    QSignalSpy claimedA(a.get(), &LeaseKeeper::claimed);
+    QVERIFY2(a->start({db, u"node-a"_qs, leaseMs, 2}, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 2);
+    a->stop(); // killed: its leases stay, unexpired
+    a.reset();
+
+    // Started again under its name: it takes back both at once (not 20 s later), renewed, and
+    // its capacity is then full; node-b gets only the third.
+    LeaseKeeper again, b;
+    QSignalSpy claimedAgain(&again, &LeaseKeeper::claimed);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    QVERIFY2(again.start({db, u"node-a"_qs, leaseMs, 2}, &error), qPrintable(error));
+    QTRY_COMPARE(claimedAgain.size(), 2);
+    for (const QList<QVariant> &c : claimedAgain)
+        QCOMPARE(c.at(1).toString(), u"node-a"_qs);
+    QVERIFY2(b.start({db, u"node-b"_qs, leaseMs, 10}, &error), qPrintable(error));
+    QTRY_COMPARE(claimedB.size(), 1);
+    QCOMPARE(claimedB.at(0).at(0).value<LeaseJob>().id, u"rec2"_qs);
+    auto jobs = b.store().jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    for (const LeaseJob &j : *jobs)
+        QCOMPARE(j.takeovers, 0); // taking back one's own is no takeover
+
+    // A clean stop frees them: node-b claims them at once, from nobody.
+    again.release();
+    QTRY_COMPARE(claimedB.size(), 3);
+    QVERIFY(claimedB.at(1).at(1).toString().isEmpty());
+    QCOMPARE(b.held().size(), 3);
+}
+
+// A node that cannot reach the table stops recording before its leases expire (when another node
+// may claim them), not when it hears of it after the database comes back.
+void TestLease::unrenewableLeasesAreGivenUp()
+{
+    const QString db = m_dir.filePath(u"unrenewable.sqlite"_qs);
+    const qint64 leaseMs = 2000; // given up 500 ms before it expires: room for a late timer
+    LeaseStore setup;
+    QString error;
+    QVERIFY2(setup.open(db, &error), qPrintable(error));
+    QVERIFY2(setup.add(u"rec0"_qs, "{}", &error), qPrintable(error));
+    LeaseKeeper a;
+    QSignalSpy claimed(&a, &LeaseKeeper::claimed);
+    QSignalSpy lost(&a, &LeaseKeeper::lost);
+    QSignalSpy failed(&a, &LeaseKeeper::failed);
+    qint64 lostAt = 0;
+    connect(&a, &LeaseKeeper::lost, this, [&lostAt] { lostAt = QDateTime::currentMSecsSinceEpoch(); });
+    QVERIFY2(a.start({db, u"node-a"_qs, leaseMs, 10}, &error), qPrintable(error));
+    QTRY_COMPARE(claimed.size(), 1);
+    // The table goes away under the keeper (any connection to the file will do): its renewals
+    // fail from now on.
+    QSqlQuery q(QSqlDatabase::database(QSqlDatabase::connectionNames().filter(u"dvr-lease"_qs).first()));
+    QVERIFY2(q.exec(u"ALTER TABLE dvr_leases RENAME TO dvr_leases_gone"_qs), qPrintable(q.lastError().text()));
+    QTRY_COMPARE_WITH_TIMEOUT(lost.size(), 1, 3 * int(leaseMs));
+    QVERIFY(!failed.isEmpty());
+    QCOMPARE(lost.at(0).at(0).toString(), u"rec0"_qs);
+    QVERIFY(a.held().isEmpty());
+    // Before the lease it last renewed expired.
+    QVERIFY2(q.exec(u"SELECT lease_until FROM dvr_leases_gone"_qs) && q.next(), qPrintable(q.lastError().text()));
+    const qint64 leaseUntil = q.value(0).toLongLong();
+    QVERIFY2(lostAt < leaseUntil, qPrintable(QStringLiteral("given up %1 ms after the lease expired").arg(lostAt - leaseUntil)));
 }
 
 QTEST_GUILESS_MAIN(TestLease)

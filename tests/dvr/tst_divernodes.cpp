@@ -1,0 +1,497 @@
+// Several diver nodes on one real PostgreSQL (started for the test; skipped with the reason when
+// it cannot run here) and one storage folder, recording a live recast channel: diver's stores on
+// PostgreSQL as on SQLite (copies and viewers' recordings made once however many nodes plan
+// them); two nodes never record the same copy at once, and a node that stops hands its copy to
+// the other at once; a node killed with SIGKILL has its copy taken over by the other within one
+// lease period, written on in the same folder after a gap, nothing written before lost, the
+// playlist read by ffprobe.
+
+#include "../common/postgresserver.h"
+#include "../recast/recasttest.h"
+
+#include <config.h>
+#include <diverserver.h>
+#include <recordingstore.h>
+
+#include <dvr/archive.h>
+#include <dvr/lease.h>
+#include <dvr/rulestore.h>
+#include <epg/guidewriter.h>
+#include <payload/keys.h>
+#include <protocol/boxticket.h>
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+
+using namespace recasttest;
+using iptv::diver::CopyRow;
+using iptv::diver::CopyState;
+using iptv::diver::DiverConfig;
+using iptv::diver::DiverServer;
+using iptv::diver::RecordingRow;
+using iptv::diver::RecordingStore;
+
+namespace {
+constexpr int kStartMs = 30000;
+constexpr int kLeaseSeconds = 2;
+const QString kDiverBinary = QStringLiteral(IPTV_BINARY_DIR "/server/diver/diver");
+
+/// A guide file with channel "one" (its stream on recast) airing `title` from `start` to `stop`.
+bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 stop, const QString &title)
+{
+    iptv::epg::GuideData data;
+    iptv::epg::Channel ch;
+    ch.id = QStringLiteral("one");
+    ch.displayNames = {{QString(), QStringLiteral("ONE")}};
+    ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(recastPort);
+    data.channels.append(ch);
+    iptv::epg::Programme p;
+    p.channelId = ch.id;
+    p.start = start;
+    p.stop = stop;
+    p.titles = {{QString(), title}};
+    data.programmes.append(p);
+    const qint64 from = QDateTime::currentSecsSinceEpoch() / 3600 * 3600 - 3600;
+    iptv::epg::GuideBuilder builder({.from = from, .days = 2, .compressionLevel = 1, .createdAt = from});
+    builder.addGuide(data);
+    QFile f(path);
+    return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
+}
+
+/// The segments of a copy's folder, in order; empty with a warning when it cannot be read.
+QList<iptv::dvr::ArchiveSegment> segmentsIn(const QString &directory)
+{
+    iptv::dvr::ArchiveReader reader;
+    QString error;
+    if (!reader.load(directory, &error)) {
+        qWarning().noquote() << error;
+        return {};
+    }
+    return reader.segments();
+}
+} // namespace
+
+class TestDiverNodes : public QObject
+{
+    Q_OBJECT
+
+private:
+    QByteArray ticket(const QString &serial) const
+    {
+        iptv::protocol::BoxTicket t;
+        t.boxId = u"b-"_qs + serial;
+        t.serial = serial;
+        t.audience = QStringLiteral("diver");
+        t.issuedAt = QDateTime::currentSecsSinceEpoch();
+        t.expiresAt = t.issuedAt + 600;
+        return t.sign(m_key);
+    }
+    HttpResult call(const QByteArray &verb, quint16 port, const QString &path, const QByteArray &credential,
+                    const QJsonObject &body = {})
+    {
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        request.setRawHeader("Authorization", "Bearer " + credential);
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        std::unique_ptr<QNetworkReply> reply(
+            m_nam.sendCustomRequest(request, verb, body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact)));
+        if (!reply->isFinished()) {
+            QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+            finished.wait(30000);
+        }
+        HttpResult r;
+        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        r.body = reply->readAll();
+        return r;
+    }
+    /// A fresh database on the test's PostgreSQL; empty (with a warning) when it cannot be made.
+    QString database()
+    {
+        const QString name = QStringLiteral("diver%1").arg(++m_databases);
+        QString error;
+        if (!m_postgres.createDatabase(name, &error)) {
+            qWarning().noquote() << error;
+            return {};
+        }
+        return m_postgres.uri(name);
+    }
+    DiverConfig nodeConfig(const QString &test, const QString &node, const QString &db) const
+    {
+        DiverConfig c;
+        c.bindAddress = QHostAddress::LocalHost;
+        c.port = 0;
+        c.nodeId = node;
+        c.dataDir = m_dir.filePath(test + u'/' + node);
+        c.database = db;
+        c.guideFile = m_dir.filePath(test + u"/guide"_qs);
+        c.storagePaths = {m_dir.filePath(test + u"/shared-storage"_qs)}; // one folder for both nodes
+        c.ticketKeyFiles = {m_keyFile};
+        c.adminToken = QStringLiteral("operator-secret");
+        c.segmentSeconds = 1;
+        c.minFreeBytes = 0;
+        c.capacity = 1;
+        c.leaseSeconds = kLeaseSeconds;
+        return c;
+    }
+
+    QTemporaryDir m_dir;
+    PostgresServer m_postgres;
+    QString m_postgresError;
+    int m_databases = 0;
+    std::unique_ptr<iptv::recast::RecastServer> m_recast;
+    iptv::payload::SigningKey m_key = iptv::payload::SigningKey::generate();
+    QString m_keyFile;
+    QNetworkAccessManager m_nam;
+
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase() { m_recast.reset(); }
+    void storesOnBothBackends_data();
+    void storesOnBothBackends();
+    void twoNodesNeverRecordTheSameCopy();
+    void killedNodeIsTakenOver();
+};
+
+#define NEED_POSTGRES()                                                                                                  \
+    if (!m_postgresError.isEmpty())                                                                                      \
+    QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError))
+
+void TestDiverNodes::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_postgresError = PostgresServer::skipReason();
+    QString output;
+    if (m_postgresError.isEmpty() && !m_postgres.start(&output))
+        m_postgresError = QStringLiteral("the server did not start: ") + output;
+    if (!m_postgresError.isEmpty())
+        return; // every test needs it, or needs nothing else
+    iptv::media::installFfmpegLogHandler();
+    ChannelConfig one = tinyChannel(u"one"_qs);
+    one.ladder = {{QStringLiteral("low"), 160, 90, 100}};
+    m_recast = std::make_unique<iptv::recast::RecastServer>(serverConfig(m_dir.filePath(u"recast"_qs), {one}));
+    QString error;
+    QVERIFY2(m_recast->start(&error), qPrintable(error));
+    Client client(m_recast->port());
+    QTRY_VERIFY_WITH_TIMEOUT(client.playlist(u"one"_qs, u"low"_qs).segments.size() >= 2, kStartMs);
+    m_keyFile = m_dir.filePath(u"tickets.pub"_qs);
+    QVERIFY2(m_key.publicKey().save(m_keyFile, &error), qPrintable(error));
+}
+
+void TestDiverNodes::storesOnBothBackends_data()
+{
+    QTest::addColumn<bool>("postgres");
+    QTest::newRow("SQLite") << false;
+    QTest::newRow("PostgreSQL") << true;
+}
+
+// RecordingStore and RuleStore on PostgreSQL as on SQLite; two nodes (two connections) making the
+// same copy and the same viewer's recording make one of each.
+void TestDiverNodes::storesOnBothBackends()
+{
+    QFETCH(bool, postgres);
+    QString db;
+    if (postgres) {
+        NEED_POSTGRES();
+        db = database();
+        QVERIFY(!db.isEmpty());
+    } else {
+        db = m_dir.filePath(u"stores.sqlite"_qs);
+    }
+    RecordingStore a, b;
+    QString error;
+    QVERIFY2(a.open(db, &error), qPrintable(error));
+    QVERIFY2(b.open(db, &error), qPrintable(error));
+    CopyRow c;
+    c.channelId = QStringLiteral("one");
+    c.airingStart = 1'800'000'000;
+    c.recordStart = c.airingStart - 60;
+    c.recordStop = c.airingStart + 1800;
+    c.directory = QStringLiteral("/srv/dvr/recordings/one/a");
+    const auto first = a.ensureCopy(c, &error);
+    QVERIFY2(first, qPrintable(error));
+    QVERIFY(first->id > 0);
+    QVERIFY(first->node.isEmpty());
+    c.directory = QStringLiteral("/srv/dvr/recordings/one/b"); // the second planner's own choice
+    const auto second = b.ensureCopy(c, &error);
+    QVERIFY2(second, qPrintable(error));
+    QCOMPARE(second->id, first->id);
+    QCOMPARE(second->directory, first->directory); // the copy made first is the one
+    CopyRow recording = *second;
+    recording.node = QStringLiteral("node-b");
+    recording.segments = 12;
+    recording.bytes = 5'000'000'000LL; // beyond 32 bits
+    QVERIFY2(b.updateCopy(recording, &error), qPrintable(error));
+    const auto open = a.copies(&error, CopyState::Recording);
+    QVERIFY2(open, qPrintable(error));
+    QCOMPARE(open->size(), 1);
+    QCOMPARE(open->at(0).node, u"node-b"_qs);
+    QCOMPARE(open->at(0).bytes, 5'000'000'000LL);
+    // Another node's planning moves the end later; the recording node's next update, with the end
+    // it read before, does not move it back.
+    CopyRow longer = *first;
+    longer.recordStop += 600;
+    QVERIFY2(a.updateCopy(longer, &error), qPrintable(error));
+    recording.segments = 13;
+    QVERIFY2(b.updateCopy(recording, &error), qPrintable(error));
+    QCOMPARE(a.copy(first->id, &error)->recordStop, longer.recordStop);
+    QCOMPARE(a.copy(first->id, &error)->segments, 13);
+
+    RecordingRow r;
+    r.owner = QStringLiteral("STB-1");
+    r.ruleId = 7;
+    r.channelId = c.channelId;
+    r.title = QStringLiteral("Film");
+    r.airingStart = c.airingStart;
+    r.airingStop = c.airingStart + 1800;
+    r.recordStart = c.recordStart;
+    r.recordStop = c.recordStop;
+    r.copyId = first->id;
+    const auto id = a.insertRecording(r, &error);
+    QVERIFY2(id && *id > 0, qPrintable(error));
+    const auto again = b.insertRecording(r, &error); // another node, the same moment
+    QVERIFY2(again, qPrintable(error));
+    QCOMPARE(*again, 0);
+    r.id = *id;
+    r.kept = true;
+    r.positionSeconds = 42;
+    QVERIFY2(b.updateRecording(r, &error), qPrintable(error));
+    const auto mine = a.recordingOf(u"STB-1"_qs, 7, c.channelId, c.airingStart, &error);
+    QVERIFY2(mine, qPrintable(error));
+    QVERIFY(mine->kept);
+    QCOMPARE(mine->positionSeconds, 42);
+    QCOMPARE(a.recordings(&error)->size(), 1);
+    QCOMPARE(a.recordingsOfCopy(first->id, &error)->size(), 1);
+
+    iptv::dvr::RuleStore rulesA, rulesB;
+    QVERIFY2(rulesA.open(db, &error), qPrintable(error));
+    QVERIFY2(rulesB.open(db, &error), qPrintable(error)); // the schema row is there already
+    iptv::dvr::RecordingRule rule;
+    rule.kind = iptv::dvr::RuleKind::Title;
+    rule.title = QStringLiteral("Film");
+    rule.owner = QStringLiteral("STB-1");
+    QVERIFY2(rulesA.save(&rule, &error), qPrintable(error));
+    rule.priority = 4;
+    QVERIFY2(rulesB.save(&rule, &error), qPrintable(error)); // an update by id
+    iptv::dvr::RuleStore more;
+    QVERIFY2(more.open(db, &error), qPrintable(error));
+    iptv::dvr::RecordingRule other = rule;
+    other.id = 0;
+    QVERIFY2(more.save(&other, &error), qPrintable(error));
+    QVERIFY(other.id > rule.id);
+    const auto rules = rulesA.rules(&error);
+    QVERIFY2(rules, qPrintable(error));
+    QCOMPARE(rules->size(), 2);
+    QCOMPARE(rules->at(0).priority, 4);
+    iptv::dvr::RecordedEpisode e;
+    e.ruleId = rule.id;
+    e.title = rule.title;
+    e.channelId = c.channelId;
+    e.recordedAt = c.airingStart;
+    e.identity.ids = ~quint64(0) - 5; // bit 63 set: through a signed BIGINT
+    QVERIFY2(rulesB.addHistory(e, &error), qPrintable(error));
+    const auto history = rulesA.history(&error);
+    QVERIFY2(history, qPrintable(error));
+    QCOMPARE(history->size(), 1);
+    QCOMPARE(history->at(0).identity.ids, ~quint64(0) - 5);
+}
+
+// Two nodes in this process on one database and one storage folder, one airing due: one node
+// records it and the other, looking for work every tenth of a lease period, never does while the
+// first holds it; stopped cleanly, the first hands it to the second at once, which writes on in
+// the same folder.
+void TestDiverNodes::twoNodesNeverRecordTheSameCopy()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const DiverConfig ca = nodeConfig(u"pair"_qs, u"node-a"_qs, db), cb = nodeConfig(u"pair"_qs, u"node-b"_qs, db);
+    QVERIFY(QDir().mkpath(m_dir.filePath(u"pair"_qs)));
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now - 10, now + 3600, u"Marathon"_qs));
+    auto a = std::make_unique<DiverServer>(ca);
+    DiverServer b(cb);
+    QString error;
+    QVERIFY2(a->start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    const QByteArray box = ticket(u"STB-P"_qs);
+    const HttpResult made = call("POST", a->httpPort(), u"/api/recordings"_qs, box,
+                                 {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}});
+    QVERIFY2(made.status == 201, made.body.constData());
+    QTRY_COMPARE_WITH_TIMEOUT(a->activeCopies().size() + b.activeCopies().size(), 1, 10000);
+    const qint64 copyId = (a->activeCopies() + b.activeCopies()).first();
+    DiverServer *holder = a->activeCopies().isEmpty() ? &b : a.get();
+    DiverServer *other = holder == &b ? a.get() : &b;
+
+    // Three lease periods: renewals and the other node's looks for work, all checked.
+    QElapsedTimer clock;
+    clock.start();
+    int looks = 0;
+    while (clock.elapsed() < 3 * kLeaseSeconds * 1000) {
+        QTest::qWait(50);
+        ++looks;
+        QCOMPARE(holder->activeCopies(), QList<qint64>{copyId});
+        QVERIFY(other->activeCopies().isEmpty());
+    }
+    qInfo().noquote() << "one recorder for" << clock.elapsed() << "ms," << looks << "checks";
+    // Operators see who holds what.
+    QVERIFY(call("GET", holder->httpPort(), u"/metrics"_qs, "operator-secret").body.contains("\ndiver_leases_held 1\n"));
+    QVERIFY(call("GET", other->httpPort(), u"/metrics"_qs, "operator-secret").body.contains("\ndiver_leases_held 0\n"));
+
+    // A clean stop frees the lease: the other node goes on at once, not a lease period later.
+    const auto copy = holder->recordings().copy(copyId, &error);
+    QVERIFY2(copy, qPrintable(error));
+    const qsizetype before = segmentsIn(copy->directory).size();
+    QVERIFY(before >= 2);
+    clock.restart();
+    if (holder == a.get())
+        a.reset();
+    else
+        b.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(other->activeCopies(), QList<qint64>{copyId}, 2000);
+    qInfo().noquote() << "handed over in" << clock.elapsed() << "ms";
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= before + 2, 15000);
+    const auto after = other->recordings().copy(copyId, &error);
+    QVERIFY2(after, qPrintable(error));
+    QCOMPARE(after->node, other->config().nodeId);
+    QCOMPARE(after->directory, copy->directory);
+}
+
+// Two diver processes on one database and one storage folder; the one recording is killed with
+// SIGKILL and the other takes its copy over within one lease period.
+void TestDiverNodes::killedNodeIsTakenOver()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"kill"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 40, u"Match"_qs));
+    auto writeConf = [&](const QString &node) {
+        const QString path = m_dir.filePath(test + u'/' + node + u".conf"_qs);
+        QFile conf(path);
+        if (!conf.open(QIODevice::WriteOnly))
+            return QString();
+        conf.write(QStringLiteral("[server]\nbind=127.0.0.1\nport=0\ndata_dir=%1\ndatabase=%2\nnode=%3\nlease_seconds=%4\n"
+                                  "admin_token=operator-secret\n[guide]\nfile=%5\n[control]\nticket_keys=%6\n"
+                                  "[recording]\nsegment_seconds=1\ncapacity=1\n[storage]\npaths=%7\nmin_free_mb=0\n")
+                       .arg(m_dir.filePath(test + u'/' + node), db, node)
+                       .arg(kLeaseSeconds)
+                       .arg(base.guideFile, m_keyFile, base.storagePaths.first())
+                       .toUtf8());
+        return path;
+    };
+    QMap<QString, QProcess *> nodes;
+    QMap<QString, quint16> ports;
+    auto cleanup = qScopeGuard([&] {
+        for (QProcess *p : std::as_const(nodes)) {
+            p->kill();
+            p->waitForFinished(10000);
+            delete p;
+        }
+    });
+    for (const QString &node : {u"node-a"_qs, u"node-b"_qs}) {
+        const QString conf = writeConf(node);
+        QVERIFY(!conf.isEmpty());
+        auto *p = new QProcess;
+        nodes.insert(node, p);
+        p->setProcessChannelMode(QProcess::MergedChannels);
+        p->start(kDiverBinary, {u"--config"_qs, conf});
+        QVERIFY(p->waitForStarted(10000));
+        // The process listens on a port it chooses: read from its log.
+        QByteArray log;
+        QTRY_VERIFY_WITH_TIMEOUT((log += p->readAll()).contains("diver up on port ") || p->state() != QProcess::Running, 20000);
+        const qsizetype at = log.indexOf("diver up on port ");
+        QVERIFY2(at >= 0, log.constData());
+        ports.insert(node, quint16(log.mid(at + 17, log.indexOf(' ', at + 17) - at - 17).toUInt()));
+    }
+
+    const QByteArray box = ticket(u"STB-K"_qs);
+    QCOMPARE(call("POST", ports.value(u"node-a"_qs), u"/api/recordings"_qs, box,
+                  {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}})
+                 .status,
+             201);
+    iptv::dvr::LeaseStore leases;
+    RecordingStore store;
+    QString error;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    QVERIFY2(store.open(db, &error), qPrintable(error));
+    auto holderOf = [&] {
+        const auto jobs = leases.jobs(&error);
+        return jobs && jobs->size() == 1 ? jobs->first().node : QString();
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(!holderOf().isEmpty(), 10000);
+    const QString victim = holderOf();
+    const QString survivor = victim == u"node-a"_qs ? u"node-b"_qs : u"node-a"_qs;
+    const auto copies = store.copies(&error);
+    QVERIFY2(copies && copies->size() == 1, qPrintable(error));
+    const QString folder = copies->first().directory;
+    QVERIFY(folder.startsWith(base.storagePaths.first()));
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= 3, 20000);
+
+    const QList<iptv::dvr::ArchiveSegment> written = segmentsIn(folder);
+    QElapsedTimer sinceDeath;
+    nodes.value(victim)->kill(); // SIGKILL: no segment finished, no lease freed
+    sinceDeath.start();
+    QVERIFY(nodes.value(victim)->waitForFinished(10000));
+    const int leaseMs = kLeaseSeconds * 1000;
+    QTRY_VERIFY_WITH_TIMEOUT(holderOf() == survivor, 3 * leaseMs);
+    const qint64 took = sinceDeath.elapsed();
+    qInfo().noquote() << survivor << "took the copy over" << took << "ms after" << victim << "was killed (lease" << leaseMs << "ms)";
+    // The lease expires at most one period after the death; the survivor looks every tenth.
+    QVERIFY2(took <= leaseMs + leaseMs / 10 + 500, qPrintable(QStringLiteral("%1 ms").arg(took)));
+    const auto jobs = leases.jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    QCOMPARE(jobs->first().takeovers, 1);
+
+    // The survivor writes on in the same folder, and finishes the copy when the airing ends.
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= written.size() + 3, 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(store.copy(copies->first().id, &error)->state, CopyState::Finished, 60000);
+    const auto finished = store.copy(copies->first().id, &error);
+    QCOMPARE(finished->node, survivor);
+    QCOMPARE(leases.jobs(&error)->first().state, u"done"_qs);
+
+    // Nothing written before the kill lost; one gap where the nodes changed; never two writers
+    // (segments follow each other in time).
+    const QList<iptv::dvr::ArchiveSegment> all = segmentsIn(folder);
+    QVERIFY(all.size() > written.size());
+    for (qsizetype i = 0; i < written.size(); ++i)
+        QCOMPARE(all.at(i), written.at(i));
+    const iptv::dvr::ArchiveSegment &resumed = all.at(written.size());
+    QVERIFY2(resumed.gap, "the takeover is not marked as a gap");
+    qInfo().noquote() << "gap in the recording:" << resumed.startMs - written.last().endMs() << "ms";
+    for (qsizetype i = 1; i < all.size(); ++i) {
+        QVERIFY2(all.at(i).startMs >= all.at(i - 1).endMs() - 100,
+                 qPrintable(QStringLiteral("segment %1 starts %2 ms before the previous one ends")
+                                .arg(all.at(i).sequence)
+                                .arg(all.at(i - 1).endMs() - all.at(i).startMs)));
+        QCOMPARE(all.at(i).sequence, all.at(i - 1).sequence + 1);
+    }
+
+    // The survivor serves the recording (the viewer's row is in the shared database); ffprobe reads it.
+    const quint16 port = ports.value(survivor);
+    const QJsonArray recs = call("GET", port, u"/api/recordings"_qs, box).json().value(u"recordings"_qs).toArray();
+    QCOMPARE(recs.size(), 1);
+    QCOMPARE(recs.at(0).toObject().value(u"state"_qs).toString(), u"finished"_qs);
+    if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+        QSKIP("ffprobe is not installed: the recording was checked by our own reader only");
+    const QString url = recs.at(0).toObject().value(u"playlist"_qs).toString();
+    QProcess probe;
+    QSignalSpy probed(&probe, &QProcess::finished);
+    probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                u"default=nw=1:nk=1"_qs, url});
+    QVERIFY(probed.wait(60000));
+    const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+    QVERIFY2(probe.exitCode() == 0 && seconds >= all.size() / 2, probe.readAllStandardError().constData());
+}
+
+QTEST_GUILESS_MAIN(TestDiverNodes)
+#include "tst_divernodes.moc"
