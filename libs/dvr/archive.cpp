@@ -106,8 +106,146 @@ ArchiveWriter::ArchiveWriter()
 {
 }
 
+ArchiveWriter::~ArchiveWriter()
+{
+    closeJournal();
+}
+
+static constexpr const char kJournalData[] = ".journal.ts";
+static constexpr const char kJournalLog[] = ".journal.log";
+
+static bool writeAll(int fd, const char *p, qsizetype left)
+{
+    while (left > 0) {
+        const ssize_t n = ::write(fd, p, size_t(left));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC;
+            return false;
+        }
+        p += n;
+        left -= n;
+    }
+    return true;
+}
+
+void ArchiveWriter::closeJournal()
+{
+    for (int *fd : {&m_journalData, &m_journalLog}) {
+        if (*fd >= 0)
+            ::close(*fd);
+        *fd = -1;
+    }
+    m_journalBytes = 0;
+}
+
+bool ArchiveWriter::journal(const QByteArray &delta, qint64 startMs, qint64 durationMs, bool gap, bool begin, QString *error)
+{
+    const QDir dir(m_settings.directory);
+    if (m_journalData < 0) {
+        if (!begin) {
+            *error = QStringLiteral("journal of %1: a segment's journal continued without its beginning").arg(m_settings.directory);
+            return false;
+        }
+        const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC;
+        m_journalData = ::open(QFile::encodeName(dir.filePath(QLatin1String(kJournalData))).constData(), flags, 0644);
+        m_journalLog = ::open(QFile::encodeName(dir.filePath(QLatin1String(kJournalLog))).constData(), flags, 0644);
+        if (m_journalData < 0 || m_journalLog < 0) {
+            *error = QStringLiteral("creating the journal in %1: %2").arg(m_settings.directory, errnoText(errno));
+            closeJournal();
+            return false;
+        }
+        if (!syncFolder(m_settings.directory, error)) {
+            closeJournal();
+            return false;
+        }
+    } else if (begin && (::ftruncate(m_journalData, 0) != 0 || ::ftruncate(m_journalLog, 0) != 0)) {
+        *error = QStringLiteral("emptying the journal in %1: %2").arg(m_settings.directory, errnoText(errno));
+        closeJournal();
+        return false;
+    }
+    if (begin)
+        m_journalBytes = 0;
+    // The data first, then the line that vouches for it: a line never covers bytes not on disk.
+    if (!writeAll(m_journalData, delta.constData(), delta.size()) || ::fdatasync(m_journalData) != 0) {
+        *error = QStringLiteral("writing the journal %1: %2").arg(dir.filePath(QLatin1String(kJournalData)), errnoText(errno));
+        closeJournal();
+        return false;
+    }
+    m_journalBytes += delta.size();
+    const QByteArray line = QByteArray::number(m_nextSequence) + ' ' + QByteArray::number(m_journalBytes) + ' '
+        + QByteArray::number(startMs) + ' ' + QByteArray::number(durationMs) + ' ' + (gap ? '1' : '0') + '\n';
+    if (!writeAll(m_journalLog, line.constData(), line.size()) || ::fdatasync(m_journalLog) != 0) {
+        *error = QStringLiteral("writing the journal %1: %2").arg(dir.filePath(QLatin1String(kJournalLog)), errnoText(errno));
+        closeJournal();
+        return false;
+    }
+    return true;
+}
+
+bool ArchiveWriter::recoverJournal(QString *error)
+{
+    const QDir dir(m_settings.directory);
+    const QString logPath = dir.filePath(QLatin1String(kJournalLog)), dataPath = dir.filePath(QLatin1String(kJournalData));
+    QFile log(logPath);
+    if (!log.exists())
+        return true;
+    auto discard = [&](const QString &why) {
+        if (!why.isEmpty())
+            qCWarning(lcArchive).noquote() << m_settings.directory << ": the journal of the segment in progress is dropped:" << why;
+        QFile::remove(dataPath);
+        QFile::remove(logPath);
+        return true;
+    };
+    if (!log.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("reading %1: %2").arg(logPath, log.errorString());
+        return false;
+    }
+    QByteArray text = log.readAll();
+    // The last whole line: a kill may have cut the one after it short.
+    text.truncate(text.lastIndexOf('\n') + 1);
+    const QList<QByteArray> lines = text.split('\n');
+    const QList<QByteArray> f = lines.size() >= 2 ? lines.at(lines.size() - 2).split(' ') : QList<QByteArray>{};
+    bool ok[4] = {};
+    const qint64 sequence = f.size() == 5 ? f[0].toLongLong(&ok[0]) : -1;
+    qint64 bytes = f.size() == 5 ? f[1].toLongLong(&ok[1]) : 0;
+    qint64 startMs = f.size() == 5 ? f[2].toLongLong(&ok[2]) : 0;
+    const qint64 durationMs = f.size() == 5 ? f[3].toLongLong(&ok[3]) : 0;
+    if (!(ok[0] && ok[1] && ok[2] && ok[3]))
+        return discard(text.isEmpty() ? QString() : QStringLiteral("unreadable"));
+    if (sequence != m_nextSequence)
+        return discard({}); // its segment was written whole before the crash
+    QFile data(dataPath);
+    if (!data.open(QIODevice::ReadOnly))
+        return discard(QStringLiteral("%1: %2").arg(dataPath, data.errorString()));
+    bytes = qMin(bytes, data.size());
+    bytes -= bytes % 188;
+    const QByteArray ts = data.read(bytes);
+    if (ts.size() < 188 || ts.at(0) != 0x47 || durationMs <= 0)
+        return discard(QStringLiteral("%1 bytes, %2 ms: nothing to play").arg(ts.size()).arg(durationMs));
+    startMs = qMax(startMs, m_lastEndMs);
+    // The journaled segment follows what was listed as it did while recording; the gap is after it.
+    m_gapPending = false;
+    StorageError failure;
+    if (writeSegment(ts, startMs, durationMs, f[4] == "1", &failure)) {
+        m_recoveredJournal = true;
+        qCInfo(lcArchive).noquote() << m_settings.directory << ": listed" << durationMs
+                                    << "ms of the segment in progress from its journal";
+    } else {
+        qCWarning(lcArchive).noquote() << m_settings.directory << ": the journal of the segment in progress is lost:"
+                                       << failure.toString();
+    }
+    m_gapPending = true;
+    m_resumed = true;
+    return discard({});
+}
+
 bool ArchiveWriter::open(const ArchiveWriterSettings &settings, QString *error)
 {
+    closeJournal();
+    m_recoveredJournal = false;
     m_settings = settings;
     m_index.close();
     m_chunk.clear();
@@ -138,6 +276,8 @@ bool ArchiveWriter::open(const ArchiveWriterSettings &settings, QString *error)
         break;
     }
     m_gapPending = m_resumed;
+    if (!recoverJournal(error))
+        return false;
     if (m_resumed)
         qCInfo(lcArchive).noquote() << "resuming" << settings.directory << "at segment" << m_nextSequence;
     return true;
@@ -226,11 +366,18 @@ bool ArchiveWriter::writeSegment(const QByteArray &ts, qint64 startMs, qint64 du
     ++m_nextSequence;
     m_lastEndMs = s.endMs();
     m_gapPending = false;
+    // Its journal is stale now (its lines name the sequence written): emptied, not synced.
+    if (m_journalData >= 0 && (::ftruncate(m_journalData, 0) != 0 || ::ftruncate(m_journalLog, 0) != 0))
+        closeJournal();
+    m_journalBytes = 0;
     return true;
 }
 
 bool ArchiveWriter::finish(qint64 atMs, QString *error)
 {
+    closeJournal();
+    QFile::remove(QDir(m_settings.directory).filePath(QLatin1String(kJournalData)));
+    QFile::remove(QDir(m_settings.directory).filePath(QLatin1String(kJournalLog)));
     if (!m_index.isOpen() && !ensureChunk(m_lastEndMs > 0 ? m_lastEndMs : atMs, error))
         return false;
     const bool ok = m_index.appendEnd(atMs, error);

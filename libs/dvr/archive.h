@@ -8,6 +8,7 @@
 //
 //   <archive>/<chunk>/index.tsv           the chunk's index (ArchiveIndex)
 //   <archive>/<chunk>/seg-<sequence>.ts   its segments
+//   <archive>/.journal.ts, .journal.log    the segment in progress, synced every second or so
 //
 // A chunk is named by the UTC time it starts at, 20261206T070000Z. Sequence numbers grow across
 // chunks, and across restarts: a writer opened on an existing archive continues it.
@@ -52,6 +53,9 @@ public:
     using FreeSpace = std::function<qint64(const QString &path)>;
 
     ArchiveWriter();
+    ~ArchiveWriter();
+    ArchiveWriter(const ArchiveWriter &) = delete;
+    ArchiveWriter &operator=(const ArchiveWriter &) = delete;
 
     /// Creates the folder or takes up what is there: the next segment continues the sequence
     /// (and the last chunk, when it is still current) and is marked as following a gap.
@@ -65,6 +69,15 @@ public:
     /// The recording is complete: the end line.
     bool finish(qint64 atMs, QString *error);
 
+    /// The journal of the segment in progress: `delta` (the MPEG-TS bytes muxed since the last
+    /// call; `begin` starts a new segment's journal) appended and synced, with where the segment
+    /// starts (UTC ms) and how long it runs so far. A crash then loses what came after the last
+    /// call, not the whole segment: open() lists what the journal holds as the next segment.
+    /// Writing a segment discards its journal.
+    bool journal(const QByteArray &delta, qint64 startMs, qint64 durationMs, bool gap, bool begin, QString *error);
+    /// Whether open() made a segment of a journal left by a crash.
+    bool recoveredJournal() const { return m_recoveredJournal; }
+
     /// Whether open() found segments already there (a restart).
     bool resumed() const { return m_resumed; }
     qint64 nextSequence() const { return m_nextSequence; }
@@ -77,6 +90,8 @@ public:
 private:
     bool ensureChunk(qint64 startMs, QString *error);
     bool ensureSpace(qint64 bytes, StorageError *error);
+    bool recoverJournal(QString *error);
+    void closeJournal();
 
     ArchiveWriterSettings m_settings;
     ArchiveIndex m_index;
@@ -86,6 +101,10 @@ private:
     qint64 m_lastEndMs = 0;
     bool m_resumed = false;
     bool m_gapPending = false;
+    bool m_recoveredJournal = false;
+    int m_journalData = -1; ///< <archive>/.journal.ts: the segment in progress
+    int m_journalLog = -1;  ///< <archive>/.journal.log: "<sequence> <bytes> <startMs> <durationMs> <gap>" a sync
+    qint64 m_journalBytes = 0;
     SpaceRecovery m_recovery;
     FreeSpace m_freeSpace;
 };

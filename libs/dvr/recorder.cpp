@@ -76,13 +76,20 @@ struct Recorder::Worker
     bool gapPending = false;
     qint64 lastQueuedEndMs = 0;   ///< where the last segment cut ends (UTC ms)
 
-    // Segments on their way to the disk (the writer thread).
+    // The journal of the segment in progress: bytes taken from the muxer, not yet queued.
+    QByteArray unjournaled;
+    qint64 journaledAtUs = AV_NOPTS_VALUE; ///< content time of the last journal entry
+    bool journalBegun = false;             ///< the segment in progress has a journal entry queued
+
+    // Segments (and journal entries of the one in progress) on their way to the disk (the writer thread).
     struct Pending
     {
         QByteArray bytes;
         qint64 startMs = 0;
         qint64 durationMs = 0;
         bool gap = false;
+        bool journal = false;      ///< bytes to append to the segment in progress's journal
+        bool journalBegin = false; ///< … as the first of a segment
     };
     static constexpr size_t kMaxQueued = 3;
     std::mutex queueMutex;
@@ -90,6 +97,7 @@ struct Recorder::Worker
     std::deque<Pending> queue;
     bool writerDone = false;
     bool writerGapPending = false; ///< writer thread only
+    bool journalFailed = false;    ///< said once (statusMutex)
 
     Backoff backoff;
 
@@ -328,6 +336,36 @@ struct Recorder::Worker
             lastEndUs = qMax(lastEndUs, at + qMax<qint64>(p->duration, 0));
         ++unpublishedPackets;
         unpublishedRepairs += sanitiser->stats().repaired - repairedBefore;
+        if (cutsHere && cfg.journalSeconds > 0 && at - journaledAtUs >= qint64(cfg.journalSeconds * 1e6))
+            journal(at);
+    }
+
+    /// Where the segment in progress will start on the wall clock (as cutSegment places it).
+    qint64 segmentStartWallMs() const
+    {
+        const qint64 us = wallCursorUs != AV_NOPTS_VALUE ? wallCursorUs : qMax(segmentStartUs + minOffsetUs, lastQueuedEndMs * 1000);
+        return us / 1000;
+    }
+
+    /// Hands what the muxer made since the last entry to the writer for the journal. When the
+    /// queue is full the bytes wait for the next entry: the journal never has a hole.
+    void journal(qint64 atUs)
+    {
+        journaledAtUs = atUs;
+        if (segmentStartUs == AV_NOPTS_VALUE || lastEndUs <= segmentStartUs || !muxer.isOpen())
+            return;
+        const QByteArray delta = muxer.take();
+        segmentBytes += delta;
+        unjournaled += delta;
+        std::unique_lock lock(queueMutex);
+        if (queue.size() >= kMaxQueued || unjournaled.isEmpty())
+            return;
+        Pending entry{std::exchange(unjournaled, {}), segmentStartWallMs(), (lastEndUs - segmentStartUs) / 1000, gapPending};
+        entry.journal = true;
+        entry.journalBegin = !std::exchange(journalBegun, true);
+        queue.push_back(std::move(entry));
+        lock.unlock();
+        queueCv.notify_all();
     }
 
     /// Counters kept by the reader alone, published once a segment (not a lock per packet).
@@ -341,6 +379,9 @@ struct Recorder::Worker
     void cutSegment(qint64 endUs)
     {
         publishCounters();
+        unjournaled.clear(); // the segment goes whole now
+        journalBegun = false;
+        journaledAtUs = endUs;
         QByteArray bytes = std::exchange(segmentBytes, {});
         if (muxer.isOpen())
             bytes += muxer.take();
@@ -393,6 +434,15 @@ struct Recorder::Worker
 
     void write(const Pending &p)
     {
+        if (p.journal) {
+            QString why;
+            if (!writer.journal(p.bytes, p.startMs, p.durationMs, p.gap, p.journalBegin, &why)) {
+                QMutexLocker lock(&statusMutex);
+                if (std::exchange(journalFailed, true) == false)
+                    qCWarning(lcRecorder).noquote() << cfg.directory << ": the segment in progress is not journaled:" << why;
+            }
+            return;
+        }
         StorageError error;
         const qint64 sequence = writer.nextSequence();
         QElapsedTimer took;

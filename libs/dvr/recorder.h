@@ -37,6 +37,9 @@ struct RecorderSettings
     int readTimeoutMs = 5000;    ///< no data for this long is a drop
     int backoffBaseMs = 500;     ///< reconnect windows grow from this …
     int backoffCapMs = 10000;    ///< … to this
+    /// The segment in progress is synced to its journal this often (seconds of content; 0: only
+    /// whole segments are written), so a crash or kill -9 loses at most this much of it.
+    double journalSeconds = 1;
 };
 
 class Recorder : public QObject

@@ -53,7 +53,7 @@ ArchiveReader load(const QString &dir)
 
 /// Problems with a recording's segments: files as listed, every one decodes, starting at a
 /// keyframe, times tiling (a segment starts where the one before ended unless it follows a gap).
-QStringList checkSegments(const QString &dir, const QList<ArchiveSegment> &segments)
+QStringList checkSegments(const QString &dir, const QList<ArchiveSegment> &segments, qint64 segmentMs = 1000)
 {
     QStringList problems;
     for (qsizetype i = 0; i < segments.size(); ++i) {
@@ -71,9 +71,9 @@ QStringList checkSegments(const QString &dir, const QList<ArchiveSegment> &segme
         else if (!probe.firstVideo()->keyframe)
             problems << QStringLiteral("%1 does not start at a keyframe").arg(s.file);
         // The last segment before a stop or a drop may be short; the others are cut at the
-        // first keyframe after a second (the channel's GOP is half a second).
+        // first keyframe after `segmentMs` (the channel's GOP is half a second).
         const bool lastOfRun = i + 1 == segments.size() || segments[i + 1].gap;
-        if ((!lastOfRun && s.durationMs < 900) || s.durationMs > 2000)
+        if ((!lastOfRun && s.durationMs < segmentMs - 100) || s.durationMs > segmentMs + 1000)
             problems << QStringLiteral("%1 lasts %2 ms").arg(s.file).arg(s.durationMs);
         if (i > 0 && s.sequence != segments[i - 1].sequence + 1)
             problems << QStringLiteral("%1 follows sequence %2").arg(s.file).arg(segments[i - 1].sequence);
@@ -126,6 +126,7 @@ private Q_SLOTS:
     void channelArchive();
     void sourceDropIsOneRecordingWithGap();
     void killedRecorderResumes();
+    void killedMidSegmentListsItsJournal();
     void fullDisk();
     void cleanupTestCase();
 
@@ -462,6 +463,74 @@ void TestRecorder::killedRecorderResumes()
     problems = checkSegments(dir, after);
     QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
     QVERIFY(reader.finished());
+}
+
+void TestRecorder::killedMidSegmentListsItsJournal()
+{
+    // Long segments: a kill in the middle of one would lose seconds without the journal.
+    const QString dir = m_dir.filePath(u"rec-journal"_qs);
+    QProcess helper;
+    helper.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    helper.start(QStringLiteral(DVR_RECORD_HELPER), {url(u"/live/one.ts"_qs), dir, u"6"_qs});
+    QVERIFY2(helper.waitForStarted(), qPrintable(helper.errorString()));
+    QTRY_VERIFY_WITH_TIMEOUT(load(dir).segments().size() >= 1, 30000);
+    // Until the journal of the next segment holds 2.5 s of it.
+    const QString journalLog = QDir(dir).filePath(u".journal.log"_qs);
+    auto journaledMs = [&](qint64 sequence) -> qint64 {
+        QFile f(journalLog);
+        if (!f.open(QIODevice::ReadOnly))
+            return 0;
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        const QList<QByteArray> last = lines.last().split(' ');
+        return last.size() == 5 && last[0].toLongLong() == sequence ? last[3].toLongLong() : 0;
+    };
+    const qint64 inProgress = load(dir).segments().last().sequence + 1;
+    QTRY_VERIFY_WITH_TIMEOUT(journaledMs(inProgress) >= 2500 || load(dir).segments().last().sequence >= inProgress, 20000);
+    if (load(dir).segments().last().sequence >= inProgress)
+        QSKIP("the segment was cut before 2.5 s of it were journaled (a source with short GOPs?)");
+    helper.kill();
+    QElapsedTimer sinceKill;
+    sinceKill.start();
+    QVERIFY(helper.waitForFinished());
+    const QList<ArchiveSegment> beforeRestart = load(dir).segments();
+    QCOMPARE(beforeRestart.last().sequence, inProgress - 1);
+
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 6;
+    QString error;
+    const qint64 restartMs = sinceKill.elapsed();
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 1, 30000);
+    recorder.stop(true);
+
+    const QList<ArchiveSegment> after = load(dir).segments();
+    QVERIFY(after.size() >= beforeRestart.size() + 2);
+    // The journal became the next segment: where the last one ended, no gap before it, the
+    // 2.5 s and more it held, whole TS packets that decode.
+    const ArchiveSegment &recovered = after[beforeRestart.size()];
+    QCOMPARE(recovered.sequence, inProgress);
+    QVERIFY(!recovered.gap);
+    QVERIFY2(recovered.durationMs >= 2500, qPrintable(QString::number(recovered.durationMs)));
+    QVERIFY(qAbs(recovered.startMs - beforeRestart.last().endMs()) <= 100);
+    QCOMPARE(recovered.bytes % 188, 0);
+    // Then the gap: what came after the last journal entry, and the restart.
+    const ArchiveSegment &next = after[beforeRestart.size() + 1];
+    QVERIFY2(next.gap, "the first segment after the restart does not mark the gap");
+    const qint64 gapMs = next.startMs - recovered.endMs();
+    qInfo().noquote() << QStringLiteral("kill -9 in a 6 s segment: %1 ms of it kept from the journal, gap %2 ms (restart %3 ms)")
+                             .arg(recovered.durationMs)
+                             .arg(gapMs)
+                             .arg(restartMs);
+    QVERIFY2(gapMs >= 0 && gapMs <= restartMs + 2000, qPrintable(QStringLiteral("%1 ms").arg(gapMs)));
+    const QStringList problems = checkSegments(dir, after, 6000);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    // Finished: no journal left behind.
+    QVERIFY(!QFile::exists(journalLog));
+    QVERIFY(!QFile::exists(QDir(dir).filePath(u".journal.ts"_qs)));
 }
 
 void TestRecorder::fullDisk()
