@@ -4,15 +4,26 @@
 
 namespace iptv::dvr {
 
+namespace {
+auto stepAfter(std::vector<std::pair<int, int>> &steps, int t)
+{
+    return std::upper_bound(steps.begin(), steps.end(), t, [](int x, const std::pair<int, int> &s) { return x < s.first; });
+}
+auto stepAfter(const std::vector<std::pair<int, int>> &steps, int t)
+{
+    return std::upper_bound(steps.begin(), steps.end(), t, [](int x, const std::pair<int, int> &s) { return x < s.first; });
+}
+} // namespace
+
 void StepCount::split(int t)
 {
-    auto it = m_steps.upper_bound(t);
+    const auto it = stepAfter(m_steps, t);
     if (it != m_steps.begin()) {
-        auto prev = std::prev(it);
+        const auto prev = std::prev(it);
         if (prev->first != t)
-            m_steps.emplace_hint(it, t, prev->second);
+            m_steps.insert(it, {t, prev->second});
     } else {
-        m_steps.emplace_hint(it, t, 0);
+        m_steps.insert(it, {t, 0});
     }
 }
 
@@ -22,19 +33,20 @@ void StepCount::add(int from, int to, int delta)
         return;
     split(from);
     split(to);
-    for (auto it = m_steps.find(from); it != m_steps.end() && it->first < to; ++it)
+    auto first = std::prev(stepAfter(m_steps, from)); // the step at `from`
+    auto it = first;
+    for (; it != m_steps.end() && it->first < to; ++it)
         it->second += delta;
-    // Drop steps that no longer change the value, so the map stays as small as the schedule.
-    auto it = m_steps.find(from);
-    int before = it == m_steps.begin() ? 0 : std::prev(it)->second;
-    while (it != m_steps.end() && it->first <= to) {
-        if (it->second == before) {
-            it = m_steps.erase(it);
-        } else {
-            before = it->second;
-            ++it;
-        }
+    // Drop steps that no longer change the value, so the list stays as small as the schedule.
+    int before = first == m_steps.begin() ? 0 : std::prev(first)->second;
+    auto out = first;
+    for (it = first; it != m_steps.end() && it->first <= to; ++it) {
+        if (it->second == before)
+            continue;
+        before = it->second;
+        *out++ = *it;
     }
+    m_steps.erase(out, it);
 }
 
 std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
@@ -42,7 +54,7 @@ std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
     std::vector<std::pair<int, int>> out;
     if (from >= to)
         return out;
-    auto it = m_steps.upper_bound(from);
+    auto it = stepAfter(m_steps, from);
     int current = it == m_steps.begin() ? 0 : std::prev(it)->second;
     int t = from;
     auto emit = [&](int a, int b) {
@@ -62,6 +74,14 @@ std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
     if (current == 0)
         emit(t, to);
     return out;
+}
+
+bool StepCount::isZero(int from, int to) const
+{
+    auto it = stepAfter(m_steps, from);
+    if (it != m_steps.begin() && std::prev(it)->second != 0)
+        return false;
+    return it == m_steps.end() || it->first >= to;
 }
 
 CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qint64 origin)
@@ -114,7 +134,7 @@ int CapacityBook::nodesStreaming(int channel, int minute, int exceptNode) const
     for (int i = 0; i < int(m_nodes.size()); ++i) {
         if (i == exceptNode)
             continue;
-        if (m_nodes[size_t(i)].channel[size_t(channel)].zeros(minute, minute + 1).empty())
+        if (!m_nodes[size_t(i)].channel[size_t(channel)].isZero(minute, minute + 1))
             ++count;
     }
     return count;

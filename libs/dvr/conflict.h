@@ -32,10 +32,12 @@ public:
     /// Sub-ranges of [from, to) where the count is 0, merged.
     std::vector<std::pair<int, int>> zeros(int from, int to) const;
     bool isEmpty() const { return m_steps.empty(); }
+    /// Whether the count is 0 over all of [from, to).
+    bool isZero(int from, int to) const;
 
 private:
     void split(int t);
-    std::map<int, int> m_steps;
+    std::vector<std::pair<int, int>> m_steps; ///< (minute, value from it on), by minute
 };
 
 struct RecorderNode

@@ -7,6 +7,7 @@
 #include <QHash>
 #include <QLoggingCategory>
 #include <QRegularExpression>
+#include <QVarLengthArray>
 
 #include <algorithm>
 #include <cstring>
@@ -71,13 +72,11 @@ struct GuideIndex
     {
         if (!identityDone[p]) {
             const auto ps = guide->programmeStrings(p);
-            QList<epg::EpisodeNum> nums;
-            nums.reserve(ps.episodeNums.size());
+            QVarLengthArray<std::pair<QByteArrayView, QByteArrayView>, 4> nums;
             for (const auto &[sys, value] : ps.episodeNums)
-                nums.append({QString::fromUtf8(guide->string(sys)), QString::fromUtf8(guide->string(value))});
-            identities[p] = episodeIdentity(QString::fromUtf8(guide->string(ps.title)),
-                                            QString::fromUtf8(guide->string(ps.subTitle)),
-                                            QString::fromUtf8(guide->string(ps.description)), nums);
+                nums.append({guide->string(sys), guide->string(value)});
+            identities[p] = episodeIdentityUtf8(guide->string(ps.title), guide->string(ps.subTitle),
+                                                guide->string(ps.description), nums.constData(), nums.size());
             identityDone[p] = true;
         }
         return identities[p];
@@ -220,11 +219,24 @@ struct Scheduler::Private
         titleNames.append(t);
         return k;
     }
+    std::vector<int> channelRank; ///< channel key -> its place in channel id (string) order
+    /// Brings channelRank up to date after channel keys were added.
+    void rankChannels()
+    {
+        if (channelRank.size() == size_t(channelNames.size()))
+            return;
+        std::vector<int> byName(size_t(channelNames.size()));
+        std::iota(byName.begin(), byName.end(), 0);
+        std::sort(byName.begin(), byName.end(), [&](int a, int b) { return channelNames[a] < channelNames[b]; });
+        channelRank.assign(byName.size(), 0);
+        for (size_t i = 0; i < byName.size(); ++i)
+            channelRank[size_t(byName[i])] = int(i);
+    }
     bool candidateLess(const Candidate &a, const Candidate &b) const
     {
         if (a.start != b.start)
             return a.start < b.start;
-        return a.channel != b.channel && channelNames[a.channel] < channelNames[b.channel];
+        return channelRank[size_t(a.channel)] < channelRank[size_t(b.channel)];
     }
 
     std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide);
@@ -249,6 +261,7 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
     ix->channelKey.resize(size_t(channels));
     for (int c = 0; c < channels; ++c)
         ix->channelKey[size_t(c)] = channelKey(g.channelId(c));
+    rankChannels();
 
     const quint32 n = g.programmeCount();
     ix->progTitle.resize(n);
@@ -320,6 +333,7 @@ void Scheduler::Private::compile(RuleState &rs)
     if (r.kind == RuleKind::Regex && rs.valid)
         rs.regex.optimize();
     rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
+    rankChannels();
 }
 
 void Scheduler::Private::rebuildRuleMaps()
@@ -535,6 +549,11 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         plannedGroupOfEntry.push_back(gi);
     };
 
+    qsizetype candidateCount = 0;
+    for (const RuleState &rs : rules)
+        candidateCount += qsizetype(rs.candidates.size());
+    out.skipped.reserve(candidateCount);
+
     // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
     for (const int slot : order) {
         const RuleState &rs = rules[size_t(slot)];
@@ -692,7 +711,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
             if (a.start != b.start)
                 return a.start < b.start;
-            return channelNames[ix->channelKey[a.channel]] < channelNames[ix->channelKey[b.channel]];
+            return channelRank[size_t(ix->channelKey[a.channel])] < channelRank[size_t(ix->channelKey[b.channel])];
         });
         for (const epg::Airing &a : airings) {
             const int ch = ix->channelKey[a.channel];
