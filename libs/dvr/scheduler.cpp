@@ -941,6 +941,11 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
                     || oldIndex->progFingerprint[a.programme] != newIndex->progFingerprint[b.programme]) {
                     gone.push_back(i);
                     came.push_back(j);
+                } else if (oldIndex->identityDone[a.programme] && !newIndex->identityDone[b.programme]) {
+                    // The same text and numbers: the identity carries over (conflicts' alternatives
+                    // would compute it again for every programme of a matched title).
+                    newIndex->identities[b.programme] = oldIndex->identities[a.programme];
+                    newIndex->identityDone[b.programme] = true;
                 }
                 ++i;
                 ++j;
