@@ -49,9 +49,9 @@ void StepCount::add(int from, int to, int delta)
     m_steps.erase(out, it);
 }
 
-std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
+StepCount::Ranges StepCount::zeros(int from, int to) const
 {
-    std::vector<std::pair<int, int>> out;
+    Ranges out;
     if (from >= to)
         return out;
     auto it = stepAfter(m_steps, from);
@@ -63,7 +63,7 @@ std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
         if (!out.empty() && out.back().second == a)
             out.back().second = b;
         else
-            out.emplace_back(a, b);
+            out.append({a, b});
     };
     for (; it != m_steps.end() && it->first < to; ++it) {
         if (current == 0)
@@ -112,10 +112,14 @@ int CapacityBook::minuteTo(qint64 from, qint64 to) const
     return to > from ? std::max(end, minuteFrom(from) + 1) : end;
 }
 
-std::vector<std::pair<int, int>> CapacityBook::fresh(const Node &n, int channel, int from, int to) const
+StepCount::Ranges CapacityBook::fresh(const Node &n, int channel, int from, int to) const
 {
-    if (size_t(channel) >= n.channel.size() || n.channel[size_t(channel)].isEmpty())
-        return from < to ? std::vector<std::pair<int, int>>{{from, to}} : std::vector<std::pair<int, int>>{};
+    if (size_t(channel) >= n.channel.size() || n.channel[size_t(channel)].isEmpty()) {
+        StepCount::Ranges all;
+        if (from < to)
+            all.append({from, to});
+        return all;
+    }
     return n.channel[size_t(channel)].zeros(from, to);
 }
 

@@ -17,6 +17,7 @@
 #include <QList>
 #include <QSet>
 #include <QString>
+#include <QVarLengthArray>
 #include <QtGlobal>
 
 #include <map>
@@ -30,7 +31,9 @@ class StepCount
 public:
     void add(int from, int to, int delta);
     /// Sub-ranges of [from, to) where the count is 0, merged.
-    std::vector<std::pair<int, int>> zeros(int from, int to) const;
+    /// Minute ranges, [from, to); inline for the few a recording's span has (no allocation).
+    using Ranges = QVarLengthArray<std::pair<int, int>, 8>;
+    Ranges zeros(int from, int to) const;
     bool isEmpty() const { return m_steps.empty(); }
     /// Whether the count is 0 over all of [from, to).
     bool isZero(int from, int to) const;
@@ -94,7 +97,7 @@ private:
     int minuteFrom(qint64 t) const;
     int minuteTo(qint64 from, qint64 to) const;
     /// Sub-ranges of [from, to) where `node` does not stream `channel` yet.
-    std::vector<std::pair<int, int>> fresh(const Node &n, int channel, int from, int to) const;
+    StepCount::Ranges fresh(const Node &n, int channel, int from, int to) const;
     int maxLoad(const Node &n, int from, int to) const;
     int nodesStreaming(int channel, int minute, int exceptNode) const;
 

@@ -310,10 +310,19 @@ void DuplicateIndex::clear()
 int DuplicateIndex::add(const EpisodeIdentity &identity, qint64 owner)
 {
     const int n = int(m_entries.size());
-    m_entries.push_back({identity, owner, true});
-    for (int i = 0; i < 4; ++i)
-        if (const quint64 k = identity.key(DuplicateLayer(i + 1)))
-            m_byKey[i][k].append(n);
+    Entry entry{identity, owner, true, {-1, -1, -1, -1}};
+    for (int i = 0; i < 4; ++i) {
+        if (const quint64 k = identity.key(DuplicateLayer(i + 1))) {
+            auto it = m_byKey[i].find(k);
+            if (it == m_byKey[i].end()) {
+                m_byKey[i].insert(k, n);
+            } else {
+                entry.next[i] = *it;
+                *it = n;
+            }
+        }
+    }
+    m_entries.push_back(entry);
     return n;
 }
 
@@ -335,7 +344,7 @@ DuplicateIndex::Match DuplicateIndex::find(const EpisodeIdentity &identity, quin
         const auto it = m_byKey[i].constFind(k);
         if (it == m_byKey[i].cend())
             continue;
-        for (const int e : *it) {
+        for (int e = *it; e >= 0; e = m_entries[size_t(e)].next[i]) {
             const Entry &entry = m_entries[size_t(e)];
             if (!entry.live || (owner && entry.owner != owner) || (best && e >= best.entry))
                 continue;

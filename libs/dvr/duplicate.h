@@ -113,9 +113,12 @@ private:
         EpisodeIdentity identity;
         qint64 owner = 0;
         bool live = true;
+        int next[4] = {-1, -1, -1, -1}; ///< the previous entry with the same key, per layer
     };
     std::vector<Entry> m_entries;
-    QHash<quint64, QList<int>> m_byKey[4];
+    /// Per layer: key -> the last entry added with it (entries chain back through Entry::next).
+    /// No list per key: the scheduler fills one index per rule and a plan fills 100k of them.
+    QHash<quint64, int> m_byKey[4];
 };
 
 } // namespace iptv::dvr
