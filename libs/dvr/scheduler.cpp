@@ -7,6 +7,7 @@
 #include <QHash>
 #include <QLoggingCategory>
 #include <QRegularExpression>
+#include <QTimeZone>
 #include <QVarLengthArray>
 
 #include <algorithm>
@@ -61,7 +62,7 @@ struct GuideIndex
     std::vector<quint32> titles;          ///< distinct title string ids, ascending
     std::vector<QString> titleText;       ///< parallel to `titles`
     QHash<quint32, quint64> titleKeyOf;   ///< title string id -> titleKey()
-    QHash<quint32, int> titleRefOf;       ///< title string id -> scheduler title key
+    std::vector<int> progTitleRef;        ///< programme -> scheduler title key
     QHash<quint64, QList<quint32>> titlesByKey;
     QHash<quint64, std::vector<quint32>> progBySeries;
     mutable std::vector<EpisodeIdentity> identities;
@@ -104,6 +105,7 @@ struct RuleState
     quint64 titleKey = 0;
     quint64 seriesKey = 0;
     QRegularExpression regex;
+    QTimeZone zone; ///< the window's, made once (TimeWindow::contains would make it per airing)
     int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
     std::vector<Candidate> candidates; ///< by start, then channel id
 };
@@ -265,6 +267,7 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
 
     const quint32 n = g.programmeCount();
     ix->progTitle.resize(n);
+    ix->progTitleRef.resize(n);
     ix->progFingerprint.resize(n);
     ix->progSeries.assign(n, 0);
     ix->identities.resize(n);
@@ -314,7 +317,10 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
         const QString text = QString::fromUtf8(g.string(t));
         const quint64 key = titleKey(text);
         ix->titleKeyOf.insert(t, key);
-        ix->titleRefOf.insert(t, titleRef(text));
+        const int ref = titleRef(text);
+        for (auto it = std::lower_bound(ix->progByTitle.begin(), ix->progByTitle.end(), std::pair<quint32, quint32>{t, 0});
+             it != ix->progByTitle.end() && it->first == t; ++it)
+            ix->progTitleRef[it->second] = ref;
         ix->titlesByKey[key].append(t);
         ix->titleText.push_back(text);
     }
@@ -333,6 +339,7 @@ void Scheduler::Private::compile(RuleState &rs)
     if (r.kind == RuleKind::Regex && rs.valid)
         rs.regex.optimize();
     rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
+    rs.zone = r.window.timeZone.isEmpty() ? QTimeZone() : QTimeZone(r.window.timeZone.toUtf8());
     rankChannels();
 }
 
@@ -379,14 +386,16 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
     c.start = a.start;
     c.stop = a.stop;
     c.flags = a.flags;
-    c.title = ix.titleRefOf.value(ix.progTitle[a.programme]);
-    c.identity = ix.identity(a.programme);
+    c.title = ix.progTitleRef[a.programme];
     if (rs.rule.isSeries()) {
-        if (!rs.rule.window.contains(a.start))
+        if (!rs.rule.window.contains(a.start, rs.zone))
             c.filter = quint8(SkipReason::OutsideWindow);
         else if (rs.rule.newOnly && isRepeat(a.flags))
             c.filter = quint8(SkipReason::NotNew);
     }
+    // A filtered airing never meets a duplicate check: its identity is not needed (nor computed).
+    if (c.filter == NoFilter)
+        c.identity = ix.identity(a.programme);
     return c;
 }
 
