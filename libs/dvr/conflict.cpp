@@ -195,6 +195,24 @@ int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) con
     return best;
 }
 
+bool CapacityBook::mayFitWithout(int id, int channel, qint64 from, qint64 to) const
+{
+    if (id < 0 || id >= int(m_placements.size()))
+        return false;
+    const Placement &p = m_placements[size_t(id)];
+    if (p.node < 0 || p.archived || p.channel == channel)
+        return p.node >= 0; // its own channel: the stream limit may change too, so it might
+    // Only p's node changes, and only over p's span: every full minute of the range there must
+    // lie in that span.
+    const Node &n = m_nodes[size_t(p.node)];
+    const int end = int(n.load.size());
+    for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(from, to)))
+        for (int m = a; m < std::min(b, end); ++m)
+            if (n.load[size_t(m)] >= n.capacity && (m < p.span.from || m >= p.span.to))
+                return false;
+    return true;
+}
+
 void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, bool archived)
 {
     if (id >= int(m_placements.size()))

@@ -68,6 +68,10 @@ public:
     /// extra cost), then the node with the most free streams over the range, then the first.
     int choose(int channel, qint64 from, qint64 to, bool archived) const;
     bool fits(int node, int channel, qint64 from, qint64 to, bool archived) const;
+    /// False when a recording of `channel` over [from, to) that fits on no node now would still
+    /// fit nowhere with placement `id` taken away (a cheap test before trying to move it; true
+    /// means it might).
+    bool mayFitWithout(int id, int channel, qint64 from, qint64 to) const;
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
     int nodeCount() const { return int(m_nodes.size()); }
