@@ -5,13 +5,12 @@
 namespace iptv::dvr {
 
 namespace {
-auto stepAfter(std::vector<std::pair<int, int>> &steps, int t)
+/// The first step after minute t (the one before it, if any, holds the value at t).
+template<typename Steps>
+auto stepAfter(Steps &steps, int t)
 {
-    return std::upper_bound(steps.begin(), steps.end(), t, [](int x, const std::pair<int, int> &s) { return x < s.first; });
-}
-auto stepAfter(const std::vector<std::pair<int, int>> &steps, int t)
-{
-    return std::upper_bound(steps.begin(), steps.end(), t, [](int x, const std::pair<int, int> &s) { return x < s.first; });
+    return std::upper_bound(steps.begin(), steps.end(), t,
+                            [](int x, const std::pair<int, int> &s) { return x < s.first; });
 }
 } // namespace
 

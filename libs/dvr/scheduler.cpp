@@ -318,9 +318,7 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
         const quint64 key = titleKey(text);
         ix->titleKeyOf.insert(t, key);
         const int ref = titleRef(text);
-        for (auto it = std::lower_bound(ix->progByTitle.begin(), ix->progByTitle.end(), std::pair<quint32, quint32>{t, 0});
-             it != ix->progByTitle.end() && it->first == t; ++it)
-            ix->progTitleRef[it->second] = ref;
+        ix->forProgrammesTitled(t, [&](quint32 p) { ix->progTitleRef[p] = ref; });
         ix->titlesByKey[key].append(t);
         ix->titleText.push_back(text);
     }
