@@ -318,7 +318,7 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
         const quint64 key = titleKey(text);
         ix->titleKeyOf.insert(t, key);
         const int ref = titleRef(text);
-        ix->forProgrammesTitled(t, [&](quint32 p) { ix->progTitleRef[p] = ref; });
+        ix->forProgrammesTitled(t, [&](quint32 programme) { ix->progTitleRef[programme] = ref; });
         ix->titlesByKey[key].append(t);
         ix->titleText.push_back(text);
     }
