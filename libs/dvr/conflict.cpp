@@ -4,15 +4,25 @@
 
 namespace iptv::dvr {
 
+namespace {
+/// The first step after minute t (the one before it, if any, holds the value at t).
+template<typename Steps>
+auto stepAfter(Steps &steps, int t)
+{
+    return std::upper_bound(steps.begin(), steps.end(), t,
+                            [](int x, const std::pair<int, int> &s) { return x < s.first; });
+}
+} // namespace
+
 void StepCount::split(int t)
 {
-    auto it = m_steps.upper_bound(t);
+    const auto it = stepAfter(m_steps, t);
     if (it != m_steps.begin()) {
-        auto prev = std::prev(it);
+        const auto prev = std::prev(it);
         if (prev->first != t)
-            m_steps.emplace_hint(it, t, prev->second);
+            m_steps.insert(it, {t, prev->second});
     } else {
-        m_steps.emplace_hint(it, t, 0);
+        m_steps.insert(it, {t, 0});
     }
 }
 
@@ -22,27 +32,28 @@ void StepCount::add(int from, int to, int delta)
         return;
     split(from);
     split(to);
-    for (auto it = m_steps.find(from); it != m_steps.end() && it->first < to; ++it)
+    auto first = std::prev(stepAfter(m_steps, from)); // the step at `from`
+    auto it = first;
+    for (; it != m_steps.end() && it->first < to; ++it)
         it->second += delta;
-    // Drop steps that no longer change the value, so the map stays as small as the schedule.
-    auto it = m_steps.find(from);
-    int before = it == m_steps.begin() ? 0 : std::prev(it)->second;
-    while (it != m_steps.end() && it->first <= to) {
-        if (it->second == before) {
-            it = m_steps.erase(it);
-        } else {
-            before = it->second;
-            ++it;
-        }
+    // Drop steps that no longer change the value, so the list stays as small as the schedule.
+    int before = first == m_steps.begin() ? 0 : std::prev(first)->second;
+    auto out = first;
+    for (it = first; it != m_steps.end() && it->first <= to; ++it) {
+        if (it->second == before)
+            continue;
+        before = it->second;
+        *out++ = *it;
     }
+    m_steps.erase(out, it);
 }
 
-std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
+StepCount::Ranges StepCount::zeros(int from, int to) const
 {
-    std::vector<std::pair<int, int>> out;
+    Ranges out;
     if (from >= to)
         return out;
-    auto it = m_steps.upper_bound(from);
+    auto it = stepAfter(m_steps, from);
     int current = it == m_steps.begin() ? 0 : std::prev(it)->second;
     int t = from;
     auto emit = [&](int a, int b) {
@@ -51,7 +62,7 @@ std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
         if (!out.empty() && out.back().second == a)
             out.back().second = b;
         else
-            out.emplace_back(a, b);
+            out.append({a, b});
     };
     for (; it != m_steps.end() && it->first < to; ++it) {
         if (current == 0)
@@ -62,6 +73,14 @@ std::vector<std::pair<int, int>> StepCount::zeros(int from, int to) const
     if (current == 0)
         emit(t, to);
     return out;
+}
+
+bool StepCount::isZero(int from, int to) const
+{
+    auto it = stepAfter(m_steps, from);
+    if (it != m_steps.begin() && std::prev(it)->second != 0)
+        return false;
+    return it == m_steps.end() || it->first >= to;
 }
 
 CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qint64 origin)
@@ -92,10 +111,14 @@ int CapacityBook::minuteTo(qint64 from, qint64 to) const
     return to > from ? std::max(end, minuteFrom(from) + 1) : end;
 }
 
-std::vector<std::pair<int, int>> CapacityBook::fresh(const Node &n, int channel, int from, int to) const
+StepCount::Ranges CapacityBook::fresh(const Node &n, int channel, int from, int to) const
 {
-    if (size_t(channel) >= n.channel.size() || n.channel[size_t(channel)].isEmpty())
-        return from < to ? std::vector<std::pair<int, int>>{{from, to}} : std::vector<std::pair<int, int>>{};
+    if (size_t(channel) >= n.channel.size() || n.channel[size_t(channel)].isEmpty()) {
+        StepCount::Ranges all;
+        if (from < to)
+            all.append({from, to});
+        return all;
+    }
     return n.channel[size_t(channel)].zeros(from, to);
 }
 
@@ -114,7 +137,7 @@ int CapacityBook::nodesStreaming(int channel, int minute, int exceptNode) const
     for (int i = 0; i < int(m_nodes.size()); ++i) {
         if (i == exceptNode)
             continue;
-        if (m_nodes[size_t(i)].channel[size_t(channel)].zeros(minute, minute + 1).empty())
+        if (!m_nodes[size_t(i)].channel[size_t(channel)].isZero(minute, minute + 1))
             ++count;
     }
     return count;
@@ -169,6 +192,24 @@ int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) con
         }
     }
     return best;
+}
+
+bool CapacityBook::mayFitWithout(int id, int channel, qint64 from, qint64 to) const
+{
+    if (id < 0 || id >= int(m_placements.size()))
+        return false;
+    const Placement &p = m_placements[size_t(id)];
+    if (p.node < 0 || p.archived || p.channel == channel)
+        return p.node >= 0; // its own channel: the stream limit may change too, so it might
+    // Only p's node changes, and only over p's span: every full minute of the range there must
+    // lie in that span.
+    const Node &n = m_nodes[size_t(p.node)];
+    const int end = int(n.load.size());
+    for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(from, to)))
+        for (int m = a; m < std::min(b, end); ++m)
+            if (n.load[size_t(m)] >= n.capacity && (m < p.span.from || m >= p.span.to))
+                return false;
+    return true;
 }
 
 void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, bool archived)

@@ -17,6 +17,7 @@
 #include <QList>
 #include <QSet>
 #include <QString>
+#include <QVarLengthArray>
 #include <QtGlobal>
 
 #include <map>
@@ -30,12 +31,16 @@ class StepCount
 public:
     void add(int from, int to, int delta);
     /// Sub-ranges of [from, to) where the count is 0, merged.
-    std::vector<std::pair<int, int>> zeros(int from, int to) const;
+    /// Minute ranges, [from, to); inline for the few a recording's span has (no allocation).
+    using Ranges = QVarLengthArray<std::pair<int, int>, 8>;
+    Ranges zeros(int from, int to) const;
     bool isEmpty() const { return m_steps.empty(); }
+    /// Whether the count is 0 over all of [from, to).
+    bool isZero(int from, int to) const;
 
 private:
     void split(int t);
-    std::map<int, int> m_steps;
+    std::vector<std::pair<int, int>> m_steps; ///< (minute, value from it on), by minute
 };
 
 struct RecorderNode
@@ -63,6 +68,10 @@ public:
     /// extra cost), then the node with the most free streams over the range, then the first.
     int choose(int channel, qint64 from, qint64 to, bool archived) const;
     bool fits(int node, int channel, qint64 from, qint64 to, bool archived) const;
+    /// False when a recording of `channel` over [from, to) that fits on no node now would still
+    /// fit nowhere with placement `id` taken away (a cheap test before trying to move it; true
+    /// means it might).
+    bool mayFitWithout(int id, int channel, qint64 from, qint64 to) const;
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
     int nodeCount() const { return int(m_nodes.size()); }
@@ -92,7 +101,7 @@ private:
     int minuteFrom(qint64 t) const;
     int minuteTo(qint64 from, qint64 to) const;
     /// Sub-ranges of [from, to) where `node` does not stream `channel` yet.
-    std::vector<std::pair<int, int>> fresh(const Node &n, int channel, int from, int to) const;
+    StepCount::Ranges fresh(const Node &n, int channel, int from, int to) const;
     int maxLoad(const Node &n, int from, int to) const;
     int nodesStreaming(int channel, int minute, int exceptNode) const;
 

@@ -1,6 +1,9 @@
 #include "duplicate.h"
 
 #include <QRegularExpression>
+#include <QVarLengthArray>
+
+#include <algorithm>
 
 namespace iptv::dvr {
 
@@ -155,43 +158,132 @@ quint64 EpisodeIdentity::key(DuplicateLayer layer) const
     return 0;
 }
 
+namespace {
+
+using TextBuffer = QVarLengthArray<char16_t, 512>;
+
+QStringView viewOf(const TextBuffer &b)
+{
+    return QStringView(b.constData(), b.size());
+}
+
+/// normaliseText() of UTF-8 bytes, appended to `out`: ASCII (most guide text) without making a
+/// QString, anything else through normaliseText() itself.
+void appendNormalised(QByteArrayView text, TextBuffer &out)
+{
+    for (const char ch : text) {
+        if (uchar(ch) >= 0x80) {
+            const QString n = normaliseText(QString::fromUtf8(text));
+            out.append(reinterpret_cast<const char16_t *>(n.constData()), n.size());
+            return;
+        }
+    }
+    const qsizetype begin = out.size();
+    bool space = false;
+    for (const char ch : text) {
+        const uchar u = uchar(ch);
+        const bool word = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9');
+        if (!word) {
+            if (!(u == 0x7f || (u < 0x20 && !(u >= 0x09 && u <= 0x0d))))
+                space = true; // control characters are dropped without a break, as in normaliseText()
+            continue;
+        }
+        if (space && out.size() != begin)
+            out.append(u' ');
+        space = false;
+        out.append(char16_t((u >= 'A' && u <= 'Z') ? u + 32 : u));
+    }
+}
+
+/// What the episode numbers say, gathered by either front end below.
+struct NumberFacts
+{
+    quint64 series = 0;
+    QString programmeId; ///< a dd_progid with a non-zero episode part, trimmed, dots removed
+    EpisodeNumber number;
+};
+
+/// A dd_progid value (trimmed, dots removed) into `facts`.
+void takeProgrammeId(QString p, quint64 series, NumberFacts *facts)
+{
+    facts->series = series;
+    // "SH01234567" + "0000" is the series' generic programme, not an episode.
+    if (p.size() > 10 && !QStringView(p).mid(10).trimmed().toString().remove(u'0').isEmpty())
+        facts->programmeId = std::move(p);
+}
+
+EpisodeIdentity identityOf(QStringView t, QStringView sub, QStringView desc, const NumberFacts &facts)
+{
+    EpisodeIdentity id;
+    id.title = hashOf(t);
+    id.series = facts.series;
+    if (!facts.programmeId.isEmpty())
+        id.ids = hashOf(u"id:", facts.programmeId);
+    else if (facts.series && facts.number.isValid())
+        id.ids = quint64(qHashMulti(size_t(0x5e), facts.series, facts.number.season, facts.number.episode)) | 1;
+    if (facts.number.isValid())
+        id.episode = hashOf(u"ep:", t, facts.number.season, facts.number.episode);
+    TextBuffer keyed;
+    if (!sub.isEmpty()) {
+        keyed.append(u"\x1fsub:", 5);
+        keyed.append(sub.utf16(), sub.size());
+        id.subTitle = hashOf(t, viewOf(keyed));
+    }
+    if (!desc.isEmpty()) {
+        keyed.clear();
+        keyed.append(u"\x1f" u"desc:", 6);
+        keyed.append(desc.utf16(), desc.size());
+        id.description = hashOf(t, viewOf(keyed));
+    }
+    return id;
+}
+
+} // namespace
+
 EpisodeIdentity episodeIdentity(QStringView title, QStringView subTitle, QStringView description,
                                 const QList<epg::EpisodeNum> &episodeNums)
 {
-    EpisodeIdentity id;
-    const QString t = normaliseText(title);
-    id.title = hashOf(t);
-    EpisodeNumber number;
-    QString programmeId;
-    quint64 series = 0;
+    NumberFacts facts;
     for (const epg::EpisodeNum &e : episodeNums) {
         if (e.system == u"dd_progid") {
             QString p = e.value.trimmed();
             p.remove(u'.');
-            series = seriesKey(p);
-            // "SH01234567" + "0000" is the series' generic programme, not an episode.
-            if (p.size() > 10 && !QStringView(p).mid(10).trimmed().toString().remove(u'0').isEmpty())
-                programmeId = p;
-        } else if (!number.isValid()) {
+            const quint64 series = seriesKey(p);
+            takeProgrammeId(std::move(p), series, &facts);
+        } else if (!facts.number.isValid()) {
             const EpisodeNumber n = parseEpisodeNumber(e.system, e.value);
             if (n.isValid())
-                number = n;
+                facts.number = n;
         }
     }
-    id.series = series;
-    if (!programmeId.isEmpty())
-        id.ids = hashOf(u"id:", programmeId);
-    else if (series && number.isValid())
-        id.ids = quint64(qHashMulti(size_t(0x5e), series, number.season, number.episode)) | 1;
-    if (number.isValid())
-        id.episode = hashOf(u"ep:", t, number.season, number.episode);
-    const QString sub = normaliseText(subTitle);
-    if (!sub.isEmpty())
-        id.subTitle = hashOf(t, QString(u"\x1fsub:" + sub));
-    const QString desc = normaliseText(description);
-    if (!desc.isEmpty())
-        id.description = hashOf(t, QString(u"\x1f" u"desc:" + desc));
-    return id;
+    return identityOf(normaliseText(title), normaliseText(subTitle), normaliseText(description), facts);
+}
+
+EpisodeIdentity episodeIdentityUtf8(QByteArrayView title, QByteArrayView subTitle, QByteArrayView description,
+                                    const std::pair<QByteArrayView, QByteArrayView> *episodeNums, qsizetype count)
+{
+    NumberFacts facts;
+    for (qsizetype i = 0; i < count; ++i) {
+        const auto &[system, value] = episodeNums[i];
+        if (system == "dd_progid") {
+            QString p = QString::fromUtf8(value).trimmed();
+            p.remove(u'.');
+            // seriesKeyUtf8() trims only spaces and tabs: the same for printable ASCII.
+            const bool printable = std::all_of(value.begin(), value.end(),
+                                               [](char c) { return uchar(c) >= 0x20 && uchar(c) < 0x7f; });
+            const quint64 series = printable ? seriesKeyUtf8(value) : seriesKey(p);
+            takeProgrammeId(std::move(p), series, &facts);
+        } else if (!facts.number.isValid()) {
+            const EpisodeNumber n = parseEpisodeNumber(QString::fromUtf8(system), QString::fromUtf8(value));
+            if (n.isValid())
+                facts.number = n;
+        }
+    }
+    TextBuffer t, sub, desc;
+    appendNormalised(title, t);
+    appendNormalised(subTitle, sub);
+    appendNormalised(description, desc);
+    return identityOf(viewOf(t), viewOf(sub), viewOf(desc), facts);
 }
 
 DuplicateLayer sameEpisode(const EpisodeIdentity &a, const EpisodeIdentity &b, quint8 methods)
@@ -218,10 +310,19 @@ void DuplicateIndex::clear()
 int DuplicateIndex::add(const EpisodeIdentity &identity, qint64 owner)
 {
     const int n = int(m_entries.size());
-    m_entries.push_back({identity, owner, true});
-    for (int i = 0; i < 4; ++i)
-        if (const quint64 k = identity.key(DuplicateLayer(i + 1)))
-            m_byKey[i][k].append(n);
+    Entry entry{identity, owner, true, {-1, -1, -1, -1}};
+    for (int i = 0; i < 4; ++i) {
+        if (const quint64 k = identity.key(DuplicateLayer(i + 1))) {
+            auto it = m_byKey[i].find(k);
+            if (it == m_byKey[i].end()) {
+                m_byKey[i].insert(k, n);
+            } else {
+                entry.next[i] = *it;
+                *it = n;
+            }
+        }
+    }
+    m_entries.push_back(entry);
     return n;
 }
 
@@ -243,7 +344,7 @@ DuplicateIndex::Match DuplicateIndex::find(const EpisodeIdentity &identity, quin
         const auto it = m_byKey[i].constFind(k);
         if (it == m_byKey[i].cend())
             continue;
-        for (const int e : *it) {
+        for (int e = *it; e >= 0; e = m_entries[size_t(e)].next[i]) {
             const Entry &entry = m_entries[size_t(e)];
             if (!entry.live || (owner && entry.owner != owner) || (best && e >= best.entry))
                 continue;

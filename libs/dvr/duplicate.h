@@ -69,6 +69,11 @@ struct EpisodeIdentity
 /// The identity of a programme from its fields (the guide's, or a recording's kept metadata).
 EpisodeIdentity episodeIdentity(QStringView title, QStringView subTitle, QStringView description,
                                 const QList<epg::EpisodeNum> &episodeNums);
+/// The same from a guide's UTF-8 strings (episode numbers as system, value pairs): equal to
+/// episodeIdentity() of the decoded text, without making QStrings of ASCII text (the scheduler
+/// computes it for every programme a rule matches).
+EpisodeIdentity episodeIdentityUtf8(QByteArrayView title, QByteArrayView subTitle, QByteArrayView description,
+                                    const std::pair<QByteArrayView, QByteArrayView> *episodeNums, qsizetype count);
 /// The layer at which a and b are the same episode under `methods` (DuplicateMethod bits), or None.
 DuplicateLayer sameEpisode(const EpisodeIdentity &a, const EpisodeIdentity &b, quint8 methods);
 
@@ -108,9 +113,12 @@ private:
         EpisodeIdentity identity;
         qint64 owner = 0;
         bool live = true;
+        int next[4] = {-1, -1, -1, -1}; ///< the previous entry with the same key, per layer
     };
     std::vector<Entry> m_entries;
-    QHash<quint64, QList<int>> m_byKey[4];
+    /// Per layer: key -> the last entry added with it (entries chain back through Entry::next).
+    /// No list per key: the scheduler fills one index per rule and a plan fills 100k of them.
+    QHash<quint64, int> m_byKey[4];
 };
 
 } // namespace iptv::dvr

@@ -60,12 +60,16 @@ bool TimeWindow::contains(qint64 utcStart) const
 {
     if (isUnrestricted())
         return true;
+    return contains(utcStart, timeZone.isEmpty() ? QTimeZone() : QTimeZone(timeZone.toUtf8()));
+}
+
+bool TimeWindow::contains(qint64 utcStart, const QTimeZone &zone) const
+{
+    if (isUnrestricted())
+        return true;
     qint64 local = utcStart;
-    if (!timeZone.isEmpty()) {
-        const QTimeZone zone(timeZone.toUtf8());
-        if (zone.isValid())
-            local += zone.offsetFromUtc(QDateTime::fromSecsSinceEpoch(utcStart, Qt::UTC));
-    }
+    if (!timeZone.isEmpty() && zone.isValid())
+        local += zone.offsetFromUtc(QDateTime::fromSecsSinceEpoch(utcStart, Qt::UTC));
     // 1970-01-01 was a Thursday (day 3 counting Monday as 0).
     const qint64 dayNumber = local >= 0 ? local / 86400 : (local - 86399) / 86400;
     const int weekday = int(((dayNumber + 3) % 7 + 7) % 7);

@@ -8,6 +8,7 @@
 
 #include <QJsonObject>
 #include <QString>
+#include <QTimeZone>
 #include <QtGlobal>
 
 #include <optional>
@@ -58,6 +59,8 @@ struct TimeWindow
     bool isUnrestricted() const { return (days & 0x7f) == 0x7f && fromMinute == toMinute; }
     /// Does an airing starting at `utcStart` fall in the window?
     bool contains(qint64 utcStart) const;
+    /// The same with the zone of `timeZone` already made (the scheduler asks for every airing).
+    bool contains(qint64 utcStart, const QTimeZone &zone) const;
     friend bool operator==(const TimeWindow &, const TimeWindow &) = default;
 };
 

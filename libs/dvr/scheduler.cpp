@@ -7,6 +7,8 @@
 #include <QHash>
 #include <QLoggingCategory>
 #include <QRegularExpression>
+#include <QTimeZone>
+#include <QVarLengthArray>
 
 #include <algorithm>
 #include <cstring>
@@ -60,7 +62,7 @@ struct GuideIndex
     std::vector<quint32> titles;          ///< distinct title string ids, ascending
     std::vector<QString> titleText;       ///< parallel to `titles`
     QHash<quint32, quint64> titleKeyOf;   ///< title string id -> titleKey()
-    QHash<quint32, int> titleRefOf;       ///< title string id -> scheduler title key
+    std::vector<int> progTitleRef;        ///< programme -> scheduler title key
     QHash<quint64, QList<quint32>> titlesByKey;
     QHash<quint64, std::vector<quint32>> progBySeries;
     mutable std::vector<EpisodeIdentity> identities;
@@ -71,13 +73,11 @@ struct GuideIndex
     {
         if (!identityDone[p]) {
             const auto ps = guide->programmeStrings(p);
-            QList<epg::EpisodeNum> nums;
-            nums.reserve(ps.episodeNums.size());
+            QVarLengthArray<std::pair<QByteArrayView, QByteArrayView>, 4> nums;
             for (const auto &[sys, value] : ps.episodeNums)
-                nums.append({QString::fromUtf8(guide->string(sys)), QString::fromUtf8(guide->string(value))});
-            identities[p] = episodeIdentity(QString::fromUtf8(guide->string(ps.title)),
-                                            QString::fromUtf8(guide->string(ps.subTitle)),
-                                            QString::fromUtf8(guide->string(ps.description)), nums);
+                nums.append({guide->string(sys), guide->string(value)});
+            identities[p] = episodeIdentityUtf8(guide->string(ps.title), guide->string(ps.subTitle),
+                                                guide->string(ps.description), nums.constData(), nums.size());
             identityDone[p] = true;
         }
         return identities[p];
@@ -105,6 +105,7 @@ struct RuleState
     quint64 titleKey = 0;
     quint64 seriesKey = 0;
     QRegularExpression regex;
+    QTimeZone zone; ///< the window's, made once (TimeWindow::contains would make it per airing)
     int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
     std::vector<Candidate> candidates; ///< by start, then channel id
 };
@@ -220,11 +221,24 @@ struct Scheduler::Private
         titleNames.append(t);
         return k;
     }
+    std::vector<int> channelRank; ///< channel key -> its place in channel id (string) order
+    /// Brings channelRank up to date after channel keys were added.
+    void rankChannels()
+    {
+        if (channelRank.size() == size_t(channelNames.size()))
+            return;
+        std::vector<int> byName(size_t(channelNames.size()));
+        std::iota(byName.begin(), byName.end(), 0);
+        std::sort(byName.begin(), byName.end(), [&](int a, int b) { return channelNames[a] < channelNames[b]; });
+        channelRank.assign(byName.size(), 0);
+        for (size_t i = 0; i < byName.size(); ++i)
+            channelRank[size_t(byName[i])] = int(i);
+    }
     bool candidateLess(const Candidate &a, const Candidate &b) const
     {
         if (a.start != b.start)
             return a.start < b.start;
-        return a.channel != b.channel && channelNames[a.channel] < channelNames[b.channel];
+        return channelRank[size_t(a.channel)] < channelRank[size_t(b.channel)];
     }
 
     std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide);
@@ -249,9 +263,11 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
     ix->channelKey.resize(size_t(channels));
     for (int c = 0; c < channels; ++c)
         ix->channelKey[size_t(c)] = channelKey(g.channelId(c));
+    rankChannels();
 
     const quint32 n = g.programmeCount();
     ix->progTitle.resize(n);
+    ix->progTitleRef.resize(n);
     ix->progFingerprint.resize(n);
     ix->progSeries.assign(n, 0);
     ix->identities.resize(n);
@@ -301,7 +317,8 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
         const QString text = QString::fromUtf8(g.string(t));
         const quint64 key = titleKey(text);
         ix->titleKeyOf.insert(t, key);
-        ix->titleRefOf.insert(t, titleRef(text));
+        const int ref = titleRef(text);
+        ix->forProgrammesTitled(t, [&](quint32 programme) { ix->progTitleRef[programme] = ref; });
         ix->titlesByKey[key].append(t);
         ix->titleText.push_back(text);
     }
@@ -320,6 +337,8 @@ void Scheduler::Private::compile(RuleState &rs)
     if (r.kind == RuleKind::Regex && rs.valid)
         rs.regex.optimize();
     rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
+    rs.zone = r.window.timeZone.isEmpty() ? QTimeZone() : QTimeZone(r.window.timeZone.toUtf8());
+    rankChannels();
 }
 
 void Scheduler::Private::rebuildRuleMaps()
@@ -365,14 +384,16 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
     c.start = a.start;
     c.stop = a.stop;
     c.flags = a.flags;
-    c.title = ix.titleRefOf.value(ix.progTitle[a.programme]);
-    c.identity = ix.identity(a.programme);
+    c.title = ix.progTitleRef[a.programme];
     if (rs.rule.isSeries()) {
-        if (!rs.rule.window.contains(a.start))
+        if (!rs.rule.window.contains(a.start, rs.zone))
             c.filter = quint8(SkipReason::OutsideWindow);
         else if (rs.rule.newOnly && isRepeat(a.flags))
             c.filter = quint8(SkipReason::NotNew);
     }
+    // A filtered airing never meets a duplicate check: its identity is not needed (nor computed).
+    if (c.filter == NoFilter)
+        c.identity = ix.identity(a.programme);
     return c;
 }
 
@@ -451,6 +472,8 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
 
 SchedulePlan Scheduler::Private::plan(qint64 now)
 {
+    QElapsedTimer timer;
+    timer.start();
     SchedulePlan out;
     const CapacityOptions &cap = options.capacity;
     CapacityBook book(cap, int(channelNames.size()), now);
@@ -535,6 +558,11 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         plannedGroupOfEntry.push_back(gi);
     };
 
+    qsizetype candidateCount = 0;
+    for (const RuleState &rs : rules)
+        candidateCount += qsizetype(rs.candidates.size());
+    out.skipped.reserve(candidateCount);
+
     // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
     for (const int slot : order) {
         const RuleState &rs = rules[size_t(slot)];
@@ -616,6 +644,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         }
     }
 
+    const qint64 pass1 = timer.elapsed();
     // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
     // of its own episode. Lower-priority blockers are moved first.
     for (const int gi : dropped) {
@@ -630,11 +659,22 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             const auto [from, to] = interval(rs, c);
             std::vector<int> blockers = overlapping(from, to, c.channel, MaxMovesTried);
             std::reverse(blockers.begin(), blockers.end());
+            const bool fitsNow = book.choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
             for (const int bi : blockers) {
                 Group &b = groups[size_t(bi)];
                 if (b.airings.size() < 2)
                     continue;
                 const int bChosen = b.chosen, bNode = b.node;
+                if (!fitsNow && !book.mayFitWithout(bi, c.channel, from, to)) {
+                    // Taking b away cannot make room: each move of b would fail. Counted as tried
+                    // (the bound stays), without unplacing and placing b again for nothing.
+                    for (int alt = 0; alt < int(b.airings.size()) && attempts < MaxMovesTried; ++alt)
+                        if (alt != bChosen && b.airings[size_t(alt)]->stop > now)
+                            ++attempts;
+                    if (attempts >= MaxMovesTried)
+                        break;
+                    continue;
+                }
                 for (int alt = 0; alt < int(b.airings.size()) && !rescued && attempts < MaxMovesTried; ++alt) {
                     if (alt == bChosen || b.airings[size_t(alt)]->stop <= now)
                         continue;
@@ -658,6 +698,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             planned(gi);
     }
 
+    const qint64 pass2 = timer.elapsed();
     // The plan and a reason for every airing left out, rule by rule in priority order, each
     // rule's airings by start: the order of `skipped` without sorting it.
     const GuideIndex *ix = index.get();
@@ -692,7 +733,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
             if (a.start != b.start)
                 return a.start < b.start;
-            return channelNames[ix->channelKey[a.channel]] < channelNames[ix->channelKey[b.channel]];
+            return channelRank[size_t(ix->channelKey[a.channel])] < channelRank[size_t(ix->channelKey[b.channel])];
         });
         for (const epg::Airing &a : airings) {
             const int ch = ix->channelKey[a.channel];
@@ -789,6 +830,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return a.ruleId < b.ruleId;
     });
     last = out;
+    qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1; pass 1"
+                         << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2 << "ms";
     return out;
 }
 
@@ -922,6 +965,11 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
                     || oldIndex->progFingerprint[a.programme] != newIndex->progFingerprint[b.programme]) {
                     gone.push_back(i);
                     came.push_back(j);
+                } else if (oldIndex->identityDone[a.programme] && !newIndex->identityDone[b.programme]) {
+                    // The same text and numbers: the identity carries over (conflicts' alternatives
+                    // would compute it again for every programme of a matched title).
+                    newIndex->identities[b.programme] = oldIndex->identities[a.programme];
+                    newIndex->identityDone[b.programme] = true;
                 }
                 ++i;
                 ++j;

@@ -11,7 +11,8 @@
 //     kept between evaluations and updated incrementally: after a guide change only the airings
 //     that changed are matched again, against the rules that could match them.
 //  2. Planning: duplicates, keep-N and capacity over all candidates, in the priority order below.
-//     Cheap, so it runs in full each time; the result equals a full evaluation by construction.
+//     It runs in full each time, so the result equals a full evaluation by construction; it is
+//     most of an update's time (docs/dvr-scheduler.md, "Guide changes").
 //
 // Priority order (deterministic; a conflict is won by the first in this order):
 //  1. higher rule priority;

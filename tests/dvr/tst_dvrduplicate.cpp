@@ -28,6 +28,57 @@ class TestDvrDuplicate : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    /// The scheduler's UTF-8 front end gives the same keys as episodeIdentity() (history keeps them).
+    void utf8IdentityEqualsQStringIdentity_data()
+    {
+        QTest::addColumn<QString>("title");
+        QTest::addColumn<QString>("sub");
+        QTest::addColumn<QString>("desc");
+        QTest::addColumn<QString>("ns");
+        QTest::addColumn<QString>("progid");
+        QTest::addColumn<QString>("onscreen");
+        QTest::newRow("plain") << u"The News"_qs << u"Part 2"_qs << u"What happened today."_qs << u"0.3/10."_qs
+                               << u"EP01234567.0003"_qs << QString();
+        QTest::newRow("punctuation and controls") << u"  The\t\tEnd?! \n"_qs << u"A\x01B -- c"_qs
+                                                  << u"\x7f x \r\n y"_qs << QString() << QString() << u"S01E04"_qs;
+        QTest::newRow("generic programme id") << u"Show"_qs << QString() << QString() << u"1.2."_qs
+                                              << u" SH01234567.0000 "_qs << QString();
+        QTest::newRow("short id") << u"Show"_qs << QString() << u"d"_qs << QString() << u"ABC"_qs << u"2x05"_qs;
+        QTest::newRow("non-ascii") << u"ΤΕΛΟΣ Straße"_qs << u"Ça va"_qs << u"Ünïcödé — text"_qs << u"0.0."_qs
+                                   << u"EP7654321\u00e9.0001"_qs << QString();
+        QTest::newRow("empty") << QString() << QString() << QString() << QString() << QString() << QString();
+    }
+    void utf8IdentityEqualsQStringIdentity()
+    {
+        QFETCH(QString, title);
+        QFETCH(QString, sub);
+        QFETCH(QString, desc);
+        QFETCH(QString, ns);
+        QFETCH(QString, progid);
+        QFETCH(QString, onscreen);
+        QList<EpisodeNum> nums;
+        if (!onscreen.isEmpty())
+            nums.append({u"onscreen"_qs, onscreen});
+        if (!ns.isEmpty())
+            nums.append({u"xmltv_ns"_qs, ns});
+        if (!progid.isEmpty())
+            nums.append({u"dd_progid"_qs, progid});
+        QList<QByteArray> bytes;
+        for (const EpisodeNum &n : nums)
+            bytes << n.system.toUtf8() << n.value.toUtf8();
+        std::vector<std::pair<QByteArrayView, QByteArrayView>> views;
+        for (int i = 0; i < bytes.size(); i += 2)
+            views.emplace_back(bytes[i], bytes[i + 1]);
+        const EpisodeIdentity expected = episodeIdentity(title, sub, desc, nums);
+        const EpisodeIdentity got = episodeIdentityUtf8(title.toUtf8(), sub.toUtf8(), desc.toUtf8(), views.data(),
+                                                        qsizetype(views.size()));
+        QCOMPARE(got.title, expected.title);
+        QCOMPARE(got.ids, expected.ids);
+        QCOMPARE(got.episode, expected.episode);
+        QCOMPARE(got.subTitle, expected.subTitle);
+        QCOMPARE(got.description, expected.description);
+        QCOMPARE(got.series, expected.series);
+    }
     void normalise_data()
     {
         QTest::addColumn<QString>("a");

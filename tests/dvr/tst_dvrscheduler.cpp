@@ -565,14 +565,31 @@ private Q_SLOTS:
         incremental.setRules(rules);
         incremental.evaluate(guide, kDay0);
         int rematchedLess = 0;
+        QList<RecordedEpisode> history;
         for (int round = 0; round < 12; ++round) {
             mutate(&data, rng);
             guide = compile(data, kDay0, 3);
             const qint64 now = kDay0 + round * kHour;
+            if (round % 4 == 3) {
+                // A rule's episode recorded meanwhile: a planned recording goes to the history.
+                const SchedulePlan &before = incremental.lastPlan();
+                if (!before.recordings.isEmpty()) {
+                    const PlannedRecording &r = before.recordings[rng.bounded(int(before.recordings.size()))];
+                    RecordedEpisode h;
+                    h.ruleId = r.ruleId;
+                    h.title = r.title;
+                    h.recordedAt = r.start;
+                    h.channelId = r.channelId;
+                    h.identity = r.identity;
+                    history.append(h);
+                    incremental.setHistory(history);
+                }
+            }
             ScheduleChanges changes;
             const SchedulePlan updated = incremental.update(guide, now, &changes);
             Scheduler full(capacity(2, 2));
             full.setRules(incremental.rules());
+            full.setHistory(history);
             const SchedulePlan expected = full.evaluate(guide, now);
             QVERIFY(changes.airingsChanged > 0);
             if (changes.rulesRematched < rules.size())
