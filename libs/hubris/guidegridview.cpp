@@ -1,6 +1,7 @@
 #include "guidegridview.h"
 
 #include "channelfiltermodel.h"
+#include "channellistmodel.h"
 #include "dvrclient.h"
 #include "guidegrid.h"
 
@@ -514,7 +515,9 @@ GuideGridView::RowPlan GuideGridView::planRow(int row) const
     // The channel: number and name.
     const QRgb columnColor = (current ? m_cellNow : m_cell).rgb();
     roundedBox(&plan.boxes, QRect(0, y, m_channelColumn - 6, h), columnColor);
-    const QString name = QString::number(g->channelNumber(channel)) + QStringLiteral("  ") + g->channelName(channel);
+    const QModelIndex index = m_channels->index(row, 0); // the lineup's number (or its position) and name
+    const QString name = m_channels->data(index, ChannelListModel::NumberRole).toString() + QStringLiteral("  ")
+                         + m_channels->data(index, ChannelListModel::NameRole).toString();
     const int nameWidth = m_channelColumn - 6 - 20;
     if (nameWidth > 0)
         plan.labels.append({(current ? fmBold : fm).elidedText(name, Qt::ElideRight, nameWidth), m_text.rgb(), columnColor,
