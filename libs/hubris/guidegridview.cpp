@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kCellGap = 4;       ///< below each row and cell: the page background between them
 constexpr int kCellRightGap = 3;  ///< between two cells of a row
-constexpr int kCacheLimit = 800;  ///< textures kept; the least recently drawn go beyond it
+constexpr int kCacheLimit = 300;  ///< textures kept (a screen draws ~70); those not drawn go beyond it
 
 /// A solid rectangle in its parent's coordinates.
 struct Box
