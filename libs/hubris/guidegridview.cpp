@@ -599,7 +599,9 @@ QSGNode *GuideGridView::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     const qreal dpr = win->effectiveDevicePixelRatio();
     if (!root) {
         root = new GridRootNode;
-        root->ruler = new QSGNode;
+        // Under a transform node of its own (identity): Qt Quick's software renderer (6.4) drew
+        // labels made again under a plain node at the window's origin instead of the item's.
+        root->ruler = new QSGTransformNode;
         root->appendChildNode(root->ruler);
         root->clip = new QSGClipNode;
         root->clip->setIsRectangular(true);
