@@ -10,7 +10,6 @@
 #include <QHash>
 #include <QImage>
 #include <QPainter>
-#include <QPainterPath>
 #include <QQuickWindow>
 #include <QSGClipNode>
 #include <QSGImageNode>
@@ -186,10 +185,7 @@ void GuideGridView::setGuide(GuideGrid *guide)
         disconnect(m_guide, nullptr, this, nullptr);
     m_guide = guide;
     if (guide) {
-        connect(guide, &GuideGrid::revisionChanged, this, [this] {
-            ++m_revision;
-            refocus();
-        });
+        connect(guide, &GuideGrid::revisionChanged, this, &GuideGridView::refocus); // a new guide, a lock
     }
     refocus();
     Q_EMIT sourcesChanged();
@@ -220,10 +216,7 @@ void GuideGridView::setDvr(DvrClient *dvr)
         disconnect(m_dvr, nullptr, this, nullptr);
     m_dvr = dvr;
     if (dvr) {
-        connect(dvr, &DvrClient::marksChanged, this, [this] {
-            ++m_revision;
-            changed(false);
-        });
+        connect(dvr, &DvrClient::marksChanged, this, [this] { changed(false); });
     }
     changed(false);
     Q_EMIT sourcesChanged();

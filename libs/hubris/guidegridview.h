@@ -179,7 +179,6 @@ private:
     qint64 m_viewStart = 0;
     qint64 m_now = 0;
     QVariantMap m_airing;
-    int m_revision = 0; ///< goes up when the guide, the locks or the marks change
 
     int m_span = 9000;
     int m_slot = 1800;
