@@ -10,7 +10,9 @@ Window {
     width: simulator ? 1280 + 260 : 1280
     height: 720
     visible: true
-    color: "black"
+    // The guide's background is the window's clear colour, not a full-screen rectangle: with Qt
+    // Quick on a software rasteriser (llvmpipe) every rectangle pixel costs, clearing is nearly free.
+    color: page === "guide" ? Theme.background : "black"
     title: qsTr("Hubris")
 
     property bool simulator: Shell.simulator
@@ -105,7 +107,9 @@ Window {
         VideoOutput {
             id: video
             anchors.fill: parent
-            visible: !Zapper.blocked // a locked channel shows no picture, not even its last frame
+            // A locked channel shows no picture, not even its last frame; the guide covers the screen
+            // without a background of its own (the window's colour), so the picture goes meanwhile.
+            visible: !Zapper.blocked && window.page !== "guide"
             fillMode: VideoOutput.PreserveAspectFit
             Component.onCompleted: Hal.player.setVideoSink(video.videoSink)
         }
@@ -348,6 +352,11 @@ Window {
         }
     }
 
+    Rectangle { // the simulator's side stays black whatever the window's colour
+        visible: window.simulator
+        x: 1280; width: parent.width - 1280; height: parent.height
+        color: "black"
+    }
     SimulatorRemote {
         visible: window.simulator
         x: 1280 + 20; y: 20

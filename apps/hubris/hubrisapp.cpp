@@ -2,6 +2,7 @@
 
 #include <hal/desktophal.h>
 #include <hal/linuxboxhal.h>
+#include <hubris/guidegridview.h>
 
 #include <QCoreApplication>
 #include <QDir>
@@ -178,6 +179,7 @@ bool HubrisApp::start()
     qmlRegisterUncreatableType<hal::Player>(uri, 1, 0, "Player", QStringLiteral("the HAL's player"));
     qmlRegisterUncreatableType<hubris::RemoteKeys>(uri, 1, 0, "RemoteKeys", QStringLiteral("actions only"));
     qmlRegisterUncreatableType<hubris::UpdateProgress>(uri, 1, 0, "UpdateProgress", QStringLiteral("stages only"));
+    qmlRegisterType<hubris::GuideGridView>(uri, 1, 0, "GuideGridView");
     qmlRegisterSingletonInstance(uri, 1, 0, "Hal", m_hal.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "GuideStore", m_store.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Channels", m_channels.get());

@@ -12,7 +12,7 @@
 //   bench_ui GUIDE [ROUNDS]
 // Environment: BENCH_UI_PHASES=open,keys,scroll,search picks parts; BENCH_UI_DEBUG=1 says which
 // keys painted nothing, how many frames a key makes, and lists the largest resident mappings;
-// BENCH_UI_SHOT=FILE.png saves the grid at its first open.
+// BENCH_UI_SHOT=FILE.png saves the grid at its first open (and FILE-high-contrast.png in that theme).
 #include <hubrisapp.h>
 
 #include <epg/guide.h>
@@ -389,8 +389,19 @@ int main(int argc, char *argv[])
         if (i == 0) {
             firstOpen = t;
             log.settle();
-            if (const QString shot = qEnvironmentVariable("BENCH_UI_SHOT"); !shot.isEmpty())
+            if (const QString shot = qEnvironmentVariable("BENCH_UI_SHOT"); !shot.isEmpty()) {
                 window->grabWindow().save(shot); // the grid as it was measured
+                // And in the high-contrast theme (blue on the live page switches it).
+                b.go(Qt::Key_Escape, "live");
+                b.press(Qt::Key_F4);
+                b.go(Qt::Key_G, "guide");
+                log.settle();
+                window->grabWindow().save(QString(shot).replace(u".png"_qs, u"-high-contrast.png"_qs));
+                b.go(Qt::Key_Escape, "live");
+                b.press(Qt::Key_F4);
+                b.go(Qt::Key_G, "guide");
+                log.settle();
+            }
             rssGrid = Rss::now();
         } else {
             open.push_back(t);

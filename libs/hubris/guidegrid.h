@@ -39,13 +39,17 @@ public:
     /// Now, on the guide's clock.
     Q_INVOKABLE qint64 now() const { return m_store->now(); }
 
+    /// The guide in memory (null before the first one), for C++ views that read it directly.
+    std::shared_ptr<const epg::Guide> data() const { return m_store->guide(); }
+    /// Whether the parental control hides `a` (shown as a "Locked" cell).
+    bool hides(const epg::Airing &a) const;
+
 Q_SIGNALS:
     void guideChanged();
     void revisionChanged();
 
 private:
     QVariantMap airingMap(const epg::Airing &a) const;
-    bool hides(const epg::Airing &a) const;
 
     GuideStore *m_store;
     ParentalControl *m_parental = nullptr;

@@ -255,6 +255,16 @@ private Q_SLOTS:
         QVERIFY(!m_app->settings()->favourites().isEmpty()); // kept in the settings
         calm();
         shot(u"guide-favourites"_qs);
+        {
+            // The ruler is above the grid, not at the window's origin over the day's name (the
+            // software renderer once drew the grid's ruler there after the rows changed).
+            const QImage image = m_window->grabWindow();
+            int stray = 0;
+            for (int y = 0; y < 20; ++y)
+                for (int x = 230; x < 1100; ++x)
+                    stray += QColor(image.pixel(x, y)).lightness() > 120;
+            QCOMPARE(stray, 0);
+        }
         press(Qt::Key_Down); // one row: nowhere to go
         QCOMPARE(focusedAiring().value(u"title"_qs).toString(), u"Channel 10 h5"_qs);
         press(Qt::Key_F4);
