@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QLoggingCategory>
 
 #include <payload/keys.h>
 #include <QProcess>
@@ -17,6 +18,8 @@
 
 Q_IMPORT_QML_PLUGIN(HubrisPlugin)
 
+Q_LOGGING_CATEGORY(lcHubrisApp, "iptv.hubris.app", QtInfoMsg)
+
 using namespace iptv;
 
 HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), m_options(std::move(options))
@@ -25,6 +28,13 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     // the GStreamer backend fails (and crashes) on the same streams (PLATFORM-NOTES).
     if (qEnvironmentVariableIsEmpty("QT_MEDIA_BACKEND"))
         qputenv("QT_MEDIA_BACKEND", "ffmpeg");
+    // The simulator renders on the GUI thread: on a software rasterizer (Mesa llvmpipe under
+    // Xvfb) a frame costs 70-140 ms of swap on two busy cores, and the threaded loop's hand-off
+    // (the GUI thread blocked until the render thread has finished the frame before) cost a
+    // zap's picture up to one more frame; key to painted p50/p95 dropped by a quarter to a third
+    // in bench/hubris/zap.sh. A box (eglfs on a GPU) keeps Qt's choice.
+    if (qEnvironmentVariableIsEmpty("QSG_RENDER_LOOP") && !m_options.linuxBox)
+        qputenv("QSG_RENDER_LOOP", "basic");
     if (m_options.linuxBox)
         m_hal = std::make_unique<hal::LinuxBoxHal>();
     else
@@ -201,13 +211,48 @@ bool HubrisApp::start()
     if (m_link)
         qmlRegisterSingletonInstance(uri, 1, 0, "Link", m_link.get());
 
-    // The first guide: tune as soon as it is there (a cached one at once, a downloaded one later).
+    // Cold start: the channel watched last plays at once, while the guide opens and the QML
+    // loads, so its first picture is there when the video item appears. Only when nothing could
+    // lock it (the parental control's checks need the guide).
+    const bool remembered = m_options.startChannel <= 0 && !m_settings->lastStream().isEmpty()
+                            && m_parental->ratingLimit() <= 0 && m_parental->lockedChannelCount() == 0;
+    if (remembered) {
+        qCInfo(lcHubrisApp).noquote() << "cold start: tuning the last channel" << m_settings->lastChannelId()
+                                      << "while the user interface loads";
+        m_hal->player()->play(QUrl(m_settings->lastStream()));
+    }
+    // The first guide: tune as soon as it is there (a cached one at once, a downloaded one later);
+    // the last channel, already playing, is only adopted.
     connect(m_store.get(), &hubris::GuideStore::guideChanged, this, [this] {
         if (m_zapper->current() >= 0 || m_channels->rowCount() == 0)
             return;
-        const int row = m_options.startChannel > 0 ? m_channels->rowOfNumber(m_options.startChannel) : 0;
-        m_zapper->tune(row >= 0 ? row : 0);
+        int row = m_options.startChannel > 0 ? m_channels->rowOfNumber(m_options.startChannel) : -1;
+        if (m_options.startChannel <= 0 && !m_settings->lastChannelId().isEmpty()) {
+            for (int r = 0; r < m_channels->rowCount() && row < 0; ++r) {
+                if (m_channels->data(m_channels->index(r), hubris::ChannelListModel::IdRole).toString() == m_settings->lastChannelId())
+                    row = r;
+            }
+        }
+        m_zapper->adopt(row >= 0 ? row : 0);
     });
+    // Remembered once the viewer stays on a channel (not on every key of a zapping run); a locked
+    // channel is not (the next start would play it before its lock is known).
+    auto *remember = new QTimer(this);
+    remember->setSingleShot(true);
+    remember->setInterval(2000);
+    connect(remember, &QTimer::timeout, this, [this] {
+        const int row = m_zapper->current();
+        if (row < 0)
+            return;
+        const QModelIndex index = m_channels->index(row);
+        if (m_zapper->isBlocked() || m_parental->isChannelLocked(row))
+            m_settings->setLastChannel(QString(), QString());
+        else
+            m_settings->setLastChannel(m_channels->data(index, hubris::ChannelListModel::IdRole).toString(),
+                                       m_channels->data(index, hubris::ChannelListModel::StreamRole).toString());
+    });
+    connect(m_zapper.get(), &hubris::Zapper::currentChanged, remember, qOverload<>(&QTimer::start));
+    connect(m_zapper.get(), &hubris::Zapper::blockedChanged, remember, qOverload<>(&QTimer::start));
     m_store->setServer(guideServer());
     if (!m_options.guideFile.isEmpty()) {
         m_store->loadFile(m_options.guideFile);

@@ -129,7 +129,12 @@ void FfmpegPlayer::stop()
 
 void FfmpegPlayer::setVideoSink(QVideoSink *sink)
 {
+    QVideoSink *previous = m_sink;
     m_sink = sink ? sink : m_ownSink;
+    // A picture that came before the view (a cold start plays while the UI loads) is shown at once.
+    if (previous && previous != m_sink && m_timing.firstShownMs >= 0 && state() == State::Playing
+        && previous->videoFrame().isValid())
+        m_sink->setVideoFrame(previous->videoFrame());
 }
 
 void FfmpegPlayer::setAudio(int volume, bool muted)

@@ -70,6 +70,25 @@ void Zapper::tune(int row)
     m_player->play(QUrl(stream));
 }
 
+void Zapper::adopt(int row)
+{
+    if (row < 0 || row >= m_channels->rowCount())
+        return;
+    const QUrl stream(m_channels->data(m_channels->index(row), ChannelListModel::StreamRole).toString());
+    const bool running = m_player->state() == hal::Player::State::Opening || m_player->state() == hal::Player::State::Playing;
+    if (!running || stream.isEmpty() || m_player->source() != stream || (m_locked && m_locked(row))) {
+        tune(row);
+        return;
+    }
+    qCDebug(lcZapper) << "channel" << row << "already plays" << stream;
+    if (row != m_current) {
+        m_previous = m_current;
+        m_current = row;
+        Q_EMIT currentChanged();
+    }
+    setBlocked(false);
+}
+
 void Zapper::retune()
 {
     if (m_current >= 0)

@@ -52,6 +52,9 @@ public Q_SLOTS:
     void digit(int d);
     /// Tunes what the digits say now (OK while typing).
     void commitDigits();
+    /// Makes row `row` the current channel without starting it again when the player already
+    /// plays its stream (a cold start tunes the last channel before the guide is there).
+    void adopt(int row);
     /// Tunes the current channel again (after standby or a failure).
     void retune();
     /// The locks changed (a PIN entered, a programme began): stops a channel that became

@@ -101,6 +101,20 @@ private Q_SLOTS:
             QVERIFY(isSource(luma, kDark));
     }
 
+    void aViewAttachedLateGetsThePictureAtOnce()
+    {
+        // A cold start plays while the QML loads: the video item's sink comes after the first picture.
+        FfmpegPlayer player;
+        QSignalSpy first(&player, &Player::firstFrame);
+        player.play(m_server.url(QStringLiteral("bright.ts")));
+        QVERIFY(first.wait(5000));
+        QVideoSink view;
+        player.setVideoSink(&view);
+        QVERIFY(view.videoFrame().isValid()); // not only with the next picture
+        QVERIFY(isSource(lumaOf(view.videoFrame()), kBright));
+        player.setVideoSink(nullptr);
+    }
+
     void zapShowsOnlyTheNewSource_data()
     {
         QTest::addColumn<int>("zaps");

@@ -109,6 +109,30 @@ private Q_SLOTS:
         QCOMPARE(m_zapper->zapTimes().size(), 1);
     }
 
+    void adoptKeepsThePlayingStream()
+    {
+        // A cold start plays the last channel before the guide is there: the zapper adopts it.
+        m_player->play(QUrl(streamOf(3)));
+        m_zapper->adopt(2);
+        QCOMPARE(m_zapper->current(), 2);
+        QCOMPARE(m_player->played.size(), 1);
+        // Another stream than the row's: tuned.
+        m_zapper->adopt(0);
+        QCOMPARE(m_zapper->current(), 0);
+        QCOMPARE(m_player->played.size(), 2);
+        QCOMPARE(m_player->played.last(), QUrl(streamOf(1)));
+        // A failed or stopped player is tuned again.
+        m_player->breakDown(u"gone"_qs);
+        m_zapper->adopt(0);
+        QCOMPARE(m_player->played.size(), 3);
+        // A locked channel is tuned (and so stopped), never adopted.
+        m_player->play(QUrl(streamOf(3)));
+        m_zapper->setLockCheck([](int row) { return row == 2; });
+        m_zapper->adopt(2);
+        QVERIFY(m_zapper->isBlocked());
+        QCOMPARE(m_player->state(), iptv::hal::Player::State::Stopped);
+    }
+
     void failures()
     {
         QSignalSpy failed(m_zapper.get(), &Zapper::playbackFailed);
