@@ -314,6 +314,10 @@ bool HubrisApp::start()
                                           Q_ARG(QVariant, channelName), Q_ARG(QVariant, start));
             });
     watchHealth();
+    // The first frame painted after a zap's picture reached the sink (the zap's "painted" part).
+    hubris::Zapper *zapper = m_zapper.get();
+    connect(window(), &QQuickWindow::beforeSynchronizing, zapper, [zapper] { zapper->frameStarted(); }, Qt::DirectConnection);
+    connect(window(), &QQuickWindow::frameSwapped, zapper, [zapper] { zapper->frameSwapped(); }, Qt::DirectConnection);
     if (m_diagnostics->isAvailable()) {
         // From the render thread: Diagnostics locks what it keeps.
         hubris::Diagnostics *diagnostics = m_diagnostics.get();
