@@ -67,6 +67,18 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
         if (standby) // the PIN's unlock lasts until standby
             m_parental->lock();
     });
+    // The viewer's languages choose the audio (and subtitle) stream; a change plays the live
+    // channel again in the new language.
+    m_hal->player()->setPreferredLanguages(m_settings->audioLanguage(), m_settings->subtitleLanguage());
+    connect(m_settings.get(), &hubris::BoxSettings::changed, this, [this] {
+        hal::Player *player = m_hal->player();
+        if (player->preferredAudioLanguage() == m_settings->audioLanguage()
+            && player->preferredSubtitleLanguage() == m_settings->subtitleLanguage())
+            return;
+        player->setPreferredLanguages(m_settings->audioLanguage(), m_settings->subtitleLanguage());
+        if (player->state() != hal::Player::State::Stopped && !(m_playback && m_playback->isActive()))
+            m_zapper->retune();
+    });
     m_updates = std::make_unique<hubris::UpdateProgress>();
     m_diagnostics = std::make_unique<hubris::Diagnostics>(m_hal->player(), m_zapper.get(), m_store.get());
     const QUrl controlServer = m_settings->controlServer().isEmpty() ? m_options.controlServer : QUrl(m_settings->controlServer());
