@@ -31,8 +31,8 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     // The simulator renders on the GUI thread: on a software rasterizer (Mesa llvmpipe under
     // Xvfb) a frame costs 70-140 ms of swap on two busy cores, and the threaded loop's hand-off
     // (the GUI thread blocked until the render thread has finished the frame before) cost a
-    // zap's picture up to one more frame; key to painted p50/p95 dropped by a quarter to a third
-    // in bench/hubris/zap.sh. A box (eglfs on a GPU) keeps Qt's choice.
+    // zap's picture up to one more frame; key to painted p95 dropped by a sixth to a third in
+    // bench/hubris/zap.sh (docs/BENCHMARKS.md). A box (eglfs on a GPU) keeps Qt's choice.
     if (qEnvironmentVariableIsEmpty("QSG_RENDER_LOOP") && !m_options.linuxBox)
         qputenv("QSG_RENDER_LOOP", "basic");
     if (m_options.linuxBox)
