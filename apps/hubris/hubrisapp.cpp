@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QLoggingCategory>
 
 #include <payload/keys.h>
 #include <QProcess>
@@ -18,6 +19,8 @@
 
 Q_IMPORT_QML_PLUGIN(HubrisPlugin)
 
+Q_LOGGING_CATEGORY(lcHubrisApp, "iptv.hubris.app", QtInfoMsg)
+
 using namespace iptv;
 
 HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), m_options(std::move(options))
@@ -26,6 +29,13 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     // the GStreamer backend fails (and crashes) on the same streams (PLATFORM-NOTES).
     if (qEnvironmentVariableIsEmpty("QT_MEDIA_BACKEND"))
         qputenv("QT_MEDIA_BACKEND", "ffmpeg");
+    // The simulator renders on the GUI thread: on a software rasterizer (Mesa llvmpipe under
+    // Xvfb) a frame costs 70-140 ms of swap on two busy cores, and the threaded loop's hand-off
+    // (the GUI thread blocked until the render thread has finished the frame before) cost a
+    // zap's picture up to one more frame; key to painted p95 dropped by a sixth to a third in
+    // bench/hubris/zap.sh (docs/BENCHMARKS.md). A box (eglfs on a GPU) keeps Qt's choice.
+    if (qEnvironmentVariableIsEmpty("QSG_RENDER_LOOP") && !m_options.linuxBox)
+        qputenv("QSG_RENDER_LOOP", "basic");
     if (m_options.linuxBox)
         m_hal = std::make_unique<hal::LinuxBoxHal>();
     else
@@ -57,6 +67,18 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     connect(m_hal.get(), &hal::Hal::standbyChanged, m_parental.get(), [this](bool standby) {
         if (standby) // the PIN's unlock lasts until standby
             m_parental->lock();
+    });
+    // The viewer's languages choose the audio (and subtitle) stream; a change plays the live
+    // channel again in the new language.
+    m_hal->player()->setPreferredLanguages(m_settings->audioLanguage(), m_settings->subtitleLanguage());
+    connect(m_settings.get(), &hubris::BoxSettings::changed, this, [this] {
+        hal::Player *player = m_hal->player();
+        if (player->preferredAudioLanguage() == m_settings->audioLanguage()
+            && player->preferredSubtitleLanguage() == m_settings->subtitleLanguage())
+            return;
+        player->setPreferredLanguages(m_settings->audioLanguage(), m_settings->subtitleLanguage());
+        if (player->state() != hal::Player::State::Stopped && !(m_playback && m_playback->isActive()))
+            m_zapper->retune();
     });
     m_updates = std::make_unique<hubris::UpdateProgress>();
     m_diagnostics = std::make_unique<hubris::Diagnostics>(m_hal->player(), m_zapper.get(), m_store.get());
@@ -203,13 +225,48 @@ bool HubrisApp::start()
     if (m_link)
         qmlRegisterSingletonInstance(uri, 1, 0, "Link", m_link.get());
 
-    // The first guide: tune as soon as it is there (a cached one at once, a downloaded one later).
+    // Cold start: the channel watched last plays at once, while the guide opens and the QML
+    // loads, so its first picture is there when the video item appears. Only when nothing could
+    // lock it (the parental control's checks need the guide).
+    const bool remembered = m_options.startChannel <= 0 && !m_settings->lastStream().isEmpty()
+                            && m_parental->ratingLimit() <= 0 && m_parental->lockedChannelCount() == 0;
+    if (remembered) {
+        qCInfo(lcHubrisApp).noquote() << "cold start: tuning the last channel" << m_settings->lastChannelId()
+                                      << "while the user interface loads";
+        m_hal->player()->play(QUrl(m_settings->lastStream()));
+    }
+    // The first guide: tune as soon as it is there (a cached one at once, a downloaded one later);
+    // the last channel, already playing, is only adopted.
     connect(m_store.get(), &hubris::GuideStore::guideChanged, this, [this] {
         if (m_zapper->current() >= 0 || m_channels->rowCount() == 0)
             return;
-        const int row = m_options.startChannel > 0 ? m_channels->rowOfNumber(m_options.startChannel) : 0;
-        m_zapper->tune(row >= 0 ? row : 0);
+        int row = m_options.startChannel > 0 ? m_channels->rowOfNumber(m_options.startChannel) : -1;
+        if (m_options.startChannel <= 0 && !m_settings->lastChannelId().isEmpty()) {
+            for (int r = 0; r < m_channels->rowCount() && row < 0; ++r) {
+                if (m_channels->data(m_channels->index(r), hubris::ChannelListModel::IdRole).toString() == m_settings->lastChannelId())
+                    row = r;
+            }
+        }
+        m_zapper->adopt(row >= 0 ? row : 0);
     });
+    // Remembered once the viewer stays on a channel (not on every key of a zapping run); a locked
+    // channel is not (the next start would play it before its lock is known).
+    auto *remember = new QTimer(this);
+    remember->setSingleShot(true);
+    remember->setInterval(2000);
+    connect(remember, &QTimer::timeout, this, [this] {
+        const int row = m_zapper->current();
+        if (row < 0)
+            return;
+        const QModelIndex index = m_channels->index(row);
+        if (m_zapper->isBlocked() || m_parental->isChannelLocked(row))
+            m_settings->setLastChannel(QString(), QString());
+        else
+            m_settings->setLastChannel(m_channels->data(index, hubris::ChannelListModel::IdRole).toString(),
+                                       m_channels->data(index, hubris::ChannelListModel::StreamRole).toString());
+    });
+    connect(m_zapper.get(), &hubris::Zapper::currentChanged, remember, qOverload<>(&QTimer::start));
+    connect(m_zapper.get(), &hubris::Zapper::blockedChanged, remember, qOverload<>(&QTimer::start));
     m_store->setServer(guideServer());
     if (!m_options.guideFile.isEmpty()) {
         m_store->loadFile(m_options.guideFile);
@@ -271,6 +328,10 @@ bool HubrisApp::start()
                                           Q_ARG(QVariant, channelName), Q_ARG(QVariant, start));
             });
     watchHealth();
+    // The first frame painted after a zap's picture reached the sink (the zap's "painted" part).
+    hubris::Zapper *zapper = m_zapper.get();
+    connect(window(), &QQuickWindow::beforeSynchronizing, zapper, [zapper] { zapper->frameStarted(); }, Qt::DirectConnection);
+    connect(window(), &QQuickWindow::frameSwapped, zapper, [zapper] { zapper->frameSwapped(); }, Qt::DirectConnection);
     if (m_diagnostics->isAvailable()) {
         // From the render thread: Diagnostics locks what it keeps.
         hubris::Diagnostics *diagnostics = m_diagnostics.get();

@@ -9,9 +9,11 @@
 // picture of the channel left behind never counts), with the parts: tune (key to play()),
 // connected, opened (TS header), first keyframe, first decoded, shown (handed to the sink), and
 // painted (the first frame the window swapped after the picture reached the sink).
-//   bench_zap GUIDE [ZAPS] [SETTLE_MS]        (ZAP_SCREENSHOT=file.png: the window after the first picture)
+//   bench_zap GUIDE [ZAPS] [SETTLE_MS]        (ZAP_SCREENSHOT=file.png: the window after the first picture;
+//                                             ZAP_FIRST_BOOT=1: no last channel in the settings)
 #include <hubrisapp.h>
 
+#include <QDir>
 #include <QFile>
 #include <QGuiApplication>
 #include <QQuickWindow>
@@ -144,6 +146,19 @@ int main(int argc, char *argv[])
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     PaintLog paints; // before the app: it outlives the window's render thread
     QTemporaryDir dir;
+    // A box that has watched before: its settings remember the last channel (the guide's first),
+    // which the app plays while its QML loads. ZAP_FIRST_BOOT=1: a box that never played (the
+    // channel is tuned once the guide is open and the QML loaded).
+    if (qEnvironmentVariableIntValue("ZAP_FIRST_BOOT") == 0) {
+        QString error;
+        const auto guide = iptv::epg::Guide::open(args[1], &error);
+        if (!guide || guide->channelCount() == 0) {
+            std::fprintf(stderr, "bench_zap: cannot read the guide %s: %s\n", qPrintable(args[1]), qPrintable(error));
+            return 2;
+        }
+        iptv::hubris::BoxSettings(QDir(dir.path()).filePath(QStringLiteral("settings.json")))
+            .setLastChannel(guide->channelId(0), guide->channelStreamUrl(0));
+    }
     HubrisOptions options;
     options.simulator = true;
     options.dataDir = dir.path();

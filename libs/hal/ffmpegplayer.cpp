@@ -17,11 +17,18 @@ FfmpegPlayer::FfmpegPlayer(QObject *parent)
     qRegisterMetaType<iptv::hal::StartTiming>();
     qRegisterMetaType<iptv::hal::StreamStatistics>();
     m_sink = m_ownSink;
+    qRegisterMetaType<iptv::hal::StreamTracks>();
     // No audio device (a headless box, CI): video only, paced on the wall clock.
     auto findAudio = [this] {
-        m_audioDevice = QMediaDevices::defaultAudioOutput();
-        if (m_audioDevice.isNull())
-            qCInfo(lcFfmpegPlayer) << "no audio device: video only";
+        if (!m_followDefaultDevice)
+            return;
+        const QAudioDevice device = QMediaDevices::defaultAudioOutput();
+        if (device.isNull() && (m_audioDevice != device || !m_audioChecked))
+            qCInfo(lcFfmpegPlayer) << "no audio output device: pictures play without sound";
+        else if (!device.isNull() && device != m_audioDevice)
+            qCInfo(lcFfmpegPlayer).noquote() << "sound on" << device.description();
+        m_audioDevice = device;
+        m_audioChecked = true;
     };
     findAudio();
     connect(m_devices, &QMediaDevices::audioOutputsChanged, this, findAudio);
@@ -84,6 +91,7 @@ void FfmpegPlayer::play(const QUrl &url)
     ++m_generation;
     m_stats = {};
     m_timing = {};
+    setTracks({});
     m_timing.source = url;
     m_timing.generation = m_generation;
     m_timing.requestedAtNs =
@@ -96,6 +104,9 @@ void FfmpegPlayer::play(const QUrl &url)
     settings.url = url;
     settings.timing = m_timing;
     settings.audioDevice = m_audioDevice;
+    settings.audioLanguage = preferredAudioLanguage();
+    settings.subtitleLanguage = preferredSubtitleLanguage();
+    settings.decodeAudioWithoutDevice = m_decodeAudioWithoutDevice;
     settings.openTimeoutMs = m_openTimeoutMs;
     settings.readTimeoutMs = m_readTimeoutMs;
     auto *worker = new StreamWorker(settings);
@@ -108,6 +119,10 @@ void FfmpegPlayer::play(const QUrl &url)
                 onFrame(generation, frame);
             }, Qt::QueuedConnection);
     connect(worker, &StreamWorker::failed, this, &FfmpegPlayer::onFailed, Qt::QueuedConnection);
+    connect(worker, &StreamWorker::tracksFound, this, [this](quint64 generation, const StreamTracks &tracks) {
+        if (generation == m_generation)
+            setTracks(tracks);
+    }, Qt::QueuedConnection);
     connect(worker, &StreamWorker::statistics, this, [this](quint64 generation, const StreamStatistics &stats) {
         if (generation == m_generation)
             m_stats = stats;
@@ -129,7 +144,20 @@ void FfmpegPlayer::stop()
 
 void FfmpegPlayer::setVideoSink(QVideoSink *sink)
 {
+    QVideoSink *previous = m_sink;
     m_sink = sink ? sink : m_ownSink;
+    // A picture that came before the view (a cold start plays while the UI loads) is shown at once.
+    if (previous && previous != m_sink && m_timing.firstShownMs >= 0 && state() == State::Playing
+        && previous->videoFrame().isValid())
+        m_sink->setVideoFrame(previous->videoFrame());
+}
+
+void FfmpegPlayer::setAudioDevice(const QAudioDevice &device)
+{
+    m_followDefaultDevice = false;
+    if (device.isNull())
+        qCInfo(lcFfmpegPlayer) << "no audio output device: pictures play without sound";
+    m_audioDevice = device;
 }
 
 void FfmpegPlayer::setAudio(int volume, bool muted)

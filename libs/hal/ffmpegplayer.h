@@ -49,6 +49,11 @@ public:
     quint64 generation() const { return m_generation; }
     /// Whether sound is played (an audio device was there at play()).
     bool hasAudio() const { return !m_audioDevice.isNull(); }
+    /// Plays sound on `device` from the next play() on (a null device: pictures only), instead of
+    /// following the system's default output.
+    void setAudioDevice(const QAudioDevice &device);
+    /// Tests: decode the chosen audio even without a device (statistics() say what was decoded).
+    void setDecodeAudioWithoutDevice(bool decode) { m_decodeAudioWithoutDevice = decode; }
 
 private:
     void retire();
@@ -67,6 +72,9 @@ private:
     QTimer m_watchdog;
     QMediaDevices *m_devices;
     QAudioDevice m_audioDevice;
+    bool m_followDefaultDevice = true;
+    bool m_audioChecked = false;
+    bool m_decodeAudioWithoutDevice = false;
     int m_volume = 50;
     bool m_muted = false;
     int m_openTimeoutMs = 5000;

@@ -1,5 +1,7 @@
 #include "hal.h"
 
+#include <QLocale>
+
 #include "ffmpegplayer.h"
 #include "mediaplayer.h"
 
@@ -31,6 +33,26 @@ void Player::fail(const QString &message)
     if (changed)
         Q_EMIT stateChanged(m_state);
     Q_EMIT errorOccurred(message);
+}
+
+bool languageMatches(const QString &wanted, const QString &tag)
+{
+    if (wanted.isEmpty() || tag.isEmpty())
+        return false;
+    if (wanted.compare(tag, Qt::CaseInsensitive) == 0)
+        return true;
+    // 639-1 "de" against 639-2/T "deu" and 639-2/B "ger": the same QLocale language.
+    const QLocale::Language a = QLocale::codeToLanguage(wanted.toLower());
+    const QLocale::Language b = QLocale::codeToLanguage(tag.toLower());
+    return a != QLocale::AnyLanguage && a == b;
+}
+
+void Player::setTracks(const StreamTracks &tracks)
+{
+    if (tracks == m_tracks)
+        return;
+    m_tracks = tracks;
+    Q_EMIT tracksChanged();
 }
 
 void Player::setStartTiming(const StartTiming &timing)

@@ -6,6 +6,7 @@
 // implementation behaves the same towards the UI.
 
 #include <QObject>
+#include <QStringList>
 #include <QString>
 #include <QUrl>
 
@@ -29,6 +30,21 @@ struct StartTiming
     qint64 firstShownMs = -1;     ///< the picture handed to the video sink
 };
 
+/// The audio and subtitle streams of the current source, by language tag ("" when untagged).
+struct StreamTracks
+{
+    QStringList audioLanguages;
+    int audioTrack = -1;          ///< which of them plays (-1: none)
+    QStringList subtitleLanguages;
+    int subtitleTrack = -1;       ///< the one chosen for the viewer's language (-1: none, or off)
+
+    bool operator==(const StreamTracks &) const = default;
+};
+
+/// Whether a stream's language tag (ISO 639-2, "eng", "ger"/"deu", or 639-1) is the viewer's
+/// language `wanted` (ISO 639-1 or -2, as the box's settings keep it). Empty never matches.
+bool languageMatches(const QString &wanted, const QString &tag);
+
 /// Plays one live stream at a time into a video sink.
 class Player : public QObject
 {
@@ -36,6 +52,10 @@ class Player : public QObject
     Q_PROPERTY(State state READ state NOTIFY stateChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY stateChanged)
     Q_PROPERTY(QUrl source READ source NOTIFY sourceChanged)
+    Q_PROPERTY(QStringList audioLanguages READ audioLanguages NOTIFY tracksChanged)
+    Q_PROPERTY(int audioTrack READ audioTrack NOTIFY tracksChanged)
+    Q_PROPERTY(QStringList subtitleLanguages READ subtitleLanguages NOTIFY tracksChanged)
+    Q_PROPERTY(int subtitleTrack READ subtitleTrack NOTIFY tracksChanged)
 public:
     enum class State { Stopped, Opening, Playing, Failed };
     Q_ENUM(State)
@@ -50,6 +70,22 @@ public:
     /// Volume 0 to 100 and mute, as the Hal applies them.
     virtual void setAudio(int volume, bool muted) { Q_UNUSED(volume) Q_UNUSED(muted) }
 
+    /// The viewer's languages (ISO 639-1 or -2; "" = the stream's default; subtitles "" = off),
+    /// used from the next play() on.
+    void setPreferredLanguages(const QString &audio, const QString &subtitle)
+    {
+        m_audioLanguage = audio;
+        m_subtitleLanguage = subtitle;
+    }
+    QString preferredAudioLanguage() const { return m_audioLanguage; }
+    QString preferredSubtitleLanguage() const { return m_subtitleLanguage; }
+    /// The current source's streams (empty until its header was read).
+    const StreamTracks &tracks() const { return m_tracks; }
+    QStringList audioLanguages() const { return m_tracks.audioLanguages; }
+    int audioTrack() const { return m_tracks.audioTrack; }
+    QStringList subtitleLanguages() const { return m_tracks.subtitleLanguages; }
+    int subtitleTrack() const { return m_tracks.subtitleTrack; }
+
     State state() const { return m_state; }
     /// The current (or last) source's start so far; complete once firstFrame() was emitted.
     const StartTiming &startTiming() const { return m_timing; }
@@ -63,8 +99,10 @@ Q_SIGNALS:
     /// startTiming() has its parts.
     void firstFrame(qint64 elapsedMs);
     void errorOccurred(const QString &message);
+    void tracksChanged();
 
 protected:
+    void setTracks(const StreamTracks &tracks);
     void setSource(const QUrl &url);
     void setState(State state);
     void fail(const QString &message);
@@ -74,6 +112,9 @@ protected:
 
 private:
     StartTiming m_timing;
+    StreamTracks m_tracks;
+    QString m_audioLanguage;
+    QString m_subtitleLanguage;
     State m_state = State::Stopped;
     QString m_error;
     QUrl m_source;

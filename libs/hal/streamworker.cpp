@@ -236,10 +236,49 @@ bool StreamWorker::Session::open(QString *error)
                                                    : QStringLiteral("streams: ") + found.join(QLatin1String(", ")));
         return false;
     }
-    if (!s.audioDevice.isNull())
-        m_audioIndex = av_find_best_stream(ctx, AVMEDIA_TYPE_AUDIO, -1, m_videoIndex, nullptr, 0);
+    // Audio in the viewer's language, else the stream marked default, else the first; the
+    // subtitles in theirs (chosen and reported; not drawn yet).
+    StreamTracks tracks;
+    int chosenAudio = -1, defaultAudio = -1, chosenSubtitle = -1;
+    QList<int> audioStreams;
+    for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+        const AVStream *st = ctx->streams[i];
+        const AVDictionaryEntry *tag = av_dict_get(st->metadata, "language", nullptr, 0);
+        const QString language = tag ? QString::fromUtf8(tag->value) : QString();
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO && st->codecpar->codec_id != AV_CODEC_ID_NONE) {
+            if (chosenAudio < 0 && languageMatches(s.audioLanguage, language))
+                chosenAudio = int(i);
+            if (defaultAudio < 0 && (st->disposition & AV_DISPOSITION_DEFAULT))
+                defaultAudio = int(i);
+            audioStreams.append(int(i));
+            tracks.audioLanguages.append(language);
+        } else if (st->codecpar->codec_type == AVMEDIA_TYPE_SUBTITLE) {
+            if (chosenSubtitle < 0 && languageMatches(s.subtitleLanguage, language))
+                chosenSubtitle = int(i);
+            tracks.subtitleLanguages.append(language);
+        }
+    }
+    if (chosenAudio < 0 && !audioStreams.isEmpty()) {
+        if (!s.audioLanguage.isEmpty())
+            qCInfo(lcStream).noquote() << "no audio in" << s.audioLanguage << "in" << where() << "(" << tracks.audioLanguages
+                                       << "): the stream's default";
+        // Not av_find_best_stream(): it passes over audio whose rate and channels are not known
+        // yet, which is all of it in a TS opened on its PMT alone.
+        chosenAudio = defaultAudio >= 0 ? defaultAudio : audioStreams.first();
+    }
+    tracks.audioTrack = int(audioStreams.indexOf(chosenAudio));
+    if (chosenSubtitle >= 0) {
+        int n = 0;
+        for (int i = 0; i < chosenSubtitle; ++i)
+            n += ctx->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_SUBTITLE;
+        tracks.subtitleTrack = n;
+    }
+    Q_EMIT w->tracksFound(m_timing.generation, tracks);
+    if (!s.audioDevice.isNull() || s.decodeAudioWithoutDevice)
+        m_audioIndex = chosenAudio;
     if (m_audioIndex < 0)
         m_audioIndex = -1;
+    m_stats.audioStream = m_audioIndex;
     for (unsigned i = 0; i < ctx->nb_streams; ++i) {
         if (int(i) != m_videoIndex && int(i) != m_audioIndex)
             ctx->streams[i]->discard = AVDISCARD_ALL;
@@ -499,6 +538,10 @@ bool StreamWorker::Session::openAudioSink()
 void StreamWorker::Session::onAudio(AVFrame *frame)
 {
     ++m_stats.audioFrames;
+    m_stats.audioSampleRate = frame->sample_rate;
+    m_stats.audioChannels = frame->ch_layout.nb_channels;
+    if (w->m_settings.audioDevice.isNull())
+        return; // decoded for a test, heard by nobody
     if (!m_sink && !openAudioSink()) {
         m_ctx->streams[m_audioIndex]->discard = AVDISCARD_ALL;
         m_audioIndex = -1;

@@ -31,6 +31,10 @@ struct StreamSettings
     int openTimeoutMs = 5000;    ///< connect and header
     int readTimeoutMs = 5000;    ///< no data for this long: stalled
     int probeBytes = 32 * 1024;  ///< how much the demuxer may read to find its streams
+    QString audioLanguage;       ///< the viewer's (ISO 639-1 or -2); "" = the default stream
+    QString subtitleLanguage;    ///< "" = subtitles off
+    /// Decode the chosen audio without an audio device (and drop it): tests see what was decoded.
+    bool decodeAudioWithoutDevice = false;
 };
 
 /// What a stream has done so far (for diagnostics and tests).
@@ -44,6 +48,9 @@ struct StreamStatistics
     qint64 framesDropped = 0;         ///< late, or the UI had not taken the previous ones
     qint64 corruptPackets = 0;
     qint64 audioFrames = 0;
+    int audioStream = -1;             ///< the container's index of the audio being decoded (-1: none)
+    int audioSampleRate = 0;          ///< of the last audio frame decoded
+    int audioChannels = 0;
 };
 
 class StreamWorker : public QThread
@@ -69,6 +76,8 @@ Q_SIGNALS:
     /// The stream cannot go on; `message` says what, where and why.
     void failed(quint64 generation, const QString &message);
     void statistics(quint64 generation, const iptv::hal::StreamStatistics &stats);
+    /// The header was read: the audio and subtitle streams and the ones chosen.
+    void tracksFound(quint64 generation, const iptv::hal::StreamTracks &tracks);
 
 protected:
     void run() override;
@@ -94,3 +103,4 @@ private:
 
 Q_DECLARE_METATYPE(iptv::hal::StartTiming)
 Q_DECLARE_METATYPE(iptv::hal::StreamStatistics)
+Q_DECLARE_METATYPE(iptv::hal::StreamTracks)

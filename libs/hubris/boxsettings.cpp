@@ -46,6 +46,22 @@ void BoxSettings::setFavourites(const QStringList &ids)
     set(QStringLiteral("favourites"), QJsonArray::fromStringList(sorted));
 }
 
+void BoxSettings::setLastChannel(const QString &id, const QString &stream)
+{
+    if (id == lastChannelId() && stream == lastStream())
+        return;
+    // One write for both.
+    if (id.isEmpty()) {
+        m_values.remove(QStringLiteral("lastChannel"));
+        m_values.remove(QStringLiteral("lastStream"));
+    } else {
+        m_values.insert(QStringLiteral("lastChannel"), id);
+        m_values.insert(QStringLiteral("lastStream"), stream);
+    }
+    save();
+    Q_EMIT changed();
+}
+
 void BoxSettings::set(const QString &key, const QJsonValue &value)
 {
     if (m_values.value(key) == value)

@@ -35,6 +35,12 @@ public:
     QString subtitleLanguage() const { return m_values.value(u"subtitleLanguage").toString(); }
     void setSubtitleLanguage(const QString &code) { set(QStringLiteral("subtitleLanguage"), code); }
 
+    /// The channel watched last (its id and stream), so a cold start plays it while the UI loads.
+    QString lastChannelId() const { return m_values.value(u"lastChannel").toString(); }
+    QString lastStream() const { return m_values.value(u"lastStream").toString(); }
+    /// Empty `id`: none (a locked channel is never remembered for the next start).
+    void setLastChannel(const QString &id, const QString &stream);
+
     /// Favourite channels, by channel id.
     QStringList favourites() const;
     void setFavourites(const QStringList &ids);

@@ -112,6 +112,10 @@ ControlLink::ControlLink(ControlLinkConfig config, hal::Hal *hal, Zapper *zapper
         }
     });
     connect(zapper, &Zapper::zapMeasured, this, [this](qint64 ms) { m_zapsSinceSample.append(int(qMin<qint64>(ms, 60000))); });
+    connect(zapper, &Zapper::zapPartsMeasured, this, [this](const protocol::ZapParts &parts) {
+        if (m_zapPartsSinceSample.size() < protocol::Telemetry::kMaxZapParts)
+            m_zapPartsSinceSample.append(parts);
+    });
     connect(zapper, &Zapper::playbackFailed, this, [this](const QString &message) {
         ++m_errorsSinceSample;
         protocol::BoxEvent event;
@@ -179,6 +183,7 @@ protocol::Telemetry ControlLink::sample()
     case hal::Player::State::Stopped: t.playerState = QStringLiteral("stopped"); break;
     }
     t.zapTimesMs = std::exchange(m_zapsSinceSample, {});
+    t.zapParts = std::exchange(m_zapPartsSinceSample, {});
     t.errorEvents = std::exchange(m_errorsSinceSample, 0);
     if (m_diagnostics && m_diagnostics->isAvailable())
         t.frameStats = m_diagnostics->takeFrameStats();

@@ -89,6 +89,7 @@ private:
     Diagnostics *m_diagnostics = nullptr;
     bool m_unreachable = false;
     QList<int> m_zapsSinceSample;
+    QList<protocol::ZapParts> m_zapPartsSinceSample; ///< with their painted frame, since the last sample
     int m_errorsSinceSample = 0;
     QElapsedTimer m_uptime;
     qint64 m_lastCpuTicks = -1;

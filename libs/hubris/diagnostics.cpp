@@ -160,6 +160,23 @@ void Diagnostics::refresh()
         const protocol::FrameStats z = statsOf(std::move(sorted));
         lines << tr("Zap last %1 ms · p50 %2 p95 %3 ms over %4").arg(zaps.last()).arg(z.p50).arg(z.p95).arg(z.frames);
     }
+    const QList<protocol::ZapParts> parts = m_zapper->zapParts();
+    if (!parts.isEmpty()) {
+        const protocol::ZapParts &p = parts.last();
+        auto part = [](int partMs) { return partMs >= 0 ? QString::number(partMs) : QStringLiteral("–"); };
+        lines << tr("Zap parts ms: tune %1 · connected %2 · opened %3 · keyframe %4 · decoded %5 · shown %6 · painted %7")
+                     .arg(part(p.tuneMs), part(p.connectedMs), part(p.openedMs), part(p.keyframeMs), part(p.decodedMs),
+                          part(p.shownMs), part(p.paintedMs));
+        std::vector<double> painted;
+        for (const protocol::ZapParts &z : parts) {
+            if (z.paintedMs >= 0)
+                painted.push_back(z.paintedMs);
+        }
+        if (!painted.empty()) {
+            const protocol::FrameStats s = statsOf(std::move(painted));
+            lines << tr("Key to painted p50 %1 p95 %2 ms over %3").arg(s.p50).arg(s.p95).arg(s.frames);
+        }
+    }
     if (const auto guide = m_store->guide())
         lines << tr("Guide %1 channels · %2 airings").arg(guide->channelCount()).arg(guide->info().airingCount);
     if (lines != m_lines) {

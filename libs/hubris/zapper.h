@@ -2,16 +2,20 @@
 
 // Changing channels: up/down through the lineup, the previous-channel key, digits with a timeout
 // (tuned at once when no longer number can follow), and the zap time from the key to the first
-// new frame, measured for the screen and for telemetry.
+// new frame, measured for the screen and for telemetry, with its parts: the player's (connected,
+// opened, keyframe, decoded, shown) and the first frame the window painted after the picture
+// reached the sink (the window reports its frames through frameStarted()/frameSwapped()).
 
 #include "channellistmodel.h"
 
 #include <hal/hal.h>
+#include <protocol/message.h>
 
 #include <QElapsedTimer>
 #include <QObject>
 #include <QTimer>
 
+#include <atomic>
 #include <functional>
 
 namespace iptv::hubris {
@@ -34,6 +38,15 @@ public:
     qint64 lastZapMs() const { return m_lastZapMs; }
     /// Zap times measured so far (ms), oldest first, at most 100.
     QList<qint64> zapTimes() const { return m_zapTimes; }
+    /// The parts of the zaps measured so far, oldest first, at most 100.
+    QList<protocol::ZapParts> zapParts() const { return m_zapParts; }
+    /// How long a zap waits for its painted frame before it is reported without (default 2 s).
+    void setPaintTimeout(int ms) { m_paintTimeout.setInterval(ms); }
+
+    /// The window's frames, from its render thread (beforeSynchronizing, frameSwapped): the first
+    /// frame synchronised after a zap's picture reached the sink paints it. Any thread.
+    void frameStarted();
+    void frameSwapped();
 
     /// How long digits wait for the next one (default 1500 ms).
     void setDigitTimeout(int ms) { m_digitTimer.setInterval(ms); }
@@ -52,6 +65,9 @@ public Q_SLOTS:
     void digit(int d);
     /// Tunes what the digits say now (OK while typing).
     void commitDigits();
+    /// Makes row `row` the current channel without starting it again when the player already
+    /// plays its stream (a cold start tunes the last channel before the guide is there).
+    void adopt(int row);
     /// Tunes the current channel again (after standby or a failure).
     void retune();
     /// The locks changed (a PIN entered, a programme began): stops a channel that became
@@ -63,6 +79,8 @@ Q_SIGNALS:
     void digitsChanged();
     /// Key to first frame of the new channel, in ms.
     void zapMeasured(qint64 ms);
+    /// The parts of a zap, once its picture was painted (or the paint timeout passed).
+    void zapPartsMeasured(const iptv::protocol::ZapParts &parts);
     /// Digits named no channel.
     void noSuchChannel(int number);
     void playbackFailed(const QString &message);
@@ -70,6 +88,7 @@ Q_SIGNALS:
 
 private:
     void setBlocked(bool blocked);
+    void finishParts(qint64 paintedNs);
 
     ChannelListModel *m_channels;
     hal::Player *m_player;
@@ -78,6 +97,13 @@ private:
     QString m_digits;
     QTimer m_digitTimer;
     QElapsedTimer m_sinceKey;
+    qint64 m_keyNs = 0;                  ///< the zap's key on the steady clock
+    protocol::ZapParts m_parts;          ///< the zap waiting for its painted frame
+    bool m_partsPending = false;
+    QList<protocol::ZapParts> m_zapParts;
+    QTimer m_paintTimeout;
+    std::atomic<qint64> m_paintAfterNs{0}; ///< > 0: a frame synchronised after this paints the zap
+    std::atomic<qint64> m_paintSyncNs{0};  ///< that frame's sync, until it swaps
     bool m_measuring = false;
     qint64 m_lastZapMs = -1;
     QList<qint64> m_zapTimes;

@@ -836,7 +836,7 @@ QByteArray Telemetry::toCbor() const
     const quint64 entries = time.isValid() + (cpuPercent >= 0) + (memoryUsedKb >= 0) + (memoryTotalKb >= 0)
         + (temperatureC > -1000) + (uptimeSeconds >= 0) + !softwareVersion.isEmpty() + !releaseChannel.isEmpty()
         + !currentChannel.isEmpty() + !playerState.isEmpty() + (bufferingEvents != 0) + (bufferingMs != 0)
-        + (errorEvents != 0) + !zapTimesMs.isEmpty() + frameStats.has_value();
+        + (errorEvents != 0) + !zapTimesMs.isEmpty() + !zapParts.isEmpty() + frameStats.has_value();
     QByteArray out;
     out.reserve(160);
     QCborStreamWriter w(&out);
@@ -894,6 +894,21 @@ QByteArray Telemetry::toCbor() const
             w.append(qint64(z));
         w.endArray();
     }
+    if (!zapParts.isEmpty()) {
+        // Each zap an array of its seven parts in ZapParts' order, -1 for a part not reached:
+        // a few bytes a zap.
+        w.append("zp"_L1);
+        const qsizetype n = qMin(zapParts.size(), kMaxZapParts);
+        w.startArray(quint64(n));
+        for (qsizetype i = zapParts.size() - n; i < zapParts.size(); ++i) {
+            const ZapParts &z = zapParts[i];
+            w.startArray(7);
+            for (int part : {z.tuneMs, z.connectedMs, z.openedMs, z.keyframeMs, z.decodedMs, z.shownMs, z.paintedMs})
+                w.append(qint64(qMax(-1, part)));
+            w.endArray();
+        }
+        w.endArray();
+    }
     if (frameStats) {
         w.append("ft"_L1);
         w.startMap(5);
@@ -940,6 +955,21 @@ std::optional<Telemetry> Telemetry::fromBody(const QCborMap &body, QString *erro
         const double ms = z.isInteger() ? double(z.toInteger()) : z.toDouble();
         t.zapTimesMs.append(std::isfinite(ms) ? int(std::clamp(ms, 0.0, double(INT_MAX))) : 0);
     }
+    const QCborArray zp = r.array("zp"_L1);
+    for (const QCborValue &z : zp) {
+        const QCborArray parts = z.toArray();
+        const bool integers = std::all_of(parts.begin(), parts.end(), [](const QCborValue &v) { return v.isInteger(); });
+        if (!z.isArray() || parts.size() != 7 || !integers) {
+            r.fail(u"field \"zp\" holds %1, not the seven parts of a zap in ms"_s.arg(cborTypeName(z)));
+            break;
+        }
+        if (t.zapParts.size() >= Telemetry::kMaxZapParts)
+            break;
+        int ms[7];
+        for (int i = 0; i < 7; ++i)
+            ms[i] = int(bounded(-1, parts.at(i).toInteger(), INT_MAX));
+        t.zapParts.append(ZapParts{ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6]});
+    }
     const QCborMap ft = r.map("ft"_L1);
     if (!ft.isEmpty()) {
         BodyReader f(ft, error);
@@ -961,7 +991,7 @@ std::optional<Telemetry> Telemetry::fromBody(const QCborMap &body, QString *erro
 namespace {
 
 enum class TelemetryKey : quint8 {
-    Unknown, Type, Id, Re, Ts, Cpu, Mem, MemTotal, Temp, Up, Sw, Rch, Ch, Player, Buf, BufMs, Err, Zap, Ft
+    Unknown, Type, Id, Re, Ts, Cpu, Mem, MemTotal, Temp, Up, Sw, Rch, Ch, Player, Buf, BufMs, Err, Zap, Ft, Zp
 };
 
 TelemetryKey telemetryKey(QByteArrayView key)
@@ -972,6 +1002,7 @@ TelemetryKey telemetryKey(QByteArrayView key)
         {"temp", TelemetryKey::Temp}, {"up", TelemetryKey::Up}, {"sw", TelemetryKey::Sw}, {"rch", TelemetryKey::Rch},
         {"ch", TelemetryKey::Ch}, {"player", TelemetryKey::Player}, {"buf", TelemetryKey::Buf},
         {"bufMs", TelemetryKey::BufMs}, {"err", TelemetryKey::Err}, {"zap", TelemetryKey::Zap}, {"ft", TelemetryKey::Ft},
+        {"zp", TelemetryKey::Zp},
     };
     const std::string_view k(key.data(), size_t(key.size()));
     for (const auto &[name, id] : s_keys) {
@@ -1103,6 +1134,30 @@ bool readZaps(PlainReader &p, QList<int> *out)
     return p.r.lastError() == QCborError::NoError && p.r.leaveContainer();
 }
 
+// "zp": arrays of seven integers; fromBody() reads the same (a part out of range is clamped,
+// more than kMaxZapParts zaps: the first ones).
+bool readZapParts(PlainReader &p, QList<ZapParts> *out)
+{
+    if (!p.r.isArray() || !p.r.enterContainer())
+        return false;
+    while (p.r.hasNext()) {
+        if (!p.r.isArray() || !p.r.isLengthKnown() || p.r.length() != 7 || !p.r.enterContainer())
+            return false;
+        int ms[7];
+        for (int &part : ms) {
+            qint64 v = 0;
+            if (!p.integer(&v))
+                return false;
+            part = int(bounded(-1, v, INT_MAX));
+        }
+        if (p.r.hasNext() || p.r.lastError() != QCborError::NoError || !p.r.leaveContainer())
+            return false;
+        if (out->size() < Telemetry::kMaxZapParts)
+            out->append(ZapParts{ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6]});
+    }
+    return p.r.lastError() == QCborError::NoError && p.r.leaveContainer();
+}
+
 // "ft": the five known fields, each once; an empty map reports nothing, as in fromBody().
 bool readFrameStats(PlainReader &p, std::optional<FrameStats> *out)
 {
@@ -1195,6 +1250,7 @@ bool decodeTelemetry(QByteArrayView frame, const DecodeLimits &limits, Telemetry
         case TelemetryKey::BufMs: ok = p.integer(&i) && (t.bufferingMs = qMax<qint64>(0, i), true); break;
         case TelemetryKey::Zap: ok = readZaps(p, &t.zapTimesMs); break;
         case TelemetryKey::Ft: ok = readFrameStats(p, &t.frameStats); break;
+        case TelemetryKey::Zp: ok = readZapParts(p, &t.zapParts); break;
         case TelemetryKey::Unknown: break;
         }
         if (!ok)

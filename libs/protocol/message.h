@@ -190,6 +190,22 @@ struct FrameStats
     bool operator==(const FrameStats &) const = default;
 };
 
+/// The parts of one zap, each in ms after the key (-1: not reached or not known): key to play(),
+/// connected, the container's header, the first keyframe packet, decoded, handed to the video
+/// sink, and the first frame the window painted with it.
+struct ZapParts
+{
+    int tuneMs = -1;
+    int connectedMs = -1;
+    int openedMs = -1;
+    int keyframeMs = -1;
+    int decodedMs = -1;
+    int shownMs = -1;
+    int paintedMs = -1;
+
+    bool operator==(const ZapParts &) const = default;
+};
+
 struct Telemetry
 {
     QDateTime time;
@@ -206,7 +222,10 @@ struct Telemetry
     qint64 bufferingMs = 0;
     int errorEvents = 0;
     QList<int> zapTimesMs;      ///< channel changes since the previous telemetry
+    QList<ZapParts> zapParts;   ///< their parts ("zp": [tune, conn, open, key, dec, shown, paint] each), at most kMaxZapParts
     std::optional<FrameStats> frameStats;
+
+    static constexpr qsizetype kMaxZapParts = 64;
 
     /// The body as a map: toCbor() read back.
     QCborMap toBody() const;
@@ -228,7 +247,7 @@ struct TelemetryMessage
 
 /// The server's fast path for the frame it gets most: a telemetry message in the shape boxes send
 /// (a definite-length map of text keys, each known field of its own type, nothing nested but
-/// "zap" and "ft") is read straight into *out, with no QCborValue tree built. Anything else (any
+/// "zap", "zp" and "ft") is read straight into *out, with no QCborValue tree built. Anything else (any
 /// other type, any error, an unusual encoding) returns false, and decode() then gives the message
 /// or the error. When it returns true, decode() and Telemetry::fromBody() give the same id, "re"
 /// and sample (tests and fuzz_protocol hold it to that).

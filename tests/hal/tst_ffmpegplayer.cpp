@@ -8,7 +8,10 @@
 #include <hal/desktophal.h>
 #include <hal/ffmpegplayer.h>
 
+#include <QAudioDevice>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
 #include <QSignalSpy>
 #include <QTest>
 #include <QVideoFrame>
@@ -39,6 +42,130 @@ int lumaOf(QVideoFrame frame)
 }
 
 bool isSource(int luma, int expected) { return qAbs(luma - expected) < 25; }
+
+/// One audio track of writeTwoLanguageTs(): its language tag, and a rate and channel count no
+/// other track has, so what was decoded tells which track it was.
+struct AudioTrack
+{
+    const char *language;
+    int sampleRate;
+    int channels;
+    bool isDefault;
+};
+
+/// Writes `seconds` of MPEG-TS to `path`: MPEG-2 video 160x96 at 25 fps and one MP2 track per
+/// `tracks` entry, tagged with its language (the PMT's ISO 639 descriptor). Empty when it worked.
+QString writeTwoLanguageTs(const QString &path, const QList<AudioTrack> &tracks, int seconds)
+{
+    using namespace iptv::media;
+    AVFormatContext *raw = nullptr;
+    int rc = avformat_alloc_output_context2(&raw, nullptr, "mpegts", nullptr);
+    if (rc < 0)
+        return u"mpegts muxer: "_qs + avErrorText(rc);
+    OutputContext out(raw);
+    struct Track { CodecContext codec; AVStream *stream = nullptr; qint64 next = 0; };
+    std::vector<Track> all;
+    auto addStream = [&](AVCodecID id, const std::function<void(AVCodecContext *)> &setup, QString *error) -> Track * {
+        const AVCodec *codec = avcodec_find_encoder(id);
+        if (!codec) {
+            *error = QStringLiteral("no %1 encoder").arg(QLatin1String(avcodec_get_name(id)));
+            return nullptr;
+        }
+        Track t;
+        t.codec.reset(avcodec_alloc_context3(codec));
+        setup(t.codec.get());
+        int r = avcodec_open2(t.codec.get(), codec, nullptr);
+        t.stream = r < 0 ? nullptr : avformat_new_stream(out.get(), nullptr);
+        if (t.stream)
+            r = avcodec_parameters_from_context(t.stream->codecpar, t.codec.get());
+        if (r < 0 || !t.stream) {
+            *error = QStringLiteral("%1 encoder: %2").arg(QLatin1String(avcodec_get_name(id)), avErrorText(r));
+            return nullptr;
+        }
+        t.stream->time_base = t.codec->time_base;
+        all.push_back(std::move(t));
+        return &all.back();
+    };
+    QString error;
+    all.reserve(size_t(tracks.size() + 1));
+    if (!addStream(AV_CODEC_ID_MPEG2VIDEO, [](AVCodecContext *c) {
+            c->width = 160;
+            c->height = 96;
+            c->time_base = {1, 25};
+            c->framerate = {25, 1};
+            c->pix_fmt = AV_PIX_FMT_YUV420P;
+            c->gop_size = 12;
+            c->max_b_frames = 0;
+            c->bit_rate = 200'000;
+        }, &error))
+        return error;
+    for (const AudioTrack &a : tracks) {
+        Track *t = addStream(AV_CODEC_ID_MP2, [&a](AVCodecContext *c) {
+            c->sample_fmt = AV_SAMPLE_FMT_S16;
+            c->sample_rate = a.sampleRate;
+            av_channel_layout_default(&c->ch_layout, a.channels);
+            c->bit_rate = 64'000;
+            c->time_base = {1, a.sampleRate};
+        }, &error);
+        if (!t)
+            return error;
+        av_dict_set(&t->stream->metadata, "language", a.language, 0);
+        t->stream->disposition = a.isDefault ? AV_DISPOSITION_DEFAULT : 0;
+    }
+    if ((rc = avio_open(&out->pb, QFile::encodeName(path).constData(), AVIO_FLAG_WRITE)) < 0
+        || (rc = avformat_write_header(out.get(), nullptr)) < 0)
+        return QStringLiteral("writing %1: %2").arg(path, avErrorText(rc));
+    Packet packet = makePacket();
+    auto drain = [&](Track &t) {
+        while ((rc = avcodec_receive_packet(t.codec.get(), packet.get())) >= 0) {
+            av_packet_rescale_ts(packet.get(), t.codec->time_base, t.stream->time_base);
+            packet->stream_index = t.stream->index;
+            if ((rc = av_interleaved_write_frame(out.get(), packet.get())) < 0)
+                return false;
+        }
+        return rc == AVERROR(EAGAIN) || rc == AVERROR_EOF;
+    };
+    // Video frame by frame, each audio track kept up with it.
+    for (int i = 0; i < seconds * 25; ++i) {
+        Frame picture = makeFrame();
+        picture->width = 160;
+        picture->height = 96;
+        picture->format = AV_PIX_FMT_YUV420P;
+        if (av_frame_get_buffer(picture.get(), 0) < 0)
+            return u"no memory for a picture"_qs;
+        for (int p = 0; p < 3; ++p)
+            memset(picture->data[p], p == 0 ? 100 : 128, size_t(picture->linesize[p]) * (p == 0 ? 96 : 48));
+        picture->pts = i;
+        if (avcodec_send_frame(all[0].codec.get(), picture.get()) < 0 || !drain(all[0]))
+            return QStringLiteral("encoding video: %1").arg(avErrorText(rc));
+        for (size_t k = 1; k < all.size(); ++k) {
+            Track &t = all[k];
+            AVCodecContext *c = t.codec.get();
+            while (t.next * 25 < qint64(i + 1) * c->sample_rate) {
+                Frame sound = makeFrame();
+                sound->format = c->sample_fmt;
+                sound->sample_rate = c->sample_rate;
+                sound->nb_samples = c->frame_size;
+                av_channel_layout_copy(&sound->ch_layout, &c->ch_layout);
+                if (av_frame_get_buffer(sound.get(), 0) < 0)
+                    return u"no memory for sound"_qs;
+                memset(sound->data[0], 0, size_t(sound->linesize[0]));
+                sound->pts = t.next;
+                t.next += c->frame_size;
+                if (avcodec_send_frame(c, sound.get()) < 0 || !drain(t))
+                    return QStringLiteral("encoding audio: %1").arg(avErrorText(rc));
+            }
+        }
+    }
+    for (Track &t : all) {
+        avcodec_send_frame(t.codec.get(), nullptr);
+        if (!drain(t))
+            return QStringLiteral("draining: %1").arg(avErrorText(rc));
+    }
+    if ((rc = av_write_trailer(out.get())) < 0)
+        return QStringLiteral("finishing %1: %2").arg(path, avErrorText(rc));
+    return {};
+}
 
 } // namespace
 
@@ -99,6 +226,20 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(m_shown.size() >= 25, 5000);
         for (int luma : std::as_const(m_shown))
             QVERIFY(isSource(luma, kDark));
+    }
+
+    void aViewAttachedLateGetsThePictureAtOnce()
+    {
+        // A cold start plays while the QML loads: the video item's sink comes after the first picture.
+        FfmpegPlayer player;
+        QSignalSpy first(&player, &Player::firstFrame);
+        player.play(m_server.url(QStringLiteral("bright.ts")));
+        QVERIFY(first.wait(5000));
+        QVideoSink view;
+        player.setVideoSink(&view);
+        QVERIFY(view.videoFrame().isValid()); // not only with the next picture
+        QVERIFY(isSource(lumaOf(view.videoFrame()), kBright));
+        player.setVideoSink(nullptr);
     }
 
     void zapShowsOnlyTheNewSource_data()
@@ -185,6 +326,88 @@ private Q_SLOTS:
         hal.setStandby(true);
         QCOMPARE(player->state(), Player::State::Stopped);
         QTRY_COMPARE_WITH_TIMEOUT(player->activeStreams(), 0, 2000);
+    }
+
+    void audioInTheViewersLanguage_data()
+    {
+        QTest::addColumn<QString>("wanted");
+        QTest::addColumn<int>("track");      // of the player's audioLanguages
+        QTest::addColumn<int>("sampleRate"); // what was decoded: that track's
+        // "deu" is the first and the default, "eng" the second.
+        QTest::newRow("en: the second track") << u"en"_qs << 1 << 44100;
+        QTest::newRow("eng (639-2)") << u"eng"_qs << 1 << 44100;
+        QTest::newRow("de: the first") << u"de"_qs << 0 << 48000;
+        QTest::newRow("ger (639-2/B) is deu") << u"ger"_qs << 0 << 48000;
+        QTest::newRow("fr: none, the default") << u"fr"_qs << 0 << 48000;
+        QTest::newRow("no preference: the default") << QString() << 0 << 48000;
+    }
+
+    void audioInTheViewersLanguage()
+    {
+        QFETCH(QString, wanted);
+        QFETCH(int, track);
+        QFETCH(int, sampleRate);
+        static QTemporaryDir dir;
+        const QString file = dir.filePath(u"two-languages.ts"_qs);
+        if (!QFile::exists(file)) {
+            const QString error = writeTwoLanguageTs(file, {{"deu", 48000, 2, true}, {"eng", 44100, 1, false}}, 4);
+            QVERIFY2(error.isEmpty(), qPrintable(error));
+        }
+        m_player->setDecodeAudioWithoutDevice(true); // this machine may have no audio device
+        m_player->setPreferredLanguages(wanted, u"de"_qs);
+        QSignalSpy tracks(m_player.get(), &Player::tracksChanged);
+        QSignalSpy first(m_player.get(), &Player::firstFrame);
+        m_player->play(QUrl::fromLocalFile(file));
+        QVERIFY(first.wait(5000));
+        QCOMPARE(m_player->audioLanguages(), QStringList({u"deu"_qs, u"eng"_qs}));
+        QCOMPARE(m_player->audioTrack(), track);
+        QVERIFY(m_player->subtitleLanguages().isEmpty());
+        QCOMPARE(m_player->subtitleTrack(), -1);
+        // Decoded: that track's sound, and only its.
+        QTRY_VERIFY_WITH_TIMEOUT(m_player->statistics().audioFrames > 0, 3000);
+        QCOMPARE(m_player->statistics().audioSampleRate, sampleRate);
+        QCOMPARE(m_player->statistics().audioChannels, sampleRate == 48000 ? 2 : 1);
+        QCOMPARE(m_player->statistics().audioStream, 1 + track); // stream 0 is the video
+        QVERIFY(!tracks.isEmpty());
+    }
+
+    void languageTags_data()
+    {
+        QTest::addColumn<QString>("wanted");
+        QTest::addColumn<QString>("tag");
+        QTest::addColumn<bool>("matches");
+        QTest::newRow("639-1 and 639-2/T") << u"de"_qs << u"deu"_qs << true;
+        QTest::newRow("639-1 and 639-2/B") << u"de"_qs << u"ger"_qs << true;
+        QTest::newRow("fr and fre") << u"fr"_qs << u"fre"_qs << true;
+        QTest::newRow("case") << u"EN"_qs << u"eng"_qs << true;
+        QTest::newRow("other language") << u"en"_qs << u"deu"_qs << false;
+        QTest::newRow("no preference") << QString() << u"eng"_qs << false;
+        QTest::newRow("untagged") << u"en"_qs << QString() << false;
+        QTest::newRow("unknown codes") << u"qq"_qs << u"qqq"_qs << false;
+    }
+
+    void languageTags()
+    {
+        QFETCH(QString, wanted);
+        QFETCH(QString, tag);
+        QFETCH(bool, matches);
+        QCOMPARE(iptv::hal::languageMatches(wanted, tag), matches);
+    }
+
+    void noAudioDevicePlaysPicturesOnly()
+    {
+        // As on this machine (or a box whose audio output is gone): said once in the log, and
+        // the pictures play on the wall clock.
+        QTest::ignoreMessage(QtInfoMsg, "no audio output device: pictures play without sound");
+        m_player->setAudioDevice(QAudioDevice());
+        QVERIFY(!m_player->hasAudio());
+        QSignalSpy first(m_player.get(), &Player::firstFrame);
+        m_player->play(m_server.url(QStringLiteral("bright.ts")));
+        QVERIFY(first.wait(5000));
+        QTRY_VERIFY_WITH_TIMEOUT(m_shown.size() >= 25, 5000); // a second of pictures at their pace
+        QCOMPARE(m_player->state(), Player::State::Playing);
+        QCOMPARE(m_player->statistics().audioFrames, 0); // nothing decoded for nobody
+        QCOMPARE(m_player->audioLanguages().size(), 1);  // the stream's audio is still known
     }
 
     void badStreamsFail_data()

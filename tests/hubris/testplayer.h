@@ -8,6 +8,8 @@
 #include <QList>
 #include <QUrl>
 
+#include <chrono>
+
 class TestPlayer : public iptv::hal::Player
 {
 public:
@@ -17,6 +19,12 @@ public:
         played.append(url);
         setSource(url);
         setState(State::Opening);
+        iptv::hal::StartTiming t;
+        t.source = url;
+        t.generation = quint64(played.size());
+        t.requestedAtNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch()).count();
+        setStartTiming(t);
     }
     void stop() override { setState(State::Stopped); }
     void setVideoSink(QVideoSink *) override {}
@@ -24,6 +32,18 @@ public:
     {
         setState(State::Playing);
         Q_EMIT firstFrame(ms);
+    }
+    /// The first picture with the parts of its start (ms after play()).
+    void frame(qint64 connected, qint64 opened, qint64 keyframe, qint64 decoded, qint64 shown)
+    {
+        iptv::hal::StartTiming t = startTiming();
+        t.connectedMs = connected;
+        t.openedMs = opened;
+        t.firstKeyframeMs = keyframe;
+        t.firstDecodedMs = decoded;
+        t.firstShownMs = shown;
+        setState(State::Playing);
+        setStartTiming(t);
     }
     void breakDown(const QString &why) { fail(why); }
 };

@@ -25,6 +25,44 @@ namespace {
 const QString kDiverBinary = QStringLiteral(IPTV_BINARY_DIR "/server/diver/diver");
 }
 
+/// The suite's guide, but channel 3 has one programme from `start` to `stop` (in the past)
+/// followed by one on now: what catch-up from the guide is for.
+QString writeGuideWithPastAiring(const QString &path, qint64 start, qint64 stop)
+{
+    using namespace iptv::epg;
+    const qint64 hour = QDateTime::currentSecsSinceEpoch() / 3600 * 3600;
+    GuideBuilder builder({.from = hour - 86400, .days = 2, .compressionLevel = 1, .createdAt = hour - 86400});
+    for (int n = 1; n <= 3; ++n) {
+        Channel c;
+        c.id = QStringLiteral("ch%1").arg(n);
+        c.displayNames = {{{}, QStringLiteral("Channel %1").arg(n)}};
+        c.number = n;
+        c.streamUrl = u"http://127.0.0.1:9/live/"_qs + c.id + u".ts"_qs;
+        builder.addChannel(c);
+        QList<QPair<qint64, qint64>> times;
+        if (n == 3)
+            times = {{start - 1800, start}, {start, stop}, {stop, stop + 1800}};
+        else
+            times = {{stop - 1800, stop + 1800}};
+        for (const auto &[from, to] : times) {
+            Programme p;
+            p.channelId = c.id;
+            p.start = from;
+            p.stop = to;
+            p.titles = {{{}, from == start               ? u"Just missed"_qs
+                             : n == 3 && from < start ? u"Earlier on channel 3"_qs
+                                                      : QStringLiteral("On now on channel %1").arg(n)}};
+            p.descs = {{{}, from == start ? u"Over a moment ago; channel 3 keeps an archive, so it can be watched from its start."_qs
+                                          : u"Another programme."_qs}};
+            builder.addProgramme(p);
+        }
+    }
+    QString error;
+    if (!builder.finishToFile(path, &error))
+        qFatal("cannot write the catch-up guide: %s", qPrintable(error));
+    return path;
+}
+
 class TestHubrisDvr : public QObject
 {
     Q_OBJECT
@@ -34,6 +72,7 @@ class TestHubrisDvr : public QObject
     ControlServerProcess m_control;
     QProcess m_diver;
     quint16 m_diverPort = 0;
+    qint64 m_diverStarted = 0; ///< UTC s: diver archives channel 3 from about then
     std::unique_ptr<HubrisApp> m_app;
     QQuickWindow *m_window = nullptr;
     QString m_shots;
@@ -46,6 +85,14 @@ class TestHubrisDvr : public QObject
         const QImage image = m_window->grabWindow();
         QVERIFY(!image.isNull());
         QVERIFY(image.save(QStringLiteral("%1/hubris-dvr-%2.png").arg(m_shots, name)));
+    }
+    /// Waits for the toast (here: the box's own live stream, which goes nowhere) to go, so a
+    /// screenshot shows the page.
+    void toastGone()
+    {
+        QObject *toast = m_window->findChild<QObject *>(u"toast"_qs);
+        QVERIFY(toast);
+        QTRY_VERIFY_WITH_TIMEOUT(!toast->property("visible").toBool(), 10000);
     }
     /// The guide page's focused airing.
     int focusedAiring() const
@@ -114,6 +161,7 @@ private Q_SLOTS:
                        .toUtf8());
         conf.close();
         m_diver.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        m_diverStarted = QDateTime::currentSecsSinceEpoch();
         m_diver.start(kDiverBinary, {u"--config"_qs, conf.fileName()});
         QVERIFY(m_diver.waitForStarted(10000));
         QNetworkAccessManager nam;
@@ -265,6 +313,34 @@ private Q_SLOTS:
         QVERIFY2(source().endsWith(u":9/live/ch3.ts"), qPrintable(source()));
     }
 
+    void rewindLiveByLeft()
+    {
+        // On archived channel 3 live, Left plays from 30 s ago out of the archive (from its
+        // beginning when it holds less: diver's playlist starts where the archive does).
+        QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), 2);
+        const qint64 before = QDateTime::currentSecsSinceEpoch();
+        press(Qt::Key_Left);
+        QCOMPARE(page(), u"playback"_qs);
+        QCOMPARE(m_app->playback()->mode(), u"timeshift"_qs);
+        QVERIFY(!m_app->playback()->isPaused());
+        // archive-<30 s ago>-now: the live edge keeps moving.
+        const QString url = source();
+        const qint64 from = url.section(u"archive-"_qs, 1).section(u'-', 0, 0).toLongLong();
+        QVERIFY2(url.contains(u"/catchup/ch3/archive-"_qs) && url.contains(u"-now.m3u8"_qs), qPrintable(url));
+        QVERIFY2(from >= before - 31 && from <= QDateTime::currentSecsSinceEpoch() - 29, qPrintable(url));
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->hal()->player()->state() == iptv::hal::Player::State::Playing, 15000);
+        QVERIFY(m_app->playback()->position() >= 28); // seconds behind live
+        toastGone();
+        shot(u"timeshift-rewound"_qs);
+        press(Qt::Key_Left); // 30 s further back
+        QVERIFY2(source().section(u"archive-"_qs, 1).section(u'-', 0, 0).toLongLong() <= from - 25, qPrintable(source()));
+        QVERIFY(m_app->playback()->position() >= 55);
+        press(Qt::Key_Escape); // Back: live again
+        QCOMPARE(page(), u"live"_qs);
+        QVERIFY2(source().endsWith(u":9/live/ch3.ts"), qPrintable(source()));
+    }
+
     void watchFromTheStart()
     {
         // Channel 3 is archived: the details of what is on offer "From the start" (right, OK).
@@ -281,6 +357,52 @@ private Q_SLOTS:
         QCOMPARE(m_app->playback()->mode(), u"catchup"_qs);
         QVERIFY2(source().contains(QStringLiteral("/catchup/ch3/archive-%1-%2.m3u8").arg(a.start).arg(a.stop - a.start)), qPrintable(source()));
         press(Qt::Key_Escape); // Back: the details again, live TV underneath
+        QCOMPARE(page(), u"details"_qs);
+        QVERIFY(source().endsWith(u":9/live/ch3.ts"));
+        press(Qt::Key_Escape);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+    }
+
+    void catchUpAPastAiringFromTheGuide()
+    {
+        // A programme of channel 3 that began after diver started archiving it and has ended:
+        // the box gets a guide that has one (the suite's guide has half hours that began before).
+        // It must have ended: at least 12 s of it, from 6 s after diver started.
+        const qint64 start = m_diverStarted + 6;
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() - 3 - start >= 12, 30000);
+        const qint64 stop = QDateTime::currentSecsSinceEpoch() - 3;
+        const QString guide = writeGuideWithPastAiring(m_dir.filePath(u"catchup.guide"_qs), start, stop);
+        QSignalSpy changed(m_app->store(), &iptv::hubris::GuideStore::guideChanged);
+        m_app->store()->loadFile(guide);
+        QVERIFY(changed.wait(5000));
+        QCOMPARE(m_app->zapper()->current(), 2);
+
+        press(Qt::Key_G); // the guide, at what is on now on channel 3
+        QCOMPARE(page(), u"guide"_qs);
+        press(Qt::Key_Left); // the programme before: over
+        const int airing = focusedAiring();
+        QVERIFY(airing >= 0);
+        const auto a = m_app->store()->guide()->airing(quint32(airing));
+        QCOMPARE(int(a.channel), 2);
+        QCOMPARE(a.start, start);
+        QCOMPARE(a.stop, stop);
+        toastGone();
+        shot(u"guide-past"_qs);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"details"_qs);
+        shot(u"details-catchup"_qs);
+        press(Qt::Key_Return); // its one choice: catch up
+        QCOMPARE(page(), u"playback"_qs);
+        QCOMPARE(m_app->playback()->mode(), u"catchup"_qs);
+        QCOMPARE(m_app->playback()->duration(), stop - start);
+        QVERIFY2(source().contains(QStringLiteral("/catchup/ch3/archive-%1-%2.m3u8").arg(start).arg(stop - start)), qPrintable(source()));
+        // diver has all of it: it plays, from its start.
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->hal()->player()->state() == iptv::hal::Player::State::Playing, 15000);
+        QVERIFY(m_app->playback()->position() < 10);
+        toastGone();
+        shot(u"catchup-playing"_qs);
+        press(Qt::Key_Escape); // Back: the details, live TV underneath
         QCOMPARE(page(), u"details"_qs);
         QVERIFY(source().endsWith(u":9/live/ch3.ts"));
         press(Qt::Key_Escape);

@@ -4,6 +4,7 @@
 #include "testguide.h"
 #include "testplayer.h"
 
+#include <hubris/diagnostics.h>
 #include <hubris/remotekeys.h>
 #include <hubris/zapper.h>
 
@@ -107,6 +108,77 @@ private Q_SLOTS:
         m_player->frame(5); // a later frame of the same channel is no zap
         QCOMPARE(measured.size(), 1);
         QCOMPARE(m_zapper->zapTimes().size(), 1);
+    }
+
+    void adoptKeepsThePlayingStream()
+    {
+        // A cold start plays the last channel before the guide is there: the zapper adopts it.
+        m_player->play(QUrl(streamOf(3)));
+        m_zapper->adopt(2);
+        QCOMPARE(m_zapper->current(), 2);
+        QCOMPARE(m_player->played.size(), 1);
+        // Another stream than the row's: tuned.
+        m_zapper->adopt(0);
+        QCOMPARE(m_zapper->current(), 0);
+        QCOMPARE(m_player->played.size(), 2);
+        QCOMPARE(m_player->played.last(), QUrl(streamOf(1)));
+        // A failed or stopped player is tuned again.
+        m_player->breakDown(u"gone"_qs);
+        m_zapper->adopt(0);
+        QCOMPARE(m_player->played.size(), 3);
+        // A locked channel is tuned (and so stopped), never adopted.
+        m_player->play(QUrl(streamOf(3)));
+        m_zapper->setLockCheck([](int row) { return row == 2; });
+        m_zapper->adopt(2);
+        QVERIFY(m_zapper->isBlocked());
+        QCOMPARE(m_player->state(), iptv::hal::Player::State::Stopped);
+    }
+
+    void zapPartsUpToThePaintedFrame()
+    {
+        QSignalSpy parts(m_zapper.get(), &Zapper::zapPartsMeasured);
+        m_zapper->tune(2);
+        QTest::qWait(20);
+        m_zapper->frameStarted(); // a frame before the picture does not paint it
+        m_zapper->frameSwapped();
+        m_player->frame(5, 10, 12, 15, 20);
+        QVERIFY(parts.isEmpty()); // waits for the window
+        QTest::qWait(10);
+        m_zapper->frameStarted(); // synchronised after the picture came: this frame paints it
+        m_zapper->frameSwapped();
+        QVERIFY(parts.wait(1000));
+        const auto p = parts.first().first().value<iptv::protocol::ZapParts>();
+        QVERIFY(p.tuneMs >= 0 && p.tuneMs < 20);
+        QCOMPARE(p.connectedMs, p.tuneMs + 5);
+        QCOMPARE(p.openedMs, p.tuneMs + 10);
+        QCOMPARE(p.keyframeMs, p.tuneMs + 12);
+        QCOMPARE(p.decodedMs, p.tuneMs + 15);
+        QCOMPARE(p.shownMs, int(m_zapper->lastZapMs()));
+        QVERIFY(p.shownMs >= 20);
+        QVERIFY2(p.paintedMs >= p.shownMs + 10, qPrintable(QString::number(p.paintedMs)));
+        QCOMPARE(m_zapper->zapParts().size(), 1);
+        QCOMPARE(m_zapper->zapParts().first(), p);
+        // The diagnostics overlay shows them (telemetry sends them as "zp", tst_protocolcodec).
+        Diagnostics diagnostics(m_player.get(), m_zapper.get(), m_store.get());
+        diagnostics.refresh();
+        const QString lines = diagnostics.lines().join(u'\n');
+        QVERIFY2(lines.contains(QStringLiteral("connected %1 · opened %2").arg(p.connectedMs).arg(p.openedMs)), qPrintable(lines));
+        QVERIFY2(lines.contains(QStringLiteral("painted %1").arg(p.paintedMs)), qPrintable(lines));
+        QVERIFY2(lines.contains(QStringLiteral("Key to painted p50 %1").arg(p.paintedMs)), qPrintable(lines));
+
+        // No window that paints: reported after the timeout without the painted part.
+        m_zapper->setPaintTimeout(50);
+        m_zapper->tune(3);
+        m_player->frame(1, 2, 3, 4, 5);
+        QVERIFY(parts.wait(1000));
+        QCOMPARE(parts.last().first().value<iptv::protocol::ZapParts>().paintedMs, -1);
+        // A key before the picture is painted ends that zap's wait at once.
+        m_zapper->setPaintTimeout(60000);
+        m_zapper->tune(2);
+        m_player->frame(1, 2, 3, 4, 5);
+        m_zapper->tune(3);
+        QCOMPARE(parts.size(), 3);
+        QCOMPARE(m_zapper->zapParts().size(), 3);
     }
 
     void failures()

@@ -44,6 +44,7 @@ Telemetry fullSample()
     t.bufferingMs = 1800;
     t.errorEvents = 1;
     t.zapTimesMs = {640, 720};
+    t.zapParts = {ZapParts{1, 12, 40, 41, 55, 180, 260}, ZapParts{0, 9, -1, -1, -1, -1, -1}};
     t.frameStats = FrameStats{60, 16.6, 20.0, 33.3, 50.0};
     return t;
 }
@@ -334,6 +335,10 @@ private Q_SLOTS:
         QTest::newRow("zap doubles and extremes")
             << telemetryFrame(1, pair(u"zap"_s, QCborArray{1.5, -3, 1e300, qQNaN(), qint64(1) << 40})) << true;
         QTest::newRow("empty ft") << telemetryFrame(1, pair(u"ft"_s, QCborMap())) << true;
+        QTest::newRow("zap parts, one empty, extremes")
+            << telemetryFrame(1, pair(u"zp"_s, QCborArray{QCborArray{-9, 1, 2, 3, 4, 5, qint64(1) << 40},
+                                                               QCborArray{-1, -1, -1, -1, -1, -1, -1}}))
+            << true;
         QTest::newRow("unknown simple fields") << telemetryFrame(4, pair(u"hdmi"_s, true) + pair(u"x"_s, QCborValue())
                                                                      + pair(u"a-rather-long-field-name"_s, u"v"_s)
                                                                      + pair(u"blob"_s, QByteArray("\x00\x01", 2))) << true;
@@ -357,6 +362,8 @@ private Q_SLOTS:
         QTest::newRow("integer field as double") << telemetryFrame(1, pair(u"mem"_s, 100.0)) << false;
         QTest::newRow("text field as integer") << telemetryFrame(1, pair(u"sw"_s, 2)) << false;
         QTest::newRow("unknown container") << telemetryFrame(1, pair(u"extra"_s, QCborArray{1})) << false;
+        QTest::newRow("zap part as double") << telemetryFrame(1, pair(u"zp"_s, QCborArray{QCborArray{1, 2, 3, 4, 5.0, 6, 7}})) << false;
+        QTest::newRow("zap of six parts") << telemetryFrame(1, pair(u"zp"_s, QCborArray{QCborArray{1, 2, 3, 4, 5, 6}})) << false;
         QTest::newRow("unknown ft field") << telemetryFrame(1, pair(u"ft"_s, QCborMap{{u"n"_s, 1}, {u"p42"_s, 2}})) << false;
         QTest::newRow("tagged value") << telemetryFrame(1, pair(u"ts"_s, QCborValue(QCborKnownTags::UnixTime_t, 5))) << false;
         QTest::newRow("integer key") << telemetryFrame(1, QCborValue(5).toCbor() + QCborValue(1).toCbor()) << false;
@@ -472,8 +479,12 @@ private Q_SLOTS:
         t.bufferingEvents = 2;
         t.bufferingMs = 1500;
         t.errorEvents = 1;
+        t.zapParts = {ZapParts{2, 10, 30, 31, 40, 200, 290}};
         auto t2 = Telemetry::fromBody(t.toBody(), &error);
         QVERIFY2(t2, qPrintable(error));
+        QCOMPARE(t2->zapParts, t.zapParts);
+        QVERIFY(!Telemetry::fromBody(QCborMap{{u"zp"_s, QCborArray{1}}}, &error));
+        QVERIFY2(error.contains(u"zp"_s), qPrintable(error));
         QCOMPARE(t2->cpuPercent, 12.5);
         QCOMPARE(t2->temperatureC, 0.0);
         QCOMPARE(t2->memoryUsedKb, -1); // absent stays absent
