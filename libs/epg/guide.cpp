@@ -358,6 +358,12 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     info.checksum = QByteArray(reinterpret_cast<const char *>(h.bodyHash), 32).toHex();
     info.generator = d->str(h.generatorString);
 
+    auto mib = [](size_t bytes) { return QString::number(double(bytes) / (1 << 20), 'f', 2); };
+    auto vec = [](const auto &v) { return v.capacity() * sizeof(v[0]); };
+    qCDebug(lcGuideRead).noquote() << sourceName << "memory (MiB): body" << mib(size_t(d->body.size())) << ", string tables"
+                                   << mib(vec(d->stringOffsets) + vec(d->stringSlot)) << ", record tables"
+                                   << mib(vec(d->channelOffsets) + vec(d->programmeOffsets) + vec(d->programmeFirstNew))
+                                   << ", airing tables" << mib(vec(d->starts) + vec(d->airingChannel) + vec(d->durations) + vec(d->programmes));
     std::shared_ptr<Guide> guide(new Guide(std::move(d)));
     guide->d->search = std::make_unique<SearchIndex>(*guide);
     return guide;
