@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <array>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 Q_LOGGING_CATEGORY(lcGuideRead, "iptv.epg.guide")
 
 namespace iptv::epg {
@@ -79,6 +82,32 @@ Airing Guide::Private::airing(quint32 index) const
     return a;
 }
 
+PageBuffer::~PageBuffer()
+{
+    if (m_data)
+        munmap(m_data, m_size);
+}
+
+bool PageBuffer::allocate(size_t size)
+{
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    m_data = static_cast<char *>(p);
+    m_size = size;
+    return true;
+}
+
+void PageBuffer::release(size_t offset, size_t size)
+{
+    static const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    const size_t begin = (offset + page - 1) / page * page, end = (offset + size) / page * page;
+    if (!m_data || end <= begin || end > m_size)
+        return;
+    if (madvise(m_data + begin, end - begin, MADV_DONTNEED) == 0)
+        m_released += end - begin;
+}
+
 Guide::Guide(std::unique_ptr<Private> dd) : d(std::move(dd)) {}
 Guide::~Guide() = default;
 
@@ -134,20 +163,28 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         fail(error, sourceName, reason);
         return nullptr;
     }
-    d->body = decompressBody(QByteArrayView(fileBytes).sliced(kHeaderSize), h.bodySize, &reason);
-    if (d->body.isEmpty()) {
+    const QByteArrayView stored = QByteArrayView(fileBytes).sliced(kHeaderSize);
+    if (!frameMatches(stored, h.bodySize, &reason)) {
         fail(error, sourceName, reason);
         return nullptr;
     }
-    const QByteArray &body = d->body;
-    const quint64 bodySize = quint64(body.size());
+    if (h.bodySize == 0 || !d->body.allocate(h.bodySize)) {
+        fail(error, sourceName, QStringLiteral("cannot hold a body of %1 bytes").arg(h.bodySize));
+        return nullptr;
+    }
+    if (!decompressBodyInto(stored, d->body.data(), h.bodySize, &reason)) {
+        fail(error, sourceName, reason);
+        return nullptr;
+    }
+    const char *const body = d->body.data();
+    const quint64 bodySize = h.bodySize;
 
     // ---- section directory ----
     if (bodySize < 8) {
         fail(error, sourceName, QStringLiteral("body too small for its section directory"));
         return nullptr;
     }
-    const quint32 sectionCount = getRaw<quint32>(body.constData());
+    const quint32 sectionCount = getRaw<quint32>(body);
     if (sectionCount > 64 || 8 + quint64(sectionCount) * sizeof(SectionEntry) > bodySize) {
         fail(error, sourceName, QStringLiteral("bad section directory (%1 sections)").arg(sectionCount));
         return nullptr;
@@ -155,7 +192,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     struct View { const char *data = nullptr; quint64 size = 0; bool present = false; };
     View sections[32];
     for (quint32 i = 0; i < sectionCount; ++i) {
-        const char *e = body.constData() + 8 + i * sizeof(SectionEntry);
+        const char *e = body + 8 + i * sizeof(SectionEntry);
         const quint32 id = getRaw<quint32>(e);
         const quint64 offset = getRaw<quint64>(e + 8), size = getRaw<quint64>(e + 16);
         if (offset > bodySize || size > bodySize - offset || offset % 8) {
@@ -163,7 +200,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
             return nullptr;
         }
         if (id < 32)
-            sections[id] = {body.constData() + offset, size, true};
+            sections[id] = {body + offset, size, true};
     }
     auto need = [&](Section id, quint64 expectedSize, const char *what) -> const char * {
         const View &v = sections[id];
@@ -358,9 +395,15 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     info.checksum = QByteArray(reinterpret_cast<const char *>(h.bodyHash), 32).toHex();
     info.generator = d->str(h.generatorString);
 
+    // What only opening reads (lengths, the schedule's columns now in the tables) goes back.
+    for (Section s : {StringLengths, ChannelLengths, AiringStart, AiringDuration, AiringProgramme, AiringNewProgramme,
+                      ProgrammeLengths})
+        d->body.release(size_t(sections[s].data - body), sections[s].size);
+
     auto mib = [](size_t bytes) { return QString::number(double(bytes) / (1 << 20), 'f', 2); };
     auto vec = [](const auto &v) { return v.capacity() * sizeof(v[0]); };
-    qCDebug(lcGuideRead).noquote() << sourceName << "memory (MiB): body" << mib(size_t(d->body.size())) << ", string tables"
+    qCDebug(lcGuideRead).noquote() << sourceName << "memory (MiB): body" << mib(d->body.size() - d->body.releasedBytes())
+                                   << "of" << mib(d->body.size()) << ", string tables"
                                    << mib(vec(d->stringOffsets) + vec(d->stringSlot)) << ", record tables"
                                    << mib(vec(d->channelOffsets) + vec(d->programmeOffsets) + vec(d->programmeFirstNew))
                                    << ", airing tables" << mib(vec(d->starts) + vec(d->airingChannel) + vec(d->durations) + vec(d->programmes));

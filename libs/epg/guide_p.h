@@ -26,11 +26,34 @@ void parallelRanges(size_t n, int workers, F &&f)
         t.join();
 }
 
+/// Memory in a mapping of its own, so that the parts a guide needs only while it is opened can be
+/// given back in the middle (a malloc'd block returns nothing until it is freed whole).
+class PageBuffer
+{
+public:
+    PageBuffer() = default;
+    ~PageBuffer();
+    PageBuffer(const PageBuffer &) = delete;
+    PageBuffer &operator=(const PageBuffer &) = delete;
+    /// Maps `size` bytes of zeroed memory; false when the system has none.
+    bool allocate(size_t size);
+    char *data() const { return m_data; }
+    size_t size() const { return m_size; }
+    /// Gives back the whole pages inside [offset, offset + size); they read as zeros after.
+    void release(size_t offset, size_t size);
+    size_t releasedBytes() const { return m_released; }
+
+private:
+    char *m_data = nullptr;
+    size_t m_size = 0;
+    size_t m_released = 0;
+};
+
 struct Guide::Private
 {
     GuideInfo info;
     format::Header header;
-    QByteArray body;
+    PageBuffer body; ///< decompressed; the sections only open reads are given back
 
     // Views into the body.
     const char *stringData = nullptr;
