@@ -77,11 +77,29 @@ struct Guide::Private
 
     std::unique_ptr<SearchIndex> search;
 
+    /// Descriptions, the bulk of a guide's text (more than half of the body) but read one at a
+    /// time (a programme's details, an export), are kept zstd-compressed in blocks of whole
+    /// strings once the search index has read them; the other strings stay plain in the body.
+    struct PackedStrings
+    {
+        quint32 firstSlot = 0, endSlot = 0;    ///< the slots packed (none when equal)
+        std::vector<quint32> blockFirstSlot;   ///< per block, + endSlot
+        std::vector<quint32> blockOffset;      ///< per block: where its frame starts in `frames`, + end
+        std::vector<char> frames;
+        quint64 serial = 0; ///< tells this guide's blocks apart in the per-thread cache
+    } packed;
+    /// Compresses the description strings into `packed` and gives their pages in the body back.
+    void packDescriptions(quint32 firstSlot, quint32 endSlot);
+    /// A packed string, from a block decompressed into this thread's cache.
+    QByteArrayView packedView(quint32 slot) const;
+
     QByteArrayView stringView(quint32 id) const
     {
         if (id >= header.stringCount)
             return {};
         const quint32 slot = stringSlot[id];
+        if (slot >= packed.firstSlot && slot < packed.endSlot)
+            return packedView(slot);
         return QByteArrayView(stringData + stringOffsets[slot], stringOffsets[slot + 1] - stringOffsets[slot]);
     }
     QString str(quint32 id) const { return QString::fromUtf8(stringView(id)); }
