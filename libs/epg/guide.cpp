@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <limits>
 
 #include <malloc.h>
 #include <sys/mman.h>
@@ -79,7 +80,7 @@ Airing Guide::Private::airing(quint32 index) const
         return a;
     a.index = index;
     a.channel = airingChannel[index];
-    a.start = starts[index];
+    a.start = start(index);
     a.stop = a.start + durations[index];
     a.programme = programmes[index];
     a.flags = flags[index];
@@ -454,7 +455,12 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         for (quint32 i = r.firstAiring; i < end; ++i) {
             const quint32 raw = getRaw<quint32>(startCol + quint64(i) * 4);
             t = i == r.firstAiring ? h.validFrom + qint32(raw) : t + raw;
-            d->starts[i] = t;
+            // Starts are kept as 32-bit seconds from the window's start (68 years either way).
+            if (t - h.validFrom > std::numeric_limits<qint32>::max()) {
+                fail(error, sourceName, QStringLiteral("airing %1 starts decades after the guide's window").arg(i));
+                return nullptr;
+            }
+            d->starts[i] = qint32(t - h.validFrom);
             d->airingChannel[i] = quint32(c);
         }
         // Durations: the gap to the next start, or the last airing's own duration.
@@ -462,8 +468,8 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
             const quint32 gap = getRaw<quint32>(gapCol + quint64(i) * 4);
             if (i + 1 == end) {
                 d->durations[i] = gap;
-            } else if (quint64(gap) <= quint64(d->starts[i + 1] - d->starts[i])) {
-                d->durations[i] = quint32(d->starts[i + 1] - d->starts[i] - gap);
+            } else if (quint64(gap) <= quint64(qint64(d->starts[i + 1]) - d->starts[i])) {
+                d->durations[i] = quint32(qint64(d->starts[i + 1]) - d->starts[i] - gap);
             } else {
                 fail(error, sourceName, QStringLiteral("airing %1 ends before it starts").arg(i));
                 return nullptr;
@@ -607,27 +613,27 @@ std::pair<quint32, quint32> Guide::channelAirings(int c) const
 Airing Guide::airingAt(int channel, qint64 t) const
 {
     const auto [first, count] = channelAirings(channel);
-    const auto begin = d->starts.begin() + first, end = begin + count;
-    auto it = std::upper_bound(begin, end, t); // first airing starting after t
+    const qint32 *const all = d->starts.data(), *begin = all + first, *end = begin + count;
+    const qint32 *it = d->startAfter(begin, end, t); // first airing starting after t
     if (it == begin)
         return {};
-    const Airing a = d->airing(quint32(it - d->starts.begin() - 1));
+    const Airing a = d->airing(quint32(it - all - 1));
     return t < a.stop ? a : Airing{};
 }
 
 std::pair<Airing, Airing> Guide::nowNext(int channel, qint64 t) const
 {
     const auto [first, count] = channelAirings(channel);
-    const auto begin = d->starts.begin() + first, end = begin + count;
-    auto it = std::upper_bound(begin, end, t);
+    const qint32 *const all = d->starts.data(), *begin = all + first, *end = begin + count;
+    const qint32 *it = d->startAfter(begin, end, t);
     Airing now, next;
     if (it != begin) {
-        const Airing a = d->airing(quint32(it - d->starts.begin() - 1));
+        const Airing a = d->airing(quint32(it - all - 1));
         if (t < a.stop)
             now = a;
     }
     if (it != end)
-        next = d->airing(quint32(it - d->starts.begin()));
+        next = d->airing(quint32(it - all));
     return {now, next};
 }
 
@@ -637,17 +643,17 @@ void Guide::window(int firstChannel, int count, qint64 from, qint64 to, QList<Ai
     const int last = std::min(channelCount(), firstChannel + count);
     for (int c = std::max(0, firstChannel); c < last; ++c) {
         const auto [first, n] = channelAirings(c);
-        const auto begin = d->starts.begin() + first, end = begin + n;
+        const qint32 *const all = d->starts.data(), *begin = all + first, *end = begin + n;
         // Airings are contiguous and non-overlapping, so the one before the first start >= from
         // is the only earlier one that can still be running at `from`.
-        auto it = std::lower_bound(begin, end, from);
+        const qint32 *it = d->startFrom(begin, end, from);
         if (it != begin) {
-            const quint32 prev = quint32(it - d->starts.begin() - 1);
-            if (d->starts[prev] + d->durations[prev] > from)
+            const quint32 prev = quint32(it - all - 1);
+            if (d->start(prev) + d->durations[prev] > from)
                 --it;
         }
-        for (; it != end && *it < to; ++it)
-            out->append(d->airing(quint32(it - d->starts.begin())));
+        for (; it != end && d->header.validFrom + *it < to; ++it)
+            out->append(d->airing(quint32(it - all)));
     }
 }
 

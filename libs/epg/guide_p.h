@@ -8,6 +8,7 @@
 #include <QByteArray>
 #include <QHash>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -69,7 +70,7 @@ struct Guide::Private
     std::vector<quint32> channelOffsets;   ///< channelCount + 1
     std::vector<quint32> programmeOffsets; ///< programmeCount + 1
     std::vector<quint32> programmeFirstNew; ///< first string id a record introduces
-    std::vector<qint64> starts;            ///< absolute start per airing
+    std::vector<qint32> starts;            ///< start per airing, seconds from header.validFrom
     std::vector<quint32> airingChannel;    ///< channel per airing
     std::vector<quint32> durations;        ///< seconds per airing
     std::vector<quint32> programmes;       ///< programme record per airing
@@ -101,6 +102,16 @@ struct Guide::Private
         if (slot >= packed.firstSlot && slot < packed.endSlot)
             return packedView(slot);
         return QByteArrayView(stringData + stringOffsets[slot], stringOffsets[slot + 1] - stringOffsets[slot]);
+    }
+    qint64 start(quint32 airing) const { return header.validFrom + starts[airing]; }
+    /// The first of `starts` [begin, end) after t (upper_bound), or at or after t (lower_bound).
+    const qint32 *startAfter(const qint32 *begin, const qint32 *end, qint64 t) const
+    {
+        return std::upper_bound(begin, end, t, [this](qint64 v, qint32 s) { return v < header.validFrom + s; });
+    }
+    const qint32 *startFrom(const qint32 *begin, const qint32 *end, qint64 t) const
+    {
+        return std::lower_bound(begin, end, t, [this](qint32 s, qint64 v) { return header.validFrom + s < v; });
     }
     QString str(quint32 id) const { return QString::fromUtf8(stringView(id)); }
     format::ChannelRow row(int channel) const

@@ -318,7 +318,10 @@ struct SearchIndex::Private
     Csr programmeCategories; ///< programme -> category string ids
     /// Start and end of each programme's first airing, read in programme order: what a search
     /// without channel or new-only filter needs to know that this airing is the soonest.
-    std::vector<qint64> firstStart, firstEnd;
+    /// A duration of 0: none (a programme no airing names, or a first airing of no length, which
+    /// the exact path handles). Starts are seconds from the guide's validFrom, as the airing table's.
+    std::vector<qint32> firstStart;
+    std::vector<quint32> firstDuration;
     std::vector<quint32> timeOrder; ///< every airing, by start, then channel (a place in it is an airing's rank)
     qint64 maxDuration = 0;
     quint64 postingsBudget = kPostingsBudget;
@@ -514,7 +517,7 @@ void SearchIndex::Private::buildAiringTables()
     timeOrder.resize(nAir);
     std::vector<quint64> keyed(nAir);
     for (quint32 i = 0; i < nAir; ++i) {
-        keyed[i] = quint64(quint32(g.starts[i] - g.header.validFrom + 0x80000000LL)) << 32 | i;
+        keyed[i] = quint64(quint32(qint64(g.starts[i]) + 0x80000000LL)) << 32 | i;
         maxDuration = std::max<qint64>(maxDuration, g.durations[i]);
     }
     std::sort(keyed.begin(), keyed.end());
@@ -529,14 +532,14 @@ void SearchIndex::Private::buildAiringTables()
     pa.values.resize(nAir);
     {
         std::vector<quint32> fill(pa.offsets.begin(), pa.offsets.end() - 1);
-        firstStart.assign(nProg, std::numeric_limits<qint64>::max());
-        firstEnd.assign(nProg, std::numeric_limits<qint64>::min());
+        firstStart.assign(nProg, 0);
+        firstDuration.assign(nProg, 0);
         for (quint32 r = 0; r < nAir; ++r) {
             const quint32 i = timeOrder[r];
             const quint32 p = g.programmes[i];
             if (fill[p] == pa.offsets[p]) { // in time order, so the programme's first airing
                 firstStart[p] = g.starts[i];
-                firstEnd[p] = g.starts[i] + qint64(g.durations[i]);
+                firstDuration[p] = g.durations[i];
             }
             pa.values[fill[p]++] = r;
         }
@@ -554,7 +557,7 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
                                      << "+ titles" << mib(d->titleLists.memoryBytes()) << ", vocabulary"
                                      << mib(d->tokenText.capacity() + d->tokenOffsets.capacity() * sizeof(quint32)) << "("
                                      << d->tokenCount << "tokens ), programme airings" << mib(csrBytes(d->programmeAirings))
-                                     << ", first airings" << mib(d->firstStart.capacity() * 16) << ", time order"
+                                     << ", first airings" << mib(d->firstStart.capacity() * 8) << ", time order"
                                      << mib(d->timeOrder.capacity() * sizeof(quint32)) << ", categories"
                                      << mib(csrBytes(d->programmeCategories));
     // Index building leaves tens of megabytes of freed temporaries; give them back to the system
@@ -611,7 +614,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
             return result;
     }
     auto airingOk = [&](quint32 i) {
-        const qint64 start = g.starts[i];
+        const qint64 start = g.start(i);
         if (start >= to || start + qint64(g.durations[i]) <= from)
             return false;
         if (!channelOk.empty() && !channelOk[g.airingChannel[i]])
@@ -640,7 +643,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     // airing table's order (channel, then start) breaks ties. A candidate is that rank.
     const std::vector<quint32> &timeOrder = d->timeOrder;
     const quint32 firstRank = quint32(std::lower_bound(timeOrder.begin(), timeOrder.end(), scanFrom,
-                                                       [&](quint32 i, qint64 t) { return g.starts[i] < t; })
+                                                       [&](quint32 i, qint64 t) { return g.start(i) < t; })
                                       - timeOrder.begin());
     auto rankOf = [&](quint32 i) {
         return quint32(std::lower_bound(timeOrder.begin(), timeOrder.end(), i, [&](quint32 a, quint32 b) {
@@ -674,14 +677,15 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     const bool timeOnly = channelOk.empty() && !query.newOnly;
     auto soonest = [&](quint32 p) -> qint64 {
         // The first airing passes: the common case, answered without touching the airing tables.
-        if (timeOnly && d->firstEnd[p] > from && d->firstStart[p] < to)
+        const qint64 firstStart = g.header.validFrom + d->firstStart[p];
+        if (timeOnly && d->firstDuration[p] && firstStart + d->firstDuration[p] > from && firstStart < to)
             return d->programmeAirings.values[d->programmeAirings.offsets[p]];
         std::span<const quint32> row = d->programmeAirings.row(p);
         if (!row.empty() && row.front() < firstRank)
             row = row.subspan(size_t(std::lower_bound(row.begin(), row.end(), firstRank) - row.begin()));
         for (quint32 r : row) {
             const quint32 i = timeOrder[r];
-            if (g.starts[i] >= to)
+            if (g.start(i) >= to)
                 break;
             if (airingOk(i))
                 return r;
