@@ -13,7 +13,7 @@
 #include <atomic>
 #include <limits>
 
-#include <malloc.h>
+#include <ctime>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -139,7 +139,7 @@ struct CachedBlock
 
 } // namespace
 
-void Guide::Private::packDescriptions(quint32 firstSlot, quint32 endSlot)
+void Guide::Private::packDescriptions(quint32 firstSlot, quint32 endSlot, int workers)
 {
     if (firstSlot >= endSlot)
         return;
@@ -157,8 +157,7 @@ void Guide::Private::packDescriptions(quint32 firstSlot, quint32 endSlot)
     p.blockFirstSlot.push_back(endSlot);
     const size_t blocks = p.blockFirstSlot.size() - 1;
 
-    // Blocks are independent: compressed on every core, each worker into its own buffer.
-    const int workers = std::clamp(QThread::idealThreadCount(), 1, 8);
+    // Blocks are independent: each worker compresses its range into its own buffer.
     struct Part { std::vector<char> frames; std::vector<quint32> sizes; bool ok = true; };
     std::vector<Part> parts(static_cast<size_t>(workers));
     parallelRanges(blocks, workers, [&](size_t begin, size_t end, int w) {
@@ -545,13 +544,20 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
                                    << mib(vec(d->channelOffsets) + vec(d->programmeOffsets) + vec(d->programmeFirstNew))
                                    << ", airing tables" << mib(vec(d->starts) + vec(d->airingChannel) + vec(d->durations) + vec(d->programmes));
     std::shared_ptr<Guide> guide(new Guide(std::move(d)));
-    guide->d->search = std::make_unique<SearchIndex>(*guide);
-    // The index has read the descriptions; from here on they are read one at a time.
-    QElapsedTimer packing;
-    packing.start();
-    guide->d->packDescriptions(descriptionSlots.first, descriptionSlots.second);
-    malloc_trim(0);
-    qCDebug(lcGuideRead).noquote() << sourceName << "descriptions packed in" << packing.elapsed() << "ms:"
+    // Once the index has read the descriptions they are read one at a time: they are packed on
+    // this thread while another builds the index's largest postings.
+    qint64 packingMs = 0, packingCpuMs = 0;
+    guide->d->search = std::make_unique<SearchIndex>(*guide, [&] {
+        QElapsedTimer packing;
+        packing.start();
+        timespec cpuBefore{}, cpuAfter{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpuBefore);
+        guide->d->packDescriptions(descriptionSlots.first, descriptionSlots.second, 1);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpuAfter);
+        packingMs = packing.elapsed();
+        packingCpuMs = (cpuAfter.tv_sec - cpuBefore.tv_sec) * 1000 + (cpuAfter.tv_nsec - cpuBefore.tv_nsec) / 1000000;
+    });
+    qCDebug(lcGuideRead).noquote() << sourceName << "descriptions packed in" << packingMs << "ms (CPU" << packingCpuMs << "ms):"
                                    << mib(guide->d->packed.frames.capacity()) << "MiB in"
                                    << qMax<qsizetype>(0, qsizetype(guide->d->packed.blockOffset.size()) - 1) << "blocks; body kept"
                                    << mib(guide->d->body.size() - guide->d->body.releasedBytes()) << "MiB";

@@ -89,8 +89,9 @@ struct Guide::Private
         std::vector<char> frames;
         quint64 serial = 0; ///< tells this guide's blocks apart in the per-thread cache
     } packed;
-    /// Compresses the description strings into `packed` and gives their pages in the body back.
-    void packDescriptions(quint32 firstSlot, quint32 endSlot);
+    /// Compresses the description strings into `packed` on `workers` threads and gives their
+    /// pages in the body back.
+    void packDescriptions(quint32 firstSlot, quint32 endSlot, int workers);
     /// A packed string, from a block decompressed into this thread's cache.
     QByteArrayView packedView(quint32 slot) const;
 

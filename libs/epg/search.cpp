@@ -99,22 +99,25 @@ public:
     {
         const size_t rows = csr.offsets.size() - 1;
         m_offsets.resize(rows + 1);
-        m_bytes.reserve(csr.values.size() + csr.values.size() / 4);
+        // Written through a pointer into room for the worst case (5 bytes an id), then trimmed:
+        // this runs for millions of ids when a guide is opened.
+        std::unique_ptr<quint8[]> room(new quint8[csr.values.size() * 5 + 1]);
+        quint8 *out = room.get();
         for (size_t r = 0; r < rows; ++r) {
-            m_offsets[r] = quint32(m_bytes.size());
+            m_offsets[r] = quint32(out - room.get());
             quint32 previous = 0;
             for (quint32 v : csr.row(quint32(r))) {
                 quint32 gap = v - previous;
                 previous = v;
                 while (gap >= 0x80) {
-                    m_bytes.push_back(quint8(gap) | 0x80);
+                    *out++ = quint8(gap) | 0x80;
                     gap >>= 7;
                 }
-                m_bytes.push_back(quint8(gap));
+                *out++ = quint8(gap);
             }
         }
-        m_offsets[rows] = quint32(m_bytes.size());
-        m_bytes.shrink_to_fit();
+        m_offsets[rows] = quint32(out - room.get());
+        m_bytes.assign(room.get(), out);
         if (counted)
             m_counts = csr.offsets;
     }
@@ -546,10 +549,17 @@ void SearchIndex::Private::buildAiringTables()
     }
 }
 
-SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide, *guide.d))
+SearchIndex::SearchIndex(const Guide &guide) : SearchIndex(guide, {}) {}
+
+SearchIndex::SearchIndex(const Guide &guide, const std::function<void()> &meanwhile)
+    : d(std::make_unique<Private>(guide, *guide.d))
 {
     // The airing tables are built while the all-text postings are.
-    d->buildTokenIndex([&] { d->buildAiringTables(); });
+    d->buildTokenIndex([&] {
+        d->buildAiringTables();
+        if (meanwhile)
+            meanwhile();
+    });
     auto mib = [](size_t bytes) { return QString::number(double(bytes) / (1 << 20), 'f', 2); };
     auto csrBytes = [](const Csr &c) { return (c.offsets.capacity() + c.values.capacity()) * sizeof(quint32); };
     qCDebug(lcGuideSearch).noquote() << "index memory (MiB): postings" << mib(d->postingsAll.memoryBytes()) << "+ titles"
