@@ -79,7 +79,7 @@ Airing Guide::Private::airing(quint32 index) const
     if (index >= header.airingCount)
         return a;
     a.index = index;
-    a.channel = airingChannel[index];
+    a.channel = channelOf(index);
     a.start = start(index);
     a.stop = a.start + durations[index];
     a.programme = programmes[index];
@@ -421,7 +421,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     }
 
     // ---- channels and the schedule ----
-    d->airingChannel.assign(nAir, 0);
+    d->channelEnds.reserve(nCh);
     d->starts.assign(nAir, 0);
     d->durations.assign(nAir, 0);
     d->programmes.assign(nAir, 0);
@@ -460,7 +460,6 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
                 return nullptr;
             }
             d->starts[i] = qint32(t - h.validFrom);
-            d->airingChannel[i] = quint32(c);
         }
         // Durations: the gap to the next start, or the last airing's own duration.
         for (quint32 i = r.firstAiring; i < end; ++i) {
@@ -506,6 +505,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
             d->programmes[i] = quint32(id);
         }
         expectedFirst += r.airingCount;
+        d->channelEnds.push_back(quint32(expectedFirst));
         d->channelById.insert(d->str(r.idString), int(c));
     }
     if (expectedFirst != nAir) {
@@ -542,7 +542,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
                                    << "of" << mib(d->body.size()) << ", string tables"
                                    << mib(vec(d->stringOffsets) + vec(d->stringSlot)) << ", record tables"
                                    << mib(vec(d->channelOffsets) + vec(d->programmeOffsets) + vec(d->programmeFirstNew))
-                                   << ", airing tables" << mib(vec(d->starts) + vec(d->airingChannel) + vec(d->durations) + vec(d->programmes));
+                                   << ", airing tables" << mib(vec(d->starts) + vec(d->channelEnds) + vec(d->durations) + vec(d->programmes));
     std::shared_ptr<Guide> guide(new Guide(std::move(d)));
     // Once the index has read the descriptions they are read one at a time: they are packed on
     // this thread while another builds the index's largest postings.

@@ -627,7 +627,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
         const qint64 start = g.start(i);
         if (start >= to || start + qint64(g.durations[i]) <= from)
             return false;
-        if (!channelOk.empty() && !channelOk[g.airingChannel[i]])
+        if (!channelOk.empty() && !channelOk[g.channelOf(i)])
             return false;
         if (query.newOnly && !(g.flags[i] & FlagNew))
             return false;
@@ -672,7 +672,8 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
                     channelSequence.push_back(i);
         }
         std::sort(channelSequence.begin(), channelSequence.end(), [&](quint32 a, quint32 b) {
-            return g.starts[a] != g.starts[b] ? g.starts[a] < g.starts[b] : g.airingChannel[a] < g.airingChannel[b];
+            // Airings come channel by channel: at equal starts the lower index is the lower channel.
+            return g.starts[a] != g.starts[b] ? g.starts[a] < g.starts[b] : a < b;
         });
         timeline = channelSequence;
     } else {
