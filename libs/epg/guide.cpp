@@ -3,12 +3,20 @@
 #include "guide_p.h"
 #include "guiderecord_p.h"
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLoggingCategory>
 #include <QThread>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <limits>
+
+#include <ctime>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zstd.h>
 
 Q_LOGGING_CATEGORY(lcGuideRead, "iptv.epg.guide")
 
@@ -71,12 +79,162 @@ Airing Guide::Private::airing(quint32 index) const
     if (index >= header.airingCount)
         return a;
     a.index = index;
-    a.channel = airingChannel[index];
-    a.start = starts[index];
+    a.channel = channelOf(index);
+    a.start = start(index);
     a.stop = a.start + durations[index];
     a.programme = programmes[index];
     a.flags = flags[index];
     return a;
+}
+
+PageBuffer::~PageBuffer()
+{
+    if (m_data)
+        munmap(m_data, m_size);
+}
+
+bool PageBuffer::allocate(size_t size)
+{
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    m_data = static_cast<char *>(p);
+    m_size = size;
+    return true;
+}
+
+void PageBuffer::release(size_t offset, size_t size)
+{
+    static const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    const size_t begin = (offset + page - 1) / page * page, end = (offset + size) / page * page;
+    if (!m_data || end <= begin || end > m_size)
+        return;
+    if (madvise(m_data + begin, end - begin, MADV_DONTNEED) == 0)
+        m_released += end - begin;
+}
+
+namespace {
+
+/// Raw bytes of the strings a block holds: about what keeps a description's lookup (one block
+/// decompressed) in tens of microseconds while zstd still finds the repeats between descriptions.
+constexpr quint32 kPackedBlockBytes = 32 * 1024;
+/// zstd level of the packed blocks: fast enough to compress two weeks of descriptions in a few
+/// tens of milliseconds when a guide is opened.
+constexpr int kPackedLevel = 1;
+/// Blocks a thread keeps decompressed: a view of a packed string lasts until this many others are read.
+constexpr int kCachedBlocks = 4;
+
+std::atomic<quint64> s_nextSerial{1};
+
+struct ZstdDCtxDeleter { void operator()(ZSTD_DCtx *c) const { ZSTD_freeDCtx(c); } };
+struct ZstdCCtxDeleter { void operator()(ZSTD_CCtx *c) const { ZSTD_freeCCtx(c); } };
+
+struct CachedBlock
+{
+    quint64 serial = 0;
+    quint32 block = 0;
+    quint64 lastUse = 0;
+    std::vector<char> bytes;
+};
+
+} // namespace
+
+void Guide::Private::packDescriptions(quint32 firstSlot, quint32 endSlot, int workers)
+{
+    if (firstSlot >= endSlot)
+        return;
+    PackedStrings p;
+    p.firstSlot = firstSlot;
+    p.endSlot = endSlot;
+    p.serial = s_nextSerial.fetch_add(1);
+    for (quint32 slot = firstSlot; slot < endSlot;) {
+        p.blockFirstSlot.push_back(slot);
+        const quint32 begin = stringOffsets[slot];
+        do
+            ++slot;
+        while (slot < endSlot && stringOffsets[slot] - begin < kPackedBlockBytes);
+    }
+    p.blockFirstSlot.push_back(endSlot);
+    const size_t blocks = p.blockFirstSlot.size() - 1;
+
+    // Blocks are independent: each worker compresses its range into its own buffer.
+    struct Part { std::vector<char> frames; std::vector<quint32> sizes; bool ok = true; };
+    std::vector<Part> parts(static_cast<size_t>(workers));
+    parallelRanges(blocks, workers, [&](size_t begin, size_t end, int w) {
+        Part &part = parts[size_t(w)];
+        std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
+        part.ok = cctx != nullptr;
+        for (size_t b = begin; b < end && part.ok; ++b) {
+            const quint32 from = stringOffsets[p.blockFirstSlot[b]], to = stringOffsets[p.blockFirstSlot[b + 1]];
+            const size_t at = part.frames.size();
+            part.frames.resize(at + ZSTD_compressBound(to - from));
+            const size_t n = ZSTD_compressCCtx(cctx.get(), part.frames.data() + at, part.frames.size() - at,
+                                               stringData + from, to - from, kPackedLevel);
+            part.ok = !ZSTD_isError(n);
+            part.frames.resize(part.ok ? at + n : at);
+            part.sizes.push_back(quint32(n));
+        }
+    });
+    size_t total = 0;
+    for (const Part &part : parts) {
+        if (!part.ok) {
+            qCWarning(lcGuideRead) << "cannot compress the descriptions; they stay as they are";
+            return;
+        }
+        total += part.frames.size();
+    }
+    p.frames.reserve(total);
+    p.blockOffset.reserve(blocks + 1);
+    for (Part &part : parts) {
+        quint32 at = quint32(p.frames.size());
+        for (quint32 size : part.sizes) {
+            p.blockOffset.push_back(at);
+            at += size;
+        }
+        p.frames.insert(p.frames.end(), part.frames.begin(), part.frames.end());
+        part = Part();
+    }
+    p.blockOffset.push_back(quint32(p.frames.size()));
+    packed = std::move(p);
+    const quint32 from = stringOffsets[firstSlot], to = stringOffsets[endSlot];
+    body.release(size_t(stringData - body.data()) + from, to - from);
+}
+
+QByteArrayView Guide::Private::packedView(quint32 slot) const
+{
+    // Each thread keeps its last few blocks: reading a programme's texts, or every programme in
+    // order (an export, the DVR scheduler's keys), decompresses a block once.
+    thread_local std::array<CachedBlock, kCachedBlocks> cache;
+    thread_local std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx;
+    thread_local quint64 uses = 0;
+    const quint32 block = quint32(std::upper_bound(packed.blockFirstSlot.begin(), packed.blockFirstSlot.end(), slot)
+                                  - packed.blockFirstSlot.begin() - 1);
+    const quint32 base = stringOffsets[packed.blockFirstSlot[block]];
+    const quint32 from = stringOffsets[slot] - base, size = stringOffsets[slot + 1] - stringOffsets[slot];
+    CachedBlock *entry = nullptr;
+    for (CachedBlock &c : cache)
+        if (c.serial == packed.serial && c.block == block)
+            entry = &c;
+    if (!entry) {
+        entry = &*std::min_element(cache.begin(), cache.end(),
+                                   [](const CachedBlock &a, const CachedBlock &b) { return a.lastUse < b.lastUse; });
+        if (!dctx)
+            dctx.reset(ZSTD_createDCtx());
+        entry->serial = 0;
+        entry->bytes.resize(stringOffsets[packed.blockFirstSlot[block + 1]] - base);
+        const size_t n = dctx ? ZSTD_decompressDCtx(dctx.get(), entry->bytes.data(), entry->bytes.size(),
+                                                    packed.frames.data() + packed.blockOffset[block],
+                                                    packed.blockOffset[block + 1] - packed.blockOffset[block])
+                              : 0;
+        if (!dctx || ZSTD_isError(n) || n != entry->bytes.size()) {
+            qCWarning(lcGuideRead) << "cannot decompress description block" << block;
+            return {};
+        }
+        entry->serial = packed.serial;
+        entry->block = block;
+    }
+    entry->lastUse = ++uses;
+    return QByteArrayView(entry->bytes.data() + from, size);
 }
 
 Guide::Guide(std::unique_ptr<Private> dd) : d(std::move(dd)) {}
@@ -134,20 +292,28 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         fail(error, sourceName, reason);
         return nullptr;
     }
-    d->body = decompressBody(QByteArrayView(fileBytes).sliced(kHeaderSize), h.bodySize, &reason);
-    if (d->body.isEmpty()) {
+    const QByteArrayView stored = QByteArrayView(fileBytes).sliced(kHeaderSize);
+    if (!frameMatches(stored, h.bodySize, &reason)) {
         fail(error, sourceName, reason);
         return nullptr;
     }
-    const QByteArray &body = d->body;
-    const quint64 bodySize = quint64(body.size());
+    if (h.bodySize == 0 || !d->body.allocate(h.bodySize)) {
+        fail(error, sourceName, QStringLiteral("cannot hold a body of %1 bytes").arg(h.bodySize));
+        return nullptr;
+    }
+    if (!decompressBodyInto(stored, d->body.data(), h.bodySize, &reason)) {
+        fail(error, sourceName, reason);
+        return nullptr;
+    }
+    const char *const body = d->body.data();
+    const quint64 bodySize = h.bodySize;
 
     // ---- section directory ----
     if (bodySize < 8) {
         fail(error, sourceName, QStringLiteral("body too small for its section directory"));
         return nullptr;
     }
-    const quint32 sectionCount = getRaw<quint32>(body.constData());
+    const quint32 sectionCount = getRaw<quint32>(body);
     if (sectionCount > 64 || 8 + quint64(sectionCount) * sizeof(SectionEntry) > bodySize) {
         fail(error, sourceName, QStringLiteral("bad section directory (%1 sections)").arg(sectionCount));
         return nullptr;
@@ -155,7 +321,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     struct View { const char *data = nullptr; quint64 size = 0; bool present = false; };
     View sections[32];
     for (quint32 i = 0; i < sectionCount; ++i) {
-        const char *e = body.constData() + 8 + i * sizeof(SectionEntry);
+        const char *e = body + 8 + i * sizeof(SectionEntry);
         const quint32 id = getRaw<quint32>(e);
         const quint64 offset = getRaw<quint64>(e + 8), size = getRaw<quint64>(e + 16);
         if (offset > bodySize || size > bodySize - offset || offset % 8) {
@@ -163,7 +329,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
             return nullptr;
         }
         if (id < 32)
-            sections[id] = {body.constData() + offset, size, true};
+            sections[id] = {body + offset, size, true};
     }
     auto need = [&](Section id, quint64 expectedSize, const char *what) -> const char * {
         const View &v = sections[id];
@@ -217,6 +383,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     }
 
     // ---- strings: the table is grouped by the field that introduces each string ----
+    std::pair<quint32, quint32> descriptionSlots;
     {
         constexpr quint8 kUnset = 0xff;
         std::vector<quint8> group(nStr, GroupUnintroduced);
@@ -250,10 +417,11 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         d->stringSlot.resize(nStr);
         for (quint64 id = 0; id < nStr; ++id)
             d->stringSlot[id] = start[group[id]]++;
+        descriptionSlots = {start[GroupDescription - 1], start[GroupDescription]}; // each group's end, now
     }
 
     // ---- channels and the schedule ----
-    d->airingChannel.assign(nAir, 0);
+    d->channelEnds.reserve(nCh);
     d->starts.assign(nAir, 0);
     d->durations.assign(nAir, 0);
     d->programmes.assign(nAir, 0);
@@ -286,16 +454,20 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
         for (quint32 i = r.firstAiring; i < end; ++i) {
             const quint32 raw = getRaw<quint32>(startCol + quint64(i) * 4);
             t = i == r.firstAiring ? h.validFrom + qint32(raw) : t + raw;
-            d->starts[i] = t;
-            d->airingChannel[i] = quint32(c);
+            // Starts are kept as 32-bit seconds from the window's start (68 years either way).
+            if (t - h.validFrom > std::numeric_limits<qint32>::max()) {
+                fail(error, sourceName, QStringLiteral("airing %1 starts decades after the guide's window").arg(i));
+                return nullptr;
+            }
+            d->starts[i] = qint32(t - h.validFrom);
         }
         // Durations: the gap to the next start, or the last airing's own duration.
         for (quint32 i = r.firstAiring; i < end; ++i) {
             const quint32 gap = getRaw<quint32>(gapCol + quint64(i) * 4);
             if (i + 1 == end) {
                 d->durations[i] = gap;
-            } else if (quint64(gap) <= quint64(d->starts[i + 1] - d->starts[i])) {
-                d->durations[i] = quint32(d->starts[i + 1] - d->starts[i] - gap);
+            } else if (quint64(gap) <= quint64(qint64(d->starts[i + 1]) - d->starts[i])) {
+                d->durations[i] = quint32(qint64(d->starts[i + 1]) - d->starts[i] - gap);
             } else {
                 fail(error, sourceName, QStringLiteral("airing %1 ends before it starts").arg(i));
                 return nullptr;
@@ -333,6 +505,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
             d->programmes[i] = quint32(id);
         }
         expectedFirst += r.airingCount;
+        d->channelEnds.push_back(quint32(expectedFirst));
         d->channelById.insert(d->str(r.idString), int(c));
     }
     if (expectedFirst != nAir) {
@@ -358,8 +531,36 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
     info.checksum = QByteArray(reinterpret_cast<const char *>(h.bodyHash), 32).toHex();
     info.generator = d->str(h.generatorString);
 
+    // What only opening reads (lengths, the schedule's columns now in the tables) goes back.
+    for (Section s : {StringLengths, ChannelLengths, AiringStart, AiringDuration, AiringProgramme, AiringNewProgramme,
+                      ProgrammeLengths})
+        d->body.release(size_t(sections[s].data - body), sections[s].size);
+
+    auto mib = [](size_t bytes) { return QString::number(double(bytes) / (1 << 20), 'f', 2); };
+    auto vec = [](const auto &v) { return v.capacity() * sizeof(v[0]); };
+    qCDebug(lcGuideRead).noquote() << sourceName << "memory (MiB): body" << mib(d->body.size() - d->body.releasedBytes())
+                                   << "of" << mib(d->body.size()) << ", string tables"
+                                   << mib(vec(d->stringOffsets) + vec(d->stringSlot)) << ", record tables"
+                                   << mib(vec(d->channelOffsets) + vec(d->programmeOffsets) + vec(d->programmeFirstNew))
+                                   << ", airing tables" << mib(vec(d->starts) + vec(d->channelEnds) + vec(d->durations) + vec(d->programmes));
     std::shared_ptr<Guide> guide(new Guide(std::move(d)));
-    guide->d->search = std::make_unique<SearchIndex>(*guide);
+    // Once the index has read the descriptions they are read one at a time: they are packed on
+    // this thread while another builds the index's largest postings.
+    qint64 packingMs = 0, packingCpuMs = 0;
+    guide->d->search = std::make_unique<SearchIndex>(*guide, [&] {
+        QElapsedTimer packing;
+        packing.start();
+        timespec cpuBefore{}, cpuAfter{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpuBefore);
+        guide->d->packDescriptions(descriptionSlots.first, descriptionSlots.second, 1);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpuAfter);
+        packingMs = packing.elapsed();
+        packingCpuMs = (cpuAfter.tv_sec - cpuBefore.tv_sec) * 1000 + (cpuAfter.tv_nsec - cpuBefore.tv_nsec) / 1000000;
+    });
+    qCDebug(lcGuideRead).noquote() << sourceName << "descriptions packed in" << packingMs << "ms (CPU" << packingCpuMs << "ms):"
+                                   << mib(guide->d->packed.frames.capacity()) << "MiB in"
+                                   << qMax<qsizetype>(0, qsizetype(guide->d->packed.blockOffset.size()) - 1) << "blocks; body kept"
+                                   << mib(guide->d->body.size() - guide->d->body.releasedBytes()) << "MiB";
     return guide;
 }
 
@@ -418,27 +619,27 @@ std::pair<quint32, quint32> Guide::channelAirings(int c) const
 Airing Guide::airingAt(int channel, qint64 t) const
 {
     const auto [first, count] = channelAirings(channel);
-    const auto begin = d->starts.begin() + first, end = begin + count;
-    auto it = std::upper_bound(begin, end, t); // first airing starting after t
+    const qint32 *const all = d->starts.data(), *begin = all + first, *end = begin + count;
+    const qint32 *it = d->startAfter(begin, end, t); // first airing starting after t
     if (it == begin)
         return {};
-    const Airing a = d->airing(quint32(it - d->starts.begin() - 1));
+    const Airing a = d->airing(quint32(it - all - 1));
     return t < a.stop ? a : Airing{};
 }
 
 std::pair<Airing, Airing> Guide::nowNext(int channel, qint64 t) const
 {
     const auto [first, count] = channelAirings(channel);
-    const auto begin = d->starts.begin() + first, end = begin + count;
-    auto it = std::upper_bound(begin, end, t);
+    const qint32 *const all = d->starts.data(), *begin = all + first, *end = begin + count;
+    const qint32 *it = d->startAfter(begin, end, t);
     Airing now, next;
     if (it != begin) {
-        const Airing a = d->airing(quint32(it - d->starts.begin() - 1));
+        const Airing a = d->airing(quint32(it - all - 1));
         if (t < a.stop)
             now = a;
     }
     if (it != end)
-        next = d->airing(quint32(it - d->starts.begin()));
+        next = d->airing(quint32(it - all));
     return {now, next};
 }
 
@@ -448,17 +649,17 @@ void Guide::window(int firstChannel, int count, qint64 from, qint64 to, QList<Ai
     const int last = std::min(channelCount(), firstChannel + count);
     for (int c = std::max(0, firstChannel); c < last; ++c) {
         const auto [first, n] = channelAirings(c);
-        const auto begin = d->starts.begin() + first, end = begin + n;
+        const qint32 *const all = d->starts.data(), *begin = all + first, *end = begin + n;
         // Airings are contiguous and non-overlapping, so the one before the first start >= from
         // is the only earlier one that can still be running at `from`.
-        auto it = std::lower_bound(begin, end, from);
+        const qint32 *it = d->startFrom(begin, end, from);
         if (it != begin) {
-            const quint32 prev = quint32(it - d->starts.begin() - 1);
-            if (d->starts[prev] + d->durations[prev] > from)
+            const quint32 prev = quint32(it - all - 1);
+            if (d->start(prev) + d->durations[prev] > from)
                 --it;
         }
-        for (; it != end && *it < to; ++it)
-            out->append(d->airing(quint32(it - d->starts.begin())));
+        for (; it != end && d->header.validFrom + *it < to; ++it)
+            out->append(d->airing(quint32(it - all)));
     }
 }
 

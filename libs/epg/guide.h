@@ -3,8 +3,9 @@
 // The compact box guide (docs/guide-format.md): reading side.
 //
 // A Guide is opened once from a file or bytes; it keeps the decompressed body and answers every
-// query from it without copying strings until a caller asks for a QString. It is immutable after
-// open and safe to share between threads.
+// query from it without copying strings until a caller asks for a QString. Descriptions, the bulk
+// of the text, are kept compressed in blocks once the search index has read them. It is immutable
+// after open and safe to share between threads.
 
 #include "programme.h"
 
@@ -120,7 +121,9 @@ public:
     const SearchIndex &searchIndex() const;
 
     // ---- raw access for the search index and tools ----
-    QByteArrayView string(quint32 id) const; ///< UTF-8 bytes of an interned string
+    /// UTF-8 bytes of an interned string. A description's view comes from a block this thread
+    /// decompressed and lasts until it has read four other blocks: use it or copy it at once.
+    QByteArrayView string(quint32 id) const;
     quint32 stringCount() const;
 
     struct Private;

@@ -109,7 +109,23 @@ bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason)
     return true;
 }
 
-QByteArray decompressBody(QByteArrayView stored, quint64 expectedSize, QString *reason, QByteArrayView prefix)
+/// Whether `stored` is a zstd frame that may hold expectedSize bytes: checked before anything is
+/// sized by the header's claim.
+bool frameMatches(QByteArrayView stored, quint64 expectedSize, QString *reason)
+{
+    const unsigned long long frameSize = ZSTD_getFrameContentSize(stored.data(), size_t(stored.size()));
+    if (frameSize == ZSTD_CONTENTSIZE_ERROR) {
+        *reason = QStringLiteral("body is not a zstd frame");
+        return false;
+    }
+    if (frameSize != ZSTD_CONTENTSIZE_UNKNOWN && frameSize != expectedSize) {
+        *reason = QStringLiteral("body frame holds %1 bytes, header says %2").arg(frameSize).arg(expectedSize);
+        return false;
+    }
+    return true;
+}
+
+bool decompressBodyInto(QByteArrayView stored, char *out, quint64 expectedSize, QString *reason, QByteArrayView prefix)
 {
     std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
     ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 31);
@@ -117,28 +133,30 @@ QByteArray decompressBody(QByteArrayView stored, quint64 expectedSize, QString *
         const size_t rc = ZSTD_DCtx_refPrefix(dctx.get(), prefix.data(), size_t(prefix.size()));
         if (ZSTD_isError(rc)) {
             *reason = QStringLiteral("zstd prefix: ") + zstdError(rc);
-            return {};
+            return false;
         }
     }
-    const unsigned long long frameSize = ZSTD_getFrameContentSize(stored.data(), size_t(stored.size()));
-    if (frameSize == ZSTD_CONTENTSIZE_ERROR) {
-        *reason = QStringLiteral("body is not a zstd frame");
-        return {};
-    }
-    if (frameSize != ZSTD_CONTENTSIZE_UNKNOWN && frameSize != expectedSize) {
-        *reason = QStringLiteral("body frame holds %1 bytes, header says %2").arg(frameSize).arg(expectedSize);
-        return {};
-    }
-    QByteArray body(qsizetype(expectedSize), Qt::Uninitialized);
-    const size_t rc = ZSTD_decompressDCtx(dctx.get(), body.data(), size_t(body.size()), stored.data(), size_t(stored.size()));
+    if (!frameMatches(stored, expectedSize, reason))
+        return false;
+    const size_t rc = ZSTD_decompressDCtx(dctx.get(), out, size_t(expectedSize), stored.data(), size_t(stored.size()));
     if (ZSTD_isError(rc)) {
         *reason = QStringLiteral("body does not decompress: ") + zstdError(rc);
-        return {};
+        return false;
     }
     if (rc != expectedSize) {
         *reason = QStringLiteral("body decompressed to %1 bytes, header says %2").arg(rc).arg(expectedSize);
-        return {};
+        return false;
     }
+    return true;
+}
+
+QByteArray decompressBody(QByteArrayView stored, quint64 expectedSize, QString *reason, QByteArrayView prefix)
+{
+    if (!frameMatches(stored, expectedSize, reason))
+        return {};
+    QByteArray body(qsizetype(expectedSize), Qt::Uninitialized);
+    if (!decompressBodyInto(stored, body.data(), expectedSize, reason, prefix))
+        return {};
     return body;
 }
 

@@ -199,6 +199,11 @@ inline T getRaw(const char *p)
 /// zstd-decompresses a guide body; checks the frame's own content checksum.
 QByteArray decompressBody(QByteArrayView stored, quint64 expectedSize, QString *reason,
                           QByteArrayView prefix = {});
+/// Whether `stored` is a zstd frame that may hold expectedSize bytes (check before sizing `out`).
+bool frameMatches(QByteArrayView stored, quint64 expectedSize, QString *reason);
+/// The same into `out`, which holds expectedSize bytes.
+bool decompressBodyInto(QByteArrayView stored, char *out, quint64 expectedSize, QString *reason,
+                        QByteArrayView prefix = {});
 QByteArray compressBody(QByteArrayView body, int level, int threads, QString *reason, QByteArrayView prefix = {});
 QByteArray bodyHash(QByteArrayView body);
 

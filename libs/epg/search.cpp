@@ -34,51 +34,126 @@ struct Csr
     quint64 rangeSize(quint32 lo, quint32 hi) const { return offsets[hi] - offsets[lo]; }
 };
 
-/// Inverts programme -> tokens lists into token -> programmes postings (counting sort, so the
-/// postings come out sorted by programme). A programme is listed once per token however often its
-/// text repeats it: match sets are built from these, and a repeat would only cost time.
-template<typename ListOf>
-Csr invert(quint32 programmeCount, quint32 tokenCount, ListOf &&listOf)
+/// Inverts rows -> columns lists (programme -> tokens) into column -> rows lists (token ->
+/// programmes) by counting sort, so each list comes out ascending. forEachIn(row, emit) calls
+/// emit(column) for every entry of a row. A row is listed once per column however often it repeats
+/// it: match sets are built from these, and a repeat would only cost time.
+template<typename ForEachIn>
+Csr invert(quint32 rowCount, quint32 columnCount, ForEachIn &&forEachIn)
 {
-    // Per token, side by side so that a token costs one cache line: its postings so far and the
-    // last programme (+1, 0 = none) that listed it. Programmes come in order, so a token seen
-    // again in the same programme is a repeat.
+    // Per column, side by side so that a column costs one cache line: its entries so far and the
+    // last row (+1, 0 = none) that listed it. Rows come in order, so a column seen again in the
+    // same row is a repeat.
     struct Slot { quint32 count = 0, last = 0; };
-    std::vector<Slot> slots(tokenCount);
-    for (quint32 p = 0; p < programmeCount; ++p)
-        for (quint32 t : listOf(p))
-            if (Slot &s = slots[t]; s.last != p + 1) {
-                s.last = p + 1;
+    std::vector<Slot> slots(columnCount);
+    for (quint32 r = 0; r < rowCount; ++r)
+        forEachIn(r, [&](quint32 c) {
+            if (Slot &s = slots[c]; s.last != r + 1) {
+                s.last = r + 1;
                 ++s.count;
             }
+        });
     Csr csr;
-    csr.offsets.resize(size_t(tokenCount) + 1);
+    csr.offsets.resize(size_t(columnCount) + 1);
     csr.offsets[0] = 0;
-    for (quint32 t = 0; t < tokenCount; ++t) {
-        csr.offsets[t + 1] = csr.offsets[t] + slots[t].count;
-        slots[t] = {csr.offsets[t], 0};
+    for (quint32 c = 0; c < columnCount; ++c) {
+        csr.offsets[c + 1] = csr.offsets[c] + slots[c].count;
+        slots[c] = {csr.offsets[c], 0};
     }
-    csr.values.resize(csr.offsets[tokenCount]);
-    for (quint32 p = 0; p < programmeCount; ++p)
-        for (quint32 t : listOf(p))
-            if (Slot &s = slots[t]; s.last != p + 1) {
-                s.last = p + 1;
-                csr.values[s.count++] = p;
+    csr.values.resize(csr.offsets[columnCount]);
+    for (quint32 r = 0; r < rowCount; ++r)
+        forEachIn(r, [&](quint32 c) {
+            if (Slot &s = slots[c]; s.last != r + 1) {
+                s.last = r + 1;
+                csr.values[s.count++] = r;
             }
+        });
     return csr;
 }
 
-/// Whether a programme's token list holds a token of [lo, hi). The lists are short (a title and a
-/// description are tens of words) and unsorted: a straight scan costs what a binary search would,
-/// and leaving them unsorted saves sorting every programme's list when a guide is opened.
-bool hasTokenIn(std::span<const quint32> list, quint32 lo, quint32 hi)
+/// Reads a varint that PackedLists wrote (no bounds: the lists are made here, never read from a file).
+inline quint32 readVarint(const quint8 *&p)
 {
-    const quint32 width = hi - lo;
-    for (quint32 t : list)
-        if (t - lo < width)
-            return true;
-    return false;
+    quint32 v = *p++;
+    if (v < 0x80)
+        return v;
+    v &= 0x7f;
+    for (int shift = 7;; shift += 7) {
+        const quint32 b = *p++;
+        v |= (b & 0x7f) << shift;
+        if (b < 0x80)
+            return v;
+    }
 }
+
+/// Rows of ascending, distinct ids kept as LEB128 varint gaps: the postings and the programmes'
+/// token lists of a guide take about a byte an id instead of four, and are only ever walked
+/// from the front, which decoding gaps costs little more than reading plain integers.
+class PackedLists
+{
+public:
+    PackedLists() = default;
+    /// Packs `csr`, whose rows must be ascending without repeats. `counted` keeps the number of
+    /// ids before each row, for rangeCount().
+    PackedLists(const Csr &csr, bool counted)
+    {
+        const size_t rows = csr.offsets.size() - 1;
+        m_offsets.resize(rows + 1);
+        // Written through a pointer into room for the worst case (5 bytes an id), then trimmed:
+        // this runs for millions of ids when a guide is opened.
+        std::unique_ptr<quint8[]> room(new quint8[csr.values.size() * 5 + 1]);
+        quint8 *out = room.get();
+        for (size_t r = 0; r < rows; ++r) {
+            m_offsets[r] = quint32(out - room.get());
+            quint32 previous = 0;
+            for (quint32 v : csr.row(quint32(r))) {
+                quint32 gap = v - previous;
+                previous = v;
+                while (gap >= 0x80) {
+                    *out++ = quint8(gap) | 0x80;
+                    gap >>= 7;
+                }
+                *out++ = quint8(gap);
+            }
+        }
+        m_offsets[rows] = quint32(out - room.get());
+        m_bytes.assign(room.get(), out);
+        if (counted)
+            m_counts = csr.offsets;
+    }
+    /// Ids in rows [lo, hi) (a PackedLists made `counted`).
+    quint64 rangeCount(quint32 lo, quint32 hi) const { return m_counts[hi] - m_counts[lo]; }
+    template<typename F>
+    void forEach(quint32 row, F &&f) const
+    {
+        const quint8 *p = m_bytes.data() + m_offsets[row];
+        const quint8 *const end = m_bytes.data() + m_offsets[row + 1];
+        quint32 v = 0;
+        while (p != end) {
+            v += readVarint(p);
+            f(v);
+        }
+    }
+    /// Whether `row` holds an id of [lo, hi): ascending, so the walk stops at the first id >= lo.
+    bool hasIn(quint32 row, quint32 lo, quint32 hi) const
+    {
+        const quint8 *p = m_bytes.data() + m_offsets[row];
+        const quint8 *const end = m_bytes.data() + m_offsets[row + 1];
+        quint32 v = 0;
+        while (p != end) {
+            v += readVarint(p);
+            if (v >= lo)
+                return v < hi;
+        }
+        return false;
+    }
+    size_t memoryBytes() const { return m_bytes.capacity() + (m_offsets.capacity() + m_counts.capacity()) * sizeof(quint32); }
+
+private:
+    std::vector<quint32> m_offsets; ///< rows + 1 byte offsets
+    std::vector<quint32> m_counts;  ///< rows + 1 running id counts, when counted
+    std::vector<quint8> m_bytes;
+};
 
 /// Bits set in a word. __builtin_popcountll is a call into libgcc unless the target has POPCNT (the
 /// default x86-64 target has not); this form compiles to the instruction where there is one and to
@@ -238,15 +313,18 @@ struct SearchIndex::Private
     std::string tokenText;            ///< folded tokens, sorted bytewise, back to back
     std::vector<quint32> tokenOffsets; ///< tokenCount + 1
     quint32 tokenCount = 0;
-    Csr titleLists;                   ///< programme -> token ids of its titles
-    Csr allLists;                     ///< programme -> token ids of all its searchable text
-    Csr postingsAll;
-    Csr postingsTitle;
+    PackedLists titleLists;  ///< programme -> token ids of its titles, ascending
+    PackedLists allLists;    ///< programme -> token ids of all its searchable text, ascending
+    PackedLists postingsAll; ///< token -> programmes, ascending
+    PackedLists postingsTitle;
     Csr programmeAirings;    ///< programme -> its airings' places in timeOrder, ascending
     Csr programmeCategories; ///< programme -> category string ids
     /// Start and end of each programme's first airing, read in programme order: what a search
     /// without channel or new-only filter needs to know that this airing is the soonest.
-    std::vector<qint64> firstStart, firstEnd;
+    /// A duration of 0: none (a programme no airing names, or a first airing of no length, which
+    /// the exact path handles). Starts are seconds from the guide's validFrom, as the airing table's.
+    std::vector<qint32> firstStart;
+    std::vector<quint32> firstDuration;
     std::vector<quint32> timeOrder; ///< every airing, by start, then channel (a place in it is an airing's rank)
     qint64 maxDuration = 0;
     quint64 postingsBudget = kPostingsBudget;
@@ -254,13 +332,16 @@ struct SearchIndex::Private
 
     Private(const Guide &guide, const Guide::Private &g) : guide(guide), g(g) {}
 
-    std::span<const quint32> titleTokens(quint32 p) const { return titleLists.row(p); }
-    std::span<const quint32> allTokens(quint32 p) const { return allLists.row(p); }
     QByteArrayView tokenView(quint32 t) const
     {
         return QByteArrayView(tokenText.data() + tokenOffsets[t], tokenOffsets[t + 1] - tokenOffsets[t]);
     }
-    void buildTokenLists();
+    /// Builds the vocabulary, the postings and the token lists; runs `meanwhile` on this thread
+    /// while another builds the all-text postings.
+    template<typename F>
+    void buildTokenIndex(F &&meanwhile);
+    /// Airings by start, globally and per programme.
+    void buildAiringTables();
 
     /// Token ids whose text starts with `prefix`: a contiguous range since tokens are sorted bytewise.
     std::pair<quint32, quint32> prefixRange(const QByteArray &prefix) const
@@ -289,8 +370,10 @@ struct SearchIndex::Private
 };
 
 /// Tokenises the searchable strings (titles, sub-titles, descriptions, credits) of every
-/// programme, each distinct string once, on all cores, and builds the per-programme token lists.
-void SearchIndex::Private::buildTokenLists()
+/// programme, each distinct string once, on all cores, and builds the postings and the
+/// per-programme token lists.
+template<typename F>
+void SearchIndex::Private::buildTokenIndex(F &&meanwhile)
 {
     const quint32 nProg = g.header.programmeCount, nStr = g.header.stringCount;
 
@@ -399,8 +482,10 @@ void SearchIndex::Private::buildTokenLists()
         parts[w].dict = TokenDictionary();
     }
 
-    // 4. Per programme: its strings' tokens, one after the other (unsorted, a token may repeat:
-    //    see hasTokenIn); on every core.
+    // 4. Postings: token -> programmes, each programme's strings' tokens read in place (a
+    //    description shared by many programmes is tokenised once). Then the same inverted back,
+    //    programme -> its distinct tokens in ascending order, for the searches that test programmes
+    //    one by one. All-text on a second core, titles on this one, then `meanwhile`.
     auto stringTokens = [&](quint32 slot) -> std::span<const quint32> {
         const size_t w = std::upper_bound(parts.begin(), parts.end(), size_t(slot),
                                           [](size_t s, const Part &part) { return s < part.begin; }) - parts.begin() - 1;
@@ -408,49 +493,40 @@ void SearchIndex::Private::buildTokenLists()
         const size_t local = slot - part.begin;
         return {part.tokens.data() + part.offsets[local], part.offsets[local + 1] - part.offsets[local]};
     };
-    std::vector<Csr> titles(static_cast<size_t>(workers)), alls(static_cast<size_t>(workers));
-    parallelRanges(nProg, workers, [&](size_t begin, size_t end, int w) {
-        Csr &title = titles[size_t(w)];
-        Csr &all = alls[size_t(w)];
-        title.offsets.assign(1, 0);
-        all.offsets.assign(1, 0);
-        for (size_t p = begin; p < end; ++p) {
-            for (quint32 entry : programmeStrings.row(quint32(p))) {
-                const auto toks = stringTokens(entry >> 1);
-                all.values.insert(all.values.end(), toks.begin(), toks.end());
-                if (entry & 1)
-                    title.values.insert(title.values.end(), toks.begin(), toks.end());
-            }
-            title.offsets.push_back(quint32(title.values.size()));
-            all.offsets.push_back(quint32(all.values.size()));
-        }
-    });
-    titleLists = concatenate(titles);
-    allLists = concatenate(alls);
-    titleLists.values.shrink_to_fit();
-    allLists.values.shrink_to_fit();
+    auto index = [&](bool titlesOnly, PackedLists *postings, PackedLists *lists) {
+        Csr inverted = invert(nProg, tokenCount, [&](quint32 p, auto &&emit) {
+            for (quint32 entry : programmeStrings.row(p))
+                if (!titlesOnly || (entry & 1))
+                    for (quint32 t : stringTokens(entry >> 1))
+                        emit(t);
+        });
+        const Csr sorted = invert(tokenCount, nProg, [&](quint32 t, auto &&emit) {
+            for (quint32 p : inverted.row(t))
+                emit(p);
+        });
+        *postings = PackedLists(inverted, true);
+        inverted = Csr();
+        *lists = PackedLists(sorted, false);
+    };
+    std::thread all(index, false, &postingsAll, &allLists);
+    index(true, &postingsTitle, &titleLists);
+    meanwhile();
+    all.join();
 }
 
-SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide, *guide.d))
+void SearchIndex::Private::buildAiringTables()
 {
-    const Guide::Private &g = *guide.d;
     const quint32 nProg = g.header.programmeCount, nAir = g.header.airingCount;
-    d->buildTokenLists();
-    // The all-text postings (the largest piece) on a second core while this one does the rest.
-    std::thread allPostings([&] { d->postingsAll = invert(nProg, d->tokenCount, [&](quint32 p) { return d->allTokens(p); }); });
-    d->postingsTitle = invert(nProg, d->tokenCount, [&](quint32 p) { return d->titleTokens(p); });
-
-    // Airings by start, globally and per programme.
-    d->timeOrder.resize(nAir);
+    timeOrder.resize(nAir);
     std::vector<quint64> keyed(nAir);
     for (quint32 i = 0; i < nAir; ++i) {
-        keyed[i] = quint64(quint32(g.starts[i] - g.header.validFrom + 0x80000000LL)) << 32 | i;
-        d->maxDuration = std::max<qint64>(d->maxDuration, g.durations[i]);
+        keyed[i] = quint64(quint32(qint64(g.starts[i]) + 0x80000000LL)) << 32 | i;
+        maxDuration = std::max<qint64>(maxDuration, g.durations[i]);
     }
     std::sort(keyed.begin(), keyed.end());
     for (quint32 i = 0; i < nAir; ++i)
-        d->timeOrder[i] = quint32(keyed[i]);
-    Csr &pa = d->programmeAirings;
+        timeOrder[i] = quint32(keyed[i]);
+    Csr &pa = programmeAirings;
     pa.offsets.assign(nProg + 1, 0);
     for (quint32 i = 0; i < nAir; ++i)
         ++pa.offsets[g.programmes[i] + 1];
@@ -459,19 +535,41 @@ SearchIndex::SearchIndex(const Guide &guide) : d(std::make_unique<Private>(guide
     pa.values.resize(nAir);
     {
         std::vector<quint32> fill(pa.offsets.begin(), pa.offsets.end() - 1);
-        d->firstStart.assign(nProg, std::numeric_limits<qint64>::max());
-        d->firstEnd.assign(nProg, std::numeric_limits<qint64>::min());
+        firstStart.assign(nProg, 0);
+        firstDuration.assign(nProg, 0);
         for (quint32 r = 0; r < nAir; ++r) {
-            const quint32 i = d->timeOrder[r];
+            const quint32 i = timeOrder[r];
             const quint32 p = g.programmes[i];
             if (fill[p] == pa.offsets[p]) { // in time order, so the programme's first airing
-                d->firstStart[p] = g.starts[i];
-                d->firstEnd[p] = g.starts[i] + qint64(g.durations[i]);
+                firstStart[p] = g.starts[i];
+                firstDuration[p] = g.durations[i];
             }
             pa.values[fill[p]++] = r;
         }
     }
-    allPostings.join();
+}
+
+SearchIndex::SearchIndex(const Guide &guide) : SearchIndex(guide, {}) {}
+
+SearchIndex::SearchIndex(const Guide &guide, const std::function<void()> &meanwhile)
+    : d(std::make_unique<Private>(guide, *guide.d))
+{
+    // The airing tables are built while the all-text postings are.
+    d->buildTokenIndex([&] {
+        d->buildAiringTables();
+        if (meanwhile)
+            meanwhile();
+    });
+    auto mib = [](size_t bytes) { return QString::number(double(bytes) / (1 << 20), 'f', 2); };
+    auto csrBytes = [](const Csr &c) { return (c.offsets.capacity() + c.values.capacity()) * sizeof(quint32); };
+    qCDebug(lcGuideSearch).noquote() << "index memory (MiB): postings" << mib(d->postingsAll.memoryBytes()) << "+ titles"
+                                     << mib(d->postingsTitle.memoryBytes()) << ", token lists" << mib(d->allLists.memoryBytes())
+                                     << "+ titles" << mib(d->titleLists.memoryBytes()) << ", vocabulary"
+                                     << mib(d->tokenText.capacity() + d->tokenOffsets.capacity() * sizeof(quint32)) << "("
+                                     << d->tokenCount << "tokens ), programme airings" << mib(csrBytes(d->programmeAirings))
+                                     << ", first airings" << mib(d->firstStart.capacity() * 8) << ", time order"
+                                     << mib(d->timeOrder.capacity() * sizeof(quint32)) << ", categories"
+                                     << mib(csrBytes(d->programmeCategories));
     // Index building leaves tens of megabytes of freed temporaries; give them back to the system
     // so a box's resident memory is what the guide needs.
     malloc_trim(0);
@@ -526,10 +624,10 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
             return result;
     }
     auto airingOk = [&](quint32 i) {
-        const qint64 start = g.starts[i];
+        const qint64 start = g.start(i);
         if (start >= to || start + qint64(g.durations[i]) <= from)
             return false;
-        if (!channelOk.empty() && !channelOk[g.airingChannel[i]])
+        if (!channelOk.empty() && !channelOk[g.channelOf(i)])
             return false;
         if (query.newOnly && !(g.flags[i] & FlagNew))
             return false;
@@ -543,9 +641,9 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
                 return true;
         return false;
     };
-    auto matchesAll = [&](std::span<const quint32> list) {
+    auto matchesAll = [&](const PackedLists &lists, quint32 p) {
         for (const Word &w : words)
-            if (!hasTokenIn(list, w.lo, w.hi))
+            if (!lists.hasIn(p, w.lo, w.hi))
                 return false;
         return true;
     };
@@ -555,7 +653,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     // airing table's order (channel, then start) breaks ties. A candidate is that rank.
     const std::vector<quint32> &timeOrder = d->timeOrder;
     const quint32 firstRank = quint32(std::lower_bound(timeOrder.begin(), timeOrder.end(), scanFrom,
-                                                       [&](quint32 i, qint64 t) { return g.starts[i] < t; })
+                                                       [&](quint32 i, qint64 t) { return g.start(i) < t; })
                                       - timeOrder.begin());
     auto rankOf = [&](quint32 i) {
         return quint32(std::lower_bound(timeOrder.begin(), timeOrder.end(), i, [&](quint32 a, quint32 b) {
@@ -574,7 +672,8 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
                     channelSequence.push_back(i);
         }
         std::sort(channelSequence.begin(), channelSequence.end(), [&](quint32 a, quint32 b) {
-            return g.starts[a] != g.starts[b] ? g.starts[a] < g.starts[b] : g.airingChannel[a] < g.airingChannel[b];
+            // Airings come channel by channel: at equal starts the lower index is the lower channel.
+            return g.starts[a] != g.starts[b] ? g.starts[a] < g.starts[b] : a < b;
         });
         timeline = channelSequence;
     } else {
@@ -589,14 +688,15 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
     const bool timeOnly = channelOk.empty() && !query.newOnly;
     auto soonest = [&](quint32 p) -> qint64 {
         // The first airing passes: the common case, answered without touching the airing tables.
-        if (timeOnly && d->firstEnd[p] > from && d->firstStart[p] < to)
+        const qint64 firstStart = g.header.validFrom + d->firstStart[p];
+        if (timeOnly && d->firstDuration[p] && firstStart + d->firstDuration[p] > from && firstStart < to)
             return d->programmeAirings.values[d->programmeAirings.offsets[p]];
         std::span<const quint32> row = d->programmeAirings.row(p);
         if (!row.empty() && row.front() < firstRank)
             row = row.subspan(size_t(std::lower_bound(row.begin(), row.end(), firstRank) - row.begin()));
         for (quint32 r : row) {
             const quint32 i = timeOrder[r];
-            if (g.starts[i] >= to)
+            if (g.start(i) >= to)
                 break;
             if (airingOk(i))
                 return r;
@@ -606,10 +706,10 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
 
     /// Programmes matching every word in `postings`, as a bitmap; false when reading the postings
     /// would cost more than walking the timeline.
-    auto matchSet = [&](const Csr &postings, Bitmap *out) {
+    auto matchSet = [&](const PackedLists &postings, Bitmap *out) {
         quint64 cost = 0;
         for (const Word &w : words)
-            cost += postings.rangeSize(w.lo, w.hi);
+            cost += postings.rangeCount(w.lo, w.hi);
         if (cost > d->postingsBudget)
             return false;
         // The first word straight into `out` (empty as given), the others through one scratch map.
@@ -617,8 +717,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
         for (size_t k = 0; k < words.size(); ++k) {
             Bitmap &target = k == 0 ? *out : (word ? word->clear() : word.emplace(nProg));
             for (quint32 t = words[k].lo; t < words[k].hi; ++t)
-                for (quint32 p : postings.row(t))
-                    target.set(p);
+                postings.forEach(t, [&](quint32 p) { target.set(p); });
             if (k > 0)
                 out->intersect(target);
         }
@@ -672,13 +771,13 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
         const bool titleSet = matchSet(d->postingsTitle, &inTitle);
         const bool titleExact = titleSet
             ? collect(&inTitle, [](quint32) { return true; }, limit, &titleHits)
-            : collect(nullptr, [&](quint32 p) { return matchesAll(d->titleTokens(p)); }, limit, &titleHits);
+            : collect(nullptr, [&](quint32 p) { return matchesAll(d->titleLists, p); }, limit, &titleHits);
         exact = titleExact;
         // Tier 2: every word somewhere else too, when the titles alone do not fill the page.
         if (qsizetype(titleHits.size()) < limit || !titleExact) {
             const qsizetype wanted = limit - qsizetype(std::min<size_t>(titleHits.size(), size_t(limit)));
             auto notTitle = [&](quint32 p) {
-                return titleSet ? !inTitle.test(p) : !matchesAll(d->titleTokens(p));
+                return titleSet ? !inTitle.test(p) : !matchesAll(d->titleLists, p);
             };
             Bitmap inText(nProg);
             bool otherExact;
@@ -689,7 +788,7 @@ SearchResult SearchIndex::search(const SearchQuery &query) const
                     inText.subtract(inTitle);
                 otherExact = collect(&inText, notTitle, wanted, &otherHits);
             } else {
-                otherExact = collect(nullptr, [&](quint32 p) { return notTitle(p) && matchesAll(d->allTokens(p)); }, wanted,
+                otherExact = collect(nullptr, [&](quint32 p) { return notTitle(p) && matchesAll(d->allLists, p); }, wanted,
                                      &otherHits);
             }
             exact = exact && otherExact;

@@ -11,6 +11,7 @@
 #include <QString>
 #include <QStringView>
 
+#include <functional>
 #include <vector>
 
 namespace iptv::epg {
@@ -50,6 +51,9 @@ class SearchIndex
 {
 public:
     explicit SearchIndex(const Guide &guide);
+    /// The same, running `meanwhile` on this thread once every string is tokenised (while another
+    /// thread builds the largest postings): Guide::open packs the descriptions there.
+    SearchIndex(const Guide &guide, const std::function<void()> &meanwhile);
     ~SearchIndex();
     SearchResult search(const SearchQuery &query) const;
 

@@ -9,6 +9,9 @@
 
 #include <QTest>
 
+#include <atomic>
+#include <thread>
+
 using namespace iptv::epg;
 
 namespace {
@@ -554,6 +557,56 @@ private Q_SLOTS:
         // Against the wrong base it refuses instead of producing garbage.
         QVERIFY(GuideDelta::apply(b, delta, &error).isEmpty());
         QVERIFY(error.contains(u"another guide version"_qs));
+    }
+
+    /// Descriptions are kept compressed in blocks once a guide is open: each reads back whole,
+    /// in order, backwards (blocks leave the per-thread cache), from several threads at once, and
+    /// one longer than a block; views from string() stay valid while a few other blocks are read.
+    void descriptionsAcrossBlocks()
+    {
+        GuideData data = twoChannels();
+        QStringList texts;
+        for (int i = 0; i < 3000; ++i) {
+            Programme p = simple(i % 2 ? u"two.test"_qs : u"one.test"_qs, kDay0 + (i / 2) * 600, kDay0 + (i / 2 + 1) * 600,
+                                 u"Programme %1"_qs.arg(i));
+            QString text = u"Description %1: "_qs.arg(i) + u"words of programme %1, "_qs.arg(i).repeated(1 + i % 7);
+            if (i == 1234)
+                text += u"a very long one "_qs.repeated(4000); // 64,000 bytes: a block of its own
+            p.descs = {{{}, text}};
+            texts.append(text);
+            data.programmes.append(p);
+        }
+        const auto guide = Guide::fromBytes(compile(data));
+        QVERIFY(guide);
+        QCOMPARE(guide->airingCount(), quint32(texts.size()));
+        // Airings come channel by channel: find each one's input by its title.
+        auto expected = [&](quint32 airing) {
+            const Airing a = guide->airing(airing);
+            return texts.at(guide->title(a.programme).section(u' ', 1).toInt());
+        };
+        for (quint32 i = 0; i < guide->airingCount(); ++i)
+            QCOMPARE(guide->description(guide->airing(i).programme), expected(i));
+        for (quint32 i = guide->airingCount(); i-- > 0;)
+            QCOMPARE(guide->description(guide->airing(i).programme), expected(i));
+
+        const quint32 first = guide->programmeStrings(guide->airing(0).programme).description;
+        const QByteArrayView view = guide->string(first);
+        for (quint32 i : {1500u, 2999u, 700u})
+            QVERIFY(!guide->description(guide->airing(i).programme).isEmpty());
+        QCOMPARE(QString::fromUtf8(view), expected(0));
+
+        std::atomic<int> mismatches{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&, t] {
+                for (quint32 i = quint32(t); i < guide->airingCount(); i += 3)
+                    if (guide->description(guide->airing(i).programme) != expected(i))
+                        ++mismatches;
+            });
+        }
+        for (auto &thread : threads)
+            thread.join();
+        QCOMPARE(mismatches.load(), 0);
     }
 
     void readInfoWithoutDecompressing()
