@@ -17,8 +17,9 @@
 #            arrival and timestamps (recast's keyframe cache re-sends the last GOP to a new
 #            viewer, so the first frames are up to a GOP old), never before what is recorded: a
 #            re-sent GOP that reaches back past the last segment's end shows as 0. The segment in
-#            progress at the kill is lost and counts in it; the kill comes at a random point of a
-#            segment, not just after one was written.
+#            progress at the kill is listed from its journal (synced every second) on restart
+#            (journal_ms: how much of it); what came after the last journal entry is lost and
+#            counts in the gap. The kill comes at a random point of a segment.
 # Prints every round and the medians; the raw logs stay in WORK.
 set -euo pipefail
 
@@ -99,7 +100,7 @@ until INDEX=$(find "$WORK/diver/storage/recordings" -name index.tsv 2>/dev/null 
 segments() { grep -c '^seg' "$INDEX" || true; }
 echo "== diver recording c001 into $(dirname "$INDEX") (segments of ${SEGMENT} s); load $(cut -d' ' -f1-3 /proc/loadavg) =="
 
-printf '%-6s %10s %10s %10s %8s\n' round listen_ms resume_ms gap_ms "gap<=resume+2s"
+printf '%-6s %10s %10s %10s %10s %8s\n' round listen_ms resume_ms journal_ms gap_ms "gap<=resume+2s"
 : >"$WORK/rounds"
 for round in $(seq 1 "$ROUNDS"); do
     have=$(segments)
@@ -113,23 +114,28 @@ for round in $(seq 1 "$ROUNDS"); do
     start_diver "$log"
     t_up=$(wait_log "$log" "diver up on port")
     t_resume=$(wait_log "$log" "resumes in")
-    until [ "$(segments)" -gt "$before" ]; do sleep 0.05; done
     # seg <TAB> sequence <TAB> start ms <TAB> duration ms <TAB> bytes <TAB> file <TAB> gap|-
-    last=$(grep '^seg' "$INDEX" | sed -n "${before}p")
-    next=$(grep '^seg' "$INDEX" | sed -n "$((before + 1))p")
-    flag=$(cut -f7 <<<"$next")
-    [ "$flag" = gap ] || { echo "round $round: the first segment after the restart is not flagged as a gap: $next" >&2; exit 1; }
+    # After the restart: the segment in progress at the kill, listed from its journal (no gap
+    # flag), then the first segment of the new connection, flagged.
+    first_gap_after() { grep '^seg' "$INDEX" | awk -F'\t' -v b="$before" 'NR > b && $7 == "gap" { print NR; exit }'; }
+    until [ -n "$(first_gap_after)" ]; do sleep 0.05; done
+    n=$(first_gap_after)
+    [ "$n" -le $((before + 2)) ] || { echo "round $round: $((n - before - 1)) unflagged segments before the gap" >&2; exit 1; }
+    last=$(grep '^seg' "$INDEX" | sed -n "$((n - 1))p")
+    next=$(grep '^seg' "$INDEX" | sed -n "${n}p")
+    kept=0
+    [ "$n" -eq $((before + 1)) ] || kept=$(cut -f4 <<<"$last")
     gap=$(( $(cut -f3 <<<"$next") - $(cut -f3 <<<"$last") - $(cut -f4 <<<"$last") ))
     listen=$((t_up - t_start))
     resume=$((t_resume - t_start))
     ok=$([ "$gap" -le $((resume + 2000)) ] && echo yes || echo NO)
-    printf '%-6s %10d %10d %10d %8s\n' "$round" "$listen" "$resume" "$gap" "$ok"
-    echo "$listen $resume $gap" >>"$WORK/rounds"
+    printf '%-6s %10d %10d %10d %10d %8s\n' "$round" "$listen" "$resume" "$kept" "$gap" "$ok"
+    echo "$listen $resume $gap $kept" >>"$WORK/rounds"
 done
 kill "$diver" 2>/dev/null || true
 wait "$diver" 2>/dev/null || true
 
-printf 'median %10s %10s %10s   (load %s)\n' "$(cut -d' ' -f1 "$WORK/rounds" | median)" "$(cut -d' ' -f2 "$WORK/rounds" | median)" \
-    "$(cut -d' ' -f3 "$WORK/rounds" | median)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'median %10s %10s %10s %10s   (load %s)\n' "$(cut -d' ' -f1 "$WORK/rounds" | median)" "$(cut -d' ' -f2 "$WORK/rounds" | median)" \
+    "$(cut -d' ' -f4 "$WORK/rounds" | median)" "$(cut -d' ' -f3 "$WORK/rounds" | median)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 rm -rf "$WORK/recast/live" "$WORK/recast/data" "$WORK/diver/storage"
 echo "raw logs in $WORK"
