@@ -36,6 +36,10 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     // bench/hubris/zap.sh (docs/BENCHMARKS.md). A box (eglfs on a GPU) keeps Qt's choice.
     if (qEnvironmentVariableIsEmpty("QSG_RENDER_LOOP") && !m_options.linuxBox)
         qputenv("QSG_RENDER_LOOP", "basic");
+    // Nor a depth buffer for 2D there: on llvmpipe the depth test and clears cost more than the
+    // overdraw they save (a scroll step's rasterising 7.2-7.5 -> 6.0-6.8 ms, docs/BENCHMARKS.md).
+    if (qEnvironmentVariableIsEmpty("QSG_NO_DEPTH_BUFFER") && !m_options.linuxBox)
+        qputenv("QSG_NO_DEPTH_BUFFER", "1");
     if (m_options.linuxBox)
         m_hal = std::make_unique<hal::LinuxBoxHal>();
     else
