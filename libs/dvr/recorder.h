@@ -40,6 +40,10 @@ struct RecorderSettings
     /// The segment in progress is synced to its journal this often (seconds of content; 0: only
     /// whole segments are written), so a crash or kill -9 loses at most this much of it.
     double journalSeconds = 1;
+    /// Above 0: the recording threads' nice value (Linux, per thread), with the batch scheduling
+    /// policy: they yield the CPU to the process's other threads (a server's HTTP thread:
+    /// playback starts) when the cores are saturated; their socket and write queue absorb the wait.
+    int niceness = 0;
 };
 
 class Recorder : public QObject

@@ -27,6 +27,9 @@ namespace iptv::diver {
 namespace {
 /// A planned recording starts this long before its time (the source's first keyframe).
 constexpr qint64 kLeadSeconds = 2;
+/// Recording threads run at nice 5: when 100 of them saturate the cores, the HTTP thread (a
+/// viewer's playback start) goes first; a recorder's socket and write queue absorb the wait.
+constexpr int kRecorderNiceness = 5;
 /// The plan is made again at least this often (time moves on; a recording ends).
 constexpr qint64 kReplanSeconds = 30;
 /// Retention (reading every recording and its copy from the store) runs this often, not every
@@ -533,6 +536,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     s.source = source;
     s.directory = copy->directory;
     s.segmentSeconds = m_config.segmentSeconds;
+    s.niceness = kRecorderNiceness;
     s.stopAtMs = copy->recordStop * 1000;
     s.minFreeBytes = m_config.minFreeBytes;
     active->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
@@ -626,6 +630,7 @@ void DiverServer::startArchives()
         s.directory = a->directory;
         s.chunkMs = 3600 * 1000;
         s.segmentSeconds = m_config.segmentSeconds;
+        s.niceness = kRecorderNiceness;
         s.minFreeBytes = m_config.minFreeBytes;
         a->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
         QString error;
