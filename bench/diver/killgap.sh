@@ -41,12 +41,7 @@ echo "== build (Release) in $BUILD =="
 release_build recast diver iptv-guide
 IN=$(input_5mbit)
 
-printf '[server]\nport=%s\n\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n\n[channel.c001]\nname=Channel 1\nsource=file:%s\nladder=copy\n' \
-    "$PORT" "$IN" >"$WORK/recast.conf"
-start_recast "$WORK/recast" "$WORK/recast.conf" "$PORT"
-until [ "$(curl -sf "127.0.0.1:$PORT/api/channels" | jq '[.channels[] | select(.state == "live")] | length')" -ge 1 ] 2>/dev/null; do
-    sleep 0.5
-done
+start_copy_channels "$WORK" 1 "$PORT" "$IN"
 
 # One airing from a minute ago to three hours ahead, on c001.
 now=$(date +%s)

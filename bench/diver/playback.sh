@@ -31,16 +31,7 @@ echo "== build (Release) in $BUILD =="
 release_build recast diver bench_playback
 IN=$(input_5mbit)
 
-{
-    printf '[server]\nport=%s\n\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n' "$PORT"
-    for i in $(seq 1 "$N"); do
-        printf '\n[channel.c%03d]\nname=Channel %d\nsource=file:%s\nladder=copy\n' "$i" "$i" "$IN"
-    done
-} >"$WORK/recast.conf"
-start_recast "$WORK/recast" "$WORK/recast.conf" "$PORT"
-until [ "$(curl -sf "$API/api/channels" | jq '[.channels[] | select(.state == "live")] | length')" -ge "$N" ] 2>/dev/null; do
-    sleep 1
-done
+start_copy_channels "$WORK" "$N" "$PORT" "$IN"
 # The headend stands in for one on another machine: at nice 5 and the batch policy (each of its
 # threads; Linux keeps them per thread) it takes the CPU diver leaves, instead of its 100 channels competing
 # with diver's HTTP thread on the same two cores.

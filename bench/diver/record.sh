@@ -37,16 +37,7 @@ echo "== input: $IN ($(du -k "$IN" | cut -f1) KiB) =="
 
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-{
-    printf '[server]\nport=%s\n\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n' "$PORT"
-    for i in $(seq 1 "$N"); do
-        printf '\n[channel.c%03d]\nname=Channel %d\nsource=file:%s\nladder=copy\n' "$i" "$i" "$IN"
-    done
-} >"$WORK/recast.conf"
-start_recast "$WORK/recast" "$WORK/recast.conf" "$PORT"
-until [ "$(curl -sf "$API/api/channels" | jq '[.channels[] | select(.state == "live")] | length')" -ge "$N" ] 2>/dev/null; do
-    sleep 1
-done
+start_copy_channels "$WORK" "$N" "$PORT" "$IN"
 echo "== recast: $N pass-through channels live; load $(cut -d' ' -f1-3 /proc/loadavg) =="
 
 echo "== ours: $N recordings, $WARMUP s warm-up, CPU over $MEASURE s =="

@@ -5,6 +5,9 @@
 #   input_1080p                       30 s 1080p25 H.264 (8 Mbit/s) + AAC in MPEG-TS (testsrc2 + sine)
 #   input_5mbit                       60 s 1080p25 H.264 at 5 Mbit/s CBR-ish + AAC in MPEG-TS
 #   start_recast WORK CONF PORT       runs recast -c CONF, sets $recast, waits for /healthz
+#   start_copy_channels WORK N PORT INPUT
+#                                     recast with N pass-through channels c001… (ladder=copy, 2 s
+#                                     segments) of INPUT, looping; waits until all are live
 #   cpu_s PID                         user+sys CPU seconds of PID (and its threads) so far
 #   machine_info                      lscpu model, cores, date, commit, load
 
@@ -31,6 +34,21 @@ input_1080p() {
 input_5mbit() {
     bench_input 1080p25-60s-5mbit.ts -f lavfi -i testsrc2=size=1920x1080:rate=25 -f lavfi -i sine=frequency=1000:sample_rate=48000 \
         -t 60 -pix_fmt yuv420p -c:v libx264 -preset veryfast -b:v 5M -maxrate 5M -bufsize 5M -g 50 -c:a aac -b:a 128k -f mpegts
+}
+
+start_copy_channels() {
+    local work=$1 n=$2 port=$3 input=$4 i
+    mkdir -p "$work"
+    {
+        printf '[server]\nport=%s\n\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n' "$port"
+        for i in $(seq 1 "$n"); do
+            printf '\n[channel.c%03d]\nname=Channel %d\nsource=file:%s\nladder=copy\n' "$i" "$i" "$input"
+        done
+    } >"$work/recast.conf"
+    start_recast "$work/recast" "$work/recast.conf" "$port"
+    until [ "$(curl -sf "127.0.0.1:$port/api/channels" | jq '[.channels[] | select(.state == "live")] | length')" -ge "$n" ] 2>/dev/null; do
+        sleep 0.5
+    done
 }
 
 start_recast() {

@@ -95,19 +95,9 @@ private:
     HttpResult call(const QByteArray &verb, quint16 port, const QString &path, const QByteArray &credential,
                     const QJsonObject &body = {})
     {
-        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
-        request.setRawHeader("Authorization", "Bearer " + credential);
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        std::unique_ptr<QNetworkReply> reply(
-            m_nam.sendCustomRequest(request, verb, body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact)));
-        if (!reply->isFinished()) {
-            QSignalSpy finished(reply.get(), &QNetworkReply::finished);
-            finished.wait(30000);
-        }
-        HttpResult r;
-        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        r.body = reply->readAll();
-        return r;
+        return httpSend(m_nam, verb, QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)),
+                        body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact),
+                        {{"Authorization", "Bearer " + credential}, {"Content-Type", "application/json"}});
     }
     /// A fresh database on the test's PostgreSQL; empty (with a warning) when it cannot be made.
     QString database()

@@ -113,23 +113,12 @@ private:
     HttpResult call(const QByteArray &verb, quint16 port, const QString &path, const QByteArray &credential,
                     const QJsonObject &body = {}, const QList<std::pair<QByteArray, QByteArray>> &extra = {})
     {
-        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        QList<std::pair<QByteArray, QByteArray>> headers = extra;
         if (!credential.isEmpty())
-            request.setRawHeader("Authorization", "Bearer " + credential);
-        for (const auto &[k, v] : extra)
-            request.setRawHeader(k, v);
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        std::unique_ptr<QNetworkReply> reply(
-            m_nam.sendCustomRequest(request, verb, body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact)));
-        if (!reply->isFinished()) {
-            QSignalSpy finished(reply.get(), &QNetworkReply::finished);
-            finished.wait(30000);
-        }
-        HttpResult r;
-        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        r.body = reply->readAll();
-        r.headers = reply->rawHeaderPairs();
-        return r;
+            headers.append({QByteArrayLiteral("Authorization"), "Bearer " + credential});
+        headers.append({QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json")});
+        return httpSend(m_nam, verb, QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)),
+                        body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact), headers);
     }
     QJsonArray recordingsOf(quint16 port, const QByteArray &credential)
     {

@@ -31,15 +31,16 @@ struct HttpResult
     QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
 };
 
-inline HttpResult httpRequest(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
-                              const QList<std::pair<QByteArray, QByteArray>> &headers = {}, int timeoutMs = 30000)
+/// `verb` to `url` with `body` (none when empty) and `headers`.
+inline HttpResult httpSend(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url, const QByteArray &body,
+                           const QList<std::pair<QByteArray, QByteArray>> &headers = {}, int timeoutMs = 30000)
 {
     QNetworkRequest request(url);
     // Keep each request independent: no cache, and a 304 must reach the test as a 304.
     request.setAttribute(QNetworkRequest::CacheLoadControlAttribute, QNetworkRequest::AlwaysNetwork);
     for (const auto &[k, v] : headers)
         request.setRawHeader(k, v);
-    std::unique_ptr<QNetworkReply> reply(nam.sendCustomRequest(request, verb));
+    std::unique_ptr<QNetworkReply> reply(nam.sendCustomRequest(request, verb, body));
     if (!reply->isFinished()) {
         QSignalSpy finished(reply.get(), &QNetworkReply::finished);
         finished.wait(timeoutMs);
@@ -50,6 +51,12 @@ inline HttpResult httpRequest(QNetworkAccessManager &nam, const QByteArray &verb
     r.headers = reply->rawHeaderPairs();
     r.error = reply->error();
     return r;
+}
+
+inline HttpResult httpRequest(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
+                              const QList<std::pair<QByteArray, QByteArray>> &headers = {}, int timeoutMs = 30000)
+{
+    return httpSend(nam, verb, url, {}, headers, timeoutMs);
 }
 
 inline HttpResult httpGet(QNetworkAccessManager &nam, const QUrl &url,
