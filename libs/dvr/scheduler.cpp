@@ -135,6 +135,93 @@ bool isRepeat(quint8 flags)
     return (flags & epg::FlagPreviouslyShown) && !(flags & epg::FlagNew);
 }
 
+/// One episode's capacity decision in pass 1 of the last plan (docs/dvr-scheduler.md,
+/// "Planning incrementally").
+struct GroupMemo
+{
+    int tried = -2;             ///< -2: not tried (skipped before capacity), -1: no airing fitted, else the airing taken
+    int node = -1;              ///< where it was placed
+    int channel = -1;           ///< its placement: channel and epoch minutes [from, to); from == to: none
+    int from = 0, to = 0;
+};
+
+struct RuleMemo
+{
+    int alive = -1;                 ///< airings grouped (not ended, not filtered); -1: rule not planned
+    std::vector<GroupMemo> groups;  ///< in the rule's episode order
+};
+
+/// Pass 1 of the last plan, kept so that the next one can reuse every decision whose inputs did
+/// not change. Valid while the rule slots, their order and the capacity options stay the same.
+struct PlanMemo
+{
+    bool valid = false;
+    qint64 now = 0;
+    std::vector<RuleMemo> rules; ///< by rule slot
+};
+
+/// The minutes where the capacity book of the plan being made may differ from the last plan's at
+/// the same point of pass 1: the placements one has and the other has not (counted per placement,
+/// so that the same recording placed again cancels out), and the minutes they cover.
+class DirtyMinutes
+{
+public:
+    explicit DirtyMinutes(int base)
+        : m_base(base)
+    {
+    }
+    /// Adds (+1, the new plan placed it) or removes (-1, the last plan had it) a placement.
+    void change(int node, int channel, int from, int to, int delta)
+    {
+        from = std::max(from, m_base); // minutes before the plan's origin are never read
+        if (from >= to)
+            return;
+        const quint64 key = (quint64(quint8(node)) << 56) | (quint64(quint32(channel) & 0xfffff) << 36)
+            | (quint64(quint32(from - m_base) & 0xfffff) << 16) | quint64(quint32(to - from) & 0xffff);
+        int &count = m_count[key];
+        const int before = count;
+        count += delta;
+        if ((before == 0) == (count == 0))
+            return;
+        cover(from - m_base, to - m_base, count == 0 ? -1 : 1);
+        if (count == 0)
+            m_count.remove(key);
+    }
+    /// Whether any minute of [from, to) (epoch minutes) may differ.
+    bool any(int from, int to) const
+    {
+        from = std::max(from - m_base, 0);
+        to = std::min(to - m_base, int(m_minutes.size()));
+        for (int h = from / 60; from < to; ++h) {
+            const int end = std::min(to, (h + 1) * 60);
+            if (m_hours[size_t(h)] > 0)
+                for (int m = from; m < end; ++m)
+                    if (m_minutes[size_t(m)] > 0)
+                        return true;
+            from = end;
+        }
+        return false;
+    }
+    bool isClean() const { return m_count.isEmpty(); }
+
+private:
+    void cover(int from, int to, int delta)
+    {
+        if (int(m_minutes.size()) < to) {
+            m_minutes.resize(size_t(to) + 24 * 60, 0);
+            m_hours.resize(m_minutes.size() / 60 + 1, 0);
+        }
+        for (int m = from; m < to; ++m) {
+            m_minutes[size_t(m)] += delta;
+            m_hours[size_t(m / 60)] += delta;
+        }
+    }
+    int m_base = 0;
+    QHash<quint64, int> m_count;
+    std::vector<int> m_minutes; ///< placements differing, per minute from m_base
+    std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
+};
+
 } // namespace
 
 QString skipReasonName(SkipReason reason)
@@ -200,6 +287,9 @@ struct Scheduler::Private
     std::unique_ptr<GuideIndex> index;
     QList<RecordedEpisode> history;
     SchedulePlan last;
+    PlanMemo memo;
+    /// Rule slots whose candidates changed since the last plan (update()'s partial rematch).
+    QSet<int> rematched;
 
     int channelKey(const QString &id)
     {
@@ -563,6 +653,57 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         candidateCount += qsizetype(rs.candidates.size());
     out.skipped.reserve(candidateCount);
 
+    // Reuse of the last plan's pass 1 (docs/dvr-scheduler.md, "Planning incrementally"): an
+    // episode's capacity decision is taken again from the memo when its rule's episodes are the
+    // same as then and none of the minutes its tries read differ from the last plan's book at the
+    // same point of the pass; everything else (history, duplicates, keep-N) is decided afresh.
+    const bool replay = memo.valid && memo.rules.size() == rules.size();
+    PlanMemo next;
+    next.valid = true;
+    next.now = now;
+    next.rules.resize(rules.size());
+    DirtyMinutes dirty(book.epochMinutes(now, now + 60).first);
+    int reused = 0, decided = 0;
+    auto intervalAt = [&](const RuleState &rs, const Candidate &c, qint64 at) {
+        return std::pair<qint64, qint64>{std::max(at, c.start - rs.rule.prePadding), c.stop + rs.rule.postPadding};
+    };
+    // Whether the last plan's tries of airings [0, last] of group gi read the same book as now.
+    auto sameTries = [&](int gi, int last) {
+        const Group &g = groups[size_t(gi)];
+        const RuleState &rs = rules[size_t(g.slot)];
+        for (int k = 0; k <= last; ++k) {
+            const Candidate &c = *g.airings[size_t(k)];
+            const auto span = interval(rs, c);
+            if (span != intervalAt(rs, c, memo.now))
+                return false;
+            if (archived[size_t(c.channel)])
+                continue;
+            const auto [a, b] = book.epochMinutes(span.first, span.second);
+            if (dirty.any(a, b))
+                return false;
+        }
+        return true;
+    };
+    auto memoOf = [&](int gi, int tried) {
+        const Group &g = groups[size_t(gi)];
+        GroupMemo m;
+        m.tried = tried;
+        if (tried >= 0 && g.chosen >= 0) {
+            const Candidate &c = *g.airings[size_t(g.chosen)];
+            m.node = g.node;
+            if (!archived[size_t(c.channel)]) {
+                const auto [from, to] = interval(rules[size_t(g.slot)], c);
+                std::tie(m.from, m.to) = book.epochMinutes(from, to);
+                m.channel = c.channel;
+            }
+        }
+        return m;
+    };
+    auto changeDirty = [&](const GroupMemo &m, int delta) {
+        if (m.from < m.to)
+            dirty.change(m.node, m.channel, m.from, m.to, delta);
+    };
+
     // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
     for (const int slot : order) {
         const RuleState &rs = rules[size_t(slot)];
@@ -600,6 +741,19 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             g.airings.push_back(&c);
             groups.push_back(std::move(g));
         }
+        // The rule's episodes are the last plan's when its candidates did not change and as many
+        // are still on (fewer when airings ended: the set only shrinks as time moves on).
+        RuleMemo &memoNext = next.rules[size_t(slot)];
+        memoNext.alive = 0;
+        for (const int gi : groupOf)
+            memoNext.alive += gi >= 0;
+        const RuleMemo *memoLast = replay ? &memo.rules[size_t(slot)] : nullptr;
+        const bool sameGroups = memoLast && !rematched.contains(slot) && memoLast->alive == memoNext.alive
+            && memoLast->groups.size() == size_t(int(groups.size()) - base);
+        if (memoLast && !sameGroups) // its placements are all decided afresh: all of them differ until placed again
+            for (const GroupMemo &m : memoLast->groups)
+                changeDirty(m, -1);
+        memoNext.groups.reserve(size_t(int(groups.size()) - base));
         if (!any) {
             if (r.kind == RuleKind::Single) {
                 if (r.start >= now)
@@ -611,6 +765,16 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         }
         for (int gi = base; gi < int(groups.size()); ++gi) {
             Group &g = groups[size_t(gi)];
+            const GroupMemo *was = sameGroups ? &memoLast->groups[size_t(gi - base)] : nullptr;
+            // Records the decision and what differs from the last plan's placement of this episode.
+            auto decide = [&](int tried) {
+                memoNext.groups.push_back(memoOf(gi, tried));
+                if (!memoLast)
+                    return;
+                changeDirty(memoNext.groups.back(), 1);
+                if (was)
+                    changeDirty(*was, -1);
+            };
             const EpisodeIdentity &id = g.airings.front()->identity;
             if (r.duplicateScope != DuplicateScope::None) {
                 const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
@@ -618,6 +782,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     g.status = SkipReason::AlreadyRecorded;
                     g.related = historyRef(m.entry);
                     g.layer = m.layer;
+                    decide(-2);
                     continue;
                 }
                 if (r.duplicateScope == DuplicateScope::AllRules) {
@@ -626,23 +791,40 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                         g.status = SkipReason::Duplicate;
                         g.related = ref(rules[size_t(other.slot)], *other.airings[size_t(other.chosen)]);
                         g.layer = m.layer;
+                        decide(-2);
                         continue;
                     }
                 }
             }
             if (keepReached(slot)) {
                 g.status = SkipReason::KeepLimit;
+                decide(-2);
                 continue;
             }
-            bool placed = false;
-            for (int k = 0; k < int(g.airings.size()) && !placed; ++k)
-                placed = tryPlace(gi, k);
-            if (placed)
+            int tried = -1;
+            if (was && was->tried != -2
+                && sameTries(gi, was->tried >= 0 ? was->tried : int(g.airings.size()) - 1)) {
+                // The same tries over the same minutes: the same outcome, without asking the book.
+                if (was->tried >= 0) {
+                    placeGroup(gi, was->tried, was->node);
+                    tried = was->tried;
+                }
+                ++reused;
+            } else {
+                for (int k = 0; k < int(g.airings.size()) && tried < 0; ++k)
+                    if (tryPlace(gi, k))
+                        tried = k;
+                ++decided;
+            }
+            decide(tried);
+            if (tried >= 0)
                 planned(gi);
             else
                 dropped.push_back(gi);
         }
     }
+    memo = std::move(next);
+    rematched.clear();
 
     const qint64 pass1 = timer.elapsed();
     // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
@@ -830,7 +1012,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return a.ruleId < b.ruleId;
     });
     last = out;
-    qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1; pass 1"
+    qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1;"
+                         << reused << "capacity decisions reused," << decided << "made; pass 1"
                          << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2 << "ms";
     return out;
 }
@@ -851,10 +1034,12 @@ const SchedulerOptions &Scheduler::options() const
 void Scheduler::setCapacity(const CapacityOptions &capacity)
 {
     d->options.capacity = capacity;
+    d->memo.valid = false;
 }
 
 void Scheduler::setRules(const QList<RecordingRule> &rules)
 {
+    d->memo.valid = false;
     d->rules.clear();
     d->rules.reserve(size_t(rules.size()));
     for (const RecordingRule &r : rules) {
@@ -874,6 +1059,7 @@ void Scheduler::upsertRule(const RecordingRule &rule)
     auto it = std::find_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == rule.id; });
     if (it == d->rules.end())
         it = d->rules.insert(d->rules.end(), RuleState{});
+    d->memo.valid = false;
     it->rule = rule;
     d->compile(*it);
     d->rebuildRuleMaps();
@@ -882,6 +1068,7 @@ void Scheduler::upsertRule(const RecordingRule &rule)
 
 void Scheduler::removeRule(qint64 ruleId)
 {
+    d->memo.valid = false;
     d->rules.erase(std::remove_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == ruleId; }),
                    d->rules.end());
     d->rebuildRuleMaps();
@@ -906,6 +1093,7 @@ SchedulePlan Scheduler::evaluate(std::shared_ptr<const epg::Guide> guide, qint64
     timer.start();
     d->index = d->buildIndex(std::move(guide));
     const qint64 indexed = timer.elapsed();
+    d->memo.valid = false; // every rule matched again
     for (RuleState &rs : d->rules)
         d->matchRule(rs);
     const qint64 matched = timer.elapsed();
@@ -1045,6 +1233,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     }
     if (singleMoved)
         d->rebuildRuleMaps();
+    d->rematched.unite(touched);
     const qint64 matched = timer.elapsed();
 
     SchedulePlan p = d->plan(now);
