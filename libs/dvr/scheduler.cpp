@@ -130,6 +130,23 @@ quint64 quickHash(QByteArrayView bytes, quint64 h)
     return h ^ (h >> 32);
 }
 
+/// A planned recording as update() matches the plans before and after: rule, channel, start.
+struct AiringKey
+{
+    qint64 ruleId = 0;
+    QString channelId;
+    qint64 start = 0;
+    friend bool operator==(const AiringKey &, const AiringKey &) = default;
+};
+size_t qHash(const AiringKey &k, size_t seed = 0)
+{
+    return qHashMulti(seed, k.ruleId, k.channelId, k.start);
+}
+AiringKey airingKey(const PlannedRecording &r)
+{
+    return {r.ruleId, r.channelId, r.start};
+}
+
 bool isRepeat(quint8 flags)
 {
     return (flags & epg::FlagPreviouslyShown) && !(flags & epg::FlagNew);
@@ -1241,19 +1258,23 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         *changes = {};
         changes->airingsChanged = int(gone.size() + came.size());
         changes->rulesRematched = int(touched.size());
-        auto key = [](const PlannedRecording &r) { return std::tuple(r.ruleId, r.channelId, r.start); };
-        std::map<std::tuple<qint64, QString, qint64>, const PlannedRecording *> was, is;
-        for (const PlannedRecording &r : before.recordings)
-            was.emplace(key(r), &r);
-        for (const PlannedRecording &r : p.recordings)
-            is.emplace(key(r), &r);
+        // Matched by (rule, channel, start); hashed, not ordered: ~93k recordings a side at the
+        // benchmark's size, where a std::map of string tuples cost ~0.2 s. The lists keep the
+        // order of the plans' recordings (by recordStart, channel, rule).
+        QHash<AiringKey, qsizetype> was, is;
+        was.reserve(before.recordings.size());
+        is.reserve(p.recordings.size());
+        for (qsizetype i = 0; i < before.recordings.size(); ++i)
+            was.insert(airingKey(before.recordings[i]), i);
+        for (qsizetype i = 0; i < p.recordings.size(); ++i)
+            is.insert(airingKey(p.recordings[i]), i);
         QList<PlannedRecording> removed, added;
-        for (const auto &[k, r] : was)
-            if (!is.count(k))
-                removed.append(*r);
-        for (const auto &[k, r] : is)
-            if (!was.count(k))
-                added.append(*r);
+        for (const PlannedRecording &r : before.recordings)
+            if (!is.contains(airingKey(r)))
+                removed.append(r);
+        for (const PlannedRecording &r : p.recordings)
+            if (!was.contains(airingKey(r)))
+                added.append(r);
         for (const PlannedRecording &r : std::as_const(removed)) {
             auto it = std::find_if(added.begin(), added.end(), [&](const PlannedRecording &a) {
                 return a.ruleId == r.ruleId && a.identity == r.identity;
