@@ -166,6 +166,7 @@ struct RuleMemo
 {
     int alive = -1;                 ///< airings grouped (not ended, not filtered); -1: rule not planned
     std::vector<GroupMemo> groups;  ///< in the rule's episode order
+    std::vector<int> groupOf;       ///< per candidate: its episode (index into groups), -1 none
 };
 
 /// Pass 1 of the last plan, kept so that the next one can reuse every decision whose inputs did
@@ -732,44 +733,65 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         if (!r.enabled)
             continue;
         const int base = int(groups.size());
-        DuplicateIndex local;
         const bool any = !rs.candidates.empty();
         std::vector<int> &groupOf = candidateGroup[size_t(slot)];
         std::vector<int> &positionOf = candidatePosition[size_t(slot)];
         groupOf.assign(rs.candidates.size(), -1);
         positionOf.assign(rs.candidates.size(), -1);
-        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
-            const Candidate &c = rs.candidates[ci];
-            if (c.stop <= now || c.filter != NoFilter)
-                continue;
-            if (r.duplicateScope != DuplicateScope::None) {
-                if (const auto m = local.find(c.identity, r.duplicateMethod)) {
-                    groupOf[ci] = base + m.entry;
-                    positionOf[ci] = int(groups[size_t(base + m.entry)].airings.size());
-                    groups[size_t(base + m.entry)].airings.push_back(&c);
-                    continue;
-                }
-                local.add(c.identity, 0);
-            }
-            groupOf[ci] = int(groups.size());
-            positionOf[ci] = 0;
-            Group g;
-            g.slot = slot;
-            g.airings.push_back(&c);
-            groups.push_back(std::move(g));
-        }
         // The rule's episodes are the last plan's when its candidates did not change and as many
         // are still on (fewer when airings ended: the set only shrinks as time moves on).
         RuleMemo &memoNext = next.rules[size_t(slot)];
         memoNext.alive = 0;
-        for (const int gi : groupOf)
-            memoNext.alive += gi >= 0;
-        const RuleMemo *memoLast = replay ? &memo.rules[size_t(slot)] : nullptr;
+        for (const Candidate &c : rs.candidates)
+            memoNext.alive += c.stop > now && c.filter == NoFilter;
+        RuleMemo *memoLast = replay ? &memo.rules[size_t(slot)] : nullptr;
         const bool sameGroups = memoLast && !rematched.contains(slot) && memoLast->alive == memoNext.alive
-            && memoLast->groups.size() == size_t(int(groups.size()) - base);
-        if (memoLast && !sameGroups) // its placements are all decided afresh: all of them differ until placed again
-            for (const GroupMemo &m : memoLast->groups)
-                changeDirty(m, -1);
+            && memoLast->groupOf.size() == rs.candidates.size();
+        if (sameGroups) {
+            // The same airings grouped the same way: the last plan's grouping, without the
+            // duplicate index it was made with.
+            groups.resize(size_t(base) + memoLast->groups.size());
+            for (size_t gi = size_t(base); gi < groups.size(); ++gi)
+                groups[gi].slot = slot;
+            for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+                const int rel = memoLast->groupOf[ci];
+                if (rel < 0)
+                    continue;
+                Group &g = groups[size_t(base + rel)];
+                groupOf[ci] = base + rel;
+                positionOf[ci] = int(g.airings.size());
+                g.airings.push_back(&rs.candidates[ci]);
+            }
+            memoNext.groupOf = std::move(memoLast->groupOf);
+        } else {
+            DuplicateIndex local;
+            memoNext.groupOf.assign(rs.candidates.size(), -1);
+            for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+                const Candidate &c = rs.candidates[ci];
+                if (c.stop <= now || c.filter != NoFilter)
+                    continue;
+                if (r.duplicateScope != DuplicateScope::None) {
+                    if (const auto m = local.find(c.identity, r.duplicateMethod)) {
+                        groupOf[ci] = base + m.entry;
+                        positionOf[ci] = int(groups[size_t(base + m.entry)].airings.size());
+                        groups[size_t(base + m.entry)].airings.push_back(&c);
+                        memoNext.groupOf[ci] = m.entry;
+                        continue;
+                    }
+                    local.add(c.identity, 0);
+                }
+                groupOf[ci] = int(groups.size());
+                positionOf[ci] = 0;
+                memoNext.groupOf[ci] = int(groups.size()) - base;
+                Group g;
+                g.slot = slot;
+                g.airings.push_back(&c);
+                groups.push_back(std::move(g));
+            }
+            if (memoLast) // its placements are all decided afresh: all of them differ until placed again
+                for (const GroupMemo &m : memoLast->groups)
+                    changeDirty(m, -1);
+        }
         memoNext.groups.reserve(size_t(int(groups.size()) - base));
         if (!any) {
             if (r.kind == RuleKind::Single) {
