@@ -11,6 +11,7 @@
 #include <QVarLengthArray>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <map>
 #include <numeric>
@@ -162,11 +163,19 @@ struct GroupMemo
     int from = 0, to = 0;
 };
 
+/// A conflict's alternatives in the last plan and the minutes of the final book they read.
+struct AlternativesMemo
+{
+    QList<AiringRef> alternatives;
+    std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing tried, [from, to)
+};
+
 struct RuleMemo
 {
     int alive = -1;                 ///< airings grouped (not ended, not filtered); -1: rule not planned
     std::vector<GroupMemo> groups;  ///< in the rule's episode order
     std::vector<int> groupOf;       ///< per candidate: its episode (index into groups), -1 none
+    QHash<int, AlternativesMemo> alternatives; ///< by episode (index into groups)
 };
 
 /// Pass 1 of the last plan, kept so that the next one can reuse every decision whose inputs did
@@ -176,6 +185,9 @@ struct PlanMemo
     bool valid = false;
     qint64 now = 0;
     std::vector<RuleMemo> rules; ///< by rule slot
+    /// The final book (after pass 2): every placement's node, channel, epoch minutes [from, to).
+    std::vector<std::array<int, 4>> placements;
+    int channelCount = 0;        ///< channel keys then (more reorder the channel ranks)
 };
 
 /// The minutes where the capacity book of the plan being made may differ from the last plan's at
@@ -308,6 +320,9 @@ struct Scheduler::Private
     PlanMemo memo;
     /// Rule slots whose candidates changed since the last plan (update()'s partial rematch).
     QSet<int> rematched;
+    /// Title keys of the airings that came or went since the last plan: conflicts of these titles
+    /// look for alternatives again.
+    QSet<quint64> retitled;
 
     int channelKey(const QString &id)
     {
@@ -682,6 +697,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     next.rules.resize(rules.size());
     DirtyMinutes dirty(book.epochMinutes(now, now + 60).first);
     int reused = 0, decided = 0;
+    std::vector<char> sameGroupsOf(rules.size(), 0);
+    std::vector<int> baseOf(rules.size(), 0);
     auto intervalAt = [&](const RuleState &rs, const Candidate &c, qint64 at) {
         return std::pair<qint64, qint64>{std::max(at, c.start - rs.rule.prePadding), c.stop + rs.rule.postPadding};
     };
@@ -747,6 +764,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         RuleMemo *memoLast = replay ? &memo.rules[size_t(slot)] : nullptr;
         const bool sameGroups = memoLast && !rematched.contains(slot) && memoLast->alive == memoNext.alive
             && memoLast->groupOf.size() == rs.candidates.size();
+        sameGroupsOf[size_t(slot)] = sameGroups;
+        baseOf[size_t(slot)] = base;
         if (sameGroups) {
             // The same airings grouped the same way: the last plan's grouping, without the
             // duplicate index it was made with.
@@ -862,7 +881,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 dropped.push_back(gi);
         }
     }
-    memo = std::move(next);
+    PlanMemo previous = std::exchange(memo, std::move(next));
     rematched.clear();
 
     const qint64 pass1 = timer.elapsed();
@@ -923,8 +942,30 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     // The plan and a reason for every airing left out, rule by rule in priority order, each
     // rule's airings by start: the order of `skipped` without sorting it.
     const GuideIndex *ix = index.get();
+    // The final book against the last plan's: conflicts whose alternatives read none of the
+    // minutes that differ, of a rule whose episodes are the same and a title no airing of which
+    // came or went, have the same alternatives.
+    DirtyMinutes finalDirty(book.epochMinutes(now, now + 60).first);
+    memo.channelCount = int(channelNames.size());
+    const bool reuseAlternatives = replay && previous.now == now && previous.channelCount == memo.channelCount;
+    if (reuseAlternatives)
+        for (const auto &[node, channel, from, to] : previous.placements)
+            finalDirty.change(node, channel, from, to, -1);
+    for (const Group &g : groups) {
+        if (g.chosen < 0)
+            continue;
+        const Candidate &c = *g.airings[size_t(g.chosen)];
+        if (archived[size_t(c.channel)])
+            continue;
+        const auto [from, to] = interval(rules[size_t(g.slot)], c);
+        const auto [a, b] = book.epochMinutes(from, to);
+        memo.placements.push_back({g.node, c.channel, a, b});
+        if (reuseAlternatives)
+            finalDirty.change(g.node, c.channel, a, b, 1);
+    }
+    int alternativesReused = 0;
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
-    auto alternativesFor = [&](const Group &g) {
+    auto alternativesFor = [&](const Group &g, std::vector<std::pair<int, int>> &read) {
         QList<AiringRef> alts;
         if (!ix)
             return alts;
@@ -959,6 +1000,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         for (const epg::Airing &a : airings) {
             const int ch = ix->channelKey[a.channel];
             const qint64 from = std::max(now, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
+            if (!archived[size_t(ch)])
+                read.push_back(book.epochMinutes(from, to));
             if (book.choose(ch, from, to, archived[size_t(ch)]) < 0)
                 continue;
             alts.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
@@ -1032,7 +1075,28 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 }
                 if (alternativesGroup != groupOf[ci]) {
                     alternativesGroup = groupOf[ci];
-                    groupAlternatives = alternativesFor(g);
+                    const int rel = groupOf[ci] - baseOf[size_t(slot)];
+                    const AlternativesMemo *was = nullptr;
+                    if (reuseAlternatives && sameGroupsOf[size_t(slot)]
+                        && !retitled.contains(titleKey(titleNames[g.airings.front()->title]))) {
+                        auto it = previous.rules[size_t(slot)].alternatives.constFind(rel);
+                        if (it != previous.rules[size_t(slot)].alternatives.cend()) {
+                            was = &*it;
+                            for (const auto &[a, b] : was->read)
+                                if (finalDirty.any(a, b)) {
+                                    was = nullptr;
+                                    break;
+                                }
+                        }
+                    }
+                    AlternativesMemo &memoAlternatives = memo.rules[size_t(slot)].alternatives[rel];
+                    if (was) {
+                        memoAlternatives = *was;
+                        ++alternativesReused;
+                    } else {
+                        memoAlternatives.alternatives = alternativesFor(g, memoAlternatives.read);
+                    }
+                    groupAlternatives = memoAlternatives.alternatives;
                 }
                 sk.alternatives = groupAlternatives;
                 ++out.conflicts;
@@ -1051,8 +1115,10 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return a.ruleId < b.ruleId;
     });
     last = out;
+    retitled.clear();
     qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1;"
-                         << reused << "capacity decisions reused," << decided << "made; pass 1"
+                         << reused << "capacity decisions reused," << decided << "made," << alternativesReused
+                         << "conflicts' alternatives reused; pass 1"
                          << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2 << "ms";
     return out;
 }
@@ -1215,6 +1281,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     std::vector<std::pair<int, quint64>> singleLost; // slot, old fingerprint
     for (const quint32 i : gone) {
         const epg::Airing a = og.airing(i);
+        d->retitled.insert(oldIndex->titleKeyOf.value(oldIndex->progTitle[a.programme]));
         const int channel = oldIndex->channelKey[a.channel];
         for (const int s : d->rulesFor(*oldIndex, a)) {
             auto &cands = d->rules[size_t(s)].candidates;
@@ -1239,6 +1306,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     };
     for (const quint32 j : came) {
         const epg::Airing a = ng.airing(j);
+        d->retitled.insert(ix.titleKeyOf.value(ix.progTitle[a.programme]));
         for (const int s : d->rulesFor(ix, a))
             insert(s, a);
     }
