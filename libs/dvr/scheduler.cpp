@@ -185,7 +185,7 @@ struct PlanMemo
     bool valid = false;
     qint64 now = 0;
     std::vector<RuleMemo> rules; ///< by rule slot
-    /// The final book (after pass 2): every placement's node, channel, epoch minutes [from, to).
+    /// The final book (after pass 2): every placement's node, channel, epoch minutes [from, to), sorted.
     std::vector<std::array<int, 4>> placements;
     int channelCount = 0;        ///< channel keys then (more reorder the channel ranks)
 };
@@ -829,7 +829,11 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 memoNext.groups.push_back(memoOf(gi, tried));
                 if (!memoLast)
                     return;
-                changeDirty(memoNext.groups.back(), 1);
+                const GroupMemo &is = memoNext.groups.back();
+                if (was && was->node == is.node && was->channel == is.channel && was->from == is.from
+                    && was->to == is.to)
+                    return; // the same placement: +1 and -1 cancel
+                changeDirty(is, 1);
                 if (was)
                     changeDirty(*was, -1);
             };
@@ -948,9 +952,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     DirtyMinutes finalDirty(book.epochMinutes(now, now + 60).first);
     memo.channelCount = int(channelNames.size());
     const bool reuseAlternatives = replay && previous.now == now && previous.channelCount == memo.channelCount;
-    if (reuseAlternatives)
-        for (const auto &[node, channel, from, to] : previous.placements)
-            finalDirty.change(node, channel, from, to, -1);
+    memo.placements.reserve(groups.size());
     for (const Group &g : groups) {
         if (g.chosen < 0)
             continue;
@@ -960,8 +962,23 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         const auto [from, to] = interval(rules[size_t(g.slot)], c);
         const auto [a, b] = book.epochMinutes(from, to);
         memo.placements.push_back({g.node, c.channel, a, b});
-        if (reuseAlternatives)
-            finalDirty.change(g.node, c.channel, a, b, 1);
+    }
+    std::sort(memo.placements.begin(), memo.placements.end());
+    if (reuseAlternatives) {
+        // Both sorted: a merge finds the placements one book has and the other has not.
+        auto was = previous.placements.cbegin(), is = memo.placements.cbegin();
+        while (was != previous.placements.cend() || is != memo.placements.cend()) {
+            if (is == memo.placements.cend() || (was != previous.placements.cend() && *was < *is)) {
+                finalDirty.change((*was)[0], (*was)[1], (*was)[2], (*was)[3], -1);
+                ++was;
+            } else if (was == previous.placements.cend() || *is < *was) {
+                finalDirty.change((*is)[0], (*is)[1], (*is)[2], (*is)[3], 1);
+                ++is;
+            } else {
+                ++was;
+                ++is;
+            }
+        }
     }
     int alternativesReused = 0;
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
