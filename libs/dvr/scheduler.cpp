@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <tuple>
 
 Q_LOGGING_CATEGORY(lcScheduler, "iptv.dvr.scheduler")
 
@@ -1028,6 +1029,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return alts;
     };
     const QList<RecorderNode> &nodes = cap.nodes;
+    std::vector<std::tuple<qint64, int, qint64, qsizetype>> recordingOrder; ///< record start, channel rank, rule, index
+    recordingOrder.reserve(groups.size());
     int alternativesGroup = -1;
     QList<AiringRef> groupAlternatives;
     for (const int slot : order) {
@@ -1063,6 +1066,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     p.title = sk.airing.title;
                     p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
                     p.identity = c.identity;
+                    recordingOrder.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, out.recordings.size()});
                     out.recordings.append(std::move(p));
                     continue;
                 }
@@ -1124,13 +1128,14 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         }
     }
 
-    std::sort(out.recordings.begin(), out.recordings.end(), [](const PlannedRecording &a, const PlannedRecording &b) {
-        if (a.recordStart != b.recordStart)
-            return a.recordStart < b.recordStart;
-        if (a.channelId != b.channelId)
-            return a.channelId < b.channelId;
-        return a.ruleId < b.ruleId;
-    });
+    // By record start, channel id, rule: sorted on the channels' rank (their string order), not on
+    // the strings, then the list is put in that order.
+    std::sort(recordingOrder.begin(), recordingOrder.end());
+    QList<PlannedRecording> sorted;
+    sorted.reserve(out.recordings.size());
+    for (const auto &[recordStart, rank, ruleId, i] : recordingOrder)
+        sorted.append(std::move(out.recordings[i]));
+    out.recordings = std::move(sorted);
     last = out;
     retitled.clear();
     qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1;"
