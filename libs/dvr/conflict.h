@@ -21,6 +21,7 @@
 #include <QtGlobal>
 
 #include <map>
+#include <utility>
 #include <vector>
 
 namespace iptv::dvr {
@@ -75,6 +76,13 @@ public:
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
     int nodeCount() const { return int(m_nodes.size()); }
+    /// The minutes a recording over [from, to) occupies, counted from the epoch (not the origin):
+    /// the same for books with different origins. [first, second); empty when first >= second.
+    std::pair<int, int> epochMinutes(qint64 from, qint64 to) const
+    {
+        const int base = int(m_origin / 60);
+        return {base + minuteFrom(from), base + minuteTo(from, to)};
+    }
     /// Ids of placements on other channels that cost capacity over [from, to), one per stream,
     /// ascending: the first `limit` streams found, node by node and hour by hour.
     std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const;

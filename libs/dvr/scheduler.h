@@ -11,8 +11,10 @@
 //     kept between evaluations and updated incrementally: after a guide change only the airings
 //     that changed are matched again, against the rules that could match them.
 //  2. Planning: duplicates, keep-N and capacity over all candidates, in the priority order below.
-//     It runs in full each time, so the result equals a full evaluation by construction; it is
-//     most of an update's time (docs/dvr-scheduler.md, "Guide changes").
+//     Every step runs in the same order each time; a plan reuses from the last one only what reads
+//     the same inputs (a rule's episodes, pass-1 capacity decisions whose minutes no change made
+//     dirty, conflicts' alternatives), so it equals a full evaluation (docs/dvr-scheduler.md,
+//     "Planning incrementally"). It is still most of an update's time.
 //
 // Priority order (deterministic; a conflict is won by the first in this order):
 //  1. higher rule priority;

@@ -463,6 +463,52 @@ private Q_SLOTS:
         QVERIFY2(lost->detail().contains(u"it fits at \"Beta\" on c"), qPrintable(lost->detail()));
     }
 
+    void conflictAlternativesAfterUpdate()
+    {
+        // An update at the same time reuses a conflict's alternatives only while the minutes they
+        // were tried in are the same: here a programme of another title leaves the guide and frees
+        // the stream at the alternative's time, so the alternative appears (and a full evaluation
+        // agrees); the conflict's own rule and title are untouched.
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 60, u"Alpha"_qs},
+                             {u"b"_qs, t, 60, u"Beta"_qs, u"Ep"_qs},
+                             {u"c"_qs, t + 4 * kHour, 60, u"Beta"_qs, u"Ep"_qs},
+                             {u"a"_qs, t + 4 * kHour, 60, u"Gamma"_qs}};
+        RecordingRule alpha = rule(RuleKind::Title, u"Alpha"_qs);
+        alpha.priority = 5;
+        RecordingRule gamma = rule(RuleKind::Title, u"Gamma"_qs);
+        gamma.priority = 5;
+        RecordingRule beta = rule(RuleKind::Title, u"Beta"_qs);
+        beta.channelId = u"b"_qs;
+        Scheduler s(capacity(1));
+        s.setRules({alpha, gamma, beta});
+        const SchedulePlan before = s.evaluate(makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows), kDay0);
+        const SkippedAiring *lost = skippedAt(before, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QVERIFY2(lost->alternatives.isEmpty(), qPrintable(describe(before))); // Gamma holds the stream then
+
+        shows.removeLast();
+        const auto changed = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        const SchedulePlan after = s.update(changed, kDay0);
+        lost = skippedAt(after, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->alternatives.size(), 1);
+        QCOMPARE(lost->alternatives[0].channelId, u"c"_qs);
+        Scheduler full(capacity(1));
+        full.setRules({alpha, gamma, beta});
+        QCOMPARE(describe(after), describe(full.evaluate(changed, kDay0)));
+
+        // Another airing of the episode, on a channel the rule does not record: nothing is
+        // placed differently, but the title's airings changed, so the alternatives are sought again.
+        shows.append({u"c"_qs, t + 6 * kHour, 60, u"Beta"_qs, u"Ep"_qs});
+        const auto more = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        lost = skippedAt(s.update(more, kDay0), beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->alternatives.size(), 2);
+        QCOMPARE(lost->alternatives[1].start, t + 6 * kHour);
+    }
+
     void nodesAndSharedStreams()
     {
         const qint64 t = kDay0 + 20 * kHour;
@@ -566,10 +612,12 @@ private Q_SLOTS:
         incremental.evaluate(guide, kDay0);
         int rematchedLess = 0;
         QList<RecordedEpisode> history;
-        for (int round = 0; round < 12; ++round) {
+        for (int round = 0; round < 16; ++round) {
             mutate(&data, rng);
             guide = compile(data, kDay0, 3);
-            const qint64 now = kDay0 + round * kHour;
+            // Time moves on every other round: an update at the same time reuses more of the last
+            // plan (its conflicts' alternatives), one later less (airings ended, spans cut).
+            const qint64 now = kDay0 + (round / 2) * kHour;
             if (round % 4 == 3) {
                 // A rule's episode recorded meanwhile: a planned recording goes to the history.
                 const SchedulePlan &before = incremental.lastPlan();
