@@ -8,7 +8,7 @@
 //
 //   <archive>/<chunk>/index.tsv           the chunk's index (ArchiveIndex)
 //   <archive>/<chunk>/seg-<sequence>.ts   its segments
-//   <archive>/.journal.ts, .journal.log    the segment in progress, synced every second or so
+//   <archive>/.journal.ts, .journal.log    the segment in progress, written every second or so
 //
 // A chunk is named by the UTC time it starts at, 20261206T070000Z. Sequence numbers grow across
 // chunks, and across restarts: a writer opened on an existing archive continues it.
@@ -70,7 +70,8 @@ public:
     bool finish(qint64 atMs, QString *error);
 
     /// The journal of the segment in progress: `delta` (the MPEG-TS bytes muxed since the last
-    /// call; `begin` starts a new segment's journal) appended and synced, with where the segment
+    /// call; `begin` starts a new segment's journal) appended (written, not synced: it is for a
+    /// crash of the process, not of the machine), with where the segment
     /// starts (UTC ms) and how long it runs so far. A crash then loses what came after the last
     /// call, not the whole segment: open() lists what the journal holds as the next segment.
     /// Writing a segment discards its journal.

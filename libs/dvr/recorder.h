@@ -37,8 +37,8 @@ struct RecorderSettings
     int readTimeoutMs = 5000;    ///< no data for this long is a drop
     int backoffBaseMs = 500;     ///< reconnect windows grow from this …
     int backoffCapMs = 10000;    ///< … to this
-    /// The segment in progress is synced to its journal this often (seconds of content; 0: only
-    /// whole segments are written), so a crash or kill -9 loses at most this much of it.
+    /// The segment in progress is written to its journal this often (seconds of content; 0: only
+    /// whole segments are written), so a crash or kill -9 of the process loses at most this much.
     double journalSeconds = 1;
     /// Above 0: the recording threads' nice value (Linux, per thread), with the batch scheduling
     /// policy: they yield the CPU to the process's other threads (a server's HTTP thread:
