@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     parser.addOption({u"warmup"_qs, u"seconds before measuring"_qs, u"s"_qs, u"10"_qs});
     parser.addOption({u"seconds"_qs, u"seconds measured"_qs, u"s"_qs, u"60"_qs});
     parser.addOption({u"segment"_qs, u"segment seconds"_qs, u"s"_qs, u"6"_qs});
+    parser.addOption({u"journal"_qs, u"seconds between journal entries of the segment in progress (0: none)"_qs, u"s"_qs, u"1"_qs});
     parser.process(app);
     const int count = parser.value(u"count"_qs).toInt();
     const int warmup = parser.value(u"warmup"_qs).toInt();
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
         s.source = parser.value(u"url"_qs).arg(i, 3, 10, QLatin1Char('0'));
         s.directory = QDir(dir).filePath(QStringLiteral("rec%1").arg(i, 3, 10, QLatin1Char('0')));
         s.segmentSeconds = parser.value(u"segment"_qs).toDouble();
+        s.journalSeconds = parser.value(u"journal"_qs).toDouble();
         s.readTimeoutMs = 5000;
         auto r = std::make_unique<Recorder>();
         QString error;

@@ -3,6 +3,7 @@
 #
 #   bench/diver/record.sh                       # N=100 recordings, Release build in build/bench-release
 #   N=20 FF_N=20 MEASURE=30 bench/diver/record.sh
+#   JOURNAL=0 bench/diver/record.sh             # without the segment-in-progress journal
 #
 # The headend is recast with N pass-through channels (ladder=copy) of a 5 Mbit/s 1080p25 H.264 +
 # AAC MPEG-TS file, looping, paced by recast (its CPU is not counted). Then, one after the other
@@ -42,7 +43,7 @@ echo "== recast: $N pass-through channels live; load $(cut -d' ' -f1-3 /proc/loa
 
 echo "== ours: $N recordings, $WARMUP s warm-up, CPU over $MEASURE s =="
 "$DIVER_BENCH" --url "$API/live/c%1.ts" --count "$N" --dir "$WORK/ours" --warmup "$WARMUP" --seconds "$MEASURE" \
-    --segment 6 >"$WORK/ours.json" 2>"$WORK/ours.log"
+    --segment 6 --journal "${JOURNAL:-1}" >"$WORK/ours.json" 2>"$WORK/ours.log"
 load_ours=$(cut -d' ' -f1-3 /proc/loadavg)
 jq -c . "$WORK/ours.json"
 echo "   load after: $load_ours"
