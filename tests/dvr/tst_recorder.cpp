@@ -131,6 +131,27 @@ private Q_SLOTS:
     void cleanupTestCase();
 
 private:
+    /// Records `dir` again from the test's source (a restart after a kill) until `segments` more
+    /// are written, then finishes it; false (with a warning saying why) when it cannot.
+    bool recordAgain(const QString &dir, double segmentSeconds, int segments, int timeoutMs)
+    {
+        Recorder recorder;
+        QSignalSpy written(&recorder, &Recorder::segmentWritten);
+        RecorderSettings settings;
+        settings.source = url(u"/live/one.ts"_qs);
+        settings.directory = dir;
+        settings.segmentSeconds = segmentSeconds;
+        QString error;
+        if (!recorder.start(settings, &error)) {
+            qWarning().noquote() << "restarting the recorder:" << error;
+            return false;
+        }
+        const bool ok = QTest::qWaitFor([&] { return written.size() >= segments; }, timeoutMs);
+        if (!ok)
+            qWarning() << "only" << written.size() << "of" << segments << "segments after the restart";
+        recorder.stop(true);
+        return ok;
+    }
     QString url(const QString &path) const { return QStringLiteral("http://127.0.0.1:%1%2").arg(m_server->port()).arg(path); }
 
     QTemporaryDir m_dir;
@@ -423,17 +444,8 @@ void TestRecorder::killedRecorderResumes()
         f.write("seg\t999\t1765");
     }
 
-    Recorder recorder;
-    QSignalSpy written(&recorder, &Recorder::segmentWritten);
-    RecorderSettings settings;
-    settings.source = url(u"/live/one.ts"_qs);
-    settings.directory = dir;
-    settings.segmentSeconds = 1;
-    QString error;
     const qint64 restartMs = sinceKill.elapsed();
-    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
-    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
-    recorder.stop(true);
+    QVERIFY(recordAgain(dir, 1, 2, 20000));
 
     const ArchiveReader reader = load(dir);
     QCOMPARE(reader.chunks().size(), 1); // the same recording continued
@@ -495,17 +507,8 @@ void TestRecorder::killedMidSegmentListsItsJournal()
     const QList<ArchiveSegment> beforeRestart = load(dir).segments();
     QCOMPARE(beforeRestart.last().sequence, inProgress - 1);
 
-    Recorder recorder;
-    QSignalSpy written(&recorder, &Recorder::segmentWritten);
-    RecorderSettings settings;
-    settings.source = url(u"/live/one.ts"_qs);
-    settings.directory = dir;
-    settings.segmentSeconds = 6;
-    QString error;
     const qint64 restartMs = sinceKill.elapsed();
-    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
-    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 1, 30000);
-    recorder.stop(true);
+    QVERIFY(recordAgain(dir, 6, 1, 30000));
 
     const QList<ArchiveSegment> after = load(dir).segments();
     QVERIFY(after.size() >= beforeRestart.size() + 2);
