@@ -185,6 +185,11 @@ void UpdateInstaller::install(const ReleaseAvailable &release, const CommandRepl
         const QString text = QStringLiteral("%1 is already %2").arg(release.version,
                                                                      release.version == m_current ? QStringLiteral("installed")
                                                                                                   : QStringLiteral("pending"));
+        // Offered again what already passed its health check (the first committed event can be
+        // lost when the box restarts before it reaches the server): say so, or the rollout waits
+        // for a result that never comes. A pending version reports when its check decides.
+        if (release.version == m_current)
+            report(InstallReport{InstallReport::Phase::Committed, release.version, true, release.rolloutId}, text);
         reply.succeed(text);
         Q_EMIT installFinished(true, release.version, text);
         return;

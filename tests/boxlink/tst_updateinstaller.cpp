@@ -334,6 +334,19 @@ private Q_SLOTS:
         QCOMPARE(phases, (QStringList{QStringLiteral("started"), QStringLiteral("installed"), QStringLiteral("committed"),
                                       QStringLiteral("started"), QStringLiteral("installed"), QStringLiteral("committed"),
                                       QStringLiteral("rolled-back")}));
+
+        // Offered again what it runs for good (its first "committed" lost in a restart): it says
+        // "committed" for that rollout, without a download, or the rollout would wait in vain.
+        const qsizetype downloads = m_authorizations.size();
+        ReleaseAvailable again = publish(QStringLiteral("4.0.0"), m_key);
+        again.rolloutId = 9;
+        server.send(*server.sessionFor(QStringLiteral("BOX1")), MessageType::ReleaseAvailable, again.toBody());
+        QTRY_COMPARE_WITH_TIMEOUT(server.count(MessageType::Event), 8, WaitMs);
+        const auto last = BoxEvent::fromBody(server.ofType(MessageType::Event).last().body, nullptr);
+        QCOMPARE(last->data.value(QLatin1String("phase")).toString(), QStringLiteral("committed"));
+        QCOMPARE(last->data.value(QLatin1String("version")).toString(), QStringLiteral("4.0.0"));
+        QCOMPARE(last->data.value(QLatin1String("rollout")).toInteger(), 9);
+        QCOMPARE(m_authorizations.size(), downloads);
     }
 };
 

@@ -343,8 +343,8 @@ private Q_SLOTS:
         BoxEvent installed;
         installed.kind = u"install"_s;
         installed.severity = u"info"_s;
-        installed.text = u"installed 2.6.0"_s;
-        installed.data = {{u"version"_s, u"2.6.0"_s}, {u"phase"_s, u"installed"_s}, {u"ok"_s, true},
+        installed.text = u"2.6.0 passed its health check"_s;
+        installed.data = {{u"version"_s, u"2.6.0"_s}, {u"phase"_s, u"committed"_s}, {u"ok"_s, true},
                           {u"rollout"_s, id.toLongLong()}};
         onA.send(MessageType::Event, installed.toBody());
         const auto progress = op.next([&](const QJsonObject &o) {

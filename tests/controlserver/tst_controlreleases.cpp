@@ -273,6 +273,12 @@ private Q_SLOTS:
             QVERIFY(m_boxes.value(boxId)->waitFor(MessageType::ReleaseAvailable));
             report(m_boxes.value(boxId), id.toULongLong(), u"installed"_qs);
         }
+        // Installed is not yet a success: the release runs on trial until the box's health check.
+        QTRY_COMPARE(targetCount(id, u"installing"_qs), 4);
+        QCOMPARE(targetCount(id, u"succeeded"_qs), 2);
+        QCOMPARE(rolloutState(id), u"running"_qs);
+        for (const QString &boxId : second)
+            report(m_boxes.value(boxId), id.toULongLong(), u"committed"_qs);
         QTRY_COMPARE(rolloutState(id), u"completed"_qs);
         const QJsonObject done = http(m_nam, "GET", port(), u"/api/rollouts/"_qs + id, m_admin).json().value(u"rollout").toObject();
         QCOMPARE(done.value(u"succeeded").toInt(), 6);
@@ -397,13 +403,17 @@ private Q_SLOTS:
         const QString id = created.json().value(u"rollout").toObject().value(u"id").toString();
         QCOMPARE(waitOffers(offered, 2).size(), 2);
 
-        // Box a reboots into 2.5.0 without having reported: its hello says so.
+        // Box a reboots into 2.5.0 without having reported: its hello says so. It runs the
+        // release on trial: installing, not yet a success, until its health check reports.
         a->close();
         QVERIFY(a->open(m_server->boxPort()));
         Hello h = a->hello(false, true);
         h.softwareVersion = u"2.5.0"_qs;
         a->send(MessageType::Hello, h.toBody());
         QVERIFY(a->waitWelcome());
+        QTRY_COMPARE(targetCount(id, u"installing"_qs), 1);
+        QCOMPARE(targetCount(id, u"succeeded"_qs), 0);
+        report(a, 0, u"committed"_qs); // as UpdateInstaller::commit() reports it: no rollout id
         QTRY_COMPARE(targetCount(id, u"succeeded"_qs), 1);
 
         // Restart: the rollout is reloaded and goes on; box b, offered before, is offered again

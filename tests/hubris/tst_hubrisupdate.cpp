@@ -167,11 +167,12 @@ private Q_SLOTS:
         QCOMPARE(m_app->installer()->currentVersion(), u"9.0.0"_qs);
         QVERIFY(m_app->installer()->pendingVersion().isEmpty());
         QVERIFY(m_app->window());
-        // The control server has the rollback (its one-box rollout completed at "installed";
-        // a rollback after completion is the box's event, not the rollout's count).
+        // The control server shows the rollback: in the box's events, and as the rollout's
+        // failure (an installed release counts only once its health check commits it).
         QTRY_VERIFY_WITH_TIMEOUT(m_server.request("GET", u"/api/boxes/1/events"_qs).second.contains("rolled back from 9.1.0 to 9.0.0"),
                                  15000);
-        Q_UNUSED(second);
+        QTRY_COMPARE_WITH_TIMEOUT(outcome(second, "failed"), 1, 15000);
+        QCOMPARE(outcome(second, "succeeded"), 0);
     }
 };
 

@@ -461,12 +461,12 @@ void ReleaseService::onBoxConnected(qint64 boxId, bool approved)
         const auto target = r->target(boxId);
         if (!target || isTerminal(target->state))
             continue;
-        // Back with the release's version and no result: it installed (a reboot can eat the
-        // event). Only for boxes that were offered or whose group is open.
-        if (version == r->release().version && (target->state != TargetState::Pending || target->group <= r->currentGroup())) {
-            if (r->reportResult(boxId, true, QStringLiteral("came back online running %1").arg(version))
-                == Rollout::ReportOutcome::Recorded)
-                m_resultsOk->increment();
+        // Back with the release's version and no result yet: it installed and restarted into it,
+        // on trial until its health check. The check's result (committed or rolled back) comes as
+        // an event; if it was lost, the offer made again when the result times out is answered
+        // with "committed" by a box that runs it for good.
+        if (version == r->release().version && target->state == TargetState::Offered) {
+            r->markInstalling(boxId);
             continue;
         }
         offerable = offerable || r->isOfferable(boxId);
@@ -500,12 +500,13 @@ void ReleaseService::onBoxEvent(qint64 boxId, const BoxEvent &event)
     }
     if (!r || r->release().version != report->version)
         return;
-    if (report->phase == InstallReport::Phase::Started) {
+    // Started and installed are progress: an installed release runs on trial after the box
+    // restarts, and only its health check decides. Committed holds; failed and rolled back do not.
+    if (report->phase == InstallReport::Phase::Started || report->phase == InstallReport::Phase::Installed) {
         r->markInstalling(boxId);
         return;
     }
-    // Installed and committed hold; failed and rolled back (the install did not hold) do not.
-    const bool ok = report->phase == InstallReport::Phase::Installed || report->phase == InstallReport::Phase::Committed;
+    const bool ok = report->phase == InstallReport::Phase::Committed;
     const auto outcome = r->reportResult(boxId, ok, event.text.left(500));
     if (outcome == Rollout::ReportOutcome::Recorded)
         (ok ? m_resultsOk : m_resultsFailed)->increment();

@@ -14,9 +14,10 @@
 //   rollout's own retry/timeout policy (maxOffers, resultTimeout) would fight the command expiry.
 // - Outcomes: boxes (libs/boxlink UpdateInstaller, fleetsim) report BoxEvents kind "install"
 //   (data.phase started | installed | committed | failed, data.version, data.rollout) and
-//   "rollback" (data.version = the version rolled back from): started -> markInstalling,
-//   installed/committed -> success, failed/rollback -> failure. A box that comes back online
-//   already running the release counts as a success when no result came.
+//   "rollback" (data.version = the version rolled back from): started and installed ->
+//   markInstalling (an installed release runs on trial until the box's health check), committed
+//   -> success, failed/rollback -> failure. A box that comes back online running the release is
+//   installing; a box offered a release it already committed answers "committed".
 // - Progress goes to operators on the "rollouts" topic (at most twice a second per rollout);
 //   halts and completions are audited and logged.
 // - Downloads: GET /box/releases/<version>.bundle with the box's session token as Bearer,
