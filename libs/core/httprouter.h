@@ -47,7 +47,7 @@ struct Reply
     QByteArray body;
     QByteArray mimeType = "application/json";
     QList<std::pair<QByteArray, QByteArray>> headers;
-    QString filePath; ///< when set, the body is streamed from this file (with Content-Type, Cache-Control and Accept-Ranges only)
+    QString filePath; ///< when set, the body is streamed from this file, with its Content-Length; the connection closes after it
     /// An answer without an end (a live MPEG-TS stream): the router writes the status line and
     /// headers (with Connection: close and no Content-Length, RFC 9112 6.3: the body ends when
     /// the connection closes), writes `body` when not empty, then hands the socket to this

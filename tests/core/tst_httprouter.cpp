@@ -7,6 +7,8 @@
 #include <QJsonDocument>
 #include <QSignalSpy>
 #include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QFile>
 #include <QTest>
 #include <QTimer>
 
@@ -48,6 +50,7 @@ class TestHttpRouter : public QObject
 
     MetricsRegistry m_metrics;
     Router *m_router = nullptr;
+    QTemporaryDir m_files;
     int m_asyncCalls = 0;
 
     /// Sends one request on a fresh connection and reads one answer (headers, then as many body
@@ -130,6 +133,13 @@ private Q_SLOTS:
             ++m_asyncCalls;
             QTimer::singleShot(0, this, [respond, what] { respond(Reply::json({{QStringLiteral("done"), what}}, 202)); });
         });
+        m_router->addRoute(Method::Get, QStringLiteral("/file/<name>"), [this](RouteContext &c) {
+            Reply reply;
+            reply.mimeType = "application/octet-stream";
+            reply.filePath = m_files.filePath(c.params.value(0));
+            reply.addHeader("ETag", "\"f1\"");
+            return reply;
+        });
         QString error;
         QVERIFY2(m_router->listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
     }
@@ -151,6 +161,47 @@ private Q_SLOTS:
         const QByteArray m = m_metrics.render();
         QVERIFY2(m.contains("test_http_requests_total{route=\"/items/<id>\",status=\"200\"} 1"), m.constData());
         QVERIFY(m.contains("test_http_request_duration_seconds_count{route=\"/items/<id>\"} 1"));
+    }
+
+    // A file answer: every byte, its Content-Length and the route's headers, then the connection
+    // closes (the body is written as the socket drains, not by Qt HTTP Server's 512-byte steps).
+    void fileIsSentWholeThenTheConnectionCloses()
+    {
+        QByteArray bytes(5 * 1024 * 1024 + 123, Qt::Uninitialized);
+        quint32 x = 2463534242u;
+        for (char &c : bytes) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            c = char(x);
+        }
+        QFile f(m_files.filePath(u"bundle.bin"_qs));
+        QVERIFY(f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size());
+        f.close();
+
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, m_router->port());
+        QVERIFY(s.waitForConnected(5000));
+        s.write("GET /file/bundle.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        QSignalSpy closed(&s, &QTcpSocket::disconnected);
+        QByteArray data;
+        connect(&s, &QTcpSocket::readyRead, this, [&] { data += s.readAll(); });
+        QVERIFY(closed.wait(20000));
+        data += s.readAll();
+        const qsizetype headerEnd = data.indexOf("\r\n\r\n");
+        QVERIFY(headerEnd > 0);
+        const QByteArray head = data.left(headerEnd);
+        QVERIFY2(head.startsWith("HTTP/1.1 200"), head.constData());
+        QVERIFY2(head.contains(QByteArray(QByteArray("Content-Length: ") + QByteArray::number(bytes.size()))), head.constData());
+        QVERIFY2(head.contains("ETag: \"f1\""), head.constData());
+        QVERIFY2(head.contains("Connection: close"), head.constData());
+        QVERIFY2(!head.contains("chunked"), head.constData());
+        QCOMPARE(data.size() - headerEnd - 4, bytes.size());
+        QVERIFY(data.mid(headerEnd + 4) == bytes);
+
+        const RawReply h = request("HEAD", "/file/bundle.bin");
+        QCOMPARE(h.status, 200);
+        QCOMPARE(h.header("Content-Length"), QByteArray::number(bytes.size()));
+        QVERIFY(h.body.isEmpty());
+        QCOMPARE(request("GET", "/file/missing.bin").status, 500);
     }
 
     void headHasTheGetHeadersAndNoBody()
