@@ -89,7 +89,12 @@ struct GuideGridView::RowPlan
     int row = -1;
     QList<Box> boxes;
     QList<Label> labels;
-    bool operator==(const RowPlan &o) const { return row == o.row && boxes == o.boxes && labels == o.labels; }
+    QList<Box> overBoxes; ///< the focused cell's, drawn after the labels
+    QList<Label> overLabels;
+    bool operator==(const RowPlan &o) const
+    {
+        return row == o.row && boxes == o.boxes && labels == o.labels && overBoxes == o.overBoxes && overLabels == o.overLabels;
+    }
 };
 
 /// What the next frame draws, made on the GUI thread (updatePolish) for the render thread.
@@ -472,6 +477,12 @@ QList<GuideGridView::Cell> GuideGridView::rowCells(int row, int channel) const
         c.title = c.locked ? GuideGrid::tr("Locked") : g->title(a.programme);
         c.isNew = a.flags & epg::FlagNew;
         c.focused = current && a.start <= m_focusTime && m_focusTime < a.stop;
+        // A programme of a minute is a few pixels wide (or none): focused, it is drawn wide
+        // enough for its ring to show, over its neighbours, and kept inside the area.
+        if (const int least = minFocusedWidth(); c.focused && c.width < least) {
+            c.width = std::min(least, w);
+            c.x = std::max(0, std::min(c.x, w - c.width));
+        }
         c.onNow = a.start <= m_now && m_now < a.stop;
         c.mark = m_dvr ? m_dvr->markOf(int(a.index)) : QString();
         out.append(c);
@@ -516,38 +527,40 @@ GuideGridView::RowPlan GuideGridView::planRow(int row) const
         plan.labels.append({(current ? fmBold : fm).elidedText(name, Qt::ElideRight, nameWidth), m_text.rgb(), columnColor,
                             current, Label::Text, QPoint(10, y + (h - (current ? fmBold : fm).height()) / 2)});
 
-    // The cells.
+    // The cells; the focused one after the others (over their text where it is drawn wider).
     for (const Cell &c : rowCells(row, channel)) {
         if (c.width <= 0)
             continue;
+        QList<Box> *boxes = c.focused ? &plan.overBoxes : &plan.boxes;
+        QList<Label> *labels = c.focused ? &plan.overLabels : &plan.labels;
         const int x = m_channelColumn + c.x;
         const QRect r(x, y, c.width, h);
         const QRgb fill = (c.locked ? m_background : c.onNow ? m_cellNow : m_cell).rgb();
         const int border = c.focused ? m_focusWidth : c.locked ? 2 : 0;
         if (border > 0 && c.width > 2 * border) {
-            roundedBox(&plan.boxes, r, (c.focused ? m_focus : m_cell).rgb());
-            plan.boxes.append({r.adjusted(border, border, -border, -border), fill});
+            roundedBox(boxes, r, (c.focused ? m_focus : m_cell).rgb());
+            boxes->append({r.adjusted(border, border, -border, -border), fill});
         } else {
-            roundedBox(&plan.boxes, r, fill);
+            roundedBox(boxes, r, fill);
         }
         if (c.locked && c.width > 36)
-            plan.labels.append({QString(), m_dimText.rgb(), fill, false, Label::Lock, QPoint(x + 10, y + (h - 22) / 2)});
+            labels->append({QString(), m_dimText.rgb(), fill, false, Label::Lock, QPoint(x + 10, y + (h - 22) / 2)});
         if (c.isNew && !c.locked && c.width > 24) // a "new" tag above the title
-            plan.boxes.append({QRect(x + 8, y + 8, 12, 3), m_accent.rgb()});
+            boxes->append({QRect(x + 8, y + 8, 12, 3), m_accent.rgb()});
         int textRight = r.right() + 1 - 8;
         if (!c.mark.isEmpty()) {
             const QString glyph = c.mark == u"conflict" ? QStringLiteral("○") : QStringLiteral("●");
             const QRgb color = (c.mark == u"planned" ? m_accent : m_error).rgb();
             const int gx = r.right() + 1 - 8 - fm.horizontalAdvance(glyph) - 1;
             if (gx > x + border)
-                plan.labels.append({glyph, color, fill, false, Label::Text, QPoint(gx, textY)});
+                labels->append({glyph, color, fill, false, Label::Text, QPoint(gx, textY)});
             textRight = r.right() + 1 - 28;
         }
         const int textX = x + (c.locked ? 36 : 8);
         if (textRight - textX > 4) {
             const QString text = fm.elidedText(c.title, Qt::ElideRight, textRight - textX);
             if (!text.isEmpty())
-                plan.labels.append({text, (c.locked ? m_dimText : m_text).rgb(), fill, false, Label::Text, QPoint(textX, textY)});
+                labels->append({text, (c.locked ? m_dimText : m_text).rgb(), fill, false, Label::Text, QPoint(textX, textY)});
         }
     }
     return plan;
@@ -665,12 +678,17 @@ QSGNode *GuideGridView::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             rows.insert(rp.row, *kept);
             root->rows.erase(kept);
             stillDrawn(rp.labels);
+            stillDrawn(rp.overLabels);
             continue;
         }
         auto *node = new QSGNode;
         for (const Box &b : rp.boxes)
             node->appendChildNode(boxNode(b));
         for (const Label &l : rp.labels)
+            node->appendChildNode(labelNode(l));
+        for (const Box &b : rp.overBoxes)
+            node->appendChildNode(boxNode(b));
+        for (const Label &l : rp.overLabels)
             node->appendChildNode(labelNode(l));
         root->scroll->appendChildNode(node);
         rows.insert(rp.row, {node, rp});
