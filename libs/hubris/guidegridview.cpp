@@ -4,6 +4,7 @@
 #include "channellistmodel.h"
 #include "dvrclient.h"
 #include "guidegrid.h"
+#include "heaptrim.h"
 
 #include <QDateTime>
 #include <QFontMetrics>
@@ -25,7 +26,10 @@ namespace {
 
 constexpr int kCellGap = 4;       ///< below each row and cell: the page background between them
 constexpr int kCellRightGap = 3;  ///< between two cells of a row
-constexpr int kCacheLimit = 300;  ///< textures kept (a screen draws ~70); those not drawn go beyond it
+/// Label textures kept, in bytes of pixels (a screen draws ~70 labels, ~1.2 MB): beyond it the
+/// ones drawn longest ago go, down to 3/4 of it. Qt Quick packs them into one 2048 x 1024 atlas
+/// (8 MiB) shared with the rest of the UI; within this they never need a second one.
+constexpr qsizetype kCacheBytes = 4 << 20;
 
 /// A solid rectangle in its parent's coordinates.
 struct Box
@@ -125,12 +129,14 @@ public:
         for (const Entry &e : std::as_const(textures))
             delete e.texture;
         textures.clear();
+        textureBytes = 0;
     }
 
     struct Entry
     {
         QSGTexture *texture = nullptr;
         QSize size; ///< logical pixels
+        qsizetype bytes = 0;
         quint64 used = 0;
     };
 
@@ -141,6 +147,7 @@ public:
     QList<Label> rulerPlan; ///< what the ruler's nodes draw
     QHash<int, std::pair<QSGNode *, GuideGridView::RowPlan>> rows; ///< row -> its node and what it draws
     QHash<TextureKey, Entry> textures;
+    qsizetype textureBytes = 0;
     quint64 frame = 0;
 };
 
@@ -178,6 +185,11 @@ GuideGridView::GuideGridView(QQuickItem *parent) : QQuickItem(parent)
     setFlag(ItemHasContents);
     m_font.setFamily(QStringLiteral("DejaVu Sans"));
     m_font.setPixelSize(20);
+    // Scrolling frees label images, row plans and nodes on the GUI thread; once the viewer stops,
+    // the heap they leave is given back (the grid's own textures stay within kCacheBytes).
+    m_settled.setSingleShot(true);
+    m_settled.setInterval(2000);
+    connect(&m_settled, &QTimer::timeout, this, [] { releaseFreeHeap("the guide grid settled"); });
 }
 
 GuideGridView::~GuideGridView() = default;
@@ -325,6 +337,7 @@ void GuideGridView::changed(bool view)
         Q_EMIT viewChanged();
     polish();
     update();
+    m_settled.start();
 }
 
 void GuideGridView::geometryChange(const QRectF &newGeometry, const QRectF &oldGeometry)
@@ -628,6 +641,8 @@ QSGNode *GuideGridView::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             GridRootNode::Entry e;
             e.texture = win->createTextureFromImage(image, QQuickWindow::TextureCanUseAtlas);
             e.size = (QSizeF(image.size()) / dpr).toSize();
+            e.bytes = image.sizeInBytes();
+            root->textureBytes += e.bytes;
             it = root->textures.insert(key, e);
         }
         it->used = frame;
@@ -702,15 +717,20 @@ QSGNode *GuideGridView::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     root->now->setRect(plan->nowLine.isEmpty() ? QRectF() : QRectF(plan->nowLine));
     root->now->setColor(QColor::fromRgb(plan->nowColor));
 
-    // Textures not drawn this frame go once there are too many.
-    if (root->textures.size() > kCacheLimit) {
-        for (auto it = root->textures.begin(); it != root->textures.end();) {
-            if (it->used != frame) {
-                delete it->texture;
-                it = root->textures.erase(it);
-            } else {
-                ++it;
-            }
+    // Over the budget, the textures drawn longest ago go (never one drawn this frame).
+    if (root->textureBytes > kCacheBytes) {
+        QList<std::pair<quint64, TextureKey>> stale;
+        for (auto it = root->textures.cbegin(); it != root->textures.cend(); ++it) {
+            if (it->used != frame)
+                stale.append({it->used, it.key()});
+        }
+        std::sort(stale.begin(), stale.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+        for (const auto &[used, key] : std::as_const(stale)) {
+            if (root->textureBytes <= kCacheBytes * 3 / 4)
+                break;
+            const GridRootNode::Entry e = root->textures.take(key);
+            root->textureBytes -= e.bytes;
+            delete e.texture;
         }
     }
     return root;
