@@ -4,7 +4,6 @@
 #include "channellistmodel.h"
 #include "dvrclient.h"
 #include "guidegrid.h"
-#include "heaptrim.h"
 
 #include <QDateTime>
 #include <QFontMetrics>
@@ -185,11 +184,6 @@ GuideGridView::GuideGridView(QQuickItem *parent) : QQuickItem(parent)
     setFlag(ItemHasContents);
     m_font.setFamily(QStringLiteral("DejaVu Sans"));
     m_font.setPixelSize(20);
-    // Scrolling frees label images, row plans and nodes on the GUI thread; once the viewer stops,
-    // the heap they leave is given back (the grid's own textures stay within kCacheBytes).
-    m_settled.setSingleShot(true);
-    m_settled.setInterval(2000);
-    connect(&m_settled, &QTimer::timeout, this, [] { releaseFreeHeap("the guide grid settled"); });
 }
 
 GuideGridView::~GuideGridView() = default;
@@ -337,7 +331,6 @@ void GuideGridView::changed(bool view)
         Q_EMIT viewChanged();
     polish();
     update();
-    m_settled.start();
 }
 
 void GuideGridView::geometryChange(const QRectF &newGeometry, const QRectF &oldGeometry)

@@ -18,7 +18,6 @@
 #include <QList>
 #include <QPointer>
 #include <QQuickItem>
-#include <QTimer>
 #include <QVariantMap>
 
 #include <algorithm>
@@ -196,7 +195,6 @@ private:
     int m_focusWidth = 4;
 
     std::unique_ptr<Plan> m_plan; ///< what updatePaintNode draws, made in updatePolish
-    QTimer m_settled; ///< a while after the last change: the heap freed by scrolling is given back
 };
 
 } // namespace iptv::hubris

@@ -30,6 +30,14 @@ qint64 residentKiB()
 
 } // namespace
 
+void tuneHeap()
+{
+#if defined(__GLIBC__)
+    if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1) // also fixes the trim threshold (128 KiB)
+        qCWarning(lcMemory, "mallopt(M_MMAP_THRESHOLD) failed: the heap keeps glibc's dynamic threshold");
+#endif
+}
+
 void releaseFreeHeap(const char *why)
 {
 #if defined(__GLIBC__)
