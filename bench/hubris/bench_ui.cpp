@@ -491,7 +491,7 @@ int main(int argc, char *argv[])
         }
         scrolls = {pages, hours, days};
     }
-    Rss rssBeforeScroll, rssAfterGrid;
+    Rss rssBeforeScroll, rssAfterGrid, rssSettled;
     if (phase("scroll")) {
         b.go(Qt::Key_G, "guide");
         log.settle(100);
@@ -541,6 +541,8 @@ int main(int argc, char *argv[])
             s.threads = ThreadCpu::now() - threads0;
         }
         rssAfterGrid = Rss::now();
+        b.pause(3000); // the viewer stopped: what stays
+        rssSettled = Rss::now();
         b.go(Qt::Key_Escape, "live");
         log.settle();
     }
@@ -612,6 +614,7 @@ int main(int argc, char *argv[])
     printRss("grid open (first open)", rssGrid);
     printRss("grid open, before scrolling", rssBeforeScroll);
     printRss("after scrolling the grid", rssAfterGrid);
+    printRss("after scrolling, 3 s later", rssSettled);
     printRss("at the end (after search)", rssEnd);
     malloc_trim(0); // what of it is malloc's free memory, still resident (not counted below)
     printRss("at the end, after malloc_trim(0)", Rss::now());
