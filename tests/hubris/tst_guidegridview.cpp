@@ -376,6 +376,18 @@ private Q_SLOTS:
         QVERIFY(light(QRect(10, rowY + 18, 100, 24)) > 30);      // "2  Ch 2"
         QVERIFY(light(QRect(230 + 6, 4, 60, 24)) > 30);          // the ruler's 02:00
         QCOMPARE(light(QRect(230 + 100, rowY + 44, 200, 12)), 0);
+        // The fills leave the labels' places out and the labels fill them: no background shows
+        // through a cell or the channel column (but at the corners' notches).
+        const auto background = [&](QRect r) {
+            int n = 0;
+            for (int y = r.top(); y <= r.bottom(); ++y)
+                for (int x = r.left(); x <= r.right(); ++x)
+                    n += at(x, y) == QColor(0x10, 0x14, 0x18);
+            return n;
+        };
+        QCOMPARE(background(QRect(230 + 2, rowY, 357 - 4, 60)), 0);       // Long, its text
+        QCOMPARE(background(QRect(230 + 720 + 2, rowY, 177 - 4, 60)), 0); // Short, focused
+        QCOMPARE(background(QRect(2, rowY, 224 - 4, 60)), 0);             // "2  Ch 2"
     }
 };
 
