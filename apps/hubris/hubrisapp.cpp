@@ -3,6 +3,7 @@
 #include <hal/desktophal.h>
 #include <hal/linuxboxhal.h>
 #include <hubris/guidegridview.h>
+#include <hubris/heaptrim.h>
 
 #include <QCoreApplication>
 #include <QDir>
@@ -25,6 +26,7 @@ using namespace iptv;
 
 HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), m_options(std::move(options))
 {
+    hubris::tuneHeap(); // before the guide's tables: no free heap left resident (docs/BENCHMARKS.md)
     // Qt Multimedia's FFmpeg backend shows a keyframe-first stream's first frame in ~20-110 ms;
     // the GStreamer backend fails (and crashes) on the same streams (PLATFORM-NOTES).
     if (qEnvironmentVariableIsEmpty("QT_MEDIA_BACKEND"))

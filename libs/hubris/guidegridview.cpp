@@ -25,7 +25,10 @@ namespace {
 
 constexpr int kCellGap = 4;       ///< below each row and cell: the page background between them
 constexpr int kCellRightGap = 3;  ///< between two cells of a row
-constexpr int kCacheLimit = 300;  ///< textures kept (a screen draws ~70); those not drawn go beyond it
+/// Label textures kept, in bytes of pixels (a screen draws ~70 labels, ~1.2 MB): beyond it the
+/// ones drawn longest ago go, down to 3/4 of it. Qt Quick packs them into one 2048 x 1024 atlas
+/// (8 MiB) shared with the rest of the UI; within this they never need a second one.
+constexpr qsizetype kCacheBytes = 4 << 20;
 
 /// A solid rectangle in its parent's coordinates.
 struct Box
@@ -89,7 +92,12 @@ struct GuideGridView::RowPlan
     int row = -1;
     QList<Box> boxes;
     QList<Label> labels;
-    bool operator==(const RowPlan &o) const { return row == o.row && boxes == o.boxes && labels == o.labels; }
+    QList<Box> overBoxes; ///< the focused cell's, drawn after the labels
+    QList<Label> overLabels;
+    bool operator==(const RowPlan &o) const
+    {
+        return row == o.row && boxes == o.boxes && labels == o.labels && overBoxes == o.overBoxes && overLabels == o.overLabels;
+    }
 };
 
 /// What the next frame draws, made on the GUI thread (updatePolish) for the render thread.
@@ -120,12 +128,14 @@ public:
         for (const Entry &e : std::as_const(textures))
             delete e.texture;
         textures.clear();
+        textureBytes = 0;
     }
 
     struct Entry
     {
         QSGTexture *texture = nullptr;
         QSize size; ///< logical pixels
+        qsizetype bytes = 0;
         quint64 used = 0;
     };
 
@@ -136,6 +146,7 @@ public:
     QList<Label> rulerPlan; ///< what the ruler's nodes draw
     QHash<int, std::pair<QSGNode *, GuideGridView::RowPlan>> rows; ///< row -> its node and what it draws
     QHash<TextureKey, Entry> textures;
+    qsizetype textureBytes = 0;
     quint64 frame = 0;
 };
 
@@ -472,6 +483,12 @@ QList<GuideGridView::Cell> GuideGridView::rowCells(int row, int channel) const
         c.title = c.locked ? GuideGrid::tr("Locked") : g->title(a.programme);
         c.isNew = a.flags & epg::FlagNew;
         c.focused = current && a.start <= m_focusTime && m_focusTime < a.stop;
+        // A programme of a minute is a few pixels wide (or none): focused, it is drawn wide
+        // enough for its ring to show, over its neighbours, and kept inside the area.
+        if (const int least = minFocusedWidth(); c.focused && c.width < least) {
+            c.width = std::min(least, w);
+            c.x = std::max(0, std::min(c.x, w - c.width));
+        }
         c.onNow = a.start <= m_now && m_now < a.stop;
         c.mark = m_dvr ? m_dvr->markOf(int(a.index)) : QString();
         out.append(c);
@@ -516,38 +533,40 @@ GuideGridView::RowPlan GuideGridView::planRow(int row) const
         plan.labels.append({(current ? fmBold : fm).elidedText(name, Qt::ElideRight, nameWidth), m_text.rgb(), columnColor,
                             current, Label::Text, QPoint(10, y + (h - (current ? fmBold : fm).height()) / 2)});
 
-    // The cells.
+    // The cells; the focused one after the others (over their text where it is drawn wider).
     for (const Cell &c : rowCells(row, channel)) {
         if (c.width <= 0)
             continue;
+        QList<Box> *boxes = c.focused ? &plan.overBoxes : &plan.boxes;
+        QList<Label> *labels = c.focused ? &plan.overLabels : &plan.labels;
         const int x = m_channelColumn + c.x;
         const QRect r(x, y, c.width, h);
         const QRgb fill = (c.locked ? m_background : c.onNow ? m_cellNow : m_cell).rgb();
         const int border = c.focused ? m_focusWidth : c.locked ? 2 : 0;
         if (border > 0 && c.width > 2 * border) {
-            roundedBox(&plan.boxes, r, (c.focused ? m_focus : m_cell).rgb());
-            plan.boxes.append({r.adjusted(border, border, -border, -border), fill});
+            roundedBox(boxes, r, (c.focused ? m_focus : m_cell).rgb());
+            boxes->append({r.adjusted(border, border, -border, -border), fill});
         } else {
-            roundedBox(&plan.boxes, r, fill);
+            roundedBox(boxes, r, fill);
         }
         if (c.locked && c.width > 36)
-            plan.labels.append({QString(), m_dimText.rgb(), fill, false, Label::Lock, QPoint(x + 10, y + (h - 22) / 2)});
+            labels->append({QString(), m_dimText.rgb(), fill, false, Label::Lock, QPoint(x + 10, y + (h - 22) / 2)});
         if (c.isNew && !c.locked && c.width > 24) // a "new" tag above the title
-            plan.boxes.append({QRect(x + 8, y + 8, 12, 3), m_accent.rgb()});
+            boxes->append({QRect(x + 8, y + 8, 12, 3), m_accent.rgb()});
         int textRight = r.right() + 1 - 8;
         if (!c.mark.isEmpty()) {
             const QString glyph = c.mark == u"conflict" ? QStringLiteral("○") : QStringLiteral("●");
             const QRgb color = (c.mark == u"planned" ? m_accent : m_error).rgb();
             const int gx = r.right() + 1 - 8 - fm.horizontalAdvance(glyph) - 1;
             if (gx > x + border)
-                plan.labels.append({glyph, color, fill, false, Label::Text, QPoint(gx, textY)});
+                labels->append({glyph, color, fill, false, Label::Text, QPoint(gx, textY)});
             textRight = r.right() + 1 - 28;
         }
         const int textX = x + (c.locked ? 36 : 8);
         if (textRight - textX > 4) {
             const QString text = fm.elidedText(c.title, Qt::ElideRight, textRight - textX);
             if (!text.isEmpty())
-                plan.labels.append({text, (c.locked ? m_dimText : m_text).rgb(), fill, false, Label::Text, QPoint(textX, textY)});
+                labels->append({text, (c.locked ? m_dimText : m_text).rgb(), fill, false, Label::Text, QPoint(textX, textY)});
         }
     }
     return plan;
@@ -615,6 +634,8 @@ QSGNode *GuideGridView::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             GridRootNode::Entry e;
             e.texture = win->createTextureFromImage(image, QQuickWindow::TextureCanUseAtlas);
             e.size = (QSizeF(image.size()) / dpr).toSize();
+            e.bytes = image.sizeInBytes();
+            root->textureBytes += e.bytes;
             it = root->textures.insert(key, e);
         }
         it->used = frame;
@@ -665,12 +686,17 @@ QSGNode *GuideGridView::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             rows.insert(rp.row, *kept);
             root->rows.erase(kept);
             stillDrawn(rp.labels);
+            stillDrawn(rp.overLabels);
             continue;
         }
         auto *node = new QSGNode;
         for (const Box &b : rp.boxes)
             node->appendChildNode(boxNode(b));
         for (const Label &l : rp.labels)
+            node->appendChildNode(labelNode(l));
+        for (const Box &b : rp.overBoxes)
+            node->appendChildNode(boxNode(b));
+        for (const Label &l : rp.overLabels)
             node->appendChildNode(labelNode(l));
         root->scroll->appendChildNode(node);
         rows.insert(rp.row, {node, rp});
@@ -684,15 +710,20 @@ QSGNode *GuideGridView::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     root->now->setRect(plan->nowLine.isEmpty() ? QRectF() : QRectF(plan->nowLine));
     root->now->setColor(QColor::fromRgb(plan->nowColor));
 
-    // Textures not drawn this frame go once there are too many.
-    if (root->textures.size() > kCacheLimit) {
-        for (auto it = root->textures.begin(); it != root->textures.end();) {
-            if (it->used != frame) {
-                delete it->texture;
-                it = root->textures.erase(it);
-            } else {
-                ++it;
-            }
+    // Over the budget, the textures drawn longest ago go (never one drawn this frame).
+    if (root->textureBytes > kCacheBytes) {
+        QList<std::pair<quint64, TextureKey>> stale;
+        for (auto it = root->textures.cbegin(); it != root->textures.cend(); ++it) {
+            if (it->used != frame)
+                stale.append({it->used, it.key()});
+        }
+        std::sort(stale.begin(), stale.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+        for (const auto &[used, key] : std::as_const(stale)) {
+            if (root->textureBytes <= kCacheBytes * 3 / 4)
+                break;
+            const GridRootNode::Entry e = root->textures.take(key);
+            root->textureBytes -= e.bytes;
+            delete e.texture;
         }
     }
     return root;

@@ -20,6 +20,8 @@
 #include <QQuickItem>
 #include <QVariantMap>
 
+#include <algorithm>
+
 namespace iptv::hubris {
 
 class GuideGridView : public QQuickItem
@@ -144,6 +146,8 @@ public:
     int nowLineX() const;
     /// The programme area's width in pixels (the item's width less the channel column).
     int programmeWidth() const;
+    /// The least width the focused cell is drawn at (a programme of a minute is a few pixels).
+    int minFocusedWidth() const { return std::max(24, 2 * m_focusWidth + 8); }
 
 Q_SIGNALS:
     void sourcesChanged();

@@ -1,5 +1,7 @@
 #include "guidestore.h"
 
+#include "heaptrim.h"
+
 #include <epg/sync/guidesync.h>
 
 #include <QDir>
@@ -136,6 +138,7 @@ void GuideStore::open(const QString &path, bool fromDownload)
                                        << info.airingCount << "airings";
         setStatus(tr("Guide until %1").arg(QLocale().toString(validUntil().toLocalTime(), QLocale::ShortFormat)), m_offline);
         Q_EMIT guideChanged();
+        releaseFreeHeap("the guide opened"); // the worker's tables built and dropped, the old guide
     });
     watcher->setFuture(QtConcurrent::run([path] {
         Opened o;
@@ -157,6 +160,7 @@ void GuideStore::refresh(const QUrl &server)
             m_guide = std::move(current);
             setStatus(tr("Guide until %1").arg(QLocale().toString(validUntil().toLocalTime(), QLocale::ShortFormat)), false);
             Q_EMIT guideChanged();
+            releaseFreeHeap("a guide update");
         });
         connect(m_sync, &epg::GuideSync::refreshFinished, this, [this] {
             QString failure;

@@ -23,7 +23,8 @@ constexpr qint64 kHour = 3600;
 
 /// Four channels over two days. Channel 1: hourly "One hN". Channel 2: 00:00-03:00 "Long", a
 /// gap 03:00-04:00, 04:00-04:30 "Short" (new), 04:30-23:00 "Day", 23:00-01:00 "Night" across
-/// midnight, 01:00-48:00 "Rest". Channels 3 and 4: hourly like 1.
+/// midnight, 01:00-48:00 "Rest". Channels 3 and 4: hourly like 1, but channel 4's 10:00 hour
+/// starts with "Flash" (a minute) and "Blip" (20 s): "Ch 4 h10" runs 10:01:20-11:00.
 QString writeGuide(const QTemporaryDir &dir)
 {
     using namespace iptv::epg;
@@ -51,8 +52,15 @@ QString writeGuide(const QTemporaryDir &dir)
             add(c.id, kDay0 + 25 * kHour, kDay0 + 48 * kHour, QStringLiteral("Rest"));
             continue;
         }
-        for (int h = 0; h < 48; ++h)
-            add(c.id, kDay0 + h * kHour, kDay0 + (h + 1) * kHour, QStringLiteral("%1 h%2").arg(n == 1 ? u"One"_qs : c.name()).arg(h));
+        for (int h = 0; h < 48; ++h) {
+            const bool short10 = n == 4 && h == 10;
+            if (short10) {
+                add(c.id, kDay0 + 10 * kHour, kDay0 + 10 * kHour + 60, QStringLiteral("Flash"));
+                add(c.id, kDay0 + 10 * kHour + 60, kDay0 + 10 * kHour + 80, QStringLiteral("Blip"));
+            }
+            add(c.id, kDay0 + h * kHour + (short10 ? 80 : 0), kDay0 + (h + 1) * kHour,
+                QStringLiteral("%1 h%2").arg(n == 1 ? u"One"_qs : c.name()).arg(h));
+        }
     }
     const QString path = dir.filePath(QStringLiteral("grid.guide"));
     QString error;
@@ -94,6 +102,7 @@ class TestGuideGridView : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
+        QQuickWindow::setGraphicsApi(QSGRendererInterface::Software); // the frames drawn, no GPU
         m_store = std::make_unique<GuideStore>(m_dir.filePath(QStringLiteral("cache")));
         QSignalSpy loaded(m_store.get(), &GuideStore::guideChanged);
         m_store->loadFile(writeGuide(m_dir));
@@ -278,9 +287,54 @@ private Q_SLOTS:
             QCOMPARE(c.onNow, x >= 0 && c.x <= x && x < c.x + c.width + 3);
     }
 
+    void shortProgrammesShowTheirFocus()
+    {
+        // Channel 4 from 10:00: Flash (a minute: 6 px at 2.5 h across 900 px, 3 px drawn), Blip
+        // (20 s: 2 px, none drawn), then Ch 4 h10. Focused, each is drawn wide enough for its ring.
+        QQuickWindow window;
+        window.setColor(QColor(0x10, 0x14, 0x18));
+        window.resize(230 + 900, 32 + 64 * 3);
+        const auto v = view(kDay0 + 10 * kHour);
+        v->setParentItem(window.contentItem());
+        v->setSize(window.size());
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        v->moveRows(2);
+        QCOMPARE(v->currentChannel(), 3);
+        const int least = v->minFocusedWidth();
+        QVERIFY(least > 2 * v->property("focusWidth").toInt());
+        const QColor focus(0xf5, 0xa6, 0x23);
+        for (const auto &[name, x] : {std::pair{u"Flash"_qs, 0}, std::pair{u"Blip"_qs, 6}}) {
+            QCOMPARE(title(v->currentAiring()), name);
+            QList<GuideGridView::Cell> focused;
+            for (const GuideGridView::Cell &c : v->visibleCells()) {
+                if (c.focused)
+                    focused << c;
+            }
+            QCOMPARE(focused.size(), 1);
+            QCOMPARE(focused[0].title, name);
+            QCOMPARE(focused[0].x, x);
+            QCOMPARE(focused[0].width, least);
+            // The ring on screen, left and right, over the next cell drawn before it.
+            const QImage image = window.grabWindow();
+            const int rowY = 32 + (v->currentRow() - v->topRow()) * 64;
+            QCOMPARE(QColor(image.pixel(230 + x + 3, rowY + 30)), focus); // (the now line on 0-1)
+            QCOMPARE(QColor(image.pixel(230 + x + least - 2, rowY + 30)), focus);
+            QVERIFY(QColor(image.pixel(230 + x + least / 2, rowY + 30)) != focus); // a ring, not a block
+            v->step(true);
+        }
+        QCOMPARE(title(v->currentAiring()), u"Ch 4 h10"_qs);
+        // Unfocused, they are drawn as they are: Flash 3 px, Blip not at all.
+        QStringList row;
+        for (const GuideGridView::Cell &c : v->visibleCells()) {
+            if (c.row == v->currentRow() && c.x < 100)
+                row << QStringLiteral("%1@%2+%3").arg(c.title).arg(c.x).arg(c.width);
+        }
+        QCOMPARE(row, (QStringList{u"Flash@0+3"_qs, u"Blip@6+0"_qs, u"Ch 4 h10@8+349"_qs}));
+    }
+
     void drawsWithTheSoftwareRenderer()
     {
-        QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
         QQuickWindow window;
         window.setColor(QColor(0x10, 0x14, 0x18));
         window.resize(230 + 900, 32 + 64 * 3);
@@ -322,6 +376,18 @@ private Q_SLOTS:
         QVERIFY(light(QRect(10, rowY + 18, 100, 24)) > 30);      // "2  Ch 2"
         QVERIFY(light(QRect(230 + 6, 4, 60, 24)) > 30);          // the ruler's 02:00
         QCOMPARE(light(QRect(230 + 100, rowY + 44, 200, 12)), 0);
+        // The fills leave the labels' places out and the labels fill them: no background shows
+        // through a cell or the channel column (but at the corners' notches).
+        const auto background = [&](QRect r) {
+            int n = 0;
+            for (int y = r.top(); y <= r.bottom(); ++y)
+                for (int x = r.left(); x <= r.right(); ++x)
+                    n += at(x, y) == QColor(0x10, 0x14, 0x18);
+            return n;
+        };
+        QCOMPARE(background(QRect(230 + 2, rowY, 357 - 4, 60)), 0);       // Long, its text
+        QCOMPARE(background(QRect(230 + 720 + 2, rowY, 177 - 4, 60)), 0); // Short, focused
+        QCOMPARE(background(QRect(2, rowY, 224 - 4, 60)), 0);             // "2  Ch 2"
     }
 };
 
