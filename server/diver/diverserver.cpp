@@ -20,6 +20,8 @@
 #include <QUrlQuery>
 #include <QWebSocket>
 
+#include <algorithm>
+
 Q_LOGGING_CATEGORY(lcDiver, "iptv.diver", QtInfoMsg)
 
 namespace iptv::diver {
@@ -42,6 +44,9 @@ constexpr qint64 kFollowSeconds = 5;
 constexpr qint64 kBytesPerSecond = 5'000'000 / 8;
 /// A recording that could not start (no storage, no stream URL) is tried again after this.
 constexpr qint64 kRetrySeconds = 10;
+/// Several nodes: the heartbeat and the read of the others' changes (a fallback for a missed
+/// notification) run every third of the lease period, at most this far apart.
+constexpr qint64 kClusterPollMaxMs = 5000;
 
 /// A copy's row in the lease table.
 QString leaseIdOf(qint64 copyId)
@@ -68,6 +73,7 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_auth(this)
 {
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
+    connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
     connect(&m_leases, &dvr::LeaseKeeper::lost, this, &DiverServer::onLeaseLost);
     connect(&m_leases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
@@ -82,6 +88,15 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     m_metrics.gaugeCallback(QStringLiteral("diver_leases_held"),
                             QStringLiteral("Copies this node holds the lease of (records, or is about to)."),
                             [this] { return double(m_leases.held().size()); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_cluster_nodes"), QStringLiteral("Live nodes the plan is made for (this one included)."),
+                            [this] { return double(m_liveNodes.size()); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_cluster_capacity"),
+                            QStringLiteral("Channel streams the live nodes record at once together: the plan's capacity."), [this] {
+                                int total = 0;
+                                for (const ClusterNode &n : std::as_const(m_liveNodes))
+                                    total += n.capacity;
+                                return double(total);
+                            });
     m_metrics.gaugeCallback(QStringLiteral("diver_event_clients"), QStringLiteral("WebSocket event clients."),
                             [this] { return double(m_eventClients.size()); });
 }
@@ -118,10 +133,25 @@ bool DiverServer::start(QString *error)
         }
     }
 
-    dvr::SchedulerOptions options;
-    options.capacity.nodes = {dvr::RecorderNode{m_config.nodeId, m_config.capacity}};
-    options.capacity.archivedChannels = m_config.archivedChannels;
-    m_scheduler.setCapacity(options.capacity);
+    // Several nodes: listening before the rules are read, so that nothing changed in between is missed.
+    m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
+    if (PostgresParams pg; parsePostgresUri(db, &pg)) {
+        m_cluster = std::make_unique<ClusterLink>();
+        if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, error)) {
+            m_cluster.reset();
+            return false;
+        }
+        connect(m_cluster.get(), &ClusterLink::changed, this, &DiverServer::applyClusterChanges);
+        m_clusterPoll.setInterval(int(qBound<qint64>(200, qint64(m_config.leaseSeconds) * 1000 / 3, kClusterPollMaxMs)));
+        refreshNodes();
+        m_clusterPoll.start();
+    }
+    dvr::CapacityOptions capacity;
+    capacity.nodes.clear(); // not the default node
+    for (const ClusterNode &n : std::as_const(m_liveNodes))
+        capacity.nodes.append(dvr::RecorderNode{n.name, n.capacity});
+    capacity.archivedChannels = m_config.archivedChannels;
+    m_scheduler.setCapacity(capacity);
     const auto rules = m_rules.rules(error);
     if (!rules)
         return false;
@@ -184,6 +214,9 @@ void DiverServer::stop()
         return;
     m_stopping = true;
     m_tick.stop();
+    m_clusterPoll.stop();
+    if (m_cluster)
+        m_cluster->leave(); // the others plan without this node's capacity at once
     // Every recorder writes its segment in progress; copies stay "recording" in the store, so
     // the next start resumes those still due.
     for (ActiveCopy *c : std::as_const(m_copies)) {
@@ -317,13 +350,31 @@ void DiverServer::followCopyEnds()
         qCWarning(lcDiver).noquote() << "cannot read the copies in progress:" << error;
         return;
     }
+    QSet<qint64> still;
     for (const CopyRow &row : *open) {
+        still.insert(row.id);
         ActiveCopy *c = m_copies.value(row.id);
         if (c && row.recordStop > c->row.recordStop) {
             qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
             c->row.recordStop = row.recordStop;
             c->recorder->setStopAt(row.recordStop * 1000);
         }
+    }
+    // A copy recorded here whose row is gone was deleted on another node (its last viewer's
+    // recording): nobody wants what this node writes.
+    for (const qint64 id : m_copies.keys()) {
+        if (still.contains(id))
+            continue;
+        if (const auto row = m_store.copy(id, &error); row || !error.isEmpty())
+            continue; // there, in another state (this node's own finish is on its way), or unreadable
+        ActiveCopy *c = m_copies.take(id);
+        qCInfo(lcDiver).noquote() << "copy" << id << "of" << c->row.channelId << "was deleted on another node: its recorder stops";
+        c->recorder->disconnect(this);
+        c->recorder->stop(false);
+        delete c->recorder;
+        delete c;
+        if (!m_leases.finish(leaseIdOf(id), u"failed"_qs, &error))
+            qCWarning(lcDiver).noquote() << error;
     }
 }
 
@@ -520,6 +571,7 @@ void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
     if (added) {
         if (auto history = m_rules.history(&error))
             m_scheduler.setHistory(*history);
+        announce(ClusterChange::Kind::History);
     }
 }
 
@@ -608,6 +660,124 @@ void DiverServer::onCopyFinished(qint64 copyId)
     }
     delete c;
     replan(false);
+}
+
+void DiverServer::announce(ClusterChange::Kind kind, qint64 item)
+{
+    QString error;
+    if (m_cluster && !m_cluster->announce(kind, item, &error))
+        qCWarning(lcDiver).noquote() << error << "(the others read it on their next poll of the log, or not at all)";
+}
+
+bool DiverServer::refreshNodes()
+{
+    QString error;
+    if (!m_cluster->heartbeat(QDateTime::currentMSecsSinceEpoch(), &error)) {
+        qCWarning(lcDiver).noquote() << error;
+        return false;
+    }
+    // Alive: seen within a lease period and a poll (a heartbeat a little late is no death).
+    const qint64 aliveMs = qint64(m_config.leaseSeconds) * 1000 + m_clusterPoll.interval();
+    auto nodes = m_cluster->liveNodes(aliveMs, &error);
+    if (!nodes) {
+        qCWarning(lcDiver).noquote() << error << "(planning with the nodes known before)";
+        return false;
+    }
+    if (std::none_of(nodes->cbegin(), nodes->cend(), [this](const ClusterNode &n) { return n.name == m_config.nodeId; })) {
+        nodes->append({m_config.nodeId, m_config.capacity, 0});
+        std::sort(nodes->begin(), nodes->end(), [](const ClusterNode &a, const ClusterNode &b) { return a.name < b.name; });
+    }
+    auto sameNodes = [](const QList<ClusterNode> &a, const QList<ClusterNode> &b) {
+        return a.size() == b.size()
+            && std::equal(a.cbegin(), a.cend(), b.cbegin(), [](const ClusterNode &x, const ClusterNode &y) {
+                   return x.name == y.name && x.capacity == y.capacity;
+               });
+    };
+    if (sameNodes(*nodes, m_liveNodes))
+        return false;
+    m_liveNodes = *nodes;
+    dvr::CapacityOptions capacity = m_scheduler.options().capacity;
+    capacity.nodes.clear();
+    QStringList names;
+    int total = 0;
+    for (const ClusterNode &n : std::as_const(m_liveNodes)) {
+        capacity.nodes.append(dvr::RecorderNode{n.name, n.capacity});
+        names << QStringLiteral("%1 (%2)").arg(n.name).arg(n.capacity);
+        total += n.capacity;
+    }
+    m_scheduler.setCapacity(capacity);
+    qCInfo(lcDiver).noquote() << "planning for" << m_liveNodes.size() << "live nodes, capacity" << total << ":" << names.join(u", ");
+    return true;
+}
+
+void DiverServer::pollCluster()
+{
+    if (m_stopping || !m_cluster)
+        return;
+    if (refreshNodes() && m_guide) {
+        replan(false);
+        startDue(now());
+    }
+    applyClusterChanges();
+}
+
+void DiverServer::applyClusterChanges()
+{
+    if (m_stopping || !m_cluster)
+        return;
+    QString error;
+    const auto changes = m_cluster->pending(&error);
+    if (!changes) {
+        qCWarning(lcDiver).noquote() << error << "(everything is read again once the log can be read)";
+        m_clusterResync = true;
+        return;
+    }
+    bool changed = false, history = false, copies = false;
+    if (m_clusterResync) {
+        // Changes may have been missed: every rule and the history again.
+        const auto rules = m_rules.rules(&error);
+        if (!rules) {
+            qCWarning(lcDiver).noquote() << "reloading the rules:" << error;
+            return;
+        }
+        m_scheduler.setRules(*rules);
+        m_clusterResync = false;
+        changed = history = copies = true;
+    }
+    for (const ClusterChange &c : *changes) {
+        switch (c.kind) {
+        case ClusterChange::Kind::Rule:
+            if (const auto rule = m_rules.rule(c.item, &error)) {
+                m_scheduler.upsertRule(*rule);
+                qCInfo(lcDiver).noquote() << "rule" << c.item << "was saved on node" << c.node << ": planned here too";
+                changed = true;
+            } // else removed since: its own entry follows
+            break;
+        case ClusterChange::Kind::RuleRemoved:
+            m_scheduler.removeRule(c.item);
+            qCInfo(lcDiver).noquote() << "rule" << c.item << "was removed on node" << c.node;
+            changed = true;
+            break;
+        case ClusterChange::Kind::History: history = true; break;
+        case ClusterChange::Kind::CopyRemoved: copies = true; break;
+        case ClusterChange::Kind::Nodes: changed |= refreshNodes(); break;
+        case ClusterChange::Kind::Unknown: break; // a newer node's: read by it
+        }
+    }
+    if (history) {
+        if (const auto h = m_rules.history(&error)) {
+            m_scheduler.setHistory(*h);
+            changed = true;
+        } else {
+            qCWarning(lcDiver).noquote() << "reloading the recorded history:" << error;
+        }
+    }
+    if (copies && !m_copies.isEmpty())
+        followCopyEnds();
+    if (changed && m_guide) {
+        replan(false);
+        startDue(now());
+    }
 }
 
 void DiverServer::startArchives()
@@ -712,6 +882,7 @@ void DiverServer::sweepRetention()
                 }
             }
             m_store.removeCopy(copyId, &e);
+            announce(ClusterChange::Kind::CopyRemoved, copyId);
         }
     }
     qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes," << plan.deletions.size() << "deletions"

@@ -42,21 +42,25 @@ constexpr int kStartMs = 30000;
 constexpr int kLeaseSeconds = 2;
 const QString kDiverBinary = QStringLiteral(IPTV_BINARY_DIR "/server/diver/diver");
 
-/// A guide file with channel "one" (its stream on recast) airing `title` from `start` to `stop`.
-bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 stop, const QString &title)
+/// A guide file with the channels `channels` (all of them recast's channel "one": a channel is
+/// one stream to the scheduler, whatever its URL) each airing `title` from `start` to `stop`.
+bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 stop, const QString &title,
+                const QStringList &channels = {QStringLiteral("one")})
 {
     iptv::epg::GuideData data;
-    iptv::epg::Channel ch;
-    ch.id = QStringLiteral("one");
-    ch.displayNames = {{QString(), QStringLiteral("ONE")}};
-    ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(recastPort);
-    data.channels.append(ch);
-    iptv::epg::Programme p;
-    p.channelId = ch.id;
-    p.start = start;
-    p.stop = stop;
-    p.titles = {{QString(), title}};
-    data.programmes.append(p);
+    for (const QString &id : channels) {
+        iptv::epg::Channel ch;
+        ch.id = id;
+        ch.displayNames = {{QString(), id.toUpper()}};
+        ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(recastPort);
+        data.channels.append(ch);
+        iptv::epg::Programme p;
+        p.channelId = ch.id;
+        p.start = start;
+        p.stop = stop;
+        p.titles = {{QString(), title}};
+        data.programmes.append(p);
+    }
     const qint64 from = QDateTime::currentSecsSinceEpoch() / 3600 * 3600 - 3600;
     iptv::epg::GuideBuilder builder({.from = from, .days = 2, .compressionLevel = 1, .createdAt = from});
     builder.addGuide(data);
@@ -144,6 +148,8 @@ private Q_SLOTS:
     void storesOnBothBackends_data();
     void storesOnBothBackends();
     void twoNodesNeverRecordTheSameCopy();
+    void ruleReachesTheOtherNode();
+    void planUsesTheClusterCapacity();
     void killedNodeIsTakenOver();
 };
 
@@ -349,6 +355,100 @@ void TestDiverNodes::twoNodesNeverRecordTheSameCopy()
     QVERIFY2(after, qPrintable(error));
     QCOMPARE(after->node, other->config().nodeId);
     QCOMPARE(after->directory, copy->directory);
+}
+
+// A rule made through node A's API is planned on node B within 2 s (A tells B through the
+// database; B plans it without a restart), and its removal too.
+void TestDiverNodes::ruleReachesTheOtherNode()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch() / 60 * 60;
+    const DiverConfig ca = nodeConfig(u"rules"_qs, u"node-a"_qs, db), cb = nodeConfig(u"rules"_qs, u"node-b"_qs, db);
+    QVERIFY(QDir().mkpath(m_dir.filePath(u"rules"_qs)));
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now + 3600, now + 5400, u"Late Film"_qs));
+    DiverServer a(ca), b(cb);
+    QString error;
+    QVERIFY2(a.start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    auto plannedOn = [&](DiverServer &node) {
+        const QJsonArray planned = call("GET", node.httpPort(), u"/api/upcoming"_qs, "operator-secret")
+                                       .json()
+                                       .value(u"planned"_qs)
+                                       .toArray();
+        QStringList titles;
+        for (const QJsonValue &p : planned)
+            titles << p.toObject().value(u"title"_qs).toString();
+        return titles;
+    };
+    QVERIFY(plannedOn(b).isEmpty());
+
+    const QByteArray box = ticket(u"STB-R"_qs);
+    const HttpResult made = call("POST", a.httpPort(), u"/api/rules"_qs, box,
+                                 {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Late Film"_qs}});
+    QVERIFY2(made.status == 201, made.body.constData());
+    QElapsedTimer clock;
+    clock.start();
+    QCOMPARE(plannedOn(a), QStringList{u"Late Film"_qs});
+    QTRY_COMPARE_WITH_TIMEOUT(plannedOn(b), QStringList{u"Late Film"_qs}, 2000);
+    qInfo().noquote() << "node-b planned the rule made on node-a" << clock.elapsed() << "ms later";
+    // The box sees it through either node.
+    QCOMPARE(call("GET", b.httpPort(), u"/api/rules"_qs, box).json().value(u"rules"_qs).toArray().size(), 1);
+
+    const qint64 ruleId = made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
+    QCOMPARE(call("DELETE", a.httpPort(), QStringLiteral("/api/rules/%1").arg(ruleId), box).status, 204);
+    clock.restart();
+    QTRY_VERIFY_WITH_TIMEOUT(plannedOn(b).isEmpty(), 2000);
+    qInfo().noquote() << "node-b dropped the rule removed on node-a" << clock.elapsed() << "ms later";
+}
+
+// Two nodes of capacity 1 each, two programmes at the same time on two channels: the plan is made
+// for the cluster's capacity (2), so both are planned on both nodes with no conflict, and both
+// are recorded, one on each node (each claims only up to its own capacity).
+void TestDiverNodes::planUsesTheClusterCapacity()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const DiverConfig ca = nodeConfig(u"capacity"_qs, u"node-a"_qs, db), cb = nodeConfig(u"capacity"_qs, u"node-b"_qs, db);
+    QVERIFY(QDir().mkpath(m_dir.filePath(u"capacity"_qs)));
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now - 10, now + 3600, u"Derby"_qs, {u"one"_qs, u"two"_qs}));
+    DiverServer a(ca), b(cb);
+    QString error;
+    QVERIFY2(a.start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    // Each knows the other (node-a learns of node-b when it joins).
+    QTRY_COMPARE_WITH_TIMEOUT(a.clusterNodes().size(), 2, 2000);
+    QCOMPARE(b.clusterNodes().size(), 2);
+    QVERIFY(call("GET", a.httpPort(), u"/metrics"_qs, "operator-secret").body.contains("\ndiver_cluster_capacity 2\n"));
+
+    const QByteArray box = ticket(u"STB-C"_qs);
+    for (const QString &channel : {u"one"_qs, u"two"_qs}) {
+        const HttpResult made = call("POST", a.httpPort(), u"/api/recordings"_qs, box,
+                                     {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, channel}, {u"start"_qs, now - 10}});
+        QVERIFY2(made.status == 201, made.body.constData());
+        QVERIFY2(made.json().value(u"skipped"_qs).toArray().isEmpty(), made.body.constData());
+    }
+    QCOMPARE(a.plan().recordings.size(), 2);
+    QCOMPARE(a.plan().conflicts, 0);
+    QTRY_COMPARE_WITH_TIMEOUT(b.plan().recordings.size(), 2, 2000);
+    QCOMPARE(b.plan().conflicts, 0);
+    // Recorded: one copy on each node.
+    QTRY_COMPARE_WITH_TIMEOUT(a.activeCopies().size() + b.activeCopies().size(), 2, 10000);
+    QCOMPARE(a.activeCopies().size(), 1);
+    QCOMPARE(b.activeCopies().size(), 1);
+    const auto copies = a.recordings().copies(&error);
+    QVERIFY2(copies, qPrintable(error));
+    QCOMPARE(copies->size(), 2);
+    for (const CopyRow &copy : *copies)
+        QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy.directory).size() >= 2, 15000);
+
+    // node-b stops: the cluster has capacity 1 again, and node-a's plan says so.
+    b.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(a.clusterNodes().size(), 1, 2000);
+    QTRY_COMPARE_WITH_TIMEOUT(a.plan().conflicts, 1, 2000);
 }
 
 // Two diver processes on one database and one storage folder; the one recording is killed with
