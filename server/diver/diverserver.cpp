@@ -54,6 +54,12 @@ QString leaseIdOf(qint64 copyId)
     return QStringLiteral("copy:%1").arg(copyId);
 }
 
+/// A channel archive's row in the lease table: the node holding it records the archive.
+QString archiveLeaseIdOf(const QString &channelId)
+{
+    return u"archive:"_qs + channelId;
+}
+
 QString isoName(qint64 utcSeconds)
 {
     return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
@@ -78,6 +84,11 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     connect(&m_leases, &dvr::LeaseKeeper::lost, this, &DiverServer::onLeaseLost);
     connect(&m_leases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
         qCWarning(lcDiver).noquote() << "lease table:" << error << "(the copies held go on until their leases expire)";
+    });
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onArchiveClaimed);
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::lost, this, &DiverServer::onArchiveLost);
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
+        qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
     });
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
                             [this] { return double(activeRecorders()); });
@@ -229,12 +240,15 @@ void DiverServer::stop()
     // Freed, not left to expire: another node (or this one, started again) goes on at once.
     m_leases.release();
     for (ActiveArchive *a : std::as_const(m_archives)) {
-        a->recorder->disconnect(this);
-        a->recorder->stop(false);
-        delete a->recorder;
+        if (a->recorder) {
+            a->recorder->disconnect(this);
+            a->recorder->stop(false);
+            delete a->recorder;
+        }
         delete a;
     }
     m_archives.clear();
+    m_archiveLeases.release(); // another node records them on at once
     for (const EventClient &c : std::as_const(m_eventClients)) {
         c.socket->disconnect(this);
         c.socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("diver stops"));
@@ -266,6 +280,7 @@ void DiverServer::resumeCopies()
     settings.node = m_config.nodeId;
     settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
     settings.capacity = m_config.capacity;
+    settings.scope = QStringLiteral("copy:");
     if (!m_leases.start(settings, &why)) {
         m_leaseError = QStringLiteral("the lease table: %1").arg(why);
         qCCritical(lcDiver).noquote() << m_leaseError << "(no copy is recorded on this node)";
@@ -450,6 +465,10 @@ void DiverServer::reconcile()
     if (t - m_lastSweepAt >= kSweepSeconds) {
         m_lastSweepAt = t;
         sweepRetention();
+    }
+    for (ActiveArchive *a : std::as_const(m_archives)) {
+        if (a->held && !a->recorder && a->retryAt <= t)
+            startArchiveRecorder(a);
     }
 }
 
@@ -782,46 +801,124 @@ void DiverServer::applyClusterChanges()
 
 void DiverServer::startArchives()
 {
-    if (!m_guide)
+    // Every node knows every archived channel's folder (it serves catch-up and timeshift from
+    // it); one node records it: the one holding its lease, taken over by another within a lease
+    // period when that node dies. Two nodes never write one archive.
+    if (!m_guide || m_config.archivedChannels.isEmpty())
         return;
+    QString error;
     for (const QString &channelId : std::as_const(m_config.archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
         const QString relative = QStringLiteral("archive/%1").arg(channelId);
-        QString why;
-        const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &why);
+        const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &error);
         if (!dir) {
-            qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << why;
+            qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << error;
             continue;
         }
-        auto *a = new ActiveArchive{channelId, *dir, new dvr::Recorder};
-        dvr::RecorderSettings s;
-        s.source = sourceFor(channelId);
-        s.directory = a->directory;
-        s.chunkMs = 3600 * 1000;
-        s.segmentSeconds = m_config.segmentSeconds;
-        s.niceness = kRecorderNiceness;
-        s.minFreeBytes = m_config.minFreeBytes;
-        a->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
-        QString error;
-        if (s.source.isEmpty() || !a->recorder->start(s, &error)) {
-            qCWarning(lcDiver).noquote() << "the archive of" << channelId << "does not start:"
-                                         << (s.source.isEmpty() ? QStringLiteral("no stream URL") : error);
-            delete a->recorder;
-            delete a;
-            continue;
-        }
-        qCInfo(lcDiver).noquote() << "archiving" << channelId << "into" << a->directory << "for" << m_config.archiveHours << "h";
-        m_archives.insert(channelId, a);
+        // Held already when this node claimed it before the channel was in its guide.
+        m_archives.insert(channelId, new ActiveArchive{channelId, *dir, nullptr,
+                                                       m_archiveLeases.held().contains(archiveLeaseIdOf(channelId))});
     }
+    if (!m_archiveLeasesStarted) {
+        dvr::LeaseKeeper::Settings settings;
+        settings.location = m_config.effectiveDatabase();
+        settings.node = m_config.nodeId;
+        settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+        settings.capacity = int(m_config.archivedChannels.size());
+        for (const QString &channelId : std::as_const(m_config.archivedChannels))
+            settings.ids << archiveLeaseIdOf(channelId);
+        if (!m_archiveLeases.start(settings, &error)) {
+            qCCritical(lcDiver).noquote() << "the lease table (archives):" << error << "(no archive is recorded on this node)";
+            return;
+        }
+        m_archiveLeasesStarted = true;
+    }
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        const QJsonObject spec{{u"archive"_qs, a->channelId}};
+        if (!m_archiveLeases.store().add(archiveLeaseIdOf(a->channelId), QJsonDocument(spec).toJson(QJsonDocument::Compact), &error))
+            qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "is not offered to the nodes:" << error;
+    }
+    m_archiveLeases.claimNow();
+}
+
+QStringList DiverServer::activeArchives() const
+{
+    QStringList out;
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (a->recorder)
+            out << a->channelId;
+    }
+    out.sort();
+    return out;
+}
+
+void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode)
+{
+    const QString channelId = job.id.mid(int(archiveLeaseIdOf({}).size()));
+    ActiveArchive *a = m_archives.value(channelId);
+    if (!a) {
+        // In this node's [archive] but not (yet) in its guide or storage: held, recorded once it can be.
+        qCWarning(lcDiver).noquote() << "this node holds the archive of" << channelId << "but cannot record it yet (not in the guide, or no storage)";
+        return;
+    }
+    a->held = true;
+    if (startArchiveRecorder(a) && !previousNode.isEmpty() && previousNode != m_config.nodeId)
+        qCWarning(lcDiver).noquote() << "the archive of" << channelId << "taken over from node" << previousNode
+                                     << "(its lease expired); writing on in" << a->directory;
+}
+
+void DiverServer::onArchiveLost(const QString &leaseId)
+{
+    ActiveArchive *a = m_archives.value(leaseId.mid(int(archiveLeaseIdOf({}).size())));
+    if (!a)
+        return;
+    a->held = false;
+    if (!a->recorder)
+        return;
+    qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "was taken over by another node (this node's lease expired):"
+                                 << "its recorder stops";
+    a->recorder->disconnect(this);
+    a->recorder->stop(false);
+    delete a->recorder;
+    a->recorder = nullptr;
+}
+
+bool DiverServer::startArchiveRecorder(ActiveArchive *a)
+{
+    if (a->recorder)
+        return true;
+    auto *recorder = new dvr::Recorder;
+    dvr::RecorderSettings s;
+    s.source = sourceFor(a->channelId);
+    s.directory = a->directory;
+    s.chunkMs = 3600 * 1000;
+    s.segmentSeconds = m_config.segmentSeconds;
+    s.niceness = kRecorderNiceness;
+    s.minFreeBytes = m_config.minFreeBytes;
+    recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
+    QString error;
+    if (s.source.isEmpty() || !recorder->start(s, &error)) {
+        a->retryAt = now() + kRetrySeconds;
+        qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "does not start:"
+                                     << (s.source.isEmpty() ? QStringLiteral("no stream URL") : error)
+                                     << QStringLiteral("(again in %1 s)").arg(kRetrySeconds);
+        delete recorder;
+        return false;
+    }
+    a->recorder = recorder;
+    qCInfo(lcDiver).noquote() << "archiving" << a->channelId << "into" << a->directory << "for" << m_config.archiveHours << "h";
+    return true;
 }
 
 void DiverServer::sweepRetention()
 {
     // The snapshot the recorders' threads free space from, and the archive window applied here.
     QList<dvr::RetainedArchive> archives;
-    for (const ActiveArchive *a : std::as_const(m_archives))
-        archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (a->recorder) // the window is kept by the node that writes the archive
+            archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
+    }
     QList<dvr::RetainedRecording> recordings;
     QString e;
     const auto rows = m_store.recordings(&e, {}, false);
