@@ -12,6 +12,7 @@
 #include "../recast/recasttest.h"
 
 #include <config.h>
+#include <core/sqldatabase.h>
 #include <diverserver.h>
 #include <recordingstore.h>
 
@@ -439,11 +440,11 @@ void TestDiverNodes::ruleReachesTheOtherNode()
     QVERIFY(plannedOn(b).isEmpty());
 
     const QByteArray box = ticket(u"STB-R"_qs);
+    QElapsedTimer clock;
+    clock.start();
     const HttpResult made = call("POST", a.httpPort(), u"/api/rules"_qs, box,
                                  {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Late Film"_qs}});
     QVERIFY2(made.status == 201, made.body.constData());
-    QElapsedTimer clock;
-    clock.start();
     QCOMPARE(plannedOn(a), QStringList{u"Late Film"_qs});
     QTRY_COMPARE_WITH_TIMEOUT(plannedOn(b), QStringList{u"Late Film"_qs}, 2000);
     qInfo().noquote() << "node-b planned the rule made on node-a" << clock.elapsed() << "ms later";
@@ -451,10 +452,33 @@ void TestDiverNodes::ruleReachesTheOtherNode()
     QCOMPARE(call("GET", b.httpPort(), u"/api/rules"_qs, box).json().value(u"rules"_qs).toArray().size(), 1);
 
     const qint64 ruleId = made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
-    QCOMPARE(call("DELETE", a.httpPort(), QStringLiteral("/api/rules/%1").arg(ruleId), box).status, 204);
     clock.restart();
+    QCOMPARE(call("DELETE", a.httpPort(), QStringLiteral("/api/rules/%1").arg(ruleId), box).status, 204);
     QTRY_VERIFY_WITH_TIMEOUT(plannedOn(b).isEmpty(), 2000);
-    qInfo().noquote() << "node-b dropped the rule removed on node-a" << clock.elapsed() << "ms later";
+    qInfo().noquote() << "node-b dropped the rule removed on node-a" << clock.elapsed() << "ms after the request";
+
+    // A change whose notification was missed (logged without NOTIFY) is read by the nodes' poll.
+    iptv::dvr::RuleStore direct;
+    QVERIFY2(direct.open(db, &error), qPrintable(error));
+    iptv::dvr::RecordingRule quiet;
+    quiet.kind = iptv::dvr::RuleKind::Title;
+    quiet.title = QStringLiteral("Late Film");
+    quiet.owner = QStringLiteral("STB-R");
+    quiet.created = now;
+    QVERIFY2(direct.save(&quiet, &error), qPrintable(error));
+    const QString sql = QStringLiteral("tst-divernodes-changes");
+    QVERIFY2(iptv::openSqlDatabase(db, sql, &error), qPrintable(error));
+    auto closeSql = qScopeGuard([&] { iptv::closeSqlDatabase(sql); });
+    clock.restart();
+    QVERIFY2(iptv::execSql(sql,
+                           QStringLiteral("INSERT INTO dvr_changes (node, kind, item, at) VALUES ('a-tool', 'rule', %1, "
+                                          "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT)")
+                               .arg(quiet.id),
+                           &error),
+             qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(plannedOn(a), QStringList{u"Late Film"_qs}, 2000);
+    QTRY_COMPARE_WITH_TIMEOUT(plannedOn(b), QStringList{u"Late Film"_qs}, 2000);
+    qInfo().noquote() << "both nodes planned a rule logged without a notification" << clock.elapsed() << "ms later";
 }
 
 // Two nodes of capacity 1 each, two programmes at the same time on two channels: the plan is made
