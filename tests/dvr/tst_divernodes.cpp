@@ -26,6 +26,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
 #include <QSignalSpy>
@@ -522,6 +523,18 @@ void TestDiverNodes::planUsesTheClusterCapacity()
     QCOMPARE(copies->size(), 2);
     for (const CopyRow &copy : *copies)
         QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy.directory).size() >= 2, 15000);
+
+    // The viewer deletes, through node-a, the recording node-b writes: node-b stops at once and
+    // nothing of it is left in the shared storage.
+    const qint64 bCopy = b.activeCopies().first();
+    const auto bRow = a.recordings().copy(bCopy, &error);
+    QVERIFY2(bRow, qPrintable(error));
+    const auto viewers = a.recordings().recordingsOfCopy(bCopy, &error);
+    QVERIFY2(viewers && viewers->size() == 1, qPrintable(error));
+    QCOMPARE(call("DELETE", a.httpPort(), QStringLiteral("/api/recordings/%1").arg(viewers->first().id), box).status, 204);
+    QTRY_VERIFY_WITH_TIMEOUT(b.activeCopies().isEmpty(), 2000);
+    QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(bRow->directory), 2000);
+    QCOMPARE(a.activeCopies().size(), 1);
 
     // node-b stops: the cluster has capacity 1 again, and node-a's plan says so.
     b.stop();
