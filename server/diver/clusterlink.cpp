@@ -25,6 +25,8 @@ constexpr qint64 kReorderMs = 5000;
 /// The log keeps an hour; a node away longer reloads everything when it comes back (a restart).
 constexpr qint64 kKeepLogMs = 3600 * 1000;
 constexpr qint64 kPruneEveryMs = 60 * 1000;
+/// A node not seen for this long is removed from dvr_nodes (it is not live long before).
+constexpr qint64 kForgetNodeMs = 24 * 3600 * 1000;
 
 QString kindName(ClusterChange::Kind kind)
 {
@@ -148,6 +150,12 @@ bool ClusterLink::heartbeat(qint64 nowMs, QString *error)
         prune.addBindValue(kKeepLogMs);
         if (!prune.exec())
             qCWarning(lcCluster).noquote() << "pruning the change log:" << sqlErrorText(prune.lastError());
+        // A node gone for a day (renamed, retired) leaves the table; a live one is never this old.
+        QSqlQuery gone(QSqlDatabase::database(m_query, false));
+        gone.prepare(QStringLiteral("DELETE FROM dvr_nodes WHERE last_seen < %1 - ?").arg(s_dbNowMs));
+        gone.addBindValue(kForgetNodeMs);
+        if (!gone.exec())
+            qCWarning(lcCluster).noquote() << "forgetting nodes gone for a day:" << sqlErrorText(gone.lastError());
     }
     return true;
 }

@@ -58,7 +58,7 @@ public:
     bool isOpen() const { return m_open; }
 
     /// This node is alive: its row's last_seen is now (the database's clock); once a minute (by
-    /// `nowMs`, this node's clock) log entries older than an hour go.
+    /// `nowMs`, this node's clock) log entries older than an hour and nodes gone for a day go.
     bool heartbeat(qint64 nowMs, QString *error);
     /// The nodes seen within the last `aliveMs` (the database's clock), by name: the same list,
     /// in the same order, on every node.
