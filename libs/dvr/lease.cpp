@@ -60,6 +60,28 @@ bool LeaseStore::open(const QString &location, QString *error)
     return ok;
 }
 
+QString LeaseStore::scopeCondition() const
+{
+    if (m_scopeIds.isEmpty())
+        return QStringLiteral("id LIKE ? ESCAPE '\\'");
+    QStringList marks(m_scopeIds.size(), QStringLiteral("?"));
+    return QStringLiteral("id IN (%1)").arg(marks.join(u", "));
+}
+
+QVariantList LeaseStore::scopeValues() const
+{
+    if (m_scopeIds.isEmpty()) {
+        // LIKE's own wildcards in the prefix match themselves.
+        QString pattern = m_scopePrefix;
+        pattern.replace(u'\\', u"\\\\"_qs).replace(u'%', u"\\%"_qs).replace(u'_', u"\\_"_qs);
+        return {QVariant(QString(pattern + u'%'))};
+    }
+    QVariantList values;
+    for (const QString &id : m_scopeIds)
+        values << id;
+    return values;
+}
+
 bool LeaseStore::add(const QString &id, const QByteArray &spec, QString *error)
 {
     QSqlQuery q(QSqlDatabase::database(m_connection));
@@ -100,13 +122,16 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
         return std::nullopt;
     };
     // Free or expired; or (own) held by this node, expired or not.
-    const QString claimable = own ? QStringLiteral("state = 'pending' AND node = ?")
-                                  : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?)");
+    const QString claimable = (own ? QStringLiteral("state = 'pending' AND node = ? AND ")
+                                   : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?) AND "))
+        + scopeCondition();
     const QVariant condition = own ? QVariant(node) : QVariant(nowMs);
     QSqlQuery select(db);
     select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?").arg(claimable)
                    + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
     select.addBindValue(condition);
+    for (const QVariant &v : scopeValues())
+        select.addBindValue(v);
     select.addBindValue(max);
     if (!select.exec())
         return rollback(QStringLiteral("selecting recordings to claim"), select);
@@ -131,6 +156,8 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
         update.addBindValue(c.job.takeovers);
         update.addBindValue(c.job.id);
         update.addBindValue(condition);
+        for (const QVariant &v : scopeValues())
+            update.addBindValue(v);
         if (!update.exec())
             return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
         if (update.numRowsAffected() == 1)
@@ -155,18 +182,24 @@ std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs
     QSqlQuery update(db);
     // A lease that has expired is not renewed: another node may already have claimed it, or may
     // be about to; the holder finds out from the list it gets back.
-    update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ?"));
+    update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ? AND ")
+                   + scopeCondition());
     update.addBindValue(nowMs + leaseMs);
     update.addBindValue(node);
     update.addBindValue(nowMs);
+    for (const QVariant &v : scopeValues())
+        update.addBindValue(v);
     if (!update.exec()) {
         *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
         return std::nullopt;
     }
     QSqlQuery select(db);
-    select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? ORDER BY id"));
+    select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1 ORDER BY id")
+                       .arg(scopeCondition()));
     select.addBindValue(node);
     select.addBindValue(nowMs + leaseMs);
+    for (const QVariant &v : scopeValues())
+        select.addBindValue(v);
     if (!select.exec()) {
         *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
         return std::nullopt;
@@ -198,8 +231,11 @@ bool LeaseStore::finish(const QString &id, const QString &node, const QString &s
 bool LeaseStore::release(const QString &node, QString *error)
 {
     QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE node = ? AND state = 'pending'"));
+    q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE node = ? AND state = 'pending' AND ")
+              + scopeCondition());
     q.addBindValue(node);
+    for (const QVariant &v : scopeValues())
+        q.addBindValue(v);
     if (!q.exec()) {
         *error = QStringLiteral("releasing the leases of node %1: %2").arg(node, sqlErrorText(q.lastError()));
         return false;
@@ -237,6 +273,7 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
     m_settings = settings;
     if (!m_store.open(settings.location, error))
         return false;
+    m_store.setScope(settings.scope, settings.ids);
     // Claims are looked for every tenth of the lease period, so a dead node's recordings are
     // taken over at most a tenth of a period after its leases expire; renewals every third.
     m_timer.start(int(qMax<qint64>(50, settings.leaseMs / 10)));

@@ -18,6 +18,7 @@
 #include <QString>
 #include <QStringList>
 #include <QTimer>
+#include <QVariantList>
 
 #include <optional>
 
@@ -53,6 +54,14 @@ public:
     bool open(const QString &location, QString *error);
     void close();
     bool isPostgres() const { return m_postgres; }
+    /// Claims, renewals and releases see only the recordings whose id starts with `prefix`, or
+    /// (`ids` not empty) only those ids: one table, several kinds of work, each with its own
+    /// keeper and capacity. By default: all.
+    void setScope(const QString &prefix, const QStringList &ids = {})
+    {
+        m_scopePrefix = prefix;
+        m_scopeIds = ids;
+    }
 
     /// Adds a recording to be claimed (an existing id is left as it is).
     bool add(const QString &id, const QByteArray &spec, QString *error);
@@ -77,7 +86,13 @@ private:
     bool exec(const QString &sql, QString *error);
     std::optional<QList<LeaseClaim>> take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs, QString *error);
 
+    /// "id LIKE ?" or "id IN (?, …)", and the values to bind after the rest.
+    QString scopeCondition() const;
+    QVariantList scopeValues() const;
+
     QString m_connection;
+    QString m_scopePrefix;
+    QStringList m_scopeIds;
     bool m_postgres = false;
 };
 
@@ -95,6 +110,8 @@ public:
         QString node;        ///< this node's name (unique among nodes)
         qint64 leaseMs = 30000;
         int capacity = 100;  ///< recordings this node holds at most
+        QString scope;       ///< only recordings whose id starts with this (LeaseStore::setScope)
+        QStringList ids;     ///< or, when not empty, only these
     };
 
     explicit LeaseKeeper(QObject *parent = nullptr);

@@ -389,6 +389,7 @@ void DiverServer::setupRoutes()
         if (!m_rules.save(&*rule, &error))
             return Reply::error(ApiError::internal(error));
         m_scheduler.upsertRule(*rule);
+        announce(ClusterChange::Kind::Rule, rule->id);
         replan(false);
         startDue(now());
         // What became of it, at once: planned airings, and every airing not recorded with why.
@@ -447,6 +448,7 @@ void DiverServer::setupRoutes()
         if (!m_rules.remove(id, &error))
             return Reply::error(ApiError::internal(error));
         m_scheduler.removeRule(id);
+        announce(ClusterChange::Kind::RuleRemoved, id);
         replan(false);
         // Recordings already made stay in the library; the rule only plans no more.
         return Reply{204, {}, {}, {}};
@@ -575,6 +577,7 @@ void DiverServer::setupRoutes()
                 if (const auto copy = m_store.copy(row->copyId, &error)) {
                     QDir(copy->directory).removeRecursively();
                     m_store.removeCopy(copy->id, &error);
+                    announce(ClusterChange::Kind::CopyRemoved, copy->id);
                 }
             }
         }

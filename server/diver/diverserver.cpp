@@ -20,6 +20,8 @@
 #include <QUrlQuery>
 #include <QWebSocket>
 
+#include <algorithm>
+
 Q_LOGGING_CATEGORY(lcDiver, "iptv.diver", QtInfoMsg)
 
 namespace iptv::diver {
@@ -42,11 +44,20 @@ constexpr qint64 kFollowSeconds = 5;
 constexpr qint64 kBytesPerSecond = 5'000'000 / 8;
 /// A recording that could not start (no storage, no stream URL) is tried again after this.
 constexpr qint64 kRetrySeconds = 10;
+/// Several nodes: the heartbeat and the read of the others' changes (a fallback for a missed
+/// notification) run every third of the lease period, at most this far apart.
+constexpr qint64 kClusterPollMaxMs = 5000;
 
 /// A copy's row in the lease table.
 QString leaseIdOf(qint64 copyId)
 {
     return QStringLiteral("copy:%1").arg(copyId);
+}
+
+/// A channel archive's row in the lease table: the node holding it records the archive.
+QString archiveLeaseIdOf(const QString &channelId)
+{
+    return u"archive:"_qs + channelId;
 }
 
 QString isoName(qint64 utcSeconds)
@@ -68,10 +79,16 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_auth(this)
 {
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
+    connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
     connect(&m_leases, &dvr::LeaseKeeper::lost, this, &DiverServer::onLeaseLost);
     connect(&m_leases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
         qCWarning(lcDiver).noquote() << "lease table:" << error << "(the copies held go on until their leases expire)";
+    });
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onArchiveClaimed);
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::lost, this, &DiverServer::onArchiveLost);
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
+        qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
     });
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
                             [this] { return double(activeRecorders()); });
@@ -82,6 +99,15 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     m_metrics.gaugeCallback(QStringLiteral("diver_leases_held"),
                             QStringLiteral("Copies this node holds the lease of (records, or is about to)."),
                             [this] { return double(m_leases.held().size()); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_cluster_nodes"), QStringLiteral("Live nodes the plan is made for (this one included)."),
+                            [this] { return double(m_liveNodes.size()); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_cluster_capacity"),
+                            QStringLiteral("Channel streams the live nodes record at once together: the plan's capacity."), [this] {
+                                int total = 0;
+                                for (const ClusterNode &n : std::as_const(m_liveNodes))
+                                    total += n.capacity;
+                                return double(total);
+                            });
     m_metrics.gaugeCallback(QStringLiteral("diver_event_clients"), QStringLiteral("WebSocket event clients."),
                             [this] { return double(m_eventClients.size()); });
 }
@@ -118,10 +144,25 @@ bool DiverServer::start(QString *error)
         }
     }
 
-    dvr::SchedulerOptions options;
-    options.capacity.nodes = {dvr::RecorderNode{m_config.nodeId, m_config.capacity}};
-    options.capacity.archivedChannels = m_config.archivedChannels;
-    m_scheduler.setCapacity(options.capacity);
+    // Several nodes: listening before the rules are read, so that nothing changed in between is missed.
+    m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
+    if (PostgresParams pg; parsePostgresUri(db, &pg)) {
+        m_cluster = std::make_unique<ClusterLink>();
+        if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, error)) {
+            m_cluster.reset();
+            return false;
+        }
+        connect(m_cluster.get(), &ClusterLink::changed, this, &DiverServer::applyClusterChanges);
+        m_clusterPoll.setInterval(int(qBound<qint64>(200, qint64(m_config.leaseSeconds) * 1000 / 3, kClusterPollMaxMs)));
+        refreshNodes();
+        m_clusterPoll.start();
+    }
+    dvr::CapacityOptions capacity;
+    capacity.nodes.clear(); // not the default node
+    for (const ClusterNode &n : std::as_const(m_liveNodes))
+        capacity.nodes.append(dvr::RecorderNode{n.name, n.capacity});
+    capacity.archivedChannels = m_config.archivedChannels;
+    m_scheduler.setCapacity(capacity);
     const auto rules = m_rules.rules(error);
     if (!rules)
         return false;
@@ -184,6 +225,9 @@ void DiverServer::stop()
         return;
     m_stopping = true;
     m_tick.stop();
+    m_clusterPoll.stop();
+    if (m_cluster)
+        m_cluster->leave(); // the others plan without this node's capacity at once
     // Every recorder writes its segment in progress; copies stay "recording" in the store, so
     // the next start resumes those still due.
     for (ActiveCopy *c : std::as_const(m_copies)) {
@@ -196,12 +240,15 @@ void DiverServer::stop()
     // Freed, not left to expire: another node (or this one, started again) goes on at once.
     m_leases.release();
     for (ActiveArchive *a : std::as_const(m_archives)) {
-        a->recorder->disconnect(this);
-        a->recorder->stop(false);
-        delete a->recorder;
+        if (a->recorder) {
+            a->recorder->disconnect(this);
+            a->recorder->stop(false);
+            delete a->recorder;
+        }
         delete a;
     }
     m_archives.clear();
+    m_archiveLeases.release(); // another node records them on at once
     for (const EventClient &c : std::as_const(m_eventClients)) {
         c.socket->disconnect(this);
         c.socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("diver stops"));
@@ -233,6 +280,7 @@ void DiverServer::resumeCopies()
     settings.node = m_config.nodeId;
     settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
     settings.capacity = m_config.capacity;
+    settings.scope = QStringLiteral("copy:");
     if (!m_leases.start(settings, &why)) {
         m_leaseError = QStringLiteral("the lease table: %1").arg(why);
         qCCritical(lcDiver).noquote() << m_leaseError << "(no copy is recorded on this node)";
@@ -317,13 +365,31 @@ void DiverServer::followCopyEnds()
         qCWarning(lcDiver).noquote() << "cannot read the copies in progress:" << error;
         return;
     }
+    QSet<qint64> still;
     for (const CopyRow &row : *open) {
+        still.insert(row.id);
         ActiveCopy *c = m_copies.value(row.id);
         if (c && row.recordStop > c->row.recordStop) {
             qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
             c->row.recordStop = row.recordStop;
             c->recorder->setStopAt(row.recordStop * 1000);
         }
+    }
+    // A copy recorded here whose row is gone was deleted on another node (its last viewer's
+    // recording): nobody wants what this node writes.
+    for (const qint64 id : m_copies.keys()) {
+        if (still.contains(id))
+            continue;
+        if (const auto row = m_store.copy(id, &error); row || !error.isEmpty())
+            continue; // there, in another state (this node's own finish is on its way), or unreadable
+        ActiveCopy *c = m_copies.take(id);
+        qCInfo(lcDiver).noquote() << "copy" << id << "of" << c->row.channelId << "was deleted on another node: its recorder stops";
+        c->recorder->disconnect(this);
+        c->recorder->stop(false);
+        delete c->recorder;
+        delete c;
+        if (!m_leases.finish(leaseIdOf(id), u"failed"_qs, &error))
+            qCWarning(lcDiver).noquote() << error;
     }
 }
 
@@ -399,6 +465,10 @@ void DiverServer::reconcile()
     if (t - m_lastSweepAt >= kSweepSeconds) {
         m_lastSweepAt = t;
         sweepRetention();
+    }
+    for (ActiveArchive *a : std::as_const(m_archives)) {
+        if (a->held && !a->recorder && a->retryAt <= t)
+            startArchiveRecorder(a);
     }
 }
 
@@ -520,6 +590,7 @@ void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
     if (added) {
         if (auto history = m_rules.history(&error))
             m_scheduler.setHistory(*history);
+        announce(ClusterChange::Kind::History);
     }
 }
 
@@ -610,48 +681,244 @@ void DiverServer::onCopyFinished(qint64 copyId)
     replan(false);
 }
 
+void DiverServer::announce(ClusterChange::Kind kind, qint64 item)
+{
+    QString error;
+    if (m_cluster && !m_cluster->announce(kind, item, &error))
+        qCWarning(lcDiver).noquote() << error << "(the others read it on their next poll of the log, or not at all)";
+}
+
+bool DiverServer::refreshNodes()
+{
+    QString error;
+    if (!m_cluster->heartbeat(QDateTime::currentMSecsSinceEpoch(), &error)) {
+        qCWarning(lcDiver).noquote() << error;
+        return false;
+    }
+    // Alive: seen within a lease period and a poll (a heartbeat a little late is no death).
+    const qint64 aliveMs = qint64(m_config.leaseSeconds) * 1000 + m_clusterPoll.interval();
+    auto nodes = m_cluster->liveNodes(aliveMs, &error);
+    if (!nodes) {
+        qCWarning(lcDiver).noquote() << error << "(planning with the nodes known before)";
+        return false;
+    }
+    if (std::none_of(nodes->cbegin(), nodes->cend(), [this](const ClusterNode &n) { return n.name == m_config.nodeId; })) {
+        nodes->append({m_config.nodeId, m_config.capacity, 0});
+        std::sort(nodes->begin(), nodes->end(), [](const ClusterNode &a, const ClusterNode &b) { return a.name < b.name; });
+    }
+    auto sameNodes = [](const QList<ClusterNode> &a, const QList<ClusterNode> &b) {
+        return a.size() == b.size()
+            && std::equal(a.cbegin(), a.cend(), b.cbegin(), [](const ClusterNode &x, const ClusterNode &y) {
+                   return x.name == y.name && x.capacity == y.capacity;
+               });
+    };
+    if (sameNodes(*nodes, m_liveNodes))
+        return false;
+    m_liveNodes = *nodes;
+    dvr::CapacityOptions capacity = m_scheduler.options().capacity;
+    capacity.nodes.clear();
+    QStringList names;
+    int total = 0;
+    for (const ClusterNode &n : std::as_const(m_liveNodes)) {
+        capacity.nodes.append(dvr::RecorderNode{n.name, n.capacity});
+        names << QStringLiteral("%1 (%2)").arg(n.name).arg(n.capacity);
+        total += n.capacity;
+    }
+    m_scheduler.setCapacity(capacity);
+    qCInfo(lcDiver).noquote() << "planning for" << m_liveNodes.size() << "live nodes, capacity" << total << ":" << names.join(u", ");
+    return true;
+}
+
+void DiverServer::pollCluster()
+{
+    if (m_stopping || !m_cluster)
+        return;
+    if (refreshNodes() && m_guide) {
+        replan(false);
+        startDue(now());
+    }
+    applyClusterChanges();
+}
+
+void DiverServer::applyClusterChanges()
+{
+    if (m_stopping || !m_cluster)
+        return;
+    QString error;
+    const auto changes = m_cluster->pending(&error);
+    if (!changes) {
+        qCWarning(lcDiver).noquote() << error << "(everything is read again once the log can be read)";
+        m_clusterResync = true;
+        return;
+    }
+    bool changed = false, history = false, copies = false;
+    if (m_clusterResync) {
+        // Changes may have been missed: every rule and the history again.
+        const auto rules = m_rules.rules(&error);
+        if (!rules) {
+            qCWarning(lcDiver).noquote() << "reloading the rules:" << error;
+            return;
+        }
+        m_scheduler.setRules(*rules);
+        m_clusterResync = false;
+        changed = history = copies = true;
+    }
+    for (const ClusterChange &c : *changes) {
+        switch (c.kind) {
+        case ClusterChange::Kind::Rule:
+            if (const auto rule = m_rules.rule(c.item, &error)) {
+                m_scheduler.upsertRule(*rule);
+                qCInfo(lcDiver).noquote() << "rule" << c.item << "was saved on node" << c.node << ": planned here too";
+                changed = true;
+            } // else removed since: its own entry follows
+            break;
+        case ClusterChange::Kind::RuleRemoved:
+            m_scheduler.removeRule(c.item);
+            qCInfo(lcDiver).noquote() << "rule" << c.item << "was removed on node" << c.node;
+            changed = true;
+            break;
+        case ClusterChange::Kind::History: history = true; break;
+        case ClusterChange::Kind::CopyRemoved: copies = true; break;
+        case ClusterChange::Kind::Nodes: changed |= refreshNodes(); break;
+        case ClusterChange::Kind::Unknown: break; // a newer node's: read by it
+        }
+    }
+    if (history) {
+        if (const auto h = m_rules.history(&error)) {
+            m_scheduler.setHistory(*h);
+            changed = true;
+        } else {
+            qCWarning(lcDiver).noquote() << "reloading the recorded history:" << error;
+        }
+    }
+    if (copies && !m_copies.isEmpty())
+        followCopyEnds();
+    if (changed && m_guide) {
+        replan(false);
+        startDue(now());
+    }
+}
+
 void DiverServer::startArchives()
 {
-    if (!m_guide)
+    // Every node knows every archived channel's folder (it serves catch-up and timeshift from
+    // it); one node records it: the one holding its lease, taken over by another within a lease
+    // period when that node dies. Two nodes never write one archive.
+    if (!m_guide || m_config.archivedChannels.isEmpty())
         return;
+    QString error;
     for (const QString &channelId : std::as_const(m_config.archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
         const QString relative = QStringLiteral("archive/%1").arg(channelId);
-        QString why;
-        const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &why);
+        const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &error);
         if (!dir) {
-            qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << why;
+            qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << error;
             continue;
         }
-        auto *a = new ActiveArchive{channelId, *dir, new dvr::Recorder};
-        dvr::RecorderSettings s;
-        s.source = sourceFor(channelId);
-        s.directory = a->directory;
-        s.chunkMs = 3600 * 1000;
-        s.segmentSeconds = m_config.segmentSeconds;
-        s.niceness = kRecorderNiceness;
-        s.minFreeBytes = m_config.minFreeBytes;
-        a->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
-        QString error;
-        if (s.source.isEmpty() || !a->recorder->start(s, &error)) {
-            qCWarning(lcDiver).noquote() << "the archive of" << channelId << "does not start:"
-                                         << (s.source.isEmpty() ? QStringLiteral("no stream URL") : error);
-            delete a->recorder;
-            delete a;
-            continue;
-        }
-        qCInfo(lcDiver).noquote() << "archiving" << channelId << "into" << a->directory << "for" << m_config.archiveHours << "h";
-        m_archives.insert(channelId, a);
+        // Held already when this node claimed it before the channel was in its guide.
+        m_archives.insert(channelId, new ActiveArchive{channelId, *dir, nullptr,
+                                                       m_archiveLeases.held().contains(archiveLeaseIdOf(channelId))});
     }
+    if (!m_archiveLeasesStarted) {
+        dvr::LeaseKeeper::Settings settings;
+        settings.location = m_config.effectiveDatabase();
+        settings.node = m_config.nodeId;
+        settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+        settings.capacity = int(m_config.archivedChannels.size());
+        for (const QString &channelId : std::as_const(m_config.archivedChannels))
+            settings.ids << archiveLeaseIdOf(channelId);
+        if (!m_archiveLeases.start(settings, &error)) {
+            qCCritical(lcDiver).noquote() << "the lease table (archives):" << error << "(no archive is recorded on this node)";
+            return;
+        }
+        m_archiveLeasesStarted = true;
+    }
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        const QJsonObject spec{{u"archive"_qs, a->channelId}};
+        if (!m_archiveLeases.store().add(archiveLeaseIdOf(a->channelId), QJsonDocument(spec).toJson(QJsonDocument::Compact), &error))
+            qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "is not offered to the nodes:" << error;
+    }
+    m_archiveLeases.claimNow();
+}
+
+QStringList DiverServer::activeArchives() const
+{
+    QStringList out;
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (a->recorder)
+            out << a->channelId;
+    }
+    out.sort();
+    return out;
+}
+
+void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode)
+{
+    const QString channelId = job.id.mid(int(archiveLeaseIdOf({}).size()));
+    ActiveArchive *a = m_archives.value(channelId);
+    if (!a) {
+        // In this node's [archive] but not (yet) in its guide or storage: held, recorded once it can be.
+        qCWarning(lcDiver).noquote() << "this node holds the archive of" << channelId << "but cannot record it yet (not in the guide, or no storage)";
+        return;
+    }
+    a->held = true;
+    if (startArchiveRecorder(a) && !previousNode.isEmpty() && previousNode != m_config.nodeId)
+        qCWarning(lcDiver).noquote() << "the archive of" << channelId << "taken over from node" << previousNode
+                                     << "(its lease expired); writing on in" << a->directory;
+}
+
+void DiverServer::onArchiveLost(const QString &leaseId)
+{
+    ActiveArchive *a = m_archives.value(leaseId.mid(int(archiveLeaseIdOf({}).size())));
+    if (!a)
+        return;
+    a->held = false;
+    if (!a->recorder)
+        return;
+    qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "was taken over by another node (this node's lease expired):"
+                                 << "its recorder stops";
+    a->recorder->disconnect(this);
+    a->recorder->stop(false);
+    delete a->recorder;
+    a->recorder = nullptr;
+}
+
+bool DiverServer::startArchiveRecorder(ActiveArchive *a)
+{
+    if (a->recorder)
+        return true;
+    auto *recorder = new dvr::Recorder;
+    dvr::RecorderSettings s;
+    s.source = sourceFor(a->channelId);
+    s.directory = a->directory;
+    s.chunkMs = 3600 * 1000;
+    s.segmentSeconds = m_config.segmentSeconds;
+    s.niceness = kRecorderNiceness;
+    s.minFreeBytes = m_config.minFreeBytes;
+    recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
+    QString error;
+    if (s.source.isEmpty() || !recorder->start(s, &error)) {
+        a->retryAt = now() + kRetrySeconds;
+        qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "does not start:"
+                                     << (s.source.isEmpty() ? QStringLiteral("no stream URL") : error)
+                                     << QStringLiteral("(again in %1 s)").arg(kRetrySeconds);
+        delete recorder;
+        return false;
+    }
+    a->recorder = recorder;
+    qCInfo(lcDiver).noquote() << "archiving" << a->channelId << "into" << a->directory << "for" << m_config.archiveHours << "h";
+    return true;
 }
 
 void DiverServer::sweepRetention()
 {
     // The snapshot the recorders' threads free space from, and the archive window applied here.
     QList<dvr::RetainedArchive> archives;
-    for (const ActiveArchive *a : std::as_const(m_archives))
-        archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (a->recorder) // the window is kept by the node that writes the archive
+            archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
+    }
     QList<dvr::RetainedRecording> recordings;
     QString e;
     const auto rows = m_store.recordings(&e, {}, false);
@@ -712,6 +979,7 @@ void DiverServer::sweepRetention()
                 }
             }
             m_store.removeCopy(copyId, &e);
+            announce(ClusterChange::Kind::CopyRemoved, copyId);
         }
     }
     qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes," << plan.deletions.size() << "deletions"

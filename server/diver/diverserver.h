@@ -12,11 +12,15 @@
 // nodes on one PostgreSQL database and one shared storage path so share the work, and a node that
 // dies has its copies taken over by another within one lease period, written on in the same
 // folder after a gap. One node on SQLite works the same way, its lease table in its own file.
+// On PostgreSQL the nodes also tell each other what they changed (clusterlink.h): a rule saved on
+// one node is planned on every node within a second, and each plans with the capacity of all
+// the live nodes. A channel archive has a lease too: one node records it, every node serves it.
 //
 // Boxes authenticate with the ticket the control server signed for them (boxauth.h); operators
 // with diver's admin token. A box sees and changes only its own rules and recordings.
 
 #include "boxauth.h"
+#include "clusterlink.h"
 #include "config.h"
 #include "recordingstore.h"
 
@@ -74,11 +78,15 @@ public:
     BoxAuth &auth() { return m_auth; }
     RecordingStore &recordings() { return m_store; }
     /// Recordings being written now (copies and archives).
-    int activeRecorders() const { return int(m_copies.size() + m_archives.size()); }
+    int activeRecorders() const { return int(m_copies.size() + activeArchives().size()); }
+    /// Archived channels this node records now (it holds their leases; another node records the rest).
+    QStringList activeArchives() const;
     /// Copies this node records now (it holds their leases).
     QList<qint64> activeCopies() const { return m_copies.keys(); }
     /// Plans again now and starts what is due (also every second by itself).
     void reconcile();
+    /// The nodes this node plans for: every live node on PostgreSQL (this one included), else this one.
+    QList<ClusterNode> clusterNodes() const { return m_liveNodes; }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -92,11 +100,14 @@ private:
         CopyRow row;
         dvr::Recorder *recorder = nullptr;
     };
+    /// An archived channel: served by every node, recorded by the one holding its lease.
     struct ActiveArchive
     {
         QString channelId;
         QString directory;
-        dvr::Recorder *recorder = nullptr;
+        dvr::Recorder *recorder = nullptr; ///< null: another node records it (or it is to start again)
+        bool held = false;                 ///< this node holds its lease
+        qint64 retryAt = 0;                ///< held, and its recorder did not start: try again then
     };
 
     qint64 now() const;
@@ -117,6 +128,18 @@ private:
     void onCopyState(qint64 copyId);
     void onCopyFinished(qint64 copyId);
     void startArchives();
+    void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
+    void onArchiveLost(const QString &leaseId);
+    /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot.
+    bool startArchiveRecorder(ActiveArchive *archive);
+    /// Tells the other nodes (PostgreSQL) what changed here; a no-op on one node.
+    void announce(ClusterChange::Kind kind, qint64 item = 0);
+    /// Heartbeat, the live nodes (and the plan's capacity from them), the other nodes' changes.
+    void pollCluster();
+    /// Reads the live nodes; true when they changed (the scheduler's capacity is set from them).
+    bool refreshNodes();
+    /// Applies what the other nodes changed (rules, history, copies, nodes) and plans again.
+    void applyClusterChanges();
     QString sourceFor(const QString &channelId) const;
     void publish(const QString &type, const QJsonObject &body, const QString &owner);
     qint64 recoverSpace(qint64 needBytes);
@@ -140,9 +163,15 @@ private:
     dvr::RuleStore m_rules;
     dvr::Scheduler m_scheduler;
     std::unique_ptr<dvr::StoragePool> m_storage;
-    dvr::LeaseKeeper m_leases;
+    dvr::LeaseKeeper m_leases;        ///< copies ("copy:<id>")
+    dvr::LeaseKeeper m_archiveLeases; ///< channel archives ("archive:<channel>"), one node each
+    bool m_archiveLeasesStarted = false;
     QSet<qint64> m_offered;          ///< copies put in the lease table since this start
     QString m_leaseError;            ///< why the lease keeper did not start
+    std::unique_ptr<ClusterLink> m_cluster; ///< PostgreSQL only
+    QList<ClusterNode> m_liveNodes;
+    QTimer m_clusterPoll;
+    bool m_clusterResync = false;    ///< the change log could not be read: reload everything
     epg::GuideSync *m_sync = nullptr;
     std::shared_ptr<const epg::Guide> m_guide;
     dvr::SchedulePlan m_plan;

@@ -4,12 +4,15 @@
 // them); two nodes never record the same copy at once, and a node that stops hands its copy to
 // the other at once; a node killed with SIGKILL has its copy taken over by the other within one
 // lease period, written on in the same folder after a gap, nothing written before lost, the
-// playlist read by ffprobe.
+// playlist read by ffprobe. The nodes tell each other their changes (a rule made on one is
+// planned on the other within 2 s) and plan for the cluster's capacity; an archived channel is
+// recorded by one node only and taken over when it is killed.
 
 #include "../common/postgresserver.h"
 #include "../recast/recasttest.h"
 
 #include <config.h>
+#include <core/sqldatabase.h>
 #include <diverserver.h>
 #include <recordingstore.h>
 
@@ -23,6 +26,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
 #include <QSignalSpy>
@@ -42,21 +46,25 @@ constexpr int kStartMs = 30000;
 constexpr int kLeaseSeconds = 2;
 const QString kDiverBinary = QStringLiteral(IPTV_BINARY_DIR "/server/diver/diver");
 
-/// A guide file with channel "one" (its stream on recast) airing `title` from `start` to `stop`.
-bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 stop, const QString &title)
+/// A guide file with the channels `channels` (all of them recast's channel "one": a channel is
+/// one stream to the scheduler, whatever its URL) each airing `title` from `start` to `stop`.
+bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 stop, const QString &title,
+                const QStringList &channels = {QStringLiteral("one")})
 {
     iptv::epg::GuideData data;
-    iptv::epg::Channel ch;
-    ch.id = QStringLiteral("one");
-    ch.displayNames = {{QString(), QStringLiteral("ONE")}};
-    ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(recastPort);
-    data.channels.append(ch);
-    iptv::epg::Programme p;
-    p.channelId = ch.id;
-    p.start = start;
-    p.stop = stop;
-    p.titles = {{QString(), title}};
-    data.programmes.append(p);
+    for (const QString &id : channels) {
+        iptv::epg::Channel ch;
+        ch.id = id;
+        ch.displayNames = {{QString(), id.toUpper()}};
+        ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(recastPort);
+        data.channels.append(ch);
+        iptv::epg::Programme p;
+        p.channelId = ch.id;
+        p.start = start;
+        p.stop = stop;
+        p.titles = {{QString(), title}};
+        data.programmes.append(p);
+    }
     const qint64 from = QDateTime::currentSecsSinceEpoch() / 3600 * 3600 - 3600;
     iptv::epg::GuideBuilder builder({.from = from, .days = 2, .compressionLevel = 1, .createdAt = from});
     builder.addGuide(data);
@@ -129,6 +137,56 @@ private:
         return c;
     }
 
+    /// Starts a diver process as `node` of test `test` on `db` (its config file: nodeConfig's,
+    /// plus `extra` lines) and reads the port it listens on from its log; 0 when it did not come
+    /// up (its log in a warning). The process is killed when the test ends.
+    quint16 startNodeProcess(const QString &test, const QString &node, const QString &db, const QString &extra = {})
+    {
+        const DiverConfig c = nodeConfig(test, node, db);
+        const QString path = m_dir.filePath(test + u'/' + node + u".conf"_qs);
+        QFile conf(path);
+        if (!conf.open(QIODevice::WriteOnly))
+            return 0;
+        conf.write(QStringLiteral("[server]\nbind=127.0.0.1\nport=0\ndata_dir=%1\ndatabase=%2\nnode=%3\nlease_seconds=%4\n"
+                                  "admin_token=operator-secret\n[guide]\nfile=%5\n[control]\nticket_keys=%6\n"
+                                  "[recording]\nsegment_seconds=1\ncapacity=1\n[storage]\npaths=%7\nmin_free_mb=0\n")
+                       .arg(c.dataDir, db, node)
+                       .arg(kLeaseSeconds)
+                       .arg(c.guideFile, m_keyFile, c.storagePaths.first())
+                       .toUtf8()
+                   + extra.toUtf8());
+        conf.close();
+        auto *p = new QProcess;
+        m_processes.insert(node, p);
+        p->setProcessChannelMode(QProcess::MergedChannels);
+        p->start(kDiverBinary, {u"--config"_qs, path});
+        if (!p->waitForStarted(10000))
+            return 0;
+        QByteArray log;
+        QElapsedTimer clock;
+        clock.start();
+        while (!log.contains("diver up on port ") && p->state() == QProcess::Running && clock.elapsed() < 20000) {
+            p->waitForReadyRead(200);
+            log += p->readAll();
+        }
+        const qsizetype at = log.indexOf("diver up on port ");
+        if (at < 0) {
+            qWarning().noquote() << node << "did not come up:" << log;
+            return 0;
+        }
+        return quint16(log.mid(at + 17, log.indexOf(' ', at + 17) - at - 17).toUInt());
+    }
+    void killProcesses()
+    {
+        for (QProcess *p : std::as_const(m_processes)) {
+            p->kill();
+            p->waitForFinished(10000);
+            delete p;
+        }
+        m_processes.clear();
+    }
+
+    QMap<QString, QProcess *> m_processes;
     QTemporaryDir m_dir;
     PostgresServer m_postgres;
     QString m_postgresError;
@@ -140,11 +198,15 @@ private:
 
 private Q_SLOTS:
     void initTestCase();
+    void cleanup() { killProcesses(); }
     void cleanupTestCase() { m_recast.reset(); }
     void storesOnBothBackends_data();
     void storesOnBothBackends();
     void twoNodesNeverRecordTheSameCopy();
+    void ruleReachesTheOtherNode();
+    void planUsesTheClusterCapacity();
     void killedNodeIsTakenOver();
+    void archiveHasOneRecorder();
 };
 
 #define NEED_POSTGRES()                                                                                                  \
@@ -351,6 +413,135 @@ void TestDiverNodes::twoNodesNeverRecordTheSameCopy()
     QCOMPARE(after->directory, copy->directory);
 }
 
+// A rule made through node A's API is planned on node B within 2 s (A tells B through the
+// database; B plans it without a restart), and its removal too.
+void TestDiverNodes::ruleReachesTheOtherNode()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch() / 60 * 60;
+    const DiverConfig ca = nodeConfig(u"rules"_qs, u"node-a"_qs, db), cb = nodeConfig(u"rules"_qs, u"node-b"_qs, db);
+    QVERIFY(QDir().mkpath(m_dir.filePath(u"rules"_qs)));
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now + 3600, now + 5400, u"Late Film"_qs));
+    DiverServer a(ca), b(cb);
+    QString error;
+    QVERIFY2(a.start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    auto plannedOn = [&](DiverServer &node) {
+        const QJsonArray planned = call("GET", node.httpPort(), u"/api/upcoming"_qs, "operator-secret")
+                                       .json()
+                                       .value(u"planned"_qs)
+                                       .toArray();
+        QStringList titles;
+        for (const QJsonValue &p : planned)
+            titles << p.toObject().value(u"title"_qs).toString();
+        return titles;
+    };
+    QVERIFY(plannedOn(b).isEmpty());
+
+    const QByteArray box = ticket(u"STB-R"_qs);
+    QElapsedTimer clock;
+    clock.start();
+    const HttpResult made = call("POST", a.httpPort(), u"/api/rules"_qs, box,
+                                 {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Late Film"_qs}});
+    QVERIFY2(made.status == 201, made.body.constData());
+    QCOMPARE(plannedOn(a), QStringList{u"Late Film"_qs});
+    QTRY_COMPARE_WITH_TIMEOUT(plannedOn(b), QStringList{u"Late Film"_qs}, 2000);
+    qInfo().noquote() << "node-b planned the rule made on node-a" << clock.elapsed() << "ms later";
+    // The box sees it through either node.
+    QCOMPARE(call("GET", b.httpPort(), u"/api/rules"_qs, box).json().value(u"rules"_qs).toArray().size(), 1);
+
+    const qint64 ruleId = made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
+    clock.restart();
+    QCOMPARE(call("DELETE", a.httpPort(), QStringLiteral("/api/rules/%1").arg(ruleId), box).status, 204);
+    QTRY_VERIFY_WITH_TIMEOUT(plannedOn(b).isEmpty(), 2000);
+    qInfo().noquote() << "node-b dropped the rule removed on node-a" << clock.elapsed() << "ms after the request";
+
+    // A change whose notification was missed (logged without NOTIFY) is read by the nodes' poll.
+    iptv::dvr::RuleStore direct;
+    QVERIFY2(direct.open(db, &error), qPrintable(error));
+    iptv::dvr::RecordingRule quiet;
+    quiet.kind = iptv::dvr::RuleKind::Title;
+    quiet.title = QStringLiteral("Late Film");
+    quiet.owner = QStringLiteral("STB-R");
+    quiet.created = now;
+    QVERIFY2(direct.save(&quiet, &error), qPrintable(error));
+    const QString sql = QStringLiteral("tst-divernodes-changes");
+    QVERIFY2(iptv::openSqlDatabase(db, sql, &error), qPrintable(error));
+    auto closeSql = qScopeGuard([&] { iptv::closeSqlDatabase(sql); });
+    clock.restart();
+    QVERIFY2(iptv::execSql(sql,
+                           QStringLiteral("INSERT INTO dvr_changes (node, kind, item, at) VALUES ('a-tool', 'rule', %1, "
+                                          "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT)")
+                               .arg(quiet.id),
+                           &error),
+             qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(plannedOn(a), QStringList{u"Late Film"_qs}, 2000);
+    QTRY_COMPARE_WITH_TIMEOUT(plannedOn(b), QStringList{u"Late Film"_qs}, 2000);
+    qInfo().noquote() << "both nodes planned a rule logged without a notification" << clock.elapsed() << "ms later";
+}
+
+// Two nodes of capacity 1 each, two programmes at the same time on two channels: the plan is made
+// for the cluster's capacity (2), so both are planned on both nodes with no conflict, and both
+// are recorded, one on each node (each claims only up to its own capacity).
+void TestDiverNodes::planUsesTheClusterCapacity()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const DiverConfig ca = nodeConfig(u"capacity"_qs, u"node-a"_qs, db), cb = nodeConfig(u"capacity"_qs, u"node-b"_qs, db);
+    QVERIFY(QDir().mkpath(m_dir.filePath(u"capacity"_qs)));
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now - 10, now + 3600, u"Derby"_qs, {u"one"_qs, u"two"_qs}));
+    DiverServer a(ca), b(cb);
+    QString error;
+    QVERIFY2(a.start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    // Each knows the other (node-a learns of node-b when it joins).
+    QTRY_COMPARE_WITH_TIMEOUT(a.clusterNodes().size(), 2, 2000);
+    QCOMPARE(b.clusterNodes().size(), 2);
+    QVERIFY(call("GET", a.httpPort(), u"/metrics"_qs, "operator-secret").body.contains("\ndiver_cluster_capacity 2\n"));
+
+    const QByteArray box = ticket(u"STB-C"_qs);
+    for (const QString &channel : {u"one"_qs, u"two"_qs}) {
+        const HttpResult made = call("POST", a.httpPort(), u"/api/recordings"_qs, box,
+                                     {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, channel}, {u"start"_qs, now - 10}});
+        QVERIFY2(made.status == 201, made.body.constData());
+        QVERIFY2(made.json().value(u"skipped"_qs).toArray().isEmpty(), made.body.constData());
+    }
+    QCOMPARE(a.plan().recordings.size(), 2);
+    QCOMPARE(a.plan().conflicts, 0);
+    QTRY_COMPARE_WITH_TIMEOUT(b.plan().recordings.size(), 2, 2000);
+    QCOMPARE(b.plan().conflicts, 0);
+    // Recorded: one copy on each node.
+    QTRY_COMPARE_WITH_TIMEOUT(a.activeCopies().size() + b.activeCopies().size(), 2, 10000);
+    QCOMPARE(a.activeCopies().size(), 1);
+    QCOMPARE(b.activeCopies().size(), 1);
+    const auto copies = a.recordings().copies(&error);
+    QVERIFY2(copies, qPrintable(error));
+    QCOMPARE(copies->size(), 2);
+    for (const CopyRow &copy : *copies)
+        QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy.directory).size() >= 2, 15000);
+
+    // The viewer deletes, through node-a, the recording node-b writes: node-b stops at once and
+    // nothing of it is left in the shared storage.
+    const qint64 bCopy = b.activeCopies().first();
+    const auto bRow = a.recordings().copy(bCopy, &error);
+    QVERIFY2(bRow, qPrintable(error));
+    const auto viewers = a.recordings().recordingsOfCopy(bCopy, &error);
+    QVERIFY2(viewers && viewers->size() == 1, qPrintable(error));
+    QCOMPARE(call("DELETE", a.httpPort(), QStringLiteral("/api/recordings/%1").arg(viewers->first().id), box).status, 204);
+    QTRY_VERIFY_WITH_TIMEOUT(b.activeCopies().isEmpty(), 2000);
+    QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(bRow->directory), 2000);
+    QCOMPARE(a.activeCopies().size(), 1);
+
+    // node-b stops: the cluster has capacity 1 again, and node-a's plan says so.
+    b.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(a.clusterNodes().size(), 1, 2000);
+    QTRY_COMPARE_WITH_TIMEOUT(a.plan().conflicts, 1, 2000);
+}
+
 // Two diver processes on one database and one storage folder; the one recording is killed with
 // SIGKILL and the other takes its copy over within one lease period.
 void TestDiverNodes::killedNodeIsTakenOver()
@@ -365,43 +556,10 @@ void TestDiverNodes::killedNodeIsTakenOver()
     QVERIFY(QDir().mkpath(m_dir.filePath(test)));
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
     QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 40, u"Match"_qs));
-    auto writeConf = [&](const QString &node) {
-        const QString path = m_dir.filePath(test + u'/' + node + u".conf"_qs);
-        QFile conf(path);
-        if (!conf.open(QIODevice::WriteOnly))
-            return QString();
-        conf.write(QStringLiteral("[server]\nbind=127.0.0.1\nport=0\ndata_dir=%1\ndatabase=%2\nnode=%3\nlease_seconds=%4\n"
-                                  "admin_token=operator-secret\n[guide]\nfile=%5\n[control]\nticket_keys=%6\n"
-                                  "[recording]\nsegment_seconds=1\ncapacity=1\n[storage]\npaths=%7\nmin_free_mb=0\n")
-                       .arg(m_dir.filePath(test + u'/' + node), db, node)
-                       .arg(kLeaseSeconds)
-                       .arg(base.guideFile, m_keyFile, base.storagePaths.first())
-                       .toUtf8());
-        return path;
-    };
-    QMap<QString, QProcess *> nodes;
     QMap<QString, quint16> ports;
-    auto cleanup = qScopeGuard([&] {
-        for (QProcess *p : std::as_const(nodes)) {
-            p->kill();
-            p->waitForFinished(10000);
-            delete p;
-        }
-    });
     for (const QString &node : {u"node-a"_qs, u"node-b"_qs}) {
-        const QString conf = writeConf(node);
-        QVERIFY(!conf.isEmpty());
-        auto *p = new QProcess;
-        nodes.insert(node, p);
-        p->setProcessChannelMode(QProcess::MergedChannels);
-        p->start(kDiverBinary, {u"--config"_qs, conf});
-        QVERIFY(p->waitForStarted(10000));
-        // The process listens on a port it chooses: read from its log.
-        QByteArray log;
-        QTRY_VERIFY_WITH_TIMEOUT((log += p->readAll()).contains("diver up on port ") || p->state() != QProcess::Running, 20000);
-        const qsizetype at = log.indexOf("diver up on port ");
-        QVERIFY2(at >= 0, log.constData());
-        ports.insert(node, quint16(log.mid(at + 17, log.indexOf(' ', at + 17) - at - 17).toUInt()));
+        ports.insert(node, startNodeProcess(test, node, db));
+        QVERIFY(ports.value(node) != 0);
     }
 
     const QByteArray box = ticket(u"STB-K"_qs);
@@ -429,9 +587,9 @@ void TestDiverNodes::killedNodeIsTakenOver()
 
     const QList<iptv::dvr::ArchiveSegment> written = segmentsIn(folder);
     QElapsedTimer sinceDeath;
-    nodes.value(victim)->kill(); // SIGKILL: no segment finished, no lease freed
+    m_processes.value(victim)->kill(); // SIGKILL: no segment finished, no lease freed
     sinceDeath.start();
-    QVERIFY(nodes.value(victim)->waitForFinished(10000));
+    QVERIFY(m_processes.value(victim)->waitForFinished(10000));
     const int leaseMs = kLeaseSeconds * 1000;
     QTRY_VERIFY_WITH_TIMEOUT(holderOf() == survivor, 3 * leaseMs);
     const qint64 took = sinceDeath.elapsed();
@@ -481,6 +639,86 @@ void TestDiverNodes::killedNodeIsTakenOver()
     QVERIFY(probed.wait(60000));
     const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
     QVERIFY2(probe.exitCode() == 0 && seconds >= all.size() / 2, probe.readAllStandardError().constData());
+}
+
+// An archived channel on two diver processes: one node records it (it holds the archive's
+// lease), the other serves its catch-up from the shared folder without recording; the recording
+// node killed with SIGKILL, the other takes the archive over within a lease period and writes on
+// in the same folder, after a gap, never two writers at once.
+void TestDiverNodes::archiveHasOneRecorder()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"archive"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 3600, u"Rolling"_qs));
+    QMap<QString, quint16> ports;
+    for (const QString &node : {u"node-a"_qs, u"node-b"_qs}) {
+        ports.insert(node, startNodeProcess(test, node, db, u"[archive]\nchannels=one\nhours=1\n"_qs));
+        QVERIFY(ports.value(node) != 0);
+    }
+    iptv::dvr::LeaseStore leases;
+    QString error;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    auto holderOf = [&] {
+        const auto jobs = leases.jobs(&error);
+        for (const iptv::dvr::LeaseJob &j : jobs.value_or(QList<iptv::dvr::LeaseJob>{})) {
+            if (j.id == u"archive:one"_qs)
+                return j.node;
+        }
+        return QString();
+    };
+    auto recordersOf = [&](const QString &node) {
+        return call("GET", ports.value(node), u"/api/status"_qs, "operator-secret").json().value(u"recorders"_qs).toInt(-1);
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(!holderOf().isEmpty(), 10000);
+    const QString holder = holderOf();
+    const QString other = holder == u"node-a"_qs ? u"node-b"_qs : u"node-a"_qs;
+    const QString folder = QDir(base.storagePaths.first()).filePath(u"archive/one"_qs);
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= 3, 20000);
+    // Two lease periods: the holder records, the other does not, and serves catch-up all the same.
+    QElapsedTimer clock;
+    clock.start();
+    while (clock.elapsed() < 2 * kLeaseSeconds * 1000) {
+        QCOMPARE(holderOf(), holder);
+        QCOMPARE(recordersOf(holder), 1);
+        QCOMPARE(recordersOf(other), 0);
+        QTest::qWait(200);
+    }
+    const QByteArray box = ticket(u"STB-T"_qs);
+    const QString timeshift = QStringLiteral("/catchup/one/archive-%1-now.m3u8").arg(now - 60);
+    const HttpResult served = call("GET", ports.value(other), timeshift, box);
+    QVERIFY2(served.status == 200 && served.body.contains(".ts"), served.body.constData());
+
+    const QList<iptv::dvr::ArchiveSegment> written = segmentsIn(folder);
+    QElapsedTimer sinceDeath;
+    m_processes.value(holder)->kill();
+    sinceDeath.start();
+    QVERIFY(m_processes.value(holder)->waitForFinished(10000));
+    const int leaseMs = kLeaseSeconds * 1000;
+    QTRY_COMPARE_WITH_TIMEOUT(holderOf(), other, 3 * leaseMs);
+    const qint64 took = sinceDeath.elapsed();
+    qInfo().noquote() << other << "took the archive over" << took << "ms after" << holder << "was killed (lease" << leaseMs << "ms)";
+    QVERIFY2(took <= leaseMs + leaseMs / 10 + 500, qPrintable(QStringLiteral("%1 ms").arg(took)));
+    QTRY_COMPARE_WITH_TIMEOUT(recordersOf(other), 1, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= written.size() + 3, 20000);
+
+    // Nothing written lost; a gap at the takeover; segments follow each other in time.
+    const QList<iptv::dvr::ArchiveSegment> all = segmentsIn(folder);
+    for (qsizetype i = 0; i < written.size(); ++i)
+        QCOMPARE(all.at(i), written.at(i));
+    QVERIFY2(all.at(written.size()).gap, "the takeover is not marked as a gap");
+    for (qsizetype i = 1; i < all.size(); ++i)
+        QVERIFY2(all.at(i).startMs >= all.at(i - 1).endMs() - 100,
+                 qPrintable(QStringLiteral("segment %1 starts %2 ms before the previous one ends")
+                                .arg(all.at(i).sequence)
+                                .arg(all.at(i - 1).endMs() - all.at(i).startMs)));
+    QCOMPARE(call("GET", ports.value(other), timeshift, box).status, 200);
 }
 
 QTEST_GUILESS_MAIN(TestDiverNodes)

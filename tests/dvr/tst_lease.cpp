@@ -40,6 +40,8 @@ private Q_SLOTS:
     void restartedNodeTakesBackItsOwn_data() { backends(); }
     void restartedNodeTakesBackItsOwn();
     void unrenewableLeasesAreGivenUp();
+    void scopesKeepKindsApart_data() { backends(); }
+    void scopesKeepKindsApart();
 
 private:
     void backends()
@@ -321,6 +323,45 @@ void TestLease::unrenewableLeasesAreGivenUp()
     QVERIFY2(q.exec(u"SELECT lease_until FROM dvr_leases_gone"_qs) && q.next(), qPrintable(q.lastError().text()));
     const qint64 leaseUntil = q.value(0).toLongLong();
     QVERIFY2(lostAt < leaseUntil, qPrintable(QStringLiteral("given up %1 ms after the lease expired").arg(lostAt - leaseUntil)));
+}
+
+// One table, two kinds of work: a store scoped to a prefix or to a set of ids claims, renews and
+// releases only its own kind (a node's copies and its archives each have their keeper and capacity).
+void TestLease::scopesKeepKindsApart()
+{
+    OPEN_DATABASE(db);
+    LeaseStore copies, archives;
+    QString error;
+    QVERIFY2(copies.open(db, &error), qPrintable(error));
+    QVERIFY2(archives.open(db, &error), qPrintable(error));
+    copies.setScope(u"copy:"_qs);
+    archives.setScope({}, {u"archive:one"_qs, u"archive:tw_o"_qs});
+    for (const char *id : {"copy:1", "copy:2", "archive:one", "archive:tw_o", "archive:twXo", "copyX3"})
+        QVERIFY2(copies.add(QString::fromLatin1(id), "{}", &error), qPrintable(error));
+    const qint64 t = 1'000'000;
+    auto ids = [](const std::optional<QList<LeaseClaim>> &claims) {
+        QStringList out;
+        for (const LeaseClaim &c : claims.value_or(QList<LeaseClaim>{}))
+            out << c.job.id;
+        return out;
+    };
+    QCOMPARE(ids(copies.claim(u"node-a"_qs, 10, 1000, t, &error)), (QStringList{u"copy:1"_qs, u"copy:2"_qs}));
+    QCOMPARE(ids(archives.claim(u"node-a"_qs, 10, 1000, t, &error)), (QStringList{u"archive:one"_qs, u"archive:tw_o"_qs}));
+    // Each renews (and lists) only its own, though one node holds all four.
+    QCOMPARE(copies.renew(u"node-a"_qs, 1000, t + 500, &error).value_or(QStringList{}), (QStringList{u"copy:1"_qs, u"copy:2"_qs}));
+    QCOMPARE(archives.renew(u"node-a"_qs, 1000, t + 500, &error).value_or(QStringList{}),
+             (QStringList{u"archive:one"_qs, u"archive:tw_o"_qs}));
+    // Releasing the copies leaves the archives held.
+    QVERIFY2(copies.release(u"node-a"_qs, &error), qPrintable(error));
+    const auto jobs = copies.jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    QHash<QString, QString> holders;
+    for (const LeaseJob &j : *jobs)
+        holders.insert(j.id, j.node);
+    QCOMPARE(holders.value(u"copy:1"_qs), QString());
+    QCOMPARE(holders.value(u"archive:one"_qs), u"node-a"_qs);
+    QCOMPARE(holders.value(u"archive:twXo"_qs), QString()); // nobody's scope
+    QCOMPARE(holders.value(u"copyX3"_qs), QString());
 }
 
 QTEST_GUILESS_MAIN(TestLease)
