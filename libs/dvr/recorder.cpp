@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -178,10 +179,22 @@ struct Recorder::Worker
 #endif
     }
 
+    /// Names the calling thread (top -H, perf --per-thread: 200 threads of a node tell apart).
+    static void nameThread(const char *name)
+    {
+#ifdef Q_OS_LINUX
+        ::pthread_setname_np(::pthread_self(), name);
+#else
+        Q_UNUSED(name);
+#endif
+    }
+
     void run()
     {
+        nameThread("dvr-reader");
         applyNiceness();
         std::thread writerThread([this] {
+            nameThread("dvr-writer");
             applyNiceness();
             writeLoop();
         });
