@@ -394,8 +394,12 @@ struct Recorder::Worker
         journaledAtUs = atUs;
         if (segmentStartUs == AV_NOPTS_VALUE || lastEndUs <= segmentStartUs || !muxer.isOpen())
             return;
-        if (QByteArray delta = muxer.take(); !delta.isEmpty())
+        if (QByteArray delta = muxer.take(); !delta.isEmpty()) {
+            // The next second is about as long. Without this the muxer's buffer grew from empty
+            // every second: 5x the page faults (perf stat: 93,000 against 20,000 in 30 s for 30 recordings).
+            muxer.reserve(delta.size() + delta.size() / 4);
             segmentPieces.append(std::move(delta));
+        }
         std::unique_lock lock(queueMutex);
         if (queue.size() >= kMaxQueued || journalQueued == segmentPieces.size())
             return;
