@@ -4,6 +4,7 @@
 #   bench/diver/record.sh                       # N=100 recordings, Release build in build/bench-release
 #   N=20 FF_N=20 MEASURE=30 bench/diver/record.sh
 #   JOURNAL=0 bench/diver/record.sh             # without the segment-in-progress journal
+#   DIVER_BENCH=/tmp/old/diver_bench bench/diver/record.sh   # an older build of ours against ffmpeg
 #
 # The headend is recast with N pass-through channels (ladder=copy) of a 5 Mbit/s 1080p25 H.264 +
 # AAC MPEG-TS file, looping, paced by recast (its CPU is not counted). Then, one after the other
@@ -28,7 +29,7 @@ PORT=${PORT:-18740}
 WORK=${WORK:-$(mktemp -d /tmp/iptv-bench-diver.XXXXXX)}
 mkdir -p "$WORK"
 API="http://127.0.0.1:$PORT"
-DIVER_BENCH="$BUILD/bench/diver/diver_bench"
+DIVER_BENCH=${DIVER_BENCH:-$BUILD/bench/diver/diver_bench} # another build of it: a before/after
 
 machine_info
 echo "== build (Release) in $BUILD =="

@@ -8,7 +8,8 @@
 //
 //   <archive>/<chunk>/index.tsv           the chunk's index (ArchiveIndex)
 //   <archive>/<chunk>/seg-<sequence>.ts   its segments
-//   <archive>/.journal.ts, .journal.log    the segment in progress, written every second or so
+//   <archive>/.journal.ts, .journal.log    the segment in progress, written every second or so;
+//                                          .journal.ts becomes the segment's file when it is cut
 //
 // A chunk is named by the UTC time it starts at, 20261206T070000Z. Sequence numbers grow across
 // chunks, and across restarts: a writer opened on an existing archive continues it.
@@ -66,16 +67,22 @@ public:
     /// Writes one segment (temporary name, synced, renamed) and then appends its index line (synced).
     /// On failure nothing is listed, and the next segment is marked as following a gap.
     bool writeSegment(const QByteArray &ts, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
+    /// The same for a segment in the pieces it was muxed in (never joined in memory). When its
+    /// first pieces are the ones journal() was given for it (the same QByteArrays, shared), the
+    /// journal's file becomes the segment's: only the rest is written, then the file is synced
+    /// and linked under the segment's name, so the bytes go to the disk once. Otherwise (no
+    /// journal, or it failed) every piece is written as above.
+    bool writeSegment(const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
     /// The recording is complete: the end line.
     bool finish(qint64 atMs, QString *error);
 
-    /// The journal of the segment in progress: `delta` (the MPEG-TS bytes muxed since the last
-    /// call; `begin` starts a new segment's journal) appended (written, not synced: it is for a
-    /// crash of the process, not of the machine), with where the segment
+    /// The journal of the segment in progress: `pieces` (the MPEG-TS bytes muxed since the last
+    /// call; `begin` starts a new segment's journal) appended to its file (written, not synced: it
+    /// is for a crash of the process, not of the machine), then a line with where the segment
     /// starts (UTC ms) and how long it runs so far. A crash then loses what came after the last
     /// call, not the whole segment: open() lists what the journal holds as the next segment.
-    /// Writing a segment discards its journal.
-    bool journal(const QByteArray &delta, qint64 startMs, qint64 durationMs, bool gap, bool begin, QString *error);
+    /// writeSegment() makes the journal's file the segment's (or discards it).
+    bool journal(const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, bool begin, QString *error);
     /// Whether open() made a segment of a journal left by a crash.
     bool recoveredJournal() const { return m_recoveredJournal; }
 
@@ -92,6 +99,11 @@ private:
     bool ensureChunk(qint64 startMs, QString *error);
     bool ensureSpace(qint64 bytes, StorageError *error);
     bool recoverJournal(QString *error);
+    bool journalHolds(const QList<QByteArray> &pieces) const;
+    bool linkJournal(const QList<QByteArray> &pieces, const ArchiveSegment &segment, const QString &path, QString *error);
+    QString journalPath(const char *name) const;
+    bool appendJournalLine(qint64 startMs, qint64 durationMs, bool gap, QString *error);
+    void discardJournal();
     void closeJournal();
 
     ArchiveWriterSettings m_settings;
@@ -104,8 +116,9 @@ private:
     bool m_gapPending = false;
     bool m_recoveredJournal = false;
     int m_journalData = -1; ///< <archive>/.journal.ts: the segment in progress
-    int m_journalLog = -1;  ///< <archive>/.journal.log: "<sequence> <bytes> <startMs> <durationMs> <gap>" a sync
+    int m_journalLog = -1;  ///< <archive>/.journal.log: "<sequence> <bytes> <startMs> <durationMs> <gap>" an entry
     qint64 m_journalBytes = 0;
+    QList<QByteArray> m_journalPieces; ///< what journal() was given for the segment in progress (shared, not copied)
     SpaceRecovery m_recovery;
     FreeSpace m_freeSpace;
 };
@@ -146,5 +159,7 @@ private:
 /// Writes `data` to `path` durably: a temporary name in the same folder, synced, renamed over
 /// `path`, and the folder synced, so that a crash leaves either nothing or the whole file.
 bool writeFileDurably(const QString &path, const QByteArray &data, QString *error);
+/// The same for data in pieces (written one after the other, never joined in memory).
+bool writeFileDurably(const QString &path, const QList<QByteArray> &pieces, QString *error);
 
 } // namespace iptv::dvr

@@ -30,6 +30,9 @@ public:
     void resendHeaders();
     /// The bytes written since the last call.
     QByteArray take();
+    /// Room for `bytes` to come before the next take(): one allocation instead of a dozen growing
+    /// ones (each a copy onto fresh pages) when a caller takes large pieces.
+    void reserve(qsizetype bytes) { m_pending.reserve(bytes); }
     /// Writes the trailer (flushes buffered audio).
     bool finish(MediaError *error);
     void close();

@@ -12,6 +12,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 using namespace iptv::dvr;
 
 namespace {
@@ -28,6 +31,22 @@ bool appendRaw(const QString &path, const QByteArray &bytes)
 {
     QFile f(path);
     return f.open(QIODevice::Append) && f.write(bytes) == bytes.size();
+}
+
+/// `packets` MPEG-TS packets (a sync byte each) filled with `fill`.
+QByteArray tsBytes(int packets, char fill)
+{
+    QByteArray b(packets * 188, fill);
+    for (int i = 0; i < packets; ++i)
+        b[i * 188] = 0x47;
+    return b;
+}
+
+/// The file's inode (0 when it is missing).
+quint64 inode(const QString &path)
+{
+    struct stat st{};
+    return ::stat(QFile::encodeName(path).constData(), &st) == 0 ? quint64(st.st_ino) : 0;
 }
 
 ArchiveSegment segment(qint64 sequence, qint64 startMs, qint64 durationMs = 2000, bool gap = false)
@@ -47,6 +66,9 @@ private Q_SLOTS:
     void appendCutsTornLine();
     void writerResumesAfterGap();
     void writerChunksByTime();
+    void journalBecomesTheSegment();
+    void journalNotMatchingIsWrittenWhole();
+    void crashAfterTheJournalWasLinked();
     void readerLoadsOnlyWhatARangeNeeds();
     void diskFullTriesRetentionThenFails();
     void playlist_data();
@@ -346,6 +368,113 @@ void TestArchiveIndex::parseArchiveRange()
         QCOMPARE(r->fromMs, from);
         QCOMPARE(r->toMs, to);
     }
+}
+
+void TestArchiveIndex::journalBecomesTheSegment()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    const QList<QByteArray> pieces{tsBytes(3, 'a'), tsBytes(2, 'b'), tsBytes(4, 'c')};
+    const QString journal = QDir(settings.directory).filePath(QStringLiteral(".journal.ts"));
+    QVERIFY2(writer.journal({pieces[0]}, kT0, 1000, false, true, &error), qPrintable(error));
+    QVERIFY2(writer.journal({pieces[1]}, kT0, 2000, false, false, &error), qPrintable(error));
+    QCOMPARE(fileBytes(journal), pieces[0] + pieces[1]);
+    const quint64 journalInode = inode(journal);
+    QVERIFY(journalInode != 0);
+
+    StorageError e;
+    QVERIFY2(writer.writeSegment(pieces, kT0, 3000, false, &e), qPrintable(e.toString()));
+    ArchiveReader reader;
+    QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+    QCOMPARE(reader.segments().size(), 1);
+    const ArchiveSegment s = reader.segments().first();
+    const QString path = QDir(settings.directory).filePath(s.file);
+    QCOMPARE(s.bytes, qint64(9 * 188));
+    QCOMPARE(fileBytes(path), pieces[0] + pieces[1] + pieces[2]);
+    // The journal's file is the segment's (written once), and the journal is gone.
+    QCOMPARE(inode(path), journalInode);
+    QVERIFY(!QFile::exists(journal));
+    QCOMPARE(fileBytes(QDir(settings.directory).filePath(QStringLiteral(".journal.log"))), QByteArray());
+
+    // The next segment's journal is a new file: the listed one is never touched again.
+    const QByteArray next = tsBytes(1, 'd');
+    QVERIFY2(writer.journal({next}, kT0 + 3000, 1000, false, true, &error), qPrintable(error));
+    QVERIFY(inode(journal) != journalInode);
+    QVERIFY2(writer.writeSegment({next, tsBytes(1, 'e')}, kT0 + 3000, 2000, false, &e), qPrintable(e.toString()));
+    QCOMPARE(fileBytes(path), pieces[0] + pieces[1] + pieces[2]);
+    QVERIFY2(writer.finish(kT0 + 5000, &error), qPrintable(error));
+    QVERIFY(reader.load(settings.directory, &error));
+    QCOMPARE(fileBytes(QDir(settings.directory).filePath(reader.segments().last().file)), tsBytes(1, 'd') + tsBytes(1, 'e'));
+    // No temporary files are left behind.
+    QCOMPARE(QDir(settings.directory).entryList(QDir::Files | QDir::Hidden).size(), 0);
+}
+
+void TestArchiveIndex::journalNotMatchingIsWrittenWhole()
+{
+    // What the writer was given for the journal is not what the segment starts with (a journal
+    // entry that failed, a recorder that lost count), even when as long: the segment is written
+    // from its pieces.
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    QVERIFY2(writer.journal({tsBytes(2, 'x')}, kT0, 1000, false, true, &error), qPrintable(error));
+    const quint64 journalInode = inode(QDir(settings.directory).filePath(QStringLiteral(".journal.ts")));
+    const QList<QByteArray> pieces{tsBytes(2, 'a'), tsBytes(2, 'b')};
+    StorageError e;
+    QVERIFY2(writer.writeSegment(pieces, kT0, 2000, false, &e), qPrintable(e.toString()));
+    ArchiveReader reader;
+    QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+    const QString path = QDir(settings.directory).filePath(reader.segments().first().file);
+    QCOMPARE(fileBytes(path), pieces[0] + pieces[1]);
+    QVERIFY(inode(path) != journalInode);
+    QVERIFY(!QFile::exists(QDir(settings.directory).filePath(QStringLiteral(".journal.ts"))));
+}
+
+void TestArchiveIndex::crashAfterTheJournalWasLinked()
+{
+    // A crash between linking the journal under the segment's name and the index line: the
+    // restart lists the whole segment from the journal, as if the link had not happened.
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    QString chunk;
+    {
+        ArchiveWriter writer;
+        QVERIFY2(writer.open(settings, &error), qPrintable(error));
+        StorageError e;
+        QVERIFY2(writer.writeSegment(tsBytes(2, 'a'), kT0, 2000, false, &e), qPrintable(e.toString()));
+        QVERIFY2(writer.journal({tsBytes(3, 'b')}, kT0 + 2000, 1200, false, true, &error), qPrintable(error));
+        QVERIFY2(writer.journal({tsBytes(1, 'c')}, kT0 + 2000, 1500, false, false, &error), qPrintable(error));
+        ArchiveReader reader;
+        QVERIFY(reader.load(settings.directory, &error));
+        chunk = reader.chunks().first().name;
+        // What linkJournal() does before the index line.
+        const QString journal = QDir(settings.directory).filePath(QStringLiteral(".journal.ts"));
+        QVERIFY(::link(QFile::encodeName(journal).constData(),
+                       QFile::encodeName(QDir(settings.directory).filePath(chunk + QStringLiteral("/seg-1.ts"))).constData())
+                == 0);
+        // destroyed without finish(): a crash
+    }
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    QVERIFY(writer.recoveredJournal());
+    QCOMPARE(writer.nextSequence(), 2);
+    ArchiveReader reader;
+    QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+    const QList<ArchiveSegment> all = reader.segments();
+    QCOMPARE(all.size(), 2);
+    QCOMPARE(all[1].startMs, kT0 + 2000);
+    QCOMPARE(all[1].durationMs, 1500);
+    QCOMPARE(fileBytes(QDir(settings.directory).filePath(all[1].file)), tsBytes(3, 'b') + tsBytes(1, 'c'));
+    QVERIFY(!QFile::exists(QDir(settings.directory).filePath(QStringLiteral(".journal.ts"))));
 }
 
 QTEST_GUILESS_MAIN(TestArchiveIndex)

@@ -17,6 +17,7 @@
 #include <QElapsedTimer>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 
 #include <atomic>
@@ -109,6 +110,46 @@ double ffprobeDuration(const QString &playlist, QString *error)
     }
     const qsizetype at = out.indexOf(QLatin1String("duration="));
     return at < 0 ? -1 : out.mid(at + 9).section(QLatin1Char('\n'), 0, 0).toDouble();
+}
+
+/// What ffprobe reads of a file or playlist, every packet counted.
+struct FfprobeCount
+{
+    double durationSeconds = -1;
+    qint64 videoPackets = -1;
+    qint64 audioPackets = -1;
+};
+
+/// ffprobe -count_packets on `path`; nullopt with *error when it fails or complains.
+std::optional<FfprobeCount> ffprobeCount(const QString &path, QString *error)
+{
+    QProcess p;
+    p.start(QStringLiteral("ffprobe"), {QStringLiteral("-v"), QStringLiteral("error"), QStringLiteral("-count_packets"),
+                                       QStringLiteral("-show_entries"), QStringLiteral("format=duration:stream=codec_type,nb_read_packets"),
+                                       QStringLiteral("-of"), QStringLiteral("default=nw=1"), path});
+    if (!p.waitForFinished(60000) || p.exitCode() != 0) {
+        *error = QStringLiteral("ffprobe %1: %2").arg(path, QString::fromLocal8Bit(p.readAllStandardError()));
+        return std::nullopt;
+    }
+    const QString err = QString::fromLocal8Bit(p.readAllStandardError()).trimmed();
+    if (!err.isEmpty()) {
+        *error = QStringLiteral("ffprobe %1: %2").arg(path, err);
+        return std::nullopt;
+    }
+    FfprobeCount c;
+    QString type;
+    for (const QString &line : QString::fromLocal8Bit(p.readAllStandardOutput()).split(QLatin1Char('\n'))) {
+        const QString key = line.section(QLatin1Char('='), 0, 0), value = line.section(QLatin1Char('='), 1);
+        if (key == QLatin1String("codec_type"))
+            type = value;
+        else if (key == QLatin1String("nb_read_packets") && type == QLatin1String("video"))
+            c.videoPackets = value.toLongLong();
+        else if (key == QLatin1String("nb_read_packets") && type == QLatin1String("audio"))
+            c.audioPackets = value.toLongLong();
+        else if (key == QLatin1String("duration"))
+            c.durationSeconds = value.toDouble();
+    }
+    return c;
 }
 
 } // namespace
@@ -534,6 +575,45 @@ void TestRecorder::killedMidSegmentListsItsJournal()
     // Finished: no journal left behind.
     QVERIFY(!QFile::exists(journalLog));
     QVERIFY(!QFile::exists(QDir(dir).filePath(u".journal.ts"_qs)));
+
+    // An outside player reads the recording with its recovered segment: the VOD playlist passes
+    // the RFC 8216 checker, and ffprobe reads every packet of it, as many video frames as the
+    // index lists time (25 fps; a frame or two more or less a segment), the recovered segment's own too.
+    const QByteArray vod = recordingPlaylist(load(dir));
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(vod);
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+    QVERIFY(check.ended);
+    const QString playlistPath = QDir(dir).filePath(u"recording.m3u8"_qs);
+    {
+        QFile f(playlistPath);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(vod);
+    }
+    if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+        QSKIP("ffprobe is not installed: the recovered recording was checked by our own readers only");
+    QString error;
+    const std::optional<FfprobeCount> one = ffprobeCount(QDir(dir).filePath(recovered.file), &error);
+    QVERIFY2(one, qPrintable(error));
+    qInfo().noquote() << QStringLiteral("ffprobe, the recovered segment: %1 video and %2 audio packets for %3 ms listed")
+                             .arg(one->videoPackets)
+                             .arg(one->audioPackets)
+                             .arg(recovered.durationMs);
+    QVERIFY2(qAbs(one->videoPackets - recovered.durationMs / 40) <= 2, qPrintable(QString::number(one->videoPackets)));
+    QVERIFY(one->audioPackets > 0);
+    const std::optional<FfprobeCount> all = ffprobeCount(playlistPath, &error);
+    QVERIFY2(all, qPrintable(error));
+    qint64 listedMs = 0;
+    for (const ArchiveSegment &s : after)
+        listedMs += s.durationMs;
+    qInfo().noquote() << QStringLiteral("ffprobe, the playlist: %1 s, %2 video and %3 audio packets for %4 ms listed in %5 segments")
+                             .arg(all->durationSeconds)
+                             .arg(all->videoPackets)
+                             .arg(all->audioPackets)
+                             .arg(listedMs)
+                             .arg(after.size());
+    QVERIFY2(qAbs(all->durationSeconds - listedMs / 1000.0) < 0.5, qPrintable(QString::number(all->durationSeconds)));
+    QVERIFY2(qAbs(all->videoPackets - listedMs / 40) <= 2 * after.size(), qPrintable(QString::number(all->videoPackets)));
+    QVERIFY(all->audioPackets > 0);
 }
 
 void TestRecorder::fullDisk()
