@@ -178,7 +178,12 @@ void appendNormalised(QByteArrayView text, TextBuffer &out)
             return;
         }
     }
+    // Written through a pointer into room made once: at most one character per byte comes out
+    // (a space is written only in place of one or more dropped bytes).
     const qsizetype begin = out.size();
+    out.resize(begin + text.size());
+    char16_t *const first = out.data() + begin;
+    char16_t *o = first;
     bool space = false;
     for (const char ch : text) {
         const uchar u = uchar(ch);
@@ -188,11 +193,54 @@ void appendNormalised(QByteArrayView text, TextBuffer &out)
                 space = true; // control characters are dropped without a break, as in normaliseText()
             continue;
         }
-        if (space && out.size() != begin)
-            out.append(u' ');
+        if (space && o != first)
+            *o++ = u' ';
         space = false;
-        out.append(char16_t((u >= 'A' && u <= 'Z') ? u + 32 : u));
+        *o++ = char16_t((u >= 'A' && u <= 'Z') ? u + 32 : u);
     }
+    out.resize(begin + (o - first));
+}
+
+/// parseEpisodeNumber(u"xmltv_ns", value) for a value of ASCII digits, dots, slashes and spaces
+/// only (what guides send), without making QStrings; false for anything else, which the caller
+/// parses the general way.
+bool parseXmltvNsAscii(QByteArrayView value, EpisodeNumber *n)
+{
+    for (const char c : value)
+        if (!((c >= '0' && c <= '9') || c == '.' || c == '/' || c == ' '))
+            return false;
+    int numbers[2] = {-1, -1};
+    qsizetype pos = 0;
+    for (int i = 0; i < 2 && pos <= value.size(); ++i) {
+        // The i-th of the parts split at dots, up to its first slash, without spaces around it.
+        qsizetype end = value.indexOf('.', pos);
+        if (end < 0)
+            end = value.size();
+        qsizetype a = pos, b = end;
+        for (qsizetype k = a; k < b; ++k)
+            if (value[k] == '/') {
+                b = k;
+                break;
+            }
+        while (a < b && value[a] == ' ')
+            ++a;
+        while (b > a && value[b - 1] == ' ')
+            --b;
+        if (b - a > 9) // might not fit an int: the general way decides
+            return false;
+        bool digits = a < b;
+        int v = 0;
+        for (qsizetype k = a; k < b && digits; ++k) {
+            digits = value[k] >= '0' && value[k] <= '9';
+            v = v * 10 + (value[k] - '0');
+        }
+        if (digits)
+            numbers[i] = v + 1;
+        pos = end + 1;
+    }
+    n->season = numbers[0];
+    n->episode = numbers[1];
+    return true;
 }
 
 /// What the episode numbers say, gathered by either front end below.
@@ -274,7 +322,9 @@ EpisodeIdentity episodeIdentityUtf8(QByteArrayView title, QByteArrayView subTitl
             const quint64 series = printable ? seriesKeyUtf8(value) : seriesKey(p);
             takeProgrammeId(std::move(p), series, &facts);
         } else if (!facts.number.isValid()) {
-            const EpisodeNumber n = parseEpisodeNumber(QString::fromUtf8(system), QString::fromUtf8(value));
+            EpisodeNumber n;
+            if (system != "xmltv_ns" || !parseXmltvNsAscii(value, &n))
+                n = parseEpisodeNumber(QString::fromUtf8(system), QString::fromUtf8(value));
             if (n.isValid())
                 facts.number = n;
         }

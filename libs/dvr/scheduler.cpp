@@ -12,9 +12,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <thread>
 #include <tuple>
 
 Q_LOGGING_CATEGORY(lcScheduler, "iptv.dvr.scheduler")
@@ -46,9 +48,29 @@ struct Candidate
     qint64 start = 0, stop = 0;
     quint8 flags = 0;
     int title = 0;   ///< the scheduler's title key
-    EpisodeIdentity identity;
+    /// The programme in the guide version it was matched in: read only while matching (the
+    /// identity is filled in after all rules are matched), stale after a guide change.
+    quint32 programme = 0;
     quint8 filter = NoFilter; ///< a SkipReason (OutsideWindow, NotNew) or NoFilter
+    EpisodeIdentity identity;
 };
+
+/// Runs f(begin, end) over [0, n) split into `threads` contiguous ranges, one per thread.
+template<typename F>
+void onThreads(int threads, size_t n, F &&f)
+{
+    threads = int(std::clamp<size_t>(size_t(std::max(threads, 1)), 1, std::max<size_t>(n, 1)));
+    if (threads == 1) {
+        f(size_t(0), n);
+        return;
+    }
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < threads; ++t)
+        helpers.emplace_back([&, t] { f(n * size_t(t) / size_t(threads), n * size_t(t + 1) / size_t(threads)); });
+    f(size_t(0), n / size_t(threads));
+    for (std::thread &t : helpers)
+        t.join();
+}
 
 /// What the scheduler needs of one guide version, computed once per version: programme keys
 /// (title, series, a fingerprint of what matching and duplicates read) and lookups by them.
@@ -57,6 +79,10 @@ struct GuideIndex
     std::shared_ptr<const epg::Guide> guide;
     std::vector<int> channelKey;          ///< guide channel -> scheduler channel key
     std::vector<quint32> progTitle;       ///< programme -> title string id
+    /// programme -> description string id. The guide packs descriptions in compressed blocks in
+    /// string id order, and a thread keeps only its last few blocks: whatever reads every
+    /// programme's description walks them in this order (a block decompressed once, not per read).
+    std::vector<quint32> progDescription;
     std::vector<quint64> progFingerprint; ///< programme -> hash of title, sub-title, description, episode numbers
     std::vector<quint64> progSeries;      ///< programme -> seriesKey() of its dd_progid, 0 = none
     std::vector<quint32> airingOffsets, airingList; ///< programme -> its airings (CSR)
@@ -67,22 +93,48 @@ struct GuideIndex
     std::vector<int> progTitleRef;        ///< programme -> scheduler title key
     QHash<quint64, QList<quint32>> titlesByKey;
     QHash<quint64, std::vector<quint32>> progBySeries;
+    /// Programme -> its episode identity, computed on first use. Rules are matched on several
+    /// threads: a slot is written by the thread that claims it (state 0 -> 1) and read once
+    /// published (2); a thread finding it claimed computes its own copy (the same value).
     mutable std::vector<EpisodeIdentity> identities;
-    mutable std::vector<bool> identityDone;
+    mutable std::unique_ptr<std::atomic<quint8>[]> identityState;
     mutable QHash<quint32, QList<int>> regexSlotsByTitle; ///< memo; cleared when rules change
 
-    const EpisodeIdentity &identity(quint32 p) const
+    EpisodeIdentity identity(quint32 p) const
     {
-        if (!identityDone[p]) {
-            const auto ps = guide->programmeStrings(p);
-            QVarLengthArray<std::pair<QByteArrayView, QByteArrayView>, 4> nums;
-            for (const auto &[sys, value] : ps.episodeNums)
-                nums.append({guide->string(sys), guide->string(value)});
-            identities[p] = episodeIdentityUtf8(guide->string(ps.title), guide->string(ps.subTitle),
-                                                guide->string(ps.description), nums.constData(), nums.size());
-            identityDone[p] = true;
+        if (identityState[p].load(std::memory_order_acquire) == 2)
+            return identities[p];
+        const auto ps = guide->programmeStrings(p);
+        QVarLengthArray<std::pair<QByteArrayView, QByteArrayView>, 4> nums;
+        for (const auto &[sys, value] : ps.episodeNums)
+            nums.append({guide->string(sys), guide->string(value)});
+        const EpisodeIdentity id = episodeIdentityUtf8(guide->string(ps.title), guide->string(ps.subTitle),
+                                                       guide->string(ps.description), nums.constData(), nums.size());
+        setIdentity(p, id);
+        return id;
+    }
+    /// The programmes [0, n) for which keep(p), in the order of their description strings.
+    template<typename Keep>
+    std::vector<quint32> inDescriptionOrder(quint32 n, Keep &&keep) const
+    {
+        std::vector<std::pair<quint32, quint32>> order; // (description, programme)
+        for (quint32 p = 0; p < n; ++p)
+            if (keep(p))
+                order.emplace_back(progDescription[p], p);
+        std::sort(order.begin(), order.end());
+        std::vector<quint32> out(order.size());
+        for (size_t i = 0; i < order.size(); ++i)
+            out[i] = order[i].second;
+        return out;
+    }
+    bool hasIdentity(quint32 p) const { return identityState[p].load(std::memory_order_acquire) == 2; }
+    void setIdentity(quint32 p, const EpisodeIdentity &id) const
+    {
+        quint8 free = 0;
+        if (identityState[p].compare_exchange_strong(free, 1, std::memory_order_acquire)) {
+            identities[p] = id;
+            identityState[p].store(2, std::memory_order_release);
         }
-        return identities[p];
     }
     template<typename F>
     void forAirings(quint32 p, F &&f) const
@@ -365,11 +417,19 @@ struct Scheduler::Private
         return channelRank[size_t(a.channel)] < channelRank[size_t(b.channel)];
     }
 
+    /// Threads for the work split by rules or programmes (SchedulerOptions::matchThreads).
+    int threads() const
+    {
+        return options.matchThreads > 0 ? options.matchThreads : std::max(1, int(std::thread::hardware_concurrency()));
+    }
     std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide);
     void compile(RuleState &rs);
     void rebuildRuleMaps();
-    Candidate candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs) const;
-    void matchRule(RuleState &rs);
+    Candidate candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs, bool deferIdentity = false) const;
+    /// The rule's candidates in the current index; with deferIdentity, without their identities.
+    void matchRule(RuleState &rs, bool deferIdentity = false);
+    /// matchRule() for every rule, on options.matchThreads threads.
+    void matchAll();
     QList<int> rulesFor(const GuideIndex &ix, const epg::Airing &a) const;
     SchedulePlan plan(qint64 now);
     AiringRef ref(const RuleState &rs, const Candidate &c) const
@@ -391,31 +451,44 @@ std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const
 
     const quint32 n = g.programmeCount();
     ix->progTitle.resize(n);
+    ix->progDescription.resize(n);
     ix->progTitleRef.resize(n);
     ix->progFingerprint.resize(n);
     ix->progSeries.assign(n, 0);
     ix->identities.resize(n);
-    ix->identityDone.assign(n, false);
-    QHash<quint32, bool> progidSystem; // episode-num system string id -> is "dd_progid"
-    for (quint32 p = 0; p < n; ++p) {
-        const auto ps = g.programmeStrings(p);
-        ix->progTitle[p] = ps.title;
-        quint64 h = quickHash(g.string(ps.title), 0x2545f4914f6cdd1dULL);
-        h = quickHash(g.string(ps.subTitle), h);
-        h = quickHash(g.string(ps.description), h);
-        for (const auto &[sys, value] : ps.episodeNums) {
-            h = quickHash(g.string(sys), h);
-            h = quickHash(g.string(value), h);
-            auto it = progidSystem.constFind(sys);
-            if (it == progidSystem.cend())
-                it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
-            if (*it)
-                ix->progSeries[p] = seriesKeyUtf8(g.string(value));
+    ix->identityState = std::make_unique<std::atomic<quint8>[]>(n); // value-initialised: 0
+    // Everything but the descriptions, programme by programme, on every core (each range's
+    // episode-num systems memoised on its own); then the descriptions in their string order.
+    onThreads(threads(), n, [&](size_t begin, size_t end) {
+        QHash<quint32, bool> progidSystem; // episode-num system string id -> is "dd_progid"
+        for (quint32 p = quint32(begin); p < end; ++p) {
+            const auto ps = g.programmeStrings(p);
+            ix->progTitle[p] = ps.title;
+            ix->progDescription[p] = ps.description;
+            quint64 h = quickHash(g.string(ps.title), 0x2545f4914f6cdd1dULL);
+            h = quickHash(g.string(ps.subTitle), h);
+            for (const auto &[sys, value] : ps.episodeNums) {
+                h = quickHash(g.string(sys), h);
+                h = quickHash(g.string(value), h);
+                auto it = progidSystem.constFind(sys);
+                if (it == progidSystem.cend())
+                    it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
+                if (*it)
+                    ix->progSeries[p] = seriesKeyUtf8(g.string(value));
+            }
+            ix->progFingerprint[p] = h;
         }
-        ix->progFingerprint[p] = h;
+    });
+    const std::vector<quint32> byDescription = ix->inDescriptionOrder(n, [](quint32) { return true; });
+    onThreads(threads(), byDescription.size(), [&](size_t begin, size_t end) {
+        for (size_t i = begin; i < end; ++i) {
+            const quint32 p = byDescription[i];
+            ix->progFingerprint[p] = quickHash(g.string(ix->progDescription[p]), ix->progFingerprint[p]);
+        }
+    });
+    for (quint32 p = 0; p < n; ++p)
         if (ix->progSeries[p])
             ix->progBySeries[ix->progSeries[p]].push_back(p);
-    }
 
     const quint32 airings = g.airingCount();
     ix->airingOffsets.assign(n + 1, 0);
@@ -501,7 +574,8 @@ void Scheduler::Private::rebuildRuleMaps()
         index->regexSlotsByTitle.clear();
 }
 
-Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs) const
+Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs,
+                                        bool deferIdentity) const
 {
     Candidate c;
     c.channel = ix.channelKey[a.channel];
@@ -515,13 +589,15 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
         else if (rs.rule.newOnly && isRepeat(a.flags))
             c.filter = quint8(SkipReason::NotNew);
     }
+    c.programme = a.programme;
     // A filtered airing never meets a duplicate check: its identity is not needed (nor computed).
-    if (c.filter == NoFilter)
+    // matchAll() fills the identities in afterwards, all at once, in the guide's description order.
+    if (c.filter == NoFilter && !deferIdentity)
         c.identity = ix.identity(a.programme);
     return c;
 }
 
-void Scheduler::Private::matchRule(RuleState &rs)
+void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
 {
     rs.candidates.clear();
     if (!index || !rs.valid)
@@ -535,14 +611,14 @@ void Scheduler::Private::matchRule(RuleState &rs)
         ix.forAirings(p, [&](quint32 i) {
             const epg::Airing a = g.airing(i);
             if (guideChannel < 0 || int(a.channel) == guideChannel)
-                rs.candidates.push_back(candidate(ix, a, rs));
+                rs.candidates.push_back(candidate(ix, a, rs, deferIdentity));
         });
     };
     switch (rs.rule.kind) {
     case RuleKind::Single: {
         const epg::Airing a = g.airingAt(guideChannel, rs.rule.start);
         if (a.isValid() && a.start == rs.rule.start)
-            rs.candidates.push_back(candidate(ix, a, rs));
+            rs.candidates.push_back(candidate(ix, a, rs, deferIdentity));
         break;
     }
     case RuleKind::SeriesId:
@@ -561,6 +637,69 @@ void Scheduler::Private::matchRule(RuleState &rs)
     }
     std::sort(rs.candidates.begin(), rs.candidates.end(),
               [this](const Candidate &a, const Candidate &b) { return candidateLess(a, b); });
+}
+
+void Scheduler::Private::matchAll()
+{
+    // Each rule's match writes only its own candidates and reads the index and the guide (made to
+    // be read by several threads). The identities (the costly part: every matched programme's
+    // texts normalised and hashed) are computed after, once per programme, in description order.
+    const int n = int(rules.size());
+    const int workers = std::clamp(threads(), 1, std::max(1, n / 16));
+    if (!index) {
+        for (RuleState &rs : rules)
+            matchRule(rs);
+        return;
+    }
+    constexpr int Chunk = 16;
+    auto eachRule = [&](auto &&f) {
+        std::atomic<int> next{0};
+        auto work = [&] {
+            for (int first = next.fetch_add(Chunk); first < n; first = next.fetch_add(Chunk))
+                for (int s = first; s < std::min(first + Chunk, n); ++s)
+                    f(rules[size_t(s)]);
+        };
+        std::vector<std::thread> helpers;
+        for (int t = 1; t < workers; ++t)
+            helpers.emplace_back(work);
+        work();
+        for (std::thread &t : helpers)
+            t.join();
+    };
+    eachRule([&](RuleState &rs) { matchRule(rs, true); });
+
+    const GuideIndex &ix = *index;
+    const quint32 programmes = ix.guide->programmeCount();
+    std::vector<char> needed(programmes, 0);
+    for (const RuleState &rs : rules)
+        for (const Candidate &c : rs.candidates)
+            if (c.filter == NoFilter)
+                needed[c.programme] = 1;
+    // A conflict looks for other airings of its episode among every programme of its title
+    // (alternativesFor): their identities are made in the same ordered walk, not one at a time
+    // later (each a block of descriptions decompressed for one programme).
+    std::vector<char> titleNeeded(ix.guide->stringCount(), 0);
+    for (quint32 p = 0; p < programmes; ++p)
+        if (needed[p])
+            titleNeeded[ix.progTitle[p]] = 1;
+    QSet<quint64> keys;
+    for (const quint32 t : ix.titles)
+        if (titleNeeded[t])
+            keys.insert(ix.titleKeyOf.value(t));
+    for (const quint64 key : std::as_const(keys))
+        for (const quint32 t : ix.titlesByKey.value(key))
+            ix.forProgrammesTitled(t, [&](quint32 p) { needed[p] = 1; });
+    const std::vector<quint32> order
+        = ix.inDescriptionOrder(programmes, [&](quint32 p) { return needed[p] && !ix.hasIdentity(p); });
+    onThreads(threads(), order.size(), [&](size_t begin, size_t end) {
+        for (size_t i = begin; i < end; ++i)
+            ix.identity(order[i]);
+    });
+    eachRule([&](RuleState &rs) {
+        for (Candidate &c : rs.candidates)
+            if (c.filter == NoFilter)
+                c.identity = ix.identities[c.programme];
+    });
 }
 
 QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing &a) const
@@ -682,10 +821,6 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         plannedGroupOfEntry.push_back(gi);
     };
 
-    qsizetype candidateCount = 0;
-    for (const RuleState &rs : rules)
-        candidateCount += qsizetype(rs.candidates.size());
-    out.skipped.reserve(candidateCount);
 
     // Reuse of the last plan's pass 1 (docs/dvr-scheduler.md, "Planning incrementally"): an
     // episode's capacity decision is taken again from the memo when its rule's episodes are the
@@ -995,7 +1130,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         const QString &title = titleNames[g.airings.front()->title];
         for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
             ix->forProgrammesTitled(t, [&](quint32 p) {
-                const EpisodeIdentity &pid = ix->identity(p);
+                const EpisodeIdentity pid = ix->identity(p);
                 if (pid != id && sameEpisode(pid, id, methods) == DuplicateLayer::None)
                     return;
                 ix->forAirings(p, [&](quint32 i) {
@@ -1030,13 +1165,46 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     };
     const QList<RecorderNode> &nodes = cap.nodes;
     std::vector<std::tuple<qint64, int, qint64, qsizetype>> recordingOrder; ///< record start, channel rank, rule, index
-    recordingOrder.reserve(groups.size());
-    int alternativesGroup = -1;
-    QList<AiringRef> groupAlternatives;
+    // An episode's other airings all name the same related airing: one list per episode, shared
+    // (implicitly) by its skips, instead of one allocation per skip (~230k at the benchmark's size).
+    std::vector<QList<AiringRef>> relatedOf(groups.size());
+    // Each rule's outcomes depend only on the final state (groups, book, memo of the last plan) and
+    // fill their own slice of both lists: rules are done on several threads, each slice where a
+    // serial walk in priority order would put it.
+    std::vector<int> active; // slots in priority order that have outcomes
+    std::vector<qsizetype> skipAt, recordAt;
+    qsizetype skips = 0, records = 0;
     for (const int slot : order) {
         const RuleState &rs = rules[size_t(slot)];
         if (!rs.valid || !rs.rule.enabled)
             continue;
+        active.push_back(slot);
+        skipAt.push_back(skips);
+        recordAt.push_back(records);
+        const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+            const Candidate &c = rs.candidates[ci];
+            if (c.stop <= now)
+                continue;
+            const bool recorded = c.filter == NoFilter && groups[size_t(groupOf[ci])].chosen >= 0
+                && groups[size_t(groupOf[ci])].chosen == candidatePosition[size_t(slot)][ci];
+            ++(recorded ? records : skips);
+        }
+    }
+    out.skipped.resize(skips);
+    out.recordings.resize(records);
+    SkippedAiring *const skippedOut = out.skipped.data();
+    PlannedRecording *const recordingsOut = out.recordings.data();
+    recordingOrder.resize(size_t(records));
+    std::atomic<int> conflicts{0};
+    std::atomic<int> alternativesReusedCount{0};
+    auto outcomesOf = [&](size_t at) {
+        const int slot = active[at];
+        const RuleState &rs = rules[size_t(slot)];
+        qsizetype skipNext = skipAt[at], recordNext = recordAt[at];
+        int conflictsHere = 0;
+        int alternativesGroup = -1;
+        QList<AiringRef> groupAlternatives;
         const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
         for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
             const Candidate &c = rs.candidates[ci];
@@ -1046,7 +1214,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             sk.airing = ref(rs, c);
             if (c.filter != NoFilter) {
                 sk.reason = SkipReason(c.filter);
-                out.skipped.append(std::move(sk));
+                skippedOut[skipNext++] = std::move(sk);
                 continue;
             }
             const Group &g = groups[size_t(groupOf[ci])];
@@ -1066,23 +1234,30 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     p.title = sk.airing.title;
                     p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
                     p.identity = c.identity;
-                    recordingOrder.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, out.recordings.size()});
-                    out.recordings.append(std::move(p));
+                    recordingOrder[size_t(recordNext)] = {from, channelRank[size_t(c.channel)], rs.rule.id, recordNext};
+                    recordingsOut[recordNext++] = std::move(p);
                     continue;
                 }
                 sk.reason = k < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
-                sk.relatedTo = {ref(rs, chosen)};
+                QList<AiringRef> &related = relatedOf[size_t(groupOf[ci])];
+                if (related.isEmpty())
+                    related = {ref(rs, chosen)};
+                sk.relatedTo = related;
                 sk.note = g.note;
-                out.skipped.append(std::move(sk));
+                skippedOut[skipNext++] = std::move(sk);
                 continue;
             }
             sk.reason = g.status;
             switch (g.status) {
             case SkipReason::AlreadyRecorded:
-            case SkipReason::Duplicate:
-                sk.relatedTo = {g.related};
+            case SkipReason::Duplicate: {
+                QList<AiringRef> &related = relatedOf[size_t(groupOf[ci])];
+                if (related.isEmpty())
+                    related = {g.related};
+                sk.relatedTo = related;
                 sk.layer = g.layer;
                 break;
+            }
             case SkipReason::KeepLimit:
                 sk.keep = rs.rule.keep;
                 sk.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
@@ -1113,20 +1288,40 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     AlternativesMemo &memoAlternatives = memo.rules[size_t(slot)].alternatives[rel];
                     if (was) {
                         memoAlternatives = *was;
-                        ++alternativesReused;
+                        alternativesReusedCount.fetch_add(1, std::memory_order_relaxed);
                     } else {
                         memoAlternatives.alternatives = alternativesFor(g, memoAlternatives.read);
                     }
                     groupAlternatives = memoAlternatives.alternatives;
                 }
                 sk.alternatives = groupAlternatives;
-                ++out.conflicts;
+                ++conflictsHere;
                 break;
             }
             }
-            out.skipped.append(std::move(sk));
+            skippedOut[skipNext++] = std::move(sk);
         }
+        conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
+    };
+    {
+        const int workers = std::clamp(threads(), 1, std::max(1, int(active.size()) / 16));
+        std::atomic<size_t> nextRule{0};
+        auto work = [&] {
+            constexpr size_t Chunk = 8;
+            for (size_t first = nextRule.fetch_add(Chunk); first < active.size(); first = nextRule.fetch_add(Chunk))
+                for (size_t i = first; i < std::min(first + Chunk, active.size()); ++i)
+                    outcomesOf(i);
+        };
+        std::vector<std::thread> helpers;
+        for (int t = 1; t < workers; ++t)
+            helpers.emplace_back(work);
+        work();
+        for (std::thread &t : helpers)
+            t.join();
     }
+    out.conflicts = conflicts.load();
+    alternativesReused = alternativesReusedCount.load();
+
 
     // By record start, channel id, rule: sorted on the channels' rank (their string order), not on
     // the strings, then the list is put in that order.
@@ -1177,8 +1372,7 @@ void Scheduler::setRules(const QList<RecordingRule> &rules)
     }
     d->rebuildRuleMaps();
     if (d->index)
-        for (RuleState &rs : d->rules)
-            d->matchRule(rs);
+        d->matchAll();
 }
 
 void Scheduler::upsertRule(const RecordingRule &rule)
@@ -1221,8 +1415,7 @@ SchedulePlan Scheduler::evaluate(std::shared_ptr<const epg::Guide> guide, qint64
     d->index = d->buildIndex(std::move(guide));
     const qint64 indexed = timer.elapsed();
     d->memo.valid = false; // every rule matched again
-    for (RuleState &rs : d->rules)
-        d->matchRule(rs);
+    d->matchAll();
     const qint64 matched = timer.elapsed();
     SchedulePlan p = d->plan(now);
     qCDebug(lcScheduler) << "full evaluation:" << d->rules.size() << "rules," << p.recordings.size() << "planned,"
@@ -1280,11 +1473,10 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
                     || oldIndex->progFingerprint[a.programme] != newIndex->progFingerprint[b.programme]) {
                     gone.push_back(i);
                     came.push_back(j);
-                } else if (oldIndex->identityDone[a.programme] && !newIndex->identityDone[b.programme]) {
+                } else if (oldIndex->hasIdentity(a.programme) && !newIndex->hasIdentity(b.programme)) {
                     // The same text and numbers: the identity carries over (conflicts' alternatives
                     // would compute it again for every programme of a matched title).
-                    newIndex->identities[b.programme] = oldIndex->identities[a.programme];
-                    newIndex->identityDone[b.programme] = true;
+                    newIndex->setIdentity(b.programme, oldIndex->identities[a.programme]);
                 }
                 ++i;
                 ++j;
@@ -1326,6 +1518,14 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         rs.candidates.insert(pos, c);
         touched.insert(s);
     };
+    {
+        // The new programmes' identities in description order (one block read per few, not per one).
+        std::vector<char> fresh(ng.programmeCount(), 0);
+        for (const quint32 j : came)
+            fresh[ng.airing(j).programme] = 1;
+        for (const quint32 p : ix.inDescriptionOrder(ng.programmeCount(), [&](quint32 p) { return fresh[p] && !ix.hasIdentity(p); }))
+            ix.identity(p);
+    }
     for (const quint32 j : came) {
         const epg::Airing a = ng.airing(j);
         d->retitled.insert(ix.titleKeyOf.value(ix.progTitle[a.programme]));

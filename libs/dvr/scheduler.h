@@ -130,6 +130,8 @@ struct SchedulerOptions
     /// A single-airing rule whose airing moved follows it when the same programme starts on the
     /// same channel within this many seconds of the old start.
     qint64 followMoveWithin = 24 * 3600;
+    /// Threads indexing a guide and matching the rules in a full evaluation; 0 = one per core.
+    int matchThreads = 0;
 };
 
 class Scheduler

@@ -47,6 +47,13 @@ private Q_SLOTS:
         QTest::newRow("non-ascii") << u"ΤΕΛΟΣ Straße"_qs << u"Ça va"_qs << u"Ünïcödé — text"_qs << u"0.0."_qs
                                    << u"EP7654321\u00e9.0001"_qs << QString();
         QTest::newRow("empty") << QString() << QString() << QString() << QString() << QString() << QString();
+        // xmltv_ns values the UTF-8 front end parses without QStrings, and some it leaves to the general way.
+        const QStringList ns = {u" 2 . 5 / 8 ."_qs, u"12"_qs, u"."_qs, u".3"_qs, u"1/2.3/4.0/1"_qs, u"0.0010."_qs,
+                                u"1 2.3"_qs, u"123456789.987654321"_qs, u"1234567890.1"_qs, u"a.1"_qs, u"-1.+2"_qs,
+                                u"\t1.2"_qs, u"3..4"_qs, u"/.5/"_qs};
+        for (const QString &value : ns)
+            QTest::addRow("xmltv_ns \"%s\"", qPrintable(value))
+                << u"Show"_qs << QString() << QString() << value << QString() << QString();
     }
     void utf8IdentityEqualsQStringIdentity()
     {

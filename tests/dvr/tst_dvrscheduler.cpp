@@ -601,6 +601,28 @@ private Q_SLOTS:
         QCOMPARE(outcomes, expected);
     }
 
+    // Rules matched on several threads (they share the guide and its identity memo) give the plan
+    // one thread gives.
+    void matchingOnThreadsEqualsOneThread()
+    {
+        const auto data = generatedData(30, 3, 7);
+        const auto guide = compile(data, kDay0, 3);
+        QRandomGenerator rng(29);
+        const QList<RecordingRule> rules = randomRules(*guide, rng, 120);
+        SchedulerOptions one = capacity(3, 2), four = capacity(3, 2);
+        one.matchThreads = 1;
+        four.matchThreads = 4;
+        Scheduler serial(one), parallel(four);
+        serial.setRules(rules);
+        parallel.setRules(rules);
+        const qint64 now = kDay0 + 6 * kHour;
+        const SchedulePlan a = serial.evaluate(guide, now), b = parallel.evaluate(guide, now);
+        QVERIFY(a.recordings.size() > 50);
+        QCOMPARE(describe(b), describe(a));
+        QCOMPARE(b.recordings, a.recordings);
+        QCOMPARE(b.skipped, a.skipped);
+    }
+
     void incrementalEqualsFull()
     {
         iptv::epg::GuideData data = generatedData(25, 3, 5);
