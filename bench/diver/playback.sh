@@ -11,6 +11,11 @@
 # (bench_playback play, as the operator). Once every recording has a segment, bench_playback
 # starts playback ROUNDS times, one after the other, on a random recording: its playlist, then
 # its first segment whole, over HTTP keep-alive, as a box does. Prints p50/p95/p99/max.
+#
+# diver's HTTP thread runs real-time ([server] http_priority=realtime, HTTP_PRIORITY=normal to
+# compare). The client stands in for a box, which has a CPU of its own: it runs real-time too
+# (chrt -r 1), so that its own wait for one of these two cores behind ~300 threads is not counted
+# as diver's; CLIENT_PRIORITY=normal makes it compete (both need root or CAP_SYS_NICE).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -48,6 +53,7 @@ port=$DIVER_PORT
 bind=127.0.0.1
 data_dir=$WORK/diver
 node=bench
+http_priority=${HTTP_PRIORITY:-realtime}
 
 [guide]
 file=$WORK/guide.bin
@@ -66,8 +72,10 @@ until curl -sf "127.0.0.1:$DIVER_PORT/healthz" >/dev/null; do
     kill -0 "$diver" 2>/dev/null || { cat "$WORK/diver.log"; exit 1; }
     sleep 0.2
 done
-echo "== diver up; recording $N channels, then $ROUNDS playback starts =="
-"$BENCH" play --diver "http://127.0.0.1:$DIVER_PORT" --channels "$N" --rounds "$ROUNDS" >"$WORK/play.json" 2>"$WORK/play.log" ||
+client=()
+[ "${CLIENT_PRIORITY:-realtime}" = normal ] || client=(chrt -r 1)
+echo "== diver up (HTTP thread ${HTTP_PRIORITY:-realtime}); recording $N channels, then $ROUNDS playback starts (client ${CLIENT_PRIORITY:-realtime}) =="
+"${client[@]}" "$BENCH" play --diver "http://127.0.0.1:$DIVER_PORT" --channels "$N" --rounds "$ROUNDS" >"$WORK/play.json" 2>"$WORK/play.log" ||
     { tail -5 "$WORK/play.log"; exit 1; }
 echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 jq -c 'del(.status)' "$WORK/play.json"
