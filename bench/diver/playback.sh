@@ -75,9 +75,15 @@ done
 client=()
 [ "${CLIENT_PRIORITY:-realtime}" = normal ] || client=(chrt -r 1)
 echo "== diver up (HTTP thread ${HTTP_PRIORITY:-realtime}); recording $N channels, then $ROUNDS playback starts (client ${CLIENT_PRIORITY:-realtime}) =="
+# diver's HTTP thread (its main thread): time on a core and waiting for one (schedstat, ns).
+http_sched() { cut -d' ' -f1-2 "/proc/$diver/task/$diver/schedstat"; }
+read -r cpu0 wait0 < <(http_sched)
 "${client[@]}" "$BENCH" play --diver "http://127.0.0.1:$DIVER_PORT" --channels "$N" --rounds "$ROUNDS" >"$WORK/play.json" 2>"$WORK/play.log" ||
     { tail -5 "$WORK/play.log"; exit 1; }
 echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r cpu1 wait1 < <(http_sched)
+printf '   diver HTTP thread during bench_playback play (requests, the wait for segments, the starts): %.0f ms on a core, %.0f ms waiting for one (%.2f ms a start)\n' \
+    "$(( (cpu1 - cpu0) / 1000000 ))" "$(( (wait1 - wait0) / 1000000 ))" "$(echo "($wait1 - $wait0) / 1000000 / $ROUNDS" | bc -l)"
 jq -c 'del(.status)' "$WORK/play.json"
 printf '  playback start (playlist + first segment), ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f; playlist alone p50 %.1f p99 %.1f\n' \
     "$(jq .start_ms_p50 "$WORK/play.json")" "$(jq .start_ms_p95 "$WORK/play.json")" "$(jq .start_ms_p99 "$WORK/play.json")" \
