@@ -1,7 +1,11 @@
 #include "threadpriority.h"
 
+#include <QFile>
+#include <QList>
+
 #ifdef Q_OS_LINUX
 #include <sched.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -33,6 +37,33 @@ bool setRealtimeThread(int priority, QString *error)
     *error = QStringLiteral("real-time scheduling is only supported on Linux");
     return false;
 #endif
+}
+
+qint64 currentThreadId()
+{
+#ifdef Q_OS_LINUX
+    return qint64(::gettid());
+#else
+    return 0;
+#endif
+}
+
+std::optional<ThreadCpuTimes> threadCpuTimes(qint64 tid)
+{
+    // "<ns on a core> <ns waiting on a run queue> <time slices>"
+    QFile f(QStringLiteral("/proc/self/task/%1/schedstat").arg(tid));
+    if (tid <= 0 || !f.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    const QList<QByteArray> fields = f.readLine().trimmed().split(' ');
+    bool running = false, waiting = false;
+    ThreadCpuTimes t;
+    if (fields.size() >= 2) {
+        t.runningSeconds = double(fields[0].toLongLong(&running)) / 1e9;
+        t.waitingSeconds = double(fields[1].toLongLong(&waiting)) / 1e9;
+    }
+    if (!running || !waiting)
+        return std::nullopt;
+    return t;
 }
 
 } // namespace iptv

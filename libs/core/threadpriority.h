@@ -8,6 +8,8 @@
 
 #include <QString>
 
+#include <optional>
+
 namespace iptv {
 
 /// Gives the calling thread the round-robin real-time policy (SCHED_RR) at `priority` (1-99):
@@ -16,5 +18,17 @@ namespace iptv {
 /// the privilege. Needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least `priority` (systemd:
 /// LimitRTPRIO=); false with *error saying why when not permitted or not on Linux.
 bool setRealtimeThread(int priority, QString *error);
+
+/// The kernel's id of the calling thread (Linux); 0 elsewhere.
+qint64 currentThreadId();
+
+struct ThreadCpuTimes
+{
+    double runningSeconds = 0; ///< on a core
+    double waitingSeconds = 0; ///< runnable, waiting for a core (the run queue)
+};
+/// Since thread `tid` of this process started (/proc/self/task/<tid>/schedstat); nullopt when
+/// there is no such thread or the kernel does not say.
+std::optional<ThreadCpuTimes> threadCpuTimes(qint64 tid);
 
 } // namespace iptv
