@@ -146,6 +146,13 @@ bool DiverServer::start(QString *error)
         else
             qCWarning(lcDiver).noquote() << "server/http_priority=realtime:" << why << "; the HTTP thread runs normal";
     }
+    // Whether playback starts wait for a core (then http_priority=realtime is the cure).
+    m_metrics.gaugeCallback(QStringLiteral("diver_http_thread_wait_seconds"),
+                            QStringLiteral("Time the HTTP thread has waited for a core since the start (runnable, not running)."),
+                            [tid = iptv::currentThreadId()] {
+                                const auto t = iptv::threadCpuTimes(tid);
+                                return t ? t->waitingSeconds : 0.0;
+                            });
     m_router = new http::Router(&m_metrics, QStringLiteral("diver"), this);
     setupRoutes();
     if (!m_router->listen(m_config.bindAddress, m_config.port, error))
