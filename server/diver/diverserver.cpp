@@ -144,7 +144,7 @@ bool DiverServer::start(QString *error)
         if (iptv::setRealtimeThread(1, &why))
             qCInfo(lcDiver) << "HTTP thread: real-time (SCHED_RR 1)";
         else
-            qCWarning(lcDiver).noquote() << "server/http_priority=realtime:" << why << "; the HTTP thread runs normal";
+            qCWarning(lcDiver).noquote() << "server/http_priority=realtime:" << why + u"; the HTTP thread runs normal"_qs;
     }
     // Whether playback starts wait for a core (then http_priority=realtime is the cure).
     m_metrics.gaugeCallback(QStringLiteral("diver_http_thread_wait_seconds"),
