@@ -11,6 +11,11 @@
 # (bench_playback play, as the operator). Once every recording has a segment, bench_playback
 # starts playback ROUNDS times, one after the other, on a random recording: its playlist, then
 # its first segment whole, over HTTP keep-alive, as a box does. Prints p50/p95/p99/max.
+#
+# diver's HTTP thread runs real-time ([server] http_priority=realtime, HTTP_PRIORITY=normal to
+# compare). The client stands in for a box, which has a CPU of its own: it runs real-time too
+# (chrt -r 1), so that its own wait for one of these two cores behind ~300 threads is not counted
+# as diver's; CLIENT_PRIORITY=normal makes it compete (both need root or CAP_SYS_NICE).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -48,6 +53,7 @@ port=$DIVER_PORT
 bind=127.0.0.1
 data_dir=$WORK/diver
 node=bench
+http_priority=${HTTP_PRIORITY:-realtime}
 
 [guide]
 file=$WORK/guide.bin
@@ -66,10 +72,18 @@ until curl -sf "127.0.0.1:$DIVER_PORT/healthz" >/dev/null; do
     kill -0 "$diver" 2>/dev/null || { cat "$WORK/diver.log"; exit 1; }
     sleep 0.2
 done
-echo "== diver up; recording $N channels, then $ROUNDS playback starts =="
-"$BENCH" play --diver "http://127.0.0.1:$DIVER_PORT" --channels "$N" --rounds "$ROUNDS" >"$WORK/play.json" 2>"$WORK/play.log" ||
+client=()
+[ "${CLIENT_PRIORITY:-realtime}" = normal ] || client=(chrt -r 1)
+echo "== diver up (HTTP thread ${HTTP_PRIORITY:-realtime}); recording $N channels, then $ROUNDS playback starts (client ${CLIENT_PRIORITY:-realtime}) =="
+# diver's HTTP thread (its main thread): time on a core and waiting for one (schedstat, ns).
+http_sched() { cut -d' ' -f1-2 "/proc/$diver/task/$diver/schedstat"; }
+read -r cpu0 wait0 < <(http_sched)
+"${client[@]}" "$BENCH" play --diver "http://127.0.0.1:$DIVER_PORT" --channels "$N" --rounds "$ROUNDS" >"$WORK/play.json" 2>"$WORK/play.log" ||
     { tail -5 "$WORK/play.log"; exit 1; }
 echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r cpu1 wait1 < <(http_sched)
+printf '   diver HTTP thread during bench_playback play (requests, the wait for segments, the starts): %.0f ms on a core, %.0f ms waiting for one (%.2f ms a start)\n' \
+    "$(( (cpu1 - cpu0) / 1000000 ))" "$(( (wait1 - wait0) / 1000000 ))" "$(echo "($wait1 - $wait0) / 1000000 / $ROUNDS" | bc -l)"
 jq -c 'del(.status)' "$WORK/play.json"
 printf '  playback start (playlist + first segment), ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f; playlist alone p50 %.1f p99 %.1f\n' \
     "$(jq .start_ms_p50 "$WORK/play.json")" "$(jq .start_ms_p95 "$WORK/play.json")" "$(jq .start_ms_p99 "$WORK/play.json")" \

@@ -66,7 +66,8 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
 {
     static const QList<std::pair<QString, QList<Key>>> keys = {
         {u"server"_qs, {{"port", Key::Int}, {"bind", Key::Text}, {"data_dir", Key::Text}, {"database", Key::Text},
-                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"admin_token", Key::Text}, {"public_url", Key::Url}}},
+                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"admin_token", Key::Text}, {"public_url", Key::Url},
+                        {"http_priority", Key::Text}}},
         {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}}},
         {u"control"_qs, {{"server", Key::Url}, {"ticket_keys", Key::List}}},
         {u"recording"_qs, {{"capacity", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
@@ -165,6 +166,14 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         if (!parseUrl(u"server/public_url"_qs, text("server/public_url"), &url, error))
             return false;
         config->publicUrl = url.toString(QUrl::StripTrailingSlash);
+    }
+    if (file.has("server/http_priority")) {
+        const QString priority = text("server/http_priority");
+        if (priority != u"normal" && priority != u"realtime") {
+            *error = QStringLiteral("%1: server/http_priority: \"%2\" is neither normal nor realtime").arg(path, priority);
+            return false;
+        }
+        config->realtimeHttp = priority == u"realtime";
     }
     if (file.has("guide/server") && !parseUrl(u"guide/server"_qs, text("guide/server"), &config->guideServer, error))
         return false;

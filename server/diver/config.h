@@ -32,6 +32,7 @@ struct DiverConfig
     int leaseSeconds = 30;      ///< a dead node's recordings move to another within this (several nodes)
     QString adminToken;         ///< operators' bearer token; empty = operators from loopback only
     QString publicUrl;          ///< base of playback URLs; empty = from the request's Host header
+    bool realtimeHttp = false;  ///< http_priority=realtime: the HTTP thread runs SCHED_RR, before the recorders
     // [guide]
     QUrl guideServer;           ///< iptvnext; deltas keep the guide current
     QString guideFile;          ///< a local guide file instead (tests, offline use)

@@ -2,6 +2,7 @@
 
 #include <core/httprouter.h>
 #include <core/sqldatabase.h>
+#include <core/threadpriority.h>
 #include <dvr/recorder.h>
 #include <dvr/retention.h>
 #include <dvr/storage.h>
@@ -177,6 +178,22 @@ bool DiverServer::start(QString *error)
     if (m_config.controlServer.isValid())
         m_auth.fetchFrom(m_config.controlServer);
 
+    if (m_config.realtimeHttp) {
+        // This thread answers HTTP: a playback start goes before the recorders' threads (and
+        // anything else normal on the node) instead of waiting for a core behind them.
+        QString why;
+        if (iptv::setRealtimeThread(1, &why))
+            qCInfo(lcDiver) << "HTTP thread: real-time (SCHED_RR 1)";
+        else
+            qCWarning(lcDiver).noquote() << "server/http_priority=realtime:" << why + u"; the HTTP thread runs normal"_qs;
+    }
+    // Whether playback starts wait for a core (then http_priority=realtime is the cure).
+    m_metrics.gaugeCallback(QStringLiteral("diver_http_thread_wait_seconds"),
+                            QStringLiteral("Time the HTTP thread has waited for a core since the start (runnable, not running)."),
+                            [tid = iptv::currentThreadId()] {
+                                const auto t = iptv::threadCpuTimes(tid);
+                                return t ? t->waitingSeconds : 0.0;
+                            });
     m_router = new http::Router(&m_metrics, QStringLiteral("diver"), this);
     setupRoutes();
     if (!m_router->listen(m_config.bindAddress, m_config.port, error))

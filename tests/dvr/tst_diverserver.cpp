@@ -358,6 +358,7 @@ private Q_SLOTS:
         const HttpResult metrics = call("GET", port, u"/metrics"_qs, {});
         QCOMPARE(metrics.status, 200);
         QVERIFY(metrics.body.contains("diver_plan_conflicts"));
+        QVERIFY(metrics.body.contains("\ndiver_http_thread_wait_seconds "));
         if (const auto problems = promtoolProblems(metrics.body))
             QVERIFY2(problems->isEmpty(), qPrintable(*problems));
 

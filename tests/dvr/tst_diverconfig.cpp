@@ -1,0 +1,62 @@
+// diver's configuration file: the documented file loads, and [server] http_priority takes
+// normal or realtime only.
+
+#include <config.h>
+
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+using iptv::diver::DiverConfig;
+
+namespace {
+const QString DefaultConfig = QStringLiteral(IPTV_TEST_DATA "/../../resources/config/diver.conf");
+}
+
+class TestDiverConfig : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void documentedFileLoads()
+    {
+        DiverConfig config;
+        QString error;
+        QVERIFY2(iptv::diver::loadConfigFile(DefaultConfig, &config, &error), qPrintable(error));
+        QCOMPARE(config.realtimeHttp, DiverConfig().realtimeHttp);
+    }
+
+    void httpPriority_data()
+    {
+        QTest::addColumn<QByteArray>("value");
+        QTest::addColumn<bool>("ok");
+        QTest::addColumn<bool>("realtime");
+        QTest::newRow("normal") << QByteArray("normal") << true << false;
+        QTest::newRow("realtime") << QByteArray("realtime") << true << true;
+        QTest::newRow("unknown") << QByteArray("fast") << false << false;
+        QTest::newRow("empty") << QByteArray() << false << false;
+    }
+    void httpPriority()
+    {
+        QFETCH(QByteArray, value);
+        QFETCH(bool, ok);
+        QFETCH(bool, realtime);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"diver.conf"_qs);
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("[server]\nhttp_priority=" + value + '\n');
+        f.close();
+        DiverConfig config;
+        QString error;
+        QCOMPARE(iptv::diver::loadConfigFile(path, &config, &error), ok);
+        if (ok) {
+            QCOMPARE(config.realtimeHttp, realtime);
+        } else {
+            QVERIFY2(error.contains(u"server/http_priority") && error.contains(u"neither normal nor realtime"), qPrintable(error));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDiverConfig)
+#include "tst_diverconfig.moc"
