@@ -1,6 +1,7 @@
 #include "hubrisapp.h"
 
 #include <hal/desktophal.h>
+#include <hal/ffmpegplayer.h>
 #include <hal/linuxboxhal.h>
 #include <hubris/guidegridview.h>
 
@@ -44,6 +45,15 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
         m_hal = std::make_unique<hal::LinuxBoxHal>();
     else
         m_hal = std::make_unique<hal::DesktopHal>();
+    // The simulator's video as RGB (converted on the stream's thread, ~1 ms a picture): its Qt
+    // Quick rasterises in software under Xvfb, where the YUV shader's three textures per pixel
+    // cost most of a frame (docs/BENCHMARKS.md). A box's GPU converts YUV for free.
+    // IPTV_RGB_PICTURES=0/1 overrides.
+    if (auto *ffmpeg = qobject_cast<hal::FfmpegPlayer *>(m_hal->player())) {
+        bool set = false;
+        const int rgb = qEnvironmentVariableIntValue("IPTV_RGB_PICTURES", &set);
+        ffmpeg->setRgbPictures(set ? rgb != 0 : !m_options.linuxBox);
+    }
     QDir().mkpath(m_options.dataDir);
     m_settings = std::make_unique<hubris::BoxSettings>(QDir(m_options.dataDir).filePath(QStringLiteral("settings.json")));
     m_store = std::make_unique<hubris::GuideStore>(QDir(m_options.dataDir).filePath(QStringLiteral("guide")));
