@@ -110,6 +110,11 @@ private Q_SLOTS:
         QCOMPARE(m_app->zapper()->current(), 5);
         press(Qt::Key_2); // 2: nothing longer, at once
         QCOMPARE(m_app->zapper()->current(), 1);
+        // The banner follows the zap: with the new channel's picture (here its failure), or
+        // after 300 ms at the latest.
+        QObject *banner = item(u"infoBanner"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(banner->property("info").toMap().value(u"number"_qs).toInt(), 2, 2000);
+        QTRY_VERIFY(banner->property("visible").toBool());
         press(Qt::Key_I);
         shot(u"info-banner"_qs);
     }
