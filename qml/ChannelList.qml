@@ -39,9 +39,8 @@ Rectangle {
         return false
     }
 
+    // Its place and height come from Main.qml (the page's loader, inside the safe area).
     width: 520
-    anchors.top: parent.top; anchors.bottom: parent.bottom; anchors.left: parent.left
-    anchors.margins: Theme.margin
     radius: 10
     color: Theme.panel
 

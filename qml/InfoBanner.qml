@@ -4,10 +4,12 @@ import Hubris.Native
 // Bottom banner over the video: the channel, what is on now with its progress, and what is next.
 Rectangle {
     id: banner
+    objectName: "infoBanner"
     property var info: ({})
     property string digits: Zapper.digits
     function refresh() { info = Channels.get(Zapper.current) }
-    function show() { refresh(); opacity = 1; hide.restart() }
+    function show() { zapped.stop(); refresh(); opacity = 1; hide.restart() }
+    function close() { zapped.stop(); opacity = 0 }
 
     anchors.left: parent.left
     anchors.right: parent.right
@@ -23,7 +25,17 @@ Rectangle {
     Behavior on opacity { NumberAnimation { duration: 150 } }
     Timer { id: hide; interval: 5000; onTriggered: banner.opacity = 0 }
     Timer { interval: 30000; running: banner.visible; repeat: true; onTriggered: banner.refresh() }
-    Connections { target: Zapper; function onCurrentChanged() { banner.show() } }
+    // A zap's banner comes with the new channel's first picture (or when it fails, or 300 ms
+    // without one), not before it: a frame painted for the banner alone holds the picture up by
+    // a whole frame (70-140 ms with a software rasteriser, docs/BENCHMARKS.md). Not restarted by
+    // the next key: zapping through channels shows where it is at least every 300 ms.
+    Timer { id: zapped; interval: 300; onTriggered: banner.show() }
+    Connections { target: Zapper; function onCurrentChanged() { if (!zapped.running) zapped.start() } }
+    Connections {
+        target: Hal.player
+        enabled: zapped.running
+        function onStateChanged() { if (Hal.player.state !== Player.Opening) banner.show() }
+    }
 
     function clock(t) { return t > 0 ? Qt.formatTime(new Date(t * 1000), "hh:mm") : "" }
 

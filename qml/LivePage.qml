@@ -5,6 +5,7 @@ import Hubris.Native
 Item {
     id: live
     property bool overlaid: false // the channel list is open over it
+    property bool slowTuning: false // the stream has been opening for a while
     signal openChannels()
     signal openGuide()
     signal openMenu()
@@ -12,6 +13,11 @@ Item {
     signal openPlayback()
     signal notice(string text)
 
+    function tuningStarts() {
+        slowTuning = false
+        if (Hal.player.state === Player.Opening) tuning.restart()
+        else tuning.stop()
+    }
     function handle(action) {
         const d = Remote.digitOf(action)
         if (d >= 0) { Zapper.digit(d); return true }
@@ -19,14 +25,14 @@ Item {
         case RemoteKeys.Up: case RemoteKeys.ChannelUp: Zapper.channelUp(); return true
         case RemoteKeys.Down: case RemoteKeys.ChannelDown: Zapper.channelDown(); return true
         case RemoteKeys.PreviousChannel: Zapper.previousChannel(); return true
-        case RemoteKeys.Info: banner.opacity > 0 ? banner.opacity = 0 : banner.show(); return true
+        case RemoteKeys.Info: banner.opacity > 0 ? banner.close() : banner.show(); return true
         case RemoteKeys.Ok:
             if (Zapper.digits.length > 0) { Zapper.commitDigits(); return true }
             if (Zapper.blocked) { live.askPin(); return true }
             live.openChannels(); return true
         case RemoteKeys.Guide: live.openGuide(); return true
         case RemoteKeys.Menu: live.openMenu(); return true
-        case RemoteKeys.Back: banner.opacity = 0; return true
+        case RemoteKeys.Back: banner.close(); return true
         // Archived channels (network DVR): yellow or play/pause pauses live TV, left rewinds.
         case RemoteKeys.Yellow: case RemoteKeys.PlayPause:
             if (Playback.pauseLive(Zapper.current)) live.openPlayback()
@@ -82,10 +88,19 @@ Item {
     }
 
     // What the viewer sees while a stream opens or after it failed: never a frozen black screen.
+    // "Tuning…" only once a stream is slow to open: most zaps show their picture sooner, and a
+    // frame painted for the text alone would hold the picture up by a whole frame.
+    Timer { id: tuning; interval: 500; onTriggered: live.slowTuning = true }
+    Connections {
+        target: Hal.player
+        function onStateChanged() { live.tuningStarts() }
+    }
+    Component.onCompleted: tuningStarts()
     Column {
         anchors.centerIn: parent
         spacing: 12
-        visible: Hal.player.state !== Player.Playing && Zapper.current >= 0 && !live.overlaid && !Zapper.blocked
+        visible: Hal.player.state !== Player.Playing && (Hal.player.state !== Player.Opening || live.slowTuning)
+                 && Zapper.current >= 0 && !live.overlaid && !Zapper.blocked
         Text {
             anchors.horizontalCenter: parent.horizontalCenter
             text: Hal.player.state === Player.Failed ? qsTr("This channel is not available")

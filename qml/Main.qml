@@ -33,15 +33,15 @@ Window {
     }
     function show(name) {
         page = name
-        if (name === "channels") channels.open()
-        else if (name === "guide") guide.open()
-        else if (name === "search") search.open()
-        else if (name === "menu") menu.open()
-        else if (name === "settings") settings.open()
-        else if (name === "parental") parental.open()
-        else if (name === "recordings") recordings.open()
-        else if (name === "upcoming") upcoming.open()
-        else if (name === "playback") playback.open()
+        if (name === "channels") channels.page().open()
+        else if (name === "guide") guide.page().open()
+        else if (name === "search") search.page().open()
+        else if (name === "menu") menu.page().open()
+        else if (name === "settings") settings.page().open()
+        else if (name === "parental") parental.page().open()
+        else if (name === "recordings") recordings.page().open()
+        else if (name === "upcoming") upcoming.page().open()
+        else if (name === "playback") playback.page().open()
         keys.forceActiveFocus()
     }
     // The PIN first unless the session is unlocked already, then `then`.
@@ -84,17 +84,17 @@ Window {
         }
         switch (page) {
         case "live": return live.handle(action)
-        case "channels": return channels.handle(action)
-        case "guide": return guide.handle(action)
-        case "details": return details.handle(action)
-        case "search": return search.handle(action)
-        case "menu": return menu.handle(action)
-        case "settings": return settings.handle(action)
-        case "parental": return parental.handle(action)
-        case "text": return textEntry.handle(action)
-        case "recordings": return recordings.handle(action)
-        case "upcoming": return upcoming.handle(action)
-        case "playback": return playback.handle(action)
+        case "channels": return channels.page().handle(action)
+        case "guide": return guide.page().handle(action)
+        case "details": return details.page().handle(action)
+        case "search": return search.page().handle(action)
+        case "menu": return menu.page().handle(action)
+        case "settings": return settings.page().handle(action)
+        case "parental": return parental.page().handle(action)
+        case "text": return textEntry.page().handle(action)
+        case "recordings": return recordings.page().handle(action)
+        case "upcoming": return upcoming.page().handle(action)
+        case "playback": return playback.page().handle(action)
         }
         return false
     }
@@ -123,91 +123,122 @@ Window {
             onOpenGuide: window.show("guide")
             onOpenMenu: window.show("menu")
             onAskPin: window.askPinForChannel()
-            onOpenPlayback: { playback.returnTo = "live"; window.show("playback") }
+            onOpenPlayback: { playback.page().returnTo = "live"; window.show("playback") }
             onNotice: (text) => toast.show(text, false)
         }
-        ChannelList {
+        // The other pages are created after the first live picture (LazyPage), each on its first
+        // use if that comes sooner: a cold start's picture waits for live TV's QML only.
+        LazyPage {
             id: channels
-            visible: window.page === "channels"
-            onClosed: { window.show("live"); window.askPinForChannel() }
-            onToggleLock: (channel) => window.withPin(qsTr("PIN to lock or unlock"), () => Parental.toggleChannelLock(channel))
-        }
-        GuidePage {
-            id: guide
-            anchors.fill: parent
-            visible: window.page === "guide"
-            onClosed: window.show("live")
-            onOpenDetails: (airing) => { details.show(airing); window.detailsFrom = "guide"; window.show("details") }
-            onUnlock: (channel) => window.withPin(qsTr("PIN to show locked programmes"), () => guide.showChannel(channel))
-        }
-        SearchPage {
-            id: search
-            anchors.fill: parent
-            visible: window.page === "search"
-            onClosed: window.show("live")
-            onOpenDetails: (airing) => { details.show(airing); window.detailsFrom = "search"; window.show("details") }
-        }
-        SettingsPage {
-            id: settings
-            anchors.fill: parent
-            visible: window.page === "settings"
-            onClosed: window.show("live")
-            onEditText: (key, title, value) => { textEntry.open(key, title, value); window.page = "text" }
-            onOpenParental: window.withPin(qsTr("Parental control PIN"), () => window.show("parental"))
-            onRefreshed: toast.show(qsTr("Asking %1 for a new guide").arg(GuideStore.server), false)
-        }
-        ParentalPage {
-            id: parental
-            anchors.fill: parent
-            visible: window.page === "parental"
-            onClosed: { window.page = "settings" }
-            onChangePin: pin.askNewPin(() => toast.show(qsTr("The new PIN is set"), false))
-        }
-        TextEntryPage {
-            id: textEntry
-            anchors.fill: parent
-            visible: window.page === "text"
-            onClosed: window.page = "settings"
-            onAccepted: (key, text) => {
-                if (key === "guideServer") Settings.guideServer = text
-                else if (key === "controlServer") Settings.controlServer = text
+            // Not sized by the loader: the list keeps its own width.
+            x: Theme.margin; y: Theme.margin
+            height: parent.height - 2 * Theme.margin
+            sourceComponent: ChannelList {
+                visible: window.page === "channels"
+                onClosed: { window.show("live"); window.askPinForChannel() }
+                onToggleLock: (channel) => window.withPin(qsTr("PIN to lock or unlock"), () => Parental.toggleChannelLock(channel))
             }
         }
-        DetailsPage {
+        LazyPage {
+            id: guide
+            anchors.fill: parent
+            sourceComponent: GuidePage {
+                id: guidePage
+                visible: window.page === "guide"
+                onClosed: window.show("live")
+                onOpenDetails: (airing) => { details.page().show(airing); window.detailsFrom = "guide"; window.show("details") }
+                onUnlock: (channel) => window.withPin(qsTr("PIN to show locked programmes"), () => guidePage.showChannel(channel))
+            }
+        }
+        LazyPage {
+            id: search
+            anchors.fill: parent
+            sourceComponent: SearchPage {
+                visible: window.page === "search"
+                onClosed: window.show("live")
+                onOpenDetails: (airing) => { details.page().show(airing); window.detailsFrom = "search"; window.show("details") }
+            }
+        }
+        LazyPage {
+            id: settings
+            anchors.fill: parent
+            sourceComponent: SettingsPage {
+                visible: window.page === "settings"
+                onClosed: window.show("live")
+                onEditText: (key, title, value) => { textEntry.page().open(key, title, value); window.page = "text" }
+                onOpenParental: window.withPin(qsTr("Parental control PIN"), () => window.show("parental"))
+                onRefreshed: toast.show(qsTr("Asking %1 for a new guide").arg(GuideStore.server), false)
+            }
+        }
+        LazyPage {
+            id: parental
+            anchors.fill: parent
+            sourceComponent: ParentalPage {
+                visible: window.page === "parental"
+                onClosed: { window.page = "settings" }
+                onChangePin: pin.askNewPin(() => toast.show(qsTr("The new PIN is set"), false))
+            }
+        }
+        LazyPage {
+            id: textEntry
+            anchors.fill: parent
+            sourceComponent: TextEntryPage {
+                visible: window.page === "text"
+                onClosed: window.page = "settings"
+                onAccepted: (key, text) => {
+                    if (key === "guideServer") Settings.guideServer = text
+                    else if (key === "controlServer") Settings.controlServer = text
+                }
+            }
+        }
+        LazyPage {
             id: details
             anchors.fill: parent
-            visible: window.page === "details"
-            onClosed: window.show(window.detailsFrom)
-            onWatch: window.show("live")
-            onPlay: { playback.returnTo = "details"; window.show("playback") }
+            sourceComponent: DetailsPage {
+                visible: window.page === "details"
+                onClosed: window.show(window.detailsFrom)
+                onWatch: window.show("live")
+                onPlay: { playback.page().returnTo = "details"; window.show("playback") }
+            }
         }
-        RecordingsPage {
+        LazyPage {
             id: recordings
             anchors.fill: parent
-            visible: window.page === "recordings"
-            onClosed: window.show("live")
-            onPlay: { playback.returnTo = "recordings"; window.show("playback") }
-            onOpenUpcoming: window.show("upcoming")
+            sourceComponent: RecordingsPage {
+                visible: window.page === "recordings"
+                onClosed: window.show("live")
+                onPlay: { playback.page().returnTo = "recordings"; window.show("playback") }
+                onOpenUpcoming: window.show("upcoming")
+            }
         }
-        UpcomingPage {
+        LazyPage {
             id: upcoming
             anchors.fill: parent
-            visible: window.page === "upcoming"
-            onClosed: window.show("recordings")
+            sourceComponent: UpcomingPage {
+                visible: window.page === "upcoming"
+                onClosed: window.show("recordings")
+            }
         }
-        PlaybackPage {
+        LazyPage {
             id: playback
             anchors.fill: parent
-            visible: window.page === "playback"
-            onClosed: window.show(returnTo)
+            sourceComponent: PlaybackPage {
+                id: playbackPage
+                visible: window.page === "playback"
+                onClosed: window.show(playbackPage.returnTo)
+            }
         }
-        MenuPage {
+        LazyPage {
             id: menu
-            visible: window.page === "menu"
-            onClosed: window.show("live")
-            onChosen: (name) => {
-                if (name === "diagnostics") { Diagnostics.toggle(); window.show("live") }
-                else window.show(name)
+            x: Theme.margin; y: Theme.margin
+            height: parent.height - 2 * Theme.margin
+            sourceComponent: MenuPage {
+                visible: window.page === "menu"
+                onClosed: window.show("live")
+                onChosen: (name) => {
+                    if (name === "diagnostics") { Diagnostics.toggle(); window.show("live") }
+                    else window.show(name)
+                }
             }
         }
 
@@ -337,12 +368,12 @@ Window {
             // A keyboard types into the search (the simulator, a debug session); remotes use the
             // on-screen keyboard.
             if (window.page === "search" && event.text.length === 1 && /[a-z ]/i.test(event.text)) {
-                search.type(event.text)
+                search.page().type(event.text)
                 event.accepted = true
                 return
             }
             if (window.page === "text" && event.text.length === 1 && /[a-z.:\/_-]/i.test(event.text)) {
-                textEntry.type(event.text)
+                textEntry.page().type(event.text)
                 event.accepted = true
                 return
             }

@@ -1,12 +1,14 @@
 #include "hubrisapp.h"
 
 #include <hal/desktophal.h>
+#include <hal/ffmpegplayer.h>
 #include <hal/linuxboxhal.h>
 #include <hubris/guidegridview.h>
 #include <hubris/heaptrim.h>
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QLoggingCategory>
@@ -46,6 +48,15 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
         m_hal = std::make_unique<hal::LinuxBoxHal>();
     else
         m_hal = std::make_unique<hal::DesktopHal>();
+    // The simulator's video as RGB (converted on the stream's thread): its Qt Quick rasterises in
+    // software under Xvfb, where the YUV shader samples three textures per pixel; the process's
+    // CPU per painted frame went from 42-52 to 33-34 ms while zapping (docs/BENCHMARKS.md). A
+    // box's GPU converts YUV for free. IPTV_RGB_PICTURES=0/1 overrides.
+    if (auto *ffmpeg = qobject_cast<hal::FfmpegPlayer *>(m_hal->player())) {
+        bool set = false;
+        const int rgb = qEnvironmentVariableIntValue("IPTV_RGB_PICTURES", &set);
+        ffmpeg->setRgbPictures(set ? rgb != 0 : !m_options.linuxBox);
+    }
     QDir().mkpath(m_options.dataDir);
     m_settings = std::make_unique<hubris::BoxSettings>(QDir(m_options.dataDir).filePath(QStringLiteral("settings.json")));
     m_store = std::make_unique<hubris::GuideStore>(QDir(m_options.dataDir).filePath(QStringLiteral("guide")));
@@ -194,6 +205,29 @@ void HubrisApp::watchHealth()
     });
 }
 
+void HubrisApp::watchStart()
+{
+    // Over at the first frame painted with a live picture in it (a frame swapped after the
+    // picture reached the sink), or after a few seconds without one (no channel yet, a dead
+    // stream, a locked channel): the pages other than live TV are created after that, between
+    // frames, so they neither delay the first picture nor block a key.
+    Shell *shell = m_shell.get();
+    hal::Player *player = m_hal->player();
+    auto *painted = new QObject(this); // the connection's context: gone once started
+    connect(window(), &QQuickWindow::frameSwapped, painted, [shell, player, painted] {
+        if (player->state() != hal::Player::State::Playing)
+            return;
+        qCDebug(lcHubrisApp) << "the first live picture is on screen: creating the other pages";
+        shell->setStarted();
+        painted->deleteLater();
+    }, Qt::QueuedConnection);
+    QTimer::singleShot(3000, painted, [shell, painted] {
+        qCDebug(lcHubrisApp) << "no live picture within 3 s: creating the other pages";
+        shell->setStarted();
+        painted->deleteLater();
+    });
+}
+
 QQuickWindow *HubrisApp::window() const
 {
     return m_engine && !m_engine->rootObjects().isEmpty() ? qobject_cast<QQuickWindow *>(m_engine->rootObjects().first())
@@ -302,6 +336,8 @@ bool HubrisApp::start()
     // The UI: the payload slot the installer boots (a pending one on trial, else the current
     // one), or the built-in one. A payload whose QML does not load is rolled back at once and the
     // next in line is tried.
+    QElapsedTimer loading;
+    loading.start();
     m_engine = std::make_unique<QQmlApplicationEngine>();
     for (int attempt = 0; m_installer && attempt < 3; ++attempt) {
         m_slot = m_installer->beginBoot();
@@ -326,6 +362,7 @@ bool HubrisApp::start()
         m_engine->load(QUrl(QStringLiteral("qrc:/Hubris/Main.qml")));
     else if (m_link) // the box runs this payload: the control server plans rollouts from it
         m_link->link()->setSoftwareVersion(QFileInfo(m_slot).fileName());
+    qCInfo(lcHubrisApp) << "user interface loaded in" << loading.elapsed() << "ms";
     if (!window())
         return false;
     connect(m_reminders.get(), &hubris::Reminders::due, window(),
@@ -334,6 +371,7 @@ bool HubrisApp::start()
                                           Q_ARG(QVariant, channelName), Q_ARG(QVariant, start));
             });
     watchHealth();
+    watchStart();
     // The first frame painted after a zap's picture reached the sink (the zap's "painted" part).
     hubris::Zapper *zapper = m_zapper.get();
     connect(window(), &QQuickWindow::beforeSynchronizing, zapper, [zapper] { zapper->frameStarted(); }, Qt::DirectConnection);

@@ -92,6 +92,8 @@ Q_SIGNALS:
 private:
     void restart();
     void watchHealth();
+    /// Shell.started once the first live picture is painted (or a few seconds without one).
+    void watchStart();
     QUrl guideServer() const;
 
 private:

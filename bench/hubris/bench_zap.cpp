@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace {
@@ -59,6 +60,15 @@ qint64 sinceLaunchNs()
     return qint64(boot.tv_sec) * 1'000'000'000 + boot.tv_nsec - startNs;
 }
 
+/// CPU time of the whole process so far (all threads: the GUI thread, llvmpipe's, the decoders),
+/// user + system, in ms: comparable between runs on a loaded machine, where wall time is not.
+double cpuMs()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
 /// When the window synchronised and swapped (render thread), to find the first frame painted
 /// after a picture reached the sink.
 class PaintLog
@@ -80,6 +90,12 @@ public:
         const auto swap = std::find_if(m_swaps.begin(), m_swaps.end(), [s = *sync](qint64 t) { return t > s; });
         return swap == m_swaps.end() ? -1 : *swap;
     }
+    /// Frames swapped so far (not reset by clear()).
+    int swapCount() const
+    {
+        std::lock_guard lock(m_mutex);
+        return m_swapCount;
+    }
     void clear()
     {
         std::lock_guard lock(m_mutex);
@@ -92,10 +108,12 @@ private:
     {
         std::lock_guard lock(m_mutex);
         list.append(steadyNs());
+        m_swapCount += &list == &m_swaps;
     }
     mutable std::mutex m_mutex;
     QList<qint64> m_syncs;
     QList<qint64> m_swaps;
+    int m_swapCount = 0;
 };
 
 /// Waits (running the event loop) until the window has painted after `ns`; -1 after 2 s.
@@ -180,12 +198,13 @@ int main(int argc, char *argv[])
     const qint64 shownAt = steadyNs();
     const qint64 painted = waitPainted(paints, window, shownAt);
     const qint64 coldPaintedNs = painted < 0 ? -1 : coldShownNs + (painted - shownAt);
+    const double coldCpuMs = cpuMs();
     const iptv::hal::StartTiming first = player->startTiming();
     std::printf("cold start (process start to first live picture): shown %.0f ms, painted %.0f ms "
                 "(play() at %.0f ms; the stream: connected %lld, opened %lld, keyframe %lld, decoded %lld, shown %lld ms "
-                "after play)\n",
+                "after play); CPU until painted %.0f ms\n",
                 coldShownNs / 1e6, coldPaintedNs / 1e6, coldShownNs / 1e6 - first.firstShownMs, first.connectedMs,
-                first.openedMs, first.firstKeyframeMs, first.firstDecodedMs, first.firstShownMs);
+                first.openedMs, first.firstKeyframeMs, first.firstDecodedMs, first.firstShownMs, coldCpuMs);
     std::fflush(stdout);
     // To look at what the viewer saw: ZAP_SCREENSHOT=file.png.
     if (const QString shot = qEnvironmentVariable("ZAP_SCREENSHOT"); !shot.isEmpty())
@@ -201,6 +220,9 @@ int main(int argc, char *argv[])
         onScreen{"key to painted", {}};
     int failures = 0;
     QStringList failureReasons;
+    const double zapsCpuStart = cpuMs();
+    const int zapsSwapStart = paints.swapCount();
+    const qint64 zapsStartNs = steadyNs();
     for (int i = 0; i < zaps; ++i) {
         QTest::qWait(settleMs); // a viewer watches for a moment between presses
         firstFrames.clear();
@@ -238,7 +260,12 @@ int main(int argc, char *argv[])
         if (paintedNs > 0)
             onScreen.add((paintedNs - keyNs) / 1e6);
     }
+    const int frames = paints.swapCount() - zapsSwapStart;
+    const double seconds = (steadyNs() - zapsStartNs) / 1e9;
     std::printf("zaps %d, failed %d, settle %d ms between keys\n", zaps, failures, settleMs);
+    if (frames > 0)
+        std::printf("  frames painted %d (%.1f a second); process CPU %.1f ms a frame (all threads, decoding included)\n",
+                    frames, frames / seconds, (cpuMs() - zapsCpuStart) / frames);
     for (const Series *s : {&shown, &onScreen, &tune, &connected, &opened, &keyframe, &decoded})
         s->print();
     for (const QString &r : std::as_const(failureReasons))

@@ -107,6 +107,7 @@ void FfmpegPlayer::play(const QUrl &url)
     settings.audioLanguage = preferredAudioLanguage();
     settings.subtitleLanguage = preferredSubtitleLanguage();
     settings.decodeAudioWithoutDevice = m_decodeAudioWithoutDevice;
+    settings.rgbPictures = m_rgbPictures;
     settings.openTimeoutMs = m_openTimeoutMs;
     settings.readTimeoutMs = m_readTimeoutMs;
     auto *worker = new StreamWorker(settings);

@@ -54,6 +54,9 @@ public:
     void setAudioDevice(const QAudioDevice &device);
     /// Tests: decode the chosen audio even without a device (statistics() say what was decoded).
     void setDecodeAudioWithoutDevice(bool decode) { m_decodeAudioWithoutDevice = decode; }
+    /// Hand the view RGB pictures (converted on the stream's thread) instead of YUV planes, from
+    /// the next play() on: for a software rasteriser (default off).
+    void setRgbPictures(bool rgb) { m_rgbPictures = rgb; }
 
 private:
     void retire();
@@ -75,6 +78,7 @@ private:
     bool m_followDefaultDevice = true;
     bool m_audioChecked = false;
     bool m_decodeAudioWithoutDevice = false;
+    bool m_rgbPictures = false;
     int m_volume = 50;
     bool m_muted = false;
     int m_openTimeoutMs = 5000;

@@ -10,7 +10,9 @@
 #include <QVideoFrameFormat>
 
 extern "C" {
+#include <libavutil/pixdesc.h>
 #include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
 }
 
 #include <chrono>
@@ -74,6 +76,7 @@ private:
     void onVideo(AVFrame *frame);
     void onAudio(AVFrame *frame);
     QVideoFrame toVideoFrame(const AVFrame *frame);
+    QVideoFrame toRgbFrame(const AVFrame *frame);
     void deliver(const QVideoFrame &frame, bool first);
     void presentDue();
     void feedAudio();
@@ -99,6 +102,7 @@ private:
     Decoder m_video;
     Decoder m_audio;
     Scaler m_scaler;
+    SwsContextPtr m_rgb; ///< rgbPictures: any decoded picture to RGB0, same size
     bool m_scalerWarned = false;
 
     bool m_sawKeyframe = false;
@@ -347,8 +351,39 @@ bool StreamWorker::Session::readPacket(QString *error)
     return true;
 }
 
+QVideoFrame StreamWorker::Session::toRgbFrame(const AVFrame *src)
+{
+    m_rgb.reset(sws_getCachedContext(m_rgb.release(), src->width, src->height, AVPixelFormat(src->format), src->width,
+                                     src->height, AV_PIX_FMT_RGB0, SWS_POINT, nullptr, nullptr, nullptr));
+    if (!m_rgb) {
+        if (!std::exchange(m_scalerWarned, true)) {
+            const char *name = av_get_pix_fmt_name(AVPixelFormat(src->format));
+            qCWarning(lcStream).noquote() << "pictures of" << where() << "cannot be shown: no conversion from"
+                                          << (name ? name : "?") << "to RGB";
+        }
+        return {};
+    }
+    // The same colours as the YUV shaders would give (toVideoFrame's colour space and range).
+    const bool full = src->color_range == AVCOL_RANGE_JPEG || src->format == AV_PIX_FMT_YUVJ420P
+                      || src->format == AV_PIX_FMT_YUVJ422P;
+    const bool bt709 = src->colorspace == AVCOL_SPC_BT709
+                       || (src->colorspace == AVCOL_SPC_UNSPECIFIED && src->height >= 720);
+    sws_setColorspaceDetails(m_rgb.get(), sws_getCoefficients(bt709 ? SWS_CS_ITU709 : SWS_CS_ITU601), full ? 1 : 0,
+                             sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+    QVideoFrame frame(QVideoFrameFormat(QSize(src->width, src->height), QVideoFrameFormat::Format_RGBX8888));
+    if (!frame.isValid() || !frame.map(QVideoFrame::WriteOnly))
+        return {};
+    uint8_t *out[4] = {frame.bits(0), nullptr, nullptr, nullptr};
+    int outLines[4] = {frame.bytesPerLine(0), 0, 0, 0};
+    sws_scale(m_rgb.get(), src->data, src->linesize, 0, src->height, out, outLines);
+    frame.unmap();
+    return frame;
+}
+
 QVideoFrame StreamWorker::Session::toVideoFrame(const AVFrame *src)
 {
+    if (w->m_settings.rgbPictures)
+        return toRgbFrame(src);
     QVideoFrameFormat::PixelFormat pixelFormat = QVideoFrameFormat::Format_Invalid;
     switch (src->format) {
     case AV_PIX_FMT_YUV420P:

@@ -35,6 +35,9 @@ struct StreamSettings
     QString subtitleLanguage;    ///< "" = subtitles off
     /// Decode the chosen audio without an audio device (and drop it): tests see what was decoded.
     bool decodeAudioWithoutDevice = false;
+    /// Pictures converted to RGB on the stream's thread instead of handed over as YUV planes: a
+    /// software rasteriser then samples one texture per pixel instead of three.
+    bool rgbPictures = false;
 };
 
 /// What a stream has done so far (for diagnostics and tests).

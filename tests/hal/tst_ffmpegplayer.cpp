@@ -2,7 +2,8 @@
 // the parts of its start, zaps whose pictures are told apart by brightness (after a zap only the
 // new source's pictures reach the sink, however fast the zaps come), stop and destruction while a
 // connection stalls return at once, and dead or garbage streams fail with a message that says
-// what, where and why.
+// what, where and why. Pictures converted to RGB (the simulator's software rasteriser) keep their
+// colours.
 #include "livetsserver.h"
 
 #include <hal/desktophal.h>
@@ -240,6 +241,25 @@ private Q_SLOTS:
         QVERIFY(view.videoFrame().isValid()); // not only with the next picture
         QVERIFY(isSource(lumaOf(view.videoFrame()), kBright));
         player.setVideoSink(nullptr);
+    }
+
+    void rgbPicturesKeepTheSourcesColours()
+    {
+        // The simulator's pictures (a software rasteriser): RGB made on the stream's thread, the
+        // video range's grey at the level the YUV shader would give it.
+        m_player->setRgbPictures(true);
+        QSignalSpy first(m_player.get(), &Player::firstFrame);
+        m_player->play(m_server.url(QStringLiteral("bright.ts")));
+        QVERIFY(first.wait(5000));
+        QVideoFrame frame = m_sink->videoFrame();
+        QCOMPARE(frame.pixelFormat(), QVideoFrameFormat::Format_RGBX8888);
+        QVERIFY(frame.map(QVideoFrame::ReadOnly));
+        const uchar *pixel = frame.bits(0) + (frame.height() / 2) * frame.bytesPerLine(0) + (frame.width() / 2) * 4;
+        const int r = pixel[0], g = pixel[1], b = pixel[2];
+        frame.unmap();
+        const int expected = (kBright - 16) * 255 / 219;
+        QVERIFY2(qAbs(r - expected) < 12 && qAbs(g - expected) < 12 && qAbs(b - expected) < 12,
+                 qPrintable(QStringLiteral("rgb %1 %2 %3, expected %4").arg(r).arg(g).arg(b).arg(expected)));
     }
 
     void zapShowsOnlyTheNewSource_data()

@@ -4,8 +4,9 @@
 // control (five wrong PINs and the lockout, the PIN, channel and rating locks, a locked channel
 // that does not play, locked content hidden from the grid until the PIN); the settings (languages,
 // refresh, a server typed on the on-screen keyboard, refresh now against a dead server: offline);
-// the diagnostics overlay; the software update screen. Each step checks what the app shows (the
-// page, the channel, the focused programme) and saves a screenshot of the window.
+// the diagnostics overlay; the software update screen; the pages other than live TV created after
+// the start, or at once when opened before. Each step checks what the app shows (the page, the
+// channel, the focused programme) and saves a screenshot of the window.
 #include "testguide.h"
 
 #include <hubrisapp.h>
@@ -76,6 +77,17 @@ private Q_SLOTS:
         QVERIFY(m_app->start());
         m_window = m_app->window();
         QVERIFY(m_window);
+        // Only live TV is created before the first picture; a page needed sooner is created
+        // when it is opened.
+        const QStringList lazy{u"guidePage"_qs, u"searchPage"_qs, u"settingsPage"_qs, u"recordingsPage"_qs};
+        for (const QString &name : lazy)
+            QVERIFY2(!item(name), qPrintable(name + u" was created before the first picture"_qs));
+        QVERIFY(QMetaObject::invokeMethod(m_window, "show", Q_ARG(QVariant, u"search"_qs)));
+        QVERIFY(item(u"searchPage"_qs) && item(u"searchPage"_qs)->property("visible").toBool());
+        QVERIFY(QMetaObject::invokeMethod(m_window, "show", Q_ARG(QVariant, u"live"_qs)));
+        QVERIFY(!item(u"searchPage"_qs)->property("visible").toBool());
+        // The test streams show no picture: the other pages come a few seconds after the start.
+        QTRY_VERIFY_WITH_TIMEOUT(item(u"guidePage"_qs) && item(u"settingsPage"_qs) && item(u"recordingsPage"_qs), 15000);
         QTRY_VERIFY_WITH_TIMEOUT(m_app->store()->isLoaded(), 5000);
         QTRY_COMPARE(m_app->zapper()->current(), 0); // the first channel is tuned at start
         m_window->requestActivate();
@@ -98,6 +110,11 @@ private Q_SLOTS:
         QCOMPARE(m_app->zapper()->current(), 5);
         press(Qt::Key_2); // 2: nothing longer, at once
         QCOMPARE(m_app->zapper()->current(), 1);
+        // The banner follows the zap: with the new channel's picture (here its failure), or
+        // after 300 ms at the latest.
+        QObject *banner = item(u"infoBanner"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(banner->property("info").toMap().value(u"number"_qs).toInt(), 2, 2000);
+        QTRY_VERIFY(banner->property("visible").toBool());
         press(Qt::Key_I);
         shot(u"info-banner"_qs);
     }
