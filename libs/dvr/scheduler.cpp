@@ -72,6 +72,25 @@ void onThreads(int threads, size_t n, F &&f)
         t.join();
 }
 
+/// Runs f(i) for every i in [0, n) on up to `threads` threads (the calling one too), which take
+/// `chunk` indexes at a time: for work whose cost per index varies (rules match few or many).
+template<typename F>
+void inChunks(int threads, size_t n, size_t chunk, F &&f)
+{
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (size_t first = next.fetch_add(chunk); first < n; first = next.fetch_add(chunk))
+            for (size_t i = first; i < std::min(first + chunk, n); ++i)
+                f(i);
+    };
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < threads; ++t)
+        helpers.emplace_back(work);
+    work();
+    for (std::thread &t : helpers)
+        t.join();
+}
+
 /// What the scheduler needs of one guide version, computed once per version: programme keys
 /// (title, series, a fingerprint of what matching and duplicates read) and lookups by them.
 struct GuideIndex
@@ -651,22 +670,7 @@ void Scheduler::Private::matchAll()
             matchRule(rs);
         return;
     }
-    constexpr int Chunk = 16;
-    auto eachRule = [&](auto &&f) {
-        std::atomic<int> next{0};
-        auto work = [&] {
-            for (int first = next.fetch_add(Chunk); first < n; first = next.fetch_add(Chunk))
-                for (int s = first; s < std::min(first + Chunk, n); ++s)
-                    f(rules[size_t(s)]);
-        };
-        std::vector<std::thread> helpers;
-        for (int t = 1; t < workers; ++t)
-            helpers.emplace_back(work);
-        work();
-        for (std::thread &t : helpers)
-            t.join();
-    };
-    eachRule([&](RuleState &rs) { matchRule(rs, true); });
+    inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true); });
 
     const GuideIndex &ix = *index;
     const quint32 programmes = ix.guide->programmeCount();
@@ -695,8 +699,8 @@ void Scheduler::Private::matchAll()
         for (size_t i = begin; i < end; ++i)
             ix.identity(order[i]);
     });
-    eachRule([&](RuleState &rs) {
-        for (Candidate &c : rs.candidates)
+    inChunks(workers, size_t(n), 16, [&](size_t i) {
+        for (Candidate &c : rules[i].candidates)
             if (c.filter == NoFilter)
                 c.identity = ix.identities[c.programme];
     });
@@ -1303,22 +1307,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         }
         conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
     };
-    {
-        const int workers = std::clamp(threads(), 1, std::max(1, int(active.size()) / 16));
-        std::atomic<size_t> nextRule{0};
-        auto work = [&] {
-            constexpr size_t Chunk = 8;
-            for (size_t first = nextRule.fetch_add(Chunk); first < active.size(); first = nextRule.fetch_add(Chunk))
-                for (size_t i = first; i < std::min(first + Chunk, active.size()); ++i)
-                    outcomesOf(i);
-        };
-        std::vector<std::thread> helpers;
-        for (int t = 1; t < workers; ++t)
-            helpers.emplace_back(work);
-        work();
-        for (std::thread &t : helpers)
-            t.join();
-    }
+    inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
     out.conflicts = conflicts.load();
     alternativesReused = alternativesReusedCount.load();
 

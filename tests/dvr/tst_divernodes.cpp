@@ -137,6 +137,25 @@ private:
         return c;
     }
 
+    /// Writes test `test`'s guide (one programme `title` on channel one, from `start` to `end`)
+    /// and starts node-a and node-b on it as processes (startNodeProcess, with `extra`); their
+    /// ports by node, none missing when it returns true.
+    bool startTwoNodeProcesses(const QString &test, const QString &db, const QString &title, qint64 start, qint64 end,
+                               QMap<QString, quint16> *ports, const QString &extra = {})
+    {
+        if (!QDir().mkpath(m_dir.filePath(test)))
+            return false;
+        const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+        if (!writeGuide(base.guideFile, m_recast->port(), start, end, title))
+            return false;
+        for (const QString &node : {u"node-a"_qs, u"node-b"_qs}) {
+            ports->insert(node, startNodeProcess(test, node, db, extra));
+            if (ports->value(node) == 0)
+                return false;
+        }
+        return true;
+    }
+
     /// Starts a diver process as `node` of test `test` on `db` (its config file: nodeConfig's,
     /// plus `extra` lines) and reads the port it listens on from its log; 0 when it did not come
     /// up (its log in a warning). The process is killed when the test ends.
@@ -555,14 +574,9 @@ void TestDiverNodes::killedNodeIsTakenOver()
     QVERIFY(!db.isEmpty());
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"kill"_qs;
-    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
-    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 40, u"Match"_qs));
     QMap<QString, quint16> ports;
-    for (const QString &node : {u"node-a"_qs, u"node-b"_qs}) {
-        ports.insert(node, startNodeProcess(test, node, db));
-        QVERIFY(ports.value(node) != 0);
-    }
+    QVERIFY(startTwoNodeProcesses(test, db, u"Match"_qs, now - 10, now + 40, &ports));
 
     const QByteArray box = ticket(u"STB-K"_qs);
     QCOMPARE(call("POST", ports.value(u"node-a"_qs), u"/api/recordings"_qs, box,
@@ -656,14 +670,9 @@ void TestDiverNodes::archiveHasOneRecorder()
     QVERIFY(!db.isEmpty());
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"archive"_qs;
-    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
-    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 3600, u"Rolling"_qs));
     QMap<QString, quint16> ports;
-    for (const QString &node : {u"node-a"_qs, u"node-b"_qs}) {
-        ports.insert(node, startNodeProcess(test, node, db, u"[archive]\nchannels=one\nhours=1\n"_qs));
-        QVERIFY(ports.value(node) != 0);
-    }
+    QVERIFY(startTwoNodeProcesses(test, db, u"Rolling"_qs, now - 10, now + 3600, &ports, u"[archive]\nchannels=one\nhours=1\n"_qs));
     iptv::dvr::LeaseStore leases;
     QString error;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
