@@ -326,25 +326,24 @@ void Router::send(Exchange &x, Reply reply)
         qCDebug(lcHttpRouter).noquote() << "client gone before the answer to" << methodName(x.method) << x.path;
         return;
     }
-    const auto status = QHttpServerResponder::StatusCode(reply.status);
-    if (head || notModified) {
-        // Written field by field: Qt HTTP Server 6.4 would send the given body and its length.
-        x.responder.writeStatusLine(status);
+    // Headers written field by field, for the answers Qt HTTP Server 6.4 cannot put together
+    // (it would send a HEAD's body and length, and has no way to say Connection: close).
+    const auto writeHead = [&](bool withType) {
+        x.responder.writeStatusLine(QHttpServerResponder::StatusCode(reply.status));
         for (const auto &[k, v] : std::as_const(reply.headers))
             x.responder.writeHeader(k, v);
-        if (!notModified) {
+        if (withType)
             x.responder.writeHeader("Content-Type", reply.mimeType);
-            if (!reply.stream)
-                x.responder.writeHeader("Content-Length", QByteArray::number(contentLength));
-        }
+    };
+    if (head || notModified) {
+        writeHead(!notModified);
+        if (!notModified && !reply.stream)
+            x.responder.writeHeader("Content-Length", QByteArray::number(contentLength));
         x.responder.writeBody(QByteArray());
         return;
     }
     if (reply.stream) {
-        x.responder.writeStatusLine(status);
-        for (const auto &[k, v] : std::as_const(reply.headers))
-            x.responder.writeHeader(k, v);
-        x.responder.writeHeader("Content-Type", reply.mimeType);
+        writeHead(true);
         x.responder.writeHeader("Connection", "close");
         x.responder.writeBody(reply.body);
         reply.stream(x.socket);
@@ -356,10 +355,7 @@ void Router::send(Exchange &x, Reply reply)
         // the server's thread). The body goes in FileStreamer::Chunk pieces, refilled as the
         // socket drains, with its Content-Length; then the connection closes, as its header
         // said, so that no request on it is answered while the body is still being written.
-        x.responder.writeStatusLine(status);
-        for (const auto &[k, v] : std::as_const(reply.headers))
-            x.responder.writeHeader(k, v);
-        x.responder.writeHeader("Content-Type", reply.mimeType);
+        writeHead(true);
         x.responder.writeHeader("Content-Length", QByteArray::number(contentLength));
         x.responder.writeHeader("Connection", "close");
         x.responder.writeBody(QByteArray());
