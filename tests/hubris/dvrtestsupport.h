@@ -29,6 +29,17 @@ inline qint64 during(int k)
     return guideBase() + k * 1800 + 60;
 }
 
+/// The suite's channel N: id "chN", named "Channel N", number N, streamed from `streamUrl`.
+inline iptv::epg::Channel testChannel(int n, const QString &streamUrl)
+{
+    iptv::epg::Channel c;
+    c.id = QStringLiteral("ch%1").arg(n);
+    c.displayNames = {{{}, QStringLiteral("Channel %1").arg(n)}};
+    c.number = n;
+    c.streamUrl = streamUrl;
+    return c;
+}
+
 /// Channels "ch1", "ch2", "ch3" (numbers 1-3) with half-hour programmes "Channel N h<k>" (k 0-15,
 /// programme 4 on now), every third one "Series N". `streamUrl(id)` gives each channel's stream.
 inline QString writeGuide(const QString &path, const std::function<QString(const QString &)> &streamUrl)
@@ -38,11 +49,7 @@ inline QString writeGuide(const QString &path, const std::function<QString(const
     guideBase() = QDateTime::currentSecsSinceEpoch() - 600 - 4 * 1800;
     GuideBuilder builder({.from = hour - 86400, .days = 2, .compressionLevel = 1, .createdAt = hour - 86400});
     for (int n = 1; n <= 3; ++n) {
-        Channel c;
-        c.id = QStringLiteral("ch%1").arg(n);
-        c.displayNames = {{{}, QStringLiteral("Channel %1").arg(n)}};
-        c.number = n;
-        c.streamUrl = streamUrl(c.id);
+        const Channel c = testChannel(n, streamUrl(QStringLiteral("ch%1").arg(n)));
         builder.addChannel(c);
         for (int k = 0; k < 16; ++k) {
             Programme p;

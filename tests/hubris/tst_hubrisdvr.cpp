@@ -33,11 +33,7 @@ QString writeGuideWithPastAiring(const QString &path, qint64 start, qint64 stop)
     const qint64 hour = QDateTime::currentSecsSinceEpoch() / 3600 * 3600;
     GuideBuilder builder({.from = hour - 86400, .days = 2, .compressionLevel = 1, .createdAt = hour - 86400});
     for (int n = 1; n <= 3; ++n) {
-        Channel c;
-        c.id = QStringLiteral("ch%1").arg(n);
-        c.displayNames = {{{}, QStringLiteral("Channel %1").arg(n)}};
-        c.number = n;
-        c.streamUrl = u"http://127.0.0.1:9/live/"_qs + c.id + u".ts"_qs;
+        const Channel c = dvrtest::testChannel(n, QStringLiteral("http://127.0.0.1:9/live/ch%1.ts").arg(n));
         builder.addChannel(c);
         QList<QPair<qint64, qint64>> times;
         if (n == 3)
