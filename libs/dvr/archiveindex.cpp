@@ -46,7 +46,10 @@ ArchiveIndexContents ArchiveIndex::parse(const QByteArray &text)
             s.bytes = f[4].toLongLong(&e);
             s.file = QString::fromUtf8(f[5]);
             s.gap = f[6] == "gap";
-            ok = a && b && d && e && !s.file.isEmpty() && !s.file.contains(QLatin1Char('/')) && (f[6] == "gap" || f[6] == "-");
+            // A line no writer makes (negative numbers, a file outside the chunk's folder) is
+            // skipped like any unreadable one: playlists and playback trust what is listed.
+            ok = a && b && d && e && s.sequence >= 0 && s.durationMs >= 0 && s.bytes >= 0 && !s.file.isEmpty()
+                && !s.file.contains(QLatin1Char('/')) && s.file != u"." && s.file != u".." && (f[6] == "gap" || f[6] == "-");
             if (ok)
                 c.segments.append(s);
         } else if (f.value(0) == "end" && f.size() == 2) {
