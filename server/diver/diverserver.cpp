@@ -12,6 +12,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QHttpServer>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -220,6 +221,16 @@ bool DiverServer::start(QString *error)
             *error = m_leaseError;
             return false;
         }
+        // The folder is watched too: a guide is replaced by renaming a new file over it, which
+        // ends a watch on the file itself.
+        m_guideWatch = new QFileSystemWatcher(this);
+        m_guideWatch->addPath(m_config.guideFile);
+        m_guideWatch->addPath(QFileInfo(m_config.guideFile).absolutePath());
+        m_guideReload.setSingleShot(true);
+        m_guideReload.setInterval(200);
+        connect(&m_guideReload, &QTimer::timeout, this, &DiverServer::reloadGuideFile);
+        connect(m_guideWatch, &QFileSystemWatcher::fileChanged, &m_guideReload, qOverload<>(&QTimer::start));
+        connect(m_guideWatch, &QFileSystemWatcher::directoryChanged, &m_guideReload, qOverload<>(&QTimer::start));
     } else {
         m_sync->setServer(m_config.guideServer);
         m_sync->loadCache();
@@ -425,6 +436,21 @@ void DiverServer::onLeaseLost(const QString &leaseId)
     delete c;
 }
 
+void DiverServer::reloadGuideFile()
+{
+    if (!m_guideWatch->files().contains(m_config.guideFile) && QFile::exists(m_config.guideFile))
+        m_guideWatch->addPath(m_config.guideFile);
+    QString error;
+    auto guide = epg::Guide::open(m_config.guideFile, &error);
+    if (!guide) {
+        qCWarning(lcDiver).noquote() << "the guide file changed but does not read; the last guide stays:" << error;
+        return;
+    }
+    if (m_guide && guide->info().checksum == m_guide->info().checksum)
+        return;
+    onGuide(m_guide, std::move(guide));
+}
+
 void DiverServer::onGuide(std::shared_ptr<const epg::Guide> previous, std::shared_ptr<const epg::Guide> current)
 {
     Q_UNUSED(previous)
@@ -509,6 +535,8 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
 {
     QString error;
     const auto existing = m_store.recordingOf(p.owner, p.ruleId, p.channelId, p.start, &error);
+    if (existing)
+        followGuideEnd(*existing, p);
     if (existing || !error.isEmpty())
         return; // made already (or deleted by the viewer while it recorded: not made again)
     RecordingRow r;
@@ -560,12 +588,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             m_retryAt.remove(key);
             copy = made;
         } else if (copy->recordStop < p.recordStop) {
-            copy->recordStop = p.recordStop;
-            m_store.updateCopy(*copy, &error);
-            if (ActiveCopy *active = m_copies.value(copy->id)) {
-                active->row.recordStop = p.recordStop;
-                active->recorder->setStopAt(p.recordStop * 1000);
-            }
+            extendCopy(*copy, p.recordStop);
         }
         offerCopy(*copy);
         r.copyId = copy->id;
@@ -586,6 +609,42 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     qCInfo(lcDiver).noquote() << "recording" << r.id << p.title << "on" << p.channelId << "for" << p.owner
                               << (r.copyId ? QStringLiteral("(copy %1)").arg(r.copyId) : QStringLiteral("(archive)"));
     publish(QStringLiteral("started"), recordingJson(r, {}, {}), r.owner);
+}
+
+void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
+{
+    QString error;
+    copy.recordStop = recordStop;
+    if (!m_store.updateCopy(copy, &error))
+        qCWarning(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << ": its new end is not stored:" << error;
+    if (ActiveCopy *active = m_copies.value(copy.id)) {
+        active->row.recordStop = recordStop;
+        active->recorder->setStopAt(recordStop * 1000);
+    }
+}
+
+void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
+{
+    // The guide is what ends a recording: a programme that runs over (a match into extra time)
+    // is recorded to its new end. An end the guide moves earlier is not followed while recording:
+    // minutes already promised are kept rather than cut.
+    if (r.deleted || p.recordStop <= r.recordStop)
+        return;
+    QString error;
+    if (r.copyId != 0) {
+        auto copy = m_store.copy(r.copyId, &error);
+        if (!copy || copy->state != CopyState::Recording)
+            return; // finished before the guide said it runs on: nothing to write into any more
+        if (copy->recordStop < p.recordStop)
+            extendCopy(*copy, p.recordStop);
+    }
+    qCInfo(lcDiver).noquote() << "recording" << r.id << r.title << "on" << r.channelId << "runs on to"
+                              << QDateTime::fromSecsSinceEpoch(p.recordStop, Qt::UTC).toString(Qt::ISODate)
+                              << "(the guide moved its end)";
+    r.airingStop = p.stop;
+    r.recordStop = p.recordStop;
+    if (!m_store.updateRecording(r, &error))
+        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
 }
 
 void DiverServer::addToHistory(const QList<RecordingRow> &recordings)

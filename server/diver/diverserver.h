@@ -34,6 +34,7 @@
 #include <QJsonObject>
 #include <QObject>
 #include <QSet>
+#include <QFileSystemWatcher>
 #include <QTimer>
 
 #include <memory>
@@ -121,7 +122,13 @@ private:
     void followCopyEnds();
     void replan(bool guideChanged);
     void startDue(qint64 now);
+    /// Reads `[guide] file` again after it changed; a file that does not read keeps the last guide.
+    void reloadGuideFile();
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
+    /// A recording in progress whose programme the guide now ends later records on to that end.
+    void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
+    /// Moves a copy's end later: its row, and its recorder when it records here.
+    void extendCopy(CopyRow &copy, qint64 recordStop);
     bool startCopy(CopyRow *copy, QString *error);
     /// The episodes of these recordings count as recorded (duplicates, keep-N) from now on.
     void addToHistory(const QList<RecordingRow> &recordings);
@@ -173,6 +180,8 @@ private:
     QTimer m_clusterPoll;
     bool m_clusterResync = false;    ///< the change log could not be read: reload everything
     epg::GuideSync *m_sync = nullptr;
+    QFileSystemWatcher *m_guideWatch = nullptr; ///< `[guide] file`: read again when it is replaced
+    QTimer m_guideReload;                       ///< lets a write finish before the file is read
     std::shared_ptr<const epg::Guide> m_guide;
     dvr::SchedulePlan m_plan;
     bool m_planned = false;

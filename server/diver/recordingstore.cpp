@@ -240,10 +240,10 @@ std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QSt
 
 bool RecordingStore::updateRecording(const RecordingRow &r, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET record_start = ?, record_stop = ?, copy_id = ?, kept = ?, "
-                                             "position = ?, deleted = ?, title = ? WHERE id = ?"));
-    s.bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds).bind(int(r.deleted))
-        .bind(r.title).bind(r.id);
+    Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET airing_stop = ?, record_start = ?, record_stop = ?, copy_id = ?, "
+                                             "kept = ?, position = ?, deleted = ?, title = ? WHERE id = ?"));
+    s.bind(r.airingStop).bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
+        .bind(int(r.deleted)).bind(r.title).bind(r.id);
     return s.run(error);
 }
 

@@ -284,6 +284,47 @@ private Q_SLOTS:
         QVERIFY2(probe.exitCode() == 0 && seconds >= 3, probe.readAllStandardError().constData());
     }
 
+    void recordingRunsOnWhenTheGuideMovesTheEnd()
+    {
+        // A programme that runs over (extra time): the guide file is replaced with a later end
+        // while it records, and the recording goes on to that end in the same copy.
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"overrun"_qs);
+        const QStringList channels{u"one"_qs};
+        QVERIFY(writeGuide(c.guideFile, channels, m_recast->port(),
+                           {{u"one"_qs, now - 20, now + 6, u"Cup Final"_qs, {}}, {u"one"_qs, now + 6, now + 3600, u"Film"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs);
+        const HttpResult made = call("POST", port, u"/api/recordings"_qs, a,
+                                     {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}});
+        QVERIFY2(made.status == 201, made.body.constData());
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 1, 20000);
+
+        const qint64 newStop = now + 16;
+        const QString next = c.guideFile + u".new"_qs;
+        QVERIFY(writeGuide(next, channels, m_recast->port(),
+                           {{u"one"_qs, now - 20, newStop, u"Cup Final"_qs, {}}, {u"one"_qs, newStop, now + 3600, u"Film"_qs, {}}}));
+        QVERIFY(::rename(QFile::encodeName(next).constData(), QFile::encodeName(c.guideFile).constData()) == 0);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"stop"_qs).toInteger(), newStop, 10000);
+        const QJsonObject running = recordingsOf(port, a).at(0).toObject();
+        QCOMPARE(running.value(u"recordStop"_qs).toInteger(), newStop);
+        QCOMPARE(running.value(u"state"_qs).toString(), u"recording"_qs);
+
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"state"_qs).toString(), u"finished"_qs, 40000);
+        QCOMPARE(recordingsOf(port, a).size(), 1); // one recording, one copy: not a second file
+        const QString id = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
+        const auto vod = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, a).body);
+        QVERIFY2(vod.ok && vod.ended, qPrintable(vod.problems.join(u"; "_qs)));
+        const QDateTime first = vod.segments.first().programDateTime;
+        const QDateTime last = vod.segments.last().programDateTime.addMSecs(qint64(vod.segments.last().duration * 1000));
+        QVERIFY(first.isValid() && last.isValid());
+        // Recorded past the old end (now + 6) to about the new one.
+        QVERIFY2(last.toSecsSinceEpoch() >= newStop - 2, qPrintable(last.toString(Qt::ISODateWithMs)));
+    }
+
     void refusalsConflictsAndUpcoming()
     {
         const qint64 now = QDateTime::currentSecsSinceEpoch();
