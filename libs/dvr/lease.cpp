@@ -8,7 +8,10 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QSet>
 #include <QVariant>
+
+#include <algorithm>
 
 #include <limits>
 
@@ -19,6 +22,34 @@ namespace iptv::dvr {
 namespace {
 QAtomicInteger<quint64> s_connections;
 } // namespace
+
+QHash<QString, int> fairShares(const QList<LeasePeer> &peers, int total)
+{
+    QHash<QString, int> shares;
+    if (peers.isEmpty())
+        return shares;
+    qint64 weights = 0;
+    for (const LeasePeer &p : peers)
+        weights += qMax(0, p.weight);
+    const bool equal = weights <= 0;
+    if (equal)
+        weights = peers.size();
+    // Largest remainders: each gets the whole part of its quota, and what is left goes one each
+    // to the largest fractions (ties: first in the list).
+    QList<std::pair<qint64, int>> remainders; // (remainder, index)
+    int given = 0;
+    for (int i = 0; i < peers.size(); ++i) {
+        const qint64 numerator = qint64(total) * (equal ? 1 : qMax(0, peers.at(i).weight));
+        const int whole = int(numerator / weights);
+        shares.insert(peers.at(i).node, whole);
+        given += whole;
+        remainders.append({numerator % weights, i});
+    }
+    std::stable_sort(remainders.begin(), remainders.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+    for (int k = 0; given < total && k < remainders.size(); ++k, ++given)
+        ++shares[peers.at(remainders.at(k).second).node];
+    return shares;
+}
 
 LeaseStore::LeaseStore()
     : m_connection(QStringLiteral("dvr-lease-%1").arg(s_connections.fetchAndAddRelaxed(1)))
@@ -243,6 +274,41 @@ bool LeaseStore::release(const QString &node, QString *error)
     return true;
 }
 
+bool LeaseStore::releaseOne(const QString &id, const QString &node, QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE id = ? AND node = ? AND state = 'pending'"));
+    q.addBindValue(id);
+    q.addBindValue(node);
+    if (!q.exec()) {
+        *error = QStringLiteral("handing over %1 from node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
+        return false;
+    }
+    if (q.numRowsAffected() != 1) {
+        *error = QStringLiteral("handing over %1 from node %2: the node does not hold it").arg(id, node);
+        return false;
+    }
+    return true;
+}
+
+std::optional<QList<LeaseJob>> LeaseStore::scopedJobs(QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("SELECT id, node, lease_until, takeovers FROM dvr_leases WHERE state = 'pending' AND %1 ORDER BY id")
+                  .arg(scopeCondition()));
+    for (const QVariant &v : scopeValues())
+        q.addBindValue(v);
+    if (!q.exec()) {
+        *error = QStringLiteral("reading the lease table: %1").arg(sqlErrorText(q.lastError()));
+        return std::nullopt;
+    }
+    QList<LeaseJob> out;
+    while (q.next())
+        out.append({q.value(0).toString(), {}, QStringLiteral("pending"), q.value(1).toString(), q.value(2).toLongLong(),
+                    q.value(3).toInt()});
+    return out;
+}
+
 std::optional<QList<LeaseJob>> LeaseStore::jobs(QString *error)
 {
     QSqlQuery q(QSqlDatabase::database(m_connection));
@@ -286,6 +352,26 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
 void LeaseKeeper::claimNow()
 {
     QMetaObject::invokeMethod(this, &LeaseKeeper::tick, Qt::QueuedConnection);
+}
+
+void LeaseKeeper::setPeers(const QList<LeasePeer> &peers)
+{
+    m_settings.peers = peers;
+    claimNow();
+}
+
+void LeaseKeeper::setIds(const QStringList &ids)
+{
+    m_settings.ids = ids;
+    m_store.setScope(m_settings.scope, ids);
+    // What is held out of scope is no longer renewed: let it go now rather than at expiry.
+    for (const QString &id : m_held) {
+        if (!ids.isEmpty() && !ids.contains(id))
+            Q_EMIT lost(id, false);
+    }
+    if (!ids.isEmpty())
+        m_held.removeIf([&](const QString &id) { return !ids.contains(id); });
+    claimNow();
 }
 
 void LeaseKeeper::release()
@@ -342,7 +428,7 @@ void LeaseKeeper::tick()
                 for (const QString &id : std::as_const(m_held)) {
                     qCWarning(lcLease).noquote() << m_settings.node << "gives up" << id
                                                  << "(its lease could not be renewed and is about to expire)";
-                    Q_EMIT lost(id);
+                    Q_EMIT lost(id, false);
                 }
                 m_held.clear();
             }
@@ -352,15 +438,15 @@ void LeaseKeeper::tick()
         for (const QString &id : std::as_const(m_held)) {
             if (!still->contains(id)) {
                 qCWarning(lcLease).noquote() << m_settings.node << "lost" << id << "(its lease expired before it was renewed)";
-                Q_EMIT lost(id);
+                Q_EMIT lost(id, false);
             }
         }
         m_held = *still;
     }
-    if (m_held.size() >= m_settings.capacity)
+    const int room = m_settings.peers.isEmpty() ? m_settings.capacity - int(m_held.size()) : balance(now);
+    if (room <= 0)
         return;
-    const std::optional<QList<LeaseClaim>> claims
-        = m_store.claim(m_settings.node, m_settings.capacity - int(m_held.size()), m_settings.leaseMs, now, &error);
+    const std::optional<QList<LeaseClaim>> claims = m_store.claim(m_settings.node, room, m_settings.leaseMs, now, &error);
     if (!claims) {
         Q_EMIT failed(error);
         return;
@@ -369,6 +455,61 @@ void LeaseKeeper::tick()
         m_held << c.job.id;
         Q_EMIT claimed(c.job, c.previousNode);
     }
+}
+
+int LeaseKeeper::balance(qint64 nowMs)
+{
+    QString error;
+    const std::optional<QList<LeaseJob>> rows = m_store.scopedJobs(&error);
+    if (!rows) {
+        Q_EMIT failed(error);
+        return 0;
+    }
+    // A peer holding an expired lease is dead (or cut off, and stops by itself at 3/4 of a
+    // period): the work is shared among the others, who take its items over now.
+    QSet<QString> dead;
+    QHash<QString, int> holding;
+    for (const LeaseJob &j : *rows) {
+        if (j.node.isEmpty())
+            continue;
+        if (j.leaseUntilMs < nowMs && j.node != m_settings.node)
+            dead.insert(j.node);
+        else
+            ++holding[j.node];
+    }
+    QList<LeasePeer> living;
+    for (const LeasePeer &p : std::as_const(m_settings.peers)) {
+        if (!dead.contains(p.node))
+            living.append(p);
+    }
+    if (std::none_of(living.cbegin(), living.cend(), [this](const LeasePeer &p) { return p.node == m_settings.node; }))
+        living.append({m_settings.node, 1});
+    const int total = m_settings.ids.isEmpty() ? int(rows->size()) : int(m_settings.ids.size());
+    const QHash<QString, int> shares = fairShares(living, total);
+    const int mine = shares.value(m_settings.node);
+    if (m_held.size() > mine) {
+        // Over its share: one item goes back, but only when a living peer is under its own and
+        // so takes it (the nodes' lists of each other may differ for a moment).
+        const bool wanted = std::any_of(living.cbegin(), living.cend(), [&](const LeasePeer &p) {
+            return p.node != m_settings.node && holding.value(p.node) < shares.value(p.node);
+        });
+        if (wanted) {
+            QStringList held = m_held;
+            held.sort();
+            const QString id = held.last();
+            qCInfo(lcLease).noquote() << m_settings.node << "hands" << id << "over (it holds" << m_held.size() << "of" << total
+                                      << ", its share is" << mine << ")";
+            // Stopped here first, then freed: never two writers.
+            m_held.removeAll(id);
+            Q_EMIT lost(id, true);
+            if (m_store.releaseOne(id, m_settings.node, &error))
+                Q_EMIT released(id);
+            else
+                Q_EMIT failed(error); // its lease expires, and another node takes it then
+        }
+        return 0;
+    }
+    return mine - int(m_held.size());
 }
 
 } // namespace iptv::dvr

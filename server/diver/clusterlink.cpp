@@ -36,6 +36,7 @@ QString kindName(ClusterChange::Kind kind)
     case ClusterChange::Kind::History: return QStringLiteral("history");
     case ClusterChange::Kind::CopyRemoved: return QStringLiteral("copy-removed");
     case ClusterChange::Kind::Nodes: return QStringLiteral("nodes");
+    case ClusterChange::Kind::Leases: return QStringLiteral("leases");
     case ClusterChange::Kind::Unknown: break;
     }
     return QStringLiteral("unknown");
@@ -44,7 +45,7 @@ QString kindName(ClusterChange::Kind kind)
 ClusterChange::Kind kindOf(const QString &name)
 {
     for (auto k : {ClusterChange::Kind::Rule, ClusterChange::Kind::RuleRemoved, ClusterChange::Kind::History,
-                   ClusterChange::Kind::CopyRemoved, ClusterChange::Kind::Nodes}) {
+                   ClusterChange::Kind::CopyRemoved, ClusterChange::Kind::Nodes, ClusterChange::Kind::Leases}) {
         if (kindName(k) == name)
             return k;
     }
@@ -65,10 +66,13 @@ ClusterLink::~ClusterLink()
     closeSqlDatabase(m_query);
 }
 
-bool ClusterLink::open(const QString &location, const QString &node, int capacity, QString *error)
+bool ClusterLink::open(const QString &location, const QString &node, int capacity, const QStringList &archives, QString *error)
 {
     m_node = node;
     m_capacity = capacity;
+    QStringList sorted = archives;
+    sorted.sort();
+    m_archives = sorted.join(u',');
     for (const QString &name : {m_query, m_listen}) {
         const auto backend = openSqlDatabase(location, name, error);
         if (!backend)
@@ -83,6 +87,9 @@ bool ClusterLink::open(const QString &location, const QString &node, int capacit
         m_query,
         {QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_nodes (node TEXT PRIMARY KEY, capacity INTEGER NOT NULL, "
                         "last_seen BIGINT NOT NULL)"),
+         // Added after the table: a database made by an older diver gets it here.
+         QStringLiteral("ALTER TABLE dvr_nodes ADD COLUMN IF NOT EXISTS archives TEXT NOT NULL DEFAULT ''"),
+         QStringLiteral("ALTER TABLE dvr_nodes ADD COLUMN IF NOT EXISTS stopped BOOLEAN NOT NULL DEFAULT false"),
          QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_changes (seq BIGSERIAL PRIMARY KEY, node TEXT NOT NULL, kind TEXT NOT NULL, "
                         "item BIGINT NOT NULL DEFAULT 0, at BIGINT NOT NULL)"),
          QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_changes_at ON dvr_changes (at)")},
@@ -118,7 +125,8 @@ void ClusterLink::leave()
     if (!m_open)
         return;
     QSqlQuery q(QSqlDatabase::database(m_query, false));
-    q.prepare(QStringLiteral("DELETE FROM dvr_nodes WHERE node = ?"));
+    // The row stays (its archives are still the cluster's), marked stopped: no longer live.
+    q.prepare(QStringLiteral("UPDATE dvr_nodes SET stopped = true WHERE node = ?"));
     q.addBindValue(m_node);
     QString error;
     if (!q.exec() || !announce(ClusterChange::Kind::Nodes, 0, &error))
@@ -134,11 +142,13 @@ void ClusterLink::leave()
 bool ClusterLink::heartbeat(qint64 nowMs, QString *error)
 {
     QSqlQuery q(QSqlDatabase::database(m_query, false));
-    q.prepare(QStringLiteral("INSERT INTO dvr_nodes (node, capacity, last_seen) VALUES (?, ?, %1) ON CONFLICT (node) "
-                             "DO UPDATE SET capacity = excluded.capacity, last_seen = excluded.last_seen")
+    q.prepare(QStringLiteral("INSERT INTO dvr_nodes (node, capacity, archives, last_seen, stopped) VALUES (?, ?, ?, %1, false) "
+                             "ON CONFLICT (node) DO UPDATE SET capacity = excluded.capacity, archives = excluded.archives, "
+                             "last_seen = excluded.last_seen, stopped = false")
                   .arg(s_dbNowMs));
     q.addBindValue(m_node);
     q.addBindValue(m_capacity);
+    q.addBindValue(m_archives.isNull() ? QStringLiteral("") : m_archives); // NOT NULL
     if (!q.exec()) {
         *error = QStringLiteral("the heartbeat of node %1: %2").arg(m_node, sqlErrorText(q.lastError()));
         return false;
@@ -163,7 +173,8 @@ bool ClusterLink::heartbeat(qint64 nowMs, QString *error)
 std::optional<QList<ClusterNode>> ClusterLink::liveNodes(qint64 aliveMs, QString *error)
 {
     QSqlQuery q(QSqlDatabase::database(m_query, false));
-    q.prepare(QStringLiteral("SELECT node, capacity, last_seen FROM dvr_nodes WHERE last_seen >= %1 - ? ORDER BY node").arg(s_dbNowMs));
+    q.prepare(QStringLiteral("SELECT node, capacity, last_seen FROM dvr_nodes WHERE last_seen >= %1 - ? AND NOT stopped ORDER BY node")
+                  .arg(s_dbNowMs));
     q.addBindValue(aliveMs);
     if (!q.exec()) {
         *error = QStringLiteral("reading the live nodes: %1").arg(sqlErrorText(q.lastError()));
@@ -173,6 +184,21 @@ std::optional<QList<ClusterNode>> ClusterLink::liveNodes(qint64 aliveMs, QString
     while (q.next())
         nodes.append({q.value(0).toString(), q.value(1).toInt(), q.value(2).toLongLong()});
     return nodes;
+}
+
+std::optional<QSet<QString>> ClusterLink::archivedChannels(QString *error)
+{
+    QSqlQuery q(QSqlDatabase::database(m_query, false));
+    if (!q.exec(QStringLiteral("SELECT archives FROM dvr_nodes"))) {
+        *error = QStringLiteral("reading the archived channels of the nodes: %1").arg(sqlErrorText(q.lastError()));
+        return std::nullopt;
+    }
+    QSet<QString> channels;
+    while (q.next()) {
+        for (const QString &c : q.value(0).toString().split(u',', Qt::SkipEmptyParts))
+            channels.insert(c);
+    }
+    return channels;
 }
 
 bool ClusterLink::announce(ClusterChange::Kind kind, qint64 item, QString *error)

@@ -33,6 +33,13 @@ using Method = http::Router::Method;
 
 namespace {
 
+QStringList sortedList(const QSet<QString> &set)
+{
+    QStringList list(set.cbegin(), set.cend());
+    list.sort();
+    return list;
+}
+
 QJsonObject ruleJson(const dvr::RecordingRule &rule)
 {
     return rule.toJson();
@@ -345,8 +352,8 @@ void DiverServer::setupRoutes()
         DIVER_IDENTIFY(c)
         QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
                       {u"planned"_qs, qint64(m_plan.recordings.size())}, {u"conflicts"_qs, m_plan.conflicts},
-                      {u"archivedChannels"_qs, QJsonArray::fromStringList(QStringList(m_config.archivedChannels.begin(),
-                                                                                      m_config.archivedChannels.end()))},
+                      {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
+                      {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
                       {u"archiveHours"_qs, m_config.archiveHours}};
         if (m_guide)
             o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},

@@ -88,6 +88,8 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     });
     connect(&m_archiveLeases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onArchiveClaimed);
     connect(&m_archiveLeases, &dvr::LeaseKeeper::lost, this, &DiverServer::onArchiveLost);
+    // Handed over to balance the archives: the node it goes to claims it now, not at its next look.
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::released, this, [this] { announce(ClusterChange::Kind::Leases); });
     connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
         qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
     });
@@ -146,10 +148,13 @@ bool DiverServer::start(QString *error)
     }
 
     // Several nodes: listening before the rules are read, so that nothing changed in between is missed.
+    QStringList ownArchives(m_config.archivedChannels.cbegin(), m_config.archivedChannels.cend());
+    ownArchives.sort();
     m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
+    m_archivedChannels = m_config.archivedChannels;
     if (PostgresParams pg; parsePostgresUri(db, &pg)) {
         m_cluster = std::make_unique<ClusterLink>();
-        if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, error)) {
+        if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, ownArchives, error)) {
             m_cluster.reset();
             return false;
         }
@@ -162,7 +167,7 @@ bool DiverServer::start(QString *error)
     capacity.nodes.clear(); // not the default node
     for (const ClusterNode &n : std::as_const(m_liveNodes))
         capacity.nodes.append(dvr::RecorderNode{n.name, n.capacity});
-    capacity.archivedChannels = m_config.archivedChannels;
+    capacity.archivedChannels = m_archivedChannels;
     m_scheduler.setCapacity(capacity);
     const auto rules = m_rules.rules(error);
     if (!rules)
@@ -521,7 +526,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     r.recordStart = std::max(p.recordStart, t);
     r.recordStop = p.recordStop;
     r.created = t;
-    if (!m_config.archivedChannels.contains(p.channelId)) {
+    if (!m_archivedChannels.contains(p.channelId)) {
         // One stored copy per airing: a second viewer's recording joins the first's copy, which
         // grows to the widest padding asked for.
         auto copy = m_store.copyOf(p.channelId, p.start, &error);
@@ -729,11 +734,22 @@ bool DiverServer::refreshNodes()
                    return x.name == y.name && x.capacity == y.capacity;
                });
     };
-    if (sameNodes(*nodes, m_liveNodes))
+    // The cluster archives every channel any node's [archive] lists (a node that died or stopped
+    // included: its archives go on elsewhere): the same set on every node, and a node configured
+    // with none records and serves them all the same.
+    QSet<QString> archived = m_config.archivedChannels;
+    if (const auto all = m_cluster->archivedChannels(&error))
+        archived.unite(*all);
+    else
+        archived.unite(m_archivedChannels); // kept as they were
+    const bool archivesChanged = archived != m_archivedChannels;
+    if (sameNodes(*nodes, m_liveNodes) && !archivesChanged)
         return false;
     m_liveNodes = *nodes;
+    m_archivedChannels = archived;
     dvr::CapacityOptions capacity = m_scheduler.options().capacity;
     capacity.nodes.clear();
+    capacity.archivedChannels = m_archivedChannels;
     QStringList names;
     int total = 0;
     for (const ClusterNode &n : std::as_const(m_liveNodes)) {
@@ -743,7 +759,23 @@ bool DiverServer::refreshNodes()
     }
     m_scheduler.setCapacity(capacity);
     qCInfo(lcDiver).noquote() << "planning for" << m_liveNodes.size() << "live nodes, capacity" << total << ":" << names.join(u", ");
+    if (archivesChanged) {
+        QStringList list(m_archivedChannels.cbegin(), m_archivedChannels.cend());
+        list.sort();
+        qCInfo(lcDiver).noquote() << "the cluster archives" << list.size() << "channels:" << list.join(u", ");
+        startArchives();
+    } else if (m_archiveLeasesStarted) {
+        m_archiveLeases.setPeers(archivePeers());
+    }
     return true;
+}
+
+QList<dvr::LeasePeer> DiverServer::archivePeers() const
+{
+    QList<dvr::LeasePeer> peers;
+    for (const ClusterNode &n : std::as_const(m_liveNodes))
+        peers.append({n.name, n.capacity});
+    return peers;
 }
 
 void DiverServer::pollCluster()
@@ -797,6 +829,10 @@ void DiverServer::applyClusterChanges()
         case ClusterChange::Kind::History: history = true; break;
         case ClusterChange::Kind::CopyRemoved: copies = true; break;
         case ClusterChange::Kind::Nodes: changed |= refreshNodes(); break;
+        case ClusterChange::Kind::Leases:
+            if (m_archiveLeasesStarted)
+                m_archiveLeases.claimNow();
+            break;
         case ClusterChange::Kind::Unknown: break; // a newer node's: read by it
         }
     }
@@ -821,10 +857,32 @@ void DiverServer::startArchives()
     // Every node knows every archived channel's folder (it serves catch-up and timeshift from
     // it); one node records it: the one holding its lease, taken over by another within a lease
     // period when that node dies. Two nodes never write one archive.
-    if (!m_guide || m_config.archivedChannels.isEmpty())
+    if (!m_guide || m_stopping)
         return;
     QString error;
-    for (const QString &channelId : std::as_const(m_config.archivedChannels)) {
+    // A channel no node archives any more: its recorder (if here) stops, its lease is not renewed.
+    for (auto it = m_archives.begin(); it != m_archives.end();) {
+        if (m_archivedChannels.contains(it.key())) {
+            ++it;
+            continue;
+        }
+        ActiveArchive *a = it.value();
+        if (a->recorder) {
+            qCInfo(lcDiver).noquote() << "the archive of" << a->channelId << "stops: no node's [archive] lists it any more";
+            a->recorder->disconnect(this);
+            a->recorder->stop(false);
+            delete a->recorder;
+        }
+        delete a;
+        it = m_archives.erase(it);
+    }
+    QStringList ids;
+    for (const QString &channelId : std::as_const(m_archivedChannels))
+        ids << archiveLeaseIdOf(channelId);
+    ids.sort();
+    if (ids.isEmpty() && !m_archiveLeasesStarted)
+        return;
+    for (const QString &channelId : std::as_const(m_archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
         const QString relative = QStringLiteral("archive/%1").arg(channelId);
@@ -842,14 +900,18 @@ void DiverServer::startArchives()
         settings.location = m_config.effectiveDatabase();
         settings.node = m_config.nodeId;
         settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
-        settings.capacity = int(m_config.archivedChannels.size());
-        for (const QString &channelId : std::as_const(m_config.archivedChannels))
-            settings.ids << archiveLeaseIdOf(channelId);
+        settings.capacity = int(ids.size());
+        settings.ids = ids;
+        settings.peers = archivePeers(); // shared out among the live nodes
         if (!m_archiveLeases.start(settings, &error)) {
             qCCritical(lcDiver).noquote() << "the lease table (archives):" << error << "(no archive is recorded on this node)";
             return;
         }
         m_archiveLeasesStarted = true;
+    } else {
+        m_archiveLeases.setPeers(archivePeers());
+        // An empty scope would mean every archive: none is held then.
+        m_archiveLeases.setIds(ids.isEmpty() ? QStringList{u"archive:"_qs} : ids);
     }
     for (const ActiveArchive *a : std::as_const(m_archives)) {
         const QJsonObject spec{{u"archive"_qs, a->channelId}};
@@ -885,7 +947,7 @@ void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &prev
                                      << "(its lease expired); writing on in" << a->directory;
 }
 
-void DiverServer::onArchiveLost(const QString &leaseId)
+void DiverServer::onArchiveLost(const QString &leaseId, bool handedOver)
 {
     ActiveArchive *a = m_archives.value(leaseId.mid(int(archiveLeaseIdOf({}).size())));
     if (!a)
@@ -893,8 +955,12 @@ void DiverServer::onArchiveLost(const QString &leaseId)
     a->held = false;
     if (!a->recorder)
         return;
-    qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "was taken over by another node (this node's lease expired):"
-                                 << "its recorder stops";
+    if (handedOver)
+        qCInfo(lcDiver).noquote() << "the archive of" << a->channelId << "goes to another node (balancing the archives):"
+                                  << "its recorder stops, the next node writes on after a marked gap";
+    else
+        qCWarning(lcDiver).noquote() << "the archive of" << a->channelId
+                                     << "was taken over by another node (this node's lease expired): its recorder stops";
     a->recorder->disconnect(this);
     a->recorder->stop(false);
     delete a->recorder;

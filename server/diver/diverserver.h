@@ -87,6 +87,8 @@ public:
     void reconcile();
     /// The nodes this node plans for: every live node on PostgreSQL (this one included), else this one.
     QList<ClusterNode> clusterNodes() const { return m_liveNodes; }
+    /// The cluster's archived channels: every live node's [archive] channels together (this node's own on SQLite).
+    QSet<QString> archivedChannels() const { return m_archivedChannels; }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -129,7 +131,9 @@ private:
     void onCopyFinished(qint64 copyId);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
-    void onArchiveLost(const QString &leaseId);
+    void onArchiveLost(const QString &leaseId, bool handedOver);
+    /// The live nodes the archives are shared out among, with their capacities as weights.
+    QList<dvr::LeasePeer> archivePeers() const;
     /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot.
     bool startArchiveRecorder(ActiveArchive *archive);
     /// Tells the other nodes (PostgreSQL) what changed here; a no-op on one node.
@@ -166,6 +170,7 @@ private:
     dvr::LeaseKeeper m_leases;        ///< copies ("copy:<id>")
     dvr::LeaseKeeper m_archiveLeases; ///< channel archives ("archive:<channel>"), one node each
     bool m_archiveLeasesStarted = false;
+    QSet<QString> m_archivedChannels; ///< archivedChannels()
     QSet<qint64> m_offered;          ///< copies put in the lease table since this start
     QString m_leaseError;            ///< why the lease keeper did not start
     std::unique_ptr<ClusterLink> m_cluster; ///< PostgreSQL only

@@ -42,6 +42,8 @@ private Q_SLOTS:
     void unrenewableLeasesAreGivenUp();
     void scopesKeepKindsApart_data() { backends(); }
     void scopesKeepKindsApart();
+    void fairSharesAddUp_data();
+    void fairSharesAddUp();
 
 private:
     void backends()
@@ -362,6 +364,42 @@ void TestLease::scopesKeepKindsApart()
     QCOMPARE(holders.value(u"archive:one"_qs), u"node-a"_qs);
     QCOMPARE(holders.value(u"archive:twXo"_qs), QString()); // nobody's scope
     QCOMPARE(holders.value(u"copyX3"_qs), QString());
+}
+
+void TestLease::fairSharesAddUp_data()
+{
+    QTest::addColumn<QList<LeasePeer>>("peers");
+    QTest::addColumn<int>("total");
+    QTest::addColumn<QList<int>>("shares");
+    const auto peers = [](QList<int> weights) {
+        QList<LeasePeer> out;
+        for (int i = 0; i < weights.size(); ++i)
+            out.append({QStringLiteral("node-%1").arg(QChar(u'a' + i)), weights.at(i)});
+        return out;
+    };
+    QTest::newRow("two equal, four") << peers({1, 1}) << 4 << QList<int>{2, 2};
+    QTest::newRow("three equal, four: the first rounds up") << peers({1, 1, 1}) << 4 << QList<int>{2, 1, 1};
+    QTest::newRow("three equal, five") << peers({1, 1, 1}) << 5 << QList<int>{2, 2, 1};
+    QTest::newRow("more nodes than work") << peers({1, 1, 1}) << 1 << QList<int>{1, 0, 0};
+    QTest::newRow("by capacity") << peers({30, 10}) << 4 << QList<int>{3, 1};
+    QTest::newRow("by capacity, largest remainder") << peers({10, 20, 10}) << 3 << QList<int>{1, 1, 1};
+    QTest::newRow("a small node, rounding up") << peers({1, 40}) << 4 << QList<int>{0, 4};
+    QTest::newRow("no weights: equal") << peers({0, 0}) << 3 << QList<int>{2, 1};
+    QTest::newRow("nothing") << peers({1, 1}) << 0 << QList<int>{0, 0};
+}
+
+// The share-out of archives among nodes: in proportion to capacity, adding up to the work, the
+// same on every node.
+void TestLease::fairSharesAddUp()
+{
+    QFETCH(QList<LeasePeer>, peers);
+    QFETCH(int, total);
+    QFETCH(QList<int>, shares);
+    const QHash<QString, int> got = fairShares(peers, total);
+    QList<int> ordered;
+    for (const LeasePeer &p : peers)
+        ordered << got.value(p.node, -1);
+    QCOMPARE(ordered, shares);
 }
 
 QTEST_GUILESS_MAIN(TestLease)
