@@ -115,15 +115,17 @@ QVariantList LeaseStore::scopeValues() const
 
 bool LeaseStore::add(const QString &id, const QByteArray &spec, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("INSERT INTO dvr_leases (id, spec) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"));
-    q.addBindValue(id);
-    q.addBindValue(QString::fromUtf8(spec));
-    if (!q.exec()) {
-        *error = QStringLiteral("adding recording %1 to the lease table: %2").arg(id, sqlErrorText(q.lastError()));
-        return false;
-    }
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("INSERT INTO dvr_leases (id, spec) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"));
+        q.addBindValue(id);
+        q.addBindValue(QString::fromUtf8(spec));
+        if (!q.exec()) {
+            *error = QStringLiteral("adding recording %1 to the lease table: %2").arg(id, sqlErrorText(q.lastError()));
+            return false;
+        }
+        return true;
+    });
 }
 
 std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error)
@@ -139,188 +141,220 @@ std::optional<QList<LeaseClaim>> LeaseStore::reclaim(const QString &node, qint64
 std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs,
                                                   QString *error)
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection);
-    QList<LeaseClaim> claims;
-    if (max <= 0)
-        return claims;
-    // SQLite: take the write lock first, so two processes never both read the same free rows.
-    if (!exec(m_postgres ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN IMMEDIATE"), error))
-        return std::nullopt;
-    auto rollback = [&](const QString &what, const QSqlQuery &q) {
-        *error = QStringLiteral("%1 for node %2: %3").arg(what, node, sqlErrorText(q.lastError()));
-        QString ignored;
-        exec(QStringLiteral("ROLLBACK"), &ignored);
-        return std::nullopt;
-    };
-    // Free or expired; or (own) held by this node, expired or not.
-    const QString claimable = (own ? QStringLiteral("state = 'pending' AND node = ? AND ")
-                                   : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?) AND "))
-        + scopeCondition();
-    const QVariant condition = own ? QVariant(node) : QVariant(nowMs);
-    QSqlQuery select(db);
-    select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?").arg(claimable)
-                   + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
-    select.addBindValue(condition);
-    for (const QVariant &v : scopeValues())
-        select.addBindValue(v);
-    select.addBindValue(max);
-    if (!select.exec())
-        return rollback(QStringLiteral("selecting recordings to claim"), select);
-    while (select.next()) {
-        LeaseClaim c;
-        c.job.id = select.value(0).toString();
-        c.job.spec = select.value(1).toString().toUtf8();
-        c.previousNode = select.value(2).toString();
-        c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() || c.previousNode == node ? 0 : 1);
-        c.job.state = QStringLiteral("pending");
-        c.job.node = node;
-        c.job.leaseUntilMs = nowMs + leaseMs;
-        claims.append(c);
-    }
-    QSqlQuery update(db);
-    update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? WHERE id = ? AND %1")
-                       .arg(claimable));
-    QList<LeaseClaim> won;
-    for (const LeaseClaim &c : claims) {
-        update.addBindValue(node);
-        update.addBindValue(c.job.leaseUntilMs);
-        update.addBindValue(c.job.takeovers);
-        update.addBindValue(c.job.id);
-        update.addBindValue(condition);
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseClaim>> {
+        QSqlDatabase db = QSqlDatabase::database(m_connection);
+        QList<LeaseClaim> claims;
+        if (max <= 0)
+            return claims;
+        // SQLite: take the write lock first, so two processes never both read the same free rows.
+        if (!exec(m_postgres ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN IMMEDIATE"), error))
+            return std::nullopt;
+        auto rollback = [&](const QString &what, const QSqlQuery &q) {
+            *error = QStringLiteral("%1 for node %2: %3").arg(what, node, sqlErrorText(q.lastError()));
+            QString ignored;
+            exec(QStringLiteral("ROLLBACK"), &ignored);
+            return std::nullopt;
+        };
+        // Free or expired; or (own) held by this node, expired or not.
+        const QString claimable = (own ? QStringLiteral("state = 'pending' AND node = ? AND ")
+                                       : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?) AND "))
+            + scopeCondition();
+        const QVariant condition = own ? QVariant(node) : QVariant(nowMs);
+        QSqlQuery select(db);
+        select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?").arg(claimable)
+                       + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
+        select.addBindValue(condition);
         for (const QVariant &v : scopeValues())
-            update.addBindValue(v);
-        if (!update.exec())
-            return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
-        if (update.numRowsAffected() == 1)
-            won.append(c);
-    }
-    if (!exec(QStringLiteral("COMMIT"), error))
-        return std::nullopt;
-    for (const LeaseClaim &c : won) {
-        if (c.previousNode.isEmpty())
-            qCInfo(lcLease).noquote() << node << "claimed" << c.job.id;
-        else if (c.previousNode == node)
-            qCInfo(lcLease).noquote() << node << "took back" << c.job.id << "(it held it before it restarted)";
-        else
-            qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode << "(its lease expired)";
-    }
-    return won;
+            select.addBindValue(v);
+        select.addBindValue(max);
+        if (!select.exec())
+            return rollback(QStringLiteral("selecting recordings to claim"), select);
+        while (select.next()) {
+            LeaseClaim c;
+            c.job.id = select.value(0).toString();
+            c.job.spec = select.value(1).toString().toUtf8();
+            c.previousNode = select.value(2).toString();
+            c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() || c.previousNode == node ? 0 : 1);
+            c.job.state = QStringLiteral("pending");
+            c.job.node = node;
+            c.job.leaseUntilMs = nowMs + leaseMs;
+            claims.append(c);
+        }
+        QSqlQuery update(db);
+        update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? WHERE id = ? AND %1")
+                           .arg(claimable));
+        QList<LeaseClaim> won;
+        for (const LeaseClaim &c : claims) {
+            update.addBindValue(node);
+            update.addBindValue(c.job.leaseUntilMs);
+            update.addBindValue(c.job.takeovers);
+            update.addBindValue(c.job.id);
+            update.addBindValue(condition);
+            for (const QVariant &v : scopeValues())
+                update.addBindValue(v);
+            if (!update.exec())
+                return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
+            if (update.numRowsAffected() == 1)
+                won.append(c);
+        }
+        if (!exec(QStringLiteral("COMMIT"), error))
+            return std::nullopt;
+        for (const LeaseClaim &c : won) {
+            if (c.previousNode.isEmpty())
+                qCInfo(lcLease).noquote() << node << "claimed" << c.job.id;
+            else if (c.previousNode == node)
+                qCInfo(lcLease).noquote() << node << "took back" << c.job.id << "(it held it before it restarted)";
+            else
+                qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode << "(its lease expired)";
+        }
+        return won;
+    });
 }
 
 std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error)
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection);
-    QSqlQuery update(db);
-    // A lease that has expired is not renewed: another node may already have claimed it, or may
-    // be about to; the holder finds out from the list it gets back.
-    update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ? AND ")
-                   + scopeCondition());
-    update.addBindValue(nowMs + leaseMs);
-    update.addBindValue(node);
-    update.addBindValue(nowMs);
-    for (const QVariant &v : scopeValues())
-        update.addBindValue(v);
-    if (!update.exec()) {
-        *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
-        return std::nullopt;
-    }
-    QSqlQuery select(db);
-    select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1 ORDER BY id")
-                       .arg(scopeCondition()));
-    select.addBindValue(node);
-    select.addBindValue(nowMs + leaseMs);
-    for (const QVariant &v : scopeValues())
-        select.addBindValue(v);
-    if (!select.exec()) {
-        *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
-        return std::nullopt;
-    }
-    QStringList ids;
-    while (select.next())
-        ids << select.value(0).toString();
-    return ids;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QStringList> {
+        QSqlDatabase db = QSqlDatabase::database(m_connection);
+        QSqlQuery update(db);
+        // A lease that has expired is not renewed: another node may already have claimed it, or may
+        // be about to; the holder finds out from the list it gets back.
+        update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ? AND ")
+                       + scopeCondition());
+        update.addBindValue(nowMs + leaseMs);
+        update.addBindValue(node);
+        update.addBindValue(nowMs);
+        for (const QVariant &v : scopeValues())
+            update.addBindValue(v);
+        if (!update.exec()) {
+            *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
+            return std::nullopt;
+        }
+        QSqlQuery select(db);
+        select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1 ORDER BY id")
+                           .arg(scopeCondition()));
+        select.addBindValue(node);
+        select.addBindValue(nowMs + leaseMs);
+        for (const QVariant &v : scopeValues())
+            select.addBindValue(v);
+        if (!select.exec()) {
+            *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
+            return std::nullopt;
+        }
+        QStringList ids;
+        while (select.next())
+            ids << select.value(0).toString();
+        return ids;
+    });
 }
 
 bool LeaseStore::finish(const QString &id, const QString &node, const QString &state, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("UPDATE dvr_leases SET state = ?, node = NULL, lease_until = 0 WHERE id = ? AND node = ?"));
-    q.addBindValue(state);
-    q.addBindValue(id);
-    q.addBindValue(node);
-    if (!q.exec()) {
-        *error = QStringLiteral("finishing recording %1 on node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
-        return false;
-    }
-    if (q.numRowsAffected() != 1) {
-        *error = QStringLiteral("finishing recording %1 on node %2: the node does not hold it (taken over, or unknown)").arg(id, node);
-        return false;
-    }
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET state = ?, node = NULL, lease_until = 0 WHERE id = ? AND node = ?"));
+        q.addBindValue(state);
+        q.addBindValue(id);
+        q.addBindValue(node);
+        if (!q.exec()) {
+            *error = QStringLiteral("finishing recording %1 on node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
+            return false;
+        }
+        if (q.numRowsAffected() != 1) {
+            *error = QStringLiteral("finishing recording %1 on node %2: the node does not hold it (taken over, or unknown)").arg(id, node);
+            return false;
+        }
+        return true;
+    });
 }
 
 bool LeaseStore::release(const QString &node, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE node = ? AND state = 'pending' AND ")
-              + scopeCondition());
-    q.addBindValue(node);
-    for (const QVariant &v : scopeValues())
-        q.addBindValue(v);
-    if (!q.exec()) {
-        *error = QStringLiteral("releasing the leases of node %1: %2").arg(node, sqlErrorText(q.lastError()));
-        return false;
-    }
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE node = ? AND state = 'pending' AND ")
+                  + scopeCondition());
+        q.addBindValue(node);
+        for (const QVariant &v : scopeValues())
+            q.addBindValue(v);
+        if (!q.exec()) {
+            *error = QStringLiteral("releasing the leases of node %1: %2").arg(node, sqlErrorText(q.lastError()));
+            return false;
+        }
+        return true;
+    });
 }
 
 bool LeaseStore::releaseOne(const QString &id, const QString &node, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE id = ? AND node = ? AND state = 'pending'"));
-    q.addBindValue(id);
-    q.addBindValue(node);
-    if (!q.exec()) {
-        *error = QStringLiteral("handing over %1 from node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
-        return false;
-    }
-    if (q.numRowsAffected() != 1) {
-        *error = QStringLiteral("handing over %1 from node %2: the node does not hold it").arg(id, node);
-        return false;
-    }
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE id = ? AND node = ? AND state = 'pending'"));
+        q.addBindValue(id);
+        q.addBindValue(node);
+        if (!q.exec()) {
+            *error = QStringLiteral("handing over %1 from node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
+            return false;
+        }
+        if (q.numRowsAffected() != 1) {
+            *error = QStringLiteral("handing over %1 from node %2: the node does not hold it").arg(id, node);
+            return false;
+        }
+        return true;
+    });
 }
 
 std::optional<QList<LeaseJob>> LeaseStore::scopedJobs(QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("SELECT id, node, lease_until, takeovers FROM dvr_leases WHERE state = 'pending' AND %1 ORDER BY id")
-                  .arg(scopeCondition()));
-    for (const QVariant &v : scopeValues())
-        q.addBindValue(v);
-    if (!q.exec()) {
-        *error = QStringLiteral("reading the lease table: %1").arg(sqlErrorText(q.lastError()));
-        return std::nullopt;
-    }
-    QList<LeaseJob> out;
-    while (q.next())
-        out.append({q.value(0).toString(), {}, QStringLiteral("pending"), q.value(1).toString(), q.value(2).toLongLong(),
-                    q.value(3).toInt()});
-    return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("SELECT id, node, lease_until, takeovers FROM dvr_leases WHERE state = 'pending' AND %1 ORDER BY id")
+                      .arg(scopeCondition()));
+        for (const QVariant &v : scopeValues())
+            q.addBindValue(v);
+        if (!q.exec()) {
+            *error = QStringLiteral("reading the lease table: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        QList<LeaseJob> out;
+        while (q.next())
+            out.append({q.value(0).toString(), {}, QStringLiteral("pending"), q.value(1).toString(), q.value(2).toLongLong(),
+                        q.value(3).toInt()});
+        return out;
+    });
+}
+
+std::optional<QList<LeaseJob>> LeaseStore::held(qint64 nowMs, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("SELECT id, node, lease_until FROM dvr_leases WHERE state = 'pending' AND node IS NOT NULL "
+                                 "AND lease_until >= ? ORDER BY id"));
+        q.addBindValue(nowMs);
+        if (!q.exec()) {
+            *error = QStringLiteral("reading the leases held: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        QList<LeaseJob> out;
+        while (q.next())
+            out.append({q.value(0).toString(), {}, QStringLiteral("pending"), q.value(1).toString(), q.value(2).toLongLong(), 0});
+        return out;
+    });
 }
 
 std::optional<QList<LeaseJob>> LeaseStore::jobs(QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    if (!q.exec(QStringLiteral("SELECT id, spec, state, node, lease_until, takeovers FROM dvr_leases ORDER BY id"))) {
-        *error = QStringLiteral("listing the lease table: %1").arg(sqlErrorText(q.lastError()));
-        return std::nullopt;
-    }
-    QList<LeaseJob> out;
-    while (q.next())
-        out.append({q.value(0).toString(), q.value(1).toString().toUtf8(), q.value(2).toString(), q.value(3).toString(),
-                    q.value(4).toLongLong(), q.value(5).toInt()});
-    return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        if (!q.exec(QStringLiteral("SELECT id, spec, state, node, lease_until, takeovers FROM dvr_leases ORDER BY id"))) {
+            *error = QStringLiteral("listing the lease table: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        QList<LeaseJob> out;
+        while (q.next())
+            out.append({q.value(0).toString(), q.value(1).toString().toUtf8(), q.value(2).toString(), q.value(3).toString(),
+                        q.value(4).toLongLong(), q.value(5).toInt()});
+        return out;
+    });
 }
 
 // --- keeper ------------------------------------------------------------------------------

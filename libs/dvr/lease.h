@@ -97,6 +97,8 @@ public:
     bool releaseOne(const QString &id, const QString &node, QString *error);
     /// The pending recordings in scope, whoever holds them (spec not read).
     std::optional<QList<LeaseJob>> scopedJobs(QString *error);
+    /// The recordings held now (a lease not expired at `nowMs`), whatever the scope: id and node (metrics).
+    std::optional<QList<LeaseJob>> held(qint64 nowMs, QString *error);
     /// Every recording (operators, tests).
     std::optional<QList<LeaseJob>> jobs(QString *error);
 

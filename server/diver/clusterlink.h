@@ -71,6 +71,9 @@ public:
     /// The cluster's archived channels: what the [archive] of every node known lists (live,
     /// stopped or dead, until it is forgotten a day after it was last seen).
     std::optional<QSet<QString>> archivedChannels(QString *error);
+    /// Checks the listening connection (a dropped one is opened again, with backoff, and LISTENs
+    /// again: what was logged meanwhile is read from the log); false with *error while it cannot be.
+    bool checkListening(QString *error);
     /// Logs a change and wakes the other nodes.
     bool announce(ClusterChange::Kind kind, qint64 item, QString *error);
     /// Changes made by other nodes that were not read yet, oldest first.

@@ -83,15 +83,17 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
     connect(&m_leases, &dvr::LeaseKeeper::lost, this, &DiverServer::onLeaseLost);
-    connect(&m_leases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
-        qCWarning(lcDiver).noquote() << "lease table:" << error << "(the copies held go on until their leases expire)";
+    connect(&m_leases, &dvr::LeaseKeeper::failed, this, [this](const QString &error) {
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << "lease table:" << error << "(the copies held go on until their leases expire)";
     });
     connect(&m_archiveLeases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onArchiveClaimed);
     connect(&m_archiveLeases, &dvr::LeaseKeeper::lost, this, &DiverServer::onArchiveLost);
     // Handed over to balance the archives: the node it goes to claims it now, not at its next look.
     connect(&m_archiveLeases, &dvr::LeaseKeeper::released, this, [this] { announce(ClusterChange::Kind::Leases); });
-    connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
-        qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [this](const QString &error) {
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
     });
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
                             [this] { return double(activeRecorders()); });
@@ -111,6 +113,9 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
                                     total += n.capacity;
                                 return double(total);
                             });
+    m_metrics.gaugeCallback(QStringLiteral("diver_database_connections_lost"),
+                            QStringLiteral("Database connections lost and not yet open again (the node is degraded meanwhile)."),
+                            [] { return double(lostSqlConnections().size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_event_clients"), QStringLiteral("WebSocket event clients."),
                             [this] { return double(m_eventClients.size()); });
 }
@@ -332,8 +337,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     QString error;
     auto release = [&](const QString &state, const QString &why) {
         QString e;
-        if (!m_leases.finish(job.id, state, &e))
-            qCWarning(lcDiver).noquote() << e;
+        finishLease(job.id, state);
         if (!why.isEmpty())
             qCWarning(lcDiver).noquote() << "copy" << copyId << ":" << why;
     };
@@ -351,7 +355,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     if (copy->recordStop <= now()) {
         copy->state = CopyState::Finished;
         copy->reason = QStringLiteral("no node was recording when it was due to end");
-        m_store.updateCopy(*copy, &error);
+        saveCopy(*copy);
         release(u"done"_qs, copy->reason);
         return;
     }
@@ -361,7 +365,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         copy->state = CopyState::Failed;
         copy->reason = error;
         QString e;
-        m_store.updateCopy(*copy, &e);
+        saveCopy(*copy);
         release(u"failed"_qs, QStringLiteral("does not start: %1").arg(error));
         if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
             for (const RecordingRow &r : *viewers)
@@ -369,7 +373,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         }
         return;
     }
-    m_store.updateCopy(*copy, &error);
+    saveCopy(*copy);
     if (!previousNode.isEmpty() && previousNode != m_config.nodeId)
         qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "taken over from node" << previousNode
                                      << "(its lease expired); writing on in" << copy->directory;
@@ -410,8 +414,7 @@ void DiverServer::followCopyEnds()
         c->recorder->stop(false);
         delete c->recorder;
         delete c;
-        if (!m_leases.finish(leaseIdOf(id), u"failed"_qs, &error))
-            qCWarning(lcDiver).noquote() << error;
+        finishLease(leaseIdOf(id), u"failed"_qs);
     }
 }
 
@@ -474,7 +477,11 @@ void DiverServer::replan(bool guideChanged)
 
 void DiverServer::reconcile()
 {
-    if (m_stopping || !m_guide)
+    if (m_stopping)
+        return;
+    if (!m_unsavedCopies.isEmpty() || !m_unfinishedLeases.isEmpty())
+        retryUnsaved();
+    if (!m_guide)
         return;
     const qint64 t = now();
     if (t - m_lastPlanAt >= kReplanSeconds)
@@ -566,7 +573,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             copy = made;
         } else if (copy->recordStop < p.recordStop) {
             copy->recordStop = p.recordStop;
-            m_store.updateCopy(*copy, &error);
+            saveCopy(*copy);
             if (ActiveCopy *active = m_copies.value(copy->id)) {
                 active->row.recordStop = p.recordStop;
                 active->recorder->setStopAt(p.recordStop * 1000);
@@ -667,7 +674,7 @@ void DiverServer::onCopyState(qint64 copyId)
     c->row.gaps = qint64(stats.gaps);
     c->row.reason = c->recorder->reason();
     QString e;
-    m_store.updateCopy(c->row, &e);
+    saveCopy(c->row);
     if (state == dvr::Recorder::State::Error) {
         if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
             for (const RecordingRow &r : *viewers)
@@ -687,9 +694,8 @@ void DiverServer::onCopyFinished(qint64 copyId)
     c->row.bytes = qint64(stats.bytes);
     c->row.gaps = qint64(stats.gaps);
     QString e;
-    m_store.updateCopy(c->row, &e);
-    if (!m_leases.finish(leaseIdOf(copyId), u"done"_qs, &e))
-        qCWarning(lcDiver).noquote() << e;
+    saveCopy(c->row);
+    finishLease(leaseIdOf(copyId), u"done"_qs);
     c->recorder->disconnect(this);
     c->recorder->deleteLater();
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
@@ -703,6 +709,54 @@ void DiverServer::onCopyFinished(qint64 copyId)
     replan(false);
 }
 
+void DiverServer::saveCopy(const CopyRow &row)
+{
+    QString error;
+    if (m_store.updateCopy(row, &error)) {
+        m_unsavedCopies.remove(row.id);
+        return;
+    }
+    // Never dropped: kept (its latest state) and written again every second until the
+    // database takes it.
+    if (!m_unsavedCopies.contains(row.id))
+        qCWarning(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "is not saved:" << error << "(tried again every second)";
+    m_unsavedCopies.insert(row.id, row);
+}
+
+void DiverServer::finishLease(const QString &leaseId, const QString &state)
+{
+    QString error;
+    if (m_leases.finish(leaseId, state, &error)) {
+        m_unfinishedLeases.remove(leaseId);
+        return;
+    }
+    if (lostSqlConnections().isEmpty()) { // refused, not unreachable: taken over, or unknown
+        qCWarning(lcDiver).noquote() << error;
+        m_unfinishedLeases.remove(leaseId);
+        return;
+    }
+    if (!m_unfinishedLeases.contains(leaseId))
+        qCWarning(lcDiver).noquote() << error << "(tried again every second)";
+    m_unfinishedLeases.insert(leaseId, state);
+}
+
+void DiverServer::retryUnsaved()
+{
+    const QList<CopyRow> copies = m_unsavedCopies.values();
+    for (const CopyRow &row : copies)
+        saveCopy(row);
+    const QHash<QString, QString> leases = m_unfinishedLeases;
+    for (auto it = leases.cbegin(); it != leases.cend(); ++it)
+        finishLease(it.key(), it.value());
+}
+
+bool DiverServer::databaseTrouble(const QString &error) const
+{
+    // A connection known lost is logged once where it is (iptv.core.sql) and again when it is
+    // back; the failures in between say nothing new.
+    return error.contains(u"the database connection is lost");
+}
+
 void DiverServer::announce(ClusterChange::Kind kind, qint64 item)
 {
     QString error;
@@ -714,7 +768,8 @@ bool DiverServer::refreshNodes()
 {
     QString error;
     if (!m_cluster->heartbeat(QDateTime::currentMSecsSinceEpoch(), &error)) {
-        qCWarning(lcDiver).noquote() << error;
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << error;
         return false;
     }
     // Alive: seen within a lease period and a poll (a heartbeat a little late is no death).
@@ -782,11 +837,41 @@ void DiverServer::pollCluster()
 {
     if (m_stopping || !m_cluster)
         return;
+    if (QString error; !m_cluster->checkListening(&error) && !databaseTrouble(error))
+        qCWarning(lcDiver).noquote() << error << "(the others' changes are read every poll meanwhile)";
     if (refreshNodes() && m_guide) {
         replan(false);
         startDue(now());
     }
     applyClusterChanges();
+    countClusterLeases();
+}
+
+void DiverServer::countClusterLeases()
+{
+    // Every node's leases by kind, as the shared table has them: any node's /metrics shows the
+    // whole cluster's share-out. A node gone keeps its series, at 0.
+    QString error;
+    const auto held = m_leases.store().held(QDateTime::currentMSecsSinceEpoch(), &error);
+    if (!held)
+        return;
+    QHash<std::pair<QString, QString>, int> counts;
+    for (const ClusterNode &n : std::as_const(m_liveNodes)) {
+        counts.insert({n.name, u"copy"_qs}, 0);
+        counts.insert({n.name, u"archive"_qs}, 0);
+    }
+    for (auto it = m_clusterLeaseGauges.cbegin(); it != m_clusterLeaseGauges.cend(); ++it)
+        counts.insert(it.key(), 0);
+    for (const dvr::LeaseJob &j : *held)
+        ++counts[{j.node, j.id.section(u':', 0, 0)}];
+    for (auto it = counts.cbegin(); it != counts.cend(); ++it) {
+        iptv::Gauge *&gauge = m_clusterLeaseGauges[it.key()];
+        if (!gauge)
+            gauge = m_metrics.gauge(QStringLiteral("diver_cluster_leases_held"),
+                                    QStringLiteral("Leases each node of the cluster holds now, by kind (copy, archive)."),
+                                    {{QStringLiteral("node"), it.key().first}, {QStringLiteral("kind"), it.key().second}});
+        gauge->set(it.value());
+    }
 }
 
 void DiverServer::applyClusterChanges()
@@ -796,7 +881,8 @@ void DiverServer::applyClusterChanges()
     QString error;
     const auto changes = m_cluster->pending(&error);
     if (!changes) {
-        qCWarning(lcDiver).noquote() << error << "(everything is read again once the log can be read)";
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << error << "(everything is read again once the log can be read)";
         m_clusterResync = true;
         return;
     }

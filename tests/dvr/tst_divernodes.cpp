@@ -7,9 +7,11 @@
 // playlist read by ffprobe. The nodes tell each other their changes (a rule made on one is
 // planned on the other within 2 s) and plan for the cluster's capacity; an archived channel is
 // recorded by one node only and taken over when it is killed; the archives are the cluster's
-// (any node's [archive] list) and spread over the live nodes, again when one joins or dies.
+// (any node's [archive] list) and spread over the live nodes, again when one joins or dies. A
+// node whose database connections are terminated, or whose database restarts, goes on.
 
 #include "../common/postgresserver.h"
+#include "../common/promtool.h"
 #include "../recast/recasttest.h"
 
 #include <config.h>
@@ -31,6 +33,8 @@
 #include <QJsonArray>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 
@@ -228,6 +232,7 @@ private Q_SLOTS:
     void killedNodeIsTakenOver();
     void archiveHasOneRecorder();
     void archivesSpreadOverNodes();
+    void nodeSurvivesLostConnections();
 };
 
 #define NEED_POSTGRES()                                                                                                  \
@@ -845,6 +850,15 @@ void TestDiverNodes::archivesSpreadOverNodes()
     QVERIFY2(moved.contains(third), qPrintable(third)); // it came from node-b
     QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folderOf(third)).size() >= before.value(third).size() + 2, 20000);
     checkHandedOver(third, before.value(third));
+    // Any node's /metrics shows the cluster's share-out; promtool reads it.
+    auto metricsOf = [&](const QString &node) { return call("GET", ports.value(node), u"/metrics"_qs, {}).body; };
+    QTRY_VERIFY_WITH_TIMEOUT(metricsOf(u"node-c"_qs).contains("\ndiver_cluster_leases_held{node=\"node-a\",kind=\"archive\"} 2\n"), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(metricsOf(u"node-c"_qs).contains("\ndiver_cluster_leases_held{node=\"node-b\",kind=\"archive\"} 1\n"), 5000);
+    const QByteArray metrics = metricsOf(u"node-c"_qs);
+    QVERIFY(metrics.contains("\ndiver_cluster_nodes 3\n"));
+    QVERIFY(metrics.contains("\ndiver_database_connections_lost 0\n"));
+    if (const auto problems = promtoolProblems(metrics))
+        QVERIFY2(problems->isEmpty(), qPrintable(*problems));
     // node-c, which lists none, serves the catch-up of every archive.
     const QByteArray box = ticket(u"STB-S"_qs);
     for (const QString &c : channels) {
@@ -865,6 +879,116 @@ void TestDiverNodes::archivesSpreadOverNodes()
     QVERIFY2(took <= leaseMs + leaseMs / 10 + 500, qPrintable(QStringLiteral("%1 ms").arg(took)));
     QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
     QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
+}
+
+// Every database connection of the node recording a copy is terminated (pg_terminate_backend):
+// a rule made on it at once is saved (the store reconnects and runs it again), it renews its
+// lease (never taken over), listens again and plans a rule made on the other node, and its
+// copy records on without a gap. Then PostgreSQL itself stops: /healthz says degraded, and
+// once it is back the node says ok and records the copy on.
+void TestDiverNodes::nodeSurvivesLostConnections()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"reconnect"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    // Each node's connections carry its name, so the test can tell them apart.
+    const DiverConfig ca = nodeConfig(test, u"node-a"_qs, db + u"?application_name=node-a"_qs);
+    const DiverConfig cb = nodeConfig(test, u"node-b"_qs, db + u"?application_name=node-b"_qs);
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now - 10, now + 3600, u"Marathon"_qs));
+    DiverServer a(ca), b(cb);
+    QString error;
+    QVERIFY2(a.start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    const QByteArray box = ticket(u"STB-N"_qs);
+    QCOMPARE(call("POST", a.httpPort(), u"/api/recordings"_qs, box,
+                  {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}})
+                 .status,
+             201);
+    QTRY_COMPARE_WITH_TIMEOUT(a.activeCopies().size() + b.activeCopies().size(), 1, 10000);
+    DiverServer &victim = a.activeCopies().isEmpty() ? b : a;
+    DiverServer &other = a.activeCopies().isEmpty() ? a : b;
+    const QString name = victim.config().nodeId;
+    const qint64 copyId = victim.activeCopies().first();
+    const auto copy = victim.recordings().copy(copyId, &error);
+    QVERIFY2(copy, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= 2, 20000);
+
+    const QString sql = QStringLiteral("tst-divernodes-terminate");
+    QVERIFY2(iptv::openSqlDatabase(db, sql, &error), qPrintable(error));
+    auto closeSql = qScopeGuard([&] { iptv::closeSqlDatabase(sql); });
+    auto connectionsOf = [&](const QString &node) {
+        QSqlQuery q(QSqlDatabase::database(sql));
+        q.prepare(u"SELECT count(*) FROM pg_stat_activity WHERE application_name = ?"_qs);
+        q.addBindValue(node);
+        return q.exec() && q.next() ? q.value(0).toInt() : -1;
+    };
+    iptv::dvr::LeaseStore leases;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    auto leaseOf = [&] {
+        const auto jobs = leases.jobs(&error);
+        return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
+    };
+    const int connections = connectionsOf(name);
+    QVERIFY2(connections >= 5, qPrintable(QString::number(connections))); // recordings, rules, leases, 2 of the cluster
+    const QList<iptv::dvr::ArchiveSegment> before = segmentsIn(copy->directory);
+
+    QSqlQuery kill(QSqlDatabase::database(sql));
+    kill.prepare(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?"_qs);
+    kill.addBindValue(name);
+    QVERIFY2(kill.exec() && kill.next(), qPrintable(kill.lastError().text()));
+    QCOMPARE(kill.value(0).toInt(), connections);
+    const qint64 killedAt = QDateTime::currentMSecsSinceEpoch();
+
+    // A write through the node at once is not lost: saved on a new connection.
+    const HttpResult made = call("POST", victim.httpPort(), u"/api/rules"_qs, box, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Sprint"_qs}});
+    QVERIFY2(made.status == 201, made.body.constData());
+    // Its lease renewed on a new connection, never taken over.
+    const int leaseMs = kLeaseSeconds * 1000;
+    QTRY_VERIFY_WITH_TIMEOUT(leaseOf().leaseUntilMs > killedAt + leaseMs, 2 * leaseMs);
+    QCOMPARE(leaseOf().node, name);
+    QCOMPARE(leaseOf().takeovers, 0);
+    // Every connection back (the listening one at the next poll), and a rule made on the other
+    // node is planned here.
+    QTRY_COMPARE_WITH_TIMEOUT(connectionsOf(name), connections, 5000);
+    QElapsedTimer clock;
+    clock.start();
+    QCOMPARE(call("POST", other.httpPort(), u"/api/rules"_qs, ticket(u"STB-M"_qs),
+                  {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Marathon"_qs}})
+                 .status,
+             201);
+    auto plansFor = [&](const QString &owner) {
+        const auto &recordings = victim.plan().recordings;
+        return std::any_of(recordings.cbegin(), recordings.cend(), [&](const auto &p) { return p.owner == owner; });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(plansFor(u"STB-M"_qs), 2000);
+    qInfo().noquote() << name << "had the other node's rule" << clock.elapsed() << "ms after it was made";
+    // The copy recorded on, no gap.
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= before.size() + 3, 20000);
+    for (const iptv::dvr::ArchiveSegment &segment : segmentsIn(copy->directory))
+        QVERIFY2(!segment.gap, qPrintable(QStringLiteral("a gap at segment %1").arg(segment.sequence)));
+    QVERIFY(victim.activeCopies().contains(copyId));
+
+    // PostgreSQL stops: degraded (but still 200 for load balancers; 503 with ?strict=1).
+    closeSql.dismiss();
+    iptv::closeSqlDatabase(sql);
+    leases.close();
+    QVERIFY2(m_postgres.stopKeepingData(&error), qPrintable(error));
+    auto health = [&](const QString &query = {}) { return call("GET", victim.httpPort(), u"/healthz"_qs + query, {}); };
+    QTRY_COMPARE_WITH_TIMEOUT(health().json().value(u"status"_qs).toString(), u"degraded"_qs, 5000);
+    QCOMPARE(health().status, 200);
+    QCOMPARE(health(u"?strict=1"_qs).status, 503);
+    qInfo().noquote() << "healthz while the database is down:" << health().body;
+    QVERIFY2(m_postgres.startAgain(&error), qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(health().json().value(u"status"_qs).toString(), u"ok"_qs, 40000);
+    // Recording on: the copy is held and written by a node (this one again, or the other after a gap).
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    const qsizetype written = segmentsIn(copy->directory).size();
+    QTRY_VERIFY_WITH_TIMEOUT(!leaseOf().node.isEmpty() && leaseOf().leaseUntilMs > QDateTime::currentMSecsSinceEpoch(), 3 * leaseMs);
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= written + 3, 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(a.activeCopies().size() + b.activeCopies().size(), 1, 5000);
 }
 
 QTEST_GUILESS_MAIN(TestDiverNodes)
