@@ -1,7 +1,13 @@
 #include "sqldatabase.h"
 
+#include "backoff.h"
+
+#include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
+#include <QHash>
+#include <QLoggingCategory>
+#include <QMutex>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -11,7 +17,50 @@
 
 #include <algorithm>
 
+Q_LOGGING_CATEGORY(lcSql, "iptv.core.sql", QtInfoMsg)
+
 namespace iptv {
+
+namespace {
+
+void markLost(const QString &name, const QString &failure);
+
+/// The statements every connection starts with (again after a reconnection).
+bool applySession(QSqlDatabase &db, bool postgres, QString *error)
+{
+    const QStringList session = postgres
+        // CREATE ... IF NOT EXISTS would log a NOTICE per table at every start.
+        ? QStringList{QStringLiteral("SET client_min_messages TO WARNING")}
+        // WAL lets reads run beside a write transaction; with synchronous=NORMAL a commit survives
+        // a process kill (not a power cut between checkpoints) at a fraction of FULL's fsyncs.
+        : QStringList{QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("PRAGMA synchronous=NORMAL")};
+    for (const QString &sql : session) {
+        QSqlQuery q(db);
+        if (!q.exec(sql)) {
+            *error = sql + u": " + q.lastError().text().trimmed();
+            return false;
+        }
+    }
+    return true;
+}
+
+/// A connection known lost, until it is open again.
+struct LostConnection
+{
+    qint64 sinceMs = 0;
+    qint64 nextAttemptMs = 0;
+    QString why;
+    Backoff backoff{500, 30000};
+};
+
+struct LostConnections
+{
+    QMutex mutex;
+    QHash<QString, LostConnection> byName;
+};
+Q_GLOBAL_STATIC(LostConnections, s_lost)
+
+} // namespace
 
 bool parsePostgresUri(const QString &uri, PostgresParams *params)
 {
@@ -51,8 +100,12 @@ std::optional<SqlBackend> openSqlDatabase(const QString &location, const QString
         db.setUserName(pg.user);
         db.setPassword(pg.password);
         db.setDatabaseName(pg.database);
-        if (!pg.options.isEmpty())
-            db.setConnectOptions(pg.options);
+        // A server that cannot be reached (a reconnection, the network gone) fails the attempt
+        // after 5 s instead of blocking its thread for the system's TCP timeout.
+        QString options = pg.options;
+        if (!options.contains(u"connect_timeout="))
+            options += (options.isEmpty() ? u""_qs : u";"_qs) + u"connect_timeout=5"_qs;
+        db.setConnectOptions(options);
     } else {
         const QFileInfo fi(location);
         if (!QDir().mkpath(fi.absolutePath())) {
@@ -71,26 +124,115 @@ std::optional<SqlBackend> openSqlDatabase(const QString &location, const QString
     if (!db.open())
         return fail(db, QStringLiteral("cannot open database %1: %2").arg(postgres ? pg.database : location, db.lastError().text().trimmed()));
 
-    const QStringList session = postgres
-        // CREATE ... IF NOT EXISTS would log a NOTICE per table at every start.
-        ? QStringList{QStringLiteral("SET client_min_messages TO WARNING")}
-        // WAL lets reads run beside a write transaction; with synchronous=NORMAL a commit survives
-        // a process kill (not a power cut between checkpoints) at a fraction of FULL's fsyncs.
-        : QStringList{QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("PRAGMA synchronous=NORMAL")};
-    for (const QString &sql : session) {
-        QSqlQuery q(db);
-        if (!q.exec(sql)) {
-            const QString why = sql + u": " + q.lastError().text().trimmed();
-            q = QSqlQuery();
-            db.close();
-            return fail(db, why);
-        }
+    if (QString why; !applySession(db, postgres, &why)) {
+        db.close();
+        return fail(db, why);
     }
     return postgres ? SqlBackend::PostgreSQL : SqlBackend::SQLite;
 }
 
+bool checkSqlConnectionLost(const QString &name, const QString &failure)
+{
+    {
+        QMutexLocker lock(&s_lost->mutex);
+        if (s_lost->byName.contains(name))
+            return true;
+    }
+    QSqlDatabase db = QSqlDatabase::database(name, false);
+    if (db.driverName() != u"QPSQL")
+        return false;
+    // QPSQL's isOpen() is libpq's view: false once it has seen the connection go.
+    if (db.isOpen()) {
+        QSqlQuery probe(db);
+        if (probe.exec(QStringLiteral("SELECT 1")))
+            return false; // the statement's own fault
+    }
+    markLost(name, failure);
+    return true;
+}
+
+namespace {
+void markLost(const QString &name, const QString &failure)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    QMutexLocker lock(&s_lost->mutex);
+    if (s_lost->byName.contains(name))
+        return;
+    LostConnection &lost = s_lost->byName[name];
+    lost.sinceMs = now;
+    lost.nextAttemptMs = now; // the first attempt at once: a terminated backend is back in a moment
+    lost.why = failure;
+    qCWarning(lcSql).noquote() << "the database connection" << name
+                               << QStringLiteral("is lost (%1): reconnecting, with backoff").arg(failure.simplified());
+}
+} // namespace
+
+bool ensureSqlConnection(const QString &name, QString *error)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    {
+        QMutexLocker lock(&s_lost->mutex);
+        auto it = s_lost->byName.constFind(name);
+        if (it == s_lost->byName.cend()) {
+            lock.unlock();
+            // Seen gone already (a failed statement of another store on it, libpq's own reading):
+            // reopened before it is used, instead of failing a statement first.
+            const QSqlDatabase db = QSqlDatabase::database(name, false);
+            if (db.isOpen() || db.driverName() != u"QPSQL")
+                return true;
+            markLost(name, QStringLiteral("the client library found it closed"));
+            lock.relock();
+            it = s_lost->byName.constFind(name);
+        }
+        if (now < it->nextAttemptMs) {
+            *error = QStringLiteral("the database connection is lost since %1 ms (%2); reconnecting in %3 ms")
+                         .arg(now - it->sinceMs)
+                         .arg(it->why)
+                         .arg(it->nextAttemptMs - now);
+            return false;
+        }
+    }
+    QSqlDatabase db = QSqlDatabase::database(name, false);
+    db.close();
+    QString why;
+    if (db.open() && applySession(db, db.driverName() == u"QPSQL", &why)) {
+        QMutexLocker lock(&s_lost->mutex);
+        const LostConnection lost = s_lost->byName.take(name);
+        qCInfo(lcSql).noquote() << "the database connection" << name << "is open again, after"
+                                << QDateTime::currentMSecsSinceEpoch() - lost.sinceMs << "ms";
+        return true;
+    }
+    if (why.isEmpty())
+        why = sqlErrorText(db.lastError());
+    db.close();
+    QMutexLocker lock(&s_lost->mutex);
+    LostConnection &lost = s_lost->byName[name];
+    lost.nextAttemptMs = now + qMax<qint64>(100, lost.backoff.next());
+    *error = QStringLiteral("the database connection is lost since %1 ms and cannot be opened again (%2); next attempt in %3 ms")
+                 .arg(now - lost.sinceMs)
+                 .arg(why)
+                 .arg(lost.nextAttemptMs - now);
+    qCDebug(lcSql).noquote() << name << ":" << *error;
+    return false;
+}
+
+QStringList lostSqlConnections()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    QMutexLocker lock(&s_lost->mutex);
+    QStringList out;
+    for (auto it = s_lost->byName.cbegin(); it != s_lost->byName.cend(); ++it)
+        out << QStringLiteral("%1: lost %2 s ago (%3)").arg(it.key()).arg((now - it->sinceMs) / 1000).arg(it->why.simplified());
+    out.sort();
+    return out;
+}
+
 void closeSqlDatabase(const QString &name)
 {
+    {
+        QMutexLocker lock(&s_lost->mutex);
+        s_lost->byName.remove(name);
+    }
     if (!QSqlDatabase::contains(name))
         return;
     {

@@ -40,6 +40,45 @@ std::optional<SqlBackend> openSqlDatabase(const QString &location, const QString
 /// Closes and removes the connection `name`, if there is one.
 void closeSqlDatabase(const QString &name);
 
+// A PostgreSQL connection that drops (the server restarted, the backend was terminated, the
+// network went) is opened again, with backoff, by the store using it:
+//   return withReconnect(m_connection, error, [&]() -> bool { ...the store's statements... });
+// runs the statements; when they failed and the connection turns out to be gone (a trivial
+// statement fails too), it reopens the connection and runs them once more. While the server
+// cannot be reached, the operation fails at once with the reason (its caller reports the
+// error), and reopening is tried again after a backoff window (0.5 s doubling to 30 s). A
+// connection lost and found again is logged once each (iptv.core.sql). SQLite: never lost.
+// A statement retried on the new connection had not run on the old one when the server closed
+// it (a terminated backend, a restart); a network cut in the middle of a commit can leave it
+// made twice where it is not idempotent (a rule inserted without an id).
+
+/// Whether connection `name` is gone: known lost already, or (PostgreSQL) a trivial statement
+/// fails on it now. Called after a failure; marks it lost (and logs it, once) when it is.
+bool checkSqlConnectionLost(const QString &name, const QString &failure);
+/// Reopens connection `name` when it is known lost and its backoff window has passed; true
+/// when it is usable (it was never lost, or it is open again), else false with *error saying
+/// since when it is lost and why.
+bool ensureSqlConnection(const QString &name, QString *error);
+/// The connections known lost now, each as "<name>: lost <n> s ago (<why>)" (health checks).
+QStringList lostSqlConnections();
+
+/// Runs `operation` (returning bool or std::optional, *error set on failure) with the
+/// reconnection described above.
+template <typename Operation>
+auto withReconnect(const QString &name, QString *error, Operation operation) -> decltype(operation())
+{
+    using Result = decltype(operation());
+    error->clear(); // set by a failure (a row not found is no failure)
+    if (!ensureSqlConnection(name, error))
+        return Result{};
+    Result result = operation();
+    if (result || error->isEmpty() || !checkSqlConnectionLost(name, *error))
+        return result;
+    if (!ensureSqlConnection(name, error))
+        return Result{};
+    return operation();
+}
+
 /// A QtSql error as one line of text.
 QString sqlErrorText(const QSqlError &error);
 

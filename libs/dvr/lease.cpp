@@ -8,7 +8,10 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QSet>
 #include <QVariant>
+
+#include <algorithm>
 
 #include <limits>
 
@@ -19,6 +22,34 @@ namespace iptv::dvr {
 namespace {
 QAtomicInteger<quint64> s_connections;
 } // namespace
+
+QHash<QString, int> fairShares(const QList<LeasePeer> &peers, int total)
+{
+    QHash<QString, int> shares;
+    if (peers.isEmpty())
+        return shares;
+    qint64 weights = 0;
+    for (const LeasePeer &p : peers)
+        weights += qMax(0, p.weight);
+    const bool equal = weights <= 0;
+    if (equal)
+        weights = peers.size();
+    // Largest remainders: each gets the whole part of its quota, and what is left goes one each
+    // to the largest fractions (ties: first in the list).
+    QList<std::pair<qint64, int>> remainders; // (remainder, index)
+    int given = 0;
+    for (int i = 0; i < peers.size(); ++i) {
+        const qint64 numerator = qint64(total) * (equal ? 1 : qMax(0, peers.at(i).weight));
+        const int whole = int(numerator / weights);
+        shares.insert(peers.at(i).node, whole);
+        given += whole;
+        remainders.append({numerator % weights, i});
+    }
+    std::stable_sort(remainders.begin(), remainders.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+    for (int k = 0; given < total && k < remainders.size(); ++k, ++given)
+        ++shares[peers.at(remainders.at(k).second).node];
+    return shares;
+}
 
 LeaseStore::LeaseStore()
     : m_connection(QStringLiteral("dvr-lease-%1").arg(s_connections.fetchAndAddRelaxed(1)))
@@ -84,15 +115,17 @@ QVariantList LeaseStore::scopeValues() const
 
 bool LeaseStore::add(const QString &id, const QByteArray &spec, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("INSERT INTO dvr_leases (id, spec) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"));
-    q.addBindValue(id);
-    q.addBindValue(QString::fromUtf8(spec));
-    if (!q.exec()) {
-        *error = QStringLiteral("adding recording %1 to the lease table: %2").arg(id, sqlErrorText(q.lastError()));
-        return false;
-    }
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("INSERT INTO dvr_leases (id, spec) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"));
+        q.addBindValue(id);
+        q.addBindValue(QString::fromUtf8(spec));
+        if (!q.exec()) {
+            *error = QStringLiteral("adding recording %1 to the lease table: %2").arg(id, sqlErrorText(q.lastError()));
+            return false;
+        }
+        return true;
+    });
 }
 
 std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error)
@@ -108,153 +141,220 @@ std::optional<QList<LeaseClaim>> LeaseStore::reclaim(const QString &node, qint64
 std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs,
                                                   QString *error)
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection);
-    QList<LeaseClaim> claims;
-    if (max <= 0)
-        return claims;
-    // SQLite: take the write lock first, so two processes never both read the same free rows.
-    if (!exec(m_postgres ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN IMMEDIATE"), error))
-        return std::nullopt;
-    auto rollback = [&](const QString &what, const QSqlQuery &q) {
-        *error = QStringLiteral("%1 for node %2: %3").arg(what, node, sqlErrorText(q.lastError()));
-        QString ignored;
-        exec(QStringLiteral("ROLLBACK"), &ignored);
-        return std::nullopt;
-    };
-    // Free or expired; or (own) held by this node, expired or not.
-    const QString claimable = (own ? QStringLiteral("state = 'pending' AND node = ? AND ")
-                                   : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?) AND "))
-        + scopeCondition();
-    const QVariant condition = own ? QVariant(node) : QVariant(nowMs);
-    QSqlQuery select(db);
-    select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?").arg(claimable)
-                   + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
-    select.addBindValue(condition);
-    for (const QVariant &v : scopeValues())
-        select.addBindValue(v);
-    select.addBindValue(max);
-    if (!select.exec())
-        return rollback(QStringLiteral("selecting recordings to claim"), select);
-    while (select.next()) {
-        LeaseClaim c;
-        c.job.id = select.value(0).toString();
-        c.job.spec = select.value(1).toString().toUtf8();
-        c.previousNode = select.value(2).toString();
-        c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() || c.previousNode == node ? 0 : 1);
-        c.job.state = QStringLiteral("pending");
-        c.job.node = node;
-        c.job.leaseUntilMs = nowMs + leaseMs;
-        claims.append(c);
-    }
-    QSqlQuery update(db);
-    update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? WHERE id = ? AND %1")
-                       .arg(claimable));
-    QList<LeaseClaim> won;
-    for (const LeaseClaim &c : claims) {
-        update.addBindValue(node);
-        update.addBindValue(c.job.leaseUntilMs);
-        update.addBindValue(c.job.takeovers);
-        update.addBindValue(c.job.id);
-        update.addBindValue(condition);
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseClaim>> {
+        QSqlDatabase db = QSqlDatabase::database(m_connection);
+        QList<LeaseClaim> claims;
+        if (max <= 0)
+            return claims;
+        // SQLite: take the write lock first, so two processes never both read the same free rows.
+        if (!exec(m_postgres ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN IMMEDIATE"), error))
+            return std::nullopt;
+        auto rollback = [&](const QString &what, const QSqlQuery &q) {
+            *error = QStringLiteral("%1 for node %2: %3").arg(what, node, sqlErrorText(q.lastError()));
+            QString ignored;
+            exec(QStringLiteral("ROLLBACK"), &ignored);
+            return std::nullopt;
+        };
+        // Free or expired; or (own) held by this node, expired or not.
+        const QString claimable = (own ? QStringLiteral("state = 'pending' AND node = ? AND ")
+                                       : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?) AND "))
+            + scopeCondition();
+        const QVariant condition = own ? QVariant(node) : QVariant(nowMs);
+        QSqlQuery select(db);
+        select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?").arg(claimable)
+                       + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
+        select.addBindValue(condition);
         for (const QVariant &v : scopeValues())
-            update.addBindValue(v);
-        if (!update.exec())
-            return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
-        if (update.numRowsAffected() == 1)
-            won.append(c);
-    }
-    if (!exec(QStringLiteral("COMMIT"), error))
-        return std::nullopt;
-    for (const LeaseClaim &c : won) {
-        if (c.previousNode.isEmpty())
-            qCInfo(lcLease).noquote() << node << "claimed" << c.job.id;
-        else if (c.previousNode == node)
-            qCInfo(lcLease).noquote() << node << "took back" << c.job.id << "(it held it before it restarted)";
-        else
-            qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode << "(its lease expired)";
-    }
-    return won;
+            select.addBindValue(v);
+        select.addBindValue(max);
+        if (!select.exec())
+            return rollback(QStringLiteral("selecting recordings to claim"), select);
+        while (select.next()) {
+            LeaseClaim c;
+            c.job.id = select.value(0).toString();
+            c.job.spec = select.value(1).toString().toUtf8();
+            c.previousNode = select.value(2).toString();
+            c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() || c.previousNode == node ? 0 : 1);
+            c.job.state = QStringLiteral("pending");
+            c.job.node = node;
+            c.job.leaseUntilMs = nowMs + leaseMs;
+            claims.append(c);
+        }
+        QSqlQuery update(db);
+        update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? WHERE id = ? AND %1")
+                           .arg(claimable));
+        QList<LeaseClaim> won;
+        for (const LeaseClaim &c : claims) {
+            update.addBindValue(node);
+            update.addBindValue(c.job.leaseUntilMs);
+            update.addBindValue(c.job.takeovers);
+            update.addBindValue(c.job.id);
+            update.addBindValue(condition);
+            for (const QVariant &v : scopeValues())
+                update.addBindValue(v);
+            if (!update.exec())
+                return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
+            if (update.numRowsAffected() == 1)
+                won.append(c);
+        }
+        if (!exec(QStringLiteral("COMMIT"), error))
+            return std::nullopt;
+        for (const LeaseClaim &c : won) {
+            if (c.previousNode.isEmpty())
+                qCInfo(lcLease).noquote() << node << "claimed" << c.job.id;
+            else if (c.previousNode == node)
+                qCInfo(lcLease).noquote() << node << "took back" << c.job.id << "(it held it before it restarted)";
+            else
+                qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode << "(its lease expired)";
+        }
+        return won;
+    });
 }
 
 std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error)
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection);
-    QSqlQuery update(db);
-    // A lease that has expired is not renewed: another node may already have claimed it, or may
-    // be about to; the holder finds out from the list it gets back.
-    update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ? AND ")
-                   + scopeCondition());
-    update.addBindValue(nowMs + leaseMs);
-    update.addBindValue(node);
-    update.addBindValue(nowMs);
-    for (const QVariant &v : scopeValues())
-        update.addBindValue(v);
-    if (!update.exec()) {
-        *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
-        return std::nullopt;
-    }
-    QSqlQuery select(db);
-    select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1 ORDER BY id")
-                       .arg(scopeCondition()));
-    select.addBindValue(node);
-    select.addBindValue(nowMs + leaseMs);
-    for (const QVariant &v : scopeValues())
-        select.addBindValue(v);
-    if (!select.exec()) {
-        *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
-        return std::nullopt;
-    }
-    QStringList ids;
-    while (select.next())
-        ids << select.value(0).toString();
-    return ids;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QStringList> {
+        QSqlDatabase db = QSqlDatabase::database(m_connection);
+        QSqlQuery update(db);
+        // A lease that has expired is not renewed: another node may already have claimed it, or may
+        // be about to; the holder finds out from the list it gets back.
+        update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ? AND ")
+                       + scopeCondition());
+        update.addBindValue(nowMs + leaseMs);
+        update.addBindValue(node);
+        update.addBindValue(nowMs);
+        for (const QVariant &v : scopeValues())
+            update.addBindValue(v);
+        if (!update.exec()) {
+            *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
+            return std::nullopt;
+        }
+        QSqlQuery select(db);
+        select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1 ORDER BY id")
+                           .arg(scopeCondition()));
+        select.addBindValue(node);
+        select.addBindValue(nowMs + leaseMs);
+        for (const QVariant &v : scopeValues())
+            select.addBindValue(v);
+        if (!select.exec()) {
+            *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
+            return std::nullopt;
+        }
+        QStringList ids;
+        while (select.next())
+            ids << select.value(0).toString();
+        return ids;
+    });
 }
 
 bool LeaseStore::finish(const QString &id, const QString &node, const QString &state, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("UPDATE dvr_leases SET state = ?, node = NULL, lease_until = 0 WHERE id = ? AND node = ?"));
-    q.addBindValue(state);
-    q.addBindValue(id);
-    q.addBindValue(node);
-    if (!q.exec()) {
-        *error = QStringLiteral("finishing recording %1 on node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
-        return false;
-    }
-    if (q.numRowsAffected() != 1) {
-        *error = QStringLiteral("finishing recording %1 on node %2: the node does not hold it (taken over, or unknown)").arg(id, node);
-        return false;
-    }
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET state = ?, node = NULL, lease_until = 0 WHERE id = ? AND node = ?"));
+        q.addBindValue(state);
+        q.addBindValue(id);
+        q.addBindValue(node);
+        if (!q.exec()) {
+            *error = QStringLiteral("finishing recording %1 on node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
+            return false;
+        }
+        if (q.numRowsAffected() != 1) {
+            *error = QStringLiteral("finishing recording %1 on node %2: the node does not hold it (taken over, or unknown)").arg(id, node);
+            return false;
+        }
+        return true;
+    });
 }
 
 bool LeaseStore::release(const QString &node, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE node = ? AND state = 'pending' AND ")
-              + scopeCondition());
-    q.addBindValue(node);
-    for (const QVariant &v : scopeValues())
-        q.addBindValue(v);
-    if (!q.exec()) {
-        *error = QStringLiteral("releasing the leases of node %1: %2").arg(node, sqlErrorText(q.lastError()));
-        return false;
-    }
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE node = ? AND state = 'pending' AND ")
+                  + scopeCondition());
+        q.addBindValue(node);
+        for (const QVariant &v : scopeValues())
+            q.addBindValue(v);
+        if (!q.exec()) {
+            *error = QStringLiteral("releasing the leases of node %1: %2").arg(node, sqlErrorText(q.lastError()));
+            return false;
+        }
+        return true;
+    });
+}
+
+bool LeaseStore::releaseOne(const QString &id, const QString &node, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET node = NULL, lease_until = 0 WHERE id = ? AND node = ? AND state = 'pending'"));
+        q.addBindValue(id);
+        q.addBindValue(node);
+        if (!q.exec()) {
+            *error = QStringLiteral("handing over %1 from node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
+            return false;
+        }
+        if (q.numRowsAffected() != 1) {
+            *error = QStringLiteral("handing over %1 from node %2: the node does not hold it").arg(id, node);
+            return false;
+        }
+        return true;
+    });
+}
+
+std::optional<QList<LeaseJob>> LeaseStore::scopedJobs(QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("SELECT id, node, lease_until, takeovers FROM dvr_leases WHERE state = 'pending' AND %1 ORDER BY id")
+                      .arg(scopeCondition()));
+        for (const QVariant &v : scopeValues())
+            q.addBindValue(v);
+        if (!q.exec()) {
+            *error = QStringLiteral("reading the lease table: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        QList<LeaseJob> out;
+        while (q.next())
+            out.append({q.value(0).toString(), {}, QStringLiteral("pending"), q.value(1).toString(), q.value(2).toLongLong(),
+                        q.value(3).toInt()});
+        return out;
+    });
+}
+
+std::optional<QList<LeaseJob>> LeaseStore::held(qint64 nowMs, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("SELECT id, node, lease_until FROM dvr_leases WHERE state = 'pending' AND node IS NOT NULL "
+                                 "AND lease_until >= ? ORDER BY id"));
+        q.addBindValue(nowMs);
+        if (!q.exec()) {
+            *error = QStringLiteral("reading the leases held: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        QList<LeaseJob> out;
+        while (q.next())
+            out.append({q.value(0).toString(), {}, QStringLiteral("pending"), q.value(1).toString(), q.value(2).toLongLong(), 0});
+        return out;
+    });
 }
 
 std::optional<QList<LeaseJob>> LeaseStore::jobs(QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection));
-    if (!q.exec(QStringLiteral("SELECT id, spec, state, node, lease_until, takeovers FROM dvr_leases ORDER BY id"))) {
-        *error = QStringLiteral("listing the lease table: %1").arg(sqlErrorText(q.lastError()));
-        return std::nullopt;
-    }
-    QList<LeaseJob> out;
-    while (q.next())
-        out.append({q.value(0).toString(), q.value(1).toString().toUtf8(), q.value(2).toString(), q.value(3).toString(),
-                    q.value(4).toLongLong(), q.value(5).toInt()});
-    return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        if (!q.exec(QStringLiteral("SELECT id, spec, state, node, lease_until, takeovers FROM dvr_leases ORDER BY id"))) {
+            *error = QStringLiteral("listing the lease table: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        QList<LeaseJob> out;
+        while (q.next())
+            out.append({q.value(0).toString(), q.value(1).toString().toUtf8(), q.value(2).toString(), q.value(3).toString(),
+                        q.value(4).toLongLong(), q.value(5).toInt()});
+        return out;
+    });
 }
 
 // --- keeper ------------------------------------------------------------------------------
@@ -286,6 +386,26 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
 void LeaseKeeper::claimNow()
 {
     QMetaObject::invokeMethod(this, &LeaseKeeper::tick, Qt::QueuedConnection);
+}
+
+void LeaseKeeper::setPeers(const QList<LeasePeer> &peers)
+{
+    m_settings.peers = peers;
+    claimNow();
+}
+
+void LeaseKeeper::setIds(const QStringList &ids)
+{
+    m_settings.ids = ids;
+    m_store.setScope(m_settings.scope, ids);
+    // What is held out of scope is no longer renewed: let it go now rather than at expiry.
+    for (const QString &id : m_held) {
+        if (!ids.isEmpty() && !ids.contains(id))
+            Q_EMIT lost(id, false);
+    }
+    if (!ids.isEmpty())
+        m_held.removeIf([&](const QString &id) { return !ids.contains(id); });
+    claimNow();
 }
 
 void LeaseKeeper::release()
@@ -342,7 +462,7 @@ void LeaseKeeper::tick()
                 for (const QString &id : std::as_const(m_held)) {
                     qCWarning(lcLease).noquote() << m_settings.node << "gives up" << id
                                                  << "(its lease could not be renewed and is about to expire)";
-                    Q_EMIT lost(id);
+                    Q_EMIT lost(id, false);
                 }
                 m_held.clear();
             }
@@ -352,15 +472,15 @@ void LeaseKeeper::tick()
         for (const QString &id : std::as_const(m_held)) {
             if (!still->contains(id)) {
                 qCWarning(lcLease).noquote() << m_settings.node << "lost" << id << "(its lease expired before it was renewed)";
-                Q_EMIT lost(id);
+                Q_EMIT lost(id, false);
             }
         }
         m_held = *still;
     }
-    if (m_held.size() >= m_settings.capacity)
+    const int room = m_settings.peers.isEmpty() ? m_settings.capacity - int(m_held.size()) : balance(now);
+    if (room <= 0)
         return;
-    const std::optional<QList<LeaseClaim>> claims
-        = m_store.claim(m_settings.node, m_settings.capacity - int(m_held.size()), m_settings.leaseMs, now, &error);
+    const std::optional<QList<LeaseClaim>> claims = m_store.claim(m_settings.node, room, m_settings.leaseMs, now, &error);
     if (!claims) {
         Q_EMIT failed(error);
         return;
@@ -369,6 +489,61 @@ void LeaseKeeper::tick()
         m_held << c.job.id;
         Q_EMIT claimed(c.job, c.previousNode);
     }
+}
+
+int LeaseKeeper::balance(qint64 nowMs)
+{
+    QString error;
+    const std::optional<QList<LeaseJob>> rows = m_store.scopedJobs(&error);
+    if (!rows) {
+        Q_EMIT failed(error);
+        return 0;
+    }
+    // A peer holding an expired lease is dead (or cut off, and stops by itself at 3/4 of a
+    // period): the work is shared among the others, who take its items over now.
+    QSet<QString> dead;
+    QHash<QString, int> holding;
+    for (const LeaseJob &j : *rows) {
+        if (j.node.isEmpty())
+            continue;
+        if (j.leaseUntilMs < nowMs && j.node != m_settings.node)
+            dead.insert(j.node);
+        else
+            ++holding[j.node];
+    }
+    QList<LeasePeer> living;
+    for (const LeasePeer &p : std::as_const(m_settings.peers)) {
+        if (!dead.contains(p.node))
+            living.append(p);
+    }
+    if (std::none_of(living.cbegin(), living.cend(), [this](const LeasePeer &p) { return p.node == m_settings.node; }))
+        living.append({m_settings.node, 1});
+    const int total = m_settings.ids.isEmpty() ? int(rows->size()) : int(m_settings.ids.size());
+    const QHash<QString, int> shares = fairShares(living, total);
+    const int mine = shares.value(m_settings.node);
+    if (m_held.size() > mine) {
+        // Over its share: one item goes back, but only when a living peer is under its own and
+        // so takes it (the nodes' lists of each other may differ for a moment).
+        const bool wanted = std::any_of(living.cbegin(), living.cend(), [&](const LeasePeer &p) {
+            return p.node != m_settings.node && holding.value(p.node) < shares.value(p.node);
+        });
+        if (wanted) {
+            QStringList held = m_held;
+            held.sort();
+            const QString id = held.last();
+            qCInfo(lcLease).noquote() << m_settings.node << "hands" << id << "over (it holds" << m_held.size() << "of" << total
+                                      << ", its share is" << mine << ")";
+            // Stopped here first, then freed: never two writers.
+            m_held.removeAll(id);
+            Q_EMIT lost(id, true);
+            if (m_store.releaseOne(id, m_settings.node, &error))
+                Q_EMIT released(id);
+            else
+                Q_EMIT failed(error); // its lease expires, and another node takes it then
+        }
+        return 0;
+    }
+    return mine - int(m_held.size());
 }
 
 } // namespace iptv::dvr

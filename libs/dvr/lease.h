@@ -13,6 +13,7 @@
 // lease period must be well above their skew.
 
 #include <QByteArray>
+#include <QHash>
 #include <QList>
 #include <QObject>
 #include <QString>
@@ -41,6 +42,19 @@ struct LeaseClaim
     LeaseJob job;
     QString previousNode;
 };
+
+/// A node sharing a kind of work with the others, and its weight (its capacity) in the share-out.
+struct LeasePeer
+{
+    QString node;
+    int weight = 1;
+};
+
+/// How many of `total` items each of `peers` should hold: in proportion to their weights
+/// (largest remainders; equal weights when none is positive), the rounding going to the peers
+/// first in the list. The counts add up to `total`, and every node computing it from the same
+/// list (nodes sorted by name) gets the same answer.
+QHash<QString, int> fairShares(const QList<LeasePeer> &peers, int total);
 
 class LeaseStore
 {
@@ -79,6 +93,12 @@ public:
     /// Frees every recording `node` holds, still pending (a clean stop: another node, or this one
     /// started again, claims them at once instead of after their leases expired).
     bool release(const QString &node, QString *error);
+    /// Frees one recording `node` holds (it hands it to another node); false when it does not hold it.
+    bool releaseOne(const QString &id, const QString &node, QString *error);
+    /// The pending recordings in scope, whoever holds them (spec not read).
+    std::optional<QList<LeaseJob>> scopedJobs(QString *error);
+    /// The recordings held now (a lease not expired at `nowMs`), whatever the scope: id and node (metrics).
+    std::optional<QList<LeaseJob>> held(qint64 nowMs, QString *error);
     /// Every recording (operators, tests).
     std::optional<QList<LeaseJob>> jobs(QString *error);
 
@@ -100,6 +120,13 @@ private:
 /// work every tenth (so a dead node's recordings move at most 1.1 lease periods after its death),
 /// and says what it gained and lost. Its first look also takes back what the table says this node
 /// holds (it was restarted, or killed, under the same name). Runs in the thread it lives in.
+///
+/// Balanced (setPeers): the work in scope is shared out among the peers by fairShares(), instead
+/// of each node claiming up to its capacity. A node claims up to its share; a node over its share
+/// hands one item back (lost(id, true), then the lease freed, then released(id)) when a peer is
+/// under its own, so a node that joins gets its share within a few looks. A peer holding a lease
+/// that has expired is dead for the share-out (its heartbeat may still look recent): the living
+/// take its work over within one lease period, as without balancing.
 class LeaseKeeper : public QObject
 {
     Q_OBJECT
@@ -112,6 +139,7 @@ public:
         int capacity = 100;  ///< recordings this node holds at most
         QString scope;       ///< only recordings whose id starts with this (LeaseStore::setScope)
         QStringList ids;     ///< or, when not empty, only these
+        QList<LeasePeer> peers; ///< not empty: balanced among these (see above); capacity is not used
     };
 
     explicit LeaseKeeper(QObject *parent = nullptr);
@@ -125,6 +153,10 @@ public:
     void release();
     /// Looks for work now instead of at the next tick (a recording was just added).
     void claimNow();
+    /// The nodes the work is balanced among (this one included), sorted by name; looks at once.
+    void setPeers(const QList<LeasePeer> &peers);
+    /// The ids in scope from now on (Settings::ids); one held that is no longer in it is lost.
+    void setIds(const QStringList &ids);
     /// Releases one recording with its final state.
     bool finish(const QString &id, const QString &state, QString *error);
 
@@ -135,13 +167,19 @@ Q_SIGNALS:
     /// This node now records `job` (previousNode: who held it before its lease expired).
     void claimed(const iptv::dvr::LeaseJob &job, const QString &previousNode);
     /// Another node holds `id` now, or may soon (this node could not renew it for 3/4 of
-    /// a period): stop recording it.
-    void lost(const QString &id);
+    /// a period), or (handedOver) this node gives it to another to balance the work: stop
+    /// recording it (before this returns: its lease is freed right after).
+    void lost(const QString &id, bool handedOver);
+    /// `id` was handed over and its lease is free: the other nodes may claim it now.
+    void released(const QString &id);
     /// The database could not be reached or refused (the node keeps what it holds until its leases expire).
     void failed(const QString &error);
 
 private:
     void tick();
+    /// Balanced: how many more this node may claim now (0 when none), after handing one over
+    /// when it holds more than its share.
+    int balance(qint64 nowMs);
 
     Settings m_settings;
     LeaseStore m_store;

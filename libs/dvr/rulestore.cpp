@@ -103,42 +103,46 @@ void RuleStore::close()
 
 bool RuleStore::save(RecordingRule *rule, QString *error)
 {
-    QString why;
-    if (!rule->validate(&why))
-        return fail(QStringLiteral("save"), why, error);
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    const QByteArray spec = QJsonDocument(rule->toJson()).toJson(QJsonDocument::Compact);
-    if (rule->id == 0) {
-        q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec) "
-                                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id"));
-    } else {
-        q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, id) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
-                                 "owner = excluded.owner, enabled = excluded.enabled, priority = excluded.priority, "
-                                 "created = excluded.created, spec = excluded.spec RETURNING id"));
-    }
-    q.addBindValue(ruleKindName(rule->kind));
-    q.addBindValue(rule->owner);
-    q.addBindValue(rule->enabled ? 1 : 0);
-    q.addBindValue(rule->priority);
-    q.addBindValue(rule->created);
-    q.addBindValue(QString::fromUtf8(spec));
-    if (rule->id)
-        q.addBindValue(rule->id);
-    if (!q.exec() || !q.next())
-        return fail(QStringLiteral("save rule %1").arg(rule->id), sqlErrorText(q.lastError()), error);
-    rule->id = q.value(0).toLongLong();
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QString why;
+        if (!rule->validate(&why))
+            return fail(QStringLiteral("save"), why, error);
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        const QByteArray spec = QJsonDocument(rule->toJson()).toJson(QJsonDocument::Compact);
+        if (rule->id == 0) {
+            q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec) "
+                                     "VALUES (?, ?, ?, ?, ?, ?) RETURNING id"));
+        } else {
+            q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, id) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+                                     "owner = excluded.owner, enabled = excluded.enabled, priority = excluded.priority, "
+                                     "created = excluded.created, spec = excluded.spec RETURNING id"));
+        }
+        q.addBindValue(ruleKindName(rule->kind));
+        q.addBindValue(rule->owner);
+        q.addBindValue(rule->enabled ? 1 : 0);
+        q.addBindValue(rule->priority);
+        q.addBindValue(rule->created);
+        q.addBindValue(QString::fromUtf8(spec));
+        if (rule->id)
+            q.addBindValue(rule->id);
+        if (!q.exec() || !q.next())
+            return fail(QStringLiteral("save rule %1").arg(rule->id), sqlErrorText(q.lastError()), error);
+        rule->id = q.value(0).toLongLong();
+        return true;
+    });
 }
 
 bool RuleStore::remove(qint64 id, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("DELETE FROM dvr_rules WHERE id = ?"));
-    q.addBindValue(id);
-    if (!q.exec())
-        return fail(QStringLiteral("remove rule %1").arg(id), sqlErrorText(q.lastError()), error);
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("DELETE FROM dvr_rules WHERE id = ?"));
+        q.addBindValue(id);
+        if (!q.exec())
+            return fail(QStringLiteral("remove rule %1").arg(id), sqlErrorText(q.lastError()), error);
+        return true;
+    });
 }
 
 namespace {
@@ -162,95 +166,103 @@ std::optional<RecordingRule> readRule(const QSqlQuery &q, QString *why)
 
 std::optional<RecordingRule> RuleStore::rule(qint64 id, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE id = ?"));
-    q.addBindValue(id);
-    if (!q.exec()) {
-        fail(QStringLiteral("read rule %1").arg(id), sqlErrorText(q.lastError()), error);
-        return std::nullopt;
-    }
-    if (!q.next()) {
-        fail(QStringLiteral("read rule %1").arg(id), QStringLiteral("no such rule"), error);
-        return std::nullopt;
-    }
-    QString why;
-    auto r = readRule(q, &why);
-    if (!r)
-        fail(QStringLiteral("read"), why, error);
-    return r;
+    return withReconnect(m_connection, error, [&]() -> std::optional<RecordingRule> {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE id = ?"));
+        q.addBindValue(id);
+        if (!q.exec()) {
+            fail(QStringLiteral("read rule %1").arg(id), sqlErrorText(q.lastError()), error);
+            return std::nullopt;
+        }
+        if (!q.next()) {
+            fail(QStringLiteral("read rule %1").arg(id), QStringLiteral("no such rule"), error);
+            return std::nullopt;
+        }
+        QString why;
+        auto r = readRule(q, &why);
+        if (!r)
+            fail(QStringLiteral("read"), why, error);
+        return r;
+    });
 }
 
 std::optional<QList<RecordingRule>> RuleStore::rules(QString *error, const QString &owner)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.setForwardOnly(true);
-    if (owner.isEmpty()) {
-        q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules ORDER BY id"));
-    } else {
-        q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE owner = ? ORDER BY id"));
-        q.addBindValue(owner);
-    }
-    if (!q.exec()) {
-        fail(QStringLiteral("list rules"), sqlErrorText(q.lastError()), error);
-        return std::nullopt;
-    }
-    QList<RecordingRule> out;
-    while (q.next()) {
-        QString why;
-        auto r = readRule(q, &why);
-        if (!r) {
-            fail(QStringLiteral("list rules"), why, error);
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<RecordingRule>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.setForwardOnly(true);
+        if (owner.isEmpty()) {
+            q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules ORDER BY id"));
+        } else {
+            q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE owner = ? ORDER BY id"));
+            q.addBindValue(owner);
+        }
+        if (!q.exec()) {
+            fail(QStringLiteral("list rules"), sqlErrorText(q.lastError()), error);
             return std::nullopt;
         }
-        out.append(*r);
-    }
-    return out;
+        QList<RecordingRule> out;
+        while (q.next()) {
+            QString why;
+            auto r = readRule(q, &why);
+            if (!r) {
+                fail(QStringLiteral("list rules"), why, error);
+                return std::nullopt;
+            }
+            out.append(*r);
+        }
+        return out;
+    });
 }
 
 bool RuleStore::addHistory(const RecordedEpisode &e, QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, "
-                             "episode_key, subtitle_key, description_key, series_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    q.addBindValue(e.ruleId);
-    q.addBindValue(e.title);
-    q.addBindValue(e.channelId);
-    q.addBindValue(e.recordedAt);
-    q.addBindValue(e.kept ? 1 : 0);
-    for (const quint64 k : {e.identity.title, e.identity.ids, e.identity.episode, e.identity.subTitle,
-                            e.identity.description, e.identity.series})
-        q.addBindValue(qint64(k)); // BIGINT is signed: the bits round-trip
-    if (!q.exec())
-        return fail(QStringLiteral("add history"), sqlErrorText(q.lastError()), error);
-    return true;
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, "
+                                 "episode_key, subtitle_key, description_key, series_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        q.addBindValue(e.ruleId);
+        q.addBindValue(e.title);
+        q.addBindValue(e.channelId);
+        q.addBindValue(e.recordedAt);
+        q.addBindValue(e.kept ? 1 : 0);
+        for (const quint64 k : {e.identity.title, e.identity.ids, e.identity.episode, e.identity.subTitle,
+                                e.identity.description, e.identity.series})
+            q.addBindValue(qint64(k)); // BIGINT is signed: the bits round-trip
+        if (!q.exec())
+            return fail(QStringLiteral("add history"), sqlErrorText(q.lastError()), error);
+        return true;
+    });
 }
 
 std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error)
 {
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.setForwardOnly(true);
-    if (!q.exec(QStringLiteral("SELECT rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
-                               "subtitle_key, description_key, series_key FROM dvr_history ORDER BY id"))) {
-        fail(QStringLiteral("read history"), sqlErrorText(q.lastError()), error);
-        return std::nullopt;
-    }
-    QList<RecordedEpisode> out;
-    while (q.next()) {
-        RecordedEpisode e;
-        e.ruleId = q.value(0).toLongLong();
-        e.title = q.value(1).toString();
-        e.channelId = q.value(2).toString();
-        e.recordedAt = q.value(3).toLongLong();
-        e.kept = q.value(4).toInt() != 0;
-        e.identity.title = quint64(q.value(5).toLongLong());
-        e.identity.ids = quint64(q.value(6).toLongLong());
-        e.identity.episode = quint64(q.value(7).toLongLong());
-        e.identity.subTitle = quint64(q.value(8).toLongLong());
-        e.identity.description = quint64(q.value(9).toLongLong());
-        e.identity.series = quint64(q.value(10).toLongLong());
-        out.append(e);
-    }
-    return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<RecordedEpisode>> {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.setForwardOnly(true);
+        if (!q.exec(QStringLiteral("SELECT rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
+                                   "subtitle_key, description_key, series_key FROM dvr_history ORDER BY id"))) {
+            fail(QStringLiteral("read history"), sqlErrorText(q.lastError()), error);
+            return std::nullopt;
+        }
+        QList<RecordedEpisode> out;
+        while (q.next()) {
+            RecordedEpisode e;
+            e.ruleId = q.value(0).toLongLong();
+            e.title = q.value(1).toString();
+            e.channelId = q.value(2).toString();
+            e.recordedAt = q.value(3).toLongLong();
+            e.kept = q.value(4).toInt() != 0;
+            e.identity.title = quint64(q.value(5).toLongLong());
+            e.identity.ids = quint64(q.value(6).toLongLong());
+            e.identity.episode = quint64(q.value(7).toLongLong());
+            e.identity.subTitle = quint64(q.value(8).toLongLong());
+            e.identity.description = quint64(q.value(9).toLongLong());
+            e.identity.series = quint64(q.value(10).toLongLong());
+            out.append(e);
+        }
+        return out;
+    });
 }
 
 } // namespace iptv::dvr

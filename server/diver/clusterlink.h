@@ -2,10 +2,12 @@
 
 // What diver nodes on one PostgreSQL database tell each other, so that each plans for the whole
 // cluster and from the same rules without a restart:
-//   dvr_nodes    one row per live node: its name, capacity and when it was last seen (a
-//                heartbeat); a node not seen for a lease period is gone
+//   dvr_nodes    one row per node: its name, capacity, the channels its [archive] lists, and
+//                when it was last seen (a heartbeat); a node not seen for a lease period, or
+//                stopped, is not live; a node not seen for a day is forgotten
 //   dvr_changes  a log of what a node changed that the others hold in memory: a rule saved or
-//                removed, the recorded history grown, a copy removed, a node come or gone
+//                removed, the recorded history grown, a copy removed, a node come or gone, a
+//                lease handed over (the others may claim it at once)
 // A change is written to the log and announced with NOTIFY diver_changes; every node LISTENs (on
 // a connection of its own, so a notification always wakes it) and reads the log at once, and
 // reads it anyway every poll (a notification can be missed: a dropped connection). Reading the
@@ -19,6 +21,7 @@
 #include <QSet>
 #include <QSqlDriver>
 #include <QString>
+#include <QStringList>
 
 #include <optional>
 
@@ -36,7 +39,7 @@ struct ClusterNode
 /// One entry of the change log.
 struct ClusterChange
 {
-    enum class Kind : quint8 { Rule, RuleRemoved, History, CopyRemoved, Nodes, Unknown };
+    enum class Kind : quint8 { Rule, RuleRemoved, History, CopyRemoved, Nodes, Leases, Unknown };
     qint64 seq = 0;
     QString node;  ///< who made it
     Kind kind = Kind::Unknown;
@@ -51,9 +54,11 @@ public:
     ~ClusterLink() override;
 
     /// Opens two connections to the PostgreSQL `location` (one to query, one to listen), creates
-    /// the tables and registers `node`. Changes logged before now are not read.
-    bool open(const QString &location, const QString &node, int capacity, QString *error);
-    /// Unregisters this node (a clean stop: the others drop its capacity at once) and closes.
+    /// the tables and registers `node` with its capacity and its configured archives. Changes
+    /// logged before now are not read.
+    bool open(const QString &location, const QString &node, int capacity, const QStringList &archives, QString *error);
+    /// Marks this node stopped (a clean stop: the others drop its capacity at once; its archives
+    /// stay the cluster's) and closes.
     void leave();
     bool isOpen() const { return m_open; }
 
@@ -63,6 +68,12 @@ public:
     /// The nodes seen within the last `aliveMs` (the database's clock), by name: the same list,
     /// in the same order, on every node.
     std::optional<QList<ClusterNode>> liveNodes(qint64 aliveMs, QString *error);
+    /// The cluster's archived channels: what the [archive] of every node known lists (live,
+    /// stopped or dead, until it is forgotten a day after it was last seen).
+    std::optional<QSet<QString>> archivedChannels(QString *error);
+    /// Checks the listening connection (a dropped one is opened again, with backoff, and LISTENs
+    /// again: what was logged meanwhile is read from the log); false with *error while it cannot be.
+    bool checkListening(QString *error);
     /// Logs a change and wakes the other nodes.
     bool announce(ClusterChange::Kind kind, qint64 item, QString *error);
     /// Changes made by other nodes that were not read yet, oldest first.
@@ -78,6 +89,7 @@ private:
     QString m_query, m_listen; ///< the two connections' names
     QString m_node;
     int m_capacity = 0;
+    QString m_archives; ///< comma-separated, sorted
     bool m_open = false;
     qint64 m_readSinceMs = 0;     ///< log entries at or after this were read
     QSet<qint64> m_read;          ///< their sequence numbers (entries may commit out of order)

@@ -7,6 +7,7 @@
 
 #include <core/httprouter.h>
 #include <core/httputil.h>
+#include <core/sqldatabase.h>
 #include <dvr/archive.h>
 #include <dvr/playout.h>
 #include <dvr/playoutthumbnails.h>
@@ -32,6 +33,13 @@ using http::RouteContext;
 using Method = http::Router::Method;
 
 namespace {
+
+QStringList sortedList(const QSet<QString> &set)
+{
+    QStringList list(set.cbegin(), set.cend());
+    list.sort();
+    return list;
+}
 
 QJsonObject ruleJson(const dvr::RecordingRule &rule)
 {
@@ -329,13 +337,18 @@ void DiverServer::setupRoutes()
         return refusal;
 
     // ---- health and metrics (no authentication: load balancers and Prometheus)
-    r->addRoute(Method::Get, u"/healthz"_qs, [this](RouteContext &) {
+    r->addRoute(Method::Get, u"/healthz"_qs, [this](RouteContext &c) {
         const bool ok = m_guide != nullptr;
-        QJsonObject body{{u"status"_qs, ok ? u"ok"_qs : u"starting"_qs}, {u"node"_qs, m_config.nodeId},
-                         {u"recorders"_qs, activeRecorders()}, {u"ticketKey"_qs, m_auth.hasKeys()}};
+        // Degraded while a database connection is lost: recordings and playback go on, rules
+        // and the library cannot change. 200 for load balancers; ?strict=1 makes it 503.
+        const QStringList problems = lostSqlConnections();
+        const bool strict = http::parseBool(c.query("strict"));
+        QJsonObject body{{u"status"_qs, !ok ? u"starting"_qs : problems.isEmpty() ? u"ok"_qs : u"degraded"_qs},
+                         {u"node"_qs, m_config.nodeId}, {u"recorders"_qs, activeRecorders()}, {u"ticketKey"_qs, m_auth.hasKeys()},
+                         {u"problems"_qs, QJsonArray::fromStringList(problems)}};
         if (!ok)
             body.insert(u"detail"_qs, u"no guide yet"_qs);
-        return Reply::json(body, ok ? 200 : 503);
+        return Reply::json(body, !ok || (strict && !problems.isEmpty()) ? 503 : 200);
     });
     r->addRoute(Method::Get, u"/metrics"_qs, [this](RouteContext &) {
         return Reply{200, m_metrics.render(), "text/plain; version=0.0.4; charset=utf-8", {}};
@@ -345,8 +358,8 @@ void DiverServer::setupRoutes()
         DIVER_IDENTIFY(c)
         QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
                       {u"planned"_qs, qint64(m_plan.recordings.size())}, {u"conflicts"_qs, m_plan.conflicts},
-                      {u"archivedChannels"_qs, QJsonArray::fromStringList(QStringList(m_config.archivedChannels.begin(),
-                                                                                      m_config.archivedChannels.end()))},
+                      {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
+                      {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
                       {u"archiveHours"_qs, m_config.archiveHours}};
         if (m_guide)
             o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},

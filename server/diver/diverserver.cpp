@@ -84,13 +84,17 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
     connect(&m_leases, &dvr::LeaseKeeper::lost, this, &DiverServer::onLeaseLost);
-    connect(&m_leases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
-        qCWarning(lcDiver).noquote() << "lease table:" << error << "(the copies held go on until their leases expire)";
+    connect(&m_leases, &dvr::LeaseKeeper::failed, this, [this](const QString &error) {
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << "lease table:" << error << "(the copies held go on until their leases expire)";
     });
     connect(&m_archiveLeases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onArchiveClaimed);
     connect(&m_archiveLeases, &dvr::LeaseKeeper::lost, this, &DiverServer::onArchiveLost);
-    connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [](const QString &error) {
-        qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
+    // Handed over to balance the archives: the node it goes to claims it now, not at its next look.
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::released, this, [this] { announce(ClusterChange::Kind::Leases); });
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [this](const QString &error) {
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
     });
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
                             [this] { return double(activeRecorders()); });
@@ -110,6 +114,9 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
                                     total += n.capacity;
                                 return double(total);
                             });
+    m_metrics.gaugeCallback(QStringLiteral("diver_database_connections_lost"),
+                            QStringLiteral("Database connections lost and not yet open again (the node is degraded meanwhile)."),
+                            [] { return double(lostSqlConnections().size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_event_clients"), QStringLiteral("WebSocket event clients."),
                             [this] { return double(m_eventClients.size()); });
 }
@@ -147,10 +154,13 @@ bool DiverServer::start(QString *error)
     }
 
     // Several nodes: listening before the rules are read, so that nothing changed in between is missed.
+    QStringList ownArchives(m_config.archivedChannels.cbegin(), m_config.archivedChannels.cend());
+    ownArchives.sort();
     m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
+    m_archivedChannels = m_config.archivedChannels;
     if (PostgresParams pg; parsePostgresUri(db, &pg)) {
         m_cluster = std::make_unique<ClusterLink>();
-        if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, error)) {
+        if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, ownArchives, error)) {
             m_cluster.reset();
             return false;
         }
@@ -163,7 +173,7 @@ bool DiverServer::start(QString *error)
     capacity.nodes.clear(); // not the default node
     for (const ClusterNode &n : std::as_const(m_liveNodes))
         capacity.nodes.append(dvr::RecorderNode{n.name, n.capacity});
-    capacity.archivedChannels = m_config.archivedChannels;
+    capacity.archivedChannels = m_archivedChannels;
     m_scheduler.setCapacity(capacity);
     const auto rules = m_rules.rules(error);
     if (!rules)
@@ -338,8 +348,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     QString error;
     auto release = [&](const QString &state, const QString &why) {
         QString e;
-        if (!m_leases.finish(job.id, state, &e))
-            qCWarning(lcDiver).noquote() << e;
+        finishLease(job.id, state);
         if (!why.isEmpty())
             qCWarning(lcDiver).noquote() << "copy" << copyId << ":" << why;
     };
@@ -357,7 +366,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     if (copy->recordStop <= now()) {
         copy->state = CopyState::Finished;
         copy->reason = QStringLiteral("no node was recording when it was due to end");
-        m_store.updateCopy(*copy, &error);
+        saveCopy(*copy);
         release(u"done"_qs, copy->reason);
         return;
     }
@@ -367,7 +376,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         copy->state = CopyState::Failed;
         copy->reason = error;
         QString e;
-        m_store.updateCopy(*copy, &e);
+        saveCopy(*copy);
         release(u"failed"_qs, QStringLiteral("does not start: %1").arg(error));
         if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
             for (const RecordingRow &r : *viewers)
@@ -375,7 +384,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         }
         return;
     }
-    m_store.updateCopy(*copy, &error);
+    saveCopy(*copy);
     if (!previousNode.isEmpty() && previousNode != m_config.nodeId)
         qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "taken over from node" << previousNode
                                      << "(its lease expired); writing on in" << copy->directory;
@@ -416,8 +425,7 @@ void DiverServer::followCopyEnds()
         c->recorder->stop(false);
         delete c->recorder;
         delete c;
-        if (!m_leases.finish(leaseIdOf(id), u"failed"_qs, &error))
-            qCWarning(lcDiver).noquote() << error;
+        finishLease(leaseIdOf(id), u"failed"_qs);
     }
 }
 
@@ -495,7 +503,11 @@ void DiverServer::replan(bool guideChanged)
 
 void DiverServer::reconcile()
 {
-    if (m_stopping || !m_guide)
+    if (m_stopping)
+        return;
+    if (!m_unsavedCopies.isEmpty() || !m_unfinishedLeases.isEmpty())
+        retryUnsaved();
+    if (!m_guide)
         return;
     const qint64 t = now();
     if (t - m_lastPlanAt >= kReplanSeconds)
@@ -549,7 +561,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     r.recordStart = std::max(p.recordStart, t);
     r.recordStop = p.recordStop;
     r.created = t;
-    if (!m_config.archivedChannels.contains(p.channelId)) {
+    if (!m_archivedChannels.contains(p.channelId)) {
         // One stored copy per airing: a second viewer's recording joins the first's copy, which
         // grows to the widest padding asked for.
         auto copy = m_store.copyOf(p.channelId, p.start, &error);
@@ -613,10 +625,8 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
 
 void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
 {
-    QString error;
     copy.recordStop = recordStop;
-    if (!m_store.updateCopy(copy, &error))
-        qCWarning(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << ": its new end is not stored:" << error;
+    saveCopy(copy);
     if (ActiveCopy *active = m_copies.value(copy.id)) {
         active->row.recordStop = recordStop;
         active->recorder->setStopAt(recordStop * 1000);
@@ -721,7 +731,7 @@ void DiverServer::onCopyState(qint64 copyId)
     c->row.gaps = qint64(stats.gaps);
     c->row.reason = c->recorder->reason();
     QString e;
-    m_store.updateCopy(c->row, &e);
+    saveCopy(c->row);
     if (state == dvr::Recorder::State::Error) {
         if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
             for (const RecordingRow &r : *viewers)
@@ -741,9 +751,8 @@ void DiverServer::onCopyFinished(qint64 copyId)
     c->row.bytes = qint64(stats.bytes);
     c->row.gaps = qint64(stats.gaps);
     QString e;
-    m_store.updateCopy(c->row, &e);
-    if (!m_leases.finish(leaseIdOf(copyId), u"done"_qs, &e))
-        qCWarning(lcDiver).noquote() << e;
+    saveCopy(c->row);
+    finishLease(leaseIdOf(copyId), u"done"_qs);
     c->recorder->disconnect(this);
     c->recorder->deleteLater();
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
@@ -757,6 +766,54 @@ void DiverServer::onCopyFinished(qint64 copyId)
     replan(false);
 }
 
+void DiverServer::saveCopy(const CopyRow &row)
+{
+    QString error;
+    if (m_store.updateCopy(row, &error)) {
+        m_unsavedCopies.remove(row.id);
+        return;
+    }
+    // Never dropped: kept (its latest state) and written again every second until the
+    // database takes it.
+    if (!m_unsavedCopies.contains(row.id))
+        qCWarning(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "is not saved:" << error << "(tried again every second)";
+    m_unsavedCopies.insert(row.id, row);
+}
+
+void DiverServer::finishLease(const QString &leaseId, const QString &state)
+{
+    QString error;
+    if (m_leases.finish(leaseId, state, &error)) {
+        m_unfinishedLeases.remove(leaseId);
+        return;
+    }
+    if (lostSqlConnections().isEmpty()) { // refused, not unreachable: taken over, or unknown
+        qCWarning(lcDiver).noquote() << error;
+        m_unfinishedLeases.remove(leaseId);
+        return;
+    }
+    if (!m_unfinishedLeases.contains(leaseId))
+        qCWarning(lcDiver).noquote() << error << "(tried again every second)";
+    m_unfinishedLeases.insert(leaseId, state);
+}
+
+void DiverServer::retryUnsaved()
+{
+    const QList<CopyRow> copies = m_unsavedCopies.values();
+    for (const CopyRow &row : copies)
+        saveCopy(row);
+    const QHash<QString, QString> leases = m_unfinishedLeases;
+    for (auto it = leases.cbegin(); it != leases.cend(); ++it)
+        finishLease(it.key(), it.value());
+}
+
+bool DiverServer::databaseTrouble(const QString &error) const
+{
+    // A connection known lost is logged once where it is (iptv.core.sql) and again when it is
+    // back; the failures in between say nothing new.
+    return error.contains(u"the database connection is lost");
+}
+
 void DiverServer::announce(ClusterChange::Kind kind, qint64 item)
 {
     QString error;
@@ -768,7 +825,8 @@ bool DiverServer::refreshNodes()
 {
     QString error;
     if (!m_cluster->heartbeat(QDateTime::currentMSecsSinceEpoch(), &error)) {
-        qCWarning(lcDiver).noquote() << error;
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << error;
         return false;
     }
     // Alive: seen within a lease period and a poll (a heartbeat a little late is no death).
@@ -788,11 +846,22 @@ bool DiverServer::refreshNodes()
                    return x.name == y.name && x.capacity == y.capacity;
                });
     };
-    if (sameNodes(*nodes, m_liveNodes))
+    // The cluster archives every channel any node's [archive] lists (a node that died or stopped
+    // included: its archives go on elsewhere): the same set on every node, and a node configured
+    // with none records and serves them all the same.
+    QSet<QString> archived = m_config.archivedChannels;
+    if (const auto all = m_cluster->archivedChannels(&error))
+        archived.unite(*all);
+    else
+        archived.unite(m_archivedChannels); // kept as they were
+    const bool archivesChanged = archived != m_archivedChannels;
+    if (sameNodes(*nodes, m_liveNodes) && !archivesChanged)
         return false;
     m_liveNodes = *nodes;
+    m_archivedChannels = archived;
     dvr::CapacityOptions capacity = m_scheduler.options().capacity;
     capacity.nodes.clear();
+    capacity.archivedChannels = m_archivedChannels;
     QStringList names;
     int total = 0;
     for (const ClusterNode &n : std::as_const(m_liveNodes)) {
@@ -802,18 +871,64 @@ bool DiverServer::refreshNodes()
     }
     m_scheduler.setCapacity(capacity);
     qCInfo(lcDiver).noquote() << "planning for" << m_liveNodes.size() << "live nodes, capacity" << total << ":" << names.join(u", ");
+    if (archivesChanged) {
+        QStringList list(m_archivedChannels.cbegin(), m_archivedChannels.cend());
+        list.sort();
+        qCInfo(lcDiver).noquote() << "the cluster archives" << list.size() << "channels:" << list.join(u", ");
+        startArchives();
+    } else if (m_archiveLeasesStarted) {
+        m_archiveLeases.setPeers(archivePeers());
+    }
     return true;
+}
+
+QList<dvr::LeasePeer> DiverServer::archivePeers() const
+{
+    QList<dvr::LeasePeer> peers;
+    for (const ClusterNode &n : std::as_const(m_liveNodes))
+        peers.append({n.name, n.capacity});
+    return peers;
 }
 
 void DiverServer::pollCluster()
 {
     if (m_stopping || !m_cluster)
         return;
+    if (QString error; !m_cluster->checkListening(&error) && !databaseTrouble(error))
+        qCWarning(lcDiver).noquote() << error << "(the others' changes are read every poll meanwhile)";
     if (refreshNodes() && m_guide) {
         replan(false);
         startDue(now());
     }
     applyClusterChanges();
+    countClusterLeases();
+}
+
+void DiverServer::countClusterLeases()
+{
+    // Every node's leases by kind, as the shared table has them: any node's /metrics shows the
+    // whole cluster's share-out. A node gone keeps its series, at 0.
+    QString error;
+    const auto held = m_leases.store().held(QDateTime::currentMSecsSinceEpoch(), &error);
+    if (!held)
+        return;
+    QHash<std::pair<QString, QString>, int> counts;
+    for (const ClusterNode &n : std::as_const(m_liveNodes)) {
+        counts.insert({n.name, u"copy"_qs}, 0);
+        counts.insert({n.name, u"archive"_qs}, 0);
+    }
+    for (auto it = m_clusterLeaseGauges.cbegin(); it != m_clusterLeaseGauges.cend(); ++it)
+        counts.insert(it.key(), 0);
+    for (const dvr::LeaseJob &j : *held)
+        ++counts[{j.node, j.id.section(u':', 0, 0)}];
+    for (auto it = counts.cbegin(); it != counts.cend(); ++it) {
+        iptv::Gauge *&gauge = m_clusterLeaseGauges[it.key()];
+        if (!gauge)
+            gauge = m_metrics.gauge(QStringLiteral("diver_cluster_leases_held"),
+                                    QStringLiteral("Leases each node of the cluster holds now, by kind (copy, archive)."),
+                                    {{QStringLiteral("node"), it.key().first}, {QStringLiteral("kind"), it.key().second}});
+        gauge->set(it.value());
+    }
 }
 
 void DiverServer::applyClusterChanges()
@@ -823,7 +938,8 @@ void DiverServer::applyClusterChanges()
     QString error;
     const auto changes = m_cluster->pending(&error);
     if (!changes) {
-        qCWarning(lcDiver).noquote() << error << "(everything is read again once the log can be read)";
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << error << "(everything is read again once the log can be read)";
         m_clusterResync = true;
         return;
     }
@@ -856,6 +972,10 @@ void DiverServer::applyClusterChanges()
         case ClusterChange::Kind::History: history = true; break;
         case ClusterChange::Kind::CopyRemoved: copies = true; break;
         case ClusterChange::Kind::Nodes: changed |= refreshNodes(); break;
+        case ClusterChange::Kind::Leases:
+            if (m_archiveLeasesStarted)
+                m_archiveLeases.claimNow();
+            break;
         case ClusterChange::Kind::Unknown: break; // a newer node's: read by it
         }
     }
@@ -880,10 +1000,32 @@ void DiverServer::startArchives()
     // Every node knows every archived channel's folder (it serves catch-up and timeshift from
     // it); one node records it: the one holding its lease, taken over by another within a lease
     // period when that node dies. Two nodes never write one archive.
-    if (!m_guide || m_config.archivedChannels.isEmpty())
+    if (!m_guide || m_stopping)
         return;
     QString error;
-    for (const QString &channelId : std::as_const(m_config.archivedChannels)) {
+    // A channel no node archives any more: its recorder (if here) stops, its lease is not renewed.
+    for (auto it = m_archives.begin(); it != m_archives.end();) {
+        if (m_archivedChannels.contains(it.key())) {
+            ++it;
+            continue;
+        }
+        ActiveArchive *a = it.value();
+        if (a->recorder) {
+            qCInfo(lcDiver).noquote() << "the archive of" << a->channelId << "stops: no node's [archive] lists it any more";
+            a->recorder->disconnect(this);
+            a->recorder->stop(false);
+            delete a->recorder;
+        }
+        delete a;
+        it = m_archives.erase(it);
+    }
+    QStringList ids;
+    for (const QString &channelId : std::as_const(m_archivedChannels))
+        ids << archiveLeaseIdOf(channelId);
+    ids.sort();
+    if (ids.isEmpty() && !m_archiveLeasesStarted)
+        return;
+    for (const QString &channelId : std::as_const(m_archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
         const QString relative = QStringLiteral("archive/%1").arg(channelId);
@@ -901,14 +1043,18 @@ void DiverServer::startArchives()
         settings.location = m_config.effectiveDatabase();
         settings.node = m_config.nodeId;
         settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
-        settings.capacity = int(m_config.archivedChannels.size());
-        for (const QString &channelId : std::as_const(m_config.archivedChannels))
-            settings.ids << archiveLeaseIdOf(channelId);
+        settings.capacity = int(ids.size());
+        settings.ids = ids;
+        settings.peers = archivePeers(); // shared out among the live nodes
         if (!m_archiveLeases.start(settings, &error)) {
             qCCritical(lcDiver).noquote() << "the lease table (archives):" << error << "(no archive is recorded on this node)";
             return;
         }
         m_archiveLeasesStarted = true;
+    } else {
+        m_archiveLeases.setPeers(archivePeers());
+        // An empty scope would mean every archive: none is held then.
+        m_archiveLeases.setIds(ids.isEmpty() ? QStringList{u"archive:"_qs} : ids);
     }
     for (const ActiveArchive *a : std::as_const(m_archives)) {
         const QJsonObject spec{{u"archive"_qs, a->channelId}};
@@ -944,7 +1090,7 @@ void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &prev
                                      << "(its lease expired); writing on in" << a->directory;
 }
 
-void DiverServer::onArchiveLost(const QString &leaseId)
+void DiverServer::onArchiveLost(const QString &leaseId, bool handedOver)
 {
     ActiveArchive *a = m_archives.value(leaseId.mid(int(archiveLeaseIdOf({}).size())));
     if (!a)
@@ -952,8 +1098,12 @@ void DiverServer::onArchiveLost(const QString &leaseId)
     a->held = false;
     if (!a->recorder)
         return;
-    qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "was taken over by another node (this node's lease expired):"
-                                 << "its recorder stops";
+    if (handedOver)
+        qCInfo(lcDiver).noquote() << "the archive of" << a->channelId << "goes to another node (balancing the archives):"
+                                  << "its recorder stops, the next node writes on after a marked gap";
+    else
+        qCWarning(lcDiver).noquote() << "the archive of" << a->channelId
+                                     << "was taken over by another node (this node's lease expired): its recorder stops";
     a->recorder->disconnect(this);
     a->recorder->stop(false);
     delete a->recorder;

@@ -88,6 +88,8 @@ public:
     void reconcile();
     /// The nodes this node plans for: every live node on PostgreSQL (this one included), else this one.
     QList<ClusterNode> clusterNodes() const { return m_liveNodes; }
+    /// The cluster's archived channels: every live node's [archive] channels together (this node's own on SQLite).
+    QSet<QString> archivedChannels() const { return m_archivedChannels; }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -136,13 +138,25 @@ private:
     void onCopyFinished(qint64 copyId);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
-    void onArchiveLost(const QString &leaseId);
+    void onArchiveLost(const QString &leaseId, bool handedOver);
+    /// The live nodes the archives are shared out among, with their capacities as weights.
+    QList<dvr::LeasePeer> archivePeers() const;
     /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot.
     bool startArchiveRecorder(ActiveArchive *archive);
+    /// Writes a copy's row; one the database does not take now is kept and written again every
+    /// second (reconcile) until it does: a recording's state is never dropped.
+    void saveCopy(const CopyRow &row);
+    /// Finishes a copy's lease; kept and tried again the same way while the database is unreachable.
+    void finishLease(const QString &leaseId, const QString &state);
+    void retryUnsaved();
+    /// The error is a database connection known lost (logged once already by iptv.core.sql).
+    bool databaseTrouble(const QString &error) const;
     /// Tells the other nodes (PostgreSQL) what changed here; a no-op on one node.
     void announce(ClusterChange::Kind kind, qint64 item = 0);
     /// Heartbeat, the live nodes (and the plan's capacity from them), the other nodes' changes.
     void pollCluster();
+    /// Sets diver_cluster_leases_held from the lease table.
+    void countClusterLeases();
     /// Reads the live nodes; true when they changed (the scheduler's capacity is set from them).
     bool refreshNodes();
     /// Applies what the other nodes changed (rules, history, copies, nodes) and plans again.
@@ -173,6 +187,10 @@ private:
     dvr::LeaseKeeper m_leases;        ///< copies ("copy:<id>")
     dvr::LeaseKeeper m_archiveLeases; ///< channel archives ("archive:<channel>"), one node each
     bool m_archiveLeasesStarted = false;
+    QSet<QString> m_archivedChannels; ///< archivedChannels()
+    QHash<std::pair<QString, QString>, iptv::Gauge *> m_clusterLeaseGauges; ///< (node, kind)
+    QHash<qint64, CopyRow> m_unsavedCopies;       ///< copy rows to write again (saveCopy)
+    QHash<QString, QString> m_unfinishedLeases;   ///< lease id -> final state to write again
     QSet<qint64> m_offered;          ///< copies put in the lease table since this start
     QString m_leaseError;            ///< why the lease keeper did not start
     std::unique_ptr<ClusterLink> m_cluster; ///< PostgreSQL only

@@ -138,168 +138,196 @@ struct Statement
 
 std::optional<qint64> RecordingStore::insertCopy(const CopyRow &c, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, node, "
-                                             "directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
-    s.bind(c.channelId).bind(c.airingStart).bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory)
-        .bind(int(c.state)).bind(c.reason);
-    if (!s.run(error) || !s.q.next())
-        return std::nullopt;
-    return s.q.value(0).toLongLong();
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        Statement s(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, node, "
+                                                 "directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
+        s.bind(c.channelId).bind(c.airingStart).bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory)
+            .bind(int(c.state)).bind(c.reason);
+        if (!s.run(error) || !s.q.next())
+            return std::nullopt;
+        return s.q.value(0).toLongLong();
+    });
 }
 
 std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *error)
 {
-    // Several nodes plan from the same rules and guide: the first insert makes the copy, the
-    // others find it (the unique key is the airing, channel and start).
-    if (!execSql(m_connection, QStringLiteral("BEGIN"), error))
-        return std::nullopt;
-    Statement insert(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, "
-                                                  "node, directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                                                  "ON CONFLICT (channel_id, airing_start) DO NOTHING"));
-    insert.bind(c.channelId).bind(c.airingStart).bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory)
-        .bind(int(c.state)).bind(c.reason);
-    std::optional<CopyRow> stored;
-    if (insert.run(error))
-        stored = copyOf(c.channelId, c.airingStart, error);
-    if (!stored) {
-        if (error->isEmpty())
-            *error = QStringLiteral("the copy of %1 at %2 was not stored").arg(c.channelId).arg(c.airingStart);
-        QString ignored;
-        execSql(m_connection, QStringLiteral("ROLLBACK"), &ignored);
-        return std::nullopt;
-    }
-    if (!execSql(m_connection, QStringLiteral("COMMIT"), error))
-        return std::nullopt;
-    return stored;
+    return withReconnect(m_connection, error, [&]() -> std::optional<CopyRow> {
+        // Several nodes plan from the same rules and guide: the first insert makes the copy, the
+        // others find it (the unique key is the airing, channel and start).
+        if (!execSql(m_connection, QStringLiteral("BEGIN"), error))
+            return std::nullopt;
+        Statement insert(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, "
+                                                      "node, directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                                                      "ON CONFLICT (channel_id, airing_start) DO NOTHING"));
+        insert.bind(c.channelId).bind(c.airingStart).bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory)
+            .bind(int(c.state)).bind(c.reason);
+        std::optional<CopyRow> stored;
+        if (insert.run(error))
+            stored = copyOf(c.channelId, c.airingStart, error);
+        if (!stored) {
+            if (error->isEmpty())
+                *error = QStringLiteral("the copy of %1 at %2 was not stored").arg(c.channelId).arg(c.airingStart);
+            QString ignored;
+            execSql(m_connection, QStringLiteral("ROLLBACK"), &ignored);
+            return std::nullopt;
+        }
+        if (!execSql(m_connection, QStringLiteral("COMMIT"), error))
+            return std::nullopt;
+        return stored;
+    });
 }
 
 bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
 {
-    // A copy's end only ever grows (a viewer's longer padding, planned on any node): a node
-    // writing its recorder's figures with an end it read earlier never moves it back.
-    Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, "
-                                             "record_stop = CASE WHEN record_stop > ? THEN record_stop ELSE ? END, node = ?, "
-                                             "directory = ?, state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
-    s.bind(c.recordStart).bind(c.recordStop).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
-        .bind(c.segments).bind(c.bytes).bind(c.gaps).bind(c.id);
-    return s.run(error);
+    return withReconnect(m_connection, error, [&]() -> bool {
+        // A copy's end only ever grows (a viewer's longer padding, planned on any node): a node
+        // writing its recorder's figures with an end it read earlier never moves it back.
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, "
+                                                 "record_stop = CASE WHEN record_stop > ? THEN record_stop ELSE ? END, node = ?, "
+                                                 "directory = ?, state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
+        s.bind(c.recordStart).bind(c.recordStop).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
+            .bind(c.segments).bind(c.bytes).bind(c.gaps).bind(c.id);
+        return s.run(error);
+    });
 }
 
 bool RecordingStore::removeCopy(qint64 id, QString *error)
 {
-    return Statement(m_connection, QStringLiteral("DELETE FROM dvr_copies WHERE id = ?")).bind(id).run(error);
+    return withReconnect(m_connection, error, [&]() -> bool {
+        return Statement(m_connection, QStringLiteral("DELETE FROM dvr_copies WHERE id = ?")).bind(id).run(error);
+    });
 }
 
 std::optional<CopyRow> RecordingStore::copy(qint64 id, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id = ?").arg(QLatin1String(s_copyColumns)));
-    if (!s.bind(id).run(error))
-        return std::nullopt;
-    error->clear();
-    return s.q.next() ? std::optional<CopyRow>(copyFrom(s.q)) : std::nullopt;
+    return withReconnect(m_connection, error, [&]() -> std::optional<CopyRow> {
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id = ?").arg(QLatin1String(s_copyColumns)));
+        if (!s.bind(id).run(error))
+            return std::nullopt;
+        error->clear();
+        return s.q.next() ? std::optional<CopyRow>(copyFrom(s.q)) : std::nullopt;
+    });
 }
 
 std::optional<CopyRow> RecordingStore::copyOf(const QString &channelId, qint64 airingStart, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE channel_id = ? AND airing_start = ?")
-                                  .arg(QLatin1String(s_copyColumns)));
-    if (!s.bind(channelId).bind(airingStart).run(error))
-        return std::nullopt;
-    error->clear();
-    return s.q.next() ? std::optional<CopyRow>(copyFrom(s.q)) : std::nullopt;
+    return withReconnect(m_connection, error, [&]() -> std::optional<CopyRow> {
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE channel_id = ? AND airing_start = ?")
+                                      .arg(QLatin1String(s_copyColumns)));
+        if (!s.bind(channelId).bind(airingStart).run(error))
+            return std::nullopt;
+        error->clear();
+        return s.q.next() ? std::optional<CopyRow>(copyFrom(s.q)) : std::nullopt;
+    });
 }
 
 std::optional<QList<CopyRow>> RecordingStore::copies(QString *error, std::optional<CopyState> state)
 {
-    Statement s(m_connection, state ? QStringLiteral("SELECT %1 FROM dvr_copies WHERE state = ? ORDER BY id").arg(QLatin1String(s_copyColumns))
-                                    : QStringLiteral("SELECT %1 FROM dvr_copies ORDER BY id").arg(QLatin1String(s_copyColumns)));
-    if (state)
-        s.bind(int(*state));
-    if (!s.run(error))
-        return std::nullopt;
-    QList<CopyRow> out;
-    while (s.q.next())
-        out.append(copyFrom(s.q));
-    return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<CopyRow>> {
+        Statement s(m_connection, state ? QStringLiteral("SELECT %1 FROM dvr_copies WHERE state = ? ORDER BY id").arg(QLatin1String(s_copyColumns))
+                                        : QStringLiteral("SELECT %1 FROM dvr_copies ORDER BY id").arg(QLatin1String(s_copyColumns)));
+        if (state)
+            s.bind(int(*state));
+        if (!s.run(error))
+            return std::nullopt;
+        QList<CopyRow> out;
+        while (s.q.next())
+            out.append(copyFrom(s.q));
+        return out;
+    });
 }
 
 std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QString *error)
 {
-    Statement s(m_connection,
-                QStringLiteral("INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, "
-                               "record_start, record_stop, copy_id, kept, position, created, deleted) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
-                               "ON CONFLICT (owner, rule_id, channel_id, airing_start) DO NOTHING RETURNING id"));
-    s.bind(r.owner).bind(r.ruleId).bind(r.channelId).bind(r.title).bind(r.airingStart).bind(r.airingStop)
-        .bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
-        .bind(r.created ? r.created : QDateTime::currentSecsSinceEpoch());
-    if (!s.run(error))
-        return std::nullopt;
-    return s.q.next() ? s.q.value(0).toLongLong() : 0;
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        Statement s(m_connection,
+                    QStringLiteral("INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, "
+                                   "record_start, record_stop, copy_id, kept, position, created, deleted) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                                   "ON CONFLICT (owner, rule_id, channel_id, airing_start) DO NOTHING RETURNING id"));
+        s.bind(r.owner).bind(r.ruleId).bind(r.channelId).bind(r.title).bind(r.airingStart).bind(r.airingStop)
+            .bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
+            .bind(r.created ? r.created : QDateTime::currentSecsSinceEpoch());
+        if (!s.run(error))
+            return std::nullopt;
+        return s.q.next() ? s.q.value(0).toLongLong() : 0;
+    });
 }
 
 bool RecordingStore::updateRecording(const RecordingRow &r, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET airing_stop = ?, record_start = ?, record_stop = ?, copy_id = ?, "
-                                             "kept = ?, position = ?, deleted = ?, title = ? WHERE id = ?"));
-    s.bind(r.airingStop).bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
-        .bind(int(r.deleted)).bind(r.title).bind(r.id);
-    return s.run(error);
+    return withReconnect(m_connection, error, [&]() -> bool {
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET airing_stop = ?, record_start = ?, record_stop = ?, "
+                                                 "copy_id = ?, kept = ?, position = ?, deleted = ?, title = ? WHERE id = ?"));
+        s.bind(r.airingStop).bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
+            .bind(int(r.deleted)).bind(r.title).bind(r.id);
+        return s.run(error);
+    });
 }
 
 bool RecordingStore::removeRecording(qint64 id, QString *error)
 {
-    return Statement(m_connection, QStringLiteral("DELETE FROM dvr_recordings WHERE id = ?")).bind(id).run(error);
+    return withReconnect(m_connection, error, [&]() -> bool {
+        return Statement(m_connection, QStringLiteral("DELETE FROM dvr_recordings WHERE id = ?")).bind(id).run(error);
+    });
 }
 
 std::optional<RecordingRow> RecordingStore::recording(qint64 id, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE id = ?").arg(QLatin1String(s_recordingColumns)));
-    if (!s.bind(id).run(error))
-        return std::nullopt;
-    error->clear();
-    return s.q.next() ? std::optional<RecordingRow>(recordingFrom(s.q)) : std::nullopt;
+    return withReconnect(m_connection, error, [&]() -> std::optional<RecordingRow> {
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE id = ?").arg(QLatin1String(s_recordingColumns)));
+        if (!s.bind(id).run(error))
+            return std::nullopt;
+        error->clear();
+        return s.q.next() ? std::optional<RecordingRow>(recordingFrom(s.q)) : std::nullopt;
+    });
 }
 
 std::optional<QList<RecordingRow>> RecordingStore::recordings(QString *error, const QString &owner, bool withDeleted)
 {
-    QString sql = QStringLiteral("SELECT %1 FROM dvr_recordings WHERE 1 = 1").arg(QLatin1String(s_recordingColumns));
-    if (!owner.isEmpty())
-        sql += QStringLiteral(" AND owner = ?");
-    if (!withDeleted)
-        sql += QStringLiteral(" AND deleted = 0");
-    sql += QStringLiteral(" ORDER BY airing_start DESC, id DESC");
-    Statement s(m_connection, sql);
-    if (!owner.isEmpty())
-        s.bind(owner);
-    if (!s.run(error))
-        return std::nullopt;
-    QList<RecordingRow> out;
-    while (s.q.next())
-        out.append(recordingFrom(s.q));
-    return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<RecordingRow>> {
+        QString sql = QStringLiteral("SELECT %1 FROM dvr_recordings WHERE 1 = 1").arg(QLatin1String(s_recordingColumns));
+        if (!owner.isEmpty())
+            sql += QStringLiteral(" AND owner = ?");
+        if (!withDeleted)
+            sql += QStringLiteral(" AND deleted = 0");
+        sql += QStringLiteral(" ORDER BY airing_start DESC, id DESC");
+        Statement s(m_connection, sql);
+        if (!owner.isEmpty())
+            s.bind(owner);
+        if (!s.run(error))
+            return std::nullopt;
+        QList<RecordingRow> out;
+        while (s.q.next())
+            out.append(recordingFrom(s.q));
+        return out;
+    });
 }
 
 std::optional<QList<RecordingRow>> RecordingStore::recordingsOfCopy(qint64 copyId, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE copy_id = ? ORDER BY id").arg(QLatin1String(s_recordingColumns)));
-    if (!s.bind(copyId).run(error))
-        return std::nullopt;
-    QList<RecordingRow> out;
-    while (s.q.next())
-        out.append(recordingFrom(s.q));
-    return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<RecordingRow>> {
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE copy_id = ? ORDER BY id").arg(QLatin1String(s_recordingColumns)));
+        if (!s.bind(copyId).run(error))
+            return std::nullopt;
+        QList<RecordingRow> out;
+        while (s.q.next())
+            out.append(recordingFrom(s.q));
+        return out;
+    });
 }
 
 std::optional<RecordingRow> RecordingStore::recordingOf(const QString &owner, qint64 ruleId, const QString &channelId,
                                                         qint64 airingStart, QString *error)
 {
-    Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE owner = ? AND rule_id = ? AND channel_id = ? "
-                                             "AND airing_start = ?").arg(QLatin1String(s_recordingColumns)));
-    if (!s.bind(owner).bind(ruleId).bind(channelId).bind(airingStart).run(error))
-        return std::nullopt;
-    error->clear();
-    return s.q.next() ? std::optional<RecordingRow>(recordingFrom(s.q)) : std::nullopt;
+    return withReconnect(m_connection, error, [&]() -> std::optional<RecordingRow> {
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE owner = ? AND rule_id = ? AND channel_id = ? "
+                                                 "AND airing_start = ?").arg(QLatin1String(s_recordingColumns)));
+        if (!s.bind(owner).bind(ruleId).bind(channelId).bind(airingStart).run(error))
+            return std::nullopt;
+        error->clear();
+        return s.q.next() ? std::optional<RecordingRow>(recordingFrom(s.q)) : std::nullopt;
+    });
 }
 
 } // namespace iptv::diver

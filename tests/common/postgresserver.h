@@ -58,17 +58,34 @@ public:
         probe.listen(QHostAddress::LocalHost, 0);
         m_port = probe.serverPort();
         probe.close();
-        const QString options = QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200")
-                                    .arg(m_port)
-                                    .arg(m_data);
+        m_options = QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200")
+                        .arg(m_port)
+                        .arg(m_data);
+        return startAgain(error);
+    }
+
+    /// Starts the server stopped by stopKeepingData() again, on the same port and data.
+    bool startAgain(QString *error)
+    {
         if (!run(m_bin + QStringLiteral("/pg_ctl"),
-                 {QStringLiteral("-D"), m_data, QStringLiteral("-o"), options, QStringLiteral("-l"),
+                 {QStringLiteral("-D"), m_data, QStringLiteral("-o"), m_options, QStringLiteral("-l"),
                   m_data + QStringLiteral("/server.log"), QStringLiteral("-w"), QStringLiteral("-t"), QStringLiteral("60"),
                   QStringLiteral("start")},
                  error))
             return false;
         m_running = true;
         return true;
+    }
+
+    /// Stops the server (fast: clients are disconnected), keeping its data for startAgain():
+    /// what clients see of a database restart.
+    bool stopKeepingData(QString *error)
+    {
+        m_running = false;
+        return run(m_bin + QStringLiteral("/pg_ctl"),
+                   {QStringLiteral("-D"), m_data, QStringLiteral("-m"), QStringLiteral("fast"), QStringLiteral("-w"),
+                    QStringLiteral("stop")},
+                   error);
     }
 
     void stop()
@@ -130,6 +147,7 @@ private:
     QString m_bin;
     std::unique_ptr<QTemporaryDir> m_dir;
     QString m_data;
+    QString m_options;
     quint16 m_port = 0;
     bool m_running = false;
 };

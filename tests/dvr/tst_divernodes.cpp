@@ -6,9 +6,12 @@
 // lease period, written on in the same folder after a gap, nothing written before lost, the
 // playlist read by ffprobe. The nodes tell each other their changes (a rule made on one is
 // planned on the other within 2 s) and plan for the cluster's capacity; an archived channel is
-// recorded by one node only and taken over when it is killed.
+// recorded by one node only and taken over when it is killed; the archives are the cluster's
+// (any node's [archive] list) and spread over the live nodes, again when one joins or dies. A
+// node whose database connections are terminated, or whose database restarts, goes on.
 
 #include "../common/postgresserver.h"
+#include "../common/promtool.h"
 #include "../recast/recasttest.h"
 
 #include <config.h>
@@ -30,6 +33,8 @@
 #include <QJsonArray>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 
@@ -226,6 +231,8 @@ private Q_SLOTS:
     void planUsesTheClusterCapacity();
     void killedNodeIsTakenOver();
     void archiveHasOneRecorder();
+    void archivesSpreadOverNodes();
+    void nodeSurvivesLostConnections();
 };
 
 #define NEED_POSTGRES()                                                                                                  \
@@ -730,6 +737,258 @@ void TestDiverNodes::archiveHasOneRecorder()
                                 .arg(all.at(i).sequence)
                                 .arg(all.at(i - 1).endMs() - all.at(i).startMs)));
     QCOMPARE(call("GET", ports.value(other), timeshift, box).status, 200);
+}
+
+// Four archived channels, listed by node-a only (node-b lists one of them, node-c none: the
+// cluster's archives are every node's together). Alone, node-a records all four; node-b joins
+// and gets two, handed over by node-a (each written on after a marked gap, never two writers);
+// node-c joins and gets one, handed over by node-b; node-a killed, its two go to the others
+// within a lease period, two each.
+void TestDiverNodes::archivesSpreadOverNodes()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"spread"_qs;
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    const QStringList channels{u"one"_qs, u"two"_qs, u"three"_qs, u"four"_qs};
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 3600, u"Rolling"_qs, channels));
+    iptv::dvr::LeaseStore leases;
+    QString error;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    // Archive leases held, by node.
+    auto held = [&] {
+        QMap<QString, int> count;
+        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
+            if (j.id.startsWith(u"archive:") && !j.node.isEmpty() && j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch())
+                ++count[j.node];
+        }
+        return count;
+    };
+    auto holderOf = [&](const QString &channel) {
+        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
+            if (j.id == u"archive:"_qs + channel)
+                return j.node;
+        }
+        return QString();
+    };
+    QMap<QString, quint16> ports;
+    auto status = [&](const QString &node) {
+        return call("GET", ports.value(node), u"/api/status"_qs, "operator-secret").json();
+    };
+    auto folderOf = [&](const QString &channel) { return QDir(base.storagePaths.first()).filePath(u"archive/"_qs + channel); };
+    // Nothing written before lost, a marked gap where the archive changed nodes, never two writers.
+    auto checkHandedOver = [&](const QString &channel, const QList<iptv::dvr::ArchiveSegment> &before) {
+        const QList<iptv::dvr::ArchiveSegment> all = segmentsIn(folderOf(channel));
+        QVERIFY2(all.size() > before.size(), qPrintable(channel));
+        for (qsizetype i = 0; i < before.size(); ++i)
+            QCOMPARE(all.at(i), before.at(i));
+        const iptv::dvr::ArchiveSegment &resumed = all.at(before.size());
+        QVERIFY2(resumed.gap, qPrintable(channel + u": the hand-over is not marked as a gap"_qs));
+        qInfo().noquote() << "archive" << channel << "handed over: a gap of" << resumed.startMs - before.last().endMs() << "ms";
+        for (qsizetype i = 1; i < all.size(); ++i)
+            QVERIFY2(all.at(i).startMs >= all.at(i - 1).endMs() - 100,
+                     qPrintable(QStringLiteral("%1: segment %2 starts %3 ms before the previous one ends")
+                                    .arg(channel)
+                                    .arg(all.at(i).sequence)
+                                    .arg(all.at(i - 1).endMs() - all.at(i).startMs)));
+    };
+    auto segmentsOfAll = [&] {
+        QHash<QString, QList<iptv::dvr::ArchiveSegment>> out;
+        for (const QString &c : channels)
+            out.insert(c, segmentsIn(folderOf(c)));
+        return out;
+    };
+    auto recordedEverywhere = [&](int atLeast) {
+        for (const QString &c : channels) {
+            if (segmentsIn(folderOf(c)).size() < atLeast)
+                return false;
+        }
+        return true;
+    };
+
+    ports.insert(u"node-a"_qs, startNodeProcess(test, u"node-a"_qs, db, u"[archive]\nchannels=one,two,three,four\nhours=1\n"_qs));
+    QVERIFY(ports.value(u"node-a"_qs));
+    QTRY_COMPARE_WITH_TIMEOUT(held(), (QMap<QString, int>{{u"node-a"_qs, 4}}), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(recordedEverywhere(2), 20000);
+
+    // node-b joins: two each.
+    QHash<QString, QList<iptv::dvr::ArchiveSegment>> before = segmentsOfAll();
+    QElapsedTimer clock;
+    clock.start();
+    ports.insert(u"node-b"_qs, startNodeProcess(test, u"node-b"_qs, db, u"[archive]\nchannels=one\n"_qs));
+    QVERIFY(ports.value(u"node-b"_qs));
+    QTRY_COMPARE_WITH_TIMEOUT(held(), (QMap<QString, int>{{u"node-a"_qs, 2}, {u"node-b"_qs, 2}}), 10000);
+    qInfo().noquote() << "two each" << clock.elapsed() << "ms after node-b was started";
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-a"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
+    QCOMPARE(status(u"node-b"_qs).value(u"archivedChannels"_qs).toArray().size(), 4); // not only its own
+    QStringList moved;
+    for (const QString &c : channels) {
+        if (holderOf(c) == u"node-b"_qs)
+            moved << c;
+    }
+    QCOMPARE(moved.size(), 2);
+    for (const QString &c : std::as_const(moved))
+        QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folderOf(c)).size() >= before.value(c).size() + 2, 20000);
+    for (const QString &c : std::as_const(moved))
+        checkHandedOver(c, before.value(c));
+
+    // node-c joins, listing none: 2, 1, 1 (the rounding goes to the first by name).
+    before = segmentsOfAll();
+    clock.restart();
+    ports.insert(u"node-c"_qs, startNodeProcess(test, u"node-c"_qs, db));
+    QVERIFY(ports.value(u"node-c"_qs));
+    QTRY_COMPARE_WITH_TIMEOUT(held(), (QMap<QString, int>{{u"node-a"_qs, 2}, {u"node-b"_qs, 1}, {u"node-c"_qs, 1}}), 10000);
+    qInfo().noquote() << "2, 1, 1" << clock.elapsed() << "ms after node-c was started";
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 1, 10000);
+    const QString third = status(u"node-c"_qs).value(u"archivesRecorded"_qs).toArray().at(0).toString();
+    QVERIFY2(moved.contains(third), qPrintable(third)); // it came from node-b
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folderOf(third)).size() >= before.value(third).size() + 2, 20000);
+    checkHandedOver(third, before.value(third));
+    // Any node's /metrics shows the cluster's share-out; promtool reads it.
+    auto metricsOf = [&](const QString &node) { return call("GET", ports.value(node), u"/metrics"_qs, {}).body; };
+    QTRY_VERIFY_WITH_TIMEOUT(metricsOf(u"node-c"_qs).contains("\ndiver_cluster_leases_held{node=\"node-a\",kind=\"archive\"} 2\n"), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(metricsOf(u"node-c"_qs).contains("\ndiver_cluster_leases_held{node=\"node-b\",kind=\"archive\"} 1\n"), 5000);
+    const QByteArray metrics = metricsOf(u"node-c"_qs);
+    QVERIFY(metrics.contains("\ndiver_cluster_nodes 3\n"));
+    QVERIFY(metrics.contains("\ndiver_database_connections_lost 0\n"));
+    if (const auto problems = promtoolProblems(metrics))
+        QVERIFY2(problems->isEmpty(), qPrintable(*problems));
+    // node-c, which lists none, serves the catch-up of every archive.
+    const QByteArray box = ticket(u"STB-S"_qs);
+    for (const QString &c : channels) {
+        const HttpResult served = call("GET", ports.value(u"node-c"_qs), QStringLiteral("/catchup/%1/archive-%2-now.m3u8").arg(c).arg(now - 60), box);
+        QVERIFY2(served.status == 200 && served.body.contains(".ts"), served.body.constData());
+    }
+
+    // node-a killed: the other two take its two over within a lease period, one each.
+    before = segmentsOfAll();
+    QElapsedTimer sinceDeath;
+    m_processes.value(u"node-a"_qs)->kill();
+    sinceDeath.start();
+    QVERIFY(m_processes.value(u"node-a"_qs)->waitForFinished(10000));
+    const int leaseMs = kLeaseSeconds * 1000;
+    QTRY_COMPARE_WITH_TIMEOUT(held(), (QMap<QString, int>{{u"node-b"_qs, 2}, {u"node-c"_qs, 2}}), 3 * leaseMs);
+    const qint64 took = sinceDeath.elapsed();
+    qInfo().noquote() << "node-a's archives taken over" << took << "ms after it was killed (lease" << leaseMs << "ms)";
+    QVERIFY2(took <= leaseMs + leaseMs / 10 + 500, qPrintable(QStringLiteral("%1 ms").arg(took)));
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
+}
+
+// Every database connection of the node recording a copy is terminated (pg_terminate_backend):
+// a rule made on it at once is saved (the store reconnects and runs it again), it renews its
+// lease (never taken over), listens again and plans a rule made on the other node, and its
+// copy records on without a gap. Then PostgreSQL itself stops: /healthz says degraded, and
+// once it is back the node says ok and records the copy on.
+void TestDiverNodes::nodeSurvivesLostConnections()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"reconnect"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    // Each node's connections carry its name, so the test can tell them apart.
+    const DiverConfig ca = nodeConfig(test, u"node-a"_qs, db + u"?application_name=node-a"_qs);
+    const DiverConfig cb = nodeConfig(test, u"node-b"_qs, db + u"?application_name=node-b"_qs);
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now - 10, now + 3600, u"Marathon"_qs));
+    DiverServer a(ca), b(cb);
+    QString error;
+    QVERIFY2(a.start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    const QByteArray box = ticket(u"STB-N"_qs);
+    QCOMPARE(call("POST", a.httpPort(), u"/api/recordings"_qs, box,
+                  {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}})
+                 .status,
+             201);
+    QTRY_COMPARE_WITH_TIMEOUT(a.activeCopies().size() + b.activeCopies().size(), 1, 10000);
+    DiverServer &victim = a.activeCopies().isEmpty() ? b : a;
+    DiverServer &other = a.activeCopies().isEmpty() ? a : b;
+    const QString name = victim.config().nodeId;
+    const qint64 copyId = victim.activeCopies().first();
+    const auto copy = victim.recordings().copy(copyId, &error);
+    QVERIFY2(copy, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= 2, 20000);
+
+    const QString sql = QStringLiteral("tst-divernodes-terminate");
+    QVERIFY2(iptv::openSqlDatabase(db, sql, &error), qPrintable(error));
+    auto closeSql = qScopeGuard([&] { iptv::closeSqlDatabase(sql); });
+    auto connectionsOf = [&](const QString &node) {
+        QSqlQuery q(QSqlDatabase::database(sql));
+        q.prepare(u"SELECT count(*) FROM pg_stat_activity WHERE application_name = ?"_qs);
+        q.addBindValue(node);
+        return q.exec() && q.next() ? q.value(0).toInt() : -1;
+    };
+    iptv::dvr::LeaseStore leases;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    auto leaseOf = [&] {
+        const auto jobs = leases.jobs(&error);
+        return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
+    };
+    const int connections = connectionsOf(name);
+    QVERIFY2(connections >= 5, qPrintable(QString::number(connections))); // recordings, rules, leases, 2 of the cluster
+    const QList<iptv::dvr::ArchiveSegment> before = segmentsIn(copy->directory);
+
+    QSqlQuery kill(QSqlDatabase::database(sql));
+    kill.prepare(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?"_qs);
+    kill.addBindValue(name);
+    QVERIFY2(kill.exec() && kill.next(), qPrintable(kill.lastError().text()));
+    QCOMPARE(kill.value(0).toInt(), connections);
+    const qint64 killedAt = QDateTime::currentMSecsSinceEpoch();
+
+    // A write through the node at once is not lost: saved on a new connection.
+    const HttpResult made = call("POST", victim.httpPort(), u"/api/rules"_qs, box, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Sprint"_qs}});
+    QVERIFY2(made.status == 201, made.body.constData());
+    // Its lease renewed on a new connection, never taken over.
+    const int leaseMs = kLeaseSeconds * 1000;
+    QTRY_VERIFY_WITH_TIMEOUT(leaseOf().leaseUntilMs > killedAt + leaseMs, 2 * leaseMs);
+    QCOMPARE(leaseOf().node, name);
+    QCOMPARE(leaseOf().takeovers, 0);
+    // Every connection back (the listening one at the next poll), and a rule made on the other
+    // node is planned here.
+    QTRY_COMPARE_WITH_TIMEOUT(connectionsOf(name), connections, 5000);
+    QElapsedTimer clock;
+    clock.start();
+    QCOMPARE(call("POST", other.httpPort(), u"/api/rules"_qs, ticket(u"STB-M"_qs),
+                  {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Marathon"_qs}})
+                 .status,
+             201);
+    auto plansFor = [&](const QString &owner) {
+        const auto &recordings = victim.plan().recordings;
+        return std::any_of(recordings.cbegin(), recordings.cend(), [&](const auto &p) { return p.owner == owner; });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(plansFor(u"STB-M"_qs), 2000);
+    qInfo().noquote() << name << "had the other node's rule" << clock.elapsed() << "ms after it was made";
+    // The copy recorded on, no gap.
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= before.size() + 3, 20000);
+    for (const iptv::dvr::ArchiveSegment &segment : segmentsIn(copy->directory))
+        QVERIFY2(!segment.gap, qPrintable(QStringLiteral("a gap at segment %1").arg(segment.sequence)));
+    QVERIFY(victim.activeCopies().contains(copyId));
+
+    // PostgreSQL stops: degraded (but still 200 for load balancers; 503 with ?strict=1).
+    closeSql.dismiss();
+    iptv::closeSqlDatabase(sql);
+    leases.close();
+    QVERIFY2(m_postgres.stopKeepingData(&error), qPrintable(error));
+    auto health = [&](const QString &query = {}) { return call("GET", victim.httpPort(), u"/healthz"_qs + query, {}); };
+    QTRY_COMPARE_WITH_TIMEOUT(health().json().value(u"status"_qs).toString(), u"degraded"_qs, 5000);
+    QCOMPARE(health().status, 200);
+    QCOMPARE(health(u"?strict=1"_qs).status, 503);
+    qInfo().noquote() << "healthz while the database is down:" << health().body;
+    QVERIFY2(m_postgres.startAgain(&error), qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(health().json().value(u"status"_qs).toString(), u"ok"_qs, 40000);
+    // Recording on: the copy is held and written by a node (this one again, or the other after a gap).
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    const qsizetype written = segmentsIn(copy->directory).size();
+    QTRY_VERIFY_WITH_TIMEOUT(!leaseOf().node.isEmpty() && leaseOf().leaseUntilMs > QDateTime::currentMSecsSinceEpoch(), 3 * leaseMs);
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= written + 3, 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(a.activeCopies().size() + b.activeCopies().size(), 1, 5000);
 }
 
 QTEST_GUILESS_MAIN(TestDiverNodes)

@@ -7,6 +7,7 @@
 
 #include "../common/postgresserver.h"
 
+#include <core/sqldatabase.h>
 #include <dvr/lease.h>
 
 #include <QDateTime>
@@ -42,6 +43,9 @@ private Q_SLOTS:
     void unrenewableLeasesAreGivenUp();
     void scopesKeepKindsApart_data() { backends(); }
     void scopesKeepKindsApart();
+    void storeReconnects();
+    void fairSharesAddUp_data();
+    void fairSharesAddUp();
 
 private:
     void backends()
@@ -362,6 +366,85 @@ void TestLease::scopesKeepKindsApart()
     QCOMPARE(holders.value(u"archive:one"_qs), u"node-a"_qs);
     QCOMPARE(holders.value(u"archive:twXo"_qs), QString()); // nobody's scope
     QCOMPARE(holders.value(u"copyX3"_qs), QString());
+}
+
+// The store's PostgreSQL connection is terminated (as a restart or an administrator would): the
+// next claim and renewal reconnect and succeed, nothing held is lost, and no connection is left
+// counted as lost.
+void TestLease::storeReconnects()
+{
+    if (!m_postgresError.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError));
+    const QString db = database(true);
+    QVERIFY(!db.isEmpty());
+    LeaseStore store;
+    QString error;
+    QVERIFY2(store.open(db + u"?application_name=lease-store"_qs, &error), qPrintable(error));
+    QVERIFY2(store.add(u"r1"_qs, "{}", &error), qPrintable(error));
+    QVERIFY2(store.add(u"r2"_qs, "{}", &error), qPrintable(error));
+    const qint64 t = QDateTime::currentMSecsSinceEpoch();
+    QCOMPARE(store.claim(u"node-a"_qs, 1, 60000, t, &error).value_or(QList<LeaseClaim>{}).size(), 1);
+
+    auto terminate = [&] {
+        const QString tool = QStringLiteral("tst-lease-terminate");
+        QString why;
+        if (!iptv::openSqlDatabase(db, tool, &why))
+            return -1;
+        int n = -1;
+        {
+            QSqlQuery q(QSqlDatabase::database(tool));
+            if (q.exec(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'lease-store'"_qs) && q.next())
+                n = q.value(0).toInt();
+        }
+        iptv::closeSqlDatabase(tool);
+        return n;
+    };
+    QCOMPARE(terminate(), 1);
+    const auto renewed = store.renew(u"node-a"_qs, 60000, t + 10, &error);
+    QVERIFY2(renewed, qPrintable(error));
+    QCOMPARE(*renewed, QStringList{u"r1"_qs});
+    QCOMPARE(terminate(), 1);
+    const auto claims = store.claim(u"node-b"_qs, 5, 60000, t + 20, &error);
+    QVERIFY2(claims, qPrintable(error));
+    QCOMPARE(claims->size(), 1);
+    QCOMPARE(claims->first().job.id, u"r2"_qs);
+    QVERIFY2(iptv::lostSqlConnections().isEmpty(), qPrintable(iptv::lostSqlConnections().join(u"; ")));
+}
+
+void TestLease::fairSharesAddUp_data()
+{
+    QTest::addColumn<QList<LeasePeer>>("peers");
+    QTest::addColumn<int>("total");
+    QTest::addColumn<QList<int>>("shares");
+    const auto peers = [](QList<int> weights) {
+        QList<LeasePeer> out;
+        for (int i = 0; i < weights.size(); ++i)
+            out.append({QStringLiteral("node-%1").arg(QChar(u'a' + i)), weights.at(i)});
+        return out;
+    };
+    QTest::newRow("two equal, four") << peers({1, 1}) << 4 << QList<int>{2, 2};
+    QTest::newRow("three equal, four: the first rounds up") << peers({1, 1, 1}) << 4 << QList<int>{2, 1, 1};
+    QTest::newRow("three equal, five") << peers({1, 1, 1}) << 5 << QList<int>{2, 2, 1};
+    QTest::newRow("more nodes than work") << peers({1, 1, 1}) << 1 << QList<int>{1, 0, 0};
+    QTest::newRow("by capacity") << peers({30, 10}) << 4 << QList<int>{3, 1};
+    QTest::newRow("by capacity, largest remainder") << peers({10, 20, 10}) << 3 << QList<int>{1, 1, 1};
+    QTest::newRow("a small node, rounding up") << peers({1, 40}) << 4 << QList<int>{0, 4};
+    QTest::newRow("no weights: equal") << peers({0, 0}) << 3 << QList<int>{2, 1};
+    QTest::newRow("nothing") << peers({1, 1}) << 0 << QList<int>{0, 0};
+}
+
+// The share-out of archives among nodes: in proportion to capacity, adding up to the work, the
+// same on every node.
+void TestLease::fairSharesAddUp()
+{
+    QFETCH(QList<LeasePeer>, peers);
+    QFETCH(int, total);
+    QFETCH(QList<int>, shares);
+    const QHash<QString, int> got = fairShares(peers, total);
+    QList<int> ordered;
+    for (const LeasePeer &p : peers)
+        ordered << got.value(p.node, -1);
+    QCOMPARE(ordered, shares);
 }
 
 QTEST_GUILESS_MAIN(TestLease)
