@@ -121,6 +121,8 @@ private:
     void followCopyEnds();
     void replan(bool guideChanged);
     void startDue(qint64 now);
+    /// "finished" for the recordings of archived channels whose range has passed.
+    void finishArchiveRanges(qint64 now);
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     bool startCopy(CopyRow *copy, QString *error);
     /// The episodes of these recordings count as recorded (duplicates, keep-N) from now on.
@@ -183,6 +185,7 @@ private:
     http::Router *m_router = nullptr;
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder
     QHash<QString, ActiveArchive *> m_archives;  ///< channel id -> its archive recorder
+    QHash<qint64, RecordingRow> m_archiveRanges; ///< recordings of archived channels made here, not yet ended
     struct EventClient
     {
         QWebSocket *socket;
