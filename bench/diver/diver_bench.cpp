@@ -19,6 +19,7 @@
 #include <QJsonObject>
 #include <QTimer>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <memory>
@@ -50,6 +51,7 @@ static double cpuSeconds()
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    Recorder::limitAllocatorRetention(); // as diver does
     QCommandLineParser parser;
     parser.addHelpOption();
     parser.addOption({u"url"_qs, u"source URL; %1 is replaced by the channel number (001…)"_qs, u"url"_qs});
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
     const qint64 startedMs = QDateTime::currentMSecsSinceEpoch();
     double cpuStart = 0, cpuEnd = 0;
     qint64 rssKb = 0;
+    struct mallinfo2 heap = {};
     qint64 measureStartMs = 0, measureEndMs = 0;
     QTimer::singleShot(warmup * 1000, [&] {
         cpuStart = cpuSeconds();
@@ -95,6 +98,7 @@ int main(int argc, char **argv)
     QTimer::singleShot((warmup + seconds) * 1000, [&] {
         cpuEnd = cpuSeconds();
         rssKb = statusKb("VmRSS");
+        heap = mallinfo2();
         measureEndMs = QDateTime::currentMSecsSinceEpoch();
         app.quit();
     });
@@ -148,6 +152,9 @@ int main(int argc, char **argv)
         {u"cpu_percent_per_recording"_qs, 100.0 * (cpuEnd - cpuStart) / window / count},
         {u"rss_mb"_qs, rssKb / 1024.0},                  // resident at the end of the window
         {u"peak_rss_mb"_qs, statusKb("VmHWM") / 1024.0}, // the most resident at any time (after the stops too)
+        // malloc's view then: in use (small and mapped) and held free (what fragmentation keeps resident)
+        {u"heap_in_use_mb"_qs, (heap.uordblks + heap.hblkhd) / 1048576.0},
+        {u"heap_free_mb"_qs, heap.fordblks / 1048576.0},
         {u"segments"_qs, qint64(segments)},
         {u"segments_lost"_qs, qint64(lost)},
         {u"gaps"_qs, qint64(gaps)},

@@ -22,6 +22,9 @@
 #include <cerrno>
 #include <cstring>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -106,6 +109,11 @@ struct Recorder::Worker
     std::mutex queueMutex;
     std::condition_variable queueCv;
     std::deque<Pending> queue;
+    /// Pieces written, handed back for the muxer to write into again (queueMutex). A recorder
+    /// that allocated a fresh buffer every second and freed it on the writer thread left malloc's
+    /// arenas holding megabytes of free memory per recording (bench/diver/record.sh, heap_free_mb).
+    std::vector<QByteArray> spare;
+    static constexpr size_t kMaxSpare = 1; // one fills in the muxer, one is written: two in all, normally
     bool writerDone = false;
     bool writerGapPending = false; ///< writer thread only
     bool journalFailed = false;    ///< said once (statusMutex)
@@ -397,13 +405,15 @@ struct Recorder::Worker
         journaledAtUs = atUs;
         if (segmentStartUs == AV_NOPTS_VALUE || lastEndUs <= segmentStartUs || !muxer.isOpen())
             return;
+        std::unique_lock lock(queueMutex);
         if (QByteArray delta = muxer.take(); !delta.isEmpty()) {
-            // The next second is about as long. Without this the muxer's buffer grew from empty
-            // every second: 5x the page faults (perf stat: 93,000 against 20,000 in 30 s for 30 recordings).
+            // The next second is about as long: written into a buffer the writer is done with,
+            // else a new one of that size. Without this the muxer's buffer grew from empty every
+            // second: 5x the page faults (perf stat: 93,000 against 20,000 in 30 s for 30 recordings).
+            refillMuxer();
             muxer.reserve(delta.size() + delta.size() / 4);
             unjournaled.append(std::move(delta));
         }
-        std::unique_lock lock(queueMutex);
         if (queue.size() >= kMaxQueued || unjournaled.isEmpty())
             return;
         // Handed over, not kept: the journal's file holds them from now on.
@@ -413,6 +423,15 @@ struct Recorder::Worker
         queue.push_back(std::move(entry));
         lock.unlock();
         queueCv.notify_all();
+    }
+
+    /// The muxer writes on into a spare buffer, if there is one (queueMutex held).
+    void refillMuxer()
+    {
+        if (!spare.empty()) {
+            muxer.reuse(std::move(spare.back()));
+            spare.pop_back();
+        }
     }
 
     /// Counters kept by the reader alone, published once a segment (not a lock per packet).
@@ -446,6 +465,8 @@ struct Recorder::Worker
         const qint64 durationMs = wallCursorUs / 1000 - startMs;
         lastQueuedEndMs = startMs + durationMs;
         std::unique_lock lock(queueMutex);
+        if (muxer.isOpen())
+            refillMuxer();
         // A disk that falls behind by more than the queue holds stalls the reader (the source
         // then drops us, and the gap is marked): memory stays bounded.
         if (queue.size() >= kMaxQueued) {
@@ -480,6 +501,14 @@ struct Recorder::Worker
             }
             queueCv.notify_all();
             write(p);
+            // Back to the reader, unless the writer keeps them (a journal entry it could not write).
+            std::lock_guard lock(queueMutex);
+            for (QByteArray &piece : p.pieces) {
+                // Only a buffer that was well used: a pool that grew for a burst is let go.
+                if (spare.size() < kMaxSpare && piece.isDetached() && piece.capacity() >= 188 * 1024
+                    && piece.capacity() <= 2 * piece.size())
+                    spare.push_back(std::move(piece));
+            }
         }
     }
 
@@ -597,6 +626,16 @@ bool Recorder::start(const RecorderSettings &settings, QString *error)
 void Recorder::setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery)
 {
     m_recovery = std::move(recovery);
+}
+
+void Recorder::limitAllocatorRetention()
+{
+#if defined(__GLIBC__)
+    // A fixed threshold (setting it turns glibc's dynamic one off). The recorders' own buffers
+    // are reused (Worker::spare), so mapping them costs page faults only when a stream's rate grows.
+    if (::mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1)
+        qCWarning(lcRecorder) << "cannot set malloc's mmap threshold; freed buffers may stay resident";
+#endif
 }
 
 void Recorder::setFreeSpace(ArchiveWriter::FreeSpace freeSpace)
