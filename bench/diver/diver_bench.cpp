@@ -1,6 +1,6 @@
 // N recordings in one process, as a recorder node runs them: each a Recorder (its own thread)
 // remuxing one channel into its own folder. After a warm-up, CPU (getrusage, all threads) is
-// measured over a window; then every recorder is stopped and every recording checked: gaps,
+// measured over a window, with the resident memory at its end; then every recorder is stopped and every recording checked: gaps,
 // reconnects, segments that could not be written, and recorded time against the wall clock.
 //
 //   diver_bench --url 'http://127.0.0.1:18740/live/c%1.ts' --count 100 --dir /tmp/x --warmup 10 --seconds 60
@@ -14,16 +14,32 @@
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
+#include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTimer>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <memory>
 #include <vector>
 
 using namespace iptv::dvr;
+
+/// A line of /proc/self/status in KiB ("VmRSS", "VmHWM"); 0 where there is none.
+static qint64 statusKb(const char *field)
+{
+    QFile f(QStringLiteral("/proc/self/status"));
+    if (!f.open(QIODevice::ReadOnly))
+        return 0;
+    const QByteArray key = QByteArray(field) + ':';
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        if (line.startsWith(key))
+            return line.mid(key.size()).trimmed().split(' ').value(0).toLongLong();
+    }
+    return 0;
+}
 
 static double cpuSeconds()
 {
@@ -35,6 +51,7 @@ static double cpuSeconds()
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    Recorder::limitAllocatorRetention(); // as diver does
     QCommandLineParser parser;
     parser.addHelpOption();
     parser.addOption({u"url"_qs, u"source URL; %1 is replaced by the channel number (001…)"_qs, u"url"_qs});
@@ -71,6 +88,8 @@ int main(int argc, char **argv)
     }
     const qint64 startedMs = QDateTime::currentMSecsSinceEpoch();
     double cpuStart = 0, cpuEnd = 0;
+    qint64 rssKb = 0;
+    struct mallinfo2 heap = {};
     qint64 measureStartMs = 0, measureEndMs = 0;
     QTimer::singleShot(warmup * 1000, [&] {
         cpuStart = cpuSeconds();
@@ -78,6 +97,8 @@ int main(int argc, char **argv)
     });
     QTimer::singleShot((warmup + seconds) * 1000, [&] {
         cpuEnd = cpuSeconds();
+        rssKb = statusKb("VmRSS");
+        heap = mallinfo2();
         measureEndMs = QDateTime::currentMSecsSinceEpoch();
         app.quit();
     });
@@ -129,6 +150,11 @@ int main(int argc, char **argv)
         {u"window_seconds"_qs, window},
         {u"cpu_percent_of_core"_qs, 100.0 * (cpuEnd - cpuStart) / window},
         {u"cpu_percent_per_recording"_qs, 100.0 * (cpuEnd - cpuStart) / window / count},
+        {u"rss_mb"_qs, rssKb / 1024.0},                  // resident at the end of the window
+        {u"peak_rss_mb"_qs, statusKb("VmHWM") / 1024.0}, // the most resident at any time (after the stops too)
+        // malloc's view then: in use (small and mapped) and held free (what fragmentation keeps resident)
+        {u"heap_in_use_mb"_qs, (heap.uordblks + heap.hblkhd) / 1048576.0},
+        {u"heap_free_mb"_qs, heap.fordblks / 1048576.0},
         {u"segments"_qs, qint64(segments)},
         {u"segments_lost"_qs, qint64(lost)},
         {u"gaps"_qs, qint64(gaps)},

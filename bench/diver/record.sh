@@ -5,13 +5,14 @@
 #   N=20 FF_N=20 MEASURE=30 bench/diver/record.sh
 #   JOURNAL=0 bench/diver/record.sh             # without the segment-in-progress journal
 #   DIVER_BENCH=/tmp/old/diver_bench bench/diver/record.sh   # an older build of ours against ffmpeg
+#   BEFORE=/tmp/old/diver_bench FF_N=0 bench/diver/record.sh  # an older build and ours taking turns
 #
 # The headend is recast with N pass-through channels (ladder=copy) of a 5 Mbit/s 1080p25 H.264 +
 # AAC MPEG-TS file, looping, paced by recast (its CPU is not counted). Then, one after the other
 # against the same headend:
 #   ours:   diver_bench, N Recorders in one process reading /live/cNNN.ts (MPEG-TS over HTTP),
 #           6 s segments written and synced with their index lines; CPU (getrusage) over MEASURE
-#           s after WARMUP s; then every recording is checked (gaps, reconnects, segments lost,
+#           s after WARMUP s, resident memory at the window's end; then every recording is checked (gaps, reconnects, segments lost,
 #           recorded time against its wall-clock span);
 #   ffmpeg: FF_N processes `ffmpeg -i http://…/live/cNNN.ts -c copy -f hls -hls_time 6
 #           -hls_list_size 0`, the sum of their CPU (/proc/PID/stat) over the same window.
@@ -42,13 +43,35 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 start_copy_channels "$WORK" "$N" "$PORT" "$IN"
 echo "== recast: $N pass-through channels live; load $(cut -d' ' -f1-3 /proc/loadavg) =="
 
-echo "== ours: $N recordings, $WARMUP s warm-up, CPU over $MEASURE s =="
-"$DIVER_BENCH" --url "$API/live/c%1.ts" --count "$N" --dir "$WORK/ours" --warmup "$WARMUP" --seconds "$MEASURE" \
-    --segment 6 --journal "${JOURNAL:-1}" >"$WORK/ours.json" 2>"$WORK/ours.log"
+# BEFORE=<an older diver_bench>: it and ours take turns ROUNDS times against the same headend
+# (a before/after side by side), then ffmpeg; FF_N=0 leaves ffmpeg out.
+run_ours() { # NAME BINARY
+    echo "== $1: $N recordings, $WARMUP s warm-up, CPU over $MEASURE s =="
+    "$2" --url "$API/live/c%1.ts" --count "$N" --dir "$WORK/$1" --warmup "$WARMUP" --seconds "$MEASURE" \
+        --segment 6 --journal "${JOURNAL:-1}" >"$WORK/$1.json" 2>"$WORK/$1.log"
+    jq -c . "$WORK/$1.json"
+    echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    rm -rf "${WORK:?}/$1"
+}
+if [ -n "${BEFORE:-}" ]; then
+    for round in $(seq 1 "${ROUNDS:-2}"); do
+        run_ours "before-$round" "$BEFORE"
+        run_ours "after-$round" "$DIVER_BENCH"
+        printf '  round %d: CPU a recording before %.3f%%, after %.3f%%; resident before %.0f MB, after %.0f MB\n' "$round" \
+            "$(jq .cpu_percent_per_recording "$WORK/before-$round.json")" "$(jq .cpu_percent_per_recording "$WORK/after-$round.json")" \
+            "$(jq .rss_mb "$WORK/before-$round.json")" "$(jq .rss_mb "$WORK/after-$round.json")"
+    done
+    cp "$WORK/after-1.json" "$WORK/ours.json"
+else
+    run_ours ours "$DIVER_BENCH"
+fi
 load_ours=$(cut -d' ' -f1-3 /proc/loadavg)
-jq -c . "$WORK/ours.json"
-echo "   load after: $load_ours"
-rm -rf "$WORK/ours"
+if [ "$FF_N" -eq 0 ]; then
+    stop_pid "$recast"
+    rm -rf "$WORK/recast/live" "$WORK/recast/data"
+    echo "raw results in $WORK"
+    exit 0
+fi
 
 echo "== ffmpeg -c copy -f hls: $FF_N processes, $WARMUP s warm-up, CPU over $MEASURE s =="
 ff=()
@@ -78,10 +101,11 @@ rm -rf "$WORK/recast/live" "$WORK/recast/data" # 1.5 GB of the headend's segment
 
 ours_pct=$(jq .cpu_percent_per_recording "$WORK/ours.json")
 ff_pct=$(echo "100 * $ff_cpu / $MEASURE / $ff_alive" | bc -l)
-printf '  ours: %d recordings, %.1f%% of a core in all, %.3f%% a recording; segments %s, lost %s, gaps %s, reconnects %s, min coverage %.3f, writer waits %s, slowest write %s ms (load %s)\n' \
+printf '  ours: %d recordings, %.1f%% of a core in all, %.3f%% a recording; segments %s, lost %s, gaps %s, reconnects %s, min coverage %.3f, writer waits %s, slowest write %s ms, resident %.0f MB (%.2f MB a recording) (load %s)\n' \
     "$N" "$(jq .cpu_percent_of_core "$WORK/ours.json")" "$ours_pct" "$(jq .segments "$WORK/ours.json")" \
     "$(jq .segments_lost "$WORK/ours.json")" "$(jq .gaps "$WORK/ours.json")" "$(jq .reconnects "$WORK/ours.json")" \
-    "$(jq .min_coverage "$WORK/ours.json")" "$(jq .writer_waits "$WORK/ours.json")" "$(jq .slowest_write_ms "$WORK/ours.json")" "$load_ours"
+    "$(jq .min_coverage "$WORK/ours.json")" "$(jq .writer_waits "$WORK/ours.json")" "$(jq .slowest_write_ms "$WORK/ours.json")" \
+    "$(jq .rss_mb "$WORK/ours.json")" "$(jq ".rss_mb / $N" "$WORK/ours.json")" "$load_ours"
 printf '  ffmpeg: %d processes (%d lived through the window), %.1f%% of a core for those, %.3f%% a recording; %s segments (load %s)\n' \
     "$FF_N" "$ff_alive" "$(echo "100 * $ff_cpu / $MEASURE" | bc -l)" "$ff_pct" "$ff_segments" "$load_ff"
 printf '  CPU per recording, ours/ffmpeg: %.2f\n' "$(echo "$ours_pct / $ff_pct" | bc -l)"

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcArchive, "iptv.dvr.archive", QtInfoMsg)
@@ -82,6 +83,32 @@ bool writeFileDurably(const QString &path, const QByteArray &data, QString *erro
 
 bool writeFileDurably(const QString &path, const QList<QByteArray> &pieces, QString *error)
 {
+    return writeFileDurably(path, -1, 0, pieces, error);
+}
+
+/// Copies the first `bytes` of `from` to `to` (a buffer at a time, never the whole in memory);
+/// false with errno set.
+static bool copyPrefix(int from, qint64 bytes, int to)
+{
+    QByteArray buffer(kMaxWrite, Qt::Uninitialized);
+    for (qint64 at = 0; at < bytes;) {
+        const ssize_t n = ::pread(from, buffer.data(), size_t(qMin<qint64>(buffer.size(), bytes - at)), off_t(at));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO; // shorter than it was written
+            return false;
+        }
+        if (!writeAll(to, buffer.constData(), n))
+            return false;
+        at += n;
+    }
+    return true;
+}
+
+bool writeFileDurably(const QString &path, int prefixFd, qint64 prefixBytes, const QList<QByteArray> &pieces, QString *error)
+{
     const QFileInfo info(path);
     const QString temp = info.absolutePath() + QLatin1String("/.") + info.fileName() + QLatin1String(".part");
     const QByteArray tempName = QFile::encodeName(temp);
@@ -90,7 +117,7 @@ bool writeFileDurably(const QString &path, const QList<QByteArray> &pieces, QStr
         *error = QStringLiteral("creating %1: %2").arg(temp, errnoText(errno));
         return false;
     }
-    if (!writePieces(fd, pieces)) {
+    if ((prefixFd >= 0 && !copyPrefix(prefixFd, prefixBytes, fd)) || !writePieces(fd, pieces)) {
         const int code = errno;
         *error = QStringLiteral("writing %1: %2").arg(temp, errnoText(code));
         ::close(fd);
@@ -164,7 +191,8 @@ void ArchiveWriter::closeJournal()
         *fd = -1;
     }
     m_journalBytes = 0;
-    m_journalPieces.clear();
+    m_journalHeld.clear();
+    m_journalBegun = false;
 }
 
 void ArchiveWriter::discardJournal()
@@ -180,7 +208,8 @@ void ArchiveWriter::discardJournal()
         m_journalLog = -1;
     }
     m_journalBytes = 0;
-    m_journalPieces.clear();
+    m_journalHeld.clear();
+    m_journalBegun = false;
 }
 
 bool ArchiveWriter::appendJournalLine(qint64 startMs, qint64 durationMs, bool gap, QString *error)
@@ -199,61 +228,67 @@ bool ArchiveWriter::journal(const QList<QByteArray> &pieces, qint64 startMs, qin
 {
     if (begin) {
         discardJournal(); // a segment begun before and never cut (its connection ended without a tail)
+        m_journalBegun = true;
         const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC;
         if (m_journalLog < 0)
             m_journalLog = ::open(QFile::encodeName(journalPath(kJournalLog)).constData(), flags, 0644);
         // A new file, never one a listed segment may share (linkJournal).
         const QByteArray data = QFile::encodeName(journalPath(kJournalData));
         ::unlink(data.constData());
-        m_journalData = m_journalLog < 0 ? -1 : ::open(data.constData(), flags, 0644);
+        // Readable too: a journal that cannot become the segment is copied from (writeJournaledSegment).
+        m_journalData = m_journalLog < 0 ? -1 : ::open(data.constData(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
         if (m_journalData < 0) {
             *error = QStringLiteral("creating the journal in %1: %2").arg(m_settings.directory, errnoText(errno));
-            closeJournal();
+            m_journalHeld = pieces; // the segment is held here until it is cut, as without a journal
             return false;
         }
-    } else if (m_journalData < 0) {
+    } else if (!m_journalBegun) {
         *error = QStringLiteral("journal of %1: a segment's journal continued without its beginning").arg(m_settings.directory);
+        return false;
+    } else if (m_journalData < 0) {
+        m_journalHeld += pieces;
+        *error = QStringLiteral("journal of %1: the segment in progress is held in memory (its journal could not be created)")
+                     .arg(m_settings.directory);
         return false;
     }
     // The data first, then the line that vouches for it. Written, not synced: what a process
     // wrote survives its crash or kill -9 in the page cache, and syncing 100 recordings' journals
     // every second cost as much CPU as the recording itself (bench/diver/record.sh). A power cut
     // loses the segment in progress, as without a journal.
-    if (!writePieces(m_journalData, pieces)) {
+    // What an earlier entry could not write goes first: the file never has a hole.
+    m_journalHeld += pieces;
+    if (!writePieces(m_journalData, m_journalHeld)) {
         *error = QStringLiteral("writing the journal %1: %2").arg(journalPath(kJournalData), errnoText(errno));
-        discardJournal();
+        // Back to what the last line vouches for; the pieces are held and written with the
+        // next entry or the cut (a file that cannot be cut back is read only that far).
+        if (::ftruncate(m_journalData, off_t(m_journalBytes)) != 0)
+            qCWarning(lcArchive).noquote() << journalPath(kJournalData) << ": cannot cut back a failed write:" << errnoText(errno);
         return false;
     }
-    m_journalBytes += sizeOf(pieces);
-    m_journalPieces += pieces;
-    if (!appendJournalLine(startMs, durationMs, gap, error)) {
-        discardJournal();
-        return false;
-    }
-    return true;
+    m_journalBytes += sizeOf(m_journalHeld);
+    m_journalHeld.clear();
+    // Without its line the data is still the segment's; only a crash before the next line loses it.
+    return appendJournalLine(startMs, durationMs, gap, error);
 }
 
-bool ArchiveWriter::journalHolds(const QList<QByteArray> &pieces) const
-{
-    if (m_journalData < 0 || m_journalPieces.isEmpty() || m_journalPieces.size() > pieces.size())
-        return false;
-    for (qsizetype i = 0; i < m_journalPieces.size(); ++i) {
-        // The same bytes (one shared QByteArray), not merely as many.
-        if (pieces[i].constData() != m_journalPieces[i].constData() || pieces[i].size() != m_journalPieces[i].size())
-            return false;
-    }
-    return true;
-}
-
-bool ArchiveWriter::linkJournal(const QList<QByteArray> &pieces, const ArchiveSegment &segment, const QString &path,
+bool ArchiveWriter::linkJournal(const QList<QByteArray> &rest, const ArchiveSegment &segment, const QString &path,
                                 QString *error)
 {
     const QString data = journalPath(kJournalData);
-    if (!writePieces(m_journalData, pieces, m_journalPieces.size())) {
+    // A failed entry that could not be cut back left more than the lines vouch for.
+    struct stat st{};
+    if (::fstat(m_journalData, &st) != 0 || st.st_size != m_journalBytes) {
+        *error = QStringLiteral("%1 holds %2 bytes, the journal vouches for %3").arg(data).arg(qint64(st.st_size)).arg(m_journalBytes);
+        return false;
+    }
+    if (!writePieces(m_journalData, m_journalHeld + rest)) {
         *error = QStringLiteral("writing %1: %2").arg(data, errnoText(errno));
+        if (::ftruncate(m_journalData, off_t(m_journalBytes)) != 0)
+            qCWarning(lcArchive).noquote() << data << ": cannot cut back a failed write:" << errnoText(errno);
         return false;
     }
     m_journalBytes = segment.bytes;
+    m_journalHeld.clear();
     // The whole segment, so that a crash between the link and the index line lists all of it.
     if (!appendJournalLine(segment.startMs, segment.durationMs, segment.gap, error))
         return false;
@@ -432,9 +467,28 @@ bool ArchiveWriter::writeSegment(const QByteArray &ts, qint64 startMs, qint64 du
 bool ArchiveWriter::writeSegment(const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap,
                                  StorageError *error)
 {
+    discardJournal(); // not this segment's
+    return writeSegment(pieces, false, startMs, durationMs, gap, error);
+}
+
+bool ArchiveWriter::writeJournaledSegment(const QList<QByteArray> &rest, qint64 startMs, qint64 durationMs, bool gap,
+                                          StorageError *error)
+{
+    if (!m_journalBegun) {
+        *error = {StorageError::WriteFailed, QStringLiteral("writing segment %1 of %2").arg(m_nextSequence).arg(m_settings.directory),
+                  m_settings.directory, QStringLiteral("its first part was never given to the journal")};
+        m_gapPending = true;
+        return false;
+    }
+    return writeSegment(rest, true, startMs, durationMs, gap, error);
+}
+
+bool ArchiveWriter::writeSegment(const QList<QByteArray> &rest, bool journaled, qint64 startMs, qint64 durationMs, bool gap,
+                                 StorageError *error)
+{
     *error = {};
     error->what = QStringLiteral("writing segment %1 of %2").arg(m_nextSequence).arg(m_settings.directory);
-    const qint64 bytes = sizeOf(pieces);
+    const qint64 bytes = (journaled ? m_journalBytes + sizeOf(m_journalHeld) : 0) + sizeOf(rest);
     QString why;
     if (!ensureSpace(bytes, error)) {
         m_gapPending = true;
@@ -456,13 +510,15 @@ bool ArchiveWriter::writeSegment(const QList<QByteArray> &pieces, qint64 startMs
     s.gap = gap || m_gapPending;
     const QString path = QDir(m_settings.directory).filePath(m_chunk + QLatin1Char('/') + s.file);
     bool written = false;
-    if (journalHolds(pieces)) {
-        written = linkJournal(pieces, s, path, &why);
+    if (journaled && m_journalData >= 0) {
+        written = linkJournal(rest, s, path, &why);
         if (!written)
             qCWarning(lcArchive).noquote() << m_settings.directory << ": the journal does not become segment" << s.sequence
                                            << "(" << why << "); writing it whole";
     }
-    if (!written && !writeFileDurably(path, pieces, &why)) {
+    // Whole: what the journal's file holds of it is copied from there, the rest from memory.
+    if (!written && !writeFileDurably(path, journaled ? m_journalData : -1, journaled ? m_journalBytes : 0,
+                                      !journaled ? rest : m_journalBytes < bytes ? m_journalHeld + rest : QList<QByteArray>(), &why)) {
         *error = {errno == ENOSPC || errno == EDQUOT ? StorageError::DiskFull : StorageError::WriteFailed, error->what, path, why};
         m_gapPending = true;
         discardJournal();
@@ -477,6 +533,7 @@ bool ArchiveWriter::writeSegment(const QList<QByteArray> &pieces, qint64 startMs
     }
     ++m_nextSequence;
     m_lastEndMs = s.endMs();
+    m_lastWritten = s;
     m_gapPending = false;
     discardJournal(); // the segment's now (or stale): unlinked, not synced
     return true;

@@ -67,12 +67,17 @@ public:
     /// Writes one segment (temporary name, synced, renamed) and then appends its index line (synced).
     /// On failure nothing is listed, and the next segment is marked as following a gap.
     bool writeSegment(const QByteArray &ts, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
-    /// The same for a segment in the pieces it was muxed in (never joined in memory). When its
-    /// first pieces are the ones journal() was given for it (the same QByteArrays, shared), the
-    /// journal's file becomes the segment's: only the rest is written, then the file is synced
-    /// and linked under the segment's name, so the bytes go to the disk once. Otherwise (no
-    /// journal, or it failed) every piece is written as above.
+    /// The same for a segment in the pieces it was muxed in (never joined in memory). A journal
+    /// begun for the segment in progress is discarded: it is not this segment's.
     bool writeSegment(const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
+    /// Writes the segment whose first bytes journal() was given (since its `begin`): `rest` is
+    /// what follows them. The journal's file becomes the segment's: the rest is appended, the
+    /// file synced and linked under the segment's name, so the bytes go to the disk once and the
+    /// segment is never held in memory whole. Where that fails, the segment is written whole,
+    /// what the journal's file holds copied from it.
+    bool writeJournaledSegment(const QList<QByteArray> &rest, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
+    /// The segment the last successful write listed.
+    const ArchiveSegment &lastWritten() const { return m_lastWritten; }
     /// The recording is complete: the end line.
     bool finish(qint64 atMs, QString *error);
 
@@ -81,7 +86,9 @@ public:
     /// is for a crash of the process, not of the machine), then a line with where the segment
     /// starts (UTC ms) and how long it runs so far. A crash then loses what came after the last
     /// call, not the whole segment: open() lists what the journal holds as the next segment.
-    /// writeSegment() makes the journal's file the segment's (or discards it).
+    /// The caller need not keep the pieces: what the file could not take is held here and
+    /// written with the next call or the cut (false with *error meanwhile).
+    /// writeJournaledSegment() makes the journal's file the segment's; writeSegment() discards it.
     bool journal(const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, bool begin, QString *error);
     /// Whether open() made a segment of a journal left by a crash.
     bool recoveredJournal() const { return m_recoveredJournal; }
@@ -99,8 +106,8 @@ private:
     bool ensureChunk(qint64 startMs, QString *error);
     bool ensureSpace(qint64 bytes, StorageError *error);
     bool recoverJournal(QString *error);
-    bool journalHolds(const QList<QByteArray> &pieces) const;
-    bool linkJournal(const QList<QByteArray> &pieces, const ArchiveSegment &segment, const QString &path, QString *error);
+    bool writeSegment(const QList<QByteArray> &rest, bool journaled, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
+    bool linkJournal(const QList<QByteArray> &rest, const ArchiveSegment &segment, const QString &path, QString *error);
     QString journalPath(const char *name) const;
     bool appendJournalLine(qint64 startMs, qint64 durationMs, bool gap, QString *error);
     void discardJournal();
@@ -117,8 +124,10 @@ private:
     bool m_recoveredJournal = false;
     int m_journalData = -1; ///< <archive>/.journal.ts: the segment in progress
     int m_journalLog = -1;  ///< <archive>/.journal.log: "<sequence> <bytes> <startMs> <durationMs> <gap>" an entry
-    qint64 m_journalBytes = 0;
-    QList<QByteArray> m_journalPieces; ///< what journal() was given for the segment in progress (shared, not copied)
+    qint64 m_journalBytes = 0;          ///< what the journal's file holds of the segment in progress
+    QList<QByteArray> m_journalHeld;    ///< what follows: pieces the file could not take (normally none)
+    bool m_journalBegun = false;        ///< journal() began a segment not yet written or discarded
+    ArchiveSegment m_lastWritten;
     SpaceRecovery m_recovery;
     FreeSpace m_freeSpace;
 };
@@ -161,5 +170,7 @@ private:
 bool writeFileDurably(const QString &path, const QByteArray &data, QString *error);
 /// The same for data in pieces (written one after the other, never joined in memory).
 bool writeFileDurably(const QString &path, const QList<QByteArray> &pieces, QString *error);
+/// The same for the first `prefixBytes` of the file open at `prefixFd` (-1: none) followed by `pieces`.
+bool writeFileDurably(const QString &path, int prefixFd, qint64 prefixBytes, const QList<QByteArray> &pieces, QString *error);
 
 } // namespace iptv::dvr

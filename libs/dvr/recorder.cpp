@@ -22,6 +22,9 @@
 #include <cerrno>
 #include <cstring>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -75,9 +78,11 @@ struct Recorder::Worker
     /// little ahead of the first video frame still has a positive timestamp.
     qint64 timelineEndUs = 10'000'000;
 
-    // The segment in progress: the pieces taken from the muxer so far (at journal entries),
-    // never joined in memory; the rest is in the muxer until the cut.
-    QList<QByteArray> segmentPieces;
+    // The segment in progress: what the journal has (on the disk; none without a journal), the
+    // pieces taken from the muxer for it and not yet queued for it (the queue was full: normally
+    // none), and the rest, in the muxer until the next entry or the cut. So a recording holds
+    // about a journal interval of its stream, not a segment (4 MB at 5 Mbit/s and 6 s).
+    QList<QByteArray> unjournaled;
     quint64 unpublishedPackets = 0;
     quint64 unpublishedRepairs = 0;
     qint64 segmentStartUs = AV_NOPTS_VALUE;
@@ -86,7 +91,7 @@ struct Recorder::Worker
     qint64 lastQueuedEndMs = 0;   ///< where the last segment cut ends (UTC ms)
 
     // The journal of the segment in progress.
-    qsizetype journalQueued = 0;           ///< the first this many segmentPieces are queued for it
+    bool journalBegun = false;             ///< entries of the segment in progress are queued for it
     qint64 journaledAtUs = AV_NOPTS_VALUE; ///< content time of the last journal entry
 
     // Segments (and journal entries of the one in progress) on their way to the disk (the writer thread).
@@ -98,11 +103,17 @@ struct Recorder::Worker
         bool gap = false;
         bool journal = false;      ///< pieces to append to the segment in progress's journal
         bool journalBegin = false; ///< … as the first of a segment
+        bool journaled = false;    ///< a segment whose first pieces went to the journal: these are the rest
     };
     static constexpr size_t kMaxQueued = 3;
     std::mutex queueMutex;
     std::condition_variable queueCv;
     std::deque<Pending> queue;
+    /// Pieces written, handed back for the muxer to write into again (queueMutex). A recorder
+    /// that allocated a fresh buffer every second and freed it on the writer thread left malloc's
+    /// arenas holding megabytes of free memory per recording (bench/diver/record.sh, heap_free_mb).
+    std::vector<QByteArray> spare;
+    static constexpr size_t kMaxSpare = 1; // one fills in the muxer, one is written: two in all, normally
     bool writerDone = false;
     bool writerGapPending = false; ///< writer thread only
     bool journalFailed = false;    ///< said once (statusMutex)
@@ -308,8 +319,8 @@ struct Recorder::Worker
         minOffsetUs = std::numeric_limits<qint64>::max();
         wallCursorUs = AV_NOPTS_VALUE;
         segmentStartUs = lastEndUs = AV_NOPTS_VALUE;
-        segmentPieces.clear();
-        journalQueued = 0;
+        unjournaled.clear();
+        journalBegun = false;
         return true;
     }
 
@@ -394,23 +405,33 @@ struct Recorder::Worker
         journaledAtUs = atUs;
         if (segmentStartUs == AV_NOPTS_VALUE || lastEndUs <= segmentStartUs || !muxer.isOpen())
             return;
-        if (QByteArray delta = muxer.take(); !delta.isEmpty()) {
-            // The next second is about as long. Without this the muxer's buffer grew from empty
-            // every second: 5x the page faults (perf stat: 93,000 against 20,000 in 30 s for 30 recordings).
-            muxer.reserve(delta.size() + delta.size() / 4);
-            segmentPieces.append(std::move(delta));
-        }
         std::unique_lock lock(queueMutex);
-        if (queue.size() >= kMaxQueued || journalQueued == segmentPieces.size())
+        if (QByteArray delta = muxer.take(); !delta.isEmpty()) {
+            // The next second is about as long: written into a buffer the writer is done with,
+            // else a new one of that size. Without this the muxer's buffer grew from empty every
+            // second: 5x the page faults (perf stat: 93,000 against 20,000 in 30 s for 30 recordings).
+            refillMuxer();
+            muxer.reserve(delta.size() + delta.size() / 4);
+            unjournaled.append(std::move(delta));
+        }
+        if (queue.size() >= kMaxQueued || unjournaled.isEmpty())
             return;
-        // The pieces are shared with the writer, not copied.
-        Pending entry{segmentPieces.mid(journalQueued), segmentStartWallMs(), (lastEndUs - segmentStartUs) / 1000, gapPending};
+        // Handed over, not kept: the journal's file holds them from now on.
+        Pending entry{std::exchange(unjournaled, {}), segmentStartWallMs(), (lastEndUs - segmentStartUs) / 1000, gapPending};
         entry.journal = true;
-        entry.journalBegin = journalQueued == 0;
-        journalQueued = segmentPieces.size();
+        entry.journalBegin = !std::exchange(journalBegun, true);
         queue.push_back(std::move(entry));
         lock.unlock();
         queueCv.notify_all();
+    }
+
+    /// The muxer writes on into a spare buffer, if there is one (queueMutex held).
+    void refillMuxer()
+    {
+        if (!spare.empty()) {
+            muxer.reuse(std::move(spare.back()));
+            spare.pop_back();
+        }
     }
 
     /// Counters kept by the reader alone, published once a segment (not a lock per packet).
@@ -425,14 +446,15 @@ struct Recorder::Worker
     {
         publishCounters();
         journaledAtUs = endUs;
-        journalQueued = 0; // the writer finds the pieces it journaled at the start of the segment (shared)
-        QList<QByteArray> pieces = std::exchange(segmentPieces, {});
+        // The rest of the segment: the journal's file has its beginning.
+        const bool journaled = std::exchange(journalBegun, false);
+        QList<QByteArray> pieces = std::exchange(unjournaled, {});
         if (muxer.isOpen()) {
             if (QByteArray tail = muxer.take(); !tail.isEmpty())
                 pieces.append(std::move(tail));
         }
         const qint64 startUs = std::exchange(segmentStartUs, endUs);
-        if (pieces.isEmpty() || startUs == AV_NOPTS_VALUE || endUs <= startUs)
+        if ((pieces.isEmpty() && !journaled) || startUs == AV_NOPTS_VALUE || endUs <= startUs)
             return;
         // Segments of one connection follow each other on the wall clock as their timestamps do;
         // the first is placed by the connection's least offset, never before what is recorded.
@@ -443,6 +465,8 @@ struct Recorder::Worker
         const qint64 durationMs = wallCursorUs / 1000 - startMs;
         lastQueuedEndMs = startMs + durationMs;
         std::unique_lock lock(queueMutex);
+        if (muxer.isOpen())
+            refillMuxer();
         // A disk that falls behind by more than the queue holds stalls the reader (the source
         // then drops us, and the gap is marked): memory stays bounded.
         if (queue.size() >= kMaxQueued) {
@@ -454,7 +478,9 @@ struct Recorder::Worker
                                             << "segments; reading waits";
             queueCv.wait(lock, [this] { return queue.size() < kMaxQueued; });
         }
-        queue.push_back({std::move(pieces), startMs, durationMs, std::exchange(gapPending, false)});
+        Pending segment{std::move(pieces), startMs, durationMs, std::exchange(gapPending, false)};
+        segment.journaled = journaled;
+        queue.push_back(std::move(segment));
         lock.unlock();
         queueCv.notify_all();
     }
@@ -475,6 +501,14 @@ struct Recorder::Worker
             }
             queueCv.notify_all();
             write(p);
+            // Back to the reader, unless the writer keeps them (a journal entry it could not write).
+            std::lock_guard lock(queueMutex);
+            for (QByteArray &piece : p.pieces) {
+                // Only a buffer that was well used: a pool that grew for a burst is let go.
+                if (spare.size() < kMaxSpare && piece.isDetached() && piece.capacity() >= 188 * 1024
+                    && piece.capacity() <= 2 * piece.size())
+                    spare.push_back(std::move(piece));
+            }
         }
     }
 
@@ -490,25 +524,22 @@ struct Recorder::Worker
             return;
         }
         StorageError error;
-        qint64 bytes = 0;
-        for (const QByteArray &piece : p.pieces)
-            bytes += piece.size();
-        const qint64 sequence = writer.nextSequence();
         QElapsedTimer took;
         took.start();
-        const bool written = writer.writeSegment(p.pieces, p.startMs, p.durationMs, p.gap, &error);
+        const bool written = p.journaled ? writer.writeJournaledSegment(p.pieces, p.startMs, p.durationMs, p.gap, &error)
+                                         : writer.writeSegment(p.pieces, p.startMs, p.durationMs, p.gap, &error);
         {
             QMutexLocker lock(&statusMutex);
             stats.slowestWriteMs = qMax(stats.slowestWriteMs, took.elapsed());
         }
         if (written) {
-            const ArchiveSegment s{sequence, p.startMs, p.durationMs, bytes, QStringLiteral("seg-%1.ts").arg(sequence),
-                                   p.gap || writerGapPending};
+            ArchiveSegment s = writer.lastWritten();
+            s.gap = s.gap || p.gap || writerGapPending;
             writerGapPending = false;
             {
                 QMutexLocker lock(&statusMutex);
                 ++stats.segments;
-                stats.bytes += quint64(bytes);
+                stats.bytes += quint64(s.bytes);
             }
             if (state_() == State::Error)
                 setState(State::Recording, {});
@@ -538,13 +569,13 @@ struct Recorder::Worker
         if (muxer.isOpen()) {
             muxer.finish(&error);
             if (QByteArray tail = muxer.take(); !tail.isEmpty())
-                segmentPieces.append(std::move(tail));
+                unjournaled.append(std::move(tail));
             muxer.close();
         }
         if (writeTail && segmentStartUs != AV_NOPTS_VALUE && lastEndUs > segmentStartUs)
             cutSegment(lastEndUs);
-        segmentPieces.clear();
-        journalQueued = 0;
+        unjournaled.clear();
+        journalBegun = false; // the next segment's journal begins anew (the writer drops this one's)
         segmentStartUs = AV_NOPTS_VALUE;
         if (sanitiser)
             timelineEndUs = qMax(timelineEndUs, sanitiser->outputEndUs());
@@ -595,6 +626,16 @@ bool Recorder::start(const RecorderSettings &settings, QString *error)
 void Recorder::setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery)
 {
     m_recovery = std::move(recovery);
+}
+
+void Recorder::limitAllocatorRetention()
+{
+#if defined(__GLIBC__)
+    // A fixed threshold (setting it turns glibc's dynamic one off). The recorders' own buffers
+    // are reused (Worker::spare), so mapping them costs page faults only when a stream's rate grows.
+    if (::mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1)
+        qCWarning(lcRecorder) << "cannot set malloc's mmap threshold; freed buffers may stay resident";
+#endif
 }
 
 void Recorder::setFreeSpace(ArchiveWriter::FreeSpace freeSpace)

@@ -84,6 +84,11 @@ public:
     void setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery);
     /// Replaces the free-space probe (tests). Set before start().
     void setFreeSpace(ArchiveWriter::FreeSpace freeSpace);
+    /// For a program that runs many recorders, once at its start: malloc maps buffers of 256 KiB
+    /// and more and unmaps them when freed, instead of keeping them in its arenas (glibc raises
+    /// that threshold as buffers are freed; 100 recorders' second-long buffers then left ~4 MB
+    /// of free memory resident per recording: bench/diver/record.sh, heap_free_mb).
+    static void limitAllocatorRetention();
 
     State state() const;
     QString reason() const;   ///< why the state is what it is (empty when Recording)

@@ -45,7 +45,9 @@ bool RuleStore::open(const QString &location, QString *error)
     if (!backend)
         return false;
     m_postgres = *backend == SqlBackend::PostgreSQL;
-    const QString serial = m_postgres ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY");
+    // Ids are never used again once deleted, on SQLite as on PostgreSQL: a client holding a
+    // deleted rule's or recording's id must get 404, not someone's newer one.
+    const QString serial = m_postgres ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY AUTOINCREMENT");
     const QString blob = m_postgres ? QStringLiteral("BYTEA") : QStringLiteral("BLOB");
     const QStringList statements = {
         QStringLiteral("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value %1)").arg(blob),

@@ -33,6 +33,15 @@ public:
     /// Room for `bytes` to come before the next take(): one allocation instead of a dozen growing
     /// ones (each a copy onto fresh pages) when a caller takes large pieces.
     void reserve(qsizetype bytes) { m_pending.reserve(bytes); }
+    /// Writes on into `buffer` (emptied, its capacity kept) when nothing is pending: a caller that
+    /// hands back the pieces it took makes the muxer allocate nothing in the steady state.
+    void reuse(QByteArray &&buffer)
+    {
+        if (m_pending.isEmpty() && buffer.capacity() > m_pending.capacity()) {
+            buffer.resize(0);
+            m_pending = std::move(buffer);
+        }
+    }
     /// Writes the trailer (flushes buffered audio).
     bool finish(MediaError *error);
     void close();

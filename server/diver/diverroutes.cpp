@@ -194,6 +194,13 @@ bool safeSegmentPath(const QString &chunk, const QString &file)
     return chunkRe.match(chunk).hasMatch() && fileRe.match(file).hasMatch();
 }
 
+/// Why a path under a recording or an archive is refused: what was asked, of what, and what is served there.
+QString notASegment(const QString &chunk, const QString &file, const QString &of)
+{
+    return QStringLiteral("\"%1/%2\" of %3 is not a segment or a thumbnail (<chunk>/seg-<n>.ts, <chunk>/thumb-<n>.jpg)")
+        .arg(chunk.left(40), file.left(40), of);
+}
+
 QByteArray mimeOf(const QString &file)
 {
     return file.endsWith(u".jpg") ? QByteArrayLiteral("image/jpeg") : QByteArrayLiteral("video/mp2t");
@@ -551,6 +558,18 @@ void DiverServer::setupRoutes()
         const auto body = c.jsonBody(&bad);
         if (!body)
             return bad;
+        // A misspelt field would otherwise change nothing and answer 200 as if it had.
+        for (const QString &key : body->keys()) {
+            if (key != u"position" && key != u"kept")
+                return Reply::error(ApiError::badRequest(
+                    QStringLiteral("recording %1: unknown field \"%2\" (a recording changes by \"position\", seconds, and \"kept\", true or false)")
+                        .arg(row->id)
+                        .arg(key.left(40))));
+        }
+        if (body->isEmpty())
+            return Reply::error(ApiError::badRequest(
+                QStringLiteral("recording %1: nothing to change (a recording changes by \"position\", seconds, and \"kept\", true or false)")
+                    .arg(row->id)));
         if (body->contains(u"position"_qs)) {
             const QJsonValue v = body->value(u"position"_qs);
             if (!v.isDouble() || v.toDouble() < 0)
@@ -685,7 +704,7 @@ void DiverServer::setupRoutes()
             return missing;
         const QString chunk = c.params.value(1), file = c.params.value(2);
         if (!safeSegmentPath(chunk, file))
-            return Reply::error(ApiError::badRequest(u"not a segment name"_qs));
+            return Reply::error(ApiError::badRequest(notASegment(chunk, file, QStringLiteral("recording %1").arg(row->id))));
         QString dir, error;
         if (row->copyId != 0) {
             const auto copy = m_store.copy(row->copyId, &error);
@@ -694,7 +713,9 @@ void DiverServer::setupRoutes()
             dir = a->directory;
         }
         if (dir.isEmpty())
-            return Reply::error(ApiError::notFound(u"the recording's storage is not on this node"_qs));
+            return Reply::error(ApiError::notFound(
+                row->copyId != 0 ? QStringLiteral("recording %1 has no stored copy (%2)").arg(row->id).arg(error)
+                                 : QStringLiteral("recording %1: the archive of %2 is not on this node").arg(row->id).arg(row->channelId)));
         return fileReply(QDir(dir).filePath(chunk + u'/' + file), mimeOf(file), c.request.value("Range"));
     });
 
@@ -709,7 +730,11 @@ void DiverServer::setupRoutes()
         if (!range)
             return Reply::error(ApiError::badRequest(u"expected archive-<start, Unix seconds>-<duration seconds or now>.m3u8"_qs));
         if (range->fromMs < nowMs - qint64(m_config.archiveHours) * 3600 * 1000)
-            return Reply::error(ApiError::notFound(QStringLiteral("the archive keeps %1 hours").arg(m_config.archiveHours)));
+            return Reply::error(ApiError::notFound(QStringLiteral("%1 starts %2 hours ago; the archive of %3 keeps %4 hours")
+                                                       .arg(c.params.value(1).left(60))
+                                                       .arg((nowMs - range->fromMs) / 3600000)
+                                                       .arg(a->channelId)
+                                                       .arg(m_config.archiveHours)));
         // Only the hourly chunks the range touches: a day's archive is 24 index files, a
         // programme needs one or two.
         dvr::ArchiveReader reader;
@@ -724,9 +749,10 @@ void DiverServer::setupRoutes()
         DIVER_IDENTIFY(c)
         const ActiveArchive *a = m_archives.value(c.params.value(0));
         if (!a)
-            return Reply::error(ApiError::notFound(u"channel not archived on this node"_qs));
+            return Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(c.params.value(0).left(40))));
         if (!safeSegmentPath(c.params.value(1), c.params.value(2)))
-            return Reply::error(ApiError::badRequest(u"not a segment name"_qs));
+            return Reply::error(ApiError::badRequest(
+                notASegment(c.params.value(1), c.params.value(2), QStringLiteral("the archive of %1").arg(a->channelId))));
         return fileReply(QDir(a->directory).filePath(c.params.value(1) + u'/' + c.params.value(2)), mimeOf(c.params.value(2)),
                          c.request.value("Range"));
     });

@@ -513,6 +513,7 @@ void DiverServer::reconcile()
     if (t - m_lastPlanAt >= kReplanSeconds)
         replan(false);
     startDue(t);
+    finishArchiveRanges(t);
     if (t - m_lastFollowAt >= kFollowSeconds && !m_copies.isEmpty()) {
         m_lastFollowAt = t;
         followCopyEnds();
@@ -524,6 +525,23 @@ void DiverServer::reconcile()
     for (ActiveArchive *a : std::as_const(m_archives)) {
         if (a->held && !a->recorder && a->retryAt <= t)
             startArchiveRecorder(a);
+    }
+}
+
+void DiverServer::finishArchiveRanges(qint64 t)
+{
+    // A range of an archive has no recorder to say it is done: it is when its end has passed
+    // (and the archive's segment holding it is written, a segment later).
+    for (auto it = m_archiveRanges.begin(); it != m_archiveRanges.end();) {
+        if (it->recordStop + qint64(m_config.segmentSeconds) + 1 > t) {
+            ++it;
+            continue;
+        }
+        QString error;
+        const auto row = m_store.recording(it.key(), &error);
+        if (row && !row->deleted)
+            publish(QStringLiteral("finished"), recordingJson(*row, {}, {}), row->owner);
+        it = m_archiveRanges.erase(it);
     }
 }
 
@@ -616,8 +634,10 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     // A range of an archive costs no capacity: it counts as recorded from now on. A copy stays in
     // the plan while it records (so it holds its stream against later requests) and joins the
     // history when it finishes.
-    if (r.copyId == 0)
+    if (r.copyId == 0) {
         addToHistory({r});
+        m_archiveRanges.insert(r.id, r); // its "finished" when its range has passed (finishArchiveRanges)
+    }
     qCInfo(lcDiver).noquote() << "recording" << r.id << p.title << "on" << p.channelId << "for" << p.owner
                               << (r.copyId ? QStringLiteral("(copy %1)").arg(r.copyId) : QStringLiteral("(archive)"));
     publish(QStringLiteral("started"), recordingJson(r, {}, {}), r.owner);

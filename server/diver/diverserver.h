@@ -126,6 +126,8 @@ private:
     void startDue(qint64 now);
     /// Reads `[guide] file` again after it changed; a file that does not read keeps the last guide.
     void reloadGuideFile();
+    /// "finished" for the recordings of archived channels whose range has passed.
+    void finishArchiveRanges(qint64 now);
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     /// A recording in progress whose programme the guide now ends later records on to that end.
     void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
@@ -210,6 +212,7 @@ private:
     http::Router *m_router = nullptr;
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder
     QHash<QString, ActiveArchive *> m_archives;  ///< channel id -> its archive recorder
+    QHash<qint64, RecordingRow> m_archiveRanges; ///< recordings of archived channels made here, not yet ended
     struct EventClient
     {
         QWebSocket *socket;

@@ -5,6 +5,7 @@
 
 #include <core/service.h>
 #include <core/subcommand.h>
+#include <dvr/recorder.h>
 #include <media/ffmpeg.h>
 
 #include <QCommandLineParser>
@@ -20,6 +21,7 @@ int main(int argc, char *argv[])
     if (qEnvironmentVariableIsEmpty("QT_LOGGING_RULES"))
         QLoggingCategory::setFilterRules(QStringLiteral("iptv.*.debug=false"));
     iptv::media::installFfmpegLogHandler();
+    iptv::dvr::Recorder::limitAllocatorRetention();
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(

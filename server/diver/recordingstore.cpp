@@ -87,7 +87,9 @@ bool RecordingStore::open(const QString &location, QString *error)
     if (!backend)
         return false;
     const bool pg = *backend == SqlBackend::PostgreSQL;
-    const QString serial = pg ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY");
+    // Ids are never used again once deleted, on SQLite as on PostgreSQL: a client holding a
+    // deleted rule's or recording's id must get 404, not someone's newer one.
+    const QString serial = pg ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY AUTOINCREMENT");
     const QStringList statements = {
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_copies (id %1, channel_id TEXT NOT NULL, airing_start BIGINT NOT NULL, "
                        "record_start BIGINT NOT NULL, record_stop BIGINT NOT NULL, node TEXT NOT NULL, directory TEXT NOT NULL, "

@@ -12,6 +12,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <csignal>
+
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +71,8 @@ private Q_SLOTS:
     void writerChunksByTime();
     void journalBecomesTheSegment();
     void journalNotMatchingIsWrittenWhole();
+    void journalThatCannotBeLinkedIsCopied();
+    void journalThatFailedCatchesUp();
     void crashAfterTheJournalWasLinked();
     void readerLoadsOnlyWhatARangeNeeds();
     void diskFullTriesRetentionThenFails();
@@ -387,7 +392,9 @@ void TestArchiveIndex::journalBecomesTheSegment()
     QVERIFY(journalInode != 0);
 
     StorageError e;
-    QVERIFY2(writer.writeSegment(pieces, kT0, 3000, false, &e), qPrintable(e.toString()));
+    // Only the rest: the caller keeps nothing of what the journal has.
+    QVERIFY2(writer.writeJournaledSegment({pieces[2]}, kT0, 3000, false, &e), qPrintable(e.toString()));
+    QCOMPARE(writer.lastWritten().bytes, qint64(9 * 188));
     ArchiveReader reader;
     QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
     QCOMPARE(reader.segments().size(), 1);
@@ -404,7 +411,7 @@ void TestArchiveIndex::journalBecomesTheSegment()
     const QByteArray next = tsBytes(1, 'd');
     QVERIFY2(writer.journal({next}, kT0 + 3000, 1000, false, true, &error), qPrintable(error));
     QVERIFY(inode(journal) != journalInode);
-    QVERIFY2(writer.writeSegment({next, tsBytes(1, 'e')}, kT0 + 3000, 2000, false, &e), qPrintable(e.toString()));
+    QVERIFY2(writer.writeJournaledSegment({tsBytes(1, 'e')}, kT0 + 3000, 2000, false, &e), qPrintable(e.toString()));
     QCOMPARE(fileBytes(path), pieces[0] + pieces[1] + pieces[2]);
     QVERIFY2(writer.finish(kT0 + 5000, &error), qPrintable(error));
     QVERIFY(reader.load(settings.directory, &error));
@@ -415,9 +422,8 @@ void TestArchiveIndex::journalBecomesTheSegment()
 
 void TestArchiveIndex::journalNotMatchingIsWrittenWhole()
 {
-    // What the writer was given for the journal is not what the segment starts with (a journal
-    // entry that failed, a recorder that lost count), even when as long: the segment is written
-    // from its pieces.
+    // A segment written whole (writeSegment) while a journal was begun (a connection that ended
+    // without its tail): the journal is not the segment's, and the segment is written from its pieces.
     QTemporaryDir dir;
     QString error;
     ArchiveWriterSettings settings;
@@ -475,6 +481,65 @@ void TestArchiveIndex::crashAfterTheJournalWasLinked()
     QCOMPARE(all[1].durationMs, 1500);
     QCOMPARE(fileBytes(QDir(settings.directory).filePath(all[1].file)), tsBytes(3, 'b') + tsBytes(1, 'c'));
     QVERIFY(!QFile::exists(QDir(settings.directory).filePath(QStringLiteral(".journal.ts"))));
+}
+
+void TestArchiveIndex::journalThatCannotBeLinkedIsCopied()
+{
+    // The journal's name is gone (an operator's cleanup, a file system without hard links): the
+    // link fails, and the segment is written whole, its journaled part copied from the open file.
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    QVERIFY2(writer.journal({tsBytes(3, 'a')}, kT0, 1000, false, true, &error), qPrintable(error));
+    QVERIFY2(writer.journal({tsBytes(2, 'b')}, kT0, 2000, false, false, &error), qPrintable(error));
+    QVERIFY(QFile::remove(QDir(settings.directory).filePath(QStringLiteral(".journal.ts"))));
+    StorageError e;
+    QVERIFY2(writer.writeJournaledSegment({tsBytes(1, 'c')}, kT0, 3000, false, &e), qPrintable(e.toString()));
+    ArchiveReader reader;
+    QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+    QCOMPARE(reader.segments().size(), 1);
+    QCOMPARE(reader.segments().first().bytes, qint64(6 * 188));
+    QCOMPARE(fileBytes(QDir(settings.directory).filePath(reader.segments().first().file)),
+             tsBytes(3, 'a') + tsBytes(2, 'b') + tsBytes(1, 'c'));
+}
+
+void TestArchiveIndex::journalThatFailedCatchesUp()
+{
+    // An entry the file cannot take (here: over the process's file size limit, as a full disk
+    // would) is held by the writer, not the caller, and written with the next entry: the file
+    // never has a hole, and the segment is whole.
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    const QString journal = QDir(settings.directory).filePath(QStringLiteral(".journal.ts"));
+    QVERIFY2(writer.journal({tsBytes(2, 'a')}, kT0, 1000, false, true, &error), qPrintable(error));
+    rlimit before{};
+    QCOMPARE(::getrlimit(RLIMIT_FSIZE, &before), 0);
+    const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit low = before;
+    low.rlim_cur = 3 * 188;
+    QCOMPARE(::setrlimit(RLIMIT_FSIZE, &low), 0);
+    const bool failed = !writer.journal({tsBytes(4, 'b')}, kT0, 2000, false, false, &error);
+    QCOMPARE(::setrlimit(RLIMIT_FSIZE, &before), 0);
+    std::signal(SIGXFSZ, oldHandler);
+    QVERIFY(failed);
+    QVERIFY2(error.contains(journal), qPrintable(error));
+    QCOMPARE(fileBytes(journal), tsBytes(2, 'a')); // cut back to what the last line vouches for
+    QVERIFY2(writer.journal({tsBytes(1, 'c')}, kT0, 3000, false, false, &error), qPrintable(error));
+    QCOMPARE(fileBytes(journal), tsBytes(2, 'a') + tsBytes(4, 'b') + tsBytes(1, 'c'));
+    StorageError e;
+    QVERIFY2(writer.writeJournaledSegment({tsBytes(1, 'd')}, kT0, 4000, false, &e), qPrintable(e.toString()));
+    ArchiveReader reader;
+    QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+    QCOMPARE(fileBytes(QDir(settings.directory).filePath(reader.segments().first().file)),
+             tsBytes(2, 'a') + tsBytes(4, 'b') + tsBytes(1, 'c') + tsBytes(1, 'd'));
+    QVERIFY(!QFile::exists(journal));
 }
 
 QTEST_GUILESS_MAIN(TestArchiveIndex)
