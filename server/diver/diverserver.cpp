@@ -673,6 +673,8 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
                               << "(the guide moved its end)";
     r.airingStop = p.stop;
     r.recordStop = p.recordStop;
+    if (auto range = m_archiveRanges.find(r.id); range != m_archiveRanges.end())
+        range->recordStop = p.recordStop; // its "finished" comes at the new end
     if (!m_store.updateRecording(r, &error))
         qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
 }
