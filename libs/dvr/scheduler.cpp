@@ -242,12 +242,47 @@ struct AlternativesMemo
     std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing tried, [from, to)
 };
 
+/// An episode's final state (after pass 2): what its airings' outcomes are made of, with the
+/// candidates, the keep counts and, for conflicts, the book and the alternatives.
+struct FinalGroup
+{
+    int chosen = -1, node = -1;
+    SkipReason status = SkipReason::Conflict; ///< when none is chosen
+    DuplicateLayer layer = DuplicateLayer::None;
+    AiringRef related;
+    QString note;
+    friend bool operator==(const FinalGroup &, const FinalGroup &) = default;
+};
+
+/// Where a recording goes in the plan's list (by record start, channel id, rule; then the order
+/// a serial walk of the rules and their candidates met it).
+struct RecordingKey
+{
+    qint64 recordStart = 0;
+    int rank = 0; ///< the channel's rank in channel id order
+    qint64 ruleId = 0;
+    int position = 0, candidate = 0; ///< the rule's place among the planned rules, the candidate's in the rule
+    int slot = 0;                    ///< not ordered on: the rule slot
+    bool operator<(const RecordingKey &o) const
+    {
+        return std::tie(recordStart, rank, ruleId, position, candidate)
+            < std::tie(o.recordStart, o.rank, o.ruleId, o.position, o.candidate);
+    }
+};
+
 struct RuleMemo
 {
     int alive = -1;                 ///< airings grouped (not ended, not filtered); -1: rule not planned
     std::vector<GroupMemo> groups;  ///< in the rule's episode order
     std::vector<int> groupOf;       ///< per candidate: its episode (index into groups), -1 none
     QHash<int, AlternativesMemo> alternatives; ///< by episode (index into groups)
+    /// The rule's outcomes (shared with the plan) and what they were made of.
+    bool hasOutcomes = false;
+    std::vector<FinalGroup> finals; ///< per episode
+    int planned = 0, kept = 0;
+    QList<PlannedRecording> recordings;
+    QList<SkippedAiring> skipped;
+    std::vector<RecordingKey> recordingKeys; ///< parallel to recordings
 };
 
 /// Pass 1 of the last plan, kept so that the next one can reuse every decision whose inputs did
@@ -257,8 +292,10 @@ struct PlanMemo
     bool valid = false;
     qint64 now = 0;
     std::vector<RuleMemo> rules; ///< by rule slot
-    /// The final book (after pass 2): every placement's node, channel, epoch minutes [from, to), sorted.
-    std::vector<std::array<int, 4>> placements;
+    /// The final book (after pass 2): every placement's node, channel, epoch minutes [from, to)
+    /// and rule slot, sorted.
+    std::vector<std::array<int, 5>> placements;
+    std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
     int channelCount = 0;        ///< channel keys then (more reorder the channel ranks)
 };
 
@@ -273,13 +310,16 @@ public:
     {
     }
     /// Adds (+1, the new plan placed it) or removes (-1, the last plan had it) a placement.
-    void change(int node, int channel, int from, int to, int delta)
+    /// `tag` tells placements apart that are otherwise the same (the rule slot, where it matters).
+    void change(int node, int channel, int from, int to, int delta, int tag = 0)
     {
         from = std::max(from, m_base); // minutes before the plan's origin are never read
         if (from >= to)
             return;
-        const quint64 key = (quint64(quint8(node)) << 56) | (quint64(quint32(channel) & 0xfffff) << 36)
-            | (quint64(quint32(from - m_base) & 0xfffff) << 16) | quint64(quint32(to - from) & 0xffff);
+        const std::pair<quint64, quint64> key{(quint64(quint8(node)) << 56) | (quint64(quint32(channel) & 0xfffff) << 36)
+                                                  | (quint64(quint32(from - m_base) & 0xfffff) << 16)
+                                                  | quint64(quint32(to - from) & 0xffff),
+                                              quint64(quint32(tag))};
         int &count = m_count[key];
         const int before = count;
         count += delta;
@@ -304,7 +344,17 @@ public:
         }
         return false;
     }
-    bool isClean() const { return m_count.isEmpty(); }
+    /// Marks [from, to) (epoch minutes) as differing for good (a placement of a recording whose
+    /// airing may be named differently: its rule was matched again).
+    void touch(int from, int to)
+    {
+        from = std::max(from, m_base);
+        if (from >= to)
+            return;
+        m_touched = true;
+        cover(from - m_base, to - m_base, 1);
+    }
+    bool isClean() const { return m_count.isEmpty() && !m_touched; }
 
 private:
     void cover(int from, int to, int delta)
@@ -319,12 +369,50 @@ private:
         }
     }
     int m_base = 0;
-    QHash<quint64, int> m_count;
+    bool m_touched = false;
+    QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
 };
 
 } // namespace
+
+const SkippedAiring &SkippedAirings::at(qsizetype i) const
+{
+    Q_ASSERT(i >= 0 && i < size());
+    const qsizetype part = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
+    return m_parts[part][i - (part ? m_ends[part - 1] : 0)];
+}
+
+void SkippedAirings::appendPart(const QList<SkippedAiring> &part)
+{
+    if (part.isEmpty())
+        return;
+    m_parts.append(part);
+    m_ends.append(size() + part.size());
+}
+
+QList<SkippedAiring> SkippedAirings::toList() const
+{
+    QList<SkippedAiring> out;
+    out.reserve(size());
+    for (const QList<SkippedAiring> &part : m_parts)
+        out.append(part);
+    return out;
+}
+
+bool operator==(const SkippedAirings &a, const SkippedAirings &b)
+{
+    if (a.size() != b.size())
+        return false;
+    if (a.m_ends == b.m_ends) { // the same parts: shared ones compare at once
+        for (qsizetype i = 0; i < a.m_parts.size(); ++i)
+            if (a.m_parts[i] != b.m_parts[i])
+                return false;
+        return true;
+    }
+    return std::equal(a.begin(), a.end(), b.begin());
+}
 
 QString skipReasonName(SkipReason reason)
 {
@@ -396,6 +484,7 @@ struct Scheduler::Private
     /// look for alternatives again.
     QSet<quint64> retitled;
 
+
     int channelKey(const QString &id)
     {
         auto it = channelIds.constFind(id);
@@ -455,6 +544,12 @@ struct Scheduler::Private
     {
         return {rs.rule.id, channelNames[c.channel], c.start, c.stop, titleNames[c.title]};
     }
+
+    // The plan's part (plan() and what update() tells of it).
+    /// The recordings of the rules whose outcomes the last plan rebuilt: (before, after) per rule;
+    /// meaningful when changesKnown (the plan before was kept to compare with).
+    std::vector<std::pair<QList<PlannedRecording>, QList<PlannedRecording>>> changedParts;
+    bool changesKnown = false;
 };
 
 std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const epg::Guide> guide)
@@ -1092,6 +1187,9 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     DirtyMinutes finalDirty(book.epochMinutes(now, now + 60).first);
     memo.channelCount = int(channelNames.size());
     const bool reuseAlternatives = replay && previous.now == now && previous.channelCount == memo.channelCount;
+    // A rule's outcomes are taken over from the last plan when everything they are made of is the
+    // same (below); needs the same channel ranks (the recordings' order) and capacity options.
+    const bool reuseOutcomes = replay && previous.channelCount == memo.channelCount;
     memo.placements.reserve(groups.size());
     for (const Group &g : groups) {
         if (g.chosen < 0)
@@ -1101,20 +1199,25 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             continue;
         const auto [from, to] = interval(rules[size_t(g.slot)], c);
         const auto [a, b] = book.epochMinutes(from, to);
-        memo.placements.push_back({g.node, c.channel, a, b});
+        memo.placements.push_back({g.node, c.channel, a, b, g.slot});
     }
     std::sort(memo.placements.begin(), memo.placements.end());
-    if (reuseAlternatives) {
+    if (reuseOutcomes) {
         // Both sorted: a merge finds the placements one book has and the other has not.
+        // Placements are told apart by rule too (conflicts name the recordings in the way), and a
+        // rule matched or grouped again may name the same placement differently (a retitled
+        // airing at the same time): its placements count as differing.
         auto was = previous.placements.cbegin(), is = memo.placements.cbegin();
         while (was != previous.placements.cend() || is != memo.placements.cend()) {
             if (is == memo.placements.cend() || (was != previous.placements.cend() && *was < *is)) {
-                finalDirty.change((*was)[0], (*was)[1], (*was)[2], (*was)[3], -1);
+                finalDirty.change((*was)[0], (*was)[1], (*was)[2], (*was)[3], -1, (*was)[4]);
                 ++was;
             } else if (was == previous.placements.cend() || *is < *was) {
-                finalDirty.change((*is)[0], (*is)[1], (*is)[2], (*is)[3], 1);
+                finalDirty.change((*is)[0], (*is)[1], (*is)[2], (*is)[3], 1, (*is)[4]);
                 ++is;
             } else {
+                if (!sameGroupsOf[size_t((*is)[4])])
+                    finalDirty.touch((*is)[2], (*is)[3]);
                 ++was;
                 ++is;
             }
@@ -1168,45 +1271,103 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return alts;
     };
     const QList<RecorderNode> &nodes = cap.nodes;
-    std::vector<std::tuple<qint64, int, qint64, qsizetype>> recordingOrder; ///< record start, channel rank, rule, index
     // An episode's other airings all name the same related airing: one list per episode, shared
     // (implicitly) by its skips, instead of one allocation per skip (~230k at the benchmark's size).
     std::vector<QList<AiringRef>> relatedOf(groups.size());
-    // Each rule's outcomes depend only on the final state (groups, book, memo of the last plan) and
-    // fill their own slice of both lists: rules are done on several threads, each slice where a
-    // serial walk in priority order would put it.
     std::vector<int> active; // slots in priority order that have outcomes
-    std::vector<qsizetype> skipAt, recordAt;
-    qsizetype skips = 0, records = 0;
-    for (const int slot : order) {
-        const RuleState &rs = rules[size_t(slot)];
-        if (!rs.valid || !rs.rule.enabled)
-            continue;
-        active.push_back(slot);
-        skipAt.push_back(skips);
-        recordAt.push_back(records);
-        const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
-        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
-            const Candidate &c = rs.candidates[ci];
-            if (c.stop <= now)
-                continue;
-            const bool recorded = c.filter == NoFilter && groups[size_t(groupOf[ci])].chosen >= 0
-                && groups[size_t(groupOf[ci])].chosen == candidatePosition[size_t(slot)][ci];
-            ++(recorded ? records : skips);
+    for (const int slot : order)
+        if (rules[size_t(slot)].valid && rules[size_t(slot)].rule.enabled)
+            active.push_back(slot);
+    auto finalOf = [&](const Group &g) {
+        FinalGroup f;
+        f.chosen = g.chosen;
+        f.node = g.node;
+        if (g.chosen >= 0) {
+            f.note = g.note;
+        } else {
+            f.status = g.status;
+            if (g.status == SkipReason::AlreadyRecorded || g.status == SkipReason::Duplicate) {
+                f.layer = g.layer;
+                f.related = g.related;
+            }
         }
-    }
-    out.skipped.resize(skips);
-    out.recordings.resize(records);
-    SkippedAiring *const skippedOut = out.skipped.data();
-    PlannedRecording *const recordingsOut = out.recordings.data();
-    recordingOrder.resize(size_t(records));
+        return f;
+    };
+    // Whether the rule's outcomes in the last plan are its outcomes now: the same candidates
+    // grouped the same way, the same final state of every episode, the same keep counts, the
+    // same time (or none of its airings near it), and for each conflict the same recordings in
+    // the way (no differing placement in its minutes) and the same alternatives (reused).
+    std::vector<char> rebuilt(rules.size(), 0);
     std::atomic<int> conflicts{0};
-    std::atomic<int> alternativesReusedCount{0};
+    std::atomic<int> alternativesReusedCount{0}, outcomesReused{0};
+    auto sameOutcomes = [&](int slot, const RuleMemo &was, RuleMemo &is) {
+        const RuleState &rs = rules[size_t(slot)];
+        if (!reuseOutcomes || !was.hasOutcomes || !sameGroupsOf[size_t(slot)] || was.finals.size() != is.finals.size()
+            || was.planned != is.planned || was.kept != is.kept)
+            return false;
+        const bool sameTime = previous.now == now;
+        if (!sameTime && !rs.candidates.empty()
+            && rs.candidates.front().start - rs.rule.prePadding < std::max(now, previous.now) + 60)
+            return false;
+        for (size_t i = 0; i < is.finals.size(); ++i)
+            if (!(was.finals[i] == is.finals[i]))
+                return false;
+        const int base = baseOf[size_t(slot)];
+        for (size_t i = 0; i < is.finals.size(); ++i) {
+            const FinalGroup &f = is.finals[i];
+            if (f.chosen >= 0 || f.status != SkipReason::Conflict)
+                continue;
+            if (!sameTime)
+                return false;
+            const Group &g = groups[size_t(base) + i];
+            for (const Candidate *c : g.airings) {
+                const auto [from, to] = interval(rs, *c);
+                const auto [x, y] = book.epochMinutes(from, to);
+                if (!archived[size_t(c->channel)] && finalDirty.any(x, y))
+                    return false;
+            }
+            // The alternatives, as a rebuilt rule would reuse them.
+            if (!reuseAlternatives || retitled.contains(titleKey(titleNames[g.airings.front()->title])))
+                return false;
+            auto it = was.alternatives.constFind(int(i));
+            if (it == was.alternatives.cend())
+                return false;
+            for (const auto &[x, y] : it->read)
+                if (finalDirty.any(x, y))
+                    return false;
+        }
+        return true;
+    };
     auto outcomesOf = [&](size_t at) {
         const int slot = active[at];
         const RuleState &rs = rules[size_t(slot)];
-        qsizetype skipNext = skipAt[at], recordNext = recordAt[at];
+        RuleMemo &is = memo.rules[size_t(slot)];
+        RuleMemo *was = replay ? &previous.rules[size_t(slot)] : nullptr;
+        const int base = baseOf[size_t(slot)];
+        is.finals.resize(is.groups.size());
+        for (size_t i = 0; i < is.finals.size(); ++i)
+            is.finals[i] = finalOf(groups[size_t(base) + i]);
+        is.planned = plannedOfSlot.value(slot);
+        is.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
+        is.hasOutcomes = true;
         int conflictsHere = 0;
+        if (was && sameOutcomes(slot, *was, is)) {
+            is.recordings = std::move(was->recordings);
+            is.skipped = std::move(was->skipped);
+            is.recordingKeys = std::move(was->recordingKeys);
+            is.alternatives = std::move(was->alternatives);
+            for (const FinalGroup &f : is.finals)
+                if (f.chosen < 0 && f.status == SkipReason::Conflict)
+                    conflictsHere += int(groups[size_t(base) + (&f - is.finals.data())].airings.size());
+            conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
+            outcomesReused.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        rebuilt[size_t(slot)] = 1;
+        is.recordings.clear();
+        is.skipped.clear();
+        is.recordingKeys.clear();
+        is.skipped.reserve(qsizetype(rs.candidates.size()));
         int alternativesGroup = -1;
         QList<AiringRef> groupAlternatives;
         const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
@@ -1218,7 +1379,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             sk.airing = ref(rs, c);
             if (c.filter != NoFilter) {
                 sk.reason = SkipReason(c.filter);
-                skippedOut[skipNext++] = std::move(sk);
+                is.skipped.append(std::move(sk));
                 continue;
             }
             const Group &g = groups[size_t(groupOf[ci])];
@@ -1238,8 +1399,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     p.title = sk.airing.title;
                     p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
                     p.identity = c.identity;
-                    recordingOrder[size_t(recordNext)] = {from, channelRank[size_t(c.channel)], rs.rule.id, recordNext};
-                    recordingsOut[recordNext++] = std::move(p);
+                    is.recordingKeys.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, int(at), int(ci), slot});
+                    is.recordings.append(std::move(p));
                     continue;
                 }
                 sk.reason = k < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
@@ -1248,7 +1409,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     related = {ref(rs, chosen)};
                 sk.relatedTo = related;
                 sk.note = g.note;
-                skippedOut[skipNext++] = std::move(sk);
+                is.skipped.append(std::move(sk));
                 continue;
             }
             sk.reason = g.status;
@@ -1264,8 +1425,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             }
             case SkipReason::KeepLimit:
                 sk.keep = rs.rule.keep;
-                sk.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
-                sk.planned = plannedOfSlot.value(slot);
+                sk.kept = is.kept;
+                sk.planned = is.planned;
                 break;
             default: {
                 const auto [from, to] = interval(rs, c);
@@ -1275,23 +1436,23 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 }
                 if (alternativesGroup != groupOf[ci]) {
                     alternativesGroup = groupOf[ci];
-                    const int rel = groupOf[ci] - baseOf[size_t(slot)];
-                    const AlternativesMemo *was = nullptr;
-                    if (reuseAlternatives && sameGroupsOf[size_t(slot)]
+                    const int rel = groupOf[ci] - base;
+                    const AlternativesMemo *wasAlternatives = nullptr;
+                    if (was && reuseAlternatives && sameGroupsOf[size_t(slot)]
                         && !retitled.contains(titleKey(titleNames[g.airings.front()->title]))) {
-                        auto it = previous.rules[size_t(slot)].alternatives.constFind(rel);
-                        if (it != previous.rules[size_t(slot)].alternatives.cend()) {
-                            was = &*it;
-                            for (const auto &[a, b] : was->read)
-                                if (finalDirty.any(a, b)) {
-                                    was = nullptr;
+                        auto it = was->alternatives.constFind(rel);
+                        if (it != was->alternatives.cend()) {
+                            wasAlternatives = &*it;
+                            for (const auto &[x, y] : wasAlternatives->read)
+                                if (finalDirty.any(x, y)) {
+                                    wasAlternatives = nullptr;
                                     break;
                                 }
                         }
                     }
-                    AlternativesMemo &memoAlternatives = memo.rules[size_t(slot)].alternatives[rel];
-                    if (was) {
-                        memoAlternatives = *was;
+                    AlternativesMemo &memoAlternatives = is.alternatives[rel];
+                    if (wasAlternatives) {
+                        memoAlternatives = *wasAlternatives;
                         alternativesReusedCount.fetch_add(1, std::memory_order_relaxed);
                     } else {
                         memoAlternatives.alternatives = alternativesFor(g, memoAlternatives.read);
@@ -1303,28 +1464,63 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 break;
             }
             }
-            skippedOut[skipNext++] = std::move(sk);
+            is.skipped.append(std::move(sk));
         }
         conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
     };
     inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
     out.conflicts = conflicts.load();
     alternativesReused = alternativesReusedCount.load();
+    for (const int slot : active)
+        out.skipped.appendPart(memo.rules[size_t(slot)].skipped);
 
-
-    // By record start, channel id, rule: sorted on the channels' rank (their string order), not on
-    // the strings, then the list is put in that order.
-    std::sort(recordingOrder.begin(), recordingOrder.end());
-    QList<PlannedRecording> sorted;
-    sorted.reserve(out.recordings.size());
-    for (const auto &[recordStart, rank, ruleId, i] : recordingOrder)
-        sorted.append(std::move(out.recordings[i]));
-    out.recordings = std::move(sorted);
+    // The recordings by record start, channel id, rule: the last plan's list less the rebuilt
+    // rules' recordings, merged with theirs (all of them sorted when nothing is reused).
+    std::vector<std::pair<RecordingKey, const PlannedRecording *>> fresh;
+    for (const int slot : active) {
+        const RuleMemo &m = memo.rules[size_t(slot)];
+        if (!reuseOutcomes || rebuilt[size_t(slot)])
+            for (qsizetype i = 0; i < m.recordings.size(); ++i)
+                fresh.emplace_back(m.recordingKeys[size_t(i)], &m.recordings[i]);
+    }
+    std::sort(fresh.begin(), fresh.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
+    changedParts.clear();
+    changesKnown = reuseOutcomes;
+    if (reuseOutcomes) {
+        for (const int slot : active)
+            if (rebuilt[size_t(slot)])
+                changedParts.push_back({previous.rules[size_t(slot)].recordings, memo.rules[size_t(slot)].recordings});
+        out.recordings.reserve(last.recordings.size() + qsizetype(fresh.size()));
+        memo.recordingKeys.reserve(previous.recordingKeys.size() + fresh.size());
+        auto nextFresh = fresh.cbegin();
+        for (size_t i = 0; i < previous.recordingKeys.size(); ++i) {
+            const RecordingKey &key = previous.recordingKeys[i];
+            if (rebuilt[size_t(key.slot)])
+                continue;
+            for (; nextFresh != fresh.cend() && nextFresh->first < key; ++nextFresh) {
+                out.recordings.append(*nextFresh->second);
+                memo.recordingKeys.push_back(nextFresh->first);
+            }
+            out.recordings.append(last.recordings[qsizetype(i)]);
+            memo.recordingKeys.push_back(key);
+        }
+        for (; nextFresh != fresh.cend(); ++nextFresh) {
+            out.recordings.append(*nextFresh->second);
+            memo.recordingKeys.push_back(nextFresh->first);
+        }
+    } else {
+        out.recordings.reserve(qsizetype(fresh.size()));
+        memo.recordingKeys.reserve(fresh.size());
+        for (const auto &[key, p] : fresh) {
+            out.recordings.append(*p);
+            memo.recordingKeys.push_back(key);
+        }
+    }
     last = out;
     retitled.clear();
     qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1;"
                          << reused << "capacity decisions reused," << decided << "made," << alternativesReused
-                         << "conflicts' alternatives reused; pass 1"
+                         << "conflicts' alternatives reused," << outcomesReused.load() << "rules' outcomes reused; pass 1"
                          << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2 << "ms";
     return out;
 }
@@ -1559,23 +1755,41 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         *changes = {};
         changes->airingsChanged = int(gone.size() + came.size());
         changes->rulesRematched = int(touched.size());
-        // Matched by (rule, channel, start); hashed, not ordered: ~93k recordings a side at the
-        // benchmark's size, where a std::map of string tuples cost ~0.2 s. The lists keep the
-        // order of the plans' recordings (by recordStart, channel, rule).
-        QHash<AiringKey, qsizetype> was, is;
-        was.reserve(before.recordings.size());
-        is.reserve(p.recordings.size());
-        for (qsizetype i = 0; i < before.recordings.size(); ++i)
-            was.insert(airingKey(before.recordings[i]), i);
-        for (qsizetype i = 0; i < p.recordings.size(); ++i)
-            is.insert(airingKey(p.recordings[i]), i);
+        changes->lost.clear();
+        // Matched by (rule, channel, start), within the rules whose outcomes were rebuilt (a rule
+        // whose outcomes were taken over has the same recordings); the lists keep the order of
+        // the plans' recordings (by recordStart, channel, rule).
         QList<PlannedRecording> removed, added;
-        for (const PlannedRecording &r : before.recordings)
-            if (!is.contains(airingKey(r)))
-                removed.append(r);
-        for (const PlannedRecording &r : p.recordings)
-            if (!was.contains(airingKey(r)))
-                added.append(r);
+        auto byPlanOrder = [&](const PlannedRecording &a, const PlannedRecording &b) {
+            if (a.recordStart != b.recordStart)
+                return a.recordStart < b.recordStart;
+            const int ra = d->channelRank[size_t(d->channelIds.value(a.channelId))];
+            const int rb = d->channelRank[size_t(d->channelIds.value(b.channelId))];
+            return ra != rb ? ra < rb : a.ruleId < b.ruleId;
+        };
+        auto compare = [&](const QList<PlannedRecording> &wasList, const QList<PlannedRecording> &isList) {
+            QHash<AiringKey, qsizetype> was, is;
+            was.reserve(wasList.size());
+            is.reserve(isList.size());
+            for (qsizetype i = 0; i < wasList.size(); ++i)
+                was.insert(airingKey(wasList[i]), i);
+            for (qsizetype i = 0; i < isList.size(); ++i)
+                is.insert(airingKey(isList[i]), i);
+            for (const PlannedRecording &r : wasList)
+                if (!is.contains(airingKey(r)))
+                    removed.append(r);
+            for (const PlannedRecording &r : isList)
+                if (!was.contains(airingKey(r)))
+                    added.append(r);
+        };
+        if (d->changesKnown) {
+            for (const auto &[wasList, isList] : d->changedParts)
+                compare(wasList, isList);
+            std::stable_sort(removed.begin(), removed.end(), byPlanOrder);
+            std::stable_sort(added.begin(), added.end(), byPlanOrder);
+        } else {
+            compare(before.recordings, p.recordings);
+        }
         for (const PlannedRecording &r : std::as_const(removed)) {
             auto it = std::find_if(added.begin(), added.end(), [&](const PlannedRecording &a) {
                 return a.ruleId == r.ruleId && a.identity == r.identity;
