@@ -285,6 +285,20 @@ struct RuleMemo
     std::vector<RecordingKey> recordingKeys; ///< parallel to recordings
 };
 
+/// A dropped episode's second chance in pass 2 of the last plan: what it read and what it did.
+struct RescueMemo
+{
+    std::pair<int, int> step;    ///< the episode: its rule's place in the priority order, its index in the rule
+    bool rescued = false;
+    int airing = -1, node = -1;  ///< the airing it took and where
+    int blockerSlot = -1, blockerGroup = -1; ///< the recording moved: rule slot, episode index in the rule
+    int blockerAiring = -1, blockerNode = -1; ///< where it went
+    /// The placements changed (node, channel, epoch minutes [from, to), rule slot; from == to:
+    /// none): the episode's, the blocker's before and after.
+    std::array<int, 5> placed{}, blockerWas{}, blockerIs{};
+    std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing it tried and every move
+};
+
 /// Pass 1 of the last plan, kept so that the next one can reuse every decision whose inputs did
 /// not change. Valid while the rule slots, their order and the capacity options stay the same.
 struct PlanMemo
@@ -292,9 +306,7 @@ struct PlanMemo
     bool valid = false;
     qint64 now = 0;
     std::vector<RuleMemo> rules; ///< by rule slot
-    /// The final book (after pass 2): every placement's node, channel, epoch minutes [from, to)
-    /// and rule slot, sorted.
-    std::vector<std::array<int, 5>> placements;
+    std::vector<RescueMemo> rescues; ///< pass 2, in its order
     std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
     int channelCount = 0;        ///< channel keys then (more reorder the channel ranks)
 };
@@ -969,9 +981,17 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         }
         return m;
     };
-    auto changeDirty = [&](const GroupMemo &m, int delta) {
-        if (m.from < m.to)
-            dirty.change(m.node, m.channel, m.from, m.to, delta);
+    // The same differences told apart by rule, for pass 2 and the outcomes (which name the
+    // recordings in the way and move them): placements of a rule grouped again count as differing
+    // even where they are the same (an episode's index, its airings, may have changed).
+    DirtyMinutes tagged(book.epochMinutes(now, now + 60).first);
+    auto changeDirty = [&](const GroupMemo &m, int delta, int slot, bool regrouped) {
+        if (m.from >= m.to)
+            return;
+        dirty.change(m.node, m.channel, m.from, m.to, delta);
+        tagged.change(m.node, m.channel, m.from, m.to, delta, slot);
+        if (regrouped)
+            tagged.touch(m.from, m.to);
     };
 
     // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
@@ -1044,7 +1064,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             }
             if (memoLast) // its placements are all decided afresh: all of them differ until placed again
                 for (const GroupMemo &m : memoLast->groups)
-                    changeDirty(m, -1);
+                    changeDirty(m, -1, slot, true);
         }
         memoNext.groups.reserve(size_t(int(groups.size()) - base));
         if (!any) {
@@ -1068,9 +1088,9 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 if (was && was->node == is.node && was->channel == is.channel && was->from == is.from
                     && was->to == is.to)
                     return; // the same placement: +1 and -1 cancel
-                changeDirty(is, 1);
+                changeDirty(is, 1, slot, !was);
                 if (was)
-                    changeDirty(*was, -1);
+                    changeDirty(*was, -1, slot, false);
             };
             const EpisodeIdentity &id = g.airings.front()->identity;
             if (r.duplicateScope != DuplicateScope::None) {
@@ -1126,16 +1146,83 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     const qint64 pass1 = timer.elapsed();
     // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
     // of its own episode. Lower-priority blockers are moved first.
+    //
+    // Replayed like pass 1 (docs/dvr-scheduler.md, "Planning incrementally"): `tagged` holds the
+    // difference between this plan's book and the last one's at the same point of the pass. An
+    // episode dropped then and now, at the same time, of a rule grouped the same way, whose tries
+    // and moves read no differing minute, does what it did then (the blockers it found are the
+    // same placements, `overlapping` depends only on the set placed); every other step is made
+    // afresh, and the difference of the two steps' effects goes into `tagged`.
+    std::vector<int> positionOf(rules.size(), -1);
+    for (size_t i = 0; i < order.size(); ++i)
+        positionOf[size_t(order[i])] = int(i);
+    auto placementOf = [&](const Group &g) {
+        std::array<int, 5> m{};
+        if (g.chosen < 0)
+            return m;
+        const Candidate &c = *g.airings[size_t(g.chosen)];
+        if (archived[size_t(c.channel)])
+            return m;
+        const auto [from, to] = interval(rules[size_t(g.slot)], c);
+        const auto [a, b] = book.epochMinutes(from, to);
+        return std::array<int, 5>{g.node, c.channel, a, b, g.slot};
+    };
+    auto changeTagged = [&](const std::array<int, 5> &m, int delta) {
+        if (m[2] < m[3])
+            tagged.change(m[0], m[1], m[2], m[3], delta, m[4]);
+    };
+    auto effect = [&](const RescueMemo &m, int delta) {
+        if (!m.rescued)
+            return;
+        changeTagged(m.placed, delta);
+        changeTagged(m.blockerWas, -delta);
+        changeTagged(m.blockerIs, delta);
+    };
+    const std::vector<RescueMemo> noRescues;
+    const std::vector<RescueMemo> &lastRescues = replay ? previous.rescues : noRescues;
+    size_t lastAt = 0;
+    int rescuesReused = 0;
     for (const int gi : dropped) {
         Group &g = groups[size_t(gi)];
-        if (keepReached(g.slot))
+        const std::pair<int, int> step{positionOf[size_t(g.slot)], gi - baseOf[size_t(g.slot)]};
+        for (; lastAt < lastRescues.size() && lastRescues[lastAt].step < step; ++lastAt)
+            effect(lastRescues[lastAt], -1); // a step the last plan made and this one does not
+        const RescueMemo *was = lastAt < lastRescues.size() && lastRescues[lastAt].step == step ? &lastRescues[lastAt++] : nullptr;
+        if (keepReached(g.slot)) {
+            if (was)
+                effect(*was, -1);
             continue;
+        }
         const RuleState &rs = rules[size_t(g.slot)];
+        if (was && previous.now == now && sameGroupsOf[size_t(g.slot)]
+            && std::none_of(was->read.cbegin(), was->read.cend(), [&](const std::pair<int, int> &m) {
+                   return tagged.any(m.first, m.second);
+               })) {
+            memo.rescues.push_back(*was);
+            ++rescuesReused;
+            if (!was->rescued)
+                continue;
+            const int bi = baseOf[size_t(was->blockerSlot)] + was->blockerGroup;
+            Group &b = groups[size_t(bi)];
+            unplaceGroup(bi);
+            placeGroup(gi, was->airing, was->node);
+            placeGroup(bi, was->blockerAiring, was->blockerNode);
+            b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, *g.airings[size_t(was->airing)])));
+            planned(gi);
+            continue;
+        }
+        RescueMemo m;
+        m.step = step;
+        auto read = [&](const RuleState &of, const Candidate &c) {
+            const auto [from, to] = interval(of, c);
+            m.read.push_back(book.epochMinutes(from, to));
+        };
         bool rescued = false;
         int attempts = 0;
         for (int k = 0; k < int(g.airings.size()) && !rescued && attempts < MaxMovesTried; ++k) {
             const Candidate &c = *g.airings[size_t(k)];
             const auto [from, to] = interval(rs, c);
+            read(rs, c);
             std::vector<int> blockers = overlapping(from, to, c.channel, MaxMovesTried);
             std::reverse(blockers.begin(), blockers.end());
             const bool fitsNow = book.choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
@@ -1154,15 +1241,27 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                         break;
                     continue;
                 }
+                const std::array<int, 5> bWas = placementOf(b);
                 for (int alt = 0; alt < int(b.airings.size()) && !rescued && attempts < MaxMovesTried; ++alt) {
                     if (alt == bChosen || b.airings[size_t(alt)]->stop <= now)
                         continue;
                     ++attempts;
+                    read(rules[size_t(b.slot)], *b.airings[size_t(alt)]);
                     unplaceGroup(bi);
                     if (tryPlace(gi, k)) {
                         if (tryPlace(bi, alt)) {
                             rescued = true;
                             b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
+                            m.rescued = true;
+                            m.airing = k;
+                            m.node = g.node;
+                            m.blockerSlot = b.slot;
+                            m.blockerGroup = bi - baseOf[size_t(b.slot)];
+                            m.blockerAiring = alt;
+                            m.blockerNode = b.node;
+                            m.placed = placementOf(g);
+                            m.blockerWas = bWas;
+                            m.blockerIs = placementOf(b);
                             break;
                         }
                         unplaceGroup(gi);
@@ -1173,9 +1272,15 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     break;
             }
         }
+        if (was)
+            effect(*was, -1);
+        effect(m, 1);
+        memo.rescues.push_back(std::move(m));
         if (rescued)
             planned(gi);
     }
+    for (; lastAt < lastRescues.size(); ++lastAt)
+        effect(lastRescues[lastAt], -1);
 
     const qint64 pass2 = timer.elapsed();
     // The plan and a reason for every airing left out, rule by rule in priority order, each
@@ -1184,45 +1289,13 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     // The final book against the last plan's: conflicts whose alternatives read none of the
     // minutes that differ, of a rule whose episodes are the same and a title no airing of which
     // came or went, have the same alternatives.
-    DirtyMinutes finalDirty(book.epochMinutes(now, now + 60).first);
+    // `tagged` now holds the difference between the final books (after pass 2).
+    const DirtyMinutes &finalDirty = tagged;
     memo.channelCount = int(channelNames.size());
     const bool reuseAlternatives = replay && previous.now == now && previous.channelCount == memo.channelCount;
     // A rule's outcomes are taken over from the last plan when everything they are made of is the
     // same (below); needs the same channel ranks (the recordings' order) and capacity options.
     const bool reuseOutcomes = replay && previous.channelCount == memo.channelCount;
-    memo.placements.reserve(groups.size());
-    for (const Group &g : groups) {
-        if (g.chosen < 0)
-            continue;
-        const Candidate &c = *g.airings[size_t(g.chosen)];
-        if (archived[size_t(c.channel)])
-            continue;
-        const auto [from, to] = interval(rules[size_t(g.slot)], c);
-        const auto [a, b] = book.epochMinutes(from, to);
-        memo.placements.push_back({g.node, c.channel, a, b, g.slot});
-    }
-    std::sort(memo.placements.begin(), memo.placements.end());
-    if (reuseOutcomes) {
-        // Both sorted: a merge finds the placements one book has and the other has not.
-        // Placements are told apart by rule too (conflicts name the recordings in the way), and a
-        // rule matched or grouped again may name the same placement differently (a retitled
-        // airing at the same time): its placements count as differing.
-        auto was = previous.placements.cbegin(), is = memo.placements.cbegin();
-        while (was != previous.placements.cend() || is != memo.placements.cend()) {
-            if (is == memo.placements.cend() || (was != previous.placements.cend() && *was < *is)) {
-                finalDirty.change((*was)[0], (*was)[1], (*was)[2], (*was)[3], -1, (*was)[4]);
-                ++was;
-            } else if (was == previous.placements.cend() || *is < *was) {
-                finalDirty.change((*is)[0], (*is)[1], (*is)[2], (*is)[3], 1, (*is)[4]);
-                ++is;
-            } else {
-                if (!sameGroupsOf[size_t((*is)[4])])
-                    finalDirty.touch((*is)[2], (*is)[3]);
-                ++was;
-                ++is;
-            }
-        }
-    }
     int alternativesReused = 0;
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
     auto alternativesFor = [&](const Group &g, std::vector<std::pair<int, int>> &read) {
@@ -1520,7 +1593,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     retitled.clear();
     qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1;"
                          << reused << "capacity decisions reused," << decided << "made," << alternativesReused
-                         << "conflicts' alternatives reused," << outcomesReused.load() << "rules' outcomes reused; pass 1"
+                         << "conflicts' alternatives reused," << rescuesReused << "second chances reused,"
+                         << outcomesReused.load() << "rules' outcomes reused; pass 1"
                          << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2 << "ms";
     return out;
 }
