@@ -17,6 +17,7 @@
 #include <map>
 #include <numeric>
 #include <thread>
+#include <ctime>
 #include <tuple>
 
 Q_LOGGING_CATEGORY(lcScheduler, "iptv.dvr.scheduler")
@@ -54,6 +55,14 @@ struct Candidate
     quint8 filter = NoFilter; ///< a SkipReason (OutsideWindow, NotNew) or NoFilter
     EpisodeIdentity identity;
 };
+
+/// CPU time of the whole process (all threads) in ms: the comparable figure on a loaded machine.
+double processCpuMs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
 
 /// Runs f(begin, end) over [0, n) split into `threads` contiguous ranges, one per thread.
 template<typename F>
@@ -848,6 +857,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
 {
     QElapsedTimer timer;
     timer.start();
+    const double cpu0 = processCpuMs();
     SchedulePlan out;
     const CapacityOptions &cap = options.capacity;
     CapacityBook book(cap, int(channelNames.size()), now);
@@ -1144,6 +1154,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     rematched.clear();
 
     const qint64 pass1 = timer.elapsed();
+    const double cpu1 = processCpuMs();
     // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
     // of its own episode. Lower-priority blockers are moved first.
     //
@@ -1283,6 +1294,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         effect(lastRescues[lastAt], -1);
 
     const qint64 pass2 = timer.elapsed();
+    const double cpu2 = processCpuMs();
     // The plan and a reason for every airing left out, rule by rule in priority order, each
     // rule's airings by start: the order of `skipped` without sorting it.
     const GuideIndex *ix = index.get();
@@ -1595,7 +1607,9 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                          << reused << "capacity decisions reused," << decided << "made," << alternativesReused
                          << "conflicts' alternatives reused," << rescuesReused << "second chances reused,"
                          << outcomesReused.load() << "rules' outcomes reused; pass 1"
-                         << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2 << "ms";
+                         << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2
+                         << "ms wall; CPU" << qRound(cpu1 - cpu0) << "/" << qRound(cpu2 - cpu1) << "/"
+                         << qRound(processCpuMs() - cpu2) << "ms";
     return out;
 }
 
@@ -1825,6 +1839,9 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     const qint64 matched = timer.elapsed();
 
     SchedulePlan p = d->plan(now);
+    QElapsedTimer changesTimer;
+    changesTimer.start();
+    const double changesCpu = processCpuMs();
     if (changes) {
         *changes = {};
         changes->airingsChanged = int(gone.size() + came.size());
@@ -1880,6 +1897,8 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
                 changes->lost.append(r.ref());
         }
         changes->added = added;
+        qCDebug(lcScheduler) << "update: changes" << changesTimer.elapsed() << "ms wall, CPU"
+                             << qRound(processCpuMs() - changesCpu) << "ms";
     }
     qCDebug(lcScheduler) << "update:" << gone.size() << "airings gone," << came.size() << "came," << touched.size()
                          << "rules touched; index" << indexed << "ms, match" << matched - indexed << "ms, plan"
