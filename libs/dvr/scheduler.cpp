@@ -1398,6 +1398,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             if (!(was.finals[i] == is.finals[i]))
                 return false;
         const int base = baseOf[size_t(slot)];
+        bool conflictsDirty = false;
         for (size_t i = 0; i < is.finals.size(); ++i) {
             const FinalGroup &f = is.finals[i];
             if (f.chosen >= 0 || f.status != SkipReason::Conflict)
@@ -1405,12 +1406,6 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             if (!sameTime)
                 return false;
             const Group &g = groups[size_t(base) + i];
-            for (const Candidate *c : g.airings) {
-                const auto [from, to] = interval(rs, *c);
-                const auto [x, y] = book.epochMinutes(from, to);
-                if (!archived[size_t(c->channel)] && finalDirty.any(x, y))
-                    return false;
-            }
             // The alternatives, as a rebuilt rule would reuse them.
             if (!reuseAlternatives || retitled.contains(titleKey(titleNames[g.airings.front()->title])))
                 return false;
@@ -1420,6 +1415,50 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             for (const auto &[x, y] : it->read)
                 if (finalDirty.any(x, y))
                     return false;
+            for (const Candidate *c : g.airings) {
+                const auto [from, to] = interval(rs, *c);
+                const auto [x, y] = book.epochMinutes(from, to);
+                conflictsDirty = conflictsDirty || finalDirty.any(x, y);
+            }
+        }
+        if (!conflictsDirty)
+            return true;
+        // Some placement in the way of a conflict differs: the recordings it names are asked for
+        // again (what a rebuilt rule would do) and compared with the last plan's, which costs far
+        // less than building the rule's outcomes again (a full book differs nearly everywhere
+        // after a change that ripples, while the streams in the way of one airing often do not).
+        const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        qsizetype at = 0;
+        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+            const Candidate &c = rs.candidates[ci];
+            if (c.stop <= now)
+                continue;
+            if (c.filter != NoFilter) {
+                ++at;
+                continue;
+            }
+            const Group &g = groups[size_t(groupOf[ci])];
+            if (g.chosen >= 0) {
+                at += g.chosen != candidatePosition[size_t(slot)][ci];
+                continue;
+            }
+            if (at >= was.skipped.size())
+                return false;
+            const SkippedAiring &sk = was.skipped[at++];
+            if (g.status != SkipReason::Conflict)
+                continue;
+            const auto [from, to] = interval(rs, c);
+            const auto [x, y] = book.epochMinutes(from, to);
+            if (!finalDirty.any(x, y))
+                continue;
+            const std::vector<int> inTheWay = overlapping(from, to, c.channel, MaxConflictsNamed);
+            if (qsizetype(inTheWay.size()) != sk.relatedTo.size())
+                return false;
+            for (size_t j = 0; j < inTheWay.size(); ++j) {
+                const Group &b = groups[size_t(inTheWay[j])];
+                if (!(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]) == sk.relatedTo[qsizetype(j)]))
+                    return false;
+            }
         }
         return true;
     };
