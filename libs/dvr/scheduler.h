@@ -12,9 +12,10 @@
 //     that changed are matched again, against the rules that could match them.
 //  2. Planning: duplicates, keep-N and capacity over all candidates, in the priority order below.
 //     Every step runs in the same order each time; a plan reuses from the last one only what reads
-//     the same inputs (a rule's episodes, pass-1 capacity decisions whose minutes no change made
-//     dirty, conflicts' alternatives), so it equals a full evaluation (docs/dvr-scheduler.md,
-//     "Planning incrementally"). It is still most of an update's time.
+//     the same inputs (a rule's episodes, pass-1 capacity decisions and pass-2 moves whose minutes
+//     no change made dirty, conflicts' alternatives, whole rules' outcomes), so it equals a full
+//     evaluation (docs/dvr-scheduler.md, "Planning incrementally"). It is still most of an update's
+//     time when a change ripples through a full book.
 //
 // Priority order (deterministic; a conflict is won by the first in this order):
 //  1. higher rule priority;
