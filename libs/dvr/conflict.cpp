@@ -230,8 +230,16 @@ void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, 
     const int lastHour = (p.span.to - 1) / 60;
     if (int(n.byHour.size()) <= lastHour)
         n.byHour.resize(size_t(lastHour) + 25);
-    for (int h = p.span.from / 60; h <= lastHour; ++h)
-        n.byHour[size_t(h)].push_back(id);
+    // Each hour's ids stay in ascending order whatever order they were placed in (a move in pass 2
+    // places a recording again): what `overlapping` finds first depends on the set placed, not on
+    // the history of tries, so a plan that reuses part of the last one finds what a full one finds.
+    for (int h = p.span.from / 60; h <= lastHour; ++h) {
+        auto &bucket = n.byHour[size_t(h)];
+        if (bucket.empty() || bucket.back() < id)
+            bucket.push_back(id);
+        else
+            bucket.insert(std::lower_bound(bucket.begin(), bucket.end(), id), id);
+    }
 }
 
 void CapacityBook::unplace(int id)
@@ -249,7 +257,7 @@ void CapacityBook::unplace(int id)
                 --n.load[size_t(m)];
         for (int h = p.span.from / 60; h <= (p.span.to - 1) / 60; ++h) {
             auto &bucket = n.byHour[size_t(h)];
-            bucket.erase(std::find(bucket.begin(), bucket.end(), id));
+            bucket.erase(std::lower_bound(bucket.begin(), bucket.end(), id));
         }
     }
     p = {};

@@ -84,7 +84,8 @@ public:
         return {base + minuteFrom(from), base + minuteTo(from, to)};
     }
     /// Ids of placements on other channels that cost capacity over [from, to), one per stream,
-    /// ascending: the first `limit` streams found, node by node and hour by hour.
+    /// ascending: the first `limit` streams found, node by node, hour by hour, and by id within an
+    /// hour (so the answer depends only on what is placed, not on the order it was placed in).
     std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const;
 
 private:
@@ -98,7 +99,7 @@ private:
         int capacity = 0;
         std::vector<quint16> load;                ///< distinct channels streaming, per minute
         std::vector<StepCount> channel;           ///< recordings per channel and minute
-        std::vector<std::vector<int>> byHour;     ///< placement ids touching each hour
+        std::vector<std::vector<int>> byHour;     ///< placement ids touching each hour, ascending
     };
     struct Placement
     {

@@ -17,6 +17,7 @@
 #include <map>
 #include <numeric>
 #include <thread>
+#include <ctime>
 #include <tuple>
 
 Q_LOGGING_CATEGORY(lcScheduler, "iptv.dvr.scheduler")
@@ -54,6 +55,14 @@ struct Candidate
     quint8 filter = NoFilter; ///< a SkipReason (OutsideWindow, NotNew) or NoFilter
     EpisodeIdentity identity;
 };
+
+/// CPU time of the whole process (all threads) in ms: the comparable figure on a loaded machine.
+double processCpuMs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
 
 /// Runs f(begin, end) over [0, n) split into `threads` contiguous ranges, one per thread.
 template<typename F>
@@ -242,12 +251,61 @@ struct AlternativesMemo
     std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing tried, [from, to)
 };
 
+/// An episode's final state (after pass 2): what its airings' outcomes are made of, with the
+/// candidates, the keep counts and, for conflicts, the book and the alternatives.
+struct FinalGroup
+{
+    int chosen = -1, node = -1;
+    SkipReason status = SkipReason::Conflict; ///< when none is chosen
+    DuplicateLayer layer = DuplicateLayer::None;
+    AiringRef related;
+    QString note;
+    friend bool operator==(const FinalGroup &, const FinalGroup &) = default;
+};
+
+/// Where a recording goes in the plan's list (by record start, channel id, rule; then the order
+/// a serial walk of the rules and their candidates met it).
+struct RecordingKey
+{
+    qint64 recordStart = 0;
+    int rank = 0; ///< the channel's rank in channel id order
+    qint64 ruleId = 0;
+    int position = 0, candidate = 0; ///< the rule's place among the planned rules, the candidate's in the rule
+    int slot = 0;                    ///< not ordered on: the rule slot
+    bool operator<(const RecordingKey &o) const
+    {
+        return std::tie(recordStart, rank, ruleId, position, candidate)
+            < std::tie(o.recordStart, o.rank, o.ruleId, o.position, o.candidate);
+    }
+};
+
 struct RuleMemo
 {
     int alive = -1;                 ///< airings grouped (not ended, not filtered); -1: rule not planned
     std::vector<GroupMemo> groups;  ///< in the rule's episode order
     std::vector<int> groupOf;       ///< per candidate: its episode (index into groups), -1 none
     QHash<int, AlternativesMemo> alternatives; ///< by episode (index into groups)
+    /// The rule's outcomes (shared with the plan) and what they were made of.
+    bool hasOutcomes = false;
+    std::vector<FinalGroup> finals; ///< per episode
+    int planned = 0, kept = 0;
+    QList<PlannedRecording> recordings;
+    QList<SkippedAiring> skipped;
+    std::vector<RecordingKey> recordingKeys; ///< parallel to recordings
+};
+
+/// A dropped episode's second chance in pass 2 of the last plan: what it read and what it did.
+struct RescueMemo
+{
+    std::pair<int, int> step;    ///< the episode: its rule's place in the priority order, its index in the rule
+    bool rescued = false;
+    int airing = -1, node = -1;  ///< the airing it took and where
+    int blockerSlot = -1, blockerGroup = -1; ///< the recording moved: rule slot, episode index in the rule
+    int blockerAiring = -1, blockerNode = -1; ///< where it went
+    /// The placements changed (node, channel, epoch minutes [from, to), rule slot; from == to:
+    /// none): the episode's, the blocker's before and after.
+    std::array<int, 5> placed{}, blockerWas{}, blockerIs{};
+    std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing it tried and every move
 };
 
 /// Pass 1 of the last plan, kept so that the next one can reuse every decision whose inputs did
@@ -257,8 +315,8 @@ struct PlanMemo
     bool valid = false;
     qint64 now = 0;
     std::vector<RuleMemo> rules; ///< by rule slot
-    /// The final book (after pass 2): every placement's node, channel, epoch minutes [from, to), sorted.
-    std::vector<std::array<int, 4>> placements;
+    std::vector<RescueMemo> rescues; ///< pass 2, in its order
+    std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
     int channelCount = 0;        ///< channel keys then (more reorder the channel ranks)
 };
 
@@ -273,13 +331,16 @@ public:
     {
     }
     /// Adds (+1, the new plan placed it) or removes (-1, the last plan had it) a placement.
-    void change(int node, int channel, int from, int to, int delta)
+    /// `tag` tells placements apart that are otherwise the same (the rule slot, where it matters).
+    void change(int node, int channel, int from, int to, int delta, int tag = 0)
     {
         from = std::max(from, m_base); // minutes before the plan's origin are never read
         if (from >= to)
             return;
-        const quint64 key = (quint64(quint8(node)) << 56) | (quint64(quint32(channel) & 0xfffff) << 36)
-            | (quint64(quint32(from - m_base) & 0xfffff) << 16) | quint64(quint32(to - from) & 0xffff);
+        const std::pair<quint64, quint64> key{(quint64(quint8(node)) << 56) | (quint64(quint32(channel) & 0xfffff) << 36)
+                                                  | (quint64(quint32(from - m_base) & 0xfffff) << 16)
+                                                  | quint64(quint32(to - from) & 0xffff),
+                                              quint64(quint32(tag))};
         int &count = m_count[key];
         const int before = count;
         count += delta;
@@ -304,7 +365,17 @@ public:
         }
         return false;
     }
-    bool isClean() const { return m_count.isEmpty(); }
+    /// Marks [from, to) (epoch minutes) as differing for good (a placement of a recording whose
+    /// airing may be named differently: its rule was matched again).
+    void touch(int from, int to)
+    {
+        from = std::max(from, m_base);
+        if (from >= to)
+            return;
+        m_touched = true;
+        cover(from - m_base, to - m_base, 1);
+    }
+    bool isClean() const { return m_count.isEmpty() && !m_touched; }
 
 private:
     void cover(int from, int to, int delta)
@@ -319,12 +390,50 @@ private:
         }
     }
     int m_base = 0;
-    QHash<quint64, int> m_count;
+    bool m_touched = false;
+    QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
 };
 
 } // namespace
+
+const SkippedAiring &SkippedAirings::at(qsizetype i) const
+{
+    Q_ASSERT(i >= 0 && i < size());
+    const qsizetype part = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
+    return m_parts[part][i - (part ? m_ends[part - 1] : 0)];
+}
+
+void SkippedAirings::appendPart(const QList<SkippedAiring> &part)
+{
+    if (part.isEmpty())
+        return;
+    m_parts.append(part);
+    m_ends.append(size() + part.size());
+}
+
+QList<SkippedAiring> SkippedAirings::toList() const
+{
+    QList<SkippedAiring> out;
+    out.reserve(size());
+    for (const QList<SkippedAiring> &part : m_parts)
+        out.append(part);
+    return out;
+}
+
+bool operator==(const SkippedAirings &a, const SkippedAirings &b)
+{
+    if (a.size() != b.size())
+        return false;
+    if (a.m_ends == b.m_ends) { // the same parts: shared ones compare at once
+        for (qsizetype i = 0; i < a.m_parts.size(); ++i)
+            if (a.m_parts[i] != b.m_parts[i])
+                return false;
+        return true;
+    }
+    return std::equal(a.begin(), a.end(), b.begin());
+}
 
 QString skipReasonName(SkipReason reason)
 {
@@ -396,6 +505,7 @@ struct Scheduler::Private
     /// look for alternatives again.
     QSet<quint64> retitled;
 
+
     int channelKey(const QString &id)
     {
         auto it = channelIds.constFind(id);
@@ -455,6 +565,12 @@ struct Scheduler::Private
     {
         return {rs.rule.id, channelNames[c.channel], c.start, c.stop, titleNames[c.title]};
     }
+
+    // The plan's part (plan() and what update() tells of it).
+    /// The recordings of the rules whose outcomes the last plan rebuilt: (before, after) per rule;
+    /// meaningful when changesKnown (the plan before was kept to compare with).
+    std::vector<std::pair<QList<PlannedRecording>, QList<PlannedRecording>>> changedParts;
+    bool changesKnown = false;
 };
 
 std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const epg::Guide> guide)
@@ -741,6 +857,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
 {
     QElapsedTimer timer;
     timer.start();
+    const double cpu0 = processCpuMs();
     SchedulePlan out;
     const CapacityOptions &cap = options.capacity;
     CapacityBook book(cap, int(channelNames.size()), now);
@@ -874,9 +991,17 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         }
         return m;
     };
-    auto changeDirty = [&](const GroupMemo &m, int delta) {
-        if (m.from < m.to)
-            dirty.change(m.node, m.channel, m.from, m.to, delta);
+    // The same differences told apart by rule, for pass 2 and the outcomes (which name the
+    // recordings in the way and move them): placements of a rule grouped again count as differing
+    // even where they are the same (an episode's index, its airings, may have changed).
+    DirtyMinutes tagged(book.epochMinutes(now, now + 60).first);
+    auto changeDirty = [&](const GroupMemo &m, int delta, int slot, bool regrouped) {
+        if (m.from >= m.to)
+            return;
+        dirty.change(m.node, m.channel, m.from, m.to, delta);
+        tagged.change(m.node, m.channel, m.from, m.to, delta, slot);
+        if (regrouped)
+            tagged.touch(m.from, m.to);
     };
 
     // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
@@ -949,7 +1074,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             }
             if (memoLast) // its placements are all decided afresh: all of them differ until placed again
                 for (const GroupMemo &m : memoLast->groups)
-                    changeDirty(m, -1);
+                    changeDirty(m, -1, slot, true);
         }
         memoNext.groups.reserve(size_t(int(groups.size()) - base));
         if (!any) {
@@ -973,9 +1098,9 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 if (was && was->node == is.node && was->channel == is.channel && was->from == is.from
                     && was->to == is.to)
                     return; // the same placement: +1 and -1 cancel
-                changeDirty(is, 1);
+                changeDirty(is, 1, slot, !was);
                 if (was)
-                    changeDirty(*was, -1);
+                    changeDirty(*was, -1, slot, false);
             };
             const EpisodeIdentity &id = g.airings.front()->identity;
             if (r.duplicateScope != DuplicateScope::None) {
@@ -1029,18 +1154,86 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
     rematched.clear();
 
     const qint64 pass1 = timer.elapsed();
+    const double cpu1 = processCpuMs();
     // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
     // of its own episode. Lower-priority blockers are moved first.
+    //
+    // Replayed like pass 1 (docs/dvr-scheduler.md, "Planning incrementally"): `tagged` holds the
+    // difference between this plan's book and the last one's at the same point of the pass. An
+    // episode dropped then and now, at the same time, of a rule grouped the same way, whose tries
+    // and moves read no differing minute, does what it did then (the blockers it found are the
+    // same placements, `overlapping` depends only on the set placed); every other step is made
+    // afresh, and the difference of the two steps' effects goes into `tagged`.
+    std::vector<int> positionOf(rules.size(), -1);
+    for (size_t i = 0; i < order.size(); ++i)
+        positionOf[size_t(order[i])] = int(i);
+    auto placementOf = [&](const Group &g) {
+        std::array<int, 5> m{};
+        if (g.chosen < 0)
+            return m;
+        const Candidate &c = *g.airings[size_t(g.chosen)];
+        if (archived[size_t(c.channel)])
+            return m;
+        const auto [from, to] = interval(rules[size_t(g.slot)], c);
+        const auto [a, b] = book.epochMinutes(from, to);
+        return std::array<int, 5>{g.node, c.channel, a, b, g.slot};
+    };
+    auto changeTagged = [&](const std::array<int, 5> &m, int delta) {
+        if (m[2] < m[3])
+            tagged.change(m[0], m[1], m[2], m[3], delta, m[4]);
+    };
+    auto effect = [&](const RescueMemo &m, int delta) {
+        if (!m.rescued)
+            return;
+        changeTagged(m.placed, delta);
+        changeTagged(m.blockerWas, -delta);
+        changeTagged(m.blockerIs, delta);
+    };
+    const std::vector<RescueMemo> noRescues;
+    const std::vector<RescueMemo> &lastRescues = replay ? previous.rescues : noRescues;
+    size_t lastAt = 0;
+    int rescuesReused = 0;
     for (const int gi : dropped) {
         Group &g = groups[size_t(gi)];
-        if (keepReached(g.slot))
+        const std::pair<int, int> step{positionOf[size_t(g.slot)], gi - baseOf[size_t(g.slot)]};
+        for (; lastAt < lastRescues.size() && lastRescues[lastAt].step < step; ++lastAt)
+            effect(lastRescues[lastAt], -1); // a step the last plan made and this one does not
+        const RescueMemo *was = lastAt < lastRescues.size() && lastRescues[lastAt].step == step ? &lastRescues[lastAt++] : nullptr;
+        if (keepReached(g.slot)) {
+            if (was)
+                effect(*was, -1);
             continue;
+        }
         const RuleState &rs = rules[size_t(g.slot)];
+        if (was && previous.now == now && sameGroupsOf[size_t(g.slot)]
+            && std::none_of(was->read.cbegin(), was->read.cend(), [&](const std::pair<int, int> &m) {
+                   return tagged.any(m.first, m.second);
+               })) {
+            memo.rescues.push_back(*was);
+            ++rescuesReused;
+            if (!was->rescued)
+                continue;
+            const int bi = baseOf[size_t(was->blockerSlot)] + was->blockerGroup;
+            Group &b = groups[size_t(bi)];
+            unplaceGroup(bi);
+            placeGroup(gi, was->airing, was->node);
+            placeGroup(bi, was->blockerAiring, was->blockerNode);
+            b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, *g.airings[size_t(was->airing)])));
+            planned(gi);
+            continue;
+        }
+        RescueMemo m;
+        m.step = step;
+        auto read = [&](const RuleState &of, const Candidate &c) {
+            const auto [from, to] = interval(of, c);
+            m.read.push_back(book.epochMinutes(from, to));
+        };
         bool rescued = false;
         int attempts = 0;
         for (int k = 0; k < int(g.airings.size()) && !rescued && attempts < MaxMovesTried; ++k) {
             const Candidate &c = *g.airings[size_t(k)];
             const auto [from, to] = interval(rs, c);
+            read(rs, c);
             std::vector<int> blockers = overlapping(from, to, c.channel, MaxMovesTried);
             std::reverse(blockers.begin(), blockers.end());
             const bool fitsNow = book.choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
@@ -1059,15 +1252,27 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                         break;
                     continue;
                 }
+                const std::array<int, 5> bWas = placementOf(b);
                 for (int alt = 0; alt < int(b.airings.size()) && !rescued && attempts < MaxMovesTried; ++alt) {
                     if (alt == bChosen || b.airings[size_t(alt)]->stop <= now)
                         continue;
                     ++attempts;
+                    read(rules[size_t(b.slot)], *b.airings[size_t(alt)]);
                     unplaceGroup(bi);
                     if (tryPlace(gi, k)) {
                         if (tryPlace(bi, alt)) {
                             rescued = true;
                             b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
+                            m.rescued = true;
+                            m.airing = k;
+                            m.node = g.node;
+                            m.blockerSlot = b.slot;
+                            m.blockerGroup = bi - baseOf[size_t(b.slot)];
+                            m.blockerAiring = alt;
+                            m.blockerNode = b.node;
+                            m.placed = placementOf(g);
+                            m.blockerWas = bWas;
+                            m.blockerIs = placementOf(b);
                             break;
                         }
                         unplaceGroup(gi);
@@ -1078,48 +1283,31 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     break;
             }
         }
+        if (was)
+            effect(*was, -1);
+        effect(m, 1);
+        memo.rescues.push_back(std::move(m));
         if (rescued)
             planned(gi);
     }
+    for (; lastAt < lastRescues.size(); ++lastAt)
+        effect(lastRescues[lastAt], -1);
 
     const qint64 pass2 = timer.elapsed();
+    const double cpu2 = processCpuMs();
     // The plan and a reason for every airing left out, rule by rule in priority order, each
     // rule's airings by start: the order of `skipped` without sorting it.
     const GuideIndex *ix = index.get();
     // The final book against the last plan's: conflicts whose alternatives read none of the
     // minutes that differ, of a rule whose episodes are the same and a title no airing of which
     // came or went, have the same alternatives.
-    DirtyMinutes finalDirty(book.epochMinutes(now, now + 60).first);
+    // `tagged` now holds the difference between the final books (after pass 2).
+    const DirtyMinutes &finalDirty = tagged;
     memo.channelCount = int(channelNames.size());
     const bool reuseAlternatives = replay && previous.now == now && previous.channelCount == memo.channelCount;
-    memo.placements.reserve(groups.size());
-    for (const Group &g : groups) {
-        if (g.chosen < 0)
-            continue;
-        const Candidate &c = *g.airings[size_t(g.chosen)];
-        if (archived[size_t(c.channel)])
-            continue;
-        const auto [from, to] = interval(rules[size_t(g.slot)], c);
-        const auto [a, b] = book.epochMinutes(from, to);
-        memo.placements.push_back({g.node, c.channel, a, b});
-    }
-    std::sort(memo.placements.begin(), memo.placements.end());
-    if (reuseAlternatives) {
-        // Both sorted: a merge finds the placements one book has and the other has not.
-        auto was = previous.placements.cbegin(), is = memo.placements.cbegin();
-        while (was != previous.placements.cend() || is != memo.placements.cend()) {
-            if (is == memo.placements.cend() || (was != previous.placements.cend() && *was < *is)) {
-                finalDirty.change((*was)[0], (*was)[1], (*was)[2], (*was)[3], -1);
-                ++was;
-            } else if (was == previous.placements.cend() || *is < *was) {
-                finalDirty.change((*is)[0], (*is)[1], (*is)[2], (*is)[3], 1);
-                ++is;
-            } else {
-                ++was;
-                ++is;
-            }
-        }
-    }
+    // A rule's outcomes are taken over from the last plan when everything they are made of is the
+    // same (below); needs the same channel ranks (the recordings' order) and capacity options.
+    const bool reuseOutcomes = replay && previous.channelCount == memo.channelCount;
     int alternativesReused = 0;
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
     auto alternativesFor = [&](const Group &g, std::vector<std::pair<int, int>> &read) {
@@ -1168,45 +1356,142 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
         return alts;
     };
     const QList<RecorderNode> &nodes = cap.nodes;
-    std::vector<std::tuple<qint64, int, qint64, qsizetype>> recordingOrder; ///< record start, channel rank, rule, index
     // An episode's other airings all name the same related airing: one list per episode, shared
     // (implicitly) by its skips, instead of one allocation per skip (~230k at the benchmark's size).
     std::vector<QList<AiringRef>> relatedOf(groups.size());
-    // Each rule's outcomes depend only on the final state (groups, book, memo of the last plan) and
-    // fill their own slice of both lists: rules are done on several threads, each slice where a
-    // serial walk in priority order would put it.
     std::vector<int> active; // slots in priority order that have outcomes
-    std::vector<qsizetype> skipAt, recordAt;
-    qsizetype skips = 0, records = 0;
-    for (const int slot : order) {
+    for (const int slot : order)
+        if (rules[size_t(slot)].valid && rules[size_t(slot)].rule.enabled)
+            active.push_back(slot);
+    auto finalOf = [&](const Group &g) {
+        FinalGroup f;
+        f.chosen = g.chosen;
+        f.node = g.node;
+        if (g.chosen >= 0) {
+            f.note = g.note;
+        } else {
+            f.status = g.status;
+            if (g.status == SkipReason::AlreadyRecorded || g.status == SkipReason::Duplicate) {
+                f.layer = g.layer;
+                f.related = g.related;
+            }
+        }
+        return f;
+    };
+    // Whether the rule's outcomes in the last plan are its outcomes now: the same candidates
+    // grouped the same way, the same final state of every episode, the same keep counts, the
+    // same time (or none of its airings near it), and for each conflict the same recordings in
+    // the way (no differing placement in its minutes) and the same alternatives (reused).
+    std::vector<char> rebuilt(rules.size(), 0);
+    std::atomic<int> conflicts{0};
+    std::atomic<int> alternativesReusedCount{0}, outcomesReused{0};
+    auto sameOutcomes = [&](int slot, const RuleMemo &was, RuleMemo &is) {
         const RuleState &rs = rules[size_t(slot)];
-        if (!rs.valid || !rs.rule.enabled)
-            continue;
-        active.push_back(slot);
-        skipAt.push_back(skips);
-        recordAt.push_back(records);
+        if (!reuseOutcomes || !was.hasOutcomes || !sameGroupsOf[size_t(slot)] || was.finals.size() != is.finals.size()
+            || was.planned != is.planned || was.kept != is.kept)
+            return false;
+        const bool sameTime = previous.now == now;
+        if (!sameTime && !rs.candidates.empty()
+            && rs.candidates.front().start - rs.rule.prePadding < std::max(now, previous.now) + 60)
+            return false;
+        for (size_t i = 0; i < is.finals.size(); ++i)
+            if (!(was.finals[i] == is.finals[i]))
+                return false;
+        const int base = baseOf[size_t(slot)];
+        bool conflictsDirty = false;
+        for (size_t i = 0; i < is.finals.size(); ++i) {
+            const FinalGroup &f = is.finals[i];
+            if (f.chosen >= 0 || f.status != SkipReason::Conflict)
+                continue;
+            if (!sameTime)
+                return false;
+            const Group &g = groups[size_t(base) + i];
+            // The alternatives, as a rebuilt rule would reuse them.
+            if (!reuseAlternatives || retitled.contains(titleKey(titleNames[g.airings.front()->title])))
+                return false;
+            auto it = was.alternatives.constFind(int(i));
+            if (it == was.alternatives.cend())
+                return false;
+            for (const auto &[x, y] : it->read)
+                if (finalDirty.any(x, y))
+                    return false;
+            for (const Candidate *c : g.airings) {
+                const auto [from, to] = interval(rs, *c);
+                const auto [x, y] = book.epochMinutes(from, to);
+                conflictsDirty = conflictsDirty || finalDirty.any(x, y);
+            }
+        }
+        if (!conflictsDirty)
+            return true;
+        // Some placement in the way of a conflict differs: the recordings it names are asked for
+        // again (what a rebuilt rule would do) and compared with the last plan's, which costs far
+        // less than building the rule's outcomes again (a full book differs nearly everywhere
+        // after a change that ripples, while the streams in the way of one airing often do not).
         const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        qsizetype at = 0;
         for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
             const Candidate &c = rs.candidates[ci];
             if (c.stop <= now)
                 continue;
-            const bool recorded = c.filter == NoFilter && groups[size_t(groupOf[ci])].chosen >= 0
-                && groups[size_t(groupOf[ci])].chosen == candidatePosition[size_t(slot)][ci];
-            ++(recorded ? records : skips);
+            if (c.filter != NoFilter) {
+                ++at;
+                continue;
+            }
+            const Group &g = groups[size_t(groupOf[ci])];
+            if (g.chosen >= 0) {
+                at += g.chosen != candidatePosition[size_t(slot)][ci];
+                continue;
+            }
+            if (at >= was.skipped.size())
+                return false;
+            const SkippedAiring &sk = was.skipped[at++];
+            if (g.status != SkipReason::Conflict)
+                continue;
+            const auto [from, to] = interval(rs, c);
+            const auto [x, y] = book.epochMinutes(from, to);
+            if (!finalDirty.any(x, y))
+                continue;
+            const std::vector<int> inTheWay = overlapping(from, to, c.channel, MaxConflictsNamed);
+            if (qsizetype(inTheWay.size()) != sk.relatedTo.size())
+                return false;
+            for (size_t j = 0; j < inTheWay.size(); ++j) {
+                const Group &b = groups[size_t(inTheWay[j])];
+                if (!(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]) == sk.relatedTo[qsizetype(j)]))
+                    return false;
+            }
         }
-    }
-    out.skipped.resize(skips);
-    out.recordings.resize(records);
-    SkippedAiring *const skippedOut = out.skipped.data();
-    PlannedRecording *const recordingsOut = out.recordings.data();
-    recordingOrder.resize(size_t(records));
-    std::atomic<int> conflicts{0};
-    std::atomic<int> alternativesReusedCount{0};
+        return true;
+    };
     auto outcomesOf = [&](size_t at) {
         const int slot = active[at];
         const RuleState &rs = rules[size_t(slot)];
-        qsizetype skipNext = skipAt[at], recordNext = recordAt[at];
+        RuleMemo &is = memo.rules[size_t(slot)];
+        RuleMemo *was = replay ? &previous.rules[size_t(slot)] : nullptr;
+        const int base = baseOf[size_t(slot)];
+        is.finals.resize(is.groups.size());
+        for (size_t i = 0; i < is.finals.size(); ++i)
+            is.finals[i] = finalOf(groups[size_t(base) + i]);
+        is.planned = plannedOfSlot.value(slot);
+        is.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
+        is.hasOutcomes = true;
         int conflictsHere = 0;
+        if (was && sameOutcomes(slot, *was, is)) {
+            is.recordings = std::move(was->recordings);
+            is.skipped = std::move(was->skipped);
+            is.recordingKeys = std::move(was->recordingKeys);
+            is.alternatives = std::move(was->alternatives);
+            for (const FinalGroup &f : is.finals)
+                if (f.chosen < 0 && f.status == SkipReason::Conflict)
+                    conflictsHere += int(groups[size_t(base) + (&f - is.finals.data())].airings.size());
+            conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
+            outcomesReused.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        rebuilt[size_t(slot)] = 1;
+        is.recordings.clear();
+        is.skipped.clear();
+        is.recordingKeys.clear();
+        is.skipped.reserve(qsizetype(rs.candidates.size()));
         int alternativesGroup = -1;
         QList<AiringRef> groupAlternatives;
         const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
@@ -1218,7 +1503,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             sk.airing = ref(rs, c);
             if (c.filter != NoFilter) {
                 sk.reason = SkipReason(c.filter);
-                skippedOut[skipNext++] = std::move(sk);
+                is.skipped.append(std::move(sk));
                 continue;
             }
             const Group &g = groups[size_t(groupOf[ci])];
@@ -1238,8 +1523,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     p.title = sk.airing.title;
                     p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
                     p.identity = c.identity;
-                    recordingOrder[size_t(recordNext)] = {from, channelRank[size_t(c.channel)], rs.rule.id, recordNext};
-                    recordingsOut[recordNext++] = std::move(p);
+                    is.recordingKeys.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, int(at), int(ci), slot});
+                    is.recordings.append(std::move(p));
                     continue;
                 }
                 sk.reason = k < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
@@ -1248,7 +1533,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     related = {ref(rs, chosen)};
                 sk.relatedTo = related;
                 sk.note = g.note;
-                skippedOut[skipNext++] = std::move(sk);
+                is.skipped.append(std::move(sk));
                 continue;
             }
             sk.reason = g.status;
@@ -1264,8 +1549,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             }
             case SkipReason::KeepLimit:
                 sk.keep = rs.rule.keep;
-                sk.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
-                sk.planned = plannedOfSlot.value(slot);
+                sk.kept = is.kept;
+                sk.planned = is.planned;
                 break;
             default: {
                 const auto [from, to] = interval(rs, c);
@@ -1275,23 +1560,23 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 }
                 if (alternativesGroup != groupOf[ci]) {
                     alternativesGroup = groupOf[ci];
-                    const int rel = groupOf[ci] - baseOf[size_t(slot)];
-                    const AlternativesMemo *was = nullptr;
-                    if (reuseAlternatives && sameGroupsOf[size_t(slot)]
+                    const int rel = groupOf[ci] - base;
+                    const AlternativesMemo *wasAlternatives = nullptr;
+                    if (was && reuseAlternatives && sameGroupsOf[size_t(slot)]
                         && !retitled.contains(titleKey(titleNames[g.airings.front()->title]))) {
-                        auto it = previous.rules[size_t(slot)].alternatives.constFind(rel);
-                        if (it != previous.rules[size_t(slot)].alternatives.cend()) {
-                            was = &*it;
-                            for (const auto &[a, b] : was->read)
-                                if (finalDirty.any(a, b)) {
-                                    was = nullptr;
+                        auto it = was->alternatives.constFind(rel);
+                        if (it != was->alternatives.cend()) {
+                            wasAlternatives = &*it;
+                            for (const auto &[x, y] : wasAlternatives->read)
+                                if (finalDirty.any(x, y)) {
+                                    wasAlternatives = nullptr;
                                     break;
                                 }
                         }
                     }
-                    AlternativesMemo &memoAlternatives = memo.rules[size_t(slot)].alternatives[rel];
-                    if (was) {
-                        memoAlternatives = *was;
+                    AlternativesMemo &memoAlternatives = is.alternatives[rel];
+                    if (wasAlternatives) {
+                        memoAlternatives = *wasAlternatives;
                         alternativesReusedCount.fetch_add(1, std::memory_order_relaxed);
                     } else {
                         memoAlternatives.alternatives = alternativesFor(g, memoAlternatives.read);
@@ -1303,29 +1588,67 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 break;
             }
             }
-            skippedOut[skipNext++] = std::move(sk);
+            is.skipped.append(std::move(sk));
         }
         conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
     };
     inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
     out.conflicts = conflicts.load();
     alternativesReused = alternativesReusedCount.load();
+    for (const int slot : active)
+        out.skipped.appendPart(memo.rules[size_t(slot)].skipped);
 
-
-    // By record start, channel id, rule: sorted on the channels' rank (their string order), not on
-    // the strings, then the list is put in that order.
-    std::sort(recordingOrder.begin(), recordingOrder.end());
-    QList<PlannedRecording> sorted;
-    sorted.reserve(out.recordings.size());
-    for (const auto &[recordStart, rank, ruleId, i] : recordingOrder)
-        sorted.append(std::move(out.recordings[i]));
-    out.recordings = std::move(sorted);
+    // The recordings by record start, channel id, rule: the last plan's list less the rebuilt
+    // rules' recordings, merged with theirs (all of them sorted when nothing is reused).
+    std::vector<std::pair<RecordingKey, const PlannedRecording *>> fresh;
+    for (const int slot : active) {
+        const RuleMemo &m = memo.rules[size_t(slot)];
+        if (!reuseOutcomes || rebuilt[size_t(slot)])
+            for (qsizetype i = 0; i < m.recordings.size(); ++i)
+                fresh.emplace_back(m.recordingKeys[size_t(i)], &m.recordings[i]);
+    }
+    std::sort(fresh.begin(), fresh.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
+    changedParts.clear();
+    changesKnown = reuseOutcomes;
+    if (reuseOutcomes) {
+        for (const int slot : active)
+            if (rebuilt[size_t(slot)])
+                changedParts.push_back({previous.rules[size_t(slot)].recordings, memo.rules[size_t(slot)].recordings});
+        out.recordings.reserve(last.recordings.size() + qsizetype(fresh.size()));
+        memo.recordingKeys.reserve(previous.recordingKeys.size() + fresh.size());
+        auto nextFresh = fresh.cbegin();
+        for (size_t i = 0; i < previous.recordingKeys.size(); ++i) {
+            const RecordingKey &key = previous.recordingKeys[i];
+            if (rebuilt[size_t(key.slot)])
+                continue;
+            for (; nextFresh != fresh.cend() && nextFresh->first < key; ++nextFresh) {
+                out.recordings.append(*nextFresh->second);
+                memo.recordingKeys.push_back(nextFresh->first);
+            }
+            out.recordings.append(last.recordings[qsizetype(i)]);
+            memo.recordingKeys.push_back(key);
+        }
+        for (; nextFresh != fresh.cend(); ++nextFresh) {
+            out.recordings.append(*nextFresh->second);
+            memo.recordingKeys.push_back(nextFresh->first);
+        }
+    } else {
+        out.recordings.reserve(qsizetype(fresh.size()));
+        memo.recordingKeys.reserve(fresh.size());
+        for (const auto &[key, p] : fresh) {
+            out.recordings.append(*p);
+            memo.recordingKeys.push_back(key);
+        }
+    }
     last = out;
     retitled.clear();
     qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1;"
                          << reused << "capacity decisions reused," << decided << "made," << alternativesReused
-                         << "conflicts' alternatives reused; pass 1"
-                         << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2 << "ms";
+                         << "conflicts' alternatives reused," << rescuesReused << "second chances reused,"
+                         << outcomesReused.load() << "rules' outcomes reused; pass 1"
+                         << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2
+                         << "ms wall; CPU" << qRound(cpu1 - cpu0) << "/" << qRound(cpu2 - cpu1) << "/"
+                         << qRound(processCpuMs() - cpu2) << "ms";
     return out;
 }
 
@@ -1555,27 +1878,48 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     const qint64 matched = timer.elapsed();
 
     SchedulePlan p = d->plan(now);
+    QElapsedTimer changesTimer;
+    changesTimer.start();
+    const double changesCpu = processCpuMs();
     if (changes) {
         *changes = {};
         changes->airingsChanged = int(gone.size() + came.size());
         changes->rulesRematched = int(touched.size());
-        // Matched by (rule, channel, start); hashed, not ordered: ~93k recordings a side at the
-        // benchmark's size, where a std::map of string tuples cost ~0.2 s. The lists keep the
-        // order of the plans' recordings (by recordStart, channel, rule).
-        QHash<AiringKey, qsizetype> was, is;
-        was.reserve(before.recordings.size());
-        is.reserve(p.recordings.size());
-        for (qsizetype i = 0; i < before.recordings.size(); ++i)
-            was.insert(airingKey(before.recordings[i]), i);
-        for (qsizetype i = 0; i < p.recordings.size(); ++i)
-            is.insert(airingKey(p.recordings[i]), i);
+        changes->lost.clear();
+        // Matched by (rule, channel, start), within the rules whose outcomes were rebuilt (a rule
+        // whose outcomes were taken over has the same recordings); the lists keep the order of
+        // the plans' recordings (by recordStart, channel, rule).
         QList<PlannedRecording> removed, added;
-        for (const PlannedRecording &r : before.recordings)
-            if (!is.contains(airingKey(r)))
-                removed.append(r);
-        for (const PlannedRecording &r : p.recordings)
-            if (!was.contains(airingKey(r)))
-                added.append(r);
+        auto byPlanOrder = [&](const PlannedRecording &a, const PlannedRecording &b) {
+            if (a.recordStart != b.recordStart)
+                return a.recordStart < b.recordStart;
+            const int ra = d->channelRank[size_t(d->channelIds.value(a.channelId))];
+            const int rb = d->channelRank[size_t(d->channelIds.value(b.channelId))];
+            return ra != rb ? ra < rb : a.ruleId < b.ruleId;
+        };
+        auto compare = [&](const QList<PlannedRecording> &wasList, const QList<PlannedRecording> &isList) {
+            QHash<AiringKey, qsizetype> was, is;
+            was.reserve(wasList.size());
+            is.reserve(isList.size());
+            for (qsizetype i = 0; i < wasList.size(); ++i)
+                was.insert(airingKey(wasList[i]), i);
+            for (qsizetype i = 0; i < isList.size(); ++i)
+                is.insert(airingKey(isList[i]), i);
+            for (const PlannedRecording &r : wasList)
+                if (!is.contains(airingKey(r)))
+                    removed.append(r);
+            for (const PlannedRecording &r : isList)
+                if (!was.contains(airingKey(r)))
+                    added.append(r);
+        };
+        if (d->changesKnown) {
+            for (const auto &[wasList, isList] : d->changedParts)
+                compare(wasList, isList);
+            std::stable_sort(removed.begin(), removed.end(), byPlanOrder);
+            std::stable_sort(added.begin(), added.end(), byPlanOrder);
+        } else {
+            compare(before.recordings, p.recordings);
+        }
         for (const PlannedRecording &r : std::as_const(removed)) {
             auto it = std::find_if(added.begin(), added.end(), [&](const PlannedRecording &a) {
                 return a.ruleId == r.ruleId && a.identity == r.identity;
@@ -1592,6 +1936,8 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
                 changes->lost.append(r.ref());
         }
         changes->added = added;
+        qCDebug(lcScheduler) << "update: changes" << changesTimer.elapsed() << "ms wall, CPU"
+                             << qRound(processCpuMs() - changesCpu) << "ms";
     }
     qCDebug(lcScheduler) << "update:" << gone.size() << "airings gone," << came.size() << "came," << touched.size()
                          << "rules touched; index" << indexed << "ms, match" << matched - indexed << "ms, plan"

@@ -12,9 +12,10 @@
 //     that changed are matched again, against the rules that could match them.
 //  2. Planning: duplicates, keep-N and capacity over all candidates, in the priority order below.
 //     Every step runs in the same order each time; a plan reuses from the last one only what reads
-//     the same inputs (a rule's episodes, pass-1 capacity decisions whose minutes no change made
-//     dirty, conflicts' alternatives), so it equals a full evaluation (docs/dvr-scheduler.md,
-//     "Planning incrementally"). It is still most of an update's time.
+//     the same inputs (a rule's episodes, pass-1 capacity decisions and pass-2 moves whose minutes
+//     no change made dirty, conflicts' alternatives, whole rules' outcomes), so it equals a full
+//     evaluation (docs/dvr-scheduler.md, "Planning incrementally"). It is still most of an update's
+//     time when a change ripples through a full book.
 //
 // Priority order (deterministic; a conflict is won by the first in this order):
 //  1. higher rule priority;
@@ -36,6 +37,7 @@
 #include <QList>
 #include <QString>
 
+#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -105,10 +107,78 @@ struct RuleReport
     friend bool operator==(const RuleReport &, const RuleReport &) = default;
 };
 
+/// The skipped airings of a plan, rule by rule in priority order (each rule's by start, channel).
+/// Each rule's part is an implicitly shared list that the next plan takes over as it is while the
+/// rule's outcomes stay the same, so an update copies only the parts of the rules it changed.
+class SkippedAirings
+{
+public:
+    class const_iterator
+    {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = SkippedAiring;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const SkippedAiring *;
+        using reference = const SkippedAiring &;
+        const_iterator() = default;
+        reference operator*() const { return (*m_parts)[m_part][m_at]; }
+        pointer operator->() const { return &**this; }
+        const_iterator &operator++()
+        {
+            if (++m_at == (*m_parts)[m_part].size()) {
+                ++m_part;
+                m_at = 0;
+            }
+            return *this;
+        }
+        const_iterator operator++(int)
+        {
+            const_iterator was = *this;
+            ++*this;
+            return was;
+        }
+        friend bool operator==(const const_iterator &a, const const_iterator &b)
+        {
+            return a.m_part == b.m_part && a.m_at == b.m_at;
+        }
+        friend bool operator!=(const const_iterator &a, const const_iterator &b) { return !(a == b); }
+
+    private:
+        friend class SkippedAirings;
+        const_iterator(const QList<QList<SkippedAiring>> *parts, qsizetype part)
+            : m_parts(parts)
+            , m_part(part)
+        {
+        }
+        const QList<QList<SkippedAiring>> *m_parts = nullptr;
+        qsizetype m_part = 0, m_at = 0;
+    };
+
+    qsizetype size() const { return m_ends.isEmpty() ? 0 : m_ends.last(); }
+    bool isEmpty() const { return m_parts.isEmpty(); }
+    const SkippedAiring &at(qsizetype i) const;
+    const SkippedAiring &operator[](qsizetype i) const { return at(i); }
+    const SkippedAiring &first() const { return m_parts.first().first(); }
+    const_iterator begin() const { return {&m_parts, 0}; }
+    const_iterator end() const { return {&m_parts, m_parts.size()}; }
+    /// Appends a rule's part (shared, not copied); an empty one is left out.
+    void appendPart(const QList<SkippedAiring> &part);
+    /// The non-empty parts, in order.
+    const QList<QList<SkippedAiring>> &parts() const { return m_parts; }
+    QList<SkippedAiring> toList() const;
+    friend bool operator==(const SkippedAirings &a, const SkippedAirings &b);
+    friend bool operator!=(const SkippedAirings &a, const SkippedAirings &b) { return !(a == b); }
+
+private:
+    QList<QList<SkippedAiring>> m_parts;
+    QList<qsizetype> m_ends; ///< per part: the index after its last airing
+};
+
 struct SchedulePlan
 {
     QList<PlannedRecording> recordings; ///< by recordStart, channel, rule
-    QList<SkippedAiring> skipped;       ///< by rule (priority order), start, channel
+    SkippedAirings skipped;             ///< by rule (priority order), start, channel
     QList<RuleReport> ruleReports;
     int conflicts = 0;                  ///< skipped with reason Conflict
 };

@@ -13,6 +13,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHash>
 #include <QHttpServer>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -60,6 +61,28 @@ QString leaseIdOf(qint64 copyId)
 QString archiveLeaseIdOf(const QString &channelId)
 {
     return u"archive:"_qs + channelId;
+}
+
+/// The recordings of `of` that `in` does not have (equal in every field): hashed by rule, channel
+/// and start, so a plan of 100k recordings is compared in one pass, not one search per recording.
+QList<dvr::PlannedRecording> notIn(const QList<dvr::PlannedRecording> &of, const QList<dvr::PlannedRecording> &in)
+{
+    QMultiHash<std::pair<qint64, qint64>, qsizetype> byAiring;
+    byAiring.reserve(in.size());
+    for (qsizetype i = 0; i < in.size(); ++i)
+        byAiring.insert({in[i].ruleId, in[i].start}, i);
+    QList<dvr::PlannedRecording> out;
+    for (const dvr::PlannedRecording &p : of) {
+        bool found = false;
+        for (auto it = byAiring.constFind({p.ruleId, p.start}); it != byAiring.cend() && it.key() == std::pair{p.ruleId, p.start}; ++it)
+            if (in[*it] == p) {
+                found = true;
+                break;
+            }
+        if (!found)
+            out.append(p);
+    }
+    return out;
 }
 
 QString isoName(qint64 utcSeconds)
@@ -490,12 +513,10 @@ void DiverServer::replan(bool guideChanged)
     }
     m_lastPlanAt = t;
     // "scheduled" for what is new in the plan, "unscheduled" for what left it.
-    for (const auto &p : std::as_const(m_plan.recordings)) {
-        if (!before.contains(p))
-            publish(QStringLiteral("scheduled"), plannedJson(p), p.owner);
-    }
-    for (const auto &p : before) {
-        if (!m_plan.recordings.contains(p) && p.recordStart > t)
+    for (const auto &p : notIn(m_plan.recordings, before))
+        publish(QStringLiteral("scheduled"), plannedJson(p), p.owner);
+    for (const auto &p : notIn(before, m_plan.recordings)) {
+        if (p.recordStart > t)
             publish(QStringLiteral("unscheduled"), plannedJson(p), p.owner);
     }
     Q_EMIT planChanged();

@@ -509,6 +509,46 @@ private Q_SLOTS:
         QCOMPARE(lost->alternatives[1].start, t + 6 * kHour);
     }
 
+    void conflictBlockersAfterUpdate()
+    {
+        // A conflict of a rule that nothing touched names what is in its way now, not what was:
+        // Alpha leaves the guide, Gamma takes the stream, and Beta's conflict (the same episode,
+        // the same rule, the same "no capacity") names Gamma. An update that took Beta's outcomes
+        // over from the last plan without looking at the minutes in its way would still name Alpha.
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 60, u"Alpha"_qs}, {u"c"_qs, t, 60, u"Gamma"_qs}, {u"b"_qs, t, 60, u"Beta"_qs}};
+        RecordingRule alpha = rule(RuleKind::Title, u"Alpha"_qs);
+        alpha.priority = 5;
+        RecordingRule gamma = rule(RuleKind::Title, u"Gamma"_qs);
+        gamma.priority = 4;
+        RecordingRule beta = rule(RuleKind::Title, u"Beta"_qs);
+        Scheduler s(capacity(1));
+        s.setRules({alpha, gamma, beta});
+        const SchedulePlan before = s.evaluate(makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows), kDay0);
+        const SkippedAiring *lost = skippedAt(before, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QCOMPARE(lost->relatedTo.size(), 1);
+        QCOMPARE(lost->relatedTo[0].ruleId, alpha.id);
+
+        shows.removeFirst();
+        const auto changed = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        ScheduleChanges changes;
+        const SchedulePlan after = s.update(changed, kDay0, &changes);
+        lost = skippedAt(after, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QCOMPARE(lost->relatedTo.size(), 1);
+        QCOMPARE(lost->relatedTo[0].ruleId, gamma.id);
+        QCOMPARE(changes.added.size(), 1);
+        QCOMPARE(changes.added[0].ruleId, gamma.id);
+        QCOMPARE(changes.removed.size(), 1);
+        QCOMPARE(changes.lost.size(), 1);
+        Scheduler full(capacity(1));
+        full.setRules({alpha, gamma, beta});
+        QCOMPARE(describe(after), describe(full.evaluate(changed, kDay0)));
+    }
+
     void nodesAndSharedStreams()
     {
         const qint64 t = kDay0 + 20 * kHour;
