@@ -24,6 +24,7 @@
 #include "config.h"
 #include "recordingstore.h"
 
+#include <core/backoff.h>
 #include <core/metrics.h>
 #include <dvr/lease.h>
 #include <dvr/rulestore.h>
@@ -173,6 +174,7 @@ private:
     QTimer m_clusterPoll;
     bool m_clusterResync = false;    ///< the change log could not be read: reload everything
     epg::GuideSync *m_sync = nullptr;
+    iptv::Backoff m_guideRetry{1000, 30000}; ///< asking again while there is no guide yet
     std::shared_ptr<const epg::Guide> m_guide;
     dvr::SchedulePlan m_plan;
     bool m_planned = false;
