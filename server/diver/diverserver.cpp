@@ -261,9 +261,19 @@ void DiverServer::stop()
     if (m_cluster)
         m_cluster->leave(); // the others plan without this node's capacity at once
     // Every recorder writes its segment in progress; copies stay "recording" in the store, so
-    // the next start resumes those still due.
+    // the next start resumes those still due. All are asked first, then waited for: their last
+    // writes and syncs run side by side, not one recorder after the other.
     for (ActiveCopy *c : std::as_const(m_copies)) {
         c->recorder->disconnect(this);
+        c->recorder->requestStop(false);
+    }
+    for (ActiveArchive *a : std::as_const(m_archives)) {
+        if (a->recorder) {
+            a->recorder->disconnect(this);
+            a->recorder->requestStop(false);
+        }
+    }
+    for (ActiveCopy *c : std::as_const(m_copies)) {
         c->recorder->stop(false);
         delete c->recorder;
         delete c;
@@ -273,7 +283,6 @@ void DiverServer::stop()
     m_leases.release();
     for (ActiveArchive *a : std::as_const(m_archives)) {
         if (a->recorder) {
-            a->recorder->disconnect(this);
             a->recorder->stop(false);
             delete a->recorder;
         }
