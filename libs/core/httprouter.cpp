@@ -1,5 +1,6 @@
 #include "httprouter.h"
 
+#include "eventlooplag.h"
 #include "metrics.h"
 #include "numbers.h"
 
@@ -105,6 +106,9 @@ struct Router::Exchange
 Router::Router(MetricsRegistry *metrics, const QString &metricPrefix, QObject *parent)
     : QObject(parent), m_metrics(metrics), m_prefix(metricPrefix), m_http(new QHttpServer(this))
 {
+    // Every answer waits for this loop: how long it was blocked is a server's first health figure.
+    if (m_metrics)
+        new EventLoopLagMonitor(m_metrics, m_prefix, this);
     m_http->setMissingHandler([this](const QHttpServerRequest &req, QHttpServerResponder &&responder) {
         auto exchange = std::make_shared<Exchange>(std::move(responder), req);
         const Respond respond = [router = QPointer<Router>(this), exchange](Reply reply) {

@@ -3,7 +3,8 @@
 // The HTTP front every server shares (Qt HTTP Server 6.4): a route table of method + path
 // pattern ("/api/boxes/<id>/approve"), an authentication hook for routes that need it, metrics
 // by route pattern (<prefix>_http_requests_total{route,status} and
-// <prefix>_http_request_duration_seconds{route}), HEAD for every GET route, 405 with Allow when
+// <prefix>_http_request_duration_seconds{route}, and how long the event loop was blocked:
+// <prefix>_event_loop_lag_seconds, eventlooplag.h), HEAD for every GET route, 405 with Allow when
 // the path is known but the method is not, 404 for anything else, and one error body,
 // {"error":"<code>","detail":"<text>"} (jsonError). A route answers at once (addRoute) or later,
 // from work done off the event loop (addAsyncRoute).
@@ -89,7 +90,8 @@ class Router : public QObject
 public:
     using Method = QHttpServerRequest::Method;
 
-    /// Metrics go to `metrics` (may be null) as <metricPrefix>_http_...
+    /// Metrics go to `metrics` (may be null) as <metricPrefix>_http_... and <metricPrefix>_event_loop_...
+    /// (the loop of the thread the router is made in).
     Router(MetricsRegistry *metrics, const QString &metricPrefix, QObject *parent = nullptr);
     ~Router() override;
 

@@ -216,13 +216,15 @@ std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs
     return withReconnect(m_connection, error, [&]() -> std::optional<QStringList> {
         QSqlDatabase db = QSqlDatabase::database(m_connection);
         QSqlQuery update(db);
-        // A lease that has expired is not renewed: another node may already have claimed it, or may
-        // be about to; the holder finds out from the list it gets back.
-        update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND lease_until >= ? AND ")
+        // Expired or not, what the table still says this node holds is renewed: nobody claimed it
+        // meanwhile, so nobody else records it (a node whose loop was blocked past its lease goes on
+        // without a break). A row another node claimed names that node, and stays its own; one being
+        // claimed at this moment is decided by the row lock (PostgreSQL: the claim's UPDATE repeats
+        // its condition and finds the lease renewed) or the write lock (SQLite).
+        update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND ")
                        + scopeCondition());
         update.addBindValue(nowMs + leaseMs);
         update.addBindValue(node);
-        update.addBindValue(nowMs);
         for (const QVariant &v : scopeValues())
             update.addBindValue(v);
         if (!update.exec()) {
@@ -431,6 +433,25 @@ bool LeaseKeeper::finish(const QString &id, const QString &state, QString *error
     return m_store.finish(id, m_settings.node, state, error);
 }
 
+void LeaseKeeper::takeBack(const QStringList &ids)
+{
+    QString error;
+    const std::optional<QList<LeaseJob>> jobs = m_store.jobs(&error);
+    if (!jobs) {
+        // Not held here until they can be read: the next renewal tries again.
+        for (const QString &id : ids)
+            m_held.removeAll(id);
+        Q_EMIT failed(error);
+        return;
+    }
+    for (const LeaseJob &job : *jobs) {
+        if (ids.contains(job.id)) {
+            qCInfo(lcLease).noquote() << m_settings.node << "took back" << job.id << "(it had given it up; nobody took it since)";
+            Q_EMIT claimed(job, m_settings.node);
+        }
+    }
+}
+
 void LeaseKeeper::tick()
 {
     if (!m_timer.isActive())
@@ -468,14 +489,34 @@ void LeaseKeeper::tick()
             }
             return;
         }
+        if (now - m_lastRenewMs > m_settings.leaseMs) {
+            // This thread did not run for most of a period (a blocked event loop, a stopped
+            // process): what nobody took meanwhile is kept, the rest is lost below.
+            qCWarning(lcLease).noquote() << m_settings.node
+                                         << QStringLiteral("renewed its leases %1 s after the last renewal (lease %2 s): they had "
+                                                           "expired; %3 of %4 were still its own")
+                                                .arg(double(now - m_lastRenewMs) / 1000, 0, 'f', 1)
+                                                .arg(double(m_settings.leaseMs) / 1000, 0, 'f', 1)
+                                                .arg(still->size())
+                                                .arg(m_held.size());
+        }
         m_lastRenewMs = now;
         for (const QString &id : std::as_const(m_held)) {
             if (!still->contains(id)) {
-                qCWarning(lcLease).noquote() << m_settings.node << "lost" << id << "(its lease expired before it was renewed)";
+                qCWarning(lcLease).noquote() << m_settings.node << "lost" << id << "(its lease expired and another node took it)";
                 Q_EMIT lost(id, false);
             }
         }
+        // Given up while the table could not be reached, and nobody took them since: this node
+        // records them again (without this, it would renew them and record nothing).
+        QStringList again;
+        for (const QString &id : std::as_const(*still)) {
+            if (!m_held.contains(id))
+                again << id;
+        }
         m_held = *still;
+        if (!again.isEmpty())
+            takeBack(again);
     }
     const int room = m_settings.peers.isEmpty() ? m_settings.capacity - int(m_held.size()) : balance(now);
     if (room <= 0)

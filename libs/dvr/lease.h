@@ -2,7 +2,9 @@
 
 // Recorder nodes share recordings through one SQL table: a node claims a recording by taking its
 // lease (node, lease_until) and renews it while it records; a node that dies stops renewing and
-// another node takes the recording over once the lease has expired, within one lease period.
+// another node takes the recording over once the lease has expired, within one lease period. A
+// holder that renews late (its thread was blocked) keeps what nobody took meanwhile: on one node,
+// a blocked event loop costs its recordings nothing.
 //
 // PostgreSQL (several nodes): a claim selects free or expired rows `FOR UPDATE SKIP LOCKED`, so
 // nodes claiming at the same moment get different recordings without waiting on each other.
@@ -85,8 +87,9 @@ public:
     /// (previousNode is `node`): a node restarted under its name goes on at once instead of
     /// waiting for its own leases to expire.
     std::optional<QList<LeaseClaim>> reclaim(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
-    /// Extends `node`'s leases to nowMs + leaseMs; the ids it still holds (a recording missing
-    /// from the list was taken over: the node must stop recording it).
+    /// Extends `node`'s leases to nowMs + leaseMs, also those that expired but nobody claimed
+    /// since; the ids it still holds (a recording missing from the list was taken over: the node
+    /// must stop recording it).
     std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
     /// The node is done with a recording: its final state ("done" or "failed"), lease released.
     bool finish(const QString &id, const QString &node, const QString &state, QString *error);
@@ -180,6 +183,8 @@ private:
     /// Balanced: how many more this node may claim now (0 when none), after handing one over
     /// when it holds more than its share.
     int balance(qint64 nowMs);
+    /// Emits claimed() for these leases, renewed after this node had given them up.
+    void takeBack(const QStringList &ids);
 
     Settings m_settings;
     LeaseStore m_store;

@@ -643,7 +643,7 @@ void Recorder::setFreeSpace(ArchiveWriter::FreeSpace freeSpace)
     m_freeSpace = std::move(freeSpace);
 }
 
-void Recorder::stop(bool finish)
+void Recorder::requestStop(bool finish)
 {
     if (!m_worker)
         return;
@@ -655,6 +655,13 @@ void Recorder::stop(bool finish)
             m_worker->input->interrupt();
     }
     m_worker->wake.notify_all();
+}
+
+void Recorder::stop(bool finish)
+{
+    if (!m_worker)
+        return;
+    requestStop(finish);
     if (m_worker->thread.joinable())
         m_worker->thread.join();
     if (!finish) {

@@ -76,6 +76,9 @@ public:
     /// otherwise the thread just ends (what a crash leaves; a later start() resumes). Blocks until
     /// the thread has ended (bounded: blocking reads are interrupted).
     void stop(bool finish = true);
+    /// Starts stop(finish) without waiting for the thread (stop() then waits): a server stopping
+    /// many recordings asks them all first, so their last writes and syncs run side by side.
+    void requestStop(bool finish = true);
     /// Moves the end (UTC ms; 0 = until stop()) of a recording in progress: a second viewer's
     /// longer padding on a shared copy.
     void setStopAt(qint64 stopAtMs);

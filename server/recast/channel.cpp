@@ -62,6 +62,12 @@ void Channel::start()
     m_pipeline->start();
 }
 
+void Channel::requestStop()
+{
+    if (m_pipeline)
+        m_pipeline->requestStop();
+}
+
 void Channel::stop()
 {
     if (!m_pipeline)

@@ -34,6 +34,8 @@ public:
     void start();
     /// Finishes the segments in progress; viewers of the TS output are disconnected.
     void stop();
+    /// Starts stop() without waiting for the pipeline (stop() then waits).
+    void requestStop();
     bool isRunning() const { return m_pipeline != nullptr; }
 
     const ChannelConfig &config() const { return m_config; }

@@ -886,7 +886,7 @@ void Pipeline::start()
     d->thread = std::thread([this] { d->run(); });
 }
 
-void Pipeline::stop()
+void Pipeline::requestStop()
 {
     d->stopping = true;
     {
@@ -899,6 +899,11 @@ void Pipeline::stop()
             d->opening->interrupt();
     }
     d->wake.notify_all();
+}
+
+void Pipeline::stop()
+{
+    requestStop();
     if (d->thread.joinable())
         d->thread.join();
     if (d->opener.joinable())

@@ -69,6 +69,9 @@ public:
     ~Pipeline();
 
     void start();
+    /// Tells the thread to finish the segments in progress, without waiting for it: a server
+    /// stopping many channels asks them all first, so they finish side by side.
+    void requestStop();
     /// Finishes the segments in progress and joins the thread.
     void stop();
     PipelineStats stats() const;

@@ -4,6 +4,7 @@
 #include <core/httputil.h>
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QHttpServerRequest>
@@ -214,8 +215,20 @@ bool RecastServer::removeChannel(const QString &id, QString *error, int *status)
 
 void RecastServer::stop()
 {
+    // Every channel's thread drains its encoders and writes its last segment and playlists (a
+    // few fsyncs): asked all at once, they do it side by side; one after the other, a loaded
+    // machine took over 15 s for twelve channels.
+    QElapsedTimer clock;
+    clock.start();
+    int running = 0;
+    for (Channel *c : std::as_const(m_channels)) {
+        running += c->isRunning() ? 1 : 0;
+        c->requestStop();
+    }
     for (Channel *c : std::as_const(m_channels))
         c->stop();
+    if (running > 0)
+        qCInfo(lcRecast).noquote() << "stopped" << running << "channels in" << clock.elapsed() << "ms";
     if (m_router)
         m_router->close();
 }

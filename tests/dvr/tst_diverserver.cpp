@@ -8,6 +8,7 @@
 #include "../common/promtool.h"
 
 #include <config.h>
+#include <core/httprouter.h>
 #include <diverserver.h>
 
 #include <dvr/archive.h>
@@ -148,6 +149,39 @@ private Q_SLOTS:
     void cleanupTestCase()
     {
         m_recast.reset();
+    }
+
+    // iptvnext answers 503 while it compiles its first guide (the demo starts diver beside it):
+    // diver asks again within seconds, not at its next refresh five minutes later.
+    void guideServerNotReadyAtStartIsAskedAgainSoon()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"lateguide"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Film"_qs, {}}}));
+        QFile file(c.guideFile);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray guide = file.readAll();
+        int asked = 0;
+        iptv::http::Router guideServer(nullptr, u"guide"_qs);
+        guideServer.addRoute(iptv::http::Router::Method::Get, u"/guide"_qs, [&](iptv::http::RouteContext &) {
+            if (++asked <= 2)
+                return iptv::http::Reply::error(503, u"no-guide"_qs, u"no guide has been compiled yet"_qs);
+            iptv::http::Reply r;
+            r.body = guide;
+            r.mimeType = "application/octet-stream";
+            return r;
+        });
+        QString error;
+        QVERIFY2(guideServer.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        c.guideFile.clear();
+        c.guideServer = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(guideServer.port()));
+        c.guideRefreshSeconds = 300;
+        DiverServer diver(c);
+        QSignalSpy loaded(&diver, &DiverServer::guideLoaded);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.size(), 1, 15000);
+        QCOMPARE(asked, 3);
+        QVERIFY(diver.guide());
     }
 
     void recordAndPlayWhileRecordingAndAfter()

@@ -18,6 +18,9 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
+#include <QTimer>
+#include <QRegularExpression>
 
 #include <mutex>
 #include <thread>
@@ -40,6 +43,10 @@ private Q_SLOTS:
     void concurrentClaimsAreDisjoint();
     void restartedNodeTakesBackItsOwn_data() { backends(); }
     void restartedNodeTakesBackItsOwn();
+    void lateRenewalKeepsWhatNobodyTook_data() { backends(); }
+    void lateRenewalKeepsWhatNobodyTook();
+    void blockedKeeperKeepsItsLeases_data() { backends(); }
+    void blockedKeeperKeepsItsLeases();
     void unrenewableLeasesAreGivenUp();
     void scopesKeepKindsApart_data() { backends(); }
     void scopesKeepKindsApart();
@@ -297,6 +304,74 @@ void TestLease::restartedNodeTakesBackItsOwn()
     QCOMPARE(b.held().size(), 3);
 }
 
+// A node that renews after its leases expired (its loop was blocked) keeps those nobody claimed
+// meanwhile, and learns it lost the others.
+void TestLease::lateRenewalKeepsWhatNobodyTook()
+{
+    OPEN_DATABASE(db);
+    LeaseStore a, b;
+    QString error;
+    QVERIFY2(a.open(db, &error), qPrintable(error));
+    QVERIFY2(b.open(db, &error), qPrintable(error));
+    QVERIFY(a.add(u"r1"_qs, "{}", &error) && a.add(u"r2"_qs, "{}", &error));
+    const qint64 t = 7'000'000;
+    QCOMPARE(a.claim(u"node-a"_qs, 10, 1000, t, &error)->size(), 2);
+    // Both expired at t + 1000; node-b takes one of them.
+    QCOMPARE(b.claim(u"node-b"_qs, 1, 1000, t + 1200, &error)->size(), 1);
+    const auto held = a.renew(u"node-a"_qs, 1000, t + 1500, &error);
+    QVERIFY2(held, qPrintable(error));
+    QCOMPARE(*held, QStringList{u"r2"_qs});
+    const auto jobs = a.jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    QCOMPARE(jobs->at(0).node, u"node-b"_qs);
+    QCOMPARE(jobs->at(1).node, u"node-a"_qs);
+    QCOMPARE(jobs->at(1).leaseUntilMs, t + 2500);
+    QCOMPARE(jobs->at(1).takeovers, 0);
+    // Renewed: node-b finds nothing to claim.
+    QVERIFY(b.claim(u"node-b"_qs, 5, 1000, t + 1600, &error)->isEmpty());
+}
+
+// The keeper's thread does not run for longer than a lease period (a long computation on the
+// event loop, as diver's planning under load): on one node nobody else could take the leases, so
+// they are kept, not lost and claimed again (which restarted diver's archive recorders).
+void TestLease::blockedKeeperKeepsItsLeases()
+{
+    OPEN_DATABASE(db);
+    const qint64 leaseMs = 1000;
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        QVERIFY2(setup.add(u"rec0"_qs, "{}", &error) && setup.add(u"rec1"_qs, "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper a;
+    QSignalSpy claimed(&a, &LeaseKeeper::claimed);
+    QSignalSpy lost(&a, &LeaseKeeper::lost);
+    QString error;
+    QVERIFY2(a.start({db, u"node-a"_qs, leaseMs, 10}, &error), qPrintable(error));
+    QTRY_COMPARE(claimed.size(), 2);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"^node-a renewed its leases .* they had expired; 2 of 2 were still its own"_qs));
+    bool blocked = false;
+    QTimer::singleShot(0, this, [&blocked, leaseMs] {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < leaseMs * 2)
+            QThread::msleep(10);
+        blocked = true;
+    });
+    QTRY_VERIFY(blocked);
+    // A period after the block, renewed again and again meanwhile.
+    const qint64 until = QDateTime::currentMSecsSinceEpoch() + leaseMs;
+    QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentMSecsSinceEpoch() > until, int(3 * leaseMs));
+    QCOMPARE(lost.size(), 0);
+    QCOMPARE(claimed.size(), 2);
+    QCOMPARE(a.held(), (QStringList{u"rec0"_qs, u"rec1"_qs}));
+    const auto jobs = a.store().jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    for (const LeaseJob &j : *jobs)
+        QVERIFY(j.leaseUntilMs > QDateTime::currentMSecsSinceEpoch());
+}
+
 // A node that cannot reach the table stops recording before its leases expire (when another node
 // may claim them), not when it hears of it after the database comes back.
 void TestLease::unrenewableLeasesAreGivenUp()
@@ -327,6 +402,15 @@ void TestLease::unrenewableLeasesAreGivenUp()
     QVERIFY2(q.exec(u"SELECT lease_until FROM dvr_leases_gone"_qs) && q.next(), qPrintable(q.lastError().text()));
     const qint64 leaseUntil = q.value(0).toLongLong();
     QVERIFY2(lostAt < leaseUntil, qPrintable(QStringLiteral("given up %1 ms after the lease expired").arg(lostAt - leaseUntil)));
+
+    // The table is back and nobody took the recording meanwhile: the node records it again
+    // (not renews it and records nothing).
+    QVERIFY2(q.exec(u"ALTER TABLE dvr_leases_gone RENAME TO dvr_leases"_qs), qPrintable(q.lastError().text()));
+    q.finish();
+    QTRY_COMPARE_WITH_TIMEOUT(claimed.size(), 2, 3 * int(leaseMs));
+    QCOMPARE(claimed.at(1).at(0).value<LeaseJob>().id, u"rec0"_qs);
+    QCOMPARE(claimed.at(1).at(1).toString(), u"node-a"_qs);
+    QCOMPARE(a.held(), QStringList{u"rec0"_qs});
 }
 
 // One table, two kinds of work: a store scoped to a prefix or to a set of ids claims, renews and
