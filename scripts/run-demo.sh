@@ -81,6 +81,13 @@ until curl -sf http://127.0.0.1:8421/healthz >/dev/null 2>&1; do
   for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "run-demo: a server did not start" >&2; exit 1; }; done
   sleep 0.2
 done
+# diver and the box start with a guide to read: iptvnext compiles its first one (seconds on a
+# busy machine) before /healthz answers 200.
+echo "run-demo: waiting for iptvnext's first guide"
+until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+  kill -0 "${pids[1]}" 2>/dev/null || { echo "run-demo: iptvnext stopped before it had a guide" >&2; exit 1; }
+  sleep 0.5
+done
 "$BUILD_DIR/server/diver/diver" --config resources/config/diver.conf --data-dir "$demo/diver" \
   --guide-server "http://127.0.0.1:$port" --control-server http://127.0.0.1:8421 --archive ch001.demo,ch002.demo &
 pids+=($!)
