@@ -47,7 +47,13 @@ QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, q
                                 qint64 graceMs)
 {
     const bool ended = archive.finished() || archive.endMs() >= range.toMs || nowMs >= range.toMs + graceMs;
-    return playoutPlaylist(archive.segments(range.fromMs, range.toMs), ended, uriPrefix);
+    QList<ArchiveSegment> segments = archive.segments(range.fromMs, range.toMs);
+    // A range at the live edge that begins after the newest segment written (live TV paused and
+    // played on within a segment's time, a source slower than the clock) starts at that segment:
+    // an empty playlist is one no player opens.
+    if (segments.isEmpty() && !ended && archive.endMs() > 0 && archive.endMs() <= range.fromMs)
+        segments = archive.segments(archive.endMs() - 1, range.toMs);
+    return playoutPlaylist(segments, ended, uriPrefix);
 }
 
 std::optional<TimeRange> parseArchiveRange(const QString &name, qint64 nowMs)
