@@ -79,12 +79,15 @@ QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
 
 /// The playlist from `seconds` into it on (a box's seek or resume: its player plays URLs only):
 /// the segments that end before then are left out, the media and discontinuity sequences count
-/// them, so a player sees a consistent playlist.
+/// them, so a player sees a consistent playlist. A point past the last segment (a seek beyond
+/// what a recording in progress holds so far) keeps the last one: an empty playlist is one no
+/// player opens.
 QByteArray fromOffset(const QByteArray &playlist, double seconds)
 {
     if (seconds <= 0)
         return playlist;
-    QList<QByteArray> header, body, pending;
+    QList<QByteArray> header, body, pending, lastDropped;
+    bool lastDroppedDiscontinuity = false;
     double elapsed = 0;
     qint64 droppedSegments = 0, droppedDiscontinuities = 0;
     bool inSegments = false;
@@ -110,11 +113,18 @@ QByteArray fromOffset(const QByteArray &playlist, double seconds)
         if (elapsed + duration <= seconds && body.isEmpty()) {
             ++droppedSegments;
             droppedDiscontinuities += discontinuity;
+            lastDropped = pending;
+            lastDroppedDiscontinuity = discontinuity;
         } else {
             body.append(pending);
         }
         elapsed += duration;
         pending.clear();
+    }
+    if (body.isEmpty() && !lastDropped.isEmpty()) {
+        body = lastDropped;
+        --droppedSegments;
+        droppedDiscontinuities -= lastDroppedDiscontinuity;
     }
     body.append(pending); // #EXT-X-ENDLIST and the like
     QByteArray out;
