@@ -36,7 +36,7 @@ FfmpegPlayer::FfmpegPlayer(QObject *parent)
     m_watchdog.setInterval(8000);
     connect(&m_watchdog, &QTimer::timeout, this, [this] {
         const QString message = tr("No picture from %1 after %2 s: %3")
-                                    .arg(source().toDisplayString())
+                                    .arg(source().toDisplayString(QUrl::RemoveQuery)) // no ticket on screen
                                     .arg(m_watchdog.interval() / 1000.0)
                                     .arg(stageReached());
         retire();

@@ -69,7 +69,9 @@ private:
     static int interruptCallback(void *opaque);
     void arm(int timeoutMs);
     qint64 sinceRequestMs() const { return (steadyNs() - m_timing.requestedAtNs) / 1'000'000; }
-    QString where() const { return w->m_settings.url.toDisplayString(); }
+    // Without the query: diver's URLs carry the box's ticket there, and these messages reach the
+    // screen, the log and the control server.
+    QString where() const { return w->m_settings.url.toDisplayString(QUrl::RemoveQuery); }
 
     bool open(QString *error);
     bool readPacket(QString *error);
