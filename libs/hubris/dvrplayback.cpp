@@ -92,9 +92,11 @@ bool DvrPlayback::playRecording(int row)
     m_recordingId = r.value(u"recordingId"_qs).toLongLong();
     m_title = r.value(u"title"_qs).toString();
     m_duration = r.value(u"duration"_qs).toLongLong();
+    m_recordStart = r.value(u"state"_qs).toString() == u"recording" ? r.value(u"recordStart"_qs).toLongLong() : 0;
     qint64 from = r.value(u"position"_qs).toLongLong();
     if (from >= m_duration - 10) // watched to the end: again from the start
         from = 0;
+    from = std::min(from, playableEnd());
     Q_EMIT activeChanged();
     playFrom(from);
     return true;
@@ -178,7 +180,19 @@ void DvrPlayback::seekBy(int seconds)
         playFrom(at);
         return;
     }
-    playFrom(std::clamp<qint64>(position() + seconds, 0, std::max<qint64>(0, m_duration - 1)));
+    playFrom(std::clamp<qint64>(position() + seconds, 0, playableEnd()));
+}
+
+qint64 DvrPlayback::playableEnd() const
+{
+    // The recorder cuts a segment every few seconds; its newest is about that far behind.
+    constexpr qint64 kRecordedBehindSeconds = 3;
+    qint64 end = m_duration - 1;
+    if (m_mode == u"recording" && m_recordStart > 0)
+        end = std::min(end, now() - m_recordStart - kRecordedBehindSeconds);
+    else if (m_mode == u"catchup") // a programme still on, watched from its start
+        end = std::min(end, now() - m_start - kRecordedBehindSeconds);
+    return std::max<qint64>(0, end);
 }
 
 void DvrPlayback::stop()

@@ -271,9 +271,17 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(m_app->hal()->player()->state() == iptv::hal::Player::State::Playing, 15000);
         QTest::qWait(1500);
         shot(u"playback"_qs);
+        // It began while the programme was on: as long as what is recorded, not the programme.
+        const iptv::hubris::DvrRecording item = library->items().first();
+        QVERIFY(item.recordStart > item.start);
+        QCOMPARE(m_app->playback()->duration(), item.recordStop - item.recordStart);
         press(Qt::Key_Right); // 30 s on: diver cuts the playlist there
         QVERIFY2(source().contains(u"start="), qPrintable(source()));
         QVERIFY(m_app->playback()->position() >= 2);
+        // 5 min on while it records: as far as it is recorded, and it plays.
+        press(Qt::Key_Up);
+        QVERIFY(m_app->playback()->position() <= QDateTime::currentSecsSinceEpoch() - item.recordStart);
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->hal()->player()->state() == iptv::hal::Player::State::Playing, 15000);
         press(Qt::Key_Escape); // stop: the position is stored
         QCOMPARE(page(), u"recordings"_qs);
         QVERIFY(waitFor([&] { return library->items().first().position >= 2; }));
