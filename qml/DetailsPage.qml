@@ -110,7 +110,7 @@ Rectangle {
         anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 14
         anchors.right: parent.right; anchors.rightMargin: Theme.margin * 2
         visible: Dvr.enabled && !page.past && page.info.start !== undefined
-        text: page.mark === "recording" ? qsTr("● Recording · green stops") : page.mark === "planned" ? qsTr("● Will be recorded · green cancels")
+        text: page.mark === "recording" ? qsTr("● Recording · deleting it in Recordings stops it") : page.mark === "planned" ? qsTr("● Will be recorded · green cancels")
               : page.mark === "conflict" ? qsTr("○ Not recorded: conflict · green cancels")
               : qsTr("● green record   ● yellow record series")
         color: page.mark === "" ? Theme.dimText : page.mark === "conflict" ? Theme.error : Theme.error

@@ -322,7 +322,14 @@ void DvrClient::cancelAiring(int airing)
     if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
         return;
     const epg::Airing a = guide->airing(quint32(airing));
-    const qint64 rule = m_ruleOf.value(airingKey(guide->channelId(int(a.channel)), a.start));
+    const QString key = airingKey(guide->channelId(int(a.channel)), a.start);
+    if (m_marks.value(key) == u"recording") {
+        // Removing its rule would not stop it (diver records what has begun to its end); taking it
+        // out of the library does.
+        fail(tr("“%1” is being recorded: delete it in Recordings to stop it").arg(guide->title(a.programme)));
+        return;
+    }
+    const qint64 rule = m_ruleOf.value(key);
     if (rule == 0) {
         fail(tr("This programme is not planned to be recorded"));
         return;

@@ -206,6 +206,12 @@ private Q_SLOTS:
         QVERIFY(now >= 0);
         press(Qt::Key_R); // REC: what is on now
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(now) == u"recording"; }));
+        // REC again: it records on (diver records what has begun), and the box says how to stop it.
+        QSignalSpy errors(m_app->dvr(), &iptv::hubris::DvrClient::errorOccurred);
+        press(Qt::Key_R);
+        QCOMPARE(errors.size(), 1);
+        QVERIFY2(errors.first().first().toString().contains(u"delete it in Recordings"), qPrintable(errors.first().first().toString()));
+        QCOMPARE(m_app->dvr()->markOf(now), u"recording"_qs);
         press(Qt::Key_Right);
         const int next = focusedAiring();
         QVERIFY(next != now);
