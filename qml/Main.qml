@@ -44,6 +44,12 @@ Window {
         else if (name === "playback") playback.page().open()
         keys.forceActiveFocus()
     }
+    // Back to a page as it was left (the guide at the programme whose details were open, the
+    // search with its results), not opened afresh.
+    function showAgain(name) {
+        page = name
+        keys.forceActiveFocus()
+    }
     // The PIN first unless the session is unlocked already, then `then`.
     function withPin(title, then) {
         if (Parental.unlocked) then()
@@ -196,7 +202,7 @@ Window {
             anchors.fill: parent
             sourceComponent: DetailsPage {
                 visible: window.page === "details"
-                onClosed: window.show(window.detailsFrom)
+                onClosed: window.showAgain(window.detailsFrom)
                 onWatch: window.show("live")
                 onPlay: { playback.page().returnTo = "details"; window.show("playback") }
             }
