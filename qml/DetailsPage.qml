@@ -14,7 +14,9 @@ Rectangle {
     readonly property bool archived: Dvr.revision >= 0 && info.channel !== undefined && Dvr.isArchived(info.channel)
     readonly property bool past: info.stop !== undefined && info.stop <= GuideGrid.now()
     // The buttons along the bottom (left/right choose, OK runs): watch live, from the start, catch-up.
-    readonly property var choices: onNow ? (archived ? ["live", "start"] : ["live"]) : (past && archived ? ["catchup"] : [])
+    // Catch-up only of what the archive holds (it begins when diver began archiving the channel).
+    readonly property bool inArchive: archived && Dvr.revision >= 0 && info.stop > Dvr.archiveStart(info.channel)
+    readonly property var choices: onNow ? (archived ? ["live", "start"] : ["live"]) : (past && inArchive ? ["catchup"] : [])
     property int choice: 0
     signal play()
     function handle(action) {

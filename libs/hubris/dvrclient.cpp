@@ -207,6 +207,15 @@ void DvrClient::refresh()
         for (const QJsonValue &v : body.value(u"archivedChannels").toArray())
             archived.insert(v.toString());
         m_archiveHours = body.value(u"archiveHours").toInt();
+        QHash<QString, qint64> from;
+        const QJsonObject starts = body.value(u"archiveFrom").toObject();
+        for (auto it = starts.begin(); it != starts.end(); ++it)
+            from.insert(it.key(), it.value().toInteger());
+        if (from != m_archiveFrom) {
+            m_archiveFrom = from;
+            ++m_revision; // the details' choices read archiveStart() again
+            Q_EMIT marksChanged();
+        }
         if (archived != m_archived) {
             m_archived = archived;
             updateMarks();
@@ -243,6 +252,12 @@ QString DvrClient::markOf(int airing) const
         return {};
     const epg::Airing a = guide->airing(quint32(airing));
     return m_marks.value(airingKey(guide->channelId(int(a.channel)), a.start));
+}
+
+qint64 DvrClient::archiveStart(int channel) const
+{
+    const auto guide = m_store->guide();
+    return guide && channel >= 0 && channel < guide->channelCount() ? m_archiveFrom.value(guide->channelId(channel)) : 0;
 }
 
 bool DvrClient::isArchived(int channel) const

@@ -108,7 +108,7 @@ bool DvrPlayback::watchFromStart(int airing)
     if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
         return false;
     const epg::Airing a = guide->airing(quint32(airing));
-    if (!m_client->isArchived(int(a.channel)) || a.start >= now())
+    if (!m_client->isArchived(int(a.channel)) || a.start >= now() || a.stop <= m_client->archiveStart(int(a.channel)))
         return false;
     m_mode = QStringLiteral("catchup");
     m_channel = int(a.channel);
@@ -116,7 +116,9 @@ bool DvrPlayback::watchFromStart(int airing)
     m_duration = a.stop - a.start;
     m_title = guide->title(a.programme);
     Q_EMIT activeChanged();
-    playFrom(0);
+    // A programme that began before the archive did plays from the archive's beginning, and the
+    // position says how far into the programme that is.
+    playFrom(std::clamp<qint64>(m_client->archiveStart(m_channel) - a.start, 0, playableEnd()));
     return true;
 }
 

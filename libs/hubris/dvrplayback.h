@@ -48,7 +48,8 @@ public:
 
     /// Plays row `row` of the library from its stored position (from the start when near its end).
     Q_INVOKABLE bool playRecording(int row);
-    /// Plays airing `airing` of an archived channel from its start (catch-up, watch from start).
+    /// Plays airing `airing` of an archived channel from its start (catch-up, watch from start),
+    /// or from where the archive begins; false when it ended before that.
     Q_INVOKABLE bool watchFromStart(int airing);
     /// Pauses live TV on archived `channel` (a guide index): OK plays on from the paused moment.
     Q_INVOKABLE bool pauseLive(int channel);

@@ -358,6 +358,14 @@ void DiverServer::setupRoutes()
                       {u"archivedChannels"_qs, QJsonArray::fromStringList(QStringList(m_config.archivedChannels.begin(),
                                                                                       m_config.archivedChannels.end()))},
                       {u"archiveHours"_qs, m_config.archiveHours}};
+        // Where each archive begins (UTC s): a programme that began before is caught up from
+        // there, one that ended before cannot be.
+        QJsonObject archiveFrom;
+        for (const ActiveArchive *a : std::as_const(m_archives)) {
+            if (const qint64 ms = dvr::ArchiveReader::firstSegmentMs(a->directory); ms > 0)
+                archiveFrom.insert(a->channelId, ms / 1000);
+        }
+        o.insert(u"archiveFrom"_qs, archiveFrom);
         if (m_guide)
             o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
                                               {u"channels"_qs, m_guide->channelCount()},
