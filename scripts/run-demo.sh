@@ -17,7 +17,7 @@
 #     recording at the same time on channels 3-12 is a conflict; boxes show control-server tickets;
 #   - fleetsim: --boxes simulated set-top boxes on the real box code, enrolled automatically;
 #   - without --headless, when a display is there: Hubris, the set-top-box app, in its simulator
-#     (on-screen remote; keys: arrows, Enter, Esc, digits, G guide, I info, F1-F4 colours), playing
+#     (on-screen remote; keys: arrows, Enter, Esc, digits, G guide, I info, M menu, R record, F1-F4 colours), playing
 #     recast's channels with iptvnext's guide; and the Cerberus operator console, signed in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
