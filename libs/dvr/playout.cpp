@@ -20,6 +20,10 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
     out += "#EXT-X-TARGETDURATION:" + QByteArray::number(target) + '\n';
     out += "#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(segments.isEmpty() ? 0 : segments.first().sequence) + '\n';
     out += ended ? "#EXT-X-PLAYLIST-TYPE:VOD\n" : "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+    // A playlist still growing is otherwise played like live TV: players (FFmpeg's, the box's)
+    // start a few segments from its end, not where the viewer asked (RFC 8216 4.3.5.2).
+    if (!ended)
+        out += "#EXT-X-START:TIME-OFFSET=0\n";
     for (qsizetype i = 0; i < segments.size(); ++i) {
         const ArchiveSegment &s = segments[i];
         // A gap, or segments that do not follow each other (a range across a hole): the

@@ -334,6 +334,9 @@ void TestArchiveIndex::archiveRange()
     QVERIFY2(b.ok, qPrintable(b.problems.join(u"; "_qs)));
     QVERIFY(!b.ended);
     QVERIFY(live.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+    // Played from its first segment, not like live TV from near its end.
+    QVERIFY(live.contains("#EXT-X-START:TIME-OFFSET=0\n"));
+    QVERIFY(!past.contains("#EXT-X-START"));
     QCOMPARE(b.segments.size(), 2);
     // Live TV paused after the newest segment began and played on before the next is written:
     // the newest segment, not an empty playlist (which no player opens).
