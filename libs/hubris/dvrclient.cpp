@@ -254,6 +254,21 @@ QString DvrClient::markOf(int airing) const
     return m_marks.value(airingKey(guide->channelId(int(a.channel)), a.start));
 }
 
+bool DvrClient::isSeries(int airing) const
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return false;
+    const epg::Airing a = guide->airing(quint32(airing));
+    const qint64 rule = m_ruleOf.value(airingKey(guide->channelId(int(a.channel)), a.start));
+    if (rule == 0)
+        return false;
+    int airings = 0;
+    for (const DvrUpcoming &u : m_upcoming.items())
+        airings += u.rule == rule;
+    return airings > 1;
+}
+
 qint64 DvrClient::archiveStart(int channel) const
 {
     const auto guide = m_store->guide();

@@ -79,6 +79,9 @@ public:
     Q_INVOKABLE QString markOf(int airing) const;
     /// Channel `channel` (a guide index) is archived: pause, rewind, watch from the start, catch-up.
     Q_INVOKABLE bool isArchived(int channel) const;
+    /// Airing `airing` is planned by a rule that records more airings (a series): cancelling it
+    /// cancels them all.
+    Q_INVOKABLE bool isSeries(int airing) const;
     /// Where the archive of `channel` (a guide index) begins, UTC s (0: unknown or none).
     Q_INVOKABLE qint64 archiveStart(int channel) const;
     /// HLS of archived `channel` from `from` (UTC s) for `seconds`, or to the live edge (seconds 0).
