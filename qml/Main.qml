@@ -352,6 +352,7 @@ Window {
             function onErrorOccurred(message) { toast.show(message, true) }
             function onRecorded(title, planned, skipped, firstReason) {
                 if (planned > 0 && skipped === 0) toast.show(qsTr("● “%1” will be recorded").arg(title), false)
+                else if (planned > 0 && skipped === 1) toast.show(qsTr("● “%1” will be recorded; 1 airing not (%2)").arg(title).arg(firstReason), false)
                 else if (planned > 0) toast.show(qsTr("● “%1” will be recorded; %2 airings not (%3)").arg(title).arg(skipped).arg(firstReason), false)
                 else toast.show(qsTr("“%1” will not be recorded: %2").arg(title).arg(firstReason), true)
             }
