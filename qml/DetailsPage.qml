@@ -12,9 +12,12 @@ Rectangle {
     // Network DVR: what the recorder does with it, and what the archive of its channel allows.
     readonly property string mark: Dvr.revision >= 0 && info.airing !== undefined ? Dvr.markOf(info.airing) : ""
     readonly property bool archived: Dvr.revision >= 0 && info.channel !== undefined && Dvr.isArchived(info.channel)
+    readonly property bool series: Dvr.revision >= 0 && info.airing !== undefined && Dvr.isSeries(info.airing)
     readonly property bool past: info.stop !== undefined && info.stop <= GuideGrid.now()
     // The buttons along the bottom (left/right choose, OK runs): watch live, from the start, catch-up.
-    readonly property var choices: onNow ? (archived ? ["live", "start"] : ["live"]) : (past && archived ? ["catchup"] : [])
+    // Catch-up only of what the archive holds (it begins when diver began archiving the channel).
+    readonly property bool inArchive: archived && Dvr.revision >= 0 && info.stop > Dvr.archiveStart(info.channel)
+    readonly property var choices: onNow ? (archived ? ["live", "start"] : ["live"]) : (past && inArchive ? ["catchup"] : [])
     property int choice: 0
     signal play()
     function handle(action) {
@@ -110,8 +113,8 @@ Rectangle {
         anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 14
         anchors.right: parent.right; anchors.rightMargin: Theme.margin * 2
         visible: Dvr.enabled && !page.past && page.info.start !== undefined
-        text: page.mark === "recording" ? qsTr("● Recording · green stops") : page.mark === "planned" ? qsTr("● Will be recorded · green cancels")
-              : page.mark === "conflict" ? qsTr("○ Not recorded: conflict · green cancels")
+        text: page.mark === "recording" ? qsTr("● Recording · deleting it in Recordings stops it") : page.mark === "planned" ? (page.series ? qsTr("● Will be recorded (series) · green cancels the series") : qsTr("● Will be recorded · green cancels"))
+              : page.mark === "conflict" ? (page.series ? qsTr("○ Not recorded: conflict · green cancels the series") : qsTr("○ Not recorded: conflict · green cancels"))
               : qsTr("● green record   ● yellow record series")
         color: page.mark === "" ? Theme.dimText : page.mark === "conflict" ? Theme.error : Theme.error
         font.family: Theme.family; font.pixelSize: Theme.fontNormal

@@ -44,6 +44,12 @@ Window {
         else if (name === "playback") playback.page().open()
         keys.forceActiveFocus()
     }
+    // Back to a page as it was left (the guide at the programme whose details were open, the
+    // search with its results), not opened afresh.
+    function showAgain(name) {
+        page = name
+        keys.forceActiveFocus()
+    }
     // The PIN first unless the session is unlocked already, then `then`.
     function withPin(title, then) {
         if (Parental.unlocked) then()
@@ -196,7 +202,7 @@ Window {
             anchors.fill: parent
             sourceComponent: DetailsPage {
                 visible: window.page === "details"
-                onClosed: window.show(window.detailsFrom)
+                onClosed: window.showAgain(window.detailsFrom)
                 onWatch: window.show("live")
                 onPlay: { playback.page().returnTo = "details"; window.show("playback") }
             }
@@ -346,6 +352,7 @@ Window {
             function onErrorOccurred(message) { toast.show(message, true) }
             function onRecorded(title, planned, skipped, firstReason) {
                 if (planned > 0 && skipped === 0) toast.show(qsTr("● “%1” will be recorded").arg(title), false)
+                else if (planned > 0 && skipped === 1) toast.show(qsTr("● “%1” will be recorded; 1 airing not (%2)").arg(title).arg(firstReason), false)
                 else if (planned > 0) toast.show(qsTr("● “%1” will be recorded; %2 airings not (%3)").arg(title).arg(skipped).arg(firstReason), false)
                 else toast.show(qsTr("“%1” will not be recorded: %2").arg(title).arg(firstReason), true)
             }

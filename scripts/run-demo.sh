@@ -18,10 +18,11 @@
 #   - controlserver: boxes on ws://127.0.0.1:8420/box, operator API on http://127.0.0.1:8421,
 #     live operator WebSocket on ws://127.0.0.1:8422 (admin password in build/demo/admin-password);
 #   - diver on http://127.0.0.1:8430: the network DVR (recordings, series rules, conflicts,
-#     timeshift and catch-up of the first two channels); boxes show control-server tickets;
+#     timeshift and catch-up of the first two channels); two streams at once, so a third
+#     recording at the same time on channels 3-12 is a conflict; boxes show control-server tickets;
 #   - fleetsim: --boxes simulated set-top boxes on the real box code, enrolled automatically;
 #   - without --headless, when a display is there: Hubris, the set-top-box app, in its simulator
-#     (on-screen remote; keys: arrows, Enter, Esc, digits, G guide, I info, F1-F4 colours), playing
+#     (on-screen remote; keys: arrows, Enter, Esc, digits, G guide, I info, M menu, R record, F1-F4 colours), playing
 #     recast's channels with iptvnext's guide; and the Cerberus operator console, signed in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --port) port="$2"; shift 2 ;;
     --demo-dir) demo="$2"; shift 2 ;;
     --boxes) boxes="$2"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "run-demo: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -95,7 +96,14 @@ until curl -sf http://127.0.0.1:$control_port/healthz >/dev/null 2>&1; do
   for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "run-demo: a server did not start" >&2; exit 1; }; done
   sleep 0.2
 done
-"$BUILD_DIR/server/diver/diver" --config resources/config/diver.conf --data-dir "$demo/diver" --port "$diver_port" \
+# diver and the box start with a guide to read: iptvnext compiles its first one (seconds on a
+# busy machine) before /healthz answers 200.
+echo "run-demo: waiting for iptvnext's first guide"
+until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+  kill -0 "${pids[1]}" 2>/dev/null || { echo "run-demo: iptvnext stopped before it had a guide" >&2; exit 1; }
+  sleep 0.5
+done
+"$BUILD_DIR/server/diver/diver" --config resources/demo/diver-demo.conf --data-dir "$demo/diver" --port "$diver_port" \
   --guide-server "http://127.0.0.1:$port" --control-server http://127.0.0.1:$control_port --archive ch001.demo,ch002.demo &
 pids+=($!)
 "$BUILD_DIR/tools/fleetsim/fleetsim" --server "ws://127.0.0.1:$box_port/box" --boxes "$boxes" --serial-prefix DEMO --telemetry-interval 5 --quiet &

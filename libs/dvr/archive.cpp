@@ -591,6 +591,18 @@ bool ArchiveReader::load(const QString &directory, qint64 fromMs, qint64 toMs, Q
     return true;
 }
 
+qint64 ArchiveReader::firstSegmentMs(const QString &directory)
+{
+    for (const QString &name : chunkFolders(directory)) {
+        QString error;
+        const std::optional<ArchiveIndexContents> c
+            = ArchiveIndex::read(QDir(directory).filePath(name + QLatin1Char('/') + QLatin1String(ArchiveIndex::kFileName)), &error);
+        if (c && !c->segments.isEmpty())
+            return c->segments.first().startMs;
+    }
+    return 0;
+}
+
 QList<ArchiveSegment> ArchiveReader::segments(qint64 fromMs, qint64 toMs) const
 {
     QList<ArchiveSegment> out;

@@ -150,6 +150,9 @@ public:
     /// Reads only the chunks that may hold segments overlapping [fromMs, toMs) (by their names:
     /// a week of hourly chunks is 168 index files, a catch-up request needs one or two).
     bool load(const QString &directory, qint64 fromMs, qint64 toMs, QString *error);
+    /// The start of the oldest segment in the archive at `directory` (0: none yet), from its
+    /// oldest chunks' indexes only: where catch-up and "from the start" can begin.
+    static qint64 firstSegmentMs(const QString &directory);
 
     const QList<ArchiveChunk> &chunks() const { return m_chunks; }
     /// The segments overlapping [fromMs, toMs) in order, `file` relative to the archive ("<chunk>/seg-N.ts").

@@ -20,6 +20,10 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
     out += "#EXT-X-TARGETDURATION:" + QByteArray::number(target) + '\n';
     out += "#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(segments.isEmpty() ? 0 : segments.first().sequence) + '\n';
     out += ended ? "#EXT-X-PLAYLIST-TYPE:VOD\n" : "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+    // A playlist still growing is otherwise played like live TV: players (FFmpeg's, the box's)
+    // start a few segments from its end, not where the viewer asked (RFC 8216 4.3.5.2).
+    if (!ended)
+        out += "#EXT-X-START:TIME-OFFSET=0\n";
     for (qsizetype i = 0; i < segments.size(); ++i) {
         const ArchiveSegment &s = segments[i];
         // A gap, or segments that do not follow each other (a range across a hole): the
@@ -47,7 +51,13 @@ QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, q
                                 qint64 graceMs)
 {
     const bool ended = archive.finished() || archive.endMs() >= range.toMs || nowMs >= range.toMs + graceMs;
-    return playoutPlaylist(archive.segments(range.fromMs, range.toMs), ended, uriPrefix);
+    QList<ArchiveSegment> segments = archive.segments(range.fromMs, range.toMs);
+    // A range at the live edge that begins after the newest segment written (live TV paused and
+    // played on within a segment's time, a source slower than the clock) starts at that segment:
+    // an empty playlist is one no player opens.
+    if (segments.isEmpty() && !ended && archive.endMs() > 0 && archive.endMs() <= range.fromMs)
+        segments = archive.segments(archive.endMs() - 1, range.toMs);
+    return playoutPlaylist(segments, ended, uriPrefix);
 }
 
 std::optional<TimeRange> parseArchiveRange(const QString &name, qint64 nowMs)

@@ -1,5 +1,7 @@
 #include "ffmpegplayer.h"
 
+#include <media/ffmpeg.h>
+
 #include <QDeadlineTimer>
 #include <QLoggingCategory>
 #include <QMediaDevices>
@@ -16,6 +18,9 @@ FfmpegPlayer::FfmpegPlayer(QObject *parent)
 {
     qRegisterMetaType<iptv::hal::StartTiming>();
     qRegisterMetaType<iptv::hal::StreamStatistics>();
+    // FFmpeg's own logger prints every HLS segment it opens, with its URL (diver's carry the
+    // box's ticket), to stderr; its warnings and errors go to the log as recast's and diver's do.
+    media::installFfmpegLogHandler();
     m_sink = m_ownSink;
     qRegisterMetaType<iptv::hal::StreamTracks>();
     // No audio device (a headless box, CI): video only, paced on the wall clock.
@@ -36,7 +41,7 @@ FfmpegPlayer::FfmpegPlayer(QObject *parent)
     m_watchdog.setInterval(8000);
     connect(&m_watchdog, &QTimer::timeout, this, [this] {
         const QString message = tr("No picture from %1 after %2 s: %3")
-                                    .arg(source().toDisplayString())
+                                    .arg(source().toDisplayString(QUrl::RemoveQuery)) // no ticket on screen
                                     .arg(m_watchdog.interval() / 1000.0)
                                     .arg(stageReached());
         retire();

@@ -69,7 +69,9 @@ private:
     static int interruptCallback(void *opaque);
     void arm(int timeoutMs);
     qint64 sinceRequestMs() const { return (steadyNs() - m_timing.requestedAtNs) / 1'000'000; }
-    QString where() const { return w->m_settings.url.toDisplayString(); }
+    // Without the query: diver's URLs carry the box's ticket there, and these messages reach the
+    // screen, the log and the control server.
+    QString where() const { return w->m_settings.url.toDisplayString(QUrl::RemoveQuery); }
 
     bool open(QString *error);
     bool readPacket(QString *error);
@@ -195,7 +197,11 @@ bool StreamWorker::Session::open(QString *error)
     ctx->max_analyze_duration = 500'000;
     const bool ts = s.url.path().endsWith(QLatin1String(".ts"));
     const AVInputFormat *format = ts ? av_find_input_format("mpegts") : nullptr;
-    rc = avformat_open_input(&ctx, url.constData(), format, nullptr); // frees ctx (not our pb) on failure
+    // An HLS playlist that names where to start (diver's recordings in progress, catch-up and
+    // timeshift: EXT-X-START at 0) starts there; one that does not (a live channel) at its end.
+    Dictionary formatOptions;
+    formatOptions.set("prefer_x_start", QStringLiteral("1"));
+    rc = avformat_open_input(&ctx, url.constData(), format, formatOptions.get()); // frees ctx (not our pb) on failure
     if (rc < 0) {
         if (!w->stopping())
             *error = QStringLiteral("%1 is not a playable stream: %2")

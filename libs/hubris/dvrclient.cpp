@@ -207,6 +207,15 @@ void DvrClient::refresh()
         for (const QJsonValue &v : body.value(u"archivedChannels").toArray())
             archived.insert(v.toString());
         m_archiveHours = body.value(u"archiveHours").toInt();
+        QHash<QString, qint64> from;
+        const QJsonObject starts = body.value(u"archiveFrom").toObject();
+        for (auto it = starts.begin(); it != starts.end(); ++it)
+            from.insert(it.key(), it.value().toInteger());
+        if (from != m_archiveFrom) {
+            m_archiveFrom = from;
+            ++m_revision; // the details' choices read archiveStart() again
+            Q_EMIT marksChanged();
+        }
         if (archived != m_archived) {
             m_archived = archived;
             updateMarks();
@@ -243,6 +252,27 @@ QString DvrClient::markOf(int airing) const
         return {};
     const epg::Airing a = guide->airing(quint32(airing));
     return m_marks.value(airingKey(guide->channelId(int(a.channel)), a.start));
+}
+
+bool DvrClient::isSeries(int airing) const
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return false;
+    const epg::Airing a = guide->airing(quint32(airing));
+    const qint64 rule = m_ruleOf.value(airingKey(guide->channelId(int(a.channel)), a.start));
+    if (rule == 0)
+        return false;
+    int airings = 0;
+    for (const DvrUpcoming &u : m_upcoming.items())
+        airings += u.rule == rule;
+    return airings > 1;
+}
+
+qint64 DvrClient::archiveStart(int channel) const
+{
+    const auto guide = m_store->guide();
+    return guide && channel >= 0 && channel < guide->channelCount() ? m_archiveFrom.value(guide->channelId(channel)) : 0;
 }
 
 bool DvrClient::isArchived(int channel) const
@@ -322,7 +352,14 @@ void DvrClient::cancelAiring(int airing)
     if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
         return;
     const epg::Airing a = guide->airing(quint32(airing));
-    const qint64 rule = m_ruleOf.value(airingKey(guide->channelId(int(a.channel)), a.start));
+    const QString key = airingKey(guide->channelId(int(a.channel)), a.start);
+    if (m_marks.value(key) == u"recording") {
+        // Removing its rule would not stop it (diver records what has begun to its end); taking it
+        // out of the library does.
+        fail(tr("“%1” is being recorded: delete it in Recordings to stop it").arg(guide->title(a.programme)));
+        return;
+    }
+    const qint64 rule = m_ruleOf.value(key);
     if (rule == 0) {
         fail(tr("This programme is not planned to be recorded"));
         return;

@@ -79,6 +79,11 @@ public:
     Q_INVOKABLE QString markOf(int airing) const;
     /// Channel `channel` (a guide index) is archived: pause, rewind, watch from the start, catch-up.
     Q_INVOKABLE bool isArchived(int channel) const;
+    /// Airing `airing` is planned by a rule that records more airings (a series): cancelling it
+    /// cancels them all.
+    Q_INVOKABLE bool isSeries(int airing) const;
+    /// Where the archive of `channel` (a guide index) begins, UTC s (0: unknown or none).
+    Q_INVOKABLE qint64 archiveStart(int channel) const;
     /// HLS of archived `channel` from `from` (UTC s) for `seconds`, or to the live edge (seconds 0).
     Q_INVOKABLE QUrl archiveUrl(int channel, qint64 from, qint64 seconds = 0) const;
     /// A recording's playlist from `offset` seconds on (diver's ?start=).
@@ -131,6 +136,7 @@ private:
     QHash<QString, QString> m_marks; ///< "channel|start" -> recording, planned, conflict
     QHash<QString, qint64> m_ruleOf;  ///< "channel|start" -> the rule that plans it
     QSet<QString> m_archived;
+    QHash<QString, qint64> m_archiveFrom; ///< channel id: its archive's first second
     int m_archiveHours = 0;
 };
 

@@ -23,6 +23,8 @@ DvrRecording DvrRecording::fromJson(const QJsonObject &o)
     r.channelName = o.value(u"channelName").toString();
     r.start = o.value(u"start").toInteger();
     r.stop = o.value(u"stop").toInteger();
+    r.recordStart = o.value(u"recordStart").toInteger(r.start);
+    r.recordStop = o.value(u"recordStop").toInteger(r.stop);
     r.state = o.value(u"state").toString();
     r.reason = o.value(u"reason").toString();
     r.kept = o.value(u"kept").toBool();
@@ -124,8 +126,10 @@ QVariant DvrRecordingsModel::data(const QModelIndex &index, int role) const
     case ReasonRole: return r.reason;
     case KeptRole: return r.kept;
     case PositionRole: return r.position;
-    case DurationRole: return r.stop - r.start;
+    // The playlist's length: a recording begun while the programme was on is shorter than it.
+    case DurationRole: return r.recordStop - r.recordStart;
     case PlaylistRole: return r.playlist;
+    case RecordStartRole: return r.recordStart;
     default: return {};
     }
 }
@@ -134,7 +138,8 @@ QHash<int, QByteArray> DvrRecordingsModel::roleNames() const
 {
     return {{IdRole, "recordingId"}, {TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"},
             {StartRole, "start"}, {StopRole, "stop"}, {WhenRole, "when"}, {StateRole, "state"}, {ReasonRole, "reason"},
-            {KeptRole, "kept"}, {PositionRole, "position"}, {DurationRole, "duration"}, {PlaylistRole, "playlist"}};
+            {KeptRole, "kept"}, {PositionRole, "position"}, {DurationRole, "duration"}, {PlaylistRole, "playlist"},
+            {RecordStartRole, "recordStart"}};
 }
 
 int DvrRecordingsModel::rowOf(qint64 id) const

@@ -21,6 +21,8 @@ struct DvrRecording
     QString channelName;
     qint64 start = 0;    ///< the airing, UTC seconds
     qint64 stop = 0;
+    qint64 recordStart = 0; ///< what is recorded (padding, or begun while on): the playlist's start
+    qint64 recordStop = 0;
     QString state;       ///< recording, finished, failed
     QString reason;      ///< why it failed or has gaps
     bool kept = false;
@@ -70,7 +72,7 @@ class DvrRecordingsModel : public QAbstractListModel
 public:
     enum Role {
         IdRole = Qt::UserRole + 1, TitleRole, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole,
-        StateRole, ReasonRole, KeptRole, PositionRole, DurationRole, PlaylistRole
+        StateRole, ReasonRole, KeptRole, PositionRole, DurationRole, PlaylistRole, RecordStartRole
     };
     Q_ENUM(Role)
 

@@ -92,9 +92,11 @@ bool DvrPlayback::playRecording(int row)
     m_recordingId = r.value(u"recordingId"_qs).toLongLong();
     m_title = r.value(u"title"_qs).toString();
     m_duration = r.value(u"duration"_qs).toLongLong();
+    m_recordStart = r.value(u"state"_qs).toString() == u"recording" ? r.value(u"recordStart"_qs).toLongLong() : 0;
     qint64 from = r.value(u"position"_qs).toLongLong();
     if (from >= m_duration - 10) // watched to the end: again from the start
         from = 0;
+    from = std::min(from, playableEnd());
     Q_EMIT activeChanged();
     playFrom(from);
     return true;
@@ -106,7 +108,7 @@ bool DvrPlayback::watchFromStart(int airing)
     if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
         return false;
     const epg::Airing a = guide->airing(quint32(airing));
-    if (!m_client->isArchived(int(a.channel)) || a.start >= now())
+    if (!m_client->isArchived(int(a.channel)) || a.start >= now() || a.stop <= m_client->archiveStart(int(a.channel)))
         return false;
     m_mode = QStringLiteral("catchup");
     m_channel = int(a.channel);
@@ -114,7 +116,9 @@ bool DvrPlayback::watchFromStart(int airing)
     m_duration = a.stop - a.start;
     m_title = guide->title(a.programme);
     Q_EMIT activeChanged();
-    playFrom(0);
+    // A programme that began before the archive did plays from the archive's beginning, and the
+    // position says how far into the programme that is.
+    playFrom(std::clamp<qint64>(m_client->archiveStart(m_channel) - a.start, 0, playableEnd()));
     return true;
 }
 
@@ -178,7 +182,19 @@ void DvrPlayback::seekBy(int seconds)
         playFrom(at);
         return;
     }
-    playFrom(std::clamp<qint64>(position() + seconds, 0, std::max<qint64>(0, m_duration - 1)));
+    playFrom(std::clamp<qint64>(position() + seconds, 0, playableEnd()));
+}
+
+qint64 DvrPlayback::playableEnd() const
+{
+    // The recorder cuts a segment every few seconds; its newest is about that far behind.
+    constexpr qint64 kRecordedBehindSeconds = 3;
+    qint64 end = m_duration - 1;
+    if (m_mode == u"recording" && m_recordStart > 0)
+        end = std::min(end, now() - m_recordStart - kRecordedBehindSeconds);
+    else if (m_mode == u"catchup") // a programme still on, watched from its start
+        end = std::min(end, now() - m_start - kRecordedBehindSeconds);
+    return std::max<qint64>(0, end);
 }
 
 void DvrPlayback::stop()

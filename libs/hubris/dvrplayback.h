@@ -48,7 +48,8 @@ public:
 
     /// Plays row `row` of the library from its stored position (from the start when near its end).
     Q_INVOKABLE bool playRecording(int row);
-    /// Plays airing `airing` of an archived channel from its start (catch-up, watch from start).
+    /// Plays airing `airing` of an archived channel from its start (catch-up, watch from start),
+    /// or from where the archive begins; false when it ended before that.
     Q_INVOKABLE bool watchFromStart(int airing);
     /// Pauses live TV on archived `channel` (a guide index): OK plays on from the paused moment.
     Q_INVOKABLE bool pauseLive(int channel);
@@ -69,6 +70,9 @@ Q_SIGNALS:
 
 private:
     void playFrom(qint64 offset);
+    /// The last second a seek or resume may go to: a recording in progress (or a programme still
+    /// on, from its start) holds what has been recorded so far, a few seconds behind the clock.
+    qint64 playableEnd() const;
     void setPaused(bool paused);
     qint64 now() const;
 
@@ -78,6 +82,7 @@ private:
     QString m_mode;
     QString m_title;
     qint64 m_recordingId = 0;
+    qint64 m_recordStart = 0; ///< a recording in progress: UTC s its playlist begins at; 0 when finished
     int m_channel = -1;
     qint64 m_start = 0;    ///< catch-up: the airing's start; timeshift: unused
     qint64 m_duration = 0;

@@ -53,9 +53,10 @@ void GuideStore::scheduleRefresh()
         m_refreshTimer.stop();
         return;
     }
-    // Offline, the next attempt comes sooner: the box says "offline" no longer than it must.
+    // Offline, or without any guide (a server that has not compiled its first one yet), the next
+    // attempt comes sooner: the box says "offline" or shows no channels no longer than it must.
     const qint64 interval = qint64(m_refreshMinutes) * 60 * 1000;
-    m_refreshTimer.start(int(m_offline ? qMin<qint64>(m_retryMs, interval) : interval));
+    m_refreshTimer.start(int(m_offline || !m_guide ? qMin<qint64>(m_retryMs, interval) : interval));
 }
 
 QString GuideStore::ageText() const
@@ -170,7 +171,8 @@ void GuideStore::refresh(const QUrl &server)
             } else {
                 m_lastContact = QDateTime::currentDateTimeUtc();
                 if (!m_sync->lastError().isEmpty()) {
-                    failure = tr("The new guide was refused (%1); the previous one stays").arg(m_sync->lastError());
+                    failure = m_guide ? tr("The new guide was refused (%1); the previous one stays").arg(m_sync->lastError())
+                                      : tr("No guide yet (%1): asking again soon").arg(m_sync->lastError());
                     qCWarning(lcGuideStore).noquote() << failure;
                     setStatus(failure, false);
                 } else if (m_offline) {

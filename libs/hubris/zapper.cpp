@@ -56,6 +56,11 @@ Zapper::Zapper(ChannelListModel *channels, hal::Player *player, QObject *parent)
     connect(&m_paintTimeout, &QTimer::timeout, this, [this] { finishParts(-1); }); // no window, or it does not paint
     connect(player, &hal::Player::errorOccurred, this, [this](const QString &message) {
         m_measuring = false;
+        // The one player also plays recordings and catch-up (DvrPlayback): their failures are
+        // not this channel's, and the playback page says them.
+        if (m_current >= 0
+            && m_player->source() != QUrl(m_channels->data(m_channels->index(m_current), ChannelListModel::StreamRole).toString()))
+            return;
         const QString name = m_current >= 0
                                  ? m_channels->data(m_channels->index(m_current), ChannelListModel::NameRole).toString()
                                  : QString();

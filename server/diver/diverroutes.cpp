@@ -87,12 +87,15 @@ QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
 
 /// The playlist from `seconds` into it on (a box's seek or resume: its player plays URLs only):
 /// the segments that end before then are left out, the media and discontinuity sequences count
-/// them, so a player sees a consistent playlist.
+/// them, so a player sees a consistent playlist. A point past the last segment (a seek beyond
+/// what a recording in progress holds so far) keeps the last one: an empty playlist is one no
+/// player opens.
 QByteArray fromOffset(const QByteArray &playlist, double seconds)
 {
     if (seconds <= 0)
         return playlist;
-    QList<QByteArray> header, body, pending;
+    QList<QByteArray> header, body, pending, lastDropped;
+    bool lastDroppedDiscontinuity = false;
     double elapsed = 0;
     qint64 droppedSegments = 0, droppedDiscontinuities = 0;
     bool inSegments = false;
@@ -118,11 +121,18 @@ QByteArray fromOffset(const QByteArray &playlist, double seconds)
         if (elapsed + duration <= seconds && body.isEmpty()) {
             ++droppedSegments;
             droppedDiscontinuities += discontinuity;
+            lastDropped = pending;
+            lastDroppedDiscontinuity = discontinuity;
         } else {
             body.append(pending);
         }
         elapsed += duration;
         pending.clear();
+    }
+    if (body.isEmpty() && !lastDropped.isEmpty()) {
+        body = lastDropped;
+        --droppedSegments;
+        droppedDiscontinuities -= lastDroppedDiscontinuity;
     }
     body.append(pending); // #EXT-X-ENDLIST and the like
     QByteArray out;
@@ -368,6 +378,14 @@ void DiverServer::setupRoutes()
                       {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
                       {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
                       {u"archiveHours"_qs, m_config.archiveHours}};
+        // Where each archive begins (UTC s): a programme that began before is caught up from
+        // there, one that ended before cannot be.
+        QJsonObject archiveFrom;
+        for (const ActiveArchive *a : std::as_const(m_archives)) {
+            if (const qint64 ms = dvr::ArchiveReader::firstSegmentMs(a->directory); ms > 0)
+                archiveFrom.insert(a->channelId, ms / 1000);
+        }
+        o.insert(u"archiveFrom"_qs, archiveFrom);
         if (m_guide)
             o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
                                               {u"channels"_qs, m_guide->channelCount()},

@@ -339,7 +339,17 @@ void TestArchiveIndex::archiveRange()
     QVERIFY2(b.ok, qPrintable(b.problems.join(u"; "_qs)));
     QVERIFY(!b.ended);
     QVERIFY(live.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+    // Played from its first segment, not like live TV from near its end.
+    QVERIFY(live.contains("#EXT-X-START:TIME-OFFSET=0\n"));
+    QVERIFY(!past.contains("#EXT-X-START"));
     QCOMPARE(b.segments.size(), 2);
+    // Live TV paused after the newest segment began and played on before the next is written:
+    // the newest segment, not an empty playlist (which no player opens).
+    const iptv::media::HlsCheck c = iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, {kT0 + 20500, kT0 + 21000}, kT0 + 21000));
+    QVERIFY2(c.ok, qPrintable(c.problems.join(u"; "_qs)));
+    QVERIFY(!c.ended);
+    QCOMPARE(c.segments.size(), 1);
+    QCOMPARE(c.segments.first().uri, QStringLiteral("20251206T070010Z/seg-9.ts"));
     // Long after its end, what there is will not grow: VOD.
     QVERIFY(iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, {kT0 + 16000, kT0 + 30000}, kT0 + 100000)).ended);
 }

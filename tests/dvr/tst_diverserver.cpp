@@ -255,6 +255,21 @@ private Q_SLOTS:
             }
         }
         QVERIFY(!firstSegment.isEmpty());
+        // A seek past what it holds so far (?start= beyond its last segment): its newest segment,
+        // not an empty playlist no player opens.
+        const HttpResult beyond = call("GET", port, u"/play/"_qs + idA + u"/index.m3u8?start=3600"_qs, a);
+        QCOMPARE(beyond.status, 200);
+        const auto edge = iptv::media::checkMediaPlaylist(beyond.body);
+        QVERIFY2(edge.ok, qPrintable(edge.problems.join(u"; "_qs)));
+        QCOMPARE(edge.segments.size(), 1);
+        const auto now2 = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a).body);
+        qsizetype at = -1;
+        for (qsizetype i = 0; i < now2.segments.size(); ++i) {
+            if (now2.segments[i].uri == edge.segments.first().uri)
+                at = i;
+        }
+        QVERIFY2(at >= 0 && at >= now2.segments.size() - 2, qPrintable(edge.segments.first().uri)); // the newest (one may have come since)
+        QCOMPARE(edge.mediaSequence, now2.mediaSequence + at);
         const HttpResult part = call("GET", port, u"/play/"_qs + idA + u'/' + firstSegment, a, {}, {{"Range", "bytes=0-187"}});
         QCOMPARE(part.status, 206);
         QCOMPARE(part.body.size(), 188);

@@ -112,6 +112,9 @@ private Q_SLOTS:
         QVERIFY(recorded.wait(10000));
         QVERIFY2(recorded.last().at(1).toInt() >= 2, qPrintable(recorded.last().at(3).toString()));
         QTRY_COMPARE(dvr->markOf(series), u"planned"_qs);
+        // The details say that green cancels the series, not this airing alone.
+        QVERIFY(dvr->isSeries(series));
+        QVERIFY(!dvr->isSeries(later));
 
         // Cancelled: the mark goes.
         dvr->cancelAiring(later);

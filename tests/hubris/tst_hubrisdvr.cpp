@@ -206,6 +206,12 @@ private Q_SLOTS:
         QVERIFY(now >= 0);
         press(Qt::Key_R); // REC: what is on now
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(now) == u"recording"; }));
+        // REC again: it records on (diver records what has begun), and the box says how to stop it.
+        QSignalSpy errors(m_app->dvr(), &iptv::hubris::DvrClient::errorOccurred);
+        press(Qt::Key_R);
+        QCOMPARE(errors.size(), 1);
+        QVERIFY2(errors.first().first().toString().contains(u"delete it in Recordings"), qPrintable(errors.first().first().toString()));
+        QCOMPARE(m_app->dvr()->markOf(now), u"recording"_qs);
         press(Qt::Key_Right);
         const int next = focusedAiring();
         QVERIFY(next != now);
@@ -219,8 +225,8 @@ private Q_SLOTS:
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(next).isEmpty(); }));
         press(Qt::Key_F2); // and record it once more
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(next) == u"planned"; }));
-        press(Qt::Key_Escape); // back in the guide, at now on channel 1
-        press(Qt::Key_Right);
+        press(Qt::Key_Escape); // back in the guide, where it was
+        QCOMPARE(page(), u"guide"_qs);
         QCOMPARE(focusedAiring(), next);
         // The same half hour on channels 2 and 3 too: diver records one stream at a time (capacity
         // 1; channel 3 is archived, its recordings are ranges of the archive), so channel 2 is left out.
@@ -271,9 +277,17 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(m_app->hal()->player()->state() == iptv::hal::Player::State::Playing, 15000);
         QTest::qWait(1500);
         shot(u"playback"_qs);
+        // It began while the programme was on: as long as what is recorded, not the programme.
+        const iptv::hubris::DvrRecording item = library->items().first();
+        QVERIFY(item.recordStart > item.start);
+        QCOMPARE(m_app->playback()->duration(), item.recordStop - item.recordStart);
         press(Qt::Key_Right); // 30 s on: diver cuts the playlist there
         QVERIFY2(source().contains(u"start="), qPrintable(source()));
         QVERIFY(m_app->playback()->position() >= 2);
+        // 5 min on while it records: as far as it is recorded, and it plays.
+        press(Qt::Key_Up);
+        QVERIFY(m_app->playback()->position() <= QDateTime::currentSecsSinceEpoch() - item.recordStart);
+        QTRY_VERIFY_WITH_TIMEOUT(m_app->hal()->player()->state() == iptv::hal::Player::State::Playing, 15000);
         press(Qt::Key_Escape); // stop: the position is stored
         QCOMPARE(page(), u"recordings"_qs);
         QVERIFY(waitFor([&] { return library->items().first().position >= 2; }));
@@ -340,6 +354,8 @@ private Q_SLOTS:
     void watchFromTheStart()
     {
         // Channel 3 is archived: the details of what is on offer "From the start" (right, OK).
+        QVERIFY(waitFor([&] { return m_app->dvr()->archiveStart(2) >= m_diverStarted; }));
+        const qint64 archived = m_app->dvr()->archiveStart(2);
         press(Qt::Key_G);
         QCOMPARE(page(), u"guide"_qs);
         const int airing = focusedAiring();
@@ -351,7 +367,11 @@ private Q_SLOTS:
         press(Qt::Key_Return);
         QCOMPARE(page(), u"playback"_qs);
         QCOMPARE(m_app->playback()->mode(), u"catchup"_qs);
-        QVERIFY2(source().contains(QStringLiteral("/catchup/ch3/archive-%1-%2.m3u8").arg(a.start).arg(a.stop - a.start)), qPrintable(source()));
+        // It began before diver archived channel 3: from where the archive begins, and the
+        // position says how far into the programme that is (it said 0:00).
+        QVERIFY(a.start < archived);
+        QVERIFY2(source().contains(QStringLiteral("/catchup/ch3/archive-%1-%2.m3u8").arg(archived).arg(a.stop - archived)), qPrintable(source()));
+        QVERIFY(m_app->playback()->position() >= archived - a.start && m_app->playback()->position() <= archived - a.start + 3);
         press(Qt::Key_Escape); // Back: the details again, live TV underneath
         QCOMPARE(page(), u"details"_qs);
         QVERIFY(source().endsWith(u":9/live/ch3.ts"));

@@ -347,6 +347,37 @@ private Q_SLOTS:
         QVERIFY(failed.wait(5000)); // retried within 100 ms, not an hour
     }
 
+    void noGuideYetIsAskedForAgainSoon()
+    {
+        // A box that starts while the guide server has not compiled its first guide (503, as
+        // iptvnext in the demo's first seconds): asked again after the retry interval, not after
+        // the refresh interval (it stayed without channels for 15 minutes), and told so.
+        QTemporaryDir dir;
+        QHttpServer server;
+        QByteArray body;
+        server.route(u"/guide"_qs, [&] {
+            if (body.isEmpty())
+                return QHttpServerResponse(QHttpServerResponder::StatusCode::ServiceUnavailable);
+            return QHttpServerResponse("application/vnd.iptv.guide", body);
+        });
+        const quint16 port = server.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(port != 0);
+        GuideStore store(dir.filePath(QStringLiteral("cache")));
+        store.setServer(QUrl(u"http://127.0.0.1:%1"_qs.arg(port)));
+        store.setRetryMs(100);
+        QSignalSpy failed(&store, &GuideStore::refreshFailed);
+        QSignalSpy loaded(&store, &GuideStore::guideChanged);
+        store.startAutoRefresh(60);
+        QVERIFY(failed.wait(5000));
+        QVERIFY2(failed.first().first().toString().startsWith(u"No guide yet"_qs), qPrintable(failed.first().first().toString()));
+        QVERIFY(failed.wait(5000)); // again within 100 ms
+        QFile guide(testguide::write(dir));
+        QVERIFY(guide.open(QIODevice::ReadOnly));
+        body = guide.readAll();
+        QVERIFY(loaded.wait(5000));
+        QVERIFY(store.isLoaded());
+    }
+
     void frameStatistics()
     {
         const auto s = Diagnostics::statsOf({4, 1, 3, 2, 100});

@@ -192,6 +192,11 @@ private Q_SLOTS:
         QCOMPARE(failed.size(), 2);
         QCOMPARE(failed.last().first().toString(), u"Channel 1 is not available: No picture after 8 s"_qs);
         QCOMPARE(m_player->state(), iptv::hal::Player::State::Failed);
+        // The player playing something else (a recording, catch-up): not this channel's failure,
+        // the page playing it says so.
+        m_player->play(QUrl(u"http://127.0.0.1:9/play/1/index.m3u8"_qs));
+        m_player->breakDown(u"no streams at all"_qs);
+        QCOMPARE(failed.size(), 2);
     }
 
     void remoteKeys()

@@ -189,6 +189,40 @@ private Q_SLOTS:
         QCOMPARE(failed.size(), 2);
         QVERIFY2(failed.at(1).at(0).toString().contains(u"is not the"), qPrintable(failed.at(1).at(0).toString()));
     }
+
+    // A server that has no guide yet (iptvnext compiling its first one, 503): a program holding
+    // none asks again after the retry interval, not a whole refresh interval later (diver started
+    // with the demo waited five minutes for its first guide).
+    void noGuideYetIsAskedForAgainSoon()
+    {
+        QHttpServer fake;
+        QByteArray body;
+        fake.route(u"/guide"_qs, [&] {
+            if (body.isEmpty())
+                return QHttpServerResponse(QHttpServerResponder::StatusCode::ServiceUnavailable);
+            return QHttpServerResponse("application/vnd.iptv.guide", body);
+        });
+        const quint16 port = fake.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(port != 0);
+        GuideSync sync({});
+        sync.setServer(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)));
+        sync.setRetryInterval(300);
+        QSignalSpy failed(&sync, &GuideSync::refreshFailed);
+        QSignalSpy changed(&sync, &GuideSync::guideChanged);
+        sync.setRefreshInterval(3600 * 1000); // the first refresh at once
+        QVERIFY(failed.wait(WaitMs));
+        QVERIFY(failed.wait(WaitMs)); // and again, soon
+        QVERIFY(!sync.guide());
+        body = m_server->guideBytes();
+        QVERIFY(changed.wait(WaitMs));
+        QVERIFY(sync.guide());
+        // With a guide, a failure waits for the refresh interval again.
+        body.clear();
+        const qsizetype failures = failed.size();
+        sync.refresh();
+        QTRY_COMPARE(failed.size(), failures + 1);
+        QVERIFY(!failed.wait(1000));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestGuideSync)

@@ -49,6 +49,8 @@ GuideSync::GuideSync(const QString &cacheFile, QObject *parent) : QObject(parent
     if (!m_cacheFile.isEmpty())
         QDir().mkpath(QFileInfo(m_cacheFile).absolutePath());
     connect(&m_timer, &QTimer::timeout, this, &GuideSync::refresh);
+    m_retry.setSingleShot(true);
+    connect(&m_retry, &QTimer::timeout, this, &GuideSync::refresh);
 }
 
 GuideSync::~GuideSync() = default;
@@ -255,6 +257,12 @@ void GuideSync::finish(const QString &error)
         ++m_stats.failures;
         qCWarning(lcGuideSync).noquote() << error;
         Q_EMIT refreshFailed(error);
+        // Without any guide (a server that has not compiled its first one yet, or is not up),
+        // waiting a whole refresh interval leaves the program with nothing for minutes.
+        if (!m_guide && m_timer.isActive() && m_retryMs < m_timer.interval())
+            m_retry.start(m_retryMs);
+    } else {
+        m_retry.stop();
     }
     Q_EMIT refreshFinished();
 }

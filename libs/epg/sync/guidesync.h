@@ -46,6 +46,9 @@ public:
     QUrl server() const { return m_server; }
     /// Refreshes every `ms` (0: only when refresh() is called). The first one runs at once.
     void setRefreshInterval(int ms);
+    /// While no guide is held, a failed automatic refresh is tried again after `ms` (10 s), not
+    /// after a whole refresh interval.
+    void setRetryInterval(int ms) { m_retryMs = ms; }
 
     /// Opens the cached guide, if there is one; guideChanged when it opens.
     void loadCache();
@@ -86,6 +89,8 @@ private:
     QString m_cacheFile;
     QUrl m_server;
     QTimer m_timer;
+    QTimer m_retry; ///< sooner than m_timer while there is no guide
+    int m_retryMs = 10000;
     QNetworkAccessManager *m_network = nullptr;
     std::shared_ptr<const Guide> m_guide;
     QByteArray m_guideFile; ///< the current guide's file bytes: the base a delta applies to
