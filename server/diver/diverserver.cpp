@@ -242,21 +242,6 @@ bool DiverServer::start(QString *error)
 
     m_sync = new epg::GuideSync(m_config.guideFile.isEmpty() ? m_config.guideCacheFile() : QString(), this);
     connect(m_sync, &epg::GuideSync::guideChanged, this, &DiverServer::onGuide);
-    connect(m_sync, &epg::GuideSync::refreshFailed, this, [this] {
-        if (m_guide || m_stopping)
-            return;
-        // Nothing to plan or record without a guide: asked again within seconds, not at the next
-        // refresh (iptvnext answers 503 while it compiles its first guide, which the demo's
-        // diver, started beside it, met and then waited five minutes for).
-        const qint64 delayMs = qMin<qint64>(m_guideRetry.next(), qint64(m_config.guideRefreshSeconds) * 1000);
-        qCInfo(lcDiver).noquote() << QStringLiteral("no guide yet: asking %1 again in %2 s")
-                                         .arg(m_config.guideServer.toDisplayString())
-                                         .arg(double(delayMs) / 1000, 0, 'f', 1);
-        QTimer::singleShot(delayMs, this, [this] {
-            if (!m_guide && !m_stopping)
-                m_sync->refresh();
-        });
-    });
     if (!m_config.guideFile.isEmpty()) {
         QString guideError;
         auto guide = epg::Guide::open(m_config.guideFile, &guideError);

@@ -24,7 +24,6 @@
 #include "config.h"
 #include "recordingstore.h"
 
-#include <core/backoff.h>
 #include <core/metrics.h>
 #include <dvr/lease.h>
 #include <dvr/rulestore.h>
@@ -203,7 +202,6 @@ private:
     epg::GuideSync *m_sync = nullptr;
     QFileSystemWatcher *m_guideWatch = nullptr; ///< `[guide] file`: read again when it is replaced
     QTimer m_guideReload;                       ///< lets a write finish before the file is read
-    iptv::Backoff m_guideRetry{1000, 30000}; ///< asking again while there is no guide yet
     std::shared_ptr<const epg::Guide> m_guide;
     dvr::SchedulePlan m_plan;
     bool m_planned = false;

@@ -259,10 +259,13 @@ void GuideSync::finish(const QString &error)
         Q_EMIT refreshFailed(error);
         // Without any guide (a server that has not compiled its first one yet, or is not up),
         // waiting a whole refresh interval leaves the program with nothing for minutes.
-        if (!m_guide && m_timer.isActive() && m_retryMs < m_timer.interval())
-            m_retry.start(m_retryMs);
+        if (!m_guide && m_timer.isActive() && m_retryMs < m_timer.interval()) {
+            m_retry.start(qMin(m_nextRetryMs, m_retryMs));
+            m_nextRetryMs = qMin(m_nextRetryMs * 2, m_retryMs);
+        }
     } else {
         m_retry.stop();
+        m_nextRetryMs = 1000;
     }
     Q_EMIT refreshFinished();
 }

@@ -46,8 +46,8 @@ public:
     QUrl server() const { return m_server; }
     /// Refreshes every `ms` (0: only when refresh() is called). The first one runs at once.
     void setRefreshInterval(int ms);
-    /// While no guide is held, a failed automatic refresh is tried again after `ms` (10 s), not
-    /// after a whole refresh interval.
+    /// While no guide is held, a failed automatic refresh is tried again soon, not after a whole
+    /// refresh interval: after 1 s, then twice as long each time up to `ms` (10 s).
     void setRetryInterval(int ms) { m_retryMs = ms; }
 
     /// Opens the cached guide, if there is one; guideChanged when it opens.
@@ -91,6 +91,7 @@ private:
     QTimer m_timer;
     QTimer m_retry; ///< sooner than m_timer while there is no guide
     int m_retryMs = 10000;
+    int m_nextRetryMs = 1000; ///< the next retry's delay: doubles from 1 s up to m_retryMs
     QNetworkAccessManager *m_network = nullptr;
     std::shared_ptr<const Guide> m_guide;
     QByteArray m_guideFile; ///< the current guide's file bytes: the base a delta applies to
