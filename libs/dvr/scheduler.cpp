@@ -50,8 +50,8 @@ struct Candidate
     qint64 start = 0, stop = 0;
     quint8 flags = 0;
     int title = 0;   ///< the scheduler's title key
-    /// The programme in the guide version it was matched in: read only while matching (the
-    /// identity is filled in after all rules are matched), stale after a guide change.
+    /// The programme (a GuideIndex handle) in the guide version it was matched in: read only while
+    /// matching (the identity is filled in after all rules are matched), stale after a guide change.
     quint32 programme = 0;
     quint8 filter = NoFilter; ///< a SkipReason (OutsideWindow, NotNew) or NoFilter
     EpisodeIdentity identity;
@@ -308,7 +308,8 @@ struct Scheduler::Private
     {
         return options.matchThreads > 0 ? options.matchThreads : std::max(1, int(std::thread::hardware_concurrency()));
     }
-    std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide);
+    /// Indexes `guide`, sharing the channel parts of `previous` (emptied) that air the same.
+    std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide, GuideIndex *previous = nullptr);
     void compile(RuleState &rs);
     void rebuildRuleMaps();
     Candidate candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs, bool deferIdentity = false) const;
@@ -322,89 +323,19 @@ struct Scheduler::Private
     {
         return {rs.rule.id, channelNames[c.channel], c.start, c.stop, titleNames[c.title]};
     }
+
+    // Matching (GuideIndex, buildIndex, matchRule, matchAll, rulesFor).
+    /// Title ref -> the regex rule slots matching it; a memo across guide versions (title refs are
+    /// the scheduler's), cleared when the rules change.
+    mutable QHash<int, QList<int>> regexSlotsByTitle;
 };
 
-std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const epg::Guide> guide)
+std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const epg::Guide> guide, GuideIndex *previous)
 {
-    auto ix = std::make_unique<GuideIndex>();
-    ix->guide = guide;
-    const epg::Guide &g = *guide;
-    const int channels = g.channelCount();
-    ix->channelKey.resize(size_t(channels));
-    for (int c = 0; c < channels; ++c)
-        ix->channelKey[size_t(c)] = channelKey(g.channelId(c));
+    GuideIndex::Keys keys{[this](const QString &id) { return channelKey(id); },
+                          [this](const QString &title) { return titleRef(title); }};
+    std::unique_ptr<GuideIndex> ix = GuideIndex::build(std::move(guide), previous, threads(), keys);
     rankChannels();
-
-    const quint32 n = g.programmeCount();
-    ix->progTitle.resize(n);
-    ix->progDescription.resize(n);
-    ix->progTitleRef.resize(n);
-    ix->progFingerprint.resize(n);
-    ix->progSeries.assign(n, 0);
-    ix->identities.resize(n);
-    ix->identityState = std::make_unique<std::atomic<quint8>[]>(n); // value-initialised: 0
-    // Everything but the descriptions, programme by programme, on every core (each range's
-    // episode-num systems memoised on its own); then the descriptions in their string order.
-    onThreads(threads(), n, [&](size_t begin, size_t end) {
-        QHash<quint32, bool> progidSystem; // episode-num system string id -> is "dd_progid"
-        for (quint32 p = quint32(begin); p < end; ++p) {
-            const auto ps = g.programmeStrings(p);
-            ix->progTitle[p] = ps.title;
-            ix->progDescription[p] = ps.description;
-            quint64 h = quickHash(g.string(ps.title), 0x2545f4914f6cdd1dULL);
-            h = quickHash(g.string(ps.subTitle), h);
-            for (const auto &[sys, value] : ps.episodeNums) {
-                h = quickHash(g.string(sys), h);
-                h = quickHash(g.string(value), h);
-                auto it = progidSystem.constFind(sys);
-                if (it == progidSystem.cend())
-                    it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
-                if (*it)
-                    ix->progSeries[p] = seriesKeyUtf8(g.string(value));
-            }
-            ix->progFingerprint[p] = h;
-        }
-    });
-    const std::vector<quint32> byDescription = ix->inDescriptionOrder(n, [](quint32) { return true; });
-    onThreads(threads(), byDescription.size(), [&](size_t begin, size_t end) {
-        for (size_t i = begin; i < end; ++i) {
-            const quint32 p = byDescription[i];
-            ix->progFingerprint[p] = quickHash(g.string(ix->progDescription[p]), ix->progFingerprint[p]);
-        }
-    });
-    for (quint32 p = 0; p < n; ++p)
-        if (ix->progSeries[p])
-            ix->progBySeries[ix->progSeries[p]].push_back(p);
-
-    const quint32 airings = g.airingCount();
-    ix->airingOffsets.assign(n + 1, 0);
-    std::vector<quint32> progOf(airings);
-    for (quint32 i = 0; i < airings; ++i) {
-        progOf[i] = g.airing(i).programme;
-        ++ix->airingOffsets[progOf[i] + 1];
-    }
-    std::partial_sum(ix->airingOffsets.begin(), ix->airingOffsets.end(), ix->airingOffsets.begin());
-    ix->airingList.resize(airings);
-    std::vector<quint32> fill(ix->airingOffsets.begin(), ix->airingOffsets.end() - 1);
-    for (quint32 i = 0; i < airings; ++i)
-        ix->airingList[fill[progOf[i]]++] = i;
-
-    ix->progByTitle.reserve(n);
-    for (quint32 p = 0; p < n; ++p)
-        ix->progByTitle.emplace_back(ix->progTitle[p], p);
-    std::sort(ix->progByTitle.begin(), ix->progByTitle.end());
-    for (const auto &[t, p] : ix->progByTitle) {
-        if (!ix->titles.empty() && ix->titles.back() == t)
-            continue;
-        ix->titles.push_back(t);
-        const QString text = QString::fromUtf8(g.string(t));
-        const quint64 key = titleKey(text);
-        ix->titleKeyOf.insert(t, key);
-        const int ref = titleRef(text);
-        ix->forProgrammesTitled(t, [&](quint32 programme) { ix->progTitleRef[programme] = ref; });
-        ix->titlesByKey[key].append(t);
-        ix->titleText.push_back(text);
-    }
     return ix;
 }
 
@@ -456,8 +387,7 @@ void Scheduler::Private::rebuildRuleMaps()
             return x.id < y.id;
         return a < b;
     });
-    if (index)
-        index->regexSlotsByTitle.clear();
+    regexSlotsByTitle.clear();
 }
 
 Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs,
@@ -468,18 +398,19 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
     c.start = a.start;
     c.stop = a.stop;
     c.flags = a.flags;
-    c.title = ix.progTitleRef[a.programme];
+    const quint32 h = ix.handleOf(a);
+    c.title = ix.titleOf(h);
     if (rs.rule.isSeries()) {
         if (!rs.rule.window.contains(a.start, rs.zone))
             c.filter = quint8(SkipReason::OutsideWindow);
         else if (rs.rule.newOnly && isRepeat(a.flags))
             c.filter = quint8(SkipReason::NotNew);
     }
-    c.programme = a.programme;
+    c.programme = h;
     // A filtered airing never meets a duplicate check: its identity is not needed (nor computed).
     // matchAll() fills the identities in afterwards, all at once, in the guide's description order.
     if (c.filter == NoFilter && !deferIdentity)
-        c.identity = ix.identity(a.programme);
+        c.identity = ix.identity(h);
     return c;
 }
 
@@ -493,8 +424,8 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
     const int guideChannel = rs.rule.channelId.isEmpty() ? -1 : g.channelIndex(rs.rule.channelId);
     if (!rs.rule.channelId.isEmpty() && guideChannel < 0)
         return;
-    auto addProgramme = [&](quint32 p) {
-        ix.forAirings(p, [&](quint32 i) {
+    auto addProgramme = [&](quint32 h) {
+        ix.forAirings(h, [&](quint32 i) {
             const epg::Airing a = g.airing(i);
             if (guideChannel < 0 || int(a.channel) == guideChannel)
                 rs.candidates.push_back(candidate(ix, a, rs, deferIdentity));
@@ -508,17 +439,16 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
         break;
     }
     case RuleKind::SeriesId:
-        for (const quint32 p : ix.progBySeries.value(rs.seriesKey))
-            addProgramme(p);
+        ix.forProgrammesOfSeries(rs.seriesKey, addProgramme);
         break;
     case RuleKind::Title:
         for (const quint32 t : ix.titlesByKey.value(rs.titleKey))
             ix.forProgrammesTitled(t, addProgramme);
         break;
     case RuleKind::Regex:
-        for (size_t i = 0; i < ix.titles.size(); ++i)
-            if (rs.regex.match(ix.titleText[i]).hasMatch())
-                ix.forProgrammesTitled(ix.titles[i], addProgramme);
+        for (auto it = ix.channelsByTitle.cbegin(); it != ix.channelsByTitle.cend(); ++it)
+            if (rs.regex.match(titleNames[it.key()]).hasMatch())
+                ix.forProgrammesTitled(quint32(it.key()), addProgramme);
         break;
     }
     std::sort(rs.candidates.begin(), rs.candidates.end(),
@@ -540,36 +470,32 @@ void Scheduler::Private::matchAll()
     inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true); });
 
     const GuideIndex &ix = *index;
-    const quint32 programmes = ix.guide->programmeCount();
-    std::vector<char> needed(programmes, 0);
+    std::vector<char> needed(ix.handleBase.back(), 0);
+    QSet<int> titles;
     for (const RuleState &rs : rules)
         for (const Candidate &c : rs.candidates)
-            if (c.filter == NoFilter)
+            if (c.filter == NoFilter && !needed[c.programme]) {
                 needed[c.programme] = 1;
+                titles.insert(c.title);
+            }
     // A conflict looks for other airings of its episode among every programme of its title
     // (alternativesFor): their identities are made in the same ordered walk, not one at a time
     // later (each a block of descriptions decompressed for one programme).
-    std::vector<char> titleNeeded(ix.guide->stringCount(), 0);
-    for (quint32 p = 0; p < programmes; ++p)
-        if (needed[p])
-            titleNeeded[ix.progTitle[p]] = 1;
     QSet<quint64> keys;
-    for (const quint32 t : ix.titles)
-        if (titleNeeded[t])
-            keys.insert(ix.titleKeyOf.value(t));
+    for (const int t : std::as_const(titles))
+        keys.insert(ix.titleKeyOf.value(t));
     for (const quint64 key : std::as_const(keys))
         for (const quint32 t : ix.titlesByKey.value(key))
-            ix.forProgrammesTitled(t, [&](quint32 p) { needed[p] = 1; });
-    const std::vector<quint32> order
-        = ix.inDescriptionOrder(programmes, [&](quint32 p) { return needed[p] && !ix.hasIdentity(p); });
-    onThreads(threads(), order.size(), [&](size_t begin, size_t end) {
-        for (size_t i = begin; i < end; ++i)
-            ix.identity(order[i]);
-    });
+            ix.forProgrammesTitled(t, [&](quint32 h) { needed[h] = 1; });
+    std::vector<quint32> handles;
+    for (quint32 h = 0; h < quint32(needed.size()); ++h)
+        if (needed[h])
+            handles.push_back(h);
+    ix.computeIdentities(std::move(handles), threads());
     inChunks(workers, size_t(n), 16, [&](size_t i) {
         for (Candidate &c : rules[i].candidates)
             if (c.filter == NoFilter)
-                c.identity = ix.identities[c.programme];
+                c.identity = ix.knownIdentity(c.programme);
     });
 }
 
@@ -577,7 +503,8 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
 {
     QList<int> out;
     const int channel = ix.channelKey[a.channel];
-    const quint32 t = ix.progTitle[a.programme];
+    const quint32 h = ix.handleOf(a);
+    const int t = ix.titleOf(h);
     auto consider = [&](const QList<int> &slots) {
         for (const int s : slots) {
             const RuleState &rs = rules[size_t(s)];
@@ -585,18 +512,19 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
                 out.append(s);
         }
     };
-    consider(titleRules.value(ix.titleKeyOf.value(t)));
-    if (const quint64 series = ix.progSeries[a.programme])
+    // The title key from the current index: it knows every title ref (an update asks for the
+    // airings of the last version too).
+    consider(titleRules.value(index->titleKeyOf.value(t)));
+    if (const quint64 series = ix.seriesOf(h))
         consider(seriesRules.value(series));
     if (!regexRules.isEmpty()) {
-        auto it = ix.regexSlotsByTitle.constFind(t);
-        if (it == ix.regexSlotsByTitle.cend()) {
+        auto it = regexSlotsByTitle.constFind(t);
+        if (it == regexSlotsByTitle.cend()) {
             QList<int> slots;
-            const QString text = QString::fromUtf8(ix.guide->string(t));
             for (const int s : regexRules)
-                if (rules[size_t(s)].regex.match(text).hasMatch())
+                if (rules[size_t(s)].regex.match(titleNames[t]).hasMatch())
                     slots.append(s);
-            it = ix.regexSlotsByTitle.insert(t, slots);
+            it = regexSlotsByTitle.insert(t, slots);
         }
         consider(*it);
     }
@@ -1294,19 +1222,25 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     timer.start();
     const SchedulePlan before = d->last;
     std::unique_ptr<GuideIndex> oldIndex = std::move(d->index);
-    std::unique_ptr<GuideIndex> newIndex = d->buildIndex(std::move(guide));
+    d->index = d->buildIndex(std::move(guide), oldIndex.get());
+    const GuideIndex &ix = *d->index;
     const qint64 indexed = timer.elapsed();
-    const epg::Guide &og = *oldIndex->guide, &ng = *newIndex->guide;
+    const epg::Guide &og = *oldIndex->guide, &ng = *ix.guide;
 
-    // The airings that differ, channel by channel, matched by start.
+    // The airings that differ, channel by channel, matched by start; a channel whose part is
+    // shared airs what it aired (the same digest): nothing of it is read.
     std::vector<quint32> gone, came;
     std::vector<bool> oldSeen(size_t(og.channelCount()), false);
     for (int nc = 0; nc < ng.channelCount(); ++nc) {
-        const int oc = og.channelIndex(ng.channelId(nc));
+        const int key = ix.channelKey[size_t(nc)];
+        const int oc = size_t(key) < oldIndex->guideChannel.size() ? oldIndex->guideChannel[size_t(key)] : -1;
+        if (oc >= 0)
+            oldSeen[size_t(oc)] = true;
+        if (oc >= 0 && oldIndex->parts[size_t(oc)] == ix.parts[size_t(nc)])
+            continue;
         const auto [nFirst, nCount] = ng.channelAirings(nc);
         quint32 i = 0, iEnd = 0, j = nFirst, jEnd = nFirst + nCount;
         if (oc >= 0) {
-            oldSeen[size_t(oc)] = true;
             std::tie(i, iEnd) = og.channelAirings(oc);
             iEnd += i;
         }
@@ -1325,14 +1259,14 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
             } else if (b.start < a.start) {
                 came.push_back(j++);
             } else {
-                if (a.stop != b.stop || a.flags != b.flags
-                    || oldIndex->progFingerprint[a.programme] != newIndex->progFingerprint[b.programme]) {
+                const quint32 ha = oldIndex->handleOf(a), hb = ix.handleOf(b);
+                if (a.stop != b.stop || a.flags != b.flags || oldIndex->fingerprintOf(ha) != ix.fingerprintOf(hb)) {
                     gone.push_back(i);
                     came.push_back(j);
-                } else if (oldIndex->hasIdentity(a.programme) && !newIndex->hasIdentity(b.programme)) {
+                } else if (oldIndex->hasIdentity(ha) && !ix.hasIdentity(hb)) {
                     // The same text and numbers: the identity carries over (conflicts' alternatives
                     // would compute it again for every programme of a matched title).
-                    newIndex->setIdentity(b.programme, oldIndex->identities[a.programme]);
+                    ix.setIdentity(hb, oldIndex->knownIdentity(ha));
                 }
                 ++i;
                 ++j;
@@ -1351,7 +1285,8 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     std::vector<std::pair<int, quint64>> singleLost; // slot, old fingerprint
     for (const quint32 i : gone) {
         const epg::Airing a = og.airing(i);
-        d->retitled.insert(oldIndex->titleKeyOf.value(oldIndex->progTitle[a.programme]));
+        const quint32 h = oldIndex->handleOf(a);
+        d->retitled.insert(ix.titleKeyOf.value(oldIndex->titleOf(h)));
         const int channel = oldIndex->channelKey[a.channel];
         for (const int s : d->rulesFor(*oldIndex, a)) {
             auto &cands = d->rules[size_t(s)].candidates;
@@ -1361,11 +1296,9 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
                 cands.erase(it);
             touched.insert(s);
             if (d->rules[size_t(s)].rule.kind == RuleKind::Single)
-                singleLost.push_back({s, oldIndex->progFingerprint[a.programme]});
+                singleLost.push_back({s, oldIndex->fingerprintOf(h)});
         }
     }
-    d->index = std::move(newIndex);
-    const GuideIndex &ix = *d->index;
     auto insert = [&](int s, const epg::Airing &a) {
         RuleState &rs = d->rules[size_t(s)];
         const Candidate c = d->candidate(ix, a, rs);
@@ -1374,18 +1307,22 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         rs.candidates.insert(pos, c);
         touched.insert(s);
     };
-    {
-        // The new programmes' identities in description order (one block read per few, not per one).
-        std::vector<char> fresh(ng.programmeCount(), 0);
-        for (const quint32 j : came)
-            fresh[ng.airing(j).programme] = 1;
-        for (const quint32 p : ix.inDescriptionOrder(ng.programmeCount(), [&](quint32 p) { return fresh[p] && !ix.hasIdentity(p); }))
-            ix.identity(p);
-    }
+    std::vector<std::pair<quint32, QList<int>>> cameRules; // airing, the rules that may match it
+    std::vector<quint32> fresh;
     for (const quint32 j : came) {
         const epg::Airing a = ng.airing(j);
-        d->retitled.insert(ix.titleKeyOf.value(ix.progTitle[a.programme]));
-        for (const int s : d->rulesFor(ix, a))
+        d->retitled.insert(ix.titleKeyOf.value(ix.titleOf(ix.handleOf(a))));
+        QList<int> slots = d->rulesFor(ix, a);
+        if (slots.isEmpty())
+            continue;
+        fresh.push_back(ix.handleOf(a));
+        cameRules.emplace_back(j, std::move(slots));
+    }
+    // The new programmes' identities in description order (one block read per few, not per one).
+    ix.computeIdentities(std::move(fresh), d->threads());
+    for (const auto &[j, slots] : cameRules) {
+        const epg::Airing a = ng.airing(j);
+        for (const int s : slots)
             insert(s, a);
     }
     // A single-airing rule follows its programme when it moved on the same channel.
@@ -1403,7 +1340,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         for (quint32 j = first; j < first + count; ++j) {
             const epg::Airing a = ng.airing(j);
             const qint64 distance = qAbs(a.start - rs.rule.start);
-            if (ix.progFingerprint[a.programme] == fingerprint && distance < bestDistance) {
+            if (ix.fingerprintOf(ix.handleOf(a)) == fingerprint && distance < bestDistance) {
                 bestDistance = distance;
                 best = a;
             }
@@ -1420,6 +1357,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         d->rebuildRuleMaps();
     d->rematched.unite(touched);
     const qint64 matched = timer.elapsed();
+    qCDebug(lcScheduler) << "update: index made" << ix.partsMade << "of" << ng.channelCount() << "channel parts (the rest shared)";
 
     SchedulePlan p = d->plan(now);
     if (changes) {
@@ -1485,7 +1423,7 @@ EpisodeIdentity Scheduler::identityAt(const QString &channelId, qint64 start) co
     const epg::Airing a = c < 0 ? epg::Airing{} : g.airingAt(c, start);
     if (!a.isValid())
         return {};
-    return d->index->identity(a.programme);
+    return d->index->identity(d->index->handleOf(a));
 }
 
 } // namespace iptv::dvr
