@@ -1296,28 +1296,33 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
 
     QSet<int> touched;
     std::vector<std::pair<int, quint64>> singleLost; // slot, old fingerprint
+    // Candidates leave and join each rule's list in one pass per rule (a rule of a daily show has
+    // thousands: erasing or inserting one at a time moved them all each time).
+    QHash<int, std::vector<std::pair<qint64, int>>> leaving; // slot -> (start, channel key), sorted
     for (const quint32 i : gone) {
         const epg::Airing a = og.airing(i);
         const quint32 h = oldIndex->handleOf(a);
         d->retitled.insert(ix.titleKeyOf.value(oldIndex->titleOf(h)));
         const int channel = oldIndex->channelKey[a.channel];
         for (const int s : d->rulesFor(*oldIndex, a)) {
-            auto &cands = d->rules[size_t(s)].candidates;
-            auto it = std::find_if(cands.begin(), cands.end(),
-                                   [&](const Candidate &c) { return c.start == a.start && c.channel == channel; });
-            if (it != cands.end())
-                cands.erase(it);
+            leaving[s].emplace_back(a.start, channel);
             touched.insert(s);
             if (d->rules[size_t(s)].rule.kind == RuleKind::Single)
                 singleLost.push_back({s, oldIndex->fingerprintOf(h)});
         }
     }
+    for (auto it = leaving.begin(); it != leaving.end(); ++it) {
+        std::sort(it->begin(), it->end());
+        auto &cands = d->rules[size_t(it.key())].candidates;
+        cands.erase(std::remove_if(cands.begin(), cands.end(),
+                                   [&](const Candidate &c) {
+                                       return std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{c.start, c.channel});
+                                   }),
+                    cands.end());
+    }
+    QHash<int, std::vector<Candidate>> joining; // slot -> new candidates
     auto insert = [&](int s, const epg::Airing &a) {
-        RuleState &rs = d->rules[size_t(s)];
-        const Candidate c = d->candidate(ix, a, rs);
-        auto pos = std::lower_bound(rs.candidates.begin(), rs.candidates.end(), c,
-                                    [&](const Candidate &x, const Candidate &y) { return d->candidateLess(x, y); });
-        rs.candidates.insert(pos, c);
+        joining[s].push_back(d->candidate(ix, a, d->rules[size_t(s)]));
         touched.insert(s);
     };
     std::vector<std::pair<quint32, QList<int>>> cameRules; // airing, the rules that may match it
@@ -1331,12 +1336,38 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         fresh.push_back(ix.handleOf(a));
         cameRules.emplace_back(j, std::move(slots));
     }
-    // The new programmes' identities in description order (one block read per few, not per one).
+    // A programme that came with the text of one that went (moved, or aired again) has its
+    // identity: the fingerprint is of exactly what the identity reads. The others are computed in
+    // description order (one block read per few, not per one).
+    if (!fresh.empty()) {
+        QHash<quint64, EpisodeIdentity> known;
+        for (size_t oc = 0; oc < oldIndex->parts.size(); ++oc) {
+            const ChannelPart &old = *oldIndex->parts[oc];
+            const int nc = size_t(old.channel) < ix.guideChannel.size() ? ix.guideChannel[size_t(old.channel)] : -1;
+            if (nc >= 0 && ix.parts[size_t(nc)].get() == &old)
+                continue; // shared: nothing of it went
+            for (quint32 local = 0; local < old.programmeCount(); ++local)
+                if (old.identityState[local].load(std::memory_order_acquire) == 2)
+                    known.insert(old.fingerprint[local], old.identities[local]);
+        }
+        for (const quint32 h : fresh) {
+            auto it = known.constFind(ix.fingerprintOf(h));
+            if (it != known.cend() && !ix.hasIdentity(h))
+                ix.setIdentity(h, *it);
+        }
+    }
     ix.computeIdentities(std::move(fresh), d->threads());
     for (const auto &[j, slots] : cameRules) {
         const epg::Airing a = ng.airing(j);
         for (const int s : slots)
             insert(s, a);
+    }
+    auto less = [&](const Candidate &x, const Candidate &y) { return d->candidateLess(x, y); };
+    for (auto it = joining.begin(); it != joining.end(); ++it) {
+        std::sort(it->begin(), it->end(), less);
+        auto &cands = d->rules[size_t(it.key())].candidates;
+        const auto middle = cands.insert(cands.end(), it->begin(), it->end());
+        std::inplace_merge(cands.begin(), middle, cands.end(), less);
     }
     // A single-airing rule follows its programme when it moved on the same channel.
     bool singleMoved = false;
