@@ -133,6 +133,12 @@ struct GuideIndex
         return guide->airing(firstAiring[size_t(x.channel)] + x.part->firstAiring[x.local]).programme;
     }
     int titleOf(quint32 h) const { const Handle x = handle(h); return x.part->title[x.local]; }
+    /// titleOf(handleOf(a)) without finding the channel of a handle.
+    int titleOfAiring(const epg::Airing &a) const
+    {
+        const ChannelPart &part = *parts[a.channel];
+        return part.title[part.airingProgramme[a.index - firstAiring[a.channel]]];
+    }
     quint64 seriesOf(quint32 h) const { const Handle x = handle(h); return x.part->series[x.local]; }
     quint64 fingerprintOf(quint32 h) const { const Handle x = handle(h); return x.part->fingerprint[x.local]; }
 

@@ -411,7 +411,7 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
     c.stop = a.stop;
     c.flags = a.flags;
     const quint32 h = ix.handleOf(a);
-    c.title = ix.titleOf(h);
+    c.title = ix.titleOfAiring(a);
     if (rs.rule.isSeries()) {
         if (!rs.rule.window.contains(a.start, rs.zone))
             c.filter = quint8(SkipReason::OutsideWindow);
