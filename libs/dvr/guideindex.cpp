@@ -169,6 +169,9 @@ std::unique_ptr<GuideIndex> GuideIndex::build(std::shared_ptr<const epg::Guide> 
     ix->handleBase[0] = 0;
     for (int c = 0; c < channels; ++c)
         ix->handleBase[size_t(c) + 1] = ix->handleBase[size_t(c)] + ix->parts[size_t(c)]->programmeCount();
+    ix->handleChannel.resize(ix->handleBase.back());
+    for (int c = 0; c < channels; ++c)
+        std::fill(ix->handleChannel.begin() + ix->handleBase[size_t(c)], ix->handleChannel.begin() + ix->handleBase[size_t(c) + 1], c);
 
     // The lookups over channels: the last version's, less the channels whose part went, plus the
     // channels whose part came.

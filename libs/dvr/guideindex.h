@@ -104,6 +104,7 @@ struct GuideIndex
     std::vector<std::shared_ptr<ChannelPart>> parts; ///< by guide channel
     std::vector<quint32> firstAiring;       ///< guide channel -> its first airing
     std::vector<quint32> handleBase;        ///< guide channel -> its first handle; then the handle count
+    std::vector<int> handleChannel;         ///< handle -> guide channel (a conflict's alternatives read many)
     QHash<int, std::vector<int>> channelsByTitle;    ///< title ref -> channel keys airing it
     QHash<quint64, std::vector<int>> channelsBySeries; ///< series key -> channel keys airing it
     QHash<quint64, QList<quint32>> titlesByKey;      ///< titleKey() -> the title refs airing in this version
@@ -118,7 +119,7 @@ struct GuideIndex
     };
     Handle handle(quint32 h) const
     {
-        const int c = int(std::upper_bound(handleBase.begin(), handleBase.end(), h) - handleBase.begin()) - 1;
+        const int c = handleChannel[h];
         return {c, h - handleBase[size_t(c)], parts[size_t(c)].get()};
     }
     /// The handle of an airing of this version.
