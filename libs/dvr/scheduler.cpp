@@ -324,7 +324,8 @@ struct Scheduler::Private
     void rebuildRuleMaps();
     Candidate candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs, bool deferIdentity = false) const;
     /// The rule's candidates in the current index; with deferIdentity, without their identities.
-    void matchRule(RuleState &rs, bool deferIdentity = false);
+    /// With regexTitles, a regex rule's matching title refs are appended there.
+    void matchRule(RuleState &rs, bool deferIdentity = false, std::vector<int> *regexTitles = nullptr);
     /// matchRule() for every rule, on options.matchThreads threads.
     void matchAll();
     QList<int> rulesFor(const GuideIndex &ix, const epg::Airing &a) const;
@@ -426,7 +427,7 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
     return c;
 }
 
-void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
+void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, std::vector<int> *regexTitles)
 {
     rs.candidates.clear();
     if (!index || !rs.valid)
@@ -459,8 +460,11 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
         break;
     case RuleKind::Regex:
         for (auto it = ix.channelsByTitle.cbegin(); it != ix.channelsByTitle.cend(); ++it)
-            if (rs.regex.match(titleNames[it.key()]).hasMatch())
+            if (rs.regex.match(titleNames[it.key()]).hasMatch()) {
                 ix.forProgrammesTitled(quint32(it.key()), addProgramme);
+                if (regexTitles)
+                    regexTitles->push_back(it.key());
+            }
         break;
     }
     std::sort(rs.candidates.begin(), rs.candidates.end(),
@@ -479,7 +483,18 @@ void Scheduler::Private::matchAll()
             matchRule(rs);
         return;
     }
-    inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true); });
+    std::vector<std::vector<int>> regexTitles(static_cast<size_t>(n));
+    inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true, &regexTitles[i]); });
+    // Every title has been tried against every regex rule: rulesFor() (an update's rematch) finds
+    // them in the memo instead of trying the titles of the airings that change again.
+    regexSlotsByTitle.clear();
+    if (!regexRules.isEmpty()) {
+        for (auto it = index->channelsByTitle.cbegin(); it != index->channelsByTitle.cend(); ++it)
+            regexSlotsByTitle.insert(it.key(), {});
+        for (const int slot : std::as_const(regexRules))
+            for (const int t : regexTitles[size_t(slot)])
+                regexSlotsByTitle[t].append(slot);
+    }
 
     const GuideIndex &ix = *index;
     std::vector<char> needed(ix.handleBase.back(), 0);
