@@ -1,5 +1,7 @@
 #include "scheduler.h"
 
+#include "guideindex.h"
+
 #include <epg/guide.h>
 
 #include <QDateTime>
@@ -17,8 +19,9 @@
 #include <map>
 #include <numeric>
 #include <thread>
-#include <ctime>
 #include <tuple>
+
+#include <time.h>
 
 Q_LOGGING_CATEGORY(lcScheduler, "iptv.dvr.scheduler")
 
@@ -31,6 +34,22 @@ constexpr quint8 NoFilter = 0xff;
 constexpr int MaxMovesTried = 32;
 /// Recordings a conflict names (one per stream in the way).
 constexpr int MaxConflictsNamed = 8;
+
+/// This thread's CPU time (the figure to compare on a loaded machine).
+qint64 threadCpuNs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+/// CPU time of the whole process (all threads) in ms: the comparable figure on a loaded machine.
+double processCpuMs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
 
 QString timeText(qint64 t)
 {
@@ -49,134 +68,11 @@ struct Candidate
     qint64 start = 0, stop = 0;
     quint8 flags = 0;
     int title = 0;   ///< the scheduler's title key
-    /// The programme in the guide version it was matched in: read only while matching (the
-    /// identity is filled in after all rules are matched), stale after a guide change.
+    /// The programme (a GuideIndex handle) in the guide version it was matched in: read only while
+    /// matching (the identity is filled in after all rules are matched), stale after a guide change.
     quint32 programme = 0;
     quint8 filter = NoFilter; ///< a SkipReason (OutsideWindow, NotNew) or NoFilter
     EpisodeIdentity identity;
-};
-
-/// CPU time of the whole process (all threads) in ms: the comparable figure on a loaded machine.
-double processCpuMs()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
-}
-
-/// Runs f(begin, end) over [0, n) split into `threads` contiguous ranges, one per thread.
-template<typename F>
-void onThreads(int threads, size_t n, F &&f)
-{
-    threads = int(std::clamp<size_t>(size_t(std::max(threads, 1)), 1, std::max<size_t>(n, 1)));
-    if (threads == 1) {
-        f(size_t(0), n);
-        return;
-    }
-    std::vector<std::thread> helpers;
-    for (int t = 1; t < threads; ++t)
-        helpers.emplace_back([&, t] { f(n * size_t(t) / size_t(threads), n * size_t(t + 1) / size_t(threads)); });
-    f(size_t(0), n / size_t(threads));
-    for (std::thread &t : helpers)
-        t.join();
-}
-
-/// Runs f(i) for every i in [0, n) on up to `threads` threads (the calling one too), which take
-/// `chunk` indexes at a time: for work whose cost per index varies (rules match few or many).
-template<typename F>
-void inChunks(int threads, size_t n, size_t chunk, F &&f)
-{
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        for (size_t first = next.fetch_add(chunk); first < n; first = next.fetch_add(chunk))
-            for (size_t i = first; i < std::min(first + chunk, n); ++i)
-                f(i);
-    };
-    std::vector<std::thread> helpers;
-    for (int t = 1; t < threads; ++t)
-        helpers.emplace_back(work);
-    work();
-    for (std::thread &t : helpers)
-        t.join();
-}
-
-/// What the scheduler needs of one guide version, computed once per version: programme keys
-/// (title, series, a fingerprint of what matching and duplicates read) and lookups by them.
-struct GuideIndex
-{
-    std::shared_ptr<const epg::Guide> guide;
-    std::vector<int> channelKey;          ///< guide channel -> scheduler channel key
-    std::vector<quint32> progTitle;       ///< programme -> title string id
-    /// programme -> description string id. The guide packs descriptions in compressed blocks in
-    /// string id order, and a thread keeps only its last few blocks: whatever reads every
-    /// programme's description walks them in this order (a block decompressed once, not per read).
-    std::vector<quint32> progDescription;
-    std::vector<quint64> progFingerprint; ///< programme -> hash of title, sub-title, description, episode numbers
-    std::vector<quint64> progSeries;      ///< programme -> seriesKey() of its dd_progid, 0 = none
-    std::vector<quint32> airingOffsets, airingList; ///< programme -> its airings (CSR)
-    std::vector<std::pair<quint32, quint32>> progByTitle; ///< (title string id, programme), sorted
-    std::vector<quint32> titles;          ///< distinct title string ids, ascending
-    std::vector<QString> titleText;       ///< parallel to `titles`
-    QHash<quint32, quint64> titleKeyOf;   ///< title string id -> titleKey()
-    std::vector<int> progTitleRef;        ///< programme -> scheduler title key
-    QHash<quint64, QList<quint32>> titlesByKey;
-    QHash<quint64, std::vector<quint32>> progBySeries;
-    /// Programme -> its episode identity, computed on first use. Rules are matched on several
-    /// threads: a slot is written by the thread that claims it (state 0 -> 1) and read once
-    /// published (2); a thread finding it claimed computes its own copy (the same value).
-    mutable std::vector<EpisodeIdentity> identities;
-    mutable std::unique_ptr<std::atomic<quint8>[]> identityState;
-    mutable QHash<quint32, QList<int>> regexSlotsByTitle; ///< memo; cleared when rules change
-
-    EpisodeIdentity identity(quint32 p) const
-    {
-        if (identityState[p].load(std::memory_order_acquire) == 2)
-            return identities[p];
-        const auto ps = guide->programmeStrings(p);
-        QVarLengthArray<std::pair<QByteArrayView, QByteArrayView>, 4> nums;
-        for (const auto &[sys, value] : ps.episodeNums)
-            nums.append({guide->string(sys), guide->string(value)});
-        const EpisodeIdentity id = episodeIdentityUtf8(guide->string(ps.title), guide->string(ps.subTitle),
-                                                       guide->string(ps.description), nums.constData(), nums.size());
-        setIdentity(p, id);
-        return id;
-    }
-    /// The programmes [0, n) for which keep(p), in the order of their description strings.
-    template<typename Keep>
-    std::vector<quint32> inDescriptionOrder(quint32 n, Keep &&keep) const
-    {
-        std::vector<std::pair<quint32, quint32>> order; // (description, programme)
-        for (quint32 p = 0; p < n; ++p)
-            if (keep(p))
-                order.emplace_back(progDescription[p], p);
-        std::sort(order.begin(), order.end());
-        std::vector<quint32> out(order.size());
-        for (size_t i = 0; i < order.size(); ++i)
-            out[i] = order[i].second;
-        return out;
-    }
-    bool hasIdentity(quint32 p) const { return identityState[p].load(std::memory_order_acquire) == 2; }
-    void setIdentity(quint32 p, const EpisodeIdentity &id) const
-    {
-        quint8 free = 0;
-        if (identityState[p].compare_exchange_strong(free, 1, std::memory_order_acquire)) {
-            identities[p] = id;
-            identityState[p].store(2, std::memory_order_release);
-        }
-    }
-    template<typename F>
-    void forAirings(quint32 p, F &&f) const
-    {
-        for (quint32 i = airingOffsets[p]; i < airingOffsets[p + 1]; ++i)
-            f(airingList[i]);
-    }
-    template<typename F>
-    void forProgrammesTitled(quint32 titleString, F &&f) const
-    {
-        auto it = std::lower_bound(progByTitle.begin(), progByTitle.end(), std::pair<quint32, quint32>{titleString, 0});
-        for (; it != progByTitle.end() && it->first == titleString; ++it)
-            f(it->second);
-    }
 };
 
 struct RuleState
@@ -191,26 +87,6 @@ struct RuleState
     int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
     std::vector<Candidate> candidates; ///< by start, then channel id
 };
-
-/// A quick 64-bit hash of bytes, for telling changed programmes from unchanged ones when a new
-/// guide version is indexed (every programme, every update: qHash's SipHash costs 6x more here).
-quint64 quickHash(QByteArrayView bytes, quint64 h)
-{
-    constexpr quint64 k = 0x9e3779b97f4a7c15ULL;
-    const char *p = bytes.data();
-    qsizetype n = bytes.size();
-    h ^= quint64(n) * k;
-    for (; n >= 8; n -= 8, p += 8) {
-        quint64 w;
-        std::memcpy(&w, p, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 29;
-    }
-    quint64 tail = 0;
-    std::memcpy(&tail, p, size_t(n));
-    h = (h ^ tail) * k;
-    return h ^ (h >> 32);
-}
 
 /// A planned recording as update() matches the plans before and after: rule, channel, start.
 struct AiringKey
@@ -551,12 +427,14 @@ struct Scheduler::Private
     {
         return options.matchThreads > 0 ? options.matchThreads : std::max(1, int(std::thread::hardware_concurrency()));
     }
-    std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide);
+    /// Indexes `guide`, sharing the channel parts of `previous` (emptied) that air the same.
+    std::unique_ptr<GuideIndex> buildIndex(std::shared_ptr<const epg::Guide> guide, GuideIndex *previous = nullptr);
     void compile(RuleState &rs);
     void rebuildRuleMaps();
     Candidate candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs, bool deferIdentity = false) const;
     /// The rule's candidates in the current index; with deferIdentity, without their identities.
-    void matchRule(RuleState &rs, bool deferIdentity = false);
+    /// With regexTitles, a regex rule's matching title refs are appended there.
+    void matchRule(RuleState &rs, bool deferIdentity = false, std::vector<int> *regexTitles = nullptr);
     /// matchRule() for every rule, on options.matchThreads threads.
     void matchAll();
     QList<int> rulesFor(const GuideIndex &ix, const epg::Airing &a) const;
@@ -571,89 +449,21 @@ struct Scheduler::Private
     /// meaningful when changesKnown (the plan before was kept to compare with).
     std::vector<std::pair<QList<PlannedRecording>, QList<PlannedRecording>>> changedParts;
     bool changesKnown = false;
+
+    // Matching (GuideIndex, buildIndex, matchRule, matchAll, rulesFor).
+    /// Title ref -> the regex rule slots matching it; a memo across guide versions (title refs are
+    /// the scheduler's), cleared when the rules change.
+    mutable QHash<int, QList<int>> regexSlotsByTitle;
 };
 
-std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const epg::Guide> guide)
+std::unique_ptr<GuideIndex> Scheduler::Private::buildIndex(std::shared_ptr<const epg::Guide> guide, GuideIndex *previous)
 {
-    auto ix = std::make_unique<GuideIndex>();
-    ix->guide = guide;
-    const epg::Guide &g = *guide;
-    const int channels = g.channelCount();
-    ix->channelKey.resize(size_t(channels));
-    for (int c = 0; c < channels; ++c)
-        ix->channelKey[size_t(c)] = channelKey(g.channelId(c));
+    GuideIndex::Keys keys{[this](const QString &id) { return channelKey(id); },
+                          [this](const QString &title) { return titleRef(title); }};
+    std::unique_ptr<GuideIndex> ix = GuideIndex::build(std::move(guide), previous, threads(), keys);
     rankChannels();
-
-    const quint32 n = g.programmeCount();
-    ix->progTitle.resize(n);
-    ix->progDescription.resize(n);
-    ix->progTitleRef.resize(n);
-    ix->progFingerprint.resize(n);
-    ix->progSeries.assign(n, 0);
-    ix->identities.resize(n);
-    ix->identityState = std::make_unique<std::atomic<quint8>[]>(n); // value-initialised: 0
-    // Everything but the descriptions, programme by programme, on every core (each range's
-    // episode-num systems memoised on its own); then the descriptions in their string order.
-    onThreads(threads(), n, [&](size_t begin, size_t end) {
-        QHash<quint32, bool> progidSystem; // episode-num system string id -> is "dd_progid"
-        for (quint32 p = quint32(begin); p < end; ++p) {
-            const auto ps = g.programmeStrings(p);
-            ix->progTitle[p] = ps.title;
-            ix->progDescription[p] = ps.description;
-            quint64 h = quickHash(g.string(ps.title), 0x2545f4914f6cdd1dULL);
-            h = quickHash(g.string(ps.subTitle), h);
-            for (const auto &[sys, value] : ps.episodeNums) {
-                h = quickHash(g.string(sys), h);
-                h = quickHash(g.string(value), h);
-                auto it = progidSystem.constFind(sys);
-                if (it == progidSystem.cend())
-                    it = progidSystem.insert(sys, g.string(sys) == "dd_progid");
-                if (*it)
-                    ix->progSeries[p] = seriesKeyUtf8(g.string(value));
-            }
-            ix->progFingerprint[p] = h;
-        }
-    });
-    const std::vector<quint32> byDescription = ix->inDescriptionOrder(n, [](quint32) { return true; });
-    onThreads(threads(), byDescription.size(), [&](size_t begin, size_t end) {
-        for (size_t i = begin; i < end; ++i) {
-            const quint32 p = byDescription[i];
-            ix->progFingerprint[p] = quickHash(g.string(ix->progDescription[p]), ix->progFingerprint[p]);
-        }
-    });
-    for (quint32 p = 0; p < n; ++p)
-        if (ix->progSeries[p])
-            ix->progBySeries[ix->progSeries[p]].push_back(p);
-
-    const quint32 airings = g.airingCount();
-    ix->airingOffsets.assign(n + 1, 0);
-    std::vector<quint32> progOf(airings);
-    for (quint32 i = 0; i < airings; ++i) {
-        progOf[i] = g.airing(i).programme;
-        ++ix->airingOffsets[progOf[i] + 1];
-    }
-    std::partial_sum(ix->airingOffsets.begin(), ix->airingOffsets.end(), ix->airingOffsets.begin());
-    ix->airingList.resize(airings);
-    std::vector<quint32> fill(ix->airingOffsets.begin(), ix->airingOffsets.end() - 1);
-    for (quint32 i = 0; i < airings; ++i)
-        ix->airingList[fill[progOf[i]]++] = i;
-
-    ix->progByTitle.reserve(n);
-    for (quint32 p = 0; p < n; ++p)
-        ix->progByTitle.emplace_back(ix->progTitle[p], p);
-    std::sort(ix->progByTitle.begin(), ix->progByTitle.end());
-    for (const auto &[t, p] : ix->progByTitle) {
-        if (!ix->titles.empty() && ix->titles.back() == t)
-            continue;
-        ix->titles.push_back(t);
-        const QString text = QString::fromUtf8(g.string(t));
-        const quint64 key = titleKey(text);
-        ix->titleKeyOf.insert(t, key);
-        const int ref = titleRef(text);
-        ix->forProgrammesTitled(t, [&](quint32 programme) { ix->progTitleRef[programme] = ref; });
-        ix->titlesByKey[key].append(t);
-        ix->titleText.push_back(text);
-    }
+    qCDebug(lcScheduler) << "index:" << ix->partsMade << "of" << ix->parts.size() << "channel parts made,"
+                         << ix->handleBase.back() << "channel programmes of" << ix->guide->programmeCount() << "programmes";
     return ix;
 }
 
@@ -705,8 +515,7 @@ void Scheduler::Private::rebuildRuleMaps()
             return x.id < y.id;
         return a < b;
     });
-    if (index)
-        index->regexSlotsByTitle.clear();
+    regexSlotsByTitle.clear();
 }
 
 Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs,
@@ -717,22 +526,23 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
     c.start = a.start;
     c.stop = a.stop;
     c.flags = a.flags;
-    c.title = ix.progTitleRef[a.programme];
+    const quint32 h = ix.handleOf(a);
+    c.title = ix.titleOfAiring(a);
     if (rs.rule.isSeries()) {
         if (!rs.rule.window.contains(a.start, rs.zone))
             c.filter = quint8(SkipReason::OutsideWindow);
         else if (rs.rule.newOnly && isRepeat(a.flags))
             c.filter = quint8(SkipReason::NotNew);
     }
-    c.programme = a.programme;
+    c.programme = h;
     // A filtered airing never meets a duplicate check: its identity is not needed (nor computed).
     // matchAll() fills the identities in afterwards, all at once, in the guide's description order.
     if (c.filter == NoFilter && !deferIdentity)
-        c.identity = ix.identity(a.programme);
+        c.identity = ix.identity(h);
     return c;
 }
 
-void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
+void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, std::vector<int> *regexTitles)
 {
     rs.candidates.clear();
     if (!index || !rs.valid)
@@ -742,8 +552,8 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
     const int guideChannel = rs.rule.channelId.isEmpty() ? -1 : g.channelIndex(rs.rule.channelId);
     if (!rs.rule.channelId.isEmpty() && guideChannel < 0)
         return;
-    auto addProgramme = [&](quint32 p) {
-        ix.forAirings(p, [&](quint32 i) {
+    auto addProgramme = [&](quint32 h) {
+        ix.forAirings(h, [&](quint32 i) {
             const epg::Airing a = g.airing(i);
             if (guideChannel < 0 || int(a.channel) == guideChannel)
                 rs.candidates.push_back(candidate(ix, a, rs, deferIdentity));
@@ -757,17 +567,19 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity)
         break;
     }
     case RuleKind::SeriesId:
-        for (const quint32 p : ix.progBySeries.value(rs.seriesKey))
-            addProgramme(p);
+        ix.forProgrammesOfSeries(rs.seriesKey, addProgramme);
         break;
     case RuleKind::Title:
         for (const quint32 t : ix.titlesByKey.value(rs.titleKey))
             ix.forProgrammesTitled(t, addProgramme);
         break;
     case RuleKind::Regex:
-        for (size_t i = 0; i < ix.titles.size(); ++i)
-            if (rs.regex.match(ix.titleText[i]).hasMatch())
-                ix.forProgrammesTitled(ix.titles[i], addProgramme);
+        for (auto it = ix.channelsByTitle.cbegin(); it != ix.channelsByTitle.cend(); ++it)
+            if (rs.regex.match(titleNames[it.key()]).hasMatch()) {
+                ix.forProgrammesTitled(quint32(it.key()), addProgramme);
+                if (regexTitles)
+                    regexTitles->push_back(it.key());
+            }
         break;
     }
     std::sort(rs.candidates.begin(), rs.candidates.end(),
@@ -786,39 +598,46 @@ void Scheduler::Private::matchAll()
             matchRule(rs);
         return;
     }
-    inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true); });
+    std::vector<std::vector<int>> regexTitles(static_cast<size_t>(n));
+    inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true, &regexTitles[i]); });
+    // Every title has been tried against every regex rule: rulesFor() (an update's rematch) finds
+    // them in the memo instead of trying the titles of the airings that change again.
+    regexSlotsByTitle.clear();
+    if (!regexRules.isEmpty()) {
+        for (auto it = index->channelsByTitle.cbegin(); it != index->channelsByTitle.cend(); ++it)
+            regexSlotsByTitle.insert(it.key(), {});
+        for (const int slot : std::as_const(regexRules))
+            for (const int t : regexTitles[size_t(slot)])
+                regexSlotsByTitle[t].append(slot);
+    }
 
     const GuideIndex &ix = *index;
-    const quint32 programmes = ix.guide->programmeCount();
-    std::vector<char> needed(programmes, 0);
+    std::vector<char> needed(ix.handleBase.back(), 0);
+    QSet<int> titles;
     for (const RuleState &rs : rules)
         for (const Candidate &c : rs.candidates)
-            if (c.filter == NoFilter)
+            if (c.filter == NoFilter && !needed[c.programme]) {
                 needed[c.programme] = 1;
+                titles.insert(c.title);
+            }
     // A conflict looks for other airings of its episode among every programme of its title
     // (alternativesFor): their identities are made in the same ordered walk, not one at a time
     // later (each a block of descriptions decompressed for one programme).
-    std::vector<char> titleNeeded(ix.guide->stringCount(), 0);
-    for (quint32 p = 0; p < programmes; ++p)
-        if (needed[p])
-            titleNeeded[ix.progTitle[p]] = 1;
     QSet<quint64> keys;
-    for (const quint32 t : ix.titles)
-        if (titleNeeded[t])
-            keys.insert(ix.titleKeyOf.value(t));
+    for (const int t : std::as_const(titles))
+        keys.insert(ix.titleKeyOf.value(t));
     for (const quint64 key : std::as_const(keys))
         for (const quint32 t : ix.titlesByKey.value(key))
-            ix.forProgrammesTitled(t, [&](quint32 p) { needed[p] = 1; });
-    const std::vector<quint32> order
-        = ix.inDescriptionOrder(programmes, [&](quint32 p) { return needed[p] && !ix.hasIdentity(p); });
-    onThreads(threads(), order.size(), [&](size_t begin, size_t end) {
-        for (size_t i = begin; i < end; ++i)
-            ix.identity(order[i]);
-    });
+            ix.forProgrammesTitled(t, [&](quint32 h) { needed[h] = 1; });
+    std::vector<quint32> handles;
+    for (quint32 h = 0; h < quint32(needed.size()); ++h)
+        if (needed[h])
+            handles.push_back(h);
+    ix.computeIdentities(std::move(handles), threads());
     inChunks(workers, size_t(n), 16, [&](size_t i) {
         for (Candidate &c : rules[i].candidates)
             if (c.filter == NoFilter)
-                c.identity = ix.identities[c.programme];
+                c.identity = ix.knownIdentity(c.programme);
     });
 }
 
@@ -826,7 +645,8 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
 {
     QList<int> out;
     const int channel = ix.channelKey[a.channel];
-    const quint32 t = ix.progTitle[a.programme];
+    const quint32 h = ix.handleOf(a);
+    const int t = ix.titleOf(h);
     auto consider = [&](const QList<int> &slots) {
         for (const int s : slots) {
             const RuleState &rs = rules[size_t(s)];
@@ -834,18 +654,19 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
                 out.append(s);
         }
     };
-    consider(titleRules.value(ix.titleKeyOf.value(t)));
-    if (const quint64 series = ix.progSeries[a.programme])
+    // The title key from the current index: it knows every title ref (an update asks for the
+    // airings of the last version too).
+    consider(titleRules.value(index->titleKeyOf.value(t)));
+    if (const quint64 series = ix.seriesOf(h))
         consider(seriesRules.value(series));
     if (!regexRules.isEmpty()) {
-        auto it = ix.regexSlotsByTitle.constFind(t);
-        if (it == ix.regexSlotsByTitle.cend()) {
+        auto it = regexSlotsByTitle.constFind(t);
+        if (it == regexSlotsByTitle.cend()) {
             QList<int> slots;
-            const QString text = QString::fromUtf8(ix.guide->string(t));
             for (const int s : regexRules)
-                if (rules[size_t(s)].regex.match(text).hasMatch())
+                if (rules[size_t(s)].regex.match(titleNames[t]).hasMatch())
                     slots.append(s);
-            it = ix.regexSlotsByTitle.insert(t, slots);
+            it = regexSlotsByTitle.insert(t, slots);
         }
         consider(*it);
     }
@@ -1748,21 +1569,28 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     }
     QElapsedTimer timer;
     timer.start();
+    const qint64 cpuStart = threadCpuNs();
     const SchedulePlan before = d->last;
     std::unique_ptr<GuideIndex> oldIndex = std::move(d->index);
-    std::unique_ptr<GuideIndex> newIndex = d->buildIndex(std::move(guide));
+    d->index = d->buildIndex(std::move(guide), oldIndex.get());
+    const GuideIndex &ix = *d->index;
     const qint64 indexed = timer.elapsed();
-    const epg::Guide &og = *oldIndex->guide, &ng = *newIndex->guide;
+    const epg::Guide &og = *oldIndex->guide, &ng = *ix.guide;
 
-    // The airings that differ, channel by channel, matched by start.
+    // The airings that differ, channel by channel, matched by start; a channel whose part is
+    // shared airs what it aired (the same digest): nothing of it is read.
     std::vector<quint32> gone, came;
     std::vector<bool> oldSeen(size_t(og.channelCount()), false);
     for (int nc = 0; nc < ng.channelCount(); ++nc) {
-        const int oc = og.channelIndex(ng.channelId(nc));
+        const int key = ix.channelKey[size_t(nc)];
+        const int oc = size_t(key) < oldIndex->guideChannel.size() ? oldIndex->guideChannel[size_t(key)] : -1;
+        if (oc >= 0)
+            oldSeen[size_t(oc)] = true;
+        if (oc >= 0 && oldIndex->parts[size_t(oc)] == ix.parts[size_t(nc)])
+            continue;
         const auto [nFirst, nCount] = ng.channelAirings(nc);
         quint32 i = 0, iEnd = 0, j = nFirst, jEnd = nFirst + nCount;
         if (oc >= 0) {
-            oldSeen[size_t(oc)] = true;
             std::tie(i, iEnd) = og.channelAirings(oc);
             iEnd += i;
         }
@@ -1781,14 +1609,14 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
             } else if (b.start < a.start) {
                 came.push_back(j++);
             } else {
-                if (a.stop != b.stop || a.flags != b.flags
-                    || oldIndex->progFingerprint[a.programme] != newIndex->progFingerprint[b.programme]) {
+                const quint32 ha = oldIndex->handleOf(a), hb = ix.handleOf(b);
+                if (a.stop != b.stop || a.flags != b.flags || oldIndex->fingerprintOf(ha) != ix.fingerprintOf(hb)) {
                     gone.push_back(i);
                     came.push_back(j);
-                } else if (oldIndex->hasIdentity(a.programme) && !newIndex->hasIdentity(b.programme)) {
+                } else if (oldIndex->hasIdentity(ha) && !ix.hasIdentity(hb)) {
                     // The same text and numbers: the identity carries over (conflicts' alternatives
                     // would compute it again for every programme of a matched title).
-                    newIndex->setIdentity(b.programme, oldIndex->identities[a.programme]);
+                    ix.setIdentity(hb, oldIndex->knownIdentity(ha));
                 }
                 ++i;
                 ++j;
@@ -1805,44 +1633,78 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
 
     QSet<int> touched;
     std::vector<std::pair<int, quint64>> singleLost; // slot, old fingerprint
+    // Candidates leave and join each rule's list in one pass per rule (a rule of a daily show has
+    // thousands: erasing or inserting one at a time moved them all each time).
+    QHash<int, std::vector<std::pair<qint64, int>>> leaving; // slot -> (start, channel key), sorted
     for (const quint32 i : gone) {
         const epg::Airing a = og.airing(i);
-        d->retitled.insert(oldIndex->titleKeyOf.value(oldIndex->progTitle[a.programme]));
+        const quint32 h = oldIndex->handleOf(a);
+        d->retitled.insert(ix.titleKeyOf.value(oldIndex->titleOf(h)));
         const int channel = oldIndex->channelKey[a.channel];
         for (const int s : d->rulesFor(*oldIndex, a)) {
-            auto &cands = d->rules[size_t(s)].candidates;
-            auto it = std::find_if(cands.begin(), cands.end(),
-                                   [&](const Candidate &c) { return c.start == a.start && c.channel == channel; });
-            if (it != cands.end())
-                cands.erase(it);
+            leaving[s].emplace_back(a.start, channel);
             touched.insert(s);
             if (d->rules[size_t(s)].rule.kind == RuleKind::Single)
-                singleLost.push_back({s, oldIndex->progFingerprint[a.programme]});
+                singleLost.push_back({s, oldIndex->fingerprintOf(h)});
         }
     }
-    d->index = std::move(newIndex);
-    const GuideIndex &ix = *d->index;
+    for (auto it = leaving.begin(); it != leaving.end(); ++it) {
+        std::sort(it->begin(), it->end());
+        auto &cands = d->rules[size_t(it.key())].candidates;
+        cands.erase(std::remove_if(cands.begin(), cands.end(),
+                                   [&](const Candidate &c) {
+                                       return std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{c.start, c.channel});
+                                   }),
+                    cands.end());
+    }
+    QHash<int, std::vector<Candidate>> joining; // slot -> new candidates
     auto insert = [&](int s, const epg::Airing &a) {
-        RuleState &rs = d->rules[size_t(s)];
-        const Candidate c = d->candidate(ix, a, rs);
-        auto pos = std::lower_bound(rs.candidates.begin(), rs.candidates.end(), c,
-                                    [&](const Candidate &x, const Candidate &y) { return d->candidateLess(x, y); });
-        rs.candidates.insert(pos, c);
+        joining[s].push_back(d->candidate(ix, a, d->rules[size_t(s)]));
         touched.insert(s);
     };
-    {
-        // The new programmes' identities in description order (one block read per few, not per one).
-        std::vector<char> fresh(ng.programmeCount(), 0);
-        for (const quint32 j : came)
-            fresh[ng.airing(j).programme] = 1;
-        for (const quint32 p : ix.inDescriptionOrder(ng.programmeCount(), [&](quint32 p) { return fresh[p] && !ix.hasIdentity(p); }))
-            ix.identity(p);
-    }
+    std::vector<std::pair<quint32, QList<int>>> cameRules; // airing, the rules that may match it
+    std::vector<quint32> fresh;
     for (const quint32 j : came) {
         const epg::Airing a = ng.airing(j);
-        d->retitled.insert(ix.titleKeyOf.value(ix.progTitle[a.programme]));
-        for (const int s : d->rulesFor(ix, a))
+        d->retitled.insert(ix.titleKeyOf.value(ix.titleOf(ix.handleOf(a))));
+        QList<int> slots = d->rulesFor(ix, a);
+        if (slots.isEmpty())
+            continue;
+        fresh.push_back(ix.handleOf(a));
+        cameRules.emplace_back(j, std::move(slots));
+    }
+    // A programme that came with the text of one that went (moved, or aired again) has its
+    // identity: the fingerprint is of exactly what the identity reads. The others are computed in
+    // description order (one block read per few, not per one).
+    if (!fresh.empty()) {
+        QHash<quint64, EpisodeIdentity> known;
+        for (size_t oc = 0; oc < oldIndex->parts.size(); ++oc) {
+            const ChannelPart &old = *oldIndex->parts[oc];
+            const int nc = size_t(old.channel) < ix.guideChannel.size() ? ix.guideChannel[size_t(old.channel)] : -1;
+            if (nc >= 0 && ix.parts[size_t(nc)].get() == &old)
+                continue; // shared: nothing of it went
+            for (quint32 local = 0; local < old.programmeCount(); ++local)
+                if (old.identityState[local].load(std::memory_order_acquire) == 2)
+                    known.insert(old.fingerprint[local], old.identities[local]);
+        }
+        for (const quint32 h : fresh) {
+            auto it = known.constFind(ix.fingerprintOf(h));
+            if (it != known.cend() && !ix.hasIdentity(h))
+                ix.setIdentity(h, *it);
+        }
+    }
+    ix.computeIdentities(std::move(fresh), d->threads());
+    for (const auto &[j, slots] : cameRules) {
+        const epg::Airing a = ng.airing(j);
+        for (const int s : slots)
             insert(s, a);
+    }
+    auto less = [&](const Candidate &x, const Candidate &y) { return d->candidateLess(x, y); };
+    for (auto it = joining.begin(); it != joining.end(); ++it) {
+        std::sort(it->begin(), it->end(), less);
+        auto &cands = d->rules[size_t(it.key())].candidates;
+        const auto middle = cands.insert(cands.end(), it->begin(), it->end());
+        std::inplace_merge(cands.begin(), middle, cands.end(), less);
     }
     // A single-airing rule follows its programme when it moved on the same channel.
     bool singleMoved = false;
@@ -1859,7 +1721,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         for (quint32 j = first; j < first + count; ++j) {
             const epg::Airing a = ng.airing(j);
             const qint64 distance = qAbs(a.start - rs.rule.start);
-            if (ix.progFingerprint[a.programme] == fingerprint && distance < bestDistance) {
+            if (ix.fingerprintOf(ix.handleOf(a)) == fingerprint && distance < bestDistance) {
                 bestDistance = distance;
                 best = a;
             }
@@ -1876,6 +1738,9 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         d->rebuildRuleMaps();
     d->rematched.unite(touched);
     const qint64 matched = timer.elapsed();
+    qCDebug(lcScheduler) << "update: index made" << ix.partsMade << "of" << ng.channelCount()
+                         << "channel parts (the rest shared); index and match took" << (threadCpuNs() - cpuStart) / 1000
+                         << "us of this thread's CPU";
 
     SchedulePlan p = d->plan(now);
     QElapsedTimer changesTimer;
@@ -1964,7 +1829,7 @@ EpisodeIdentity Scheduler::identityAt(const QString &channelId, qint64 start) co
     const epg::Airing a = c < 0 ? epg::Airing{} : g.airingAt(c, start);
     if (!a.isValid())
         return {};
-    return d->index->identity(a.programme);
+    return d->index->identity(d->index->handleOf(a));
 }
 
 } // namespace iptv::dvr

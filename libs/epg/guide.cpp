@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <limits>
 
 #include <ctime>
@@ -235,6 +236,84 @@ QByteArrayView Guide::Private::packedView(quint32 slot) const
     }
     entry->lastUse = ++uses;
     return QByteArrayView(entry->bytes.data() + from, size);
+}
+
+namespace {
+
+/// A quick 64-bit hash of bytes (digests are compared, never stored in a file: no format promise).
+quint64 digestBytes(QByteArrayView bytes, quint64 h)
+{
+    constexpr quint64 k = 0x9e3779b97f4a7c15ULL;
+    const char *p = bytes.data();
+    qsizetype n = bytes.size();
+    h ^= quint64(n) * k;
+    for (; n >= 8; n -= 8, p += 8) {
+        quint64 w;
+        std::memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    quint64 tail = 0;
+    std::memcpy(&tail, p, size_t(n));
+    h = (h ^ tail) * k;
+    return h ^ (h >> 32);
+}
+
+quint64 digestValue(quint64 v, quint64 h)
+{
+    h = (h ^ v) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
+
+} // namespace
+
+void Guide::Private::computeDigests(int workers)
+{
+    const quint32 nProg = header.programmeCount;
+    programmeDigests.assign(nProg, 0);
+    // What programmeStrings() gives, by content: the first title, sub-title and description and
+    // every episode number. Records are walked on every core while the descriptions are plain.
+    parallelRanges(nProg, workers, [&](size_t begin, size_t end, int) {
+        for (size_t p = begin; p < end; ++p) {
+            quint32 title = 0, subTitle = 0, description = 0, system = 0;
+            quint64 numbers = 0x51afd7ed558ccdffULL;
+            quint8 tag = 0;
+            int field = 0;
+            walkProgramme(quint32(p), [&](quint8 t) { tag = t; field = 0; },
+                          [&](char, quint64 v) {
+                              const int f = field++;
+                              switch (tag) {
+                              case TagTitle: if (f == 1 && !title) title = quint32(v); break;
+                              case TagSubTitle: if (f == 1 && !subTitle) subTitle = quint32(v); break;
+                              case TagDesc: if (f == 1 && !description) description = quint32(v); break;
+                              case TagEpisodeNum:
+                                  if (f == 0)
+                                      system = quint32(v);
+                                  else if (f == 1)
+                                      numbers = digestBytes(stringView(quint32(v)), digestBytes(stringView(system), numbers));
+                                  break;
+                              default: break;
+                              }
+                          });
+            quint64 h = digestBytes(stringView(title), 0x2545f4914f6cdd1dULL);
+            h = digestBytes(stringView(subTitle), h);
+            h = digestBytes(stringView(description), h);
+            programmeDigests[p] = digestValue(numbers, h);
+        }
+    });
+    const quint32 nCh = header.channelCount;
+    channelDigests.assign(nCh, 0);
+    for (quint32 c = 0; c < nCh; ++c) {
+        const quint32 first = c ? channelEnds[c - 1] : 0, end = channelEnds[c];
+        quint64 h = digestValue(end - first, 0x7c15ULL);
+        for (quint32 i = first; i < end; ++i) {
+            // Absolute starts: the window (validFrom) moves between versions.
+            h = digestValue(quint64(header.validFrom + starts[i]), h);
+            h = digestValue(quint64(durations[i]), h);
+            h = digestValue(quint64(flags[i]) << 56 ^ programmeDigests[programmes[i]], h);
+        }
+        channelDigests[c] = h;
+    }
 }
 
 Guide::Guide(std::unique_ptr<Private> dd) : d(std::move(dd)) {}
@@ -543,6 +622,7 @@ std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QStri
                                    << mib(vec(d->stringOffsets) + vec(d->stringSlot)) << ", record tables"
                                    << mib(vec(d->channelOffsets) + vec(d->programmeOffsets) + vec(d->programmeFirstNew))
                                    << ", airing tables" << mib(vec(d->starts) + vec(d->channelEnds) + vec(d->durations) + vec(d->programmes));
+    d->computeDigests(std::clamp(QThread::idealThreadCount(), 1, 8));
     std::shared_ptr<Guide> guide(new Guide(std::move(d)));
     // Once the index has read the descriptions they are read one at a time: they are packed on
     // this thread while another builds the index's largest postings.
@@ -848,6 +928,8 @@ Programme Guide::programmeRecord(const Airing &a) const
 
 const SearchIndex &Guide::searchIndex() const { return *d->search; }
 QByteArrayView Guide::string(quint32 id) const { return d->stringView(id); }
+quint64 Guide::programmeDigest(quint32 p) const { return p < programmeCount() ? d->programmeDigests[p] : 0; }
+quint64 Guide::channelDigest(int c) const { return c >= 0 && c < channelCount() ? d->channelDigests[size_t(c)] : 0; }
 quint32 Guide::stringCount() const { return d->header.stringCount; }
 
 } // namespace iptv::epg

@@ -116,6 +116,15 @@ public:
         QList<std::pair<quint32, quint32>> episodeNums;
     };
     ProgrammeStrings programmeStrings(quint32 programme) const;
+    /// A 64-bit hash of programmeStrings() by content (the texts, not their ids): equal in two
+    /// guide versions when the programme's title, sub-title, description and episode numbers are.
+    /// Made at open, while the descriptions are plain, so reading it reads no description.
+    quint64 programmeDigest(quint32 programme) const;
+    /// A 64-bit hash of what a channel airs: every airing's start, stop and flags and its
+    /// programme's digest. Equal in two guide versions when the channel's schedule and those texts
+    /// are (channel and programme numbers may differ): what did not change is found without
+    /// reading a programme.
+    quint64 channelDigest(int channel) const;
 
     // ---- search (see search.h) ----
     const SearchIndex &searchIndex() const;

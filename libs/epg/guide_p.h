@@ -74,6 +74,11 @@ struct Guide::Private
     std::vector<quint32> channelEnds;      ///< per channel: the end of its airings (they come channel by channel)
     std::vector<quint32> durations;        ///< seconds per airing
     std::vector<quint32> programmes;       ///< programme record per airing
+    std::vector<quint64> programmeDigests; ///< per programme: Guide::programmeDigest()
+    std::vector<quint64> channelDigests;   ///< per channel: Guide::channelDigest()
+    /// Fills programmeDigests and channelDigests on `workers` threads; the strings must be plain
+    /// (before packDescriptions).
+    void computeDigests(int workers);
     QHash<QString, int> channelById;
 
     std::unique_ptr<SearchIndex> search;

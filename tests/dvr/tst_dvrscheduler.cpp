@@ -721,6 +721,44 @@ private Q_SLOTS:
         QVERIFY(rematchedLess > 0);
     }
 
+    /// An update shares the index of a channel that airs what it aired and reads the others again:
+    /// a channel whose airings keep their count, starts, stops, flags and titles but one of whose
+    /// descriptions changed (to another of the same length) is read again, and so is one whose
+    /// episode number changed, or the second airings stay duplicates of the first.
+    void updateRereadsChangedChannelsOnly()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows;
+        for (const QString &channel : {u"a"_qs, u"b"_qs, u"c"_qs}) {
+            shows.append({channel, t, 30, u"S "_qs + channel, {}, u"The pilot episode."_qs});
+            shows.append({channel, t + 24 * kHour, 30, u"S "_qs + channel, {}, u"The pilot episode."_qs});
+        }
+        shows[4].xmltvNs = shows[5].xmltvNs = u"0.0."_qs;
+        Scheduler s;
+        s.setRules({rule(RuleKind::Title, u"S a"_qs), rule(RuleKind::Title, u"S b"_qs), rule(RuleKind::Title, u"S c"_qs)});
+        const SchedulePlan first = s.evaluate(makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows), kDay0);
+        QCOMPARE(first.recordings.size(), 3);
+        QCOMPARE(first.skipped.size(), 3);
+        shows[1].description = u"The second episode"_qs; // a: the same length
+        QCOMPARE(shows[1].description.size(), shows[0].description.size());
+        shows[5].xmltvNs = u"0.1."_qs;                     // c: another episode number
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        ScheduleChanges changes;
+        const SchedulePlan updated = s.update(guide, kDay0, &changes);
+        QCOMPARE(changes.airingsChanged, 4); // a's and c's second airings, gone and came
+        QCOMPARE(changes.added.size(), 2);
+        Scheduler full;
+        full.setRules(s.rules());
+        const SchedulePlan expected = full.evaluate(guide, kDay0);
+        QCOMPARE(describe(updated), describe(expected));
+        QCOMPARE(updated.recordings.size(), 5);
+        QCOMPARE(updated.skipped.size(), 1);
+        QCOMPARE(updated.skipped[0].airing.channelId, u"b"_qs);
+        // The identity of the changed airing is the new text's.
+        QCOMPARE(s.identityAt(u"a"_qs, t + 24 * kHour), full.identityAt(u"a"_qs, t + 24 * kHour));
+        QVERIFY(s.identityAt(u"a"_qs, t + 24 * kHour) != s.identityAt(u"a"_qs, t));
+    }
+
     void followsScheduleChanges()
     {
         const qint64 t = kDay0 + 20 * kHour;

@@ -609,6 +609,51 @@ private Q_SLOTS:
         QCOMPARE(mismatches.load(), 0);
     }
 
+    /// Digests tell what a channel airs across guide versions by content, whatever the programme
+    /// and string numbers: unchanged channels keep theirs although a retitle elsewhere renumbers
+    /// the strings and records, and a description changed to another of the same length, or a
+    /// flag, changes its channel's.
+    void digestsAcrossVersions()
+    {
+        GuideData v1 = twoChannels();
+        Channel three;
+        three.id = u"three.test"_qs;
+        v1.channels.append(three);
+        const QStringList ids = {u"one.test"_qs, u"two.test"_qs, u"three.test"_qs};
+        for (int c = 0; c < 3; ++c) {
+            for (int i = 0; i < 40; ++i) {
+                Programme p = simple(ids[c], kDay0 + i * 1800, kDay0 + (i + 1) * 1800, u"Show %1"_qs.arg(c * 100 + i % 10));
+                p.descs = {{{}, u"Episode %1 of show %2: a story."_qs.arg(i).arg(c * 100 + i % 10)}};
+                p.episodeNums = {{u"xmltv_ns"_qs, u"0.%1."_qs.arg(i)}};
+                v1.programmes.append(p);
+            }
+        }
+        GuideData v2 = v1, v3 = v1;
+        v2.programmes[5].titles[0].text = u"A new title"_qs; // one: sorts first, renumbers the rest
+        QString &desc = v2.programmes[40 + 7].descs[0].text;  // two: same length, other text
+        desc.replace(u"story"_qs, u"STORY"_qs);
+        v3.programmes[80 + 3].airing.isNew = true;            // three: a flag
+        const auto g1 = Guide::fromBytes(compile(v1)), g2 = Guide::fromBytes(compile(v2)), g3 = Guide::fromBytes(compile(v3));
+        QVERIFY(g1 && g2 && g3);
+        QCOMPARE(g1->stringCount(), g2->stringCount() - 1);
+        QVERIFY(g1->channelDigest(0) != g2->channelDigest(0));
+        QVERIFY(g1->channelDigest(1) != g2->channelDigest(1));
+        QCOMPARE(g1->channelDigest(2), g2->channelDigest(2));
+        QCOMPARE(g1->channelDigest(0), g3->channelDigest(0));
+        QVERIFY(g1->channelDigest(2) != g3->channelDigest(2));
+        QVERIFY(g1->channelDigest(0) != g1->channelDigest(1)); // a digest is not a count of airings
+        // Programme by programme: only the two changed ones differ.
+        int differing = 0;
+        for (quint32 i = 0; i < g1->airingCount(); ++i) {
+            const Airing a = g1->airing(i), b = g2->airing(i);
+            QCOMPARE(a.start, b.start);
+            if (g1->programmeDigest(a.programme) != g2->programmeDigest(b.programme))
+                ++differing;
+        }
+        QCOMPARE(differing, 2);
+        QCOMPARE(g1->channelDigest(3), quint64(0));
+    }
+
     void readInfoWithoutDecompressing()
     {
         GuideData data = twoChannels();
