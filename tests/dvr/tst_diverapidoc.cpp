@@ -504,7 +504,8 @@ private:
     /// Keys whose values differ from run to run: compared by type.
     static bool varies(const QString &key)
     {
-        return key == u"recorders" || key == u"segments" || key == u"bytes" || key == u"checksum";
+        // archiveFrom: an archive's first second, there once its first segment is written.
+        return key == u"recorders" || key == u"segments" || key == u"bytes" || key == u"checksum" || key == u"archiveFrom";
     }
 
     /// A documented string against the server's: "…" stands for any text.
