@@ -8,6 +8,7 @@
 // string stands for any text. A step the server does not answer as documented fails the test
 // with the document's line.
 
+#include "../common/diverticket.h"
 #include "../recast/recasttest.h"
 
 #include <config.h>
@@ -363,13 +364,7 @@ private Q_SLOTS:
 private:
     QByteArray ticket(const QString &serial) const
     {
-        iptv::protocol::BoxTicket t;
-        t.boxId = u"b-"_qs + serial;
-        t.serial = serial;
-        t.audience = QStringLiteral("diver");
-        t.issuedAt = QDateTime::currentSecsSinceEpoch();
-        t.expiresAt = t.issuedAt + 3600;
-        return t.sign(m_key);
+        return testutil::diverTicket(m_key, serial, 3600);
     }
 
     /// The guide of the document's tables: channels (channel, name, stream) and airings (on,

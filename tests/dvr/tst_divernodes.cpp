@@ -10,6 +10,7 @@
 // (any node's [archive] list) and spread over the live nodes, again when one joins or dies. A
 // node whose database connections are terminated, or whose database restarts, goes on.
 
+#include "../common/diverticket.h"
 #include "../common/postgresserver.h"
 #include "../common/promtool.h"
 #include "../recast/recasttest.h"
@@ -97,13 +98,7 @@ class TestDiverNodes : public QObject
 private:
     QByteArray ticket(const QString &serial) const
     {
-        iptv::protocol::BoxTicket t;
-        t.boxId = u"b-"_qs + serial;
-        t.serial = serial;
-        t.audience = QStringLiteral("diver");
-        t.issuedAt = QDateTime::currentSecsSinceEpoch();
-        t.expiresAt = t.issuedAt + 600;
-        return t.sign(m_key);
+        return testutil::diverTicket(m_key, serial, 600);
     }
     HttpResult call(const QByteArray &verb, quint16 port, const QString &path, const QByteArray &credential,
                     const QJsonObject &body = {})

@@ -4,6 +4,7 @@
 // own; rules are refused with reasons; a conflict is reported with a reason for the airing left
 // out; and a `kill -9` of the diver process resumes the recording in the same copy, with a gap.
 
+#include "../common/diverticket.h"
 #include "../recast/recasttest.h"
 #include "../common/promtool.h"
 
@@ -89,13 +90,7 @@ class TestDiverServer : public QObject
 private:
     QByteArray ticket(const QString &serial, qint64 validFor = 600) const
     {
-        iptv::protocol::BoxTicket t;
-        t.boxId = u"b-"_qs + serial;
-        t.serial = serial;
-        t.audience = QStringLiteral("diver");
-        t.issuedAt = QDateTime::currentSecsSinceEpoch();
-        t.expiresAt = t.issuedAt + validFor;
-        return t.sign(m_key);
+        return testutil::diverTicket(m_key, serial, validFor);
     }
     DiverConfig config(const QString &name) const
     {

@@ -4,6 +4,8 @@
 // (diver plans against now), written once and opened by both diver and the box, and diver
 // checking tickets with a test key (or fetching the control server's key).
 
+#include "../common/diverticket.h"
+
 #include <config.h>
 #include <diverserver.h>
 
@@ -71,13 +73,7 @@ inline QString writeGuide(const QString &path, const std::function<QString(const
 /// A ticket for `serial` signed with `key`, for diver, valid `validFor` seconds.
 inline QByteArray ticket(const iptv::payload::SigningKey &key, const QString &serial, qint64 validFor = 600)
 {
-    iptv::protocol::BoxTicket t;
-    t.boxId = QStringLiteral("b-") + serial;
-    t.serial = serial;
-    t.audience = QStringLiteral("diver");
-    t.issuedAt = QDateTime::currentSecsSinceEpoch();
-    t.expiresAt = t.issuedAt + validFor;
-    return t.sign(key);
+    return testutil::diverTicket(key, serial, validFor);
 }
 
 /// diver's configuration for a test: loopback, a free port, short segments, no disk reserve.
