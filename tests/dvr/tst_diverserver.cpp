@@ -120,6 +120,15 @@ private:
     {
         return call("GET", port, u"/api/recordings"_qs, credential).json().value(u"recordings"_qs).toArray();
     }
+    /// One recording of the list by its id (the list's order says nothing about which is first).
+    QJsonObject recordingOf(quint16 port, const QByteArray &credential, const QString &id)
+    {
+        for (const QJsonValue &r : recordingsOf(port, credential)) {
+            if (QString::number(r.toObject().value(u"id"_qs).toInteger()) == id)
+                return r.toObject();
+        }
+        return {};
+    }
 
     QTemporaryDir m_dir;
     std::unique_ptr<RecastServer> m_recast;
@@ -309,14 +318,15 @@ private Q_SLOTS:
         QVERIFY(put.json().value(u"kept"_qs).toBool());
 
         // After the airing (and its end): VOD with an end, which ffprobe reads over HTTP.
-        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"state"_qs).toString(), u"finished"_qs, 30000);
+        // (Once the copy ends, the conflict above is recorded as well: the list has two then.)
+        QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, idA).value(u"state"_qs).toString(), u"finished"_qs, 30000);
         const HttpResult after = call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a);
         const auto vod = iptv::media::checkMediaPlaylist(after.body);
         QVERIFY2(vod.ok && vod.ended, qPrintable(vod.problems.join(u"; "_qs)));
         QVERIFY(after.body.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
         if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
             QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
-        const QString url = recordingsOf(port, a).at(0).toObject().value(u"playlist"_qs).toString();
+        const QString url = recordingOf(port, a, idA).value(u"playlist"_qs).toString();
         QVERIFY(url.contains(u"?ticket="));
         // diver answers on this thread: wait for ffprobe with the event loop running.
         QProcess probe;
