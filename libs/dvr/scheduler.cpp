@@ -9,6 +9,7 @@
 #include <QHash>
 #include <QLoggingCategory>
 #include <QRegularExpression>
+#include <QSet>
 #include <QTimeZone>
 #include <QVarLengthArray>
 
@@ -321,6 +322,7 @@ QString skipReasonName(SkipReason reason)
     case SkipReason::Moved: return u"moved"_qs;
     case SkipReason::KeepLimit: return u"keep-limit"_qs;
     case SkipReason::Conflict: return u"conflict"_qs;
+    case SkipReason::Cancelled: return u"cancelled"_qs;
     }
     return {};
 }
@@ -355,6 +357,7 @@ QString SkippedAiring::detail() const
                                        : QStringLiteral("; it fits at %1").arg(refText(alternatives.first()));
         return text;
     }
+    case SkipReason::Cancelled: return QStringLiteral("skipped by the viewer");
     }
     return {};
 }
@@ -373,6 +376,8 @@ struct Scheduler::Private
     QStringList titleNames;
     std::unique_ptr<GuideIndex> index;
     QList<RecordedEpisode> history;
+    /// setCancelled(): rule id -> its skipped airings (channel id, start), read by candidate().
+    QHash<qint64, QSet<std::pair<QString, qint64>>> cancelled;
     SchedulePlan last;
     PlanMemo memo;
     /// Rule slots whose candidates changed since the last plan (update()'s partial rematch).
@@ -533,6 +538,11 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
             c.filter = quint8(SkipReason::OutsideWindow);
         else if (rs.rule.newOnly && isRepeat(a.flags))
             c.filter = quint8(SkipReason::NotNew);
+    }
+    if (c.filter == NoFilter && !cancelled.isEmpty()) {
+        if (const auto it = cancelled.constFind(rs.rule.id);
+            it != cancelled.cend() && it->contains({channelNames[c.channel], a.start}))
+            c.filter = quint8(SkipReason::Cancelled);
     }
     c.programme = h;
     // A filtered airing never meets a duplicate check: its identity is not needed (nor computed).
@@ -1539,6 +1549,28 @@ QList<RecordingRule> Scheduler::rules() const
 void Scheduler::setHistory(const QList<RecordedEpisode> &history)
 {
     d->history = history;
+}
+
+void Scheduler::setCancelled(const QList<AiringRef> &airings)
+{
+    QHash<qint64, QSet<std::pair<QString, qint64>>> next;
+    for (const AiringRef &a : airings)
+        next[a.ruleId].insert({a.channelId, a.start});
+    if (next == d->cancelled)
+        return;
+    QSet<qint64> changed;
+    for (auto it = next.cbegin(); it != next.cend(); ++it)
+        if (d->cancelled.value(it.key()) != it.value())
+            changed.insert(it.key());
+    for (auto it = d->cancelled.cbegin(); it != d->cancelled.cend(); ++it)
+        if (!next.contains(it.key()))
+            changed.insert(it.key());
+    d->cancelled = std::move(next);
+    // As a changed rule: only these rules are matched again, and the next plan is made afresh.
+    d->memo.valid = false;
+    for (RuleState &rs : d->rules)
+        if (changed.contains(rs.rule.id))
+            d->matchRule(rs);
 }
 
 SchedulePlan Scheduler::evaluate(std::shared_ptr<const epg::Guide> guide, qint64 now)

@@ -80,6 +80,7 @@ enum class SkipReason : quint8 {
     Moved,           ///< no capacity here; the episode is planned at another airing (relatedTo)
     KeepLimit,       ///< keep-N reached
     Conflict,        ///< no capacity (relatedTo: the recordings it conflicts with; alternatives)
+    Cancelled,       ///< the viewer skipped this airing (setCancelled): never planned, the rule stays
 };
 QString skipReasonName(SkipReason reason);
 
@@ -222,6 +223,10 @@ public:
     QList<RecordingRule> rules() const;
 
     void setHistory(const QList<RecordedEpisode> &history);
+    /// The airings viewers skipped (`ruleId`, `channelId`, `start`; the rest is not read): a
+    /// rule's airing here is a candidate filtered as Cancelled, like one outside its window. The
+    /// rules whose cancelled airings changed are matched again.
+    void setCancelled(const QList<AiringRef> &airings);
 
     /// Full evaluation: matches every rule against `guide`, then plans.
     SchedulePlan evaluate(std::shared_ptr<const epg::Guide> guide, qint64 now);

@@ -175,6 +175,42 @@ private Q_SLOTS:
         QCOMPARE(skippedAt(plan, r.id, u"a"_qs, tue + 8 * kHour)->reason, SkipReason::OutsideWindow);
     }
 
+    void cancelledAiring()
+    {
+        // A viewer skips one episode of a series: that airing is not planned (reason cancelled),
+        // its capacity goes to the next in line, the rule plans the others; un-skipped, it is back.
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 60, u"Show"_qs, u"E1"_qs, {}, u"0.0."_qs},
+                                                          {u"a"_qs, t + 24 * kHour, 60, u"Show"_qs, u"E2"_qs, {}, u"0.1."_qs},
+                                                          {u"b"_qs, t, 60, u"Film"_qs}});
+        RecordingRule series = rule(RuleKind::Title, u"Show"_qs);
+        series.priority = 1; // wins the one stream from the film
+        const RecordingRule film = single(u"b"_qs, t);
+        Scheduler s(capacity(1));
+        s.setRules({series, film});
+        SchedulePlan plan = s.evaluate(guide, kDay0);
+        QVERIFY2(plannedAt(plan, series.id, u"a"_qs, t), qPrintable(describe(plan)));
+        QCOMPARE(skippedAt(plan, film.id, u"b"_qs, t)->reason, SkipReason::Conflict);
+
+        s.setCancelled({{series.id, u"a"_qs, t, 0, {}}});
+        plan = s.plan(kDay0);
+        const SkippedAiring *skipped = skippedAt(plan, series.id, u"a"_qs, t);
+        QVERIFY2(skipped, qPrintable(describe(plan)));
+        QCOMPARE(skipped->reason, SkipReason::Cancelled);
+        QCOMPARE(skipReasonName(skipped->reason), u"cancelled"_qs);
+        QCOMPARE(skipped->detail(), u"skipped by the viewer"_qs);
+        QVERIFY2(plannedAt(plan, series.id, u"a"_qs, t + 24 * kHour), qPrintable(describe(plan)));
+        QVERIFY2(plannedAt(plan, film.id, u"b"_qs, t), qPrintable(describe(plan)));
+        const SchedulePlan full = s.evaluate(guide, kDay0); // a full evaluation plans the same
+        QCOMPARE(full.recordings, plan.recordings);
+        QCOMPARE(full.skipped, plan.skipped);
+
+        s.setCancelled({});
+        plan = s.plan(kDay0);
+        QVERIFY2(plannedAt(plan, series.id, u"a"_qs, t), qPrintable(describe(plan)));
+        QVERIFY(!skippedAt(plan, series.id, u"a"_qs, t));
+    }
+
     void paddingAtDayEdges()
     {
         // A programme at 00:00 Tuesday with 5 minutes of pre-padding starts recording on Monday at
