@@ -15,7 +15,8 @@ namespace iptv::dvr {
 
 namespace {
 QAtomicInteger<quint64> s_connectionCounter;
-constexpr int SchemaVersion = 1;
+// 2: dvr_cancelled (a version 1 database is taken up by creating it, below).
+constexpr int SchemaVersion = 2;
 const QString s_schemaKey = QStringLiteral("schema.rules");
 } // namespace
 
@@ -60,6 +61,8 @@ bool RuleStore::open(const QString &location, QString *error)
                        "ids_key BIGINT, episode_key BIGINT, subtitle_key BIGINT, description_key BIGINT, series_key BIGINT)")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_history_by_rule ON dvr_history (rule_id)"),
+        QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_cancelled (rule_id BIGINT NOT NULL, channel_id TEXT NOT NULL, "
+                       "start BIGINT NOT NULL, stop BIGINT NOT NULL, PRIMARY KEY (rule_id, channel_id, start))"),
     };
     if (QString why; !execSchema(m_connection, statements, &why)) {
         close();
@@ -75,7 +78,19 @@ bool RuleStore::open(const QString &location, QString *error)
     }
     if (q.next()) {
         const int version = q.value(0).toByteArray().toInt();
-        if (version != SchemaVersion) {
+        if (version == 1) {
+            // Version 2 only added dvr_cancelled, made by the statements above.
+            QSqlQuery up(QSqlDatabase::database(m_connection, false));
+            up.prepare(QStringLiteral("UPDATE meta SET value = ? WHERE key = ?"));
+            up.addBindValue(QByteArray::number(SchemaVersion));
+            up.addBindValue(s_schemaKey);
+            if (!up.exec()) {
+                const QString why = sqlErrorText(up.lastError());
+                close();
+                return fail(QStringLiteral("upgrade the rule tables from version 1"), why, error);
+            }
+            qCInfo(lcRuleStore).noquote() << "rule tables upgraded from version 1 to" << SchemaVersion << "(skipped airings)";
+        } else if (version != SchemaVersion) {
             close();
             return fail(QStringLiteral("open %1").arg(location),
                         QStringLiteral("its rule tables are version %1, this program reads version %2")
@@ -143,6 +158,11 @@ bool RuleStore::remove(qint64 id, QString *error)
         q.addBindValue(id);
         if (!q.exec())
             return fail(QStringLiteral("remove rule %1").arg(id), sqlErrorText(q.lastError()), error);
+        QSqlQuery skips(QSqlDatabase::database(m_connection, false));
+        skips.prepare(QStringLiteral("DELETE FROM dvr_cancelled WHERE rule_id = ?"));
+        skips.addBindValue(id);
+        if (!skips.exec())
+            return fail(QStringLiteral("remove the skipped airings of rule %1").arg(id), sqlErrorText(skips.lastError()), error);
         return true;
     });
 }
@@ -263,6 +283,61 @@ std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error)
             e.identity.series = quint64(q.value(10).toLongLong());
             out.append(e);
         }
+        return out;
+    });
+}
+
+bool RuleStore::addCancelled(const AiringRef &a, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("INSERT INTO dvr_cancelled (rule_id, channel_id, start, stop) VALUES (?, ?, ?, ?) "
+                                 "ON CONFLICT (rule_id, channel_id, start) DO NOTHING"));
+        q.addBindValue(a.ruleId);
+        q.addBindValue(a.channelId);
+        q.addBindValue(a.start);
+        q.addBindValue(a.stop);
+        if (!q.exec())
+            return fail(QStringLiteral("skip the airing of rule %1 on %2 at %3").arg(a.ruleId).arg(a.channelId).arg(a.start),
+                        sqlErrorText(q.lastError()), error);
+        return true;
+    });
+}
+
+bool RuleStore::removeCancelled(qint64 ruleId, const QString &channelId, qint64 start, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("DELETE FROM dvr_cancelled WHERE rule_id = ? AND channel_id = ? AND start = ?"));
+        q.addBindValue(ruleId);
+        q.addBindValue(channelId);
+        q.addBindValue(start);
+        if (!q.exec())
+            return fail(QStringLiteral("take back the skip of rule %1 on %2 at %3").arg(ruleId).arg(channelId).arg(start),
+                        sqlErrorText(q.lastError()), error);
+        return true;
+    });
+}
+
+std::optional<QList<AiringRef>> RuleStore::cancelled(qint64 endsAfter, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<AiringRef>> {
+        QSqlQuery prune(QSqlDatabase::database(m_connection, false));
+        prune.prepare(QStringLiteral("DELETE FROM dvr_cancelled WHERE stop <= ?"));
+        prune.addBindValue(endsAfter);
+        if (!prune.exec()) {
+            fail(QStringLiteral("delete the skipped airings that have aired"), sqlErrorText(prune.lastError()), error);
+            return std::nullopt;
+        }
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.setForwardOnly(true);
+        if (!q.exec(QStringLiteral("SELECT rule_id, channel_id, start, stop FROM dvr_cancelled ORDER BY rule_id, start, channel_id"))) {
+            fail(QStringLiteral("read the skipped airings"), sqlErrorText(q.lastError()), error);
+            return std::nullopt;
+        }
+        QList<AiringRef> out;
+        while (q.next())
+            out.append({q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toLongLong(), q.value(3).toLongLong(), {}});
         return out;
     });
 }

@@ -9,11 +9,14 @@
 //                the columns are for listing and filtering; spec is what is read back
 //   dvr_history  one row per recorded episode: rule, title, channel, airing start, kept, and the
 //                episode identity's keys (64-bit, stored as BIGINT)
+//   dvr_cancelled  the airings a viewer skipped (rule, channel, start, stop; since version 2):
+//                the scheduler plans them for no one (Scheduler::setCancelled)
 //
 // A RuleStore is one database connection, used from the thread that opened it.
 
 #include "duplicate.h"
 #include "rule.h"
+#include "scheduler.h"
 
 #include <QList>
 #include <QString>
@@ -42,6 +45,14 @@ public:
 
     bool addHistory(const RecordedEpisode &episode, QString *error);
     std::optional<QList<RecordedEpisode>> history(QString *error);
+
+    /// Skips the airing (`ruleId`, `channelId`, `start`, `stop`) of a rule; skipping it again changes nothing.
+    bool addCancelled(const AiringRef &airing, QString *error);
+    /// Takes the skip back; false with *error only when the database fails (none there is no error).
+    bool removeCancelled(qint64 ruleId, const QString &channelId, qint64 start, QString *error);
+    /// Every skipped airing that ends after `endsAfter` (UTC seconds), by rule and start; the
+    /// older ones are deleted (they are of no use once aired).
+    std::optional<QList<AiringRef>> cancelled(qint64 endsAfter, QString *error);
 
 private:
     bool fail(const QString &what, const QString &why, QString *error);

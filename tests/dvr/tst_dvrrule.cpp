@@ -1,5 +1,5 @@
 // Recording rules: validation (each error names the field and why; a regex error its position),
-// time windows, JSON round trip, and the SQL rule store.
+// time windows, JSON round trip, and the SQL rule store (rules, history, skipped airings).
 
 #include "schedulerfixture.h"
 
@@ -7,6 +7,8 @@
 #include <dvr/rulestore.h>
 
 #include <QJsonDocument>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -273,6 +275,53 @@ private Q_SLOTS:
         QCOMPARE(history->at(0).identity.ids, ~quint64(0) - 5);
         QCOMPARE(history->at(0).identity.episode,
                  episodeIdentity(u"Drama"_qs, {}, {}, {{u"xmltv_ns"_qs, u"0.0."_qs}}).episode);
+    }
+
+    void storeCancelled()
+    {
+        // Skipped airings survive a reopen, go with their rule, and once aired are deleted; a
+        // version 1 database (before dvr_cancelled) is taken up to version 2.
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(u"dvr.sqlite"_qs);
+        QString error;
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+        }
+        {
+            // As a version 1 program left it: no dvr_cancelled, meta says 1.
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"v1"_qs);
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY(q.exec(u"DROP TABLE dvr_cancelled"_qs));
+            QVERIFY(q.exec(u"UPDATE meta SET value = '1' WHERE key = 'schema.rules'"_qs));
+        }
+        QSqlDatabase::removeDatabase(u"v1"_qs);
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+            RecordingRule a = titleRule(u"Drama"_qs), b = titleRule(u"Film"_qs);
+            QVERIFY2(store.save(&a, &error) && store.save(&b, &error), qPrintable(error));
+            QVERIFY2(store.addCancelled({a.id, u"one"_qs, kDay0 + 3600, kDay0 + 7200, {}}, &error), qPrintable(error));
+            QVERIFY2(store.addCancelled({a.id, u"one"_qs, kDay0 + 3600, kDay0 + 7200, {}}, &error), qPrintable(error)); // again
+            QVERIFY(store.addCancelled({a.id, u"two"_qs, kDay0, kDay0 + 60, {}}, &error));   // aired by kDay0 + 60
+            QVERIFY(store.addCancelled({b.id, u"one"_qs, kDay0 + 9000, kDay0 + 9600, {}}, &error));
+            QVERIFY(store.addCancelled({b.id, u"one"_qs, kDay0 + 9600, kDay0 + 9900, {}}, &error));
+            QVERIFY(store.removeCancelled(b.id, u"one"_qs, kDay0 + 9600, &error));
+        }
+        RuleStore store;
+        QVERIFY2(store.open(path, &error), qPrintable(error));
+        auto skipped = store.cancelled(kDay0 + 60, &error);
+        QVERIFY2(skipped, qPrintable(error));
+        const RecordingRule a = store.rules(&error)->at(0), b = store.rules(&error)->at(1);
+        QCOMPARE(*skipped, (QList<AiringRef>{{a.id, u"one"_qs, kDay0 + 3600, kDay0 + 7200, {}},
+                                             {b.id, u"one"_qs, kDay0 + 9000, kDay0 + 9600, {}}}));
+        QVERIFY(store.remove(b.id, &error));
+        skipped = store.cancelled(kDay0, &error);
+        QCOMPARE(skipped->size(), 1);
+        QCOMPARE(skipped->at(0).ruleId, a.id);
     }
 };
 
