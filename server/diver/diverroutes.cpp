@@ -245,6 +245,13 @@ bool isItself(const dvr::SkippedAiring &s)
     });
 }
 
+/// What a box is not told about: the above, and an airing skipped that has begun (a recording the
+/// viewer stopped is in the library; what is on is not to come, as a planned airing that began).
+bool isNoNews(const dvr::SkippedAiring &s, qint64 now)
+{
+    return isItself(s) || (s.reason == dvr::SkipReason::Cancelled && s.airing.start <= now);
+}
+
 } // namespace
 
 std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refusal) const
@@ -322,6 +329,11 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
         if (!m_archives.contains(r.channelId))
             reason = QStringLiteral("the channel's archive is not running on this node");
     }
+    if (r.stopped != 0) {
+        // Ends when the viewer stopped it, whatever its copy goes on recording for others.
+        state = u"finished"_qs;
+        reason = QStringLiteral("stopped by the viewer");
+    }
     QJsonObject o{{u"id"_qs, r.id}, {u"owner"_qs, r.owner}, {u"rule"_qs, r.ruleId}, {u"channel"_qs, r.channelId},
                   {u"channelName"_qs, channelNameOf(r.channelId)}, {u"title"_qs, r.title}, {u"start"_qs, r.airingStart},
                   {u"stop"_qs, r.airingStop}, {u"recordStart"_qs, r.recordStart}, {u"recordStop"_qs, r.recordStop},
@@ -394,7 +406,27 @@ void DiverServer::setupRoutes()
     });
 
     // ---- rules
-    auto saveRule = [this](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
+    // What became of a rule, at once: planned airings, and every airing not recorded with why.
+    auto ruleOutcome = [this](const dvr::RecordingRule &rule) {
+        QJsonArray planned, skipped;
+        for (const auto &p : std::as_const(m_plan.recordings)) {
+            if (p.ruleId == rule.id)
+                planned.append(plannedJson(p));
+        }
+        const qint64 t = now();
+        for (const auto &s : std::as_const(m_plan.skipped)) {
+            if (s.airing.ruleId == rule.id && !isNoNews(s, t))
+                skipped.append(skippedJson(s));
+        }
+        QStringList notes;
+        for (const auto &rep : std::as_const(m_plan.ruleReports)) {
+            if (rep.ruleId == rule.id)
+                notes.append(rep.message);
+        }
+        return QJsonObject{{u"rule"_qs, ruleJson(rule)}, {u"planned"_qs, planned}, {u"skipped"_qs, skipped},
+                           {u"notes"_qs, QJsonArray::fromStringList(notes)}};
+    };
+    auto saveRule = [this, ruleOutcome](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
         Reply bad;
         auto body = c.jsonBody(&bad);
         if (!body)
@@ -430,24 +462,7 @@ void DiverServer::setupRoutes()
         announce(ClusterChange::Kind::Rule, rule->id);
         replan(false);
         startDue(now());
-        // What became of it, at once: planned airings, and every airing not recorded with why.
-        QJsonArray planned, skipped;
-        for (const auto &p : std::as_const(m_plan.recordings)) {
-            if (p.ruleId == rule->id)
-                planned.append(plannedJson(p));
-        }
-        for (const auto &s : std::as_const(m_plan.skipped)) {
-            if (s.airing.ruleId == rule->id && !isItself(s))
-                skipped.append(skippedJson(s));
-        }
-        QStringList notes;
-        for (const auto &rep : std::as_const(m_plan.ruleReports)) {
-            if (rep.ruleId == rule->id)
-                notes.append(rep.message);
-        }
-        return Reply::json(QJsonObject{{u"rule"_qs, ruleJson(*rule)}, {u"planned"_qs, planned}, {u"skipped"_qs, skipped},
-                                       {u"notes"_qs, QJsonArray::fromStringList(notes)}},
-                           id == 0 ? 201 : 200);
+        return Reply::json(ruleOutcome(*rule), id == 0 ? 201 : 200);
     };
     r->addRoute(Method::Get, u"/api/rules"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -491,6 +506,51 @@ void DiverServer::setupRoutes()
         // Recordings already made stay in the library; the rule only plans no more.
         return Reply{204, {}, {}, {}};
     });
+    // {"cancelled": true|false}: skip one airing of a rule (this episode), or record it again.
+    r->addRoute(Method::Put, u"/api/rules/<id>/airings/<channel>/<start>"_qs, [this, ruleOutcome](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        QString error;
+        const qint64 id = c.params.value(0).toLongLong();
+        const QString channel = c.params.value(1);
+        const qint64 start = c.params.value(2).toLongLong();
+        const auto rule = m_rules.rule(id, &error);
+        if (!rule || (!who->isOperator && rule->owner != who->owner))
+            return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(c.params.value(0).left(20))));
+        Reply bad;
+        const auto body = c.jsonBody(&bad);
+        if (!body)
+            return bad;
+        if (body->size() != 1 || !body->value(u"cancelled"_qs).isBool())
+            return Reply::error(ApiError::badRequest(
+                QStringLiteral("an airing changes by \"cancelled\": true (skip it) or false (record it again), and nothing else")));
+        const bool cancel = body->value(u"cancelled"_qs).toBool();
+        if (!m_guide)
+            return Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs);
+        // The airing is one the rule matches and that is still to come: in the plan, or left out of it.
+        const qint64 t = now();
+        const dvr::PlannedRecording *planned = nullptr;
+        for (const auto &p : std::as_const(m_plan.recordings))
+            if (p.ruleId == id && p.channelId == channel && p.start == start)
+                planned = &p;
+        const dvr::SkippedAiring *skipped = nullptr;
+        for (const auto &s : std::as_const(m_plan.skipped))
+            if (s.airing.ruleId == id && s.airing.channelId == channel && s.airing.start == start)
+                skipped = &s;
+        const QString airing = QStringLiteral("%1 at %2").arg(channel.left(40), QDateTime::fromSecsSinceEpoch(start, Qt::UTC).toString(Qt::ISODate));
+        if (!planned && !skipped)
+            return Reply::error(ApiError::notFound(QStringLiteral("rule %1 has no airing on %2 to come").arg(id).arg(airing)));
+        if (cancel && planned && planned->recordStart <= t)
+            return Reply::error(ApiError::badRequest(QStringLiteral(
+                "the airing on %1 is being recorded: stop the recording instead (POST /api/recordings/<id>/stop)").arg(airing)));
+        const bool ok = cancel ? m_rules.addCancelled({id, channel, start, planned ? planned->stop : skipped->airing.stop, {}}, &error)
+                               : m_rules.removeCancelled(id, channel, start, &error);
+        if (!ok || !reloadCancelled(&error))
+            return Reply::error(ApiError::internal(error));
+        announce(ClusterChange::Kind::Rule, id);
+        replan(false);
+        startDue(t);
+        return Reply::json(ruleOutcome(*rule));
+    });
 
     // ---- "record this": a single-airing rule in one call
     r->addRoute(Method::Post, u"/api/recordings"_qs, [saveRule, this](RouteContext &c) {
@@ -517,7 +577,7 @@ void DiverServer::setupRoutes()
                 planned.append(plannedJson(p));
         }
         for (const auto &s : std::as_const(m_plan.skipped)) {
-            if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isItself(s))
+            if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isNoNews(s, t))
                 skipped.append(skippedJson(s));
         }
         int conflicts = 0;
@@ -604,6 +664,19 @@ void DiverServer::setupRoutes()
             return Reply::error(ApiError::internal(error));
         return Reply::json(recordingJson(*row, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
     });
+    // Stop a recording in progress and keep it (its copy records on for other viewers).
+    r->addRoute(Method::Post, u"/api/recordings/<id>/stop"_qs, [this, findRecording, baseOf](RouteContext &c) {
+        DIVER_IDENTIFY(c)
+        Reply missing;
+        const auto row = findRecording(c, *who, &missing);
+        if (!row)
+            return missing;
+        QString error;
+        const auto stopped = stopRecording(*row, &error);
+        if (!stopped)
+            return Reply::error(ApiError::internal(QStringLiteral("recording %1 is not stopped: %2").arg(row->id).arg(error)));
+        return Reply::json(recordingJson(*stopped, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+    });
     r->addRoute(Method::Delete, u"/api/recordings/<id>"_qs, [this, findRecording](RouteContext &c) {
         DIVER_IDENTIFY(c)
         Reply missing;
@@ -649,7 +722,9 @@ void DiverServer::setupRoutes()
             dvr::ArchiveReader reader;
             if (!copy || !reader.load(copy->directory, &error))
                 return Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error)));
-            playlist = dvr::recordingPlaylist(reader);
+            // Stopped by its viewer: complete up to then, while the copy may record on for others.
+            playlist = row->stopped != 0 ? dvr::playoutPlaylist(reader.segments(0, row->recordStop * 1000), true)
+                                         : dvr::recordingPlaylist(reader);
         } else {
             const ActiveArchive *a = m_archives.value(row->channelId);
             dvr::ArchiveReader reader;

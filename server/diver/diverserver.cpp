@@ -206,6 +206,8 @@ bool DiverServer::start(QString *error)
     if (!history)
         return false;
     m_scheduler.setHistory(*history);
+    if (!reloadCancelled(error))
+        return false;
 
     if (!m_config.ticketKeyFiles.isEmpty() && !m_auth.loadKeyFiles(m_config.ticketKeyFiles, error))
         return false;
@@ -438,7 +440,9 @@ void DiverServer::followCopyEnds()
     for (const CopyRow &row : *open) {
         still.insert(row.id);
         ActiveCopy *c = m_copies.value(row.id);
-        if (c && row.recordStop > c->row.recordStop) {
+        // Later (a viewer's longer padding), or earlier (its viewers stopped it, on any node; a
+        // row this node could not write yet is its own older end, not a stop).
+        if (c && (row.recordStop > c->row.recordStop || (row.recordStop < c->row.recordStop && !m_unsavedCopies.contains(row.id)))) {
             qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
             c->row.recordStop = row.recordStop;
             c->recorder->setStopAt(row.recordStop * 1000);
@@ -688,8 +692,8 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
     // The guide is what ends a recording: a programme that runs over (a match into extra time)
     // is recorded to its new end. An end the guide moves earlier is not followed while recording:
     // minutes already promised are kept rather than cut.
-    if (r.deleted || p.recordStop <= r.recordStop)
-        return;
+    if (r.deleted || r.stopped != 0 || p.recordStop <= r.recordStop)
+        return; // a recording the viewer stopped stays stopped
     QString error;
     if (r.copyId != 0) {
         auto copy = m_store.copy(r.copyId, &error);
@@ -811,8 +815,10 @@ void DiverServer::onCopyFinished(qint64 copyId)
                               << stats.gaps << "gaps";
     if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
         addToHistory(*viewers);
-        for (const RecordingRow &r : *viewers)
-            publish(QStringLiteral("finished"), recordingJson(r, {}, {}), r.owner);
+        for (const RecordingRow &r : *viewers) {
+            if (r.stopped == 0) // a viewer who stopped theirs heard "finished" then
+                publish(QStringLiteral("finished"), recordingJson(r, {}, {}), r.owner);
+        }
     }
     delete c;
     replan(false);
@@ -995,7 +1001,7 @@ void DiverServer::applyClusterChanges()
         m_clusterResync = true;
         return;
     }
-    bool changed = false, history = false, copies = false;
+    bool changed = false, history = false, copies = false, cancelled = false;
     if (m_clusterResync) {
         // Changes may have been missed: every rule and the history again.
         const auto rules = m_rules.rules(&error);
@@ -1005,11 +1011,12 @@ void DiverServer::applyClusterChanges()
         }
         m_scheduler.setRules(*rules);
         m_clusterResync = false;
-        changed = history = copies = true;
+        changed = history = copies = cancelled = true;
     }
     for (const ClusterChange &c : *changes) {
         switch (c.kind) {
         case ClusterChange::Kind::Rule:
+            cancelled = true; // its skipped airings may have changed with it
             if (const auto rule = m_rules.rule(c.item, &error)) {
                 m_scheduler.upsertRule(*rule);
                 qCInfo(lcDiver).noquote() << "rule" << c.item << "was saved on node" << c.node << ": planned here too";
@@ -1038,6 +1045,12 @@ void DiverServer::applyClusterChanges()
         } else {
             qCWarning(lcDiver).noquote() << "reloading the recorded history:" << error;
         }
+    }
+    if (cancelled) {
+        if (reloadCancelled(&error))
+            changed = true;
+        else
+            qCWarning(lcDiver).noquote() << "reloading the skipped airings:" << error;
     }
     if (copies && !m_copies.isEmpty())
         followCopyEnds();

@@ -168,6 +168,14 @@ private:
     qint64 recoverSpace(qint64 needBytes);
     void sweepRetention();
 
+    // What a viewer changes besides rules (viewerchanges.cpp)
+    /// Stops the viewer's recording in progress and keeps what is recorded: it ends now, its rule
+    /// plans the airing no more, and the copy records on only as long as other viewers need it.
+    /// A recording not in progress comes back as it is.
+    std::optional<RecordingRow> stopRecording(RecordingRow row, QString *error);
+    /// Gives the scheduler the skipped airings from the store (at start; after a node changed a rule's).
+    bool reloadCancelled(QString *error);
+
     // HTTP (diverroutes.cpp)
     void setupRoutes();
     std::optional<Identity> identify(const http::RouteContext &c, http::Reply *refusal) const;

@@ -17,7 +17,7 @@ QAtomicInteger<quint64> s_connections;
 const char *const s_copyColumns = "id, channel_id, airing_start, record_start, record_stop, node, directory, state, "
                                   "reason, segments, bytes, gaps";
 const char *const s_recordingColumns = "id, owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
-                                       "record_stop, copy_id, kept, position, created, deleted";
+                                       "record_stop, copy_id, kept, position, created, deleted, stopped";
 
 CopyRow copyFrom(const QSqlQuery &q)
 {
@@ -54,6 +54,7 @@ RecordingRow recordingFrom(const QSqlQuery &q)
     r.positionSeconds = q.value(11).toLongLong();
     r.created = q.value(12).toLongLong();
     r.deleted = q.value(13).toInt() != 0;
+    r.stopped = q.value(14).toLongLong();
     return r;
 }
 } // namespace
@@ -100,13 +101,25 @@ bool RecordingStore::open(const QString &location, QString *error)
                        "channel_id TEXT NOT NULL, title TEXT NOT NULL, airing_start BIGINT NOT NULL, airing_stop BIGINT NOT NULL, "
                        "record_start BIGINT NOT NULL, record_stop BIGINT NOT NULL, copy_id BIGINT NOT NULL, "
                        "kept INTEGER NOT NULL DEFAULT 0, position BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, "
-                       "deleted INTEGER NOT NULL DEFAULT 0, UNIQUE (owner, rule_id, channel_id, airing_start))")
+                       "deleted INTEGER NOT NULL DEFAULT 0, stopped BIGINT NOT NULL DEFAULT 0, "
+                       "UNIQUE (owner, rule_id, channel_id, airing_start))")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_copy ON dvr_recordings (copy_id)"),
     };
     if (!execSchema(m_connection, statements, error)) {
         // The URI may hold a password: name the database by what openSqlDatabase() accepted.
         *error = QStringLiteral("recording store %1: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
+        close();
+        return false;
+    }
+    // A table made before recordings could be stopped has no `stopped` column: added (on
+    // PostgreSQL with IF NOT EXISTS, as several nodes may start at once).
+    if (!QSqlDatabase::database(m_connection, false).record(QStringLiteral("dvr_recordings")).contains(QStringLiteral("stopped"))
+        && !execSchema(m_connection,
+                       {pg ? QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN IF NOT EXISTS stopped BIGINT NOT NULL DEFAULT 0")
+                           : QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN stopped BIGINT NOT NULL DEFAULT 0")},
+                       error)) {
+        *error = QStringLiteral("recording store %1: adding the column stopped: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
         close();
         return false;
     }
@@ -193,6 +206,17 @@ bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
     });
 }
 
+bool RecordingStore::endCopyAt(qint64 id, qint64 recordStop, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> bool {
+        return Statement(m_connection, QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"))
+            .bind(recordStop)
+            .bind(id)
+            .bind(recordStop)
+            .run(error);
+    });
+}
+
 bool RecordingStore::removeCopy(qint64 id, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {
@@ -260,9 +284,9 @@ bool RecordingStore::updateRecording(const RecordingRow &r, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {
         Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET airing_stop = ?, record_start = ?, record_stop = ?, "
-                                                 "copy_id = ?, kept = ?, position = ?, deleted = ?, title = ? WHERE id = ?"));
+                                                 "copy_id = ?, kept = ?, position = ?, deleted = ?, title = ?, stopped = ? WHERE id = ?"));
         s.bind(r.airingStop).bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
-            .bind(int(r.deleted)).bind(r.title).bind(r.id);
+            .bind(int(r.deleted)).bind(r.title).bind(r.stopped).bind(r.id);
         return s.run(error);
     });
 }

@@ -7,7 +7,8 @@
 //                   there is one copy.
 //   dvr_recordings  one viewer's recording: the airing, the time range recorded (with padding),
 //                   the copy it is in (none on an archived channel: a range of the archive), kept
-//                   or not, the resume position.
+//                   or not, the resume position, when the viewer stopped it (column `stopped`,
+//                   added to an older table at open).
 // Several diver nodes may share one PostgreSQL database: a copy and a viewer's recording are made
 // idempotently by their unique keys, so nodes planning the same airing make one of each.
 // A RecordingStore is one connection, used from the thread that opened it.
@@ -52,6 +53,9 @@ struct RecordingRow
     qint64 positionSeconds = 0; ///< where the viewer stopped watching
     qint64 created = 0;
     bool deleted = false;     ///< the viewer deleted it (the row stays until its copy goes)
+    /// When the viewer stopped it while it recorded (UTC seconds; 0: not stopped): it ends then
+    /// (recordStop), finished, whatever the copy goes on recording for others.
+    qint64 stopped = 0;
 };
 
 class RecordingStore
@@ -69,6 +73,8 @@ public:
     std::optional<CopyRow> ensureCopy(const CopyRow &copy, QString *error);
     /// Writes the row; its end (record_stop) only grows.
     bool updateCopy(const CopyRow &copy, QString *error);
+    /// Moves a copy's end earlier (no viewer needs more of it): the one way it ever shrinks.
+    bool endCopyAt(qint64 id, qint64 recordStop, QString *error);
     bool removeCopy(qint64 id, QString *error);
     std::optional<CopyRow> copy(qint64 id, QString *error);
     /// The copy of the airing at (channel, start), if there is one.

@@ -1,8 +1,10 @@
 // diver end to end, against a real recast channel: boxes authenticated by control-server
 // tickets record an airing, play it while it records (EVENT playlist, byte ranges) and after
 // (VOD, read by ffprobe); two boxes recording one airing share one stored copy and see only their
-// own; rules are refused with reasons; a conflict is reported with a reason for the airing left
-// out; and a `kill -9` of the diver process resumes the recording in the same copy, with a gap.
+// own; a viewer stops a recording in progress and keeps it (the copy records on for the other);
+// one airing of a series is skipped and taken back; rules are refused with reasons; a conflict is
+// reported with a reason for the airing left out; and a `kill -9` of the diver process resumes
+// the recording in the same copy, with a gap.
 
 #include "../common/diverticket.h"
 #include "../recast/recasttest.h"
@@ -377,6 +379,188 @@ private Q_SLOTS:
         QVERIFY(first.isValid() && last.isValid());
         // Recorded past the old end (now + 6) to about the new one.
         QVERIFY2(last.toSecsSinceEpoch() >= newStop - 2, qPrintable(last.toString(Qt::ISODateWithMs)));
+    }
+
+    /// ffprobe's duration of a playlist URL (seconds), or -1 (and a warning) when it fails.
+    double probeSeconds(const QString &url)
+    {
+        // diver answers on this thread: wait for ffprobe with the event loop running.
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, url});
+        if (!probed.wait(60000) || probe.exitCode() != 0) {
+            qWarning().noquote() << "ffprobe" << url << ":" << probe.readAllStandardError();
+            return -1;
+        }
+        return probe.readAllStandardOutput().trimmed().toDouble();
+    }
+
+    // Two boxes record one airing (one copy). A stops its recording: it is finished at once,
+    // with what was recorded until then (a VOD playlist ffprobe reads), A hears "finished", A's
+    // rule does not record it again, and the copy records on for B. B stops too: nobody needs
+    // the copy any more, it ends and is kept. On an archived channel, stopping ends the range.
+    void stopRecordingAndKeepIt()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"stop"_qs);
+        c.archivedChannels = {u"two"_qs};
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, now - 20, now + 3600, u"Long Film"_qs, {}}, {u"two"_qs, now - 20, now + 3600, u"Other"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        QWebSocket eventsA;
+        QSignalSpy heardA(&eventsA, &QWebSocket::textMessageReceived);
+        eventsA.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events?ticket=%2").arg(port).arg(QString::fromLatin1(a))));
+        QVERIFY2(heardA.wait(10000), qPrintable(eventsA.closeReason())); // hello
+        auto heardOf = [&](const QString &type, qint64 id) {
+            for (const QList<QVariant> &m : std::as_const(heardA)) {
+                const QJsonObject e = QJsonDocument::fromJson(m.at(0).toString().toUtf8()).object();
+                if (e.value(u"type"_qs).toString() == type && e.value(u"id"_qs).toInteger() == id)
+                    return e;
+            }
+            return QJsonObject();
+        };
+
+        const QJsonObject film{{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}};
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, film).status, 201);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, film).status, 201);
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 3, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
+        const QString idA = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
+        const QString idB = QString::number(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger());
+        QCOMPARE(call("POST", port, u"/api/recordings/"_qs + idA + u"/stop"_qs, b).status, 404); // not B's
+
+        const qint64 stoppedAt = QDateTime::currentSecsSinceEpoch();
+        const HttpResult stop = call("POST", port, u"/api/recordings/"_qs + idA + u"/stop"_qs, a);
+        QVERIFY2(stop.status == 200, stop.body.constData());
+        const QJsonObject stopped = stop.json();
+        QCOMPARE(stopped.value(u"state"_qs).toString(), u"finished"_qs);
+        QCOMPARE(stopped.value(u"reason"_qs).toString(), u"stopped by the viewer"_qs);
+        QVERIFY(qAbs(stopped.value(u"recordStop"_qs).toInteger() - stoppedAt) <= 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!heardOf(u"finished"_qs, idA.toLongLong()).isEmpty(), 10000);
+        QCOMPARE(heardOf(u"finished"_qs, idA.toLongLong()).value(u"state"_qs).toString(), u"finished"_qs);
+        // Stopping again changes nothing.
+        const HttpResult again = call("POST", port, u"/api/recordings/"_qs + idA + u"/stop"_qs, a);
+        QCOMPARE(again.status, 200);
+        QCOMPARE(again.json().value(u"recordStop"_qs).toInteger(), stopped.value(u"recordStop"_qs).toInteger());
+
+        // B's recording goes on in the same copy: it grows past A's end.
+        QCOMPARE(diver.activeCopies().size(), 1);
+        const int segmentsAtStop = recordingOf(port, b, idB).value(u"segments"_qs).toInt();
+        QTRY_VERIFY_WITH_TIMEOUT(recordingOf(port, b, idB).value(u"segments"_qs).toInt() >= segmentsAtStop + 3, 20000);
+        QCOMPARE(recordingOf(port, b, idB).value(u"state"_qs).toString(), u"recording"_qs);
+        // A's rule does not plan the airing again: one recording of it, nothing to come.
+        diver.reconcile();
+        QCOMPARE(recordingsOf(port, a).size(), 1);
+        QCOMPARE(call("GET", port, u"/api/upcoming"_qs, a).json().value(u"skipped"_qs).toArray().size(), 0);
+
+        // A's playlist: complete (VOD) at once, up to the stop, while the copy grows.
+        const HttpResult playA = call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a);
+        const auto vodA = iptv::media::checkMediaPlaylist(playA.body);
+        QVERIFY2(vodA.ok && vodA.ended, qPrintable(vodA.problems.join(u"; "_qs)));
+        const QDateTime endA = vodA.segments.last().programDateTime.addMSecs(qint64(vodA.segments.last().duration * 1000));
+        QVERIFY2(endA.toSecsSinceEpoch() <= stoppedAt + 2, qPrintable(endA.toString(Qt::ISODateWithMs)));
+        const auto growingB = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idB + u"/index.m3u8"_qs, b).body);
+        QVERIFY(!growingB.ended && growingB.segments.size() > vodA.segments.size());
+
+        // B stops: the copy is needed by no one and ends, kept.
+        const HttpResult stopB = call("POST", port, u"/api/recordings/"_qs + idB + u"/stop"_qs, b);
+        QVERIFY2(stopB.status == 200, stopB.body.constData());
+        QTRY_VERIFY_WITH_TIMEOUT(diver.activeCopies().isEmpty(), 15000);
+        const auto copies = diver.recordings().copies(&error);
+        QVERIFY2(copies && copies->size() == 1, qPrintable(error));
+        QCOMPARE(copies->at(0).state, iptv::diver::CopyState::Finished);
+        QCOMPARE(recordingOf(port, b, idB).value(u"state"_qs).toString(), u"finished"_qs);
+
+        // On the archived channel: the range ends at the stop, and is finished once the archive has it.
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"two"_qs}, {u"start"_qs, now - 20}}).status, 201);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 2, 10000);
+        QJsonObject range;
+        for (const QJsonValue &r : recordingsOf(port, a))
+            if (r.toObject().value(u"archived"_qs).toBool())
+                range = r.toObject();
+        const QString idR = QString::number(range.value(u"id"_qs).toInteger());
+        QTRY_VERIFY_WITH_TIMEOUT(!iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idR + u"/index.m3u8"_qs, a).body)
+                                      .segments.isEmpty(), 20000);
+        const HttpResult stopR = call("POST", port, u"/api/recordings/"_qs + idR + u"/stop"_qs, a);
+        QVERIFY2(stopR.status == 200, stopR.body.constData());
+        QCOMPARE(stopR.json().value(u"state"_qs).toString(), u"finished"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(!heardOf(u"finished"_qs, idR.toLongLong()).isEmpty(), 15000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idR + u"/index.m3u8"_qs, a).body).ended, 15000);
+
+        if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+            QSKIP("ffprobe is not installed: the playlists were checked by our own reader only");
+        const double secondsA = probeSeconds(recordingOf(port, a, idA).value(u"playlist"_qs).toString());
+        QVERIFY2(secondsA >= 2 && secondsA <= stoppedAt - now + 22, qPrintable(QString::number(secondsA)));
+        const double secondsB = probeSeconds(recordingOf(port, b, idB).value(u"playlist"_qs).toString());
+        QVERIFY2(secondsB > secondsA, qPrintable(QString::number(secondsB)));
+        QVERIFY(probeSeconds(recordingOf(port, a, idR).value(u"playlist"_qs).toString()) > 0);
+    }
+
+    // One airing of a series skipped: not recorded, in upcoming with reason "cancelled", still so
+    // after a restart; taken back, it is planned again. Only the rule's owner may do either.
+    void skipOneAiringOfASeries()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"skip"_qs);
+        const qint64 at = now + 7200;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(),
+                           {{u"one"_qs, at, at + 1800, u"Quiz"_qs, u"1.4."_qs}, {u"one"_qs, at + 3600, at + 5400, u"Quiz"_qs, u"1.5."_qs}}));
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        QString ruleId;
+        const QString airing = QStringLiteral("/airings/one/%1").arg(at);
+        {
+            DiverServer diver(c);
+            QString error;
+            QVERIFY2(diver.start(&error), qPrintable(error));
+            const quint16 port = diver.httpPort();
+            const HttpResult made = call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Quiz"_qs}});
+            QVERIFY2(made.status == 201, made.body.constData());
+            QCOMPARE(made.json().value(u"planned"_qs).toArray().size(), 2);
+            ruleId = QString::number(made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
+            const QString path = u"/api/rules/"_qs + ruleId + airing;
+
+            QCOMPARE(call("PUT", port, path, b, {{u"cancelled"_qs, true}}).status, 404);       // not B's rule
+            QCOMPARE(call("PUT", port, path, a, {{u"cancelled"_qs, u"yes"_qs}}).status, 400);
+            QCOMPARE(call("PUT", port, path, a, {{u"skip"_qs, true}}).status, 400);
+            const HttpResult none = call("PUT", port, u"/api/rules/"_qs + ruleId + u"/airings/one/"_qs + QString::number(at + 60), a,
+                                         {{u"cancelled"_qs, true}});
+            QCOMPARE(none.status, 404);
+            QVERIFY2(none.json().value(u"detail"_qs).toString().contains(u"no airing"), none.body.constData());
+
+            const HttpResult skip = call("PUT", port, path, a, {{u"cancelled"_qs, true}});
+            QVERIFY2(skip.status == 200, skip.body.constData());
+            QCOMPARE(skip.json().value(u"planned"_qs).toArray().size(), 1);
+            QCOMPARE(skip.json().value(u"planned"_qs).toArray().at(0).toObject().value(u"start"_qs).toInteger(), at + 3600);
+            const QJsonObject skipped = skip.json().value(u"skipped"_qs).toArray().at(0).toObject();
+            QCOMPARE(skipped.value(u"start"_qs).toInteger(), at);
+            QCOMPARE(skipped.value(u"reason"_qs).toString(), u"cancelled"_qs);
+            QCOMPARE(skipped.value(u"detail"_qs).toString(), u"skipped by the viewer"_qs);
+            QCOMPARE(call("PUT", port, path, a, {{u"cancelled"_qs, true}}).status, 200); // again: the same
+        }
+        // Kept across a restart.
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        QJsonObject up = call("GET", port, u"/api/upcoming"_qs, a).json();
+        QCOMPARE(up.value(u"planned"_qs).toArray().size(), 1);
+        QCOMPARE(up.value(u"skipped"_qs).toArray().size(), 1);
+        QCOMPARE(up.value(u"skipped"_qs).toArray().at(0).toObject().value(u"reason"_qs).toString(), u"cancelled"_qs);
+        QCOMPARE(up.value(u"conflicts"_qs).toInt(), 0);
+
+        const HttpResult back = call("PUT", port, u"/api/rules/"_qs + ruleId + airing, a, {{u"cancelled"_qs, false}});
+        QVERIFY2(back.status == 200, back.body.constData());
+        QCOMPARE(back.json().value(u"planned"_qs).toArray().size(), 2);
+        QCOMPARE(back.json().value(u"skipped"_qs).toArray().size(), 0);
+        up = call("GET", port, u"/api/upcoming"_qs, a).json();
+        QCOMPARE(up.value(u"planned"_qs).toArray().size(), 2);
+        QCOMPARE(up.value(u"skipped"_qs).toArray().size(), 0);
     }
 
     void refusalsConflictsAndUpcoming()

@@ -1,0 +1,81 @@
+// What a viewer changes besides rules: stopping a recording in progress and keeping it, and the
+// airings viewers skipped (the scheduler plans them for no one; the routes are in diverroutes.cpp).
+
+#include "diverserver.h"
+
+#include <dvr/recorder.h>
+
+#include <QLoggingCategory>
+
+Q_DECLARE_LOGGING_CATEGORY(lcDiver)
+
+namespace iptv::diver {
+
+bool DiverServer::reloadCancelled(QString *error)
+{
+    const auto skipped = m_rules.cancelled(now(), error);
+    if (!skipped)
+        return false;
+    m_scheduler.setCancelled(*skipped);
+    return true;
+}
+
+std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString *error)
+{
+    const qint64 t = now();
+    if (row.stopped != 0 || row.recordStop <= t)
+        return row; // ended already
+    std::optional<CopyRow> copy;
+    if (row.copyId != 0) {
+        copy = m_store.copy(row.copyId, error);
+        if (!copy)
+            return error->isEmpty() ? std::optional<RecordingRow>(row) : std::nullopt;
+        if (copy->state != CopyState::Recording)
+            return row; // finished or failed: nothing records it any more
+    }
+    row.recordStop = std::max(row.recordStart, t);
+    row.stopped = t;
+    if (!m_store.updateRecording(row, error))
+        return std::nullopt;
+    // Stopped on purpose: the rule does not plan the airing again (not even a series rule with
+    // the airing still on). Another viewer's rule is not touched.
+    if (!m_rules.addCancelled({row.ruleId, row.channelId, row.airingStart, row.airingStop, row.title}, error)
+        || !reloadCancelled(error))
+        qCWarning(lcDiver).noquote() << "recording" << row.id << "is stopped, but its rule may plan it again:" << *error;
+    announce(ClusterChange::Kind::Rule, row.ruleId);
+    if (copy) {
+        // The copy records on as long as another viewer's recording (made, or planned and not yet
+        // begun: a shorter pre-padding) needs it; a copy nobody needs any more ends now, kept.
+        qint64 needed = t;
+        QString e;
+        if (const auto viewers = m_store.recordingsOfCopy(copy->id, &e)) {
+            for (const RecordingRow &r : *viewers)
+                if (r.id != row.id && !r.deleted && r.stopped == 0)
+                    needed = std::max(needed, r.recordStop);
+        }
+        for (const dvr::PlannedRecording &p : std::as_const(m_plan.recordings)) {
+            if (p.channelId == copy->channelId && p.start == copy->airingStart && !(p.ruleId == row.ruleId && p.owner == row.owner))
+                needed = std::max(needed, p.recordStop);
+        }
+        if (needed < copy->recordStop) {
+            if (!m_store.endCopyAt(copy->id, needed, &e))
+                qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not shortened:" << e;
+            if (ActiveCopy *active = m_copies.value(copy->id)) {
+                active->row.recordStop = needed;
+                active->recorder->setStopAt(needed * 1000);
+            }
+            qCInfo(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "now ends at" << needed
+                                      << (needed <= t ? "(no other viewer records it)" : "(other viewers record it until then)");
+        }
+    } else if (auto range = m_archiveRanges.find(row.id); range != m_archiveRanges.end()) {
+        range->recordStop = row.recordStop; // its "finished" once the archive holds its end
+    }
+    qCInfo(lcDiver).noquote() << "recording" << row.id << row.title << "on" << row.channelId << "for" << row.owner
+                              << "stopped by the viewer and kept";
+    replan(false);
+    if (copy)
+        publish(QStringLiteral("finished"), recordingJson(row, {}, {}), row.owner);
+    return row;
+}
+
+} // namespace iptv::diver
