@@ -13,6 +13,8 @@ Rectangle {
     readonly property string mark: Dvr.revision >= 0 && info.airing !== undefined ? Dvr.markOf(info.airing) : ""
     readonly property bool archived: Dvr.revision >= 0 && info.channel !== undefined && Dvr.isArchived(info.channel)
     readonly property bool series: Dvr.revision >= 0 && info.airing !== undefined && Dvr.isSeries(info.airing)
+    // An episode of a series the viewer skipped: yellow records it again (yellow skips one planned).
+    readonly property bool skipped: Dvr.revision >= 0 && info.airing !== undefined && Dvr.isSkipped(info.airing)
     readonly property bool past: info.stop !== undefined && info.stop <= GuideGrid.now()
     // The buttons along the bottom (left/right choose, OK runs): watch live, from the start, catch-up.
     // Catch-up only of what the archive holds (it begins when diver began archiving the channel).
@@ -36,7 +38,11 @@ Rectangle {
             else Dvr.recordAiring(info.airing)
             return true
         case RemoteKeys.Yellow:
-            if (!past && info.airing !== undefined) Dvr.recordSeries(info.airing)
+            // The series key: records the series, or, on an airing of one, skips this episode or takes that back.
+            if (past || info.airing === undefined) return true
+            if (skipped) Dvr.skipEpisode(info.airing, false)
+            else if (series && (mark === "planned" || mark === "conflict")) Dvr.skipEpisode(info.airing, true)
+            else if (!series) Dvr.recordSeries(info.airing)
             return true
         case RemoteKeys.Red:
             if (!onNow && info.airing !== undefined) reminderSet = Reminders.toggle(info.airing)
@@ -113,10 +119,11 @@ Rectangle {
         anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 14
         anchors.right: parent.right; anchors.rightMargin: Theme.margin * 2
         visible: Dvr.enabled && !page.past && page.info.start !== undefined
-        text: page.mark === "recording" ? qsTr("● Recording · deleting it in Recordings stops it") : page.mark === "planned" ? (page.series ? qsTr("● Will be recorded (series) · green cancels the series") : qsTr("● Will be recorded · green cancels"))
-              : page.mark === "conflict" ? (page.series ? qsTr("○ Not recorded: conflict · green cancels the series") : qsTr("○ Not recorded: conflict · green cancels"))
+        text: page.mark === "recording" ? qsTr("● Recording · stop it in Recordings") : page.mark === "planned" ? (page.series ? qsTr("● Will be recorded (series) · yellow skips this episode · green cancels the series") : qsTr("● Will be recorded · green cancels"))
+              : page.mark === "conflict" ? (page.series ? qsTr("○ Not recorded: conflict · yellow skips this episode · green cancels the series") : qsTr("○ Not recorded: conflict · green cancels"))
+              : page.skipped ? qsTr("○ Episode skipped · yellow records this episode again")
               : qsTr("● green record   ● yellow record series")
-        color: page.mark === "" ? Theme.dimText : page.mark === "conflict" ? Theme.error : Theme.error
+        color: page.mark === "" && !page.skipped ? Theme.dimText : page.skipped ? Theme.accent : Theme.error
         font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }
 }

@@ -3,6 +3,8 @@ import Hubris.Native
 
 // The viewer's recordings (network DVR): up/down choose, OK plays (from where the viewer left
 // off), green keeps or releases, red deletes (pressed twice), yellow the upcoming recordings.
+// Red on one being recorded offers both: red again deletes it, green stops it and keeps what is
+// recorded.
 Rectangle {
     id: page
     objectName: "recordingsPage"
@@ -15,6 +17,11 @@ Rectangle {
 
     function open() { confirmDelete = -1; Dvr.refresh(); if (list.currentIndex < 0 && list.count > 0) list.currentIndex = 0 }
     function handle(action) {
+        if (action === RemoteKeys.Green && confirmDelete >= 0 && confirmDelete === list.currentIndex && currentItem().state === "recording") {
+            Dvr.stopRecording(currentItem().recordingId)
+            confirmDelete = -1
+            return true
+        }
         if (action !== RemoteKeys.Red) confirmDelete = -1
         switch (action) {
         case RemoteKeys.Up: list.decrementCurrentIndex(); confirmDelete = -1; return true
@@ -117,8 +124,12 @@ Rectangle {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
         width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
-        text: page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
-                                      : qsTr("OK play   ● green keep   ● red delete   ● yellow upcoming   Back close")
+        readonly property bool recording: list.currentItem !== null && list.currentItem.state === "recording"
+        text: page.confirmDelete >= 0 && recording
+              ? qsTr("● green stops recording “%1” and keeps it   ● red again deletes it   any other key: nothing").arg(list.currentItem.title)
+              : page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
+              : recording ? qsTr("OK play   ● red stop or delete   ● green keep   ● yellow upcoming   Back close")
+              : qsTr("OK play   ● green keep   ● red delete   ● yellow upcoming   Back close")
         color: page.confirmDelete >= 0 ? Theme.error : Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

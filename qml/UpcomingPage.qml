@@ -2,18 +2,29 @@ import QtQuick
 import Hubris.Native
 
 // What will be recorded, and what will not and why: a conflict (too many recordings at once),
-// a duplicate, a full keep limit... with the other airings that could be recorded instead.
-// Up/down choose, Back closes.
+// a duplicate, a full keep limit, an episode the viewer skipped... with the other airings that
+// could be recorded instead. Up/down choose, red skips the episode of a series in focus, green
+// records a skipped one again, Back closes.
 Rectangle {
     id: page
     objectName: "upcomingPage"
     signal closed()
 
     function open() { Dvr.refresh(); if (list.count > 0) list.currentIndex = 0 }
+    // The row in focus: skipped by the viewer (green records it again), or one of a series (red skips it).
+    readonly property var current: list.count > 0 && list.currentIndex >= 0 && Dvr.revision >= 0 ? Dvr.upcoming.get(list.currentIndex) : ({})
+    readonly property bool currentSkipped: current.reason === "cancelled"
+    readonly property bool currentSkippable: !currentSkipped && current.rule !== undefined && Dvr.ruleIsSeries(current.rule)
     function handle(action) {
         switch (action) {
         case RemoteKeys.Up: list.decrementCurrentIndex(); return true
         case RemoteKeys.Down: list.incrementCurrentIndex(); return true
+        case RemoteKeys.Red:
+            if (currentSkippable) Dvr.skipAiring(current.rule, current.channel, current.start, true)
+            return true
+        case RemoteKeys.Green:
+            if (currentSkipped) Dvr.skipAiring(current.rule, current.channel, current.start, false)
+            return true
         case RemoteKeys.Back: case RemoteKeys.Yellow: page.closed(); return true
         }
         return false
@@ -64,8 +75,9 @@ Rectangle {
                            font.family: Theme.family; font.pixelSize: Theme.fontNormal }
                     Text { width: parent.width - 260; elide: Text.ElideRight; text: row.title
                            color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
-                    Text { text: row.planned ? qsTr("will be recorded") : row.reason.replace(/-/g, " ")
-                           color: row.planned ? Theme.dimText : Theme.error; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                    Text { text: row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped") : row.reason.replace(/-/g, " ")
+                           color: row.planned || row.reason === "cancelled" ? Theme.dimText : Theme.error
+                           font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 }
                 Text { text: row.when + "   " + row.channelName; color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 Text { visible: !row.planned && row.detail.length > 0; width: parent.width; wrapMode: Text.Wrap; text: row.detail
@@ -91,7 +103,8 @@ Rectangle {
     Text {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
-        text: qsTr("▲▼ choose   Back close")
+        text: page.currentSkipped ? qsTr("▲▼ choose   ● green record this episode again   Back close")
+              : page.currentSkippable ? qsTr("▲▼ choose   ● red skip this episode   Back close") : qsTr("▲▼ choose   Back close")
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

@@ -8,6 +8,8 @@
 #include <QNetworkReply>
 #include <QUrlQuery>
 
+#include <algorithm>
+
 Q_LOGGING_CATEGORY(lcDvr, "iptv.hubris.dvr", QtInfoMsg)
 
 namespace iptv::hubris {
@@ -227,11 +229,14 @@ void DvrClient::updateMarks()
 {
     QHash<QString, QString> marks;
     QHash<QString, qint64> rules;
+    QSet<QString> skipped;
     for (const DvrUpcoming &u : m_upcoming.items()) {
         if (u.planned)
             marks.insert(airingKey(u.channel, u.start), QStringLiteral("planned"));
         else if (u.reason == u"conflict")
             marks.insert(airingKey(u.channel, u.start), QStringLiteral("conflict"));
+        else if (u.reason == u"cancelled")
+            skipped.insert(airingKey(u.channel, u.start));
         if (u.rule != 0)
             rules.insert(airingKey(u.channel, u.start), u.rule);
     }
@@ -241,6 +246,7 @@ void DvrClient::updateMarks()
     }
     m_ruleOf = rules;
     m_marks = marks;
+    m_skipped = skipped;
     ++m_revision; // the grid's bindings read markOf() again
     Q_EMIT marksChanged();
 }
@@ -267,6 +273,21 @@ bool DvrClient::isSeries(int airing) const
     for (const DvrUpcoming &u : m_upcoming.items())
         airings += u.rule == rule;
     return airings > 1;
+}
+
+bool DvrClient::ruleIsSeries(qint64 rule) const
+{
+    return rule != 0
+        && std::count_if(m_upcoming.items().cbegin(), m_upcoming.items().cend(), [rule](const DvrUpcoming &u) { return u.rule == rule; }) > 1;
+}
+
+bool DvrClient::isSkipped(int airing) const
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount() || m_skipped.isEmpty())
+        return false;
+    const epg::Airing a = guide->airing(quint32(airing));
+    return m_skipped.contains(airingKey(guide->channelId(int(a.channel)), a.start));
 }
 
 qint64 DvrClient::archiveStart(int channel) const
@@ -354,9 +375,9 @@ void DvrClient::cancelAiring(int airing)
     const epg::Airing a = guide->airing(quint32(airing));
     const QString key = airingKey(guide->channelId(int(a.channel)), a.start);
     if (m_marks.value(key) == u"recording") {
-        // Removing its rule would not stop it (diver records what has begun to its end); taking it
-        // out of the library does.
-        fail(tr("“%1” is being recorded: delete it in Recordings to stop it").arg(guide->title(a.programme)));
+        // Removing its rule would not stop it (diver records what has begun to its end); stopping
+        // it in the library does.
+        fail(tr("“%1” is being recorded: stop it in Recordings").arg(guide->title(a.programme)));
         return;
     }
     const qint64 rule = m_ruleOf.value(key);
@@ -380,6 +401,52 @@ void DvrClient::deleteRecording(qint64 id)
     });
 }
 
+void DvrClient::stopRecording(qint64 id)
+{
+    call("POST", QStringLiteral("/api/recordings/%1/stop").arg(id), {}, [this](int status, const QJsonObject &body) {
+        if (status != 200)
+            return;
+        updateRow(body);
+        refresh(); // the plan, and the marks: it records no more
+    });
+}
+
+void DvrClient::skipAiring(qint64 rule, const QString &channel, qint64 start, bool skip)
+{
+    if (rule == 0 || channel.isEmpty())
+        return;
+    const QString path = QStringLiteral("/api/rules/%1/airings/%2/%3")
+                             .arg(rule)
+                             .arg(channel)
+                             .arg(start);
+    call("PUT", path, {{u"cancelled"_qs, skip}}, [this](int status, const QJsonObject &) {
+        if (status == 200)
+            refresh();
+    });
+}
+
+QString DvrClient::titleAt(int airing) const
+{
+    const auto guide = m_store->guide();
+    return guide && airing >= 0 && quint32(airing) < guide->airingCount() ? guide->title(guide->airing(quint32(airing)).programme)
+                                                                           : QString();
+}
+
+void DvrClient::skipEpisode(int airing, bool skip)
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return;
+    const epg::Airing a = guide->airing(quint32(airing));
+    const QString channel = guide->channelId(int(a.channel));
+    const qint64 rule = m_ruleOf.value(airingKey(channel, a.start));
+    if (rule == 0) {
+        fail(tr("“%1” is not part of a series being recorded").arg(titleAt(airing)));
+        return;
+    }
+    skipAiring(rule, channel, a.start, skip);
+}
+
 void DvrClient::setKept(qint64 id, bool kept)
 {
     changeRecording(id, {{u"kept"_qs, kept}});
@@ -395,16 +462,21 @@ void DvrClient::changeRecording(qint64 id, const QJsonObject &change)
     call("PUT", QStringLiteral("/api/recordings/%1").arg(id), change, [this](int status, const QJsonObject &body) {
         if (status != 200)
             return;
-        // diver answers with the recording as it is now: that row is replaced, the rest kept.
-        QList<DvrRecording> items = m_recordings.items();
-        const DvrRecording updated = DvrRecording::fromJson(body);
-        for (DvrRecording &r : items) {
-            if (r.id == updated.id)
-                r = updated;
-        }
-        m_recordings.setItems(items);
-        Q_EMIT libraryChanged();
+        updateRow(body);
     });
+}
+
+void DvrClient::updateRow(const QJsonObject &recording)
+{
+    // diver answers with the recording as it is now: that row is replaced, the rest kept.
+    QList<DvrRecording> items = m_recordings.items();
+    const DvrRecording updated = DvrRecording::fromJson(recording);
+    for (DvrRecording &r : items) {
+        if (r.id == updated.id)
+            r = updated;
+    }
+    m_recordings.setItems(items);
+    Q_EMIT libraryChanged();
 }
 
 } // namespace iptv::hubris

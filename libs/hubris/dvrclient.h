@@ -69,6 +69,12 @@ public:
     /// Stops planning the rule that records `airing` (the recordings made stay).
     Q_INVOKABLE void cancelAiring(int airing);
     Q_INVOKABLE void deleteRecording(qint64 id);
+    /// Stops recording `id` while it records and keeps what is recorded (its row says "finished").
+    Q_INVOKABLE void stopRecording(qint64 id);
+    /// Skips (`skip`) or records again one airing of rule `rule` (diver's "cancelled" airings).
+    Q_INVOKABLE void skipAiring(qint64 rule, const QString &channel, qint64 start, bool skip);
+    /// The same for airing `airing` (a guide index) of the series that plans it.
+    Q_INVOKABLE void skipEpisode(int airing, bool skip);
     Q_INVOKABLE void setKept(qint64 id, bool kept);
     /// The resume point of recording `id`, seconds from its start.
     Q_INVOKABLE void savePosition(qint64 id, qint64 seconds);
@@ -82,6 +88,10 @@ public:
     /// Airing `airing` is planned by a rule that records more airings (a series): cancelling it
     /// cancels them all.
     Q_INVOKABLE bool isSeries(int airing) const;
+    /// The viewer skipped airing `airing` of its series (it is not recorded; it can be again).
+    Q_INVOKABLE bool isSkipped(int airing) const;
+    /// Rule `rule` plans more than one airing (planned or left out): a series.
+    Q_INVOKABLE bool ruleIsSeries(qint64 rule) const;
     /// Where the archive of `channel` (a guide index) begins, UTC s (0: unknown or none).
     Q_INVOKABLE qint64 archiveStart(int channel) const;
     /// HLS of archived `channel` from `from` (UTC s) for `seconds`, or to the live edge (seconds 0).
@@ -115,6 +125,9 @@ private:
     void setReady(bool ready);
     void fail(const QString &message);
     void postRule(const QJsonObject &rule, const QString &title);
+    /// Replaces the library's row of the recording diver answered with.
+    void updateRow(const QJsonObject &recording);
+    QString titleAt(int airing) const;
     void updateMarks();
     QString airingKey(const QString &channel, qint64 start) const { return channel + u'|' + QString::number(start); }
 
@@ -135,6 +148,7 @@ private:
     DvrUpcomingModel m_upcoming;
     QHash<QString, QString> m_marks; ///< "channel|start" -> recording, planned, conflict
     QHash<QString, qint64> m_ruleOf;  ///< "channel|start" -> the rule that plans it
+    QSet<QString> m_skipped;          ///< "channel|start" the viewer skipped
     QSet<QString> m_archived;
     QHash<QString, qint64> m_archiveFrom; ///< channel id: its archive's first second
     int m_archiveHours = 0;

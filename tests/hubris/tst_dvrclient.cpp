@@ -1,6 +1,7 @@
 // The box's DVR client against a real diver (in-process, checking tickets with a test key): the
 // models under QAbstractItemModelTester, record an airing and a series (the guide's marks follow),
-// a conflict with its reason, the library's keep, resume position and delete, and what the viewer
+// a conflict with its reason, the library's keep, resume position, stop and delete, one episode
+// of a series skipped and taken back, and what the viewer
 // is told when the ticket is refused, diver is down, or the box has no ticket at all.
 #include "dvrtestsupport.h"
 
@@ -174,6 +175,58 @@ private Q_SLOTS:
         dvr->deleteRecording(r.id);
         QVERIFY(library.wait(5000));
         QTRY_COMPARE(dvr->recordings()->rowCount(), 0);
+    }
+
+    void stopARecordingAndKeepIt()
+    {
+        // On now, on the archived channel (a range of the archive, "recording" until its end):
+        // stopped, it is finished with what it holds, and the guide's mark goes.
+        auto dvr = client(u"STB-STOP"_qs);
+        QTRY_VERIFY(dvr->isReady());
+        const int now = airing(2, QDateTime::currentSecsSinceEpoch());
+        dvr->recordAiring(now);
+        QTRY_VERIFY_WITH_TIMEOUT((dvr->refresh(), dvr->recordings()->rowCount() == 1), 15000);
+        QCOMPARE(dvr->recordings()->items().first().state, u"recording"_qs);
+        QTRY_COMPARE(dvr->markOf(now), u"recording"_qs);
+        QSignalSpy library(dvr.get(), &DvrClient::libraryChanged);
+        dvr->stopRecording(dvr->recordings()->items().first().id);
+        QVERIFY(library.wait(5000));
+        const DvrRecording stopped = dvr->recordings()->items().first();
+        QCOMPARE(stopped.state, u"finished"_qs);
+        QCOMPARE(stopped.reason, u"stopped by the viewer"_qs);
+        QVERIFY(stopped.recordStop <= QDateTime::currentSecsSinceEpoch());
+        QTRY_COMPARE(dvr->markOf(now), QString());
+        QCOMPARE(dvr->recordings()->rowCount(), 1); // kept
+    }
+
+    void skipOneEpisodeOfASeries()
+    {
+        auto dvr = client(u"STB-SKIP"_qs);
+        QTRY_VERIFY(dvr->isReady());
+        QSignalSpy recorded(dvr.get(), &DvrClient::recorded);
+        const int episode = airing(1, dvrtest::during(9));
+        dvr->recordSeries(episode);
+        QVERIFY(recorded.wait(10000));
+        QTRY_VERIFY(dvr->isSeries(episode));
+        const qint64 rule = dvr->upcoming()->items().first().rule;
+        QVERIFY(dvr->ruleIsSeries(rule));
+        QVERIFY(!dvr->isSkipped(episode));
+        const int rows = dvr->upcoming()->rowCount();
+
+        dvr->skipEpisode(episode, true);
+        QTRY_VERIFY(dvr->isSkipped(episode));
+        QCOMPARE(dvr->markOf(episode), QString()); // not recorded: no mark in the guide
+        QCOMPARE(dvr->upcoming()->rowCount(), rows); // still listed, with why
+        DvrUpcoming skipped;
+        for (const DvrUpcoming &u : dvr->upcoming()->items())
+            if (u.reason == u"cancelled")
+                skipped = u;
+        QCOMPARE(skipped.detail, u"skipped by the viewer"_qs);
+        QVERIFY(dvr->isSeries(episode)); // the details still offer to take it back
+
+        dvr->skipEpisode(episode, false);
+        QTRY_VERIFY(!dvr->isSkipped(episode));
+        QVERIFY(!dvr->markOf(episode).isEmpty());
     }
 
     void refusedTicketIsSaid()

@@ -2,7 +2,8 @@
 // channels, the controlserver program (the box enrols and gets its ticket for diver through the
 // control link) and diver. In the guide REC records what is on (a ● mark appears) and the next
 // programme, and the same half hour on two more channels (one is left out: a conflict); the menu opens the library, green keeps, OK plays the recording, right seeks and
-// Back stores where the viewer stopped; yellow shows the upcoming recordings; on an archived
+// Back stores where the viewer stopped; yellow shows the upcoming recordings; the library stops the
+// recording in progress (red, then green: kept), and in upcoming red skips one episode of a series and green takes it back; on an archived
 // channel yellow pauses live TV and OK plays on from the archive, and the details play what is on
 // from its start; the ticket is renewed before it
 // expires. Screenshots of each page.
@@ -210,7 +211,7 @@ private Q_SLOTS:
         QSignalSpy errors(m_app->dvr(), &iptv::hubris::DvrClient::errorOccurred);
         press(Qt::Key_R);
         QCOMPARE(errors.size(), 1);
-        QVERIFY2(errors.first().first().toString().contains(u"delete it in Recordings"), qPrintable(errors.first().first().toString()));
+        QVERIFY2(errors.first().first().toString().contains(u"stop it in Recordings"), qPrintable(errors.first().first().toString()));
         QCOMPARE(m_app->dvr()->markOf(now), u"recording"_qs);
         press(Qt::Key_Right);
         const int next = focusedAiring();
@@ -298,6 +299,68 @@ private Q_SLOTS:
         QCOMPARE(m_app->dvr()->upcoming()->conflicts(), 1);
         QTest::qWait(4500); // the toast about the box's dead live stream (this test has none) goes
         shot(u"upcoming"_qs);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"recordings"_qs);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+    }
+
+    void stopARecordingAndSkipAnEpisode()
+    {
+        // In the library, red on the recording in progress offers to stop it: green stops it and keeps it.
+        press(Qt::Key_M);
+        for (int i = 0; i < 4; ++i)
+            press(Qt::Key_Down);
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"recordings"_qs);
+        auto *library = m_app->dvr()->recordings();
+        QVERIFY(waitFor([&] { return library->rowCount() >= 1; }));
+        qsizetype row = -1;
+        for (qsizetype i = 0; i < library->items().size(); ++i)
+            if (library->items().at(i).state == u"recording"_qs)
+                row = i;
+        QVERIFY2(row >= 0, "no recording in progress (what is on channel 1, recorded from the guide)");
+        const qint64 id = library->items().at(row).id;
+        for (int i = 0; i < library->rowCount(); ++i)
+            press(Qt::Key_Up);
+        for (qsizetype i = 0; i < row; ++i)
+            press(Qt::Key_Down);
+        press(Qt::Key_F1); // red: stop or delete?
+        QObject *libraryPage = m_window->findChild<QObject *>(u"recordingsPage"_qs);
+        QVERIFY(libraryPage);
+        QCOMPARE(libraryPage->property("confirmDelete").toInt(), int(row));
+        shot(u"recordings-stop-or-delete"_qs);
+        press(Qt::Key_F2); // green: stop recording, keep it
+        QVERIFY(waitFor([&] { return library->items().at(library->rowOf(id)).state == u"finished"_qs; }));
+        QCOMPARE(library->items().at(library->rowOf(id)).reason, u"stopped by the viewer"_qs);
+        toastGone();
+        shot(u"recordings-stopped"_qs);
+
+        // A series ("Series 1" on channel 1, every third half hour): in upcoming, blue skips the
+        // episode in focus: red skips it, green records it again.
+        QSignalSpy recorded(m_app->dvr(), &iptv::hubris::DvrClient::recorded);
+        m_app->dvr()->recordSeries(dvrtest::airingAt(*m_app->store()->guide(), 0, dvrtest::during(6)));
+        QVERIFY(recorded.wait(10000));
+        press(Qt::Key_F3); // yellow: upcoming
+        QCOMPARE(page(), u"upcoming"_qs);
+        QObject *upcomingPage = m_window->findChild<QObject *>(u"upcomingPage"_qs);
+        QVERIFY(upcomingPage);
+        auto current = [&] { return upcomingPage->property("current").toMap(); };
+        QVERIFY(waitFor([&] { return m_app->dvr()->upcoming()->rowCount() >= 2; }));
+        for (int i = 0; i < m_app->dvr()->upcoming()->rowCount() && !current().value(u"title"_qs).toString().startsWith(u"Series"); ++i)
+            press(Qt::Key_Down);
+        const QVariantMap episode = current();
+        QVERIFY2(episode.value(u"title"_qs).toString().startsWith(u"Series"), qPrintable(upcoming()));
+        QVERIFY(upcomingPage->property("currentSkippable").toBool());
+        press(Qt::Key_F1); // red: skip this episode
+        QVERIFY2(waitFor([&] { return current().value(u"reason"_qs).toString() == u"cancelled"_qs; }), qPrintable(upcoming()));
+        QCOMPARE(current().value(u"start"_qs), episode.value(u"start"_qs));
+        QVERIFY(upcomingPage->property("currentSkipped").toBool());
+        toastGone();
+        shot(u"upcoming-skipped"_qs);
+        press(Qt::Key_F2); // green: record this episode again
+        QVERIFY2(waitFor([&] { return current().value(u"planned"_qs).toBool() || current().value(u"reason"_qs).toString() == u"conflict"_qs; }),
+                 qPrintable(upcoming()));
         press(Qt::Key_Escape);
         QCOMPARE(page(), u"recordings"_qs);
         press(Qt::Key_Escape);
