@@ -82,7 +82,7 @@ Rectangle {
         }
         Text {
             width: parent.width; wrapMode: Text.Wrap
-            maximumLineCount: 9; elide: Text.ElideRight
+            maximumLineCount: 6; elide: Text.ElideRight
             text: page.info.description || qsTr("No description")
             color: Theme.text
             font.family: Theme.family; font.pixelSize: Theme.fontNormal
@@ -114,10 +114,11 @@ Rectangle {
             }
         }
     }
-    // Recording: its state, and the keys.
+    // Recording: its state, and the keys (a line of its own above the reminder and the buttons:
+    // a series' keys do not fit beside them).
     Text {
-        anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 14
-        anchors.right: parent.right; anchors.rightMargin: Theme.margin * 2
+        anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 66
+        x: Theme.margin * 2; width: parent.width - 4 * Theme.margin; elide: Text.ElideRight
         visible: Dvr.enabled && !page.past && page.info.start !== undefined
         text: page.mark === "recording" ? qsTr("● Recording · stop it in Recordings") : page.mark === "planned" ? (page.series ? qsTr("● Will be recorded (series) · yellow skips this episode · green cancels the series") : qsTr("● Will be recorded · green cancels"))
               : page.mark === "conflict" ? (page.series ? qsTr("○ Not recorded: conflict · yellow skips this episode · green cancels the series") : qsTr("○ Not recorded: conflict · green cancels"))
