@@ -539,7 +539,7 @@ void DiverServer::setupRoutes()
         const QString airing = QStringLiteral("%1 at %2").arg(channel.left(40), QDateTime::fromSecsSinceEpoch(start, Qt::UTC).toString(Qt::ISODate));
         if (!planned && !skipped)
             return Reply::error(ApiError::notFound(QStringLiteral("rule %1 has no airing on %2 to come").arg(id).arg(airing)));
-        if (cancel && planned && planned->recordStart <= t)
+        if (cancel && ((planned && planned->recordStart <= t) || (skipped && isItself(*skipped))))
             return Reply::error(ApiError::badRequest(QStringLiteral(
                 "the airing on %1 is being recorded: stop the recording instead (POST /api/recordings/<id>/stop)").arg(airing)));
         const bool ok = cancel ? m_rules.addCancelled({id, channel, start, planned ? planned->stop : skipped->airing.stop, {}}, &error)

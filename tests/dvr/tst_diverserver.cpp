@@ -426,13 +426,20 @@ private Q_SLOTS:
         };
 
         const QJsonObject film{{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}};
-        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, film).status, 201);
+        const HttpResult madeA = call("POST", port, u"/api/recordings"_qs, a, film);
+        QCOMPARE(madeA.status, 201);
+        const QString ruleA = QString::number(madeA.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
         QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, film).status, 201);
         QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 3, 20000);
         QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
         const QString idA = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
         const QString idB = QString::number(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger());
         QCOMPARE(call("POST", port, u"/api/recordings/"_qs + idA + u"/stop"_qs, b).status, 404); // not B's
+        // An airing being recorded is not skipped: it is stopped.
+        const HttpResult skipRunning = call("PUT", port, u"/api/rules/"_qs + ruleA + u"/airings/one/"_qs + QString::number(now - 20), a,
+                                            {{u"cancelled"_qs, true}});
+        QCOMPARE(skipRunning.status, 400);
+        QVERIFY2(skipRunning.json().value(u"detail"_qs).toString().contains(u"stop the recording instead"), skipRunning.body.constData());
 
         const qint64 stoppedAt = QDateTime::currentSecsSinceEpoch();
         const HttpResult stop = call("POST", port, u"/api/recordings/"_qs + idA + u"/stop"_qs, a);
