@@ -21,9 +21,12 @@
 #include <QHttpServerRequest>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QLoggingCategory>
 #include <QRegularExpression>
 #include <QUrlQuery>
 #include <QtConcurrent/QtConcurrentRun>
+
+Q_DECLARE_LOGGING_CATEGORY(lcDiver)
 
 namespace iptv::diver {
 
@@ -703,6 +706,14 @@ void DiverServer::setupRoutes()
                     announce(ClusterChange::Kind::CopyRemoved, copy->id);
                 }
             }
+        }
+        if (row->stopped == 0 && row->recordStop > now()) {
+            // Deleted while it recorded: its rule still plans the airing, and would make it again
+            // at once. Skipped for that rule, as a stopped one is.
+            if (!m_rules.addCancelled({row->ruleId, row->channelId, row->airingStart, row->airingStop, {}}, &error) || !reloadCancelled(&error))
+                qCWarning(lcDiver).noquote() << "recording" << row->id << "is deleted, but its rule may record it again:" << error;
+            announce(ClusterChange::Kind::Rule, row->ruleId);
+            replan(false);
         }
         publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, row->id}, {u"reason"_qs, u"deleted by the viewer"_qs}}, row->owner);
         return Reply{204, {}, {}, {}};

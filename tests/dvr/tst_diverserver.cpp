@@ -500,6 +500,17 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(
             iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idR + u"/index.m3u8"_qs, a).body).ended, 15000);
 
+        // Deleted while it records (B's range of the same airing): gone, and not made again by its rule.
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, {{u"channel"_qs, u"two"_qs}, {u"start"_qs, now - 20}}).status, 201);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 2, 10000);
+        QString idD;
+        for (const QJsonValue &r : recordingsOf(port, b))
+            if (r.toObject().value(u"archived"_qs).toBool())
+                idD = QString::number(r.toObject().value(u"id"_qs).toInteger());
+        QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + idD, b).status, 204);
+        diver.reconcile();
+        QCOMPARE(recordingsOf(port, b).size(), 1);
+
         if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
             QSKIP("ffprobe is not installed: the playlists were checked by our own reader only");
         const double secondsA = probeSeconds(recordingOf(port, a, idA).value(u"playlist"_qs).toString());
