@@ -346,7 +346,10 @@ private Q_SLOTS:
         QObject *upcomingPage = m_window->findChild<QObject *>(u"upcomingPage"_qs);
         QVERIFY(upcomingPage);
         auto current = [&] { return upcomingPage->property("current").toMap(); };
-        QVERIFY(waitFor([&] { return m_app->dvr()->upcoming()->rowCount() >= 2; }));
+        QVERIFY(waitFor([&] {
+            const auto &items = m_app->dvr()->upcoming()->items();
+            return std::any_of(items.cbegin(), items.cend(), [](const auto &u) { return u.title.startsWith(u"Series"); });
+        }));
         for (int i = 0; i < m_app->dvr()->upcoming()->rowCount() && !current().value(u"title"_qs).toString().startsWith(u"Series"); ++i)
             press(Qt::Key_Down);
         const QVariantMap episode = current();
