@@ -8,6 +8,7 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QUuid>
 
 Q_LOGGING_CATEGORY(lcRuleStore, "iptv.dvr.rulestore")
 
@@ -16,7 +17,8 @@ namespace iptv::dvr {
 namespace {
 QAtomicInteger<quint64> s_connectionCounter;
 // 2: dvr_cancelled (a version 1 database is taken up by creating it, below).
-constexpr int SchemaVersion = 2;
+// 3: dvr_rules.request_key, so that a save retried is made once (save()).
+constexpr int SchemaVersion = 3;
 const QString s_schemaKey = QStringLiteral("schema.rules");
 } // namespace
 
@@ -53,7 +55,8 @@ bool RuleStore::open(const QString &location, QString *error)
     const QStringList statements = {
         QStringLiteral("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value %1)").arg(blob),
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_rules (id %1, kind TEXT NOT NULL, owner TEXT, "
-                       "enabled INTEGER NOT NULL, priority INTEGER NOT NULL, created BIGINT NOT NULL, spec TEXT NOT NULL)")
+                       "enabled INTEGER NOT NULL, priority INTEGER NOT NULL, created BIGINT NOT NULL, spec TEXT NOT NULL, "
+                       "request_key TEXT)")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_rules_by_owner ON dvr_rules (owner, id)"),
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_history (id %1, rule_id BIGINT NOT NULL, title TEXT, "
@@ -78,18 +81,26 @@ bool RuleStore::open(const QString &location, QString *error)
     }
     if (q.next()) {
         const int version = q.value(0).toByteArray().toInt();
-        if (version == 1) {
-            // Version 2 only added dvr_cancelled, made by the statements above.
+        if (version == 1 || version == 2) {
+            // Version 2 only added dvr_cancelled, made by the statements above; version 3 adds a
+            // column (another node may have added it a moment ago: look first).
+            QSqlQuery probe(QSqlDatabase::database(m_connection, false));
+            QString why;
+            if (!probe.exec(QStringLiteral("SELECT request_key FROM dvr_rules WHERE 1 = 0"))
+                && !execSql(m_connection, QStringLiteral("ALTER TABLE dvr_rules ADD COLUMN request_key TEXT"), &why)) {
+                close();
+                return fail(QStringLiteral("upgrade the rule tables from version %1").arg(version), why, error);
+            }
             QSqlQuery up(QSqlDatabase::database(m_connection, false));
             up.prepare(QStringLiteral("UPDATE meta SET value = ? WHERE key = ?"));
             up.addBindValue(QByteArray::number(SchemaVersion));
             up.addBindValue(s_schemaKey);
             if (!up.exec()) {
-                const QString why = sqlErrorText(up.lastError());
+                why = sqlErrorText(up.lastError());
                 close();
-                return fail(QStringLiteral("upgrade the rule tables from version 1"), why, error);
+                return fail(QStringLiteral("upgrade the rule tables from version %1").arg(version), why, error);
             }
-            qCInfo(lcRuleStore).noquote() << "rule tables upgraded from version 1 to" << SchemaVersion << "(skipped airings)";
+            qCInfo(lcRuleStore).noquote() << "rule tables upgraded from version" << version << "to" << SchemaVersion;
         } else if (version != SchemaVersion) {
             close();
             return fail(QStringLiteral("open %1").arg(location),
@@ -110,6 +121,13 @@ bool RuleStore::open(const QString &location, QString *error)
             return fail(QStringLiteral("write schema version"), why, error);
         }
     }
+    // After the upgrade above: an older table has no request_key before it.
+    if (QString why; !execSql(m_connection,
+                              QStringLiteral("CREATE UNIQUE INDEX IF NOT EXISTS dvr_rules_by_request ON dvr_rules (request_key)"),
+                              &why)) {
+        close();
+        return fail(QStringLiteral("create schema"), why, error);
+    }
     return true;
 }
 
@@ -118,17 +136,43 @@ void RuleStore::close()
     closeSqlDatabase(m_connection);
 }
 
-bool RuleStore::save(RecordingRule *rule, QString *error)
+bool RuleStore::save(RecordingRule *rule, QString *error, const QString &requestKey, bool *repeated)
 {
+    if (repeated)
+        *repeated = false;
+    // A new rule is inserted under a key made once per call, outside the retry: when a network
+    // cut hides whether the COMMIT was made, the statement retried finds its own row instead of
+    // inserting the rule twice. A client's key (a request it sends again) works the same way.
+    const QString key = requestKey.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces) : requestKey;
     return withReconnect(m_connection, error, [&]() -> bool {
         QString why;
         if (!rule->validate(&why))
             return fail(QStringLiteral("save"), why, error);
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        if (rule->id == 0 && !requestKey.isEmpty()) {
+            q.prepare(QStringLiteral("SELECT id FROM dvr_rules WHERE request_key = ?"));
+            q.addBindValue(key);
+            if (!q.exec())
+                return fail(QStringLiteral("look up request %1").arg(key.left(64)), sqlErrorText(q.lastError()), error);
+            if (q.next()) {
+                const qint64 id = q.value(0).toLongLong();
+                q.finish();
+                const auto stored = this->rule(id, error);
+                if (!stored)
+                    return error->isEmpty() ? fail(QStringLiteral("look up request %1").arg(key.left(64)),
+                                                   QStringLiteral("its rule %1 is gone").arg(id), error)
+                                            : false;
+                *rule = *stored;
+                if (repeated)
+                    *repeated = true;
+                return true;
+            }
+        }
         const QByteArray spec = QJsonDocument(rule->toJson()).toJson(QJsonDocument::Compact);
         if (rule->id == 0) {
-            q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec) "
-                                     "VALUES (?, ?, ?, ?, ?, ?) RETURNING id"));
+            q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, request_key) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_key) DO UPDATE SET "
+                                     "request_key = excluded.request_key RETURNING id"));
         } else {
             q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, id) "
                                      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
@@ -141,8 +185,7 @@ bool RuleStore::save(RecordingRule *rule, QString *error)
         q.addBindValue(rule->priority);
         q.addBindValue(rule->created);
         q.addBindValue(QString::fromUtf8(spec));
-        if (rule->id)
-            q.addBindValue(rule->id);
+        q.addBindValue(rule->id ? QVariant(rule->id) : QVariant(key));
         if (!q.exec() || !q.next())
             return fail(QStringLiteral("save rule %1").arg(rule->id), sqlErrorText(q.lastError()), error);
         rule->id = q.value(0).toLongLong();

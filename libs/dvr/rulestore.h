@@ -37,7 +37,9 @@ public:
 
     /// Inserts a rule with id 0 (its new id is written back into *rule) or replaces the rule with
     /// that id. The rule is validated first (without a guide); false with *error otherwise.
-    bool save(RecordingRule *rule, QString *error);
+    /// A new rule saved with a `requestKey` already saved is not inserted again: *rule becomes the
+    /// stored one and *repeated is set (a client sending a request again, HTTP's Idempotency-Key).
+    bool save(RecordingRule *rule, QString *error, const QString &requestKey = {}, bool *repeated = nullptr);
     bool remove(qint64 id, QString *error);
     std::optional<RecordingRule> rule(qint64 id, QString *error);
     /// Every rule, by id; or one owner's when `owner` is given.

@@ -8,6 +8,7 @@
 
 #include <QJsonDocument>
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -322,6 +323,51 @@ private Q_SLOTS:
         skipped = store.cancelled(kDay0, &error);
         QCOMPARE(skipped->size(), 1);
         QCOMPARE(skipped->at(0).ruleId, a.id);
+    }
+
+    void storeRequestKey()
+    {
+        // A new rule saved again under the same request key (a box resending its POST, or the
+        // store's own retry after a cut hid whether the COMMIT was made) is stored once; a
+        // version 2 database (before request_key) is taken up to version 3.
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(u"dvr.sqlite"_qs);
+        QString error;
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+        }
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"v2"_qs);
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY(q.exec(u"DROP INDEX dvr_rules_by_request"_qs));
+            QVERIFY2(q.exec(u"ALTER TABLE dvr_rules DROP COLUMN request_key"_qs), qPrintable(q.lastError().text()));
+            QVERIFY(q.exec(u"UPDATE meta SET value = '2' WHERE key = 'schema.rules'"_qs));
+        }
+        QSqlDatabase::removeDatabase(u"v2"_qs);
+        RuleStore store;
+        QVERIFY2(store.open(path, &error), qPrintable(error));
+        RecordingRule first = titleRule(u"Drama"_qs);
+        first.owner = u"box-1"_qs;
+        bool repeated = true;
+        QVERIFY2(store.save(&first, &error, u"box-1:7f3c"_qs, &repeated), qPrintable(error));
+        QVERIFY(!repeated);
+        RecordingRule again = titleRule(u"Drama"_qs);
+        again.owner = u"box-1"_qs;
+        QVERIFY2(store.save(&again, &error, u"box-1:7f3c"_qs, &repeated), qPrintable(error));
+        QVERIFY(repeated);
+        QCOMPARE(again.id, first.id);
+        RecordingRule other = titleRule(u"Drama"_qs);
+        QVERIFY2(store.save(&other, &error, u"box-1:8a01"_qs, &repeated), qPrintable(error));
+        QVERIFY(!repeated);
+        QVERIFY(other.id != first.id);
+        RecordingRule noKey = titleRule(u"Film"_qs), noKeyToo = titleRule(u"Film"_qs);
+        QVERIFY(store.save(&noKey, &error) && store.save(&noKeyToo, &error));
+        QVERIFY(noKey.id != noKeyToo.id); // without a key every save is a new rule
+        QCOMPARE(store.rules(&error)->size(), 4);
     }
 };
 
