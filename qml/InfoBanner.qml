@@ -6,7 +6,6 @@ Rectangle {
     id: banner
     objectName: "infoBanner"
     property var info: ({})
-    property string digits: Zapper.digits
     function refresh() { info = Channels.get(Zapper.current) }
     function show() { zapped.stop(); refresh(); opacity = 1; hide.restart() }
     function close() { zapped.stop(); opacity = 0 }

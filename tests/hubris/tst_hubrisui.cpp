@@ -100,11 +100,45 @@ private Q_SLOTS:
         shot(u"live"_qs);
         press(Qt::Key_Down); // channel down wraps to 101
         QCOMPARE(m_app->zapper()->current(), 5);
+        m_app->numberEntry()->setTimeout(60000); // the steps must not depend on it
         press(Qt::Key_1);
         press(Qt::Key_0);
-        QCOMPARE(m_app->zapper()->digits(), u"10"_qs);
+        QCOMPARE(m_app->numberEntry()->digits(), u"10"_qs);
+        QVERIFY(item(u"numberOsd"_qs)->property("visible").toBool());
+        QCOMPARE(item(u"numberOsdText"_qs)->property("text").toString(), u"10_"_qs); // 101 may come
+        QCOMPARE(m_app->zapper()->current(), 5);
         shot(u"digits"_qs);
         press(Qt::Key_Return); // OK while typing tunes 10
+        QCOMPARE(m_app->zapper()->current(), 3);
+        QVERIFY(!item(u"numberOsd"_qs)->property("visible").toBool());
+        press(Qt::Key_1);
+        press(Qt::Key_Escape); // Back forgets the digits, the channel stays
+        QVERIFY(!m_app->numberEntry()->isActive());
+        QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), 3);
+        press(Qt::Key_7); // no channel 7: said, the channel stays
+        QCOMPARE(item(u"toast"_qs)->property("text").toString(), u"No channel 7"_qs);
+        QCOMPARE(m_app->zapper()->current(), 3);
+        press(Qt::Key_1);
+        press(Qt::Key_0);
+        press(Qt::Key_1); // three digits: at once
+        QCOMPARE(m_app->zapper()->current(), 5);
+        m_app->numberEntry()->setTimeout(50);
+        press(Qt::Key_1); // 1 may go on to 10, 11, 101: tuned after the timeout
+        QCOMPARE(m_app->zapper()->current(), 5);
+        QTRY_COMPARE(m_app->zapper()->current(), 0);
+        m_app->numberEntry()->setTimeout(60000);
+        press(Qt::Key_1);
+        press(Qt::Key_1); // 11
+        QCOMPARE(m_app->zapper()->current(), 4);
+        press(Qt::Key_Down);
+        QCOMPARE(m_app->zapper()->current(), 3);
+        press(Qt::Key_Up);
+        press(Qt::Key_Up); // 101, where the zaps above began
+        QCOMPARE(m_app->zapper()->current(), 5);
+        press(Qt::Key_1);
+        press(Qt::Key_0);
+        press(Qt::Key_Return);
         QCOMPARE(m_app->zapper()->current(), 3);
         press(Qt::Key_P); // previous channel
         QCOMPARE(m_app->zapper()->current(), 5);
@@ -168,6 +202,52 @@ private Q_SLOTS:
         QCOMPARE(page(), u"guide"_qs);
         press(Qt::Key_Escape);
         QCOMPARE(page(), u"live"_qs);
+    }
+
+    void guideChannelNumbers()
+    {
+        // Digits in the guide: the number's row at the current time, focus only (nothing tuned).
+        m_app->numberEntry()->setTimeout(60000);
+        const int tuned = m_app->zapper()->current();
+        press(Qt::Key_G);
+        QCOMPARE(page(), u"guide"_qs);
+        auto title = [this] { return focusedAiring().value(u"title"_qs).toString(); };
+        QCOMPARE(title(), u"Channel 10 h5"_qs);
+        press(Qt::Key_Right);
+        press(Qt::Key_Right); // two hours on
+        press(Qt::Key_1);
+        QVERIFY(item(u"numberOsd"_qs)->property("visible").toBool());
+        QCOMPARE(item(u"numberOsdText"_qs)->property("text").toString(), u"1__"_qs);
+        press(Qt::Key_0);
+        calm();
+        shot(u"guide-number"_qs);
+        press(Qt::Key_1); // 101: three digits, at once
+        QCOMPARE(title(), u"Channel 101 h5"_qs);
+        QVERIFY(!item(u"numberOsd"_qs)->property("visible").toBool());
+        press(Qt::Key_1);
+        press(Qt::Key_0);
+        press(Qt::Key_Return); // OK: 10 at once
+        QCOMPARE(title(), u"Channel 10 h5"_qs);
+        press(Qt::Key_1);
+        press(Qt::Key_1); // 11: nothing longer
+        QCOMPARE(title(), u"Channel 11 h5"_qs);
+        m_app->numberEntry()->setTimeout(50);
+        press(Qt::Key_1); // 1: after the timeout
+        QCOMPARE(title(), u"Channel 11 h5"_qs);
+        QTRY_COMPARE(title(), u"Channel 1 h5"_qs);
+        m_app->numberEntry()->setTimeout(60000);
+        press(Qt::Key_Down);
+        press(Qt::Key_1);
+        press(Qt::Key_Escape); // Back forgets the digits, the guide stays open
+        QCOMPARE(page(), u"guide"_qs);
+        QVERIFY(!m_app->numberEntry()->isActive());
+        QCOMPARE(title(), u"Channel 2 h5"_qs);
+        press(Qt::Key_9); // no channel 9: said, the focus stays
+        QCOMPARE(item(u"toast"_qs)->property("text").toString(), u"No channel 9"_qs);
+        QCOMPARE(title(), u"Channel 2 h5"_qs);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), tuned);
     }
 
     void reminderPrompt()
