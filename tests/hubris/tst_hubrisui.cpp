@@ -153,6 +153,23 @@ private Q_SLOTS:
         shot(u"info-banner"_qs);
     }
 
+    void bannerClock()
+    {
+        // The banner's clock is the time it is shown at, not the time the QML was loaded at.
+        QObject *banner = item(u"infoBanner"_qs);
+        if (banner->property("visible").toBool())
+            press(Qt::Key_I); // closes it
+        QTRY_VERIFY(!banner->property("visible").toBool());
+        const qint64 later = testguide::kDay0 + 7 * 3600 + 120;
+        m_app->store()->setFixedNow(later);
+        press(Qt::Key_I);
+        QTRY_VERIFY(banner->property("visible").toBool());
+        QCOMPARE(item(u"bannerClock"_qs)->property("text").toString(),
+                 QDateTime::fromSecsSinceEpoch(later).toString(u"hh:mm"_qs));
+        press(Qt::Key_I);
+        m_app->store()->setFixedNow(testguide::kDay0 + 5 * 3600 + 900);
+    }
+
     void channelList()
     {
         press(Qt::Key_Return);
