@@ -185,6 +185,18 @@ private Q_SLOTS:
         press(Qt::Key_Return);
         press(Qt::Key_Escape); // back closes the list, the channel stays
         QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), 3);        // A number typed in the list: the list closes and live TV tunes it.
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"channels"_qs);
+        press(Qt::Key_2);
+        QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), 1);
+        press(Qt::Key_Return);
+        press(Qt::Key_1);
+        QCOMPARE(page(), u"live"_qs);
+        QVERIFY(item(u"numberOsd"_qs)->property("visible").toBool());
+        press(Qt::Key_0);
+        press(Qt::Key_Return);
         QCOMPARE(m_app->zapper()->current(), 3);
     }
 
