@@ -29,7 +29,7 @@ public:
     bool isActive() const { return !m_digits.isEmpty(); }
     /// The most digits a channel number of the lineup has (at least 1).
     int maxDigits() const;
-    /// How long the digits wait for the next one (default 2000 ms).
+    /// How long the digits wait for the next one (default 2000 ms); a wait running starts again.
     void setTimeout(int ms) { m_timer.setInterval(ms); }
     int timeout() const { return m_timer.interval(); }
 
