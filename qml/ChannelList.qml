@@ -34,9 +34,7 @@ Rectangle {
         case RemoteKeys.Red: panel.toggleLock(list.currentIndex); return true
         case RemoteKeys.Back: panel.closed(); return true
         }
-        const d = Remote.digitOf(action)
-        if (d >= 0) { Zapper.digit(d); panel.closed(); return true }
-        return false
+        return false // digits: Main.qml closes the list and types the number over live TV
     }
 
     // Its place and height come from Main.qml (the page's loader, inside the safe area).

@@ -4,6 +4,7 @@ import Hubris.Native
 // One programme: title, when, where, episode and description. OK watches it when it is on now.
 Rectangle {
     id: page
+    objectName: "detailsPage"
     signal closed()
     property var info: ({})
     property bool reminderSet: false
@@ -19,6 +20,12 @@ Rectangle {
     // The buttons along the bottom (left/right choose, OK runs): watch live, from the start, catch-up.
     // Catch-up only of what the archive holds (it begins when diver began archiving the channel).
     readonly property bool inArchive: archived && Dvr.revision >= 0 && info.stop > Dvr.archiveStart(info.channel)
+    // The archive began after the programme did: it plays from there, and the button says so.
+    readonly property string archivedFrom: archived && Dvr.revision >= 0 && Dvr.archiveStart(info.channel) > info.start
+                                           ? clock(Dvr.archiveStart(info.channel)) : ""
+    readonly property var choiceLabels: choices.map(c => c === "live" ? qsTr("Watch now")
+        : c === "start" ? (archivedFrom ? qsTr("From %1").arg(archivedFrom) : qsTr("From the start"))
+        : (archivedFrom ? qsTr("Catch up from %1").arg(archivedFrom) : qsTr("Catch up")))
     readonly property var choices: onNow ? (archived ? ["live", "start"] : ["live"]) : (past && inArchive ? ["catchup"] : [])
     property int choice: 0
     signal play()
@@ -109,8 +116,7 @@ Rectangle {
                 color: chosen ? Theme.cellNow : Theme.cell
                 border.color: chosen ? Theme.focus : "transparent"; border.width: Theme.focusWidth
                 Text { id: label; anchors.centerIn: parent; color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
-                       text: parent.modelData === "live" ? qsTr("Watch now") : parent.modelData === "start" ? qsTr("From the start")
-                                                                                               : qsTr("Catch up") }
+                       text: page.choiceLabels[parent.index] || "" }
             }
         }
     }

@@ -4,8 +4,8 @@ import Hubris.Native
 // The guide grid: channels down, time across, from the guide in memory. Only the rows on screen
 // are drawn (GuideGridView), each from the airings of its visible time span only, so 1,000
 // channels x 14 days never become items. Left/right move by programme, up/down by channel,
-// channel keys by page, red/green by day, yellow back to now, blue favourites only, OK opens the
-// details. Channels and programmes the parental control hides are not shown (GridChannels, and
+// channel keys by page, red/green by day, yellow back to now, blue favourites only, digits a
+// channel's number (its row at now), OK opens the details. Channels and programmes the parental control hides are not shown (GridChannels, and
 // "Locked" cells whose OK asks for the PIN).
 Item {
     id: page
@@ -23,6 +23,14 @@ Item {
     function open() { grid.open(Zapper.current) }
     // Focus on `ch` (a guide channel index) again, e.g. after rows appeared above it.
     function showChannel(ch) { grid.showChannel(ch) }
+    // A channel number typed (NumberEntry): its row at the current time. False when the grid does
+    // not show the channel (locked, or not a favourite while only favourites are shown).
+    function jumpTo(ch) {
+        const row = GridChannels.rowOfChannel(ch)
+        if (row < 0 || GridChannels.channelAt(row) !== ch) return false
+        grid.open(ch)
+        return true
+    }
     function handle(action) {
         switch (action) {
         case RemoteKeys.Left: grid.step(false); return true
@@ -52,15 +60,7 @@ Item {
             else Dvr.recordAiring(focusedAiring.airing)
             return true
         }
-        const d = Remote.digitOf(action)
-        if (d >= 0) {
-            // Digits jump to a channel in the grid, not tune it.
-            const row = GridChannels.rowOfChannel(Channels.rowOfNumber(d))
-            if (row >= 0 && GridChannels.channelAt(row) === Channels.rowOfNumber(d))
-                grid.currentRow = row
-            return true
-        }
-        return false
+        return false // digits: Main.qml types the number and calls jumpTo()
     }
     function clock(t) { return Qt.formatTime(new Date(t * 1000), "hh:mm") }
 

@@ -6,8 +6,9 @@ Rectangle {
     id: banner
     objectName: "infoBanner"
     property var info: ({})
-    property string digits: Zapper.digits
-    function refresh() { info = Channels.get(Zapper.current) }
+    // The clock at the last refresh: GuideGrid.now() is a call, which a binding never reads again.
+    property real refreshedAt: 0
+    function refresh() { info = Channels.get(Zapper.current); refreshedAt = GuideGrid.now() }
     function show() { zapped.stop(); refresh(); opacity = 1; hide.restart() }
     function close() { zapped.stop(); opacity = 0 }
 
@@ -55,7 +56,8 @@ Rectangle {
     }
     Text {
         anchors.right: parent.right; anchors.rightMargin: 24; anchors.top: parent.top; anchors.topMargin: 22
-        text: banner.clock(GuideGrid.now())
+        objectName: "bannerClock"
+        text: banner.clock(banner.refreshedAt)
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }

@@ -1,7 +1,7 @@
 import QtQuick
 import Hubris.Native
 
-// Live TV: the info banner, digits being typed, and the state of the stream over the video.
+// Live TV: the info banner and the state of the stream over the video (digits typed: Main.qml).
 Item {
     id: live
     property bool overlaid: false // the channel list is open over it
@@ -19,15 +19,12 @@ Item {
         else tuning.stop()
     }
     function handle(action) {
-        const d = Remote.digitOf(action)
-        if (d >= 0) { Zapper.digit(d); return true }
         switch (action) {
         case RemoteKeys.Up: case RemoteKeys.ChannelUp: Zapper.channelUp(); return true
         case RemoteKeys.Down: case RemoteKeys.ChannelDown: Zapper.channelDown(); return true
         case RemoteKeys.PreviousChannel: Zapper.previousChannel(); return true
         case RemoteKeys.Info: banner.opacity > 0 ? banner.close() : banner.show(); return true
         case RemoteKeys.Ok:
-            if (Zapper.digits.length > 0) { Zapper.commitDigits(); return true }
             if (Zapper.blocked) { live.askPin(); return true }
             live.openChannels(); return true
         case RemoteKeys.Guide: live.openGuide(); return true
@@ -73,19 +70,6 @@ Item {
     }
 
     InfoBanner { id: banner }
-
-    Rectangle {
-        visible: Zapper.digits.length > 0
-        anchors.top: parent.top; anchors.right: parent.right; anchors.margins: Theme.margin
-        width: 160; height: 90; radius: 10
-        color: Theme.panel
-        Text {
-            anchors.centerIn: parent
-            text: Zapper.digits + (Zapper.digits.length < 3 ? "-" : "")
-            color: Theme.text
-            font.family: Theme.family; font.pixelSize: Theme.fontHuge; font.bold: true
-        }
-    }
 
     // What the viewer sees while a stream opens or after it failed: never a frozen black screen.
     // "Tuning…" only once a stream is slow to open: most zaps show their picture sooner, and a

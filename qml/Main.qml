@@ -32,6 +32,7 @@ Window {
         reminder = { title: title, channel: channel, channelName: channelName, start: start }
     }
     function show(name) {
+        NumberEntry.clear() // digits typed on one page are not a number for the next
         page = name
         if (name === "channels") channels.page().open()
         else if (name === "guide") guide.page().open()
@@ -87,6 +88,18 @@ Window {
         if (messageShown && (action === RemoteKeys.Ok || action === RemoteKeys.Back)) {
             messageShown = false
             return true
+        }
+        // Channel numbers, the same in live TV, the channel list and the guide: digits type,
+        // OK takes the number at once, Back forgets it; NumberEntry.onChosen says what it does.
+        if (page === "live" || page === "channels" || page === "guide") {
+            const digit = Remote.digitOf(action)
+            if (digit >= 0) {
+                if (page === "channels") show("live")
+                NumberEntry.digit(digit)
+                return true
+            }
+            if (NumberEntry.active && action === RemoteKeys.Ok) { NumberEntry.commit(); return true }
+            if (NumberEntry.active && action === RemoteKeys.Back) { NumberEntry.clear(); return true }
         }
         switch (page) {
         case "live": return live.handle(action)
@@ -341,10 +354,39 @@ Window {
             }
         }
 
+        // The channel number being typed ("1__"), over live TV and the guide.
+        Rectangle {
+            objectName: "numberOsd"
+            visible: NumberEntry.active && (window.page === "live" || window.page === "guide")
+            anchors.top: parent.top; anchors.right: parent.right; anchors.margins: Theme.margin
+            width: numberText.implicitWidth + 56; height: 90; radius: 10
+            color: Theme.panelSolid
+            border.color: Theme.focus; border.width: Theme.highContrast ? Theme.focusWidth : 0
+            Text {
+                id: numberText
+                objectName: "numberOsdText"
+                anchors.centerIn: parent
+                text: NumberEntry.display
+                color: Theme.text
+                font.family: Theme.family; font.pixelSize: Theme.fontHuge; font.bold: true; font.letterSpacing: 6
+            }
+        }
+
         Toast { id: toast }
         Connections {
-            target: Zapper
+            target: NumberEntry
+            function onChosen(row, number) {
+                if (window.page === "guide") {
+                    if (!guide.page().jumpTo(row))
+                        toast.show(qsTr("Channel %1 is not shown in the guide").arg(number), true)
+                } else {
+                    Zapper.tune(row)
+                }
+            }
             function onNoSuchChannel(number) { toast.show(qsTr("No channel %1").arg(number), true) }
+        }
+        Connections {
+            target: Zapper
             function onPlaybackFailed(message) { toast.show(message, true) }
         }
         Connections {

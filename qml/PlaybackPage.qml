@@ -3,7 +3,7 @@ import Hubris.Native
 
 // Playing a recording, a catch-up airing or paused live TV (Playback): OK pauses and plays,
 // left/right go 30 s back and forward, up/down 5 minutes, Back stops (a recording remembers
-// where). The bar stays while paused and for a few seconds after each key.
+// where); at the end it closes. The bar stays while paused and for a few seconds after each key.
 Item {
     id: page
     objectName: "playbackPage"
@@ -27,6 +27,8 @@ Item {
     Connections {
         target: Playback
         function onBackToLive() { page.returnTo = "live"; page.closed() }
+        // Played to its end: back to where it was chosen (Recordings, the details).
+        function onEnded() { page.closed() }
     }
 
     Rectangle {

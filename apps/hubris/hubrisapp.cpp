@@ -70,6 +70,7 @@ HubrisApp::HubrisApp(HubrisOptions options, QObject *parent) : QObject(parent), 
     m_channels = std::make_unique<hubris::ChannelListModel>(m_store.get());
     m_grid = std::make_unique<hubris::GuideGrid>(m_store.get());
     m_zapper = std::make_unique<hubris::Zapper>(m_channels.get(), m_hal->player());
+    m_numberEntry = std::make_unique<hubris::ChannelNumberEntry>(m_channels.get());
     m_remote = std::make_unique<hubris::RemoteKeys>();
     m_search = std::make_unique<hubris::SearchModel>(m_store.get());
     m_reminders = std::make_unique<hubris::Reminders>(m_store.get(), QDir(m_options.dataDir).filePath(QStringLiteral("reminders.json")));
@@ -252,6 +253,7 @@ bool HubrisApp::start()
     qmlRegisterSingletonInstance(uri, 1, 0, "Channels", m_channels.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "GuideGrid", m_grid.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Zapper", m_zapper.get());
+    qmlRegisterSingletonInstance(uri, 1, 0, "NumberEntry", m_numberEntry.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Remote", m_remote.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Search", m_search.get());
     qmlRegisterSingletonInstance(uri, 1, 0, "Reminders", m_reminders.get());

@@ -9,6 +9,7 @@
 #include <hal/hal.h>
 #include <hubris/boxsettings.h>
 #include <hubris/channelfiltermodel.h>
+#include <hubris/channelnumberentry.h>
 #include <hubris/channellistmodel.h>
 #include <hubris/controllink.h>
 #include <hubris/diagnostics.h>
@@ -69,6 +70,7 @@ public:
     iptv::hubris::GuideStore *store() const { return m_store.get(); }
     iptv::hubris::ChannelListModel *channels() const { return m_channels.get(); }
     iptv::hubris::Zapper *zapper() const { return m_zapper.get(); }
+    iptv::hubris::ChannelNumberEntry *numberEntry() const { return m_numberEntry.get(); }
     iptv::hubris::ControlLink *link() const { return m_link.get(); }
     iptv::hubris::SearchModel *search() const { return m_search.get(); }
     iptv::hubris::Reminders *reminders() const { return m_reminders.get(); }
@@ -104,6 +106,7 @@ private:
     std::unique_ptr<iptv::hubris::ChannelListModel> m_channels;
     std::unique_ptr<iptv::hubris::GuideGrid> m_grid;
     std::unique_ptr<iptv::hubris::Zapper> m_zapper;
+    std::unique_ptr<iptv::hubris::ChannelNumberEntry> m_numberEntry;
     std::unique_ptr<iptv::hubris::RemoteKeys> m_remote;
     std::unique_ptr<iptv::hubris::SearchModel> m_search;
     std::unique_ptr<iptv::hubris::Reminders> m_reminders;

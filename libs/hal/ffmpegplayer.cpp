@@ -203,13 +203,16 @@ void FfmpegPlayer::onFrame(quint64 generation, const QVideoFrame &frame)
     setStartTiming(m_timing);
 }
 
-void FfmpegPlayer::onFailed(quint64 generation, const QString &message)
+void FfmpegPlayer::onFailed(quint64 generation, const QString &message, bool ended)
 {
     if (generation != m_generation)
         return;
     m_watchdog.stop();
     retire();
-    fail(message);
+    if (ended)
+        end(message);
+    else
+        fail(message);
 }
 
 QString FfmpegPlayer::stageReached() const

@@ -17,8 +17,10 @@ void Player::setSource(const QUrl &url)
 
 void Player::setState(State state)
 {
-    if (state != State::Failed)
+    if (state != State::Failed) {
         m_error.clear();
+        m_ended = false;
+    }
     if (state == m_state)
         return;
     m_state = state;
@@ -27,6 +29,17 @@ void Player::setState(State state)
 
 void Player::fail(const QString &message)
 {
+    failWith(message, false);
+}
+
+void Player::end(const QString &message)
+{
+    failWith(message, true);
+}
+
+void Player::failWith(const QString &message, bool ended)
+{
+    m_ended = ended; // before the signals: their handlers ask hasEnded()
     m_error = message;
     const bool changed = m_state != State::Failed;
     m_state = State::Failed;

@@ -90,6 +90,9 @@ public:
     /// The current (or last) source's start so far; complete once firstFrame() was emitted.
     const StartTiming &startTiming() const { return m_timing; }
     QString errorString() const { return m_error; }
+    /// The last failure was the end of the stream (all of it was read), not an error: live TV
+    /// that ends has failed all the same, a recording that ends is over.
+    bool hasEnded() const { return m_ended; }
     QUrl source() const { return m_source; }
 
 Q_SIGNALS:
@@ -106,17 +109,22 @@ protected:
     void setSource(const QUrl &url);
     void setState(State state);
     void fail(const QString &message);
+    /// Fails with `message` because the stream ended (hasEnded()).
+    void end(const QString &message);
     /// Records the current source's start (what the implementation measured) and, when its first
     /// frame was shown, emits firstFrame().
     void setStartTiming(const StartTiming &timing);
 
 private:
+    void failWith(const QString &message, bool ended);
+
     StartTiming m_timing;
     StreamTracks m_tracks;
     QString m_audioLanguage;
     QString m_subtitleLanguage;
     State m_state = State::Stopped;
     QString m_error;
+    bool m_ended = false;
     QUrl m_source;
 };
 

@@ -51,7 +51,7 @@ MediaPlayer::MediaPlayer(QObject *parent)
             || status == QMediaPlayer::BufferedMedia)
             m_sourceLoaded = true;
         if (status == QMediaPlayer::EndOfMedia && state() == State::Playing)
-            fail(tr("The stream %1 ended").arg(source().toString()));
+            end(tr("The stream %1 ended").arg(source().toDisplayString(QUrl::RemoveQuery)));
         else if (status == QMediaPlayer::InvalidMedia)
             fail(tr("The stream %1 is not playable").arg(source().toString()));
     });

@@ -64,6 +64,8 @@ public:
 
     /// Opens and plays until the stream fails, ends or is stopped; false with *error on failure.
     bool play(QString *error);
+    /// play() returned false because the stream ended.
+    bool ended() const { return m_ended; }
 
 private:
     static int interruptCallback(void *opaque);
@@ -95,6 +97,7 @@ private:
     QString m_url;
     std::atomic<qint64> m_deadlineUs{0};
     std::atomic<bool> m_timedOut{false};
+    bool m_ended = false;
 
     std::unique_ptr<AVIOContext, AvioDeleter> m_pb; // declared before m_ctx: closed after it
     InputContext m_ctx;
@@ -320,8 +323,10 @@ bool StreamWorker::Session::readPacket(QString *error)
     if (rc < 0) {
         if (w->stopping())
             return false;
-        if (rc == AVERROR_EOF || (avio_feof(m_pb.get()) && !m_timedOut))
+        if (rc == AVERROR_EOF || (avio_feof(m_pb.get()) && !m_timedOut)) {
+            m_ended = true;
             *error = QStringLiteral("The stream %1 ended").arg(where());
+        }
         else if (m_timedOut)
             *error = QStringLiteral("The stream %1 stalled: no data for %2 s").arg(where()).arg(s.readTimeoutMs / 1000.0);
         else
@@ -784,13 +789,15 @@ void StreamWorker::run()
 {
     QString error;
     bool ok = false;
+    bool ended = false;
     {
         Session session(this);
         ok = session.play(&error);
+        ended = session.ended();
     } // closed (connection and all) before the player hears of a failure
     if (!ok && !stopping()) {
         qCInfo(lcStream).noquote() << error;
-        Q_EMIT failed(m_settings.timing.generation, error);
+        Q_EMIT failed(m_settings.timing.generation, error, ended);
     }
 }
 

@@ -76,8 +76,9 @@ Q_SIGNALS:
     void progress(quint64 generation, const iptv::hal::StartTiming &timing);
     /// A picture is due now. The first one of a stream follows progress() with firstDecodedMs.
     void frameReady(quint64 generation, const QVideoFrame &frame);
-    /// The stream cannot go on; `message` says what, where and why.
-    void failed(quint64 generation, const QString &message);
+    /// The stream cannot go on; `message` says what, where and why; `ended`: because all of it
+    /// was read (a recording's end), not because of an error.
+    void failed(quint64 generation, const QString &message, bool ended);
     void statistics(quint64 generation, const iptv::hal::StreamStatistics &stats);
     /// The header was read: the audio and subtitle streams and the ones chosen.
     void tracksFound(quint64 generation, const iptv::hal::StreamTracks &tracks);

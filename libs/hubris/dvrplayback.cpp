@@ -36,6 +36,29 @@ DvrPlayback::DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper,
         if (isActive() && !m_paused && state == hal::Player::State::Playing && !m_played.isValid())
             m_played.start();
     });
+    // The end of a recording is not a failure to show. Queued: stopping plays live TV again,
+    // which must not happen among the player's own handlers of its failure.
+    connect(player, &hal::Player::errorOccurred, this, [this] {
+        if (isActive() && m_player->hasEnded())
+            QMetaObject::invokeMethod(this, [this, source = m_player->source()] { onEnded(source); }, Qt::QueuedConnection);
+    });
+}
+
+void DvrPlayback::onEnded(const QUrl &source)
+{
+    if (!isActive() || m_player->source() != source || m_player->state() != hal::Player::State::Failed)
+        return; // another play() came meanwhile
+    if (m_mode == u"timeshift") { // the archive's playlist ends only when the archive stops
+        stop();
+        Q_EMIT backToLive();
+        return;
+    }
+    // Played to the end: stored as watched (what a wall-clock position says may fall short of
+    // the recording's length when the source ran slower than real time).
+    m_offset = m_duration;
+    m_played.invalidate();
+    stop();
+    Q_EMIT ended();
 }
 
 qint64 DvrPlayback::now() const

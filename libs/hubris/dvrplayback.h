@@ -67,6 +67,9 @@ Q_SIGNALS:
     void positionChanged();
     /// Timeshift caught up with live: the channel plays live again.
     void backToLive();
+    /// A recording or catch-up played to its end: playback stopped (a recording is stored as
+    /// watched, so it plays from the start next time), live TV plays again.
+    void ended();
 
 private:
     void playFrom(qint64 offset);
@@ -75,6 +78,8 @@ private:
     qint64 playableEnd() const;
     void setPaused(bool paused);
     qint64 now() const;
+    /// The player read the whole of what it played (hal::Player::hasEnded()).
+    void onEnded(const QUrl &source);
 
     DvrClient *m_client;
     hal::Player *m_player;

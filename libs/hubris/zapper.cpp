@@ -22,9 +22,6 @@ int msBetween(qint64 fromNs, qint64 toNs)
 Zapper::Zapper(ChannelListModel *channels, hal::Player *player, QObject *parent)
     : QObject(parent), m_channels(channels), m_player(player)
 {
-    m_digitTimer.setSingleShot(true);
-    m_digitTimer.setInterval(1500);
-    connect(&m_digitTimer, &QTimer::timeout, this, &Zapper::commitDigits);
     connect(player, &hal::Player::firstFrame, this, [this](qint64) {
         if (!m_measuring)
             return;
@@ -211,38 +208,6 @@ void Zapper::previousChannel()
 {
     if (m_previous >= 0)
         tune(m_previous);
-}
-
-void Zapper::digit(int d)
-{
-    if (d < 0 || d > 9)
-        return;
-    if (m_digits.size() >= 5)
-        m_digits.clear();
-    m_digits += QChar(u'0' + d);
-    Q_EMIT digitsChanged();
-    // No longer number can follow: tune now instead of waiting for the timeout.
-    if (!m_channels->numberMayContinue(m_digits.toInt())) {
-        commitDigits();
-        return;
-    }
-    m_digitTimer.start();
-}
-
-void Zapper::commitDigits()
-{
-    m_digitTimer.stop();
-    if (m_digits.isEmpty())
-        return;
-    const int number = m_digits.toInt();
-    m_digits.clear();
-    Q_EMIT digitsChanged();
-    const int row = m_channels->rowOfNumber(number);
-    if (row < 0) {
-        Q_EMIT noSuchChannel(number);
-        return;
-    }
-    tune(row);
 }
 
 } // namespace iptv::hubris

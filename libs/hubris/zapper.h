@@ -1,7 +1,7 @@
 #pragma once
 
-// Changing channels: up/down through the lineup, the previous-channel key, digits with a timeout
-// (tuned at once when no longer number can follow), and the zap time from the key to the first
+// Changing channels: up/down through the lineup, the previous-channel key, a row to tune (the
+// digits typed are ChannelNumberEntry's), and the zap time from the key to the first
 // new frame, measured for the screen and for telemetry, with its parts: the player's (connected,
 // opened, keyframe, decoded, shown) and the first frame the window painted after the picture
 // reached the sink (the window reports its frames through frameStarted()/frameSwapped()).
@@ -25,7 +25,6 @@ class Zapper : public QObject
     Q_OBJECT
     Q_PROPERTY(int current READ current NOTIFY currentChanged)
     Q_PROPERTY(int previous READ previous NOTIFY currentChanged)
-    Q_PROPERTY(QString digits READ digits NOTIFY digitsChanged)
     Q_PROPERTY(qint64 lastZapMs READ lastZapMs NOTIFY zapMeasured)
     /// The current channel is locked: it does not play until the lock check lets it.
     Q_PROPERTY(bool blocked READ isBlocked NOTIFY blockedChanged)
@@ -34,7 +33,6 @@ public:
 
     int current() const { return m_current; }
     int previous() const { return m_previous; }
-    QString digits() const { return m_digits; }
     qint64 lastZapMs() const { return m_lastZapMs; }
     /// Zap times measured so far (ms), oldest first, at most 100.
     QList<qint64> zapTimes() const { return m_zapTimes; }
@@ -48,8 +46,6 @@ public:
     void frameStarted();
     void frameSwapped();
 
-    /// How long digits wait for the next one (default 1500 ms).
-    void setDigitTimeout(int ms) { m_digitTimer.setInterval(ms); }
     /// Asked before a channel (a model row) plays: true = locked, it does not play.
     void setLockCheck(std::function<bool(int row)> locked) { m_locked = std::move(locked); }
     bool isBlocked() const { return m_blocked; }
@@ -61,10 +57,6 @@ public Q_SLOTS:
     void channelDown();
     /// The previous-channel key: back to the channel before this one.
     void previousChannel();
-    /// A digit key 0-9.
-    void digit(int d);
-    /// Tunes what the digits say now (OK while typing).
-    void commitDigits();
     /// Makes row `row` the current channel without starting it again when the player already
     /// plays its stream (a cold start tunes the last channel before the guide is there).
     void adopt(int row);
@@ -76,13 +68,10 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     void currentChanged();
-    void digitsChanged();
     /// Key to first frame of the new channel, in ms.
     void zapMeasured(qint64 ms);
     /// The parts of a zap, once its picture was painted (or the paint timeout passed).
     void zapPartsMeasured(const iptv::protocol::ZapParts &parts);
-    /// Digits named no channel.
-    void noSuchChannel(int number);
     void playbackFailed(const QString &message);
     void blockedChanged();
 
@@ -94,8 +83,6 @@ private:
     hal::Player *m_player;
     int m_current = -1;
     int m_previous = -1;
-    QString m_digits;
-    QTimer m_digitTimer;
     QElapsedTimer m_sinceKey;
     qint64 m_keyNs = 0;                  ///< the zap's key on the steady clock
     protocol::ZapParts m_parts;          ///< the zap waiting for its painted frame

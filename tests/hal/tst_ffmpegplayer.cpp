@@ -462,6 +462,8 @@ private Q_SLOTS:
         QCOMPARE(m_player->state(), Player::State::Failed);
         const QString message = failed.first().first().toString();
         QCOMPARE(m_player->errorString(), message);
+        // The end of a stream is told apart from errors (a recording played to its end is over).
+        QCOMPARE(m_player->hasEnded(), path == u"ends.ts");
         QVERIFY2(message.contains(url.toDisplayString(QUrl::RemoveQuery)), qPrintable(message)); // where
         QVERIFY2(!message.contains(u"box-secret"), qPrintable(message));
         QVERIFY2(message.contains(reason), qPrintable(message));                // why
@@ -472,6 +474,7 @@ private Q_SLOTS:
         QVERIFY(first.wait(5000));
         QCOMPARE(m_player->state(), Player::State::Playing);
         QVERIFY(m_player->errorString().isEmpty());
+        QVERIFY(!m_player->hasEnded());
     }
 };
 

@@ -46,4 +46,6 @@ public:
         setStartTiming(t);
     }
     void breakDown(const QString &why) { fail(why); }
+    /// All of the stream was read (a recording's end).
+    void endOfStream(const QString &why) { end(why); }
 };

@@ -77,6 +77,12 @@ class TestHubrisDvr : public QObject
     QString page() const { return m_window->property("page").toString(); }
     void press(Qt::Key key) { QTest::keyClick(m_window, key); }
     QString source() const { return m_app->hal()->player()->source().toString(); }
+    /// The buttons of the details page (Watch now, From the start, Catch up ...).
+    QStringList choices() const
+    {
+        QObject *details = m_window->findChild<QObject *>(u"detailsPage"_qs);
+        return details ? details->property("choiceLabels").toStringList() : QStringList();
+    }
     void shot(const QString &name)
     {
         const QImage image = m_window->grabWindow();
@@ -429,6 +435,10 @@ private Q_SLOTS:
         QCOMPARE(int(a.channel), 2);
         press(Qt::Key_Return);
         QCOMPARE(page(), u"details"_qs);
+        // It began before the archive: the button says from when it plays, not "from the start".
+        const QString from = u"From "_qs + QDateTime::fromSecsSinceEpoch(archived).toString(u"hh:mm"_qs);
+        QTRY_VERIFY2(choices().contains(from), qPrintable(choices().join(u", ")));
+        QVERIFY(!choices().contains(u"From the start"_qs));
         press(Qt::Key_Right);
         press(Qt::Key_Return);
         QCOMPARE(page(), u"playback"_qs);
@@ -473,6 +483,7 @@ private Q_SLOTS:
         shot(u"guide-past"_qs);
         press(Qt::Key_Return);
         QCOMPARE(page(), u"details"_qs);
+        QTRY_VERIFY2(choices().contains(u"Catch up"_qs), qPrintable(choices().join(u", "))); // all of it is archived
         shot(u"details-catchup"_qs);
         press(Qt::Key_Return); // its one choice: catch up
         QCOMPARE(page(), u"playback"_qs);

@@ -94,6 +94,9 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(m_window));
     }
 
+    // A step that failed half way must not leave a short digit timeout to the next ones.
+    void init() { m_app->numberEntry()->setTimeout(60000); }
+
     void liveAndZapping()
     {
         QCOMPARE(page(), u"live"_qs);
@@ -102,9 +105,42 @@ private Q_SLOTS:
         QCOMPARE(m_app->zapper()->current(), 5);
         press(Qt::Key_1);
         press(Qt::Key_0);
-        QCOMPARE(m_app->zapper()->digits(), u"10"_qs);
+        QCOMPARE(m_app->numberEntry()->digits(), u"10"_qs);
+        QVERIFY(item(u"numberOsd"_qs)->property("visible").toBool());
+        QCOMPARE(item(u"numberOsdText"_qs)->property("text").toString(), u"10_"_qs); // 101 may come
+        QCOMPARE(m_app->zapper()->current(), 5);
         shot(u"digits"_qs);
         press(Qt::Key_Return); // OK while typing tunes 10
+        QCOMPARE(m_app->zapper()->current(), 3);
+        QVERIFY(!item(u"numberOsd"_qs)->property("visible").toBool());
+        press(Qt::Key_1);
+        press(Qt::Key_Escape); // Back forgets the digits, the channel stays
+        QVERIFY(!m_app->numberEntry()->isActive());
+        QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), 3);
+        press(Qt::Key_7); // no channel 7: said, the channel stays
+        QCOMPARE(item(u"toast"_qs)->property("text").toString(), u"No channel 7"_qs);
+        QCOMPARE(m_app->zapper()->current(), 3);
+        press(Qt::Key_1);
+        press(Qt::Key_0);
+        press(Qt::Key_1); // three digits: at once
+        QCOMPARE(m_app->zapper()->current(), 5);
+        press(Qt::Key_1); // 1 may go on to 10, 11, 101: tuned after the timeout
+        QCOMPARE(m_app->zapper()->current(), 5);
+        m_app->numberEntry()->setTimeout(50); // restarts the running timeout: no race with the key
+        QTRY_COMPARE(m_app->zapper()->current(), 0);
+        m_app->numberEntry()->setTimeout(60000);
+        press(Qt::Key_1);
+        press(Qt::Key_1); // 11
+        QCOMPARE(m_app->zapper()->current(), 4);
+        press(Qt::Key_Down);
+        QCOMPARE(m_app->zapper()->current(), 3);
+        press(Qt::Key_Up);
+        press(Qt::Key_Up); // 101, where the zaps above began
+        QCOMPARE(m_app->zapper()->current(), 5);
+        press(Qt::Key_1);
+        press(Qt::Key_0);
+        press(Qt::Key_Return);
         QCOMPARE(m_app->zapper()->current(), 3);
         press(Qt::Key_P); // previous channel
         QCOMPARE(m_app->zapper()->current(), 5);
@@ -117,6 +153,23 @@ private Q_SLOTS:
         QTRY_VERIFY(banner->property("visible").toBool());
         press(Qt::Key_I);
         shot(u"info-banner"_qs);
+    }
+
+    void bannerClock()
+    {
+        // The banner's clock is the time it is shown at, not the time the QML was loaded at.
+        QObject *banner = item(u"infoBanner"_qs);
+        if (banner->property("visible").toBool())
+            press(Qt::Key_I); // closes it
+        QTRY_VERIFY(!banner->property("visible").toBool());
+        const qint64 later = testguide::kDay0 + 7 * 3600 + 120;
+        m_app->store()->setFixedNow(later);
+        press(Qt::Key_I);
+        QTRY_VERIFY(banner->property("visible").toBool());
+        QCOMPARE(item(u"bannerClock"_qs)->property("text").toString(),
+                 QDateTime::fromSecsSinceEpoch(later).toString(u"hh:mm"_qs));
+        press(Qt::Key_I);
+        m_app->store()->setFixedNow(testguide::kDay0 + 5 * 3600 + 900);
     }
 
     void channelList()
@@ -134,6 +187,18 @@ private Q_SLOTS:
         press(Qt::Key_Return);
         press(Qt::Key_Escape); // back closes the list, the channel stays
         QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), 3);        // A number typed in the list: the list closes and live TV tunes it.
+        press(Qt::Key_Return);
+        QCOMPARE(page(), u"channels"_qs);
+        press(Qt::Key_2);
+        QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), 1);
+        press(Qt::Key_Return);
+        press(Qt::Key_1);
+        QCOMPARE(page(), u"live"_qs);
+        QVERIFY(item(u"numberOsd"_qs)->property("visible").toBool());
+        press(Qt::Key_0);
+        press(Qt::Key_Return);
         QCOMPARE(m_app->zapper()->current(), 3);
     }
 
@@ -168,6 +233,51 @@ private Q_SLOTS:
         QCOMPARE(page(), u"guide"_qs);
         press(Qt::Key_Escape);
         QCOMPARE(page(), u"live"_qs);
+    }
+
+    void guideChannelNumbers()
+    {
+        // Digits in the guide: the number's row at the current time, focus only (nothing tuned).
+        const int tuned = m_app->zapper()->current();
+        press(Qt::Key_G);
+        QCOMPARE(page(), u"guide"_qs);
+        auto title = [this] { return focusedAiring().value(u"title"_qs).toString(); };
+        QCOMPARE(title(), u"Channel 10 h5"_qs);
+        press(Qt::Key_Right);
+        press(Qt::Key_Right); // two hours on
+        press(Qt::Key_1);
+        QVERIFY(item(u"numberOsd"_qs)->property("visible").toBool());
+        QCOMPARE(item(u"numberOsdText"_qs)->property("text").toString(), u"1__"_qs);
+        press(Qt::Key_0);
+        calm();
+        shot(u"guide-number"_qs);
+        press(Qt::Key_1); // 101: three digits, at once
+        QCOMPARE(title(), u"Channel 101 h5"_qs);
+        QVERIFY(!item(u"numberOsd"_qs)->property("visible").toBool());
+        press(Qt::Key_1);
+        press(Qt::Key_0);
+        press(Qt::Key_Return); // OK: 10 at once
+        QCOMPARE(title(), u"Channel 10 h5"_qs);
+        press(Qt::Key_1);
+        press(Qt::Key_1); // 11: nothing longer
+        QCOMPARE(title(), u"Channel 11 h5"_qs);
+        press(Qt::Key_1); // 1: after the timeout
+        QCOMPARE(title(), u"Channel 11 h5"_qs);
+        m_app->numberEntry()->setTimeout(50); // restarts the running timeout
+        QTRY_COMPARE(title(), u"Channel 1 h5"_qs);
+        m_app->numberEntry()->setTimeout(60000);
+        press(Qt::Key_Down);
+        press(Qt::Key_1);
+        press(Qt::Key_Escape); // Back forgets the digits, the guide stays open
+        QCOMPARE(page(), u"guide"_qs);
+        QVERIFY(!m_app->numberEntry()->isActive());
+        QCOMPARE(title(), u"Channel 2 h5"_qs);
+        press(Qt::Key_9); // no channel 9: said, the focus stays
+        QCOMPARE(item(u"toast"_qs)->property("text").toString(), u"No channel 9"_qs);
+        QCOMPARE(title(), u"Channel 2 h5"_qs);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"live"_qs);
+        QCOMPARE(m_app->zapper()->current(), tuned);
     }
 
     void reminderPrompt()

@@ -1,6 +1,6 @@
 // The zapper against a test player (hal::Player with play() recorded and frames given by the
-// test): up/down wrap, the previous-channel key, digits with and without the timeout, zap time
-// from the key to the first frame, channels without a stream; and the remote-key vocabulary.
+// test): up/down wrap, the previous-channel key, zap time from the key to the first frame,
+// channels without a stream; and the remote-key vocabulary. Digits: tst_channelnumberentry.
 #include "testguide.h"
 #include "testplayer.h"
 
@@ -54,47 +54,6 @@ private Q_SLOTS:
         QCOMPARE(m_zapper->current(), 1);
         m_zapper->tune(42); // out of range: nothing
         QCOMPARE(m_zapper->current(), 1);
-    }
-
-    void digitsTuneAtOnceWhenNothingLongerExists()
-    {
-        m_zapper->setDigitTimeout(60000); // the test must not depend on it
-        m_zapper->digit(2);
-        QCOMPARE(m_zapper->current(), 1);
-        QCOMPARE(m_zapper->digits(), QString());
-        m_zapper->digit(1);
-        m_zapper->digit(0);
-        QCOMPARE(m_zapper->digits(), u"10"_qs); // 101 may follow: waits
-        m_zapper->digit(1);
-        QCOMPARE(m_zapper->current(), 5);
-        QCOMPARE(m_player->played.last().toString(), streamOf(101));
-    }
-
-    void digitsWaitForTheTimeoutOrOk()
-    {
-        m_zapper->setDigitTimeout(100);
-        QSignalSpy changed(m_zapper.get(), &Zapper::currentChanged);
-        m_zapper->digit(1); // 1, 10, 11, 101: wait
-        QCOMPARE(changed.size(), 0);
-        QVERIFY(changed.wait(2000));
-        QCOMPARE(m_zapper->current(), 0);
-
-        m_zapper->setDigitTimeout(60000);
-        m_zapper->digit(1);
-        m_zapper->commitDigits(); // OK while typing
-        QCOMPARE(m_zapper->current(), 0);
-        m_zapper->digit(1);
-        m_zapper->digit(1);
-        QCOMPARE(m_zapper->current(), 4); // 11: nothing longer
-    }
-
-    void unknownNumber()
-    {
-        QSignalSpy none(m_zapper.get(), &Zapper::noSuchChannel);
-        m_zapper->digit(7);
-        QCOMPARE(none.size(), 1);
-        QCOMPARE(none.first().first().toInt(), 7);
-        QCOMPARE(m_zapper->current(), -1);
     }
 
     void zapTimeFromKeyToFirstFrame()

@@ -1,0 +1,119 @@
+// DvrPlayback on the test player, against a small fake diver that serves the library and keeps
+// the positions the box stores: a recording played to its end closes the playback and is stored
+// as watched (the next play starts from the beginning), where a stream that fails stays on screen
+// with its error; live TV plays again after the end.
+#include "testguide.h"
+#include "testplayer.h"
+
+#include <hubris/dvrplayback.h>
+
+#include <QHttpServer>
+#include <QHttpServerResponse>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace iptv::hubris;
+
+class TestDvrPlayback : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<GuideStore> m_store;
+    std::unique_ptr<ChannelListModel> m_channels;
+    std::unique_ptr<TestPlayer> m_player;
+    std::unique_ptr<Zapper> m_zapper;
+    std::unique_ptr<DvrClient> m_client;
+    std::unique_ptr<DvrPlayback> m_playback;
+    QHttpServer m_diver;
+    QJsonObject m_recording; ///< the one recording the fake diver has
+    QList<qint64> m_stored;  ///< positions the box stored, in order
+
+    void startPlayback()
+    {
+        QVERIFY(m_playback->playRecording(0));
+        QCOMPARE(m_playback->mode(), u"recording"_qs);
+        QVERIFY(m_player->played.last().path().endsWith(u"/play/7/index.m3u8"));
+        m_player->frame(20);
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_diver.route(u"/api/recordings"_qs, [this] {
+            return QHttpServerResponse(QJsonObject{{u"recordings"_qs, QJsonArray{m_recording}}});
+        });
+        m_diver.route(u"/api/recordings/<arg>"_qs, [this](qint64 id, const QHttpServerRequest &request) {
+            if (id != 7 || request.method() != QHttpServerRequest::Method::Put)
+                return QHttpServerResponse(QHttpServerResponder::StatusCode::NotFound);
+            const qint64 position = QJsonDocument::fromJson(request.body()).object().value(u"position").toInteger(-1);
+            m_stored.append(position);
+            m_recording[u"position"_qs] = position;
+            return QHttpServerResponse(m_recording);
+        });
+        m_diver.route(u"/api/upcoming"_qs, [] { return QHttpServerResponse(QJsonObject{}); });
+        const quint16 port = m_diver.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(port > 0);
+
+        m_store = std::make_unique<GuideStore>(m_dir.filePath(u"cache"_qs));
+        m_channels = std::make_unique<ChannelListModel>(m_store.get());
+        m_player = std::make_unique<TestPlayer>();
+        m_zapper = std::make_unique<Zapper>(m_channels.get(), m_player.get());
+        QSignalSpy loaded(m_store.get(), &GuideStore::guideChanged);
+        m_store->loadFile(testguide::write(m_dir));
+        QVERIFY(loaded.wait(5000));
+        m_zapper->tune(0); // live TV before the recording
+
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        m_recording = QJsonObject{{u"id"_qs, 7}, {u"title"_qs, u"The End"_qs}, {u"channel"_qs, u"ch1.test"_qs},
+                                  {u"start"_qs, now - 7200}, {u"stop"_qs, now - 3600}, {u"state"_qs, u"finished"_qs},
+                                  {u"position"_qs, 0}, {u"segments"_qs, 600}};
+        m_client = std::make_unique<DvrClient>(m_store.get(), QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)));
+        m_client->setTicket("test-ticket", QDateTime::currentDateTimeUtc().addSecs(600));
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->rowCount(), 1);
+        m_playback = std::make_unique<DvrPlayback>(m_client.get(), m_player.get(), m_zapper.get());
+    }
+
+    void aFailureStaysOnScreen()
+    {
+        startPlayback();
+        QSignalSpy ended(m_playback.get(), &DvrPlayback::ended);
+        m_player->breakDown(u"Cannot read the stream: connection reset"_qs);
+        QVERIFY(!ended.wait(300));
+        QVERIFY(m_playback->isActive()); // the page shows the error; Back stops
+        m_playback->stop();
+        QVERIFY(!m_playback->isActive());
+        QTRY_COMPARE(m_stored.size(), 1);
+    }
+
+    void theEndClosesAndIsStoredAsWatched()
+    {
+        m_stored.clear();
+        startPlayback();
+        m_playback->seekBy(30);
+        m_player->frame(20);
+        QSignalSpy ended(m_playback.get(), &DvrPlayback::ended);
+        const int plays = int(m_player->played.size());
+        m_player->endOfStream(u"The stream http://127.0.0.1/play/7/index.m3u8 ended"_qs);
+        QVERIFY(ended.wait(2000));
+        QVERIFY(!m_playback->isActive());
+        // Live TV again.
+        QCOMPARE(m_player->played.size(), plays + 1);
+        QVERIFY2(m_player->played.last().path().endsWith(u"/live/ch1.ts"), qPrintable(m_player->played.last().toString()));
+        // Stored as watched to the end: 100 %, and the next play starts from the beginning.
+        QTRY_COMPARE(m_stored.size(), 1);
+        QCOMPARE(m_stored.first(), 3600);
+        QTRY_COMPARE(m_client->recordings()->items().first().position, 3600);
+        QVERIFY(m_playback->playRecording(0));
+        QVERIFY2(!m_player->played.last().hasQuery() || !m_player->played.last().query().contains(u"start="),
+                 qPrintable(m_player->played.last().toString()));
+        m_playback->stop();
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDvrPlayback)
+#include "tst_dvrplayback.moc"
