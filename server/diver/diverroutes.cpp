@@ -619,15 +619,14 @@ void DiverServer::setupRoutes()
             const auto others = m_store.recordingsOfCopy(row->copyId, &error);
             if (others && others->isEmpty()) {
                 if (ActiveCopy *active = m_copies.take(row->copyId)) {
-                    active->recorder->disconnect(this);
-                    active->recorder->stop(false);
-                    delete active->recorder;
+                    stopRecorder(active->recorder, false);
                     delete active;
                 }
                 if (const auto copy = m_store.copy(row->copyId, &error)) {
-                    QDir(copy->directory).removeRecursively();
                     m_store.removeCopy(copy->id, &error);
                     announce(ClusterChange::Kind::CopyRemoved, copy->id);
+                    // Once its recorder has written its last: nothing is written into it after.
+                    whenFolderFree(copy->directory, [directory = copy->directory] { QDir(directory).removeRecursively(); });
                 }
             }
         }

@@ -37,6 +37,7 @@
 #include <QFileSystemWatcher>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
@@ -90,6 +91,10 @@ public:
     QList<ClusterNode> clusterNodes() const { return m_liveNodes; }
     /// The cluster's archived channels: every live node's [archive] channels together (this node's own on SQLite).
     QSet<QString> archivedChannels() const { return m_archivedChannels; }
+    /// Recorders asked to stop that are still writing their last segment (off the event loop).
+    int stoppingRecorders() const { return int(m_stoppingRecorders.size()); }
+    /// Tests: called with every recorder made, before it starts (a disk made slow, say).
+    void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -111,6 +116,14 @@ private:
         dvr::Recorder *recorder = nullptr; ///< null: another node records it (or it is to start again)
         bool held = false;                 ///< this node holds its lease
         qint64 retryAt = 0;                ///< held, and its recorder did not start: try again then
+        bool awaitsFolder = false;         ///< held, its last recorder still stopping: it starts once that has
+    };
+    /// A recorder asked to stop whose threads have not ended yet.
+    struct StoppingRecorder
+    {
+        dvr::Recorder *recorder = nullptr;
+        bool finish = false;
+        std::function<void()> then; ///< what follows its stop (run on this thread)
     };
 
     qint64 now() const;
@@ -143,8 +156,17 @@ private:
     void onArchiveLost(const QString &leaseId, bool handedOver);
     /// The live nodes the archives are shared out among, with their capacities as weights.
     QList<dvr::LeasePeer> archivePeers() const;
-    /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot.
+    /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot,
+    /// or when the folder's last recorder is still stopping (it starts once that one has).
     bool startArchiveRecorder(ActiveArchive *archive);
+    /// Stops a recorder without waiting for it: its threads write what they hold (and complete
+    /// the recording when `finish`) on their own; once they have, `then` runs here and the
+    /// recorder is deleted. Until then its folder takes no other recorder (whenFolderFree).
+    void stopRecorder(dvr::Recorder *recorder, bool finish, std::function<void()> then = {});
+    void onRecorderStopped(dvr::Recorder *recorder);
+    /// Runs `action` now when no recorder is stopping in `directory`, else once the last one has.
+    void whenFolderFree(const QString &directory, std::function<void()> action);
+    bool folderBusy(const QString &directory) const;
     /// Writes a copy's row; one the database does not take now is kept and written again every
     /// second (reconcile) until it does: a recording's state is never dropped.
     void saveCopy(const CopyRow &row);
@@ -213,6 +235,9 @@ private:
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder
     QHash<QString, ActiveArchive *> m_archives;  ///< channel id -> its archive recorder
     QHash<qint64, RecordingRow> m_archiveRanges; ///< recordings of archived channels made here, not yet ended
+    QList<StoppingRecorder> m_stoppingRecorders;
+    QHash<QString, QList<std::function<void()>>> m_folderWaiters; ///< folder -> what waits for its recorder to stop
+    std::function<void(dvr::Recorder &)> m_recorderHook;
     struct EventClient
     {
         QWebSocket *socket;
