@@ -464,8 +464,7 @@ void DiverServer::followCopyEnds()
         ActiveCopy *c = m_copies.value(row.id);
         if (c && row.recordStop > c->row.recordStop) {
             qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
-            c->row.recordStop = row.recordStop;
-            c->recorder->setStopAt(row.recordStop * 1000);
+            moveActiveCopyEnd(c, row.recordStop);
         }
     }
     // A copy recorded here whose row is gone was deleted on another node (its last viewer's
@@ -696,10 +695,14 @@ void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
 {
     copy.recordStop = recordStop;
     saveCopy(copy);
-    if (ActiveCopy *active = m_copies.value(copy.id)) {
-        active->row.recordStop = recordStop;
-        active->recorder->setStopAt(recordStop * 1000);
-    }
+    if (ActiveCopy *active = m_copies.value(copy.id))
+        moveActiveCopyEnd(active, recordStop);
+}
+
+void DiverServer::moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop)
+{
+    active->row.recordStop = recordStop;
+    active->recorder->setStopAt(recordStop * 1000);
 }
 
 void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)

@@ -146,6 +146,8 @@ private:
     void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
     /// Moves a copy's end later: its row, and its recorder when it records here.
     void extendCopy(CopyRow &copy, qint64 recordStop);
+    /// Moves the end of a copy recorded here: its row in memory and its recorder's stop.
+    void moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop);
     bool startCopy(CopyRow *copy, QString *error);
     /// The episodes of these recordings count as recorded (duplicates, keep-N) from now on.
     void addToHistory(const QList<RecordingRow> &recordings);
