@@ -201,6 +201,8 @@ private:
     QJsonObject plannedJson(const dvr::PlannedRecording &p) const;
     QJsonObject skippedJson(const dvr::SkippedAiring &s) const;
     QString channelNameOf(const QString &channelId) const;
+    /// A channel as a viewer reads it: number and name ("3 Demo News"), the name, or the id.
+    QString channelLabelOf(const QString &channelId) const;
     void acceptEvents(QWebSocket *socket);
 
     DiverConfig m_config;

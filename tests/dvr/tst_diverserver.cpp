@@ -65,6 +65,7 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
         iptv::epg::Channel ch;
         ch.id = id;
         ch.displayNames = {{QString(), id.toUpper()}};
+        ch.number = int(data.channels.size()) + 1;
         ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
         data.channels.append(ch);
     }
@@ -439,7 +440,12 @@ private Q_SLOTS:
         QCOMPARE(planned.at(0).toObject().value(u"start"_qs).toInteger(), at + 7200);
         const QJsonArray skipped = quiz.json().value(u"skipped"_qs).toArray();
         QCOMPARE(skipped.size(), 1);
-        QVERIFY(!skipped.at(0).toObject().value(u"detail"_qs).toString().isEmpty());
+        // For the viewer: channels by number and name; for machines: ids in the fields.
+        const QJsonObject moved = skipped.at(0).toObject();
+        const QString detail = moved.value(u"detail"_qs).toString();
+        QVERIFY2(detail.contains(u"\"Quiz\" on 2 TWO at") && !detail.contains(u" on two "), qPrintable(detail));
+        QCOMPARE(moved.value(u"relatedTo"_qs).toArray().at(0).toObject().value(u"channel"_qs).toString(), u"two"_qs);
+        QCOMPARE(moved.value(u"relatedTo"_qs).toArray().at(0).toObject().value(u"channelName"_qs).toString(), u"TWO"_qs);
         QCOMPARE(skipped.at(0).toObject().value(u"start"_qs).toInteger(), at);
 
         // B heard that its Quiz was scheduled (the repeat), nothing of A's Drama.
