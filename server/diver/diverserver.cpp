@@ -627,6 +627,8 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     r.recordStart = std::max(p.recordStart, t);
     r.recordStop = p.recordStop;
     r.created = t;
+    if (m_archivedChannels.contains(p.channelId))
+        r.recordStart = archiveRangeStart(p, r.recordStart);
     if (!m_archivedChannels.contains(p.channelId)) {
         // One stored copy per airing: a second viewer's recording joins the first's copy, which
         // grows to the widest padding asked for.
@@ -689,6 +691,25 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     qCInfo(lcDiver).noquote() << "recording" << r.id << p.title << "on" << p.channelId << "for" << p.owner
                               << (r.copyId ? QStringLiteral("(copy %1)").arg(r.copyId) : QStringLiteral("(archive)"));
     publish(QStringLiteral("started"), recordingJson(r, {}, {}), r.owner);
+}
+
+qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 from)
+{
+    // "Record now" on a programme on air: the archive holds what has been shown of it, so the
+    // recording has it from the programme's start (with the rule's pre-padding), or from the
+    // archive's first second when the archive began later. A copy could only start now.
+    const ActiveArchive *a = m_archives.value(p.channelId);
+    if (!a)
+        return from;
+    QString error;
+    const auto rule = m_rules.rule(p.ruleId, &error);
+    const qint64 wanted = p.start - (rule ? rule->prePadding : 0);
+    if (wanted >= from)
+        return from;
+    const qint64 firstMs = dvr::ArchiveReader::firstSegmentMs(a->directory);
+    if (firstMs <= 0)
+        return from; // nothing archived yet
+    return std::min(from, std::max(wanted, firstMs / 1000));
 }
 
 void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)

@@ -144,6 +144,10 @@ private:
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     /// A recording in progress whose programme the guide now ends later records on to that end.
     void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
+    /// Where a recording of an archived channel that starts at `from` (now, for a programme on
+    /// air) begins instead: the programme's start less its pre-padding, or the archive's first
+    /// second (archiveFrom), whichever is later; never after `from`.
+    qint64 archiveRangeStart(const dvr::PlannedRecording &p, qint64 from);
     /// Moves a copy's end later: its row, and its recorder when it records here.
     void extendCopy(CopyRow &copy, qint64 recordStop);
     /// Moves the end of a copy recorded here: its row in memory and its recorder's stop.

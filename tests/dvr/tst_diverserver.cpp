@@ -484,6 +484,65 @@ private Q_SLOTS:
         QCOMPARE(now2.at(0).toObject().value(u"start"_qs).toInteger(), at);
     }
 
+    // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)
+    // on an archived channel: the recording is a range of the archive, from the programme's start
+    // when the archive holds it, else from the archive's first second; not from the key press.
+    void recordNowOnAnArchivedChannelStartsAtTheProgrammesStart()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"archivednow"_qs);
+        c.archivedChannels = {u"one"_qs, u"two"_qs};
+        c.archiveHours = 1;
+        const qint64 lateStart = t0 + 8, end = t0 + 22;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, t0 - 60, lateStart, u"Before"_qs, {}}, {u"one"_qs, lateStart, end, u"Late Show"_qs, {}},
+                            {u"one"_qs, end, t0 + 3600, u"After"_qs, {}}, {u"two"_qs, t0 - 60, end, u"Long Show"_qs, {}},
+                            {u"two"_qs, end, t0 + 3600, u"Next"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-N"_qs);
+        // Both archives run; "Late Show" has been on for a few seconds when the viewer presses record.
+        QJsonObject from;
+        QTRY_VERIFY_WITH_TIMEOUT((from = call("GET", port, u"/api/status"_qs, a).json().value(u"archiveFrom"_qs).toObject()).size() == 2,
+                                 20000);
+        QVERIFY(from.value(u"one"_qs).toInteger() <= lateStart);
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() >= lateStart + 5, 20000);
+        for (const auto &[channel, start] : {std::pair{u"one"_qs, lateStart}, std::pair{u"two"_qs, t0 - 60}}) {
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, channel}, {u"start"_qs, start}});
+            QVERIFY2(made.status == 201, made.body.constData());
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 2, 10000);
+        QJsonObject late, longShow;
+        for (const QJsonValue &v : recordingsOf(port, a))
+            (v.toObject().value(u"channel"_qs).toString() == u"one" ? late : longShow) = v.toObject();
+        QVERIFY(late.value(u"archived"_qs).toBool() && longShow.value(u"archived"_qs).toBool());
+        QCOMPARE(late.value(u"recordStart"_qs).toInteger(), lateStart); // the archive holds it from its start
+        QCOMPARE(longShow.value(u"recordStart"_qs).toInteger(), from.value(u"two"_qs).toInteger()); // began before the archive
+
+        // Finished once the range has passed: the whole programme plays, read by ffprobe too.
+        const QString id = QString::number(late.value(u"id"_qs).toInteger());
+        QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, id).value(u"state"_qs).toString(), u"finished"_qs, 30000);
+        // (The playlist ends once the archive has written past the range's end.)
+        iptv::media::HlsCheck vod;
+        QTRY_VERIFY_WITH_TIMEOUT((vod = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, a).body)).ended,
+                                 15000);
+        QVERIFY2(vod.ok, qPrintable(vod.problems.join(u"; "_qs)));
+        const qint64 first = vod.segments.first().programDateTime.toSecsSinceEpoch();
+        QVERIFY2(first <= lateStart && first >= lateStart - 2, qPrintable(vod.segments.first().programDateTime.toString(Qt::ISODate)));
+        if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+            QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, recordingOf(port, a, id).value(u"playlist"_qs).toString()});
+        QVERIFY(probed.wait(60000));
+        const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+        // From the programme's start (14 s), not from the key press (at most 9 s).
+        QVERIFY2(probe.exitCode() == 0 && seconds >= double(end - lateStart) - 2, qPrintable(QString::number(seconds)));
+    }
+
     // The disk stalls (a recorder's last segment waits for it, as an fsync can for seconds under
     // load): a recording deleted meanwhile is answered at once and diver goes on answering, its
     // event loop never waiting for the recorder to stop; the copy's folder goes once the recorder
