@@ -425,6 +425,29 @@ void LeaseKeeper::stop()
     m_timer.stop();
     m_store.close();
     m_held.clear();
+    m_heldBack.clear();
+}
+
+void LeaseKeeper::holdRelease(const QString &id)
+{
+    m_heldBack.insert(id);
+}
+
+void LeaseKeeper::releaseHeld(const QString &id)
+{
+    // Stopped since (release() freed it), or claimed again meanwhile (expired, then taken back).
+    if (!m_heldBack.remove(id) || !m_timer.isActive() || m_held.contains(id))
+        return;
+    freeHandedOver(id);
+}
+
+void LeaseKeeper::freeHandedOver(const QString &id)
+{
+    QString error;
+    if (m_store.releaseOne(id, m_settings.node, &error))
+        Q_EMIT released(id);
+    else
+        Q_EMIT failed(error); // its lease expires, and another node takes it then
 }
 
 bool LeaseKeeper::finish(const QString &id, const QString &state, QString *error)
@@ -576,11 +599,10 @@ int LeaseKeeper::balance(qint64 nowMs)
                                       << ", its share is" << mine << ")";
             // Stopped here first, then freed: never two writers.
             m_held.removeAll(id);
+            m_heldBack.remove(id);
             Q_EMIT lost(id, true);
-            if (m_store.releaseOne(id, m_settings.node, &error))
-                Q_EMIT released(id);
-            else
-                Q_EMIT failed(error); // its lease expires, and another node takes it then
+            if (!m_heldBack.contains(id))
+                freeHandedOver(id);
         }
         return 0;
     }

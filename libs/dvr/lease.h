@@ -18,6 +18,7 @@
 #include <QHash>
 #include <QList>
 #include <QObject>
+#include <QSet>
 #include <QString>
 #include <QStringList>
 #include <QTimer>
@@ -162,6 +163,12 @@ public:
     void setIds(const QStringList &ids);
     /// Releases one recording with its final state.
     bool finish(const QString &id, const QString &state, QString *error);
+    /// In a lost(id, true) handler (a hand-over): the lease is not freed when the handler returns
+    /// but by releaseHeld(id), once the work has stopped (a recorder writing its last segment), so
+    /// the next node never writes beside this one. Never freed, it expires as a dead node's does.
+    void holdRelease(const QString &id);
+    /// Frees the lease held back by holdRelease(): the other nodes may claim it now (released()).
+    void releaseHeld(const QString &id);
 
     QStringList held() const { return m_held; }
     LeaseStore &store() { return m_store; }
@@ -185,6 +192,8 @@ private:
     int balance(qint64 nowMs);
     /// Emits claimed() for these leases, renewed after this node had given them up.
     void takeBack(const QStringList &ids);
+    /// Frees a lease handed over (after lost(id, true)); released() or failed().
+    void freeHandedOver(const QString &id);
 
     Settings m_settings;
     LeaseStore m_store;
@@ -192,6 +201,7 @@ private:
     QStringList m_held;
     qint64 m_lastRenewMs = 0;
     bool m_reclaim = false; ///< the first look takes back this node's own leases
+    QSet<QString> m_heldBack; ///< handed over, freed once their work has stopped (holdRelease)
 };
 
 } // namespace iptv::dvr

@@ -46,6 +46,7 @@ static qint64 nowMs()
 struct Recorder::Worker
 {
     Recorder *owner = nullptr;
+    quint64 runNumber = 0; ///< the owner's m_run when this worker started
     RecorderSettings cfg;
     InputSpec spec;
     ArchiveWriter writer;
@@ -262,6 +263,14 @@ struct Recorder::Worker
                 QMetaObject::invokeMethod(owner, [o = owner] { Q_EMIT o->finished(); }, Qt::QueuedConnection);
             }
         }
+        // The last thing the thread does: the owner may delete the recorder (joining a thread that
+        // is only returning) or start another on the folder once this arrives.
+        QMetaObject::invokeMethod(owner, [o = owner, run = runNumber] {
+            if (run != o->m_run)
+                return; // a stopped() of a run before the last start()
+            o->m_stopReported = true;
+            Q_EMIT o->stopped();
+        }, Qt::QueuedConnection);
     }
 
     QString currentReason() const
@@ -618,6 +627,8 @@ bool Recorder::start(const RecorderSettings &settings, QString *error)
         worker->gapPending = true; // the writer marks it too; counted here as a gap of this run
     worker->lastQueuedEndMs = worker->writer.lastEndMs();
     m_settings = settings;
+    worker->runNumber = ++m_run;
+    m_stopReported = false;
     m_worker = std::move(worker);
     m_worker->thread = std::thread([w = m_worker.get()] { w->run(); });
     return true;

@@ -76,8 +76,10 @@ public:
     /// otherwise the thread just ends (what a crash leaves; a later start() resumes). Blocks until
     /// the thread has ended (bounded: blocking reads are interrupted).
     void stop(bool finish = true);
-    /// Starts stop(finish) without waiting for the thread (stop() then waits): a server stopping
-    /// many recordings asks them all first, so their last writes and syncs run side by side.
+    /// Starts stop(finish) without waiting for the threads: they write what they hold on their
+    /// own and say stopped() when it is on the disk (or stop() waits). A server's event loop never
+    /// waits for a disk this way, and one stopping many recordings has their last writes and
+    /// syncs run side by side.
     void requestStop(bool finish = true);
     /// Moves the end (UTC ms; 0 = until stop()) of a recording in progress: a second viewer's
     /// longer padding on a shared copy.
@@ -93,6 +95,9 @@ public:
     /// of free memory resident per recording: bench/diver/record.sh, heap_free_mb).
     static void limitAllocatorRetention();
 
+    /// The threads have ended and stopped() was emitted (on the owner's thread).
+    bool isStopped() const { return m_stopReported; }
+
     State state() const;
     QString reason() const;   ///< why the state is what it is (empty when Recording)
     Stats stats() const;
@@ -106,6 +111,10 @@ Q_SIGNALS:
     void gapStarted(const QString &reason);
     /// stopAtMs was reached, or stop(true) completed the recording.
     void finished();
+    /// The recording threads have ended (a stop asked for, or stopAtMs reached): every segment
+    /// cut is written and synced with its index line, and after finished() the recording is
+    /// complete. Once per start(); a new recorder on the same folder may start from now on.
+    void stopped();
 
 private:
     struct Worker;
@@ -113,6 +122,8 @@ private:
     ArchiveWriter::SpaceRecovery m_recovery;
     ArchiveWriter::FreeSpace m_freeSpace;
     std::unique_ptr<Worker> m_worker;
+    quint64 m_run = 0;            ///< start()s so far: a stopped() of an earlier run is not this one's
+    bool m_stopReported = false;
 };
 
 } // namespace iptv::dvr

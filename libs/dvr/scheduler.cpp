@@ -57,9 +57,27 @@ QString timeText(qint64 t)
     return QDateTime::fromSecsSinceEpoch(t, Qt::UTC).toString(u"yyyy-MM-dd HH:mm"_qs);
 }
 
-QString refText(const AiringRef &r)
+QString refText(const AiringRef &r, const ChannelNames &names = {})
 {
-    return QStringLiteral("\"%1\" on %2 at %3").arg(r.title, r.channelId, timeText(r.start));
+    return QStringLiteral("\"%1\" on %2 at %3").arg(r.title, names ? names(r.channelId) : r.channelId, timeText(r.start));
+}
+
+/// A note made while planning (its airings as refText writes them, by channel id) with the
+/// channels named: `"<title>" on <id> at`.
+QString namedNote(const QString &note, const ChannelNames &names)
+{
+    if (!names || note.isEmpty())
+        return note;
+    static const QRegularExpression airing(u"(\"[^\"]*\" on )(\\S+)( at )"_qs);
+    QString out;
+    qsizetype from = 0;
+    for (auto it = airing.globalMatch(note); it.hasNext();) {
+        const QRegularExpressionMatch m = it.next();
+        out += QStringView(note).mid(from, m.capturedStart(2) - from);
+        out += names(m.captured(2));
+        from = m.capturedEnd(2);
+    }
+    return out + QStringView(note).mid(from);
 }
 
 /// One airing a rule matched. Everything the planning stage needs, so it never asks the guide.
@@ -327,9 +345,10 @@ QString skipReasonName(SkipReason reason)
     return {};
 }
 
-QString SkippedAiring::detail() const
+QString SkippedAiring::detail(const ChannelNames &names) const
 {
-    const QString extra = note.isEmpty() ? QString() : u" (" + note + u')';
+    const auto refText = [&names](const AiringRef &r) { return ::iptv::dvr::refText(r, names); };
+    const QString extra = note.isEmpty() ? QString() : u" (" + namedNote(note, names) + u')';
     switch (reason) {
     case SkipReason::OutsideWindow: return QStringLiteral("outside the rule's days or time of day");
     case SkipReason::NotNew: return QStringLiteral("a repeat (previously shown), and the rule records new episodes only");
@@ -347,10 +366,10 @@ QString SkippedAiring::detail() const
     case SkipReason::KeepLimit:
         return QStringLiteral("keep %1 episodes reached (%2 kept, %3 planned)").arg(keep).arg(kept).arg(planned);
     case SkipReason::Conflict: {
-        QStringList names;
+        QStringList airings;
         for (int i = 0; i < relatedTo.size() && i < 3; ++i)
-            names << refText(relatedTo[i]);
-        QString text = QStringLiteral("no capacity: conflicts with ") + names.join(u", ");
+            airings << refText(relatedTo[i]);
+        QString text = QStringLiteral("no capacity: conflicts with ") + airings.join(u", ");
         if (relatedTo.size() > 3)
             text += QStringLiteral(" and %1 more").arg(relatedTo.size() - 3);
         text += alternatives.isEmpty() ? QStringLiteral("; no other airing of this episode fits")

@@ -38,6 +38,7 @@
 #include <QString>
 
 #include <iterator>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -72,6 +73,9 @@ struct PlannedRecording
     friend bool operator==(const PlannedRecording &, const PlannedRecording &) = default;
 };
 
+/// A channel's name for a person ("3 Demo News"), from its id.
+using ChannelNames = std::function<QString(const QString &channelId)>;
+
 enum class SkipReason : quint8 {
     OutsideWindow,   ///< the rule's days or time of day exclude it
     NotNew,          ///< new episodes only, and this airing is a repeat
@@ -96,7 +100,8 @@ struct SkippedAiring
     QString note;                ///< e.g. "moved to make room for ..."
     int keep = 0, kept = 0, planned = 0; ///< KeepLimit: N, kept in the library, planned
     /// One line for a person: why, and what instead (made on demand: plans hold many skips).
-    QString detail() const;
+    /// `names` gives the channels' names for people (else their ids are written).
+    QString detail(const ChannelNames &names = {}) const;
     friend bool operator==(const SkippedAiring &, const SkippedAiring &) = default;
 };
 

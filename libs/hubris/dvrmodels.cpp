@@ -55,8 +55,10 @@ DvrUpcoming DvrUpcoming::skippedFromJson(const QJsonObject &o)
     QStringList alternatives;
     for (const QJsonValue &v : o.value(u"alternatives").toArray()) {
         const QJsonObject a = v.toObject();
+        // The channel as the viewer knows it (diver sends its name; an older one only the id).
+        const QString channel = a.value(u"channelName").toString(a.value(u"channel").toString());
         alternatives.append(formatAiringTime(a.value(u"start").toInteger(), a.value(u"stop").toInteger()) + u"  "_qs
-                            + a.value(u"title").toString() + u" ("_qs + a.value(u"channel").toString() + u')');
+                            + a.value(u"title").toString() + u" ("_qs + channel + u')');
     }
     u.alternatives = alternatives.join(u'\n');
     return u;

@@ -49,12 +49,13 @@ QJsonObject ruleJson(const dvr::RecordingRule &rule)
     return rule.toJson();
 }
 
-QJsonArray refs(const QList<dvr::AiringRef> &list)
+/// Airings for a box: `channel` the id (for machines), `channelName` as a viewer knows it.
+QJsonArray refs(const QList<dvr::AiringRef> &list, const dvr::ChannelNames &names)
 {
     QJsonArray out;
     for (const auto &a : list)
-        out.append(QJsonObject{{u"rule"_qs, a.ruleId}, {u"channel"_qs, a.channelId}, {u"start"_qs, a.start},
-                               {u"stop"_qs, a.stop}, {u"title"_qs, a.title}});
+        out.append(QJsonObject{{u"rule"_qs, a.ruleId}, {u"channel"_qs, a.channelId}, {u"channelName"_qs, names(a.channelId)},
+                               {u"start"_qs, a.start}, {u"stop"_qs, a.stop}, {u"title"_qs, a.title}});
     return out;
 }
 
@@ -290,12 +291,25 @@ QJsonObject DiverServer::plannedJson(const dvr::PlannedRecording &p) const
             {u"node"_qs, p.nodeId}};
 }
 
+QString DiverServer::channelLabelOf(const QString &channelId) const
+{
+    const int index = m_guide ? m_guide->channelIndex(channelId) : -1;
+    if (index < 0)
+        return channelId;
+    const int number = m_guide->channelNumber(index);
+    return number > 0 ? QStringLiteral("%1 %2").arg(number).arg(m_guide->channelName(index)) : m_guide->channelName(index);
+}
+
 QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s) const
 {
+    // The detail is read by a viewer: channels by number and name, as the box shows them; the
+    // ids stay in the fields for machines.
+    const dvr::ChannelNames names = [this](const QString &id) { return channelNameOf(id); };
     return {{u"rule"_qs, s.airing.ruleId}, {u"channel"_qs, s.airing.channelId}, {u"channelName"_qs, channelNameOf(s.airing.channelId)},
             {u"title"_qs, s.airing.title}, {u"start"_qs, s.airing.start}, {u"stop"_qs, s.airing.stop},
-            {u"reason"_qs, dvr::skipReasonName(s.reason)}, {u"detail"_qs, s.detail()}, {u"relatedTo"_qs, refs(s.relatedTo)},
-            {u"alternatives"_qs, refs(s.alternatives)}};
+            {u"reason"_qs, dvr::skipReasonName(s.reason)},
+            {u"detail"_qs, s.detail([this](const QString &id) { return channelLabelOf(id); })},
+            {u"relatedTo"_qs, refs(s.relatedTo, names)}, {u"alternatives"_qs, refs(s.alternatives, names)}};
 }
 
 QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket,
@@ -695,15 +709,14 @@ void DiverServer::setupRoutes()
             const auto others = m_store.recordingsOfCopy(row->copyId, &error);
             if (others && others->isEmpty()) {
                 if (ActiveCopy *active = m_copies.take(row->copyId)) {
-                    active->recorder->disconnect(this);
-                    active->recorder->stop(false);
-                    delete active->recorder;
+                    stopRecorder(active->recorder, false);
                     delete active;
                 }
                 if (const auto copy = m_store.copy(row->copyId, &error)) {
-                    QDir(copy->directory).removeRecursively();
                     m_store.removeCopy(copy->id, &error);
                     announce(ClusterChange::Kind::CopyRemoved, copy->id);
+                    // Once its recorder has written its last: nothing is written into it after.
+                    whenFolderFree(copy->directory, [directory = copy->directory] { QDir(directory).removeRecursively(); });
                 }
             }
         }

@@ -121,6 +121,9 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     });
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
                             [this] { return double(activeRecorders()); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_recorders_stopping"),
+                            QStringLiteral("Recorders asked to stop that are still writing their last segment."),
+                            [this] { return double(m_stoppingRecorders.size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_plan_recordings"), QStringLiteral("Recordings in the plan."),
                             [this] { return double(m_plan.recordings.size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_plan_conflicts"), QStringLiteral("Airings not recorded for lack of capacity."),
@@ -310,6 +313,19 @@ void DiverServer::stop()
         delete c;
     }
     m_copies.clear();
+    // Those stopping already (asked before): waited for too, then what was to follow their stop
+    // (a deleted copy's folder removed, a lease finished); nothing starts after them now.
+    for (const StoppingRecorder &r : std::exchange(m_stoppingRecorders, {})) {
+        r.recorder->disconnect(this);
+        r.recorder->stop(r.finish);
+        delete r.recorder;
+        if (r.then)
+            r.then();
+    }
+    for (const auto &actions : std::exchange(m_folderWaiters, {})) {
+        for (const auto &action : actions)
+            action();
+    }
     // Freed, not left to expire: another node (or this one, started again) goes on at once.
     m_leases.release();
     for (ActiveArchive *a : std::as_const(m_archives)) {
@@ -404,6 +420,14 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         release(u"done"_qs, copy->reason);
         return;
     }
+    if (folderBusy(copy->directory)) {
+        // This node's last recorder of it (its lease was lost a moment ago) still writes there.
+        whenFolderFree(copy->directory, [this, job, previousNode] {
+            if (!m_stopping && m_leases.held().contains(job.id))
+                onLeaseClaimed(job, previousNode);
+        });
+        return;
+    }
     const QString from = copy->node;
     copy->node = m_config.nodeId;
     if (!startCopy(&*copy, &error)) {
@@ -444,8 +468,7 @@ void DiverServer::followCopyEnds()
         // row this node could not write yet is its own older end, not a stop).
         if (c && (row.recordStop > c->row.recordStop || (row.recordStop < c->row.recordStop && !m_unsavedCopies.contains(row.id)))) {
             qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
-            c->row.recordStop = row.recordStop;
-            c->recorder->setStopAt(row.recordStop * 1000);
+            moveActiveCopyEnd(c, row.recordStop);
         }
     }
     // A copy recorded here whose row is gone was deleted on another node (its last viewer's
@@ -457,11 +480,8 @@ void DiverServer::followCopyEnds()
             continue; // there, in another state (this node's own finish is on its way), or unreadable
         ActiveCopy *c = m_copies.take(id);
         qCInfo(lcDiver).noquote() << "copy" << id << "of" << c->row.channelId << "was deleted on another node: its recorder stops";
-        c->recorder->disconnect(this);
-        c->recorder->stop(false);
-        delete c->recorder;
+        stopRecorder(c->recorder, false, [this, id] { finishLease(leaseIdOf(id), u"failed"_qs); });
         delete c;
-        finishLease(leaseIdOf(id), u"failed"_qs);
     }
 }
 
@@ -474,9 +494,7 @@ void DiverServer::onLeaseLost(const QString &leaseId)
         return;
     qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId
                                  << "was taken over by another node (this node's lease expired): its recorder stops";
-    c->recorder->disconnect(this);
-    c->recorder->stop(false);
-    delete c->recorder;
+    stopRecorder(c->recorder, false);
     delete c;
 }
 
@@ -613,6 +631,8 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     r.recordStart = std::max(p.recordStart, t);
     r.recordStop = p.recordStop;
     r.created = t;
+    if (m_archivedChannels.contains(p.channelId))
+        r.recordStart = archiveRangeStart(p, r.recordStart);
     if (!m_archivedChannels.contains(p.channelId)) {
         // One stored copy per airing: a second viewer's recording joins the first's copy, which
         // grows to the widest padding asked for.
@@ -677,14 +697,37 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     publish(QStringLiteral("started"), recordingJson(r, {}, {}), r.owner);
 }
 
+qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 from)
+{
+    // "Record now" on a programme on air: the archive holds what has been shown of it, so the
+    // recording has it from the programme's start (with the rule's pre-padding), or from the
+    // archive's first second when the archive began later. A copy could only start now.
+    const ActiveArchive *a = m_archives.value(p.channelId);
+    if (!a)
+        return from;
+    QString error;
+    const auto rule = m_rules.rule(p.ruleId, &error);
+    const qint64 wanted = p.start - (rule ? rule->prePadding : 0);
+    if (wanted >= from)
+        return from;
+    const qint64 firstMs = dvr::ArchiveReader::firstSegmentMs(a->directory);
+    if (firstMs <= 0)
+        return from; // nothing archived yet
+    return std::min(from, std::max(wanted, firstMs / 1000));
+}
+
 void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
 {
     copy.recordStop = recordStop;
     saveCopy(copy);
-    if (ActiveCopy *active = m_copies.value(copy.id)) {
-        active->row.recordStop = recordStop;
-        active->recorder->setStopAt(recordStop * 1000);
-    }
+    if (ActiveCopy *active = m_copies.value(copy.id))
+        moveActiveCopyEnd(active, recordStop);
+}
+
+void DiverServer::moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop)
+{
+    active->row.recordStop = recordStop;
+    active->recorder->setStopAt(recordStop * 1000);
 }
 
 void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
@@ -766,6 +809,8 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
         }
     });
     connect(active->recorder, &dvr::Recorder::finished, this, [this, id] { onCopyFinished(id); });
+    if (m_recorderHook)
+        m_recorderHook(*active->recorder);
     if (!active->recorder->start(s, error)) {
         delete active->recorder;
         delete active;
@@ -809,8 +854,7 @@ void DiverServer::onCopyFinished(qint64 copyId)
     QString e;
     saveCopy(c->row);
     finishLease(leaseIdOf(copyId), u"done"_qs);
-    c->recorder->disconnect(this);
-    c->recorder->deleteLater();
+    stopRecorder(c->recorder, true); // ended already (finished() is its last word but stopped())
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
                               << stats.gaps << "gaps";
     if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
@@ -1077,9 +1121,7 @@ void DiverServer::startArchives()
         ActiveArchive *a = it.value();
         if (a->recorder) {
             qCInfo(lcDiver).noquote() << "the archive of" << a->channelId << "stops: no node's [archive] lists it any more";
-            a->recorder->disconnect(this);
-            a->recorder->stop(false);
-            delete a->recorder;
+            stopRecorder(a->recorder, false);
         }
         delete a;
         it = m_archives.erase(it);
@@ -1169,9 +1211,13 @@ void DiverServer::onArchiveLost(const QString &leaseId, bool handedOver)
     else
         qCWarning(lcDiver).noquote() << "the archive of" << a->channelId
                                      << "was taken over by another node (this node's lease expired): its recorder stops";
-    a->recorder->disconnect(this);
-    a->recorder->stop(false);
-    delete a->recorder;
+    std::function<void()> then;
+    if (handedOver) {
+        // Freed once the recorder has written its last: the next node never writes beside it.
+        m_archiveLeases.holdRelease(leaseId);
+        then = [this, leaseId] { m_archiveLeases.releaseHeld(leaseId); };
+    }
+    stopRecorder(a->recorder, false, std::move(then));
     a->recorder = nullptr;
 }
 
@@ -1179,6 +1225,19 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
 {
     if (a->recorder)
         return true;
+    if (folderBusy(a->directory)) {
+        if (!std::exchange(a->awaitsFolder, true)) {
+            whenFolderFree(a->directory, [this, channelId = a->channelId] {
+                ActiveArchive *archive = m_archives.value(channelId);
+                if (!archive)
+                    return;
+                archive->awaitsFolder = false;
+                if (!m_stopping && archive->held)
+                    startArchiveRecorder(archive);
+            });
+        }
+        return false;
+    }
     auto *recorder = new dvr::Recorder;
     dvr::RecorderSettings s;
     s.source = sourceFor(a->channelId);
@@ -1188,6 +1247,8 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
     s.niceness = kRecorderNiceness;
     s.minFreeBytes = m_config.minFreeBytes;
     recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
+    if (m_recorderHook)
+        m_recorderHook(*recorder);
     QString error;
     if (s.source.isEmpty() || !recorder->start(s, &error)) {
         a->retryAt = now() + kRetrySeconds;
@@ -1200,6 +1261,52 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
     a->recorder = recorder;
     qCInfo(lcDiver).noquote() << "archiving" << a->channelId << "into" << a->directory << "for" << m_config.archiveHours << "h";
     return true;
+}
+
+void DiverServer::stopRecorder(dvr::Recorder *recorder, bool finish, std::function<void()> then)
+{
+    // A recorder's last write and sync can take seconds on a busy disk (one took over 10 s):
+    // never on this thread, which answers HTTP and renews the leases.
+    recorder->disconnect(this);
+    recorder->setParent(this); // deleted with the server at the latest
+    m_stoppingRecorders.append({recorder, finish, std::move(then)});
+    connect(recorder, &dvr::Recorder::stopped, this, [this, recorder] { onRecorderStopped(recorder); });
+    recorder->requestStop(finish);
+    if (recorder->isStopped()) // ended before (its end time came) and said so already
+        QMetaObject::invokeMethod(this, [this, recorder] { onRecorderStopped(recorder); }, Qt::QueuedConnection);
+}
+
+void DiverServer::onRecorderStopped(dvr::Recorder *recorder)
+{
+    const auto it = std::find_if(m_stoppingRecorders.begin(), m_stoppingRecorders.end(),
+                                 [recorder](const StoppingRecorder &r) { return r.recorder == recorder; });
+    if (it == m_stoppingRecorders.end())
+        return; // reported twice (stopped before it was asked), or waited for by stop()
+    const StoppingRecorder stopped = *it;
+    m_stoppingRecorders.erase(it);
+    const QString directory = recorder->directory();
+    recorder->disconnect(this);
+    recorder->deleteLater(); // its threads have ended: no wait
+    if (stopped.then)
+        stopped.then();
+    if (!folderBusy(directory)) {
+        for (const auto &action : m_folderWaiters.take(directory))
+            action();
+    }
+}
+
+bool DiverServer::folderBusy(const QString &directory) const
+{
+    return std::any_of(m_stoppingRecorders.cbegin(), m_stoppingRecorders.cend(),
+                       [&directory](const StoppingRecorder &r) { return r.recorder->directory() == directory; });
+}
+
+void DiverServer::whenFolderFree(const QString &directory, std::function<void()> action)
+{
+    if (folderBusy(directory))
+        m_folderWaiters[directory].append(std::move(action));
+    else
+        action();
 }
 
 void DiverServer::sweepRetention()
@@ -1233,8 +1340,8 @@ void DiverServer::sweepRetention()
                 continue; // a copy is retained once, and never while it is written
             copiesSeen.insert(r.copyId);
             const auto copy = m_store.copy(r.copyId, &e);
-            if (!copy || copy->state == CopyState::Recording)
-                continue; // written now, here or on another node
+            if (!copy || copy->state == CopyState::Recording || folderBusy(copy->directory))
+                continue; // written now, here or on another node (or its recorder still stopping)
             rr.id = QStringLiteral("copy:%1").arg(r.copyId);
             rr.directory = copy->directory;
             rr.ownCopy = true;

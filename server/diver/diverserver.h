@@ -37,6 +37,7 @@
 #include <QFileSystemWatcher>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
@@ -90,6 +91,10 @@ public:
     QList<ClusterNode> clusterNodes() const { return m_liveNodes; }
     /// The cluster's archived channels: every live node's [archive] channels together (this node's own on SQLite).
     QSet<QString> archivedChannels() const { return m_archivedChannels; }
+    /// Recorders asked to stop that are still writing their last segment (off the event loop).
+    int stoppingRecorders() const { return int(m_stoppingRecorders.size()); }
+    /// Tests: called with every recorder made, before it starts (a disk made slow, say).
+    void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -111,6 +116,14 @@ private:
         dvr::Recorder *recorder = nullptr; ///< null: another node records it (or it is to start again)
         bool held = false;                 ///< this node holds its lease
         qint64 retryAt = 0;                ///< held, and its recorder did not start: try again then
+        bool awaitsFolder = false;         ///< held, its last recorder still stopping: it starts once that has
+    };
+    /// A recorder asked to stop whose threads have not ended yet.
+    struct StoppingRecorder
+    {
+        dvr::Recorder *recorder = nullptr;
+        bool finish = false;
+        std::function<void()> then; ///< what follows its stop (run on this thread)
     };
 
     qint64 now() const;
@@ -131,8 +144,14 @@ private:
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     /// A recording in progress whose programme the guide now ends later records on to that end.
     void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
+    /// Where a recording of an archived channel that starts at `from` (now, for a programme on
+    /// air) begins instead: the programme's start less its pre-padding, or the archive's first
+    /// second (archiveFrom), whichever is later; never after `from`.
+    qint64 archiveRangeStart(const dvr::PlannedRecording &p, qint64 from);
     /// Moves a copy's end later: its row, and its recorder when it records here.
     void extendCopy(CopyRow &copy, qint64 recordStop);
+    /// Moves the end of a copy recorded here: its row in memory and its recorder's stop.
+    void moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop);
     bool startCopy(CopyRow *copy, QString *error);
     /// The episodes of these recordings count as recorded (duplicates, keep-N) from now on.
     void addToHistory(const QList<RecordingRow> &recordings);
@@ -143,8 +162,17 @@ private:
     void onArchiveLost(const QString &leaseId, bool handedOver);
     /// The live nodes the archives are shared out among, with their capacities as weights.
     QList<dvr::LeasePeer> archivePeers() const;
-    /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot.
+    /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot,
+    /// or when the folder's last recorder is still stopping (it starts once that one has).
     bool startArchiveRecorder(ActiveArchive *archive);
+    /// Stops a recorder without waiting for it: its threads write what they hold (and complete
+    /// the recording when `finish`) on their own; once they have, `then` runs here and the
+    /// recorder is deleted. Until then its folder takes no other recorder (whenFolderFree).
+    void stopRecorder(dvr::Recorder *recorder, bool finish, std::function<void()> then = {});
+    void onRecorderStopped(dvr::Recorder *recorder);
+    /// Runs `action` now when no recorder is stopping in `directory`, else once the last one has.
+    void whenFolderFree(const QString &directory, std::function<void()> action);
+    bool folderBusy(const QString &directory) const;
     /// Writes a copy's row; one the database does not take now is kept and written again every
     /// second (reconcile) until it does: a recording's state is never dropped.
     void saveCopy(const CopyRow &row);
@@ -185,6 +213,8 @@ private:
     QJsonObject plannedJson(const dvr::PlannedRecording &p) const;
     QJsonObject skippedJson(const dvr::SkippedAiring &s) const;
     QString channelNameOf(const QString &channelId) const;
+    /// A channel as a viewer reads it: number and name ("3 Demo News"), the name, or the id.
+    QString channelLabelOf(const QString &channelId) const;
     void acceptEvents(QWebSocket *socket);
 
     DiverConfig m_config;
@@ -221,6 +251,9 @@ private:
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder
     QHash<QString, ActiveArchive *> m_archives;  ///< channel id -> its archive recorder
     QHash<qint64, RecordingRow> m_archiveRanges; ///< recordings of archived channels made here, not yet ended
+    QList<StoppingRecorder> m_stoppingRecorders;
+    QHash<QString, QList<std::function<void()>>> m_folderWaiters; ///< folder -> what waits for its recorder to stop
+    std::function<void(dvr::Recorder &)> m_recorderHook;
     struct EventClient
     {
         QWebSocket *socket;

@@ -6,6 +6,7 @@
 // reported with a reason for the airing left out; and a `kill -9` of the diver process resumes
 // the recording in the same copy, with a gap.
 
+#include "../common/diskgate.h"
 #include "../common/diverticket.h"
 #include "../recast/recasttest.h"
 #include "../common/promtool.h"
@@ -15,6 +16,7 @@
 #include <diverserver.h>
 
 #include <dvr/archive.h>
+#include <dvr/recorder.h>
 #include <epg/guide.h>
 #include <epg/guidewriter.h>
 #include <media/hlsplaylist.h>
@@ -29,6 +31,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QWebSocket>
 
 using namespace recasttest;
@@ -64,6 +67,7 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
         iptv::epg::Channel ch;
         ch.id = id;
         ch.displayNames = {{QString(), id.toUpper()}};
+        ch.number = int(data.channels.size()) + 1;
         ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
         data.channels.append(ch);
     }
@@ -638,7 +642,12 @@ private Q_SLOTS:
         QCOMPARE(planned.at(0).toObject().value(u"start"_qs).toInteger(), at + 7200);
         const QJsonArray skipped = quiz.json().value(u"skipped"_qs).toArray();
         QCOMPARE(skipped.size(), 1);
-        QVERIFY(!skipped.at(0).toObject().value(u"detail"_qs).toString().isEmpty());
+        // For the viewer: channels by number and name; for machines: ids in the fields.
+        const QJsonObject moved = skipped.at(0).toObject();
+        const QString detail = moved.value(u"detail"_qs).toString();
+        QVERIFY2(detail.contains(u"\"Quiz\" on 2 TWO at") && !detail.contains(u" on two "), qPrintable(detail));
+        QCOMPARE(moved.value(u"relatedTo"_qs).toArray().at(0).toObject().value(u"channel"_qs).toString(), u"two"_qs);
+        QCOMPARE(moved.value(u"relatedTo"_qs).toArray().at(0).toObject().value(u"channelName"_qs).toString(), u"TWO"_qs);
         QCOMPARE(skipped.at(0).toObject().value(u"start"_qs).toInteger(), at);
 
         // B heard that its Quiz was scheduled (the repeat), nothing of A's Drama.
@@ -675,6 +684,158 @@ private Q_SLOTS:
         const QJsonArray now2 = call("GET", port, u"/api/upcoming"_qs, b).json().value(u"planned"_qs).toArray();
         QCOMPARE(now2.size(), 1);
         QCOMPARE(now2.at(0).toObject().value(u"start"_qs).toInteger(), at);
+    }
+
+    // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)
+    // on an archived channel: the recording is a range of the archive, from the programme's start
+    // when the archive holds it, else from the archive's first second; not from the key press.
+    void recordNowOnAnArchivedChannelStartsAtTheProgrammesStart()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"archivednow"_qs);
+        c.archivedChannels = {u"one"_qs, u"two"_qs};
+        c.archiveHours = 1;
+        const qint64 lateStart = t0 + 8, end = t0 + 22;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, t0 - 60, lateStart, u"Before"_qs, {}}, {u"one"_qs, lateStart, end, u"Late Show"_qs, {}},
+                            {u"one"_qs, end, t0 + 3600, u"After"_qs, {}}, {u"two"_qs, t0 - 60, end, u"Long Show"_qs, {}},
+                            {u"two"_qs, end, t0 + 3600, u"Next"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-N"_qs);
+        // Both archives run; "Late Show" has been on for a few seconds when the viewer presses record.
+        QJsonObject from;
+        QTRY_VERIFY_WITH_TIMEOUT((from = call("GET", port, u"/api/status"_qs, a).json().value(u"archiveFrom"_qs).toObject()).size() == 2,
+                                 20000);
+        QVERIFY(from.value(u"one"_qs).toInteger() <= lateStart);
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() >= lateStart + 5, 20000);
+        for (const auto &[channel, start] : {std::pair{u"one"_qs, lateStart}, std::pair{u"two"_qs, t0 - 60}}) {
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, channel}, {u"start"_qs, start}});
+            QVERIFY2(made.status == 201, made.body.constData());
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 2, 10000);
+        QJsonObject late, longShow;
+        for (const QJsonValue &v : recordingsOf(port, a))
+            (v.toObject().value(u"channel"_qs).toString() == u"one" ? late : longShow) = v.toObject();
+        QVERIFY(late.value(u"archived"_qs).toBool() && longShow.value(u"archived"_qs).toBool());
+        QCOMPARE(late.value(u"recordStart"_qs).toInteger(), lateStart); // the archive holds it from its start
+        QCOMPARE(longShow.value(u"recordStart"_qs).toInteger(), from.value(u"two"_qs).toInteger()); // began before the archive
+
+        // Finished once the range has passed: the whole programme plays, read by ffprobe too.
+        const QString id = QString::number(late.value(u"id"_qs).toInteger());
+        QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, id).value(u"state"_qs).toString(), u"finished"_qs, 30000);
+        // (The playlist ends once the archive has written past the range's end.)
+        iptv::media::HlsCheck vod;
+        QTRY_VERIFY_WITH_TIMEOUT((vod = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, a).body)).ended,
+                                 15000);
+        QVERIFY2(vod.ok, qPrintable(vod.problems.join(u"; "_qs)));
+        const qint64 first = vod.segments.first().programDateTime.toSecsSinceEpoch();
+        QVERIFY2(first <= lateStart && first >= lateStart - 2, qPrintable(vod.segments.first().programDateTime.toString(Qt::ISODate)));
+        if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+            QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, recordingOf(port, a, id).value(u"playlist"_qs).toString()});
+        QVERIFY(probed.wait(60000));
+        const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+        // From the programme's start (14 s), not from the key press (at most 9 s).
+        QVERIFY2(probe.exitCode() == 0 && seconds >= double(end - lateStart) - 2, qPrintable(QString::number(seconds)));
+    }
+
+    // The disk stalls (a recorder's last segment waits for it, as an fsync can for seconds under
+    // load): a recording deleted meanwhile is answered at once and diver goes on answering, its
+    // event loop never waiting for the recorder to stop; the copy's folder goes once the recorder
+    // has written its last. A copy that reaches its end meanwhile is finished once its last
+    // segment and index are on the disk, and plays whole.
+    void stoppingRecorderDoesNotBlockTheEventLoop()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"slowstop"_qs);
+        c.minFreeBytes = 1; // the recorders ask the (stalled) free-space probe before every segment
+        const qint64 shortStop = now + 14;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, now - 20, now + 3600, u"Film"_qs, {}},
+                            {u"two"_qs, now - 20, shortStop, u"Short"_qs, {}},
+                            {u"two"_qs, shortStop, now + 3600, u"Later"_qs, {}}}));
+        testutil::DiskGate disk(25000);
+        DiverServer diver(c);
+        diver.setRecorderHook([&disk](iptv::dvr::Recorder &r) { r.setFreeSpace([&disk](const QString &) { return disk.probe(); }); });
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-S"_qs);
+        QString filmRule;
+        for (const QString &channel : {u"one"_qs, u"two"_qs}) {
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, a,
+                                         {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, channel}, {u"start"_qs, now - 20}});
+            QVERIFY2(made.status == 201, made.body.constData());
+            if (channel == u"one")
+                filmRule = QString::number(made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).size() == 2 && recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 2
+                                     && recordingsOf(port, a).at(1).toObject().value(u"segments"_qs).toInt() >= 2,
+                                 20000);
+        QString film, shortOne;
+        for (const QJsonValue &v : recordingsOf(port, a))
+            (v.toObject().value(u"channel"_qs).toString() == u"one" ? film : shortOne) = QString::number(v.toObject().value(u"id"_qs).toInteger());
+        const auto rows = diver.recordings().recordings(&error);
+        QVERIFY2(rows, qPrintable(error));
+        QString filmFolder;
+        for (const auto &r : *rows) {
+            if (QString::number(r.id) == film)
+                filmFolder = diver.recordings().copy(r.copyId, &error)->directory;
+        }
+        QVERIFY(QDir(filmFolder).exists());
+        // Its rule goes first (else it would record the film again after the delete).
+        QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + filmRule, a).status, 204);
+
+        disk.close();
+        QTRY_COMPARE_WITH_TIMEOUT(disk.waiting(), 2, 10000); // both recorders hold a segment for the disk
+        QElapsedTimer took;
+        took.start();
+        QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + film, a).status, 204);
+        QVERIFY2(took.elapsed() < 2000, qPrintable(QStringLiteral("the DELETE took %1 ms").arg(took.elapsed())));
+        QCOMPARE(diver.stoppingRecorders(), 1);
+        QCOMPARE(diver.activeRecorders(), 1);
+        // While that stop waits for the disk: timers fire, requests are answered, and the copy's
+        // folder is still there (its recorder writes into it yet).
+        int ticks = 0;
+        QTimer timer;
+        connect(&timer, &QTimer::timeout, this, [&] { ++ticks; });
+        timer.start(100);
+        took.restart();
+        QCOMPARE(call("GET", port, u"/api/status"_qs, a).status, 200);
+        QVERIFY2(took.elapsed() < 2000, qPrintable(QStringLiteral("/api/status took %1 ms").arg(took.elapsed())));
+        QTRY_VERIFY_WITH_TIMEOUT(ticks >= 10, 3000);
+        QVERIFY(QDir(filmFolder).exists());
+        // The short one's end comes while the disk stalls: not finished before its last is written.
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() > shortStop + 1, 20000);
+        QCOMPARE(recordingOf(port, a, shortOne).value(u"state"_qs).toString(), u"recording"_qs);
+        QCOMPARE(disk.waiting(), 2);
+
+        disk.open();
+        QTRY_VERIFY_WITH_TIMEOUT(!QDir(filmFolder).exists(), 15000);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, shortOne).value(u"state"_qs).toString(), u"finished"_qs, 15000);
+        QTRY_COMPARE_WITH_TIMEOUT(diver.stoppingRecorders(), 0, 10000);
+        QCOMPARE(diver.activeRecorders(), 0);
+        QVERIFY2(recordingsOf(port, a).size() == 1, QJsonDocument(recordingsOf(port, a)).toJson().constData());
+        const HttpResult vod = call("GET", port, u"/play/"_qs + shortOne + u"/index.m3u8"_qs, a);
+        const auto played = iptv::media::checkMediaPlaylist(vod.body);
+        QVERIFY2(played.ok && played.ended, qPrintable(played.problems.join(u"; "_qs)));
+        // Every segment the recorder wrote is listed, those the stalled disk held back too (what
+        // the source sent while the reader waited for the disk is a gap, as the recorder says).
+        const QJsonObject finished = recordingOf(port, a, shortOne);
+        QCOMPARE(played.segments.size(), finished.value(u"segments"_qs).toInt());
+        QVERIFY(played.segments.size() >= 5);
+        // The event loop never stalled for the disk (diver_event_loop_lag_max_seconds).
+        const QByteArray metrics = call("GET", port, u"/metrics"_qs, {}).body;
+        const qsizetype at = metrics.indexOf("\ndiver_event_loop_lag_max_seconds ");
+        QVERIFY(at >= 0);
+        const double maxLag = metrics.mid(at + 34, metrics.indexOf('\n', at + 1) - at - 34).toDouble();
+        QVERIFY2(maxLag < 1.5, qPrintable(QString::number(maxLag)));
     }
 
     // The diver process killed with SIGKILL while it records: started again, it resumes the same

@@ -472,6 +472,11 @@ private Q_SLOTS:
         const SkippedAiring *moved = skippedAt(plan, alpha.id, u"a"_qs, t);
         QCOMPARE(moved->reason, SkipReason::Moved);
         QVERIFY2(moved->detail().contains(u"to make room for \"Beta\""), qPrintable(moved->detail()));
+        // For a viewer, the channels by name (diver's guide), in the note made while planning too.
+        const ChannelNames names = [](const QString &id) -> QString { return u"Channel "_qs + id.toUpper(); };
+        QVERIFY2(moved->detail(names).contains(u"instead: \"Alpha\" on Channel A at ")
+                     && moved->detail(names).contains(u"to make room for \"Beta\" on Channel B at "),
+                 qPrintable(moved->detail(names)));
     }
 
     void conflictAlternatives()
@@ -497,6 +502,10 @@ private Q_SLOTS:
         QCOMPARE(lost->alternatives[0].channelId, u"c"_qs);
         QCOMPARE(lost->alternatives[0].start, t + 4 * kHour);
         QVERIFY2(lost->detail().contains(u"it fits at \"Beta\" on c"), qPrintable(lost->detail()));
+        const ChannelNames names = [](const QString &id) -> QString { return u"Channel "_qs + id.toUpper(); };
+        QVERIFY2(lost->detail(names).contains(u"conflicts with \"Alpha\" on Channel A at ")
+                     && lost->detail(names).contains(u"it fits at \"Beta\" on Channel C at "),
+                 qPrintable(lost->detail(names)));
     }
 
     void conflictAlternativesAfterUpdate()

@@ -51,6 +51,7 @@ private Q_SLOTS:
     void scopesKeepKindsApart_data() { backends(); }
     void scopesKeepKindsApart();
     void storeReconnects();
+    void handOverWaitsForTheWorkToStop();
     void fairSharesAddUp_data();
     void fairSharesAddUp();
 
@@ -370,6 +371,60 @@ void TestLease::blockedKeeperKeepsItsLeases()
     QVERIFY2(jobs, qPrintable(error));
     for (const LeaseJob &j : *jobs)
         QVERIFY(j.leaseUntilMs > QDateTime::currentMSecsSinceEpoch());
+}
+
+// A hand-over to balance the work whose work takes a while to stop (diver's archive recorder
+// writing its last segment): the lease held back in the lost() handler is not free, so the next
+// node does not write beside this one, until releaseHeld() frees it.
+void TestLease::handOverWaitsForTheWorkToStop()
+{
+    const QString db = m_dir.filePath(u"handover.sqlite"_qs);
+    const qint64 leaseMs = 4000;
+    LeaseKeeper::Settings sa{db, u"node-a"_qs, leaseMs, 10};
+    sa.ids = {u"arc0"_qs, u"arc1"_qs};
+    sa.peers = {{u"node-a"_qs, 1}};
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        QVERIFY2(setup.add(u"arc0"_qs, "{}", &error) && setup.add(u"arc1"_qs, "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper a, b;
+    QSignalSpy claimedA(&a, &LeaseKeeper::claimed);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    QSignalSpy released(&a, &LeaseKeeper::released);
+    QStringList handedOver;
+    connect(&a, &LeaseKeeper::lost, this, [&](const QString &id, bool over) {
+        QVERIFY(over);
+        handedOver << id;
+        a.holdRelease(id); // its recorder is still writing
+    });
+    QString error;
+    QVERIFY2(a.start(sa, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 2);
+
+    LeaseKeeper::Settings sb = sa;
+    sb.node = u"node-b"_qs;
+    sb.peers = {{u"node-a"_qs, 1}, {u"node-b"_qs, 1}};
+    QVERIFY2(b.start(sb, &error), qPrintable(error));
+    a.setPeers(sb.peers);
+    QTRY_COMPARE_WITH_TIMEOUT(handedOver.size(), 1, int(leaseMs));
+    // Held back: node-b finds nothing free, look as often as it will.
+    for (int i = 0; i < 5; ++i) {
+        b.claimNow();
+        QTest::qWait(100);
+    }
+    QCOMPARE(claimedB.size(), 0);
+    QCOMPARE(released.size(), 0);
+    QVERIFY(!a.held().contains(handedOver.first()));
+
+    a.releaseHeld(handedOver.first()); // the work has stopped
+    QCOMPARE(released.size(), 1);
+    b.claimNow();
+    QTRY_COMPARE_WITH_TIMEOUT(claimedB.size(), 1, int(leaseMs) / 2);
+    QCOMPARE(claimedB.at(0).at(0).value<LeaseJob>().id, handedOver.first());
+    a.releaseHeld(handedOver.first()); // once only
+    QCOMPARE(released.size(), 1);
 }
 
 // A node that cannot reach the table stops recording before its leases expire (when another node

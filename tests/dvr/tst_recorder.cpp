@@ -5,6 +5,7 @@
 // recorder process is killed with SIGKILL and started again (resumes after a gap, nothing
 // written is lost), and the disk fills (retention is asked first, then a clear error).
 
+#include "../common/diskgate.h"
 #include "../recast/recasttest.h"
 
 #include <dvr/playout.h>
@@ -19,6 +20,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTimer>
 
 #include <atomic>
 
@@ -169,6 +171,7 @@ private Q_SLOTS:
     void killedRecorderResumes();
     void killedMidSegmentListsItsJournal();
     void fullDisk();
+    void stopDoesNotWaitForTheDisk();
     void cleanupTestCase();
 
 private:
@@ -659,6 +662,59 @@ void TestRecorder::fullDisk()
     const ArchiveSegment &firstAfter = all[whileFull.size()];
     QVERIFY2(firstAfter.gap, "the segment after the lost ones does not mark the gap");
     const QStringList problems = checkSegments(dir, all);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+}
+
+// A stop the disk makes slow (diver stops a recording this way: a deleted copy, a lost lease):
+// requestStop() returns at once and the event loop runs on while the writer still waits for the
+// disk; stopped() comes once the last segment and the index are on the disk, the recording
+// complete, every segment cut listed.
+void TestRecorder::stopDoesNotWaitForTheDisk()
+{
+    const QString dir = m_dir.filePath(u"rec-slowstop"_qs);
+    testutil::DiskGate disk;
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    QSignalSpy stopped(&recorder, &Recorder::stopped);
+    recorder.setFreeSpace([&](const QString &) { return disk.probe(); });
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.minFreeBytes = 1; // the probe is asked before every segment
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
+
+    disk.close();
+    QTRY_COMPARE_WITH_TIMEOUT(disk.waiting(), 1, 10000); // a segment in hand, the disk stalled
+    QElapsedTimer took;
+    took.start();
+    recorder.requestStop(true);
+    QVERIFY2(took.elapsed() < 500, qPrintable(QString::number(took.elapsed())));
+    int ticks = 0;
+    QTimer timer;
+    connect(&timer, &QTimer::timeout, this, [&] { ++ticks; });
+    timer.start(50);
+    QTRY_VERIFY_WITH_TIMEOUT(ticks >= 10, 5000); // the loop runs while the stop is pending
+    QCOMPARE(stopped.size(), 0);
+    QVERIFY(!recorder.isStopped());
+    QCOMPARE(finished.size(), 0);
+
+    disk.open();
+    QVERIFY(stopped.wait(20000));
+    QCOMPARE(stopped.size(), 1);
+    QCOMPARE(finished.size(), 1); // said before stopped()
+    QVERIFY(recorder.isStopped());
+    QCOMPARE(recorder.state(), Recorder::State::Finished);
+    const ArchiveReader reader = load(dir);
+    QVERIFY(reader.finished());
+    const QList<ArchiveSegment> segments = reader.segments();
+    QCOMPARE(segments.size(), qsizetype(recorder.stats().segments));
+    QCOMPARE(segments.size(), written.size()); // every segmentWritten() came before stopped()
+    QVERIFY(segments.size() >= 3);             // the one the disk held up, and the tail, too
+    const QStringList problems = checkSegments(dir, segments);
     QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
 }
 
