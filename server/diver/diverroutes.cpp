@@ -709,7 +709,8 @@ void DiverServer::setupRoutes()
             const auto others = m_store.recordingsOfCopy(row->copyId, &error);
             if (others && others->isEmpty()) {
                 if (ActiveCopy *active = m_copies.take(row->copyId)) {
-                    stopRecorder(active->recorder, false);
+                    // Its lease ends with it (else renewed until a restart, holding capacity).
+                    stopRecorder(active->recorder, false, [this, id = row->copyId] { finishCopyLease(id, u"deleted"_qs); });
                     delete active;
                 }
                 if (const auto copy = m_store.copy(row->copyId, &error)) {

@@ -882,6 +882,16 @@ void DiverServer::saveCopy(const CopyRow &row)
     m_unsavedCopies.insert(row.id, row);
 }
 
+void DiverServer::finishCopyLease(qint64 copyId, const QString &state)
+{
+    finishLease(leaseIdOf(copyId), state);
+}
+
+int DiverServer::leasesHeld() const
+{
+    return int(m_leases.held().size());
+}
+
 void DiverServer::finishLease(const QString &leaseId, const QString &state)
 {
     QString error;

@@ -93,6 +93,8 @@ public:
     QSet<QString> archivedChannels() const { return m_archivedChannels; }
     /// Recorders asked to stop that are still writing their last segment (off the event loop).
     int stoppingRecorders() const { return int(m_stoppingRecorders.size()); }
+    /// Copies and archives this node holds the lease of.
+    int leasesHeld() const;
     /// Tests: called with every recorder made, before it starts (a disk made slow, say).
     void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
 
@@ -177,6 +179,7 @@ private:
     /// second (reconcile) until it does: a recording's state is never dropped.
     void saveCopy(const CopyRow &row);
     /// Finishes a copy's lease; kept and tried again the same way while the database is unreachable.
+    void finishCopyLease(qint64 copyId, const QString &state);
     void finishLease(const QString &leaseId, const QString &state);
     void retryUnsaved();
     /// The error is a database connection known lost (logged once already by iptv.core.sql).

@@ -821,6 +821,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, shortOne).value(u"state"_qs).toString(), u"finished"_qs, 15000);
         QTRY_COMPARE_WITH_TIMEOUT(diver.stoppingRecorders(), 0, 10000);
         QCOMPARE(diver.activeRecorders(), 0);
+        QCOMPARE(diver.leasesHeld(), 0); // the deleted copy's lease ended with its recorder
         QVERIFY2(recordingsOf(port, a).size() == 1, QJsonDocument(recordingsOf(port, a)).toJson().constData());
         const HttpResult vod = call("GET", port, u"/play/"_qs + shortOne + u"/index.m3u8"_qs, a);
         const auto played = iptv::media::checkMediaPlaylist(vod.body);
