@@ -132,6 +132,7 @@ struct Episode
     int from = 0, to = 0; ///< its placement's epoch minutes (from == to: archived, costs nothing)
     SkipReason status = SkipReason::Conflict; ///< when none is chosen
     AiringRef related;                        ///< AlreadyRecorded, Duplicate of another rule's
+    int relatedEpisode = -1;                  ///< Duplicate: the episode planned that it duplicates
     DuplicateLayer layer = DuplicateLayer::None;
     QString note;
     int plannedEntry = -1; ///< its entry in PlanState::plannedIndex while planned
@@ -167,6 +168,7 @@ struct RuleOutcomes
     QList<SkippedAiring> skipped;
     std::vector<RecordingKey> recordingKeys;   ///< parallel to recordings
     QHash<int, AlternativesMemo> alternatives; ///< by episode id
+    int conflicts = 0;                         ///< skipped airings with reason Conflict
 };
 
 /// The current plan as the next one repairs it: the episodes and their state, the final capacity
@@ -449,6 +451,9 @@ struct Scheduler::Private
         std::vector<std::array<int, 5>> freed;
         QHash<int, int> depth;             ///< displaced episode -> displacements in the chain before it
         QHash<int, QString> displacedNote; ///< displaced episode -> "moved to make room for ..."
+        /// Conflicts queued only because capacity was freed in their minutes -> their airings
+        /// there: only those can fit now, or have only later recordings in their way.
+        QHash<int, std::vector<int>> freedOnly;
         int repaired = 0, displaced = 0;
     };
     Repair *repair = nullptr; ///< set while a repair runs: placements record what they change
@@ -457,7 +462,6 @@ struct Scheduler::Private
     DuplicateIndex historyIndex;
     QHash<qint64, int> keptOfRule;
     std::vector<int> position;    ///< rule slot -> its place in the priority order
-    QHash<qint64, int> slotOfRule; ///< rule id -> slot (a repair's duplicates find their target)
     void startPlanning(qint64 now);
     std::pair<qint64, qint64> intervalOf(const RuleState &rs, const Candidate &c) const
     {
@@ -480,16 +484,19 @@ struct Scheduler::Private
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
     /// another airing of its own episode so that this one fits. Places the episode if so.
     template<typename Movable>
-    bool moveOneBlocker(int id, Movable movable);
+    bool moveOneBlocker(int id, Movable movable, const std::vector<int> *only = nullptr);
     /// A repair's last resort: the episode takes the place of recordings later in the order.
-    bool displace(int id, std::set<std::pair<int, int>> &queue);
-    bool stillPlanned(const AiringRef &target) const;
+    bool displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only = nullptr);
     /// Queues the rule's episodes held back by keep-N when it plans fewer than it may keep.
     void requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue);
     QList<AiringRef> alternativesFor(int id, std::vector<std::pair<int, int>> &read) const;
     /// The rules' outcomes (made again for `rebuild`, the others kept) and the plan's lists; with
     /// `merge`, the recordings of the rules kept are taken from `before` in order.
-    void makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before, bool merge);
+    /// A repair's conflicts reuse their alternatives when none of the minutes they read is in
+    /// `diff`, the time is the same (or they read nothing near it) and their title's airings did
+    /// not change.
+    void makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before, bool merge,
+                      const DirtyMinutes *diff = nullptr, qint64 lastNow = 0);
     AiringRef ref(const RuleState &rs, const Candidate &c) const
     {
         return {rs.rule.id, channelNames[c.channel], c.start, c.stop, titleNames[c.title]};
@@ -837,6 +844,7 @@ bool Scheduler::Private::settledBeforeCapacity(int id)
     const RecordingRule &r = rs.rule;
     const EpisodeIdentity &identity = rs.candidates[size_t(e.airings.front())].identity;
     e.related = {};
+    e.relatedEpisode = -1;
     e.layer = DuplicateLayer::None;
     if (r.duplicateScope != DuplicateScope::None) {
         const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
@@ -853,6 +861,7 @@ bool Scheduler::Private::settledBeforeCapacity(int id)
                 const RuleState &of = rules[size_t(other.slot)];
                 e.status = SkipReason::Duplicate;
                 e.related = ref(of, of.candidates[size_t(other.chosen)]);
+                e.relatedEpisode = state.episodeOfEntry[size_t(m.entry)];
                 e.layer = m.layer;
                 return true;
             }
@@ -968,6 +977,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     const qint64 pass1 = timer.elapsed();
     const double cpu1 = processCpuMs();
 
+    int lateFits = 0;
     // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
     // of its own episode. Lower-priority blockers are moved first.
     for (const int id : dropped) {
@@ -980,6 +990,33 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
         if (state.episodes[size_t(id)].chosen >= 0)
             setPlanned(id, true);
     }
+    // Pass 3: a move in pass 2 can leave room that an episode dropped before it could use (the
+    // recording moved held more minutes than the one that took its place): the dropped episodes
+    // take such room in priority order, so that no conflict fits.
+    // One that fits but whose rule has planned as many as it keeps is held back by keep-N.
+    for (const int id : dropped) {
+        Episode &e = state.episodes[size_t(id)];
+        if (e.chosen >= 0)
+            continue;
+        const bool held = keepReached(e.slot);
+        for (const int ci : std::vector<int>(e.airings))
+            if (tryPlace(id, ci)) {
+                ++lateFits;
+                if (held) {
+                    bookUnplace(id, false);
+                    e.status = SkipReason::KeepLimit;
+                } else {
+                    setPlanned(id, true);
+                }
+                break;
+            }
+    }
+    // A duplicate names the airing its episode is planned at in the end (pass 2 may have moved it).
+    for (Episode &e : state.episodes)
+        if (e.chosen < 0 && e.status == SkipReason::Duplicate && e.relatedEpisode >= 0) {
+            const Episode &to = state.episodes[size_t(e.relatedEpisode)];
+            e.related = ref(rules[size_t(to.slot)], rules[size_t(to.slot)].candidates[size_t(to.chosen)]);
+        }
     const qint64 pass2 = timer.elapsed();
     const double cpu2 = processCpuMs();
 
@@ -989,14 +1026,14 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     makeOutcomes(out, rebuild, before, false);
     state.valid = true;
     qCDebug(lcScheduler) << "full plan:" << state.episodes.size() << "episodes," << dropped.size()
-                         << "dropped in pass 1; pass 1" << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes"
+                         << "dropped in pass 1," << lateFits << "placed in pass 3; pass 1" << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes"
                          << timer.elapsed() - pass2 << "ms wall; CPU" << qRound(cpu1 - cpu0) << "/"
                          << qRound(cpu2 - cpu1) << "/" << qRound(processCpuMs() - cpu2) << "ms";
     return out;
 }
 
 template<typename Movable>
-bool Scheduler::Private::moveOneBlocker(int id, Movable movable)
+bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vector<int> *only)
 {
     // One recording in the way is moved to another airing of its own episode if both then fit
     // (among the first MaxMovesTried streams in the way, the last in the priority order first;
@@ -1004,8 +1041,9 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable)
     Episode &g = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(g.slot)];
     int attempts = 0;
-    for (size_t k = 0; k < g.airings.size() && attempts < MaxMovesTried; ++k) {
-        const int ci = g.airings[k];
+    const std::vector<int> &airings = only ? *only : g.airings;
+    for (size_t k = 0; k < airings.size() && attempts < MaxMovesTried; ++k) {
+        const int ci = airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
         std::vector<int> blockers = state.book->overlapping(from, to, c.channel, MaxMovesTried);
@@ -1050,27 +1088,6 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable)
     return false;
 }
 
-bool Scheduler::Private::stillPlanned(const AiringRef &target) const
-{
-    const int slot = slotOfRule.value(target.ruleId, -1);
-    if (slot < 0 || size_t(slot) >= state.groupOf.size())
-        return false;
-    const auto channel = channelIds.constFind(target.channelId);
-    if (channel == channelIds.cend())
-        return false;
-    const RuleState &rs = rules[size_t(slot)];
-    for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
-        const Candidate &c = rs.candidates[ci];
-        if (c.start > target.start)
-            break;
-        if (c.start == target.start && c.channel == *channel) {
-            const int id = state.groupOf[size_t(slot)][ci];
-            return id >= 0 && state.episodes[size_t(id)].chosen == int(ci);
-        }
-    }
-    return false;
-}
-
 void Scheduler::Private::requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue)
 {
     const RecordingRule &r = rules[size_t(slot)].rule;
@@ -1086,7 +1103,7 @@ void Scheduler::Private::requeueHeldBack(int slot, std::set<std::pair<int, int>>
     }
 }
 
-bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue)
+bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only)
 {
     // The episode fits nowhere: it takes the place of recordings later than it in the priority
     // order, the last first, on the earliest of its airings where removing such recordings makes
@@ -1098,7 +1115,7 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue)
     if (chain >= MaxDisplacementChain)
         return false;
     const RuleState &rs = rules[size_t(e.slot)];
-    for (const int ci : std::vector<int>(e.airings)) {
+    for (const int ci : only ? *only : std::vector<int>(e.airings)) {
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
         struct Removed
@@ -1150,6 +1167,7 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue)
             b.status = SkipReason::Conflict;
             repair->displacedNote.insert(r.id, QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c))));
             repair->depth.insert(r.id, chain + 1);
+            repair->freedOnly.remove(r.id);
             ++repair->displaced;
             queue.insert(r.key);
         }
@@ -1170,9 +1188,6 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     state.book->addChannels(int(channelNames.size()));
     Repair ctx{DirtyMinutes(state.book->epochMinutes(now, now + 60).first), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
-    slotOfRule.clear();
-    for (int s = 0; s < int(rules.size()); ++s)
-        slotOfRule.insert(rules[size_t(s)].rule.id, s);
     std::set<std::pair<int, int>> queue; // (rule position, episode id): the priority order
     auto enqueue = [&](int id) {
         const Episode &e = state.episodes[size_t(id)];
@@ -1354,22 +1369,45 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
                     continue;
                 const RuleState &rs = rules[size_t(e.slot)];
+                std::vector<int> there;
                 for (const int ci : e.airings) {
                     const Candidate &c = rs.candidates[size_t(ci)];
                     const auto [a, b] = intervalOf(rs, c);
                     const auto [x, y] = state.book->epochMinutes(a, b);
-                    if (archived[size_t(c.channel)] || isFreed(x, y)) {
-                        enqueue(id);
-                        break;
-                    }
+                    if ((archived[size_t(c.channel)] || isFreed(x, y))
+                        && state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0)
+                        there.push_back(ci);
+                }
+                if (there.empty())
+                    continue;
+                const std::pair<int, int> key{position[size_t(e.slot)], id};
+                if (!queue.count(key)) {
+                    queue.insert(key);
+                    ctx.freedOnly.insert(id, std::move(there));
+                } else if (ctx.freedOnly.contains(id)) {
+                    std::vector<int> &known = ctx.freedOnly[id];
+                    known.insert(known.end(), there.begin(), there.end());
+                    std::sort(known.begin(), known.end());
+                    known.erase(std::unique(known.begin(), known.end()), known.end());
                 }
             }
         }
+        // Duplicates of an episode no longer planned are planned again; of one planned at another
+        // airing now, name that airing.
         for (int id = 0; id < int(state.episodes.size()); ++id) {
-            const Episode &e = state.episodes[size_t(id)];
-            if (e.slot >= 0 && e.chosen < 0 && e.status == SkipReason::Duplicate && !e.airings.empty()
-                && !stillPlanned(e.related))
+            Episode &e = state.episodes[size_t(id)];
+            if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Duplicate || e.airings.empty())
+                continue;
+            const Episode *to = e.relatedEpisode >= 0 ? &state.episodes[size_t(e.relatedEpisode)] : nullptr;
+            if (!to || to->slot < 0 || to->chosen < 0) {
                 enqueue(id);
+                continue;
+            }
+            const AiringRef is = ref(rules[size_t(to->slot)], rules[size_t(to->slot)].candidates[size_t(to->chosen)]);
+            if (!(is == e.related)) {
+                e.related = is;
+                ctx.changed[size_t(e.slot)] = 1;
+            }
         }
         if (queue.empty())
             break;
@@ -1394,13 +1432,16 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             for (const int ci : std::vector<int>(e.airings))
                 if ((placed = tryPlace(id, ci)))
                     break;
-            if (!placed) {
+            if (!placed && !ctx.freedOnly.contains(id)) {
+                // A conflict offered freed capacity only takes it; a repaired episode moves or
+                // displaces later recordings.
                 const std::pair<int, int> key{position[size_t(slot)], id};
                 placed = moveOneBlocker(id, [&](int b) {
                     return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b};
                 });
                 placed = placed || displace(id, queue);
             }
+            ctx.freedOnly.remove(id);
             if (placed) {
                 setPlanned(id, true);
             } else {
@@ -1423,34 +1464,76 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     std::vector<char> rebuild = std::move(ctx.changed);
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
     int rebuiltForConflicts = 0;
+    const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
     for (const int slot : order) {
-        if (!active(slot) || rebuild[size_t(slot)])
+        if (!active(slot) || rebuild[size_t(slot)] || !(conflictsMayDiffer || channelsAdded))
             continue;
         if (channelsAdded) {
             rebuild[size_t(slot)] = 1;
             continue;
         }
+        // The rule's episodes are as they were: only its conflicts may read differently (the
+        // recordings in their way, their alternatives). Each whose minutes changed is asked again
+        // (what a rebuilt rule would do) and compared with its skip, which costs far less than
+        // making the rule's outcomes again.
         const RuleState &rs = rules[size_t(slot)];
-        const RuleOutcomes &o = state.outcomes[size_t(slot)];
-        const auto [from, to] = episodesOf(slot);
+        RuleOutcomes &o = state.outcomes[size_t(slot)];
+        const std::vector<int> &groupOf = state.groupOf[size_t(slot)];
         bool dirty = false;
-        for (int id = from; id < to && !dirty; ++id) {
-            const Episode &e = state.episodes[size_t(id)];
-            if (e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
+        qsizetype at = 0;
+        int alternativesOf = -1;
+        for (size_t ci = 0; ci < rs.candidates.size() && !dirty; ++ci) {
+            const Candidate &c = rs.candidates[ci];
+            if (c.stop <= now)
                 continue;
-            for (const int ci : e.airings) {
-                const auto [a, b] = intervalOf(rs, rs.candidates[size_t(ci)]);
-                const auto [x, y] = state.book->epochMinutes(a, b);
-                if ((dirty = ctx.diff.any(x, y)))
-                    break;
+            if (c.filter != NoFilter) {
+                ++at;
+                continue;
             }
-            const auto it = o.alternatives.constFind(id);
-            dirty = dirty || it == o.alternatives.cend()
-                || retitled.contains(titleKey(titleNames[rs.candidates[size_t(e.airings.front())].title]));
-            if (!dirty)
-                for (const auto &[x, y] : it->read)
-                    if ((dirty = ctx.diff.any(x, y) || (now != was && x < nowMinute + 7 * 60)))
+            const int id = groupOf[ci];
+            const Episode &e = state.episodes[size_t(id)];
+            if (e.chosen >= 0) {
+                at += int(ci) != e.chosen;
+                continue;
+            }
+            if (at >= o.skipped.size()) {
+                dirty = true;
+                break;
+            }
+            const SkippedAiring &sk = o.skipped[at++];
+            if (e.status != SkipReason::Conflict)
+                continue;
+            if (sk.reason != SkipReason::Conflict) {
+                dirty = true;
+                break;
+            }
+            const auto [a, b] = intervalOf(rs, c);
+            const auto [x, y] = state.book->epochMinutes(a, b);
+            if (ctx.diff.any(x, y)) {
+                const std::vector<int> inTheWay = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
+                dirty = qsizetype(inTheWay.size()) != sk.relatedTo.size();
+                for (size_t j = 0; j < inTheWay.size() && !dirty; ++j) {
+                    const Episode &in = state.episodes[size_t(inTheWay[j])];
+                    dirty = !(ref(rules[size_t(in.slot)], rules[size_t(in.slot)].candidates[size_t(in.chosen)])
+                              == sk.relatedTo[qsizetype(j)]);
+                }
+            }
+            if (dirty || alternativesOf == id)
+                continue;
+            alternativesOf = id;
+            auto it = o.alternatives.find(id);
+            bool again = it == o.alternatives.end()
+                || (!retitled.isEmpty() && retitled.contains(titleKey(titleNames[c.title])));
+            if (!again)
+                for (const auto &[x0, y0] : it->read)
+                    if ((again = ctx.diff.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
                         break;
+            if (again) {
+                AlternativesMemo memo;
+                memo.alternatives = alternativesFor(id, memo.read);
+                dirty = memo.alternatives != sk.alternatives;
+                o.alternatives.insert(id, std::move(memo));
+            }
         }
         if (dirty) {
             rebuild[size_t(slot)] = 1;
@@ -1460,7 +1543,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     SchedulePlan out;
     out.ruleReports = ruleReports();
     repair = nullptr;
-    makeOutcomes(out, rebuild, before, !channelsAdded);
+    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.diff, was);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
                          << ctx.displaced << "displaced," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
@@ -1522,8 +1605,18 @@ QList<AiringRef> Scheduler::Private::alternativesFor(int id, std::vector<std::pa
 }
 
 void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before,
-                                      bool merge)
+                                      bool merge, const DirtyMinutes *diff, qint64 lastNow)
 {
+    const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
+    std::atomic<int> alternativesReused{0};
+    auto reusable = [&](const AlternativesMemo &m, int title) {
+        if (!diff || (!retitled.isEmpty() && retitled.contains(titleKey(titleNames[title]))))
+            return false;
+        for (const auto &[x, y] : m.read)
+            if (diff->any(x, y) || (lastNow != planNow && x < nowMinute + 7 * 60))
+                return false;
+        return true;
+    };
     const QList<RecorderNode> &nodes = options.capacity.nodes;
     std::vector<int> active; // slots in priority order that have outcomes
     for (const int slot : order)
@@ -1545,6 +1638,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         is.skipped.clear();
         is.recordingKeys.clear();
         QHash<int, AlternativesMemo> alternatives;
+        const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
         is.skipped.reserve(qsizetype(rs.candidates.size()));
         const int kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
         const int plannedHere = state.plannedOf[size_t(slot)];
@@ -1618,8 +1712,14 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 }
                 auto it = alternatives.find(id);
                 if (it == alternatives.end()) {
-                    it = alternatives.insert(id, {});
-                    it->alternatives = alternativesFor(id, it->read);
+                    const auto last = lastAlternatives.constFind(id);
+                    if (last != lastAlternatives.cend() && reusable(*last, c.title)) {
+                        it = alternatives.insert(id, *last);
+                        alternativesReused.fetch_add(1, std::memory_order_relaxed);
+                    } else {
+                        it = alternatives.insert(id, {});
+                        it->alternatives = alternativesFor(id, it->read);
+                    }
                 }
                 sk.alternatives = it->alternatives;
                 break;
@@ -1628,13 +1728,14 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             is.skipped.append(std::move(sk));
         }
         is.alternatives = std::move(alternatives);
+        is.conflicts = int(std::count_if(is.skipped.cbegin(), is.skipped.cend(),
+                                         [](const SkippedAiring &sk) { return sk.reason == SkipReason::Conflict; }));
     };
     inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
     int conflicts = 0;
     for (const int slot : active) {
         out.skipped.appendPart(state.outcomes[size_t(slot)].skipped);
-        for (const SkippedAiring &sk : state.outcomes[size_t(slot)].skipped)
-            conflicts += sk.reason == SkipReason::Conflict;
+        conflicts += state.outcomes[size_t(slot)].conflicts;
     }
     out.conflicts = conflicts;
 
@@ -1681,6 +1782,8 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     }
     state.recordingKeys = std::move(keys);
     state.channelCount = int(channelNames.size());
+    if (diff)
+        qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused";
     last = out;
     retitled.clear();
 }
