@@ -1463,7 +1463,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // came or went.
     std::vector<char> rebuild = std::move(ctx.changed);
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
-    int rebuiltForConflicts = 0;
+    int rebuiltForConflicts = 0, patched = 0;
     const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
     for (const int slot : order) {
         if (!active(slot) || rebuild[size_t(slot)] || !(conflictsMayDiffer || channelsAdded))
@@ -1482,6 +1482,11 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         bool dirty = false;
         qsizetype at = 0;
         int alternativesOf = -1;
+        // Skips whose recordings in the way or alternatives differ: patched in place (the rule's
+        // other outcomes are what they were).
+        std::vector<std::pair<qsizetype, QList<AiringRef>>> newRelated, newAlternatives;
+        QList<AiringRef> episodeAlternatives;
+        bool alternativesDiffer = false;
         for (size_t ci = 0; ci < rs.candidates.size() && !dirty; ++ci) {
             const Candidate &c = rs.candidates[ci];
             if (c.stop <= now)
@@ -1500,7 +1505,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 dirty = true;
                 break;
             }
-            const SkippedAiring &sk = o.skipped[at++];
+            const SkippedAiring &sk = std::as_const(o.skipped)[at++];
             if (e.status != SkipReason::Conflict)
                 continue;
             if (sk.reason != SkipReason::Conflict) {
@@ -1510,16 +1515,20 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
             if (ctx.diff.any(x, y)) {
-                const std::vector<int> inTheWay = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
-                dirty = qsizetype(inTheWay.size()) != sk.relatedTo.size();
-                for (size_t j = 0; j < inTheWay.size() && !dirty; ++j) {
-                    const Episode &in = state.episodes[size_t(inTheWay[j])];
-                    dirty = !(ref(rules[size_t(in.slot)], rules[size_t(in.slot)].candidates[size_t(in.chosen)])
-                              == sk.relatedTo[qsizetype(j)]);
+                QList<AiringRef> names;
+                for (const int in : state.book->overlapping(a, b, c.channel, MaxConflictsNamed)) {
+                    const Episode &e2 = state.episodes[size_t(in)];
+                    names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
                 }
+                if (names != sk.relatedTo)
+                    newRelated.emplace_back(at - 1, std::move(names));
             }
-            if (dirty || alternativesOf == id)
+            if (alternativesOf == id) {
+                if (alternativesDiffer)
+                    newAlternatives.emplace_back(at - 1, episodeAlternatives);
                 continue;
+            }
+            alternativesDiffer = false;
             alternativesOf = id;
             auto it = o.alternatives.find(id);
             bool again = it == o.alternatives.end()
@@ -1531,9 +1540,19 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             if (again) {
                 AlternativesMemo memo;
                 memo.alternatives = alternativesFor(id, memo.read);
-                dirty = memo.alternatives != sk.alternatives;
+                alternativesDiffer = memo.alternatives != sk.alternatives;
+                episodeAlternatives = memo.alternatives;
+                if (alternativesDiffer)
+                    newAlternatives.emplace_back(at - 1, episodeAlternatives);
                 o.alternatives.insert(id, std::move(memo));
             }
+        }
+        if (!dirty && (!newRelated.empty() || !newAlternatives.empty())) {
+            for (auto &[i, names] : newRelated)
+                o.skipped[i].relatedTo = std::move(names);
+            for (auto &[i, alternatives] : newAlternatives)
+                o.skipped[i].alternatives = std::move(alternatives);
+            ++patched;
         }
         if (dirty) {
             rebuild[size_t(slot)] = 1;
@@ -1547,7 +1566,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
                          << ctx.displaced << "displaced," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
-                         << rebuiltForConflicts << "for their conflicts); unplace" << unplaced << "ms, repair"
+                         << rebuiltForConflicts << "for their conflicts)," << patched
+                         << "rules' conflicts patched; unplace" << unplaced << "ms, repair"
                          << repaired - unplaced << "ms, outcomes" << timer.elapsed() - repaired << "ms wall; CPU"
                          << qRound(cpu1 - cpu0) << "/" << qRound(processCpuMs() - cpu1) << "ms";
     return out;
