@@ -190,6 +190,11 @@ struct PlanState
     std::vector<RuleOutcomes> outcomes;    ///< per slot
     std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
 };
+
+/// The minutes where a repair changed the capacity book: the placements it made and those it
+/// took away (counted per placement and tag, so that a recording put back where it was cancels
+/// out), and the minutes they cover. A rule whose episodes the repair did not change reads its
+/// conflicts again only where a minute differs.
 class DirtyMinutes
 {
 public:
@@ -197,7 +202,7 @@ public:
         : m_base(base)
     {
     }
-    /// Adds (+1, the new plan placed it) or removes (-1, the last plan had it) a placement.
+    /// Adds (+1, the repair placed it) or removes (-1, the repair took it away) a placement.
     /// `tag` tells placements apart that are otherwise the same (the rule slot, where it matters).
     void change(int node, int channel, int from, int to, int delta, int tag = 0)
     {
@@ -232,17 +237,7 @@ public:
         }
         return false;
     }
-    /// Marks [from, to) (epoch minutes) as differing for good (a placement of a recording whose
-    /// airing may be named differently: its rule was matched again).
-    void touch(int from, int to)
-    {
-        from = std::max(from, m_base);
-        if (from >= to)
-            return;
-        m_touched = true;
-        cover(from - m_base, to - m_base, 1);
-    }
-    bool isClean() const { return m_count.isEmpty() && !m_touched; }
+    bool isClean() const { return m_count.isEmpty(); }
 
 private:
     void cover(int from, int to, int delta)
@@ -257,7 +252,6 @@ private:
         }
     }
     int m_base = 0;
-    bool m_touched = false;
     QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
