@@ -1458,6 +1458,18 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     std::vector<char> rebuild = std::move(ctx.changed);
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
     int rebuiltForConflicts = 0, patched = 0;
+    // Whether airings of a title (ref) came or went: its title key hashed once per title.
+    std::vector<signed char> retitledRef;
+    auto isRetitled = [&](int title) {
+        if (retitled.isEmpty())
+            return false;
+        if (retitledRef.empty())
+            retitledRef.assign(size_t(titleNames.size()), -1);
+        signed char &known = retitledRef[size_t(title)];
+        if (known < 0)
+            known = retitled.contains(titleKey(titleNames[title])) ? 1 : 0;
+        return known == 1;
+    };
     const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
     for (const int slot : order) {
         if (!active(slot) || rebuild[size_t(slot)] || !(conflictsMayDiffer || channelsAdded))
@@ -1525,8 +1537,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             alternativesDiffer = false;
             alternativesOf = id;
             auto it = o.alternatives.find(id);
-            bool again = it == o.alternatives.end()
-                || (!retitled.isEmpty() && retitled.contains(titleKey(titleNames[c.title])));
+            bool again = it == o.alternatives.end() || isRetitled(c.title);
             if (!again)
                 for (const auto &[x0, y0] : it->read)
                     if ((again = ctx.diff.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
