@@ -2,14 +2,17 @@
 //   - full evaluation: 10,000 series rules over a 1,000 channels x 14 days generated guide
 //     (index the guide, match every rule, plan with duplicates, keep-N and capacity), target <= 1 s;
 //   - re-evaluation after a guide delta (a schedule change on a few channels, applied as a zstd
-//     delta with epg::GuideDelta like a box or server gets it), target <= 50 ms; the result is
-//     checked against a full evaluation of the changed guide.
+//     delta with epg::GuideDelta like a box or server gets it), target <= 50 ms: a repair of the
+//     last plan (docs/dvr-scheduler.md, "Guide changes"), checked with dvr::PlanCheck (capacity,
+//     one true outcome for every airing a full evaluation of the changed guide has one for); the
+//     recordings it changed (its ripple) are printed next to what a full evaluation changes.
 // Medians of --runs runs, wall clock and process CPU time (all threads: rules are matched on
 // --threads threads, 0 = one per core; --threads 1 gives the single-thread figures).
 //
 // usage: bench_scheduler [--channels N] [--days D] [--rules N] [--runs N] [--threads N] [--work DIR] [--seed S]
 // The two guides are compiled once into --work (a 1000 x 14 compile takes a while) and reused.
 
+#include <dvr/plancheck.h>
 #include <dvr/scheduler.h>
 #include <epg/guide.h>
 #include <epg/guidedelta.h>
@@ -24,11 +27,13 @@
 #include <QHash>
 #include <QRandomGenerator>
 #include <QRegularExpression>
+#include <QSet>
 
 #include <time.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
 using namespace iptv;
@@ -196,9 +201,17 @@ QList<dvr::RecordingRule> makeRules(const epg::Guide &g, int count, quint64 seed
     return rules;
 }
 
-bool samePlan(const dvr::SchedulePlan &a, const dvr::SchedulePlan &b)
+/// Recordings in one plan and not in the other (by rule, channel, start and node).
+int difference(const dvr::SchedulePlan &a, const dvr::SchedulePlan &b)
 {
-    return a.recordings == b.recordings && a.skipped == b.skipped && a.ruleReports == b.ruleReports;
+    auto keys = [](const dvr::SchedulePlan &p) {
+        QSet<QString> out;
+        for (const dvr::PlannedRecording &r : p.recordings)
+            out.insert(dvr::PlanCheck::outcomeKey(r.ruleId, r.channelId, r.start) + u'@' + r.nodeId);
+        return out;
+    };
+    const QSet<QString> x = keys(a), y = keys(b);
+    return int((x - y).size() + (y - x).size());
 }
 
 } // namespace
@@ -278,21 +291,45 @@ int main(int argc, char **argv)
 
     dvr::ScheduleChanges changes;
     dvr::SchedulePlan updated;
+    std::unique_ptr<dvr::Scheduler> repaired;
     for (int run = 0; run < runs; ++run) {
-        dvr::Scheduler s(options);
-        s.setRules(rules);
-        s.evaluate(g0, now);
+        auto s = std::make_unique<dvr::Scheduler>(options);
+        s->setRules(rules);
+        s->evaluate(g0, now);
         const qint64 w = clockNs(CLOCK_MONOTONIC), c = clockNs(CLOCK_PROCESS_CPUTIME_ID);
-        updated = s.update(g1, now, &changes);
+        updated = s->update(g1, now, &changes);
         update.add(clockNs(CLOCK_MONOTONIC) - w, clockNs(CLOCK_PROCESS_CPUTIME_ID) - c);
+        repaired = std::move(s);
     }
     std::printf("delta: %d airings changed, %d rules re-matched; plan: %d added, %d removed, %d moved, %d lost\n",
                 changes.airingsChanged, changes.rulesRematched, int(changes.added.size()), int(changes.removed.size()),
                 int(changes.moved.size()), int(changes.lost.size()));
     std::printf("re-evaluation after the delta:          %s\n", qPrintable(update.text()));
+    // The repair keeps its promises (every airing a full evaluation of the changed guide gives an
+    // outcome has one, and it is true), and changes far fewer recordings than a full evaluation.
     dvr::Scheduler check(options);
     check.setRules(rules);
-    const bool equal = samePlan(updated, check.evaluate(g1, now));
-    std::printf("incremental result equals a full evaluation of the changed guide: %s\n", equal ? "yes" : "NO");
-    return equal ? 0 : 2;
+    const dvr::SchedulePlan full1 = check.evaluate(g1, now);
+    dvr::PlanCheck checker;
+    checker.rules = rules;
+    checker.capacity = options.capacity;
+    checker.now = now;
+    checker.identityAt = [&](const QString &channel, qint64 start) { return repaired->identityAt(channel, start); };
+    for (const dvr::PlannedRecording &p : full1.recordings)
+        checker.matched.insert(dvr::PlanCheck::outcomeKey(p.ruleId, p.channelId, p.start));
+    for (const dvr::SkippedAiring &sk : full1.skipped)
+        checker.matched.insert(dvr::PlanCheck::outcomeKey(sk.airing.ruleId, sk.airing.channelId, sk.airing.start));
+    const QStringList fullProblems = checker.problems(full1);
+    std::printf("full evaluation of the changed guide valid: %s (%d problems)\n", fullProblems.isEmpty() ? "yes" : "NO",
+                int(fullProblems.size()));
+    for (qsizetype i = 0; i < fullProblems.size() && i < 5; ++i)
+        std::printf("  %s\n", qPrintable(fullProblems[i]));
+    const QStringList problems = checker.problems(updated);
+    std::printf("valid: %s", problems.isEmpty() ? "yes\n" : "NO\n");
+    for (qsizetype i = 0; i < problems.size() && i < 20; ++i)
+        std::printf("  %s\n", qPrintable(problems[i]));
+    std::printf("recordings changed (rule, channel, start, node): by the update %d, by a full evaluation %d; "
+                "conflicts %d (full evaluation %d)\n",
+                difference(fullPlan, updated), difference(fullPlan, full1), updated.conflicts, full1.conflicts);
+    return problems.isEmpty() ? 0 : 2;
 }

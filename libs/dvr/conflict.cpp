@@ -95,6 +95,13 @@ CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qin
     }
 }
 
+void CapacityBook::addChannels(int channelCount)
+{
+    for (Node &n : m_nodes)
+        if (int(n.channel.size()) < channelCount)
+            n.channel.resize(size_t(channelCount));
+}
+
 // Both ends go to the nearest minute, the same way: a recording that ends when the next begins
 // (to the second, as back-to-back airings and the guide's times are) never shares a minute with
 // it. Rounding the end up and the start down made such neighbours conflict on a one-stream node

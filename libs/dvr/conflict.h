@@ -76,6 +76,8 @@ public:
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
     int nodeCount() const { return int(m_nodes.size()); }
+    /// Makes room for channel keys up to `channelCount` (a guide change brought new channels).
+    void addChannels(int channelCount);
     /// The minutes a recording over [from, to) occupies, counted from the epoch (not the origin):
     /// the same for books with different origins. [first, second); empty when first >= second.
     std::pair<int, int> epochMinutes(qint64 from, qint64 to) const

@@ -16,9 +16,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <climits>
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -35,6 +37,9 @@ constexpr quint8 NoFilter = 0xff;
 constexpr int MaxMovesTried = 32;
 /// Recordings a conflict names (one per stream in the way).
 constexpr int MaxConflictsNamed = 8;
+/// Displacements in a chain started by one repaired episode (it displaces a later recording, which
+/// displaces a later one, ...): the order strictly increases along a chain, this bounds its length.
+constexpr int MaxDisplacementChain = 32;
 
 /// This thread's CPU time (the figure to compare on a loaded machine).
 qint64 threadCpuNs()
@@ -129,14 +134,27 @@ bool isRepeat(quint8 flags)
     return (flags & epg::FlagPreviouslyShown) && !(flags & epg::FlagNew);
 }
 
-/// One episode's capacity decision in pass 1 of the last plan (docs/dvr-scheduler.md,
-/// "Planning incrementally").
-struct GroupMemo
+/// An episode of a rule (its airings that are the same episode, duplicate.h) and its state in the
+/// current plan. Kept between plans: an update repairs the episodes its change touched and keeps
+/// the others as they are (docs/dvr-scheduler.md, "Guide changes"). Its id (its index in
+/// PlanState::episodes) is its placement id in the capacity book.
+struct Episode
 {
-    int tried = -2;             ///< -2: not tried (skipped before capacity), -1: no airing fitted, else the airing taken
-    int node = -1;              ///< where it was placed
-    int channel = -1;           ///< its placement: channel and epoch minutes [from, to); from == to: none
-    int from = 0, to = 0;
+    int slot = -1;            ///< the rule slot; -1: retired (its rule was grouped again)
+    std::vector<int> airings; ///< the rule's candidate indexes, by start (not ended, not filtered)
+    int chosen = -1;          ///< the candidate recorded, -1 none
+    int node = -1;
+    /// The chosen airing's channel key and start, to find it again after the rule's candidates
+    /// changed (an update's rematch).
+    int chosenChannel = -1;
+    qint64 chosenStart = 0;
+    int from = 0, to = 0; ///< its placement's epoch minutes (from == to: archived, costs nothing)
+    SkipReason status = SkipReason::Conflict; ///< when none is chosen
+    AiringRef related;                        ///< AlreadyRecorded, Duplicate of another rule's
+    int relatedEpisode = -1;                  ///< Duplicate: the episode planned that it duplicates
+    DuplicateLayer layer = DuplicateLayer::None;
+    QString note;
+    int plannedEntry = -1; ///< its entry in PlanState::plannedIndex while planned
 };
 
 /// A conflict's alternatives in the last plan and the minutes of the final book they read.
@@ -144,18 +162,6 @@ struct AlternativesMemo
 {
     QList<AiringRef> alternatives;
     std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing tried, [from, to)
-};
-
-/// An episode's final state (after pass 2): what its airings' outcomes are made of, with the
-/// candidates, the keep counts and, for conflicts, the book and the alternatives.
-struct FinalGroup
-{
-    int chosen = -1, node = -1;
-    SkipReason status = SkipReason::Conflict; ///< when none is chosen
-    DuplicateLayer layer = DuplicateLayer::None;
-    AiringRef related;
-    QString note;
-    friend bool operator==(const FinalGroup &, const FinalGroup &) = default;
 };
 
 /// Where a recording goes in the plan's list (by record start, channel id, rule; then the order
@@ -174,50 +180,40 @@ struct RecordingKey
     }
 };
 
-struct RuleMemo
+/// A rule's outcomes in the current plan (shared with it) and its conflicts' alternatives.
+struct RuleOutcomes
 {
-    int alive = -1;                 ///< airings grouped (not ended, not filtered); -1: rule not planned
-    std::vector<GroupMemo> groups;  ///< in the rule's episode order
-    std::vector<int> groupOf;       ///< per candidate: its episode (index into groups), -1 none
-    QHash<int, AlternativesMemo> alternatives; ///< by episode (index into groups)
-    /// The rule's outcomes (shared with the plan) and what they were made of.
-    bool hasOutcomes = false;
-    std::vector<FinalGroup> finals; ///< per episode
-    int planned = 0, kept = 0;
     QList<PlannedRecording> recordings;
     QList<SkippedAiring> skipped;
-    std::vector<RecordingKey> recordingKeys; ///< parallel to recordings
+    std::vector<RecordingKey> recordingKeys;   ///< parallel to recordings
+    QHash<int, AlternativesMemo> alternatives; ///< by episode id
+    int conflicts = 0;                         ///< skipped airings with reason Conflict
 };
 
-/// A dropped episode's second chance in pass 2 of the last plan: what it read and what it did.
-struct RescueMemo
-{
-    std::pair<int, int> step;    ///< the episode: its rule's place in the priority order, its index in the rule
-    bool rescued = false;
-    int airing = -1, node = -1;  ///< the airing it took and where
-    int blockerSlot = -1, blockerGroup = -1; ///< the recording moved: rule slot, episode index in the rule
-    int blockerAiring = -1, blockerNode = -1; ///< where it went
-    /// The placements changed (node, channel, epoch minutes [from, to), rule slot; from == to:
-    /// none): the episode's, the blocker's before and after.
-    std::array<int, 5> placed{}, blockerWas{}, blockerIs{};
-    std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing it tried and every move
-};
-
-/// Pass 1 of the last plan, kept so that the next one can reuse every decision whose inputs did
-/// not change. Valid while the rule slots, their order and the capacity options stay the same.
-struct PlanMemo
+/// The current plan as the next one repairs it: the episodes and their state, the final capacity
+/// book (placement id = episode id), the planned episodes' identities (for duplicates across
+/// rules) and every rule's outcomes. Valid while the rule slots, their order and the capacity
+/// options stay the same.
+struct PlanState
 {
     bool valid = false;
     qint64 now = 0;
-    std::vector<RuleMemo> rules; ///< by rule slot
-    std::vector<RescueMemo> rescues; ///< pass 2, in its order
+    int channelCount = 0; ///< channel keys then (more reorder the channel ranks)
+    std::unique_ptr<CapacityBook> book;
+    std::vector<Episode> episodes;
+    std::vector<int> first, count;         ///< per slot: its episodes' ids, [first, first + count)
+    std::vector<std::vector<int>> groupOf; ///< per slot and candidate: its episode id, -1 none
+    DuplicateIndex plannedIndex;           ///< the planned episodes' identities, owner = rule id
+    std::vector<int> episodeOfEntry;       ///< plannedIndex entry -> episode id
+    std::vector<int> plannedOf;            ///< per slot: episodes planned
+    std::vector<RuleOutcomes> outcomes;    ///< per slot
     std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
-    int channelCount = 0;        ///< channel keys then (more reorder the channel ranks)
 };
 
-/// The minutes where the capacity book of the plan being made may differ from the last plan's at
-/// the same point of pass 1: the placements one has and the other has not (counted per placement,
-/// so that the same recording placed again cancels out), and the minutes they cover.
+/// The minutes where a repair changed the capacity book: the placements it made and those it
+/// took away (counted per placement and tag, so that a recording put back where it was cancels
+/// out), and the minutes they cover. A rule whose episodes the repair did not change reads its
+/// conflicts again only where a minute differs.
 class DirtyMinutes
 {
 public:
@@ -225,7 +221,7 @@ public:
         : m_base(base)
     {
     }
-    /// Adds (+1, the new plan placed it) or removes (-1, the last plan had it) a placement.
+    /// Adds (+1, the repair placed it) or removes (-1, the repair took it away) a placement.
     /// `tag` tells placements apart that are otherwise the same (the rule slot, where it matters).
     void change(int node, int channel, int from, int to, int delta, int tag = 0)
     {
@@ -260,17 +256,7 @@ public:
         }
         return false;
     }
-    /// Marks [from, to) (epoch minutes) as differing for good (a placement of a recording whose
-    /// airing may be named differently: its rule was matched again).
-    void touch(int from, int to)
-    {
-        from = std::max(from, m_base);
-        if (from >= to)
-            return;
-        m_touched = true;
-        cover(from - m_base, to - m_base, 1);
-    }
-    bool isClean() const { return m_count.isEmpty() && !m_touched; }
+    bool isClean() const { return m_count.isEmpty(); }
 
 private:
     void cover(int from, int to, int delta)
@@ -285,7 +271,6 @@ private:
         }
     }
     int m_base = 0;
-    bool m_touched = false;
     QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
@@ -398,9 +383,15 @@ struct Scheduler::Private
     /// setCancelled(): rule id -> its skipped airings (channel id, start), read by candidate().
     QHash<qint64, QSet<std::pair<QString, qint64>>> cancelled;
     SchedulePlan last;
-    PlanMemo memo;
+    /// The current plan, as the next plan() repairs it (docs/dvr-scheduler.md, "Guide changes").
+    PlanState state;
     /// Rule slots whose candidates changed since the last plan (update()'s partial rematch).
     QSet<int> rematched;
+    /// (channel key, start) of the airings that came or changed since the last plan: a recording
+    /// there is not kept as it was.
+    QSet<QPair<int, qint64>> cameAirings;
+    /// The history changed since the last plan: every episode's history check is made again.
+    bool historyChanged = false;
     /// Title keys of the airings that came or went since the last plan: conflicts of these titles
     /// look for alternatives again.
     QSet<quint64> retitled;
@@ -463,6 +454,67 @@ struct Scheduler::Private
     void matchAll();
     QList<int> rulesFor(const GuideIndex &ix, const epg::Airing &a) const;
     SchedulePlan plan(qint64 now);
+    /// The greedy plan in priority order (pass 1, pass 2, outcomes): a full evaluation's.
+    SchedulePlan fullPlan(qint64 now);
+    /// The last plan repaired where the rules' matches, the time or the history changed.
+    SchedulePlan repairPlan(qint64 now);
+
+    // Planning: the state of the plan being made (planNow, archived, ... set by startPlanning()).
+    /// What a repair has changed so far.
+    struct Repair
+    {
+        DirtyMinutes diff;         ///< placements changed, per minute (tagged by rule slot)
+        std::vector<char> changed; ///< per slot: its episodes changed (its outcomes are made again)
+        /// Placements taken away and not put back: epoch minutes [from, to), node, channel, slot.
+        std::vector<std::array<int, 5>> freed;
+        QHash<int, int> depth;             ///< displaced episode -> displacements in the chain before it
+        QHash<int, QString> displacedNote; ///< displaced episode -> "moved to make room for ..."
+        /// Conflicts queued only because capacity was freed in their minutes -> their airings
+        /// there: only those can fit now, or have only later recordings in their way.
+        QHash<int, std::vector<int>> freedOnly;
+        int repaired = 0, displaced = 0;
+    };
+    Repair *repair = nullptr; ///< set while a repair runs: placements record what they change
+    qint64 planNow = 0;
+    std::vector<char> archived; ///< per channel key: in a permanent archive (costs no capacity)
+    DuplicateIndex historyIndex;
+    QHash<qint64, int> keptOfRule;
+    std::vector<int> position;    ///< rule slot -> its place in the priority order
+    void startPlanning(qint64 now);
+    std::pair<qint64, qint64> intervalOf(const RuleState &rs, const Candidate &c) const
+    {
+        return {std::max(planNow, c.start - rs.rule.prePadding), c.stop + rs.rule.postPadding};
+    }
+    /// Places (unplaces) an episode's recording in the book; with `freeing`, the minutes count as
+    /// freed (offered to the conflicts in them) unless the same placement is made again.
+    void bookPlace(int id, int ci, int node);
+    void bookUnplace(int id, bool freeing);
+    /// Counts an episode as planned or not (keep-N, duplicates across rules).
+    void setPlanned(int id, bool planned);
+    bool tryPlace(int id, int ci);
+    bool keepReached(int slot) const;
+    /// The history, duplicate-across-rules and keep-N checks: true when one settles the episode
+    /// (its status set), false when it is left to capacity (status Conflict until placed).
+    bool settledBeforeCapacity(int id);
+    /// Groups the rule's candidates (not ended, not filtered) into new episodes.
+    void groupEpisodes(int slot);
+    QList<RuleReport> ruleReports() const;
+    /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
+    /// another airing of its own episode so that this one fits. Places the episode if so.
+    template<typename Movable>
+    bool moveOneBlocker(int id, Movable movable, const std::vector<int> *only = nullptr);
+    /// A repair's last resort: the episode takes the place of recordings later in the order.
+    bool displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only = nullptr);
+    /// Queues the rule's episodes held back by keep-N when it plans fewer than it may keep.
+    void requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue);
+    QList<AiringRef> alternativesFor(int id, std::vector<std::pair<int, int>> &read) const;
+    /// The rules' outcomes (made again for `rebuild`, the others kept) and the plan's lists; with
+    /// `merge`, the recordings of the rules kept are taken from `before` in order.
+    /// A repair's conflicts reuse their alternatives when none of the minutes they read is in
+    /// `diff`, the time is the same (or they read nothing near it) and their title's airings did
+    /// not change.
+    void makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before, bool merge,
+                      const DirtyMinutes *diff = nullptr, qint64 lastNow = 0);
     AiringRef ref(const RuleState &rs, const Candidate &c) const
     {
         return {rs.rule.id, channelNames[c.channel], c.start, c.stop, titleNames[c.title]};
@@ -703,583 +755,774 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
     return out;
 }
 
-SchedulePlan Scheduler::Private::plan(qint64 now)
+void Scheduler::Private::startPlanning(qint64 now)
 {
-    QElapsedTimer timer;
-    timer.start();
-    const double cpu0 = processCpuMs();
-    SchedulePlan out;
+    planNow = now;
     const CapacityOptions &cap = options.capacity;
-    CapacityBook book(cap, int(channelNames.size()), now);
-    std::vector<bool> archived(size_t(channelNames.size()), false);
+    archived.assign(size_t(channelNames.size()), 0);
     for (int c = 0; c < channelNames.size(); ++c)
         archived[size_t(c)] = cap.archivedChannels.contains(channelNames[c]);
-
-    DuplicateIndex historyIndex;
-    QHash<qint64, int> keptOfRule;
+    historyIndex.clear();
+    keptOfRule.clear();
     for (const RecordedEpisode &h : std::as_const(history)) {
         historyIndex.add(h.identity, h.ruleId);
         if (h.kept)
             ++keptOfRule[h.ruleId];
     }
-    auto historyRef = [&](int entry) {
-        const RecordedEpisode &h = history[entry];
-        return AiringRef{h.ruleId, h.channelId, h.recordedAt, 0, h.title};
-    };
+    position.assign(rules.size(), -1);
+    for (size_t i = 0; i < order.size(); ++i)
+        position[size_t(order[i])] = int(i);
+    repair = nullptr;
+}
 
-    struct Group
-    {
-        int slot = 0;
-        std::vector<const Candidate *> airings; ///< by start
-        int chosen = -1;
-        int node = -1;
-        SkipReason status = SkipReason::Conflict;
-        AiringRef related;
-        DuplicateLayer layer = DuplicateLayer::None;
-        QString note;
-    };
-    std::vector<Group> groups;
-    std::vector<std::vector<int>> candidateGroup(rules.size()); ///< per slot and candidate: its group, -1 none
-    std::vector<std::vector<int>> candidatePosition(rules.size()); ///< and its place in the group's airings
-    DuplicateIndex plannedIndex;
-    std::vector<int> plannedGroupOfEntry;
-    QHash<int, int> plannedOfSlot;
-    std::vector<int> dropped;
-
-    auto interval = [&](const RuleState &rs, const Candidate &c) {
-        return std::pair<qint64, qint64>{std::max(now, c.start - rs.rule.prePadding), c.stop + rs.rule.postPadding};
-    };
-    auto placeGroup = [&](int gi, int k, int node) {
-        Group &g = groups[size_t(gi)];
-        const RuleState &rs = rules[size_t(g.slot)];
-        const Candidate &c = *g.airings[size_t(k)];
-        const auto [from, to] = interval(rs, c);
-        book.place(gi, node, c.channel, from, to, archived[size_t(c.channel)]);
-        g.chosen = k;
-        g.node = node;
-    };
-    auto unplaceGroup = [&](int gi) {
-        Group &g = groups[size_t(gi)];
-        book.unplace(gi);
-        g.chosen = -1;
-        g.node = -1;
-    };
-    auto tryPlace = [&](int gi, int k) {
-        const Group &g = groups[size_t(gi)];
-        const RuleState &rs = rules[size_t(g.slot)];
-        const Candidate &c = *g.airings[size_t(k)];
-        const auto [from, to] = interval(rs, c);
-        const int node = book.choose(c.channel, from, to, archived[size_t(c.channel)]);
-        if (node >= 0)
-            placeGroup(gi, k, node);
-        return node >= 0;
-    };
-    // Planned groups whose recording overlaps [from, to) on a node and costs capacity there.
-    auto overlapping = [&](qint64 from, qint64 to, int exceptChannel, int limit) {
-        return book.overlapping(from, to, exceptChannel, limit);
-    };
-    auto keepReached = [&](int slot) {
-        const RecordingRule &r = rules[size_t(slot)].rule;
-        if (r.keep <= 0)
-            return false;
-        const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
-        return plannedOfSlot.value(slot) + kept >= r.keep;
-    };
-    auto planned = [&](int gi) {
-        const Group &g = groups[size_t(gi)];
-        ++plannedOfSlot[g.slot];
-        plannedIndex.add(g.airings.front()->identity, rules[size_t(g.slot)].rule.id);
-        plannedGroupOfEntry.push_back(gi);
-    };
-
-
-    // Reuse of the last plan's pass 1 (docs/dvr-scheduler.md, "Planning incrementally"): an
-    // episode's capacity decision is taken again from the memo when its rule's episodes are the
-    // same as then and none of the minutes its tries read differ from the last plan's book at the
-    // same point of the pass; everything else (history, duplicates, keep-N) is decided afresh.
-    const bool replay = memo.valid && memo.rules.size() == rules.size();
-    PlanMemo next;
-    next.valid = true;
-    next.now = now;
-    next.rules.resize(rules.size());
-    DirtyMinutes dirty(book.epochMinutes(now, now + 60).first);
-    int reused = 0, decided = 0;
-    std::vector<char> sameGroupsOf(rules.size(), 0);
-    std::vector<int> baseOf(rules.size(), 0);
-    auto intervalAt = [&](const RuleState &rs, const Candidate &c, qint64 at) {
-        return std::pair<qint64, qint64>{std::max(at, c.start - rs.rule.prePadding), c.stop + rs.rule.postPadding};
-    };
-    // Whether the last plan's tries of airings [0, last] of group gi read the same book as now.
-    auto sameTries = [&](int gi, int last) {
-        const Group &g = groups[size_t(gi)];
-        const RuleState &rs = rules[size_t(g.slot)];
-        for (int k = 0; k <= last; ++k) {
-            const Candidate &c = *g.airings[size_t(k)];
-            const auto span = interval(rs, c);
-            if (span != intervalAt(rs, c, memo.now))
-                return false;
-            if (archived[size_t(c.channel)])
-                continue;
-            const auto [a, b] = book.epochMinutes(span.first, span.second);
-            if (dirty.any(a, b))
-                return false;
+void Scheduler::Private::bookPlace(int id, int ci, int node)
+{
+    Episode &e = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(e.slot)];
+    const Candidate &c = rs.candidates[size_t(ci)];
+    const auto [from, to] = intervalOf(rs, c);
+    state.book->place(id, node, c.channel, from, to, archived[size_t(c.channel)]);
+    e.chosen = ci;
+    e.node = node;
+    e.chosenChannel = c.channel;
+    e.chosenStart = c.start;
+    e.from = e.to = 0;
+    if (!archived[size_t(c.channel)])
+        std::tie(e.from, e.to) = state.book->epochMinutes(from, to);
+    if (repair) {
+        repair->diff.change(node, c.channel, e.from, e.to, 1, e.slot);
+        repair->changed[size_t(e.slot)] = 1;
+        // The same placement made again (a try undone, a recording kept): nothing was freed.
+        const std::array<int, 5> same{e.from, e.to, node, c.channel, e.slot};
+        auto &freed = repair->freed;
+        const auto it = std::find(freed.begin(), freed.end(), same);
+        if (it != freed.end()) {
+            *it = freed.back();
+            freed.pop_back();
         }
-        return true;
-    };
-    auto memoOf = [&](int gi, int tried) {
-        const Group &g = groups[size_t(gi)];
-        GroupMemo m;
-        m.tried = tried;
-        if (tried >= 0 && g.chosen >= 0) {
-            const Candidate &c = *g.airings[size_t(g.chosen)];
-            m.node = g.node;
-            if (!archived[size_t(c.channel)]) {
-                const auto [from, to] = interval(rules[size_t(g.slot)], c);
-                std::tie(m.from, m.to) = book.epochMinutes(from, to);
-                m.channel = c.channel;
+    }
+}
+
+void Scheduler::Private::bookUnplace(int id, bool freeing)
+{
+    Episode &e = state.episodes[size_t(id)];
+    if (e.chosen < 0)
+        return;
+    state.book->unplace(id);
+    if (repair) {
+        repair->diff.change(e.node, e.chosenChannel, e.from, e.to, -1, e.slot);
+        if (e.slot >= 0)
+            repair->changed[size_t(e.slot)] = 1;
+        if (freeing && e.from < e.to)
+            repair->freed.push_back({e.from, e.to, e.node, e.chosenChannel, e.slot});
+    }
+    e.chosen = e.node = -1;
+}
+
+void Scheduler::Private::setPlanned(int id, bool planned)
+{
+    Episode &e = state.episodes[size_t(id)];
+    if (planned == (e.plannedEntry >= 0))
+        return;
+    if (planned) {
+        const RuleState &rs = rules[size_t(e.slot)];
+        e.plannedEntry = state.plannedIndex.add(rs.candidates[size_t(e.airings.front())].identity, rs.rule.id);
+        if (state.episodeOfEntry.size() <= size_t(e.plannedEntry))
+            state.episodeOfEntry.resize(size_t(e.plannedEntry) + 1, -1);
+        state.episodeOfEntry[size_t(e.plannedEntry)] = id;
+        ++state.plannedOf[size_t(e.slot)];
+    } else {
+        state.plannedIndex.remove(e.plannedEntry);
+        e.plannedEntry = -1;
+        if (e.slot >= 0)
+            --state.plannedOf[size_t(e.slot)];
+    }
+}
+
+bool Scheduler::Private::tryPlace(int id, int ci)
+{
+    const Episode &e = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(e.slot)];
+    const Candidate &c = rs.candidates[size_t(ci)];
+    const auto [from, to] = intervalOf(rs, c);
+    const int node = state.book->choose(c.channel, from, to, archived[size_t(c.channel)]);
+    if (node >= 0)
+        bookPlace(id, ci, node);
+    return node >= 0;
+}
+
+bool Scheduler::Private::keepReached(int slot) const
+{
+    const RecordingRule &r = rules[size_t(slot)].rule;
+    if (r.keep <= 0)
+        return false;
+    const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
+    return state.plannedOf[size_t(slot)] + kept >= r.keep;
+}
+
+bool Scheduler::Private::settledBeforeCapacity(int id)
+{
+    Episode &e = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(e.slot)];
+    const RecordingRule &r = rs.rule;
+    const EpisodeIdentity &identity = rs.candidates[size_t(e.airings.front())].identity;
+    e.related = {};
+    e.relatedEpisode = -1;
+    e.layer = DuplicateLayer::None;
+    if (r.duplicateScope != DuplicateScope::None) {
+        const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
+        if (const auto m = historyIndex.find(identity, r.duplicateMethod, owner)) {
+            const RecordedEpisode &h = history[m.entry];
+            e.status = SkipReason::AlreadyRecorded;
+            e.related = AiringRef{h.ruleId, h.channelId, h.recordedAt, 0, h.title};
+            e.layer = m.layer;
+            return true;
+        }
+        if (r.duplicateScope == DuplicateScope::AllRules) {
+            if (const auto m = state.plannedIndex.find(identity, r.duplicateMethod)) {
+                const Episode &other = state.episodes[size_t(state.episodeOfEntry[size_t(m.entry)])];
+                const RuleState &of = rules[size_t(other.slot)];
+                e.status = SkipReason::Duplicate;
+                e.related = ref(of, of.candidates[size_t(other.chosen)]);
+                e.relatedEpisode = state.episodeOfEntry[size_t(m.entry)];
+                e.layer = m.layer;
+                return true;
             }
         }
-        return m;
-    };
-    // The same differences told apart by rule, for pass 2 and the outcomes (which name the
-    // recordings in the way and move them): placements of a rule grouped again count as differing
-    // even where they are the same (an episode's index, its airings, may have changed).
-    DirtyMinutes tagged(book.epochMinutes(now, now + 60).first);
-    auto changeDirty = [&](const GroupMemo &m, int delta, int slot, bool regrouped) {
-        if (m.from >= m.to)
-            return;
-        dirty.change(m.node, m.channel, m.from, m.to, delta);
-        tagged.change(m.node, m.channel, m.from, m.to, delta, slot);
-        if (regrouped)
-            tagged.touch(m.from, m.to);
-    };
+    }
+    if (keepReached(e.slot)) {
+        e.status = SkipReason::KeepLimit;
+        return true;
+    }
+    e.status = SkipReason::Conflict;
+    return false;
+}
 
-    // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
+void Scheduler::Private::groupEpisodes(int slot)
+{
+    const RuleState &rs = rules[size_t(slot)];
+    const RecordingRule &r = rs.rule;
+    const int base = int(state.episodes.size());
+    std::vector<int> &groupOf = state.groupOf[size_t(slot)];
+    groupOf.assign(rs.candidates.size(), -1);
+    DuplicateIndex local;
+    for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+        const Candidate &c = rs.candidates[ci];
+        if (c.stop <= planNow || c.filter != NoFilter)
+            continue;
+        if (r.duplicateScope != DuplicateScope::None) {
+            if (const auto m = local.find(c.identity, r.duplicateMethod)) {
+                groupOf[ci] = base + m.entry;
+                state.episodes[size_t(base + m.entry)].airings.push_back(int(ci));
+                continue;
+            }
+            local.add(c.identity, 0);
+        }
+        groupOf[ci] = int(state.episodes.size());
+        Episode e;
+        e.slot = slot;
+        e.airings.push_back(int(ci));
+        state.episodes.push_back(std::move(e));
+    }
+    state.first[size_t(slot)] = base;
+    state.count[size_t(slot)] = int(state.episodes.size()) - base;
+}
+
+QList<RuleReport> Scheduler::Private::ruleReports() const
+{
+    QList<RuleReport> out;
     for (const int slot : order) {
         const RuleState &rs = rules[size_t(slot)];
         const RecordingRule &r = rs.rule;
         if (!rs.valid) {
-            out.ruleReports.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
+            out.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
             continue;
         }
-        if (!r.enabled)
+        if (!r.enabled || !rs.candidates.empty())
             continue;
-        const int base = int(groups.size());
-        const bool any = !rs.candidates.empty();
-        std::vector<int> &groupOf = candidateGroup[size_t(slot)];
-        std::vector<int> &positionOf = candidatePosition[size_t(slot)];
-        groupOf.assign(rs.candidates.size(), -1);
-        positionOf.assign(rs.candidates.size(), -1);
-        // The rule's episodes are the last plan's when its candidates did not change and as many
-        // are still on (fewer when airings ended: the set only shrinks as time moves on).
-        RuleMemo &memoNext = next.rules[size_t(slot)];
-        memoNext.alive = 0;
-        for (const Candidate &c : rs.candidates)
-            memoNext.alive += c.stop > now && c.filter == NoFilter;
-        RuleMemo *memoLast = replay ? &memo.rules[size_t(slot)] : nullptr;
-        const bool sameGroups = memoLast && !rematched.contains(slot) && memoLast->alive == memoNext.alive
-            && memoLast->groupOf.size() == rs.candidates.size();
-        sameGroupsOf[size_t(slot)] = sameGroups;
-        baseOf[size_t(slot)] = base;
-        if (sameGroups) {
-            // The same airings grouped the same way: the last plan's grouping, without the
-            // duplicate index it was made with.
-            groups.resize(size_t(base) + memoLast->groups.size());
-            for (size_t gi = size_t(base); gi < groups.size(); ++gi)
-                groups[gi].slot = slot;
-            for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
-                const int rel = memoLast->groupOf[ci];
-                if (rel < 0)
-                    continue;
-                Group &g = groups[size_t(base + rel)];
-                groupOf[ci] = base + rel;
-                positionOf[ci] = int(g.airings.size());
-                g.airings.push_back(&rs.candidates[ci]);
-            }
-            memoNext.groupOf = std::move(memoLast->groupOf);
+        if (r.kind == RuleKind::Single) {
+            if (r.start >= planNow)
+                out.append({r.id, QStringLiteral("no airing starts at %1 on %2 in the guide (removed)")
+                                      .arg(timeText(r.start), r.channelId)});
         } else {
-            DuplicateIndex local;
-            memoNext.groupOf.assign(rs.candidates.size(), -1);
-            for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
-                const Candidate &c = rs.candidates[ci];
-                if (c.stop <= now || c.filter != NoFilter)
-                    continue;
-                if (r.duplicateScope != DuplicateScope::None) {
-                    if (const auto m = local.find(c.identity, r.duplicateMethod)) {
-                        groupOf[ci] = base + m.entry;
-                        positionOf[ci] = int(groups[size_t(base + m.entry)].airings.size());
-                        groups[size_t(base + m.entry)].airings.push_back(&c);
-                        memoNext.groupOf[ci] = m.entry;
-                        continue;
-                    }
-                    local.add(c.identity, 0);
-                }
-                groupOf[ci] = int(groups.size());
-                positionOf[ci] = 0;
-                memoNext.groupOf[ci] = int(groups.size()) - base;
-                Group g;
-                g.slot = slot;
-                g.airings.push_back(&c);
-                groups.push_back(std::move(g));
-            }
-            if (memoLast) // its placements are all decided afresh: all of them differ until placed again
-                for (const GroupMemo &m : memoLast->groups)
-                    changeDirty(m, -1, slot, true);
-        }
-        memoNext.groups.reserve(size_t(int(groups.size()) - base));
-        if (!any) {
-            if (r.kind == RuleKind::Single) {
-                if (r.start >= now)
-                    out.ruleReports.append({r.id, QStringLiteral("no airing starts at %1 on %2 in the guide (removed)")
-                                                      .arg(timeText(r.start), r.channelId)});
-            } else {
-                out.ruleReports.append({r.id, QStringLiteral("no airing in the guide matches")});
-            }
-        }
-        for (int gi = base; gi < int(groups.size()); ++gi) {
-            Group &g = groups[size_t(gi)];
-            const GroupMemo *was = sameGroups ? &memoLast->groups[size_t(gi - base)] : nullptr;
-            // Records the decision and what differs from the last plan's placement of this episode.
-            auto decide = [&](int tried) {
-                memoNext.groups.push_back(memoOf(gi, tried));
-                if (!memoLast)
-                    return;
-                const GroupMemo &is = memoNext.groups.back();
-                if (was && was->node == is.node && was->channel == is.channel && was->from == is.from
-                    && was->to == is.to)
-                    return; // the same placement: +1 and -1 cancel
-                changeDirty(is, 1, slot, !was);
-                if (was)
-                    changeDirty(*was, -1, slot, false);
-            };
-            const EpisodeIdentity &id = g.airings.front()->identity;
-            if (r.duplicateScope != DuplicateScope::None) {
-                const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
-                if (const auto m = historyIndex.find(id, r.duplicateMethod, owner)) {
-                    g.status = SkipReason::AlreadyRecorded;
-                    g.related = historyRef(m.entry);
-                    g.layer = m.layer;
-                    decide(-2);
-                    continue;
-                }
-                if (r.duplicateScope == DuplicateScope::AllRules) {
-                    if (const auto m = plannedIndex.find(id, r.duplicateMethod)) {
-                        const Group &other = groups[size_t(plannedGroupOfEntry[size_t(m.entry)])];
-                        g.status = SkipReason::Duplicate;
-                        g.related = ref(rules[size_t(other.slot)], *other.airings[size_t(other.chosen)]);
-                        g.layer = m.layer;
-                        decide(-2);
-                        continue;
-                    }
-                }
-            }
-            if (keepReached(slot)) {
-                g.status = SkipReason::KeepLimit;
-                decide(-2);
-                continue;
-            }
-            int tried = -1;
-            if (was && was->tried != -2
-                && sameTries(gi, was->tried >= 0 ? was->tried : int(g.airings.size()) - 1)) {
-                // The same tries over the same minutes: the same outcome, without asking the book.
-                if (was->tried >= 0) {
-                    placeGroup(gi, was->tried, was->node);
-                    tried = was->tried;
-                }
-                ++reused;
-            } else {
-                for (int k = 0; k < int(g.airings.size()) && tried < 0; ++k)
-                    if (tryPlace(gi, k))
-                        tried = k;
-                ++decided;
-            }
-            decide(tried);
-            if (tried >= 0)
-                planned(gi);
-            else
-                dropped.push_back(gi);
+            out.append({r.id, QStringLiteral("no airing in the guide matches")});
         }
     }
-    PlanMemo previous = std::exchange(memo, std::move(next));
-    rematched.clear();
+    return out;
+}
 
+SchedulePlan Scheduler::Private::plan(qint64 now)
+{
+    if (state.valid && state.first.size() == rules.size())
+        return repairPlan(now);
+    return fullPlan(now);
+}
+
+SchedulePlan Scheduler::Private::fullPlan(qint64 now)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const double cpu0 = processCpuMs();
+    startPlanning(now);
+    const SchedulePlan before = std::exchange(last, {});
+    state = {};
+    state.now = now;
+    state.book = std::make_unique<CapacityBook>(options.capacity, int(channelNames.size()), now);
+    state.first.assign(rules.size(), 0);
+    state.count.assign(rules.size(), 0);
+    state.groupOf.assign(rules.size(), {});
+    state.plannedOf.assign(rules.size(), 0);
+    state.outcomes.assign(rules.size(), {});
+    rematched.clear();
+    cameAirings.clear();
+    historyChanged = false;
+
+    // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
+    std::vector<int> dropped;
+    for (const int slot : order) {
+        const RuleState &rs = rules[size_t(slot)];
+        if (!rs.valid || !rs.rule.enabled)
+            continue;
+        groupEpisodes(slot);
+        for (int id = state.first[size_t(slot)]; id < state.first[size_t(slot)] + state.count[size_t(slot)]; ++id) {
+            if (settledBeforeCapacity(id))
+                continue;
+            bool placed = false;
+            for (const int ci : std::vector<int>(state.episodes[size_t(id)].airings))
+                if ((placed = tryPlace(id, ci)))
+                    break;
+            if (placed)
+                setPlanned(id, true);
+            else
+                dropped.push_back(id);
+        }
+    }
     const qint64 pass1 = timer.elapsed();
     const double cpu1 = processCpuMs();
+
+    int lateFits = 0;
     // Pass 2: a dropped episode gets in when one recording blocking it can move to another airing
     // of its own episode. Lower-priority blockers are moved first.
-    //
-    // Replayed like pass 1 (docs/dvr-scheduler.md, "Planning incrementally"): `tagged` holds the
-    // difference between this plan's book and the last one's at the same point of the pass. An
-    // episode dropped then and now, at the same time, of a rule grouped the same way, whose tries
-    // and moves read no differing minute, does what it did then (the blockers it found are the
-    // same placements, `overlapping` depends only on the set placed); every other step is made
-    // afresh, and the difference of the two steps' effects goes into `tagged`.
-    std::vector<int> positionOf(rules.size(), -1);
-    for (size_t i = 0; i < order.size(); ++i)
-        positionOf[size_t(order[i])] = int(i);
-    auto placementOf = [&](const Group &g) {
-        std::array<int, 5> m{};
-        if (g.chosen < 0)
-            return m;
-        const Candidate &c = *g.airings[size_t(g.chosen)];
-        if (archived[size_t(c.channel)])
-            return m;
-        const auto [from, to] = interval(rules[size_t(g.slot)], c);
-        const auto [a, b] = book.epochMinutes(from, to);
-        return std::array<int, 5>{g.node, c.channel, a, b, g.slot};
-    };
-    auto changeTagged = [&](const std::array<int, 5> &m, int delta) {
-        if (m[2] < m[3])
-            tagged.change(m[0], m[1], m[2], m[3], delta, m[4]);
-    };
-    auto effect = [&](const RescueMemo &m, int delta) {
-        if (!m.rescued)
-            return;
-        changeTagged(m.placed, delta);
-        changeTagged(m.blockerWas, -delta);
-        changeTagged(m.blockerIs, delta);
-    };
-    const std::vector<RescueMemo> noRescues;
-    const std::vector<RescueMemo> &lastRescues = replay ? previous.rescues : noRescues;
-    size_t lastAt = 0;
-    int rescuesReused = 0;
-    for (const int gi : dropped) {
-        Group &g = groups[size_t(gi)];
-        const std::pair<int, int> step{positionOf[size_t(g.slot)], gi - baseOf[size_t(g.slot)]};
-        for (; lastAt < lastRescues.size() && lastRescues[lastAt].step < step; ++lastAt)
-            effect(lastRescues[lastAt], -1); // a step the last plan made and this one does not
-        const RescueMemo *was = lastAt < lastRescues.size() && lastRescues[lastAt].step == step ? &lastRescues[lastAt++] : nullptr;
-        if (keepReached(g.slot)) {
-            if (was)
-                effect(*was, -1);
+    for (const int id : dropped) {
+        const int slot = state.episodes[size_t(id)].slot;
+        if (keepReached(slot)) {
+            state.episodes[size_t(id)].status = SkipReason::KeepLimit;
             continue;
         }
-        const RuleState &rs = rules[size_t(g.slot)];
-        if (was && previous.now == now && sameGroupsOf[size_t(g.slot)]
-            && std::none_of(was->read.cbegin(), was->read.cend(), [&](const std::pair<int, int> &m) {
-                   return tagged.any(m.first, m.second);
-               })) {
-            memo.rescues.push_back(*was);
-            ++rescuesReused;
-            if (!was->rescued)
-                continue;
-            const int bi = baseOf[size_t(was->blockerSlot)] + was->blockerGroup;
-            Group &b = groups[size_t(bi)];
-            unplaceGroup(bi);
-            placeGroup(gi, was->airing, was->node);
-            placeGroup(bi, was->blockerAiring, was->blockerNode);
-            b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, *g.airings[size_t(was->airing)])));
-            planned(gi);
-            continue;
-        }
-        RescueMemo m;
-        m.step = step;
-        auto read = [&](const RuleState &of, const Candidate &c) {
-            const auto [from, to] = interval(of, c);
-            m.read.push_back(book.epochMinutes(from, to));
-        };
-        bool rescued = false;
-        int attempts = 0;
-        for (int k = 0; k < int(g.airings.size()) && !rescued && attempts < MaxMovesTried; ++k) {
-            const Candidate &c = *g.airings[size_t(k)];
-            const auto [from, to] = interval(rs, c);
-            read(rs, c);
-            std::vector<int> blockers = overlapping(from, to, c.channel, MaxMovesTried);
-            std::reverse(blockers.begin(), blockers.end());
-            const bool fitsNow = book.choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
-            for (const int bi : blockers) {
-                Group &b = groups[size_t(bi)];
-                if (b.airings.size() < 2)
-                    continue;
-                const int bChosen = b.chosen, bNode = b.node;
-                if (!fitsNow && !book.mayFitWithout(bi, c.channel, from, to)) {
-                    // Taking b away cannot make room: each move of b would fail. Counted as tried
-                    // (the bound stays), without unplacing and placing b again for nothing.
-                    for (int alt = 0; alt < int(b.airings.size()) && attempts < MaxMovesTried; ++alt)
-                        if (alt != bChosen && b.airings[size_t(alt)]->stop > now)
-                            ++attempts;
-                    if (attempts >= MaxMovesTried)
-                        break;
-                    continue;
-                }
-                const std::array<int, 5> bWas = placementOf(b);
-                for (int alt = 0; alt < int(b.airings.size()) && !rescued && attempts < MaxMovesTried; ++alt) {
-                    if (alt == bChosen || b.airings[size_t(alt)]->stop <= now)
-                        continue;
-                    ++attempts;
-                    read(rules[size_t(b.slot)], *b.airings[size_t(alt)]);
-                    unplaceGroup(bi);
-                    if (tryPlace(gi, k)) {
-                        if (tryPlace(bi, alt)) {
-                            rescued = true;
-                            b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
-                            m.rescued = true;
-                            m.airing = k;
-                            m.node = g.node;
-                            m.blockerSlot = b.slot;
-                            m.blockerGroup = bi - baseOf[size_t(b.slot)];
-                            m.blockerAiring = alt;
-                            m.blockerNode = b.node;
-                            m.placed = placementOf(g);
-                            m.blockerWas = bWas;
-                            m.blockerIs = placementOf(b);
-                            break;
-                        }
-                        unplaceGroup(gi);
-                    }
-                    placeGroup(bi, bChosen, bNode);
-                }
-                if (rescued || attempts >= MaxMovesTried)
-                    break;
-            }
-        }
-        if (was)
-            effect(*was, -1);
-        effect(m, 1);
-        memo.rescues.push_back(std::move(m));
-        if (rescued)
-            planned(gi);
+        moveOneBlocker(id, [](int) { return true; });
+        if (state.episodes[size_t(id)].chosen >= 0)
+            setPlanned(id, true);
     }
-    for (; lastAt < lastRescues.size(); ++lastAt)
-        effect(lastRescues[lastAt], -1);
-
+    // Pass 3: a move in pass 2 can leave room that an episode dropped before it could use (the
+    // recording moved held more minutes than the one that took its place): the dropped episodes
+    // take such room in priority order, so that no conflict fits.
+    // One that fits but whose rule has planned as many as it keeps is held back by keep-N.
+    for (const int id : dropped) {
+        Episode &e = state.episodes[size_t(id)];
+        if (e.chosen >= 0)
+            continue;
+        const bool held = keepReached(e.slot);
+        for (const int ci : std::vector<int>(e.airings))
+            if (tryPlace(id, ci)) {
+                ++lateFits;
+                if (held) {
+                    bookUnplace(id, false);
+                    e.status = SkipReason::KeepLimit;
+                } else {
+                    setPlanned(id, true);
+                }
+                break;
+            }
+    }
+    // A duplicate names the airing its episode is planned at in the end (pass 2 may have moved it).
+    for (Episode &e : state.episodes)
+        if (e.chosen < 0 && e.status == SkipReason::Duplicate && e.relatedEpisode >= 0) {
+            const Episode &to = state.episodes[size_t(e.relatedEpisode)];
+            e.related = ref(rules[size_t(to.slot)], rules[size_t(to.slot)].candidates[size_t(to.chosen)]);
+        }
     const qint64 pass2 = timer.elapsed();
     const double cpu2 = processCpuMs();
-    // The plan and a reason for every airing left out, rule by rule in priority order, each
-    // rule's airings by start: the order of `skipped` without sorting it.
-    const GuideIndex *ix = index.get();
-    // The final book against the last plan's: conflicts whose alternatives read none of the
-    // minutes that differ, of a rule whose episodes are the same and a title no airing of which
-    // came or went, have the same alternatives.
-    // `tagged` now holds the difference between the final books (after pass 2).
-    const DirtyMinutes &finalDirty = tagged;
-    memo.channelCount = int(channelNames.size());
-    const bool reuseAlternatives = replay && previous.now == now && previous.channelCount == memo.channelCount;
-    // A rule's outcomes are taken over from the last plan when everything they are made of is the
-    // same (below); needs the same channel ranks (the recordings' order) and capacity options.
-    const bool reuseOutcomes = replay && previous.channelCount == memo.channelCount;
-    int alternativesReused = 0;
-    // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
-    auto alternativesFor = [&](const Group &g, std::vector<std::pair<int, int>> &read) {
-        QList<AiringRef> alts;
-        if (!ix)
-            return alts;
-        const RuleState &rs = rules[size_t(g.slot)];
-        const EpisodeIdentity &id = g.airings.front()->identity;
-        const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
-                                                                               : rs.rule.duplicateMethod;
-        std::vector<epg::Airing> airings;
-        const QString &title = titleNames[g.airings.front()->title];
-        for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
-            ix->forProgrammesTitled(t, [&](quint32 p) {
-                const EpisodeIdentity pid = ix->identity(p);
-                if (pid != id && sameEpisode(pid, id, methods) == DuplicateLayer::None)
-                    return;
-                ix->forAirings(p, [&](quint32 i) {
-                    const epg::Airing a = ix->guide->airing(i);
-                    if (a.stop <= now)
-                        return;
-                    const int ch = ix->channelKey[a.channel];
-                    for (const Candidate *own : g.airings)
-                        if (own->channel == ch && own->start == a.start)
-                            return;
-                    airings.push_back(a);
-                });
-            });
-        }
-        std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
-            if (a.start != b.start)
-                return a.start < b.start;
-            return channelRank[size_t(ix->channelKey[a.channel])] < channelRank[size_t(ix->channelKey[b.channel])];
-        });
-        for (const epg::Airing &a : airings) {
-            const int ch = ix->channelKey[a.channel];
-            const qint64 from = std::max(now, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
-            if (!archived[size_t(ch)])
-                read.push_back(book.epochMinutes(from, to));
-            if (book.choose(ch, from, to, archived[size_t(ch)]) < 0)
+
+    SchedulePlan out;
+    out.ruleReports = ruleReports();
+    std::vector<char> rebuild(rules.size(), 1);
+    makeOutcomes(out, rebuild, before, false);
+    state.valid = true;
+    qCDebug(lcScheduler) << "full plan:" << state.episodes.size() << "episodes," << dropped.size()
+                         << "dropped in pass 1," << lateFits << "placed in pass 3; pass 1" << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes"
+                         << timer.elapsed() - pass2 << "ms wall; CPU" << qRound(cpu1 - cpu0) << "/"
+                         << qRound(cpu2 - cpu1) << "/" << qRound(processCpuMs() - cpu2) << "ms";
+    return out;
+}
+
+template<typename Movable>
+bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vector<int> *only)
+{
+    // One recording in the way is moved to another airing of its own episode if both then fit
+    // (among the first MaxMovesTried streams in the way, the last in the priority order first;
+    // at most MaxMovesTried moves tried).
+    Episode &g = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(g.slot)];
+    int attempts = 0;
+    const std::vector<int> &airings = only ? *only : g.airings;
+    for (size_t k = 0; k < airings.size() && attempts < MaxMovesTried; ++k) {
+        const int ci = airings[k];
+        const Candidate &c = rs.candidates[size_t(ci)];
+        const auto [from, to] = intervalOf(rs, c);
+        std::vector<int> blockers = state.book->overlapping(from, to, c.channel, MaxMovesTried);
+        std::reverse(blockers.begin(), blockers.end());
+        const bool fitsNow = state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
+        for (const int bi : blockers) {
+            Episode &b = state.episodes[size_t(bi)];
+            if (b.airings.size() < 2 || !movable(bi))
                 continue;
-            alts.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
-            if (alts.size() >= 5)
+            const RuleState &bs = rules[size_t(b.slot)];
+            const int bChosen = b.chosen, bNode = b.node;
+            if (!fitsNow && !state.book->mayFitWithout(bi, c.channel, from, to)) {
+                // Taking b away cannot make room: each move of b would fail. Counted as tried
+                // (the bound stays), without unplacing and placing b again for nothing.
+                for (const int alt : b.airings)
+                    if (attempts < MaxMovesTried && alt != bChosen && bs.candidates[size_t(alt)].stop > planNow)
+                        ++attempts;
+                if (attempts >= MaxMovesTried)
+                    break;
+                continue;
+            }
+            for (const int alt : std::vector<int>(b.airings)) {
+                if (attempts >= MaxMovesTried)
+                    break;
+                if (alt == bChosen || bs.candidates[size_t(alt)].stop <= planNow)
+                    continue;
+                ++attempts;
+                bookUnplace(bi, false);
+                if (tryPlace(id, ci)) {
+                    if (tryPlace(bi, alt)) {
+                        b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
+                        return true;
+                    }
+                    bookUnplace(id, false);
+                }
+                bookPlace(bi, bChosen, bNode);
+            }
+            if (attempts >= MaxMovesTried)
                 break;
         }
-        return alts;
-    };
-    const QList<RecorderNode> &nodes = cap.nodes;
-    // An episode's other airings all name the same related airing: one list per episode, shared
-    // (implicitly) by its skips, instead of one allocation per skip (~230k at the benchmark's size).
-    std::vector<QList<AiringRef>> relatedOf(groups.size());
-    std::vector<int> active; // slots in priority order that have outcomes
-    for (const int slot : order)
-        if (rules[size_t(slot)].valid && rules[size_t(slot)].rule.enabled)
-            active.push_back(slot);
-    auto finalOf = [&](const Group &g) {
-        FinalGroup f;
-        f.chosen = g.chosen;
-        f.node = g.node;
-        if (g.chosen >= 0) {
-            f.note = g.note;
-        } else {
-            f.status = g.status;
-            if (g.status == SkipReason::AlreadyRecorded || g.status == SkipReason::Duplicate) {
-                f.layer = g.layer;
-                f.related = g.related;
+    }
+    return false;
+}
+
+void Scheduler::Private::requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue)
+{
+    const RecordingRule &r = rules[size_t(slot)].rule;
+    if (r.keep <= 0)
+        return;
+    const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
+    if (state.plannedOf[size_t(slot)] + kept >= r.keep)
+        return;
+    for (int id = state.first[size_t(slot)]; id < state.first[size_t(slot)] + state.count[size_t(slot)]; ++id) {
+        const Episode &e = state.episodes[size_t(id)];
+        if (e.chosen < 0 && e.status == SkipReason::KeepLimit && !e.airings.empty())
+            queue.insert({position[size_t(slot)], id});
+    }
+}
+
+bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only)
+{
+    // The episode fits nowhere: it takes the place of recordings later than it in the priority
+    // order, the last first, on the earliest of its airings where removing such recordings makes
+    // room. What it displaced and is not needed after all goes back; the rest is planned again
+    // (queued: its other airings, or in turn later recordings, or a conflict).
+    Episode &e = state.episodes[size_t(id)];
+    const std::pair<int, int> key{position[size_t(e.slot)], id};
+    const int chain = repair->depth.value(id);
+    if (chain >= MaxDisplacementChain)
+        return false;
+    const RuleState &rs = rules[size_t(e.slot)];
+    for (const int ci : only ? *only : std::vector<int>(e.airings)) {
+        const Candidate &c = rs.candidates[size_t(ci)];
+        const auto [from, to] = intervalOf(rs, c);
+        struct Removed
+        {
+            std::pair<int, int> key;
+            int id, chosen, node;
+        };
+        std::vector<Removed> removed;
+        bool fits = false;
+        while (int(removed.size()) < MaxMovesTried) {
+            if (state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0) {
+                fits = true;
+                break;
             }
+            // The latest stream in the way that comes after this episode.
+            int latest = -1;
+            std::pair<int, int> latestKey{-1, -1};
+            for (const int b : state.book->overlapping(from, to, c.channel, MaxMovesTried)) {
+                const std::pair<int, int> bKey{position[size_t(state.episodes[size_t(b)].slot)], b};
+                if (key < bKey && latestKey < bKey) {
+                    latest = b;
+                    latestKey = bKey;
+                }
+            }
+            if (latest < 0)
+                break;
+            const Episode &b = state.episodes[size_t(latest)];
+            removed.push_back({latestKey, latest, b.chosen, b.node});
+            bookUnplace(latest, true);
         }
-        return f;
-    };
-    // Whether the rule's outcomes in the last plan are its outcomes now: the same candidates
-    // grouped the same way, the same final state of every episode, the same keep counts, the
-    // same time (or none of its airings near it), and for each conflict the same recordings in
-    // the way (no differing placement in its minutes) and the same alternatives (reused).
-    std::vector<char> rebuilt(rules.size(), 0);
-    std::atomic<int> conflicts{0};
-    std::atomic<int> alternativesReusedCount{0}, outcomesReused{0};
-    auto sameOutcomes = [&](int slot, const RuleMemo &was, RuleMemo &is) {
-        const RuleState &rs = rules[size_t(slot)];
-        if (!reuseOutcomes || !was.hasOutcomes || !sameGroupsOf[size_t(slot)] || was.finals.size() != is.finals.size()
-            || was.planned != is.planned || was.kept != is.kept)
-            return false;
-        const bool sameTime = previous.now == now;
-        if (!sameTime && !rs.candidates.empty()
-            && rs.candidates.front().start - rs.rule.prePadding < std::max(now, previous.now) + 60)
-            return false;
-        for (size_t i = 0; i < is.finals.size(); ++i)
-            if (!(was.finals[i] == is.finals[i]))
-                return false;
-        const int base = baseOf[size_t(slot)];
-        bool conflictsDirty = false;
-        for (size_t i = 0; i < is.finals.size(); ++i) {
-            const FinalGroup &f = is.finals[i];
-            if (f.chosen >= 0 || f.status != SkipReason::Conflict)
+        if (!fits) {
+            for (auto it = removed.rbegin(); it != removed.rend(); ++it)
+                bookPlace(it->id, it->chosen, it->node);
+            continue;
+        }
+        tryPlace(id, ci);
+        std::sort(removed.begin(), removed.end(), [](const Removed &a, const Removed &b) { return a.key < b.key; });
+        for (const Removed &r : removed) {
+            Episode &b = state.episodes[size_t(r.id)];
+            const RuleState &bs = rules[size_t(b.slot)];
+            const Candidate &bc = bs.candidates[size_t(r.chosen)];
+            const auto [bFrom, bTo] = intervalOf(bs, bc);
+            if (state.book->fits(r.node, bc.channel, bFrom, bTo, archived[size_t(bc.channel)])) {
+                bookPlace(r.id, r.chosen, r.node); // not in the way after all
                 continue;
-            if (!sameTime)
-                return false;
-            const Group &g = groups[size_t(base) + i];
-            // The alternatives, as a rebuilt rule would reuse them.
-            if (!reuseAlternatives || retitled.contains(titleKey(titleNames[g.airings.front()->title])))
-                return false;
-            auto it = was.alternatives.constFind(int(i));
-            if (it == was.alternatives.cend())
-                return false;
-            for (const auto &[x, y] : it->read)
-                if (finalDirty.any(x, y))
-                    return false;
-            for (const Candidate *c : g.airings) {
-                const auto [from, to] = interval(rs, *c);
-                const auto [x, y] = book.epochMinutes(from, to);
-                conflictsDirty = conflictsDirty || finalDirty.any(x, y);
+            }
+            setPlanned(r.id, false);
+            requeueHeldBack(b.slot, queue);
+            b.status = SkipReason::Conflict;
+            repair->displacedNote.insert(r.id, QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c))));
+            repair->depth.insert(r.id, chain + 1);
+            repair->freedOnly.remove(r.id);
+            ++repair->displaced;
+            queue.insert(r.key);
+        }
+        return true;
+    }
+    return false;
+}
+
+SchedulePlan Scheduler::Private::repairPlan(qint64 now)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const double cpu0 = processCpuMs();
+    startPlanning(now);
+    const SchedulePlan before = last;
+    const qint64 was = state.now;
+    const bool channelsAdded = state.channelCount != int(channelNames.size());
+    state.book->addChannels(int(channelNames.size()));
+    Repair ctx{DirtyMinutes(state.book->epochMinutes(now, now + 60).first), std::vector<char>(rules.size(), 0)};
+    repair = &ctx;
+    std::set<std::pair<int, int>> queue; // (rule position, episode id): the priority order
+    auto enqueue = [&](int id) {
+        const Episode &e = state.episodes[size_t(id)];
+        if (e.slot >= 0 && !e.airings.empty() && e.chosen < 0)
+            queue.insert({position[size_t(e.slot)], id});
+    };
+    auto active = [&](int slot) { return rules[size_t(slot)].valid && rules[size_t(slot)].rule.enabled; };
+    auto episodesOf = [&](int slot) {
+        return std::pair<int, int>{state.first[size_t(slot)], state.first[size_t(slot)] + state.count[size_t(slot)]};
+    };
+
+    // 1. The rules matched again: their old episodes are retired (recordings unplaced), their
+    // candidates grouped again, and each new episode keeps the recording of an unchanged airing
+    // it had (same node); the others are queued.
+    std::vector<int> touched(rematched.cbegin(), rematched.cend());
+    std::sort(touched.begin(), touched.end(), [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
+    for (const int slot : touched) {
+        if (size_t(slot) >= rules.size())
+            continue;
+        QHash<QPair<int, qint64>, std::pair<int, QString>> kept; // (channel, start) -> node, note
+        const auto [from, to] = episodesOf(slot);
+        for (int id = from; id < to; ++id) {
+            Episode &e = state.episodes[size_t(id)];
+            if (e.chosen >= 0) {
+                kept.insert({e.chosenChannel, e.chosenStart}, {e.node, e.note});
+                setPlanned(id, false);
+                bookUnplace(id, true);
+            }
+            e.slot = -1;
+            e.airings.clear();
+        }
+        ctx.changed[size_t(slot)] = 1;
+        state.first[size_t(slot)] = state.count[size_t(slot)] = 0;
+        state.groupOf[size_t(slot)].clear();
+        if (!active(slot))
+            continue;
+        groupEpisodes(slot);
+        const RuleState &rs = rules[size_t(slot)];
+        const auto [first, end] = episodesOf(slot);
+        for (int id = first; id < end; ++id) {
+            if (settledBeforeCapacity(id))
+                continue;
+            bool placed = false;
+            for (const int ci : std::vector<int>(state.episodes[size_t(id)].airings)) {
+                const Candidate &c = rs.candidates[size_t(ci)];
+                const auto it = kept.constFind({c.channel, c.start});
+                if (it == kept.cend() || cameAirings.contains({c.channel, c.start}))
+                    continue;
+                const auto [a, b] = intervalOf(rs, c);
+                if (!state.book->fits(it->first, c.channel, a, b, archived[size_t(c.channel)]))
+                    continue;
+                bookPlace(id, ci, it->first);
+                state.episodes[size_t(id)].note = it->second;
+                setPlanned(id, true);
+                placed = true;
+                break;
+            }
+            if (!placed)
+                enqueue(id);
+        }
+    }
+
+    // 2. Time moved on: ended airings leave their episodes (a recording that ended is unplaced
+    // and its episode queued when it has airings left, as a full evaluation would plan it again);
+    // a recording under way is cut at `now`.
+    if (now != was) {
+        for (const int slot : order) {
+            if (!active(slot) || rematched.contains(slot))
+                continue;
+            const RuleState &rs = rules[size_t(slot)];
+            std::vector<int> &groupOf = state.groupOf[size_t(slot)];
+            for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+                const Candidate &c = rs.candidates[ci];
+                if (c.start - rs.rule.prePadding >= now)
+                    break;
+                if (c.stop > was)
+                    ctx.changed[size_t(slot)] = 1; // an outcome that ends now or is cut at now
+                const int id = groupOf[ci];
+                if (id < 0)
+                    continue;
+                Episode &e = state.episodes[size_t(id)];
+                if (c.stop <= now) {
+                    groupOf[ci] = -1;
+                    e.airings.erase(std::find(e.airings.begin(), e.airings.end(), int(ci)));
+                    if (e.chosen == int(ci)) {
+                        setPlanned(id, false);
+                        bookUnplace(id, false);
+                        enqueue(id);
+                    }
+                } else if (e.chosen == int(ci)) {
+                    const int node = e.node;
+                    bookUnplace(id, false);
+                    bookPlace(id, int(ci), node);
+                }
             }
         }
-        if (!conflictsDirty)
-            return true;
-        // Some placement in the way of a conflict differs: the recordings it names are asked for
-        // again (what a rebuilt rule would do) and compared with the last plan's, which costs far
-        // less than building the rule's outcomes again (a full book differs nearly everywhere
-        // after a change that ripples, while the streams in the way of one airing often do not).
-        const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+    }
+
+    // 3. The history changed: episodes recorded meanwhile (or no longer recorded) and keep-N.
+    if (historyChanged) {
+        for (const int slot : order) {
+            if (!active(slot))
+                continue;
+            const RuleState &rs = rules[size_t(slot)];
+            const RecordingRule &r = rs.rule;
+            if (r.duplicateScope == DuplicateScope::None || rematched.contains(slot))
+                continue;
+            const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
+            const auto [from, to] = episodesOf(slot);
+            for (int id = from; id < to; ++id) {
+                Episode &e = state.episodes[size_t(id)];
+                if (e.airings.empty())
+                    continue;
+                const auto m = historyIndex.find(rs.candidates[size_t(e.airings.front())].identity, r.duplicateMethod, owner);
+                if (m) {
+                    const RecordedEpisode &h = history[m.entry];
+                    const AiringRef related{h.ruleId, h.channelId, h.recordedAt, 0, h.title};
+                    if (e.chosen < 0 && e.status == SkipReason::AlreadyRecorded && e.related == related && e.layer == m.layer)
+                        continue;
+                    if (e.chosen >= 0) {
+                        setPlanned(id, false);
+                        bookUnplace(id, true);
+                    }
+                    e.status = SkipReason::AlreadyRecorded;
+                    e.related = related;
+                    e.layer = m.layer;
+                    ctx.changed[size_t(slot)] = 1;
+                } else if (e.chosen < 0 && e.status == SkipReason::AlreadyRecorded) {
+                    enqueue(id);
+                }
+            }
+        }
+    }
+    // Keep-N stays true: never more planned than the rule may keep (the last episodes go), and
+    // episodes held back by it are planned again when there is room (a recording of the rule
+    // went: its airing left the guide or ended, it was recorded, or it was displaced).
+    for (const int slot : order) {
+        if (!active(slot) || rules[size_t(slot)].rule.keep <= 0)
+            continue;
+        const RecordingRule &r = rules[size_t(slot)].rule;
+        const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
+        const auto [from, to] = episodesOf(slot);
+        if (historyChanged)
+            ctx.changed[size_t(slot)] = 1; // the kept count its skips show
+        for (int id = to - 1; id >= from && state.plannedOf[size_t(slot)] + kept > r.keep; --id) {
+            Episode &e = state.episodes[size_t(id)];
+            if (e.chosen < 0)
+                continue;
+            setPlanned(id, false);
+            bookUnplace(id, true);
+            e.status = SkipReason::KeepLimit;
+        }
+        requeueHeldBack(slot, queue);
+    }
+    const qint64 unplaced = timer.elapsed();
+
+    // 4. The queue in priority order, then the capacity freed offered to the conflicts in its
+    // minutes, and duplicates whose planned airing went planned again; until nothing is left.
+    int rounds = 0;
+    for (; rounds < 8; ++rounds) {
+        if (!ctx.freed.empty()) {
+            std::sort(ctx.freed.begin(), ctx.freed.end());
+            std::vector<std::pair<int, int>> merged;
+            for (const auto &f : ctx.freed) {
+                if (!merged.empty() && f[0] <= merged.back().second)
+                    merged.back().second = std::max(merged.back().second, f[1]);
+                else
+                    merged.push_back({f[0], f[1]});
+            }
+            ctx.freed.clear();
+            auto isFreed = [&](int a, int b) {
+                auto it = std::upper_bound(merged.begin(), merged.end(), std::pair<int, int>{a, INT_MAX});
+                if (it != merged.begin() && std::prev(it)->second > a)
+                    return true;
+                return it != merged.end() && it->first < b;
+            };
+            for (int id = 0; id < int(state.episodes.size()); ++id) {
+                const Episode &e = state.episodes[size_t(id)];
+                if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
+                    continue;
+                const RuleState &rs = rules[size_t(e.slot)];
+                std::vector<int> there;
+                for (const int ci : e.airings) {
+                    const Candidate &c = rs.candidates[size_t(ci)];
+                    const auto [a, b] = intervalOf(rs, c);
+                    const auto [x, y] = state.book->epochMinutes(a, b);
+                    if ((archived[size_t(c.channel)] || isFreed(x, y))
+                        && state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0)
+                        there.push_back(ci);
+                }
+                if (there.empty())
+                    continue;
+                const std::pair<int, int> key{position[size_t(e.slot)], id};
+                if (!queue.count(key)) {
+                    queue.insert(key);
+                    ctx.freedOnly.insert(id, std::move(there));
+                } else if (ctx.freedOnly.contains(id)) {
+                    std::vector<int> &known = ctx.freedOnly[id];
+                    known.insert(known.end(), there.begin(), there.end());
+                    std::sort(known.begin(), known.end());
+                    known.erase(std::unique(known.begin(), known.end()), known.end());
+                }
+            }
+        }
+        // Duplicates of an episode no longer planned are planned again; of one planned at another
+        // airing now, name that airing.
+        for (int id = 0; id < int(state.episodes.size()); ++id) {
+            Episode &e = state.episodes[size_t(id)];
+            if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Duplicate || e.airings.empty())
+                continue;
+            const Episode *to = e.relatedEpisode >= 0 ? &state.episodes[size_t(e.relatedEpisode)] : nullptr;
+            if (!to || to->slot < 0 || to->chosen < 0) {
+                enqueue(id);
+                continue;
+            }
+            const AiringRef is = ref(rules[size_t(to->slot)], rules[size_t(to->slot)].candidates[size_t(to->chosen)]);
+            if (!(is == e.related)) {
+                e.related = is;
+                ctx.changed[size_t(e.slot)] = 1;
+            }
+        }
+        if (queue.empty())
+            break;
+        while (!queue.empty()) {
+            const int id = queue.begin()->second;
+            queue.erase(queue.begin());
+            Episode &e = state.episodes[size_t(id)];
+            if (e.slot < 0 || e.chosen >= 0 || e.airings.empty())
+                continue;
+            const int slot = e.slot;
+            const SkipReason status = e.status;
+            const AiringRef related = e.related;
+            const DuplicateLayer layer = e.layer;
+            ++ctx.repaired;
+            if (settledBeforeCapacity(id)) {
+                if (e.status != status || !(e.related == related) || e.layer != layer)
+                    ctx.changed[size_t(slot)] = 1;
+                continue;
+            }
+            e.note = ctx.displacedNote.value(id);
+            bool placed = false;
+            for (const int ci : std::vector<int>(e.airings))
+                if ((placed = tryPlace(id, ci)))
+                    break;
+            if (!placed && !ctx.freedOnly.contains(id)) {
+                // A conflict offered freed capacity only takes it; a repaired episode moves or
+                // displaces later recordings.
+                const std::pair<int, int> key{position[size_t(slot)], id};
+                placed = moveOneBlocker(id, [&](int b) {
+                    return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b};
+                });
+                placed = placed || displace(id, queue);
+            }
+            ctx.freedOnly.remove(id);
+            if (placed) {
+                setPlanned(id, true);
+            } else {
+                e.status = SkipReason::Conflict;
+                if (status != SkipReason::Conflict)
+                    ctx.changed[size_t(slot)] = 1;
+            }
+        }
+    }
+    state.now = now;
+    rematched.clear();
+    cameAirings.clear();
+    historyChanged = false;
+    const qint64 repaired = timer.elapsed();
+    const double cpu1 = processCpuMs();
+
+    // 5. Outcomes: the rules whose episodes changed, and those whose conflicts read minutes where
+    // the book changed (the recordings in their way, their alternatives) or a title whose airings
+    // came or went.
+    std::vector<char> rebuild = std::move(ctx.changed);
+    const int nowMinute = state.book->epochMinutes(now, now + 60).first;
+    int rebuiltForConflicts = 0, patched = 0;
+    // Whether airings of a title (ref) came or went: its title key hashed once per title.
+    std::vector<signed char> retitledRef;
+    auto isRetitled = [&](int title) {
+        if (retitled.isEmpty())
+            return false;
+        if (retitledRef.empty())
+            retitledRef.assign(size_t(titleNames.size()), -1);
+        signed char &known = retitledRef[size_t(title)];
+        if (known < 0)
+            known = retitled.contains(titleKey(titleNames[title])) ? 1 : 0;
+        return known == 1;
+    };
+    const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
+    for (const int slot : order) {
+        if (!active(slot) || rebuild[size_t(slot)] || !(conflictsMayDiffer || channelsAdded))
+            continue;
+        if (channelsAdded) {
+            rebuild[size_t(slot)] = 1;
+            continue;
+        }
+        // The rule's episodes are as they were: only its conflicts may read differently (the
+        // recordings in their way, their alternatives). Each whose minutes changed is asked again
+        // (what a rebuilt rule would do) and compared with its skip, which costs far less than
+        // making the rule's outcomes again.
+        const RuleState &rs = rules[size_t(slot)];
+        RuleOutcomes &o = state.outcomes[size_t(slot)];
+        const std::vector<int> &groupOf = state.groupOf[size_t(slot)];
+        bool dirty = false;
         qsizetype at = 0;
-        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+        int alternativesOf = -1;
+        // Skips whose recordings in the way or alternatives differ: patched in place (the rule's
+        // other outcomes are what they were).
+        std::vector<std::pair<qsizetype, QList<AiringRef>>> newRelated, newAlternatives;
+        QList<AiringRef> episodeAlternatives;
+        bool alternativesDiffer = false;
+        for (size_t ci = 0; ci < rs.candidates.size() && !dirty; ++ci) {
             const Candidate &c = rs.candidates[ci];
             if (c.stop <= now)
                 continue;
@@ -1287,67 +1530,180 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 ++at;
                 continue;
             }
-            const Group &g = groups[size_t(groupOf[ci])];
-            if (g.chosen >= 0) {
-                at += g.chosen != candidatePosition[size_t(slot)][ci];
+            const int id = groupOf[ci];
+            const Episode &e = state.episodes[size_t(id)];
+            if (e.chosen >= 0) {
+                at += int(ci) != e.chosen;
                 continue;
             }
-            if (at >= was.skipped.size())
-                return false;
-            const SkippedAiring &sk = was.skipped[at++];
-            if (g.status != SkipReason::Conflict)
+            if (at >= o.skipped.size()) {
+                dirty = true;
+                break;
+            }
+            const SkippedAiring &sk = std::as_const(o.skipped)[at++];
+            if (e.status != SkipReason::Conflict)
                 continue;
-            const auto [from, to] = interval(rs, c);
-            const auto [x, y] = book.epochMinutes(from, to);
-            if (!finalDirty.any(x, y))
+            if (sk.reason != SkipReason::Conflict) {
+                dirty = true;
+                break;
+            }
+            const auto [a, b] = intervalOf(rs, c);
+            const auto [x, y] = state.book->epochMinutes(a, b);
+            if (ctx.diff.any(x, y)) {
+                QList<AiringRef> names;
+                for (const int in : state.book->overlapping(a, b, c.channel, MaxConflictsNamed)) {
+                    const Episode &e2 = state.episodes[size_t(in)];
+                    names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
+                }
+                if (names != sk.relatedTo)
+                    newRelated.emplace_back(at - 1, std::move(names));
+            }
+            if (alternativesOf == id) {
+                if (alternativesDiffer)
+                    newAlternatives.emplace_back(at - 1, episodeAlternatives);
                 continue;
-            const std::vector<int> inTheWay = overlapping(from, to, c.channel, MaxConflictsNamed);
-            if (qsizetype(inTheWay.size()) != sk.relatedTo.size())
-                return false;
-            for (size_t j = 0; j < inTheWay.size(); ++j) {
-                const Group &b = groups[size_t(inTheWay[j])];
-                if (!(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]) == sk.relatedTo[qsizetype(j)]))
-                    return false;
+            }
+            alternativesDiffer = false;
+            alternativesOf = id;
+            auto it = o.alternatives.find(id);
+            bool again = it == o.alternatives.end() || isRetitled(c.title);
+            if (!again)
+                for (const auto &[x0, y0] : it->read)
+                    if ((again = ctx.diff.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
+                        break;
+            if (again) {
+                AlternativesMemo memo;
+                memo.alternatives = alternativesFor(id, memo.read);
+                alternativesDiffer = memo.alternatives != sk.alternatives;
+                episodeAlternatives = memo.alternatives;
+                if (alternativesDiffer)
+                    newAlternatives.emplace_back(at - 1, episodeAlternatives);
+                o.alternatives.insert(id, std::move(memo));
             }
         }
+        if (!dirty && (!newRelated.empty() || !newAlternatives.empty())) {
+            for (auto &[i, names] : newRelated)
+                o.skipped[i].relatedTo = std::move(names);
+            for (auto &[i, alternatives] : newAlternatives)
+                o.skipped[i].alternatives = std::move(alternatives);
+            ++patched;
+        }
+        if (dirty) {
+            rebuild[size_t(slot)] = 1;
+            ++rebuiltForConflicts;
+        }
+    }
+    SchedulePlan out;
+    out.ruleReports = ruleReports();
+    repair = nullptr;
+    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.diff, was);
+    qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
+                         << ctx.displaced << "displaced," << rounds << "rounds;"
+                         << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
+                         << rebuiltForConflicts << "for their conflicts)," << patched
+                         << "rules' conflicts patched; unplace" << unplaced << "ms, repair"
+                         << repaired - unplaced << "ms, outcomes" << timer.elapsed() - repaired << "ms wall; CPU"
+                         << qRound(cpu1 - cpu0) << "/" << qRound(processCpuMs() - cpu1) << "ms";
+    return out;
+}
+
+QList<AiringRef> Scheduler::Private::alternativesFor(int id, std::vector<std::pair<int, int>> &read) const
+{
+    // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
+    QList<AiringRef> alts;
+    const GuideIndex *ix = index.get();
+    if (!ix)
+        return alts;
+    const Episode &g = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(g.slot)];
+    const Candidate &front = rs.candidates[size_t(g.airings.front())];
+    const EpisodeIdentity &identity = front.identity;
+    const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
+                                                                           : rs.rule.duplicateMethod;
+    std::vector<epg::Airing> airings;
+    const QString &title = titleNames[front.title];
+    for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
+        ix->forProgrammesTitled(t, [&](quint32 p) {
+            const EpisodeIdentity pid = ix->identity(p);
+            if (pid != identity && sameEpisode(pid, identity, methods) == DuplicateLayer::None)
+                return;
+            ix->forAirings(p, [&](quint32 i) {
+                const epg::Airing a = ix->guide->airing(i);
+                if (a.stop <= planNow)
+                    return;
+                const int ch = ix->channelKey[a.channel];
+                for (const int own : g.airings)
+                    if (rs.candidates[size_t(own)].channel == ch && rs.candidates[size_t(own)].start == a.start)
+                        return;
+                airings.push_back(a);
+            });
+        });
+    }
+    std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
+        if (a.start != b.start)
+            return a.start < b.start;
+        return channelRank[size_t(ix->channelKey[a.channel])] < channelRank[size_t(ix->channelKey[b.channel])];
+    });
+    for (const epg::Airing &a : airings) {
+        const int ch = ix->channelKey[a.channel];
+        const qint64 from = std::max(planNow, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
+        if (!archived[size_t(ch)])
+            read.push_back(state.book->epochMinutes(from, to));
+        if (state.book->choose(ch, from, to, archived[size_t(ch)]) < 0)
+            continue;
+        alts.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
+        if (alts.size() >= 5)
+            break;
+    }
+    return alts;
+}
+
+void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before,
+                                      bool merge, const DirtyMinutes *diff, qint64 lastNow)
+{
+    const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
+    std::atomic<int> alternativesReused{0};
+    auto reusable = [&](const AlternativesMemo &m, int title) {
+        if (!diff || (!retitled.isEmpty() && retitled.contains(titleKey(titleNames[title]))))
+            return false;
+        for (const auto &[x, y] : m.read)
+            if (diff->any(x, y) || (lastNow != planNow && x < nowMinute + 7 * 60))
+                return false;
         return true;
     };
+    const QList<RecorderNode> &nodes = options.capacity.nodes;
+    std::vector<int> active; // slots in priority order that have outcomes
+    for (const int slot : order)
+        if (rules[size_t(slot)].valid && rules[size_t(slot)].rule.enabled)
+            active.push_back(slot);
+    changedParts.clear();
+    changesKnown = merge;
+    std::vector<QList<PlannedRecording>> wasRecordings(rules.size());
+    for (const int slot : active)
+        if (rebuild[size_t(slot)] && merge)
+            wasRecordings[size_t(slot)] = state.outcomes[size_t(slot)].recordings;
     auto outcomesOf = [&](size_t at) {
         const int slot = active[at];
-        const RuleState &rs = rules[size_t(slot)];
-        RuleMemo &is = memo.rules[size_t(slot)];
-        RuleMemo *was = replay ? &previous.rules[size_t(slot)] : nullptr;
-        const int base = baseOf[size_t(slot)];
-        is.finals.resize(is.groups.size());
-        for (size_t i = 0; i < is.finals.size(); ++i)
-            is.finals[i] = finalOf(groups[size_t(base) + i]);
-        is.planned = plannedOfSlot.value(slot);
-        is.kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
-        is.hasOutcomes = true;
-        int conflictsHere = 0;
-        if (was && sameOutcomes(slot, *was, is)) {
-            is.recordings = std::move(was->recordings);
-            is.skipped = std::move(was->skipped);
-            is.recordingKeys = std::move(was->recordingKeys);
-            is.alternatives = std::move(was->alternatives);
-            for (const FinalGroup &f : is.finals)
-                if (f.chosen < 0 && f.status == SkipReason::Conflict)
-                    conflictsHere += int(groups[size_t(base) + (&f - is.finals.data())].airings.size());
-            conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
-            outcomesReused.fetch_add(1, std::memory_order_relaxed);
+        if (!rebuild[size_t(slot)])
             return;
-        }
-        rebuilt[size_t(slot)] = 1;
+        const RuleState &rs = rules[size_t(slot)];
+        RuleOutcomes &is = state.outcomes[size_t(slot)];
         is.recordings.clear();
         is.skipped.clear();
         is.recordingKeys.clear();
+        QHash<int, AlternativesMemo> alternatives;
+        const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
         is.skipped.reserve(qsizetype(rs.candidates.size()));
-        int alternativesGroup = -1;
-        QList<AiringRef> groupAlternatives;
-        const std::vector<int> &groupOf = candidateGroup[size_t(slot)];
+        const int kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
+        const int plannedHere = state.plannedOf[size_t(slot)];
+        // An episode's other airings all name the same related airing: one list per episode,
+        // shared (implicitly) by its skips, instead of one allocation per skip.
+        std::vector<QList<AiringRef>> relatedOf(size_t(state.count[size_t(slot)]));
+        const int base = state.first[size_t(slot)];
+        const std::vector<int> &groupOf = state.groupOf[size_t(slot)];
         for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
             const Candidate &c = rs.candidates[ci];
-            if (c.stop <= now)
+            if (c.stop <= planNow)
                 continue;
             SkippedAiring sk;
             sk.airing = ref(rs, c);
@@ -1356,12 +1712,12 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                 is.skipped.append(std::move(sk));
                 continue;
             }
-            const Group &g = groups[size_t(groupOf[ci])];
-            const int k = candidatePosition[size_t(slot)][ci];
+            const int id = groupOf[ci];
+            const Episode &g = state.episodes[size_t(id)];
             if (g.chosen >= 0) {
-                const Candidate &chosen = *g.airings[size_t(g.chosen)];
-                if (k == g.chosen) {
-                    const auto [from, to] = interval(rs, c);
+                const Candidate &chosen = rs.candidates[size_t(g.chosen)];
+                if (int(ci) == g.chosen) {
+                    const auto [from, to] = intervalOf(rs, c);
                     PlannedRecording p;
                     p.ruleId = rs.rule.id;
                     p.owner = rs.rule.owner;
@@ -1377,8 +1733,8 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
                     is.recordings.append(std::move(p));
                     continue;
                 }
-                sk.reason = k < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
-                QList<AiringRef> &related = relatedOf[size_t(groupOf[ci])];
+                sk.reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
+                QList<AiringRef> &related = relatedOf[size_t(id - base)];
                 if (related.isEmpty())
                     related = {ref(rs, chosen)};
                 sk.relatedTo = related;
@@ -1390,7 +1746,7 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             switch (g.status) {
             case SkipReason::AlreadyRecorded:
             case SkipReason::Duplicate: {
-                QList<AiringRef> &related = relatedOf[size_t(groupOf[ci])];
+                QList<AiringRef> &related = relatedOf[size_t(id - base)];
                 if (related.isEmpty())
                     related = {g.related};
                 sk.relatedTo = related;
@@ -1399,107 +1755,91 @@ SchedulePlan Scheduler::Private::plan(qint64 now)
             }
             case SkipReason::KeepLimit:
                 sk.keep = rs.rule.keep;
-                sk.kept = is.kept;
-                sk.planned = is.planned;
+                sk.kept = kept;
+                sk.planned = plannedHere;
                 break;
             default: {
-                const auto [from, to] = interval(rs, c);
-                for (const int bi : overlapping(from, to, c.channel, MaxConflictsNamed)) {
-                    const Group &b = groups[size_t(bi)];
-                    sk.relatedTo.append(ref(rules[size_t(b.slot)], *b.airings[size_t(b.chosen)]));
+                const auto [from, to] = intervalOf(rs, c);
+                for (const int bi : state.book->overlapping(from, to, c.channel, MaxConflictsNamed)) {
+                    const Episode &b = state.episodes[size_t(bi)];
+                    sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
                 }
-                if (alternativesGroup != groupOf[ci]) {
-                    alternativesGroup = groupOf[ci];
-                    const int rel = groupOf[ci] - base;
-                    const AlternativesMemo *wasAlternatives = nullptr;
-                    if (was && reuseAlternatives && sameGroupsOf[size_t(slot)]
-                        && !retitled.contains(titleKey(titleNames[g.airings.front()->title]))) {
-                        auto it = was->alternatives.constFind(rel);
-                        if (it != was->alternatives.cend()) {
-                            wasAlternatives = &*it;
-                            for (const auto &[x, y] : wasAlternatives->read)
-                                if (finalDirty.any(x, y)) {
-                                    wasAlternatives = nullptr;
-                                    break;
-                                }
-                        }
-                    }
-                    AlternativesMemo &memoAlternatives = is.alternatives[rel];
-                    if (wasAlternatives) {
-                        memoAlternatives = *wasAlternatives;
-                        alternativesReusedCount.fetch_add(1, std::memory_order_relaxed);
+                auto it = alternatives.find(id);
+                if (it == alternatives.end()) {
+                    const auto last = lastAlternatives.constFind(id);
+                    if (last != lastAlternatives.cend() && reusable(*last, c.title)) {
+                        it = alternatives.insert(id, *last);
+                        alternativesReused.fetch_add(1, std::memory_order_relaxed);
                     } else {
-                        memoAlternatives.alternatives = alternativesFor(g, memoAlternatives.read);
+                        it = alternatives.insert(id, {});
+                        it->alternatives = alternativesFor(id, it->read);
                     }
-                    groupAlternatives = memoAlternatives.alternatives;
                 }
-                sk.alternatives = groupAlternatives;
-                ++conflictsHere;
+                sk.alternatives = it->alternatives;
                 break;
             }
             }
             is.skipped.append(std::move(sk));
         }
-        conflicts.fetch_add(conflictsHere, std::memory_order_relaxed);
+        is.alternatives = std::move(alternatives);
+        is.conflicts = int(std::count_if(is.skipped.cbegin(), is.skipped.cend(),
+                                         [](const SkippedAiring &sk) { return sk.reason == SkipReason::Conflict; }));
     };
     inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
-    out.conflicts = conflicts.load();
-    alternativesReused = alternativesReusedCount.load();
-    for (const int slot : active)
-        out.skipped.appendPart(memo.rules[size_t(slot)].skipped);
+    int conflicts = 0;
+    for (const int slot : active) {
+        out.skipped.appendPart(state.outcomes[size_t(slot)].skipped);
+        conflicts += state.outcomes[size_t(slot)].conflicts;
+    }
+    out.conflicts = conflicts;
 
     // The recordings by record start, channel id, rule: the last plan's list less the rebuilt
-    // rules' recordings, merged with theirs (all of them sorted when nothing is reused).
+    // rules' recordings, merged with theirs (all of them sorted when nothing is merged).
     std::vector<std::pair<RecordingKey, const PlannedRecording *>> fresh;
     for (const int slot : active) {
-        const RuleMemo &m = memo.rules[size_t(slot)];
-        if (!reuseOutcomes || rebuilt[size_t(slot)])
+        const RuleOutcomes &m = state.outcomes[size_t(slot)];
+        if (!merge || rebuild[size_t(slot)])
             for (qsizetype i = 0; i < m.recordings.size(); ++i)
                 fresh.emplace_back(m.recordingKeys[size_t(i)], &m.recordings[i]);
     }
     std::sort(fresh.begin(), fresh.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
-    changedParts.clear();
-    changesKnown = reuseOutcomes;
-    if (reuseOutcomes) {
+    std::vector<RecordingKey> keys;
+    if (merge) {
         for (const int slot : active)
-            if (rebuilt[size_t(slot)])
-                changedParts.push_back({previous.rules[size_t(slot)].recordings, memo.rules[size_t(slot)].recordings});
-        out.recordings.reserve(last.recordings.size() + qsizetype(fresh.size()));
-        memo.recordingKeys.reserve(previous.recordingKeys.size() + fresh.size());
+            if (rebuild[size_t(slot)])
+                changedParts.push_back({wasRecordings[size_t(slot)], state.outcomes[size_t(slot)].recordings});
+        out.recordings.reserve(before.recordings.size() + qsizetype(fresh.size()));
+        keys.reserve(state.recordingKeys.size() + fresh.size());
         auto nextFresh = fresh.cbegin();
-        for (size_t i = 0; i < previous.recordingKeys.size(); ++i) {
-            const RecordingKey &key = previous.recordingKeys[i];
-            if (rebuilt[size_t(key.slot)])
+        for (size_t i = 0; i < state.recordingKeys.size(); ++i) {
+            const RecordingKey &key = state.recordingKeys[i];
+            if (size_t(key.slot) < rebuild.size() && rebuild[size_t(key.slot)])
                 continue;
             for (; nextFresh != fresh.cend() && nextFresh->first < key; ++nextFresh) {
                 out.recordings.append(*nextFresh->second);
-                memo.recordingKeys.push_back(nextFresh->first);
+                keys.push_back(nextFresh->first);
             }
-            out.recordings.append(last.recordings[qsizetype(i)]);
-            memo.recordingKeys.push_back(key);
+            out.recordings.append(before.recordings[qsizetype(i)]);
+            keys.push_back(key);
         }
         for (; nextFresh != fresh.cend(); ++nextFresh) {
             out.recordings.append(*nextFresh->second);
-            memo.recordingKeys.push_back(nextFresh->first);
+            keys.push_back(nextFresh->first);
         }
     } else {
         out.recordings.reserve(qsizetype(fresh.size()));
-        memo.recordingKeys.reserve(fresh.size());
+        keys.reserve(fresh.size());
         for (const auto &[key, p] : fresh) {
             out.recordings.append(*p);
-            memo.recordingKeys.push_back(key);
+            keys.push_back(key);
         }
     }
+    state.recordingKeys = std::move(keys);
+    state.channelCount = int(channelNames.size());
+    if (diff)
+        qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused";
     last = out;
     retitled.clear();
-    qCDebug(lcScheduler) << "plan:" << groups.size() << "episodes," << dropped.size() << "dropped in pass 1;"
-                         << reused << "capacity decisions reused," << decided << "made," << alternativesReused
-                         << "conflicts' alternatives reused," << rescuesReused << "second chances reused,"
-                         << outcomesReused.load() << "rules' outcomes reused; pass 1"
-                         << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes" << timer.elapsed() - pass2
-                         << "ms wall; CPU" << qRound(cpu1 - cpu0) << "/" << qRound(cpu2 - cpu1) << "/"
-                         << qRound(processCpuMs() - cpu2) << "ms";
-    return out;
 }
 
 Scheduler::Scheduler(SchedulerOptions options)
@@ -1518,12 +1858,12 @@ const SchedulerOptions &Scheduler::options() const
 void Scheduler::setCapacity(const CapacityOptions &capacity)
 {
     d->options.capacity = capacity;
-    d->memo.valid = false;
+    d->state.valid = false;
 }
 
 void Scheduler::setRules(const QList<RecordingRule> &rules)
 {
-    d->memo.valid = false;
+    d->state.valid = false;
     d->rules.clear();
     d->rules.reserve(size_t(rules.size()));
     for (const RecordingRule &r : rules) {
@@ -1542,7 +1882,7 @@ void Scheduler::upsertRule(const RecordingRule &rule)
     auto it = std::find_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == rule.id; });
     if (it == d->rules.end())
         it = d->rules.insert(d->rules.end(), RuleState{});
-    d->memo.valid = false;
+    d->state.valid = false;
     it->rule = rule;
     d->compile(*it);
     d->rebuildRuleMaps();
@@ -1551,7 +1891,7 @@ void Scheduler::upsertRule(const RecordingRule &rule)
 
 void Scheduler::removeRule(qint64 ruleId)
 {
-    d->memo.valid = false;
+    d->state.valid = false;
     d->rules.erase(std::remove_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == ruleId; }),
                    d->rules.end());
     d->rebuildRuleMaps();
@@ -1568,6 +1908,7 @@ QList<RecordingRule> Scheduler::rules() const
 void Scheduler::setHistory(const QList<RecordedEpisode> &history)
 {
     d->history = history;
+    d->historyChanged = true;
 }
 
 void Scheduler::setCancelled(const QList<AiringRef> &airings)
@@ -1598,7 +1939,7 @@ SchedulePlan Scheduler::evaluate(std::shared_ptr<const epg::Guide> guide, qint64
     timer.start();
     d->index = d->buildIndex(std::move(guide));
     const qint64 indexed = timer.elapsed();
-    d->memo.valid = false; // every rule matched again
+    d->state.valid = false; // every rule matched again
     d->matchAll();
     const qint64 matched = timer.elapsed();
     SchedulePlan p = d->plan(now);
@@ -1718,6 +2059,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     for (const quint32 j : came) {
         const epg::Airing a = ng.airing(j);
         d->retitled.insert(ix.titleKeyOf.value(ix.titleOf(ix.handleOf(a))));
+        d->cameAirings.insert({ix.channelKey[a.channel], a.start});
         QList<int> slots = d->rulesFor(ix, a);
         if (slots.isEmpty())
             continue;

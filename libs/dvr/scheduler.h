@@ -11,11 +11,12 @@
 //     kept between evaluations and updated incrementally: after a guide change only the airings
 //     that changed are matched again, against the rules that could match them.
 //  2. Planning: duplicates, keep-N and capacity over all candidates, in the priority order below.
-//     Every step runs in the same order each time; a plan reuses from the last one only what reads
-//     the same inputs (a rule's episodes, pass-1 capacity decisions and pass-2 moves whose minutes
-//     no change made dirty, conflicts' alternatives, whole rules' outcomes), so it equals a full
-//     evaluation (docs/dvr-scheduler.md, "Planning incrementally"). It is still most of an update's
-//     time when a change ripples through a full book.
+//     A full evaluation plans from nothing (greedy, deterministic). After a guide change, a
+//     history change or time moving on, the last plan is repaired instead: what the change did
+//     not touch stays where it is, what it touched is planned again in priority order (displacing
+//     only later recordings), freed capacity goes to the conflicts, and every outcome stays true
+//     (docs/dvr-scheduler.md, "Guide changes"). A repair does not equal a full evaluation: it
+//     avoids the ripple a greedy pass has in a full book.
 //
 // Priority order (deterministic; a conflict is won by the first in this order):
 //  1. higher rule priority;
@@ -236,9 +237,11 @@ public:
     /// Full evaluation: matches every rule against `guide`, then plans.
     SchedulePlan evaluate(std::shared_ptr<const epg::Guide> guide, qint64 now);
     /// After a guide change (a delta applied): matches again only the airings that differ from
-    /// the guide of the last evaluate()/update(), then plans. Equals evaluate(guide, now).
+    /// the guide of the last evaluate()/update(), then repairs the last plan (stable: recordings
+    /// the change did not touch stay where they are; docs/dvr-scheduler.md, "Guide changes").
     SchedulePlan update(std::shared_ptr<const epg::Guide> guide, qint64 now, ScheduleChanges *changes = nullptr);
-    /// Plans again from the current matches (time moved on, capacity or history changed).
+    /// Plans again from the current matches: a repair of the last plan when time moved on or the
+    /// history changed; a full plan after a rule or capacity change.
     SchedulePlan plan(qint64 now);
     const SchedulePlan &lastPlan() const;
 
