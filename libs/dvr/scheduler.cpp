@@ -1926,11 +1926,14 @@ void Scheduler::setCancelled(const QList<AiringRef> &airings)
         if (!next.contains(it.key()))
             changed.insert(it.key());
     d->cancelled = std::move(next);
-    // As a changed rule: only these rules are matched again, and the next plan is made afresh.
-    d->memo.valid = false;
-    for (RuleState &rs : d->rules)
-        if (changed.contains(rs.rule.id))
-            d->matchRule(rs);
+    // Only these rules are matched again, and the next plan repairs theirs as after a guide
+    // change (docs/dvr-scheduler.md): a skipped airing's recording goes, nothing else moves.
+    for (size_t slot = 0; slot < d->rules.size(); ++slot) {
+        if (changed.contains(d->rules[slot].rule.id)) {
+            d->matchRule(d->rules[slot]);
+            d->rematched.insert(int(slot));
+        }
+    }
 }
 
 SchedulePlan Scheduler::evaluate(std::shared_ptr<const epg::Guide> guide, qint64 now)

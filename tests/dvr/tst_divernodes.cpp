@@ -559,9 +559,17 @@ void TestDiverNodes::planUsesTheClusterCapacity()
     QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(bRow->directory), 10000);
     QCOMPARE(a.activeCopies().size(), 1);
 
-    // node-b stops: the cluster has capacity 1 again, and node-a's plan says so.
+    // node-b stops: the cluster has capacity 1 again. The airing deleted while it recorded is
+    // skipped for its rule (not made again); the viewer takes the skip back, and node-a's plan
+    // has a conflict: one stream for two airings.
     b.stop();
     QTRY_COMPARE_WITH_TIMEOUT(a.clusterNodes().size(), 1, 2000);
+    QTRY_COMPARE_WITH_TIMEOUT(a.plan().conflicts, 0, 2000);
+    const RecordingRow deleted = viewers->first();
+    const HttpResult unskipped = call("PUT", a.httpPort(),
+                                      QStringLiteral("/api/rules/%1/airings/%2/%3").arg(deleted.ruleId).arg(deleted.channelId).arg(deleted.airingStart),
+                                      box, {{u"cancelled"_qs, false}});
+    QVERIFY2(unskipped.status == 200, unskipped.body.constData());
     QTRY_COMPARE_WITH_TIMEOUT(a.plan().conflicts, 1, 2000);
 }
 
