@@ -598,6 +598,9 @@ void Scheduler::Private::matchAll()
             matchRule(rs);
         return;
     }
+    QElapsedTimer timer;
+    timer.start();
+    const double cpu0 = processCpuMs();
     std::vector<std::vector<int>> regexTitles(static_cast<size_t>(n));
     inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true, &regexTitles[i]); });
     // Every title has been tried against every regex rule: rulesFor() (an update's rematch) finds
@@ -611,6 +614,8 @@ void Scheduler::Private::matchAll()
                 regexSlotsByTitle[t].append(slot);
     }
 
+    const qint64 matchedAt = timer.nsecsElapsed();
+    const double matchedCpu = processCpuMs();
     const GuideIndex &ix = *index;
     std::vector<char> needed(ix.handleBase.back(), 0);
     QSet<int> titles;
@@ -633,12 +638,25 @@ void Scheduler::Private::matchAll()
     for (quint32 h = 0; h < quint32(needed.size()); ++h)
         if (needed[h])
             handles.push_back(h);
+    const qint64 neededAt = timer.nsecsElapsed();
+    const double neededCpu = processCpuMs();
+    const size_t identities = handles.size();
     ix.computeIdentities(std::move(handles), threads());
+    const qint64 identitiesAt = timer.nsecsElapsed();
+    const double identitiesCpu = processCpuMs();
     inChunks(workers, size_t(n), 16, [&](size_t i) {
         for (Candidate &c : rules[i].candidates)
             if (c.filter == NoFilter)
                 c.identity = ix.knownIdentity(c.programme);
     });
+    // Wall and CPU (all threads) ms of each step: where a full evaluation's matching goes.
+    qCDebug(lcScheduler).nospace() << "match: rules " << matchedAt / 1000000 << " ms wall (CPU "
+                                   << qRound(matchedCpu - cpu0) << "), programmes needing identities "
+                                   << (neededAt - matchedAt) / 1000000 << " (" << qRound(neededCpu - matchedCpu)
+                                   << "), " << identities << " identities " << (identitiesAt - neededAt) / 1000000
+                                   << " (" << qRound(identitiesCpu - neededCpu) << "), filled in "
+                                   << (timer.nsecsElapsed() - identitiesAt) / 1000000 << " ("
+                                   << qRound(processCpuMs() - identitiesCpu) << ")";
 }
 
 QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing &a) const
