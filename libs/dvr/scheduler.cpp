@@ -82,7 +82,7 @@ struct RuleState
     QString error;
     quint64 titleKey = 0;
     quint64 seriesKey = 0;
-    QRegularExpression regex;
+    TitlePattern regex; ///< a Regex rule's pattern
     QTimeZone zone; ///< the window's, made once (TimeWindow::contains would make it per airing)
     int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
     std::vector<Candidate> candidates; ///< by start, then channel id
@@ -473,11 +473,7 @@ void Scheduler::Private::compile(RuleState &rs)
     rs.valid = r.validate(&rs.error);
     rs.titleKey = r.kind == RuleKind::Title ? titleKey(r.title) : 0;
     rs.seriesKey = r.kind == RuleKind::SeriesId ? seriesKey(r.seriesId) : 0;
-    rs.regex = r.kind == RuleKind::Regex
-        ? QRegularExpression(r.pattern, QRegularExpression::CaseInsensitiveOption | QRegularExpression::DontCaptureOption)
-        : QRegularExpression();
-    if (r.kind == RuleKind::Regex && rs.valid)
-        rs.regex.optimize();
+    rs.regex = r.kind == RuleKind::Regex && rs.valid ? TitlePattern(r.pattern) : TitlePattern();
     rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
     rs.zone = r.window.timeZone.isEmpty() ? QTimeZone() : QTimeZone(r.window.timeZone.toUtf8());
     rankChannels();
@@ -575,7 +571,7 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, std::vecto
         break;
     case RuleKind::Regex:
         for (auto it = ix.channelsByTitle.cbegin(); it != ix.channelsByTitle.cend(); ++it)
-            if (rs.regex.match(titleNames[it.key()]).hasMatch()) {
+            if (rs.regex.matches(titleNames[it.key()])) {
                 ix.forProgrammesTitled(quint32(it.key()), addProgramme);
                 if (regexTitles)
                     regexTitles->push_back(it.key());
@@ -682,7 +678,7 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
         if (it == regexSlotsByTitle.cend()) {
             QList<int> slots;
             for (const int s : regexRules)
-                if (rules[size_t(s)].regex.match(titleNames[t]).hasMatch())
+                if (rules[size_t(s)].regex.matches(titleNames[t]))
                     slots.append(s);
             it = regexSlotsByTitle.insert(t, slots);
         }
