@@ -13,6 +13,7 @@
 #include <QList>
 #include <QString>
 #include <QStringView>
+#include <QVarLengthArray>
 #include <QtGlobal>
 
 #include <memory>
@@ -113,7 +114,8 @@ public:
     struct ProgrammeStrings
     {
         quint32 title = 0, subTitle = 0, description = 0; ///< 0: none (string 0 is "")
-        QList<std::pair<quint32, quint32>> episodeNums;
+        /// (system, value) string ids; inline: the DVR scheduler reads this for every programme.
+        QVarLengthArray<std::pair<quint32, quint32>, 4> episodeNums;
     };
     ProgrammeStrings programmeStrings(quint32 programme) const;
     /// A 64-bit hash of programmeStrings() by content (the texts, not their ids): equal in two
