@@ -549,8 +549,8 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, std::vecto
     if (!rs.rule.channelId.isEmpty() && guideChannel < 0)
         return;
     auto addProgramme = [&](quint32 h) {
-        ix.forAirings(h, [&](quint32 i) {
-            const epg::Airing a = g.airing(i);
+        ix.forAiringsOn(h, [&](quint32 i, int channel) {
+            const epg::Airing a = g.airingOn(channel, i);
             if (guideChannel < 0 || int(a.channel) == guideChannel)
                 rs.candidates.push_back(candidate(ix, a, rs, deferIdentity));
         });

@@ -89,6 +89,11 @@ public:
     // ---- schedule ----
     quint32 airingCount() const;
     Airing airing(quint32 index) const;
+    /// airing(index) of an airing known to be on `channel`, without searching for its channel
+    /// (the DVR scheduler reads every airing a rule matches, and knows their channels).
+    Airing airingOn(int channel, quint32 index) const;
+    /// airing(index).programme, without searching for the channel.
+    quint32 airingProgramme(quint32 index) const;
     /// Airings of one channel, by start time: [first, first+count) of the airing table.
     std::pair<quint32, quint32> channelAirings(int channel) const;
     /// The airing on `channel` at time t, or an invalid Airing.
