@@ -4,20 +4,30 @@
 #include <QVarLengthArray>
 
 #include <algorithm>
+#include <array>
 
 namespace iptv::dvr {
 
 namespace {
 
+/// A fixed seed keeps keys stable across runs and processes (history is compared with them).
+constexpr size_t kTextSeed = size_t(0x9e3779b97f4a7c15ULL);
+
 quint64 hashOf(QStringView a, QStringView b = {}, int c = -1, int d = -1)
 {
-    // A fixed seed keeps keys stable across runs and processes (history is compared with them).
-    size_t h = qHash(a, size_t(0x9e3779b97f4a7c15ULL));
+    size_t h = qHash(a, kTextSeed);
     if (!b.isEmpty())
         h = qHash(b, h ^ 0x1f);
     if (c >= 0 || d >= 0)
         h = qHashMulti(h, c, d);
     return h ? quint64(h) : 1; // 0 means "no key"
+}
+
+/// hashOf(a, b) given qHash(a, kTextSeed) (b not empty).
+quint64 hashAfter(size_t hashOfA, QStringView b)
+{
+    const size_t h = qHash(b, hashOfA ^ 0x1f);
+    return h ? quint64(h) : 1;
 }
 
 } // namespace
@@ -167,36 +177,98 @@ QStringView viewOf(const TextBuffer &b)
     return QStringView(b.constData(), b.size());
 }
 
-/// normaliseText() of UTF-8 bytes, appended to `out`: ASCII (most guide text) without making a
-/// QString, anything else through normaliseText() itself.
+/// What normaliseText() does with an ASCII character: 0 = a break (one space between words),
+/// 1 = dropped without a break (controls), else the character written (letters lower-cased).
+constexpr std::array<char16_t, 128> s_asciiClass = [] {
+    std::array<char16_t, 128> t{};
+    for (char16_t u = 0; u < 128; ++u) {
+        if ((u >= 'a' && u <= 'z') || (u >= '0' && u <= '9'))
+            t[u] = u;
+        else if (u >= 'A' && u <= 'Z')
+            t[u] = char16_t(u + 32);
+        else if (u == 0x7f || (u < 0x20 && !(u >= 0x09 && u <= 0x0d)))
+            t[u] = 1;
+    }
+    return t;
+}();
+
+/// The code point of the valid UTF-8 sequence at p[0] (a lead byte >= 0x80), its length in *n;
+/// -1 for anything QString::fromUtf8 would repair (overlong, surrogate, beyond U+10FFFF, cut).
+char32_t decodeUtf8(const uchar *p, const uchar *end, int *n)
+{
+    const uchar b = p[0];
+    char32_t cp;
+    char32_t min;
+    if (b >= 0xc2 && b <= 0xdf) {
+        *n = 2, cp = b & 0x1f, min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+        *n = 3, cp = b & 0x0f, min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        *n = 4, cp = b & 0x07, min = 0x10000;
+    } else {
+        return char32_t(-1);
+    }
+    if (end - p < *n)
+        return char32_t(-1);
+    for (int k = 1; k < *n; ++k) {
+        if ((p[k] & 0xc0) != 0x80)
+            return char32_t(-1);
+        cp = (cp << 6) | (p[k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return char32_t(-1);
+    return cp;
+}
+
+/// normaliseText() of UTF-8 bytes, appended to `out`, without making a QString: ASCII through a
+/// table, other characters through the same QChar tables normaliseText() reads, folded one by
+/// one (QString::toCaseFolded() folds each BMP character to one, independently of the others:
+/// tst_dvrduplicate checks every one). Text that is not valid UTF-8 takes normaliseText() itself.
 void appendNormalised(QByteArrayView text, TextBuffer &out)
 {
-    for (const char ch : text) {
-        if (uchar(ch) >= 0x80) {
-            const QString n = normaliseText(QString::fromUtf8(text));
-            out.append(reinterpret_cast<const char16_t *>(n.constData()), n.size());
-            return;
-        }
-    }
     // Written through a pointer into room made once: at most one character per byte comes out
-    // (a space is written only in place of one or more dropped bytes).
+    // (a space only in place of one or more dropped bytes; a 2-4 byte sequence gives at most one).
     const qsizetype begin = out.size();
     out.resize(begin + text.size());
     char16_t *const first = out.data() + begin;
     char16_t *o = first;
     bool space = false;
-    for (const char ch : text) {
-        const uchar u = uchar(ch);
-        const bool word = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9');
-        if (!word) {
-            if (!(u == 0x7f || (u < 0x20 && !(u >= 0x09 && u <= 0x0d))))
-                space = true; // control characters are dropped without a break, as in normaliseText()
-            continue;
+    const uchar *p = reinterpret_cast<const uchar *>(text.data());
+    const uchar *const end = p + text.size();
+    while (p < end) {
+        const uchar u = *p;
+        char16_t c;
+        if (u < 0x80) {
+            ++p;
+            c = s_asciiClass[u];
+            if (c <= 1) {
+                space |= c == 0; // controls are dropped without a break
+                continue;
+            }
+        } else {
+            int n = 0;
+            const char32_t cp = decodeUtf8(p, end, &n);
+            if (cp == char32_t(-1)) {
+                out.resize(begin);
+                const QString slow = normaliseText(QString::fromUtf8(text));
+                out.append(reinterpret_cast<const char16_t *>(slow.constData()), slow.size());
+                return;
+            }
+            p += n;
+            // Beyond the BMP: two surrogates in UTF-16, which normaliseText() drops without a break.
+            if (cp > 0xffff)
+                continue;
+            if (!QChar::isLetterOrNumber(cp)) {
+                if (QChar::isSpace(cp) || QChar::isPunct(cp) || QChar::isSymbol(cp))
+                    space = true;
+                continue; // controls, formats: dropped without a break
+            }
+            c = char16_t(QChar::toCaseFolded(cp));
         }
         if (space && o != first)
             *o++ = u' ';
         space = false;
-        *o++ = char16_t((u >= 'A' && u <= 'Z') ? u + 32 : u);
+        *o++ = c;
     }
     out.resize(begin + (o - first));
 }
@@ -247,26 +319,35 @@ bool parseXmltvNsAscii(QByteArrayView value, EpisodeNumber *n)
 struct NumberFacts
 {
     quint64 series = 0;
-    QString programmeId; ///< a dd_progid with a non-zero episode part, trimmed, dots removed
+    /// A dd_progid with a non-zero episode part, trimmed, dots removed (the last one that has one).
+    QVarLengthArray<char16_t, 32> programmeId;
     EpisodeNumber number;
 };
 
 /// A dd_progid value (trimmed, dots removed) into `facts`.
-void takeProgrammeId(QString p, quint64 series, NumberFacts *facts)
+void takeProgrammeId(QStringView p, quint64 series, NumberFacts *facts)
 {
     facts->series = series;
-    // "SH01234567" + "0000" is the series' generic programme, not an episode.
-    if (p.size() > 10 && !QStringView(p).mid(10).trimmed().toString().remove(u'0').isEmpty())
-        facts->programmeId = std::move(p);
+    // "SH01234567" + "0000" is the series' generic programme, not an episode: an id counts when
+    // its episode part holds anything besides zeros (and the spaces around it).
+    if (p.size() <= 10)
+        return;
+    const QStringView episodePart = p.mid(10).trimmed();
+    if (std::any_of(episodePart.begin(), episodePart.end(), [](QChar c) { return c != u'0'; })) {
+        facts->programmeId.clear();
+        facts->programmeId.append(p.utf16(), p.size());
+    }
 }
 
 EpisodeIdentity identityOf(QStringView t, QStringView sub, QStringView desc, const NumberFacts &facts)
 {
     EpisodeIdentity id;
-    id.title = hashOf(t);
+    // hashOf(t, x) starts from qHash(t): made once for the title and both keyed texts.
+    const size_t titleHash = qHash(t, kTextSeed);
+    id.title = titleHash ? quint64(titleHash) : 1;
     id.series = facts.series;
     if (!facts.programmeId.isEmpty())
-        id.ids = hashOf(u"id:", facts.programmeId);
+        id.ids = hashOf(u"id:", QStringView(facts.programmeId.constData(), facts.programmeId.size()));
     else if (facts.series && facts.number.isValid())
         id.ids = quint64(qHashMulti(size_t(0x5e), facts.series, facts.number.season, facts.number.episode)) | 1;
     if (facts.number.isValid())
@@ -275,13 +356,13 @@ EpisodeIdentity identityOf(QStringView t, QStringView sub, QStringView desc, con
     if (!sub.isEmpty()) {
         keyed.append(u"\x1fsub:", 5);
         keyed.append(sub.utf16(), sub.size());
-        id.subTitle = hashOf(t, viewOf(keyed));
+        id.subTitle = hashAfter(titleHash, viewOf(keyed));
     }
     if (!desc.isEmpty()) {
         keyed.clear();
         keyed.append(u"\x1f" u"desc:", 6);
         keyed.append(desc.utf16(), desc.size());
-        id.description = hashOf(t, viewOf(keyed));
+        id.description = hashAfter(titleHash, viewOf(keyed));
     }
     return id;
 }
@@ -297,7 +378,7 @@ EpisodeIdentity episodeIdentity(QStringView title, QStringView subTitle, QString
             QString p = e.value.trimmed();
             p.remove(u'.');
             const quint64 series = seriesKey(p);
-            takeProgrammeId(std::move(p), series, &facts);
+            takeProgrammeId(p, series, &facts);
         } else if (!facts.number.isValid()) {
             const EpisodeNumber n = parseEpisodeNumber(e.system, e.value);
             if (n.isValid())
@@ -314,13 +395,26 @@ EpisodeIdentity episodeIdentityUtf8(QByteArrayView title, QByteArrayView subTitl
     for (qsizetype i = 0; i < count; ++i) {
         const auto &[system, value] = episodeNums[i];
         if (system == "dd_progid") {
-            QString p = QString::fromUtf8(value).trimmed();
-            p.remove(u'.');
-            // seriesKeyUtf8() trims only spaces and tabs: the same for printable ASCII.
             const bool printable = std::all_of(value.begin(), value.end(),
                                                [](char c) { return uchar(c) >= 0x20 && uchar(c) < 0x7f; });
-            const quint64 series = printable ? seriesKeyUtf8(value) : seriesKey(p);
-            takeProgrammeId(std::move(p), series, &facts);
+            if (printable) {
+                // The QString path below without QStrings: of printable ASCII, trimmed() takes
+                // only spaces, and seriesKeyUtf8() trims spaces and tabs.
+                QByteArrayView v = value;
+                while (!v.isEmpty() && v.front() == ' ')
+                    v = v.sliced(1);
+                while (!v.isEmpty() && v.back() == ' ')
+                    v.chop(1);
+                QVarLengthArray<char16_t, 32> p;
+                for (const char c : v)
+                    if (c != '.')
+                        p.append(char16_t(c));
+                takeProgrammeId(QStringView(p.constData(), p.size()), seriesKeyUtf8(value), &facts);
+            } else {
+                QString p = QString::fromUtf8(value).trimmed();
+                p.remove(u'.');
+                takeProgrammeId(p, seriesKey(p), &facts);
+            }
         } else if (!facts.number.isValid()) {
             EpisodeNumber n;
             if (system != "xmltv_ns" || !parseXmltvNsAscii(value, &n))

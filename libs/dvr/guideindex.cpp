@@ -19,7 +19,7 @@ std::shared_ptr<ChannelPart> makePart(const epg::Guide &g, int c, int key, QHash
     const auto [first, count] = g.channelAirings(c);
     std::vector<std::pair<quint32, quint32>> byProgramme(count); // (programme, local airing)
     for (quint32 k = 0; k < count; ++k)
-        byProgramme[k] = {g.airing(first + k).programme, k};
+        byProgramme[k] = {g.airingProgramme(first + k), k};
     std::sort(byProgramme.begin(), byProgramme.end());
     part->airingProgramme.resize(count);
     part->airingList.resize(count);
@@ -82,7 +82,7 @@ void GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) co
         const Handle x = handle(h);
         if (x.part->identityState[x.local].load(std::memory_order_acquire) == 2)
             continue;
-        const quint32 p = guide->airing(firstAiring[size_t(x.channel)] + x.part->firstAiring[x.local]).programme;
+        const quint32 p = guide->airingProgramme(firstAiring[size_t(x.channel)] + x.part->firstAiring[x.local]);
         order.emplace_back(x.part->description[x.local], p, h);
     }
     std::sort(order.begin(), order.end());

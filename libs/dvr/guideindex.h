@@ -131,7 +131,7 @@ struct GuideIndex
     quint32 programme(quint32 h) const
     {
         const Handle x = handle(h);
-        return guide->airing(firstAiring[size_t(x.channel)] + x.part->firstAiring[x.local]).programme;
+        return guide->airingProgramme(firstAiring[size_t(x.channel)] + x.part->firstAiring[x.local]);
     }
     int titleOf(quint32 h) const { const Handle x = handle(h); return x.part->title[x.local]; }
     /// titleOf(handleOf(a)) without finding the channel of a handle.
@@ -177,6 +177,15 @@ struct GuideIndex
     /// version, in the order of their descriptions, on `threads` threads.
     void computeIdentities(std::vector<quint32> handles, int threads) const;
 
+    /// f(airing number in this version, its guide channel) for each airing of the programme `h`.
+    template<typename F>
+    void forAiringsOn(quint32 h, F &&f) const
+    {
+        const Handle x = handle(h);
+        const quint32 base = firstAiring[size_t(x.channel)];
+        for (quint32 i = x.part->airingOffsets[x.local]; i < x.part->airingOffsets[x.local + 1]; ++i)
+            f(base + x.part->airingList[i], x.channel);
+    }
     /// f(airing number in this version) for each airing of the programme `h`.
     template<typename F>
     void forAirings(quint32 h, F &&f) const

@@ -7,6 +7,9 @@
 #include <QRegularExpression>
 #include <QTimeZone>
 
+#include <iterator>
+#include <string>
+
 namespace iptv::dvr {
 
 namespace {
@@ -54,6 +57,113 @@ QString normaliseSeriesId(QStringView id)
     if (s.size() >= 10 && (s.startsWith(u"EP") || s.startsWith(u"SH")))
         return u"SH" + s.mid(2, 8);
     return s;
+}
+
+namespace {
+
+/// The literal text every match of `pattern` (PCRE2 syntax, no extended mode) begins with, ASCII
+/// and lower-cased: the characters after an optional ^ up to the first that is not sure to be a
+/// plain literal. Empty when an alternation could make another branch match.
+QByteArray leadingLiteral(QStringView pattern, bool *anchored)
+{
+    *anchored = pattern.startsWith(u'^');
+    QByteArray out;
+    if (pattern.contains(u'|'))
+        return out; // "^abc|x": the literal is not required (any '|', even escaped: no test)
+    static constexpr char16_t metas[] = u"\\^$.[]()?*+{}|";
+    qsizetype i = *anchored ? 1 : 0;
+    while (i < pattern.size()) {
+        const char16_t c = pattern[i].unicode();
+        char16_t literal = 0;
+        qsizetype next = i + 1;
+        if (c == u'\\') {
+            // A backslash before an ASCII character that is not a letter or digit makes it literal;
+            // before a letter or digit it is a class, an assertion, a reference...: stop.
+            if (i + 1 >= pattern.size())
+                break;
+            const char16_t e = pattern[i + 1].unicode();
+            if (e >= 0x80 || (e >= u'a' && e <= u'z') || (e >= u'A' && e <= u'Z') || (e >= u'0' && e <= u'9'))
+                break;
+            literal = e;
+            next = i + 2;
+        } else if (c < 0x80 && c >= 0x20 && c != 0x7f && !std::char_traits<char16_t>::find(metas, std::size(metas) - 1, c)) {
+            literal = c;
+        } else {
+            break; // a metacharacter, a control or a non-ASCII character (case folding beyond ASCII)
+        }
+        // A quantifier makes the character optional or repeated: it is not part of the literal.
+        if (next < pattern.size()) {
+            const char16_t q = pattern[next].unicode();
+            if (q == u'?' || q == u'*' || q == u'+' || q == u'{')
+                break;
+        }
+        out.append(char((literal >= u'A' && literal <= u'Z') ? literal + 32 : literal));
+        i = next;
+    }
+    return out;
+}
+
+/// Whether caseless PCRE2 may match the character (not ASCII) to an ASCII one: those with a case
+/// mapping into ASCII (the Kelvin sign 'K', the long s, Turkish dotted I and dotless i). Every
+/// other non-ASCII character matches no ASCII character (tst_dvrrule checks every BMP one).
+bool mayMatchAscii(char16_t c)
+{
+    return QChar::toLower(c) < 0x80 || QChar::toUpper(c) < 0x80 || QChar::toCaseFolded(c) < 0x80
+        || QChar::toTitleCase(c) < 0x80;
+}
+
+/// Could the characters of `title` from `at` match `literal` (ASCII, lower case) caselessly?
+/// False only when one surely does not. Units of a surrogate pair never match an ASCII
+/// character, so a window holding one fails as the code point would.
+bool literalAt(const QChar *title, const QByteArray &literal)
+{
+    for (qsizetype k = 0; k < literal.size(); ++k) {
+        char16_t c = title[k].unicode();
+        if (c >= 0x80) {
+            if (!mayMatchAscii(c))
+                return false;
+            continue;
+        }
+        if (c >= u'A' && c <= u'Z')
+            c += 32;
+        if (c != char16_t(uchar(literal[k])))
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
+TitlePattern::TitlePattern(const QString &pattern)
+    : m_regex(pattern, QRegularExpression::CaseInsensitiveOption | QRegularExpression::DontCaptureOption)
+{
+    if (!m_regex.isValid())
+        return;
+    m_regex.optimize();
+    m_literal = leadingLiteral(pattern, &m_anchored);
+}
+
+bool TitlePattern::matches(const QString &title) const
+{
+    // Every match begins with the literal, a character of the title for each of it (matched one
+    // code point to one: PCRE2 folds no character to several), so a title holding it nowhere (or
+    // not at its start, anchored) cannot match.
+    if (const qsizetype n = m_literal.size()) {
+        if (title.size() < n)
+            return false;
+        const QChar *t = title.constData();
+        if (m_anchored) {
+            if (!literalAt(t, m_literal))
+                return false;
+        } else {
+            qsizetype at = 0;
+            while (at + n <= title.size() && !literalAt(t + at, m_literal))
+                ++at;
+            if (at + n > title.size())
+                return false;
+        }
+    }
+    return m_regex.match(title).hasMatch();
 }
 
 bool TimeWindow::contains(qint64 utcStart) const

@@ -6,7 +6,9 @@
 // (duplicate.h). The scheduler (scheduler.h) turns the rules and the guide into a plan.
 // Rules travel as JSON (the HTTP API) and are kept in SQL (rulestore.h).
 
+#include <QByteArray>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QString>
 #include <QTimeZone>
 #include <QtGlobal>
@@ -112,5 +114,29 @@ std::optional<DuplicateScope> duplicateScopeFromName(QStringView name);
 /// "EP012345670003" and "SH01234567" all give "SH01234567" (Schedules Direct: the series is the
 /// 8 digits after a 2-letter type; EP and SH share them). Other forms are kept, trimmed.
 QString normaliseSeriesId(QStringView id);
+
+/// A regex rule's pattern as the scheduler matches titles with it: case-insensitive, with a test
+/// that rejects a title in a few instructions when the pattern begins with literal text the
+/// title lacks (QRegularExpression::match costs a microsecond even when it fails at once, and
+/// every regex rule is tried against every title of a guide). The test never changes an answer.
+class TitlePattern
+{
+public:
+    TitlePattern() = default;
+    explicit TitlePattern(const QString &pattern);
+
+    bool isValid() const { return m_regex.isValid(); }
+    bool matches(const QString &title) const;
+    /// The literal (ASCII, lower case) every match begins with; empty when the pattern has none
+    /// that is sure (an alternation anywhere, a quantified first character, a class).
+    const QByteArray &literal() const { return m_literal; }
+    /// Whether every match begins at the title's start (a leading ^).
+    bool isAnchored() const { return m_anchored; }
+
+private:
+    QRegularExpression m_regex;
+    QByteArray m_literal;
+    bool m_anchored = false;
+};
 
 } // namespace iptv::dvr

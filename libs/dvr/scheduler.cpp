@@ -19,6 +19,7 @@
 #include <climits>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -106,7 +107,7 @@ struct RuleState
     QString error;
     quint64 titleKey = 0;
     quint64 seriesKey = 0;
-    QRegularExpression regex;
+    TitlePattern regex; ///< a Regex rule's pattern
     QTimeZone zone; ///< the window's, made once (TimeWindow::contains would make it per airing)
     int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
     std::vector<Candidate> candidates; ///< by start, then channel id
@@ -448,8 +449,11 @@ struct Scheduler::Private
     void rebuildRuleMaps();
     Candidate candidate(const GuideIndex &ix, const epg::Airing &a, const RuleState &rs, bool deferIdentity = false) const;
     /// The rule's candidates in the current index; with deferIdentity, without their identities.
-    /// With regexTitles, a regex rule's matching title refs are appended there.
-    void matchRule(RuleState &rs, bool deferIdentity = false, std::vector<int> *regexTitles = nullptr);
+    /// With regexTitles, a regex rule takes the title refs there (matchRegexTitles) instead of
+    /// trying every title.
+    void matchRule(RuleState &rs, bool deferIdentity = false, const std::vector<int> *regexTitles = nullptr);
+    /// Every regex rule's matching title refs, by rule slot (ascending refs).
+    std::vector<std::vector<int>> matchRegexTitles() const;
     /// matchRule() for every rule, on options.matchThreads threads.
     void matchAll();
     QList<int> rulesFor(const GuideIndex &ix, const epg::Airing &a) const;
@@ -549,11 +553,7 @@ void Scheduler::Private::compile(RuleState &rs)
     rs.valid = r.validate(&rs.error);
     rs.titleKey = r.kind == RuleKind::Title ? titleKey(r.title) : 0;
     rs.seriesKey = r.kind == RuleKind::SeriesId ? seriesKey(r.seriesId) : 0;
-    rs.regex = r.kind == RuleKind::Regex
-        ? QRegularExpression(r.pattern, QRegularExpression::CaseInsensitiveOption | QRegularExpression::DontCaptureOption)
-        : QRegularExpression();
-    if (r.kind == RuleKind::Regex && rs.valid)
-        rs.regex.optimize();
+    rs.regex = r.kind == RuleKind::Regex && rs.valid ? TitlePattern(r.pattern) : TitlePattern();
     rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
     rs.zone = r.window.timeZone.isEmpty() ? QTimeZone() : QTimeZone(r.window.timeZone.toUtf8());
     rankChannels();
@@ -623,7 +623,7 @@ Candidate Scheduler::Private::candidate(const GuideIndex &ix, const epg::Airing 
     return c;
 }
 
-void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, std::vector<int> *regexTitles)
+void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, const std::vector<int> *regexTitles)
 {
     rs.candidates.clear();
     if (!index || !rs.valid)
@@ -634,8 +634,8 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, std::vecto
     if (!rs.rule.channelId.isEmpty() && guideChannel < 0)
         return;
     auto addProgramme = [&](quint32 h) {
-        ix.forAirings(h, [&](quint32 i) {
-            const epg::Airing a = g.airing(i);
+        ix.forAiringsOn(h, [&](quint32 i, int channel) {
+            const epg::Airing a = g.airingOn(channel, i);
             if (guideChannel < 0 || int(a.channel) == guideChannel)
                 rs.candidates.push_back(candidate(ix, a, rs, deferIdentity));
         });
@@ -655,12 +655,14 @@ void Scheduler::Private::matchRule(RuleState &rs, bool deferIdentity, std::vecto
             ix.forProgrammesTitled(t, addProgramme);
         break;
     case RuleKind::Regex:
+        if (regexTitles) {
+            for (const int t : *regexTitles)
+                ix.forProgrammesTitled(quint32(t), addProgramme);
+            break;
+        }
         for (auto it = ix.channelsByTitle.cbegin(); it != ix.channelsByTitle.cend(); ++it)
-            if (rs.regex.match(titleNames[it.key()]).hasMatch()) {
+            if (rs.regex.matches(titleNames[it.key()]))
                 ix.forProgrammesTitled(quint32(it.key()), addProgramme);
-                if (regexTitles)
-                    regexTitles->push_back(it.key());
-            }
         break;
     }
     std::sort(rs.candidates.begin(), rs.candidates.end(),
@@ -679,7 +681,10 @@ void Scheduler::Private::matchAll()
             matchRule(rs);
         return;
     }
-    std::vector<std::vector<int>> regexTitles(static_cast<size_t>(n));
+    QElapsedTimer timer;
+    timer.start();
+    const double cpu0 = processCpuMs();
+    const std::vector<std::vector<int>> regexTitles = matchRegexTitles();
     inChunks(workers, size_t(n), 16, [&](size_t i) { matchRule(rules[i], true, &regexTitles[i]); });
     // Every title has been tried against every regex rule: rulesFor() (an update's rematch) finds
     // them in the memo instead of trying the titles of the airings that change again.
@@ -692,6 +697,8 @@ void Scheduler::Private::matchAll()
                 regexSlotsByTitle[t].append(slot);
     }
 
+    const qint64 matchedAt = timer.nsecsElapsed();
+    const double matchedCpu = processCpuMs();
     const GuideIndex &ix = *index;
     std::vector<char> needed(ix.handleBase.back(), 0);
     QSet<int> titles;
@@ -714,12 +721,81 @@ void Scheduler::Private::matchAll()
     for (quint32 h = 0; h < quint32(needed.size()); ++h)
         if (needed[h])
             handles.push_back(h);
+    const qint64 neededAt = timer.nsecsElapsed();
+    const double neededCpu = processCpuMs();
+    const size_t identities = handles.size();
     ix.computeIdentities(std::move(handles), threads());
+    const qint64 identitiesAt = timer.nsecsElapsed();
+    const double identitiesCpu = processCpuMs();
     inChunks(workers, size_t(n), 16, [&](size_t i) {
         for (Candidate &c : rules[i].candidates)
             if (c.filter == NoFilter)
                 c.identity = ix.knownIdentity(c.programme);
     });
+    // Wall and CPU (all threads) ms of each step: where a full evaluation's matching goes.
+    qCDebug(lcScheduler).nospace() << "match: rules " << matchedAt / 1000000 << " ms wall (CPU "
+                                   << qRound(matchedCpu - cpu0) << "), programmes needing identities "
+                                   << (neededAt - matchedAt) / 1000000 << " (" << qRound(neededCpu - matchedCpu)
+                                   << "), " << identities << " identities " << (identitiesAt - neededAt) / 1000000
+                                   << " (" << qRound(identitiesCpu - neededCpu) << "), filled in "
+                                   << (timer.nsecsElapsed() - identitiesAt) / 1000000 << " ("
+                                   << qRound(processCpuMs() - identitiesCpu) << ")";
+}
+
+std::vector<std::vector<int>> Scheduler::Private::matchRegexTitles() const
+{
+    // Title by title, each tried against the regex rules whose leading literal may begin it: a
+    // title's text is read once (rule by rule, every title was a cache miss per rule), and a rule
+    // anchored on a literal is tried only on titles starting with its first character (ASCII,
+    // caselessly; a title starting beyond ASCII is tried on every rule). TitlePattern::matches()
+    // decides as before; this only skips rules that it would reject at the first character.
+    std::vector<std::vector<int>> out(rules.size());
+    if (regexRules.isEmpty() || !index)
+        return out;
+    std::array<std::vector<int>, 128> byFirst;
+    std::vector<int> anyTitle;
+    for (const int s : regexRules) {
+        const TitlePattern &p = rules[size_t(s)].regex;
+        if (p.isAnchored() && !p.literal().isEmpty())
+            byFirst[uchar(p.literal().front())].push_back(s);
+        else
+            anyTitle.push_back(s);
+    }
+    std::vector<int> titles;
+    titles.reserve(size_t(index->channelsByTitle.size()));
+    for (auto it = index->channelsByTitle.cbegin(); it != index->channelsByTitle.cend(); ++it)
+        titles.push_back(it.key());
+    std::mutex merge;
+    std::vector<std::pair<int, int>> found; // (slot, title ref)
+    onThreads(threads(), titles.size(), [&](size_t begin, size_t end) {
+        std::vector<std::pair<int, int>> mine;
+        auto tryRules = [&](const std::vector<int> &slots, int t, const QString &title) {
+            for (const int s : slots)
+                if (rules[size_t(s)].regex.matches(title))
+                    mine.emplace_back(s, t);
+        };
+        for (size_t i = begin; i < end; ++i) {
+            const QString &title = titleNames[titles[i]];
+            tryRules(anyTitle, titles[i], title);
+            if (title.isEmpty())
+                continue;
+            char16_t c = title.front().unicode();
+            if (c >= 0x80) {
+                for (const std::vector<int> &slots : byFirst)
+                    tryRules(slots, titles[i], title);
+                continue;
+            }
+            if (c >= u'A' && c <= u'Z')
+                c += 32;
+            tryRules(byFirst[c], titles[i], title);
+        }
+        const std::lock_guard lock(merge);
+        found.insert(found.end(), mine.begin(), mine.end());
+    });
+    std::sort(found.begin(), found.end());
+    for (const auto &[slot, t] : found)
+        out[size_t(slot)].push_back(t);
+    return out;
 }
 
 QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing &a) const
@@ -745,7 +821,7 @@ QList<int> Scheduler::Private::rulesFor(const GuideIndex &ix, const epg::Airing 
         if (it == regexSlotsByTitle.cend()) {
             QList<int> slots;
             for (const int s : regexRules)
-                if (rules[size_t(s)].regex.match(titleNames[t]).hasMatch())
+                if (rules[size_t(s)].regex.matches(titleNames[t]))
                     slots.append(s);
             it = regexSlotsByTitle.insert(t, slots);
         }

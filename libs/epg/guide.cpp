@@ -688,6 +688,26 @@ Channel Guide::channelRecord(int c) const
 quint32 Guide::airingCount() const { return d->header.airingCount; }
 Airing Guide::airing(quint32 index) const { return d->airing(index); }
 
+Airing Guide::airingOn(int channel, quint32 index) const
+{
+    Airing a;
+    if (index >= d->header.airingCount)
+        return a;
+    Q_ASSERT(d->channelOf(index) == quint32(channel));
+    a.index = index;
+    a.channel = quint32(channel);
+    a.start = d->start(index);
+    a.stop = a.start + d->durations[index];
+    a.programme = d->programmes[index];
+    a.flags = d->flags[index];
+    return a;
+}
+
+quint32 Guide::airingProgramme(quint32 index) const
+{
+    return index < d->header.airingCount ? d->programmes[index] : 0;
+}
+
 std::pair<quint32, quint32> Guide::channelAirings(int c) const
 {
     if (c < 0 || c >= channelCount())
@@ -824,25 +844,62 @@ Guide::ProgrammeStrings Guide::programmeStrings(quint32 p) const
     ProgrammeStrings out;
     if (p >= programmeCount())
         return out;
-    quint8 tag = 0;
-    int field = 0;
+    // walkProgramme() with its callbacks inlined and a one-byte fast path for varints: the DVR
+    // scheduler reads this for every programme it indexes and every identity it makes, and a
+    // record with credits has dozens of fields to step over (each string field still counted,
+    // since a 0 names the next new string). Stops where walkRecord() would fail, as it does.
+    const auto *data = reinterpret_cast<const quint8 *>(d->programmeData + d->programmeOffsets[p]);
+    const qsizetype size = qsizetype(d->programmeOffsets[p + 1] - d->programmeOffsets[p]);
+    quint32 next = d->programmeFirstNew[p];
+    qsizetype pos = 0;
+    auto varint = [&](quint64 *v) {
+        if (pos < size && data[pos] < 0x80) {
+            *v = data[pos++];
+            return true;
+        }
+        return format::getVarint(data, size, &pos, v);
+    };
+    auto resolve = [&](quint64 v) -> quint64 { return v == 0 ? next++ : v - 1; };
     quint32 system = 0;
-    d->walkProgramme(p, [&](quint8 t) { tag = t; field = 0; },
-                     [&](char, quint64 v) {
-                         const int f = field++;
-                         switch (tag) {
-                         case TagTitle: if (f == 1 && !out.title) out.title = quint32(v); break;
-                         case TagSubTitle: if (f == 1 && !out.subTitle) out.subTitle = quint32(v); break;
-                         case TagDesc: if (f == 1 && !out.description) out.description = quint32(v); break;
-                         case TagEpisodeNum:
-                             if (f == 0)
-                                 system = quint32(v);
-                             else if (f == 1)
-                                 out.episodeNums.append({system, quint32(v)});
-                             break;
-                         default: break;
-                         }
-                     });
+    while (pos < size) {
+        const quint8 tag = data[pos++];
+        const char *layout = format::tagLayout(tag);
+        if (!layout)
+            return out;
+        int field = 0;
+        for (const char *f = layout; *f; ++f, ++field) {
+            quint64 v = 0;
+            if (!varint(&v))
+                return out;
+            if (*f == 'n')
+                continue;
+            if (*f == 's') {
+                v = resolve(v);
+                if (field == 1) {
+                    switch (tag) {
+                    case TagTitle: if (!out.title) out.title = quint32(v); break;
+                    case TagSubTitle: if (!out.subTitle) out.subTitle = quint32(v); break;
+                    case TagDesc: if (!out.description) out.description = quint32(v); break;
+                    case TagEpisodeNum: out.episodeNums.append({system, quint32(v)}); break;
+                    default: break;
+                    }
+                } else if (field == 0 && tag == TagEpisodeNum) {
+                    system = quint32(v);
+                }
+                continue;
+            }
+            // 'i': an icon list (only after a tag's other fields: ratings), count x (s n n).
+            if (v > 1000)
+                return out;
+            for (quint64 k = 0; k < v * 3; ++k) {
+                quint64 w = 0;
+                if (!varint(&w))
+                    return out;
+                if (k % 3 == 0)
+                    resolve(w);
+            }
+        }
+    }
     return out;
 }
 

@@ -13,6 +13,7 @@
 #include <QList>
 #include <QString>
 #include <QStringView>
+#include <QVarLengthArray>
 #include <QtGlobal>
 
 #include <memory>
@@ -88,6 +89,11 @@ public:
     // ---- schedule ----
     quint32 airingCount() const;
     Airing airing(quint32 index) const;
+    /// airing(index) of an airing known to be on `channel`, without searching for its channel
+    /// (the DVR scheduler reads every airing a rule matches, and knows their channels).
+    Airing airingOn(int channel, quint32 index) const;
+    /// airing(index).programme, without searching for the channel.
+    quint32 airingProgramme(quint32 index) const;
     /// Airings of one channel, by start time: [first, first+count) of the airing table.
     std::pair<quint32, quint32> channelAirings(int channel) const;
     /// The airing on `channel` at time t, or an invalid Airing.
@@ -113,7 +119,8 @@ public:
     struct ProgrammeStrings
     {
         quint32 title = 0, subTitle = 0, description = 0; ///< 0: none (string 0 is "")
-        QList<std::pair<quint32, quint32>> episodeNums;
+        /// (system, value) string ids; inline: the DVR scheduler reads this for every programme.
+        QVarLengthArray<std::pair<quint32, quint32>, 4> episodeNums;
     };
     ProgrammeStrings programmeStrings(quint32 programme) const;
     /// A 64-bit hash of programmeStrings() by content (the texts, not their ids): equal in two

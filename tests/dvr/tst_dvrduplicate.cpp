@@ -2,7 +2,9 @@
 // index the scheduler looks episodes up in (scoped to one rule or across all).
 
 #include <dvr/duplicate.h>
+#include <epg/xmltvreader.h>
 
+#include <QDir>
 #include <QTest>
 
 using namespace iptv::dvr;
@@ -12,6 +14,34 @@ Q_DECLARE_METATYPE(EpisodeIdentity)
 Q_DECLARE_METATYPE(DuplicateLayer)
 
 namespace {
+/// episodeIdentityUtf8() of the texts' UTF-8 bytes (and episode numbers) against episodeIdentity()
+/// of the same texts decoded: every key equal, or a message naming the first that differs.
+QString compareIdentities(const QByteArray &title, const QByteArray &sub, const QByteArray &desc,
+                          const QList<EpisodeNum> &nums)
+{
+    QList<QByteArray> bytes;
+    for (const EpisodeNum &n : nums)
+        bytes << n.system.toUtf8() << n.value.toUtf8();
+    std::vector<std::pair<QByteArrayView, QByteArrayView>> views;
+    for (int i = 0; i < bytes.size(); i += 2)
+        views.emplace_back(bytes[i], bytes[i + 1]);
+    const EpisodeIdentity expected = episodeIdentity(QString::fromUtf8(title), QString::fromUtf8(sub),
+                                                     QString::fromUtf8(desc), nums);
+    const EpisodeIdentity got = episodeIdentityUtf8(title, sub, desc, views.data(), qsizetype(views.size()));
+    const char *differs = got.title != expected.title ? "title"
+        : got.ids != expected.ids                     ? "ids"
+        : got.episode != expected.episode             ? "episode"
+        : got.subTitle != expected.subTitle           ? "sub-title"
+        : got.description != expected.description     ? "description"
+        : got.series != expected.series               ? "series"
+                                                      : nullptr;
+    if (!differs)
+        return {};
+    return QStringLiteral("%1 differs for title %2 sub-title %3 description %4 (UTF-8, hex, up to 40 bytes)")
+        .arg(QLatin1StringView(differs), QString::fromUtf8(title.left(40).toHex()), QString::fromUtf8(sub.left(40).toHex()),
+             QString::fromUtf8(desc.left(40).toHex()));
+}
+
 EpisodeIdentity id(const QString &title, const QString &sub = {}, const QString &desc = {}, const QString &ns = {},
                    const QString &progid = {})
 {
@@ -86,6 +116,85 @@ private Q_SLOTS:
         QCOMPARE(got.description, expected.description);
         QCOMPARE(got.series, expected.series);
     }
+    /// The UTF-8 normaliser against normaliseText() on text beyond ASCII: case folding (Greek,
+    /// accents, ß, Turkish İ and ı, the Kelvin sign, fullwidth forms), combining marks, characters
+    /// beyond the BMP, format characters, and bytes that are not valid UTF-8 (repaired by
+    /// QString::fromUtf8, so the general way is taken).
+    void utf8NormaliseEqualsNormaliseText_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::newRow("greek") << u"ΤΕΛΟΣ της Ιστορίας: Ώρα μηδέν!"_qs.toUtf8();
+        QTest::newRow("sharp s") << u"STRAẞE Straße strasse"_qs.toUtf8();
+        QTest::newRow("turkish i") << u"İSTANBUL ıstanbul İi Iı"_qs.toUtf8();
+        QTest::newRow("kelvin and long s") << u"\u212A \u017F \u212B"_qs.toUtf8();
+        QTest::newRow("fullwidth") << u"\uff34\uff28\uff25\u3000\uff25\uff2e\uff24\uff01"_qs.toUtf8();
+        QTest::newRow("combining marks") << u"Cafe\u0301 A\u030A e\u0308\u0301 \u0301start"_qs.toUtf8();
+        QTest::newRow("beyond the BMP") << u"a\U0001F600b \U0001D400\U0001D401 \U00010400x"_qs.toUtf8();
+        QTest::newRow("format characters") << u"\uFEFFzero\u200Bwidth\u00ADsoft \u200Ejoin"_qs.toUtf8();
+        QTest::newRow("spaces and punctuation") << u"a\u00A0b\u2003c\u2014d\u00ABe\u00BB f\u2028g"_qs.toUtf8();
+        QTest::newRow("symbols and digits") << u"\u00A9 2024 \u00BD \u2460 \u0663 \u20AC5"_qs.toUtf8();
+        QTest::newRow("invalid lead") << QByteArray("ab\xff cd \xC3");
+        QTest::newRow("truncated") << QByteArray("caf\xC3");
+        QTest::newRow("overlong") << QByteArray("a\xC0\xAFb \xE0\x80\xAF");
+        QTest::newRow("encoded surrogate") << QByteArray("a\xED\xA0\x80b");
+        QTest::newRow("beyond U+10FFFF") << QByteArray("a\xF4\x90\x80\x80b");
+        QTest::newRow("stray continuation") << QByteArray("a\x80\xBFb");
+        // Every BMP character once, in runs of 2,048 (letters next to marks, spaces, symbols).
+        for (char32_t from = 0x80; from < 0x10000; from += 0x40 * 0x20) {
+            QString run;
+            for (char32_t c = from; c < from + 0x40 * 0x20 && c < 0x10000; ++c)
+                if (c < 0xd800 || c > 0xdfff)
+                    run += QChar(char16_t(c));
+            QTest::addRow("BMP from U+%04X", unsigned(from)) << run.toUtf8();
+        }
+    }
+    void utf8NormaliseEqualsNormaliseText()
+    {
+        QFETCH(QByteArray, text);
+        const QString why = compareIdentities(text, text, text, {});
+        QVERIFY2(why.isEmpty(), qPrintable(why));
+    }
+
+    /// The UTF-8 normaliser folds characters one at a time: QString::toCaseFolded() must fold
+    /// every BMP character to exactly QChar::toCaseFolded() of it (one character, no context).
+    void caseFoldingIsPerCharacter()
+    {
+        for (char32_t c = 0x80; c < 0x10000; ++c) {
+            if (c >= 0xd800 && c <= 0xdfff)
+                continue;
+            const QString folded = QString(QChar(char16_t(c))).toCaseFolded();
+            QCOMPARE(folded.size(), 1);
+            QCOMPARE(folded.front().unicode(), char16_t(QChar::toCaseFolded(c)));
+        }
+    }
+
+    /// The same over every programme of the real guides in ../shared/data/xmltv when present
+    /// (titles, sub-titles, descriptions and episode numbers as the guides send them).
+    void utf8IdentityEqualsOnRealGuides()
+    {
+        const QDir shared(QStringLiteral(IPTV_SHARED_XMLTV));
+        const QStringList files = shared.entryList({u"*.xml"_qs}, QDir::Files, QDir::Name);
+        if (files.isEmpty())
+            QSKIP("no guides in ../shared/data/xmltv");
+        int programmes = 0, nonAscii = 0;
+        for (const QString &name : files) {
+            iptv::DiagnosticList diags;
+            bool ok = false;
+            const iptv::epg::GuideData data = iptv::epg::XmltvReader::readAll(shared.filePath(name), &diags, &ok);
+            QVERIFY2(ok, qPrintable(name));
+            for (const iptv::epg::Programme &p : data.programmes) {
+                const QByteArray title = p.title().toUtf8();
+                const QByteArray sub = p.subTitles.isEmpty() ? QByteArray() : p.subTitles.first().text.toUtf8();
+                const QByteArray desc = p.descs.isEmpty() ? QByteArray() : p.descs.first().text.toUtf8();
+                const QString why = compareIdentities(title, sub, desc, p.episodeNums);
+                QVERIFY2(why.isEmpty(), qPrintable(name + u": "_qs + why));
+                ++programmes;
+                nonAscii += std::any_of(desc.begin(), desc.end(), [](char c) { return uchar(c) >= 0x80; });
+            }
+        }
+        qInfo("%d programmes, %d with a description beyond ASCII", programmes, nonAscii);
+    }
+
     void normalise_data()
     {
         QTest::addColumn<QString>("a");

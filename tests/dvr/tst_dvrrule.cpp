@@ -6,7 +6,9 @@
 #include <dvr/rule.h>
 #include <dvr/rulestore.h>
 
+#include <QDir>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -218,6 +220,114 @@ private Q_SLOTS:
         QString why;
         QVERIFY(!RecordingRule::fromJson(QJsonDocument::fromJson(json).object(), &why));
         QVERIFY2(why.contains(error), qPrintable(why));
+    }
+
+    /// The literal a regex rule's titles are tested for before the engine runs.
+    void titlePatternLiteral_data()
+    {
+        QTest::addColumn<QString>("pattern");
+        QTest::addColumn<QByteArray>("literal");
+        QTest::addColumn<bool>("anchored");
+        QTest::newRow("escaped title") << u"^" + QRegularExpression::escape(u"Doctor Who? (2005)") + u"\\b"
+                                       << QByteArray("doctor who? (2005)") << true;
+        QTest::newRow("unanchored") << u"News at"_qs << QByteArray("news at") << false;
+        QTest::newRow("quantified last") << u"^colou?r"_qs << QByteArray("colo") << true;
+        QTest::newRow("braces") << u"^ab{2}"_qs << QByteArray("a") << true;
+        QTest::newRow("star first") << u"a*b"_qs << QByteArray() << false;
+        QTest::newRow("alternation") << u"^abc|xyz"_qs << QByteArray() << true;
+        QTest::newRow("escaped bar") << u"^a\\|b"_qs << QByteArray() << true;
+        QTest::newRow("class") << u"^[Tt]he"_qs << QByteArray() << true;
+        QTest::newRow("escape sequence") << u"^\\d+ news"_qs << QByteArray() << true;
+        QTest::newRow("word boundary") << u"^The\\bEnd"_qs << QByteArray("the") << true;
+        QTest::newRow("group") << u"^(?-i)ABC"_qs << QByteArray() << true;
+        QTest::newRow("non-ascii") << u"^café"_qs << QByteArray("caf") << true;
+        QTest::newRow("dot") << u"^a.c"_qs << QByteArray("a") << true;
+    }
+    void titlePatternLiteral()
+    {
+        QFETCH(QString, pattern);
+        QFETCH(QByteArray, literal);
+        QFETCH(bool, anchored);
+        const TitlePattern p(pattern);
+        QVERIFY(p.isValid());
+        QCOMPARE(p.literal(), literal);
+        QCOMPARE(p.isAnchored(), anchored);
+    }
+
+    /// TitlePattern::matches() answers as QRegularExpression does (case-insensitive) for every
+    /// pattern and title: made-up ones around case folding beyond ASCII, and the titles of the
+    /// real guides in ../shared/data/xmltv when present.
+    void titlePatternEqualsRegex()
+    {
+        QStringList titles = {u"The End"_qs, u"the end"_qs, u"THE END OF IT"_qs, u"Theend"_qs, u" The End"_qs,
+                              u"News"_qs, u"Newsnight"_qs, u"BBC News at Six"_qs, u"colour"_qs, u"color"_qs, u"COLOUR TV"_qs,
+                              u"\u212Aids"_qs /* Kelvin sign: caseless 'k' */, u"Kids"_qs, u"Ca\u017Fe"_qs /* long s */,
+                              u"Case"_qs, u"\u0130stanbul"_qs, u"istanbul"_qs, u"\u0131stanbul"_qs, u"Caf\u00e9 \U0001F600 Kids"_qs,
+                              u"\U0001F600abc"_qs, u"ab\U0001F600c"_qs, u"Stra\u00dfe"_qs, u"STRASSE"_qs,
+                              u"\uff34\uff48\uff45 End"_qs /* fullwidth */, u"Cafe\u0301"_qs, u"caf\u00e9"_qs, u""_qs,
+                              u"a|b"_qs, u"abc"_qs, u"xyz"_qs, u"Doctor Who? (2005)"_qs, u"doctor who? (2005) special"_qs,
+                              u"Line\nbreak"_qs};
+        const QDir shared(QStringLiteral(IPTV_SHARED_XMLTV));
+        for (const QString &name : shared.entryList({u"*.xml"_qs}, QDir::Files, QDir::Name)) {
+            QFile f(shared.filePath(name));
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            static const QRegularExpression title(u"<title[^>]*>([^<]*)</title>"_qs);
+            const QString text = QString::fromUtf8(f.readAll());
+            int n = 0;
+            for (auto it = title.globalMatch(text); it.hasNext() && n < 300; ++n)
+                titles << it.next().captured(1).replace(u"&amp;"_qs, u"&"_qs);
+        }
+        titles.removeDuplicates();
+        QStringList patterns = {u"^the end"_qs, u"the end"_qs, u"^THE\\ END\\b"_qs, u"news"_qs, u"^news\\b"_qs,
+                                u"^colou?r"_qs, u"^kids"_qs, u"kids"_qs, u"^case"_qs, u"^istanbul"_qs, u"^strasse"_qs,
+                                u"^stra\u00dfe"_qs, u"^the"_qs, u"^abc|xyz"_qs, u"a\\|b"_qs, u"^caf"_qs, u"^cafe\u0301"_qs,
+                                u"^doctor who\\? \\(2005\\)"_qs, u"^line\nbreak"_qs, u"break$"_qs, u"^\\w+ news"_qs,
+                                u"^ab{1}c"_qs, u"^a.c"_qs};
+        // Patterns made as the benchmark makes them, from some of the titles.
+        for (qsizetype i = 0; i < titles.size(); i += 7) {
+            patterns << u"^" + QRegularExpression::escape(titles[i]) + u"\\b";
+            patterns << QRegularExpression::escape(titles[i].mid(titles[i].size() / 2));
+        }
+        int tested = 0, differ = 0;
+        for (const QString &pattern : std::as_const(patterns)) {
+            const TitlePattern p(pattern);
+            QVERIFY2(p.isValid(), qPrintable(pattern));
+            const QRegularExpression re(pattern, QRegularExpression::CaseInsensitiveOption);
+            for (const QString &t : std::as_const(titles)) {
+                ++tested;
+                if (p.matches(t) != re.match(t).hasMatch() && differ++ < 10)
+                    qWarning().noquote() << "pattern" << pattern << "title" << t << "matches" << p.matches(t);
+            }
+        }
+        qInfo("%d pattern and title pairs", tested);
+        QCOMPARE(differ, 0);
+    }
+
+    /// TitlePattern's test takes a character beyond ASCII to match no ASCII character unless one
+    /// of its case mappings is ASCII: checked against PCRE2 for every BMP character, caselessly,
+    /// both as a class and as literals.
+    void titlePatternNonAsciiMatchesNoAscii()
+    {
+        QString all;
+        for (char32_t c = 0x80; c < 0x10000; ++c)
+            if (c < 0xd800 || c > 0xdfff)
+                all += QChar(char16_t(c));
+        QStringList literals;
+        for (char c = 0x20; c < 0x7f; ++c)
+            literals << QRegularExpression::escape(QString(QLatin1Char(c)));
+        for (const QString &pattern : {u"[\\x20-\\x7e]"_qs, literals.join(u'|')}) {
+            const QRegularExpression re(pattern, QRegularExpression::CaseInsensitiveOption);
+            QVERIFY2(re.isValid(), qPrintable(pattern));
+            QString matched;
+            for (auto it = re.globalMatch(all); it.hasNext();) {
+                const QChar c = it.next().captured().front();
+                const bool mapsToAscii = QChar::toLower(c.unicode()) < 0x80 || QChar::toUpper(c.unicode()) < 0x80
+                    || QChar::toCaseFolded(c.unicode()) < 0x80 || QChar::toTitleCase(c.unicode()) < 0x80;
+                QVERIFY2(mapsToAscii, qPrintable(QStringLiteral("U+%1").arg(c.unicode(), 4, 16, QLatin1Char('0'))));
+                matched += c;
+            }
+            QCOMPARE(matched, u"\u017F\u212A"_qs); // the long s and the Kelvin sign
+        }
     }
 
     void store()

@@ -117,6 +117,11 @@ private Q_SLOTS:
         RecordingRule onB = rule(RuleKind::Regex, u"news|drama"_qs);
         onB.channelId = u"b"_qs;
         QTest::newRow("regex on one channel") << onB << QList<qint64>{t + 2 * kHour};
+        QTest::newRow("regex anchored, caseless") << rule(RuleKind::Regex, u"^THE\\ N"_qs)
+                                                  << QList<qint64>{t, t + 24 * kHour};
+        // The Kelvin sign matches 'k' caselessly: the title's first character is not ASCII.
+        QTest::newRow("regex, Kelvin sign") << rule(RuleKind::Regex, u"^kids"_qs) << QList<qint64>{t + 3 * kHour};
+        QTest::newRow("regex, Greek") << rule(RuleKind::Regex, u"^ελ"_qs) << QList<qint64>{t + 4 * kHour};
     }
 
     void ruleTypes()
@@ -131,7 +136,9 @@ private Q_SLOTS:
              {u"a"_qs, t + kHour, 60, u"Drama"_qs, u"One"_qs, {}, u"0.0."_qs, u"EP00000042.0001"_qs},
              {u"b"_qs, t + 2 * kHour, 60, u"Drama News"_qs},
              {u"a"_qs, t + 24 * kHour, 30, u"THE NEWS"_qs, {}, u"Tomorrow."_qs},
-             {u"a"_qs, t + 25 * kHour, 60, u"Drama"_qs, u"Two"_qs, {}, u"0.1."_qs, u"EP00000042.0002"_qs}});
+             {u"a"_qs, t + 25 * kHour, 60, u"Drama"_qs, u"Two"_qs, {}, u"0.1."_qs, u"EP00000042.0002"_qs},
+             {u"b"_qs, t + 3 * kHour, 60, u"\u212Aids Club"_qs},
+             {u"b"_qs, t + 4 * kHour, 60, u"ΕΛΛΑΔΑ"_qs}});
         Scheduler s;
         s.setRules({rule});
         const SchedulePlan plan = s.evaluate(guide, kDay0);
@@ -1172,7 +1179,12 @@ private:
             } else if (kind <= 3 && !progid.isEmpty()) {
                 r = rule(RuleKind::SeriesId, progid);
             } else if (kind == 4) {
-                r = rule(RuleKind::Regex, QRegularExpression::escape(p.title().left(3)) + u".*");
+                // Unanchored, anchored on the whole title, anchored on its start in capitals.
+                const int form = rng.bounded(3);
+                const QString pattern = form == 0 ? QString(QRegularExpression::escape(p.title().left(3)) + u".*")
+                    : form == 1 ? QString(u"^" + QRegularExpression::escape(p.title()) + u"\\b")
+                                : QString(u"^" + QRegularExpression::escape(p.title().left(2).toUpper()));
+                r = rule(RuleKind::Regex, pattern);
             } else {
                 r = rule(RuleKind::Title, rng.bounded(2) ? p.title().toUpper() : p.title());
             }

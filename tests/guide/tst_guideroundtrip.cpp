@@ -66,6 +66,28 @@ private Q_SLOTS:
             const Programme p = guide->programmeRecord(guide->airing(i));
             compiled.emplace(std::pair{p.channelId, p.start}, p);
         }
+        // The strings the DVR scheduler reads without decoding records agree with the records.
+        for (quint32 i = 0; i < guide->airingCount(); ++i) {
+            const Airing a = guide->airing(i);
+            QCOMPARE(guide->airingProgramme(i), a.programme);
+            const Airing on = guide->airingOn(int(a.channel), i);
+            QCOMPARE(on.start, a.start);
+            QCOMPARE(on.stop, a.stop);
+            QCOMPARE(on.programme, a.programme);
+            QCOMPARE(on.flags, a.flags);
+            const Programme p = guide->programmeRecord(a);
+            const Guide::ProgrammeStrings ps = guide->programmeStrings(a.programme);
+            auto text = [&](quint32 id) { return QString::fromUtf8(guide->string(id)); };
+            QCOMPARE(text(ps.title), p.titles.isEmpty() ? QString() : p.titles.first().text);
+            QCOMPARE(text(ps.subTitle), p.subTitles.isEmpty() ? QString() : p.subTitles.first().text);
+            QCOMPARE(text(ps.description), p.descs.isEmpty() ? QString() : p.descs.first().text);
+            QCOMPARE(ps.episodeNums.size(), p.episodeNums.size());
+            for (qsizetype k = 0; k < ps.episodeNums.size(); ++k) {
+                QCOMPARE(text(ps.episodeNums[k].first), p.episodeNums[k].system);
+                QCOMPARE(text(ps.episodeNums[k].second), p.episodeNums[k].value);
+            }
+        }
+
         qint64 compared = 0, repaired = 0;
         for (const Programme &p : source.programmes) {
             const auto it = compiled.find({p.channelId, p.start});
