@@ -1447,7 +1447,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // minutes, and duplicates whose planned airing went planned again; until nothing is left.
     int rounds = 0;
     for (; rounds < 8; ++rounds) {
-        if (!ctx.freed.empty()) {
+        // Time moving on cuts the padding before `now`: a conflict whose airing starts around now
+        // may fit in its shorter span though nothing was freed. Offered too, in the first round.
+        const bool timeMoved = rounds == 0 && was < now;
+        if (!ctx.freed.empty() || timeMoved) {
             std::sort(ctx.freed.begin(), ctx.freed.end());
             std::vector<std::pair<int, int>> merged;
             for (const auto &f : ctx.freed) {
@@ -1469,16 +1472,22 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     continue;
                 const RuleState &rs = rules[size_t(e.slot)];
                 std::vector<int> there;
+                bool cut = false; // by time: tried again, and may displace later recordings
                 for (const int ci : e.airings) {
                     const Candidate &c = rs.candidates[size_t(ci)];
                     const auto [a, b] = intervalOf(rs, c);
                     const auto [x, y] = state.book->epochMinutes(a, b);
-                    if ((archived[size_t(c.channel)] || isFreed(x, y))
+                    const bool shrunk = timeMoved && a > std::max(was, c.start - rs.rule.prePadding) && b > a;
+                    cut = cut || shrunk;
+                    if ((archived[size_t(c.channel)] || shrunk || isFreed(x, y))
                         && state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0)
                         there.push_back(ci);
                 }
-                if (there.empty())
+                if (there.empty()) {
+                    if (cut)
+                        enqueue(id);
                     continue;
+                }
                 const std::pair<int, int> key{position[size_t(e.slot)], id};
                 if (!queue.count(key)) {
                     queue.insert(key);
@@ -1531,9 +1540,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             for (const int ci : std::vector<int>(e.airings))
                 if ((placed = tryPlace(id, ci)))
                     break;
-            if (!placed && !ctx.freedOnly.contains(id)) {
-                // A conflict offered freed capacity only takes it; a repaired episode moves or
-                // displaces later recordings.
+            if (!placed) {
+                // A repaired episode, or a conflict offered capacity that a later recording took
+                // first in this round, moves or displaces later recordings: an earlier one is
+                // never left blocked by later ones.
                 const std::pair<int, int> key{position[size_t(slot)], id};
                 placed = moveOneBlocker(id, [&](int b) {
                     return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b};

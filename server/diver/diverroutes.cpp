@@ -473,8 +473,19 @@ void DiverServer::setupRoutes()
             return Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs);
         if (!rule->validate(&error, m_guide.get(), now()))
             return Reply::error(ApiError::badRequest(error));
-        if (!m_rules.save(&*rule, &error))
+        // A box that sends a new rule again (its answer was lost) names the request with an
+        // Idempotency-Key: the rule is made once, and the repeat is answered with it.
+        QString requestKey;
+        if (const QByteArray key = c.request.value("Idempotency-Key").trimmed(); id == 0 && !key.isEmpty()) {
+            if (key.size() > 255)
+                return Reply::error(ApiError::badRequest(u"Idempotency-Key: longer than 255 characters"_qs));
+            requestKey = rule->owner + u'\n' + QString::fromUtf8(key);
+        }
+        bool repeated = false;
+        if (!m_rules.save(&*rule, &error, requestKey, &repeated))
             return Reply::error(ApiError::internal(error));
+        if (repeated)
+            return Reply::json(ruleOutcome(*rule), 200);
         m_scheduler.upsertRule(*rule);
         announce(ClusterChange::Kind::Rule, rule->id);
         replan(false);

@@ -541,10 +541,23 @@ private Q_SLOTS:
             QString error;
             QVERIFY2(diver.start(&error), qPrintable(error));
             const quint16 port = diver.httpPort();
-            const HttpResult made = call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Quiz"_qs}});
+            const QJsonObject quiz{{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Quiz"_qs}};
+            const QList<std::pair<QByteArray, QByteArray>> once{{"Idempotency-Key", "6d1f0c2e-quiz"}};
+            const HttpResult made = call("POST", port, u"/api/rules"_qs, a, quiz, once);
             QVERIFY2(made.status == 201, made.body.constData());
             QCOMPARE(made.json().value(u"planned"_qs).toArray().size(), 2);
             ruleId = QString::number(made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
+            // Sent again (the box lost the answer): the same rule, not a second one; another
+            // box's key of the same text is its own.
+            const HttpResult again = call("POST", port, u"/api/rules"_qs, a, quiz, once);
+            QVERIFY2(again.status == 200, again.body.constData());
+            QCOMPARE(QString::number(again.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger()), ruleId);
+            QCOMPARE(again.json().value(u"planned"_qs).toArray().size(), 2);
+            QCOMPARE(call("GET", port, u"/api/rules"_qs, a).json().value(u"rules"_qs).toArray().size(), 1);
+            const HttpResult theirs = call("POST", port, u"/api/rules"_qs, b, quiz, once);
+            QVERIFY2(theirs.status == 201, theirs.body.constData());
+            QVERIFY(QString::number(theirs.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger()) != ruleId);
+            QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + QString::number(theirs.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger()), b).status, 204);
             const QString path = u"/api/rules/"_qs + ruleId + airing;
 
             QCOMPARE(call("PUT", port, path, b, {{u"cancelled"_qs, true}}).status, 404);       // not B's rule
