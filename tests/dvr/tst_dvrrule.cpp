@@ -34,6 +34,20 @@ class TestDvrRule : public QObject
 
     std::shared_ptr<const iptv::epg::Guide> m_guide;
 
+    /// Makes the rule database at `path` what an older program left (its statements, on SQLite).
+    static void asLeftBy(const QString &path, const QStringList &statements)
+    {
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"older"_qs);
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            for (const QString &sql : statements)
+                QVERIFY2(q.exec(sql), qPrintable(sql + u": "_qs + q.lastError().text()));
+        }
+        QSqlDatabase::removeDatabase(u"older"_qs);
+    }
+
 private Q_SLOTS:
     void initTestCase()
     {
@@ -400,16 +414,10 @@ private Q_SLOTS:
             RuleStore store;
             QVERIFY2(store.open(path, &error), qPrintable(error));
         }
-        {
-            // As a version 1 program left it: no dvr_cancelled, meta says 1.
-            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"v1"_qs);
-            db.setDatabaseName(path);
-            QVERIFY(db.open());
-            QSqlQuery q(db);
-            QVERIFY(q.exec(u"DROP TABLE dvr_cancelled"_qs));
-            QVERIFY(q.exec(u"UPDATE meta SET value = '1' WHERE key = 'schema.rules'"_qs));
-        }
-        QSqlDatabase::removeDatabase(u"v1"_qs);
+        // As a version 1 program left it: no dvr_cancelled, meta says 1.
+        asLeftBy(path, {u"DROP TABLE dvr_cancelled"_qs, u"UPDATE meta SET value = '1' WHERE key = 'schema.rules'"_qs});
+        if (QTest::currentTestFailed())
+            return;
         {
             RuleStore store;
             QVERIFY2(store.open(path, &error), qPrintable(error));
@@ -448,16 +456,10 @@ private Q_SLOTS:
             RuleStore store;
             QVERIFY2(store.open(path, &error), qPrintable(error));
         }
-        {
-            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"v2"_qs);
-            db.setDatabaseName(path);
-            QVERIFY(db.open());
-            QSqlQuery q(db);
-            QVERIFY(q.exec(u"DROP INDEX dvr_rules_by_request"_qs));
-            QVERIFY2(q.exec(u"ALTER TABLE dvr_rules DROP COLUMN request_key"_qs), qPrintable(q.lastError().text()));
-            QVERIFY(q.exec(u"UPDATE meta SET value = '2' WHERE key = 'schema.rules'"_qs));
-        }
-        QSqlDatabase::removeDatabase(u"v2"_qs);
+        asLeftBy(path, {u"DROP INDEX dvr_rules_by_request"_qs, u"ALTER TABLE dvr_rules DROP COLUMN request_key"_qs,
+                        u"UPDATE meta SET value = '2' WHERE key = 'schema.rules'"_qs});
+        if (QTest::currentTestFailed())
+            return;
         RuleStore store;
         QVERIFY2(store.open(path, &error), qPrintable(error));
         RecordingRule first = titleRule(u"Drama"_qs);
