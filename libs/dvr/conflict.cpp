@@ -14,38 +14,38 @@ auto stepAfter(Steps &steps, int t)
 }
 } // namespace
 
-void StepCount::split(int t)
-{
-    const auto it = stepAfter(m_steps, t);
-    if (it != m_steps.begin()) {
-        const auto prev = std::prev(it);
-        if (prev->first != t)
-            m_steps.insert(it, {t, prev->second});
-    } else {
-        m_steps.insert(it, {t, 0});
-    }
-}
-
 void StepCount::add(int from, int to, int delta)
 {
     if (from >= to || !delta)
         return;
-    split(from);
-    split(to);
-    auto first = std::prev(stepAfter(m_steps, from)); // the step at `from`
-    auto it = first;
-    for (; it != m_steps.end() && it->first < to; ++it)
-        it->second += delta;
-    // Drop steps that no longer change the value, so the list stays as small as the schedule.
-    int before = first == m_steps.begin() ? 0 : std::prev(first)->second;
-    auto out = first;
-    for (it = first; it != m_steps.end() && it->first <= to; ++it) {
-        if (it->second == before)
-            continue;
-        before = it->second;
-        *out++ = *it;
-    }
-    m_steps.erase(out, it);
+    // The steps of [from, to] are made anew (the values there changed by delta, one step at
+    // `from`, one back to the old value at `to`, then those that change nothing dropped) and put
+    // in place of the old ones at once: one move of the steps after them, not one per split and
+    // another for the steps dropped (a channel streaming all day on a node has hundreds of steps).
+    const auto begin = std::lower_bound(m_steps.begin(), m_steps.end(), from,
+                                        [](const std::pair<int, int> &s, int x) { return s.first < x; });
+    const auto end = stepAfter(m_steps, to);
+    const int before = begin == m_steps.begin() ? 0 : std::prev(begin)->second;
+    const int atTo = end == m_steps.begin() ? 0 : std::prev(end)->second; // the value at `to`, kept
+    QVarLengthArray<std::pair<int, int>, 16> made;
+    int last = before;
+    const auto keep = [&](int minute, int value) {
+        if (value != last)
+            made.append({minute, value});
+        last = value;
+    };
+    auto it = begin;
+    keep(from, (it != m_steps.end() && it->first == from ? (it++)->second : before) + delta);
+    for (; it != end && it->first < to; ++it)
+        keep(it->first, it->second + delta);
+    keep(to, atTo);
+    const auto at = begin - m_steps.begin();
+    const auto old = end - begin;
+    if (made.size() > old)
+        m_steps.insert(end, made.size() - old, {});
+    else if (made.size() < old)
+        m_steps.erase(begin + made.size(), end);
+    std::copy(made.begin(), made.end(), m_steps.begin() + at);
 }
 
 StepCount::Ranges StepCount::zeros(int from, int to) const
@@ -129,12 +129,17 @@ StepCount::Ranges CapacityBook::fresh(const Node &n, int channel, int from, int 
     return n.channel[size_t(channel)].zeros(from, to);
 }
 
-int CapacityBook::maxLoad(const Node &n, int from, int to) const
+int CapacityBook::maxLoad(const Node &n, int from, int to, int stopAt) const
 {
+    // In blocks of minutes (a loop the compiler vectorises), stopping after the block where the
+    // load reached stopAt: a node full there is not looked at further.
     int best = 0;
     const int end = std::min(to, int(n.load.size()));
-    for (int m = from; m < end; ++m)
-        best = std::max(best, int(n.load[size_t(m)]));
+    for (int m = from; m < end && best < stopAt;) {
+        const int blockEnd = std::min(end, m + 32);
+        for (; m < blockEnd; ++m)
+            best = std::max(best, int(n.load[size_t(m)]));
+    }
     return best;
 }
 
@@ -156,7 +161,7 @@ bool CapacityBook::fits(int node, int channel, qint64 from, qint64 to, bool arch
         return true;
     const Node &n = m_nodes[size_t(node)];
     for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(from, to))) {
-        if (maxLoad(n, a, b) >= n.capacity)
+        if (maxLoad(n, a, b, n.capacity) >= n.capacity)
             return false;
         if (m_channelLimit > 0)
             for (int m = a; m < b; ++m)
@@ -179,7 +184,7 @@ int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) con
         bool ok = true;
         for (const auto &[x, y] : parts) {
             shared -= y - x;
-            const int load = maxLoad(n, x, y);
+            const int load = maxLoad(n, x, y, n.capacity);
             peak = std::max(peak, load);
             if (load >= n.capacity) {
                 ok = false;

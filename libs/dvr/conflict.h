@@ -40,7 +40,6 @@ public:
     bool isZero(int from, int to) const;
 
 private:
-    void split(int t);
     std::vector<std::pair<int, int>> m_steps; ///< (minute, value from it on), by minute
 };
 
@@ -113,7 +112,8 @@ private:
     int minuteTo(qint64 from, qint64 to) const;
     /// Sub-ranges of [from, to) where `node` does not stream `channel` yet.
     StepCount::Ranges fresh(const Node &n, int channel, int from, int to) const;
-    int maxLoad(const Node &n, int from, int to) const;
+    /// The greatest load of `n` over [from, to), or at least `stopAt` once it reaches that.
+    int maxLoad(const Node &n, int from, int to, int stopAt) const;
     int nodesStreaming(int channel, int minute, int exceptNode) const;
 
     std::vector<Node> m_nodes;

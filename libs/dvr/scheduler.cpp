@@ -1064,7 +1064,8 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
             if (settledBeforeCapacity(id))
                 continue;
             bool placed = false;
-            for (const int ci : std::vector<int>(state.episodes[size_t(id)].airings))
+            // Placing changes the episode's placement, never its airings: no copy of them.
+            for (const int ci : state.episodes[size_t(id)].airings)
                 if ((placed = tryPlace(id, ci)))
                     break;
             if (placed)
@@ -1098,7 +1099,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
         if (e.chosen >= 0)
             continue;
         const bool held = keepReached(e.slot);
-        for (const int ci : std::vector<int>(e.airings))
+        for (const int ci : e.airings)
             if (tryPlace(id, ci)) {
                 ++lateFits;
                 if (held) {
@@ -1164,7 +1165,7 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vect
                     break;
                 continue;
             }
-            for (const int alt : std::vector<int>(b.airings)) {
+            for (const int alt : b.airings) { // (un)placing b leaves its airings as they are
                 if (attempts >= MaxMovesTried)
                     break;
                 if (alt == bChosen || bs.candidates[size_t(alt)].stop <= planNow)
