@@ -480,7 +480,7 @@ void DiverServer::followCopyEnds()
             continue; // there, in another state (this node's own finish is on its way), or unreadable
         ActiveCopy *c = m_copies.take(id);
         qCInfo(lcDiver).noquote() << "copy" << id << "of" << c->row.channelId << "was deleted on another node: its recorder stops";
-        stopRecorder(c->recorder, false, [this, id] { finishLease(leaseIdOf(id), u"failed"_qs); });
+        stopRecorder(c->recorder, false, [this, id] { finishCopyLease(id, u"failed"_qs); });
         delete c;
     }
 }
@@ -853,7 +853,7 @@ void DiverServer::onCopyFinished(qint64 copyId)
     c->row.gaps = qint64(stats.gaps);
     QString e;
     saveCopy(c->row);
-    finishLease(leaseIdOf(copyId), u"done"_qs);
+    finishCopyLease(copyId, u"done"_qs);
     stopRecorder(c->recorder, true); // ended already (finished() is its last word but stopped())
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
                               << stats.gaps << "gaps";

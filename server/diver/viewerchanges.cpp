@@ -60,10 +60,8 @@ std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString
         if (needed < copy->recordStop) {
             if (!m_store.endCopyAt(copy->id, needed, &e))
                 qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not shortened:" << e;
-            if (ActiveCopy *active = m_copies.value(copy->id)) {
-                active->row.recordStop = needed;
-                active->recorder->setStopAt(needed * 1000);
-            }
+            if (ActiveCopy *active = m_copies.value(copy->id))
+                moveActiveCopyEnd(active, needed);
             qCInfo(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "now ends at" << needed
                                       << (needed <= t ? "(no other viewer records it)" : "(other viewers record it until then)");
         }
