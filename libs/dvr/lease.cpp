@@ -305,6 +305,25 @@ bool LeaseStore::releaseOne(const QString &id, const QString &node, QString *err
     });
 }
 
+std::optional<qint64> LeaseStore::nextExpiry(const QString &node, qint64 nowMs, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("SELECT MIN(lease_until) FROM dvr_leases WHERE state = 'pending' AND node IS NOT NULL AND node <> ? "
+                                 "AND lease_until >= ? AND %1")
+                      .arg(scopeCondition()));
+        q.addBindValue(node);
+        q.addBindValue(nowMs);
+        for (const QVariant &v : scopeValues())
+            q.addBindValue(v);
+        if (!q.exec()) {
+            *error = QStringLiteral("reading when the leases expire: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        return q.next() && !q.value(0).isNull() ? q.value(0).toLongLong() : 0;
+    });
+}
+
 std::optional<QList<LeaseJob>> LeaseStore::scopedJobs(QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
@@ -365,6 +384,9 @@ LeaseKeeper::LeaseKeeper(QObject *parent) : QObject(parent)
 {
     qRegisterMetaType<iptv::dvr::LeaseJob>();
     connect(&m_timer, &QTimer::timeout, this, &LeaseKeeper::tick);
+    m_expiry.setSingleShot(true);
+    m_expiry.setTimerType(Qt::PreciseTimer);
+    connect(&m_expiry, &QTimer::timeout, this, &LeaseKeeper::tick);
 }
 
 LeaseKeeper::~LeaseKeeper() = default;
@@ -423,6 +445,7 @@ void LeaseKeeper::release()
 void LeaseKeeper::stop()
 {
     m_timer.stop();
+    m_expiry.stop();
     m_store.close();
     m_held.clear();
     m_heldBack.clear();
@@ -553,6 +576,24 @@ void LeaseKeeper::tick()
         m_held << c.job.id;
         Q_EMIT claimed(c.job, c.previousNode);
     }
+    if (claims->size() < room && m_timer.isActive())
+        watchExpiry(now);
+}
+
+void LeaseKeeper::watchExpiry(qint64 nowMs)
+{
+    // The regular look comes every tenth of a period; a lease expiring before then (its holder
+    // stopped renewing: dead) is claimed the moment it may be. A holder that is alive renews it
+    // first, and the look finds nothing.
+    QString error;
+    const std::optional<qint64> at = m_store.nextExpiry(m_settings.node, nowMs, &error);
+    if (!at || *at == 0)
+        return;
+    const qint64 wait = *at + 1 - QDateTime::currentMSecsSinceEpoch();
+    if (wait >= m_timer.remainingTime() && m_timer.remainingTime() >= 0)
+        return;
+    if (!m_expiry.isActive() || m_expiry.remainingTime() > wait)
+        m_expiry.start(int(qMax<qint64>(0, wait)));
 }
 
 int LeaseKeeper::balance(qint64 nowMs)

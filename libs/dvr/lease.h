@@ -99,6 +99,10 @@ public:
     bool release(const QString &node, QString *error);
     /// Frees one recording `node` holds (it hands it to another node); false when it does not hold it.
     bool releaseOne(const QString &id, const QString &node, QString *error);
+    /// When the first lease in scope that another node holds expires (UTC ms; 0: none held by
+    /// another, or all expired already at `nowMs`): a node with room claims it then, not at its
+    /// next look.
+    std::optional<qint64> nextExpiry(const QString &node, qint64 nowMs, QString *error);
     /// The pending recordings in scope, whoever holds them (spec not read).
     std::optional<QList<LeaseJob>> scopedJobs(QString *error);
     /// The recordings held now (a lease not expired at `nowMs`), whatever the scope: id and node (metrics).
@@ -121,8 +125,9 @@ private:
 };
 
 /// A node's side of the lease table: renews its leases every third of the lease period, looks for
-/// work every tenth (so a dead node's recordings move at most 1.1 lease periods after its death),
-/// and says what it gained and lost. Its first look also takes back what the table says this node
+/// work every tenth, and, with room for more, looks again the moment the first lease another node
+/// holds expires: a dead node's recordings move one lease period after its last renewal (at most
+/// one period after its death), not at the next look. It says what it gained and lost. Its first look also takes back what the table says this node
 /// holds (it was restarted, or killed, under the same name). Runs in the thread it lives in.
 ///
 /// Balanced (setPeers): the work in scope is shared out among the peers by fairShares(), instead
@@ -195,9 +200,13 @@ private:
     /// Frees a lease handed over (after lost(id, true)); released() or failed().
     void freeHandedOver(const QString &id);
 
+    /// With room for more: a look the moment the first lease another node holds expires.
+    void watchExpiry(qint64 nowMs);
+
     Settings m_settings;
     LeaseStore m_store;
     QTimer m_timer;
+    QTimer m_expiry; ///< watchExpiry()
     QStringList m_held;
     qint64 m_lastRenewMs = 0;
     bool m_reclaim = false; ///< the first look takes back this node's own leases

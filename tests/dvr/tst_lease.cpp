@@ -39,6 +39,8 @@ private Q_SLOTS:
     void takeoverAfterExpiry();
     void keeperTakesOverDeadNode_data() { backends(); }
     void keeperTakesOverDeadNode();
+    void expiredLeaseIsClaimedWhenItExpires_data() { backends(); }
+    void expiredLeaseIsClaimedWhenItExpires();
     void concurrentClaimsAreDisjoint_data() { backends(); }
     void concurrentClaimsAreDisjoint();
     void restartedNodeTakesBackItsOwn_data() { backends(); }
@@ -211,6 +213,35 @@ void TestLease::keeperTakesOverDeadNode()
         QCOMPARE(c.at(1).toString(), u"node-a"_qs);
     QCOMPARE(failedB.size(), 0);
     QCOMPARE(b.held().size(), 3);
+}
+
+// A node with room claims a dead node's lease the moment it expires, not at its next look (a
+// tenth of its lease period later at worst): the lease of a node killed between two renewals runs
+// out at a moment the survivor reads from the table.
+void TestLease::expiredLeaseIsClaimedWhenItExpires()
+{
+    OPEN_DATABASE(db);
+    LeaseStore dead;
+    QString error;
+    QVERIFY2(dead.open(db, &error), qPrintable(error));
+    QVERIFY2(dead.add(u"rec"_qs, "{}", &error), qPrintable(error));
+    // The survivor looks every 2 s (lease 20 s); the dead node's lease runs out 1 s after the
+    // survivor's first look, a second before its second.
+    LeaseKeeper survivor;
+    QSignalSpy claimed(&survivor, &LeaseKeeper::claimed);
+    const qint64 deadLeaseMs = 1000;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const auto held = dead.claim(u"node-dead"_qs, 1, deadLeaseMs, now, &error);
+    QVERIFY2(held && held->size() == 1, qPrintable(error));
+    const qint64 expiresAt = now + deadLeaseMs;
+    QVERIFY2(survivor.start({db, u"node-live"_qs, 20000, 1}, &error), qPrintable(error));
+    QVERIFY(claimed.wait(5000));
+    const qint64 late = QDateTime::currentMSecsSinceEpoch() - expiresAt;
+    qInfo().noquote() << QStringLiteral("claimed %1 ms after the dead node's lease expired (looks every 2000 ms)").arg(late);
+    QCOMPARE(claimed.first().at(1).toString(), u"node-dead"_qs);
+    QVERIFY2(late >= 0, qPrintable(QStringLiteral("claimed %1 ms before the lease expired").arg(-late)));
+    // At its next look it would have been ~1000 ms late.
+    QVERIFY2(late < 500, qPrintable(QStringLiteral("claimed %1 ms after the lease expired").arg(late)));
 }
 
 void TestLease::concurrentClaimsAreDisjoint()
