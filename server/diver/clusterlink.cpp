@@ -37,6 +37,7 @@ QString kindName(ClusterChange::Kind kind)
     case ClusterChange::Kind::CopyRemoved: return QStringLiteral("copy-removed");
     case ClusterChange::Kind::Nodes: return QStringLiteral("nodes");
     case ClusterChange::Kind::Leases: return QStringLiteral("leases");
+    case ClusterChange::Kind::CopyEnd: return QStringLiteral("copy-end");
     case ClusterChange::Kind::Unknown: break;
     }
     return QStringLiteral("unknown");
@@ -45,7 +46,8 @@ QString kindName(ClusterChange::Kind kind)
 ClusterChange::Kind kindOf(const QString &name)
 {
     for (auto k : {ClusterChange::Kind::Rule, ClusterChange::Kind::RuleRemoved, ClusterChange::Kind::History,
-                   ClusterChange::Kind::CopyRemoved, ClusterChange::Kind::Nodes, ClusterChange::Kind::Leases}) {
+                   ClusterChange::Kind::CopyRemoved, ClusterChange::Kind::Nodes, ClusterChange::Kind::Leases,
+                   ClusterChange::Kind::CopyEnd}) {
         if (kindName(k) == name)
             return k;
     }

@@ -39,7 +39,7 @@ struct ClusterNode
 /// One entry of the change log.
 struct ClusterChange
 {
-    enum class Kind : quint8 { Rule, RuleRemoved, History, CopyRemoved, Nodes, Leases, Unknown };
+    enum class Kind : quint8 { Rule, RuleRemoved, History, CopyRemoved, Nodes, Leases, CopyEnd, Unknown };
     qint64 seq = 0;
     QString node;  ///< who made it
     Kind kind = Kind::Unknown;

@@ -256,6 +256,47 @@ bool isNoNews(const dvr::SkippedAiring &s, qint64 now)
     return isItself(s) || (s.reason == dvr::SkipReason::Cancelled && s.airing.start <= now);
 }
 
+/// The segments of its copy a viewer's recording holds: every one, or, for a recording the viewer
+/// stopped while the copy records on for others, those up to the stop (the one being cut then
+/// included). Its playlist, thumbnails, figures and segment route all serve this span.
+QList<dvr::ArchiveSegment> spanOf(const dvr::ArchiveReader &copy, const RecordingRow &r)
+{
+    return r.stopped != 0 ? copy.segments(0, r.recordStop * 1000) : copy.segments();
+}
+
+/// What a span holds: its segments, bytes and gaps (as its playlist marks them: a flagged
+/// segment, or one that does not follow the one before).
+struct SpanFigures
+{
+    qint64 segments = 0, bytes = 0, gaps = 0;
+};
+SpanFigures figuresOf(const QList<dvr::ArchiveSegment> &span)
+{
+    SpanFigures f;
+    f.segments = span.size();
+    for (qsizetype i = 0; i < span.size(); ++i) {
+        const dvr::ArchiveSegment &s = span.at(i);
+        f.bytes += s.bytes;
+        const bool follows = i == 0 || (span.at(i - 1).sequence + 1 == s.sequence && qAbs(span.at(i - 1).endMs() - s.startMs) <= 1);
+        if (i > 0 && (s.gap || !follows))
+            ++f.gaps;
+    }
+    return f;
+}
+
+/// Whether "<chunk>/<file>" (a segment, or a segment's thumbnail) is in `span`.
+bool inSpan(const QList<dvr::ArchiveSegment> &span, const QString &chunk, const QString &file)
+{
+    const QString path = chunk + u'/' + file;
+    static const QRegularExpression thumbRe(QStringLiteral("^thumb-([0-9]{1,18})\\.jpg$"));
+    const auto thumb = thumbRe.match(file);
+    return std::any_of(span.cbegin(), span.cend(), [&](const dvr::ArchiveSegment &s) {
+        if (thumb.hasMatch())
+            return s.sequence == thumb.captured(1).toLongLong() && s.file.section(u'/', 0, 0) == chunk;
+        return s.file == path;
+    });
+}
+
 } // namespace
 
 std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refusal) const
@@ -335,11 +376,24 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
             gaps = copy->gaps;
         }
         if (const auto it = m_copies.constFind(r.copyId); it != m_copies.cend()) {
-            const auto stats = (*it)->recorder->stats();
-            segments = qint64(stats.segments);
-            bytes = qint64(stats.bytes);
-            gaps = qint64(stats.gaps);
+            const CopyRow now = (*it)->withFigures();
+            segments = now.segments;
+            bytes = now.bytes;
+            gaps = now.gaps;
             reason = (*it)->recorder->reason();
+        }
+        if (copy && r.stopped != 0) {
+            // Its own span, not the copy's: the copy may record on for other viewers.
+            dvr::ArchiveReader reader;
+            QString e;
+            if (reader.load(copy->directory, &e)) {
+                const SpanFigures f = figuresOf(spanOf(reader, r));
+                segments = f.segments;
+                bytes = f.bytes;
+                gaps = f.gaps;
+            } else {
+                qCWarning(lcDiver).noquote() << "recording" << r.id << ": its copy's index does not read:" << e;
+            }
         }
     } else {
         state = now() < r.recordStop ? u"recording"_qs : u"finished"_qs;
@@ -759,8 +813,7 @@ void DiverServer::setupRoutes()
             if (!copy || !reader.load(copy->directory, &error))
                 return Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error)));
             // Stopped by its viewer: complete up to then, while the copy may record on for others.
-            playlist = row->stopped != 0 ? dvr::playoutPlaylist(reader.segments(0, row->recordStop * 1000), true)
-                                         : dvr::recordingPlaylist(reader);
+            playlist = row->stopped != 0 ? dvr::playoutPlaylist(spanOf(reader, *row), true) : dvr::recordingPlaylist(reader);
         } else {
             const ActiveArchive *a = m_archives.value(row->channelId);
             dvr::ArchiveReader reader;
@@ -797,7 +850,7 @@ void DiverServer::setupRoutes()
             const auto copy = m_store.copy(row->copyId, &error);
             if (copy && reader.load(copy->directory, &error)) {
                 dir = copy->directory;
-                segments = reader.segments();
+                segments = spanOf(reader, *row); // a stopped recording's scrubbing ends at its stop
             }
         } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
             const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
@@ -838,6 +891,19 @@ void DiverServer::setupRoutes()
         if (row->copyId != 0) {
             const auto copy = m_store.copy(row->copyId, &error);
             dir = copy ? copy->directory : QString();
+            if (!dir.isEmpty() && row->stopped != 0) {
+                // A recording the viewer stopped serves its own span only, not what the copy
+                // recorded after the stop for others.
+                dvr::ArchiveReader reader;
+                if (!reader.load(dir, &error))
+                    return Reply::error(ApiError::internal(QStringLiteral("recording %1: %2").arg(row->id).arg(error)));
+                if (!inSpan(spanOf(reader, *row), chunk, file))
+                    return Reply::error(ApiError::notFound(
+                        QStringLiteral("%1/%2 is not in recording %3: the viewer stopped it at %4")
+                            .arg(chunk, file)
+                            .arg(row->id)
+                            .arg(QDateTime::fromSecsSinceEpoch(row->stopped, Qt::UTC).toString(Qt::ISODate))));
+            }
         } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
             dir = a->directory;
         }

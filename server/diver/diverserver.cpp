@@ -443,6 +443,10 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         return;
     }
     saveCopy(*copy);
+    if (ActiveCopy *active = m_copies.value(copyId)) {
+        active->takenOver = !previousNode.isEmpty() && previousNode != m_config.nodeId;
+        active->previousNode = active->takenOver ? previousNode : from != m_config.nodeId ? from : QString();
+    }
     if (!previousNode.isEmpty() && previousNode != m_config.nodeId)
         qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "taken over from node" << previousNode
                                      << "(its lease expired); writing on in" << copy->directory;
@@ -466,7 +470,7 @@ void DiverServer::followCopyEnds()
         ActiveCopy *c = m_copies.value(row.id);
         // Later (a viewer's longer padding), or earlier (its viewers stopped it, on any node; a
         // row this node could not write yet is its own older end, not a stop).
-        if (c && (row.recordStop > c->row.recordStop || (row.recordStop < c->row.recordStop && !m_unsavedCopies.contains(row.id)))) {
+        if (c && (row.recordStop > c->row.recordStop || (row.recordStop < c->row.recordStop && !m_unsavedEnds.contains(row.id)))) {
             qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "now ends at" << row.recordStop;
             moveActiveCopyEnd(c, row.recordStop);
         }
@@ -557,7 +561,7 @@ void DiverServer::reconcile()
 {
     if (m_stopping)
         return;
-    if (!m_unsavedCopies.isEmpty() || !m_unfinishedLeases.isEmpty())
+    if (!m_unsavedCopies.isEmpty() || !m_unsavedEnds.isEmpty() || !m_unfinishedLeases.isEmpty())
         retryUnsaved();
     if (!m_guide)
         return;
@@ -718,9 +722,23 @@ qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 fro
 
 void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
 {
+    QString error;
+    const std::optional<qint64> stored = m_store.extendCopyEnd(copy.id, recordStop, &error);
+    if (!stored) {
+        // Kept and written again every second (grown only, so never over a later stop).
+        if (!m_unsavedEnds.contains(copy.id))
+            qCWarning(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << ": its later end is not saved:" << error
+                                         << "(tried again every second)";
+        m_unsavedEnds.insert(copy.id, std::max(recordStop, m_unsavedEnds.value(copy.id)));
+    } else {
+        m_unsavedEnds.remove(copy.id);
+        if (*stored > 0)
+            recordStop = *stored; // another node's end, later still
+        if (recordStop > copy.recordStop)
+            announce(ClusterChange::Kind::CopyEnd, copy.id); // the node recording it follows at once
+    }
     copy.recordStop = recordStop;
-    saveCopy(copy);
-    if (ActiveCopy *active = m_copies.value(copy.id))
+    if (ActiveCopy *active = m_copies.value(copy.id); active && active->row.recordStop < recordStop)
         moveActiveCopyEnd(active, recordStop);
 }
 
@@ -809,6 +827,11 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
         }
     });
     connect(active->recorder, &dvr::Recorder::finished, this, [this, id] { onCopyFinished(id); });
+    connect(active->recorder, &dvr::Recorder::segmentWritten, this, [this, id](const dvr::ArchiveSegment &segment) {
+        ActiveCopy *c = m_copies.value(id);
+        if (c && c->resumedAfterMs > 0)
+            onResumedSegment(c, segment);
+    });
     if (m_recorderHook)
         m_recorderHook(*active->recorder);
     if (!active->recorder->start(s, error)) {
@@ -816,8 +839,57 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
         delete active;
         return false;
     }
+    // A copy resumed or taken over: its figures go on from what the folder holds (the segment a
+    // dead node's journal held included, listed by the start), and the gap before this run's
+    // first segment is one more.
+    dvr::ArchiveReader held;
+    QString e;
+    if (held.load(copy->directory, &e)) {
+        const QList<dvr::ArchiveSegment> before = held.segments();
+        active->baseSegments = before.size();
+        for (const dvr::ArchiveSegment &segment : before) {
+            active->baseBytes += segment.bytes;
+            active->baseGaps += segment.gap ? 1 : 0;
+        }
+        if (!before.isEmpty()) {
+            ++active->baseGaps;
+            active->resumedAfterMs = before.last().endMs();
+        }
+    }
     m_copies.insert(id, active);
     return true;
+}
+
+void DiverServer::onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment)
+{
+    // The first segment of a copy resumed here (after a restart) or taken over (another node
+    // died): the gap before it is exact now, from the index, and the viewers are told.
+    const qint64 missingMs = std::max<qint64>(0, segment.startMs - std::exchange(c->resumedAfterMs, 0));
+    const QString missing = QString::number(double(missingMs) / 1000, 'f', 1);
+    const QString reason = c->previousNode.isEmpty() ? QStringLiteral("resumed after a restart: %1 s missing").arg(missing)
+        : c->takenOver ? QStringLiteral("node %1 stopped recording (its lease expired); node %2 records on: %3 s missing")
+                             .arg(c->previousNode, m_config.nodeId, missing)
+                       : QStringLiteral("node %1 handed it over; node %2 records on: %3 s missing")
+                             .arg(c->previousNode, m_config.nodeId, missing);
+    qCInfo(lcDiver).noquote() << "copy" << c->row.id << "of" << c->row.channelId << ":" << reason;
+    QString e;
+    if (const auto viewers = m_store.recordingsOfCopy(c->row.id, &e)) {
+        for (const RecordingRow &r : *viewers) {
+            if (r.stopped == 0 && !r.deleted)
+                publish(QStringLiteral("gap"),
+                        QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}, {u"missing"_qs, double(missingMs) / 1000}}, r.owner);
+        }
+    }
+}
+
+CopyRow DiverServer::ActiveCopy::withFigures() const
+{
+    CopyRow r = row;
+    const auto stats = recorder->stats();
+    r.segments = baseSegments + qint64(stats.segments);
+    r.bytes = baseBytes + qint64(stats.bytes);
+    r.gaps = baseGaps + qint64(stats.gaps);
+    return r;
 }
 
 void DiverServer::onCopyState(qint64 copyId)
@@ -826,10 +898,7 @@ void DiverServer::onCopyState(qint64 copyId)
     if (!c)
         return;
     const auto state = c->recorder->state();
-    const auto stats = c->recorder->stats();
-    c->row.segments = qint64(stats.segments);
-    c->row.bytes = qint64(stats.bytes);
-    c->row.gaps = qint64(stats.gaps);
+    c->row = c->withFigures();
     c->row.reason = c->recorder->reason();
     QString e;
     saveCopy(c->row);
@@ -846,17 +915,14 @@ void DiverServer::onCopyFinished(qint64 copyId)
     ActiveCopy *c = m_copies.take(copyId);
     if (!c)
         return;
-    const auto stats = c->recorder->stats();
+    c->row = c->withFigures();
     c->row.state = CopyState::Finished;
-    c->row.segments = qint64(stats.segments);
-    c->row.bytes = qint64(stats.bytes);
-    c->row.gaps = qint64(stats.gaps);
     QString e;
     saveCopy(c->row);
     finishCopyLease(copyId, u"done"_qs);
     stopRecorder(c->recorder, true); // ended already (finished() is its last word but stopped())
-    qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << stats.segments << "segments,"
-                              << stats.gaps << "gaps";
+    qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << c->row.segments << "segments,"
+                              << c->row.gaps << "gaps";
     if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
         addToHistory(*viewers);
         for (const RecordingRow &r : *viewers) {
@@ -914,6 +980,14 @@ void DiverServer::retryUnsaved()
     const QList<CopyRow> copies = m_unsavedCopies.values();
     for (const CopyRow &row : copies)
         saveCopy(row);
+    const QHash<qint64, qint64> ends = m_unsavedEnds;
+    for (auto it = ends.cbegin(); it != ends.cend(); ++it) {
+        QString error;
+        if (const auto stored = m_store.extendCopyEnd(it.key(), it.value(), &error)) {
+            m_unsavedEnds.remove(it.key());
+            announce(ClusterChange::Kind::CopyEnd, it.key());
+        }
+    }
     const QHash<QString, QString> leases = m_unfinishedLeases;
     for (auto it = leases.cbegin(); it != leases.cend(); ++it)
         finishLease(it.key(), it.value());
@@ -1083,7 +1157,8 @@ void DiverServer::applyClusterChanges()
             changed = true;
             break;
         case ClusterChange::Kind::History: history = true; break;
-        case ClusterChange::Kind::CopyRemoved: copies = true; break;
+        case ClusterChange::Kind::CopyRemoved:
+        case ClusterChange::Kind::CopyEnd: copies = true; break;
         case ClusterChange::Kind::Nodes: changed |= refreshNodes(); break;
         case ClusterChange::Kind::Leases:
             if (m_archiveLeasesStarted)

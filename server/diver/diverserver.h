@@ -54,6 +54,7 @@ struct RouteContext;
 }
 namespace iptv::dvr {
 class Recorder;
+struct ArchiveSegment;
 class StoragePool;
 }
 
@@ -109,6 +110,16 @@ private:
     {
         CopyRow row;
         dvr::Recorder *recorder = nullptr;
+        /// What the folder held when this node's recorder started on it (a copy resumed or taken
+        /// over): the recorder counts its own run only.
+        qint64 baseSegments = 0, baseBytes = 0, baseGaps = 0;
+        /// The end (UTC ms) of what the folder held when the recorder started (0: nothing): the
+        /// first segment written after it says how much is missing between them (a `gap` event).
+        qint64 resumedAfterMs = 0;
+        QString previousNode; ///< the node that recorded it before (empty: this one, restarted)
+        bool takenOver = false; ///< previousNode's lease expired (it died); else it handed the copy over
+        /// The row with the copy's figures now: what was there, and what this run wrote.
+        CopyRow withFigures() const;
     };
     /// An archived channel: served by every node, recorded by the one holding its lease.
     struct ActiveArchive
@@ -150,7 +161,8 @@ private:
     /// air) begins instead: the programme's start less its pre-padding, or the archive's first
     /// second (archiveFrom), whichever is later; never after `from`.
     qint64 archiveRangeStart(const dvr::PlannedRecording &p, qint64 from);
-    /// Moves a copy's end later: its row, and its recorder when it records here.
+    /// Moves a copy's end later: its row (grown only, atomically against other nodes' moves), and
+    /// its recorder when it records here; the node recording it is told at once.
     void extendCopy(CopyRow &copy, qint64 recordStop);
     /// Moves the end of a copy recorded here: its row in memory and its recorder's stop.
     void moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop);
@@ -158,6 +170,8 @@ private:
     /// The episodes of these recordings count as recorded (duplicates, keep-N) from now on.
     void addToHistory(const QList<RecordingRow> &recordings);
     void onCopyState(qint64 copyId);
+    /// A segment written by a copy resumed or taken over here, the first after what was there.
+    void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);
     void onCopyFinished(qint64 copyId);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
@@ -233,6 +247,7 @@ private:
     QSet<QString> m_archivedChannels; ///< archivedChannels()
     QHash<std::pair<QString, QString>, iptv::Gauge *> m_clusterLeaseGauges; ///< (node, kind)
     QHash<qint64, CopyRow> m_unsavedCopies;       ///< copy rows to write again (saveCopy)
+    QHash<qint64, qint64> m_unsavedEnds;          ///< copy id -> later end to write again (extendCopy)
     QHash<QString, QString> m_unfinishedLeases;   ///< lease id -> final state to write again
     QSet<qint64> m_offered;          ///< copies put in the lease table since this start
     QString m_leaseError;            ///< why the lease keeper did not start

@@ -195,25 +195,45 @@ std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *err
 bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {
-        // A copy's end only ever grows (a viewer's longer padding, planned on any node): a node
-        // writing its recorder's figures with an end it read earlier never moves it back.
-        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, "
-                                                 "record_stop = CASE WHEN record_stop > ? THEN record_stop ELSE ? END, node = ?, "
-                                                 "directory = ?, state = ?, reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
-        s.bind(c.recordStart).bind(c.recordStop).bind(c.recordStop).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason)
-            .bind(c.segments).bind(c.bytes).bind(c.gaps).bind(c.id);
+        // The recording node's figures and state, never the end: a node writing what its
+        // recorder did with a row it read before another node moved the end (a viewer's stop, a
+        // longer padding) would otherwise put the old end back (a lost update). The end moves
+        // only by extendCopyEnd() and endCopyAt(), each one conditional UPDATE of that column.
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, node = ?, directory = ?, state = ?, "
+                                                 "reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
+        s.bind(c.recordStart).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason).bind(c.segments).bind(c.bytes)
+            .bind(c.gaps).bind(c.id);
         return s.run(error);
     });
 }
 
-bool RecordingStore::endCopyAt(qint64 id, qint64 recordStop, QString *error)
+std::optional<qint64> RecordingStore::extendCopyEnd(qint64 id, qint64 recordStop, QString *error)
 {
-    return withReconnect(m_connection, error, [&]() -> bool {
-        return Statement(m_connection, QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"))
-            .bind(recordStop)
-            .bind(id)
-            .bind(recordStop)
-            .run(error);
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        // Later only, in one statement: PostgreSQL re-reads the row it waited for (READ
+        // COMMITTED), so an end moved meanwhile by another node is compared, not overwritten.
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ?"));
+        if (!s.bind(recordStop).bind(id).bind(recordStop).run(error))
+            return std::nullopt;
+        Statement read(m_connection, QStringLiteral("SELECT record_stop FROM dvr_copies WHERE id = ?"));
+        if (!read.bind(id).run(error))
+            return std::nullopt;
+        error->clear();
+        return read.q.next() ? read.q.value(0).toLongLong() : 0;
+    });
+}
+
+std::optional<qint64> RecordingStore::endCopyAt(qint64 id, qint64 recordStop, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"));
+        if (!s.bind(recordStop).bind(id).bind(recordStop).run(error))
+            return std::nullopt;
+        Statement read(m_connection, QStringLiteral("SELECT record_stop FROM dvr_copies WHERE id = ?"));
+        if (!read.bind(id).run(error))
+            return std::nullopt;
+        error->clear();
+        return read.q.next() ? read.q.value(0).toLongLong() : 0;
     });
 }
 

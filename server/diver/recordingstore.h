@@ -71,10 +71,16 @@ public:
     /// The copy of `copy`'s airing (channel, start): inserted when there is none, else the one
     /// stored (made by another node planning the same airing); one transaction.
     std::optional<CopyRow> ensureCopy(const CopyRow &copy, QString *error);
-    /// Writes the row; its end (record_stop) only grows.
+    /// Writes what the recording node owns: state, reason, node, folder, segments, bytes, gaps.
+    /// Never the end (record_stop), which other nodes move meanwhile: see the two below.
     bool updateCopy(const CopyRow &copy, QString *error);
-    /// Moves a copy's end earlier (no viewer needs more of it): the one way it ever shrinks.
-    bool endCopyAt(qint64 id, qint64 recordStop, QString *error);
+    /// Moves a copy's end later (a viewer's longer padding, a programme running on), never
+    /// earlier; one conditional UPDATE, so it cannot undo another node's move. The end stored
+    /// after it (0: no such copy).
+    std::optional<qint64> extendCopyEnd(qint64 id, qint64 recordStop, QString *error);
+    /// Moves a copy's end earlier (no viewer needs more of it): the one way it ever shrinks; one
+    /// conditional UPDATE as above. The end stored after it (0: no such copy).
+    std::optional<qint64> endCopyAt(qint64 id, qint64 recordStop, QString *error);
     bool removeCopy(qint64 id, QString *error);
     std::optional<CopyRow> copy(qint64 id, QString *error);
     /// The copy of the airing at (channel, start), if there is one.

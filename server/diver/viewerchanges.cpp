@@ -58,8 +58,16 @@ std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString
                 needed = std::max(needed, p.recordStop);
         }
         if (needed < copy->recordStop) {
-            if (!m_store.endCopyAt(copy->id, needed, &e))
+            // One conditional UPDATE of the end alone: the node recording the copy writes its
+            // figures without the end (RecordingStore::updateCopy), so it cannot put the old end
+            // back; told at once (copy-end), it moves its recorder's stop (followCopyEnds).
+            if (const auto stored = m_store.endCopyAt(copy->id, needed, &e); !stored) {
                 qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not shortened:" << e;
+            } else {
+                announce(ClusterChange::Kind::CopyEnd, copy->id);
+                if (*stored > 0)
+                    needed = *stored; // what the row says now (a viewer joined meanwhile: later)
+            }
             if (ActiveCopy *active = m_copies.value(copy->id))
                 moveActiveCopyEnd(active, needed);
             qCInfo(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "now ends at" << needed

@@ -477,6 +477,53 @@ private Q_SLOTS:
         QVERIFY2(endA.toSecsSinceEpoch() <= stoppedAt + 2, qPrintable(endA.toString(Qt::ISODateWithMs)));
         const auto growingB = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idB + u"/index.m3u8"_qs, b).body);
         QVERIFY(!growingB.ended && growingB.segments.size() > vodA.segments.size());
+        // A reports and serves its own span, not the copy's: its figures are its playlist's
+        // segments (the copy has more by now), its thumbnails end at its stop, and a segment the
+        // copy wrote after the stop is not A's to serve (it is B's).
+        const QJsonObject ownA = recordingOf(port, a, idA);
+        QCOMPARE(ownA.value(u"segments"_qs).toInt(), int(vodA.segments.size()));
+        QVERIFY2(recordingOf(port, b, idB).value(u"segments"_qs).toInt() > ownA.value(u"segments"_qs).toInt(),
+                 qPrintable(QStringLiteral("A %1, B %2 segments").arg(ownA.value(u"segments"_qs).toInt())
+                                .arg(recordingOf(port, b, idB).value(u"segments"_qs).toInt())));
+        QStringList lastOfA, firstAfterA;
+        const auto copyRows = diver.recordings().copies(&error);
+        QVERIFY2(copyRows && copyRows->size() == 1, qPrintable(error));
+        {
+            iptv::dvr::ArchiveReader reader;
+            QVERIFY2(reader.load(copyRows->at(0).directory, &error), qPrintable(error));
+            const QList<iptv::dvr::ArchiveSegment> all = reader.segments();
+            QVERIFY(all.size() > vodA.segments.size());
+            qint64 bytesA = 0;
+            for (qsizetype i = 0; i < vodA.segments.size(); ++i)
+                bytesA += all.at(i).bytes;
+            QCOMPARE(ownA.value(u"bytes"_qs).toInteger(), bytesA);
+            lastOfA << all.at(vodA.segments.size() - 1).file;
+            firstAfterA << all.at(vodA.segments.size()).file;
+        }
+        QCOMPARE(call("GET", port, u"/play/"_qs + idA + u'/' + lastOfA.first(), a).status, 200);
+        const HttpResult afterStop = call("GET", port, u"/play/"_qs + idA + u'/' + firstAfterA.first(), a);
+        QVERIFY2(afterStop.status == 404, afterStop.body.constData());
+        QVERIFY2(afterStop.json().value(u"detail"_qs).toString().contains(u"the viewer stopped it"), afterStop.body.constData());
+        QCOMPARE(call("GET", port, u"/play/"_qs + idB + u'/' + firstAfterA.first(), b).status, 200);
+        const HttpResult thumbsA = call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt?every=2"_qs, a);
+        QVERIFY2(thumbsA.status == 200, thumbsA.body.constData());
+        // The last cue ends where A's playlist ends (its span), the copy's later segments not in it.
+        double spanSeconds = 0;
+        for (const auto &segment : vodA.segments)
+            spanSeconds += segment.duration;
+        const QList<QByteArray> cues = thumbsA.body.split('\n');
+        QByteArray lastTiming;
+        for (const QByteArray &line : cues)
+            if (line.contains("-->"))
+                lastTiming = line;
+        const QTime cueEnd = QTime::fromString(QString::fromLatin1(lastTiming.split(' ').last()), u"hh:mm:ss.zzz"_qs);
+        QVERIFY2(cueEnd.isValid(), lastTiming.constData());
+        QVERIFY2(qAbs(cueEnd.msecsSinceStartOfDay() - qint64(spanSeconds * 1000)) <= 1100,
+                 qPrintable(QStringLiteral("thumbnails end at %1 s, the span is %2 s").arg(cueEnd.msecsSinceStartOfDay() / 1000.0).arg(spanSeconds)));
+        for (const QByteArray &line : cues) {
+            if (line.endsWith(".jpg"))
+                QCOMPARE(call("GET", port, u"/play/"_qs + idA + u'/' + QString::fromLatin1(line), a).status, 200);
+        }
 
         // B stops: the copy is needed by no one and ends, kept.
         const HttpResult stopB = call("POST", port, u"/api/recordings/"_qs + idB + u"/stop"_qs, b);
