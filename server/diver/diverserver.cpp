@@ -292,8 +292,6 @@ void DiverServer::stop()
     m_stopping = true;
     m_tick.stop();
     m_clusterPoll.stop();
-    if (m_cluster)
-        m_cluster->leave(); // the others plan without this node's capacity at once
     // Every recorder writes its segment in progress; copies stay "recording" in the store, so
     // the next start resumes those still due. All are asked first, then waited for: their last
     // writes and syncs run side by side, not one recorder after the other.
@@ -337,6 +335,10 @@ void DiverServer::stop()
     }
     m_archives.clear();
     m_archiveLeases.release(); // another node records them on at once
+    // Once its leases are free: the others plan without this node's capacity, and claim what it
+    // held, at once (told, not at their next look).
+    if (m_cluster)
+        m_cluster->leave();
     for (const EventClient &c : std::as_const(m_eventClients)) {
         c.socket->disconnect(this);
         c.socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("diver stops"));
@@ -1159,8 +1161,12 @@ void DiverServer::applyClusterChanges()
         case ClusterChange::Kind::History: history = true; break;
         case ClusterChange::Kind::CopyRemoved:
         case ClusterChange::Kind::CopyEnd: copies = true; break;
-        case ClusterChange::Kind::Nodes: changed |= refreshNodes(); break;
+        case ClusterChange::Kind::Nodes:
+            changed |= refreshNodes();
+            m_leases.claimNow(); // a node that stopped cleanly has freed its copies
+            break;
         case ClusterChange::Kind::Leases:
+            m_leases.claimNow();
             if (m_archiveLeasesStarted)
                 m_archiveLeases.claimNow();
             break;

@@ -224,6 +224,7 @@ private Q_SLOTS:
     void copyEndIsNotLostToTheRecorder();
     void stopOnOtherNodeEndsTheCopy();
     void twoNodesNeverRecordTheSameCopy();
+    void cleanStopIsClaimedWhenHeard();
     void ruleReachesTheOtherNode();
     void planUsesTheClusterCapacity();
     void killedNodeIsTakenOver();
@@ -542,6 +543,43 @@ void TestDiverNodes::twoNodesNeverRecordTheSameCopy()
     QVERIFY2(after, qPrintable(error));
     QCOMPARE(after->node, other->config().nodeId);
     QCOMPARE(after->directory, copy->directory);
+}
+
+// A node stopped cleanly frees its copy's lease once its recorder has written its last segment and
+// then tells the others (it leaves the cluster): the other node claims the copy when it hears,
+// not at its next look for work. With a lease of 60 s the next look is up to 6 s away.
+void TestDiverNodes::cleanStopIsClaimedWhenHeard()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    DiverConfig ca = nodeConfig(u"clean"_qs, u"node-a"_qs, db), cb = nodeConfig(u"clean"_qs, u"node-b"_qs, db);
+    ca.leaseSeconds = cb.leaseSeconds = 60;
+    QVERIFY(QDir().mkpath(m_dir.filePath(u"clean"_qs)));
+    QVERIFY(writeGuide(ca.guideFile, m_recast->port(), now - 10, now + 3600, u"Concert"_qs));
+    auto a = std::make_unique<DiverServer>(ca);
+    auto b = std::make_unique<DiverServer>(cb);
+    QString error;
+    QVERIFY2(a->start(&error), qPrintable(error));
+    QVERIFY2(b->start(&error), qPrintable(error));
+    const HttpResult made = call("POST", a->httpPort(), u"/api/recordings"_qs, ticket(u"STB-H"_qs),
+                                 {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}});
+    QVERIFY2(made.status == 201, made.body.constData());
+    QTRY_COMPARE_WITH_TIMEOUT(a->activeCopies().size() + b->activeCopies().size(), 1, 10000);
+    std::unique_ptr<DiverServer> &holder = a->activeCopies().isEmpty() ? b : a;
+    DiverServer *other = holder == a ? b.get() : a.get();
+    const qint64 copyId = holder->activeCopies().first();
+    const auto copy = other->recordings().copy(copyId, &error);
+    QVERIFY2(copy, qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(copy->directory).size() >= 2, 20000);
+    holder.reset(); // stop(): the recorder's last segment written, the lease freed, the cluster told
+    QElapsedTimer clock;
+    clock.start();
+    QTRY_COMPARE_WITH_TIMEOUT(other->activeCopies(), QList<qint64>{copyId}, 6000);
+    const qint64 took = clock.elapsed();
+    qInfo().noquote() << "claimed" << took << "ms after the holder's clean stop (the next look for work: up to 6000 ms)";
+    QVERIFY2(took < 1500, qPrintable(QStringLiteral("%1 ms").arg(took)));
 }
 
 // A rule made through node A's API is planned on node B within 2 s (A tells B through the
