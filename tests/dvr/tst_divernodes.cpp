@@ -8,7 +8,10 @@
 // planned on the other within 2 s) and plan for the cluster's capacity; an archived channel is
 // recorded by one node only and taken over when it is killed; the archives are the cluster's
 // (any node's [archive] list) and spread over the live nodes, again when one joins or dies. A
-// node whose database connections are terminated, or whose database restarts, goes on.
+// node whose database connections are terminated, or whose database restarts, goes on. A copy's
+// end moved by a viewer's stop on one node is never put back by the node recording it (the lost
+// update interleaved on PostgreSQL), and that node ends the copy when it hears; a node stopping
+// cleanly has its copy claimed when the other hears, not at its next look.
 
 #include "../common/diverticket.h"
 #include "../common/postgresserver.h"
