@@ -402,14 +402,15 @@ void TestRecorder::channelArchive()
     settings.segmentSeconds = 1;
     QString error;
     QVERIFY2(recorder.start(settings, &error), qPrintable(error));
-    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 7, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 11, 40000);
 
     // Catch-up of a range in the middle while the archive goes on recording: VOD, since the
-    // archive has passed its end; ffprobe reads it.
+    // archive has passed its end; ffprobe reads it. (Past the first segments, which the HLS
+    // demuxer reads at once from the live edge: dated by arrival, they fit in less time.)
     ArchiveReader archive = load(dir);
     QVERIFY(archive.chunks().size() >= 3);
     const QList<ArchiveSegment> all = archive.segments();
-    const TimeRange range{all[2].startMs, all[5].startMs};
+    const TimeRange range{all[6].startMs, all[9].startMs};
     const QString name = QStringLiteral("archive-%1-%2.m3u8").arg(range.fromMs / 1000).arg((range.toMs - range.fromMs + 999) / 1000);
     const auto parsed = parseArchiveRange(name, QDateTime::currentMSecsSinceEpoch());
     QVERIFY(parsed);
@@ -417,8 +418,17 @@ void TestRecorder::channelArchive()
     const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(text);
     QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
     QVERIFY(check.ended);
-    QCOMPARE(check.segments.size(), 3);
-    QCOMPARE(check.segments.first().uri, all[2].file);
+    // The segments whose dates overlap the range: 6 to 8, and those of a burst dated into it (the
+    // HLS demuxer reads the live edge's last segments at once, a busy headend catches up: dated
+    // by arrival they may overlap a little; their media follows on, no discontinuity).
+    QList<ArchiveSegment> inRange;
+    for (const ArchiveSegment &s : all)
+        if (s.endMs() > range.fromMs && s.startMs < range.toMs)
+            inRange.append(s);
+    QVERIFY(inRange.size() >= 3);
+    QCOMPARE(check.segments.size(), inRange.size());
+    QCOMPARE(check.segments.first().uri, inRange.first().file);
+    QCOMPARE(check.segments.last().uri, inRange.last().file);
     for (const auto &s : check.segments)
         QVERIFY2(!s.discontinuity, "chunk boundaries are not gaps");
     const QString playlistPath = QDir(dir).filePath(u"catchup.m3u8"_qs);
@@ -429,7 +439,9 @@ void TestRecorder::channelArchive()
     }
     const double probed = ffprobeDuration(playlistPath, &error);
     QVERIFY2(probed > 0, qPrintable(error));
-    const double listed = (all[2].durationMs + all[3].durationMs + all[4].durationMs) / 1000.0;
+    double listed = 0;
+    for (const ArchiveSegment &s : inRange)
+        listed += s.durationMs / 1000.0;
     QVERIFY2(qAbs(probed - listed) < 0.5, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(probed).arg(listed)));
 
     // A viewer's recording of that range keeps its chunks through retention; the rest of the
