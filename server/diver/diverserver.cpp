@@ -608,9 +608,9 @@ void DiverServer::finishArchiveRanges(qint64 t)
 
 qint64 DiverServer::archiveStaleMs() const
 {
-    // Well past a segment (cut at the first keyframe after segmentSeconds, up to three times it
-    // without one) and a reconnect's backoff.
-    return qMax<qint64>(60000, qint64(m_config.segmentSeconds * 1000) * 10);
+    // [archive] stale_seconds, and never less than a segment can take (cut at the first
+    // keyframe after segmentSeconds, up to three times it without one) and a second more.
+    return qMax<qint64>(qint64(m_config.archiveStaleSeconds) * 1000, qint64(m_config.segmentSeconds * 3000) + 1000);
 }
 
 std::optional<dvr::RangeCoverage> DiverServer::rangeCoverage(const RecordingRow &r, qint64 nowMs) const
