@@ -835,13 +835,15 @@ private Q_SLOTS:
         QVERIFY2(lastEndMs > showEnd * 1000 - 1000, played.body.constData());
         const HttpResult after = call("GET", port, QStringLiteral("/catchup/slow/archive-%1-10.m3u8").arg(showEnd), a);
         const iptv::media::HlsCheck next = iptv::media::checkMediaPlaylist(after.body);
-        // The segment after the recording's last follows it in the archive, within such a hole.
+        // Short of the end, the segment after the recording's last is in the archive already and
+        // follows it, within such a hole.
         qsizetype following = 0;
         while (following < next.segments.size() && next.segments[following].programDateTime.toMSecsSinceEpoch() < lastEndMs)
             ++following;
-        QVERIFY2(following < next.segments.size() && !next.segments[following].discontinuity
-                     && next.segments[following].programDateTime.toMSecsSinceEpoch() - lastEndMs < 1000,
-                 after.body.constData());
+        if (lastEndMs < showEnd * 1000)
+            QVERIFY2(following < next.segments.size() && !next.segments[following].discontinuity
+                         && next.segments[following].programDateTime.toMSecsSinceEpoch() - lastEndMs < 1000,
+                     after.body.constData());
         // The dates kept to the clock: the archive held the end a few seconds after it (dated
         // by the media's durations it fell 0.4 s behind every second: 8 s over the programme),
         // and the programme's 12 s of dates hold about 7 s of media.
