@@ -26,8 +26,11 @@ namespace iptv::dvr {
 struct ArchiveSegment
 {
     qint64 sequence = 0;   ///< grows by one per segment across the whole archive or recording
-    qint64 startMs = 0;    ///< wall clock (UTC ms since the epoch) of its first frame
-    qint64 durationMs = 0;
+    /// Wall clock (UTC ms since the epoch) at which its first frame arrived (recorder.h): a
+    /// source slower than the clock leaves a segment's start later than the one before ended
+    /// (no gap: the media goes on); never earlier than the one before started.
+    qint64 startMs = 0;
+    qint64 durationMs = 0; ///< its media's duration (EXTINF)
     qint64 bytes = 0;
     QString file;          ///< relative to the chunk's folder (in an index), or to the archive's (from ArchiveReader)
     bool gap = false;      ///< something is missing before it (source drop, restart, write failure)

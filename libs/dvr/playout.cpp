@@ -5,6 +5,7 @@
 #include <QRegularExpression>
 
 #include <cmath>
+#include <limits>
 
 namespace iptv::dvr {
 
@@ -27,9 +28,9 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
     for (qsizetype i = 0; i < segments.size(); ++i) {
         const ArchiveSegment &s = segments[i];
         // A gap, or segments that do not follow each other (a range across a hole): the
-        // timestamps do not continue.
-        const bool follows = i == 0
-            || (segments[i - 1].sequence + 1 == s.sequence && qAbs(segments[i - 1].endMs() - s.startMs) <= 1);
+        // timestamps do not continue. Dates further apart than the durations (a source slower
+        // than the clock) or a little closer (a burst) are no discontinuity: the media goes on.
+        const bool follows = i == 0 || segments[i - 1].sequence + 1 == s.sequence;
         if (i > 0 && (s.gap || !follows))
             out += "#EXT-X-DISCONTINUITY\n";
         out += "#EXT-X-PROGRAM-DATE-TIME:"
@@ -47,14 +48,85 @@ QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriP
     return playoutPlaylist(recording.segments(), recording.finished(), uriPrefix);
 }
 
-QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, qint64 nowMs, const QString &uriPrefix,
-                                qint64 graceMs)
+RangeCoverage archiveRangeCoverage(const ArchiveReader &archive, TimeRange range, qint64 nowMs, qint64 staleMs)
 {
-    const bool ended = archive.finished() || archive.endMs() >= range.toMs || nowMs >= range.toMs + graceMs;
+    RangeCoverage c;
+    const QList<ArchiveSegment> segments = archive.segments(range.fromMs, range.toMs);
+    qint64 longestMs = 1000;
+    for (const ArchiveSegment &s : segments)
+        longestMs = qMax(longestMs, s.durationMs);
+    // Dates further apart than the media lasts (a source slower than the clock: up to a segment
+    // or two) are no missing minutes; a marked gap is, however short.
+    const qint64 holeMs = 2 * longestMs + 1000;
+    const qint64 archiveStartMs = archive.startMs();
+    // Less than a second is no missing minute: a range is named in whole seconds, an archive
+    // begins within one.
+    auto lacks = [&](qint64 fromMs, qint64 toMs) {
+        if (toMs - fromMs >= 1000)
+            c.missing.append({fromMs, toMs});
+    };
+    qint64 cursor = range.fromMs;
+    for (qsizetype i = 0; i < segments.size(); ++i) {
+        const ArchiveSegment &s = segments[i];
+        const bool archiveBegins = i == 0 && s.startMs == archiveStartMs;
+        if (s.startMs > cursor && (s.gap || archiveBegins || s.startMs - cursor > holeMs))
+            lacks(cursor, qMin(s.startMs, range.toMs));
+        cursor = qMax(cursor, s.endMs());
+    }
+    const qint64 archiveEndMs = archive.endMs();
+    c.coveredToMs = segments.isEmpty() ? 0 : qMin(cursor, range.toMs);
+    const bool atEnd = !segments.isEmpty() && range.toMs - cursor < 1000;
+    if (archive.finished() || archiveEndMs >= range.toMs) {
+        // The archive has gone past the range (or is done): what it lacks now it always will. A
+        // slower source's hole before the next segment is no missing end; a marked gap is.
+        const ArchiveSegment next = archive.segments(cursor, std::numeric_limits<qint64>::max()).value(0);
+        const bool reachesEnd = atEnd
+            || (!segments.isEmpty() && archiveEndMs >= range.toMs && range.toMs - cursor <= holeMs && next.startMs >= range.toMs
+                && !next.gap);
+        if (!reachesEnd)
+            lacks(cursor, range.toMs);
+        c.state = reachesEnd ? RangeCoverage::State::Complete : RangeCoverage::State::Partial;
+        if (reachesEnd)
+            c.coveredToMs = range.toMs;
+        return c;
+    }
+    // Short of the end: growing while the archive is written (or the range still runs), else
+    // the archive stopped and the rest is missing.
+    const bool stopped = nowMs >= range.toMs && (archiveEndMs == 0 || nowMs - archiveEndMs >= staleMs);
+    if (stopped) {
+        lacks(cursor, range.toMs);
+        c.state = atEnd ? RangeCoverage::State::Complete : RangeCoverage::State::Partial;
+    }
+    return c;
+}
+
+QString coverageStateName(RangeCoverage::State state)
+{
+    switch (state) {
+    case RangeCoverage::State::Growing:
+        return QStringLiteral("growing");
+    case RangeCoverage::State::Complete:
+        return QStringLiteral("complete");
+    case RangeCoverage::State::Partial:
+        return QStringLiteral("partial");
+    }
+    return {};
+}
+
+QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, qint64 nowMs, const QString &uriPrefix,
+                                qint64 staleMs)
+{
+    return archiveRangePlaylist(archive, range, archiveRangeCoverage(archive, range, nowMs, staleMs), uriPrefix);
+}
+
+QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, const RangeCoverage &coverage,
+                                const QString &uriPrefix)
+{
+    const bool ended = coverage.ended();
     QList<ArchiveSegment> segments = archive.segments(range.fromMs, range.toMs);
     // A range at the live edge that begins after the newest segment written (live TV paused and
-    // played on within a segment's time, a source slower than the clock) starts at that segment:
-    // an empty playlist is one no player opens.
+    // played on within a segment's time) starts at that segment: an empty playlist is one no
+    // player opens.
     if (segments.isEmpty() && !ended && archive.endMs() > 0 && archive.endMs() <= range.fromMs)
         segments = archive.segments(archive.endMs() - 1, range.toMs);
     return playoutPlaylist(segments, ended, uriPrefix);

@@ -2,8 +2,10 @@
 
 // Playout of recordings and archives: HLS media playlists built from archive indexes at request
 // time, so a recording plays while it records (EXT-X-PLAYLIST-TYPE:EVENT, growing) and after
-// (VOD, EXT-X-ENDLIST). Every segment carries its EXT-X-PROGRAM-DATE-TIME; a gap in the
-// recording (a source drop, a restart, a segment that could not be written) is an
+// (VOD, EXT-X-ENDLIST). Every segment carries its EXT-X-PROGRAM-DATE-TIME (the wall clock at
+// which its media arrived) and its EXTINF (its media's duration): a source slower than real
+// time leaves the dates further apart than the durations, which is no discontinuity. A gap in
+// the recording (a source drop, a restart, a segment that could not be written) is an
 // EXT-X-DISCONTINUITY. Catch-up names a range of a channel's archive the way Flussonic does:
 // archive-<start, Unix seconds>-<duration, seconds>.m3u8.
 
@@ -32,11 +34,39 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
 /// The playlist of a whole recording (its own archive): VOD once it is complete.
 QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriPrefix = {});
 
+/// How much of a range a channel's archive holds (a catch-up, a recording on an archived channel).
+struct RangeCoverage
+{
+    enum class State {
+        Growing,  ///< the archive has not reached the range's end yet and is still being written
+        Complete, ///< the archive holds the range to its end (gaps inside are in `missing`)
+        Partial,  ///< the range has passed and the archive ends short of its end: it stopped
+                  ///< (the source died, the recorder stopped), or went on only after the range
+    };
+    State state = State::Growing;
+    qint64 coveredToMs = 0;   ///< the archive holds the range up to here (0: nothing of it)
+    QList<TimeRange> missing; ///< what the archive lacks of the range: marked gaps, a start before
+                              ///< the archive began, an end it never reached
+    bool ended() const { return state != State::Growing; }
+};
+
+/// `range` of `archive` (loaded for the range: its last chunk is always read) at `nowMs`. The
+/// archive's times are the wall clock at which its media arrived, so its newest segment ends
+/// about a segment before `nowMs` while it is written; an archive whose newest segment ended
+/// `staleMs` or more before `nowMs` has stopped, and what it holds of a passed range is all it
+/// will hold (Partial). A range is Complete only once a segment reaches its end.
+RangeCoverage archiveRangeCoverage(const ArchiveReader &archive, TimeRange range, qint64 nowMs, qint64 staleMs = 60000);
+/// "complete", "growing", "partial"
+QString coverageStateName(RangeCoverage::State state);
+
 /// The playlist of `range` of a channel's archive (catch-up, a recording on an archived
-/// channel). It is VOD once the archive holds segments past the range's end, or `nowMs` is
-/// `graceMs` past it (the archive stopped: what there is will not grow); EVENT before.
+/// channel): VOD once archiveRangeCoverage() says it ended (complete, or partial: the archive
+/// stopped short of its end), EVENT while the archive grows towards its end.
 QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, qint64 nowMs, const QString &uriPrefix = {},
-                                qint64 graceMs = 60000);
+                                qint64 staleMs = 60000);
+/// The same with the coverage already worked out.
+QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, const RangeCoverage &coverage,
+                                const QString &uriPrefix = {});
 
 /// "archive-1765004400-3600.m3u8" (also "archive-1765004400-3600" and "…-now.m3u8" for
 /// "up to now", which needs `nowMs`): the range; nullopt for anything else.

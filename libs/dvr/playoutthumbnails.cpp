@@ -1,5 +1,7 @@
 #include "playoutthumbnails.h"
 
+#include <utility>
+
 #include <media/codec.h>
 #include <media/input.h>
 
@@ -97,18 +99,19 @@ QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<A
     if (segments.isEmpty())
         return out;
     const QDir dir(archiveDirectory);
-    qint64 next = segments.first().startMs;
+    qint64 next = 0, at = 0;
     for (const ArchiveSegment &s : segments) {
-        if (s.startMs < next)
+        const qint64 position = std::exchange(at, at + s.durationMs);
+        if (position < next)
             continue;
-        next = s.startMs + qMax<qint64>(1, everyMs);
+        next = position + qMax<qint64>(1, everyMs);
         const QFileInfo segmentFile(dir.filePath(s.file));
         const QString name = QStringLiteral("thumb-%1.jpg").arg(s.sequence);
         const QString relative = QFileInfo(s.file).path() == QLatin1String(".") ? name : QFileInfo(s.file).path() + QLatin1Char('/') + name;
         const QString path = dir.filePath(relative);
         if (!QFileInfo::exists(path) && !writeThumbnail(segmentFile.filePath(), path, width, error))
             return {};
-        out.append({s.startMs, relative});
+        out.append({position, relative});
     }
     return out;
 }
@@ -124,12 +127,12 @@ static QByteArray vttTime(qint64 ms)
         .toLatin1();
 }
 
-QByteArray thumbnailTrack(const QList<Thumbnail> &thumbnails, qint64 originMs, qint64 endMs, const QString &uriPrefix)
+QByteArray thumbnailTrack(const QList<Thumbnail> &thumbnails, qint64 durationMs, const QString &uriPrefix)
 {
     QByteArray out = "WEBVTT\n";
     for (qsizetype i = 0; i < thumbnails.size(); ++i) {
-        const qint64 from = thumbnails[i].atMs - originMs;
-        const qint64 to = (i + 1 < thumbnails.size() ? thumbnails[i + 1].atMs : endMs) - originMs;
+        const qint64 from = thumbnails[i].atMs;
+        const qint64 to = i + 1 < thumbnails.size() ? thumbnails[i + 1].atMs : durationMs;
         if (to <= from)
             continue;
         out += '\n' + vttTime(from) + " --> " + vttTime(to) + '\n' + (uriPrefix + thumbnails[i].file).toUtf8() + '\n';

@@ -15,7 +15,10 @@ namespace iptv::dvr {
 
 struct Thumbnail
 {
-    qint64 atMs = 0;   ///< wall clock of the frame (the segment's start)
+    /// Where the frame is in the playlist of the segments: ms from its start, the durations of
+    /// the segments before it summed (what a player's position counts; their dates may lie
+    /// further apart, a source slower than the clock).
+    qint64 atMs = 0;
     QString file;      ///< relative to the archive, like ArchiveSegment::file
 };
 
@@ -23,13 +26,13 @@ struct Thumbnail
 /// pixels wide (the height keeps the picture's aspect) and writes it as JPEG to `jpegPath`.
 bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int width, QString *error);
 
-/// One thumbnail per `everyMs` of `segments` (of the archive at `archiveDirectory`): the segment
-/// that starts each step. Thumbnails already there are reused; the others are made now.
+/// One thumbnail per `everyMs` of `segments` (of the archive at `archiveDirectory`) as they play
+/// one after the other: the segment that starts each step. Thumbnails already there are reused; the others are made now.
 QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<ArchiveSegment> &segments, qint64 everyMs,
                                   int width, QString *error);
 
-/// A WebVTT track: each thumbnail from its time until the next one's (the last until `endMs`),
-/// times relative to `originMs` (the playlist's start), URIs prefixed with `uriPrefix`.
-QByteArray thumbnailTrack(const QList<Thumbnail> &thumbnails, qint64 originMs, qint64 endMs, const QString &uriPrefix = {});
+/// A WebVTT track: each thumbnail from its place until the next one's (the last until
+/// `durationMs`, the playlist's length), URIs prefixed with `uriPrefix`.
+QByteArray thumbnailTrack(const QList<Thumbnail> &thumbnails, qint64 durationMs, const QString &uriPrefix = {});
 
 } // namespace iptv::dvr

@@ -70,11 +70,21 @@ struct Recorder::Worker
     TsMuxer muxer;
     std::map<int, int> outStream; ///< input stream index -> output stream index
     int outVideo = -1;
-    /// Arrival minus timestamp (µs), the least seen on this connection: the content's relation
-    /// to real time. A source sends a burst first (recast: the last GOP), older than it arrives;
-    /// the least offset is the one of content arriving as it goes live.
-    qint64 minOffsetUs = std::numeric_limits<qint64>::max();
-    qint64 wallCursorUs = AV_NOPTS_VALUE; ///< wall clock (µs) where the next segment starts
+    // The wall clock. A segment is dated by when its media arrived, not by the media's own
+    // timestamps: a source slower than real time (an encoder that cannot keep up) or one that
+    // stalls would otherwise leave the archive's times behind the clock, by as much as it lost
+    // (87-165 s after 40 minutes at load 20-33), and catch-up would serve the wrong minutes.
+    // Arrival minus timestamp (µs) is the content's relation to real time; its least value over
+    // a segment's frames is the one of content arriving as it goes live (a source sends a burst
+    // first, older than it arrives; a busy reader reads a backlog late). The least over the
+    // segment (and the one before, for segments under 2 s: a reader kept off the CPU for a
+    // whole one must not move the dates) places it (see placeSegment()).
+    static constexpr qint64 kNoOffset = std::numeric_limits<qint64>::max();
+    qint64 segmentMinOffsetUs = kNoOffset;  ///< least arrival minus timestamp of the segment in progress
+    qint64 previousMinOffsetUs = kNoOffset; ///< … of the one before on this connection
+    qint64 segmentArrivalUs = AV_NOPTS_VALUE; ///< when the segment in progress's first frame arrived
+    qint64 wallCursorUs = AV_NOPTS_VALUE; ///< wall clock (µs) where the last segment of this connection ended
+    qint64 lastQueuedStartMs = 0;         ///< where the last segment cut starts (UTC ms): dates never go back
     /// Where the next connection's timestamps continue. It starts at 10 s, so that audio a
     /// little ahead of the first video frame still has a positive timestamp.
     qint64 timelineEndUs = 10'000'000;
@@ -325,7 +335,8 @@ struct Recorder::Worker
                 nominal = av_rescale_q(1, av_inv_q(st->avg_frame_rate), st->time_base);
             sanitiser->addStream(index, st->time_base, nominal);
         }
-        minOffsetUs = std::numeric_limits<qint64>::max();
+        segmentMinOffsetUs = previousMinOffsetUs = kNoOffset;
+        segmentArrivalUs = AV_NOPTS_VALUE;
         wallCursorUs = AV_NOPTS_VALUE;
         segmentStartUs = lastEndUs = AV_NOPTS_VALUE;
         unjournaled.clear();
@@ -374,7 +385,7 @@ struct Recorder::Worker
         const bool cutsHere = isVideo || outVideo < 0;
         const bool key = isVideo && (p->flags & AV_PKT_FLAG_KEY);
         const qint64 at = p->pts;
-        minOffsetUs = qMin(minOffsetUs, nowMs() * 1000 - at);
+        const qint64 arrivalUs = nowMs() * 1000;
         if (segmentStartUs == AV_NOPTS_VALUE) {
             if (outVideo >= 0 && !key)
                 return; // a recording starts at a keyframe
@@ -383,6 +394,12 @@ struct Recorder::Worker
             const double length = (at - segmentStartUs) / 1e6;
             if (((key || outVideo < 0) && length >= cfg.segmentSeconds - 0.02) || length >= 3 * cfg.segmentSeconds)
                 cutSegment(at);
+        }
+        // What dates the segment this packet belongs to (the cut above began the next).
+        if (cutsHere) {
+            segmentMinOffsetUs = qMin(segmentMinOffsetUs, arrivalUs - at);
+            if (segmentArrivalUs == AV_NOPTS_VALUE)
+                segmentArrivalUs = arrivalUs;
         }
         if (key)
             muxer.resendHeaders();
@@ -400,12 +417,39 @@ struct Recorder::Worker
             journal(at);
     }
 
-    /// Where the segment in progress will start on the wall clock (as cutSegment places it).
-    qint64 segmentStartWallMs() const
+    /// A segment's start on the wall clock (µs), from what arrived of it so far. Within one
+    /// connection segments follow each other as their timestamps do while that stays within
+    /// kFollowUs of when their media arrived: a timeline without holes for a source that keeps
+    /// time. Beyond that the arrival decides:
+    /// - later (a source slower than the clock, or stalled without dropping): the segment starts
+    ///   when its media arrived, after a hole in the dates that is no gap (the media continues:
+    ///   no discontinuity, its duration stays the media's);
+    /// - earlier (a burst: a backlog read at once, a source faster than the clock): it starts no
+    ///   later than its first frame arrived, so dates never run ahead of the clock (segments of
+    ///   a burst may then overlap a little in time).
+    /// The first segment of a connection never starts before what is recorded ends; no segment
+    /// starts before the one before it.
+    qint64 placeSegment(qint64 startUs, qint64 endUs) const
     {
-        const qint64 us = wallCursorUs != AV_NOPTS_VALUE ? wallCursorUs : qMax(segmentStartUs + minOffsetUs, lastQueuedEndMs * 1000);
-        return us / 1000;
+        static constexpr qint64 kFollowUs = 500'000;
+        static constexpr qint64 kShortUs = 2'000'000;
+        const qint64 offset = endUs - startUs < kShortUs ? qMin(segmentMinOffsetUs, previousMinOffsetUs) : segmentMinOffsetUs;
+        const qint64 arrivedUs = segmentArrivalUs != AV_NOPTS_VALUE ? segmentArrivalUs : nowMs() * 1000;
+        const qint64 estimateUs = offset != kNoOffset ? startUs + offset : arrivedUs;
+        qint64 at;
+        if (wallCursorUs == AV_NOPTS_VALUE)
+            at = qMax(estimateUs, lastQueuedEndMs * 1000);
+        else if (estimateUs > wallCursorUs + kFollowUs)
+            at = estimateUs;
+        else if (estimateUs >= wallCursorUs - kFollowUs)
+            at = wallCursorUs;
+        else
+            at = qMax(estimateUs, qMin(wallCursorUs, arrivedUs));
+        return qMax(at, lastQueuedStartMs * 1000);
     }
+
+    /// Where the segment in progress will start on the wall clock (as cutSegment places it).
+    qint64 segmentStartWallMs() const { return placeSegment(segmentStartUs, lastEndUs) / 1000; }
 
     /// Hands what the muxer made since the last entry to the writer for the journal. When the
     /// queue is full the bytes wait for the next entry: the journal never has a hole.
@@ -463,16 +507,17 @@ struct Recorder::Worker
                 pieces.append(std::move(tail));
         }
         const qint64 startUs = std::exchange(segmentStartUs, endUs);
+        // Dated by when the media arrived, lasting as long as the media does (placeSegment()).
+        const qint64 startWallUs = startUs != AV_NOPTS_VALUE ? placeSegment(startUs, endUs) : 0;
+        previousMinOffsetUs = std::exchange(segmentMinOffsetUs, kNoOffset);
+        segmentArrivalUs = AV_NOPTS_VALUE;
         if ((pieces.isEmpty() && !journaled) || startUs == AV_NOPTS_VALUE || endUs <= startUs)
             return;
-        // Segments of one connection follow each other on the wall clock as their timestamps do;
-        // the first is placed by the connection's least offset, never before what is recorded.
-        if (wallCursorUs == AV_NOPTS_VALUE)
-            wallCursorUs = qMax(startUs + minOffsetUs, lastQueuedEndMs * 1000);
-        const qint64 startWallUs = std::exchange(wallCursorUs, wallCursorUs + (endUs - startUs));
+        wallCursorUs = startWallUs + (endUs - startUs);
         const qint64 startMs = startWallUs / 1000;
         const qint64 durationMs = wallCursorUs / 1000 - startMs;
-        lastQueuedEndMs = startMs + durationMs;
+        lastQueuedStartMs = startMs;
+        lastQueuedEndMs = qMax(lastQueuedEndMs, startMs + durationMs);
         std::unique_lock lock(queueMutex);
         if (muxer.isOpen())
             refillMuxer();

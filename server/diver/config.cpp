@@ -73,7 +73,7 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
         {u"recording"_qs, {{"capacity", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
                            {"segment_seconds", Key::Real}, {"source_template", Key::Text}}},
         {u"storage"_qs, {{"paths", Key::List}, {"min_free_mb", Key::Int}}},
-        {u"archive"_qs, {{"channels", Key::List}, {"hours", Key::Int}}},
+        {u"archive"_qs, {{"channels", Key::List}, {"hours", Key::Int}, {"stale_seconds", Key::Int}}},
     };
     return keys;
 }
@@ -218,6 +218,8 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         config->archivedChannels = QSet<QString>(channels.begin(), channels.end());
     }
     if (!integer("archive/hours", 1, 24 * 90, &config->archiveHours))
+        return false;
+    if (!integer("archive/stale_seconds", 5, 24 * 3600, &config->archiveStaleSeconds))
         return false;
     return true;
 }

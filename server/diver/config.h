@@ -52,6 +52,9 @@ struct DiverConfig
     // [archive]
     QSet<QString> archivedChannels; ///< channels kept as a rolling archive (timeshift, catch-up)
     int archiveHours = 24;
+    /// An archive whose newest segment ended this long ago has stopped (its source died): a
+    /// recording or catch-up of it that has passed is partial, not awaited any longer.
+    int archiveStaleSeconds = 60;
 
     QString effectiveDatabase() const;
     QStringList effectiveStoragePaths() const;

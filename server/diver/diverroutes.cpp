@@ -158,6 +158,19 @@ QByteArray fromOffset(const QByteArray &playlist, double seconds)
     return out;
 }
 
+/// What a playlist of a range of an archive covers, for a player or a box that asks:
+/// X-Archive-Coverage: growing|complete|partial, and X-Archive-Missing: what the archive lacks of
+/// the range, "<from>-<to>" in Unix seconds, comma-separated (absent when nothing is missing).
+void addCoverageHeaders(Reply &reply, const dvr::RangeCoverage &coverage)
+{
+    reply.addHeader("X-Archive-Coverage", dvr::coverageStateName(coverage.state).toLatin1());
+    QByteArrayList missing;
+    for (const dvr::TimeRange &m : coverage.missing)
+        missing << QByteArray::number(m.fromMs / 1000) + '-' + QByteArray::number((m.toMs + 999) / 1000);
+    if (!missing.isEmpty())
+        reply.addHeader("X-Archive-Missing", missing.join(','));
+}
+
 /// A file, whole or the one byte range asked for (RFC 9110 14): 206 with Content-Range, or 416.
 Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &range)
 {
@@ -359,6 +372,7 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
     QString state;
     QString reason;
     qint64 segments = 0, bytes = 0, gaps = 0;
+    QJsonArray missing; ///< of a range of an archive
     if (r.copyId != 0) {
         std::optional<CopyRow> copy;
         if (copies) {
@@ -395,10 +409,21 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
                 qCWarning(lcDiver).noquote() << "recording" << r.id << ": its copy's index does not read:" << e;
             }
         }
+    } else if (const auto coverage = rangeCoverage(r, QDateTime::currentMSecsSinceEpoch())) {
+        // Finished once the archive holds the range's end; partial when it stopped short of it.
+        using State = dvr::RangeCoverage::State;
+        state = coverage->state == State::Growing ? u"recording"_qs : coverage->state == State::Complete ? u"finished"_qs : u"partial"_qs;
+        for (const dvr::TimeRange &m : coverage->missing)
+            missing.append(QJsonObject{{u"from"_qs, m.fromMs / 1000}, {u"to"_qs, (m.toMs + 999) / 1000}});
+        if (coverage->state == State::Partial)
+            reason = coverage->coveredToMs > 0
+                ? QStringLiteral("the channel's archive holds it up to %1 only (its source or recorder stopped)")
+                      .arg(QDateTime::fromMSecsSinceEpoch(coverage->coveredToMs, Qt::UTC).toString(Qt::ISODate))
+                : QStringLiteral("the channel's archive holds nothing of it (its source or recorder stopped)");
     } else {
         state = now() < r.recordStop ? u"recording"_qs : u"finished"_qs;
-        if (!m_archives.contains(r.channelId))
-            reason = QStringLiteral("the channel's archive is not running on this node");
+        reason = m_archives.contains(r.channelId) ? QStringLiteral("the channel's archive cannot be read on this node")
+                                                  : QStringLiteral("the channel's archive is not running on this node");
     }
     if (r.stopped != 0) {
         // Ends when the viewer stopped it, whatever its copy goes on recording for others.
@@ -411,6 +436,8 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
                   {u"state"_qs, state}, {u"reason"_qs, reason}, {u"kept"_qs, r.kept}, {u"position"_qs, r.positionSeconds},
                   {u"segments"_qs, segments}, {u"bytes"_qs, bytes}, {u"gaps"_qs, gaps},
                   {u"archived"_qs, r.copyId == 0}};
+    if (r.copyId == 0)
+        o.insert(u"missing"_qs, missing);
     QString playlist = QStringLiteral("%1/play/%2/index.m3u8").arg(base).arg(r.id);
     if (!ticket.isEmpty())
         playlist += u"?ticket="_qs + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(ticket)));
@@ -770,6 +797,7 @@ void DiverServer::setupRoutes()
         // still being written for someone.
         if (!m_store.removeRecording(row->id, &error))
             return Reply::error(ApiError::internal(error));
+        m_settledCoverage.remove(row->id);
         if (row->copyId != 0) {
             const auto others = m_store.recordingsOfCopy(row->copyId, &error);
             if (others && others->isEmpty()) {
@@ -807,6 +835,7 @@ void DiverServer::setupRoutes()
             return missing;
         QString error;
         QByteArray playlist;
+        std::optional<dvr::RangeCoverage> coverage; ///< of a range of an archive
         if (row->copyId != 0) {
             const auto copy = m_store.copy(row->copyId, &error);
             dvr::ArchiveReader reader;
@@ -819,13 +848,17 @@ void DiverServer::setupRoutes()
             dvr::ArchiveReader reader;
             if (!a || !reader.load(a->directory, row->recordStart * 1000, row->recordStop * 1000, &error))
                 return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId)));
-            playlist = dvr::archiveRangePlaylist(reader, {row->recordStart * 1000, row->recordStop * 1000},
-                                                 QDateTime::currentMSecsSinceEpoch());
+            const dvr::TimeRange range{row->recordStart * 1000, row->recordStop * 1000};
+            coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
+            playlist = dvr::archiveRangePlaylist(reader, range, *coverage);
         }
         // ?start=<seconds>: from there on (a box's resume point or seek).
         playlist = fromOffset(playlist, c.query("start").toDouble());
-        return Reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
-                     "application/vnd.apple.mpegurl", {}};
+        Reply reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
+                    "application/vnd.apple.mpegurl", {}};
+        if (coverage)
+            addCoverageHeaders(reply, *coverage);
+        return reply;
     });
     // /play/<id>/thumbnails.vtt[?every=<seconds>]: a WebVTT track of scrubbing thumbnails (one
     // every 10 s by default), their images next to the segments. Thumbnails are decoded off the
@@ -862,19 +895,21 @@ void DiverServer::setupRoutes()
         if (dir.isEmpty() || segments.isEmpty())
             return respond(Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet").arg(row->id))));
         const QByteArray ticket = c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray();
-        const qint64 origin = segments.first().startMs, end = segments.last().endMs();
+        qint64 duration = 0; // of the playlist: the segments' media, one after the other
+        for (const dvr::ArchiveSegment &s : std::as_const(segments))
+            duration += s.durationMs;
         auto future = QtConcurrent::run([dir, segments, every = *every]() {
             QString why;
             QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why);
             return std::make_pair(thumbs, why);
         });
         auto *watcher = new QFutureWatcher<std::pair<QList<dvr::Thumbnail>, QString>>(this);
-        connect(watcher, &QFutureWatcherBase::finished, this, [watcher, respond, ticket, origin, end, id = row->id]() {
+        connect(watcher, &QFutureWatcherBase::finished, this, [watcher, respond, ticket, duration, id = row->id]() {
             const auto [thumbs, why] = watcher->result();
             watcher->deleteLater();
             if (thumbs.isEmpty())
                 return respond(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
-            respond(Reply{200, vttWithTicket(dvr::thumbnailTrack(thumbs, origin, end), ticket), "text/vtt; charset=utf-8", {}});
+            respond(Reply{200, vttWithTicket(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
         });
         watcher->setFuture(future);
     });
@@ -936,9 +971,12 @@ void DiverServer::setupRoutes()
         QString error;
         if (!reader.load(a->directory, range->fromMs, range->toMs, &error))
             return Reply::error(ApiError::internal(error));
-        const QByteArray playlist = dvr::archiveRangePlaylist(reader, *range, nowMs);
-        return Reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
-                     "application/vnd.apple.mpegurl", {}};
+        const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, *range, nowMs, archiveStaleMs());
+        const QByteArray playlist = dvr::archiveRangePlaylist(reader, *range, coverage);
+        Reply reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
+                    "application/vnd.apple.mpegurl", {}};
+        addCoverageHeaders(reply, coverage);
+        return reply;
     });
     r->addRoute(Method::Get, u"/catchup/<channel>/<chunk>/<file>"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)

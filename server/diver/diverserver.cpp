@@ -588,10 +588,19 @@ void DiverServer::reconcile()
 
 void DiverServer::finishArchiveRanges(qint64 t)
 {
-    // A range of an archive has no recorder to say it is done: it is when its end has passed
-    // (and the archive's segment holding it is written, a segment later).
+    // A range of an archive has no recorder to say it is done: it is once the archive holds its
+    // end (the archive's times are when its media arrived, so a segment or so after the range's
+    // end), or has stopped short of it (partial).
+    const qint64 nowMs = t * 1000;
     for (auto it = m_archiveRanges.begin(); it != m_archiveRanges.end();) {
-        if (it->recordStop + qint64(m_config.segmentSeconds) + 1 > t) {
+        if (it->recordStop > t) {
+            ++it;
+            continue;
+        }
+        const std::optional<dvr::RangeCoverage> coverage = rangeCoverage(*it, nowMs);
+        // Not served here: done when the archive's segment holding its end would be written.
+        const bool done = coverage ? coverage->ended() : it->recordStop + qint64(m_config.segmentSeconds) + 1 <= t;
+        if (!done) {
             ++it;
             continue;
         }
@@ -601,6 +610,33 @@ void DiverServer::finishArchiveRanges(qint64 t)
             publish(QStringLiteral("finished"), recordingJson(*row, {}, {}), row->owner);
         it = m_archiveRanges.erase(it);
     }
+}
+
+qint64 DiverServer::archiveStaleMs() const
+{
+    // [archive] stale_seconds, and never less than a segment can take (cut at the first
+    // keyframe after segmentSeconds, up to three times it without one) and a second more.
+    return qMax<qint64>(qint64(m_config.archiveStaleSeconds) * 1000, qint64(m_config.segmentSeconds * 3000) + 1000);
+}
+
+std::optional<dvr::RangeCoverage> DiverServer::rangeCoverage(const RecordingRow &r, qint64 nowMs) const
+{
+    const ActiveArchive *a = m_archives.value(r.channelId);
+    if (!a || r.copyId != 0)
+        return std::nullopt;
+    const dvr::TimeRange range{r.recordStart * 1000, r.recordStop * 1000};
+    if (const auto it = m_settledCoverage.constFind(r.id); it != m_settledCoverage.cend() && it->first == range)
+        return it->second;
+    dvr::ArchiveReader reader;
+    QString error;
+    if (!reader.load(a->directory, range.fromMs, range.toMs, &error)) {
+        qCWarning(lcDiver).noquote() << "recording" << r.id << ": the archive of" << r.channelId << "cannot be read:" << error;
+        return std::nullopt;
+    }
+    const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, range, nowMs, archiveStaleMs());
+    if (reader.finished() || reader.endMs() >= range.toMs)
+        m_settledCoverage.insert(r.id, {range, coverage});
+    return coverage;
 }
 
 void DiverServer::startDue(qint64 t)

@@ -26,6 +26,7 @@
 
 #include <core/metrics.h>
 #include <dvr/lease.h>
+#include <dvr/playout.h>
 #include <dvr/rulestore.h>
 #include <dvr/scheduler.h>
 #include <epg/guide.h>
@@ -152,8 +153,15 @@ private:
     void startDue(qint64 now);
     /// Reads `[guide] file` again after it changed; a file that does not read keeps the last guide.
     void reloadGuideFile();
-    /// "finished" for the recordings of archived channels whose range has passed.
+    /// "finished" for the recordings of archived channels whose range the archive has passed (or
+    /// stopped short of: their state then says "partial").
     void finishArchiveRanges(qint64 now);
+    /// How much of a recording on an archived channel its archive holds (nullopt: the archive is
+    /// not served here, or its index cannot be read). A coverage that can no longer change (the
+    /// archive has gone past the range) is kept, not read again.
+    std::optional<dvr::RangeCoverage> rangeCoverage(const RecordingRow &r, qint64 nowMs) const;
+    /// An archive whose newest segment ended this long ago has stopped (its source or recorder).
+    qint64 archiveStaleMs() const;
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     /// A recording in progress whose programme the guide now ends later records on to that end.
     void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
@@ -269,6 +277,8 @@ private:
     QHash<qint64, ActiveCopy *> m_copies;        ///< copy id -> its recorder
     QHash<QString, ActiveArchive *> m_archives;  ///< channel id -> its archive recorder
     QHash<qint64, RecordingRow> m_archiveRanges; ///< recordings of archived channels made here, not yet ended
+    /// Coverages that can no longer change, by recording, with the range they are of.
+    mutable QHash<qint64, std::pair<dvr::TimeRange, dvr::RangeCoverage>> m_settledCoverage;
     QList<StoppingRecorder> m_stoppingRecorders;
     QHash<QString, QList<std::function<void()>>> m_folderWaiters; ///< folder -> what waits for its recorder to stop
     std::function<void(dvr::Recorder &)> m_recorderHook;

@@ -79,6 +79,8 @@ private Q_SLOTS:
     void playlist_data();
     void playlist();
     void archiveRange();
+    void slowSourcePlaylist();
+    void rangeCoverage();
     void parseArchiveRange_data();
     void parseArchiveRange();
 };
@@ -352,6 +354,106 @@ void TestArchiveIndex::archiveRange()
     QCOMPARE(c.segments.first().uri, QStringLiteral("20251206T070010Z/seg-9.ts"));
     // Long after its end, what there is will not grow: VOD.
     QVERIFY(iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, {kT0 + 16000, kT0 + 30000}, kT0 + 100000)).ended);
+}
+
+// A source slower than the clock: segments dated by when their media arrived lie further apart
+// than they last. The media goes on: no discontinuity, each segment with its own date and its
+// media's duration.
+void TestArchiveIndex::slowSourcePlaylist()
+{
+    const QList<ArchiveSegment> segments{segment(0, kT0, 6000), segment(1, kT0 + 8570, 6000), segment(2, kT0 + 17140, 6000),
+                                         segment(3, kT0 + 40000, 6000, true)};
+    const QByteArray text = playoutPlaylist(segments, true);
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(text);
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+    QCOMPARE(check.segments.size(), 4);
+    for (int i = 0; i < 4; ++i) {
+        QCOMPARE(check.segments[i].discontinuity, i == 3); // the marked gap only
+        QCOMPARE(check.segments[i].programDateTime.toMSecsSinceEpoch(), segments[i].startMs);
+        QCOMPARE(check.segments[i].duration, 6.0);
+    }
+}
+
+// How much of a range an archive holds: complete only once a segment reaches the range's end;
+// growing while the archive is written towards it; partial when it stopped short, with what is
+// missing (also a marked gap inside, and a start before the archive began).
+void TestArchiveIndex::rangeCoverage()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.path();
+    settings.chunkMs = 3600 * 1000;
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    StorageError e;
+    // 0-60 s: a source at 0.7 of real time (6 s segments arriving every 8.57 s); a drop, and
+    // from 90 s on after a marked gap, up to 120 s.
+    qint64 at = kT0;
+    while (at + 6000 <= kT0 + 60000) {
+        QVERIFY2(writer.writeSegment("x", at, 6000, false, &e), qPrintable(e.toString()));
+        at += 8570;
+    }
+    const qint64 slowEnd = writer.lastEndMs();
+    for (at = kT0 + 90000; at < kT0 + 120000; at += 6000)
+        QVERIFY2(writer.writeSegment("x", at, 6000, at == kT0 + 90000, &e), qPrintable(e.toString()));
+    ArchiveReader archive;
+    QVERIFY2(archive.load(dir.path(), &error), qPrintable(error));
+    auto text = [](const RangeCoverage &c) {
+        QStringList m;
+        for (const TimeRange &r : c.missing)
+            m << QStringLiteral("%1-%2").arg((r.fromMs - kT0) / 1000.0).arg((r.toMs - kT0) / 1000.0);
+        return QStringLiteral("%1, covered to %2, missing %3").arg(coverageStateName(c.state)).arg((c.coveredToMs - kT0) / 1000.0).arg(m.join(u", "_qs));
+    };
+
+    // Within the slow part: the holes between its dates are no missing minutes.
+    RangeCoverage c = archiveRangeCoverage(archive, {kT0 + 5000, kT0 + 40000}, kT0 + 200000);
+    QVERIFY2(c.state == RangeCoverage::State::Complete && c.missing.isEmpty() && c.coveredToMs == kT0 + 40000, qPrintable(text(c)));
+    QVERIFY(iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, {kT0 + 5000, kT0 + 40000}, c)).ended);
+
+    // Across the drop: complete to its end, the gap missing.
+    c = archiveRangeCoverage(archive, {kT0 + 30000, kT0 + 100000}, kT0 + 200000);
+    QVERIFY2(c.state == RangeCoverage::State::Complete && c.missing.size() == 1 && (c.missing[0] == TimeRange{slowEnd, kT0 + 90000}),
+             qPrintable(text(c)));
+
+    // Ending in the drop, the archive gone on after it: partial, for good.
+    c = archiveRangeCoverage(archive, {kT0 + 30000, kT0 + 80000}, kT0 + 85000);
+    QVERIFY2(c.state == RangeCoverage::State::Partial && c.missing.size() == 1 && (c.missing[0] == TimeRange{slowEnd, kT0 + 80000})
+                 && c.coveredToMs == slowEnd,
+             qPrintable(text(c)));
+
+    // Starting before the archive began: that start is missing.
+    c = archiveRangeCoverage(archive, {kT0 - 20000, kT0 + 20000}, kT0 + 200000);
+    QVERIFY2(c.state == RangeCoverage::State::Complete && c.missing.size() == 1 && (c.missing[0] == TimeRange{kT0 - 20000, kT0}),
+             qPrintable(text(c)));
+
+    // Past the archive's newest segment (ends at 120 s): growing while the archive is written,
+    // however long after the range's end, as long as the archive is not stale.
+    const TimeRange tail{kT0 + 100000, kT0 + 125000};
+    for (qint64 now : {kT0 + 110000, kT0 + 125000, kT0 + 150000}) {
+        c = archiveRangeCoverage(archive, tail, now, 60000);
+        QVERIFY2(c.state == RangeCoverage::State::Growing && c.missing.isEmpty() && c.coveredToMs == kT0 + 120000, qPrintable(text(c)));
+        QVERIFY(!iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, tail, c)).ended);
+    }
+    // The archive stopped (nothing for a minute): partial, the rest missing, the playlist ended.
+    c = archiveRangeCoverage(archive, tail, kT0 + 180000, 60000);
+    QVERIFY2(c.state == RangeCoverage::State::Partial && c.missing.size() == 1 && (c.missing[0] == TimeRange{kT0 + 120000, kT0 + 125000}),
+             qPrintable(text(c)));
+    QVERIFY(iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, tail, c)).ended);
+    // The archive holds nothing of a range in the future yet: growing.
+    c = archiveRangeCoverage(archive, {kT0 + 130000, kT0 + 140000}, kT0 + 125000, 60000);
+    QVERIFY2(c.state == RangeCoverage::State::Growing && c.coveredToMs == 0, qPrintable(text(c)));
+
+    // The archive grows past the tail's end: complete.
+    QVERIFY2(writer.writeSegment("x", kT0 + 120000, 6000, false, &e), qPrintable(e.toString()));
+    QVERIFY2(archive.load(dir.path(), &error), qPrintable(error));
+    c = archiveRangeCoverage(archive, tail, kT0 + 180000, 60000);
+    QVERIFY2(c.state == RangeCoverage::State::Complete && c.missing.isEmpty() && c.coveredToMs == tail.toMs, qPrintable(text(c)));
+
+    // A slower source's hole at the end of a range is no missing end either: the next segment,
+    // dated after the range's end, holds what came next.
+    c = archiveRangeCoverage(archive, {kT0 + 10000, kT0 + 16000}, kT0 + 200000);
+    QVERIFY2(c.state == RangeCoverage::State::Complete && c.missing.isEmpty(), qPrintable(text(c)));
 }
 
 void TestArchiveIndex::parseArchiveRange_data()

@@ -13,6 +13,24 @@ quint16 freeUdpPort()
     return s.localPort();
 }
 
+bool startSlowSource(QProcess &process, quint16 port, double rate, QString *error)
+{
+    const QString r = QString::number(rate);
+    process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    process.start(QStringLiteral("ffmpeg"),
+                  {u"-hide_banner"_qs, u"-loglevel"_qs, u"error"_qs, u"-nostdin"_qs, u"-readrate"_qs, r, u"-f"_qs, u"lavfi"_qs, u"-i"_qs,
+                   u"testsrc2=size=160x90:rate=25"_qs, u"-readrate"_qs, r, u"-f"_qs, u"lavfi"_qs, u"-i"_qs,
+                   u"sine=frequency=440:sample_rate=48000"_qs, u"-c:v"_qs, u"libx264"_qs, u"-preset"_qs, u"ultrafast"_qs,
+                   u"-tune"_qs, u"zerolatency"_qs, u"-g"_qs, u"25"_qs, u"-keyint_min"_qs, u"25"_qs, u"-sc_threshold"_qs, u"0"_qs,
+                   u"-pix_fmt"_qs, u"yuv420p"_qs, u"-c:a"_qs, u"aac"_qs, u"-b:a"_qs, u"48k"_qs, u"-f"_qs, u"mpegts"_qs,
+                   QStringLiteral("udp://127.0.0.1:%1?pkt_size=1316").arg(port)});
+    if (!process.waitForStarted(10000)) {
+        *error = QStringLiteral("ffmpeg: %1").arg(process.errorString());
+        return false;
+    }
+    return true;
+}
+
 QList<MasterVariant> parseMaster(const QByteArray &text)
 {
     static const QRegularExpression attribute(u"([A-Z0-9-]+)=(\"[^\"]*\"|[^,]*)"_qs);

@@ -16,6 +16,7 @@
 #include <QElapsedTimer>
 #include <QMap>
 #include <QNetworkAccessManager>
+#include <QProcess>
 #include <QTcpSocket>
 #include <QTest>
 
@@ -72,6 +73,11 @@ inline ServerConfig serverConfig(const QString &dataDir, const QList<ChannelConf
 
 /// A free UDP port on 127.0.0.1 (bound and released; nothing else here races for it).
 quint16 freeUdpPort();
+
+/// ffmpeg sending a test stream (H.264 in one-second GOPs, AAC) as MPEG-TS over UDP to
+/// 127.0.0.1:`port`, its input read at `rate` of real time: a source slower than the clock.
+/// After a SIGSTOP/SIGCONT it sends what its rate owes at once (a burst).
+bool startSlowSource(QProcess &process, quint16 port, double rate, QString *error);
 
 class Client
 {
