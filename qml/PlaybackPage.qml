@@ -55,8 +55,8 @@ Item {
         Text {
             id: label
             x: 24; y: 16; width: parent.width - 48 - clock.width; elide: Text.ElideRight
-            text: (Playback.mode === "timeshift" ? qsTr("Live TV · timeshift") : Playback.mode === "catchup" ? qsTr("Catch-up · ") + Playback.title
-                   : qsTr("Recording · ") + Playback.title) + (Playback.paused ? qsTr("  · paused") : "")
+            text: (Playback.mode === "timeshift" ? qsTr("Timeshift · ") : Playback.mode === "catchup" ? qsTr("Catch-up · ") : qsTr("Recording · "))
+                  + Playback.title + (Playback.paused ? qsTr(" · paused") : "")
             color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true
         }
         Text {

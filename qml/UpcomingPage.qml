@@ -3,8 +3,9 @@ import Hubris.Native
 
 // What will be recorded, and what will not and why: a conflict (too many recordings at once),
 // a duplicate, a full keep limit, an episode the viewer skipped... with the other airings that
-// could be recorded instead. Up/down choose, red skips the episode of a series in focus, green
-// records a skipped one again, Back closes.
+// could be recorded instead. Up/down choose, channel up/down page; red skips the episode of a
+// series in focus, or cancels a recording of its own; green records a skipped episode again, or,
+// on an airing left out, the other airing that fits instead; Back closes.
 Rectangle {
     id: page
     objectName: "upcomingPage"
@@ -15,15 +16,30 @@ Rectangle {
     readonly property var current: list.count > 0 && list.currentIndex >= 0 && Dvr.revision >= 0 ? Dvr.upcoming.get(list.currentIndex) : ({})
     readonly property bool currentSkipped: current.reason === "cancelled"
     readonly property bool currentSkippable: !currentSkipped && current.rule !== undefined && Dvr.ruleIsSeries(current.rule)
+    // A recording of its own (not of a series): red cancels it, e.g. to make room for one in conflict.
+    readonly property bool currentCancellable: !currentSkipped && !currentSkippable && current.rule !== undefined && current.rule !== 0
+    // Left out, and another airing fits: green records that one instead.
+    readonly property bool currentHasAlternative: current.planned === false && !currentSkipped && (current.alternative || "").length > 0
+    // Channel up/down: a page of rows (as many as the list shows now) up or down.
+    function pageBy(direction) {
+        const first = list.indexAt(1, list.contentY + 1)
+        const last = list.indexAt(1, list.contentY + list.height - 2)
+        const rows = first >= 0 && last > first ? last - first : 1
+        list.currentIndex = Math.max(0, Math.min(list.count - 1, list.currentIndex + direction * rows))
+    }
     function handle(action) {
         switch (action) {
         case RemoteKeys.Up: list.decrementCurrentIndex(); return true
         case RemoteKeys.Down: list.incrementCurrentIndex(); return true
+        case RemoteKeys.ChannelUp: pageBy(-1); return true
+        case RemoteKeys.ChannelDown: pageBy(1); return true
         case RemoteKeys.Red:
             if (currentSkippable) Dvr.skipAiring(current.rule, current.channel, current.start, true)
+            else if (currentCancellable) Dvr.cancelRule(current.rule)
             return true
         case RemoteKeys.Green:
             if (currentSkipped) Dvr.skipAiring(current.rule, current.channel, current.start, false)
+            else if (currentHasAlternative) Dvr.recordAlternative(list.currentIndex)
             return true
         case RemoteKeys.Back: case RemoteKeys.Yellow: page.closed(); return true
         }
@@ -46,6 +62,7 @@ Rectangle {
     }
     ListView {
         id: list
+        objectName: "upcomingList"
         anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: hint.top; anchors.bottomMargin: 12
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
@@ -103,8 +120,11 @@ Rectangle {
     Text {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
-        text: page.currentSkipped ? qsTr("▲▼ choose   ● green record this episode again   Back close")
-              : page.currentSkippable ? qsTr("▲▼ choose   ● red skip this episode   Back close") : qsTr("▲▼ choose   Back close")
+        width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
+        text: page.currentSkipped ? qsTr("▲▼ choose   CH+/CH− page   ● green record this episode again   Back close")
+              : qsTr("▲▼ choose   CH+/CH− page   ")
+                + (page.currentHasAlternative ? qsTr("● green record %1 instead   ").arg(page.current.alternative) : "")
+                + (page.currentSkippable ? qsTr("● red skip this episode   ") : page.currentCancellable ? qsTr("● red cancel   ") : "") + qsTr("Back close")
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

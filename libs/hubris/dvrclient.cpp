@@ -339,12 +339,63 @@ void DvrClient::postRule(const QJsonObject &rule, const QString &title)
             return;
         const QJsonArray planned = body.value(u"planned").toArray();
         const QJsonArray skipped = body.value(u"skipped").toArray();
-        QString reason = skipped.isEmpty() ? QString() : skipped.first().toObject().value(u"detail").toString();
+        QString reason = skipped.isEmpty() ? QString() : skippedReason(skipped.first().toObject());
         if (reason.isEmpty() && planned.isEmpty())
             reason = QStringList(body.value(u"notes").toVariant().toStringList()).join(u' ');
-        Q_EMIT recorded(title, int(planned.size()), int(skipped.size()), reason);
+        // An airing on now is recorded at once (diver plans it from now): it is not one that
+        // "will be" recorded.
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        const int recordingNow = int(std::count_if(planned.cbegin(), planned.cend(), [now](const QJsonValue &v) {
+            const QJsonObject p = v.toObject();
+            return p.value(u"recordStart").toInteger(p.value(u"start").toInteger()) <= now + 1;
+        }));
+        Q_EMIT recorded(title, int(planned.size()), int(skipped.size()), reason, recordingNow,
+                        recordedMessage(title, int(planned.size()), recordingNow, int(skipped.size()), reason), planned.isEmpty());
         refresh();
     });
+}
+
+QString DvrClient::skippedReason(const QJsonObject &skipped)
+{
+    // A conflict in a few words: what is in the way, and where the episode fits (diver's detail
+    // says the same with UTC dates and channel numbers, too long for a toast).
+    if (skipped.value(u"reason").toString() != u"conflict" || skipped.value(u"relatedTo").toArray().isEmpty())
+        return skipped.value(u"detail").toString();
+    QStringList inTheWay;
+    for (const QJsonValue &v : skipped.value(u"relatedTo").toArray())
+        inTheWay.append(u'“' + v.toObject().value(u"title").toString() + u'”');
+    QString text = inTheWay.size() == 1 ? tr("a conflict with %1").arg(inTheWay.first())
+                                        : tr("a conflict with %1 and %2").arg(QStringList(inTheWay.mid(0, inTheWay.size() - 1)).join(u", "_qs), inTheWay.last());
+    const QJsonArray alternatives = skipped.value(u"alternatives").toArray();
+    if (!alternatives.isEmpty()) {
+        const QJsonObject a = alternatives.first().toObject();
+        text += tr("; it fits %1 on %2 (green in Upcoming recordings)")
+                    .arg(formatAiringTime(a.value(u"start").toInteger(), a.value(u"stop").toInteger()),
+                         a.value(u"channelName").toString(a.value(u"channel").toString()));
+    }
+    return text;
+}
+
+QString DvrClient::recordedMessage(const QString &title, int planned, int now, int skipped, const QString &reason)
+{
+    if (planned == 0)
+        return tr("“%1” will not be recorded: %2").arg(title, reason);
+    const int later = planned - now;
+    QString message;
+    if (now > 0 && later == 0)
+        message = tr("● Recording “%1” now").arg(title);
+    else if (now > 0)
+        message = later == 1 ? tr("● Recording “%1” now; 1 more airing will be recorded").arg(title)
+                             : tr("● Recording “%1” now; %2 more airings will be recorded").arg(title).arg(later);
+    else if (planned == 1)
+        message = tr("● “%1” will be recorded").arg(title);
+    else
+        message = tr("● %1 airings of “%2” will be recorded").arg(planned).arg(title);
+    if (skipped == 1)
+        message += tr("; 1 airing not (%1)").arg(reason);
+    else if (skipped > 1)
+        message += tr("; %1 airings not (%2)").arg(skipped).arg(reason);
+    return message;
 }
 
 void DvrClient::recordAiring(int airing)
@@ -385,6 +436,13 @@ void DvrClient::cancelAiring(int airing)
         fail(tr("This programme is not planned to be recorded"));
         return;
     }
+    cancelRule(rule);
+}
+
+void DvrClient::cancelRule(qint64 rule)
+{
+    if (rule == 0)
+        return;
     call("DELETE", QStringLiteral("/api/rules/%1").arg(rule), {}, [this](int status, const QJsonObject &) {
         if (status == 204)
             refresh();
@@ -445,6 +503,40 @@ void DvrClient::skipEpisode(int airing, bool skip)
         return;
     }
     skipAiring(rule, channel, a.start, skip);
+}
+
+void DvrClient::recordAlternative(int row)
+{
+    if (row < 0 || row >= m_upcoming.items().size())
+        return;
+    const DvrUpcoming left = m_upcoming.items().at(row);
+    if (left.planned || left.alternativeChannel.isEmpty()) {
+        fail(tr("“%1” has no other airing to record").arg(left.title));
+        return;
+    }
+    const QString where = left.alternative;
+    const QJsonObject rule{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, left.alternativeChannel}, {u"start"_qs, left.alternativeStart}};
+    call("POST", QStringLiteral("/api/recordings"), rule, [this, left, where](int status, const QJsonObject &body) {
+        if (status != 201 && status != 200)
+            return;
+        const QJsonArray planned = body.value(u"planned").toArray();
+        const QJsonArray skipped = body.value(u"skipped").toArray();
+        if (planned.isEmpty()) {
+            // It does not fit after all (the plan changed): the airing left out stays as it was.
+            const QString reason = skipped.isEmpty() ? QString() : skipped.first().toObject().value(u"detail").toString();
+            Q_EMIT recorded(left.title, 0, int(skipped.size()), reason, 0, recordedMessage(left.title, 0, 0, int(skipped.size()), reason), true);
+            refresh();
+            return;
+        }
+        // The airing in conflict is not wanted any more: of a series, this episode is skipped
+        // (the rule records the rest); a single recording's rule goes.
+        if (ruleIsSeries(left.rule))
+            skipAiring(left.rule, left.channel, left.start, true);
+        else
+            cancelRule(left.rule);
+        Q_EMIT recorded(left.title, int(planned.size()), 0, {}, 0, tr("● “%1” will be recorded %2 instead").arg(left.title, where), false);
+        refresh();
+    });
 }
 
 void DvrClient::setKept(qint64 id, bool kept)

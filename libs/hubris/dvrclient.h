@@ -68,6 +68,8 @@ public:
     Q_INVOKABLE void recordSeries(int airing);
     /// Stops planning the rule that records `airing` (the recordings made stay).
     Q_INVOKABLE void cancelAiring(int airing);
+    /// Stops planning rule `rule` (the upcoming list's red on a single recording).
+    Q_INVOKABLE void cancelRule(qint64 rule);
     Q_INVOKABLE void deleteRecording(qint64 id);
     /// Stops recording `id` while it records and keeps what is recorded (its row says "finished").
     Q_INVOKABLE void stopRecording(qint64 id);
@@ -75,6 +77,10 @@ public:
     Q_INVOKABLE void skipAiring(qint64 rule, const QString &channel, qint64 start, bool skip);
     /// The same for airing `airing` (a guide index) of the series that plans it.
     Q_INVOKABLE void skipEpisode(int airing, bool skip);
+    /// Row `row` of the upcoming list is left out (a conflict) and has an airing that fits
+    /// elsewhere: records that one instead, then drops this one (its single rule is cancelled,
+    /// or, of a series, this episode skipped). recorded() or errorOccurred() follows.
+    Q_INVOKABLE void recordAlternative(int row);
     Q_INVOKABLE void setKept(qint64 id, bool kept);
     /// The resume point of recording `id`, seconds from its start.
     Q_INVOKABLE void savePosition(qint64 id, qint64 seconds);
@@ -98,6 +104,13 @@ public:
     Q_INVOKABLE QUrl archiveUrl(int channel, qint64 from, qint64 seconds = 0) const;
     /// A recording's playlist from `offset` seconds on (diver's ?start=).
     Q_INVOKABLE QUrl recordingUrl(qint64 id, qint64 offset = 0) const;
+    /// What the viewer is told after asking to record `title`: `now` of the `planned` airings
+    /// are recorded from now on (they are on), the others later; `skipped` will not be, the
+    /// first for `reason`.
+    static QString recordedMessage(const QString &title, int planned, int now, int skipped, const QString &reason);
+    /// Why an airing diver left out (one of "skipped") is not recorded, for the viewer: a
+    /// conflict names what is in the way and where the episode fits; else diver's detail.
+    static QString skippedReason(const QJsonObject &skipped);
     /// How many hours of archive diver keeps.
     int archiveHours() const { return m_archiveHours; }
 
@@ -109,8 +122,11 @@ Q_SIGNALS:
     void readyChanged();
     void statusChanged();
     void marksChanged();
-    /// A recording or series rule was made: `planned` airings will be recorded, `skipped` not.
-    void recorded(const QString &title, int planned, int skipped, const QString &firstReason);
+    /// A recording or series rule was made: `planned` airings will be recorded (`now` of them
+    /// are being recorded already: on now), `skipped` not; `message` says so to the viewer
+    /// (recordedMessage()), an error when nothing will be recorded.
+    void recorded(const QString &title, int planned, int skipped, const QString &firstReason, int now,
+                  const QString &message, bool error);
     void errorOccurred(const QString &message);
     /// Something changed the library (delete, keep, position).
     void libraryChanged();

@@ -59,6 +59,11 @@ DvrUpcoming DvrUpcoming::skippedFromJson(const QJsonObject &o)
         const QString channel = a.value(u"channelName").toString(a.value(u"channel").toString());
         alternatives.append(formatAiringTime(a.value(u"start").toInteger(), a.value(u"stop").toInteger()) + u"  "_qs
                             + a.value(u"title").toString() + u" ("_qs + channel + u')');
+        if (u.alternativeChannel.isEmpty() && !a.value(u"channel").toString().isEmpty()) {
+            u.alternativeChannel = a.value(u"channel").toString();
+            u.alternativeStart = a.value(u"start").toInteger();
+            u.alternative = QObject::tr("%1 on %2").arg(formatAiringTime(u.alternativeStart, a.value(u"stop").toInteger()), channel);
+        }
     }
     u.alternatives = alternatives.join(u'\n');
     return u;
@@ -197,6 +202,7 @@ QVariant DvrUpcomingModel::data(const QModelIndex &index, int role) const
     case DetailRole: return u.detail;
     case AlternativesRole: return u.alternatives;
     case RuleRole: return u.rule;
+    case AlternativeRole: return u.alternative;
     default: return {};
     }
 }
@@ -205,7 +211,7 @@ QHash<int, QByteArray> DvrUpcomingModel::roleNames() const
 {
     return {{TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"}, {StartRole, "start"},
             {StopRole, "stop"}, {WhenRole, "when"}, {PlannedRole, "planned"}, {ReasonRole, "reason"},
-            {DetailRole, "detail"}, {AlternativesRole, "alternatives"}, {RuleRole, "rule"}};
+            {DetailRole, "detail"}, {AlternativesRole, "alternatives"}, {RuleRole, "rule"}, {AlternativeRole, "alternative"}};
 }
 
 int DvrUpcomingModel::conflicts() const

@@ -47,6 +47,9 @@ struct DvrUpcoming
     QString reason;       ///< skipped only: conflict, duplicate, keep-limit, ...
     QString detail;       ///< skipped only: diver's sentence
     QString alternatives; ///< skipped only: other airings that could be recorded, one a line
+    QString alternativeChannel; ///< the first of them (what green records instead): guide channel id
+    qint64 alternativeStart = 0;
+    QString alternative;  ///< the first of them for the viewer: "Sun 6 Dec 21:00–22:00 on One"
 
     static DvrUpcoming plannedFromJson(const QJsonObject &o);
     static DvrUpcoming skippedFromJson(const QJsonObject &o);
@@ -109,7 +112,7 @@ class DvrUpcomingModel : public QAbstractListModel
 public:
     enum Role {
         TitleRole = Qt::UserRole + 1, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole, PlannedRole,
-        ReasonRole, DetailRole, AlternativesRole, RuleRole
+        ReasonRole, DetailRole, AlternativesRole, RuleRole, AlternativeRole
     };
     Q_ENUM(Role)
 

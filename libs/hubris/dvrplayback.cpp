@@ -145,13 +145,22 @@ bool DvrPlayback::watchFromStart(int airing)
     return true;
 }
 
+QString DvrPlayback::channelTitle(int channel) const
+{
+    const auto guide = m_client->store()->guide();
+    if (!guide || channel < 0 || channel >= guide->channelCount())
+        return {};
+    const int number = guide->channelNumber(channel);
+    return number > 0 ? QString::number(number) + u' ' + guide->channelName(channel) : guide->channelName(channel);
+}
+
 bool DvrPlayback::pauseLive(int channel)
 {
     if (!m_client->isArchived(channel))
         return false;
     m_mode = QStringLiteral("timeshift");
     m_channel = channel;
-    m_title.clear();
+    m_title = channelTitle(channel);
     m_duration = 0;
     m_offset = now();
     m_played.invalidate();
@@ -169,7 +178,7 @@ bool DvrPlayback::rewindLive(int channel, int seconds)
         return false;
     m_mode = QStringLiteral("timeshift");
     m_channel = channel;
-    m_title.clear();
+    m_title = channelTitle(channel);
     m_duration = 0;
     Q_EMIT activeChanged();
     playFrom(now() - seconds);

@@ -37,6 +37,7 @@ public:
     bool isActive() const { return !m_mode.isEmpty(); }
     /// "recording", "catchup", "timeshift" or "" (live TV).
     QString mode() const { return m_mode; }
+    /// The recording's or programme's title; for timeshift, the channel ("1 Emerald Movies").
     QString title() const { return m_title; }
     bool isPaused() const { return m_paused; }
     /// Seconds from the start (recording, catch-up); for timeshift, seconds behind live.
@@ -78,6 +79,8 @@ private:
     qint64 playableEnd() const;
     void setPaused(bool paused);
     qint64 now() const;
+    /// "1 Emerald Movies": what timeshift shows as its title.
+    QString channelTitle(int channel) const;
     /// The player read the whole of what it played (hal::Player::hasEnded()).
     void onEnded(const QUrl &source);
 

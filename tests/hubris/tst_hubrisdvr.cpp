@@ -17,6 +17,7 @@
 #include <QJsonDocument>
 #include <QNetworkReply>
 #include <QTcpServer>
+#include <QQuickItem>
 #include <QQuickWindow>
 #include <QTest>
 
@@ -211,7 +212,14 @@ private Q_SLOTS:
         QCOMPARE(page(), u"guide"_qs);
         const int now = focusedAiring();
         QVERIFY(now >= 0);
+        QSignalSpy recorded(m_app->dvr(), &iptv::hubris::DvrClient::recorded);
         press(Qt::Key_R); // REC: what is on now
+        QVERIFY(recorded.wait(10000));
+        // It records from now on: the viewer is told so (it said "will be recorded").
+        QObject *toast = m_window->findChild<QObject *>(u"toast"_qs);
+        const QString title = m_app->store()->guide()->title(m_app->store()->guide()->airing(quint32(now)).programme);
+        QCOMPARE(toast->property("text").toString(), QStringLiteral("● Recording “%1” now").arg(title));
+        QVERIFY(toast->property("visible").toBool());
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(now) == u"recording"; }));
         // REC again: it records on (diver records what has begun), and the box says how to stop it.
         QSignalSpy errors(m_app->dvr(), &iptv::hubris::DvrClient::errorOccurred);
@@ -356,6 +364,37 @@ private Q_SLOTS:
             const auto &items = m_app->dvr()->upcoming()->items();
             return std::any_of(items.cbegin(), items.cend(), [](const auto &u) { return u.title.startsWith(u"Series"); });
         }));
+        // A list longer than the screen (the series and the rest): channel down pages (as many rows as the
+        // list shows), the row in focus stays on screen, channel up pages back.
+        {
+            auto *list = qobject_cast<QQuickItem *>(m_window->findChild<QObject *>(u"upcomingList"_qs));
+            QVERIFY(list);
+            const int rows = m_app->dvr()->upcoming()->rowCount();
+            QVERIFY2(rows >= 6, qPrintable(upcoming()));
+            QCOMPARE(list->property("currentIndex").toInt(), 0);
+            auto focusShown = [&] {
+                auto *item = qvariant_cast<QQuickItem *>(list->property("currentItem"));
+                if (!item)
+                    return false;
+                const qreal top = item->y() - list->property("contentY").toReal();
+                return top >= -1 && top + item->height() <= list->height() + 1;
+            };
+            press(Qt::Key_PageDown);
+            const int paged = list->property("currentIndex").toInt();
+            QVERIFY2(paged > 1 && paged < rows, qPrintable(QString::number(paged)));
+            QTRY_VERIFY(focusShown());
+            press(Qt::Key_PageDown);
+            QVERIFY(list->property("currentIndex").toInt() > paged);
+            QTRY_VERIFY(focusShown());
+            for (int i = 0; i < rows; ++i)
+                press(Qt::Key_PageDown);
+            QCOMPARE(list->property("currentIndex").toInt(), rows - 1); // no further than the last
+            QTRY_VERIFY(focusShown());
+            for (int i = 0; i < rows; ++i)
+                press(Qt::Key_PageUp);
+            QCOMPARE(list->property("currentIndex").toInt(), 0);
+            QTRY_VERIFY(focusShown());
+        }
         for (int i = 0; i < m_app->dvr()->upcoming()->rowCount() && !current().value(u"title"_qs).toString().startsWith(u"Series"); ++i)
             press(Qt::Key_Down);
         const QVariantMap episode = current();
@@ -383,6 +422,7 @@ private Q_SLOTS:
         press(Qt::Key_F3); // yellow: pause
         QCOMPARE(page(), u"playback"_qs);
         QCOMPARE(m_app->playback()->mode(), u"timeshift"_qs);
+        QCOMPARE(m_app->playback()->title(), u"3 Channel 3"_qs); // the bar says which channel is paused
         QVERIFY(m_app->playback()->isPaused());
         QTest::qWait(4500);
         shot(u"timeshift-paused"_qs);
