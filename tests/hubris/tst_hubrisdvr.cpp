@@ -384,7 +384,7 @@ private Q_SLOTS:
             QVERIFY2(paged > 1 && paged < rows, qPrintable(QString::number(paged)));
             QTRY_VERIFY(focusShown());
             press(Qt::Key_PageDown);
-            QVERIFY(list->property("currentIndex").toInt() > paged);
+            QVERIFY(list->property("currentIndex").toInt() > paged || paged == rows - 1);
             QTRY_VERIFY(focusShown());
             for (int i = 0; i < rows; ++i)
                 press(Qt::Key_PageDown);
