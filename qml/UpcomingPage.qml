@@ -15,9 +15,11 @@ Rectangle {
     // The row in focus: skipped by the viewer (green records it again), or one of a series (red skips it).
     readonly property var current: list.count > 0 && list.currentIndex >= 0 && Dvr.revision >= 0 ? Dvr.upcoming.get(list.currentIndex) : ({})
     readonly property bool currentSkipped: current.reason === "cancelled"
-    readonly property bool currentSkippable: !currentSkipped && current.rule !== undefined && Dvr.ruleIsSeries(current.rule)
+    // Skipping an episode means something only for one that would be recorded (or waits on a conflict).
+    readonly property bool currentSkippable: (current.planned === true || current.reason === "conflict")
+                                             && current.rule !== undefined && Dvr.ruleIsSeries(current.rule)
     // A recording of its own (not of a series): red cancels it, e.g. to make room for one in conflict.
-    readonly property bool currentCancellable: !currentSkipped && !currentSkippable && current.rule !== undefined && current.rule !== 0
+    readonly property bool currentCancellable: !currentSkipped && current.rule !== undefined && current.rule !== 0 && !Dvr.ruleIsSeries(current.rule)
     // Left out, and another airing fits: green records that one instead.
     readonly property bool currentHasAlternative: current.planned === false && !currentSkipped && (current.alternative || "").length > 0
     // Channel up/down: a page of rows (as many as the list shows now) up or down.
@@ -79,6 +81,9 @@ Rectangle {
             required property string reason
             required property string detail
             required property string alternatives
+            required property var rule
+            // Of a series (one airing may be planned by a recording of its own and a series: two rows).
+            readonly property bool ofSeries: Dvr.revision >= 0 && Dvr.ruleIsSeries(rule)
             readonly property bool current: ListView.isCurrentItem
             width: list.width; height: column.implicitHeight + 24; radius: 6
             color: current ? Theme.cellNow : Theme.cell
@@ -90,9 +95,11 @@ Rectangle {
                     spacing: 14; width: parent.width
                     Text { text: row.planned ? "●" : "○"; color: row.planned ? Theme.error : Theme.dimText
                            font.family: Theme.family; font.pixelSize: Theme.fontNormal }
-                    Text { width: parent.width - 260; elide: Text.ElideRight; text: row.title
+                    Text { width: parent.width - 370; elide: Text.ElideRight; text: row.title
                            color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
-                    Text { text: row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped") : row.reason.replace(/-/g, " ")
+                    Text { text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped") : row.reason.replace(/-/g, " "))
+                                 + (row.ofSeries ? qsTr(" · series") : "")
+                           width: 310; horizontalAlignment: Text.AlignRight; elide: Text.ElideRight
                            color: row.planned || row.reason === "cancelled" ? Theme.dimText : Theme.error
                            font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 }

@@ -404,6 +404,9 @@ private Q_SLOTS:
         QVERIFY2(waitFor([&] { return current().value(u"reason"_qs).toString() == u"cancelled"_qs; }), qPrintable(upcoming()));
         QCOMPARE(current().value(u"start"_qs), episode.value(u"start"_qs));
         QVERIFY(upcomingPage->property("currentSkipped").toBool());
+        // Skipped: red has nothing more to skip, and a series' episode is not cancelled on its own.
+        QVERIFY(!upcomingPage->property("currentSkippable").toBool());
+        QVERIFY(!upcomingPage->property("currentCancellable").toBool());
         toastGone();
         shot(u"upcoming-skipped"_qs);
         press(Qt::Key_F2); // green: record this episode again
