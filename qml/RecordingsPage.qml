@@ -134,14 +134,17 @@ Rectangle {
     }
     Text {
         id: hint
+        objectName: "recordingsHint"
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
         width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
         readonly property bool recording: list.currentItem !== null && list.currentItem.state === "recording"
+        // Green keeps, or on a kept one lets retention delete it again.
+        readonly property string keep: list.currentItem !== null && list.currentItem.kept ? qsTr("● green don't keep") : qsTr("● green keep")
         text: page.confirmDelete >= 0 && recording
               ? qsTr("● green stops recording “%1” and keeps it   ● red again deletes it   any other key: nothing").arg(list.currentItem.title)
               : page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
-              : recording ? qsTr("OK play   ● red stop or delete   ● green keep   ● yellow upcoming   CH+/CH− page   Back close")
-              : qsTr("OK play   ● green keep   ● red delete   ● yellow upcoming   CH+/CH− page   Back close")
+              : recording ? qsTr("OK play   ● red stop or delete   %1   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
+              : qsTr("OK play   %1   ● red delete   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
         color: page.confirmDelete >= 0 ? Theme.error : Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

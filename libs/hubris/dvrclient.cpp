@@ -260,6 +260,20 @@ QString DvrClient::markOf(int airing) const
     return m_marks.value(airingKey(guide->channelId(int(a.channel)), a.start));
 }
 
+QString DvrClient::reasonOf(int airing) const
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return {};
+    const epg::Airing a = guide->airing(quint32(airing));
+    const QString channel = guide->channelId(int(a.channel));
+    for (const DvrUpcoming &u : m_upcoming.items()) {
+        if (!u.planned && u.channel == channel && u.start == a.start)
+            return u.why;
+    }
+    return {};
+}
+
 bool DvrClient::isSeries(int airing) const
 {
     const auto guide = m_store->guide();
@@ -357,23 +371,7 @@ void DvrClient::postRule(const QJsonObject &rule, const QString &title)
 
 QString DvrClient::skippedReason(const QJsonObject &skipped)
 {
-    // A conflict in a few words: what is in the way, and where the episode fits (diver's detail
-    // says the same with UTC dates and channel numbers, too long for a toast).
-    if (skipped.value(u"reason").toString() != u"conflict" || skipped.value(u"relatedTo").toArray().isEmpty())
-        return skipped.value(u"detail").toString();
-    QStringList inTheWay;
-    for (const QJsonValue &v : skipped.value(u"relatedTo").toArray())
-        inTheWay.append(u'“' + v.toObject().value(u"title").toString() + u'”');
-    QString text = inTheWay.size() == 1 ? tr("a conflict with %1").arg(inTheWay.first())
-                                        : tr("a conflict with %1 and %2").arg(QStringList(inTheWay.mid(0, inTheWay.size() - 1)).join(u", "_qs), inTheWay.last());
-    const QJsonArray alternatives = skipped.value(u"alternatives").toArray();
-    if (!alternatives.isEmpty()) {
-        const QJsonObject a = alternatives.first().toObject();
-        text += tr("; it fits %1 on %2 (green in Upcoming recordings)")
-                    .arg(formatAiringTime(a.value(u"start").toInteger(), a.value(u"stop").toInteger()),
-                         a.value(u"channelName").toString(a.value(u"channel").toString()));
-    }
-    return text;
+    return skippedReasonText(skipped);
 }
 
 QString DvrClient::recordedMessage(const QString &title, int planned, int now, int skipped, const QString &reason)

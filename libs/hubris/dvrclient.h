@@ -96,6 +96,9 @@ public:
     Q_INVOKABLE bool isSeries(int airing) const;
     /// The viewer skipped airing `airing` of its series (it is not recorded; it can be again).
     Q_INVOKABLE bool isSkipped(int airing) const;
+    /// Why airing `airing` (a guide index) is left out of the plan, in a few words ("" when it is
+    /// planned or no rule wants it): what the details page says of a conflict.
+    Q_INVOKABLE QString reasonOf(int airing) const;
     /// Rule `rule` plans more than one airing (planned or left out): a series.
     Q_INVOKABLE bool ruleIsSeries(qint64 rule) const;
     /// Where the archive of `channel` (a guide index) begins, UTC s (0: unknown or none).

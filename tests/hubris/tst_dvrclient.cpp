@@ -1,6 +1,7 @@
 // The box's DVR client against a real diver (in-process, checking tickets with a test key): the
 // models under QAbstractItemModelTester, record an airing and a series (the guide's marks follow),
-// a conflict with its reason, the library's keep, resume position, stop and delete, one episode
+// a conflict with its reason (and its other airing recorded instead), what the viewer is told
+// after a record key, the library's keep, resume position, stop and delete, one episode
 // of a series skipped and taken back, and what the viewer
 // is told when the ticket is refused, diver is down, or the box has no ticket at all.
 #include "dvrtestsupport.h"
@@ -258,6 +259,11 @@ private Q_SLOTS:
         QCOMPARE(dvr.upcoming()->get(row).value(u"alternative"_qs).toString(),
                  iptv::hubris::formatAiringTime(t + 7200, t + 10800) + u" on Channel 1"_qs);
 
+        // The details page says why, in the same words.
+        QCOMPARE(dvr.reasonOf(film), u"a conflict with “Late Show”; it fits "_qs + iptv::hubris::formatAiringTime(t + 7200, t + 10800)
+                                         + u" on Channel 1 (green in Upcoming recordings)"_qs);
+        QCOMPARE(dvr.reasonOf(show), QString()); // planned
+
         // Green on it in the upcoming list: the repeat is recorded, the airing in conflict goes.
         dvr.recordAlternative(row);
         QVERIFY(recorded.wait(10000));
@@ -266,6 +272,7 @@ private Q_SLOTS:
         QTRY_COMPARE(dvr.markOf(repeat), u"planned"_qs);
         QTRY_COMPARE(dvr.upcoming()->conflicts(), 0);
         QTRY_COMPARE(dvr.markOf(film), QString());
+        QCOMPARE(dvr.reasonOf(film), QString());
         QCOMPARE(dvr.markOf(show), u"planned"_qs);
         QCOMPARE(dvr.upcoming()->rowCount(), 2);
 

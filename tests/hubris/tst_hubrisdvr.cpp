@@ -267,8 +267,11 @@ private Q_SLOTS:
         auto *library = m_app->dvr()->recordings();
         QVERIFY(waitFor([&] { return library->rowCount() == 1 && library->items().first().segments >= 4; }, 30000));
         const qint64 id = library->items().first().id;
+        QObject *hint = m_window->findChild<QObject *>(u"recordingsHint"_qs);
+        QVERIFY(hint && hint->property("text").toString().contains(u"green keep"));
         press(Qt::Key_F2); // green: keep
         QVERIFY(waitFor([&] { return library->items().first().kept; }));
+        QTRY_VERIFY2(hint->property("text").toString().contains(u"green don't keep"), qPrintable(hint->property("text").toString()));
         shot(u"recordings"_qs);
 
         // diver cuts a recording's playlist at ?start= (how the box seeks and resumes).
