@@ -81,6 +81,19 @@ QString DvrPlayback::positionText() const
     return clock(position()) + u" / "_qs + clock(m_duration);
 }
 
+qreal DvrPlayback::progress() const
+{
+    if (m_mode != u"timeshift")
+        return m_duration > 0 ? std::clamp(qreal(position()) / qreal(m_duration), 0.0, 1.0) : 0.0;
+    const qint64 live = now();
+    qint64 from = m_client->archiveStart(m_channel);
+    if (m_client->archiveHours() > 0)
+        from = std::max(from, live - qint64(m_client->archiveHours()) * 3600);
+    if (from <= 0 || from >= live)
+        return 1.0;
+    return std::clamp(qreal(live - position() - from) / qreal(live - from), 0.0, 1.0);
+}
+
 void DvrPlayback::playFrom(qint64 offset)
 {
     m_offset = offset;

@@ -31,6 +31,7 @@ class DvrPlayback : public QObject
     Q_PROPERTY(qint64 position READ position NOTIFY positionChanged)
     Q_PROPERTY(qint64 duration READ duration NOTIFY positionChanged)
     Q_PROPERTY(QString positionText READ positionText NOTIFY positionChanged)
+    Q_PROPERTY(qreal progress READ progress NOTIFY positionChanged)
 public:
     DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper, QObject *parent = nullptr);
 
@@ -46,6 +47,9 @@ public:
     qint64 duration() const { return m_duration; }
     /// "12:04 / 58:00", or "2:15 behind live".
     QString positionText() const;
+    /// Where the viewer is, 0 to 1: in the recording or programme; in timeshift, in what the
+    /// channel's archive holds (from its start, at most diver's archive hours back, to live).
+    qreal progress() const;
 
     /// Plays row `row` of the library from its stored position (from the start when near its end).
     Q_INVOKABLE bool playRecording(int row);
