@@ -392,6 +392,7 @@ Window {
         Connections {
             target: Dvr
             function onErrorOccurred(message) { toast.show(message, true) }
+            function onNotice(message) { toast.show(message, false) }
             function onRecorded(title, planned, skipped, firstReason, now, message, error) { toast.show(message, error) }
         }
         Connections {

@@ -24,8 +24,12 @@ Rectangle {
     readonly property bool currentHasAlternative: current.planned === false && !currentSkipped && (current.alternative || "").length > 0
     // Channel up/down: a page of rows (as many as the list shows now) up or down.
     function pageBy(direction) {
+        // The rows on screen: from the top edge, and up from the bottom edge past the spacing
+        // between rows (or the empty space below a short list).
         const first = list.indexAt(1, list.contentY + 1)
-        const last = list.indexAt(1, list.contentY + list.height - 2)
+        let last = -1
+        for (let y = list.contentY + list.height - 1; last < 0 && y > list.contentY; y -= list.spacing + 1)
+            last = list.indexAt(1, y)
         const rows = first >= 0 && last > first ? last - first : 1
         list.currentIndex = Math.max(0, Math.min(list.count - 1, list.currentIndex + direction * rows))
     }

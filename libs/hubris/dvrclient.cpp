@@ -434,16 +434,22 @@ void DvrClient::cancelAiring(int airing)
         fail(tr("This programme is not planned to be recorded"));
         return;
     }
-    cancelRule(rule);
+    // Said, since it may be more than this airing: REC on an episode cancels its whole series.
+    const QString title = guide->title(a.programme);
+    cancelRule(rule, ruleIsSeries(rule) ? tr("The series “%1” will not be recorded").arg(title)
+                                        : tr("“%1” will not be recorded").arg(title));
 }
 
-void DvrClient::cancelRule(qint64 rule)
+void DvrClient::cancelRule(qint64 rule, const QString &message)
 {
     if (rule == 0)
         return;
-    call("DELETE", QStringLiteral("/api/rules/%1").arg(rule), {}, [this](int status, const QJsonObject &) {
-        if (status == 204)
-            refresh();
+    call("DELETE", QStringLiteral("/api/rules/%1").arg(rule), {}, [this, message](int status, const QJsonObject &) {
+        if (status != 204)
+            return;
+        if (!message.isEmpty())
+            Q_EMIT notice(message);
+        refresh();
     });
 }
 

@@ -68,8 +68,9 @@ public:
     Q_INVOKABLE void recordSeries(int airing);
     /// Stops planning the rule that records `airing` (the recordings made stay).
     Q_INVOKABLE void cancelAiring(int airing);
-    /// Stops planning rule `rule` (the upcoming list's red on a single recording).
-    Q_INVOKABLE void cancelRule(qint64 rule);
+    /// Stops planning rule `rule` (the upcoming list's red on a single recording); `message`,
+    /// when given, goes to notice() once diver agreed.
+    Q_INVOKABLE void cancelRule(qint64 rule, const QString &message = {});
     Q_INVOKABLE void deleteRecording(qint64 id);
     /// Stops recording `id` while it records and keeps what is recorded (its row says "finished").
     Q_INVOKABLE void stopRecording(qint64 id);
@@ -131,6 +132,8 @@ Q_SIGNALS:
     void recorded(const QString &title, int planned, int skipped, const QString &firstReason, int now,
                   const QString &message, bool error);
     void errorOccurred(const QString &message);
+    /// Something the viewer is told that is not an error (a recording or series cancelled).
+    void notice(const QString &message);
     /// Something changed the library (delete, keep, position).
     void libraryChanged();
 

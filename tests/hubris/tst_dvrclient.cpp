@@ -123,9 +123,18 @@ private Q_SLOTS:
         QVERIFY(dvr->isSeries(series));
         QVERIFY(!dvr->isSeries(later));
 
-        // Cancelled: the mark goes.
+        // Cancelled: the mark goes, and the viewer is told what was cancelled.
+        QSignalSpy notices(dvr.get(), &DvrClient::notice);
         dvr->cancelAiring(later);
         QTRY_COMPARE(dvr->markOf(later), QString());
+        QCOMPARE(notices.size(), 1);
+        QCOMPARE(notices.first().first().toString(), QStringLiteral("“%1” will not be recorded").arg(title));
+        // REC on an episode of a series cancels the series: said so.
+        dvr->cancelAiring(series);
+        QTRY_COMPARE(dvr->markOf(series), QString());
+        QCOMPARE(notices.size(), 2);
+        QCOMPARE(notices.last().first().toString(),
+                 QStringLiteral("The series “%1” will not be recorded").arg(m_store->guide()->title(m_store->guide()->airing(series).programme)));
     }
 
     void recordedMessage_data()

@@ -238,6 +238,8 @@ private Q_SLOTS:
         shot(u"details"_qs);
         press(Qt::Key_F2); // green in the details: cancel it again
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(next).isEmpty(); }));
+        QTRY_COMPARE(toast->property("text").toString(),
+                     QStringLiteral("“%1” will not be recorded").arg(m_app->store()->guide()->title(m_app->store()->guide()->airing(quint32(next)).programme)));
         press(Qt::Key_F2); // and record it once more
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(next) == u"planned"; }));
         press(Qt::Key_Escape); // back in the guide, where it was
