@@ -16,6 +16,8 @@ Rectangle {
     readonly property bool series: Dvr.revision >= 0 && info.airing !== undefined && Dvr.isSeries(info.airing)
     // An episode of a series the viewer skipped: yellow records it again (yellow skips one planned).
     readonly property bool skipped: Dvr.revision >= 0 && info.airing !== undefined && Dvr.isSkipped(info.airing)
+    // Left out of the plan: why, in a few words (a conflict: what is in the way, where it fits).
+    readonly property string why: Dvr.revision >= 0 && info.airing !== undefined ? Dvr.reasonOf(info.airing) : ""
     readonly property bool past: info.stop !== undefined && info.stop <= GuideGrid.now()
     // The buttons along the bottom (left/right choose, OK runs): watch live, from the start, catch-up.
     // Catch-up only of what the archive holds (it begins when diver began archiving the channel).
@@ -124,10 +126,13 @@ Rectangle {
     // a series' keys do not fit beside them).
     Text {
         anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 66
-        x: Theme.margin * 2; width: parent.width - 4 * Theme.margin; elide: Text.ElideRight
+        objectName: "detailsRecordingState"
+        x: Theme.margin * 2; width: parent.width - 4 * Theme.margin
+        wrapMode: Text.Wrap; maximumLineCount: 3; elide: Text.ElideRight
         visible: Dvr.enabled && !page.past && page.info.start !== undefined
         text: page.mark === "recording" ? qsTr("● Recording · stop it in Recordings") : page.mark === "planned" ? (page.series ? qsTr("● Will be recorded (series) · yellow skips this episode · green cancels the series") : qsTr("● Will be recorded · green cancels"))
-              : page.mark === "conflict" ? (page.series ? qsTr("○ Not recorded: conflict · yellow skips this episode · green cancels the series") : qsTr("○ Not recorded: conflict · green cancels"))
+              : page.mark === "conflict" ? qsTr("○ Not recorded: %1").arg(page.why.length > 0 ? page.why : qsTr("conflict"))
+                                           + (page.series ? qsTr(" · yellow skips this episode · green cancels the series") : qsTr(" · green cancels"))
               : page.skipped ? qsTr("○ Episode skipped · yellow records this episode again")
               : qsTr("● green record   ● yellow record series")
         color: page.mark === "" && !page.skipped ? Theme.dimText : page.skipped ? Theme.accent : Theme.error

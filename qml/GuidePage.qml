@@ -72,9 +72,33 @@ Item {
         color: Theme.text
         font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
     }
+    // A channel number being typed ("1_"): in the header, right, so it covers neither the grid
+    // nor the focused programme (which moves left of it).
+    Rectangle {
+        id: number
+        objectName: "guideNumberOsd"
+        visible: NumberEntry.active
+        anchors.right: parent.right; anchors.rightMargin: Theme.margin
+        anchors.verticalCenter: day.verticalCenter
+        width: numberText.implicitWidth + 32; height: day.height + 8; radius: 8
+        color: Theme.panelSolid
+        border.color: Theme.focus; border.width: Theme.highContrast ? Theme.focusWidth : 0
+        Text {
+            id: numberText
+            objectName: "guideNumberOsdText"
+            anchors.centerIn: parent
+            text: NumberEntry.display
+            color: Theme.text
+            font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true; font.letterSpacing: 4
+        }
+    }
     Text {
-        anchors.right: parent.right; anchors.rightMargin: Theme.margin; anchors.baseline: day.baseline
-        width: parent.width - day.width - 3 * Theme.margin
+        id: focusedTitle
+        objectName: "guideFocusedTitle"
+        anchors.right: number.visible ? number.left : parent.right
+        anchors.rightMargin: number.visible ? 24 : Theme.margin
+        anchors.baseline: day.baseline
+        width: parent.width - day.width - 2 * Theme.margin - anchors.rightMargin - (number.visible ? number.width + Theme.margin : 0)
         horizontalAlignment: Text.AlignRight
         elide: Text.ElideLeft
         text: page.focusedAiring.title ? page.clock(page.focusedAiring.start) + "–" + page.clock(page.focusedAiring.stop)

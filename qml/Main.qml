@@ -354,10 +354,10 @@ Window {
             }
         }
 
-        // The channel number being typed ("1__"), over live TV and the guide.
+        // The channel number being typed ("1__") over live TV; the guide shows it in its header.
         Rectangle {
             objectName: "numberOsd"
-            visible: NumberEntry.active && (window.page === "live" || window.page === "guide")
+            visible: NumberEntry.active && window.page === "live"
             anchors.top: parent.top; anchors.right: parent.right; anchors.margins: Theme.margin
             width: numberText.implicitWidth + 56; height: 90; radius: 10
             color: Theme.panelSolid
@@ -392,12 +392,8 @@ Window {
         Connections {
             target: Dvr
             function onErrorOccurred(message) { toast.show(message, true) }
-            function onRecorded(title, planned, skipped, firstReason) {
-                if (planned > 0 && skipped === 0) toast.show(qsTr("● “%1” will be recorded").arg(title), false)
-                else if (planned > 0 && skipped === 1) toast.show(qsTr("● “%1” will be recorded; 1 airing not (%2)").arg(title).arg(firstReason), false)
-                else if (planned > 0) toast.show(qsTr("● “%1” will be recorded; %2 airings not (%3)").arg(title).arg(skipped).arg(firstReason), false)
-                else toast.show(qsTr("“%1” will not be recorded: %2").arg(title).arg(firstReason), true)
-            }
+            function onNotice(message) { toast.show(message, false) }
+            function onRecorded(title, planned, skipped, firstReason, now, message, error) { toast.show(message, error) }
         }
         Connections {
             target: GuideStore

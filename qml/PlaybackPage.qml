@@ -55,8 +55,8 @@ Item {
         Text {
             id: label
             x: 24; y: 16; width: parent.width - 48 - clock.width; elide: Text.ElideRight
-            text: (Playback.mode === "timeshift" ? qsTr("Live TV · timeshift") : Playback.mode === "catchup" ? qsTr("Catch-up · ") + Playback.title
-                   : qsTr("Recording · ") + Playback.title) + (Playback.paused ? qsTr("  · paused") : "")
+            text: (Playback.mode === "timeshift" ? qsTr("Timeshift · ") : Playback.mode === "catchup" ? qsTr("Catch-up · ") : qsTr("Recording · "))
+                  + Playback.title + (Playback.paused ? qsTr(" · paused") : "")
             color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true
         }
         Text {
@@ -65,15 +65,14 @@ Item {
             text: Playback.positionText
             color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontNormal
         }
-        Rectangle { // the whole, and where the viewer is in it
+        Rectangle { // the whole (timeshift: what the archive holds, to live), and where the viewer is in it
             id: track
             x: 24; y: 66; width: parent.width - 48; height: 10; radius: 5
             color: Theme.cell
             Rectangle {
                 height: parent.height; radius: 5
                 color: Theme.focus
-                width: Playback.duration > 0 ? parent.width * Math.min(1, Playback.position / Playback.duration)
-                                             : parent.width * Math.max(0, 1 - Playback.position / 3600)
+                width: parent.width * Playback.progress
             }
         }
         Text {

@@ -1,7 +1,7 @@
 import QtQuick
 import Hubris.Native
 
-// The viewer's recordings (network DVR): up/down choose, OK plays (from where the viewer left
+// The viewer's recordings (network DVR): up/down choose, channel up/down page, OK plays (from where the viewer left
 // off), green keeps or releases, red deletes (pressed twice), yellow the upcoming recordings.
 // Red on one being recorded offers both: red again deletes it, green stops it and keeps what is
 // recorded.
@@ -16,6 +16,18 @@ Rectangle {
     function currentItem() { return list.count > 0 ? Dvr.recordings.get(list.currentIndex) : ({}) }
 
     function open() { confirmDelete = -1; Dvr.refresh(); if (list.currentIndex < 0 && list.count > 0) list.currentIndex = 0 }
+    // Channel up/down: a page of rows (as many as the list shows) up or down.
+    function pageBy(direction) {
+        // The rows on screen: from the top edge, and up from the bottom edge past the spacing
+        // between rows (or the empty space below a short list).
+        const first = list.indexAt(1, list.contentY + 1)
+        let last = -1
+        for (let y = list.contentY + list.height - 1; last < 0 && y > list.contentY; y -= list.spacing + 1)
+            last = list.indexAt(1, y)
+        const rows = first >= 0 && last > first ? last - first : 1
+        list.currentIndex = Math.max(0, Math.min(list.count - 1, list.currentIndex + direction * rows))
+        confirmDelete = -1
+    }
     function handle(action) {
         if (action === RemoteKeys.Green && confirmDelete >= 0 && confirmDelete === list.currentIndex && currentItem().state === "recording") {
             Dvr.stopRecording(currentItem().recordingId)
@@ -26,6 +38,8 @@ Rectangle {
         switch (action) {
         case RemoteKeys.Up: list.decrementCurrentIndex(); confirmDelete = -1; return true
         case RemoteKeys.Down: list.incrementCurrentIndex(); confirmDelete = -1; return true
+        case RemoteKeys.ChannelUp: pageBy(-1); return true
+        case RemoteKeys.ChannelDown: pageBy(1); return true
         case RemoteKeys.Ok: case RemoteKeys.PlayPause:
             if (list.count > 0 && Playback.playRecording(list.currentIndex)) page.play()
             return true
@@ -61,6 +75,7 @@ Rectangle {
     }
     ListView {
         id: list
+        objectName: "recordingsList"
         anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: hint.top; anchors.bottomMargin: 12
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
@@ -83,7 +98,8 @@ Rectangle {
             color: current ? Theme.cellNow : Theme.cell
             border.color: current ? Theme.focus : "transparent"; border.width: Theme.focusWidth
             Column {
-                x: 20; anchors.verticalCenter: parent.verticalCenter; width: parent.width - 300; spacing: 4
+                // A little above the middle: the bar of how far it was watched goes below, not through the date.
+                x: 20; anchors.verticalCenter: parent.verticalCenter; anchors.verticalCenterOffset: -5; width: parent.width - 300; spacing: 4
                 Text { width: parent.width; elide: Text.ElideRight; text: row.title
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
                 Text { width: parent.width; elide: Text.ElideRight
@@ -102,7 +118,7 @@ Rectangle {
                 }
             }
             Rectangle { // how far it was watched
-                anchors.bottom: parent.bottom; anchors.bottomMargin: 6; x: 20
+                anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.focusWidth + 2; x: 20
                 height: 4; radius: 2; color: Theme.accent
                 width: (parent.width - 40) * Math.min(1, row.position / Math.max(1, row.duration))
             }
@@ -122,14 +138,17 @@ Rectangle {
     }
     Text {
         id: hint
+        objectName: "recordingsHint"
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
         width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
         readonly property bool recording: list.currentItem !== null && list.currentItem.state === "recording"
+        // Green keeps, or on a kept one lets retention delete it again.
+        readonly property string keep: list.currentItem !== null && list.currentItem.kept ? qsTr("● green don't keep") : qsTr("● green keep")
         text: page.confirmDelete >= 0 && recording
               ? qsTr("● green stops recording “%1” and keeps it   ● red again deletes it   any other key: nothing").arg(list.currentItem.title)
               : page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
-              : recording ? qsTr("OK play   ● red stop or delete   ● green keep   ● yellow upcoming   Back close")
-              : qsTr("OK play   ● green keep   ● red delete   ● yellow upcoming   Back close")
+              : recording ? qsTr("OK play   ● red stop or delete   %1   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
+              : qsTr("OK play   %1   ● red delete   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
         color: page.confirmDelete >= 0 ? Theme.error : Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

@@ -3,8 +3,9 @@ import Hubris.Native
 
 // What will be recorded, and what will not and why: a conflict (too many recordings at once),
 // a duplicate, a full keep limit, an episode the viewer skipped... with the other airings that
-// could be recorded instead. Up/down choose, red skips the episode of a series in focus, green
-// records a skipped one again, Back closes.
+// could be recorded instead. Up/down choose, channel up/down page; red skips the episode of a
+// series in focus, or cancels a recording of its own; green records a skipped episode again, or,
+// on an airing left out, the other airing that fits instead; Back closes.
 Rectangle {
     id: page
     objectName: "upcomingPage"
@@ -14,16 +15,37 @@ Rectangle {
     // The row in focus: skipped by the viewer (green records it again), or one of a series (red skips it).
     readonly property var current: list.count > 0 && list.currentIndex >= 0 && Dvr.revision >= 0 ? Dvr.upcoming.get(list.currentIndex) : ({})
     readonly property bool currentSkipped: current.reason === "cancelled"
-    readonly property bool currentSkippable: !currentSkipped && current.rule !== undefined && Dvr.ruleIsSeries(current.rule)
+    // Skipping an episode means something only for one that would be recorded (or waits on a conflict).
+    readonly property bool currentSkippable: (current.planned === true || current.reason === "conflict")
+                                             && current.rule !== undefined && Dvr.ruleIsSeries(current.rule)
+    // A recording of its own (not of a series): red cancels it, e.g. to make room for one in conflict.
+    readonly property bool currentCancellable: !currentSkipped && current.rule !== undefined && current.rule !== 0 && !Dvr.ruleIsSeries(current.rule)
+    // Left out, and another airing fits: green records that one instead.
+    readonly property bool currentHasAlternative: current.planned === false && !currentSkipped && (current.alternative || "").length > 0
+    // Channel up/down: a page of rows (as many as the list shows now) up or down.
+    function pageBy(direction) {
+        // The rows on screen: from the top edge, and up from the bottom edge past the spacing
+        // between rows (or the empty space below a short list).
+        const first = list.indexAt(1, list.contentY + 1)
+        let last = -1
+        for (let y = list.contentY + list.height - 1; last < 0 && y > list.contentY; y -= list.spacing + 1)
+            last = list.indexAt(1, y)
+        const rows = first >= 0 && last > first ? last - first : 1
+        list.currentIndex = Math.max(0, Math.min(list.count - 1, list.currentIndex + direction * rows))
+    }
     function handle(action) {
         switch (action) {
         case RemoteKeys.Up: list.decrementCurrentIndex(); return true
         case RemoteKeys.Down: list.incrementCurrentIndex(); return true
+        case RemoteKeys.ChannelUp: pageBy(-1); return true
+        case RemoteKeys.ChannelDown: pageBy(1); return true
         case RemoteKeys.Red:
             if (currentSkippable) Dvr.skipAiring(current.rule, current.channel, current.start, true)
+            else if (currentCancellable) Dvr.cancelRule(current.rule)
             return true
         case RemoteKeys.Green:
             if (currentSkipped) Dvr.skipAiring(current.rule, current.channel, current.start, false)
+            else if (currentHasAlternative) Dvr.recordAlternative(list.currentIndex)
             return true
         case RemoteKeys.Back: case RemoteKeys.Yellow: page.closed(); return true
         }
@@ -46,6 +68,7 @@ Rectangle {
     }
     ListView {
         id: list
+        objectName: "upcomingList"
         anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: hint.top; anchors.bottomMargin: 12
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
@@ -62,6 +85,9 @@ Rectangle {
             required property string reason
             required property string detail
             required property string alternatives
+            required property var rule
+            // Of a series (one airing may be planned by a recording of its own and a series: two rows).
+            readonly property bool ofSeries: Dvr.revision >= 0 && Dvr.ruleIsSeries(rule)
             readonly property bool current: ListView.isCurrentItem
             width: list.width; height: column.implicitHeight + 24; radius: 6
             color: current ? Theme.cellNow : Theme.cell
@@ -73,9 +99,11 @@ Rectangle {
                     spacing: 14; width: parent.width
                     Text { text: row.planned ? "●" : "○"; color: row.planned ? Theme.error : Theme.dimText
                            font.family: Theme.family; font.pixelSize: Theme.fontNormal }
-                    Text { width: parent.width - 260; elide: Text.ElideRight; text: row.title
+                    Text { width: parent.width - 370; elide: Text.ElideRight; text: row.title
                            color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
-                    Text { text: row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped") : row.reason.replace(/-/g, " ")
+                    Text { text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped") : row.reason.replace(/-/g, " "))
+                                 + (row.ofSeries ? qsTr(" · series") : "")
+                           width: 310; horizontalAlignment: Text.AlignRight; elide: Text.ElideRight
                            color: row.planned || row.reason === "cancelled" ? Theme.dimText : Theme.error
                            font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 }
@@ -103,8 +131,11 @@ Rectangle {
     Text {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
-        text: page.currentSkipped ? qsTr("▲▼ choose   ● green record this episode again   Back close")
-              : page.currentSkippable ? qsTr("▲▼ choose   ● red skip this episode   Back close") : qsTr("▲▼ choose   Back close")
+        width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
+        text: page.currentSkipped ? qsTr("▲▼ choose   CH+/CH− page   ● green record this episode again   Back close")
+              : qsTr("▲▼ choose   CH+/CH− page   ")
+                + (page.currentHasAlternative ? qsTr("● green record %1 instead   ").arg(page.current.alternative) : "")
+                + (page.currentSkippable ? qsTr("● red skip this episode   ") : page.currentCancellable ? qsTr("● red cancel   ") : "") + qsTr("Back close")
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

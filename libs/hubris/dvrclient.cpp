@@ -260,6 +260,20 @@ QString DvrClient::markOf(int airing) const
     return m_marks.value(airingKey(guide->channelId(int(a.channel)), a.start));
 }
 
+QString DvrClient::reasonOf(int airing) const
+{
+    const auto guide = m_store->guide();
+    if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
+        return {};
+    const epg::Airing a = guide->airing(quint32(airing));
+    const QString channel = guide->channelId(int(a.channel));
+    for (const DvrUpcoming &u : m_upcoming.items()) {
+        if (!u.planned && u.channel == channel && u.start == a.start)
+            return u.why;
+    }
+    return {};
+}
+
 bool DvrClient::isSeries(int airing) const
 {
     const auto guide = m_store->guide();
@@ -339,12 +353,47 @@ void DvrClient::postRule(const QJsonObject &rule, const QString &title)
             return;
         const QJsonArray planned = body.value(u"planned").toArray();
         const QJsonArray skipped = body.value(u"skipped").toArray();
-        QString reason = skipped.isEmpty() ? QString() : skipped.first().toObject().value(u"detail").toString();
+        QString reason = skipped.isEmpty() ? QString() : skippedReason(skipped.first().toObject());
         if (reason.isEmpty() && planned.isEmpty())
             reason = QStringList(body.value(u"notes").toVariant().toStringList()).join(u' ');
-        Q_EMIT recorded(title, int(planned.size()), int(skipped.size()), reason);
+        // An airing on now is recorded at once (diver plans it from now): it is not one that
+        // "will be" recorded.
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        const int recordingNow = int(std::count_if(planned.cbegin(), planned.cend(), [now](const QJsonValue &v) {
+            const QJsonObject p = v.toObject();
+            return p.value(u"recordStart").toInteger(p.value(u"start").toInteger()) <= now + 1;
+        }));
+        Q_EMIT recorded(title, int(planned.size()), int(skipped.size()), reason, recordingNow,
+                        recordedMessage(title, int(planned.size()), recordingNow, int(skipped.size()), reason), planned.isEmpty());
         refresh();
     });
+}
+
+QString DvrClient::skippedReason(const QJsonObject &skipped)
+{
+    return skippedReasonText(skipped);
+}
+
+QString DvrClient::recordedMessage(const QString &title, int planned, int now, int skipped, const QString &reason)
+{
+    if (planned == 0)
+        return tr("“%1” will not be recorded: %2").arg(title, reason);
+    const int later = planned - now;
+    QString message;
+    if (now > 0 && later == 0)
+        message = tr("● Recording “%1” now").arg(title);
+    else if (now > 0)
+        message = later == 1 ? tr("● Recording “%1” now; 1 more airing will be recorded").arg(title)
+                             : tr("● Recording “%1” now; %2 more airings will be recorded").arg(title).arg(later);
+    else if (planned == 1)
+        message = tr("● “%1” will be recorded").arg(title);
+    else
+        message = tr("● %1 airings of “%2” will be recorded").arg(planned).arg(title);
+    if (skipped == 1)
+        message += tr("; 1 airing not (%1)").arg(reason);
+    else if (skipped > 1)
+        message += tr("; %1 airings not (%2)").arg(skipped).arg(reason);
+    return message;
 }
 
 void DvrClient::recordAiring(int airing)
@@ -385,9 +434,22 @@ void DvrClient::cancelAiring(int airing)
         fail(tr("This programme is not planned to be recorded"));
         return;
     }
-    call("DELETE", QStringLiteral("/api/rules/%1").arg(rule), {}, [this](int status, const QJsonObject &) {
-        if (status == 204)
-            refresh();
+    // Said, since it may be more than this airing: REC on an episode cancels its whole series.
+    const QString title = guide->title(a.programme);
+    cancelRule(rule, ruleIsSeries(rule) ? tr("The series “%1” will not be recorded").arg(title)
+                                        : tr("“%1” will not be recorded").arg(title));
+}
+
+void DvrClient::cancelRule(qint64 rule, const QString &message)
+{
+    if (rule == 0)
+        return;
+    call("DELETE", QStringLiteral("/api/rules/%1").arg(rule), {}, [this, message](int status, const QJsonObject &) {
+        if (status != 204)
+            return;
+        if (!message.isEmpty())
+            Q_EMIT notice(message);
+        refresh();
     });
 }
 
@@ -445,6 +507,40 @@ void DvrClient::skipEpisode(int airing, bool skip)
         return;
     }
     skipAiring(rule, channel, a.start, skip);
+}
+
+void DvrClient::recordAlternative(int row)
+{
+    if (row < 0 || row >= m_upcoming.items().size())
+        return;
+    const DvrUpcoming left = m_upcoming.items().at(row);
+    if (left.planned || left.alternativeChannel.isEmpty()) {
+        fail(tr("“%1” has no other airing to record").arg(left.title));
+        return;
+    }
+    const QString where = left.alternative;
+    const QJsonObject rule{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, left.alternativeChannel}, {u"start"_qs, left.alternativeStart}};
+    call("POST", QStringLiteral("/api/recordings"), rule, [this, left, where](int status, const QJsonObject &body) {
+        if (status != 201 && status != 200)
+            return;
+        const QJsonArray planned = body.value(u"planned").toArray();
+        const QJsonArray skipped = body.value(u"skipped").toArray();
+        if (planned.isEmpty()) {
+            // It does not fit after all (the plan changed): the airing left out stays as it was.
+            const QString reason = skipped.isEmpty() ? QString() : skipped.first().toObject().value(u"detail").toString();
+            Q_EMIT recorded(left.title, 0, int(skipped.size()), reason, 0, recordedMessage(left.title, 0, 0, int(skipped.size()), reason), true);
+            refresh();
+            return;
+        }
+        // The airing in conflict is not wanted any more: of a series, this episode is skipped
+        // (the rule records the rest); a single recording's rule goes.
+        if (ruleIsSeries(left.rule))
+            skipAiring(left.rule, left.channel, left.start, true);
+        else
+            cancelRule(left.rule);
+        Q_EMIT recorded(left.title, int(planned.size()), 0, {}, 0, tr("● “%1” will be recorded %2 instead").arg(left.title, where), false);
+        refresh();
+    });
 }
 
 void DvrClient::setKept(qint64 id, bool kept)

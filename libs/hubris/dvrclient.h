@@ -68,6 +68,9 @@ public:
     Q_INVOKABLE void recordSeries(int airing);
     /// Stops planning the rule that records `airing` (the recordings made stay).
     Q_INVOKABLE void cancelAiring(int airing);
+    /// Stops planning rule `rule` (the upcoming list's red on a single recording); `message`,
+    /// when given, goes to notice() once diver agreed.
+    Q_INVOKABLE void cancelRule(qint64 rule, const QString &message = {});
     Q_INVOKABLE void deleteRecording(qint64 id);
     /// Stops recording `id` while it records and keeps what is recorded (its row says "finished").
     Q_INVOKABLE void stopRecording(qint64 id);
@@ -75,6 +78,10 @@ public:
     Q_INVOKABLE void skipAiring(qint64 rule, const QString &channel, qint64 start, bool skip);
     /// The same for airing `airing` (a guide index) of the series that plans it.
     Q_INVOKABLE void skipEpisode(int airing, bool skip);
+    /// Row `row` of the upcoming list is left out (a conflict) and has an airing that fits
+    /// elsewhere: records that one instead, then drops this one (its single rule is cancelled,
+    /// or, of a series, this episode skipped). recorded() or errorOccurred() follows.
+    Q_INVOKABLE void recordAlternative(int row);
     Q_INVOKABLE void setKept(qint64 id, bool kept);
     /// The resume point of recording `id`, seconds from its start.
     Q_INVOKABLE void savePosition(qint64 id, qint64 seconds);
@@ -90,6 +97,9 @@ public:
     Q_INVOKABLE bool isSeries(int airing) const;
     /// The viewer skipped airing `airing` of its series (it is not recorded; it can be again).
     Q_INVOKABLE bool isSkipped(int airing) const;
+    /// Why airing `airing` (a guide index) is left out of the plan, in a few words ("" when it is
+    /// planned or no rule wants it): what the details page says of a conflict.
+    Q_INVOKABLE QString reasonOf(int airing) const;
     /// Rule `rule` plans more than one airing (planned or left out): a series.
     Q_INVOKABLE bool ruleIsSeries(qint64 rule) const;
     /// Where the archive of `channel` (a guide index) begins, UTC s (0: unknown or none).
@@ -98,6 +108,13 @@ public:
     Q_INVOKABLE QUrl archiveUrl(int channel, qint64 from, qint64 seconds = 0) const;
     /// A recording's playlist from `offset` seconds on (diver's ?start=).
     Q_INVOKABLE QUrl recordingUrl(qint64 id, qint64 offset = 0) const;
+    /// What the viewer is told after asking to record `title`: `now` of the `planned` airings
+    /// are recorded from now on (they are on), the others later; `skipped` will not be, the
+    /// first for `reason`.
+    static QString recordedMessage(const QString &title, int planned, int now, int skipped, const QString &reason);
+    /// Why an airing diver left out (one of "skipped") is not recorded, for the viewer: a
+    /// conflict names what is in the way and where the episode fits; else diver's detail.
+    static QString skippedReason(const QJsonObject &skipped);
     /// How many hours of archive diver keeps.
     int archiveHours() const { return m_archiveHours; }
 
@@ -109,9 +126,14 @@ Q_SIGNALS:
     void readyChanged();
     void statusChanged();
     void marksChanged();
-    /// A recording or series rule was made: `planned` airings will be recorded, `skipped` not.
-    void recorded(const QString &title, int planned, int skipped, const QString &firstReason);
+    /// A recording or series rule was made: `planned` airings will be recorded (`now` of them
+    /// are being recorded already: on now), `skipped` not; `message` says so to the viewer
+    /// (recordedMessage()), an error when nothing will be recorded.
+    void recorded(const QString &title, int planned, int skipped, const QString &firstReason, int now,
+                  const QString &message, bool error);
     void errorOccurred(const QString &message);
+    /// Something the viewer is told that is not an error (a recording or series cancelled).
+    void notice(const QString &message);
     /// Something changed the library (delete, keep, position).
     void libraryChanged();
 

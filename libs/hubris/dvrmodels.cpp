@@ -14,6 +14,27 @@ QString formatAiringTime(qint64 start, qint64 stop)
     return c.toString(from, QStringLiteral("ddd d MMM hh:mm")) + QChar(0x2013) + c.toString(to, QStringLiteral("hh:mm"));
 }
 
+QString skippedReasonText(const QJsonObject &skipped)
+{
+    // A conflict in a few words: what is in the way, and where the episode fits (diver's detail
+    // says the same with UTC dates and channel numbers, too long for a toast).
+    if (skipped.value(u"reason").toString() != u"conflict" || skipped.value(u"relatedTo").toArray().isEmpty())
+        return skipped.value(u"detail").toString();
+    QStringList inTheWay;
+    for (const QJsonValue &v : skipped.value(u"relatedTo").toArray())
+        inTheWay.append(u'“' + v.toObject().value(u"title").toString() + u'”');
+    QString text = inTheWay.size() == 1 ? QObject::tr("a conflict with %1").arg(inTheWay.first())
+                                        : QObject::tr("a conflict with %1 and %2").arg(QStringList(inTheWay.mid(0, inTheWay.size() - 1)).join(u", "_qs), inTheWay.last());
+    const QJsonArray alternatives = skipped.value(u"alternatives").toArray();
+    if (!alternatives.isEmpty()) {
+        const QJsonObject a = alternatives.first().toObject();
+        text += QObject::tr("; it fits %1 on %2 (green in Upcoming recordings)")
+                    .arg(formatAiringTime(a.value(u"start").toInteger(), a.value(u"stop").toInteger()),
+                         a.value(u"channelName").toString(a.value(u"channel").toString()));
+    }
+    return text;
+}
+
 DvrRecording DvrRecording::fromJson(const QJsonObject &o)
 {
     DvrRecording r;
@@ -52,6 +73,7 @@ DvrUpcoming DvrUpcoming::skippedFromJson(const QJsonObject &o)
     u.planned = false;
     u.reason = o.value(u"reason").toString();
     u.detail = o.value(u"detail").toString();
+    u.why = skippedReasonText(o);
     QStringList alternatives;
     for (const QJsonValue &v : o.value(u"alternatives").toArray()) {
         const QJsonObject a = v.toObject();
@@ -59,6 +81,11 @@ DvrUpcoming DvrUpcoming::skippedFromJson(const QJsonObject &o)
         const QString channel = a.value(u"channelName").toString(a.value(u"channel").toString());
         alternatives.append(formatAiringTime(a.value(u"start").toInteger(), a.value(u"stop").toInteger()) + u"  "_qs
                             + a.value(u"title").toString() + u" ("_qs + channel + u')');
+        if (u.alternativeChannel.isEmpty() && !a.value(u"channel").toString().isEmpty()) {
+            u.alternativeChannel = a.value(u"channel").toString();
+            u.alternativeStart = a.value(u"start").toInteger();
+            u.alternative = QObject::tr("%1 on %2").arg(formatAiringTime(u.alternativeStart, a.value(u"stop").toInteger()), channel);
+        }
     }
     u.alternatives = alternatives.join(u'\n');
     return u;
@@ -197,6 +224,7 @@ QVariant DvrUpcomingModel::data(const QModelIndex &index, int role) const
     case DetailRole: return u.detail;
     case AlternativesRole: return u.alternatives;
     case RuleRole: return u.rule;
+    case AlternativeRole: return u.alternative;
     default: return {};
     }
 }
@@ -205,7 +233,7 @@ QHash<int, QByteArray> DvrUpcomingModel::roleNames() const
 {
     return {{TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"}, {StartRole, "start"},
             {StopRole, "stop"}, {WhenRole, "when"}, {PlannedRole, "planned"}, {ReasonRole, "reason"},
-            {DetailRole, "detail"}, {AlternativesRole, "alternatives"}, {RuleRole, "rule"}};
+            {DetailRole, "detail"}, {AlternativesRole, "alternatives"}, {RuleRole, "rule"}, {AlternativeRole, "alternative"}};
 }
 
 int DvrUpcomingModel::conflicts() const

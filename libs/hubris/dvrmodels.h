@@ -46,7 +46,11 @@ struct DvrUpcoming
     bool planned = true;
     QString reason;       ///< skipped only: conflict, duplicate, keep-limit, ...
     QString detail;       ///< skipped only: diver's sentence
+    QString why;          ///< skipped only: the same in a few words (skippedReasonText())
     QString alternatives; ///< skipped only: other airings that could be recorded, one a line
+    QString alternativeChannel; ///< the first of them (what green records instead): guide channel id
+    qint64 alternativeStart = 0;
+    QString alternative;  ///< the first of them for the viewer: "Sun 6 Dec 21:00–22:00 on One"
 
     static DvrUpcoming plannedFromJson(const QJsonObject &o);
     static DvrUpcoming skippedFromJson(const QJsonObject &o);
@@ -62,6 +66,9 @@ void replaceRows(Model *model, QList<T> &items, const QList<T> &next, KeyOf keyO
 
 /// "Sat 6 Dec 07:00–08:00" in local time.
 QString formatAiringTime(qint64 start, qint64 stop);
+/// Why diver left an airing out (one of its "skipped"), for the viewer: a conflict names what
+/// is in the way and where the episode fits; else diver's detail.
+QString skippedReasonText(const QJsonObject &skipped);
 
 class DvrRecordingsModel : public QAbstractListModel
 {
@@ -109,7 +116,7 @@ class DvrUpcomingModel : public QAbstractListModel
 public:
     enum Role {
         TitleRole = Qt::UserRole + 1, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole, PlannedRole,
-        ReasonRole, DetailRole, AlternativesRole, RuleRole
+        ReasonRole, DetailRole, AlternativesRole, RuleRole, AlternativeRole
     };
     Q_ENUM(Role)
 

@@ -81,6 +81,19 @@ QString DvrPlayback::positionText() const
     return clock(position()) + u" / "_qs + clock(m_duration);
 }
 
+qreal DvrPlayback::progress() const
+{
+    if (m_mode != u"timeshift")
+        return m_duration > 0 ? std::clamp(qreal(position()) / qreal(m_duration), 0.0, 1.0) : 0.0;
+    const qint64 live = now();
+    qint64 from = m_client->archiveStart(m_channel);
+    if (m_client->archiveHours() > 0)
+        from = std::max(from, live - qint64(m_client->archiveHours()) * 3600);
+    if (from <= 0 || from >= live)
+        return 1.0;
+    return std::clamp(qreal(live - position() - from) / qreal(live - from), 0.0, 1.0);
+}
+
 void DvrPlayback::playFrom(qint64 offset)
 {
     m_offset = offset;
@@ -145,13 +158,22 @@ bool DvrPlayback::watchFromStart(int airing)
     return true;
 }
 
+QString DvrPlayback::channelTitle(int channel) const
+{
+    const auto guide = m_client->store()->guide();
+    if (!guide || channel < 0 || channel >= guide->channelCount())
+        return {};
+    const int number = guide->channelNumber(channel);
+    return number > 0 ? QString::number(number) + u' ' + guide->channelName(channel) : guide->channelName(channel);
+}
+
 bool DvrPlayback::pauseLive(int channel)
 {
     if (!m_client->isArchived(channel))
         return false;
     m_mode = QStringLiteral("timeshift");
     m_channel = channel;
-    m_title.clear();
+    m_title = channelTitle(channel);
     m_duration = 0;
     m_offset = now();
     m_played.invalidate();
@@ -169,7 +191,7 @@ bool DvrPlayback::rewindLive(int channel, int seconds)
         return false;
     m_mode = QStringLiteral("timeshift");
     m_channel = channel;
-    m_title.clear();
+    m_title = channelTitle(channel);
     m_duration = 0;
     Q_EMIT activeChanged();
     playFrom(now() - seconds);

@@ -31,12 +31,14 @@ class DvrPlayback : public QObject
     Q_PROPERTY(qint64 position READ position NOTIFY positionChanged)
     Q_PROPERTY(qint64 duration READ duration NOTIFY positionChanged)
     Q_PROPERTY(QString positionText READ positionText NOTIFY positionChanged)
+    Q_PROPERTY(qreal progress READ progress NOTIFY positionChanged)
 public:
     DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper, QObject *parent = nullptr);
 
     bool isActive() const { return !m_mode.isEmpty(); }
     /// "recording", "catchup", "timeshift" or "" (live TV).
     QString mode() const { return m_mode; }
+    /// The recording's or programme's title; for timeshift, the channel ("1 Emerald Movies").
     QString title() const { return m_title; }
     bool isPaused() const { return m_paused; }
     /// Seconds from the start (recording, catch-up); for timeshift, seconds behind live.
@@ -45,6 +47,9 @@ public:
     qint64 duration() const { return m_duration; }
     /// "12:04 / 58:00", or "2:15 behind live".
     QString positionText() const;
+    /// Where the viewer is, 0 to 1: in the recording or programme; in timeshift, in what the
+    /// channel's archive holds (from its start, at most diver's archive hours back, to live).
+    qreal progress() const;
 
     /// Plays row `row` of the library from its stored position (from the start when near its end).
     Q_INVOKABLE bool playRecording(int row);
@@ -78,6 +83,8 @@ private:
     qint64 playableEnd() const;
     void setPaused(bool paused);
     qint64 now() const;
+    /// "1 Emerald Movies": what timeshift shows as its title.
+    QString channelTitle(int channel) const;
     /// The player read the whole of what it played (hal::Player::hasEnded()).
     void onEnded(const QUrl &source);
 

@@ -1,6 +1,7 @@
 // The box's DVR client against a real diver (in-process, checking tickets with a test key): the
 // models under QAbstractItemModelTester, record an airing and a series (the guide's marks follow),
-// a conflict with its reason, the library's keep, resume position, stop and delete, one episode
+// a conflict with its reason (and its other airing recorded instead), what the viewer is told
+// after a record key, the library's keep, resume position, stop and delete, one episode
 // of a series skipped and taken back, and what the viewer
 // is told when the ticket is refused, diver is down, or the box has no ticket at all.
 #include "dvrtestsupport.h"
@@ -9,6 +10,7 @@
 #include <hubris/guidestore.h>
 
 #include <QAbstractItemModelTester>
+#include <QJsonDocument>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
@@ -102,6 +104,10 @@ private Q_SLOTS:
         QVERIFY(recorded.wait(10000));
         QCOMPARE(recorded.first().at(1).toInt(), 1); // planned
         QCOMPARE(recorded.first().at(2).toInt(), 0); // skipped
+        QCOMPARE(recorded.first().at(4).toInt(), 0); // later, not now
+        const QString title = m_store->guide()->title(m_store->guide()->airing(later).programme);
+        QCOMPARE(recorded.first().at(5).toString(), QStringLiteral("● “%1” will be recorded").arg(title));
+        QCOMPARE(recorded.first().at(6).toBool(), false);
         QTRY_COMPARE(dvr->markOf(later), u"planned"_qs);
         QCOMPARE(dvr->upcoming()->rowCount(), 1);
         QCOMPARE(dvr->upcoming()->items().first().title, m_store->guide()->title(m_store->guide()->airing(later).programme));
@@ -117,9 +123,54 @@ private Q_SLOTS:
         QVERIFY(dvr->isSeries(series));
         QVERIFY(!dvr->isSeries(later));
 
-        // Cancelled: the mark goes.
+        // Cancelled: the mark goes, and the viewer is told what was cancelled.
+        QSignalSpy notices(dvr.get(), &DvrClient::notice);
         dvr->cancelAiring(later);
         QTRY_COMPARE(dvr->markOf(later), QString());
+        QCOMPARE(notices.size(), 1);
+        QCOMPARE(notices.first().first().toString(), QStringLiteral("“%1” will not be recorded").arg(title));
+        // REC on an episode of a series cancels the series: said so.
+        dvr->cancelAiring(series);
+        QTRY_COMPARE(dvr->markOf(series), QString());
+        QCOMPARE(notices.size(), 2);
+        QCOMPARE(notices.last().first().toString(),
+                 QStringLiteral("The series “%1” will not be recorded").arg(m_store->guide()->title(m_store->guide()->airing(series).programme)));
+    }
+
+    void recordedMessage_data()
+    {
+        QTest::addColumn<int>("planned");
+        QTest::addColumn<int>("now");
+        QTest::addColumn<int>("skipped");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("later") << 1 << 0 << 0 << u"● “News” will be recorded"_qs;
+        QTest::newRow("on now") << 1 << 1 << 0 << u"● Recording “News” now"_qs;
+        QTest::newRow("series, one on now") << 4 << 1 << 0 << u"● Recording “News” now; 3 more airings will be recorded"_qs;
+        QTest::newRow("series, one on now, one more") << 2 << 1 << 0 << u"● Recording “News” now; 1 more airing will be recorded"_qs;
+        QTest::newRow("series with a conflict") << 3 << 0 << 1 << u"● 3 airings of “News” will be recorded; 1 airing not (no capacity)"_qs;
+        QTest::newRow("on now, two left out") << 2 << 2 << 2 << u"● Recording “News” now; 2 airings not (no capacity)"_qs;
+        QTest::newRow("nothing") << 0 << 0 << 1 << u"“News” will not be recorded: no capacity"_qs;
+    }
+    void recordedMessage()
+    {
+        QFETCH(int, planned);
+        QFETCH(int, now);
+        QFETCH(int, skipped);
+        QFETCH(QString, message);
+        QCOMPARE(DvrClient::recordedMessage(u"News"_qs, planned, now, skipped, u"no capacity"_qs), message);
+    }
+
+    void skippedReason()
+    {
+        auto parse = [](const char *json) { return QJsonDocument::fromJson(json).object(); };
+        QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "conflict", "detail": "no capacity: ...",
+            "relatedTo": [{"title": "Late Show"}, {"title": "Lost Signal"}, {"title": "Film"}], "alternatives": []})")),
+                 u"a conflict with “Late Show”, “Lost Signal” and “Film”"_qs);
+        QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "conflict", "detail": "no capacity: ...",
+            "relatedTo": [{"title": "Film"}], "alternatives": [{"channel": "one", "channelName": "One", "start": 1796590800, "stop": 1796594400}]})")),
+                 u"a conflict with “Film”; it fits "_qs + iptv::hubris::formatAiringTime(1796590800, 1796594400) + u" on One (green in Upcoming recordings)"_qs);
+        QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "duplicate", "detail": "the same episode is planned at ..."})")),
+                 u"the same episode is planned at ..."_qs);
     }
 
     void aConflictSaysWhy()
@@ -147,12 +198,121 @@ private Q_SLOTS:
         QVERIFY(row.contains(u"reason"_qs) && row.contains(u"alternatives"_qs));
     }
 
+    void aConflictRecordsItsAlternative()
+    {
+        // Its own diver (capacity 1) and guide: at `t` "Late Show" on channel 2 and "Film" on
+        // channel 1; the film is repeated two hours later on channel 1 (the same episode).
+        QTemporaryDir dir;
+        const qint64 t = QDateTime::currentSecsSinceEpoch() / 60 * 60 + 3600;
+        const QString guideFile = dir.filePath(u"repeat.guide"_qs);
+        {
+            using namespace iptv::epg;
+            const qint64 hour = QDateTime::currentSecsSinceEpoch() / 3600 * 3600;
+            GuideBuilder builder({.from = hour - 3600, .days = 1, .compressionLevel = 1, .createdAt = hour - 3600});
+            for (int n = 1; n <= 2; ++n)
+                builder.addChannel(dvrtest::testChannel(n, QStringLiteral("http://127.0.0.1:9/live/ch%1.ts").arg(n)));
+            auto add = [&](int n, qint64 start, const QString &title, const QString &desc) {
+                Programme p;
+                p.channelId = QStringLiteral("ch%1").arg(n);
+                p.start = start;
+                p.stop = start + 3600;
+                p.titles = {{{}, title}};
+                p.descs = {{{}, desc}};
+                builder.addProgramme(p);
+            };
+            add(1, t, u"Film"_qs, u"A film, shown twice."_qs);
+            add(1, t + 7200, u"Film"_qs, u"A film, shown twice."_qs);
+            add(2, t, u"Late Show"_qs, u"Talk."_qs);
+            QString error;
+            QVERIFY2(builder.finishToFile(guideFile, &error), qPrintable(error));
+        }
+        const QString keyFile = dir.filePath(u"tickets.pub"_qs);
+        QString error;
+        QVERIFY2(m_key.publicKey().save(keyFile, &error), qPrintable(error));
+        iptv::diver::DiverConfig config = dvrtest::config(dir, guideFile);
+        config.ticketKeyFiles = {keyFile};
+        config.capacity = 1;
+        iptv::diver::DiverServer diver(config);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        iptv::hubris::GuideStore store(dir.filePath(u"box"_qs));
+        store.loadFile(guideFile);
+        QTRY_VERIFY(store.isLoaded());
+        DvrClient dvr(&store, QUrl(QStringLiteral("http://127.0.0.1:%1").arg(diver.httpPort())));
+        new QAbstractItemModelTester(dvr.upcoming(), QAbstractItemModelTester::FailureReportingMode::QtTest, &dvr);
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-ALT"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        QTRY_VERIFY(dvr.isReady());
+
+        QSignalSpy recorded(&dvr, &DvrClient::recorded);
+        const int film = dvrtest::airingAt(*store.guide(), 0, t + 60), show = dvrtest::airingAt(*store.guide(), 1, t + 60);
+        const int repeat = dvrtest::airingAt(*store.guide(), 0, t + 7260);
+        dvr.recordAiring(show);
+        QVERIFY(recorded.wait(10000));
+        dvr.recordAiring(film);
+        QVERIFY(recorded.wait(10000));
+        QCOMPARE(recorded.last().at(1).toInt(), 0); // left out: a conflict
+        // Said in a few words: what is in the way, where it fits.
+        QCOMPARE(recorded.last().at(5).toString(),
+                 u"“Film” will not be recorded: a conflict with “Late Show”; it fits "_qs + iptv::hubris::formatAiringTime(t + 7200, t + 10800)
+                     + u" on Channel 1 (green in Upcoming recordings)"_qs);
+        QCOMPARE(recorded.last().at(6).toBool(), true);
+        QTRY_COMPARE(dvr.upcoming()->conflicts(), 1);
+        QTRY_COMPARE(dvr.markOf(film), u"conflict"_qs);
+        int row = -1;
+        for (int i = 0; i < dvr.upcoming()->rowCount(); ++i)
+            if (!dvr.upcoming()->items().at(i).planned)
+                row = i;
+        QVERIFY(row >= 0);
+        const DvrUpcoming left = dvr.upcoming()->items().at(row);
+        QCOMPARE(left.alternativeChannel, u"ch1"_qs);
+        QCOMPARE(left.alternativeStart, t + 7200);
+        QCOMPARE(dvr.upcoming()->get(row).value(u"alternative"_qs).toString(),
+                 iptv::hubris::formatAiringTime(t + 7200, t + 10800) + u" on Channel 1"_qs);
+
+        // The details page says why, in the same words.
+        QCOMPARE(dvr.reasonOf(film), u"a conflict with “Late Show”; it fits "_qs + iptv::hubris::formatAiringTime(t + 7200, t + 10800)
+                                         + u" on Channel 1 (green in Upcoming recordings)"_qs);
+        QCOMPARE(dvr.reasonOf(show), QString()); // planned
+
+        // Green on it in the upcoming list: the repeat is recorded, the airing in conflict goes.
+        dvr.recordAlternative(row);
+        QVERIFY(recorded.wait(10000));
+        QCOMPARE(recorded.last().at(1).toInt(), 1);
+        QVERIFY2(recorded.last().at(5).toString().endsWith(u"on Channel 1 instead"), qPrintable(recorded.last().at(5).toString()));
+        QTRY_COMPARE(dvr.markOf(repeat), u"planned"_qs);
+        QTRY_COMPARE(dvr.upcoming()->conflicts(), 0);
+        QTRY_COMPARE(dvr.markOf(film), QString());
+        QCOMPARE(dvr.reasonOf(film), QString());
+        QCOMPARE(dvr.markOf(show), u"planned"_qs);
+        QCOMPARE(dvr.upcoming()->rowCount(), 2);
+
+        // A row that is planned has no alternative to record: said, nothing changes.
+        QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+        dvr.recordAlternative(0);
+        QCOMPARE(errors.size(), 1);
+        QCOMPARE(dvr.upcoming()->rowCount(), 2);
+
+        // Red on a single recording in the list cancels it.
+        const qint64 showRule = dvr.upcoming()->items().at(dvr.upcoming()->items().first().channel == u"ch2" ? 0 : 1).rule;
+        dvr.cancelRule(showRule);
+        QTRY_COMPARE(dvr.markOf(show), QString());
+        QCOMPARE(dvr.upcoming()->rowCount(), 1);
+        QCOMPARE(dvr.markOf(repeat), u"planned"_qs);
+    }
+
     void libraryKeepPositionDelete()
     {
         auto dvr = client(u"STB-LIB"_qs);
         QTRY_VERIFY(dvr->isReady());
         // On now: recorded at once (its stream is dead, so it fails; it is in the library all the same).
-        dvr->recordAiring(airing(2, QDateTime::currentSecsSinceEpoch()));
+        // The viewer is told it records now, not that it "will be recorded".
+        QSignalSpy recorded(dvr.get(), &DvrClient::recorded);
+        const int onNow = airing(2, QDateTime::currentSecsSinceEpoch());
+        dvr->recordAiring(onNow);
+        QVERIFY(recorded.wait(10000));
+        QCOMPARE(recorded.first().at(1).toInt(), 1);
+        QCOMPARE(recorded.first().at(4).toInt(), 1);
+        QCOMPARE(recorded.first().at(5).toString(),
+                 QStringLiteral("● Recording “%1” now").arg(m_store->guide()->title(m_store->guide()->airing(onNow).programme)));
         QTRY_VERIFY_WITH_TIMEOUT((dvr->refresh(), dvr->recordings()->rowCount() == 1), 15000);
         const DvrRecording r = dvr->recordings()->items().first();
         QVERIFY(r.playlist.contains(u"ticket="));

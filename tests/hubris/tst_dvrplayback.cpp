@@ -1,7 +1,8 @@
 // DvrPlayback on the test player, against a small fake diver that serves the library and keeps
 // the positions the box stores: a recording played to its end closes the playback and is stored
 // as watched (the next play starts from the beginning), where a stream that fails stays on screen
-// with its error; live TV plays again after the end.
+// with its error; live TV plays again after the end. The bar's progress: into a recording, and in
+// timeshift where in the channel's archive (live at its right end).
 #include "testguide.h"
 #include "testplayer.h"
 
@@ -31,6 +32,7 @@ class TestDvrPlayback : public QObject
     QHttpServer m_diver;
     QJsonObject m_recording; ///< the one recording the fake diver has
     QList<qint64> m_stored;  ///< positions the box stored, in order
+    qint64 m_archiveFrom = QDateTime::currentSecsSinceEpoch() - 600;
 
     void startPlayback()
     {
@@ -55,6 +57,11 @@ private Q_SLOTS:
             return QHttpServerResponse(m_recording);
         });
         m_diver.route(u"/api/upcoming"_qs, [] { return QHttpServerResponse(QJsonObject{}); });
+        // Channel 1 archived for the last ten minutes.
+        m_diver.route(u"/api/status"_qs, [this] {
+            return QHttpServerResponse(QJsonObject{{u"archivedChannels"_qs, QJsonArray{u"ch1.test"_qs}}, {u"archiveHours"_qs, 24},
+                                                   {u"archiveFrom"_qs, QJsonObject{{u"ch1.test"_qs, m_archiveFrom}}}});
+        });
         const quint16 port = m_diver.listen(QHostAddress::LocalHost, 0);
         QVERIFY(port > 0);
 
@@ -76,6 +83,32 @@ private Q_SLOTS:
         m_client->refresh();
         QTRY_COMPARE(m_client->recordings()->rowCount(), 1);
         m_playback = std::make_unique<DvrPlayback>(m_client.get(), m_player.get(), m_zapper.get());
+    }
+
+    void progressOfARecordingAndOfTimeshift()
+    {
+        // A recording: how far into it.
+        startPlayback();
+        QCOMPARE(m_playback->progress(), 0.0);
+        m_playback->seekBy(900);
+        QVERIFY2(qAbs(m_playback->progress() - 0.25) < 0.01, qPrintable(QString::number(m_playback->progress())));
+        m_playback->stop();
+        QTRY_COMPARE(m_stored.size(), 1);
+        // The next tests start from the beginning again.
+        m_recording[u"position"_qs] = 0;
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->items().first().position, 0);
+        m_stored.clear();
+        // Timeshift: where in the archive (ten minutes) the viewer is, live at the right end
+        // (it said "full" at any point of the first hour).
+        QTRY_VERIFY(m_client->isArchived(0) && m_client->archiveStart(0) == m_archiveFrom);
+        QVERIFY(m_playback->pauseLive(0));
+        QVERIFY2(m_playback->progress() > 0.99, qPrintable(QString::number(m_playback->progress())));
+        m_playback->stop();
+        QVERIFY(m_playback->rewindLive(0, 300));
+        QVERIFY2(qAbs(m_playback->progress() - 0.5) < 0.02, qPrintable(QString::number(m_playback->progress())));
+        m_playback->stop();
+        QCOMPARE(m_stored.size(), 0); // timeshift stores no position
     }
 
     void aFailureStaysOnScreen()

@@ -17,6 +17,7 @@
 #include <QJsonDocument>
 #include <QNetworkReply>
 #include <QTcpServer>
+#include <QQuickItem>
 #include <QQuickWindow>
 #include <QTest>
 
@@ -211,7 +212,14 @@ private Q_SLOTS:
         QCOMPARE(page(), u"guide"_qs);
         const int now = focusedAiring();
         QVERIFY(now >= 0);
+        QSignalSpy recorded(m_app->dvr(), &iptv::hubris::DvrClient::recorded);
         press(Qt::Key_R); // REC: what is on now
+        QVERIFY(recorded.wait(10000));
+        // It records from now on: the viewer is told so (it said "will be recorded").
+        QObject *toast = m_window->findChild<QObject *>(u"toast"_qs);
+        const QString title = m_app->store()->guide()->title(m_app->store()->guide()->airing(quint32(now)).programme);
+        QCOMPARE(toast->property("text").toString(), QStringLiteral("● Recording “%1” now").arg(title));
+        QVERIFY(toast->property("visible").toBool());
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(now) == u"recording"; }));
         // REC again: it records on (diver records what has begun), and the box says how to stop it.
         QSignalSpy errors(m_app->dvr(), &iptv::hubris::DvrClient::errorOccurred);
@@ -230,6 +238,8 @@ private Q_SLOTS:
         shot(u"details"_qs);
         press(Qt::Key_F2); // green in the details: cancel it again
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(next).isEmpty(); }));
+        QTRY_COMPARE(toast->property("text").toString(),
+                     QStringLiteral("“%1” will not be recorded").arg(m_app->store()->guide()->title(m_app->store()->guide()->airing(quint32(next)).programme)));
         press(Qt::Key_F2); // and record it once more
         QVERIFY(waitFor([&] { return m_app->dvr()->markOf(next) == u"planned"; }));
         press(Qt::Key_Escape); // back in the guide, where it was
@@ -259,8 +269,11 @@ private Q_SLOTS:
         auto *library = m_app->dvr()->recordings();
         QVERIFY(waitFor([&] { return library->rowCount() == 1 && library->items().first().segments >= 4; }, 30000));
         const qint64 id = library->items().first().id;
+        QObject *hint = m_window->findChild<QObject *>(u"recordingsHint"_qs);
+        QVERIFY(hint && hint->property("text").toString().contains(u"green keep"));
         press(Qt::Key_F2); // green: keep
         QVERIFY(waitFor([&] { return library->items().first().kept; }));
+        QTRY_VERIFY2(hint->property("text").toString().contains(u"green don't keep"), qPrintable(hint->property("text").toString()));
         shot(u"recordings"_qs);
 
         // diver cuts a recording's playlist at ?start= (how the box seeks and resumes).
@@ -356,6 +369,37 @@ private Q_SLOTS:
             const auto &items = m_app->dvr()->upcoming()->items();
             return std::any_of(items.cbegin(), items.cend(), [](const auto &u) { return u.title.startsWith(u"Series"); });
         }));
+        // A list longer than the screen (the series and the rest): channel down pages (as many rows as the
+        // list shows), the row in focus stays on screen, channel up pages back.
+        {
+            auto *list = qobject_cast<QQuickItem *>(m_window->findChild<QObject *>(u"upcomingList"_qs));
+            QVERIFY(list);
+            const int rows = m_app->dvr()->upcoming()->rowCount();
+            QVERIFY2(rows >= 6, qPrintable(upcoming()));
+            QCOMPARE(list->property("currentIndex").toInt(), 0);
+            auto focusShown = [&] {
+                auto *item = qvariant_cast<QQuickItem *>(list->property("currentItem"));
+                if (!item)
+                    return false;
+                const qreal top = item->y() - list->property("contentY").toReal();
+                return top >= -1 && top + item->height() <= list->height() + 1;
+            };
+            press(Qt::Key_PageDown);
+            const int paged = list->property("currentIndex").toInt();
+            QVERIFY2(paged > 1 && paged < rows, qPrintable(QString::number(paged)));
+            QTRY_VERIFY(focusShown());
+            press(Qt::Key_PageDown);
+            QVERIFY(list->property("currentIndex").toInt() > paged || paged == rows - 1);
+            QTRY_VERIFY(focusShown());
+            for (int i = 0; i < rows; ++i)
+                press(Qt::Key_PageDown);
+            QCOMPARE(list->property("currentIndex").toInt(), rows - 1); // no further than the last
+            QTRY_VERIFY(focusShown());
+            for (int i = 0; i < rows; ++i)
+                press(Qt::Key_PageUp);
+            QCOMPARE(list->property("currentIndex").toInt(), 0);
+            QTRY_VERIFY(focusShown());
+        }
         for (int i = 0; i < m_app->dvr()->upcoming()->rowCount() && !current().value(u"title"_qs).toString().startsWith(u"Series"); ++i)
             press(Qt::Key_Down);
         const QVariantMap episode = current();
@@ -365,6 +409,9 @@ private Q_SLOTS:
         QVERIFY2(waitFor([&] { return current().value(u"reason"_qs).toString() == u"cancelled"_qs; }), qPrintable(upcoming()));
         QCOMPARE(current().value(u"start"_qs), episode.value(u"start"_qs));
         QVERIFY(upcomingPage->property("currentSkipped").toBool());
+        // Skipped: red has nothing more to skip, and a series' episode is not cancelled on its own.
+        QVERIFY(!upcomingPage->property("currentSkippable").toBool());
+        QVERIFY(!upcomingPage->property("currentCancellable").toBool());
         toastGone();
         shot(u"upcoming-skipped"_qs);
         press(Qt::Key_F2); // green: record this episode again
@@ -383,6 +430,7 @@ private Q_SLOTS:
         press(Qt::Key_F3); // yellow: pause
         QCOMPARE(page(), u"playback"_qs);
         QCOMPARE(m_app->playback()->mode(), u"timeshift"_qs);
+        QCOMPARE(m_app->playback()->title(), u"3 Channel 3"_qs); // the bar says which channel is paused
         QVERIFY(m_app->playback()->isPaused());
         QTest::qWait(4500);
         shot(u"timeshift-paused"_qs);
