@@ -4,6 +4,7 @@
 
 #include <numeric>
 #include <tuple>
+#include <utility>
 
 namespace iptv::dvr {
 
@@ -95,14 +96,17 @@ void GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) co
     // (description, programme, handle): the guide packs descriptions in compressed blocks in string
     // order and a thread keeps only its last few, so they are read in that order; a programme
     // airing on several channels is computed once.
-    // Sorted as one 64-bit key (description, programme) and the handle: a plain integer compare.
+    // Ordered by one 64-bit key (description, programme), then the handle.
     struct Item
     {
         quint64 key; ///< description << 32 | programme
         quint32 handle;
-        bool operator<(const Item &o) const { return key != o.key ? key < o.key : handle < o.handle; }
         bool operator==(const Item &o) const { return key == o.key && handle == o.handle; }
     };
+    // Items made in handle order, then sorted by key with a stable radix sort: the order of
+    // (key, handle) without comparisons (a full evaluation sorts 150k of them on one thread).
+    if (!std::is_sorted(handles.begin(), handles.end()))
+        std::sort(handles.begin(), handles.end());
     std::vector<Item> order;
     order.reserve(handles.size());
     for (const quint32 h : handles) {
@@ -112,7 +116,25 @@ void GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) co
         const quint32 p = guide->airingProgramme(firstAiring[size_t(x.channel)] + x.part->firstAiring[x.local]);
         order.push_back({quint64(x.part->description[x.local]) << 32 | p, h});
     }
-    std::sort(order.begin(), order.end());
+    if (order.size() < 4096) { // an update's few: the radix sort's tables would cost more
+        std::stable_sort(order.begin(), order.end(), [](const Item &a, const Item &b) { return a.key < b.key; });
+    } else {
+        std::vector<Item> other(order.size());
+        std::vector<quint32> count(1 << 16);
+        for (int shift = 0; shift < 64; shift += 16) {
+            std::fill(count.begin(), count.end(), 0);
+            for (const Item &item : order)
+                ++count[size_t(item.key >> shift) & 0xffff];
+            if (!order.empty() && count[size_t(order.front().key >> shift) & 0xffff] == order.size())
+                continue; // one digit for all: already in order
+            quint32 at = 0;
+            for (quint32 &c : count)
+                at += std::exchange(c, at);
+            for (const Item &item : order)
+                other[count[size_t(item.key >> shift) & 0xffff]++] = item;
+            order.swap(other);
+        }
+    }
     order.erase(std::unique(order.begin(), order.end()), order.end());
     onThreads(threads, order.size(), [&](size_t begin, size_t end) {
         EpisodeIdentity id;
