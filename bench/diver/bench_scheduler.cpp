@@ -214,6 +214,44 @@ int difference(const dvr::SchedulePlan &a, const dvr::SchedulePlan &b)
     return int((x - y).size() + (y - x).size());
 }
 
+/// A digest of everything a plan says (recordings with their nodes and padding, every skip with its
+/// reason, what it names and its note, the rule reports): two plans with the same digest are the
+/// same. Then the digests of the recordings and of the skips alone, to tell where two plans differ.
+QByteArray planDigest(const dvr::SchedulePlan &p)
+{
+    QCryptographicHash all(QCryptographicHash::Sha1), recordings(QCryptographicHash::Sha1),
+        skips(QCryptographicHash::Sha1);
+    QCryptographicHash *h = &recordings;
+    auto add = [&](const QString &s) {
+        const QByteArray bytes = s.toUtf8() + "\x1f";
+        h->addData(bytes);
+        all.addData(bytes);
+    };
+    auto addRef = [&](const dvr::AiringRef &r) {
+        add(QStringLiteral("%1 %2 %3 %4 %5").arg(r.ruleId).arg(r.channelId).arg(r.start).arg(r.stop).arg(r.title));
+    };
+    for (const dvr::PlannedRecording &r : p.recordings) {
+        addRef(r.ref());
+        // Not the identity: its keys are Qt's qHash of the texts, which differs from process to process.
+        add(QStringLiteral("%1 %2 %3").arg(r.recordStart).arg(r.recordStop).arg(r.nodeId));
+    }
+    h = &skips;
+    for (const dvr::SkippedAiring &sk : p.skipped) {
+        addRef(sk.airing);
+        add(QStringLiteral("%1 %2 %3 %4 %5 %6").arg(int(sk.reason)).arg(int(sk.layer)).arg(sk.note).arg(sk.keep)
+                .arg(sk.kept).arg(sk.planned));
+        for (const dvr::AiringRef &r : sk.relatedTo)
+            addRef(r);
+        add(QStringLiteral("|"));
+        for (const dvr::AiringRef &r : sk.alternatives)
+            addRef(r);
+    }
+    for (const dvr::RuleReport &r : p.ruleReports)
+        add(QStringLiteral("%1 %2").arg(r.ruleId).arg(r.message));
+    return all.result().toHex().left(16) + " (recordings " + recordings.result().toHex().left(8) + ", skips "
+        + skips.result().toHex().left(8) + ")";
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -286,6 +324,7 @@ int main(int argc, char **argv)
                 "keep %d, conflict %d), %d rule reports\n",
                 int(fullPlan.recordings.size()), int(fullPlan.skipped.size()), reasons[0], reasons[1], reasons[2],
                 reasons[3], reasons[4], reasons[5], reasons[6], int(fullPlan.ruleReports.size()));
+    std::printf("plan digest: %s\n", planDigest(fullPlan).constData());
     std::printf("full evaluation (index + match + plan): %s\n", qPrintable(full.text()));
     std::printf("  of which plan only:                    %s\n", qPrintable(planOnly.text()));
 
@@ -305,6 +344,7 @@ int main(int argc, char **argv)
                 changes.airingsChanged, changes.rulesRematched, int(changes.added.size()), int(changes.removed.size()),
                 int(changes.moved.size()), int(changes.lost.size()));
     std::printf("re-evaluation after the delta:          %s\n", qPrintable(update.text()));
+    std::printf("plan digest after the delta: %s\n", planDigest(updated).constData());
     // The repair keeps its promises (every airing a full evaluation of the changed guide gives an
     // outcome has one, and it is true), and changes far fewer recordings than a full evaluation.
     dvr::Scheduler check(options);
@@ -320,6 +360,7 @@ int main(int argc, char **argv)
     for (const dvr::SkippedAiring &sk : full1.skipped)
         checker.matched.insert(dvr::PlanCheck::outcomeKey(sk.airing.ruleId, sk.airing.channelId, sk.airing.start));
     const QStringList fullProblems = checker.problems(full1);
+    std::printf("full evaluation of the changed guide: digest %s\n", planDigest(full1).constData());
     std::printf("full evaluation of the changed guide valid: %s (%d problems)\n", fullProblems.isEmpty() ? "yes" : "NO",
                 int(fullProblems.size()));
     for (qsizetype i = 0; i < fullProblems.size() && i < 5; ++i)

@@ -133,12 +133,15 @@ int CapacityBook::maxLoad(const Node &n, int from, int to, int stopAt) const
 {
     // In blocks of minutes (a loop the compiler vectorises), stopping after the block where the
     // load reached stopAt: a node full there is not looked at further.
-    int best = 0;
+    // The loads read as signed 16-bit (they stay far below 32768): a maximum SSE2 has (pmaxsw),
+    // eight minutes an instruction, not widened to 32 bits first.
+    const auto *load = reinterpret_cast<const qint16 *>(n.load.data());
+    qint16 best = 0;
     const int end = std::min(to, int(n.load.size()));
     for (int m = from; m < end && best < stopAt;) {
         const int blockEnd = std::min(end, m + 32);
         for (; m < blockEnd; ++m)
-            best = std::max(best, int(n.load[size_t(m)]));
+            best = std::max(best, load[m]);
     }
     return best;
 }
@@ -245,12 +248,15 @@ void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, 
     // Each hour's ids stay in ascending order whatever order they were placed in (a move in pass 2
     // places a recording again): what `overlapping` finds first depends on the set placed, not on
     // the history of tries, so a plan that reuses part of the last one finds what a full one finds.
+    const HourEntry entry{id, channel, p.span.from, p.span.to};
     for (int h = p.span.from / 60; h <= lastHour; ++h) {
         auto &bucket = n.byHour[size_t(h)];
-        if (bucket.empty() || bucket.back() < id)
-            bucket.push_back(id);
+        if (bucket.empty() || bucket.back().id < id)
+            bucket.push_back(entry);
         else
-            bucket.insert(std::lower_bound(bucket.begin(), bucket.end(), id), id);
+            bucket.insert(std::lower_bound(bucket.begin(), bucket.end(), id,
+                                           [](const HourEntry &e, int x) { return e.id < x; }),
+                          entry);
     }
 }
 
@@ -269,7 +275,8 @@ void CapacityBook::unplace(int id)
                 --n.load[size_t(m)];
         for (int h = p.span.from / 60; h <= (p.span.to - 1) / 60; ++h) {
             auto &bucket = n.byHour[size_t(h)];
-            bucket.erase(std::lower_bound(bucket.begin(), bucket.end(), id));
+            bucket.erase(std::lower_bound(bucket.begin(), bucket.end(), id,
+                                          [](const HourEntry &e, int x) { return e.id < x; }));
         }
     }
     p = {};
@@ -284,22 +291,23 @@ std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptCha
     const int a = minuteFrom(from), b = minuteTo(from, to);
     if (a >= b || limit <= 0)
         return out;
+    // The channels of this node already in `out` (one bit each; the node's streams are found
+    // together, node after node).
+    QVarLengthArray<quint64, 64> seen;
     for (int node = 0; node < int(m_nodes.size()); ++node) {
         const Node &n = m_nodes[size_t(node)];
+        seen.resize(qsizetype((n.channel.size() + 63) / 64));
+        std::fill(seen.begin(), seen.end(), 0);
         for (int h = a / 60; h <= (b - 1) / 60 && h < int(n.byHour.size()); ++h) {
-            for (const int id : n.byHour[size_t(h)]) {
-                const Placement &p = m_placements[size_t(id)];
-                if (p.channel == exceptChannel || p.span.from >= b || p.span.to <= a)
+            for (const HourEntry &e : n.byHour[size_t(h)]) {
+                if (e.channel == exceptChannel || e.from >= b || e.to <= a)
                     continue;
-                bool seen = false;
-                for (const int other : out)
-                    if (m_placements[size_t(other)].node == node && m_placements[size_t(other)].channel == p.channel) {
-                        seen = true;
-                        break;
-                    }
-                if (seen)
+                quint64 &bits = seen[qsizetype(e.channel / 64)];
+                const quint64 bit = quint64(1) << (e.channel % 64);
+                if (bits & bit)
                     continue;
-                out.push_back(id);
+                bits |= bit;
+                out.push_back(e.id);
                 if (int(out.size()) >= limit) {
                     std::sort(out.begin(), out.end());
                     return out;

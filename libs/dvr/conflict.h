@@ -95,12 +95,18 @@ private:
         int from = 0, to = 0; ///< minutes from the origin, [from, to)
         int id = -1;
     };
+    /// A placement as an hour's list holds it: what overlapping() reads, without a look-up.
+    struct HourEntry
+    {
+        int id = -1, channel = -1;
+        int from = 0, to = 0; ///< its span
+    };
     struct Node
     {
         int capacity = 0;
         std::vector<quint16> load;                ///< distinct channels streaming, per minute
         std::vector<StepCount> channel;           ///< recordings per channel and minute
-        std::vector<std::vector<int>> byHour;     ///< placement ids touching each hour, ascending
+        std::vector<std::vector<HourEntry>> byHour; ///< placements touching each hour, by ascending id
     };
     struct Placement
     {

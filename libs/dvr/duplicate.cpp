@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 
 namespace iptv::dvr {
 
@@ -156,18 +157,6 @@ QString duplicateLayerName(DuplicateLayer layer)
     return {};
 }
 
-quint64 EpisodeIdentity::key(DuplicateLayer layer) const
-{
-    switch (layer) {
-    case DuplicateLayer::Ids: return ids;
-    case DuplicateLayer::EpisodeNumber: return episode;
-    case DuplicateLayer::SubTitle: return subTitle;
-    case DuplicateLayer::Description: return description;
-    case DuplicateLayer::None: break;
-    }
-    return 0;
-}
-
 namespace {
 
 using TextBuffer = QVarLengthArray<char16_t, 512>;
@@ -245,6 +234,16 @@ void appendNormalised(QByteArrayView text, TextBuffer &out)
                 space |= c == 0; // controls are dropped without a break
                 continue;
             }
+            if (space && o != first)
+                *o++ = u' ';
+            space = false;
+            *o++ = c;
+            // The rest of an ASCII word, character by character without the cases above.
+            while (p < end && *p < 0x80 && (c = s_asciiClass[*p]) > 1) {
+                *o++ = c;
+                ++p;
+            }
+            continue;
         } else {
             int n = 0;
             const char32_t cp = decodeUtf8(p, end, &n);
@@ -444,11 +443,84 @@ DuplicateLayer sameEpisode(const EpisodeIdentity &a, const EpisodeIdentity &b, q
     return DuplicateLayer::None;
 }
 
+int *DuplicateIndex::KeyTable::find(quint64 key)
+{
+    if (m_slots.empty())
+        return nullptr;
+    const size_t mask = m_slots.size() - 1;
+    for (size_t i = slotOf(key);; i = (i + 1) & mask) {
+        auto &slot = m_slots[i];
+        if (slot.first == key)
+            return &slot.second;
+        if (!slot.first)
+            return nullptr;
+    }
+}
+
+int &DuplicateIndex::KeyTable::operator[](quint64 key)
+{
+    if ((m_used.size() + 1) * 2 > m_slots.size())
+        grow(std::max<size_t>(16, m_slots.size() * 2));
+    const size_t mask = m_slots.size() - 1;
+    for (size_t i = slotOf(key);; i = (i + 1) & mask) {
+        auto &slot = m_slots[i];
+        if (slot.first == key)
+            return slot.second;
+        if (!slot.first) {
+            slot = {key, -1};
+            m_used.push_back(quint32(i));
+            return slot.second;
+        }
+    }
+}
+
+void DuplicateIndex::KeyTable::reserve(int keys)
+{
+    size_t slots = 16;
+    while (slots < size_t(std::max(keys, 0)) * 2)
+        slots *= 2;
+    if (slots > m_slots.size())
+        grow(slots);
+}
+
+void DuplicateIndex::KeyTable::grow(size_t slots)
+{
+    std::vector<std::pair<quint64, int>> old(slots, {0, -1});
+    old.swap(m_slots);
+    m_shift = 64 - std::countr_zero(slots);
+    m_used.clear();
+    m_used.reserve(slots / 2);
+    const size_t mask = slots - 1;
+    for (const auto &[key, entry] : old) {
+        if (!key)
+            continue;
+        size_t i = slotOf(key);
+        while (m_slots[i].first)
+            i = (i + 1) & mask;
+        m_slots[i] = {key, entry};
+        m_used.push_back(quint32(i));
+    }
+}
+
+void DuplicateIndex::KeyTable::clear()
+{
+    for (const quint32 i : m_used)
+        m_slots[i] = {0, -1};
+    m_used.clear();
+}
+
 void DuplicateIndex::clear()
 {
     m_entries.clear();
     for (auto &h : m_byKey)
         h.clear();
+}
+
+void DuplicateIndex::reserve(int entries)
+{
+    m_entries.reserve(size_t(std::max(entries, 0)));
+    for (auto &h : m_byKey)
+        h.reserve(entries);
 }
 
 int DuplicateIndex::add(const EpisodeIdentity &identity, qint64 owner)
@@ -457,13 +529,9 @@ int DuplicateIndex::add(const EpisodeIdentity &identity, qint64 owner)
     Entry entry{identity, owner, true, {-1, -1, -1, -1}};
     for (int i = 0; i < 4; ++i) {
         if (const quint64 k = identity.key(DuplicateLayer(i + 1))) {
-            auto it = m_byKey[i].find(k);
-            if (it == m_byKey[i].end()) {
-                m_byKey[i].insert(k, n);
-            } else {
-                entry.next[i] = *it;
-                *it = n;
-            }
+            int &last = m_byKey[i][k];
+            entry.next[i] = last;
+            last = n;
         }
     }
     m_entries.push_back(entry);
@@ -485,10 +553,10 @@ DuplicateIndex::Match DuplicateIndex::find(const EpisodeIdentity &identity, quin
         const quint64 k = identity.key(DuplicateLayer(i + 1));
         if (!k)
             continue;
-        const auto it = m_byKey[i].constFind(k);
-        if (it == m_byKey[i].cend())
+        const int *last = m_byKey[i].find(k);
+        if (!last)
             continue;
-        for (int e = *it; e >= 0; e = m_entries[size_t(e)].next[i]) {
+        for (int e = *last; e >= 0; e = m_entries[size_t(e)].next[i]) {
             const Entry &entry = m_entries[size_t(e)];
             if (!entry.live || (owner && entry.owner != owner) || (best && e >= best.entry))
                 continue;

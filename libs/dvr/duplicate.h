@@ -62,7 +62,18 @@ struct EpisodeIdentity
     quint64 description = 0;
     quint64 series = 0;      ///< normalised series id, for series-id rules; 0 = none
 
-    quint64 key(DuplicateLayer layer) const;
+    /// The layer's key (0: none); inline, as duplicate checks read it for every candidate.
+    quint64 key(DuplicateLayer layer) const
+    {
+        switch (layer) {
+        case DuplicateLayer::Ids: return ids;
+        case DuplicateLayer::EpisodeNumber: return episode;
+        case DuplicateLayer::SubTitle: return subTitle;
+        case DuplicateLayer::Description: return description;
+        case DuplicateLayer::None: break;
+        }
+        return 0;
+    }
     friend bool operator==(const EpisodeIdentity &, const EpisodeIdentity &) = default;
 };
 
@@ -99,7 +110,10 @@ public:
         DuplicateLayer layer = DuplicateLayer::None;
         explicit operator bool() const { return entry >= 0; }
     };
+    /// Empties the index; its memory is kept for the next use (one index groups rule after rule).
     void clear();
+    /// Makes room for `entries` entries without growing the tables on the way.
+    void reserve(int entries);
     /// Adds an entry with an owner tag (the rule id); returns its number.
     int add(const EpisodeIdentity &identity, qint64 owner);
     void remove(int entry); ///< the entry no longer matches anything
@@ -115,10 +129,29 @@ private:
         bool live = true;
         int next[4] = {-1, -1, -1, -1}; ///< the previous entry with the same key, per layer
     };
-    std::vector<Entry> m_entries;
     /// Per layer: key -> the last entry added with it (entries chain back through Entry::next).
-    /// No list per key: the scheduler fills one index per rule and a plan fills 100k of them.
-    QHash<quint64, int> m_byKey[4];
+    /// No list per key: the scheduler fills one index per rule and a plan adds 100k entries.
+    /// Open addressing over a power-of-two table (keys are hashes, never 0; 0 marks a free slot),
+    /// at most half full: no allocation per key, and clear() empties only the slots it used.
+    class KeyTable
+    {
+    public:
+        int *find(quint64 key);
+        const int *find(quint64 key) const { return const_cast<KeyTable *>(this)->find(key); }
+        /// The entry of `key`, made (-1) when new.
+        int &operator[](quint64 key);
+        void reserve(int keys);
+        void clear();
+
+    private:
+        size_t slotOf(quint64 key) const { return size_t((key * 0x9e3779b97f4a7c15ULL) >> m_shift); }
+        void grow(size_t slots);
+        std::vector<std::pair<quint64, int>> m_slots;
+        std::vector<quint32> m_used; ///< slots taken, for clear()
+        int m_shift = 64;
+    };
+    std::vector<Entry> m_entries;
+    KeyTable m_byKey[4];
 };
 
 } // namespace iptv::dvr

@@ -4,6 +4,7 @@
 
 #include <numeric>
 #include <tuple>
+#include <utility>
 
 namespace iptv::dvr {
 
@@ -11,7 +12,8 @@ namespace {
 
 /// A channel's part, but with guide title string ids in `title` (turned into the scheduler's title
 /// refs by build(), on one thread) and `byTitle` unsorted.
-std::shared_ptr<ChannelPart> makePart(const epg::Guide &g, int c, int key, QHash<quint32, bool> &progidSystem)
+std::shared_ptr<ChannelPart> makePart(const epg::Guide &g, int c, int key, QHash<quint32, bool> &progidSystem,
+                                      PartStrings *strings)
 {
     auto part = std::make_shared<ChannelPart>();
     part->digest = g.channelDigest(c);
@@ -31,6 +33,10 @@ std::shared_ptr<ChannelPart> makePart(const epg::Guide &g, int c, int key, QHash
             part->firstAiring.push_back(k);
             const auto ps = g.programmeStrings(p);
             part->title.push_back(int(ps.title));
+            strings->title.push_back(ps.title);
+            strings->subTitle.push_back(ps.subTitle);
+            strings->numberOffsets.push_back(quint32(strings->numbers.size()));
+            strings->numbers.insert(strings->numbers.end(), ps.episodeNums.begin(), ps.episodeNums.end());
             part->description.push_back(ps.description);
             part->fingerprint.push_back(g.programmeDigest(p));
             quint64 series = 0;
@@ -49,6 +55,7 @@ std::shared_ptr<ChannelPart> makePart(const epg::Guide &g, int c, int key, QHash
         part->airingList[i] = k;
     }
     part->airingOffsets.push_back(count);
+    strings->numberOffsets.push_back(quint32(strings->numbers.size()));
     const quint32 n = part->programmeCount();
     part->identities.resize(n);
     part->identityState = std::make_unique<std::atomic<quint8>[]>(n); // value-initialised: 0
@@ -71,31 +78,74 @@ EpisodeIdentity GuideIndex::identityOfProgramme(quint32 p) const
                                nums.constData(), nums.size());
 }
 
+EpisodeIdentity GuideIndex::identityOfHandle(quint32 h, quint32 p) const
+{
+    const Handle x = handle(h);
+    const PartStrings *strings = size_t(x.channel) < partStrings.size() ? partStrings[size_t(x.channel)].get() : nullptr;
+    if (!strings)
+        return identityOfProgramme(p);
+    QVarLengthArray<std::pair<QByteArrayView, QByteArrayView>, 4> nums;
+    for (quint32 i = strings->numberOffsets[x.local]; i < strings->numberOffsets[x.local + 1]; ++i)
+        nums.append({guide->string(strings->numbers[i].first), guide->string(strings->numbers[i].second)});
+    return episodeIdentityUtf8(guide->string(strings->title[x.local]), guide->string(strings->subTitle[x.local]),
+                               guide->string(x.part->description[x.local]), nums.constData(), nums.size());
+}
+
 void GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) const
 {
     // (description, programme, handle): the guide packs descriptions in compressed blocks in string
     // order and a thread keeps only its last few, so they are read in that order; a programme
     // airing on several channels is computed once.
-    std::vector<std::tuple<quint32, quint32, quint32>> order;
+    // Ordered by one 64-bit key (description, programme), then the handle.
+    struct Item
+    {
+        quint64 key; ///< description << 32 | programme
+        quint32 handle;
+        bool operator==(const Item &o) const { return key == o.key && handle == o.handle; }
+    };
+    // Items made in handle order, then sorted by key with a stable radix sort: the order of
+    // (key, handle) without comparisons (a full evaluation sorts 150k of them on one thread).
+    if (!std::is_sorted(handles.begin(), handles.end()))
+        std::sort(handles.begin(), handles.end());
+    std::vector<Item> order;
     order.reserve(handles.size());
     for (const quint32 h : handles) {
         const Handle x = handle(h);
         if (x.part->identityState[x.local].load(std::memory_order_acquire) == 2)
             continue;
         const quint32 p = guide->airingProgramme(firstAiring[size_t(x.channel)] + x.part->firstAiring[x.local]);
-        order.emplace_back(x.part->description[x.local], p, h);
+        order.push_back({quint64(x.part->description[x.local]) << 32 | p, h});
     }
-    std::sort(order.begin(), order.end());
+    if (order.size() < 4096) { // an update's few: the radix sort's tables would cost more
+        std::stable_sort(order.begin(), order.end(), [](const Item &a, const Item &b) { return a.key < b.key; });
+    } else {
+        std::vector<Item> other(order.size());
+        std::vector<quint32> count(1 << 16);
+        for (int shift = 0; shift < 64; shift += 16) {
+            std::fill(count.begin(), count.end(), 0);
+            for (const Item &item : order)
+                ++count[size_t(item.key >> shift) & 0xffff];
+            if (!order.empty() && count[size_t(order.front().key >> shift) & 0xffff] == order.size())
+                continue; // one digit for all: already in order
+            quint32 at = 0;
+            for (quint32 &c : count)
+                at += std::exchange(c, at);
+            for (const Item &item : order)
+                other[count[size_t(item.key >> shift) & 0xffff]++] = item;
+            order.swap(other);
+        }
+    }
     order.erase(std::unique(order.begin(), order.end()), order.end());
     onThreads(threads, order.size(), [&](size_t begin, size_t end) {
         EpisodeIdentity id;
         for (size_t i = begin; i < end; ++i) {
-            const auto &[description, p, h] = order[i];
-            if (i == begin || std::get<1>(order[i - 1]) != p)
-                id = identityOfProgramme(p);
-            setIdentity(h, id);
+            const quint32 p = quint32(order[i].key);
+            if (i == begin || quint32(order[i - 1].key) != p)
+                id = identityOfHandle(order[i].handle, p);
+            setIdentity(order[i].handle, id);
         }
     });
+    partStrings.clear(); // read once: every identity a version needs at once is made here
 }
 
 std::unique_ptr<GuideIndex> GuideIndex::build(std::shared_ptr<const epg::Guide> guide, GuideIndex *previous, int threads,
@@ -129,10 +179,14 @@ std::unique_ptr<GuideIndex> GuideIndex::build(std::shared_ptr<const epg::Guide> 
             toMake.push_back(c);
     }
     ix->partsMade = int(toMake.size());
+    ix->partStrings.resize(size_t(channels));
+    for (const int c : toMake)
+        ix->partStrings[size_t(c)] = std::make_unique<PartStrings>();
     onThreads(threads, toMake.size(), [&](size_t begin, size_t end) {
         QHash<quint32, bool> progidSystem; // episode-num system string id -> is "dd_progid"
         for (size_t i = begin; i < end; ++i)
-            ix->parts[size_t(toMake[i])] = makePart(g, toMake[i], ix->channelKey[size_t(toMake[i])], progidSystem);
+            ix->parts[size_t(toMake[i])] = makePart(g, toMake[i], ix->channelKey[size_t(toMake[i])], progidSystem,
+                                                    ix->partStrings[size_t(toMake[i])].get());
     });
     // Title string ids -> the scheduler's title refs, each distinct title once (one thread: the
     // refs are the scheduler's).

@@ -93,6 +93,16 @@ struct ChannelPart
     quint32 programmeCount() const { return quint32(title.size()); }
 };
 
+/// What identities read of a channel's programmes (string ids of the version the part was made
+/// in), kept from the walk that made the part, so that the identities do not walk the records
+/// again. Held by that version's GuideIndex only: a part shared with a later version has none.
+struct PartStrings
+{
+    std::vector<quint32> title, subTitle;  ///< per local programme (string ids)
+    std::vector<quint32> numberOffsets;    ///< per local programme: its episode numbers (CSR)
+    std::vector<std::pair<quint32, quint32>> numbers; ///< (system, value) string ids
+};
+
 /// One guide version as the scheduler reads it. Programmes are named by handles: a channel's
 /// local programme, numbered across the channels of this version (a programme airing on two
 /// channels has two handles; each gives that channel's airings).
@@ -110,6 +120,9 @@ struct GuideIndex
     QHash<quint64, QList<quint32>> titlesByKey;      ///< titleKey() -> the title refs airing in this version
     QHash<int, quint64> titleKeyOf;         ///< title ref -> titleKey() (every title ref seen so far)
     int partsMade = 0;                      ///< parts made for this version (the rest were shared)
+    /// By guide channel: the strings of a part made for this version (null: shared), read by
+    /// computeIdentities() and dropped after it.
+    mutable std::vector<std::unique_ptr<PartStrings>> partStrings;
 
     struct Handle
     {
@@ -153,6 +166,8 @@ struct GuideIndex
         return id;
     }
     EpisodeIdentity identityOfProgramme(quint32 p) const;
+    /// identityOfProgramme() of the handle's programme `p`, from partStrings when it has them.
+    EpisodeIdentity identityOfHandle(quint32 h, quint32 p) const;
     bool hasIdentity(quint32 h) const
     {
         const Handle x = handle(h);

@@ -64,9 +64,11 @@ namespace {
 /// The literal text every match of `pattern` (PCRE2 syntax, no extended mode) begins with, ASCII
 /// and lower-cased: the characters after an optional ^ up to the first that is not sure to be a
 /// plain literal. Empty when an alternation could make another branch match.
-QByteArray leadingLiteral(QStringView pattern, bool *anchored)
+QByteArray leadingLiteral(QStringView pattern, bool *anchored, qsizetype *consumed = nullptr)
 {
     *anchored = pattern.startsWith(u'^');
+    if (consumed)
+        *consumed = 0;
     QByteArray out;
     if (pattern.contains(u'|'))
         return out; // "^abc|x": the literal is not required (any '|', even escaped: no test)
@@ -100,7 +102,15 @@ QByteArray leadingLiteral(QStringView pattern, bool *anchored)
         out.append(char((literal >= u'A' && literal <= u'Z') ? literal + 32 : literal));
         i = next;
     }
+    if (consumed)
+        *consumed = i;
     return out;
+}
+
+/// Whether PCRE2 (no UCP) counts the ASCII character as a word character for \b.
+bool isAsciiWord(char16_t c)
+{
+    return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9') || c == u'_';
 }
 
 /// Whether caseless PCRE2 may match the character (not ASCII) to an ASCII one: those with a case
@@ -140,7 +150,17 @@ TitlePattern::TitlePattern(const QString &pattern)
     if (!m_regex.isValid())
         return;
     m_regex.optimize();
-    m_literal = leadingLiteral(pattern, &m_anchored);
+    qsizetype consumed = 0;
+    m_literal = leadingLiteral(pattern, &m_anchored, &consumed);
+    // "^literal" and "^literal\b" (what a rule made from a title is) are decided without PCRE2
+    // for a title whose characters there are ASCII (matches()).
+    if (m_anchored && !m_literal.isEmpty()) {
+        const QStringView rest = QStringView(pattern).mid(consumed);
+        if (rest.isEmpty())
+            m_whole = Whole::Literal;
+        else if (rest == u"\\b")
+            m_whole = Whole::LiteralWordEnd;
+    }
 }
 
 bool TitlePattern::matches(const QString &title) const
@@ -155,6 +175,22 @@ bool TitlePattern::matches(const QString &title) const
         if (m_anchored) {
             if (!literalAt(t, m_literal))
                 return false;
+            if (m_whole != Whole::No) {
+                // The pattern is the literal (then \b): with ASCII there (caseless ASCII is one
+                // to one), literalAt() was exact; \b compares ASCII word characters (no UCP).
+                bool ascii = true;
+                for (qsizetype k = 0; k < n && ascii; ++k)
+                    ascii = t[k].unicode() < 0x80;
+                if (ascii) {
+                    if (m_whole == Whole::Literal)
+                        return true;
+                    const bool wordBefore = isAsciiWord(char16_t(uchar(m_literal.back())));
+                    if (n == title.size())
+                        return wordBefore;
+                    if (t[n].unicode() < 0x80)
+                        return wordBefore != isAsciiWord(t[n].unicode());
+                }
+            }
         } else {
             qsizetype at = 0;
             while (at + n <= title.size() && !literalAt(t + at, m_literal))

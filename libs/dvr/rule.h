@@ -137,6 +137,8 @@ private:
     QRegularExpression m_regex;
     QByteArray m_literal;
     bool m_anchored = false;
+    /// The whole pattern is ^ and the literal (then \b): decided without PCRE2 for ASCII titles.
+    enum class Whole : quint8 { No, Literal, LiteralWordEnd } m_whole = Whole::No;
 };
 
 } // namespace iptv::dvr

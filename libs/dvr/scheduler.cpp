@@ -502,6 +502,13 @@ struct Scheduler::Private
     bool settledBeforeCapacity(int id);
     /// Groups the rule's candidates (not ended, not filtered) into new episodes.
     void groupEpisodes(int slot);
+    /// The grouping itself: the rule's episodes appended to `episodes`, numbered from `base`
+    /// (groupOf: per candidate, its episode's number or -1). `local` is a scratch index.
+    void groupInto(int slot, DuplicateIndex &local, std::vector<int> &groupOf, std::vector<Episode> &episodes,
+                   int base) const;
+    DuplicateIndex groupIndex; ///< groupEpisodes()' scratch index
+    /// groupEpisodes() for every valid, enabled rule (a full plan), on the threads.
+    void groupAllEpisodes();
     QList<RuleReport> ruleReports() const;
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
     /// another airing of its own episode so that this one fits. Places the episode if so.
@@ -974,14 +981,14 @@ bool Scheduler::Private::settledBeforeCapacity(int id)
     return false;
 }
 
-void Scheduler::Private::groupEpisodes(int slot)
+void Scheduler::Private::groupInto(int slot, DuplicateIndex &local, std::vector<int> &groupOf,
+                                   std::vector<Episode> &episodes, int base) const
 {
     const RuleState &rs = rules[size_t(slot)];
     const RecordingRule &r = rs.rule;
-    const int base = int(state.episodes.size());
-    std::vector<int> &groupOf = state.groupOf[size_t(slot)];
+    const int first = int(episodes.size());
     groupOf.assign(rs.candidates.size(), -1);
-    DuplicateIndex local;
+    local.clear();
     for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
         const Candidate &c = rs.candidates[ci];
         if (c.stop <= planNow || c.filter != NoFilter)
@@ -989,19 +996,55 @@ void Scheduler::Private::groupEpisodes(int slot)
         if (r.duplicateScope != DuplicateScope::None) {
             if (const auto m = local.find(c.identity, r.duplicateMethod)) {
                 groupOf[ci] = base + m.entry;
-                state.episodes[size_t(base + m.entry)].airings.push_back(int(ci));
+                episodes[size_t(first + m.entry)].airings.push_back(int(ci));
                 continue;
             }
             local.add(c.identity, 0);
         }
-        groupOf[ci] = int(state.episodes.size());
+        groupOf[ci] = base + int(episodes.size()) - first;
         Episode e;
         e.slot = slot;
         e.airings.push_back(int(ci));
-        state.episodes.push_back(std::move(e));
+        episodes.push_back(std::move(e));
     }
+}
+
+void Scheduler::Private::groupEpisodes(int slot)
+{
+    const int base = int(state.episodes.size());
+    groupInto(slot, groupIndex, state.groupOf[size_t(slot)], state.episodes, base);
     state.first[size_t(slot)] = base;
     state.count[size_t(slot)] = int(state.episodes.size()) - base;
+}
+
+void Scheduler::Private::groupAllEpisodes()
+{
+    // Grouping reads only the rule's candidates and the time: every rule is grouped on the
+    // threads, then the episodes are numbered in the priority order, as groupEpisodes() one rule
+    // after another would number them.
+    std::vector<std::vector<Episode>> grouped(rules.size());
+    onThreads(threads(), rules.size(), [&](size_t begin, size_t end) {
+        DuplicateIndex local;
+        for (size_t slot = begin; slot < end; ++slot)
+            if (rules[slot].valid && rules[slot].rule.enabled)
+                groupInto(int(slot), local, state.groupOf[slot], grouped[slot], 0);
+    });
+    size_t total = state.episodes.size();
+    for (const std::vector<Episode> &g : grouped)
+        total += g.size();
+    state.episodes.reserve(total);
+    for (const int slot : order) {
+        if (!rules[size_t(slot)].valid || !rules[size_t(slot)].rule.enabled)
+            continue;
+        const int base = int(state.episodes.size());
+        for (int &id : state.groupOf[size_t(slot)])
+            if (id >= 0)
+                id += base;
+        std::vector<Episode> &g = grouped[size_t(slot)];
+        std::move(g.begin(), g.end(), std::back_inserter(state.episodes));
+        state.first[size_t(slot)] = base;
+        state.count[size_t(slot)] = int(g.size());
+    }
 }
 
 QList<RuleReport> Scheduler::Private::ruleReports() const
@@ -1054,12 +1097,13 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     historyChanged = false;
 
     // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
+    groupAllEpisodes();
+    const qint64 grouped = timer.elapsed();
     std::vector<int> dropped;
     for (const int slot : order) {
         const RuleState &rs = rules[size_t(slot)];
         if (!rs.valid || !rs.rule.enabled)
             continue;
-        groupEpisodes(slot);
         for (int id = state.first[size_t(slot)]; id < state.first[size_t(slot)] + state.count[size_t(slot)]; ++id) {
             if (settledBeforeCapacity(id))
                 continue;
@@ -1126,7 +1170,8 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     makeOutcomes(out, rebuild, before, false);
     state.valid = true;
     qCDebug(lcScheduler) << "full plan:" << state.episodes.size() << "episodes," << dropped.size()
-                         << "dropped in pass 1," << lateFits << "placed in pass 3; pass 1" << pass1 << "ms, pass 2" << pass2 - pass1 << "ms, outcomes"
+                         << "dropped in pass 1," << lateFits << "placed in pass 3; grouping" << grouped << "ms, pass 1"
+                         << pass1 - grouped << "ms, pass 2" << pass2 - pass1 << "ms, outcomes"
                          << timer.elapsed() - pass2 << "ms wall; CPU" << qRound(cpu1 - cpu0) << "/"
                          << qRound(cpu2 - cpu1) << "/" << qRound(processCpuMs() - cpu2) << "ms";
     return out;
@@ -1161,6 +1206,41 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vect
                 for (const int alt : b.airings)
                     if (attempts < MaxMovesTried && alt != bChosen && bs.candidates[size_t(alt)].stop > planNow)
                         ++attempts;
+                if (attempts >= MaxMovesTried)
+                    break;
+                continue;
+            }
+            if (!repair) {
+                // A full plan: b is taken away and the episode placed once for all of b's airings
+                // tried. Each try of the general way below (b away, the episode placed, b at the
+                // airing, else both put back) starts from the same book, so the episode goes to
+                // the same node each time and fails each time when it fails once: the same moves
+                // are made, the same tries counted. (A repair takes the general way: putting a
+                // placement back there also settles the minutes it freed.)
+                bool away = false, placed = false;
+                for (const int alt : b.airings) {
+                    if (attempts >= MaxMovesTried)
+                        break;
+                    if (alt == bChosen || bs.candidates[size_t(alt)].stop <= planNow)
+                        continue;
+                    ++attempts;
+                    if (!away) {
+                        away = true;
+                        bookUnplace(bi, false);
+                        placed = tryPlace(id, ci);
+                    }
+                    if (!placed)
+                        continue; // counted, as the general way counts each failing try
+                    if (tryPlace(bi, alt)) {
+                        b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
+                        return true;
+                    }
+                }
+                if (away) {
+                    if (placed)
+                        bookUnplace(id, false);
+                    bookPlace(bi, bChosen, bNode);
+                }
                 if (attempts >= MaxMovesTried)
                     break;
                 continue;

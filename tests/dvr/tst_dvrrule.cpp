@@ -280,7 +280,8 @@ private Q_SLOTS:
                               u"\U0001F600abc"_qs, u"ab\U0001F600c"_qs, u"Stra\u00dfe"_qs, u"STRASSE"_qs,
                               u"\uff34\uff48\uff45 End"_qs /* fullwidth */, u"Cafe\u0301"_qs, u"caf\u00e9"_qs, u""_qs,
                               u"a|b"_qs, u"abc"_qs, u"xyz"_qs, u"Doctor Who? (2005)"_qs, u"doctor who? (2005) special"_qs,
-                              u"Line\nbreak"_qs};
+                              u"Line\nbreak"_qs, u"News_at"_qs, u"News9"_qs, u"News\u00e9"_qs, u"News-Extra"_qs,
+                              u"NEWS"_qs, u"Doctor Who?x"_qs, u"Doctor Who? x"_qs, u"Ne\u0175s"_qs};
         const QDir shared(QStringLiteral(IPTV_SHARED_XMLTV));
         for (const QString &name : shared.entryList({u"*.xml"_qs}, QDir::Files, QDir::Name)) {
             QFile f(shared.filePath(name));
@@ -296,7 +297,8 @@ private Q_SLOTS:
                                 u"^colou?r"_qs, u"^kids"_qs, u"kids"_qs, u"^case"_qs, u"^istanbul"_qs, u"^strasse"_qs,
                                 u"^stra\u00dfe"_qs, u"^the"_qs, u"^abc|xyz"_qs, u"a\\|b"_qs, u"^caf"_qs, u"^cafe\u0301"_qs,
                                 u"^doctor who\\? \\(2005\\)"_qs, u"^line\nbreak"_qs, u"break$"_qs, u"^\\w+ news"_qs,
-                                u"^ab{1}c"_qs, u"^a.c"_qs};
+                                u"^ab{1}c"_qs, u"^a.c"_qs, u"^doctor who\\?\\b"_qs, u"^news\\b\\b"_qs, u"^news\\B"_qs,
+                                u"^news$"_qs};
         // Patterns made as the benchmark makes them, from some of the titles.
         for (qsizetype i = 0; i < titles.size(); i += 7) {
             patterns << u"^" + QRegularExpression::escape(titles[i]) + u"\\b";
