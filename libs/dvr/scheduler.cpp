@@ -164,6 +164,15 @@ struct AlternativesMemo
 {
     QList<AiringRef> alternatives;
     std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing tried, [from, to)
+    /// Every airing of the same episode in the guide but the episode's own (channel key, start,
+    /// stop), by start and channel id: what the alternatives are chosen from. The same while no
+    /// airing of its title comes or goes (and no channel is added: channel ranks order it).
+    struct Airing
+    {
+        int channel = 0;
+        qint64 start = 0, stop = 0;
+    };
+    std::shared_ptr<const std::vector<Airing>> airings;
 };
 
 /// Where a recording goes in the plan's list (by record start, channel id, rule; then the order
@@ -563,7 +572,9 @@ struct Scheduler::Private
     bool displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only = nullptr);
     /// Queues the rule's episodes held back by keep-N when it plans fewer than it may keep.
     void requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue);
-    QList<AiringRef> alternativesFor(int id, std::vector<std::pair<int, int>> &read) const;
+    /// A conflict's alternatives (into `memo`: them, the minutes read); memo.airings, when set, is
+    /// taken as the episode's airings elsewhere, else found.
+    void alternativesFor(int id, AlternativesMemo &memo) const;
     /// The rules' outcomes (made again for `rebuild`, the others kept) and the plan's lists; with
     /// `merge`, the recordings of the rules kept are taken from `before` in order.
     /// A repair's conflicts reuse their alternatives when none of the minutes they read is in
@@ -1800,7 +1811,9 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                         break;
             if (again) {
                 AlternativesMemo memo;
-                memo.alternatives = alternativesFor(id, memo.read);
+                if (it != o.alternatives.end() && !isRetitled(c.title))
+                    memo.airings = it->airings; // the same airings of its title: only their room changed
+                alternativesFor(id, memo);
                 alternativesDiffer = memo.alternatives != sk.alternatives;
                 episodeAlternatives = memo.alternatives;
                 if (alternativesDiffer)
@@ -1834,55 +1847,60 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     return out;
 }
 
-QList<AiringRef> Scheduler::Private::alternativesFor(int id, std::vector<std::pair<int, int>> &read) const
+void Scheduler::Private::alternativesFor(int id, AlternativesMemo &memo) const
 {
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
-    QList<AiringRef> alts;
+    memo.alternatives.clear();
+    memo.read.clear();
     const GuideIndex *ix = index.get();
     if (!ix)
-        return alts;
+        return;
     const Episode &g = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(g.slot)];
     const Candidate &front = rs.candidates[size_t(g.airings.front())];
-    const EpisodeIdentity &identity = front.identity;
-    const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
-                                                                           : rs.rule.duplicateMethod;
-    std::vector<epg::Airing> airings;
     const QString &title = titleNames[front.title];
-    for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
-        ix->forProgrammesTitled(t, [&](quint32 p) {
-            const EpisodeIdentity pid = ix->identity(p);
-            if (pid != identity && sameEpisode(pid, identity, methods) == DuplicateLayer::None)
-                return;
-            ix->forAirings(p, [&](quint32 i) {
-                const epg::Airing a = ix->guide->airing(i);
-                if (a.stop <= planNow)
+    if (!memo.airings) {
+        const EpisodeIdentity &identity = front.identity;
+        const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
+                                                                               : rs.rule.duplicateMethod;
+        auto airings = std::make_shared<std::vector<AlternativesMemo::Airing>>();
+        for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
+            ix->forProgrammesTitled(t, [&](quint32 p) {
+                const EpisodeIdentity pid = ix->identity(p);
+                if (pid != identity && sameEpisode(pid, identity, methods) == DuplicateLayer::None)
                     return;
-                const int ch = ix->channelKey[a.channel];
-                for (const int own : g.airings)
-                    if (rs.candidates[size_t(own)].channel == ch && rs.candidates[size_t(own)].start == a.start)
+                ix->forAirings(p, [&](quint32 i) {
+                    const epg::Airing a = ix->guide->airing(i);
+                    if (a.stop <= planNow)
                         return;
-                airings.push_back(a);
+                    const int ch = ix->channelKey[a.channel];
+                    for (const int own : g.airings)
+                        if (rs.candidates[size_t(own)].channel == ch && rs.candidates[size_t(own)].start == a.start)
+                            return;
+                    airings->push_back({ch, a.start, a.stop});
+                });
             });
+        }
+        std::sort(airings->begin(), airings->end(), [&](const AlternativesMemo::Airing &a, const AlternativesMemo::Airing &b) {
+            if (a.start != b.start)
+                return a.start < b.start;
+            return channelRank[size_t(a.channel)] < channelRank[size_t(b.channel)];
         });
+        memo.airings = std::move(airings);
     }
-    std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
-        if (a.start != b.start)
-            return a.start < b.start;
-        return channelRank[size_t(ix->channelKey[a.channel])] < channelRank[size_t(ix->channelKey[b.channel])];
-    });
-    for (const epg::Airing &a : airings) {
-        const int ch = ix->channelKey[a.channel];
+    for (const AlternativesMemo::Airing &a : *memo.airings) {
+        if (a.stop <= planNow)
+            continue;
+        const int ch = a.channel;
         const qint64 from = std::max(planNow, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
         if (!archived[size_t(ch)])
-            read.push_back(state.book->epochMinutes(from, to));
+            memo.read.push_back(state.book->epochMinutes(from, to));
         if (state.book->choose(ch, from, to, archived[size_t(ch)]) < 0)
             continue;
-        alts.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
-        if (alts.size() >= 5)
+        memo.alternatives.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
+        if (memo.alternatives.size() >= 5)
             break;
     }
-    return alts;
 }
 
 void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before,
@@ -1890,8 +1908,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
 {
     const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
     std::atomic<int> alternativesReused{0};
+    auto isRetitled = [&](int title) { return !retitled.isEmpty() && retitled.contains(titleKey(titleNames[title])); };
     auto reusable = [&](const AlternativesMemo &m, int title) {
-        if (!diff || (!retitled.isEmpty() && retitled.contains(titleKey(titleNames[title]))))
+        if (!diff || isRetitled(title))
             return false;
         for (const auto &[x, y] : m.read)
             if (diff->any(x, y) || (lastNow != planNow && x < nowMinute + 7 * 60))
@@ -2000,7 +2019,10 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         alternativesReused.fetch_add(1, std::memory_order_relaxed);
                     } else {
                         it = alternatives.insert(id, {});
-                        it->alternatives = alternativesFor(id, it->read);
+                        // The episode's airings elsewhere are the same while its title's are.
+                        if (last != lastAlternatives.cend() && merge && diff && !isRetitled(c.title))
+                            it->airings = last->airings;
+                        alternativesFor(id, *it);
                     }
                 }
                 sk.alternatives = it->alternatives;
