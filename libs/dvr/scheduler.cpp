@@ -1737,35 +1737,45 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // came or went.
     ctx.settlePlacements(state.episodes);
     std::vector<char> rebuild = std::move(ctx.changed);
-    int rebuiltForConflicts = 0, patched = 0;
-    // Whether airings of a title (ref) came or went: its title key hashed once per title.
-    std::vector<signed char> retitledRef;
+    std::atomic<int> rebuiltForConflicts{0}, patched{0};
+    // Whether airings of a title (ref) came or went: its title key hashed once per title (by
+    // whichever thread asks first; the answer is the same).
+    std::unique_ptr<std::atomic<signed char>[]> retitledRef;
+    if (!retitled.isEmpty()) {
+        retitledRef = std::make_unique<std::atomic<signed char>[]>(size_t(titleNames.size()));
+        for (qsizetype t = 0; t < titleNames.size(); ++t)
+            retitledRef[size_t(t)].store(-1, std::memory_order_relaxed);
+    }
     auto isRetitled = [&](int title) {
-        if (retitled.isEmpty())
+        if (!retitledRef)
             return false;
-        if (retitledRef.empty())
-            retitledRef.assign(size_t(titleNames.size()), -1);
-        signed char &known = retitledRef[size_t(title)];
-        if (known < 0)
+        signed char known = retitledRef[size_t(title)].load(std::memory_order_relaxed);
+        if (known < 0) {
             known = retitled.contains(titleKey(titleNames[title])) ? 1 : 0;
+            retitledRef[size_t(title)].store(known, std::memory_order_relaxed);
+        }
         return known == 1;
     };
     const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
+    // The rules kept whose conflicts may read differently: each is patched on its own (its
+    // outcomes only), on every core.
+    std::vector<int> toPatch;
     for (const int slot : order) {
         if (!active(slot) || rebuild[size_t(slot)] || !(conflictsMayDiffer || channelsAdded))
             continue;
-        if (channelsAdded) {
+        if (channelsAdded)
             rebuild[size_t(slot)] = 1;
-            continue;
-        }
+        else if (!state.outcomes[size_t(slot)].conflictSkips.empty())
+            toPatch.push_back(slot);
+    }
+    inChunks(std::clamp(threads(), 1, std::max(1, int(toPatch.size()) / 8)), toPatch.size(), 4, [&](size_t i) {
+        const int slot = toPatch[i];
         // The rule's episodes are as they were: only its conflicts may read differently (the
         // recordings in their way, their alternatives). Each whose minutes changed is asked again
         // (what a rebuilt rule would do) and compared with its skip, which costs far less than
         // making the rule's outcomes again.
         const RuleState &rs = rules[size_t(slot)];
         RuleOutcomes &o = state.outcomes[size_t(slot)];
-        if (o.conflictSkips.empty())
-            continue;
         const std::vector<int> &groupOf = state.groupOf[size_t(slot)];
         bool dirty = false;
         int alternativesOf = -1;
@@ -1832,7 +1842,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             rebuild[size_t(slot)] = 1;
             ++rebuiltForConflicts;
         }
-    }
+    });
     SchedulePlan out;
     out.ruleReports = ruleReports();
     repair = nullptr;
@@ -1840,7 +1850,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
                          << ctx.displaced << "displaced," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
-                         << rebuiltForConflicts << "for their conflicts)," << patched
+                         << rebuiltForConflicts.load() << "for their conflicts)," << patched.load()
                          << "rules' conflicts patched; unplace" << unplaced << "ms, repair"
                          << repaired - unplaced << "ms, outcomes" << timer.elapsed() - repaired << "ms wall; CPU"
                          << qRound(cpu1 - cpu0) << "/" << qRound(processCpuMs() - cpu1) << "ms";
