@@ -495,7 +495,8 @@ struct Scheduler::Private
     /// What a repair has changed so far.
     struct Repair
     {
-        DirtyMinutes diff;         ///< placements changed, per minute (tagged by episode id)
+        DirtyMinutes diff;         ///< placements changed, per minute (tagged by episode id): the recordings a conflict names
+        DirtyMinutes room;         ///< the same untagged: where the capacity differs (a conflict's alternatives)
         std::vector<char> changed; ///< per slot: its episodes changed (its outcomes are made again)
         /// Placements taken away and not put back: epoch minutes [from, to), node, channel, slot
         /// -> how many times (a placement made again cancels one).
@@ -578,8 +579,8 @@ struct Scheduler::Private
     /// The rules' outcomes (made again for `rebuild`, the others kept) and the plan's lists; with
     /// `merge`, the recordings of the rules kept are taken from `before` in order.
     /// A repair's conflicts reuse their alternatives when none of the minutes they read is in
-    /// `diff`, the time is the same (or they read nothing near it) and their title's airings did
-    /// not change.
+    /// `diff` (the minutes where the capacity differs), the time is the same (or they read nothing
+    /// near it) and their title's airings did not change.
     void makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before, bool merge,
                       const DirtyMinutes *diff = nullptr, qint64 lastNow = 0);
     AiringRef ref(const RuleState &rs, const Candidate &c) const
@@ -932,6 +933,7 @@ void Scheduler::Private::bookPlace(int id, int ci, int node)
         std::tie(e.from, e.to) = state.book->epochMinutes(from, to);
     if (repair) {
         repair->diff.change(node, c.channel, e.from, e.to, 1, id);
+        repair->room.change(node, c.channel, e.from, e.to, 1);
         // The same placement made again (a try undone, a recording kept): nothing was freed.
         auto &freed = repair->freed;
         const auto it = freed.find({e.from, e.to, node, c.channel, e.slot});
@@ -950,6 +952,7 @@ void Scheduler::Private::bookUnplace(int id, bool freeing)
     if (repair) {
         repair->remember(id, e);
         repair->diff.change(e.node, e.chosenChannel, e.from, e.to, -1, id);
+        repair->room.change(e.node, e.chosenChannel, e.from, e.to, -1);
         if (freeing && e.from < e.to)
             ++repair->freed[{e.from, e.to, e.node, e.chosenChannel, e.slot}];
         state.placementChanged.push_back(id);
@@ -1423,7 +1426,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     const bool channelsAdded = state.channelCount != int(channelNames.size());
     state.book->addChannels(int(channelNames.size()));
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
-    Repair ctx{DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
+    Repair ctx{DirtyMinutes(nowMinute), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
     std::set<std::pair<int, int>> queue; // (rule position, episode id): the priority order
     auto enqueue = [&](int id) {
@@ -1817,7 +1820,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             bool again = it == o.alternatives.end() || isRetitled(c.title);
             if (!again)
                 for (const auto &[x0, y0] : it->read)
-                    if ((again = ctx.diff.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
+                    if ((again = ctx.room.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
                         break;
             if (again) {
                 AlternativesMemo memo;
@@ -1846,7 +1849,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     SchedulePlan out;
     out.ruleReports = ruleReports();
     repair = nullptr;
-    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.diff, was);
+    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
                          << ctx.displaced << "displaced," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
