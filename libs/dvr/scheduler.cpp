@@ -1801,8 +1801,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
             if (ctx.diff.any(x, y)) {
+                const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
                 QList<AiringRef> names;
-                for (const int in : state.book->overlapping(a, b, c.channel, MaxConflictsNamed)) {
+                names.reserve(qsizetype(way.size()));
+                for (const int in : way) {
                     const Episode &e2 = state.episodes[size_t(in)];
                     names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
                 }
@@ -2020,7 +2022,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 break;
             default: {
                 const auto [from, to] = intervalOf(rs, c);
-                for (const int bi : state.book->overlapping(from, to, c.channel, MaxConflictsNamed)) {
+                const std::vector<int> way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+                sk.relatedTo.reserve(qsizetype(way.size()));
+                for (const int bi : way) {
                     const Episode &b = state.episodes[size_t(bi)];
                     sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
                 }
