@@ -365,7 +365,14 @@ int main(int argc, char **argv)
                 int(fullProblems.size()));
     for (qsizetype i = 0; i < fullProblems.size() && i < 5; ++i)
         std::printf("  %s\n", qPrintable(fullProblems[i]));
-    const QStringList problems = checker.problems(updated);
+    QStringList problems = checker.problems(updated);
+    // The outcomes the repair kept or patched are what making them all again gives.
+    const dvr::SchedulePlan scratch = repaired->outcomesFromScratch();
+    const bool sameOutcomes = scratch.recordings == updated.recordings && scratch.skipped == updated.skipped
+        && scratch.ruleReports == updated.ruleReports && scratch.conflicts == updated.conflicts;
+    std::printf("outcomes equal those made from scratch: %s\n", sameOutcomes ? "yes" : "NO");
+    if (!sameOutcomes)
+        problems << QStringLiteral("the repaired outcomes differ from those made from scratch");
     std::printf("valid: %s", problems.isEmpty() ? "yes\n" : "NO\n");
     for (qsizetype i = 0; i < problems.size() && i < 20; ++i)
         std::printf("  %s\n", qPrintable(problems[i]));

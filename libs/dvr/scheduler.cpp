@@ -156,6 +156,7 @@ struct Episode
     DuplicateLayer layer = DuplicateLayer::None;
     QString note;
     int plannedEntry = -1; ///< its entry in PlanState::plannedIndex while planned
+    bool conflictIndexed = false; ///< in PlanState::conflictsByHour (a conflict now or before)
 };
 
 /// A conflict's alternatives in the last plan and the minutes of the final book they read.
@@ -163,6 +164,15 @@ struct AlternativesMemo
 {
     QList<AiringRef> alternatives;
     std::vector<std::pair<int, int>> read; ///< epoch minutes of every airing tried, [from, to)
+    /// Every airing of the same episode in the guide but the episode's own (channel key, start,
+    /// stop), by start and channel id: what the alternatives are chosen from. The same while no
+    /// airing of its title comes or goes (and no channel is added: channel ranks order it).
+    struct Airing
+    {
+        int channel = 0;
+        qint64 start = 0, stop = 0;
+    };
+    std::shared_ptr<const std::vector<Airing>> airings;
 };
 
 /// Where a recording goes in the plan's list (by record start, channel id, rule; then the order
@@ -189,6 +199,7 @@ struct RuleOutcomes
     std::vector<RecordingKey> recordingKeys;   ///< parallel to recordings
     QHash<int, AlternativesMemo> alternatives; ///< by episode id
     int conflicts = 0;                         ///< skipped airings with reason Conflict
+    std::vector<std::pair<qsizetype, int>> conflictSkips; ///< the Conflict skips: index in skipped, candidate
 };
 
 /// The current plan as the next one repairs it: the episodes and their state, the final capacity
@@ -209,6 +220,21 @@ struct PlanState
     std::vector<int> plannedOf;            ///< per slot: episodes planned
     std::vector<RuleOutcomes> outcomes;    ///< per slot
     std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
+    /// The episodes dropped as conflicts, by every epoch hour their airings' spans touch (from
+    /// conflictHourBase), and those with an airing on an archived channel: where a repair looks for
+    /// the conflicts that freed minutes or time moving on may let in. An entry stays when its
+    /// episode stops being a conflict (it is filtered when read, and dropped from the hour then);
+    /// spans only shrink (time cuts them), so an hour's list holds every conflict touching it.
+    std::vector<std::vector<int>> conflictsByHour;
+    std::vector<int> conflictsArchived;
+    int conflictHourBase = 0;
+    /// Per episode: the episodes settled as its duplicates (another rule's, scope "all"); stale
+    /// entries are filtered when read.
+    std::vector<std::vector<int>> duplicatesOf;
+    /// Episodes whose placement a repair changed since their duplicates were last checked.
+    std::vector<int> placementChanged;
+    /// Per slot: its planned count changed since keep-N was last checked for it.
+    std::vector<char> keepCheck;
 };
 
 /// The minutes where a repair changed the capacity book: the placements it made and those it
@@ -223,7 +249,9 @@ public:
     {
     }
     /// Adds (+1, the repair placed it) or removes (-1, the repair took it away) a placement.
-    /// `tag` tells placements apart that are otherwise the same (the rule slot, where it matters).
+    /// `tag` tells placements apart that are otherwise the same: the episode id, since a conflict
+    /// names the recordings in its way by it (a re-grouped rule's recording kept where it was has
+    /// a new id, and may now be named before or instead of another of the same stream).
     void change(int node, int channel, int from, int to, int delta, int tag = 0)
     {
         from = std::max(from, m_base); // minutes before the plan's origin are never read
@@ -467,16 +495,45 @@ struct Scheduler::Private
     /// What a repair has changed so far.
     struct Repair
     {
-        DirtyMinutes diff;         ///< placements changed, per minute (tagged by rule slot)
+        DirtyMinutes diff;         ///< placements changed, per minute (tagged by episode id): the recordings a conflict names
+        DirtyMinutes room;         ///< the same untagged: where the capacity differs (a conflict's alternatives)
         std::vector<char> changed; ///< per slot: its episodes changed (its outcomes are made again)
-        /// Placements taken away and not put back: epoch minutes [from, to), node, channel, slot.
-        std::vector<std::array<int, 5>> freed;
+        /// Placements taken away and not put back: epoch minutes [from, to), node, channel, slot
+        /// -> how many times (a placement made again cancels one).
+        std::map<std::array<int, 5>, int> freed;
         QHash<int, int> depth;             ///< displaced episode -> displacements in the chain before it
         QHash<int, QString> displacedNote; ///< displaced episode -> "moved to make room for ..."
         /// Conflicts queued only because capacity was freed in their minutes -> their airings
         /// there: only those can fit now, or have only later recordings in their way.
         QHash<int, std::vector<int>> freedOnly;
         int repaired = 0, displaced = 0;
+        /// Episodes (un)placed: their placement before the repair first touched them. A rule's
+        /// outcomes are made again only when one of its episodes ends up placed differently (a
+        /// move tried and undone, a recording displaced and put back, change nothing).
+        struct Placement
+        {
+            int chosen = -1, node = -1, from = 0, to = 0;
+            QString note;
+        };
+        QHash<int, Placement> placedBefore;
+        void remember(int id, const Episode &e)
+        {
+            if (!placedBefore.contains(id))
+                placedBefore.insert(id, {e.chosen, e.node, e.from, e.to, e.note});
+        }
+        /// Marks `changed` the rules of the episodes placed otherwise than before.
+        void settlePlacements(const std::vector<Episode> &episodes)
+        {
+            for (auto it = placedBefore.cbegin(); it != placedBefore.cend(); ++it) {
+                const Episode &e = episodes[size_t(it.key())];
+                const Placement &was = *it;
+                if (e.slot >= 0
+                    && (e.chosen != was.chosen || e.node != was.node
+                        || (e.chosen >= 0 && (e.from != was.from || e.to != was.to || e.note != was.note))))
+                    changed[size_t(e.slot)] = 1;
+            }
+            placedBefore.clear();
+        }
     };
     Repair *repair = nullptr; ///< set while a repair runs: placements record what they change
     qint64 planNow = 0;
@@ -509,6 +566,11 @@ struct Scheduler::Private
     DuplicateIndex groupIndex; ///< groupEpisodes()' scratch index
     /// groupEpisodes() for every valid, enabled rule (a full plan), on the threads.
     void groupAllEpisodes();
+    /// Adds a conflict to PlanState::conflictsByHour (once: its spans only shrink).
+    void indexConflict(int id);
+    /// The conflicts that may have an airing in the epoch minutes [from, to) (a superset), added
+    /// to `out` (unsorted, maybe repeated); stale entries of the hours read are dropped.
+    void conflictsIn(int from, int to, std::vector<int> &out);
     QList<RuleReport> ruleReports() const;
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
     /// another airing of its own episode so that this one fits. Places the episode if so.
@@ -518,12 +580,14 @@ struct Scheduler::Private
     bool displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only = nullptr);
     /// Queues the rule's episodes held back by keep-N when it plans fewer than it may keep.
     void requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue);
-    QList<AiringRef> alternativesFor(int id, std::vector<std::pair<int, int>> &read) const;
+    /// A conflict's alternatives (into `memo`: them, the minutes read); memo.airings, when set, is
+    /// taken as the episode's airings elsewhere, else found.
+    void alternativesFor(int id, AlternativesMemo &memo) const;
     /// The rules' outcomes (made again for `rebuild`, the others kept) and the plan's lists; with
     /// `merge`, the recordings of the rules kept are taken from `before` in order.
     /// A repair's conflicts reuse their alternatives when none of the minutes they read is in
-    /// `diff`, the time is the same (or they read nothing near it) and their title's airings did
-    /// not change.
+    /// `diff` (the minutes where the capacity differs), the time is the same (or they read nothing
+    /// near it) and their title's airings did not change.
     void makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before, bool merge,
                       const DirtyMinutes *diff = nullptr, qint64 lastNow = 0);
     AiringRef ref(const RuleState &rs, const Candidate &c) const
@@ -864,6 +928,8 @@ void Scheduler::Private::bookPlace(int id, int ci, int node)
     const RuleState &rs = rules[size_t(e.slot)];
     const Candidate &c = rs.candidates[size_t(ci)];
     const auto [from, to] = intervalOf(rs, c);
+    if (repair)
+        repair->remember(id, e);
     state.book->place(id, node, c.channel, from, to, archived[size_t(c.channel)]);
     e.chosen = ci;
     e.node = node;
@@ -873,16 +939,14 @@ void Scheduler::Private::bookPlace(int id, int ci, int node)
     if (!archived[size_t(c.channel)])
         std::tie(e.from, e.to) = state.book->epochMinutes(from, to);
     if (repair) {
-        repair->diff.change(node, c.channel, e.from, e.to, 1, e.slot);
-        repair->changed[size_t(e.slot)] = 1;
+        repair->diff.change(node, c.channel, e.from, e.to, 1, id);
+        repair->room.change(node, c.channel, e.from, e.to, 1);
         // The same placement made again (a try undone, a recording kept): nothing was freed.
-        const std::array<int, 5> same{e.from, e.to, node, c.channel, e.slot};
         auto &freed = repair->freed;
-        const auto it = std::find(freed.begin(), freed.end(), same);
-        if (it != freed.end()) {
-            *it = freed.back();
-            freed.pop_back();
-        }
+        const auto it = freed.find({e.from, e.to, node, c.channel, e.slot});
+        if (it != freed.end() && --it->second == 0)
+            freed.erase(it);
+        state.placementChanged.push_back(id);
     }
 }
 
@@ -893,11 +957,12 @@ void Scheduler::Private::bookUnplace(int id, bool freeing)
         return;
     state.book->unplace(id);
     if (repair) {
-        repair->diff.change(e.node, e.chosenChannel, e.from, e.to, -1, e.slot);
-        if (e.slot >= 0)
-            repair->changed[size_t(e.slot)] = 1;
+        repair->remember(id, e);
+        repair->diff.change(e.node, e.chosenChannel, e.from, e.to, -1, id);
+        repair->room.change(e.node, e.chosenChannel, e.from, e.to, -1);
         if (freeing && e.from < e.to)
-            repair->freed.push_back({e.from, e.to, e.node, e.chosenChannel, e.slot});
+            ++repair->freed[{e.from, e.to, e.node, e.chosenChannel, e.slot}];
+        state.placementChanged.push_back(id);
     }
     e.chosen = e.node = -1;
 }
@@ -914,11 +979,14 @@ void Scheduler::Private::setPlanned(int id, bool planned)
             state.episodeOfEntry.resize(size_t(e.plannedEntry) + 1, -1);
         state.episodeOfEntry[size_t(e.plannedEntry)] = id;
         ++state.plannedOf[size_t(e.slot)];
+        state.keepCheck[size_t(e.slot)] = 1;
     } else {
         state.plannedIndex.remove(e.plannedEntry);
         e.plannedEntry = -1;
-        if (e.slot >= 0)
+        if (e.slot >= 0) {
             --state.plannedOf[size_t(e.slot)];
+            state.keepCheck[size_t(e.slot)] = 1;
+        }
     }
 }
 
@@ -969,6 +1037,9 @@ bool Scheduler::Private::settledBeforeCapacity(int id)
                 e.related = ref(of, of.candidates[size_t(other.chosen)]);
                 e.relatedEpisode = state.episodeOfEntry[size_t(m.entry)];
                 e.layer = m.layer;
+                if (state.duplicatesOf.size() <= size_t(e.relatedEpisode))
+                    state.duplicatesOf.resize(std::max(state.episodes.size(), size_t(e.relatedEpisode) + 1));
+                state.duplicatesOf[size_t(e.relatedEpisode)].push_back(id);
                 return true;
             }
         }
@@ -1047,6 +1118,66 @@ void Scheduler::Private::groupAllEpisodes()
     }
 }
 
+void Scheduler::Private::indexConflict(int id)
+{
+    Episode &e = state.episodes[size_t(id)];
+    if (e.conflictIndexed || e.slot < 0)
+        return;
+    e.conflictIndexed = true;
+    const RuleState &rs = rules[size_t(e.slot)];
+    QVarLengthArray<int, 16> hours;
+    bool onArchive = false;
+    for (const int ci : e.airings) {
+        const Candidate &c = rs.candidates[size_t(ci)];
+        if (archived[size_t(c.channel)]) {
+            onArchive = true;
+            continue;
+        }
+        const auto [a, b] = intervalOf(rs, c);
+        const auto [x, y] = state.book->epochMinutes(a, b);
+        for (int h = std::max(x / 60, state.conflictHourBase); h <= (y - 1) / 60; ++h)
+            if (hours.isEmpty() || hours.back() != h)
+                hours.append(h);
+    }
+    if (onArchive)
+        state.conflictsArchived.push_back(id);
+    std::sort(hours.begin(), hours.end());
+    for (qsizetype i = 0; i < hours.size(); ++i) {
+        if (i > 0 && hours[i] == hours[i - 1])
+            continue;
+        const size_t at = size_t(hours[i] - state.conflictHourBase);
+        if (state.conflictsByHour.size() <= at)
+            state.conflictsByHour.resize(at + 1);
+        state.conflictsByHour[at].push_back(id);
+    }
+}
+
+void Scheduler::Private::conflictsIn(int from, int to, std::vector<int> &out)
+{
+    auto isConflict = [&](int id) {
+        const Episode &e = state.episodes[size_t(id)];
+        return e.slot >= 0 && e.chosen < 0 && e.status == SkipReason::Conflict && !e.airings.empty();
+    };
+    const int first = std::max(from / 60, state.conflictHourBase);
+    const int last = std::min((to - 1) / 60, state.conflictHourBase + int(state.conflictsByHour.size()) - 1);
+    for (int h = first; h <= last; ++h) {
+        std::vector<int> &ids = state.conflictsByHour[size_t(h - state.conflictHourBase)];
+        // Entries of episodes no longer conflicts go (an episode that is again is added again).
+        ids.erase(std::remove_if(ids.begin(), ids.end(),
+                                 [&](int id) {
+                                     if (isConflict(id))
+                                         return false;
+                                     state.episodes[size_t(id)].conflictIndexed = false;
+                                     return true;
+                                 }),
+                  ids.end());
+        out.insert(out.end(), ids.begin(), ids.end());
+    }
+    for (const int id : state.conflictsArchived)
+        if (isConflict(id))
+            out.push_back(id);
+}
+
 QList<RuleReport> Scheduler::Private::ruleReports() const
 {
     QList<RuleReport> out;
@@ -1091,6 +1222,8 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     state.count.assign(rules.size(), 0);
     state.groupOf.assign(rules.size(), {});
     state.plannedOf.assign(rules.size(), 0);
+    state.keepCheck.assign(rules.size(), 0);
+    state.conflictHourBase = state.book->epochMinutes(now, now + 60).first / 60;
     state.outcomes.assign(rules.size(), {});
     rematched.clear();
     cameAirings.clear();
@@ -1161,6 +1294,12 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
             const Episode &to = state.episodes[size_t(e.relatedEpisode)];
             e.related = ref(rules[size_t(to.slot)], rules[size_t(to.slot)].candidates[size_t(to.chosen)]);
         }
+    // What a repair reads instead of every episode: the conflicts by hour; keep-N holds for every
+    // rule (pass 1 and 3 hold back what it would exceed, nothing is unplanned).
+    for (const int id : dropped)
+        if (state.episodes[size_t(id)].chosen < 0 && state.episodes[size_t(id)].status == SkipReason::Conflict)
+            indexConflict(id);
+    std::fill(state.keepCheck.begin(), state.keepCheck.end(), 0);
     const qint64 pass2 = timer.elapsed();
     const double cpu2 = processCpuMs();
 
@@ -1366,7 +1505,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     const qint64 was = state.now;
     const bool channelsAdded = state.channelCount != int(channelNames.size());
     state.book->addChannels(int(channelNames.size()));
-    Repair ctx{DirtyMinutes(state.book->epochMinutes(now, now + 60).first), std::vector<char>(rules.size(), 0)};
+    const int nowMinute = state.book->epochMinutes(now, now + 60).first;
+    Repair ctx{DirtyMinutes(nowMinute), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
     std::set<std::pair<int, int>> queue; // (rule position, episode id): the priority order
     auto enqueue = [&](int id) {
@@ -1503,10 +1643,12 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     }
     // Keep-N stays true: never more planned than the rule may keep (the last episodes go), and
     // episodes held back by it are planned again when there is room (a recording of the rule
-    // went: its airing left the guide or ended, it was recorded, or it was displaced).
+    // went: its airing left the guide or ended, it was recorded, or it was displaced). Only the
+    // rules whose planned count changed since they were checked, or all when the kept ones did.
     for (const int slot : order) {
-        if (!active(slot) || rules[size_t(slot)].rule.keep <= 0)
+        if (!active(slot) || rules[size_t(slot)].rule.keep <= 0 || !(historyChanged || state.keepCheck[size_t(slot)]))
             continue;
+        state.keepCheck[size_t(slot)] = 0;
         const RecordingRule &r = rules[size_t(slot)].rule;
         const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
         const auto [from, to] = episodesOf(slot);
@@ -1532,9 +1674,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         // may fit in its shorter span though nothing was freed. Offered too, in the first round.
         const bool timeMoved = rounds == 0 && was < now;
         if (!ctx.freed.empty() || timeMoved) {
-            std::sort(ctx.freed.begin(), ctx.freed.end());
+            // The freed minutes merged, and the conflicts that may have an airing in them (or, as
+            // time moved, one whose span now starts at `now`): from the index by hour.
             std::vector<std::pair<int, int>> merged;
-            for (const auto &f : ctx.freed) {
+            for (const auto &[f, times] : ctx.freed) {
                 if (!merged.empty() && f[0] <= merged.back().second)
                     merged.back().second = std::max(merged.back().second, f[1]);
                 else
@@ -1547,7 +1690,14 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     return true;
                 return it != merged.end() && it->first < b;
             };
-            for (int id = 0; id < int(state.episodes.size()); ++id) {
+            std::vector<int> offered;
+            for (const auto &[x, y] : merged) // a minute more each side: spans round to minutes
+                conflictsIn(x - 1, y + 1, offered);
+            if (timeMoved)
+                conflictsIn(nowMinute - 1, nowMinute + 1, offered);
+            std::sort(offered.begin(), offered.end());
+            offered.erase(std::unique(offered.begin(), offered.end()), offered.end());
+            for (const int id : offered) {
                 const Episode &e = state.episodes[size_t(id)];
                 if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
                     continue;
@@ -1582,20 +1732,36 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
         }
         // Duplicates of an episode no longer planned are planned again; of one planned at another
-        // airing now, name that airing.
-        for (int id = 0; id < int(state.episodes.size()); ++id) {
-            Episode &e = state.episodes[size_t(id)];
-            if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Duplicate || e.airings.empty())
+        // airing now, name that airing. Only the duplicates of episodes whose placement changed.
+        std::vector<int> moved = std::move(state.placementChanged);
+        state.placementChanged.clear();
+        std::sort(moved.begin(), moved.end());
+        moved.erase(std::unique(moved.begin(), moved.end()), moved.end());
+        for (const int to : moved) {
+            if (size_t(to) >= state.duplicatesOf.size())
                 continue;
-            const Episode *to = e.relatedEpisode >= 0 ? &state.episodes[size_t(e.relatedEpisode)] : nullptr;
-            if (!to || to->slot < 0 || to->chosen < 0) {
-                enqueue(id);
-                continue;
-            }
-            const AiringRef is = ref(rules[size_t(to->slot)], rules[size_t(to->slot)].candidates[size_t(to->chosen)]);
-            if (!(is == e.related)) {
-                e.related = is;
-                ctx.changed[size_t(e.slot)] = 1;
+            std::vector<int> &dups = state.duplicatesOf[size_t(to)];
+            auto isDuplicate = [&](int id) {
+                const Episode &e = state.episodes[size_t(id)];
+                return e.slot >= 0 && e.chosen < 0 && e.status == SkipReason::Duplicate && e.relatedEpisode == to;
+            };
+            dups.erase(std::remove_if(dups.begin(), dups.end(), [&](int id) { return !isDuplicate(id); }), dups.end());
+            std::sort(dups.begin(), dups.end());
+            dups.erase(std::unique(dups.begin(), dups.end()), dups.end());
+            const Episode &target = state.episodes[size_t(to)];
+            for (const int id : std::vector<int>(dups)) {
+                Episode &e = state.episodes[size_t(id)];
+                if (e.airings.empty())
+                    continue;
+                if (target.slot < 0 || target.chosen < 0) {
+                    enqueue(id);
+                    continue;
+                }
+                const AiringRef is = ref(rules[size_t(target.slot)], rules[size_t(target.slot)].candidates[size_t(target.chosen)]);
+                if (!(is == e.related)) {
+                    e.related = is;
+                    ctx.changed[size_t(e.slot)] = 1;
+                }
             }
         }
         if (queue.empty())
@@ -1636,6 +1802,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 setPlanned(id, true);
             } else {
                 e.status = SkipReason::Conflict;
+                indexConflict(id);
                 if (status != SkipReason::Conflict)
                     ctx.changed[size_t(slot)] = 1;
             }
@@ -1651,29 +1818,41 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // 5. Outcomes: the rules whose episodes changed, and those whose conflicts read minutes where
     // the book changed (the recordings in their way, their alternatives) or a title whose airings
     // came or went.
+    ctx.settlePlacements(state.episodes);
     std::vector<char> rebuild = std::move(ctx.changed);
-    const int nowMinute = state.book->epochMinutes(now, now + 60).first;
-    int rebuiltForConflicts = 0, patched = 0;
-    // Whether airings of a title (ref) came or went: its title key hashed once per title.
-    std::vector<signed char> retitledRef;
+    std::atomic<int> rebuiltForConflicts{0}, patched{0};
+    // Whether airings of a title (ref) came or went: its title key hashed once per title (by
+    // whichever thread asks first; the answer is the same).
+    std::unique_ptr<std::atomic<signed char>[]> retitledRef;
+    if (!retitled.isEmpty()) {
+        retitledRef = std::make_unique<std::atomic<signed char>[]>(size_t(titleNames.size()));
+        for (qsizetype t = 0; t < titleNames.size(); ++t)
+            retitledRef[size_t(t)].store(-1, std::memory_order_relaxed);
+    }
     auto isRetitled = [&](int title) {
-        if (retitled.isEmpty())
+        if (!retitledRef)
             return false;
-        if (retitledRef.empty())
-            retitledRef.assign(size_t(titleNames.size()), -1);
-        signed char &known = retitledRef[size_t(title)];
-        if (known < 0)
+        signed char known = retitledRef[size_t(title)].load(std::memory_order_relaxed);
+        if (known < 0) {
             known = retitled.contains(titleKey(titleNames[title])) ? 1 : 0;
+            retitledRef[size_t(title)].store(known, std::memory_order_relaxed);
+        }
         return known == 1;
     };
     const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
+    // The rules kept whose conflicts may read differently: each is patched on its own (its
+    // outcomes only), on every core.
+    std::vector<int> toPatch;
     for (const int slot : order) {
         if (!active(slot) || rebuild[size_t(slot)] || !(conflictsMayDiffer || channelsAdded))
             continue;
-        if (channelsAdded) {
+        if (channelsAdded)
             rebuild[size_t(slot)] = 1;
-            continue;
-        }
+        else if (!state.outcomes[size_t(slot)].conflictSkips.empty())
+            toPatch.push_back(slot);
+    }
+    inChunks(std::clamp(threads(), 1, std::max(1, int(toPatch.size()) / 8)), toPatch.size(), 4, [&](size_t i) {
+        const int slot = toPatch[i];
         // The rule's episodes are as they were: only its conflicts may read differently (the
         // recordings in their way, their alternatives). Each whose minutes changed is asked again
         // (what a rebuilt rule would do) and compared with its skip, which costs far less than
@@ -1682,52 +1861,39 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         RuleOutcomes &o = state.outcomes[size_t(slot)];
         const std::vector<int> &groupOf = state.groupOf[size_t(slot)];
         bool dirty = false;
-        qsizetype at = 0;
         int alternativesOf = -1;
         // Skips whose recordings in the way or alternatives differ: patched in place (the rule's
         // other outcomes are what they were).
         std::vector<std::pair<qsizetype, QList<AiringRef>>> newRelated, newAlternatives;
         QList<AiringRef> episodeAlternatives;
         bool alternativesDiffer = false;
-        for (size_t ci = 0; ci < rs.candidates.size() && !dirty; ++ci) {
-            const Candidate &c = rs.candidates[ci];
-            if (c.stop <= now)
-                continue;
-            if (c.filter != NoFilter) {
-                ++at;
-                continue;
-            }
-            const int id = groupOf[ci];
-            const Episode &e = state.episodes[size_t(id)];
-            if (e.chosen >= 0) {
-                at += int(ci) != e.chosen;
-                continue;
-            }
-            if (at >= o.skipped.size()) {
-                dirty = true;
-                break;
-            }
-            const SkippedAiring &sk = std::as_const(o.skipped)[at++];
-            if (e.status != SkipReason::Conflict)
-                continue;
-            if (sk.reason != SkipReason::Conflict) {
+        for (const auto &[at, ci] : o.conflictSkips) {
+            const Candidate &c = rs.candidates[size_t(ci)];
+            const int id = size_t(ci) < groupOf.size() ? groupOf[size_t(ci)] : -1;
+            const SkippedAiring &sk = std::as_const(o.skipped)[at];
+            // The rule's episodes did not change: its conflicts are where its outcomes put them
+            // (checked, and made again if not).
+            if (id < 0 || c.stop <= now || sk.reason != SkipReason::Conflict || sk.airing.start != c.start
+                || state.episodes[size_t(id)].chosen >= 0 || state.episodes[size_t(id)].status != SkipReason::Conflict) {
                 dirty = true;
                 break;
             }
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
             if (ctx.diff.any(x, y)) {
+                const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
                 QList<AiringRef> names;
-                for (const int in : state.book->overlapping(a, b, c.channel, MaxConflictsNamed)) {
+                names.reserve(qsizetype(way.size()));
+                for (const int in : way) {
                     const Episode &e2 = state.episodes[size_t(in)];
                     names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
                 }
                 if (names != sk.relatedTo)
-                    newRelated.emplace_back(at - 1, std::move(names));
+                    newRelated.emplace_back(at, std::move(names));
             }
             if (alternativesOf == id) {
                 if (alternativesDiffer)
-                    newAlternatives.emplace_back(at - 1, episodeAlternatives);
+                    newAlternatives.emplace_back(at, episodeAlternatives);
                 continue;
             }
             alternativesDiffer = false;
@@ -1736,15 +1902,17 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             bool again = it == o.alternatives.end() || isRetitled(c.title);
             if (!again)
                 for (const auto &[x0, y0] : it->read)
-                    if ((again = ctx.diff.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
+                    if ((again = ctx.room.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
                         break;
             if (again) {
                 AlternativesMemo memo;
-                memo.alternatives = alternativesFor(id, memo.read);
+                if (it != o.alternatives.end() && !isRetitled(c.title))
+                    memo.airings = it->airings; // the same airings of its title: only their room changed
+                alternativesFor(id, memo);
                 alternativesDiffer = memo.alternatives != sk.alternatives;
                 episodeAlternatives = memo.alternatives;
                 if (alternativesDiffer)
-                    newAlternatives.emplace_back(at - 1, episodeAlternatives);
+                    newAlternatives.emplace_back(at, episodeAlternatives);
                 o.alternatives.insert(id, std::move(memo));
             }
         }
@@ -1759,70 +1927,75 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             rebuild[size_t(slot)] = 1;
             ++rebuiltForConflicts;
         }
-    }
+    });
     SchedulePlan out;
     out.ruleReports = ruleReports();
     repair = nullptr;
-    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.diff, was);
+    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
                          << ctx.displaced << "displaced," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
-                         << rebuiltForConflicts << "for their conflicts)," << patched
+                         << rebuiltForConflicts.load() << "for their conflicts)," << patched.load()
                          << "rules' conflicts patched; unplace" << unplaced << "ms, repair"
                          << repaired - unplaced << "ms, outcomes" << timer.elapsed() - repaired << "ms wall; CPU"
                          << qRound(cpu1 - cpu0) << "/" << qRound(processCpuMs() - cpu1) << "ms";
     return out;
 }
 
-QList<AiringRef> Scheduler::Private::alternativesFor(int id, std::vector<std::pair<int, int>> &read) const
+void Scheduler::Private::alternativesFor(int id, AlternativesMemo &memo) const
 {
     // Airings of the same episode anywhere in the guide that fit now: the alternatives of a conflict.
-    QList<AiringRef> alts;
+    memo.alternatives.clear();
+    memo.read.clear();
     const GuideIndex *ix = index.get();
     if (!ix)
-        return alts;
+        return;
     const Episode &g = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(g.slot)];
     const Candidate &front = rs.candidates[size_t(g.airings.front())];
-    const EpisodeIdentity &identity = front.identity;
-    const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
-                                                                           : rs.rule.duplicateMethod;
-    std::vector<epg::Airing> airings;
     const QString &title = titleNames[front.title];
-    for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
-        ix->forProgrammesTitled(t, [&](quint32 p) {
-            const EpisodeIdentity pid = ix->identity(p);
-            if (pid != identity && sameEpisode(pid, identity, methods) == DuplicateLayer::None)
-                return;
-            ix->forAirings(p, [&](quint32 i) {
-                const epg::Airing a = ix->guide->airing(i);
-                if (a.stop <= planNow)
+    if (!memo.airings) {
+        const EpisodeIdentity &identity = front.identity;
+        const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
+                                                                               : rs.rule.duplicateMethod;
+        auto airings = std::make_shared<std::vector<AlternativesMemo::Airing>>();
+        for (const quint32 t : ix->titlesByKey.value(titleKey(title))) {
+            ix->forProgrammesTitled(t, [&](quint32 p) {
+                const EpisodeIdentity pid = ix->identity(p);
+                if (pid != identity && sameEpisode(pid, identity, methods) == DuplicateLayer::None)
                     return;
-                const int ch = ix->channelKey[a.channel];
-                for (const int own : g.airings)
-                    if (rs.candidates[size_t(own)].channel == ch && rs.candidates[size_t(own)].start == a.start)
+                ix->forAirings(p, [&](quint32 i) {
+                    const epg::Airing a = ix->guide->airing(i);
+                    if (a.stop <= planNow)
                         return;
-                airings.push_back(a);
+                    const int ch = ix->channelKey[a.channel];
+                    for (const int own : g.airings)
+                        if (rs.candidates[size_t(own)].channel == ch && rs.candidates[size_t(own)].start == a.start)
+                            return;
+                    airings->push_back({ch, a.start, a.stop});
+                });
             });
+        }
+        std::sort(airings->begin(), airings->end(), [&](const AlternativesMemo::Airing &a, const AlternativesMemo::Airing &b) {
+            if (a.start != b.start)
+                return a.start < b.start;
+            return channelRank[size_t(a.channel)] < channelRank[size_t(b.channel)];
         });
+        memo.airings = std::move(airings);
     }
-    std::sort(airings.begin(), airings.end(), [&](const epg::Airing &a, const epg::Airing &b) {
-        if (a.start != b.start)
-            return a.start < b.start;
-        return channelRank[size_t(ix->channelKey[a.channel])] < channelRank[size_t(ix->channelKey[b.channel])];
-    });
-    for (const epg::Airing &a : airings) {
-        const int ch = ix->channelKey[a.channel];
+    for (const AlternativesMemo::Airing &a : *memo.airings) {
+        if (a.stop <= planNow)
+            continue;
+        const int ch = a.channel;
         const qint64 from = std::max(planNow, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
         if (!archived[size_t(ch)])
-            read.push_back(state.book->epochMinutes(from, to));
+            memo.read.push_back(state.book->epochMinutes(from, to));
         if (state.book->choose(ch, from, to, archived[size_t(ch)]) < 0)
             continue;
-        alts.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
-        if (alts.size() >= 5)
+        memo.alternatives.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
+        if (memo.alternatives.size() >= 5)
             break;
     }
-    return alts;
 }
 
 void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before,
@@ -1830,8 +2003,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
 {
     const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
     std::atomic<int> alternativesReused{0};
+    auto isRetitled = [&](int title) { return !retitled.isEmpty() && retitled.contains(titleKey(titleNames[title])); };
     auto reusable = [&](const AlternativesMemo &m, int title) {
-        if (!diff || (!retitled.isEmpty() && retitled.contains(titleKey(titleNames[title]))))
+        if (!diff || isRetitled(title))
             return false;
         for (const auto &[x, y] : m.read)
             if (diff->any(x, y) || (lastNow != planNow && x < nowMinute + 7 * 60))
@@ -1858,6 +2032,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         is.recordings.clear();
         is.skipped.clear();
         is.recordingKeys.clear();
+        is.conflictSkips.clear();
         QHash<int, AlternativesMemo> alternatives;
         const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
         is.skipped.reserve(qsizetype(rs.candidates.size()));
@@ -1927,7 +2102,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 break;
             default: {
                 const auto [from, to] = intervalOf(rs, c);
-                for (const int bi : state.book->overlapping(from, to, c.channel, MaxConflictsNamed)) {
+                const std::vector<int> way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+                sk.relatedTo.reserve(qsizetype(way.size()));
+                for (const int bi : way) {
                     const Episode &b = state.episodes[size_t(bi)];
                     sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
                 }
@@ -1939,18 +2116,21 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         alternativesReused.fetch_add(1, std::memory_order_relaxed);
                     } else {
                         it = alternatives.insert(id, {});
-                        it->alternatives = alternativesFor(id, it->read);
+                        // The episode's airings elsewhere are the same while its title's are.
+                        if (last != lastAlternatives.cend() && merge && diff && !isRetitled(c.title))
+                            it->airings = last->airings;
+                        alternativesFor(id, *it);
                     }
                 }
                 sk.alternatives = it->alternatives;
+                is.conflictSkips.emplace_back(is.skipped.size(), int(ci));
                 break;
             }
             }
             is.skipped.append(std::move(sk));
         }
         is.alternatives = std::move(alternatives);
-        is.conflicts = int(std::count_if(is.skipped.cbegin(), is.skipped.cend(),
-                                         [](const SkippedAiring &sk) { return sk.reason == SkipReason::Conflict; }));
+        is.conflicts = int(is.conflictSkips.size());
     };
     inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
     int conflicts = 0;
@@ -2381,6 +2561,35 @@ SchedulePlan Scheduler::plan(qint64 now)
 const SchedulePlan &Scheduler::lastPlan() const
 {
     return d->last;
+}
+
+SchedulePlan Scheduler::outcomesFromScratch()
+{
+    Private &p = *d;
+    if (!p.state.valid)
+        return p.last;
+    // makeOutcomes() writes the rules' outcomes and the plan's lists: kept aside and put back.
+    std::vector<RuleOutcomes> outcomes = p.state.outcomes;
+    std::vector<RecordingKey> recordingKeys = p.state.recordingKeys;
+    const SchedulePlan last = p.last;
+    auto changedParts = p.changedParts;
+    const bool changesKnown = p.changesKnown;
+    const QSet<quint64> retitled = p.retitled;
+    const qint64 planNow = p.planNow;
+    p.planNow = p.state.now;
+    for (RuleOutcomes &o : p.state.outcomes)
+        o = {};
+    SchedulePlan out;
+    out.ruleReports = p.ruleReports();
+    p.makeOutcomes(out, std::vector<char>(p.rules.size(), 1), {}, false);
+    p.state.outcomes = std::move(outcomes);
+    p.state.recordingKeys = std::move(recordingKeys);
+    p.last = last;
+    p.changedParts = std::move(changedParts);
+    p.changesKnown = changesKnown;
+    p.retitled = retitled;
+    p.planNow = planNow;
+    return out;
 }
 
 EpisodeIdentity Scheduler::identityAt(const QString &channelId, qint64 start) const

@@ -244,6 +244,11 @@ public:
     /// history changed; a full plan after a rule or capacity change.
     SchedulePlan plan(qint64 now);
     const SchedulePlan &lastPlan() const;
+    /// The last plan's outcomes (recordings, skipped airings with their conflicts' recordings in
+    /// the way and alternatives, rule reports) made again from scratch from its placements, the
+    /// plan itself untouched: what a repair, which patches them where it changed the plan, must
+    /// give (tst_dvrscheduler checks it after every repair).
+    SchedulePlan outcomesFromScratch();
 
     /// The identity of an airing of the current guide (for history entries of recordings made).
     EpisodeIdentity identityAt(const QString &channelId, qint64 start) const;

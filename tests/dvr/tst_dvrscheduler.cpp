@@ -94,6 +94,50 @@ QString describe(const SchedulePlan &p)
     return out.join(u'\n');
 }
 
+QString refsText(const QList<AiringRef> &refs)
+{
+    QStringList out;
+    for (const AiringRef &r : refs)
+        out << QStringLiteral("%1/%2/%3").arg(r.ruleId).arg(r.channelId).arg(r.start);
+    return u'[' + out.join(u", "_qs) + u']';
+}
+
+/// The first way in which two plans' outcomes differ (every field), empty when they are equal.
+QString outcomesDiffer(const SchedulePlan &a, const SchedulePlan &b)
+{
+    for (qsizetype i = 0; i < std::min(a.recordings.size(), b.recordings.size()); ++i)
+        if (!(a.recordings[i] == b.recordings[i]))
+            return QStringLiteral("recording %1: rule %2 %3 %4 on %5 / rule %6 %7 %8 on %9")
+                .arg(i)
+                .arg(a.recordings[i].ruleId)
+                .arg(a.recordings[i].channelId)
+                .arg(a.recordings[i].start)
+                .arg(a.recordings[i].nodeId)
+                .arg(b.recordings[i].ruleId)
+                .arg(b.recordings[i].channelId)
+                .arg(b.recordings[i].start)
+                .arg(b.recordings[i].nodeId);
+    if (a.recordings.size() != b.recordings.size())
+        return QStringLiteral("%1 / %2 recordings").arg(a.recordings.size()).arg(b.recordings.size());
+    const QList<SkippedAiring> x = a.skipped.toList(), y = b.skipped.toList();
+    for (qsizetype i = 0; i < std::min(x.size(), y.size()); ++i)
+        if (!(x[i] == y[i]))
+            return QStringLiteral("skip %1, rule %2 %3 %4: %5 %6 alternatives %7 note '%8' / %9 %10 alternatives %11 note '%12'")
+                .arg(i)
+                .arg(x[i].airing.ruleId)
+                .arg(x[i].airing.channelId)
+                .arg(x[i].airing.start)
+                .arg(skipReasonName(x[i].reason), refsText(x[i].relatedTo), refsText(x[i].alternatives), x[i].note)
+                .arg(skipReasonName(y[i].reason), refsText(y[i].relatedTo), refsText(y[i].alternatives), y[i].note);
+    if (x.size() != y.size())
+        return QStringLiteral("%1 / %2 skipped").arg(x.size()).arg(y.size());
+    if (a.ruleReports != b.ruleReports)
+        return QStringLiteral("rule reports differ");
+    if (a.conflicts != b.conflicts)
+        return QStringLiteral("%1 / %2 conflicts").arg(a.conflicts).arg(b.conflicts);
+    return {};
+}
+
 } // namespace
 
 class TestDvrScheduler : public QObject
@@ -776,6 +820,10 @@ private Q_SLOTS:
             QVERIFY2(problems.isEmpty(), qPrintable(QStringLiteral("round %1:\n").arg(round) + problems.join(u'\n')));
             problems = unstable(before, plan, *previousGuide, *guide, now, &kept);
             QVERIFY2(problems.isEmpty(), qPrintable(QStringLiteral("round %1:\n").arg(round) + problems.join(u'\n')));
+            // The outcomes the repair kept, patched or made again are what making all of them
+            // again from its placements gives (recordings in the way, alternatives, the list).
+            const QString differ = outcomesDiffer(plan, s.outcomesFromScratch());
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1, repaired / from scratch: ").arg(round) + differ));
             // What the update says it changed is what changed.
             changedRecordings += difference(before, plan);
             QCOMPARE(int(changes.added.size() + changes.removed.size() + 2 * changes.moved.size()), difference(before, plan));
@@ -801,6 +849,8 @@ private Q_SLOTS:
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
         problems = unstable(plan, later, *guide, *guide, kDay0 + 30 * kHour, &kept);
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+        const QString differ = outcomesDiffer(later, s.outcomesFromScratch());
+        QVERIFY2(differ.isEmpty(), qPrintable(u"time moved on, repaired / from scratch: "_qs + differ));
     }
 
     // The checks above fail on plans that break their promises: a full evaluation reshuffles what a
