@@ -209,24 +209,21 @@ bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
 
 std::optional<qint64> RecordingStore::extendCopyEnd(qint64 id, qint64 recordStop, QString *error)
 {
-    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
-        // Later only, in one statement: PostgreSQL re-reads the row it waited for (READ
-        // COMMITTED), so an end moved meanwhile by another node is compared, not overwritten.
-        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ?"));
-        if (!s.bind(recordStop).bind(id).bind(recordStop).run(error))
-            return std::nullopt;
-        Statement read(m_connection, QStringLiteral("SELECT record_stop FROM dvr_copies WHERE id = ?"));
-        if (!read.bind(id).run(error))
-            return std::nullopt;
-        error->clear();
-        return read.q.next() ? read.q.value(0).toLongLong() : 0;
-    });
+    return moveCopyEnd(id, recordStop, true, error);
 }
 
 std::optional<qint64> RecordingStore::endCopyAt(qint64 id, qint64 recordStop, QString *error)
 {
+    return moveCopyEnd(id, recordStop, false, error);
+}
+
+std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, bool later, QString *error)
+{
     return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
-        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"));
+        // One statement, conditional on the direction: PostgreSQL re-reads the row it waited for
+        // (READ COMMITTED), so an end moved meanwhile by another node is compared, not overwritten.
+        Statement s(m_connection, later ? QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ?")
+                                        : QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"));
         if (!s.bind(recordStop).bind(id).bind(recordStop).run(error))
             return std::nullopt;
         Statement read(m_connection, QStringLiteral("SELECT record_stop FROM dvr_copies WHERE id = ?"));

@@ -102,6 +102,9 @@ public:
                                             QString *error);
 
 private:
+    /// extendCopyEnd() (`later`) or endCopyAt(): the conditional UPDATE, then the end stored.
+    std::optional<qint64> moveCopyEnd(qint64 id, qint64 recordStop, bool later, QString *error);
+
     QString m_connection;
 };
 
