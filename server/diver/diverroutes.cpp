@@ -816,10 +816,19 @@ void DiverServer::setupRoutes()
         }
         if (row->stopped == 0 && row->recordStop > now()) {
             // Deleted while it recorded: its rule still plans the airing, and would make it again
-            // at once. Skipped for that rule, as a stopped one is.
-            if (!m_rules.addCancelled({row->ruleId, row->channelId, row->airingStart, row->airingStop, {}}, &error) || !reloadCancelled(&error))
+            // at once. Skipped for that rule, as a stopped one is, and for every other rule of the
+            // viewer's that plans it (one recording of an airing per viewer, whichever rule asked).
+            QList<qint64> rules{row->ruleId};
+            for (const dvr::PlannedRecording &p : std::as_const(m_plan.recordings))
+                if (p.owner == row->owner && p.channelId == row->channelId && p.start == row->airingStart && !rules.contains(p.ruleId))
+                    rules.append(p.ruleId);
+            bool cancelled = true;
+            for (const qint64 rule : std::as_const(rules))
+                cancelled = m_rules.addCancelled({rule, row->channelId, row->airingStart, row->airingStop, {}}, &error) && cancelled;
+            if (!cancelled || !reloadCancelled(&error))
                 qCWarning(lcDiver).noquote() << "recording" << row->id << "is deleted, but its rule may record it again:" << error;
-            announce(ClusterChange::Kind::Rule, row->ruleId);
+            for (const qint64 rule : std::as_const(rules))
+                announce(ClusterChange::Kind::Rule, rule);
             replan(false);
         }
         publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, row->id}, {u"reason"_qs, u"deleted by the viewer"_qs}}, row->owner);

@@ -662,7 +662,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     if (existing)
         followGuideEnd(*existing, p);
     if (existing || !error.isEmpty())
-        return; // made already (or deleted by the viewer while it recorded: not made again)
+        return; // made already, maybe by another of the owner's rules (or deleted by the viewer: not made again)
     RecordingRow r;
     r.owner = p.owner;
     r.ruleId = p.ruleId;

@@ -364,9 +364,12 @@ std::optional<RecordingRow> RecordingStore::recordingOf(const QString &owner, qi
                                                         qint64 airingStart, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<RecordingRow> {
-        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE owner = ? AND rule_id = ? AND channel_id = ? "
-                                                 "AND airing_start = ?").arg(QLatin1String(s_recordingColumns)));
-        if (!s.bind(owner).bind(ruleId).bind(channelId).bind(airingStart).run(error))
+        // The rule's own row first; else another of the owner's rules made it (one airing is one
+        // recording in a viewer's library, whichever of their rules asked for it).
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_recordings WHERE owner = ? AND channel_id = ? AND airing_start = ? "
+                                                 "ORDER BY CASE WHEN rule_id = ? THEN 0 ELSE 1 END, id LIMIT 1")
+                                      .arg(QLatin1String(s_recordingColumns)));
+        if (!s.bind(owner).bind(channelId).bind(airingStart).bind(ruleId).run(error))
             return std::nullopt;
         error->clear();
         return s.q.next() ? std::optional<RecordingRow>(recordingFrom(s.q)) : std::nullopt;

@@ -97,7 +97,8 @@ public:
     /// with `withDeleted`.
     std::optional<QList<RecordingRow>> recordings(QString *error, const QString &owner = {}, bool withDeleted = false);
     std::optional<QList<RecordingRow>> recordingsOfCopy(qint64 copyId, QString *error);
-    /// The recording of this rule's airing for `owner`, if it was made.
+    /// The recording of this airing for `owner`, if it was made: by this rule, else by another of
+    /// the owner's rules (a viewer has one recording of an airing, whichever rules ask for it).
     std::optional<RecordingRow> recordingOf(const QString &owner, qint64 ruleId, const QString &channelId, qint64 airingStart,
                                             QString *error);
 

@@ -571,6 +571,36 @@ private Q_SLOTS:
         QVERIFY(probeSeconds(recordingOf(port, a, idR).value(u"playlist"_qs).toString()) > 0);
     }
 
+    // Two of a viewer's rules planning one airing (a single recording, then a series by title):
+    // one recording of it in the viewer's library, not two rows of the same minutes.
+    void oneRecordingOfAnAiringPerViewer()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"twice"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Quiz"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs);
+        const HttpResult single =
+            call("POST", port, u"/api/recordings"_qs, a, {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}});
+        QVERIFY2(single.status == 201, single.body.constData());
+        diver.reconcile();
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 1, 10000);
+        const QJsonObject first = recordingsOf(port, a).at(0).toObject();
+        const HttpResult series = call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Quiz"_qs}});
+        QVERIFY2(series.status == 201, series.body.constData());
+        diver.reconcile();
+        const QJsonArray mine = recordingsOf(port, a);
+        QCOMPARE(mine.size(), 1);
+        QCOMPARE(mine.at(0).toObject().value(u"id"_qs), first.value(u"id"_qs));
+        // Deleted, it stays deleted: the series does not make it again.
+        QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + QString::number(first.value(u"id"_qs).toInteger()), a).status, 204);
+        diver.reconcile();
+        QCOMPARE(recordingsOf(port, a).size(), 0);
+    }
+
     // One airing of a series skipped: not recorded, in upcoming with reason "cancelled", still so
     // after a restart; taken back, it is planned again. Only the rule's owner may do either.
     void skipOneAiringOfASeries()
