@@ -1390,6 +1390,8 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vect
                 if (alt == bChosen || bs.candidates[size_t(alt)].stop <= planNow)
                     continue;
                 ++attempts;
+                // Freeing: what of b's minutes the episode does not take is offered to the
+                // conflicts there; putting b back (the move undone) settles them again.
                 bookUnplace(bi, true);
                 if (tryPlace(id, ci)) {
                     if (tryPlace(bi, alt)) {

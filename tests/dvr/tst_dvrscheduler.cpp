@@ -963,6 +963,51 @@ private Q_SLOTS:
         QCOMPARE(lost->relatedTo.value(0).ruleId, high.id);
     }
 
+    void movedBlockerFreesItsMinutesForConflicts()
+    {
+        // One stream. Low records its episode at t on b (again at t + 4 h on b, where X holds the
+        // stream); Late's only airing, t to t + 30 on c, is a conflict behind it. X leaves and a
+        // new airing of High (t + 30 to t + 60 on a) takes Low's stream: Low moves to t + 4 h.
+        // The minutes t to t + 30 that Low's move freed and High does not use go to Late (a
+        // repair's move once left them unoffered: a conflict that fits, as PlanCheck says).
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"b"_qs, t, 60, u"Low"_qs, u"Ep"_qs},
+                             {u"b"_qs, t + 4 * kHour, 60, u"Low"_qs, u"Ep"_qs},
+                             {u"c"_qs, t + 4 * kHour, 60, u"X"_qs},
+                             {u"c"_qs, t, 30, u"Late"_qs}};
+        RecordingRule x = rule(RuleKind::Title, u"X"_qs), low = rule(RuleKind::Title, u"Low"_qs),
+                      late = rule(RuleKind::Title, u"Late"_qs), high = rule(RuleKind::Title, u"High"_qs);
+        x.priority = 9;
+        high.priority = 5;
+        Scheduler s(capacity(1));
+        s.setRules({late, low, x, high});
+        const QStringList channels = {u"a"_qs, u"b"_qs, u"c"_qs};
+        const auto first = makeGuide(channels, shows);
+        const SchedulePlan before = s.evaluate(first, kDay0);
+        QCOMPARE(starts(before.recordings, low.id), QList<qint64>{t});
+        QCOMPARE(starts(before.recordings, x.id), QList<qint64>{t + 4 * kHour});
+        const SkippedAiring *waiting = skippedAt(before, late.id, u"c"_qs, t);
+        QVERIFY(waiting);
+        QCOMPARE(waiting->reason, SkipReason::Conflict);
+        QStringList problems = check(s, *first, {}, kDay0, true).problems(before);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+
+        shows.removeAt(2);
+        shows.append({u"a"_qs, t + 30 * 60, 30, u"High"_qs});
+        const auto second = makeGuide(channels, shows);
+        const SchedulePlan after = s.update(second, kDay0);
+        QCOMPARE(starts(after.recordings, high.id), QList<qint64>{t + 30 * 60});
+        QCOMPARE(starts(after.recordings, low.id), QList<qint64>{t + 4 * kHour});
+        QCOMPARE(starts(after.recordings, late.id), QList<qint64>{t});
+        QCOMPARE(after.conflicts, 0);
+        problems = check(s, *second, {}, kDay0, true).problems(after);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+        // What a full evaluation of the new guide makes.
+        Scheduler full(capacity(1));
+        full.setRules({late, low, x, high});
+        QCOMPARE(starts(full.evaluate(second, kDay0).recordings), starts(after.recordings));
+    }
+
     void unrelatedChangeMovesNothingElsewhere()
     {
         // A planned programme on one channel leaves the guide: no recording on another channel
