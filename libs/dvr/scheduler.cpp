@@ -1390,7 +1390,9 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vect
                 if (alt == bChosen || bs.candidates[size_t(alt)].stop <= planNow)
                     continue;
                 ++attempts;
-                bookUnplace(bi, false);
+                // Freeing: what of b's minutes the episode does not take is offered to the
+                // conflicts there; putting b back (the move undone) settles them again.
+                bookUnplace(bi, true);
                 if (tryPlace(id, ci)) {
                     if (tryPlace(bi, alt)) {
                         b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
