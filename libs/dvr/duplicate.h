@@ -11,7 +11,9 @@
 // keys are equal; when they differ there, they are different episodes whatever later layers say
 // (two episodes may share a generic description). No comparable layer: not duplicates.
 // Normalised = case folded, punctuation dropped, runs of whitespace folded to one space.
-// Keys are 64-bit hashes of the normalised text (a collision needs ~4e9 distinct episodes).
+// Keys are 64-bit hashes of the normalised text (a collision needs ~4e9 distinct episodes):
+// SipHash-2-4 with a constant key (docs/dvr-scheduler.md, "The keys"), the same in every process
+// and on every CPU, as the history keeps them (RuleStore). Changing them needs a schema version.
 
 #include "rule.h"
 
