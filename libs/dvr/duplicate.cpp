@@ -3,33 +3,62 @@
 #include <QRegularExpression>
 #include <QVarLengthArray>
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstring>
 
 namespace iptv::dvr {
 
 namespace {
 
-/// A fixed seed keeps keys stable across runs and processes (history is compared with them).
-constexpr size_t kTextSeed = size_t(0x9e3779b97f4a7c15ULL);
+static_assert(std::endian::native == std::endian::little,
+              "identity keys hash UTF-16LE text and little-endian numbers as they lie in memory");
 
-quint64 hashOf(QStringView a, QStringView b = {}, int c = -1, int d = -1)
+/// The SipHash-2-4 key of every identity key (libsodium's crypto_shorthash): a constant, so a
+/// key is the same in every process, on every CPU, forever (history rows keep them).
+constexpr unsigned char kIdentityKey[crypto_shorthash_KEYBYTES] = {
+    'i', 'p', 't', 'v', '.', 'd', 'v', 'r', '.', 'i', 'd', 'e', 'n', 't', '.', '1'};
+
+/// SipHash-2-4 of `bytes` with kIdentityKey, read as a little-endian 64-bit number; 0 (which
+/// means "no key") becomes 1.
+quint64 fixedHash(const void *bytes, size_t size)
 {
-    size_t h = qHash(a, kTextSeed);
-    if (!b.isEmpty())
-        h = qHash(b, h ^ 0x1f);
-    if (c >= 0 || d >= 0)
-        h = qHashMulti(h, c, d);
-    return h ? quint64(h) : 1; // 0 means "no key"
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, static_cast<const unsigned char *>(bytes), size, kIdentityKey);
+    quint64 h;
+    std::memcpy(&h, out, sizeof h);
+    return h ? h : 1;
 }
 
-/// hashOf(a, b) given qHash(a, kTextSeed) (b not empty).
-quint64 hashAfter(size_t hashOfA, QStringView b)
+quint64 fixedHash(QStringView text)
 {
-    const size_t h = qHash(b, hashOfA ^ 0x1f);
-    return h ? quint64(h) : 1;
+    return fixedHash(text.utf16(), size_t(text.size()) * sizeof(char16_t));
 }
+
+/// The bytes a key is made of, gathered without allocating for usual sizes.
+class KeyBytes
+{
+public:
+    KeyBytes &add(QStringView text)
+    {
+        m_bytes.append(reinterpret_cast<const char *>(text.utf16()), text.size() * qsizetype(sizeof(char16_t)));
+        return *this;
+    }
+    KeyBytes &add(quint64 v) { return addRaw(&v, sizeof v); }
+    KeyBytes &add(qint32 v) { return addRaw(&v, sizeof v); }
+    quint64 hash() const { return fixedHash(m_bytes.constData(), size_t(m_bytes.size())); }
+
+private:
+    KeyBytes &addRaw(const void *p, size_t n)
+    {
+        m_bytes.append(static_cast<const char *>(p), qsizetype(n));
+        return *this;
+    }
+    QVarLengthArray<char, 1024> m_bytes;
+};
 
 } // namespace
 
@@ -74,16 +103,28 @@ QString foldTitle(QStringView title)
 
 quint64 titleKey(QStringView title)
 {
-    return hashOf(u"title:", foldTitle(title));
+    return KeyBytes().add(u"title:").add(foldTitle(title)).hash();
 }
+
+namespace {
+/// The key of a normalised series id's UTF-8 bytes (not empty).
+quint64 seriesHash(QByteArrayView id)
+{
+    char buffer[128];
+    if (id.size() + 7 > qsizetype(sizeof buffer))
+        return fixedHash(QByteArray("series:" + id.toByteArray()).constData(), size_t(id.size()) + 7);
+    std::memcpy(buffer, "series:", 7);
+    std::memcpy(buffer + 7, id.data(), size_t(id.size()));
+    return fixedHash(buffer, size_t(id.size()) + 7);
+}
+} // namespace
 
 quint64 seriesKey(QStringView seriesId)
 {
     const QByteArray s = normaliseSeriesId(seriesId).toUtf8();
     if (s.isEmpty())
         return 0;
-    const size_t h = qHash(QByteArrayView(s), size_t(0x51ed270b27d1c0a5ULL));
-    return h ? quint64(h) : 1;
+    return seriesHash(s);
 }
 
 quint64 seriesKeyUtf8(QByteArrayView id)
@@ -109,8 +150,7 @@ quint64 seriesKeyUtf8(QByteArrayView id)
     }
     if (s.isEmpty())
         return 0;
-    const size_t h = qHash(s, size_t(0x51ed270b27d1c0a5ULL));
-    return h ? quint64(h) : 1;
+    return seriesHash(s);
 }
 
 EpisodeNumber parseEpisodeNumber(QStringView system, QStringView value)
@@ -341,28 +381,19 @@ void takeProgrammeId(QStringView p, quint64 series, NumberFacts *facts)
 EpisodeIdentity identityOf(QStringView t, QStringView sub, QStringView desc, const NumberFacts &facts)
 {
     EpisodeIdentity id;
-    // hashOf(t, x) starts from qHash(t): made once for the title and both keyed texts.
-    const size_t titleHash = qHash(t, kTextSeed);
-    id.title = titleHash ? quint64(titleHash) : 1;
+    // The keys (see duplicate.h); the sub-title's and description's start from the title's.
+    id.title = fixedHash(t);
     id.series = facts.series;
     if (!facts.programmeId.isEmpty())
-        id.ids = hashOf(u"id:", QStringView(facts.programmeId.constData(), facts.programmeId.size()));
+        id.ids = KeyBytes().add(u"id:").add(QStringView(facts.programmeId.constData(), facts.programmeId.size())).hash();
     else if (facts.series && facts.number.isValid())
-        id.ids = quint64(qHashMulti(size_t(0x5e), facts.series, facts.number.season, facts.number.episode)) | 1;
+        id.ids = KeyBytes().add(u"sxe:").add(facts.series).add(qint32(facts.number.season)).add(qint32(facts.number.episode)).hash();
     if (facts.number.isValid())
-        id.episode = hashOf(u"ep:", t, facts.number.season, facts.number.episode);
-    TextBuffer keyed;
-    if (!sub.isEmpty()) {
-        keyed.append(u"\x1fsub:", 5);
-        keyed.append(sub.utf16(), sub.size());
-        id.subTitle = hashAfter(titleHash, viewOf(keyed));
-    }
-    if (!desc.isEmpty()) {
-        keyed.clear();
-        keyed.append(u"\x1f" u"desc:", 6);
-        keyed.append(desc.utf16(), desc.size());
-        id.description = hashAfter(titleHash, viewOf(keyed));
-    }
+        id.episode = KeyBytes().add(u"ep:").add(t).add(qint32(facts.number.season)).add(qint32(facts.number.episode)).hash();
+    if (!sub.isEmpty())
+        id.subTitle = KeyBytes().add(id.title).add(u"\x1fsub:").add(sub).hash();
+    if (!desc.isEmpty())
+        id.description = KeyBytes().add(id.title).add(u"\x1f" u"desc:").add(desc).hash();
     return id;
 }
 

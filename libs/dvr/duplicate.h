@@ -11,7 +11,9 @@
 // keys are equal; when they differ there, they are different episodes whatever later layers say
 // (two episodes may share a generic description). No comparable layer: not duplicates.
 // Normalised = case folded, punctuation dropped, runs of whitespace folded to one space.
-// Keys are 64-bit hashes of the normalised text (a collision needs ~4e9 distinct episodes).
+// Keys are 64-bit hashes of the normalised text (a collision needs ~4e9 distinct episodes):
+// SipHash-2-4 with a constant key (docs/dvr-scheduler.md, "The keys"), the same in every process
+// and on every CPU, as the history keeps them (RuleStore). Changing them needs a schema version.
 
 #include "rule.h"
 
@@ -97,6 +99,17 @@ struct RecordedEpisode
     QString channelId;
     EpisodeIdentity identity;
     bool kept = true;       ///< still in the library (counts toward keep-N); false: deleted, still history
+    qint64 historyId = 0;   ///< its dvr_history row (RuleStore::history()); 0 before it is stored
+    /// What the identity is made of besides the title: the guide's sub-title, description and
+    /// episode numbers of the airing, kept with the history (rule schema 4 on) so that its keys
+    /// can be made again.
+    QString subTitle;
+    QString description;
+    QList<epg::EpisodeNum> episodeNums;
+    /// False for a row stored before rule schema 4 (keys made by a process-seeded hash, no
+    /// facts kept) whose airing was not found in a guide yet: only its title key is made again,
+    /// its other keys are 0 (it matches no episode) until RuleStore::rememberFacts().
+    bool factsKnown = true;
 };
 
 /// Finds, among entries added so far, one that is the same episode as a probe. Entries are

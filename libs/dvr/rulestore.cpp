@@ -3,6 +3,7 @@
 #include <core/sqldatabase.h>
 
 #include <QAtomicInteger>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QSqlDatabase>
@@ -18,7 +19,12 @@ namespace {
 QAtomicInteger<quint64> s_connectionCounter;
 // 2: dvr_cancelled (a version 1 database is taken up by creating it, below).
 // 3: dvr_rules.request_key, so that a save retried is made once (save()).
-constexpr int SchemaVersion = 3;
+// 4: identity keys are SipHash-2-4 with a constant key (duplicate.cpp), the same in every
+//    process; dvr_history keeps the facts they are made of (subtitle, description, episode_nums;
+//    facts = 1). Older rows had keys of Qt's process-seeded qHash, useless in the next process:
+//    their title key is made again from the kept title, the others are 0 (facts = 0) until the
+//    diver finds their airing in a guide (rememberFacts()).
+constexpr int SchemaVersion = 4;
 const QString s_schemaKey = QStringLiteral("schema.rules");
 } // namespace
 
@@ -61,7 +67,8 @@ bool RuleStore::open(const QString &location, QString *error)
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_rules_by_owner ON dvr_rules (owner, id)"),
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_history (id %1, rule_id BIGINT NOT NULL, title TEXT, "
                        "channel_id TEXT, recorded_at BIGINT NOT NULL, kept INTEGER NOT NULL, title_key BIGINT, "
-                       "ids_key BIGINT, episode_key BIGINT, subtitle_key BIGINT, description_key BIGINT, series_key BIGINT)")
+                       "ids_key BIGINT, episode_key BIGINT, subtitle_key BIGINT, description_key BIGINT, series_key BIGINT, "
+                       "subtitle TEXT, description TEXT, episode_nums TEXT, facts INTEGER NOT NULL DEFAULT 0)")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_history_by_rule ON dvr_history (rule_id)"),
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_cancelled (rule_id BIGINT NOT NULL, channel_id TEXT NOT NULL, "
@@ -81,13 +88,21 @@ bool RuleStore::open(const QString &location, QString *error)
     }
     if (q.next()) {
         const int version = q.value(0).toByteArray().toInt();
-        if (version == 1 || version == 2) {
-            // Version 2 only added dvr_cancelled, made by the statements above; version 3 adds a
-            // column (another node may have added it a moment ago: look first).
-            QSqlQuery probe(QSqlDatabase::database(m_connection, false));
+        if (version >= 1 && version < SchemaVersion) {
+            // Version 2 only added dvr_cancelled, made by the statements above; versions 3 and 4
+            // add columns (another node may have added them a moment ago: look first).
             QString why;
-            if (!probe.exec(QStringLiteral("SELECT request_key FROM dvr_rules WHERE 1 = 0"))
-                && !execSql(m_connection, QStringLiteral("ALTER TABLE dvr_rules ADD COLUMN request_key TEXT"), &why)) {
+            auto addColumn = [&](const QString &table, const QString &column, const QString &type) {
+                QSqlQuery probe(QSqlDatabase::database(m_connection, false));
+                return probe.exec(QStringLiteral("SELECT %1 FROM %2 WHERE 1 = 0").arg(column, table))
+                    || execSql(m_connection, QStringLiteral("ALTER TABLE %1 ADD COLUMN %2 %3").arg(table, column, type), &why);
+            };
+            const bool columns = addColumn(u"dvr_rules"_qs, u"request_key"_qs, u"TEXT"_qs)
+                && addColumn(u"dvr_history"_qs, u"subtitle"_qs, u"TEXT"_qs)
+                && addColumn(u"dvr_history"_qs, u"description"_qs, u"TEXT"_qs)
+                && addColumn(u"dvr_history"_qs, u"episode_nums"_qs, u"TEXT"_qs)
+                && addColumn(u"dvr_history"_qs, u"facts"_qs, u"INTEGER NOT NULL DEFAULT 0"_qs);
+            if (!columns || !rekeyHistoryWithoutFacts(&why)) {
                 close();
                 return fail(QStringLiteral("upgrade the rule tables from version %1").arg(version), why, error);
             }
@@ -280,22 +295,107 @@ std::optional<QList<RecordingRule>> RuleStore::rules(QString *error, const QStri
     });
 }
 
+namespace {
+
+QString episodeNumsText(const QList<epg::EpisodeNum> &nums)
+{
+    QJsonArray a;
+    for (const epg::EpisodeNum &n : nums)
+        a.append(QJsonArray{n.system, n.value});
+    return QString::fromUtf8(QJsonDocument(a).toJson(QJsonDocument::Compact));
+}
+
+QList<epg::EpisodeNum> episodeNumsOf(const QString &text)
+{
+    QList<epg::EpisodeNum> out;
+    const QJsonArray a = QJsonDocument::fromJson(text.toUtf8()).array();
+    for (const QJsonValue &v : a) {
+        epg::EpisodeNum n;
+        n.system = v[0].toString();
+        n.value = v[1].toString();
+        out.append(n);
+    }
+    return out;
+}
+
+void bindKeys(QSqlQuery &q, const EpisodeIdentity &i)
+{
+    for (const quint64 k : {i.title, i.ids, i.episode, i.subTitle, i.description, i.series})
+        q.addBindValue(qint64(k)); // BIGINT is signed: the bits round-trip
+}
+
+} // namespace
+
+bool RuleStore::rekeyHistoryWithoutFacts(QString *why)
+{
+    // Rows kept before version 4: the title is all that is known of them.
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    QSqlQuery q(db);
+    if (!q.exec(QStringLiteral("SELECT id, title FROM dvr_history WHERE facts = 0"))) {
+        *why = sqlErrorText(q.lastError());
+        return false;
+    }
+    QList<std::pair<qint64, QString>> rows;
+    while (q.next())
+        rows.append({q.value(0).toLongLong(), q.value(1).toString()});
+    for (const auto &[id, title] : std::as_const(rows)) {
+        QSqlQuery up(db);
+        up.prepare(QStringLiteral("UPDATE dvr_history SET title_key = ?, ids_key = ?, episode_key = ?, subtitle_key = ?, "
+                                  "description_key = ?, series_key = ? WHERE id = ? AND facts = 0"));
+        EpisodeIdentity identity;
+        identity.title = episodeIdentity(title, {}, {}, {}).title;
+        bindKeys(up, identity);
+        up.addBindValue(id);
+        if (!up.exec()) {
+            *why = sqlErrorText(up.lastError());
+            return false;
+        }
+    }
+    if (!rows.isEmpty())
+        qCInfo(lcRuleStore).noquote() << rows.size()
+                                      << "history rows kept keys of an unstable hash: their title keys are made again, "
+                                         "the rest when their airings are found in a guide";
+    return true;
+}
+
 bool RuleStore::addHistory(const RecordedEpisode &e, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.prepare(QStringLiteral("INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, "
-                                 "episode_key, subtitle_key, description_key, series_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                 "episode_key, subtitle_key, description_key, series_key, subtitle, description, episode_nums, "
+                                 "facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         q.addBindValue(e.ruleId);
         q.addBindValue(e.title);
         q.addBindValue(e.channelId);
         q.addBindValue(e.recordedAt);
         q.addBindValue(e.kept ? 1 : 0);
-        for (const quint64 k : {e.identity.title, e.identity.ids, e.identity.episode, e.identity.subTitle,
-                                e.identity.description, e.identity.series})
-            q.addBindValue(qint64(k)); // BIGINT is signed: the bits round-trip
+        bindKeys(q, e.identity);
+        q.addBindValue(e.subTitle);
+        q.addBindValue(e.description);
+        q.addBindValue(episodeNumsText(e.episodeNums));
+        q.addBindValue(e.factsKnown ? 1 : 0);
         if (!q.exec())
             return fail(QStringLiteral("add history"), sqlErrorText(q.lastError()), error);
+        return true;
+    });
+}
+
+bool RuleStore::rememberFacts(const RecordedEpisode &e, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("UPDATE dvr_history SET title_key = ?, ids_key = ?, episode_key = ?, subtitle_key = ?, "
+                                 "description_key = ?, series_key = ?, subtitle = ?, description = ?, episode_nums = ?, "
+                                 "facts = 1 WHERE id = ? AND facts = 0"));
+        bindKeys(q, e.identity);
+        q.addBindValue(e.subTitle);
+        q.addBindValue(e.description);
+        q.addBindValue(episodeNumsText(e.episodeNums));
+        q.addBindValue(e.historyId);
+        if (!q.exec())
+            return fail(QStringLiteral("remember the facts of history row %1").arg(e.historyId), sqlErrorText(q.lastError()),
+                        error);
         return true;
     });
 }
@@ -306,7 +406,8 @@ std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error)
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.setForwardOnly(true);
         if (!q.exec(QStringLiteral("SELECT rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
-                                   "subtitle_key, description_key, series_key FROM dvr_history ORDER BY id"))) {
+                                   "subtitle_key, description_key, series_key, id, subtitle, description, episode_nums, facts "
+                                   "FROM dvr_history ORDER BY id"))) {
             fail(QStringLiteral("read history"), sqlErrorText(q.lastError()), error);
             return std::nullopt;
         }
@@ -324,6 +425,11 @@ std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error)
             e.identity.subTitle = quint64(q.value(8).toLongLong());
             e.identity.description = quint64(q.value(9).toLongLong());
             e.identity.series = quint64(q.value(10).toLongLong());
+            e.historyId = q.value(11).toLongLong();
+            e.subTitle = q.value(12).toString();
+            e.description = q.value(13).toString();
+            e.episodeNums = episodeNumsOf(q.value(14).toString());
+            e.factsKnown = q.value(15).toInt() != 0;
             out.append(e);
         }
         return out;

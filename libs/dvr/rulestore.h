@@ -45,8 +45,13 @@ public:
     /// Every rule, by id; or one owner's when `owner` is given.
     std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {});
 
+    /// Stores an episode recorded: its identity's keys and the facts they are made of.
     bool addHistory(const RecordedEpisode &episode, QString *error);
     std::optional<QList<RecordedEpisode>> history(QString *error);
+    /// Gives a history row kept without facts (factsKnown false, from before schema 4) the facts
+    /// and identity of its airing, found in a guide (by historyId). True with nothing written when
+    /// the row has its facts already (another node was first).
+    bool rememberFacts(const RecordedEpisode &episode, QString *error);
 
     /// Skips the airing (`ruleId`, `channelId`, `start`, `stop`) of a rule; skipping it again changes nothing.
     bool addCancelled(const AiringRef &airing, QString *error);
@@ -58,6 +63,7 @@ public:
 
 private:
     bool fail(const QString &what, const QString &why, QString *error);
+    bool rekeyHistoryWithoutFacts(QString *why);
     QString m_connection;
     bool m_postgres = false;
 };

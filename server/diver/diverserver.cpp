@@ -528,6 +528,7 @@ void DiverServer::onGuide(std::shared_ptr<const epg::Guide> previous, std::share
         resumeCopies();
     qCInfo(lcDiver).noquote() << "guide" << m_guide->info().checksum.left(12) << ":" << m_guide->channelCount() << "channels,"
                               << m_guide->airingCount() << "airings";
+    rememberHistoryFacts();
     replan(true);
     startArchives();
     Q_EMIT guideLoaded();
@@ -812,6 +813,24 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
         qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
 }
 
+bool DiverServer::factsFromGuide(dvr::RecordedEpisode *episode) const
+{
+    if (!m_guide)
+        return false;
+    const int c = m_guide->channelIndex(episode->channelId);
+    const epg::Airing a = c < 0 ? epg::Airing{} : m_guide->airingAt(c, episode->recordedAt);
+    if (!a.isValid() || a.start != episode->recordedAt)
+        return false;
+    const epg::Programme p = m_guide->programmeRecord(a);
+    episode->subTitle = m_guide->subTitle(a.programme);
+    episode->description = m_guide->description(a.programme);
+    episode->episodeNums = p.episodeNums;
+    // What the scheduler's guide index makes of the same fields (tst_dvrduplicate).
+    episode->identity = dvr::episodeIdentity(m_guide->title(a.programme), episode->subTitle, episode->description,
+                                             episode->episodeNums);
+    return true;
+}
+
 void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
 {
     QString error;
@@ -822,7 +841,9 @@ void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
         episode.title = r.title;
         episode.recordedAt = r.airingStart;
         episode.channelId = r.channelId;
-        episode.identity = m_scheduler.identityAt(r.channelId, r.airingStart);
+        episode.factsKnown = factsFromGuide(&episode);
+        if (!episode.factsKnown) // gone from the guide: the title is all there is (a later guide may say more)
+            episode.identity.title = dvr::episodeIdentity(r.title, {}, {}, {}).title;
         if (m_rules.addHistory(episode, &error))
             added = true;
         else
@@ -833,6 +854,41 @@ void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
             m_scheduler.setHistory(*history);
         announce(ClusterChange::Kind::History);
     }
+}
+
+void DiverServer::rememberHistoryFacts()
+{
+    // History rows kept before rule schema 4 have no facts and only a title key: their airings,
+    // when a guide still has them with the same title, give them the rest of their keys.
+    QString error;
+    const auto history = m_rules.history(&error);
+    if (!history) {
+        qCWarning(lcDiver).noquote() << "reading the recorded history:" << error;
+        return;
+    }
+    int remembered = 0, missing = 0;
+    for (dvr::RecordedEpisode e : *history) {
+        if (e.factsKnown)
+            continue;
+        const quint64 titleKey = e.identity.title;
+        if (!factsFromGuide(&e) || e.identity.title != titleKey) {
+            ++missing; // not in this guide, or another programme airs then now
+            continue;
+        }
+        if (m_rules.rememberFacts(e, &error))
+            ++remembered;
+        else
+            qCWarning(lcDiver).noquote() << error;
+    }
+    if (!remembered && !missing)
+        return;
+    qCInfo(lcDiver).noquote() << "history kept before rule schema 4:" << remembered << "episodes' keys made again from the guide,"
+                              << missing << "not in the guide (they match no episode)";
+    if (!remembered)
+        return;
+    if (auto h = m_rules.history(&error))
+        m_scheduler.setHistory(*h);
+    announce(ClusterChange::Kind::History);
 }
 
 bool DiverServer::startCopy(CopyRow *copy, QString *error)

@@ -177,6 +177,9 @@ private:
     bool startCopy(CopyRow *copy, QString *error);
     /// The episodes of these recordings count as recorded (duplicates, keep-N) from now on.
     void addToHistory(const QList<RecordingRow> &recordings);
+    /// The facts and identity of the history episode's airing (channel, start) in the guide.
+    bool factsFromGuide(dvr::RecordedEpisode *episode) const;
+    void rememberHistoryFacts();
     void onCopyState(qint64 copyId);
     /// A segment written by a copy resumed or taken over here, the first after what was there.
     void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);

@@ -29,6 +29,9 @@
 #include <QJsonArray>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -673,6 +676,58 @@ private Q_SLOTS:
         up = call("GET", port, u"/api/upcoming"_qs, a).json();
         QCOMPARE(up.value(u"planned"_qs).toArray().size(), 2);
         QCOMPARE(up.value(u"skipped"_qs).toArray().size(), 0);
+    }
+
+    void historyOfAnOlderSchemaIsRecognisedAfterTheUpgrade()
+    {
+        // A rule database of schema 3 kept its history with keys of Qt's process-seeded qHash:
+        // in this process they match nothing. On start the history is upgraded in place and, its
+        // airing still in the guide with the same title, its keys are made again from the guide:
+        // a rerun of the recorded episode is "already recorded", not recorded again.
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"history3"_qs);
+        const qint64 recorded = now / 3600 * 3600 - 3600, rerun = now + 7200; // the guide starts an hour back
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(),
+                           {{u"one"_qs, recorded, recorded + 1800, u"Quiz"_qs, u"1.4."_qs},
+                            {u"one"_qs, rerun, rerun + 1800, u"Quiz"_qs, u"1.4."_qs}}));
+        const QByteArray a = ticket(u"STB-A"_qs);
+        qint64 ruleId = 0;
+        {
+            DiverServer diver(c);
+            QString error;
+            QVERIFY2(diver.start(&error), qPrintable(error));
+            const HttpResult made = call("POST", diver.httpPort(), u"/api/rules"_qs, a,
+                                         {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Quiz"_qs}});
+            QVERIFY2(made.status == 201, made.body.constData());
+            QCOMPARE(made.json().value(u"planned"_qs).toArray().size(), 1); // the rerun
+            ruleId = made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
+        }
+        {
+            // As a schema 3 diver left it, with the episode recorded by it.
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"schema3"_qs);
+            db.setDatabaseName(c.effectiveDatabase());
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            for (const QString &sql :
+                 {u"ALTER TABLE dvr_history DROP COLUMN subtitle"_qs, u"ALTER TABLE dvr_history DROP COLUMN description"_qs,
+                  u"ALTER TABLE dvr_history DROP COLUMN episode_nums"_qs, u"ALTER TABLE dvr_history DROP COLUMN facts"_qs,
+                  u"UPDATE meta SET value = '3' WHERE key = 'schema.rules'"_qs,
+                  u"INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
+                  "subtitle_key, description_key, series_key) VALUES (%1, 'Quiz', 'one', %2, 1, 5551212, 0, -7070707, 0, 0, 0)"_qs
+                      .arg(ruleId)
+                      .arg(recorded)})
+                QVERIFY2(q.exec(sql), qPrintable(sql + u": "_qs + q.lastError().text()));
+        }
+        QSqlDatabase::removeDatabase(u"schema3"_qs);
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const QJsonObject up = call("GET", diver.httpPort(), u"/api/upcoming"_qs, a).json();
+        QVERIFY2(up.value(u"planned"_qs).toArray().isEmpty(), QJsonDocument(up).toJson().constData());
+        QCOMPARE(up.value(u"skipped"_qs).toArray().size(), 1);
+        const QJsonObject skipped = up.value(u"skipped"_qs).toArray().at(0).toObject();
+        QCOMPARE(skipped.value(u"start"_qs).toInteger(), rerun);
+        QCOMPARE(skipped.value(u"reason"_qs).toString(), u"already-recorded"_qs);
     }
 
     void refusalsConflictsAndUpcoming()

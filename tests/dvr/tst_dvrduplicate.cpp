@@ -5,7 +5,9 @@
 #include <epg/xmltvreader.h>
 
 #include <QDir>
+#include <QProcess>
 #include <QTest>
+#include <QTextStream>
 
 using namespace iptv::dvr;
 using iptv::epg::EpisodeNum;
@@ -51,6 +53,26 @@ EpisodeIdentity id(const QString &title, const QString &sub = {}, const QString 
     if (!progid.isEmpty())
         nums.append({u"dd_progid"_qs, progid});
     return episodeIdentity(title, sub, desc, nums);
+}
+/// The identities the golden values below are for: one per kind of key.
+QList<EpisodeIdentity> goldenIdentities()
+{
+    return {
+        episodeIdentity(u"The End?!"_qs, u"Part One"_qs, u"A long goodbye."_qs,
+                        {{u"dd_progid"_qs, u"EP01234567.0004"_qs}}),
+        episodeIdentity(u"Drama"_qs, {}, {}, {{u"dd_progid"_qs, u"SH01234567.0000"_qs}, {u"xmltv_ns"_qs, u"0.3/10."_qs}}),
+        episodeIdentity(u"Zoë's Café"_qs, u"Über"_qs, {}, {{u"onscreen"_qs, u"S2 E5"_qs}}),
+    };
+}
+
+QString describe(const QList<EpisodeIdentity> &ids)
+{
+    QString out;
+    QTextStream s(&out);
+    for (const EpisodeIdentity &i : ids)
+        s << Qt::hex << i.title << ' ' << i.ids << ' ' << i.episode << ' ' << i.subTitle << ' ' << i.description << ' '
+          << i.series << ' ' << titleKey(u"The End"_qs) << ' ' << seriesKey(u"EP01234567.0004"_qs) << '\n';
+    return out;
 }
 } // namespace
 
@@ -193,6 +215,53 @@ private Q_SLOTS:
             }
         }
         qInfo("%d programmes, %d with a description beyond ASCII", programmes, nonAscii);
+    }
+
+    void keysAreFixed()
+    {
+        // Identity keys are kept with the history (dvr_history) and compared by the next process:
+        // they are SipHash-2-4 with a constant key, so these numbers hold forever. A change here
+        // needs a schema version that makes the history's keys again (rulestore.cpp). The title's
+        // key and the series' and first sub-title's were checked against an independent
+        // SipHash-2-4 (key "iptv.dvr.ident.1", UTF-16LE text).
+        const QList<EpisodeIdentity> got = goldenIdentities();
+        const QList<EpisodeIdentity> expected = {
+            {0xdabccce5b277745bULL, 0x1ff9a2fc5e1ad0c0ULL, 0, 0x60c9a2fdc306052aULL, 0xdbf190775788d728ULL, 0x1691939f7f2b39f2ULL},
+            {0x9ad528fe67900845ULL, 0x3fb20c688d442c32ULL, 0xeccaab11cf1be2c3ULL, 0, 0, 0x1691939f7f2b39f2ULL},
+            {0xbc9da37967333abeULL, 0, 0xfbf90eb4cdd70b49ULL, 0x8f69e32a610e9d12ULL, 0, 0},
+        };
+        for (int i = 0; i < got.size(); ++i)
+            QVERIFY2(got[i] == expected[i], qPrintable(u"identity %1: got %2"_qs.arg(i).arg(describe({got[i]}))));
+        QCOMPARE(titleKey(u" the END "_qs), quint64(0x3f97c337a7510828ULL));
+        QCOMPARE(seriesKey(u"EP01234567.0004"_qs), got[0].series);
+        QCOMPARE(seriesKeyUtf8("SH01234567"), got[0].series);
+    }
+
+    void keysDoNotDependOnTheProcess()
+    {
+        // The same keys in processes with another global hash seed: a random one (QT_HASH_SEED
+        // unset) and 0. Qt's seeded qHash, which made them before, fails this.
+        if (qEnvironmentVariableIsSet("IPTV_PRINT_IDENTITY_KEYS")) {
+            QTextStream(stdout) << describe(goldenIdentities());
+            return;
+        }
+        const QString mine = describe(goldenIdentities());
+        for (const QString &seed : {QString(), u"0"_qs, QString()}) {
+            QProcess child;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert(u"IPTV_PRINT_IDENTITY_KEYS"_qs, u"1"_qs);
+            if (seed.isNull())
+                env.remove(u"QT_HASH_SEED"_qs);
+            else
+                env.insert(u"QT_HASH_SEED"_qs, seed);
+            child.setProcessEnvironment(env);
+            child.start(QCoreApplication::applicationFilePath(), {u"keysDoNotDependOnTheProcess"_qs, u"-silent"_qs});
+            QVERIFY2(child.waitForFinished(60000), qPrintable(u"the child did not finish: "_qs + child.errorString()));
+            QCOMPARE(child.exitCode(), 0);
+            const QString out = QString::fromUtf8(child.readAllStandardOutput());
+            QVERIFY2(out.contains(mine), qPrintable(u"QT_HASH_SEED=%1: the child printed\n%2\nthis process made\n%3"_qs
+                                                        .arg(seed.isNull() ? u"(unset)"_qs : seed, out, mine)));
+        }
     }
 
     void normalise_data()

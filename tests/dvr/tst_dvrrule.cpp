@@ -483,6 +483,93 @@ private Q_SLOTS:
         QVERIFY(noKey.id != noKeyToo.id); // without a key every save is a new rule
         QCOMPARE(store.rules(&error)->size(), 4);
     }
+    void storeHistoryUpgrade()
+    {
+        // A version 3 database keeps history keys made by Qt's process-seeded qHash, which match
+        // nothing in the next process. Upgraded to version 4 in place: the title key is made again
+        // from the kept title and the other keys are 0 (no facts were kept: the episode matches
+        // nothing rather than something by chance); once the facts are remembered from its airing
+        // in a guide (the diver does it when a guide comes), the episode is recognised as recorded
+        // again, in the next process too. Rows added from now on keep their facts.
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(u"dvr.sqlite"_qs);
+        QString error;
+        const qint64 recordedAt = kDay0 + 20 * kHour, rerun = kDay0 + 2 * 24 * kHour + 20 * kHour;
+        const auto guide = makeGuide({u"one"_qs}, {{u"one"_qs, recordedAt, 60, u"Drama"_qs, u"Pilot"_qs, u"It starts."_qs, u"0.0."_qs},
+                                                   {u"one"_qs, rerun, 60, u"Drama"_qs, u"Pilot"_qs, u"It starts."_qs, u"0.0."_qs}});
+        RecordingRule rule = titleRule(u"Drama"_qs);
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+            QVERIFY2(store.save(&rule, &error), qPrintable(error));
+        }
+        asLeftBy(path, {u"ALTER TABLE dvr_history DROP COLUMN subtitle"_qs, u"ALTER TABLE dvr_history DROP COLUMN description"_qs,
+                        u"ALTER TABLE dvr_history DROP COLUMN episode_nums"_qs, u"ALTER TABLE dvr_history DROP COLUMN facts"_qs,
+                        u"UPDATE meta SET value = '3' WHERE key = 'schema.rules'"_qs,
+                        // keys as an earlier process's qHash made them: any numbers
+                        u"INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
+                        "subtitle_key, description_key, series_key) VALUES (%1, 'Drama', 'one', %2, 1, -8312157446, 77, "
+                        "1234567, -99, 4242, 0)"_qs.arg(rule.id).arg(recordedAt)});
+        if (QTest::currentTestFailed())
+            return;
+        const auto evaluate = [&](const QList<RecordedEpisode> &history) {
+            Scheduler s;
+            s.setHistory(history);
+            s.setRules({rule});
+            return s.evaluate(guide, recordedAt + 2 * kHour);
+        };
+        const auto skippedAsRecorded = [](const SchedulePlan &plan, qint64 start) {
+            for (const SkippedAiring &sk : plan.skipped)
+                if (sk.airing.start == start && sk.reason == SkipReason::AlreadyRecorded)
+                    return true;
+            return false;
+        };
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+            auto history = store.history(&error);
+            QVERIFY2(history, qPrintable(error));
+            QCOMPARE(history->size(), 1);
+            RecordedEpisode e = history->at(0);
+            QVERIFY(!e.factsKnown);
+            EpisodeIdentity titleOnly;
+            titleOnly.title = episodeIdentity(u"Drama"_qs, {}, {}, {}).title;
+            QCOMPARE(e.identity, titleOnly);
+            QVERIFY(!skippedAsRecorded(evaluate(*history), rerun)); // nothing known to match by yet
+
+            // What the diver does when a guide comes (DiverServer::factsFromGuide): the airing's fields.
+            const iptv::epg::Airing a = guide->airingAt(guide->channelIndex(u"one"_qs), recordedAt);
+            QVERIFY(a.isValid());
+            e.subTitle = guide->subTitle(a.programme);
+            e.description = guide->description(a.programme);
+            e.episodeNums = guide->programmeRecord(a).episodeNums;
+            e.identity = episodeIdentity(guide->title(a.programme), e.subTitle, e.description, e.episodeNums);
+            QCOMPARE(e.identity.title, titleOnly.title);
+            QVERIFY2(store.rememberFacts(e, &error), qPrintable(error));
+            RecordedEpisode later = e;
+            later.historyId = 0;
+            later.factsKnown = true;
+            later.recordedAt = rerun;
+            QVERIFY2(store.addHistory(later, &error), qPrintable(error));
+        }
+        RuleStore store;
+        QVERIFY2(store.open(path, &error), qPrintable(error));
+        const auto history = store.history(&error);
+        QVERIFY2(history, qPrintable(error));
+        QCOMPARE(history->size(), 2);
+        const EpisodeIdentity pilot = episodeIdentity(u"Drama"_qs, u"Pilot"_qs, u"It starts."_qs, {{u"xmltv_ns"_qs, u"0.0."_qs}});
+        for (const RecordedEpisode &e : *history) {
+            QVERIFY(e.factsKnown);
+            QCOMPARE(e.identity, pilot);
+            QCOMPARE(e.subTitle, u"Pilot"_qs);
+            QCOMPARE(e.description, u"It starts."_qs);
+            QCOMPARE(e.episodeNums.size(), 1);
+            QCOMPARE(e.episodeNums[0].system, u"xmltv_ns"_qs);
+            QCOMPARE(e.episodeNums[0].value, u"0.0."_qs);
+        }
+        QVERIFY2(skippedAsRecorded(evaluate({history->at(0)}), rerun), "the upgraded history's episode is not recognised");
+    }
 };
 
 QTEST_GUILESS_MAIN(TestDvrRule)
