@@ -1919,10 +1919,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
         }
         if (!dirty && (!newRelated.empty() || !newAlternatives.empty())) {
-            for (auto &[i, names] : newRelated)
-                o.skipped[i].relatedTo = std::move(names);
-            for (auto &[i, alternatives] : newAlternatives)
-                o.skipped[i].alternatives = std::move(alternatives);
+            for (auto &[k, names] : newRelated)
+                o.skipped[k].relatedTo = std::move(names);
+            for (auto &[k, alternatives] : newAlternatives)
+                o.skipped[k].alternatives = std::move(alternatives);
             ++patched;
         }
         if (dirty) {
