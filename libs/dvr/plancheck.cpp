@@ -228,6 +228,7 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
         switch (sk.reason) {
         case SkipReason::OutsideWindow:
         case SkipReason::NotNew:
+        case SkipReason::Cancelled: // the viewer's word: nothing to check
             break;
         case SkipReason::AlreadyRecorded: {
             const AiringRef rel = sk.relatedTo.value(0);

@@ -1003,8 +1003,11 @@ private Q_SLOTS:
             f.write(text.toUtf8());
             return;
         }
+        // Children run only this function, so both number their rules alike (this process may
+        // have run other tests first): their plans are compared with each other.
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
+        QString firstPlan;
         for (const QString &seed : {u"0"_qs, QString()}) {
             QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
             if (seed.isEmpty())
@@ -1024,8 +1027,11 @@ private Q_SLOTS:
             QFile f(file);
             QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(said.right(3000)));
             const QString childPlan = QString::fromUtf8(f.readAll());
-            QVERIFY2(childPlan == text, qPrintable(u"QT_HASH_SEED="_qs + (seed.isEmpty() ? u"(random)"_qs : seed)
-                                                   + u": another plan"_qs));
+            QVERIFY2(childPlan.size() > 100, qPrintable(said.right(3000)));
+            if (firstPlan.isEmpty())
+                firstPlan = childPlan;
+            else
+                QVERIFY2(childPlan == firstPlan, "QT_HASH_SEED=0 and a random seed gave other plans");
         }
     }
 
