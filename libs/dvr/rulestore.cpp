@@ -400,14 +400,15 @@ bool RuleStore::rememberFacts(const RecordedEpisode &e, QString *error)
     });
 }
 
-std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error)
+std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error, bool withoutFacts)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<QList<RecordedEpisode>> {
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.setForwardOnly(true);
         if (!q.exec(QStringLiteral("SELECT rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
                                    "subtitle_key, description_key, series_key, id, subtitle, description, episode_nums, facts "
-                                   "FROM dvr_history ORDER BY id"))) {
+                                   "FROM dvr_history%1 ORDER BY id")
+                        .arg(withoutFacts ? QLatin1String(" WHERE facts = 0") : QLatin1String()))) {
             fail(QStringLiteral("read history"), sqlErrorText(q.lastError()), error);
             return std::nullopt;
         }

@@ -47,7 +47,9 @@ public:
 
     /// Stores an episode recorded: its identity's keys and the facts they are made of.
     bool addHistory(const RecordedEpisode &episode, QString *error);
-    std::optional<QList<RecordedEpisode>> history(QString *error);
+    /// The history in the order kept; with `withoutFacts`, only rows kept before schema 4 whose
+    /// facts are not known yet (rememberFacts() fills them in).
+    std::optional<QList<RecordedEpisode>> history(QString *error, bool withoutFacts = false);
     /// Gives a history row kept without facts (factsKnown false, from before schema 4) the facts
     /// and identity of its airing, found in a guide (by historyId). True with nothing written when
     /// the row has its facts already (another node was first).

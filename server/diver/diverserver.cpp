@@ -860,16 +860,15 @@ void DiverServer::rememberHistoryFacts()
 {
     // History rows kept before rule schema 4 have no facts and only a title key: their airings,
     // when a guide still has them with the same title, give them the rest of their keys.
+    // Only those rows are read: on every guide load, not the whole history.
     QString error;
-    const auto history = m_rules.history(&error);
+    const auto history = m_rules.history(&error, true);
     if (!history) {
         qCWarning(lcDiver).noquote() << "reading the recorded history:" << error;
         return;
     }
     int remembered = 0, missing = 0;
     for (dvr::RecordedEpisode e : *history) {
-        if (e.factsKnown)
-            continue;
         const quint64 titleKey = e.identity.title;
         if (!factsFromGuide(&e) || e.identity.title != titleKey) {
             ++missing; // not in this guide, or another programme airs then now
