@@ -24,6 +24,7 @@
 #include <QWebSocket>
 
 #include <algorithm>
+#include <limits>
 
 Q_LOGGING_CATEGORY(lcDiver, "iptv.diver", QtInfoMsg)
 
@@ -859,9 +860,23 @@ void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
 void DiverServer::rememberHistoryFacts()
 {
     // History rows kept before rule schema 4 have no facts and only a title key: their airings,
-    // when a guide still has them with the same title, give them the rest of their keys.
-    // Only those rows are read: on every guide load, not the whole history.
+    // when a guide still has them with the same title, give them the rest of their keys. Those
+    // whose airing started before the guide's first airing never will (a guide's window only
+    // moves on): they are settled with their title key, and not read again.
+    // Only rows without facts are read: on every guide load, not the whole history.
     QString error;
+    qint64 firstStart = std::numeric_limits<qint64>::max();
+    for (int c = 0; c < m_guide->channelCount(); ++c) {
+        const auto [begin, end] = m_guide->channelAirings(c);
+        if (begin < end)
+            firstStart = std::min(firstStart, m_guide->airing(begin).start);
+    }
+    const int settled = firstStart == std::numeric_limits<qint64>::max() ? 0 : m_rules.settleWithoutFacts(firstStart, &error);
+    if (settled < 0)
+        qCWarning(lcDiver).noquote() << error;
+    else if (settled > 0)
+        qCInfo(lcDiver).noquote() << "history kept before rule schema 4:" << settled
+                                  << "episodes aired before the guide's window keep only their title key (they match no episode)";
     const auto history = m_rules.history(&error, true);
     if (!history) {
         qCWarning(lcDiver).noquote() << "reading the recorded history:" << error;
@@ -879,12 +894,13 @@ void DiverServer::rememberHistoryFacts()
         else
             qCWarning(lcDiver).noquote() << error;
     }
-    if (!remembered && !missing)
+    if (!remembered) {
+        if (missing)
+            qCDebug(lcDiver).noquote() << "history kept before rule schema 4:" << missing << "episodes not found in the guide yet";
         return;
+    }
     qCInfo(lcDiver).noquote() << "history kept before rule schema 4:" << remembered << "episodes' keys made again from the guide,"
                               << missing << "not in the guide (they match no episode)";
-    if (!remembered)
-        return;
     if (auto h = m_rules.history(&error))
         m_scheduler.setHistory(*h);
     announce(ClusterChange::Kind::History);

@@ -715,13 +715,33 @@ private Q_SLOTS:
                   u"INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
                   "subtitle_key, description_key, series_key) VALUES (%1, 'Quiz', 'one', %2, 1, 5551212, 0, -7070707, 0, 0, 0)"_qs
                       .arg(ruleId)
-                      .arg(recorded)})
+                      .arg(recorded),
+                  // An episode that aired before the guide's window: no guide will ever have it.
+                  u"INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
+                  "subtitle_key, description_key, series_key) VALUES (%1, 'Quiz', 'one', %2, 1, 5551213, 0, 0, 0, 0, 0)"_qs
+                      .arg(ruleId)
+                      .arg(recorded - 3 * 86400)})
                 QVERIFY2(q.exec(sql), qPrintable(sql + u": "_qs + q.lastError().text()));
         }
         QSqlDatabase::removeDatabase(u"schema3"_qs);
         DiverServer diver(c);
         QString error;
         QVERIFY2(diver.start(&error), qPrintable(error));
+        {
+            // The first row has its facts from the guide; the second is settled with its title
+            // key (facts = 2) and not read again on the next guide load.
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"schema4"_qs);
+            db.setDatabaseName(c.effectiveDatabase());
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY2(q.exec(u"SELECT recorded_at, facts FROM dvr_history ORDER BY recorded_at"_qs), qPrintable(q.lastError().text()));
+            QList<std::pair<qint64, int>> rows;
+            while (q.next())
+                rows.append({q.value(0).toLongLong(), q.value(1).toInt()});
+            const QList<std::pair<qint64, int>> expected = {{recorded - 3 * 86400, 2}, {recorded, 1}};
+            QCOMPARE(rows, expected);
+        }
+        QSqlDatabase::removeDatabase(u"schema4"_qs);
         const QJsonObject up = call("GET", diver.httpPort(), u"/api/upcoming"_qs, a).json();
         QVERIFY2(up.value(u"planned"_qs).toArray().isEmpty(), QJsonDocument(up).toJson().constData());
         QCOMPARE(up.value(u"skipped"_qs).toArray().size(), 1);
