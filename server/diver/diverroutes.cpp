@@ -851,7 +851,10 @@ void DiverServer::setupRoutes()
             if (!copy || !reader.load(copy->directory, &error))
                 return Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error)));
             // Stopped by its viewer: complete up to then, while the copy may record on for others.
-            playlist = row->stopped != 0 ? dvr::playoutPlaylist(spanOf(reader, *row), true) : dvr::recordingPlaylist(reader);
+            // A copy no node records any more is complete too, with or without its index's end
+            // line (a node gone before the end, a recorder that could not write it).
+            playlist = row->stopped != 0 || copy->state != CopyState::Recording ? dvr::playoutPlaylist(spanOf(reader, *row), true)
+                                                                                : dvr::recordingPlaylist(reader);
         } else {
             const ActiveArchive *a = m_archives.value(row->channelId);
             dvr::ArchiveReader reader;

@@ -417,10 +417,24 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         return;
     }
     if (copy->recordStop <= now()) {
-        copy->state = CopyState::Finished;
-        copy->reason = QStringLiteral("no node was recording when it was due to end");
+        // Ended while no node recorded it: finished with what it holds, failed when that is
+        // nothing (it never started: the reason says why).
+        const bool holds = copy->segments > 0;
+        copy->state = holds ? CopyState::Finished : CopyState::Failed;
+        if (holds || copy->reason.isEmpty())
+            copy->reason = QStringLiteral("no node was recording when it was due to end");
         saveCopy(*copy);
-        release(u"done"_qs, copy->reason);
+        release(holds ? u"done"_qs : u"failed"_qs, copy->reason);
+        QString e;
+        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+            for (const RecordingRow &r : *viewers) {
+                if (r.stopped == 0 && !r.deleted)
+                    publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
+                            holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, copy->reason}}, r.owner);
+            }
+            if (holds)
+                addToHistory(*viewers);
+        }
         return;
     }
     if (folderBusy(copy->directory)) {
@@ -434,15 +448,24 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     const QString from = copy->node;
     copy->node = m_config.nodeId;
     if (!startCopy(&*copy, &error)) {
-        copy->state = CopyState::Failed;
-        copy->reason = error;
-        QString e;
+        // No stream URL for a moment, storage not mounted yet: tried again every kRetrySeconds
+        // while the lease is held, until the copy's end; the viewers hear it once, as a gap.
+        const QString reason = QStringLiteral("does not start: %1 (tried again every %2 s)").arg(error).arg(kRetrySeconds);
+        const bool first = copy->reason != reason;
+        copy->reason = reason;
         saveCopy(*copy);
-        release(u"failed"_qs, QStringLiteral("does not start: %1").arg(error));
-        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
-            for (const RecordingRow &r : *viewers)
-                publish(QStringLiteral("failed"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, error}}, r.owner);
+        if (first) {
+            qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << reason;
+            QString e;
+            if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+                for (const RecordingRow &r : *viewers)
+                    publish(QStringLiteral("gap"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}}, r.owner);
+            }
         }
+        QTimer::singleShot(kRetrySeconds * 1000, this, [this, job, previousNode, copyId] {
+            if (!m_stopping && !m_copies.contains(copyId) && m_leases.held().contains(job.id))
+                onLeaseClaimed(job, previousNode);
+        });
         return;
     }
     saveCopy(*copy);
@@ -715,6 +738,16 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             }
             m_retryAt.remove(key);
             copy = made;
+        } else if (copy->state != CopyState::Recording && p.recordStop > t) {
+            // Stopped by its viewers, or failed, while the programme is still on: recorded again
+            // in the same folder (the time between is a gap), not a dead copy joined.
+            if (!reopenCopy(&*copy, p.recordStop)) {
+                publish(QStringLiteral("failed"),
+                        QJsonObject{{u"title"_qs, p.title}, {u"channel"_qs, p.channelId}, {u"start"_qs, p.start},
+                                    {u"reason"_qs, QStringLiteral("its stored copy cannot be recorded again")}},
+                        p.owner);
+                return;
+            }
         } else if (copy->recordStop < p.recordStop) {
             extendCopy(*copy, p.recordStop);
         }
@@ -758,6 +791,28 @@ qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 fro
     if (firstMs <= 0)
         return from; // nothing archived yet
     return std::min(from, std::max(wanted, firstMs / 1000));
+}
+
+bool DiverServer::reopenCopy(CopyRow *copy, qint64 recordStop)
+{
+    QString error;
+    const QString was = copyStateName(copy->state);
+    const auto row = m_store.reopenCopy(copy->id, recordStop, &error);
+    if (!row) {
+        qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not recorded again:" << error;
+        return false;
+    }
+    // Its lease was finished with it: pending again, for this node or any to claim.
+    if (!m_leases.store().reopen(leaseIdOf(copy->id), &error)) {
+        qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not offered again:" << error;
+        return false;
+    }
+    *copy = *row;
+    m_offered.remove(copy->id);
+    announce(ClusterChange::Kind::CopyEnd, copy->id);
+    qCInfo(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "(" << was << ") records again until"
+                              << copy->recordStop << "in" << copy->directory;
+    return true;
 }
 
 void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
@@ -936,6 +991,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
         }
     });
     connect(active->recorder, &dvr::Recorder::finished, this, [this, id] { onCopyFinished(id); });
+    connect(active->recorder, &dvr::Recorder::stopped, this, [this, id] { onCopyStopped(id); });
     connect(active->recorder, &dvr::Recorder::segmentWritten, this, [this, id](const dvr::ArchiveSegment &segment) {
         ActiveCopy *c = m_copies.value(id);
         if (c && c->resumedAfterMs > 0)
@@ -1037,6 +1093,36 @@ void DiverServer::onCopyFinished(qint64 copyId)
         for (const RecordingRow &r : *viewers) {
             if (r.stopped == 0) // a viewer who stopped theirs heard "finished" then
                 publish(QStringLiteral("finished"), recordingJson(r, {}, {}), r.owner);
+        }
+    }
+    delete c;
+    replan(false);
+}
+
+void DiverServer::onCopyStopped(qint64 copyId)
+{
+    // The recorder ended by itself without finishing (finished() comes first and takes the copy):
+    // its end line could not be written. Every segment cut is written and indexed; the copy ends
+    // here with the reason, rather than holding its lease and a slot until a restart.
+    ActiveCopy *c = m_copies.take(copyId);
+    if (!c)
+        return;
+    c->row = c->withFigures();
+    const bool holds = c->row.segments > 0;
+    c->row.state = holds ? CopyState::Finished : CopyState::Failed;
+    c->row.reason = c->recorder->reason();
+    saveCopy(c->row);
+    finishCopyLease(copyId, holds ? u"done"_qs : u"failed"_qs);
+    qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "ended without finishing:" << c->row.reason;
+    stopRecorder(c->recorder, false);
+    QString e;
+    if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+        if (holds)
+            addToHistory(*viewers);
+        for (const RecordingRow &r : *viewers) {
+            if (r.stopped == 0)
+                publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
+                        holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, c->row.reason}}, r.owner);
         }
     }
     delete c;
@@ -1523,10 +1609,25 @@ void DiverServer::sweepRetention()
     QHash<qint64, int> viewersOfCopy;
     for (const RecordingRow &r : *rows)
         ++viewersOfCopy[r.copyId];
+    // Read once a sweep, not once per recording: thousands of recordings on PostgreSQL would keep
+    // this thread (HTTP, lease renewals) busy for seconds.
+    const auto copyRows = m_store.copies(&e);
+    const auto ruleRows = m_rules.rules(&e);
+    if (!copyRows || !ruleRows) {
+        qCWarning(lcDiver).noquote() << "retention: cannot read the copies or rules:" << e;
+        return;
+    }
+    QHash<qint64, const CopyRow *> copyById;
+    for (const CopyRow &copy : *copyRows)
+        copyById.insert(copy.id, &copy);
+    QHash<qint64, const dvr::RecordingRule *> ruleById;
+    for (const dvr::RecordingRule &rule : *ruleRows)
+        ruleById.insert(rule.id, &rule);
     QSet<qint64> copiesSeen;
     for (const RecordingRow &r : *rows) {
         dvr::RetainedRecording rr;
         rr.range = {r.recordStart * 1000, r.recordStop * 1000};
+        bool anEpisode = true; ///< counts toward keep-N (a copy that failed or holds nothing does not)
         if (r.copyId == 0) {
             const ActiveArchive *a = m_archives.value(r.channelId);
             if (!a)
@@ -1537,17 +1638,20 @@ void DiverServer::sweepRetention()
             if (copiesSeen.contains(r.copyId) || m_copies.contains(r.copyId))
                 continue; // a copy is retained once, and never while it is written
             copiesSeen.insert(r.copyId);
-            const auto copy = m_store.copy(r.copyId, &e);
+            const CopyRow *copy = copyById.value(r.copyId);
             if (!copy || copy->state == CopyState::Recording || folderBusy(copy->directory))
                 continue; // written now, here or on another node (or its recorder still stopping)
             rr.id = QStringLiteral("copy:%1").arg(r.copyId);
             rr.directory = copy->directory;
             rr.ownCopy = true;
+            // A failed or empty copy is not one of the episodes kept: counted, it would push good
+            // older episodes out (a source down for the last two episodes of a keep-2 rule).
+            anEpisode = copy->state == CopyState::Finished && copy->segments > 0;
         }
         // Keep-N applies to a viewer's own series episodes; what a viewer keeps, or what several
         // viewers share, is never deleted by it.
-        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0) {
-            if (const auto rule = m_rules.rule(r.ruleId, &e); rule && rule->keep > 0
+        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0 && anEpisode) {
+            if (const dvr::RecordingRule *rule = ruleById.value(r.ruleId); rule && rule->keep > 0
                 && rule->keepPolicy == dvr::KeepPolicy::ReplaceOldest) {
                 rr.group = QStringLiteral("%1:%2").arg(r.owner).arg(r.ruleId);
                 rr.keepEpisodes = rule->keep;

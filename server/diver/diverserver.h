@@ -172,6 +172,7 @@ private:
     /// Moves a copy's end later: its row (grown only, atomically against other nodes' moves), and
     /// its recorder when it records here; the node recording it is told at once.
     void extendCopy(CopyRow &copy, qint64 recordStop);
+    bool reopenCopy(CopyRow *copy, qint64 recordStop);
     /// Moves the end of a copy recorded here: its row in memory and its recorder's stop.
     void moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop);
     bool startCopy(CopyRow *copy, QString *error);
@@ -184,6 +185,7 @@ private:
     /// A segment written by a copy resumed or taken over here, the first after what was there.
     void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);
     void onCopyFinished(qint64 copyId);
+    void onCopyStopped(qint64 copyId);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
     void onArchiveLost(const QString &leaseId, bool handedOver);

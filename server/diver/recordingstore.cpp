@@ -234,6 +234,20 @@ std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, 
     });
 }
 
+std::optional<CopyRow> RecordingStore::reopenCopy(qint64 id, qint64 recordStop, QString *error)
+{
+    if (!withReconnect(m_connection, error, [&]() -> bool {
+            Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET state = ?, reason = '', record_stop = CASE WHEN "
+                                                     "record_stop < ? THEN ? ELSE record_stop END WHERE id = ? AND state <> ?"));
+            return s.bind(int(CopyState::Recording)).bind(recordStop).bind(recordStop).bind(id).bind(int(CopyState::Recording)).run(error);
+        }))
+        return std::nullopt;
+    auto row = copy(id, error);
+    if (!row && error->isEmpty())
+        *error = QStringLiteral("copy %1 is gone (deleted meanwhile)").arg(id);
+    return row;
+}
+
 bool RecordingStore::removeCopy(qint64 id, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {

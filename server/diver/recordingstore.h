@@ -81,6 +81,11 @@ public:
     /// Moves a copy's end earlier (no viewer needs more of it): the one way it ever shrinks; one
     /// conditional UPDATE as above. The end stored after it (0: no such copy).
     std::optional<qint64> endCopyAt(qint64 id, qint64 recordStop, QString *error);
+    /// A finished or failed copy recorded again (a viewer asked for its airing while it is still
+    /// on): back to recording, its end made at least `recordStop`, in one conditional UPDATE.
+    /// The row after it (nullopt with *error; with nothing changed when it was recording already,
+    /// another node having reopened it first).
+    std::optional<CopyRow> reopenCopy(qint64 id, qint64 recordStop, QString *error);
     bool removeCopy(qint64 id, QString *error);
     std::optional<CopyRow> copy(qint64 id, QString *error);
     /// The copy of the airing at (channel, start), if there is one.

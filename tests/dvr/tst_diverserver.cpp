@@ -17,6 +17,7 @@
 
 #include <dvr/archive.h>
 #include <dvr/recorder.h>
+#include <dvr/rulestore.h>
 #include <epg/guide.h>
 #include <epg/guidewriter.h>
 #include <media/hlsplaylist.h>
@@ -572,6 +573,135 @@ private Q_SLOTS:
         const double secondsB = probeSeconds(recordingOf(port, b, idB).value(u"playlist"_qs).toString());
         QVERIFY2(secondsB > secondsA, qPrintable(QString::number(secondsB)));
         QVERIFY(probeSeconds(recordingOf(port, a, idR).value(u"playlist"_qs).toString()) > 0);
+    }
+
+    // A viewer stops the only recording of a programme, so its copy ends; another viewer then
+    // records the same programme, still on: the copy is recorded again in its folder (not a dead
+    // copy joined), the first viewer's recording keeps its own span, and the history has each
+    // viewer's episode once.
+    void stoppedCopyIsRecordedAgainForALaterViewer()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"reopen"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Match"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        const QJsonObject match{{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}};
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, match).status, 201);
+        QTRY_VERIFY_WITH_TIMEOUT(!recordingsOf(port, a).isEmpty() && recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 2,
+                                 20000);
+        const QString idA = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
+        QCOMPARE(call("POST", port, u"/api/recordings/"_qs + idA + u"/stop"_qs, a).status, 200);
+        QTRY_VERIFY_WITH_TIMEOUT(diver.activeCopies().isEmpty() && diver.stoppingRecorders() == 0, 15000);
+        auto onlyCopy = [&]() {
+            const auto copies = diver.recordings().copies(&error);
+            return copies && copies->size() == 1 ? copies->at(0) : iptv::diver::CopyRow{};
+        };
+        QCOMPARE(onlyCopy().state, iptv::diver::CopyState::Finished);
+        const auto vodA = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a).body);
+        QVERIFY2(vodA.ok && vodA.ended && !vodA.segments.isEmpty(), qPrintable(vodA.problems.join(u"; "_qs)));
+
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, match).status, 201);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
+        const QString idB = QString::number(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger());
+        QCOMPARE(onlyCopy().state, iptv::diver::CopyState::Recording);
+        QTRY_COMPARE_WITH_TIMEOUT(diver.activeCopies().size(), 1, 10000);
+        // B's recording grows past what A's holds, and plays as one still recording (no ENDLIST:
+        // the index's end line is followed by an "open" line).
+        QTRY_VERIFY_WITH_TIMEOUT(recordingOf(port, b, idB).value(u"segments"_qs).toInt() >= int(vodA.segments.size()) + 3, 20000);
+        const auto growingB = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idB + u"/index.m3u8"_qs, b).body);
+        QVERIFY2(growingB.ok && !growingB.ended, qPrintable(growingB.problems.join(u"; "_qs)));
+        QCOMPARE(recordingOf(port, b, idB).value(u"state"_qs).toString(), u"recording"_qs);
+        const auto stillA = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a).body);
+        QVERIFY(stillA.ended);
+        QCOMPARE(stillA.segments.size(), vodA.segments.size());
+
+        // B stops: the copy finishes again; A's episode is in the history once, B's once.
+        QCOMPARE(call("POST", port, u"/api/recordings/"_qs + idB + u"/stop"_qs, b).status, 200);
+        QTRY_VERIFY_WITH_TIMEOUT(diver.activeCopies().isEmpty() && diver.stoppingRecorders() == 0, 15000);
+        QCOMPARE(onlyCopy().state, iptv::diver::CopyState::Finished);
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"reopen-history"_qs);
+        db.setDatabaseName(c.effectiveDatabase());
+        QVERIFY(db.open());
+        {
+            QSqlQuery q(db);
+            QVERIFY(q.exec(u"SELECT rule_id, COUNT(*) FROM dvr_history GROUP BY rule_id"_qs));
+            int rules = 0;
+            while (q.next()) {
+                ++rules;
+                QCOMPARE(q.value(1).toInt(), 1);
+            }
+            QCOMPARE(rules, 2);
+        }
+        db.close();
+        db = {};
+        QSqlDatabase::removeDatabase(u"reopen-history"_qs);
+    }
+
+    // Keep-N (replace the oldest) counts the episodes kept: a copy that failed or holds nothing
+    // (its source down) is not one, and never pushes a good older episode out.
+    void keepEpisodesCountsOnlyWhatWasRecorded()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"keepn"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 5400, u"Other"_qs, {}}}));
+        QVERIFY(QDir().mkpath(c.dataDir));
+        QString error;
+        qint64 ruleId = 0;
+        {
+            iptv::dvr::RuleStore rules;
+            QVERIFY2(rules.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::dvr::RecordingRule rule;
+            rule.kind = iptv::dvr::RuleKind::Title;
+            rule.owner = u"STB-A"_qs;
+            rule.title = u"Serial"_qs;
+            rule.keep = 1;
+            rule.keepPolicy = iptv::dvr::KeepPolicy::ReplaceOldest;
+            QVERIFY2(rules.save(&rule, &error), qPrintable(error));
+            ruleId = rule.id;
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            // Episodes a week, two and three days ago: good, good, and one whose source was down.
+            const struct { qint64 daysAgo; iptv::diver::CopyState state; qint64 segments; } episodes[] = {
+                {7, iptv::diver::CopyState::Finished, 3}, {3, iptv::diver::CopyState::Finished, 3}, {2, iptv::diver::CopyState::Failed, 0}};
+            for (const auto &e : episodes) {
+                const qint64 start = now - e.daysAgo * 86400;
+                iptv::diver::CopyRow copy;
+                copy.channelId = u"one"_qs;
+                copy.airingStart = copy.recordStart = start;
+                copy.recordStop = start + 1800;
+                copy.directory = QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(start));
+                QVERIFY(QDir().mkpath(copy.directory));
+                copy.state = e.state;
+                copy.segments = e.segments;
+                const auto copyId = store.insertCopy(copy, &error);
+                QVERIFY2(copyId, qPrintable(error));
+                QVERIFY2(store.updateCopy([&] { auto r = copy; r.id = *copyId; return r; }(), &error), qPrintable(error));
+                iptv::diver::RecordingRow r;
+                r.owner = u"STB-A"_qs;
+                r.ruleId = ruleId;
+                r.channelId = u"one"_qs;
+                r.title = u"Serial"_qs;
+                r.airingStart = r.recordStart = start;
+                r.airingStop = r.recordStop = start + 1800;
+                r.copyId = *copyId;
+                r.created = start;
+                QVERIFY2(store.insertRecording(r, &error).value_or(0) > 0, qPrintable(error));
+            }
+        }
+        DiverServer diver(c);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const QByteArray a = ticket(u"STB-A"_qs);
+        // The week-old episode goes (keep 1: the newest good one stays); the failed one stays, for
+        // the viewer to see what was not recorded and why.
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(diver.httpPort(), a).size(), 2, 15000);
+        QSet<qint64> starts;
+        for (const QJsonValue &r : recordingsOf(diver.httpPort(), a))
+            starts.insert(r.toObject().value(u"start"_qs).toInteger());
+        QCOMPARE(starts, (QSet<qint64>{now - 3 * 86400, now - 2 * 86400}));
     }
 
     // Two of a viewer's rules planning one airing (a single recording, then a series by title):
