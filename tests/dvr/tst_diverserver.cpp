@@ -72,7 +72,8 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
         ch.id = id;
         ch.displayNames = {{QString(), id.toUpper()}};
         ch.number = int(data.channels.size()) + 1;
-        ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
+        if (recastPort != 0) // 0: a lineup that names no stream
+            ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
         data.channels.append(ch);
     }
     for (const Airing &a : airings) {
@@ -639,6 +640,44 @@ private Q_SLOTS:
         db.close();
         db = {};
         QSqlDatabase::removeDatabase(u"reopen-history"_qs);
+    }
+
+    // A copy that cannot start (the lineup names no stream for the channel yet) is tried again
+    // until its end, the viewer told once; when the stream is there, it records.
+    void copyThatCannotStartIsTriedAgain()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"retry"_qs);
+        const QList<Airing> airings = {{u"one"_qs, now - 20, now + 3600, u"Late Stream"_qs, {}}};
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, 0, airings));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs);
+        QSignalSpy events(&diver, &DiverServer::event);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}}).status, 201);
+        auto copyReason = [&]() {
+            const auto copies = diver.recordings().copies(&error);
+            return copies && copies->size() == 1 && copies->at(0).state == iptv::diver::CopyState::Recording ? copies->at(0).reason
+                                                                                                                 : QStringLiteral("(not recording)");
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(copyReason().contains(u"does not start"), 10000);
+        QVERIFY2(copyReason().contains(u"no stream URL"), qPrintable(copyReason()));
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(events.cbegin(), events.cend(),
+                                             [](const QList<QVariant> &e) {
+                                                 return e.at(0).toJsonObject().value(u"type"_qs).toString() == u"gap"_qs;
+                                             }),
+                                 10000);
+        QCOMPARE(diver.activeCopies().size(), 0);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), airings)); // the lineup has it now
+        QTRY_VERIFY_WITH_TIMEOUT(!recordingsOf(port, a).isEmpty() && recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 1,
+                                 40000);
+        QCOMPARE(recordingsOf(port, a).at(0).toObject().value(u"state"_qs).toString(), u"recording"_qs);
+        int gaps = 0;
+        for (const QList<QVariant> &e : std::as_const(events))
+            gaps += e.at(0).toJsonObject().value(u"type"_qs).toString() == u"gap"_qs ? 1 : 0;
+        QCOMPARE(gaps, 1); // told once, not at every try
     }
 
     // Keep-N (replace the oldest) counts the episodes kept: a copy that failed or holds nothing
