@@ -721,9 +721,14 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
         offerCopy(*copy);
         r.copyId = copy->id;
     }
-    const auto id = m_store.insertRecording(r, &error);
+    bool copyGone = false;
+    const auto id = m_store.insertRecording(r, &error, &copyGone);
     if (!id) {
-        qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
+        if (copyGone) // its last viewer's recording deleted meanwhile (another node): made again next time
+            qCInfo(lcDiver).noquote() << "recording" << p.title << "on" << p.channelId << "for" << p.owner << ":" << error
+                                      << "(a new copy is made)";
+        else
+            qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
         return;
     }
     if (*id == 0)
@@ -796,22 +801,28 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
     if (r.deleted || r.stopped != 0 || p.recordStop <= r.recordStop)
         return; // a recording the viewer stopped stays stopped
     QString error;
+    std::optional<CopyRow> copy;
     if (r.copyId != 0) {
-        auto copy = m_store.copy(r.copyId, &error);
+        copy = m_store.copy(r.copyId, &error);
         if (!copy || copy->state != CopyState::Recording)
             return; // finished before the guide said it runs on: nothing to write into any more
-        if (copy->recordStop < p.recordStop)
-            extendCopy(*copy, p.recordStop);
     }
+    // The end alone, and only while the recording is not stopped: a stop made meanwhile on
+    // another node is not undone (nor its copy made to run on for it).
+    const std::optional<bool> moved = m_store.extendRecordingEnd(r.id, p.stop, p.recordStop, &error);
+    if (!moved) {
+        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
+        return;
+    }
+    if (!*moved)
+        return; // stopped meanwhile, or moved already
+    if (copy && copy->recordStop < p.recordStop)
+        extendCopy(*copy, p.recordStop);
     qCInfo(lcDiver).noquote() << "recording" << r.id << r.title << "on" << r.channelId << "runs on to"
                               << QDateTime::fromSecsSinceEpoch(p.recordStop, Qt::UTC).toString(Qt::ISODate)
                               << "(the guide moved its end)";
-    r.airingStop = p.stop;
-    r.recordStop = p.recordStop;
     if (auto range = m_archiveRanges.find(r.id); range != m_archiveRanges.end())
         range->recordStop = p.recordStop; // its "finished" comes at the new end
-    if (!m_store.updateRecording(r, &error))
-        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
 }
 
 bool DiverServer::factsFromGuide(dvr::RecordedEpisode *episode) const

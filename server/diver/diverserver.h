@@ -229,6 +229,9 @@ private:
     /// plans the airing no more, and the copy records on only as long as other viewers need it.
     /// A recording not in progress comes back as it is.
     std::optional<RecordingRow> stopRecording(RecordingRow row, QString *error);
+    /// Removes the folder of a copy deleted with its last viewer's recording, unless a new copy
+    /// of the same airing (recorded again at once, here or on another node) has taken it up.
+    void removeCopyFolder(const CopyRow &copy);
     /// Gives the scheduler the skipped airings from the store (at start; after a node changed a rule's).
     bool reloadCancelled(QString *error);
 
