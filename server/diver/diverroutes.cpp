@@ -422,8 +422,8 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
                 : QStringLiteral("the channel's archive holds nothing of it (its source or recorder stopped)");
     } else {
         state = now() < r.recordStop ? u"recording"_qs : u"finished"_qs;
-        reason = m_archives.contains(r.channelId) ? QStringLiteral("the channel's archive cannot be read on this node")
-                                                  : QStringLiteral("the channel's archive is not running on this node");
+        reason = !archiveFolderOf(r.channelId).isEmpty() ? QStringLiteral("the channel's archive cannot be read on this node")
+                                                         : QStringLiteral("the channel's archive is not stored on this node");
     }
     if (r.stopped != 0) {
         // Ends when the viewer stopped it, whatever its copy goes on recording for others.
@@ -817,6 +817,8 @@ void DiverServer::setupRoutes()
             announce(ClusterChange::Kind::CopyRemoved, copy.id);
             // Once its recorder has written its last: nothing is written into it after.
             whenFolderFree(copy.directory, [this, copy] { removeCopyFolder(copy); });
+        } else if (row->copyId == 0 && !m_archivedChannels.contains(row->channelId)) {
+            m_lastSweepAt = 0; // a range of an archive no node writes any more: its chunks go at the next sweep
         }
         if (row->stopped == 0 && row->recordStop > now()) {
             // Deleted while it recorded: its rule still plans the airing, and would make it again
@@ -857,10 +859,13 @@ void DiverServer::setupRoutes()
             // Stopped by its viewer: complete up to then, while the copy may record on for others.
             playlist = row->stopped != 0 ? dvr::playoutPlaylist(spanOf(reader, *row), true) : dvr::recordingPlaylist(reader);
         } else {
-            const ActiveArchive *a = m_archives.value(row->channelId);
+            // From the archive's folder whether the channel is archived now or not.
+            const QString directory = archiveFolderOf(row->channelId);
             dvr::ArchiveReader reader;
-            if (!a || !reader.load(a->directory, row->recordStart * 1000, row->recordStop * 1000, &error))
+            if (directory.isEmpty())
                 return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId)));
+            if (!reader.load(directory, row->recordStart * 1000, row->recordStop * 1000, &error))
+                return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 does not read: %2").arg(row->channelId, error)));
             const dvr::TimeRange range{row->recordStart * 1000, row->recordStop * 1000};
             coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
             playlist = dvr::archiveRangePlaylist(reader, range, *coverage);
@@ -898,10 +903,10 @@ void DiverServer::setupRoutes()
                 dir = copy->directory;
                 segments = spanOf(reader, *row); // a stopped recording's scrubbing ends at its stop
             }
-        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
+        } else if (const QString archive = archiveFolderOf(row->channelId); !archive.isEmpty()) {
             const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
-            if (reader.load(a->directory, from, to, &error)) {
-                dir = a->directory;
+            if (reader.load(archive, from, to, &error)) {
+                dir = archive;
                 segments = reader.segments(from, to);
             }
         }
@@ -952,8 +957,8 @@ void DiverServer::setupRoutes()
                             .arg(row->id)
                             .arg(QDateTime::fromSecsSinceEpoch(row->stopped, Qt::UTC).toString(Qt::ISODate))));
             }
-        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
-            dir = a->directory;
+        } else {
+            dir = archiveFolderOf(row->channelId);
         }
         if (dir.isEmpty())
             return Reply::error(ApiError::notFound(

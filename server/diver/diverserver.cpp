@@ -185,7 +185,9 @@ bool DiverServer::start(QString *error)
     ownArchives.sort();
     m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
     m_archivedChannels = m_config.archivedChannels;
+    m_archivedChannelsKnown = true;
     if (PostgresParams pg; parsePostgresUri(db, &pg)) {
+        m_archivedChannelsKnown = false; // until the nodes' rows are read (refreshNodes)
         m_cluster = std::make_unique<ClusterLink>();
         if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, ownArchives, error)) {
             m_cluster.reset();
@@ -621,17 +623,64 @@ qint64 DiverServer::archiveStaleMs() const
     return qMax<qint64>(qint64(m_config.archiveStaleSeconds) * 1000, qint64(m_config.segmentSeconds * 3000) + 1000);
 }
 
+QString DiverServer::archiveFolderOf(const QString &channelId) const
+{
+    if (const ActiveArchive *a = m_archives.value(channelId))
+        return a->directory;
+    const QString relative = QStringLiteral("archive/%1").arg(channelId);
+    const QString root = m_storage ? m_storage->locate(relative) : QString();
+    return root.isEmpty() ? QString() : QDir(root).filePath(relative);
+}
+
+QList<dvr::RetainedArchive> DiverServer::closedArchives() const
+{
+    // An archive no node archives any more: nothing writes it, and only recordings on the
+    // channel (ranges of it, whose chunks they keep) still need it. Not while the cluster's set
+    // is unknown, a recorder still stops in it, or anything was written into it lately (a node
+    // that has just started archiving it again, before this one has heard).
+    QList<dvr::RetainedArchive> out;
+    if (!m_archivedChannelsKnown || !m_storage)
+        return out;
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+    for (const QString &path : m_storage->paths()) {
+        const QDir root(QDir(path).filePath(u"archive"_qs));
+        for (const QString &channelId : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            if (m_archivedChannels.contains(channelId) || m_archives.contains(channelId))
+                continue;
+            const QString directory = root.filePath(channelId);
+            if (folderBusy(directory))
+                continue;
+            dvr::ArchiveReader newest; // the last chunk only
+            QString error;
+            if (!newest.load(directory, nowMs, nowMs, &error)) {
+                qCWarning(lcDiver).noquote() << "the archive of" << channelId << "(archived no more) cannot be read:" << error;
+                continue;
+            }
+            const QFileInfo journal(QDir(directory).filePath(u".journal.log"_qs));
+            const qint64 lastWriteMs = std::max(newest.endMs(), journal.exists() ? journal.lastModified().toMSecsSinceEpoch() : 0);
+            if (lastWriteMs > nowMs - archiveStaleMs())
+                continue;
+            dvr::RetainedArchive closed{directory, 0};
+            closed.closed = true;
+            out.append(closed);
+        }
+    }
+    return out;
+}
+
 std::optional<dvr::RangeCoverage> DiverServer::rangeCoverage(const RecordingRow &r, qint64 nowMs) const
 {
-    const ActiveArchive *a = m_archives.value(r.channelId);
-    if (!a || r.copyId != 0)
+    if (r.copyId != 0)
+        return std::nullopt;
+    const QString directory = archiveFolderOf(r.channelId);
+    if (directory.isEmpty())
         return std::nullopt;
     const dvr::TimeRange range{r.recordStart * 1000, r.recordStop * 1000};
     if (const auto it = m_settledCoverage.constFind(r.id); it != m_settledCoverage.cend() && it->first == range)
         return it->second;
     dvr::ArchiveReader reader;
     QString error;
-    if (!reader.load(a->directory, range.fromMs, range.toMs, &error)) {
+    if (!reader.load(directory, range.fromMs, range.toMs, &error)) {
         qCWarning(lcDiver).noquote() << "recording" << r.id << ": the archive of" << r.channelId << "cannot be read:" << error;
         return std::nullopt;
     }
@@ -1156,9 +1205,10 @@ bool DiverServer::refreshNodes()
     // included: its archives go on elsewhere): the same set on every node, and a node configured
     // with none records and serves them all the same.
     QSet<QString> archived = m_config.archivedChannels;
-    if (const auto all = m_cluster->archivedChannels(&error))
+    if (const auto all = m_cluster->archivedChannels(&error)) {
         archived.unite(*all);
-    else
+        m_archivedChannelsKnown = true;
+    } else
         archived.unite(m_archivedChannels); // kept as they were
     const bool archivesChanged = archived != m_archivedChannels;
     if (sameNodes(*nodes, m_liveNodes) && !archivesChanged)
@@ -1526,6 +1576,7 @@ void DiverServer::sweepRetention()
         if (a->recorder) // the window is kept by the node that writes the archive
             archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
     }
+    archives.append(closedArchives()); // archived no more: kept for their recordings only
     QList<dvr::RetainedRecording> recordings;
     QString e;
     const auto rows = m_store.recordings(&e, {}, false);
@@ -1539,11 +1590,12 @@ void DiverServer::sweepRetention()
         dvr::RetainedRecording rr;
         rr.range = {r.recordStart * 1000, r.recordStop * 1000};
         if (r.copyId == 0) {
-            const ActiveArchive *a = m_archives.value(r.channelId);
-            if (!a)
-                continue;
+            // Its archive's folder whether the channel is archived now or not (its chunks stay
+            // as long as it does).
+            rr.directory = archiveFolderOf(r.channelId);
+            if (rr.directory.isEmpty())
+                continue; // nothing of it on this node's storage
             rr.id = QStringLiteral("rec:%1").arg(r.id);
-            rr.directory = a->directory;
         } else {
             if (copiesSeen.contains(r.copyId) || m_copies.contains(r.copyId))
                 continue; // a copy is retained once, and never while it is written
