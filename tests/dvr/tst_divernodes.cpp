@@ -11,7 +11,10 @@
 // node whose database connections are terminated, or whose database restarts, goes on. A copy's
 // end moved by a viewer's stop on one node is never put back by the node recording it (the lost
 // update interleaved on PostgreSQL), and that node ends the copy when it hears; a node stopping
-// cleanly has its copy claimed when the other hears, not at its next look.
+// cleanly has its copy claimed when the other hears, not at its next look. A recording's row is
+// changed column by column (a position never undoes another node's stop), and deleting a copy's
+// last recording against a viewer joining it, interleaved both ways, never leaves a recording in
+// a deleted copy.
 
 #include "../common/diverticket.h"
 #include "../common/postgresserver.h"

@@ -3,8 +3,9 @@
 // (VOD, read by ffprobe); two boxes recording one airing share one stored copy and see only their
 // own; a viewer stops a recording in progress and keeps it (the copy records on for the other);
 // one airing of a series is skipped and taken back; rules are refused with reasons; a conflict is
-// reported with a reason for the airing left out; and a `kill -9` of the diver process resumes
-// the recording in the same copy, with a gap.
+// reported with a reason for the airing left out; a recording on an archived channel plays on
+// (and keeps its chunks) after the channel is archived no more; and a `kill -9` of the diver
+// process resumes the recording in the same copy, with a gap.
 
 #include "../common/diskgate.h"
 #include "../common/diverticket.h"
