@@ -157,9 +157,9 @@ private:
     /// "finished" for the recordings of archived channels whose range the archive has passed (or
     /// stopped short of: their state then says "partial").
     void finishArchiveRanges(qint64 now);
-    /// How much of a recording on an archived channel its archive holds (nullopt: the archive is
-    /// not served here, or its index cannot be read). A coverage that can no longer change (the
-    /// archive has gone past the range) is kept, not read again.
+    /// How much of a recording on an archived channel its archive holds (nullopt: no folder of
+    /// the archive on this node's storage, or its index cannot be read). A coverage that can no
+    /// longer change (the archive has gone past the range) is kept, not read again.
     std::optional<dvr::RangeCoverage> rangeCoverage(const RecordingRow &r, qint64 nowMs) const;
     /// An archive whose newest segment ended this long ago has stopped (its source or recorder).
     qint64 archiveStaleMs() const;
