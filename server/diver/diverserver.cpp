@@ -185,7 +185,9 @@ bool DiverServer::start(QString *error)
     ownArchives.sort();
     m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
     m_archivedChannels = m_config.archivedChannels;
+    m_archivedChannelsKnown = true;
     if (PostgresParams pg; parsePostgresUri(db, &pg)) {
+        m_archivedChannelsKnown = false; // until the nodes' rows are read (refreshNodes)
         m_cluster = std::make_unique<ClusterLink>();
         if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, ownArchives, error)) {
             m_cluster.reset();
@@ -649,17 +651,64 @@ qint64 DiverServer::archiveStaleMs() const
     return qMax<qint64>(qint64(m_config.archiveStaleSeconds) * 1000, qint64(m_config.segmentSeconds * 3000) + 1000);
 }
 
+QString DiverServer::archiveFolderOf(const QString &channelId) const
+{
+    if (const ActiveArchive *a = m_archives.value(channelId))
+        return a->directory;
+    const QString relative = QStringLiteral("archive/%1").arg(channelId);
+    const QString root = m_storage ? m_storage->locate(relative) : QString();
+    return root.isEmpty() ? QString() : QDir(root).filePath(relative);
+}
+
+QList<dvr::RetainedArchive> DiverServer::closedArchives() const
+{
+    // An archive no node archives any more: nothing writes it, and only recordings on the
+    // channel (ranges of it, whose chunks they keep) still need it. Not while the cluster's set
+    // is unknown, a recorder still stops in it, or anything was written into it lately (a node
+    // that has just started archiving it again, before this one has heard).
+    QList<dvr::RetainedArchive> out;
+    if (!m_archivedChannelsKnown || !m_storage)
+        return out;
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+    for (const QString &path : m_storage->paths()) {
+        const QDir root(QDir(path).filePath(u"archive"_qs));
+        for (const QString &channelId : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            if (m_archivedChannels.contains(channelId) || m_archives.contains(channelId))
+                continue;
+            const QString directory = root.filePath(channelId);
+            if (folderBusy(directory))
+                continue;
+            dvr::ArchiveReader newest; // the last chunk only
+            QString error;
+            if (!newest.load(directory, nowMs, nowMs, &error)) {
+                qCWarning(lcDiver).noquote() << "the archive of" << channelId << "(archived no more) cannot be read:" << error;
+                continue;
+            }
+            const QFileInfo journal(QDir(directory).filePath(u".journal.log"_qs));
+            const qint64 lastWriteMs = std::max(newest.endMs(), journal.exists() ? journal.lastModified().toMSecsSinceEpoch() : 0);
+            if (lastWriteMs > nowMs - archiveStaleMs())
+                continue;
+            dvr::RetainedArchive closed{directory, 0};
+            closed.closed = true;
+            out.append(closed);
+        }
+    }
+    return out;
+}
+
 std::optional<dvr::RangeCoverage> DiverServer::rangeCoverage(const RecordingRow &r, qint64 nowMs) const
 {
-    const ActiveArchive *a = m_archives.value(r.channelId);
-    if (!a || r.copyId != 0)
+    if (r.copyId != 0)
+        return std::nullopt;
+    const QString directory = archiveFolderOf(r.channelId);
+    if (directory.isEmpty())
         return std::nullopt;
     const dvr::TimeRange range{r.recordStart * 1000, r.recordStop * 1000};
     if (const auto it = m_settledCoverage.constFind(r.id); it != m_settledCoverage.cend() && it->first == range)
         return it->second;
     dvr::ArchiveReader reader;
     QString error;
-    if (!reader.load(a->directory, range.fromMs, range.toMs, &error)) {
+    if (!reader.load(directory, range.fromMs, range.toMs, &error)) {
         qCWarning(lcDiver).noquote() << "recording" << r.id << ": the archive of" << r.channelId << "cannot be read:" << error;
         return std::nullopt;
     }
@@ -759,9 +808,14 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
         offerCopy(*copy);
         r.copyId = copy->id;
     }
-    const auto id = m_store.insertRecording(r, &error);
+    bool copyGone = false;
+    const auto id = m_store.insertRecording(r, &error, &copyGone);
     if (!id) {
-        qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
+        if (copyGone) // its last viewer's recording deleted meanwhile (another node): made again next time
+            qCInfo(lcDiver).noquote() << "recording" << p.title << "on" << p.channelId << "for" << p.owner << ":" << error
+                                      << "(a new copy is made)";
+        else
+            qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
         return;
     }
     if (*id == 0)
@@ -856,22 +910,28 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
     if (r.deleted || r.stopped != 0 || p.recordStop <= r.recordStop)
         return; // a recording the viewer stopped stays stopped
     QString error;
+    std::optional<CopyRow> copy;
     if (r.copyId != 0) {
-        auto copy = m_store.copy(r.copyId, &error);
+        copy = m_store.copy(r.copyId, &error);
         if (!copy || copy->state != CopyState::Recording)
             return; // finished before the guide said it runs on: nothing to write into any more
-        if (copy->recordStop < p.recordStop)
-            extendCopy(*copy, p.recordStop);
     }
+    // The end alone, and only while the recording is not stopped: a stop made meanwhile on
+    // another node is not undone (nor its copy made to run on for it).
+    const std::optional<bool> moved = m_store.extendRecordingEnd(r.id, p.stop, p.recordStop, &error);
+    if (!moved) {
+        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
+        return;
+    }
+    if (!*moved)
+        return; // stopped meanwhile, or moved already
+    if (copy && copy->recordStop < p.recordStop)
+        extendCopy(*copy, p.recordStop);
     qCInfo(lcDiver).noquote() << "recording" << r.id << r.title << "on" << r.channelId << "runs on to"
                               << QDateTime::fromSecsSinceEpoch(p.recordStop, Qt::UTC).toString(Qt::ISODate)
                               << "(the guide moved its end)";
-    r.airingStop = p.stop;
-    r.recordStop = p.recordStop;
     if (auto range = m_archiveRanges.find(r.id); range != m_archiveRanges.end())
         range->recordStop = p.recordStop; // its "finished" comes at the new end
-    if (!m_store.updateRecording(r, &error))
-        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
 }
 
 bool DiverServer::factsFromGuide(dvr::RecordedEpisode *episode) const
@@ -1236,9 +1296,10 @@ bool DiverServer::refreshNodes()
     // included: its archives go on elsewhere): the same set on every node, and a node configured
     // with none records and serves them all the same.
     QSet<QString> archived = m_config.archivedChannels;
-    if (const auto all = m_cluster->archivedChannels(&error))
+    if (const auto all = m_cluster->archivedChannels(&error)) {
         archived.unite(*all);
-    else
+        m_archivedChannelsKnown = true;
+    } else
         archived.unite(m_archivedChannels); // kept as they were
     const bool archivesChanged = archived != m_archivedChannels;
     if (sameNodes(*nodes, m_liveNodes) && !archivesChanged)
@@ -1606,6 +1667,7 @@ void DiverServer::sweepRetention()
         if (a->recorder) // the window is kept by the node that writes the archive
             archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
     }
+    archives.append(closedArchives()); // archived no more: kept for their recordings only
     QList<dvr::RetainedRecording> recordings;
     QString e;
     const auto rows = m_store.recordings(&e, {}, false);
@@ -1634,11 +1696,12 @@ void DiverServer::sweepRetention()
         rr.range = {r.recordStart * 1000, r.recordStop * 1000};
         bool anEpisode = true; ///< counts toward keep-N (a copy that failed or holds nothing does not)
         if (r.copyId == 0) {
-            const ActiveArchive *a = m_archives.value(r.channelId);
-            if (!a)
-                continue;
+            // Its archive's folder whether the channel is archived now or not (its chunks stay
+            // as long as it does).
+            rr.directory = archiveFolderOf(r.channelId);
+            if (rr.directory.isEmpty())
+                continue; // nothing of it on this node's storage
             rr.id = QStringLiteral("rec:%1").arg(r.id);
-            rr.directory = a->directory;
         } else {
             if (copiesSeen.contains(r.copyId) || m_copies.contains(r.copyId))
                 continue; // a copy is retained once, and never while it is written

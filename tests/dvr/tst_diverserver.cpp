@@ -3,8 +3,9 @@
 // (VOD, read by ffprobe); two boxes recording one airing share one stored copy and see only their
 // own; a viewer stops a recording in progress and keeps it (the copy records on for the other);
 // one airing of a series is skipped and taken back; rules are refused with reasons; a conflict is
-// reported with a reason for the airing left out; and a `kill -9` of the diver process resumes
-// the recording in the same copy, with a gap.
+// reported with a reason for the airing left out; a recording on an archived channel plays on
+// (and keeps its chunks) after the channel is archived no more; and a `kill -9` of the diver
+// process resumes the recording in the same copy, with a gap.
 
 #include "../common/diskgate.h"
 #include "../common/diverticket.h"
@@ -27,6 +28,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
 #include <QSignalSpy>
@@ -1097,6 +1099,98 @@ private Q_SLOTS:
         // Every segment listed plays (from the programme's start, as dated above: the media of
         // its 14 s, less what a headend slower than the clock under load did not send).
         QVERIFY2(probe.exitCode() == 0 && qAbs(seconds - listed) < 1, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(seconds).arg(listed)));
+    }
+
+    // A recording on an archived channel is a range of the archive, with no copy of its own: when
+    // the channel is archived no more (the operator took it out of [archive] channels; in a
+    // cluster, the last node listing it forgotten), diver started again without it still serves
+    // the recording (its playlist read by ffprobe) and retention keeps the chunks it references,
+    // while the rest of the old archive goes; deleted, the recording takes the archive with it.
+    void recordingOutlivesItsChannelsArchive()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"unarchived"_qs);
+        c.archivedChannels = {u"one"_qs};
+        c.archiveHours = 1;
+        c.archiveStaleSeconds = 5;
+        const qint64 showStart = t0 + 4, showEnd = t0 + 12;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(),
+                           {{u"one"_qs, t0 - 60, showStart, u"Before"_qs, {}}, {u"one"_qs, showStart, showEnd, u"Show"_qs, {}},
+                            {u"one"_qs, showEnd, t0 + 3600, u"After"_qs, {}}}));
+        const QByteArray a = ticket(u"STB-U"_qs);
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/one"_qs);
+        QString id;
+        QString error;
+        {
+            DiverServer diver(c);
+            QVERIFY2(diver.start(&error), qPrintable(error));
+            const quint16 port = diver.httpPort();
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"one"_qs}, {u"start"_qs, showStart}});
+            QVERIFY2(made.status == 201, made.body.constData());
+            QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 1, 10000);
+            const QJsonObject r = recordingsOf(port, a).at(0).toObject();
+            QVERIFY(r.value(u"archived"_qs).toBool());
+            id = QString::number(r.value(u"id"_qs).toInteger());
+            QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, id).value(u"state"_qs).toString(), u"finished"_qs, 40000);
+        }
+        const qint64 stoppedAtMs = QDateTime::currentMSecsSinceEpoch();
+        // The chunks the recording is in; an older chunk beside them that nothing references (what
+        // the archive held of the hours before).
+        iptv::dvr::ArchiveReader reader;
+        QVERIFY2(reader.load(archive, &error), qPrintable(error));
+        QStringList held;
+        for (const auto &chunk : reader.chunks())
+            if (chunk.startMs() < showEnd * 1000 && chunk.endMs() > showStart * 1000)
+                held << chunk.name;
+        QVERIFY(!held.isEmpty());
+        QTemporaryDir older;
+        iptv::dvr::ArchiveWriter writer;
+        QVERIFY2(writer.open({older.path(), 3600 * 1000, 0}, &error), qPrintable(error));
+        iptv::dvr::StorageError e;
+        QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), (t0 - 3 * 3600) * 1000, 6000, false, &e), qPrintable(e.toString()));
+        const QStringList made = QDir(older.path()).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        QCOMPARE(made.size(), 1);
+        const QString oldChunk = made.first();
+        QVERIFY(QDir().rename(QDir(older.path()).filePath(oldChunk), QDir(archive).filePath(oldChunk)));
+        // Nothing written into it for [archive] stale_seconds: nothing writes it any more.
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentMSecsSinceEpoch() > stoppedAtMs + 6000, 15000);
+
+        c.archivedChannels.clear();
+        DiverServer diver(c);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        QVERIFY(diver.archivedChannels().isEmpty());
+        const QJsonObject r = recordingOf(port, a, id);
+        QCOMPARE(r.value(u"state"_qs).toString(), u"finished"_qs);
+        QCOMPARE(r.value(u"reason"_qs).toString(), QString()); // read from the archive: complete
+        QVERIFY2(r.value(u"missing"_qs).toArray().isEmpty(), QJsonDocument(r).toJson().constData());
+        const HttpResult played = call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, a);
+        QVERIFY2(played.status == 200, played.body.constData());
+        const iptv::media::HlsCheck vod = iptv::media::checkMediaPlaylist(played.body);
+        QVERIFY2(vod.ok && vod.ended && !vod.segments.isEmpty(), played.body.constData());
+        const HttpResult segment = call("GET", port, u"/play/"_qs + id + u"/"_qs + vod.segments.first().uri, a);
+        QVERIFY2(segment.status == 200 && !segment.body.isEmpty(), segment.body.left(200).constData());
+        // Retention sweeps at the start: the unreferenced old chunk goes, the recording's stay.
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(QDir(archive).filePath(oldChunk)), 10000);
+        for (const QString &chunk : std::as_const(held))
+            QVERIFY2(QFileInfo::exists(QDir(archive).filePath(chunk)), qPrintable(chunk));
+        if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+            QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
+        double listed = 0;
+        for (const auto &s : vod.segments)
+            listed += s.duration;
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, r.value(u"playlist"_qs).toString()});
+        QVERIFY(probed.wait(60000));
+        const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+        QVERIFY2(probe.exitCode() == 0 && qAbs(seconds - listed) < 1,
+                 qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s; %3").arg(seconds).arg(listed).arg(QString::fromUtf8(probe.readAllStandardError()))));
+
+        // Deleted: the archive it kept goes with it at the next sweep.
+        QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + id, a).status, 204);
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(archive), 10000);
     }
 
     // An archived channel whose source runs at 0.6 of real time (ffmpeg over UDP): the archive's
