@@ -75,7 +75,10 @@ struct Candidate
 QString deletionReason(const Candidate &c)
 {
     if (c.closed)
-        return QStringLiteral("the channel is archived no more and no recording references it");
+        return c.windowMs > 0 ? QStringLiteral("the channel is archived no more, no recording references it, and it is older "
+                                               "than the archive's window of %1 h")
+                                    .arg(c.windowMs / 3.6e6, 0, 'f', 1)
+                              : QStringLiteral("the channel is archived no more and no recording references it");
     return QStringLiteral("older than the archive's window of %1 h").arg(c.windowMs / 3.6e6, 0, 'f', 1);
 }
 
@@ -108,10 +111,14 @@ QList<Candidate> unreferencedChunks(const QList<RetainedArchive> &archives, cons
             }
             if (referenced)
                 continue;
-            fromThis.append({QDir(a.directory).filePath(c.name), start, end,
-                             a.closed || (a.windowMs > 0 && end <= nowMs - a.windowMs), a.windowMs, a.closed});
+            // A closed archive keeps its window too (its channel taken out of the configuration by
+            // mistake loses no catch-up); one closed with no window (0) goes at once.
+            const bool pastWindow = a.closed ? a.windowMs <= 0 || end <= nowMs - a.windowMs
+                                             : a.windowMs > 0 && end <= nowMs - a.windowMs;
+            fromThis.append({QDir(a.directory).filePath(c.name), start, end, pastWindow, a.windowMs, a.closed});
         }
-        if (a.closed && fromThis.size() == chunks.size()) {
+        if (a.closed && fromThis.size() == chunks.size()
+            && std::all_of(fromThis.cbegin(), fromThis.cend(), [](const Candidate &c) { return c.pastWindow; })) {
             // Nothing in it is referenced: the folder goes whole (with what a recorder left beside
             // the chunks, its journal), not chunk by chunk leaving an empty archive behind.
             out.append({a.directory, chunks.isEmpty() ? 0 : chunks.first().startMs(), chunks.isEmpty() ? 0 : chunks.last().endMs(),

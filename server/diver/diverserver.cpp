@@ -688,7 +688,7 @@ QList<dvr::RetainedArchive> DiverServer::closedArchives() const
             const qint64 lastWriteMs = std::max(newest.endMs(), journal.exists() ? journal.lastModified().toMSecsSinceEpoch() : 0);
             if (lastWriteMs > nowMs - archiveStaleMs())
                 continue;
-            dvr::RetainedArchive closed{directory, 0};
+            dvr::RetainedArchive closed{directory, qint64(m_config.archiveHours) * 3600 * 1000};
             closed.closed = true;
             out.append(closed);
         }

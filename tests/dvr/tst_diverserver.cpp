@@ -1188,9 +1188,10 @@ private Q_SLOTS:
         QVERIFY2(probe.exitCode() == 0 && qAbs(seconds - listed) < 1,
                  qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s; %3").arg(seconds).arg(listed).arg(QString::fromUtf8(probe.readAllStandardError()))));
 
-        // Deleted: the archive it kept goes with it at the next sweep.
+        // Deleted: the recording's chunks are inside the archive's window (1 h), which a closed
+        // archive keeps too (tst_retention::closedArchiveKeepsOnlyWhatRecordingsReference has the
+        // folder going once past it).
         QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + id, a).status, 204);
-        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(archive), 10000);
     }
 
     // An archived channel whose source runs at 0.6 of real time (ffmpeg over UDP): the archive's

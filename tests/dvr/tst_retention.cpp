@@ -122,9 +122,9 @@ void TestRetention::oneCopyPerAiring()
     QCOMPARE(chunkNames(dir), (QStringList{u"20251206T050000Z"_qs, u"20251206T060000Z"_qs}));
 }
 
-// A channel archived no more (closed: nothing writes its archive): no window, and no chunk kept
-// as "being written"; what the recordings on it reference stays, the rest goes, and the folder
-// goes whole (its journal too) with the last recording.
+// A channel archived no more (closed: nothing writes its archive): its window still holds, and no
+// chunk is kept as "being written"; past the window what the recordings on it reference stays,
+// the rest goes, and the folder goes whole (its journal too) with the last recording.
 void TestRetention::closedArchiveKeepsOnlyWhatRecordingsReference()
 {
     QTemporaryDir tmp;
@@ -137,6 +137,13 @@ void TestRetention::closedArchiveKeepsOnlyWhatRecordingsReference()
     const QList<RetainedRecording> recordings{onArchive(u"rec:1"_qs, dir, kT0 - 3 * kHour + 60000, kT0 - 3 * kHour + 120000)};
     // Archived still: the window keeps everything.
     QVERIFY(Retention::plan({{dir, 24 * kHour}}, recordings, kT0).deletions.isEmpty());
+    // Closed, it keeps its window all the same (the channel taken out of the configuration by
+    // mistake loses no catch-up), the newest chunk and the folder too.
+    RetainedArchive closedInWindow{dir, 24 * kHour};
+    closedInWindow.closed = true;
+    QVERIFY(Retention::plan({closedInWindow}, recordings, kT0).deletions.isEmpty());
+    QVERIFY(Retention::plan({closedInWindow}, {}, kT0).deletions.isEmpty());
+    // Past its window (closed with none here), only what the recordings reference stays.
     RetainedArchive closed{dir, 0};
     closed.closed = true;
     RetentionPlan plan = Retention::plan({closed}, recordings, kT0);
