@@ -99,6 +99,9 @@ public:
     int leasesHeld() const;
     /// Tests: called with every recorder made, before it starts (a disk made slow, say).
     void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
+    /// Tests: called when a copy's recorder reaches its end (UTC s), before this node checks
+    /// the end in the store (another node's extension can be made to land just then).
+    void setCopyEndHook(std::function<void(qint64 copyId, qint64 recordStop)> hook) { m_copyEndHook = std::move(hook); }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -118,7 +121,8 @@ private:
         /// first segment written after it says how much is missing between them (a `gap` event).
         qint64 resumedAfterMs = 0;
         QString previousNode; ///< the node that recorded it before (empty: this one, restarted)
-        bool takenOver = false; ///< previousNode's lease expired (it died); else it handed the copy over
+        bool takenOver = false; ///< previousNode's lease expired or its session ended (it died); else it handed the copy over
+        bool holderGone = false; ///< taken over because previousNode's session ended (its liveness lock was free)
         /// The row with the copy's figures now: what was there, and what this run wrote.
         CopyRow withFigures() const;
     };
@@ -184,6 +188,9 @@ private:
     /// A segment written by a copy resumed or taken over here, the first after what was there.
     void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);
     void onCopyFinished(qint64 copyId);
+    /// The copy's recorder reached its end: sealed in the store, the recorder stops there; an
+    /// end another node moved later meanwhile (not heard here yet), the recorder goes on to it.
+    void onCopyEndReached(qint64 copyId, qint64 stopAtMs);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
     void onArchiveLost(const QString &leaseId, bool handedOver);
@@ -285,6 +292,8 @@ private:
     QList<StoppingRecorder> m_stoppingRecorders;
     QHash<QString, QList<std::function<void()>>> m_folderWaiters; ///< folder -> what waits for its recorder to stop
     std::function<void(dvr::Recorder &)> m_recorderHook;
+    std::function<void(qint64, qint64)> m_copyEndHook;
+    QHash<qint64, qint64> m_unsealedEnds; ///< copy id -> the end (ms) its recorder reached, not yet sealed (retried)
     struct EventClient
     {
         QWebSocket *socket;

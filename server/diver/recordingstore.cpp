@@ -123,6 +123,16 @@ bool RecordingStore::open(const QString &location, QString *error)
         close();
         return false;
     }
+    // A table made before a copy's end was sealed when its recorder stopped has no `end_sealed`.
+    if (!QSqlDatabase::database(m_connection, false).record(QStringLiteral("dvr_copies")).contains(QStringLiteral("end_sealed"))
+        && !execSchema(m_connection,
+                       {pg ? QStringLiteral("ALTER TABLE dvr_copies ADD COLUMN IF NOT EXISTS end_sealed INTEGER NOT NULL DEFAULT 0")
+                           : QStringLiteral("ALTER TABLE dvr_copies ADD COLUMN end_sealed INTEGER NOT NULL DEFAULT 0")},
+                       error)) {
+        *error = QStringLiteral("recording store %1: adding the column end_sealed: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
+        close();
+        return false;
+    }
     return true;
 }
 
@@ -222,8 +232,11 @@ std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, 
     return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
         // One statement, conditional on the direction: PostgreSQL re-reads the row it waited for
         // (READ COMMITTED), so an end moved meanwhile by another node is compared, not overwritten.
-        Statement s(m_connection, later ? QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ?")
-                                        : QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"));
+        // A sealed end (its recorder stopped there) moves no more.
+        Statement s(m_connection, later ? QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ? "
+                                                         "AND end_sealed = 0")
+                                        : QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ? "
+                                                         "AND end_sealed = 0"));
         if (!s.bind(recordStop).bind(id).bind(recordStop).run(error))
             return std::nullopt;
         Statement read(m_connection, QStringLiteral("SELECT record_stop FROM dvr_copies WHERE id = ?"));
@@ -231,6 +244,26 @@ std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, 
             return std::nullopt;
         error->clear();
         return read.q.next() ? read.q.value(0).toLongLong() : 0;
+    });
+}
+
+std::optional<RecordingStore::SealedEnd> RecordingStore::sealCopyEnd(qint64 id, qint64 recordStop, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<SealedEnd> {
+        // One statement against moveCopyEnd()'s: on PostgreSQL the row lock orders them, and the
+        // one that waited re-reads the row (READ COMMITTED). An extension first: its end is
+        // later, nothing is sealed, the recorder goes on. The seal first: the extension finds
+        // the end sealed and leaves it.
+        Statement seal(m_connection, QStringLiteral("UPDATE dvr_copies SET end_sealed = 1 WHERE id = ? AND record_stop <= ?"));
+        if (!seal.bind(id).bind(recordStop).run(error))
+            return std::nullopt;
+        Statement read(m_connection, QStringLiteral("SELECT record_stop, end_sealed FROM dvr_copies WHERE id = ?"));
+        if (!read.bind(id).run(error))
+            return std::nullopt;
+        error->clear();
+        if (!read.q.next())
+            return SealedEnd{true, 0};
+        return SealedEnd{read.q.value(1).toInt() != 0, read.q.value(0).toLongLong()};
     });
 }
 
