@@ -26,6 +26,7 @@ TEST="$BUILD/tests/dvr/tst_divernodes"
 ROWS=("lease 2 s, leases only" "lease 10 s, leases only" "lease 10 s, liveness 1.5 s")
 [[ -n "${ROW:-}" ]] && ROWS=("$ROW")
 WORK=${WORK:-$(mktemp -d /tmp/iptv-bench-takeover.XXXXXX)}
+mkdir -p "$WORK"
 
 [[ -x "$TEST" ]] || { echo "build it first: cmake --build $BUILD --target tst_divernodes diver" >&2; exit 1; }
 echo "== $(date -u +'%F %T') UTC, load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, $ROUNDS rounds, logs in $WORK =="
