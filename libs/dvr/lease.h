@@ -164,7 +164,8 @@ private:
 /// A node's side of the lease table: renews its leases every third of the lease period, looks for
 /// work every tenth, and, with room for more, looks again the moment the first lease another node
 /// holds expires: a dead node's recordings move one lease period after its last renewal (at most
-/// one period after its death), not at the next look. It says what it gained and lost. Its first look also takes back what the table says this node
+/// one period after its death), not at the next look; with liveness (Settings::livenessGraceMs,
+/// PostgreSQL), a grace period after its session ended. It says what it gained and lost. Its first look also takes back what the table says this node
 /// holds (it was restarted, or killed, under the same name). Runs in the thread it lives in.
 ///
 /// Balanced (setPeers): the work in scope is shared out among the peers by fairShares(), instead

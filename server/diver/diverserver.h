@@ -10,8 +10,10 @@
 // A copy that is due is put in the lease table (libs/dvr/lease.h) rather than recorded at once;
 // the node's LeaseKeeper claims up to its capacity and the node records what it claimed. Several
 // nodes on one PostgreSQL database and one shared storage path so share the work, and a node that
-// dies has its copies taken over by another within one lease period, written on in the same
-// folder after a gap. One node on SQLite works the same way, its lease table in its own file.
+// dies has its copies taken over by another once its database session has ended (its liveness
+// lock free for `liveness_grace_ms`), or at the latest within one lease period, written on in the
+// same folder after a gap. A copy's recorder stops at its end only once the store has sealed that
+// end (an extension another node made a moment before is recorded to). One node on SQLite works the same way, its lease table in its own file.
 // On PostgreSQL the nodes also tell each other what they changed (clusterlink.h): a rule saved on
 // one node is planned on every node within a second, and each plans with the capacity of all
 // the live nodes. A channel archive has a lease too: one node records it, every node serves it.

@@ -11,7 +11,10 @@
 // node whose database connections are terminated, or whose database restarts, goes on. A copy's
 // end moved by a viewer's stop on one node is never put back by the node recording it (the lost
 // update interleaved on PostgreSQL), and that node ends the copy when it hears; a node stopping
-// cleanly has its copy claimed when the other hears, not at its next look.
+// cleanly has its copy claimed when the other hears, not at its next look. With liveness, a node
+// killed with SIGKILL is taken over within 3 s whatever its 10 s lease says; a node whose session
+// is cut and cannot log in again stops recording before the other claims its copy; an extension
+// landing just as the recorder reaches the old end (forced by a hook) is recorded to.
 
 #include "../common/diverticket.h"
 #include "../common/postgresserver.h"
