@@ -55,6 +55,8 @@ struct Recorder::Worker
     std::atomic<bool> stopping{false};
     std::atomic<bool> finishOnStop{true};
     std::atomic<qint64> stopAtMs{0}; ///< cfg.stopAtMs, movable while recording (setStopAt)
+    std::atomic<qint64> confirmedStopMs{0}; ///< cfg.confirmEnd: the end the owner confirmed
+    std::atomic<qint64> askedStopMs{0};     ///< … and the one endReached() was said for
     std::mutex wakeMutex;
     std::condition_variable wake;
     std::mutex inputMutex;
@@ -152,18 +154,26 @@ struct Recorder::Worker
         QMetaObject::invokeMethod(owner, [o = owner, s, why] { Q_EMIT o->stateChanged(s, why); }, Qt::QueuedConnection);
     }
 
-    bool stopDue() const
+    /// The end came (and, with cfg.confirmEnd, the owner confirmed it: until then it is asked,
+    /// once per end, and the recording goes on).
+    bool stopDue()
     {
         const qint64 at = stopAtMs.load();
-        return at > 0 && nowMs() >= at;
+        if (at <= 0 || nowMs() < at)
+            return false;
+        if (!cfg.confirmEnd || confirmedStopMs.load() == at)
+            return true;
+        if (askedStopMs.exchange(at) != at)
+            QMetaObject::invokeMethod(owner, [o = owner, at] { Q_EMIT o->endReached(at); }, Qt::QueuedConnection);
+        return false;
     }
 
     /// Sleeps for the next backoff delay; false when stopping (or the stop time came).
     bool waitBackoff()
     {
         qint64 delay = backoff.next();
-        if (const qint64 at = stopAtMs.load(); at > 0)
-            delay = qMin(delay, qMax<qint64>(0, at - nowMs()));
+        if (const qint64 at = stopAtMs.load(); at > nowMs()) // an end come but not confirmed: the usual delay
+            delay = qMin(delay, at - nowMs());
         std::unique_lock lock(wakeMutex);
         wake.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stopping.load(); });
         return !stopping && !stopDue();
@@ -731,6 +741,14 @@ void Recorder::setStopAt(qint64 stopAtMs)
     m_settings.stopAtMs = stopAtMs;
     if (m_worker) {
         m_worker->stopAtMs = stopAtMs;
+        m_worker->wake.notify_all();
+    }
+}
+
+void Recorder::confirmEnd(qint64 stopAtMs)
+{
+    if (m_worker) {
+        m_worker->confirmedStopMs = stopAtMs;
         m_worker->wake.notify_all();
     }
 }

@@ -44,6 +44,10 @@ struct RecorderSettings
     qint64 chunkMs = 0;          ///< a rolling archive's chunk length; 0 = a recording of its own
     double segmentSeconds = 6;   ///< cut at the first keyframe at or after this
     qint64 stopAtMs = 0;         ///< wall clock to finish at (UTC ms); 0 = until stop()
+    /// The end is the owner's to confirm: at stopAtMs the recorder says endReached() and records
+    /// on until confirmEnd() with that end (or setStopAt() moves it): a shared copy's end another
+    /// node moved a moment before is never cut short (the owner checks its store first).
+    bool confirmEnd = false;
     qint64 minFreeBytes = 0;     ///< see ArchiveWriterSettings
     int openTimeoutMs = 10000;
     int readTimeoutMs = 5000;    ///< no data for this long is a drop
@@ -96,6 +100,9 @@ public:
     /// Moves the end (UTC ms; 0 = until stop()) of a recording in progress: a second viewer's
     /// longer padding on a shared copy.
     void setStopAt(qint64 stopAtMs);
+    /// With RecorderSettings::confirmEnd: the recording may end at `stopAtMs` (the end it said
+    /// endReached() for); an end moved since is not confirmed by it.
+    void confirmEnd(qint64 stopAtMs);
     /// Space retention can free (called on the recorder's writer thread; see ArchiveWriter::SpaceRecovery).
     /// Set before start().
     void setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery);
@@ -121,6 +128,9 @@ Q_SIGNALS:
     void segmentWritten(const iptv::dvr::ArchiveSegment &segment);
     /// A gap will be marked before the next segment (source dropped, write failed).
     void gapStarted(const QString &reason);
+    /// With RecorderSettings::confirmEnd: stopAtMs came; the recording goes on until
+    /// confirmEnd(stopAtMs) or setStopAt(). Said once per end.
+    void endReached(qint64 stopAtMs);
     /// stopAtMs was reached, or stop(true) completed the recording.
     void finished();
     /// The recording threads have ended (a stop asked for, or stopAtMs reached): every segment

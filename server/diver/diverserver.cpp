@@ -372,6 +372,7 @@ void DiverServer::resumeCopies()
     settings.location = m_config.effectiveDatabase();
     settings.node = m_config.nodeId;
     settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+    settings.livenessGraceMs = m_config.livenessGraceMs;
     settings.capacity = m_config.capacity;
     settings.scope = QStringLiteral("copy:");
     if (!m_leases.start(settings, &why)) {
@@ -473,11 +474,13 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     saveCopy(*copy);
     if (ActiveCopy *active = m_copies.value(copyId)) {
         active->takenOver = !previousNode.isEmpty() && previousNode != m_config.nodeId;
+        active->holderGone = active->takenOver && job.holderGone;
         active->previousNode = active->takenOver ? previousNode : from != m_config.nodeId ? from : QString();
     }
     if (!previousNode.isEmpty() && previousNode != m_config.nodeId)
         qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "taken over from node" << previousNode
-                                     << "(its lease expired); writing on in" << copy->directory;
+                                     << (job.holderGone ? "(its process or database session ended)" : "(its lease expired)")
+                                     << "; writing on in" << copy->directory;
     else if (!from.isEmpty())
         qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "resumes in" << copy->directory;
     else
@@ -525,7 +528,9 @@ void DiverServer::onLeaseLost(const QString &leaseId)
     if (!c)
         return;
     qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId
-                                 << "was taken over by another node (this node's lease expired): its recorder stops";
+                                 << (m_leases.livenessLost()
+                                         ? "is no longer this node's (it could not confirm its liveness lock): its recorder stops"
+                                         : "was taken over by another node (this node's lease expired): its recorder stops");
     stopRecorder(c->recorder, false);
     delete c;
 }
@@ -595,7 +600,7 @@ void DiverServer::reconcile()
 {
     if (m_stopping)
         return;
-    if (!m_unsavedCopies.isEmpty() || !m_unsavedEnds.isEmpty() || !m_unfinishedLeases.isEmpty())
+    if (!m_unsavedCopies.isEmpty() || !m_unsavedEnds.isEmpty() || !m_unfinishedLeases.isEmpty() || !m_unsealedEnds.isEmpty())
         retryUnsaved();
     if (!m_guide)
         return;
@@ -886,8 +891,12 @@ void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
         m_unsavedEnds.insert(copy.id, std::max(recordStop, m_unsavedEnds.value(copy.id)));
     } else {
         m_unsavedEnds.remove(copy.id);
+        if (*stored > 0 && *stored < recordStop)
+            qCInfo(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << "ended at"
+                                      << QDateTime::fromSecsSinceEpoch(*stored, Qt::UTC).toString(Qt::ISODate)
+                                      << "already (its recorder stopped there): it is not extended";
         if (*stored > 0)
-            recordStop = *stored; // another node's end, later still
+            recordStop = *stored; // another node's end, later still (or the end its recorder stopped at)
         if (recordStop > copy.recordStop)
             announce(ClusterChange::Kind::CopyEnd, copy.id); // the node recording it follows at once
     }
@@ -1041,6 +1050,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     s.segmentSeconds = m_config.segmentSeconds;
     s.niceness = kRecorderNiceness;
     s.stopAtMs = copy->recordStop * 1000;
+    s.confirmEnd = true; // onCopyEndReached: an end moved on another node a moment before is not cut short
     s.minFreeBytes = m_config.minFreeBytes;
     active->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
     const qint64 id = copy->id;
@@ -1057,6 +1067,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     });
     connect(active->recorder, &dvr::Recorder::finished, this, [this, id] { onCopyFinished(id); });
     connect(active->recorder, &dvr::Recorder::stopped, this, [this, id] { onCopyStopped(id); });
+    connect(active->recorder, &dvr::Recorder::endReached, this, [this, id](qint64 atMs) { onCopyEndReached(id, atMs); });
     connect(active->recorder, &dvr::Recorder::segmentWritten, this, [this, id](const dvr::ArchiveSegment &segment) {
         ActiveCopy *c = m_copies.value(id);
         if (c && c->resumedAfterMs > 0)
@@ -1097,8 +1108,10 @@ void DiverServer::onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &seg
     const qint64 missingMs = std::max<qint64>(0, segment.startMs - std::exchange(c->resumedAfterMs, 0));
     const QString missing = QString::number(double(missingMs) / 1000, 'f', 1);
     const QString reason = c->previousNode.isEmpty() ? QStringLiteral("resumed after a restart: %1 s missing").arg(missing)
-        : c->takenOver ? QStringLiteral("node %1 stopped recording (its lease expired); node %2 records on: %3 s missing")
-                             .arg(c->previousNode, m_config.nodeId, missing)
+        : c->takenOver ? QStringLiteral("node %1 stopped recording (%2); node %3 records on: %4 s missing")
+                             .arg(c->previousNode,
+                                  c->holderGone ? QStringLiteral("its process or database session ended") : QStringLiteral("its lease expired"),
+                                  m_config.nodeId, missing)
                        : QStringLiteral("node %1 handed it over; node %2 records on: %3 s missing")
                              .arg(c->previousNode, m_config.nodeId, missing);
     qCInfo(lcDiver).noquote() << "copy" << c->row.id << "of" << c->row.channelId << ":" << reason;
@@ -1154,6 +1167,19 @@ void DiverServer::onCopyFinished(qint64 copyId)
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << c->row.segments << "segments,"
                               << c->row.gaps << "gaps";
     if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+        // A viewer who joined as its recorder reached its end (the seal came first, so the
+        // extension was refused) still needs it: recorded again, to that viewer's end.
+        qint64 needed = 0;
+        for (const RecordingRow &r : *viewers)
+            if (r.stopped == 0 && !r.deleted)
+                needed = std::max(needed, r.recordStop);
+        if (needed > now()) {
+            CopyRow row = c->row;
+            delete c;
+            if (reopenCopy(&row, needed))
+                offerCopy(row);
+            return;
+        }
         addToHistory(*viewers);
         for (const RecordingRow &r : *viewers) {
             if (r.stopped == 0) // a viewer who stopped theirs heard "finished" then
@@ -1192,6 +1218,40 @@ void DiverServer::onCopyStopped(qint64 copyId)
     }
     delete c;
     replan(false);
+}
+
+void DiverServer::onCopyEndReached(qint64 copyId, qint64 stopAtMs)
+{
+    ActiveCopy *c = m_copies.value(copyId);
+    if (!c || c->recorder->settings().stopAtMs != stopAtMs) {
+        m_unsealedEnds.remove(copyId);
+        return; // stopped since, or its end moved meanwhile (it says so again at the new one)
+    }
+    if (m_copyEndHook)
+        m_copyEndHook(copyId, stopAtMs / 1000);
+    // Another node may have moved the end later a moment ago (a viewer's longer padding) without
+    // this node having heard it yet (copy-end, ~50 ms): the store decides, in one conditional
+    // UPDATE that fails when the end moved; once sealed, the end moves no more.
+    QString error;
+    const auto sealed = m_store.sealCopyEnd(copyId, stopAtMs / 1000, &error);
+    if (!sealed) {
+        // Not known: it records on (nothing cut short) and is asked again every second; a node
+        // that cannot reach the database for long loses its lease and stops anyway.
+        if (!m_unsealedEnds.contains(copyId) && !databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "reached its end, which cannot be checked:"
+                                         << error << "(it records on; tried again every second)";
+        m_unsealedEnds.insert(copyId, stopAtMs);
+        return;
+    }
+    m_unsealedEnds.remove(copyId);
+    if (!sealed->sealed && sealed->recordStop * 1000 > stopAtMs) {
+        qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "reached its end, but another node moved it to"
+                                  << QDateTime::fromSecsSinceEpoch(sealed->recordStop, Qt::UTC).toString(Qt::ISODate)
+                                  << "a moment before: it records on";
+        moveActiveCopyEnd(c, sealed->recordStop);
+        return;
+    }
+    c->recorder->confirmEnd(stopAtMs);
 }
 
 void DiverServer::saveCopy(const CopyRow &row)
@@ -1248,6 +1308,9 @@ void DiverServer::retryUnsaved()
             announce(ClusterChange::Kind::CopyEnd, it.key());
         }
     }
+    const QHash<qint64, qint64> unsealed = m_unsealedEnds;
+    for (auto it = unsealed.cbegin(); it != unsealed.cend(); ++it)
+        onCopyEndReached(it.key(), it.value());
     const QHash<QString, QString> leases = m_unfinishedLeases;
     for (auto it = leases.cbegin(); it != leases.cend(); ++it)
         finishLease(it.key(), it.value());
@@ -1500,6 +1563,7 @@ void DiverServer::startArchives()
         settings.location = m_config.effectiveDatabase();
         settings.node = m_config.nodeId;
         settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+        settings.livenessGraceMs = m_config.livenessGraceMs;
         settings.capacity = int(ids.size());
         settings.ids = ids;
         settings.peers = archivePeers(); // shared out among the live nodes
@@ -1560,7 +1624,9 @@ void DiverServer::onArchiveLost(const QString &leaseId, bool handedOver)
                                   << "its recorder stops, the next node writes on after a marked gap";
     else
         qCWarning(lcDiver).noquote() << "the archive of" << a->channelId
-                                     << "was taken over by another node (this node's lease expired): its recorder stops";
+                                     << (m_archiveLeases.livenessLost()
+                                             ? "is no longer this node's (it could not confirm its liveness lock): its recorder stops"
+                                             : "was taken over by another node (this node's lease expired): its recorder stops");
     std::function<void()> then;
     if (handedOver) {
         // Freed once the recorder has written its last: the next node never writes beside it.

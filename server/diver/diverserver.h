@@ -10,8 +10,10 @@
 // A copy that is due is put in the lease table (libs/dvr/lease.h) rather than recorded at once;
 // the node's LeaseKeeper claims up to its capacity and the node records what it claimed. Several
 // nodes on one PostgreSQL database and one shared storage path so share the work, and a node that
-// dies has its copies taken over by another within one lease period, written on in the same
-// folder after a gap. One node on SQLite works the same way, its lease table in its own file.
+// dies has its copies taken over by another once its database session has ended (its liveness
+// lock free for `liveness_grace_ms`), or at the latest within one lease period, written on in the
+// same folder after a gap. A copy's recorder stops at its end only once the store has sealed that
+// end (an extension another node made a moment before is recorded to). One node on SQLite works the same way, its lease table in its own file.
 // On PostgreSQL the nodes also tell each other what they changed (clusterlink.h): a rule saved on
 // one node is planned on every node within a second, and each plans with the capacity of all
 // the live nodes. A channel archive has a lease too: one node records it, every node serves it.
@@ -100,6 +102,9 @@ public:
     int leasesHeld() const;
     /// Tests: called with every recorder made, before it starts (a disk made slow, say).
     void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
+    /// Tests: called when a copy's recorder reaches its end (UTC s), before this node checks
+    /// the end in the store (another node's extension can be made to land just then).
+    void setCopyEndHook(std::function<void(qint64 copyId, qint64 recordStop)> hook) { m_copyEndHook = std::move(hook); }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -119,7 +124,8 @@ private:
         /// first segment written after it says how much is missing between them (a `gap` event).
         qint64 resumedAfterMs = 0;
         QString previousNode; ///< the node that recorded it before (empty: this one, restarted)
-        bool takenOver = false; ///< previousNode's lease expired (it died); else it handed the copy over
+        bool takenOver = false; ///< previousNode's lease expired or its session ended (it died); else it handed the copy over
+        bool holderGone = false; ///< taken over because previousNode's session ended (its liveness lock was free)
         /// The row with the copy's figures now: what was there, and what this run wrote.
         CopyRow withFigures() const;
     };
@@ -195,6 +201,9 @@ private:
     void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);
     void onCopyFinished(qint64 copyId);
     void onCopyStopped(qint64 copyId);
+    /// The copy's recorder reached its end: sealed in the store, the recorder stops there; an
+    /// end another node moved later meanwhile (not heard here yet), the recorder goes on to it.
+    void onCopyEndReached(qint64 copyId, qint64 stopAtMs);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
     void onArchiveLost(const QString &leaseId, bool handedOver);
@@ -302,6 +311,8 @@ private:
     QList<StoppingRecorder> m_stoppingRecorders;
     QHash<QString, QList<std::function<void()>>> m_folderWaiters; ///< folder -> what waits for its recorder to stop
     std::function<void(dvr::Recorder &)> m_recorderHook;
+    std::function<void(qint64, qint64)> m_copyEndHook;
+    QHash<qint64, qint64> m_unsealedEnds; ///< copy id -> the end (ms) its recorder reached, not yet sealed (retried)
     struct EventClient
     {
         QWebSocket *socket;

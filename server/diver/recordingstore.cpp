@@ -124,6 +124,16 @@ bool RecordingStore::open(const QString &location, QString *error)
         close();
         return false;
     }
+    // A table made before a copy's end was sealed when its recorder stopped has no `end_sealed`.
+    if (!QSqlDatabase::database(m_connection, false).record(QStringLiteral("dvr_copies")).contains(QStringLiteral("end_sealed"))
+        && !execSchema(m_connection,
+                       {pg ? QStringLiteral("ALTER TABLE dvr_copies ADD COLUMN IF NOT EXISTS end_sealed INTEGER NOT NULL DEFAULT 0")
+                           : QStringLiteral("ALTER TABLE dvr_copies ADD COLUMN end_sealed INTEGER NOT NULL DEFAULT 0")},
+                       error)) {
+        *error = QStringLiteral("recording store %1: adding the column end_sealed: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
+        close();
+        return false;
+    }
     return true;
 }
 
@@ -240,8 +250,11 @@ std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, 
     return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
         // One statement, conditional on the direction: PostgreSQL re-reads the row it waited for
         // (READ COMMITTED), so an end moved meanwhile by another node is compared, not overwritten.
-        Statement s(m_connection, later ? QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ?")
-                                        : QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"));
+        // A sealed end (its recorder stopped there) moves no more.
+        Statement s(m_connection, later ? QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ? "
+                                                         "AND end_sealed = 0")
+                                        : QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ? "
+                                                         "AND end_sealed = 0"));
         if (!s.bind(recordStop).bind(id).bind(recordStop).run(error))
             return std::nullopt;
         Statement read(m_connection, QStringLiteral("SELECT record_stop FROM dvr_copies WHERE id = ?"));
@@ -255,8 +268,8 @@ std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, 
 std::optional<CopyRow> RecordingStore::reopenCopy(qint64 id, qint64 recordStop, QString *error)
 {
     if (!withReconnect(m_connection, error, [&]() -> bool {
-            Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET state = ?, reason = '', record_stop = CASE WHEN "
-                                                     "record_stop < ? THEN ? ELSE record_stop END WHERE id = ? AND state <> ?"));
+            Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET state = ?, reason = '', end_sealed = 0, record_stop = "
+                                                     "CASE WHEN record_stop < ? THEN ? ELSE record_stop END WHERE id = ? AND state <> ?"));
             return s.bind(int(CopyState::Recording)).bind(recordStop).bind(recordStop).bind(id).bind(int(CopyState::Recording)).run(error);
         }))
         return std::nullopt;
@@ -264,6 +277,26 @@ std::optional<CopyRow> RecordingStore::reopenCopy(qint64 id, qint64 recordStop, 
     if (!row && error->isEmpty())
         *error = QStringLiteral("copy %1 is gone (deleted meanwhile)").arg(id);
     return row;
+}
+
+std::optional<RecordingStore::SealedEnd> RecordingStore::sealCopyEnd(qint64 id, qint64 recordStop, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<SealedEnd> {
+        // One statement against moveCopyEnd()'s: on PostgreSQL the row lock orders them, and the
+        // one that waited re-reads the row (READ COMMITTED). An extension first: its end is
+        // later, nothing is sealed, the recorder goes on. The seal first: the extension finds
+        // the end sealed and leaves it.
+        Statement seal(m_connection, QStringLiteral("UPDATE dvr_copies SET end_sealed = 1 WHERE id = ? AND record_stop <= ?"));
+        if (!seal.bind(id).bind(recordStop).run(error))
+            return std::nullopt;
+        Statement read(m_connection, QStringLiteral("SELECT record_stop, end_sealed FROM dvr_copies WHERE id = ?"));
+        if (!read.bind(id).run(error))
+            return std::nullopt;
+        error->clear();
+        if (!read.q.next())
+            return SealedEnd{true, 0};
+        return SealedEnd{read.q.value(1).toInt() != 0, read.q.value(0).toLongLong()};
+    });
 }
 
 bool RecordingStore::removeCopy(qint64 id, QString *error)

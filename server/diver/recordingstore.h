@@ -4,7 +4,8 @@
 // postgresql:// URI, the same SQL for both), next to the rule store's tables in one database:
 //   dvr_copies      one stored copy of an airing on a channel that is not archived: where it
 //                   lives, its state, what was written. However many viewers recorded the airing,
-//                   there is one copy.
+//                   there is one copy. Its end (record_stop) moves until the node recording it
+//                   stops there and seals it (end_sealed, added to an older table at open).
 //   dvr_recordings  one viewer's recording: the airing, the time range recorded (with padding),
 //                   the copy it is in (none on an archived channel: a range of the archive), kept
 //                   or not, the resume position, when the viewer stopped it (column `stopped`,
@@ -84,8 +85,8 @@ public:
     /// Never the end (record_stop), which other nodes move meanwhile: see the two below.
     bool updateCopy(const CopyRow &copy, QString *error);
     /// Moves a copy's end later (a viewer's longer padding, a programme running on), never
-    /// earlier; one conditional UPDATE, so it cannot undo another node's move. The end stored
-    /// after it (0: no such copy).
+    /// earlier; one conditional UPDATE, so it cannot undo another node's move, nor move an end
+    /// its recorder stopped at (sealCopyEnd). The end stored after it (0: no such copy).
     std::optional<qint64> extendCopyEnd(qint64 id, qint64 recordStop, QString *error);
     /// Moves a copy's end earlier (no viewer needs more of it): the one way it ever shrinks; one
     /// conditional UPDATE as above. The end stored after it (0: no such copy).
@@ -95,6 +96,17 @@ public:
     /// The row after it (nullopt with *error; with nothing changed when it was recording already,
     /// another node having reopened it first).
     std::optional<CopyRow> reopenCopy(qint64 id, qint64 recordStop, QString *error);
+    /// The node recording a copy reached its end `recordStop` (UTC s): seals the end there, one
+    /// conditional UPDATE (the end stored is not later), after which neither extendCopyEnd() nor
+    /// endCopyAt() moves it. An end another node moved later a moment before (the recording node
+    /// had not heard yet) is not sealed: the answer says so, with that end, and the recording
+    /// goes on to it. No such copy: sealed, end 0.
+    struct SealedEnd
+    {
+        bool sealed = false;
+        qint64 recordStop = 0; ///< the end stored
+    };
+    std::optional<SealedEnd> sealCopyEnd(qint64 id, qint64 recordStop, QString *error);
     bool removeCopy(qint64 id, QString *error);
     std::optional<CopyRow> copy(qint64 id, QString *error);
     /// The copy of the airing at (channel, start), if there is one.

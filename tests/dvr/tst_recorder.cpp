@@ -169,6 +169,7 @@ private Q_SLOTS:
     void records_data();
     void records();
     void stopsAtItsEndTime();
+    void endWaitsForItsConfirmation();
     void thumbnails();
     void channelArchive();
     void slowSourceIsDatedByTheWallClock();
@@ -320,6 +321,43 @@ void TestRecorder::stopsAtItsEndTime()
     QVERIFY(reader.endMs() <= settings.stopAtMs + 1000);
     QVERIFY2(reader.endMs() - reader.startMs() >= 1500, qPrintable(QString::number(reader.endMs() - reader.startMs())));
     QVERIFY(iptv::media::checkMediaPlaylist(recordingPlaylist(reader)).ended);
+}
+
+// With confirmEnd the owner decides: at its end the recorder says endReached() and records on;
+// an end moved later meanwhile (setStopAt) is recorded to and asked about again; the recording
+// ends only once that end is confirmed.
+void TestRecorder::endWaitsForItsConfirmation()
+{
+    const QString dir = m_dir.filePath(u"rec-confirm"_qs);
+    Recorder recorder;
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    QSignalSpy reached(&recorder, &Recorder::endReached);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.confirmEnd = true;
+    const qint64 firstEnd = QDateTime::currentMSecsSinceEpoch() + 2000;
+    settings.stopAtMs = firstEnd;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QVERIFY(reached.wait(15000));
+    QCOMPARE(reached.first().at(0).toLongLong(), firstEnd);
+    // Not confirmed: it records on (said once for this end).
+    const qint64 secondEnd = QDateTime::currentMSecsSinceEpoch() + 2000;
+    QVERIFY(!finished.wait(500));
+    QCOMPARE(reached.size(), 1);
+    recorder.setStopAt(secondEnd); // another node moved it later a moment before
+    QVERIFY(reached.wait(15000));
+    QCOMPARE(reached.last().at(0).toLongLong(), secondEnd);
+    recorder.confirmEnd(firstEnd); // the end it no longer has: not a confirmation
+    QVERIFY(!finished.wait(500));
+    recorder.confirmEnd(secondEnd);
+    QVERIFY(finished.wait(15000));
+    QCOMPARE(recorder.state(), Recorder::State::Finished);
+    const ArchiveReader reader = load(dir);
+    QVERIFY(reader.finished());
+    QVERIFY2(reader.endMs() >= secondEnd - 1000, qPrintable(QStringLiteral("ends %1 ms before the moved end").arg(secondEnd - reader.endMs())));
 }
 
 void TestRecorder::thumbnails()
