@@ -118,7 +118,8 @@ void DvrPlayback::playFrom(qint64 offset)
     m_client->playlistStart(url, [this, play, base](std::optional<double> seconds) {
         if (!seconds || play != m_playNumber || !isActive() || m_paused)
             return; // not said, or another play() (a seek, a stop) came meanwhile
-        m_offset = base + qRound64(*seconds);
+        // (A first segment begun before the recording or programme did counts from its start.)
+        m_offset = m_mode == u"timeshift" ? base + qRound64(*seconds) : std::max<qint64>(0, base + qRound64(*seconds));
         Q_EMIT positionChanged();
     });
 }
