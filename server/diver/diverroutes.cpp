@@ -89,73 +89,19 @@ QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
     return out;
 }
 
-/// The playlist from `seconds` into it on (a box's seek or resume: its player plays URLs only):
-/// the segments that end before then are left out, the media and discontinuity sequences count
-/// them, so a player sees a consistent playlist. A point past the last segment (a seek beyond
-/// what a recording in progress holds so far) keeps the last one: an empty playlist is one no
-/// player opens.
-QByteArray fromOffset(const QByteArray &playlist, double seconds)
+/// The playlist from `?start=<seconds>` on (a box's seek or resume: its player plays URLs only),
+/// seconds of the wall clock from `originMs` (the recording's start, the range's start): see
+/// dvr::cutPlaylistAt(). X-Playlist-Start says where its first segment really starts, in seconds
+/// from `originMs` (before the point asked for when that is inside a segment, after it when in a
+/// gap; negative for a range whose first segment began before it), so that a box shows the
+/// position of what plays.
+QByteArray cutAtStart(const QByteArray &playlist, const RouteContext &c, qint64 originMs, Reply *reply)
 {
-    if (seconds <= 0)
-        return playlist;
-    QList<QByteArray> header, body, pending, lastDropped;
-    bool lastDroppedDiscontinuity = false;
-    double elapsed = 0;
-    qint64 droppedSegments = 0, droppedDiscontinuities = 0;
-    bool inSegments = false;
-    for (const QByteArray &line : playlist.split('\n')) {
-        if (!inSegments && (line.startsWith("#EXTINF") || line == "#EXT-X-DISCONTINUITY"
-                            || line.startsWith("#EXT-X-PROGRAM-DATE-TIME")))
-            inSegments = true;
-        if (!inSegments) {
-            header.append(line);
-            continue;
-        }
-        pending.append(line);
-        if (line.isEmpty() || line.startsWith('#'))
-            continue;
-        // A segment's URI closes its group of tags.
-        double duration = 0;
-        bool discontinuity = false;
-        for (const QByteArray &tag : std::as_const(pending)) {
-            if (tag.startsWith("#EXTINF:"))
-                duration = tag.mid(8, tag.indexOf(',') - 8).toDouble();
-            discontinuity |= tag == "#EXT-X-DISCONTINUITY";
-        }
-        if (elapsed + duration <= seconds && body.isEmpty()) {
-            ++droppedSegments;
-            droppedDiscontinuities += discontinuity;
-            lastDropped = pending;
-            lastDroppedDiscontinuity = discontinuity;
-        } else {
-            body.append(pending);
-        }
-        elapsed += duration;
-        pending.clear();
-    }
-    if (body.isEmpty() && !lastDropped.isEmpty()) {
-        body = lastDropped;
-        --droppedSegments;
-        droppedDiscontinuities -= lastDroppedDiscontinuity;
-    }
-    body.append(pending); // #EXT-X-ENDLIST and the like
-    QByteArray out;
-    bool hasDiscontinuitySequence = false;
-    for (QByteArray line : std::as_const(header)) {
-        if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:"))
-            line = "#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(line.mid(22).toLongLong() + droppedSegments);
-        if (line.startsWith("#EXT-X-DISCONTINUITY-SEQUENCE:")) {
-            hasDiscontinuitySequence = true;
-            line = "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(line.mid(30).toLongLong() + droppedDiscontinuities);
-        }
-        out += line + '\n';
-    }
-    if (!hasDiscontinuitySequence && droppedDiscontinuities > 0)
-        out += "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(droppedDiscontinuities) + '\n';
-    for (const QByteArray &line : std::as_const(body))
-        out += line + '\n';
-    out.chop(1);
-    return out;
+    const double seconds = c.hasQuery("start") ? c.query("start").toDouble() : 0;
+    const dvr::PlaylistCut cut = dvr::cutPlaylistAt(playlist, seconds > 0 ? originMs + qRound64(seconds * 1000) : 0);
+    if (cut.startMs > 0)
+        reply->addHeader("X-Playlist-Start", QByteArray::number((cut.startMs - originMs) / 1000.0, 'f', 3));
+    return cut.playlist;
 }
 
 /// What a playlist of a range of an archive covers, for a player or a box that asks:
@@ -873,10 +819,11 @@ void DiverServer::setupRoutes()
             coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
             playlist = dvr::archiveRangePlaylist(reader, range, *coverage);
         }
-        // ?start=<seconds>: from there on (a box's resume point or seek).
-        playlist = fromOffset(playlist, c.query("start").toDouble());
-        Reply reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
-                    "application/vnd.apple.mpegurl", {}};
+        // ?start=<seconds>: from there on (a box's resume point or seek), wall-clock seconds from
+        // the recording's start.
+        Reply reply{200, {}, "application/vnd.apple.mpegurl", {}};
+        playlist = cutAtStart(playlist, c, row->recordStart * 1000, &reply);
+        reply.body = withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray());
         if (coverage)
             addCoverageHeaders(reply, *coverage);
         return reply;
@@ -993,9 +940,10 @@ void DiverServer::setupRoutes()
         if (!reader.load(a->directory, range->fromMs, range->toMs, &error))
             return Reply::error(ApiError::internal(error));
         const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, *range, nowMs, archiveStaleMs());
-        const QByteArray playlist = dvr::archiveRangePlaylist(reader, *range, coverage);
-        Reply reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
-                    "application/vnd.apple.mpegurl", {}};
+        // ?start=<seconds>: from there on, wall-clock seconds from the range's start.
+        Reply reply{200, {}, "application/vnd.apple.mpegurl", {}};
+        const QByteArray playlist = cutAtStart(dvr::archiveRangePlaylist(reader, *range, coverage), c, range->fromMs, &reply);
+        reply.body = withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray());
         addCoverageHeaders(reply, coverage);
         return reply;
     });

@@ -81,6 +81,7 @@ private Q_SLOTS:
     void playlist();
     void archiveRange();
     void slowSourcePlaylist();
+    void cutAtAWallClockMoment();
     void rangeCoverage();
     void parseArchiveRange_data();
     void parseArchiveRange();
@@ -410,6 +411,50 @@ void TestArchiveIndex::slowSourcePlaylist()
         QCOMPARE(check.segments[i].programDateTime.toMSecsSinceEpoch(), segments[i].startMs);
         QCOMPARE(check.segments[i].duration, 6.0);
     }
+}
+
+// A seek or resume cuts the playlist at a moment of the wall clock (what a viewer, the guide and
+// the box count), not at a sum of EXTINF: a source slower than the clock has dates further apart
+// than its media lasts. The cut starts at the segment the moment falls in (and says where it
+// starts; EXT-X-START names the point inside it), or at the next one after a hole or a gap.
+void TestArchiveIndex::cutAtAWallClockMoment()
+{
+    const QList<ArchiveSegment> segments{segment(0, kT0, 6000), segment(1, kT0 + 8570, 6000), segment(2, kT0 + 17140, 6000),
+                                         segment(3, kT0 + 40000, 6000, true)};
+    const QByteArray growing = playoutPlaylist(segments, false);
+    struct Case
+    {
+        qint64 atMs;
+        qint64 first;      ///< the first segment left
+        qint64 startMs;    ///< where it starts
+        QByteArray offset; ///< EXT-X-START's TIME-OFFSET
+    };
+    const QList<Case> cases{
+        {kT0 + 19000, 2, kT0 + 17140, "1.860,PRECISE=YES"}, // 19 s of the clock: in segment 2 (18.0 s of media would be 3)
+        {kT0 + 15000, 2, kT0 + 17140, "0"},                 // in the hole after segment 1: the next
+        {kT0 + 30000, 3, kT0 + 40000, "0"},                 // in the gap: after it
+        {kT0 + 100000, 3, kT0 + 40000, "0"},                // past the end: the last one
+        {kT0 + 2500, 0, kT0, "2.500,PRECISE=YES"},
+    };
+    for (const Case &c : cases) {
+        const PlaylistCut cut = cutPlaylistAt(growing, c.atMs);
+        const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(cut.playlist);
+        QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs) + u"\n"_qs + QString::fromLatin1(cut.playlist)));
+        QCOMPARE(check.mediaSequence, c.first);
+        QCOMPARE(check.segments.first().uri, segments[c.first].file);
+        QCOMPARE(check.segments.size(), segments.size() - c.first);
+        QCOMPARE(cut.startMs, c.startMs);
+        QVERIFY2(cut.playlist.contains(QByteArray("#EXT-X-START:TIME-OFFSET=" + c.offset + '\n')), cut.playlist.constData());
+        QCOMPARE(cut.playlist.count("#EXT-X-START:"), 1);
+    }
+    // Nothing asked: nothing cut.
+    QCOMPARE(cutPlaylistAt(growing, 0).playlist, growing);
+    QCOMPARE(cutPlaylistAt(growing, 0).startMs, kT0);
+    // A VOD playlist gets EXT-X-START only when the moment is inside a segment.
+    const QByteArray vod = playoutPlaylist(segments, true);
+    QVERIFY(!cutPlaylistAt(vod, kT0 + 15000).playlist.contains("#EXT-X-START"));
+    QVERIFY(cutPlaylistAt(vod, kT0 + 19000).playlist.contains("#EXT-X-START:TIME-OFFSET=1.860,PRECISE=YES\n"));
+    QVERIFY(cutPlaylistAt(vod, kT0 + 19000).playlist.trimmed().endsWith("#EXT-X-ENDLIST"));
 }
 
 // How much of a range an archive holds: complete only once a segment reaches the range's end;

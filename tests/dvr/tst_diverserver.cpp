@@ -1249,6 +1249,44 @@ private Q_SLOTS:
         QVERIFY2(firstMs <= from * 1000 + 1000 && firstMs > from * 1000 - 3000, played.body.constData());
         // (Up to the end, or to a hole of the dates just before it, which the next segment follows.)
         QVERIFY2(lastEndMs > showEnd * 1000 - 1000, played.body.constData());
+        // A seek 7 s into it (?start=): seconds of the wall clock from the recording's start, as
+        // the box and the guide count them (7 s of this source's media are about 12 s of the
+        // clock: counted in EXTINF the cut landed past the programme). The cut starts at the
+        // segment holding that moment, or the next one when it falls in a hole of the dates, and
+        // X-Playlist-Start says where; EXT-X-START names the point inside it. ffprobe reads it.
+        {
+            const qint64 targetMs = from * 1000 + 7000;
+            const HttpResult seek = call("GET", port, u"/play/"_qs + id + u"/index.m3u8?start=7"_qs, a);
+            const iptv::media::HlsCheck cut = iptv::media::checkMediaPlaylist(seek.body);
+            QVERIFY2(cut.ok && cut.ended && !cut.segments.isEmpty(), seek.body.constData());
+            bool ok = false;
+            const double startsAt = seek.header("X-Playlist-Start").toDouble(&ok);
+            QVERIFY2(ok, seek.header("X-Playlist-Start").constData());
+            const qint64 cutMs = cut.segments.first().programDateTime.toMSecsSinceEpoch();
+            QCOMPARE(qRound64(startsAt * 1000), cutMs - from * 1000);
+            const qint64 cutEndMs = cutMs + qRound64(cut.segments.first().duration * 1000);
+            qsizetype at = 0;
+            while (at < vod.segments.size() && vod.segments[at].uri != cut.segments.first().uri)
+                ++at;
+            QVERIFY2(at < vod.segments.size(), seek.body.constData());
+            const qint64 beforeEndMs = at == 0 ? 0
+                : vod.segments[at - 1].programDateTime.toMSecsSinceEpoch() + qRound64(vod.segments[at - 1].duration * 1000);
+            QVERIFY2((cutMs <= targetMs && targetMs < cutEndMs) || (cutMs > targetMs && beforeEndMs <= targetMs),
+                     qPrintable(QStringLiteral("7 s in is %1; the cut starts at %2\n%3").arg(targetMs).arg(cutMs).arg(QString::fromLatin1(played.body))));
+            if (cutMs < targetMs)
+                QVERIFY2(seek.body.contains(QByteArray("#EXT-X-START:TIME-OFFSET=" + QByteArray::number((targetMs - cutMs) / 1000.0, 'f', 3)
+                                                       + ",PRECISE=YES\n")),
+                         seek.body.constData());
+            QCOMPARE(cut.mediaSequence, vod.mediaSequence + at);
+            if (!QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty()) {
+                double listed = 0;
+                for (const auto &segment : cut.segments)
+                    listed += segment.duration;
+                const double probed = probeSeconds(QStringLiteral("http://127.0.0.1:%1/play/%2/index.m3u8?start=7&ticket=%3")
+                                                       .arg(port).arg(id).arg(QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(a)))));
+                QVERIFY2(qAbs(probed - listed) < 1, qPrintable(QStringLiteral("ffprobe: %1 s, the cut playlist: %2 s").arg(probed).arg(listed)));
+            }
+        }
         const HttpResult after = call("GET", port, QStringLiteral("/catchup/slow/archive-%1-10.m3u8").arg(showEnd), a);
         const iptv::media::HlsCheck next = iptv::media::checkMediaPlaylist(after.body);
         // Short of the end, the segment after the recording's last is in the archive already and
