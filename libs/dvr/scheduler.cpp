@@ -550,6 +550,9 @@ struct Scheduler::Private
     /// freed (offered to the conflicts in them) unless the same placement is made again.
     void bookPlace(int id, int ci, int node);
     void bookUnplace(int id, bool freeing);
+    /// A re-grouped rule's new episode `id` takes over the placement of its old episode `old`, a
+    /// recording of the same airing `ci` (unchanged, and the same span: time has not moved).
+    void takePlacementOver(int old, int id, int ci);
     /// Counts an episode as planned or not (keep-N, duplicates across rules).
     void setPlanned(int id, bool planned);
     bool tryPlace(int id, int ci);
@@ -965,6 +968,32 @@ void Scheduler::Private::bookUnplace(int id, bool freeing)
         state.placementChanged.push_back(id);
     }
     e.chosen = e.node = -1;
+}
+
+void Scheduler::Private::takePlacementOver(int old, int id, int ci)
+{
+    // What bookUnplace(old) then bookPlace(id) at the same node would leave, but the load and
+    // streams are not counted out and in again, and neither the capacity (room) nor the freed
+    // minutes change. The recordings a conflict names are tagged by episode id: `diff` sees the
+    // old id go and the new one come. The rule is re-grouped, so its outcomes are made again
+    // whatever `remember` would say.
+    Episode &o = state.episodes[size_t(old)];
+    Episode &e = state.episodes[size_t(id)];
+    state.book->rename(old, id);
+    e.chosen = ci;
+    e.node = o.node;
+    e.chosenChannel = o.chosenChannel;
+    e.chosenStart = o.chosenStart;
+    e.from = o.from;
+    e.to = o.to;
+    e.note = o.note;
+    if (repair) {
+        repair->diff.change(o.node, o.chosenChannel, o.from, o.to, -1, old);
+        repair->diff.change(e.node, e.chosenChannel, e.from, e.to, 1, id);
+        state.placementChanged.push_back(old);
+        state.placementChanged.push_back(id);
+    }
+    o.chosen = o.node = -1;
 }
 
 void Scheduler::Private::setPlanned(int id, bool planned)
@@ -1529,46 +1558,67 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     for (const int slot : touched) {
         if (size_t(slot) >= rules.size())
             continue;
-        QHash<QPair<int, qint64>, std::pair<int, QString>> kept; // (channel, start) -> node, note
+        // (channel, start) -> the old episode recording there, its node and note. While time has
+        // not moved (the spans are the same), the old episodes stay placed while the new ones are
+        // made: a new episode keeping an old one's recording takes its placement over, the others
+        // are unplaced after, and the book, the minutes changed and the capacity freed end as
+        // unplacing them all and placing the kept again (if they fit: they do, the book holds
+        // only what it held) make them.
+        struct Kept
+        {
+            int id, node;
+            QString note;
+        };
+        QHash<QPair<int, qint64>, Kept> kept;
+        const bool takeOver = now == was;
         const auto [from, to] = episodesOf(slot);
         for (int id = from; id < to; ++id) {
             Episode &e = state.episodes[size_t(id)];
             if (e.chosen >= 0) {
-                kept.insert({e.chosenChannel, e.chosenStart}, {e.node, e.note});
+                kept.insert({e.chosenChannel, e.chosenStart}, {id, e.node, e.note});
                 setPlanned(id, false);
-                bookUnplace(id, true);
+                if (!takeOver)
+                    bookUnplace(id, true);
             }
-            e.slot = -1;
-            e.airings.clear();
         }
         ctx.changed[size_t(slot)] = 1;
         state.first[size_t(slot)] = state.count[size_t(slot)] = 0;
         state.groupOf[size_t(slot)].clear();
-        if (!active(slot))
-            continue;
-        groupEpisodes(slot);
-        const RuleState &rs = rules[size_t(slot)];
-        const auto [first, end] = episodesOf(slot);
-        for (int id = first; id < end; ++id) {
-            if (settledBeforeCapacity(id))
-                continue;
-            bool placed = false;
-            for (const int ci : std::vector<int>(state.episodes[size_t(id)].airings)) {
-                const Candidate &c = rs.candidates[size_t(ci)];
-                const auto it = kept.constFind({c.channel, c.start});
-                if (it == kept.cend() || cameAirings.contains({c.channel, c.start}))
+        if (active(slot)) {
+            groupEpisodes(slot);
+            const RuleState &rs = rules[size_t(slot)];
+            const auto [first, end] = episodesOf(slot);
+            for (int id = first; id < end; ++id) {
+                if (settledBeforeCapacity(id))
                     continue;
-                const auto [a, b] = intervalOf(rs, c);
-                if (!state.book->fits(it->first, c.channel, a, b, archived[size_t(c.channel)]))
-                    continue;
-                bookPlace(id, ci, it->first);
-                state.episodes[size_t(id)].note = it->second;
-                setPlanned(id, true);
-                placed = true;
-                break;
+                bool placed = false;
+                for (const int ci : state.episodes[size_t(id)].airings) {
+                    const Candidate &c = rs.candidates[size_t(ci)];
+                    const auto it = kept.constFind({c.channel, c.start});
+                    if (it == kept.cend() || cameAirings.contains({c.channel, c.start}))
+                        continue;
+                    if (takeOver) {
+                        takePlacementOver(it->id, id, ci);
+                    } else {
+                        const auto [a, b] = intervalOf(rs, c);
+                        if (!state.book->fits(it->node, c.channel, a, b, archived[size_t(c.channel)]))
+                            continue;
+                        bookPlace(id, ci, it->node);
+                        state.episodes[size_t(id)].note = it->note;
+                    }
+                    placed = true;
+                    break;
+                }
+                if (placed)
+                    setPlanned(id, true);
+                else
+                    enqueue(id);
             }
-            if (!placed)
-                enqueue(id);
+        }
+        for (int id = from; id < to; ++id) {
+            bookUnplace(id, true);
+            state.episodes[size_t(id)].slot = -1;
+            state.episodes[size_t(id)].airings.clear();
         }
     }
 
