@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -294,9 +295,14 @@ private:
             m_minutes.resize(size_t(to) + 24 * 60, 0);
             m_hours.resize(m_minutes.size() / 60 + 1, 0);
         }
-        for (int m = from; m < to; ++m) {
-            m_minutes[size_t(m)] += delta;
-            m_hours[size_t(m / 60)] += delta;
+        // Hour by hour: the minutes' loop has no division and vectorises.
+        while (from < to) {
+            const int hour = from / 60;
+            const int end = std::min(to, (hour + 1) * 60);
+            for (int m = from; m < end; ++m)
+                m_minutes[size_t(m)] += delta;
+            m_hours[size_t(hour)] += delta * (end - from);
+            from = end;
         }
     }
     int m_base = 0;
@@ -504,7 +510,9 @@ struct Scheduler::Private
         QHash<int, int> depth;             ///< displaced episode -> displacements in the chain before it
         QHash<int, QString> displacedNote; ///< displaced episode -> "moved to make room for ..."
         /// Conflicts queued only because capacity was freed in their minutes -> their airings
-        /// there: only those can fit now, or have only later recordings in their way.
+        /// there (in freed minutes, cut by time, or on an archived channel), by candidate index:
+        /// only those can fit now, or have only later recordings in their way, so only those
+        /// move or displace later recordings when a later one took the capacity first.
         QHash<int, std::vector<int>> freedOnly;
         int repaired = 0, displaced = 0;
         /// Episodes (un)placed: their placement before the repair first touched them. A rule's
@@ -575,12 +583,33 @@ struct Scheduler::Private
     /// to `out` (unsorted, maybe repeated); stale entries of the hours read are dropped.
     void conflictsIn(int from, int to, std::vector<int> &out);
     QList<RuleReport> ruleReports() const;
+    /// An episode a repair found fitting on none of the airings it tries (`airings`, its
+    /// candidate indexes): the streams in the way of each (CapacityBook::overlapping, the first
+    /// MaxMovesTried), asked once, for its move and then its displacement. What is in the way
+    /// depends only on the placements in the book, and a move tried and undone, or a displacement
+    /// undone, puts the same placements back.
+    struct Blocked
+    {
+        explicit Blocked(std::vector<int> tried)
+            : airings(std::move(tried))
+            , way(airings.size())
+            , asked(airings.size(), 0)
+        {
+        }
+        std::vector<int> airings;
+        std::vector<std::vector<int>> way;
+        std::vector<char> asked;
+    };
+    /// What is in the way of blocked.airings[k].
+    const std::vector<int> &inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const;
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
-    /// another airing of its own episode so that this one fits. Places the episode if so.
+    /// another airing of its own episode so that this one fits. Places the episode if so. With
+    /// `blocked` (a repair), only its airings are tried, known to fit nowhere now.
     template<typename Movable>
-    bool moveOneBlocker(int id, Movable movable, const std::vector<int> *only = nullptr);
-    /// A repair's last resort: the episode takes the place of recordings later in the order.
-    bool displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only = nullptr);
+    bool moveOneBlocker(int id, Movable movable, Blocked *blocked = nullptr);
+    /// A repair's last resort: the episode, fitting on none of blocked.airings, takes the place
+    /// of recordings later in the order on the earliest of them where that makes room.
+    bool displace(int id, std::set<std::pair<int, int>> &queue, Blocked &blocked);
     /// Queues the rule's episodes held back by keep-N when it plans fewer than it may keep.
     void requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue);
     /// A conflict's alternatives (into `memo`: them, the minutes read); memo.airings, when set, is
@@ -1345,8 +1374,19 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     return out;
 }
 
+const std::vector<int> &Scheduler::Private::inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const
+{
+    if (!blocked.asked[k]) {
+        const Candidate &c = rs.candidates[size_t(blocked.airings[k])];
+        const auto [from, to] = intervalOf(rs, c);
+        blocked.way[k] = state.book->overlapping(from, to, c.channel, MaxMovesTried);
+        blocked.asked[k] = 1;
+    }
+    return blocked.way[k];
+}
+
 template<typename Movable>
-bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vector<int> *only)
+bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocked)
 {
     // One recording in the way is moved to another airing of its own episode if both then fit
     // (among the first MaxMovesTried streams in the way, the last in the priority order first;
@@ -1354,15 +1394,18 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vect
     Episode &g = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(g.slot)];
     int attempts = 0;
-    const std::vector<int> &airings = only ? *only : g.airings;
+    const std::vector<int> &airings = blocked ? blocked->airings : g.airings;
+    std::vector<int> asked;
     for (size_t k = 0; k < airings.size() && attempts < MaxMovesTried; ++k) {
         const int ci = airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
-        std::vector<int> blockers = state.book->overlapping(from, to, c.channel, MaxMovesTried);
-        std::reverse(blockers.begin(), blockers.end());
-        const bool fitsNow = state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
-        for (const int bi : blockers) {
+        if (!blocked)
+            asked = state.book->overlapping(from, to, c.channel, MaxMovesTried);
+        const std::vector<int> &way = blocked ? inTheWay(*blocked, rs, k) : asked;
+        const bool fitsNow = !blocked && state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
+        for (auto wayIt = way.rbegin(); wayIt != way.rend(); ++wayIt) {
+            const int bi = *wayIt;
             Episode &b = state.episodes[size_t(bi)];
             if (b.airings.size() < 2 || !movable(bi))
                 continue;
@@ -1453,7 +1496,7 @@ void Scheduler::Private::requeueHeldBack(int slot, std::set<std::pair<int, int>>
     }
 }
 
-bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only)
+bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, Blocked &blocked)
 {
     // The episode fits nowhere: it takes the place of recordings later than it in the priority
     // order, the last first, on the earliest of its airings where removing such recordings makes
@@ -1465,7 +1508,8 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
     if (chain >= MaxDisplacementChain)
         return false;
     const RuleState &rs = rules[size_t(e.slot)];
-    for (const int ci : only ? *only : std::vector<int>(e.airings)) {
+    for (size_t k = 0; k < blocked.airings.size(); ++k) {
+        const int ci = blocked.airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
         struct Removed
@@ -1476,14 +1520,18 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
         std::vector<Removed> removed;
         bool fits = false;
         while (int(removed.size()) < MaxMovesTried) {
-            if (state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0) {
+            // Before any is removed: known to fit nowhere, and what is in the way already asked.
+            if (!removed.empty() && state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0) {
                 fits = true;
                 break;
             }
             // The latest stream in the way that comes after this episode.
             int latest = -1;
             std::pair<int, int> latestKey{-1, -1};
-            for (const int b : state.book->overlapping(from, to, c.channel, MaxMovesTried)) {
+            std::vector<int> asked;
+            if (!removed.empty())
+                asked = state.book->overlapping(from, to, c.channel, MaxMovesTried);
+            for (const int b : removed.empty() ? inTheWay(blocked, rs, k) : asked) {
                 const std::pair<int, int> bKey{position[size_t(state.episodes[size_t(b)].slot)], b};
                 if (key < bKey && latestKey < bKey) {
                     latest = b;
@@ -1754,19 +1802,20 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
                     continue;
                 const RuleState &rs = rules[size_t(e.slot)];
-                std::vector<int> there;
-                bool cut = false; // by time: tried again, and may displace later recordings
+                std::vector<int> there; // the airings there: in freed minutes, cut by time or archived
+                bool fits = false, cut = false; // cut by time: tried again, and may displace later recordings
                 for (const int ci : e.airings) {
                     const Candidate &c = rs.candidates[size_t(ci)];
                     const auto [a, b] = intervalOf(rs, c);
                     const auto [x, y] = state.book->epochMinutes(a, b);
                     const bool shrunk = timeMoved && a > std::max(was, c.start - rs.rule.prePadding) && b > a;
                     cut = cut || shrunk;
-                    if ((archived[size_t(c.channel)] || shrunk || isFreed(x, y))
-                        && state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0)
-                        there.push_back(ci);
+                    if (!archived[size_t(c.channel)] && !shrunk && !isFreed(x, y))
+                        continue;
+                    there.push_back(ci);
+                    fits = fits || state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0;
                 }
-                if (there.empty()) {
+                if (!fits) {
                     if (cut)
                         enqueue(id);
                     continue;
@@ -1839,17 +1888,26 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             for (const int ci : std::vector<int>(e.airings))
                 if ((placed = tryPlace(id, ci)))
                     break;
+            // A conflict offered freed capacity: its airings there (the others are blocked as
+            // they were, by an earlier recording; displace() may drop it from freedOnly).
+            const auto offeredThere = ctx.freedOnly.constFind(id);
+            const std::optional<std::vector<int>> only = offeredThere == ctx.freedOnly.cend()
+                ? std::nullopt
+                : std::optional<std::vector<int>>(*offeredThere);
+            ctx.freedOnly.remove(id);
             if (!placed) {
                 // A repaired episode, or a conflict offered capacity that a later recording took
-                // first in this round, moves or displaces later recordings: an earlier one is
-                // never left blocked by later ones.
+                // first in this round, moves or displaces later recordings (the conflict on its
+                // airings there only): an earlier one is never left blocked by later ones.
+                // Both read what is in the way of each airing once (Blocked).
                 const std::pair<int, int> key{position[size_t(slot)], id};
-                placed = moveOneBlocker(id, [&](int b) {
-                    return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b};
-                });
-                placed = placed || displace(id, queue);
+                Blocked blocked(only ? *only : e.airings);
+                placed = moveOneBlocker(
+                    id,
+                    [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
+                    &blocked);
+                placed = placed || displace(id, queue, blocked);
             }
-            ctx.freedOnly.remove(id);
             if (placed) {
                 setPlanned(id, true);
             } else {
