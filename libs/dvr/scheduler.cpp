@@ -21,7 +21,6 @@
 #include <map>
 #include <mutex>
 #include <numeric>
-#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -510,9 +509,7 @@ struct Scheduler::Private
         QHash<int, int> depth;             ///< displaced episode -> displacements in the chain before it
         QHash<int, QString> displacedNote; ///< displaced episode -> "moved to make room for ..."
         /// Conflicts queued only because capacity was freed in their minutes -> their airings
-        /// there (in freed minutes, cut by time, or on an archived channel), by candidate index:
-        /// only those can fit now, or have only later recordings in their way, so only those
-        /// move or displace later recordings when a later one took the capacity first.
+        /// there: only those can fit now, or have only later recordings in their way.
         QHash<int, std::vector<int>> freedOnly;
         int repaired = 0, displaced = 0;
         /// Episodes (un)placed: their placement before the repair first touched them. A rule's
@@ -1802,20 +1799,19 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
                     continue;
                 const RuleState &rs = rules[size_t(e.slot)];
-                std::vector<int> there; // the airings there: in freed minutes, cut by time or archived
-                bool fits = false, cut = false; // cut by time: tried again, and may displace later recordings
+                std::vector<int> there;
+                bool cut = false; // by time: tried again, and may displace later recordings
                 for (const int ci : e.airings) {
                     const Candidate &c = rs.candidates[size_t(ci)];
                     const auto [a, b] = intervalOf(rs, c);
                     const auto [x, y] = state.book->epochMinutes(a, b);
                     const bool shrunk = timeMoved && a > std::max(was, c.start - rs.rule.prePadding) && b > a;
                     cut = cut || shrunk;
-                    if (!archived[size_t(c.channel)] && !shrunk && !isFreed(x, y))
-                        continue;
-                    there.push_back(ci);
-                    fits = fits || state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0;
+                    if ((archived[size_t(c.channel)] || shrunk || isFreed(x, y))
+                        && state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0)
+                        there.push_back(ci);
                 }
-                if (!fits) {
+                if (there.empty()) {
                     if (cut)
                         enqueue(id);
                     continue;
@@ -1888,26 +1884,20 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             for (const int ci : std::vector<int>(e.airings))
                 if ((placed = tryPlace(id, ci)))
                     break;
-            // A conflict offered freed capacity: its airings there (the others are blocked as
-            // they were, by an earlier recording; displace() may drop it from freedOnly).
-            const auto offeredThere = ctx.freedOnly.constFind(id);
-            const std::optional<std::vector<int>> only = offeredThere == ctx.freedOnly.cend()
-                ? std::nullopt
-                : std::optional<std::vector<int>>(*offeredThere);
-            ctx.freedOnly.remove(id);
             if (!placed) {
                 // A repaired episode, or a conflict offered capacity that a later recording took
-                // first in this round, moves or displaces later recordings (the conflict on its
-                // airings there only): an earlier one is never left blocked by later ones.
-                // Both read what is in the way of each airing once (Blocked).
+                // first in this round, moves or displaces later recordings (on every airing): an
+                // earlier one is never left blocked by later ones. Both read what is in the way of
+                // each airing once (Blocked).
                 const std::pair<int, int> key{position[size_t(slot)], id};
-                Blocked blocked(only ? *only : e.airings);
+                Blocked blocked(e.airings);
                 placed = moveOneBlocker(
                     id,
                     [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
                     &blocked);
                 placed = placed || displace(id, queue, blocked);
             }
+            ctx.freedOnly.remove(id);
             if (placed) {
                 setPlanned(id, true);
             } else {
