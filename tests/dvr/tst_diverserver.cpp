@@ -317,6 +317,19 @@ private Q_SLOTS:
         QCOMPARE(jpeg.status, 200);
         QCOMPARE(jpeg.header("Content-Type"), QByteArray("image/jpeg"));
         QVERIFY(jpeg.body.startsWith("\xFF\xD8\xFF"));
+        // Two viewers opening the track at once: one makes what is missing, the other waits for
+        // it; both get the whole track.
+        {
+            QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/thumbnails.vtt?every=3").arg(port).arg(idA)));
+            request.setRawHeader("Authorization", "Bearer " + a);
+            std::unique_ptr<QNetworkReply> one(m_nam.get(request)), two(m_nam.get(request));
+            QTRY_VERIFY_WITH_TIMEOUT(one->isFinished() && two->isFinished(), 60000);
+            QCOMPARE(one->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+            QCOMPARE(two->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+            const QByteArray first = one->readAll(), second = two->readAll();
+            QVERIFY2(first.contains(".jpg"), first.constData());
+            QCOMPARE(second.count(".jpg"), first.count(".jpg"));
+        }
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt"_qs, b).status, 404);
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt?every=0"_qs, a).status, 400);
 
@@ -789,6 +802,11 @@ private Q_SLOTS:
             {{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 1800}}, u"ended"_qs},
             {{{u"kind"_qs, u"bogus"_qs}}, u"kind"_qs},
         };
+        // A body over 1 MiB is refused from its head (413), before diver reads it.
+        const HttpResult huge = httpSend(m_nam, "POST", QUrl(QStringLiteral("http://127.0.0.1:%1/api/rules").arg(port)),
+                                         "{\"kind\": \"title\", \"title\": \"" + QByteArray(2 * 1024 * 1024, 'x') + "\"}",
+                                         {{"Authorization", "Bearer " + a}, {"Content-Type", "application/json"}});
+        QVERIFY2(huge.status == 413, huge.body.left(300).constData());
         for (const auto &r : refused) {
             const HttpResult answer = call("POST", port, u"/api/rules"_qs, a, r.rule);
             QVERIFY2(answer.status == 400, answer.body.constData());
