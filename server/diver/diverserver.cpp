@@ -1641,7 +1641,10 @@ void DiverServer::acceptEvents(QWebSocket *socket)
     } else if (const QString ticket = query.queryItemValue(QStringLiteral("ticket"), QUrl::FullyDecoded); !ticket.isEmpty()) {
         identity = m_auth.verifyTicket(ticket.toLatin1(), now(), &why);
     } else if (m_config.adminToken.isEmpty() && socket->peerAddress().isLoopback()) {
-        identity = Identity{true, {}};
+        // As for HTTP (identify()): not when a proxy on this machine passed it on.
+        const QNetworkRequest &r = socket->request();
+        if (!r.hasRawHeader("Forwarded") && !r.hasRawHeader("X-Forwarded-For") && !r.hasRawHeader("X-Real-IP"))
+            identity = Identity{true, {}};
     }
     if (!identity) {
         socket->close(QWebSocketProtocol::CloseCodePolicyViolated, why.left(120));

@@ -1069,6 +1069,19 @@ private Q_SLOTS:
             const HttpResult proxied = call("GET", diver.httpPort(), u"/api/rules"_qs, {}, {}, {{header, "203.0.113.7"}});
             QVERIFY2(proxied.status == 401, header.constData());
         }
+        // The event stream the same: the operator's from loopback, closed when proxied.
+        QWebSocket local, proxied;
+        QSignalSpy hello(&local, &QWebSocket::textMessageReceived);
+        QSignalSpy refused(&proxied, &QWebSocket::disconnected);
+        const QUrl events(QStringLiteral("ws://127.0.0.1:%1/events").arg(diver.httpPort()));
+        local.open(events);
+        QNetworkRequest forwarded(events);
+        forwarded.setRawHeader("X-Forwarded-For", "203.0.113.7");
+        proxied.open(forwarded);
+        QVERIFY(hello.wait(10000));
+        QCOMPARE(QJsonDocument::fromJson(hello.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), QString());
+        QVERIFY(!refused.isEmpty() || refused.wait(10000));
+        QCOMPARE(proxied.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
     }
 
     // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)
