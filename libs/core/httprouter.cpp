@@ -317,6 +317,8 @@ private:
                         + "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size())
                         + "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body);
         qCInfo(lcHttpRouter).noquote() << m_socket->peerAddress().toString() << "refused:" << status << detail;
+        if (m_router) // <prefix>_http_requests_total{route="refused",status="413"}
+            m_router->record(QStringLiteral("refused"), status, 0);
         // Once the answer is out, the sending side closes; what the client still sends is read
         // and dropped until it closes, or for a few seconds, then the connection goes.
         connect(m_socket, &QIODevice::bytesWritten, this, [this] {

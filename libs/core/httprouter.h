@@ -135,7 +135,8 @@ public:
     /// before a route sees it): one whose Content-Length says more than the route's limit is
     /// answered 413 Payload Too Large as soon as its head is in, before its body is read, and a
     /// chunked one once it grows past the limit; the connection then closes. A head larger than
-    /// MaxHeadBytes is 431. Default DefaultMaxBodyBytes (JSON APIs); set before listen().
+    /// MaxHeadBytes is 431. Refusals count as route "refused" in <prefix>_http_requests_total.
+    /// Default DefaultMaxBodyBytes (JSON APIs).
     static constexpr qint64 DefaultMaxBodyBytes = 1024 * 1024;
     static constexpr qint64 MaxHeadBytes = 64 * 1024;
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }

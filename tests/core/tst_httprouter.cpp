@@ -340,6 +340,7 @@ private Q_SLOTS:
         QVERIFY2(announced.contains("\"error\":\"payload-too-large\""), announced.constData());
         QVERIFY2(announced.contains("1048576"), announced.constData()); // the limit, said
         QVERIFY(announced.contains("Connection: close"));
+        QVERIFY2(m_metrics.render().contains("test_http_requests_total{route=\"refused\",status=\"413\"} 1"), m_metrics.render().constData());
 
         QByteArray chunked = "POST /numbers HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
         const QByteArray chunk(256 * 1024, 'x');
