@@ -269,6 +269,20 @@ bool LeaseStore::finish(const QString &id, const QString &node, const QString &s
     });
 }
 
+bool LeaseStore::reopen(const QString &id, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET state = 'pending', node = NULL, lease_until = 0 WHERE id = ? AND state <> 'pending'"));
+        q.addBindValue(id);
+        if (!q.exec()) {
+            *error = QStringLiteral("reopening recording %1: %2").arg(id, sqlErrorText(q.lastError()));
+            return false;
+        }
+        return true;
+    });
+}
+
 bool LeaseStore::release(const QString &node, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {

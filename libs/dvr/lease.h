@@ -94,6 +94,9 @@ public:
     std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
     /// The node is done with a recording: its final state ("done" or "failed"), lease released.
     bool finish(const QString &id, const QString &node, const QString &state, QString *error);
+    /// A finished job to be done again (a recording reopened): pending and free, whatever node
+    /// finished it. Nothing changes while it is pending.
+    bool reopen(const QString &id, QString *error);
     /// Frees every recording `node` holds, still pending (a clean stop: another node, or this one
     /// started again, claims them at once instead of after their leases expired).
     bool release(const QString &node, QString *error);

@@ -362,6 +362,17 @@ bool RuleStore::rekeyHistoryWithoutFacts(QString *why)
 bool RuleStore::addHistory(const RecordedEpisode &e, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {
+        // Once per rule and airing: a copy recorded again after it finished (reopened for a
+        // later viewer) finishes again with the same viewers.
+        QSqlQuery seen(QSqlDatabase::database(m_connection, false));
+        seen.prepare(QStringLiteral("SELECT 1 FROM dvr_history WHERE rule_id = ? AND channel_id = ? AND recorded_at = ?"));
+        seen.addBindValue(e.ruleId);
+        seen.addBindValue(e.channelId);
+        seen.addBindValue(e.recordedAt);
+        if (!seen.exec())
+            return fail(QStringLiteral("read the history of rule %1").arg(e.ruleId), sqlErrorText(seen.lastError()), error);
+        if (seen.next())
+            return true;
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.prepare(QStringLiteral("INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, "
                                  "episode_key, subtitle_key, description_key, series_key, subtitle, description, episode_nums, "

@@ -45,7 +45,8 @@ public:
     /// Every rule, by id; or one owner's when `owner` is given.
     std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {});
 
-    /// Stores an episode recorded: its identity's keys and the facts they are made of.
+    /// Stores an episode recorded: its identity's keys and the facts they are made of. Once per
+    /// rule, channel and airing start: stored again, nothing changes.
     bool addHistory(const RecordedEpisode &episode, QString *error);
     /// The history in the order kept; with `withoutFacts`, only rows kept before schema 4 whose
     /// facts are not known yet (rememberFacts() fills them in).

@@ -460,8 +460,8 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
                 : QStringLiteral("the channel's archive holds nothing of it (its source or recorder stopped)");
     } else {
         state = now() < r.recordStop ? u"recording"_qs : u"finished"_qs;
-        reason = m_archives.contains(r.channelId) ? QStringLiteral("the channel's archive cannot be read on this node")
-                                                  : QStringLiteral("the channel's archive is not running on this node");
+        reason = !archiveFolderOf(r.channelId).isEmpty() ? QStringLiteral("the channel's archive cannot be read on this node")
+                                                         : QStringLiteral("the channel's archive is not stored on this node");
     }
     if (r.stopped != 0) {
         // Ends when the viewer stopped it, whatever its copy goes on recording for others.
@@ -803,6 +803,8 @@ void DiverServer::setupRoutes()
             return Reply::error(ApiError::badRequest(
                 QStringLiteral("recording %1: nothing to change (a recording changes by \"position\", seconds, and \"kept\", true or false)")
                     .arg(row->id)));
+        std::optional<qint64> position;
+        std::optional<bool> kept;
         if (body->contains(u"position"_qs)) {
             const QJsonValue v = body->value(u"position"_qs);
             if (!v.isDouble() || !std::isfinite(v.toDouble()) || v.toDouble() < 0)
@@ -810,17 +812,23 @@ void DiverServer::setupRoutes()
             // At most the recording's length (a player's position at its end, or beyond by a
             // rounding, is its end): converted only once in range.
             const qint64 length = std::max<qint64>(0, row->recordStop - row->recordStart);
-            row->positionSeconds = v.toDouble() >= double(length) ? length : qint64(v.toDouble());
+            position = v.toDouble() >= double(length) ? length : qint64(v.toDouble());
         }
         if (body->contains(u"kept"_qs)) {
             if (!body->value(u"kept"_qs).isBool())
                 return Reply::error(ApiError::badRequest(u"kept: true or false"_qs));
-            row->kept = body->value(u"kept"_qs).toBool();
+            kept = body->value(u"kept"_qs).toBool();
         }
+        // Those columns only: the row read above may be older than a stop or a later end
+        // another node wrote meanwhile, and is not written back.
         QString error;
-        if (!m_store.updateRecording(*row, &error))
+        if (!m_store.setViewerState(row->id, position, kept, &error))
             return Reply::error(ApiError::internal(error));
-        return Reply::json(recordingJson(*row, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+        const auto fresh = m_store.recording(row->id, &error);
+        if (!fresh)
+            return error.isEmpty() ? Reply::error(ApiError::notFound(QStringLiteral("recording %1 was deleted meanwhile").arg(row->id)))
+                                   : Reply::error(ApiError::internal(error));
+        return Reply::json(recordingJson(*fresh, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
     });
     // Stop a recording in progress and keep it (its copy records on for other viewers).
     r->addRoute(Method::Post, u"/api/recordings/<id>/stop"_qs, [this, findRecording, baseOf](RouteContext &c) {
@@ -842,26 +850,24 @@ void DiverServer::setupRoutes()
         if (!row)
             return missing;
         QString error;
-        // The viewer's entitlement goes; the stored copy goes with the last viewer's, unless it is
-        // still being written for someone.
-        if (!m_store.removeRecording(row->id, &error))
+        // The viewer's entitlement goes; the stored copy goes with the last viewer's, in one
+        // transaction: a viewer joining the copy on another node at that moment keeps it.
+        const auto deleted = m_store.deleteRecording(row->id, &error);
+        if (!deleted)
             return Reply::error(ApiError::internal(error));
         m_settledCoverage.remove(row->id);
-        if (row->copyId != 0) {
-            const auto others = m_store.recordingsOfCopy(row->copyId, &error);
-            if (others && others->isEmpty()) {
-                if (ActiveCopy *active = m_copies.take(row->copyId)) {
-                    // Its lease ends with it (else renewed until a restart, holding capacity).
-                    stopRecorder(active->recorder, false, [this, id = row->copyId] { finishCopyLease(id, u"deleted"_qs); });
-                    delete active;
-                }
-                if (const auto copy = m_store.copy(row->copyId, &error)) {
-                    m_store.removeCopy(copy->id, &error);
-                    announce(ClusterChange::Kind::CopyRemoved, copy->id);
-                    // Once its recorder has written its last: nothing is written into it after.
-                    whenFolderFree(copy->directory, [directory = copy->directory] { QDir(directory).removeRecursively(); });
-                }
+        if (deleted->copy) {
+            const CopyRow copy = *deleted->copy;
+            if (ActiveCopy *active = m_copies.take(copy.id)) {
+                // Its lease ends with it (else renewed until a restart, holding capacity).
+                stopRecorder(active->recorder, false, [this, id = copy.id] { finishCopyLease(id, u"deleted"_qs); });
+                delete active;
             }
+            announce(ClusterChange::Kind::CopyRemoved, copy.id);
+            // Once its recorder has written its last: nothing is written into it after.
+            whenFolderFree(copy.directory, [this, copy] { removeCopyFolder(copy); });
+        } else if (row->copyId == 0 && !m_archivedChannels.contains(row->channelId)) {
+            m_lastSweepAt = 0; // a range of an archive no node writes any more: its chunks go at the next sweep
         }
         if (row->stopped == 0 && row->recordStop > now()) {
             // Deleted while it recorded: its rule still plans the airing, and would make it again
@@ -900,12 +906,18 @@ void DiverServer::setupRoutes()
             if (!copy || !reader.load(copy->directory, &error))
                 return Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error)));
             // Stopped by its viewer: complete up to then, while the copy may record on for others.
-            playlist = row->stopped != 0 ? dvr::playoutPlaylist(spanOf(reader, *row), true) : dvr::recordingPlaylist(reader);
+            // A copy no node records any more is complete too, with or without its index's end
+            // line (a node gone before the end, a recorder that could not write it).
+            playlist = row->stopped != 0 || copy->state != CopyState::Recording ? dvr::playoutPlaylist(spanOf(reader, *row), true)
+                                                                                : dvr::recordingPlaylist(reader);
         } else {
-            const ActiveArchive *a = m_archives.value(row->channelId);
+            // From the archive's folder whether the channel is archived now or not.
+            const QString directory = archiveFolderOf(row->channelId);
             dvr::ArchiveReader reader;
-            if (!a || !reader.load(a->directory, row->recordStart * 1000, row->recordStop * 1000, &error))
+            if (directory.isEmpty())
                 return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId)));
+            if (!reader.load(directory, row->recordStart * 1000, row->recordStop * 1000, &error))
+                return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 does not read: %2").arg(row->channelId, error)));
             const dvr::TimeRange range{row->recordStart * 1000, row->recordStop * 1000};
             coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
             playlist = dvr::archiveRangePlaylist(reader, range, *coverage);
@@ -943,10 +955,10 @@ void DiverServer::setupRoutes()
                 dir = copy->directory;
                 segments = spanOf(reader, *row); // a stopped recording's scrubbing ends at its stop
             }
-        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
+        } else if (const QString archive = archiveFolderOf(row->channelId); !archive.isEmpty()) {
             const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
-            if (reader.load(a->directory, from, to, &error)) {
-                dir = a->directory;
+            if (reader.load(archive, from, to, &error)) {
+                dir = archive;
                 segments = reader.segments(from, to);
             }
         }
@@ -1017,16 +1029,18 @@ void DiverServer::setupRoutes()
                             .arg(row->id)
                             .arg(QDateTime::fromSecsSinceEpoch(row->stopped, Qt::UTC).toString(Qt::ISODate))));
             }
-        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
-            // A range of the channel's archive: its segments only, not the rest of the archive
-            // (which holds other viewers' recordings beyond the catch-up window).
-            const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
-            dvr::ArchiveReader reader;
-            if (!reader.load(a->directory, from, to, &error))
-                return Reply::error(ApiError::internal(QStringLiteral("recording %1: %2").arg(row->id).arg(error)));
-            if (!inSpan(reader.segments(from, to), chunk, file))
-                return Reply::error(ApiError::notFound(QStringLiteral("%1/%2 is not in recording %3").arg(chunk, file).arg(row->id)));
-            dir = a->directory;
+        } else {
+            dir = archiveFolderOf(row->channelId);
+            if (!dir.isEmpty()) {
+                // A range of the channel's archive: its segments only, not the rest of the
+                // archive (which holds other viewers' recordings beyond the catch-up window).
+                const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
+                dvr::ArchiveReader reader;
+                if (!reader.load(dir, from, to, &error))
+                    return Reply::error(ApiError::internal(QStringLiteral("recording %1: %2").arg(row->id).arg(error)));
+                if (!inSpan(reader.segments(from, to), chunk, file))
+                    return Reply::error(ApiError::notFound(QStringLiteral("%1/%2 is not in recording %3").arg(chunk, file).arg(row->id)));
+            }
         }
         if (dir.isEmpty())
             return Reply::error(ApiError::notFound(

@@ -198,7 +198,9 @@ bool DiverServer::start(QString *error)
     ownArchives.sort();
     m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
     m_archivedChannels = m_config.archivedChannels;
+    m_archivedChannelsKnown = true;
     if (PostgresParams pg; parsePostgresUri(db, &pg)) {
+        m_archivedChannelsKnown = false; // until the nodes' rows are read (refreshNodes)
         m_cluster = std::make_unique<ClusterLink>();
         if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, ownArchives, error)) {
             m_cluster.reset();
@@ -430,10 +432,24 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         return;
     }
     if (copy->recordStop <= now()) {
-        copy->state = CopyState::Finished;
-        copy->reason = QStringLiteral("no node was recording when it was due to end");
+        // Ended while no node recorded it: finished with what it holds, failed when that is
+        // nothing (it never started: the reason says why).
+        const bool holds = copy->segments > 0;
+        copy->state = holds ? CopyState::Finished : CopyState::Failed;
+        if (holds || copy->reason.isEmpty())
+            copy->reason = QStringLiteral("no node was recording when it was due to end");
         saveCopy(*copy);
-        release(u"done"_qs, copy->reason);
+        release(holds ? u"done"_qs : u"failed"_qs, copy->reason);
+        QString e;
+        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+            for (const RecordingRow &r : *viewers) {
+                if (r.stopped == 0 && !r.deleted)
+                    publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
+                            holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, copy->reason}}, r.owner);
+            }
+            if (holds)
+                addToHistory(*viewers);
+        }
         return;
     }
     if (folderBusy(copy->directory)) {
@@ -447,15 +463,24 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     const QString from = copy->node;
     copy->node = m_config.nodeId;
     if (!startCopy(&*copy, &error)) {
-        copy->state = CopyState::Failed;
-        copy->reason = error;
-        QString e;
+        // No stream URL for a moment, storage not mounted yet: tried again every kRetrySeconds
+        // while the lease is held, until the copy's end; the viewers hear it once, as a gap.
+        const QString reason = QStringLiteral("does not start: %1 (tried again every %2 s)").arg(error).arg(kRetrySeconds);
+        const bool first = copy->reason != reason;
+        copy->reason = reason;
         saveCopy(*copy);
-        release(u"failed"_qs, QStringLiteral("does not start: %1").arg(error));
-        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
-            for (const RecordingRow &r : *viewers)
-                publish(QStringLiteral("failed"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, error}}, r.owner);
+        if (first) {
+            qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << reason;
+            QString e;
+            if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+                for (const RecordingRow &r : *viewers)
+                    publish(QStringLiteral("gap"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}}, r.owner);
+            }
         }
+        QTimer::singleShot(kRetrySeconds * 1000, this, [this, job, previousNode, copyId] {
+            if (!m_stopping && !m_copies.contains(copyId) && m_leases.held().contains(job.id))
+                onLeaseClaimed(job, previousNode);
+        });
         return;
     }
     saveCopy(*copy);
@@ -564,7 +589,12 @@ void DiverServer::replan(bool guideChanged)
         m_plan = m_scheduler.plan(t);
     }
     m_lastPlanAt = t;
-    // "scheduled" for what is new in the plan, "unscheduled" for what left it.
+    // "scheduled" for what is new in the plan, "unscheduled" for what left it (nothing to compare
+    // when the plan kept the last one's list: 93,000 recordings at the benchmark's size).
+    if (m_plan.recordings.isSharedWith(before)) {
+        Q_EMIT planChanged();
+        return;
+    }
     for (const auto &p : notIn(m_plan.recordings, before))
         publish(QStringLiteral("scheduled"), plannedJson(p), p.owner);
     for (const auto &p : notIn(before, m_plan.recordings)) {
@@ -634,17 +664,64 @@ qint64 DiverServer::archiveStaleMs() const
     return qMax<qint64>(qint64(m_config.archiveStaleSeconds) * 1000, qint64(m_config.segmentSeconds * 3000) + 1000);
 }
 
+QString DiverServer::archiveFolderOf(const QString &channelId) const
+{
+    if (const ActiveArchive *a = m_archives.value(channelId))
+        return a->directory;
+    const QString relative = QStringLiteral("archive/%1").arg(channelId);
+    const QString root = m_storage ? m_storage->locate(relative) : QString();
+    return root.isEmpty() ? QString() : QDir(root).filePath(relative);
+}
+
+QList<dvr::RetainedArchive> DiverServer::closedArchives() const
+{
+    // An archive no node archives any more: nothing writes it, and only recordings on the
+    // channel (ranges of it, whose chunks they keep) still need it. Not while the cluster's set
+    // is unknown, a recorder still stops in it, or anything was written into it lately (a node
+    // that has just started archiving it again, before this one has heard).
+    QList<dvr::RetainedArchive> out;
+    if (!m_archivedChannelsKnown || !m_storage)
+        return out;
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+    for (const QString &path : m_storage->paths()) {
+        const QDir root(QDir(path).filePath(u"archive"_qs));
+        for (const QString &channelId : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            if (m_archivedChannels.contains(channelId) || m_archives.contains(channelId))
+                continue;
+            const QString directory = root.filePath(channelId);
+            if (folderBusy(directory))
+                continue;
+            dvr::ArchiveReader newest; // the last chunk only
+            QString error;
+            if (!newest.load(directory, nowMs, nowMs, &error)) {
+                qCWarning(lcDiver).noquote() << "the archive of" << channelId << "(archived no more) cannot be read:" << error;
+                continue;
+            }
+            const QFileInfo journal(QDir(directory).filePath(u".journal.log"_qs));
+            const qint64 lastWriteMs = std::max(newest.endMs(), journal.exists() ? journal.lastModified().toMSecsSinceEpoch() : 0);
+            if (lastWriteMs > nowMs - archiveStaleMs())
+                continue;
+            dvr::RetainedArchive closed{directory, qint64(m_config.archiveHours) * 3600 * 1000};
+            closed.closed = true;
+            out.append(closed);
+        }
+    }
+    return out;
+}
+
 std::optional<dvr::RangeCoverage> DiverServer::rangeCoverage(const RecordingRow &r, qint64 nowMs) const
 {
-    const ActiveArchive *a = m_archives.value(r.channelId);
-    if (!a || r.copyId != 0)
+    if (r.copyId != 0)
+        return std::nullopt;
+    const QString directory = archiveFolderOf(r.channelId);
+    if (directory.isEmpty())
         return std::nullopt;
     const dvr::TimeRange range{r.recordStart * 1000, r.recordStop * 1000};
     if (const auto it = m_settledCoverage.constFind(r.id); it != m_settledCoverage.cend() && it->first == range)
         return it->second;
     dvr::ArchiveReader reader;
     QString error;
-    if (!reader.load(a->directory, range.fromMs, range.toMs, &error)) {
+    if (!reader.load(directory, range.fromMs, range.toMs, &error)) {
         qCWarning(lcDiver).noquote() << "recording" << r.id << ": the archive of" << r.channelId << "cannot be read:" << error;
         return std::nullopt;
     }
@@ -728,15 +805,30 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             }
             m_retryAt.remove(key);
             copy = made;
+        } else if (copy->state != CopyState::Recording && p.recordStop > t) {
+            // Stopped by its viewers, or failed, while the programme is still on: recorded again
+            // in the same folder (the time between is a gap), not a dead copy joined.
+            if (!reopenCopy(&*copy, p.recordStop)) {
+                publish(QStringLiteral("failed"),
+                        QJsonObject{{u"title"_qs, p.title}, {u"channel"_qs, p.channelId}, {u"start"_qs, p.start},
+                                    {u"reason"_qs, QStringLiteral("its stored copy cannot be recorded again")}},
+                        p.owner);
+                return;
+            }
         } else if (copy->recordStop < p.recordStop) {
             extendCopy(*copy, p.recordStop);
         }
         offerCopy(*copy);
         r.copyId = copy->id;
     }
-    const auto id = m_store.insertRecording(r, &error);
+    bool copyGone = false;
+    const auto id = m_store.insertRecording(r, &error, &copyGone);
     if (!id) {
-        qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
+        if (copyGone) // its last viewer's recording deleted meanwhile (another node): made again next time
+            qCInfo(lcDiver).noquote() << "recording" << p.title << "on" << p.channelId << "for" << p.owner << ":" << error
+                                      << "(a new copy is made)";
+        else
+            qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
         return;
     }
     if (*id == 0)
@@ -771,6 +863,28 @@ qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 fro
     if (firstMs <= 0)
         return from; // nothing archived yet
     return std::min(from, std::max(wanted, firstMs / 1000));
+}
+
+bool DiverServer::reopenCopy(CopyRow *copy, qint64 recordStop)
+{
+    QString error;
+    const QString was = copyStateName(copy->state);
+    const auto row = m_store.reopenCopy(copy->id, recordStop, &error);
+    if (!row) {
+        qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not recorded again:" << error;
+        return false;
+    }
+    // Its lease was finished with it: pending again, for this node or any to claim.
+    if (!m_leases.store().reopen(leaseIdOf(copy->id), &error)) {
+        qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not offered again:" << error;
+        return false;
+    }
+    *copy = *row;
+    m_offered.remove(copy->id);
+    announce(ClusterChange::Kind::CopyEnd, copy->id);
+    qCInfo(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "(" << was << ") records again until"
+                              << copy->recordStop << "in" << copy->directory;
+    return true;
 }
 
 void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
@@ -809,22 +923,28 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
     if (r.deleted || r.stopped != 0 || p.recordStop <= r.recordStop)
         return; // a recording the viewer stopped stays stopped
     QString error;
+    std::optional<CopyRow> copy;
     if (r.copyId != 0) {
-        auto copy = m_store.copy(r.copyId, &error);
+        copy = m_store.copy(r.copyId, &error);
         if (!copy || copy->state != CopyState::Recording)
             return; // finished before the guide said it runs on: nothing to write into any more
-        if (copy->recordStop < p.recordStop)
-            extendCopy(*copy, p.recordStop);
     }
+    // The end alone, and only while the recording is not stopped: a stop made meanwhile on
+    // another node is not undone (nor its copy made to run on for it).
+    const std::optional<bool> moved = m_store.extendRecordingEnd(r.id, p.stop, p.recordStop, &error);
+    if (!moved) {
+        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
+        return;
+    }
+    if (!*moved)
+        return; // stopped meanwhile, or moved already
+    if (copy && copy->recordStop < p.recordStop)
+        extendCopy(*copy, p.recordStop);
     qCInfo(lcDiver).noquote() << "recording" << r.id << r.title << "on" << r.channelId << "runs on to"
                               << QDateTime::fromSecsSinceEpoch(p.recordStop, Qt::UTC).toString(Qt::ISODate)
                               << "(the guide moved its end)";
-    r.airingStop = p.stop;
-    r.recordStop = p.recordStop;
     if (auto range = m_archiveRanges.find(r.id); range != m_archiveRanges.end())
         range->recordStop = p.recordStop; // its "finished" comes at the new end
-    if (!m_store.updateRecording(r, &error))
-        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
 }
 
 bool DiverServer::factsFromGuide(dvr::RecordedEpisode *episode) const
@@ -949,6 +1069,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
         }
     });
     connect(active->recorder, &dvr::Recorder::finished, this, [this, id] { onCopyFinished(id); });
+    connect(active->recorder, &dvr::Recorder::stopped, this, [this, id] { onCopyStopped(id); });
     connect(active->recorder, &dvr::Recorder::segmentWritten, this, [this, id](const dvr::ArchiveSegment &segment) {
         ActiveCopy *c = m_copies.value(id);
         if (c && c->resumedAfterMs > 0)
@@ -1050,6 +1171,36 @@ void DiverServer::onCopyFinished(qint64 copyId)
         for (const RecordingRow &r : *viewers) {
             if (r.stopped == 0) // a viewer who stopped theirs heard "finished" then
                 publish(QStringLiteral("finished"), recordingJson(r, {}, {}), r.owner);
+        }
+    }
+    delete c;
+    replan(false);
+}
+
+void DiverServer::onCopyStopped(qint64 copyId)
+{
+    // The recorder ended by itself without finishing (finished() comes first and takes the copy):
+    // its end line could not be written. Every segment cut is written and indexed; the copy ends
+    // here with the reason, rather than holding its lease and a slot until a restart.
+    ActiveCopy *c = m_copies.take(copyId);
+    if (!c)
+        return;
+    c->row = c->withFigures();
+    const bool holds = c->row.segments > 0;
+    c->row.state = holds ? CopyState::Finished : CopyState::Failed;
+    c->row.reason = c->recorder->reason();
+    saveCopy(c->row);
+    finishCopyLease(copyId, holds ? u"done"_qs : u"failed"_qs);
+    qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "ended without finishing:" << c->row.reason;
+    stopRecorder(c->recorder, false);
+    QString e;
+    if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+        if (holds)
+            addToHistory(*viewers);
+        for (const RecordingRow &r : *viewers) {
+            if (r.stopped == 0)
+                publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
+                        holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, c->row.reason}}, r.owner);
         }
     }
     delete c;
@@ -1158,9 +1309,10 @@ bool DiverServer::refreshNodes()
     // included: its archives go on elsewhere): the same set on every node, and a node configured
     // with none records and serves them all the same.
     QSet<QString> archived = m_config.archivedChannels;
-    if (const auto all = m_cluster->archivedChannels(&error))
+    if (const auto all = m_cluster->archivedChannels(&error)) {
         archived.unite(*all);
-    else
+        m_archivedChannelsKnown = true;
+    } else
         archived.unite(m_archivedChannels); // kept as they were
     const bool archivesChanged = archived != m_archivedChannels;
     if (sameNodes(*nodes, m_liveNodes) && !archivesChanged)
@@ -1528,6 +1680,7 @@ void DiverServer::sweepRetention()
         if (a->recorder) // the window is kept by the node that writes the archive
             archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
     }
+    archives.append(closedArchives()); // archived no more: kept for their recordings only
     QList<dvr::RetainedRecording> recordings;
     QString e;
     const auto rows = m_store.recordings(&e, {}, false);
@@ -1536,31 +1689,50 @@ void DiverServer::sweepRetention()
     QHash<qint64, int> viewersOfCopy;
     for (const RecordingRow &r : *rows)
         ++viewersOfCopy[r.copyId];
+    // Read once a sweep, not once per recording: thousands of recordings on PostgreSQL would keep
+    // this thread (HTTP, lease renewals) busy for seconds.
+    const auto copyRows = m_store.copies(&e);
+    const auto ruleRows = m_rules.rules(&e);
+    if (!copyRows || !ruleRows) {
+        qCWarning(lcDiver).noquote() << "retention: cannot read the copies or rules:" << e;
+        return;
+    }
+    QHash<qint64, const CopyRow *> copyById;
+    for (const CopyRow &copy : *copyRows)
+        copyById.insert(copy.id, &copy);
+    QHash<qint64, const dvr::RecordingRule *> ruleById;
+    for (const dvr::RecordingRule &rule : *ruleRows)
+        ruleById.insert(rule.id, &rule);
     QSet<qint64> copiesSeen;
     for (const RecordingRow &r : *rows) {
         dvr::RetainedRecording rr;
         rr.range = {r.recordStart * 1000, r.recordStop * 1000};
+        bool anEpisode = true; ///< counts toward keep-N (a copy that failed or holds nothing does not)
         if (r.copyId == 0) {
-            const ActiveArchive *a = m_archives.value(r.channelId);
-            if (!a)
-                continue;
+            // Its archive's folder whether the channel is archived now or not (its chunks stay
+            // as long as it does).
+            rr.directory = archiveFolderOf(r.channelId);
+            if (rr.directory.isEmpty())
+                continue; // nothing of it on this node's storage
             rr.id = QStringLiteral("rec:%1").arg(r.id);
-            rr.directory = a->directory;
         } else {
             if (copiesSeen.contains(r.copyId) || m_copies.contains(r.copyId))
                 continue; // a copy is retained once, and never while it is written
             copiesSeen.insert(r.copyId);
-            const auto copy = m_store.copy(r.copyId, &e);
+            const CopyRow *copy = copyById.value(r.copyId);
             if (!copy || copy->state == CopyState::Recording || folderBusy(copy->directory))
                 continue; // written now, here or on another node (or its recorder still stopping)
             rr.id = QStringLiteral("copy:%1").arg(r.copyId);
             rr.directory = copy->directory;
             rr.ownCopy = true;
+            // A failed or empty copy is not one of the episodes kept: counted, it would push good
+            // older episodes out (a source down for the last two episodes of a keep-2 rule).
+            anEpisode = copy->state == CopyState::Finished && copy->segments > 0;
         }
         // Keep-N applies to a viewer's own series episodes; what a viewer keeps, or what several
         // viewers share, is never deleted by it.
-        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0) {
-            if (const auto rule = m_rules.rule(r.ruleId, &e); rule && rule->keep > 0
+        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0 && anEpisode) {
+            if (const dvr::RecordingRule *rule = ruleById.value(r.ruleId); rule && rule->keep > 0
                 && rule->keepPolicy == dvr::KeepPolicy::ReplaceOldest) {
                 rr.group = QStringLiteral("%1:%2").arg(r.owner).arg(r.ruleId);
                 rr.keepEpisodes = rule->keep;

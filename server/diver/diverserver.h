@@ -56,6 +56,7 @@ struct RouteContext;
 namespace iptv::dvr {
 class Recorder;
 struct ArchiveSegment;
+struct RetainedArchive;
 class StoragePool;
 }
 
@@ -156,12 +157,20 @@ private:
     /// "finished" for the recordings of archived channels whose range the archive has passed (or
     /// stopped short of: their state then says "partial").
     void finishArchiveRanges(qint64 now);
-    /// How much of a recording on an archived channel its archive holds (nullopt: the archive is
-    /// not served here, or its index cannot be read). A coverage that can no longer change (the
-    /// archive has gone past the range) is kept, not read again.
+    /// How much of a recording on an archived channel its archive holds (nullopt: no folder of
+    /// the archive on this node's storage, or its index cannot be read). A coverage that can no
+    /// longer change (the archive has gone past the range) is kept, not read again.
     std::optional<dvr::RangeCoverage> rangeCoverage(const RecordingRow &r, qint64 nowMs) const;
     /// An archive whose newest segment ended this long ago has stopped (its source or recorder).
     qint64 archiveStaleMs() const;
+    /// The folder of a channel's archive: the one this node serves, else one left on its storage
+    /// (the channel archived no more, or not in this node's guide): empty when there is none.
+    /// Recordings on the channel (ranges of it) are served and retained from it whatever the
+    /// archive set is now.
+    QString archiveFolderOf(const QString &channelId) const;
+    /// The archives on this node's storage that no node archives any more and nothing writes:
+    /// kept for the recordings that are ranges of them, the rest goes (dvr::RetainedArchive::closed).
+    QList<dvr::RetainedArchive> closedArchives() const;
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     /// A recording in progress whose programme the guide now ends later records on to that end.
     void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
@@ -172,6 +181,7 @@ private:
     /// Moves a copy's end later: its row (grown only, atomically against other nodes' moves), and
     /// its recorder when it records here; the node recording it is told at once.
     void extendCopy(CopyRow &copy, qint64 recordStop);
+    bool reopenCopy(CopyRow *copy, qint64 recordStop);
     /// Moves the end of a copy recorded here: its row in memory and its recorder's stop.
     void moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop);
     bool startCopy(CopyRow *copy, QString *error);
@@ -184,6 +194,7 @@ private:
     /// A segment written by a copy resumed or taken over here, the first after what was there.
     void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);
     void onCopyFinished(qint64 copyId);
+    void onCopyStopped(qint64 copyId);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
     void onArchiveLost(const QString &leaseId, bool handedOver);
@@ -229,6 +240,9 @@ private:
     /// plans the airing no more, and the copy records on only as long as other viewers need it.
     /// A recording not in progress comes back as it is.
     std::optional<RecordingRow> stopRecording(RecordingRow row, QString *error);
+    /// Removes the folder of a copy deleted with its last viewer's recording, unless a new copy
+    /// of the same airing (recorded again at once, here or on another node) has taken it up.
+    void removeCopyFolder(const CopyRow &copy);
     /// Gives the scheduler the skipped airings from the store (at start; after a node changed a rule's).
     bool reloadCancelled(QString *error);
 
@@ -257,6 +271,9 @@ private:
     dvr::LeaseKeeper m_archiveLeases; ///< channel archives ("archive:<channel>"), one node each
     bool m_archiveLeasesStarted = false;
     QSet<QString> m_archivedChannels; ///< archivedChannels()
+    /// m_archivedChannels is the cluster's (read from every node's row at least once; always on
+    /// SQLite): until then no archive counts as closed.
+    bool m_archivedChannelsKnown = false;
     QHash<std::pair<QString, QString>, iptv::Gauge *> m_clusterLeaseGauges; ///< (node, kind)
     QHash<qint64, CopyRow> m_unsavedCopies;       ///< copy rows to write again (saveCopy)
     QHash<qint64, qint64> m_unsavedEnds;          ///< copy id -> later end to write again (extendCopy)

@@ -67,6 +67,7 @@ private Q_SLOTS:
     void parse_data();
     void parse();
     void appendCutsTornLine();
+    void reopenedIndexRecordsOn();
     void writerResumesAfterGap();
     void writerChunksByTime();
     void journalBecomesTheSegment();
@@ -98,6 +99,10 @@ void TestArchiveIndex::parse_data()
     QTest::newRow("empty") << QByteArray() << 0 << qint64(0) << 0 << false;
     QTest::newRow("two segments") << head + one + two << 2 << qint64(0) << 0 << false;
     QTest::newRow("finished") << head + one + two + "end\t1765004404000\n" << 2 << qint64(0) << 0 << true;
+    QTest::newRow("reopened") << head + one + "end\t1765004404000\nopen\t1765004405000\n" << 1 << qint64(0) << 0 << false;
+    QTest::newRow("recorded on after its end") << head + one + "end\t1765004404000\n" + two << 2 << qint64(0) << 0 << false;
+    QTest::newRow("finished again") << head + one + "end\t1765004404000\nopen\t1765004405000\n" + two + "end\t1765004409000\n"
+                                    << 2 << qint64(0) << 0 << true;
     QTest::newRow("torn last line") << head + one + two.left(12) << 1 << qint64(12) << 0 << false;
     QTest::newRow("torn header") << head.left(5) << 0 << qint64(5) << 0 << false;
     QTest::newRow("unreadable line kept apart") << head + "seg\tx\n" + two << 1 << qint64(0) << 1 << false;
@@ -117,6 +122,39 @@ void TestArchiveIndex::parse()
     QCOMPARE(c.badLines, bad);
     QCOMPARE(c.finishedAtMs > 0, finished);
     QCOMPARE(c.validBytes + c.tornBytes, qint64(text.size()));
+}
+
+void TestArchiveIndex::reopenedIndexRecordsOn()
+{
+    // A finished recording recorded again (a later viewer asked for it): opening its index for
+    // appending says so with an "open" line, so readers see it recording until the next end.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("index.tsv"));
+    QString error;
+    {
+        ArchiveIndex index;
+        QVERIFY2(index.openForAppend(path, &error), qPrintable(error));
+        QVERIFY2(index.append(segment(0, kT0), &error), qPrintable(error));
+        QVERIFY2(index.appendEnd(kT0 + 2000, &error), qPrintable(error));
+    }
+    auto c = ArchiveIndex::read(path, &error);
+    QVERIFY2(c && c->finishedAtMs == kT0 + 2000, qPrintable(error));
+    ArchiveIndex index;
+    QVERIFY2(index.openForAppend(path, &error, kT0 + 60000), qPrintable(error));
+    c = ArchiveIndex::read(path, &error);
+    QVERIFY2(c, qPrintable(error));
+    QCOMPARE(c->finishedAtMs, 0);
+    QCOMPARE(c->badLines, 0);
+    QVERIFY2(index.append(segment(1, kT0 + 60000, 2000, true), &error), qPrintable(error));
+    index.close();
+    QVERIFY2(index.openForAppend(path, &error), qPrintable(error)); // not ended: no second "open"
+    index.close();
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll().count("open\t"), 1);
+    c = ArchiveIndex::read(path, &error);
+    QCOMPARE(c->segments.size(), 2);
+    QCOMPARE(c->finishedAtMs, 0);
 }
 
 void TestArchiveIndex::appendCutsTornLine()

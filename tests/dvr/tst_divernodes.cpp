@@ -11,7 +11,10 @@
 // node whose database connections are terminated, or whose database restarts, goes on. A copy's
 // end moved by a viewer's stop on one node is never put back by the node recording it (the lost
 // update interleaved on PostgreSQL), and that node ends the copy when it hears; a node stopping
-// cleanly has its copy claimed when the other hears, not at its next look.
+// cleanly has its copy claimed when the other hears, not at its next look. A recording's row is
+// changed column by column (a position never undoes another node's stop), and deleting a copy's
+// last recording against a viewer joining it, interleaved both ways, never leaves a recording in
+// a deleted copy.
 
 #include "../common/diverticket.h"
 #include "../common/postgresserver.h"
@@ -41,6 +44,9 @@
 #include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QScopeGuard>
+#include <QSemaphore>
+#include <QThread>
 
 using namespace recasttest;
 using iptv::diver::CopyRow;
@@ -225,6 +231,8 @@ private Q_SLOTS:
     void storesOnBothBackends_data();
     void storesOnBothBackends();
     void copyEndIsNotLostToTheRecorder();
+    void recordingRowChangesColumnByColumn();
+    void deleteOfTheLastViewerAgainstAJoiningOne();
     void stopOnOtherNodeEndsTheCopy();
     void twoNodesNeverRecordTheSameCopy();
     void cleanStopIsClaimedWhenHeard();
@@ -335,10 +343,7 @@ void TestDiverNodes::storesOnBothBackends()
     const auto again = b.insertRecording(r, &error); // another node, the same moment
     QVERIFY2(again, qPrintable(error));
     QCOMPARE(*again, 0);
-    r.id = *id;
-    r.kept = true;
-    r.positionSeconds = 42;
-    QVERIFY2(b.updateRecording(r, &error), qPrintable(error));
+    QVERIFY2(b.setViewerState(*id, 42, true, &error), qPrintable(error));
     const auto mine = a.recordingOf(u"STB-1"_qs, 7, c.channelId, c.airingStart, &error);
     QVERIFY2(mine, qPrintable(error));
     QVERIFY(mine->kept);
@@ -433,6 +438,303 @@ void TestDiverNodes::copyEndIsNotLostToTheRecorder()
     QCOMPARE(stopper.copy(made->id, &error)->recordStop, stoppedAt + 120);
     // A copy that is gone: 0, no error.
     QCOMPARE(stopper.endCopyAt(made->id + 1000, stoppedAt, &error), std::optional<qint64>(0));
+}
+
+namespace {
+/// A viewer's recording of `copy` (its airing and span), for `owner`.
+RecordingRow viewerOf(const CopyRow &copy, const QString &owner, qint64 ruleId)
+{
+    RecordingRow r;
+    r.owner = owner;
+    r.ruleId = ruleId;
+    r.channelId = copy.channelId;
+    r.title = QStringLiteral("Film");
+    r.airingStart = copy.airingStart;
+    r.airingStop = copy.recordStop;
+    r.recordStart = copy.recordStart;
+    r.recordStop = copy.recordStop;
+    r.copyId = copy.id;
+    return r;
+}
+
+/// Whether a backend waits now for a lock that the backend `holder` holds (read on `connection`,
+/// outside any transaction: pg_stat_activity is a snapshot within one).
+bool waitsForALockOf(const QString &connection, int holder)
+{
+    QSqlQuery q(QSqlDatabase::database(connection, false));
+    q.prepare(QStringLiteral("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                             "AND ? = ANY(pg_blocking_pids(pid))"));
+    q.addBindValue(holder);
+    return q.exec() && q.next() && q.value(0).toInt() > 0;
+}
+
+bool exec(const QString &connection, const QString &sql, const QVariantList &values = {})
+{
+    QSqlQuery q(QSqlDatabase::database(connection, false));
+    bool ok = false;
+    if (values.isEmpty()) {
+        ok = q.exec(sql); // BEGIN, COMMIT: not prepared
+    } else {
+        q.prepare(sql);
+        for (const QVariant &v : values)
+            q.addBindValue(v);
+        ok = q.exec();
+    }
+    if (ok)
+        return true;
+    qWarning().noquote() << sql << ":" << q.lastError().text();
+    return false;
+}
+} // namespace
+
+// A recording's row as two nodes change it at once, interleaved on PostgreSQL statement by
+// statement: a box's resume position sent to node A (which read the row first) does not undo the
+// viewer's stop made on node B, a "kept" set on one node is not lost to a position written on
+// the other, a stop is a transition (a second stop, or the guide's later end, does not move it),
+// and the guide's later end is not undone by a position either.
+void TestDiverNodes::recordingRowChangesColumnByColumn()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    RecordingStore nodeA, nodeB;
+    QString error;
+    QVERIFY2(nodeA.open(db, &error), qPrintable(error));
+    QVERIFY2(nodeB.open(db, &error), qPrintable(error));
+    CopyRow c;
+    c.channelId = QStringLiteral("one");
+    c.airingStart = 1'800'000'000;
+    c.recordStart = c.airingStart - 60;
+    c.recordStop = c.airingStart + 3600;
+    c.directory = QStringLiteral("/srv/dvr/recordings/one/rows");
+    const auto copy = nodeA.ensureCopy(c, &error);
+    QVERIFY2(copy, qPrintable(error));
+    const auto id = nodeA.insertRecording(viewerOf(*copy, u"STB-R"_qs, 1), &error);
+    QVERIFY2(id && *id > 0, qPrintable(error));
+
+    // 1. The box's position reaches node A, which reads the row (the PUT route finds it first).
+    const auto seenByA = nodeA.recording(*id, &error);
+    QVERIFY2(seenByA && seenByA->stopped == 0, qPrintable(error));
+    // 2. The viewer stops the recording through node B, ten minutes in.
+    const qint64 stopAt = c.airingStart + 600;
+    QCOMPARE(nodeB.stopRecordingAt(*id, stopAt, &error), std::optional<bool>(true));
+    // 3. Node A writes the position.
+    QVERIFY2(nodeA.setViewerState(*id, 120, std::nullopt, &error), qPrintable(error));
+    auto stored = nodeB.recording(*id, &error);
+    QVERIFY2(stored, qPrintable(error));
+    QCOMPARE(stored->stopped, stopAt);    // the stop is not undone
+    QCOMPARE(stored->recordStop, stopAt);
+    QCOMPARE(stored->positionSeconds, 120);
+    // "kept" on node B, a position on node A at once: both stay.
+    QVERIFY2(nodeB.setViewerState(*id, std::nullopt, true, &error), qPrintable(error));
+    QVERIFY2(nodeA.setViewerState(*id, 130, std::nullopt, &error), qPrintable(error));
+    stored = nodeA.recording(*id, &error);
+    QVERIFY(stored->kept);
+    QCOMPARE(stored->positionSeconds, 130);
+    QVERIFY2(nodeA.setViewerState(*id, std::nullopt, false, &error), qPrintable(error));
+    QVERIFY(!nodeB.recording(*id, &error)->kept);
+    // A second stop (a node that read the row before the first) and the guide's later end on a
+    // stopped recording change nothing.
+    QCOMPARE(nodeA.stopRecordingAt(*id, stopAt + 60, &error), std::optional<bool>(false));
+    QCOMPARE(nodeA.extendRecordingEnd(*id, c.airingStart + 7200, c.airingStart + 7200, &error), std::optional<bool>(false));
+    stored = nodeB.recording(*id, &error);
+    QCOMPARE(stored->recordStop, stopAt);
+    QCOMPARE(stored->stopped, stopAt);
+
+    // Another viewer's recording, not stopped: the guide's later end (node B) after node A read
+    // the row, then A's position: the end stays; an earlier end is no extension; a stop after
+    // the end has passed is no stop.
+    const auto other = nodeB.insertRecording(viewerOf(*copy, u"STB-Q"_qs, 2), &error);
+    QVERIFY2(other && *other > 0, qPrintable(error));
+    QVERIFY(nodeA.recording(*other, &error));
+    QCOMPARE(nodeB.extendRecordingEnd(*other, c.airingStart + 4200, c.recordStop + 600, &error), std::optional<bool>(true));
+    QVERIFY2(nodeA.setViewerState(*other, 5, std::nullopt, &error), qPrintable(error));
+    stored = nodeA.recording(*other, &error);
+    QCOMPARE(stored->recordStop, c.recordStop + 600);
+    QCOMPARE(stored->airingStop, c.airingStart + 4200);
+    QCOMPARE(nodeA.extendRecordingEnd(*other, c.airingStart, c.recordStop, &error), std::optional<bool>(false));
+    QCOMPARE(nodeA.stopRecordingAt(*other, c.recordStop + 700, &error), std::optional<bool>(false));
+    QCOMPARE(nodeB.recording(*other, &error)->stopped, 0);
+    // A stop before the recording's start ends it at its start.
+    QCOMPARE(nodeA.stopRecordingAt(*other, c.recordStart - 100, &error), std::optional<bool>(true));
+    stored = nodeB.recording(*other, &error);
+    QCOMPARE(stored->recordStop, c.recordStart);
+    QCOMPARE(stored->stopped, c.recordStart - 100);
+    // A row that is gone: no error.
+    QVERIFY2(nodeA.setViewerState(*other + 1000, 1, true, &error), qPrintable(error));
+    QCOMPARE(nodeA.stopRecordingAt(*other + 1000, stopAt, &error), std::optional<bool>(false));
+}
+
+// The last viewer of a copy deleting their recording on node A while a viewer joins the copy on
+// node B, in each order the statements can interleave on PostgreSQL: the copy is deleted only
+// when no recording is in it, and a recording is never inserted into a copy deleted under it
+// (the joiner finds it gone and makes the copy again).
+void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    RecordingStore nodeA, nodeB;
+    QString error;
+    QVERIFY2(nodeA.open(db, &error), qPrintable(error));
+    QVERIFY2(nodeB.open(db, &error), qPrintable(error));
+    qint64 airing = 1'800'000'000;
+    // A copy with viewer X's recording in it; its id and X's.
+    auto makeCopy = [&](CopyRow *copy, qint64 *x) {
+        CopyRow c;
+        c.channelId = QStringLiteral("one");
+        c.airingStart = airing += 3600;
+        c.recordStart = c.airingStart;
+        c.recordStop = c.airingStart + 1800;
+        c.directory = QStringLiteral("/srv/dvr/recordings/one/%1").arg(c.airingStart);
+        const auto made = nodeA.ensureCopy(c, &error);
+        if (!made)
+            return false;
+        *copy = *made;
+        const auto id = nodeA.insertRecording(viewerOf(*made, u"STB-X"_qs, 1), &error);
+        *x = id.value_or(0);
+        return *x > 0;
+    };
+    auto danglingRows = [&]() {
+        QSqlQuery q(QSqlDatabase::database(u"raw"_qs, false));
+        return q.exec(u"SELECT count(*) FROM dvr_recordings r WHERE r.copy_id <> 0 AND NOT EXISTS "
+                      "(SELECT 1 FROM dvr_copies c WHERE c.id = r.copy_id)"_qs) && q.next() ? q.value(0).toInt() : -1;
+    };
+    QVERIFY2(iptv::openSqlDatabase(db, u"raw"_qs, &error), qPrintable(error));
+    QVERIFY2(iptv::openSqlDatabase(db, u"watch"_qs, &error), qPrintable(error));
+    QSqlQuery pid(QSqlDatabase::database(u"raw"_qs, false));
+    QVERIFY(pid.exec(u"SELECT pg_backend_pid()"_qs) && pid.next());
+    const int raw = pid.value(0).toInt();
+    auto closeRaw = qScopeGuard([] {
+        iptv::closeSqlDatabase(u"raw"_qs);
+        iptv::closeSqlDatabase(u"watch"_qs);
+    });
+    // The other node's store, opened on a thread of its own before the interleaving begins;
+    // `operation` runs there once `go` is released.
+    QSemaphore opened, go;
+    auto nodeThread = [&](QString *threadError, std::function<void(RecordingStore &)> operation) {
+        std::unique_ptr<QThread> thread(QThread::create([&db, &opened, &go, threadError, operation] {
+            RecordingStore store;
+            const bool ok = store.open(db, threadError);
+            opened.release();
+            go.acquire();
+            if (ok)
+                operation(store);
+        }));
+        thread->start();
+        opened.acquire();
+        return thread;
+    };
+
+    // 1. B finds the copy (ensureRecording's copyOf); A deletes X's recording, the copy's last;
+    //    then B inserts Y's: refused (the copy is gone), nothing dangling; made again, it works.
+    CopyRow copy;
+    qint64 x = 0;
+    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    const auto found = nodeB.copyOf(copy.channelId, copy.airingStart, &error);
+    QVERIFY2(found, qPrintable(error));
+    auto deleted = nodeA.deleteRecording(x, &error);
+    QVERIFY2(deleted && deleted->removed, qPrintable(error));
+    QVERIFY(deleted->copy);
+    QCOMPARE(deleted->copy->directory, copy.directory); // its folder is A's to remove
+    bool gone = false;
+    QVERIFY(!nodeB.insertRecording(viewerOf(*found, u"STB-Y"_qs, 2), &error, &gone));
+    QVERIFY2(gone, qPrintable(error));
+    QCOMPARE(danglingRows(), 0);
+    QVERIFY(!nodeB.copy(copy.id, &error));
+    const auto again = nodeB.ensureCopy(copy, &error);
+    QVERIFY2(again && again->id != copy.id, qPrintable(error));
+    const auto y = nodeB.insertRecording(viewerOf(*again, u"STB-Y"_qs, 2), &error, &gone);
+    QVERIFY2(y && *y > 0 && !gone, qPrintable(error));
+    // Deleted twice (two nodes): the second removes nothing.
+    deleted = nodeB.deleteRecording(x, &error);
+    QVERIFY2(deleted && !deleted->removed && !deleted->copy, qPrintable(error));
+
+    // 2. B inserts Y's recording first; then A deletes X's: the copy stays, Y's is in it.
+    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    QVERIFY(nodeB.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error, &gone).value_or(0) > 0);
+    deleted = nodeA.deleteRecording(x, &error);
+    QVERIFY2(deleted && deleted->removed && !deleted->copy, qPrintable(error));
+    QVERIFY(nodeA.copy(copy.id, &error));
+    QCOMPARE(nodeA.recordingsOfCopy(copy.id, &error)->size(), 1);
+
+    // 3. B's insert in flight (its transaction holds the copy and has inserted, not committed)
+    //    while A deletes X's: A waits for B, then sees Y's row and keeps the copy.
+    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    std::optional<iptv::diver::RecordingDeletion> byA;
+    QString errorA;
+    std::unique_ptr<QThread> a = nodeThread(&errorA, [&](RecordingStore &store) { byA = store.deleteRecording(x, &errorA); });
+    auto joinA = qScopeGuard([&] { // a failure below leaves no thread waiting
+        go.release();
+        if (!a->isFinished()) {
+            exec(u"raw"_qs, u"ROLLBACK"_qs);
+            a->wait();
+        }
+    });
+    QVERIFY(exec(u"raw"_qs, u"BEGIN"_qs));
+    QVERIFY(exec(u"raw"_qs, u"SELECT id FROM dvr_copies WHERE id = ? FOR KEY SHARE"_qs, {copy.id}));
+    QVERIFY(exec(u"raw"_qs,
+                 u"INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
+                 "record_stop, copy_id, created) VALUES ('STB-Y', 2, ?, 'Film', ?, ?, ?, ?, ?, 0)"_qs,
+                 {copy.channelId, copy.airingStart, copy.recordStop, copy.recordStart, copy.recordStop, copy.id}));
+    go.release();
+    QTRY_VERIFY_WITH_TIMEOUT(waitsForALockOf(u"watch"_qs, raw) || a->isFinished(), 10000);
+    QVERIFY2(!a->isFinished(), "A's delete did not wait for the copy held by B's insert");
+    QVERIFY(exec(u"raw"_qs, u"COMMIT"_qs));
+    QVERIFY(a->wait(10000));
+    QVERIFY2(byA && byA->removed, qPrintable(errorA));
+    QVERIFY2(!byA->copy, "the copy was deleted while B's recording joined it");
+    QVERIFY(nodeA.copy(copy.id, &error));
+    QCOMPARE(danglingRows(), 0);
+
+    // 4. A's delete in flight (its transaction holds the copy and has deleted X's and the copy,
+    //    not committed) while B inserts Y's: B waits for A, then finds the copy gone.
+    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    std::optional<qint64> byB;
+    bool goneB = false;
+    QString errorB;
+    std::unique_ptr<QThread> b = nodeThread(&errorB, [&](RecordingStore &store) {
+        byB = store.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &errorB, &goneB);
+    });
+    auto joinB = qScopeGuard([&] {
+        go.release();
+        if (!b->isFinished()) {
+            exec(u"raw"_qs, u"ROLLBACK"_qs);
+            b->wait();
+        }
+    });
+    QVERIFY(exec(u"raw"_qs, u"BEGIN"_qs));
+    QVERIFY(exec(u"raw"_qs, u"SELECT id FROM dvr_copies WHERE id = ? FOR UPDATE"_qs, {copy.id}));
+    QVERIFY(exec(u"raw"_qs, u"DELETE FROM dvr_recordings WHERE id = ?"_qs, {x}));
+    QVERIFY(exec(u"raw"_qs, u"DELETE FROM dvr_copies WHERE id = ? AND NOT EXISTS (SELECT 1 FROM dvr_recordings WHERE copy_id = ?)"_qs,
+                 {copy.id, copy.id}));
+    go.release();
+    QTRY_VERIFY_WITH_TIMEOUT(waitsForALockOf(u"watch"_qs, raw) || b->isFinished(), 10000);
+    QVERIFY2(!b->isFinished(), "B's insert did not wait for the copy held by A's delete");
+    QVERIFY(exec(u"raw"_qs, u"COMMIT"_qs));
+    QVERIFY(b->wait(10000));
+    QVERIFY2(!byB && goneB, qPrintable(errorB));
+    QCOMPARE(danglingRows(), 0);
+
+    // SQLite (one node): the same calls, one after the other.
+    RecordingStore one;
+    QVERIFY2(one.open(m_dir.filePath(u"delete-join.sqlite"_qs), &error), qPrintable(error));
+    CopyRow lone;
+    lone.channelId = QStringLiteral("one");
+    lone.airingStart = airing;
+    lone.recordStop = airing + 60;
+    lone.directory = QStringLiteral("/srv/dvr/recordings/one/lone");
+    const auto loneCopy = one.ensureCopy(lone, &error);
+    QVERIFY2(loneCopy, qPrintable(error));
+    const auto first = one.insertRecording(viewerOf(*loneCopy, u"STB-X"_qs, 1), &error);
+    const auto second = one.insertRecording(viewerOf(*loneCopy, u"STB-Y"_qs, 2), &error);
+    QVERIFY2(first && second && *first > 0 && *second > 0, qPrintable(error));
+    deleted = one.deleteRecording(*first, &error);
+    QVERIFY2(deleted && deleted->removed && !deleted->copy, qPrintable(error));
+    deleted = one.deleteRecording(*second, &error);
+    QVERIFY2(deleted && deleted->removed && deleted->copy && deleted->copy->id == loneCopy->id, qPrintable(error));
+    QVERIFY(!one.insertRecording(viewerOf(*loneCopy, u"STB-Z"_qs, 3), &error, &gone));
+    QVERIFY(gone);
 }
 
 // Two nodes in this process, one copy recorded by one of them, its one viewer stopping it through
