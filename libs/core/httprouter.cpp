@@ -15,7 +15,11 @@
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
+#include <QUrl>
 #include <QUrlQuery>
+
+#include <sys/socket.h>
 
 Q_LOGGING_CATEGORY(lcHttpRouter, "iptv.http")
 
@@ -103,6 +107,263 @@ struct Router::Exchange
     bool answered = false;
 };
 
+namespace {
+
+Method methodFrom(QByteArrayView name)
+{
+    static const std::pair<QByteArrayView, Method> names[] = {
+        {"GET", Method::Get},   {"POST", Method::Post},       {"PUT", Method::Put},         {"PATCH", Method::Patch},
+        {"DELETE", Method::Delete}, {"HEAD", Method::Head}, {"OPTIONS", Method::Options}, {"CONNECT", Method::Connect},
+        {"TRACE", Method::Trace}};
+    for (const auto &[text, method] : names) {
+        if (text == name)
+            return method;
+    }
+    return Method::Unknown;
+}
+
+/// Follows the HTTP/1.1 framing of what a client sends (RFC 9112: each request's head, then
+/// Content-Length bytes of body or chunks) on one connection, reading it before Qt HTTP Server
+/// does (connected to readyRead first, it peeks and never consumes), and refuses a body larger
+/// than its route's limit (413) or a head larger than Router::MaxHeadBytes (431) before Qt HTTP
+/// Server buffers it: it answers, stops the server from seeing more, and closes the connection
+/// once the answer is out (reading on meanwhile for a while, so that the client, still
+/// sending, reads the answer rather than a reset). Qt HTTP Server disconnects it when the
+/// connection becomes a WebSocket.
+class RequestGuard : public QObject
+{
+public:
+    RequestGuard(QTcpSocket *socket, Router *router) : QObject(socket), m_socket(socket), m_router(router)
+    {
+        connect(socket, &QIODevice::readyRead, this, &RequestGuard::onReadyRead);
+    }
+
+private:
+    enum class State { Head, Body, ChunkLine, ChunkData, ChunkEnd, Trailer, Refused };
+    static constexpr qsizetype MaxLine = 4096; ///< a chunk-size or trailer line
+
+    void onReadyRead()
+    {
+        if (m_state == State::Refused) {
+            m_socket->readAll(); // drained: the server is not to see it
+            return;
+        }
+        const QByteArray data = m_socket->peek(m_socket->bytesAvailable());
+        QByteArrayView rest(data);
+        while (!rest.isEmpty() && m_state != State::Refused)
+            rest = step(rest);
+        if (m_state == State::Refused)
+            m_socket->readAll();
+    }
+
+    /// Consumes what it can of `in` in the current state; returns the rest.
+    QByteArrayView step(QByteArrayView in)
+    {
+        switch (m_state) {
+        case State::Head: {
+            if (m_line.isEmpty()) {
+                while (!in.isEmpty() && (in.front() == '\r' || in.front() == '\n'))
+                    in = in.sliced(1); // empty lines before a request are ignored (RFC 9112 2.2)
+                if (in.isEmpty())
+                    return in;
+            }
+            const qsizetype before = m_line.size();
+            m_line += in;
+            qsizetype end = m_line.indexOf("\r\n\r\n", qMax<qsizetype>(0, before - 3));
+            qsizetype endLength = 4;
+            if (const qsizetype lf = m_line.indexOf("\n\n", qMax<qsizetype>(0, before - 1)); lf >= 0 && (end < 0 || lf < end)) {
+                end = lf;
+                endLength = 2;
+            }
+            if (end < 0) {
+                if (m_line.size() > Router::MaxHeadBytes)
+                    refuse(431, QStringLiteral("header-too-large"),
+                           QStringLiteral("the request's head is larger than %1 bytes").arg(Router::MaxHeadBytes));
+                return {};
+            }
+            const qsizetype used = end + endLength - before;
+            const QByteArray head = m_line.left(end);
+            m_line.clear();
+            if (head.size() > Router::MaxHeadBytes) {
+                refuse(431, QStringLiteral("header-too-large"),
+                       QStringLiteral("the request's head is larger than %1 bytes").arg(Router::MaxHeadBytes));
+                return {};
+            }
+            startBody(head);
+            return in.sliced(used);
+        }
+        case State::Body: {
+            const qint64 n = qMin<qint64>(m_left, in.size());
+            m_left -= n;
+            if (m_left == 0)
+                m_state = State::Head;
+            return in.sliced(n);
+        }
+        case State::ChunkData: {
+            const qint64 n = qMin<qint64>(m_left, in.size());
+            m_left -= n;
+            if (m_left == 0)
+                m_state = State::ChunkEnd;
+            return in.sliced(n);
+        }
+        case State::ChunkLine:
+        case State::ChunkEnd:
+        case State::Trailer: {
+            const qsizetype lf = in.indexOf('\n');
+            m_line += lf < 0 ? in : in.first(lf);
+            if (m_line.size() > MaxLine) {
+                refuse(400, QStringLiteral("bad-request"), QStringLiteral("a chunked body's line is longer than %1 bytes").arg(MaxLine));
+                return {};
+            }
+            if (lf < 0)
+                return {};
+            const QByteArray line = m_line.trimmed();
+            m_line.clear();
+            lineDone(line);
+            return in.sliced(lf + 1);
+        }
+        case State::Refused: return {};
+        }
+        return {};
+    }
+
+    void startBody(const QByteArray &head)
+    {
+        const QList<QByteArray> lines = head.split('\n');
+        const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
+        const Method method = methodFrom(requestLine.value(0));
+        QByteArray target = requestLine.value(1);
+        if (const qsizetype q = target.indexOf('?'); q >= 0)
+            target.truncate(q);
+        bool chunked = false;
+        std::optional<qint64> length;
+        for (qsizetype i = 1; i < lines.size(); ++i) {
+            const QByteArray &line = lines[i];
+            const qsizetype colon = line.indexOf(':');
+            if (colon <= 0)
+                continue;
+            const QByteArray name = line.left(colon).trimmed().toLower();
+            const QByteArray value = line.mid(colon + 1).trimmed();
+            if (name == "transfer-encoding") {
+                chunked = value.toLower().contains("chunked");
+            } else if (name == "content-length") {
+                bool ok = false;
+                const qint64 n = value.toLongLong(&ok);
+                if (!ok || n < 0 || (length && *length != n)) {
+                    refuse(400, QStringLiteral("bad-request"), QStringLiteral("Content-Length: not one number of bytes"));
+                    return;
+                }
+                length = n;
+            }
+        }
+        m_limit = m_router ? m_router->maxBodyBytes(method, QUrl(QString::fromLatin1(target)).path()) : Router::DefaultMaxBodyBytes;
+        m_bodyBytes = 0;
+        if (chunked) {
+            m_state = State::ChunkLine;
+        } else if (length && *length > m_limit) {
+            tooLarge(*length);
+        } else if (length && *length > 0) {
+            m_left = *length;
+            m_state = State::Body;
+        } else {
+            m_state = State::Head;
+        }
+    }
+
+    void lineDone(const QByteArray &line)
+    {
+        switch (m_state) {
+        case State::ChunkLine: {
+            bool ok = false;
+            const qsizetype extension = line.indexOf(';');
+            const QByteArray size = (extension < 0 ? line : line.left(extension)).trimmed();
+            const qint64 n = size.size() <= 15 ? size.toLongLong(&ok, 16) : -1;
+            if (!ok || n < 0) {
+                refuse(400, QStringLiteral("bad-request"), QStringLiteral("a chunked body's chunk size is not a number"));
+                return;
+            }
+            m_bodyBytes += n;
+            if (m_bodyBytes > m_limit)
+                tooLarge(m_bodyBytes);
+            else if (n == 0)
+                m_state = State::Trailer;
+            else {
+                m_left = n;
+                m_state = State::ChunkData;
+            }
+            return;
+        }
+        case State::ChunkEnd: m_state = State::ChunkLine; return;
+        case State::Trailer:
+            if (line.isEmpty())
+                m_state = State::Head;
+            return;
+        default: return;
+        }
+    }
+
+    void tooLarge(qint64 bytes)
+    {
+        refuse(413, QStringLiteral("payload-too-large"),
+               QStringLiteral("the request's body is %1 bytes or more; this takes at most %2").arg(bytes).arg(m_limit));
+    }
+
+    void refuse(int status, const QString &code, const QString &detail)
+    {
+        m_state = State::Refused;
+        const QByteArray body = jsonError(code, detail);
+        const QByteArray reason = status == 413 ? "Payload Too Large" : status == 431 ? "Request Header Fields Too Large" : "Bad Request";
+        m_socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason
+                        + "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size())
+                        + "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body);
+        qCInfo(lcHttpRouter).noquote() << m_socket->peerAddress().toString() << "refused:" << status << detail;
+        if (m_router) // <prefix>_http_requests_total{route="refused",status="413"}
+            m_router->record(QStringLiteral("refused"), status, 0);
+        // Once the answer is out, the sending side closes; what the client still sends is read
+        // and dropped until it closes, or for a few seconds, then the connection goes.
+        connect(m_socket, &QIODevice::bytesWritten, this, [this] {
+            if (m_socket->bytesToWrite() == 0 && !m_halfClosed) {
+                m_halfClosed = true;
+                ::shutdown(int(m_socket->socketDescriptor()), SHUT_WR);
+            }
+        });
+        QTimer::singleShot(5000, this, [socket = m_socket] { socket->abort(); });
+    }
+
+    QTcpSocket *m_socket;
+    QPointer<Router> m_router;
+    State m_state = State::Head;
+    QByteArray m_line;       ///< a head, or a line, so far
+    qint64 m_left = 0;       ///< bytes of the body or chunk to come
+    qint64 m_bodyBytes = 0;  ///< of a chunked body so far
+    qint64 m_limit = Router::DefaultMaxBodyBytes;
+    bool m_halfClosed = false;
+};
+
+} // namespace
+
+/// Hands Qt HTTP Server connections that a RequestGuard watches.
+class Router::GuardedTcpServer : public QTcpServer
+{
+public:
+    explicit GuardedTcpServer(Router *router) : m_router(router) {}
+
+protected:
+    void incomingConnection(qintptr descriptor) override
+    {
+        auto *socket = new QTcpSocket(this);
+        if (!socket->setSocketDescriptor(descriptor)) {
+            delete socket;
+            return;
+        }
+        new RequestGuard(socket, m_router); // its readyRead slot runs before the server's
+        addPendingConnection(socket);
+    }
+
+private:
+    QPointer<Router> m_router;
+};
+
 Router::Router(MetricsRegistry *metrics, const QString &metricPrefix, QObject *parent)
     : QObject(parent), m_metrics(metrics), m_prefix(metricPrefix), m_http(new QHttpServer(this))
 {
@@ -139,12 +400,40 @@ void Router::acceptWebSocketsAt(const QString &path, const QString &what)
 
 bool Router::listen(const QHostAddress &address, quint16 port, QString *error)
 {
-    m_port = m_http->listen(address, port);
-    if (m_port == 0) {
-        *error = QStringLiteral("cannot listen on HTTP port %1 (in use?)").arg(port);
+    // Our own TCP server, so that every connection's bytes pass the body limit (RequestGuard)
+    // before Qt HTTP Server reads them.
+    auto *tcp = new GuardedTcpServer(this);
+    if (!tcp->listen(address, port)) {
+        *error = QStringLiteral("cannot listen on HTTP port %1 (in use?): %2").arg(port).arg(tcp->errorString());
+        delete tcp;
         return false;
     }
+    m_http->bind(tcp);
+    m_port = tcp->serverPort();
     return true;
+}
+
+void Router::setMaxBodyBytes(Method method, const QString &pattern, qint64 bytes)
+{
+    for (Route &r : m_routes) {
+        if (r.info.method == method && r.info.pattern == pattern)
+            r.info.maxBodyBytes = bytes;
+    }
+}
+
+qint64 Router::maxBodyBytes(Method method, const QString &path) const
+{
+    const QStringList parts = path.split(u'/', Qt::SkipEmptyParts);
+    for (const Route &r : m_routes) {
+        if (r.info.method != method || r.segments.size() != parts.size() || r.info.maxBodyBytes < 0)
+            continue;
+        bool match = true;
+        for (qsizetype i = 0; i < parts.size() && match; ++i)
+            match = r.segments[i].startsWith(u'<') || r.segments[i] == parts[i];
+        if (match)
+            return r.info.maxBodyBytes;
+    }
+    return m_maxBodyBytes;
 }
 
 void Router::close()

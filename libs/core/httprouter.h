@@ -121,6 +121,7 @@ public:
         Method method;
         QString pattern;
         std::optional<int> access;
+        qint64 maxBodyBytes = -1; ///< -1: the router's
     };
     /// Runs before the handler of every route with an `access`; an error reply refuses the
     /// request, nullopt lets it through (the hook may set context.identity for the handler).
@@ -129,6 +130,20 @@ public:
 
     /// A header every answer carries unless its route set it (e.g. Cache-Control: no-store).
     void setDefaultHeader(const QByteArray &name, const QByteArray &value);
+
+    /// Request bodies are limited (Qt HTTP Server 6.4 would hold any body whole in memory, twice,
+    /// before a route sees it): one whose Content-Length says more than the route's limit is
+    /// answered 413 Payload Too Large as soon as its head is in, before its body is read, and a
+    /// chunked one once it grows past the limit; the connection then closes. A head larger than
+    /// MaxHeadBytes is 431. Refusals count as route "refused" in <prefix>_http_requests_total.
+    /// Default DefaultMaxBodyBytes (JSON APIs).
+    static constexpr qint64 DefaultMaxBodyBytes = 1024 * 1024;
+    static constexpr qint64 MaxHeadBytes = 64 * 1024;
+    void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
+    /// The limit for one route (an upload); the pattern as given to addRoute.
+    void setMaxBodyBytes(Method method, const QString &pattern, qint64 bytes);
+    /// The body limit of a request for `method` and `path` (the default for an unknown path).
+    qint64 maxBodyBytes(Method method, const QString &path) const;
 
     /// Lets WebSocket clients in at `path` on this port (take them from httpServer()'s
     /// newWebSocketConnection). Qt HTTP Server 6.4 hands an upgrade over only when a route handled
@@ -149,6 +164,7 @@ private:
         AsyncHandler async;
     };
     struct Exchange;
+    class GuardedTcpServer;
     std::optional<Reply> dispatch(const QHttpServerRequest &request, QString *routeName, const Respond &respond);
     void send(Exchange &exchange, Reply reply);
 
@@ -159,6 +175,7 @@ private:
     QList<std::pair<QByteArray, QByteArray>> m_defaultHeaders;
     AuthHook m_auth;
     quint16 m_port = 0;
+    qint64 m_maxBodyBytes = DefaultMaxBodyBytes;
 };
 
 } // namespace iptv::http

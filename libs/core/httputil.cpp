@@ -6,6 +6,9 @@
 #include <QLocale>
 #include <QTimeZone>
 
+#include <algorithm>
+#include <limits>
+
 namespace iptv::http {
 
 QByteArray jsonError(const QString &error, const QString &detail)
@@ -93,6 +96,54 @@ bool parseBool(QStringView text)
     const auto t = text.trimmed();
     return t == u"1" || t.compare(u"true", Qt::CaseInsensitive) == 0 || t.compare(u"yes", Qt::CaseInsensitive) == 0
         || t.compare(u"on", Qt::CaseInsensitive) == 0;
+}
+
+namespace {
+/// Digits as a number, saturated at `cap` (leading zeros are fine): the caller only compares it.
+qint64 saturatedNumber(QByteArrayView digits, qint64 cap)
+{
+    qint64 v = 0;
+    for (const char c : digits) {
+        v = v * 10 + (c - '0');
+        if (v >= cap)
+            return cap;
+    }
+    return v;
+}
+bool allDigits(QByteArrayView text)
+{
+    return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+} // namespace
+
+ByteRange byteRange(QByteArrayView header, qint64 size)
+{
+    const QByteArrayView h = header.trimmed();
+    constexpr QByteArrayView unit = "bytes=";
+    if (h.size() <= unit.size() || h.first(unit.size()).compare(unit, Qt::CaseInsensitive) != 0)
+        return {};
+    const QByteArrayView spec = h.sliced(unit.size());
+    const qsizetype dash = spec.indexOf('-');
+    if (dash < 0 || spec.contains(','))
+        return {};
+    const QByteArrayView firstText = spec.first(dash), lastText = spec.sliced(dash + 1);
+    if (!allDigits(firstText) || !allDigits(lastText) || (firstText.isEmpty() && lastText.isEmpty()))
+        return {};
+    // Saturated one past the largest size: a number that long is beyond any representation.
+    constexpr qint64 cap = std::numeric_limits<qint64>::max();
+    if (firstText.isEmpty()) { // the last N bytes
+        const qint64 n = saturatedNumber(lastText, cap);
+        if (n == 0 || size <= 0)
+            return {ByteRange::Unsatisfiable};
+        return {ByteRange::Part, std::max<qint64>(0, size - n), size - 1};
+    }
+    const qint64 first = saturatedNumber(firstText, cap);
+    const qint64 last = lastText.isEmpty() ? cap : saturatedNumber(lastText, cap);
+    if (last < first)
+        return {}; // invalid: ignored
+    if (first >= size)
+        return {ByteRange::Unsatisfiable};
+    return {ByteRange::Part, first, std::min(last, size - 1)};
 }
 
 } // namespace iptv::http

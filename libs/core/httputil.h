@@ -55,4 +55,19 @@ std::optional<qint64> parseHttpDate(QByteArrayView text);
 /// "1", "true", "yes", "on" (any case) are true.
 bool parseBool(QStringView text);
 
+/// What a Range header asks of a representation of `size` bytes (RFC 9110 14.1.2, 14.2): one
+/// byte range ("bytes=first-last", "bytes=first-", "bytes=-suffix"; the unit in any case) is a
+/// Part, clipped to the representation, or Unsatisfiable when it starts at or beyond its end (a
+/// suffix of 0 bytes, anything of an empty one): 416 with "Content-Range: bytes */size". Anything
+/// else is Whole, the header ignored as RFC 9110 allows: no header, another unit, a syntax
+/// error, last before first, or several ranges (one is what players ask; a multipart answer is
+/// not worth its cost). Numbers of any length: one past qint64 is beyond any file.
+struct ByteRange
+{
+    enum Kind { Whole, Part, Unsatisfiable };
+    Kind kind = Whole;
+    qint64 first = 0, last = 0; ///< Part: the bytes, both included
+};
+ByteRange byteRange(QByteArrayView header, qint64 size);
+
 } // namespace iptv::http

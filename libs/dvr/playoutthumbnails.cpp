@@ -1,5 +1,6 @@
 #include "playoutthumbnails.h"
 
+#include <algorithm>
 #include <utility>
 
 #include <media/codec.h>
@@ -9,6 +10,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QImage>
+#include <QSaveFile>
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -18,6 +20,11 @@ extern "C" {
 namespace iptv::dvr {
 
 using namespace iptv::media;
+
+namespace {
+/// Segments tried for one thumbnail before its step is left out.
+constexpr int MaxThumbnailTries = 3;
+} // namespace
 
 bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int width, QString *error)
 {
@@ -89,30 +96,57 @@ bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int wid
                      .arg(segmentPath);
         return false;
     }
-    return writeFileDurably(jpegPath, jpeg, error);
+    // A name of its own until it is whole (QSaveFile: a unique temporary, synced, renamed), so
+    // that two requests making the same thumbnail at once never rename each other's half.
+    QSaveFile out(jpegPath);
+    if (!out.open(QIODevice::WriteOnly) || out.write(jpeg) != jpeg.size() || !out.commit()) {
+        *error = QStringLiteral("writing %1: %2").arg(jpegPath, out.errorString());
+        return false;
+    }
+    return true;
 }
 
 QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<ArchiveSegment> &segments, qint64 everyMs,
-                                  int width, QString *error)
+                                  int width, QString *error, int maxThumbnails)
 {
     QList<Thumbnail> out;
     if (segments.isEmpty())
         return out;
+    // At most maxThumbnails: a long recording gets them further apart (every 2 s of a day's
+    // recording would be 43,200 decodes).
+    qint64 totalMs = 0;
+    for (const ArchiveSegment &s : segments)
+        totalMs += s.durationMs;
+    const qint64 step = std::max({everyMs, qint64(1), (totalMs + qMax(1, maxThumbnails) - 1) / qMax(1, maxThumbnails)});
     const QDir dir(archiveDirectory);
     qint64 next = 0, at = 0;
+    int failedThisStep = 0, failed = 0;
+    QString why, failedFile;
     for (const ArchiveSegment &s : segments) {
         const qint64 position = std::exchange(at, at + s.durationMs);
         if (position < next)
             continue;
-        next = position + qMax<qint64>(1, everyMs);
         const QFileInfo segmentFile(dir.filePath(s.file));
         const QString name = QStringLiteral("thumb-%1.jpg").arg(s.sequence);
         const QString relative = QFileInfo(s.file).path() == QLatin1String(".") ? name : QFileInfo(s.file).path() + QLatin1Char('/') + name;
         const QString path = dir.filePath(relative);
-        if (!QFileInfo::exists(path) && !writeThumbnail(segmentFile.filePath(), path, width, error))
-            return {};
+        if (!QFileInfo::exists(path) && !writeThumbnail(segmentFile.filePath(), path, width, &why)) {
+            ++failed;
+            failedFile = s.file;
+            // A segment without a picture (the source sent audio only for a while, a damaged
+            // one): the next segment stands for this step; a step none of a few shows is left out.
+            if (++failedThisStep >= MaxThumbnailTries) {
+                failedThisStep = 0;
+                next = position + step;
+            }
+            continue;
+        }
+        failedThisStep = 0;
+        next = position + step;
         out.append({position, relative});
     }
+    if (out.isEmpty())
+        *error = QStringLiteral("no picture in the %1 segments tried; the last, %2: %3").arg(failed).arg(failedFile, why);
     return out;
 }
 

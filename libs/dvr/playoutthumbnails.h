@@ -28,8 +28,11 @@ bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int wid
 
 /// One thumbnail per `everyMs` of `segments` (of the archive at `archiveDirectory`) as they play
 /// one after the other: the segment that starts each step. Thumbnails already there are reused; the others are made now.
+/// At most `maxThumbnails`: the step widens for a long recording. A segment that gives no
+/// picture is skipped (the next one stands for its step, or the step is left out); empty with
+/// *error only when none gives one. Safe to call for the same folder from several threads.
 QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<ArchiveSegment> &segments, qint64 everyMs,
-                                  int width, QString *error);
+                                  int width, QString *error, int maxThumbnails = 500);
 
 /// A WebVTT track: each thumbnail from its place until the next one's (the last until
 /// `durationMs`, the playlist's length), URIs prefixed with `uriPrefix`.

@@ -8,7 +8,11 @@
 #include <QTimeZone>
 
 #include <iterator>
+#include <memory>
 #include <string>
+
+#define PCRE2_CODE_UNIT_WIDTH 16
+#include <pcre2.h>
 
 namespace iptv::dvr {
 
@@ -17,6 +21,73 @@ namespace {
 QString utcText(qint64 t)
 {
     return QDateTime::fromSecsSinceEpoch(t, Qt::UTC).toString(Qt::ISODate);
+}
+
+/// What a regex rule's pattern may cost. Every regex rule is matched against every title of the
+/// guide, on the scheduler's thread: a pattern that backtracks exponentially (nested repetition,
+/// "(\w+\s?)+$") takes seconds a title and stalls planning for everyone.
+constexpr qsizetype MaxPatternLength = 256;
+/// Matches are tried against titles built to make backtracking explode, this long...
+constexpr int CostProbeLength = 48;
+/// ...within these PCRE2 limits: steps of its matcher (a pattern of polynomial cost up to the
+/// cube of a title's length passes, n^4 or exponential does not), backtracking depth, and heap.
+constexpr uint32_t CostMatchLimit = 50000;
+constexpr uint32_t CostDepthLimit = 1000;
+constexpr uint32_t CostHeapLimitKiB = 4096;
+
+/// The title on which `pattern` (a valid one) costs more than the limits, as the scheduler
+/// matches titles (TitlePattern: caseless, UTF), or nullopt. The titles are runs of a character
+/// or two (the pattern's own letters and digits, a letter, a digit, a space, punctuation, a
+/// non-ASCII letter) that end in a character that fails the match, so a matcher that can split
+/// the run in many ways tries them all; then the same followed by the pattern's literal
+/// characters, which PCRE2 may require to be present before it tries at all.
+std::optional<QString> costlyTitle(const QString &pattern)
+{
+    int errorCode = 0;
+    PCRE2_SIZE errorOffset = 0;
+    const std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)> code(
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.utf16()), PCRE2_SIZE(pattern.size()),
+                      PCRE2_UTF | PCRE2_CASELESS | PCRE2_NO_AUTO_CAPTURE, &errorCode, &errorOffset, nullptr),
+        &pcre2_code_free);
+    if (!code)
+        return std::nullopt; // not ours to say: validate() reports QRegularExpression's error
+    const std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> context(pcre2_match_context_create(nullptr),
+                                                                                           &pcre2_match_context_free);
+    const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
+        pcre2_match_data_create_from_pattern(code.get(), nullptr), &pcre2_match_data_free);
+    if (!context || !data)
+        return std::nullopt;
+    pcre2_set_match_limit(context.get(), CostMatchLimit);
+    pcre2_set_depth_limit(context.get(), CostDepthLimit);
+    pcre2_set_heap_limit(context.get(), CostHeapLimitKiB);
+
+    QString own; // the pattern's literal characters (what it may require), once each
+    for (qsizetype i = 0; i < pattern.size() && own.size() < 16; ++i) {
+        QChar c = pattern.at(i);
+        if (c == u'\\' && i + 1 < pattern.size() && !pattern.at(i + 1).isLetterOrNumber())
+            c = pattern.at(++i); // "\." is a dot
+        else if (!c.isPrint() || QStringView(u"\\^$.|?*+()[]{}").contains(c))
+            continue;
+        if (!own.contains(c.toLower()))
+            own += c.toLower();
+    }
+    QStringList units{u"a"_qs, u"1"_qs, u" "_qs, u"-"_qs, u"."_qs, u"\u00e9"_qs, u"a "_qs, u"a1"_qs, u"ab"_qs};
+    for (const QChar c : std::as_const(own)) {
+        units << QString(c) << QString(c) + u' ';
+    }
+    units.removeDuplicates();
+    for (const QString &unit : std::as_const(units)) {
+        QString run;
+        while (run.size() < CostProbeLength)
+            run += unit;
+        for (const QString &title : {QString(run + u"!\x01"_qs), QString(run + u"\x01"_qs + own)}) {
+            const int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(title.utf16()), PCRE2_SIZE(title.size()), 0, 0,
+                                       data.get(), context.get());
+            if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+                return title;
+        }
+    }
+    return std::nullopt;
 }
 
 const char *const s_kindNames[] = {"single", "series-id", "title", "regex"};
@@ -258,11 +329,20 @@ bool RecordingRule::validate(QString *error, const epg::Guide *guide, qint64 now
     case RuleKind::Regex: {
         if (pattern.isEmpty())
             return fail(QStringLiteral("pattern: empty"));
+        if (pattern.size() > MaxPatternLength)
+            return fail(QStringLiteral("pattern: longer than %1 characters (%2)").arg(MaxPatternLength).arg(pattern.size()));
         const QRegularExpression re(pattern, QRegularExpression::CaseInsensitiveOption);
         if (!re.isValid())
             return fail(QStringLiteral("pattern: invalid regular expression at position %1: %2 (in \"%3\")")
                             .arg(re.patternErrorOffset())
                             .arg(re.errorString(), pattern));
+        if (const auto title = costlyTitle(pattern))
+            return fail(QStringLiteral("pattern too costly: \"%1\" takes more than %2 matching steps on the title \"%3\" "
+                                       "(nested repetition such as (\\w+\\s?)+ backtracks exponentially; every regex rule is "
+                                       "matched against every title of the guide): simplify it")
+                            .arg(pattern)
+                            .arg(CostMatchLimit)
+                            .arg(QString(*title).replace(QChar(1), u"\\x01"_qs)));
         break;
     }
     }

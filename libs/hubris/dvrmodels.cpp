@@ -20,9 +20,17 @@ QString skippedReasonText(const QJsonObject &skipped)
     // says the same with UTC dates and channel numbers, too long for a toast).
     if (skipped.value(u"reason").toString() != u"conflict" || skipped.value(u"relatedTo").toArray().isEmpty())
         return skipped.value(u"detail").toString();
+    // The viewer's own recordings by title; other viewers' (diver names them no further) counted.
     QStringList inTheWay;
-    for (const QJsonValue &v : skipped.value(u"relatedTo").toArray())
-        inTheWay.append(u'“' + v.toObject().value(u"title").toString() + u'”');
+    int others = 0;
+    for (const QJsonValue &v : skipped.value(u"relatedTo").toArray()) {
+        if (v.toObject().value(u"other").toBool())
+            ++others;
+        else
+            inTheWay.append(u'“' + v.toObject().value(u"title").toString() + u'”');
+    }
+    if (others > 0)
+        inTheWay.append(others == 1 ? QObject::tr("another recording") : QObject::tr("%1 other recordings").arg(others));
     QString text = inTheWay.size() == 1 ? QObject::tr("a conflict with %1").arg(inTheWay.first())
                                         : QObject::tr("a conflict with %1 and %2").arg(QStringList(inTheWay.mid(0, inTheWay.size() - 1)).join(u", "_qs), inTheWay.last());
     const QJsonArray alternatives = skipped.value(u"alternatives").toArray();

@@ -26,6 +26,8 @@
 #include <QUrlQuery>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <cmath>
+
 Q_DECLARE_LOGGING_CATEGORY(lcDiver)
 
 namespace iptv::diver {
@@ -58,6 +60,21 @@ QJsonArray refs(const QList<dvr::AiringRef> &list, const dvr::ChannelNames &name
                                {u"start"_qs, a.start}, {u"stop"_qs, a.stop}, {u"title"_qs, a.title}});
     return out;
 }
+
+/// Stands for the title and channel of another viewer's airing in what a box is told
+/// (skippedJson): the scheduler's text names it `"<title>" on <channel> at <time>`.
+const QString kOtherAiring = QStringLiteral("\x1e");
+
+/// A skipped airing's detail with another viewer's airings (kOtherAiring) as "another recording".
+QString anonymousText(QString detail)
+{
+    static const QRegularExpression other(QStringLiteral("\"\x1e\" on \x1e at ([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2})(, rule 0)?"));
+    return detail.replace(other, QStringLiteral("another recording at \\1"));
+}
+
+/// Images in a thumbnail track at most: a long recording gets them further apart than `every`
+/// (a day's recording every 2 s would be 43,200 decodes).
+constexpr int kMaxThumbnails = 500;
 
 /// The credential a request carries: a bearer header, else ?ticket= or ?token=.
 QByteArray credential(const RouteContext &c)
@@ -117,44 +134,40 @@ void addCoverageHeaders(Reply &reply, const dvr::RangeCoverage &coverage)
         reply.addHeader("X-Archive-Missing", missing.join(','));
 }
 
-/// A file, whole or the one byte range asked for (RFC 9110 14): 206 with Content-Range, or 416.
-Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &range)
+/// A file, whole or the one byte range asked for (http::byteRange, RFC 9110 14): 206 with
+/// Content-Range, 416 for a range that starts beyond it, 200 whole for a Range header that is not
+/// one valid byte range (ignored, as RFC 9110 allows).
+Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &rangeHeader)
 {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly))
         return Reply::error(ApiError::notFound(QStringLiteral("no segment %1").arg(QFileInfo(path).fileName())));
     const qint64 size = f.size();
-    if (range.isEmpty()) {
+    const http::ByteRange range = http::byteRange(rangeHeader, size);
+    if (range.kind == http::ByteRange::Whole) {
         // Read whole and written in one go: Qt HTTP Server 6.4's chunked file transfer
         // (Reply::filePath) made a playback start of a 4 MB segment 9x slower (p50 88 against
         // 9.9 ms with 10 recordings running, bench/diver/playback.sh).
         Reply r{200, f.readAll(), mime, {}};
         r.addHeader("Accept-Ranges", "bytes");
-        r.addHeader("Cache-Control", "public, max-age=86400");
+        // Never changes once listed, but asked for with a credential: a shared cache (a proxy, a
+        // CDN) must not keep it for others (RFC 9111 3.5: "public" would let it), the player may.
+        r.addHeader("Cache-Control", "private, max-age=86400");
         return r;
     }
-    static const QRegularExpression re(QStringLiteral("^bytes=(\\d*)-(\\d*)$"));
-    const auto m = re.match(QString::fromLatin1(range.trimmed()));
-    qint64 first = -1, last = size - 1;
-    if (m.hasMatch() && !(m.captured(1).isEmpty() && m.captured(2).isEmpty())) {
-        if (m.captured(1).isEmpty()) { // the last N bytes
-            first = std::max<qint64>(0, size - m.captured(2).toLongLong());
-        } else {
-            first = m.captured(1).toLongLong();
-            if (!m.captured(2).isEmpty())
-                last = std::min(last, m.captured(2).toLongLong());
-        }
-    }
-    if (first < 0 || first >= size || last < first) {
+    if (range.kind == http::ByteRange::Unsatisfiable) {
         Reply r = Reply::error(416, u"range-not-satisfiable"_qs,
-                               QStringLiteral("range \"%1\" is outside the %2 bytes of the segment").arg(QString::fromLatin1(range)).arg(size));
+                               QStringLiteral("range \"%1\" is outside the %2 bytes of the segment")
+                                   .arg(QString::fromLatin1(rangeHeader.left(80)))
+                                   .arg(size));
         r.addHeader("Content-Range", "bytes */" + QByteArray::number(size));
         return r;
     }
-    f.seek(first);
-    Reply r{206, f.read(last - first + 1), mime, {}};
+    f.seek(range.first);
+    Reply r{206, f.read(range.last - range.first + 1), mime, {}};
     r.addHeader("Accept-Ranges", "bytes");
-    r.addHeader("Content-Range", "bytes " + QByteArray::number(first) + '-' + QByteArray::number(last) + '/' + QByteArray::number(size));
+    r.addHeader("Content-Range",
+                "bytes " + QByteArray::number(range.first) + '-' + QByteArray::number(range.last) + '/' + QByteArray::number(size));
     return r;
 }
 
@@ -270,7 +283,11 @@ std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refu
         *refusal = Reply::error(ApiError::unauthorized(why));
         return std::nullopt;
     }
-    if (m_config.adminToken.isEmpty() && c.request.remoteAddress().isLoopback())
+    // Loopback without an admin token is the operator (a developer's machine), unless a proxy on
+    // this machine passed the request on for someone else (it says so; RFC 7239).
+    const bool proxied = !c.request.value("Forwarded").isEmpty() || !c.request.value("X-Forwarded-For").isEmpty()
+        || !c.request.value("X-Real-IP").isEmpty();
+    if (m_config.adminToken.isEmpty() && c.request.remoteAddress().isLoopback() && !proxied)
         return Identity{true, {}};
     *refusal = Reply::error(ApiError::unauthorized(
         QStringLiteral("a box shows its ticket (Authorization: Bearer <ticket>, from the control server); an operator the admin token")));
@@ -300,16 +317,37 @@ QString DiverServer::channelLabelOf(const QString &channelId) const
     return number > 0 ? QStringLiteral("%1 %2").arg(number).arg(m_guide->channelName(index)) : m_guide->channelName(index);
 }
 
-QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s) const
+QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s, const QSet<qint64> *viewerRules) const
 {
     // The detail is read by a viewer: channels by number and name, as the box shows them; the
     // ids stay in the fields for machines.
     const dvr::ChannelNames names = [this](const QString &id) { return channelNameOf(id); };
+    const auto labels = [this](const QString &id) { return channelLabelOf(id); };
+    if (!viewerRules)
+        return {{u"rule"_qs, s.airing.ruleId}, {u"channel"_qs, s.airing.channelId}, {u"channelName"_qs, channelNameOf(s.airing.channelId)},
+                {u"title"_qs, s.airing.title}, {u"start"_qs, s.airing.start}, {u"stop"_qs, s.airing.stop},
+                {u"reason"_qs, dvr::skipReasonName(s.reason)}, {u"detail"_qs, s.detail(labels)},
+                {u"relatedTo"_qs, refs(s.relatedTo, names)}, {u"alternatives"_qs, refs(s.alternatives, names)}};
+    // A box is not told what other viewers record (their titles, channels, rules): an airing of
+    // theirs that blocks or duplicates its own is "another recording", with its times only.
+    // (The alternatives are other airings in the guide, no one's recordings.)
+    dvr::SkippedAiring own = s;
+    QJsonArray related;
+    for (dvr::AiringRef &r : own.relatedTo) {
+        if (viewerRules->contains(r.ruleId)) {
+            related.append(refs({r}, names).at(0));
+            continue;
+        }
+        related.append(QJsonObject{{u"other"_qs, true}, {u"title"_qs, u"another recording"_qs}, {u"start"_qs, r.start}, {u"stop"_qs, r.stop}});
+        r = {0, kOtherAiring, r.start, r.stop, kOtherAiring};
+    }
+    // A note names the recording that displaced this one, whoever's it is.
+    if (own.note.startsWith(u"moved to make room for "))
+        own.note = QStringLiteral("moved to make room for another recording");
     return {{u"rule"_qs, s.airing.ruleId}, {u"channel"_qs, s.airing.channelId}, {u"channelName"_qs, channelNameOf(s.airing.channelId)},
             {u"title"_qs, s.airing.title}, {u"start"_qs, s.airing.start}, {u"stop"_qs, s.airing.stop},
-            {u"reason"_qs, dvr::skipReasonName(s.reason)},
-            {u"detail"_qs, s.detail([this](const QString &id) { return channelLabelOf(id); })},
-            {u"relatedTo"_qs, refs(s.relatedTo, names)}, {u"alternatives"_qs, refs(s.alternatives, names)}};
+            {u"reason"_qs, dvr::skipReasonName(s.reason)}, {u"detail"_qs, anonymousText(own.detail(labels))},
+            {u"relatedTo"_qs, related}, {u"alternatives"_qs, refs(s.alternatives, names)}};
 }
 
 QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket,
@@ -451,7 +489,15 @@ void DiverServer::setupRoutes()
 
     // ---- rules
     // What became of a rule, at once: planned airings, and every airing not recorded with why.
-    auto ruleOutcome = [this](const dvr::RecordingRule &rule) {
+    auto ruleOutcome = [this](const dvr::RecordingRule &rule, const Identity &who) {
+        // A box is told its own airings only (skippedJson): its rules' ids.
+        std::optional<QSet<qint64>> viewerRules;
+        if (!who.isOperator) {
+            QString error;
+            viewerRules.emplace();
+            for (const auto &own : m_rules.rules(&error, who.owner).value_or(QList<dvr::RecordingRule>{}))
+                viewerRules->insert(own.id);
+        }
         QJsonArray planned, skipped;
         for (const auto &p : std::as_const(m_plan.recordings)) {
             if (p.ruleId == rule.id)
@@ -460,7 +506,7 @@ void DiverServer::setupRoutes()
         const qint64 t = now();
         for (const auto &s : std::as_const(m_plan.skipped)) {
             if (s.airing.ruleId == rule.id && !isNoNews(s, t))
-                skipped.append(skippedJson(s));
+                skipped.append(skippedJson(s, viewerRules ? &*viewerRules : nullptr));
         }
         QStringList notes;
         for (const auto &rep : std::as_const(m_plan.ruleReports)) {
@@ -512,12 +558,12 @@ void DiverServer::setupRoutes()
         if (!m_rules.save(&*rule, &error, requestKey, &repeated))
             return Reply::error(ApiError::internal(error));
         if (repeated)
-            return Reply::json(ruleOutcome(*rule), 200);
+            return Reply::json(ruleOutcome(*rule, who), 200);
         m_scheduler.upsertRule(*rule);
         announce(ClusterChange::Kind::Rule, rule->id);
         replan(false);
         startDue(now());
-        return Reply::json(ruleOutcome(*rule), id == 0 ? 201 : 200);
+        return Reply::json(ruleOutcome(*rule, who), id == 0 ? 201 : 200);
     };
     r->addRoute(Method::Get, u"/api/rules"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -604,7 +650,7 @@ void DiverServer::setupRoutes()
         announce(ClusterChange::Kind::Rule, id);
         replan(false);
         startDue(t);
-        return Reply::json(ruleOutcome(*rule));
+        return Reply::json(ruleOutcome(*rule, *who));
     });
 
     // ---- "record this": a single-airing rule in one call
@@ -633,7 +679,7 @@ void DiverServer::setupRoutes()
         }
         for (const auto &s : std::as_const(m_plan.skipped)) {
             if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isNoNews(s, t))
-                skipped.append(skippedJson(s));
+                skipped.append(skippedJson(s, who->isOperator ? nullptr : &mine));
         }
         int conflicts = 0;
         for (const auto &s : skipped)
@@ -707,9 +753,12 @@ void DiverServer::setupRoutes()
         std::optional<bool> kept;
         if (body->contains(u"position"_qs)) {
             const QJsonValue v = body->value(u"position"_qs);
-            if (!v.isDouble() || v.toDouble() < 0)
+            if (!v.isDouble() || !std::isfinite(v.toDouble()) || v.toDouble() < 0)
                 return Reply::error(ApiError::badRequest(u"position: seconds from the start, a number ≥ 0"_qs));
-            position = qint64(v.toDouble());
+            // At most the recording's length (a player's position at its end, or beyond by a
+            // rounding, is its end): converted only once in range.
+            const qint64 length = std::max<qint64>(0, row->recordStop - row->recordStart);
+            position = v.toDouble() >= double(length) ? length : qint64(v.toDouble());
         }
         if (body->contains(u"kept"_qs)) {
             if (!body->value(u"kept"_qs).isBool())
@@ -866,20 +915,40 @@ void DiverServer::setupRoutes()
         qint64 duration = 0; // of the playlist: the segments' media, one after the other
         for (const dvr::ArchiveSegment &s : std::as_const(segments))
             duration += s.durationMs;
-        auto future = QtConcurrent::run([dir, segments, every = *every]() {
-            QString why;
-            QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why);
-            return std::make_pair(thumbs, why);
-        });
-        auto *watcher = new QFutureWatcher<std::pair<QList<dvr::Thumbnail>, QString>>(this);
-        connect(watcher, &QFutureWatcherBase::finished, this, [watcher, respond, ticket, duration, id = row->id]() {
-            const auto [thumbs, why] = watcher->result();
-            watcher->deleteLater();
-            if (thumbs.isEmpty())
-                return respond(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
-            respond(Reply{200, vttWithTicket(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
-        });
-        watcher->setFuture(future);
+        // One request makes a folder's thumbnails at a time (decoding on the global pool, two
+        // threads here); one that comes meanwhile waits its turn, then finds them made.
+        auto make = [this, dir, segments, every = *every, respond, ticket, duration, id = row->id]() {
+            auto future = QtConcurrent::run([dir, segments, every]() {
+                QString why;
+                QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why, kMaxThumbnails);
+                return std::make_pair(thumbs, why);
+            });
+            auto *watcher = new QFutureWatcher<std::pair<QList<dvr::Thumbnail>, QString>>(this);
+            connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, dir, respond, ticket, duration, id]() {
+                const auto [thumbs, why] = watcher->result();
+                watcher->deleteLater();
+                if (thumbs.isEmpty())
+                    respond(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
+                else
+                    respond(Reply{200, vttWithTicket(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
+                auto waiting = m_thumbnailQueue.find(dir);
+                if (waiting == m_thumbnailQueue.end())
+                    return;
+                if (waiting->isEmpty()) {
+                    m_thumbnailQueue.erase(waiting);
+                    return;
+                }
+                const std::function<void()> next = waiting->takeFirst();
+                next();
+            });
+            watcher->setFuture(future);
+        };
+        if (const auto busy = m_thumbnailQueue.find(dir); busy != m_thumbnailQueue.end()) {
+            busy->append(make);
+            return;
+        }
+        m_thumbnailQueue.insert(dir, {});
+        make();
     });
     r->addRoute(Method::Get, u"/play/<id>/<chunk>/<file>"_qs, [this, findRecording](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -909,6 +978,16 @@ void DiverServer::setupRoutes()
             }
         } else {
             dir = archiveFolderOf(row->channelId);
+            if (!dir.isEmpty()) {
+                // A range of the channel's archive: its segments only, not the rest of the
+                // archive (which holds other viewers' recordings beyond the catch-up window).
+                const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
+                dvr::ArchiveReader reader;
+                if (!reader.load(dir, from, to, &error))
+                    return Reply::error(ApiError::internal(QStringLiteral("recording %1: %2").arg(row->id).arg(error)));
+                if (!inSpan(reader.segments(from, to), chunk, file))
+                    return Reply::error(ApiError::notFound(QStringLiteral("%1/%2 is not in recording %3").arg(chunk, file).arg(row->id)));
+            }
         }
         if (dir.isEmpty())
             return Reply::error(ApiError::notFound(
@@ -952,11 +1031,32 @@ void DiverServer::setupRoutes()
         const ActiveArchive *a = m_archives.value(c.params.value(0));
         if (!a)
             return Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(c.params.value(0).left(40))));
-        if (!safeSegmentPath(c.params.value(1), c.params.value(2)))
-            return Reply::error(ApiError::badRequest(
-                notASegment(c.params.value(1), c.params.value(2), QStringLiteral("the archive of %1").arg(a->channelId))));
-        return fileReply(QDir(a->directory).filePath(c.params.value(1) + u'/' + c.params.value(2)), mimeOf(c.params.value(2)),
-                         c.request.value("Range"));
+        const QString chunk = c.params.value(1), file = c.params.value(2);
+        if (!safeSegmentPath(chunk, file))
+            return Reply::error(ApiError::badRequest(notASegment(chunk, file, QStringLiteral("the archive of %1").arg(a->channelId))));
+        if (!who->isOperator) {
+            // Catch-up reaches back [archive] hours, as its playlists do; the archive keeps older
+            // chunks that viewers' recordings hold, and those are theirs (through /play) only.
+            const qint64 windowMs = QDateTime::currentMSecsSinceEpoch() - qint64(m_config.archiveHours) * 3600 * 1000;
+            const QDateTime chunkStart = QDateTime::fromString(chunk, u"yyyyMMdd'T'HHmmss'Z'"_qs);
+            const auto tooOld = [&] {
+                return Reply::error(ApiError::notFound(QStringLiteral("%1/%2 of the archive of %3 is older than its %4 hours of catch-up")
+                                                           .arg(chunk, file, a->channelId)
+                                                           .arg(m_config.archiveHours)));
+            };
+            if (!chunkStart.isValid())
+                return tooOld();
+            if (QDateTime(chunkStart.date(), chunkStart.time(), Qt::UTC).toMSecsSinceEpoch() < windowMs) {
+                // A chunk that began before the window: the segments of it that end inside it.
+                dvr::ArchiveReader reader;
+                QString error;
+                if (!reader.load(a->directory, windowMs, windowMs + 1, &error))
+                    return Reply::error(ApiError::internal(error));
+                if (!inSpan(reader.segments(windowMs), chunk, file))
+                    return tooOld();
+            }
+        }
+        return fileReply(QDir(a->directory).filePath(chunk + u'/' + file), mimeOf(file), c.request.value("Range"));
     });
 #undef DIVER_IDENTIFY
 }

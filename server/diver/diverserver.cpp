@@ -165,6 +165,19 @@ quint16 DiverServer::httpPort() const
 
 bool DiverServer::start(QString *error)
 {
+    // Without an admin token, a request from loopback without a credential is the operator's
+    // (a developer's machine). Listening beyond loopback so, anyone who reaches the port through
+    // something on this host would be: refused, as Docker refuses a TCP socket without TLS.
+    if (m_config.adminToken.isEmpty()) {
+        if (!m_config.bindAddress.isLoopback()) {
+            *error = QStringLiteral("no [server] admin_token while listening on %1: set admin_token (operators' bearer "
+                                    "token), or bind=127.0.0.1 for a developer's machine")
+                         .arg(m_config.bindAddress.toString());
+            return false;
+        }
+        qCWarning(lcDiver).noquote() << "no [server] admin_token: any request from this machine without a credential is the"
+                                     << "operator's (a reverse proxy here must send X-Forwarded-For or Forwarded, or set admin_token)";
+    }
     if (!QDir().mkpath(m_config.dataDir)) {
         *error = QStringLiteral("cannot create the data folder %1").arg(m_config.dataDir);
         return false;
@@ -1866,7 +1879,10 @@ void DiverServer::acceptEvents(QWebSocket *socket)
     } else if (const QString ticket = query.queryItemValue(QStringLiteral("ticket"), QUrl::FullyDecoded); !ticket.isEmpty()) {
         identity = m_auth.verifyTicket(ticket.toLatin1(), now(), &why);
     } else if (m_config.adminToken.isEmpty() && socket->peerAddress().isLoopback()) {
-        identity = Identity{true, {}};
+        // As for HTTP (identify()): not when a proxy on this machine passed it on.
+        const QNetworkRequest &r = socket->request();
+        if (!r.hasRawHeader("Forwarded") && !r.hasRawHeader("X-Forwarded-For") && !r.hasRawHeader("X-Real-IP"))
+            identity = Identity{true, {}};
     }
     if (!identity) {
         socket->close(QWebSocketProtocol::CloseCodePolicyViolated, why.left(120));

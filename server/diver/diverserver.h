@@ -262,7 +262,8 @@ private:
     QJsonObject recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket,
                               const QHash<qint64, CopyRow> *copies = nullptr) const;
     QJsonObject plannedJson(const dvr::PlannedRecording &p) const;
-    QJsonObject skippedJson(const dvr::SkippedAiring &s) const;
+    /// For a box, `viewerRules` (its rules' ids): other viewers' airings in it are "another recording".
+    QJsonObject skippedJson(const dvr::SkippedAiring &s, const QSet<qint64> *viewerRules = nullptr) const;
     QString channelNameOf(const QString &channelId) const;
     /// A channel as a viewer reads it: number and name ("3 Demo News"), the name, or the id.
     QString channelLabelOf(const QString &channelId) const;
@@ -310,6 +311,9 @@ private:
     mutable QHash<qint64, std::pair<dvr::TimeRange, dvr::RangeCoverage>> m_settledCoverage;
     QList<StoppingRecorder> m_stoppingRecorders;
     QHash<QString, QList<std::function<void()>>> m_folderWaiters; ///< folder -> what waits for its recorder to stop
+    /// Folder -> the thumbnail requests waiting while one makes its thumbnails (one at a time a
+    /// folder: the others then find most of theirs made).
+    QHash<QString, QList<std::function<void()>>> m_thumbnailQueue;
     std::function<void(dvr::Recorder &)> m_recorderHook;
     std::function<void(qint64, qint64)> m_copyEndHook;
     QHash<qint64, qint64> m_unsealedEnds; ///< copy id -> the end (ms) its recorder reached, not yet sealed (retried)

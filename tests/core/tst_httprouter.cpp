@@ -4,6 +4,7 @@
 #include <core/httprouter.h>
 #include <core/metrics.h>
 
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QSignalSpy>
 #include <QTcpSocket>
@@ -90,6 +91,34 @@ class TestHttpRouter : public QObject
         return r;
     }
 
+    /// Writes `bytes` on `s` (connecting it first if it is not) and reads until the server closes
+    /// it, or until what came in holds `enough`, or `ms` pass.
+    QByteArray exchange(QTcpSocket &s, const QByteArray &bytes, const QByteArray &enough = {}, int ms = 10000)
+    {
+        if (s.state() != QAbstractSocket::ConnectedState) {
+            s.connectToHost(QHostAddress::LocalHost, m_router->port());
+            if (!s.waitForConnected(5000))
+                return {};
+        }
+        s.write(bytes);
+        QByteArray data;
+        QElapsedTimer clock;
+        clock.start();
+        while (clock.elapsed() < ms && s.state() == QAbstractSocket::ConnectedState
+               && (enough.isEmpty() || !data.contains(enough))) {
+            QSignalSpy ready(&s, &QTcpSocket::readyRead);
+            if (s.bytesAvailable() == 0)
+                ready.wait(int(qMax<qint64>(1, qMin<qint64>(200, ms - clock.elapsed()))));
+            data += s.readAll();
+        }
+        return data + s.readAll();
+    }
+    QByteArray exchange(const QByteArray &bytes)
+    {
+        QTcpSocket s;
+        return exchange(s, bytes);
+    }
+
 private Q_SLOTS:
     void init()
     {
@@ -140,6 +169,10 @@ private Q_SLOTS:
             reply.addHeader("ETag", "\"f1\"");
             return reply;
         });
+        m_router->addRoute(Method::Post, QStringLiteral("/upload"), [](RouteContext &c) {
+            return Reply::json({{QStringLiteral("bytes"), qint64(c.request.body().size())}});
+        });
+        m_router->setMaxBodyBytes(Method::Post, QStringLiteral("/upload"), 3 * 1024 * 1024);
         QString error;
         QVERIFY2(m_router->listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
     }
@@ -294,6 +327,104 @@ private Q_SLOTS:
         const RawReply r = request("GET", "/private", headers);
         QCOMPARE(r.status, status);
         QCOMPARE(r.json().value(status == 200 ? u"user" : u"error").toString(), answer);
+    }
+
+    // A body larger than the route's limit is refused from its head (Content-Length), before it
+    // is sent, and a chunked one once it passes the limit: 413, and the connection closes.
+    // Qt HTTP Server alone would read any body whole into memory first.
+    void bodyOverTheLimitIs413BeforeItIsRead()
+    {
+        const QByteArray announced = exchange("POST /numbers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                              "Content-Length: 2000000\r\n\r\n");
+        QVERIFY2(announced.startsWith("HTTP/1.1 413 "), announced.constData());
+        QVERIFY2(announced.contains("\"error\":\"payload-too-large\""), announced.constData());
+        QVERIFY2(announced.contains("1048576"), announced.constData()); // the limit, said
+        QVERIFY(announced.contains("Connection: close"));
+        QVERIFY2(m_metrics.render().contains("test_http_requests_total{route=\"refused\",status=\"413\"} 1"), m_metrics.render().constData());
+
+        QByteArray chunked = "POST /numbers HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        const QByteArray chunk(256 * 1024, 'x');
+        for (int i = 0; i < 5; ++i)
+            chunked += QByteArray::number(chunk.size(), 16) + "\r\n" + chunk + "\r\n";
+        const QByteArray streamed = exchange(chunked);
+        QVERIFY2(streamed.startsWith("HTTP/1.1 413 "), streamed.left(200).constData());
+
+        // The upload route takes more; beyond its own limit it is refused all the same.
+        const QByteArray big = exchange("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4000000\r\n\r\n");
+        QVERIFY2(big.startsWith("HTTP/1.1 413 "), big.constData());
+        QVERIFY2(big.contains("3145728"), big.constData());
+
+        // A head beyond 64 KiB: 431.
+        const QByteArray head = exchange("GET /items/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: " + QByteArray(70 * 1024, 'h') + "\r\n\r\n");
+        QVERIFY2(head.startsWith("HTTP/1.1 431 "), head.left(200).constData());
+    }
+
+    // Bodies within their limits are read as before, one request after the other on a connection
+    // (the limit follows each request's framing: Content-Length, chunks and trailers).
+    void bodiesWithinTheLimitsAreRead()
+    {
+        const QByteArray upload(2 * 1024 * 1024, 'u');
+        QTcpSocket s;
+        const QByteArray first = exchange(s, "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+                                                 + QByteArray::number(upload.size()) + "\r\n\r\n" + upload,
+                                          "{\"bytes\":2097152}");
+        QVERIFY2(first.startsWith("HTTP/1.1 200 ") && first.contains("{\"bytes\":2097152}"), first.left(300).constData());
+        const QByteArray chunked = exchange(s, "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                               "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                                            "{\"bytes\":11}");
+        QVERIFY2(chunked.startsWith("HTTP/1.1 200 ") && chunked.contains("{\"bytes\":11}"), chunked.constData());
+        const QByteArray last = exchange(s, "POST /numbers?n=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}", "{\"n\":3}");
+        QVERIFY2(last.startsWith("HTTP/1.1 201 ") && last.contains("{\"n\":3}"), last.constData());
+        QCOMPARE(m_router->maxBodyBytes(Method::Post, u"/upload"_qs), 3 * 1024 * 1024);
+        QCOMPARE(m_router->maxBodyBytes(Method::Post, u"/numbers"_qs), Router::DefaultMaxBodyBytes);
+    }
+
+    // RFC 9110 14: one byte range is a part (clipped to the representation), a start at or past
+    // the end unsatisfiable, anything else ignored (the whole); numbers of any length.
+    void byteRange_data()
+    {
+        QTest::addColumn<QByteArray>("header");
+        QTest::addColumn<qint64>("size");
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<qint64>("first");
+        QTest::addColumn<qint64>("last");
+        const int whole = ByteRange::Whole, part = ByteRange::Part, none = ByteRange::Unsatisfiable;
+        QTest::newRow("absent") << QByteArray() << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("first-last") << QByteArray("bytes=0-9") << qint64(100) << part << qint64(0) << qint64(9);
+        QTest::newRow("unit in any case") << QByteArray(" BYTES=10-19 ") << qint64(100) << part << qint64(10) << qint64(19);
+        QTest::newRow("open end") << QByteArray("bytes=90-") << qint64(100) << part << qint64(90) << qint64(99);
+        QTest::newRow("last past the end") << QByteArray("bytes=90-1000") << qint64(100) << part << qint64(90) << qint64(99);
+        QTest::newRow("huge last") << QByteArray("bytes=0-99999999999999999999999") << qint64(100) << part << qint64(0) << qint64(99);
+        QTest::newRow("suffix") << QByteArray("bytes=-10") << qint64(100) << part << qint64(90) << qint64(99);
+        QTest::newRow("suffix longer") << QByteArray("bytes=-1000") << qint64(100) << part << qint64(0) << qint64(99);
+        QTest::newRow("huge suffix") << QByteArray("bytes=-99999999999999999999") << qint64(100) << part << qint64(0) << qint64(99);
+        QTest::newRow("at the end") << QByteArray("bytes=100-") << qint64(100) << none << qint64(0) << qint64(0);
+        QTest::newRow("huge first") << QByteArray("bytes=99999999999999999999-") << qint64(100) << none << qint64(0) << qint64(0);
+        QTest::newRow("zero suffix") << QByteArray("bytes=-0") << qint64(100) << none << qint64(0) << qint64(0);
+        QTest::newRow("empty file") << QByteArray("bytes=0-") << qint64(0) << none << qint64(0) << qint64(0);
+        QTest::newRow("empty file suffix") << QByteArray("bytes=-5") << qint64(0) << none << qint64(0) << qint64(0);
+        QTest::newRow("several") << QByteArray("bytes=0-9,20-29") << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("last before first") << QByteArray("bytes=5-3") << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("no numbers") << QByteArray("bytes=-") << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("not numbers") << QByteArray("bytes=abc") << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("signed") << QByteArray("bytes=+1-2") << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("other unit") << QByteArray("items=0-1") << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("no unit") << QByteArray("0-1") << qint64(100) << whole << qint64(0) << qint64(0);
+        QTest::newRow("space inside") << QByteArray("bytes= 0-1") << qint64(100) << whole << qint64(0) << qint64(0);
+    }
+    void byteRange()
+    {
+        QFETCH(QByteArray, header);
+        QFETCH(qint64, size);
+        QFETCH(int, kind);
+        QFETCH(qint64, first);
+        QFETCH(qint64, last);
+        const ByteRange r = iptv::http::byteRange(header, size);
+        QCOMPARE(int(r.kind), kind);
+        if (kind == ByteRange::Part) {
+            QCOMPARE(r.first, first);
+            QCOMPARE(r.last, last);
+        }
     }
 
     void asyncAnswerComesLater()

@@ -321,6 +321,19 @@ private Q_SLOTS:
         QCOMPARE(jpeg.status, 200);
         QCOMPARE(jpeg.header("Content-Type"), QByteArray("image/jpeg"));
         QVERIFY(jpeg.body.startsWith("\xFF\xD8\xFF"));
+        // Two viewers opening the track at once: one makes what is missing, the other waits for
+        // it; both get the whole track.
+        {
+            QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/thumbnails.vtt?every=3").arg(port).arg(idA)));
+            request.setRawHeader("Authorization", "Bearer " + a);
+            std::unique_ptr<QNetworkReply> one(m_nam.get(request)), two(m_nam.get(request));
+            QTRY_VERIFY_WITH_TIMEOUT(one->isFinished() && two->isFinished(), 60000);
+            QCOMPARE(one->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+            QCOMPARE(two->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+            const QByteArray first = one->readAll(), second = two->readAll();
+            QVERIFY2(first.contains(".jpg"), first.constData());
+            QCOMPARE(second.count(".jpg"), first.count(".jpg"));
+        }
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt"_qs, b).status, 404);
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt?every=0"_qs, a).status, 400);
 
@@ -955,10 +968,16 @@ private Q_SLOTS:
             QString says;
         } refused[] = {
             {{{u"kind"_qs, u"regex"_qs}, {u"pattern"_qs, u"(unclosed"_qs}}, u"pattern"_qs},
+            {{{u"kind"_qs, u"regex"_qs}, {u"pattern"_qs, u"(\\w+\\s?)+$"_qs}}, u"pattern too costly"_qs},
             {{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"nine"_qs}, {u"start"_qs, at}}, u"nine"_qs},
             {{{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 1800}}, u"ended"_qs},
             {{{u"kind"_qs, u"bogus"_qs}}, u"kind"_qs},
         };
+        // A body over 1 MiB is refused from its head (413), before diver reads it.
+        const HttpResult huge = httpSend(m_nam, "POST", QUrl(QStringLiteral("http://127.0.0.1:%1/api/rules").arg(port)),
+                                         "{\"kind\": \"title\", \"title\": \"" + QByteArray(2 * 1024 * 1024, 'x') + "\"}",
+                                         {{"Authorization", "Bearer " + a}, {"Content-Type", "application/json"}});
+        QVERIFY2(huge.status == 413, huge.body.left(300).constData());
         for (const auto &r : refused) {
             const HttpResult answer = call("POST", port, u"/api/rules"_qs, a, r.rule);
             QVERIFY2(answer.status == 400, answer.body.constData());
@@ -1020,6 +1039,220 @@ private Q_SLOTS:
         const QJsonArray now2 = call("GET", port, u"/api/upcoming"_qs, b).json().value(u"planned"_qs).toArray();
         QCOMPARE(now2.size(), 1);
         QCOMPARE(now2.at(0).toObject().value(u"start"_qs).toInteger(), at);
+    }
+
+    // Segments are served within what the asker may see: through /play, the recording's own
+    // range of the archive (not the rest of it, other viewers' recordings included); through
+    // /catchup, a box gets the catch-up window only (the archive keeps older chunks that viewers'
+    // recordings hold), an operator everything. Byte ranges follow RFC 9110 (one range; anything
+    // else is ignored: the whole segment), a whole segment is cacheable privately only, and a
+    // resume position is bounded by the recording's length.
+    void segmentsWithinTheRecordingOrTheWindow()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"access"_qs);
+        c.archivedChannels = {u"two"_qs};
+        c.archiveHours = 1;
+        QVERIFY(writeGuide(c.guideFile, {u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 20, now + 3600, u"Live"_qs, {}}}));
+        // Two segments the archive kept from hours ago (beyond its hour of catch-up), each held
+        // by one viewer's recording: Y's three hours ago, X's two.
+        QByteArray ts;
+        for (int i = 0; i < 10; ++i)
+            ts += QByteArray(1, char(0x47)) + QByteArray(187, char(i));
+        const qint64 oldY = (now - 3 * 3600) * 1000, oldX = (now - 2 * 3600) * 1000;
+        QString segY, segX;
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QString error;
+            QVERIFY2(writer.open({QDir(c.dataDir).filePath(u"storage/archive/two"_qs), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError written;
+            QVERIFY2(writer.writeSegment(ts, oldY, 1000, false, &written), qPrintable(written.toString()));
+            // (The index names a segment in its chunk: the chunk of an hour is named by its start.)
+            segY = iptv::dvr::ArchiveWriter::chunkName(oldY / 3600000 * 3600000) + u'/' + writer.lastWritten().file;
+            QVERIFY2(writer.writeSegment(ts, oldX, 1000, true, &written), qPrintable(written.toString()));
+            segX = iptv::dvr::ArchiveWriter::chunkName(oldX / 3600000 * 3600000) + u'/' + writer.lastWritten().file;
+        }
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const auto recordingOfRange = [&](const QString &owner, qint64 fromMs) {
+            iptv::diver::RecordingRow row;
+            row.owner = owner;
+            row.channelId = u"two"_qs;
+            row.title = u"Old Film"_qs;
+            row.airingStart = row.recordStart = fromMs / 1000;
+            row.airingStop = row.recordStop = fromMs / 1000 + 1;
+            row.created = now;
+            QString e;
+            const auto id = diver.recordings().insertRecording(row, &e);
+            return id ? QString::number(*id) : QString();
+        };
+        const QString idY = recordingOfRange(u"STB-Y"_qs, oldY), idX = recordingOfRange(u"STB-X"_qs, oldX);
+        QVERIFY(!idY.isEmpty() && !idX.isEmpty());
+        const QByteArray x = ticket(u"STB-X"_qs);
+
+        // X's recording serves its own segment, and not Y's next to it in the archive.
+        const HttpResult own = call("GET", port, u"/play/"_qs + idX + u'/' + segX, x);
+        QVERIFY2(own.status == 200, own.body.constData());
+        QCOMPARE(own.body, ts);
+        QCOMPARE(own.header("Cache-Control"), QByteArray("private, max-age=86400"));
+        const HttpResult others = call("GET", port, u"/play/"_qs + idX + u'/' + segY, x);
+        QVERIFY2(others.status == 404, others.body.constData());
+        QCOMPARE(call("GET", port, u"/play/"_qs + idY + u'/' + segY, ticket(u"STB-Y"_qs)).status, 200);
+        // Catch-up reaches back an hour for a box; the operator reads what the archive holds.
+        const HttpResult old = call("GET", port, u"/catchup/two/"_qs + segY, x);
+        QVERIFY2(old.status == 404 && old.json().value(u"detail"_qs).toString().contains(u"1 hours of catch-up"), old.body.constData());
+        QCOMPARE(call("GET", port, u"/catchup/two/"_qs + segX, x).status, 404);
+        QCOMPARE(call("GET", port, u"/catchup/two/"_qs + segY, "operator-secret").status, 200);
+        // What the archive writes now is within the window.
+        QString live;
+        const auto liveSegment = [&] {
+            const QByteArray list = call("GET", port, QStringLiteral("/catchup/two/archive-%1-now.m3u8").arg(now - 60), x).body;
+            for (const QByteArray &line : list.split('\n')) {
+                if (!line.isEmpty() && !line.startsWith('#'))
+                    live = QString::fromLatin1(line);
+            }
+            return !live.isEmpty();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(liveSegment(), 20000);
+        const HttpResult current = call("GET", port, u"/catchup/two/"_qs + live, x);
+        QVERIFY2(current.status == 200 && current.body.startsWith(char(0x47)), qPrintable(live));
+
+        // Byte ranges (RFC 9110 14): one range is 206; several, another unit, bad syntax, last
+        // before first are ignored (200, the whole); a start beyond the end is 416 whatever its
+        // digits (no overflow to byte 0).
+        const QString path = u"/play/"_qs + idX + u'/' + segX;
+        const auto ranged = [&](const QByteArray &range) { return call("GET", port, path, x, {}, {{"Range", range}}); };
+        for (const QByteArray &ignored : {QByteArray("bytes=0-99,200-299"), QByteArray("bytes=abc"), QByteArray("items=0-1"),
+                                          QByteArray("bytes=5-3"), QByteArray("bytes=-"), QByteArray("bytes 0-1")}) {
+            const HttpResult r = ranged(ignored);
+            QVERIFY2(r.status == 200 && r.body == ts, ignored.constData());
+        }
+        for (const QByteArray &beyond : {QByteArray("bytes=99999999999999999999-"), QByteArray("bytes=1880-"), QByteArray("bytes=-0")}) {
+            const HttpResult r = ranged(beyond);
+            QVERIFY2(r.status == 416, beyond.constData());
+            QCOMPARE(r.header("Content-Range"), QByteArray("bytes */1880"));
+        }
+        const HttpResult tail = ranged("bytes=-188");
+        QCOMPARE(tail.status, 206);
+        QCOMPARE(tail.body, ts.right(188));
+        QCOMPARE(tail.header("Content-Range"), QByteArray("bytes 1692-1879/1880"));
+        const HttpResult clipped = ranged("BYTES=1800-99999999999999999999");
+        QCOMPARE(clipped.status, 206);
+        QCOMPARE(clipped.header("Content-Range"), QByteArray("bytes 1800-1879/1880"));
+
+        // The same through curl, a client of its own.
+        if (!QStandardPaths::findExecutable(u"curl"_qs).isEmpty()) {
+            const QString url = QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path);
+            for (const auto &[range, expected] : {std::pair{u"bytes=0-99,200-299"_qs, u"200 1880"_qs},
+                                                  std::pair{u"bytes=99999999999999999999-"_qs, u"416"_qs},
+                                                  std::pair{u"bytes=-188"_qs, u"206 188"_qs}, std::pair{u"items=0-1"_qs, u"200 1880"_qs}}) {
+                QProcess curl;
+                QSignalSpy done(&curl, &QProcess::finished);
+                curl.start(u"curl"_qs, {u"-s"_qs, u"-o"_qs, u"/dev/null"_qs, u"-w"_qs, u"%{http_code} %{size_download}"_qs, u"-H"_qs,
+                                        u"Authorization: Bearer "_qs + QString::fromLatin1(x), u"-H"_qs, u"Range: "_qs + range, url});
+                QVERIFY(done.wait(30000));
+                const QString got = QString::fromLatin1(curl.readAllStandardOutput());
+                QVERIFY2(got.startsWith(expected), qPrintable(range + u": "_qs + got));
+            }
+        }
+
+        // A resume position: a number, at most the recording's length (1 s here).
+        const auto put = [&](const QByteArray &body) {
+            return httpSend(m_nam, "PUT", QUrl(QStringLiteral("http://127.0.0.1:%1/api/recordings/%2").arg(port).arg(idX)), body,
+                            {{"Authorization", "Bearer " + x}, {"Content-Type", "application/json"}});
+        };
+        const HttpResult far = put(R"({"position": 1e300})");
+        QVERIFY2(far.status == 200, far.body.constData());
+        QCOMPARE(far.json().value(u"position"_qs).toInteger(), 1);
+        // (Beyond a double: Qt's JSON reader refuses the number itself.)
+        const HttpResult infinite = put(R"({"position": 1e400})");
+        QVERIFY2(infinite.status == 400, infinite.body.constData());
+        const HttpResult negative = put(R"({"position": -1e300})");
+        QVERIFY2(negative.status == 400 && negative.json().value(u"detail"_qs).toString().startsWith(u"position:"), negative.body.constData());
+        QCOMPARE(put(R"({"position": 0.5})").json().value(u"position"_qs).toInteger(), 0);
+    }
+
+    // A box is told that another recording blocks its own, and when, never whose or what it is
+    // (title, channel, rule); the operator sees everything.
+    void conflictsDoNotNameOtherViewersRecordings()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"privacy"_qs);
+        c.capacity = 1;
+        const qint64 at = now + 7200;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, at, at + 1800, u"Secret Drama"_qs, {}}, {u"two"_qs, at, at + 1800, u"Solo"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        QCOMPARE(call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Secret Drama"_qs}, {u"priority"_qs, 5}}).status,
+                 201);
+        const HttpResult solo = call("POST", port, u"/api/rules"_qs, b, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Solo"_qs}});
+        QVERIFY2(solo.status == 201, solo.body.constData());
+        const QJsonObject upB = call("GET", port, u"/api/upcoming"_qs, b).json();
+        for (const QJsonObject &skipped : {solo.json().value(u"skipped"_qs).toArray().at(0).toObject(),
+                                           upB.value(u"skipped"_qs).toArray().at(0).toObject()}) {
+            QCOMPARE(skipped.value(u"reason"_qs).toString(), u"conflict"_qs);
+            const QByteArray text = QJsonDocument(skipped).toJson(QJsonDocument::Compact);
+            QVERIFY2(!text.contains("Secret") && !text.contains("\"one\"") && !text.contains("ONE"), text.constData());
+            const QJsonObject blocker = skipped.value(u"relatedTo"_qs).toArray().at(0).toObject();
+            QVERIFY2(blocker.value(u"other"_qs).toBool() && blocker.value(u"start"_qs).toInteger() == at
+                         && blocker.value(u"stop"_qs).toInteger() == at + 1800 && !blocker.contains(u"rule"_qs)
+                         && !blocker.contains(u"channel"_qs),
+                     text.constData());
+            const QString detail = skipped.value(u"detail"_qs).toString();
+            QVERIFY2(detail.startsWith(u"no capacity: conflicts with another recording at "), qPrintable(detail));
+        }
+        // The operator sees whose it is.
+        const QJsonArray all = call("GET", port, u"/api/upcoming"_qs, "operator-secret").json().value(u"skipped"_qs).toArray();
+        QCOMPARE(all.size(), 1);
+        const QJsonObject seen = all.at(0).toObject().value(u"relatedTo"_qs).toArray().at(0).toObject();
+        QCOMPARE(seen.value(u"title"_qs).toString(), u"Secret Drama"_qs);
+        QCOMPARE(seen.value(u"channel"_qs).toString(), u"one"_qs);
+        QVERIFY(all.at(0).toObject().value(u"detail"_qs).toString().contains(u"\"Secret Drama\" on 1 ONE at"));
+    }
+
+    // Without an admin token, requests from loopback are the operator's: diver then listens on
+    // loopback only, and a request a proxy on this machine passed on (it says so) is no operator.
+    void noAdminTokenOnlyOnLoopback()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"notoken"_qs);
+        c.adminToken.clear();
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Film"_qs, {}}}));
+        c.bindAddress = QHostAddress::Any;
+        {
+            DiverServer open(c);
+            QString error;
+            QVERIFY(!open.start(&error));
+            QVERIFY2(error.contains(u"admin_token") && error.contains(u"bind=127.0.0.1"), qPrintable(error));
+        }
+        c.bindAddress = QHostAddress::LocalHost;
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        QCOMPARE(call("GET", diver.httpPort(), u"/api/rules"_qs, {}).status, 200);
+        for (const QByteArray &header : {QByteArray("X-Forwarded-For"), QByteArray("Forwarded"), QByteArray("X-Real-IP")}) {
+            const HttpResult proxied = call("GET", diver.httpPort(), u"/api/rules"_qs, {}, {}, {{header, "203.0.113.7"}});
+            QVERIFY2(proxied.status == 401, header.constData());
+        }
+        // The event stream the same: the operator's from loopback, closed when proxied.
+        QWebSocket local, proxied;
+        QSignalSpy hello(&local, &QWebSocket::textMessageReceived);
+        QSignalSpy refused(&proxied, &QWebSocket::disconnected);
+        const QUrl events(QStringLiteral("ws://127.0.0.1:%1/events").arg(diver.httpPort()));
+        local.open(events);
+        QNetworkRequest forwarded(events);
+        forwarded.setRawHeader("X-Forwarded-For", "203.0.113.7");
+        proxied.open(forwarded);
+        QVERIFY(hello.wait(10000));
+        QCOMPARE(QJsonDocument::fromJson(hello.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), QString());
+        QVERIFY(!refused.isEmpty() || refused.wait(10000));
+        QCOMPARE(proxied.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
     }
 
     // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)

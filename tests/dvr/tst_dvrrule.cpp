@@ -78,6 +78,24 @@ private Q_SLOTS:
         QTest::newRow("regex nothing to repeat") << r << before << u"invalid regular expression at position 2"_qs;
         r.pattern = u"^dr.*a$"_qs;
         QTest::newRow("regex ok") << r << before << QString();
+        // Patterns whose matching backtracks exponentially (tried against every title of the
+        // guide, they stall the scheduler): refused with the reason and a title that shows it.
+        for (const QString &costly : {u"(\\w+\\s?)+$"_qs, u"(a+)+b"_qs, u"(a|aa)*c"_qs, u"^(.*?,){11}P"_qs, u"(\\d+)*$"_qs,
+                                      u"(\\w|\\d)+\\."_qs, u"([a-z]+ ?)*!"_qs}) {
+            r.pattern = costly;
+            QTest::newRow(qPrintable(u"regex too costly: "_qs + costly)) << r << before << u"pattern too costly: \""_qs + costly + u'"';
+        }
+        // What viewers write: literal words, alternations, anchors, a wildcard or two.
+        for (const QString &fine : {u"news"_qs, u"^the .* show$"_qs, u"star (trek|wars)"_qs, u"^(?:doctor|dr\\.?) who\\b"_qs,
+                                    u"\\bquiz\\b.*night"_qs, u"^Die (Sendung|Show) mit der Maus$"_qs, u"\\d+\\.\\s*Bundesliga"_qs,
+                                    u".*a.*b.*c"_qs, u"Live!"_qs}) {
+            r.pattern = fine;
+            QTest::newRow(qPrintable(u"regex fine: "_qs + fine)) << r << before << QString();
+        }
+        r.pattern = QString(257, u'a');
+        QTest::newRow("regex too long") << r << before << u"pattern: longer than 256 characters (257)"_qs;
+        r.pattern = QString(256, u'a');
+        QTest::newRow("regex of the longest") << r << before << QString();
         r = {};
         r.kind = RuleKind::Single;
         QTest::newRow("single without channel") << r << before << u"channel: empty"_qs;

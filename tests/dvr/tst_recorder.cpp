@@ -24,6 +24,7 @@
 #include <QTimer>
 
 #include <atomic>
+#include <thread>
 #include <csignal>
 
 using namespace recasttest;
@@ -436,6 +437,56 @@ void TestRecorder::thumbnails()
     QVERIFY2(vtt.contains("\n00:00:00.000 --> 00:00:0"), vtt.constData());
     QCOMPARE(vtt.count("-->"), thumbs.size());
     QVERIFY(vtt.contains((u"/t/"_qs + thumbs.last().file).toUtf8()));
+
+    // A segment that gives no picture (audio only for a while, damaged) is skipped: the next
+    // one stands for its step, and the track is made of the others.
+    const QString chunk = QFileInfo(segments.first().file).path();
+    ArchiveSegment silent = segments.first();
+    silent.sequence = 999999;
+    silent.file = chunk + u"/seg-999999.ts"_qs;
+    {
+        QFile f(QDir(dir).filePath(silent.file));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        for (int i = 0; i < 20; ++i) // null packets: MPEG-TS without a single stream
+            f.write(QByteArray("\x47\x1f\xff\x10", 4) + QByteArray(184, char(0xff)));
+    }
+    const QList<Thumbnail> skipping = ensureThumbnails(dir, QList<ArchiveSegment>{silent} + segments, 2000, 96, &error);
+    QVERIFY2(!skipping.isEmpty(), qPrintable(error));
+    QCOMPARE(skipping.first().file, thumbs.first().file);
+    QCOMPARE(skipping.first().atMs, silent.durationMs);
+    QVERIFY(!QFileInfo::exists(QDir(dir).filePath(chunk + u"/thumb-999999.jpg"_qs)));
+    const QList<Thumbnail> none = ensureThumbnails(dir, {silent}, 2000, 96, &error);
+    QVERIFY(none.isEmpty());
+    QVERIFY2(error.contains(u"seg-999999.ts"), qPrintable(error));
+
+    // At most maxThumbnails: a long recording (its segments an hour each here) gets them
+    // further apart than asked.
+    QList<ArchiveSegment> hours = segments;
+    for (ArchiveSegment &h : hours)
+        h.durationMs = 3600 * 1000;
+    const QList<Thumbnail> capped = ensureThumbnails(dir, hours, 2000, 96, &error, 2);
+    QCOMPARE(capped.size(), 2);
+    QVERIFY(capped[1].atMs >= qint64(hours.size()) * 3600 * 1000 / 2);
+
+    // Made by two threads at once (two viewers opening the track): each gets every thumbnail,
+    // every image whole, no temporary file left behind.
+    for (const QFileInfo &t : QDir(QDir(dir).filePath(chunk)).entryInfoList({u"thumb-*"_qs}, QDir::Files))
+        QVERIFY(QFile::remove(t.filePath()));
+    QList<Thumbnail> first, second;
+    QString firstError, secondError;
+    std::thread one([&] { first = ensureThumbnails(dir, segments, 1000, 96, &firstError); });
+    std::thread two([&] { second = ensureThumbnails(dir, segments, 1000, 96, &secondError); });
+    one.join();
+    two.join();
+    QCOMPARE(first.size(), segments.size());
+    QCOMPARE(second.size(), segments.size());
+    for (const Thumbnail &t : first) {
+        QImage image;
+        QVERIFY2(image.load(QDir(dir).filePath(t.file), "JPEG"), qPrintable(t.file));
+    }
+    for (const QString &name : QDir(QDir(dir).filePath(chunk)).entryList(QDir::Files | QDir::Hidden))
+        QVERIFY2(name == u"index.tsv" || (name.startsWith(u"seg-") && name.endsWith(u".ts")) || (name.startsWith(u"thumb-") && name.endsWith(u".jpg")),
+                 qPrintable(name));
 }
 
 void TestRecorder::channelArchive()

@@ -169,6 +169,14 @@ private Q_SLOTS:
         QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "conflict", "detail": "no capacity: ...",
             "relatedTo": [{"title": "Film"}], "alternatives": [{"channel": "one", "channelName": "One", "start": 1796590800, "stop": 1796594400}]})")),
                  u"a conflict with “Film”; it fits "_qs + iptv::hubris::formatAiringTime(1796590800, 1796594400) + u" on One (green in Upcoming recordings)"_qs);
+        // Other viewers' recordings in the way are not named (diver does not say what they are).
+        QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "conflict", "detail": "no capacity: ...",
+            "relatedTo": [{"other": true, "title": "another recording", "start": 1, "stop": 2}], "alternatives": []})")),
+                 u"a conflict with another recording"_qs);
+        QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "conflict", "detail": "no capacity: ...",
+            "relatedTo": [{"title": "Film"}, {"other": true, "title": "another recording"}, {"other": true, "title": "another recording"}],
+            "alternatives": []})")),
+                 u"a conflict with “Film” and 2 other recordings"_qs);
         QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "duplicate", "detail": "the same episode is planned at ..."})")),
                  u"the same episode is planned at ..."_qs);
     }

@@ -69,6 +69,11 @@ public:
     using AsyncHandler = std::function<void(HttpContext &, Respond)>;
     void addAsyncRoute(QHttpServerRequest::Method method, const QString &pattern, std::optional<Role> role,
                        AsyncHandler handler);
+    /// A route's request body limit (an upload), instead of the router's 1 MiB (413 beyond it).
+    void setMaxBodyBytes(QHttpServerRequest::Method method, const QString &pattern, qint64 bytes)
+    {
+        m_router->setMaxBodyBytes(method, pattern, bytes);
+    }
 
 private:
     /// What the auth hook leaves in the route context for the handler.

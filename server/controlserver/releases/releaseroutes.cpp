@@ -18,6 +18,8 @@ void addReleaseRoutes(HttpApi *http, ReleaseService *svc)
     http->addAsyncRoute(Method::Post, u"/api/releases"_qs, Role::Admin, [svc](HttpContext &c, HttpApi::Respond respond) {
         svc->uploadRelease(*c.op, c.request.body(), [respond](const ActionResult &a) { respond(replyFrom(a)); });
     });
+    // A bundle (the box's software), not JSON: more than the API's 1 MiB of body, held in memory.
+    http->setMaxBodyBytes(Method::Post, u"/api/releases"_qs, qint64(512) * 1024 * 1024);
     http->addRoute(Method::Get, u"/api/releases"_qs, Role::Viewer, [svc](HttpContext &c) {
         return replyFrom(svc->listReleases(c.query("channel")));
     });
