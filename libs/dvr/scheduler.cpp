@@ -219,7 +219,8 @@ struct PlanState
     std::vector<int> episodeOfEntry;       ///< plannedIndex entry -> episode id
     std::vector<int> plannedOf;            ///< per slot: episodes planned
     std::vector<RuleOutcomes> outcomes;    ///< per slot
-    std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
+    /// Per chunk of the plan's recordings (PlannedRecordings::chunks()), parallel to it: their keys.
+    std::vector<std::vector<RecordingKey>> recordingKeys;
     /// The episodes dropped as conflicts, by every epoch hour their airings' spans touch (from
     /// conflictHourBase), and those with an airing on an archived channel: where a repair looks for
     /// the conflicts that freed minutes or time moving on may let in. An entry stays when its
@@ -338,6 +339,74 @@ bool operator==(const SkippedAirings &a, const SkippedAirings &b)
     if (a.m_ends == b.m_ends) { // the same parts: shared ones compare at once
         for (qsizetype i = 0; i < a.m_parts.size(); ++i)
             if (a.m_parts[i] != b.m_parts[i])
+                return false;
+        return true;
+    }
+    return std::equal(a.begin(), a.end(), b.begin());
+}
+
+PlannedRecordings PlannedRecordings::fromList(const QList<PlannedRecording> &list)
+{
+    PlannedRecordings out;
+    for (qsizetype i = 0; i < list.size(); i += ChunkSize)
+        out.appendChunk(list.mid(i, ChunkSize));
+    return out;
+}
+
+const PlannedRecording &PlannedRecordings::at(qsizetype i) const
+{
+    Q_ASSERT(i >= 0 && i < size());
+    const qsizetype chunk = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
+    return m_chunks[chunk][i - (chunk ? m_ends[chunk - 1] : 0)];
+}
+
+void PlannedRecordings::appendChunk(const Chunk &chunk)
+{
+    if (chunk.isEmpty())
+        return;
+    m_chunks.append(chunk);
+    m_ends.append(size() + chunk.size());
+}
+
+void PlannedRecordings::append(const PlannedRecording &recording)
+{
+    if (m_chunks.isEmpty() || m_chunks.last().size() >= ChunkSize) {
+        appendChunk(Chunk{recording});
+        return;
+    }
+    m_chunks.last().append(recording);
+    ++m_ends.last();
+}
+
+void PlannedRecordings::removeAt(qsizetype i)
+{
+    Q_ASSERT(i >= 0 && i < size());
+    const qsizetype chunk = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
+    m_chunks[chunk].removeAt(i - (chunk ? m_ends[chunk - 1] : 0));
+    for (qsizetype c = chunk; c < m_ends.size(); ++c)
+        --m_ends[c];
+    if (m_chunks[chunk].isEmpty()) {
+        m_chunks.removeAt(chunk);
+        m_ends.removeAt(chunk);
+    }
+}
+
+QList<PlannedRecording> PlannedRecordings::toList() const
+{
+    QList<PlannedRecording> out;
+    out.reserve(size());
+    for (const Chunk &chunk : m_chunks)
+        out.append(chunk);
+    return out;
+}
+
+bool operator==(const PlannedRecordings &a, const PlannedRecordings &b)
+{
+    if (a.size() != b.size())
+        return false;
+    if (a.m_ends == b.m_ends) { // chunked alike: shared chunks compare at once
+        for (qsizetype i = 0; i < a.m_chunks.size(); ++i)
+            if (a.m_chunks[i] != b.m_chunks[i])
                 return false;
         return true;
     }
@@ -2022,9 +2091,12 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     changedParts.clear();
     changesKnown = merge;
     std::vector<QList<PlannedRecording>> wasRecordings(rules.size());
+    std::vector<std::vector<RecordingKey>> wasKeys(rules.size());
     for (const int slot : active)
-        if (rebuild[size_t(slot)] && merge)
+        if (rebuild[size_t(slot)] && merge) {
             wasRecordings[size_t(slot)] = state.outcomes[size_t(slot)].recordings;
+            wasKeys[size_t(slot)] = std::move(state.outcomes[size_t(slot)].recordingKeys);
+        }
     auto outcomesOf = [&](size_t at) {
         const int slot = active[at];
         if (!rebuild[size_t(slot)])
@@ -2142,48 +2214,180 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     }
     out.conflicts = conflicts;
 
-    // The recordings by record start, channel id, rule: the last plan's list less the rebuilt
-    // rules' recordings, merged with theirs (all of them sorted when nothing is merged).
-    std::vector<std::pair<RecordingKey, const PlannedRecording *>> fresh;
-    for (const int slot : active) {
-        const RuleOutcomes &m = state.outcomes[size_t(slot)];
-        if (!merge || rebuild[size_t(slot)])
+    // The recordings by record start, channel id, rule, in chunks: all of them sorted when nothing is
+    // merged; else the last plan's chunks, each taken over as it is unless a rebuilt rule's
+    // recording came into it or went out of it.
+    std::vector<std::vector<RecordingKey>> &chunkKeys = state.recordingKeys;
+    using Fresh = std::pair<RecordingKey, const PlannedRecording *>;
+    auto chunked = [&](const std::vector<Fresh> &sorted) {
+        for (size_t i = 0; i < sorted.size(); i += size_t(PlannedRecordings::ChunkSize)) {
+            const size_t end = std::min(sorted.size(), i + size_t(PlannedRecordings::ChunkSize));
+            PlannedRecordings::Chunk chunk;
+            chunk.reserve(qsizetype(end - i));
+            std::vector<RecordingKey> keys;
+            keys.reserve(end - i);
+            for (size_t k = i; k < end; ++k) {
+                chunk.append(*sorted[k].second);
+                keys.push_back(sorted[k].first);
+            }
+            out.recordings.appendChunk(chunk);
+            chunkKeys.push_back(std::move(keys));
+        }
+    };
+    auto byKey = [](const Fresh &x, const Fresh &y) { return x.first < y.first; };
+    if (!merge || before.recordings.isEmpty()) {
+        std::vector<Fresh> fresh;
+        for (const int slot : active) {
+            const RuleOutcomes &m = state.outcomes[size_t(slot)];
+            if (merge && rebuild[size_t(slot)])
+                changedParts.push_back({wasRecordings[size_t(slot)], m.recordings});
             for (qsizetype i = 0; i < m.recordings.size(); ++i)
                 fresh.emplace_back(m.recordingKeys[size_t(i)], &m.recordings[i]);
-    }
-    std::sort(fresh.begin(), fresh.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
-    std::vector<RecordingKey> keys;
-    if (merge) {
-        for (const int slot : active)
-            if (rebuild[size_t(slot)])
-                changedParts.push_back({wasRecordings[size_t(slot)], state.outcomes[size_t(slot)].recordings});
-        out.recordings.reserve(before.recordings.size() + qsizetype(fresh.size()));
-        keys.reserve(state.recordingKeys.size() + fresh.size());
-        auto nextFresh = fresh.cbegin();
-        for (size_t i = 0; i < state.recordingKeys.size(); ++i) {
-            const RecordingKey &key = state.recordingKeys[i];
-            if (size_t(key.slot) < rebuild.size() && rebuild[size_t(key.slot)])
-                continue;
-            for (; nextFresh != fresh.cend() && nextFresh->first < key; ++nextFresh) {
-                out.recordings.append(*nextFresh->second);
-                keys.push_back(nextFresh->first);
-            }
-            out.recordings.append(before.recordings[qsizetype(i)]);
-            keys.push_back(key);
         }
-        for (; nextFresh != fresh.cend(); ++nextFresh) {
-            out.recordings.append(*nextFresh->second);
-            keys.push_back(nextFresh->first);
-        }
+        std::sort(fresh.begin(), fresh.end(), byKey);
+        chunkKeys.clear();
+        chunked(fresh);
     } else {
-        out.recordings.reserve(qsizetype(fresh.size()));
-        keys.reserve(fresh.size());
-        for (const auto &[key, p] : fresh) {
-            out.recordings.append(*p);
-            keys.push_back(key);
+        // Each rebuilt rule's recordings before and now, both by key: one equal in every field stays
+        // where it is (only its candidate index may differ, which orders nothing else: a rule has
+        // one recording per record start and channel, but for a rule with two there, whose
+        // recordings all count as changed); the others go out of or come into the chunks.
+        std::vector<RecordingKey> removed;
+        std::vector<Fresh> added;
+        std::vector<std::pair<RecordingKey, int>> rekeyed; // old key, new candidate index
+        auto sameSpot = [](const RecordingKey &a, const RecordingKey &b) {
+            return a.recordStart == b.recordStart && a.rank == b.rank;
+        };
+        auto hasTies = [&](const std::vector<RecordingKey> &keys) {
+            for (size_t i = 1; i < keys.size(); ++i)
+                if (sameSpot(keys[i - 1], keys[i]))
+                    return true;
+            return false;
+        };
+        for (const int slot : active) {
+            if (!rebuild[size_t(slot)])
+                continue;
+            const RuleOutcomes &m = state.outcomes[size_t(slot)];
+            const QList<PlannedRecording> &was = wasRecordings[size_t(slot)];
+            const std::vector<RecordingKey> &wasKey = wasKeys[size_t(slot)];
+            changedParts.push_back({was, m.recordings});
+            const bool ties = hasTies(wasKey) || hasTies(m.recordingKeys);
+            size_t i = 0, j = 0;
+            const size_t wasEnd = size_t(was.size()), isEnd = size_t(m.recordings.size());
+            while (i < wasEnd || j < isEnd) {
+                if (!ties && i < wasEnd && j < isEnd && sameSpot(wasKey[i], m.recordingKeys[j])) {
+                    if (was[qsizetype(i)] == m.recordings[qsizetype(j)]) {
+                        if (wasKey[i].candidate != m.recordingKeys[j].candidate)
+                            rekeyed.emplace_back(wasKey[i], m.recordingKeys[j].candidate);
+                    } else {
+                        removed.push_back(wasKey[i]);
+                        added.emplace_back(m.recordingKeys[j], &m.recordings[qsizetype(j)]);
+                    }
+                    ++i;
+                    ++j;
+                } else if (j >= isEnd
+                           || (i < wasEnd
+                               && std::tie(wasKey[i].recordStart, wasKey[i].rank)
+                                   < std::tie(m.recordingKeys[j].recordStart, m.recordingKeys[j].rank))) {
+                    removed.push_back(wasKey[i++]);
+                } else {
+                    added.emplace_back(m.recordingKeys[j], &m.recordings[qsizetype(j)]);
+                    ++j;
+                }
+            }
         }
+        Q_ASSERT(chunkKeys.size() == size_t(before.recordings.chunks().size()));
+        const size_t chunks = chunkKeys.size();
+        // The chunk a key belongs in: the last whose first key is not after it (the first for one
+        // before them all).
+        auto chunkOf = [&](const RecordingKey &key) {
+            size_t lo = 0, hi = chunks;
+            while (hi - lo > 1) {
+                const size_t mid = (lo + hi) / 2;
+                if (key < chunkKeys[mid].front())
+                    hi = mid;
+                else
+                    lo = mid;
+            }
+            return lo;
+        };
+        auto find = [&](const RecordingKey &key) {
+            const size_t c = chunkOf(key);
+            const std::vector<RecordingKey> &keys = chunkKeys[c];
+            const auto it = std::lower_bound(keys.begin(), keys.end(), key);
+            Q_ASSERT(it != keys.end() && !(key < *it) && it->slot == key.slot);
+            return std::pair<size_t, size_t>{c, size_t(it - keys.begin())};
+        };
+        std::vector<char> touched(chunks, 0);
+        std::vector<std::pair<size_t, size_t>> gone; // chunk, index
+        gone.reserve(removed.size());
+        for (const RecordingKey &key : removed) {
+            gone.push_back(find(key));
+            touched[gone.back().first] = 1;
+        }
+        std::vector<std::pair<size_t, Fresh>> coming; // chunk, recording
+        coming.reserve(added.size());
+        for (const Fresh &f : added) {
+            coming.push_back({chunkOf(f.first), f});
+            touched[coming.back().first] = 1;
+        }
+        for (const auto &[key, candidate] : rekeyed) {
+            const auto [c, at] = find(key);
+            chunkKeys[c][at].candidate = candidate;
+        }
+        std::sort(gone.begin(), gone.end());
+        std::sort(coming.begin(), coming.end(), [](const auto &x, const auto &y) {
+            return x.first != y.first ? x.first < y.first : x.second.first < y.second.first;
+        });
+        std::vector<std::vector<RecordingKey>> keys;
+        keys.reserve(chunks + coming.size() / size_t(PlannedRecordings::ChunkSize) + 1);
+        auto nextGone = gone.cbegin();
+        auto nextComing = coming.cbegin();
+        const QList<PlannedRecordings::Chunk> &was = before.recordings.chunks();
+        std::vector<Fresh> merged;
+        for (size_t c = 0; c < chunks; ++c) {
+            if (!touched[c]) {
+                out.recordings.appendChunk(was[qsizetype(c)]);
+                keys.push_back(std::move(chunkKeys[c]));
+                continue;
+            }
+            // The chunk made again: its recordings that stay merged with those that come, then cut
+            // into chunks of ChunkSize when it grew past twice that.
+            merged.clear();
+            const std::vector<RecordingKey> &oldKeys = chunkKeys[c];
+            for (size_t k = 0; k < oldKeys.size(); ++k) {
+                if (nextGone != gone.cend() && nextGone->first == c && nextGone->second == k) {
+                    ++nextGone;
+                    continue;
+                }
+                for (; nextComing != coming.cend() && nextComing->first == c && nextComing->second.first < oldKeys[k];
+                     ++nextComing)
+                    merged.push_back(nextComing->second);
+                merged.emplace_back(oldKeys[k], &was[qsizetype(c)][qsizetype(k)]);
+            }
+            for (; nextComing != coming.cend() && nextComing->first == c; ++nextComing)
+                merged.push_back(nextComing->second);
+            if (merged.empty())
+                continue;
+            const size_t pieces = merged.size() > 2 * size_t(PlannedRecordings::ChunkSize)
+                ? merged.size() / size_t(PlannedRecordings::ChunkSize)
+                : 1;
+            for (size_t p = 0; p < pieces; ++p) {
+                const size_t from = merged.size() * p / pieces, to = merged.size() * (p + 1) / pieces;
+                PlannedRecordings::Chunk chunk;
+                chunk.reserve(qsizetype(to - from));
+                std::vector<RecordingKey> chunkKey;
+                chunkKey.reserve(to - from);
+                for (size_t k = from; k < to; ++k) {
+                    chunk.append(*merged[k].second);
+                    chunkKey.push_back(merged[k].first);
+                }
+                out.recordings.appendChunk(chunk);
+                keys.push_back(std::move(chunkKey));
+            }
+        }
+        chunkKeys = std::move(keys);
     }
-    state.recordingKeys = std::move(keys);
     state.channelCount = int(channelNames.size());
     if (diff)
         qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused";
@@ -2307,7 +2511,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         SchedulePlan p = evaluate(std::move(guide), now);
         if (changes) {
             *changes = {};
-            changes->added = p.recordings;
+            changes->added = p.recordings.toList();
         }
         return p;
     }
@@ -2528,7 +2732,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
             std::stable_sort(removed.begin(), removed.end(), byPlanOrder);
             std::stable_sort(added.begin(), added.end(), byPlanOrder);
         } else {
-            compare(before.recordings, p.recordings);
+            compare(before.recordings.toList(), p.recordings.toList());
         }
         for (const PlannedRecording &r : std::as_const(removed)) {
             auto it = std::find_if(added.begin(), added.end(), [&](const PlannedRecording &a) {
@@ -2572,7 +2776,7 @@ SchedulePlan Scheduler::outcomesFromScratch()
         return p.last;
     // makeOutcomes() writes the rules' outcomes and the plan's lists: kept aside and put back.
     std::vector<RuleOutcomes> outcomes = p.state.outcomes;
-    std::vector<RecordingKey> recordingKeys = p.state.recordingKeys;
+    std::vector<std::vector<RecordingKey>> recordingKeys = p.state.recordingKeys;
     const SchedulePlan last = p.last;
     auto changedParts = p.changedParts;
     const bool changesKnown = p.changesKnown;

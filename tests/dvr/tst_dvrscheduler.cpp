@@ -56,7 +56,7 @@ SchedulerOptions capacity(int streams, int nodes = 1)
     return o;
 }
 
-QList<qint64> starts(const QList<PlannedRecording> &list, qint64 ruleId = 0)
+QList<qint64> starts(const PlannedRecordings &list, qint64 ruleId = 0)
 {
     QList<qint64> out;
     for (const PlannedRecording &p : list)
@@ -1114,6 +1114,67 @@ private Q_SLOTS:
         QVERIFY(changes.moved.isEmpty());
         const QStringList problems = check(s, *changed, {}, kDay0, false).problems(after);
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+        // The plan's recordings are the last plan's chunks but where a recording came or went: the
+        // chunks of the recordings far from the change are the same lists (not copies).
+        QSet<const PlannedRecording *> wasChunks;
+        for (const PlannedRecordings::Chunk &c : before.recordings.chunks())
+            wasChunks.insert(c.constData());
+        int shared = 0;
+        for (const PlannedRecordings::Chunk &c : after.recordings.chunks())
+            shared += wasChunks.contains(c.constData());
+        const int chunks = int(after.recordings.chunks().size());
+        qInfo() << shared << "of" << chunks << "chunks of the recordings shared with the last plan";
+        QVERIFY2(chunks >= 4 && shared >= chunks - 2,
+                 qPrintable(QStringLiteral("%1 of %2 chunks shared").arg(shared).arg(chunks)));
+        QCOMPARE(outcomesDiffer(s.outcomesFromScratch(), after), QString());
+    }
+
+    /// PlannedRecordings: read as a list, copied per chunk on write (a copy of the plan shares
+    /// every chunk; taking a recording out of one copies that chunk only).
+    void plannedRecordingsCopyOnWrite()
+    {
+        QList<PlannedRecording> list;
+        for (int i = 0; i < 100; ++i)
+            list.append({i, u"owner"_qs, QStringLiteral("ch%1").arg(i % 7), kDay0 + i * 60, kDay0 + i * 60 + 30});
+        const PlannedRecordings a = PlannedRecordings::fromList(list);
+        QCOMPARE(a.size(), 100);
+        QCOMPARE(a.chunks().size(), 4); // 32, 32, 32, 4
+        QCOMPARE(a.toList(), list);
+        QCOMPARE(a.at(0), list.first());
+        QCOMPARE(a[63].ruleId, 63);
+        QCOMPARE(a[64].ruleId, 64);
+        QCOMPARE(a.last(), list.last());
+        QCOMPARE(QList<PlannedRecording>(a.begin(), a.end()), list);
+        PlannedRecordings b = a;
+        b.removeAt(40);
+        QCOMPARE(a.size(), 100);
+        QCOMPARE(a[40].ruleId, 40);
+        QCOMPARE(b.size(), 99);
+        QCOMPARE(b[39].ruleId, 39);
+        QCOMPARE(b[40].ruleId, 41);
+        QCOMPARE(b[98].ruleId, 99);
+        QVERIFY(a != b);
+        QCOMPARE(b.chunks()[0].constData(), a.chunks()[0].constData());
+        QVERIFY(b.chunks()[1].constData() != a.chunks()[1].constData());
+        QCOMPARE(b.chunks()[2].constData(), a.chunks()[2].constData());
+        // Equal recordings in the same order are equal however they are chunked.
+        PlannedRecordings one;
+        for (const PlannedRecording &r : list)
+            if (r.ruleId != 40)
+                one.append(r);
+        QCOMPARE(one.chunks().size(), 4);
+        QVERIFY(one == b);
+        one.appendChunk(PlannedRecordings::Chunk{list.first()});
+        QVERIFY(one != b);
+        // A chunk emptied goes.
+        PlannedRecordings c = a;
+        for (int i = 0; i < 4; ++i)
+            c.removeAt(96);
+        QCOMPARE(c.chunks().size(), 3);
+        QCOMPARE(c.size(), 96);
+        QCOMPARE(c.last().ruleId, 95);
+        QVERIFY(PlannedRecordings().isEmpty());
+        QCOMPARE(PlannedRecordings().size(), 0);
     }
 
     /// An update shares the index of a channel that airs what it aired and reads the others again:
