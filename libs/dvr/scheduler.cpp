@@ -493,6 +493,36 @@ struct Scheduler::Private
     /// Title keys of the airings that came or went since the last plan: conflicts of these titles
     /// look for alternatives again.
     QSet<quint64> retitled;
+    /// Title ref -> titleKey() of its title, 0 until asked (a key is never 0): kept across plans
+    /// (title refs never change), filled by whichever outcome thread asks first.
+    std::unique_ptr<std::atomic<quint64>[]> titleKeys;
+    qsizetype titleKeysSize = 0;
+    /// Makes room in titleKeys for every title ref (before the threads ask).
+    void growTitleKeys()
+    {
+        if (titleKeysSize == titleNames.size())
+            return;
+        auto grown = std::make_unique<std::atomic<quint64>[]>(size_t(titleNames.size()));
+        for (qsizetype t = 0; t < titleNames.size(); ++t)
+            grown[size_t(t)].store(t < titleKeysSize ? titleKeys[size_t(t)].load(std::memory_order_relaxed) : 0,
+                                   std::memory_order_relaxed);
+        titleKeys = std::move(grown);
+        titleKeysSize = titleNames.size();
+    }
+    /// Whether airings of the title (ref) came or went since the last plan; any thread.
+    bool isRetitled(int title) const
+    {
+        if (retitled.isEmpty())
+            return false;
+        Q_ASSERT(title < titleKeysSize);
+        std::atomic<quint64> &slot = titleKeys[size_t(title)];
+        quint64 key = slot.load(std::memory_order_relaxed);
+        if (!key) {
+            key = titleKey(titleNames[title]);
+            slot.store(key, std::memory_order_relaxed);
+        }
+        return retitled.contains(key);
+    }
 
 
     int channelKey(const QString &id)
@@ -1892,24 +1922,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     ctx.settlePlacements(state.episodes);
     std::vector<char> rebuild = std::move(ctx.changed);
     std::atomic<int> rebuiltForConflicts{0}, patched{0};
-    // Whether airings of a title (ref) came or went: its title key hashed once per title (by
-    // whichever thread asks first; the answer is the same).
-    std::unique_ptr<std::atomic<signed char>[]> retitledRef;
-    if (!retitled.isEmpty()) {
-        retitledRef = std::make_unique<std::atomic<signed char>[]>(size_t(titleNames.size()));
-        for (qsizetype t = 0; t < titleNames.size(); ++t)
-            retitledRef[size_t(t)].store(-1, std::memory_order_relaxed);
-    }
-    auto isRetitled = [&](int title) {
-        if (!retitledRef)
-            return false;
-        signed char known = retitledRef[size_t(title)].load(std::memory_order_relaxed);
-        if (known < 0) {
-            known = retitled.contains(titleKey(titleNames[title])) ? 1 : 0;
-            retitledRef[size_t(title)].store(known, std::memory_order_relaxed);
-        }
-        return known == 1;
-    };
+    growTitleKeys();
     const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
     // The rules kept whose conflicts may read differently: each is patched on its own (its
     // outcomes only), on every core.
@@ -1952,15 +1965,28 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
             if (ctx.diff.any(x, y)) {
+                // The recordings in the way now, compared with those the skip names (made only
+                // when they differ).
                 const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
-                QList<AiringRef> names;
-                names.reserve(qsizetype(way.size()));
-                for (const int in : way) {
-                    const Episode &e2 = state.episodes[size_t(in)];
-                    names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
+                bool same = qsizetype(way.size()) == sk.relatedTo.size();
+                for (size_t w = 0; same && w < way.size(); ++w) {
+                    const Episode &e2 = state.episodes[size_t(way[w])];
+                    const RuleState &r2 = rules[size_t(e2.slot)];
+                    const Candidate &c2 = r2.candidates[size_t(e2.chosen)];
+                    const AiringRef &had = sk.relatedTo[qsizetype(w)];
+                    same = had.ruleId == r2.rule.id && had.start == c2.start && had.stop == c2.stop
+                        && had.channelId == std::as_const(channelNames)[c2.channel]
+                        && had.title == std::as_const(titleNames)[c2.title];
                 }
-                if (names != sk.relatedTo)
+                if (!same) {
+                    QList<AiringRef> names;
+                    names.reserve(qsizetype(way.size()));
+                    for (const int in : way) {
+                        const Episode &e2 = state.episodes[size_t(in)];
+                        names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
+                    }
                     newRelated.emplace_back(at, std::move(names));
+                }
             }
             if (alternativesOf == id) {
                 if (alternativesDiffer)
@@ -2074,7 +2100,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
 {
     const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
     std::atomic<int> alternativesReused{0};
-    auto isRetitled = [&](int title) { return !retitled.isEmpty() && retitled.contains(titleKey(titleNames[title])); };
+    growTitleKeys();
     auto reusable = [&](const AlternativesMemo &m, int title) {
         if (!diff || isRetitled(title))
             return false;
