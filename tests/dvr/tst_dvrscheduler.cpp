@@ -649,6 +649,79 @@ private Q_SLOTS:
         QCOMPARE(describe(after), describe(full.evaluate(changed, kDay0)));
     }
 
+    void conflictBlockersOnTheFirstNodes()
+    {
+        // A conflict names the first 8 streams in its way, read node after node: with 8 streams on
+        // the first node, it names that node's recordings, and a change on the second node leaves
+        // them as they are (it is not asked again, RuleOutcomes::conflictWayNode), while a change
+        // on the first node names the recording that took the stream there.
+        const qint64 t = kDay0 + 20 * kHour;
+        QStringList channels;
+        QList<Show> shows;
+        QList<RecordingRule> rules;
+        for (int i = 0; i < 20; ++i)
+            channels << QStringLiteral("c%1").arg(i, 2, 10, QChar(u'0'));
+        for (int i = 0; i < 16; ++i) { // the two nodes full: even ones on node1, odd ones on node2
+            shows.append({channels[i], t, 60, QStringLiteral("Show %1").arg(i)});
+            rules.append(rule(RuleKind::Title, shows.last().title));
+            rules.last().priority = 10;
+        }
+        shows.append({channels[16], t, 60, u"Lost"_qs});
+        RecordingRule lost = rule(RuleKind::Title, u"Lost"_qs);
+        rules.append(lost);
+        RecordingRule taker = rule(RuleKind::Title, u"Taker"_qs);
+        taker.priority = 5;
+        rules.append(taker);
+        Scheduler s(capacity(8, 2));
+        s.setRules(rules);
+        auto namedOnNode = [](const SchedulePlan &plan, const SkippedAiring &sk, const QString &node) {
+            int n = 0;
+            for (const AiringRef &r : sk.relatedTo) {
+                const PlannedRecording *p = plannedAt(plan, r.ruleId, r.channelId, r.start);
+                n += p && p->nodeId == node;
+            }
+            return n;
+        };
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        const SkippedAiring *was = skippedAt(before, lost.id, channels[16], t);
+        QVERIFY(was);
+        QCOMPARE(was->reason, SkipReason::Conflict);
+        QCOMPARE(was->relatedTo.size(), 8);
+        QCOMPARE(namedOnNode(before, *was, u"node1"_qs), 8);
+        const QList<AiringRef> named = was->relatedTo;
+
+        // Show 1 (node2) leaves; Taker, before Lost in the order, takes its stream on node2.
+        shows.removeAt(1);
+        shows.append({channels[17], t, 60, u"Taker"_qs});
+        auto guide = makeGuide(channels, shows);
+        SchedulePlan after = s.update(guide, kDay0);
+        QCOMPARE(plannedAt(after, taker.id, channels[17], t)->nodeId, u"node2"_qs);
+        const SkippedAiring *is = skippedAt(after, lost.id, channels[16], t);
+        QVERIFY(is);
+        QCOMPARE(is->reason, SkipReason::Conflict);
+        QCOMPARE(is->relatedTo, named);
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+
+        // Show 0 (node1) leaves; a second Taker airing takes its stream on node1: named now.
+        shows.removeAt(0);
+        shows.append({channels[18], t, 60, u"Taker"_qs});
+        guide = makeGuide(channels, shows);
+        after = s.update(guide, kDay0);
+        QCOMPARE(plannedAt(after, taker.id, channels[18], t)->nodeId, u"node1"_qs);
+        is = skippedAt(after, lost.id, channels[16], t);
+        QVERIFY(is);
+        QCOMPARE(is->reason, SkipReason::Conflict);
+        QCOMPARE(is->relatedTo.size(), 8);
+        QCOMPARE(namedOnNode(after, *is, u"node1"_qs), 8);
+        QVERIFY(is->relatedTo != named);
+        QVERIFY(std::any_of(is->relatedTo.cbegin(), is->relatedTo.cend(), [&](const AiringRef &r) {
+            return r.ruleId == taker.id && r.channelId == channels[18];
+        }));
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+        const QStringList problems = check(s, *guide, {}, kDay0, false).problems(after);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+    }
+
     void nodesAndSharedStreams()
     {
         const qint64 t = kDay0 + 20 * kHour;
@@ -775,6 +848,7 @@ private Q_SLOTS:
         QTest::addColumn<bool>("priority");
         QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
         QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
+        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
     }
     void repairKeepsPromises()
     {
