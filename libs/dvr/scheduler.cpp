@@ -241,6 +241,10 @@ struct PlanState
     std::vector<int> placementChanged;
     /// Per slot: its planned count changed since keep-N was last checked for it.
     std::vector<char> keepCheck;
+    /// The slots whose keepCheck was set (each once while it is set): what a repair checks.
+    std::vector<int> keepQueue;
+    /// The slots with a rule report in the last plan, in priority order.
+    std::vector<int> reported;
 };
 
 /// The minutes where a repair changed the capacity book: the placements it made and those it
@@ -700,7 +704,13 @@ struct Scheduler::Private
     /// The conflicts that may have an airing in the epoch minutes [from, to) (a superset), added
     /// to `out` (unsorted, maybe repeated); stale entries of the hours read are dropped.
     void conflictsIn(int from, int to, std::vector<int> &out);
-    QList<RuleReport> ruleReports() const;
+    /// The rules' reports in priority order; `reported` gets the slots reported.
+    QList<RuleReport> ruleReports(std::vector<int> *reported = nullptr) const;
+    /// Appends the rule's report if it has one.
+    bool reportOf(int slot, QList<RuleReport> &out) const;
+    /// A repair's reports: those of the last plan's reported rules and of `changed` (the rules
+    /// re-matched) made again (PlanState::reported kept).
+    QList<RuleReport> ruleReportsAfter(std::vector<int> changed);
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
     /// another airing of its own episode so that this one fits. Places the episode if so.
     template<typename Movable>
@@ -1108,13 +1118,15 @@ void Scheduler::Private::setPlanned(int id, bool planned)
             state.episodeOfEntry.resize(size_t(e.plannedEntry) + 1, -1);
         state.episodeOfEntry[size_t(e.plannedEntry)] = id;
         ++state.plannedOf[size_t(e.slot)];
-        state.keepCheck[size_t(e.slot)] = 1;
+        if (!std::exchange(state.keepCheck[size_t(e.slot)], 1))
+            state.keepQueue.push_back(e.slot);
     } else {
         state.plannedIndex.remove(e.plannedEntry);
         e.plannedEntry = -1;
         if (e.slot >= 0) {
             --state.plannedOf[size_t(e.slot)];
-            state.keepCheck[size_t(e.slot)] = 1;
+            if (!std::exchange(state.keepCheck[size_t(e.slot)], 1))
+                state.keepQueue.push_back(e.slot);
         }
     }
 }
@@ -1307,26 +1319,50 @@ void Scheduler::Private::conflictsIn(int from, int to, std::vector<int> &out)
             out.push_back(id);
 }
 
-QList<RuleReport> Scheduler::Private::ruleReports() const
+bool Scheduler::Private::reportOf(int slot, QList<RuleReport> &out) const
+{
+    const RuleState &rs = rules[size_t(slot)];
+    const RecordingRule &r = rs.rule;
+    if (!rs.valid) {
+        out.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
+        return true;
+    }
+    if (!r.enabled || !rs.candidates.empty())
+        return false;
+    if (r.kind == RuleKind::Single) {
+        if (r.start < planNow)
+            return false;
+        out.append({r.id, QStringLiteral("no airing starts at %1 on %2 in the guide (removed)").arg(timeText(r.start), r.channelId)});
+        return true;
+    }
+    out.append({r.id, QStringLiteral("no airing in the guide matches")});
+    return true;
+}
+
+QList<RuleReport> Scheduler::Private::ruleReports(std::vector<int> *reported) const
 {
     QList<RuleReport> out;
-    for (const int slot : order) {
-        const RuleState &rs = rules[size_t(slot)];
-        const RecordingRule &r = rs.rule;
-        if (!rs.valid) {
-            out.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
-            continue;
-        }
-        if (!r.enabled || !rs.candidates.empty())
-            continue;
-        if (r.kind == RuleKind::Single) {
-            if (r.start >= planNow)
-                out.append({r.id, QStringLiteral("no airing starts at %1 on %2 in the guide (removed)")
-                                      .arg(timeText(r.start), r.channelId)});
-        } else {
-            out.append({r.id, QStringLiteral("no airing in the guide matches")});
-        }
-    }
+    if (reported)
+        reported->clear();
+    for (const int slot : order)
+        if (reportOf(slot, out) && reported)
+            reported->push_back(slot);
+    return out;
+}
+
+QList<RuleReport> Scheduler::Private::ruleReportsAfter(std::vector<int> changed)
+{
+    // A report comes or goes only with a rule's candidates (re-matched rules) or, for a single
+    // rule's airing gone, with time (its start passing `now` ends it): the rules reported last
+    // time and those re-matched, in priority order.
+    changed.insert(changed.end(), state.reported.begin(), state.reported.end());
+    std::sort(changed.begin(), changed.end(), [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    QList<RuleReport> out;
+    state.reported.clear();
+    for (const int slot : changed)
+        if (size_t(slot) < rules.size() && reportOf(slot, out))
+            state.reported.push_back(slot);
     return out;
 }
 
@@ -1429,11 +1465,12 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
         if (state.episodes[size_t(id)].chosen < 0 && state.episodes[size_t(id)].status == SkipReason::Conflict)
             indexConflict(id);
     std::fill(state.keepCheck.begin(), state.keepCheck.end(), 0);
+    state.keepQueue.clear();
     const qint64 pass2 = timer.elapsed();
     const double cpu2 = processCpuMs();
 
     SchedulePlan out;
-    out.ruleReports = ruleReports();
+    out.ruleReports = ruleReports(&state.reported);
     std::vector<char> rebuild(rules.size(), 1);
     makeOutcomes(out, rebuild, before, false);
     state.valid = true;
@@ -1776,9 +1813,20 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // episodes held back by it are planned again when there is room (a recording of the rule
     // went: its airing left the guide or ended, it was recorded, or it was displaced). Only the
     // rules whose planned count changed since they were checked, or all when the kept ones did.
-    for (const int slot : order) {
-        if (!active(slot) || rules[size_t(slot)].rule.keep <= 0 || !(historyChanged || state.keepCheck[size_t(slot)]))
+    std::vector<int> keepSlots; // all after a history change, else those whose planned count changed
+    if (historyChanged) {
+        keepSlots = order;
+    } else {
+        keepSlots = std::move(state.keepQueue);
+        std::sort(keepSlots.begin(), keepSlots.end(),
+                  [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
+    }
+    state.keepQueue.clear();
+    for (const int slot : keepSlots) {
+        if (!active(slot) || rules[size_t(slot)].rule.keep <= 0 || !(historyChanged || state.keepCheck[size_t(slot)])) {
+            state.keepCheck[size_t(slot)] = 0;
             continue;
+        }
         state.keepCheck[size_t(slot)] = 0;
         const RecordingRule &r = rules[size_t(slot)].rule;
         const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
@@ -2066,7 +2114,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         }
     });
     SchedulePlan out;
-    out.ruleReports = ruleReports();
+    out.ruleReports = ruleReportsAfter(touched);
     repair = nullptr;
     makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
