@@ -309,8 +309,8 @@ private:
         if (m_cover.size() <= size_t(node))
             m_cover.resize(size_t(node) + 1);
         Cover &c = m_cover[size_t(node)];
-        if (int(c.minutes.size()) < to) {
-            c.minutes.resize(size_t(to) + 24 * 60, 0);
+        if (int(c.minutes.size()) < to) { // grown by half at least: the later minutes come one by one
+            c.minutes.resize(std::max(size_t(to) + 24 * 60, c.minutes.size() * 3 / 2), 0);
             c.hours.resize(c.minutes.size() / 60 + 1, 0);
         }
         for (int m = from; m < to; ++m) {
