@@ -18,7 +18,6 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -201,10 +200,6 @@ struct RuleOutcomes
     QHash<int, AlternativesMemo> alternatives; ///< by episode id
     int conflicts = 0;                         ///< skipped airings with reason Conflict
     std::vector<std::pair<qsizetype, int>> conflictSkips; ///< the Conflict skips: index in skipped, candidate
-    /// Parallel to conflictSkips: the last node the recordings in its way were read from (the book
-    /// reads node after node until MaxConflictsNamed streams are found): a placement changed on a
-    /// later node cannot change them.
-    std::vector<qint16> conflictWayNode;
 };
 
 /// The current plan as the next one repairs it: the episodes and their state, the final capacity
@@ -254,10 +249,8 @@ struct PlanState
 class DirtyMinutes
 {
 public:
-    /// With `perNode`, the minutes are kept per node (any() can be asked for the first nodes only).
-    explicit DirtyMinutes(int base, bool perNode = false)
+    explicit DirtyMinutes(int base)
         : m_base(base)
-        , m_perNode(perNode)
     {
     }
     /// Adds (+1, the repair placed it) or removes (-1, the repair took it away) a placement.
@@ -278,55 +271,43 @@ public:
         count += delta;
         if ((before == 0) == (count == 0))
             return;
-        cover(m_perNode ? std::max(node, 0) : 0, from - m_base, to - m_base, count == 0 ? -1 : 1);
+        cover(from - m_base, to - m_base, count == 0 ? -1 : 1);
         if (count == 0)
             m_count.remove(key);
     }
-    /// Whether any minute of [from, to) (epoch minutes) may differ; kept per node, on the nodes up
-    /// to `lastNode` only.
-    bool any(int from, int to, int lastNode = INT_MAX) const
+    /// Whether any minute of [from, to) (epoch minutes) may differ.
+    bool any(int from, int to) const
     {
         from = std::max(from - m_base, 0);
-        for (size_t n = 0; n < m_cover.size() && int(n) <= lastNode; ++n) {
-            const Cover &c = m_cover[n];
-            const int end = std::min(to - m_base, int(c.minutes.size()));
-            for (int f = from, h = f / 60; f < end; ++h) {
-                const int hourEnd = std::min(end, (h + 1) * 60);
-                if (c.hours[size_t(h)] > 0)
-                    for (int m = f; m < hourEnd; ++m)
-                        if (c.minutes[size_t(m)] > 0)
-                            return true;
-                f = hourEnd;
-            }
+        to = std::min(to - m_base, int(m_minutes.size()));
+        for (int h = from / 60; from < to; ++h) {
+            const int end = std::min(to, (h + 1) * 60);
+            if (m_hours[size_t(h)] > 0)
+                for (int m = from; m < end; ++m)
+                    if (m_minutes[size_t(m)] > 0)
+                        return true;
+            from = end;
         }
         return false;
     }
     bool isClean() const { return m_count.isEmpty(); }
 
 private:
-    void cover(int node, int from, int to, int delta)
+    void cover(int from, int to, int delta)
     {
-        if (m_cover.size() <= size_t(node))
-            m_cover.resize(size_t(node) + 1);
-        Cover &c = m_cover[size_t(node)];
-        if (int(c.minutes.size()) < to) { // grown by half at least: the later minutes come one by one
-            c.minutes.resize(std::max(size_t(to) + 24 * 60, c.minutes.size() * 3 / 2), 0);
-            c.hours.resize(c.minutes.size() / 60 + 1, 0);
+        if (int(m_minutes.size()) < to) {
+            m_minutes.resize(size_t(to) + 24 * 60, 0);
+            m_hours.resize(m_minutes.size() / 60 + 1, 0);
         }
         for (int m = from; m < to; ++m) {
-            c.minutes[size_t(m)] += delta;
-            c.hours[size_t(m / 60)] += delta;
+            m_minutes[size_t(m)] += delta;
+            m_hours[size_t(m / 60)] += delta;
         }
     }
     int m_base = 0;
-    bool m_perNode = false;
     QHash<std::pair<quint64, quint64>, int> m_count;
-    struct Cover
-    {
-        std::vector<int> minutes; ///< placements differing, per minute from m_base
-        std::vector<int> hours;   ///< the same summed per hour, to skip clean hours
-    };
-    std::vector<Cover> m_cover; ///< per node (perNode), else one
+    std::vector<int> m_minutes; ///< placements differing, per minute from m_base
+    std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
 };
 
 } // namespace
@@ -531,17 +512,6 @@ struct Scheduler::Private
                                    std::memory_order_relaxed);
         titleKeys = std::move(grown);
         titleKeysSize = titleNames.size();
-    }
-    /// The last node CapacityBook::overlapping() read to find `way` (MaxConflictsNamed streams at
-    /// most, node after node): every node when it found fewer.
-    qint16 lastWayNode(const std::vector<int> &way) const
-    {
-        if (int(way.size()) < MaxConflictsNamed)
-            return std::numeric_limits<qint16>::max();
-        int last = 0;
-        for (const int id : way)
-            last = std::max(last, state.episodes[size_t(id)].node);
-        return qint16(last);
     }
     /// Whether airings of the title (ref) came or went since the last plan; any thread.
     bool isRetitled(int title) const
@@ -1674,7 +1644,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     const bool channelsAdded = state.channelCount != int(channelNames.size());
     state.book->addChannels(int(channelNames.size()));
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
-    Repair ctx{DirtyMinutes(nowMinute, true), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
+    Repair ctx{DirtyMinutes(nowMinute), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
     std::set<std::pair<int, int>> queue; // (rule position, episode id): the priority order
     auto enqueue = [&](int id) {
@@ -2027,11 +1997,9 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         // Skips whose recordings in the way or alternatives differ: patched in place (the rule's
         // other outcomes are what they were).
         std::vector<std::pair<qsizetype, QList<AiringRef>>> newRelated, newAlternatives;
-        std::vector<std::pair<size_t, qint16>> newWayNode;
         QList<AiringRef> episodeAlternatives;
         bool alternativesDiffer = false;
-        for (size_t k = 0; k < o.conflictSkips.size(); ++k) {
-            const auto [at, ci] = o.conflictSkips[k];
+        for (const auto &[at, ci] : o.conflictSkips) {
             const Candidate &c = rs.candidates[size_t(ci)];
             const int id = size_t(ci) < groupOf.size() ? groupOf[size_t(ci)] : -1;
             const SkippedAiring &sk = std::as_const(o.skipped)[at];
@@ -2044,15 +2012,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
-            // Only a placement changed on a node the book read them from can change the recordings
-            // in its way.
-            const int wayNode = k < o.conflictWayNode.size() ? o.conflictWayNode[k] : INT_MAX;
-            if (ctx.diff.any(x, y, wayNode)) {
+            if (ctx.diff.any(x, y)) {
                 // The recordings in the way now, compared with those the skip names (made only
                 // when they differ).
                 const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
-                if (const qint16 n = lastWayNode(way); n != wayNode)
-                    newWayNode.emplace_back(k, n);
                 bool same = qsizetype(way.size()) == sk.relatedTo.size();
                 for (size_t w = 0; same && w < way.size(); ++w) {
                     const Episode &e2 = state.episodes[size_t(way[w])];
@@ -2105,9 +2068,6 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 o.skipped[k].alternatives = std::move(alternatives);
             ++patched;
         }
-        if (!dirty)
-            for (const auto &[k, n] : newWayNode)
-                o.conflictWayNode[k] = n;
         if (dirty) {
             rebuild[size_t(slot)] = 1;
             ++rebuiltForConflicts;
@@ -2221,7 +2181,6 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         is.skipped.clear();
         is.recordingKeys.clear();
         is.conflictSkips.clear();
-        is.conflictWayNode.clear();
         QHash<int, AlternativesMemo> alternatives;
         const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
         is.skipped.reserve(qsizetype(rs.candidates.size()));
@@ -2313,7 +2272,6 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 }
                 sk.alternatives = it->alternatives;
                 is.conflictSkips.emplace_back(is.skipped.size(), int(ci));
-                is.conflictWayNode.push_back(lastWayNode(way));
                 break;
             }
             }

@@ -652,9 +652,9 @@ private Q_SLOTS:
     void conflictBlockersOnTheFirstNodes()
     {
         // A conflict names the first 8 streams in its way, read node after node: with 8 streams on
-        // the first node, it names that node's recordings, and a change on the second node leaves
-        // them as they are (it is not asked again, RuleOutcomes::conflictWayNode), while a change
-        // on the first node names the recording that took the stream there.
+        // the first node, it names that node's recordings; a change on the second node leaves them
+        // as they are, while a change on the first node names the recording that took the stream
+        // there (a kept rule's conflict patched: asked again where a placement changed).
         const qint64 t = kDay0 + 20 * kHour;
         QStringList channels;
         QList<Show> shows;
@@ -848,6 +848,7 @@ private Q_SLOTS:
         QTest::addColumn<bool>("priority");
         QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
         QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
+        // Conflicts naming 8 recordings found on several nodes.
         QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
     }
     void repairKeepsPromises()
