@@ -173,6 +173,9 @@ struct AlternativesMemo
         qint64 start = 0, stop = 0;
     };
     std::shared_ptr<const std::vector<Airing>> airings;
+    /// The episode's own airings (channel key, start) that `airings` leaves out: a re-grouped rule's
+    /// episode with the same own airings takes the memo over.
+    std::vector<std::pair<int, qint64>> own;
 };
 
 /// Where a recording goes in the plan's list (by record start, channel id, rule; then the order
@@ -497,6 +500,9 @@ struct Scheduler::Private
     /// Title keys of the airings that came or went since the last plan: conflicts of these titles
     /// look for alternatives again.
     QSet<quint64> retitled;
+    /// Title key -> the identities of the airings of that title that came or went since the last
+    /// plan: a conflict's alternatives are searched again only when one of them is of its episode.
+    QHash<quint64, QList<EpisodeIdentity>> changedIdentities;
     /// Title ref -> titleKey() of its title, 0 until asked (a key is never 0): kept across plans
     /// (title refs never change), filled by whichever outcome thread asks first.
     std::unique_ptr<std::atomic<quint64>[]> titleKeys;
@@ -526,6 +532,25 @@ struct Scheduler::Private
             slot.store(key, std::memory_order_relaxed);
         }
         return retitled.contains(key);
+    }
+    /// Whether an airing that came or went since the last plan may be of the episode (its own
+    /// airings or those elsewhere that its conflict's alternatives are chosen from); any thread.
+    bool episodeRetitled(int id) const
+    {
+        const Episode &e = state.episodes[size_t(id)];
+        const RuleState &rs = rules[size_t(e.slot)];
+        const Candidate &front = rs.candidates[size_t(e.airings.front())];
+        if (!isRetitled(front.title))
+            return false;
+        const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
+                                                                               : rs.rule.duplicateMethod;
+        const auto it = changedIdentities.constFind(titleKeys[size_t(front.title)].load(std::memory_order_relaxed));
+        if (it == changedIdentities.cend())
+            return true; // not known: may be
+        for (const EpisodeIdentity &x : *it)
+            if (x == front.identity || sameEpisode(x, front.identity, methods) != DuplicateLayer::None)
+                return true;
+        return false;
     }
 
 
@@ -2044,15 +2069,17 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             alternativesDiffer = false;
             alternativesOf = id;
             auto it = o.alternatives.find(id);
-            bool again = it == o.alternatives.end() || isRetitled(c.title);
+            bool again = it == o.alternatives.end() || episodeRetitled(id);
             if (!again)
                 for (const auto &[x0, y0] : it->read)
                     if ((again = ctx.room.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
                         break;
             if (again) {
                 AlternativesMemo memo;
-                if (it != o.alternatives.end() && !isRetitled(c.title))
-                    memo.airings = it->airings; // the same airings of its title: only their room changed
+                if (it != o.alternatives.end() && !episodeRetitled(id)) {
+                    memo.airings = it->airings; // the same airings of its episode: only their room changed
+                    memo.own = it->own;
+                }
                 alternativesFor(id, memo);
                 alternativesDiffer = memo.alternatives != sk.alternatives;
                 episodeAlternatives = memo.alternatives;
@@ -2127,6 +2154,9 @@ void Scheduler::Private::alternativesFor(int id, AlternativesMemo &memo) const
             return channelRank[size_t(a.channel)] < channelRank[size_t(b.channel)];
         });
         memo.airings = std::move(airings);
+        memo.own.clear();
+        for (const int ci : g.airings)
+            memo.own.emplace_back(rs.candidates[size_t(ci)].channel, rs.candidates[size_t(ci)].start);
     }
     for (const AlternativesMemo::Airing &a : *memo.airings) {
         if (a.stop <= planNow)
@@ -2149,8 +2179,8 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
     std::atomic<int> alternativesReused{0};
     growTitleKeys();
-    auto reusable = [&](const AlternativesMemo &m, int title) {
-        if (!diff || isRetitled(title))
+    auto reusable = [&](const AlternativesMemo &m, int id) {
+        if (!diff || episodeRetitled(id))
             return false;
         for (const auto &[x, y] : m.read)
             if (diff->any(x, y) || (lastNow != planNow && x < nowMinute + 7 * 60))
@@ -2183,6 +2213,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         is.conflictSkips.clear();
         QHash<int, AlternativesMemo> alternatives;
         const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
+        QHash<std::pair<int, qint64>, const AlternativesMemo *> lastByOwn; // made when first asked
         is.skipped.reserve(qsizetype(rs.candidates.size()));
         const int kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
         const int plannedHere = state.plannedOf[size_t(slot)];
@@ -2258,15 +2289,36 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 }
                 auto it = alternatives.find(id);
                 if (it == alternatives.end()) {
-                    const auto last = lastAlternatives.constFind(id);
-                    if (last != lastAlternatives.cend() && reusable(*last, c.title)) {
-                        it = alternatives.insert(id, *last);
+                    const AlternativesMemo *was = nullptr;
+                    if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
+                        was = &*last;
+                    } else if (merge && diff && !lastAlternatives.isEmpty()) {
+                        // A re-grouped rule's episode has a new id: the memo of the one with the
+                        // same own airings, if any.
+                        if (lastByOwn.isEmpty())
+                            for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
+                                if (!m->own.empty())
+                                    lastByOwn.insert(m->own.front(), &*m);
+                        const Candidate &front = rs.candidates[size_t(g.airings.front())];
+                        const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
+                        bool same = m && m->own.size() == g.airings.size();
+                        for (size_t k = 0; same && k < g.airings.size(); ++k) {
+                            const Candidate &a = rs.candidates[size_t(g.airings[k])];
+                            same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
+                        }
+                        if (same)
+                            was = m;
+                    }
+                    if (was && reusable(*was, id)) {
+                        it = alternatives.insert(id, *was);
                         alternativesReused.fetch_add(1, std::memory_order_relaxed);
                     } else {
                         it = alternatives.insert(id, {});
-                        // The episode's airings elsewhere are the same while its title's are.
-                        if (last != lastAlternatives.cend() && merge && diff && !isRetitled(c.title))
-                            it->airings = last->airings;
+                        // The episode's airings elsewhere are the same while none of its came or went.
+                        if (was && merge && diff && !episodeRetitled(id)) {
+                            it->airings = was->airings;
+                            it->own = was->own;
+                        }
                         alternativesFor(id, *it);
                     }
                 }
@@ -2467,6 +2519,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused";
     last = out;
     retitled.clear();
+    changedIdentities.clear();
 }
 
 Scheduler::Scheduler(SchedulerOptions options)
@@ -2662,6 +2715,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         const epg::Airing a = og.airing(i);
         const quint32 h = oldIndex->handleOf(a);
         d->retitled.insert(ix.titleKeyOf.value(oldIndex->titleOf(h)));
+        d->changedIdentities[ix.titleKeyOf.value(oldIndex->titleOf(h))].append(oldIndex->identity(h));
         const int channel = oldIndex->channelKey[a.channel];
         for (const int s : d->rulesFor(*oldIndex, a)) {
             leaving[s].emplace_back(a.start, channel);
@@ -2717,6 +2771,10 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         }
     }
     ix.computeIdentities(std::move(fresh), d->threads());
+    for (const quint32 j : came) {
+        const quint32 h = ix.handleOf(ng.airing(j));
+        d->changedIdentities[ix.titleKeyOf.value(ix.titleOf(h))].append(ix.identity(h));
+    }
     for (const auto &[j, slots] : cameRules) {
         const epg::Airing a = ng.airing(j);
         for (const int s : slots)
@@ -2855,6 +2913,7 @@ SchedulePlan Scheduler::outcomesFromScratch()
     auto changedParts = p.changedParts;
     const bool changesKnown = p.changesKnown;
     const QSet<quint64> retitled = p.retitled;
+    const auto changedIdentities = p.changedIdentities;
     const qint64 planNow = p.planNow;
     p.planNow = p.state.now;
     for (RuleOutcomes &o : p.state.outcomes)
@@ -2868,6 +2927,7 @@ SchedulePlan Scheduler::outcomesFromScratch()
     p.changedParts = std::move(changedParts);
     p.changesKnown = changesKnown;
     p.retitled = retitled;
+    p.changedIdentities = changedIdentities;
     p.planNow = planNow;
     return out;
 }
