@@ -607,6 +607,28 @@ private Q_SLOTS:
         QVERIFY(lost);
         QCOMPARE(lost->alternatives.size(), 2);
         QCOMPARE(lost->alternatives[1].start, t + 6 * kHour);
+
+        // Another episode of the title on the rule's channel: the rule is matched and grouped
+        // again (its episodes get new ids) and the title's airings changed, but none of the
+        // conflict's episode: its alternatives are taken over, and are what making them again gives.
+        shows.append({u"b"_qs, t + 8 * kHour, 60, u"Beta"_qs, u"Other"_qs});
+        const auto other = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        const SchedulePlan regrouped = s.update(other, kDay0);
+        QVERIFY(plannedAt(regrouped, beta.id, u"b"_qs, t + 8 * kHour));
+        lost = skippedAt(regrouped, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QCOMPARE(lost->alternatives.size(), 2);
+        QCOMPARE(outcomesDiffer(regrouped, s.outcomesFromScratch()), QString());
+        // And an airing of the conflict's episode that went is not offered any more.
+        shows.removeAt(2); // Beta "Ep" on c at t + 4 h
+        const auto fewer = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        const SchedulePlan gone = s.update(fewer, kDay0);
+        lost = skippedAt(gone, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->alternatives.size(), 1);
+        QCOMPARE(lost->alternatives[0].start, t + 6 * kHour);
+        QCOMPARE(outcomesDiffer(gone, s.outcomesFromScratch()), QString());
     }
 
     void conflictBlockersAfterUpdate()
