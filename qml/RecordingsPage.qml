@@ -76,7 +76,7 @@ Rectangle {
     ListView {
         id: list
         objectName: "recordingsList"
-        anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: hint.top; anchors.bottomMargin: 12
+        anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: detail.visible ? detail.top : hint.top; anchors.bottomMargin: 12
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
         spacing: 6
@@ -90,6 +90,7 @@ Rectangle {
             required property string channelName
             required property string state
             required property string reason
+            required property string missing
             required property bool kept
             required property var position
             required property var duration
@@ -111,9 +112,12 @@ Rectangle {
                 spacing: 14
                 Text { visible: row.kept; text: qsTr("kept"); color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 Text {
+                    // A partial recording (its channel's archive stopped short) says so, whether watched or not.
                     text: row.state === "recording" ? qsTr("● recording") : row.state === "failed" ? qsTr("failed")
-                          : row.position > 0 ? qsTr("%1% watched").arg(Math.min(100, Math.round(100 * row.position / Math.max(1, row.duration)))) : qsTr("new")
-                    color: row.state === "recording" || row.state === "failed" ? Theme.error : Theme.dimText
+                          : (row.state === "partial" ? qsTr("partial") + (row.position > 0 ? " · " : "") : "")
+                            + (row.position > 0 ? qsTr("%1% watched").arg(Math.min(100, Math.round(100 * row.position / Math.max(1, row.duration))))
+                               : row.state === "partial" ? "" : qsTr("new"))
+                    color: row.state === "recording" || row.state === "failed" || row.state === "partial" ? Theme.error : Theme.dimText
                     font.family: Theme.family; font.pixelSize: Theme.fontSmall
                 }
             }
@@ -135,6 +139,20 @@ Rectangle {
                width: Math.min(implicitWidth, page.width - 4 * Theme.margin); wrapMode: Text.Wrap; horizontalAlignment: Text.AlignHCenter
                text: Dvr.status.length > 0 ? Dvr.status : qsTr("Record from the guide: REC on a programme, or green in its details")
                color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
+    }
+    Text {
+        // The focused recording's details when something is missing of it (a partial one, or one
+        // with gaps): what, and why, in full.
+        id: detail
+        objectName: "recordingsDetail"
+        anchors.bottom: hint.top; anchors.bottomMargin: 10; x: Theme.margin
+        width: parent.width - 2 * Theme.margin; wrapMode: Text.Wrap; maximumLineCount: 2; elide: Text.ElideRight
+        readonly property var current: list.currentItem
+        visible: text.length > 0
+        text: current === null || current.missing.length === 0 ? ""
+              : (current.state === "partial" ? qsTr("Partial: %1 missing").arg(current.missing) : qsTr("Missing: %1").arg(current.missing))
+                + (current.reason.length > 0 ? " · " + current.reason : "")
+        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontSmall
     }
     Text {
         id: hint

@@ -103,8 +103,20 @@ std::optional<SqlBackend> openSqlDatabase(const QString &location, const QString
         // A server that cannot be reached (a reconnection, the network gone) fails the attempt
         // after 5 s instead of blocking its thread for the system's TCP timeout.
         QString options = pg.options;
-        if (!options.contains(u"connect_timeout="))
-            options += (options.isEmpty() ? u""_qs : u";"_qs) + u"connect_timeout=5"_qs;
+        const auto byDefault = [&options](const QString &key, const QString &value) {
+            if (!options.contains(key + u'='))
+                options += (options.isEmpty() ? u""_qs : u";"_qs) + key + u'=' + value;
+        };
+        byDefault(u"connect_timeout"_qs, u"5"_qs);
+        // A connection that stops answering without failing (a network cut without a reset)
+        // fails a statement waiting on it within ~15 s, instead of blocking its thread for the
+        // system's TCP timeouts (minutes to hours): idle, by keepalives (5 s, then 3 probes 2 s
+        // apart); data unacknowledged, by tcp_user_timeout. diver's lease keeper then stops its
+        // recorders (its liveness lock unconfirmed) long before the server ends that session.
+        byDefault(u"keepalives_idle"_qs, u"5"_qs);
+        byDefault(u"keepalives_interval"_qs, u"2"_qs);
+        byDefault(u"keepalives_count"_qs, u"3"_qs);
+        byDefault(u"tcp_user_timeout"_qs, u"15000"_qs);
         db.setConnectOptions(options);
     } else {
         const QFileInfo fi(location);

@@ -1,5 +1,6 @@
 #include "archiveindex.h"
 
+#include <QDateTime>
 #include <QFileInfo>
 
 #include <cerrno>
@@ -50,10 +51,16 @@ ArchiveIndexContents ArchiveIndex::parse(const QByteArray &text)
             // skipped like any unreadable one: playlists and playback trust what is listed.
             ok = a && b && d && e && s.sequence >= 0 && s.durationMs >= 0 && s.bytes >= 0 && !s.file.isEmpty()
                 && !s.file.contains(QLatin1Char('/')) && s.file != u"." && s.file != u".." && (f[6] == "gap" || f[6] == "-");
-            if (ok)
+            if (ok) {
                 c.segments.append(s);
+                c.finishedAtMs = 0; // recorded on after an end line
+            }
         } else if (f.value(0) == "end" && f.size() == 2) {
             c.finishedAtMs = f[1].toLongLong(&ok);
+        } else if (f.value(0) == "open" && f.size() == 2) {
+            f[1].toLongLong(&ok);
+            if (ok)
+                c.finishedAtMs = 0;
         }
         if (!ok)
             ++c.badLines;
@@ -79,7 +86,7 @@ std::optional<ArchiveIndexContents> ArchiveIndex::read(const QString &path, QStr
     return parse(text);
 }
 
-bool ArchiveIndex::openForAppend(const QString &path, QString *error)
+bool ArchiveIndex::openForAppend(const QString &path, QString *error, qint64 nowMs)
 {
     close();
     std::optional<ArchiveIndexContents> existing = read(path, error);
@@ -99,6 +106,11 @@ bool ArchiveIndex::openForAppend(const QString &path, QString *error)
     }
     m_file.seek(keep);
     if (keep == 0 && !appendLine(kHeader, error)) {
+        m_file.close();
+        return false;
+    }
+    if (existing->finishedAtMs > 0
+        && !appendLine("open\t" + QByteArray::number(nowMs > 0 ? nowMs : QDateTime::currentMSecsSinceEpoch()) + '\n', error)) {
         m_file.close();
         return false;
     }

@@ -13,6 +13,11 @@
 //   #iptv-dvr-index 1
 //   seg <TAB> sequence <TAB> start ms UTC <TAB> duration ms <TAB> bytes <TAB> file <TAB> gap|-
 //   end <TAB> ms UTC
+//   open <TAB> ms UTC
+//
+// An `open` line is appended when a finished recording is recorded again (a viewer asked for an
+// airing whose copy had been stopped or had failed): an end line counts only when no `open` line
+// or segment comes after it.
 
 #include <QFile>
 #include <QList>
@@ -47,7 +52,7 @@ struct ArchiveSegment
 struct ArchiveIndexContents
 {
     QList<ArchiveSegment> segments;
-    qint64 finishedAtMs = 0;  ///< the end line's time; 0 while recording (or after a crash)
+    qint64 finishedAtMs = 0;  ///< the last end line's time; 0 while recording (or after a crash, or reopened)
     qint64 validBytes = 0;    ///< length of the whole lines read
     qint64 tornBytes = 0;     ///< bytes after them (a line cut short by a crash), dropped
     int badLines = 0;         ///< whole lines that did not parse (skipped)
@@ -66,8 +71,9 @@ public:
     /// One segment's line, with its newline.
     static QByteArray line(const ArchiveSegment &segment);
 
-    /// Opens `path` for appending: creates it with its header, or cuts a torn last line off.
-    bool openForAppend(const QString &path, QString *error);
+    /// Opens `path` for appending: creates it with its header, or cuts a torn last line off. An
+    /// index that has ended gets an `open` line (at `nowMs`): it is recording again.
+    bool openForAppend(const QString &path, QString *error, qint64 nowMs = 0);
     bool isOpen() const { return m_file.isOpen(); }
     /// Appends the line and syncs it to disk before returning.
     bool append(const ArchiveSegment &segment, QString *error);

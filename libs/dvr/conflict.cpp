@@ -1,6 +1,7 @@
 #include "conflict.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace iptv::dvr {
 
@@ -280,6 +281,32 @@ void CapacityBook::unplace(int id)
         }
     }
     p = {};
+}
+
+void CapacityBook::rename(int from, int to)
+{
+    if (from < 0 || from >= int(m_placements.size()) || m_placements[size_t(from)].node < 0 || from == to)
+        return;
+    if (to >= int(m_placements.size()))
+        m_placements.resize(size_t(to) + 1);
+    Placement p = std::exchange(m_placements[size_t(from)], {});
+    p.span.id = to;
+    m_placements[size_t(to)] = p;
+    if (p.archived || p.span.from >= p.span.to)
+        return;
+    Node &n = m_nodes[size_t(p.node)];
+    const HourEntry entry{to, p.channel, p.span.from, p.span.to};
+    auto byId = [](const HourEntry &e, int x) { return e.id < x; };
+    for (int h = p.span.from / 60; h <= (p.span.to - 1) / 60; ++h) {
+        auto &bucket = n.byHour[size_t(h)];
+        // The entry moves to its new id's place (ascending ids, as place() keeps them).
+        auto at = std::lower_bound(bucket.begin(), bucket.end(), from, byId);
+        auto there = std::lower_bound(bucket.begin(), bucket.end(), to, byId);
+        if (there > at)
+            std::rotate(at, at + 1, there), *(there - 1) = entry;
+        else
+            std::rotate(there, at, at + 1), *there = entry;
+    }
 }
 
 std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const

@@ -74,6 +74,10 @@ public:
     bool mayFitWithout(int id, int channel, qint64 from, qint64 to) const;
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
+    /// Placement `from` becomes placement `to` (same node, channel and span; `to` not placed):
+    /// the book is then what unplace(from) and place(to, ...) make, without counting the load
+    /// and the channel's streams out and in again.
+    void rename(int from, int to);
     int nodeCount() const { return int(m_nodes.size()); }
     /// Makes room for channel keys up to `channelCount` (a guide change brought new channels).
     void addChannels(int channelCount);

@@ -108,7 +108,8 @@ struct RecordedEpisode
     QList<epg::EpisodeNum> episodeNums;
     /// False for a row stored before rule schema 4 (keys made by a process-seeded hash, no
     /// facts kept) whose airing was not found in a guide yet: only its title key is made again,
-    /// its other keys are 0 (it matches no episode) until RuleStore::rememberFacts().
+    /// its other keys are 0 (it matches no episode) until RuleStore::rememberFacts(), or for
+    /// good once its airing is older than the guide (RuleStore::settleWithoutFacts()).
     bool factsKnown = true;
 };
 

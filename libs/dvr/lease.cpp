@@ -21,6 +21,11 @@ namespace iptv::dvr {
 
 namespace {
 QAtomicInteger<quint64> s_connections;
+/// The liveness locks' first key ("dvr1"): advisory locks of other programs on the same database
+/// use other first keys.
+constexpr qint32 kLivenessClass = 0x64767231;
+/// The session setting that says this session holds its liveness lock (a new session has none).
+const QString s_livenessSetting = QStringLiteral("diver.lease_liveness");
 } // namespace
 
 QHash<QString, int> fairShares(const QList<LeasePeer> &peers, int total)
@@ -128,9 +133,95 @@ bool LeaseStore::add(const QString &id, const QByteArray &spec, QString *error)
     });
 }
 
-std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error)
+std::optional<QList<LeaseClaim>> LeaseStore::claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error,
+                                                   const QStringList &goneNodes)
 {
-    return take(node, false, max, leaseMs, nowMs, error);
+    return take(node, false, max, leaseMs, nowMs, error, m_postgres ? goneNodes : QStringList());
+}
+
+QString LeaseStore::livenessKeySql(const QString &nodeExpression)
+{
+    // The server computes the key from the name, so every node gets the same one; hashtext()
+    // is the server's own and the same for all its sessions. The scope keeps a node's keepers
+    // (copies, archives) apart: each holds its own lock on its own connection.
+    return QStringLiteral("hashtext(? || chr(31) || %1)").arg(nodeExpression);
+}
+
+std::optional<LeaseStore::Liveness> LeaseStore::holdLiveness(const QString &node, QString *error)
+{
+    if (!m_postgres)
+        return Liveness::Held;
+    // A token of this store's own: a setting left in a session is never another's.
+    if (m_livenessToken.isEmpty())
+        m_livenessToken = QStringLiteral("%1/%2/%3").arg(node, m_connection).arg(QDateTime::currentMSecsSinceEpoch());
+    return withReconnect(m_connection, error, [&]() -> std::optional<Liveness> {
+        // 1: this session took it before (the setting is this session's); 2: taken now; 0: another
+        // session holds it. A connection opened again (withReconnect) is a new session: it has no
+        // setting and takes the lock again, if nobody took it meanwhile.
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("SELECT CASE WHEN current_setting('%1', true) = ? THEN 1 "
+                                 "WHEN pg_try_advisory_lock(?, %2) THEN 2 + 0 * length(set_config('%1', ?, false)) "
+                                 "ELSE 0 END")
+                      .arg(s_livenessSetting, livenessKeySql(QStringLiteral("?"))));
+        q.addBindValue(m_livenessToken);
+        q.addBindValue(kLivenessClass);
+        q.addBindValue(livenessScope());
+        q.addBindValue(node);
+        q.addBindValue(m_livenessToken);
+        if (!q.exec() || !q.next()) {
+            *error = QStringLiteral("the liveness lock of node %1: %2").arg(node, sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        const int held = q.value(0).toInt();
+        if (held == 2)
+            qCInfo(lcLease).noquote() << node << "holds its liveness lock" << (m_scopePrefix.isEmpty() ? QString() : m_scopePrefix);
+        return held == 0 ? Liveness::HeldElsewhere : held == 2 ? Liveness::Taken : Liveness::Held;
+    });
+}
+
+std::optional<QStringList> LeaseStore::nodesWithoutLiveness(const QString &node, qint64 nowMs, QString *error)
+{
+    if (!m_postgres)
+        return QStringList();
+    return withReconnect(m_connection, error, [&]() -> std::optional<QStringList> {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("SELECT DISTINCT node FROM dvr_leases WHERE state = 'pending' AND node IS NOT NULL AND node <> ? "
+                                 "AND lease_until >= ? AND %1 AND %2 ORDER BY node")
+                      .arg(scopeCondition(), unlockedCondition()));
+        q.addBindValue(node);
+        q.addBindValue(nowMs);
+        for (const QVariant &v : scopeValues())
+            q.addBindValue(v);
+        for (const QVariant &v : unlockedValues())
+            q.addBindValue(v);
+        if (!q.exec()) {
+            *error = QStringLiteral("reading which nodes hold their liveness lock: %1").arg(sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        QStringList nodes;
+        while (q.next())
+            nodes << q.value(0).toString();
+        return nodes;
+    });
+}
+
+QString LeaseStore::unlockedCondition()
+{
+    // pg_locks is the lock manager's state now, not a snapshot: a lock taken a moment ago counts.
+    return QStringLiteral("NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = ?::oid "
+                          "AND l.objid = (%1)::oid AND l.objsubid = 2 AND l.granted)")
+        .arg(livenessKeySql(QStringLiteral("dvr_leases.node")));
+}
+
+QVariantList LeaseStore::unlockedValues() const
+{
+    return {QVariant(qint64(kLivenessClass)), QVariant(livenessScope())};
+}
+
+QString LeaseStore::livenessScope() const
+{
+    // Never a null QString: bound, that is SQL NULL, and the key would be NULL too.
+    return m_scopePrefix.isEmpty() ? QStringLiteral("") : m_scopePrefix;
 }
 
 std::optional<QList<LeaseClaim>> LeaseStore::reclaim(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error)
@@ -139,7 +230,7 @@ std::optional<QList<LeaseClaim>> LeaseStore::reclaim(const QString &node, qint64
 }
 
 std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs,
-                                                  QString *error)
+                                                  QString *error, const QStringList &goneNodes)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseClaim>> {
         QSqlDatabase db = QSqlDatabase::database(m_connection);
@@ -155,16 +246,27 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
             exec(QStringLiteral("ROLLBACK"), &ignored);
             return std::nullopt;
         };
-        // Free or expired; or (own) held by this node, expired or not.
+        // Free or expired; or held by a gone node whose liveness lock nobody holds (checked again
+        // here: it may have come back since it was seen without); or (own) held by this node,
+        // expired or not.
+        QString gone;
+        QVariantList goneValues;
+        if (!own && !goneNodes.isEmpty()) {
+            gone = QStringLiteral(" OR (node IN (%1) AND %2)")
+                       .arg(QStringList(goneNodes.size(), QStringLiteral("?")).join(u", "), unlockedCondition());
+            for (const QString &n : goneNodes)
+                goneValues << n;
+            goneValues << unlockedValues();
+        }
         const QString claimable = (own ? QStringLiteral("state = 'pending' AND node = ? AND ")
-                                       : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?) AND "))
+                                       : QStringLiteral("state = 'pending' AND (node IS NULL OR lease_until < ?%1) AND ").arg(gone))
             + scopeCondition();
-        const QVariant condition = own ? QVariant(node) : QVariant(nowMs);
+        const QVariantList condition = (own ? QVariantList{node} : QVariantList{nowMs} + goneValues) + scopeValues();
         QSqlQuery select(db);
-        select.prepare(QStringLiteral("SELECT id, spec, node, takeovers FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?").arg(claimable)
+        select.prepare(QStringLiteral("SELECT id, spec, node, takeovers, lease_until FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?")
+                           .arg(claimable)
                        + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
-        select.addBindValue(condition);
-        for (const QVariant &v : scopeValues())
+        for (const QVariant &v : condition)
             select.addBindValue(v);
         select.addBindValue(max);
         if (!select.exec())
@@ -175,6 +277,7 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
             c.job.spec = select.value(1).toString().toUtf8();
             c.previousNode = select.value(2).toString();
             c.job.takeovers = select.value(3).toInt() + (c.previousNode.isEmpty() || c.previousNode == node ? 0 : 1);
+            c.job.holderGone = !c.previousNode.isEmpty() && c.previousNode != node && select.value(4).toLongLong() >= nowMs;
             c.job.state = QStringLiteral("pending");
             c.job.node = node;
             c.job.leaseUntilMs = nowMs + leaseMs;
@@ -189,8 +292,7 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
             update.addBindValue(c.job.leaseUntilMs);
             update.addBindValue(c.job.takeovers);
             update.addBindValue(c.job.id);
-            update.addBindValue(condition);
-            for (const QVariant &v : scopeValues())
+            for (const QVariant &v : condition)
                 update.addBindValue(v);
             if (!update.exec())
                 return rollback(QStringLiteral("claiming recording %1").arg(c.job.id), update);
@@ -204,6 +306,9 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
                 qCInfo(lcLease).noquote() << node << "claimed" << c.job.id;
             else if (c.previousNode == node)
                 qCInfo(lcLease).noquote() << node << "took back" << c.job.id << "(it held it before it restarted)";
+            else if (c.job.holderGone)
+                qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode
+                                             << "(its liveness lock is free: its process or its database session ended)";
             else
                 qCWarning(lcLease).noquote() << node << "took over" << c.job.id << "from" << c.previousNode << "(its lease expired)";
         }
@@ -263,6 +368,20 @@ bool LeaseStore::finish(const QString &id, const QString &node, const QString &s
         }
         if (q.numRowsAffected() != 1) {
             *error = QStringLiteral("finishing recording %1 on node %2: the node does not hold it (taken over, or unknown)").arg(id, node);
+            return false;
+        }
+        return true;
+    });
+}
+
+bool LeaseStore::reopen(const QString &id, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET state = 'pending', node = NULL, lease_until = 0 WHERE id = ? AND state <> 'pending'"));
+        q.addBindValue(id);
+        if (!q.exec()) {
+            *error = QStringLiteral("reopening recording %1: %2").arg(id, sqlErrorText(q.lastError()));
             return false;
         }
         return true;
@@ -387,6 +506,9 @@ LeaseKeeper::LeaseKeeper(QObject *parent) : QObject(parent)
     m_expiry.setSingleShot(true);
     m_expiry.setTimerType(Qt::PreciseTimer);
     connect(&m_expiry, &QTimer::timeout, this, &LeaseKeeper::tick);
+    m_liveness.setTimerType(Qt::PreciseTimer);
+    connect(&m_liveness, &QTimer::timeout, this, &LeaseKeeper::checkLiveness);
+    m_clock.start();
 }
 
 LeaseKeeper::~LeaseKeeper() = default;
@@ -403,6 +525,21 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
     m_timer.start(int(qMax<qint64>(50, settings.leaseMs / 10)));
     m_lastRenewMs = 0;
     m_reclaim = true;
+    m_livenessLost = false;
+    m_heldElsewhereSaid = false;
+    m_freeSince.clear();
+    m_confirmedAt = -1;
+    if (livenessOn()) {
+        // The lock first: a node that claims holds it, so the others never see it free while it records.
+        const qint64 sent = m_clock.elapsed();
+        const auto held = m_store.holdLiveness(settings.node, error);
+        if (!held) {
+            stop();
+            return false;
+        }
+        m_confirmedAt = sent;
+        m_liveness.start(int(qBound<qint64>(20, settings.livenessIntervalMs, qMax<qint64>(20, settings.livenessGraceMs / 4))));
+    }
     claimNow();
     return true;
 }
@@ -446,6 +583,8 @@ void LeaseKeeper::stop()
 {
     m_timer.stop();
     m_expiry.stop();
+    m_liveness.stop();
+    m_freeSince.clear();
     m_store.close();
     m_held.clear();
     m_heldBack.clear();
@@ -500,8 +639,8 @@ void LeaseKeeper::takeBack(const QStringList &ids)
 
 void LeaseKeeper::tick()
 {
-    if (!m_timer.isActive())
-        return;
+    if (!m_timer.isActive() || m_livenessLost)
+        return; // without its liveness lock this node neither renews nor claims (checkLiveness)
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     QString error;
     if (m_reclaim) {
@@ -519,7 +658,7 @@ void LeaseKeeper::tick()
             Q_EMIT claimed(c.job, c.previousNode);
         }
     }
-    if (now - m_lastRenewMs >= m_settings.leaseMs / 3) {
+    if (std::exchange(m_renewNow, false) || now - m_lastRenewMs >= m_settings.leaseMs / 3) {
         const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error);
         if (!still) {
             Q_EMIT failed(error);
@@ -535,7 +674,7 @@ void LeaseKeeper::tick()
             }
             return;
         }
-        if (now - m_lastRenewMs > m_settings.leaseMs) {
+        if (now - m_lastRenewMs > m_settings.leaseMs && m_held.size() > 0) {
             // This thread did not run for most of a period (a blocked event loop, a stopped
             // process): what nobody took meanwhile is kept, the rest is lost below.
             qCWarning(lcLease).noquote() << m_settings.node
@@ -567,7 +706,7 @@ void LeaseKeeper::tick()
     const int room = m_settings.peers.isEmpty() ? m_settings.capacity - int(m_held.size()) : balance(now);
     if (room <= 0)
         return;
-    const std::optional<QList<LeaseClaim>> claims = m_store.claim(m_settings.node, room, m_settings.leaseMs, now, &error);
+    const std::optional<QList<LeaseClaim>> claims = m_store.claim(m_settings.node, room, m_settings.leaseMs, now, &error, goneNodes());
     if (!claims) {
         Q_EMIT failed(error);
         return;
@@ -596,6 +735,106 @@ void LeaseKeeper::watchExpiry(qint64 nowMs)
         m_expiry.start(int(qMax<qint64>(0, wait)));
 }
 
+QStringList LeaseKeeper::goneNodes() const
+{
+    QStringList gone;
+    const qint64 now = m_clock.elapsed();
+    for (auto it = m_freeSince.cbegin(); it != m_freeSince.cend(); ++it) {
+        if (now - it.value() >= m_settings.livenessGraceMs)
+            gone << it.key();
+    }
+    gone.sort();
+    return gone;
+}
+
+void LeaseKeeper::checkLiveness()
+{
+    if (!m_timer.isActive() || !livenessOn())
+        return;
+    // Sent now: if the lock is found held, nobody could see it free before this moment, so
+    // nobody may claim this node's work before this moment plus the grace period.
+    const qint64 sent = m_clock.elapsed();
+    QString error;
+    const auto held = m_store.holdLiveness(m_settings.node, &error);
+    if (held && *held == LeaseStore::Liveness::Taken && !m_livenessLost && !m_held.isEmpty()
+        && sent - m_confirmedAt > m_settings.livenessGraceMs / 2) {
+        // A new session took the lock (the connection was opened again), but after more than
+        // half the grace: the lock may have been free long enough for the others to claim. This
+        // node stops what it holds, then takes back what is still its own (a gap, never two writers).
+        qCWarning(lcLease).noquote() << m_settings.node
+                                     << QStringLiteral("took its liveness lock again %1 ms after it last confirmed it: it stops "
+                                                       "what it holds and takes back what nobody took meanwhile")
+                                            .arg(sent - m_confirmedAt);
+        const QStringList stopped = std::exchange(m_held, {});
+        for (const QString &id : stopped)
+            Q_EMIT lost(id, false);
+        m_livenessLost = true; // taken back below
+    }
+    if (held) {
+        if (*held == LeaseStore::Liveness::HeldElsewhere && !m_heldElsewhereSaid) {
+            // Its previous process's session, not ended yet (or another node's key, by a hash
+            // collision): held all the same, so the others do not take this node's work early;
+            // this node takes the lock the moment that session ends.
+            m_heldElsewhereSaid = true;
+            qCWarning(lcLease).noquote() << m_settings.node << "finds its liveness lock held by another session (its previous process?); "
+                                                              "it takes it when that session ends";
+        } else if (*held != LeaseStore::Liveness::HeldElsewhere) {
+            m_heldElsewhereSaid = false;
+        }
+        m_confirmedAt = sent;
+        if (m_livenessLost) {
+            m_livenessLost = false;
+            qCInfo(lcLease).noquote() << m_settings.node << "has its liveness lock again: it takes back what nobody took meanwhile";
+            m_renewNow = true; // what is still its own is taken back (tick)
+            tick();
+        }
+    } else if (!m_livenessLost && sent - m_confirmedAt > m_settings.livenessGraceMs / 2) {
+        // The lock may have been free since just after the last confirmation: the others may
+        // claim this node's work a grace period after that. Everything stops first.
+        m_livenessLost = true;
+        qCWarning(lcLease).noquote() << m_settings.node
+                                     << QStringLiteral("could not confirm its liveness lock for %1 ms (%2): it stops all %3 it "
+                                                       "holds, as the others may take them over %4 ms after the lock was lost")
+                                            .arg(sent - m_confirmedAt)
+                                            .arg(error)
+                                            .arg(m_held.size())
+                                            .arg(m_settings.livenessGraceMs);
+        const QStringList given = std::exchange(m_held, {});
+        for (const QString &id : given)
+            Q_EMIT lost(id, false);
+        Q_EMIT failed(error);
+        return;
+    }
+    if (!held || m_livenessLost)
+        return;
+    // The others: a holder of unexpired leases whose lock nobody holds has ended. Gone once its
+    // lock has stayed free for the grace period (it may only be reconnecting).
+    const std::optional<QStringList> free = m_store.nodesWithoutLiveness(m_settings.node, QDateTime::currentMSecsSinceEpoch(), &error);
+    if (!free) {
+        Q_EMIT failed(error);
+        return;
+    }
+    const qint64 now = m_clock.elapsed();
+    bool newlyGone = false;
+    for (auto it = m_freeSince.begin(); it != m_freeSince.end();) {
+        if (!free->contains(it.key()))
+            it = m_freeSince.erase(it); // back (or its leases left it)
+        else
+            ++it;
+    }
+    for (const QString &n : *free) {
+        auto it = m_freeSince.find(n);
+        if (it == m_freeSince.end()) {
+            m_freeSince.insert(n, now);
+            qCInfo(lcLease).noquote() << m_settings.node << "sees node" << n << "without its liveness lock";
+        } else if (now - it.value() >= m_settings.livenessGraceMs) {
+            newlyGone = true;
+        }
+    }
+    if (newlyGone)
+        tick(); // claims what they held, up to this node's room or share
+}
+
 int LeaseKeeper::balance(qint64 nowMs)
 {
     QString error;
@@ -607,11 +846,13 @@ int LeaseKeeper::balance(qint64 nowMs)
     // A peer holding an expired lease is dead (or cut off, and stops by itself at 3/4 of a
     // period): the work is shared among the others, who take its items over now.
     QSet<QString> dead;
+    for (const QString &n : goneNodes())
+        dead.insert(n); // its session ended: as dead as an expired lease says
     QHash<QString, int> holding;
     for (const LeaseJob &j : *rows) {
         if (j.node.isEmpty())
             continue;
-        if (j.leaseUntilMs < nowMs && j.node != m_settings.node)
+        if ((j.leaseUntilMs < nowMs || dead.contains(j.node)) && j.node != m_settings.node)
             dead.insert(j.node);
         else
             ++holding[j.node];

@@ -13,8 +13,21 @@
 //
 // Times are the nodes' wall clocks in UTC ms: nodes are expected to be NTP-synchronised, and the
 // lease period must be well above their skew.
+//
+// Liveness (PostgreSQL, LeaseKeeper::Settings::livenessGraceMs > 0): a dead node need not be
+// waited for until its leases expire. Each keeper holds a session-level advisory lock keyed by its
+// scope and node name on its own connection for as long as it lives; PostgreSQL frees it the moment
+// that session ends (a kill -9 or a crash closes the socket; a terminated backend; a restart). A
+// node whose lock has been free for the grace period is gone: the others claim its recordings then,
+// whatever its leases say, the claim repeating the lock's check in its UPDATE. A node keeps
+// checking its own lock (livenessIntervalMs); one that cannot confirm it for half the grace period
+// (its connection dropped and could not be opened again, or the lock was taken by another session)
+// stops its recordings: since the lock was held when it last confirmed it, nobody may claim them
+// before that moment plus the grace period, so it stops first. The lease expiry stays the fallback
+// for a node alive to PostgreSQL but stuck (stopped, partitioned with its session still open).
 
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QHash>
 #include <QList>
 #include <QObject>
@@ -36,7 +49,9 @@ struct LeaseJob
     QString state;            ///< "pending" (to record or recording), "done", "failed"
     QString node;             ///< the holder; empty when free
     qint64 leaseUntilMs = 0;
-    int takeovers = 0;        ///< how often a node took it from another whose lease expired
+    int takeovers = 0;        ///< how often a node took it from another whose lease expired (or who was gone)
+    /// Claimed from a holder whose lease had not expired: its liveness lock was free (it is gone).
+    bool holderGone = false;
 };
 
 /// A claimed recording: its job, and the node it was taken from (empty when it was free).
@@ -82,8 +97,20 @@ public:
 
     /// Adds a recording to be claimed (an existing id is left as it is).
     bool add(const QString &id, const QByteArray &spec, QString *error);
-    /// Claims up to `max` pending recordings that are free or whose lease expired before `nowMs`.
-    std::optional<QList<LeaseClaim>> claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error);
+    /// Claims up to `max` pending recordings that are free or whose lease expired before `nowMs`,
+    /// or (PostgreSQL) that one of `goneNodes` holds while no session holds its liveness lock.
+    std::optional<QList<LeaseClaim>> claim(const QString &node, int max, qint64 leaseMs, qint64 nowMs, QString *error,
+                                           const QStringList &goneNodes = {});
+    /// PostgreSQL: takes this node's liveness lock (scope and node) on this store's connection, or
+    /// confirms that this session still holds it. Held: this session held it already (it was
+    /// never free since); Taken: this session took it now (the first time, or the connection was
+    /// opened again); HeldElsewhere: another session holds it (this node's previous process, not
+    /// yet ended; try again); nullopt with *error: the database could not be asked. SQLite: Held.
+    enum class Liveness : quint8 { Held, Taken, HeldElsewhere };
+    std::optional<Liveness> holdLiveness(const QString &node, QString *error);
+    /// PostgreSQL: the nodes other than `node` that hold a lease in scope not expired at `nowMs`
+    /// while no session holds their liveness lock (their process or session has ended). SQLite: none.
+    std::optional<QStringList> nodesWithoutLiveness(const QString &node, qint64 nowMs, QString *error);
     /// Takes back, renewed, every pending recording the table says `node` holds, expired or not
     /// (previousNode is `node`): a node restarted under its name goes on at once instead of
     /// waiting for its own leases to expire.
@@ -94,6 +121,9 @@ public:
     std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
     /// The node is done with a recording: its final state ("done" or "failed"), lease released.
     bool finish(const QString &id, const QString &node, const QString &state, QString *error);
+    /// A finished job to be done again (a recording reopened): pending and free, whatever node
+    /// finished it. Nothing changes while it is pending.
+    bool reopen(const QString &id, QString *error);
     /// Frees every recording `node` holds, still pending (a clean stop: another node, or this one
     /// started again, claims them at once instead of after their leases expired).
     bool release(const QString &node, QString *error);
@@ -112,13 +142,23 @@ public:
 
 private:
     bool exec(const QString &sql, QString *error);
-    std::optional<QList<LeaseClaim>> take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs, QString *error);
+    std::optional<QList<LeaseClaim>> take(const QString &node, bool own, int max, qint64 leaseMs, qint64 nowMs, QString *error,
+                                          const QStringList &goneNodes = {});
+    /// "No session holds the liveness lock of dvr_leases.node", and the values to bind for it.
+    static QString unlockedCondition();
+    QVariantList unlockedValues() const;
+    /// The scope's part of the liveness key.
+    QString livenessScope() const;
 
     /// "id LIKE ?" or "id IN (?, …)", and the values to bind after the rest.
     QString scopeCondition() const;
     QVariantList scopeValues() const;
 
+    /// The liveness lock's second key, computed by the server: hashtext(scope, US, node).
+    static QString livenessKeySql(const QString &nodeExpression);
+
     QString m_connection;
+    QString m_livenessToken; ///< set in this session once it holds the lock (a new session has none)
     QString m_scopePrefix;
     QStringList m_scopeIds;
     bool m_postgres = false;
@@ -127,7 +167,8 @@ private:
 /// A node's side of the lease table: renews its leases every third of the lease period, looks for
 /// work every tenth, and, with room for more, looks again the moment the first lease another node
 /// holds expires: a dead node's recordings move one lease period after its last renewal (at most
-/// one period after its death), not at the next look. It says what it gained and lost. Its first look also takes back what the table says this node
+/// one period after its death), not at the next look; with liveness (Settings::livenessGraceMs,
+/// PostgreSQL), a grace period after its session ended. It says what it gained and lost. Its first look also takes back what the table says this node
 /// holds (it was restarted, or killed, under the same name). Runs in the thread it lives in.
 ///
 /// Balanced (setPeers): the work in scope is shared out among the peers by fairShares(), instead
@@ -149,6 +190,12 @@ public:
         QString scope;       ///< only recordings whose id starts with this (LeaseStore::setScope)
         QStringList ids;     ///< or, when not empty, only these
         QList<LeasePeer> peers; ///< not empty: balanced among these (see above); capacity is not used
+        /// PostgreSQL: a node whose liveness lock stays free this long is gone, and its recordings
+        /// are claimed then instead of at their leases' expiry; this node stops its own when it
+        /// cannot confirm its lock for half of it. 0: off (leases only; SQLite never has it).
+        qint64 livenessGraceMs = 0;
+        /// How often the own lock is confirmed and the others' are looked at (with a grace set).
+        qint64 livenessIntervalMs = 250;
     };
 
     explicit LeaseKeeper(QObject *parent = nullptr);
@@ -176,6 +223,9 @@ public:
     void releaseHeld(const QString &id);
 
     QStringList held() const { return m_held; }
+    /// Liveness is on (PostgreSQL and a grace set) and this node could not confirm its lock for
+    /// half the grace: it holds nothing until it has it again.
+    bool livenessLost() const { return m_livenessLost; }
     LeaseStore &store() { return m_store; }
 
 Q_SIGNALS:
@@ -192,6 +242,12 @@ Q_SIGNALS:
 
 private:
     void tick();
+    /// Liveness: confirms this node's lock (or stops everything when it cannot for half the
+    /// grace), and claims what gone nodes held.
+    void checkLiveness();
+    bool livenessOn() const { return m_settings.livenessGraceMs > 0 && m_store.isPostgres(); }
+    /// The nodes whose liveness lock was free for the grace period (claimable from now).
+    QStringList goneNodes() const;
     /// Balanced: how many more this node may claim now (0 when none), after handing one over
     /// when it holds more than its share.
     int balance(qint64 nowMs);
@@ -211,6 +267,14 @@ private:
     qint64 m_lastRenewMs = 0;
     bool m_reclaim = false; ///< the first look takes back this node's own leases
     QSet<QString> m_heldBack; ///< handed over, freed once their work has stopped (holdRelease)
+    // Liveness (PostgreSQL, livenessGraceMs > 0). Durations on the monotonic clock.
+    QTimer m_liveness;
+    QElapsedTimer m_clock;
+    qint64 m_confirmedAt = -1;        ///< when the last check that found the lock held was sent
+    bool m_livenessLost = false;      ///< stopped everything for want of the lock (livenessLost())
+    bool m_renewNow = false;          ///< the next tick renews, whenever the last renewal was
+    bool m_heldElsewhereSaid = false; ///< logged once
+    QHash<QString, qint64> m_freeSince; ///< other nodes seen without their lock, since when
 };
 
 } // namespace iptv::dvr

@@ -2,6 +2,7 @@
 
 #include <media/hlsplaylist.h>
 
+#include <QDateTime>
 #include <QRegularExpression>
 
 #include <cmath>
@@ -130,6 +131,90 @@ QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, c
     if (segments.isEmpty() && !ended && archive.endMs() > 0 && archive.endMs() <= range.fromMs)
         segments = archive.segments(archive.endMs() - 1, range.toMs);
     return playoutPlaylist(segments, ended, uriPrefix);
+}
+
+PlaylistCut cutPlaylistAt(const QByteArray &playlist, qint64 atMs)
+{
+    PlaylistCut cut;
+    QList<QByteArray> header, body, pending, lastDropped;
+    bool lastDroppedDiscontinuity = false;
+    qint64 droppedSegments = 0, droppedDiscontinuities = 0, lastDroppedStartMs = 0, lastDroppedDurationMs = 0;
+    qint64 firstDurationMs = 0; ///< of the first segment left
+    bool inSegments = false;
+    for (const QByteArray &line : playlist.split('\n')) {
+        if (!inSegments && (line.startsWith("#EXTINF") || line == "#EXT-X-DISCONTINUITY"
+                            || line.startsWith("#EXT-X-PROGRAM-DATE-TIME")))
+            inSegments = true;
+        if (!inSegments) {
+            header.append(line);
+            continue;
+        }
+        pending.append(line);
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        // A segment's URI closes its group of tags.
+        qint64 durationMs = 0, startMs = 0;
+        bool discontinuity = false;
+        for (const QByteArray &tag : std::as_const(pending)) {
+            if (tag.startsWith("#EXTINF:"))
+                durationMs = qRound64(tag.mid(8, tag.indexOf(',') - 8).toDouble() * 1000);
+            else if (tag.startsWith("#EXT-X-PROGRAM-DATE-TIME:"))
+                startMs = QDateTime::fromString(QString::fromLatin1(tag.mid(25)), Qt::ISODateWithMs).toMSecsSinceEpoch();
+            discontinuity |= tag == "#EXT-X-DISCONTINUITY";
+        }
+        if (atMs > 0 && body.isEmpty() && startMs + durationMs <= atMs) {
+            ++droppedSegments;
+            droppedDiscontinuities += discontinuity;
+            lastDropped = pending;
+            lastDroppedDiscontinuity = discontinuity;
+            lastDroppedStartMs = startMs;
+            lastDroppedDurationMs = durationMs;
+        } else {
+            if (body.isEmpty()) {
+                cut.startMs = startMs;
+                firstDurationMs = durationMs;
+            }
+            body.append(pending);
+        }
+        pending.clear();
+    }
+    if (body.isEmpty() && !lastDropped.isEmpty()) {
+        body = lastDropped;
+        cut.startMs = lastDroppedStartMs;
+        firstDurationMs = lastDroppedDurationMs;
+        --droppedSegments;
+        droppedDiscontinuities -= lastDroppedDiscontinuity;
+    }
+    body.append(pending); // #EXT-X-ENDLIST and the like
+    // Where inside the first segment the moment asked for is (players that honour PRECISE=YES
+    // start there; the others at the segment, which cut.startMs says).
+    const qint64 intoMs = atMs > 0 && cut.startMs > 0 && atMs > cut.startMs && atMs < cut.startMs + firstDurationMs
+        ? atMs - cut.startMs : 0;
+    QByteArray out;
+    bool hasDiscontinuitySequence = false, hasStart = false;
+    for (QByteArray line : std::as_const(header)) {
+        if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:"))
+            line = "#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(line.mid(22).toLongLong() + droppedSegments);
+        if (line.startsWith("#EXT-X-DISCONTINUITY-SEQUENCE:")) {
+            hasDiscontinuitySequence = true;
+            line = "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(line.mid(30).toLongLong() + droppedDiscontinuities);
+        }
+        if (line.startsWith("#EXT-X-START:")) {
+            hasStart = true;
+            if (intoMs > 0)
+                line = "#EXT-X-START:TIME-OFFSET=" + QByteArray::number(intoMs / 1000.0, 'f', 3) + ",PRECISE=YES";
+        }
+        out += line + '\n';
+    }
+    if (!hasDiscontinuitySequence && droppedDiscontinuities > 0)
+        out += "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(droppedDiscontinuities) + '\n';
+    if (!hasStart && intoMs > 0)
+        out += "#EXT-X-START:TIME-OFFSET=" + QByteArray::number(intoMs / 1000.0, 'f', 3) + ",PRECISE=YES\n";
+    for (const QByteArray &line : std::as_const(body))
+        out += line + '\n';
+    out.chop(1);
+    cut.playlist = out;
+    return cut;
 }
 
 std::optional<TimeRange> parseArchiveRange(const QString &name, qint64 nowMs)

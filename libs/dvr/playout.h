@@ -3,7 +3,7 @@
 // Playout of recordings and archives: HLS media playlists built from archive indexes at request
 // time, so a recording plays while it records (EXT-X-PLAYLIST-TYPE:EVENT, growing) and after
 // (VOD, EXT-X-ENDLIST). Every segment carries its EXT-X-PROGRAM-DATE-TIME (the wall clock at
-// which its media arrived) and its EXTINF (its media's duration): a source slower than real
+// which its media aired: recorder.h) and its EXTINF (its media's duration): a source slower than real
 // time leaves the dates further apart than the durations, which is no discontinuity. A gap in
 // the recording (a source drop, a restart, a segment that could not be written) is an
 // EXT-X-DISCONTINUITY. Catch-up names a range of a channel's archive the way Flussonic does:
@@ -67,6 +67,24 @@ QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, q
 /// The same with the coverage already worked out.
 QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, const RangeCoverage &coverage,
                                 const QString &uriPrefix = {});
+
+/// A playlist cut for a seek or a resume (a player that plays URLs only: diver's `?start=`).
+struct PlaylistCut
+{
+    QByteArray playlist;
+    qint64 startMs = 0; ///< where its first segment starts on the wall clock (0: no segment)
+};
+
+/// `playlist` (as playoutPlaylist() makes it: an EXT-X-PROGRAM-DATE-TIME on every segment) from
+/// the wall-clock moment `atMs` on. Positions are wall-clock time, as the dates are (what a
+/// viewer, the guide and a box's clock count), not media time: the segments that end (date plus
+/// EXTINF) at or before `atMs` are left out, the media and discontinuity sequences count them.
+/// A moment inside a segment starts at that segment (cut.startMs before `atMs`; the playlist's
+/// EXT-X-START:TIME-OFFSET with PRECISE=YES names the point inside it for players that honour
+/// it, RFC 8216 4.3.5.2); one inside a gap or a hole of the dates starts at the next segment
+/// (cut.startMs after `atMs`). A moment past the last segment keeps the last one: an empty
+/// playlist is one no player opens. `atMs` 0 cuts nothing.
+PlaylistCut cutPlaylistAt(const QByteArray &playlist, qint64 atMs);
 
 /// "archive-1765004400-3600.m3u8" (also "archive-1765004400-3600" and "…-now.m3u8" for
 /// "up to now", which needs `nowMs`): the range; nullopt for anything else.

@@ -55,6 +55,8 @@ struct Recorder::Worker
     std::atomic<bool> stopping{false};
     std::atomic<bool> finishOnStop{true};
     std::atomic<qint64> stopAtMs{0}; ///< cfg.stopAtMs, movable while recording (setStopAt)
+    std::atomic<qint64> confirmedStopMs{0}; ///< cfg.confirmEnd: the end the owner confirmed
+    std::atomic<qint64> askedStopMs{0};     ///< … and the one endReached() was said for
     std::mutex wakeMutex;
     std::condition_variable wake;
     std::mutex inputMutex;
@@ -83,6 +85,31 @@ struct Recorder::Worker
     qint64 segmentMinOffsetUs = kNoOffset;  ///< least arrival minus timestamp of the segment in progress
     qint64 previousMinOffsetUs = kNoOffset; ///< … of the one before on this connection
     qint64 segmentArrivalUs = AV_NOPTS_VALUE; ///< when the segment in progress's first frame arrived
+    qint64 segmentLastArrivalUs = AV_NOPTS_VALUE; ///< … and its latest
+    // An HLS source's EXT-X-PROGRAM-DATE-TIME dates its segments instead of their arrival: an
+    // HLS source arrives a segment at a time (and the demuxer starts a few segments back), so
+    // arrival misdates by up to a segment. MediaInput::programDate() ties it to the timestamps.
+    std::optional<MediaInput::ProgramDate> programDate; ///< of this connection, when believed
+    AVRational programDateTimeBase{1, 90000};           ///< the video stream's time base
+    int programDateWrapBits = 33;                       ///< … and its timestamps' wrap
+    qint64 segmentStartPts = AV_NOPTS_VALUE; ///< the video timestamp (as read) the segment in progress starts at
+    bool programDatesRefused = false;        ///< said once a run: the source's dates are not believed
+    // A connection begins with a burst, often (the HLS demuxer reads a few segments back from
+    // the live edge, a headend sends what it buffered): segments whose media arrived far faster
+    // than it plays. Dated by arrival they would pile onto the same few seconds, so they are
+    // held until media arrives in real time (or kMaxHeld of them), then laid back to back
+    // before it. Media the archive already holds (the end of the last connection) is left out.
+    struct Held
+    {
+        QList<QByteArray> pieces;
+        qint64 startUs = 0;
+        qint64 endUs = 0;
+        bool gap = false;
+    };
+    static constexpr size_t kMaxHeld = 4;
+    std::vector<Held> held;
+    bool settled = false;         ///< media arrives in real time on this connection (or is dated by the source)
+    bool keptOnConnection = false; ///< a segment of this connection was queued
     qint64 wallCursorUs = AV_NOPTS_VALUE; ///< wall clock (µs) where the last segment of this connection ended
     qint64 lastQueuedStartMs = 0;         ///< where the last segment cut starts (UTC ms): dates never go back
     /// Where the next connection's timestamps continue. It starts at 10 s, so that audio a
@@ -152,18 +179,26 @@ struct Recorder::Worker
         QMetaObject::invokeMethod(owner, [o = owner, s, why] { Q_EMIT o->stateChanged(s, why); }, Qt::QueuedConnection);
     }
 
-    bool stopDue() const
+    /// The end came (and, with cfg.confirmEnd, the owner confirmed it: until then it is asked,
+    /// once per end, and the recording goes on).
+    bool stopDue()
     {
         const qint64 at = stopAtMs.load();
-        return at > 0 && nowMs() >= at;
+        if (at <= 0 || nowMs() < at)
+            return false;
+        if (!cfg.confirmEnd || confirmedStopMs.load() == at)
+            return true;
+        if (askedStopMs.exchange(at) != at)
+            QMetaObject::invokeMethod(owner, [o = owner, at] { Q_EMIT o->endReached(at); }, Qt::QueuedConnection);
+        return false;
     }
 
     /// Sleeps for the next backoff delay; false when stopping (or the stop time came).
     bool waitBackoff()
     {
         qint64 delay = backoff.next();
-        if (const qint64 at = stopAtMs.load(); at > 0)
-            delay = qMin(delay, qMax<qint64>(0, at - nowMs()));
+        if (const qint64 at = stopAtMs.load(); at > nowMs()) // an end come but not confirmed: the usual delay
+            delay = qMin(delay, at - nowMs());
         std::unique_lock lock(wakeMutex);
         wake.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stopping.load(); });
         return !stopping && !stopDue();
@@ -336,9 +371,17 @@ struct Recorder::Worker
             sanitiser->addStream(index, st->time_base, nominal);
         }
         segmentMinOffsetUs = previousMinOffsetUs = kNoOffset;
-        segmentArrivalUs = AV_NOPTS_VALUE;
+        segmentArrivalUs = segmentLastArrivalUs = AV_NOPTS_VALUE;
         wallCursorUs = AV_NOPTS_VALUE;
         segmentStartUs = lastEndUs = AV_NOPTS_VALUE;
+        segmentStartPts = AV_NOPTS_VALUE;
+        programDate.reset();
+        held.clear();
+        settled = keptOnConnection = false;
+        if (in.videoStream() >= 0) {
+            programDateTimeBase = ctx->streams[in.videoStream()]->time_base;
+            programDateWrapBits = ctx->streams[in.videoStream()]->pts_wrap_bits;
+        }
         unjournaled.clear();
         journalBegun = false;
         return true;
@@ -369,6 +412,7 @@ struct Recorder::Worker
             return;
         const int out = it->second;
         const AVStream *st = in.context()->streams[p->stream_index];
+        const qint64 readPts = p->pts; // the source's, for its program dates
         qint64 pts = p->pts, dts = p->dts;
         const quint64 repairedBefore = sanitiser->stats().repaired;
         sanitiser->fix(p->stream_index, pts, dts, p->duration);
@@ -389,17 +433,29 @@ struct Recorder::Worker
         if (segmentStartUs == AV_NOPTS_VALUE) {
             if (outVideo >= 0 && !key)
                 return; // a recording starts at a keyframe
+            if (!programDate && !keptOnConnection && held.empty())
+                believeProgramDate(in.programDate(), arrivalUs / 1000);
+            // Dated by the source, what a reconnect reads again (the demuxer starts a few
+            // segments back) is known for what the archive holds: it starts at the first
+            // keyframe after that, nothing of it dated twice.
+            if (const auto dated = programDatedUs(isVideo ? readPts : AV_NOPTS_VALUE);
+                dated && !keptOnConnection && *dated / 1000 + 2 < lastQueuedEndMs)
+                return;
             segmentStartUs = at;
+            segmentStartPts = isVideo ? readPts : AV_NOPTS_VALUE;
         } else if (cutsHere) {
             const double length = (at - segmentStartUs) / 1e6;
-            if (((key || outVideo < 0) && length >= cfg.segmentSeconds - 0.02) || length >= 3 * cfg.segmentSeconds)
+            if (((key || outVideo < 0) && length >= cfg.segmentSeconds - 0.02) || length >= 3 * cfg.segmentSeconds) {
                 cutSegment(at);
+                segmentStartPts = isVideo ? readPts : AV_NOPTS_VALUE;
+            }
         }
         // What dates the segment this packet belongs to (the cut above began the next).
         if (cutsHere) {
             segmentMinOffsetUs = qMin(segmentMinOffsetUs, arrivalUs - at);
             if (segmentArrivalUs == AV_NOPTS_VALUE)
                 segmentArrivalUs = arrivalUs;
+            segmentLastArrivalUs = arrivalUs;
         }
         if (key)
             muxer.resendHeaders();
@@ -413,8 +469,53 @@ struct Recorder::Worker
             lastEndUs = qMax(lastEndUs, at + qMax<qint64>(p->duration, 0));
         ++unpublishedPackets;
         unpublishedRepairs += sanitiser->stats().repaired - repairedBefore;
-        if (cutsHere && cfg.journalSeconds > 0 && at - journaledAtUs >= qint64(cfg.journalSeconds * 1e6))
+        // (A burst being held is not journaled: its dates are not known yet.)
+        if (cutsHere && settled && cfg.journalSeconds > 0 && at - journaledAtUs >= qint64(cfg.journalSeconds * 1e6))
             journal(at);
+    }
+
+    /// Takes the source's program date for this connection when it is near the clock: the
+    /// first segment it names aired before it arrived, by no more than a live playlist reaches
+    /// back (a clock of the source two seconds ahead of ours is let be). Else said once a run,
+    /// and segments are dated by arrival.
+    void believeProgramDate(const std::optional<MediaInput::ProgramDate> &date, qint64 arrivedMs)
+    {
+        static constexpr qint64 kAheadMs = 2000, kBackMs = 120000;
+        if (!date)
+            return;
+        const qint64 offMs = date->wallMs - arrivedMs;
+        if (offMs > kAheadMs || offMs < -kBackMs) {
+            refuseProgramDates(QStringLiteral("its first segment is dated %1 s %2 its arrival")
+                                   .arg(qAbs(offMs) / 1000.0, 0, 'f', 1)
+                                   .arg(offMs > 0 ? QStringLiteral("after") : QStringLiteral("before")));
+            return;
+        }
+        programDate = date;
+        settled = true; // dated by the source: a burst needs no holding
+    }
+
+    void refuseProgramDates(const QString &why)
+    {
+        programDate.reset();
+        if (!std::exchange(programDatesRefused, true))
+            qCWarning(lcRecorder).noquote() << cfg.directory << ": the source's EXT-X-PROGRAM-DATE-TIME is not believed (" << why
+                                            << "); its segments are dated by when they arrive";
+    }
+
+    /// Where a segment starting at video timestamp `pts` (as read) aired (UTC µs), by the
+    /// source's program date; nullopt without one.
+    std::optional<qint64> programDatedUs(qint64 pts) const
+    {
+        if (!programDate || pts == AV_NOPTS_VALUE)
+            return std::nullopt;
+        qint64 delta = pts - programDate->pts;
+        if (programDateWrapBits > 0 && programDateWrapBits < 63) {
+            const qint64 wrap = qint64(1) << programDateWrapBits;
+            delta = ((delta % wrap) + wrap) % wrap;
+            if (delta >= wrap / 2)
+                delta -= wrap;
+        }
+        return programDate->wallMs * 1000 + av_rescale_q(delta, programDateTimeBase, kMicroseconds);
     }
 
     /// A segment's start on the wall clock (µs), from what arrived of it so far. Within one
@@ -438,8 +539,8 @@ struct Recorder::Worker
         const qint64 estimateUs = offset != kNoOffset ? startUs + offset : arrivedUs;
         qint64 at;
         if (wallCursorUs == AV_NOPTS_VALUE)
-            at = qMax(estimateUs, lastQueuedEndMs * 1000);
-        else if (estimateUs > wallCursorUs + kFollowUs)
+            return estimateUs; // laid after what is recorded by queueSegment(), its end kept
+        if (estimateUs > wallCursorUs + kFollowUs)
             at = estimateUs;
         else if (estimateUs >= wallCursorUs - kFollowUs)
             at = wallCursorUs;
@@ -449,7 +550,10 @@ struct Recorder::Worker
     }
 
     /// Where the segment in progress will start on the wall clock (as cutSegment places it).
-    qint64 segmentStartWallMs() const { return placeSegment(segmentStartUs, lastEndUs) / 1000; }
+    qint64 segmentStartWallMs() const
+    {
+        return programDatedUs(segmentStartPts).value_or(placeSegment(segmentStartUs, lastEndUs)) / 1000;
+    }
 
     /// Hands what the muxer made since the last entry to the writer for the journal. When the
     /// queue is full the bytes wait for the next entry: the journal never has a hole.
@@ -495,7 +599,7 @@ struct Recorder::Worker
         stats.repairedTimestamps += std::exchange(unpublishedRepairs, 0);
     }
 
-    void cutSegment(qint64 endUs)
+    void cutSegment(qint64 endUs, bool last = false)
     {
         publishCounters();
         journaledAtUs = endUs;
@@ -507,17 +611,83 @@ struct Recorder::Worker
                 pieces.append(std::move(tail));
         }
         const qint64 startUs = std::exchange(segmentStartUs, endUs);
-        // Dated by when the media arrived, lasting as long as the media does (placeSegment()).
-        const qint64 startWallUs = startUs != AV_NOPTS_VALUE ? placeSegment(startUs, endUs) : 0;
+        // Dated by the source's program date, else by when the media arrived (placeSegment());
+        // lasting as long as the media does.
+        std::optional<qint64> datedUs = programDatedUs(segmentStartPts);
+        if (datedUs && *datedUs < lastQueuedStartMs * 1000 - 1000 && keptOnConnection) {
+            refuseProgramDates(QStringLiteral("it goes back %1 s").arg((lastQueuedStartMs * 1000 - *datedUs) / 1e6, 0, 'f', 1));
+            datedUs.reset();
+        }
+        const qint64 startWallUs = startUs != AV_NOPTS_VALUE ? datedUs.value_or(placeSegment(startUs, endUs)) : 0;
+        // Media arriving in real time (or slower): at least half as fast as it plays.
+        const bool realTime = segmentArrivalUs != AV_NOPTS_VALUE && endUs > startUs
+            && 2 * (segmentLastArrivalUs - segmentArrivalUs) >= endUs - startUs;
         previousMinOffsetUs = std::exchange(segmentMinOffsetUs, kNoOffset);
-        segmentArrivalUs = AV_NOPTS_VALUE;
-        if ((pieces.isEmpty() && !journaled) || startUs == AV_NOPTS_VALUE || endUs <= startUs)
+        segmentArrivalUs = segmentLastArrivalUs = AV_NOPTS_VALUE;
+        const bool gap = std::exchange(gapPending, false);
+        if ((pieces.isEmpty() && !journaled) || startUs == AV_NOPTS_VALUE || endUs <= startUs) {
+            gapPending = gap;
             return;
-        wallCursorUs = startWallUs + (endUs - startUs);
-        const qint64 startMs = startWallUs / 1000;
-        const qint64 durationMs = wallCursorUs / 1000 - startMs;
+        }
+        if (!settled && !datedUs && !realTime && !last && held.size() < kMaxHeld) {
+            held.push_back({std::move(pieces), startUs, endUs, gap});
+            return;
+        }
+        settled = settled || realTime || datedUs.has_value();
+        // What was held ends where this segment starts, back to back.
+        flushHeld(startWallUs);
+        queueSegment(std::move(pieces), journaled, startWallUs, endUs - startUs, gap);
+    }
+
+    /// Queues the held segments (a burst at the connection's start) back to back, the last
+    /// ending at `endWallUs` (AV_NOPTS_VALUE: where the last of them is placed by its arrival).
+    void flushHeld(qint64 endWallUs)
+    {
+        if (held.empty())
+            return;
+        if (endWallUs == AV_NOPTS_VALUE) {
+            const Held &lastHeld = held.back();
+            endWallUs = placeSegment(lastHeld.startUs, lastHeld.endUs) + (lastHeld.endUs - lastHeld.startUs);
+        }
+        qint64 mediaUs = 0;
+        for (const Held &h : held)
+            mediaUs += h.endUs - h.startUs;
+        qint64 atUs = endWallUs - mediaUs;
+        std::vector<Held> batch = std::exchange(held, {});
+        for (Held &h : batch) {
+            queueSegment(std::move(h.pieces), false, atUs, h.endUs - h.startUs, h.gap);
+            atUs += h.endUs - h.startUs;
+        }
+    }
+
+    /// Queues a segment for the writer at [startWallUs, + durationUs), after what is recorded:
+    /// never overlapping the segment before. A connection's first segments that end before
+    /// it (a burst of what the archive holds already) are left out; one that begins before its
+    /// end is trimmed to begin there (its end is kept: the media's first part repeats what the
+    /// archive holds, and its EXTINF counts the rest).
+    void queueSegment(QList<QByteArray> pieces, bool journaled, qint64 startWallUs, qint64 durationUs, bool gap)
+    {
+        qint64 startMs = startWallUs / 1000;
+        qint64 endUs = startWallUs + durationUs;
+        if (startMs < lastQueuedEndMs) {
+            if (endUs / 1000 <= lastQueuedEndMs && !keptOnConnection) {
+                qCInfo(lcRecorder).noquote() << cfg.directory << ": left out" << durationUs / 1000
+                                             << "ms the source sent again on connecting (the archive holds it)";
+                // The next segment carries its gap. (Had its beginning gone to the writer's
+                // journal, the next segment's journal or write discards it.)
+                gapPending = gapPending || gap;
+                return;
+            }
+            if (endUs / 1000 <= lastQueuedEndMs)
+                endUs = lastQueuedEndMs * 1000 + durationUs; // shifted: the media goes on
+            startMs = lastQueuedEndMs;
+        }
+        gap = gap || std::exchange(gapPending, false);
+        wallCursorUs = endUs;
+        const qint64 durationMs = endUs / 1000 - startMs;
         lastQueuedStartMs = startMs;
         lastQueuedEndMs = qMax(lastQueuedEndMs, startMs + durationMs);
+        keptOnConnection = true;
         std::unique_lock lock(queueMutex);
         if (muxer.isOpen())
             refillMuxer();
@@ -532,7 +702,7 @@ struct Recorder::Worker
                                             << "segments; reading waits";
             queueCv.wait(lock, [this] { return queue.size() < kMaxQueued; });
         }
-        Pending segment{std::move(pieces), startMs, durationMs, std::exchange(gapPending, false)};
+        Pending segment{std::move(pieces), startMs, durationMs, gap};
         segment.journaled = journaled;
         queue.push_back(std::move(segment));
         lock.unlock();
@@ -627,10 +797,12 @@ struct Recorder::Worker
             muxer.close();
         }
         if (writeTail && segmentStartUs != AV_NOPTS_VALUE && lastEndUs > segmentStartUs)
-            cutSegment(lastEndUs);
+            cutSegment(lastEndUs, true);
+        flushHeld(AV_NOPTS_VALUE); // segments cut are written, also on a stop without finishing
         unjournaled.clear();
         journalBegun = false; // the next segment's journal begins anew (the writer drops this one's)
         segmentStartUs = AV_NOPTS_VALUE;
+        segmentStartPts = AV_NOPTS_VALUE;
         if (sanitiser)
             timelineEndUs = qMax(timelineEndUs, sanitiser->outputEndUs());
     }
@@ -656,6 +828,7 @@ bool Recorder::start(const RecorderSettings &settings, QString *error)
     spec->openTimeoutMs = settings.openTimeoutMs;
     spec->readTimeoutMs = settings.readTimeoutMs;
     spec->realtime = false;
+    spec->programDates = true; // an HLS source's EXT-X-PROGRAM-DATE-TIME dates its segments
     auto worker = std::make_unique<Worker>(this, settings);
     worker->spec = *spec;
     ArchiveWriterSettings ws;
@@ -731,6 +904,14 @@ void Recorder::setStopAt(qint64 stopAtMs)
     m_settings.stopAtMs = stopAtMs;
     if (m_worker) {
         m_worker->stopAtMs = stopAtMs;
+        m_worker->wake.notify_all();
+    }
+}
+
+void Recorder::confirmEnd(qint64 stopAtMs)
+{
+    if (m_worker) {
+        m_worker->confirmedStopMs = stopAtMs;
         m_worker->wake.notify_all();
     }
 }

@@ -16,14 +16,24 @@
 // state with what/where/why; the recorder keeps reading and writes again, after a gap, as soon as
 // it can. Nothing already written is touched.
 //
-// Segments are dated by the wall clock at which their media arrived, and last as long as their
-// media does (EXTINF). A source that keeps time gets a timeline without holes (a segment starts
+// Segments are dated by the wall clock at which their media aired, and last as long as their
+// media does (EXTINF). An HLS source whose playlist dates its segments (EXT-X-PROGRAM-DATE-TIME,
+// RFC 8216 4.3.2.6: recast and ffmpeg write it) is dated by those dates, tied to the media's
+// timestamps at the connection's first segment (MediaInput::programDate()): an HLS source
+// arrives a segment at a time, so arrival dates it up to a segment off. Dates more than 2 s
+// after their arrival or more than 120 s before it, or that go back, are not believed (said
+// once in the log). Anything else is dated by when its media arrived. A source that keeps time gets a timeline without holes (a segment starts
 // where the one before ended while that stays within half a second of its media's arrival). A
 // source slower than real time, or one that stalls without dropping, gets segments dated later
 // than the one before ended: a hole in the dates that is no gap (the media goes on). A burst (a
 // backlog read at once, a headend catching up) is dated back by the least delay its frames
 // arrived with, never later than its first frame arrived: dates never run ahead of the clock,
-// and may overlap a little there. Summing the media's durations instead left an archive of a
+// and may overlap a little there. The burst a (re)connection begins with (the HLS demuxer reads
+// three segments back from the live edge at once; a headend sends what it buffered) is held
+// until media arrives in real time (at most four segments), then laid back to back before it.
+// No segment of a connection's start overlaps what is recorded: what the archive already holds
+// is left out (dated by the source, from the first keyframe after it), and a segment that
+// begins inside it is trimmed to begin where the archive ends (its end kept). Summing the media's durations instead left an archive of a
 // slow source behind the clock by all it lost (87-165 s after 40 minutes at load 20-33), and
 // catch-up served the wrong minutes. The dates are in the index on disk, so a restart after a
 // `kill -9` keeps them and continues after them.
@@ -44,6 +54,10 @@ struct RecorderSettings
     qint64 chunkMs = 0;          ///< a rolling archive's chunk length; 0 = a recording of its own
     double segmentSeconds = 6;   ///< cut at the first keyframe at or after this
     qint64 stopAtMs = 0;         ///< wall clock to finish at (UTC ms); 0 = until stop()
+    /// The end is the owner's to confirm: at stopAtMs the recorder says endReached() and records
+    /// on until confirmEnd() with that end (or setStopAt() moves it): a shared copy's end another
+    /// node moved a moment before is never cut short (the owner checks its store first).
+    bool confirmEnd = false;
     qint64 minFreeBytes = 0;     ///< see ArchiveWriterSettings
     int openTimeoutMs = 10000;
     int readTimeoutMs = 5000;    ///< no data for this long is a drop
@@ -96,6 +110,9 @@ public:
     /// Moves the end (UTC ms; 0 = until stop()) of a recording in progress: a second viewer's
     /// longer padding on a shared copy.
     void setStopAt(qint64 stopAtMs);
+    /// With RecorderSettings::confirmEnd: the recording may end at `stopAtMs` (the end it said
+    /// endReached() for); an end moved since is not confirmed by it.
+    void confirmEnd(qint64 stopAtMs);
     /// Space retention can free (called on the recorder's writer thread; see ArchiveWriter::SpaceRecovery).
     /// Set before start().
     void setSpaceRecovery(ArchiveWriter::SpaceRecovery recovery);
@@ -121,6 +138,9 @@ Q_SIGNALS:
     void segmentWritten(const iptv::dvr::ArchiveSegment &segment);
     /// A gap will be marked before the next segment (source dropped, write failed).
     void gapStarted(const QString &reason);
+    /// With RecorderSettings::confirmEnd: stopAtMs came; the recording goes on until
+    /// confirmEnd(stopAtMs) or setStopAt(). Said once per end.
+    void endReached(qint64 stopAtMs);
     /// stopAtMs was reached, or stop(true) completed the recording.
     void finished();
     /// The recording threads have ended (a stop asked for, or stopAtMs reached): every segment

@@ -69,7 +69,18 @@ struct Candidate
     qint64 endMs = 0;
     bool pastWindow = false;
     qint64 windowMs = 0;
+    bool closed = false; ///< of a closed archive: no recording references it
 };
+
+QString deletionReason(const Candidate &c)
+{
+    if (c.closed)
+        return c.windowMs > 0 ? QStringLiteral("the channel is archived no more, no recording references it, and it is older "
+                                               "than the archive's window of %1 h")
+                                    .arg(c.windowMs / 3.6e6, 0, 'f', 1)
+                              : QStringLiteral("the channel is archived no more and no recording references it");
+    return QStringLiteral("older than the archive's window of %1 h").arg(c.windowMs / 3.6e6, 0, 'f', 1);
+}
 
 /// The chunks of `archives` that no kept recording references, oldest first, never the newest of an archive.
 QList<Candidate> unreferencedChunks(const QList<RetainedArchive> &archives, const QList<RetainedRecording> &kept, qint64 nowMs)
@@ -83,7 +94,9 @@ QList<Candidate> unreferencedChunks(const QList<RetainedArchive> &archives, cons
             continue;
         }
         const QList<ArchiveChunk> &chunks = reader.chunks();
-        for (qsizetype i = 0; i + 1 < chunks.size(); ++i) {
+        QList<Candidate> fromThis;
+        // The newest chunk is being written, unless the archive is closed.
+        for (qsizetype i = 0; i + (a.closed ? 0 : 1) < chunks.size(); ++i) {
             const ArchiveChunk &c = chunks[i];
             // A chunk without segments (a crash right after it was made) spans nothing.
             const qint64 start = c.index.segments.isEmpty() ? 0 : c.startMs();
@@ -98,8 +111,21 @@ QList<Candidate> unreferencedChunks(const QList<RetainedArchive> &archives, cons
             }
             if (referenced)
                 continue;
-            out.append({QDir(a.directory).filePath(c.name), start, end, a.windowMs > 0 && end <= nowMs - a.windowMs, a.windowMs});
+            // A closed archive keeps its window too (its channel taken out of the configuration by
+            // mistake loses no catch-up); one closed with no window (0) goes at once.
+            const bool pastWindow = a.closed ? a.windowMs <= 0 || end <= nowMs - a.windowMs
+                                             : a.windowMs > 0 && end <= nowMs - a.windowMs;
+            fromThis.append({QDir(a.directory).filePath(c.name), start, end, pastWindow, a.windowMs, a.closed});
         }
+        if (a.closed && fromThis.size() == chunks.size()
+            && std::all_of(fromThis.cbegin(), fromThis.cend(), [](const Candidate &c) { return c.pastWindow; })) {
+            // Nothing in it is referenced: the folder goes whole (with what a recorder left beside
+            // the chunks, its journal), not chunk by chunk leaving an empty archive behind.
+            out.append({a.directory, chunks.isEmpty() ? 0 : chunks.first().startMs(), chunks.isEmpty() ? 0 : chunks.last().endMs(),
+                        true, 0, true});
+            continue;
+        }
+        out.append(fromThis);
     }
     std::sort(out.begin(), out.end(), [](const Candidate &x, const Candidate &y) { return x.endMs < y.endMs; });
     return out;
@@ -131,8 +157,7 @@ RetentionPlan Retention::plan(const QList<RetainedArchive> &archives, const QLis
     }
     for (const Candidate &c : unreferencedChunks(archives, keptOnly(recordings, gone), nowMs)) {
         if (c.pastWindow)
-            plan.deletions.append({c.path, folderBytes(c.path),
-                                   QStringLiteral("older than the archive's window of %1 h").arg(c.windowMs / 3.6e6, 0, 'f', 1), {}});
+            plan.deletions.append({c.path, folderBytes(c.path), deletionReason(c), {}});
     }
     return plan;
 }

@@ -5,7 +5,11 @@
 //   unless a kept recording's time range overlaps them (a recording on an archived channel is a
 //   range of the archive, not a copy), and never the newest chunk (it is being written);
 // - a recording of its own (a channel without an archive): its folder goes when the recording
-//   expires.
+//   expires;
+// - a closed archive (its channel is archived no more, nothing writes it): it keeps its window
+//   (catch-up is not lost to a channel taken out of the configuration by mistake), and beyond it
+//   stays only for the recordings that are ranges of it; every chunk none references goes past
+//   the window, the newest too, and the folder itself once none is left.
 // A recording expires when its keep-until has passed, or when it is beyond the newest N of its
 // series rule (keep-N-episodes). Under space pressure (a disk below its minimum free space),
 // expired things go first, then the oldest unreferenced chunks of archives even inside their
@@ -41,6 +45,9 @@ struct RetainedArchive
 {
     QString directory;
     qint64 windowMs = 0;    ///< timeshift/catch-up window
+    /// Nothing writes it any more (no node archives its channel): no window; what no recording
+    /// references goes, its newest chunk too, and the whole folder when nothing is referenced.
+    bool closed = false;
 };
 
 struct RetentionPlan

@@ -23,7 +23,8 @@ QAtomicInteger<quint64> s_connectionCounter;
 //    process; dvr_history keeps the facts they are made of (subtitle, description, episode_nums;
 //    facts = 1). Older rows had keys of Qt's process-seeded qHash, useless in the next process:
 //    their title key is made again from the kept title, the others are 0 (facts = 0) until the
-//    diver finds their airing in a guide (rememberFacts()).
+//    diver finds their airing in a guide (rememberFacts()), or for good (facts = 2) once their
+//    airing started before every guide's window (settleWithoutFacts()).
 constexpr int SchemaVersion = 4;
 const QString s_schemaKey = QStringLiteral("schema.rules");
 } // namespace
@@ -361,6 +362,17 @@ bool RuleStore::rekeyHistoryWithoutFacts(QString *why)
 bool RuleStore::addHistory(const RecordedEpisode &e, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {
+        // Once per rule and airing: a copy recorded again after it finished (reopened for a
+        // later viewer) finishes again with the same viewers.
+        QSqlQuery seen(QSqlDatabase::database(m_connection, false));
+        seen.prepare(QStringLiteral("SELECT 1 FROM dvr_history WHERE rule_id = ? AND channel_id = ? AND recorded_at = ?"));
+        seen.addBindValue(e.ruleId);
+        seen.addBindValue(e.channelId);
+        seen.addBindValue(e.recordedAt);
+        if (!seen.exec())
+            return fail(QStringLiteral("read the history of rule %1").arg(e.ruleId), sqlErrorText(seen.lastError()), error);
+        if (seen.next())
+            return true;
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.prepare(QStringLiteral("INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, "
                                  "episode_key, subtitle_key, description_key, series_key, subtitle, description, episode_nums, "
@@ -430,11 +442,26 @@ std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error, bool wi
             e.subTitle = q.value(12).toString();
             e.description = q.value(13).toString();
             e.episodeNums = episodeNumsOf(q.value(14).toString());
-            e.factsKnown = q.value(15).toInt() != 0;
+            e.factsKnown = q.value(15).toInt() == 1;
             out.append(e);
         }
         return out;
     });
+}
+
+int RuleStore::settleWithoutFacts(qint64 startedBefore, QString *error)
+{
+    int settled = -1;
+    withReconnect(m_connection, error, [&]() -> bool {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("UPDATE dvr_history SET facts = 2 WHERE facts = 0 AND recorded_at < ?"));
+        q.addBindValue(startedBefore);
+        if (!q.exec())
+            return fail(QStringLiteral("settle the history rows without facts"), sqlErrorText(q.lastError()), error);
+        settled = q.numRowsAffected();
+        return true;
+    });
+    return settled;
 }
 
 bool RuleStore::addCancelled(const AiringRef &a, QString *error)

@@ -45,7 +45,8 @@ public:
     /// Every rule, by id; or one owner's when `owner` is given.
     std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {});
 
-    /// Stores an episode recorded: its identity's keys and the facts they are made of.
+    /// Stores an episode recorded: its identity's keys and the facts they are made of. Once per
+    /// rule, channel and airing start: stored again, nothing changes.
     bool addHistory(const RecordedEpisode &episode, QString *error);
     /// The history in the order kept; with `withoutFacts`, only rows kept before schema 4 whose
     /// facts are not known yet (rememberFacts() fills them in).
@@ -54,6 +55,11 @@ public:
     /// and identity of its airing, found in a guide (by historyId). True with nothing written when
     /// the row has its facts already (another node was first).
     bool rememberFacts(const RecordedEpisode &episode, QString *error);
+    /// Rows still without facts whose airing started before `startedBefore` (UTC seconds; the
+    /// first airing of the guide in use: a guide's window only moves on) will never be found in
+    /// a guide: they keep their title key alone for good and are no longer read by
+    /// history(error, true). The rows settled, or -1 with *error.
+    int settleWithoutFacts(qint64 startedBefore, QString *error);
 
     /// Skips the airing (`ruleId`, `channelId`, `start`, `stop`) of a rule; skipping it again changes nothing.
     bool addCancelled(const AiringRef &airing, QString *error);

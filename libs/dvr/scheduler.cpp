@@ -302,9 +302,14 @@ private:
             m_minutes.resize(size_t(to) + 24 * 60, 0);
             m_hours.resize(m_minutes.size() / 60 + 1, 0);
         }
-        for (int m = from; m < to; ++m) {
-            m_minutes[size_t(m)] += delta;
-            m_hours[size_t(m / 60)] += delta;
+        // Hour by hour: the minutes' loop has no division and vectorises.
+        while (from < to) {
+            const int hour = from / 60;
+            const int end = std::min(to, (hour + 1) * 60);
+            for (int m = from; m < end; ++m)
+                m_minutes[size_t(m)] += delta;
+            m_hours[size_t(hour)] += delta * (end - from);
+            from = end;
         }
     }
     int m_base = 0;
@@ -678,6 +683,9 @@ struct Scheduler::Private
     /// freed (offered to the conflicts in them) unless the same placement is made again.
     void bookPlace(int id, int ci, int node);
     void bookUnplace(int id, bool freeing);
+    /// A re-grouped rule's new episode `id` takes over the placement of its old episode `old`, a
+    /// recording of the same airing `ci` (unchanged, and the same span: time has not moved).
+    void takePlacementOver(int old, int id, int ci);
     /// Counts an episode as planned or not (keep-N, duplicates across rules).
     void setPlanned(int id, bool planned);
     bool tryPlace(int id, int ci);
@@ -706,12 +714,33 @@ struct Scheduler::Private
     /// A repair's reports: those of the last plan's reported rules and of `changed` (the rules
     /// re-matched) made again (PlanState::reported kept).
     QList<RuleReport> ruleReportsAfter(std::vector<int> changed);
+    /// An episode a repair found fitting on none of the airings it tries (`airings`, its
+    /// candidate indexes): the streams in the way of each (CapacityBook::overlapping, the first
+    /// MaxMovesTried), asked once, for its move and then its displacement. What is in the way
+    /// depends only on the placements in the book, and a move tried and undone, or a displacement
+    /// undone, puts the same placements back.
+    struct Blocked
+    {
+        explicit Blocked(std::vector<int> tried)
+            : airings(std::move(tried))
+            , way(airings.size())
+            , asked(airings.size(), 0)
+        {
+        }
+        std::vector<int> airings;
+        std::vector<std::vector<int>> way;
+        std::vector<char> asked;
+    };
+    /// What is in the way of blocked.airings[k].
+    const std::vector<int> &inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const;
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
-    /// another airing of its own episode so that this one fits. Places the episode if so.
+    /// another airing of its own episode so that this one fits. Places the episode if so. With
+    /// `blocked` (a repair), only its airings are tried, known to fit nowhere now.
     template<typename Movable>
-    bool moveOneBlocker(int id, Movable movable, const std::vector<int> *only = nullptr);
-    /// A repair's last resort: the episode takes the place of recordings later in the order.
-    bool displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only = nullptr);
+    bool moveOneBlocker(int id, Movable movable, Blocked *blocked = nullptr);
+    /// A repair's last resort: the episode, fitting on none of blocked.airings, takes the place
+    /// of recordings later in the order on the earliest of them where that makes room.
+    bool displace(int id, std::set<std::pair<int, int>> &queue, Blocked &blocked);
     /// Queues the rule's episodes held back by keep-N when it plans fewer than it may keep.
     void requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue);
     /// A conflict's alternatives (into `memo`: them, the minutes read); memo.airings, when set, is
@@ -1101,6 +1130,32 @@ void Scheduler::Private::bookUnplace(int id, bool freeing)
     e.chosen = e.node = -1;
 }
 
+void Scheduler::Private::takePlacementOver(int old, int id, int ci)
+{
+    // What bookUnplace(old) then bookPlace(id) at the same node would leave, but the load and
+    // streams are not counted out and in again, and neither the capacity (room) nor the freed
+    // minutes change. The recordings a conflict names are tagged by episode id: `diff` sees the
+    // old id go and the new one come. The rule is re-grouped, so its outcomes are made again
+    // whatever `remember` would say.
+    Episode &o = state.episodes[size_t(old)];
+    Episode &e = state.episodes[size_t(id)];
+    state.book->rename(old, id);
+    e.chosen = ci;
+    e.node = o.node;
+    e.chosenChannel = o.chosenChannel;
+    e.chosenStart = o.chosenStart;
+    e.from = o.from;
+    e.to = o.to;
+    e.note = o.note;
+    if (repair) {
+        repair->diff.change(o.node, o.chosenChannel, o.from, o.to, -1, old);
+        repair->diff.change(e.node, e.chosenChannel, e.from, e.to, 1, id);
+        state.placementChanged.push_back(old);
+        state.placementChanged.push_back(id);
+    }
+    o.chosen = o.node = -1;
+}
+
 void Scheduler::Private::setPlanned(int id, bool planned)
 {
     Episode &e = state.episodes[size_t(id)];
@@ -1477,8 +1532,19 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     return out;
 }
 
+const std::vector<int> &Scheduler::Private::inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const
+{
+    if (!blocked.asked[k]) {
+        const Candidate &c = rs.candidates[size_t(blocked.airings[k])];
+        const auto [from, to] = intervalOf(rs, c);
+        blocked.way[k] = state.book->overlapping(from, to, c.channel, MaxMovesTried);
+        blocked.asked[k] = 1;
+    }
+    return blocked.way[k];
+}
+
 template<typename Movable>
-bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vector<int> *only)
+bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocked)
 {
     // One recording in the way is moved to another airing of its own episode if both then fit
     // (among the first MaxMovesTried streams in the way, the last in the priority order first;
@@ -1486,15 +1552,18 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, const std::vect
     Episode &g = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(g.slot)];
     int attempts = 0;
-    const std::vector<int> &airings = only ? *only : g.airings;
+    const std::vector<int> &airings = blocked ? blocked->airings : g.airings;
+    std::vector<int> asked;
     for (size_t k = 0; k < airings.size() && attempts < MaxMovesTried; ++k) {
         const int ci = airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
-        std::vector<int> blockers = state.book->overlapping(from, to, c.channel, MaxMovesTried);
-        std::reverse(blockers.begin(), blockers.end());
-        const bool fitsNow = state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
-        for (const int bi : blockers) {
+        if (!blocked)
+            asked = state.book->overlapping(from, to, c.channel, MaxMovesTried);
+        const std::vector<int> &way = blocked ? inTheWay(*blocked, rs, k) : asked;
+        const bool fitsNow = !blocked && state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
+        for (auto wayIt = way.rbegin(); wayIt != way.rend(); ++wayIt) {
+            const int bi = *wayIt;
             Episode &b = state.episodes[size_t(bi)];
             if (b.airings.size() < 2 || !movable(bi))
                 continue;
@@ -1585,7 +1654,7 @@ void Scheduler::Private::requeueHeldBack(int slot, std::set<std::pair<int, int>>
     }
 }
 
-bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, const std::vector<int> *only)
+bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, Blocked &blocked)
 {
     // The episode fits nowhere: it takes the place of recordings later than it in the priority
     // order, the last first, on the earliest of its airings where removing such recordings makes
@@ -1597,7 +1666,8 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
     if (chain >= MaxDisplacementChain)
         return false;
     const RuleState &rs = rules[size_t(e.slot)];
-    for (const int ci : only ? *only : std::vector<int>(e.airings)) {
+    for (size_t k = 0; k < blocked.airings.size(); ++k) {
+        const int ci = blocked.airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
         struct Removed
@@ -1608,14 +1678,18 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
         std::vector<Removed> removed;
         bool fits = false;
         while (int(removed.size()) < MaxMovesTried) {
-            if (state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0) {
+            // Before any is removed: known to fit nowhere, and what is in the way already asked.
+            if (!removed.empty() && state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0) {
                 fits = true;
                 break;
             }
             // The latest stream in the way that comes after this episode.
             int latest = -1;
             std::pair<int, int> latestKey{-1, -1};
-            for (const int b : state.book->overlapping(from, to, c.channel, MaxMovesTried)) {
+            std::vector<int> asked;
+            if (!removed.empty())
+                asked = state.book->overlapping(from, to, c.channel, MaxMovesTried);
+            for (const int b : removed.empty() ? inTheWay(blocked, rs, k) : asked) {
                 const std::pair<int, int> bKey{position[size_t(state.episodes[size_t(b)].slot)], b};
                 if (key < bKey && latestKey < bKey) {
                     latest = b;
@@ -1690,46 +1764,67 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     for (const int slot : touched) {
         if (size_t(slot) >= rules.size())
             continue;
-        QHash<QPair<int, qint64>, std::pair<int, QString>> kept; // (channel, start) -> node, note
+        // (channel, start) -> the old episode recording there, its node and note. While time has
+        // not moved (the spans are the same), the old episodes stay placed while the new ones are
+        // made: a new episode keeping an old one's recording takes its placement over, the others
+        // are unplaced after, and the book, the minutes changed and the capacity freed end as
+        // unplacing them all and placing the kept again (if they fit: they do, the book holds
+        // only what it held) make them.
+        struct Kept
+        {
+            int id, node;
+            QString note;
+        };
+        QHash<QPair<int, qint64>, Kept> kept;
+        const bool takeOver = now == was;
         const auto [from, to] = episodesOf(slot);
         for (int id = from; id < to; ++id) {
             Episode &e = state.episodes[size_t(id)];
             if (e.chosen >= 0) {
-                kept.insert({e.chosenChannel, e.chosenStart}, {e.node, e.note});
+                kept.insert({e.chosenChannel, e.chosenStart}, {id, e.node, e.note});
                 setPlanned(id, false);
-                bookUnplace(id, true);
+                if (!takeOver)
+                    bookUnplace(id, true);
             }
-            e.slot = -1;
-            e.airings.clear();
         }
         ctx.changed[size_t(slot)] = 1;
         state.first[size_t(slot)] = state.count[size_t(slot)] = 0;
         state.groupOf[size_t(slot)].clear();
-        if (!active(slot))
-            continue;
-        groupEpisodes(slot);
-        const RuleState &rs = rules[size_t(slot)];
-        const auto [first, end] = episodesOf(slot);
-        for (int id = first; id < end; ++id) {
-            if (settledBeforeCapacity(id))
-                continue;
-            bool placed = false;
-            for (const int ci : std::vector<int>(state.episodes[size_t(id)].airings)) {
-                const Candidate &c = rs.candidates[size_t(ci)];
-                const auto it = kept.constFind({c.channel, c.start});
-                if (it == kept.cend() || cameAirings.contains({c.channel, c.start}))
+        if (active(slot)) {
+            groupEpisodes(slot);
+            const RuleState &rs = rules[size_t(slot)];
+            const auto [first, end] = episodesOf(slot);
+            for (int id = first; id < end; ++id) {
+                if (settledBeforeCapacity(id))
                     continue;
-                const auto [a, b] = intervalOf(rs, c);
-                if (!state.book->fits(it->first, c.channel, a, b, archived[size_t(c.channel)]))
-                    continue;
-                bookPlace(id, ci, it->first);
-                state.episodes[size_t(id)].note = it->second;
-                setPlanned(id, true);
-                placed = true;
-                break;
+                bool placed = false;
+                for (const int ci : state.episodes[size_t(id)].airings) {
+                    const Candidate &c = rs.candidates[size_t(ci)];
+                    const auto it = kept.constFind({c.channel, c.start});
+                    if (it == kept.cend() || cameAirings.contains({c.channel, c.start}))
+                        continue;
+                    if (takeOver) {
+                        takePlacementOver(it->id, id, ci);
+                    } else {
+                        const auto [a, b] = intervalOf(rs, c);
+                        if (!state.book->fits(it->node, c.channel, a, b, archived[size_t(c.channel)]))
+                            continue;
+                        bookPlace(id, ci, it->node);
+                        state.episodes[size_t(id)].note = it->note;
+                    }
+                    placed = true;
+                    break;
+                }
+                if (placed)
+                    setPlanned(id, true);
+                else
+                    enqueue(id);
             }
-            if (!placed)
-                enqueue(id);
+        }
+        for (int id = from; id < to; ++id) {
+            bookUnplace(id, true);
+            state.episodes[size_t(id)].slot = -1;
+            state.episodes[size_t(id)].airings.clear();
         }
     }
 
@@ -1963,13 +2058,16 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     break;
             if (!placed) {
                 // A repaired episode, or a conflict offered capacity that a later recording took
-                // first in this round, moves or displaces later recordings: an earlier one is
-                // never left blocked by later ones.
+                // first in this round, moves or displaces later recordings (on every airing): an
+                // earlier one is never left blocked by later ones. Both read what is in the way of
+                // each airing once (Blocked).
                 const std::pair<int, int> key{position[size_t(slot)], id};
-                placed = moveOneBlocker(id, [&](int b) {
-                    return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b};
-                });
-                placed = placed || displace(id, queue);
+                Blocked blocked(e.airings);
+                placed = moveOneBlocker(
+                    id,
+                    [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
+                    &blocked);
+                placed = placed || displace(id, queue, blocked);
             }
             ctx.freedOnly.remove(id);
             if (placed) {

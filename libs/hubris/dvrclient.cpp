@@ -345,6 +345,24 @@ QUrl DvrClient::recordingUrl(qint64 id, qint64 offset) const
     return url;
 }
 
+void DvrClient::playlistStart(const QUrl &url, std::function<void(std::optional<double>)> done)
+{
+    if (!url.isValid()) {
+        done(std::nullopt);
+        return;
+    }
+    QNetworkRequest request(url);
+    request.setTransferTimeout(kTimeoutMs);
+    QNetworkReply *reply = m_nam.get(request);
+    connect(reply, &QNetworkReply::finished, this, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        bool ok = false;
+        const double seconds = reply->rawHeader("X-Playlist-Start").toDouble(&ok);
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        done(status == 200 && ok ? std::optional<double>(seconds) : std::nullopt);
+    });
+}
+
 void DvrClient::postRule(const QJsonObject &rule, const QString &title)
 {
     const QString path = rule.value(u"kind").toString() == u"single" ? QStringLiteral("/api/recordings") : QStringLiteral("/api/rules");

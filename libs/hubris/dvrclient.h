@@ -22,6 +22,7 @@
 #include <QtQml/qqmlregistration.h>
 
 #include <functional>
+#include <optional>
 
 namespace iptv::boxlink {
 class BoxLink;
@@ -108,6 +109,11 @@ public:
     Q_INVOKABLE QUrl archiveUrl(int channel, qint64 from, qint64 seconds = 0) const;
     /// A recording's playlist from `offset` seconds on (diver's ?start=).
     Q_INVOKABLE QUrl recordingUrl(qint64 id, qint64 offset = 0) const;
+    /// Where the playlist at `url` (a recordingUrl() or archiveUrl()) really starts: diver's
+    /// X-Playlist-Start, seconds of the wall clock from where the URL counts (a recording's
+    /// start; a range's start), the start of the segment a seek lands in. `done` gets nullopt
+    /// when diver does not say (an error, no segment yet, a diver before it said so).
+    void playlistStart(const QUrl &url, std::function<void(std::optional<double> seconds)> done);
     /// What the viewer is told after asking to record `title`: `now` of the `planned` airings
     /// are recorded from now on (they are on), the others later; `skipped` will not be, the
     /// first for `reason`.

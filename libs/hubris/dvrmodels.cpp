@@ -48,6 +48,11 @@ DvrRecording DvrRecording::fromJson(const QJsonObject &o)
     r.recordStop = o.value(u"recordStop").toInteger(r.stop);
     r.state = o.value(u"state").toString();
     r.reason = o.value(u"reason").toString();
+    for (const QJsonValue &m : o.value(u"missing").toArray()) {
+        const qint64 from = m.toObject().value(u"from").toInteger(), to = m.toObject().value(u"to").toInteger();
+        if (to > from)
+            r.missing.append({from, to});
+    }
     r.kept = o.value(u"kept").toBool();
     r.position = o.value(u"position").toInteger();
     r.segments = o.value(u"segments").toInteger();
@@ -159,6 +164,7 @@ QVariant DvrRecordingsModel::data(const QModelIndex &index, int role) const
     case DurationRole: return r.recordStop - r.recordStart;
     case PlaylistRole: return r.playlist;
     case RecordStartRole: return r.recordStart;
+    case MissingRole: return missingText(r);
     default: return {};
     }
 }
@@ -168,7 +174,20 @@ QHash<int, QByteArray> DvrRecordingsModel::roleNames() const
     return {{IdRole, "recordingId"}, {TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"},
             {StartRole, "start"}, {StopRole, "stop"}, {WhenRole, "when"}, {StateRole, "state"}, {ReasonRole, "reason"},
             {KeptRole, "kept"}, {PositionRole, "position"}, {DurationRole, "duration"}, {PlaylistRole, "playlist"},
-            {RecordStartRole, "recordStart"}};
+            {RecordStartRole, "recordStart"}, {MissingRole, "missing"}};
+}
+
+QString DvrRecordingsModel::missingText(const DvrRecording &r)
+{
+    QStringList parts;
+    const QDate day = QDateTime::fromSecsSinceEpoch(r.recordStart).date();
+    auto at = [&](qint64 t) {
+        const QDateTime local = QDateTime::fromSecsSinceEpoch(t);
+        return local.date() == day ? local.toString(u"HH:mm"_qs) : local.toString(u"ddd HH:mm"_qs);
+    };
+    for (const auto &[from, to] : r.missing)
+        parts << at(from) + u'\u2013' + at(to);
+    return parts.join(u", "_qs);
 }
 
 int DvrRecordingsModel::rowOf(qint64 id) const

@@ -23,8 +23,9 @@ struct DvrRecording
     qint64 stop = 0;
     qint64 recordStart = 0; ///< what is recorded (padding, or begun while on): the playlist's start
     qint64 recordStop = 0;
-    QString state;       ///< recording, finished, failed
-    QString reason;      ///< why it failed or has gaps
+    QString state;       ///< recording, finished, failed; partial (an archived channel whose archive stopped short)
+    QString reason;      ///< why it failed or has gaps (partial: up to when the archive holds it)
+    QList<QPair<qint64, qint64>> missing; ///< what the archive lacks of it, UTC seconds [from, to) (diver's `missing`)
     bool kept = false;
     qint64 position = 0; ///< resume point, seconds from the start
     qint64 segments = 0;
@@ -79,11 +80,14 @@ class DvrRecordingsModel : public QAbstractListModel
 public:
     enum Role {
         IdRole = Qt::UserRole + 1, TitleRole, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole,
-        StateRole, ReasonRole, KeptRole, PositionRole, DurationRole, PlaylistRole, RecordStartRole
+        StateRole, ReasonRole, KeptRole, PositionRole, DurationRole, PlaylistRole, RecordStartRole, MissingRole
     };
     Q_ENUM(Role)
 
     using QAbstractListModel::QAbstractListModel;
+    /// What a recording lacks, for the viewer: "19:21–19:25, 19:40–19:45" in local time (the
+    /// day too when it is not the recording's): "" when nothing is missing.
+    static QString missingText(const DvrRecording &r);
     int rowCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role) const override;
     QHash<int, QByteArray> roleNames() const override;

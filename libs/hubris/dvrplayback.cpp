@@ -109,6 +109,19 @@ void DvrPlayback::playFrom(qint64 offset)
     setPaused(false);
     m_tick.start();
     Q_EMIT positionChanged();
+    // diver cuts at a segment's start, before the point asked for (or after it, past a gap):
+    // the position counts from where the cut really starts, so it shows what plays. A
+    // recording's X-Playlist-Start counts from the recording's start; a range's from the point
+    // asked for (the range begins there).
+    const qint64 base = m_mode == u"recording" ? 0 : offset;
+    const quint64 play = ++m_playNumber;
+    m_client->playlistStart(url, [this, play, base](std::optional<double> seconds) {
+        if (!seconds || play != m_playNumber || !isActive() || m_paused)
+            return; // not said, or another play() (a seek, a stop) came meanwhile
+        // (A first segment begun before the recording or programme did counts from its start.)
+        m_offset = m_mode == u"timeshift" ? base + qRound64(*seconds) : std::max<qint64>(0, base + qRound64(*seconds));
+        Q_EMIT positionChanged();
+    });
 }
 
 void DvrPlayback::setPaused(bool paused)

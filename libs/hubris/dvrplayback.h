@@ -4,8 +4,9 @@
 // its stored position, which is saved again when the viewer stops), an airing of an archived
 // channel from its start (catch-up, watch from start), and live TV paused or rewound (timeshift:
 // the channel's archive from the moment paused up to the live edge). The HAL player plays a URL
-// only, so a seek plays the same thing again from the new offset (diver cuts the playlist there);
-// the position is the offset plus the time played since the first frame.
+// only, so a seek plays the same thing again from the new offset (diver cuts the playlist there,
+// at the start of the segment the offset falls in, and says where: X-Playlist-Start); the
+// position is where the cut starts plus the time played since the first frame.
 
 #include "dvrclient.h"
 #include "zapper.h"
@@ -99,6 +100,7 @@ private:
     qint64 m_start = 0;    ///< catch-up: the airing's start; timeshift: unused
     qint64 m_duration = 0;
     qint64 m_offset = 0;   ///< where the current play() began: seconds from the start, or UTC s (timeshift)
+    quint64 m_playNumber = 0; ///< play()s so far: diver's answer of where a cut starts is for the latest only
     bool m_paused = false;
     QElapsedTimer m_played; ///< since the first frame of the current play()
     QTimer m_tick;

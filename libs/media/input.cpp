@@ -1,5 +1,6 @@
 #include "input.h"
 
+#include <QDateTime>
 #include <QFileInfo>
 #include <QLoggingCategory>
 #include <QUrl>
@@ -12,6 +13,7 @@ extern "C" {
 }
 
 #include <mutex>
+#include <utility>
 
 Q_LOGGING_CATEGORY(lcInput, "iptv.media.input", QtInfoMsg)
 
@@ -146,6 +148,84 @@ void MediaInput::close()
 {
     m_ctx.reset();
     m_video = m_audio = -1;
+    m_playlistUrl.clear();
+    m_segmentOpened = false;
+    m_pendingDateMs = 0;
+    m_programDate.reset();
+}
+
+int MediaInput::ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options)
+{
+    auto *self = static_cast<MediaInput *>(s->opaque);
+    const int rc = self->m_defaultIoOpen(s, pb, url, flags, options);
+    if (rc >= 0 && url)
+        self->noteOpened(QByteArray(url));
+    return rc;
+}
+
+static QByteArray pathOf(const QByteArray &url)
+{
+    return QUrl::fromEncoded(url).path().toUtf8();
+}
+
+void MediaInput::noteOpened(const QByteArray &url)
+{
+    const QByteArray path = pathOf(url);
+    if (path.endsWith(".m3u8") || path.endsWith(".m3u")) {
+        m_playlistUrl = url;
+        return;
+    }
+    if (m_segmentOpened || m_playlistUrl.isEmpty())
+        return;
+    m_segmentOpened = true;
+    m_pendingDateMs = dateInPlaylist(m_playlistUrl, url);
+}
+
+/// An EXT-X-PROGRAM-DATE-TIME value (ISO 8601; ffmpeg writes the zone as +0000) in UTC ms; 0
+/// when it is none.
+static qint64 programDateTimeMs(QByteArray text)
+{
+    text = text.trimmed();
+    // "+hhmm" as "+hh:mm", which Qt reads.
+    if (text.size() > 5 && (text.at(text.size() - 5) == '+' || text.at(text.size() - 5) == '-') && text.indexOf(':', text.size() - 5) < 0)
+        text.insert(text.size() - 2, ':');
+    const QDateTime when = QDateTime::fromString(QString::fromLatin1(text), Qt::ISODateWithMs);
+    return when.isValid() ? when.toMSecsSinceEpoch() : 0;
+}
+
+qint64 MediaInput::dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl)
+{
+    AVIOContext *io = nullptr;
+    const AVIOInterruptCB interrupt{&MediaInput::interruptCallback, this};
+    if (avio_open2(&io, playlistUrl.constData(), AVIO_FLAG_READ, &interrupt, nullptr) < 0)
+        return 0;
+    QByteArray text;
+    char buffer[16384];
+    for (int n; text.size() < 4 * 1024 * 1024 && (n = avio_read(io, reinterpret_cast<unsigned char *>(buffer), sizeof buffer)) > 0;)
+        text.append(buffer, n);
+    avio_closep(&io);
+    // A segment without a date of its own follows the one before (RFC 8216 6.2.1) until a
+    // discontinuity.
+    const QUrl base = QUrl::fromEncoded(playlistUrl);
+    const QString wanted = QUrl::fromEncoded(segmentUrl).path();
+    qint64 dateMs = 0, durationMs = 0;
+    for (const QByteArray &raw : text.split('\n')) {
+        const QByteArray line = raw.trimmed();
+        if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) {
+            dateMs = programDateTimeMs(line.mid(25));
+        } else if (line.startsWith("#EXTINF:")) {
+            durationMs = qRound64(line.mid(8, line.indexOf(',') - 8).toDouble() * 1000);
+        } else if (line == "#EXT-X-DISCONTINUITY") {
+            dateMs = 0;
+        } else if (!line.isEmpty() && !line.startsWith('#')) {
+            if (base.resolved(QUrl::fromEncoded(line)).path() == wanted)
+                return dateMs;
+            if (dateMs > 0)
+                dateMs += durationMs;
+            durationMs = 0;
+        }
+    }
+    return 0;
 }
 
 static qint64 nowMs()
@@ -218,6 +298,17 @@ bool MediaInput::open(const InputSpec &spec, MediaError *error)
                   QStringLiteral("this FFmpeg has no %1 input").arg(QLatin1String(spec.kind == InputSpec::Kind::Device ? "v4l2" : "lavfi"))};
         return false;
     }
+    if (spec.programDates && (spec.kind == InputSpec::Kind::Url || spec.kind == InputSpec::Kind::File)) {
+        const QString path = QUrl(url).path();
+        if (path.endsWith(QLatin1String(".m3u8")) || path.endsWith(QLatin1String(".m3u"))) {
+            // Every playlist and segment the HLS demuxer opens passes here (a kept-alive
+            // connection would take the next segment without).
+            m_defaultIoOpen = ctx->io_open;
+            ctx->opaque = this;
+            ctx->io_open = &MediaInput::ioOpen;
+            options.set("http_persistent", 0);
+        }
+    }
     // Live sources are probed briefly: a channel starts in a second, not after five.
     options.set("probesize", 2'000'000);
     options.set("analyzeduration", 2'000'000);
@@ -277,6 +368,13 @@ MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
             else if (m_interrupted)
                 error->reason = QStringLiteral("interrupted");
             return Read::Error;
+        }
+        if (m_pendingDateMs != 0 && packet->stream_index == m_video && (packet->flags & AV_PKT_FLAG_KEY)
+            && packet->pts != AV_NOPTS_VALUE) {
+            // The first segment's first sample (a segment starts at a keyframe).
+            m_programDate = ProgramDate{std::exchange(m_pendingDateMs, 0), packet->pts};
+            qCDebug(lcInput).noquote() << m_spec.describe() << ": its first segment aired at"
+                                       << QDateTime::fromMSecsSinceEpoch(m_programDate->wallMs, Qt::UTC).toString(Qt::ISODateWithMs);
         }
         if (packet->stream_index == m_video || packet->stream_index == m_audio)
             return Read::Packet;

@@ -26,6 +26,9 @@ struct InputSpec
     QString url;          ///< URL, file path or device path (/dev/video0)
     bool loop = false;    ///< File: start again at the end (the timeline continues)
     bool realtime = false; ///< read no faster than the media's own clock (files, patterns)
+    /// Url or File, HLS: tie the media's clock to the source playlist's EXT-X-PROGRAM-DATE-TIME
+    /// (MediaInput::programDate()), for a recorder that dates what it records.
+    bool programDates = false;
 
     // Test pattern and slate
     QString title;        ///< burned in (the channel's name)
@@ -76,12 +79,31 @@ public:
     void clearInterrupt() { m_interrupted = false; }
 
     AVFormatContext *context() const { return m_ctx.get(); }
+
+    /// When the media aired, from an HLS source's EXT-X-PROGRAM-DATE-TIME (RFC 8216 4.3.2.6):
+    /// the video packet with timestamp `pts` (the video stream's time base, as read()) began at
+    /// `wallMs` (UTC ms). Taken from the first segment the connection reads (the first video
+    /// keyframe read() returns is its first sample), so it holds while the source's timestamps
+    /// run on without a break. nullopt until then, and for a source that is not HLS, whose
+    /// playlist has no dates, or without InputSpec::programDates.
+    struct ProgramDate
+    {
+        qint64 wallMs = 0;
+        qint64 pts = 0;
+    };
+    std::optional<ProgramDate> programDate() const { return m_programDate; }
     int videoStream() const { return m_video; }
     int audioStream() const { return m_audio; }
     const InputSpec &spec() const { return m_spec; }
 
 private:
     static int interruptCallback(void *opaque);
+    static int ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options);
+    /// The demuxer opened `url`: a playlist is remembered; the first segment's date is looked up
+    /// in that playlist (read again here: the demuxer keeps what it read to itself).
+    void noteOpened(const QByteArray &url);
+    /// The date of segment `segmentUrl` in the playlist at `playlistUrl` (0: none).
+    qint64 dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
     void arm(int timeoutMs);
 
     InputSpec m_spec;
@@ -91,6 +113,11 @@ private:
     std::atomic<bool> m_interrupted{false};
     std::atomic<qint64> m_deadlineMs{0};
     bool m_timedOut = false;
+    int (*m_defaultIoOpen)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **) = nullptr;
+    QByteArray m_playlistUrl;           ///< the media playlist the demuxer read last
+    bool m_segmentOpened = false;       ///< the first segment was opened (its date, if any, is pending or taken)
+    qint64 m_pendingDateMs = 0;         ///< the first segment's date, until its first keyframe is read
+    std::optional<ProgramDate> m_programDate;
 };
 
 /// Registers libavdevice's inputs (v4l2, lavfi); idempotent.

@@ -66,7 +66,7 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
 {
     static const QList<std::pair<QString, QList<Key>>> keys = {
         {u"server"_qs, {{"port", Key::Int}, {"bind", Key::Text}, {"data_dir", Key::Text}, {"database", Key::Text},
-                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"admin_token", Key::Text}, {"public_url", Key::Url},
+                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"liveness_grace_ms", Key::Int}, {"admin_token", Key::Text}, {"public_url", Key::Url},
                         {"http_priority", Key::Text}}},
         {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}}},
         {u"control"_qs, {{"server", Key::Url}, {"ticket_keys", Key::List}}},
@@ -158,6 +158,8 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         }
     }
     if (!integer("server/lease_seconds", 1, 3600, &config->leaseSeconds))
+        return false;
+    if (!integer("server/liveness_grace_ms", 0, 600000, &config->livenessGraceMs))
         return false;
     if (file.has("server/admin_token"))
         config->adminToken = text("server/admin_token");

@@ -30,6 +30,10 @@ struct DiverConfig
     QString database;           ///< SQLite path or postgresql:// URI; empty = <dataDir>/diver.sqlite
     QString nodeId = defaultNodeId(); ///< this recorder node's name, unique among the nodes of one database
     int leaseSeconds = 30;      ///< a dead node's recordings move to another within this (several nodes)
+    /// PostgreSQL: a node whose session has ended (its liveness lock free this long) is taken over
+    /// at once, not at its leases' expiry; a node that cannot confirm its own lock for half of
+    /// this stops recording. 0: leases only.
+    int livenessGraceMs = 1500;
     QString adminToken;         ///< operators' bearer token; empty = operators from loopback only
     QString publicUrl;          ///< base of playback URLs; empty = from the request's Host header
     bool realtimeHttp = false;  ///< http_priority=realtime: the HTTP thread runs SCHED_RR, before the recorders

@@ -89,73 +89,19 @@ QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
     return out;
 }
 
-/// The playlist from `seconds` into it on (a box's seek or resume: its player plays URLs only):
-/// the segments that end before then are left out, the media and discontinuity sequences count
-/// them, so a player sees a consistent playlist. A point past the last segment (a seek beyond
-/// what a recording in progress holds so far) keeps the last one: an empty playlist is one no
-/// player opens.
-QByteArray fromOffset(const QByteArray &playlist, double seconds)
+/// The playlist from `?start=<seconds>` on (a box's seek or resume: its player plays URLs only),
+/// seconds of the wall clock from `originMs` (the recording's start, the range's start): see
+/// dvr::cutPlaylistAt(). X-Playlist-Start says where its first segment really starts, in seconds
+/// from `originMs` (before the point asked for when that is inside a segment, after it when in a
+/// gap; negative for a range whose first segment began before it), so that a box shows the
+/// position of what plays.
+QByteArray cutAtStart(const QByteArray &playlist, const RouteContext &c, qint64 originMs, Reply *reply)
 {
-    if (seconds <= 0)
-        return playlist;
-    QList<QByteArray> header, body, pending, lastDropped;
-    bool lastDroppedDiscontinuity = false;
-    double elapsed = 0;
-    qint64 droppedSegments = 0, droppedDiscontinuities = 0;
-    bool inSegments = false;
-    for (const QByteArray &line : playlist.split('\n')) {
-        if (!inSegments && (line.startsWith("#EXTINF") || line == "#EXT-X-DISCONTINUITY"
-                            || line.startsWith("#EXT-X-PROGRAM-DATE-TIME")))
-            inSegments = true;
-        if (!inSegments) {
-            header.append(line);
-            continue;
-        }
-        pending.append(line);
-        if (line.isEmpty() || line.startsWith('#'))
-            continue;
-        // A segment's URI closes its group of tags.
-        double duration = 0;
-        bool discontinuity = false;
-        for (const QByteArray &tag : std::as_const(pending)) {
-            if (tag.startsWith("#EXTINF:"))
-                duration = tag.mid(8, tag.indexOf(',') - 8).toDouble();
-            discontinuity |= tag == "#EXT-X-DISCONTINUITY";
-        }
-        if (elapsed + duration <= seconds && body.isEmpty()) {
-            ++droppedSegments;
-            droppedDiscontinuities += discontinuity;
-            lastDropped = pending;
-            lastDroppedDiscontinuity = discontinuity;
-        } else {
-            body.append(pending);
-        }
-        elapsed += duration;
-        pending.clear();
-    }
-    if (body.isEmpty() && !lastDropped.isEmpty()) {
-        body = lastDropped;
-        --droppedSegments;
-        droppedDiscontinuities -= lastDroppedDiscontinuity;
-    }
-    body.append(pending); // #EXT-X-ENDLIST and the like
-    QByteArray out;
-    bool hasDiscontinuitySequence = false;
-    for (QByteArray line : std::as_const(header)) {
-        if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:"))
-            line = "#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(line.mid(22).toLongLong() + droppedSegments);
-        if (line.startsWith("#EXT-X-DISCONTINUITY-SEQUENCE:")) {
-            hasDiscontinuitySequence = true;
-            line = "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(line.mid(30).toLongLong() + droppedDiscontinuities);
-        }
-        out += line + '\n';
-    }
-    if (!hasDiscontinuitySequence && droppedDiscontinuities > 0)
-        out += "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(droppedDiscontinuities) + '\n';
-    for (const QByteArray &line : std::as_const(body))
-        out += line + '\n';
-    out.chop(1);
-    return out;
+    const double seconds = c.hasQuery("start") ? c.query("start").toDouble() : 0;
+    const dvr::PlaylistCut cut = dvr::cutPlaylistAt(playlist, seconds > 0 ? originMs + qRound64(seconds * 1000) : 0);
+    if (cut.startMs > 0)
+        reply->addHeader("X-Playlist-Start", QByteArray::number((cut.startMs - originMs) / 1000.0, 'f', 3));
+    return cut.playlist;
 }
 
 /// What a playlist of a range of an archive covers, for a player or a box that asks:
@@ -422,8 +368,8 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
                 : QStringLiteral("the channel's archive holds nothing of it (its source or recorder stopped)");
     } else {
         state = now() < r.recordStop ? u"recording"_qs : u"finished"_qs;
-        reason = m_archives.contains(r.channelId) ? QStringLiteral("the channel's archive cannot be read on this node")
-                                                  : QStringLiteral("the channel's archive is not running on this node");
+        reason = !archiveFolderOf(r.channelId).isEmpty() ? QStringLiteral("the channel's archive cannot be read on this node")
+                                                         : QStringLiteral("the channel's archive is not stored on this node");
     }
     if (r.stopped != 0) {
         // Ends when the viewer stopped it, whatever its copy goes on recording for others.
@@ -757,21 +703,29 @@ void DiverServer::setupRoutes()
             return Reply::error(ApiError::badRequest(
                 QStringLiteral("recording %1: nothing to change (a recording changes by \"position\", seconds, and \"kept\", true or false)")
                     .arg(row->id)));
+        std::optional<qint64> position;
+        std::optional<bool> kept;
         if (body->contains(u"position"_qs)) {
             const QJsonValue v = body->value(u"position"_qs);
             if (!v.isDouble() || v.toDouble() < 0)
                 return Reply::error(ApiError::badRequest(u"position: seconds from the start, a number ≥ 0"_qs));
-            row->positionSeconds = qint64(v.toDouble());
+            position = qint64(v.toDouble());
         }
         if (body->contains(u"kept"_qs)) {
             if (!body->value(u"kept"_qs).isBool())
                 return Reply::error(ApiError::badRequest(u"kept: true or false"_qs));
-            row->kept = body->value(u"kept"_qs).toBool();
+            kept = body->value(u"kept"_qs).toBool();
         }
+        // Those columns only: the row read above may be older than a stop or a later end
+        // another node wrote meanwhile, and is not written back.
         QString error;
-        if (!m_store.updateRecording(*row, &error))
+        if (!m_store.setViewerState(row->id, position, kept, &error))
             return Reply::error(ApiError::internal(error));
-        return Reply::json(recordingJson(*row, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+        const auto fresh = m_store.recording(row->id, &error);
+        if (!fresh)
+            return error.isEmpty() ? Reply::error(ApiError::notFound(QStringLiteral("recording %1 was deleted meanwhile").arg(row->id)))
+                                   : Reply::error(ApiError::internal(error));
+        return Reply::json(recordingJson(*fresh, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
     });
     // Stop a recording in progress and keep it (its copy records on for other viewers).
     r->addRoute(Method::Post, u"/api/recordings/<id>/stop"_qs, [this, findRecording, baseOf](RouteContext &c) {
@@ -793,26 +747,24 @@ void DiverServer::setupRoutes()
         if (!row)
             return missing;
         QString error;
-        // The viewer's entitlement goes; the stored copy goes with the last viewer's, unless it is
-        // still being written for someone.
-        if (!m_store.removeRecording(row->id, &error))
+        // The viewer's entitlement goes; the stored copy goes with the last viewer's, in one
+        // transaction: a viewer joining the copy on another node at that moment keeps it.
+        const auto deleted = m_store.deleteRecording(row->id, &error);
+        if (!deleted)
             return Reply::error(ApiError::internal(error));
         m_settledCoverage.remove(row->id);
-        if (row->copyId != 0) {
-            const auto others = m_store.recordingsOfCopy(row->copyId, &error);
-            if (others && others->isEmpty()) {
-                if (ActiveCopy *active = m_copies.take(row->copyId)) {
-                    // Its lease ends with it (else renewed until a restart, holding capacity).
-                    stopRecorder(active->recorder, false, [this, id = row->copyId] { finishCopyLease(id, u"deleted"_qs); });
-                    delete active;
-                }
-                if (const auto copy = m_store.copy(row->copyId, &error)) {
-                    m_store.removeCopy(copy->id, &error);
-                    announce(ClusterChange::Kind::CopyRemoved, copy->id);
-                    // Once its recorder has written its last: nothing is written into it after.
-                    whenFolderFree(copy->directory, [directory = copy->directory] { QDir(directory).removeRecursively(); });
-                }
+        if (deleted->copy) {
+            const CopyRow copy = *deleted->copy;
+            if (ActiveCopy *active = m_copies.take(copy.id)) {
+                // Its lease ends with it (else renewed until a restart, holding capacity).
+                stopRecorder(active->recorder, false, [this, id = copy.id] { finishCopyLease(id, u"deleted"_qs); });
+                delete active;
             }
+            announce(ClusterChange::Kind::CopyRemoved, copy.id);
+            // Once its recorder has written its last: nothing is written into it after.
+            whenFolderFree(copy.directory, [this, copy] { removeCopyFolder(copy); });
+        } else if (row->copyId == 0 && !m_archivedChannels.contains(row->channelId)) {
+            m_lastSweepAt = 0; // a range of an archive no node writes any more: its chunks go at the next sweep
         }
         if (row->stopped == 0 && row->recordStop > now()) {
             // Deleted while it recorded: its rule still plans the airing, and would make it again
@@ -851,20 +803,27 @@ void DiverServer::setupRoutes()
             if (!copy || !reader.load(copy->directory, &error))
                 return Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error)));
             // Stopped by its viewer: complete up to then, while the copy may record on for others.
-            playlist = row->stopped != 0 ? dvr::playoutPlaylist(spanOf(reader, *row), true) : dvr::recordingPlaylist(reader);
+            // A copy no node records any more is complete too, with or without its index's end
+            // line (a node gone before the end, a recorder that could not write it).
+            playlist = row->stopped != 0 || copy->state != CopyState::Recording ? dvr::playoutPlaylist(spanOf(reader, *row), true)
+                                                                                : dvr::recordingPlaylist(reader);
         } else {
-            const ActiveArchive *a = m_archives.value(row->channelId);
+            // From the archive's folder whether the channel is archived now or not.
+            const QString directory = archiveFolderOf(row->channelId);
             dvr::ArchiveReader reader;
-            if (!a || !reader.load(a->directory, row->recordStart * 1000, row->recordStop * 1000, &error))
+            if (directory.isEmpty())
                 return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId)));
+            if (!reader.load(directory, row->recordStart * 1000, row->recordStop * 1000, &error))
+                return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 does not read: %2").arg(row->channelId, error)));
             const dvr::TimeRange range{row->recordStart * 1000, row->recordStop * 1000};
             coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
             playlist = dvr::archiveRangePlaylist(reader, range, *coverage);
         }
-        // ?start=<seconds>: from there on (a box's resume point or seek).
-        playlist = fromOffset(playlist, c.query("start").toDouble());
-        Reply reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
-                    "application/vnd.apple.mpegurl", {}};
+        // ?start=<seconds>: from there on (a box's resume point or seek), wall-clock seconds from
+        // the recording's start.
+        Reply reply{200, {}, "application/vnd.apple.mpegurl", {}};
+        playlist = cutAtStart(playlist, c, row->recordStart * 1000, &reply);
+        reply.body = withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray());
         if (coverage)
             addCoverageHeaders(reply, *coverage);
         return reply;
@@ -894,10 +853,10 @@ void DiverServer::setupRoutes()
                 dir = copy->directory;
                 segments = spanOf(reader, *row); // a stopped recording's scrubbing ends at its stop
             }
-        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
+        } else if (const QString archive = archiveFolderOf(row->channelId); !archive.isEmpty()) {
             const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
-            if (reader.load(a->directory, from, to, &error)) {
-                dir = a->directory;
+            if (reader.load(archive, from, to, &error)) {
+                dir = archive;
                 segments = reader.segments(from, to);
             }
         }
@@ -948,8 +907,8 @@ void DiverServer::setupRoutes()
                             .arg(row->id)
                             .arg(QDateTime::fromSecsSinceEpoch(row->stopped, Qt::UTC).toString(Qt::ISODate))));
             }
-        } else if (const ActiveArchive *a = m_archives.value(row->channelId)) {
-            dir = a->directory;
+        } else {
+            dir = archiveFolderOf(row->channelId);
         }
         if (dir.isEmpty())
             return Reply::error(ApiError::notFound(
@@ -981,9 +940,10 @@ void DiverServer::setupRoutes()
         if (!reader.load(a->directory, range->fromMs, range->toMs, &error))
             return Reply::error(ApiError::internal(error));
         const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, *range, nowMs, archiveStaleMs());
-        const QByteArray playlist = dvr::archiveRangePlaylist(reader, *range, coverage);
-        Reply reply{200, withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()),
-                    "application/vnd.apple.mpegurl", {}};
+        // ?start=<seconds>: from there on, wall-clock seconds from the range's start.
+        Reply reply{200, {}, "application/vnd.apple.mpegurl", {}};
+        const QByteArray playlist = cutAtStart(dvr::archiveRangePlaylist(reader, *range, coverage), c, range->fromMs, &reply);
+        reply.body = withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray());
         addCoverageHeaders(reply, coverage);
         return reply;
     });

@@ -24,6 +24,7 @@
 #include <QWebSocket>
 
 #include <algorithm>
+#include <limits>
 
 Q_LOGGING_CATEGORY(lcDiver, "iptv.diver", QtInfoMsg)
 
@@ -184,7 +185,9 @@ bool DiverServer::start(QString *error)
     ownArchives.sort();
     m_liveNodes = {ClusterNode{m_config.nodeId, m_config.capacity, 0}};
     m_archivedChannels = m_config.archivedChannels;
+    m_archivedChannelsKnown = true;
     if (PostgresParams pg; parsePostgresUri(db, &pg)) {
+        m_archivedChannelsKnown = false; // until the nodes' rows are read (refreshNodes)
         m_cluster = std::make_unique<ClusterLink>();
         if (!m_cluster->open(db, m_config.nodeId, m_config.capacity, ownArchives, error)) {
             m_cluster.reset();
@@ -369,6 +372,7 @@ void DiverServer::resumeCopies()
     settings.location = m_config.effectiveDatabase();
     settings.node = m_config.nodeId;
     settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+    settings.livenessGraceMs = m_config.livenessGraceMs;
     settings.capacity = m_config.capacity;
     settings.scope = QStringLiteral("copy:");
     if (!m_leases.start(settings, &why)) {
@@ -416,10 +420,24 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         return;
     }
     if (copy->recordStop <= now()) {
-        copy->state = CopyState::Finished;
-        copy->reason = QStringLiteral("no node was recording when it was due to end");
+        // Ended while no node recorded it: finished with what it holds, failed when that is
+        // nothing (it never started: the reason says why).
+        const bool holds = copy->segments > 0;
+        copy->state = holds ? CopyState::Finished : CopyState::Failed;
+        if (holds || copy->reason.isEmpty())
+            copy->reason = QStringLiteral("no node was recording when it was due to end");
         saveCopy(*copy);
-        release(u"done"_qs, copy->reason);
+        release(holds ? u"done"_qs : u"failed"_qs, copy->reason);
+        QString e;
+        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+            for (const RecordingRow &r : *viewers) {
+                if (r.stopped == 0 && !r.deleted)
+                    publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
+                            holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, copy->reason}}, r.owner);
+            }
+            if (holds)
+                addToHistory(*viewers);
+        }
         return;
     }
     if (folderBusy(copy->directory)) {
@@ -433,25 +451,36 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
     const QString from = copy->node;
     copy->node = m_config.nodeId;
     if (!startCopy(&*copy, &error)) {
-        copy->state = CopyState::Failed;
-        copy->reason = error;
-        QString e;
+        // No stream URL for a moment, storage not mounted yet: tried again every kRetrySeconds
+        // while the lease is held, until the copy's end; the viewers hear it once, as a gap.
+        const QString reason = QStringLiteral("does not start: %1 (tried again every %2 s)").arg(error).arg(kRetrySeconds);
+        const bool first = copy->reason != reason;
+        copy->reason = reason;
         saveCopy(*copy);
-        release(u"failed"_qs, QStringLiteral("does not start: %1").arg(error));
-        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
-            for (const RecordingRow &r : *viewers)
-                publish(QStringLiteral("failed"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, error}}, r.owner);
+        if (first) {
+            qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << reason;
+            QString e;
+            if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+                for (const RecordingRow &r : *viewers)
+                    publish(QStringLiteral("gap"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}}, r.owner);
+            }
         }
+        QTimer::singleShot(kRetrySeconds * 1000, this, [this, job, previousNode, copyId] {
+            if (!m_stopping && !m_copies.contains(copyId) && m_leases.held().contains(job.id))
+                onLeaseClaimed(job, previousNode);
+        });
         return;
     }
     saveCopy(*copy);
     if (ActiveCopy *active = m_copies.value(copyId)) {
         active->takenOver = !previousNode.isEmpty() && previousNode != m_config.nodeId;
+        active->holderGone = active->takenOver && job.holderGone;
         active->previousNode = active->takenOver ? previousNode : from != m_config.nodeId ? from : QString();
     }
     if (!previousNode.isEmpty() && previousNode != m_config.nodeId)
         qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "taken over from node" << previousNode
-                                     << "(its lease expired); writing on in" << copy->directory;
+                                     << (job.holderGone ? "(its process or database session ended)" : "(its lease expired)")
+                                     << "; writing on in" << copy->directory;
     else if (!from.isEmpty())
         qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << "resumes in" << copy->directory;
     else
@@ -499,7 +528,9 @@ void DiverServer::onLeaseLost(const QString &leaseId)
     if (!c)
         return;
     qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId
-                                 << "was taken over by another node (this node's lease expired): its recorder stops";
+                                 << (m_leases.livenessLost()
+                                         ? "is no longer this node's (it could not confirm its liveness lock): its recorder stops"
+                                         : "was taken over by another node (this node's lease expired): its recorder stops");
     stopRecorder(c->recorder, false);
     delete c;
 }
@@ -550,7 +581,12 @@ void DiverServer::replan(bool guideChanged)
         m_plan = m_scheduler.plan(t);
     }
     m_lastPlanAt = t;
-    // "scheduled" for what is new in the plan, "unscheduled" for what left it.
+    // "scheduled" for what is new in the plan, "unscheduled" for what left it (nothing to compare
+    // when the plan kept the last one's list: 93,000 recordings at the benchmark's size).
+    if (m_plan.recordings.isSharedWith(before)) {
+        Q_EMIT planChanged();
+        return;
+    }
     for (const auto &p : notIn(m_plan.recordings, before))
         publish(QStringLiteral("scheduled"), plannedJson(p), p.owner);
     for (const auto &p : notIn(before, m_plan.recordings)) {
@@ -564,7 +600,7 @@ void DiverServer::reconcile()
 {
     if (m_stopping)
         return;
-    if (!m_unsavedCopies.isEmpty() || !m_unsavedEnds.isEmpty() || !m_unfinishedLeases.isEmpty())
+    if (!m_unsavedCopies.isEmpty() || !m_unsavedEnds.isEmpty() || !m_unfinishedLeases.isEmpty() || !m_unsealedEnds.isEmpty())
         retryUnsaved();
     if (!m_guide)
         return;
@@ -620,17 +656,64 @@ qint64 DiverServer::archiveStaleMs() const
     return qMax<qint64>(qint64(m_config.archiveStaleSeconds) * 1000, qint64(m_config.segmentSeconds * 3000) + 1000);
 }
 
+QString DiverServer::archiveFolderOf(const QString &channelId) const
+{
+    if (const ActiveArchive *a = m_archives.value(channelId))
+        return a->directory;
+    const QString relative = QStringLiteral("archive/%1").arg(channelId);
+    const QString root = m_storage ? m_storage->locate(relative) : QString();
+    return root.isEmpty() ? QString() : QDir(root).filePath(relative);
+}
+
+QList<dvr::RetainedArchive> DiverServer::closedArchives() const
+{
+    // An archive no node archives any more: nothing writes it, and only recordings on the
+    // channel (ranges of it, whose chunks they keep) still need it. Not while the cluster's set
+    // is unknown, a recorder still stops in it, or anything was written into it lately (a node
+    // that has just started archiving it again, before this one has heard).
+    QList<dvr::RetainedArchive> out;
+    if (!m_archivedChannelsKnown || !m_storage)
+        return out;
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+    for (const QString &path : m_storage->paths()) {
+        const QDir root(QDir(path).filePath(u"archive"_qs));
+        for (const QString &channelId : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            if (m_archivedChannels.contains(channelId) || m_archives.contains(channelId))
+                continue;
+            const QString directory = root.filePath(channelId);
+            if (folderBusy(directory))
+                continue;
+            dvr::ArchiveReader newest; // the last chunk only
+            QString error;
+            if (!newest.load(directory, nowMs, nowMs, &error)) {
+                qCWarning(lcDiver).noquote() << "the archive of" << channelId << "(archived no more) cannot be read:" << error;
+                continue;
+            }
+            const QFileInfo journal(QDir(directory).filePath(u".journal.log"_qs));
+            const qint64 lastWriteMs = std::max(newest.endMs(), journal.exists() ? journal.lastModified().toMSecsSinceEpoch() : 0);
+            if (lastWriteMs > nowMs - archiveStaleMs())
+                continue;
+            dvr::RetainedArchive closed{directory, qint64(m_config.archiveHours) * 3600 * 1000};
+            closed.closed = true;
+            out.append(closed);
+        }
+    }
+    return out;
+}
+
 std::optional<dvr::RangeCoverage> DiverServer::rangeCoverage(const RecordingRow &r, qint64 nowMs) const
 {
-    const ActiveArchive *a = m_archives.value(r.channelId);
-    if (!a || r.copyId != 0)
+    if (r.copyId != 0)
+        return std::nullopt;
+    const QString directory = archiveFolderOf(r.channelId);
+    if (directory.isEmpty())
         return std::nullopt;
     const dvr::TimeRange range{r.recordStart * 1000, r.recordStop * 1000};
     if (const auto it = m_settledCoverage.constFind(r.id); it != m_settledCoverage.cend() && it->first == range)
         return it->second;
     dvr::ArchiveReader reader;
     QString error;
-    if (!reader.load(a->directory, range.fromMs, range.toMs, &error)) {
+    if (!reader.load(directory, range.fromMs, range.toMs, &error)) {
         qCWarning(lcDiver).noquote() << "recording" << r.id << ": the archive of" << r.channelId << "cannot be read:" << error;
         return std::nullopt;
     }
@@ -714,15 +797,30 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             }
             m_retryAt.remove(key);
             copy = made;
+        } else if (copy->state != CopyState::Recording && p.recordStop > t) {
+            // Stopped by its viewers, or failed, while the programme is still on: recorded again
+            // in the same folder (the time between is a gap), not a dead copy joined.
+            if (!reopenCopy(&*copy, p.recordStop)) {
+                publish(QStringLiteral("failed"),
+                        QJsonObject{{u"title"_qs, p.title}, {u"channel"_qs, p.channelId}, {u"start"_qs, p.start},
+                                    {u"reason"_qs, QStringLiteral("its stored copy cannot be recorded again")}},
+                        p.owner);
+                return;
+            }
         } else if (copy->recordStop < p.recordStop) {
             extendCopy(*copy, p.recordStop);
         }
         offerCopy(*copy);
         r.copyId = copy->id;
     }
-    const auto id = m_store.insertRecording(r, &error);
+    bool copyGone = false;
+    const auto id = m_store.insertRecording(r, &error, &copyGone);
     if (!id) {
-        qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
+        if (copyGone) // its last viewer's recording deleted meanwhile (another node): made again next time
+            qCInfo(lcDiver).noquote() << "recording" << p.title << "on" << p.channelId << "for" << p.owner << ":" << error
+                                      << "(a new copy is made)";
+        else
+            qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
         return;
     }
     if (*id == 0)
@@ -759,6 +857,28 @@ qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 fro
     return std::min(from, std::max(wanted, firstMs / 1000));
 }
 
+bool DiverServer::reopenCopy(CopyRow *copy, qint64 recordStop)
+{
+    QString error;
+    const QString was = copyStateName(copy->state);
+    const auto row = m_store.reopenCopy(copy->id, recordStop, &error);
+    if (!row) {
+        qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not recorded again:" << error;
+        return false;
+    }
+    // Its lease was finished with it: pending again, for this node or any to claim.
+    if (!m_leases.store().reopen(leaseIdOf(copy->id), &error)) {
+        qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not offered again:" << error;
+        return false;
+    }
+    *copy = *row;
+    m_offered.remove(copy->id);
+    announce(ClusterChange::Kind::CopyEnd, copy->id);
+    qCInfo(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "(" << was << ") records again until"
+                              << copy->recordStop << "in" << copy->directory;
+    return true;
+}
+
 void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
 {
     QString error;
@@ -771,8 +891,12 @@ void DiverServer::extendCopy(CopyRow &copy, qint64 recordStop)
         m_unsavedEnds.insert(copy.id, std::max(recordStop, m_unsavedEnds.value(copy.id)));
     } else {
         m_unsavedEnds.remove(copy.id);
+        if (*stored > 0 && *stored < recordStop)
+            qCInfo(lcDiver).noquote() << "copy" << copy.id << "of" << copy.channelId << "ended at"
+                                      << QDateTime::fromSecsSinceEpoch(*stored, Qt::UTC).toString(Qt::ISODate)
+                                      << "already (its recorder stopped there): it is not extended";
         if (*stored > 0)
-            recordStop = *stored; // another node's end, later still
+            recordStop = *stored; // another node's end, later still (or the end its recorder stopped at)
         if (recordStop > copy.recordStop)
             announce(ClusterChange::Kind::CopyEnd, copy.id); // the node recording it follows at once
     }
@@ -795,22 +919,28 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
     if (r.deleted || r.stopped != 0 || p.recordStop <= r.recordStop)
         return; // a recording the viewer stopped stays stopped
     QString error;
+    std::optional<CopyRow> copy;
     if (r.copyId != 0) {
-        auto copy = m_store.copy(r.copyId, &error);
+        copy = m_store.copy(r.copyId, &error);
         if (!copy || copy->state != CopyState::Recording)
             return; // finished before the guide said it runs on: nothing to write into any more
-        if (copy->recordStop < p.recordStop)
-            extendCopy(*copy, p.recordStop);
     }
+    // The end alone, and only while the recording is not stopped: a stop made meanwhile on
+    // another node is not undone (nor its copy made to run on for it).
+    const std::optional<bool> moved = m_store.extendRecordingEnd(r.id, p.stop, p.recordStop, &error);
+    if (!moved) {
+        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
+        return;
+    }
+    if (!*moved)
+        return; // stopped meanwhile, or moved already
+    if (copy && copy->recordStop < p.recordStop)
+        extendCopy(*copy, p.recordStop);
     qCInfo(lcDiver).noquote() << "recording" << r.id << r.title << "on" << r.channelId << "runs on to"
                               << QDateTime::fromSecsSinceEpoch(p.recordStop, Qt::UTC).toString(Qt::ISODate)
                               << "(the guide moved its end)";
-    r.airingStop = p.stop;
-    r.recordStop = p.recordStop;
     if (auto range = m_archiveRanges.find(r.id); range != m_archiveRanges.end())
         range->recordStop = p.recordStop; // its "finished" comes at the new end
-    if (!m_store.updateRecording(r, &error))
-        qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
 }
 
 bool DiverServer::factsFromGuide(dvr::RecordedEpisode *episode) const
@@ -859,9 +989,23 @@ void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
 void DiverServer::rememberHistoryFacts()
 {
     // History rows kept before rule schema 4 have no facts and only a title key: their airings,
-    // when a guide still has them with the same title, give them the rest of their keys.
-    // Only those rows are read: on every guide load, not the whole history.
+    // when a guide still has them with the same title, give them the rest of their keys. Those
+    // whose airing started before the guide's first airing never will (a guide's window only
+    // moves on): they are settled with their title key, and not read again.
+    // Only rows without facts are read: on every guide load, not the whole history.
     QString error;
+    qint64 firstStart = std::numeric_limits<qint64>::max();
+    for (int c = 0; c < m_guide->channelCount(); ++c) {
+        const auto [begin, end] = m_guide->channelAirings(c);
+        if (begin < end)
+            firstStart = std::min(firstStart, m_guide->airing(begin).start);
+    }
+    const int settled = firstStart == std::numeric_limits<qint64>::max() ? 0 : m_rules.settleWithoutFacts(firstStart, &error);
+    if (settled < 0)
+        qCWarning(lcDiver).noquote() << error;
+    else if (settled > 0)
+        qCInfo(lcDiver).noquote() << "history kept before rule schema 4:" << settled
+                                  << "episodes aired before the guide's window keep only their title key (they match no episode)";
     const auto history = m_rules.history(&error, true);
     if (!history) {
         qCWarning(lcDiver).noquote() << "reading the recorded history:" << error;
@@ -879,12 +1023,13 @@ void DiverServer::rememberHistoryFacts()
         else
             qCWarning(lcDiver).noquote() << error;
     }
-    if (!remembered && !missing)
+    if (!remembered) {
+        if (missing)
+            qCDebug(lcDiver).noquote() << "history kept before rule schema 4:" << missing << "episodes not found in the guide yet";
         return;
+    }
     qCInfo(lcDiver).noquote() << "history kept before rule schema 4:" << remembered << "episodes' keys made again from the guide,"
                               << missing << "not in the guide (they match no episode)";
-    if (!remembered)
-        return;
     if (auto h = m_rules.history(&error))
         m_scheduler.setHistory(*h);
     announce(ClusterChange::Kind::History);
@@ -905,6 +1050,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     s.segmentSeconds = m_config.segmentSeconds;
     s.niceness = kRecorderNiceness;
     s.stopAtMs = copy->recordStop * 1000;
+    s.confirmEnd = true; // onCopyEndReached: an end moved on another node a moment before is not cut short
     s.minFreeBytes = m_config.minFreeBytes;
     active->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
     const qint64 id = copy->id;
@@ -920,6 +1066,8 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
         }
     });
     connect(active->recorder, &dvr::Recorder::finished, this, [this, id] { onCopyFinished(id); });
+    connect(active->recorder, &dvr::Recorder::stopped, this, [this, id] { onCopyStopped(id); });
+    connect(active->recorder, &dvr::Recorder::endReached, this, [this, id](qint64 atMs) { onCopyEndReached(id, atMs); });
     connect(active->recorder, &dvr::Recorder::segmentWritten, this, [this, id](const dvr::ArchiveSegment &segment) {
         ActiveCopy *c = m_copies.value(id);
         if (c && c->resumedAfterMs > 0)
@@ -960,8 +1108,10 @@ void DiverServer::onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &seg
     const qint64 missingMs = std::max<qint64>(0, segment.startMs - std::exchange(c->resumedAfterMs, 0));
     const QString missing = QString::number(double(missingMs) / 1000, 'f', 1);
     const QString reason = c->previousNode.isEmpty() ? QStringLiteral("resumed after a restart: %1 s missing").arg(missing)
-        : c->takenOver ? QStringLiteral("node %1 stopped recording (its lease expired); node %2 records on: %3 s missing")
-                             .arg(c->previousNode, m_config.nodeId, missing)
+        : c->takenOver ? QStringLiteral("node %1 stopped recording (%2); node %3 records on: %4 s missing")
+                             .arg(c->previousNode,
+                                  c->holderGone ? QStringLiteral("its process or database session ended") : QStringLiteral("its lease expired"),
+                                  m_config.nodeId, missing)
                        : QStringLiteral("node %1 handed it over; node %2 records on: %3 s missing")
                              .arg(c->previousNode, m_config.nodeId, missing);
     qCInfo(lcDiver).noquote() << "copy" << c->row.id << "of" << c->row.channelId << ":" << reason;
@@ -1017,6 +1167,19 @@ void DiverServer::onCopyFinished(qint64 copyId)
     qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "finished:" << c->row.segments << "segments,"
                               << c->row.gaps << "gaps";
     if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+        // A viewer who joined as its recorder reached its end (the seal came first, so the
+        // extension was refused) still needs it: recorded again, to that viewer's end.
+        qint64 needed = 0;
+        for (const RecordingRow &r : *viewers)
+            if (r.stopped == 0 && !r.deleted)
+                needed = std::max(needed, r.recordStop);
+        if (needed > now()) {
+            CopyRow row = c->row;
+            delete c;
+            if (reopenCopy(&row, needed))
+                offerCopy(row);
+            return;
+        }
         addToHistory(*viewers);
         for (const RecordingRow &r : *viewers) {
             if (r.stopped == 0) // a viewer who stopped theirs heard "finished" then
@@ -1025,6 +1188,70 @@ void DiverServer::onCopyFinished(qint64 copyId)
     }
     delete c;
     replan(false);
+}
+
+void DiverServer::onCopyStopped(qint64 copyId)
+{
+    // The recorder ended by itself without finishing (finished() comes first and takes the copy):
+    // its end line could not be written. Every segment cut is written and indexed; the copy ends
+    // here with the reason, rather than holding its lease and a slot until a restart.
+    ActiveCopy *c = m_copies.take(copyId);
+    if (!c)
+        return;
+    c->row = c->withFigures();
+    const bool holds = c->row.segments > 0;
+    c->row.state = holds ? CopyState::Finished : CopyState::Failed;
+    c->row.reason = c->recorder->reason();
+    saveCopy(c->row);
+    finishCopyLease(copyId, holds ? u"done"_qs : u"failed"_qs);
+    qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "ended without finishing:" << c->row.reason;
+    stopRecorder(c->recorder, false);
+    QString e;
+    if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
+        if (holds)
+            addToHistory(*viewers);
+        for (const RecordingRow &r : *viewers) {
+            if (r.stopped == 0)
+                publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
+                        holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, c->row.reason}}, r.owner);
+        }
+    }
+    delete c;
+    replan(false);
+}
+
+void DiverServer::onCopyEndReached(qint64 copyId, qint64 stopAtMs)
+{
+    ActiveCopy *c = m_copies.value(copyId);
+    if (!c || c->recorder->settings().stopAtMs != stopAtMs) {
+        m_unsealedEnds.remove(copyId);
+        return; // stopped since, or its end moved meanwhile (it says so again at the new one)
+    }
+    if (m_copyEndHook)
+        m_copyEndHook(copyId, stopAtMs / 1000);
+    // Another node may have moved the end later a moment ago (a viewer's longer padding) without
+    // this node having heard it yet (copy-end, ~50 ms): the store decides, in one conditional
+    // UPDATE that fails when the end moved; once sealed, the end moves no more.
+    QString error;
+    const auto sealed = m_store.sealCopyEnd(copyId, stopAtMs / 1000, &error);
+    if (!sealed) {
+        // Not known: it records on (nothing cut short) and is asked again every second; a node
+        // that cannot reach the database for long loses its lease and stops anyway.
+        if (!m_unsealedEnds.contains(copyId) && !databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "reached its end, which cannot be checked:"
+                                         << error << "(it records on; tried again every second)";
+        m_unsealedEnds.insert(copyId, stopAtMs);
+        return;
+    }
+    m_unsealedEnds.remove(copyId);
+    if (!sealed->sealed && sealed->recordStop * 1000 > stopAtMs) {
+        qCInfo(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "reached its end, but another node moved it to"
+                                  << QDateTime::fromSecsSinceEpoch(sealed->recordStop, Qt::UTC).toString(Qt::ISODate)
+                                  << "a moment before: it records on";
+        moveActiveCopyEnd(c, sealed->recordStop);
+        return;
+    }
+    c->recorder->confirmEnd(stopAtMs);
 }
 
 void DiverServer::saveCopy(const CopyRow &row)
@@ -1081,6 +1308,9 @@ void DiverServer::retryUnsaved()
             announce(ClusterChange::Kind::CopyEnd, it.key());
         }
     }
+    const QHash<qint64, qint64> unsealed = m_unsealedEnds;
+    for (auto it = unsealed.cbegin(); it != unsealed.cend(); ++it)
+        onCopyEndReached(it.key(), it.value());
     const QHash<QString, QString> leases = m_unfinishedLeases;
     for (auto it = leases.cbegin(); it != leases.cend(); ++it)
         finishLease(it.key(), it.value());
@@ -1129,9 +1359,10 @@ bool DiverServer::refreshNodes()
     // included: its archives go on elsewhere): the same set on every node, and a node configured
     // with none records and serves them all the same.
     QSet<QString> archived = m_config.archivedChannels;
-    if (const auto all = m_cluster->archivedChannels(&error))
+    if (const auto all = m_cluster->archivedChannels(&error)) {
         archived.unite(*all);
-    else
+        m_archivedChannelsKnown = true;
+    } else
         archived.unite(m_archivedChannels); // kept as they were
     const bool archivesChanged = archived != m_archivedChannels;
     if (sameNodes(*nodes, m_liveNodes) && !archivesChanged)
@@ -1332,6 +1563,7 @@ void DiverServer::startArchives()
         settings.location = m_config.effectiveDatabase();
         settings.node = m_config.nodeId;
         settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+        settings.livenessGraceMs = m_config.livenessGraceMs;
         settings.capacity = int(ids.size());
         settings.ids = ids;
         settings.peers = archivePeers(); // shared out among the live nodes
@@ -1392,7 +1624,9 @@ void DiverServer::onArchiveLost(const QString &leaseId, bool handedOver)
                                   << "its recorder stops, the next node writes on after a marked gap";
     else
         qCWarning(lcDiver).noquote() << "the archive of" << a->channelId
-                                     << "was taken over by another node (this node's lease expired): its recorder stops";
+                                     << (m_archiveLeases.livenessLost()
+                                             ? "is no longer this node's (it could not confirm its liveness lock): its recorder stops"
+                                             : "was taken over by another node (this node's lease expired): its recorder stops");
     std::function<void()> then;
     if (handedOver) {
         // Freed once the recorder has written its last: the next node never writes beside it.
@@ -1499,6 +1733,7 @@ void DiverServer::sweepRetention()
         if (a->recorder) // the window is kept by the node that writes the archive
             archives.append({a->directory, qint64(m_config.archiveHours) * 3600 * 1000});
     }
+    archives.append(closedArchives()); // archived no more: kept for their recordings only
     QList<dvr::RetainedRecording> recordings;
     QString e;
     const auto rows = m_store.recordings(&e, {}, false);
@@ -1507,31 +1742,50 @@ void DiverServer::sweepRetention()
     QHash<qint64, int> viewersOfCopy;
     for (const RecordingRow &r : *rows)
         ++viewersOfCopy[r.copyId];
+    // Read once a sweep, not once per recording: thousands of recordings on PostgreSQL would keep
+    // this thread (HTTP, lease renewals) busy for seconds.
+    const auto copyRows = m_store.copies(&e);
+    const auto ruleRows = m_rules.rules(&e);
+    if (!copyRows || !ruleRows) {
+        qCWarning(lcDiver).noquote() << "retention: cannot read the copies or rules:" << e;
+        return;
+    }
+    QHash<qint64, const CopyRow *> copyById;
+    for (const CopyRow &copy : *copyRows)
+        copyById.insert(copy.id, &copy);
+    QHash<qint64, const dvr::RecordingRule *> ruleById;
+    for (const dvr::RecordingRule &rule : *ruleRows)
+        ruleById.insert(rule.id, &rule);
     QSet<qint64> copiesSeen;
     for (const RecordingRow &r : *rows) {
         dvr::RetainedRecording rr;
         rr.range = {r.recordStart * 1000, r.recordStop * 1000};
+        bool anEpisode = true; ///< counts toward keep-N (a copy that failed or holds nothing does not)
         if (r.copyId == 0) {
-            const ActiveArchive *a = m_archives.value(r.channelId);
-            if (!a)
-                continue;
+            // Its archive's folder whether the channel is archived now or not (its chunks stay
+            // as long as it does).
+            rr.directory = archiveFolderOf(r.channelId);
+            if (rr.directory.isEmpty())
+                continue; // nothing of it on this node's storage
             rr.id = QStringLiteral("rec:%1").arg(r.id);
-            rr.directory = a->directory;
         } else {
             if (copiesSeen.contains(r.copyId) || m_copies.contains(r.copyId))
                 continue; // a copy is retained once, and never while it is written
             copiesSeen.insert(r.copyId);
-            const auto copy = m_store.copy(r.copyId, &e);
+            const CopyRow *copy = copyById.value(r.copyId);
             if (!copy || copy->state == CopyState::Recording || folderBusy(copy->directory))
                 continue; // written now, here or on another node (or its recorder still stopping)
             rr.id = QStringLiteral("copy:%1").arg(r.copyId);
             rr.directory = copy->directory;
             rr.ownCopy = true;
+            // A failed or empty copy is not one of the episodes kept: counted, it would push good
+            // older episodes out (a source down for the last two episodes of a keep-2 rule).
+            anEpisode = copy->state == CopyState::Finished && copy->segments > 0;
         }
         // Keep-N applies to a viewer's own series episodes; what a viewer keeps, or what several
         // viewers share, is never deleted by it.
-        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0) {
-            if (const auto rule = m_rules.rule(r.ruleId, &e); rule && rule->keep > 0
+        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0 && anEpisode) {
+            if (const dvr::RecordingRule *rule = ruleById.value(r.ruleId); rule && rule->keep > 0
                 && rule->keepPolicy == dvr::KeepPolicy::ReplaceOldest) {
                 rr.group = QStringLiteral("%1:%2").arg(r.owner).arg(r.ruleId);
                 rr.keepEpisodes = rule->keep;

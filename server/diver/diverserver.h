@@ -10,8 +10,10 @@
 // A copy that is due is put in the lease table (libs/dvr/lease.h) rather than recorded at once;
 // the node's LeaseKeeper claims up to its capacity and the node records what it claimed. Several
 // nodes on one PostgreSQL database and one shared storage path so share the work, and a node that
-// dies has its copies taken over by another within one lease period, written on in the same
-// folder after a gap. One node on SQLite works the same way, its lease table in its own file.
+// dies has its copies taken over by another once its database session has ended (its liveness
+// lock free for `liveness_grace_ms`), or at the latest within one lease period, written on in the
+// same folder after a gap. A copy's recorder stops at its end only once the store has sealed that
+// end (an extension another node made a moment before is recorded to). One node on SQLite works the same way, its lease table in its own file.
 // On PostgreSQL the nodes also tell each other what they changed (clusterlink.h): a rule saved on
 // one node is planned on every node within a second, and each plans with the capacity of all
 // the live nodes. A channel archive has a lease too: one node records it, every node serves it.
@@ -56,6 +58,7 @@ struct RouteContext;
 namespace iptv::dvr {
 class Recorder;
 struct ArchiveSegment;
+struct RetainedArchive;
 class StoragePool;
 }
 
@@ -99,6 +102,9 @@ public:
     int leasesHeld() const;
     /// Tests: called with every recorder made, before it starts (a disk made slow, say).
     void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
+    /// Tests: called when a copy's recorder reaches its end (UTC s), before this node checks
+    /// the end in the store (another node's extension can be made to land just then).
+    void setCopyEndHook(std::function<void(qint64 copyId, qint64 recordStop)> hook) { m_copyEndHook = std::move(hook); }
 
 Q_SIGNALS:
     void guideLoaded();
@@ -118,7 +124,8 @@ private:
         /// first segment written after it says how much is missing between them (a `gap` event).
         qint64 resumedAfterMs = 0;
         QString previousNode; ///< the node that recorded it before (empty: this one, restarted)
-        bool takenOver = false; ///< previousNode's lease expired (it died); else it handed the copy over
+        bool takenOver = false; ///< previousNode's lease expired or its session ended (it died); else it handed the copy over
+        bool holderGone = false; ///< taken over because previousNode's session ended (its liveness lock was free)
         /// The row with the copy's figures now: what was there, and what this run wrote.
         CopyRow withFigures() const;
     };
@@ -156,12 +163,20 @@ private:
     /// "finished" for the recordings of archived channels whose range the archive has passed (or
     /// stopped short of: their state then says "partial").
     void finishArchiveRanges(qint64 now);
-    /// How much of a recording on an archived channel its archive holds (nullopt: the archive is
-    /// not served here, or its index cannot be read). A coverage that can no longer change (the
-    /// archive has gone past the range) is kept, not read again.
+    /// How much of a recording on an archived channel its archive holds (nullopt: no folder of
+    /// the archive on this node's storage, or its index cannot be read). A coverage that can no
+    /// longer change (the archive has gone past the range) is kept, not read again.
     std::optional<dvr::RangeCoverage> rangeCoverage(const RecordingRow &r, qint64 nowMs) const;
     /// An archive whose newest segment ended this long ago has stopped (its source or recorder).
     qint64 archiveStaleMs() const;
+    /// The folder of a channel's archive: the one this node serves, else one left on its storage
+    /// (the channel archived no more, or not in this node's guide): empty when there is none.
+    /// Recordings on the channel (ranges of it) are served and retained from it whatever the
+    /// archive set is now.
+    QString archiveFolderOf(const QString &channelId) const;
+    /// The archives on this node's storage that no node archives any more and nothing writes:
+    /// kept for the recordings that are ranges of them, the rest goes (dvr::RetainedArchive::closed).
+    QList<dvr::RetainedArchive> closedArchives() const;
     void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     /// A recording in progress whose programme the guide now ends later records on to that end.
     void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
@@ -172,6 +187,7 @@ private:
     /// Moves a copy's end later: its row (grown only, atomically against other nodes' moves), and
     /// its recorder when it records here; the node recording it is told at once.
     void extendCopy(CopyRow &copy, qint64 recordStop);
+    bool reopenCopy(CopyRow *copy, qint64 recordStop);
     /// Moves the end of a copy recorded here: its row in memory and its recorder's stop.
     void moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop);
     bool startCopy(CopyRow *copy, QString *error);
@@ -184,6 +200,10 @@ private:
     /// A segment written by a copy resumed or taken over here, the first after what was there.
     void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);
     void onCopyFinished(qint64 copyId);
+    void onCopyStopped(qint64 copyId);
+    /// The copy's recorder reached its end: sealed in the store, the recorder stops there; an
+    /// end another node moved later meanwhile (not heard here yet), the recorder goes on to it.
+    void onCopyEndReached(qint64 copyId, qint64 stopAtMs);
     void startArchives();
     void onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode);
     void onArchiveLost(const QString &leaseId, bool handedOver);
@@ -229,6 +249,9 @@ private:
     /// plans the airing no more, and the copy records on only as long as other viewers need it.
     /// A recording not in progress comes back as it is.
     std::optional<RecordingRow> stopRecording(RecordingRow row, QString *error);
+    /// Removes the folder of a copy deleted with its last viewer's recording, unless a new copy
+    /// of the same airing (recorded again at once, here or on another node) has taken it up.
+    void removeCopyFolder(const CopyRow &copy);
     /// Gives the scheduler the skipped airings from the store (at start; after a node changed a rule's).
     bool reloadCancelled(QString *error);
 
@@ -256,6 +279,9 @@ private:
     dvr::LeaseKeeper m_archiveLeases; ///< channel archives ("archive:<channel>"), one node each
     bool m_archiveLeasesStarted = false;
     QSet<QString> m_archivedChannels; ///< archivedChannels()
+    /// m_archivedChannels is the cluster's (read from every node's row at least once; always on
+    /// SQLite): until then no archive counts as closed.
+    bool m_archivedChannelsKnown = false;
     QHash<std::pair<QString, QString>, iptv::Gauge *> m_clusterLeaseGauges; ///< (node, kind)
     QHash<qint64, CopyRow> m_unsavedCopies;       ///< copy rows to write again (saveCopy)
     QHash<qint64, qint64> m_unsavedEnds;          ///< copy id -> later end to write again (extendCopy)
@@ -285,6 +311,8 @@ private:
     QList<StoppingRecorder> m_stoppingRecorders;
     QHash<QString, QList<std::function<void()>>> m_folderWaiters; ///< folder -> what waits for its recorder to stop
     std::function<void(dvr::Recorder &)> m_recorderHook;
+    std::function<void(qint64, qint64)> m_copyEndHook;
+    QHash<qint64, qint64> m_unsealedEnds; ///< copy id -> the end (ms) its recorder reached, not yet sealed (retried)
     struct EventClient
     {
         QWebSocket *socket;

@@ -88,6 +88,7 @@ bool RecordingStore::open(const QString &location, QString *error)
     if (!backend)
         return false;
     const bool pg = *backend == SqlBackend::PostgreSQL;
+    m_postgres = pg;
     // Ids are never used again once deleted, on SQLite as on PostgreSQL: a client holding a
     // deleted rule's or recording's id must get 404, not someone's newer one.
     const QString serial = pg ? QStringLiteral("BIGSERIAL PRIMARY KEY") : QStringLiteral("INTEGER PRIMARY KEY AUTOINCREMENT");
@@ -123,6 +124,16 @@ bool RecordingStore::open(const QString &location, QString *error)
         close();
         return false;
     }
+    // A table made before a copy's end was sealed when its recorder stopped has no `end_sealed`.
+    if (!QSqlDatabase::database(m_connection, false).record(QStringLiteral("dvr_copies")).contains(QStringLiteral("end_sealed"))
+        && !execSchema(m_connection,
+                       {pg ? QStringLiteral("ALTER TABLE dvr_copies ADD COLUMN IF NOT EXISTS end_sealed INTEGER NOT NULL DEFAULT 0")
+                           : QStringLiteral("ALTER TABLE dvr_copies ADD COLUMN end_sealed INTEGER NOT NULL DEFAULT 0")},
+                       error)) {
+        *error = QStringLiteral("recording store %1: adding the column end_sealed: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
+        close();
+        return false;
+    }
     return true;
 }
 
@@ -150,6 +161,23 @@ struct Statement
     }
 };
 } // namespace
+
+template <typename Body>
+auto RecordingStore::inTransaction(QString *error, Body body) -> decltype(body())
+{
+    using Result = decltype(body());
+    if (!execSql(m_connection, m_postgres ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN IMMEDIATE"), error))
+        return Result{};
+    Result result = body();
+    if (!result) {
+        QString ignored;
+        execSql(m_connection, QStringLiteral("ROLLBACK"), &ignored);
+        return result;
+    }
+    if (!execSql(m_connection, QStringLiteral("COMMIT"), error))
+        return Result{};
+    return result;
+}
 
 std::optional<qint64> RecordingStore::insertCopy(const CopyRow &c, QString *error)
 {
@@ -222,8 +250,11 @@ std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, 
     return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
         // One statement, conditional on the direction: PostgreSQL re-reads the row it waited for
         // (READ COMMITTED), so an end moved meanwhile by another node is compared, not overwritten.
-        Statement s(m_connection, later ? QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ?")
-                                        : QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ?"));
+        // A sealed end (its recorder stopped there) moves no more.
+        Statement s(m_connection, later ? QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop < ? "
+                                                         "AND end_sealed = 0")
+                                        : QStringLiteral("UPDATE dvr_copies SET record_stop = ? WHERE id = ? AND record_stop > ? "
+                                                         "AND end_sealed = 0"));
         if (!s.bind(recordStop).bind(id).bind(recordStop).run(error))
             return std::nullopt;
         Statement read(m_connection, QStringLiteral("SELECT record_stop FROM dvr_copies WHERE id = ?"));
@@ -231,6 +262,40 @@ std::optional<qint64> RecordingStore::moveCopyEnd(qint64 id, qint64 recordStop, 
             return std::nullopt;
         error->clear();
         return read.q.next() ? read.q.value(0).toLongLong() : 0;
+    });
+}
+
+std::optional<CopyRow> RecordingStore::reopenCopy(qint64 id, qint64 recordStop, QString *error)
+{
+    if (!withReconnect(m_connection, error, [&]() -> bool {
+            Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET state = ?, reason = '', end_sealed = 0, record_stop = "
+                                                     "CASE WHEN record_stop < ? THEN ? ELSE record_stop END WHERE id = ? AND state <> ?"));
+            return s.bind(int(CopyState::Recording)).bind(recordStop).bind(recordStop).bind(id).bind(int(CopyState::Recording)).run(error);
+        }))
+        return std::nullopt;
+    auto row = copy(id, error);
+    if (!row && error->isEmpty())
+        *error = QStringLiteral("copy %1 is gone (deleted meanwhile)").arg(id);
+    return row;
+}
+
+std::optional<RecordingStore::SealedEnd> RecordingStore::sealCopyEnd(qint64 id, qint64 recordStop, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<SealedEnd> {
+        // One statement against moveCopyEnd()'s: on PostgreSQL the row lock orders them, and the
+        // one that waited re-reads the row (READ COMMITTED). An extension first: its end is
+        // later, nothing is sealed, the recorder goes on. The seal first: the extension finds
+        // the end sealed and leaves it.
+        Statement seal(m_connection, QStringLiteral("UPDATE dvr_copies SET end_sealed = 1 WHERE id = ? AND record_stop <= ?"));
+        if (!seal.bind(id).bind(recordStop).run(error))
+            return std::nullopt;
+        Statement read(m_connection, QStringLiteral("SELECT record_stop, end_sealed FROM dvr_copies WHERE id = ?"));
+        if (!read.bind(id).run(error))
+            return std::nullopt;
+        error->clear();
+        if (!read.q.next())
+            return SealedEnd{true, 0};
+        return SealedEnd{read.q.value(1).toInt() != 0, read.q.value(0).toLongLong()};
     });
 }
 
@@ -280,9 +345,11 @@ std::optional<QList<CopyRow>> RecordingStore::copies(QString *error, std::option
     });
 }
 
-std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QString *error)
+std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QString *error, bool *copyGone)
 {
-    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+    if (copyGone)
+        *copyGone = false;
+    auto insert = [&]() -> std::optional<qint64> {
         Statement s(m_connection,
                     QStringLiteral("INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, "
                                    "record_start, record_stop, copy_id, kept, position, created, deleted) "
@@ -294,17 +361,109 @@ std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QSt
         if (!s.run(error))
             return std::nullopt;
         return s.q.next() ? s.q.value(0).toLongLong() : 0;
+    };
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        if (r.copyId == 0)
+            return insert(); // a range of an archive: nothing to hold
+        return inTransaction(error, [&]() -> std::optional<qint64> {
+            // The copy's row held until this row is in: a deleteRecording() of its last viewer
+            // (FOR UPDATE) waits for it, or went first and the copy is not there any more.
+            Statement held(m_connection, m_postgres ? QStringLiteral("SELECT id FROM dvr_copies WHERE id = ? FOR KEY SHARE")
+                                                    : QStringLiteral("SELECT id FROM dvr_copies WHERE id = ?"));
+            if (!held.bind(r.copyId).run(error))
+                return std::nullopt;
+            if (!held.q.next()) {
+                if (copyGone)
+                    *copyGone = true;
+                *error = QStringLiteral("copy %1 was deleted meanwhile (its last viewer's recording)").arg(r.copyId);
+                return std::nullopt;
+            }
+            return insert();
+        });
     });
 }
 
-bool RecordingStore::updateRecording(const RecordingRow &r, QString *error)
+bool RecordingStore::setViewerState(qint64 id, std::optional<qint64> positionSeconds, std::optional<bool> kept, QString *error)
 {
+    if (!positionSeconds && !kept)
+        return true;
     return withReconnect(m_connection, error, [&]() -> bool {
-        Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET airing_stop = ?, record_start = ?, record_stop = ?, "
-                                                 "copy_id = ?, kept = ?, position = ?, deleted = ?, title = ?, stopped = ? WHERE id = ?"));
-        s.bind(r.airingStop).bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
-            .bind(int(r.deleted)).bind(r.title).bind(r.stopped).bind(r.id);
-        return s.run(error);
+        QStringList set;
+        if (positionSeconds)
+            set << QStringLiteral("position = ?");
+        if (kept)
+            set << QStringLiteral("kept = ?");
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET %1 WHERE id = ?").arg(set.join(u", ")));
+        if (positionSeconds)
+            s.bind(*positionSeconds);
+        if (kept)
+            s.bind(int(*kept));
+        return s.bind(id).run(error);
+    });
+}
+
+std::optional<bool> RecordingStore::stopRecordingAt(qint64 id, qint64 at, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<bool> {
+        // A transition, not a write of what was read: a stop made meanwhile by another node (or
+        // an end that came) leaves the row as it is.
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET stopped = ?, "
+                                                 "record_stop = CASE WHEN record_start > ? THEN record_start ELSE ? END "
+                                                 "WHERE id = ? AND stopped = 0 AND record_stop > ?"));
+        if (!s.bind(at).bind(at).bind(at).bind(id).bind(at).run(error))
+            return std::nullopt;
+        return s.q.numRowsAffected() > 0;
+    });
+}
+
+std::optional<bool> RecordingStore::extendRecordingEnd(qint64 id, qint64 airingStop, qint64 recordStop, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<bool> {
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET airing_stop = ?, record_stop = ? "
+                                                 "WHERE id = ? AND stopped = 0 AND record_stop < ?"));
+        if (!s.bind(airingStop).bind(recordStop).bind(id).bind(recordStop).run(error))
+            return std::nullopt;
+        return s.q.numRowsAffected() > 0;
+    });
+}
+
+std::optional<RecordingDeletion> RecordingStore::deleteRecording(qint64 id, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<RecordingDeletion> {
+        return inTransaction(error, [&]() -> std::optional<RecordingDeletion> {
+            RecordingDeletion out;
+            Statement which(m_connection, QStringLiteral("SELECT copy_id FROM dvr_recordings WHERE id = ?"));
+            if (!which.bind(id).run(error))
+                return std::nullopt;
+            if (!which.q.next())
+                return out; // gone already
+            const qint64 copyId = which.q.value(0).toLongLong();
+            std::optional<CopyRow> copy;
+            if (copyId != 0) {
+                // Held until the end: a viewer joining the copy (insertRecording, FOR KEY SHARE)
+                // waits, and finds it deleted or not; one that joined before is seen below.
+                Statement held(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id = ?%2")
+                                                 .arg(QLatin1String(s_copyColumns), m_postgres ? u" FOR UPDATE"_qs : QString()));
+                if (!held.bind(copyId).run(error))
+                    return std::nullopt;
+                if (held.q.next())
+                    copy = copyFrom(held.q);
+            }
+            Statement remove(m_connection, QStringLiteral("DELETE FROM dvr_recordings WHERE id = ?"));
+            if (!remove.bind(id).run(error))
+                return std::nullopt;
+            out.removed = remove.q.numRowsAffected() > 0;
+            if (copy) {
+                Statement last(m_connection, QStringLiteral("DELETE FROM dvr_copies WHERE id = ? AND NOT EXISTS "
+                                                            "(SELECT 1 FROM dvr_recordings WHERE copy_id = ?)"));
+                if (!last.bind(copyId).bind(copyId).run(error))
+                    return std::nullopt;
+                if (last.q.numRowsAffected() > 0)
+                    out.copy = copy;
+            }
+            error->clear();
+            return out;
+        });
     });
 }
 

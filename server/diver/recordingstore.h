@@ -4,7 +4,8 @@
 // postgresql:// URI, the same SQL for both), next to the rule store's tables in one database:
 //   dvr_copies      one stored copy of an airing on a channel that is not archived: where it
 //                   lives, its state, what was written. However many viewers recorded the airing,
-//                   there is one copy.
+//                   there is one copy. Its end (record_stop) moves until the node recording it
+//                   stops there and seals it (end_sealed, added to an older table at open).
 //   dvr_recordings  one viewer's recording: the airing, the time range recorded (with padding),
 //                   the copy it is in (none on an archived channel: a range of the archive), kept
 //                   or not, the resume position, when the viewer stopped it (column `stopped`,
@@ -37,6 +38,15 @@ struct CopyRow
     qint64 segments = 0;
     qint64 bytes = 0;
     qint64 gaps = 0;
+};
+
+/// What RecordingStore::deleteRecording() removed.
+struct RecordingDeletion
+{
+    bool removed = false;          ///< the recording's row was there (false: deleted already)
+    /// Its copy, removed with it as its last recording (as the row was: its folder is the
+    /// caller's to remove); none while another recording is in it.
+    std::optional<CopyRow> copy;
 };
 
 struct RecordingRow
@@ -75,12 +85,28 @@ public:
     /// Never the end (record_stop), which other nodes move meanwhile: see the two below.
     bool updateCopy(const CopyRow &copy, QString *error);
     /// Moves a copy's end later (a viewer's longer padding, a programme running on), never
-    /// earlier; one conditional UPDATE, so it cannot undo another node's move. The end stored
-    /// after it (0: no such copy).
+    /// earlier; one conditional UPDATE, so it cannot undo another node's move, nor move an end
+    /// its recorder stopped at (sealCopyEnd). The end stored after it (0: no such copy).
     std::optional<qint64> extendCopyEnd(qint64 id, qint64 recordStop, QString *error);
     /// Moves a copy's end earlier (no viewer needs more of it): the one way it ever shrinks; one
     /// conditional UPDATE as above. The end stored after it (0: no such copy).
     std::optional<qint64> endCopyAt(qint64 id, qint64 recordStop, QString *error);
+    /// A finished or failed copy recorded again (a viewer asked for its airing while it is still
+    /// on): back to recording, its end made at least `recordStop`, in one conditional UPDATE.
+    /// The row after it (nullopt with *error; with nothing changed when it was recording already,
+    /// another node having reopened it first).
+    std::optional<CopyRow> reopenCopy(qint64 id, qint64 recordStop, QString *error);
+    /// The node recording a copy reached its end `recordStop` (UTC s): seals the end there, one
+    /// conditional UPDATE (the end stored is not later), after which neither extendCopyEnd() nor
+    /// endCopyAt() moves it. An end another node moved later a moment before (the recording node
+    /// had not heard yet) is not sealed: the answer says so, with that end, and the recording
+    /// goes on to it. No such copy: sealed, end 0.
+    struct SealedEnd
+    {
+        bool sealed = false;
+        qint64 recordStop = 0; ///< the end stored
+    };
+    std::optional<SealedEnd> sealCopyEnd(qint64 id, qint64 recordStop, QString *error);
     bool removeCopy(qint64 id, QString *error);
     std::optional<CopyRow> copy(qint64 id, QString *error);
     /// The copy of the airing at (channel, start), if there is one.
@@ -88,10 +114,30 @@ public:
     std::optional<QList<CopyRow>> copies(QString *error, std::optional<CopyState> state = std::nullopt);
 
     /// The new row's id; 0 when the viewer's recording of that airing is there already (another
-    /// node made it at the same moment).
-    std::optional<qint64> insertRecording(const RecordingRow &recording, QString *error);
-    bool updateRecording(const RecordingRow &recording, QString *error);
+    /// node made it at the same moment). A recording in a copy joins it only while the copy is
+    /// there: it holds the copy's row (FOR KEY SHARE) until the row is in, so a node deleting the
+    /// copy's last recording meanwhile (deleteRecording) either waits and sees it, or has deleted
+    /// the copy first: then nullopt, *copyGone set and nothing inserted (the copy is made again).
+    std::optional<qint64> insertRecording(const RecordingRow &recording, QString *error, bool *copyGone = nullptr);
+    // A recording's row changes column by column, each one statement, never written whole from
+    // an earlier read: nodes change one row at once (a box's position on one, a stop or a longer
+    // end on another), and a whole row would put back what the other changed.
+    /// The viewer's resume position and "kept" (either may be left as it is); a row that is gone
+    /// is no error.
+    bool setViewerState(qint64 id, std::optional<qint64> positionSeconds, std::optional<bool> kept, QString *error);
+    /// The viewer's stop: ends it at `at` (at its start, when that is later) and marks it stopped
+    /// then, only when it is neither stopped already nor ended before `at`. true when this call
+    /// stopped it; false (no error) when it was not: re-read the row.
+    std::optional<bool> stopRecordingAt(qint64 id, qint64 at, QString *error);
+    /// The guide moved the programme's end later: its airing and recorded end, only while the
+    /// recording is not stopped and ends before `recordStop`. true when moved.
+    std::optional<bool> extendRecordingEnd(qint64 id, qint64 airingStop, qint64 recordStop, QString *error);
     bool removeRecording(qint64 id, QString *error);
+    /// Deletes a viewer's recording and, when it was the last recording of its copy, the copy's
+    /// row, in one transaction that holds the copy's row (FOR UPDATE): a viewer joining the copy
+    /// on another node at that moment (insertRecording) keeps it, or finds it gone, never a row
+    /// in a copy deleted under it.
+    std::optional<RecordingDeletion> deleteRecording(qint64 id, QString *error);
     std::optional<RecordingRow> recording(qint64 id, QString *error);
     /// One owner's recordings (all when `owner` is empty), newest airing first; deleted ones only
     /// with `withDeleted`.
@@ -106,7 +152,12 @@ private:
     /// extendCopyEnd() (`later`) or endCopyAt(): the conditional UPDATE, then the end stored.
     std::optional<qint64> moveCopyEnd(qint64 id, qint64 recordStop, bool later, QString *error);
 
+    /// Runs `body` in a transaction (BEGIN IMMEDIATE on SQLite: it writes), rolled back when it fails.
+    template <typename Body>
+    auto inTransaction(QString *error, Body body) -> decltype(body());
+
     QString m_connection;
+    bool m_postgres = false;
 };
 
 } // namespace iptv::diver

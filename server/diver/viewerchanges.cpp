@@ -5,6 +5,7 @@
 
 #include <dvr/recorder.h>
 
+#include <QDir>
 #include <QLoggingCategory>
 
 Q_DECLARE_LOGGING_CATEGORY(lcDiver)
@@ -33,10 +34,19 @@ std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString
         if (copy->state != CopyState::Recording)
             return row; // finished or failed: nothing records it any more
     }
+    // A transition of the row (not a write of the row read before): stopped meanwhile on another
+    // node, or ended, it is left as it is and read again.
+    const std::optional<bool> stopped = m_store.stopRecordingAt(row.id, t, error);
+    if (!stopped)
+        return std::nullopt;
+    if (!*stopped) {
+        const auto fresh = m_store.recording(row.id, error);
+        if (!fresh && error->isEmpty())
+            *error = QStringLiteral("recording %1 was deleted meanwhile").arg(row.id);
+        return fresh;
+    }
     row.recordStop = std::max(row.recordStart, t);
     row.stopped = t;
-    if (!m_store.updateRecording(row, error))
-        return std::nullopt;
     // Stopped on purpose: the rule does not plan the airing again (not even a series rule with
     // the airing still on). Another viewer's rule is not touched.
     if (!m_rules.addCancelled({row.ruleId, row.channelId, row.airingStart, row.airingStop, row.title}, error)
@@ -82,6 +92,25 @@ std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString
     if (copy)
         publish(QStringLiteral("finished"), recordingJson(row, {}, {}), row.owner);
     return row;
+}
+
+void DiverServer::removeCopyFolder(const CopyRow &copy)
+{
+    // The airing names the folder: a viewer recording it again at once gets a new copy in the
+    // same folder, which then stays (its recorder takes up what is there).
+    QString error;
+    const auto again = m_store.copyOf(copy.channelId, copy.airingStart, &error);
+    if (!error.isEmpty()) {
+        qCWarning(lcDiver).noquote() << "copy" << copy.id << "is deleted; its folder" << copy.directory
+                                     << "stays: whether a new copy of the airing uses it cannot be read:" << error;
+        return;
+    }
+    if (again && QDir::cleanPath(again->directory) == QDir::cleanPath(copy.directory)) {
+        qCInfo(lcDiver).noquote() << "copy" << copy.id << "is deleted; its folder" << copy.directory << "stays for copy" << again->id
+                                  << "of the same airing";
+        return;
+    }
+    QDir(copy.directory).removeRecursively();
 }
 
 } // namespace iptv::diver

@@ -67,6 +67,7 @@ private Q_SLOTS:
     void parse_data();
     void parse();
     void appendCutsTornLine();
+    void reopenedIndexRecordsOn();
     void writerResumesAfterGap();
     void writerChunksByTime();
     void journalBecomesTheSegment();
@@ -80,6 +81,7 @@ private Q_SLOTS:
     void playlist();
     void archiveRange();
     void slowSourcePlaylist();
+    void cutAtAWallClockMoment();
     void rangeCoverage();
     void parseArchiveRange_data();
     void parseArchiveRange();
@@ -98,6 +100,10 @@ void TestArchiveIndex::parse_data()
     QTest::newRow("empty") << QByteArray() << 0 << qint64(0) << 0 << false;
     QTest::newRow("two segments") << head + one + two << 2 << qint64(0) << 0 << false;
     QTest::newRow("finished") << head + one + two + "end\t1765004404000\n" << 2 << qint64(0) << 0 << true;
+    QTest::newRow("reopened") << head + one + "end\t1765004404000\nopen\t1765004405000\n" << 1 << qint64(0) << 0 << false;
+    QTest::newRow("recorded on after its end") << head + one + "end\t1765004404000\n" + two << 2 << qint64(0) << 0 << false;
+    QTest::newRow("finished again") << head + one + "end\t1765004404000\nopen\t1765004405000\n" + two + "end\t1765004409000\n"
+                                    << 2 << qint64(0) << 0 << true;
     QTest::newRow("torn last line") << head + one + two.left(12) << 1 << qint64(12) << 0 << false;
     QTest::newRow("torn header") << head.left(5) << 0 << qint64(5) << 0 << false;
     QTest::newRow("unreadable line kept apart") << head + "seg\tx\n" + two << 1 << qint64(0) << 1 << false;
@@ -117,6 +123,39 @@ void TestArchiveIndex::parse()
     QCOMPARE(c.badLines, bad);
     QCOMPARE(c.finishedAtMs > 0, finished);
     QCOMPARE(c.validBytes + c.tornBytes, qint64(text.size()));
+}
+
+void TestArchiveIndex::reopenedIndexRecordsOn()
+{
+    // A finished recording recorded again (a later viewer asked for it): opening its index for
+    // appending says so with an "open" line, so readers see it recording until the next end.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("index.tsv"));
+    QString error;
+    {
+        ArchiveIndex index;
+        QVERIFY2(index.openForAppend(path, &error), qPrintable(error));
+        QVERIFY2(index.append(segment(0, kT0), &error), qPrintable(error));
+        QVERIFY2(index.appendEnd(kT0 + 2000, &error), qPrintable(error));
+    }
+    auto c = ArchiveIndex::read(path, &error);
+    QVERIFY2(c && c->finishedAtMs == kT0 + 2000, qPrintable(error));
+    ArchiveIndex index;
+    QVERIFY2(index.openForAppend(path, &error, kT0 + 60000), qPrintable(error));
+    c = ArchiveIndex::read(path, &error);
+    QVERIFY2(c, qPrintable(error));
+    QCOMPARE(c->finishedAtMs, 0);
+    QCOMPARE(c->badLines, 0);
+    QVERIFY2(index.append(segment(1, kT0 + 60000, 2000, true), &error), qPrintable(error));
+    index.close();
+    QVERIFY2(index.openForAppend(path, &error), qPrintable(error)); // not ended: no second "open"
+    index.close();
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll().count("open\t"), 1);
+    c = ArchiveIndex::read(path, &error);
+    QCOMPARE(c->segments.size(), 2);
+    QCOMPARE(c->finishedAtMs, 0);
 }
 
 void TestArchiveIndex::appendCutsTornLine()
@@ -372,6 +411,50 @@ void TestArchiveIndex::slowSourcePlaylist()
         QCOMPARE(check.segments[i].programDateTime.toMSecsSinceEpoch(), segments[i].startMs);
         QCOMPARE(check.segments[i].duration, 6.0);
     }
+}
+
+// A seek or resume cuts the playlist at a moment of the wall clock (what a viewer, the guide and
+// the box count), not at a sum of EXTINF: a source slower than the clock has dates further apart
+// than its media lasts. The cut starts at the segment the moment falls in (and says where it
+// starts; EXT-X-START names the point inside it), or at the next one after a hole or a gap.
+void TestArchiveIndex::cutAtAWallClockMoment()
+{
+    const QList<ArchiveSegment> segments{segment(0, kT0, 6000), segment(1, kT0 + 8570, 6000), segment(2, kT0 + 17140, 6000),
+                                         segment(3, kT0 + 40000, 6000, true)};
+    const QByteArray growing = playoutPlaylist(segments, false);
+    struct Case
+    {
+        qint64 atMs;
+        qint64 first;      ///< the first segment left
+        qint64 startMs;    ///< where it starts
+        QByteArray offset; ///< EXT-X-START's TIME-OFFSET
+    };
+    const QList<Case> cases{
+        {kT0 + 19000, 2, kT0 + 17140, "1.860,PRECISE=YES"}, // 19 s of the clock: in segment 2 (18.0 s of media would be 3)
+        {kT0 + 15000, 2, kT0 + 17140, "0"},                 // in the hole after segment 1: the next
+        {kT0 + 30000, 3, kT0 + 40000, "0"},                 // in the gap: after it
+        {kT0 + 100000, 3, kT0 + 40000, "0"},                // past the end: the last one
+        {kT0 + 2500, 0, kT0, "2.500,PRECISE=YES"},
+    };
+    for (const Case &c : cases) {
+        const PlaylistCut cut = cutPlaylistAt(growing, c.atMs);
+        const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(cut.playlist);
+        QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs) + u"\n"_qs + QString::fromLatin1(cut.playlist)));
+        QCOMPARE(check.mediaSequence, c.first);
+        QCOMPARE(check.segments.first().uri, segments[c.first].file);
+        QCOMPARE(check.segments.size(), segments.size() - c.first);
+        QCOMPARE(cut.startMs, c.startMs);
+        QVERIFY2(cut.playlist.contains(QByteArray("#EXT-X-START:TIME-OFFSET=" + c.offset + '\n')), cut.playlist.constData());
+        QCOMPARE(cut.playlist.count("#EXT-X-START:"), 1);
+    }
+    // Nothing asked: nothing cut.
+    QCOMPARE(cutPlaylistAt(growing, 0).playlist, growing);
+    QCOMPARE(cutPlaylistAt(growing, 0).startMs, kT0);
+    // A VOD playlist gets EXT-X-START only when the moment is inside a segment.
+    const QByteArray vod = playoutPlaylist(segments, true);
+    QVERIFY(!cutPlaylistAt(vod, kT0 + 15000).playlist.contains("#EXT-X-START"));
+    QVERIFY(cutPlaylistAt(vod, kT0 + 19000).playlist.contains("#EXT-X-START:TIME-OFFSET=1.860,PRECISE=YES\n"));
+    QVERIFY(cutPlaylistAt(vod, kT0 + 19000).playlist.trimmed().endsWith("#EXT-X-ENDLIST"));
 }
 
 // How much of a range an archive holds: complete only once a segment reaches the range's end;

@@ -3,8 +3,9 @@
 // (VOD, read by ffprobe); two boxes recording one airing share one stored copy and see only their
 // own; a viewer stops a recording in progress and keeps it (the copy records on for the other);
 // one airing of a series is skipped and taken back; rules are refused with reasons; a conflict is
-// reported with a reason for the airing left out; and a `kill -9` of the diver process resumes
-// the recording in the same copy, with a gap.
+// reported with a reason for the airing left out; a recording on an archived channel plays on
+// (and keeps its chunks) after the channel is archived no more; and a `kill -9` of the diver
+// process resumes the recording in the same copy, with a gap.
 
 #include "../common/diskgate.h"
 #include "../common/diverticket.h"
@@ -17,6 +18,7 @@
 
 #include <dvr/archive.h>
 #include <dvr/recorder.h>
+#include <dvr/rulestore.h>
 #include <epg/guide.h>
 #include <epg/guidewriter.h>
 #include <media/hlsplaylist.h>
@@ -26,6 +28,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
 #include <QSignalSpy>
@@ -71,7 +74,8 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
         ch.id = id;
         ch.displayNames = {{QString(), id.toUpper()}};
         ch.number = int(data.channels.size()) + 1;
-        ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
+        if (recastPort != 0) // 0: a lineup that names no stream
+            ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
         data.channels.append(ch);
     }
     for (const Airing &a : airings) {
@@ -574,6 +578,173 @@ private Q_SLOTS:
         QVERIFY(probeSeconds(recordingOf(port, a, idR).value(u"playlist"_qs).toString()) > 0);
     }
 
+    // A viewer stops the only recording of a programme, so its copy ends; another viewer then
+    // records the same programme, still on: the copy is recorded again in its folder (not a dead
+    // copy joined), the first viewer's recording keeps its own span, and the history has each
+    // viewer's episode once.
+    void stoppedCopyIsRecordedAgainForALaterViewer()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"reopen"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Match"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        const QJsonObject match{{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}};
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, match).status, 201);
+        QTRY_VERIFY_WITH_TIMEOUT(!recordingsOf(port, a).isEmpty() && recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 2,
+                                 20000);
+        const QString idA = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
+        QCOMPARE(call("POST", port, u"/api/recordings/"_qs + idA + u"/stop"_qs, a).status, 200);
+        QTRY_VERIFY_WITH_TIMEOUT(diver.activeCopies().isEmpty() && diver.stoppingRecorders() == 0, 15000);
+        auto onlyCopy = [&]() {
+            const auto copies = diver.recordings().copies(&error);
+            return copies && copies->size() == 1 ? copies->at(0) : iptv::diver::CopyRow{};
+        };
+        QCOMPARE(onlyCopy().state, iptv::diver::CopyState::Finished);
+        const auto vodA = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a).body);
+        QVERIFY2(vodA.ok && vodA.ended && !vodA.segments.isEmpty(), qPrintable(vodA.problems.join(u"; "_qs)));
+
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, match).status, 201);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
+        const QString idB = QString::number(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger());
+        QCOMPARE(onlyCopy().state, iptv::diver::CopyState::Recording);
+        QTRY_COMPARE_WITH_TIMEOUT(diver.activeCopies().size(), 1, 10000);
+        // B's recording grows past what A's holds, and plays as one still recording (no ENDLIST:
+        // the index's end line is followed by an "open" line).
+        QTRY_VERIFY_WITH_TIMEOUT(recordingOf(port, b, idB).value(u"segments"_qs).toInt() >= int(vodA.segments.size()) + 3, 20000);
+        const auto growingB = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idB + u"/index.m3u8"_qs, b).body);
+        QVERIFY2(growingB.ok && !growingB.ended, qPrintable(growingB.problems.join(u"; "_qs)));
+        QCOMPARE(recordingOf(port, b, idB).value(u"state"_qs).toString(), u"recording"_qs);
+        const auto stillA = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a).body);
+        QVERIFY(stillA.ended);
+        QCOMPARE(stillA.segments.size(), vodA.segments.size());
+
+        // B stops: the copy finishes again; A's episode is in the history once, B's once.
+        QCOMPARE(call("POST", port, u"/api/recordings/"_qs + idB + u"/stop"_qs, b).status, 200);
+        QTRY_VERIFY_WITH_TIMEOUT(diver.activeCopies().isEmpty() && diver.stoppingRecorders() == 0, 15000);
+        QCOMPARE(onlyCopy().state, iptv::diver::CopyState::Finished);
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"reopen-history"_qs);
+        db.setDatabaseName(c.effectiveDatabase());
+        QVERIFY(db.open());
+        {
+            QSqlQuery q(db);
+            QVERIFY(q.exec(u"SELECT rule_id, COUNT(*) FROM dvr_history GROUP BY rule_id"_qs));
+            int rules = 0;
+            while (q.next()) {
+                ++rules;
+                QCOMPARE(q.value(1).toInt(), 1);
+            }
+            QCOMPARE(rules, 2);
+        }
+        db.close();
+        db = {};
+        QSqlDatabase::removeDatabase(u"reopen-history"_qs);
+    }
+
+    // A copy that cannot start (the lineup names no stream for the channel yet) is tried again
+    // until its end, the viewer told once; when the stream is there, it records.
+    void copyThatCannotStartIsTriedAgain()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"retry"_qs);
+        const QList<Airing> airings = {{u"one"_qs, now - 20, now + 3600, u"Late Stream"_qs, {}}};
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, 0, airings));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs);
+        QSignalSpy events(&diver, &DiverServer::event);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}}).status, 201);
+        auto copyReason = [&]() {
+            const auto copies = diver.recordings().copies(&error);
+            return copies && copies->size() == 1 && copies->at(0).state == iptv::diver::CopyState::Recording ? copies->at(0).reason
+                                                                                                                 : QStringLiteral("(not recording)");
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(copyReason().contains(u"does not start"), 10000);
+        QVERIFY2(copyReason().contains(u"no stream URL"), qPrintable(copyReason()));
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(events.cbegin(), events.cend(),
+                                             [](const QList<QVariant> &e) {
+                                                 return e.at(0).toJsonObject().value(u"type"_qs).toString() == u"gap"_qs;
+                                             }),
+                                 10000);
+        QCOMPARE(diver.activeCopies().size(), 0);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), airings)); // the lineup has it now
+        QTRY_VERIFY_WITH_TIMEOUT(!recordingsOf(port, a).isEmpty() && recordingsOf(port, a).at(0).toObject().value(u"segments"_qs).toInt() >= 1,
+                                 40000);
+        QCOMPARE(recordingsOf(port, a).at(0).toObject().value(u"state"_qs).toString(), u"recording"_qs);
+        int gaps = 0;
+        for (const QList<QVariant> &e : std::as_const(events))
+            gaps += e.at(0).toJsonObject().value(u"type"_qs).toString() == u"gap"_qs ? 1 : 0;
+        QCOMPARE(gaps, 1); // told once, not at every try
+    }
+
+    // Keep-N (replace the oldest) counts the episodes kept: a copy that failed or holds nothing
+    // (its source down) is not one, and never pushes a good older episode out.
+    void keepEpisodesCountsOnlyWhatWasRecorded()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"keepn"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 5400, u"Other"_qs, {}}}));
+        QVERIFY(QDir().mkpath(c.dataDir));
+        QString error;
+        qint64 ruleId = 0;
+        {
+            iptv::dvr::RuleStore rules;
+            QVERIFY2(rules.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::dvr::RecordingRule rule;
+            rule.kind = iptv::dvr::RuleKind::Title;
+            rule.owner = u"STB-A"_qs;
+            rule.title = u"Serial"_qs;
+            rule.keep = 1;
+            rule.keepPolicy = iptv::dvr::KeepPolicy::ReplaceOldest;
+            QVERIFY2(rules.save(&rule, &error), qPrintable(error));
+            ruleId = rule.id;
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            // Episodes a week, two and three days ago: good, good, and one whose source was down.
+            const struct { qint64 daysAgo; iptv::diver::CopyState state; qint64 segments; } episodes[] = {
+                {7, iptv::diver::CopyState::Finished, 3}, {3, iptv::diver::CopyState::Finished, 3}, {2, iptv::diver::CopyState::Failed, 0}};
+            for (const auto &e : episodes) {
+                const qint64 start = now - e.daysAgo * 86400;
+                iptv::diver::CopyRow copy;
+                copy.channelId = u"one"_qs;
+                copy.airingStart = copy.recordStart = start;
+                copy.recordStop = start + 1800;
+                copy.directory = QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(start));
+                QVERIFY(QDir().mkpath(copy.directory));
+                copy.state = e.state;
+                copy.segments = e.segments;
+                const auto copyId = store.insertCopy(copy, &error);
+                QVERIFY2(copyId, qPrintable(error));
+                QVERIFY2(store.updateCopy([&] { auto r = copy; r.id = *copyId; return r; }(), &error), qPrintable(error));
+                iptv::diver::RecordingRow r;
+                r.owner = u"STB-A"_qs;
+                r.ruleId = ruleId;
+                r.channelId = u"one"_qs;
+                r.title = u"Serial"_qs;
+                r.airingStart = r.recordStart = start;
+                r.airingStop = r.recordStop = start + 1800;
+                r.copyId = *copyId;
+                r.created = start;
+                QVERIFY2(store.insertRecording(r, &error).value_or(0) > 0, qPrintable(error));
+            }
+        }
+        DiverServer diver(c);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const QByteArray a = ticket(u"STB-A"_qs);
+        // The week-old episode goes (keep 1: the newest good one stays); the failed one stays, for
+        // the viewer to see what was not recorded and why.
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(diver.httpPort(), a).size(), 2, 15000);
+        QSet<qint64> starts;
+        for (const QJsonValue &r : recordingsOf(diver.httpPort(), a))
+            starts.insert(r.toObject().value(u"start"_qs).toInteger());
+        QCOMPARE(starts, (QSet<qint64>{now - 3 * 86400, now - 2 * 86400}));
+    }
+
     // Two of a viewer's rules planning one airing (a single recording, then a series by title):
     // one recording of it in the viewer's library, not two rows of the same minutes.
     void oneRecordingOfAnAiringPerViewer()
@@ -715,13 +886,33 @@ private Q_SLOTS:
                   u"INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
                   "subtitle_key, description_key, series_key) VALUES (%1, 'Quiz', 'one', %2, 1, 5551212, 0, -7070707, 0, 0, 0)"_qs
                       .arg(ruleId)
-                      .arg(recorded)})
+                      .arg(recorded),
+                  // An episode that aired before the guide's window: no guide will ever have it.
+                  u"INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
+                  "subtitle_key, description_key, series_key) VALUES (%1, 'Quiz', 'one', %2, 1, 5551213, 0, 0, 0, 0, 0)"_qs
+                      .arg(ruleId)
+                      .arg(recorded - 3 * 86400)})
                 QVERIFY2(q.exec(sql), qPrintable(sql + u": "_qs + q.lastError().text()));
         }
         QSqlDatabase::removeDatabase(u"schema3"_qs);
         DiverServer diver(c);
         QString error;
         QVERIFY2(diver.start(&error), qPrintable(error));
+        {
+            // The first row has its facts from the guide; the second is settled with its title
+            // key (facts = 2) and not read again on the next guide load.
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"schema4"_qs);
+            db.setDatabaseName(c.effectiveDatabase());
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY2(q.exec(u"SELECT recorded_at, facts FROM dvr_history ORDER BY recorded_at"_qs), qPrintable(q.lastError().text()));
+            QList<std::pair<qint64, int>> rows;
+            while (q.next())
+                rows.append({q.value(0).toLongLong(), q.value(1).toInt()});
+            const QList<std::pair<qint64, int>> expected = {{recorded - 3 * 86400, 2}, {recorded, 1}};
+            QCOMPARE(rows, expected);
+        }
+        QSqlDatabase::removeDatabase(u"schema4"_qs);
         const QJsonObject up = call("GET", diver.httpPort(), u"/api/upcoming"_qs, a).json();
         QVERIFY2(up.value(u"planned"_qs).toArray().isEmpty(), QJsonDocument(up).toJson().constData());
         QCOMPARE(up.value(u"skipped"_qs).toArray().size(), 1);
@@ -910,6 +1101,99 @@ private Q_SLOTS:
         QVERIFY2(probe.exitCode() == 0 && qAbs(seconds - listed) < 1, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(seconds).arg(listed)));
     }
 
+    // A recording on an archived channel is a range of the archive, with no copy of its own: when
+    // the channel is archived no more (the operator took it out of [archive] channels; in a
+    // cluster, the last node listing it forgotten), diver started again without it still serves
+    // the recording (its playlist read by ffprobe) and retention keeps the chunks it references,
+    // while the rest of the old archive goes; deleted, the recording takes the archive with it.
+    void recordingOutlivesItsChannelsArchive()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"unarchived"_qs);
+        c.archivedChannels = {u"one"_qs};
+        c.archiveHours = 1;
+        c.archiveStaleSeconds = 5;
+        const qint64 showStart = t0 + 4, showEnd = t0 + 12;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(),
+                           {{u"one"_qs, t0 - 60, showStart, u"Before"_qs, {}}, {u"one"_qs, showStart, showEnd, u"Show"_qs, {}},
+                            {u"one"_qs, showEnd, t0 + 3600, u"After"_qs, {}}}));
+        const QByteArray a = ticket(u"STB-U"_qs);
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/one"_qs);
+        QString id;
+        QString error;
+        {
+            DiverServer diver(c);
+            QVERIFY2(diver.start(&error), qPrintable(error));
+            const quint16 port = diver.httpPort();
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"one"_qs}, {u"start"_qs, showStart}});
+            QVERIFY2(made.status == 201, made.body.constData());
+            QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 1, 10000);
+            const QJsonObject r = recordingsOf(port, a).at(0).toObject();
+            QVERIFY(r.value(u"archived"_qs).toBool());
+            id = QString::number(r.value(u"id"_qs).toInteger());
+            QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, id).value(u"state"_qs).toString(), u"finished"_qs, 40000);
+        }
+        const qint64 stoppedAtMs = QDateTime::currentMSecsSinceEpoch();
+        // The chunks the recording is in; an older chunk beside them that nothing references (what
+        // the archive held of the hours before).
+        iptv::dvr::ArchiveReader reader;
+        QVERIFY2(reader.load(archive, &error), qPrintable(error));
+        QStringList held;
+        for (const auto &chunk : reader.chunks())
+            if (chunk.startMs() < showEnd * 1000 && chunk.endMs() > showStart * 1000)
+                held << chunk.name;
+        QVERIFY(!held.isEmpty());
+        QTemporaryDir older;
+        iptv::dvr::ArchiveWriter writer;
+        QVERIFY2(writer.open({older.path(), 3600 * 1000, 0}, &error), qPrintable(error));
+        iptv::dvr::StorageError e;
+        QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), (t0 - 3 * 3600) * 1000, 6000, false, &e), qPrintable(e.toString()));
+        const QStringList made = QDir(older.path()).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        QCOMPARE(made.size(), 1);
+        const QString oldChunk = made.first();
+        QVERIFY(QDir().rename(QDir(older.path()).filePath(oldChunk), QDir(archive).filePath(oldChunk)));
+        // Nothing written into it for [archive] stale_seconds: nothing writes it any more.
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentMSecsSinceEpoch() > stoppedAtMs + 6000, 15000);
+
+        c.archivedChannels.clear();
+        DiverServer diver(c);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        QVERIFY(diver.archivedChannels().isEmpty());
+        const QJsonObject r = recordingOf(port, a, id);
+        QCOMPARE(r.value(u"state"_qs).toString(), u"finished"_qs);
+        QCOMPARE(r.value(u"reason"_qs).toString(), QString()); // read from the archive: complete
+        QVERIFY2(r.value(u"missing"_qs).toArray().isEmpty(), QJsonDocument(r).toJson().constData());
+        const HttpResult played = call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, a);
+        QVERIFY2(played.status == 200, played.body.constData());
+        const iptv::media::HlsCheck vod = iptv::media::checkMediaPlaylist(played.body);
+        QVERIFY2(vod.ok && vod.ended && !vod.segments.isEmpty(), played.body.constData());
+        const HttpResult segment = call("GET", port, u"/play/"_qs + id + u"/"_qs + vod.segments.first().uri, a);
+        QVERIFY2(segment.status == 200 && !segment.body.isEmpty(), segment.body.left(200).constData());
+        // Retention sweeps at the start: the unreferenced old chunk goes, the recording's stay.
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(QDir(archive).filePath(oldChunk)), 10000);
+        for (const QString &chunk : std::as_const(held))
+            QVERIFY2(QFileInfo::exists(QDir(archive).filePath(chunk)), qPrintable(chunk));
+        if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+            QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
+        double listed = 0;
+        for (const auto &s : vod.segments)
+            listed += s.duration;
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, r.value(u"playlist"_qs).toString()});
+        QVERIFY(probed.wait(60000));
+        const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+        QVERIFY2(probe.exitCode() == 0 && qAbs(seconds - listed) < 1,
+                 qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s; %3").arg(seconds).arg(listed).arg(QString::fromUtf8(probe.readAllStandardError()))));
+
+        // Deleted: the recording's chunks are inside the archive's window (1 h), which a closed
+        // archive keeps too (tst_retention::closedArchiveKeepsOnlyWhatRecordingsReference has the
+        // folder going once past it).
+        QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + id, a).status, 204);
+    }
+
     // An archived channel whose source runs at 0.6 of real time (ffmpeg over UDP): the archive's
     // dates keep up with the clock. A programme that has just ended is "recording" until the
     // archive holds its end, then "finished" with that end in its playlist. The source dies in
@@ -965,6 +1249,44 @@ private Q_SLOTS:
         QVERIFY2(firstMs <= from * 1000 + 1000 && firstMs > from * 1000 - 3000, played.body.constData());
         // (Up to the end, or to a hole of the dates just before it, which the next segment follows.)
         QVERIFY2(lastEndMs > showEnd * 1000 - 1000, played.body.constData());
+        // A seek 7 s into it (?start=): seconds of the wall clock from the recording's start, as
+        // the box and the guide count them (7 s of this source's media are about 12 s of the
+        // clock: counted in EXTINF the cut landed past the programme). The cut starts at the
+        // segment holding that moment, or the next one when it falls in a hole of the dates, and
+        // X-Playlist-Start says where; EXT-X-START names the point inside it. ffprobe reads it.
+        {
+            const qint64 targetMs = from * 1000 + 7000;
+            const HttpResult seek = call("GET", port, u"/play/"_qs + id + u"/index.m3u8?start=7"_qs, a);
+            const iptv::media::HlsCheck cut = iptv::media::checkMediaPlaylist(seek.body);
+            QVERIFY2(cut.ok && cut.ended && !cut.segments.isEmpty(), seek.body.constData());
+            bool ok = false;
+            const double startsAt = seek.header("X-Playlist-Start").toDouble(&ok);
+            QVERIFY2(ok, seek.header("X-Playlist-Start").constData());
+            const qint64 cutMs = cut.segments.first().programDateTime.toMSecsSinceEpoch();
+            QCOMPARE(qRound64(startsAt * 1000), cutMs - from * 1000);
+            const qint64 cutEndMs = cutMs + qRound64(cut.segments.first().duration * 1000);
+            qsizetype at = 0;
+            while (at < vod.segments.size() && vod.segments[at].uri != cut.segments.first().uri)
+                ++at;
+            QVERIFY2(at < vod.segments.size(), seek.body.constData());
+            const qint64 beforeEndMs = at == 0 ? 0
+                : vod.segments[at - 1].programDateTime.toMSecsSinceEpoch() + qRound64(vod.segments[at - 1].duration * 1000);
+            QVERIFY2((cutMs <= targetMs && targetMs < cutEndMs) || (cutMs > targetMs && beforeEndMs <= targetMs),
+                     qPrintable(QStringLiteral("7 s in is %1; the cut starts at %2\n%3").arg(targetMs).arg(cutMs).arg(QString::fromLatin1(played.body))));
+            if (cutMs < targetMs)
+                QVERIFY2(seek.body.contains(QByteArray("#EXT-X-START:TIME-OFFSET=" + QByteArray::number((targetMs - cutMs) / 1000.0, 'f', 3)
+                                                       + ",PRECISE=YES\n")),
+                         seek.body.constData());
+            QCOMPARE(cut.mediaSequence, vod.mediaSequence + at);
+            if (!QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty()) {
+                double listed = 0;
+                for (const auto &segment : cut.segments)
+                    listed += segment.duration;
+                const double probed = probeSeconds(QStringLiteral("http://127.0.0.1:%1/play/%2/index.m3u8?start=7&ticket=%3")
+                                                       .arg(port).arg(id).arg(QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(a)))));
+                QVERIFY2(qAbs(probed - listed) < 1, qPrintable(QStringLiteral("ffprobe: %1 s, the cut playlist: %2 s").arg(probed).arg(listed)));
+            }
+        }
         const HttpResult after = call("GET", port, QStringLiteral("/catchup/slow/archive-%1-10.m3u8").arg(showEnd), a);
         const iptv::media::HlsCheck next = iptv::media::checkMediaPlaylist(after.body);
         // Short of the end, the segment after the recording's last is in the archive already and

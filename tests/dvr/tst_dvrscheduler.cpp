@@ -6,6 +6,7 @@
 
 #include "schedulerfixture.h"
 
+#include <dvr/conflict.h>
 #include <dvr/plancheck.h>
 #include <dvr/scheduler.h>
 
@@ -1272,6 +1273,81 @@ private Q_SLOTS:
         QCOMPARE(c.last().ruleId, 95);
         QVERIFY(PlannedRecordings().isEmpty());
         QCOMPARE(PlannedRecordings().size(), 0);
+    }
+
+    /// A repair hands a re-grouped rule's kept recording to its new episode with
+    /// CapacityBook::rename: the book must then answer every question as if the placement had been
+    /// taken away and made again under the new id (what is in the way, in id order; where a
+    /// recording goes; whether it fits; whether a move could make room).
+    void capacityBookRenameEqualsUnplaceAndPlace()
+    {
+        CapacityOptions options;
+        options.nodes = {{u"n1"_qs, 3}, {u"n2"_qs, 2}};
+        options.archivedChannels = {u"archived"_qs};
+        const qint64 origin = kDay0;
+        CapacityBook renamed(options, 12, origin), remade(options, 12, origin);
+        QRandomGenerator rng(7);
+        struct Placed
+        {
+            int id, node, channel;
+            qint64 from, to;
+            bool archived;
+        };
+        std::vector<Placed> placed;
+        int nextId = 0;
+        for (int i = 0; i < 400; ++i) {
+            const int channel = rng.bounded(12);
+            const qint64 from = origin + rng.bounded(48 * 60) * 60 + rng.bounded(2) * 30;
+            const qint64 to = from + (5 + rng.bounded(180)) * 60;
+            const bool archived = channel == 11;
+            const int node = renamed.choose(channel, from, to, archived);
+            if (node < 0)
+                continue;
+            renamed.place(nextId, node, channel, from, to, archived);
+            remade.place(nextId, node, channel, from, to, archived);
+            placed.push_back({nextId++, node, channel, from, to, archived});
+        }
+        QVERIFY(placed.size() > 100);
+        std::vector<int> freeIds; // ids renamed away: reused, they fall between the others
+        for (int i = 0; i < 150; ++i) {
+            Placed &p = placed[size_t(rng.bounded(int(placed.size())))];
+            // New ids mostly come after every other (a re-grouped rule's new episodes).
+            int newId = nextId;
+            if (!freeIds.empty() && rng.bounded(3) == 0) {
+                const auto at = freeIds.begin() + rng.bounded(int(freeIds.size()));
+                newId = *at;
+                freeIds.erase(at);
+            } else {
+                ++nextId;
+            }
+            renamed.rename(p.id, newId);
+            remade.unplace(p.id);
+            remade.place(newId, p.node, p.channel, p.from, p.to, p.archived);
+            freeIds.push_back(p.id);
+            p.id = newId;
+        }
+        // The old ids are gone: renaming or unplacing one changes nothing.
+        renamed.rename(-5, 7);
+        for (int q = 0; q < 600; ++q) {
+            const int channel = rng.bounded(12);
+            const qint64 from = origin + rng.bounded(50 * 60) * 60;
+            const qint64 to = from + (1 + rng.bounded(240)) * 60;
+            const bool archived = channel == 11;
+            QCOMPARE(renamed.overlapping(from, to, channel, 32), remade.overlapping(from, to, channel, 32));
+            QCOMPARE(renamed.overlapping(from, to, -1, 3), remade.overlapping(from, to, -1, 3));
+            QCOMPARE(renamed.choose(channel, from, to, archived), remade.choose(channel, from, to, archived));
+            for (int node = 0; node < 2; ++node)
+                QCOMPARE(renamed.fits(node, channel, from, to, archived), remade.fits(node, channel, from, to, archived));
+            const Placed &p = placed[size_t(rng.bounded(int(placed.size())))];
+            QCOMPARE(renamed.mayFitWithout(p.id, channel, from, to), remade.mayFitWithout(p.id, channel, from, to));
+        }
+        // Taking the renamed placements away leaves both books empty alike.
+        for (const Placed &p : placed) {
+            renamed.unplace(p.id);
+            remade.unplace(p.id);
+        }
+        QVERIFY(renamed.overlapping(origin, origin + 50 * kHour, -1, 1000).empty());
+        QCOMPARE(renamed.choose(0, origin, origin + 50 * kHour, false), remade.choose(0, origin, origin + 50 * kHour, false));
     }
 
     /// An update shares the index of a channel that airs what it aired and reads the others again:

@@ -3,7 +3,11 @@
 // recordings taken over, and learns it lost them; two LeaseKeepers, one of which dies, the other
 // taking over within one lease period; nodes claiming at the same time from their own threads and
 // connections never get the same recording; a node restarted under its name takes its own back
-// at once, and a node that stops cleanly frees them for the others.
+// at once, and a node that stops cleanly frees them for the others. Liveness (PostgreSQL): a node
+// whose session ended is taken over once its lock has been free for the grace period, long before
+// its leases expire, while one whose connection is terminated and opened again at once keeps its
+// work; a node that loses its session and cannot open another stops its work before the other
+// node may claim it.
 
 #include "../common/postgresserver.h"
 
@@ -21,6 +25,7 @@
 #include <QThread>
 #include <QTimer>
 #include <QRegularExpression>
+#include <QScopeGuard>
 
 #include <mutex>
 #include <thread>
@@ -53,6 +58,8 @@ private Q_SLOTS:
     void scopesKeepKindsApart_data() { backends(); }
     void scopesKeepKindsApart();
     void storeReconnects();
+    void goneNodeIsTakenOverBeforeItsLeaseExpires();
+    void nodeWithoutItsSessionStopsFirst();
     void handOverWaitsForTheWorkToStop();
     void fairSharesAddUp_data();
     void fairSharesAddUp();
@@ -579,6 +586,159 @@ void TestLease::storeReconnects()
     QCOMPARE(claims->size(), 1);
     QCOMPARE(claims->first().job.id, u"r2"_qs);
     QVERIFY2(iptv::lostSqlConnections().isEmpty(), qPrintable(iptv::lostSqlConnections().join(u"; ")));
+}
+
+namespace {
+/// Terminates the backends whose application_name is `name` through a connection of its own;
+/// how many, or -1.
+int terminateBackends(const QString &db, const QString &name)
+{
+    const QString tool = QStringLiteral("tst-lease-terminate-backends");
+    QString why;
+    if (!iptv::openSqlDatabase(db, tool, &why))
+        return -1;
+    int n = -1;
+    {
+        QSqlQuery q(QSqlDatabase::database(tool));
+        q.prepare(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?"_qs);
+        q.addBindValue(name);
+        if (q.exec() && q.next())
+            n = q.value(0).toInt();
+    }
+    iptv::closeSqlDatabase(tool);
+    return n;
+}
+} // namespace
+
+void TestLease::goneNodeIsTakenOverBeforeItsLeaseExpires()
+{
+    if (!m_postgresError.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError));
+    const QString db = database(true);
+    QVERIFY(!db.isEmpty());
+    const qint64 leaseMs = 20000, graceMs = 600;
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper a, b;
+    QSignalSpy claimedA(&a, &LeaseKeeper::claimed);
+    QSignalSpy lostA(&a, &LeaseKeeper::lost);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    LeaseKeeper::Settings sa{db + u"?application_name=lease-a"_qs, u"node-a"_qs, leaseMs, 10};
+    sa.livenessGraceMs = graceMs;
+    LeaseKeeper::Settings sb{db, u"node-b"_qs, leaseMs, 10};
+    sb.livenessGraceMs = graceMs;
+    QString error;
+    QVERIFY2(a.start(sa, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 3);
+    QVERIFY2(b.start(sb, &error), qPrintable(error));
+
+    // node-a's connection terminated: it opens another at its next check, takes its lock again
+    // within the grace period and keeps its work; node-b takes nothing (three grace periods).
+    QCOMPARE(terminateBackends(db, u"lease-a"_qs), 1);
+    QTest::qWait(int(3 * graceMs));
+    QCOMPARE(claimedB.size(), 0);
+    QCOMPARE(lostA.size(), 0);
+    QCOMPARE(a.held().size(), 3);
+    QVERIFY(!a.livenessLost());
+
+    // node-a's process ends (its keeper stops, its session closes, its leases stay unexpired).
+    QElapsedTimer sinceDeath;
+    a.stop();
+    sinceDeath.start();
+    QTRY_COMPARE_WITH_TIMEOUT(claimedB.size(), 3, int(leaseMs / 2));
+    const qint64 took = sinceDeath.elapsed();
+    qInfo().noquote() << QStringLiteral("node-b took the recordings over %1 ms after node-a's session ended (grace %2 ms, lease %3 ms)")
+                             .arg(took).arg(graceMs).arg(leaseMs);
+    QVERIFY2(took >= graceMs, qPrintable(QStringLiteral("%1 ms: before the grace period").arg(took)));
+    QVERIFY2(took < leaseMs / 4, qPrintable(QStringLiteral("%1 ms").arg(took)));
+    for (const QList<QVariant> &c : claimedB) {
+        QCOMPARE(c.at(1).toString(), u"node-a"_qs);
+        const LeaseJob job = c.at(0).value<LeaseJob>();
+        QVERIFY(job.holderGone);
+        QCOMPARE(job.takeovers, 1);
+    }
+    QCOMPARE(b.held().size(), 3);
+}
+
+void TestLease::nodeWithoutItsSessionStopsFirst()
+{
+    if (!m_postgresError.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError));
+    const QString db = database(true);
+    QVERIFY(!db.isEmpty());
+    const qint64 leaseMs = 20000, graceMs = 1000;
+    // node-a logs in as a role of its own, which the test can stop from logging in again.
+    const QString admin = QStringLiteral("tst-lease-admin");
+    QString error;
+    QVERIFY2(iptv::openSqlDatabase(db, admin, &error), qPrintable(error));
+    auto closeAdmin = qScopeGuard([&] { iptv::closeSqlDatabase(admin); });
+    auto sql = [&](const QString &statement) {
+        QSqlQuery q(QSqlDatabase::database(admin));
+        if (!q.exec(statement))
+            qWarning().noquote() << statement << q.lastError().text();
+        return !q.lastError().isValid();
+    };
+    QVERIFY(sql(u"DROP ROLE IF EXISTS lease_a"_qs));
+    QVERIFY(sql(u"CREATE ROLE lease_a LOGIN SUPERUSER"_qs));
+    auto dropRole = qScopeGuard([&] { sql(u"ALTER ROLE lease_a LOGIN"_qs); });
+    {
+        LeaseStore setup;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    QString asA = db;
+    asA.replace(QRegularExpression(u"//[^@]*@"_qs), u"//lease_a@"_qs);
+    LeaseKeeper a, b;
+    QElapsedTimer clock;
+    clock.start();
+    qint64 lastLostAt = -1, firstClaimedAt = -1;
+    connect(&a, &LeaseKeeper::lost, this, [&] { lastLostAt = clock.elapsed(); });
+    connect(&b, &LeaseKeeper::claimed, this, [&] {
+        if (firstClaimedAt < 0)
+            firstClaimedAt = clock.elapsed();
+    });
+    QSignalSpy claimedA(&a, &LeaseKeeper::claimed);
+    QSignalSpy lostA(&a, &LeaseKeeper::lost);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    LeaseKeeper::Settings sa{asA + u"?application_name=lease-a"_qs, u"node-a"_qs, leaseMs, 10};
+    sa.livenessGraceMs = graceMs;
+    LeaseKeeper::Settings sb{db, u"node-b"_qs, leaseMs, 10};
+    sb.livenessGraceMs = graceMs;
+    QVERIFY2(a.start(sa, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 3);
+    QVERIFY2(b.start(sb, &error), qPrintable(error));
+
+    // node-a's session ends and it cannot log in again: it stops everything it holds, and only
+    // then may node-b claim it (long before the leases expire).
+    QVERIFY(sql(u"ALTER ROLE lease_a NOLOGIN"_qs));
+    const qint64 cutAt = clock.elapsed();
+    QCOMPARE(terminateBackends(db, u"lease-a"_qs), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(lostA.size(), 3, int(leaseMs / 4));
+    QVERIFY(a.held().isEmpty());
+    QVERIFY(a.livenessLost());
+    QTRY_COMPARE_WITH_TIMEOUT(claimedB.size(), 3, int(leaseMs / 2));
+    qInfo().noquote() << QStringLiteral("node-a stopped its work %1 ms after its session was cut; node-b claimed it %2 ms after "
+                                        "(grace %3 ms, lease %4 ms)")
+                             .arg(lastLostAt - cutAt).arg(firstClaimedAt - cutAt).arg(graceMs).arg(leaseMs);
+    QVERIFY2(lastLostAt < firstClaimedAt, "node-b claimed before node-a had stopped: two holders");
+    QVERIFY2(firstClaimedAt - cutAt < leaseMs / 2, "node-b waited for the leases to expire");
+    for (const QList<QVariant> &c : claimedB)
+        QVERIFY(c.at(0).value<LeaseJob>().holderGone);
+
+    // node-a may log in again: it has its lock back and holds nothing (node-b records it all).
+    QVERIFY(sql(u"ALTER ROLE lease_a LOGIN"_qs));
+    QTRY_VERIFY_WITH_TIMEOUT(!a.livenessLost(), 40000);
+    QCOMPARE(claimedA.size(), 3);
+    QVERIFY(a.held().isEmpty());
+    QCOMPARE(b.held().size(), 3);
+    a.stop();
+    b.stop();
 }
 
 void TestLease::fairSharesAddUp_data()

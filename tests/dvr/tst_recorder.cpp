@@ -9,6 +9,7 @@
 #include "../recast/recasttest.h"
 
 #include <dvr/playout.h>
+#include <media/hlsplaylist.h>
 #include <dvr/recorder.h>
 #include <dvr/playoutthumbnails.h>
 #include <dvr/retention.h>
@@ -158,6 +159,35 @@ std::optional<FfprobeCount> ffprobeCount(const QString &path, QString *error)
     return c;
 }
 
+/// ffmpeg writing a live HLS channel into `dir` in real time (1 s segments, a keyframe each
+/// second; with `programDates` every segment carries its EXT-X-PROGRAM-DATE-TIME, the second
+/// ffmpeg started at plus the media's time), as a headend does. The playlist keeps every segment.
+bool startHlsSource(QProcess &process, const QString &dir, bool programDates, QString *error)
+{
+    QStringList args{u"-hide_banner"_qs, u"-loglevel"_qs, u"error"_qs, u"-nostdin"_qs, u"-readrate"_qs, u"1"_qs, u"-f"_qs, u"lavfi"_qs,
+                     u"-i"_qs, u"testsrc2=size=160x90:rate=25"_qs, u"-readrate"_qs, u"1"_qs, u"-f"_qs, u"lavfi"_qs, u"-i"_qs,
+                     u"sine=frequency=440:sample_rate=48000"_qs, u"-c:v"_qs, u"libx264"_qs, u"-preset"_qs, u"ultrafast"_qs,
+                     u"-tune"_qs, u"zerolatency"_qs, u"-g"_qs, u"25"_qs, u"-keyint_min"_qs, u"25"_qs, u"-sc_threshold"_qs, u"0"_qs,
+                     u"-pix_fmt"_qs, u"yuv420p"_qs, u"-c:a"_qs, u"aac"_qs, u"-b:a"_qs, u"48k"_qs, u"-f"_qs, u"hls"_qs, u"-hls_time"_qs,
+                     u"1"_qs, u"-hls_list_size"_qs, u"0"_qs};
+    if (programDates)
+        args << u"-hls_flags"_qs << u"program_date_time"_qs;
+    args << u"-hls_segment_filename"_qs << QDir(dir).filePath(u"src-%d.ts"_qs) << QDir(dir).filePath(u"index.m3u8"_qs);
+    process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    process.start(QStringLiteral("ffmpeg"), args);
+    if (!process.waitForStarted(10000)) {
+        *error = QStringLiteral("ffmpeg: %1").arg(process.errorString());
+        return false;
+    }
+    return true;
+}
+
+/// The segments of the HLS playlist at `path` (what ffmpeg wrote so far).
+QList<iptv::media::HlsSegment> hlsSegments(const QString &path)
+{
+    return iptv::media::checkMediaPlaylist(fileBytes(path)).segments;
+}
+
 } // namespace
 
 class TestRecorder : public QObject
@@ -169,9 +199,12 @@ private Q_SLOTS:
     void records_data();
     void records();
     void stopsAtItsEndTime();
+    void endWaitsForItsConfirmation();
     void thumbnails();
     void channelArchive();
     void slowSourceIsDatedByTheWallClock();
+    void hlsSourceIsDatedByItsProgramDates();
+    void hlsBurstAtConnectIsLaidBackToBack();
     void sourceDropIsOneRecordingWithGap();
     void killedRecorderResumes();
     void killedMidSegmentListsItsJournal();
@@ -322,6 +355,43 @@ void TestRecorder::stopsAtItsEndTime()
     QVERIFY(iptv::media::checkMediaPlaylist(recordingPlaylist(reader)).ended);
 }
 
+// With confirmEnd the owner decides: at its end the recorder says endReached() and records on;
+// an end moved later meanwhile (setStopAt) is recorded to and asked about again; the recording
+// ends only once that end is confirmed.
+void TestRecorder::endWaitsForItsConfirmation()
+{
+    const QString dir = m_dir.filePath(u"rec-confirm"_qs);
+    Recorder recorder;
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    QSignalSpy reached(&recorder, &Recorder::endReached);
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.confirmEnd = true;
+    const qint64 firstEnd = QDateTime::currentMSecsSinceEpoch() + 2000;
+    settings.stopAtMs = firstEnd;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QVERIFY(reached.wait(15000));
+    QCOMPARE(reached.first().at(0).toLongLong(), firstEnd);
+    // Not confirmed: it records on (said once for this end).
+    const qint64 secondEnd = QDateTime::currentMSecsSinceEpoch() + 2000;
+    QVERIFY(!finished.wait(500));
+    QCOMPARE(reached.size(), 1);
+    recorder.setStopAt(secondEnd); // another node moved it later a moment before
+    QVERIFY(reached.wait(15000));
+    QCOMPARE(reached.last().at(0).toLongLong(), secondEnd);
+    recorder.confirmEnd(firstEnd); // the end it no longer has: not a confirmation
+    QVERIFY(!finished.wait(500));
+    recorder.confirmEnd(secondEnd);
+    QVERIFY(finished.wait(15000));
+    QCOMPARE(recorder.state(), Recorder::State::Finished);
+    const ArchiveReader reader = load(dir);
+    QVERIFY(reader.finished());
+    QVERIFY2(reader.endMs() >= secondEnd - 1000, qPrintable(QStringLiteral("ends %1 ms before the moved end").arg(secondEnd - reader.endMs())));
+}
+
 void TestRecorder::thumbnails()
 {
     const QString dir = m_dir.filePath(u"rec-thumbs"_qs);
@@ -385,7 +455,8 @@ void TestRecorder::channelArchive()
 
     // Catch-up of a range in the middle while the archive goes on recording: VOD, since the
     // archive has passed its end; ffprobe reads it. (Past the first segments, which the HLS
-    // demuxer reads at once from the live edge: dated by arrival, they fit in less time.)
+    // demuxer reads at once from the live edge: recast dates its segments, so they are dated
+    // back where they aired.)
     ArchiveReader archive = load(dir);
     QVERIFY(archive.chunks().size() >= 3);
     const QList<ArchiveSegment> all = archive.segments();
@@ -397,9 +468,8 @@ void TestRecorder::channelArchive()
     const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(text);
     QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
     QVERIFY(check.ended);
-    // The segments whose dates overlap the range: 6 to 8, and those of a burst dated into it (the
-    // HLS demuxer reads the live edge's last segments at once, a busy headend catches up: dated
-    // by arrival they may overlap a little; their media follows on, no discontinuity).
+    // The segments whose dates overlap the range: 6 to 8 (dated by recast's
+    // EXT-X-PROGRAM-DATE-TIME, back to back; their media follows on, no discontinuity).
     QList<ArchiveSegment> inRange;
     for (const ArchiveSegment &s : all)
         if (s.endMs() > range.fromMs && s.startMs < range.toMs)
@@ -596,6 +666,149 @@ void TestRecorder::slowSourceIsDatedByTheWallClock()
     const double probed = ffprobeDuration(playlistPath, &error);
     QVERIFY2(probed > 0, qPrintable(error));
     QVERIFY2(qAbs(probed - listed) < 1.0, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(probed).arg(listed)));
+}
+
+// An HLS source whose playlist dates its segments (EXT-X-PROGRAM-DATE-TIME, as recast and
+// ffmpeg write it): the archive's segments are dated by those dates, not by when they arrived
+// (an HLS source arrives a segment at a time, and the demuxer starts three segments back from
+// the live edge, all at once). Then the source stalls until the recorder drops it: on
+// reconnecting, the demuxer reads again segments the archive holds; they are left out, not
+// dated twice. Every segment of the archive starts at a date of the source, once, in order.
+void TestRecorder::hlsSourceIsDatedByItsProgramDates()
+{
+    if (QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty())
+        QSKIP("ffmpeg is not installed: no HLS source with program dates");
+    const QString source = m_dir.filePath(u"hls-pdt-source"_qs);
+    QVERIFY(QDir().mkpath(source));
+    const QString playlist = QDir(source).filePath(u"index.m3u8"_qs);
+    QProcess ffmpeg;
+    QString error;
+    QVERIFY2(startHlsSource(ffmpeg, source, true, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(hlsSegments(playlist).size() >= 6, 40000);
+    // (ffmpeg writes the zone as +0000.)
+    const auto sourceDates = [&] {
+        QList<qint64> dates;
+        for (const QByteArray &line : fileBytes(playlist).split('\n')) {
+            if (!line.startsWith("#EXT-X-PROGRAM-DATE-TIME:"))
+                continue;
+            QByteArray text = line.mid(25).trimmed();
+            if (text.endsWith("+0000"))
+                text.chop(5), text += 'Z';
+            const QDateTime when = QDateTime::fromString(QString::fromLatin1(text), Qt::ISODateWithMs);
+            if (when.isValid())
+                dates << when.toMSecsSinceEpoch();
+        }
+        return dates;
+    };
+    QVERIFY2(sourceDates().size() >= 6, fileBytes(playlist).constData());
+
+    const QString dir = m_dir.filePath(u"rec-hls-pdt"_qs);
+    Recorder recorder;
+    QList<ArchiveSegment> written;
+    connect(&recorder, &Recorder::segmentWritten, this, [&](const ArchiveSegment &s) { written.append(s); });
+    RecorderSettings settings;
+    settings.source = playlist;
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.readTimeoutMs = 2500;
+    settings.backoffBaseMs = 200;
+    settings.backoffCapMs = 400;
+    const qint64 connectedMs = QDateTime::currentMSecsSinceEpoch();
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 6, 40000);
+    // The demuxer began a few segments back from the live edge, read at once: dated back there.
+    QVERIFY2(written.first().startMs < connectedMs - 1500,
+             qPrintable(QStringLiteral("the first segment is dated %1 ms after connecting").arg(written.first().startMs - connectedMs)));
+
+    // Stalled past the read timeout: a drop, and a reconnect that reads segments it holds.
+    ::kill(pid_t(ffmpeg.processId()), SIGSTOP);
+    const qsizetype beforeStall = written.size();
+    QSignalSpy gaps(&recorder, &Recorder::gapStarted);
+    QVERIFY(gaps.wait(20000));
+    QTest::qWait(1500); // the reconnect reads the old segments again meanwhile
+    ::kill(pid_t(ffmpeg.processId()), SIGCONT);
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= beforeStall + 5, 40000);
+    recorder.stop(true);
+    ffmpeg.kill();
+    ffmpeg.waitForFinished(10000);
+
+    const QList<qint64> dates = sourceDates();
+    const QList<ArchiveSegment> segments = load(dir).segments();
+    QStringList problems;
+    for (qsizetype i = 0; i < segments.size(); ++i) {
+        const ArchiveSegment &s = segments[i];
+        // (The first frame's timestamp against the playlist's millisecond dates: within a few ms.)
+        const bool dated = std::any_of(dates.cbegin(), dates.cend(), [&](qint64 d) { return qAbs(d - s.startMs) <= 5; });
+        if (!dated)
+            problems << QStringLiteral("segment %1 starts at %2, at no date of the source").arg(s.sequence).arg(s.startMs);
+        if (i > 0 && s.startMs < segments[i - 1].endMs())
+            problems << QStringLiteral("segment %1 starts at %2, before the one before ends (%3)")
+                            .arg(s.sequence).arg(s.startMs).arg(segments[i - 1].endMs());
+    }
+    QStringList described;
+    for (const ArchiveSegment &s : segments)
+        described << QStringLiteral("%1: %2+%3%4").arg(s.sequence).arg(s.startMs % 100000).arg(s.durationMs).arg(s.gap ? u" gap"_qs : QString());
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs) + u"\n"_qs + described.join(u"\n"_qs)));
+    QVERIFY2(segments.size() >= beforeStall + 5, qPrintable(described.join(u"\n"_qs)));
+    const QStringList decoding = checkSegments(dir, segments, 1000);
+    QVERIFY2(decoding.isEmpty(), qPrintable(decoding.join(u"\n"_qs)));
+}
+
+// An HLS source without program dates is dated by arrival; the demuxer reads three segments
+// back from the live edge at once on connecting. That burst is held until media arrives in real
+// time, then laid back to back before it: no segment's dates overlap another's, none runs ahead
+// of the clock. (Dated by arrival, one at a time, they piled onto the same seconds.)
+void TestRecorder::hlsBurstAtConnectIsLaidBackToBack()
+{
+    if (QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty())
+        QSKIP("ffmpeg is not installed: no HLS source");
+    const QString source = m_dir.filePath(u"hls-burst-source"_qs);
+    QVERIFY(QDir().mkpath(source));
+    const QString playlist = QDir(source).filePath(u"index.m3u8"_qs);
+    QProcess ffmpeg;
+    QString error;
+    QVERIFY2(startHlsSource(ffmpeg, source, false, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(hlsSegments(playlist).size() >= 6, 40000);
+
+    const QString dir = m_dir.filePath(u"rec-hls-burst"_qs);
+    Recorder recorder;
+    struct Written
+    {
+        qint64 atMs;
+        ArchiveSegment segment;
+    };
+    QList<Written> written;
+    connect(&recorder, &Recorder::segmentWritten, this,
+            [&](const ArchiveSegment &s) { written.append({QDateTime::currentMSecsSinceEpoch(), s}); });
+    RecorderSettings settings;
+    settings.source = playlist;
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 8, 40000);
+    recorder.stop(true);
+    ffmpeg.kill();
+    ffmpeg.waitForFinished(10000);
+
+    QStringList problems, described;
+    for (qsizetype i = 0; i < written.size(); ++i) {
+        const ArchiveSegment &s = written[i].segment;
+        described << QStringLiteral("%1: %2+%3, written %4 ms after its end").arg(s.sequence).arg(s.startMs % 100000).arg(s.durationMs)
+                         .arg(written[i].atMs - s.endMs());
+        if (i > 0 && s.startMs < written[i - 1].segment.endMs())
+            problems << QStringLiteral("segment %1 overlaps the one before by %2 ms").arg(s.sequence).arg(written[i - 1].segment.endMs() - s.startMs);
+        if (s.startMs > written[i].atMs)
+            problems << QStringLiteral("segment %1 is dated after it was written").arg(s.sequence);
+        if (s.durationMs < 900)
+            problems << QStringLiteral("segment %1 lasts %2 ms").arg(s.sequence).arg(s.durationMs);
+    }
+    // The burst: the first segments follow each other without a hole either.
+    for (qsizetype i = 1; i < 3 && i < written.size(); ++i)
+        if (written[i].segment.startMs != written[i - 1].segment.endMs())
+            problems << QStringLiteral("segment %1 of the burst does not follow the one before").arg(written[i].segment.sequence);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs) + u"\n"_qs + described.join(u"\n"_qs)));
+    const QStringList decoding = checkSegments(dir, load(dir).segments(), 1000);
+    QVERIFY2(decoding.isEmpty(), qPrintable(decoding.join(u"\n"_qs)));
 }
 
 void TestRecorder::sourceDropIsOneRecordingWithGap()

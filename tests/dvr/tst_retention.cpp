@@ -8,6 +8,8 @@
 #include <dvr/storage.h>
 
 #include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -66,6 +68,7 @@ class TestRetention : public QObject
 private Q_SLOTS:
     void archiveWindowKeepsReferencedChunks();
     void oneCopyPerAiring();
+    void closedArchiveKeepsOnlyWhatRecordingsReference();
     void keepUntilDeletesOwnCopy();
     void keepEpisodes();
     void spacePressure();
@@ -117,6 +120,48 @@ void TestRetention::oneCopyPerAiring()
     plan = Retention::plan(archives, {}, kT0);
     Retention::apply(plan, &errors);
     QCOMPARE(chunkNames(dir), (QStringList{u"20251206T050000Z"_qs, u"20251206T060000Z"_qs}));
+}
+
+// A channel archived no more (closed: nothing writes its archive): its window still holds, and no
+// chunk is kept as "being written"; past the window what the recordings on it reference stays,
+// the rest goes, and the folder goes whole (its journal too) with the last recording.
+void TestRetention::closedArchiveKeepsOnlyWhatRecordingsReference()
+{
+    QTemporaryDir tmp;
+    const QString dir = tmp.filePath(u"ch1"_qs);
+    QString error;
+    QVERIFY2(makeArchive(dir, 4, &error), qPrintable(error)); // 03:00 … 06:00, inside a day's window
+    QFile journal(QDir(dir).filePath(u".journal.log"_qs));
+    QVERIFY(journal.open(QIODevice::WriteOnly) && journal.write("7 1000 0 1000 0\n") > 0);
+    journal.close();
+    const QList<RetainedRecording> recordings{onArchive(u"rec:1"_qs, dir, kT0 - 3 * kHour + 60000, kT0 - 3 * kHour + 120000)};
+    // Archived still: the window keeps everything.
+    QVERIFY(Retention::plan({{dir, 24 * kHour}}, recordings, kT0).deletions.isEmpty());
+    // Closed, it keeps its window all the same (the channel taken out of the configuration by
+    // mistake loses no catch-up), the newest chunk and the folder too.
+    RetainedArchive closedInWindow{dir, 24 * kHour};
+    closedInWindow.closed = true;
+    QVERIFY(Retention::plan({closedInWindow}, recordings, kT0).deletions.isEmpty());
+    QVERIFY(Retention::plan({closedInWindow}, {}, kT0).deletions.isEmpty());
+    // Past its window (closed with none here), only what the recordings reference stays.
+    RetainedArchive closed{dir, 0};
+    closed.closed = true;
+    RetentionPlan plan = Retention::plan({closed}, recordings, kT0);
+    QCOMPARE(plan.deletions.size(), 3);
+    for (const auto &d : std::as_const(plan.deletions))
+        QVERIFY2(d.reason.contains(u"archived no more"_qs), qPrintable(d.reason));
+    QStringList errors;
+    QVERIFY(Retention::apply(plan, &errors) > 0);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
+    QCOMPARE(chunkNames(dir), QStringList{u"20251206T040000Z"_qs}); // the newest (06:00) went too
+    // Space pressure takes nothing more: the one chunk left is referenced.
+    QVERIFY(Retention::planForSpace({closed}, recordings, kT0, 1'000'000'000).deletions.isEmpty());
+    // The last recording deleted: the whole folder goes.
+    plan = Retention::plan({closed}, {}, kT0);
+    QCOMPARE(plan.deletions.size(), 1);
+    QCOMPARE(plan.deletions.first().path, dir);
+    QVERIFY(Retention::apply(plan, &errors) > 0);
+    QVERIFY(!QFileInfo::exists(dir));
 }
 
 void TestRetention::keepUntilDeletesOwnCopy()

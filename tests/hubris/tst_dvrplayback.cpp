@@ -15,6 +15,7 @@
 #include <QJsonObject>
 #include <QSignalSpy>
 #include <QTest>
+#include <QUrlQuery>
 
 using namespace iptv::hubris;
 
@@ -33,6 +34,10 @@ class TestDvrPlayback : public QObject
     QJsonObject m_recording; ///< the one recording the fake diver has
     QList<qint64> m_stored;  ///< positions the box stored, in order
     qint64 m_archiveFrom = QDateTime::currentSecsSinceEpoch() - 600;
+    /// Above 0: the fake diver cuts a seek at the start of the segment (this long) it falls in
+    /// and says where (X-Playlist-Start), as diver does; 0: it does not say.
+    qint64 m_segmentSeconds = 0;
+    qint64 m_catchupLead = 0; ///< a range's first segment begins this long before the range
 
     void startPlayback()
     {
@@ -55,6 +60,21 @@ private Q_SLOTS:
             m_stored.append(position);
             m_recording[u"position"_qs] = position;
             return QHttpServerResponse(m_recording);
+        });
+        // The playlists, as far as the box reads them itself: where the cut starts.
+        m_diver.route(u"/play/<arg>/index.m3u8"_qs, [this](qint64, const QHttpServerRequest &request) {
+            QHttpServerResponse r("application/vnd.apple.mpegurl", "#EXTM3U\n");
+            if (m_segmentSeconds > 0) {
+                const qint64 asked = QUrlQuery(request.url()).queryItemValue(u"start"_qs).toLongLong();
+                r.setHeader("X-Playlist-Start", QByteArray::number(double(asked / m_segmentSeconds * m_segmentSeconds), 'f', 3));
+            }
+            return r;
+        });
+        m_diver.route(u"/catchup/<arg>/<arg>"_qs, [this](const QString &, const QString &) {
+            QHttpServerResponse r("application/vnd.apple.mpegurl", "#EXTM3U\n");
+            if (m_segmentSeconds > 0)
+                r.setHeader("X-Playlist-Start", QByteArray::number(double(-m_catchupLead), 'f', 3));
+            return r;
         });
         m_diver.route(u"/api/upcoming"_qs, [] { return QHttpServerResponse(QJsonObject{}); });
         // Channel 1 archived for the last ten minutes.
@@ -109,6 +129,70 @@ private Q_SLOTS:
         QVERIFY2(qAbs(m_playback->progress() - 0.5) < 0.02, qPrintable(QString::number(m_playback->progress())));
         m_playback->stop();
         QCOMPARE(m_stored.size(), 0); // timeshift stores no position
+    }
+
+    // diver cuts a seek at the start of the segment the point falls in and says where the cut
+    // starts (X-Playlist-Start): the position shown is that of what plays, not the point asked
+    // for (it ran up to a segment ahead). A recording counts from its start; a range (timeshift,
+    // catch-up) from the point asked for, whose segment may begin before it.
+    void positionIsWhereTheCutStarts()
+    {
+        m_segmentSeconds = 8;
+        m_catchupLead = 5;
+        QVERIFY(m_playback->playRecording(0));
+        m_playback->seekBy(30);
+        QVERIFY2(m_player->played.last().query().contains(u"start=30"), qPrintable(m_player->played.last().toString()));
+        QTRY_COMPARE(m_playback->position(), 24); // the segment of 24-32 s
+        // Resumed after a pause: again where the cut starts.
+        m_playback->seekBy(43); // 67: the segment of 64-72 s
+        QTRY_COMPARE(m_playback->position(), 64);
+        m_playback->togglePause();
+        QVERIFY(m_playback->isPaused());
+        QCOMPARE(m_playback->position(), 64);
+        m_playback->togglePause();
+        QVERIFY2(m_player->played.last().query().contains(u"start=64"), qPrintable(m_player->played.last().toString()));
+        QTRY_COMPARE(m_playback->position(), 64);
+        m_playback->stop();
+        QTRY_COMPARE(m_stored.size(), 1);
+        QCOMPARE(m_stored.last(), 64);
+
+        // Timeshift 300 s back: what plays began 5 s before that.
+        QTRY_VERIFY(m_client->isArchived(0));
+        QVERIFY(m_playback->rewindLive(0, 300));
+        QTRY_VERIFY2(qAbs(m_playback->position() - 305) <= 1, qPrintable(QString::number(m_playback->position())));
+        m_playback->stop();
+
+        m_segmentSeconds = 0;
+        m_catchupLead = 0;
+        m_recording[u"position"_qs] = 0;
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->items().first().position, 0);
+        m_stored.clear();
+    }
+
+    // A recording of an archived channel whose archive stopped short of its end is "partial":
+    // the library has what is missing of it, in the viewer's time.
+    void partialRecordingSaysWhatIsMissing()
+    {
+        const QJsonObject before = m_recording;
+        const qint64 from = m_recording.value(u"stop"_qs).toInteger() - 600, to = m_recording.value(u"stop"_qs).toInteger();
+        m_recording[u"state"_qs] = u"partial"_qs;
+        m_recording[u"reason"_qs] = u"the archive holds it up to 10:50"_qs;
+        m_recording[u"missing"_qs] = QJsonArray{QJsonObject{{u"from"_qs, from}, {u"to"_qs, to}}};
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->get(0).value(u"state"_qs).toString(), u"partial"_qs);
+        // (With the day when it is not the recording's: a recording across midnight.)
+        const QDate day = QDateTime::fromSecsSinceEpoch(m_recording.value(u"start"_qs).toInteger()).date();
+        auto at = [&](qint64 t) {
+            const QDateTime local = QDateTime::fromSecsSinceEpoch(t);
+            return local.toString(local.date() == day ? u"HH:mm"_qs : u"ddd HH:mm"_qs);
+        };
+        const QString expected = at(from) + u'\u2013' + at(to);
+        QCOMPARE(m_client->recordings()->get(0).value(u"missing"_qs).toString(), expected);
+        m_recording = before;
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->get(0).value(u"state"_qs).toString(), u"finished"_qs);
+        QCOMPARE(m_client->recordings()->get(0).value(u"missing"_qs).toString(), QString());
     }
 
     void aFailureStaysOnScreen()
