@@ -259,6 +259,19 @@ public:
     /// The non-empty chunks, in order.
     const QList<Chunk> &chunks() const { return m_chunks; }
     QList<PlannedRecording> toList() const;
+    /// Whether both hold the very same chunks (shared, not copies), so that they are equal without
+    /// a comparison: a plan that changed no recording shares every chunk of the last one.
+    bool isSharedWith(const PlannedRecordings &other) const
+    {
+        if (m_chunks.isSharedWith(other.m_chunks))
+            return true;
+        if (m_chunks.size() != other.m_chunks.size())
+            return false;
+        for (qsizetype i = 0; i < m_chunks.size(); ++i)
+            if (!m_chunks[i].isSharedWith(other.m_chunks[i]))
+                return false;
+        return true;
+    }
     /// Equal recordings in the same order (however they are chunked).
     friend bool operator==(const PlannedRecordings &a, const PlannedRecordings &b);
     friend bool operator!=(const PlannedRecordings &a, const PlannedRecordings &b) { return !(a == b); }

@@ -1225,6 +1225,8 @@ private Q_SLOTS:
         QVERIFY2(chunks >= 4 && shared >= chunks - 2,
                  qPrintable(QStringLiteral("%1 of %2 chunks shared").arg(shared).arg(chunks)));
         QCOMPARE(outcomesDiffer(s.outcomesFromScratch(), after), QString());
+        // A plan that changes nothing shares every chunk (the diver then compares nothing).
+        QVERIFY(s.plan(kDay0).recordings.isSharedWith(after.recordings));
     }
 
     /// PlannedRecordings: read as a list, copied per chunk on write (a copy of the plan shares
@@ -1244,7 +1246,9 @@ private Q_SLOTS:
         QCOMPARE(a.last(), list.last());
         QCOMPARE(QList<PlannedRecording>(a.begin(), a.end()), list);
         PlannedRecordings b = a;
+        QVERIFY(b.isSharedWith(a));
         b.removeAt(40);
+        QVERIFY(!b.isSharedWith(a));
         QCOMPARE(a.size(), 100);
         QCOMPARE(a[40].ruleId, 40);
         QCOMPARE(b.size(), 99);
@@ -1262,6 +1266,7 @@ private Q_SLOTS:
                 one.append(r);
         QCOMPARE(one.chunks().size(), 4);
         QVERIFY(one == b);
+        QVERIFY(!one.isSharedWith(b)); // equal, but copies
         one.appendChunk(PlannedRecordings::Chunk{list.first()});
         QVERIFY(one != b);
         // A chunk emptied goes.
