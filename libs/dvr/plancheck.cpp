@@ -27,7 +27,7 @@ QString text(const AiringRef &r)
 class Streams
 {
 public:
-    Streams(const CapacityOptions &capacity, const QList<PlannedRecording> &recordings)
+    Streams(const CapacityOptions &capacity, const PlannedRecordings &recordings)
         : m_capacity(capacity)
     {
         for (const RecorderNode &n : capacity.nodes)

@@ -173,6 +173,9 @@ struct AlternativesMemo
         qint64 start = 0, stop = 0;
     };
     std::shared_ptr<const std::vector<Airing>> airings;
+    /// The episode's own airings (channel key, start) that `airings` leaves out: a re-grouped rule's
+    /// episode with the same own airings takes the memo over.
+    std::vector<std::pair<int, qint64>> own;
 };
 
 /// Where a recording goes in the plan's list (by record start, channel id, rule; then the order
@@ -219,7 +222,8 @@ struct PlanState
     std::vector<int> episodeOfEntry;       ///< plannedIndex entry -> episode id
     std::vector<int> plannedOf;            ///< per slot: episodes planned
     std::vector<RuleOutcomes> outcomes;    ///< per slot
-    std::vector<RecordingKey> recordingKeys; ///< parallel to the plan's recordings
+    /// Per chunk of the plan's recordings (PlannedRecordings::chunks()), parallel to it: their keys.
+    std::vector<std::vector<RecordingKey>> recordingKeys;
     /// The episodes dropped as conflicts, by every epoch hour their airings' spans touch (from
     /// conflictHourBase), and those with an airing on an archived channel: where a repair looks for
     /// the conflicts that freed minutes or time moving on may let in. An entry stays when its
@@ -235,6 +239,10 @@ struct PlanState
     std::vector<int> placementChanged;
     /// Per slot: its planned count changed since keep-N was last checked for it.
     std::vector<char> keepCheck;
+    /// The slots whose keepCheck was set (each once while it is set): what a repair checks.
+    std::vector<int> keepQueue;
+    /// The slots with a rule report in the last plan, in priority order.
+    std::vector<int> reported;
 };
 
 /// The minutes where a repair changed the capacity book: the placements it made and those it
@@ -349,6 +357,74 @@ bool operator==(const SkippedAirings &a, const SkippedAirings &b)
     return std::equal(a.begin(), a.end(), b.begin());
 }
 
+PlannedRecordings PlannedRecordings::fromList(const QList<PlannedRecording> &list)
+{
+    PlannedRecordings out;
+    for (qsizetype i = 0; i < list.size(); i += ChunkSize)
+        out.appendChunk(list.mid(i, ChunkSize));
+    return out;
+}
+
+const PlannedRecording &PlannedRecordings::at(qsizetype i) const
+{
+    Q_ASSERT(i >= 0 && i < size());
+    const qsizetype chunk = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
+    return m_chunks[chunk][i - (chunk ? m_ends[chunk - 1] : 0)];
+}
+
+void PlannedRecordings::appendChunk(const Chunk &chunk)
+{
+    if (chunk.isEmpty())
+        return;
+    m_chunks.append(chunk);
+    m_ends.append(size() + chunk.size());
+}
+
+void PlannedRecordings::append(const PlannedRecording &recording)
+{
+    if (m_chunks.isEmpty() || m_chunks.last().size() >= ChunkSize) {
+        appendChunk(Chunk{recording});
+        return;
+    }
+    m_chunks.last().append(recording);
+    ++m_ends.last();
+}
+
+void PlannedRecordings::removeAt(qsizetype i)
+{
+    Q_ASSERT(i >= 0 && i < size());
+    const qsizetype chunk = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
+    m_chunks[chunk].removeAt(i - (chunk ? m_ends[chunk - 1] : 0));
+    for (qsizetype c = chunk; c < m_ends.size(); ++c)
+        --m_ends[c];
+    if (m_chunks[chunk].isEmpty()) {
+        m_chunks.removeAt(chunk);
+        m_ends.removeAt(chunk);
+    }
+}
+
+QList<PlannedRecording> PlannedRecordings::toList() const
+{
+    QList<PlannedRecording> out;
+    out.reserve(size());
+    for (const Chunk &chunk : m_chunks)
+        out.append(chunk);
+    return out;
+}
+
+bool operator==(const PlannedRecordings &a, const PlannedRecordings &b)
+{
+    if (a.size() != b.size())
+        return false;
+    if (a.m_ends == b.m_ends) { // chunked alike: shared chunks compare at once
+        for (qsizetype i = 0; i < a.m_chunks.size(); ++i)
+            if (a.m_chunks[i] != b.m_chunks[i])
+                return false;
+        return true;
+    }
+    return std::equal(a.begin(), a.end(), b.begin());
+}
+
 QString skipReasonName(SkipReason reason)
 {
     switch (reason) {
@@ -429,6 +505,58 @@ struct Scheduler::Private
     /// Title keys of the airings that came or went since the last plan: conflicts of these titles
     /// look for alternatives again.
     QSet<quint64> retitled;
+    /// Title key -> the identities of the airings of that title that came or went since the last
+    /// plan: a conflict's alternatives are searched again only when one of them is of its episode.
+    QHash<quint64, QList<EpisodeIdentity>> changedIdentities;
+    /// Title ref -> titleKey() of its title, 0 until asked (a key is never 0): kept across plans
+    /// (title refs never change), filled by whichever outcome thread asks first.
+    std::unique_ptr<std::atomic<quint64>[]> titleKeys;
+    qsizetype titleKeysSize = 0;
+    /// Makes room in titleKeys for every title ref (before the threads ask).
+    void growTitleKeys()
+    {
+        if (titleKeysSize == titleNames.size())
+            return;
+        auto grown = std::make_unique<std::atomic<quint64>[]>(size_t(titleNames.size()));
+        for (qsizetype t = 0; t < titleNames.size(); ++t)
+            grown[size_t(t)].store(t < titleKeysSize ? titleKeys[size_t(t)].load(std::memory_order_relaxed) : 0,
+                                   std::memory_order_relaxed);
+        titleKeys = std::move(grown);
+        titleKeysSize = titleNames.size();
+    }
+    /// Whether airings of the title (ref) came or went since the last plan; any thread.
+    bool isRetitled(int title) const
+    {
+        if (retitled.isEmpty())
+            return false;
+        Q_ASSERT(title < titleKeysSize);
+        std::atomic<quint64> &slot = titleKeys[size_t(title)];
+        quint64 key = slot.load(std::memory_order_relaxed);
+        if (!key) {
+            key = titleKey(titleNames[title]);
+            slot.store(key, std::memory_order_relaxed);
+        }
+        return retitled.contains(key);
+    }
+    /// Whether an airing that came or went since the last plan may be of the episode (its own
+    /// airings or those elsewhere that its conflict's alternatives are chosen from); any thread.
+    bool episodeRetitled(int id) const
+    {
+        const Episode &e = state.episodes[size_t(id)];
+        const RuleState &rs = rules[size_t(e.slot)];
+        const Candidate &front = rs.candidates[size_t(e.airings.front())];
+        if (!isRetitled(front.title))
+            return false;
+        const quint8 methods = rs.rule.duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers)
+                                                                               : rs.rule.duplicateMethod;
+        const auto it = changedIdentities.constFind(titleKeys[size_t(front.title)].load(std::memory_order_relaxed));
+        if (it == changedIdentities.cend())
+            return true; // not known: may be
+        for (const EpisodeIdentity &x : *it)
+            if (x == front.identity || sameEpisode(x, front.identity, methods) != DuplicateLayer::None)
+                return true;
+        return false;
+    }
 
 
     int channelKey(const QString &id)
@@ -579,7 +707,13 @@ struct Scheduler::Private
     /// The conflicts that may have an airing in the epoch minutes [from, to) (a superset), added
     /// to `out` (unsorted, maybe repeated); stale entries of the hours read are dropped.
     void conflictsIn(int from, int to, std::vector<int> &out);
-    QList<RuleReport> ruleReports() const;
+    /// The rules' reports in priority order; `reported` gets the slots reported.
+    QList<RuleReport> ruleReports(std::vector<int> *reported = nullptr) const;
+    /// Appends the rule's report if it has one.
+    bool reportOf(int slot, QList<RuleReport> &out) const;
+    /// A repair's reports: those of the last plan's reported rules and of `changed` (the rules
+    /// re-matched) made again (PlanState::reported kept).
+    QList<RuleReport> ruleReportsAfter(std::vector<int> changed);
     /// An episode a repair found fitting on none of the airings it tries (`airings`, its
     /// candidate indexes): the streams in the way of each (CapacityBook::overlapping, the first
     /// MaxMovesTried), asked once, for its move and then its displacement. What is in the way
@@ -1034,13 +1168,15 @@ void Scheduler::Private::setPlanned(int id, bool planned)
             state.episodeOfEntry.resize(size_t(e.plannedEntry) + 1, -1);
         state.episodeOfEntry[size_t(e.plannedEntry)] = id;
         ++state.plannedOf[size_t(e.slot)];
-        state.keepCheck[size_t(e.slot)] = 1;
+        if (!std::exchange(state.keepCheck[size_t(e.slot)], 1))
+            state.keepQueue.push_back(e.slot);
     } else {
         state.plannedIndex.remove(e.plannedEntry);
         e.plannedEntry = -1;
         if (e.slot >= 0) {
             --state.plannedOf[size_t(e.slot)];
-            state.keepCheck[size_t(e.slot)] = 1;
+            if (!std::exchange(state.keepCheck[size_t(e.slot)], 1))
+                state.keepQueue.push_back(e.slot);
         }
     }
 }
@@ -1233,26 +1369,50 @@ void Scheduler::Private::conflictsIn(int from, int to, std::vector<int> &out)
             out.push_back(id);
 }
 
-QList<RuleReport> Scheduler::Private::ruleReports() const
+bool Scheduler::Private::reportOf(int slot, QList<RuleReport> &out) const
+{
+    const RuleState &rs = rules[size_t(slot)];
+    const RecordingRule &r = rs.rule;
+    if (!rs.valid) {
+        out.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
+        return true;
+    }
+    if (!r.enabled || !rs.candidates.empty())
+        return false;
+    if (r.kind == RuleKind::Single) {
+        if (r.start < planNow)
+            return false;
+        out.append({r.id, QStringLiteral("no airing starts at %1 on %2 in the guide (removed)").arg(timeText(r.start), r.channelId)});
+        return true;
+    }
+    out.append({r.id, QStringLiteral("no airing in the guide matches")});
+    return true;
+}
+
+QList<RuleReport> Scheduler::Private::ruleReports(std::vector<int> *reported) const
 {
     QList<RuleReport> out;
-    for (const int slot : order) {
-        const RuleState &rs = rules[size_t(slot)];
-        const RecordingRule &r = rs.rule;
-        if (!rs.valid) {
-            out.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
-            continue;
-        }
-        if (!r.enabled || !rs.candidates.empty())
-            continue;
-        if (r.kind == RuleKind::Single) {
-            if (r.start >= planNow)
-                out.append({r.id, QStringLiteral("no airing starts at %1 on %2 in the guide (removed)")
-                                      .arg(timeText(r.start), r.channelId)});
-        } else {
-            out.append({r.id, QStringLiteral("no airing in the guide matches")});
-        }
-    }
+    if (reported)
+        reported->clear();
+    for (const int slot : order)
+        if (reportOf(slot, out) && reported)
+            reported->push_back(slot);
+    return out;
+}
+
+QList<RuleReport> Scheduler::Private::ruleReportsAfter(std::vector<int> changed)
+{
+    // A report comes or goes only with a rule's candidates (re-matched rules) or, for a single
+    // rule's airing gone, with time (its start passing `now` ends it): the rules reported last
+    // time and those re-matched, in priority order.
+    changed.insert(changed.end(), state.reported.begin(), state.reported.end());
+    std::sort(changed.begin(), changed.end(), [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    QList<RuleReport> out;
+    state.reported.clear();
+    for (const int slot : changed)
+        if (size_t(slot) < rules.size() && reportOf(slot, out))
+            state.reported.push_back(slot);
     return out;
 }
 
@@ -1355,11 +1515,12 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
         if (state.episodes[size_t(id)].chosen < 0 && state.episodes[size_t(id)].status == SkipReason::Conflict)
             indexConflict(id);
     std::fill(state.keepCheck.begin(), state.keepCheck.end(), 0);
+    state.keepQueue.clear();
     const qint64 pass2 = timer.elapsed();
     const double cpu2 = processCpuMs();
 
     SchedulePlan out;
-    out.ruleReports = ruleReports();
+    out.ruleReports = ruleReports(&state.reported);
     std::vector<char> rebuild(rules.size(), 1);
     makeOutcomes(out, rebuild, before, false);
     state.valid = true;
@@ -1742,9 +1903,20 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // episodes held back by it are planned again when there is room (a recording of the rule
     // went: its airing left the guide or ended, it was recorded, or it was displaced). Only the
     // rules whose planned count changed since they were checked, or all when the kept ones did.
-    for (const int slot : order) {
-        if (!active(slot) || rules[size_t(slot)].rule.keep <= 0 || !(historyChanged || state.keepCheck[size_t(slot)]))
+    std::vector<int> keepSlots; // all after a history change, else those whose planned count changed
+    if (historyChanged) {
+        keepSlots = order;
+    } else {
+        keepSlots = std::move(state.keepQueue);
+        std::sort(keepSlots.begin(), keepSlots.end(),
+                  [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
+    }
+    state.keepQueue.clear();
+    for (const int slot : keepSlots) {
+        if (!active(slot) || rules[size_t(slot)].rule.keep <= 0 || !(historyChanged || state.keepCheck[size_t(slot)])) {
+            state.keepCheck[size_t(slot)] = 0;
             continue;
+        }
         state.keepCheck[size_t(slot)] = 0;
         const RecordingRule &r = rules[size_t(slot)].rule;
         const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
@@ -1921,24 +2093,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     ctx.settlePlacements(state.episodes);
     std::vector<char> rebuild = std::move(ctx.changed);
     std::atomic<int> rebuiltForConflicts{0}, patched{0};
-    // Whether airings of a title (ref) came or went: its title key hashed once per title (by
-    // whichever thread asks first; the answer is the same).
-    std::unique_ptr<std::atomic<signed char>[]> retitledRef;
-    if (!retitled.isEmpty()) {
-        retitledRef = std::make_unique<std::atomic<signed char>[]>(size_t(titleNames.size()));
-        for (qsizetype t = 0; t < titleNames.size(); ++t)
-            retitledRef[size_t(t)].store(-1, std::memory_order_relaxed);
-    }
-    auto isRetitled = [&](int title) {
-        if (!retitledRef)
-            return false;
-        signed char known = retitledRef[size_t(title)].load(std::memory_order_relaxed);
-        if (known < 0) {
-            known = retitled.contains(titleKey(titleNames[title])) ? 1 : 0;
-            retitledRef[size_t(title)].store(known, std::memory_order_relaxed);
-        }
-        return known == 1;
-    };
+    growTitleKeys();
     const bool conflictsMayDiffer = !ctx.diff.isClean() || !retitled.isEmpty() || now != was;
     // The rules kept whose conflicts may read differently: each is patched on its own (its
     // outcomes only), on every core.
@@ -1981,15 +2136,28 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
             if (ctx.diff.any(x, y)) {
+                // The recordings in the way now, compared with those the skip names (made only
+                // when they differ).
                 const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
-                QList<AiringRef> names;
-                names.reserve(qsizetype(way.size()));
-                for (const int in : way) {
-                    const Episode &e2 = state.episodes[size_t(in)];
-                    names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
+                bool same = qsizetype(way.size()) == sk.relatedTo.size();
+                for (size_t w = 0; same && w < way.size(); ++w) {
+                    const Episode &e2 = state.episodes[size_t(way[w])];
+                    const RuleState &r2 = rules[size_t(e2.slot)];
+                    const Candidate &c2 = r2.candidates[size_t(e2.chosen)];
+                    const AiringRef &had = sk.relatedTo[qsizetype(w)];
+                    same = had.ruleId == r2.rule.id && had.start == c2.start && had.stop == c2.stop
+                        && had.channelId == std::as_const(channelNames)[c2.channel]
+                        && had.title == std::as_const(titleNames)[c2.title];
                 }
-                if (names != sk.relatedTo)
+                if (!same) {
+                    QList<AiringRef> names;
+                    names.reserve(qsizetype(way.size()));
+                    for (const int in : way) {
+                        const Episode &e2 = state.episodes[size_t(in)];
+                        names.append(ref(rules[size_t(e2.slot)], rules[size_t(e2.slot)].candidates[size_t(e2.chosen)]));
+                    }
                     newRelated.emplace_back(at, std::move(names));
+                }
             }
             if (alternativesOf == id) {
                 if (alternativesDiffer)
@@ -1999,15 +2167,17 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             alternativesDiffer = false;
             alternativesOf = id;
             auto it = o.alternatives.find(id);
-            bool again = it == o.alternatives.end() || isRetitled(c.title);
+            bool again = it == o.alternatives.end() || episodeRetitled(id);
             if (!again)
                 for (const auto &[x0, y0] : it->read)
                     if ((again = ctx.room.any(x0, y0) || (now != was && x0 < nowMinute + 7 * 60)))
                         break;
             if (again) {
                 AlternativesMemo memo;
-                if (it != o.alternatives.end() && !isRetitled(c.title))
-                    memo.airings = it->airings; // the same airings of its title: only their room changed
+                if (it != o.alternatives.end() && !episodeRetitled(id)) {
+                    memo.airings = it->airings; // the same airings of its episode: only their room changed
+                    memo.own = it->own;
+                }
                 alternativesFor(id, memo);
                 alternativesDiffer = memo.alternatives != sk.alternatives;
                 episodeAlternatives = memo.alternatives;
@@ -2029,7 +2199,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         }
     });
     SchedulePlan out;
-    out.ruleReports = ruleReports();
+    out.ruleReports = ruleReportsAfter(touched);
     repair = nullptr;
     makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
@@ -2082,6 +2252,9 @@ void Scheduler::Private::alternativesFor(int id, AlternativesMemo &memo) const
             return channelRank[size_t(a.channel)] < channelRank[size_t(b.channel)];
         });
         memo.airings = std::move(airings);
+        memo.own.clear();
+        for (const int ci : g.airings)
+            memo.own.emplace_back(rs.candidates[size_t(ci)].channel, rs.candidates[size_t(ci)].start);
     }
     for (const AlternativesMemo::Airing &a : *memo.airings) {
         if (a.stop <= planNow)
@@ -2103,9 +2276,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
 {
     const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
     std::atomic<int> alternativesReused{0};
-    auto isRetitled = [&](int title) { return !retitled.isEmpty() && retitled.contains(titleKey(titleNames[title])); };
-    auto reusable = [&](const AlternativesMemo &m, int title) {
-        if (!diff || isRetitled(title))
+    growTitleKeys();
+    auto reusable = [&](const AlternativesMemo &m, int id) {
+        if (!diff || episodeRetitled(id))
             return false;
         for (const auto &[x, y] : m.read)
             if (diff->any(x, y) || (lastNow != planNow && x < nowMinute + 7 * 60))
@@ -2120,9 +2293,12 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     changedParts.clear();
     changesKnown = merge;
     std::vector<QList<PlannedRecording>> wasRecordings(rules.size());
+    std::vector<std::vector<RecordingKey>> wasKeys(rules.size());
     for (const int slot : active)
-        if (rebuild[size_t(slot)] && merge)
+        if (rebuild[size_t(slot)] && merge) {
             wasRecordings[size_t(slot)] = state.outcomes[size_t(slot)].recordings;
+            wasKeys[size_t(slot)] = std::move(state.outcomes[size_t(slot)].recordingKeys);
+        }
     auto outcomesOf = [&](size_t at) {
         const int slot = active[at];
         if (!rebuild[size_t(slot)])
@@ -2135,6 +2311,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         is.conflictSkips.clear();
         QHash<int, AlternativesMemo> alternatives;
         const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
+        QHash<std::pair<int, qint64>, const AlternativesMemo *> lastByOwn; // made when first asked
         is.skipped.reserve(qsizetype(rs.candidates.size()));
         const int kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
         const int plannedHere = state.plannedOf[size_t(slot)];
@@ -2210,15 +2387,36 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 }
                 auto it = alternatives.find(id);
                 if (it == alternatives.end()) {
-                    const auto last = lastAlternatives.constFind(id);
-                    if (last != lastAlternatives.cend() && reusable(*last, c.title)) {
-                        it = alternatives.insert(id, *last);
+                    const AlternativesMemo *was = nullptr;
+                    if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
+                        was = &*last;
+                    } else if (merge && diff && !lastAlternatives.isEmpty()) {
+                        // A re-grouped rule's episode has a new id: the memo of the one with the
+                        // same own airings, if any.
+                        if (lastByOwn.isEmpty())
+                            for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
+                                if (!m->own.empty())
+                                    lastByOwn.insert(m->own.front(), &*m);
+                        const Candidate &front = rs.candidates[size_t(g.airings.front())];
+                        const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
+                        bool same = m && m->own.size() == g.airings.size();
+                        for (size_t k = 0; same && k < g.airings.size(); ++k) {
+                            const Candidate &a = rs.candidates[size_t(g.airings[k])];
+                            same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
+                        }
+                        if (same)
+                            was = m;
+                    }
+                    if (was && reusable(*was, id)) {
+                        it = alternatives.insert(id, *was);
                         alternativesReused.fetch_add(1, std::memory_order_relaxed);
                     } else {
                         it = alternatives.insert(id, {});
-                        // The episode's airings elsewhere are the same while its title's are.
-                        if (last != lastAlternatives.cend() && merge && diff && !isRetitled(c.title))
-                            it->airings = last->airings;
+                        // The episode's airings elsewhere are the same while none of its came or went.
+                        if (was && merge && diff && !episodeRetitled(id)) {
+                            it->airings = was->airings;
+                            it->own = was->own;
+                        }
                         alternativesFor(id, *it);
                     }
                 }
@@ -2240,53 +2438,186 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     }
     out.conflicts = conflicts;
 
-    // The recordings by record start, channel id, rule: the last plan's list less the rebuilt
-    // rules' recordings, merged with theirs (all of them sorted when nothing is merged).
-    std::vector<std::pair<RecordingKey, const PlannedRecording *>> fresh;
-    for (const int slot : active) {
-        const RuleOutcomes &m = state.outcomes[size_t(slot)];
-        if (!merge || rebuild[size_t(slot)])
+    // The recordings by record start, channel id, rule, in chunks: all of them sorted when nothing is
+    // merged; else the last plan's chunks, each taken over as it is unless a rebuilt rule's
+    // recording came into it or went out of it.
+    std::vector<std::vector<RecordingKey>> &chunkKeys = state.recordingKeys;
+    using Fresh = std::pair<RecordingKey, const PlannedRecording *>;
+    auto chunked = [&](const std::vector<Fresh> &sorted) {
+        for (size_t i = 0; i < sorted.size(); i += size_t(PlannedRecordings::ChunkSize)) {
+            const size_t end = std::min(sorted.size(), i + size_t(PlannedRecordings::ChunkSize));
+            PlannedRecordings::Chunk chunk;
+            chunk.reserve(qsizetype(end - i));
+            std::vector<RecordingKey> keys;
+            keys.reserve(end - i);
+            for (size_t k = i; k < end; ++k) {
+                chunk.append(*sorted[k].second);
+                keys.push_back(sorted[k].first);
+            }
+            out.recordings.appendChunk(chunk);
+            chunkKeys.push_back(std::move(keys));
+        }
+    };
+    auto byKey = [](const Fresh &x, const Fresh &y) { return x.first < y.first; };
+    if (!merge || before.recordings.isEmpty()) {
+        std::vector<Fresh> fresh;
+        for (const int slot : active) {
+            const RuleOutcomes &m = state.outcomes[size_t(slot)];
+            if (merge && rebuild[size_t(slot)])
+                changedParts.push_back({wasRecordings[size_t(slot)], m.recordings});
             for (qsizetype i = 0; i < m.recordings.size(); ++i)
                 fresh.emplace_back(m.recordingKeys[size_t(i)], &m.recordings[i]);
-    }
-    std::sort(fresh.begin(), fresh.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
-    std::vector<RecordingKey> keys;
-    if (merge) {
-        for (const int slot : active)
-            if (rebuild[size_t(slot)])
-                changedParts.push_back({wasRecordings[size_t(slot)], state.outcomes[size_t(slot)].recordings});
-        out.recordings.reserve(before.recordings.size() + qsizetype(fresh.size()));
-        keys.reserve(state.recordingKeys.size() + fresh.size());
-        auto nextFresh = fresh.cbegin();
-        for (size_t i = 0; i < state.recordingKeys.size(); ++i) {
-            const RecordingKey &key = state.recordingKeys[i];
-            if (size_t(key.slot) < rebuild.size() && rebuild[size_t(key.slot)])
-                continue;
-            for (; nextFresh != fresh.cend() && nextFresh->first < key; ++nextFresh) {
-                out.recordings.append(*nextFresh->second);
-                keys.push_back(nextFresh->first);
-            }
-            out.recordings.append(before.recordings[qsizetype(i)]);
-            keys.push_back(key);
         }
-        for (; nextFresh != fresh.cend(); ++nextFresh) {
-            out.recordings.append(*nextFresh->second);
-            keys.push_back(nextFresh->first);
-        }
+        std::sort(fresh.begin(), fresh.end(), byKey);
+        chunkKeys.clear();
+        chunked(fresh);
     } else {
-        out.recordings.reserve(qsizetype(fresh.size()));
-        keys.reserve(fresh.size());
-        for (const auto &[key, p] : fresh) {
-            out.recordings.append(*p);
-            keys.push_back(key);
+        // Each rebuilt rule's recordings before and now, both by key: one equal in every field stays
+        // where it is (only its candidate index may differ, which orders nothing else: a rule has
+        // one recording per record start and channel, but for a rule with two there, whose
+        // recordings all count as changed); the others go out of or come into the chunks.
+        std::vector<RecordingKey> removed;
+        std::vector<Fresh> added;
+        std::vector<std::pair<RecordingKey, int>> rekeyed; // old key, new candidate index
+        auto sameSpot = [](const RecordingKey &a, const RecordingKey &b) {
+            return a.recordStart == b.recordStart && a.rank == b.rank;
+        };
+        auto hasTies = [&](const std::vector<RecordingKey> &keys) {
+            for (size_t i = 1; i < keys.size(); ++i)
+                if (sameSpot(keys[i - 1], keys[i]))
+                    return true;
+            return false;
+        };
+        for (const int slot : active) {
+            if (!rebuild[size_t(slot)])
+                continue;
+            const RuleOutcomes &m = state.outcomes[size_t(slot)];
+            const QList<PlannedRecording> &was = wasRecordings[size_t(slot)];
+            const std::vector<RecordingKey> &wasKey = wasKeys[size_t(slot)];
+            changedParts.push_back({was, m.recordings});
+            const bool ties = hasTies(wasKey) || hasTies(m.recordingKeys);
+            size_t i = 0, j = 0;
+            const size_t wasEnd = size_t(was.size()), isEnd = size_t(m.recordings.size());
+            while (i < wasEnd || j < isEnd) {
+                if (!ties && i < wasEnd && j < isEnd && sameSpot(wasKey[i], m.recordingKeys[j])) {
+                    if (was[qsizetype(i)] == m.recordings[qsizetype(j)]) {
+                        if (wasKey[i].candidate != m.recordingKeys[j].candidate)
+                            rekeyed.emplace_back(wasKey[i], m.recordingKeys[j].candidate);
+                    } else {
+                        removed.push_back(wasKey[i]);
+                        added.emplace_back(m.recordingKeys[j], &m.recordings[qsizetype(j)]);
+                    }
+                    ++i;
+                    ++j;
+                } else if (j >= isEnd
+                           || (i < wasEnd
+                               && std::tie(wasKey[i].recordStart, wasKey[i].rank)
+                                   < std::tie(m.recordingKeys[j].recordStart, m.recordingKeys[j].rank))) {
+                    removed.push_back(wasKey[i++]);
+                } else {
+                    added.emplace_back(m.recordingKeys[j], &m.recordings[qsizetype(j)]);
+                    ++j;
+                }
+            }
         }
+        Q_ASSERT(chunkKeys.size() == size_t(before.recordings.chunks().size()));
+        const size_t chunks = chunkKeys.size();
+        // The chunk a key belongs in: the last whose first key is not after it (the first for one
+        // before them all).
+        auto chunkOf = [&](const RecordingKey &key) {
+            size_t lo = 0, hi = chunks;
+            while (hi - lo > 1) {
+                const size_t mid = (lo + hi) / 2;
+                if (key < chunkKeys[mid].front())
+                    hi = mid;
+                else
+                    lo = mid;
+            }
+            return lo;
+        };
+        auto find = [&](const RecordingKey &key) {
+            const size_t c = chunkOf(key);
+            const std::vector<RecordingKey> &keys = chunkKeys[c];
+            const auto it = std::lower_bound(keys.begin(), keys.end(), key);
+            Q_ASSERT(it != keys.end() && !(key < *it) && it->slot == key.slot);
+            return std::pair<size_t, size_t>{c, size_t(it - keys.begin())};
+        };
+        std::vector<char> touched(chunks, 0);
+        std::vector<std::pair<size_t, size_t>> gone; // chunk, index
+        gone.reserve(removed.size());
+        for (const RecordingKey &key : removed) {
+            gone.push_back(find(key));
+            touched[gone.back().first] = 1;
+        }
+        std::vector<std::pair<size_t, Fresh>> coming; // chunk, recording
+        coming.reserve(added.size());
+        for (const Fresh &f : added) {
+            coming.push_back({chunkOf(f.first), f});
+            touched[coming.back().first] = 1;
+        }
+        for (const auto &[key, candidate] : rekeyed) {
+            const auto [c, at] = find(key);
+            chunkKeys[c][at].candidate = candidate;
+        }
+        std::sort(gone.begin(), gone.end());
+        std::sort(coming.begin(), coming.end(), [](const auto &x, const auto &y) {
+            return x.first != y.first ? x.first < y.first : x.second.first < y.second.first;
+        });
+        std::vector<std::vector<RecordingKey>> keys;
+        keys.reserve(chunks + coming.size() / size_t(PlannedRecordings::ChunkSize) + 1);
+        auto nextGone = gone.cbegin();
+        auto nextComing = coming.cbegin();
+        const QList<PlannedRecordings::Chunk> &was = before.recordings.chunks();
+        std::vector<Fresh> merged;
+        for (size_t c = 0; c < chunks; ++c) {
+            if (!touched[c]) {
+                out.recordings.appendChunk(was[qsizetype(c)]);
+                keys.push_back(std::move(chunkKeys[c]));
+                continue;
+            }
+            // The chunk made again: its recordings that stay merged with those that come, then cut
+            // into chunks of ChunkSize when it grew past twice that.
+            merged.clear();
+            const std::vector<RecordingKey> &oldKeys = chunkKeys[c];
+            for (size_t k = 0; k < oldKeys.size(); ++k) {
+                if (nextGone != gone.cend() && nextGone->first == c && nextGone->second == k) {
+                    ++nextGone;
+                    continue;
+                }
+                for (; nextComing != coming.cend() && nextComing->first == c && nextComing->second.first < oldKeys[k];
+                     ++nextComing)
+                    merged.push_back(nextComing->second);
+                merged.emplace_back(oldKeys[k], &was[qsizetype(c)][qsizetype(k)]);
+            }
+            for (; nextComing != coming.cend() && nextComing->first == c; ++nextComing)
+                merged.push_back(nextComing->second);
+            if (merged.empty())
+                continue;
+            const size_t pieces = merged.size() > 2 * size_t(PlannedRecordings::ChunkSize)
+                ? merged.size() / size_t(PlannedRecordings::ChunkSize)
+                : 1;
+            for (size_t p = 0; p < pieces; ++p) {
+                const size_t from = merged.size() * p / pieces, to = merged.size() * (p + 1) / pieces;
+                PlannedRecordings::Chunk chunk;
+                chunk.reserve(qsizetype(to - from));
+                std::vector<RecordingKey> chunkKey;
+                chunkKey.reserve(to - from);
+                for (size_t k = from; k < to; ++k) {
+                    chunk.append(*merged[k].second);
+                    chunkKey.push_back(merged[k].first);
+                }
+                out.recordings.appendChunk(chunk);
+                keys.push_back(std::move(chunkKey));
+            }
+        }
+        chunkKeys = std::move(keys);
     }
-    state.recordingKeys = std::move(keys);
     state.channelCount = int(channelNames.size());
     if (diff)
         qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused";
     last = out;
     retitled.clear();
+    changedIdentities.clear();
 }
 
 Scheduler::Scheduler(SchedulerOptions options)
@@ -2405,7 +2736,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         SchedulePlan p = evaluate(std::move(guide), now);
         if (changes) {
             *changes = {};
-            changes->added = p.recordings;
+            changes->added = p.recordings.toList();
         }
         return p;
     }
@@ -2482,6 +2813,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         const epg::Airing a = og.airing(i);
         const quint32 h = oldIndex->handleOf(a);
         d->retitled.insert(ix.titleKeyOf.value(oldIndex->titleOf(h)));
+        d->changedIdentities[ix.titleKeyOf.value(oldIndex->titleOf(h))].append(oldIndex->identity(h));
         const int channel = oldIndex->channelKey[a.channel];
         for (const int s : d->rulesFor(*oldIndex, a)) {
             leaving[s].emplace_back(a.start, channel);
@@ -2537,6 +2869,10 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         }
     }
     ix.computeIdentities(std::move(fresh), d->threads());
+    for (const quint32 j : came) {
+        const quint32 h = ix.handleOf(ng.airing(j));
+        d->changedIdentities[ix.titleKeyOf.value(ix.titleOf(h))].append(ix.identity(h));
+    }
     for (const auto &[j, slots] : cameRules) {
         const epg::Airing a = ng.airing(j);
         for (const int s : slots)
@@ -2626,7 +2962,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
             std::stable_sort(removed.begin(), removed.end(), byPlanOrder);
             std::stable_sort(added.begin(), added.end(), byPlanOrder);
         } else {
-            compare(before.recordings, p.recordings);
+            compare(before.recordings.toList(), p.recordings.toList());
         }
         for (const PlannedRecording &r : std::as_const(removed)) {
             auto it = std::find_if(added.begin(), added.end(), [&](const PlannedRecording &a) {
@@ -2670,11 +3006,12 @@ SchedulePlan Scheduler::outcomesFromScratch()
         return p.last;
     // makeOutcomes() writes the rules' outcomes and the plan's lists: kept aside and put back.
     std::vector<RuleOutcomes> outcomes = p.state.outcomes;
-    std::vector<RecordingKey> recordingKeys = p.state.recordingKeys;
+    std::vector<std::vector<RecordingKey>> recordingKeys = p.state.recordingKeys;
     const SchedulePlan last = p.last;
     auto changedParts = p.changedParts;
     const bool changesKnown = p.changesKnown;
     const QSet<quint64> retitled = p.retitled;
+    const auto changedIdentities = p.changedIdentities;
     const qint64 planNow = p.planNow;
     p.planNow = p.state.now;
     for (RuleOutcomes &o : p.state.outcomes)
@@ -2688,6 +3025,7 @@ SchedulePlan Scheduler::outcomesFromScratch()
     p.changedParts = std::move(changedParts);
     p.changesKnown = changesKnown;
     p.retitled = retitled;
+    p.changedIdentities = changedIdentities;
     p.planNow = planNow;
     return out;
 }

@@ -66,17 +66,17 @@ QString archiveLeaseIdOf(const QString &channelId)
 
 /// The recordings of `of` that `in` does not have (equal in every field): hashed by rule, channel
 /// and start, so a plan of 100k recordings is compared in one pass, not one search per recording.
-QList<dvr::PlannedRecording> notIn(const QList<dvr::PlannedRecording> &of, const QList<dvr::PlannedRecording> &in)
+QList<dvr::PlannedRecording> notIn(const dvr::PlannedRecordings &of, const dvr::PlannedRecordings &in)
 {
-    QMultiHash<std::pair<qint64, qint64>, qsizetype> byAiring;
+    QMultiHash<std::pair<qint64, qint64>, const dvr::PlannedRecording *> byAiring;
     byAiring.reserve(in.size());
-    for (qsizetype i = 0; i < in.size(); ++i)
-        byAiring.insert({in[i].ruleId, in[i].start}, i);
+    for (const dvr::PlannedRecording &p : in)
+        byAiring.insert({p.ruleId, p.start}, &p);
     QList<dvr::PlannedRecording> out;
     for (const dvr::PlannedRecording &p : of) {
         bool found = false;
         for (auto it = byAiring.constFind({p.ruleId, p.start}); it != byAiring.cend() && it.key() == std::pair{p.ruleId, p.start}; ++it)
-            if (in[*it] == p) {
+            if (**it == p) {
                 found = true;
                 break;
             }
@@ -584,7 +584,7 @@ void DiverServer::replan(bool guideChanged)
         return;
     const qint64 t = now();
     dvr::ScheduleChanges changes;
-    const QList<dvr::PlannedRecording> before = m_plan.recordings;
+    const dvr::PlannedRecordings before = m_plan.recordings;
     if (!m_planned) {
         m_plan = m_scheduler.evaluate(m_guide, t);
         m_planned = true;

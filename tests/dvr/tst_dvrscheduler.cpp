@@ -57,7 +57,7 @@ SchedulerOptions capacity(int streams, int nodes = 1)
     return o;
 }
 
-QList<qint64> starts(const QList<PlannedRecording> &list, qint64 ruleId = 0)
+QList<qint64> starts(const PlannedRecordings &list, qint64 ruleId = 0)
 {
     QList<qint64> out;
     for (const PlannedRecording &p : list)
@@ -608,6 +608,28 @@ private Q_SLOTS:
         QVERIFY(lost);
         QCOMPARE(lost->alternatives.size(), 2);
         QCOMPARE(lost->alternatives[1].start, t + 6 * kHour);
+
+        // Another episode of the title on the rule's channel: the rule is matched and grouped
+        // again (its episodes get new ids) and the title's airings changed, but none of the
+        // conflict's episode: its alternatives are taken over, and are what making them again gives.
+        shows.append({u"b"_qs, t + 8 * kHour, 60, u"Beta"_qs, u"Other"_qs});
+        const auto other = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        const SchedulePlan regrouped = s.update(other, kDay0);
+        QVERIFY(plannedAt(regrouped, beta.id, u"b"_qs, t + 8 * kHour));
+        lost = skippedAt(regrouped, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QCOMPARE(lost->alternatives.size(), 2);
+        QCOMPARE(outcomesDiffer(regrouped, s.outcomesFromScratch()), QString());
+        // And an airing of the conflict's episode that went is not offered any more.
+        shows.removeAt(2); // Beta "Ep" on c at t + 4 h
+        const auto fewer = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        const SchedulePlan gone = s.update(fewer, kDay0);
+        lost = skippedAt(gone, beta.id, u"b"_qs, t);
+        QVERIFY(lost);
+        QCOMPARE(lost->alternatives.size(), 1);
+        QCOMPARE(lost->alternatives[0].start, t + 6 * kHour);
+        QCOMPARE(outcomesDiffer(gone, s.outcomesFromScratch()), QString());
     }
 
     void conflictBlockersAfterUpdate()
@@ -648,6 +670,79 @@ private Q_SLOTS:
         Scheduler full(capacity(1));
         full.setRules({alpha, gamma, beta});
         QCOMPARE(describe(after), describe(full.evaluate(changed, kDay0)));
+    }
+
+    void conflictBlockersOnTheFirstNodes()
+    {
+        // A conflict names the first 8 streams in its way, read node after node: with 8 streams on
+        // the first node, it names that node's recordings; a change on the second node leaves them
+        // as they are, while a change on the first node names the recording that took the stream
+        // there (a kept rule's conflict patched: asked again where a placement changed).
+        const qint64 t = kDay0 + 20 * kHour;
+        QStringList channels;
+        QList<Show> shows;
+        QList<RecordingRule> rules;
+        for (int i = 0; i < 20; ++i)
+            channels << QStringLiteral("c%1").arg(i, 2, 10, QChar(u'0'));
+        for (int i = 0; i < 16; ++i) { // the two nodes full: even ones on node1, odd ones on node2
+            shows.append({channels[i], t, 60, QStringLiteral("Show %1").arg(i)});
+            rules.append(rule(RuleKind::Title, shows.last().title));
+            rules.last().priority = 10;
+        }
+        shows.append({channels[16], t, 60, u"Lost"_qs});
+        RecordingRule lost = rule(RuleKind::Title, u"Lost"_qs);
+        rules.append(lost);
+        RecordingRule taker = rule(RuleKind::Title, u"Taker"_qs);
+        taker.priority = 5;
+        rules.append(taker);
+        Scheduler s(capacity(8, 2));
+        s.setRules(rules);
+        auto namedOnNode = [](const SchedulePlan &plan, const SkippedAiring &sk, const QString &node) {
+            int n = 0;
+            for (const AiringRef &r : sk.relatedTo) {
+                const PlannedRecording *p = plannedAt(plan, r.ruleId, r.channelId, r.start);
+                n += p && p->nodeId == node;
+            }
+            return n;
+        };
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        const SkippedAiring *was = skippedAt(before, lost.id, channels[16], t);
+        QVERIFY(was);
+        QCOMPARE(was->reason, SkipReason::Conflict);
+        QCOMPARE(was->relatedTo.size(), 8);
+        QCOMPARE(namedOnNode(before, *was, u"node1"_qs), 8);
+        const QList<AiringRef> named = was->relatedTo;
+
+        // Show 1 (node2) leaves; Taker, before Lost in the order, takes its stream on node2.
+        shows.removeAt(1);
+        shows.append({channels[17], t, 60, u"Taker"_qs});
+        auto guide = makeGuide(channels, shows);
+        SchedulePlan after = s.update(guide, kDay0);
+        QCOMPARE(plannedAt(after, taker.id, channels[17], t)->nodeId, u"node2"_qs);
+        const SkippedAiring *is = skippedAt(after, lost.id, channels[16], t);
+        QVERIFY(is);
+        QCOMPARE(is->reason, SkipReason::Conflict);
+        QCOMPARE(is->relatedTo, named);
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+
+        // Show 0 (node1) leaves; a second Taker airing takes its stream on node1: named now.
+        shows.removeAt(0);
+        shows.append({channels[18], t, 60, u"Taker"_qs});
+        guide = makeGuide(channels, shows);
+        after = s.update(guide, kDay0);
+        QCOMPARE(plannedAt(after, taker.id, channels[18], t)->nodeId, u"node1"_qs);
+        is = skippedAt(after, lost.id, channels[16], t);
+        QVERIFY(is);
+        QCOMPARE(is->reason, SkipReason::Conflict);
+        QCOMPARE(is->relatedTo.size(), 8);
+        QCOMPARE(namedOnNode(after, *is, u"node1"_qs), 8);
+        QVERIFY(is->relatedTo != named);
+        QVERIFY(std::any_of(is->relatedTo.cbegin(), is->relatedTo.cend(), [&](const AiringRef &r) {
+            return r.ruleId == taker.id && r.channelId == channels[18];
+        }));
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+        const QStringList problems = check(s, *guide, {}, kDay0, false).problems(after);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
     }
 
     void nodesAndSharedStreams()
@@ -776,6 +871,8 @@ private Q_SLOTS:
         QTest::addColumn<bool>("priority");
         QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
         QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
+        // Conflicts naming 8 recordings found on several nodes.
+        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
     }
     void repairKeepsPromises()
     {
@@ -1115,6 +1212,72 @@ private Q_SLOTS:
         QVERIFY(changes.moved.isEmpty());
         const QStringList problems = check(s, *changed, {}, kDay0, false).problems(after);
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+        // The plan's recordings are the last plan's chunks but where a recording came or went: the
+        // chunks of the recordings far from the change are the same lists (not copies).
+        QSet<const PlannedRecording *> wasChunks;
+        for (const PlannedRecordings::Chunk &c : before.recordings.chunks())
+            wasChunks.insert(c.constData());
+        int shared = 0;
+        for (const PlannedRecordings::Chunk &c : after.recordings.chunks())
+            shared += wasChunks.contains(c.constData());
+        const int chunks = int(after.recordings.chunks().size());
+        qInfo() << shared << "of" << chunks << "chunks of the recordings shared with the last plan";
+        QVERIFY2(chunks >= 4 && shared >= chunks - 2,
+                 qPrintable(QStringLiteral("%1 of %2 chunks shared").arg(shared).arg(chunks)));
+        QCOMPARE(outcomesDiffer(s.outcomesFromScratch(), after), QString());
+        // A plan that changes nothing shares every chunk (the diver then compares nothing).
+        QVERIFY(s.plan(kDay0).recordings.isSharedWith(after.recordings));
+    }
+
+    /// PlannedRecordings: read as a list, copied per chunk on write (a copy of the plan shares
+    /// every chunk; taking a recording out of one copies that chunk only).
+    void plannedRecordingsCopyOnWrite()
+    {
+        QList<PlannedRecording> list;
+        for (int i = 0; i < 100; ++i)
+            list.append({i, u"owner"_qs, QStringLiteral("ch%1").arg(i % 7), kDay0 + i * 60, kDay0 + i * 60 + 30});
+        const PlannedRecordings a = PlannedRecordings::fromList(list);
+        QCOMPARE(a.size(), 100);
+        QCOMPARE(a.chunks().size(), 4); // 32, 32, 32, 4
+        QCOMPARE(a.toList(), list);
+        QCOMPARE(a.at(0), list.first());
+        QCOMPARE(a[63].ruleId, 63);
+        QCOMPARE(a[64].ruleId, 64);
+        QCOMPARE(a.last(), list.last());
+        QCOMPARE(QList<PlannedRecording>(a.begin(), a.end()), list);
+        PlannedRecordings b = a;
+        QVERIFY(b.isSharedWith(a));
+        b.removeAt(40);
+        QVERIFY(!b.isSharedWith(a));
+        QCOMPARE(a.size(), 100);
+        QCOMPARE(a[40].ruleId, 40);
+        QCOMPARE(b.size(), 99);
+        QCOMPARE(b[39].ruleId, 39);
+        QCOMPARE(b[40].ruleId, 41);
+        QCOMPARE(b[98].ruleId, 99);
+        QVERIFY(a != b);
+        QCOMPARE(b.chunks()[0].constData(), a.chunks()[0].constData());
+        QVERIFY(b.chunks()[1].constData() != a.chunks()[1].constData());
+        QCOMPARE(b.chunks()[2].constData(), a.chunks()[2].constData());
+        // Equal recordings in the same order are equal however they are chunked.
+        PlannedRecordings one;
+        for (const PlannedRecording &r : list)
+            if (r.ruleId != 40)
+                one.append(r);
+        QCOMPARE(one.chunks().size(), 4);
+        QVERIFY(one == b);
+        QVERIFY(!one.isSharedWith(b)); // equal, but copies
+        one.appendChunk(PlannedRecordings::Chunk{list.first()});
+        QVERIFY(one != b);
+        // A chunk emptied goes.
+        PlannedRecordings c = a;
+        for (int i = 0; i < 4; ++i)
+            c.removeAt(96);
+        QCOMPARE(c.chunks().size(), 3);
+        QCOMPARE(c.size(), 96);
+        QCOMPARE(c.last().ruleId, 95);
+        QVERIFY(PlannedRecordings().isEmpty());
+        QCOMPARE(PlannedRecordings().size(), 0);
     }
 
     /// A repair hands a re-grouped rule's kept recording to its new episode with
