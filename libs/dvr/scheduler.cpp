@@ -320,64 +320,12 @@ private:
 
 } // namespace
 
-const SkippedAiring &SkippedAirings::at(qsizetype i) const
-{
-    Q_ASSERT(i >= 0 && i < size());
-    const qsizetype part = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
-    return m_parts[part][i - (part ? m_ends[part - 1] : 0)];
-}
-
-void SkippedAirings::appendPart(const QList<SkippedAiring> &part)
-{
-    if (part.isEmpty())
-        return;
-    m_parts.append(part);
-    m_ends.append(size() + part.size());
-}
-
-QList<SkippedAiring> SkippedAirings::toList() const
-{
-    QList<SkippedAiring> out;
-    out.reserve(size());
-    for (const QList<SkippedAiring> &part : m_parts)
-        out.append(part);
-    return out;
-}
-
-bool operator==(const SkippedAirings &a, const SkippedAirings &b)
-{
-    if (a.size() != b.size())
-        return false;
-    if (a.m_ends == b.m_ends) { // the same parts: shared ones compare at once
-        for (qsizetype i = 0; i < a.m_parts.size(); ++i)
-            if (a.m_parts[i] != b.m_parts[i])
-                return false;
-        return true;
-    }
-    return std::equal(a.begin(), a.end(), b.begin());
-}
-
 PlannedRecordings PlannedRecordings::fromList(const QList<PlannedRecording> &list)
 {
     PlannedRecordings out;
     for (qsizetype i = 0; i < list.size(); i += ChunkSize)
         out.appendChunk(list.mid(i, ChunkSize));
     return out;
-}
-
-const PlannedRecording &PlannedRecordings::at(qsizetype i) const
-{
-    Q_ASSERT(i >= 0 && i < size());
-    const qsizetype chunk = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
-    return m_chunks[chunk][i - (chunk ? m_ends[chunk - 1] : 0)];
-}
-
-void PlannedRecordings::appendChunk(const Chunk &chunk)
-{
-    if (chunk.isEmpty())
-        return;
-    m_chunks.append(chunk);
-    m_ends.append(size() + chunk.size());
 }
 
 void PlannedRecordings::append(const PlannedRecording &recording)
@@ -393,7 +341,7 @@ void PlannedRecordings::append(const PlannedRecording &recording)
 void PlannedRecordings::removeAt(qsizetype i)
 {
     Q_ASSERT(i >= 0 && i < size());
-    const qsizetype chunk = std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin();
+    const qsizetype chunk = chunkOf(i);
     m_chunks[chunk].removeAt(i - (chunk ? m_ends[chunk - 1] : 0));
     for (qsizetype c = chunk; c < m_ends.size(); ++c)
         --m_ends[c];
@@ -401,28 +349,6 @@ void PlannedRecordings::removeAt(qsizetype i)
         m_chunks.removeAt(chunk);
         m_ends.removeAt(chunk);
     }
-}
-
-QList<PlannedRecording> PlannedRecordings::toList() const
-{
-    QList<PlannedRecording> out;
-    out.reserve(size());
-    for (const Chunk &chunk : m_chunks)
-        out.append(chunk);
-    return out;
-}
-
-bool operator==(const PlannedRecordings &a, const PlannedRecordings &b)
-{
-    if (a.size() != b.size())
-        return false;
-    if (a.m_ends == b.m_ends) { // chunked alike: shared chunks compare at once
-        for (qsizetype i = 0; i < a.m_chunks.size(); ++i)
-            if (a.m_chunks[i] != b.m_chunks[i])
-                return false;
-        return true;
-    }
-    return std::equal(a.begin(), a.end(), b.begin());
 }
 
 QString skipReasonName(SkipReason reason)

@@ -38,6 +38,7 @@
 #include <QList>
 #include <QString>
 
+#include <algorithm>
 #include <iterator>
 #include <functional>
 #include <memory>
@@ -114,72 +115,120 @@ struct RuleReport
     friend bool operator==(const RuleReport &, const RuleReport &) = default;
 };
 
+/// Reads a list of non-empty lists as one (SkippedAirings, PlannedRecordings).
+template<typename T>
+class ChunkedIterator
+{
+public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const T *;
+    using reference = const T &;
+    ChunkedIterator() = default;
+    ChunkedIterator(const QList<QList<T>> *chunks, qsizetype chunk)
+        : m_chunks(chunks)
+        , m_chunk(chunk)
+    {
+    }
+    reference operator*() const { return (*m_chunks)[m_chunk][m_at]; }
+    pointer operator->() const { return &**this; }
+    ChunkedIterator &operator++()
+    {
+        if (++m_at == (*m_chunks)[m_chunk].size()) {
+            ++m_chunk;
+            m_at = 0;
+        }
+        return *this;
+    }
+    ChunkedIterator operator++(int)
+    {
+        ChunkedIterator was = *this;
+        ++*this;
+        return was;
+    }
+    friend bool operator==(const ChunkedIterator &a, const ChunkedIterator &b) { return a.m_chunk == b.m_chunk && a.m_at == b.m_at; }
+    friend bool operator!=(const ChunkedIterator &a, const ChunkedIterator &b) { return !(a == b); }
+
+private:
+    const QList<QList<T>> *m_chunks = nullptr;
+    qsizetype m_chunk = 0, m_at = 0;
+};
+
+/// A list kept as a list of non-empty, implicitly shared lists (chunks): a copy shares every
+/// chunk, and a plan made from the last one takes over the chunks it did not change. Read like
+/// one list (iteration, size, index).
+template<typename T>
+class ChunkedList
+{
+public:
+    using Chunk = QList<T>;
+    using const_iterator = ChunkedIterator<T>;
+
+    qsizetype size() const { return m_ends.isEmpty() ? 0 : m_ends.last(); }
+    bool isEmpty() const { return m_chunks.isEmpty(); }
+    const T &at(qsizetype i) const
+    {
+        Q_ASSERT(i >= 0 && i < size());
+        const qsizetype chunk = chunkOf(i);
+        return m_chunks[chunk][i - (chunk ? m_ends[chunk - 1] : 0)];
+    }
+    const T &operator[](qsizetype i) const { return at(i); }
+    const T &first() const { return m_chunks.first().first(); }
+    const T &last() const { return m_chunks.last().last(); }
+    const_iterator begin() const { return {&m_chunks, 0}; }
+    const_iterator end() const { return {&m_chunks, m_chunks.size()}; }
+    const_iterator cbegin() const { return begin(); }
+    const_iterator cend() const { return end(); }
+    /// Appends a chunk (shared, not copied); an empty one is left out.
+    void appendChunk(const Chunk &chunk)
+    {
+        if (chunk.isEmpty())
+            return;
+        m_chunks.append(chunk);
+        m_ends.append(size() + chunk.size());
+    }
+    /// The non-empty chunks, in order.
+    const QList<Chunk> &chunks() const { return m_chunks; }
+    QList<T> toList() const
+    {
+        QList<T> out;
+        out.reserve(size());
+        for (const Chunk &chunk : m_chunks)
+            out.append(chunk);
+        return out;
+    }
+    /// Equal values in the same order, however they are chunked (shared chunks compare at once).
+    friend bool operator==(const ChunkedList &a, const ChunkedList &b)
+    {
+        if (a.size() != b.size())
+            return false;
+        if (a.m_ends == b.m_ends) {
+            for (qsizetype i = 0; i < a.m_chunks.size(); ++i)
+                if (a.m_chunks[i] != b.m_chunks[i])
+                    return false;
+            return true;
+        }
+        return std::equal(a.begin(), a.end(), b.begin());
+    }
+    friend bool operator!=(const ChunkedList &a, const ChunkedList &b) { return !(a == b); }
+
+protected:
+    qsizetype chunkOf(qsizetype i) const { return std::upper_bound(m_ends.cbegin(), m_ends.cend(), i) - m_ends.cbegin(); }
+    QList<Chunk> m_chunks;
+    QList<qsizetype> m_ends; ///< per chunk: the index after its last value
+};
+
 /// The skipped airings of a plan, rule by rule in priority order (each rule's by start, channel).
 /// Each rule's part is an implicitly shared list that the next plan takes over as it is while the
 /// rule's outcomes stay the same, so an update copies only the parts of the rules it changed.
-class SkippedAirings
+class SkippedAirings : public ChunkedList<SkippedAiring>
 {
 public:
-    class const_iterator
-    {
-    public:
-        using iterator_category = std::forward_iterator_tag;
-        using value_type = SkippedAiring;
-        using difference_type = std::ptrdiff_t;
-        using pointer = const SkippedAiring *;
-        using reference = const SkippedAiring &;
-        const_iterator() = default;
-        reference operator*() const { return (*m_parts)[m_part][m_at]; }
-        pointer operator->() const { return &**this; }
-        const_iterator &operator++()
-        {
-            if (++m_at == (*m_parts)[m_part].size()) {
-                ++m_part;
-                m_at = 0;
-            }
-            return *this;
-        }
-        const_iterator operator++(int)
-        {
-            const_iterator was = *this;
-            ++*this;
-            return was;
-        }
-        friend bool operator==(const const_iterator &a, const const_iterator &b)
-        {
-            return a.m_part == b.m_part && a.m_at == b.m_at;
-        }
-        friend bool operator!=(const const_iterator &a, const const_iterator &b) { return !(a == b); }
-
-    private:
-        friend class SkippedAirings;
-        const_iterator(const QList<QList<SkippedAiring>> *parts, qsizetype part)
-            : m_parts(parts)
-            , m_part(part)
-        {
-        }
-        const QList<QList<SkippedAiring>> *m_parts = nullptr;
-        qsizetype m_part = 0, m_at = 0;
-    };
-
-    qsizetype size() const { return m_ends.isEmpty() ? 0 : m_ends.last(); }
-    bool isEmpty() const { return m_parts.isEmpty(); }
-    const SkippedAiring &at(qsizetype i) const;
-    const SkippedAiring &operator[](qsizetype i) const { return at(i); }
-    const SkippedAiring &first() const { return m_parts.first().first(); }
-    const_iterator begin() const { return {&m_parts, 0}; }
-    const_iterator end() const { return {&m_parts, m_parts.size()}; }
     /// Appends a rule's part (shared, not copied); an empty one is left out.
-    void appendPart(const QList<SkippedAiring> &part);
+    void appendPart(const QList<SkippedAiring> &part) { appendChunk(part); }
     /// The non-empty parts, in order.
-    const QList<QList<SkippedAiring>> &parts() const { return m_parts; }
-    QList<SkippedAiring> toList() const;
-    friend bool operator==(const SkippedAirings &a, const SkippedAirings &b);
-    friend bool operator!=(const SkippedAirings &a, const SkippedAirings &b) { return !(a == b); }
-
-private:
-    QList<QList<SkippedAiring>> m_parts;
-    QList<qsizetype> m_ends; ///< per part: the index after its last airing
+    const QList<QList<SkippedAiring>> &parts() const { return chunks(); }
 };
 
 /// The planned recordings of a plan by record start, channel id, rule, in chunks of a few dozen:
@@ -187,78 +236,18 @@ private:
 /// put no recording in it and took none out, so an update copies only the chunks it changed
 /// (a plan has ~93,000 recordings at the benchmark's size, an update changes a few hundred).
 /// Read like a list (iteration, size, index); changed only by copy-on-write of one chunk.
-class PlannedRecordings
+class PlannedRecordings : public ChunkedList<PlannedRecording>
 {
 public:
-    using Chunk = QList<PlannedRecording>;
     /// Recordings per chunk as a plan makes them (an update's chunks may hold up to twice as many).
     static constexpr qsizetype ChunkSize = 32;
 
-    class const_iterator
-    {
-    public:
-        using iterator_category = std::forward_iterator_tag;
-        using value_type = PlannedRecording;
-        using difference_type = std::ptrdiff_t;
-        using pointer = const PlannedRecording *;
-        using reference = const PlannedRecording &;
-        const_iterator() = default;
-        reference operator*() const { return (*m_chunks)[m_chunk][m_at]; }
-        pointer operator->() const { return &**this; }
-        const_iterator &operator++()
-        {
-            if (++m_at == (*m_chunks)[m_chunk].size()) {
-                ++m_chunk;
-                m_at = 0;
-            }
-            return *this;
-        }
-        const_iterator operator++(int)
-        {
-            const_iterator was = *this;
-            ++*this;
-            return was;
-        }
-        friend bool operator==(const const_iterator &a, const const_iterator &b)
-        {
-            return a.m_chunk == b.m_chunk && a.m_at == b.m_at;
-        }
-        friend bool operator!=(const const_iterator &a, const const_iterator &b) { return !(a == b); }
-
-    private:
-        friend class PlannedRecordings;
-        const_iterator(const QList<Chunk> *chunks, qsizetype chunk)
-            : m_chunks(chunks)
-            , m_chunk(chunk)
-        {
-        }
-        const QList<Chunk> *m_chunks = nullptr;
-        qsizetype m_chunk = 0, m_at = 0;
-    };
-
-    PlannedRecordings() = default;
     /// The recordings of `list`, in its order, in chunks of ChunkSize.
     static PlannedRecordings fromList(const QList<PlannedRecording> &list);
-
-    qsizetype size() const { return m_ends.isEmpty() ? 0 : m_ends.last(); }
-    bool isEmpty() const { return m_chunks.isEmpty(); }
-    const PlannedRecording &at(qsizetype i) const;
-    const PlannedRecording &operator[](qsizetype i) const { return at(i); }
-    const PlannedRecording &first() const { return m_chunks.first().first(); }
-    const PlannedRecording &last() const { return m_chunks.last().last(); }
-    const_iterator begin() const { return {&m_chunks, 0}; }
-    const_iterator end() const { return {&m_chunks, m_chunks.size()}; }
-    const_iterator cbegin() const { return begin(); }
-    const_iterator cend() const { return end(); }
-    /// Appends a chunk (shared, not copied); an empty one is left out.
-    void appendChunk(const Chunk &chunk);
     /// Appends one recording to the last chunk, or to a new one when it holds ChunkSize.
     void append(const PlannedRecording &recording);
     /// Takes out recording `i`: only its chunk is copied (when shared) and changed.
     void removeAt(qsizetype i);
-    /// The non-empty chunks, in order.
-    const QList<Chunk> &chunks() const { return m_chunks; }
-    QList<PlannedRecording> toList() const;
     /// Whether both hold the very same chunks (shared, not copies), so that they are equal without
     /// a comparison: a plan that changed no recording shares every chunk of the last one.
     bool isSharedWith(const PlannedRecordings &other) const
@@ -272,13 +261,6 @@ public:
                 return false;
         return true;
     }
-    /// Equal recordings in the same order (however they are chunked).
-    friend bool operator==(const PlannedRecordings &a, const PlannedRecordings &b);
-    friend bool operator!=(const PlannedRecordings &a, const PlannedRecordings &b) { return !(a == b); }
-
-private:
-    QList<Chunk> m_chunks;
-    QList<qsizetype> m_ends; ///< per chunk: the index after its last recording
 };
 
 struct SchedulePlan
