@@ -16,7 +16,7 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libavfilter-dev libavdevice-dev libswscale-dev
   libswresample-dev ffmpeg fonts-dejavu-core
   # formats, crypto, shared state
-  libarchive-dev libzstd-dev libsodium-dev libhiredis-dev libsqlite3-dev sqlite3
+  libarchive-dev libzstd-dev libsodium-dev libhiredis-dev libsqlite3-dev sqlite3 libpcre2-dev
   # tools used by tests and benchmarks
   zstd xz-utils gzip xvfb xauth imagemagick libgl1-mesa-dri postgresql redis-server
   xmltv-util prometheus
