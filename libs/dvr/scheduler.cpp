@@ -2369,20 +2369,23 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     // recording came into it or went out of it.
     std::vector<std::vector<RecordingKey>> &chunkKeys = state.recordingKeys;
     using Fresh = std::pair<RecordingKey, const PlannedRecording *>;
-    auto chunked = [&](const std::vector<Fresh> &sorted) {
-        for (size_t i = 0; i < sorted.size(); i += size_t(PlannedRecordings::ChunkSize)) {
-            const size_t end = std::min(sorted.size(), i + size_t(PlannedRecordings::ChunkSize));
-            PlannedRecordings::Chunk chunk;
-            chunk.reserve(qsizetype(end - i));
-            std::vector<RecordingKey> keys;
-            keys.reserve(end - i);
-            for (size_t k = i; k < end; ++k) {
-                chunk.append(*sorted[k].second);
-                keys.push_back(sorted[k].first);
-            }
-            out.recordings.appendChunk(chunk);
-            chunkKeys.push_back(std::move(keys));
+    // Recordings [from, to) of `sorted` as one chunk of the plan, their keys beside it in `keys`.
+    auto appendChunkOf = [&](const std::vector<Fresh> &sorted, size_t from, size_t to,
+                             std::vector<std::vector<RecordingKey>> &keys) {
+        PlannedRecordings::Chunk chunk;
+        chunk.reserve(qsizetype(to - from));
+        std::vector<RecordingKey> chunkKey;
+        chunkKey.reserve(to - from);
+        for (size_t k = from; k < to; ++k) {
+            chunk.append(*sorted[k].second);
+            chunkKey.push_back(sorted[k].first);
         }
+        out.recordings.appendChunk(chunk);
+        keys.push_back(std::move(chunkKey));
+    };
+    auto chunked = [&](const std::vector<Fresh> &sorted) {
+        for (size_t i = 0; i < sorted.size(); i += size_t(PlannedRecordings::ChunkSize))
+            appendChunkOf(sorted, i, std::min(sorted.size(), i + size_t(PlannedRecordings::ChunkSize)), chunkKeys);
     };
     auto byKey = [](const Fresh &x, const Fresh &y) { return x.first < y.first; };
     if (!merge || before.recordings.isEmpty()) {
@@ -2522,19 +2525,8 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             const size_t pieces = merged.size() > 2 * size_t(PlannedRecordings::ChunkSize)
                 ? merged.size() / size_t(PlannedRecordings::ChunkSize)
                 : 1;
-            for (size_t p = 0; p < pieces; ++p) {
-                const size_t from = merged.size() * p / pieces, to = merged.size() * (p + 1) / pieces;
-                PlannedRecordings::Chunk chunk;
-                chunk.reserve(qsizetype(to - from));
-                std::vector<RecordingKey> chunkKey;
-                chunkKey.reserve(to - from);
-                for (size_t k = from; k < to; ++k) {
-                    chunk.append(*merged[k].second);
-                    chunkKey.push_back(merged[k].first);
-                }
-                out.recordings.appendChunk(chunk);
-                keys.push_back(std::move(chunkKey));
-            }
+            for (size_t p = 0; p < pieces; ++p)
+                appendChunkOf(merged, merged.size() * p / pieces, merged.size() * (p + 1) / pieces, keys);
         }
         chunkKeys = std::move(keys);
     }
