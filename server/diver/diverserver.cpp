@@ -441,16 +441,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
             copy->reason = QStringLiteral("no node was recording when it was due to end");
         saveCopy(*copy);
         release(holds ? u"done"_qs : u"failed"_qs, copy->reason);
-        QString e;
-        if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
-            for (const RecordingRow &r : *viewers) {
-                if (r.stopped == 0 && !r.deleted)
-                    publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
-                            holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, copy->reason}}, r.owner);
-            }
-            if (holds)
-                addToHistory(*viewers);
-        }
+        tellViewersCopyEnded(copyId, holds, copy->reason);
         return;
     }
     if (folderBusy(copy->directory)) {
@@ -1219,18 +1210,26 @@ void DiverServer::onCopyStopped(qint64 copyId)
     finishCopyLease(copyId, holds ? u"done"_qs : u"failed"_qs);
     qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId << "ended without finishing:" << c->row.reason;
     stopRecorder(c->recorder, false);
-    QString e;
-    if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
-        if (holds)
-            addToHistory(*viewers);
-        for (const RecordingRow &r : *viewers) {
-            if (r.stopped == 0)
-                publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
-                        holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, c->row.reason}}, r.owner);
-        }
-    }
+    tellViewersCopyEnded(copyId, holds, c->row.reason);
     delete c;
     replan(false);
+}
+
+void DiverServer::tellViewersCopyEnded(qint64 copyId, bool holds, const QString &reason)
+{
+    // A copy ended without its recorder finishing it: what it holds is its viewers' recording
+    // (finished, in the history), or nothing was recorded (failed, with why).
+    QString e;
+    const auto viewers = m_store.recordingsOfCopy(copyId, &e);
+    if (!viewers)
+        return;
+    if (holds)
+        addToHistory(*viewers);
+    for (const RecordingRow &r : *viewers) {
+        if (r.stopped == 0 && !r.deleted)
+            publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
+                    holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}}, r.owner);
+    }
 }
 
 void DiverServer::onCopyEndReached(qint64 copyId, qint64 stopAtMs)

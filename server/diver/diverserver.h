@@ -201,6 +201,9 @@ private:
     void onResumedSegment(ActiveCopy *c, const dvr::ArchiveSegment &segment);
     void onCopyFinished(qint64 copyId);
     void onCopyStopped(qint64 copyId);
+    /// Its viewers told that a copy ended unfinished: `finished` (and the history) when it holds
+    /// something, else `failed` with `reason`.
+    void tellViewersCopyEnded(qint64 copyId, bool holds, const QString &reason);
     /// The copy's recorder reached its end: sealed in the store, the recorder stops there; an
     /// end another node moved later meanwhile (not heard here yet), the recorder goes on to it.
     void onCopyEndReached(qint64 copyId, qint64 stopAtMs);
