@@ -467,8 +467,24 @@ void DiverServer::setupRoutes()
 
     r->addRoute(Method::Get, u"/api/status"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
+        // The plan's size is the node's business: a box is told its own recordings and conflicts.
+        qint64 planned = m_plan.recordings.size();
+        qint64 conflicts = m_plan.conflicts;
+        if (!who->isOperator) {
+            QString error;
+            QSet<qint64> mine;
+            for (const auto &rule : m_rules.rules(&error, who->owner).value_or(QList<dvr::RecordingRule>{}))
+                mine.insert(rule.id);
+            planned = conflicts = 0;
+            for (const auto &p : std::as_const(m_plan.recordings))
+                planned += p.owner == who->owner;
+            if (!mine.isEmpty()) {
+                for (const auto &s : std::as_const(m_plan.skipped))
+                    conflicts += s.reason == dvr::SkipReason::Conflict && mine.contains(s.airing.ruleId);
+            }
+        }
         QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
-                      {u"planned"_qs, qint64(m_plan.recordings.size())}, {u"conflicts"_qs, m_plan.conflicts},
+                      {u"planned"_qs, planned}, {u"conflicts"_qs, conflicts},
                       {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
                       {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
                       {u"archiveHours"_qs, m_config.archiveHours}};

@@ -1207,6 +1207,15 @@ private Q_SLOTS:
             const QString detail = skipped.value(u"detail"_qs).toString();
             QVERIFY2(detail.startsWith(u"no capacity: conflicts with another recording at "), qPrintable(detail));
         }
+        // Each box counts its own plan; the operator the node's.
+        const auto counts = [&](const QByteArray &who) {
+            const QJsonObject status = call("GET", port, u"/api/status"_qs, who).json();
+            return std::pair(status.value(u"planned"_qs).toInt(-1), status.value(u"conflicts"_qs).toInt(-1));
+        };
+        QCOMPARE(counts(a), std::pair(1, 0));
+        QCOMPARE(counts(b), std::pair(0, 1));
+        QCOMPARE(counts(ticket(u"STB-C"_qs)), std::pair(0, 0));
+        QCOMPARE(counts("operator-secret"), std::pair(1, 1));
         // The operator sees whose it is.
         const QJsonArray all = call("GET", port, u"/api/upcoming"_qs, "operator-secret").json().value(u"skipped"_qs).toArray();
         QCOMPARE(all.size(), 1);
