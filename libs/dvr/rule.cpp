@@ -4,9 +4,11 @@
 
 #include <QDateTime>
 #include <QJsonArray>
+#include <QMutex>
 #include <QRegularExpression>
 #include <QTimeZone>
 
+#include <atomic>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -71,6 +73,26 @@ std::optional<QString> costlyTitle(const QString &pattern)
         if (!own.contains(c.toLower()))
             own += c.toLower();
     }
+    // The pattern's literal pieces ("the " of "the (\w+\s?)+$"), each also put before a run: a
+    // pattern that must match one before its costly part never reaches that part otherwise.
+    QStringList pieces;
+    QString piece;
+    for (qsizetype i = 0; i <= pattern.size() && pieces.size() < 4; ++i) {
+        QChar c = i < pattern.size() ? pattern.at(i) : QChar();
+        const bool escaped = c == u'\\' && i + 1 < pattern.size() && !pattern.at(i + 1).isLetterOrNumber();
+        if (escaped)
+            c = pattern.at(++i);
+        else if (c == u'\\' && i + 1 < pattern.size())
+            ++i; // \w, \d, \b...: not a literal, and neither is its letter
+        if (!c.isNull() && (escaped || (c.isPrint() && !QStringView(u"\\^$.|?*+()[]{}").contains(c)))) {
+            piece += c.toLower();
+            continue;
+        }
+        if (!piece.isEmpty())
+            pieces.append(piece.left(16));
+        piece.clear();
+    }
+    pieces.removeDuplicates();
     QStringList units{u"a"_qs, u"1"_qs, u" "_qs, u"-"_qs, u"."_qs, u"\u00e9"_qs, u"a "_qs, u"a1"_qs, u"ab"_qs};
     for (const QChar c : std::as_const(own)) {
         units << QString(c) << QString(c) + u' ';
@@ -80,7 +102,10 @@ std::optional<QString> costlyTitle(const QString &pattern)
         QString run;
         while (run.size() < CostProbeLength)
             run += unit;
-        for (const QString &title : {QString(run + u"!\x01"_qs), QString(run + u"\x01"_qs + own)}) {
+        QStringList titles{run + u"!\x01"_qs, run + u"\x01"_qs + own};
+        for (const QString &before : std::as_const(pieces))
+            titles << before + run + u"!\x01"_qs;
+        for (const QString &title : std::as_const(titles)) {
             const int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(title.utf16()), PCRE2_SIZE(title.size()), 0, 0,
                                        data.get(), context.get());
             if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
@@ -215,12 +240,69 @@ bool literalAt(const QChar *title, const QByteArray &literal)
 
 } // namespace
 
-TitlePattern::TitlePattern(const QString &pattern)
-    : m_regex(pattern, QRegularExpression::CaseInsensitiveOption | QRegularExpression::DontCaptureOption)
+/// A pattern compiled for PCRE2 as QRegularExpression would (caseless, UTF, no captures), JIT
+/// when it can be, and what matching gave up on.
+struct TitlePattern::Compiled
 {
-    if (!m_regex.isValid())
+    explicit Compiled(pcre2_code *c) : code(c) {}
+    ~Compiled() { pcre2_code_free(code); }
+    Q_DISABLE_COPY_MOVE(Compiled)
+
+    pcre2_code *const code;
+    std::atomic<bool> gaveUp{false};
+    mutable QMutex mutex;
+    QString costlyTitle; ///< guarded by mutex
+};
+
+namespace {
+
+/// Steps of PCRE2's matcher one title may take at most when the scheduler matches (validation's
+/// probe allows 50,000 on its 48-character titles; real titles are longer, and a polynomial
+/// pattern there costs more). A million steps is about a millisecond with JIT. PCRE2's own
+/// default is ten million, and reads as "no match" when it is reached.
+constexpr uint32_t RunMatchLimit = 1000000;
+
+/// Per thread: the match context (limits, a JIT stack as QRegularExpression gives it: up to
+/// 512 KiB) and a match data block (one pair: only whether it matched is asked).
+struct Matcher
+{
+    Matcher()
+        : context(pcre2_match_context_create(nullptr)),
+          stack(pcre2_jit_stack_create(32 * 1024, 512 * 1024, nullptr)),
+          data(pcre2_match_data_create(1, nullptr))
+    {
+        if (context) {
+            pcre2_set_match_limit(context, RunMatchLimit);
+            pcre2_set_depth_limit(context, RunMatchLimit);
+            if (stack)
+                pcre2_jit_stack_assign(context, nullptr, stack);
+        }
+    }
+    ~Matcher()
+    {
+        pcre2_match_data_free(data);
+        pcre2_jit_stack_free(stack);
+        pcre2_match_context_free(context);
+    }
+    Q_DISABLE_COPY_MOVE(Matcher)
+
+    pcre2_match_context *const context;
+    pcre2_jit_stack *const stack;
+    pcre2_match_data *const data;
+};
+
+} // namespace
+
+TitlePattern::TitlePattern(const QString &pattern)
+{
+    int errorCode = 0;
+    PCRE2_SIZE errorOffset = 0;
+    pcre2_code *code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.utf16()), PCRE2_SIZE(pattern.size()),
+                                     PCRE2_UTF | PCRE2_CASELESS | PCRE2_NO_AUTO_CAPTURE, &errorCode, &errorOffset, nullptr);
+    if (!code)
         return;
-    m_regex.optimize();
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); // the interpreter matches alike when JIT cannot
+    m_compiled = std::make_shared<Compiled>(code);
     qsizetype consumed = 0;
     m_literal = leadingLiteral(pattern, &m_anchored, &consumed);
     // "^literal" and "^literal\b" (what a rule made from a title is) are decided without PCRE2
@@ -270,7 +352,35 @@ bool TitlePattern::matches(const QString &title) const
                 return false;
         }
     }
-    return m_regex.match(title).hasMatch();
+    if (!m_compiled || m_compiled->gaveUp.load(std::memory_order_relaxed))
+        return false;
+    thread_local const Matcher matcher;
+    if (!matcher.context || !matcher.data)
+        return false;
+    const int rc = pcre2_match(m_compiled->code, reinterpret_cast<PCRE2_SPTR>(title.utf16()), PCRE2_SIZE(title.size()), 0, 0,
+                               matcher.data, matcher.context);
+    if (rc >= 0)
+        return true;
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT
+        || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+        const QMutexLocker lock(&m_compiled->mutex);
+        if (!m_compiled->gaveUp.exchange(true))
+            m_compiled->costlyTitle = title;
+    }
+    return false; // no match, or a title that is not valid UTF-16 (as QRegularExpression)
+}
+
+bool TitlePattern::gaveUp() const
+{
+    return m_compiled && m_compiled->gaveUp.load();
+}
+
+QString TitlePattern::costlyTitle() const
+{
+    if (!m_compiled)
+        return {};
+    const QMutexLocker lock(&m_compiled->mutex);
+    return m_compiled->costlyTitle;
 }
 
 bool TimeWindow::contains(qint64 utcStart) const

@@ -13,6 +13,7 @@
 #include <QTimeZone>
 #include <QtGlobal>
 
+#include <memory>
 #include <optional>
 
 namespace iptv::epg {
@@ -125,8 +126,15 @@ public:
     TitlePattern() = default;
     explicit TitlePattern(const QString &pattern);
 
-    bool isValid() const { return m_regex.isValid(); }
+    bool isValid() const { return bool(m_compiled); }
+    /// Whether the pattern matches `title`. Matching is bounded (PCRE2's match limit): a pattern
+    /// that validation let through but that backtracks past the bound on some title of the guide
+    /// gives up there and then matches nothing more (gaveUp()), rather than cost a scheduler
+    /// evaluation seconds on every title. Thread-safe; copies share what was given up.
     bool matches(const QString &title) const;
+    /// Whether matching went past the bound on some title; that title then.
+    bool gaveUp() const;
+    QString costlyTitle() const;
     /// The literal (ASCII, lower case) every match begins with; empty when the pattern has none
     /// that is sure (an alternation anywhere, a quantified first character, a class).
     const QByteArray &literal() const { return m_literal; }
@@ -134,7 +142,8 @@ public:
     bool isAnchored() const { return m_anchored; }
 
 private:
-    QRegularExpression m_regex;
+    struct Compiled;
+    std::shared_ptr<Compiled> m_compiled;
     QByteArray m_literal;
     bool m_anchored = false;
     /// The whole pattern is ^ and the literal (then \b): decided without PCRE2 for ASCII titles.

@@ -1303,6 +1303,12 @@ bool Scheduler::Private::reportOf(int slot, QList<RuleReport> &out) const
         out.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
         return true;
     }
+    if (rs.regex.gaveUp()) {
+        out.append({r.id, QStringLiteral("pattern too costly on the guide's title \"%1\" (matching gave up there): it matches "
+                                         "nothing more until it is changed; simplify it")
+                              .arg(rs.regex.costlyTitle().left(120))});
+        return true;
+    }
     if (!r.enabled || !rs.candidates.empty())
         return false;
     if (r.kind == RuleKind::Single) {

@@ -13,6 +13,7 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
+#include <QElapsedTimer>
 #include <QTest>
 
 using namespace iptv::dvr;
@@ -81,7 +82,8 @@ private Q_SLOTS:
         // Patterns whose matching backtracks exponentially (tried against every title of the
         // guide, they stall the scheduler): refused with the reason and a title that shows it.
         for (const QString &costly : {u"(\\w+\\s?)+$"_qs, u"(a+)+b"_qs, u"(a|aa)*c"_qs, u"^(.*?,){11}P"_qs, u"(\\d+)*$"_qs,
-                                      u"(\\w|\\d)+\\."_qs, u"([a-z]+ ?)*!"_qs}) {
+                                      u"(\\w|\\d)+\\."_qs, u"([a-z]+ ?)*!"_qs, u"the (\\w+\\s?)+$"_qs, u"er(\\w+\\s?)+$"_qs,
+                                      u"^an(\\w+\\s?)+$"_qs}) {
             r.pattern = costly;
             QTest::newRow(qPrintable(u"regex too costly: "_qs + costly)) << r << before << u"pattern too costly: \""_qs + costly + u'"';
         }
@@ -335,6 +337,30 @@ private Q_SLOTS:
         }
         qInfo("%d pattern and title pairs", tested);
         QCOMPARE(differ, 0);
+    }
+
+    /// A pattern that goes past the match bound on a title (validation would refuse this one; a
+    /// subtler one can pass it and meet a long title in a guide) gives up there: that title and
+    /// every later one, in every copy of the pattern, do not match, and it says on which title.
+    void titlePatternGivesUpPastTheBound()
+    {
+        const TitlePattern pattern(u"(\\w+\\s?)+$"_qs);
+        const TitlePattern copy = pattern;
+        QVERIFY(pattern.matches(u"Hello World"_qs));
+        QVERIFY(!pattern.gaveUp());
+        const QString costly = u"Everybody Loves Raymond Christmas Special Extended Edition!"_qs;
+        QElapsedTimer took;
+        took.start();
+        QVERIFY(!pattern.matches(costly));
+        QVERIFY2(pattern.gaveUp(), "PCRE2's bound was not reached: no title to show it");
+        QCOMPARE(pattern.costlyTitle(), costly);
+        QVERIFY(!copy.matches(u"Hello World"_qs));
+        QVERIFY(copy.gaveUp());
+        QCOMPARE(copy.costlyTitle(), costly);
+        QVERIFY(!pattern.matches(costly)); // at once now
+        qInfo("gave up after %lld ms", qint64(took.elapsed()));
+        // Another pattern is not concerned.
+        QVERIFY(TitlePattern(u"(\\w+\\s?)+$"_qs).matches(u"Hello World"_qs));
     }
 
     /// TitlePattern's test takes a character beyond ASCII to match no ASCII character unless one
