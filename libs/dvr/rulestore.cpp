@@ -190,10 +190,10 @@ bool RuleStore::save(RecordingRule *rule, QString *error, const QString &request
                                      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_key) DO UPDATE SET "
                                      "request_key = excluded.request_key RETURNING id"));
         } else {
-            q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, id) "
-                                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
-                                     "owner = excluded.owner, enabled = excluded.enabled, priority = excluded.priority, "
-                                     "created = excluded.created, spec = excluded.spec RETURNING id"));
+            // Only a rule that is still there: one deleted meanwhile (by another node, between
+            // the caller reading it and this) is not made again.
+            q.prepare(QStringLiteral("UPDATE dvr_rules SET kind = ?, owner = ?, enabled = ?, priority = ?, created = ?, spec = ? "
+                                     "WHERE id = ? RETURNING id"));
         }
         q.addBindValue(ruleKindName(rule->kind));
         q.addBindValue(rule->owner);
@@ -202,8 +202,10 @@ bool RuleStore::save(RecordingRule *rule, QString *error, const QString &request
         q.addBindValue(rule->created);
         q.addBindValue(QString::fromUtf8(spec));
         q.addBindValue(rule->id ? QVariant(rule->id) : QVariant(key));
-        if (!q.exec() || !q.next())
+        if (!q.exec())
             return fail(QStringLiteral("save rule %1").arg(rule->id), sqlErrorText(q.lastError()), error);
+        if (!q.next())
+            return fail(QStringLiteral("save rule %1").arg(rule->id), QStringLiteral("no such rule (deleted)"), error);
         rule->id = q.value(0).toLongLong();
         return true;
     });
@@ -212,16 +214,29 @@ bool RuleStore::save(RecordingRule *rule, QString *error, const QString &request
 bool RuleStore::remove(qint64 id, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {
-        QSqlQuery q(QSqlDatabase::database(m_connection, false));
-        q.prepare(QStringLiteral("DELETE FROM dvr_rules WHERE id = ?"));
-        q.addBindValue(id);
-        if (!q.exec())
-            return fail(QStringLiteral("remove rule %1").arg(id), sqlErrorText(q.lastError()), error);
-        QSqlQuery skips(QSqlDatabase::database(m_connection, false));
+        // The rule and its skipped airings go together, or neither.
+        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+        if (!db.transaction())
+            return fail(QStringLiteral("remove rule %1").arg(id), sqlErrorText(db.lastError()), error);
+        const auto rollBack = [&](const QString &what, const QSqlError &why) {
+            fail(what, sqlErrorText(why), error);
+            db.rollback();
+            return false;
+        };
+        QSqlQuery skips(db);
         skips.prepare(QStringLiteral("DELETE FROM dvr_cancelled WHERE rule_id = ?"));
         skips.addBindValue(id);
         if (!skips.exec())
-            return fail(QStringLiteral("remove the skipped airings of rule %1").arg(id), sqlErrorText(skips.lastError()), error);
+            return rollBack(QStringLiteral("remove the skipped airings of rule %1").arg(id), skips.lastError());
+        QSqlQuery q(db);
+        q.prepare(QStringLiteral("DELETE FROM dvr_rules WHERE id = ?"));
+        q.addBindValue(id);
+        if (!q.exec())
+            return rollBack(QStringLiteral("remove rule %1").arg(id), q.lastError());
+        skips.finish();
+        q.finish();
+        if (!db.commit())
+            return rollBack(QStringLiteral("remove rule %1").arg(id), db.lastError());
         return true;
     });
 }

@@ -36,7 +36,7 @@ public:
     void close();
 
     /// Inserts a rule with id 0 (its new id is written back into *rule) or replaces the rule with
-    /// that id. The rule is validated first (without a guide); false with *error otherwise.
+    /// that id (false, "no such rule", when it is gone: a deleted rule is never made again). The rule is validated first (without a guide); false with *error otherwise.
     /// A new rule saved with a `requestKey` already saved is not inserted again: *rule becomes the
     /// stored one and *repeated is set (a client sending a request again, HTTP's Idempotency-Key).
     bool save(RecordingRule *rule, QString *error, const QString &requestKey = {}, bool *repeated = nullptr);

@@ -571,8 +571,13 @@ void DiverServer::setupRoutes()
             requestKey = rule->owner + u'\n' + QString::fromUtf8(key);
         }
         bool repeated = false;
-        if (!m_rules.save(&*rule, &error, requestKey, &repeated))
+        if (!m_rules.save(&*rule, &error, requestKey, &repeated)) {
+            // Deleted since it was read (on another node): not made again.
+            QString ignored;
+            if (id != 0 && !m_rules.rule(id, &ignored) && ignored.contains(u"no such rule"))
+                return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id)));
             return Reply::error(ApiError::internal(error));
+        }
         if (repeated)
             return Reply::json(ruleOutcome(*rule, who), 200);
         m_scheduler.upsertRule(*rule);

@@ -440,6 +440,13 @@ private Q_SLOTS:
         QCOMPARE(store.rules(&error)->size(), 1);
         QVERIFY(!store.rule(all->at(1).id, &error));
         QVERIFY2(error.contains(u"no such rule"), qPrintable(error));
+        // A change to a rule deleted meanwhile (read before, saved after: another node deleted
+        // it) does not make it again.
+        RecordingRule late = all->at(1);
+        late.priority = 7;
+        QVERIFY(!store.save(&late, &error));
+        QVERIFY2(error.contains(u"no such rule"), qPrintable(error));
+        QCOMPARE(store.rules(&error)->size(), 1);
         const auto history = store.history(&error);
         QVERIFY2(history, qPrintable(error));
         QCOMPARE(history->size(), 1);
