@@ -460,7 +460,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         const QString reason = QStringLiteral("does not start: %1 (tried again every %2 s)").arg(error).arg(kRetrySeconds);
         const bool first = copy->reason != reason;
         copy->reason = reason;
-        saveCopy(*copy);
+        saveCopy(*copy, true);
         if (first) {
             qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << copy->channelId << reason;
             QString e;
@@ -475,7 +475,7 @@ void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previo
         });
         return;
     }
-    saveCopy(*copy);
+    saveCopy(*copy, true);
     if (ActiveCopy *active = m_copies.value(copyId)) {
         active->takenOver = !previousNode.isEmpty() && previousNode != m_config.nodeId;
         active->holderGone = active->takenOver && job.holderGone;
@@ -528,6 +528,9 @@ void DiverServer::onLeaseLost(const QString &leaseId)
 {
     // Another node holds it now (this node did not renew in time): stop writing, finish nothing.
     const qint64 copyId = leaseId.startsWith(u"copy:") ? leaseId.mid(5).toLongLong() : 0;
+    // What this node could not write of it yet is the new holder's business now.
+    m_unsavedCopies.remove(copyId);
+    m_unsavedClaims.remove(copyId);
     ActiveCopy *c = m_copies.take(copyId);
     if (!c)
         return;
@@ -1266,18 +1269,26 @@ void DiverServer::onCopyEndReached(qint64 copyId, qint64 stopAtMs)
     c->recorder->confirmEnd(stopAtMs);
 }
 
-void DiverServer::saveCopy(const CopyRow &row)
+void DiverServer::saveCopy(const CopyRow &row, bool claim)
 {
     QString error;
-    if (m_store.updateCopy(row, &error)) {
+    claim = claim || m_unsavedClaims.contains(row.id); // a claim not written yet still is one
+    bool written = false;
+    if (m_store.updateCopy(row, &error, claim, &written)) {
+        if (!written && !claim)
+            qCInfo(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId
+                                      << "is gone or another node's now: this node's figures for it are not written";
         m_unsavedCopies.remove(row.id);
+        m_unsavedClaims.remove(row.id);
         return;
     }
-    // Never dropped: kept (its latest state) and written again every second until the
-    // database takes it.
+    // Never dropped while this node records it: kept (its latest state) and written again every
+    // second until the database takes it (onLeaseLost drops it).
     if (!m_unsavedCopies.contains(row.id))
         qCWarning(lcDiver).noquote() << "copy" << row.id << "of" << row.channelId << "is not saved:" << error << "(tried again every second)";
     m_unsavedCopies.insert(row.id, row);
+    if (claim)
+        m_unsavedClaims.insert(row.id);
 }
 
 void DiverServer::finishCopyLease(qint64 copyId, const QString &state)

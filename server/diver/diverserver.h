@@ -225,7 +225,8 @@ private:
     bool folderBusy(const QString &directory) const;
     /// Writes a copy's row; one the database does not take now is kept and written again every
     /// second (reconcile) until it does: a recording's state is never dropped.
-    void saveCopy(const CopyRow &row);
+    /// `claim`: this node has just claimed the copy's lease (RecordingStore::updateCopy).
+    void saveCopy(const CopyRow &row, bool claim = false);
     /// Finishes a copy's lease; kept and tried again the same way while the database is unreachable.
     void finishCopyLease(qint64 copyId, const QString &state);
     void finishLease(const QString &leaseId, const QString &state);
@@ -288,6 +289,7 @@ private:
     bool m_archivedChannelsKnown = false;
     QHash<std::pair<QString, QString>, iptv::Gauge *> m_clusterLeaseGauges; ///< (node, kind)
     QHash<qint64, CopyRow> m_unsavedCopies;       ///< copy rows to write again (saveCopy)
+    QSet<qint64> m_unsavedClaims;                 ///< of them, those written as a claim
     QHash<qint64, qint64> m_unsavedEnds;          ///< copy id -> later end to write again (extendCopy)
     QHash<QString, QString> m_unfinishedLeases;   ///< lease id -> final state to write again
     QSet<qint64> m_offered;          ///< copies put in the lease table since this start

@@ -220,18 +220,27 @@ std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *err
     });
 }
 
-bool RecordingStore::updateCopy(const CopyRow &c, QString *error)
+bool RecordingStore::updateCopy(const CopyRow &c, QString *error, bool claim, bool *written)
 {
+    if (written)
+        *written = false;
     return withReconnect(m_connection, error, [&]() -> bool {
         // The recording node's figures and state, never the end: a node writing what its
         // recorder did with a row it read before another node moved the end (a viewer's stop, a
         // longer padding) would otherwise put the old end back (a lost update). The end moves
         // only by extendCopyEnd() and endCopyAt(), each one conditional UPDATE of that column.
-        Statement s(m_connection, QStringLiteral("UPDATE dvr_copies SET record_start = ?, node = ?, directory = ?, state = ?, "
-                                                 "reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?"));
+        const QString update = QStringLiteral("UPDATE dvr_copies SET record_start = ?, node = ?, directory = ?, state = ?, "
+                                              "reason = ?, segments = ?, bytes = ?, gaps = ? WHERE id = ?");
+        Statement s(m_connection, claim ? update : update + QStringLiteral(" AND (node IS NULL OR node = '' OR node = ?)"));
         s.bind(c.recordStart).bind(c.node).bind(c.directory).bind(int(c.state)).bind(c.reason).bind(c.segments).bind(c.bytes)
             .bind(c.gaps).bind(c.id);
-        return s.run(error);
+        if (!claim)
+            s.bind(c.node);
+        if (!s.run(error))
+            return false;
+        if (written)
+            *written = s.q.numRowsAffected() > 0;
+        return true;
     });
 }
 

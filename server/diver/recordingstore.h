@@ -83,7 +83,12 @@ public:
     std::optional<CopyRow> ensureCopy(const CopyRow &copy, QString *error);
     /// Writes what the recording node owns: state, reason, node, folder, segments, bytes, gaps.
     /// Never the end (record_stop), which other nodes move meanwhile: see the two below.
-    bool updateCopy(const CopyRow &copy, QString *error);
+    /// Only while the row names `copy.node` (or no node): a node whose write was held back (the
+    /// database away) while another node took the copy over does not overwrite the new holder's
+    /// row. `claim` (a node that has just claimed the copy's lease) writes whoever it named.
+    /// True when written or when there was nothing to write (*written false: the copy is gone or
+    /// another node's); false with *error when the database fails.
+    bool updateCopy(const CopyRow &copy, QString *error, bool claim = false, bool *written = nullptr);
     /// Moves a copy's end later (a viewer's longer padding, a programme running on), never
     /// earlier; one conditional UPDATE, so it cannot undo another node's move, nor move an end
     /// its recorder stopped at (sealCopyEnd). The end stored after it (0: no such copy).

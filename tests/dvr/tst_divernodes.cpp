@@ -340,6 +340,25 @@ void TestDiverNodes::storesOnBothBackends()
     QVERIFY2(b.updateCopy(recording, &error), qPrintable(error));
     QCOMPARE(a.copy(first->id, &error)->recordStop, longer);
     QCOMPARE(a.copy(first->id, &error)->segments, 13);
+    // node-a claims it (node-b's lease lapsed); node-b's write held back meanwhile (its database
+    // away) comes after: it does not overwrite node-a's row.
+    CopyRow claimed = *a.copy(first->id, &error);
+    claimed.node = QStringLiteral("node-a");
+    claimed.segments = 14;
+    bool written = false;
+    QVERIFY2(a.updateCopy(claimed, &error, true, &written), qPrintable(error));
+    QVERIFY(written);
+    recording.segments = 99;
+    recording.state = CopyState::Failed;
+    QVERIFY2(b.updateCopy(recording, &error, false, &written), qPrintable(error));
+    QVERIFY(!written);
+    const auto after = a.copy(first->id, &error);
+    QCOMPARE(after->node, u"node-a"_qs);
+    QCOMPARE(after->segments, 14);
+    QCOMPARE(after->state, CopyState::Recording);
+    claimed.segments = 15;
+    QVERIFY2(a.updateCopy(claimed, &error, false, &written), qPrintable(error));
+    QVERIFY(written);
 
     RecordingRow r;
     r.owner = QStringLiteral("STB-1");
