@@ -5,6 +5,8 @@
 #include <QDateTime>
 #include <QDir>
 #include <QDirIterator>
+#include <QFileInfo>
+#include <QHash>
 #include <QLoggingCategory>
 #include <QMap>
 
@@ -163,16 +165,28 @@ RetentionPlan Retention::plan(const QList<RetainedArchive> &archives, const QLis
 }
 
 RetentionPlan Retention::planForSpace(const QList<RetainedArchive> &archives, const QList<RetainedRecording> &recordings,
-                                      qint64 nowMs, qint64 needBytes)
+                                      qint64 nowMs, qint64 needBytes, const std::function<bool(const QString &directory)> &onTheDisk)
 {
     RetentionPlan plan = Retention::plan(archives, recordings, nowMs);
-    qint64 freed = plan.bytes();
+    QHash<QString, bool> there; // the answer for each folder asked (an archive's, a recording's)
+    const auto onIt = [&](const QString &path) {
+        if (!onTheDisk)
+            return true;
+        const QString folder = QFileInfo(path).path(); // the archive of a chunk, or a recording's parent
+        auto it = there.find(folder);
+        if (it == there.end())
+            it = there.insert(folder, onTheDisk(folder));
+        return *it;
+    };
+    qint64 freed = 0;
+    for (const RetentionPlan::Deletion &d : std::as_const(plan.deletions))
+        freed += onIt(d.path) ? d.bytes : 0;
     const QList<QPair<QString, QString>> gone = expired(recordings, nowMs);
     for (const Candidate &c : unreferencedChunks(archives, keptOnly(recordings, gone), nowMs)) {
         if (freed >= needBytes)
             break;
-        if (c.pastWindow)
-            continue; // already planned
+        if (c.pastWindow || !onIt(c.path))
+            continue; // already planned, or on another disk
         const qint64 bytes = folderBytes(c.path);
         plan.deletions.append({c.path, bytes, QStringLiteral("disk below its minimum free space: the oldest timeshift goes first"), {}});
         freed += bytes;

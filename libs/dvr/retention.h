@@ -26,6 +26,8 @@
 #include <QString>
 #include <QStringList>
 
+#include <functional>
+
 namespace iptv::dvr {
 
 /// A viewer's recording as retention sees it.
@@ -70,9 +72,13 @@ public:
     /// Expired recordings, and archive chunks past their window that no kept recording references.
     static RetentionPlan plan(const QList<RetainedArchive> &archives, const QList<RetainedRecording> &recordings, qint64 nowMs);
     /// plan(), then the oldest unreferenced archive chunks inside their windows, until `needBytes`
-    /// would be freed (fewer when there is no more that may go).
+    /// would be freed (fewer when there is no more that may go). With `onTheDisk`, only chunks of
+    /// archives for which it is true (those on the file system short of space) go for space, and
+    /// only what is deleted there counts towards `needBytes`: deleting another disk's timeshift
+    /// frees nothing where it is needed.
     static RetentionPlan planForSpace(const QList<RetainedArchive> &archives, const QList<RetainedRecording> &recordings,
-                                      qint64 nowMs, qint64 needBytes);
+                                      qint64 nowMs, qint64 needBytes,
+                                      const std::function<bool(const QString &directory)> &onTheDisk = {});
     /// Deletes what the plan lists; the bytes freed; *errors lists what could not be deleted.
     static qint64 apply(const RetentionPlan &plan, QStringList *errors);
 

@@ -20,6 +20,7 @@
 #include <QLoggingCategory>
 #include <QMutex>
 #include <QSet>
+#include <QStorageInfo>
 #include <QUrlQuery>
 #include <QWebSocket>
 
@@ -93,11 +94,19 @@ QString isoName(qint64 utcSeconds)
 } // namespace
 
 // What the recorders' threads may ask retention to free, kept current by the server's thread.
+/// After a recovery for space that freed nothing on a disk, how long before it is tried there again.
+constexpr qint64 kFutileRecoveryMs = 10'000;
+
 struct RetentionSnapshot
 {
     QMutex mutex;
     QList<dvr::RetainedArchive> archives;
     QList<dvr::RetainedRecording> recordings;
+    /// One recovery at a time (recorders short of space on one disk would otherwise each plan
+    /// and delete for the same shortage), and per disk (device) when a recovery that freed
+    /// nothing there may be tried again: a disk that stays full is not searched at every segment.
+    QMutex recovering;
+    QHash<QByteArray, qint64> futileUntilMs; ///< guarded by `recovering`
 };
 Q_GLOBAL_STATIC(RetentionSnapshot, s_retention)
 
@@ -1059,7 +1068,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     s.stopAtMs = copy->recordStop * 1000;
     s.confirmEnd = true; // onCopyEndReached: an end moved on another node a moment before is not cut short
     s.minFreeBytes = m_config.minFreeBytes;
-    active->recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
+    active->recorder->setSpaceRecovery([this, dir = copy->directory](qint64 need) { return recoverSpace(dir, need); });
     const qint64 id = copy->id;
     connect(active->recorder, &dvr::Recorder::stateChanged, this, [this, id] { onCopyState(id); });
     connect(active->recorder, &dvr::Recorder::gapStarted, this, [this, id](const QString &reason) {
@@ -1685,7 +1694,7 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
     s.segmentSeconds = m_config.segmentSeconds;
     s.niceness = kRecorderNiceness;
     s.minFreeBytes = m_config.minFreeBytes;
-    recorder->setSpaceRecovery([this](qint64 need) { return recoverSpace(need); });
+    recorder->setSpaceRecovery([this, dir = a->directory](qint64 need) { return recoverSpace(dir, need); });
     if (m_recorderHook)
         m_recorderHook(*recorder);
     QString error;
@@ -1843,8 +1852,16 @@ void DiverServer::sweepRetention()
                               << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
 }
 
-qint64 DiverServer::recoverSpace(qint64 needBytes)
+qint64 DiverServer::recoverSpace(const QString &directory, qint64 needBytes)
 {
+    // Only what lies on the disk short of space is deleted for it.
+    const QByteArray device = QStorageInfo(directory).device();
+    const auto onTheDisk = [&device](const QString &folder) { return QStorageInfo(folder).device() == device; };
+    QMutexLocker recovering(&s_retention->recovering);
+    const qint64 startedMs = QDateTime::currentMSecsSinceEpoch();
+    if (s_retention->futileUntilMs.value(device) > startedMs)
+        return 0;
+
     // On a recorder's thread: only the snapshot is read here; the store catches up on the next
     // sweep (a copy whose folder is gone is dropped then).
     QList<dvr::RetainedArchive> archives;
@@ -1854,10 +1871,15 @@ qint64 DiverServer::recoverSpace(qint64 needBytes)
         archives = s_retention->archives;
         recordings = s_retention->recordings;
     }
-    const dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, QDateTime::currentMSecsSinceEpoch(), needBytes);
+    const dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
     QStringList errors;
     const qint64 freed = dvr::Retention::apply(plan, &errors);
-    qCWarning(lcDiver).noquote() << "disk space low: retention freed" << freed << "of" << needBytes << "bytes needed";
+    qCWarning(lcDiver).noquote() << "disk space low on" << device << "(" << directory << "): retention freed" << freed << "of"
+                                 << needBytes << "bytes needed"
+                                 << (freed > 0 ? QString() : QStringLiteral("; not tried again there for %1 s").arg(kFutileRecoveryMs / 1000))
+                                 << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
+    if (freed <= 0)
+        s_retention->futileUntilMs.insert(device, QDateTime::currentMSecsSinceEpoch() + kFutileRecoveryMs);
     return freed;
 }
 

@@ -245,7 +245,8 @@ private:
     void applyClusterChanges();
     QString sourceFor(const QString &channelId) const;
     void publish(const QString &type, const QJsonObject &body, const QString &owner);
-    qint64 recoverSpace(qint64 needBytes);
+    /// On a recorder's thread: frees space on the disk holding `directory` (retention, for space).
+    qint64 recoverSpace(const QString &directory, qint64 needBytes);
     void sweepRetention();
 
     // What a viewer changes besides rules (viewerchanges.cpp)

@@ -72,6 +72,7 @@ private Q_SLOTS:
     void keepUntilDeletesOwnCopy();
     void keepEpisodes();
     void spacePressure();
+    void spaceIsFreedOnTheDiskShortOfIt();
     void writerAsksRetentionWhenFull();
     void storageChoosesMostFree();
 };
@@ -229,6 +230,31 @@ void TestRetention::spacePressure()
     plan = Retention::planForSpace(archives, kept, kT0, 100 * chunk);
     QCOMPARE(Retention::apply(plan, &errors), last);
     QCOMPARE(chunkNames(dir), (QStringList{u"20251206T020000Z"_qs, u"20251206T060000Z"_qs}));
+}
+
+void TestRetention::spaceIsFreedOnTheDiskShortOfIt()
+{
+    // Two archives on two disks; the first is short of space. The second's timeshift is not
+    // deleted for it (that frees nothing there), and what goes on the second anyway (a chunk past
+    // its window) does not count towards what the first needs.
+    QTemporaryDir tmp;
+    const QString full = tmp.filePath(u"disk1/ch1"_qs), other = tmp.filePath(u"disk2/ch2"_qs);
+    QString error;
+    QVERIFY2(makeArchive(full, 4, &error), qPrintable(error));  // 03:00 … 06:00
+    QVERIFY2(makeArchive(other, 5, &error), qPrintable(error)); // 02:00 … 06:00
+    const QList<RetainedArchive> archives{{full, 24 * kHour}, {other, 4 * kHour}}; // 02:00 is past the second's window
+    const auto onDisk1 = [&](const QString &folder) { return folder.startsWith(tmp.filePath(u"disk1"_qs)); };
+    const qint64 chunk = folderBytes(QDir(full).filePath(u"20251206T030000Z"_qs));
+    QStringList errors;
+    QVERIFY(Retention::apply(Retention::planForSpace(archives, {}, kT0, chunk, onDisk1), &errors) >= chunk);
+    QCOMPARE(chunkNames(full), (QStringList{u"20251206T040000Z"_qs, u"20251206T050000Z"_qs, u"20251206T060000Z"_qs}));
+    QCOMPARE(chunkNames(other), (QStringList{u"20251206T030000Z"_qs, u"20251206T040000Z"_qs, u"20251206T050000Z"_qs,
+                                             u"20251206T060000Z"_qs})); // only its expired 02:00
+    // More than the first disk has: all it may give, nothing more from the second.
+    QVERIFY(Retention::apply(Retention::planForSpace(archives, {}, kT0, 100 * chunk, onDisk1), &errors) > 0);
+    QCOMPARE(chunkNames(full), (QStringList{u"20251206T060000Z"_qs}));
+    QCOMPARE(chunkNames(other).size(), 4);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
 }
 
 void TestRetention::writerAsksRetentionWhenFull()
