@@ -208,12 +208,12 @@ std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *err
             .bind(int(c.state)).bind(c.reason);
         std::optional<CopyRow> stored;
         bool ok = insert.run(error);
-        if (ok && insert.q.next() && directoryOf) {
+        const qint64 madeId = ok && insert.q.next() ? insert.q.value(0).toLongLong() : 0; // 0: another node's
+        insert.q.finish(); // SQLite commits no transaction with a statement in progress
+        if (ok && madeId > 0 && directoryOf) {
             // Made by this call: its folder is named by its id, in the same transaction.
-            const qint64 id = insert.q.value(0).toLongLong();
-            insert.q.finish();
             Statement name(m_connection, QStringLiteral("UPDATE dvr_copies SET directory = ? WHERE id = ?"));
-            ok = name.bind(directoryOf(id)).bind(id).run(error);
+            ok = name.bind(directoryOf(madeId)).bind(madeId).run(error);
         }
         if (ok)
             stored = copyOf(c.channelId, c.airingStart, error);
