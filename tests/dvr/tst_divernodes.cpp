@@ -1074,8 +1074,9 @@ void TestDiverNodes::blockedNodeStopsBeforeTakeover()
     QVERIFY(blockEventLoop(test, u"node-a"_qs, blockMs));
     sinceBlock.start();
     QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("test hook: the event loop blocks"), 5000);
-    // Stopped at the deadline (written to its log from the recorder's thread).
-    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("may no longer write it"), 5000);
+    // Stopped at the deadline (written to its log from the recorder's thread); what it wrote
+    // meanwhile is checked first.
+    const bool fenced = QTest::qWaitFor([&] { return (logA += processA->readAll()).contains("may no longer write it"); }, 5000);
     const qint64 fencedAfter = sinceBlock.elapsed();
     // A segment being synced at that moment lands; then nothing until node-b claims.
     QTest::qWait(1000);
@@ -1085,6 +1086,7 @@ void TestDiverNodes::blockedNodeStopsBeforeTakeover()
     const qint64 claimedAfter = sinceBlock.elapsed();
     QCOMPARE(segmentsIn(folder).size(), stopped.size()); // node-a wrote nothing after it stopped
     QCOMPARE(holderOf(), u"node-b"_qs);
+    QVERIFY2(fenced, "node-a's recorder did not say that it stopped");
     QVERIFY2(claimedAfter < blockMs, qPrintable(QStringLiteral("node-b claimed %1 ms into the block").arg(claimedAfter)));
     qInfo().noquote() << QStringLiteral("node-a's recorder stopped %1 ms into the block; node-b claimed the copy %2 ms into it")
                              .arg(fencedAfter).arg(claimedAfter);
