@@ -11,6 +11,8 @@
 #include <QSet>
 #include <QVariant>
 
+#include <limits>
+
 #include <algorithm>
 
 #include <limits>
@@ -529,6 +531,8 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
     m_heldElsewhereSaid = false;
     m_freeSince.clear();
     m_confirmedAt = -1;
+    m_renewSentAt = 0;
+    updateDeadline();
     if (livenessOn()) {
         // The lock first: a node that claims holds it, so the others never see it free while it records.
         const qint64 sent = m_clock.elapsed();
@@ -538,6 +542,7 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
             return false;
         }
         m_confirmedAt = sent;
+        updateDeadline();
         m_liveness.start(int(qBound<qint64>(20, settings.livenessIntervalMs, qMax<qint64>(20, settings.livenessGraceMs / 4))));
     }
     claimNow();
@@ -618,8 +623,65 @@ bool LeaseKeeper::finish(const QString &id, const QString &state, QString *error
     return m_store.finish(id, m_settings.node, state, error);
 }
 
+qint64 LeaseKeeper::steadyNowMs()
+{
+    QElapsedTimer t; // CLOCK_MONOTONIC, as m_clock
+    t.start();
+    return t.msecsSinceReference();
+}
+
+void LeaseKeeper::updateDeadline()
+{
+    if (!m_store.isPostgres()) {
+        m_deadline->store(std::numeric_limits<qint64>::max());
+        return;
+    }
+    // A renewal sent at T extends the leases to T + lease (the others' clocks, NTP-close): they
+    // may be claimed from then; a quarter of a period is the margin for the work to stop.
+    qint64 deadline = m_renewSentAt > 0 ? m_renewSentAt + m_settings.leaseMs * 3 / 4 : 0;
+    // The lock found held by a check sent at T: nobody may claim before T + grace (checkLiveness).
+    if (livenessOn() && m_confirmedAt >= 0)
+        deadline = std::min(deadline, m_clock.msecsSinceReference() + m_confirmedAt + m_settings.livenessGraceMs / 2);
+    m_deadline->store(deadline);
+}
+
+bool LeaseKeeper::stopIfOverdue()
+{
+    if (m_held.isEmpty() || !m_timer.isActive() || steadyNowMs() < m_deadline->load())
+        return false;
+    qCWarning(lcLease).noquote() << m_settings.node
+                                 << QStringLiteral("ran again %1 ms after its watchdog deadline (its thread was blocked): the work "
+                                                   "on all %2 it holds has stopped by itself; it takes back what nobody took meanwhile")
+                                        .arg(steadyNowMs() - m_deadline->load())
+                                        .arg(m_held.size());
+    const QStringList stopped = std::exchange(m_held, {});
+    for (const QString &id : stopped)
+        Q_EMIT lost(id, false);
+    if (livenessOn())
+        m_livenessLost = true; // taken back once the lock is confirmed again (checkLiveness)
+    else
+        m_renewNow = true; // taken back by the renewal (tick)
+    return true;
+}
+
+void LeaseKeeper::giveBack(const QString &id)
+{
+    if (!m_held.removeAll(id))
+        return;
+    qCWarning(lcLease).noquote() << m_settings.node << "gave up" << id
+                                 << "(its work stopped at the watchdog deadline); it takes it back when nobody took it meanwhile";
+    m_renewNow = true;
+}
+
 void LeaseKeeper::takeBack(const QStringList &ids)
 {
+    if (steadyNowMs() >= m_deadline->load()) {
+        // The work would stop at once: after the next confirmation (or renewal).
+        for (const QString &id : ids)
+            m_held.removeAll(id);
+        m_renewNow = true;
+        return;
+    }
     QString error;
     const std::optional<QList<LeaseJob>> jobs = m_store.jobs(&error);
     if (!jobs) {
@@ -639,9 +701,11 @@ void LeaseKeeper::takeBack(const QStringList &ids)
 
 void LeaseKeeper::tick()
 {
+    stopIfOverdue();
     if (!m_timer.isActive() || m_livenessLost)
         return; // without its liveness lock this node neither renews nor claims (checkLiveness)
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const qint64 sentAt = steadyNowMs();
     QString error;
     if (m_reclaim) {
         // What this node held before it was restarted, renewed and taken back before anything
@@ -653,6 +717,8 @@ void LeaseKeeper::tick()
         }
         m_reclaim = false;
         m_lastRenewMs = now;
+        m_renewSentAt = sentAt;
+        updateDeadline();
         for (const LeaseClaim &c : *own) {
             m_held << c.job.id;
             Q_EMIT claimed(c.job, c.previousNode);
@@ -686,6 +752,8 @@ void LeaseKeeper::tick()
                                                 .arg(m_held.size());
         }
         m_lastRenewMs = now;
+        m_renewSentAt = sentAt;
+        updateDeadline();
         for (const QString &id : std::as_const(m_held)) {
             if (!still->contains(id)) {
                 qCWarning(lcLease).noquote() << m_settings.node << "lost" << id << "(its lease expired and another node took it)";
@@ -751,6 +819,7 @@ void LeaseKeeper::checkLiveness()
 {
     if (!m_timer.isActive() || !livenessOn())
         return;
+    stopIfOverdue();
     // Sent now: if the lock is found held, nobody could see it free before this moment, so
     // nobody may claim this node's work before this moment plus the grace period.
     const qint64 sent = m_clock.elapsed();
@@ -782,6 +851,7 @@ void LeaseKeeper::checkLiveness()
             m_heldElsewhereSaid = false;
         }
         m_confirmedAt = sent;
+        updateDeadline();
         if (m_livenessLost) {
             m_livenessLost = false;
             qCInfo(lcLease).noquote() << m_settings.node << "has its liveness lock again: it takes back what nobody took meanwhile";

@@ -3,8 +3,9 @@
 // Recorder nodes share recordings through one SQL table: a node claims a recording by taking its
 // lease (node, lease_until) and renews it while it records; a node that dies stops renewing and
 // another node takes the recording over once the lease has expired, within one lease period. A
-// holder that renews late (its thread was blocked) keeps what nobody took meanwhile: on one node,
-// a blocked event loop costs its recordings nothing.
+// holder that renews late (its thread was blocked) keeps what nobody took meanwhile: on one node
+// (SQLite), a blocked event loop costs its recordings nothing; on PostgreSQL its work stopped at
+// the watchdog deadline (below), and is taken back after a gap.
 //
 // PostgreSQL (several nodes): a claim selects free or expired rows `FOR UPDATE SKIP LOCKED`, so
 // nodes claiming at the same moment get different recordings without waiting on each other.
@@ -25,6 +26,17 @@
 // stops its recordings: since the lock was held when it last confirmed it, nobody may claim them
 // before that moment plus the grace period, so it stops first. The lease expiry stays the fallback
 // for a node alive to PostgreSQL but stuck (stopped, partitioned with its session still open).
+//
+// The watchdog (PostgreSQL): what a keeper holds is worked on by other threads (recorders) that
+// go on when the keeper's own thread hangs, while its session, and so its liveness lock, may stay
+// open: the others claim the work when its leases expire. writeDeadline() is the moment, on the
+// monotonic clock, after which the others may claim (or may soon) unless this thread proves
+// otherwise: three quarters of a lease period after the last renewal was sent and, with liveness,
+// half the grace after the last confirmation of the lock was sent. The workers check it from
+// their own threads (RecorderSettings::writeFence) and stop by themselves once it has passed, so
+// two nodes never work on one item whatever this thread does. When the thread runs again, it
+// gives everything up (lost) and takes back what nobody took meanwhile, as after a lost lock.
+// SQLite (one node) has no deadline: a blocked event loop costs its recordings nothing.
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -37,6 +49,8 @@
 #include <QTimer>
 #include <QVariantList>
 
+#include <atomic>
+#include <memory>
 #include <optional>
 
 namespace iptv::dvr {
@@ -223,6 +237,15 @@ public:
     void releaseHeld(const QString &id);
 
     QStringList held() const { return m_held; }
+    /// The watchdog's deadline (see the top of this file), readable from any thread: the work
+    /// held may go on while steadyNowMs() is below it. Shared: it outlives the keeper.
+    std::shared_ptr<const std::atomic<qint64>> writeDeadline() const { return m_deadline; }
+    /// The monotonic clock of writeDeadline(), in ms.
+    static qint64 steadyNowMs();
+    /// The work on `id` stopped by itself (its watchdog deadline passed) while this node still
+    /// holds it: it is no longer held here, and is taken back (claimed() again) at the next
+    /// renewal when nobody took it meanwhile and the deadline is ahead again.
+    void giveBack(const QString &id);
     /// Liveness is on (PostgreSQL and a grace set) and this node could not confirm its lock for
     /// half the grace: it holds nothing until it has it again.
     bool livenessLost() const { return m_livenessLost; }
@@ -258,6 +281,11 @@ private:
 
     /// With room for more: a look the moment the first lease another node holds expires.
     void watchExpiry(qint64 nowMs);
+    /// The deadline from the last renewal and confirmation sent (PostgreSQL; none on SQLite).
+    void updateDeadline();
+    /// This thread did not run until after the deadline (its work stopped by itself): gives
+    /// everything up, to take back what is still its own; true when it did.
+    bool stopIfOverdue();
 
     Settings m_settings;
     LeaseStore m_store;
@@ -275,6 +303,9 @@ private:
     bool m_renewNow = false;          ///< the next tick renews, whenever the last renewal was
     bool m_heldElsewhereSaid = false; ///< logged once
     QHash<QString, qint64> m_freeSince; ///< other nodes seen without their lock, since when
+    // The watchdog (steadyNowMs() values).
+    qint64 m_renewSentAt = 0;  ///< when the last renewal (or reclaim) that succeeded was sent
+    std::shared_ptr<std::atomic<qint64>> m_deadline = std::make_shared<std::atomic<qint64>>(0);
 };
 
 } // namespace iptv::dvr

@@ -54,6 +54,7 @@ struct Recorder::Worker
 
     std::atomic<bool> stopping{false};
     std::atomic<bool> finishOnStop{true};
+    std::atomic<bool> fenced{false}; ///< stopped itself: cfg.writeFence said no
     std::atomic<qint64> stopAtMs{0}; ///< cfg.stopAtMs, movable while recording (setStopAt)
     std::atomic<qint64> confirmedStopMs{0}; ///< cfg.confirmEnd: the end the owner confirmed
     std::atomic<qint64> askedStopMs{0};     ///< … and the one endReached() was said for
@@ -177,6 +178,31 @@ struct Recorder::Worker
         else
             qCInfo(lcRecorder).noquote() << cfg.directory << QVariant::fromValue(s).toString() << why;
         QMetaObject::invokeMethod(owner, [o = owner, s, why] { Q_EMIT o->stateChanged(s, why); }, Qt::QueuedConnection);
+    }
+
+    /// cfg.writeFence: false once it has said no, and the recorder stops then, crash-like, from
+    /// this thread (the reader's or the writer's): nothing more is written.
+    bool mayWrite()
+    {
+        if (fenced.load())
+            return false;
+        if (!cfg.writeFence || cfg.writeFence())
+            return true;
+        if (!fenced.exchange(true)) {
+            qCWarning(lcRecorder).noquote() << cfg.directory
+                                            << ": this process may no longer write it (its owner's thread has not confirmed that it "
+                                               "still holds it): the recorder stops, nothing more is written";
+            finishOnStop = false;
+            stopping = true;
+            {
+                std::lock_guard lock(inputMutex);
+                if (input)
+                    input->interrupt();
+            }
+            wake.notify_all();
+            queueCv.notify_all();
+        }
+        return false;
     }
 
     /// The end came (and, with cfg.confirmEnd, the owner confirmed it: until then it is asked,
@@ -394,6 +420,8 @@ struct Recorder::Worker
         while (!stopping) {
             if (stopDue())
                 return QStringLiteral("the recording's end time came");
+            if (!mayWrite())
+                return QStringLiteral("fenced");
             MediaError error;
             const MediaInput::Read r = in.read(packet.get(), &error);
             if (r == MediaInput::Read::End)
@@ -738,6 +766,8 @@ struct Recorder::Worker
 
     void write(const Pending &p)
     {
+        if (!mayWrite())
+            return; // dropped, as a crash would: the next holder records on after a gap
         if (p.journal) {
             QString why;
             if (!writer.journal(p.pieces, p.startMs, p.durationMs, p.gap, p.journalBegin, &why)) {
@@ -922,6 +952,11 @@ Recorder::State Recorder::state() const
         return State::Idle;
     QMutexLocker lock(&m_worker->statusMutex);
     return m_worker->state;
+}
+
+bool Recorder::fenced() const
+{
+    return m_worker && m_worker->fenced.load();
 }
 
 QString Recorder::reason() const

@@ -43,6 +43,7 @@
 #include <QObject>
 #include <QString>
 
+#include <functional>
 #include <memory>
 
 namespace iptv::dvr {
@@ -70,6 +71,12 @@ struct RecorderSettings
     /// policy: they yield the CPU to the process's other threads (a server's HTTP thread:
     /// playback starts) when the cores are saturated; their socket and write queue absorb the wait.
     int niceness = 0;
+    /// Asked on the recorder's own threads before every write (and between packets): false when
+    /// this process may no longer write the recording (its owner's thread has not shown for too
+    /// long that it still holds it: see LeaseKeeper::writeDeadline()). The recorder then stops
+    /// from its own threads as stop(false) does (nothing more is written, the segment in
+    /// progress is dropped), says stopped(), and fenced() is true. Unset: never.
+    std::function<bool()> writeFence;
 };
 
 class Recorder : public QObject
@@ -126,6 +133,8 @@ public:
 
     /// The threads have ended and stopped() was emitted (on the owner's thread).
     bool isStopped() const { return m_stopReported; }
+    /// The recorder stopped itself because its write fence (RecorderSettings::writeFence) closed.
+    bool fenced() const;
 
     State state() const;
     QString reason() const;   ///< why the state is what it is (empty when Recording)

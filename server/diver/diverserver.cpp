@@ -42,6 +42,10 @@ constexpr qint64 kReplanSeconds = 30;
 /// Retention (reading every recording and its copy from the store) runs this often, not every
 /// tick; a recorder short of space asks for it at once (recoverSpace).
 constexpr qint64 kSweepSeconds = 30;
+/// Folders below recordings/ that no copy names (a crash after an expiry's commit, before its
+/// folder went) are looked for this often, and removed once nothing has written to them for this long.
+constexpr qint64 kOrphanSweepSeconds = 600;
+constexpr qint64 kOrphanAgeSeconds = 600;
 /// The copies recorded here read their ends from the store this often (another node may have
 /// planned a viewer's longer padding).
 constexpr qint64 kFollowSeconds = 5;
@@ -87,9 +91,22 @@ QList<dvr::PlannedRecording> notIn(const dvr::PlannedRecordings &of, const dvr::
     return out;
 }
 
+/// What a recorder checks from its own threads: whether the keeper's thread has shown in time
+/// that this node still holds its work (LeaseKeeper::writeDeadline()).
+std::function<bool()> writeFenceOf(const dvr::LeaseKeeper &keeper)
+{
+    return [deadline = keeper.writeDeadline()] { return dvr::LeaseKeeper::steadyNowMs() < deadline->load(std::memory_order_relaxed); };
+}
+
 QString isoName(qint64 utcSeconds)
 {
     return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
+}
+
+/// A copy's folder below a storage folder: recordings/<channel>/<airing start>-copy<id>.
+QString copyFolderName(const QString &channelId, qint64 airingStart, qint64 copyId)
+{
+    return QStringLiteral("recordings/%1/%2-copy%3").arg(channelId, isoName(airingStart)).arg(copyId);
 }
 } // namespace
 
@@ -528,7 +545,11 @@ void DiverServer::followCopyEnds()
             continue; // there, in another state (this node's own finish is on its way), or unreadable
         ActiveCopy *c = m_copies.take(id);
         qCInfo(lcDiver).noquote() << "copy" << id << "of" << c->row.channelId << "was deleted on another node: its recorder stops";
-        stopRecorder(c->recorder, false, [this, id] { finishCopyLease(id, u"failed"_qs); });
+        // What it wrote after the other node removed the folder goes too, once it has stopped.
+        stopRecorder(c->recorder, false, [this, id, row = c->row] {
+            finishCopyLease(id, u"failed"_qs);
+            removeCopyFolder(row);
+        });
         delete c;
     }
 }
@@ -794,12 +815,17 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
                 return; // failed a moment ago: tried again after a pause, not every second
             // Made once (another node planning the same airing finds it); recorded by whichever
             // node claims it from the lease table.
-            const QString relative = QStringLiteral("recordings/%1/%2").arg(c.channelId, isoName(c.airingStart));
-            const auto dir = m_storage->place(relative, (c.recordStop - c.recordStart) * kBytesPerSecond, &error);
+            // Its folder is named by its id as well as the airing: a copy deleted and made again
+            // at once for the same airing (its last viewer deleted it, another records it) never
+            // shares the folder of the one being deleted (whose recorder may still write, whose
+            // folder goes). Copies made before keep the folder their row names.
+            const auto root = m_storage->choose((c.recordStop - c.recordStart) * kBytesPerSecond, &error);
             std::optional<CopyRow> made;
-            if (!dir)
-                error = QStringLiteral("no storage for %1: %2").arg(relative, error);
-            else if (c.directory = *dir; !(made = m_store.ensureCopy(c, &error)))
+            if (!root)
+                error = QStringLiteral("no storage for the copy of %1 at %2: %3").arg(c.channelId, isoName(c.airingStart), error);
+            else if (!(made = m_store.ensureCopy(c, &error, [&](qint64 id) {
+                           return QDir(*root).filePath(copyFolderName(c.channelId, c.airingStart, id));
+                       })))
                 error = QStringLiteral("the copy is not stored: %1").arg(error);
             if (!made) {
                 m_retryAt.insert(key, t + kRetrySeconds);
@@ -1068,6 +1094,7 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     s.stopAtMs = copy->recordStop * 1000;
     s.confirmEnd = true; // onCopyEndReached: an end moved on another node a moment before is not cut short
     s.minFreeBytes = m_config.minFreeBytes;
+    s.writeFence = writeFenceOf(m_leases);
     active->recorder->setSpaceRecovery([this, dir = copy->directory](qint64 need) { return recoverSpace(dir, need); });
     const qint64 id = copy->id;
     connect(active->recorder, &dvr::Recorder::stateChanged, this, [this, id] { onCopyState(id); });
@@ -1214,6 +1241,18 @@ void DiverServer::onCopyStopped(qint64 copyId)
     ActiveCopy *c = m_copies.take(copyId);
     if (!c)
         return;
+    if (c->recorder->fenced()) {
+        // Stopped by itself at its watchdog deadline: this thread did not run for too long, and
+        // another node may have taken the copy over. Nothing is written to its row; its lease
+        // is given back, and taken back (recorded on after a gap) when nobody took it.
+        qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId
+                                     << "stopped at its watchdog deadline (this node's event loop did not run): another node may "
+                                        "record it now";
+        stopRecorder(c->recorder, false);
+        m_leases.giveBack(leaseIdOf(copyId));
+        delete c;
+        return;
+    }
     c->row = c->withFigures();
     const bool holds = c->row.segments > 0;
     c->row.state = holds ? CopyState::Finished : CopyState::Failed;
@@ -1694,7 +1733,20 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
     s.segmentSeconds = m_config.segmentSeconds;
     s.niceness = kRecorderNiceness;
     s.minFreeBytes = m_config.minFreeBytes;
+    s.writeFence = writeFenceOf(m_archiveLeases);
     recorder->setSpaceRecovery([this, dir = a->directory](qint64 need) { return recoverSpace(dir, need); });
+    connect(recorder, &dvr::Recorder::stopped, this, [this, recorder, channelId = a->channelId] {
+        // Only a fenced archive recorder stops by itself: this thread did not show in time that
+        // the node still holds the archive. Given back, and taken back if nobody took it.
+        ActiveArchive *archive = m_archives.value(channelId);
+        if (!archive || archive->recorder != recorder || !recorder->fenced())
+            return;
+        qCWarning(lcDiver).noquote() << "the archive of" << channelId << "stopped at its watchdog deadline (this node's event loop "
+                                                                       "did not run): another node may write it now";
+        archive->recorder = nullptr;
+        stopRecorder(recorder, false);
+        m_archiveLeases.giveBack(archiveLeaseIdOf(channelId));
+    });
     if (m_recorderHook)
         m_recorderHook(*recorder);
     QString error;
@@ -1768,12 +1820,18 @@ void DiverServer::sweepRetention()
     archives.append(closedArchives()); // archived no more: kept for their recordings only
     QList<dvr::RetainedRecording> recordings;
     QString e;
+    const bool orphans = now() - m_lastOrphanSweepAt >= kOrphanSweepSeconds;
+    const QStringList candidates = orphans ? orphanCandidates() : QStringList();
     const auto rows = m_store.recordings(&e, {}, false);
     if (!rows)
         return;
     QHash<qint64, int> viewersOfCopy;
-    for (const RecordingRow &r : *rows)
+    QHash<qint64, QList<qint64>> recordingsOfCopy; ///< what an expiry of the copy decides on
+    for (const RecordingRow &r : *rows) {
         ++viewersOfCopy[r.copyId];
+        if (r.copyId != 0)
+            recordingsOfCopy[r.copyId].append(r.id);
+    }
     // Read once a sweep, not once per recording: thousands of recordings on PostgreSQL would keep
     // this thread (HTTP, lease renewals) busy for seconds.
     const auto copyRows = m_store.copies(&e);
@@ -1781,6 +1839,10 @@ void DiverServer::sweepRetention()
     if (!copyRows || !ruleRows) {
         qCWarning(lcDiver).noquote() << "retention: cannot read the copies or rules:" << e;
         return;
+    }
+    if (orphans) {
+        m_lastOrphanSweepAt = now();
+        sweepOrphans(candidates, *copyRows);
     }
     QHash<qint64, const CopyRow *> copyById;
     for (const CopyRow &copy : *copyRows)
@@ -1833,23 +1895,87 @@ void DiverServer::sweepRetention()
     const dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, now() * 1000);
     if (plan.deletions.isEmpty() && plan.expiredRecordings.isEmpty())
         return;
+    // Archive chunks go at once; an expired copy's rows first, in one transaction against a
+    // viewer joining it, then its folder (expireCopies).
+    dvr::RetentionPlan chunks = plan;
+    chunks.deletions.removeIf([](const dvr::RetentionPlan::Deletion &d) { return d.recordingId.startsWith(u"copy:"); });
     QStringList errors;
-    const qint64 freed = dvr::Retention::apply(plan, &errors);
+    const qint64 freed = dvr::Retention::apply(chunks, &errors);
+    const int copiesExpired = expireCopies(plan, recordingsOfCopy);
+    qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes of archives," << chunks.deletions.size() << "deletions;"
+                              << copiesExpired << "copies expired"
+                              << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
+}
+
+int DiverServer::expireCopies(const dvr::RetentionPlan &plan, const QHash<qint64, QList<qint64>> &recordingsOfCopy)
+{
+    int expired = 0;
     for (const QString &id : plan.expiredRecordings) {
-        if (id.startsWith(u"copy:")) {
-            const qint64 copyId = id.mid(5).toLongLong();
-            if (const auto viewers = m_store.recordingsOfCopy(copyId, &e)) {
-                for (const RecordingRow &r : *viewers) {
-                    m_store.removeRecording(r.id, &e);
-                    publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, u"retention"_qs}}, r.owner);
-                }
+        if (!id.startsWith(u"copy:"))
+            continue;
+        const qint64 copyId = id.mid(5).toLongLong();
+        QString e;
+        const auto done = m_store.expireCopy(copyId, recordingsOfCopy.value(copyId), &e);
+        if (!done) {
+            qCWarning(lcDiver).noquote() << "retention: copy" << copyId << "is not expired (tried again at the next sweep):" << e;
+            continue;
+        }
+        if (!done->expired) {
+            qCInfo(lcDiver).noquote() << "retention: copy" << copyId << "is kept:" << done->why;
+            continue;
+        }
+        ++expired;
+        for (int i = 0; i < done->recordings.size(); ++i) {
+            m_settledCoverage.remove(done->recordings.at(i));
+            publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, done->recordings.at(i)}, {u"reason"_qs, u"retention"_qs}},
+                    done->owners.at(i));
+        }
+        announce(ClusterChange::Kind::CopyRemoved, copyId);
+        qCInfo(lcDiver).noquote() << "retention: copy" << copyId << "of" << done->copy.channelId << "expired with its"
+                                  << done->recordings.size() << "recordings; its folder" << done->copy.directory << "goes";
+        // After the commit: a crash before this leaves an orphan folder (sweepOrphans), never a
+        // row whose files are gone.
+        whenFolderFree(done->copy.directory, [this, copy = done->copy] { removeCopyFolder(copy); });
+    }
+    return expired;
+}
+
+QStringList DiverServer::orphanCandidates() const
+{
+    // Listed before the rows are read: a copy's folder is made by its recorder, after its row
+    // was committed, so a folder seen here whose row the later read does not find has none.
+    QStringList out;
+    const qint64 before = QDateTime::currentSecsSinceEpoch() - kOrphanAgeSeconds;
+    for (const QString &root : m_storage->paths()) {
+        QDir recordings(QDir(root).filePath(u"recordings"_qs));
+        for (const QString &channel : recordings.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            QDir dir(recordings.filePath(channel));
+            for (const QFileInfo &folder : dir.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+                // Written to lately: a recorder (maybe another node's, of a copy just deleted)
+                // may still be at it.
+                if (folder.lastModified().toSecsSinceEpoch() < before)
+                    out.append(QDir::cleanPath(folder.absoluteFilePath()));
             }
-            m_store.removeCopy(copyId, &e);
-            announce(ClusterChange::Kind::CopyRemoved, copyId);
         }
     }
-    qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes," << plan.deletions.size() << "deletions"
-                              << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
+    return out;
+}
+
+void DiverServer::sweepOrphans(const QStringList &candidates, const QList<CopyRow> &copies)
+{
+    QSet<QString> named;
+    for (const CopyRow &c : copies)
+        named.insert(QDir::cleanPath(c.directory));
+    for (const ActiveCopy *c : std::as_const(m_copies))
+        named.insert(QDir::cleanPath(c->row.directory));
+    for (const QString &folder : candidates) {
+        if (named.contains(folder) || folderBusy(folder))
+            continue;
+        if (QDir(folder).removeRecursively())
+            qCInfo(lcDiver).noquote() << "retention: removed the orphan folder" << folder << "(no copy names it)";
+        else
+            qCWarning(lcDiver).noquote() << "retention: the orphan folder" << folder << "could not be removed";
+    }
 }
 
 qint64 DiverServer::recoverSpace(const QString &directory, qint64 needBytes)
@@ -1871,7 +1997,11 @@ qint64 DiverServer::recoverSpace(const QString &directory, qint64 needBytes)
         archives = s_retention->archives;
         recordings = s_retention->recordings;
     }
-    const dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
+    dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
+    // An expired copy goes with its rows, in one transaction on the server's thread
+    // (expireCopies): asked for at once, never its folder alone from here.
+    if (plan.deletions.removeIf([](const dvr::RetentionPlan::Deletion &d) { return d.recordingId.startsWith(u"copy:"); }) > 0)
+        QMetaObject::invokeMethod(this, [this] { m_lastSweepAt = 0; }, Qt::QueuedConnection);
     QStringList errors;
     const qint64 freed = dvr::Retention::apply(plan, &errors);
     qCWarning(lcDiver).noquote() << "disk space low on" << device << "(" << directory << "): retention freed" << freed << "of"

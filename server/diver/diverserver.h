@@ -29,6 +29,7 @@
 #include <core/metrics.h>
 #include <dvr/lease.h>
 #include <dvr/playout.h>
+#include <dvr/retention.h>
 #include <dvr/rulestore.h>
 #include <dvr/scheduler.h>
 #include <epg/guide.h>
@@ -257,6 +258,13 @@ private:
     /// Removes the folder of a copy deleted with its last viewer's recording, unless a new copy
     /// of the same airing (recorded again at once, here or on another node) has taken it up.
     void removeCopyFolder(const CopyRow &copy);
+    /// Retention's expired copies: rows deleted in one transaction each (RecordingStore::expireCopy),
+    /// then their folders; how many expired.
+    int expireCopies(const dvr::RetentionPlan &plan, const QHash<qint64, QList<qint64>> &recordingsOfCopy);
+    /// Copy folders nothing has written to for kOrphanAgeSeconds, listed before the rows are read.
+    QStringList orphanCandidates() const;
+    /// Removes those of `candidates` no copy row (nor a copy recorded here) names.
+    void sweepOrphans(const QStringList &candidates, const QList<CopyRow> &copies);
     /// Gives the scheduler the skipped airings from the store (at start; after a node changed a rule's).
     bool reloadCancelled(QString *error);
 
@@ -307,6 +315,7 @@ private:
     bool m_planned = false;
     qint64 m_lastPlanAt = 0;
     qint64 m_lastSweepAt = 0;
+    qint64 m_lastOrphanSweepAt = 0; ///< sweepOrphans(), at the first sweep and then every kOrphanSweepSeconds
     qint64 m_lastFollowAt = 0;
     QTimer m_tick;
     http::Router *m_router = nullptr;

@@ -10,7 +10,10 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QFile>
 #include <QLoggingCategory>
+#include <QThread>
+#include <QTimer>
 
 int main(int argc, char *argv[])
 {
@@ -44,6 +47,24 @@ int main(int argc, char *argv[])
     if (!server.start(&error)) {
         qCritical("diver: %s", qPrintable(error));
         return 1;
+    }
+    // A test hook (tst_divernodes): with DIVER_TEST_BLOCK_FILE set, the event loop blocks for
+    // the milliseconds written to that file once it appears (it is removed first): a node whose
+    // event loop hangs while its recorders' threads and its database session live on.
+    const QString blockFile = qEnvironmentVariable("DIVER_TEST_BLOCK_FILE");
+    QTimer blockWatch;
+    if (!blockFile.isEmpty()) {
+        QObject::connect(&blockWatch, &QTimer::timeout, [blockFile] {
+            QFile f(blockFile);
+            if (!f.open(QIODevice::ReadOnly))
+                return;
+            const int ms = f.readAll().trimmed().toInt();
+            f.remove();
+            qWarning("diver: test hook: the event loop blocks for %d ms", ms);
+            QThread::msleep(ulong(qMax(0, ms)));
+            qWarning("diver: test hook: the event loop runs again");
+        });
+        blockWatch.start(50);
     }
     return app.exec();
 }

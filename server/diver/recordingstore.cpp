@@ -9,6 +9,8 @@
 #include <QSqlQuery>
 #include <QSqlRecord>
 
+#include <algorithm>
+
 namespace iptv::diver {
 
 namespace {
@@ -192,7 +194,7 @@ std::optional<qint64> RecordingStore::insertCopy(const CopyRow &c, QString *erro
     });
 }
 
-std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *error)
+std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *error, const std::function<QString(qint64)> &directoryOf)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<CopyRow> {
         // Several nodes plan from the same rules and guide: the first insert makes the copy, the
@@ -201,11 +203,19 @@ std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *err
             return std::nullopt;
         Statement insert(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, "
                                                       "node, directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                                                      "ON CONFLICT (channel_id, airing_start) DO NOTHING"));
+                                                      "ON CONFLICT (channel_id, airing_start) DO NOTHING RETURNING id"));
         insert.bind(c.channelId).bind(c.airingStart).bind(c.recordStart).bind(c.recordStop).bind(c.node).bind(c.directory)
             .bind(int(c.state)).bind(c.reason);
         std::optional<CopyRow> stored;
-        if (insert.run(error))
+        bool ok = insert.run(error);
+        const qint64 madeId = ok && insert.q.next() ? insert.q.value(0).toLongLong() : 0; // 0: another node's
+        insert.q.finish(); // SQLite commits no transaction with a statement in progress
+        if (ok && madeId > 0 && directoryOf) {
+            // Made by this call: its folder is named by its id, in the same transaction.
+            Statement name(m_connection, QStringLiteral("UPDATE dvr_copies SET directory = ? WHERE id = ?"));
+            ok = name.bind(directoryOf(madeId)).bind(madeId).run(error);
+        }
+        if (ok)
             stored = copyOf(c.channelId, c.airingStart, error);
         if (!stored) {
             if (error->isEmpty())
@@ -470,6 +480,58 @@ std::optional<RecordingDeletion> RecordingStore::deleteRecording(qint64 id, QStr
                 if (last.q.numRowsAffected() > 0)
                     out.copy = copy;
             }
+            error->clear();
+            return out;
+        });
+    });
+}
+
+std::optional<CopyExpiry> RecordingStore::expireCopy(qint64 copyId, const QList<qint64> &viewers, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<CopyExpiry> {
+        return inTransaction(error, [&]() -> std::optional<CopyExpiry> {
+            CopyExpiry out;
+            // Held until the end, as deleteRecording() holds it: a viewer joining the copy
+            // (insertRecording, FOR KEY SHARE) waits and finds it gone, or joined first and is
+            // seen below; a node reopening it (reopenCopy) waits, or reopened it first.
+            Statement held(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id = ?%2")
+                                             .arg(QLatin1String(s_copyColumns), m_postgres ? u" FOR UPDATE"_qs : QString()));
+            if (!held.bind(copyId).run(error))
+                return std::nullopt;
+            if (!held.q.next()) {
+                out.why = QStringLiteral("gone already");
+                return out;
+            }
+            out.copy = copyFrom(held.q);
+            if (out.copy.state == CopyState::Recording) {
+                out.why = QStringLiteral("recorded again");
+                return out;
+            }
+            Statement which(m_connection, QStringLiteral("SELECT id, owner, deleted FROM dvr_recordings WHERE copy_id = ? ORDER BY id"));
+            if (!which.bind(copyId).run(error))
+                return std::nullopt;
+            QList<qint64> now;
+            while (which.q.next()) {
+                out.recordings.append(which.q.value(0).toLongLong());
+                out.owners.append(which.q.value(1).toString());
+                if (which.q.value(2).toInt() == 0)
+                    now.append(which.q.value(0).toLongLong());
+            }
+            QList<qint64> expected = viewers;
+            std::sort(expected.begin(), expected.end());
+            if (now != expected) {
+                out.why = QStringLiteral("its viewers changed meanwhile");
+                out.recordings.clear();
+                out.owners.clear();
+                return out;
+            }
+            Statement recordings(m_connection, QStringLiteral("DELETE FROM dvr_recordings WHERE copy_id = ?"));
+            if (!recordings.bind(copyId).run(error))
+                return std::nullopt;
+            Statement copy(m_connection, QStringLiteral("DELETE FROM dvr_copies WHERE id = ?"));
+            if (!copy.bind(copyId).run(error))
+                return std::nullopt;
+            out.expired = true;
             error->clear();
             return out;
         });

@@ -96,8 +96,9 @@ std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString
 
 void DiverServer::removeCopyFolder(const CopyRow &copy)
 {
-    // The airing names the folder: a viewer recording it again at once gets a new copy in the
-    // same folder, which then stays (its recorder takes up what is there).
+    // A copy's folder is named by its id (copyFolderName): a new copy of the airing made
+    // meanwhile has a folder of its own. Copies made before that were named by the airing
+    // alone: a new copy made with such a name (by a node of an older version) keeps it.
     QString error;
     const auto again = m_store.copyOf(copy.channelId, copy.airingStart, &error);
     if (!error.isEmpty()) {

@@ -2,14 +2,24 @@
 
 // A throwaway PostgreSQL for tests: initdb in a temporary directory, pg_ctl start on a free
 // loopback port with fsync off, stopped with the object. PostgreSQL refuses to run as root, so
-// its tools run as the postgres user then. Tests skip with the reason from skipReason() when the
-// server binaries or Qt's QPSQL driver are missing.
+// its tools run as the postgres user then. Tests skip with the reason from skipReason() (or
+// startOrSkipReason()) when the server binaries or Qt's QPSQL driver are missing.
+//
+// What the tests do with it besides, in one place: a fresh database per test (freshDatabase),
+// statements as the superuser (exec), a node's own login role that the test can forbid to log
+// in again (createNodeRole, allowLogin), and cutting a node's sessions (terminateBackends).
 
 #include <QDir>
 #include <QFile>
 #include <QProcess>
+#include <QAtomicInteger>
+#include <QDebug>
+#include <QRegularExpression>
 #include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTcpServer>
+#include <QUrl>
 #include <QTemporaryDir>
 
 #include <algorithm>
@@ -31,6 +41,84 @@ public:
     }
 
     ~PostgresServer() { stop(); }
+
+    /// skipReason(), then start(): empty when the server runs, else why the tests that need it
+    /// skip (with the tools' output when it did not start). For initTestCase().
+    QString startOrSkipReason()
+    {
+        QString why = skipReason();
+        if (!why.isEmpty())
+            return why;
+        QString output;
+        if (!start(&output))
+            return QStringLiteral("the server did not start: ") + output;
+        return {};
+    }
+
+    /// A new database `<prefix><n>` (n counts the databases made so far); its uri(), or empty
+    /// with a warning when it could not be made.
+    QString freshDatabase(const QString &prefix)
+    {
+        const QString name = prefix + QString::number(++m_databases);
+        QString error;
+        if (!createDatabase(name, &error)) {
+            qWarning().noquote() << "creating the database" << name << ":" << error;
+            return {};
+        }
+        return uri(name);
+    }
+
+    /// Runs `statement` as the test's superuser on the database of `databaseUri` (one of
+    /// uri()'s), through a connection of its own; false with a warning when it fails.
+    bool exec(const QString &databaseUri, const QString &statement)
+    {
+        return withConnection(databaseUri, [&](QSqlDatabase db) {
+            QSqlQuery q(db);
+            if (!q.exec(statement)) {
+                qWarning().noquote() << statement << ":" << q.lastError().text();
+                return false;
+            }
+            return true;
+        });
+    }
+
+    /// Terminates the sessions whose application_name is `applicationName` (a node's, set by
+    /// `?application_name=` in its URI): how many, or -1.
+    int terminateBackends(const QString &databaseUri, const QString &applicationName)
+    {
+        int n = -1;
+        withConnection(databaseUri, [&](QSqlDatabase db) {
+            QSqlQuery q(db);
+            q.prepare(QStringLiteral("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?"));
+            q.addBindValue(applicationName);
+            if (q.exec() && q.next())
+                n = q.value(0).toInt();
+            else
+                qWarning().noquote() << "terminating" << applicationName << ":" << q.lastError().text();
+            return n >= 0;
+        });
+        return n;
+    }
+
+    /// A login role of a node's own (a superuser, made again when it was there), which the test
+    /// can forbid to log in (allowLogin): `databaseUri` as that role, or empty with a warning.
+    QString createNodeRole(const QString &databaseUri, const QString &role)
+    {
+        if (!exec(databaseUri, QStringLiteral("DROP ROLE IF EXISTS %1").arg(role))
+            || !exec(databaseUri, QStringLiteral("CREATE ROLE %1 LOGIN SUPERUSER").arg(role)))
+            return {};
+        return uriAs(databaseUri, role);
+    }
+    /// Lets a role log in, or not (its open sessions stay: terminateBackends() ends them).
+    bool allowLogin(const QString &databaseUri, const QString &role, bool allowed)
+    {
+        return exec(databaseUri, QStringLiteral("ALTER ROLE %1 %2").arg(role, allowed ? u"LOGIN" : u"NOLOGIN"));
+    }
+    /// `databaseUri` with another user.
+    static QString uriAs(QString databaseUri, const QString &role)
+    {
+        return databaseUri.replace(QRegularExpression(QStringLiteral("//[^@]*@")), QStringLiteral("//%1@").arg(role));
+    }
 
     /// initdb + start; false with the tools' output in *error.
     bool start(QString *error)
@@ -118,6 +206,30 @@ public:
     quint16 port() const { return m_port; }
 
 private:
+    /// Runs `body` on a QPSQL connection of its own to the database of `databaseUri`, as the
+    /// superuser; false when it cannot be opened (with a warning) or `body` says so.
+    template <typename Body>
+    bool withConnection(const QString &databaseUri, Body body)
+    {
+        static QAtomicInteger<int> connections;
+        const QString name = QStringLiteral("postgresserver-%1").arg(connections.fetchAndAddRelaxed(1));
+        bool ok = false;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+            db.setHostName(QStringLiteral("127.0.0.1"));
+            db.setPort(m_port);
+            db.setUserName(QStringLiteral("iptv"));
+            db.setDatabaseName(QUrl(databaseUri).path().mid(1));
+            if (!db.open())
+                qWarning().noquote() << "connecting to" << databaseUri << ":" << db.lastError().text();
+            else
+                ok = body(db);
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(name);
+        return ok;
+    }
+
     static QString binDir()
     {
         QDir root(QStringLiteral("/usr/lib/postgresql"));
@@ -150,4 +262,5 @@ private:
     QString m_options;
     quint16 m_port = 0;
     bool m_running = false;
+    int m_databases = 0;
 };

@@ -17,7 +17,12 @@
 // a deleted copy. With liveness, a node
 // killed with SIGKILL is taken over within 3 s whatever its 10 s lease says; a node whose session
 // is cut and cannot log in again stops recording before the other claims its copy; an extension
-// landing just as the recorder reaches the old end (forced by a hook) is recorded to.
+// landing just as the recorder reaches the old end (forced by a hook) is recorded to. Retention's
+// expiry of a copy against a viewer joining it, interleaved both ways, never leaves a recording
+// in an expired copy; every copy has a folder of its own (deleted and made again at once, the
+// two never share one), older copies keep theirs, and orphan folders go once idle. A node whose
+// event loop is blocked (a test hook) stops recording at its watchdog deadline, before the other
+// node claims its copy at the lease's expiry: never two writers.
 
 #include "../common/diverticket.h"
 #include "../common/postgresserver.h"
@@ -52,6 +57,8 @@
 #include <QScopeGuard>
 #include <QSemaphore>
 #include <QThread>
+
+#include <sys/time.h>
 
 using namespace recasttest;
 using iptv::diver::CopyRow;
@@ -122,16 +129,7 @@ private:
                         {{"Authorization", "Bearer " + credential}, {"Content-Type", "application/json"}});
     }
     /// A fresh database on the test's PostgreSQL; empty (with a warning) when it cannot be made.
-    QString database()
-    {
-        const QString name = QStringLiteral("diver%1").arg(++m_databases);
-        QString error;
-        if (!m_postgres.createDatabase(name, &error)) {
-            qWarning().noquote() << error;
-            return {};
-        }
-        return m_postgres.uri(name);
-    }
+    QString database() { return m_postgres.freshDatabase(QStringLiteral("diver")); }
     DiverConfig nodeConfig(const QString &test, const QString &node, const QString &db) const
     {
         DiverConfig c;
@@ -197,6 +195,9 @@ private:
         auto *p = new QProcess;
         m_processes.insert(node, p);
         p->setProcessChannelMode(QProcess::MergedChannels);
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(u"DIVER_TEST_BLOCK_FILE"_qs, blockFileOf(test, node)); // blockEventLoop()
+        p->setProcessEnvironment(env);
         p->start(kDiverBinary, {u"--config"_qs, path});
         if (!p->waitForStarted(10000))
             return 0;
@@ -214,6 +215,23 @@ private:
         }
         return quint16(log.mid(at + 17, log.indexOf(' ', at + 17) - at - 17).toUInt());
     }
+    /// The file whose appearance blocks the event loop of node process `node` of test `test`
+    /// (diver's DIVER_TEST_BLOCK_FILE test hook).
+    QString blockFileOf(const QString &test, const QString &node) const
+    {
+        return m_dir.filePath(test + u'/' + node + u".block"_qs);
+    }
+    /// Blocks the event loop of node process `node` for `ms` (its recorders' threads and its
+    /// database sessions live on).
+    bool blockEventLoop(const QString &test, const QString &node, int ms)
+    {
+        const QString path = blockFileOf(test, node);
+        QFile f(path + u".new"_qs);
+        if (!f.open(QIODevice::WriteOnly) || f.write(QByteArray::number(ms)) <= 0)
+            return false;
+        f.close();
+        return QFile::rename(path + u".new"_qs, path); // whole, never half written
+    }
     void killProcesses()
     {
         for (QProcess *p : std::as_const(m_processes)) {
@@ -228,7 +246,6 @@ private:
     QTemporaryDir m_dir;
     PostgresServer m_postgres;
     QString m_postgresError;
-    int m_databases = 0;
     std::unique_ptr<iptv::recast::RecastServer> m_recast;
     iptv::payload::SigningKey m_key = iptv::payload::SigningKey::generate();
     QString m_keyFile;
@@ -243,6 +260,9 @@ private Q_SLOTS:
     void copyEndIsNotLostToTheRecorder();
     void recordingRowChangesColumnByColumn();
     void deleteOfTheLastViewerAgainstAJoiningOne();
+    void expiryOfACopyAgainstAJoiningViewer();
+    void copyFoldersAreTheirOwn();
+    void blockedNodeStopsBeforeTakeover();
     void stopOnOtherNodeEndsTheCopy();
     void twoNodesNeverRecordTheSameCopy();
     void cleanStopIsClaimedWhenHeard();
@@ -264,10 +284,7 @@ private Q_SLOTS:
 void TestDiverNodes::initTestCase()
 {
     QVERIFY(m_dir.isValid());
-    m_postgresError = PostgresServer::skipReason();
-    QString output;
-    if (m_postgresError.isEmpty() && !m_postgres.start(&output))
-        m_postgresError = QStringLiteral("the server did not start: ") + output;
+    m_postgresError = m_postgres.startOrSkipReason();
     if (!m_postgresError.isEmpty())
         return; // every test needs it, or needs nothing else
     iptv::media::installFfmpegLogHandler();
@@ -534,6 +551,129 @@ bool exec(const QString &connection, const QString &sql, const QVariantList &val
     qWarning().noquote() << sql << ":" << q.lastError().text();
     return false;
 }
+
+/// Two nodes' statements interleaved on PostgreSQL: the test's own connection "raw" runs one
+/// node's transaction statement by statement, holding what it locks, while the other node's
+/// operation runs on a thread of its own (its RecordingStore opened there first); "watch" sees
+/// who waits for whom.
+class Interleaving
+{
+public:
+    explicit Interleaving(const QString &db) : m_db(db) {}
+    /// The two nodes' stores, used from the test's thread (opened by open()).
+    RecordingStore nodeA, nodeB;
+    ~Interleaving()
+    {
+        finish();
+        iptv::closeSqlDatabase(u"raw"_qs);
+        iptv::closeSqlDatabase(u"watch"_qs);
+    }
+    bool open(QString *error)
+    {
+        if (!nodeA.open(m_db, error) || !nodeB.open(m_db, error) || !iptv::openSqlDatabase(m_db, u"raw"_qs, error)
+            || !iptv::openSqlDatabase(m_db, u"watch"_qs, error))
+            return false;
+        QSqlQuery pid(QSqlDatabase::database(u"raw"_qs, false));
+        if (!pid.exec(u"SELECT pg_backend_pid()"_qs) || !pid.next()) {
+            *error = pid.lastError().text();
+            return false;
+        }
+        m_raw = pid.value(0).toInt();
+        return true;
+    }
+    /// Recordings in a copy that is not there (read on "watch"); -1 when it cannot be read.
+    int danglingRows() const
+    {
+        QSqlQuery q(QSqlDatabase::database(u"watch"_qs, false));
+        return q.exec(u"SELECT count(*) FROM dvr_recordings r WHERE r.copy_id <> 0 AND NOT EXISTS "
+                      "(SELECT 1 FROM dvr_copies c WHERE c.id = r.copy_id)"_qs) && q.next() ? q.value(0).toInt() : -1;
+    }
+    /// Runs `held` (statements with their values) in a transaction on "raw", then lets
+    /// `operation` run on the other node's thread, which must wait for raw's locks; commits, and
+    /// waits for the operation to end. Empty when it went so, else what went otherwise.
+    QString interleave(const QList<std::pair<QString, QVariantList>> &held, std::function<void(RecordingStore &)> operation)
+    {
+        finish();
+        QString threadError;
+        QSemaphore opened;
+        m_thread.reset(QThread::create([this, &opened, &threadError, operation] {
+            RecordingStore store;
+            const bool ok = store.open(m_db, &threadError);
+            opened.release();
+            m_go.acquire();
+            if (ok)
+                operation(store);
+        }));
+        m_thread->start();
+        opened.acquire();
+        if (!threadError.isEmpty())
+            return threadError;
+        if (!exec(u"raw"_qs, u"BEGIN"_qs))
+            return QStringLiteral("BEGIN failed");
+        for (const auto &[sql, values] : held) {
+            if (!exec(u"raw"_qs, sql, values))
+                return QStringLiteral("%1 failed").arg(sql);
+        }
+        m_go.release();
+        if (!QTest::qWaitFor([&] { return waitsForALockOf(u"watch"_qs, m_raw) || m_thread->isFinished(); }, 10000))
+            return QStringLiteral("the other node's operation neither waited for the rows held nor ended within 10 s");
+        if (m_thread->isFinished())
+            return QStringLiteral("the other node's operation did not wait for the rows held");
+        if (!exec(u"raw"_qs, u"COMMIT"_qs))
+            return QStringLiteral("COMMIT failed");
+        if (!m_thread->wait(10000))
+            return QStringLiteral("the other node's operation did not end");
+        return {};
+    }
+
+private:
+    /// A thread left waiting (a failure above) is let go: raw's transaction rolled back.
+    void finish()
+    {
+        if (!m_thread)
+            return;
+        m_go.release();
+        if (!m_thread->isFinished()) {
+            exec(u"raw"_qs, u"ROLLBACK"_qs);
+            m_thread->wait();
+        }
+        m_thread.reset();
+        m_go.acquire(m_go.available());
+    }
+
+    QString m_db;
+    int m_raw = 0;
+    QSemaphore m_go;
+    std::unique_ptr<QThread> m_thread;
+};
+
+/// A copy of channel one's airing at `airingStart` (half an hour, in `state`) with viewer
+/// STB-X's recording in it, made through `store`; false with *error.
+bool copyWithViewer(RecordingStore &store, qint64 airingStart, CopyState state, CopyRow *copy, qint64 *x, QString *error)
+{
+    CopyRow c;
+    c.channelId = QStringLiteral("one");
+    c.airingStart = c.recordStart = airingStart;
+    c.recordStop = airingStart + 1800;
+    c.state = state;
+    c.directory = QStringLiteral("/srv/dvr/recordings/one/%1").arg(airingStart);
+    const auto made = store.ensureCopy(c, error);
+    if (!made)
+        return false;
+    *copy = *made;
+    *x = store.insertRecording(viewerOf(*made, u"STB-X"_qs, 1), error).value_or(0);
+    return *x > 0;
+}
+
+/// A node's insertRecording() of viewer STB-Y's recording into `copy`, statement by statement
+/// (for Interleaving::interleave): the copy's row held (FOR KEY SHARE), then the row inserted.
+QList<std::pair<QString, QVariantList>> joinHeldBy(const CopyRow &copy)
+{
+    return {{u"SELECT id FROM dvr_copies WHERE id = ? FOR KEY SHARE"_qs, {copy.id}},
+            {u"INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
+             "record_stop, copy_id, created) VALUES ('STB-Y', 2, ?, 'Film', ?, ?, ?, ?, ?, 0)"_qs,
+             {copy.channelId, copy.airingStart, copy.recordStop, copy.recordStart, copy.recordStop, copy.id}}};
+}
 } // namespace
 
 // A recording's row as two nodes change it at once, interleaved on PostgreSQL statement by
@@ -623,63 +763,18 @@ void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
     NEED_POSTGRES();
     const QString db = database();
     QVERIFY(!db.isEmpty());
-    RecordingStore nodeA, nodeB;
+    Interleaving both(db);
     QString error;
-    QVERIFY2(nodeA.open(db, &error), qPrintable(error));
-    QVERIFY2(nodeB.open(db, &error), qPrintable(error));
+    QVERIFY2(both.open(&error), qPrintable(error));
+    RecordingStore &nodeA = both.nodeA, &nodeB = both.nodeB;
     qint64 airing = 1'800'000'000;
-    // A copy with viewer X's recording in it; its id and X's.
-    auto makeCopy = [&](CopyRow *copy, qint64 *x) {
-        CopyRow c;
-        c.channelId = QStringLiteral("one");
-        c.airingStart = airing += 3600;
-        c.recordStart = c.airingStart;
-        c.recordStop = c.airingStart + 1800;
-        c.directory = QStringLiteral("/srv/dvr/recordings/one/%1").arg(c.airingStart);
-        const auto made = nodeA.ensureCopy(c, &error);
-        if (!made)
-            return false;
-        *copy = *made;
-        const auto id = nodeA.insertRecording(viewerOf(*made, u"STB-X"_qs, 1), &error);
-        *x = id.value_or(0);
-        return *x > 0;
-    };
-    auto danglingRows = [&]() {
-        QSqlQuery q(QSqlDatabase::database(u"raw"_qs, false));
-        return q.exec(u"SELECT count(*) FROM dvr_recordings r WHERE r.copy_id <> 0 AND NOT EXISTS "
-                      "(SELECT 1 FROM dvr_copies c WHERE c.id = r.copy_id)"_qs) && q.next() ? q.value(0).toInt() : -1;
-    };
-    QVERIFY2(iptv::openSqlDatabase(db, u"raw"_qs, &error), qPrintable(error));
-    QVERIFY2(iptv::openSqlDatabase(db, u"watch"_qs, &error), qPrintable(error));
-    QSqlQuery pid(QSqlDatabase::database(u"raw"_qs, false));
-    QVERIFY(pid.exec(u"SELECT pg_backend_pid()"_qs) && pid.next());
-    const int raw = pid.value(0).toInt();
-    auto closeRaw = qScopeGuard([] {
-        iptv::closeSqlDatabase(u"raw"_qs);
-        iptv::closeSqlDatabase(u"watch"_qs);
-    });
-    // The other node's store, opened on a thread of its own before the interleaving begins;
-    // `operation` runs there once `go` is released.
-    QSemaphore opened, go;
-    auto nodeThread = [&](QString *threadError, std::function<void(RecordingStore &)> operation) {
-        std::unique_ptr<QThread> thread(QThread::create([&db, &opened, &go, threadError, operation] {
-            RecordingStore store;
-            const bool ok = store.open(db, threadError);
-            opened.release();
-            go.acquire();
-            if (ok)
-                operation(store);
-        }));
-        thread->start();
-        opened.acquire();
-        return thread;
-    };
+    CopyRow copy;
+    qint64 x = 0;
+    auto makeCopy = [&] { return copyWithViewer(nodeA, airing += 3600, CopyState::Recording, &copy, &x, &error); };
 
     // 1. B finds the copy (ensureRecording's copyOf); A deletes X's recording, the copy's last;
     //    then B inserts Y's: refused (the copy is gone), nothing dangling; made again, it works.
-    CopyRow copy;
-    qint64 x = 0;
-    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    QVERIFY2(makeCopy(), qPrintable(error));
     const auto found = nodeB.copyOf(copy.channelId, copy.airingStart, &error);
     QVERIFY2(found, qPrintable(error));
     auto deleted = nodeA.deleteRecording(x, &error);
@@ -689,7 +784,7 @@ void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
     bool gone = false;
     QVERIFY(!nodeB.insertRecording(viewerOf(*found, u"STB-Y"_qs, 2), &error, &gone));
     QVERIFY2(gone, qPrintable(error));
-    QCOMPARE(danglingRows(), 0);
+    QCOMPARE(both.danglingRows(), 0);
     QVERIFY(!nodeB.copy(copy.id, &error));
     const auto again = nodeB.ensureCopy(copy, &error);
     QVERIFY2(again && again->id != copy.id, qPrintable(error));
@@ -700,7 +795,7 @@ void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
     QVERIFY2(deleted && !deleted->removed && !deleted->copy, qPrintable(error));
 
     // 2. B inserts Y's recording first; then A deletes X's: the copy stays, Y's is in it.
-    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    QVERIFY2(makeCopy(), qPrintable(error));
     QVERIFY(nodeB.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error, &gone).value_or(0) > 0);
     deleted = nodeA.deleteRecording(x, &error);
     QVERIFY2(deleted && deleted->removed && !deleted->copy, qPrintable(error));
@@ -709,61 +804,30 @@ void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
 
     // 3. B's insert in flight (its transaction holds the copy and has inserted, not committed)
     //    while A deletes X's: A waits for B, then sees Y's row and keeps the copy.
-    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    QVERIFY2(makeCopy(), qPrintable(error));
     std::optional<iptv::diver::RecordingDeletion> byA;
     QString errorA;
-    std::unique_ptr<QThread> a = nodeThread(&errorA, [&](RecordingStore &store) { byA = store.deleteRecording(x, &errorA); });
-    auto joinA = qScopeGuard([&] { // a failure below leaves no thread waiting
-        go.release();
-        if (!a->isFinished()) {
-            exec(u"raw"_qs, u"ROLLBACK"_qs);
-            a->wait();
-        }
-    });
-    QVERIFY(exec(u"raw"_qs, u"BEGIN"_qs));
-    QVERIFY(exec(u"raw"_qs, u"SELECT id FROM dvr_copies WHERE id = ? FOR KEY SHARE"_qs, {copy.id}));
-    QVERIFY(exec(u"raw"_qs,
-                 u"INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
-                 "record_stop, copy_id, created) VALUES ('STB-Y', 2, ?, 'Film', ?, ?, ?, ?, ?, 0)"_qs,
-                 {copy.channelId, copy.airingStart, copy.recordStop, copy.recordStart, copy.recordStop, copy.id}));
-    go.release();
-    QTRY_VERIFY_WITH_TIMEOUT(waitsForALockOf(u"watch"_qs, raw) || a->isFinished(), 10000);
-    QVERIFY2(!a->isFinished(), "A's delete did not wait for the copy held by B's insert");
-    QVERIFY(exec(u"raw"_qs, u"COMMIT"_qs));
-    QVERIFY(a->wait(10000));
+    QString went = both.interleave(joinHeldBy(copy), [&](RecordingStore &store) { byA = store.deleteRecording(x, &errorA); });
+    QVERIFY2(went.isEmpty(), qPrintable(went));
     QVERIFY2(byA && byA->removed, qPrintable(errorA));
     QVERIFY2(!byA->copy, "the copy was deleted while B's recording joined it");
     QVERIFY(nodeA.copy(copy.id, &error));
-    QCOMPARE(danglingRows(), 0);
+    QCOMPARE(both.danglingRows(), 0);
 
     // 4. A's delete in flight (its transaction holds the copy and has deleted X's and the copy,
     //    not committed) while B inserts Y's: B waits for A, then finds the copy gone.
-    QVERIFY2(makeCopy(&copy, &x), qPrintable(error));
+    QVERIFY2(makeCopy(), qPrintable(error));
     std::optional<qint64> byB;
     bool goneB = false;
     QString errorB;
-    std::unique_ptr<QThread> b = nodeThread(&errorB, [&](RecordingStore &store) {
-        byB = store.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &errorB, &goneB);
-    });
-    auto joinB = qScopeGuard([&] {
-        go.release();
-        if (!b->isFinished()) {
-            exec(u"raw"_qs, u"ROLLBACK"_qs);
-            b->wait();
-        }
-    });
-    QVERIFY(exec(u"raw"_qs, u"BEGIN"_qs));
-    QVERIFY(exec(u"raw"_qs, u"SELECT id FROM dvr_copies WHERE id = ? FOR UPDATE"_qs, {copy.id}));
-    QVERIFY(exec(u"raw"_qs, u"DELETE FROM dvr_recordings WHERE id = ?"_qs, {x}));
-    QVERIFY(exec(u"raw"_qs, u"DELETE FROM dvr_copies WHERE id = ? AND NOT EXISTS (SELECT 1 FROM dvr_recordings WHERE copy_id = ?)"_qs,
-                 {copy.id, copy.id}));
-    go.release();
-    QTRY_VERIFY_WITH_TIMEOUT(waitsForALockOf(u"watch"_qs, raw) || b->isFinished(), 10000);
-    QVERIFY2(!b->isFinished(), "B's insert did not wait for the copy held by A's delete");
-    QVERIFY(exec(u"raw"_qs, u"COMMIT"_qs));
-    QVERIFY(b->wait(10000));
+    went = both.interleave({{u"SELECT id FROM dvr_copies WHERE id = ? FOR UPDATE"_qs, {copy.id}},
+                            {u"DELETE FROM dvr_recordings WHERE id = ?"_qs, {x}},
+                            {u"DELETE FROM dvr_copies WHERE id = ? AND NOT EXISTS (SELECT 1 FROM dvr_recordings WHERE copy_id = ?)"_qs,
+                             {copy.id, copy.id}}},
+                           [&](RecordingStore &store) { byB = store.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &errorB, &goneB); });
+    QVERIFY2(went.isEmpty(), qPrintable(went));
     QVERIFY2(!byB && goneB, qPrintable(errorB));
-    QCOMPARE(danglingRows(), 0);
+    QCOMPARE(both.danglingRows(), 0);
 
     // SQLite (one node): the same calls, one after the other.
     RecordingStore one;
@@ -784,6 +848,282 @@ void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
     QVERIFY2(deleted && deleted->removed && deleted->copy && deleted->copy->id == loneCopy->id, qPrintable(error));
     QVERIFY(!one.insertRecording(viewerOf(*loneCopy, u"STB-Z"_qs, 3), &error, &gone));
     QVERIFY(gone);
+}
+
+// Retention's expiry of a copy against a viewer joining it on another node, interleaved both
+// ways: the copy's rows go in one transaction holding its row (FOR UPDATE) and only with the
+// viewers retention decided on, so a viewer that joined keeps it, and one joining after finds it
+// gone (and gets a new copy); never a recording in an expired copy. A copy recorded again is
+// not expired. SQLite: the same calls, one after the other.
+void TestDiverNodes::expiryOfACopyAgainstAJoiningViewer()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    Interleaving both(db);
+    QString error;
+    QVERIFY2(both.open(&error), qPrintable(error));
+    RecordingStore &nodeA = both.nodeA, &nodeB = both.nodeB;
+    qint64 airing = 1'850'000'000;
+    CopyRow copy;
+    qint64 x = 0;
+    auto makeCopy = [&](RecordingStore &store) { return copyWithViewer(store, airing += 3600, CopyState::Finished, &copy, &x, &error); };
+
+    // 1. B's viewer Y joins first; A's expiry (decided on X alone) keeps the copy, and Y's row.
+    QVERIFY2(makeCopy(nodeA), qPrintable(error));
+    bool gone = false;
+    const auto y = nodeB.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error, &gone);
+    QVERIFY2(y && *y > 0, qPrintable(error));
+    auto expiry = nodeA.expireCopy(copy.id, {x}, &error);
+    QVERIFY2(expiry && !expiry->expired, qPrintable(error));
+    QVERIFY2(expiry->why.contains(u"viewers"), qPrintable(expiry->why));
+    QCOMPARE(nodeA.recordingsOfCopy(copy.id, &error)->size(), 2);
+    // Decided on both: it goes, with both rows, in one transaction; its folder is the caller's.
+    expiry = nodeA.expireCopy(copy.id, {*y, x}, &error);
+    QVERIFY2(expiry && expiry->expired, qPrintable(error));
+    QCOMPARE(expiry->copy.directory, copy.directory);
+    QCOMPARE(expiry->recordings, (QList<qint64>{x, *y}));
+    QCOMPARE(expiry->owners, (QStringList{u"STB-X"_qs, u"STB-Y"_qs}));
+    QVERIFY(!nodeB.copy(copy.id, &error));
+    QCOMPARE(both.danglingRows(), 0);
+    // Expired twice (two nodes' sweeps): the second finds it gone.
+    expiry = nodeB.expireCopy(copy.id, {*y, x}, &error);
+    QVERIFY2(expiry && !expiry->expired && expiry->why == u"gone already"_qs, qPrintable(error));
+
+    // 2. A expires it first; B's viewer joining after finds it gone (and gets a new copy).
+    QVERIFY2(makeCopy(nodeA), qPrintable(error));
+    expiry = nodeA.expireCopy(copy.id, {x}, &error);
+    QVERIFY2(expiry && expiry->expired, qPrintable(error));
+    QVERIFY(!nodeB.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error, &gone));
+    QVERIFY2(gone, qPrintable(error));
+    QCOMPARE(both.danglingRows(), 0);
+
+    // 3. B's join in flight (its transaction holds the copy and has inserted, not committed)
+    //    while A expires it: A waits for B, then sees Y's row and keeps the copy.
+    QVERIFY2(makeCopy(nodeA), qPrintable(error));
+    std::optional<iptv::diver::CopyExpiry> byA;
+    QString errorA;
+    QString went = both.interleave(joinHeldBy(copy), [&](RecordingStore &store) { byA = store.expireCopy(copy.id, {x}, &errorA); });
+    QVERIFY2(went.isEmpty(), qPrintable(went));
+    QVERIFY2(byA && !byA->expired, qPrintable(errorA));
+    QVERIFY(nodeA.copy(copy.id, &error));
+    QCOMPARE(nodeA.recordingsOfCopy(copy.id, &error)->size(), 2);
+    QCOMPARE(both.danglingRows(), 0);
+
+    // 4. A's expiry in flight (its transaction holds the copy and has deleted the rows, not
+    //    committed) while B's viewer joins: B waits for A, then finds the copy gone.
+    QVERIFY2(makeCopy(nodeA), qPrintable(error));
+    std::optional<qint64> byB;
+    bool goneB = false;
+    QString errorB;
+    went = both.interleave({{u"SELECT id FROM dvr_copies WHERE id = ? FOR UPDATE"_qs, {copy.id}},
+                            {u"DELETE FROM dvr_recordings WHERE copy_id = ?"_qs, {copy.id}},
+                            {u"DELETE FROM dvr_copies WHERE id = ?"_qs, {copy.id}}},
+                           [&](RecordingStore &store) { byB = store.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &errorB, &goneB); });
+    QVERIFY2(went.isEmpty(), qPrintable(went));
+    QVERIFY2(!byB && goneB, qPrintable(errorB));
+    QCOMPARE(both.danglingRows(), 0);
+
+    // 5. Recorded again (a viewer asked for its airing while it is on): not expired.
+    QVERIFY2(makeCopy(nodeA), qPrintable(error));
+    QVERIFY2(nodeB.reopenCopy(copy.id, copy.recordStop + 60, &error), qPrintable(error));
+    expiry = nodeA.expireCopy(copy.id, {x}, &error);
+    QVERIFY2(expiry && !expiry->expired && expiry->why == u"recorded again"_qs, qPrintable(error));
+
+    // SQLite (one node): the same calls, one after the other.
+    RecordingStore one;
+    QVERIFY2(one.open(m_dir.filePath(u"expire-join.sqlite"_qs), &error), qPrintable(error));
+    QVERIFY2(makeCopy(one), qPrintable(error));
+    const auto late = one.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error);
+    QVERIFY2(late && *late > 0, qPrintable(error));
+    expiry = one.expireCopy(copy.id, {x}, &error);
+    QVERIFY2(expiry && !expiry->expired, qPrintable(error));
+    expiry = one.expireCopy(copy.id, {x, *late}, &error);
+    QVERIFY2(expiry && expiry->expired && expiry->recordings.size() == 2, qPrintable(error));
+    QVERIFY(!one.insertRecording(viewerOf(copy, u"STB-Z"_qs, 3), &error, &gone));
+    QVERIFY(gone);
+}
+
+namespace {
+/// Sets a folder's modification time `secondsAgo` in the past.
+bool age(const QString &path, qint64 secondsAgo)
+{
+    const time_t then = time_t(QDateTime::currentSecsSinceEpoch() - secondsAgo);
+    struct timeval times[2] = {{then, 0}, {then, 0}};
+    return ::utimes(QFile::encodeName(path).constData(), times) == 0;
+}
+} // namespace
+
+// Every copy has a folder of its own, named by its id: the one viewer of a copy being recorded
+// deletes it and records the airing again at once (through the API, on PostgreSQL): the new copy
+// is another folder, which the old one's removal leaves alone and its recorder fills. A copy made
+// before (its folder named by the airing alone) is still read from the folder its row names, and
+// a later sweep of orphans leaves it; a folder no copy names (a crash after an expiry's commit)
+// goes once nothing has written to it for 10 minutes, not before.
+void TestDiverNodes::copyFoldersAreTheirOwn()
+{
+    NEED_POSTGRES();
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"folders"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    const DiverConfig c = nodeConfig(test, u"node-a"_qs, db);
+    QVERIFY(writeGuide(c.guideFile, m_recast->port(), now - 10, now + 3600, u"Regatta"_qs));
+    const QString storage = c.storagePaths.first();
+    // Before the node starts: a copy of an older version (a finished airing, named by it alone),
+    // and two folders no copy names, one written to 20 minutes ago, one a moment ago.
+    QString error;
+    const QString legacy = QDir(storage).filePath(u"recordings/one/20260101T100000Z"_qs);
+    const QString orphan = QDir(storage).filePath(u"recordings/one/20260101T120000Z-copy999"_qs);
+    const QString fresh = QDir(storage).filePath(u"recordings/one/20260101T140000Z-copy998"_qs);
+    {
+        RecordingStore older;
+        QVERIFY2(older.open(db, &error), qPrintable(error));
+        CopyRow row;
+        row.channelId = u"one"_qs;
+        row.airingStart = 1'767'261'600; // 2026-01-01T10:00:00Z
+        row.recordStart = row.airingStart;
+        row.recordStop = row.airingStart + 60;
+        row.state = CopyState::Finished;
+        row.directory = legacy;
+        const auto made = older.ensureCopy(row, &error);
+        QVERIFY2(made && made->directory == legacy, qPrintable(error));
+        RecordingRow viewer = viewerOf(*made, u"STB-OLD"_qs, 1);
+        viewer.kept = true;
+        QVERIFY2(older.insertRecording(viewer, &error).value_or(0) > 0, qPrintable(error));
+    }
+    for (const QString &folder : {legacy, orphan, fresh}) {
+        QVERIFY(QDir().mkpath(folder));
+        QFile f(QDir(folder).filePath(u"segment.ts"_qs));
+        QVERIFY(f.open(QIODevice::WriteOnly) && f.write("ts") == 2);
+        f.close();
+    }
+    QVERIFY(age(legacy, 3600));
+    QVERIFY(age(orphan, 1200));
+
+    DiverServer a(c);
+    QVERIFY2(a.start(&error), qPrintable(error));
+    // The first sweep: the orphan goes; the fresh one and the older copy's folder stay.
+    QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(orphan), 10000);
+    QVERIFY(QFileInfo::exists(fresh));
+    QVERIFY(QFileInfo::exists(QDir(legacy).filePath(u"segment.ts"_qs)));
+
+    const QByteArray box = ticket(u"STB-F"_qs);
+    const HttpResult made = call("POST", a.httpPort(), u"/api/recordings"_qs, box,
+                                 {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}});
+    QCOMPARE(made.status, 201);
+    QTRY_COMPARE_WITH_TIMEOUT(a.activeCopies().size(), 1, 10000);
+    const qint64 firstId = a.activeCopies().first();
+    const auto first = a.recordings().copy(firstId, &error);
+    QVERIFY2(first, qPrintable(error));
+    QCOMPARE(QDir(first->directory).dirName(), QStringLiteral("%1-copy%2").arg(QDateTime::fromSecsSinceEpoch(first->airingStart, Qt::UTC)
+                                                                              .toString(u"yyyyMMdd'T'HHmmss'Z'"_qs))
+                                                   .arg(firstId));
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(first->directory).size() >= 2, 20000);
+
+    // Deleted (its one viewer), and recorded again at once by another viewer.
+    const auto viewers = a.recordings().recordingsOfCopy(firstId, &error);
+    QVERIFY2(viewers && viewers->size() == 1, qPrintable(error));
+    QCOMPARE(call("DELETE", a.httpPort(), QStringLiteral("/api/recordings/%1").arg(viewers->first().id), box).status, 204);
+    const QByteArray other = ticket(u"STB-G"_qs);
+    QCOMPARE(call("POST", a.httpPort(), u"/api/recordings"_qs, other,
+                  {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}})
+                 .status,
+             201);
+    QTRY_VERIFY_WITH_TIMEOUT(a.activeCopies().size() == 1 && a.activeCopies().first() != firstId, 10000);
+    const auto second = a.recordings().copy(a.activeCopies().first(), &error);
+    QVERIFY2(second, qPrintable(error));
+    QCOMPARE(second->airingStart, first->airingStart);
+    QVERIFY2(second->directory != first->directory, qPrintable(second->directory));
+    // The deleted copy's folder goes; the new one is written and stays.
+    QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(first->directory), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(second->directory).size() >= 3, 20000);
+    QVERIFY(QFileInfo::exists(second->directory));
+    // The older copy is still its viewer's, read from its folder.
+    QVERIFY(a.recordings().copy(a.recordings().copyOf(u"one"_qs, 1'767'261'600, &error)->id, &error));
+    QVERIFY(QFileInfo::exists(QDir(legacy).filePath(u"segment.ts"_qs)));
+    a.stop();
+}
+
+// A node whose event loop hangs (a test hook blocks it for 14 s) while its recorder's threads
+// and its database session live on: the session holds its liveness lock, so the other node
+// claims the copy when its 10 s lease expires. The blocked node's recorder stops by itself at
+// the watchdog deadline (half the 1.5 s grace after the last confirmation of the lock), long
+// before that: nothing is written to the copy between then and the other node's claim, never
+// two writers; the other records on after a gap. Running again, the blocked node takes nothing back.
+void TestDiverNodes::blockedNodeStopsBeforeTakeover()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"blocked"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 3600, u"Vigil"_qs));
+    const int leaseSeconds = 10, graceMs = 1500, blockMs = 14000;
+    const quint16 portA = startNodeProcess(test, u"node-a"_qs, db, {}, leaseSeconds, graceMs);
+    QVERIFY(portA != 0);
+    QProcess *processA = m_processes.value(u"node-a"_qs);
+    const QByteArray box = ticket(u"STB-V"_qs);
+    QCOMPARE(call("POST", portA, u"/api/recordings"_qs, box,
+                  {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}})
+                 .status,
+             201);
+    iptv::dvr::LeaseStore leases;
+    RecordingStore store;
+    QString error;
+    QVERIFY2(leases.open(db, &error) && store.open(db, &error), qPrintable(error));
+    auto holderOf = [&] {
+        const auto jobs = leases.jobs(&error);
+        return jobs && jobs->size() == 1 ? jobs->first().node : QString();
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(holderOf(), u"node-a"_qs, 10000);
+    const auto copies = store.copies(&error);
+    QVERIFY2(copies && copies->size() == 1, qPrintable(error));
+    const QString folder = copies->first().directory;
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= 3, 20000);
+    QVERIFY(startNodeProcess(test, u"node-b"_qs, db, {}, leaseSeconds, graceMs) != 0);
+
+    QByteArray logA;
+    QElapsedTimer sinceBlock;
+    QVERIFY(blockEventLoop(test, u"node-a"_qs, blockMs));
+    sinceBlock.start();
+    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("test hook: the event loop blocks"), 5000);
+    // Stopped at the deadline (written to its log from the recorder's thread); what it wrote
+    // meanwhile is checked first.
+    const bool fenced = QTest::qWaitFor([&] { return (logA += processA->readAll()).contains("may no longer write it"); }, 5000);
+    const qint64 fencedAfter = sinceBlock.elapsed();
+    // A segment being synced at that moment lands; then nothing until node-b claims.
+    QTest::qWait(1000);
+    const QList<iptv::dvr::ArchiveSegment> stopped = segmentsIn(folder);
+    QVERIFY(!stopped.isEmpty());
+    QTRY_VERIFY_WITH_TIMEOUT(holderOf() == u"node-b"_qs || segmentsIn(folder).size() != stopped.size(), 3 * leaseSeconds * 1000);
+    const qint64 claimedAfter = sinceBlock.elapsed();
+    QCOMPARE(segmentsIn(folder).size(), stopped.size()); // node-a wrote nothing after it stopped
+    QCOMPARE(holderOf(), u"node-b"_qs);
+    QVERIFY2(fenced, "node-a's recorder did not say that it stopped");
+    QVERIFY2(claimedAfter < blockMs, qPrintable(QStringLiteral("node-b claimed %1 ms into the block").arg(claimedAfter)));
+    qInfo().noquote() << QStringLiteral("node-a's recorder stopped %1 ms into the block; node-b claimed the copy %2 ms into it")
+                             .arg(fencedAfter).arg(claimedAfter);
+    QVERIFY2(fencedAfter < leaseSeconds * 1000 / 2, qPrintable(QString::number(fencedAfter)));
+
+    // node-b records on after a gap; node-a runs again, gives the copy up and takes nothing back.
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= stopped.size() + 3, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("test hook: the event loop runs again"), blockMs + 5000);
+    // It hears of its work's stop (the keeper, or the recorder's stopped()) once it runs again.
+    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).indexOf("watchdog deadline", logA.indexOf("runs again")) > 0, 5000);
+    QTest::qWait(2 * graceMs);
+    QCOMPARE(holderOf(), u"node-b"_qs);
+    // One writer at a time: the segments follow each other, none dated inside another.
+    const QList<iptv::dvr::ArchiveSegment> all = segmentsIn(folder);
+    for (int i = 1; i < all.size(); ++i)
+        QVERIFY2(all.at(i).startMs >= all.at(i - 1).endMs() - 500,
+                 qPrintable(QStringLiteral("segment %1 starts at %2, before the one before ends (%3)")
+                                .arg(i).arg(all.at(i).startMs).arg(all.at(i - 1).endMs())));
 }
 
 // Two nodes in this process, one copy recorded by one of them, its one viewer stopping it through
@@ -1215,21 +1555,10 @@ void TestDiverNodes::nodeThatLosesItsSessionStops()
     NEED_POSTGRES();
     const QString db = database();
     QVERIFY(!db.isEmpty());
-    const QString admin = QStringLiteral("tst-divernodes-admin");
     QString error;
-    QVERIFY2(iptv::openSqlDatabase(db, admin, &error), qPrintable(error));
-    auto closeAdmin = qScopeGuard([&] { iptv::closeSqlDatabase(admin); });
-    auto sql = [&](const QString &statement) {
-        QSqlQuery q(QSqlDatabase::database(admin));
-        if (!q.exec(statement))
-            qWarning().noquote() << statement << q.lastError().text();
-        return !q.lastError().isValid();
-    };
-    QVERIFY(sql(u"DROP ROLE IF EXISTS diver_a"_qs));
-    QVERIFY(sql(u"CREATE ROLE diver_a LOGIN SUPERUSER"_qs));
-    auto loginAgain = qScopeGuard([&] { sql(u"ALTER ROLE diver_a LOGIN"_qs); });
-    QString asA = db;
-    asA.replace(QRegularExpression(u"//[^@]*@"_qs), u"//diver_a@"_qs);
+    const QString asA = m_postgres.createNodeRole(db, u"diver_a"_qs);
+    QVERIFY(!asA.isEmpty());
+    auto loginAgain = qScopeGuard([&] { m_postgres.allowLogin(db, u"diver_a"_qs, true); });
 
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"cut"_qs;
@@ -1264,11 +1593,9 @@ void TestDiverNodes::nodeThatLosesItsSessionStops()
     QCOMPARE(leaseOf().node, u"node-a"_qs);
 
     QElapsedTimer sinceCut;
-    QVERIFY(sql(u"ALTER ROLE diver_a NOLOGIN"_qs));
-    QSqlQuery cut(QSqlDatabase::database(admin));
-    QVERIFY2(cut.exec(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'node-a'"_qs)
-                 && cut.next() && cut.value(0).toInt() >= 5,
-             qPrintable(cut.lastError().text()));
+    QVERIFY(m_postgres.allowLogin(db, u"diver_a"_qs, false));
+    const int cut = m_postgres.terminateBackends(db, u"node-a"_qs);
+    QVERIFY2(cut >= 5, qPrintable(QString::number(cut)));
     sinceCut.start();
     // node-a stops within half the grace (and a check) of its last confirmation; node-b, a grace
     // period after the lock was freed, claims the copy. In this process one event loop runs both:
@@ -1299,7 +1626,7 @@ void TestDiverNodes::nodeThatLosesItsSessionStops()
     QVERIFY(std::any_of(all.cbegin() + 1, all.cend(), [](const auto &segment) { return segment.gap; }));
 
     // node-a may log in again: it comes back and takes nothing back.
-    QVERIFY(sql(u"ALTER ROLE diver_a LOGIN"_qs));
+    QVERIFY(m_postgres.allowLogin(db, u"diver_a"_qs, true));
     auto health = [&] { return call("GET", a.httpPort(), u"/healthz"_qs, {}).json().value(u"status"_qs).toString(); };
     QTRY_COMPARE_WITH_TIMEOUT(health(), u"ok"_qs, 60000);
     QTRY_VERIFY_WITH_TIMEOUT(a.leasesHeld() == 0 && leaseOf().node == u"node-b"_qs, 5000);
@@ -1634,11 +1961,7 @@ void TestDiverNodes::nodeSurvivesLostConnections()
     QVERIFY2(connections >= 5, qPrintable(QString::number(connections))); // recordings, rules, leases, 2 of the cluster
     const QList<iptv::dvr::ArchiveSegment> before = segmentsIn(copy->directory);
 
-    QSqlQuery kill(QSqlDatabase::database(sql));
-    kill.prepare(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?"_qs);
-    kill.addBindValue(name);
-    QVERIFY2(kill.exec() && kill.next(), qPrintable(kill.lastError().text()));
-    QCOMPARE(kill.value(0).toInt(), connections);
+    QCOMPARE(m_postgres.terminateBackends(db, name), connections);
     const qint64 killedAt = QDateTime::currentMSecsSinceEpoch();
 
     // A write through the node at once is not lost: saved on a new connection.

@@ -756,6 +756,12 @@ private Q_SLOTS:
         for (const QJsonValue &r : recordingsOf(diver.httpPort(), a))
             starts.insert(r.toObject().value(u"start"_qs).toInteger());
         QCOMPARE(starts, (QSet<qint64>{now - 3 * 86400, now - 2 * 86400}));
+        // Its folder goes after its rows (RecordingStore::expireCopy), the others' stay.
+        const auto folderOf = [&](qint64 daysAgo) {
+            return QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(now - daysAgo * 86400));
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(folderOf(7)), 5000);
+        QVERIFY(QFileInfo::exists(folderOf(3)) && QFileInfo::exists(folderOf(2)));
     }
 
     // Two of a viewer's rules planning one airing (a single recording, then a series by title):

@@ -74,17 +74,9 @@ private:
     /// A fresh database of the row's backend; empty after QSKIP.
     QString database(bool postgres)
     {
-        const QString name = QStringLiteral("lease%1").arg(++m_databases);
         if (!postgres)
-            return m_dir.filePath(name + QStringLiteral(".sqlite"));
-        if (!m_postgresError.isEmpty())
-            return {};
-        QString error;
-        if (!m_postgres.createDatabase(name, &error)) {
-            qWarning().noquote() << error;
-            return {};
-        }
-        return m_postgres.uri(name);
+            return m_dir.filePath(QStringLiteral("lease%1.sqlite").arg(++m_databases));
+        return m_postgresError.isEmpty() ? m_postgres.freshDatabase(QStringLiteral("lease")) : QString();
     }
 
     QTemporaryDir m_dir;
@@ -103,10 +95,7 @@ private:
 void TestLease::initTestCase()
 {
     QVERIFY(m_dir.isValid());
-    m_postgresError = PostgresServer::skipReason();
-    QString output;
-    if (m_postgresError.isEmpty() && !m_postgres.start(&output))
-        m_postgresError = QStringLiteral("the server did not start: ") + output;
+    m_postgresError = m_postgres.startOrSkipReason();
 }
 
 void TestLease::claimRenewFinish()
@@ -371,8 +360,13 @@ void TestLease::lateRenewalKeepsWhatNobodyTook()
 }
 
 // The keeper's thread does not run for longer than a lease period (a long computation on the
-// event loop, as diver's planning under load): on one node nobody else could take the leases, so
-// they are kept, not lost and claimed again (which restarted diver's archive recorders).
+// event loop, as diver's planning under load). SQLite (one node): nobody else could take the
+// leases, so they are kept, not lost and claimed again (which restarted diver's archive
+// recorders), and there is no watchdog deadline. PostgreSQL: others could take them once they
+// expired, so the watchdog deadline (writeDeadline(), three quarters of a period after the last
+// renewal) passes during the block, read from the block itself as a recorder's thread reads it;
+// the work has stopped by itself then, and the keeper, running again, says so (lost) and takes
+// back what nobody took (claimed again), holding it all after.
 void TestLease::blockedKeeperKeepsItsLeases()
 {
     OPEN_DATABASE(db);
@@ -389,21 +383,42 @@ void TestLease::blockedKeeperKeepsItsLeases()
     QString error;
     QVERIFY2(a.start({db, u"node-a"_qs, leaseMs, 10}, &error), qPrintable(error));
     QTRY_COMPARE(claimed.size(), 2);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"^node-a renewed its leases .* they had expired; 2 of 2 were still its own"_qs));
+    const auto deadline = a.writeDeadline();
+    QVERIFY(LeaseKeeper::steadyNowMs() < deadline->load());
+    if (postgres) {
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"^node-a ran again \\d+ ms after its watchdog deadline .* all 2 it holds"_qs));
+    } else {
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"^node-a renewed its leases .* they had expired; 2 of 2 were still its own"_qs));
+    }
     bool blocked = false;
-    QTimer::singleShot(0, this, [&blocked, leaseMs] {
+    qint64 deadlinePassedAfter = -1; ///< ms into the block; -1: never
+    QTimer::singleShot(0, this, [&] {
         QElapsedTimer t;
         t.start();
-        while (t.elapsed() < leaseMs * 2)
+        while (t.elapsed() < leaseMs * 2) {
+            if (deadlinePassedAfter < 0 && LeaseKeeper::steadyNowMs() >= deadline->load())
+                deadlinePassedAfter = t.elapsed();
             QThread::msleep(10);
+        }
         blocked = true;
     });
     QTRY_VERIFY(blocked);
+    if (postgres) {
+        QVERIFY2(deadlinePassedAfter >= 0 && deadlinePassedAfter <= leaseMs * 3 / 4,
+                 qPrintable(QStringLiteral("the deadline passed %1 ms into the block").arg(deadlinePassedAfter)));
+        QTRY_COMPARE(lost.size(), 2);
+        QTRY_COMPARE(claimed.size(), 4);
+        for (const QList<QVariant> &c : lost)
+            QVERIFY(!c.at(1).toBool()); // not a hand-over
+    }
     // A period after the block, renewed again and again meanwhile.
     const qint64 until = QDateTime::currentMSecsSinceEpoch() + leaseMs;
     QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentMSecsSinceEpoch() > until, int(3 * leaseMs));
-    QCOMPARE(lost.size(), 0);
-    QCOMPARE(claimed.size(), 2);
+    QCOMPARE(lost.size(), postgres ? 2 : 0);
+    QCOMPARE(claimed.size(), postgres ? 4 : 2);
+    if (!postgres)
+        QCOMPARE(deadlinePassedAfter, -1);
+    QVERIFY(LeaseKeeper::steadyNowMs() < deadline->load()); // ahead again
     QCOMPARE(a.held(), (QStringList{u"rec0"_qs, u"rec1"_qs}));
     const auto jobs = a.store().jobs(&error);
     QVERIFY2(jobs, qPrintable(error));
@@ -562,20 +577,7 @@ void TestLease::storeReconnects()
     const qint64 t = QDateTime::currentMSecsSinceEpoch();
     QCOMPARE(store.claim(u"node-a"_qs, 1, 60000, t, &error).value_or(QList<LeaseClaim>{}).size(), 1);
 
-    auto terminate = [&] {
-        const QString tool = QStringLiteral("tst-lease-terminate");
-        QString why;
-        if (!iptv::openSqlDatabase(db, tool, &why))
-            return -1;
-        int n = -1;
-        {
-            QSqlQuery q(QSqlDatabase::database(tool));
-            if (q.exec(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'lease-store'"_qs) && q.next())
-                n = q.value(0).toInt();
-        }
-        iptv::closeSqlDatabase(tool);
-        return n;
-    };
+    auto terminate = [&] { return m_postgres.terminateBackends(db, u"lease-store"_qs); };
     QCOMPARE(terminate(), 1);
     const auto renewed = store.renew(u"node-a"_qs, 60000, t + 10, &error);
     QVERIFY2(renewed, qPrintable(error));
@@ -587,28 +589,6 @@ void TestLease::storeReconnects()
     QCOMPARE(claims->first().job.id, u"r2"_qs);
     QVERIFY2(iptv::lostSqlConnections().isEmpty(), qPrintable(iptv::lostSqlConnections().join(u"; ")));
 }
-
-namespace {
-/// Terminates the backends whose application_name is `name` through a connection of its own;
-/// how many, or -1.
-int terminateBackends(const QString &db, const QString &name)
-{
-    const QString tool = QStringLiteral("tst-lease-terminate-backends");
-    QString why;
-    if (!iptv::openSqlDatabase(db, tool, &why))
-        return -1;
-    int n = -1;
-    {
-        QSqlQuery q(QSqlDatabase::database(tool));
-        q.prepare(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?"_qs);
-        q.addBindValue(name);
-        if (q.exec() && q.next())
-            n = q.value(0).toInt();
-    }
-    iptv::closeSqlDatabase(tool);
-    return n;
-}
-} // namespace
 
 void TestLease::goneNodeIsTakenOverBeforeItsLeaseExpires()
 {
@@ -639,7 +619,7 @@ void TestLease::goneNodeIsTakenOverBeforeItsLeaseExpires()
 
     // node-a's connection terminated: it opens another at its next check, takes its lock again
     // within the grace period and keeps its work; node-b takes nothing (three grace periods).
-    QCOMPARE(terminateBackends(db, u"lease-a"_qs), 1);
+    QCOMPARE(m_postgres.terminateBackends(db, u"lease-a"_qs), 1);
     QTest::qWait(int(3 * graceMs));
     QCOMPARE(claimedB.size(), 0);
     QCOMPARE(lostA.size(), 0);
@@ -673,27 +653,16 @@ void TestLease::nodeWithoutItsSessionStopsFirst()
     QVERIFY(!db.isEmpty());
     const qint64 leaseMs = 20000, graceMs = 1000;
     // node-a logs in as a role of its own, which the test can stop from logging in again.
-    const QString admin = QStringLiteral("tst-lease-admin");
     QString error;
-    QVERIFY2(iptv::openSqlDatabase(db, admin, &error), qPrintable(error));
-    auto closeAdmin = qScopeGuard([&] { iptv::closeSqlDatabase(admin); });
-    auto sql = [&](const QString &statement) {
-        QSqlQuery q(QSqlDatabase::database(admin));
-        if (!q.exec(statement))
-            qWarning().noquote() << statement << q.lastError().text();
-        return !q.lastError().isValid();
-    };
-    QVERIFY(sql(u"DROP ROLE IF EXISTS lease_a"_qs));
-    QVERIFY(sql(u"CREATE ROLE lease_a LOGIN SUPERUSER"_qs));
-    auto dropRole = qScopeGuard([&] { sql(u"ALTER ROLE lease_a LOGIN"_qs); });
+    const QString asA = m_postgres.createNodeRole(db, u"lease_a"_qs);
+    QVERIFY(!asA.isEmpty());
+    auto loginAgain = qScopeGuard([&] { m_postgres.allowLogin(db, u"lease_a"_qs, true); });
     {
         LeaseStore setup;
         QVERIFY2(setup.open(db, &error), qPrintable(error));
         for (int i = 0; i < 3; ++i)
             QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
     }
-    QString asA = db;
-    asA.replace(QRegularExpression(u"//[^@]*@"_qs), u"//lease_a@"_qs);
     LeaseKeeper a, b;
     QElapsedTimer clock;
     clock.start();
@@ -716,9 +685,9 @@ void TestLease::nodeWithoutItsSessionStopsFirst()
 
     // node-a's session ends and it cannot log in again: it stops everything it holds, and only
     // then may node-b claim it (long before the leases expire).
-    QVERIFY(sql(u"ALTER ROLE lease_a NOLOGIN"_qs));
+    QVERIFY(m_postgres.allowLogin(db, u"lease_a"_qs, false));
     const qint64 cutAt = clock.elapsed();
-    QCOMPARE(terminateBackends(db, u"lease-a"_qs), 1);
+    QCOMPARE(m_postgres.terminateBackends(db, u"lease-a"_qs), 1);
     QTRY_COMPARE_WITH_TIMEOUT(lostA.size(), 3, int(leaseMs / 4));
     QVERIFY(a.held().isEmpty());
     QVERIFY(a.livenessLost());
@@ -732,7 +701,7 @@ void TestLease::nodeWithoutItsSessionStopsFirst()
         QVERIFY(c.at(0).value<LeaseJob>().holderGone);
 
     // node-a may log in again: it has its lock back and holds nothing (node-b records it all).
-    QVERIFY(sql(u"ALTER ROLE lease_a LOGIN"_qs));
+    QVERIFY(m_postgres.allowLogin(db, u"lease_a"_qs, true));
     QTRY_VERIFY_WITH_TIMEOUT(!a.livenessLost(), 40000);
     QCOMPARE(claimedA.size(), 3);
     QVERIFY(a.held().isEmpty());
