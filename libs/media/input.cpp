@@ -150,6 +150,7 @@ void MediaInput::close()
     m_video = m_audio = -1;
     m_playlistUrl.clear();
     m_opened.clear();
+    m_datesLost = false;
     m_segmentStartPts = AV_NOPTS_VALUE;
     m_segmentDurationMs = 0;
     m_playlistText.clear();
@@ -183,6 +184,8 @@ void MediaInput::noteOpened(const QByteArray &url)
         return;
     // Every segment's date: the first anchors the media's clock, the later ones show whether the
     // source's dates drift from it or jump (takeSegmentDate()).
+    if (m_datesLost)
+        return;
     if (m_opened.size() >= 16)
         m_opened.pop_front(); // never read (cannot be: the demuxer reads what it opens)
     m_opened.push_back(dateInPlaylist(m_playlistUrl, url));
@@ -431,6 +434,13 @@ void MediaInput::noteKeyframe(qint64 pts)
     m_opened.pop_front();
     m_segmentStartPts = pts;
     m_segmentDurationMs = segment.durationMs;
+    if (segment.durationMs <= 0) {
+        // Not listed where it was looked up (the playlist moved on, or could not be read): where
+        // it ends is unknown, so the dates of the segments after it would go to the wrong
+        // keyframes. None more on this connection (the first date taken still holds).
+        m_opened.clear();
+        m_datesLost = true;
+    }
     if (segment.dateMs == 0)
         return;
     m_segmentDate = ProgramDate{segment.dateMs, pts};

@@ -136,6 +136,7 @@ private:
     int (*m_defaultIoOpen)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **) = nullptr;
     QByteArray m_playlistUrl;           ///< the media playlist the demuxer read last
     std::deque<OpenedSegment> m_opened;
+    bool m_datesLost = false; ///< a segment's EXTINF was not found: the later ones' dates are not taken
     qint64 m_segmentStartPts = AV_NOPTS_VALUE; ///< the first keyframe of the segment being read
     qint64 m_segmentDurationMs = 0;            ///< … and its EXTINF
     QByteArray m_playlistText;          ///< the playlist as dateInPlaylist() read it last (dates of segments listed there)
