@@ -7,6 +7,8 @@
 #include <QStorageInfo>
 
 #include <cerrno>
+#include <map>
+#include <vector>
 #include <cstring>
 
 #include <fcntl.h>
@@ -177,6 +179,131 @@ ArchiveWriter::~ArchiveWriter()
 
 static constexpr const char kJournalData[] = ".journal.ts";
 static constexpr const char kJournalLog[] = ".journal.log";
+static constexpr const char kHeldLog[] = ".held.log";
+static constexpr int kHeldSlots = 16;
+
+QString ArchiveWriter::heldPath(int slot) const
+{
+    return QDir(m_settings.directory).filePath(QStringLiteral(".held-%1.ts").arg(slot));
+}
+
+bool ArchiveWriter::holdSegment(int slot, const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, QString *error)
+{
+    if (slot < 0 || slot >= kHeldSlots) {
+        *error = QStringLiteral("held segment slot %1 out of range").arg(slot);
+        return false;
+    }
+    // Written, not synced (as the journal: for a crash of the process, not of the machine); the
+    // line after the data, so a line names only a whole file.
+    const QString path = heldPath(slot);
+    const int fd = ::open(QFile::encodeName(path).constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || !writePieces(fd, pieces)) {
+        *error = QStringLiteral("writing %1: %2").arg(path, errnoText(errno));
+        if (fd >= 0)
+            ::close(fd);
+        return false;
+    }
+    ::close(fd);
+    const QByteArray line = QByteArray::number(slot) + ' ' + QByteArray::number(sizeOf(pieces)) + ' ' + QByteArray::number(startMs)
+        + ' ' + QByteArray::number(durationMs) + ' ' + (gap ? '1' : '0') + '\n';
+    const QString logPath = journalPath(kHeldLog);
+    const int log = ::open(QFile::encodeName(logPath).constData(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log < 0 || !writeAll(log, line.constData(), line.size())) {
+        *error = QStringLiteral("writing %1: %2").arg(logPath, errnoText(errno));
+        if (log >= 0)
+            ::close(log);
+        return false;
+    }
+    ::close(log);
+    return true;
+}
+
+void ArchiveWriter::dropHeld(int slot)
+{
+    ::unlink(QFile::encodeName(heldPath(slot)).constData());
+}
+
+void ArchiveWriter::releaseHeld()
+{
+    for (int slot = 0; slot < kHeldSlots; ++slot)
+        dropHeld(slot);
+    ::unlink(QFile::encodeName(journalPath(kHeldLog)).constData());
+}
+
+bool ArchiveWriter::recoverHeld(QString *error)
+{
+    Q_UNUSED(error);
+    QFile log(journalPath(kHeldLog));
+    if (!log.exists())
+        return true;
+    struct Entry
+    {
+        qint64 bytes = 0, startMs = 0, durationMs = 0;
+        bool gap = false;
+    };
+    std::map<int, Entry> bySlot; // the last line of a slot is its segment
+    std::vector<int> order;      // slots in the order they were held
+    if (log.open(QIODevice::ReadOnly)) {
+        QByteArray text = log.readAll();
+        text.truncate(text.lastIndexOf('\n') + 1); // a line a kill cut short is no line
+        for (const QByteArray &line : text.split('\n')) {
+            const QList<QByteArray> f = line.split(' ');
+            bool ok[4] = {};
+            if (f.size() != 5)
+                continue;
+            const int slot = f[0].toInt(&ok[0]);
+            const Entry e{f[1].toLongLong(&ok[1]), f[2].toLongLong(&ok[2]), f[3].toLongLong(&ok[3]), f[4] == "1"};
+            if (!(ok[0] && ok[1] && ok[2] && ok[3]) || slot < 0 || slot >= kHeldSlots || e.durationMs <= 0)
+                continue;
+            if (!bySlot.count(slot))
+                order.push_back(slot);
+            bySlot[slot] = e;
+        }
+    }
+    // Those still held (a segment written from its slot dropped the file): back to back, ending
+    // where the last was provisionally dated.
+    std::vector<std::pair<int, Entry>> held;
+    for (int slot : order) {
+        if (QFile::exists(heldPath(slot)))
+            held.emplace_back(slot, bySlot[slot]);
+    }
+    qint64 endMs = 0, mediaMs = 0;
+    for (const auto &[slot, e] : held) {
+        endMs = e.startMs + e.durationMs;
+        mediaMs += e.durationMs;
+    }
+    qint64 atMs = endMs - mediaMs;
+    // They follow what was listed as they would have (a gap they carry is theirs); the crash's
+    // gap is after them.
+    const bool gapBefore = m_gapPending;
+    m_gapPending = false;
+    for (const auto &[slot, e] : held) {
+        const qint64 startMs = atMs;
+        atMs += e.durationMs;
+        QFile data(heldPath(slot));
+        QByteArray ts;
+        if (data.open(QIODevice::ReadOnly))
+            ts = data.read(e.bytes);
+        ts.truncate(ts.size() - ts.size() % 188);
+        if (startMs + e.durationMs <= m_lastEndMs || ts.size() < 188 || ts.at(0) != 0x47) {
+            qCWarning(lcArchive).noquote() << m_settings.directory << ": a held segment of" << e.durationMs
+                                           << "ms is left out after the crash (" << ts.size() << "bytes; the archive holds its time)";
+            continue;
+        }
+        StorageError failure;
+        if (writeSegment(ts, qMax(startMs, m_lastEndMs), e.durationMs, e.gap, &failure)) {
+            ++m_recoveredHeld;
+            m_resumed = true;
+        } else {
+            qCWarning(lcArchive).noquote() << m_settings.directory << ": a held segment is lost:" << failure.toString();
+        }
+    }
+    m_gapPending = gapBefore || m_recoveredHeld > 0;
+    if (m_recoveredHeld > 0)
+        qCInfo(lcArchive).noquote() << m_settings.directory << ": listed" << m_recoveredHeld << "held segments from their journal";
+    releaseHeld();
+    return true;
+}
 
 QString ArchiveWriter::journalPath(const char *name) const
 {
@@ -313,7 +440,7 @@ bool ArchiveWriter::linkJournal(const QList<QByteArray> &rest, const ArchiveSegm
     return true;
 }
 
-bool ArchiveWriter::recoverJournal(QString *error)
+bool ArchiveWriter::recoverJournal(qint64 expectedSequence, QString *error)
 {
     const QString logPath = journalPath(kJournalLog), dataPath = journalPath(kJournalData);
     QFile log(logPath);
@@ -342,7 +469,7 @@ bool ArchiveWriter::recoverJournal(QString *error)
     const qint64 durationMs = f.size() == 5 ? f[3].toLongLong(&ok[3]) : 0;
     if (!(ok[0] && ok[1] && ok[2] && ok[3]))
         return discard(text.isEmpty() ? QString() : QStringLiteral("unreadable"));
-    if (sequence != m_nextSequence)
+    if (sequence != expectedSequence)
         return discard({}); // its segment was written whole before the crash
     QFile data(dataPath);
     if (!data.open(QIODevice::ReadOnly))
@@ -405,7 +532,11 @@ bool ArchiveWriter::open(const ArchiveWriterSettings &settings, QString *error)
         break;
     }
     m_gapPending = m_resumed;
-    if (!recoverJournal(error))
+    // Held segments come before the segment in progress (whose journal names the sequence it
+    // began with, before they were listed).
+    const qint64 inProgress = m_nextSequence;
+    m_recoveredHeld = 0;
+    if (!recoverHeld(error) || !recoverJournal(inProgress, error))
         return false;
     if (m_resumed)
         qCInfo(lcArchive).noquote() << "resuming" << settings.directory << "at segment" << m_nextSequence;

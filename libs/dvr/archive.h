@@ -93,6 +93,20 @@ public:
     /// Whether open() made a segment of a journal left by a crash.
     bool recoveredJournal() const { return m_recoveredJournal; }
 
+    /// The journal of segments cut but held back, undated (a recorder holds the burst a
+    /// connection begins with until media arrives in real time, then dates it): `pieces` are
+    /// written (not synced) to <archive>/.held-<slot>.ts and a line with the segment's
+    /// provisional start (UTC ms), duration and gap to .held.log. A crash while they are held:
+    /// open() lists them before the journal of the segment in progress, back to back ending
+    /// where the last of them was provisionally dated, after what the archive holds (what ends
+    /// before that is left out, what overlaps it starts at its end). A held segment written
+    /// (writeSegment(), then dropHeld(slot)) or let go (releaseHeld()) leaves the journal.
+    bool holdSegment(int slot, const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, QString *error);
+    void dropHeld(int slot);
+    void releaseHeld();
+    /// How many held segments open() listed after a crash.
+    int recoveredHeld() const { return m_recoveredHeld; }
+
     /// Whether open() found segments already there (a restart).
     bool resumed() const { return m_resumed; }
     qint64 nextSequence() const { return m_nextSequence; }
@@ -105,7 +119,9 @@ public:
 private:
     bool ensureChunk(qint64 startMs, QString *error);
     bool ensureSpace(qint64 bytes, StorageError *error);
-    bool recoverJournal(QString *error);
+    bool recoverJournal(qint64 sequence, QString *error);
+    bool recoverHeld(QString *error);
+    QString heldPath(int slot) const;
     bool writeSegment(const QList<QByteArray> &rest, bool journaled, qint64 startMs, qint64 durationMs, bool gap, StorageError *error);
     bool linkJournal(const QList<QByteArray> &rest, const ArchiveSegment &segment, const QString &path, QString *error);
     QString journalPath(const char *name) const;
@@ -122,6 +138,7 @@ private:
     bool m_resumed = false;
     bool m_gapPending = false;
     bool m_recoveredJournal = false;
+    int m_recoveredHeld = 0;
     int m_journalData = -1; ///< <archive>/.journal.ts: the segment in progress
     int m_journalLog = -1;  ///< <archive>/.journal.log: "<sequence> <bytes> <startMs> <durationMs> <gap>" an entry
     qint64 m_journalBytes = 0;          ///< what the journal's file holds of the segment in progress

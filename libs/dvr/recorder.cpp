@@ -95,17 +95,35 @@ struct Recorder::Worker
     int programDateWrapBits = 33;                       ///< … and its timestamps' wrap
     qint64 segmentStartPts = AV_NOPTS_VALUE; ///< the video timestamp (as read) the segment in progress starts at
     bool programDatesRefused = false;        ///< said once a run: the source's dates are not believed
+    /// A later segment's date that disagrees with the media's clock from the last date taken by
+    /// more than this re-dates from there on (the source's dates drift from its media, or jump).
+    static constexpr qint64 kReanchorUs = 250'000;
+    static constexpr qint64 kAheadMs = 2000, kBackMs = 120000; ///< dates believed within these of their arrival
+    /// Within a connection, dates follow the media's timestamps while these stay this near the
+    /// arrival (placeSegment()); a segment overlapping what is recorded by no more is laid after it.
+    static constexpr qint64 kFollowUs = 500'000;
     // A connection begins with a burst, often (the HLS demuxer reads a few segments back from
     // the live edge, a headend sends what it buffered): segments whose media arrived far faster
     // than it plays. Dated by arrival they would pile onto the same few seconds, so they are
     // held until media arrives in real time (or kMaxHeld of them), then laid back to back
     // before it. Media the archive already holds (the end of the last connection) is left out.
+    // A segment's video keyframes while none of it is journaled: where its bytes start
+    // (PAT and PMT before it) and the content time, so a segment whose first part the archive
+    // holds is cut at the first keyframe after it: its media and its EXTINF then match.
+    struct Keyframe
+    {
+        qint64 offset = 0;
+        qint64 atUs = 0;
+    };
+    std::vector<Keyframe> segmentKeys; ///< of the segment in progress
     struct Held
     {
         QList<QByteArray> pieces;
         qint64 startUs = 0;
         qint64 endUs = 0;
         bool gap = false;
+        std::vector<Keyframe> keys;
+        int slot = 0; ///< its file in the writer's journal of held segments
     };
     static constexpr size_t kMaxHeld = 4;
     std::vector<Held> held;
@@ -143,6 +161,9 @@ struct Recorder::Worker
         bool journal = false;      ///< pieces to append to the segment in progress's journal
         bool journalBegin = false; ///< … as the first of a segment
         bool journaled = false;    ///< a segment whose first pieces went to the journal: these are the rest
+        int holdSlot = -1;         ///< pieces of a held segment for the writer's journal of them (ArchiveWriter::holdSegment)
+        int heldSlot = -1;         ///< a segment that was held in this slot: its journal file goes once it is written
+        bool releaseHeld = false;  ///< nothing more is held: the journal of held segments goes
     };
     static constexpr size_t kMaxQueued = 3;
     std::mutex queueMutex;
@@ -403,6 +424,7 @@ struct Recorder::Worker
         segmentStartPts = AV_NOPTS_VALUE;
         programDate.reset();
         held.clear();
+        segmentKeys.clear();
         settled = keptOnConnection = false;
         if (in.videoStream() >= 0) {
             programDateTimeBase = ctx->streams[in.videoStream()]->time_base;
@@ -441,6 +463,8 @@ struct Recorder::Worker
         const int out = it->second;
         const AVStream *st = in.context()->streams[p->stream_index];
         const qint64 readPts = p->pts; // the source's, for its program dates
+        // A segment of the source dated by its playlist begins with this packet.
+        const std::optional<MediaInput::ProgramDate> segmentDate = in.takeSegmentDate();
         qint64 pts = p->pts, dts = p->dts;
         const quint64 repairedBefore = sanitiser->stats().repaired;
         sanitiser->fix(p->stream_index, pts, dts, p->duration);
@@ -458,6 +482,8 @@ struct Recorder::Worker
         const bool key = isVideo && (p->flags & AV_PKT_FLAG_KEY);
         const qint64 at = p->pts;
         const qint64 arrivalUs = nowMs() * 1000;
+        if (segmentDate && key && programDate)
+            followProgramDate(*segmentDate, at, arrivalUs);
         if (segmentStartUs == AV_NOPTS_VALUE) {
             if (outVideo >= 0 && !key)
                 return; // a recording starts at a keyframe
@@ -465,9 +491,9 @@ struct Recorder::Worker
                 believeProgramDate(in.programDate(), arrivalUs / 1000);
             // Dated by the source, what a reconnect reads again (the demuxer starts a few
             // segments back) is known for what the archive holds: it starts at the first
-            // keyframe after that, nothing of it dated twice.
-            if (const auto dated = programDatedUs(isVideo ? readPts : AV_NOPTS_VALUE);
-                dated && !keptOnConnection && *dated / 1000 + 2 < lastQueuedEndMs)
+            // keyframe after that, nothing of it dated twice. (So does media after the source's
+            // dates moved back: followProgramDate().)
+            if (const auto dated = programDatedUs(isVideo ? readPts : AV_NOPTS_VALUE); dated && *dated / 1000 + 2 < lastQueuedEndMs)
                 return;
             segmentStartUs = at;
             segmentStartPts = isVideo ? readPts : AV_NOPTS_VALUE;
@@ -485,8 +511,15 @@ struct Recorder::Worker
                 segmentArrivalUs = arrivalUs;
             segmentLastArrivalUs = arrivalUs;
         }
-        if (key)
+        if (key) {
             muxer.resendHeaders();
+            if (!journalBegun) {
+                qint64 offset = muxer.pendingBytes();
+                for (const QByteArray &piece : std::as_const(unjournaled))
+                    offset += piece.size();
+                segmentKeys.push_back({offset, at});
+            }
+        }
         MediaError error;
         if (!muxer.write(p, out, &error)) {
             qCWarning(lcRecorder).noquote() << cfg.directory << error.toString();
@@ -497,9 +530,63 @@ struct Recorder::Worker
             lastEndUs = qMax(lastEndUs, at + qMax<qint64>(p->duration, 0));
         ++unpublishedPackets;
         unpublishedRepairs += sanitiser->stats().repaired - repairedBefore;
-        // (A burst being held is not journaled: its dates are not known yet.)
-        if (cutsHere && settled && cfg.journalSeconds > 0 && at - journaledAtUs >= qint64(cfg.journalSeconds * 1e6))
+        // (A burst is not journaled as it comes: its dates are not known yet. Its segments are,
+        // whole, when they are cut and held.)
+        if (cutsHere && settled && cfg.journalSeconds > 0 && at - journaledAtUs >= qint64(cfg.journalSeconds * 1e6)
+            && !inBurst())
             journal(at);
+    }
+
+    /// The segment in progress is (so far) a burst in the middle of a connection: it arrives
+    /// more than twice as fast as it plays, and its arrival places it off the timeline by more
+    /// than kFollowUs (a backlog delivered at once after a stall without a drop, a headend
+    /// catching up: the first of it arrives long after it aired, the rest piles onto the same
+    /// moment). Such a segment is held (cutSegment()) and so not journaled as it comes. A live
+    /// HLS source's segment arriving at once when it is published stays on the timeline; a
+    /// source dated by its program dates has no bursts.
+    bool inBurst() const
+    {
+        if (programDate || wallCursorUs == AV_NOPTS_VALUE || segmentMinOffsetUs == kNoOffset || segmentStartUs == AV_NOPTS_VALUE
+            || segmentArrivalUs == AV_NOPTS_VALUE || lastEndUs <= segmentStartUs)
+            return false;
+        if (2 * (segmentLastArrivalUs - segmentArrivalUs) >= lastEndUs - segmentStartUs)
+            return false;
+        return qAbs(segmentStartUs + segmentMinOffsetUs - wallCursorUs) > kFollowUs;
+    }
+
+    /// A segment of the source begins at content time `atUs` with date `date`: when that
+    /// disagrees with the media's clock from the date taken last by more than kReanchorUs (the
+    /// source's dates drift from its media, or jump), it is taken instead, if it is believed
+    /// (else the source's dates are refused). The segment in progress ends here, dated as it
+    /// began; the next begins at the new date: a source's jump forward is a hole in the dates
+    /// (the media goes on: no gap), one back leaves out what the archive holds of its time (from
+    /// the first keyframe after it, as at a reconnect).
+    void followProgramDate(const MediaInput::ProgramDate &date, qint64 atUs, qint64 arrivalUs)
+    {
+        const std::optional<qint64> expectedUs = programDatedUs(date.pts);
+        if (!expectedUs)
+            return;
+        const qint64 offUs = date.wallMs * 1000 - *expectedUs;
+        if (qAbs(offUs) <= kReanchorUs)
+            return;
+        const qint64 aheadMs = date.wallMs - arrivalUs / 1000;
+        if (aheadMs > kAheadMs || aheadMs < -kBackMs) {
+            refuseProgramDates(QStringLiteral("a segment is dated %1 s %2 its arrival")
+                                   .arg(qAbs(aheadMs) / 1000.0, 0, 'f', 1)
+                                   .arg(aheadMs > 0 ? QStringLiteral("after") : QStringLiteral("before")));
+            return;
+        }
+        qCInfo(lcRecorder).noquote() << cfg.directory << ": the source's program dates moved" << offUs / 1000
+                                     << "ms against its media's clock; dated by them from here";
+        {
+            QMutexLocker lock(&statusMutex);
+            ++stats.programDateChanges;
+        }
+        if (segmentStartUs != AV_NOPTS_VALUE && atUs > segmentStartUs)
+            cutSegment(atUs);
+        programDate = date;
+        segmentStartUs = AV_NOPTS_VALUE; // begins again at this keyframe, or a later one (see handle())
+        segmentStartPts = AV_NOPTS_VALUE;
     }
 
     /// Takes the source's program date for this connection when it is near the clock: the
@@ -508,7 +595,6 @@ struct Recorder::Worker
     /// and segments are dated by arrival.
     void believeProgramDate(const std::optional<MediaInput::ProgramDate> &date, qint64 arrivedMs)
     {
-        static constexpr qint64 kAheadMs = 2000, kBackMs = 120000;
         if (!date)
             return;
         const qint64 offMs = date->wallMs - arrivedMs;
@@ -558,9 +644,8 @@ struct Recorder::Worker
     ///   a burst may then overlap a little in time).
     /// The first segment of a connection never starts before what is recorded ends; no segment
     /// starts before the one before it.
-    qint64 placeSegment(qint64 startUs, qint64 endUs) const
+    qint64 placeSegment(qint64 startUs, qint64 endUs, bool *offTimeline = nullptr) const
     {
-        static constexpr qint64 kFollowUs = 500'000;
         static constexpr qint64 kShortUs = 2'000'000;
         const qint64 offset = endUs - startUs < kShortUs ? qMin(segmentMinOffsetUs, previousMinOffsetUs) : segmentMinOffsetUs;
         const qint64 arrivedUs = segmentArrivalUs != AV_NOPTS_VALUE ? segmentArrivalUs : nowMs() * 1000;
@@ -574,6 +659,8 @@ struct Recorder::Worker
             at = wallCursorUs;
         else
             at = qMax(estimateUs, qMin(wallCursorUs, arrivedUs));
+        if (offTimeline)
+            *offTimeline = qAbs(estimateUs - wallCursorUs) > kFollowUs;
         return qMax(at, lastQueuedStartMs * 1000);
     }
 
@@ -646,7 +733,9 @@ struct Recorder::Worker
             refuseProgramDates(QStringLiteral("it goes back %1 s").arg((lastQueuedStartMs * 1000 - *datedUs) / 1e6, 0, 'f', 1));
             datedUs.reset();
         }
-        const qint64 startWallUs = startUs != AV_NOPTS_VALUE ? datedUs.value_or(placeSegment(startUs, endUs)) : 0;
+        bool offTimeline = false;
+        const qint64 startWallUs = startUs != AV_NOPTS_VALUE ? (datedUs ? *datedUs : placeSegment(startUs, endUs, &offTimeline)) : 0;
+        std::vector<Keyframe> keys = std::exchange(segmentKeys, {});
         // Media arriving in real time (or slower): at least half as fast as it plays.
         const bool realTime = segmentArrivalUs != AV_NOPTS_VALUE && endUs > startUs
             && 2 * (segmentLastArrivalUs - segmentArrivalUs) >= endUs - startUs;
@@ -657,14 +746,18 @@ struct Recorder::Worker
             gapPending = gap;
             return;
         }
-        if (!settled && !datedUs && !realTime && !last && held.size() < kMaxHeld) {
-            held.push_back({std::move(pieces), startUs, endUs, gap});
+        // A burst (at the connection's start; or later, off the timeline: inBurst()) is held
+        // until media arrives in real time, journaled whole meanwhile.
+        if ((!settled || offTimeline) && !datedUs && !realTime && !last && !journaled && held.size() < kMaxHeld) {
+            const int slot = int(held.size());
+            enqueue(Pending{pieces, startWallUs / 1000, (endUs - startUs) / 1000, gap, false, false, false, slot});
+            held.push_back({std::move(pieces), startUs, endUs, gap, std::move(keys), slot});
             return;
         }
         settled = settled || realTime || datedUs.has_value();
         // What was held ends where this segment starts, back to back.
         flushHeld(startWallUs);
-        queueSegment(std::move(pieces), journaled, startWallUs, endUs - startUs, gap);
+        queueSegment(std::move(pieces), journaled, startWallUs, endUs - startUs, gap, journaled ? nullptr : &keys, startUs);
     }
 
     /// Queues the held segments (a burst at the connection's start) back to back, the last
@@ -683,44 +776,98 @@ struct Recorder::Worker
         qint64 atUs = endWallUs - mediaUs;
         std::vector<Held> batch = std::exchange(held, {});
         for (Held &h : batch) {
-            queueSegment(std::move(h.pieces), false, atUs, h.endUs - h.startUs, h.gap);
+            queueSegment(std::move(h.pieces), false, atUs, h.endUs - h.startUs, h.gap, &h.keys, h.startUs, h.slot);
             atUs += h.endUs - h.startUs;
+        }
+        Pending release;
+        release.releaseHeld = true;
+        enqueue(std::move(release));
+    }
+
+    /// Drops the first `bytes` of a segment's pieces.
+    static void dropFront(QList<QByteArray> &pieces, qint64 bytes)
+    {
+        while (bytes > 0 && !pieces.isEmpty()) {
+            if (pieces.first().size() <= bytes) {
+                bytes -= pieces.first().size();
+                pieces.removeFirst();
+            } else {
+                pieces.first() = pieces.first().mid(bytes);
+                bytes = 0;
+            }
         }
     }
 
     /// Queues a segment for the writer at [startWallUs, + durationUs), after what is recorded:
-    /// never overlapping the segment before. A connection's first segments that end before
-    /// it (a burst of what the archive holds already) are left out; one that begins before its
-    /// end is trimmed to begin there (its end is kept: the media's first part repeats what the
-    /// archive holds, and its EXTINF counts the rest).
-    void queueSegment(QList<QByteArray> pieces, bool journaled, qint64 startWallUs, qint64 durationUs, bool gap)
+    /// never overlapping the segment before, and lasting as long as its media (its EXTINF is
+    /// what a player finds in its file). One that begins before what is recorded ends:
+    /// - by kFollowUs at most: it starts where that ends (dates that far off are what the
+    ///   timeline of a source keeping time tolerates anyway);
+    /// - by more, with its keyframes known (none of it journaled: a burst's segments, the first
+    ///   in real time after one): cut at the first keyframe after that end (at most kFollowUs
+    ///   before it, then laid after it), the media before left out; one with no keyframe there
+    ///   is left out whole (at a connection's start it is what the source sent again);
+    /// - else (journaled): a connection's first segment that ends before is left out (sent
+    ///   again); any other starts where what is recorded ends.
+    void queueSegment(QList<QByteArray> pieces, bool journaled, qint64 startWallUs, qint64 durationUs, bool gap,
+                      const std::vector<Keyframe> *keys = nullptr, qint64 mediaStartUs = 0, int heldSlot = -1)
     {
-        qint64 startMs = startWallUs / 1000;
-        qint64 endUs = startWallUs + durationUs;
-        if (startMs < lastQueuedEndMs) {
-            if (endUs / 1000 <= lastQueuedEndMs && !keptOnConnection) {
-                qCInfo(lcRecorder).noquote() << cfg.directory << ": left out" << durationUs / 1000
-                                             << "ms the source sent again on connecting (the archive holds it)";
+        const qint64 recordedEndUs = lastQueuedEndMs * 1000;
+        if (startWallUs / 1000 < lastQueuedEndMs) {
+            const qint64 overlapUs = recordedEndUs - startWallUs;
+            const Keyframe *cut = nullptr;
+            if (overlapUs > kFollowUs && keys && !journaled) {
+                for (const Keyframe &k : *keys) {
+                    if (k.offset > 0 && k.atUs - mediaStartUs < durationUs && startWallUs + (k.atUs - mediaStartUs) >= recordedEndUs - kFollowUs) {
+                        cut = &k;
+                        break;
+                    }
+                }
+            }
+            const bool leaveOut = overlapUs > kFollowUs && ((keys && !journaled && !cut) || (startWallUs + durationUs <= recordedEndUs && !keptOnConnection));
+            if (leaveOut) {
+                if (keptOnConnection)
+                    qCWarning(lcRecorder).noquote() << cfg.directory << ": left out" << durationUs / 1000
+                                                    << "ms of a burst: the source sent more than the clock had room for";
+                else
+                    qCInfo(lcRecorder).noquote() << cfg.directory << ": left out" << durationUs / 1000
+                                                 << "ms the source sent again on connecting (the archive holds it)";
                 // The next segment carries its gap. (Had its beginning gone to the writer's
                 // journal, the next segment's journal or write discards it.)
                 gapPending = gapPending || gap;
                 return;
             }
-            if (endUs / 1000 <= lastQueuedEndMs)
-                endUs = lastQueuedEndMs * 1000 + durationUs; // shifted: the media goes on
-            startMs = lastQueuedEndMs;
+            if (cut) {
+                const qint64 skippedUs = cut->atUs - mediaStartUs;
+                qCInfo(lcRecorder).noquote() << cfg.directory << ": the first" << skippedUs / 1000
+                                             << "ms of a segment are left out, up to its keyframe after what is recorded";
+                dropFront(pieces, cut->offset);
+                startWallUs += skippedUs;
+                durationUs -= skippedUs;
+            }
+            startWallUs = qMax(startWallUs, recordedEndUs);
         }
         gap = gap || std::exchange(gapPending, false);
+        const qint64 startMs = startWallUs / 1000;
+        const qint64 endUs = startWallUs + durationUs;
         wallCursorUs = endUs;
         const qint64 durationMs = endUs / 1000 - startMs;
         lastQueuedStartMs = startMs;
         lastQueuedEndMs = qMax(lastQueuedEndMs, startMs + durationMs);
         keptOnConnection = true;
+        Pending segment{std::move(pieces), startMs, durationMs, gap};
+        segment.journaled = journaled;
+        segment.heldSlot = heldSlot;
+        enqueue(std::move(segment));
+    }
+
+    /// Hands an entry to the writer. A disk that falls behind by more than the queue holds
+    /// stalls the reader (the source then drops us, and the gap is marked): memory stays bounded.
+    void enqueue(Pending &&entry)
+    {
         std::unique_lock lock(queueMutex);
         if (muxer.isOpen())
             refillMuxer();
-        // A disk that falls behind by more than the queue holds stalls the reader (the source
-        // then drops us, and the gap is marked): memory stays bounded.
         if (queue.size() >= kMaxQueued) {
             {
                 QMutexLocker statusLock(&statusMutex);
@@ -730,9 +877,7 @@ struct Recorder::Worker
                                             << "segments; reading waits";
             queueCv.wait(lock, [this] { return queue.size() < kMaxQueued; });
         }
-        Pending segment{std::move(pieces), startMs, durationMs, gap};
-        segment.journaled = journaled;
-        queue.push_back(std::move(segment));
+        queue.push_back(std::move(entry));
         lock.unlock();
         queueCv.notify_all();
     }
@@ -768,6 +913,19 @@ struct Recorder::Worker
     {
         if (!mayWrite())
             return; // dropped, as a crash would: the next holder records on after a gap
+        if (p.releaseHeld) {
+            writer.releaseHeld();
+            return;
+        }
+        if (p.holdSlot >= 0) {
+            QString why;
+            if (!writer.holdSegment(p.holdSlot, p.pieces, p.startMs, p.durationMs, p.gap, &why)) {
+                QMutexLocker lock(&statusMutex);
+                if (std::exchange(journalFailed, true) == false)
+                    qCWarning(lcRecorder).noquote() << cfg.directory << ": a held segment is not journaled:" << why;
+            }
+            return;
+        }
         if (p.journal) {
             QString why;
             if (!writer.journal(p.pieces, p.startMs, p.durationMs, p.gap, p.journalBegin, &why)) {
@@ -787,6 +945,8 @@ struct Recorder::Worker
             stats.slowestWriteMs = qMax(stats.slowestWriteMs, took.elapsed());
         }
         if (written) {
+            if (p.heldSlot >= 0)
+                writer.dropHeld(p.heldSlot);
             ArchiveSegment s = writer.lastWritten();
             s.gap = s.gap || p.gap || writerGapPending;
             writerGapPending = false;
@@ -830,6 +990,7 @@ struct Recorder::Worker
             cutSegment(lastEndUs, true);
         flushHeld(AV_NOPTS_VALUE); // segments cut are written, also on a stop without finishing
         unjournaled.clear();
+        segmentKeys.clear();
         journalBegun = false; // the next segment's journal begins anew (the writer drops this one's)
         segmentStartUs = AV_NOPTS_VALUE;
         segmentStartPts = AV_NOPTS_VALUE;

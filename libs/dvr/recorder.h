@@ -17,26 +17,31 @@
 // it can. Nothing already written is touched.
 //
 // Segments are dated by the wall clock at which their media aired, and last as long as their
-// media does (EXTINF). An HLS source whose playlist dates its segments (EXT-X-PROGRAM-DATE-TIME,
-// RFC 8216 4.3.2.6: recast and ffmpeg write it) is dated by those dates, tied to the media's
-// timestamps at the connection's first segment (MediaInput::programDate()): an HLS source
-// arrives a segment at a time, so arrival dates it up to a segment off. Dates more than 2 s
-// after their arrival or more than 120 s before it, or that go back, are not believed (said
-// once in the log). Anything else is dated by when its media arrived. A source that keeps time gets a timeline without holes (a segment starts
-// where the one before ended while that stays within half a second of its media's arrival). A
-// source slower than real time, or one that stalls without dropping, gets segments dated later
-// than the one before ended: a hole in the dates that is no gap (the media goes on). A burst (a
-// backlog read at once, a headend catching up) is dated back by the least delay its frames
-// arrived with, never later than its first frame arrived: dates never run ahead of the clock,
-// and may overlap a little there. The burst a (re)connection begins with (the HLS demuxer reads
-// three segments back from the live edge at once; a headend sends what it buffered) is held
-// until media arrives in real time (at most four segments), then laid back to back before it.
-// No segment of a connection's start overlaps what is recorded: what the archive already holds
-// is left out (dated by the source, from the first keyframe after it), and a segment that
-// begins inside it is trimmed to begin where the archive ends (its end kept). Summing the media's durations instead left an archive of a
-// slow source behind the clock by all it lost (87-165 s after 40 minutes at load 20-33), and
-// catch-up served the wrong minutes. The dates are in the index on disk, so a restart after a
-// `kill -9` keeps them and continues after them.
+// media does (EXTINF: what a player finds in the segment's file). An HLS source whose playlist
+// dates its segments (EXT-X-PROGRAM-DATE-TIME, RFC 8216 4.3.2.6: recast and ffmpeg write it) is
+// dated by those dates, tied to the media's timestamps at the connection's first dated segment
+// (MediaInput::programDate()): an HLS source arrives a segment at a time, so arrival dates it up
+// to a segment off. Every later segment's date is compared with the media's clock from there
+// (MediaInput::takeSegmentDate()); one more than 250 ms off (the source's dates drift from its
+// media, or jump) is taken instead, the segment in progress ending at that keyframe. Dates more
+// than 2 s after their arrival or more than 120 s before it, or that go back, are not believed
+// (said once in the log). Anything else is dated by when its media arrived. A source that keeps
+// time gets a timeline without holes (a segment starts where the one before ended while that
+// stays within half a second of its media's arrival). A source slower than real time, or one
+// that stalls and then goes on where it is, gets segments dated later than the one before
+// ended: a hole in the dates that is no gap (the media goes on). A burst (a backlog read at
+// once: what a (re)connection begins with, as the HLS demuxer reads three segments back from
+// the live edge and a headend sends what it buffered; or, later, a source that stalled without
+// dropping and then sends what it held) is held until media arrives in real time (at most four
+// segments), journaled whole meanwhile (ArchiveWriter::holdSegment: a kill -9 loses none of
+// it), then laid back to back before it. No segment overlaps what is recorded: what the
+// archive already holds is left out (dated by the source, from the first keyframe after it); a
+// segment that would begin inside it begins where it ends when that is half a second or less,
+// else is cut at its first keyframe after it (the media before left out) where its bytes are
+// still in memory. Summing the media's durations instead left an archive of a slow source
+// behind the clock by all it lost (87-165 s after 40 minutes at load 20-33), and catch-up
+// served the wrong minutes. The dates are in the index on disk, so a restart after a `kill -9`
+// keeps them and continues after them.
 
 #include "archive.h"
 
@@ -97,6 +102,7 @@ public:
         quint64 repairedTimestamps = 0;
         quint64 writerWaits = 0;    ///< times the reader waited for the disk (the write queue was full)
         qint64 slowestWriteMs = 0;  ///< the longest a segment took to be written and synced
+        quint64 programDateChanges = 0; ///< times an HLS source's program dates were taken again (drift, jumps)
     };
 
     explicit Recorder(QObject *parent = nullptr);

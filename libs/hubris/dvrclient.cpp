@@ -345,10 +345,10 @@ QUrl DvrClient::recordingUrl(qint64 id, qint64 offset) const
     return url;
 }
 
-void DvrClient::playlistStart(const QUrl &url, std::function<void(std::optional<double>)> done)
+void DvrClient::playlistStart(const QUrl &url, std::function<void(std::optional<double>, QList<SegmentDate>)> done)
 {
     if (!url.isValid()) {
-        done(std::nullopt);
+        done(std::nullopt, {});
         return;
     }
     QNetworkRequest request(url);
@@ -359,8 +359,35 @@ void DvrClient::playlistStart(const QUrl &url, std::function<void(std::optional<
         bool ok = false;
         const double seconds = reply->rawHeader("X-Playlist-Start").toDouble(&ok);
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        done(status == 200 && ok ? std::optional<double>(seconds) : std::nullopt);
+        if (status != 200) {
+            done(std::nullopt, {});
+            return;
+        }
+        done(ok ? std::optional<double>(seconds) : std::nullopt, segmentDates(reply->readAll()));
     });
+}
+
+QList<DvrClient::SegmentDate> DvrClient::segmentDates(const QByteArray &playlist)
+{
+    QList<SegmentDate> dates;
+    double mediaSeconds = 0, extinf = 0;
+    qint64 dateMs = 0;
+    for (const QByteArray &raw : playlist.split('\n')) {
+        const QByteArray line = raw.trimmed();
+        if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) {
+            const QDateTime when = QDateTime::fromString(QString::fromLatin1(line.mid(25)), Qt::ISODateWithMs);
+            dateMs = when.isValid() ? when.toMSecsSinceEpoch() : 0;
+        } else if (line.startsWith("#EXTINF:")) {
+            extinf = line.mid(8, line.indexOf(',') - 8).toDouble();
+        } else if (!line.isEmpty() && !line.startsWith('#')) {
+            if (dateMs > 0)
+                dates.append({mediaSeconds, dateMs});
+            mediaSeconds += extinf;
+            extinf = 0;
+            dateMs = 0;
+        }
+    }
+    return dates;
 }
 
 void DvrClient::postRule(const QJsonObject &rule, const QString &title)

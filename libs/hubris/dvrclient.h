@@ -109,11 +109,22 @@ public:
     Q_INVOKABLE QUrl archiveUrl(int channel, qint64 from, qint64 seconds = 0) const;
     /// A recording's playlist from `offset` seconds on (diver's ?start=).
     Q_INVOKABLE QUrl recordingUrl(qint64 id, qint64 offset = 0) const;
+    /// A segment of a playlist: where its media begins (seconds of media from the playlist's
+    /// first segment: its EXTINFs summed) and when it aired (EXT-X-PROGRAM-DATE-TIME, UTC ms).
+    struct SegmentDate
+    {
+        double mediaSeconds = 0;
+        qint64 wallMs = 0;
+    };
     /// Where the playlist at `url` (a recordingUrl() or archiveUrl()) really starts: diver's
     /// X-Playlist-Start, seconds of the wall clock from where the URL counts (a recording's
     /// start; a range's start), the start of the segment a seek lands in. `done` gets nullopt
-    /// when diver does not say (an error, no segment yet, a diver before it said so).
-    void playlistStart(const QUrl &url, std::function<void(std::optional<double> seconds)> done);
+    /// when diver does not say (an error, no segment yet, a diver before it said so), and the
+    /// dates of the playlist's segments (those it dates): the recording's timeline, which runs
+    /// on across a hole in the dates (a source that stalled, a gap) while the media does not.
+    void playlistStart(const QUrl &url, std::function<void(std::optional<double> seconds, QList<SegmentDate> dates)> done);
+    /// The segment dates of an HLS media playlist (exposed for tests).
+    static QList<SegmentDate> segmentDates(const QByteArray &playlist);
     /// What the viewer is told after asking to record `title`: `now` of the `planned` airings
     /// are recorded from now on (they are on), the others later; `skipped` will not be, the
     /// first for `reason`.

@@ -68,10 +68,27 @@ qint64 DvrPlayback::now() const
 
 qint64 DvrPlayback::position() const
 {
-    const qint64 at = m_offset + (m_paused || !m_played.isValid() ? 0 : m_played.elapsed() / 1000);
+    const qint64 at = m_offset + (m_paused || !m_played.isValid() ? 0 : wallSecondsAfter(m_played.elapsed()));
     if (m_mode == u"timeshift")
         return std::max<qint64>(0, now() - at);
     return std::min(at, m_duration);
+}
+
+qint64 DvrPlayback::wallSecondsAfter(qint64 playedMs) const
+{
+    // The player plays the media from its first segment's start: the recording's timeline after
+    // `playedMs` of it is that segment's date, and across a hole in the dates (a source that
+    // stalled, a gap) the next segment's date.
+    if (m_dates.isEmpty())
+        return playedMs / 1000;
+    const double played = playedMs / 1000.0;
+    const DvrClient::SegmentDate *at = &m_dates.first();
+    for (const DvrClient::SegmentDate &d : m_dates) {
+        if (d.mediaSeconds > played)
+            break;
+        at = &d;
+    }
+    return qint64((at->wallMs - m_dates.first().wallMs) / 1000.0 + std::max(0.0, played - at->mediaSeconds));
 }
 
 QString DvrPlayback::positionText() const
@@ -98,6 +115,7 @@ void DvrPlayback::playFrom(qint64 offset)
 {
     m_offset = offset;
     m_played.invalidate();
+    m_dates.clear();
     QUrl url;
     if (m_mode == u"recording")
         url = m_client->recordingUrl(m_recordingId, offset);
@@ -115,9 +133,15 @@ void DvrPlayback::playFrom(qint64 offset)
     // asked for (the range begins there).
     const qint64 base = m_mode == u"recording" ? 0 : offset;
     const quint64 play = ++m_playNumber;
-    m_client->playlistStart(url, [this, play, base](std::optional<double> seconds) {
-        if (!seconds || play != m_playNumber || !isActive() || m_paused)
-            return; // not said, or another play() (a seek, a stop) came meanwhile
+    m_client->playlistStart(url, [this, play, base](std::optional<double> seconds, QList<DvrClient::SegmentDate> dates) {
+        if (play != m_playNumber || !isActive() || m_paused)
+            return; // another play() (a seek, a stop) came meanwhile
+        // The position follows the recording's dates, not the media's seconds (they part at a
+        // hole in the dates).
+        m_dates = std::move(dates);
+        Q_EMIT positionChanged();
+        if (!seconds)
+            return; // not said
         // (A first segment begun before the recording or programme did counts from its start.)
         m_offset = m_mode == u"timeshift" ? base + qRound64(*seconds) : std::max<qint64>(0, base + qRound64(*seconds));
         Q_EMIT positionChanged();

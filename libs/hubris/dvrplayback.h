@@ -6,7 +6,9 @@
 // the channel's archive from the moment paused up to the live edge). The HAL player plays a URL
 // only, so a seek plays the same thing again from the new offset (diver cuts the playlist there,
 // at the start of the segment the offset falls in, and says where: X-Playlist-Start); the
-// position is where the cut starts plus the time played since the first frame.
+// position is where the cut starts plus the time played since the first frame, on the
+// recording's timeline: the playlist's EXT-X-PROGRAM-DATE-TIME, which runs on across a hole in
+// the dates (a source that stalled) where the media does not.
 
 #include "dvrclient.h"
 #include "zapper.h"
@@ -103,6 +105,10 @@ private:
     quint64 m_playNumber = 0; ///< play()s so far: diver's answer of where a cut starts is for the latest only
     bool m_paused = false;
     QElapsedTimer m_played; ///< since the first frame of the current play()
+    QList<DvrClient::SegmentDate> m_dates; ///< of the current play()'s playlist (its timeline)
+    /// Seconds of the recording's timeline (wall clock) after `playedMs` of its media from the
+    /// current play()'s first segment: its program dates; the media's seconds without them.
+    qint64 wallSecondsAfter(qint64 playedMs) const;
     QTimer m_tick;
 };
 

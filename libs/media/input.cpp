@@ -149,9 +149,14 @@ void MediaInput::close()
     m_ctx.reset();
     m_video = m_audio = -1;
     m_playlistUrl.clear();
-    m_segmentOpened = false;
-    m_pendingDateMs = 0;
+    m_opened.clear();
+    m_datesLost = false;
+    m_segmentStartPts = AV_NOPTS_VALUE;
+    m_segmentDurationMs = 0;
+    m_playlistText.clear();
+    m_playlistTextUrl.clear();
     m_programDate.reset();
+    m_segmentDate.reset();
 }
 
 int MediaInput::ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options)
@@ -175,10 +180,15 @@ void MediaInput::noteOpened(const QByteArray &url)
         m_playlistUrl = url;
         return;
     }
-    if (m_segmentOpened || m_playlistUrl.isEmpty())
+    if (m_playlistUrl.isEmpty())
         return;
-    m_segmentOpened = true;
-    m_pendingDateMs = dateInPlaylist(m_playlistUrl, url);
+    // Every segment's date: the first anchors the media's clock, the later ones show whether the
+    // source's dates drift from it or jump (takeSegmentDate()).
+    if (m_datesLost)
+        return;
+    if (m_opened.size() >= 16)
+        m_opened.pop_front(); // never read (cannot be: the demuxer reads what it opens)
+    m_opened.push_back(dateInPlaylist(m_playlistUrl, url));
 }
 
 /// An EXT-X-PROGRAM-DATE-TIME value (ISO 8601; ffmpeg writes the zone as +0000) in UTC ms; 0
@@ -193,21 +203,12 @@ static qint64 programDateTimeMs(QByteArray text)
     return when.isValid() ? when.toMSecsSinceEpoch() : 0;
 }
 
-qint64 MediaInput::dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl)
+/// The date of the segment at path `wanted` in playlist `text` (0: not listed, or undated).
+static qint64 dateInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted, bool *listed, qint64 *extinfMs)
 {
-    AVIOContext *io = nullptr;
-    const AVIOInterruptCB interrupt{&MediaInput::interruptCallback, this};
-    if (avio_open2(&io, playlistUrl.constData(), AVIO_FLAG_READ, &interrupt, nullptr) < 0)
-        return 0;
-    QByteArray text;
-    char buffer[16384];
-    for (int n; text.size() < 4 * 1024 * 1024 && (n = avio_read(io, reinterpret_cast<unsigned char *>(buffer), sizeof buffer)) > 0;)
-        text.append(buffer, n);
-    avio_closep(&io);
     // A segment without a date of its own follows the one before (RFC 8216 6.2.1) until a
     // discontinuity.
-    const QUrl base = QUrl::fromEncoded(playlistUrl);
-    const QString wanted = QUrl::fromEncoded(segmentUrl).path();
+    *listed = false;
     qint64 dateMs = 0, durationMs = 0;
     for (const QByteArray &raw : text.split('\n')) {
         const QByteArray line = raw.trimmed();
@@ -218,14 +219,45 @@ qint64 MediaInput::dateInPlaylist(const QByteArray &playlistUrl, const QByteArra
         } else if (line == "#EXT-X-DISCONTINUITY") {
             dateMs = 0;
         } else if (!line.isEmpty() && !line.startsWith('#')) {
-            if (base.resolved(QUrl::fromEncoded(line)).path() == wanted)
+            if (base.resolved(QUrl::fromEncoded(line)).path() == wanted) {
+                *listed = true;
+                *extinfMs = durationMs;
                 return dateMs;
+            }
             if (dateMs > 0)
                 dateMs += durationMs;
             durationMs = 0;
         }
     }
     return 0;
+}
+
+MediaInput::OpenedSegment MediaInput::dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl)
+{
+    const QUrl base = QUrl::fromEncoded(playlistUrl);
+    const QString wanted = QUrl::fromEncoded(segmentUrl).path();
+    bool listed = false;
+    OpenedSegment segment;
+    // The playlist read for an earlier segment usually lists this one too (the demuxer reads
+    // ahead of the live edge's refresh): read again only for a segment it does not list.
+    if (m_playlistTextUrl == playlistUrl) {
+        segment.dateMs = dateInPlaylistText(m_playlistText, base, wanted, &listed, &segment.durationMs);
+        if (listed)
+            return segment;
+    }
+    AVIOContext *io = nullptr;
+    const AVIOInterruptCB interrupt{&MediaInput::interruptCallback, this};
+    if (avio_open2(&io, playlistUrl.constData(), AVIO_FLAG_READ, &interrupt, nullptr) < 0)
+        return segment;
+    QByteArray text;
+    char buffer[16384];
+    for (int n; text.size() < 4 * 1024 * 1024 && (n = avio_read(io, reinterpret_cast<unsigned char *>(buffer), sizeof buffer)) > 0;)
+        text.append(buffer, n);
+    avio_closep(&io);
+    m_playlistText = text;
+    m_playlistTextUrl = playlistUrl;
+    segment.dateMs = dateInPlaylistText(text, base, wanted, &listed, &segment.durationMs);
+    return segment;
 }
 
 static qint64 nowMs()
@@ -369,16 +401,53 @@ MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
                 error->reason = QStringLiteral("interrupted");
             return Read::Error;
         }
-        if (m_pendingDateMs != 0 && packet->stream_index == m_video && (packet->flags & AV_PKT_FLAG_KEY)
-            && packet->pts != AV_NOPTS_VALUE) {
-            // The first segment's first sample (a segment starts at a keyframe).
-            m_programDate = ProgramDate{std::exchange(m_pendingDateMs, 0), packet->pts};
-            qCDebug(lcInput).noquote() << m_spec.describe() << ": its first segment aired at"
-                                       << QDateTime::fromMSecsSinceEpoch(m_programDate->wallMs, Qt::UTC).toString(Qt::ISODateWithMs);
-        }
+        if (!m_opened.empty() && packet->stream_index == m_video && (packet->flags & AV_PKT_FLAG_KEY) && packet->pts != AV_NOPTS_VALUE)
+            noteKeyframe(packet->pts);
         if (packet->stream_index == m_video || packet->stream_index == m_audio)
             return Read::Packet;
         av_packet_unref(packet);
+    }
+}
+
+void MediaInput::noteKeyframe(qint64 pts)
+{
+    // The next segment's first keyframe: the first of the connection, or one after the segment
+    // being read lasted its EXTINF (a quarter of it early at most, 250 ms: an EXTINF rounded to
+    // whole seconds, RFC 8216 before version 3), or one going back (a discontinuity).
+    bool next = m_segmentStartPts == AV_NOPTS_VALUE;
+    if (!next) {
+        const AVStream *st = m_ctx->streams[m_video];
+        qint64 delta = pts - m_segmentStartPts;
+        if (st->pts_wrap_bits > 0 && st->pts_wrap_bits < 63) {
+            const qint64 wrap = qint64(1) << st->pts_wrap_bits;
+            delta = ((delta % wrap) + wrap) % wrap;
+            if (delta >= wrap / 2)
+                delta -= wrap;
+        }
+        const qint64 deltaUs = av_rescale_q(delta, st->time_base, AVRational{1, 1000000});
+        const qint64 earlyUs = qMin<qint64>(m_segmentDurationMs * 1000 / 4, 250'000);
+        next = deltaUs < 0 || deltaUs >= m_segmentDurationMs * 1000 - earlyUs;
+    }
+    if (!next)
+        return;
+    const OpenedSegment segment = m_opened.front();
+    m_opened.pop_front();
+    m_segmentStartPts = pts;
+    m_segmentDurationMs = segment.durationMs;
+    if (segment.durationMs <= 0) {
+        // Not listed where it was looked up (the playlist moved on, or could not be read): where
+        // it ends is unknown, so the dates of the segments after it would go to the wrong
+        // keyframes. None more on this connection (the first date taken still holds).
+        m_opened.clear();
+        m_datesLost = true;
+    }
+    if (segment.dateMs == 0)
+        return;
+    m_segmentDate = ProgramDate{segment.dateMs, pts};
+    if (!m_programDate) {
+        m_programDate = m_segmentDate;
+        qCDebug(lcInput).noquote() << m_spec.describe() << ": its first dated segment aired at"
+                                   << QDateTime::fromMSecsSinceEpoch(m_programDate->wallMs, Qt::UTC).toString(Qt::ISODateWithMs);
     }
 }
 

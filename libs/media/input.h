@@ -14,7 +14,9 @@
 #include <QString>
 
 #include <atomic>
+#include <deque>
 #include <optional>
+#include <utility>
 #include <chrono>
 
 namespace iptv::media {
@@ -82,29 +84,47 @@ public:
 
     /// When the media aired, from an HLS source's EXT-X-PROGRAM-DATE-TIME (RFC 8216 4.3.2.6):
     /// the video packet with timestamp `pts` (the video stream's time base, as read()) began at
-    /// `wallMs` (UTC ms). Taken from the first segment the connection reads (the first video
-    /// keyframe read() returns is its first sample), so it holds while the source's timestamps
-    /// run on without a break. nullopt until then, and for a source that is not HLS, whose
-    /// playlist has no dates, or without InputSpec::programDates.
+    /// `wallMs` (UTC ms). Taken from the first dated segment the connection reads (its first
+    /// video keyframe is its first sample), so it holds while the source's timestamps and
+    /// dates run on without a break (takeSegmentDate() has the later ones). nullopt until
+    /// then, and for a source that is not HLS, whose playlist has no dates, or without
+    /// InputSpec::programDates.
     struct ProgramDate
     {
         qint64 wallMs = 0;
         qint64 pts = 0;
     };
     std::optional<ProgramDate> programDate() const { return m_programDate; }
+    /// The date of every segment, not only the first: when the packet the last read() returned
+    /// is the first video keyframe of a segment the playlist dates, its date (once; nullopt
+    /// otherwise). A recorder compares it with what the first date and the media's clock say,
+    /// to follow a source whose program dates drift from its media or jump.
+    std::optional<ProgramDate> takeSegmentDate() { return std::exchange(m_segmentDate, std::nullopt); }
     int videoStream() const { return m_video; }
     int audioStream() const { return m_audio; }
     const InputSpec &spec() const { return m_spec; }
 
 private:
+    /// The segments the demuxer opened whose first keyframe read() has not returned yet, in order
+    /// (it opens them ahead of what it returns: probing reads a segment or two): their dates (0:
+    /// none) and EXTINF durations. A keyframe is the next one's first once the one before has
+    /// lasted its EXTINF.
+    struct OpenedSegment
+    {
+        qint64 dateMs = 0;
+        qint64 durationMs = 0;
+    };
     static int interruptCallback(void *opaque);
     static int ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options);
-    /// The demuxer opened `url`: a playlist is remembered; the first segment's date is looked up
-    /// in that playlist (read again here: the demuxer keeps what it read to itself).
+    /// The demuxer opened `url`: a playlist is remembered; a segment's date is looked up in that
+    /// playlist (read again here when the last reading does not list it: the demuxer keeps what
+    /// it read to itself).
     void noteOpened(const QByteArray &url);
-    /// The date of segment `segmentUrl` in the playlist at `playlistUrl` (0: none).
-    qint64 dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
+    /// The date (0: none) and duration of segment `segmentUrl` in the playlist at `playlistUrl`.
+    OpenedSegment dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
     void arm(int timeoutMs);
+    /// A video keyframe at `pts` was read: the first of the next segment opened?
+    void noteKeyframe(qint64 pts);
 
     InputSpec m_spec;
     InputContext m_ctx;
@@ -115,9 +135,14 @@ private:
     bool m_timedOut = false;
     int (*m_defaultIoOpen)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **) = nullptr;
     QByteArray m_playlistUrl;           ///< the media playlist the demuxer read last
-    bool m_segmentOpened = false;       ///< the first segment was opened (its date, if any, is pending or taken)
-    qint64 m_pendingDateMs = 0;         ///< the first segment's date, until its first keyframe is read
+    std::deque<OpenedSegment> m_opened;
+    bool m_datesLost = false; ///< a segment's EXTINF was not found: the later ones' dates are not taken
+    qint64 m_segmentStartPts = AV_NOPTS_VALUE; ///< the first keyframe of the segment being read
+    qint64 m_segmentDurationMs = 0;            ///< … and its EXTINF
+    QByteArray m_playlistText;          ///< the playlist as dateInPlaylist() read it last (dates of segments listed there)
+    QByteArray m_playlistTextUrl;       ///< … from this URL
     std::optional<ProgramDate> m_programDate;
+    std::optional<ProgramDate> m_segmentDate; ///< for takeSegmentDate()
 };
 
 /// Registers libavdevice's inputs (v4l2, lavfi); idempotent.

@@ -30,6 +30,9 @@ public:
     void resendHeaders();
     /// The bytes written since the last call.
     QByteArray take();
+    /// How many bytes take() would return now (every packet is flushed as it is written: the
+    /// next packet, and the PAT and PMT resendHeaders() asks for, starts at this offset).
+    qsizetype pendingBytes() const { return m_pending.size(); }
     /// Room for `bytes` to come before the next take(): one allocation instead of a dozen growing
     /// ones (each a copy onto fresh pages) when a caller takes large pieces.
     void reserve(qsizetype bytes) { m_pending.reserve(bytes); }

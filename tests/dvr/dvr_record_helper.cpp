@@ -1,6 +1,6 @@
 // Records one source into a folder until killed: the recorder process that tst_recorder kills
 // with SIGKILL to check that a crash loses at most the segment in progress.
-//   dvr_record_helper <source URL> <folder> <segment seconds>
+//   dvr_record_helper <source URL> <folder> <segment seconds> [read timeout ms]
 // Prints "segment <sequence>" for every segment written.
 
 #include <dvr/recorder.h>
@@ -12,15 +12,15 @@ int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     const QStringList args = app.arguments();
-    if (args.size() != 4) {
-        QTextStream(stderr) << "usage: dvr_record_helper <source> <folder> <segment seconds>\n";
+    if (args.size() != 4 && args.size() != 5) {
+        QTextStream(stderr) << "usage: dvr_record_helper <source> <folder> <segment seconds> [read timeout ms]\n";
         return 2;
     }
     iptv::dvr::RecorderSettings settings;
     settings.source = args[1];
     settings.directory = args[2];
     settings.segmentSeconds = args[3].toDouble();
-    settings.readTimeoutMs = 2000;
+    settings.readTimeoutMs = args.size() == 5 ? args[4].toInt() : 2000;
     iptv::dvr::Recorder recorder;
     QObject::connect(&recorder, &iptv::dvr::Recorder::segmentWritten, [](const iptv::dvr::ArchiveSegment &s) {
         QTextStream out(stdout);

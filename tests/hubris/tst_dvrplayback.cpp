@@ -38,6 +38,9 @@ class TestDvrPlayback : public QObject
     /// and says where (X-Playlist-Start), as diver does; 0: it does not say.
     qint64 m_segmentSeconds = 0;
     qint64 m_catchupLead = 0; ///< a range's first segment begins this long before the range
+    /// The fake diver's recording playlist dates its 1 s segments with a hole of 10 s after the
+    /// first (its source stalled): the recording's timeline runs on there, its media does not.
+    bool m_datedPlaylist = false;
 
     void startPlayback()
     {
@@ -63,7 +66,16 @@ private Q_SLOTS:
         });
         // The playlists, as far as the box reads them itself: where the cut starts.
         m_diver.route(u"/play/<arg>/index.m3u8"_qs, [this](qint64, const QHttpServerRequest &request) {
-            QHttpServerResponse r("application/vnd.apple.mpegurl", "#EXTM3U\n");
+            QByteArray playlist = "#EXTM3U\n";
+            if (m_datedPlaylist) {
+                const QDateTime start = QDateTime::fromSecsSinceEpoch(m_recording.value(u"start"_qs).toInteger(), Qt::UTC);
+                for (int i = 0; i < 4; ++i) {
+                    const QDateTime aired = start.addMSecs(i == 0 ? 0 : (i + 10) * 1000);
+                    playlist += "#EXT-X-PROGRAM-DATE-TIME:" + aired.toString(Qt::ISODateWithMs).toLatin1() + "\n#EXTINF:1.000,\nseg-"
+                        + QByteArray::number(i) + ".ts\n";
+                }
+            }
+            QHttpServerResponse r("application/vnd.apple.mpegurl", playlist);
             if (m_segmentSeconds > 0) {
                 const qint64 asked = QUrlQuery(request.url()).queryItemValue(u"start"_qs).toLongLong();
                 r.setHeader("X-Playlist-Start", QByteArray::number(double(asked / m_segmentSeconds * m_segmentSeconds), 'f', 3));
@@ -168,6 +180,39 @@ private Q_SLOTS:
         m_client->refresh();
         QTRY_COMPARE(m_client->recordings()->items().first().position, 0);
         m_stored.clear();
+    }
+
+    // The position follows the recording's timeline (its playlist's program dates), not the
+    // seconds of media played: 1 s into a recording whose source stalled for 10 s after its
+    // first second, what plays aired 11 s after its start.
+    void positionFollowsTheRecordingsDates()
+    {
+        m_datedPlaylist = true;
+        QVERIFY(m_playback->playRecording(0));
+        m_player->frame(20);
+        QTRY_VERIFY_WITH_TIMEOUT(m_playback->position() >= 11, 6000);
+        QVERIFY2(m_playback->position() <= 14, qPrintable(QString::number(m_playback->position())));
+        m_stored.clear();
+        m_playback->stop();
+        QTRY_COMPARE(m_stored.size(), 1); // where it stopped, on the recording's timeline
+        QVERIFY2(m_stored.last() >= 11, qPrintable(QString::number(m_stored.last())));
+        m_datedPlaylist = false;
+        m_recording[u"position"_qs] = 0;
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->items().first().position, 0);
+        m_stored.clear();
+    }
+
+    void segmentDatesOfAPlaylist()
+    {
+        const QList<DvrClient::SegmentDate> dates = DvrClient::segmentDates(
+            "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T18:00:02.559+00:00\n#EXTINF:6.000,\na.ts\n#EXTINF:2.5,\nb.ts\n"
+            "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T18:01:00.000Z\n#EXTINF:6.000,\nc.ts\n");
+        QCOMPARE(dates.size(), 2); // b.ts has no date of its own
+        QCOMPARE(dates[0].mediaSeconds, 0.0);
+        QCOMPARE(dates[0].wallMs, QDateTime::fromString(u"2026-12-06T18:00:02.559Z"_qs, Qt::ISODateWithMs).toMSecsSinceEpoch());
+        QCOMPARE(dates[1].mediaSeconds, 8.5);
+        QCOMPARE(dates[1].wallMs - dates[0].wallMs, 57441);
     }
 
     // A recording of an archived channel whose archive stopped short of its end is "partial":
