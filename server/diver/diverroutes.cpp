@@ -936,8 +936,12 @@ void DiverServer::setupRoutes()
                     return {Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error))), 0, 0};
                 // Stopped by its viewer: complete up to then, while the copy may record on for
                 // others. A copy no node records any more is complete too, with or without its
-                // index's end line (a node gone before the end, a recorder that could not write it).
-                const bool ended = row->stopped != 0 || copy->state != CopyState::Recording || reader.finished();
+                // index's end line (a node gone before the end, a recorder that could not write
+                // it); one that failed while its programme is still on only once that is over:
+                // it is recorded again in the same folder when it can be, and a playlist that
+                // said it ended cannot grow again (RFC 8216 6.2.1).
+                const bool failedEarly = copy->state == CopyState::Failed && now() < copy->recordStop;
+                const bool ended = row->stopped != 0 || reader.finished() || (copy->state != CopyState::Recording && !failedEarly);
                 return playlistReply(dvr::playoutPlaylist(spanOf(reader, *row), ended, {}, target), !ended, ask,
                                      row->recordStart * 1000, target);
             }
