@@ -288,20 +288,12 @@ bool isNoNews(const dvr::SkippedAiring &s, qint64 now)
     return isItself(s) || (s.reason == dvr::SkipReason::Cancelled && s.airing.start <= now);
 }
 
-/// Where a recording's span ends: its end, or, stopped by its viewer, the end of the second it was
-/// stopped in (a stop is stored in whole seconds: a segment that began in that second before the
-/// stop was listed already, and a playlist only grows).
-qint64 recordingEndMs(const RecordingRow &r)
-{
-    return (r.recordStop + (r.stopped != 0 ? 1 : 0)) * 1000;
-}
-
 /// The segments of its copy a viewer's recording holds: every one, or, for a recording the viewer
 /// stopped while the copy records on for others, those up to the stop (the one being cut then
 /// included). Its playlist, thumbnails, figures and segment route all serve this span.
 QList<dvr::ArchiveSegment> spanOf(const dvr::ArchiveReader &copy, const RecordingRow &r)
 {
-    return r.stopped != 0 ? copy.segments(0, recordingEndMs(r)) : copy.segments();
+    return r.stopped != 0 ? copy.segments(0, r.recordStop * 1000) : copy.segments();
 }
 
 /// What a span holds: its segments, bytes and gaps (as its playlist marks them: a flagged
@@ -940,8 +932,15 @@ void DiverServer::setupRoutes()
                 // it); one that failed while its programme is still on only once that is over:
                 // it is recorded again in the same folder when it can be, and a playlist that
                 // said it ended cannot grow again (RFC 8216 6.2.1).
+                // Either way, not while its recorder here still writes its last segment: the
+                // playlist ends once it is listed.
                 const bool failedEarly = copy->state == CopyState::Failed && now() < copy->recordStop;
-                const bool ended = row->stopped != 0 || reader.finished() || (copy->state != CopyState::Recording && !failedEarly);
+                const bool copyEnded = reader.finished()
+                    || (copy->state != CopyState::Recording && !failedEarly && !folderBusy(copy->directory));
+                // Stopped by its viewer: once the copy holds the segment that was being cut at the
+                // stop (its span ends there; the stop is in whole seconds, and a segment begun
+                // after it in that second was not complete, so not listed, before it).
+                const bool ended = copyEnded || (row->stopped != 0 && reader.endMs() >= row->recordStop * 1000);
                 return playlistReply(dvr::playoutPlaylist(spanOf(reader, *row), ended, {}, target), !ended, ask,
                                      row->recordStart * 1000, target);
             }
@@ -950,7 +949,7 @@ void DiverServer::setupRoutes()
             dvr::ArchiveReader reader;
             if (directory.isEmpty())
                 return {Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId))), 0, 0};
-            const dvr::TimeRange range{row->recordStart * 1000, recordingEndMs(*row)};
+            const dvr::TimeRange range{row->recordStart * 1000, row->recordStop * 1000};
             if (!reader.load(directory, range.fromMs, range.toMs, &error))
                 return {Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 does not read: %2").arg(row->channelId, error))), 0, 0};
             const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
@@ -987,7 +986,7 @@ void DiverServer::setupRoutes()
                 segments = spanOf(reader, *row); // a stopped recording's scrubbing ends at its stop
             }
         } else if (const QString archive = archiveFolderOf(row->channelId); !archive.isEmpty()) {
-            const qint64 from = row->recordStart * 1000, to = recordingEndMs(*row);
+            const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
             if (reader.load(archive, from, to, &error)) {
                 dir = archive;
                 segments = reader.segments(from, to);
@@ -1065,7 +1064,7 @@ void DiverServer::setupRoutes()
             if (!dir.isEmpty()) {
                 // A range of the channel's archive: its segments only, not the rest of the
                 // archive (which holds other viewers' recordings beyond the catch-up window).
-                const qint64 from = row->recordStart * 1000, to = recordingEndMs(*row);
+                const qint64 from = row->recordStart * 1000, to = row->recordStop * 1000;
                 dvr::ArchiveReader reader;
                 if (!reader.load(dir, from, to, &error))
                     return Reply::error(ApiError::internal(QStringLiteral("recording %1: %2").arg(row->id).arg(error)));

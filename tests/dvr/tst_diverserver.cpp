@@ -1663,8 +1663,9 @@ private Q_SLOTS:
     // RFC 8216 6.2.1: the server changes a media playlist only by appending lines (removing from
     // the front is for sliding windows, which none of diver's is), EXT-X-ENDLIST last, and
     // EXT-X-TARGETDURATION never changes. Every kind of growing playlist is reloaded as its
-    // segments come, through its end: a recording of its own copy, a recording on an archived
-    // channel, a catch-up range that begins ahead of the live edge, timeshift, and each from a
+    // segments come, through its end: a recording of its own copy, another viewer's recording of
+    // that copy stopped halfway (it ends at the stop while the copy records on), a recording on an
+    // archived channel, a catch-up range that begins ahead of the live edge, timeshift, and each from a
     // ?start= just past what is recorded. Each answer is the one before with lines appended; before
     // a URL's first segment exists it is held until it is written or refused (503, Retry-After),
     // never answered with a segment a later reload drops. FFmpeg reads the recording's playlist
@@ -1702,6 +1703,12 @@ private Q_SLOTS:
             }
         }
         QVERIFY(!own.isEmpty() && !archived.isEmpty());
+        // Another box records the same airing (the same copy) and stops its recording halfway:
+        // its playlist ends at the stop while the copy records on.
+        const QByteArray b = ticket(u"STB-S"_qs, 3600);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, {{u"channel"_qs, u"two"_qs}, {u"start"_qs, t0 - 60}}).status, 201);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
+        const QString stopped = QString::number(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger());
         QTRY_VERIFY_WITH_TIMEOUT(recordingOf(port, a, own).value(u"segments"_qs).toInt() >= 1, 20000);
 
         // A point 2 s past the live edge (the segment that will hold it is not written yet).
@@ -1712,6 +1719,7 @@ private Q_SLOTS:
                                play + u"?start=%1"_qs.arg(ahead - ownStart),
                                u"/play/"_qs + archived + u"/index.m3u8"_qs,
                                u"/catchup/one/archive-%1-8.m3u8"_qs.arg(ahead),
+                               u"/play/"_qs + stopped + u"/index.m3u8"_qs,
                                timeshift,
                                timeshift + u"?start=%1"_qs.arg(ahead - t0)};
         // Far past the live edge: refused at once, with when to ask again.
@@ -1739,7 +1747,7 @@ private Q_SLOTS:
         const auto reloadAll = [&]() -> bool {
             for (const QString &url : urls) {
                 Reloads &r = seen[url];
-                const HttpResult got = call("GET", port, url, a);
+                const HttpResult got = call("GET", port, url, url.startsWith(u"/play/"_qs + stopped + u'/') ? b : a);
                 if (got.status == 503) {
                     // Not yet: only before the URL's first playlist (a playlist never goes away).
                     if (!r.last.isEmpty() || got.header("Retry-After").toInt() < 1) {
@@ -1777,7 +1785,7 @@ private Q_SLOTS:
             return true;
         };
         const auto allEnded = [&]() {
-            for (const QString &url : urls.mid(0, 4)) {
+            for (const QString &url : urls.mid(0, 5)) {
                 if (!seen.value(url).lastCheck.ended)
                     return false;
             }
@@ -1785,8 +1793,23 @@ private Q_SLOTS:
         };
         QElapsedTimer clock;
         clock.start();
+        bool stop = true;
         while (!allEnded() && clock.elapsed() < 60000) {
             QVERIFY(reloadAll());
+            // The stop comes while the segment in progress began before the stop's whole second
+            // (the stop is stored in seconds): that segment is the recording's last, and is
+            // written only after the stop.
+            const QList<iptv::media::HlsSegment> listed = seen.value(urls.at(4)).lastCheck.segments;
+            const qint64 inProgressSince = listed.isEmpty() ? 0
+                : listed.last().programDateTime.toMSecsSinceEpoch() + qRound64(listed.last().duration * 1000);
+            const qint64 nextSecond = (inProgressSince / 1000 + 1) * 1000;
+            if (stop && listed.size() >= 6 && (nextSecond + 20 < inProgressSince + 700 || listed.size() >= 12)) {
+                QTest::qWait(int(qBound(qint64(0), nextSecond + 20 - QDateTime::currentMSecsSinceEpoch(), qint64(1000))));
+                const HttpResult done = call("POST", port, u"/api/recordings/"_qs + stopped + u"/stop"_qs, b);
+                QVERIFY2(done.status == 200, done.body.constData());
+                stop = false;
+                QVERIFY(reloadAll()); // at once: the segment being cut at the stop is not written yet
+            }
             QTest::qWait(300); // a player's reload interval (it reloads at most every segment)
         }
         QVERIFY(reloadAll()); // once more after the end: nothing changes
@@ -1800,9 +1823,13 @@ private Q_SLOTS:
         }
         QVERIFY2(allEnded(), "the recordings and the range ended within a minute");
         QVERIFY(!seen.value(timeshift).lastCheck.ended); // timeshift has no end
+        // The stopped one ended at its stop, short of the copy's end.
+        QVERIFY(!stop);
+        QVERIFY2(seen.value(urls.at(4)).lastCheck.segments.size() < seen.value(play).lastCheck.segments.size() - 3,
+                 seen.value(urls.at(4)).last.constData());
         // ?start= past the live edge: held until the segment holding it was written, which it
         // begins with (it began at most a segment before the point).
-        for (const QString &url : {urls.at(1), urls.at(5)}) {
+        for (const QString &url : {urls.at(1), urls.at(6)}) {
             const double asked = url.section(u"start="_qs, 1).toDouble();
             const double start = seen.value(url).start.toDouble();
             QVERIFY2(start <= asked + 0.001 && start > asked - 3.5, qPrintable(url + u" starts at "_qs + QString::number(start)));
