@@ -10,22 +10,35 @@
 
 namespace iptv::dvr {
 
-QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix)
+int playlistTargetSeconds(double segmentSeconds)
 {
-    qint64 longestMs = 1000;
+    // The recorder cuts at the first keyframe after segmentSeconds and, without one, at 3x it
+    // (recorder.cpp): a segment lasts at most that and a frame, which rounds to no more than the
+    // ceiling (EXTINF rounded to the nearest integer must not exceed the target, RFC 8216 4.3.3.1).
+    return qMax(1, int(std::ceil(3 * segmentSeconds - 0.001)));
+}
+
+QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix, int targetSeconds)
+{
+    // A fixed target: a growing playlist's EXT-X-TARGETDURATION must never change (RFC 8216
+    // 6.2.1), so it is not worked out from the segments listed so far. A segment longer than it
+    // (an archive recorded with a longer segment_seconds) raises it rather than break 4.3.3.1.
+    qint64 target = qMax(1, targetSeconds);
     for (const ArchiveSegment &s : segments)
-        longestMs = qMax(longestMs, s.durationMs);
-    // EXTINF rounded to the nearest integer must not exceed the target (RFC 8216 4.3.3.1).
-    const qint64 target = qMax<qint64>(1, (longestMs + 500) / 1000);
+        target = qMax(target, (s.durationMs + 500) / 1000);
 
     QByteArray out = "#EXTM3U\n#EXT-X-VERSION:3\n";
     out += "#EXT-X-TARGETDURATION:" + QByteArray::number(target) + '\n';
     out += "#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(segments.isEmpty() ? 0 : segments.first().sequence) + '\n';
-    out += ended ? "#EXT-X-PLAYLIST-TYPE:VOD\n" : "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+    // EVENT whether it has ended or not: a playlist that grew and then ended is the same
+    // playlist with EXT-X-ENDLIST appended (RFC 8216 6.2.1 allows nothing else; VOD in its
+    // place would change a line a player read while it grew). EVENT with EXT-X-ENDLIST plays as
+    // VOD does (seekable, its duration known, never reloaded).
+    out += "#EXT-X-PLAYLIST-TYPE:EVENT\n";
     // A playlist still growing is otherwise played like live TV: players (FFmpeg's, the box's)
-    // start a few segments from its end, not where the viewer asked (RFC 8216 4.3.5.2).
-    if (!ended)
-        out += "#EXT-X-START:TIME-OFFSET=0\n";
+    // start a few segments from its end, not where the viewer asked (RFC 8216 4.3.5.2). The same
+    // line once it has ended, so that the end appends and changes nothing.
+    out += "#EXT-X-START:TIME-OFFSET=0\n";
     for (qsizetype i = 0; i < segments.size(); ++i) {
         const ArchiveSegment &s = segments[i];
         // A gap, or segments that do not follow each other (a range across a hole): the
@@ -44,9 +57,9 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
     return out;
 }
 
-QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriPrefix)
+QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriPrefix, int targetSeconds)
 {
-    return playoutPlaylist(recording.segments(), recording.finished(), uriPrefix);
+    return playoutPlaylist(recording.segments(), recording.finished(), uriPrefix, targetSeconds);
 }
 
 RangeCoverage archiveRangeCoverage(const ArchiveReader &archive, TimeRange range, qint64 nowMs, qint64 staleMs)
@@ -115,22 +128,20 @@ QString coverageStateName(RangeCoverage::State state)
 }
 
 QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, qint64 nowMs, const QString &uriPrefix,
-                                qint64 staleMs)
+                                qint64 staleMs, int targetSeconds)
 {
-    return archiveRangePlaylist(archive, range, archiveRangeCoverage(archive, range, nowMs, staleMs), uriPrefix);
+    return archiveRangePlaylist(archive, range, archiveRangeCoverage(archive, range, nowMs, staleMs), uriPrefix, targetSeconds);
 }
 
 QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, const RangeCoverage &coverage,
-                                const QString &uriPrefix)
+                                const QString &uriPrefix, int targetSeconds)
 {
-    const bool ended = coverage.ended();
-    QList<ArchiveSegment> segments = archive.segments(range.fromMs, range.toMs);
-    // A range at the live edge that begins after the newest segment written (live TV paused and
-    // played on within a segment's time) starts at that segment: an empty playlist is one no
-    // player opens.
-    if (segments.isEmpty() && !ended && archive.endMs() > 0 && archive.endMs() <= range.fromMs)
-        segments = archive.segments(archive.endMs() - 1, range.toMs);
-    return playoutPlaylist(segments, ended, uriPrefix);
+    // The segments overlapping the range, nothing else: the archive only appends, so every
+    // reload lists what the one before did and more. A range at the live edge that begins after
+    // the newest segment has none yet (its first is being written); an older segment in its
+    // place would leave the list at the next reload (RFC 8216 6.2.1), so it is not offered:
+    // diver holds such a request until the segment is written (docs/diver-api.md).
+    return playoutPlaylist(archive.segments(range.fromMs, range.toMs), coverage.ended(), uriPrefix, targetSeconds);
 }
 
 PlaylistCut cutPlaylistAt(const QByteArray &playlist, qint64 atMs)
@@ -178,6 +189,7 @@ PlaylistCut cutPlaylistAt(const QByteArray &playlist, qint64 atMs)
         }
         pending.clear();
     }
+    cut.pastEnd = atMs > 0 && body.isEmpty();
     if (body.isEmpty() && !lastDropped.isEmpty()) {
         body = lastDropped;
         cut.startMs = lastDroppedStartMs;

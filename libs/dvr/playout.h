@@ -1,8 +1,9 @@
 #pragma once
 
 // Playout of recordings and archives: HLS media playlists built from archive indexes at request
-// time, so a recording plays while it records (EXT-X-PLAYLIST-TYPE:EVENT, growing) and after
-// (VOD, EXT-X-ENDLIST). Every segment carries its EXT-X-PROGRAM-DATE-TIME (the wall clock at
+// time, so a recording plays while it records and after. One URL's playlist only grows (RFC 8216
+// 6.2.1): EXT-X-PLAYLIST-TYPE:EVENT from its first segment to its EXT-X-ENDLIST, a fixed
+// EXT-X-TARGETDURATION (playlistTargetSeconds()), segments appended, never one dropped or changed. Every segment carries its EXT-X-PROGRAM-DATE-TIME (the wall clock at
 // which its media aired: recorder.h) and its EXTINF (its media's duration): a source slower than real
 // time leaves the dates further apart than the durations, which is no discontinuity. A gap in
 // the recording (a source drop, a restart, a segment that could not be written) is an
@@ -27,12 +28,24 @@ struct TimeRange
     bool operator==(const TimeRange &o) const { return fromMs == o.fromMs && toMs == o.toMs; }
 };
 
-/// The media playlist of `segments` (in order; `file` relative to where the playlist is served,
-/// prefixed with `uriPrefix`). `ended`: VOD with EXT-X-ENDLIST; otherwise EVENT.
-QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix = {});
+/// EXT-X-TARGETDURATION of what a recorder cutting at `segmentSeconds` records: ceil(3 x it), the
+/// longest a segment of its can be (RecorderSettings::segmentSeconds: cut at the first keyframe
+/// after segmentSeconds, at 3x it without one). 18 for the default 6 s.
+int playlistTargetSeconds(double segmentSeconds);
+/// The target of the recorder's default segment length.
+inline constexpr int kDefaultTargetSeconds = 18;
 
-/// The playlist of a whole recording (its own archive): VOD once it is complete.
-QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriPrefix = {});
+/// The media playlist of `segments` (in order; `file` relative to where the playlist is served,
+/// prefixed with `uriPrefix`): EVENT, with EXT-X-ENDLIST when `ended` (appended: the same
+/// playlist it was while it grew, RFC 8216 6.2.1). EXT-X-TARGETDURATION is `targetSeconds`
+/// whatever the segments listed so far (it must never change); a segment longer than it (an
+/// archive recorded with a longer segment length) raises it, as RFC 8216 4.3.3.1 requires.
+QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix = {},
+                           int targetSeconds = kDefaultTargetSeconds);
+
+/// The playlist of a whole recording (its own archive): ended once it is complete.
+QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriPrefix = {},
+                             int targetSeconds = kDefaultTargetSeconds);
 
 /// How much of a range a channel's archive holds (a catch-up, a recording on an archived channel).
 struct RangeCoverage
@@ -60,19 +73,25 @@ RangeCoverage archiveRangeCoverage(const ArchiveReader &archive, TimeRange range
 QString coverageStateName(RangeCoverage::State state);
 
 /// The playlist of `range` of a channel's archive (catch-up, a recording on an archived
-/// channel): VOD once archiveRangeCoverage() says it ended (complete, or partial: the archive
-/// stopped short of its end), EVENT while the archive grows towards its end.
+/// channel): the segments overlapping it, ended once archiveRangeCoverage() says so (complete,
+/// or partial: the archive stopped short of its end). A range beginning after the archive's
+/// newest segment (the live edge) has no segment yet: nothing older stands in for it, since the
+/// next reload would drop it (the caller waits for the first, as diver does).
 QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, qint64 nowMs, const QString &uriPrefix = {},
-                                qint64 staleMs = 60000);
+                                qint64 staleMs = 60000, int targetSeconds = kDefaultTargetSeconds);
 /// The same with the coverage already worked out.
 QByteArray archiveRangePlaylist(const ArchiveReader &archive, TimeRange range, const RangeCoverage &coverage,
-                                const QString &uriPrefix = {});
+                                const QString &uriPrefix = {}, int targetSeconds = kDefaultTargetSeconds);
 
 /// A playlist cut for a seek or a resume (a player that plays URLs only: diver's `?start=`).
 struct PlaylistCut
 {
     QByteArray playlist;
     qint64 startMs = 0; ///< where its first segment starts on the wall clock (0: no segment)
+    /// No segment ends after the moment asked for: the playlist keeps its last one (an ended
+    /// playlist's), or has none. Of a growing playlist such a cut is not to be served: the next
+    /// reload, cut at the segment that comes to hold the moment, would drop that one.
+    bool pastEnd = false;
 };
 
 /// `playlist` (as playoutPlaylist() makes it: an EXT-X-PROGRAM-DATE-TIME on every segment) from
@@ -82,8 +101,9 @@ struct PlaylistCut
 /// A moment inside a segment starts at that segment (cut.startMs before `atMs`; the playlist's
 /// EXT-X-START:TIME-OFFSET with PRECISE=YES names the point inside it for players that honour
 /// it, RFC 8216 4.3.5.2); one inside a gap or a hole of the dates starts at the next segment
-/// (cut.startMs after `atMs`). A moment past the last segment keeps the last one: an empty
-/// playlist is one no player opens. `atMs` 0 cuts nothing.
+/// (cut.startMs after `atMs`). A moment past the last segment keeps the last one (pastEnd): an
+/// empty playlist is one no player opens. `atMs` 0 cuts nothing. A growing playlist cut at one
+/// moment only grows as it does, as long as the cut is not pastEnd.
 PlaylistCut cutPlaylistAt(const QByteArray &playlist, qint64 atMs);
 
 /// "archive-1765004400-3600.m3u8" (also "archive-1765004400-3600" and "…-now.m3u8" for

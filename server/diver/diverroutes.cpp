@@ -23,6 +23,7 @@
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QRegularExpression>
+#include <QTimer>
 #include <QUrlQuery>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -106,19 +107,78 @@ QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
     return out;
 }
 
+/// What a playlist request asks besides its route's parameters, kept for an answer that may
+/// come later (the request's context does not outlive its handler).
+struct PlaylistAsk
+{
+    QStringList params;
+    double startSeconds = 0; ///< ?start=, 0: none
+    QByteArray ticket;       ///< ?ticket=, carried onto the segment URIs
+};
+PlaylistAsk playlistAsk(const RouteContext &c)
+{
+    return {c.params, c.hasQuery("start") ? c.query("start").toDouble() : 0,
+            c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()};
+}
+
+/// An answer to a playlist request: the reply, or none yet (a growing playlist that has no
+/// segment from the point asked for on: the one that will hold it is being written, or is yet
+/// to be), with that point and the longest a segment lasts.
+struct PlaylistAttempt
+{
+    std::optional<Reply> reply;
+    qint64 wantMs = 0;
+    int targetSeconds = 0;
+};
+
 /// The playlist from `?start=<seconds>` on (a box's seek or resume: its player plays URLs only),
 /// seconds of the wall clock from `originMs` (the recording's start, the range's start): see
 /// dvr::cutPlaylistAt(). X-Playlist-Start says where its first segment really starts, in seconds
 /// from `originMs` (before the point asked for when that is inside a segment, after it when in a
 /// gap; negative for a range whose first segment began before it), so that a box shows the
-/// position of what plays.
-QByteArray cutAtStart(const QByteArray &playlist, const RouteContext &c, qint64 originMs, Reply *reply)
+/// position of what plays. A growing playlist with no segment from there on (or none at all) is
+/// no answer yet (RFC 8216 6.2.1: whatever stood in for that segment, the next reload would
+/// drop): the attempt says from which moment on a segment is wanted, `targetSeconds` being the
+/// longest a segment lasts.
+PlaylistAttempt playlistReply(const QByteArray &playlist, bool growing, const PlaylistAsk &ask, qint64 originMs,
+                              int targetSeconds, const std::function<void(Reply &)> &decorate = {})
 {
-    const double seconds = c.hasQuery("start") ? c.query("start").toDouble() : 0;
-    const dvr::PlaylistCut cut = dvr::cutPlaylistAt(playlist, seconds > 0 ? originMs + qRound64(seconds * 1000) : 0);
+    const qint64 atMs = ask.startSeconds > 0 ? originMs + qRound64(ask.startSeconds * 1000) : 0;
+    const dvr::PlaylistCut cut = dvr::cutPlaylistAt(playlist, atMs);
+    if (growing && (cut.pastEnd || cut.startMs == 0))
+        return {std::nullopt, qMax(atMs, originMs), targetSeconds};
+    Reply reply{200, withTicket(cut.playlist, ask.ticket), "application/vnd.apple.mpegurl", {}};
     if (cut.startMs > 0)
-        reply->addHeader("X-Playlist-Start", QByteArray::number((cut.startMs - originMs) / 1000.0, 'f', 3));
-    return cut.playlist;
+        reply.addHeader("X-Playlist-Start", QByteArray::number((cut.startMs - originMs) / 1000.0, 'f', 3));
+    if (decorate)
+        decorate(reply);
+    return {std::move(reply), 0, targetSeconds};
+}
+
+/// Answers a playlist request once `attempt` has an answer: at once, or, for a growing playlist
+/// whose segment from the point asked for is being written, when it is (polled every 200 ms up
+/// to `holdUntilMs`). A point the clock has not reached by then (a seek or a range ahead of
+/// the live edge) is 503 at once, with Retry-After saying when it has aired; one not written by
+/// then (an archive or a source that stalled) is 503 when the hold ends, Retry-After a
+/// segment's longest. No playlist is better than one the next reload contradicts.
+void answerWhenListed(QObject *context, qint64 holdUntilMs, std::function<PlaylistAttempt()> attempt,
+                      http::Router::Respond respond)
+{
+    PlaylistAttempt a = attempt();
+    if (a.reply)
+        return respond(std::move(*a.reply));
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+    if (nowMs >= holdUntilMs || a.wantMs > holdUntilMs) {
+        const qint64 waitMs = a.wantMs > holdUntilMs ? a.wantMs - nowMs : a.targetSeconds * 1000LL;
+        const qint64 waitS = qMax<qint64>(1, (waitMs + 999) / 1000);
+        Reply r = Reply::error(503, u"not-recorded-yet"_qs,
+                               QStringLiteral("nothing is recorded yet from the point asked for on; it is expected in %1 s").arg(waitS));
+        r.addHeader("Retry-After", QByteArray::number(waitS));
+        return respond(std::move(r));
+    }
+    QTimer::singleShot(200, context, [context, holdUntilMs, attempt = std::move(attempt), respond = std::move(respond)]() mutable {
+        answerWhenListed(context, holdUntilMs, std::move(attempt), std::move(respond));
+    });
 }
 
 /// What a playlist of a range of an archive covers, for a player or a box that asks:
@@ -730,14 +790,17 @@ void DiverServer::setupRoutes()
             out.append(recordingJson(row, base, ticket, &copies));
         return Reply::json(QJsonObject{{u"recordings"_qs, out}});
     });
-    auto findRecording = [this](const RouteContext &c, const Identity &who, Reply *notFound) -> std::optional<RecordingRow> {
+    auto findRecordingId = [this](const QString &id, const Identity &who, Reply *notFound) -> std::optional<RecordingRow> {
         QString error;
-        const auto row = m_store.recording(c.params.value(0).toLongLong(), &error);
+        const auto row = m_store.recording(id.toLongLong(), &error);
         if (!row || row->deleted || (!who.isOperator && row->owner != who.owner)) {
-            *notFound = Reply::error(ApiError::notFound(QStringLiteral("no recording %1").arg(c.params.value(0).left(20))));
+            *notFound = Reply::error(ApiError::notFound(QStringLiteral("no recording %1").arg(id.left(20))));
             return std::nullopt;
         }
         return row;
+    };
+    auto findRecording = [findRecordingId](const RouteContext &c, const Identity &who, Reply *notFound) {
+        return findRecordingId(c.params.value(0), who, notFound);
     };
     r->addRoute(Method::Get, u"/api/recordings/<id>"_qs, [this, findRecording, baseOf](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -858,45 +921,65 @@ void DiverServer::setupRoutes()
     });
 
     // ---- playback: /play/<id>/index.m3u8 and its segments
-    r->addRoute(Method::Get, u"/play/<id>/index.m3u8"_qs, [this, findRecording](RouteContext &c) {
-        DIVER_IDENTIFY(c)
-        Reply missing;
-        const auto row = findRecording(c, *who, &missing);
-        if (!row)
-            return missing;
-        QString error;
-        QByteArray playlist;
-        std::optional<dvr::RangeCoverage> coverage; ///< of a range of an archive
-        if (row->copyId != 0) {
-            const auto copy = m_store.copy(row->copyId, &error);
-            dvr::ArchiveReader reader;
-            if (!copy || !reader.load(copy->directory, &error))
-                return Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error)));
-            // Stopped by its viewer: complete up to then, while the copy may record on for others.
-            // A copy no node records any more is complete too, with or without its index's end
-            // line (a node gone before the end, a recorder that could not write it).
-            playlist = row->stopped != 0 || copy->state != CopyState::Recording ? dvr::playoutPlaylist(spanOf(reader, *row), true)
-                                                                                : dvr::recordingPlaylist(reader);
-        } else {
+    // A growing playlist whose segment from the point asked for is being written is held until
+    // it is listed (answerWhenListed): as long as a segment can last and two seconds more, at
+    // most 7 s (within what players wait for a playlist: hls.js 10 s, ExoPlayer's read timeout 8 s).
+    const auto holdUntil = [this]() {
+        return QDateTime::currentMSecsSinceEpoch()
+            + qMin<qint64>(dvr::playlistTargetSeconds(m_config.segmentSeconds) * 1000LL + 2000, 7000);
+    };
+    r->addAsyncRoute(Method::Get, u"/play/<id>/index.m3u8"_qs, [this, findRecordingId, holdUntil](RouteContext &c, http::Router::Respond respond) {
+        Reply refusal;
+        const auto who = identify(c, &refusal);
+        if (!who)
+            return respond(refusal);
+        const PlaylistAsk ask = playlistAsk(c);
+        auto attempt = [this, findRecordingId, ask, who = *who]() -> PlaylistAttempt {
+            // Read again at every attempt: the recording may end, stop or go meanwhile.
+            Reply missing;
+            const auto row = findRecordingId(ask.params.value(0), who, &missing);
+            if (!row)
+                return {missing, 0, 0};
+            const int target = dvr::playlistTargetSeconds(m_config.segmentSeconds);
+            QString error;
+            if (row->copyId != 0) {
+                const auto copy = m_store.copy(row->copyId, &error);
+                dvr::ArchiveReader reader;
+                if (!copy || !reader.load(copy->directory, &error))
+                    return {Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet: %2").arg(row->id).arg(error))), 0, 0};
+                // Stopped by its viewer: complete up to then, while the copy may record on for
+                // others. A copy no node records any more is complete too, with or without its
+                // index's end line (a node gone before the end, a recorder that could not write
+                // it); one that failed while its programme is still on only once that is over:
+                // it is recorded again in the same folder when it can be, and a playlist that
+                // said it ended cannot grow again (RFC 8216 6.2.1).
+                // Either way, not while its recorder here still writes its last segment: the
+                // playlist ends once it is listed.
+                const bool failedEarly = copy->state == CopyState::Failed && now() < copy->recordStop;
+                const bool copyEnded = reader.finished()
+                    || (copy->state != CopyState::Recording && !failedEarly && !folderBusy(copy->directory));
+                // Stopped by its viewer: once the copy holds the segment that was being cut at the
+                // stop (its span ends there; the stop is in whole seconds, and a segment begun
+                // after it in that second was not complete, so not listed, before it).
+                const bool ended = copyEnded || (row->stopped != 0 && reader.endMs() >= row->recordStop * 1000);
+                return playlistReply(dvr::playoutPlaylist(spanOf(reader, *row), ended, {}, target), !ended, ask,
+                                     row->recordStart * 1000, target);
+            }
             // From the archive's folder whether the channel is archived now or not.
             const QString directory = archiveFolderOf(row->channelId);
             dvr::ArchiveReader reader;
             if (directory.isEmpty())
-                return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId)));
-            if (!reader.load(directory, row->recordStart * 1000, row->recordStop * 1000, &error))
-                return Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 does not read: %2").arg(row->channelId, error)));
+                return {Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 is not on this node").arg(row->channelId))), 0, 0};
             const dvr::TimeRange range{row->recordStart * 1000, row->recordStop * 1000};
-            coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
-            playlist = dvr::archiveRangePlaylist(reader, range, *coverage);
-        }
+            if (!reader.load(directory, range.fromMs, range.toMs, &error))
+                return {Reply::error(ApiError::notFound(QStringLiteral("the archive of %1 does not read: %2").arg(row->channelId, error))), 0, 0};
+            const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, range, QDateTime::currentMSecsSinceEpoch(), archiveStaleMs());
+            return playlistReply(dvr::archiveRangePlaylist(reader, range, coverage, {}, target), !coverage.ended(), ask,
+                                 range.fromMs, target, [coverage](Reply &reply) { addCoverageHeaders(reply, coverage); });
+        };
         // ?start=<seconds>: from there on (a box's resume point or seek), wall-clock seconds from
         // the recording's start.
-        Reply reply{200, {}, "application/vnd.apple.mpegurl", {}};
-        playlist = cutAtStart(playlist, c, row->recordStart * 1000, &reply);
-        reply.body = withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray());
-        if (coverage)
-            addCoverageHeaders(reply, *coverage);
-        return reply;
+        answerWhenListed(this, holdUntil(), std::move(attempt), std::move(respond));
     });
     // /play/<id>/thumbnails.vtt[?every=<seconds>]: a WebVTT track of scrubbing thumbnails (one
     // every 10 s by default), their images next to the segments. Thumbnails are decoded off the
@@ -1018,34 +1101,48 @@ void DiverServer::setupRoutes()
     });
 
     // ---- catch-up and timeshift of archived channels: /catchup/<channel>/archive-<start>-<seconds|now>.m3u8
-    r->addRoute(Method::Get, u"/catchup/<channel>/<name>"_qs, [this](RouteContext &c) {
-        DIVER_IDENTIFY(c)
+    r->addAsyncRoute(Method::Get, u"/catchup/<channel>/<name>"_qs, [this, holdUntil](RouteContext &c, http::Router::Respond respond) {
+        Reply refusal;
+        if (!identify(c, &refusal))
+            return respond(refusal);
         const ActiveArchive *a = m_archives.value(c.params.value(0));
         if (!a)
-            return Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(c.params.value(0).left(40))));
-        const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
-        const auto range = dvr::parseArchiveRange(c.params.value(1), nowMs);
+            return respond(Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(c.params.value(0).left(40)))));
+        const qint64 askedMs = QDateTime::currentMSecsSinceEpoch();
+        const auto range = dvr::parseArchiveRange(c.params.value(1), askedMs);
         if (!range)
-            return Reply::error(ApiError::badRequest(u"expected archive-<start, Unix seconds>-<duration seconds or now>.m3u8"_qs));
-        if (range->fromMs < nowMs - qint64(m_config.archiveHours) * 3600 * 1000)
-            return Reply::error(ApiError::notFound(QStringLiteral("%1 starts %2 hours ago; the archive of %3 keeps %4 hours")
-                                                       .arg(c.params.value(1).left(60))
-                                                       .arg((nowMs - range->fromMs) / 3600000)
-                                                       .arg(a->channelId)
-                                                       .arg(m_config.archiveHours)));
-        // Only the hourly chunks the range touches: a day's archive is 24 index files, a
-        // programme needs one or two.
-        dvr::ArchiveReader reader;
-        QString error;
-        if (!reader.load(a->directory, range->fromMs, range->toMs, &error))
-            return Reply::error(ApiError::internal(error));
-        const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, *range, nowMs, archiveStaleMs());
-        // ?start=<seconds>: from there on, wall-clock seconds from the range's start.
-        Reply reply{200, {}, "application/vnd.apple.mpegurl", {}};
-        const QByteArray playlist = cutAtStart(dvr::archiveRangePlaylist(reader, *range, coverage), c, range->fromMs, &reply);
-        reply.body = withTicket(playlist, c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray());
-        addCoverageHeaders(reply, coverage);
-        return reply;
+            return respond(Reply::error(ApiError::badRequest(u"expected archive-<start, Unix seconds>-<duration seconds or now>.m3u8"_qs)));
+        if (range->fromMs < askedMs - qint64(m_config.archiveHours) * 3600 * 1000)
+            return respond(Reply::error(ApiError::notFound(QStringLiteral("%1 starts %2 hours ago; the archive of %3 keeps %4 hours")
+                                                               .arg(c.params.value(1).left(60))
+                                                               .arg((askedMs - range->fromMs) / 3600000)
+                                                               .arg(a->channelId)
+                                                               .arg(m_config.archiveHours))));
+        const bool upToNow = c.params.value(1).contains(u"-now");
+        auto attempt = [this, ask = playlistAsk(c), range = *range, upToNow]() -> PlaylistAttempt {
+            const ActiveArchive *a = m_archives.value(ask.params.value(0));
+            if (!a)
+                return {Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(ask.params.value(0).left(40)))), 0, 0};
+            // "-now" reaches to this moment, every attempt (and every reload) further.
+            const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+            const dvr::TimeRange asked{range.fromMs, upToNow ? qMax(range.toMs, nowMs) : range.toMs};
+            // Only the hourly chunks the range touches: a day's archive is 24 index files, a
+            // programme needs one or two.
+            dvr::ArchiveReader reader;
+            QString error;
+            if (!reader.load(a->directory, asked.fromMs, asked.toMs, &error))
+                return {Reply::error(ApiError::internal(error)), 0, 0};
+            dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, asked, nowMs, archiveStaleMs());
+            // Timeshift has no end: an archive that stalls (a source down for a while) goes on
+            // when it comes back, so its playlist never ends but with the archive itself.
+            if (upToNow && coverage.ended() && !reader.finished())
+                coverage.state = dvr::RangeCoverage::State::Growing;
+            const int target = dvr::playlistTargetSeconds(m_config.segmentSeconds);
+            // ?start=<seconds>: from there on, wall-clock seconds from the range's start.
+            return playlistReply(dvr::archiveRangePlaylist(reader, asked, coverage, {}, target), !coverage.ended(), ask, asked.fromMs,
+                                 target, [coverage](Reply &reply) { addCoverageHeaders(reply, coverage); });
+        };
+        answerWhenListed(this, holdUntil(), std::move(attempt), std::move(respond));
     });
     r->addRoute(Method::Get, u"/catchup/<channel>/<chunk>/<file>"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)

@@ -82,6 +82,7 @@ private Q_SLOTS:
     void archiveRange();
     void slowSourcePlaylist();
     void cutAtAWallClockMoment();
+    void growingRangeOnlyAppends();
     void rangeCoverage();
     void parseArchiveRange_data();
     void parseArchiveRange();
@@ -325,8 +326,8 @@ void TestArchiveIndex::diskFullTriesRetentionThenFails()
 void TestArchiveIndex::playlist_data()
 {
     QTest::addColumn<bool>("ended");
-    QTest::newRow("recording (EVENT)") << false;
-    QTest::newRow("finished (VOD)") << true;
+    QTest::newRow("recording (growing)") << false;
+    QTest::newRow("finished (ended)") << true;
 }
 
 void TestArchiveIndex::playlist()
@@ -334,14 +335,27 @@ void TestArchiveIndex::playlist()
     QFETCH(bool, ended);
     const QList<ArchiveSegment> segments{segment(4, kT0, 2000), segment(5, kT0 + 2000, 2480),
                                          segment(6, kT0 + 9000, 2000, true), segment(7, kT0 + 11000, 1960)};
-    const QByteArray text = playoutPlaylist(segments, ended, QStringLiteral("/r/1/"));
+    const QByteArray text = playoutPlaylist(segments, ended, QStringLiteral("/r/1/"), 2);
     const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(text);
     QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs) + QLatin1Char('\n') + QString::fromUtf8(text)));
     QCOMPARE(check.segments.size(), 4);
     QCOMPARE(check.mediaSequence, 4);
     QCOMPARE(check.targetDuration, 2);
     QCOMPARE(check.ended, ended);
-    QVERIFY(text.contains(ended ? "#EXT-X-PLAYLIST-TYPE:VOD\n" : "#EXT-X-PLAYLIST-TYPE:EVENT\n"));
+    // EVENT, ended or not: the end is the growing playlist with EXT-X-ENDLIST appended (RFC 8216
+    // 6.2.1), EXT-X-START included.
+    QVERIFY(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-START:TIME-OFFSET=0\n"));
+    QCOMPARE(playoutPlaylist(segments, true, QStringLiteral("/r/1/"), 2),
+             playoutPlaylist(segments, false, QStringLiteral("/r/1/"), 2) + "#EXT-X-ENDLIST\n");
+    // The target is the one given, whatever the segments listed so far (the first alone, 2 s
+    // long, gets 6 as all four do); only a segment longer than it raises it (4.3.3.1).
+    QCOMPARE(iptv::media::checkMediaPlaylist(playoutPlaylist(segments.mid(0, 1), ended, {}, 6)).targetDuration, 6);
+    QCOMPARE(iptv::media::checkMediaPlaylist(playoutPlaylist(segments, ended, {}, 6)).targetDuration, 6);
+    QCOMPARE(iptv::media::checkMediaPlaylist(playoutPlaylist({segment(8, kT0, 7600)}, ended, {}, 6)).targetDuration, 8);
+    QCOMPARE(playlistTargetSeconds(6), 18);
+    QCOMPARE(playlistTargetSeconds(1), 3);
+    QCOMPARE(playlistTargetSeconds(2.5), 8);
+    QCOMPARE(playlistTargetSeconds(6), kDefaultTargetSeconds);
     QCOMPARE(check.segments[2].uri, QStringLiteral("/r/1/seg-6.ts"));
     for (int i = 0; i < 4; ++i) {
         QCOMPARE(check.segments[i].discontinuity, i == 2);
@@ -380,17 +394,16 @@ void TestArchiveIndex::archiveRange()
     QVERIFY2(b.ok, qPrintable(b.problems.join(u"; "_qs)));
     QVERIFY(!b.ended);
     QVERIFY(live.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
-    // Played from its first segment, not like live TV from near its end.
+    // Played from its first segment, not like live TV from near its end; the same line once ended.
     QVERIFY(live.contains("#EXT-X-START:TIME-OFFSET=0\n"));
-    QVERIFY(!past.contains("#EXT-X-START"));
+    QVERIFY(past.contains("#EXT-X-START:TIME-OFFSET=0\n"));
     QCOMPARE(b.segments.size(), 2);
     // Live TV paused after the newest segment began and played on before the next is written:
-    // the newest segment, not an empty playlist (which no player opens).
+    // no segment yet. The newest one in its place would leave at the next reload, which lists
+    // the segment that holds the range's start (RFC 8216 6.2.1); diver waits for that one.
     const iptv::media::HlsCheck c = iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, {kT0 + 20500, kT0 + 21000}, kT0 + 21000));
-    QVERIFY2(c.ok, qPrintable(c.problems.join(u"; "_qs)));
     QVERIFY(!c.ended);
-    QCOMPARE(c.segments.size(), 1);
-    QCOMPARE(c.segments.first().uri, QStringLiteral("20251206T070010Z/seg-9.ts"));
+    QCOMPARE(c.segments.size(), 0);
     // Long after its end, what there is will not grow: VOD.
     QVERIFY(iptv::media::checkMediaPlaylist(archiveRangePlaylist(archive, {kT0 + 16000, kT0 + 30000}, kT0 + 100000)).ended);
 }
@@ -438,6 +451,9 @@ void TestArchiveIndex::cutAtAWallClockMoment()
     };
     for (const Case &c : cases) {
         const PlaylistCut cut = cutPlaylistAt(growing, c.atMs);
+        // Past the end: said so (of a growing playlist, not to be served: the next reload would
+        // begin at a later segment).
+        QCOMPARE(cut.pastEnd, c.atMs >= kT0 + 46000);
         const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(cut.playlist);
         QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs) + u"\n"_qs + QString::fromLatin1(cut.playlist)));
         QCOMPARE(check.mediaSequence, c.first);
@@ -450,11 +466,76 @@ void TestArchiveIndex::cutAtAWallClockMoment()
     // Nothing asked: nothing cut.
     QCOMPARE(cutPlaylistAt(growing, 0).playlist, growing);
     QCOMPARE(cutPlaylistAt(growing, 0).startMs, kT0);
-    // A VOD playlist gets EXT-X-START only when the moment is inside a segment.
+    // An ended playlist's cut is the growing one's with EXT-X-ENDLIST appended.
     const QByteArray vod = playoutPlaylist(segments, true);
-    QVERIFY(!cutPlaylistAt(vod, kT0 + 15000).playlist.contains("#EXT-X-START"));
+    for (const qint64 at : {kT0 + 15000, kT0 + 19000})
+        QCOMPARE(cutPlaylistAt(vod, at).playlist, cutPlaylistAt(growing, at).playlist + "#EXT-X-ENDLIST\n");
     QVERIFY(cutPlaylistAt(vod, kT0 + 19000).playlist.contains("#EXT-X-START:TIME-OFFSET=1.860,PRECISE=YES\n"));
-    QVERIFY(cutPlaylistAt(vod, kT0 + 19000).playlist.trimmed().endsWith("#EXT-X-ENDLIST"));
+}
+
+// RFC 8216 6.2.1, at the library's level: an archive written a segment at a time (a slower
+// source's hole and a gap among them), every range and every cut of it served after each
+// segment is the one served before with lines appended, up to and with EXT-X-ENDLIST. What is
+// not to be served (a growing playlist with no segment yet, a cut past its end) is skipped, as
+// diver holds or refuses it.
+void TestArchiveIndex::growingRangeOnlyAppends()
+{
+    QTemporaryDir dir;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.path();
+    settings.chunkMs = 10000;
+    QString error;
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    const QList<TimeRange> ranges{{kT0, kT0 + 30000},         // a programme from the archive's start
+                                  {kT0 + 7000, kT0 + 21000},  // begins inside a segment, ends in the hole
+                                  {kT0 + 26500, kT0 + 40000}, // begins ahead of the live edge
+                                  {kT0 + 5000, kT0 + 100000}};
+    const QList<qint64> cuts{0, 3000, 9000, 23000, 31000};
+    QHash<QString, QByteArray> served;
+    QHash<QString, int> versions;
+    // Segments of 2 s; segment 6 ends 1.4 s short of segment 7's date (a slower source), 11 follows a gap.
+    qint64 at = kT0;
+    StorageError e;
+    for (int i = 0; i < 20; ++i) {
+        const qint64 duration = i == 9 ? 1600 : 2000;
+        const bool gap = i == 11;
+        if (i == 7)
+            at += 1400;
+        if (gap)
+            at += 5000;
+        QVERIFY2(writer.writeSegment("x", at, duration, gap, &e), qPrintable(e.toString()));
+        at += duration;
+        ArchiveReader archive;
+        QVERIFY2(archive.load(dir.path(), &error), qPrintable(error));
+        for (const TimeRange &range : ranges) {
+            // The clock a little past the newest segment, as while the archive is written.
+            const QByteArray playlist = archiveRangePlaylist(archive, range, at + 500, {}, 60000, 6);
+            const bool ended = iptv::media::checkMediaPlaylist(playlist).ended;
+            for (const qint64 cut : cuts) {
+                const PlaylistCut c = cutPlaylistAt(playlist, cut > 0 ? range.fromMs + cut : 0);
+                const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(c.playlist);
+                if (!ended && (c.pastEnd || check.segments.isEmpty()))
+                    continue;
+                QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+                QCOMPARE(check.targetDuration, 6);
+                const QString key = u"%1-%2+%3"_qs.arg(range.fromMs).arg(range.toMs).arg(cut);
+                const QByteArray before = served.value(key);
+                QVERIFY2(c.playlist.startsWith(before) && (!before.contains("#EXT-X-ENDLIST") || c.playlist == before),
+                         qPrintable(u"%1 after segment %2 was\n%3\nand is\n%4"_qs.arg(key).arg(i).arg(QString::fromLatin1(before),
+                                                                                             QString::fromLatin1(c.playlist))));
+                versions[key] += c.playlist != before;
+                served[key] = c.playlist;
+            }
+        }
+    }
+    // Each grew over several reloads (a cut past the end of what was written is served once the
+    // range has ended), and the ranges the archive passed ended.
+    for (auto it = served.cbegin(); it != served.cend(); ++it) {
+        QVERIFY2(versions.value(it.key()) >= (it.key().endsWith(u"+0") ? 3 : 1), qPrintable(it.key()));
+        QCOMPARE(iptv::media::checkMediaPlaylist(it.value()).ended, !it.key().startsWith(QString::number(kT0 + 5000)));
+    }
+    QCOMPARE(served.size(), ranges.size() * cuts.size());
 }
 
 // How much of a range an archive holds: complete only once a segment reaches the range's end;

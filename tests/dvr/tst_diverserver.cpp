@@ -27,6 +27,7 @@
 
 #include <QDateTime>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -272,21 +273,14 @@ private Q_SLOTS:
             }
         }
         QVERIFY(!firstSegment.isEmpty());
-        // A seek past what it holds so far (?start= beyond its last segment): its newest segment,
-        // not an empty playlist no player opens.
+        // A seek far past what it holds so far (?start= beyond its last segment): not recorded
+        // yet, 503 with when to ask again (its newest segment in its place would leave at the
+        // next reload, RFC 8216 6.2.1; a point just past it is held until it is written:
+        // growingPlaylistsOnlyAppend).
         const HttpResult beyond = call("GET", port, u"/play/"_qs + idA + u"/index.m3u8?start=3600"_qs, a);
-        QCOMPARE(beyond.status, 200);
-        const auto edge = iptv::media::checkMediaPlaylist(beyond.body);
-        QVERIFY2(edge.ok, qPrintable(edge.problems.join(u"; "_qs)));
-        QCOMPARE(edge.segments.size(), 1);
-        const auto now2 = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a).body);
-        qsizetype at = -1;
-        for (qsizetype i = 0; i < now2.segments.size(); ++i) {
-            if (now2.segments[i].uri == edge.segments.first().uri)
-                at = i;
-        }
-        QVERIFY2(at >= 0 && at >= now2.segments.size() - 2, qPrintable(edge.segments.first().uri)); // the newest (one may have come since)
-        QCOMPARE(edge.mediaSequence, now2.mediaSequence + at);
+        QCOMPARE(beyond.status, 503);
+        QCOMPARE(beyond.json().value(u"error"_qs).toString(), u"not-recorded-yet"_qs);
+        QVERIFY2(beyond.header("Retry-After").toInt() > 3000, beyond.header("Retry-After").constData());
         const HttpResult part = call("GET", port, u"/play/"_qs + idA + u'/' + firstSegment, a, {}, {{"Range", "bytes=0-187"}});
         QCOMPARE(part.status, 206);
         QCOMPARE(part.body.size(), 188);
@@ -343,13 +337,14 @@ private Q_SLOTS:
         QCOMPARE(put.json().value(u"position"_qs).toInt(), 3);
         QVERIFY(put.json().value(u"kept"_qs).toBool());
 
-        // After the airing (and its end): VOD with an end, which ffprobe reads over HTTP.
+        // After the airing (and its end): ended (EVENT with EXT-X-ENDLIST, as it grew: RFC 8216
+        // 6.2.1), which ffprobe reads over HTTP.
         // (Once the copy ends, the conflict above is recorded as well: the list has two then.)
         QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, idA).value(u"state"_qs).toString(), u"finished"_qs, 30000);
         const HttpResult after = call("GET", port, u"/play/"_qs + idA + u"/index.m3u8"_qs, a);
         const auto vod = iptv::media::checkMediaPlaylist(after.body);
         QVERIFY2(vod.ok && vod.ended, qPrintable(vod.problems.join(u"; "_qs)));
-        QVERIFY(after.body.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
+        QVERIFY(after.body.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && after.body.endsWith("#EXT-X-ENDLIST\n"));
         if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
             QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
         const QString url = recordingOf(port, a, idA).value(u"playlist"_qs).toString();
@@ -1678,6 +1673,199 @@ private Q_SLOTS:
         QVERIFY(at >= 0);
         const double maxLag = metrics.mid(at + 34, metrics.indexOf('\n', at + 1) - at - 34).toDouble();
         QVERIFY2(maxLag < 1.5, qPrintable(QString::number(maxLag)));
+    }
+
+    // RFC 8216 6.2.1: the server changes a media playlist only by appending lines (removing from
+    // the front is for sliding windows, which none of diver's is), EXT-X-ENDLIST last, and
+    // EXT-X-TARGETDURATION never changes. Every kind of growing playlist is reloaded as its
+    // segments come, through its end: a recording of its own copy, another viewer's recording of
+    // that copy stopped halfway (it ends at the stop while the copy records on), a recording on an
+    // archived channel, a catch-up range that begins ahead of the live edge, timeshift, and each from a
+    // ?start= just past what is recorded. Each answer is the one before with lines appended; before
+    // a URL's first segment exists it is held until it is written or refused (503, Retry-After),
+    // never answered with a segment a later reload drops. FFmpeg reads the recording's playlist
+    // live as it grows, to its end.
+    void growingPlaylistsOnlyAppend()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"appendonly"_qs);
+        c.archivedChannels = {u"one"_qs};
+        c.archiveHours = 1;
+        c.capacity = 3;
+        const qint64 end = t0 + 22;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, t0 - 60, end, u"Archived Show"_qs, {}}, {u"one"_qs, end, t0 + 3600, u"After"_qs, {}},
+                            {u"two"_qs, t0 - 60, end, u"Short Show"_qs, {}}, {u"two"_qs, end, t0 + 3600, u"Next"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-R"_qs, 3600);
+        for (const QString &channel : {u"two"_qs, u"one"_qs}) {
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, channel}, {u"start"_qs, t0 - 60}});
+            QVERIFY2(made.status == 201, made.body.constData());
+        }
+        QString own, archived;
+        qint64 ownStart = 0;
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).size() == 2, 10000);
+        for (const QJsonValue &v : recordingsOf(port, a)) {
+            const QJsonObject r = v.toObject();
+            if (r.value(u"channel"_qs).toString() == u"two") {
+                own = QString::number(r.value(u"id"_qs).toInteger());
+                ownStart = r.value(u"recordStart"_qs).toInteger();
+            } else {
+                archived = QString::number(r.value(u"id"_qs).toInteger());
+            }
+        }
+        QVERIFY(!own.isEmpty() && !archived.isEmpty());
+        // Another box records the same airing (the same copy) and stops its recording halfway:
+        // its playlist ends at the stop while the copy records on.
+        const QByteArray b = ticket(u"STB-S"_qs, 3600);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, {{u"channel"_qs, u"two"_qs}, {u"start"_qs, t0 - 60}}).status, 201);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
+        const QString stopped = QString::number(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger());
+        QTRY_VERIFY_WITH_TIMEOUT(recordingOf(port, a, own).value(u"segments"_qs).toInt() >= 1, 20000);
+
+        // A point 2 s past the live edge (the segment that will hold it is not written yet).
+        const qint64 ahead = QDateTime::currentSecsSinceEpoch() + 2;
+        const QString play = u"/play/"_qs + own + u"/index.m3u8"_qs;
+        const QString timeshift = u"/catchup/one/archive-%1-now.m3u8"_qs.arg(t0);
+        const QStringList urls{play,
+                               play + u"?start=%1"_qs.arg(ahead - ownStart),
+                               u"/play/"_qs + archived + u"/index.m3u8"_qs,
+                               u"/catchup/one/archive-%1-8.m3u8"_qs.arg(ahead),
+                               u"/play/"_qs + stopped + u"/index.m3u8"_qs,
+                               timeshift,
+                               timeshift + u"?start=%1"_qs.arg(ahead - t0)};
+        // Far past the live edge: refused at once, with when to ask again.
+        const HttpResult far = call("GET", port, play + u"?start=3600"_qs, a);
+        QCOMPARE(far.status, 503);
+        QVERIFY2(far.header("Retry-After").toInt() >= 3000, far.header("Retry-After").constData());
+
+        // FFmpeg plays the recording's playlist as it grows, as a box's player would.
+        const bool haveFfmpeg = !QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty();
+        QProcess ffmpeg;
+        QSignalSpy ffmpegDone(&ffmpeg, &QProcess::finished);
+        const QString copied = m_dir.filePath(u"appendonly-ffmpeg.ts"_qs);
+        if (haveFfmpeg)
+            ffmpeg.start(u"ffmpeg"_qs, {u"-v"_qs, u"error"_qs, u"-y"_qs, u"-i"_qs,
+                                        u"http://127.0.0.1:%1%2?ticket=%3"_qs.arg(port).arg(play, QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(a)))),
+                                        u"-c"_qs, u"copy"_qs, u"-f"_qs, u"mpegts"_qs, copied});
+
+        struct Reloads
+        {
+            QByteArray last, start;
+            iptv::media::HlsCheck lastCheck;
+            int target = 0, versions = 0, refused = 0;
+        };
+        QHash<QString, Reloads> seen;
+        const auto reloadAll = [&]() -> bool {
+            for (const QString &url : urls) {
+                Reloads &r = seen[url];
+                const HttpResult got = call("GET", port, url, url.startsWith(u"/play/"_qs + stopped + u'/') ? b : a);
+                if (got.status == 503) {
+                    // Not yet: only before the URL's first playlist (a playlist never goes away).
+                    if (!r.last.isEmpty() || got.header("Retry-After").toInt() < 1) {
+                        qWarning().noquote() << url << "refused after" << r.versions << "playlists:" << got.body;
+                        return false;
+                    }
+                    ++r.refused;
+                    continue;
+                }
+                if (got.status != 200) {
+                    qWarning().noquote() << url << got.status << got.body;
+                    return false;
+                }
+                const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(got.body);
+                if (!check.ok || check.segments.isEmpty()) {
+                    qWarning().noquote() << url << check.problems.join(u"; "_qs) << '\n' << got.body;
+                    return false;
+                }
+                if (!r.last.isEmpty()) {
+                    // Appended to, nothing else: the text before is where the new one begins.
+                    const QStringList reload = iptv::media::checkReload(r.lastCheck, check);
+                    if (!got.body.startsWith(r.last) || (r.lastCheck.ended && got.body != r.last) || !reload.isEmpty()
+                        || check.targetDuration != r.target || got.header("X-Playlist-Start") != r.start) {
+                        qWarning().noquote() << url << "was\n" << r.last << "\nis now\n" << got.body << reload.join(u"; "_qs);
+                        return false;
+                    }
+                } else {
+                    r.target = check.targetDuration;
+                    r.start = got.header("X-Playlist-Start");
+                }
+                r.versions += got.body != r.last;
+                r.last = got.body;
+                r.lastCheck = check;
+            }
+            return true;
+        };
+        const auto allEnded = [&]() {
+            for (const QString &url : urls.mid(0, 5)) {
+                if (!seen.value(url).lastCheck.ended)
+                    return false;
+            }
+            return true;
+        };
+        QElapsedTimer clock;
+        clock.start();
+        bool stop = true;
+        while (!allEnded() && clock.elapsed() < 60000) {
+            QVERIFY(reloadAll());
+            // The stop comes while the segment in progress began before the stop's whole second
+            // (the stop is stored in seconds): that segment is the recording's last, and is
+            // written only after the stop.
+            const QList<iptv::media::HlsSegment> listed = seen.value(urls.at(4)).lastCheck.segments;
+            const qint64 inProgressSince = listed.isEmpty() ? 0
+                : listed.last().programDateTime.toMSecsSinceEpoch() + qRound64(listed.last().duration * 1000);
+            const qint64 nextSecond = (inProgressSince / 1000 + 1) * 1000;
+            if (stop && listed.size() >= 6 && (nextSecond + 20 < inProgressSince + 700 || listed.size() >= 12)) {
+                QTest::qWait(int(qBound(qint64(0), nextSecond + 20 - QDateTime::currentMSecsSinceEpoch(), qint64(1000))));
+                const HttpResult done = call("POST", port, u"/api/recordings/"_qs + stopped + u"/stop"_qs, b);
+                QVERIFY2(done.status == 200, done.body.constData());
+                stop = false;
+                QVERIFY(reloadAll()); // at once: the segment being cut at the stop is not written yet
+            }
+            QTest::qWait(300); // a player's reload interval (it reloads at most every segment)
+        }
+        QVERIFY(reloadAll()); // once more after the end: nothing changes
+        for (const QString &url : urls) {
+            const Reloads r = seen.value(url);
+            qInfo().noquote() << url << ":" << r.versions << "versions," << r.refused << "refused before the first,"
+                              << r.lastCheck.segments.size() << "segments, ended" << r.lastCheck.ended;
+            QVERIFY2(r.versions >= 3, qPrintable(url)); // it grew while reloaded
+            // The fixed target: ceil(3 x segment_seconds), whatever the segments so far.
+            QCOMPARE(r.target, 3);
+        }
+        QVERIFY2(allEnded(), "the recordings and the range ended within a minute");
+        QVERIFY(!seen.value(timeshift).lastCheck.ended); // timeshift has no end
+        // The stopped one ended at its stop, short of the copy's end.
+        QVERIFY(!stop);
+        QVERIFY2(seen.value(urls.at(4)).lastCheck.segments.size() < seen.value(play).lastCheck.segments.size() - 3,
+                 seen.value(urls.at(4)).last.constData());
+        // ?start= past the live edge: held until the segment holding it was written, which it
+        // begins with (it began at most a segment before the point).
+        for (const QString &url : {urls.at(1), urls.at(6)}) {
+            const double asked = url.section(u"start="_qs, 1).toDouble();
+            const double start = seen.value(url).start.toDouble();
+            QVERIFY2(start <= asked + 0.001 && start > asked - 3.5, qPrintable(url + u" starts at "_qs + QString::number(start)));
+        }
+
+        if (!haveFfmpeg)
+            QSKIP("ffmpeg is not installed: the playlists were checked by our own reader only");
+        QVERIFY2(ffmpegDone.size() == 1 || ffmpegDone.wait(60000), ffmpeg.readAllStandardError().constData());
+        QVERIFY2(ffmpeg.exitStatus() == QProcess::NormalExit && ffmpeg.exitCode() == 0, ffmpeg.readAllStandardError().constData());
+        double listed = 0;
+        for (const iptv::media::HlsSegment &s : seen.value(play).lastCheck.segments)
+            listed += s.duration;
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, copied});
+        QVERIFY(probed.wait(30000));
+        const double copiedSeconds = probe.readAllStandardOutput().trimmed().toDouble();
+        qInfo() << "ffmpeg copied" << copiedSeconds << "s of the" << listed << "s the recording lists";
+        // From the first segment (EXT-X-START:TIME-OFFSET=0, not three from the live edge) to the end.
+        QVERIFY2(qAbs(copiedSeconds - listed) <= 1.5, qPrintable(u"%1 of %2"_qs.arg(copiedSeconds).arg(listed)));
     }
 
     // The diver process killed with SIGKILL while it records: started again, it resumes the same

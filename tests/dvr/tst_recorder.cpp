@@ -315,7 +315,7 @@ void TestRecorder::records()
     const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(vod);
     QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
     QVERIFY(check.ended);
-    QVERIFY(vod.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
+    QVERIFY(vod.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && vod.endsWith("#EXT-X-ENDLIST\n"));
     // Every segment dated as listed (the wall clock at which its media arrived).
     QCOMPARE(check.segments.size(), segments.size());
     for (qsizetype i = 0; i < segments.size(); ++i)
