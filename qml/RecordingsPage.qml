@@ -162,11 +162,12 @@ Rectangle {
         readonly property bool recording: list.currentItem !== null && list.currentItem.state === "recording"
         // Green keeps, or on a kept one lets retention delete it again.
         readonly property string keep: list.currentItem !== null && list.currentItem.kept ? qsTr("● green don't keep") : qsTr("● green keep")
-        text: page.confirmDelete >= 0 && recording
+        textFormat: Text.StyledText
+        text: Theme.keys(page.confirmDelete >= 0 && recording
               ? qsTr("● green stops recording “%1” and keeps it   ● red again deletes it   any other key: nothing").arg(list.currentItem.title)
               : page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
               : recording ? qsTr("OK play   ● red stop or delete   %1   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
-              : qsTr("OK play   %1   ● red delete   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
+              : qsTr("OK play   %1   ● red delete   ● yellow upcoming   CH+/CH− page   Back close").arg(keep))
         color: page.confirmDelete >= 0 ? Theme.error : Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }
