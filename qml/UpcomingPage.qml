@@ -102,10 +102,13 @@ Rectangle {
                            font.family: Theme.family; font.pixelSize: Theme.fontNormal }
                     Text { width: parent.width - 370; elide: Text.ElideRight; text: row.title
                            color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
-                    Text { text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped") : row.reason.replace(/-/g, " "))
+                    // A repeat of an episode recorded anyway is no trouble: said as such, not in the error colour.
+                    readonly property bool repeat: row.reason === "duplicate" || row.reason === "already-recorded"
+                    Text { text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped")
+                                  : parent.repeat ? qsTr("repeat") : row.reason.replace(/-/g, " "))
                                  + (row.ofSeries ? qsTr(" · series") : "")
                            width: 310; horizontalAlignment: Text.AlignRight; elide: Text.ElideRight
-                           color: row.planned || row.reason === "cancelled" ? Theme.dimText : Theme.error
+                           color: row.planned || row.reason === "cancelled" || parent.repeat ? Theme.dimText : Theme.error
                            font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 }
                 Text { text: row.when + "   " + row.channelName; color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
