@@ -69,6 +69,13 @@ Item {
             id: track
             x: 24; y: 66; width: parent.width - 48; height: 10; radius: 5
             color: Theme.cell
+            Rectangle { // what can be played now: a recording still being made up to what is recorded
+                objectName: "playbackAvailable"
+                x: parent.width * Playback.availableFrom
+                width: parent.width * Math.max(0, Playback.availableTo - Playback.availableFrom)
+                height: parent.height; radius: 5
+                color: Theme.dimText; opacity: 0.6
+            }
             Rectangle {
                 height: parent.height; radius: 5
                 color: Theme.focus
