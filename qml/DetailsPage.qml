@@ -65,7 +65,8 @@ Rectangle {
     function clock(t) { return Qt.formatTime(new Date(t * 1000), "hh:mm") }
 
     Column {
-        x: Theme.margin * 2; y: Theme.margin * 2
+        // Below a one-line toast (what REC or green did), so that the title stays readable under it.
+        x: Theme.margin * 2; y: Theme.margin * 2 + 24
         width: parent.width - 4 * Theme.margin
         spacing: 16
         Text {
