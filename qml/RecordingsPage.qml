@@ -88,6 +88,8 @@ Rectangle {
             required property string title
             required property string when
             required property string channelName
+            required property var start
+            required property var recordStart
             required property string state
             required property string reason
             required property string missing
@@ -104,7 +106,9 @@ Rectangle {
                 Text { width: parent.width; elide: Text.ElideRight; text: row.title
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
                 Text { width: parent.width; elide: Text.ElideRight
-                       text: row.when + "   " + row.channelName + (row.reason.length > 0 ? "   " + row.reason : "")
+                       // Begun after the programme (REC while it was on, or the archive began later): from when.
+                       text: row.when + (row.recordStart > row.start + 60 ? qsTr(" · recorded from %1").arg(Qt.formatTime(new Date(row.recordStart * 1000), "hh:mm")) : "")
+                             + "   " + row.channelName + (row.reason.length > 0 ? "   " + row.reason : "")
                        color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
             }
             Row {
