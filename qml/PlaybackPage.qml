@@ -55,7 +55,10 @@ Item {
         Text {
             id: label
             x: 24; y: 16; width: parent.width - 48 - clock.width; elide: Text.ElideRight
-            text: (Playback.mode === "timeshift" ? qsTr("Timeshift · ") : Playback.mode === "catchup" ? qsTr("Catch-up · ") : qsTr("Recording · "))
+            // A programme still on, watched from its start, is what its button said: "From the start".
+            text: (Playback.mode === "timeshift" ? qsTr("Timeshift · ")
+                   : Playback.mode === "catchup" ? (Playback.availableTo < 1 ? qsTr("From the start · ") : qsTr("Catch-up · "))
+                   : qsTr("Recording · "))
                   + Playback.title + (Playback.paused ? qsTr(" · paused") : "")
             color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true
         }
