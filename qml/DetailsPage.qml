@@ -65,7 +65,8 @@ Rectangle {
     function clock(t) { return Qt.formatTime(new Date(t * 1000), "hh:mm") }
 
     Column {
-        x: Theme.margin * 2; y: Theme.margin * 2
+        // Below a one-line toast (what REC or green did), so that the title stays readable under it.
+        x: Theme.margin * 2; y: Theme.margin * 2 + 24
         width: parent.width - 4 * Theme.margin
         spacing: 16
         Text {
@@ -101,7 +102,8 @@ Rectangle {
     Text {
         anchors.bottom: parent.bottom; anchors.bottomMargin: Theme.margin * 2 + 14; x: Theme.margin * 2
         visible: !page.onNow && page.info.start !== undefined && page.info.start > GuideGrid.now()
-        text: page.reminderSet ? qsTr("● Reminder set · red removes it") : qsTr("● red: remind me")
+        textFormat: Text.StyledText
+        text: page.reminderSet ? qsTr("● Reminder set · red removes it") : Theme.keys(qsTr("● red: remind me"))
         color: page.reminderSet ? Theme.accent : Theme.dimText
         font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }
@@ -129,12 +131,13 @@ Rectangle {
         objectName: "detailsRecordingState"
         x: Theme.margin * 2; width: parent.width - 4 * Theme.margin
         wrapMode: Text.Wrap; maximumLineCount: 3; elide: Text.ElideRight
+        textFormat: Text.StyledText
         visible: Dvr.enabled && !page.past && page.info.start !== undefined
-        text: page.mark === "recording" ? qsTr("● Recording · stop it in Recordings") : page.mark === "planned" ? (page.series ? qsTr("● Will be recorded (series) · yellow skips this episode · green cancels the series") : qsTr("● Will be recorded · green cancels"))
+        text: Theme.keys(page.mark === "recording" ? qsTr("● Recording · stop it in Recordings") : page.mark === "planned" ? (page.series ? qsTr("● Will be recorded (series) · yellow skips this episode · green cancels the series") : qsTr("● Will be recorded · green cancels"))
               : page.mark === "conflict" ? qsTr("○ Not recorded: %1").arg(page.why.length > 0 ? page.why : qsTr("conflict"))
                                            + (page.series ? qsTr(" · yellow skips this episode · green cancels the series") : qsTr(" · green cancels"))
               : page.skipped ? qsTr("○ Episode skipped · yellow records this episode again")
-              : qsTr("● green record   ● yellow record series")
+              : qsTr("● green record   ● yellow record series"))
         color: page.mark === "" && !page.skipped ? Theme.dimText : page.skipped ? Theme.accent : Theme.error
         font.family: Theme.family; font.pixelSize: Theme.fontNormal
     }

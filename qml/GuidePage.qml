@@ -145,8 +145,9 @@ Item {
     Text {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
-        text: qsTr("OK details  ● red day back  ● green day forward  ● yellow now  ● blue favourites only  CH+/CH− page")
-              + (Dvr.enabled ? qsTr("  REC record") : "")
+        textFormat: Text.StyledText
+        text: Theme.keys(qsTr("OK details  ● red day back  ● green day forward  ● yellow now  ● blue favourites only  CH+/CH− page")
+                         + (Dvr.enabled ? qsTr("  REC record") : ""))
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 16
     }

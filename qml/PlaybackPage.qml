@@ -55,7 +55,10 @@ Item {
         Text {
             id: label
             x: 24; y: 16; width: parent.width - 48 - clock.width; elide: Text.ElideRight
-            text: (Playback.mode === "timeshift" ? qsTr("Timeshift · ") : Playback.mode === "catchup" ? qsTr("Catch-up · ") : qsTr("Recording · "))
+            // A programme still on, watched from its start, is what its button said: "From the start".
+            text: (Playback.mode === "timeshift" ? qsTr("Timeshift · ")
+                   : Playback.mode === "catchup" ? (Playback.availableTo < 1 ? qsTr("From the start · ") : qsTr("Catch-up · "))
+                   : qsTr("Recording · "))
                   + Playback.title + (Playback.paused ? qsTr(" · paused") : "")
             color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true
         }
@@ -69,6 +72,13 @@ Item {
             id: track
             x: 24; y: 66; width: parent.width - 48; height: 10; radius: 5
             color: Theme.cell
+            Rectangle { // what can be played now: a recording still being made up to what is recorded
+                objectName: "playbackAvailable"
+                x: parent.width * Playback.availableFrom
+                width: parent.width * Math.max(0, Playback.availableTo - Playback.availableFrom)
+                height: parent.height; radius: 5
+                color: Theme.dimText; opacity: 0.6
+            }
             Rectangle {
                 height: parent.height; radius: 5
                 color: Theme.focus

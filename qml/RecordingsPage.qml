@@ -88,6 +88,8 @@ Rectangle {
             required property string title
             required property string when
             required property string channelName
+            required property var start
+            required property var recordStart
             required property string state
             required property string reason
             required property string missing
@@ -104,7 +106,9 @@ Rectangle {
                 Text { width: parent.width; elide: Text.ElideRight; text: row.title
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
                 Text { width: parent.width; elide: Text.ElideRight
-                       text: row.when + "   " + row.channelName + (row.reason.length > 0 ? "   " + row.reason : "")
+                       // Begun after the programme (REC while it was on, or the archive began later): from when.
+                       text: row.when + (row.recordStart > row.start + 60 ? qsTr(" · recorded from %1").arg(Qt.formatTime(new Date(row.recordStart * 1000), "hh:mm")) : "")
+                             + "   " + row.channelName + (row.reason.length > 0 ? "   " + row.reason : "")
                        color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
             }
             Row {
@@ -162,11 +166,12 @@ Rectangle {
         readonly property bool recording: list.currentItem !== null && list.currentItem.state === "recording"
         // Green keeps, or on a kept one lets retention delete it again.
         readonly property string keep: list.currentItem !== null && list.currentItem.kept ? qsTr("● green don't keep") : qsTr("● green keep")
-        text: page.confirmDelete >= 0 && recording
+        textFormat: Text.StyledText
+        text: Theme.keys(page.confirmDelete >= 0 && recording
               ? qsTr("● green stops recording “%1” and keeps it   ● red again deletes it   any other key: nothing").arg(list.currentItem.title)
               : page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
               : recording ? qsTr("OK play   ● red stop or delete   %1   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
-              : qsTr("OK play   %1   ● red delete   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)
+              : qsTr("OK play   %1   ● red delete   ● yellow upcoming   CH+/CH− page   Back close").arg(keep))
         color: page.confirmDelete >= 0 ? Theme.error : Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

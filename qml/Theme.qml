@@ -23,4 +23,16 @@ QtObject {
     readonly property int fontLarge: 34
     readonly property int fontHuge: 56
     readonly property string family: "DejaVu Sans"
+
+    // The remote's colour keys, as on its buttons.
+    readonly property var keyColours: ({ red: "#e5534b", green: "#3fb950", yellow: "#e3d23a", blue: "#4f7dfd" })
+    // A hint naming colour keys ("● green keep") with each key's dot in its colour, so that it
+    // reads across a room: for a Text with textFormat: Text.StyledText (the rest is escaped).
+    function keys(text) {
+        // (Styled text folds runs of spaces into one: the gaps between a hint's keys stay.)
+        const escaped = String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+                                    .replace(/ {2,}/g, spaces => "&nbsp;".repeat(spaces.length))
+        return escaped.replace(/●( ?)(red|green|yellow|blue)\b/g,
+                               (all, space, key) => "<font color=\"" + keyColours[key] + "\">●</font>" + space + key)
+    }
 }

@@ -84,6 +84,7 @@ Rectangle {
             required property bool planned
             required property string reason
             required property string detail
+            required property string why
             required property string alternatives
             required property var rule
             // Of a series (one airing may be planned by a recording of its own and a series: two rows).
@@ -101,14 +102,18 @@ Rectangle {
                            font.family: Theme.family; font.pixelSize: Theme.fontNormal }
                     Text { width: parent.width - 370; elide: Text.ElideRight; text: row.title
                            color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
-                    Text { text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped") : row.reason.replace(/-/g, " "))
+                    // A repeat of an episode recorded anyway is no trouble: said as such, not in the error colour.
+                    readonly property bool repeat: row.reason === "duplicate" || row.reason === "already-recorded"
+                    Text { text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped")
+                                  : parent.repeat ? qsTr("repeat") : row.reason.replace(/-/g, " "))
                                  + (row.ofSeries ? qsTr(" · series") : "")
                            width: 310; horizontalAlignment: Text.AlignRight; elide: Text.ElideRight
-                           color: row.planned || row.reason === "cancelled" ? Theme.dimText : Theme.error
+                           color: row.planned || row.reason === "cancelled" || parent.repeat ? Theme.dimText : Theme.error
                            font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 }
                 Text { text: row.when + "   " + row.channelName; color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
-                Text { visible: !row.planned && row.detail.length > 0; width: parent.width; wrapMode: Text.Wrap; text: row.detail
+                Text { visible: !row.planned && text.length > 0; width: parent.width; wrapMode: Text.Wrap
+                       text: row.why.length > 0 ? row.why : row.detail // in a few words, in the viewer's time
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 Text { visible: !row.planned && row.current && row.alternatives.length > 0; width: parent.width; wrapMode: Text.Wrap
                        text: qsTr("Also on:") + "\n" + row.alternatives
@@ -132,10 +137,11 @@ Rectangle {
         id: hint
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
         width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
-        text: page.currentSkipped ? qsTr("▲▼ choose   CH+/CH− page   ● green record this episode again   Back close")
+        textFormat: Text.StyledText
+        text: Theme.keys(page.currentSkipped ? qsTr("▲▼ choose   CH+/CH− page   ● green record this episode again   Back close")
               : qsTr("▲▼ choose   CH+/CH− page   ")
                 + (page.currentHasAlternative ? qsTr("● green record %1 instead   ").arg(page.current.alternative) : "")
-                + (page.currentSkippable ? qsTr("● red skip this episode   ") : page.currentCancellable ? qsTr("● red cancel   ") : "") + qsTr("Back close")
+                + (page.currentSkippable ? qsTr("● red skip this episode   ") : page.currentCancellable ? qsTr("● red cancel   ") : "") + qsTr("Back close"))
         color: Theme.dimText
         font.family: Theme.family; font.pixelSize: 18
     }

@@ -398,7 +398,7 @@ void DvrClient::postRule(const QJsonObject &rule, const QString &title)
             return;
         const QJsonArray planned = body.value(u"planned").toArray();
         const QJsonArray skipped = body.value(u"skipped").toArray();
-        QString reason = skipped.isEmpty() ? QString() : skippedReason(skipped.first().toObject());
+        QString reason = skipped.isEmpty() ? QString() : skippedSummaryText(skipped);
         if (reason.isEmpty() && planned.isEmpty())
             reason = QStringList(body.value(u"notes").toVariant().toStringList()).join(u' ');
         // An airing on now is recorded at once (diver plans it from now): it is not one that
@@ -572,7 +572,7 @@ void DvrClient::recordAlternative(int row)
         const QJsonArray skipped = body.value(u"skipped").toArray();
         if (planned.isEmpty()) {
             // It does not fit after all (the plan changed): the airing left out stays as it was.
-            const QString reason = skipped.isEmpty() ? QString() : skipped.first().toObject().value(u"detail").toString();
+            const QString reason = skipped.isEmpty() ? QString() : skippedReasonText(skipped.first().toObject());
             Q_EMIT recorded(left.title, 0, int(skipped.size()), reason, 0, recordedMessage(left.title, 0, 0, int(skipped.size()), reason), true);
             refresh();
             return;

@@ -18,7 +18,18 @@ QString skippedReasonText(const QJsonObject &skipped)
 {
     // A conflict in a few words: what is in the way, and where the episode fits (diver's detail
     // says the same with UTC dates and channel numbers, too long for a toast).
-    if (skipped.value(u"reason").toString() != u"conflict" || skipped.value(u"relatedTo").toArray().isEmpty())
+    const QString reason = skipped.value(u"reason").toString();
+    const QJsonArray related = skipped.value(u"relatedTo").toArray();
+    // A repeat: which airing records (or recorded) the episode, in the viewer's time (diver's
+    // detail has UTC dates and straight quotes).
+    if ((reason == u"duplicate" || reason == u"already-recorded") && !related.isEmpty()) {
+        const QJsonObject r = related.first().toObject();
+        const QString when = formatAiringTime(r.value(u"start").toInteger(), r.value(u"stop").toInteger());
+        const QString channel = r.value(u"channelName").toString(r.value(u"channel").toString());
+        return reason == u"duplicate" ? QObject::tr("a repeat: this episode is recorded %1 on %2").arg(when, channel)
+                                      : QObject::tr("a repeat: this episode was recorded %1 on %2").arg(when, channel);
+    }
+    if (reason != u"conflict" || related.isEmpty())
         return skipped.value(u"detail").toString();
     // The viewer's own recordings by title; other viewers' (diver names them no further) counted.
     QStringList inTheWay;
@@ -41,6 +52,48 @@ QString skippedReasonText(const QJsonObject &skipped)
                          a.value(u"channelName").toString(a.value(u"channel").toString()));
     }
     return text;
+}
+
+QString skippedSummaryText(const QJsonArray &skipped)
+{
+    if (skipped.size() == 1)
+        return skippedReasonText(skipped.first().toObject());
+    // Several: how many for each reason, in words (a series' repeats are most of them).
+    auto kind = [](const QString &reason) {
+        if (reason == u"duplicate" || reason == u"already-recorded")
+            return QObject::tr("repeats");
+        if (reason == u"conflict")
+            return QObject::tr("in conflict");
+        if (reason == u"keep-limit")
+            return QObject::tr("over the keep limit");
+        if (reason == u"not-new")
+            return QObject::tr("not new");
+        if (reason == u"outside-window")
+            return QObject::tr("outside the rule's hours");
+        if (reason == u"cancelled")
+            return QObject::tr("skipped");
+        if (reason == u"moved")
+            return QObject::tr("recorded at another airing");
+        return reason;
+    };
+    QStringList kinds;
+    QList<int> counts;
+    for (const QJsonValue &v : skipped) {
+        const QString k = kind(v.toObject().value(u"reason").toString());
+        const qsizetype at = kinds.indexOf(k);
+        if (at < 0) {
+            kinds.append(k);
+            counts.append(1);
+        } else {
+            ++counts[at];
+        }
+    }
+    if (kinds.size() == 1)
+        return kinds.first();
+    QStringList parts;
+    for (qsizetype i = 0; i < kinds.size(); ++i)
+        parts.append(QStringLiteral("%1 %2").arg(counts.at(i)).arg(kinds.at(i)));
+    return parts.join(u", "_qs);
 }
 
 DvrRecording DvrRecording::fromJson(const QJsonObject &o)
@@ -249,6 +302,7 @@ QVariant DvrUpcomingModel::data(const QModelIndex &index, int role) const
     case PlannedRole: return u.planned;
     case ReasonRole: return u.reason;
     case DetailRole: return u.detail;
+    case WhyRole: return u.why;
     case AlternativesRole: return u.alternatives;
     case RuleRole: return u.rule;
     case AlternativeRole: return u.alternative;
@@ -260,7 +314,8 @@ QHash<int, QByteArray> DvrUpcomingModel::roleNames() const
 {
     return {{TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"}, {StartRole, "start"},
             {StopRole, "stop"}, {WhenRole, "when"}, {PlannedRole, "planned"}, {ReasonRole, "reason"},
-            {DetailRole, "detail"}, {AlternativesRole, "alternatives"}, {RuleRole, "rule"}, {AlternativeRole, "alternative"}};
+            {DetailRole, "detail"}, {AlternativesRole, "alternatives"}, {RuleRole, "rule"}, {AlternativeRole, "alternative"},
+            {WhyRole, "why"}};
 }
 
 int DvrUpcomingModel::conflicts() const

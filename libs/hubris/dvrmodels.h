@@ -6,6 +6,7 @@
 // of resetting the list the viewer is scrolling through.
 
 #include <QAbstractListModel>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QList>
 #include <QtQml/qqmlregistration.h>
@@ -70,6 +71,9 @@ QString formatAiringTime(qint64 start, qint64 stop);
 /// Why diver left an airing out (one of its "skipped"), for the viewer: a conflict names what
 /// is in the way and where the episode fits; else diver's detail.
 QString skippedReasonText(const QJsonObject &skipped);
+/// The airings a new rule leaves out (diver's "skipped"), for the viewer's toast: one in a few
+/// words (skippedReasonText()); several by reason ("repeats", "12 repeats, 2 conflicts, …").
+QString skippedSummaryText(const QJsonArray &skipped);
 
 class DvrRecordingsModel : public QAbstractListModel
 {
@@ -120,7 +124,7 @@ class DvrUpcomingModel : public QAbstractListModel
 public:
     enum Role {
         TitleRole = Qt::UserRole + 1, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole, PlannedRole,
-        ReasonRole, DetailRole, AlternativesRole, RuleRole, AlternativeRole
+        ReasonRole, DetailRole, AlternativesRole, RuleRole, AlternativeRole, WhyRole
     };
     Q_ENUM(Role)
 

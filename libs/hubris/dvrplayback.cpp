@@ -111,6 +111,24 @@ qreal DvrPlayback::progress() const
     return std::clamp(qreal(live - position() - from) / qreal(live - from), 0.0, 1.0);
 }
 
+qreal DvrPlayback::availableFrom() const
+{
+    if (m_mode != u"catchup" || m_duration <= 0)
+        return 0.0;
+    return std::clamp(qreal(m_client->archiveStart(m_channel) - m_start) / qreal(m_duration), 0.0, 1.0);
+}
+
+qreal DvrPlayback::availableTo() const
+{
+    if (m_duration <= 0)
+        return 1.0;
+    if (m_mode == u"recording" && m_recordStart > 0)
+        return std::clamp(qreal(now() - m_recordStart) / qreal(m_duration), 0.0, 1.0);
+    if (m_mode == u"catchup")
+        return std::clamp(qreal(now() - m_start) / qreal(m_duration), 0.0, 1.0);
+    return 1.0;
+}
+
 void DvrPlayback::playFrom(qint64 offset)
 {
     m_offset = offset;

@@ -35,6 +35,8 @@ class DvrPlayback : public QObject
     Q_PROPERTY(qint64 duration READ duration NOTIFY positionChanged)
     Q_PROPERTY(QString positionText READ positionText NOTIFY positionChanged)
     Q_PROPERTY(qreal progress READ progress NOTIFY positionChanged)
+    Q_PROPERTY(qreal availableFrom READ availableFrom NOTIFY positionChanged)
+    Q_PROPERTY(qreal availableTo READ availableTo NOTIFY positionChanged)
 public:
     DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper, QObject *parent = nullptr);
 
@@ -53,6 +55,11 @@ public:
     /// Where the viewer is, 0 to 1: in the recording or programme; in timeshift, in what the
     /// channel's archive holds (from its start, at most diver's archive hours back, to live).
     qreal progress() const;
+    /// What can be played now, as the part of the whole (0 to 1) the bar shows lighter: all of a
+    /// finished recording; of one still being made up to what is recorded; of a programme on now
+    /// or begun before the archive, from the archive's start to now; all of timeshift.
+    qreal availableFrom() const;
+    qreal availableTo() const;
 
     /// Plays row `row` of the library from its stored position (from the start when near its end).
     Q_INVOKABLE bool playRecording(int row);

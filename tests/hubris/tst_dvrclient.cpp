@@ -179,6 +179,29 @@ private Q_SLOTS:
                  u"a conflict with “Film” and 2 other recordings"_qs);
         QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "duplicate", "detail": "the same episode is planned at ..."})")),
                  u"the same episode is planned at ..."_qs);
+        // A repeat names the airing that records it, in the viewer's time and by channel name
+        // (diver's detail has UTC dates and straight quotes).
+        QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "duplicate", "detail": "the same episode is recorded at 2026-12-07 05:30",
+            "relatedTo": [{"channel": "ch3", "channelName": "Sport", "start": 1796621400, "stop": 1796623200, "title": "Goals"}]})")),
+                 u"a repeat: this episode is recorded "_qs + iptv::hubris::formatAiringTime(1796621400, 1796623200) + u" on Sport"_qs);
+        QCOMPARE(DvrClient::skippedReason(parse(R"({"reason": "already-recorded", "detail": "...",
+            "relatedTo": [{"channel": "ch3", "start": 1796621400, "stop": 1796623200, "title": "Goals"}]})")),
+                 u"a repeat: this episode was recorded "_qs + iptv::hubris::formatAiringTime(1796621400, 1796623200) + u" on ch3"_qs);
+    }
+
+    // What the toast says of the airings a new series leaves out: one in a few words, several
+    // by reason, not the first one's sentence for all of them.
+    void skippedSummary()
+    {
+        auto parse = [](const char *json) { return QJsonDocument::fromJson(json).array(); };
+        QCOMPARE(iptv::hubris::skippedSummaryText(parse(R"([{"reason": "duplicate", "detail": "d"}, {"reason": "already-recorded", "detail": "d"}])")),
+                 u"repeats"_qs);
+        QCOMPARE(iptv::hubris::skippedSummaryText(parse(R"([{"reason": "duplicate"}, {"reason": "conflict"}, {"reason": "duplicate"}, {"reason": "keep-limit"}])")),
+                 u"2 repeats, 1 in conflict, 1 over the keep limit"_qs);
+        QCOMPARE(iptv::hubris::skippedSummaryText(parse(R"([{"reason": "conflict", "detail": "no capacity: ...", "relatedTo": [{"title": "Film"}], "alternatives": []}])")),
+                 u"a conflict with “Film”"_qs);
+        QCOMPARE(DvrClient::recordedMessage(u"Goals"_qs, 3, 0, 14, iptv::hubris::skippedSummaryText(parse(R"([{"reason": "duplicate"}, {"reason": "duplicate"}])"))),
+                 u"● 3 airings of “Goals” will be recorded; 14 airings not (repeats)"_qs);
     }
 
     void aConflictSaysWhy()

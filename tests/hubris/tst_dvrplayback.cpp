@@ -275,6 +275,34 @@ private Q_SLOTS:
                  qPrintable(m_player->played.last().toString()));
         m_playback->stop();
     }
+
+    // The bar shows what can be played now: all of a finished recording; of one still being
+    // made, up to what is recorded (here 10 of 40 minutes), not its whole planned length.
+    void availableIsWhatIsRecorded()
+    {
+        QVERIFY(m_playback->playRecording(0));
+        QCOMPARE(m_playback->availableFrom(), 0.0);
+        QCOMPARE(m_playback->availableTo(), 1.0);
+        m_playback->stop();
+        QTRY_VERIFY(!m_stored.isEmpty());
+
+        const QJsonObject finished = m_recording;
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        m_recording[u"state"_qs] = u"recording"_qs;
+        m_recording[u"position"_qs] = 0;
+        m_recording[u"start"_qs] = now - 600;
+        m_recording[u"stop"_qs] = now + 1800;
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->items().first().state, u"recording"_qs);
+        QVERIFY(m_playback->playRecording(0));
+        QCOMPARE(m_playback->duration(), 2400);
+        QVERIFY2(qAbs(m_playback->availableTo() - 0.25) < 0.01, qPrintable(QString::number(m_playback->availableTo())));
+        QCOMPARE(m_playback->availableFrom(), 0.0);
+        m_playback->stop();
+        m_recording = finished;
+        m_client->refresh();
+        QTRY_COMPARE(m_client->recordings()->items().first().state, u"finished"_qs);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestDvrPlayback)
