@@ -651,12 +651,21 @@ struct Scheduler::Private
             : airings(std::move(tried))
             , way(airings.size())
             , asked(airings.size(), 0)
+            , hopeless(airings.size(), 0)
         {
         }
         std::vector<int> airings;
         std::vector<std::vector<int>> way;
         std::vector<char> asked;
+        /// Per airing: the episode fits there on no node even with every recording later in the
+        /// order taken away (CapacityBook::mayFitWithoutAll), so no move or displacement can
+        /// place it there: a move is counted as tried without being made, no displacement is tried.
+        std::vector<char> hopeless;
+        int lastHopeful = -1; ///< the last airing that is not hopeless, -1 none
     };
+    /// Marks the airings of `blocked` where neither a move nor a displacement can place the
+    /// episode; false when that is every one (its try would fail: it is not made).
+    bool markHopeless(int id, Blocked &blocked) const;
     /// What is in the way of blocked.airings[k].
     const std::vector<int> &inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const;
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
@@ -1469,6 +1478,26 @@ const std::vector<int> &Scheduler::Private::inTheWay(Blocked &blocked, const Rul
     return blocked.way[k];
 }
 
+bool Scheduler::Private::markHopeless(int id, Blocked &blocked) const
+{
+    // A recording in the way can move or be displaced only when it comes after the episode; taking
+    // recordings away never makes the episode fit less, so where it fits even with all of them
+    // away on no node, every try there fails (and is undone, leaving the plan as it was).
+    const Episode &e = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(e.slot)];
+    const std::pair<int, int> key{position[size_t(e.slot)], id};
+    auto later = [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; };
+    blocked.lastHopeful = -1;
+    for (size_t k = 0; k < blocked.airings.size(); ++k) {
+        const Candidate &c = rs.candidates[size_t(blocked.airings[k])];
+        const auto [from, to] = intervalOf(rs, c);
+        blocked.hopeless[k] = !archived[size_t(c.channel)] && !state.book->mayFitWithoutAll(c.channel, from, to, later);
+        if (!blocked.hopeless[k])
+            blocked.lastHopeful = int(k);
+    }
+    return blocked.lastHopeful >= 0;
+}
+
 template<typename Movable>
 bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocked)
 {
@@ -1480,7 +1509,10 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
     int attempts = 0;
     const std::vector<int> &airings = blocked ? blocked->airings : g.airings;
     std::vector<int> asked;
-    for (size_t k = 0; k < airings.size() && attempts < MaxMovesTried; ++k) {
+    // Past the last airing where a move may succeed, nothing is tried (the tries it would count
+    // decide nothing after it).
+    const size_t tried = blocked ? size_t(blocked->lastHopeful + 1) : airings.size();
+    for (size_t k = 0; k < tried && attempts < MaxMovesTried; ++k) {
         const int ci = airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
@@ -1495,7 +1527,7 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
                 continue;
             const RuleState &bs = rules[size_t(b.slot)];
             const int bChosen = b.chosen, bNode = b.node;
-            if (!fitsNow && !state.book->mayFitWithout(bi, c.channel, from, to)) {
+            if (!fitsNow && ((blocked && blocked->hopeless[k]) || !state.book->mayFitWithout(bi, c.channel, from, to))) {
                 // Taking b away cannot make room: each move of b would fail. Counted as tried
                 // (the bound stays), without unplacing and placing b again for nothing.
                 for (const int alt : b.airings)
@@ -1593,6 +1625,8 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
         return false;
     const RuleState &rs = rules[size_t(e.slot)];
     for (size_t k = 0; k < blocked.airings.size(); ++k) {
+        if (blocked.hopeless[k])
+            continue; // removing every later recording would not make room
         const int ci = blocked.airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
@@ -1987,13 +2021,17 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 // first in this round, moves or displaces later recordings (on every airing): an
                 // earlier one is never left blocked by later ones. Both read what is in the way of
                 // each airing once (Blocked).
+                // Where taking every later recording away would not make room, nothing is tried
+                // (markHopeless): most such episodes are blocked by earlier recordings only.
                 const std::pair<int, int> key{position[size_t(slot)], id};
                 Blocked blocked(e.airings);
-                placed = moveOneBlocker(
-                    id,
-                    [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
-                    &blocked);
-                placed = placed || displace(id, queue, blocked);
+                if (markHopeless(id, blocked)) {
+                    placed = moveOneBlocker(
+                        id,
+                        [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
+                        &blocked);
+                    placed = placed || displace(id, queue, blocked);
+                }
             }
             ctx.freedOnly.remove(id);
             if (placed) {
