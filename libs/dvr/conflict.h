@@ -20,7 +20,6 @@
 #include <QVarLengthArray>
 #include <QtGlobal>
 
-#include <algorithm>
 #include <map>
 #include <utility>
 #include <vector>
@@ -73,16 +72,6 @@ public:
     /// fit nowhere with placement `id` taken away (a cheap test before trying to move it; true
     /// means it might).
     bool mayFitWithout(int id, int channel, qint64 from, qint64 to) const;
-    /// False when a recording of `channel` over [from, to) would fit on no node even with every
-    /// placement for which `removable(id)` holds taken away (true: it might). Sure when false: on
-    /// each node some minute where the channel is not streamed yet is full, and stays full with
-    /// one stream less for each removable placement over it (a lower bound of the load left:
-    /// taking placements away never makes a recording fit less). With a channel stream limit it
-    /// always answers true. A repair asks it before moving or displacing the recordings after an
-    /// episode in the order: where the episode fits on no node even with all of them away,
-    /// neither a move nor a displacement can place it.
-    template<typename Removable>
-    bool mayFitWithoutAll(int channel, qint64 from, qint64 to, Removable removable) const;
     void place(int id, int node, int channel, qint64 from, qint64 to, bool archived);
     void unplace(int id);
     /// Placement `from` becomes placement `to` (same node, channel and span; `to` not placed):
@@ -142,48 +131,5 @@ private:
     int m_channelLimit = 0;
     qint64 m_origin = 0;
 };
-
-template<typename Removable>
-bool CapacityBook::mayFitWithoutAll(int channel, qint64 from, qint64 to, Removable removable) const
-{
-    if (m_channelLimit > 0)
-        return true;
-    const int a = minuteFrom(from), b = minuteTo(from, to);
-    if (a >= b)
-        return true;
-    QVarLengthArray<int, 512> taken; // per minute of [a, b): removable placements over it
-    for (const Node &n : m_nodes) {
-        const auto parts = fresh(n, channel, a, b);
-        bool full = false;
-        for (const auto &[x, y] : parts)
-            if ((full = maxLoad(n, x, y, n.capacity) >= n.capacity))
-                break;
-        if (!full)
-            return true; // fits there now
-        taken.resize(b - a);
-        std::fill(taken.begin(), taken.end(), 0);
-        for (int h = a / 60; h <= (b - 1) / 60 && h < int(n.byHour.size()); ++h) {
-            for (const HourEntry &e : n.byHour[size_t(h)]) {
-                // Each placement once: in the first hour of [a, b) it touches.
-                if (e.from >= b || e.to <= a || std::max(e.from, a) / 60 != h || e.channel == channel
-                    || !removable(e.id))
-                    continue;
-                for (int m = std::max(e.from, a), end = std::min(e.to, b); m < end; ++m)
-                    ++taken[m - a];
-            }
-        }
-        bool blocked = false;
-        const int loaded = int(n.load.size());
-        for (const auto &[x, y] : parts) {
-            for (int m = x; m < std::min(y, loaded) && !blocked; ++m)
-                blocked = int(n.load[size_t(m)]) - taken[m - a] >= n.capacity;
-            if (blocked)
-                break;
-        }
-        if (!blocked)
-            return true;
-    }
-    return false;
-}
 
 } // namespace iptv::dvr

@@ -130,6 +130,13 @@ AiringKey airingKey(const PlannedRecording &r)
     return {r.ruleId, r.channelId, r.start};
 }
 
+/// a == b, first by the data they share (a skip's names are copies of the scheduler's channel
+/// ids and titles, so the equal ones mostly share it): no character compared.
+bool sameText(const QString &a, const QString &b)
+{
+    return (a.constData() == b.constData() && a.size() == b.size()) || a == b;
+}
+
 bool isRepeat(quint8 flags)
 {
     return (flags & epg::FlagPreviouslyShown) && !(flags & epg::FlagNew);
@@ -651,21 +658,12 @@ struct Scheduler::Private
             : airings(std::move(tried))
             , way(airings.size())
             , asked(airings.size(), 0)
-            , hopeless(airings.size(), 0)
         {
         }
         std::vector<int> airings;
         std::vector<std::vector<int>> way;
         std::vector<char> asked;
-        /// Per airing: the episode fits there on no node even with every recording later in the
-        /// order taken away (CapacityBook::mayFitWithoutAll), so no move or displacement can
-        /// place it there: a move is counted as tried without being made, no displacement is tried.
-        std::vector<char> hopeless;
-        int lastHopeful = -1; ///< the last airing that is not hopeless, -1 none
     };
-    /// Marks the airings of `blocked` where neither a move nor a displacement can place the
-    /// episode; false when that is every one (its try would fail: it is not made).
-    bool markHopeless(int id, Blocked &blocked) const;
     /// What is in the way of blocked.airings[k].
     const std::vector<int> &inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const;
     /// Pass 2's second chance: one recording in the way (for which movable() holds) moves to
@@ -1478,26 +1476,6 @@ const std::vector<int> &Scheduler::Private::inTheWay(Blocked &blocked, const Rul
     return blocked.way[k];
 }
 
-bool Scheduler::Private::markHopeless(int id, Blocked &blocked) const
-{
-    // A recording in the way can move or be displaced only when it comes after the episode; taking
-    // recordings away never makes the episode fit less, so where it fits even with all of them
-    // away on no node, every try there fails (and is undone, leaving the plan as it was).
-    const Episode &e = state.episodes[size_t(id)];
-    const RuleState &rs = rules[size_t(e.slot)];
-    const std::pair<int, int> key{position[size_t(e.slot)], id};
-    auto later = [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; };
-    blocked.lastHopeful = -1;
-    for (size_t k = 0; k < blocked.airings.size(); ++k) {
-        const Candidate &c = rs.candidates[size_t(blocked.airings[k])];
-        const auto [from, to] = intervalOf(rs, c);
-        blocked.hopeless[k] = !archived[size_t(c.channel)] && !state.book->mayFitWithoutAll(c.channel, from, to, later);
-        if (!blocked.hopeless[k])
-            blocked.lastHopeful = int(k);
-    }
-    return blocked.lastHopeful >= 0;
-}
-
 template<typename Movable>
 bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocked)
 {
@@ -1509,10 +1487,7 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
     int attempts = 0;
     const std::vector<int> &airings = blocked ? blocked->airings : g.airings;
     std::vector<int> asked;
-    // Past the last airing where a move may succeed, nothing is tried (the tries it would count
-    // decide nothing after it).
-    const size_t tried = blocked ? size_t(blocked->lastHopeful + 1) : airings.size();
-    for (size_t k = 0; k < tried && attempts < MaxMovesTried; ++k) {
+    for (size_t k = 0; k < airings.size() && attempts < MaxMovesTried; ++k) {
         const int ci = airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
@@ -1527,7 +1502,7 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
                 continue;
             const RuleState &bs = rules[size_t(b.slot)];
             const int bChosen = b.chosen, bNode = b.node;
-            if (!fitsNow && ((blocked && blocked->hopeless[k]) || !state.book->mayFitWithout(bi, c.channel, from, to))) {
+            if (!fitsNow && !state.book->mayFitWithout(bi, c.channel, from, to)) {
                 // Taking b away cannot make room: each move of b would fail. Counted as tried
                 // (the bound stays), without unplacing and placing b again for nothing.
                 for (const int alt : b.airings)
@@ -1625,8 +1600,6 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
         return false;
     const RuleState &rs = rules[size_t(e.slot)];
     for (size_t k = 0; k < blocked.airings.size(); ++k) {
-        if (blocked.hopeless[k])
-            continue; // removing every later recording would not make room
         const int ci = blocked.airings[k];
         const Candidate &c = rs.candidates[size_t(ci)];
         const auto [from, to] = intervalOf(rs, c);
@@ -1897,6 +1870,20 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
 
     // 4. The queue in priority order, then the capacity freed offered to the conflicts in its
     // minutes, and duplicates whose planned airing went planned again; until nothing is left.
+    // The rounds' lists of episodes made unique without sorting them (their order decides
+    // nothing: each is checked against the book and queued in the priority order).
+    std::vector<char> listed;
+    auto unique = [&](std::vector<int> &ids) {
+        if (listed.size() < state.episodes.size())
+            listed.resize(state.episodes.size(), 0);
+        size_t n = 0;
+        for (const int id : ids)
+            if (!std::exchange(listed[size_t(id)], 1))
+                ids[n++] = id;
+        ids.resize(n);
+        for (const int id : ids)
+            listed[size_t(id)] = 0;
+    };
     int rounds = 0;
     for (; rounds < 8; ++rounds) {
         // Time moving on cuts the padding before `now`: a conflict whose airing starts around now
@@ -1924,8 +1911,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 conflictsIn(x - 1, y + 1, offered);
             if (timeMoved)
                 conflictsIn(nowMinute - 1, nowMinute + 1, offered);
-            std::sort(offered.begin(), offered.end());
-            offered.erase(std::unique(offered.begin(), offered.end()), offered.end());
+            unique(offered);
             for (const int id : offered) {
                 const Episode &e = state.episodes[size_t(id)];
                 if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
@@ -1964,8 +1950,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         // airing now, name that airing. Only the duplicates of episodes whose placement changed.
         std::vector<int> moved = std::move(state.placementChanged);
         state.placementChanged.clear();
-        std::sort(moved.begin(), moved.end());
-        moved.erase(std::unique(moved.begin(), moved.end()), moved.end());
+        unique(moved);
         for (const int to : moved) {
             if (size_t(to) >= state.duplicatesOf.size())
                 continue;
@@ -2021,17 +2006,13 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 // first in this round, moves or displaces later recordings (on every airing): an
                 // earlier one is never left blocked by later ones. Both read what is in the way of
                 // each airing once (Blocked).
-                // Where taking every later recording away would not make room, nothing is tried
-                // (markHopeless): most such episodes are blocked by earlier recordings only.
                 const std::pair<int, int> key{position[size_t(slot)], id};
                 Blocked blocked(e.airings);
-                if (markHopeless(id, blocked)) {
-                    placed = moveOneBlocker(
-                        id,
-                        [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
-                        &blocked);
-                    placed = placed || displace(id, queue, blocked);
-                }
+                placed = moveOneBlocker(
+                    id,
+                    [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
+                    &blocked);
+                placed = placed || displace(id, queue, blocked);
             }
             ctx.freedOnly.remove(id);
             if (placed) {
@@ -2110,8 +2091,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     const Candidate &c2 = r2.candidates[size_t(e2.chosen)];
                     const AiringRef &had = sk.relatedTo[qsizetype(w)];
                     same = had.ruleId == r2.rule.id && had.start == c2.start && had.stop == c2.stop
-                        && had.channelId == std::as_const(channelNames)[c2.channel]
-                        && had.title == std::as_const(titleNames)[c2.title];
+                        && sameText(had.channelId, std::as_const(channelNames)[c2.channel])
+                        && sameText(had.title, std::as_const(titleNames)[c2.title]);
                 }
                 if (!same) {
                     QList<AiringRef> names;
