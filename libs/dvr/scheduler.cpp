@@ -130,6 +130,13 @@ AiringKey airingKey(const PlannedRecording &r)
     return {r.ruleId, r.channelId, r.start};
 }
 
+/// a == b, first by the data they share (a skip's names are copies of the scheduler's channel
+/// ids and titles, so the equal ones mostly share it): no character compared.
+bool sameText(const QString &a, const QString &b)
+{
+    return (a.constData() == b.constData() && a.size() == b.size()) || a == b;
+}
+
 bool isRepeat(quint8 flags)
 {
     return (flags & epg::FlagPreviouslyShown) && !(flags & epg::FlagNew);
@@ -1869,6 +1876,20 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
 
     // 4. The queue in priority order, then the capacity freed offered to the conflicts in its
     // minutes, and duplicates whose planned airing went planned again; until nothing is left.
+    // The rounds' lists of episodes made unique without sorting them (their order decides
+    // nothing: each is checked against the book and queued in the priority order).
+    std::vector<char> listed;
+    auto unique = [&](std::vector<int> &ids) {
+        if (listed.size() < state.episodes.size())
+            listed.resize(state.episodes.size(), 0);
+        size_t n = 0;
+        for (const int id : ids)
+            if (!std::exchange(listed[size_t(id)], 1))
+                ids[n++] = id;
+        ids.resize(n);
+        for (const int id : ids)
+            listed[size_t(id)] = 0;
+    };
     int rounds = 0;
     for (; rounds < 8; ++rounds) {
         // Time moving on cuts the padding before `now`: a conflict whose airing starts around now
@@ -1896,8 +1917,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 conflictsIn(x - 1, y + 1, offered);
             if (timeMoved)
                 conflictsIn(nowMinute - 1, nowMinute + 1, offered);
-            std::sort(offered.begin(), offered.end());
-            offered.erase(std::unique(offered.begin(), offered.end()), offered.end());
+            unique(offered);
             for (const int id : offered) {
                 const Episode &e = state.episodes[size_t(id)];
                 if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
@@ -1936,8 +1956,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         // airing now, name that airing. Only the duplicates of episodes whose placement changed.
         std::vector<int> moved = std::move(state.placementChanged);
         state.placementChanged.clear();
-        std::sort(moved.begin(), moved.end());
-        moved.erase(std::unique(moved.begin(), moved.end()), moved.end());
+        unique(moved);
         for (const int to : moved) {
             if (size_t(to) >= state.duplicatesOf.size())
                 continue;
@@ -2078,8 +2097,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     const Candidate &c2 = r2.candidates[size_t(e2.chosen)];
                     const AiringRef &had = sk.relatedTo[qsizetype(w)];
                     same = had.ruleId == r2.rule.id && had.start == c2.start && had.stop == c2.stop
-                        && had.channelId == std::as_const(channelNames)[c2.channel]
-                        && had.title == std::as_const(titleNames)[c2.title];
+                        && sameText(had.channelId, std::as_const(channelNames)[c2.channel])
+                        && sameText(had.title, std::as_const(titleNames)[c2.title]);
                 }
                 if (!same) {
                     QList<AiringRef> names;

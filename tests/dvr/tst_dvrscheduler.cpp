@@ -1355,6 +1355,92 @@ private Q_SLOTS:
         QCOMPARE(renamed.choose(0, origin, origin + 50 * kHour, false), remade.choose(0, origin, origin + 50 * kHour, false));
     }
 
+    /// A queued conflict of a re-matched rule is tried again (moved, or displacing later
+    /// recordings) when what is in its way was freed: a skip of the try must keep this
+    /// (docs/dvr-scheduler.md, "Not done yet"). One stream, no padding. High holds [t, t+30) on a,
+    /// Low [t+30, t+60) on c; Mid's episode at [t, t+60) on b is a conflict between them (earlier
+    /// High, later Low). Mid is re-matched (another episode of it comes): its conflict is queued
+    /// again and stays one while High holds its first half (taking Low away would not make room).
+    /// Then High's programme leaves: only Low, later than Mid, is in the way, and Mid's episode
+    /// displaces it.
+    void repairRetriesConflictWhoseBlockerLeft()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 30, u"High"_qs}, {u"b"_qs, t, 60, u"Mid"_qs, u"One"_qs},
+                             {u"c"_qs, t + 30 * 60, 30, u"Low"_qs}};
+        RecordingRule high = rule(RuleKind::Title, u"High"_qs), mid = rule(RuleKind::Title, u"Mid"_qs),
+                      low = rule(RuleKind::Title, u"Low"_qs);
+        high.priority = 5;
+        mid.priority = 3;
+        low.priority = 1;
+        Scheduler s(capacity(1));
+        s.setRules({low, mid, high});
+        const QStringList channels = {u"a"_qs, u"b"_qs, u"c"_qs};
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        QVERIFY2(plannedAt(before, high.id, u"a"_qs, t) && plannedAt(before, low.id, u"c"_qs, t + 30 * 60), qPrintable(describe(before)));
+        const SkippedAiring *blocked = skippedAt(before, mid.id, u"b"_qs, t);
+        QVERIFY2(blocked && blocked->reason == SkipReason::Conflict, qPrintable(describe(before)));
+
+        // Mid re-matched, High still there: the conflict stays, nothing else moves.
+        shows.append({u"b"_qs, t + 10 * kHour, 30, u"Mid"_qs, u"Two"_qs});
+        ScheduleChanges changes;
+        const SchedulePlan still = s.update(makeGuide(channels, shows), kDay0, &changes);
+        QCOMPARE(changes.rulesRematched, 1);
+        blocked = skippedAt(still, mid.id, u"b"_qs, t);
+        QVERIFY2(blocked && blocked->reason == SkipReason::Conflict, qPrintable(describe(still)));
+        QCOMPARE(blocked->relatedTo.size(), 2);
+        QVERIFY2(plannedAt(still, low.id, u"c"_qs, t + 30 * 60), qPrintable(describe(still)));
+        QVERIFY(plannedAt(still, mid.id, u"b"_qs, t + 10 * kHour));
+        QCOMPARE(outcomesDiffer(still, s.outcomesFromScratch()), QString());
+
+        // High leaves (and Mid is re-matched again): Mid's episode takes Low's place.
+        shows.removeFirst();
+        shows.append({u"b"_qs, t + 12 * kHour, 30, u"Mid"_qs, u"Three"_qs});
+        const SchedulePlan after = s.update(makeGuide(channels, shows), kDay0, &changes);
+        QVERIFY2(plannedAt(after, mid.id, u"b"_qs, t), qPrintable(describe(after)));
+        const SkippedAiring *lost = skippedAt(after, low.id, u"c"_qs, t + 30 * 60);
+        QVERIFY2(lost && lost->reason == SkipReason::Conflict, qPrintable(describe(after)));
+        QCOMPARE(lost->relatedTo.value(0).ruleId, mid.id);
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+    }
+
+    /// What is in a conflict's way can become later in the order (the other case a skip of its try
+    /// must see): the order within a re-grouped rule changes when an episode gains an earlier
+    /// airing. One stream, no padding. Mid's X (on a) and Y (on b) air at t; X comes first and
+    /// records, Y is a conflict blocked by it (earlier). Y gains an airing at t-2h on d, where Top
+    /// (another rule, earlier) records on c: Y is now Mid's first episode, X (kept where it was)
+    /// comes after it, and Y displaces X.
+    void repairRetriesConflictWhoseBlockerBecameLater()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 60, u"Mid"_qs, u"X"_qs},
+                             {u"b"_qs, t, 60, u"Mid"_qs, u"Y"_qs},
+                             {u"c"_qs, t - 2 * kHour, 60, u"Top"_qs}};
+        RecordingRule top = rule(RuleKind::Title, u"Top"_qs), mid = rule(RuleKind::Title, u"Mid"_qs);
+        top.priority = 5;
+        Scheduler s(capacity(1));
+        s.setRules({mid, top});
+        const QStringList channels = {u"a"_qs, u"b"_qs, u"c"_qs, u"d"_qs};
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        QVERIFY2(plannedAt(before, mid.id, u"a"_qs, t), qPrintable(describe(before)));
+        const SkippedAiring *y = skippedAt(before, mid.id, u"b"_qs, t);
+        QVERIFY2(y && y->reason == SkipReason::Conflict, qPrintable(describe(before)));
+
+        shows.append({u"d"_qs, t - 2 * kHour, 60, u"Mid"_qs, u"Y"_qs});
+        ScheduleChanges changes;
+        const SchedulePlan after = s.update(makeGuide(channels, shows), kDay0, &changes);
+        QCOMPARE(changes.rulesRematched, 1);
+        QVERIFY2(plannedAt(after, mid.id, u"b"_qs, t), qPrintable(describe(after)));
+        const SkippedAiring *x = skippedAt(after, mid.id, u"a"_qs, t);
+        QVERIFY2(x && x->reason == SkipReason::Conflict, qPrintable(describe(after)));
+        QCOMPARE(x->relatedTo.value(0).ruleId, mid.id);
+        QCOMPARE(x->relatedTo.value(0).channelId, u"b"_qs);
+        const SkippedAiring *early = skippedAt(after, mid.id, u"d"_qs, t - 2 * kHour);
+        QVERIFY2(early && early->reason == SkipReason::Moved, qPrintable(describe(after)));
+        QVERIFY(plannedAt(after, top.id, u"c"_qs, t - 2 * kHour));
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+    }
+
     /// An update shares the index of a channel that airs what it aired and reads the others again:
     /// a channel whose airings keep their count, starts, stops, flags and titles but one of whose
     /// descriptions changed (to another of the same length) is read again, and so is one whose
