@@ -38,37 +38,37 @@ public:
     }
     void add(const EpisodeIdentity &identity)
     {
+        const quint64 keys[4] = {identity.ids, identity.episode, identity.subTitle, identity.description};
         for (int i = 0; i < 4; ++i)
-            if (m_methods & (1 << i))
-                if (const quint64 k = identity.key(DuplicateLayer(i + 1))) {
-                    const quint64 tagged = tag(k, i);
-                    quint64 &word = m_bits[(tagged >> 6) & (Words - 1)];
-                    const quint64 bit = quint64(1) << (tagged & 63);
-                    if (!(word & bit) || !contains(tagged)) {
-                        word |= bit;
-                        m_keys.push_back(tagged);
-                    }
+            if ((m_methods & (1 << i)) && keys[i]) {
+                const quint64 tagged = tag(keys[i], i);
+                quint64 &word = m_bits[tagged >> 58];
+                const quint64 bit = quint64(1) << ((tagged >> 52) & 63);
+                if (!(word & bit) || !contains(tagged)) {
+                    word |= bit;
+                    m_keys.push_back(tagged);
                 }
+            }
     }
     /// Whether a key of `identity` on the rule's layers is dirty.
     bool any(const EpisodeIdentity &identity) const
     {
         if (m_keys.empty())
             return false;
+        const quint64 keys[4] = {identity.ids, identity.episode, identity.subTitle, identity.description};
         for (int i = 0; i < 4; ++i)
-            if (m_methods & (1 << i))
-                if (const quint64 k = identity.key(DuplicateLayer(i + 1))) {
-                    const quint64 tagged = tag(k, i);
-                    if ((m_bits[(tagged >> 6) & (Words - 1)] >> (tagged & 63) & 1) && contains(tagged))
-                        return true;
-                }
+            if ((m_methods & (1 << i)) && keys[i]) {
+                const quint64 tagged = tag(keys[i], i);
+                if ((m_bits[tagged >> 58] >> ((tagged >> 52) & 63) & 1) && contains(tagged))
+                    return true;
+            }
         return false;
     }
 
 private:
-    static constexpr size_t Words = 64; ///< 4,096 bits
-    /// A key of layer `i` (keys are hashes; the layer is mixed in so that layers never meet).
-    static quint64 tag(quint64 key, int i) { return (key ^ (quint64(i + 1) * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL; }
+    /// A key of layer `i` (the layers' keys as in EpisodeIdentity::key); keys are hashes, and the
+    /// layer is mixed in so that layers never meet. The top 12 bits pick one of 4,096 bits.
+    static quint64 tag(quint64 key, int i) { return (key ^ quint64(i + 1)) * 0x9e3779b97f4a7c15ULL; }
     bool contains(quint64 tagged) const
     {
         for (const quint64 k : m_keys)
@@ -77,7 +77,7 @@ private:
         return false;
     }
     quint8 m_methods;
-    quint64 m_bits[Words] = {};
+    quint64 m_bits[64] = {};
     std::vector<quint64> m_keys;
 };
 

@@ -1240,6 +1240,7 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
     const qint64 then = state.groupedAt[size_t(slot)];
     std::vector<int> before(n, -1);
     std::vector<char> changed(n, 0);
+    std::vector<int> nowOf(was.size(), -1); // candidate index then -> now
     size_t old = 0, removed = 0, inserted = 0;
     for (size_t i = 0; i < n; ++i) {
         if (inserted < edits->inserted.size() && size_t(edits->inserted[inserted]) == i) {
@@ -1255,6 +1256,7 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
         const Candidate &c = rs.candidates[i];
         before[i] = was[old] >= 0 ? was[old] - from : -1;
         changed[i] = (c.filter == NoFilter && c.stop > then) != (c.filter == NoFilter && c.stop > planNow);
+        nowOf[old] = int(i);
         ++old;
     }
     const RecordingRule &r = rs.rule;
@@ -1265,15 +1267,24 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
         [&](size_t i) { return before[i]; }, [&](size_t i) { return changed[i] != 0; }, edits->gone, to - from,
         groupIndex);
     // The episodes numbered from the end of the list, as groupEpisodes() numbers them; one with
-    // the same members as before takes its airing list (indexes of now, filled below) over.
+    // the same members as before takes its airing list over (its indexes made those of now), the
+    // others' are filled below.
     const int base = int(state.episodes.size());
     state.episodes.resize(state.episodes.size() + size_t(g.episodes));
+    std::vector<char> takenOver(size_t(g.episodes), 0);
     for (int e = 0; e < g.episodes; ++e) {
         Episode &ep = state.episodes[size_t(base + e)];
         ep.slot = slot;
         if (g.fromBefore[size_t(e)] >= 0) {
             ep.airings = std::move(state.episodes[size_t(from + g.fromBefore[size_t(e)])].airings);
-            ep.airings.clear();
+            bool all = true; // its members are all still candidates (they are: see regroup.h)
+            for (int &ci : ep.airings)
+                all = (ci = nowOf[size_t(ci)]) >= 0 && all;
+            Q_ASSERT(all);
+            if (all)
+                takenOver[size_t(e)] = 1;
+            else
+                ep.airings.clear();
         }
     }
     std::vector<int> &groupOf = state.groupOf[size_t(slot)];
@@ -1281,7 +1292,8 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
     for (size_t i = 0; i < n; ++i)
         if (const int e = g.groupOf[i]; e >= 0) {
             groupOf[i] = base + e;
-            state.episodes[size_t(base + e)].airings.push_back(int(i));
+            if (!takenOver[size_t(e)])
+                state.episodes[size_t(base + e)].airings.push_back(int(i));
         }
     state.first[size_t(slot)] = base;
     state.count[size_t(slot)] = g.episodes;
@@ -1304,7 +1316,8 @@ void Scheduler::Private::groupAllEpisodes()
     size_t total = state.episodes.size();
     for (const std::vector<Episode> &g : grouped)
         total += g.size();
-    state.episodes.reserve(total);
+    // Room for the episodes the next updates' regroupings add (else the first one moves them all).
+    state.episodes.reserve(total + total / 4);
     for (const int slot : order) {
         if (!rules[size_t(slot)].valid || !rules[size_t(slot)].rule.enabled)
             continue;
