@@ -2928,21 +2928,12 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         std::sort(it->begin(), it->end(), less);
         auto &cands = d->rules[size_t(it.key())].candidates;
         Private::CandidateEdits &edits = editsOf(it.key());
-        // Merged as std::inplace_merge would (a candidate already there first among equals),
-        // noting where the new ones went.
-        std::vector<Candidate> merged;
-        merged.reserve(cands.size() + it->size());
-        auto a = cands.cbegin();
-        for (auto b = it->cbegin(); b != it->cend();) {
-            if (a == cands.cend() || less(*b, *a)) {
-                edits.inserted.push_back(int(merged.size()));
-                merged.push_back(*b++);
-            } else {
-                merged.push_back(*a++);
-            }
-        }
-        merged.insert(merged.end(), a, cands.cend());
-        cands = std::move(merged);
+        // Where the new ones go: after the candidates there not after them (std::inplace_merge
+        // keeps a candidate already there first among equals), and after the new ones before.
+        for (size_t k = 0; k < it->size(); ++k)
+            edits.inserted.push_back(int(std::upper_bound(cands.cbegin(), cands.cend(), (*it)[k], less) - cands.cbegin() + qsizetype(k)));
+        const auto middle = cands.insert(cands.end(), it->begin(), it->end());
+        std::inplace_merge(cands.begin(), middle, cands.end(), less);
     }
     // A single-airing rule follows its programme when it moved on the same channel.
     bool singleMoved = false;
