@@ -1,6 +1,7 @@
 #include "scheduler.h"
 
 #include "guideindex.h"
+#include "regroup.h"
 
 #include <epg/guide.h>
 
@@ -225,6 +226,7 @@ struct PlanState
     std::vector<Episode> episodes;
     std::vector<int> first, count;         ///< per slot: its episodes' ids, [first, first + count)
     std::vector<std::vector<int>> groupOf; ///< per slot and candidate: its episode id, -1 none
+    std::vector<qint64> groupedAt;         ///< per slot: the time its candidates were last grouped
     DuplicateIndex plannedIndex;           ///< the planned episodes' identities, owner = rule id
     std::vector<int> episodeOfEntry;       ///< plannedIndex entry -> episode id
     std::vector<int> plannedOf;            ///< per slot: episodes planned
@@ -430,6 +432,17 @@ struct Scheduler::Private
     PlanState state;
     /// Rule slots whose candidates changed since the last plan (update()'s partial rematch).
     QSet<int> rematched;
+    /// How update() changed a re-matched rule's candidates since the last plan: the repair groups
+    /// again only the episodes the change may concern (regroup.h).
+    struct CandidateEdits
+    {
+        size_t before = 0;              ///< candidates before
+        std::vector<int> removed;       ///< their indexes before, ascending
+        std::vector<int> inserted;      ///< indexes after (the removed ones taken out), ascending
+        std::vector<EpisodeIdentity> gone; ///< the identities of the removed ones (not filtered)
+        bool whole = false;             ///< matched again whole (or edited twice): grouped whole
+    };
+    QHash<int, CandidateEdits> candidateEdits;
     /// (channel key, start) of the airings that came or changed since the last plan: a recording
     /// there is not kept as it was.
     QSet<QPair<int, qint64>> cameAirings;
@@ -628,6 +641,12 @@ struct Scheduler::Private
     bool settledBeforeCapacity(int id);
     /// Groups the rule's candidates (not ended, not filtered) into new episodes.
     void groupEpisodes(int slot);
+    /// A re-matched rule's candidates grouped into new episodes, as groupEpisodes() groups them,
+    /// from its last grouping (`was`: its groupOf then, its episodes [from, to)) and its
+    /// candidateEdits: only the candidates the change may concern are found again (regroup.h);
+    /// the episodes whose members are the same take their airing lists over. Whole without edits.
+    /// Returns the candidates found again (all when grouped whole).
+    size_t regroupEpisodes(int slot, const std::vector<int> &was, int from, int to);
     /// The grouping itself: the rule's episodes appended to `episodes`, numbered from `base`
     /// (groupOf: per candidate, its episode's number or -1). `local` is a scratch index.
     void groupInto(int slot, DuplicateIndex &local, std::vector<int> &groupOf, std::vector<Episode> &episodes,
@@ -1210,6 +1229,83 @@ void Scheduler::Private::groupEpisodes(int slot)
     groupInto(slot, groupIndex, state.groupOf[size_t(slot)], state.episodes, base);
     state.first[size_t(slot)] = base;
     state.count[size_t(slot)] = int(state.episodes.size()) - base;
+    state.groupedAt[size_t(slot)] = planNow;
+}
+
+size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was, int from, int to)
+{
+    const RuleState &rs = rules[size_t(slot)];
+    const auto edits = candidateEdits.constFind(slot);
+    if (options.regroupWhole || edits == candidateEdits.cend() || edits->whole || edits->before != was.size()
+        || edits->before + edits->inserted.size() != rs.candidates.size() + edits->removed.size()) {
+        groupEpisodes(slot);
+        return rs.candidates.size();
+    }
+    // Candidate by candidate now: its episode in the last grouping (relative to `from`), and
+    // whether it came or its eligibility changed since (ended, or filtered: it left its episode).
+    const size_t n = rs.candidates.size();
+    const qint64 then = state.groupedAt[size_t(slot)];
+    std::vector<int> before(n, -1);
+    std::vector<char> changed(n, 0);
+    std::vector<int> nowOf(was.size(), -1); // candidate index then -> now
+    size_t old = 0, removed = 0, inserted = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (inserted < edits->inserted.size() && size_t(edits->inserted[inserted]) == i) {
+            changed[i] = 1;
+            ++inserted;
+            continue;
+        }
+        while (removed < edits->removed.size() && size_t(edits->removed[removed]) == old) {
+            ++removed;
+            ++old;
+        }
+        Q_ASSERT(old < was.size());
+        const Candidate &c = rs.candidates[i];
+        before[i] = was[old] >= 0 ? was[old] - from : -1;
+        changed[i] = (c.filter == NoFilter && c.stop > then) != (c.filter == NoFilter && c.stop > planNow);
+        nowOf[old] = int(i);
+        ++old;
+    }
+    const RecordingRule &r = rs.rule;
+    const EpisodeGrouping g = regroup(
+        n, r.duplicateMethod, r.duplicateScope != DuplicateScope::None,
+        [&](size_t i) -> const EpisodeIdentity & { return rs.candidates[i].identity; },
+        [&](size_t i) { return rs.candidates[i].stop > planNow && rs.candidates[i].filter == NoFilter; },
+        [&](size_t i) { return before[i]; }, [&](size_t i) { return changed[i] != 0; }, edits->gone, to - from,
+        groupIndex);
+    // The episodes numbered from the end of the list, as groupEpisodes() numbers them; one with
+    // the same members as before takes its airing list over (its indexes made those of now), the
+    // others' are filled below.
+    const int base = int(state.episodes.size());
+    state.episodes.resize(state.episodes.size() + size_t(g.episodes));
+    std::vector<char> takenOver(size_t(g.episodes), 0);
+    for (int e = 0; e < g.episodes; ++e) {
+        Episode &ep = state.episodes[size_t(base + e)];
+        ep.slot = slot;
+        if (g.fromBefore[size_t(e)] >= 0) {
+            ep.airings = std::move(state.episodes[size_t(from + g.fromBefore[size_t(e)])].airings);
+            bool all = true; // its members are all still candidates (they are: see regroup.h)
+            for (int &ci : ep.airings)
+                all = (ci = nowOf[size_t(ci)]) >= 0 && all;
+            Q_ASSERT(all);
+            if (all)
+                takenOver[size_t(e)] = 1;
+            else
+                ep.airings.clear();
+        }
+    }
+    std::vector<int> &groupOf = state.groupOf[size_t(slot)];
+    groupOf.assign(n, -1);
+    for (size_t i = 0; i < n; ++i)
+        if (const int e = g.groupOf[i]; e >= 0) {
+            groupOf[i] = base + e;
+            if (!takenOver[size_t(e)])
+                state.episodes[size_t(base + e)].airings.push_back(int(i));
+        }
+    state.first[size_t(slot)] = base;
+    state.count[size_t(slot)] = g.episodes;
+    state.groupedAt[size_t(slot)] = planNow;
+    return size_t(g.asked);
 }
 
 void Scheduler::Private::groupAllEpisodes()
@@ -1227,7 +1323,8 @@ void Scheduler::Private::groupAllEpisodes()
     size_t total = state.episodes.size();
     for (const std::vector<Episode> &g : grouped)
         total += g.size();
-    state.episodes.reserve(total);
+    // Room for the episodes the next updates' regroupings add (else the first one moves them all).
+    state.episodes.reserve(total + total / 4);
     for (const int slot : order) {
         if (!rules[size_t(slot)].valid || !rules[size_t(slot)].rule.enabled)
             continue;
@@ -1375,11 +1472,13 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     state.first.assign(rules.size(), 0);
     state.count.assign(rules.size(), 0);
     state.groupOf.assign(rules.size(), {});
+    state.groupedAt.assign(rules.size(), now);
     state.plannedOf.assign(rules.size(), 0);
     state.keepCheck.assign(rules.size(), 0);
     state.conflictHourBase = state.book->epochMinutes(now, now + 60).first / 60;
     state.outcomes.assign(rules.size(), {});
     rematched.clear();
+    candidateEdits.clear();
     cameAirings.clear();
     historyChanged = false;
 
@@ -1700,6 +1799,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // it had (same node); the others are queued.
     std::vector<int> touched(rematched.cbegin(), rematched.cend());
     std::sort(touched.begin(), touched.end(), [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
+    size_t candidatesRegrouped = 0, candidatesAsked = 0;
     for (const int slot : touched) {
         if (size_t(slot) >= rules.size())
             continue;
@@ -1727,10 +1827,12 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
         }
         ctx.changed[size_t(slot)] = 1;
+        const std::vector<int> lastGrouping = std::move(state.groupOf[size_t(slot)]);
         state.first[size_t(slot)] = state.count[size_t(slot)] = 0;
         state.groupOf[size_t(slot)].clear();
         if (active(slot)) {
-            groupEpisodes(slot);
+            candidatesRegrouped += rules[size_t(slot)].candidates.size();
+            candidatesAsked += regroupEpisodes(slot, lastGrouping, from, to);
             const RuleState &rs = rules[size_t(slot)];
             const auto [first, end] = episodesOf(slot);
             for (int id = first; id < end; ++id) {
@@ -1766,6 +1868,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             state.episodes[size_t(id)].airings.clear();
         }
     }
+    candidateEdits.clear();
+    if (!touched.empty())
+        qCDebug(lcScheduler) << "repair: regrouping" << touched.size() << "rules found" << candidatesAsked << "of"
+                             << candidatesRegrouped << "candidates again";
 
     // 2. Time moved on: ended airings leave their episodes (a recording that ended is unplaced
     // and its episode queued when it has airings left, as a full evaluation would plan it again);
@@ -2653,6 +2759,7 @@ void Scheduler::setCancelled(const QList<AiringRef> &airings)
         if (changed.contains(d->rules[slot].rule.id)) {
             d->matchRule(d->rules[slot]);
             d->rematched.insert(int(slot));
+            d->candidateEdits[int(slot)].whole = true; // every candidate new: grouped whole
         }
     }
 }
@@ -2765,14 +2872,34 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
                 singleLost.push_back({s, oldIndex->fingerprintOf(h)});
         }
     }
+    // What changed in each rule's list is noted (candidateEdits) for the repair, which groups again
+    // only the episodes it may concern. Edits not taken by a plan yet are not known to compose:
+    // such a rule is grouped whole.
+    for (auto it = d->candidateEdits.begin(); it != d->candidateEdits.end(); ++it)
+        it->whole = true;
+    auto editsOf = [&](int s) -> Private::CandidateEdits & {
+        auto it = d->candidateEdits.find(s);
+        if (it == d->candidateEdits.end())
+            it = d->candidateEdits.insert(s, {d->rules[size_t(s)].candidates.size(), {}, {}, {}, false});
+        return *it;
+    };
     for (auto it = leaving.begin(); it != leaving.end(); ++it) {
         std::sort(it->begin(), it->end());
         auto &cands = d->rules[size_t(it.key())].candidates;
-        cands.erase(std::remove_if(cands.begin(), cands.end(),
-                                   [&](const Candidate &c) {
-                                       return std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{c.start, c.channel});
-                                   }),
-                    cands.end());
+        Private::CandidateEdits &edits = editsOf(it.key());
+        size_t kept = 0;
+        for (size_t i = 0; i < cands.size(); ++i) {
+            if (std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{cands[i].start, cands[i].channel})) {
+                edits.removed.push_back(int(i));
+                if (cands[i].filter == NoFilter)
+                    edits.gone.push_back(cands[i].identity);
+                continue;
+            }
+            if (kept != i)
+                cands[kept] = cands[i];
+            ++kept;
+        }
+        cands.resize(kept);
     }
     QHash<int, std::vector<Candidate>> joining; // slot -> new candidates
     auto insert = [&](int s, const epg::Airing &a) {
@@ -2825,6 +2952,11 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     for (auto it = joining.begin(); it != joining.end(); ++it) {
         std::sort(it->begin(), it->end(), less);
         auto &cands = d->rules[size_t(it.key())].candidates;
+        Private::CandidateEdits &edits = editsOf(it.key());
+        // Where the new ones go: after the candidates there not after them (std::inplace_merge
+        // keeps a candidate already there first among equals), and after the new ones before.
+        for (size_t k = 0; k < it->size(); ++k)
+            edits.inserted.push_back(int(std::upper_bound(cands.cbegin(), cands.cend(), (*it)[k], less) - cands.cbegin() + qsizetype(k)));
         const auto middle = cands.insert(cands.end(), it->begin(), it->end());
         std::inplace_merge(cands.begin(), middle, cands.end(), less);
     }
@@ -2852,6 +2984,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
             qCInfo(lcScheduler) << "rule" << rs.rule.id << "follows its airing on" << rs.rule.channelId << "from"
                                 << timeText(rs.rule.start) << "to" << timeText(best.start);
             rs.rule.start = best.start;
+            editsOf(s).inserted.push_back(int(rs.candidates.size()));
             rs.candidates.push_back(d->candidate(ix, best, rs));
             singleMoved = true;
         }

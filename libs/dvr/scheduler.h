@@ -290,6 +290,9 @@ struct SchedulerOptions
     qint64 followMoveWithin = 24 * 3600;
     /// Threads indexing a guide and matching the rules in a full evaluation; 0 = one per core.
     int matchThreads = 0;
+    /// A re-matched rule's candidates are grouped into episodes again whole, instead of only
+    /// where they changed (the same episodes: tst_dvrscheduler compares the two).
+    bool regroupWhole = false;
 };
 
 class Scheduler

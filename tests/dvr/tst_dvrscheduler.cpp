@@ -8,6 +8,7 @@
 
 #include <dvr/conflict.h>
 #include <dvr/plancheck.h>
+#include <dvr/regroup.h>
 #include <dvr/scheduler.h>
 
 #include <QFile>
@@ -952,6 +953,163 @@ private Q_SLOTS:
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
         const QString differ = outcomesDiffer(later, s.outcomesFromScratch());
         QVERIFY2(differ.isEmpty(), qPrintable(u"time moved on, repaired / from scratch: "_qs + differ));
+    }
+
+    // A re-matched rule's episodes are grouped again only where its candidates changed
+    // (regroup.h): over random candidate lists, random changes (candidates gone, come, ended as
+    // time moves on, some already taken out of their episodes as a repair does when time moves
+    // without a regrouping) and random duplicate methods, regrouping gives exactly the episodes
+    // (members and numbers) grouping whole gives, and an episode said to be the same as before
+    // has exactly the members it had. Keys are drawn from few values with many left out, so
+    // that "the same episode" is not transitive and heads decide.
+    void regroupEqualsGroupingWhole()
+    {
+        QRandomGenerator rng(5);
+        struct C
+        {
+            EpisodeIdentity identity;
+            qint64 stop = 0;
+            bool filtered = false;
+            int serial = 0; ///< tells candidates apart across the two lists
+        };
+        int serial = 0;
+        auto randomCandidate = [&](qint64 stop) {
+            C c;
+            auto key = [&](int values) { return rng.bounded(3) == 0 ? 0 : quint64(rng.bounded(1, values + 1)) * 7919; };
+            c.identity.ids = key(6);
+            c.identity.episode = key(4);
+            c.identity.subTitle = key(5);
+            c.identity.description = key(3);
+            c.stop = stop;
+            c.filtered = rng.bounded(8) == 0;
+            c.serial = serial++;
+            return c;
+        };
+        DuplicateIndex scratch;
+        int asked = 0, candidates = 0, kept = 0, regrouped = 0;
+        for (int round = 0; round < 3000; ++round) {
+            const quint8 methods = quint8(rng.bounded(1, 16));
+            const bool byIdentity = rng.bounded(6) != 0;
+            const int size = rng.bounded(1, 60);
+            std::vector<C> old;
+            for (int i = 0; i < size; ++i)
+                old.push_back(randomCandidate(rng.bounded(100)));
+            // The last grouping (at time `then`), and a repair's taking out of ended airings since
+            // (at `mid`) without grouping again.
+            const qint64 then = rng.bounded(20), mid = then + rng.bounded(10), now = mid + rng.bounded(10);
+            auto eligibleAt = [&](const C &c, qint64 t) { return !c.filtered && c.stop > t; };
+            EpisodeGrouping last = groupWhole(
+                old.size(), methods, byIdentity, [&](size_t i) -> const EpisodeIdentity & { return old[i].identity; },
+                [&](size_t i) { return eligibleAt(old[i], then); }, scratch);
+            std::vector<int> was = last.groupOf;
+            if (rng.bounded(2))
+                for (size_t i = 0; i < old.size(); ++i)
+                    if (!eligibleAt(old[i], mid))
+                        was[i] = -1;
+            // Some go, some come (anywhere in the order).
+            std::vector<C> now_;
+            std::vector<int> before;
+            std::vector<char> came;
+            std::vector<EpisodeIdentity> gone;
+            const int removeOneIn = rng.bounded(2, 20), addOneIn = rng.bounded(2, 20);
+            for (size_t i = 0; i <= old.size(); ++i) {
+                while (rng.bounded(addOneIn) == 0) {
+                    now_.push_back(randomCandidate(rng.bounded(100)));
+                    before.push_back(-1);
+                    came.push_back(1);
+                }
+                if (i == old.size())
+                    break;
+                if (rng.bounded(removeOneIn) == 0) {
+                    if (!old[i].filtered)
+                        gone.push_back(old[i].identity);
+                    continue;
+                }
+                now_.push_back(old[i]);
+                before.push_back(was[i]);
+                came.push_back(eligibleAt(old[i], then) != eligibleAt(old[i], now));
+            }
+            auto identity = [&](size_t i) -> const EpisodeIdentity & { return now_[i].identity; };
+            auto eligible = [&](size_t i) { return eligibleAt(now_[i], now); };
+            const EpisodeGrouping whole = groupWhole(now_.size(), methods, byIdentity, identity, eligible, scratch);
+            const EpisodeGrouping again = regroup(
+                now_.size(), methods, byIdentity, identity, eligible, [&](size_t i) { return before[i]; },
+                [&](size_t i) { return came[i] != 0; }, gone, last.episodes, scratch);
+            QCOMPARE(again.episodes, whole.episodes);
+            QVERIFY2(again.groupOf == whole.groupOf, qPrintable(QStringLiteral("round %1").arg(round)));
+            asked += again.asked;
+            candidates += int(now_.size());
+            // An episode taken over has the members it had (those the repair had not taken out),
+            // every one of them still there.
+            for (int e = 0; e < again.episodes; ++e) {
+                const int from = again.fromBefore[size_t(e)];
+                if (from < 0) {
+                    ++regrouped;
+                    continue;
+                }
+                ++kept;
+                QList<int> members, had;
+                for (size_t i = 0; i < now_.size(); ++i)
+                    if (again.groupOf[i] == e)
+                        members.append(now_[i].serial);
+                for (size_t i = 0; i < old.size(); ++i)
+                    if (was[i] == from)
+                        had.append(old[i].serial);
+                QCOMPARE(members, had);
+            }
+        }
+        // The regrouping did skip candidates, kept episodes and made new ones.
+        qInfo() << "regrouping asked for" << asked << "of" << candidates << "candidates;" << kept << "episodes kept,"
+                << regrouped << "made again";
+        QVERIFY(asked < candidates / 2);
+        QVERIFY(kept > 1000 && regrouped > 1000);
+    }
+
+    // The scheduler's repairs with re-matched rules regrouped incrementally give the very plans
+    // (recordings, nodes, every skip and what it names) that regrouping them whole gives, over
+    // random guide changes, a time moving on, a history and cancelled airings, with random
+    // duplicate methods.
+    void incrementalRegroupingEqualsWhole()
+    {
+        iptv::epg::GuideData data = generatedData(25, 3, 7);
+        QRandomGenerator rng(31);
+        auto guide = compile(data, kDay0, 3);
+        QList<RecordingRule> rules = randomRules(*guide, rng, 60);
+        for (RecordingRule &r : rules)
+            if (r.isSeries() && rng.bounded(2))
+                r.duplicateMethod = quint8(rng.bounded(1, 16));
+        SchedulerOptions wholeOptions = capacity(2, 2);
+        wholeOptions.regroupWhole = true;
+        Scheduler incremental(capacity(2, 2)), whole(wholeOptions);
+        incremental.setRules(rules);
+        whole.setRules(rules);
+        QCOMPARE(describe(incremental.evaluate(guide, kDay0)), describe(whole.evaluate(guide, kDay0)));
+        QList<RecordedEpisode> history;
+        QList<AiringRef> cancelled;
+        for (int round = 0; round < 16; ++round) {
+            mutate(&data, rng);
+            guide = compile(data, kDay0, 3);
+            const qint64 now = kDay0 + round * kHour;
+            if (round % 5 == 2 && !incremental.lastPlan().recordings.isEmpty()) {
+                const PlannedRecording &r = incremental.lastPlan().recordings[rng.bounded(int(incremental.lastPlan().recordings.size()))];
+                history.append({r.ruleId, r.title, r.start, r.channelId, r.identity, true});
+                incremental.setHistory(history);
+                whole.setHistory(history);
+            }
+            if (round % 5 == 4 && !incremental.lastPlan().recordings.isEmpty()) {
+                cancelled.append(incremental.lastPlan().recordings[rng.bounded(int(incremental.lastPlan().recordings.size()))].ref());
+                incremental.setCancelled(cancelled);
+                whole.setCancelled(cancelled);
+            }
+            ScheduleChanges a, b;
+            const SchedulePlan x = incremental.update(guide, now, &a), y = whole.update(guide, now, &b);
+            const QString differ = outcomesDiffer(x, y);
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1, incremental / whole: ").arg(round) + differ));
+            QCOMPARE(describe(x), describe(y));
+            QCOMPARE(a.rulesRematched, b.rulesRematched);
+            const QString scratch = outcomesDiffer(x, incremental.outcomesFromScratch());
+            QVERIFY2(scratch.isEmpty(), qPrintable(QStringLiteral("round %1, repaired / from scratch: ").arg(round) + scratch));
+        }
     }
 
     // The checks above fail on plans that break their promises: a full evaluation reshuffles what a
