@@ -1246,8 +1246,15 @@ private Q_SLOTS:
         const HttpResult segment = httpSend(m_nam, "GET", playlistUrl.resolved(QUrl(segmentLine)), {}, {});
         QVERIFY2(segment.status == 200, segment.body.constData());
         QCOMPARE(segment.body, ts);
-        // A playlist fetched with a ticket gets its segment lines with a token too.
-        const HttpResult withTicket = call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, ticket(u"STB-P"_qs));
+        // A playlist fetched with a ticket in its URL gets its segment lines with a token too
+        // (one fetched with a header, none: its client sends the header again).
+        const HttpResult withTicket = httpSend(
+            m_nam, "GET",
+            QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/index.m3u8?ticket=%3")
+                     .arg(QString::number(port), id, QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(ticket(u"STB-P"_qs)))))),
+            {}, {});
+        const HttpResult withHeader = call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, ticket(u"STB-P"_qs));
+        QVERIFY2(withHeader.status == 200 && !withHeader.body.contains('?'), withHeader.body.constData());
         QVERIFY2(withTicket.status == 200 && withTicket.body.contains("?playback=pt1."), withTicket.body.constData());
         // Catch-up and timeshift of the channel with its token, the ticket expired.
         const auto catchup = [&](const QString &path, const QByteArray &token) {
@@ -1273,7 +1280,7 @@ private Q_SLOTS:
         QVERIFY2(before.status == 403 && before.json().value(u"detail"_qs).toString().contains(u"from"), before.body.constData());
         const HttpResult tooOld = catchup(u"/catchup/two/"_qs + seg, archiveToken);
         QVERIFY2(tooOld.status == 404 && tooOld.json().value(u"detail"_qs).toString().contains(u"1 hours of catch-up"), tooOld.body.constData());
-        for (const QString &api : {u"/api/recordings"_qs, u"/api/status"_qs, u"/api/recordings/"_qs + id}) {
+        for (const QString &api : QStringList{u"/api/recordings"_qs, u"/api/status"_qs, u"/api/recordings/"_qs + id}) {
             const HttpResult r = catchup(api, token);
             QVERIFY2(r.status == 401, qPrintable(api + u": "_qs + QString::fromLatin1(r.body)));
         }
