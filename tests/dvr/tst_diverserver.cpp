@@ -304,7 +304,8 @@ private Q_SLOTS:
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/..%2F..%2Fx/seg-1.ts"_qs, a).status / 100, 4);
 
         // Scrubbing thumbnails of what it holds so far: a WebVTT track whose images are JPEGs
-        // served next to the segments, the box's ticket on each URI.
+        // served next to the segments, the box's playback token on each URI (fetched with its
+        // ticket in the URL: one made for the recording, which outlives the ticket).
         const HttpResult vtt = call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt?every=2&ticket=t%2Bk"_qs, a);
         QVERIFY2(vtt.status == 200, vtt.body.constData());
         QVERIFY(vtt.header("Content-Type").startsWith("text/vtt"));
@@ -317,8 +318,8 @@ private Q_SLOTS:
                 break;
             }
         }
-        QVERIFY2(image.endsWith(u".jpg?ticket=t%2Bk"), vtt.body.constData());
-        const HttpResult jpeg = call("GET", port, u"/play/"_qs + idA + u'/' + image.section(u'?', 0, 0), a);
+        QVERIFY2(image.contains(u".jpg?playback=pt1."), vtt.body.constData());
+        const HttpResult jpeg = httpSend(m_nam, "GET", QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/%3").arg(QString::number(port), idA, image)), {}, {});
         QCOMPARE(jpeg.status, 200);
         QCOMPARE(jpeg.header("Content-Type"), QByteArray("image/jpeg"));
         QVERIFY(jpeg.body.startsWith("\xFF\xD8\xFF"));
