@@ -18,10 +18,20 @@ namespace {
 const QString kAudience = QStringLiteral("diver");
 constexpr int kTimeoutMs = 8000;
 constexpr int kPollMs = 30000;
+/// A ticket that by this box's clock is (nearly) expired on arrival is renewed after this, then
+/// twice as long each time up to kMaxRetryRenewSeconds: a box clock far off does not ask every 10 s.
+constexpr qint64 kFirstRetryRenewSeconds = 10;
+constexpr qint64 kMaxRetryRenewSeconds = 1800;
+
+/// A channel's id as one segment of a URL path (ids may hold spaces, '#', '?').
+QString pathSegment(const QString &id)
+{
+    return QString::fromLatin1(QUrl::toPercentEncoding(id));
+}
 } // namespace
 
 DvrClient::DvrClient(GuideStore *store, const QUrl &server, QObject *parent)
-    : QObject(parent), m_store(store), m_server(server)
+    : QObject(parent), m_store(store), m_server(server), m_nam(this)
 {
     m_renew.setSingleShot(true);
     connect(&m_renew, &QTimer::timeout, this, &DvrClient::requestTicket);
@@ -87,9 +97,18 @@ void DvrClient::setTicket(const QByteArray &ticket, const QDateTime &expires)
     const bool first = m_ticket.isEmpty();
     m_ticket = ticket;
     m_ticketExpires = expires;
-    // Renewed ahead of its expiry, so a call never carries a ticket about to run out.
+    // Renewed ahead of its expiry, so a call never carries a ticket about to run out. One that
+    // is about to by this box's clock on arrival says the clock is off (diver, whose clock
+    // counts, took it): asked again later and later, not every few seconds for ever.
     const qint64 in = QDateTime::currentDateTimeUtc().secsTo(expires) - m_renewBefore;
-    m_renew.start(int(std::clamp<qint64>(in, 10, 24 * 3600) * 1000));
+    qint64 renewIn = in;
+    if (in < kFirstRetryRenewSeconds) {
+        renewIn = std::min(kMaxRetryRenewSeconds, kFirstRetryRenewSeconds << std::min(m_shortTickets, 8));
+        ++m_shortTickets;
+    } else {
+        m_shortTickets = 0;
+    }
+    m_renew.start(int(std::clamp<qint64>(renewIn, kFirstRetryRenewSeconds, 24 * 3600) * 1000));
     qCDebug(lcDvr) << "ticket for diver until" << expires.toString(Qt::ISODate);
     if (first || !m_ready)
         refresh();
@@ -137,7 +156,7 @@ void DvrClient::call(const QByteArray &verb, const QString &path, const QJsonObj
     request.setTransferTimeout(kTimeoutMs);
     const QByteArray payload = body.isEmpty() ? QByteArray() : QJsonDocument(body).toJson(QJsonDocument::Compact);
     QNetworkReply *reply = m_nam.sendCustomRequest(request, verb, payload);
-    connect(reply, &QNetworkReply::finished, this, [this, reply, verb, path, done = std::move(done)] {
+    connect(reply, &QNetworkReply::finished, this, [this, reply, verb, path, sentWith = m_ticket, done = std::move(done)] {
         reply->deleteLater();
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
         const QJsonObject json = QJsonDocument::fromJson(reply->readAll()).object();
@@ -151,6 +170,10 @@ void DvrClient::call(const QByteArray &verb, const QString &path, const QJsonObj
             return;
         }
         if (status == 401) {
+            // Of the ticket it was sent with: one renewed since is not thrown away, and the
+            // calls sent together with this one (refresh()'s) say it once, not each.
+            if (sentWith != m_ticket)
+                return;
             const QString why = json.value(u"detail").toString();
             m_ticket.clear();
             setReady(false);
@@ -213,6 +236,14 @@ void DvrClient::refresh()
         const QJsonObject starts = body.value(u"archiveFrom").toObject();
         for (auto it = starts.begin(); it != starts.end(); ++it)
             from.insert(it.key(), it.value().toInteger());
+        // The playback tokens of the archived channels' URLs (a diver before them: none, and
+        // the URLs carry the ticket).
+        QHash<QString, QByteArray> tokens;
+        const QJsonObject given = body.value(u"archiveTokens").toObject();
+        for (auto it = given.begin(); it != given.end(); ++it)
+            tokens.insert(it.key(), it.value().toString().toLatin1());
+        m_archiveTokens = tokens;
+        m_archiveTokensExpire = body.value(u"archiveTokensExpire").toInteger();
         if (from != m_archiveFrom) {
             m_archiveFrom = from;
             ++m_revision; // the details' choices read archiveStart() again
@@ -280,19 +311,24 @@ bool DvrClient::isSeries(int airing) const
     if (!guide || airing < 0 || quint32(airing) >= guide->airingCount())
         return false;
     const epg::Airing a = guide->airing(quint32(airing));
-    const qint64 rule = m_ruleOf.value(airingKey(guide->channelId(int(a.channel)), a.start));
-    if (rule == 0)
-        return false;
-    int airings = 0;
-    for (const DvrUpcoming &u : m_upcoming.items())
-        airings += u.rule == rule;
-    return airings > 1;
+    return ruleIsSeries(m_ruleOf.value(airingKey(guide->channelId(int(a.channel)), a.start)));
 }
 
 bool DvrClient::ruleIsSeries(qint64 rule) const
 {
-    return rule != 0
-        && std::count_if(m_upcoming.items().cbegin(), m_upcoming.items().cend(), [rule](const DvrUpcoming &u) { return u.rule == rule; }) > 1;
+    if (rule == 0)
+        return false;
+    // By the rule's kind: a series with one airing left to come is a series all the same (its
+    // next week's airing is not in the guide yet), and deleting it would end it.
+    int airings = 0;
+    for (const DvrUpcoming &u : m_upcoming.items()) {
+        if (u.rule != rule)
+            continue;
+        if (!u.ruleKind.isEmpty())
+            return u.ruleKind != u"single";
+        ++airings;
+    }
+    return airings > 1; // a diver that does not say the kind
 }
 
 bool DvrClient::isSkipped(int airing) const
@@ -321,14 +357,20 @@ QUrl DvrClient::archiveUrl(int channel, qint64 from, qint64 seconds) const
     const auto guide = m_store->guide();
     if (!guide || channel < 0 || channel >= guide->channelCount())
         return {};
+    const QString id = guide->channelId(channel);
     QUrl url = m_server;
     url.setPath(m_server.path()
-                + QStringLiteral("/catchup/%1/archive-%2-%3.m3u8")
-                      .arg(guide->channelId(channel))
-                      .arg(from)
-                      .arg(seconds > 0 ? QString::number(seconds) : QStringLiteral("now")));
+                    + QStringLiteral("/catchup/%1/archive-%2-%3.m3u8")
+                          .arg(pathSegment(id), QString::number(from), seconds > 0 ? QString::number(seconds) : QStringLiteral("now")),
+                QUrl::TolerantMode);
+    // The channel's playback token outlives the ticket (a player reloads a timeshift's playlist
+    // for as long as it plays); a diver that gives none gets the ticket.
     QUrlQuery query;
-    query.addQueryItem(QStringLiteral("ticket"), QString::fromLatin1(m_ticket));
+    const QByteArray token = m_archiveTokens.value(id);
+    if (!token.isEmpty())
+        query.addQueryItem(QStringLiteral("playback"), QString::fromLatin1(token));
+    else
+        query.addQueryItem(QStringLiteral("ticket"), QString::fromLatin1(m_ticket));
     url.setQuery(query);
     return url;
 }
@@ -337,12 +379,30 @@ QUrl DvrClient::recordingUrl(qint64 id, qint64 offset) const
 {
     QUrl url = m_server;
     url.setPath(m_server.path() + QStringLiteral("/play/%1/index.m3u8").arg(id));
+    // The recording's playback token from diver's library (its `playlist`), which outlives the
+    // ticket; the ticket only for a recording not in the list (or a diver without tokens).
+    QString token;
+    for (const DvrRecording &r : m_recordings.items()) {
+        if (r.id == id)
+            token = QUrlQuery(QUrl(r.playlist)).queryItemValue(QStringLiteral("playback"), QUrl::FullyEncoded);
+    }
     QUrlQuery query;
-    query.addQueryItem(QStringLiteral("ticket"), QString::fromLatin1(m_ticket));
+    if (!token.isEmpty())
+        query.addQueryItem(QStringLiteral("playback"), token);
+    else
+        query.addQueryItem(QStringLiteral("ticket"), QString::fromLatin1(m_ticket));
     if (offset > 0)
         query.addQueryItem(QStringLiteral("start"), QString::number(offset));
     url.setQuery(query);
     return url;
+}
+
+qint64 DvrClient::archiveTokenExpires(int channel) const
+{
+    const auto guide = m_store->guide();
+    return guide && channel >= 0 && channel < guide->channelCount() && m_archiveTokens.contains(guide->channelId(channel))
+        ? m_archiveTokensExpire
+        : 0;
 }
 
 void DvrClient::playlistStart(const QUrl &url, std::function<void(std::optional<double>, QList<SegmentDate>)> done)
@@ -522,10 +582,7 @@ void DvrClient::skipAiring(qint64 rule, const QString &channel, qint64 start, bo
 {
     if (rule == 0 || channel.isEmpty())
         return;
-    const QString path = QStringLiteral("/api/rules/%1/airings/%2/%3")
-                             .arg(rule)
-                             .arg(channel)
-                             .arg(start);
+    const QString path = QStringLiteral("/api/rules/%1/airings/%2/%3").arg(QString::number(rule), pathSegment(channel), QString::number(start));
     call("PUT", path, {{u"cancelled"_qs, skip}}, [this](int status, const QJsonObject &) {
         if (status == 200)
             refresh();

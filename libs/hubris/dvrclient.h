@@ -50,6 +50,8 @@ public:
     void setTicketSource(boxlink::BoxLink *link);
     /// How long before its expiry a ticket is renewed.
     void setRenewBeforeSeconds(int seconds) { m_renewBefore = seconds; }
+    /// In how many seconds the ticket is renewed (from its arrival; 0: no ticket yet).
+    int renewIntervalSeconds() const { return m_renew.interval() / 1000; }
 
     bool isEnabled() const { return m_server.isValid() && !m_server.isEmpty(); }
     /// A ticket is at hand and diver answered the last call.
@@ -101,13 +103,18 @@ public:
     /// Why airing `airing` (a guide index) is left out of the plan, in a few words ("" when it is
     /// planned or no rule wants it): what the details page says of a conflict.
     Q_INVOKABLE QString reasonOf(int airing) const;
-    /// Rule `rule` plans more than one airing (planned or left out): a series.
+    /// Rule `rule` records a series (its kind is not "single"), however many of its airings are
+    /// to come: cancelling one airing of it skips that airing, never the rule.
     Q_INVOKABLE bool ruleIsSeries(qint64 rule) const;
     /// Where the archive of `channel` (a guide index) begins, UTC s (0: unknown or none).
     Q_INVOKABLE qint64 archiveStart(int channel) const;
-    /// HLS of archived `channel` from `from` (UTC s) for `seconds`, or to the live edge (seconds 0).
+    /// HLS of archived `channel` from `from` (UTC s) for `seconds`, or to the live edge (seconds 0),
+    /// with the channel's playback token from diver (GET /api/status), which outlives the ticket.
     Q_INVOKABLE QUrl archiveUrl(int channel, qint64 from, qint64 seconds = 0) const;
-    /// A recording's playlist from `offset` seconds on (diver's ?start=).
+    /// When the playback token of archiveUrl(channel) expires (UTC s; 0: none, the URL has the ticket).
+    qint64 archiveTokenExpires(int channel) const;
+    /// A recording's playlist from `offset` seconds on (diver's ?start=): diver's URL from the
+    /// library, with the recording's playback token, so that a ticket's renewal never stops it.
     Q_INVOKABLE QUrl recordingUrl(qint64 id, qint64 offset = 0) const;
     /// A segment of a playlist: where its media begins (seconds of media from the playlist's
     /// first segment: its EXTINFs summed) and when it aired (EXT-X-PROGRAM-DATE-TIME, UTC ms).
@@ -172,7 +179,7 @@ private:
 
     GuideStore *m_store;
     QUrl m_server;
-    QNetworkAccessManager m_nam;
+    QNetworkAccessManager m_nam; ///< a child: a test follows its replies
     QPointer<boxlink::BoxLink> m_link;
     QByteArray m_ticket;
     QDateTime m_ticketExpires;
@@ -190,6 +197,9 @@ private:
     QSet<QString> m_skipped;          ///< "channel|start" the viewer skipped
     QSet<QString> m_archived;
     QHash<QString, qint64> m_archiveFrom; ///< channel id: its archive's first second
+    QHash<QString, QByteArray> m_archiveTokens; ///< channel id: its catch-up's playback token
+    qint64 m_archiveTokensExpire = 0;
+    int m_shortTickets = 0; ///< tickets in a row that were (nearly) expired on arrival
     int m_archiveHours = 0;
 };
 

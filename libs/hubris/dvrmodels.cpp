@@ -125,6 +125,7 @@ DvrUpcoming DvrUpcoming::plannedFromJson(const QJsonObject &o)
 {
     DvrUpcoming u;
     u.rule = o.value(u"rule").toInteger();
+    u.ruleKind = o.value(u"ruleKind").toString();
     u.title = o.value(u"title").toString();
     u.channel = o.value(u"channel").toString();
     u.channelName = o.value(u"channelName").toString();

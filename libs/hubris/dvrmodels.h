@@ -30,7 +30,7 @@ struct DvrRecording
     bool kept = false;
     qint64 position = 0; ///< resume point, seconds from the start
     qint64 segments = 0;
-    QString playlist;    ///< HLS URL with ?ticket=, playable without a header
+    QString playlist;    ///< HLS URL with its playback token (?playback=), playable without a header
 
     static DvrRecording fromJson(const QJsonObject &o);
     bool operator==(const DvrRecording &) const = default;
@@ -40,6 +40,7 @@ struct DvrRecording
 struct DvrUpcoming
 {
     qint64 rule = 0;
+    QString ruleKind;     ///< the rule's kind: "single", "title", "series-id", "regex" ("" from a diver before it said)
     QString title;
     QString channel;
     QString channelName;

@@ -5,6 +5,8 @@
 namespace iptv::hubris {
 
 namespace {
+constexpr qint64 kRenewUrlBeforeSeconds = 60;
+
 QString clock(qint64 seconds)
 {
     seconds = std::max<qint64>(0, seconds);
@@ -23,6 +25,14 @@ DvrPlayback::DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper,
         if (m_mode == u"timeshift" && !m_paused && position() <= 2) {
             stop();
             Q_EMIT backToLive();
+            return;
+        }
+        // A timeshift can play for longer than its URL's playback token lasts (a day and more,
+        // always behind live): played on from where it is with a fresh URL (the client's token is
+        // renewed with its every refresh) before it expires.
+        if (!m_paused && m_urlExpires > 0 && now() >= m_urlExpires - kRenewUrlBeforeSeconds
+            && m_client->archiveTokenExpires(m_channel) > m_urlExpires) {
+            playFrom(m_mode == u"timeshift" ? now() - position() : position());
             return;
         }
         Q_EMIT positionChanged();
@@ -141,6 +151,7 @@ void DvrPlayback::playFrom(qint64 offset)
         url = m_client->archiveUrl(m_channel, m_start + offset, std::max<qint64>(1, m_duration - offset));
     else
         url = m_client->archiveUrl(m_channel, offset);
+    m_urlExpires = m_mode == u"recording" ? 0 : m_client->archiveTokenExpires(m_channel);
     m_player->play(url);
     setPaused(false);
     m_tick.start();

@@ -66,7 +66,8 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
 {
     static const QList<std::pair<QString, QList<Key>>> keys = {
         {u"server"_qs, {{"port", Key::Int}, {"bind", Key::Text}, {"data_dir", Key::Text}, {"database", Key::Text},
-                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"liveness_grace_ms", Key::Int}, {"admin_token", Key::Text}, {"public_url", Key::Url},
+                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"liveness_grace_ms", Key::Int}, {"admin_token", Key::Text}, {"playback_secret", Key::Text},
+                        {"public_url", Key::Url},
                         {"http_priority", Key::Text}}},
         {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}}},
         {u"control"_qs, {{"server", Key::Url}, {"ticket_keys", Key::List}}},
@@ -163,6 +164,15 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         return false;
     if (file.has("server/admin_token"))
         config->adminToken = text("server/admin_token");
+    if (file.has("server/playback_secret")) {
+        config->playbackSecret = text("server/playback_secret").toUtf8();
+        if (config->playbackSecret.size() < 16) {
+            *error = QStringLiteral("%1: server/playback_secret: %2 characters; at least 16 (leave it out for one kept in the database)")
+                         .arg(path)
+                         .arg(config->playbackSecret.size());
+            return false;
+        }
+    }
     if (file.has("server/public_url")) {
         QUrl url;
         if (!parseUrl(u"server/public_url"_qs, text("server/public_url"), &url, error))

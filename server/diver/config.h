@@ -35,6 +35,9 @@ struct DiverConfig
     /// this stops recording. 0: leases only.
     int livenessGraceMs = 1500;
     QString adminToken;         ///< operators' bearer token; empty = operators from loopback only
+    /// The key of playback tokens (HMAC-SHA256), the same on every node of a cluster; empty: one
+    /// made by the first node and kept in the database (dvr_secrets).
+    QByteArray playbackSecret;
     QString publicUrl;          ///< base of playback URLs; empty = from the request's Host header
     bool realtimeHttp = false;  ///< http_priority=realtime: the HTTP thread runs SCHED_RR, before the recorders
     // [guide]

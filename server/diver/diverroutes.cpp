@@ -1,7 +1,8 @@
 // diver's HTTP API (JSON), playback (HLS VOD/EVENT playlists and segments with byte ranges) and
 // catch-up of archived channels. Every route but /healthz and /metrics needs an identity: a box's
 // ticket (Authorization: Bearer <ticket>, or ?ticket= where a player cannot set headers) or the
-// admin token. A box sees its own rules and recordings only; an operator sees everyone's.
+// admin token; a playlist and its segments also a playback token (?playback=, playbacktoken.h).
+// A box sees its own rules and recordings only; an operator sees everyone's.
 
 #include "diverserver.h"
 
@@ -88,13 +89,25 @@ QByteArray credential(const RouteContext &c)
     return c.query("token").toLatin1();
 }
 
-/// A playlist whose segment lines carry `ticket` as a query, so a player that fetched the
-/// playlist with ?ticket= fetches the segments the same way.
-QByteArray withTicket(const QByteArray &playlist, const QByteArray &ticket)
+/// Beyond the content's length, how long a playback token lasts (a player's stalls, a slow start):
+/// a pause stops the player, and play resumes with a fresh URL.
+constexpr qint64 kPlaybackMarginSeconds = 6 * 3600;
+
+/// The query a playlist's segment lines carry: a box's playback token (?playback=), else the
+/// operator's credential as it came (?ticket=), so that the player fetches the segments as it
+/// fetched the playlist.
+struct SegmentQuery
 {
-    if (ticket.isEmpty())
+    QByteArray name;
+    QByteArray value;
+};
+
+/// A playlist whose segment lines carry `query`.
+QByteArray withQuery(const QByteArray &playlist, const SegmentQuery &query)
+{
+    if (query.value.isEmpty())
         return playlist;
-    const QByteArray suffix = "?ticket=" + QUrl::toPercentEncoding(QString::fromLatin1(ticket));
+    const QByteArray suffix = '?' + query.name + '=' + QUrl::toPercentEncoding(QString::fromLatin1(query.value));
     QByteArray out;
     out.reserve(playlist.size() + playlist.count('\n') * suffix.size());
     for (const QByteArray &line : playlist.split('\n')) {
@@ -113,12 +126,11 @@ struct PlaylistAsk
 {
     QStringList params;
     double startSeconds = 0; ///< ?start=, 0: none
-    QByteArray ticket;       ///< ?ticket=, carried onto the segment URIs
+    SegmentQuery query;      ///< carried onto the segment URIs (a playback token, an operator's ticket)
 };
 PlaylistAsk playlistAsk(const RouteContext &c)
 {
-    return {c.params, c.hasQuery("start") ? c.query("start").toDouble() : 0,
-            c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray()};
+    return {c.params, c.hasQuery("start") ? c.query("start").toDouble() : 0, {}};
 }
 
 /// An answer to a playlist request: the reply, or none yet (a growing playlist that has no
@@ -147,7 +159,7 @@ PlaylistAttempt playlistReply(const QByteArray &playlist, bool growing, const Pl
     const dvr::PlaylistCut cut = dvr::cutPlaylistAt(playlist, atMs);
     if (growing && (cut.pastEnd || cut.startMs == 0))
         return {std::nullopt, qMax(atMs, originMs), targetSeconds};
-    Reply reply{200, withTicket(cut.playlist, ask.ticket), "application/vnd.apple.mpegurl", {}};
+    Reply reply{200, withQuery(cut.playlist, ask.query), "application/vnd.apple.mpegurl", {}};
     if (cut.startMs > 0)
         reply.addHeader("X-Playlist-Start", QByteArray::number((cut.startMs - originMs) / 1000.0, 'f', 3));
     if (decorate)
@@ -252,13 +264,13 @@ QByteArray mimeOf(const QString &file)
     return file.endsWith(u".jpg") ? QByteArrayLiteral("image/jpeg") : QByteArrayLiteral("video/mp2t");
 }
 
-/// A WebVTT thumbnail track with the box's ticket on every image URI (as withTicket does for a
-/// playlist): cue lines are the ones that are neither the header, a timing nor empty.
-QByteArray vttWithTicket(const QByteArray &track, const QByteArray &ticket)
+/// A WebVTT thumbnail track with `query` on every image URI (as withQuery does for a playlist):
+/// cue lines are the ones that are neither the header, a timing nor empty.
+QByteArray vttWithQuery(const QByteArray &track, const SegmentQuery &query)
 {
-    if (ticket.isEmpty())
+    if (query.value.isEmpty())
         return track;
-    const QByteArray suffix = "?ticket=" + QUrl::toPercentEncoding(QString::fromLatin1(ticket));
+    const QByteArray suffix = '?' + query.name + '=' + QUrl::toPercentEncoding(QString::fromLatin1(query.value));
     QByteArray out;
     for (const QByteArray &line : track.split('\n')) {
         if (!out.isEmpty())
@@ -354,6 +366,36 @@ std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refu
     return std::nullopt;
 }
 
+std::optional<Identity> DiverServer::identifyPlayback(const RouteContext &c, std::optional<PlaybackGrant> *grant, Reply *refusal) const
+{
+    if (!c.hasQuery("playback"))
+        return identify(c, refusal);
+    QString why;
+    *grant = m_playback.verify(c.query("playback").toLatin1(), now(), &why);
+    if (!*grant) {
+        *refusal = Reply::error(ApiError::unauthorized(why));
+        return std::nullopt;
+    }
+    return Identity{false, (*grant)->owner};
+}
+
+QByteArray DiverServer::recordingToken(const RecordingRow &r) const
+{
+    const qint64 length = std::max<qint64>(0, r.recordStop - r.recordStart);
+    return m_playback.issue({r.owner, PlaybackTokens::recordingResource(r.id), now() + length + kPlaybackMarginSeconds});
+}
+
+qint64 DiverServer::archiveTokenExpiry() const
+{
+    return now() + qint64(m_config.archiveHours) * 3600 + kPlaybackMarginSeconds;
+}
+
+QByteArray DiverServer::archiveToken(const QString &owner, const QString &channel) const
+{
+    const qint64 windowStart = now() - qint64(m_config.archiveHours) * 3600;
+    return m_playback.issue({owner, PlaybackTokens::archiveResource(channel, windowStart), archiveTokenExpiry()});
+}
+
 QString DiverServer::channelNameOf(const QString &channelId) const
 {
     const int index = m_guide ? m_guide->channelIndex(channelId) : -1;
@@ -410,7 +452,7 @@ QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s, const QSet<qin
             {u"relatedTo"_qs, related}, {u"alternatives"_qs, refs(s.alternatives, names)}};
 }
 
-QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket,
+QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, bool playable,
                                        const QHash<qint64, CopyRow> *copies) const
 {
     QString state;
@@ -483,8 +525,8 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
     if (r.copyId == 0)
         o.insert(u"missing"_qs, missing);
     QString playlist = QStringLiteral("%1/play/%2/index.m3u8").arg(base).arg(r.id);
-    if (!ticket.isEmpty())
-        playlist += u"?ticket="_qs + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(ticket)));
+    if (playable)
+        playlist += u"?playback="_qs + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(recordingToken(r))));
     o.insert(u"playlist"_qs, playlist);
     return o;
 }
@@ -506,6 +548,34 @@ void DiverServer::setupRoutes()
     const auto who = identify(c, &refusal);                                                                            \
     if (!who)                                                                                                          \
         return refusal;
+    // A playback route's: also a playback token, whose grant the route checks against what is asked.
+#define DIVER_IDENTIFY_PLAYBACK(c)                                                                                         \
+    Reply refusal;                                                                                                     \
+    std::optional<PlaybackGrant> grant;                                                                                \
+    const auto who = identifyPlayback(c, &grant, &refusal);                                                            \
+    if (!who)                                                                                                          \
+        return refusal;
+    // A token for recording <id> opens that recording's playlist, segments and thumbnails only.
+    auto recordingRefused = [](const RouteContext &c, const std::optional<PlaybackGrant> &grant) -> std::optional<Reply> {
+        if (!grant || grant->resource == PlaybackTokens::recordingResource(c.params.value(0).toLongLong()))
+            return std::nullopt;
+        return Reply::error(ApiError::forbidden(
+            QStringLiteral("this playback token is for %1, not recording %2").arg(grant->resource, c.params.value(0).left(20))));
+    };
+    // What a player that fetched a playlist with a credential in its URL fetches the segments
+    // (and thumbnails) with: a box's playback token (the one it came with, or one made now when
+    // it came with its ticket, which expires within the hour); an operator's ?ticket= as it came.
+    // A client that sent a header sends it again: its URIs carry nothing.
+    auto segmentQuery = [](const RouteContext &c, const Identity &who, const std::optional<PlaybackGrant> &grant,
+                           const std::function<QByteArray()> &token) -> SegmentQuery {
+        if (grant)
+            return {"playback", c.query("playback").toLatin1()};
+        if (!c.hasQuery("ticket"))
+            return {};
+        if (!who.isOperator)
+            return {"playback", token()};
+        return {"ticket", c.query("ticket").toLatin1()};
+    };
 
     // ---- health and metrics (no authentication: load balancers and Prometheus)
     r->addRoute(Method::Get, u"/healthz"_qs, [this](RouteContext &c) {
@@ -556,6 +626,15 @@ void DiverServer::setupRoutes()
                 archiveFrom.insert(a->channelId, ms / 1000);
         }
         o.insert(u"archiveFrom"_qs, archiveFrom);
+        if (!who->isOperator) {
+            // The box's playback tokens for catch-up and timeshift of each archived channel
+            // (?playback= on its /catchup URLs): they outlive its ticket, as its recordings' do.
+            QJsonObject tokens;
+            for (const QString &channel : std::as_const(m_archivedChannels))
+                tokens.insert(channel, QString::fromLatin1(archiveToken(who->owner, channel)));
+            o.insert(u"archiveTokens"_qs, tokens);
+            o.insert(u"archiveTokensExpire"_qs, archiveTokenExpiry());
+        }
         if (m_guide)
             o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
                                               {u"channels"_qs, m_guide->channelCount()},
@@ -746,21 +825,29 @@ void DiverServer::setupRoutes()
         DIVER_IDENTIFY(c)
         QString error;
         QSet<qint64> mine;
-        if (!who->isOperator) {
-            const auto rules = m_rules.rules(&error, who->owner);
-            for (const auto &rule : rules.value_or(QList<dvr::RecordingRule>{}))
-                mine.insert(rule.id);
+        // Each item's rule's kind ("single", "title", ...): a box cancels one airing of a series
+        // by skipping it, never by deleting the rule, however few airings the series has left.
+        QHash<qint64, QString> kinds;
+        // (The database lost: the plan as it is, without the kinds, as before with no rules of the box.)
+        const auto rules = m_rules.rules(&error, who->isOperator ? QString() : who->owner);
+        for (const auto &rule : rules.value_or(QList<dvr::RecordingRule>{})) {
+            mine.insert(rule.id);
+            kinds.insert(rule.id, dvr::ruleKindName(rule.kind));
         }
+        const auto withKind = [&kinds](QJsonObject item) {
+            item.insert(u"ruleKind"_qs, kinds.value(item.value(u"rule"_qs).toInteger()));
+            return item;
+        };
         QJsonArray planned, skipped;
         const qint64 t = now();
         for (const auto &p : std::as_const(m_plan.recordings)) {
             // What has started is in the library (GET /api/recordings), not to come.
             if ((who->isOperator || p.owner == who->owner) && p.recordStart > t)
-                planned.append(plannedJson(p));
+                planned.append(withKind(plannedJson(p)));
         }
         for (const auto &s : std::as_const(m_plan.skipped)) {
             if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isNoNews(s, t))
-                skipped.append(skippedJson(s, who->isOperator ? nullptr : &mine));
+                skipped.append(withKind(skippedJson(s, who->isOperator ? nullptr : &mine)));
         }
         int conflicts = 0;
         for (const auto &s : skipped)
@@ -784,10 +871,9 @@ void DiverServer::setupRoutes()
         for (const CopyRow &copy : *copyRows)
             copies.insert(copy.id, copy);
         QJsonArray out;
-        const QByteArray ticket = who->isOperator ? QByteArray() : credential(c);
         const QString base = baseOf(c);
         for (const auto &row : *rows)
-            out.append(recordingJson(row, base, ticket, &copies));
+            out.append(recordingJson(row, base, !who->isOperator, &copies));
         return Reply::json(QJsonObject{{u"recordings"_qs, out}});
     });
     auto findRecordingId = [this](const QString &id, const Identity &who, Reply *notFound) -> std::optional<RecordingRow> {
@@ -808,7 +894,7 @@ void DiverServer::setupRoutes()
         const auto row = findRecording(c, *who, &missing);
         if (!row)
             return missing;
-        return Reply::json(recordingJson(*row, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+        return Reply::json(recordingJson(*row, baseOf(c), !who->isOperator));
     });
     // {"position": seconds} (resume point), {"kept": true|false}
     r->addRoute(Method::Put, u"/api/recordings/<id>"_qs, [this, findRecording, baseOf](RouteContext &c) {
@@ -858,7 +944,7 @@ void DiverServer::setupRoutes()
         if (!fresh)
             return error.isEmpty() ? Reply::error(ApiError::notFound(QStringLiteral("recording %1 was deleted meanwhile").arg(row->id)))
                                    : Reply::error(ApiError::internal(error));
-        return Reply::json(recordingJson(*fresh, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+        return Reply::json(recordingJson(*fresh, baseOf(c), !who->isOperator));
     });
     // Stop a recording in progress and keep it (its copy records on for other viewers).
     r->addRoute(Method::Post, u"/api/recordings/<id>/stop"_qs, [this, findRecording, baseOf](RouteContext &c) {
@@ -871,7 +957,7 @@ void DiverServer::setupRoutes()
         const auto stopped = stopRecording(*row, &error);
         if (!stopped)
             return Reply::error(ApiError::internal(QStringLiteral("recording %1 is not stopped: %2").arg(row->id).arg(error)));
-        return Reply::json(recordingJson(*stopped, baseOf(c), who->isOperator ? QByteArray() : credential(c)));
+        return Reply::json(recordingJson(*stopped, baseOf(c), !who->isOperator));
     });
     r->addRoute(Method::Delete, u"/api/recordings/<id>"_qs, [this, findRecording](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -928,12 +1014,23 @@ void DiverServer::setupRoutes()
         return QDateTime::currentMSecsSinceEpoch()
             + qMin<qint64>(dvr::playlistTargetSeconds(m_config.segmentSeconds) * 1000LL + 2000, 7000);
     };
-    r->addAsyncRoute(Method::Get, u"/play/<id>/index.m3u8"_qs, [this, findRecordingId, holdUntil](RouteContext &c, http::Router::Respond respond) {
+    r->addAsyncRoute(Method::Get, u"/play/<id>/index.m3u8"_qs,
+                     [this, findRecordingId, holdUntil, recordingRefused, segmentQuery](RouteContext &c, http::Router::Respond respond) {
         Reply refusal;
-        const auto who = identify(c, &refusal);
+        std::optional<PlaybackGrant> grant;
+        const auto who = identifyPlayback(c, &grant, &refusal);
         if (!who)
             return respond(refusal);
-        const PlaylistAsk ask = playlistAsk(c);
+        if (const auto refused = recordingRefused(c, grant))
+            return respond(*refused);
+        Reply missing;
+        const auto first = findRecordingId(c.params.value(0), *who, &missing);
+        if (!first)
+            return respond(missing);
+        PlaylistAsk ask = playlistAsk(c);
+        // The segments' URIs carry what the player came with (a box's ticket becomes a playback
+        // token: a playlist reloaded for hours outlives the ticket).
+        ask.query = segmentQuery(c, *who, grant, [&] { return recordingToken(*first); });
         auto attempt = [this, findRecordingId, ask, who = *who]() -> PlaylistAttempt {
             // Read again at every attempt: the recording may end, stop or go meanwhile.
             Reply missing;
@@ -984,11 +1081,15 @@ void DiverServer::setupRoutes()
     // /play/<id>/thumbnails.vtt[?every=<seconds>]: a WebVTT track of scrubbing thumbnails (one
     // every 10 s by default), their images next to the segments. Thumbnails are decoded off the
     // event loop, once each; a recording in progress gets the ones of what it holds so far.
-    r->addAsyncRoute(Method::Get, u"/play/<id>/thumbnails.vtt"_qs, [this, findRecording](RouteContext &c, http::Router::Respond respond) {
+    r->addAsyncRoute(Method::Get, u"/play/<id>/thumbnails.vtt"_qs,
+                     [this, findRecording, recordingRefused, segmentQuery](RouteContext &c, http::Router::Respond respond) {
         Reply refusal;
-        const auto who = identify(c, &refusal);
+        std::optional<PlaybackGrant> grant;
+        const auto who = identifyPlayback(c, &grant, &refusal);
         if (!who)
             return respond(refusal);
+        if (const auto refused = recordingRefused(c, grant))
+            return respond(*refused);
         Reply missing;
         const auto row = findRecording(c, *who, &missing);
         if (!row)
@@ -1015,7 +1116,7 @@ void DiverServer::setupRoutes()
         }
         if (dir.isEmpty() || segments.isEmpty())
             return respond(Reply::error(ApiError::notFound(QStringLiteral("recording %1 has nothing stored yet").arg(row->id))));
-        const QByteArray ticket = c.hasQuery("ticket") ? c.query("ticket").toLatin1() : QByteArray();
+        const SegmentQuery ticket = segmentQuery(c, *who, grant, [&] { return recordingToken(*row); });
         qint64 duration = 0; // of the playlist: the segments' media, one after the other
         for (const dvr::ArchiveSegment &s : std::as_const(segments))
             duration += s.durationMs;
@@ -1034,7 +1135,7 @@ void DiverServer::setupRoutes()
                 if (thumbs.isEmpty())
                     respond(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
                 else
-                    respond(Reply{200, vttWithTicket(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
+                    respond(Reply{200, vttWithQuery(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
                 auto waiting = m_thumbnailQueue.find(dir);
                 if (waiting == m_thumbnailQueue.end())
                     return;
@@ -1054,8 +1155,10 @@ void DiverServer::setupRoutes()
         m_thumbnailQueue.insert(dir, {});
         make();
     });
-    r->addRoute(Method::Get, u"/play/<id>/<chunk>/<file>"_qs, [this, findRecording](RouteContext &c) {
-        DIVER_IDENTIFY(c)
+    r->addRoute(Method::Get, u"/play/<id>/<chunk>/<file>"_qs, [this, findRecording, recordingRefused](RouteContext &c) {
+        DIVER_IDENTIFY_PLAYBACK(c)
+        if (const auto refused = recordingRefused(c, grant))
+            return *refused;
         Reply missing;
         const auto row = findRecording(c, *who, &missing);
         if (!row)
@@ -1101,10 +1204,31 @@ void DiverServer::setupRoutes()
     });
 
     // ---- catch-up and timeshift of archived channels: /catchup/<channel>/archive-<start>-<seconds|now>.m3u8
-    r->addAsyncRoute(Method::Get, u"/catchup/<channel>/<name>"_qs, [this, holdUntil](RouteContext &c, http::Router::Respond respond) {
+    // A token for a channel's catch-up opens that channel's playlists from its first second on,
+    // and its segments within the catch-up window (as a ticket does).
+    auto archiveRefused = [](const RouteContext &c, const std::optional<PlaybackGrant> &grant, qint64 fromMs) -> std::optional<Reply> {
+        if (!grant)
+            return std::nullopt;
+        const auto scope = PlaybackTokens::parseArchiveResource(grant->resource);
+        if (!scope || scope->first != c.params.value(0))
+            return Reply::error(ApiError::forbidden(
+                QStringLiteral("this playback token is for %1, not the archive of %2").arg(grant->resource, c.params.value(0).left(40))));
+        if (fromMs >= 0 && fromMs < scope->second * 1000)
+            return Reply::error(ApiError::forbidden(QStringLiteral("this playback token opens the archive of %1 from %2 on, not from %3")
+                                                        .arg(scope->first)
+                                                        .arg(scope->second)
+                                                        .arg(fromMs / 1000)));
+        return std::nullopt;
+    };
+    r->addAsyncRoute(Method::Get, u"/catchup/<channel>/<name>"_qs,
+                     [this, holdUntil, archiveRefused, segmentQuery](RouteContext &c, http::Router::Respond respond) {
         Reply refusal;
-        if (!identify(c, &refusal))
+        std::optional<PlaybackGrant> grant;
+        const auto who = identifyPlayback(c, &grant, &refusal);
+        if (!who)
             return respond(refusal);
+        if (const auto refused = archiveRefused(c, grant, -1))
+            return respond(*refused);
         const ActiveArchive *a = m_archives.value(c.params.value(0));
         if (!a)
             return respond(Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(c.params.value(0).left(40)))));
@@ -1112,6 +1236,8 @@ void DiverServer::setupRoutes()
         const auto range = dvr::parseArchiveRange(c.params.value(1), askedMs);
         if (!range)
             return respond(Reply::error(ApiError::badRequest(u"expected archive-<start, Unix seconds>-<duration seconds or now>.m3u8"_qs)));
+        if (const auto refused = archiveRefused(c, grant, range->fromMs))
+            return respond(*refused);
         if (range->fromMs < askedMs - qint64(m_config.archiveHours) * 3600 * 1000)
             return respond(Reply::error(ApiError::notFound(QStringLiteral("%1 starts %2 hours ago; the archive of %3 keeps %4 hours")
                                                                .arg(c.params.value(1).left(60))
@@ -1119,7 +1245,9 @@ void DiverServer::setupRoutes()
                                                                .arg(a->channelId)
                                                                .arg(m_config.archiveHours))));
         const bool upToNow = c.params.value(1).contains(u"-now");
-        auto attempt = [this, ask = playlistAsk(c), range = *range, upToNow]() -> PlaylistAttempt {
+        PlaylistAsk ask = playlistAsk(c);
+        ask.query = segmentQuery(c, *who, grant, [&] { return archiveToken(who->owner, a->channelId); });
+        auto attempt = [this, ask, range = *range, upToNow]() -> PlaylistAttempt {
             const ActiveArchive *a = m_archives.value(ask.params.value(0));
             if (!a)
                 return {Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(ask.params.value(0).left(40)))), 0, 0};
@@ -1144,8 +1272,10 @@ void DiverServer::setupRoutes()
         };
         answerWhenListed(this, holdUntil(), std::move(attempt), std::move(respond));
     });
-    r->addRoute(Method::Get, u"/catchup/<channel>/<chunk>/<file>"_qs, [this](RouteContext &c) {
-        DIVER_IDENTIFY(c)
+    r->addRoute(Method::Get, u"/catchup/<channel>/<chunk>/<file>"_qs, [this, archiveRefused](RouteContext &c) {
+        DIVER_IDENTIFY_PLAYBACK(c)
+        if (const auto refused = archiveRefused(c, grant, -1))
+            return *refused;
         const ActiveArchive *a = m_archives.value(c.params.value(0));
         if (!a)
             return Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(c.params.value(0).left(40))));
@@ -1177,6 +1307,7 @@ void DiverServer::setupRoutes()
         return fileReply(QDir(a->directory).filePath(chunk + u'/' + file), mimeOf(file), c.request.value("Range"));
     });
 #undef DIVER_IDENTIFY
+#undef DIVER_IDENTIFY_PLAYBACK
 }
 
 } // namespace iptv::diver

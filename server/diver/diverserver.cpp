@@ -211,6 +211,15 @@ bool DiverServer::start(QString *error)
     const QString db = m_config.effectiveDatabase();
     if (!m_store.open(db, error) || !m_rules.open(db, error))
         return false;
+    // Playback tokens signed here play from any node of the cluster: one secret for all.
+    if (!m_config.playbackSecret.isEmpty()) {
+        m_playback.setSecret(m_config.playbackSecret);
+    } else if (const auto secret = m_store.sharedSecret(QStringLiteral("playback"), error); secret && secret->size() >= 16) {
+        m_playback.setSecret(*secret);
+    } else {
+        *error = QStringLiteral("the playback secret (dvr_secrets) cannot be read: %1").arg(secret ? u"too short"_qs : *error);
+        return false;
+    }
     m_storage = std::make_unique<dvr::StoragePool>(m_config.effectiveStoragePaths(), m_config.minFreeBytes);
     for (const QString &path : m_storage->paths()) {
         if (!QDir().mkpath(path)) {
@@ -681,7 +690,7 @@ void DiverServer::finishArchiveRanges(qint64 t)
         QString error;
         const auto row = m_store.recording(it.key(), &error);
         if (row && !row->deleted)
-            publish(QStringLiteral("finished"), recordingJson(*row, {}, {}), row->owner);
+            publish(QStringLiteral("finished"), recordingJson(*row, {}, false), row->owner);
         it = m_archiveRanges.erase(it);
     }
 }
@@ -877,7 +886,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     }
     qCInfo(lcDiver).noquote() << "recording" << r.id << p.title << "on" << p.channelId << "for" << p.owner
                               << (r.copyId ? QStringLiteral("(copy %1)").arg(r.copyId) : QStringLiteral("(archive)"));
-    publish(QStringLiteral("started"), recordingJson(r, {}, {}), r.owner);
+    publish(QStringLiteral("started"), recordingJson(r, {}, false), r.owner);
 }
 
 qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 from)
@@ -1226,7 +1235,7 @@ void DiverServer::onCopyFinished(qint64 copyId)
         addToHistory(*viewers);
         for (const RecordingRow &r : *viewers) {
             if (r.stopped == 0) // a viewer who stopped theirs heard "finished" then
-                publish(QStringLiteral("finished"), recordingJson(r, {}, {}), r.owner);
+                publish(QStringLiteral("finished"), recordingJson(r, {}, false), r.owner);
         }
     }
     delete c;
@@ -1279,7 +1288,7 @@ void DiverServer::tellViewersCopyEnded(qint64 copyId, bool holds, const QString 
     for (const RecordingRow &r : *viewers) {
         if (r.stopped == 0 && !r.deleted)
             publish(holds ? QStringLiteral("finished") : QStringLiteral("failed"),
-                    holds ? recordingJson(r, {}, {}) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}}, r.owner);
+                    holds ? recordingJson(r, {}, false) : QJsonObject{{u"id"_qs, r.id}, {u"reason"_qs, reason}}, r.owner);
     }
 }
 

@@ -24,6 +24,7 @@
 #include "boxauth.h"
 #include "clusterlink.h"
 #include "config.h"
+#include "playbacktoken.h"
 #include "recordingstore.h"
 
 #include <core/metrics.h>
@@ -271,8 +272,20 @@ private:
     // HTTP (diverroutes.cpp)
     void setupRoutes();
     std::optional<Identity> identify(const http::RouteContext &c, http::Reply *refusal) const;
+    /// Of a playback route: a request with ?playback=<token> is its viewer's for the token's
+    /// resource (*grant, which the route checks against what is asked); any other, identify().
+    std::optional<Identity> identifyPlayback(const http::RouteContext &c, std::optional<PlaybackGrant> *grant,
+                                             http::Reply *refusal) const;
+    /// A playback token for recording `r` (its viewer's): valid for its length plus a margin.
+    QByteArray recordingToken(const RecordingRow &r) const;
+    /// A playback token for `owner`'s catch-up and timeshift of `channel`: from the start of the
+    /// catch-up window now, valid for the window's length plus a margin.
+    QByteArray archiveToken(const QString &owner, const QString &channel) const;
+    /// When an archive token issued now expires.
+    qint64 archiveTokenExpiry() const;
     /// `copies`: every copy by id when the caller has them (a list), else the copy is read.
-    QJsonObject recordingJson(const RecordingRow &r, const QString &base, const QByteArray &ticket,
+    /// `playable`: its playlist URL carries a playback token for its viewer (a box's answers).
+    QJsonObject recordingJson(const RecordingRow &r, const QString &base, bool playable,
                               const QHash<qint64, CopyRow> *copies = nullptr) const;
     QJsonObject plannedJson(const dvr::PlannedRecording &p) const;
     /// For a box, `viewerRules` (its rules' ids): other viewers' airings in it are "another recording".
@@ -285,6 +298,7 @@ private:
     DiverConfig m_config;
     iptv::MetricsRegistry m_metrics;
     BoxAuth m_auth;
+    PlaybackTokens m_playback;
     RecordingStore m_store;
     dvr::RuleStore m_rules;
     dvr::Scheduler m_scheduler;

@@ -4,6 +4,7 @@
 
 #include <QAtomicInteger>
 #include <QDateTime>
+#include <QRandomGenerator>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -108,6 +109,8 @@ bool RecordingStore::open(const QString &location, QString *error)
                        "UNIQUE (owner, rule_id, channel_id, airing_start))")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_copy ON dvr_recordings (copy_id)"),
+        // Secrets the cluster's nodes share (the playback tokens' key), made by the first node.
+        QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"),
     };
     if (!execSchema(m_connection, statements, error)) {
         // The URI may hold a password: name the database by what openSqlDatabase() accepted.
@@ -179,6 +182,29 @@ auto RecordingStore::inTransaction(QString *error, Body body) -> decltype(body()
     if (!execSql(m_connection, QStringLiteral("COMMIT"), error))
         return Result{};
     return result;
+}
+
+std::optional<QByteArray> RecordingStore::sharedSecret(const QString &name, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QByteArray> {
+        // The first node to ask makes it; every other node (at once or later) reads that one.
+        QByteArray random(32, Qt::Uninitialized);
+        QRandomGenerator::system()->generate(reinterpret_cast<quint32 *>(random.data()),
+                                             reinterpret_cast<quint32 *>(random.data() + random.size()));
+        if (!Statement(m_connection, QStringLiteral("INSERT INTO dvr_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"))
+                 .bind(name)
+                 .bind(QString::fromLatin1(random.toBase64()))
+                 .run(error))
+            return std::nullopt;
+        Statement s(m_connection, QStringLiteral("SELECT value FROM dvr_secrets WHERE name = ?"));
+        if (!s.bind(name).run(error))
+            return std::nullopt;
+        if (!s.q.next()) {
+            *error = QStringLiteral("the secret %1 is not in dvr_secrets after its insert").arg(name);
+            return std::nullopt;
+        }
+        return QByteArray::fromBase64(s.q.value(0).toString().toLatin1());
+    });
 }
 
 std::optional<qint64> RecordingStore::insertCopy(const CopyRow &c, QString *error)

@@ -88,6 +88,9 @@ public:
     ~RecordingStore();
 
     bool open(const QString &location, QString *error);
+    /// The cluster's secret `name` (32 random bytes, made by the first node that asks, then
+    /// the same for every node of the database).
+    std::optional<QByteArray> sharedSecret(const QString &name, QString *error);
     void close();
 
     std::optional<qint64> insertCopy(const CopyRow &copy, QString *error);

@@ -90,7 +90,7 @@ std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString
                               << "stopped by the viewer and kept";
     replan(false);
     if (copy)
-        publish(QStringLiteral("finished"), recordingJson(row, {}, {}), row.owner);
+        publish(QStringLiteral("finished"), recordingJson(row, {}, false), row.owner);
     return row;
 }
 

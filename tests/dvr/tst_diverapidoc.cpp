@@ -499,8 +499,10 @@ private:
     /// Keys whose values differ from run to run: compared by type.
     static bool varies(const QString &key)
     {
-        // archiveFrom: an archive's first second, there once its first segment is written.
-        return key == u"recorders" || key == u"segments" || key == u"bytes" || key == u"checksum" || key == u"archiveFrom";
+        // archiveFrom: an archive's first second, there once its first segment is written;
+        // archiveTokensExpire: the moment of the answer plus the tokens' life, to the second.
+        return key == u"recorders" || key == u"segments" || key == u"bytes" || key == u"checksum" || key == u"archiveFrom"
+            || key == u"archiveTokensExpire";
     }
 
     /// A documented string against the server's: "…" stands for any text.

@@ -39,6 +39,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTimer>
+#include <QUrlQuery>
 #include <QWebSocket>
 
 using namespace recasttest;
@@ -297,7 +298,8 @@ private Q_SLOTS:
         QCOMPARE(call("GET", port, u"/play/"_qs + idA + u"/..%2F..%2Fx/seg-1.ts"_qs, a).status / 100, 4);
 
         // Scrubbing thumbnails of what it holds so far: a WebVTT track whose images are JPEGs
-        // served next to the segments, the box's ticket on each URI.
+        // served next to the segments, the box's playback token on each URI (fetched with its
+        // ticket in the URL: one made for the recording, which outlives the ticket).
         const HttpResult vtt = call("GET", port, u"/play/"_qs + idA + u"/thumbnails.vtt?every=2&ticket=t%2Bk"_qs, a);
         QVERIFY2(vtt.status == 200, vtt.body.constData());
         QVERIFY(vtt.header("Content-Type").startsWith("text/vtt"));
@@ -310,8 +312,8 @@ private Q_SLOTS:
                 break;
             }
         }
-        QVERIFY2(image.endsWith(u".jpg?ticket=t%2Bk"), vtt.body.constData());
-        const HttpResult jpeg = call("GET", port, u"/play/"_qs + idA + u'/' + image.section(u'?', 0, 0), a);
+        QVERIFY2(image.contains(u".jpg?playback=pt1."), vtt.body.constData());
+        const HttpResult jpeg = httpSend(m_nam, "GET", QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/%3").arg(QString::number(port), idA, image)), {}, {});
         QCOMPARE(jpeg.status, 200);
         QCOMPARE(jpeg.header("Content-Type"), QByteArray("image/jpeg"));
         QVERIFY(jpeg.body.startsWith("\xFF\xD8\xFF"));
@@ -348,7 +350,7 @@ private Q_SLOTS:
         if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
             QSKIP("ffprobe is not installed: the playlist was checked by our own reader only");
         const QString url = recordingOf(port, a, idA).value(u"playlist"_qs).toString();
-        QVERIFY(url.contains(u"?ticket="));
+        QVERIFY2(url.contains(u"?playback=pt1.") && !url.contains(u"ticket="), qPrintable(url)); // ffprobe plays it with its token alone
         // diver answers on this thread: wait for ffprobe with the event loop running.
         QProcess probe;
         QSignalSpy probed(&probe, &QProcess::finished);
@@ -1173,6 +1175,188 @@ private Q_SLOTS:
         const HttpResult negative = put(R"({"position": -1e300})");
         QVERIFY2(negative.status == 400 && negative.json().value(u"detail"_qs).toString().startsWith(u"position:"), negative.body.constData());
         QCOMPARE(put(R"({"position": 0.5})").json().value(u"position"_qs).toInteger(), 0);
+    }
+
+    // A player keeps the URL it was given, for hours: the playback URLs a box gets carry a
+    // playback token (not its hourly ticket), which plays on after the ticket has expired, opens
+    // its own recording's or channel's playlist and segments only, within what the ticket opened,
+    // and plays from every node of the cluster (one secret: configured, or the database's).
+    void playbackOutlivesTheTicket()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"tokens"_qs);
+        c.archivedChannels = {u"two"_qs};
+        c.archiveHours = 1;
+        QVERIFY(writeGuide(c.guideFile, {u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 20, now + 3600, u"Live"_qs, {}}}));
+        // A segment of the archive two hours ago (beyond catch-up), held by a viewer's recording.
+        QByteArray ts;
+        for (int i = 0; i < 10; ++i)
+            ts += QByteArray(1, char(0x47)) + QByteArray(187, char(i));
+        const qint64 old = (now - 2 * 3600) * 1000;
+        const QString storage = QDir(c.dataDir).filePath(u"storage"_qs);
+        QString seg;
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QString error;
+            QVERIFY2(writer.open({QDir(storage).filePath(u"archive/two"_qs), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError written;
+            QVERIFY2(writer.writeSegment(ts, old, 1000, true, &written), qPrintable(written.toString()));
+            seg = iptv::dvr::ArchiveWriter::chunkName(old / 3600000 * 3600000) + u'/' + writer.lastWritten().file;
+        }
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const auto insert = [&](const QString &owner) {
+            iptv::diver::RecordingRow row;
+            row.owner = owner;
+            row.channelId = u"two"_qs;
+            row.title = u"Old Film"_qs;
+            row.airingStart = row.recordStart = old / 1000;
+            row.airingStop = row.recordStop = old / 1000 + 1;
+            row.created = now;
+            QString e;
+            const auto id = diver.recordings().insertRecording(row, &e);
+            return id ? QString::number(*id) : QString();
+        };
+        const QString id = insert(u"STB-P"_qs), otherId = insert(u"STB-Q"_qs);
+        QVERIFY(!id.isEmpty() && !otherId.isEmpty());
+
+        // A ticket that expires in a few seconds (diver allows a minute of clock skew).
+        const QByteArray shortTicket = ticket(u"STB-P"_qs, -50);
+        const QJsonObject listed = recordingOf(port, shortTicket, id);
+        const QUrl playlistUrl(listed.value(u"playlist"_qs).toString());
+        QVERIFY2(playlistUrl.query().contains(u"playback=pt1."), qPrintable(playlistUrl.toString()));
+        QVERIFY2(!playlistUrl.query().contains(u"ticket="), qPrintable(playlistUrl.toString()));
+        const HttpResult status = call("GET", port, u"/api/status"_qs, shortTicket);
+        const QByteArray archiveToken = status.json().value(u"archiveTokens"_qs).toObject().value(u"two"_qs).toString().toLatin1();
+        QVERIFY2(archiveToken.startsWith("pt1."), status.body.constData());
+        QVERIFY(status.json().value(u"archiveTokensExpire"_qs).toInteger() > now + 3600);
+        // (The operator's answers carry none.)
+        QVERIFY(!call("GET", port, u"/api/status"_qs, "operator-secret").json().contains(u"archiveTokens"_qs));
+
+        QTRY_VERIFY_WITH_TIMEOUT(call("GET", port, u"/api/recordings"_qs, shortTicket).status == 401, 30000);
+        // The ticket is refused now; the playlist and its segment play on.
+        const HttpResult list = httpSend(m_nam, "GET", playlistUrl, {}, {});
+        QVERIFY2(list.status == 200, list.body.constData());
+        QString segmentLine;
+        for (const QByteArray &line : list.body.split('\n')) {
+            if (!line.isEmpty() && !line.startsWith('#'))
+                segmentLine = QString::fromLatin1(line);
+        }
+        QVERIFY2(segmentLine.contains(u"?playback=pt1."), list.body.constData());
+        const HttpResult segment = httpSend(m_nam, "GET", playlistUrl.resolved(QUrl(segmentLine)), {}, {});
+        QVERIFY2(segment.status == 200, segment.body.constData());
+        QCOMPARE(segment.body, ts);
+        // A playlist fetched with a ticket in its URL gets its segment lines with a token too
+        // (one fetched with a header, none: its client sends the header again).
+        const HttpResult withTicket = httpSend(
+            m_nam, "GET",
+            QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/index.m3u8?ticket=%3")
+                     .arg(QString::number(port), id, QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(ticket(u"STB-P"_qs)))))),
+            {}, {});
+        const HttpResult withHeader = call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, ticket(u"STB-P"_qs));
+        QVERIFY2(withHeader.status == 200 && !withHeader.body.contains('?'), withHeader.body.constData());
+        QVERIFY2(withTicket.status == 200 && withTicket.body.contains("?playback=pt1."), withTicket.body.constData());
+        // Catch-up and timeshift of the channel with its token, the ticket expired.
+        const auto catchup = [&](const QString &path, const QByteArray &token) {
+            return httpSend(m_nam, "GET",
+                            QUrl(QStringLiteral("http://127.0.0.1:%1%2?playback=%3").arg(port).arg(path, QString::fromLatin1(token))),
+                            {}, {});
+        };
+        const HttpResult timeshift = catchup(QStringLiteral("/catchup/two/archive-%1-now.m3u8").arg(now - 60), archiveToken);
+        QVERIFY2(timeshift.status == 200, timeshift.body.constData());
+
+        // What a token does not open: another recording (its viewer's own or not), another
+        // channel, a range before the window it was given for, the archive beyond catch-up,
+        // the API; a forged or another secret's token.
+        const QByteArray token = QUrlQuery(playlistUrl).queryItemValue(u"playback"_qs).toLatin1();
+        const HttpResult other = catchup(u"/play/"_qs + otherId + u"/index.m3u8"_qs, token);
+        QVERIFY2(other.status == 403 && other.json().value(u"detail"_qs).toString().contains(u"not recording " + otherId), other.body.constData());
+        QCOMPARE(catchup(u"/play/"_qs + otherId + u'/' + seg, token).status, 403);
+        QCOMPARE(catchup(u"/play/"_qs + otherId + u"/thumbnails.vtt"_qs, token).status, 403);
+        QCOMPARE(catchup(u"/catchup/two/"_qs + seg, token).status, 403);
+        QCOMPARE(catchup(u"/play/"_qs + id + u'/' + seg, archiveToken).status, 403);
+        QCOMPARE(catchup(u"/catchup/one/archive-%1-now.m3u8"_qs.arg(now - 60), archiveToken).status, 403);
+        const HttpResult before = catchup(QStringLiteral("/catchup/two/archive-%1-60.m3u8").arg(now - 3 * 3600), archiveToken);
+        QVERIFY2(before.status == 403 && before.json().value(u"detail"_qs).toString().contains(u"from"), before.body.constData());
+        const HttpResult tooOld = catchup(u"/catchup/two/"_qs + seg, archiveToken);
+        QVERIFY2(tooOld.status == 404 && tooOld.json().value(u"detail"_qs).toString().contains(u"1 hours of catch-up"), tooOld.body.constData());
+        for (const QString &api : QStringList{u"/api/recordings"_qs, u"/api/status"_qs, u"/api/recordings/"_qs + id}) {
+            const HttpResult r = catchup(api, token);
+            QVERIFY2(r.status == 401, qPrintable(api + u": "_qs + QString::fromLatin1(r.body)));
+        }
+        QByteArray forged = token;
+        forged[forged.size() - 2] = forged.at(forged.size() - 2) == 'A' ? 'B' : 'A';
+        const HttpResult refused = catchup(u"/play/"_qs + id + u'/' + seg, forged);
+        QVERIFY2(refused.status == 401 && refused.json().value(u"detail"_qs).toString().contains(u"signature"), refused.body.constData());
+        iptv::diver::PlaybackTokens elsewhere;
+        elsewhere.setSecret("another cluster's secret");
+        const QByteArray foreign = elsewhere.issue({u"STB-P"_qs, iptv::diver::PlaybackTokens::recordingResource(id.toLongLong()), now + 3600});
+        QCOMPARE(catchup(u"/play/"_qs + id + u'/' + seg, foreign).status, 401);
+        // It expires: content length plus a margin, never for ever.
+        QString why;
+        QVERIFY(!elsewhere.verify(elsewhere.issue({u"STB-P"_qs, u"recording/1"_qs, now + 10}), now + 11, &why));
+        QVERIFY2(why.contains(u"expired"), qPrintable(why));
+        QVERIFY(elsewhere.verify(elsewhere.issue({u"STB-P"_qs, u"recording/1"_qs, now + 10}), now + 9, &why));
+        const auto scope = iptv::diver::PlaybackTokens::parseArchiveResource(iptv::diver::PlaybackTokens::archiveResource(u"a/b"_qs, 42));
+        QVERIFY(scope && scope->first == u"a/b" && scope->second == 42);
+
+        // Another node of the cluster (the same storage and secret) plays what this one gave.
+        const QString shared = m_dir.filePath(u"tokens-shared"_qs);
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({QDir(shared).filePath(u"archive/two"_qs), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError written;
+            QVERIFY2(writer.writeSegment(ts, old, 1000, true, &written), qPrintable(written.toString()));
+        }
+        DiverConfig cb = config(u"tokens-b"_qs);
+        cb.storagePaths = {shared};
+        cb.playbackSecret = "cluster secret shared by every node";
+        QVERIFY(writeGuide(cb.guideFile, {u"two"_qs}, m_recast->port(), {}));
+        {
+            DiverConfig ca = c;
+            ca.playbackSecret = cb.playbackSecret;
+            ca.dataDir = m_dir.filePath(u"tokens-a"_qs);
+            ca.storagePaths = {shared};
+            ca.archivedChannels.clear();
+            DiverServer a(ca), b(cb);
+            QVERIFY2(a.start(&error), qPrintable(error));
+            QVERIFY2(b.start(&error), qPrintable(error));
+            const QString bId = [&] {
+                iptv::diver::RecordingRow row;
+                row.owner = u"STB-P"_qs;
+                row.channelId = u"two"_qs;
+                row.title = u"Old Film"_qs;
+                row.airingStart = row.recordStart = old / 1000;
+                row.airingStop = row.recordStop = old / 1000 + 1;
+                row.created = now;
+                QString e;
+                // (Each node has its own database here: the same row in both.)
+                const auto ia = a.recordings().insertRecording(row, &e);
+                const auto ib = b.recordings().insertRecording(row, &e);
+                return ia && ib && *ia == *ib ? QString::number(*ia) : QString();
+            }();
+            QVERIFY(!bId.isEmpty());
+            const QUrl fromA(recordingOf(a.httpPort(), ticket(u"STB-P"_qs), bId).value(u"playlist"_qs).toString());
+            QVERIFY2(fromA.query().contains(u"playback="), qPrintable(fromA.toString()));
+            QUrl onB = fromA;
+            onB.setPort(b.httpPort());
+            const HttpResult played = httpSend(m_nam, "GET", onB, {}, {});
+            QVERIFY2(played.status == 200 && played.body.contains("?playback=pt1."), played.body.constData());
+            // A node with a secret of its own (the first one's, from its database) refuses it.
+            const HttpResult foreignNode = catchup(u"/play/"_qs + id + u"/index.m3u8"_qs, QUrlQuery(fromA).queryItemValue(u"playback"_qs).toLatin1());
+            QVERIFY2(foreignNode.status == 401, foreignNode.body.constData());
+        }
+        // Without a configured secret the nodes of one database share the one the first made.
+        iptv::diver::RecordingStore first, second;
+        const QString db = m_dir.filePath(u"secrets.sqlite"_qs);
+        QVERIFY2(first.open(db, &error) && second.open(db, &error), qPrintable(error));
+        const auto one = first.sharedSecret(u"playback"_qs, &error), two = second.sharedSecret(u"playback"_qs, &error);
+        QVERIFY2(one && two, qPrintable(error));
+        QCOMPARE(one->size(), 32);
+        QCOMPARE(*one, *two);
+        QVERIFY(*first.sharedSecret(u"other"_qs, &error) != *one);
     }
 
     // A box is told that another recording blocks its own, and when, never whose or what it is

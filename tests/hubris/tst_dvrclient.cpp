@@ -11,6 +11,8 @@
 
 #include <QAbstractItemModelTester>
 #include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
@@ -346,7 +348,7 @@ private Q_SLOTS:
                  QStringLiteral("● Recording “%1” now").arg(m_store->guide()->title(m_store->guide()->airing(onNow).programme)));
         QTRY_VERIFY_WITH_TIMEOUT((dvr->refresh(), dvr->recordings()->rowCount() == 1), 15000);
         const DvrRecording r = dvr->recordings()->items().first();
-        QVERIFY(r.playlist.contains(u"ticket="));
+        QVERIFY2(r.playlist.contains(u"playback=pt1.") && !r.playlist.contains(u"ticket="), qPrintable(r.playlist));
         QVERIFY(!r.kept);
         QSignalSpy library(dvr.get(), &DvrClient::libraryChanged);
         dvr->setKept(r.id, true);
@@ -418,6 +420,182 @@ private Q_SLOTS:
         dvr->skipEpisode(episode, false);
         QTRY_VERIFY(!dvr->isSkipped(episode));
         QVERIFY(!dvr->markOf(episode).isEmpty());
+    }
+
+    // The URLs handed to the player carry diver's playback tokens, not the ticket: they play
+    // on after the ticket they were made under has expired (a film started late in a ticket's
+    // life, a timeshift whose playlist the player reloads).
+    void playbackUrlsOutliveTheTicket()
+    {
+        auto dvr = client(u"STB-PLAY"_qs);
+        QTRY_VERIFY(dvr->isReady());
+        QSignalSpy recorded(dvr.get(), &DvrClient::recorded);
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        dvr->recordAiring(airing(2, now)); // on now on the archived channel: a range of its archive
+        QVERIFY(recorded.wait(10000));
+        QTRY_VERIFY_WITH_TIMEOUT((dvr->refresh(), dvr->recordings()->rowCount() == 1), 15000);
+        const qint64 id = dvr->recordings()->items().first().id;
+        // A ticket diver refuses within seconds (it allows a minute of clock skew).
+        const QByteArray shortTicket = dvrtest::ticket(m_key, u"STB-PLAY"_qs, -50);
+        dvr->setTicket(shortTicket, QDateTime::currentDateTimeUtc().addSecs(600));
+        dvr->refresh();
+        QTRY_VERIFY(dvr->archiveTokenExpires(2) > now + 3600);
+        QCOMPARE(dvr->archiveTokenExpires(0), 0); // not archived: no token
+        const QUrl recording = dvr->recordingUrl(id, 5), timeshift = dvr->archiveUrl(2, now - 60);
+        for (const QUrl &url : {recording, timeshift}) {
+            QVERIFY2(url.query().contains(u"playback=pt1.") && !url.query().contains(u"ticket="), qPrintable(url.toString()));
+        }
+        QVERIFY(recording.query().contains(u"start=5"));
+        QNetworkAccessManager nam;
+        const auto statusOf = [&nam](const QUrl &url, const QByteArray &ticket = {}) {
+            QNetworkRequest request(url);
+            if (!ticket.isEmpty())
+                request.setRawHeader("Authorization", "Bearer " + ticket);
+            QNetworkReply *reply = nam.get(request);
+            QSignalSpy done(reply, &QNetworkReply::finished);
+            done.wait(10000);
+            reply->deleteLater();
+            return std::make_pair(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll());
+        };
+        QUrl api = m_url;
+        api.setPath(u"/api/status"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(statusOf(api, shortTicket).first == 401, 30000);
+        // The ticket is refused now; the URLs made under it are not (what they find is another
+        // matter: this channel's stream is dead).
+        for (const QUrl &url : {recording, timeshift}) {
+            const auto [status, body] = statusOf(url);
+            QVERIFY2(status == 200 || status == 404, qPrintable(u"%1: %2 %3"_qs.arg(url.toString()).arg(status).arg(QString::fromUtf8(body))));
+        }
+    }
+
+    // A series with one airing left in the guide is a series all the same: dropping that airing
+    // for another that fits skips it, it does not delete the series (next week's episode).
+    void aSeriesWithOneAiringLeftIsASeries()
+    {
+        // Its own diver (capacity 1) and guide: at `t` "Weekly" on channel 1 and "Late Show" on
+        // channel 2; the same episode of "Weekly" is repeated two hours later on channel 2.
+        QTemporaryDir dir;
+        const qint64 t = QDateTime::currentSecsSinceEpoch() / 60 * 60 + 3600;
+        const QString guideFile = dir.filePath(u"weekly.guide"_qs);
+        {
+            using namespace iptv::epg;
+            const qint64 hour = QDateTime::currentSecsSinceEpoch() / 3600 * 3600;
+            GuideBuilder builder({.from = hour - 3600, .days = 1, .compressionLevel = 1, .createdAt = hour - 3600});
+            for (int n = 1; n <= 2; ++n)
+                builder.addChannel(dvrtest::testChannel(n, QStringLiteral("http://127.0.0.1:9/live/ch%1.ts").arg(n)));
+            auto add = [&](int n, qint64 start, const QString &title, const QString &desc) {
+                Programme p;
+                p.channelId = QStringLiteral("ch%1").arg(n);
+                p.start = start;
+                p.stop = start + 3600;
+                p.titles = {{{}, title}};
+                p.descs = {{{}, desc}};
+                builder.addProgramme(p);
+            };
+            add(1, t, u"Weekly"_qs, u"Episode 7: the one with the repeat."_qs);
+            add(2, t, u"Late Show"_qs, u"Talk."_qs);
+            add(2, t + 7200, u"Weekly"_qs, u"Episode 7: the one with the repeat."_qs);
+            QString error;
+            QVERIFY2(builder.finishToFile(guideFile, &error), qPrintable(error));
+        }
+        const QString keyFile = dir.filePath(u"tickets.pub"_qs);
+        QString error;
+        QVERIFY2(m_key.publicKey().save(keyFile, &error), qPrintable(error));
+        iptv::diver::DiverConfig config = dvrtest::config(dir, guideFile);
+        config.ticketKeyFiles = {keyFile};
+        config.capacity = 1;
+        iptv::diver::DiverServer diver(config);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        iptv::hubris::GuideStore store(dir.filePath(u"box"_qs));
+        store.loadFile(guideFile);
+        QTRY_VERIFY(store.isLoaded());
+        DvrClient dvr(&store, QUrl(QStringLiteral("http://127.0.0.1:%1").arg(diver.httpPort())));
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-WEEKLY"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        QTRY_VERIFY(dvr.isReady());
+
+        QSignalSpy recorded(&dvr, &DvrClient::recorded);
+        const int weekly = dvrtest::airingAt(*store.guide(), 0, t + 60), show = dvrtest::airingAt(*store.guide(), 1, t + 60);
+        dvr.recordAiring(show);
+        QVERIFY(recorded.wait(10000));
+        dvr.recordSeries(weekly); // the series on channel 1: one airing in the guide, in conflict
+        QVERIFY(recorded.wait(10000));
+        QTRY_COMPARE(dvr.markOf(weekly), u"conflict"_qs);
+        int row = -1;
+        for (int i = 0; i < dvr.upcoming()->rowCount(); ++i)
+            if (!dvr.upcoming()->items().at(i).planned)
+                row = i;
+        QVERIFY(row >= 0);
+        const DvrUpcoming left = dvr.upcoming()->items().at(row);
+        QCOMPARE(left.ruleKind, u"title"_qs);
+        QVERIFY2(std::count_if(dvr.upcoming()->items().cbegin(), dvr.upcoming()->items().cend(),
+                               [&](const DvrUpcoming &u) { return u.rule == left.rule; }) == 1,
+                 "the series has one airing to come");
+        QVERIFY(dvr.ruleIsSeries(left.rule));
+        QVERIFY(dvr.isSeries(weekly));
+        QVERIFY(!dvr.isSeries(show)); // a single recording
+        QCOMPARE(left.alternativeChannel, u"ch2"_qs);
+
+        // Green: the repeat is recorded, this airing of the series skipped; the series stays.
+        dvr.recordAlternative(row);
+        QVERIFY(recorded.wait(10000));
+        QVERIFY2(!recorded.last().at(6).toBool(), qPrintable(recorded.last().at(5).toString()));
+        QTRY_VERIFY(dvr.isSkipped(weekly));
+        QVERIFY(dvr.ruleIsSeries(left.rule));
+        QNetworkAccessManager nam;
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/api/rules/%2").arg(diver.httpPort()).arg(left.rule)));
+        request.setRawHeader("Authorization", "Bearer operator-secret");
+        QNetworkReply *reply = nam.get(request);
+        QSignalSpy done(reply, &QNetworkReply::finished);
+        QVERIFY(done.wait(10000));
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        reply->deleteLater();
+    }
+
+    // The refusal of a ticket renewed since does not throw the new one away, and the calls of
+    // one refresh() refused together say so once.
+    void refusalOfAnOldTicketKeepsTheNewOne()
+    {
+        const auto stranger = iptv::payload::SigningKey::generate();
+        {
+            DvrClient dvr(m_store.get(), m_url);
+            QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+            auto *nam = dvr.findChild<QNetworkAccessManager *>();
+            QVERIFY(nam);
+            QSignalSpy replies(nam, &QNetworkAccessManager::finished);
+            dvr.setTicket(dvrtest::ticket(stranger, u"STB-R"_qs), QDateTime::currentDateTimeUtc().addSecs(600)); // refresh(): 3 calls
+            QTRY_COMPARE_WITH_TIMEOUT(replies.size(), 3, 15000);
+            QVERIFY(dvr.status().contains(u"refused"));
+            QCOMPARE(errors.size(), 1);
+        }
+        DvrClient dvr(m_store.get(), m_url);
+        QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+        QSignalSpy replies(dvr.findChild<QNetworkAccessManager *>(), &QNetworkAccessManager::finished);
+        dvr.setTicket(dvrtest::ticket(stranger, u"STB-R"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        // Renewed before diver has answered the calls made with the old one.
+        const QByteArray renewed = dvrtest::ticket(m_key, u"STB-R"_qs);
+        dvr.setTicket(renewed, QDateTime::currentDateTimeUtc().addSecs(600));
+        QTRY_COMPARE_WITH_TIMEOUT(replies.size(), 6, 15000);
+        QCOMPARE(dvr.ticket(), renewed);
+        QTRY_VERIFY(dvr.isReady());
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.isEmpty() ? QString() : errors.first().first().toString()));
+    }
+
+    // A box whose clock is far ahead gets tickets that look expired on arrival: it asks again
+    // later and later, not every ten seconds for ever; a ticket that looks right resets that.
+    void aClockFarOffDoesNotRenewEveryTenSeconds()
+    {
+        DvrClient dvr(m_store.get(), QUrl()); // no diver: only the renewal is looked at
+        QCOMPARE(dvr.renewIntervalSeconds(), 0);
+        QList<int> intervals;
+        for (int i = 0; i < 10; ++i) {
+            dvr.setTicket(dvrtest::ticket(m_key, u"STB-CLOCK"_qs), QDateTime::currentDateTimeUtc().addSecs(5));
+            intervals.append(dvr.renewIntervalSeconds());
+        }
+        QCOMPARE(intervals, (QList<int>{10, 20, 40, 80, 160, 320, 640, 1280, 1800, 1800}));
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-CLOCK"_qs), QDateTime::currentDateTimeUtc().addSecs(3600));
+        QVERIFY2(dvr.renewIntervalSeconds() >= 3290 && dvr.renewIntervalSeconds() <= 3300, qPrintable(QString::number(dvr.renewIntervalSeconds())));
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-CLOCK"_qs), QDateTime::currentDateTimeUtc().addSecs(5));
+        QCOMPARE(dvr.renewIntervalSeconds(), 10);
     }
 
     void refusedTicketIsSaid()

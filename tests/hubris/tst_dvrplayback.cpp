@@ -41,6 +41,8 @@ class TestDvrPlayback : public QObject
     /// The fake diver's recording playlist dates its 1 s segments with a hole of 10 s after the
     /// first (its source stalled): the recording's timeline runs on there, its media does not.
     bool m_datedPlaylist = false;
+    QString m_archiveToken;         ///< the channel's playback token the fake diver gives ("": none)
+    qint64 m_archiveTokensExpire = 0;
 
     void startPlayback()
     {
@@ -91,8 +93,13 @@ private Q_SLOTS:
         m_diver.route(u"/api/upcoming"_qs, [] { return QHttpServerResponse(QJsonObject{}); });
         // Channel 1 archived for the last ten minutes.
         m_diver.route(u"/api/status"_qs, [this] {
-            return QHttpServerResponse(QJsonObject{{u"archivedChannels"_qs, QJsonArray{u"ch1.test"_qs}}, {u"archiveHours"_qs, 24},
-                                                   {u"archiveFrom"_qs, QJsonObject{{u"ch1.test"_qs, m_archiveFrom}}}});
+            QJsonObject status{{u"archivedChannels"_qs, QJsonArray{u"ch1.test"_qs}}, {u"archiveHours"_qs, 24},
+                               {u"archiveFrom"_qs, QJsonObject{{u"ch1.test"_qs, m_archiveFrom}}}};
+            if (!m_archiveToken.isEmpty()) {
+                status.insert(u"archiveTokens"_qs, QJsonObject{{u"ch1.test"_qs, m_archiveToken}});
+                status.insert(u"archiveTokensExpire"_qs, m_archiveTokensExpire);
+            }
+            return QHttpServerResponse(status);
         });
         const quint16 port = m_diver.listen(QHostAddress::LocalHost, 0);
         QVERIFY(port > 0);
@@ -238,6 +245,54 @@ private Q_SLOTS:
         m_client->refresh();
         QTRY_COMPARE(m_client->recordings()->get(0).value(u"state"_qs).toString(), u"finished"_qs);
         QCOMPARE(m_client->recordings()->get(0).value(u"missing"_qs).toString(), QString());
+    }
+
+    // What the player is handed carries diver's playback tokens, never the ticket (which expires
+    // within the hour while a film or a timeshift plays on): a recording's from its `playlist`,
+    // the channel's from the status. A timeshift outlives its token too: before it expires, it
+    // plays on from where it is with the fresh one.
+    void urlsCarryThePlaybackTokens()
+    {
+        const QJsonObject before = m_recording;
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        m_recording[u"playlist"_qs] = u"http://127.0.0.1:1/play/7/index.m3u8?playback=pt1.rec"_qs;
+        m_archiveToken = u"pt1.arc-a"_qs;
+        m_archiveTokensExpire = now + 30; // expires within the minute
+        m_client->refresh();
+        QTRY_COMPARE(m_client->archiveTokenExpires(0), now + 30);
+        QTRY_VERIFY(m_client->recordings()->items().first().playlist.contains(u"pt1.rec"));
+        QVERIFY(m_playback->playRecording(0));
+        const QUrl recording = m_player->played.last();
+        QVERIFY2(recording.query().contains(u"playback=pt1.rec") && !recording.query().contains(u"ticket="), qPrintable(recording.toString()));
+        QCOMPARE(recording.port(), m_client->server().port()); // the box's diver, as before
+        m_playback->stop();
+
+        QVERIFY(m_playback->rewindLive(0, 300));
+        const QUrl first = m_player->played.last();
+        QVERIFY2(first.query().contains(u"playback=pt1.arc-a") && !first.query().contains(u"ticket="), qPrintable(first.toString()));
+        const qsizetype plays = m_player->played.size();
+        m_player->frame(20);
+        // (No fresher token yet: it plays on with the one it has, tick after tick.)
+        QSignalSpy ticks(m_playback.get(), &DvrPlayback::positionChanged);
+        QTRY_VERIFY_WITH_TIMEOUT(ticks.size() >= 2, 5000);
+        QCOMPARE(m_player->played.size(), plays);
+        m_archiveToken = u"pt1.arc-b"_qs;
+        m_archiveTokensExpire = now + 30 * 3600;
+        m_client->refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(m_player->played.last().query().contains(u"playback=pt1.arc-b"), 5000);
+        QCOMPARE(m_player->played.size(), plays + 1);
+        // From where it was: five minutes behind live.
+        const QString name = m_player->played.last().path().section(u'/', -1);
+        const qint64 from = name.section(u'-', 1, 1).toLongLong();
+        QVERIFY2(qAbs(QDateTime::currentSecsSinceEpoch() - from - 300) <= 3, qPrintable(name));
+        QVERIFY(m_playback->isActive());
+        m_playback->stop();
+
+        m_recording = before;
+        m_archiveToken.clear();
+        m_client->refresh();
+        QTRY_COMPARE(m_client->archiveTokenExpires(0), 0);
+        m_stored.clear();
     }
 
     void aFailureStaysOnScreen()
