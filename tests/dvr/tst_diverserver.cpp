@@ -756,7 +756,7 @@ private Q_SLOTS:
         for (const QJsonValue &r : recordingsOf(diver.httpPort(), a))
             starts.insert(r.toObject().value(u"start"_qs).toInteger());
         QCOMPARE(starts, (QSet<qint64>{now - 3 * 86400, now - 2 * 86400}));
-        // Its folder goes after its rows (RecordingStore::expireCopy), the others' stay.
+        // Its folder goes after its last recording's row (RecordingStore::deleteRecording), the others' stay.
         const auto folderOf = [&](qint64 daysAgo) {
             return QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(now - daysAgo * 86400));
         };
