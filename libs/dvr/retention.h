@@ -18,7 +18,10 @@
 //
 // plan*() only decide (pure, testable); apply() deletes. A recording that expires on an archived
 // channel deletes nothing by itself: its entitlement goes (expiredRecordings), and its chunks with
-// the archive's window.
+// the archive's window. diver retains each viewer's recording on its own (keep-until, keep-N of
+// the viewer's rule) and passes a copy's recordings with `ownCopy` false: the plan then deletes
+// no copy's folder for one viewer's expiry; the server deletes the viewer's row, and the copy
+// with the last one.
 
 #include "playout.h"
 

@@ -75,6 +75,7 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
                            {"segment_seconds", Key::Real}, {"source_template", Key::Text}}},
         {u"storage"_qs, {{"paths", Key::List}, {"min_free_mb", Key::Int}}},
         {u"archive"_qs, {{"channels", Key::List}, {"hours", Key::Int}, {"stale_seconds", Key::Int}}},
+        {u"retention"_qs, {{"recording_days", Key::Int}}},
     };
     return keys;
 }
@@ -232,6 +233,8 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
     if (!integer("archive/hours", 1, 24 * 90, &config->archiveHours))
         return false;
     if (!integer("archive/stale_seconds", 5, 24 * 3600, &config->archiveStaleSeconds))
+        return false;
+    if (!integer("retention/recording_days", 0, 100 * 365, &config->recordingDays))
         return false;
     return true;
 }

@@ -1,7 +1,7 @@
 #pragma once
 
 // diver's configuration: an INI file (resources/config/diver.conf documents every key) with
-// [server], [guide], [control], [recording], [storage] and [archive]; command-line flags override
+// [server], [guide], [control], [recording], [storage], [archive] and [retention]; command-line flags override
 // the common ones. Unknown sections and keys are refused, so a typo never goes unnoticed.
 
 #include <QHostAddress>
@@ -62,6 +62,10 @@ struct DiverConfig
     /// An archive whose newest segment ended this long ago has stopped (its source died): a
     /// recording or catch-up of it that has passed is partial, not awaited any longer.
     int archiveStaleSeconds = 60;
+    // [retention]
+    /// A new recording is kept this many days after its airing ends (its keep-until; the viewer
+    /// may change it); 0 = until the viewer deletes it.
+    int recordingDays = 0;
 
     QString effectiveDatabase() const;
     QStringList effectiveStoragePaths() const;

@@ -519,7 +519,8 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
     QJsonObject o{{u"id"_qs, r.id}, {u"owner"_qs, r.owner}, {u"rule"_qs, r.ruleId}, {u"channel"_qs, r.channelId},
                   {u"channelName"_qs, channelNameOf(r.channelId)}, {u"title"_qs, r.title}, {u"start"_qs, r.airingStart},
                   {u"stop"_qs, r.airingStop}, {u"recordStart"_qs, r.recordStart}, {u"recordStop"_qs, r.recordStop},
-                  {u"state"_qs, state}, {u"reason"_qs, reason}, {u"kept"_qs, r.kept}, {u"position"_qs, r.positionSeconds},
+                  {u"state"_qs, state}, {u"reason"_qs, reason}, {u"kept"_qs, r.kept},
+                  {u"keepUntil"_qs, r.keepUntil}, {u"position"_qs, r.positionSeconds},
                   {u"segments"_qs, segments}, {u"bytes"_qs, bytes}, {u"gaps"_qs, gaps},
                   {u"archived"_qs, r.copyId == 0}};
     if (r.copyId == 0)
@@ -896,7 +897,7 @@ void DiverServer::setupRoutes()
             return missing;
         return Reply::json(recordingJson(*row, baseOf(c), !who->isOperator));
     });
-    // {"position": seconds} (resume point), {"kept": true|false}
+    // {"position": seconds} (resume point), {"kept": true|false}, {"keepUntil": Unix seconds, 0 or null: until deleted}
     r->addRoute(Method::Put, u"/api/recordings/<id>"_qs, [this, findRecording, baseOf](RouteContext &c) {
         DIVER_IDENTIFY(c)
         Reply missing;
@@ -909,15 +910,17 @@ void DiverServer::setupRoutes()
             return bad;
         // A misspelt field would otherwise change nothing and answer 200 as if it had.
         for (const QString &key : body->keys()) {
-            if (key != u"position" && key != u"kept")
+            if (key != u"position" && key != u"kept" && key != u"keepUntil")
                 return Reply::error(ApiError::badRequest(
-                    QStringLiteral("recording %1: unknown field \"%2\" (a recording changes by \"position\", seconds, and \"kept\", true or false)")
+                    QStringLiteral("recording %1: unknown field \"%2\" (a recording changes by \"position\", seconds, \"kept\", true or "
+                                   "false, and \"keepUntil\", Unix seconds or 0)")
                         .arg(row->id)
                         .arg(key.left(40))));
         }
         if (body->isEmpty())
             return Reply::error(ApiError::badRequest(
-                QStringLiteral("recording %1: nothing to change (a recording changes by \"position\", seconds, and \"kept\", true or false)")
+                QStringLiteral("recording %1: nothing to change (a recording changes by \"position\", seconds, \"kept\", true or false, "
+                               "and \"keepUntil\", Unix seconds or 0)")
                     .arg(row->id)));
         std::optional<qint64> position;
         std::optional<bool> kept;
@@ -935,10 +938,25 @@ void DiverServer::setupRoutes()
                 return Reply::error(ApiError::badRequest(u"kept: true or false"_qs));
             kept = body->value(u"kept"_qs).toBool();
         }
+        std::optional<qint64> keepUntil;
+        if (body->contains(u"keepUntil"_qs)) {
+            // Until then, then retention deletes it (the viewer's entitlement; the files with the
+            // last viewer's). 0 or null: until the viewer deletes it.
+            const QJsonValue v = body->value(u"keepUntil"_qs);
+            if (!v.isNull() && (!v.isDouble() || !std::isfinite(v.toDouble()) || v.toDouble() < 0 || v.toDouble() > 253402300799.0))
+                return Reply::error(ApiError::badRequest(u"keepUntil: Unix seconds (UTC), or 0 or null to keep it until it is deleted"_qs));
+            keepUntil = v.isNull() ? 0 : qint64(v.toDouble());
+            if (*keepUntil != 0 && *keepUntil <= now())
+                return Reply::error(ApiError::badRequest(
+                    QStringLiteral("keepUntil: %1 has passed already (now %2); a recording is deleted by DELETE, not by a keep-until "
+                                   "in the past")
+                        .arg(QDateTime::fromSecsSinceEpoch(*keepUntil, Qt::UTC).toString(Qt::ISODate),
+                             QDateTime::fromSecsSinceEpoch(now(), Qt::UTC).toString(Qt::ISODate))));
+        }
         // Those columns only: the row read above may be older than a stop or a later end
         // another node wrote meanwhile, and is not written back.
         QString error;
-        if (!m_store.setViewerState(row->id, position, kept, &error))
+        if (!m_store.setViewerState(row->id, position, kept, &error, keepUntil))
             return Reply::error(ApiError::internal(error));
         const auto fresh = m_store.recording(row->id, &error);
         if (!fresh)
@@ -971,20 +989,7 @@ void DiverServer::setupRoutes()
         const auto deleted = m_store.deleteRecording(row->id, &error);
         if (!deleted)
             return Reply::error(ApiError::internal(error));
-        m_settledCoverage.remove(row->id);
-        if (deleted->copy) {
-            const CopyRow copy = *deleted->copy;
-            if (ActiveCopy *active = m_copies.take(copy.id)) {
-                // Its lease ends with it (else renewed until a restart, holding capacity).
-                stopRecorder(active->recorder, false, [this, id = copy.id] { finishCopyLease(id, u"deleted"_qs); });
-                delete active;
-            }
-            announce(ClusterChange::Kind::CopyRemoved, copy.id);
-            // Once its recorder has written its last: nothing is written into it after.
-            whenFolderFree(copy.directory, [this, copy] { removeCopyFolder(copy); });
-        } else if (row->copyId == 0 && !m_archivedChannels.contains(row->channelId)) {
-            m_lastSweepAt = 0; // a range of an archive no node writes any more: its chunks go at the next sweep
-        }
+        recordingDeleted(*row, *deleted);
         if (row->stopped == 0 && row->recordStop > now()) {
             // Deleted while it recorded: its rule still plans the airing, and would make it again
             // at once. Skipped for that rule, as a stopped one is, and for every other rule of the

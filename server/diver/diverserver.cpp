@@ -803,6 +803,8 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     r.recordStart = std::max(p.recordStart, t);
     r.recordStop = p.recordStop;
     r.created = t;
+    if (m_config.recordingDays > 0) // the operator's default: that many days after the airing's end
+        r.keepUntil = p.recordStop + qint64(m_config.recordingDays) * 86400;
     if (m_archivedChannels.contains(p.channelId))
         r.recordStart = archiveRangeStart(p, r.recordStart);
     if (!m_archivedChannels.contains(p.channelId)) {
@@ -1834,13 +1836,6 @@ void DiverServer::sweepRetention()
     const auto rows = m_store.recordings(&e, {}, false);
     if (!rows)
         return;
-    QHash<qint64, int> viewersOfCopy;
-    QHash<qint64, QList<qint64>> recordingsOfCopy; ///< what an expiry of the copy decides on
-    for (const RecordingRow &r : *rows) {
-        ++viewersOfCopy[r.copyId];
-        if (r.copyId != 0)
-            recordingsOfCopy[r.copyId].append(r.id);
-    }
     // Read once a sweep, not once per recording: thousands of recordings on PostgreSQL would keep
     // this thread (HTTP, lease renewals) busy for seconds.
     const auto copyRows = m_store.copies(&e);
@@ -1859,41 +1854,55 @@ void DiverServer::sweepRetention()
     QHash<qint64, const dvr::RecordingRule *> ruleById;
     for (const dvr::RecordingRule &rule : *ruleRows)
         ruleById.insert(rule.id, &rule);
-    QSet<qint64> copiesSeen;
+    const qint64 t = now();
+    // Retention is a viewer's: each viewer's recording is retained (keep-until, keep-N of the
+    // viewer's series rule) on its own, whoever else recorded the airing. A recording that
+    // expires loses the viewer's entitlement (its row); the files go only with the last
+    // recording that references them: a copy with its last viewer's row (deleteRecording), an
+    // archive's chunks with the archive's window once no kept range overlaps them.
+    QHash<QString, RecordingRow> rowOf; ///< by retention id ("rec:<id>")
     for (const RecordingRow &r : *rows) {
         dvr::RetainedRecording rr;
+        rr.id = QStringLiteral("rec:%1").arg(r.id);
         rr.range = {r.recordStart * 1000, r.recordStop * 1000};
-        bool anEpisode = true; ///< counts toward keep-N (a copy that failed or holds nothing does not)
+        bool settled = true;    ///< recorded to its end: neither keep-until nor keep-N deletes what is still recorded
+        bool anEpisode = true;  ///< counts toward keep-N (a recording that failed or holds nothing does not)
         if (r.copyId == 0) {
             // Its archive's folder whether the channel is archived now or not (its chunks stay
             // as long as it does).
             rr.directory = archiveFolderOf(r.channelId);
             if (rr.directory.isEmpty())
                 continue; // nothing of it on this node's storage
-            rr.id = QStringLiteral("rec:%1").arg(r.id);
+            settled = r.stopped != 0 || r.recordStop <= t;
         } else {
-            if (copiesSeen.contains(r.copyId) || m_copies.contains(r.copyId))
-                continue; // a copy is retained once, and never while it is written
-            copiesSeen.insert(r.copyId);
+            if (m_copies.contains(r.copyId))
+                continue; // written now by this node
             const CopyRow *copy = copyById.value(r.copyId);
             if (!copy || copy->state == CopyState::Recording || folderBusy(copy->directory))
                 continue; // written now, here or on another node (or its recorder still stopping)
-            rr.id = QStringLiteral("copy:%1").arg(r.copyId);
+            // Not an own copy for the plan: its folder goes with its last viewer's row
+            // (expireRecordings), never from the plan by one viewer's expiry.
             rr.directory = copy->directory;
-            rr.ownCopy = true;
             // A failed or empty copy is not one of the episodes kept: counted, it would push good
             // older episodes out (a source down for the last two episodes of a keep-2 rule).
             anEpisode = copy->state == CopyState::Finished && copy->segments > 0;
         }
-        // Keep-N applies to a viewer's own series episodes; what a viewer keeps, or what several
-        // viewers share, is never deleted by it.
-        if (!r.kept && viewersOfCopy.value(r.copyId) == 1 && r.copyId != 0 && anEpisode) {
-            if (const dvr::RecordingRule *rule = ruleById.value(r.ruleId); rule && rule->keep > 0
-                && rule->keepPolicy == dvr::KeepPolicy::ReplaceOldest) {
-                rr.group = QStringLiteral("%1:%2").arg(r.owner).arg(r.ruleId);
-                rr.keepEpisodes = rule->keep;
+        if (settled) {
+            rr.keepUntilMs = r.keepUntil * 1000; // applies to a kept recording too
+            // Keep-N applies to a viewer's own series episodes, not to what the viewer keeps.
+            const dvr::RecordingRule *rule = ruleById.value(r.ruleId);
+            if (!r.kept && rule && rule->keep > 0 && rule->keepPolicy == dvr::KeepPolicy::ReplaceOldest) {
+                if (r.copyId == 0) {
+                    const auto coverage = rangeCoverage(r, t * 1000);
+                    anEpisode = coverage && coverage->ended() && coverage->coveredToMs > 0;
+                }
+                if (anEpisode) {
+                    rr.group = QStringLiteral("%1:%2").arg(r.owner).arg(r.ruleId);
+                    rr.keepEpisodes = rule->keep;
+                }
             }
         }
+        rowOf.insert(rr.id, r);
         recordings.append(rr);
     }
     {
@@ -1901,52 +1910,77 @@ void DiverServer::sweepRetention()
         s_retention->archives = archives;
         s_retention->recordings = recordings;
     }
-    const dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, now() * 1000);
+    const dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, t * 1000);
     if (plan.deletions.isEmpty() && plan.expiredRecordings.isEmpty())
         return;
-    // Archive chunks go at once; an expired copy's rows first, in one transaction against a
-    // viewer joining it, then its folder (expireCopies).
-    dvr::RetentionPlan chunks = plan;
-    chunks.deletions.removeIf([](const dvr::RetentionPlan::Deletion &d) { return d.recordingId.startsWith(u"copy:"); });
+    // Archive chunks go at once (those of the expired ranges too: they are planned without
+    // them); the expired recordings' rows, each with its copy when it was the copy's last.
     QStringList errors;
-    const qint64 freed = dvr::Retention::apply(chunks, &errors);
-    const int copiesExpired = expireCopies(plan, recordingsOfCopy);
-    qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes of archives," << chunks.deletions.size() << "deletions;"
-                              << copiesExpired << "copies expired"
+    const qint64 freed = dvr::Retention::apply(plan, &errors);
+    const int expired = expireRecordings(plan, rowOf);
+    qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes of archives," << plan.deletions.size() << "deletions;"
+                              << expired << "recordings expired"
                               << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
 }
 
-int DiverServer::expireCopies(const dvr::RetentionPlan &plan, const QHash<qint64, QList<qint64>> &recordingsOfCopy)
+int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf)
 {
     int expired = 0;
     for (const QString &id : plan.expiredRecordings) {
-        if (!id.startsWith(u"copy:"))
+        const auto it = rowOf.constFind(id);
+        if (it == rowOf.cend())
             continue;
-        const qint64 copyId = id.mid(5).toLongLong();
+        const RecordingRow &decided = *it;
         QString e;
-        const auto done = m_store.expireCopy(copyId, recordingsOfCopy.value(copyId), &e);
-        if (!done) {
-            qCWarning(lcDiver).noquote() << "retention: copy" << copyId << "is not expired (tried again at the next sweep):" << e;
+        // Read again: the viewer may have kept it, or moved its keep-until, since the sweep read
+        // it (on this node's thread no, but on another node sharing the database yes).
+        const auto fresh = m_store.recording(decided.id, &e);
+        if (!fresh) {
+            if (!e.isEmpty())
+                qCWarning(lcDiver).noquote() << "retention: recording" << decided.id << "is not expired (tried again at the next sweep):" << e;
+            continue; // gone already
+        }
+        if (fresh->kept != decided.kept || fresh->keepUntil != decided.keepUntil || fresh->copyId != decided.copyId) {
+            qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "changed meanwhile; decided on again at the next sweep";
             continue;
         }
-        if (!done->expired) {
-            qCInfo(lcDiver).noquote() << "retention: copy" << copyId << "is kept:" << done->why;
+        const auto deleted = m_store.deleteRecording(decided.id, &e);
+        if (!deleted) {
+            qCWarning(lcDiver).noquote() << "retention: recording" << decided.id << "is not expired (tried again at the next sweep):" << e;
             continue;
         }
+        if (!deleted->removed)
+            continue;
         ++expired;
-        for (int i = 0; i < done->recordings.size(); ++i) {
-            m_settledCoverage.remove(done->recordings.at(i));
-            publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, done->recordings.at(i)}, {u"reason"_qs, u"retention"_qs}},
-                    done->owners.at(i));
-        }
-        announce(ClusterChange::Kind::CopyRemoved, copyId);
-        qCInfo(lcDiver).noquote() << "retention: copy" << copyId << "of" << done->copy.channelId << "expired with its"
-                                  << done->recordings.size() << "recordings; its folder" << done->copy.directory << "goes";
-        // After the commit: a crash before this leaves an orphan folder (sweepOrphans), never a
-        // row whose files are gone.
-        whenFolderFree(done->copy.directory, [this, copy = done->copy] { removeCopyFolder(copy); });
+        qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "of" << decided.owner << "(" << decided.title << ")"
+                                  << "expired"
+                                  << (deleted->copy ? QStringLiteral("with its copy %1, the last recording in it").arg(deleted->copy->id)
+                                                    : decided.copyId != 0 ? QStringLiteral("; its copy stays for its other viewers")
+                                                                          : QStringLiteral("; the archive's chunks go with its window"));
+        recordingDeleted(decided, *deleted);
+        publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, decided.id}, {u"reason"_qs, u"retention"_qs}}, decided.owner);
     }
     return expired;
+}
+
+void DiverServer::recordingDeleted(const RecordingRow &row, const RecordingDeletion &deleted)
+{
+    m_settledCoverage.remove(row.id);
+    if (deleted.copy) {
+        const CopyRow copy = *deleted.copy;
+        if (ActiveCopy *active = m_copies.take(copy.id)) {
+            // Its lease ends with it (else renewed until a restart, holding capacity).
+            stopRecorder(active->recorder, false, [this, id = copy.id] { finishCopyLease(id, u"deleted"_qs); });
+            delete active;
+        }
+        announce(ClusterChange::Kind::CopyRemoved, copy.id);
+        // Once its recorder has written its last: nothing is written into it after; after the
+        // commit, so a crash between leaves an orphan folder (sweepOrphans), never a row whose
+        // files are gone.
+        whenFolderFree(copy.directory, [this, copy] { removeCopyFolder(copy); });
+    } else if (row.copyId == 0) {
+        m_lastSweepAt = 0; // a range of an archive: chunks it alone held go at the next sweep
+    }
 }
 
 QStringList DiverServer::orphanCandidates() const
@@ -2007,9 +2041,9 @@ qint64 DiverServer::recoverSpace(const QString &directory, qint64 needBytes)
         recordings = s_retention->recordings;
     }
     dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
-    // An expired copy goes with its rows, in one transaction on the server's thread
-    // (expireCopies): asked for at once, never its folder alone from here.
-    if (plan.deletions.removeIf([](const dvr::RetentionPlan::Deletion &d) { return d.recordingId.startsWith(u"copy:"); }) > 0)
+    // An expired recording goes with its row (and its copy with the last viewer's row), on the
+    // server's thread (expireRecordings): a sweep asked for at once, never a copy's folder from here.
+    if (!plan.expiredRecordings.isEmpty())
         QMetaObject::invokeMethod(this, [this] { m_lastSweepAt = 0; }, Qt::QueuedConnection);
     QStringList errors;
     const qint64 freed = dvr::Retention::apply(plan, &errors);

@@ -259,9 +259,12 @@ private:
     /// Removes the folder of a copy deleted with its last viewer's recording, unless a new copy
     /// of the same airing (recorded again at once, here or on another node) has taken it up.
     void removeCopyFolder(const CopyRow &copy);
-    /// Retention's expired copies: rows deleted in one transaction each (RecordingStore::expireCopy),
-    /// then their folders; how many expired.
-    int expireCopies(const dvr::RetentionPlan &plan, const QHash<qint64, QList<qint64>> &recordingsOfCopy);
+    /// Retention's expiry, per viewer: each expired recording's row (deleteRecording(), its copy
+    /// with the last viewer's row), "deleted" published to its viewer. How many expired.
+    int expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf);
+    /// After a viewer's recording's row was deleted (by the viewer, or by retention): its copy,
+    /// when that went with it, stopped, announced and its folder removed once free.
+    void recordingDeleted(const RecordingRow &row, const RecordingDeletion &deleted);
     /// Copy folders nothing has written to for kOrphanAgeSeconds, listed before the rows are read.
     QStringList orphanCandidates() const;
     /// Removes those of `candidates` no copy row (nor a copy recorded here) names.

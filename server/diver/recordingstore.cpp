@@ -20,7 +20,7 @@ QAtomicInteger<quint64> s_connections;
 const char *const s_copyColumns = "id, channel_id, airing_start, record_start, record_stop, node, directory, state, "
                                   "reason, segments, bytes, gaps";
 const char *const s_recordingColumns = "id, owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
-                                       "record_stop, copy_id, kept, position, created, deleted, stopped";
+                                       "record_stop, copy_id, kept, position, created, deleted, stopped, keep_until";
 
 CopyRow copyFrom(const QSqlQuery &q)
 {
@@ -58,6 +58,7 @@ RecordingRow recordingFrom(const QSqlQuery &q)
     r.created = q.value(12).toLongLong();
     r.deleted = q.value(13).toInt() != 0;
     r.stopped = q.value(14).toLongLong();
+    r.keepUntil = q.value(15).toLongLong();
     return r;
 }
 } // namespace
@@ -105,7 +106,7 @@ bool RecordingStore::open(const QString &location, QString *error)
                        "channel_id TEXT NOT NULL, title TEXT NOT NULL, airing_start BIGINT NOT NULL, airing_stop BIGINT NOT NULL, "
                        "record_start BIGINT NOT NULL, record_stop BIGINT NOT NULL, copy_id BIGINT NOT NULL, "
                        "kept INTEGER NOT NULL DEFAULT 0, position BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, "
-                       "deleted INTEGER NOT NULL DEFAULT 0, stopped BIGINT NOT NULL DEFAULT 0, "
+                       "deleted INTEGER NOT NULL DEFAULT 0, stopped BIGINT NOT NULL DEFAULT 0, keep_until BIGINT NOT NULL DEFAULT 0, "
                        "UNIQUE (owner, rule_id, channel_id, airing_start))")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_copy ON dvr_recordings (copy_id)"),
@@ -126,6 +127,16 @@ bool RecordingStore::open(const QString &location, QString *error)
                            : QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN stopped BIGINT NOT NULL DEFAULT 0")},
                        error)) {
         *error = QStringLiteral("recording store %1: adding the column stopped: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
+        close();
+        return false;
+    }
+    // A table made before recordings had a keep-until has no `keep_until` (0: until deleted).
+    if (!QSqlDatabase::database(m_connection, false).record(QStringLiteral("dvr_recordings")).contains(QStringLiteral("keep_until"))
+        && !execSchema(m_connection,
+                       {pg ? QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN IF NOT EXISTS keep_until BIGINT NOT NULL DEFAULT 0")
+                           : QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN keep_until BIGINT NOT NULL DEFAULT 0")},
+                       error)) {
+        *error = QStringLiteral("recording store %1: adding the column keep_until: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
         close();
         return false;
     }
@@ -397,12 +408,13 @@ std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QSt
     auto insert = [&]() -> std::optional<qint64> {
         Statement s(m_connection,
                     QStringLiteral("INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, "
-                                   "record_start, record_stop, copy_id, kept, position, created, deleted) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                                   "record_start, record_stop, copy_id, kept, position, created, deleted, keep_until) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
                                    "ON CONFLICT (owner, rule_id, channel_id, airing_start) DO NOTHING RETURNING id"));
         s.bind(r.owner).bind(r.ruleId).bind(r.channelId).bind(r.title).bind(r.airingStart).bind(r.airingStop)
             .bind(r.recordStart).bind(r.recordStop).bind(r.copyId).bind(int(r.kept)).bind(r.positionSeconds)
-            .bind(r.created ? r.created : QDateTime::currentSecsSinceEpoch());
+            .bind(r.created ? r.created : QDateTime::currentSecsSinceEpoch())
+            .bind(r.keepUntil);
         if (!s.run(error))
             return std::nullopt;
         return s.q.next() ? s.q.value(0).toLongLong() : 0;
@@ -428,9 +440,10 @@ std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QSt
     });
 }
 
-bool RecordingStore::setViewerState(qint64 id, std::optional<qint64> positionSeconds, std::optional<bool> kept, QString *error)
+bool RecordingStore::setViewerState(qint64 id, std::optional<qint64> positionSeconds, std::optional<bool> kept, QString *error,
+                                    std::optional<qint64> keepUntil)
 {
-    if (!positionSeconds && !kept)
+    if (!positionSeconds && !kept && !keepUntil)
         return true;
     return withReconnect(m_connection, error, [&]() -> bool {
         QStringList set;
@@ -438,11 +451,15 @@ bool RecordingStore::setViewerState(qint64 id, std::optional<qint64> positionSec
             set << QStringLiteral("position = ?");
         if (kept)
             set << QStringLiteral("kept = ?");
+        if (keepUntil)
+            set << QStringLiteral("keep_until = ?");
         Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET %1 WHERE id = ?").arg(set.join(u", ")));
         if (positionSeconds)
             s.bind(*positionSeconds);
         if (kept)
             s.bind(int(*kept));
+        if (keepUntil)
+            s.bind(*keepUntil);
         return s.bind(id).run(error);
     });
 }

@@ -9,7 +9,8 @@
 //   dvr_recordings  one viewer's recording: the airing, the time range recorded (with padding),
 //                   the copy it is in (none on an archived channel: a range of the archive), kept
 //                   or not, the resume position, when the viewer stopped it (column `stopped`,
-//                   added to an older table at open).
+//                   added to an older table at open), until when it is kept (column `keep_until`,
+//                   added to an older table at open; 0: until the viewer deletes it).
 // Several diver nodes may share one PostgreSQL database: a copy and a viewer's recording are made
 // idempotently by their unique keys, so nodes planning the same airing make one of each.
 // A RecordingStore is one connection, used from the thread that opened it.
@@ -79,6 +80,9 @@ struct RecordingRow
     /// When the viewer stopped it while it recorded (UTC seconds; 0: not stopped): it ends then
     /// (recordStop), finished, whatever the copy goes on recording for others.
     qint64 stopped = 0;
+    /// Retention expires it then (UTC seconds; 0: kept until the viewer deletes it). Applies
+    /// whether `kept` or not: `kept` protects from keep-N and free-space retention only.
+    qint64 keepUntil = 0;
 };
 
 class RecordingStore
@@ -147,9 +151,10 @@ public:
     // A recording's row changes column by column, each one statement, never written whole from
     // an earlier read: nodes change one row at once (a box's position on one, a stop or a longer
     // end on another), and a whole row would put back what the other changed.
-    /// The viewer's resume position and "kept" (either may be left as it is); a row that is gone
-    /// is no error.
-    bool setViewerState(qint64 id, std::optional<qint64> positionSeconds, std::optional<bool> kept, QString *error);
+    /// The viewer's resume position, "kept" and keep-until (each may be left as it is); a row
+    /// that is gone is no error.
+    bool setViewerState(qint64 id, std::optional<qint64> positionSeconds, std::optional<bool> kept, QString *error,
+                        std::optional<qint64> keepUntil = std::nullopt);
     /// The viewer's stop: ends it at `at` (at its start, when that is later) and marks it stopped
     /// then, only when it is neither stopped already nor ended before `at`. true when this call
     /// stopped it; false (no error) when it was not: re-read the row.

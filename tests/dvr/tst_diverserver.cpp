@@ -753,12 +753,185 @@ private Q_SLOTS:
         for (const QJsonValue &r : recordingsOf(diver.httpPort(), a))
             starts.insert(r.toObject().value(u"start"_qs).toInteger());
         QCOMPARE(starts, (QSet<qint64>{now - 3 * 86400, now - 2 * 86400}));
-        // Its folder goes after its rows (RecordingStore::expireCopy), the others' stay.
+        // Its folder goes after its last recording's row (RecordingStore::deleteRecording), the others' stay.
         const auto folderOf = [&](qint64 daysAgo) {
             return QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(now - daysAgo * 86400));
         };
         QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(folderOf(7)), 5000);
         QVERIFY(QFileInfo::exists(folderOf(3)) && QFileInfo::exists(folderOf(2)));
+    }
+
+    // Retention is per viewer: A's keep-1 series rule removes A's older episode even though B
+    // recorded the same airing; B keeps it, and so does the copy (its folder) for B.
+    void keepEpisodesPerViewer()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"keepnshared"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 5400, u"Other"_qs, {}}}));
+        QVERIFY(QDir().mkpath(c.dataDir));
+        QString error;
+        QList<qint64> recordingsOfA, recordingsOfB;
+        {
+            iptv::dvr::RuleStore rules;
+            QVERIFY2(rules.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::dvr::RecordingRule keepOne;
+            keepOne.kind = iptv::dvr::RuleKind::Title;
+            keepOne.owner = u"STB-A"_qs;
+            keepOne.title = u"Serial"_qs;
+            keepOne.keep = 1;
+            keepOne.keepPolicy = iptv::dvr::KeepPolicy::ReplaceOldest;
+            QVERIFY2(rules.save(&keepOne, &error), qPrintable(error));
+            iptv::dvr::RecordingRule keepAll = keepOne;
+            keepAll.id = 0;
+            keepAll.owner = u"STB-B"_qs;
+            keepAll.keep = 0;
+            QVERIFY2(rules.save(&keepAll, &error), qPrintable(error));
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            for (const qint64 daysAgo : {7, 3}) {
+                const qint64 start = now - daysAgo * 86400;
+                iptv::diver::CopyRow copy;
+                copy.channelId = u"one"_qs;
+                copy.airingStart = copy.recordStart = start;
+                copy.recordStop = start + 1800;
+                copy.directory = QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(start));
+                QVERIFY(QDir().mkpath(copy.directory));
+                copy.state = iptv::diver::CopyState::Finished;
+                copy.segments = 3;
+                const auto copyId = store.insertCopy(copy, &error);
+                QVERIFY2(copyId, qPrintable(error));
+                QVERIFY2(store.updateCopy([&] { auto r = copy; r.id = *copyId; return r; }(), &error), qPrintable(error));
+                for (const iptv::dvr::RecordingRule *rule : {&keepOne, &keepAll}) {
+                    iptv::diver::RecordingRow r;
+                    r.owner = rule->owner;
+                    r.ruleId = rule->id;
+                    r.channelId = u"one"_qs;
+                    r.title = u"Serial"_qs;
+                    r.airingStart = r.recordStart = start;
+                    r.airingStop = r.recordStop = start + 1800;
+                    r.copyId = *copyId;
+                    r.created = start;
+                    const auto id = store.insertRecording(r, &error);
+                    QVERIFY2(id.value_or(0) > 0, qPrintable(error));
+                    (rule == &keepOne ? recordingsOfA : recordingsOfB).append(*id);
+                }
+            }
+        }
+        DiverServer diver(c);
+        QSignalSpy events(&diver, &DiverServer::event);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(diver.httpPort(), a).size(), 1, 15000);
+        QCOMPARE(recordingsOf(diver.httpPort(), a).at(0).toObject().value(u"start"_qs).toInteger(), now - 3 * 86400);
+        // A was told, with the reason; B was not.
+        bool told = false;
+        for (const QList<QVariant> &e : std::as_const(events)) {
+            const QJsonObject m = e.at(0).toJsonObject();
+            if (m.value(u"type"_qs) == u"deleted"_qs) {
+                QCOMPARE(e.at(1).toString(), u"STB-A"_qs);
+                QCOMPARE(m.value(u"id"_qs).toInteger(), recordingsOfA.at(0));
+                QCOMPARE(m.value(u"reason"_qs).toString(), u"retention"_qs);
+                told = true;
+            }
+        }
+        QVERIFY(told);
+        const QJsonArray ofB = recordingsOf(diver.httpPort(), b);
+        QCOMPARE(ofB.size(), 2);
+        const QString older = QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(now - 7 * 86400));
+        QVERIFY2(QFileInfo::exists(older), "the copy B still has was deleted");
+        // B's recording of it plays its copy still.
+        const HttpResult play = call("GET", diver.httpPort(), u"/api/recordings/"_qs + QString::number(recordingsOfB.at(0)), b);
+        QCOMPARE(play.status, 200);
+        QCOMPARE(play.json().value(u"state"_qs).toString(), u"finished"_qs);
+    }
+
+    // keep-until: a viewer's recording past it is deleted for that viewer only (the copy stays
+    // for the other); a kept one too (kept protects from keep-N and space, not from an explicit
+    // keep-until), and its copy's folder with it when it was the last in it. The API refuses a
+    // keep-until in the past and shows the one set.
+    void keepUntilExpiresPerViewer()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"keepuntil"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 5400, u"Other"_qs, {}}}));
+        QVERIFY(QDir().mkpath(c.dataDir));
+        QString error;
+        qint64 sharedOfA = 0, sharedOfB = 0, aloneOfA = 0;
+        const qint64 sharedStart = now - 2 * 86400, aloneStart = now - 86400;
+        const auto folderOf = [&](qint64 start) { return QDir(c.dataDir).filePath(u"recordings/one/"_qs + QString::number(start)); };
+        {
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            const auto copyAt = [&](qint64 start) -> qint64 {
+                iptv::diver::CopyRow copy;
+                copy.channelId = u"one"_qs;
+                copy.airingStart = copy.recordStart = start;
+                copy.recordStop = start + 1800;
+                copy.directory = folderOf(start);
+                QDir().mkpath(copy.directory);
+                copy.state = iptv::diver::CopyState::Finished;
+                copy.segments = 3;
+                const auto id = store.insertCopy(copy, &error);
+                if (!id)
+                    return 0;
+                copy.id = *id;
+                return store.updateCopy(copy, &error) ? *id : 0;
+            };
+            const auto recordingOf = [&](const QString &owner, qint64 copyId, qint64 start, qint64 keepUntil, bool kept) -> qint64 {
+                iptv::diver::RecordingRow r;
+                r.owner = owner;
+                r.ruleId = 1;
+                r.channelId = u"one"_qs;
+                r.title = u"Film"_qs;
+                r.airingStart = r.recordStart = start;
+                r.airingStop = r.recordStop = start + 1800;
+                r.copyId = copyId;
+                r.created = start;
+                r.kept = kept;
+                r.keepUntil = keepUntil;
+                return store.insertRecording(r, &error).value_or(0);
+            };
+            const qint64 shared = copyAt(sharedStart), alone = copyAt(aloneStart);
+            QVERIFY2(shared > 0 && alone > 0, qPrintable(error));
+            sharedOfA = recordingOf(u"STB-A"_qs, shared, sharedStart, now - 3600, false);
+            sharedOfB = recordingOf(u"STB-B"_qs, shared, sharedStart, 0, false);
+            aloneOfA = recordingOf(u"STB-A"_qs, alone, aloneStart, now - 60, true);
+            QVERIFY2(sharedOfA > 0 && sharedOfB > 0 && aloneOfA > 0, qPrintable(error));
+            // The column reads back as written (and is there in a store opened again).
+            const auto row = store.recording(sharedOfA, &error);
+            QVERIFY2(row, qPrintable(error));
+            QCOMPARE(row->keepUntil, now - 3600);
+        }
+        DiverServer diver(c);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 0, 15000);
+        const QJsonArray ofB = recordingsOf(port, b);
+        QCOMPARE(ofB.size(), 1);
+        QCOMPARE(ofB.at(0).toObject().value(u"id"_qs).toInteger(), sharedOfB);
+        QCOMPARE(ofB.at(0).toObject().value(u"keepUntil"_qs).toInteger(), 0);
+        QVERIFY2(QFileInfo::exists(folderOf(sharedStart)), "the copy B still has was deleted");
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(folderOf(aloneStart)), 5000);
+
+        // Through the API: a time in the past is refused with the reason, nothing changed.
+        const QString path = u"/api/recordings/"_qs + QString::number(sharedOfB);
+        const HttpResult past = call("PUT", port, path, b, {{u"keepUntil"_qs, now - 10}});
+        QCOMPARE(past.status, 400);
+        QVERIFY2(past.body.contains("has passed"), past.body.constData());
+        QCOMPARE(call("GET", port, path, b).json().value(u"keepUntil"_qs).toInteger(), 0);
+        const HttpResult wrong = call("PUT", port, path, b, {{u"keepUntil"_qs, u"tomorrow"_qs}});
+        QCOMPARE(wrong.status, 400);
+        // A time to come is kept and shown; null takes it back.
+        const HttpResult later = call("PUT", port, path, b, {{u"keepUntil"_qs, now + 86400}});
+        QVERIFY2(later.status == 200, later.body.constData());
+        QCOMPARE(later.json().value(u"keepUntil"_qs).toInteger(), now + 86400);
+        QCOMPARE(call("GET", port, path, b).json().value(u"keepUntil"_qs).toInteger(), now + 86400);
+        const HttpResult cleared = call("PUT", port, path, b, {{u"keepUntil"_qs, QJsonValue::Null}});
+        QVERIFY2(cleared.status == 200, cleared.body.constData());
+        QCOMPARE(cleared.json().value(u"keepUntil"_qs).toInteger(), 0);
+        // Another viewer may not set it.
+        QCOMPARE(call("PUT", port, path, a, {{u"keepUntil"_qs, now + 86400}}).status, 404);
     }
 
     // Two of a viewer's rules planning one airing (a single recording, then a series by title):
