@@ -811,8 +811,9 @@ bool LeaseKeeper::stopIfOverdue()
     if (m_held.isEmpty() || !m_timer.isActive() || steadyNowMs() < m_deadline->load())
         return false;
     qCWarning(lcLease).noquote() << m_settings.node
-                                 << QStringLiteral("ran again %1 ms after its watchdog deadline (its thread was blocked): the work "
-                                                   "on all %2 it holds has stopped by itself; it takes back what nobody took meanwhile")
+                                 << QStringLiteral("ran again %1 ms after its watchdog deadline (its thread was blocked, or its "
+                                                   "lock went unconfirmed): the work on all %2 it holds has stopped by itself; it "
+                                                   "takes back what nobody took meanwhile")
                                         .arg(steadyNowMs() - m_deadline->load())
                                         .arg(m_held.size());
     const QStringList stopped = std::exchange(m_held, {});
