@@ -11,11 +11,11 @@
 #include <QSet>
 #include <QVariant>
 
-#include <limits>
-
 #include <algorithm>
-
+#include <condition_variable>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 Q_LOGGING_CATEGORY(lcLease, "iptv.dvr.lease", QtInfoMsg)
 
@@ -501,19 +501,183 @@ std::optional<QList<LeaseJob>> LeaseStore::jobs(QString *error)
 
 // --- keeper ------------------------------------------------------------------------------
 
-LeaseKeeper::LeaseKeeper(QObject *parent) : QObject(parent)
+/// The watchdog deadline is the earlier of two parts, each advanced by its own thread: the
+/// renewal's (the keeper's thread) and the liveness lock's (the liveness thread).
+struct LeaseKeeper::Watchdog
 {
+    std::mutex mutex;
+    qint64 renewalBy = 0; ///< steadyNowMs(); max on SQLite
+    qint64 livenessBy = std::numeric_limits<qint64>::max(); ///< max without liveness
+    std::shared_ptr<std::atomic<qint64>> deadline;
+
+    void set(std::optional<qint64> renewal, std::optional<qint64> liveness)
+    {
+        const std::lock_guard<std::mutex> lock(mutex);
+        if (renewal)
+            renewalBy = *renewal;
+        if (liveness)
+            livenessBy = *liveness;
+        deadline->store(std::min(renewalBy, livenessBy));
+    }
+};
+
+/// Holds this node's liveness lock on a connection of its own and confirms it every interval,
+/// away from the keeper's event loop: a blocked event loop leaves the session, and so the lock,
+/// alive, and must not stop the work (the renewal's part of the deadline bounds that). Each
+/// confirmation advances the liveness part of the deadline to half the grace after it was sent.
+/// A lock it cannot confirm for half the grace (or takes again after that: it may have been free
+/// long enough for the others to claim) is reported to the keeper (livenessGone), and its
+/// confirmation again after that (livenessBack), both queued to the keeper's thread.
+class LeaseKeeper::LivenessThread
+{
+public:
+    LivenessThread(LeaseKeeper *keeper, const Settings &settings, std::shared_ptr<Watchdog> watchdog, quint64 generation)
+        : m_keeper(keeper)
+        , m_location(settings.location)
+        , m_node(settings.node)
+        , m_scope(settings.scope)
+        , m_graceMs(settings.livenessGraceMs)
+        , m_intervalMs(qBound<qint64>(20, settings.livenessIntervalMs, qMax<qint64>(20, settings.livenessGraceMs / 4)))
+        , m_watchdog(std::move(watchdog))
+        , m_generation(generation)
+    {
+    }
+
+    ~LivenessThread()
+    {
+        {
+            const std::lock_guard<std::mutex> lock(m_mutex);
+            m_stopping = true;
+        }
+        m_wake.notify_all();
+        if (m_thread.joinable())
+            m_thread.join(); // its connection closes with it: the lock is free
+    }
+
+    /// Starts the thread and waits for its first check: false with *error when the lock could
+    /// not be asked for (the database could not be reached).
+    bool start(QString *error)
+    {
+        m_thread = std::thread([this] { run(); });
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_wake.wait(lock, [this] { return m_firstDone; });
+        if (!m_firstError.isEmpty()) {
+            *error = m_firstError;
+            return false;
+        }
+        return true;
+    }
+
+private:
+    void run()
+    {
+        LeaseStore store; // opened, used and closed on this thread (QtSql connections are per thread)
+        QString error;
+        std::optional<LeaseStore::Liveness> held;
+        const qint64 firstSent = steadyNowMs();
+        if (store.open(m_location, &error)) {
+            store.setScope(m_scope);
+            held = store.holdLiveness(m_node, &error);
+        }
+        {
+            const std::lock_guard<std::mutex> lock(m_mutex);
+            m_firstDone = true;
+            m_firstError = held ? QString() : error;
+        }
+        m_wake.notify_all();
+        if (!held)
+            return;
+        qint64 confirmedAt = firstSent;
+        m_watchdog->set(std::nullopt, confirmedAt + m_graceMs / 2);
+        bool gone = false;
+        bool heldElsewhereSaid = false;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(m_mutex);
+                if (m_wake.wait_for(lock, std::chrono::milliseconds(m_intervalMs), [this] { return m_stopping; }))
+                    return;
+            }
+            // Sent now: if the lock is found held, nobody could see it free before this moment,
+            // so nobody may claim this node's work before this moment plus the grace period.
+            const qint64 sent = steadyNowMs();
+            held = store.holdLiveness(m_node, &error);
+            if (held) {
+                if (*held == LeaseStore::Liveness::HeldElsewhere && !heldElsewhereSaid) {
+                    // Its previous process's session, not ended yet (or another node's key, by a
+                    // hash collision): held all the same, so the others do not take this node's
+                    // work early; this node takes the lock the moment that session ends.
+                    heldElsewhereSaid = true;
+                    qCWarning(lcLease).noquote() << m_node << "finds its liveness lock held by another session (its previous "
+                                                              "process?); it takes it when that session ends";
+                } else if (*held != LeaseStore::Liveness::HeldElsewhere) {
+                    heldElsewhereSaid = false;
+                }
+                if (*held == LeaseStore::Liveness::Taken && !gone && sent - confirmedAt > m_graceMs / 2) {
+                    // A new session took the lock (the connection was opened again), but after more
+                    // than half the grace: it may have been free long enough for the others to
+                    // claim. The keeper stops what it holds, then takes back what is still its own.
+                    gone = true;
+                    report(QStringLiteral("took its liveness lock again %1 ms after it last confirmed it").arg(sent - confirmedAt));
+                }
+                confirmedAt = sent;
+                m_watchdog->set(std::nullopt, confirmedAt + m_graceMs / 2);
+                if (std::exchange(gone, false)) {
+                    const quint64 generation = m_generation;
+                    LeaseKeeper *keeper = m_keeper;
+                    QMetaObject::invokeMethod(
+                        keeper, [keeper, generation] { keeper->livenessBack(generation); }, Qt::QueuedConnection);
+                }
+            } else if (!gone && steadyNowMs() - confirmedAt > m_graceMs / 2) {
+                // The lock may have been free since just after the last confirmation: the others
+                // may claim this node's work a grace period after that. The work has stopped at
+                // the deadline (from its own threads); the keeper gives it up.
+                gone = true;
+                report(QStringLiteral("could not confirm its liveness lock for %1 ms (%2)").arg(steadyNowMs() - confirmedAt).arg(error));
+            }
+        }
+    }
+
+    void report(const QString &why)
+    {
+        const quint64 generation = m_generation;
+        LeaseKeeper *keeper = m_keeper;
+        QMetaObject::invokeMethod(
+            keeper, [keeper, generation, why] { keeper->livenessGone(generation, why); }, Qt::QueuedConnection);
+    }
+
+    LeaseKeeper *const m_keeper; // outlives this thread (its stop() joins it)
+    const QString m_location;
+    const QString m_node;
+    const QString m_scope;
+    const qint64 m_graceMs;
+    const qint64 m_intervalMs;
+    const std::shared_ptr<Watchdog> m_watchdog;
+    const quint64 m_generation;
+    std::thread m_thread;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    bool m_stopping = false;
+    bool m_firstDone = false;
+    QString m_firstError;
+};
+
+LeaseKeeper::LeaseKeeper(QObject *parent) : QObject(parent), m_watchdog(std::make_shared<Watchdog>())
+{
+    m_watchdog->deadline = m_deadline;
     qRegisterMetaType<iptv::dvr::LeaseJob>();
     connect(&m_timer, &QTimer::timeout, this, &LeaseKeeper::tick);
     m_expiry.setSingleShot(true);
     m_expiry.setTimerType(Qt::PreciseTimer);
     connect(&m_expiry, &QTimer::timeout, this, &LeaseKeeper::tick);
     m_liveness.setTimerType(Qt::PreciseTimer);
-    connect(&m_liveness, &QTimer::timeout, this, &LeaseKeeper::checkLiveness);
+    connect(&m_liveness, &QTimer::timeout, this, &LeaseKeeper::watchOthers);
     m_clock.start();
 }
 
-LeaseKeeper::~LeaseKeeper() = default;
+LeaseKeeper::~LeaseKeeper()
+{
+    stop();
+}
 
 bool LeaseKeeper::start(const Settings &settings, QString *error)
 {
@@ -528,21 +692,19 @@ bool LeaseKeeper::start(const Settings &settings, QString *error)
     m_lastRenewMs = 0;
     m_reclaim = true;
     m_livenessLost = false;
-    m_heldElsewhereSaid = false;
     m_freeSince.clear();
-    m_confirmedAt = -1;
     m_renewSentAt = 0;
+    ++m_generation;
+    m_watchdog->set(std::nullopt, std::numeric_limits<qint64>::max());
     updateDeadline();
     if (livenessOn()) {
-        // The lock first: a node that claims holds it, so the others never see it free while it records.
-        const qint64 sent = m_clock.elapsed();
-        const auto held = m_store.holdLiveness(settings.node, error);
-        if (!held) {
+        // The lock first: a node that claims holds it, so the others never see it free while it
+        // records. Its own thread and connection hold it from now on (LivenessThread).
+        m_livenessThread = std::make_unique<LivenessThread>(this, settings, m_watchdog, m_generation);
+        if (!m_livenessThread->start(error)) {
             stop();
             return false;
         }
-        m_confirmedAt = sent;
-        updateDeadline();
         m_liveness.start(int(qBound<qint64>(20, settings.livenessIntervalMs, qMax<qint64>(20, settings.livenessGraceMs / 4))));
     }
     claimNow();
@@ -589,6 +751,8 @@ void LeaseKeeper::stop()
     m_timer.stop();
     m_expiry.stop();
     m_liveness.stop();
+    m_livenessThread.reset(); // its session ends: the lock is free
+    ++m_generation;           // what it reported and is still queued is ignored
     m_freeSince.clear();
     m_store.close();
     m_held.clear();
@@ -633,16 +797,13 @@ qint64 LeaseKeeper::steadyNowMs()
 void LeaseKeeper::updateDeadline()
 {
     if (!m_store.isPostgres()) {
-        m_deadline->store(std::numeric_limits<qint64>::max());
+        m_watchdog->set(std::numeric_limits<qint64>::max(), std::numeric_limits<qint64>::max());
         return;
     }
     // A renewal sent at T extends the leases to T + lease (the others' clocks, NTP-close): they
-    // may be claimed from then; a quarter of a period is the margin for the work to stop.
-    qint64 deadline = m_renewSentAt > 0 ? m_renewSentAt + m_settings.leaseMs * 3 / 4 : 0;
-    // The lock found held by a check sent at T: nobody may claim before T + grace (checkLiveness).
-    if (livenessOn() && m_confirmedAt >= 0)
-        deadline = std::min(deadline, m_clock.msecsSinceReference() + m_confirmedAt + m_settings.livenessGraceMs / 2);
-    m_deadline->store(deadline);
+    // may be claimed from then; a quarter of a period is the margin for the work to stop. The
+    // lock's part (half the grace after its last confirmation was sent) is the liveness thread's.
+    m_watchdog->set(m_renewSentAt > 0 ? m_renewSentAt + m_settings.leaseMs * 3 / 4 : 0, std::nullopt);
 }
 
 bool LeaseKeeper::stopIfOverdue()
@@ -650,17 +811,17 @@ bool LeaseKeeper::stopIfOverdue()
     if (m_held.isEmpty() || !m_timer.isActive() || steadyNowMs() < m_deadline->load())
         return false;
     qCWarning(lcLease).noquote() << m_settings.node
-                                 << QStringLiteral("ran again %1 ms after its watchdog deadline (its thread was blocked): the work "
-                                                   "on all %2 it holds has stopped by itself; it takes back what nobody took meanwhile")
+                                 << QStringLiteral("ran again %1 ms after its watchdog deadline (its thread was blocked, or its "
+                                                   "lock went unconfirmed): the work on all %2 it holds has stopped by itself; it "
+                                                   "takes back what nobody took meanwhile")
                                         .arg(steadyNowMs() - m_deadline->load())
                                         .arg(m_held.size());
     const QStringList stopped = std::exchange(m_held, {});
     for (const QString &id : stopped)
         Q_EMIT lost(id, false);
-    if (livenessOn())
-        m_livenessLost = true; // taken back once the lock is confirmed again (checkLiveness)
-    else
-        m_renewNow = true; // taken back by the renewal (tick)
+    // Taken back by the renewal (tick) once the deadline is ahead again: the renewal's part
+    // renewed, the lock's confirmed by the liveness thread (or, lost, after livenessBack()).
+    m_renewNow = true;
     return true;
 }
 
@@ -703,7 +864,7 @@ void LeaseKeeper::tick()
 {
     stopIfOverdue();
     if (!m_timer.isActive() || m_livenessLost)
-        return; // without its liveness lock this node neither renews nor claims (checkLiveness)
+        return; // without its liveness lock this node neither renews nor claims (livenessBack)
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     const qint64 sentAt = steadyNowMs();
     QString error;
@@ -771,6 +932,8 @@ void LeaseKeeper::tick()
         if (!again.isEmpty())
             takeBack(again);
     }
+    if (steadyNowMs() >= m_deadline->load())
+        return; // what it claimed would stop at once (the lock not confirmed lately): later
     const int room = m_settings.peers.isEmpty() ? m_settings.capacity - int(m_held.size()) : balance(now);
     if (room <= 0)
         return;
@@ -815,68 +978,43 @@ QStringList LeaseKeeper::goneNodes() const
     return gone;
 }
 
-void LeaseKeeper::checkLiveness()
+void LeaseKeeper::livenessGone(quint64 generation, const QString &why)
+{
+    if (generation != m_generation || !m_timer.isActive() || m_livenessLost)
+        return;
+    m_livenessLost = true;
+    // Its work stopped at the deadline already (from its own threads); what it holds is given up
+    // here, and taken back after livenessBack() when nobody took it meanwhile.
+    qCWarning(lcLease).noquote() << m_settings.node
+                                 << QStringLiteral("%1: it stops all %2 it holds, as the others may take them over %3 ms after "
+                                                   "the lock was lost")
+                                        .arg(why)
+                                        .arg(m_held.size())
+                                        .arg(m_settings.livenessGraceMs);
+    const QStringList given = std::exchange(m_held, {});
+    for (const QString &id : given)
+        Q_EMIT lost(id, false);
+    Q_EMIT failed(why);
+}
+
+void LeaseKeeper::livenessBack(quint64 generation)
+{
+    if (generation != m_generation || !m_timer.isActive() || !m_livenessLost)
+        return;
+    m_livenessLost = false;
+    qCInfo(lcLease).noquote() << m_settings.node << "has its liveness lock again: it takes back what nobody took meanwhile";
+    m_renewNow = true; // what is still its own is taken back (tick)
+    tick();
+}
+
+void LeaseKeeper::watchOthers()
 {
     if (!m_timer.isActive() || !livenessOn())
         return;
     stopIfOverdue();
-    // Sent now: if the lock is found held, nobody could see it free before this moment, so
-    // nobody may claim this node's work before this moment plus the grace period.
-    const qint64 sent = m_clock.elapsed();
+    if (m_livenessLost)
+        return;
     QString error;
-    const auto held = m_store.holdLiveness(m_settings.node, &error);
-    if (held && *held == LeaseStore::Liveness::Taken && !m_livenessLost && !m_held.isEmpty()
-        && sent - m_confirmedAt > m_settings.livenessGraceMs / 2) {
-        // A new session took the lock (the connection was opened again), but after more than
-        // half the grace: the lock may have been free long enough for the others to claim. This
-        // node stops what it holds, then takes back what is still its own (a gap, never two writers).
-        qCWarning(lcLease).noquote() << m_settings.node
-                                     << QStringLiteral("took its liveness lock again %1 ms after it last confirmed it: it stops "
-                                                       "what it holds and takes back what nobody took meanwhile")
-                                            .arg(sent - m_confirmedAt);
-        const QStringList stopped = std::exchange(m_held, {});
-        for (const QString &id : stopped)
-            Q_EMIT lost(id, false);
-        m_livenessLost = true; // taken back below
-    }
-    if (held) {
-        if (*held == LeaseStore::Liveness::HeldElsewhere && !m_heldElsewhereSaid) {
-            // Its previous process's session, not ended yet (or another node's key, by a hash
-            // collision): held all the same, so the others do not take this node's work early;
-            // this node takes the lock the moment that session ends.
-            m_heldElsewhereSaid = true;
-            qCWarning(lcLease).noquote() << m_settings.node << "finds its liveness lock held by another session (its previous process?); "
-                                                              "it takes it when that session ends";
-        } else if (*held != LeaseStore::Liveness::HeldElsewhere) {
-            m_heldElsewhereSaid = false;
-        }
-        m_confirmedAt = sent;
-        updateDeadline();
-        if (m_livenessLost) {
-            m_livenessLost = false;
-            qCInfo(lcLease).noquote() << m_settings.node << "has its liveness lock again: it takes back what nobody took meanwhile";
-            m_renewNow = true; // what is still its own is taken back (tick)
-            tick();
-        }
-    } else if (!m_livenessLost && sent - m_confirmedAt > m_settings.livenessGraceMs / 2) {
-        // The lock may have been free since just after the last confirmation: the others may
-        // claim this node's work a grace period after that. Everything stops first.
-        m_livenessLost = true;
-        qCWarning(lcLease).noquote() << m_settings.node
-                                     << QStringLiteral("could not confirm its liveness lock for %1 ms (%2): it stops all %3 it "
-                                                       "holds, as the others may take them over %4 ms after the lock was lost")
-                                            .arg(sent - m_confirmedAt)
-                                            .arg(error)
-                                            .arg(m_held.size())
-                                            .arg(m_settings.livenessGraceMs);
-        const QStringList given = std::exchange(m_held, {});
-        for (const QString &id : given)
-            Q_EMIT lost(id, false);
-        Q_EMIT failed(error);
-        return;
-    }
-    if (!held || m_livenessLost)
-        return;
     // The others: a holder of unexpired leases whose lock nobody holds has ended. Gone once its
     // lock has stayed free for the grace period (it may only be reconnecting).
     const std::optional<QStringList> free = m_store.nodesWithoutLiveness(m_settings.node, QDateTime::currentMSecsSinceEpoch(), &error);

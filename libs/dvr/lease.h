@@ -17,22 +17,27 @@
 //
 // Liveness (PostgreSQL, LeaseKeeper::Settings::livenessGraceMs > 0): a dead node need not be
 // waited for until its leases expire. Each keeper holds a session-level advisory lock keyed by its
-// scope and node name on its own connection for as long as it lives; PostgreSQL frees it the moment
-// that session ends (a kill -9 or a crash closes the socket; a terminated backend; a restart). A
-// node whose lock has been free for the grace period is gone: the others claim its recordings then,
-// whatever its leases say, the claim repeating the lock's check in its UPDATE. A node keeps
-// checking its own lock (livenessIntervalMs); one that cannot confirm it for half the grace period
-// (its connection dropped and could not be opened again, or the lock was taken by another session)
-// stops its recordings: since the lock was held when it last confirmed it, nobody may claim them
-// before that moment plus the grace period, so it stops first. The lease expiry stays the fallback
+// scope and node name for as long as it lives, on a connection of its own used by a thread of its
+// own (the liveness thread: a blocked event loop leaves the session, and so the lock, alive and
+// confirmed); PostgreSQL frees it the moment that session ends (a kill -9 or a crash closes the
+// socket; a terminated backend; a restart). A node whose lock has been free for the grace period
+// is gone: the others claim its recordings then, whatever its leases say, the claim repeating the
+// lock's check in its UPDATE (the keeper's thread looks at the others' locks). The liveness thread
+// keeps checking its own lock (livenessIntervalMs); when it cannot confirm it for half the grace
+// period (its connection dropped and could not be opened again, or the lock was taken by another
+// session) the work stops at the watchdog deadline (below), and the keeper's thread, told by a
+// queued call, gives up its recordings: since the lock was held when it was last confirmed,
+// nobody may claim them before that moment plus the grace period, so it stops first. The lease expiry stays the fallback
 // for a node alive to PostgreSQL but stuck (stopped, partitioned with its session still open).
 //
 // The watchdog (PostgreSQL): what a keeper holds is worked on by other threads (recorders) that
-// go on when the keeper's own thread hangs, while its session, and so its liveness lock, may stay
-// open: the others claim the work when its leases expire. writeDeadline() is the moment, on the
-// monotonic clock, after which the others may claim (or may soon) unless this thread proves
-// otherwise: three quarters of a lease period after the last renewal was sent and, with liveness,
-// half the grace after the last confirmation of the lock was sent. The workers check it from
+// go on when the keeper's own thread (or its liveness thread) hangs: the others claim the work
+// when its leases expire, or once its lock has been free for the grace. writeDeadline() is the
+// moment, on the monotonic clock, after which the others may claim (or may soon), the earlier of
+// two parts each advanced by its own thread: three quarters of a lease period after the last
+// renewal was sent (the keeper's thread) and, with liveness, half the grace after the last
+// confirmation of the lock was sent (the liveness thread). A keeper's thread blocked for less than
+// three quarters of a lease costs nothing while its liveness thread confirms the lock. The workers check it from
 // their own threads (RecorderSettings::writeFence) and stop by themselves once it has passed, so
 // two nodes never work on one item whatever this thread does. When the thread runs again, it
 // gives everything up (lost) and takes back what nobody took meanwhile, as after a lost lock.
@@ -206,7 +211,8 @@ public:
         QList<LeasePeer> peers; ///< not empty: balanced among these (see above); capacity is not used
         /// PostgreSQL: a node whose liveness lock stays free this long is gone, and its recordings
         /// are claimed then instead of at their leases' expiry; this node stops its own when it
-        /// cannot confirm its lock for half of it. 0: off (leases only; SQLite never has it).
+        /// cannot confirm its lock for half of it. The lock is held on a second connection, by a
+        /// thread of the keeper's own. 0: off (leases only; SQLite never has it).
         qint64 livenessGraceMs = 0;
         /// How often the own lock is confirmed and the others' are looked at (with a grace set).
         qint64 livenessIntervalMs = 250;
@@ -246,8 +252,9 @@ public:
     /// holds it: it is no longer held here, and is taken back (claimed() again) at the next
     /// renewal when nobody took it meanwhile and the deadline is ahead again.
     void giveBack(const QString &id);
-    /// Liveness is on (PostgreSQL and a grace set) and this node could not confirm its lock for
-    /// half the grace: it holds nothing until it has it again.
+    /// Liveness is on (PostgreSQL and a grace set) and this node's liveness thread could not
+    /// confirm its lock for half the grace (as this thread learnt it): it holds nothing until it
+    /// has it again.
     bool livenessLost() const { return m_livenessLost; }
     LeaseStore &store() { return m_store; }
 
@@ -264,10 +271,19 @@ Q_SIGNALS:
     void failed(const QString &error);
 
 private:
+    class LivenessThread;
+    struct Watchdog;
+
     void tick();
-    /// Liveness: confirms this node's lock (or stops everything when it cannot for half the
-    /// grace), and claims what gone nodes held.
-    void checkLiveness();
+    /// Liveness, on this thread: gives everything up when the watchdog deadline passed while
+    /// this thread was blocked, and looks at the other nodes' locks (claims what gone nodes held).
+    void watchOthers();
+    /// From the liveness thread (queued): this node's lock could not be confirmed for half the
+    /// grace, or was taken again after that: it stops everything it holds. `generation`: the
+    /// start() it belongs to (a report from a keeper's earlier run is ignored).
+    void livenessGone(quint64 generation, const QString &why);
+    /// From the liveness thread (queued): the lock is confirmed again after livenessGone().
+    void livenessBack(quint64 generation);
     bool livenessOn() const { return m_settings.livenessGraceMs > 0 && m_store.isPostgres(); }
     /// The nodes whose liveness lock was free for the grace period (claimable from now).
     QStringList goneNodes() const;
@@ -281,7 +297,7 @@ private:
 
     /// With room for more: a look the moment the first lease another node holds expires.
     void watchExpiry(qint64 nowMs);
-    /// The deadline from the last renewal and confirmation sent (PostgreSQL; none on SQLite).
+    /// The renewal's part of the deadline from the last renewal sent (PostgreSQL; none on SQLite).
     void updateDeadline();
     /// This thread did not run until after the deadline (its work stopped by itself): gives
     /// everything up, to take back what is still its own; true when it did.
@@ -296,16 +312,18 @@ private:
     bool m_reclaim = false; ///< the first look takes back this node's own leases
     QSet<QString> m_heldBack; ///< handed over, freed once their work has stopped (holdRelease)
     // Liveness (PostgreSQL, livenessGraceMs > 0). Durations on the monotonic clock.
-    QTimer m_liveness;
+    QTimer m_liveness; ///< watchOthers()
     QElapsedTimer m_clock;
-    qint64 m_confirmedAt = -1;        ///< when the last check that found the lock held was sent
+    std::unique_ptr<LivenessThread> m_livenessThread; ///< holds and confirms this node's lock
+    quint64 m_generation = 0;         ///< start() count: the liveness thread's reports carry it
     bool m_livenessLost = false;      ///< stopped everything for want of the lock (livenessLost())
     bool m_renewNow = false;          ///< the next tick renews, whenever the last renewal was
-    bool m_heldElsewhereSaid = false; ///< logged once
     QHash<QString, qint64> m_freeSince; ///< other nodes seen without their lock, since when
     // The watchdog (steadyNowMs() values).
     qint64 m_renewSentAt = 0;  ///< when the last renewal (or reclaim) that succeeded was sent
     std::shared_ptr<std::atomic<qint64>> m_deadline = std::make_shared<std::atomic<qint64>>(0);
+    /// The deadline's two parts, the liveness thread's and this thread's.
+    std::shared_ptr<Watchdog> m_watchdog;
 };
 
 } // namespace iptv::dvr

@@ -100,6 +100,28 @@ public:
         return n;
     }
 
+    /// Terminates only the sessions of `applicationName` that hold a Diver liveness lock (a
+    /// LeaseKeeper's liveness thread: its own connection), leaving the node's other sessions
+    /// open: how many, or -1.
+    int terminateLivenessSessions(const QString &databaseUri, const QString &applicationName)
+    {
+        int n = -1;
+        withConnection(databaseUri, [&](QSqlDatabase db) {
+            QSqlQuery q(db);
+            // 1685484081 = 0x64767231 ("dvr1"), the liveness locks' first key (libs/dvr/lease.cpp).
+            q.prepare(QStringLiteral("SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a WHERE a.application_name = ? "
+                                     "AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' "
+                                     "AND l.classid = 1685484081 AND l.objsubid = 2 AND l.granted)"));
+            q.addBindValue(applicationName);
+            if (q.exec() && q.next())
+                n = q.value(0).toInt();
+            else
+                qWarning().noquote() << "terminating the liveness sessions of" << applicationName << ":" << q.lastError().text();
+            return n >= 0;
+        });
+        return n;
+    }
+
     /// A login role of a node's own (a superuser, made again when it was there), which the test
     /// can forbid to log in (allowLogin): `databaseUri` as that role, or empty with a warning.
     QString createNodeRole(const QString &databaseUri, const QString &role)

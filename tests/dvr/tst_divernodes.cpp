@@ -262,6 +262,7 @@ private Q_SLOTS:
     void deleteOfTheLastViewerAgainstAJoiningOne();
     void expiryOfACopyAgainstAJoiningViewer();
     void copyFoldersAreTheirOwn();
+    void shortBlockKeepsRecording();
     void blockedNodeStopsBeforeTakeover();
     void stopOnOtherNodeEndsTheCopy();
     void twoNodesNeverRecordTheSameCopy();
@@ -1046,12 +1047,77 @@ void TestDiverNodes::copyFoldersAreTheirOwn()
     a.stop();
 }
 
+// A node whose event loop hangs for 3 s (a test hook), longer than half the grace, while its
+// session is alive: its liveness thread confirms its lock all along, so it records on without a
+// gap and the other node takes nothing.
+
 // A node whose event loop hangs (a test hook blocks it for 14 s) while its recorder's threads
 // and its database session live on: the session holds its liveness lock, so the other node
 // claims the copy when its 10 s lease expires. The blocked node's recorder stops by itself at
-// the watchdog deadline (half the 1.5 s grace after the last confirmation of the lock), long
-// before that: nothing is written to the copy between then and the other node's claim, never
+// the watchdog deadline (3/4 of the lease after the last renewal; its liveness thread confirms
+// its lock all along), before that: nothing is written to the copy between then and the other node's claim, never
 // two writers; the other records on after a gap. Running again, the blocked node takes nothing back.
+void TestDiverNodes::shortBlockKeepsRecording()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"shortblock"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 3600, u"Stall"_qs));
+    const int leaseSeconds = 10, graceMs = 1500, blockMs = 3000;
+    const quint16 portA = startNodeProcess(test, u"node-a"_qs, db, {}, leaseSeconds, graceMs);
+    QVERIFY(portA != 0);
+    QProcess *processA = m_processes.value(u"node-a"_qs);
+    const QByteArray box = ticket(u"STB-W"_qs);
+    QCOMPARE(call("POST", portA, u"/api/recordings"_qs, box,
+                  {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}})
+                 .status,
+             201);
+    iptv::dvr::LeaseStore leases;
+    RecordingStore store;
+    QString error;
+    QVERIFY2(leases.open(db, &error) && store.open(db, &error), qPrintable(error));
+    auto leaseOf = [&] {
+        const auto jobs = leases.jobs(&error);
+        return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(leaseOf().node, u"node-a"_qs, 10000);
+    const auto copies = store.copies(&error);
+    QVERIFY2(copies && copies->size() == 1, qPrintable(error));
+    const QString folder = copies->first().directory;
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= 3, 20000);
+    QVERIFY(startNodeProcess(test, u"node-b"_qs, db, {}, leaseSeconds, graceMs) != 0);
+
+    QByteArray logA;
+    QVERIFY(blockEventLoop(test, u"node-a"_qs, blockMs));
+    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("test hook: the event loop blocks"), 5000);
+    const qsizetype blockedAt = logA.indexOf("test hook: the event loop blocks");
+    const qsizetype before = segmentsIn(folder).size();
+    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("test hook: the event loop runs again"), blockMs + 10000);
+    // Two grace periods after the block: node-b has looked at node-a's lock again and again.
+    QTest::qWait(2 * graceMs);
+    logA += processA->readAll();
+    const QByteArray sinceBlock = logA.mid(blockedAt);
+    QVERIFY2(!sinceBlock.contains("may no longer write it") && !sinceBlock.contains("watchdog deadline"),
+             qPrintable(u"node-a stopped its recorder for a %1 ms block of its event loop:\n"_qs.arg(blockMs)
+                        + QString::fromUtf8(sinceBlock)));
+    const iptv::dvr::LeaseJob lease = leaseOf();
+    QCOMPARE(lease.node, u"node-a"_qs);
+    QCOMPARE(lease.takeovers, 0);
+    // It recorded through the block: segments written during it, and none missing between them.
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= before + blockMs / 1000 + 1, 10000);
+    const QList<iptv::dvr::ArchiveSegment> all = segmentsIn(folder);
+    for (int i = 1; i < all.size(); ++i)
+        QVERIFY2(!all.at(i).gap && all.at(i).sequence == all.at(i - 1).sequence + 1,
+                 qPrintable(QStringLiteral("a gap before segment %1 of %2 (sequence %3 after %4, gap mark %5)")
+                                .arg(i).arg(all.size()).arg(all.at(i).sequence).arg(all.at(i - 1).sequence).arg(all.at(i).gap)));
+}
+
 void TestDiverNodes::blockedNodeStopsBeforeTakeover()
 {
     NEED_POSTGRES();
@@ -1095,7 +1161,8 @@ void TestDiverNodes::blockedNodeStopsBeforeTakeover()
     QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("test hook: the event loop blocks"), 5000);
     // Stopped at the deadline (written to its log from the recorder's thread); what it wrote
     // meanwhile is checked first.
-    const bool fenced = QTest::qWaitFor([&] { return (logA += processA->readAll()).contains("may no longer write it"); }, 5000);
+    const bool fenced = QTest::qWaitFor([&] { return (logA += processA->readAll()).contains("may no longer write it"); },
+                                        leaseSeconds * 1000);
     const qint64 fencedAfter = sinceBlock.elapsed();
     // A segment being synced at that moment lands; then nothing until node-b claims.
     QTest::qWait(1000);
@@ -1109,7 +1176,9 @@ void TestDiverNodes::blockedNodeStopsBeforeTakeover()
     QVERIFY2(claimedAfter < blockMs, qPrintable(QStringLiteral("node-b claimed %1 ms into the block").arg(claimedAfter)));
     qInfo().noquote() << QStringLiteral("node-a's recorder stopped %1 ms into the block; node-b claimed the copy %2 ms into it")
                              .arg(fencedAfter).arg(claimedAfter);
-    QVERIFY2(fencedAfter < leaseSeconds * 1000 / 2, qPrintable(QString::number(fencedAfter)));
+    // 3/4 of the lease after the last renewal (renewed every third of a lease before the block).
+    QVERIFY2(fencedAfter < leaseSeconds * 1000 * 3 / 4 + 1000,
+             qPrintable(QStringLiteral("%1 ms into the block (lease %2 s)").arg(fencedAfter).arg(leaseSeconds)));
 
     // node-b records on after a gap; node-a runs again, gives the copy up and takes nothing back.
     QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= stopped.size() + 3, 20000);

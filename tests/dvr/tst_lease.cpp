@@ -7,7 +7,9 @@
 // whose session ended is taken over once its lock has been free for the grace period, long before
 // its leases expire, while one whose connection is terminated and opened again at once keeps its
 // work; a node that loses its session and cannot open another stops its work before the other
-// node may claim it.
+// node may claim it. The lock is held and confirmed by a thread of its own: a keeper whose event
+// loop is blocked for seconds keeps its work and nobody takes it over, while one whose liveness
+// session alone is terminated stops within half the grace.
 
 #include "../common/postgresserver.h"
 
@@ -27,6 +29,7 @@
 #include <QRegularExpression>
 #include <QScopeGuard>
 
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -60,6 +63,8 @@ private Q_SLOTS:
     void storeReconnects();
     void goneNodeIsTakenOverBeforeItsLeaseExpires();
     void nodeWithoutItsSessionStopsFirst();
+    void blockedEventLoopKeepsTheLock();
+    void nodeWithoutItsLivenessSessionStops();
     void handOverWaitsForTheWorkToStop();
     void fairSharesAddUp_data();
     void fairSharesAddUp();
@@ -392,20 +397,26 @@ void TestLease::blockedKeeperKeepsItsLeases()
     }
     bool blocked = false;
     qint64 deadlinePassedAfter = -1; ///< ms into the block; -1: never
+    qint64 deadlineInBlock = -1;     ///< the deadline that passed, in ms after the block began (not the sampling's lateness)
     QTimer::singleShot(0, this, [&] {
         QElapsedTimer t;
         t.start();
+        const qint64 blockStart = LeaseKeeper::steadyNowMs();
         while (t.elapsed() < leaseMs * 2) {
-            if (deadlinePassedAfter < 0 && LeaseKeeper::steadyNowMs() >= deadline->load())
+            const qint64 at = deadline->load();
+            if (deadlinePassedAfter < 0 && LeaseKeeper::steadyNowMs() >= at) {
                 deadlinePassedAfter = t.elapsed();
+                deadlineInBlock = at - blockStart;
+            }
             QThread::msleep(10);
         }
         blocked = true;
     });
     QTRY_VERIFY(blocked);
     if (postgres) {
-        QVERIFY2(deadlinePassedAfter >= 0 && deadlinePassedAfter <= leaseMs * 3 / 4,
-                 qPrintable(QStringLiteral("the deadline passed %1 ms into the block").arg(deadlinePassedAfter)));
+        QVERIFY2(deadlinePassedAfter >= 0 && deadlineInBlock <= leaseMs * 3 / 4,
+                 qPrintable(QStringLiteral("the deadline passed %1 ms into the block (seen %2 ms into it)")
+                                .arg(deadlineInBlock).arg(deadlinePassedAfter)));
         QTRY_COMPARE(lost.size(), 2);
         QTRY_COMPARE(claimed.size(), 4);
         for (const QList<QVariant> &c : lost)
@@ -617,9 +628,10 @@ void TestLease::goneNodeIsTakenOverBeforeItsLeaseExpires()
     QTRY_COMPARE(claimedA.size(), 3);
     QVERIFY2(b.start(sb, &error), qPrintable(error));
 
-    // node-a's connection terminated: it opens another at its next check, takes its lock again
-    // within the grace period and keeps its work; node-b takes nothing (three grace periods).
-    QCOMPARE(m_postgres.terminateBackends(db, u"lease-a"_qs), 1);
+    // node-a's connections (its store's and its liveness thread's) terminated: it opens others at
+    // its next check, takes its lock again within the grace period and keeps its work; node-b
+    // takes nothing (three grace periods).
+    QCOMPARE(m_postgres.terminateBackends(db, u"lease-a"_qs), 2);
     QTest::qWait(int(3 * graceMs));
     QCOMPARE(claimedB.size(), 0);
     QCOMPARE(lostA.size(), 0);
@@ -687,10 +699,12 @@ void TestLease::nodeWithoutItsSessionStopsFirst()
     // then may node-b claim it (long before the leases expire).
     QVERIFY(m_postgres.allowLogin(db, u"lease_a"_qs, false));
     const qint64 cutAt = clock.elapsed();
-    QCOMPARE(m_postgres.terminateBackends(db, u"lease-a"_qs), 1);
+    QCOMPARE(m_postgres.terminateBackends(db, u"lease-a"_qs), 2); // its store's session and its liveness thread's
     QTRY_COMPARE_WITH_TIMEOUT(lostA.size(), 3, int(leaseMs / 4));
     QVERIFY(a.held().isEmpty());
-    QVERIFY(a.livenessLost());
+    // Given up at the deadline (its keeper's thread saw it pass) or by the liveness thread's word:
+    // that word comes at its next check.
+    QTRY_VERIFY_WITH_TIMEOUT(a.livenessLost(), int(leaseMs / 4));
     QTRY_COMPARE_WITH_TIMEOUT(claimedB.size(), 3, int(leaseMs / 2));
     qInfo().noquote() << QStringLiteral("node-a stopped its work %1 ms after its session was cut; node-b claimed it %2 ms after "
                                         "(grace %3 ms, lease %4 ms)")
@@ -708,6 +722,122 @@ void TestLease::nodeWithoutItsSessionStopsFirst()
     QCOMPARE(b.held().size(), 3);
     a.stop();
     b.stop();
+}
+
+// node-a's event loop (this thread's) blocked for 3 s, four times half the grace, while its
+// liveness thread keeps its session's lock confirmed: its watchdog deadline never passes (the
+// lease's three quarters are 15 s away), it keeps all it holds, and node-b takes nothing.
+void TestLease::blockedEventLoopKeepsTheLock()
+{
+    if (!m_postgresError.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError));
+    const QString db = database(true);
+    QVERIFY(!db.isEmpty());
+    const qint64 leaseMs = 20000, graceMs = 1500, blockMs = 3000; // diver's default grace
+    QString error;
+    {
+        LeaseStore setup;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper a, b;
+    QSignalSpy claimedA(&a, &LeaseKeeper::claimed);
+    QSignalSpy lostA(&a, &LeaseKeeper::lost);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    LeaseKeeper::Settings sa{db, u"node-a"_qs, leaseMs, 10};
+    sa.livenessGraceMs = graceMs;
+    LeaseKeeper::Settings sb{db, u"node-b"_qs, leaseMs, 10};
+    sb.livenessGraceMs = graceMs;
+    QVERIFY2(a.start(sa, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 3);
+    QVERIFY2(b.start(sb, &error), qPrintable(error));
+    const auto deadline = a.writeDeadline();
+    QVERIFY(LeaseKeeper::steadyNowMs() < deadline->load());
+
+    bool blocked = false;
+    qint64 deadlinePassedAfter = -1; ///< ms into the block; -1: never
+    qint64 leastAheadMs = std::numeric_limits<qint64>::max();
+    QTimer::singleShot(0, this, [&] {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < blockMs) {
+            const qint64 ahead = deadline->load() - LeaseKeeper::steadyNowMs();
+            leastAheadMs = std::min(leastAheadMs, ahead);
+            if (deadlinePassedAfter < 0 && ahead <= 0)
+                deadlinePassedAfter = t.elapsed();
+            QThread::msleep(10);
+        }
+        blocked = true;
+    });
+    QTRY_VERIFY(blocked);
+    QVERIFY2(deadlinePassedAfter < 0,
+             qPrintable(QStringLiteral("the watchdog deadline passed %1 ms into a %2 ms block of the event loop (grace %3 ms)")
+                            .arg(deadlinePassedAfter).arg(blockMs).arg(graceMs)));
+    qInfo().noquote() << QStringLiteral("during the %1 ms block the deadline stayed at least %2 ms ahead").arg(blockMs).arg(leastAheadMs);
+    // Two grace periods after the block: node-b has looked at node-a's lock again and again.
+    QTest::qWait(int(2 * graceMs));
+    QCOMPARE(lostA.size(), 0);
+    QCOMPARE(claimedA.size(), 3);
+    QCOMPARE(claimedB.size(), 0);
+    QVERIFY(!a.livenessLost());
+    QCOMPARE(a.held().size(), 3);
+    QVERIFY(LeaseKeeper::steadyNowMs() < deadline->load());
+    a.stop();
+    b.stop();
+}
+
+// node-a's liveness session alone is terminated and cannot log in again, its store's session
+// staying open: its watchdog deadline passes within half the grace of the cut, its keeper learns
+// it and gives everything up; allowed to log in again, it has its lock back and takes back what
+// nobody took (no other node here).
+void TestLease::nodeWithoutItsLivenessSessionStops()
+{
+    if (!m_postgresError.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError));
+    const QString db = database(true);
+    QVERIFY(!db.isEmpty());
+    const qint64 leaseMs = 20000, graceMs = 1000;
+    QString error;
+    const QString asA = m_postgres.createNodeRole(db, u"lease_a"_qs);
+    QVERIFY(!asA.isEmpty());
+    auto loginAgain = qScopeGuard([&] { m_postgres.allowLogin(db, u"lease_a"_qs, true); });
+    {
+        LeaseStore setup;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper a;
+    QSignalSpy claimedA(&a, &LeaseKeeper::claimed);
+    QSignalSpy lostA(&a, &LeaseKeeper::lost);
+    LeaseKeeper::Settings sa{asA + u"?application_name=lease-a"_qs, u"node-a"_qs, leaseMs, 10};
+    sa.livenessGraceMs = graceMs;
+    QVERIFY2(a.start(sa, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 3);
+    const auto deadline = a.writeDeadline();
+
+    QVERIFY(m_postgres.allowLogin(db, u"lease_a"_qs, false));
+    const qint64 cutAt = LeaseKeeper::steadyNowMs();
+    QCOMPARE(m_postgres.terminateLivenessSessions(db, u"lease-a"_qs), 1);
+    // The last confirmation was sent before the cut: the deadline is at most half the grace after it.
+    QTRY_VERIFY_WITH_TIMEOUT(LeaseKeeper::steadyNowMs() >= deadline->load(), int(leaseMs / 4));
+    const qint64 deadlineAfterCut = deadline->load() - cutAt;
+    QTRY_COMPARE_WITH_TIMEOUT(lostA.size(), 3, int(leaseMs / 4));
+    const qint64 lostAfterCut = LeaseKeeper::steadyNowMs() - cutAt;
+    qInfo().noquote() << QStringLiteral("node-a's watchdog deadline was %1 ms after its liveness session was cut; its keeper gave "
+                                        "its work up %2 ms after (grace %3 ms)")
+                             .arg(deadlineAfterCut).arg(lostAfterCut).arg(graceMs);
+    QVERIFY2(deadlineAfterCut <= graceMs / 2, qPrintable(QStringLiteral("the deadline was %1 ms after the cut").arg(deadlineAfterCut)));
+    QTRY_VERIFY_WITH_TIMEOUT(a.livenessLost(), int(leaseMs / 4)); // the liveness thread's word, at its next check
+    QVERIFY(a.held().isEmpty());
+
+    QVERIFY(m_postgres.allowLogin(db, u"lease_a"_qs, true));
+    QTRY_VERIFY_WITH_TIMEOUT(!a.livenessLost(), 40000);
+    QTRY_COMPARE_WITH_TIMEOUT(claimedA.size(), 6, 10000);
+    QCOMPARE(a.held().size(), 3);
+    QVERIFY(LeaseKeeper::steadyNowMs() < deadline->load());
+    a.stop();
 }
 
 void TestLease::fairSharesAddUp_data()
