@@ -1019,19 +1019,27 @@ void DiverServer::setupRoutes()
         return QDateTime::currentMSecsSinceEpoch()
             + qMin<qint64>(dvr::playlistTargetSeconds(m_config.segmentSeconds) * 1000LL + 2000, 7000);
     };
+    // A /play/<id>/… request's asker (a ticket, a playback token for that recording, the
+    // operator) and its recording, or the refusal.
+    auto playbackOf = [this, findRecording, recordingRefused](const RouteContext &c, std::optional<PlaybackGrant> *grant,
+                                                               std::optional<Identity> *who, Reply *refusal) -> std::optional<RecordingRow> {
+        *who = identifyPlayback(c, grant, refusal);
+        if (!*who)
+            return std::nullopt;
+        if (auto refused = recordingRefused(c, *grant)) {
+            *refusal = std::move(*refused);
+            return std::nullopt;
+        }
+        return findRecording(c, **who, refusal);
+    };
     r->addAsyncRoute(Method::Get, u"/play/<id>/index.m3u8"_qs,
-                     [this, findRecordingId, holdUntil, recordingRefused, segmentQuery](RouteContext &c, http::Router::Respond respond) {
+                     [this, findRecordingId, holdUntil, playbackOf, segmentQuery](RouteContext &c, http::Router::Respond respond) {
         Reply refusal;
         std::optional<PlaybackGrant> grant;
-        const auto who = identifyPlayback(c, &grant, &refusal);
-        if (!who)
-            return respond(refusal);
-        if (const auto refused = recordingRefused(c, grant))
-            return respond(*refused);
-        Reply missing;
-        const auto first = findRecordingId(c.params.value(0), *who, &missing);
+        std::optional<Identity> who;
+        const auto first = playbackOf(c, &grant, &who, &refusal);
         if (!first)
-            return respond(missing);
+            return respond(refusal);
         PlaylistAsk ask = playlistAsk(c);
         // The segments' URIs carry what the player came with (a box's ticket becomes a playback
         // token: a playlist reloaded for hours outlives the ticket).
@@ -1086,19 +1094,13 @@ void DiverServer::setupRoutes()
     // /play/<id>/thumbnails.vtt[?every=<seconds>]: a WebVTT track of scrubbing thumbnails (one
     // every 10 s by default), their images next to the segments. Thumbnails are decoded off the
     // event loop, once each; a recording in progress gets the ones of what it holds so far.
-    r->addAsyncRoute(Method::Get, u"/play/<id>/thumbnails.vtt"_qs,
-                     [this, findRecording, recordingRefused, segmentQuery](RouteContext &c, http::Router::Respond respond) {
+    r->addAsyncRoute(Method::Get, u"/play/<id>/thumbnails.vtt"_qs, [this, playbackOf, segmentQuery](RouteContext &c, http::Router::Respond respond) {
         Reply refusal;
         std::optional<PlaybackGrant> grant;
-        const auto who = identifyPlayback(c, &grant, &refusal);
-        if (!who)
-            return respond(refusal);
-        if (const auto refused = recordingRefused(c, grant))
-            return respond(*refused);
-        Reply missing;
-        const auto row = findRecording(c, *who, &missing);
+        std::optional<Identity> who;
+        const auto row = playbackOf(c, &grant, &who, &refusal);
         if (!row)
-            return respond(missing);
+            return respond(refusal);
         Reply bad;
         const auto every = c.intQuery("every", 10, 2, 600, &bad);
         if (!every)
