@@ -1255,8 +1255,9 @@ void DiverServer::setupRoutes()
         PlaylistAsk ask = playlistAsk(c);
         ask.query = segmentQuery(c, *who, grant, [&] { return archiveToken(who->owner, a->channelId); });
         auto attempt = [this, ask, range = *range, upToNow]() -> PlaylistAttempt {
-            const ActiveArchive *a = m_archives.value(ask.params.value(0));
-            if (!a)
+            // Read again at every attempt: the archive may stop being recorded here meanwhile.
+            const ActiveArchive *archive = m_archives.value(ask.params.value(0));
+            if (!archive)
                 return {Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(ask.params.value(0).left(40)))), 0, 0};
             // "-now" reaches to this moment, every attempt (and every reload) further.
             const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
@@ -1265,7 +1266,7 @@ void DiverServer::setupRoutes()
             // programme needs one or two.
             dvr::ArchiveReader reader;
             QString error;
-            if (!reader.load(a->directory, asked.fromMs, asked.toMs, &error))
+            if (!reader.load(archive->directory, asked.fromMs, asked.toMs, &error))
                 return {Reply::error(ApiError::internal(error)), 0, 0};
             dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, asked, nowMs, archiveStaleMs());
             // Timeshift has no end: an archive that stalls (a source down for a while) goes on

@@ -529,58 +529,6 @@ std::optional<RecordingDeletion> RecordingStore::deleteRecording(qint64 id, QStr
     });
 }
 
-std::optional<CopyExpiry> RecordingStore::expireCopy(qint64 copyId, const QList<qint64> &viewers, QString *error)
-{
-    return withReconnect(m_connection, error, [&]() -> std::optional<CopyExpiry> {
-        return inTransaction(error, [&]() -> std::optional<CopyExpiry> {
-            CopyExpiry out;
-            // Held until the end, as deleteRecording() holds it: a viewer joining the copy
-            // (insertRecording, FOR KEY SHARE) waits and finds it gone, or joined first and is
-            // seen below; a node reopening it (reopenCopy) waits, or reopened it first.
-            Statement held(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id = ?%2")
-                                             .arg(QLatin1String(s_copyColumns), m_postgres ? u" FOR UPDATE"_qs : QString()));
-            if (!held.bind(copyId).run(error))
-                return std::nullopt;
-            if (!held.q.next()) {
-                out.why = QStringLiteral("gone already");
-                return out;
-            }
-            out.copy = copyFrom(held.q);
-            if (out.copy.state == CopyState::Recording) {
-                out.why = QStringLiteral("recorded again");
-                return out;
-            }
-            Statement which(m_connection, QStringLiteral("SELECT id, owner, deleted FROM dvr_recordings WHERE copy_id = ? ORDER BY id"));
-            if (!which.bind(copyId).run(error))
-                return std::nullopt;
-            QList<qint64> now;
-            while (which.q.next()) {
-                out.recordings.append(which.q.value(0).toLongLong());
-                out.owners.append(which.q.value(1).toString());
-                if (which.q.value(2).toInt() == 0)
-                    now.append(which.q.value(0).toLongLong());
-            }
-            QList<qint64> expected = viewers;
-            std::sort(expected.begin(), expected.end());
-            if (now != expected) {
-                out.why = QStringLiteral("its viewers changed meanwhile");
-                out.recordings.clear();
-                out.owners.clear();
-                return out;
-            }
-            Statement recordings(m_connection, QStringLiteral("DELETE FROM dvr_recordings WHERE copy_id = ?"));
-            if (!recordings.bind(copyId).run(error))
-                return std::nullopt;
-            Statement copy(m_connection, QStringLiteral("DELETE FROM dvr_copies WHERE id = ?"));
-            if (!copy.bind(copyId).run(error))
-                return std::nullopt;
-            out.expired = true;
-            error->clear();
-            return out;
-        });
-    });
-}
-
 bool RecordingStore::removeRecording(qint64 id, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> bool {

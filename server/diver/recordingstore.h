@@ -53,16 +53,6 @@ struct RecordingDeletion
     std::optional<CopyRow> copy;
 };
 
-/// What RecordingStore::expireCopy() did.
-struct CopyExpiry
-{
-    bool expired = false;  ///< the rows are deleted (false: kept, see `why`)
-    QString why;           ///< why it was kept (gone already, recording again, its viewers changed)
-    CopyRow copy;          ///< as it was (its folder is the caller's to remove)
-    QList<qint64> recordings; ///< the recordings' ids deleted with it
-    QStringList owners;       ///< … and their owners, in the same order
-};
-
 struct RecordingRow
 {
     qint64 id = 0;
@@ -168,14 +158,6 @@ public:
     /// on another node at that moment (insertRecording) keeps it, or finds it gone, never a row
     /// in a copy deleted under it.
     std::optional<RecordingDeletion> deleteRecording(qint64 id, QString *error);
-    /// Retention's expiry of a copy: its row and all its recordings' rows deleted in one
-    /// transaction that holds the copy's row (FOR UPDATE), as deleteRecording() does, and only
-    /// when the copy is not recording and its viewers' recordings (not deleted) are still
-    /// exactly `viewers` (what retention decided on): a viewer joining it meanwhile on any node
-    /// (insertRecording) keeps it, or finds it gone and gets a new copy. Its folder is the
-    /// caller's to remove, after this returns (a crash between leaves an orphan folder, which
-    /// the next sweep of orphans removes, never a row without its files).
-    std::optional<CopyExpiry> expireCopy(qint64 copyId, const QList<qint64> &viewers, QString *error);
     std::optional<RecordingRow> recording(qint64 id, QString *error);
     /// One owner's recordings (all when `owner` is empty), newest airing first; deleted ones only
     /// with `withDeleted`.

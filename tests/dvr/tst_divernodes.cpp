@@ -260,7 +260,6 @@ private Q_SLOTS:
     void copyEndIsNotLostToTheRecorder();
     void recordingRowChangesColumnByColumn();
     void deleteOfTheLastViewerAgainstAJoiningOne();
-    void expiryOfACopyAgainstAJoiningViewer();
     void copyFoldersAreTheirOwn();
     void shortBlockKeepsRecording();
     void blockedNodeStopsBeforeTakeover();
@@ -848,100 +847,6 @@ void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
     deleted = one.deleteRecording(*second, &error);
     QVERIFY2(deleted && deleted->removed && deleted->copy && deleted->copy->id == loneCopy->id, qPrintable(error));
     QVERIFY(!one.insertRecording(viewerOf(*loneCopy, u"STB-Z"_qs, 3), &error, &gone));
-    QVERIFY(gone);
-}
-
-// Retention's expiry of a copy against a viewer joining it on another node, interleaved both
-// ways: the copy's rows go in one transaction holding its row (FOR UPDATE) and only with the
-// viewers retention decided on, so a viewer that joined keeps it, and one joining after finds it
-// gone (and gets a new copy); never a recording in an expired copy. A copy recorded again is
-// not expired. SQLite: the same calls, one after the other.
-void TestDiverNodes::expiryOfACopyAgainstAJoiningViewer()
-{
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
-    Interleaving both(db);
-    QString error;
-    QVERIFY2(both.open(&error), qPrintable(error));
-    RecordingStore &nodeA = both.nodeA, &nodeB = both.nodeB;
-    qint64 airing = 1'850'000'000;
-    CopyRow copy;
-    qint64 x = 0;
-    auto makeCopy = [&](RecordingStore &store) { return copyWithViewer(store, airing += 3600, CopyState::Finished, &copy, &x, &error); };
-
-    // 1. B's viewer Y joins first; A's expiry (decided on X alone) keeps the copy, and Y's row.
-    QVERIFY2(makeCopy(nodeA), qPrintable(error));
-    bool gone = false;
-    const auto y = nodeB.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error, &gone);
-    QVERIFY2(y && *y > 0, qPrintable(error));
-    auto expiry = nodeA.expireCopy(copy.id, {x}, &error);
-    QVERIFY2(expiry && !expiry->expired, qPrintable(error));
-    QVERIFY2(expiry->why.contains(u"viewers"), qPrintable(expiry->why));
-    QCOMPARE(nodeA.recordingsOfCopy(copy.id, &error)->size(), 2);
-    // Decided on both: it goes, with both rows, in one transaction; its folder is the caller's.
-    expiry = nodeA.expireCopy(copy.id, {*y, x}, &error);
-    QVERIFY2(expiry && expiry->expired, qPrintable(error));
-    QCOMPARE(expiry->copy.directory, copy.directory);
-    QCOMPARE(expiry->recordings, (QList<qint64>{x, *y}));
-    QCOMPARE(expiry->owners, (QStringList{u"STB-X"_qs, u"STB-Y"_qs}));
-    QVERIFY(!nodeB.copy(copy.id, &error));
-    QCOMPARE(both.danglingRows(), 0);
-    // Expired twice (two nodes' sweeps): the second finds it gone.
-    expiry = nodeB.expireCopy(copy.id, {*y, x}, &error);
-    QVERIFY2(expiry && !expiry->expired && expiry->why == u"gone already"_qs, qPrintable(error));
-
-    // 2. A expires it first; B's viewer joining after finds it gone (and gets a new copy).
-    QVERIFY2(makeCopy(nodeA), qPrintable(error));
-    expiry = nodeA.expireCopy(copy.id, {x}, &error);
-    QVERIFY2(expiry && expiry->expired, qPrintable(error));
-    QVERIFY(!nodeB.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error, &gone));
-    QVERIFY2(gone, qPrintable(error));
-    QCOMPARE(both.danglingRows(), 0);
-
-    // 3. B's join in flight (its transaction holds the copy and has inserted, not committed)
-    //    while A expires it: A waits for B, then sees Y's row and keeps the copy.
-    QVERIFY2(makeCopy(nodeA), qPrintable(error));
-    std::optional<iptv::diver::CopyExpiry> byA;
-    QString errorA;
-    QString went = both.interleave(joinHeldBy(copy), [&](RecordingStore &store) { byA = store.expireCopy(copy.id, {x}, &errorA); });
-    QVERIFY2(went.isEmpty(), qPrintable(went));
-    QVERIFY2(byA && !byA->expired, qPrintable(errorA));
-    QVERIFY(nodeA.copy(copy.id, &error));
-    QCOMPARE(nodeA.recordingsOfCopy(copy.id, &error)->size(), 2);
-    QCOMPARE(both.danglingRows(), 0);
-
-    // 4. A's expiry in flight (its transaction holds the copy and has deleted the rows, not
-    //    committed) while B's viewer joins: B waits for A, then finds the copy gone.
-    QVERIFY2(makeCopy(nodeA), qPrintable(error));
-    std::optional<qint64> byB;
-    bool goneB = false;
-    QString errorB;
-    went = both.interleave({{u"SELECT id FROM dvr_copies WHERE id = ? FOR UPDATE"_qs, {copy.id}},
-                            {u"DELETE FROM dvr_recordings WHERE copy_id = ?"_qs, {copy.id}},
-                            {u"DELETE FROM dvr_copies WHERE id = ?"_qs, {copy.id}}},
-                           [&](RecordingStore &store) { byB = store.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &errorB, &goneB); });
-    QVERIFY2(went.isEmpty(), qPrintable(went));
-    QVERIFY2(!byB && goneB, qPrintable(errorB));
-    QCOMPARE(both.danglingRows(), 0);
-
-    // 5. Recorded again (a viewer asked for its airing while it is on): not expired.
-    QVERIFY2(makeCopy(nodeA), qPrintable(error));
-    QVERIFY2(nodeB.reopenCopy(copy.id, copy.recordStop + 60, &error), qPrintable(error));
-    expiry = nodeA.expireCopy(copy.id, {x}, &error);
-    QVERIFY2(expiry && !expiry->expired && expiry->why == u"recorded again"_qs, qPrintable(error));
-
-    // SQLite (one node): the same calls, one after the other.
-    RecordingStore one;
-    QVERIFY2(one.open(m_dir.filePath(u"expire-join.sqlite"_qs), &error), qPrintable(error));
-    QVERIFY2(makeCopy(one), qPrintable(error));
-    const auto late = one.insertRecording(viewerOf(copy, u"STB-Y"_qs, 2), &error);
-    QVERIFY2(late && *late > 0, qPrintable(error));
-    expiry = one.expireCopy(copy.id, {x}, &error);
-    QVERIFY2(expiry && !expiry->expired, qPrintable(error));
-    expiry = one.expireCopy(copy.id, {x, *late}, &error);
-    QVERIFY2(expiry && expiry->expired && expiry->recordings.size() == 2, qPrintable(error));
-    QVERIFY(!one.insertRecording(viewerOf(copy, u"STB-Z"_qs, 3), &error, &gone));
     QVERIFY(gone);
 }
 
