@@ -923,12 +923,18 @@ void LeaseKeeper::tick()
         }
         // Given up while the table could not be reached, and nobody took them since: this node
         // records them again (without this, it would renew them and record nothing).
+        // A lease being handed over (its work stopping, holdRelease) is renewed until it is freed,
+        // so that nobody claims it before, but it is not this node's work any more: not taken back.
         QStringList again;
+        QStringList held;
         for (const QString &id : std::as_const(*still)) {
+            if (m_heldBack.contains(id))
+                continue;
+            held << id;
             if (!m_held.contains(id))
                 again << id;
         }
-        m_held = *still;
+        m_held = held;
         if (!again.isEmpty())
             takeBack(again);
     }
