@@ -509,6 +509,10 @@ struct LeaseKeeper::Watchdog
     qint64 renewalBy = 0; ///< steadyNowMs(); max on SQLite
     qint64 livenessBy = std::numeric_limits<qint64>::max(); ///< max without liveness
     std::shared_ptr<std::atomic<qint64>> deadline;
+    /// The liveness lock is held by another session of this node's name (its previous process
+    /// not ended yet, or a second process started under the same name): this keeper neither
+    /// reclaims nor claims until it takes the lock, so the two never record one copy.
+    std::atomic<bool> heldElsewhere{false};
 
     void set(std::optional<qint64> renewal, std::optional<qint64> liveness)
     {
@@ -578,6 +582,8 @@ private:
         if (store.open(m_location, &error)) {
             store.setScope(m_scope);
             held = store.holdLiveness(m_node, &error);
+            if (held)
+                m_watchdog->heldElsewhere.store(*held == LeaseStore::Liveness::HeldElsewhere);
         }
         {
             const std::lock_guard<std::mutex> lock(m_mutex);
@@ -602,6 +608,7 @@ private:
             const qint64 sent = steadyNowMs();
             held = store.holdLiveness(m_node, &error);
             if (held) {
+                m_watchdog->heldElsewhere.store(*held == LeaseStore::Liveness::HeldElsewhere);
                 if (*held == LeaseStore::Liveness::HeldElsewhere && !heldElsewhereSaid) {
                     // Its previous process's session, not ended yet (or another node's key, by a
                     // hash collision): held all the same, so the others do not take this node's
@@ -865,6 +872,8 @@ void LeaseKeeper::tick()
     stopIfOverdue();
     if (!m_timer.isActive() || m_livenessLost)
         return; // without its liveness lock this node neither renews nor claims (livenessBack)
+    if (m_watchdog->heldElsewhere.load() && m_held.isEmpty())
+        return; // another process of this name works: nothing taken until its session ends
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     const qint64 sentAt = steadyNowMs();
     QString error;

@@ -61,6 +61,7 @@ private Q_SLOTS:
     void scopesKeepKindsApart_data() { backends(); }
     void scopesKeepKindsApart();
     void storeReconnects();
+    void secondProcessOfANodeWaitsForTheFirst();
     void goneNodeIsTakenOverBeforeItsLeaseExpires();
     void nodeWithoutItsSessionStopsFirst();
     void blockedEventLoopKeepsTheLock();
@@ -605,6 +606,42 @@ void TestLease::storeReconnects()
     QCOMPARE(claims->size(), 1);
     QCOMPARE(claims->first().job.id, u"r2"_qs);
     QVERIFY2(iptv::lostSqlConnections().isEmpty(), qPrintable(iptv::lostSqlConnections().join(u"; ")));
+}
+
+// A second process started under a node's name while the first still runs (a rolling deploy
+// with a fixed node id, a service started twice) finds the liveness lock held by the first's
+// session: it takes none of the first's work (both would record it), and takes it back once the
+// first has ended.
+void TestLease::secondProcessOfANodeWaitsForTheFirst()
+{
+    if (!m_postgresError.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError));
+    const QString db = database(true);
+    QVERIFY(!db.isEmpty());
+    const qint64 leaseMs = 2000, graceMs = 600;
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(setup.add(QStringLiteral("rec%1").arg(i), "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper first, second;
+    QSignalSpy claimedFirst(&first, &LeaseKeeper::claimed);
+    QSignalSpy claimedSecond(&second, &LeaseKeeper::claimed);
+    LeaseKeeper::Settings s{db, u"node-a"_qs, leaseMs, 10};
+    s.livenessGraceMs = graceMs;
+    QString error;
+    QVERIFY2(first.start(s, &error), qPrintable(error));
+    QTRY_COMPARE(claimedFirst.size(), 3);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"^node-a finds its liveness lock held by another session"_qs));
+    QVERIFY2(second.start(s, &error), qPrintable(error));
+    // Two lease periods: the second reclaims nothing, the first keeps all three.
+    QTest::qWait(int(2 * leaseMs));
+    QCOMPARE(claimedSecond.size(), 0);
+    QCOMPARE(first.held().size(), 3);
+    first.stop(); // its session ends: the lock is free
+    QTRY_COMPARE_WITH_TIMEOUT(claimedSecond.size(), 3, int(3 * leaseMs));
 }
 
 void TestLease::goneNodeIsTakenOverBeforeItsLeaseExpires()
