@@ -7,6 +7,7 @@
 
 #include "../common/diskgate.h"
 #include "../recast/recasttest.h"
+#include "recordertestsupport.h"
 
 #include <dvr/playout.h>
 #include <media/hlsplaylist.h>
@@ -29,6 +30,7 @@
 
 using namespace recasttest;
 using namespace iptv::dvr;
+using namespace recordertest;
 using iptv::recast::RecastServer;
 
 namespace {
@@ -40,21 +42,6 @@ ChannelConfig smallChannel(const QString &id)
     ChannelConfig c = tinyChannel(id);
     c.ladder = {{QStringLiteral("low"), 160, 90, 100}};
     return c;
-}
-
-QByteArray fileBytes(const QString &path)
-{
-    QFile f(path);
-    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
-}
-
-ArchiveReader load(const QString &dir)
-{
-    ArchiveReader r;
-    QString error;
-    if (!r.load(dir, &error))
-        qWarning() << error;
-    return r;
 }
 
 /// Problems with a recording's segments: files as listed, every one decodes, starting at a
@@ -158,29 +145,6 @@ std::optional<FfprobeCount> ffprobeCount(const QString &path, QString *error)
             c.durationSeconds = value.toDouble();
     }
     return c;
-}
-
-/// ffmpeg writing a live HLS channel into `dir` in real time (1 s segments, a keyframe each
-/// second; with `programDates` every segment carries its EXT-X-PROGRAM-DATE-TIME, the second
-/// ffmpeg started at plus the media's time), as a headend does. The playlist keeps every segment.
-bool startHlsSource(QProcess &process, const QString &dir, bool programDates, QString *error)
-{
-    QStringList args{u"-hide_banner"_qs, u"-loglevel"_qs, u"error"_qs, u"-nostdin"_qs, u"-readrate"_qs, u"1"_qs, u"-f"_qs, u"lavfi"_qs,
-                     u"-i"_qs, u"testsrc2=size=160x90:rate=25"_qs, u"-readrate"_qs, u"1"_qs, u"-f"_qs, u"lavfi"_qs, u"-i"_qs,
-                     u"sine=frequency=440:sample_rate=48000"_qs, u"-c:v"_qs, u"libx264"_qs, u"-preset"_qs, u"ultrafast"_qs,
-                     u"-tune"_qs, u"zerolatency"_qs, u"-g"_qs, u"25"_qs, u"-keyint_min"_qs, u"25"_qs, u"-sc_threshold"_qs, u"0"_qs,
-                     u"-pix_fmt"_qs, u"yuv420p"_qs, u"-c:a"_qs, u"aac"_qs, u"-b:a"_qs, u"48k"_qs, u"-f"_qs, u"hls"_qs, u"-hls_time"_qs,
-                     u"1"_qs, u"-hls_list_size"_qs, u"0"_qs};
-    if (programDates)
-        args << u"-hls_flags"_qs << u"program_date_time"_qs;
-    args << u"-hls_segment_filename"_qs << QDir(dir).filePath(u"src-%d.ts"_qs) << QDir(dir).filePath(u"index.m3u8"_qs);
-    process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    process.start(QStringLiteral("ffmpeg"), args);
-    if (!process.waitForStarted(10000)) {
-        *error = QStringLiteral("ffmpeg: %1").arg(process.errorString());
-        return false;
-    }
-    return true;
 }
 
 /// The segments of the HLS playlist at `path` (what ffmpeg wrote so far).

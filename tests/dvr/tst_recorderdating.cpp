@@ -7,6 +7,8 @@
 // ffprobe counts in its file: a segment that begins inside what the archive holds is cut at a
 // keyframe, never listed shorter than its media.
 
+#include "recordertestsupport.h"
+
 #include <dvr/playout.h>
 #include <dvr/recorder.h>
 #include <media/ffmpeg.h>
@@ -28,23 +30,9 @@
 #include <limits>
 
 using namespace iptv::dvr;
+using namespace recordertest;
 
 namespace {
-
-QByteArray fileBytes(const QString &path)
-{
-    QFile f(path);
-    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
-}
-
-ArchiveReader load(const QString &dir)
-{
-    ArchiveReader r;
-    QString error;
-    if (!r.load(dir, &error))
-        qWarning() << error;
-    return r;
-}
 
 QString describe(const QList<ArchiveSegment> &segments)
 {
@@ -92,38 +80,6 @@ QStringList checkSegments(const QString &dir, const QList<ArchiveSegment> &segme
             problems << QStringLiteral("%1 follows sequence %2").arg(s.file).arg(segments[i - 1].sequence);
     }
     return problems;
-}
-
-QStringList lavfiInputs(const QString &rate)
-{
-    return {u"-hide_banner"_qs, u"-loglevel"_qs, u"error"_qs, u"-nostdin"_qs, u"-readrate"_qs, rate, u"-f"_qs, u"lavfi"_qs,
-            u"-i"_qs, u"testsrc2=size=160x90:rate=25"_qs, u"-readrate"_qs, rate, u"-f"_qs, u"lavfi"_qs, u"-i"_qs,
-            u"sine=frequency=440:sample_rate=48000"_qs, u"-c:v"_qs, u"libx264"_qs, u"-preset"_qs, u"ultrafast"_qs,
-            u"-tune"_qs, u"zerolatency"_qs, u"-g"_qs, u"25"_qs, u"-keyint_min"_qs, u"25"_qs, u"-sc_threshold"_qs, u"0"_qs,
-            u"-pix_fmt"_qs, u"yuv420p"_qs, u"-c:a"_qs, u"aac"_qs, u"-b:a"_qs, u"48k"_qs};
-}
-
-bool startFfmpeg(QProcess &process, const QStringList &args, QString *error)
-{
-    process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    process.start(u"ffmpeg"_qs, args);
-    if (!process.waitForStarted(10000)) {
-        *error = QStringLiteral("ffmpeg: %1").arg(process.errorString());
-        return false;
-    }
-    return true;
-}
-
-/// ffmpeg writing a live HLS channel into `dir` in real time (1 s segments, a keyframe each
-/// second; with `programDates` each dated), every segment kept in the playlist.
-bool startHlsSource(QProcess &process, const QString &dir, bool programDates, QString *error)
-{
-    QStringList args = lavfiInputs(u"1"_qs);
-    args << u"-f"_qs << u"hls"_qs << u"-hls_time"_qs << u"1"_qs << u"-hls_list_size"_qs << u"0"_qs;
-    if (programDates)
-        args << u"-hls_flags"_qs << u"program_date_time"_qs;
-    args << u"-hls_segment_filename"_qs << QDir(dir).filePath(u"src-%d.ts"_qs) << QDir(dir).filePath(u"index.m3u8"_qs);
-    return startFfmpeg(process, args, error);
 }
 
 int segmentsIn(const QString &playlist)
