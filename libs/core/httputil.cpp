@@ -104,9 +104,10 @@ qint64 saturatedNumber(QByteArrayView digits, qint64 cap)
 {
     qint64 v = 0;
     for (const char c : digits) {
-        v = v * 10 + (c - '0');
-        if (v >= cap)
+        const int d = c - '0';
+        if (v > (cap - d) / 10) // checked before it is computed: v * 10 + d would wrap
             return cap;
+        v = v * 10 + d;
     }
     return v;
 }

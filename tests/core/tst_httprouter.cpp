@@ -400,6 +400,16 @@ private Q_SLOTS:
         QTest::newRow("huge suffix") << QByteArray("bytes=-99999999999999999999") << qint64(100) << part << qint64(0) << qint64(99);
         QTest::newRow("at the end") << QByteArray("bytes=100-") << qint64(100) << none << qint64(0) << qint64(0);
         QTest::newRow("huge first") << QByteArray("bytes=99999999999999999999-") << qint64(100) << none << qint64(0) << qint64(0);
+        // Numbers whose digits overflow 64 bits into a negative or a small value: the review's
+        // crash (a negative first byte read as a huge length) and a range served from byte 0.
+        QTest::newRow("first wrapping negative") << QByteArray("bytes=9999999999999999999-") << qint64(100) << none << qint64(0) << qint64(0);
+        QTest::newRow("first wrapping to zero") << QByteArray("bytes=18446744073709551616-") << qint64(100) << none << qint64(0) << qint64(0);
+        QTest::newRow("first at the maximum") << QByteArray("bytes=9223372036854775807-") << qint64(100) << none << qint64(0) << qint64(0);
+        QTest::newRow("first past the maximum") << QByteArray("bytes=9223372036854775808-") << qint64(100) << none << qint64(0) << qint64(0);
+        QTest::newRow("last wrapping negative") << QByteArray("bytes=10-9999999999999999999") << qint64(100) << part << qint64(10) << qint64(99);
+        QTest::newRow("last wrapping to zero") << QByteArray("bytes=10-18446744073709551616") << qint64(100) << part << qint64(10) << qint64(99);
+        QTest::newRow("suffix wrapping negative") << QByteArray("bytes=-9999999999999999999") << qint64(100) << part << qint64(0) << qint64(99);
+        QTest::newRow("suffix wrapping to zero") << QByteArray("bytes=-18446744073709551616") << qint64(100) << part << qint64(0) << qint64(99);
         QTest::newRow("zero suffix") << QByteArray("bytes=-0") << qint64(100) << none << qint64(0) << qint64(0);
         QTest::newRow("empty file") << QByteArray("bytes=0-") << qint64(0) << none << qint64(0) << qint64(0);
         QTest::newRow("empty file suffix") << QByteArray("bytes=-5") << qint64(0) << none << qint64(0) << qint64(0);
