@@ -722,6 +722,9 @@ struct Recorder::Worker
         const bool journaled = std::exchange(journalBegun, false);
         QList<QByteArray> pieces = std::exchange(unjournaled, {});
         if (muxer.isOpen()) {
+            // With the audio the muxer holds back: it belongs to this segment, not the next one.
+            if (MediaError error; !muxer.flushBuffered(&error))
+                qCWarning(lcRecorder).noquote() << cfg.directory << error.toString();
             if (QByteArray tail = muxer.take(); !tail.isEmpty())
                 pieces.append(std::move(tail));
         }

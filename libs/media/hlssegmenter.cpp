@@ -157,6 +157,15 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
         // EXTINF rounded to the nearest integer must not exceed EXT-X-TARGETDURATION (RFC 8216 4.3.3.1).
         const bool tooLong = length >= m_targetDuration + 0.4;
         if ((key && longEnough) || tooLong) {
+            // The audio the muxer holds back belongs to this segment, not the next one.
+            ok = m_muxer.flushBuffered(error) && ok;
+            if (const QByteArray held = m_muxer.take(); !held.isEmpty()) {
+                m_segmentBytes += held;
+                if (m_settings.partSeconds > 0)
+                    m_partBytes += held;
+                if (m_bytesSink)
+                    m_bytesSink(held, false);
+            }
             ok = cutSegment(at, error) && ok;
             m_segmentStartUs = m_partStartUs = at;
             m_partIndependent = key;
@@ -177,7 +186,7 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
         m_partBytes += bytes;
     m_lastDtsUs = p->dts;
     if (isVideo || m_videoStream < 0)
-        m_lastEndUs = at + qMax<qint64>(p->duration, 0);
+        m_lastEndUs = qMax(m_lastEndUs, at + qMax<qint64>(p->duration, 0)); // B-frames: not the last in decode order
     if (m_bytesSink && !bytes.isEmpty())
         m_bytesSink(bytes, key);
     return ok;

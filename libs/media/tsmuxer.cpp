@@ -99,6 +99,18 @@ bool TsMuxer::write(const AVPacket *packet, int stream, MediaError *error)
     return true;
 }
 
+bool TsMuxer::flushBuffered(MediaError *error)
+{
+    if (!m_ctx || !m_headerWritten)
+        return true;
+    const int rc = av_write_frame(m_ctx.get(), nullptr); // AVFMT_ALLOW_FLUSH: the PES held back
+    if (rc < 0) {
+        *error = MediaError::fromAv(QStringLiteral("flushing the MPEG-TS muxer's audio"), rc);
+        return false;
+    }
+    return true;
+}
+
 QByteArray TsMuxer::take()
 {
     if (m_ctx && m_ctx->pb)

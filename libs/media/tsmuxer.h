@@ -30,8 +30,13 @@ public:
     void resendHeaders();
     /// The bytes written since the last call.
     QByteArray take();
-    /// How many bytes take() would return now (every packet is flushed as it is written: the
-    /// next packet, and the PAT and PMT resendHeaders() asks for, starts at this offset).
+    /// Writes out the audio the muxer holds back (libavformat's MPEG-TS muxer gathers audio frames
+    /// into one PES of up to 2,930 bytes or 0.35 s): called before a segment is cut, so that a
+    /// segment's audio ends in it instead of at the start of the next one.
+    bool flushBuffered(MediaError *error);
+    /// How many bytes take() would return now (every packet but held-back audio is flushed as it
+    /// is written: the next packet, and the PAT and PMT resendHeaders() asks for, starts at this
+    /// offset).
     qsizetype pendingBytes() const { return m_pending.size(); }
     /// Room for `bytes` to come before the next take(): one allocation instead of a dozen growing
     /// ones (each a copy onto fresh pages) when a caller takes large pieces.

@@ -7,6 +7,8 @@
 #include <media/hlsplaylist.h>
 #include <media/hlssegmenter.h>
 
+#include <QFile>
+#include <QMap>
 #include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
@@ -62,6 +64,53 @@ int runAt(const QList<std::pair<qint64, qint64>> &spans, qint64 us)
     return -1;
 }
 
+/// The PTS (90 kHz) of every PES that starts in an MPEG-TS file, by stream id (0xC0-0xDF audio,
+/// 0xE0-0xEF video): read off the TS packets, as a player's demuxer sees them.
+QMap<int, QList<qint64>> pesTimestamps(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    const QByteArray ts = f.readAll();
+    QMap<int, QList<qint64>> out;
+    for (qsizetype at = 0; at + 188 <= ts.size(); at += 188) {
+        const auto *b = reinterpret_cast<const uchar *>(ts.constData() + at);
+        if (b[0] != 0x47 || !(b[1] & 0x40) || !(b[3] & 0x10))
+            continue;
+        int off = 4 + ((b[3] & 0x20) ? 1 + b[4] : 0);
+        if (off + 14 > 188 || b[off] != 0 || b[off + 1] != 0 || b[off + 2] != 1 || !(b[off + 7] & 0x80))
+            continue;
+        const uchar *t = b + off + 9;
+        const qint64 pts = (qint64(t[0] & 0x0e) << 29) | (qint64(t[1]) << 22) | (qint64(t[2] & 0xfe) << 14)
+            | (qint64(t[3]) << 7) | (t[4] >> 1);
+        out[b[off + 3]].append(pts);
+    }
+    return out;
+}
+
+struct Streams
+{
+    AVCodecParameters *video = avcodec_parameters_alloc();
+    AVCodecParameters *audio = avcodec_parameters_alloc();
+    Streams()
+    {
+        video->codec_type = AVMEDIA_TYPE_VIDEO;
+        video->codec_id = AV_CODEC_ID_H264;
+        video->width = 160;
+        video->height = 90;
+        audio->codec_type = AVMEDIA_TYPE_AUDIO;
+        audio->codec_id = AV_CODEC_ID_MP2;
+        audio->sample_rate = 48000;
+        av_channel_layout_default(&audio->ch_layout, 2);
+    }
+    ~Streams()
+    {
+        avcodec_parameters_free(&video);
+        avcodec_parameters_free(&audio);
+    }
+    QList<const AVCodecParameters *> list() const { return {video, audio}; }
+};
+
 } // namespace
 
 class TestHlsSegmenter : public QObject
@@ -71,6 +120,8 @@ class TestHlsSegmenter : public QObject
 private Q_SLOTS:
     void discontinuityAfterEveryBreak_data();
     void discontinuityAfterEveryBreak();
+    void audioEndsInItsSegment();
+    void lastSegmentLastsWithBFrames();
 };
 
 void TestHlsSegmenter::discontinuityAfterEveryBreak_data()
@@ -178,6 +229,89 @@ void TestHlsSegmenter::discontinuityAfterEveryBreak()
                                 .arg(s.uri).arg(run).arg(before).arg(s.discontinuity ? u"has"_qs : u"lacks"_qs)));
         before = run;
     }
+}
+
+// libavformat's MPEG-TS muxer holds audio back (a PES of up to 0.35 s): cut without flushing
+// it, a segment's last audio frames began the next segment, before its keyframe, so a segment was
+// not self-contained and a player starting there (or a recording's span ending there) lost or
+// repeated them.
+void TestHlsSegmenter::audioEndsInItsSegment()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const Streams streams;
+    SegmenterSettings settings;
+    settings.directory = dir.path();
+    settings.segmentSeconds = 1;
+    settings.window = 0; // every segment listed and kept
+    settings.maxSegmentSeconds = 5;
+    HlsSegmenter segmenter;
+    MediaError error;
+    QVERIFY2(segmenter.open(settings, streams.list(), 0, &error), qPrintable(error.toString()));
+    qint64 audioAt = 0;
+    for (int f = 0; f < 200; ++f) {
+        const qint64 at = f * kFrameUs;
+        const bool key = f % kGopFrames == 0;
+        QVERIFY2(segmenter.write(packet(videoFrame(key), at, kFrameUs, key).get(), 0, &error), qPrintable(error.toString()));
+        for (; audioAt <= at; audioAt += kAudioUs)
+            QVERIFY2(segmenter.write(packet(QByteArray(96, '\x11'), audioAt, kAudioUs, false).get(), 1, &error),
+                     qPrintable(error.toString()));
+    }
+    QVERIFY2(segmenter.finish(&error), qPrintable(error.toString()));
+
+    const HlsCheck listed = checkMediaPlaylist(segmenter.playlistText());
+    QVERIFY2(listed.ok, qPrintable(listed.problems.join(u"; "_qs)));
+    QVERIFY(listed.segments.size() >= 8);
+    constexpr qint64 frame90k = kFrameUs * 9 / 100;
+    for (qsizetype i = 1; i < listed.segments.size(); ++i) {
+        const auto pes = pesTimestamps(dir.filePath(listed.segments[i].uri));
+        const QList<qint64> video = pes.value(0xe0), audio = pes.value(0xc0);
+        QVERIFY2(!video.isEmpty() && !audio.isEmpty(), qPrintable(listed.segments[i].uri));
+        const qint64 firstVideo = *std::min_element(video.begin(), video.end());
+        const qint64 firstAudio = *std::min_element(audio.begin(), audio.end());
+        // Audio written after the keyframe may start up to a video frame before it (as written).
+        QVERIFY2(firstAudio >= firstVideo - frame90k,
+                 qPrintable(QStringLiteral("%1 starts with audio %2 ms before its keyframe")
+                                .arg(listed.segments[i].uri)
+                                .arg((firstVideo - firstAudio) / 90)));
+    }
+}
+
+// A segment's end is its latest picture's: with B-frames the last packet in decode order is not
+// the last shown, and the final segment's EXTINF came out short by the reorder depth.
+void TestHlsSegmenter::lastSegmentLastsWithBFrames()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const Streams streams;
+    SegmenterSettings settings;
+    settings.directory = dir.path();
+    settings.segmentSeconds = 1;
+    settings.window = 0; // every segment listed and kept
+    settings.maxSegmentSeconds = 5;
+    HlsSegmenter segmenter;
+    MediaError error;
+    QVERIFY2(segmenter.open(settings, streams.list(), 0, &error), qPrintable(error.toString()));
+    // I P B B P B B ... in decode order: each P shown after the two B-frames that follow it.
+    constexpr int frames = 30; // 1.5 s: a segment of 1 s and a last one of 0.5 s
+    for (int d = 0; d < frames; ++d) {
+        int shown = d;
+        if (d > 0)
+            shown = (d % 3 == 1) ? d + 2 : d - 1;
+        if (shown >= frames)
+            shown = frames - 1;
+        const bool key = d % kGopFrames == 0;
+        Packet p = packet(videoFrame(key), shown * kFrameUs, kFrameUs, key);
+        p->dts = d * kFrameUs - 2 * kFrameUs;
+        QVERIFY2(segmenter.write(p.get(), 0, &error), qPrintable(error.toString()));
+    }
+    QVERIFY2(segmenter.finish(&error), qPrintable(error.toString()));
+    const HlsCheck listed = checkMediaPlaylist(segmenter.playlistText());
+    QVERIFY2(listed.ok, qPrintable(listed.problems.join(u"; "_qs)));
+    double total = 0;
+    for (const HlsSegment &s : listed.segments)
+        total += s.duration;
+    QCOMPARE(qRound(total * 1000), qRound(frames * kFrameUs / 1000.0));
 }
 
 QTEST_GUILESS_MAIN(TestHlsSegmenter)
