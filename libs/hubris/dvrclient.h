@@ -167,6 +167,8 @@ private:
     /// PUT /api/recordings/<id> with `change` (kept, position), then the library row from the answer.
     void changeRecording(qint64 id, const QJsonObject &change);
     void requestTicket();
+    /// GET /api/status: the archived channels, where their archives begin, their playback tokens.
+    void refreshStatus();
     void setStatus(const QString &status);
     void setReady(bool ready);
     void fail(const QString &message);
@@ -185,6 +187,7 @@ private:
     QDateTime m_ticketExpires;
     QTimer m_renew;
     QTimer m_poll;
+    QTimer m_tokenRefresh; ///< asks for fresh archive tokens at half their life (when the poll comes later)
     int m_renewBefore = 300;
     bool m_ready = false;
     bool m_ticketRequested = false;
