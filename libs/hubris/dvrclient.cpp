@@ -154,7 +154,9 @@ void DvrClient::call(const QByteArray &verb, const QString &path, const QJsonObj
         return;
     }
     QUrl url = m_server;
-    url.setPath(m_server.path() + path);
+    // `path` is encoded (a channel's id in it is one escaped segment, pathSegment()): kept as it
+    // is, not encoded again ("%2F" would go out as "%252F").
+    url.setPath(m_server.path(QUrl::FullyEncoded) + path, QUrl::TolerantMode);
     QNetworkRequest request(url);
     request.setRawHeader("Authorization", "Bearer " + m_ticket);
     request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
@@ -378,7 +380,7 @@ QUrl DvrClient::archiveUrl(int channel, qint64 from, qint64 seconds) const
         return {};
     const QString id = guide->channelId(channel);
     QUrl url = m_server;
-    url.setPath(m_server.path()
+    url.setPath(m_server.path(QUrl::FullyEncoded)
                     + QStringLiteral("/catchup/%1/archive-%2-%3.m3u8")
                           .arg(pathSegment(id), QString::number(from), seconds > 0 ? QString::number(seconds) : QStringLiteral("now")),
                 QUrl::TolerantMode);

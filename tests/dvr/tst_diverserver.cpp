@@ -67,8 +67,10 @@ struct Airing
     QString episode; ///< xmltv_ns
 };
 
-/// A guide file with these channels (stream URLs on recast) and airings.
-bool writeGuide(const QString &path, const QStringList &channels, quint16 recastPort, const QList<Airing> &airings)
+/// A guide file with these channels (stream URLs on recast: the channel's id, or its `streams`
+/// entry) and airings.
+bool writeGuide(const QString &path, const QStringList &channels, quint16 recastPort, const QList<Airing> &airings,
+                const QHash<QString, QString> &streams = {})
 {
     iptv::epg::GuideData data;
     for (const QString &id : channels) {
@@ -77,7 +79,7 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
         ch.displayNames = {{QString(), id.toUpper()}};
         ch.number = int(data.channels.size()) + 1;
         if (recastPort != 0) // 0: a lineup that names no stream
-            ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
+            ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(streams.value(id, id));
         data.channels.append(ch);
     }
     for (const Airing &a : airings) {
@@ -1699,6 +1701,69 @@ private Q_SLOTS:
         // Every segment listed plays (from the programme's start, as dated above: the media of
         // its 14 s, less what a headend slower than the clock under load did not send).
         QVERIFY2(probe.exitCode() == 0 && qAbs(seconds - listed) < 1, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(seconds).arg(listed)));
+    }
+
+    // A channel's id may hold a '/' (XMLTV ids are free text: one made from a name, "ABC
+    // COMEDY/ABC KIDS", or from a site's path). Its routes take it percent-encoded as one segment
+    // (bbc.co.uk%2Fone), and its archive is one folder (archive/bbc.co.uk%2Fone), not a folder
+    // "bbc.co.uk" that retention would take for the archive of a channel archived no more.
+    void channelIdWithASlash()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        const QString id = u"bbc.co.uk/one"_qs, encoded = u"bbc.co.uk%2Fone"_qs;
+        DiverConfig c = config(u"slash"_qs);
+        c.archivedChannels = {id};
+        c.archiveHours = 1;
+        QVERIFY(writeGuide(c.guideFile, {id}, m_recast->port(),
+                           {{id, t0 - 60, t0 + 3600, u"News"_qs, {}}, {id, t0 + 3600, t0 + 5400, u"Later Show"_qs, {}}}, {{id, u"one"_qs}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-SLASH"_qs);
+        QJsonObject status;
+        QTRY_VERIFY_WITH_TIMEOUT((status = call("GET", port, u"/api/status"_qs, a).json()).value(u"archiveFrom"_qs).toObject().contains(id),
+                                 20000);
+        const QString storage = QDir(c.dataDir).filePath(u"storage/archive"_qs);
+        QVERIFY2(QFileInfo(QDir(storage).filePath(encoded)).isDir(), qPrintable(QDir(storage).entryList().join(u", ")));
+        QVERIFY(!QFileInfo::exists(QDir(storage).filePath(u"bbc.co.uk"_qs)));
+
+        // Timeshift by the encoded id with the channel's token; its segment URIs resolve under it.
+        const QString token = status.value(u"archiveTokens"_qs).toObject().value(id).toString();
+        QVERIFY2(token.startsWith(u"pt1."), QJsonDocument(status).toJson().constData());
+        // (One arg() for all: a second would take the "%2" of "%2F" for its place.)
+        const QUrl timeshift(QStringLiteral("http://127.0.0.1:%1/catchup/%2/archive-%3-now.m3u8?playback=%4")
+                                 .arg(QString::number(port), encoded,
+                                      QString::number(status.value(u"archiveFrom"_qs).toObject().value(id).toInteger()), token));
+        QVERIFY2(timeshift.toString(QUrl::FullyEncoded).contains(encoded), qPrintable(timeshift.toString(QUrl::FullyEncoded)));
+        HttpResult played;
+        QTRY_VERIFY_WITH_TIMEOUT((played = httpSend(m_nam, "GET", timeshift, {}, {})).status == 200 && played.body.contains(".ts?"), 20000);
+        QString segmentLine;
+        for (const QByteArray &line : played.body.split('\n')) {
+            if (!line.isEmpty() && !line.startsWith('#'))
+                segmentLine = QString::fromLatin1(line);
+        }
+        const HttpResult segment = httpSend(m_nam, "GET", timeshift.resolved(QUrl(segmentLine)), {}, {});
+        QVERIFY2(segment.status == 200 && segment.body.startsWith(char(0x47)),
+                 qPrintable(timeshift.resolved(QUrl(segmentLine)).toString() + u": "_qs + QString::fromLatin1(segment.body.left(300))));
+
+        // What is on now recorded (a range of the archive), and one airing of a series on it
+        // skipped through a path that names the channel.
+        const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, id}, {u"start"_qs, t0 - 60}});
+        QVERIFY2(made.status == 201, made.body.constData());
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 1, 10000);
+        const QJsonObject recording = recordingsOf(port, a).first().toObject();
+        QCOMPARE(recording.value(u"channel"_qs).toString(), id);
+        QVERIFY(recording.value(u"archived"_qs).toBool());
+        const HttpResult list = httpSend(m_nam, "GET", QUrl(recording.value(u"playlist"_qs).toString()), {}, {});
+        QVERIFY2(list.status == 200 && list.body.contains(".ts?"), list.body.constData());
+        const HttpResult rule = call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Later Show"_qs}, {u"channel"_qs, id}});
+        QVERIFY2(rule.status == 201, rule.body.constData());
+        const qint64 ruleId = rule.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
+        const HttpResult skipped = call("PUT", port, QStringLiteral("/api/rules/%1/airings/%2/%3").arg(QString::number(ruleId), encoded, QString::number(t0 + 3600)), a,
+                                        {{u"cancelled"_qs, true}});
+        QVERIFY2(skipped.status == 200, skipped.body.constData());
+        QCOMPARE(skipped.json().value(u"skipped"_qs).toArray().first().toObject().value(u"reason"_qs).toString(), u"cancelled"_qs);
     }
 
     // A recording on an archived channel is a range of the archive, with no copy of its own: when

@@ -478,6 +478,69 @@ private Q_SLOTS:
         }
     }
 
+    // A channel id with a '/' (and a space and a '#': XMLTV ids are free text) is one escaped
+    // segment of every path the client sends: its catch-up URL, and the airing a viewer skips.
+    void aChannelIdIsOneSegmentOfThePath()
+    {
+        const QString id = u"bbc.co.uk/one #1"_qs;
+        QTemporaryDir dir;
+        const QString guide = dir.filePath(u"slash.guide"_qs);
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        {
+            using namespace iptv::epg;
+            const qint64 hour = now / 3600 * 3600;
+            GuideBuilder builder({.from = hour - 86400, .days = 2, .compressionLevel = 1, .createdAt = hour - 86400});
+            Channel c;
+            c.id = id;
+            c.displayNames = {{{}, u"BBC One"_qs}};
+            c.number = 1;
+            c.streamUrl = u"http://127.0.0.1:9/live/one.ts"_qs; // nothing there
+            builder.addChannel(c);
+            for (int k = 0; k < 4; ++k) {
+                Programme p;
+                p.channelId = id;
+                p.start = now + 600 + k * 1800;
+                p.stop = p.start + 1800;
+                p.titles = {{{}, u"Serial"_qs}};
+                builder.addProgramme(p);
+            }
+            QString error;
+            QVERIFY2(builder.finishToFile(guide, &error), qPrintable(error));
+        }
+        iptv::diver::DiverConfig config = dvrtest::config(dir, guide);
+        config.ticketKeyFiles = {m_dir.filePath(u"tickets.pub"_qs)};
+        config.archivedChannels = {id};
+        iptv::diver::DiverServer diver(config);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        iptv::hubris::GuideStore store(dir.filePath(u"box"_qs));
+        store.loadFile(guide);
+        QTRY_VERIFY(store.isLoaded());
+        DvrClient dvr(&store, QUrl(QStringLiteral("http://127.0.0.1:%1").arg(diver.httpPort())));
+        QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-SLASH"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        QTRY_VERIFY(dvr.isReady() && dvr.isArchived(0));
+
+        const QUrl catchup = dvr.archiveUrl(0, now - 60, 60);
+        QVERIFY2(catchup.toString(QUrl::FullyEncoded).contains(u"/catchup/bbc.co.uk%2Fone%20%231/archive-"),
+                 qPrintable(catchup.toString(QUrl::FullyEncoded)));
+        // diver finds the channel by it (its source is dead: nothing is recorded, but it is the
+        // archived channel, not "bbc.co.uk", which is none).
+        const HttpResult asked = httpRequest(m_nam, "GET", catchup);
+        QVERIFY2(!asked.json().value(u"detail"_qs).toString().contains(u"not archived"), asked.body.constData());
+
+        QSignalSpy recorded(&dvr, &DvrClient::recorded);
+        const int episode = dvrtest::airingAt(*store.guide(), 0, now + 600 + 1800 + 60);
+        dvr.recordSeries(episode);
+        QVERIFY(recorded.wait(10000));
+        QTRY_VERIFY(dvr.isSeries(episode));
+        dvr.skipEpisode(episode, true);
+        QTRY_VERIFY(dvr.isSkipped(episode));
+        dvr.skipEpisode(episode, false);
+        QTRY_VERIFY(!dvr.isSkipped(episode));
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.isEmpty() ? QString() : errors.first().first().toString()));
+    }
+
     // A timeshift plays for longer than its playback token lasts (here diver's [archive]
     // token_seconds makes it 12 s): the box asks diver for fresh tokens before they expire and
     // the player plays on from where it is with one, fetching the archive's segments with it;
