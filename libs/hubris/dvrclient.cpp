@@ -671,6 +671,12 @@ void DvrClient::setKept(qint64 id, bool kept)
     changeRecording(id, {{u"kept"_qs, kept}});
 }
 
+void DvrClient::keepFor(qint64 id, int days)
+{
+    const QJsonValue until = days > 0 ? QJsonValue(QDateTime::currentSecsSinceEpoch() + qint64(days) * 86400) : QJsonValue(QJsonValue::Null);
+    changeRecording(id, {{u"kept"_qs, true}, {u"keepUntil"_qs, until}});
+}
+
 void DvrClient::savePosition(qint64 id, qint64 seconds)
 {
     changeRecording(id, {{u"position"_qs, std::max<qint64>(0, seconds)}});

@@ -86,6 +86,9 @@ public:
     /// or, of a series, this episode skipped). recorded() or errorOccurred() follows.
     Q_INVOKABLE void recordAlternative(int row);
     Q_INVOKABLE void setKept(qint64 id, bool kept);
+    /// Keeps recording `id` (never deleted by keep-N or for space) for `days` from now, when
+    /// retention deletes it (diver's keepUntil); 0: until the viewer deletes it.
+    Q_INVOKABLE void keepFor(qint64 id, int days);
     /// The resume point of recording `id`, seconds from its start.
     Q_INVOKABLE void savePosition(qint64 id, qint64 seconds);
     /// Reloads the library, the plan and the archived channels.

@@ -49,6 +49,7 @@ class TestDvrClient : public QObject
         return c;
     }
     int airing(int channel, qint64 t) const { return dvrtest::airingAt(*m_store->guide(), channel, t); }
+    iptv::diver::DiverServer *diver() const { return m_diver.get(); }
 
 private Q_SLOTS:
     void initTestCase()
@@ -363,6 +364,31 @@ private Q_SLOTS:
         dvr->setKept(r.id, true);
         QVERIFY(library.wait(5000));
         QVERIFY(dvr->recordings()->items().first().kept);
+        QCOMPARE(iptv::hubris::DvrRecordingsModel::keepText(dvr->recordings()->items().first()), u"kept"_qs);
+        // Kept for a week: diver's keepUntil, and the row says until when.
+        const qint64 weekLater = QDateTime::currentSecsSinceEpoch() + 7 * 86400;
+        dvr->keepFor(r.id, 7);
+        QVERIFY(library.wait(5000));
+        DvrRecording week = dvr->recordings()->items().first();
+        QVERIFY(week.kept);
+        QVERIFY2(qAbs(week.keepUntil - weekLater) <= 5, qPrintable(QString::number(week.keepUntil - weekLater)));
+        QString error;
+        const auto stored = diver()->recordings().recording(r.id, &error);
+        QVERIFY2(stored, qPrintable(error));
+        QCOMPARE(stored->keepUntil, week.keepUntil);
+        const QString day = QLocale::c().toString(QDateTime::fromSecsSinceEpoch(week.keepUntil), u"ddd d MMM"_qs);
+        QCOMPARE(dvr->recordings()->data(dvr->recordings()->index(0), iptv::hubris::DvrRecordingsModel::KeepTextRole).toString(),
+                 u"kept until "_qs + day);
+        QCOMPARE(dvr->recordings()->data(dvr->recordings()->index(0), iptv::hubris::DvrRecordingsModel::KeepUntilRole).toLongLong(),
+                 week.keepUntil);
+        // Not kept, its keep-until stays (retention deletes it then); kept for good, none.
+        dvr->setKept(r.id, false);
+        QVERIFY(library.wait(5000));
+        QCOMPARE(iptv::hubris::DvrRecordingsModel::keepText(dvr->recordings()->items().first()), u"to be deleted "_qs + day);
+        dvr->keepFor(r.id, 0);
+        QVERIFY(library.wait(5000));
+        QVERIFY(dvr->recordings()->items().first().kept);
+        QCOMPARE(dvr->recordings()->items().first().keepUntil, 0);
         dvr->savePosition(r.id, 42);
         QVERIFY(library.wait(5000));
         QCOMPARE(dvr->recordings()->items().first().position, 42);
