@@ -2,9 +2,10 @@ import QtQuick
 import Hubris.Native
 
 // The viewer's recordings (network DVR): up/down choose, channel up/down page, OK plays (from where the viewer left
-// off), green keeps or releases, red deletes (pressed twice), yellow the upcoming recordings.
-// Red on one being recorded offers both: red again deletes it, green stops it and keeps what is
-// recorded.
+// off), green offers how long to keep it (left/right and OK: a week, a month, until the viewer
+// deletes it, or not kept), red deletes (pressed twice), yellow the upcoming recordings. Each row
+// says what retention does with it ("kept until Mon 14 Dec"). Red on one being recorded offers
+// both: red again deletes it, green stops it and keeps what is recorded.
 Rectangle {
     id: page
     objectName: "recordingsPage"
@@ -13,9 +14,38 @@ Rectangle {
     signal openUpcoming()
 
     property int confirmDelete: -1 // the row red was pressed on once
+    // Green's choice of how long to keep the focused recording: the one chosen, -1 while closed.
+    property int keepChoice: -1
+    readonly property var keepChoices: [
+        { label: qsTr("Keep 1 week"), days: 7 },
+        { label: qsTr("Keep 1 month"), days: 30 },
+        { label: qsTr("Keep until I delete it"), days: 0 },
+        { label: qsTr("Don't keep"), days: -1 }
+    ]
     function currentItem() { return list.count > 0 ? Dvr.recordings.get(list.currentIndex) : ({}) }
 
-    function open() { confirmDelete = -1; Dvr.refresh(); if (list.currentIndex < 0 && list.count > 0) list.currentIndex = 0 }
+    function open() { confirmDelete = -1; keepChoice = -1; Dvr.refresh(); if (list.currentIndex < 0 && list.count > 0) list.currentIndex = 0 }
+    // While the keep choice is open: left/right choose, OK keeps so, Back or green close it; any
+    // other key closes it and does what it does.
+    function handleKeepChoice(action) {
+        switch (action) {
+        case RemoteKeys.Left: keepChoice = Math.max(0, keepChoice - 1); return true
+        case RemoteKeys.Right: keepChoice = Math.min(keepChoices.length - 1, keepChoice + 1); return true
+        case RemoteKeys.Ok: {
+            const r = currentItem()
+            const days = keepChoices[keepChoice].days
+            if (r.recordingId !== undefined) {
+                if (days < 0) Dvr.setKept(r.recordingId, false)
+                else Dvr.keepFor(r.recordingId, days)
+            }
+            keepChoice = -1
+            return true
+        }
+        case RemoteKeys.Back: case RemoteKeys.Green: keepChoice = -1; return true
+        }
+        keepChoice = -1
+        return false
+    }
     // Channel up/down: a page of rows (as many as the list shows) up or down.
     function pageBy(direction) {
         // The rows on screen: from the top edge, and up from the bottom edge past the spacing
@@ -29,6 +59,7 @@ Rectangle {
         confirmDelete = -1
     }
     function handle(action) {
+        if (keepChoice >= 0 && handleKeepChoice(action)) return true
         if (action === RemoteKeys.Green && confirmDelete >= 0 && confirmDelete === list.currentIndex && currentItem().state === "recording") {
             Dvr.stopRecording(currentItem().recordingId)
             confirmDelete = -1
@@ -44,8 +75,9 @@ Rectangle {
             if (list.count > 0 && Playback.playRecording(list.currentIndex)) page.play()
             return true
         case RemoteKeys.Green: {
+            // Opens on what it is now: kept for good, or the first choice.
             const r = currentItem()
-            if (r.recordingId !== undefined) Dvr.setKept(r.recordingId, !r.kept)
+            if (r.recordingId !== undefined) keepChoice = r.kept && r.keepUntil === 0 ? 2 : 0
             return true
         }
         case RemoteKeys.Red:
@@ -76,7 +108,8 @@ Rectangle {
     ListView {
         id: list
         objectName: "recordingsList"
-        anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottom: detail.visible ? detail.top : hint.top; anchors.bottomMargin: 12
+        anchors.top: heading.bottom; anchors.topMargin: 20; anchors.bottomMargin: 12
+        anchors.bottom: detail.visible ? detail.top : keepRow.visible ? keepRow.top : hint.top
         x: Theme.margin; width: parent.width - 2 * Theme.margin
         clip: true
         spacing: 6
@@ -94,6 +127,7 @@ Rectangle {
             required property string reason
             required property string missing
             required property bool kept
+            required property string keepText
             required property var position
             required property var duration
             readonly property bool current: ListView.isCurrentItem
@@ -102,7 +136,7 @@ Rectangle {
             border.color: current ? Theme.focus : "transparent"; border.width: Theme.focusWidth
             Column {
                 // A little above the middle: the bar of how far it was watched goes below, not through the date.
-                x: 20; anchors.verticalCenter: parent.verticalCenter; anchors.verticalCenterOffset: -5; width: parent.width - 300; spacing: 4
+                x: 20; anchors.verticalCenter: parent.verticalCenter; anchors.verticalCenterOffset: -5; width: parent.width - 60 - status.width; spacing: 4
                 Text { width: parent.width; elide: Text.ElideRight; text: row.title
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
                 Text { width: parent.width; elide: Text.ElideRight
@@ -112,9 +146,12 @@ Rectangle {
                        color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
             }
             Row {
+                id: status
                 anchors.right: parent.right; anchors.rightMargin: 20; anchors.verticalCenter: parent.verticalCenter
                 spacing: 14
-                Text { visible: row.kept; text: qsTr("kept"); color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                // What retention does with it: kept (until when), or when it is deleted.
+                Text { visible: row.keepText.length > 0; text: row.keepText; color: row.kept ? Theme.accent : Theme.dimText
+                       font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 Text {
                     // A partial recording (its channel's archive stopped short) says so, whether watched or not.
                     text: row.state === "recording" ? qsTr("● recording") : row.state === "failed" ? qsTr("failed")
@@ -149,7 +186,7 @@ Rectangle {
         // with gaps): what, and why, in full.
         id: detail
         objectName: "recordingsDetail"
-        anchors.bottom: hint.top; anchors.bottomMargin: 10; x: Theme.margin
+        anchors.bottom: keepRow.visible ? keepRow.top : hint.top; anchors.bottomMargin: 10; x: Theme.margin
         width: parent.width - 2 * Theme.margin; wrapMode: Text.Wrap; maximumLineCount: 2; elide: Text.ElideRight
         readonly property var current: list.currentItem
         visible: text.length > 0
@@ -158,16 +195,39 @@ Rectangle {
                 + (current.reason.length > 0 ? " · " + current.reason : "")
         color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontSmall
     }
+    Row {
+        // Green's choice of how long to keep the focused recording.
+        id: keepRow
+        objectName: "keepChoices"
+        anchors.bottom: hint.top; anchors.bottomMargin: 10; x: Theme.margin
+        spacing: 12
+        visible: page.keepChoice >= 0
+        readonly property string chosen: visible ? page.keepChoices[page.keepChoice].label : ""
+        Repeater {
+            model: page.keepChoices
+            delegate: Rectangle {
+                required property int index
+                required property var modelData
+                readonly property bool current: index === page.keepChoice
+                width: label.implicitWidth + 36; height: label.implicitHeight + 18; radius: 6
+                color: current ? Theme.cellNow : Theme.cell
+                border.color: current ? Theme.focus : "transparent"; border.width: Theme.focusWidth
+                Text { id: label; anchors.centerIn: parent; text: modelData.label; color: Theme.text
+                       font.family: Theme.family; font.pixelSize: Theme.fontSmall; font.bold: parent.current }
+            }
+        }
+    }
     Text {
         id: hint
         objectName: "recordingsHint"
         anchors.bottom: parent.bottom; anchors.bottomMargin: 16; x: Theme.margin
         width: parent.width - 2 * Theme.margin; elide: Text.ElideRight
         readonly property bool recording: list.currentItem !== null && list.currentItem.state === "recording"
-        // Green keeps, or on a kept one lets retention delete it again.
-        readonly property string keep: list.currentItem !== null && list.currentItem.kept ? qsTr("● green don't keep") : qsTr("● green keep")
+        // Green offers how long to keep it (or not).
+        readonly property string keep: qsTr("● green keep…")
         textFormat: Text.StyledText
-        text: Theme.keys(page.confirmDelete >= 0 && recording
+        text: Theme.keys(page.keepChoice >= 0 ? qsTr("◀ ▶ how long   OK “%1”   Back cancel").arg(keepRow.chosen)
+              : page.confirmDelete >= 0 && recording
               ? qsTr("● green stops recording “%1” and keeps it   ● red again deletes it   any other key: nothing").arg(list.currentItem.title)
               : page.confirmDelete >= 0 ? qsTr("● red again deletes “%1”   any other key keeps it").arg(list.currentItem ? list.currentItem.title : "")
               : recording ? qsTr("OK play   ● red stop or delete   %1   ● yellow upcoming   CH+/CH− page   Back close").arg(keep)

@@ -109,6 +109,17 @@ struct Router::Exchange
 
 namespace {
 
+/// The segments of a request's path (as it came, percent-encoded), each decoded after the split:
+/// an encoded '/' (%2F) belongs to its segment, so a parameter may hold one (a channel id such as
+/// "bbc.co.uk/one" sent as bbc.co.uk%2Fone).
+QStringList pathSegments(const QString &encodedPath)
+{
+    QStringList segments;
+    for (const QStringView part : QStringView(encodedPath).split(u'/', Qt::SkipEmptyParts))
+        segments.append(QUrl::fromPercentEncoding(part.toUtf8()));
+    return segments;
+}
+
 Method methodFrom(QByteArrayView name)
 {
     static const std::pair<QByteArrayView, Method> names[] = {
@@ -256,7 +267,7 @@ private:
                 length = n;
             }
         }
-        m_limit = m_router ? m_router->maxBodyBytes(method, QUrl(QString::fromLatin1(target)).path()) : Router::DefaultMaxBodyBytes;
+        m_limit = m_router ? m_router->maxBodyBytes(method, QUrl(QString::fromLatin1(target)).path(QUrl::FullyEncoded)) : Router::DefaultMaxBodyBytes;
         m_bodyBytes = 0;
         if (chunked) {
             m_state = State::ChunkLine;
@@ -423,7 +434,7 @@ void Router::setMaxBodyBytes(Method method, const QString &pattern, qint64 bytes
 
 qint64 Router::maxBodyBytes(Method method, const QString &path) const
 {
-    const QStringList parts = path.split(u'/', Qt::SkipEmptyParts);
+    const QStringList parts = pathSegments(path);
     for (const Route &r : m_routes) {
         if (r.info.method != method || r.segments.size() != parts.size() || r.info.maxBodyBytes < 0)
             continue;
@@ -485,7 +496,7 @@ void Router::record(const QString &route, int status, qint64 elapsedNanoseconds)
 
 std::optional<Reply> Router::dispatch(const QHttpServerRequest &req, QString *routeName, const Respond &respond)
 {
-    const QStringList path = req.url().path().split(u'/', Qt::SkipEmptyParts);
+    const QStringList path = pathSegments(req.url().path(QUrl::FullyEncoded));
     const Method method = req.method() == Method::Head ? Method::Get : req.method();
     QStringList allowed;
     QString matchedPattern;

@@ -71,7 +71,9 @@ struct Reply
 struct RouteContext
 {
     const QHttpServerRequest &request;
-    QStringList params; ///< the <name> segments of the pattern, in order
+    /// The <name> segments of the pattern, in order, each percent-decoded after the path was
+    /// split at its '/': an encoded one (%2F) is part of the value.
+    QStringList params;
     std::any identity;  ///< what the authentication hook set for this request (e.g. the operator)
 
     /// Query parameter `name`, percent-decoded; empty when absent.
@@ -142,7 +144,8 @@ public:
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
     /// The limit for one route (an upload); the pattern as given to addRoute.
     void setMaxBodyBytes(Method method, const QString &pattern, qint64 bytes);
-    /// The body limit of a request for `method` and `path` (the default for an unknown path).
+    /// The body limit of a request for `method` and `path` (as on the request line,
+    /// percent-encoded; the default for an unknown path).
     qint64 maxBodyBytes(Method method, const QString &path) const;
 
     /// Lets WebSocket clients in at `path` on this port (take them from httpServer()'s

@@ -22,6 +22,9 @@ constexpr int kPollMs = 30000;
 /// twice as long each time up to kMaxRetryRenewSeconds: a box clock far off does not ask every 10 s.
 constexpr qint64 kFirstRetryRenewSeconds = 10;
 constexpr qint64 kMaxRetryRenewSeconds = 1800;
+/// Archive playback tokens are asked for again at half their life, but no more often than this
+/// (tokens that look expired on arrival: the box's clock is off).
+constexpr qint64 kMinTokenRefreshSeconds = 2;
 
 /// A channel's id as one segment of a URL path (ids may hold spaces, '#', '?').
 QString pathSegment(const QString &id)
@@ -39,6 +42,8 @@ DvrClient::DvrClient(GuideStore *store, const QUrl &server, QObject *parent)
     // and retry after diver was down.
     m_poll.setInterval(kPollMs);
     connect(&m_poll, &QTimer::timeout, this, &DvrClient::refresh);
+    m_tokenRefresh.setSingleShot(true);
+    connect(&m_tokenRefresh, &QTimer::timeout, this, &DvrClient::refreshStatus);
     if (isEnabled()) {
         m_poll.start();
         m_status = tr("The box is not connected to the operator: recordings are unavailable");
@@ -149,7 +154,9 @@ void DvrClient::call(const QByteArray &verb, const QString &path, const QJsonObj
         return;
     }
     QUrl url = m_server;
-    url.setPath(m_server.path() + path);
+    // `path` is encoded (a channel's id in it is one escaped segment, pathSegment()): kept as it
+    // is, not encoded again ("%2F" would go out as "%252F").
+    url.setPath(m_server.path(QUrl::FullyEncoded) + path, QUrl::TolerantMode);
     QNetworkRequest request(url);
     request.setRawHeader("Authorization", "Bearer " + m_ticket);
     request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
@@ -225,6 +232,13 @@ void DvrClient::refresh()
         m_upcoming.setItems(items);
         updateMarks();
     });
+    refreshStatus();
+}
+
+void DvrClient::refreshStatus()
+{
+    if (!isEnabled() || (m_ticket.isEmpty() && !m_link))
+        return;
     call("GET", QStringLiteral("/api/status"), {}, [this](int status, const QJsonObject &body) {
         if (status != 200)
             return;
@@ -244,6 +258,13 @@ void DvrClient::refresh()
             tokens.insert(it.key(), it.value().toString().toLatin1());
         m_archiveTokens = tokens;
         m_archiveTokensExpire = body.value(u"archiveTokensExpire").toInteger();
+        // Fresh tokens well before these expire (a player plays on with one, DvrPlayback): at
+        // half their life, when the poll would come later (diver's [archive] token_seconds).
+        if (!tokens.isEmpty() && m_archiveTokensExpire > 0) {
+            const qint64 half = (m_archiveTokensExpire - QDateTime::currentSecsSinceEpoch()) / 2;
+            if (half * 1000 < kPollMs)
+                m_tokenRefresh.start(int(std::max(kMinTokenRefreshSeconds, half) * 1000));
+        }
         if (from != m_archiveFrom) {
             m_archiveFrom = from;
             ++m_revision; // the details' choices read archiveStart() again
@@ -359,7 +380,7 @@ QUrl DvrClient::archiveUrl(int channel, qint64 from, qint64 seconds) const
         return {};
     const QString id = guide->channelId(channel);
     QUrl url = m_server;
-    url.setPath(m_server.path()
+    url.setPath(m_server.path(QUrl::FullyEncoded)
                     + QStringLiteral("/catchup/%1/archive-%2-%3.m3u8")
                           .arg(pathSegment(id), QString::number(from), seconds > 0 ? QString::number(seconds) : QStringLiteral("now")),
                 QUrl::TolerantMode);
@@ -648,6 +669,12 @@ void DvrClient::recordAlternative(int row)
 void DvrClient::setKept(qint64 id, bool kept)
 {
     changeRecording(id, {{u"kept"_qs, kept}});
+}
+
+void DvrClient::keepFor(qint64 id, int days)
+{
+    const QJsonValue until = days > 0 ? QJsonValue(QDateTime::currentSecsSinceEpoch() + qint64(days) * 86400) : QJsonValue(QJsonValue::Null);
+    changeRecording(id, {{u"kept"_qs, true}, {u"keepUntil"_qs, until}});
 }
 
 void DvrClient::savePosition(qint64 id, qint64 seconds)

@@ -86,6 +86,9 @@ public:
     /// or, of a series, this episode skipped). recorded() or errorOccurred() follows.
     Q_INVOKABLE void recordAlternative(int row);
     Q_INVOKABLE void setKept(qint64 id, bool kept);
+    /// Keeps recording `id` (never deleted by keep-N or for space) for `days` from now, when
+    /// retention deletes it (diver's keepUntil); 0: until the viewer deletes it.
+    Q_INVOKABLE void keepFor(qint64 id, int days);
     /// The resume point of recording `id`, seconds from its start.
     Q_INVOKABLE void savePosition(qint64 id, qint64 seconds);
     /// Reloads the library, the plan and the archived channels.
@@ -167,6 +170,8 @@ private:
     /// PUT /api/recordings/<id> with `change` (kept, position), then the library row from the answer.
     void changeRecording(qint64 id, const QJsonObject &change);
     void requestTicket();
+    /// GET /api/status: the archived channels, where their archives begin, their playback tokens.
+    void refreshStatus();
     void setStatus(const QString &status);
     void setReady(bool ready);
     void fail(const QString &message);
@@ -185,6 +190,7 @@ private:
     QDateTime m_ticketExpires;
     QTimer m_renew;
     QTimer m_poll;
+    QTimer m_tokenRefresh; ///< asks for fresh archive tokens at half their life (when the poll comes later)
     int m_renewBefore = 300;
     bool m_ready = false;
     bool m_ticketRequested = false;

@@ -115,6 +115,7 @@ DvrRecording DvrRecording::fromJson(const QJsonObject &o)
             r.missing.append({from, to});
     }
     r.kept = o.value(u"kept").toBool();
+    r.keepUntil = o.value(u"keepUntil").toInteger();
     r.position = o.value(u"position").toInteger();
     r.segments = o.value(u"segments").toInteger();
     r.playlist = o.value(u"playlist").toString();
@@ -227,6 +228,8 @@ QVariant DvrRecordingsModel::data(const QModelIndex &index, int role) const
     case PlaylistRole: return r.playlist;
     case RecordStartRole: return r.recordStart;
     case MissingRole: return missingText(r);
+    case KeepUntilRole: return r.keepUntil;
+    case KeepTextRole: return keepText(r);
     default: return {};
     }
 }
@@ -236,7 +239,17 @@ QHash<int, QByteArray> DvrRecordingsModel::roleNames() const
     return {{IdRole, "recordingId"}, {TitleRole, "title"}, {ChannelRole, "channel"}, {ChannelNameRole, "channelName"},
             {StartRole, "start"}, {StopRole, "stop"}, {WhenRole, "when"}, {StateRole, "state"}, {ReasonRole, "reason"},
             {KeptRole, "kept"}, {PositionRole, "position"}, {DurationRole, "duration"}, {PlaylistRole, "playlist"},
-            {RecordStartRole, "recordStart"}, {MissingRole, "missing"}};
+            {RecordStartRole, "recordStart"}, {MissingRole, "missing"}, {KeepUntilRole, "keepUntil"},
+            {KeepTextRole, "keepText"}};
+}
+
+QString DvrRecordingsModel::keepText(const DvrRecording &r)
+{
+    if (r.keepUntil > 0) {
+        const QString day = QLocale::c().toString(QDateTime::fromSecsSinceEpoch(r.keepUntil), u"ddd d MMM"_qs);
+        return r.kept ? QObject::tr("kept until %1").arg(day) : QObject::tr("to be deleted %1").arg(day);
+    }
+    return r.kept ? QObject::tr("kept") : QString();
 }
 
 QString DvrRecordingsModel::missingText(const DvrRecording &r)

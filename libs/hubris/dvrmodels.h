@@ -28,6 +28,7 @@ struct DvrRecording
     QString reason;      ///< why it failed or has gaps (partial: up to when the archive holds it)
     QList<QPair<qint64, qint64>> missing; ///< what the archive lacks of it, UTC seconds [from, to) (diver's `missing`)
     bool kept = false;
+    qint64 keepUntil = 0; ///< retention deletes it then (UTC seconds); 0: not by date
     qint64 position = 0; ///< resume point, seconds from the start
     qint64 segments = 0;
     QString playlist;    ///< HLS URL with its playback token (?playback=), playable without a header
@@ -85,7 +86,8 @@ class DvrRecordingsModel : public QAbstractListModel
 public:
     enum Role {
         IdRole = Qt::UserRole + 1, TitleRole, ChannelRole, ChannelNameRole, StartRole, StopRole, WhenRole,
-        StateRole, ReasonRole, KeptRole, PositionRole, DurationRole, PlaylistRole, RecordStartRole, MissingRole
+        StateRole, ReasonRole, KeptRole, PositionRole, DurationRole, PlaylistRole, RecordStartRole, MissingRole,
+        KeepUntilRole, KeepTextRole
     };
     Q_ENUM(Role)
 
@@ -93,6 +95,10 @@ public:
     /// What a recording lacks, for the viewer: "19:21–19:25, 19:40–19:45" in local time (the
     /// day too when it is not the recording's): "" when nothing is missing.
     static QString missingText(const DvrRecording &r);
+    /// What retention does with it, for the viewer's row: "kept until Mon 14 Dec" (kept, with a
+    /// keep-until), "to be deleted Mon 14 Dec" (a keep-until, not kept: the operator's default or the
+    /// viewer's), "kept" (until the viewer deletes it), or "" (keep-N and free space may take it).
+    static QString keepText(const DvrRecording &r);
     int rowCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role) const override;
     QHash<int, QByteArray> roleNames() const override;

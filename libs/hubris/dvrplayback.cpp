@@ -5,6 +5,8 @@
 namespace iptv::hubris {
 
 namespace {
+/// A URL with a playback token is played again with a fresh one this long before it expires, or
+/// a quarter of the token's life when that is shorter (diver's [archive] token_seconds).
 constexpr qint64 kRenewUrlBeforeSeconds = 60;
 
 QString clock(qint64 seconds)
@@ -30,7 +32,8 @@ DvrPlayback::DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper,
         // A timeshift can play for longer than its URL's playback token lasts (a day and more,
         // always behind live): played on from where it is with a fresh URL (the client's token is
         // renewed with its every refresh) before it expires.
-        if (!m_paused && m_urlExpires > 0 && now() >= m_urlExpires - kRenewUrlBeforeSeconds
+        const qint64 renewBefore = std::clamp<qint64>(m_urlLife / 4, 1, kRenewUrlBeforeSeconds);
+        if (!m_paused && m_urlExpires > 0 && now() >= m_urlExpires - renewBefore
             && m_client->archiveTokenExpires(m_channel) > m_urlExpires) {
             playFrom(m_mode == u"timeshift" ? now() - position() : position());
             return;
@@ -152,6 +155,7 @@ void DvrPlayback::playFrom(qint64 offset)
     else
         url = m_client->archiveUrl(m_channel, offset);
     m_urlExpires = m_mode == u"recording" ? 0 : m_client->archiveTokenExpires(m_channel);
+    m_urlLife = m_urlExpires - now();
     m_player->play(url);
     setPaused(false);
     m_tick.start();

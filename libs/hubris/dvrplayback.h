@@ -111,6 +111,7 @@ private:
     qint64 m_offset = 0;   ///< where the current play() began: seconds from the start, or UTC s (timeshift)
     quint64 m_playNumber = 0; ///< play()s so far: diver's answer of where a cut starts is for the latest only
     qint64 m_urlExpires = 0;  ///< when the playing URL's playback token expires (UTC s; 0: not known)
+    qint64 m_urlLife = 0;     ///< how long it had left when play() began (s)
     bool m_paused = false;
     QElapsedTimer m_played; ///< since the first frame of the current play()
     QList<DvrClient::SegmentDate> m_dates; ///< of the current play()'s playlist (its timeline)

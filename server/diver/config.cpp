@@ -74,7 +74,7 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
         {u"recording"_qs, {{"capacity", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
                            {"segment_seconds", Key::Real}, {"source_template", Key::Text}}},
         {u"storage"_qs, {{"paths", Key::List}, {"min_free_mb", Key::Int}}},
-        {u"archive"_qs, {{"channels", Key::List}, {"hours", Key::Int}, {"stale_seconds", Key::Int}}},
+        {u"archive"_qs, {{"channels", Key::List}, {"hours", Key::Int}, {"stale_seconds", Key::Int}, {"token_seconds", Key::Int}}},
         {u"retention"_qs, {{"recording_days", Key::Int}}},
     };
     return keys;
@@ -234,6 +234,15 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         return false;
     if (!integer("archive/stale_seconds", 5, 24 * 3600, &config->archiveStaleSeconds))
         return false;
+    if (!integer("archive/token_seconds", 0, 90 * 86400, &config->archiveTokenSeconds))
+        return false;
+    if (config->archiveTokenSeconds > 0 && config->archiveTokenSeconds < 10) {
+        // The box asks for fresh tokens at half their life, no more often than every few seconds.
+        *error = QStringLiteral("%1: archive/token_seconds: %2 is too short for a box to renew it (0, or at least 10)")
+                     .arg(path)
+                     .arg(config->archiveTokenSeconds);
+        return false;
+    }
     if (!integer("retention/recording_days", 0, 100 * 365, &config->recordingDays))
         return false;
     return true;

@@ -62,6 +62,9 @@ struct DiverConfig
     /// An archive whose newest segment ended this long ago has stopped (its source died): a
     /// recording or catch-up of it that has passed is partial, not awaited any longer.
     int archiveStaleSeconds = 60;
+    /// How long a box's catch-up and timeshift playback token lasts (the box asks for fresh ones
+    /// at half their life; a timeshift plays on with a fresh one); 0: `archiveHours` plus 6 h.
+    int archiveTokenSeconds = 0;
     // [retention]
     /// A new recording is kept this many days after its airing ends (its keep-until; the viewer
     /// may change it); 0 = until the viewer deletes it.

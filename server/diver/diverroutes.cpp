@@ -387,6 +387,8 @@ QByteArray DiverServer::recordingToken(const RecordingRow &r) const
 
 qint64 DiverServer::archiveTokenExpiry() const
 {
+    if (m_config.archiveTokenSeconds > 0)
+        return now() + m_config.archiveTokenSeconds;
     return now() + qint64(m_config.archiveHours) * 3600 + kPlaybackMarginSeconds;
 }
 

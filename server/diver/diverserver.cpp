@@ -103,10 +103,27 @@ QString isoName(qint64 utcSeconds)
     return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
 }
 
+/// A channel's id as one folder's name (archive/<it>, recordings/<it>/…): '%' and '/' are
+/// percent-encoded, and so is a name of dots alone, so that an id never reaches into another
+/// folder ("bbc.co.uk/one" is archive/bbc.co.uk%2Fone, not archive/bbc.co.uk/one, which
+/// retention and the orphan sweep would take for a channel "bbc.co.uk"). Other ids are their own name.
+QString channelFolderName(const QString &channelId)
+{
+    if (channelId == u"." || channelId == u"..")
+        return QString(channelId).replace(u'.', u"%2E"_qs);
+    return QString(channelId).replace(u'%', u"%25"_qs).replace(u'/', u"%2F"_qs);
+}
+
+/// The channel whose folder is `name` (channelFolderName()'s inverse).
+QString channelIdOfFolder(const QString &name)
+{
+    return QUrl::fromPercentEncoding(name.toUtf8());
+}
+
 /// A copy's folder below a storage folder: recordings/<channel>/<airing start>-copy<id>.
 QString copyFolderName(const QString &channelId, qint64 airingStart, qint64 copyId)
 {
-    return QStringLiteral("recordings/%1/%2-copy%3").arg(channelId, isoName(airingStart)).arg(copyId);
+    return QStringLiteral("recordings/%1/%2-copy%3").arg(channelFolderName(channelId), isoName(airingStart)).arg(copyId);
 }
 } // namespace
 
@@ -706,7 +723,7 @@ QString DiverServer::archiveFolderOf(const QString &channelId) const
 {
     if (const ActiveArchive *a = m_archives.value(channelId))
         return a->directory;
-    const QString relative = QStringLiteral("archive/%1").arg(channelId);
+    const QString relative = QStringLiteral("archive/%1").arg(channelFolderName(channelId));
     const QString root = m_storage ? m_storage->locate(relative) : QString();
     return root.isEmpty() ? QString() : QDir(root).filePath(relative);
 }
@@ -723,10 +740,11 @@ QList<dvr::RetainedArchive> DiverServer::closedArchives() const
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     for (const QString &path : m_storage->paths()) {
         const QDir root(QDir(path).filePath(u"archive"_qs));
-        for (const QString &channelId : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        for (const QString &folder : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            const QString channelId = channelIdOfFolder(folder);
             if (m_archivedChannels.contains(channelId) || m_archives.contains(channelId))
                 continue;
-            const QString directory = root.filePath(channelId);
+            const QString directory = root.filePath(folder);
             if (folderBusy(directory))
                 continue;
             dvr::ArchiveReader newest; // the last chunk only
@@ -1630,7 +1648,7 @@ void DiverServer::startArchives()
     for (const QString &channelId : std::as_const(m_archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
-        const QString relative = QStringLiteral("archive/%1").arg(channelId);
+        const QString relative = QStringLiteral("archive/%1").arg(channelFolderName(channelId));
         const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &error);
         if (!dir) {
             qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << error;

@@ -285,6 +285,36 @@ private Q_SLOTS:
         QCOMPARE(r.json(), QJsonObject({{u"error"_qs, u"conflict"_qs}, {u"detail"_qs, u"item 3 is in use"_qs}}));
     }
 
+    // The path is split at its '/' first and each segment decoded after: an encoded slash is
+    // part of a parameter (a channel id "bbc.co.uk/one"), not a separator; decoded once only.
+    void segmentsAreDecodedAfterTheSplit_data()
+    {
+        QTest::addColumn<QByteArray>("path");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("id");
+        QTest::newRow("slash") << QByteArray("/items/bbc.co.uk%2Fone") << 200 << u"bbc.co.uk/one"_qs;
+        QTest::newRow("lower-case hex") << QByteArray("/items/a%2fb") << 200 << u"a/b"_qs;
+        QTest::newRow("space, hash, question mark") << QByteArray("/items/a%20b%23c%3Fd") << 200 << u"a b#c?d"_qs;
+        QTest::newRow("UTF-8") << QByteArray("/items/%C3%A9t%C3%A9") << 200 << u"\u00e9t\u00e9"_qs;
+        QTest::newRow("percent, decoded once") << QByteArray("/items/a%252Fb") << 200 << u"a%2Fb"_qs;
+        QTest::newRow("only a slash") << QByteArray("/items/%2F") << 200 << u"/"_qs;
+        QTest::newRow("a real slash splits") << QByteArray("/items/a/b") << 404 << QString();
+        QTest::newRow("encoded separator of a literal") << QByteArray("/items%2F42") << 404 << QString();
+    }
+    void segmentsAreDecodedAfterTheSplit()
+    {
+        QFETCH(QByteArray, path);
+        QFETCH(int, status);
+        QFETCH(QString, id);
+        const RawReply r = request("GET", path);
+        QCOMPARE(r.status, status);
+        if (status == 200)
+            QCOMPARE(r.json().value(u"id").toString(), id);
+        // The body limit is found by the same segments.
+        QCOMPARE(m_router->maxBodyBytes(Method::Post, u"/upload"_qs), 3 * 1024 * 1024);
+        QCOMPARE(m_router->maxBodyBytes(Method::Post, u"/upload%2Fmore"_qs), Router::DefaultMaxBodyBytes);
+    }
+
     void intQuery_data()
     {
         QTest::addColumn<QByteArray>("query");

@@ -1,5 +1,5 @@
-// diver's configuration file: the documented file loads, and [server] http_priority takes
-// normal or realtime only.
+// diver's configuration file: the documented file loads, [server] http_priority takes normal or
+// realtime only, and [archive] token_seconds is 0 or long enough for a box to renew its tokens.
 
 #include <config.h>
 
@@ -55,6 +55,36 @@ private Q_SLOTS:
         } else {
             QVERIFY2(error.contains(u"server/http_priority") && error.contains(u"neither normal nor realtime"), qPrintable(error));
         }
+    }
+
+    void archiveTokenSeconds_data()
+    {
+        QTest::addColumn<QByteArray>("value");
+        QTest::addColumn<int>("seconds"); ///< -1: refused
+        QTest::newRow("default") << QByteArray("0") << 0;
+        QTest::newRow("ten") << QByteArray("10") << 10;
+        QTest::newRow("an hour") << QByteArray("3600") << 3600;
+        QTest::newRow("too short") << QByteArray("9") << -1;
+        QTest::newRow("negative") << QByteArray("-5") << -1;
+        QTest::newRow("not a number") << QByteArray("soon") << -1;
+    }
+    void archiveTokenSeconds()
+    {
+        QFETCH(QByteArray, value);
+        QFETCH(int, seconds);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"diver.conf"_qs);
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("[archive]\ntoken_seconds=" + value + '\n');
+        f.close();
+        DiverConfig config;
+        QString error;
+        QCOMPARE(iptv::diver::loadConfigFile(path, &config, &error), seconds >= 0);
+        if (seconds >= 0)
+            QCOMPARE(config.archiveTokenSeconds, seconds);
+        else
+            QVERIFY2(error.contains(u"archive/token_seconds"), qPrintable(error));
     }
 };
 

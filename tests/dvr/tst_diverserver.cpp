@@ -67,8 +67,10 @@ struct Airing
     QString episode; ///< xmltv_ns
 };
 
-/// A guide file with these channels (stream URLs on recast) and airings.
-bool writeGuide(const QString &path, const QStringList &channels, quint16 recastPort, const QList<Airing> &airings)
+/// A guide file with these channels (stream URLs on recast: the channel's id, or its `streams`
+/// entry) and airings.
+bool writeGuide(const QString &path, const QStringList &channels, quint16 recastPort, const QList<Airing> &airings,
+                const QHash<QString, QString> &streams = {})
 {
     iptv::epg::GuideData data;
     for (const QString &id : channels) {
@@ -77,7 +79,7 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
         ch.displayNames = {{QString(), id.toUpper()}};
         ch.number = int(data.channels.size()) + 1;
         if (recastPort != 0) // 0: a lineup that names no stream
-            ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(id);
+            ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/%2.ts").arg(recastPort).arg(streams.value(id, id));
         data.channels.append(ch);
     }
     for (const Airing &a : airings) {
@@ -934,6 +936,128 @@ private Q_SLOTS:
         QCOMPARE(call("PUT", port, path, a, {{u"keepUntil"_qs, now + 86400}}).status, 404);
     }
 
+    // Keep-N and keep-until on an archived channel, whose recordings are ranges of the archive
+    // (no copy of their own): the viewer's row goes; the archive's chunk stays while another
+    // viewer's range or the catch-up window holds it, and goes once nothing does.
+    void retentionOfArchivedRanges()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"archkeep"_qs);
+        c.archivedChannels = {u"two"_qs};
+        c.archiveHours = 72; // the chunk of two days ago is inside the window; older ones past it
+        QVERIFY(writeGuide(c.guideFile, {u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 60, now + 3600, u"Live"_qs, {}}}));
+        QVERIFY(QDir().mkpath(c.dataDir));
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/two"_qs);
+        // One second of the archive ten minutes into an hour some days ago: each in its own chunk.
+        const auto at = [&](double daysAgo) { return (now - qint64(daysAgo * 86400)) / 3600 * 3600 + 600; };
+        const auto chunkOf = [&](qint64 t) {
+            return QDir(archive).filePath(iptv::dvr::ArchiveWriter::chunkName(t * 1000 / 3600000 * 3600000));
+        };
+        const qint64 e0 = at(6), e1 = at(5), v = at(4.5), e2 = at(4), w = at(3.5), u = at(2);
+        QByteArray ts;
+        for (int i = 0; i < 10; ++i)
+            ts += QByteArray(1, char(0x47)) + QByteArray(187, char(i));
+        QString error;
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({archive, 3600 * 1000, 0}, &error), qPrintable(error));
+            for (const qint64 t : {e0, e1, v, e2, w, u}) {
+                iptv::dvr::StorageError written;
+                QVERIFY2(writer.writeSegment(ts, t * 1000, 1000, true, &written), qPrintable(written.toString()));
+            }
+        }
+        for (const qint64 t : {e0, e1, v, e2, w, u})
+            QVERIFY2(QFileInfo(chunkOf(t)).isDir(), qPrintable(chunkOf(t)));
+        QHash<QString, qint64> idOf; ///< "<owner>@<start>"
+        {
+            iptv::dvr::RuleStore rules;
+            QVERIFY2(rules.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::dvr::RecordingRule keepOne;
+            keepOne.kind = iptv::dvr::RuleKind::Title;
+            keepOne.owner = u"STB-A"_qs;
+            keepOne.title = u"Serial"_qs;
+            keepOne.keep = 1;
+            keepOne.keepPolicy = iptv::dvr::KeepPolicy::ReplaceOldest;
+            QVERIFY2(rules.save(&keepOne, &error), qPrintable(error));
+            iptv::dvr::RecordingRule keepAll = keepOne;
+            keepAll.id = 0;
+            keepAll.owner = u"STB-B"_qs;
+            keepAll.keep = 0;
+            QVERIFY2(rules.save(&keepAll, &error), qPrintable(error));
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            const auto insert = [&](const QString &owner, qint64 ruleId, qint64 start, qint64 keepUntil, bool kept) {
+                iptv::diver::RecordingRow r;
+                r.owner = owner;
+                r.ruleId = ruleId;
+                r.channelId = u"two"_qs;
+                r.title = ruleId == 0 ? u"Film"_qs : u"Serial"_qs;
+                r.airingStart = r.recordStart = start;
+                r.airingStop = r.recordStop = start + 1;
+                r.created = start;
+                r.keepUntil = keepUntil;
+                r.kept = kept;
+                const auto id = store.insertRecording(r, &error);
+                idOf.insert(owner + u'@' + QString::number(start), id.value_or(0));
+                return id.has_value();
+            };
+            // A's series keeps its newest episode (e2); B's keeps all, and B recorded e1 too.
+            for (const qint64 t : {e0, e1, e2})
+                QVERIFY2(insert(u"STB-A"_qs, keepOne.id, t, 0, false), qPrintable(error));
+            QVERIFY2(insert(u"STB-B"_qs, keepAll.id, e1, 0, false), qPrintable(error));
+            // Keep-until passed: A's film v (B recorded it too, without one), w (A's alone), and
+            // u (kept, but a keep-until is what the viewer asked for; inside the window).
+            QVERIFY2(insert(u"STB-A"_qs, 0, v, now - 3600, false), qPrintable(error));
+            QVERIFY2(insert(u"STB-B"_qs, 0, v, 0, false), qPrintable(error));
+            QVERIFY2(insert(u"STB-A"_qs, 0, w, now - 60, false), qPrintable(error));
+            QVERIFY2(insert(u"STB-A"_qs, 0, u, now - 60, true), qPrintable(error));
+        }
+        DiverServer diver(c);
+        QSignalSpy events(&diver, &DiverServer::event);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        const auto startsOf = [&](const QByteArray &viewer) {
+            QSet<qint64> starts;
+            for (const QJsonValue &r : recordingsOf(port, viewer))
+                starts.insert(r.toObject().value(u"start"_qs).toInteger());
+            return starts;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(startsOf(a), QSet<qint64>{e2}, 15000);
+        QCOMPARE(startsOf(b), (QSet<qint64>{e1, v}));
+        // A was told of each, with the reason.
+        QSet<qint64> told;
+        for (const QList<QVariant> &e : std::as_const(events)) {
+            const QJsonObject m = e.at(0).toJsonObject();
+            if (m.value(u"type"_qs) == u"deleted"_qs) {
+                QCOMPARE(e.at(1).toString(), u"STB-A"_qs);
+                QCOMPARE(m.value(u"reason"_qs).toString(), u"retention"_qs);
+                told.insert(m.value(u"id"_qs).toInteger());
+            }
+        }
+        QCOMPARE(told, (QSet<qint64>{idOf.value(u"STB-A@%1"_qs.arg(e0)), idOf.value(u"STB-A@%1"_qs.arg(e1)),
+                                     idOf.value(u"STB-A@%1"_qs.arg(v)), idOf.value(u"STB-A@%1"_qs.arg(w)),
+                                     idOf.value(u"STB-A@%1"_qs.arg(u))}));
+        // What no one's range holds past the window goes; B's ranges, A's newest episode and the
+        // window's chunk stay.
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(chunkOf(e0)) && !QFileInfo::exists(chunkOf(w)), 45000);
+        for (const qint64 t : {e1, v, e2, u})
+            QVERIFY2(QFileInfo(chunkOf(t)).isDir(), qPrintable(chunkOf(t)));
+        // B's range of e1 plays still, from the archive.
+        const QString ofB = QString::number(idOf.value(u"STB-B@%1"_qs.arg(e1)));
+        const HttpResult played = call("GET", port, u"/play/"_qs + ofB + u"/index.m3u8"_qs, b);
+        QVERIFY2(played.status == 200 && played.body.contains(".ts"), played.body.constData());
+
+        // B deletes its recordings: their chunks go with the next sweep (past the window), the
+        // window's and A's newest episode's stay.
+        for (const qint64 t : {e1, v})
+            QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + QString::number(idOf.value(u"STB-B@%1"_qs.arg(t))), b).status, 204);
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(chunkOf(e1)) && !QFileInfo::exists(chunkOf(v)), 45000);
+        QVERIFY(QFileInfo(chunkOf(e2)).isDir());
+        QVERIFY(QFileInfo(chunkOf(u)).isDir());
+        QCOMPARE(startsOf(a), QSet<qint64>{e2});
+    }
+
     // Two of a viewer's rules planning one airing (a single recording, then a series by title):
     // one recording of it in the viewer's library, not two rows of the same minutes.
     void oneRecordingOfAnAiringPerViewer()
@@ -1699,6 +1823,69 @@ private Q_SLOTS:
         // Every segment listed plays (from the programme's start, as dated above: the media of
         // its 14 s, less what a headend slower than the clock under load did not send).
         QVERIFY2(probe.exitCode() == 0 && qAbs(seconds - listed) < 1, qPrintable(QStringLiteral("ffprobe: %1 s, the playlist: %2 s").arg(seconds).arg(listed)));
+    }
+
+    // A channel's id may hold a '/' (XMLTV ids are free text: one made from a name, "ABC
+    // COMEDY/ABC KIDS", or from a site's path). Its routes take it percent-encoded as one segment
+    // (bbc.co.uk%2Fone), and its archive is one folder (archive/bbc.co.uk%2Fone), not a folder
+    // "bbc.co.uk" that retention would take for the archive of a channel archived no more.
+    void channelIdWithASlash()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        const QString id = u"bbc.co.uk/one"_qs, encoded = u"bbc.co.uk%2Fone"_qs;
+        DiverConfig c = config(u"slash"_qs);
+        c.archivedChannels = {id};
+        c.archiveHours = 1;
+        QVERIFY(writeGuide(c.guideFile, {id}, m_recast->port(),
+                           {{id, t0 - 60, t0 + 3600, u"News"_qs, {}}, {id, t0 + 3600, t0 + 5400, u"Later Show"_qs, {}}}, {{id, u"one"_qs}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-SLASH"_qs);
+        QJsonObject status;
+        QTRY_VERIFY_WITH_TIMEOUT((status = call("GET", port, u"/api/status"_qs, a).json()).value(u"archiveFrom"_qs).toObject().contains(id),
+                                 20000);
+        const QString storage = QDir(c.dataDir).filePath(u"storage/archive"_qs);
+        QVERIFY2(QFileInfo(QDir(storage).filePath(encoded)).isDir(), qPrintable(QDir(storage).entryList().join(u", ")));
+        QVERIFY(!QFileInfo::exists(QDir(storage).filePath(u"bbc.co.uk"_qs)));
+
+        // Timeshift by the encoded id with the channel's token; its segment URIs resolve under it.
+        const QString token = status.value(u"archiveTokens"_qs).toObject().value(id).toString();
+        QVERIFY2(token.startsWith(u"pt1."), QJsonDocument(status).toJson().constData());
+        // (One arg() for all: a second would take the "%2" of "%2F" for its place.)
+        const QUrl timeshift(QStringLiteral("http://127.0.0.1:%1/catchup/%2/archive-%3-now.m3u8?playback=%4")
+                                 .arg(QString::number(port), encoded,
+                                      QString::number(status.value(u"archiveFrom"_qs).toObject().value(id).toInteger()), token));
+        QVERIFY2(timeshift.toString(QUrl::FullyEncoded).contains(encoded), qPrintable(timeshift.toString(QUrl::FullyEncoded)));
+        HttpResult played;
+        QTRY_VERIFY_WITH_TIMEOUT((played = httpSend(m_nam, "GET", timeshift, {}, {})).status == 200 && played.body.contains(".ts?"), 20000);
+        QString segmentLine;
+        for (const QByteArray &line : played.body.split('\n')) {
+            if (!line.isEmpty() && !line.startsWith('#'))
+                segmentLine = QString::fromLatin1(line);
+        }
+        const HttpResult segment = httpSend(m_nam, "GET", timeshift.resolved(QUrl(segmentLine)), {}, {});
+        QVERIFY2(segment.status == 200 && segment.body.startsWith(char(0x47)),
+                 qPrintable(timeshift.resolved(QUrl(segmentLine)).toString() + u": "_qs + QString::fromLatin1(segment.body.left(300))));
+
+        // What is on now recorded (a range of the archive), and one airing of a series on it
+        // skipped through a path that names the channel.
+        const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, id}, {u"start"_qs, t0 - 60}});
+        QVERIFY2(made.status == 201, made.body.constData());
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 1, 10000);
+        const QJsonObject recording = recordingsOf(port, a).first().toObject();
+        QCOMPARE(recording.value(u"channel"_qs).toString(), id);
+        QVERIFY(recording.value(u"archived"_qs).toBool());
+        const HttpResult list = httpSend(m_nam, "GET", QUrl(recording.value(u"playlist"_qs).toString()), {}, {});
+        QVERIFY2(list.status == 200 && list.body.contains(".ts?"), list.body.constData());
+        const HttpResult rule = call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Later Show"_qs}, {u"channel"_qs, id}});
+        QVERIFY2(rule.status == 201, rule.body.constData());
+        const qint64 ruleId = rule.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
+        const HttpResult skipped = call("PUT", port, QStringLiteral("/api/rules/%1/airings/%2/%3").arg(QString::number(ruleId), encoded, QString::number(t0 + 3600)), a,
+                                        {{u"cancelled"_qs, true}});
+        QVERIFY2(skipped.status == 200, skipped.body.constData());
+        QCOMPARE(skipped.json().value(u"skipped"_qs).toArray().first().toObject().value(u"reason"_qs).toString(), u"cancelled"_qs);
     }
 
     // A recording on an archived channel is a range of the archive, with no copy of its own: when

@@ -2,19 +2,27 @@
 // models under QAbstractItemModelTester, record an airing and a series (the guide's marks follow),
 // a conflict with its reason (and its other airing recorded instead), what the viewer is told
 // after a record key, the library's keep, resume position, stop and delete, one episode
-// of a series skipped and taken back, and what the viewer
+// of a series skipped and taken back, a timeshift played on the real player past its playback
+// token's expiry (against recast), and what the viewer
 // is told when the ticket is refused, diver is down, or the box has no ticket at all.
+#include "../recast/recasttest.h"
 #include "dvrtestsupport.h"
 
+#include <hal/ffmpegplayer.h>
+#include <hubris/channellistmodel.h>
 #include <hubris/dvrclient.h>
+#include <hubris/dvrplayback.h>
 #include <hubris/guidestore.h>
+#include <hubris/zapper.h>
 
 #include <QAbstractItemModelTester>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QSignalSpy>
+#include <QRegularExpression>
 #include <QTcpServer>
+#include <QUrlQuery>
 #include <QTest>
 
 using iptv::hubris::DvrClient;
@@ -30,6 +38,7 @@ class TestDvrClient : public QObject
     std::unique_ptr<iptv::diver::DiverServer> m_diver;
     std::unique_ptr<iptv::hubris::GuideStore> m_store;
     QUrl m_url;
+    QNetworkAccessManager m_nam;
 
     std::unique_ptr<DvrClient> client(const QString &serial)
     {
@@ -40,6 +49,7 @@ class TestDvrClient : public QObject
         return c;
     }
     int airing(int channel, qint64 t) const { return dvrtest::airingAt(*m_store->guide(), channel, t); }
+    iptv::diver::DiverServer *diver() const { return m_diver.get(); }
 
 private Q_SLOTS:
     void initTestCase()
@@ -354,6 +364,31 @@ private Q_SLOTS:
         dvr->setKept(r.id, true);
         QVERIFY(library.wait(5000));
         QVERIFY(dvr->recordings()->items().first().kept);
+        QCOMPARE(iptv::hubris::DvrRecordingsModel::keepText(dvr->recordings()->items().first()), u"kept"_qs);
+        // Kept for a week: diver's keepUntil, and the row says until when.
+        const qint64 weekLater = QDateTime::currentSecsSinceEpoch() + 7 * 86400;
+        dvr->keepFor(r.id, 7);
+        QVERIFY(library.wait(5000));
+        DvrRecording week = dvr->recordings()->items().first();
+        QVERIFY(week.kept);
+        QVERIFY2(qAbs(week.keepUntil - weekLater) <= 5, qPrintable(QString::number(week.keepUntil - weekLater)));
+        QString error;
+        const auto stored = diver()->recordings().recording(r.id, &error);
+        QVERIFY2(stored, qPrintable(error));
+        QCOMPARE(stored->keepUntil, week.keepUntil);
+        const QString day = QLocale::c().toString(QDateTime::fromSecsSinceEpoch(week.keepUntil), u"ddd d MMM"_qs);
+        QCOMPARE(dvr->recordings()->data(dvr->recordings()->index(0), iptv::hubris::DvrRecordingsModel::KeepTextRole).toString(),
+                 u"kept until "_qs + day);
+        QCOMPARE(dvr->recordings()->data(dvr->recordings()->index(0), iptv::hubris::DvrRecordingsModel::KeepUntilRole).toLongLong(),
+                 week.keepUntil);
+        // Not kept, its keep-until stays (retention deletes it then); kept for good, none.
+        dvr->setKept(r.id, false);
+        QVERIFY(library.wait(5000));
+        QCOMPARE(iptv::hubris::DvrRecordingsModel::keepText(dvr->recordings()->items().first()), u"to be deleted "_qs + day);
+        dvr->keepFor(r.id, 0);
+        QVERIFY(library.wait(5000));
+        QVERIFY(dvr->recordings()->items().first().kept);
+        QCOMPARE(dvr->recordings()->items().first().keepUntil, 0);
         dvr->savePosition(r.id, 42);
         QVERIFY(library.wait(5000));
         QCOMPARE(dvr->recordings()->items().first().position, 42);
@@ -467,6 +502,156 @@ private Q_SLOTS:
             const auto [status, body] = statusOf(url);
             QVERIFY2(status == 200 || status == 404 || status == 503, qPrintable(u"%1: %2 %3"_qs.arg(url.toString()).arg(status).arg(QString::fromUtf8(body))));
         }
+    }
+
+    // A channel id with a '/' (and a space and a '#': XMLTV ids are free text) is one escaped
+    // segment of every path the client sends: its catch-up URL, and the airing a viewer skips.
+    void aChannelIdIsOneSegmentOfThePath()
+    {
+        const QString id = u"bbc.co.uk/one #1"_qs;
+        QTemporaryDir dir;
+        const QString guide = dir.filePath(u"slash.guide"_qs);
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        {
+            using namespace iptv::epg;
+            const qint64 hour = now / 3600 * 3600;
+            GuideBuilder builder({.from = hour - 86400, .days = 2, .compressionLevel = 1, .createdAt = hour - 86400});
+            Channel c;
+            c.id = id;
+            c.displayNames = {{{}, u"BBC One"_qs}};
+            c.number = 1;
+            c.streamUrl = u"http://127.0.0.1:9/live/one.ts"_qs; // nothing there
+            builder.addChannel(c);
+            for (int k = 0; k < 4; ++k) {
+                Programme p;
+                p.channelId = id;
+                p.start = now + 600 + k * 1800;
+                p.stop = p.start + 1800;
+                p.titles = {{{}, u"Serial"_qs}};
+                builder.addProgramme(p);
+            }
+            QString error;
+            QVERIFY2(builder.finishToFile(guide, &error), qPrintable(error));
+        }
+        iptv::diver::DiverConfig config = dvrtest::config(dir, guide);
+        config.ticketKeyFiles = {m_dir.filePath(u"tickets.pub"_qs)};
+        config.archivedChannels = {id};
+        iptv::diver::DiverServer diver(config);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        iptv::hubris::GuideStore store(dir.filePath(u"box"_qs));
+        store.loadFile(guide);
+        QTRY_VERIFY(store.isLoaded());
+        DvrClient dvr(&store, QUrl(QStringLiteral("http://127.0.0.1:%1").arg(diver.httpPort())));
+        QSignalSpy errors(&dvr, &DvrClient::errorOccurred);
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-SLASH"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        QTRY_VERIFY(dvr.isReady() && dvr.isArchived(0));
+
+        const QUrl catchup = dvr.archiveUrl(0, now - 60, 60);
+        QVERIFY2(catchup.toString(QUrl::FullyEncoded).contains(u"/catchup/bbc.co.uk%2Fone%20%231/archive-"),
+                 qPrintable(catchup.toString(QUrl::FullyEncoded)));
+        // diver finds the channel by it (its source is dead: nothing is recorded, but it is the
+        // archived channel, not "bbc.co.uk", which is none).
+        const HttpResult asked = httpRequest(m_nam, "GET", catchup);
+        QVERIFY2(!asked.json().value(u"detail"_qs).toString().contains(u"not archived"), asked.body.constData());
+
+        QSignalSpy recorded(&dvr, &DvrClient::recorded);
+        const int episode = dvrtest::airingAt(*store.guide(), 0, now + 600 + 1800 + 60);
+        dvr.recordSeries(episode);
+        QVERIFY(recorded.wait(10000));
+        QTRY_VERIFY(dvr.isSeries(episode));
+        dvr.skipEpisode(episode, true);
+        QTRY_VERIFY(dvr.isSkipped(episode));
+        dvr.skipEpisode(episode, false);
+        QTRY_VERIFY(!dvr.isSkipped(episode));
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.isEmpty() ? QString() : errors.first().first().toString()));
+    }
+
+    // A timeshift plays for longer than its playback token lasts (here diver's [archive]
+    // token_seconds makes it 12 s): the box asks diver for fresh tokens before they expire and
+    // the player plays on from where it is with one, fetching the archive's segments with it;
+    // the first token, expired, is refused with the reason. Real player, real archive (recast).
+    void timeshiftPlaysOnPastItsToken()
+    {
+        using namespace recasttest;
+        iptv::media::installFfmpegLogHandler();
+        iptv::recast::RecastServer recast(serverConfig(m_dir.filePath(u"ts-recast"_qs), {tinyChannel(u"ch1"_qs)}));
+        QString error;
+        QVERIFY2(recast.start(&error), qPrintable(error));
+        QTemporaryDir dir;
+        iptv::diver::DiverConfig config = dvrtest::config(dir, m_dir.filePath(u"live.guide"_qs));
+        config.ticketKeyFiles = {m_dir.filePath(u"tickets.pub"_qs)};
+        config.sourceTemplate = QStringLiteral("http://127.0.0.1:%1/live/{id}.ts").arg(recast.port());
+        config.archivedChannels = {u"ch1"_qs};
+        config.archiveTokenSeconds = 12;
+        iptv::diver::DiverServer diver(config);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const QUrl url(QStringLiteral("http://127.0.0.1:%1").arg(diver.httpPort()));
+
+        DvrClient dvr(m_store.get(), url);
+        dvr.setTicket(dvrtest::ticket(m_key, u"STB-TS"_qs), QDateTime::currentDateTimeUtc().addSecs(600));
+        iptv::hubris::ChannelListModel channels(m_store.get());
+        iptv::hal::FfmpegPlayer player;
+        iptv::hubris::Zapper zapper(&channels, &player);
+        iptv::hubris::DvrPlayback playback(&dvr, &player, &zapper);
+        // The archive holds a few seconds (its start known to the box, which reads diver's
+        // status again at half its tokens' life).
+        QTRY_VERIFY_WITH_TIMEOUT(dvr.archiveStart(0) > 0 && dvr.archiveStart(0) < QDateTime::currentSecsSinceEpoch() - 6, 60000);
+        QVERIFY(dvr.archiveTokenExpires(0) <= QDateTime::currentSecsSinceEpoch() + 12);
+
+        QVERIFY(playback.rewindLive(0, 5));
+        const QUrl first = player.source();
+        const QString firstToken = QUrlQuery(first).queryItemValue(u"playback"_qs, QUrl::FullyDecoded);
+        QVERIFY2(firstToken.startsWith(u"pt1."), qPrintable(first.toString()));
+        const qint64 firstExpires = dvr.archiveTokenExpires(0);
+        const quint64 generation = player.generation();
+        QTRY_VERIFY_WITH_TIMEOUT(player.state() == iptv::hal::Player::State::Playing, 15000);
+
+        // The archive's segments diver served (whole, or the byte ranges the player asks for),
+        // and what it refused on catch-up routes, so far: its metrics by route.
+        Client diverHttp(diver.httpPort());
+        const auto answered = [&](const QStringList &statuses, bool segmentsOnly) {
+            const QString metrics = QString::fromUtf8(diverHttp.get(u"/metrics"_qs).body);
+            qint64 sum = 0;
+            static const QRegularExpression line(QStringLiteral(
+                "^diver_http_requests_total\\{route=\"(/catchup/[^\"]*)\",status=\"(\\d+)\"\\} (\\d+)$"),
+                                                 QRegularExpression::MultilineOption);
+            for (auto it = line.globalMatch(metrics); it.hasNext();) {
+                const auto m = it.next();
+                // A segment: /catchup/<channel>/<chunk>/<file>; a playlist has a segment less.
+                if (statuses.contains(m.captured(2)) && (!segmentsOnly || m.captured(1).count(u'/') == 4))
+                    sum += m.captured(3).toLongLong();
+            }
+            return sum;
+        };
+        const auto segments = [&] { return answered({u"200"_qs, u"206"_qs}, true); };
+        const auto refused = [&] { return answered({u"401"_qs, u"403"_qs}, false); };
+        QTRY_VERIFY_WITH_TIMEOUT(segments() > 0, 10000);
+        // Past the first token's expiry, and a token's life more.
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() > firstExpires + 1, 20000);
+        const qint64 segmentsThen = segments();
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() > firstExpires + 13, 20000);
+        QVERIFY(playback.isActive());
+        QCOMPARE(playback.mode(), u"timeshift"_qs);
+        QCOMPARE(player.state(), iptv::hal::Player::State::Playing);
+        const QString now = QUrlQuery(player.source()).queryItemValue(u"playback"_qs, QUrl::FullyDecoded);
+        QVERIFY2(now.startsWith(u"pt1.") && now != firstToken, qPrintable(player.source().toString()));
+        // It played on: the segments after the first token expired came with the fresh ones
+        // (never one refused), about one a second.
+        QVERIFY2(segments() >= segmentsThen + 6, qPrintable(QStringLiteral("%1 then, %2 now").arg(segmentsThen).arg(segments())));
+        QCOMPARE(refused(), 0);
+        // Still about as far behind live as it began: each renewal plays on from where it was,
+        // less the moment the player takes to start again (and the cut at a segment's start).
+        const quint64 renewals = player.generation() - generation;
+        QVERIFY2(renewals >= 2 && playback.position() >= 3 && playback.position() <= 6 + 3 * qint64(renewals),
+                 qPrintable(QStringLiteral("%1 s behind live after %2 renewals").arg(playback.position()).arg(renewals)));
+        qInfo("%lld s behind live after %llu renewals of the URL (began 5 s behind)", playback.position(), renewals);
+
+        // The first URL is refused now: 401, and why.
+        const HttpResult expired = httpRequest(m_nam, "GET", first);
+        QCOMPARE(expired.status, 401);
+        QVERIFY2(expired.json().value(u"detail"_qs).toString().contains(u"playback token: expired"), expired.body.constData());
+        playback.stop();
     }
 
     // A series with one airing left in the guide is a series all the same: dropping that airing
@@ -646,5 +831,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestDvrClient)
+QTEST_MAIN(TestDvrClient)
 #include "tst_dvrclient.moc"

@@ -270,11 +270,39 @@ private Q_SLOTS:
         QVERIFY(waitFor([&] { return library->rowCount() == 1 && library->items().first().segments >= 4; }, 30000));
         const qint64 id = library->items().first().id;
         QObject *hint = m_window->findChild<QObject *>(u"recordingsHint"_qs);
+        QObject *choices = m_window->findChild<QObject *>(u"keepChoices"_qs);
         QVERIFY(hint && hint->property("text").toString().contains(u"green keep"));
-        press(Qt::Key_F2); // green: keep
-        QVERIFY(waitFor([&] { return library->items().first().kept; }));
-        QTRY_VERIFY2(hint->property("text").toString().contains(u"green don't keep"), qPrintable(hint->property("text").toString()));
+        QVERIFY(choices && !choices->property("visible").toBool());
+        // Green: how long to keep it, by keys alone. Right: a month; OK keeps it so.
+        toastGone();
+        press(Qt::Key_F2);
+        QVERIFY(choices->property("visible").toBool());
+        QCOMPARE(choices->property("chosen").toString(), u"Keep 1 week"_qs);
+        press(Qt::Key_Right);
+        QCOMPARE(choices->property("chosen").toString(), u"Keep 1 month"_qs);
+        QVERIFY2(hint->property("text").toString().contains(u"Keep 1 month"), qPrintable(hint->property("text").toString()));
+        shot(u"recordings-keep"_qs);
+        const qint64 monthLater = QDateTime::currentSecsSinceEpoch() + 30 * 86400;
+        press(Qt::Key_Return);
+        QVERIFY(!choices->property("visible").toBool());
+        QVERIFY(waitFor([&] { return library->items().first().kept && library->items().first().keepUntil > 0; }));
+        QVERIFY(qAbs(library->items().first().keepUntil - monthLater) <= 5);
+        // The row says until when.
+        const QString until = u"kept until "_qs
+            + QLocale::c().toString(QDateTime::fromSecsSinceEpoch(library->items().first().keepUntil), u"ddd d MMM"_qs);
+        QCOMPARE(library->data(library->index(0), iptv::hubris::DvrRecordingsModel::KeepTextRole).toString(), until);
         shot(u"recordings"_qs);
+        // Back closes the choice and changes nothing; "until I delete it" takes the date back.
+        press(Qt::Key_F2);
+        press(Qt::Key_Escape);
+        QCOMPARE(page(), u"recordings"_qs);
+        QVERIFY(!choices->property("visible").toBool());
+        press(Qt::Key_F2);
+        press(Qt::Key_Right);
+        press(Qt::Key_Right);
+        QCOMPARE(choices->property("chosen").toString(), u"Keep until I delete it"_qs);
+        press(Qt::Key_Return);
+        QVERIFY(waitFor([&] { return library->items().first().kept && library->items().first().keepUntil == 0; }));
 
         // diver cuts a recording's playlist at ?start= (how the box seeks and resumes).
         auto playlist = [this](const QUrl &url) {
