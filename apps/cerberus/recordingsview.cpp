@@ -1,10 +1,10 @@
 #include "recordingsview.h"
 
 #include <cerberus/dvrcontroller.h>
+#include <cerberus/jsontablemodel.h>
 #include <cerberus/recordingsmodel.h>
 
 #include <QAction>
-#include <QCheckBox>
 #include <QComboBox>
 #include <QFrame>
 #include <QHBoxLayout>
@@ -26,6 +26,30 @@ using namespace iptv::cerberus;
 namespace cerberus::ui {
 
 namespace {
+
+/// Sorts a JsonTableModel by its JSON values (times and numbers as numbers), not the shown text.
+class JsonSortProxy : public QSortFilterProxyModel
+{
+public:
+    using QSortFilterProxyModel::QSortFilterProxyModel;
+
+protected:
+    bool lessThan(const QModelIndex &left, const QModelIndex &right) const override
+    {
+        const int role = JsonTableModel::FirstColumnRole + left.column();
+        const QVariant a = left.data(role), b = right.data(role);
+        bool an = false, bn = false;
+        const double x = a.toDouble(&an), y = b.toDouble(&bn);
+        if (an && bn && x != y)
+            return x < y;
+        const int c = QString::compare(left.data().toString(), right.data().toString(), Qt::CaseInsensitive);
+        if (c != 0)
+            return c < 0;
+        // Equal: by the first column's value (a rule's owner, an airing's start).
+        return left.sibling(left.row(), 0).data(JsonTableModel::FirstColumnRole).toString()
+            < right.sibling(right.row(), 0).data(JsonTableModel::FirstColumnRole).toString();
+    }
+};
 
 QTableView *makeTable(QAbstractItemModel *model)
 {
@@ -65,8 +89,9 @@ RecordingsView::RecordingsView(DvrController *dvr, QWidget *parent)
     tiles->addWidget(addTile(u"conflicts"_qs, tr("conflicts")));
     tiles->addWidget(addTile(u"library"_qs, tr("recordings")));
     tiles->addWidget(addTile(u"guide"_qs, tr("guide")));
-    tiles->addWidget(addTile(u"archives"_qs, tr("archived channels")), 2);
+    tiles->addWidget(addTile(u"archives"_qs, tr("archived channels")));
     tiles->addWidget(addTile(u"events"_qs, tr("updates")));
+    tiles->addStretch(1);
 
     // ---- recordings
     m_proxy = new RecordingsProxy(dvr->recordings(), this);
@@ -101,7 +126,7 @@ RecordingsView::RecordingsView(DvrController *dvr, QWidget *parent)
     m_recordings = makeTable(m_proxy);
     m_recordings->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_recordings->sortByColumn(RecordingsModel::StartColumn, Qt::DescendingOrder);
-    const int widths[] = {110, 120, 260, 130, 130, 90, 120, 80, 50, 130};
+    const int widths[] = {110, 140, 260, 120, 120, 90, 130, 80, 50, 130};
     for (int c = 0; c < RecordingsModel::ColumnCount; ++c)
         m_recordings->setColumnWidth(c, widths[c]);
     auto *keepAction = new QAction(tr("Keep"), this);
@@ -117,7 +142,7 @@ RecordingsView::RecordingsView(DvrController *dvr, QWidget *parent)
     rl->addWidget(m_recordings, 1);
 
     // ---- rules
-    m_rulesProxy = new QSortFilterProxyModel(this);
+    m_rulesProxy = new JsonSortProxy(this);
     m_rulesProxy->setSourceModel(dvr->rules());
     m_rules = makeTable(m_rulesProxy);
     m_rules->sortByColumn(0, Qt::AscendingOrder);
@@ -141,20 +166,28 @@ RecordingsView::RecordingsView(DvrController *dvr, QWidget *parent)
     ul->addWidget(m_rules, 1);
 
     // ---- upcoming and conflicts
-    m_upcomingProxy = new QSortFilterProxyModel(this);
+    m_upcomingProxy = new JsonSortProxy(this);
     m_upcomingProxy->setSourceModel(dvr->upcoming());
     m_upcomingProxy->setFilterKeyColumn(5);
     m_upcoming = makeTable(m_upcomingProxy);
-    m_upcoming->setSortingEnabled(false); // in airing order, as diver plans
-    const int upWidths[] = {130, 110, 200, 100, 90, 110};
+    m_upcoming->sortByColumn(0, Qt::AscendingOrder); // in airing order
+    const int upWidths[] = {130, 140, 200, 100, 90, 90};
     for (int c = 0; c < 6; ++c)
         m_upcoming->setColumnWidth(c, upWidths[c]);
-    m_conflictsOnly = new QCheckBox(tr("Only what will not be recorded"));
+    // A series rule leaves out most of what it matches (repeats, other windows): by default the
+    // plan shows what will record and what cannot for want of a stream.
+    m_outcome = new QComboBox;
+    m_outcome->addItem(tr("Planned and conflicts"), u"^(planned|conflict)$"_qs);
+    m_outcome->addItem(tr("Conflicts only"), u"^conflict$"_qs);
+    m_outcome->addItem(tr("Not recorded, any reason"), u"^(?!planned$)"_qs);
+    m_outcome->addItem(tr("Everything the rules matched"), QString());
+    m_upcomingProxy->setFilterRegularExpression(QRegularExpression(m_outcome->itemData(0).toString()));
     auto *upBar = new QHBoxLayout;
     auto *upHint = new QLabel(tr("What will record, and every airing the rules matched that will not, with why."));
     upHint->setStyleSheet(u"color:#5f6b77"_qs);
     upBar->addWidget(upHint, 1);
-    upBar->addWidget(m_conflictsOnly);
+    upBar->addWidget(new QLabel(tr("Show")));
+    upBar->addWidget(m_outcome);
     auto *upPage = new QWidget;
     auto *pl = new QVBoxLayout(upPage);
     pl->setContentsMargins(0, 6, 0, 0);
@@ -189,9 +222,8 @@ RecordingsView::RecordingsView(DvrController *dvr, QWidget *parent)
         m_proxy->setStateFilter(m_state->itemData(i).toString());
         updateCounts();
     });
-    connect(m_conflictsOnly, &QCheckBox::toggled, this, [this](bool on) {
-        // Anything but "planned" in the outcome column.
-        m_upcomingProxy->setFilterRegularExpression(on ? QRegularExpression(u"^(?!planned$)"_qs) : QRegularExpression());
+    connect(m_outcome, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_upcomingProxy->setFilterRegularExpression(QRegularExpression(m_outcome->itemData(i).toString()));
     });
     connect(refresh, &QPushButton::clicked, dvr, &DvrController::refresh);
     connect(m_keep, &QPushButton::clicked, this, [this] { keepSelected(true); });
@@ -295,9 +327,14 @@ void RecordingsView::updateStatus()
     if (s.isEmpty())
         return;
     setTile(u"node"_qs, s.value(u"node").toString(), tr("diver node · %1").arg(m_dvr->client()->serverUrl().authority()));
-    const int recorders = s.value(u"recorders").toInt(), capacity = s.value(u"capacity").toInt();
-    setTile(u"recorders"_qs, QStringLiteral("%1 / %2").arg(recorders).arg(capacity), tr("recorders running / capacity"),
-            capacity > 0 && recorders >= capacity ? u"#b86e00"_qs : QString());
+    // diver's `recorders` counts the channel archives too; its capacity is for recordings' copies.
+    const int archives = int(s.value(u"archivesRecorded").toArray().size());
+    const int copies = std::max(0, s.value(u"recorders").toInt() - archives), capacity = s.value(u"capacity").toInt();
+    setTile(u"recorders"_qs, QStringLiteral("%1 / %2").arg(copies).arg(capacity),
+            archives == 0 ? tr("recorders running / capacity")
+                          : archives == 1 ? tr("recorders running / capacity · +1 archive")
+                                          : tr("recorders running / capacity · +%1 archives").arg(archives),
+            capacity > 0 && copies >= capacity ? u"#b86e00"_qs : QString());
     setTile(u"planned"_qs, QLocale().toString(s.value(u"planned").toInteger()), tr("planned"));
     const qint64 conflicts = s.value(u"conflicts").toInteger();
     setTile(u"conflicts"_qs, QLocale().toString(conflicts), conflicts == 1 ? tr("conflict") : tr("conflicts"),
@@ -315,11 +352,12 @@ void RecordingsView::updateStatus()
     QStringList here;
     for (const QJsonValue &v : s.value(u"archivesRecorded").toArray())
         here.append(v.toString());
-    setTile(u"archives"_qs, archived.isEmpty() ? tr("none") : archived.join(u", "_qs),
-            archived.isEmpty() ? tr("archived channels")
-                               : tr("archived channels · %1 h · recorded here: %2")
-                                     .arg(s.value(u"archiveHours").toInt())
-                                     .arg(here.isEmpty() ? tr("none") : here.join(u", "_qs)));
+    // A count: a lineup may archive dozens of channels. Which ones, in the tooltip.
+    setTile(u"archives"_qs, QLocale().toString(archived.size()),
+            archived.isEmpty() ? tr("archived channels") : tr("archived channels · %1 h").arg(s.value(u"archiveHours").toInt()));
+    m_tiles.value(u"archives"_qs).first->parentWidget()->setToolTip(
+        archived.isEmpty() ? tr("No channel is archived (timeshift, catch-up).")
+                           : tr("Archived: %1\nRecorded by this node: %2").arg(archived.join(u", "_qs), here.isEmpty() ? tr("none") : here.join(u", "_qs)));
     const bool live = m_dvr->client()->isEventsConnected();
     setTile(u"events"_qs, live ? tr("● live") : tr("polling"), live ? tr("diver's events") : tr("events reconnecting"),
             live ? u"#2ea043"_qs : u"#b86e00"_qs);
@@ -342,11 +380,13 @@ void RecordingsView::updateCounts()
     m_deleteRule->setEnabled(m_rules->selectionModel()->hasSelection());
     m_tabs->setTabText(0, tr("Recordings (%L1)").arg(total));
     m_tabs->setTabText(1, tr("Rules (%L1)").arg(m_dvr->rules()->rowCount()));
-    int conflicts = 0;
-    for (const QJsonObject &o : m_dvr->upcoming()->rows())
-        conflicts += o.value(u"status").toString() == u"conflict";
-    m_tabs->setTabText(2, conflicts ? tr("Upcoming (%L1) && conflicts (%L2)").arg(m_dvr->upcoming()->rowCount() - conflicts).arg(conflicts)
-                                    : tr("Upcoming (%L1)").arg(m_dvr->upcoming()->rowCount()));
+    int conflicts = 0, planned = 0;
+    for (const QJsonObject &o : m_dvr->upcoming()->rows()) {
+        const QString status = o.value(u"status").toString();
+        conflicts += status == u"conflict";
+        planned += status == u"planned";
+    }
+    m_tabs->setTabText(2, conflicts ? tr("Upcoming (%L1) && conflicts (%L2)").arg(planned).arg(conflicts) : tr("Upcoming (%L1)").arg(planned));
     if (m_tiles.contains(u"library"_qs) && !m_dvr->status().isEmpty())
         setTile(u"library"_qs, QLocale().toString(total));
 }

@@ -7,7 +7,6 @@
 #include <QHash>
 #include <QWidget>
 
-class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -67,7 +66,7 @@ private:
     QPushButton *m_unkeep;
     QPushButton *m_delete;
     QPushButton *m_deleteRule;
-    QCheckBox *m_conflictsOnly;
+    QComboBox *m_outcome;
     bool m_sortSuspended = false;
 };
 

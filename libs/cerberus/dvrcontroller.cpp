@@ -16,7 +16,7 @@ QString stamp(qint64 t)
     if (t <= 0)
         return {};
     const QDateTime d = QDateTime::fromSecsSinceEpoch(t);
-    return d.toString(d.date() == QDate::currentDate() ? u"HH:mm"_qs : u"ddd yyyy-MM-dd HH:mm"_qs);
+    return d.toString(d.date() == QDate::currentDate() ? u"HH:mm"_qs : u"ddd d MMM HH:mm"_qs);
 }
 
 QString minuteOfDay(int m)
@@ -101,7 +101,12 @@ DvrController::DvrController(DiverClient *client, QObject *parent)
         {{u"owner"_qs, tr("Owner")},
          {u"kind"_qs, tr("Kind")},
          {u"what"_qs, tr("Records"), [](const QJsonObject &o) { return ruleWhat(o); }},
-         {u"channel"_qs, tr("Channel"), [](const QJsonObject &o) { return o.value(u"channel").toString(tr("any")); }},
+         {u"channel"_qs, tr("Channel"),
+          [this](const QJsonObject &o) {
+              // Rules name the channel by id; its name as recordings and the plan have it.
+              const QString id = o.value(u"channel").toString();
+              return id.isEmpty() ? tr("any") : m_channelNames.value(id, id);
+          }},
          {u"window"_qs, tr("Window"),
           [](const QJsonObject &o) {
               return o.value(u"kind").toString() == u"single" ? QString() : windowText(o.value(u"window").toObject());
@@ -193,7 +198,12 @@ void DvrController::setState(ConnectionState state, const QString &error)
 
 void DvrController::noteReply(const ApiReply &r)
 {
-    if (r.status == 0 || r.status == 401)
+    if (r.status == 401)
+        // diver reads a token it does not know as a box's ticket, and its detail says so: the
+        // operator is told which setting to look at.
+        setState(Unreachable, tr("diver refused the DVR token (its [server] admin_token; none only on diver's own machine "
+                                 "when it has none): %1").arg(r.error.message));
+    else if (r.status == 0)
         setState(Unreachable, r.error.toString());
     else
         setState(Connected);
@@ -280,6 +290,13 @@ void DvrController::fetchUpcoming()
         };
         const QJsonArray planned = r.json.value(u"planned").toArray();
         const QJsonArray skipped = r.json.value(u"skipped").toArray();
+        for (const QJsonArray *list : {&planned, &skipped}) {
+            for (const QJsonValue &v : *list) {
+                const QJsonObject o = v.toObject();
+                if (!o.value(u"channelName").toString().isEmpty())
+                    m_channelNames.insert(o.value(u"channel").toString(), o.value(u"channelName").toString());
+            }
+        }
         for (const QJsonValue &v : planned) {
             rows.append(keyed(v.toObject(), u"planned"_qs));
             ++m_planOfRule[rows.last().value(u"rule").toInteger()].first;

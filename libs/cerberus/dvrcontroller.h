@@ -83,6 +83,7 @@ private:
     JsonTableModel *m_upcoming;
     QJsonObject m_status;
     QHash<qint64, QString> m_ruleOwner;
+    QHash<QString, QString> m_channelNames; ///< channel id -> name, as the plan has it
     QHash<qint64, std::pair<int, int>> m_planOfRule; ///< rule -> planned, conflicts
     QHash<qint64, int> m_recordedOfRule;
     QTimer m_poll;

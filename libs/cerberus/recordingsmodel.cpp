@@ -108,11 +108,15 @@ QVariant RecordingsModel::data(const QModelIndex &index, int role) const
         case StartColumn: return formatStamp(r.recordStart);
         case EndColumn: return formatStamp(r.recordStop);
         case LengthColumn: return formatDuration(r.recordStop - r.recordStart);
-        case StateColumn:
-            return r.gaps > 0 && r.state != RecordingRow::Failed
-                ? RecordingRow::stateName(r.state) + (r.gaps == 1 ? u" · 1 gap"_qs : QStringLiteral(" · %1 gaps").arg(r.gaps))
-                : RecordingRow::stateName(r.state);
-        case SizeColumn: return formatBytes(r.bytes);
+        case StateColumn: {
+            QString text = RecordingRow::stateName(r.state);
+            if (r.state == RecordingRow::Recording)
+                text.prepend(u"● "_qs);
+            if (r.gaps > 0 && r.state != RecordingRow::Failed)
+                text += r.gaps == 1 ? u" · 1 gap"_qs : QStringLiteral(" · %1 gaps").arg(r.gaps);
+            return text;
+        }
+        case SizeColumn: return r.archived && r.bytes == 0 ? tr("in archive") : formatBytes(r.bytes);
         case KeptColumn: return r.kept ? tr("kept") : QString();
         case KeepUntilColumn: return r.keepUntil ? formatStamp(r.keepUntil) : QString();
         default: return {};
@@ -137,10 +141,6 @@ QVariant RecordingsModel::data(const QModelIndex &index, int role) const
             default: return r.gaps ? QColor(0xb8, 0x6e, 0x00) : QVariant();
             }
         }
-        return {};
-    case Qt::DecorationRole:
-        if (index.column() == StateColumn && r.state == RecordingRow::Recording)
-            return QColor(0xc0, 0x39, 0x2b);
         return {};
     case Qt::TextAlignmentRole:
         if (index.column() == SizeColumn || index.column() == LengthColumn)
