@@ -349,8 +349,9 @@ void DvrController::onEvent(const QJsonObject &event)
     const QString type = event.value(u"type").toString();
     const qint64 id = event.value(u"id").toInteger();
     if (type == u"started" || type == u"finished") {
+        if (m_recordings->rowOf(id) < 0) // started, then finished: one recording
+            ++m_recordedOfRule[event.value(u"rule").toInteger()];
         m_recordings->upsert(event);
-        ++m_recordedOfRule[event.value(u"rule").toInteger()];
         m_upcomingSoon.start();
     } else if (type == u"gap" || type == u"failed") {
         m_recordings->noteReason(id, event.value(u"reason").toString(), type == u"failed");

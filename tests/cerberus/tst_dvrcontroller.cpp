@@ -279,6 +279,8 @@ private Q_SLOTS:
         const int rowD = rec->row(0).owner == u"STB-D" ? 0 : 1;
         QCOMPARE(rec->row(rowD).owner, u"STB-D"_qs);
         const qint64 idD = rec->row(rowD).id;
+        const qint64 ruleD = made.second.value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
+        QVERIFY2(dvr.ruleOutcome(ruleD).endsWith(u"1 recorded"), qPrintable(dvr.ruleOutcome(ruleD)));
 
         // Delete: gone from diver and from the table; the other row stays.
         dvr.deleteRecording(a.id);
