@@ -2,6 +2,8 @@
 # Screenshots of Cerberus's main views under Xvfb, for docs/screenshots/.
 #   scripts/cerberus-screenshots.sh <server-url> <password-file> [out-dir] [build-dir]
 # Needs a running controlserver (with boxes, e.g. fleetsim --boxes 200) and xvfb-run + ImageMagick.
+# CERBERUS_DIVER=http://127.0.0.1:8430 (diver's URL; CERBERUS_DIVER_TOKEN_FILE its admin token)
+# adds the Recordings view.
 set -euo pipefail
 server=${1:?server URL, e.g. http://127.0.0.1:8421}
 password=${2:?file with the admin password}
@@ -28,3 +30,8 @@ shot dashboard --view dashboard
 shot fleet --view fleet --select-first
 shot releases --view releases
 shot audit --view audit
+if [ -n "${CERBERUS_DIVER:-}" ]; then
+  diver_args=(--diver "$CERBERUS_DIVER")
+  [ -z "${CERBERUS_DIVER_TOKEN_FILE:-}" ] || diver_args+=(--diver-token-file "$CERBERUS_DIVER_TOKEN_FILE")
+  shot recordings --view recordings --select-first "${diver_args[@]}"
+fi

@@ -113,7 +113,7 @@ if [ "$headless" = 0 ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
     --control-server ws://127.0.0.1:$box_port/box --dvr-server http://127.0.0.1:$diver_port --serial HUBRIS-DEMO &
   pids+=($!)
   "$BUILD_DIR/apps/cerberus/cerberus" --server http://127.0.0.1:$control_port --account admin \
-    --password-file "$demo/admin-password" --view fleet &
+    --password-file "$demo/admin-password" --diver "http://127.0.0.1:$diver_port" --view fleet &
   pids+=($!)
 fi
 

@@ -4,6 +4,7 @@
 #include "boxdetailpane.h"
 #include "dashboardview.h"
 #include "fleetview.h"
+#include "recordingsview.h"
 #include "releasesview.h"
 
 #include <cerberus/auditcontroller.h>
@@ -11,6 +12,7 @@
 #include <cerberus/commandcontroller.h>
 #include <cerberus/controlclient.h>
 #include <cerberus/dashboardmodel.h>
+#include <cerberus/dvrcontroller.h>
 #include <cerberus/fleetcontroller.h>
 #include <cerberus/fleetmodel.h>
 #include <cerberus/releasecontroller.h>
@@ -36,11 +38,11 @@ using namespace iptv::cerberus;
 
 namespace cerberus::ui {
 
-MainWindow::MainWindow(ControlClient *client, QWidget *parent)
+MainWindow::MainWindow(ControlClient *client, DiverClient *diver, QWidget *parent)
     : QMainWindow(parent), m_client(client), m_model(new FleetModel(this)), m_fleet(new FleetController(client, m_model, this)),
       m_dashboard(new DashboardModel(this)), m_detail(new BoxDetailController(client, this)),
       m_commands(new CommandController(client, this)), m_releases(new ReleaseController(client, this)),
-      m_audit(new AuditController(client, this))
+      m_audit(new AuditController(client, this)), m_dvr(new DvrController(diver, this))
 {
     setWindowTitle(tr("Cerberus"));
     m_nav = new QListWidget;
@@ -50,18 +52,20 @@ MainWindow::MainWindow(ControlClient *client, QWidget *parent)
                          "QListWidget::item { padding:9px 14px; border:none; }"
                          "QListWidget::item:selected { padding:9px 14px; background:#2e86c1; color:white; }"
                          "QListWidget::item:hover:!selected { background:#2a3b4f; }"_qs);
-    for (const QString &name : {tr("Dashboard"), tr("Fleet"), tr("Releases"), tr("Audit log")})
+    for (const QString &name : {tr("Dashboard"), tr("Fleet"), tr("Releases"), tr("Audit log"), tr("Recordings")})
         m_nav->addItem(name);
 
     m_dashboardView = new DashboardView(m_dashboard);
     m_fleetView = new FleetView(client, m_model, m_detail, m_commands);
     m_releasesView = new ReleasesView(client, m_releases);
     m_auditView = new AuditView(m_audit);
+    m_recordingsView = new RecordingsView(m_dvr);
     m_stack = new QStackedWidget;
     m_stack->addWidget(m_dashboardView);
     m_stack->addWidget(m_fleetView);
     m_stack->addWidget(m_releasesView);
     m_stack->addWidget(m_auditView);
+    m_stack->addWidget(m_recordingsView);
 
     auto *central = new QWidget;
     auto *layout = new QHBoxLayout(central);
@@ -77,7 +81,7 @@ MainWindow::MainWindow(ControlClient *client, QWidget *parent)
             m_audit->refresh();
     });
 
-    // Menus and shortcuts (Ctrl+1..4 switch views).
+    // Menus and shortcuts (Ctrl+1..5 switch views).
     QMenu *file = menuBar()->addMenu(tr("&Session"));
     file->addAction(tr("Sign &out"), this, [this] {
         m_client->logout();
@@ -85,8 +89,8 @@ MainWindow::MainWindow(ControlClient *client, QWidget *parent)
     });
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu *view = menuBar()->addMenu(tr("&View"));
-    const QString names[] = {tr("&Dashboard"), tr("&Fleet"), tr("&Releases"), tr("&Audit log")};
-    for (int i = 0; i < 4; ++i)
+    const QString names[] = {tr("&Dashboard"), tr("&Fleet"), tr("&Releases"), tr("&Audit log"), tr("Re&cordings")};
+    for (int i = 0; i < 5; ++i)
         view->addAction(names[i], QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)), this, [this, i] { showView(View(i)); });
     view->addSeparator();
     view->addAction(tr("Reload fleet"), QKeySequence(Qt::Key_F5), this, [this] { m_fleet->start(); });
@@ -140,6 +144,10 @@ MainWindow::MainWindow(ControlClient *client, QWidget *parent)
     connect(m_releases, &ReleaseController::uploaded, this, [this](const QJsonObject &r) {
         showMessage(tr("Release %1 uploaded").arg(r.value(u"version").toString()), false);
     });
+    connect(m_dvr, &DvrController::done, this, [this](const QString &text) { showMessage(text, false); });
+    connect(m_dvr, &DvrController::failed, this, [this](const QString &what, const ApiError &e) {
+        showMessage(what + u": "_qs + e.toString(), true);
+    });
     connect(client, &ControlClient::liveConnectedChanged, this, &MainWindow::updateStatus);
     connect(client, &ControlClient::sessionChanged, this, &MainWindow::updateStatus);
     connect(client, &ControlClient::sessionExpired, this, [this] {
@@ -171,6 +179,7 @@ void MainWindow::startSession()
     m_fleet->start();
     m_releases->start();
     m_audit->refresh();
+    m_dvr->start();
     updateStatus();
 }
 
@@ -199,6 +208,8 @@ void MainWindow::restoreLayout()
     m_fleetView->table()->horizontalHeader()->restoreState(s.value(u"fleet/header"_qs).toByteArray());
     m_releasesView->splitter()->restoreState(s.value(u"releases/splitter"_qs).toByteArray());
     m_auditView->table()->horizontalHeader()->restoreState(s.value(u"audit/header"_qs).toByteArray());
+    m_recordingsView->recordingsTable()->horizontalHeader()->restoreState(s.value(u"dvr/header"_qs).toByteArray());
+    m_recordingsView->tabs()->setCurrentIndex(s.value(u"dvr/tab"_qs, 0).toInt());
     m_fleetView->detailPane()->tabs()->setCurrentIndex(s.value(u"fleet/detailTab"_qs, 0).toInt());
     showView(View(s.value(u"window/view"_qs, int(Fleet)).toInt()));
 }
@@ -214,6 +225,8 @@ void MainWindow::saveLayout()
     s.setValue(u"fleet/detailTab"_qs, m_fleetView->detailPane()->tabs()->currentIndex());
     s.setValue(u"releases/splitter"_qs, m_releasesView->splitter()->saveState());
     s.setValue(u"audit/header"_qs, m_auditView->table()->horizontalHeader()->saveState());
+    s.setValue(u"dvr/header"_qs, m_recordingsView->recordingsTable()->horizontalHeader()->saveState());
+    s.setValue(u"dvr/tab"_qs, m_recordingsView->tabs()->currentIndex());
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)

@@ -1,6 +1,6 @@
 #pragma once
 
-// The console window: a sidebar of views (dashboard, fleet, releases, audit), a status bar with
+// The console window: a sidebar of views (dashboard, fleet, releases, audit, recordings), a status bar with
 // the session and the live connection, and the layout remembered between runs.
 
 #include <QMainWindow>
@@ -15,6 +15,8 @@ class BoxDetailController;
 class CommandController;
 class ControlClient;
 class DashboardModel;
+class DiverClient;
+class DvrController;
 class FleetController;
 class FleetModel;
 class ReleaseController;
@@ -25,15 +27,16 @@ namespace cerberus::ui {
 class AuditView;
 class DashboardView;
 class FleetView;
+class RecordingsView;
 class ReleasesView;
 
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
 public:
-    enum View { Dashboard, Fleet, Releases, Audit };
+    enum View { Dashboard, Fleet, Releases, Audit, Recordings };
 
-    explicit MainWindow(iptv::cerberus::ControlClient *client, QWidget *parent = nullptr);
+    MainWindow(iptv::cerberus::ControlClient *client, iptv::cerberus::DiverClient *diver, QWidget *parent = nullptr);
     ~MainWindow() override;
 
     void showView(View view);
@@ -41,6 +44,8 @@ public:
     void startSession();
     FleetView *fleetView() const { return m_fleetView; }
     iptv::cerberus::FleetController *fleetController() const { return m_fleet; }
+    iptv::cerberus::DvrController *dvrController() const { return m_dvr; }
+    RecordingsView *recordingsView() const { return m_recordingsView; }
     void setTrustedKeys(const QStringList &files);
 
 protected:
@@ -60,12 +65,14 @@ private:
     iptv::cerberus::CommandController *m_commands;
     iptv::cerberus::ReleaseController *m_releases;
     iptv::cerberus::AuditController *m_audit;
+    iptv::cerberus::DvrController *m_dvr;
     QListWidget *m_nav;
     QStackedWidget *m_stack;
     DashboardView *m_dashboardView;
     FleetView *m_fleetView;
     ReleasesView *m_releasesView;
     AuditView *m_auditView;
+    RecordingsView *m_recordingsView;
     QLabel *m_session;
     QLabel *m_live;
     QLabel *m_message;
