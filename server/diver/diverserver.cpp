@@ -285,6 +285,13 @@ bool DiverServer::start(QString *error)
                                 return t ? t->waitingSeconds : 0.0;
                             });
     m_router = new http::Router(&m_metrics, QStringLiteral("diver"), this);
+    http::ConnectionLimits limits;
+    limits.idleTimeoutMs = m_config.idleTimeoutSeconds * 1000;
+    limits.maxConnections = m_config.maxConnections;
+    limits.maxConnectionsPerPeer = m_config.maxConnectionsPerAddress;
+    limits.maxFileStreams = m_config.maxDownloads;
+    limits.maxFileStreamsPerPeer = m_config.maxDownloadsPerAddress;
+    m_router->setConnectionLimits(limits);
     setupRoutes();
     if (!m_router->listen(m_config.bindAddress, m_config.port, error))
         return false;
@@ -2077,7 +2084,7 @@ void DiverServer::acceptEvents(QWebSocket *socket)
     if (socket->requestUrl().path() != u"/events"_qs) {
         why = QStringLiteral("no such WebSocket path; use /events");
     } else if (const QString token = query.queryItemValue(QStringLiteral("token")); !token.isEmpty()) {
-        if (!m_config.adminToken.isEmpty() && token == m_config.adminToken)
+        if (isAdminToken(token.toUtf8()))
             identity = Identity{true, {}};
         else
             why = QStringLiteral("wrong admin token");
@@ -2094,12 +2101,34 @@ void DiverServer::acceptEvents(QWebSocket *socket)
         socket->deleteLater();
         return;
     }
+    // A box (or the operators together) holds a few sockets at most: a new one past them closes
+    // the oldest, which a box that reconnected after a dropped network leaves behind unseen.
+    const auto sameOwner = [&identity](const EventClient &c) {
+        return c.identity.isOperator == identity->isOperator && c.identity.owner == identity->owner
+            && c.socket->state() == QAbstractSocket::ConnectedState;
+    };
+    for (qsizetype open = std::count_if(m_eventClients.cbegin(), m_eventClients.cend(), sameOwner);
+         open >= m_config.maxEventSocketsPerOwner; --open) {
+        const auto oldest = std::find_if(m_eventClients.cbegin(), m_eventClients.cend(), sameOwner);
+        qCInfo(lcDiver).noquote() << "events: closing the oldest socket of" << (identity->isOperator ? u"the operators"_qs : identity->owner)
+                                  << "for a new one (at most" << m_config.maxEventSocketsPerOwner << "each)";
+        oldest->socket->close(QWebSocketProtocol::CloseCodePolicyViolated,
+                              QStringLiteral("replaced by a newer connection (at most %1 each)").arg(m_config.maxEventSocketsPerOwner));
+    }
     socket->setParent(this);
     m_eventClients.append({socket, *identity});
     connect(socket, &QWebSocket::disconnected, this, [this, socket] {
         m_eventClients.removeIf([socket](const EventClient &c) { return c.socket == socket; });
         socket->deleteLater();
     });
+    // A ticket is good until it expires, and so is the socket it opened: the box opens a new
+    // one with its fresh ticket.
+    if (identity->expiresAt > 0) {
+        const qint64 leftMs = qBound(qint64(0), (identity->expiresAt - now()) * 1000, qint64(std::numeric_limits<int>::max()));
+        QTimer::singleShot(int(leftMs), socket, [socket] {
+            socket->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("ticket expired; reconnect with a fresh ticket"));
+        });
+    }
     socket->sendTextMessage(QString::fromUtf8(QJsonDocument(QJsonObject{{u"type"_qs, u"hello"_qs},
                                                                         {u"node"_qs, m_config.nodeId},
                                                                         {u"owner"_qs, identity->owner}})

@@ -275,6 +275,8 @@ private:
     // HTTP (diverroutes.cpp)
     void setupRoutes();
     std::optional<Identity> identify(const http::RouteContext &c, http::Reply *refusal) const;
+    /// Whether `given` is the admin token (compared in constant time); never when none is set.
+    bool isAdminToken(QByteArrayView given) const;
     /// Of a playback route: a request with ?playback=<token> is its viewer's for the token's
     /// resource (*grant, which the route checks against what is asked); any other, identify().
     std::optional<Identity> identifyPlayback(const http::RouteContext &c, std::optional<PlaybackGrant> *grant,
