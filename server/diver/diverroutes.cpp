@@ -29,7 +29,14 @@
 #include <QUrlQuery>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <utility>
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -343,6 +350,20 @@ bool inSpan(const QList<dvr::ArchiveSegment> &span, const QString &chunk, const 
             return s.sequence == thumb.captured(1).toLongLong() && s.file.section(u'/', 0, 0) == chunk;
         return s.file == path;
     });
+}
+
+/// Thumbnail decoding below the recorders (nice 5, kRecorderNiceness): nice 10 and the batch
+/// policy for the calling pool thread, once (Linux keeps them per thread).
+void lowerThumbnailThreadPriority()
+{
+#ifdef Q_OS_LINUX
+    thread_local bool lowered = false;
+    if (std::exchange(lowered, true))
+        return;
+    const sched_param batch{};
+    if (::sched_setscheduler(0, SCHED_BATCH, &batch) != 0 || ::setpriority(PRIO_PROCESS, id_t(::gettid()), 10) != 0)
+        qCWarning(lcDiver).noquote() << "cannot lower the thumbnail thread's priority:" << std::strerror(errno);
+#endif
 }
 
 } // namespace
@@ -1141,22 +1162,44 @@ void DiverServer::setupRoutes()
         qint64 duration = 0; // of the playlist: the segments' media, one after the other
         for (const dvr::ArchiveSegment &s : std::as_const(segments))
             duration += s.durationMs;
-        // One request makes a folder's thumbnails at a time (decoding on the global pool, two
-        // threads here); one that comes meanwhile waits its turn, then finds them made.
-        auto make = [this, dir, segments, every = *every, respond, ticket, duration, id = row->id]() {
-            auto future = QtConcurrent::run([dir, segments, every]() {
+        // Decoding is bulk work behind the recorders: a few requests at a time (waiting or at
+        // work), a few per box; one more is told when to ask again rather than queued without end.
+        const QString owner = who->isOperator ? QString() : who->owner;
+        if (m_thumbnailJobs >= m_config.thumbnailQueue || m_thumbnailJobsByOwner.value(owner) >= m_config.thumbnailQueuePerOwner) {
+            const bool perOwner = m_thumbnailJobs < m_config.thumbnailQueue;
+            Reply busy = Reply::error(503, u"thumbnails-busy"_qs,
+                                      perOwner ? QStringLiteral("%1 thumbnail requests of this viewer are being made, the most at once; retry when one is done")
+                                                     .arg(m_thumbnailJobsByOwner.value(owner))
+                                               : QStringLiteral("%1 thumbnail requests are being made, the most at once; retry shortly")
+                                                     .arg(m_thumbnailJobs));
+            busy.addHeader("Retry-After", "5");
+            return respond(std::move(busy));
+        }
+        ++m_thumbnailJobs;
+        ++m_thumbnailJobsByOwner[owner];
+        const http::Router::Respond answer = [this, owner, respond](Reply reply) {
+            --m_thumbnailJobs;
+            if (auto n = m_thumbnailJobsByOwner.find(owner); n != m_thumbnailJobsByOwner.end() && --*n <= 0)
+                m_thumbnailJobsByOwner.erase(n);
+            respond(std::move(reply));
+        };
+        // One request makes a folder's thumbnails at a time (on the thumbnail pool); one that
+        // comes meanwhile waits its turn, then finds them made.
+        auto make = [this, dir, segments, every = *every, answer, ticket, duration, id = row->id]() {
+            auto future = QtConcurrent::run(&m_thumbnailPool, [dir, segments, every, stop = &m_thumbnailsStop]() {
+                lowerThumbnailThreadPriority();
                 QString why;
-                QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why, kMaxThumbnails);
+                QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why, kMaxThumbnails, stop);
                 return std::make_pair(thumbs, why);
             });
             auto *watcher = new QFutureWatcher<std::pair<QList<dvr::Thumbnail>, QString>>(this);
-            connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, dir, respond, ticket, duration, id]() {
+            connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, dir, answer, ticket, duration, id]() {
                 const auto [thumbs, why] = watcher->result();
                 watcher->deleteLater();
                 if (thumbs.isEmpty())
-                    respond(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
+                    answer(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
                 else
-                    respond(Reply{200, vttWithQuery(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
+                    answer(Reply{200, vttWithQuery(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
                 auto waiting = m_thumbnailQueue.find(dir);
                 if (waiting == m_thumbnailQueue.end())
                     return;

@@ -130,6 +130,7 @@ Q_GLOBAL_STATIC(RetentionSnapshot, s_retention)
 DiverServer::DiverServer(DiverConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_auth(this)
 {
+    m_thumbnailPool.setMaxThreadCount(m_config.thumbnailThreads);
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
     connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
@@ -284,6 +285,9 @@ bool DiverServer::start(QString *error)
                                 const auto t = iptv::threadCpuTimes(tid);
                                 return t ? t->waitingSeconds : 0.0;
                             });
+    m_metrics.gaugeCallback(QStringLiteral("diver_thumbnail_requests"),
+                            QStringLiteral("Thumbnail track requests admitted and not answered yet (waiting or being made)."),
+                            [this] { return double(m_thumbnailJobs); });
     m_router = new http::Router(&m_metrics, QStringLiteral("diver"), this);
     http::ConnectionLimits limits;
     limits.idleTimeoutMs = m_config.idleTimeoutSeconds * 1000;
@@ -350,6 +354,11 @@ void DiverServer::stop()
     m_stopping = true;
     m_tick.stop();
     m_clusterPoll.stop();
+    // Thumbnails: those waiting are dropped, those at work stop at their next segment.
+    m_thumbnailsStop = true;
+    m_thumbnailPool.clear();
+    if (!m_thumbnailPool.waitForDone(30000))
+        qCWarning(lcDiver) << "thumbnails still being made after 30 s of stopping";
     // Every recorder writes its segment in progress; copies stay "recording" in the store, so
     // the next start resumes those still due. All are asked first, then waited for: their last
     // writes and syncs run side by side, not one recorder after the other.

@@ -32,6 +32,7 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
+#include <QSemaphore>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -2339,6 +2340,8 @@ private Q_SLOTS:
         DiverConfig c = config(u"stream"_qs);
         c.capacity = 1;
         c.maxDownloadsPerAddress = 1;
+        c.thumbnailQueue = 2;
+        c.thumbnailQueuePerOwner = 1;
         QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Long"_qs, {}}}));
         DiverServer diver(c);
         QString error;
@@ -2401,6 +2404,39 @@ private Q_SLOTS:
         const HttpResult part = call("GET", port, path, a, {}, {{"Range", "bytes=1000-1999"}});
         QCOMPARE(part.status, 206);
         QVERIFY(part.body == big.mid(1000, 1000));
+        QVERIFY(QFile::remove(f.fileName()));
+
+        // Thumbnails wait for the thumbnail pool (held here by a job of the test's on its one
+        // thread): thumbnail_queue requests at once, thumbnail_queue_per_owner of one viewer;
+        // past either, 503 with Retry-After. Once the pool is free, those waiting are answered.
+        QCOMPARE(diver.thumbnailPool().maxThreadCount(), 1);
+        QSemaphore hold;
+        diver.thumbnailPool().start([&hold] { hold.acquire(); });
+        const auto thumbnails = [&](const QByteArray &credential) {
+            QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/thumbnails.vtt?every=2").arg(port).arg(id)));
+            request.setRawHeader("Authorization", "Bearer " + credential);
+            return std::unique_ptr<QNetworkReply>(m_nam.get(request));
+        };
+        const auto admitted = [&] { return metricValue(call("GET", port, u"/metrics"_qs, {}).body, "diver_thumbnail_requests"); };
+        const std::unique_ptr<QNetworkReply> viewers = thumbnails(a);
+        QTRY_COMPARE_WITH_TIMEOUT(admitted(), 1.0, 10000);
+        const HttpResult again = call("GET", port, u"/play/"_qs + id + u"/thumbnails.vtt?every=2"_qs, a);
+        QCOMPARE(again.status, 503);
+        QCOMPARE(again.json().value(u"error"_qs).toString(), u"thumbnails-busy"_qs);
+        QVERIFY2(again.json().value(u"detail"_qs).toString().contains(u"of this viewer"), again.body.constData());
+        QCOMPARE(again.header("Retry-After"), QByteArray("5"));
+        const std::unique_ptr<QNetworkReply> operators = thumbnails("operator-secret");
+        QTRY_COMPARE_WITH_TIMEOUT(admitted(), 2.0, 10000);
+        const HttpResult full = call("GET", port, u"/play/"_qs + id + u"/thumbnails.vtt?every=2"_qs, "operator-secret");
+        QCOMPARE(full.status, 503);
+        QVERIFY2(!full.json().value(u"detail"_qs).toString().contains(u"of this viewer"), full.body.constData());
+        QVERIFY(!viewers->isFinished() && !operators->isFinished());
+        hold.release();
+        QTRY_VERIFY_WITH_TIMEOUT(viewers->isFinished() && operators->isFinished(), 60000);
+        QCOMPARE(viewers->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QCOMPARE(operators->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QVERIFY(viewers->readAll().contains(".jpg"));
+        QCOMPARE(admitted(), 0.0);
     }
 
     // An /events socket ends when the ticket that opened it expires (1008: the box reconnects
