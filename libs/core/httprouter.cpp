@@ -533,14 +533,14 @@ qint64 Router::queuedBytes() const
     return bytes;
 }
 
-QString Router::admit(const QHostAddress &peer) const
+QString Router::admit(const QHostAddress &peer)
 {
     QString why;
     QString reason;
     if (m_connections.size() >= maxConnections()) {
         why = QStringLiteral("the server holds %1 connections, its most; retry shortly").arg(m_connections.size());
         reason = QStringLiteral("total");
-    } else if (m_perPeer.value(peer) >= m_limits.maxConnectionsPerPeer) {
+    } else if (m_limits.maxConnectionsPerPeer > 0 && m_perPeer.value(peer) >= m_limits.maxConnectionsPerPeer) {
         why = QStringLiteral("%1 connections from %2 are open, the most one address may hold; close some")
                   .arg(m_perPeer.value(peer))
                   .arg(peer.toString());
@@ -554,14 +554,13 @@ QString Router::admit(const QHostAddress &peer) const
                       {{QStringLiteral("cap"), reason}})
             ->increment();
     // Logged once in a while, not once per connection of a flood.
-    auto *self = const_cast<Router *>(this);
-    ++self->m_refusedSinceLog;
+    ++m_refusedSinceLog;
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     if (nowMs - m_lastRefusalLogMs >= 10000) {
         qCWarning(lcHttpRouter).noquote() << "refusing connections:" << why << "(" << m_refusedSinceLog
                                           << "refused since the last such message)";
-        self->m_lastRefusalLogMs = nowMs;
-        self->m_refusedSinceLog = 0;
+        m_lastRefusalLogMs = nowMs;
+        m_refusedSinceLog = 0;
     }
     return why;
 }
@@ -645,9 +644,11 @@ bool Router::listen(const QHostAddress &address, quint16 port, QString *error)
                                  QStringLiteral("Bytes of answers held in memory until their clients read them."),
                                  [router = QPointer<Router>(this)] { return router ? double(router->queuedBytes()) : 0.0; });
     }
-    qCInfo(lcHttpRouter).noquote() << "HTTP on port" << m_port << "holds at most" << maxConnections() << "connections,"
-                                   << m_limits.maxConnectionsPerPeer << "per address; idle ones close after"
-                                   << m_limits.idleTimeoutMs << "ms";
+    qCInfo(lcHttpRouter).noquote() << "HTTP on port" << m_port << "holds at most" << maxConnections() << "connections"
+                                   << (m_limits.maxConnectionsPerPeer > 0
+                                           ? QStringLiteral("(%1 per address)").arg(m_limits.maxConnectionsPerPeer)
+                                           : QString())
+                                   << "; idle ones close after" << m_limits.idleTimeoutMs << "ms";
     return true;
 }
 
@@ -851,10 +852,11 @@ void Router::send(Exchange &x, Reply reply)
     std::unique_ptr<QFile> file;
     qint64 contentLength = reply.body.size();
     if (!reply.filePath.isEmpty() && !head && !notModified
-        && (m_fileStreams >= m_limits.maxFileStreams || m_fileStreamsPerPeer.value(x.remote) >= m_limits.maxFileStreamsPerPeer)) {
+        && ((m_limits.maxFileStreams > 0 && m_fileStreams >= m_limits.maxFileStreams)
+            || (m_limits.maxFileStreamsPerPeer > 0 && m_fileStreamsPerPeer.value(x.remote) >= m_limits.maxFileStreamsPerPeer))) {
         // Each one being written holds up to FileStreamHighWater bytes: a client that asks on many
         // connections and reads none is not to hold them all.
-        const bool perPeer = m_fileStreams < m_limits.maxFileStreams;
+        const bool perPeer = !(m_limits.maxFileStreams > 0 && m_fileStreams >= m_limits.maxFileStreams);
         reply = Reply::error(503, QStringLiteral("too-many-downloads"),
                              perPeer ? QStringLiteral("%1 files are being sent to %2, the most at once; retry when one is done")
                                            .arg(m_fileStreamsPerPeer.value(x.remote))

@@ -100,18 +100,22 @@ struct RouteContext
 struct ConnectionLimits
 {
     /// A connection is closed when it has sent no whole request head this long after it opened
-    /// or after its last answer was written (a request's head must be in within this of its first
-    /// byte), or when an answer being written has not moved this long (a client that stopped
-    /// reading). Not while a request awaits its answer, nor on a WebSocket or an endless stream.
+    /// or after its last answer was written (bytes of a head trickling in do not extend it), or
+    /// when a body being sent or an answer being written has not moved this long (a client that
+    /// stopped reading). Not while a request awaits its answer, nor on a WebSocket or an endless
+    /// stream.
     int idleTimeoutMs = 30000;
     /// Connections open at once (WebSockets included); 0: three quarters of the descriptor limit,
     /// leaving the rest to files (a recorder's segments). One past it is answered 503 and closed.
     int maxConnections = 0;
-    int maxConnectionsPerPeer = 256; ///< from one IP address (a proxy in front counts as one)
-    /// File answers (Reply::filePath) being written at once, overall and to one IP address; one
-    /// past them is 503 with Retry-After. Each holds at most FileStreamHighWater bytes in memory.
-    int maxFileStreams = 512;
-    int maxFileStreamsPerPeer = 8;
+    /// From one IP address (a proxy in front counts as one); 0: no cap of its own. Off by default:
+    /// a fleet simulator, or boxes behind one NAT, may come from one address (diver sets it).
+    int maxConnectionsPerPeer = 0;
+    /// File answers (Reply::filePath) being written at once, overall and to one IP address (0: no
+    /// cap); one past them is 503 with Retry-After. Each holds at most FileStreamHighWater bytes
+    /// in memory. Off by default: a box takes a 503 on its release bundle as a failed install.
+    int maxFileStreams = 0;
+    int maxFileStreamsPerPeer = 0;
     /// accept() failing (out of descriptors: EMFILE) pauses the listening socket; it is tried
     /// again this long after.
     int acceptRetryMs = 1000;
@@ -214,7 +218,7 @@ private:
     class RequestGuard;
     class FileStreamer;
     /// Why a new connection from `peer` is refused, or empty.
-    QString admit(const QHostAddress &peer) const;
+    QString admit(const QHostAddress &peer);
     void acceptFailed(QTcpServer *server);
     void answered(QTcpSocket *socket);
     std::optional<Reply> dispatch(const QHttpServerRequest &request, QString *routeName, const Respond &respond);

@@ -627,6 +627,7 @@ private Q_SLOTS:
     void fileStreamsKeepMemoryBoundedAndAreCapped()
     {
         ConnectionLimits limits;
+        QCOMPARE(limits.maxFileStreamsPerPeer, 0); // no cap unless the server sets one
         limits.maxFileStreamsPerPeer = 1;
         m_router->setConnectionLimits(limits);
         const QByteArray bytes = pseudoRandomBytes(24 * 1024 * 1024);
