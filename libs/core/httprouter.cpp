@@ -512,7 +512,10 @@ int Router::maxConnections() const
 {
     if (m_limits.maxConnections > 0)
         return m_limits.maxConnections;
-    return qMax(16, (m_fdLimit > 0 ? m_fdLimit : raiseFileDescriptorLimit()) / 4 * 3);
+    // A quarter of the descriptors left to files and the rest of the process, at least half of
+    // them under 2,048 (a small limit: the process's own dozens of descriptors weigh more).
+    const int limit = m_fdLimit > 0 ? m_fdLimit : raiseFileDescriptorLimit();
+    return qMax(16, limit - qMax(limit / 4, qMin(1024, limit / 2)));
 }
 
 int Router::openConnections() const

@@ -105,8 +105,9 @@ struct ConnectionLimits
     /// stopped reading). Not while a request awaits its answer, nor on a WebSocket or an endless
     /// stream.
     int idleTimeoutMs = 30000;
-    /// Connections open at once (WebSockets included); 0: three quarters of the descriptor limit,
-    /// leaving the rest to files (a recorder's segments). One past it is answered 503 and closed.
+    /// Connections open at once (WebSockets included); 0: three quarters of the descriptor limit
+    /// (half under 2,048), leaving the rest to files (a recorder's segments). One past it is
+    /// answered 503 and closed.
     int maxConnections = 0;
     /// From one IP address (a proxy in front counts as one); 0: no cap of its own. Off by default:
     /// a fleet simulator, or boxes behind one NAT, may come from one address (diver sets it).

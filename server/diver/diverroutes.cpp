@@ -216,12 +216,16 @@ void addCoverageHeaders(Reply &reply, const dvr::RangeCoverage &coverage)
         reply.addHeader("X-Archive-Missing", missing.join(','));
 }
 
+/// Files up to this size are answered from memory, larger ones streamed (FileStreamer's chunk).
+constexpr qint64 kInMemoryFileBytes = 256 * 1024;
+
 /// A file, whole or the one byte range asked for (http::byteRange, RFC 9110 14): 206 with
 /// Content-Range, 416 for a range that starts beyond it, 200 whole for a Range header that is not
-/// one valid byte range (ignored, as RFC 9110 allows). Streamed from disk by the router as the
-/// client reads (at most http::Router::FileStreamHighWater queued per answer), never read whole:
-/// a client asking on many connections and reading none held every segment in memory. A file that
-/// is there but cannot be opened (out of descriptors) is the router's 503 with the reason, not 404.
+/// one valid byte range (ignored, as RFC 9110 allows). A file larger than kInMemoryFileBytes is
+/// streamed from disk by the router as the client reads (at most FileStreamHighWater queued per
+/// answer), never read whole: a client asking on many connections and reading none held every
+/// segment in memory. A file that is there but cannot be opened (out of descriptors) is 503 with
+/// the reason, not 404.
 Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &rangeHeader)
 {
     const QFileInfo info(path);
@@ -230,7 +234,19 @@ Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &r
     const qint64 size = info.size();
     const http::ByteRange range = http::byteRange(rangeHeader, size);
     Reply r{200, {}, mime, {}};
-    r.filePath = path;
+    if (size <= kInMemoryFileBytes) {
+        // Small (a thumbnail, a short segment): read here and answered on a connection that
+        // stays open, as much memory as one streamed answer's queue at most.
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly)) {
+            Reply e = Reply::error(503, u"unavailable"_qs, QStringLiteral("cannot open %1 now: %2").arg(info.fileName(), f.errorString()));
+            e.addHeader("Retry-After", "5");
+            return e;
+        }
+        r.body = f.readAll();
+    } else {
+        r.filePath = path;
+    }
     r.addHeader("Accept-Ranges", "bytes");
     if (range.kind == http::ByteRange::Whole) {
         // Never changes once listed, but asked for with a credential: a shared cache (a proxy, a
@@ -247,8 +263,12 @@ Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &r
         return e;
     }
     r.status = 206;
-    r.fileOffset = range.first;
-    r.fileLength = range.last - range.first + 1;
+    if (r.filePath.isEmpty()) {
+        r.body = r.body.mid(range.first, range.last - range.first + 1);
+    } else {
+        r.fileOffset = range.first;
+        r.fileLength = range.last - range.first + 1;
+    }
     r.addHeader("Content-Range",
                 "bytes " + QByteArray::number(range.first) + '-' + QByteArray::number(range.last) + '/' + QByteArray::number(size));
     return r;

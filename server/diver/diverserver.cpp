@@ -2084,6 +2084,16 @@ void DiverServer::publish(const QString &type, const QJsonObject &body, const QS
     }
 }
 
+namespace {
+/// Closes an /events socket with 1008 and `why`; one whose peer does not answer the close (gone
+/// without a word) is dropped 10 s later.
+void closeEventSocket(QWebSocket *socket, const QString &why)
+{
+    socket->close(QWebSocketProtocol::CloseCodePolicyViolated, why);
+    QTimer::singleShot(10000, socket, [socket] { socket->abort(); });
+}
+} // namespace
+
 void DiverServer::acceptEvents(QWebSocket *socket)
 {
     // /events?ticket=<a box's ticket> (its own recordings) or ?token=<admin token> (everyone's).
@@ -2121,8 +2131,8 @@ void DiverServer::acceptEvents(QWebSocket *socket)
         const auto oldest = std::find_if(m_eventClients.cbegin(), m_eventClients.cend(), sameOwner);
         qCInfo(lcDiver).noquote() << "events: closing the oldest socket of" << (identity->isOperator ? u"the operators"_qs : identity->owner)
                                   << "for a new one (at most" << m_config.maxEventSocketsPerOwner << "each)";
-        oldest->socket->close(QWebSocketProtocol::CloseCodePolicyViolated,
-                              QStringLiteral("replaced by a newer connection (at most %1 each)").arg(m_config.maxEventSocketsPerOwner));
+        closeEventSocket(oldest->socket,
+                         QStringLiteral("replaced by a newer connection (at most %1 each)").arg(m_config.maxEventSocketsPerOwner));
     }
     socket->setParent(this);
     m_eventClients.append({socket, *identity});
@@ -2135,7 +2145,7 @@ void DiverServer::acceptEvents(QWebSocket *socket)
     if (identity->expiresAt > 0) {
         const qint64 leftMs = qBound(qint64(0), (identity->expiresAt - now()) * 1000, qint64(std::numeric_limits<int>::max()));
         QTimer::singleShot(int(leftMs), socket, [socket] {
-            socket->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("ticket expired; reconnect with a fresh ticket"));
+            closeEventSocket(socket, QStringLiteral("ticket expired; reconnect with a fresh ticket"));
         });
     }
     socket->sendTextMessage(QString::fromUtf8(QJsonDocument(QJsonObject{{u"type"_qs, u"hello"_qs},
