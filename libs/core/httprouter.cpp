@@ -1,9 +1,11 @@
 #include "httprouter.h"
 
 #include "eventlooplag.h"
+#include "fdlimit.h"
 #include "metrics.h"
 #include "numbers.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
@@ -19,7 +21,9 @@
 #include <QUrl>
 #include <QUrlQuery>
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcHttpRouter, "iptv.http")
 
@@ -133,6 +137,8 @@ Method methodFrom(QByteArrayView name)
     return Method::Unknown;
 }
 
+} // namespace
+
 /// Follows the HTTP/1.1 framing of what a client sends (RFC 9112: each request's head, then
 /// Content-Length bytes of body or chunks) on one connection, reading it before Qt HTTP Server
 /// does (connected to readyRead first, it peeks and never consumes), and refuses a body larger
@@ -141,15 +147,82 @@ Method methodFrom(QByteArrayView name)
 /// once the answer is out (reading on meanwhile for a while, so that the client, still
 /// sending, reads the answer rather than a reset). Qt HTTP Server disconnects it when the
 /// connection becomes a WebSocket.
-class RequestGuard : public QObject
+///
+/// It also keeps the connection's idle deadline (ConnectionLimits::idleTimeoutMs) and counts it
+/// in its router's connections (per peer) for as long as the socket lives.
+class Router::RequestGuard : public QObject
 {
 public:
-    RequestGuard(QTcpSocket *socket, Router *router) : QObject(socket), m_socket(socket), m_router(router)
+    RequestGuard(QTcpSocket *socket, Router *router, const QHostAddress &peer)
+        : QObject(socket), m_socket(socket), m_router(router), m_peer(peer)
     {
         connect(socket, &QIODevice::readyRead, this, &RequestGuard::onReadyRead);
+        connect(socket, &QIODevice::bytesWritten, this, &RequestGuard::onBytesWritten);
+        m_idle.setSingleShot(true);
+        connect(&m_idle, &QTimer::timeout, this, &RequestGuard::onIdle);
+        router->m_connections.insert(socket, this);
+        ++router->m_perPeer[peer];
+        m_idle.start(router->m_limits.idleTimeoutMs);
+    }
+    ~RequestGuard() override
+    {
+        if (!m_router)
+            return;
+        m_router->m_connections.remove(m_socket);
+        if (auto n = m_router->m_perPeer.find(m_peer); n != m_router->m_perPeer.end() && --*n <= 0)
+            m_router->m_perPeer.erase(n);
+    }
+
+    qint64 queuedBytes() const { return m_socket->bytesToWrite(); }
+
+    /// The router answered one of the requests read.
+    void answered()
+    {
+        m_pending = qMax(0, m_pending - 1);
+        m_upgrade = false; // answered, so not handed over
+        if (m_pending == 0)
+            restartIdle();
+    }
+    /// The answer is an endless stream (Reply::stream): its writer decides when it ends.
+    void streaming()
+    {
+        m_streaming = true;
+        m_idle.stop();
     }
 
 private:
+    void restartIdle()
+    {
+        if (m_router && !m_streaming && !m_upgrade && m_state != State::Refused)
+            m_idle.start(m_router->m_limits.idleTimeoutMs);
+    }
+
+    void onBytesWritten()
+    {
+        // An answer moving (or just written) starts the wait again; a request still owed its
+        // answer (an asynchronous route at work) has none.
+        if (m_socket->bytesToWrite() > 0 || m_pending == 0)
+            restartIdle();
+        else
+            m_idle.stop();
+    }
+
+    void onIdle()
+    {
+        if (m_streaming || m_upgrade || m_state == State::Refused || !m_router
+            || (m_pending > 0 && m_socket->bytesToWrite() == 0))
+            return;
+        const bool writing = m_socket->bytesToWrite() > 0;
+        qCDebug(lcHttpRouter).noquote() << m_peer.toString() << "closed after" << m_router->m_limits.idleTimeoutMs << "ms"
+                                        << (writing ? "without reading its answer" : "without a request");
+        if (m_router->m_metrics)
+            m_router->m_metrics
+                ->counter(m_router->m_prefix + u"_http_idle_closed_total",
+                          QStringLiteral("Connections closed for idling (no request, or an answer not read) past the idle timeout."))
+                ->increment();
+        m_socket->abort();
+    }
+
     enum class State { Head, Body, ChunkLine, ChunkData, ChunkEnd, Trailer, Refused };
     static constexpr qsizetype MaxLine = 4096; ///< a chunk-size or trailer line
 
@@ -159,12 +232,27 @@ private:
             m_socket->readAll(); // drained: the server is not to see it
             return;
         }
+        if (m_streaming)
+            return;
         const QByteArray data = m_socket->peek(m_socket->bytesAvailable());
+        const bool inHead = m_state == State::Head;
+        const int pending = m_pending;
         QByteArrayView rest(data);
         while (!rest.isEmpty() && m_state != State::Refused)
             rest = step(rest);
-        if (m_state == State::Refused)
+        if (m_state == State::Refused) {
             m_socket->readAll();
+            return;
+        }
+        // A head must be in within the idle timeout of its first byte (a client sending a byte now
+        // and then holds nothing); a body, a request owed an answer or a WebSocket's handshake
+        // wait on their own terms.
+        if (m_upgrade || (m_pending > 0 && m_socket->bytesToWrite() == 0))
+            m_idle.stop();
+        else if (!(inHead && m_state == State::Head && m_pending == pending))
+            restartIdle();
+        else if (!m_idle.isActive())
+            restartIdle();
     }
 
     /// Consumes what it can of `in` in the current state; returns the rest.
@@ -207,7 +295,7 @@ private:
             const qint64 n = qMin<qint64>(m_left, in.size());
             m_left -= n;
             if (m_left == 0)
-                m_state = State::Head;
+                requestRead();
             return in.sliced(n);
         }
         case State::ChunkData: {
@@ -246,7 +334,7 @@ private:
         QByteArray target = requestLine.value(1);
         if (const qsizetype q = target.indexOf('?'); q >= 0)
             target.truncate(q);
-        bool chunked = false;
+        bool chunked = false, upgrade = false;
         std::optional<qint64> length;
         for (qsizetype i = 1; i < lines.size(); ++i) {
             const QByteArray &line = lines[i];
@@ -257,6 +345,8 @@ private:
             const QByteArray value = line.mid(colon + 1).trimmed();
             if (name == "transfer-encoding") {
                 chunked = value.toLower().contains("chunked");
+            } else if (name == "upgrade") {
+                upgrade = value.toLower().contains("websocket");
             } else if (name == "content-length") {
                 bool ok = false;
                 const qint64 n = value.toLongLong(&ok);
@@ -277,8 +367,18 @@ private:
             m_left = *length;
             m_state = State::Body;
         } else {
-            m_state = State::Head;
+            // A WebSocket's handshake: the server hands the socket over (and disconnects it from
+            // this guard), or answers it (426) through the router.
+            m_upgrade = upgrade;
+            requestRead();
         }
+    }
+
+    /// A whole request is in; the router owes it an answer.
+    void requestRead()
+    {
+        m_state = State::Head;
+        ++m_pending;
     }
 
     void lineDone(const QByteArray &line)
@@ -307,7 +407,7 @@ private:
         case State::ChunkEnd: m_state = State::ChunkLine; return;
         case State::Trailer:
             if (line.isEmpty())
-                m_state = State::Head;
+                requestRead();
             return;
         default: return;
         }
@@ -338,11 +438,17 @@ private:
                 ::shutdown(int(m_socket->socketDescriptor()), SHUT_WR);
             }
         });
+        m_idle.stop();
         QTimer::singleShot(5000, this, [socket = m_socket] { socket->abort(); });
     }
 
     QTcpSocket *m_socket;
     QPointer<Router> m_router;
+    QHostAddress m_peer;
+    QTimer m_idle;
+    int m_pending = 0;        ///< requests read and not answered yet
+    bool m_upgrade = false;   ///< a WebSocket handshake read, not answered
+    bool m_streaming = false; ///< the answer is an endless stream
     State m_state = State::Head;
     QByteArray m_line;       ///< a head, or a line, so far
     qint64 m_left = 0;       ///< bytes of the body or chunk to come
@@ -351,9 +457,8 @@ private:
     bool m_halfClosed = false;
 };
 
-} // namespace
-
-/// Hands Qt HTTP Server connections that a RequestGuard watches.
+/// Hands Qt HTTP Server connections that a RequestGuard watches, within the router's caps: one
+/// past them is answered 503 and closed before Qt HTTP Server sees it.
 class Router::GuardedTcpServer : public QTcpServer
 {
 public:
@@ -367,7 +472,23 @@ protected:
             delete socket;
             return;
         }
-        new RequestGuard(socket, m_router); // its readyRead slot runs before the server's
+        if (!m_router) {
+            socket->abort();
+            socket->deleteLater();
+            return;
+        }
+        const QHostAddress peer = socket->peerAddress();
+        if (const QString why = m_router->admit(peer); !why.isEmpty()) {
+            const QByteArray body = jsonError(QStringLiteral("too-many-connections"), why);
+            socket->write("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
+                          + QByteArray::number(body.size())
+                          + "\r\nRetry-After: 5\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body);
+            connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
+            socket->disconnectFromHost(); // once the answer is out
+            QTimer::singleShot(1000, socket, [socket] { socket->abort(); });
+            return;
+        }
+        new RequestGuard(socket, m_router, peer); // its readyRead slot runs before the server's
         addPendingConnection(socket);
     }
 
@@ -392,7 +513,110 @@ Router::Router(MetricsRegistry *metrics, const QString &metricPrefix, QObject *p
     });
 }
 
-Router::~Router() = default;
+Router::~Router()
+{
+    // The connections first, while the bookkeeping their guards leave is still here.
+    delete m_http;
+}
+
+int Router::maxConnections() const
+{
+    if (m_limits.maxConnections > 0)
+        return m_limits.maxConnections;
+    // A quarter of the descriptors left to files and the rest of the process, at least half of
+    // them under 2,048 (a small limit: the process's own dozens of descriptors weigh more).
+    const int limit = m_fdLimit > 0 ? m_fdLimit : raiseFileDescriptorLimit();
+    return qMax(16, limit - qMax(limit / 4, qMin(1024, limit / 2)));
+}
+
+int Router::openConnections() const
+{
+    return int(m_connections.size());
+}
+
+int Router::openFileStreams() const
+{
+    return m_fileStreams;
+}
+
+qint64 Router::queuedBytes() const
+{
+    qint64 bytes = 0;
+    for (const RequestGuard *g : m_connections)
+        bytes += g->queuedBytes();
+    return bytes;
+}
+
+QString Router::admit(const QHostAddress &peer)
+{
+    QString why;
+    QString reason;
+    if (m_connections.size() >= maxConnections()) {
+        why = QStringLiteral("the server holds %1 connections, its most; retry shortly").arg(m_connections.size());
+        reason = QStringLiteral("total");
+    } else if (m_limits.maxConnectionsPerPeer > 0 && m_perPeer.value(peer) >= m_limits.maxConnectionsPerPeer) {
+        why = QStringLiteral("%1 connections from %2 are open, the most one address may hold; close some")
+                  .arg(m_perPeer.value(peer))
+                  .arg(peer.toString());
+        reason = QStringLiteral("per-peer");
+    } else {
+        return {};
+    }
+    if (m_metrics)
+        m_metrics
+            ->counter(m_prefix + u"_http_connections_refused_total", QStringLiteral("Connections refused at a cap (503), by cap."),
+                      {{QStringLiteral("cap"), reason}})
+            ->increment();
+    // Logged once in a while, not once per connection of a flood.
+    ++m_refusedSinceLog;
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+    if (nowMs - m_lastRefusalLogMs >= 10000) {
+        qCWarning(lcHttpRouter).noquote() << "refusing connections:" << why << "(" << m_refusedSinceLog
+                                          << "refused since the last such message)";
+        m_lastRefusalLogMs = nowMs;
+        m_refusedSinceLog = 0;
+    }
+    return why;
+}
+
+void Router::acceptFailed(QTcpServer *server)
+{
+    // Qt stops accepting after an error that is not temporary (EMFILE, ENFILE, ENOBUFS) and never
+    // resumes by itself: the server would be deaf until restarted.
+    const int retryMs = qMax(1, m_limits.acceptRetryMs);
+    qCWarning(lcHttpRouter).noquote() << "cannot accept connections on port" << server->serverPort() << ":"
+                                      << server->errorString() << "(" << m_connections.size()
+                                      << "open); trying again in" << retryMs << "ms";
+    if (m_metrics)
+        m_metrics
+            ->counter(m_prefix + u"_http_accept_errors_total",
+                      QStringLiteral("accept() failures (out of descriptors); accepting resumes after a pause."))
+            ->increment();
+    QTimer::singleShot(retryMs, server, [server] {
+        // Qt 6.4 keeps its socket engine's last error: once accept() failed, an accept() that just
+        // finds no connection waiting (EAGAIN) reports it again and pauses anew, after every
+        // connection taken. A fresh engine on the same listening socket (a duplicate of its
+        // descriptor: the connections waiting in its backlog stay) forgets it.
+        const int fd = ::fcntl(int(server->socketDescriptor()), F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            server->resumeAccepting(); // still short of descriptors: fails, and is retried
+            return;
+        }
+        server->close();
+        if (!server->setSocketDescriptor(fd)) {
+            qCCritical(lcHttpRouter).noquote() << "cannot listen again after accept() failed:" << server->errorString();
+            ::close(fd);
+        }
+    });
+}
+
+void Router::answered(QTcpSocket *socket)
+{
+    if (!socket)
+        return;
+    if (RequestGuard *guard = m_connections.value(socket))
+        guard->answered();
+}
 
 void Router::acceptWebSocketsAt(const QString &path, const QString &what)
 {
@@ -405,7 +629,9 @@ void Router::acceptWebSocketsAt(const QString &path, const QString &what)
                                      QHttpServerResponder::StatusCode::UpgradeRequired);
         response.addHeader("Upgrade", "websocket");
         record(path, int(response.statusCode()), clock.nsecsElapsed());
+        QTcpSocket *socket = responder.socket();
         response.write(std::move(responder));
+        answered(socket);
     });
 }
 
@@ -413,7 +639,9 @@ bool Router::listen(const QHostAddress &address, quint16 port, QString *error)
 {
     // Our own TCP server, so that every connection's bytes pass the body limit (RequestGuard)
     // before Qt HTTP Server reads them.
+    m_fdLimit = raiseFileDescriptorLimit();
     auto *tcp = new GuardedTcpServer(this);
+    connect(tcp, &QTcpServer::acceptError, this, [this, tcp] { acceptFailed(tcp); });
     if (!tcp->listen(address, port)) {
         *error = QStringLiteral("cannot listen on HTTP port %1 (in use?): %2").arg(port).arg(tcp->errorString());
         delete tcp;
@@ -421,6 +649,20 @@ bool Router::listen(const QHostAddress &address, quint16 port, QString *error)
     }
     m_http->bind(tcp);
     m_port = tcp->serverPort();
+    if (m_metrics) {
+        m_metrics->gaugeCallback(m_prefix + u"_http_connections", QStringLiteral("Open HTTP connections (WebSockets included)."),
+                                 [router = QPointer<Router>(this)] { return router ? double(router->openConnections()) : 0.0; });
+        m_metrics->gaugeCallback(m_prefix + u"_http_connections_max", QStringLiteral("The cap on open HTTP connections."),
+                                 [router = QPointer<Router>(this)] { return router ? double(router->maxConnections()) : 0.0; });
+        m_metrics->gaugeCallback(m_prefix + u"_http_queued_bytes",
+                                 QStringLiteral("Bytes of answers held in memory until their clients read them."),
+                                 [router = QPointer<Router>(this)] { return router ? double(router->queuedBytes()) : 0.0; });
+    }
+    qCInfo(lcHttpRouter).noquote() << "HTTP on port" << m_port << "holds at most" << maxConnections() << "connections"
+                                   << (m_limits.maxConnectionsPerPeer > 0
+                                           ? QStringLiteral("(%1 per address)").arg(m_limits.maxConnectionsPerPeer)
+                                           : QString())
+                                   << "; idle ones close after" << m_limits.idleTimeoutMs << "ms";
     return true;
 }
 
@@ -547,27 +789,36 @@ std::optional<Reply> Router::dispatch(const QHttpServerRequest &req, QString *ro
     return Reply::error(ApiError::notFound(QStringLiteral("no resource %1").arg(req.url().path())));
 }
 
-namespace {
-
-/// Writes a file's bytes to a socket as it drains, then closes the connection. Lives as the
-/// socket's child: a client that goes away takes it along.
-class FileStreamer : public QObject
+/// Writes a file's bytes (a part of it: `length` from where it stands) to a socket as it drains,
+/// then closes the connection. Lives as the socket's child: a client that goes away takes it
+/// along. Counted in its router's file streams while it lives.
+class Router::FileStreamer : public QObject
 {
 public:
     static constexpr qint64 Chunk = 256 * 1024;
-    static constexpr qint64 HighWater = 1024 * 1024; ///< bytes queued in the socket at most
+    static constexpr qint64 HighWater = Router::FileStreamHighWater; ///< bytes queued in the socket at most
 
-    static void start(QTcpSocket *socket, std::unique_ptr<QFile> file)
+    static void start(Router *router, const QHostAddress &peer, QTcpSocket *socket, std::unique_ptr<QFile> file, qint64 length)
     {
-        auto *s = new FileStreamer(socket, std::move(file));
+        auto *s = new FileStreamer(router, peer, socket, std::move(file), length);
         QObject::connect(socket, &QIODevice::bytesWritten, s, &FileStreamer::fill);
         s->fill();
     }
+    ~FileStreamer() override
+    {
+        if (!m_router)
+            return;
+        --m_router->m_fileStreams;
+        if (auto n = m_router->m_fileStreamsPerPeer.find(m_peer); n != m_router->m_fileStreamsPerPeer.end() && --*n <= 0)
+            m_router->m_fileStreamsPerPeer.erase(n);
+    }
 
 private:
-    FileStreamer(QTcpSocket *socket, std::unique_ptr<QFile> file)
-        : QObject(socket), m_socket(socket), m_file(std::move(file)), m_left(m_file->size())
+    FileStreamer(Router *router, const QHostAddress &peer, QTcpSocket *socket, std::unique_ptr<QFile> file, qint64 length)
+        : QObject(socket), m_router(router), m_peer(peer), m_socket(socket), m_file(std::move(file)), m_left(length)
     {
+        ++router->m_fileStreams;
+        ++router->m_fileStreamsPerPeer[peer];
     }
 
     void fill()
@@ -590,12 +841,12 @@ private:
         }
     }
 
+    QPointer<Router> m_router;
+    QHostAddress m_peer;
     QTcpSocket *m_socket;
     std::unique_ptr<QFile> m_file;
     qint64 m_left;
 };
-
-} // namespace
 
 void Router::send(Exchange &x, Reply reply)
 {
@@ -614,14 +865,45 @@ void Router::send(Exchange &x, Reply reply)
     // instead of being copied into every connection's write buffer.
     std::unique_ptr<QFile> file;
     qint64 contentLength = reply.body.size();
+    if (!reply.filePath.isEmpty() && !head && !notModified
+        && ((m_limits.maxFileStreams > 0 && m_fileStreams >= m_limits.maxFileStreams)
+            || (m_limits.maxFileStreamsPerPeer > 0 && m_fileStreamsPerPeer.value(x.remote) >= m_limits.maxFileStreamsPerPeer))) {
+        // Each one being written holds up to FileStreamHighWater bytes: a client that asks on many
+        // connections and reads none is not to hold them all.
+        const bool perPeer = !(m_limits.maxFileStreams > 0 && m_fileStreams >= m_limits.maxFileStreams);
+        reply = Reply::error(503, QStringLiteral("too-many-downloads"),
+                             perPeer ? QStringLiteral("%1 files are being sent to %2, the most at once; retry when one is done")
+                                           .arg(m_fileStreamsPerPeer.value(x.remote))
+                                           .arg(x.remote.toString())
+                                     : QStringLiteral("%1 files are being sent, the most at once; retry shortly").arg(m_fileStreams));
+        reply.addHeader("Retry-After", "1");
+        contentLength = reply.body.size();
+    }
     if (!reply.filePath.isEmpty()) {
         file = std::make_unique<QFile>(reply.filePath);
         if (!file->open(QIODevice::ReadOnly)) {
-            reply = Reply::error(ApiError::internal(QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName())));
+            // There but not to be opened (out of descriptors, mostly): say so, and that it passes.
+            const QString name = QFileInfo(reply.filePath).fileName();
+            if (QFileInfo::exists(reply.filePath)) {
+                qCWarning(lcHttpRouter).noquote() << "cannot open" << reply.filePath << ":" << file->errorString();
+                reply = Reply::error(503, QStringLiteral("unavailable"),
+                                     QStringLiteral("cannot open %1 now: %2").arg(name, file->errorString()));
+                reply.addHeader("Retry-After", "5");
+            } else {
+                reply = Reply::error(ApiError::internal(QStringLiteral("cannot read %1").arg(name)));
+            }
             contentLength = reply.body.size();
             file.reset();
         } else {
-            contentLength = file->size();
+            const qint64 offset = qBound<qint64>(0, reply.fileOffset, file->size());
+            contentLength = file->size() - offset;
+            if (reply.fileLength >= 0)
+                contentLength = qMin(contentLength, reply.fileLength);
+            if (offset > 0 && !file->seek(offset)) {
+                reply = Reply::error(ApiError::internal(QStringLiteral("cannot read %1").arg(QFileInfo(reply.filePath).fileName())));
+                contentLength = reply.body.size();
+                file.reset();
+            }
         }
     }
     record(x.route, reply.status, x.clock.nsecsElapsed());
@@ -630,6 +912,7 @@ void Router::send(Exchange &x, Reply reply)
         qCDebug(lcHttpRouter).noquote() << "client gone before the answer to" << methodName(x.method) << x.path;
         return;
     }
+    answered(x.socket);
     // Headers written field by field, for the answers Qt HTTP Server 6.4 cannot put together
     // (it would send a HEAD's body and length, and has no way to say Connection: close).
     const auto writeHead = [&](bool withType) {
@@ -650,6 +933,8 @@ void Router::send(Exchange &x, Reply reply)
         writeHead(true);
         x.responder.writeHeader("Connection", "close");
         x.responder.writeBody(reply.body);
+        if (RequestGuard *guard = m_connections.value(x.socket))
+            guard->streaming();
         reply.stream(x.socket);
         return;
     }
@@ -663,7 +948,7 @@ void Router::send(Exchange &x, Reply reply)
         x.responder.writeHeader("Content-Length", QByteArray::number(contentLength));
         x.responder.writeHeader("Connection", "close");
         x.responder.writeBody(QByteArray());
-        FileStreamer::start(x.socket, std::move(file));
+        FileStreamer::start(this, x.remote, x.socket, std::move(file), contentLength);
         return;
     }
     QHttpServerResponse resp(reply.mimeType, reply.body, QHttpServerResponse::StatusCode(reply.status));

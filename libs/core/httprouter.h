@@ -13,10 +13,16 @@
 // several methods and 405 is exact. Answers are written field by field where Qt HTTP Server 6.4
 // would get them wrong: HEAD carries the GET's headers and Content-Length without a body (RFC
 // 9110 9.3.2); 304 carries neither Content-Type nor Content-Length (RFC 9110 15.4.5).
+//
+// Clients hold only what ConnectionLimits lets them: idle connections close, connections and file
+// answers are capped overall and per address (503 past a cap), file answers stream with a bounded
+// queue, and accept() failing for want of descriptors pauses the port briefly rather than for
+// good. listen() raises the descriptor limit to its hard limit (fdlimit.h).
 
 #include "httputil.h"
 
 #include <QByteArray>
+#include <QHash>
 #include <QHostAddress>
 #include <QHttpServerRequest>
 #include <QJsonObject>
@@ -31,6 +37,7 @@
 
 QT_BEGIN_NAMESPACE
 class QHttpServer;
+class QTcpServer;
 class QTcpSocket;
 QT_END_NAMESPACE
 
@@ -54,6 +61,10 @@ struct Reply
     /// the connection closes), writes `body` when not empty, then hands the socket to this
     /// function, which writes the rest as it comes. HEAD gets the headers only.
     std::function<void(QTcpSocket *socket)> stream;
+    /// With filePath: the part of the file to send, from fileOffset, fileLength bytes (-1: to
+    /// its end). The route sets the status (206) and Content-Range.
+    qint64 fileOffset = 0;
+    qint64 fileLength = -1;
 
     static Reply json(const QJsonObject &o, int status = 200);
     static Reply error(int status, const QString &code, const QString &detail);
@@ -84,6 +95,33 @@ struct RouteContext
     /// Query parameter `name` as a number in [min, max] (`fallback` when absent), or nullopt with
     /// *error set to a 400 that names it.
     std::optional<int> intQuery(const char *name, int fallback, int min, int max, Reply *error) const;
+};
+
+/// What a server lets clients hold (Qt HTTP Server 6.4 alone has no idle timeout and no cap: idle
+/// connections would take every descriptor, and then accept() fails). Router::setConnectionLimits.
+struct ConnectionLimits
+{
+    /// A connection is closed when it has sent no whole request head this long after it opened
+    /// or after its last answer was written (bytes of a head trickling in do not extend it), or
+    /// when a body being sent or an answer being written has not moved this long (a client that
+    /// stopped reading). Not while a request awaits its answer, nor on a WebSocket or an endless
+    /// stream.
+    int idleTimeoutMs = 30000;
+    /// Connections open at once (WebSockets included); 0: three quarters of the descriptor limit
+    /// (half under 2,048), leaving the rest to files (a recorder's segments). One past it is
+    /// answered 503 and closed.
+    int maxConnections = 0;
+    /// From one IP address (a proxy in front counts as one); 0: no cap of its own. Off by default:
+    /// a fleet simulator, or boxes behind one NAT, may come from one address (diver sets it).
+    int maxConnectionsPerPeer = 0;
+    /// File answers (Reply::filePath) being written at once, overall and to one IP address (0: no
+    /// cap); one past them is 503 with Retry-After. Each holds at most FileStreamHighWater bytes
+    /// in memory. Off by default: a box takes a 503 on its release bundle as a failed install.
+    int maxFileStreams = 0;
+    int maxFileStreamsPerPeer = 0;
+    /// accept() failing (out of descriptors: EMFILE) pauses the listening socket; it is tried
+    /// again this long after.
+    int acceptRetryMs = 1000;
 };
 
 class Router : public QObject
@@ -158,6 +196,19 @@ public:
 
     static const char *methodName(Method m);
 
+    /// Takes effect for connections accepted from then on (maxConnections at the next listen()).
+    void setConnectionLimits(const ConnectionLimits &limits) { m_limits = limits; }
+    const ConnectionLimits &connectionLimits() const { return m_limits; }
+    /// The cap on open connections in force (maxConnections, or the default from the descriptor
+    /// limit raised at listen()).
+    int maxConnections() const;
+    int openConnections() const;
+    int openFileStreams() const;
+    /// Bytes of answers held in memory, waiting for their clients to read them.
+    qint64 queuedBytes() const;
+    /// Bytes a file answer keeps queued at most beyond what the socket has taken.
+    static constexpr qint64 FileStreamHighWater = 1024 * 1024;
+
 private:
     struct Route
     {
@@ -168,6 +219,12 @@ private:
     };
     struct Exchange;
     class GuardedTcpServer;
+    class RequestGuard;
+    class FileStreamer;
+    /// Why a new connection from `peer` is refused, or empty.
+    QString admit(const QHostAddress &peer);
+    void acceptFailed(QTcpServer *server);
+    void answered(QTcpSocket *socket);
     std::optional<Reply> dispatch(const QHttpServerRequest &request, QString *routeName, const Respond &respond);
     void send(Exchange &exchange, Reply reply);
 
@@ -179,6 +236,14 @@ private:
     AuthHook m_auth;
     quint16 m_port = 0;
     qint64 m_maxBodyBytes = DefaultMaxBodyBytes;
+    ConnectionLimits m_limits;
+    int m_fdLimit = 0;
+    QHash<const QTcpSocket *, RequestGuard *> m_connections;
+    QHash<QHostAddress, int> m_perPeer;
+    int m_fileStreams = 0;
+    QHash<QHostAddress, int> m_fileStreamsPerPeer;
+    qint64 m_refusedSinceLog = 0;
+    qint64 m_lastRefusalLogMs = 0;
 };
 
 } // namespace iptv::http

@@ -10,12 +10,15 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QImage>
+#include <QLoggingCategory>
 #include <QSaveFile>
 
 extern "C" {
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 }
+
+Q_LOGGING_CATEGORY(lcPlayoutThumbnails, "iptv.dvr.thumbnails")
 
 namespace iptv::dvr {
 
@@ -26,8 +29,10 @@ namespace {
 constexpr int MaxThumbnailTries = 3;
 } // namespace
 
-bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int width, QString *error)
+bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int width, QString *error, bool *noPicture)
 {
+    if (noPicture)
+        *noPicture = false;
     MediaInput input;
     InputSpec spec;
     spec.kind = InputSpec::Kind::File;
@@ -35,10 +40,18 @@ bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int wid
     MediaError mediaError;
     if (!input.open(spec, &mediaError)) {
         *error = mediaError.toString();
+        // What the file holds (nothing readable as media), as against what the system could
+        // not do now (AVERROR(EMFILE), AVERROR(EIO)...).
+        const int code = mediaError.code;
+        if (noPicture)
+            *noPicture = code == AVERROR_EOF || code == AVERROR_INVALIDDATA || code == AVERROR_STREAM_NOT_FOUND
+                || code == AVERROR_DEMUXER_NOT_FOUND;
         return false;
     }
     if (input.videoStream() < 0) {
         *error = QStringLiteral("making a thumbnail of %1: no video").arg(segmentPath);
+        if (noPicture)
+            *noPicture = true;
         return false;
     }
     Decoder decoder;
@@ -70,6 +83,8 @@ bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int wid
         decoder.decode(nullptr, keep, &mediaError); // drain: a decoder with delay holds the frame
     if (!picture) {
         *error = QStringLiteral("making a thumbnail of %1: no video frame decodes (%2)").arg(segmentPath, mediaError.toString());
+        if (noPicture)
+            *noPicture = true;
         return false;
     }
     const int w = qMax(16, width) & ~1;
@@ -107,7 +122,7 @@ bool writeThumbnail(const QString &segmentPath, const QString &jpegPath, int wid
 }
 
 QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<ArchiveSegment> &segments, qint64 everyMs,
-                                  int width, QString *error, int maxThumbnails)
+                                  int width, QString *error, int maxThumbnails, const std::atomic_bool *cancel)
 {
     QList<Thumbnail> out;
     if (segments.isEmpty())
@@ -123,6 +138,10 @@ QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<A
     int failedThisStep = 0, failed = 0;
     QString why, failedFile;
     for (const ArchiveSegment &s : segments) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) {
+            *error = QStringLiteral("stopped");
+            return {};
+        }
         const qint64 position = std::exchange(at, at + s.durationMs);
         if (position < next)
             continue;
@@ -130,7 +149,20 @@ QList<Thumbnail> ensureThumbnails(const QString &archiveDirectory, const QList<A
         const QString name = QStringLiteral("thumb-%1.jpg").arg(s.sequence);
         const QString relative = QFileInfo(s.file).path() == QLatin1String(".") ? name : QFileInfo(s.file).path() + QLatin1Char('/') + name;
         const QString path = dir.filePath(relative);
-        if (!QFileInfo::exists(path) && !writeThumbnail(segmentFile.filePath(), path, width, &why)) {
+        // A segment that gave no picture once never will (it is never rewritten): a marker beside
+        // it saves decoding it again on every request (an audio-only recording: every segment).
+        const QString noPictureMarker = path.chopped(4) + QStringLiteral(".none");
+        bool noPicture = false;
+        if (QFileInfo::exists(noPictureMarker)) {
+            why = QStringLiteral("%1 gave no picture before").arg(s.file);
+            noPicture = true;
+        }
+        if (noPicture || (!QFileInfo::exists(path) && !writeThumbnail(segmentFile.filePath(), path, width, &why, &noPicture))) {
+            if (noPicture && !QFileInfo::exists(noPictureMarker)) {
+                QFile marker(noPictureMarker);
+                if (!marker.open(QIODevice::WriteOnly))
+                    qCWarning(lcPlayoutThumbnails).noquote() << "cannot write" << noPictureMarker << ":" << marker.errorString();
+            }
             ++failed;
             failedFile = s.file;
             // A segment without a picture (the source sent audio only for a while, a damaged

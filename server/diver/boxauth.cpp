@@ -83,7 +83,7 @@ std::optional<Identity> BoxAuth::verifyTicket(QByteArrayView ticket, qint64 now,
     const auto t = protocol::BoxTicket::verify(ticket, m_keys, now, QStringLiteral("diver"), error);
     if (!t)
         return std::nullopt;
-    return Identity{false, t->serial};
+    return Identity{false, t->serial, t->expiresAt};
 }
 
 } // namespace iptv::diver

@@ -25,6 +25,7 @@ struct Identity
 {
     bool isOperator = false;
     QString owner;  ///< a box: its serial (whose recordings); an operator: empty (everyone's)
+    qint64 expiresAt = 0; ///< a box: when its ticket expires (UTC seconds); 0: no end
 };
 
 class BoxAuth : public QObject

@@ -68,7 +68,10 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
         {u"server"_qs, {{"port", Key::Int}, {"bind", Key::Text}, {"data_dir", Key::Text}, {"database", Key::Text},
                         {"node", Key::Text}, {"lease_seconds", Key::Int}, {"liveness_grace_ms", Key::Int}, {"admin_token", Key::Text}, {"playback_secret", Key::Text},
                         {"public_url", Key::Url},
-                        {"http_priority", Key::Text}}},
+                        {"http_priority", Key::Text}, {"idle_timeout_seconds", Key::Int}, {"max_connections", Key::Int},
+                        {"max_connections_per_address", Key::Int}, {"max_downloads", Key::Int},
+                        {"max_downloads_per_address", Key::Int}, {"max_event_sockets_per_owner", Key::Int},
+                        {"thumbnail_threads", Key::Int}, {"thumbnail_queue", Key::Int}, {"thumbnail_queue_per_owner", Key::Int}}},
         {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}}},
         {u"control"_qs, {{"server", Key::Url}, {"ticket_keys", Key::List}}},
         {u"recording"_qs, {{"capacity", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
@@ -188,6 +191,16 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         }
         config->realtimeHttp = priority == u"realtime";
     }
+    if (!integer("server/idle_timeout_seconds", 1, 3600, &config->idleTimeoutSeconds)
+        || !integer("server/max_connections", 0, 1 << 20, &config->maxConnections)
+        || !integer("server/max_connections_per_address", 1, 1 << 20, &config->maxConnectionsPerAddress)
+        || !integer("server/max_downloads", 1, 1 << 20, &config->maxDownloads)
+        || !integer("server/max_downloads_per_address", 1, 1 << 20, &config->maxDownloadsPerAddress)
+        || !integer("server/max_event_sockets_per_owner", 1, 1000, &config->maxEventSocketsPerOwner)
+        || !integer("server/thumbnail_threads", 1, 16, &config->thumbnailThreads)
+        || !integer("server/thumbnail_queue", 1, 10000, &config->thumbnailQueue)
+        || !integer("server/thumbnail_queue_per_owner", 1, 10000, &config->thumbnailQueuePerOwner))
+        return false;
     if (file.has("guide/server") && !parseUrl(u"guide/server"_qs, text("guide/server"), &config->guideServer, error))
         return false;
     if (file.has("guide/file"))

@@ -40,6 +40,16 @@ struct DiverConfig
     QByteArray playbackSecret;
     QString publicUrl;          ///< base of playback URLs; empty = from the request's Host header
     bool realtimeHttp = false;  ///< http_priority=realtime: the HTTP thread runs SCHED_RR, before the recorders
+    // What clients may hold (http::ConnectionLimits; resources/config/diver.conf says why).
+    int idleTimeoutSeconds = 30;       ///< a connection without a request this long is closed
+    int maxConnections = 0;            ///< 0: three quarters of the descriptor limit
+    int maxConnectionsPerAddress = 256;
+    int maxDownloads = 512;            ///< segments (files) being sent at once
+    int maxDownloadsPerAddress = 8;
+    int maxEventSocketsPerOwner = 4;   ///< /events sockets of one box (or of the operators); the oldest goes
+    int thumbnailThreads = 1;          ///< decoding thumbnails, below the recorders' priority
+    int thumbnailQueue = 8;            ///< thumbnail requests waiting or at work; one more is 503
+    int thumbnailQueuePerOwner = 2;
     // [guide]
     QUrl guideServer;           ///< iptvnext; deltas keep the guide current
     QString guideFile;          ///< a local guide file instead (tests, offline use)

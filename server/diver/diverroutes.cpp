@@ -14,6 +14,7 @@
 #include <dvr/playoutthumbnails.h>
 #include <dvr/recorder.h>
 
+#include <QCryptographicHash>
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -28,7 +29,16 @@
 #include <QUrlQuery>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <utility>
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 Q_DECLARE_LOGGING_CATEGORY(lcDiver)
 
@@ -206,38 +216,59 @@ void addCoverageHeaders(Reply &reply, const dvr::RangeCoverage &coverage)
         reply.addHeader("X-Archive-Missing", missing.join(','));
 }
 
+/// Files up to this size are answered from memory, larger ones streamed (FileStreamer's chunk).
+constexpr qint64 kInMemoryFileBytes = 256 * 1024;
+
 /// A file, whole or the one byte range asked for (http::byteRange, RFC 9110 14): 206 with
 /// Content-Range, 416 for a range that starts beyond it, 200 whole for a Range header that is not
-/// one valid byte range (ignored, as RFC 9110 allows).
+/// one valid byte range (ignored, as RFC 9110 allows). A file larger than kInMemoryFileBytes is
+/// streamed from disk by the router as the client reads (at most FileStreamHighWater queued per
+/// answer), never read whole: a client asking on many connections and reading none held every
+/// segment in memory. A file that is there but cannot be opened (out of descriptors) is 503 with
+/// the reason, not 404.
 Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &rangeHeader)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return Reply::error(ApiError::notFound(QStringLiteral("no segment %1").arg(QFileInfo(path).fileName())));
-    const qint64 size = f.size();
+    const QFileInfo info(path);
+    if (!info.isFile())
+        return Reply::error(ApiError::notFound(QStringLiteral("no segment %1").arg(info.fileName())));
+    const qint64 size = info.size();
     const http::ByteRange range = http::byteRange(rangeHeader, size);
+    Reply r{200, {}, mime, {}};
+    if (size <= kInMemoryFileBytes) {
+        // Small (a thumbnail, a short segment): read here and answered on a connection that
+        // stays open, as much memory as one streamed answer's queue at most.
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly)) {
+            Reply e = Reply::error(503, u"unavailable"_qs, QStringLiteral("cannot open %1 now: %2").arg(info.fileName(), f.errorString()));
+            e.addHeader("Retry-After", "5");
+            return e;
+        }
+        r.body = f.readAll();
+    } else {
+        r.filePath = path;
+    }
+    r.addHeader("Accept-Ranges", "bytes");
     if (range.kind == http::ByteRange::Whole) {
-        // Read whole and written in one go: Qt HTTP Server 6.4's chunked file transfer
-        // (Reply::filePath) made a playback start of a 4 MB segment 9x slower (p50 88 against
-        // 9.9 ms with 10 recordings running, bench/diver/playback.sh).
-        Reply r{200, f.readAll(), mime, {}};
-        r.addHeader("Accept-Ranges", "bytes");
         // Never changes once listed, but asked for with a credential: a shared cache (a proxy, a
         // CDN) must not keep it for others (RFC 9111 3.5: "public" would let it), the player may.
         r.addHeader("Cache-Control", "private, max-age=86400");
         return r;
     }
     if (range.kind == http::ByteRange::Unsatisfiable) {
-        Reply r = Reply::error(416, u"range-not-satisfiable"_qs,
+        Reply e = Reply::error(416, u"range-not-satisfiable"_qs,
                                QStringLiteral("range \"%1\" is outside the %2 bytes of the segment")
                                    .arg(QString::fromLatin1(rangeHeader.left(80)))
                                    .arg(size));
-        r.addHeader("Content-Range", "bytes */" + QByteArray::number(size));
-        return r;
+        e.addHeader("Content-Range", "bytes */" + QByteArray::number(size));
+        return e;
     }
-    f.seek(range.first);
-    Reply r{206, f.read(range.last - range.first + 1), mime, {}};
-    r.addHeader("Accept-Ranges", "bytes");
+    r.status = 206;
+    if (r.filePath.isEmpty()) {
+        r.body = r.body.mid(range.first, range.last - range.first + 1);
+    } else {
+        r.fileOffset = range.first;
+        r.fileLength = range.last - range.first + 1;
+    }
     r.addHeader("Content-Range",
                 "bytes " + QByteArray::number(range.first) + '-' + QByteArray::number(range.last) + '/' + QByteArray::number(size));
     return r;
@@ -341,12 +372,36 @@ bool inSpan(const QList<dvr::ArchiveSegment> &span, const QString &chunk, const 
     });
 }
 
+/// Thumbnail decoding below the recorders (nice 5, kRecorderNiceness): nice 10 and the batch
+/// policy for the calling pool thread, once (Linux keeps them per thread).
+void lowerThumbnailThreadPriority()
+{
+#ifdef Q_OS_LINUX
+    thread_local bool lowered = false;
+    if (std::exchange(lowered, true))
+        return;
+    const sched_param batch{};
+    if (::sched_setscheduler(0, SCHED_BATCH, &batch) != 0 || ::setpriority(PRIO_PROCESS, id_t(::gettid()), 10) != 0)
+        qCWarning(lcDiver).noquote() << "cannot lower the thumbnail thread's priority:" << std::strerror(errno);
+#endif
+}
+
 } // namespace
+
+bool DiverServer::isAdminToken(QByteArrayView given) const
+{
+    if (given.isEmpty() || m_config.adminToken.isEmpty())
+        return false;
+    // Digests of equal length compared in constant time: no timing tells how much of a guess was right.
+    const QByteArray a = QCryptographicHash::hash(given, QCryptographicHash::Sha256);
+    const QByteArray b = QCryptographicHash::hash(m_config.adminToken.toUtf8(), QCryptographicHash::Sha256);
+    return sodium_memcmp(a.constData(), b.constData(), size_t(a.size())) == 0;
+}
 
 std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refusal) const
 {
     const QByteArray cred = credential(c);
-    if (!cred.isEmpty() && !m_config.adminToken.isEmpty() && cred == m_config.adminToken.toUtf8())
+    if (isAdminToken(cred))
         return Identity{true, {}};
     if (!cred.isEmpty()) {
         QString why;
@@ -1129,22 +1184,44 @@ void DiverServer::setupRoutes()
         qint64 duration = 0; // of the playlist: the segments' media, one after the other
         for (const dvr::ArchiveSegment &s : std::as_const(segments))
             duration += s.durationMs;
-        // One request makes a folder's thumbnails at a time (decoding on the global pool, two
-        // threads here); one that comes meanwhile waits its turn, then finds them made.
-        auto make = [this, dir, segments, every = *every, respond, ticket, duration, id = row->id]() {
-            auto future = QtConcurrent::run([dir, segments, every]() {
+        // Decoding is bulk work behind the recorders: a few requests at a time (waiting or at
+        // work), a few per box; one more is told when to ask again rather than queued without end.
+        const QString owner = who->isOperator ? QString() : who->owner;
+        if (m_thumbnailJobs >= m_config.thumbnailQueue || m_thumbnailJobsByOwner.value(owner) >= m_config.thumbnailQueuePerOwner) {
+            const bool perOwner = m_thumbnailJobs < m_config.thumbnailQueue;
+            Reply busy = Reply::error(503, u"thumbnails-busy"_qs,
+                                      perOwner ? QStringLiteral("%1 thumbnail requests of this viewer are being made, the most at once; retry when one is done")
+                                                     .arg(m_thumbnailJobsByOwner.value(owner))
+                                               : QStringLiteral("%1 thumbnail requests are being made, the most at once; retry shortly")
+                                                     .arg(m_thumbnailJobs));
+            busy.addHeader("Retry-After", "5");
+            return respond(std::move(busy));
+        }
+        ++m_thumbnailJobs;
+        ++m_thumbnailJobsByOwner[owner];
+        const http::Router::Respond answer = [this, owner, respond](Reply reply) {
+            --m_thumbnailJobs;
+            if (auto n = m_thumbnailJobsByOwner.find(owner); n != m_thumbnailJobsByOwner.end() && --*n <= 0)
+                m_thumbnailJobsByOwner.erase(n);
+            respond(std::move(reply));
+        };
+        // One request makes a folder's thumbnails at a time (on the thumbnail pool); one that
+        // comes meanwhile waits its turn, then finds them made.
+        auto make = [this, dir, segments, every = *every, answer, ticket, duration, id = row->id]() {
+            auto future = QtConcurrent::run(&m_thumbnailPool, [dir, segments, every, stop = &m_thumbnailsStop]() {
+                lowerThumbnailThreadPriority();
                 QString why;
-                QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why, kMaxThumbnails);
+                QList<dvr::Thumbnail> thumbs = dvr::ensureThumbnails(dir, segments, every * 1000LL, 160, &why, kMaxThumbnails, stop);
                 return std::make_pair(thumbs, why);
             });
             auto *watcher = new QFutureWatcher<std::pair<QList<dvr::Thumbnail>, QString>>(this);
-            connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, dir, respond, ticket, duration, id]() {
+            connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, dir, answer, ticket, duration, id]() {
                 const auto [thumbs, why] = watcher->result();
                 watcher->deleteLater();
                 if (thumbs.isEmpty())
-                    respond(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
+                    answer(Reply::error(ApiError::internal(QStringLiteral("thumbnails of recording %1: %2").arg(id).arg(why))));
                 else
-                    respond(Reply{200, vttWithQuery(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
+                    answer(Reply{200, vttWithQuery(dvr::thumbnailTrack(thumbs, duration), ticket), "text/vtt; charset=utf-8", {}});
                 auto waiting = m_thumbnailQueue.find(dir);
                 if (waiting == m_thumbnailQueue.end())
                     return;

@@ -147,6 +147,7 @@ Q_GLOBAL_STATIC(RetentionSnapshot, s_retention)
 DiverServer::DiverServer(DiverConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_auth(this)
 {
+    m_thumbnailPool.setMaxThreadCount(m_config.thumbnailThreads);
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
     connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
@@ -301,7 +302,17 @@ bool DiverServer::start(QString *error)
                                 const auto t = iptv::threadCpuTimes(tid);
                                 return t ? t->waitingSeconds : 0.0;
                             });
+    m_metrics.gaugeCallback(QStringLiteral("diver_thumbnail_requests"),
+                            QStringLiteral("Thumbnail track requests admitted and not answered yet (waiting or being made)."),
+                            [this] { return double(m_thumbnailJobs); });
     m_router = new http::Router(&m_metrics, QStringLiteral("diver"), this);
+    http::ConnectionLimits limits;
+    limits.idleTimeoutMs = m_config.idleTimeoutSeconds * 1000;
+    limits.maxConnections = m_config.maxConnections;
+    limits.maxConnectionsPerPeer = m_config.maxConnectionsPerAddress;
+    limits.maxFileStreams = m_config.maxDownloads;
+    limits.maxFileStreamsPerPeer = m_config.maxDownloadsPerAddress;
+    m_router->setConnectionLimits(limits);
     setupRoutes();
     if (!m_router->listen(m_config.bindAddress, m_config.port, error))
         return false;
@@ -360,6 +371,11 @@ void DiverServer::stop()
     m_stopping = true;
     m_tick.stop();
     m_clusterPoll.stop();
+    // Thumbnails: those waiting are dropped, those at work stop at their next segment.
+    m_thumbnailsStop = true;
+    m_thumbnailPool.clear();
+    if (!m_thumbnailPool.waitForDone(30000))
+        qCWarning(lcDiver) << "thumbnails still being made after 30 s of stopping";
     // Every recorder writes its segment in progress; copies stay "recording" in the store, so
     // the next start resumes those still due. All are asked first, then waited for: their last
     // writes and syncs run side by side, not one recorder after the other.
@@ -2086,6 +2102,16 @@ void DiverServer::publish(const QString &type, const QJsonObject &body, const QS
     }
 }
 
+namespace {
+/// Closes an /events socket with 1008 and `why`; one whose peer does not answer the close (gone
+/// without a word) is dropped 10 s later.
+void closeEventSocket(QWebSocket *socket, const QString &why)
+{
+    socket->close(QWebSocketProtocol::CloseCodePolicyViolated, why);
+    QTimer::singleShot(10000, socket, [socket] { socket->abort(); });
+}
+} // namespace
+
 void DiverServer::acceptEvents(QWebSocket *socket)
 {
     // /events?ticket=<a box's ticket> (its own recordings) or ?token=<admin token> (everyone's).
@@ -2095,7 +2121,7 @@ void DiverServer::acceptEvents(QWebSocket *socket)
     if (socket->requestUrl().path() != u"/events"_qs) {
         why = QStringLiteral("no such WebSocket path; use /events");
     } else if (const QString token = query.queryItemValue(QStringLiteral("token")); !token.isEmpty()) {
-        if (!m_config.adminToken.isEmpty() && token == m_config.adminToken)
+        if (isAdminToken(token.toUtf8()))
             identity = Identity{true, {}};
         else
             why = QStringLiteral("wrong admin token");
@@ -2112,12 +2138,34 @@ void DiverServer::acceptEvents(QWebSocket *socket)
         socket->deleteLater();
         return;
     }
+    // A box (or the operators together) holds a few sockets at most: a new one past them closes
+    // the oldest, which a box that reconnected after a dropped network leaves behind unseen.
+    const auto sameOwner = [&identity](const EventClient &c) {
+        return c.identity.isOperator == identity->isOperator && c.identity.owner == identity->owner
+            && c.socket->state() == QAbstractSocket::ConnectedState;
+    };
+    for (qsizetype open = std::count_if(m_eventClients.cbegin(), m_eventClients.cend(), sameOwner);
+         open >= m_config.maxEventSocketsPerOwner; --open) {
+        const auto oldest = std::find_if(m_eventClients.cbegin(), m_eventClients.cend(), sameOwner);
+        qCInfo(lcDiver).noquote() << "events: closing the oldest socket of" << (identity->isOperator ? u"the operators"_qs : identity->owner)
+                                  << "for a new one (at most" << m_config.maxEventSocketsPerOwner << "each)";
+        closeEventSocket(oldest->socket,
+                         QStringLiteral("replaced by a newer connection (at most %1 each)").arg(m_config.maxEventSocketsPerOwner));
+    }
     socket->setParent(this);
     m_eventClients.append({socket, *identity});
     connect(socket, &QWebSocket::disconnected, this, [this, socket] {
         m_eventClients.removeIf([socket](const EventClient &c) { return c.socket == socket; });
         socket->deleteLater();
     });
+    // A ticket is good until it expires, and so is the socket it opened: the box opens a new
+    // one with its fresh ticket.
+    if (identity->expiresAt > 0) {
+        const qint64 leftMs = qBound(qint64(0), (identity->expiresAt - now()) * 1000, qint64(std::numeric_limits<int>::max()));
+        QTimer::singleShot(int(leftMs), socket, [socket] {
+            closeEventSocket(socket, QStringLiteral("ticket expired; reconnect with a fresh ticket"));
+        });
+    }
     socket->sendTextMessage(QString::fromUtf8(QJsonDocument(QJsonObject{{u"type"_qs, u"hello"_qs},
                                                                         {u"node"_qs, m_config.nodeId},
                                                                         {u"owner"_qs, identity->owner}})

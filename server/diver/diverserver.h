@@ -40,8 +40,10 @@
 #include <QObject>
 #include <QSet>
 #include <QFileSystemWatcher>
+#include <QThreadPool>
 #include <QTimer>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -81,6 +83,8 @@ public:
     void stop();
 
     const DiverConfig &config() const { return m_config; }
+    /// The threads thumbnails are decoded on (server/thumbnail_threads, below the recorders).
+    QThreadPool &thumbnailPool() { return m_thumbnailPool; }
     quint16 httpPort() const;
     std::shared_ptr<const epg::Guide> guide() const { return m_guide; }
     const dvr::SchedulePlan &plan() const { return m_plan; }
@@ -275,6 +279,8 @@ private:
     // HTTP (diverroutes.cpp)
     void setupRoutes();
     std::optional<Identity> identify(const http::RouteContext &c, http::Reply *refusal) const;
+    /// Whether `given` is the admin token (compared in constant time); never when none is set.
+    bool isAdminToken(QByteArrayView given) const;
     /// Of a playback route: a request with ?playback=<token> is its viewer's for the token's
     /// resource (*grant, which the route checks against what is asked); any other, identify().
     std::optional<Identity> identifyPlayback(const http::RouteContext &c, std::optional<PlaybackGrant> *grant,
@@ -346,6 +352,10 @@ private:
     /// Folder -> the thumbnail requests waiting while one makes its thumbnails (one at a time a
     /// folder: the others then find most of theirs made).
     QHash<QString, QList<std::function<void()>>> m_thumbnailQueue;
+    int m_thumbnailJobs = 0;                       ///< thumbnail requests admitted, not answered yet
+    QHash<QString, int> m_thumbnailJobsByOwner;    ///< the same by viewer ("" for the operators)
+    std::atomic_bool m_thumbnailsStop{false};      ///< set at stop(): decodes in progress give up
+    QThreadPool m_thumbnailPool;                   ///< after m_thumbnailsStop: its destructor waits for its jobs
     std::function<void(dvr::Recorder &)> m_recorderHook;
     std::function<void(qint64, qint64)> m_copyEndHook;
     QHash<qint64, qint64> m_unsealedEnds; ///< copy id -> the end (ms) its recorder reached, not yet sealed (retried)

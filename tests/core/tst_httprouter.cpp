@@ -8,10 +8,20 @@
 #include <QJsonDocument>
 #include <QSignalSpy>
 #include <QTcpSocket>
+#include <QTcpServer>
 #include <QTemporaryDir>
+#include <QDir>
+#include <QHttpServer>
 #include <QFile>
 #include <QTest>
 #include <QTimer>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace iptv;
 using namespace iptv::http;
@@ -42,6 +52,38 @@ struct RawReply
     }
     QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
 };
+
+/// A connected TCP socket to 127.0.0.1:`port` whose receive buffer is `receiveBuffer` bytes
+/// (0: the system's), made with the system calls so that the option holds before the handshake;
+/// -1 on failure.
+int rawConnect(quint16 port, int receiveBuffer = 0)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (receiveBuffer > 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&to), sizeof to) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+QByteArray pseudoRandomBytes(qsizetype size)
+{
+    QByteArray bytes(size, Qt::Uninitialized);
+    quint32 x = 2463534242u;
+    for (char &c : bytes) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        c = char(x);
+    }
+    return bytes;
+}
 
 } // namespace
 
@@ -173,6 +215,20 @@ private Q_SLOTS:
             return Reply::json({{QStringLiteral("bytes"), qint64(c.request.body().size())}});
         });
         m_router->setMaxBodyBytes(Method::Post, QStringLiteral("/upload"), 3 * 1024 * 1024);
+        m_router->addRoute(Method::Get, QStringLiteral("/part/<name>"), [this](RouteContext &c) {
+            Reply reply;
+            reply.status = 206;
+            reply.mimeType = "application/octet-stream";
+            reply.filePath = m_files.filePath(c.params.value(0));
+            reply.fileOffset = 10;
+            reply.fileLength = 100;
+            return reply;
+        });
+        // Answers long after the idle timeout: a request awaiting its answer is not idle.
+        m_router->addAsyncRoute(Method::Get, QStringLiteral("/late"), [this](RouteContext &, Router::Respond respond) {
+            QTimer::singleShot(3 * m_router->connectionLimits().idleTimeoutMs, this,
+                               [respond] { respond(Reply::json({{QStringLiteral("late"), true}})); });
+        });
         QString error;
         QVERIFY2(m_router->listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
     }
@@ -474,6 +530,197 @@ private Q_SLOTS:
         QCOMPARE(r.status, 202);
         QCOMPARE(r.json().value(u"done").toString(), u"x"_qs);
         QVERIFY(m_metrics.render().contains("test_http_requests_total{route=\"/slow\",status=\"202\"} 1"));
+    }
+
+    // Qt HTTP Server alone keeps a silent connection forever: ~20,000 of them took every
+    // descriptor. A connection that sends no whole head within the idle timeout (of opening, of
+    // the head's first byte, of its last answer) is closed; one awaiting its answer is not.
+    void idleConnectionsAreClosed()
+    {
+        ConnectionLimits limits;
+        limits.idleTimeoutMs = 300;
+        m_router->setConnectionLimits(limits);
+
+        QTcpSocket silent;
+        silent.connectToHost(QHostAddress::LocalHost, m_router->port());
+        QVERIFY(silent.waitForConnected(5000));
+        QSignalSpy silentClosed(&silent, &QTcpSocket::disconnected);
+        QVERIFY(silentClosed.wait(5000));
+
+        // A head trickled in a byte at a time, each well within the timeout: closed all the same.
+        QTcpSocket trickle;
+        trickle.connectToHost(QHostAddress::LocalHost, m_router->port());
+        QVERIFY(trickle.waitForConnected(5000));
+        QSignalSpy trickleClosed(&trickle, &QTcpSocket::disconnected);
+        QTimer drip;
+        int sent = 0;
+        connect(&drip, &QTimer::timeout, this, [&] { trickle.write(QByteArray(1, "GET /items/1 HTTP/1.1\r\nX: "[qMin(sent++, 25)])); });
+        drip.start(50);
+        QVERIFY(trickleClosed.wait(5000));
+        drip.stop();
+        QVERIFY2(sent >= 1 && sent < 60, QByteArray::number(sent).constData()); // closed while bytes kept coming
+
+        // Keep-alive: an answer, then silence: closed.
+        QTcpSocket kept;
+        const QByteArray first = exchange(kept, "GET /items/7 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "\"id\":\"7\"");
+        QVERIFY2(first.startsWith("HTTP/1.1 200 "), first.constData());
+        if (kept.state() == QAbstractSocket::ConnectedState) {
+            QSignalSpy keptClosed(&kept, &QTcpSocket::disconnected);
+            QVERIFY(keptClosed.wait(5000));
+        }
+
+        // An answer that takes three idle timeouts comes on an open connection.
+        const RawReply late = request("GET", "/late");
+        QCOMPARE(late.status, 200);
+        QCOMPARE(late.json().value(u"late").toBool(), true);
+        QTRY_COMPARE_WITH_TIMEOUT(m_router->openConnections(), 0, 5000);
+        QVERIFY2(m_metrics.render().contains("test_http_idle_closed_total 3"), m_metrics.render().constData());
+    }
+
+    // Connections past the caps (per address, overall) are answered 503 and closed at once;
+    // a slot freed is taken again.
+    void connectionCapsRefuseWith503()
+    {
+        ConnectionLimits limits;
+        limits.maxConnectionsPerPeer = 2;
+        limits.maxConnections = 3;
+        m_router->setConnectionLimits(limits);
+        QCOMPARE(m_router->maxConnections(), 3);
+
+        const auto open = [this](QTcpSocket &s, const char *from) {
+            if (!s.bind(QHostAddress(QLatin1String(from))))
+                return false;
+            s.connectToHost(QHostAddress::LocalHost, m_router->port());
+            return s.waitForConnected(5000);
+        };
+        QTcpSocket a1, a2, a3, b1, c1;
+        QVERIFY(open(a1, "127.0.0.1"));
+        QVERIFY(open(a2, "127.0.0.1"));
+        QTRY_COMPARE(m_router->openConnections(), 2);
+        const QByteArray perPeer = exchange(a3, "GET /items/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        QVERIFY2(perPeer.startsWith("HTTP/1.1 503 ") && perPeer.contains("too-many-connections") && perPeer.contains("Retry-After: 5"),
+                 perPeer.constData());
+        QVERIFY2(perPeer.contains("from 127.0.0.1"), perPeer.constData());
+
+        // Another address gets in, and is answered; past the overall cap, a third is refused.
+        QVERIFY(open(b1, "127.0.0.2"));
+        const QByteArray other = exchange(b1, "GET /items/2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "\"id\":\"2\"");
+        QVERIFY2(other.startsWith("HTTP/1.1 200 "), other.constData());
+        QCOMPARE(m_router->openConnections(), 3);
+        const QByteArray overall = exchange(c1, "GET /items/3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        QVERIFY2(overall.startsWith("HTTP/1.1 503 ") && overall.contains("its most"), overall.constData());
+        QCOMPARE(m_router->openConnections(), 3);
+
+        a1.disconnectFromHost();
+        QTRY_COMPARE(m_router->openConnections(), 2);
+        QTcpSocket a4;
+        const QByteArray again = exchange(a4, "GET /items/4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "\"id\":\"4\"");
+        QVERIFY2(again.startsWith("HTTP/1.1 200 "), again.constData());
+        const QByteArray m = m_metrics.render();
+        QVERIFY2(m.contains("test_http_connections_refused_total{cap=\"per-peer\"} 1"), m.constData());
+        QVERIFY2(m.contains("test_http_connections_refused_total{cap=\"total\"} 1"), m.constData());
+        QVERIFY2(m.contains("test_http_connections 3"), m.constData());
+    }
+
+    // accept() failing for want of descriptors (EMFILE) makes Qt pause the listening socket and
+    // never resume it: the server was deaf until restarted. It resumes after acceptRetryMs.
+    void acceptResumesAfterRunningOutOfDescriptors()
+    {
+        ConnectionLimits limits;
+        limits.acceptRetryMs = 50;
+        m_router->setConnectionLimits(limits);
+        QTcpServer *tcp = m_router->httpServer()->servers().value(0);
+        QVERIFY(tcp);
+        QSignalSpy acceptErrors(tcp, &QTcpServer::acceptError);
+
+        const int client = rawConnect(m_router->port()); // in the listen backlog, not accepted yet
+        QVERIFY(client >= 0);
+        rlimit before{};
+        QCOMPARE(::getrlimit(RLIMIT_NOFILE, &before), 0);
+        int highest = 0;
+        for (const QString &fd : QDir(u"/proc/self/fd"_qs).entryList(QDir::Files | QDir::System | QDir::NoDotAndDotDot))
+            highest = qMax(highest, fd.toInt());
+        rlimit low = before;
+        low.rlim_cur = rlim_t(highest + 8);
+        QCOMPARE(::setrlimit(RLIMIT_NOFILE, &low), 0);
+        QList<int> fillers;
+        for (int fd = ::open("/dev/null", O_RDONLY); fd >= 0; fd = ::open("/dev/null", O_RDONLY))
+            fillers.append(fd);
+        const bool failed = acceptErrors.wait(5000);
+        for (const int fd : std::as_const(fillers))
+            ::close(fd);
+        QCOMPARE(::setrlimit(RLIMIT_NOFILE, &before), 0);
+        QVERIFY(failed);
+
+        // Descriptors free again: the connection waiting in the backlog is taken and answered.
+        QTcpSocket waiting;
+        QVERIFY(waiting.setSocketDescriptor(client));
+        const QByteArray answer = exchange(waiting, "GET /items/5 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "\"id\":\"5\"", 5000);
+        QVERIFY2(answer.startsWith("HTTP/1.1 200 "), answer.constData());
+        QCOMPARE(request("GET", "/items/6").status, 200);
+        QVERIFY2(m_metrics.render().contains("test_http_accept_errors_total 1"), m_metrics.render().constData());
+    }
+
+    // A file answer to a client that reads nothing holds at most FileStreamHighWater (plus a
+    // chunk) in memory, however large the file; one address gets maxFileStreamsPerPeer at once
+    // (then 503 with Retry-After); the reader that starts reading gets every byte.
+    void fileStreamsKeepMemoryBoundedAndAreCapped()
+    {
+        ConnectionLimits limits;
+        QCOMPARE(limits.maxFileStreamsPerPeer, 0); // no cap unless the server sets one
+        limits.maxFileStreamsPerPeer = 1;
+        m_router->setConnectionLimits(limits);
+        const QByteArray bytes = pseudoRandomBytes(24 * 1024 * 1024);
+        QFile f(m_files.filePath(u"big.bin"_qs));
+        QVERIFY(f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size());
+        f.close();
+
+        const int fd = rawConnect(m_router->port(), 4096);
+        QVERIFY(fd >= 0);
+        const QByteArray ask = "GET /file/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        QCOMPARE(::send(fd, ask.constData(), size_t(ask.size()), 0), ssize_t(ask.size()));
+        QTRY_COMPARE(m_router->openFileStreams(), 1);
+        // Stalled: the kernel's buffers full, the rest queued in the socket up to the mark.
+        QTRY_VERIFY(m_router->queuedBytes() > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(m_metrics.render().contains("test_http_queued_bytes"), 1000);
+        QVERIFY2(m_router->queuedBytes() <= Router::FileStreamHighWater + 256 * 1024,
+                 QByteArray::number(m_router->queuedBytes()).constData());
+
+        const RawReply second = request("GET", "/file/big.bin");
+        QCOMPARE(second.status, 503);
+        QCOMPARE(second.json().value(u"error").toString(), u"too-many-downloads"_qs);
+        QCOMPARE(second.header("Retry-After"), QByteArray("1"));
+        QVERIFY(m_router->queuedBytes() <= Router::FileStreamHighWater + 256 * 1024);
+
+        QTcpSocket reader;
+        QVERIFY(reader.setSocketDescriptor(fd));
+        const QByteArray data = exchange(reader, {}, {}, 20000);
+        const qsizetype headerEnd = data.indexOf("\r\n\r\n");
+        QVERIFY(headerEnd > 0);
+        QCOMPARE(data.size() - headerEnd - 4, bytes.size());
+        QVERIFY(data.mid(headerEnd + 4) == bytes);
+        QTRY_COMPARE(m_router->openFileStreams(), 0);
+        QCOMPARE(request("GET", "/file/bundle-missing.bin").status, 500);
+    }
+
+    // A part of a file (fileOffset, fileLength) is streamed with its own Content-Length; a file
+    // that is there but cannot be opened is 503 with the reason, not "missing".
+    void filePartsAndUnopenableFiles()
+    {
+        const QByteArray bytes = pseudoRandomBytes(1000);
+        QFile f(m_files.filePath(u"small.bin"_qs));
+        QVERIFY(f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size());
+        f.close();
+        const RawReply part = request("GET", "/part/small.bin");
+        QCOMPARE(part.status, 206);
+        QCOMPARE(part.header("Content-Length"), QByteArray("100"));
+        QVERIFY(part.body == bytes.mid(10, 100));
+
+        QVERIFY(QDir(m_files.path()).mkpath(u"adir"_qs)); // there, and no file to open
+        const RawReply unopenable = request("GET", "/file/adir");
+        QCOMPARE(unopenable.status, 503);
+        QCOMPARE(unopenable.header("Retry-After"), QByteArray("5"));
+        QVERIFY2(unopenable.json().value(u"detail").toString().startsWith(u"cannot open adir now: "), unopenable.body.constData());
     }
 };
 

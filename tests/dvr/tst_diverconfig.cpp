@@ -86,6 +86,42 @@ private Q_SLOTS:
         else
             QVERIFY2(error.contains(u"archive/token_seconds"), qPrintable(error));
     }
+
+    // The limits on what clients hold: each key read, out of its range refused by name.
+    void clientLimits()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"diver.conf"_qs);
+        const auto load = [&](const QByteArray &text, DiverConfig *config, QString *error) {
+            QFile f(path);
+            if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+                return false;
+            f.write("[server]\n" + text);
+            f.close();
+            return iptv::diver::loadConfigFile(path, config, error);
+        };
+        DiverConfig config;
+        QString error;
+        QVERIFY2(load("idle_timeout_seconds=5\nmax_connections=900\nmax_connections_per_address=20\nmax_downloads=40\n"
+                      "max_downloads_per_address=3\nmax_event_sockets_per_owner=1\nthumbnail_threads=2\nthumbnail_queue=6\n"
+                      "thumbnail_queue_per_owner=1\n",
+                      &config, &error),
+                 qPrintable(error));
+        QCOMPARE(config.idleTimeoutSeconds, 5);
+        QCOMPARE(config.maxConnections, 900);
+        QCOMPARE(config.maxConnectionsPerAddress, 20);
+        QCOMPARE(config.maxDownloads, 40);
+        QCOMPARE(config.maxDownloadsPerAddress, 3);
+        QCOMPARE(config.maxEventSocketsPerOwner, 1);
+        QCOMPARE(config.thumbnailThreads, 2);
+        QCOMPARE(config.thumbnailQueue, 6);
+        QCOMPARE(config.thumbnailQueuePerOwner, 1);
+        DiverConfig bad;
+        QVERIFY(!load("max_downloads_per_address=0\n", &bad, &error));
+        QVERIFY2(error.contains(u"max_downloads_per_address"), qPrintable(error));
+        QVERIFY(!load("idle_timeout_seconds=0\n", &bad, &error));
+        QVERIFY2(error.contains(u"idle_timeout_seconds"), qPrintable(error));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestDiverConfig)

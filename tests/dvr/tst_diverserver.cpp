@@ -32,6 +32,7 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
+#include <QSemaphore>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -41,6 +42,11 @@
 #include <QTimer>
 #include <QUrlQuery>
 #include <QWebSocket>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace recasttest;
 using iptv::diver::DiverConfig;
@@ -97,6 +103,37 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
     builder.addGuide(data);
     QFile f(path);
     return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
+}
+} // namespace
+
+namespace {
+/// A TCP socket connected to 127.0.0.1:`port` with a receive buffer of `receiveBuffer` bytes, set
+/// before the handshake (a client that reads slowly, or not at all); -1 on failure.
+int slowReader(quint16 port, int receiveBuffer)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&to), sizeof to) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/// The value of an unlabelled series in a Prometheus text exposition; -1 when absent.
+double metricValue(const QByteArray &exposition, const QByteArray &name)
+{
+    for (const QByteArray &line : exposition.split('\n')) {
+        if (line.startsWith(QByteArray(name + ' ')))
+            return line.mid(name.size() + 1).toDouble();
+    }
+    return -1;
 }
 } // namespace
 
@@ -2478,6 +2515,164 @@ private Q_SLOTS:
             gaps += s.gap ? 1 : 0;
         QVERIFY2(gaps >= 1, "the restart is not marked as a gap");
         QVERIFY(segments.size() >= 8);
+    }
+
+    // A segment is streamed from disk as its client reads: a client that asks and reads nothing
+    // holds at most the router's mark in diver's memory (it held the whole segment: 2,000 such
+    // connections, 8 GB), one address gets max_downloads_per_address at once (503 past it), and
+    // the reader that reads on gets every byte.
+    void segmentsStreamWithBoundedMemory()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"stream"_qs);
+        c.capacity = 1;
+        c.maxDownloadsPerAddress = 1;
+        c.thumbnailQueue = 2;
+        c.thumbnailQueuePerOwner = 1;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Long"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-S"_qs);
+        const HttpResult made = call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}});
+        QVERIFY2(made.status == 201, made.body.constData());
+        QJsonObject mine;
+        QTRY_VERIFY_WITH_TIMEOUT((mine = recordingsOf(port, a).at(0).toObject()).value(u"segments"_qs).toInt() >= 1, 20000);
+        const QString id = QString::number(mine.value(u"id"_qs).toInteger());
+        const auto rows = diver.recordings().recordings(&error);
+        QVERIFY(rows && rows->size() == 1);
+        const auto copy = diver.recordings().copy(rows->at(0).copyId, &error);
+        QVERIFY2(copy, qPrintable(error));
+        QString chunk;
+        for (const QByteArray &line : call("GET", port, u"/play/"_qs + id + u"/index.m3u8"_qs, a).body.split('\n')) {
+            if (!line.isEmpty() && !line.startsWith('#')) {
+                chunk = QString::fromLatin1(line).section(u'/', 0, 0);
+                break;
+            }
+        }
+        QVERIFY(!chunk.isEmpty());
+        // A segment far larger than the socket's buffers (a real one is a few MB at 6 s).
+        QByteArray big(24 * 1024 * 1024, Qt::Uninitialized);
+        for (qsizetype i = 0; i < big.size(); ++i)
+            big[i] = char(i * 7 + i / 4099);
+        QFile f(QDir(copy->directory).filePath(chunk + u"/seg-999999.ts"_qs));
+        QVERIFY(f.open(QIODevice::WriteOnly) && f.write(big) == big.size());
+        f.close();
+        const QString path = u"/play/"_qs + id + u'/' + chunk + u"/seg-999999.ts"_qs;
+
+        const int fd = slowReader(port, 4096);
+        QVERIFY(fd >= 0);
+        const QByteArray ask = "GET " + path.toLatin1() + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + a + "\r\n\r\n";
+        QCOMPARE(::send(fd, ask.constData(), size_t(ask.size()), 0), ssize_t(ask.size()));
+        double queued = -1;
+        QTRY_VERIFY_WITH_TIMEOUT((queued = metricValue(call("GET", port, u"/metrics"_qs, {}).body, "diver_http_queued_bytes")) > 0, 10000);
+        QVERIFY2(queued <= iptv::http::Router::FileStreamHighWater + 256 * 1024, QByteArray::number(queued).constData());
+
+        const HttpResult second = call("GET", port, path, a);
+        QCOMPARE(second.status, 503);
+        QCOMPARE(second.json().value(u"error"_qs).toString(), u"too-many-downloads"_qs);
+        QCOMPARE(second.header("Retry-After"), QByteArray("1"));
+
+        QTcpSocket reader;
+        QVERIFY(reader.setSocketDescriptor(fd));
+        QSignalSpy done(&reader, &QTcpSocket::disconnected);
+        QByteArray data;
+        connect(&reader, &QTcpSocket::readyRead, this, [&] { data += reader.readAll(); });
+        data += reader.readAll();
+        QVERIFY(done.wait(30000));
+        data += reader.readAll();
+        const qsizetype headerEnd = data.indexOf("\r\n\r\n");
+        QVERIFY(headerEnd > 0);
+        QVERIFY2(data.left(headerEnd).contains("Content-Length: 25165824"), data.left(headerEnd).constData());
+        QCOMPARE(data.size() - headerEnd - 4, big.size());
+        QVERIFY(data.mid(headerEnd + 4) == big);
+        // A range streams too.
+        const HttpResult part = call("GET", port, path, a, {}, {{"Range", "bytes=1000-1999"}});
+        QCOMPARE(part.status, 206);
+        QVERIFY(part.body == big.mid(1000, 1000));
+        QVERIFY(QFile::remove(f.fileName()));
+
+        // Thumbnails wait for the thumbnail pool (held here by a job of the test's on its one
+        // thread): thumbnail_queue requests at once, thumbnail_queue_per_owner of one viewer;
+        // past either, 503 with Retry-After. Once the pool is free, those waiting are answered.
+        QCOMPARE(diver.thumbnailPool().maxThreadCount(), 1);
+        QSemaphore hold;
+        diver.thumbnailPool().start([&hold] { hold.acquire(); });
+        const auto thumbnails = [&](const QByteArray &credential) {
+            QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/play/%2/thumbnails.vtt?every=2").arg(port).arg(id)));
+            request.setRawHeader("Authorization", "Bearer " + credential);
+            return std::unique_ptr<QNetworkReply>(m_nam.get(request));
+        };
+        const auto admitted = [&] { return metricValue(call("GET", port, u"/metrics"_qs, {}).body, "diver_thumbnail_requests"); };
+        const std::unique_ptr<QNetworkReply> viewers = thumbnails(a);
+        QTRY_COMPARE_WITH_TIMEOUT(admitted(), 1.0, 10000);
+        const HttpResult again = call("GET", port, u"/play/"_qs + id + u"/thumbnails.vtt?every=2"_qs, a);
+        QCOMPARE(again.status, 503);
+        QCOMPARE(again.json().value(u"error"_qs).toString(), u"thumbnails-busy"_qs);
+        QVERIFY2(again.json().value(u"detail"_qs).toString().contains(u"of this viewer"), again.body.constData());
+        QCOMPARE(again.header("Retry-After"), QByteArray("5"));
+        const std::unique_ptr<QNetworkReply> operators = thumbnails("operator-secret");
+        QTRY_COMPARE_WITH_TIMEOUT(admitted(), 2.0, 10000);
+        const HttpResult full = call("GET", port, u"/play/"_qs + id + u"/thumbnails.vtt?every=2"_qs, "operator-secret");
+        QCOMPARE(full.status, 503);
+        QVERIFY2(!full.json().value(u"detail"_qs).toString().contains(u"of this viewer"), full.body.constData());
+        QVERIFY(!viewers->isFinished() && !operators->isFinished());
+        hold.release();
+        QTRY_VERIFY_WITH_TIMEOUT(viewers->isFinished() && operators->isFinished(), 60000);
+        QCOMPARE(viewers->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QCOMPARE(operators->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QVERIFY(viewers->readAll().contains(".jpg"));
+        QCOMPARE(admitted(), 0.0);
+    }
+
+    // An /events socket ends when the ticket that opened it expires (1008: the box reconnects
+    // with its fresh ticket), and one box holds max_event_sockets_per_owner at most: a new one
+    // closes its oldest. Closed sockets leave the connection count.
+    void eventSocketsEndWithTheirTicketAndAreCappedPerOwner()
+    {
+        DiverConfig c = config(u"sockets"_qs);
+        c.maxEventSocketsPerOwner = 2;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const auto connections = [&] { return metricValue(call("GET", port, u"/metrics"_qs, {}).body, "diver_http_connections"); };
+        const double before = connections();
+        QVERIFY(before >= 1);
+        const auto eventsUrl = [port](const QByteArray &t) {
+            return QUrl(QStringLiteral("ws://127.0.0.1:%1/events?ticket=%2").arg(port).arg(QString::fromLatin1(t)));
+        };
+
+        QWebSocket brief;
+        QSignalSpy briefHello(&brief, &QWebSocket::textMessageReceived), briefClosed(&brief, &QWebSocket::disconnected);
+        brief.open(eventsUrl(ticket(u"STB-T"_qs, 2)));
+        QVERIFY2(briefHello.wait(10000), qPrintable(brief.closeReason()));
+        QVERIFY(briefClosed.wait(10000));
+        QCOMPARE(brief.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QVERIFY2(brief.closeReason().contains(u"ticket expired"), qPrintable(brief.closeReason()));
+
+        const QByteArray u = ticket(u"STB-U"_qs);
+        QWebSocket first, second, third, other;
+        QSignalSpy firstClosed(&first, &QWebSocket::disconnected);
+        for (QWebSocket *s : {&first, &second, &third, &other}) {
+            QSignalSpy hello(s, &QWebSocket::textMessageReceived);
+            s->open(eventsUrl(s == &other ? ticket(u"STB-V"_qs) : u));
+            QVERIFY2(hello.wait(10000), qPrintable(s->closeReason()));
+        }
+        QVERIFY(!firstClosed.isEmpty() || firstClosed.wait(10000));
+        QCOMPARE(first.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QVERIFY2(first.closeReason().contains(u"replaced"), qPrintable(first.closeReason()));
+        QCOMPARE(second.state(), QAbstractSocket::ConnectedState);
+        QCOMPARE(third.state(), QAbstractSocket::ConnectedState);
+        QCOMPARE(other.state(), QAbstractSocket::ConnectedState);
+        QTRY_COMPARE_WITH_TIMEOUT(connections(), before + 3, 10000);
+
+        second.close();
+        third.close();
+        other.close();
+        QTRY_COMPARE_WITH_TIMEOUT(connections(), before, 10000);
     }
 };
 

@@ -435,6 +435,14 @@ void TestRecorder::thumbnails()
     const QList<Thumbnail> none = ensureThumbnails(dir, {silent}, 2000, 96, &error);
     QVERIFY(none.isEmpty());
     QVERIFY2(error.contains(u"seg-999999.ts"), qPrintable(error));
+    // Remembered: a marker beside it, and it is not decoded again (a picture put in its place
+    // is not looked at: segments are never rewritten).
+    QVERIFY2(QFileInfo::exists(QDir(dir).filePath(chunk + u"/thumb-999999.none"_qs)), qPrintable(error));
+    QVERIFY(QFile::remove(QDir(dir).filePath(silent.file)));
+    QVERIFY(QFile::copy(QDir(dir).filePath(segments.first().file), QDir(dir).filePath(silent.file)));
+    QVERIFY(ensureThumbnails(dir, {silent}, 2000, 96, &error).isEmpty());
+    QVERIFY2(error.contains(u"gave no picture before"), qPrintable(error));
+    QVERIFY(!QFileInfo::exists(QDir(dir).filePath(chunk + u"/thumb-999999.jpg"_qs)));
 
     // At most maxThumbnails: a long recording (its segments an hour each here) gets them
     // further apart than asked.

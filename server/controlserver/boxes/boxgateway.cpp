@@ -5,6 +5,7 @@
 
 #include "domain/config.h"
 
+#include <core/fdlimit.h>
 #include <core/metrics.h>
 
 #include <QFile>
@@ -20,7 +21,6 @@
 #include <algorithm>
 
 #include <malloc.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,25 +30,6 @@ Q_LOGGING_CATEGORY(lcAdmission, "iptv.control.admission")
 namespace iptv::control {
 
 using namespace iptv::protocol;
-
-namespace {
-
-/// Raises the soft descriptor limit to the hard one and returns it.
-int raiseFdLimit()
-{
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 1024;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlimit raised = rl;
-        raised.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-            rl = raised;
-    }
-    return rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : int(std::min<rlim_t>(rl.rlim_cur, 1 << 20));
-}
-
-} // namespace
 
 bool RateLimitedLog::allow(qint64 *suppressed)
 {
@@ -72,7 +53,7 @@ BoxGateway::BoxGateway(BoxSessionHandler *handler, const ControlConfig &config, 
     : QObject(parent), m_handler(handler), m_config(config), m_metrics(metrics)
 {
     m_clock.start();
-    m_fdLimit = raiseFdLimit();
+    m_fdLimit = raiseFileDescriptorLimit();
     m_tokens = config.helloBurst;
     m_accepted = metrics->counter(u"controlserver_box_connections_total"_qs, u"TCP connections accepted on the box port."_qs);
     m_handshakes = metrics->counter(u"controlserver_box_hellos_total"_qs, u"Box hellos that ended in a Welcome."_qs);
