@@ -1294,15 +1294,15 @@ void DiverServer::setupRoutes()
             // Catch-up reaches back [archive] hours, as its playlists do; the archive keeps older
             // chunks that viewers' recordings hold, and those are theirs (through /play) only.
             const qint64 windowMs = QDateTime::currentMSecsSinceEpoch() - qint64(m_config.archiveHours) * 3600 * 1000;
-            const QDateTime chunkStart = QDateTime::fromString(chunk, u"yyyyMMdd'T'HHmmss'Z'"_qs);
+            const std::optional<qint64> chunkStartMs = dvr::ArchiveWriter::chunkStartMs(chunk);
             const auto tooOld = [&] {
                 return Reply::error(ApiError::notFound(QStringLiteral("%1/%2 of the archive of %3 is older than its %4 hours of catch-up")
                                                            .arg(chunk, file, a->channelId)
                                                            .arg(m_config.archiveHours)));
             };
-            if (!chunkStart.isValid())
+            if (!chunkStartMs)
                 return tooOld();
-            if (QDateTime(chunkStart.date(), chunkStart.time(), Qt::UTC).toMSecsSinceEpoch() < windowMs) {
+            if (*chunkStartMs < windowMs) {
                 // A chunk that began before the window: the segments of it that end inside it.
                 dvr::ArchiveReader reader;
                 QString error;

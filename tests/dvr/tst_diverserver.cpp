@@ -32,15 +32,19 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTimeZone>
 #include <QTimer>
 #include <QUrlQuery>
 #include <QWebSocket>
+
+#include <ctime>
 
 using namespace recasttest;
 using iptv::diver::DiverConfig;
@@ -1620,6 +1624,60 @@ private Q_SLOTS:
         QCOMPARE(QJsonDocument::fromJson(hello.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), QString());
         QVERIFY(!refused.isEmpty() || refused.wait(10000));
         QCOMPARE(proxied.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+    }
+
+    // Catch-up of the hour a spring DST change skips in the server's local time (Europe/Berlin
+    // here): its chunk's name is a UTC time, served like any other, never read as a local time
+    // (which that hour is not, and was refused as older than the window).
+    void catchupOfTheHourSpringDstSkips()
+    {
+        const QByteArray oldTz = qgetenv("TZ");
+        qputenv("TZ", "Europe/Berlin");
+        tzset();
+        const auto restoreTz = qScopeGuard([&oldTz] {
+            if (oldTz.isNull())
+                qunsetenv("TZ");
+            else
+                qputenv("TZ", oldTz);
+            tzset();
+        });
+        // The last spring-forward: local time jumps from standard time an hour ahead, so the
+        // local hour after it (on the UTC clock, the hour starting at the change + the standard
+        // offset) is no local time.
+        const QTimeZone berlin("Europe/Berlin");
+        QVERIFY(berlin.isValid());
+        QTimeZone::OffsetData change = berlin.previousTransition(QDateTime::currentDateTimeUtc());
+        while (change.atUtc.isValid() && change.daylightTimeOffset == 0)
+            change = berlin.previousTransition(change.atUtc);
+        QVERIFY(change.atUtc.isValid());
+        const qint64 skippedMs = (change.atUtc.toMSecsSinceEpoch() / 1000 + change.standardTimeOffset) * 1000;
+        const QString chunk = iptv::dvr::ArchiveWriter::chunkName(skippedMs);
+        QVERIFY2(!QDateTime::fromString(chunk, u"yyyyMMdd'T'HHmmss'Z'"_qs).isValid(), qPrintable(chunk)); // read as local: no time
+        QCOMPARE(iptv::dvr::ArchiveWriter::chunkStartMs(chunk), std::optional<qint64>(skippedMs));
+
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"dst"_qs);
+        c.archivedChannels = {u"two"_qs};
+        c.archiveHours = int((now * 1000 - skippedMs) / 3600000) + 2; // the window holds that hour
+        QVERIFY(writeGuide(c.guideFile, {u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 20, now + 3600, u"Live"_qs, {}}}));
+        QByteArray ts;
+        for (int i = 0; i < 10; ++i)
+            ts += QByteArray(1, char(0x47)) + QByteArray(187, char(i));
+        QString segment;
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QString error;
+            QVERIFY2(writer.open({QDir(c.dataDir).filePath(u"storage/archive/two"_qs), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError written;
+            QVERIFY2(writer.writeSegment(ts, skippedMs + 60000, 1000, false, &written), qPrintable(written.toString()));
+            segment = chunk + u'/' + writer.lastWritten().file;
+        }
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const HttpResult got = call("GET", diver.httpPort(), u"/catchup/two/"_qs + segment, ticket(u"STB-DST"_qs));
+        QVERIFY2(got.status == 200, got.body.constData());
+        QCOMPARE(got.body, ts);
     }
 
     // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)
