@@ -19,6 +19,7 @@
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QMutex>
+#include <QRegularExpression>
 #include <QSet>
 #include <QStorageInfo>
 #include <QUrlQuery>
@@ -108,6 +109,24 @@ QString copyFolderName(const QString &channelId, qint64 airingStart, qint64 copy
 {
     return QStringLiteral("recordings/%1/%2-copy%3").arg(channelId, isoName(airingStart)).arg(copyId);
 }
+
+/// The name of a copy's folder (copyFolderName), or of a copy made before copies had folders of
+/// their own ("<airing start>" alone). Nothing else below recordings/<channel>/ is a copy's.
+const QRegularExpression &copyFolderPattern()
+{
+    static const QRegularExpression re(QStringLiteral(R"(^\d{8}T\d{6}Z(?:-copy(\d+))?$)"));
+    return re;
+}
+
+/// A copy's folder as "<channel folder>/<its name>": the same whatever the storage folder is
+/// called on a node (mounted elsewhere on another, given as a relative path before).
+QString copyFolderKey(const QString &directory)
+{
+    const QString clean = QDir::cleanPath(directory);
+    const qsizetype last = clean.lastIndexOf(u'/');
+    const qsizetype before = last > 0 ? clean.lastIndexOf(u'/', last - 1) : -1;
+    return clean.mid(before + 1);
+}
 } // namespace
 
 // What the recorders' threads may ask retention to free, kept current by the server's thread.
@@ -130,6 +149,7 @@ Q_GLOBAL_STATIC(RetentionSnapshot, s_retention)
 DiverServer::DiverServer(DiverConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_auth(this)
 {
+    m_config.makePathsAbsolute();
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
     connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
@@ -1991,9 +2011,13 @@ QStringList DiverServer::orphanCandidates() const
     const qint64 before = QDateTime::currentSecsSinceEpoch() - kOrphanAgeSeconds;
     for (const QString &root : m_storage->paths()) {
         QDir recordings(QDir(root).filePath(u"recordings"_qs));
-        for (const QString &channel : recordings.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        for (const QString &channel : recordings.entryList(QDir::Dirs | QDir::NoDotAndDotDot | QDir::NoSymLinks)) {
             QDir dir(recordings.filePath(channel));
-            for (const QFileInfo &folder : dir.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            for (const QFileInfo &folder : dir.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot | QDir::NoSymLinks)) {
+                // Only what is named as a copy's folder: not a level more (a channel id with a
+                // '/' made one before its folder was encoded), nor what an operator put there.
+                if (!copyFolderPattern().match(folder.fileName()).hasMatch())
+                    continue;
                 // Written to lately: a recorder (maybe another node's, of a copy just deleted)
                 // may still be at it.
                 if (folder.lastModified().toSecsSinceEpoch() < before)
@@ -2006,13 +2030,23 @@ QStringList DiverServer::orphanCandidates() const
 
 void DiverServer::sweepOrphans(const QStringList &candidates, const QList<CopyRow> &copies)
 {
+    // A folder is a copy's when a row names it by its channel folder and name, or by its copy
+    // id: not by its whole path, which another node (its storage mounted elsewhere), or this one
+    // under another configuration (a relative storage path), wrote otherwise.
     QSet<QString> named;
-    for (const CopyRow &c : copies)
-        named.insert(QDir::cleanPath(c.directory));
-    for (const ActiveCopy *c : std::as_const(m_copies))
-        named.insert(QDir::cleanPath(c->row.directory));
+    QSet<qint64> ids;
+    for (const CopyRow &c : copies) {
+        named.insert(copyFolderKey(c.directory));
+        ids.insert(c.id);
+    }
+    for (const ActiveCopy *c : std::as_const(m_copies)) {
+        named.insert(copyFolderKey(c->row.directory));
+        ids.insert(c->row.id);
+    }
     for (const QString &folder : candidates) {
-        if (named.contains(folder) || folderBusy(folder))
+        const QRegularExpressionMatch name = copyFolderPattern().match(QFileInfo(folder).fileName());
+        if (named.contains(copyFolderKey(folder)) || (name.hasCaptured(1) && ids.contains(name.captured(1).toLongLong()))
+            || folderBusy(folder))
             continue;
         if (QDir(folder).removeRecursively())
             qCInfo(lcDiver).noquote() << "retention: removed the orphan folder" << folder << "(no copy names it)";

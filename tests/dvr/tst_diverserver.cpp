@@ -46,6 +46,8 @@
 
 #include <ctime>
 
+#include <sys/time.h>
+
 using namespace recasttest;
 using iptv::diver::DiverConfig;
 using iptv::diver::DiverServer;
@@ -99,6 +101,14 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
     builder.addGuide(data);
     QFile f(path);
     return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
+}
+
+/// Sets a file's or folder's times to `secondsAgo`.
+bool age(const QString &path, qint64 secondsAgo)
+{
+    const time_t then = time_t(QDateTime::currentSecsSinceEpoch() - secondsAgo);
+    struct timeval times[2] = {{then, 0}, {then, 0}};
+    return ::utimes(QFile::encodeName(path).constData(), times) == 0;
 }
 } // namespace
 
@@ -1678,6 +1688,66 @@ private Q_SLOTS:
         const HttpResult got = call("GET", diver.httpPort(), u"/catchup/two/"_qs + segment, ticket(u"STB-DST"_qs));
         QVERIFY2(got.status == 200, got.body.constData());
         QCOMPARE(got.body, ts);
+    }
+
+    // diver given relative storage paths (`diver --data-dir data`): the orphan sweep at the
+    // start removes the copy folders no copy names once idle, never a finished copy's (whose row
+    // a diver of before wrote with the relative path), nor a folder not named as a copy's.
+    void orphanSweepUnderRelativeStorage()
+    {
+        const QString previous = QDir::currentPath();
+        QVERIFY(QDir::setCurrent(m_dir.path()));
+        const auto back = qScopeGuard([&previous] { QDir::setCurrent(previous); });
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"relative"_qs);
+        c.dataDir = u"relative"_qs; // against the working folder
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Later"_qs, {}}}));
+        QVERIFY(QDir().mkpath(c.dataDir));
+        const qint64 airing = now / 60 * 60 - 7200;
+        const QString iso = QDateTime::fromSecsSinceEpoch(airing, Qt::UTC).toString(u"yyyyMMdd'T'HHmmss'Z'"_qs);
+        QString error, finished;
+        {
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::diver::CopyRow row;
+            row.channelId = u"one"_qs;
+            row.airingStart = row.recordStart = airing;
+            row.recordStop = airing + 60;
+            row.state = iptv::diver::CopyState::Finished;
+            row.segments = 1;
+            const auto made = store.ensureCopy(row, &error, [&](qint64 id) {
+                return QStringLiteral("relative/storage/recordings/one/%1-copy%2").arg(iso).arg(id);
+            });
+            QVERIFY2(made, qPrintable(error));
+            QVERIFY(QDir::isRelativePath(made->directory));
+            finished = QDir(m_dir.path()).filePath(made->directory);
+            iptv::diver::RecordingRow viewer;
+            viewer.owner = u"STB-REL"_qs;
+            viewer.ruleId = 1;
+            viewer.channelId = row.channelId;
+            viewer.title = u"Earlier"_qs;
+            viewer.airingStart = viewer.recordStart = airing;
+            viewer.airingStop = viewer.recordStop = airing + 60;
+            viewer.copyId = made->id;
+            viewer.created = airing;
+            QVERIFY2(store.insertRecording(viewer, &error).value_or(0) > 0, qPrintable(error));
+        }
+        const QString recordings = m_dir.filePath(u"relative/storage/recordings/one"_qs);
+        const QString orphan = QDir(recordings).filePath(u"20260101T120000Z-copy999"_qs);
+        const QString notACopy = QDir(recordings).filePath(u"notes"_qs);
+        for (const QString &folder : {finished, orphan, notACopy}) {
+            QVERIFY(QDir().mkpath(folder));
+            QFile f(QDir(folder).filePath(u"segment.ts"_qs));
+            QVERIFY(f.open(QIODevice::WriteOnly) && f.write("ts") == 2);
+            f.close();
+            QVERIFY(age(folder, 1200));
+        }
+        DiverServer diver(c);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(orphan), 10000);
+        QVERIFY(QFileInfo::exists(QDir(finished).filePath(u"segment.ts"_qs)));
+        QVERIFY(QFileInfo::exists(notACopy));
+        QVERIFY2(QDir::isAbsolutePath(diver.config().dataDir), qPrintable(diver.config().dataDir));
     }
 
     // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)
