@@ -104,10 +104,17 @@ QString isoName(qint64 utcSeconds)
     return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
 }
 
-/// A copy's folder below a storage folder: recordings/<channel>/<airing start>-copy<id>.
+/// A copy's folder below a storage folder: recordings/<channel folder>/<airing start>-copy<id>.
 QString copyFolderName(const QString &channelId, qint64 airingStart, qint64 copyId)
 {
-    return QStringLiteral("recordings/%1/%2-copy%3").arg(channelId, isoName(airingStart)).arg(copyId);
+    // Joined, not arg()'d in two steps: the second would take a "%2" of the first's for its own.
+    return u"recordings/"_qs + dvr::channelFolderName(channelId) + u'/' + isoName(airingStart) + u"-copy"_qs + QString::number(copyId);
+}
+
+/// A channel's archive below a storage folder: archive/<channel folder>.
+QString archiveFolderName(const QString &channelId)
+{
+    return u"archive/"_qs + dvr::channelFolderName(channelId);
 }
 
 /// The name of a copy's folder (copyFolderName), or of a copy made before copies had folders of
@@ -726,7 +733,7 @@ QString DiverServer::archiveFolderOf(const QString &channelId) const
 {
     if (const ActiveArchive *a = m_archives.value(channelId))
         return a->directory;
-    const QString relative = QStringLiteral("archive/%1").arg(channelId);
+    const QString relative = archiveFolderName(channelId);
     const QString root = m_storage ? m_storage->locate(relative) : QString();
     return root.isEmpty() ? QString() : QDir(root).filePath(relative);
 }
@@ -743,12 +750,24 @@ QList<dvr::RetainedArchive> DiverServer::closedArchives() const
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     for (const QString &path : m_storage->paths()) {
         const QDir root(QDir(path).filePath(u"archive"_qs));
-        for (const QString &channelId : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        for (const QString &folder : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot | QDir::NoSymLinks)) {
+            const std::optional<QString> id = dvr::channelIdOfFolder(folder);
+            if (!id)
+                continue; // no channel's archive (archiveFolderName): not retention's
+            const QString &channelId = *id;
             if (m_archivedChannels.contains(channelId) || m_archives.contains(channelId))
                 continue;
-            const QString directory = root.filePath(channelId);
+            const QString directory = root.filePath(folder);
             if (folderBusy(directory))
                 continue;
+            // Only a folder of chunks: one holding other folders (the archive of a channel id
+            // with a '/', written a level deeper before folders were encoded) is left alone,
+            // not taken for an empty archive and removed with what is inside.
+            const QStringList inside = QDir(directory).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            if (std::any_of(inside.cbegin(), inside.cend(), [](const QString &n) { return !dvr::ArchiveWriter::chunkStartMs(n); })) {
+                qCDebug(lcDiver).noquote() << "retention: the folder" << directory << "holds more than an archive's chunks: left alone";
+                continue;
+            }
             dvr::ArchiveReader newest; // the last chunk only
             QString error;
             if (!newest.load(directory, nowMs, nowMs, &error)) {
@@ -1650,7 +1669,7 @@ void DiverServer::startArchives()
     for (const QString &channelId : std::as_const(m_archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
-        const QString relative = QStringLiteral("archive/%1").arg(channelId);
+        const QString relative = archiveFolderName(channelId);
         const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &error);
         if (!dir) {
             qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << error;

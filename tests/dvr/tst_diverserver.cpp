@@ -1750,6 +1750,72 @@ private Q_SLOTS:
         QVERIFY2(QDir::isAbsolutePath(diver.config().dataDir), qPrintable(diver.config().dataDir));
     }
 
+    // Channel ids from the guide are not paths: a copy of "sky/news" or of ".." and the archive
+    // of "a/b" each get one folder of their own below recordings/ or archive/ (the ids'
+    // '/' and leading dots encoded), which neither the orphan sweep nor retention takes for
+    // something else; a plain id's folders are named by it as before.
+    void channelIdsAreNotPaths()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"ids"_qs);
+        c.capacity = 4;
+        c.archivedChannels = {u"a/b"_qs};
+        c.sourceTemplate = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(m_recast->port()); // every id records "one"
+        const QStringList ids{u"sky/news"_qs, u".."_qs, u"plain"_qs, u"a/b"_qs};
+        QList<Airing> airings;
+        for (const QString &id : ids)
+            airings.append({id, now - 20, now + 3600, u"News"_qs, {}});
+        QVERIFY(writeGuide(c.guideFile, ids, m_recast->port(), airings));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray box = ticket(u"STB-IDS"_qs);
+        for (const QString &id : {u"sky/news"_qs, u".."_qs, u"plain"_qs}) {
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, box, {{u"channel"_qs, id}, {u"start"_qs, now - 20}});
+            QVERIFY2(made.status == 201, made.body.constData());
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(diver.activeCopies().size(), 3, 10000);
+        const QString storage = QDir(c.dataDir).filePath(u"storage"_qs);
+        const QHash<QString, QString> folderOf{{u"sky/news"_qs, u"sky%2Fnews"_qs}, {u".."_qs, u"%2E%2E"_qs}, {u"plain"_qs, u"plain"_qs}};
+        for (const qint64 id : diver.activeCopies()) {
+            const auto copy = diver.recordings().copy(id, &error);
+            QVERIFY2(copy, qPrintable(error));
+            const QFileInfo folder(QDir::cleanPath(copy->directory));
+            QCOMPARE(folder.path(), QDir(storage).filePath(u"recordings/"_qs + folderOf.value(copy->channelId)));
+            QVERIFY2(folder.fileName().endsWith(QStringLiteral("-copy%1").arg(id)), qPrintable(copy->directory));
+            const auto holdsSegments = [&] {
+                iptv::dvr::ArchiveReader reader;
+                QString e;
+                return reader.load(copy->directory, &e) && !reader.segments().isEmpty();
+            };
+            QTRY_VERIFY_WITH_TIMEOUT(holdsSegments(), 20000);
+        }
+        const QString archive = QDir(storage).filePath(u"archive/a%2Fb"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(QDir(archive).entryList(QDir::Dirs | QDir::NoDotAndDotDot).size() >= 1, 20000);
+        QCOMPARE(QDir(storage).entryList(QDir::AllEntries | QDir::NoDotAndDotDot), (QStringList{u"archive"_qs, u"recordings"_qs}));
+        QCOMPARE(QDir(QDir(storage).filePath(u"archive"_qs)).entryList(QDir::Dirs | QDir::NoDotAndDotDot), QStringList{u"a%2Fb"_qs});
+
+        // A folder of an older version for "a/b" (a level deeper) is no closed archive "a"
+        // whose emptiness retention would remove with what is inside.
+        const QString nested = QDir(storage).filePath(u"archive/x/y"_qs);
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({nested, 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError written;
+            QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), (now - 3 * 3600) * 1000, 1000, false, &written),
+                     qPrintable(written.toString()));
+        }
+        diver.stop();
+        DiverServer again(c); // its first sweep at the start
+        QVERIFY2(again.start(&error), qPrintable(error));
+        QTRY_VERIFY_WITH_TIMEOUT(again.activeCopies().size() == 3, 10000);
+        again.reconcile();
+        QVERIFY(QFileInfo::exists(nested));
+        QCOMPARE(QDir(QDir(storage).filePath(u"archive"_qs)).entryList(QDir::Dirs | QDir::NoDotAndDotDot),
+                 (QStringList{u"a%2Fb"_qs, u"x"_qs}));
+    }
+
     // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)
     // on an archived channel: the recording is a range of the archive, from the programme's start
     // when the archive holds it, else from the archive's first second; not from the key press.
