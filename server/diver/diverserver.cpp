@@ -832,6 +832,11 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
         followGuideEnd(*existing, p);
     if (existing || !error.isEmpty())
         return; // made already, maybe by another of the owner's rules (or deleted by the viewer: not made again)
+    // A recording deleted while it records has its airing skipped before its row goes: one
+    // deleted on another node that this node has not heard of yet is not made again here.
+    const std::optional<bool> skipped = m_rules.isCancelled(p.ruleId, p.channelId, p.start, &error);
+    if (!skipped || *skipped)
+        return;
     RecordingRow r;
     r.owner = p.owner;
     r.ruleId = p.ruleId;
