@@ -1954,22 +1954,38 @@ void DiverServer::sweepRetention()
         s_retention->archives = archives;
         s_retention->recordings = recordings;
     }
-    const dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, t * 1000);
+    dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, t * 1000);
     if (plan.deletions.isEmpty() && plan.expiredRecordings.isEmpty())
         return;
-    // Archive chunks go at once (those of the expired ranges too: they are planned without
-    // them); the expired recordings' rows, each with its copy when it was the copy's last.
+    // The expired recordings' rows first, each with its copy when it was the copy's last; the
+    // archive chunks after, from the recordings as they are then: one whose row stays (kept or
+    // its keep-until moved meanwhile on another node, or not deleted) keeps the chunks its range
+    // is in, which the plan made without it would have deleted.
+    const QSet<QString> expired = expireRecordings(plan, rowOf);
+    if (expired.size() < plan.expiredRecordings.size()) {
+        QList<dvr::RetainedRecording> remaining;
+        for (dvr::RetainedRecording rr : std::as_const(recordings)) {
+            if (expired.contains(rr.id))
+                continue;
+            if (plan.expiredRecordings.contains(rr.id)) { // stays until the next sweep decides again
+                rr.keepUntilMs = 0;
+                rr.group.clear();
+                rr.keepEpisodes = 0;
+            }
+            remaining.append(rr);
+        }
+        plan = dvr::Retention::plan(archives, remaining, t * 1000);
+    }
     QStringList errors;
     const qint64 freed = dvr::Retention::apply(plan, &errors);
-    const int expired = expireRecordings(plan, rowOf);
     qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes of archives," << plan.deletions.size() << "deletions;"
-                              << expired << "recordings expired"
+                              << expired.size() << "recordings expired"
                               << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
 }
 
-int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf)
+QSet<QString> DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf)
 {
-    int expired = 0;
+    QSet<QString> gone;
     for (const QString &id : plan.expiredRecordings) {
         const auto it = rowOf.constFind(id);
         if (it == rowOf.cend())
@@ -1982,7 +1998,9 @@ int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QS
         if (!fresh) {
             if (!e.isEmpty())
                 qCWarning(lcDiver).noquote() << "retention: recording" << decided.id << "is not expired (tried again at the next sweep):" << e;
-            continue; // gone already
+            else
+                gone.insert(id); // deleted already
+            continue;
         }
         if (fresh->kept != decided.kept || fresh->keepUntil != decided.keepUntil || fresh->copyId != decided.copyId) {
             qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "changed meanwhile; decided on again at the next sweep";
@@ -1993,9 +2011,9 @@ int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QS
             qCWarning(lcDiver).noquote() << "retention: recording" << decided.id << "is not expired (tried again at the next sweep):" << e;
             continue;
         }
+        gone.insert(id);
         if (!deleted->removed)
             continue;
-        ++expired;
         qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "of" << decided.owner << "(" << decided.title << ")"
                                   << "expired"
                                   << (deleted->copy ? QStringLiteral("with its copy %1, the last recording in it").arg(deleted->copy->id)
@@ -2004,7 +2022,7 @@ int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QS
         recordingDeleted(decided, *deleted);
         publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, decided.id}, {u"reason"_qs, u"retention"_qs}}, decided.owner);
     }
-    return expired;
+    return gone;
 }
 
 void DiverServer::recordingDeleted(const RecordingRow &row, const RecordingDeletion &deleted)
@@ -2098,11 +2116,18 @@ qint64 DiverServer::recoverSpace(const QString &directory, qint64 needBytes)
         archives = s_retention->archives;
         recordings = s_retention->recordings;
     }
-    dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
-    // An expired recording goes with its row (and its copy with the last viewer's row), on the
-    // server's thread (expireRecordings): a sweep asked for at once, never a copy's folder from here.
-    if (!plan.expiredRecordings.isEmpty())
+    // A recording expires on the server's thread, from its row as it is then (expireRecordings),
+    // never here from the snapshot (up to a sweep old: a keep-until moved since would count as
+    // passed): every recording in it holds its chunks here, and one it says has expired asks
+    // for a sweep at once, which deletes its row and then what only it held.
+    if (!dvr::Retention::expired(recordings, startedMs).isEmpty())
         QMetaObject::invokeMethod(this, [this] { m_lastSweepAt = 0; }, Qt::QueuedConnection);
+    for (dvr::RetainedRecording &r : recordings) {
+        r.keepUntilMs = 0;
+        r.group.clear();
+        r.keepEpisodes = 0;
+    }
+    dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
     QStringList errors;
     const qint64 freed = dvr::Retention::apply(plan, &errors);
     qCWarning(lcDiver).noquote() << "disk space low on" << device << "(" << directory << "): retention freed" << freed << "of"

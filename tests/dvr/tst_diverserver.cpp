@@ -1035,6 +1035,68 @@ private Q_SLOTS:
         QVERIFY(recordingsOf(port, b).isEmpty());
     }
 
+    // Retention expires a recording's row before it deletes the archive chunks only its range
+    // held: a row that stays (here the database refuses its delete; on another node a viewer
+    // kept it meanwhile) keeps its chunks, while the chunks nothing references go.
+    void expiryThatFailsKeepsTheChunks()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"expiry"_qs);
+        c.archiveHours = 1;
+        c.archiveStaleSeconds = 5;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Later"_qs, {}}}));
+        // A closed archive of channel one (archived no more): an hour held by a recording whose
+        // keep-until has passed, and an older one nothing references; both past the window.
+        const qint64 heldMs = (now - 3 * 3600) / 3600 * 3600 * 1000, olderMs = heldMs - 3600 * 1000;
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/one"_qs);
+        QVERIFY(QDir().mkpath(archive));
+        QString error;
+        {
+            QTemporaryDir written;
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({written.path(), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError e;
+            for (const qint64 at : {olderMs, heldMs})
+                QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), at + 60000, 6000, false, &e), qPrintable(e.toString()));
+            for (const qint64 at : {olderMs, heldMs}) {
+                const QString chunk = iptv::dvr::ArchiveWriter::chunkName(at);
+                QVERIFY(QDir().rename(QDir(written.path()).filePath(chunk), QDir(archive).filePath(chunk)));
+            }
+        }
+        const QString held = QDir(archive).filePath(iptv::dvr::ArchiveWriter::chunkName(heldMs));
+        const QString older = QDir(archive).filePath(iptv::dvr::ArchiveWriter::chunkName(olderMs));
+        {
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::diver::RecordingRow r;
+            r.owner = u"STB-E"_qs;
+            r.channelId = u"one"_qs;
+            r.title = u"Expired"_qs;
+            r.airingStart = r.recordStart = heldMs / 1000 + 60;
+            r.airingStop = r.recordStop = heldMs / 1000 + 66;
+            r.created = now - 4 * 3600;
+            r.keepUntil = now - 60;
+            QVERIFY2(store.insertRecording(r, &error).value_or(0) > 0, qPrintable(error));
+        }
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"expiry"_qs);
+        const auto closeDb = qScopeGuard([&db] {
+            db.close();
+            db = {};
+            QSqlDatabase::removeDatabase(u"expiry"_qs);
+        });
+        db.setDatabaseName(c.effectiveDatabase());
+        QVERIFY(db.open());
+        QSqlQuery q(db);
+        QVERIFY2(q.exec(u"CREATE TRIGGER keep_rows BEFORE DELETE ON dvr_recordings BEGIN SELECT RAISE(ABORT, 'rows kept'); END"_qs),
+                 qPrintable(q.lastError().text()));
+
+        DiverServer diver(c); // sweeps at the start
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(older), 10000);
+        QCOMPARE(diver.recordings().recordings(&error, u"STB-E"_qs)->size(), 1);
+        QVERIFY(QFileInfo::exists(held));
+    }
+
     // One airing of a series skipped: not recorded, in upcoming with reason "cancelled", still so
     // after a restart; taken back, it is planned again. Only the rule's owner may do either.
     void skipOneAiringOfASeries()
