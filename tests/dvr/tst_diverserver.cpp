@@ -1097,6 +1097,68 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(held));
     }
 
+    // Retention for space runs on a recorder's thread from a snapshot of the recordings up to a
+    // sweep old: a keep-until the viewer moved later since is not taken as passed there, and the
+    // chunks the recording's range is in stay (only a sweep, from the rows, expires recordings).
+    void spaceRecoveryTakesNoExpiryFromItsSnapshot()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"space"_qs);
+        c.archiveHours = 1;
+        c.archiveStaleSeconds = 5;
+        c.minFreeBytes = 1; // the recorder's disk (made full below) asks retention for space
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 20, now + 3600, u"Busy"_qs, {}}}));
+        // A closed archive of channel one whose one chunk, past the window, a recording's range holds.
+        const qint64 heldMs = (now - 3 * 3600) / 3600 * 3600 * 1000;
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/one"_qs);
+        const QString held = QDir(archive).filePath(iptv::dvr::ArchiveWriter::chunkName(heldMs));
+        QVERIFY(QDir().mkpath(archive));
+        QString error;
+        {
+            QTemporaryDir written;
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({written.path(), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError e;
+            QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), heldMs + 60000, 6000, false, &e), qPrintable(e.toString()));
+            QVERIFY(QDir().rename(QDir(written.path()).filePath(iptv::dvr::ArchiveWriter::chunkName(heldMs)), held));
+        }
+        qint64 id = 0;
+        {
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::diver::RecordingRow r;
+            r.owner = u"STB-S"_qs;
+            r.channelId = u"one"_qs;
+            r.title = u"Kept Longer"_qs;
+            r.airingStart = r.recordStart = heldMs / 1000 + 60;
+            r.airingStop = r.recordStop = heldMs / 1000 + 66;
+            r.created = now - 4 * 3600;
+            r.keepUntil = now + 3; // the snapshot of the first sweep says so
+            id = store.insertRecording(r, &error).value_or(0);
+            QVERIFY2(id > 0, qPrintable(error));
+        }
+        DiverServer diver(c);
+        diver.setRecorderHook([](iptv::dvr::Recorder &r) { r.setFreeSpace([](const QString &) { return qint64(0); }); });
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        diver.reconcile(); // the first sweep, its snapshot: the old keep-until
+        const quint16 port = diver.httpPort();
+        const HttpResult later = call("PUT", port, QStringLiteral("/api/recordings/%1").arg(id), ticket(u"STB-S"_qs),
+                                      {{u"keepUntil"_qs, now + 86400}});
+        QVERIFY2(later.status == 200, later.body.constData());
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, ticket(u"STB-T"_qs), {{u"channel"_qs, u"two"_qs}, {u"start"_qs, now - 20}}).status,
+                 201);
+        // The copy's disk is full from its first segment on: retention for space is asked then,
+        // and again 10 s later (a disk where it freed nothing), long past the old keep-until.
+        const auto copyReason = [&] {
+            const auto copies = diver.recordings().copies(&error);
+            return copies && copies->size() == 1 ? copies->first().reason : QString();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(copyReason().contains(u"retention freed"), 15000);
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() > now + 16, 20000);
+        QVERIFY(QFileInfo::exists(held));
+        QCOMPARE(diver.recordings().recording(id, &error)->keepUntil, now + 86400);
+    }
+
     // One airing of a series skipped: not recorded, in upcoming with reason "cancelled", still so
     // after a restart; taken back, it is planned again. Only the rule's owner may do either.
     void skipOneAiringOfASeries()
