@@ -167,6 +167,17 @@ QString ArchiveWriter::chunkName(qint64 startMs)
     return QDateTime::fromMSecsSinceEpoch(startMs, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
 }
 
+std::optional<qint64> ArchiveWriter::chunkStartMs(const QString &name)
+{
+    if (!chunkPattern().match(name).hasMatch())
+        return std::nullopt;
+    const QDate date = QDate::fromString(name.left(8), QStringLiteral("yyyyMMdd"));
+    const QTime time = QTime::fromString(name.mid(9, 6), QStringLiteral("HHmmss"));
+    if (!date.isValid() || !time.isValid())
+        return std::nullopt;
+    return QDateTime(date, time, Qt::UTC).toMSecsSinceEpoch();
+}
+
 ArchiveWriter::ArchiveWriter()
     : m_freeSpace([](const QString &path) { return QStorageInfo(path).bytesAvailable(); })
 {
@@ -689,13 +700,6 @@ bool ArchiveReader::load(const QString &directory, QString *error)
     return load(directory, std::numeric_limits<qint64>::min(), std::numeric_limits<qint64>::max(), error);
 }
 
-static qint64 chunkStartMs(const QString &name)
-{
-    QDateTime t = QDateTime::fromString(name, QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
-    t.setTimeSpec(Qt::UTC);
-    return t.toMSecsSinceEpoch();
-}
-
 bool ArchiveReader::load(const QString &directory, qint64 fromMs, qint64 toMs, QString *error)
 {
     // A segment begun just before a chunk's end runs into the next chunk's time.
@@ -706,11 +710,12 @@ bool ArchiveReader::load(const QString &directory, qint64 fromMs, qint64 toMs, Q
     for (qsizetype i = 0; i < names.size(); ++i) {
         const QString &name = names[i];
         const bool wholeRange = fromMs == std::numeric_limits<qint64>::min() && toMs == std::numeric_limits<qint64>::max();
-        if (!wholeRange) {
-            const qint64 start = chunkStartMs(name);
-            const qint64 nextStart = i + 1 < names.size() ? chunkStartMs(names[i + 1]) : std::numeric_limits<qint64>::max();
-            // The last chunk is always read: its end (the archive's) decides VOD or EVENT.
-            if (i + 1 < names.size() && (start >= toMs || nextStart + kLongestSegmentMs <= fromMs))
+        // The last chunk is always read: its end (the archive's) decides VOD or EVENT. A name
+        // that is no time (never written so) is read, not skipped.
+        if (!wholeRange && i + 1 < names.size()) {
+            const std::optional<qint64> start = ArchiveWriter::chunkStartMs(name);
+            const std::optional<qint64> nextStart = ArchiveWriter::chunkStartMs(names[i + 1]);
+            if ((start && *start >= toMs) || (nextStart && *nextStart + kLongestSegmentMs <= fromMs))
                 continue;
         }
         std::optional<ArchiveIndexContents> c

@@ -115,6 +115,9 @@ public:
 
     /// "20261206T070000Z"
     static QString chunkName(qint64 startMs);
+    /// The start (UTC ms) a chunk's name says; nullopt when it is not a chunk's name. Read as UTC
+    /// throughout: read as local time, a name in the hour a spring DST change skips is no time.
+    static std::optional<qint64> chunkStartMs(const QString &name);
 
 private:
     bool ensureChunk(qint64 startMs, QString *error);

@@ -511,6 +511,24 @@ bool RuleStore::removeCancelled(qint64 ruleId, const QString &channelId, qint64 
     });
 }
 
+std::optional<bool> RuleStore::isCancelled(qint64 ruleId, const QString &channelId, qint64 start, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<bool> {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.setForwardOnly(true);
+        q.prepare(QStringLiteral("SELECT 1 FROM dvr_cancelled WHERE rule_id = ? AND channel_id = ? AND start = ?"));
+        q.addBindValue(ruleId);
+        q.addBindValue(channelId);
+        q.addBindValue(start);
+        if (!q.exec()) {
+            fail(QStringLiteral("read whether rule %1 skips the airing on %2 at %3").arg(ruleId).arg(channelId).arg(start),
+                 sqlErrorText(q.lastError()), error);
+            return std::nullopt;
+        }
+        return q.next();
+    });
+}
+
 std::optional<QList<AiringRef>> RuleStore::cancelled(qint64 endsAfter, QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<QList<AiringRef>> {

@@ -65,6 +65,9 @@ public:
     bool addCancelled(const AiringRef &airing, QString *error);
     /// Takes the skip back; false with *error only when the database fails (none there is no error).
     bool removeCancelled(qint64 ruleId, const QString &channelId, qint64 start, QString *error);
+    /// Whether the airing of a rule is skipped, read now (another node may have skipped it
+    /// since this one read them all); nullopt with *error when the database fails.
+    std::optional<bool> isCancelled(qint64 ruleId, const QString &channelId, qint64 start, QString *error);
     /// Every skipped airing that ends after `endsAfter` (UTC seconds), by rule and start; the
     /// older ones are deleted (they are of no use once aired).
     std::optional<QList<AiringRef>> cancelled(qint64 endsAfter, QString *error);

@@ -6,6 +6,30 @@
 
 namespace iptv::dvr {
 
+QString channelFolderName(const QString &channelId)
+{
+    QString out;
+    out.reserve(channelId.size());
+    bool leading = true; // a dot is encoded up to the first other character
+    for (const QChar c : channelId) {
+        const char16_t u = c.unicode();
+        leading = leading && u == u'.';
+        if (leading || u == u'/' || u == u'\\' || u == u'%' || u < 0x20 || u == 0x7f)
+            out += QStringLiteral("%%1").arg(uint(u), 2, 16, QLatin1Char('0')).toUpper();
+        else
+            out += c;
+    }
+    return out;
+}
+
+std::optional<QString> channelIdOfFolder(const QString &folder)
+{
+    const QString id = QString::fromUtf8(QByteArray::fromPercentEncoding(folder.toUtf8()));
+    if (id.isEmpty() || channelFolderName(id) != folder)
+        return std::nullopt;
+    return id;
+}
+
 StoragePool::StoragePool(QStringList paths, qint64 minFreeBytes)
     : m_paths(std::move(paths))
     , m_minFreeBytes(minFreeBytes)

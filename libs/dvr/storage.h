@@ -12,6 +12,16 @@
 
 namespace iptv::dvr {
 
+/// The folder a channel's copies (below recordings/) and its archive (below archive/) are kept
+/// in: the channel's id (non-empty) where it is a plain name, so that the folders of such ids
+/// stay what they were; else the id with '/', '\\', '%', control characters and leading dots
+/// percent-encoded (UTF-8, "%2F"), so that no id makes a folder level more, a hidden folder,
+/// "." or "..". One folder per id and back (channelIdOfFolder).
+QString channelFolderName(const QString &channelId);
+/// The id of the channel whose folder this is; nullopt when channelFolderName() makes no such
+/// name (a folder that is not a channel's).
+std::optional<QString> channelIdOfFolder(const QString &folder);
+
 class StoragePool
 {
 public:

@@ -27,6 +27,24 @@ QStringList DiverConfig::effectiveStoragePaths() const
     return storagePaths.isEmpty() ? QStringList{QDir(dataDir).filePath(QStringLiteral("storage"))} : storagePaths;
 }
 
+void DiverConfig::makePathsAbsolute()
+{
+    // Against the working folder now: one path for a folder however it was given (the orphan
+    // sweep compares the storage's listing with the folders copies' rows name).
+    const auto absolute = [](QString *path) {
+        if (!path->isEmpty())
+            *path = QDir::cleanPath(QDir().absoluteFilePath(*path));
+    };
+    absolute(&dataDir);
+    if (!database.isEmpty() && !database.startsWith(u"postgres"))
+        absolute(&database);
+    absolute(&guideFile);
+    for (QString &path : storagePaths)
+        absolute(&path);
+    for (QString &path : ticketKeyFiles)
+        absolute(&path);
+}
+
 QString DiverConfig::guideCacheFile() const
 {
     return QDir(dataDir).filePath(QStringLiteral("guide.bin"));
@@ -301,6 +319,7 @@ bool loadConfig(const QCommandLineParser &parser, DiverConfig *config, QString *
         config->sourceTemplate = parser.value(QStringLiteral("source-template"));
     if (config->dataDir.isEmpty())
         config->dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    config->makePathsAbsolute();
     if (config->guideServer.isEmpty() && config->guideFile.isEmpty()) {
         *error = QStringLiteral("no guide: give [guide] server (or --guide-server) or [guide] file");
         return false;

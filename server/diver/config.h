@@ -80,6 +80,9 @@ struct DiverConfig
     /// may change it); 0 = until the viewer deletes it.
     int recordingDays = 0;
 
+    /// The folders and files as absolute, clean paths (relative ones against the working folder
+    /// now); loadConfig() does it, DiverServer::start() too for a configuration made in code.
+    void makePathsAbsolute();
     QString effectiveDatabase() const;
     QStringList effectiveStoragePaths() const;
     QString guideCacheFile() const;

@@ -1041,29 +1041,56 @@ void DiverServer::setupRoutes()
         if (!row)
             return missing;
         QString error;
-        // The viewer's entitlement goes; the stored copy goes with the last viewer's, in one
-        // transaction: a viewer joining the copy on another node at that moment keeps it.
-        const auto deleted = m_store.deleteRecording(row->id, &error);
-        if (!deleted)
-            return Reply::error(ApiError::internal(error));
-        recordingDeleted(*row, *deleted);
-        if (row->stopped == 0 && row->recordStop > now()) {
-            // Deleted while it recorded: its rule still plans the airing, and would make it again
-            // at once. Skipped for that rule, as a stopped one is, and for every other rule of the
-            // viewer's that plans it (one recording of an airing per viewer, whichever rule asked).
+        // Deleted while it records: its rule still plans the airing, and would make it again at
+        // once (this node, or another before it hears). Skipped first, for that rule as a stopped
+        // one is and for every other rule of the viewer's that plans it (one recording of an
+        // airing per viewer, whichever rule asked), and deleted only then: a skip that cannot
+        // be written leaves the recording as it is (500), never deleted to be made again.
+        const bool recording = row->stopped == 0 && row->recordStop > now();
+        QList<qint64> skipped; ///< the rules skipping the airing from this request
+        const auto takeSkipsBack = [&] {
+            QString e;
+            for (const qint64 rule : std::as_const(skipped)) {
+                if (!m_rules.removeCancelled(rule, row->channelId, row->airingStart, &e))
+                    qCWarning(lcDiver).noquote() << "recording" << row->id << "is not deleted, and rule" << rule
+                                                 << "still skips its airing:" << e;
+                announce(ClusterChange::Kind::Rule, rule);
+            }
+            if (!skipped.isEmpty() && !reloadCancelled(&e))
+                qCWarning(lcDiver).noquote() << "the skipped airings are not read again:" << e;
+        };
+        if (recording) {
             QList<qint64> rules{row->ruleId};
             for (const dvr::PlannedRecording &p : std::as_const(m_plan.recordings))
                 if (p.owner == row->owner && p.channelId == row->channelId && p.start == row->airingStart && !rules.contains(p.ruleId))
                     rules.append(p.ruleId);
             bool cancelled = true;
-            for (const qint64 rule : std::as_const(rules))
-                cancelled = m_rules.addCancelled({rule, row->channelId, row->airingStart, row->airingStop, {}}, &error) && cancelled;
-            if (!cancelled || !reloadCancelled(&error))
-                qCWarning(lcDiver).noquote() << "recording" << row->id << "is deleted, but its rule may record it again:" << error;
-            for (const qint64 rule : std::as_const(rules))
+            for (const qint64 rule : std::as_const(rules)) {
+                if (!(cancelled = m_rules.addCancelled({rule, row->channelId, row->airingStart, row->airingStop, {}}, &error)))
+                    break;
+                skipped.append(rule);
+            }
+            if (!cancelled || !reloadCancelled(&error)) {
+                takeSkipsBack();
+                return Reply::error(ApiError::internal(
+                    QStringLiteral("recording %1 is not deleted: it records, and its rule cannot be made to skip the airing (it would "
+                                   "record it again): %2")
+                        .arg(row->id)
+                        .arg(error)));
+            }
+            for (const qint64 rule : std::as_const(skipped))
                 announce(ClusterChange::Kind::Rule, rule);
-            replan(false);
         }
+        // The viewer's entitlement goes; the stored copy goes with the last viewer's, in one
+        // transaction: a viewer joining the copy on another node at that moment keeps it.
+        const auto deleted = m_store.deleteRecording(row->id, &error);
+        if (!deleted) {
+            takeSkipsBack();
+            return Reply::error(ApiError::internal(error));
+        }
+        recordingDeleted(*row, *deleted);
+        if (recording)
+            replan(false);
         publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, row->id}, {u"reason"_qs, u"deleted by the viewer"_qs}}, row->owner);
         return Reply{204, {}, {}, {}};
     });
@@ -1373,15 +1400,15 @@ void DiverServer::setupRoutes()
             // Catch-up reaches back [archive] hours, as its playlists do; the archive keeps older
             // chunks that viewers' recordings hold, and those are theirs (through /play) only.
             const qint64 windowMs = QDateTime::currentMSecsSinceEpoch() - qint64(m_config.archiveHours) * 3600 * 1000;
-            const QDateTime chunkStart = QDateTime::fromString(chunk, u"yyyyMMdd'T'HHmmss'Z'"_qs);
+            const std::optional<qint64> chunkStartMs = dvr::ArchiveWriter::chunkStartMs(chunk);
             const auto tooOld = [&] {
                 return Reply::error(ApiError::notFound(QStringLiteral("%1/%2 of the archive of %3 is older than its %4 hours of catch-up")
                                                            .arg(chunk, file, a->channelId)
                                                            .arg(m_config.archiveHours)));
             };
-            if (!chunkStart.isValid())
+            if (!chunkStartMs)
                 return tooOld();
-            if (QDateTime(chunkStart.date(), chunkStart.time(), Qt::UTC).toMSecsSinceEpoch() < windowMs) {
+            if (*chunkStartMs < windowMs) {
                 // A chunk that began before the window: the segments of it that end inside it.
                 dvr::ArchiveReader reader;
                 QString error;

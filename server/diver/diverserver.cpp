@@ -19,6 +19,7 @@
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QMutex>
+#include <QRegularExpression>
 #include <QSet>
 #include <QStorageInfo>
 #include <QUrlQuery>
@@ -103,27 +104,35 @@ QString isoName(qint64 utcSeconds)
     return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
 }
 
-/// A channel's id as one folder's name (archive/<it>, recordings/<it>/…): '%' and '/' are
-/// percent-encoded, and so is a name of dots alone, so that an id never reaches into another
-/// folder ("bbc.co.uk/one" is archive/bbc.co.uk%2Fone, not archive/bbc.co.uk/one, which
-/// retention and the orphan sweep would take for a channel "bbc.co.uk"). Other ids are their own name.
-QString channelFolderName(const QString &channelId)
-{
-    if (channelId == u"." || channelId == u"..")
-        return QString(channelId).replace(u'.', u"%2E"_qs);
-    return QString(channelId).replace(u'%', u"%25"_qs).replace(u'/', u"%2F"_qs);
-}
-
-/// The channel whose folder is `name` (channelFolderName()'s inverse).
-QString channelIdOfFolder(const QString &name)
-{
-    return QUrl::fromPercentEncoding(name.toUtf8());
-}
-
-/// A copy's folder below a storage folder: recordings/<channel>/<airing start>-copy<id>.
+/// A copy's folder below a storage folder: recordings/<channel folder>/<airing start>-copy<id>.
 QString copyFolderName(const QString &channelId, qint64 airingStart, qint64 copyId)
 {
-    return QStringLiteral("recordings/%1/%2-copy%3").arg(channelFolderName(channelId), isoName(airingStart)).arg(copyId);
+    // Joined, not arg()'d in two steps: the second would take a "%2" of the first's for its own.
+    return u"recordings/"_qs + dvr::channelFolderName(channelId) + u'/' + isoName(airingStart) + u"-copy"_qs + QString::number(copyId);
+}
+
+/// A channel's archive below a storage folder: archive/<channel folder>.
+QString archiveFolderName(const QString &channelId)
+{
+    return u"archive/"_qs + dvr::channelFolderName(channelId);
+}
+
+/// The name of a copy's folder (copyFolderName), or of a copy made before copies had folders of
+/// their own ("<airing start>" alone). Nothing else below recordings/<channel>/ is a copy's.
+const QRegularExpression &copyFolderPattern()
+{
+    static const QRegularExpression re(QStringLiteral(R"(^\d{8}T\d{6}Z(?:-copy(\d+))?$)"));
+    return re;
+}
+
+/// A copy's folder as "<channel folder>/<its name>": the same whatever the storage folder is
+/// called on a node (mounted elsewhere on another, given as a relative path before).
+QString copyFolderKey(const QString &directory)
+{
+    const QString clean = QDir::cleanPath(directory);
+    const qsizetype last = clean.lastIndexOf(u'/');
+    const qsizetype before = last > 0 ? clean.lastIndexOf(u'/', last - 1) : -1;
+    return clean.mid(before + 1);
 }
 } // namespace
 
@@ -148,6 +157,7 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_auth(this)
 {
     m_thumbnailPool.setMaxThreadCount(m_config.thumbnailThreads);
+    m_config.makePathsAbsolute();
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
     connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
@@ -739,7 +749,7 @@ QString DiverServer::archiveFolderOf(const QString &channelId) const
 {
     if (const ActiveArchive *a = m_archives.value(channelId))
         return a->directory;
-    const QString relative = QStringLiteral("archive/%1").arg(channelFolderName(channelId));
+    const QString relative = archiveFolderName(channelId);
     const QString root = m_storage ? m_storage->locate(relative) : QString();
     return root.isEmpty() ? QString() : QDir(root).filePath(relative);
 }
@@ -756,13 +766,24 @@ QList<dvr::RetainedArchive> DiverServer::closedArchives() const
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     for (const QString &path : m_storage->paths()) {
         const QDir root(QDir(path).filePath(u"archive"_qs));
-        for (const QString &folder : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
-            const QString channelId = channelIdOfFolder(folder);
+        for (const QString &folder : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot | QDir::NoSymLinks)) {
+            const std::optional<QString> id = dvr::channelIdOfFolder(folder);
+            if (!id)
+                continue; // no channel's archive (archiveFolderName): not retention's
+            const QString &channelId = *id;
             if (m_archivedChannels.contains(channelId) || m_archives.contains(channelId))
                 continue;
             const QString directory = root.filePath(folder);
             if (folderBusy(directory))
                 continue;
+            // Only a folder of chunks: one holding other folders (the archive of a channel id
+            // with a '/', written a level deeper before folders were encoded) is left alone,
+            // not taken for an empty archive and removed with what is inside.
+            const QStringList inside = QDir(directory).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            if (std::any_of(inside.cbegin(), inside.cend(), [](const QString &n) { return !dvr::ArchiveWriter::chunkStartMs(n); })) {
+                qCDebug(lcDiver).noquote() << "retention: the folder" << directory << "holds more than an archive's chunks: left alone";
+                continue;
+            }
             dvr::ArchiveReader newest; // the last chunk only
             QString error;
             if (!newest.load(directory, nowMs, nowMs, &error)) {
@@ -827,6 +848,11 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
         followGuideEnd(*existing, p);
     if (existing || !error.isEmpty())
         return; // made already, maybe by another of the owner's rules (or deleted by the viewer: not made again)
+    // A recording deleted while it records has its airing skipped before its row goes: one
+    // deleted on another node that this node has not heard of yet is not made again here.
+    const std::optional<bool> skipped = m_rules.isCancelled(p.ruleId, p.channelId, p.start, &error);
+    if (!skipped || *skipped)
+        return;
     RecordingRow r;
     r.owner = p.owner;
     r.ruleId = p.ruleId;
@@ -1664,7 +1690,7 @@ void DiverServer::startArchives()
     for (const QString &channelId : std::as_const(m_archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
-        const QString relative = QStringLiteral("archive/%1").arg(channelFolderName(channelId));
+        const QString relative = archiveFolderName(channelId);
         const auto dir = m_storage->place(relative, 3600 * kBytesPerSecond, &error);
         if (!dir) {
             qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << error;
@@ -1944,22 +1970,38 @@ void DiverServer::sweepRetention()
         s_retention->archives = archives;
         s_retention->recordings = recordings;
     }
-    const dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, t * 1000);
+    dvr::RetentionPlan plan = dvr::Retention::plan(archives, recordings, t * 1000);
     if (plan.deletions.isEmpty() && plan.expiredRecordings.isEmpty())
         return;
-    // Archive chunks go at once (those of the expired ranges too: they are planned without
-    // them); the expired recordings' rows, each with its copy when it was the copy's last.
+    // The expired recordings' rows first, each with its copy when it was the copy's last; the
+    // archive chunks after, from the recordings as they are then: one whose row stays (kept or
+    // its keep-until moved meanwhile on another node, or not deleted) keeps the chunks its range
+    // is in, which the plan made without it would have deleted.
+    const QSet<QString> expired = expireRecordings(plan, rowOf);
+    if (expired.size() < plan.expiredRecordings.size()) {
+        QList<dvr::RetainedRecording> remaining;
+        for (dvr::RetainedRecording rr : std::as_const(recordings)) {
+            if (expired.contains(rr.id))
+                continue;
+            if (plan.expiredRecordings.contains(rr.id)) { // stays until the next sweep decides again
+                rr.keepUntilMs = 0;
+                rr.group.clear();
+                rr.keepEpisodes = 0;
+            }
+            remaining.append(rr);
+        }
+        plan = dvr::Retention::plan(archives, remaining, t * 1000);
+    }
     QStringList errors;
     const qint64 freed = dvr::Retention::apply(plan, &errors);
-    const int expired = expireRecordings(plan, rowOf);
     qCInfo(lcDiver).noquote() << "retention freed" << freed << "bytes of archives," << plan.deletions.size() << "deletions;"
-                              << expired << "recordings expired"
+                              << expired.size() << "recordings expired"
                               << (errors.isEmpty() ? QString() : u"; failed: "_qs + errors.join(u"; "));
 }
 
-int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf)
+QSet<QString> DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf)
 {
-    int expired = 0;
+    QSet<QString> gone;
     for (const QString &id : plan.expiredRecordings) {
         const auto it = rowOf.constFind(id);
         if (it == rowOf.cend())
@@ -1972,7 +2014,9 @@ int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QS
         if (!fresh) {
             if (!e.isEmpty())
                 qCWarning(lcDiver).noquote() << "retention: recording" << decided.id << "is not expired (tried again at the next sweep):" << e;
-            continue; // gone already
+            else
+                gone.insert(id); // deleted already
+            continue;
         }
         if (fresh->kept != decided.kept || fresh->keepUntil != decided.keepUntil || fresh->copyId != decided.copyId) {
             qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "changed meanwhile; decided on again at the next sweep";
@@ -1983,9 +2027,9 @@ int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QS
             qCWarning(lcDiver).noquote() << "retention: recording" << decided.id << "is not expired (tried again at the next sweep):" << e;
             continue;
         }
+        gone.insert(id);
         if (!deleted->removed)
             continue;
-        ++expired;
         qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "of" << decided.owner << "(" << decided.title << ")"
                                   << "expired"
                                   << (deleted->copy ? QStringLiteral("with its copy %1, the last recording in it").arg(deleted->copy->id)
@@ -1994,7 +2038,7 @@ int DiverServer::expireRecordings(const dvr::RetentionPlan &plan, const QHash<QS
         recordingDeleted(decided, *deleted);
         publish(QStringLiteral("deleted"), QJsonObject{{u"id"_qs, decided.id}, {u"reason"_qs, u"retention"_qs}}, decided.owner);
     }
-    return expired;
+    return gone;
 }
 
 void DiverServer::recordingDeleted(const RecordingRow &row, const RecordingDeletion &deleted)
@@ -2025,9 +2069,13 @@ QStringList DiverServer::orphanCandidates() const
     const qint64 before = QDateTime::currentSecsSinceEpoch() - kOrphanAgeSeconds;
     for (const QString &root : m_storage->paths()) {
         QDir recordings(QDir(root).filePath(u"recordings"_qs));
-        for (const QString &channel : recordings.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        for (const QString &channel : recordings.entryList(QDir::Dirs | QDir::NoDotAndDotDot | QDir::NoSymLinks)) {
             QDir dir(recordings.filePath(channel));
-            for (const QFileInfo &folder : dir.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+            for (const QFileInfo &folder : dir.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot | QDir::NoSymLinks)) {
+                // Only what is named as a copy's folder: not a level more (a channel id with a
+                // '/' made one before its folder was encoded), nor what an operator put there.
+                if (!copyFolderPattern().match(folder.fileName()).hasMatch())
+                    continue;
                 // Written to lately: a recorder (maybe another node's, of a copy just deleted)
                 // may still be at it.
                 if (folder.lastModified().toSecsSinceEpoch() < before)
@@ -2040,13 +2088,23 @@ QStringList DiverServer::orphanCandidates() const
 
 void DiverServer::sweepOrphans(const QStringList &candidates, const QList<CopyRow> &copies)
 {
+    // A folder is a copy's when a row names it by its channel folder and name, or by its copy
+    // id: not by its whole path, which another node (its storage mounted elsewhere), or this one
+    // under another configuration (a relative storage path), wrote otherwise.
     QSet<QString> named;
-    for (const CopyRow &c : copies)
-        named.insert(QDir::cleanPath(c.directory));
-    for (const ActiveCopy *c : std::as_const(m_copies))
-        named.insert(QDir::cleanPath(c->row.directory));
+    QSet<qint64> ids;
+    for (const CopyRow &c : copies) {
+        named.insert(copyFolderKey(c.directory));
+        ids.insert(c.id);
+    }
+    for (const ActiveCopy *c : std::as_const(m_copies)) {
+        named.insert(copyFolderKey(c->row.directory));
+        ids.insert(c->row.id);
+    }
     for (const QString &folder : candidates) {
-        if (named.contains(folder) || folderBusy(folder))
+        const QRegularExpressionMatch name = copyFolderPattern().match(QFileInfo(folder).fileName());
+        if (named.contains(copyFolderKey(folder)) || (name.hasCaptured(1) && ids.contains(name.captured(1).toLongLong()))
+            || folderBusy(folder))
             continue;
         if (QDir(folder).removeRecursively())
             qCInfo(lcDiver).noquote() << "retention: removed the orphan folder" << folder << "(no copy names it)";
@@ -2074,11 +2132,18 @@ qint64 DiverServer::recoverSpace(const QString &directory, qint64 needBytes)
         archives = s_retention->archives;
         recordings = s_retention->recordings;
     }
-    dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
-    // An expired recording goes with its row (and its copy with the last viewer's row), on the
-    // server's thread (expireRecordings): a sweep asked for at once, never a copy's folder from here.
-    if (!plan.expiredRecordings.isEmpty())
+    // A recording expires on the server's thread, from its row as it is then (expireRecordings),
+    // never here from the snapshot (up to a sweep old: a keep-until moved since would count as
+    // passed): every recording in it holds its chunks here, and one it says has expired asks
+    // for a sweep at once, which deletes its row and then what only it held.
+    if (!dvr::Retention::expired(recordings, startedMs).isEmpty())
         QMetaObject::invokeMethod(this, [this] { m_lastSweepAt = 0; }, Qt::QueuedConnection);
+    for (dvr::RetainedRecording &r : recordings) {
+        r.keepUntilMs = 0;
+        r.group.clear();
+        r.keepEpisodes = 0;
+    }
+    dvr::RetentionPlan plan = dvr::Retention::planForSpace(archives, recordings, startedMs, needBytes, onTheDisk);
     QStringList errors;
     const qint64 freed = dvr::Retention::apply(plan, &errors);
     qCWarning(lcDiver).noquote() << "disk space low on" << device << "(" << directory << "): retention freed" << freed << "of"

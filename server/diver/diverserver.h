@@ -264,8 +264,9 @@ private:
     /// of the same airing (recorded again at once, here or on another node) has taken it up.
     void removeCopyFolder(const CopyRow &copy);
     /// Retention's expiry, per viewer: each expired recording's row (deleteRecording(), its copy
-    /// with the last viewer's row), "deleted" published to its viewer. How many expired.
-    int expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf);
+    /// with the last viewer's row), "deleted" published to its viewer. The retention ids of those
+    /// whose rows are gone now (expired here, or deleted meanwhile); the others stay as they are.
+    QSet<QString> expireRecordings(const dvr::RetentionPlan &plan, const QHash<QString, RecordingRow> &rowOf);
     /// After a viewer's recording's row was deleted (by the viewer, or by retention): its copy,
     /// when that went with it, stopped, announced and its folder removed once free.
     void recordingDeleted(const RecordingRow &row, const RecordingDeletion &deleted);

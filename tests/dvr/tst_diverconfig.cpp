@@ -3,6 +3,8 @@
 
 #include <config.h>
 
+#include <QCommandLineParser>
+#include <QDir>
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
@@ -24,6 +26,31 @@ private Q_SLOTS:
         QString error;
         QVERIFY2(iptv::diver::loadConfigFile(DefaultConfig, &config, &error), qPrintable(error));
         QCOMPARE(config.realtimeHttp, DiverConfig().realtimeHttp);
+    }
+
+    // Folders given on the command line relative to the working folder are made absolute at
+    // once (the orphan sweep compares the storage's listing with the folders rows name).
+    void relativePathsBecomeAbsolute()
+    {
+        QCommandLineParser parser;
+        iptv::diver::addCommandLineOptions(&parser);
+        QVERIFY(parser.parse({u"diver"_qs, u"--data-dir"_qs, u"data"_qs, u"--storage"_qs, u"disk/../st"_qs, u"--guide-file"_qs,
+                              u"guide.bin"_qs, u"--database"_qs, u"db.sqlite"_qs}));
+        DiverConfig config;
+        QString error;
+        QVERIFY2(iptv::diver::loadConfig(parser, &config, &error), qPrintable(error));
+        const QDir here = QDir::current();
+        QCOMPARE(config.dataDir, here.absoluteFilePath(u"data"_qs));
+        QCOMPARE(config.storagePaths, QStringList{here.absoluteFilePath(u"st"_qs)});
+        QCOMPARE(config.effectiveStoragePaths(), QStringList{here.absoluteFilePath(u"st"_qs)});
+        QCOMPARE(config.guideFile, here.absoluteFilePath(u"guide.bin"_qs));
+        QCOMPARE(config.effectiveDatabase(), here.absoluteFilePath(u"db.sqlite"_qs));
+        QVERIFY(parser.parse({u"diver"_qs, u"--data-dir"_qs, u"data"_qs, u"--guide-file"_qs, u"g"_qs, u"--database"_qs,
+                              u"postgresql://diver@db/diver"_qs}));
+        DiverConfig cluster;
+        QVERIFY2(iptv::diver::loadConfig(parser, &cluster, &error), qPrintable(error));
+        QCOMPARE(cluster.effectiveStoragePaths(), QStringList{here.absoluteFilePath(u"data/storage"_qs)});
+        QCOMPARE(cluster.database, u"postgresql://diver@db/diver"_qs);
     }
 
     void httpPriority_data()

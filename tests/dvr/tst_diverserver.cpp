@@ -33,19 +33,24 @@
 #include <QJsonArray>
 #include <QProcess>
 #include <QSemaphore>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTimeZone>
 #include <QTimer>
 #include <QUrlQuery>
 #include <QWebSocket>
 
+#include <ctime>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 using namespace recasttest;
@@ -103,6 +108,14 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
     builder.addGuide(data);
     QFile f(path);
     return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
+}
+
+/// Sets a file's or folder's times to `secondsAgo`.
+bool age(const QString &path, qint64 secondsAgo)
+{
+    const time_t then = time_t(QDateTime::currentSecsSinceEpoch() - secondsAgo);
+    struct timeval times[2] = {{then, 0}, {then, 0}};
+    return ::utimes(QFile::encodeName(path).constData(), times) == 0;
 }
 } // namespace
 
@@ -1125,6 +1138,187 @@ private Q_SLOTS:
         QCOMPARE(recordingsOf(port, a).size(), 0);
     }
 
+    // A recording deleted while it records has its airing skipped first, and is deleted only
+    // then: a skip the database refuses leaves the recording as it was (500), not deleted and
+    // made again a second later. One deleted by another node (its airing skipped, then its row
+    // deleted) that this node has not heard of yet is not made again here either.
+    void deleteWhileRecordingSkipsFirst()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"deleting"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Debate"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        const QJsonObject debate{{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}};
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, debate).status, 201);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, b, debate).status, 201);
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).size() == 1 && recordingsOf(port, b).size() == 1, 10000);
+        const QString idA = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
+
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"deleting"_qs);
+        const auto closeDb = qScopeGuard([&db] {
+            db.close();
+            db = {};
+            QSqlDatabase::removeDatabase(u"deleting"_qs);
+        });
+        db.setDatabaseName(c.effectiveDatabase());
+        QVERIFY(db.open());
+        QSqlQuery q(db);
+        QVERIFY2(q.exec(u"CREATE TRIGGER refuse_skips BEFORE INSERT ON dvr_cancelled BEGIN SELECT RAISE(ABORT, 'skips refused'); END"_qs),
+                 qPrintable(q.lastError().text()));
+        const HttpResult refused = call("DELETE", port, u"/api/recordings/"_qs + idA, a);
+        QVERIFY2(refused.status == 500 && refused.json().value(u"detail"_qs).toString().contains(u"is not deleted"), refused.body.constData());
+        diver.reconcile();
+        QCOMPARE(call("GET", port, u"/api/recordings/"_qs + idA, a).status, 200);
+        QCOMPARE(recordingOf(port, a, idA).value(u"state"_qs).toString(), u"recording"_qs);
+        QVERIFY2(q.exec(u"DROP TRIGGER refuse_skips"_qs), qPrintable(q.lastError().text()));
+        QCOMPARE(call("DELETE", port, u"/api/recordings/"_qs + idA, a).status, 204);
+        diver.reconcile();
+        QVERIFY(recordingsOf(port, a).isEmpty());
+
+        // Another node deletes B's: the skip, then the row, neither announced to this node.
+        const auto rowB = diver.recordings().recording(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger(), &error);
+        QVERIFY2(rowB, qPrintable(error));
+        q.prepare(u"INSERT INTO dvr_cancelled (rule_id, channel_id, start, stop) VALUES (?, ?, ?, ?)"_qs);
+        q.addBindValue(rowB->ruleId);
+        q.addBindValue(rowB->channelId);
+        q.addBindValue(rowB->airingStart);
+        q.addBindValue(rowB->airingStop);
+        QVERIFY2(q.exec(), qPrintable(q.lastError().text()));
+        q.prepare(u"DELETE FROM dvr_recordings WHERE id = ?"_qs);
+        q.addBindValue(rowB->id);
+        QVERIFY2(q.exec() && q.numRowsAffected() == 1, qPrintable(q.lastError().text()));
+        diver.reconcile();
+        QVERIFY(recordingsOf(port, b).isEmpty());
+    }
+
+    // Retention expires a recording's row before it deletes the archive chunks only its range
+    // held: a row that stays (here the database refuses its delete; on another node a viewer
+    // kept it meanwhile) keeps its chunks, while the chunks nothing references go.
+    void expiryThatFailsKeepsTheChunks()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"expiry"_qs);
+        c.archiveHours = 1;
+        c.archiveStaleSeconds = 5;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Later"_qs, {}}}));
+        // A closed archive of channel one (archived no more): an hour held by a recording whose
+        // keep-until has passed, and an older one nothing references; both past the window.
+        const qint64 heldMs = (now - 3 * 3600) / 3600 * 3600 * 1000, olderMs = heldMs - 3600 * 1000;
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/one"_qs);
+        QVERIFY(QDir().mkpath(archive));
+        QString error;
+        {
+            QTemporaryDir written;
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({written.path(), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError e;
+            for (const qint64 at : {olderMs, heldMs})
+                QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), at + 60000, 6000, false, &e), qPrintable(e.toString()));
+            for (const qint64 at : {olderMs, heldMs}) {
+                const QString chunk = iptv::dvr::ArchiveWriter::chunkName(at);
+                QVERIFY(QDir().rename(QDir(written.path()).filePath(chunk), QDir(archive).filePath(chunk)));
+            }
+        }
+        const QString held = QDir(archive).filePath(iptv::dvr::ArchiveWriter::chunkName(heldMs));
+        const QString older = QDir(archive).filePath(iptv::dvr::ArchiveWriter::chunkName(olderMs));
+        {
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::diver::RecordingRow r;
+            r.owner = u"STB-E"_qs;
+            r.channelId = u"one"_qs;
+            r.title = u"Expired"_qs;
+            r.airingStart = r.recordStart = heldMs / 1000 + 60;
+            r.airingStop = r.recordStop = heldMs / 1000 + 66;
+            r.created = now - 4 * 3600;
+            r.keepUntil = now - 60;
+            QVERIFY2(store.insertRecording(r, &error).value_or(0) > 0, qPrintable(error));
+        }
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"expiry"_qs);
+        const auto closeDb = qScopeGuard([&db] {
+            db.close();
+            db = {};
+            QSqlDatabase::removeDatabase(u"expiry"_qs);
+        });
+        db.setDatabaseName(c.effectiveDatabase());
+        QVERIFY(db.open());
+        QSqlQuery q(db);
+        QVERIFY2(q.exec(u"CREATE TRIGGER keep_rows BEFORE DELETE ON dvr_recordings BEGIN SELECT RAISE(ABORT, 'rows kept'); END"_qs),
+                 qPrintable(q.lastError().text()));
+
+        DiverServer diver(c); // sweeps at the start
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(older), 10000);
+        QCOMPARE(diver.recordings().recordings(&error, u"STB-E"_qs)->size(), 1);
+        QVERIFY(QFileInfo::exists(held));
+    }
+
+    // Retention for space runs on a recorder's thread from a snapshot of the recordings up to a
+    // sweep old: a keep-until the viewer moved later since is not taken as passed there, and the
+    // chunks the recording's range is in stay (only a sweep, from the rows, expires recordings).
+    void spaceRecoveryTakesNoExpiryFromItsSnapshot()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"space"_qs);
+        c.archiveHours = 1;
+        c.archiveStaleSeconds = 5;
+        c.minFreeBytes = 1; // the recorder's disk (made full below) asks retention for space
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 20, now + 3600, u"Busy"_qs, {}}}));
+        // A closed archive of channel one whose one chunk, past the window, a recording's range holds.
+        const qint64 heldMs = (now - 3 * 3600) / 3600 * 3600 * 1000;
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/one"_qs);
+        const QString held = QDir(archive).filePath(iptv::dvr::ArchiveWriter::chunkName(heldMs));
+        QVERIFY(QDir().mkpath(archive));
+        QString error;
+        {
+            QTemporaryDir written;
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({written.path(), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError e;
+            QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), heldMs + 60000, 6000, false, &e), qPrintable(e.toString()));
+            QVERIFY(QDir().rename(QDir(written.path()).filePath(iptv::dvr::ArchiveWriter::chunkName(heldMs)), held));
+        }
+        qint64 id = 0;
+        {
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::diver::RecordingRow r;
+            r.owner = u"STB-S"_qs;
+            r.channelId = u"one"_qs;
+            r.title = u"Kept Longer"_qs;
+            r.airingStart = r.recordStart = heldMs / 1000 + 60;
+            r.airingStop = r.recordStop = heldMs / 1000 + 66;
+            r.created = now - 4 * 3600;
+            r.keepUntil = now + 3; // the snapshot of the first sweep says so
+            id = store.insertRecording(r, &error).value_or(0);
+            QVERIFY2(id > 0, qPrintable(error));
+        }
+        DiverServer diver(c);
+        diver.setRecorderHook([](iptv::dvr::Recorder &r) { r.setFreeSpace([](const QString &) { return qint64(0); }); });
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        diver.reconcile(); // the first sweep, its snapshot: the old keep-until
+        const quint16 port = diver.httpPort();
+        const HttpResult later = call("PUT", port, QStringLiteral("/api/recordings/%1").arg(id), ticket(u"STB-S"_qs),
+                                      {{u"keepUntil"_qs, now + 86400}});
+        QVERIFY2(later.status == 200, later.body.constData());
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, ticket(u"STB-T"_qs), {{u"channel"_qs, u"two"_qs}, {u"start"_qs, now - 20}}).status,
+                 201);
+        // The copy's disk is full from its first segment on: retention for space is asked then,
+        // and again 10 s later (a disk where it freed nothing), long past the old keep-until.
+        const auto copyReason = [&] {
+            const auto copies = diver.recordings().copies(&error);
+            return copies && copies->size() == 1 ? copies->first().reason : QString();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(copyReason().contains(u"retention freed"), 15000);
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() > now + 16, 20000);
+        QVERIFY(QFileInfo::exists(held));
+        QCOMPARE(diver.recordings().recording(id, &error)->keepUntil, now + 86400);
+    }
+
     // One airing of a series skipped: not recorded, in upcoming with reason "cancelled", still so
     // after a restart; taken back, it is planned again. Only the rule's owner may do either.
     void skipOneAiringOfASeries()
@@ -1781,6 +1975,186 @@ private Q_SLOTS:
         QCOMPARE(QJsonDocument::fromJson(hello.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), QString());
         QVERIFY(!refused.isEmpty() || refused.wait(10000));
         QCOMPARE(proxied.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+    }
+
+    // Catch-up of the hour a spring DST change skips in the server's local time (Europe/Berlin
+    // here): its chunk's name is a UTC time, served like any other, never read as a local time
+    // (which that hour is not, and was refused as older than the window).
+    void catchupOfTheHourSpringDstSkips()
+    {
+        const QByteArray oldTz = qgetenv("TZ");
+        qputenv("TZ", "Europe/Berlin");
+        tzset();
+        const auto restoreTz = qScopeGuard([&oldTz] {
+            if (oldTz.isNull())
+                qunsetenv("TZ");
+            else
+                qputenv("TZ", oldTz);
+            tzset();
+        });
+        // The last spring-forward: local time jumps from standard time an hour ahead, so the
+        // local hour after it (on the UTC clock, the hour starting at the change + the standard
+        // offset) is no local time.
+        const QTimeZone berlin("Europe/Berlin");
+        QVERIFY(berlin.isValid());
+        QTimeZone::OffsetData change = berlin.previousTransition(QDateTime::currentDateTimeUtc());
+        while (change.atUtc.isValid() && change.daylightTimeOffset == 0)
+            change = berlin.previousTransition(change.atUtc);
+        QVERIFY(change.atUtc.isValid());
+        const qint64 skippedMs = (change.atUtc.toMSecsSinceEpoch() / 1000 + change.standardTimeOffset) * 1000;
+        const QString chunk = iptv::dvr::ArchiveWriter::chunkName(skippedMs);
+        QVERIFY2(!QDateTime::fromString(chunk, u"yyyyMMdd'T'HHmmss'Z'"_qs).isValid(), qPrintable(chunk)); // read as local: no time
+        QCOMPARE(iptv::dvr::ArchiveWriter::chunkStartMs(chunk), std::optional<qint64>(skippedMs));
+
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"dst"_qs);
+        c.archivedChannels = {u"two"_qs};
+        c.archiveHours = int((now * 1000 - skippedMs) / 3600000) + 2; // the window holds that hour
+        QVERIFY(writeGuide(c.guideFile, {u"two"_qs}, m_recast->port(), {{u"two"_qs, now - 20, now + 3600, u"Live"_qs, {}}}));
+        QByteArray ts;
+        for (int i = 0; i < 10; ++i)
+            ts += QByteArray(1, char(0x47)) + QByteArray(187, char(i));
+        QString segment;
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QString error;
+            QVERIFY2(writer.open({QDir(c.dataDir).filePath(u"storage/archive/two"_qs), 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError written;
+            QVERIFY2(writer.writeSegment(ts, skippedMs + 60000, 1000, false, &written), qPrintable(written.toString()));
+            segment = chunk + u'/' + writer.lastWritten().file;
+        }
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const HttpResult got = call("GET", diver.httpPort(), u"/catchup/two/"_qs + segment, ticket(u"STB-DST"_qs));
+        QVERIFY2(got.status == 200, got.body.constData());
+        QCOMPARE(got.body, ts);
+    }
+
+    // diver given relative storage paths (`diver --data-dir data`): the orphan sweep at the
+    // start removes the copy folders no copy names once idle, never a finished copy's (whose row
+    // a diver of before wrote with the relative path), nor a folder not named as a copy's.
+    void orphanSweepUnderRelativeStorage()
+    {
+        const QString previous = QDir::currentPath();
+        QVERIFY(QDir::setCurrent(m_dir.path()));
+        const auto back = qScopeGuard([&previous] { QDir::setCurrent(previous); });
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"relative"_qs);
+        c.dataDir = u"relative"_qs; // against the working folder
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Later"_qs, {}}}));
+        QVERIFY(QDir().mkpath(c.dataDir));
+        const qint64 airing = now / 60 * 60 - 7200;
+        const QString iso = QDateTime::fromSecsSinceEpoch(airing, Qt::UTC).toString(u"yyyyMMdd'T'HHmmss'Z'"_qs);
+        QString error, finished;
+        {
+            iptv::diver::RecordingStore store;
+            QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
+            iptv::diver::CopyRow row;
+            row.channelId = u"one"_qs;
+            row.airingStart = row.recordStart = airing;
+            row.recordStop = airing + 60;
+            row.state = iptv::diver::CopyState::Finished;
+            row.segments = 1;
+            const auto made = store.ensureCopy(row, &error, [&](qint64 id) {
+                return QStringLiteral("relative/storage/recordings/one/%1-copy%2").arg(iso).arg(id);
+            });
+            QVERIFY2(made, qPrintable(error));
+            QVERIFY(QDir::isRelativePath(made->directory));
+            finished = QDir(m_dir.path()).filePath(made->directory);
+            iptv::diver::RecordingRow viewer;
+            viewer.owner = u"STB-REL"_qs;
+            viewer.ruleId = 1;
+            viewer.channelId = row.channelId;
+            viewer.title = u"Earlier"_qs;
+            viewer.airingStart = viewer.recordStart = airing;
+            viewer.airingStop = viewer.recordStop = airing + 60;
+            viewer.copyId = made->id;
+            viewer.created = airing;
+            QVERIFY2(store.insertRecording(viewer, &error).value_or(0) > 0, qPrintable(error));
+        }
+        const QString recordings = m_dir.filePath(u"relative/storage/recordings/one"_qs);
+        const QString orphan = QDir(recordings).filePath(u"20260101T120000Z-copy999"_qs);
+        const QString notACopy = QDir(recordings).filePath(u"notes"_qs);
+        for (const QString &folder : {finished, orphan, notACopy}) {
+            QVERIFY(QDir().mkpath(folder));
+            QFile f(QDir(folder).filePath(u"segment.ts"_qs));
+            QVERIFY(f.open(QIODevice::WriteOnly) && f.write("ts") == 2);
+            f.close();
+            QVERIFY(age(folder, 1200));
+        }
+        DiverServer diver(c);
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(orphan), 10000);
+        QVERIFY(QFileInfo::exists(QDir(finished).filePath(u"segment.ts"_qs)));
+        QVERIFY(QFileInfo::exists(notACopy));
+        QVERIFY2(QDir::isAbsolutePath(diver.config().dataDir), qPrintable(diver.config().dataDir));
+    }
+
+    // Channel ids from the guide are not paths: a copy of "sky/news" or of ".." and the archive
+    // of "a/b" each get one folder of their own below recordings/ or archive/ (the ids'
+    // '/' and leading dots encoded), which neither the orphan sweep nor retention takes for
+    // something else; a plain id's folders are named by it as before.
+    void channelIdsAreNotPaths()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"ids"_qs);
+        c.capacity = 4;
+        c.archivedChannels = {u"a/b"_qs};
+        c.sourceTemplate = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(m_recast->port()); // every id records "one"
+        const QStringList ids{u"sky/news"_qs, u".."_qs, u"plain"_qs, u"a/b"_qs};
+        QList<Airing> airings;
+        for (const QString &id : ids)
+            airings.append({id, now - 20, now + 3600, u"News"_qs, {}});
+        QVERIFY(writeGuide(c.guideFile, ids, m_recast->port(), airings));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray box = ticket(u"STB-IDS"_qs);
+        for (const QString &id : {u"sky/news"_qs, u".."_qs, u"plain"_qs}) {
+            const HttpResult made = call("POST", port, u"/api/recordings"_qs, box, {{u"channel"_qs, id}, {u"start"_qs, now - 20}});
+            QVERIFY2(made.status == 201, made.body.constData());
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(diver.activeCopies().size(), 3, 10000);
+        const QString storage = QDir(c.dataDir).filePath(u"storage"_qs);
+        const QHash<QString, QString> folderOf{{u"sky/news"_qs, u"sky%2Fnews"_qs}, {u".."_qs, u"%2E%2E"_qs}, {u"plain"_qs, u"plain"_qs}};
+        for (const qint64 id : diver.activeCopies()) {
+            const auto copy = diver.recordings().copy(id, &error);
+            QVERIFY2(copy, qPrintable(error));
+            const QFileInfo folder(QDir::cleanPath(copy->directory));
+            QCOMPARE(folder.path(), QDir(storage).filePath(u"recordings/"_qs + folderOf.value(copy->channelId)));
+            QVERIFY2(folder.fileName().endsWith(QStringLiteral("-copy%1").arg(id)), qPrintable(copy->directory));
+            const auto holdsSegments = [&] {
+                iptv::dvr::ArchiveReader reader;
+                QString e;
+                return reader.load(copy->directory, &e) && !reader.segments().isEmpty();
+            };
+            QTRY_VERIFY_WITH_TIMEOUT(holdsSegments(), 20000);
+        }
+        const QString archive = QDir(storage).filePath(u"archive/a%2Fb"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(QDir(archive).entryList(QDir::Dirs | QDir::NoDotAndDotDot).size() >= 1, 20000);
+        QCOMPARE(QDir(storage).entryList(QDir::AllEntries | QDir::NoDotAndDotDot), (QStringList{u"archive"_qs, u"recordings"_qs}));
+        QCOMPARE(QDir(QDir(storage).filePath(u"archive"_qs)).entryList(QDir::Dirs | QDir::NoDotAndDotDot), QStringList{u"a%2Fb"_qs});
+
+        // A folder of an older version for "a/b" (a level deeper) is no closed archive "a"
+        // whose emptiness retention would remove with what is inside.
+        const QString nested = QDir(storage).filePath(u"archive/x/y"_qs);
+        {
+            iptv::dvr::ArchiveWriter writer;
+            QVERIFY2(writer.open({nested, 3600 * 1000, 0}, &error), qPrintable(error));
+            iptv::dvr::StorageError written;
+            QVERIFY2(writer.writeSegment(QByteArray(188 * 10, '\0'), (now - 3 * 3600) * 1000, 1000, false, &written),
+                     qPrintable(written.toString()));
+        }
+        diver.stop();
+        DiverServer again(c); // its first sweep at the start
+        QVERIFY2(again.start(&error), qPrintable(error));
+        QTRY_VERIFY_WITH_TIMEOUT(again.activeCopies().size() == 3, 10000);
+        again.reconcile();
+        QVERIFY(QFileInfo::exists(nested));
+        QCOMPARE(QDir(QDir(storage).filePath(u"archive"_qs)).entryList(QDir::Dirs | QDir::NoDotAndDotDot),
+                 (QStringList{u"a%2Fb"_qs, u"x"_qs}));
     }
 
     // "Record now" (what Hubris sends for a programme on air: the channel and the airing's start)

@@ -75,6 +75,8 @@ private Q_SLOTS:
     void spaceIsFreedOnTheDiskShortOfIt();
     void writerAsksRetentionWhenFull();
     void storageChoosesMostFree();
+    void channelFolderNames_data();
+    void channelFolderNames();
 };
 
 void TestRetention::archiveWindowKeepsReferencedChunks()
@@ -317,6 +319,43 @@ void TestRetention::storageChoosesMostFree()
     QCOMPARE(real.locate(u"rec1"_qs), b.path());
     QCOMPARE(real.place(u"rec1"_qs, 0, &why).value_or(QString()), QDir(b.path()).filePath(u"rec1"_qs));
     QVERIFY(real.locate(u"rec2"_qs).isEmpty());
+}
+
+// A channel's folder is its id where that is a plain name (the folders of such ids stay where
+// they were), else one folder level whatever the id holds: never a level more, hidden, . or ..
+void TestRetention::channelFolderNames_data()
+{
+    QTest::addColumn<QString>("id");
+    QTest::addColumn<QString>("folder");
+    QTest::newRow("plain") << u"one"_qs << u"one"_qs;
+    QTest::newRow("dots inside") << u"ch001.demo"_qs << u"ch001.demo"_qs;
+    QTest::newRow("spaces, colon, non-ASCII") << u"BBC One: HD é"_qs << u"BBC One: HD é"_qs;
+    QTest::newRow("dot dot inside") << u"a..b"_qs << u"a..b"_qs;
+    QTest::newRow("slash") << u"a/b"_qs << u"a%2Fb"_qs;
+    QTest::newRow("two slashes") << u"sky/news/hd"_qs << u"sky%2Fnews%2Fhd"_qs;
+    QTest::newRow("dot dot") << u".."_qs << u"%2E%2E"_qs;
+    QTest::newRow("dot") << u"."_qs << u"%2E"_qs;
+    QTest::newRow("up and out") << u"../x"_qs << u"%2E%2E%2Fx"_qs;
+    QTest::newRow("hidden") << u".hidden"_qs << u"%2Ehidden"_qs;
+    QTest::newRow("backslash") << u"a\\b"_qs << u"a%5Cb"_qs;
+    QTest::newRow("percent") << u"100%"_qs << u"100%25"_qs;
+    QTest::newRow("encoded-looking") << u"a%2Fb"_qs << u"a%252Fb"_qs;
+    QTest::newRow("control") << u"tab\tnl\n"_qs << u"tab%09nl%0A"_qs;
+}
+
+void TestRetention::channelFolderNames()
+{
+    QFETCH(QString, id);
+    QFETCH(QString, folder);
+    QCOMPARE(channelFolderName(id), folder);
+    QCOMPARE(channelIdOfFolder(folder), std::optional<QString>(id));
+    // One level below the storage's folder, whatever the id.
+    const QString path = QDir::cleanPath(u"/srv/storage/archive/"_qs + channelFolderName(id));
+    QCOMPARE(QFileInfo(path).path(), u"/srv/storage/archive"_qs);
+    QVERIFY(!QFileInfo(path).fileName().startsWith(u'.'));
+    // A name channelFolderName() does not make is no channel's folder.
+    for (const QString &other : {u".."_qs, u"a%2fb"_qs, u"%"_qs, u"a%2"_qs, u".x"_qs, QString()})
+        QVERIFY2(!channelIdOfFolder(other), qPrintable(other));
 }
 
 QTEST_GUILESS_MAIN(TestRetention)
