@@ -1221,7 +1221,8 @@ void DiverServer::setupRoutes()
                 dvr::ArchiveReader reader;
                 if (!reader.load(dir, &error))
                     return Reply::error(ApiError::internal(QStringLiteral("recording %1: %2").arg(row->id).arg(error)));
-                if (!inSpan(spanOf(reader, *row), chunk, file))
+                // (One that is not there at all is "no segment", as for any recording.)
+                if (!inSpan(spanOf(reader, *row), chunk, file) && QFileInfo::exists(QDir(dir).filePath(chunk + u'/' + file)))
                     return Reply::error(ApiError::notFound(
                         row->stopped != 0 ? QStringLiteral("%1/%2 is not in recording %3: the viewer stopped it at %4")
                                                 .arg(chunk, file)
