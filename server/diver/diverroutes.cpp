@@ -501,7 +501,10 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
             if (copy->state == CopyState::Recording)
                 reason = QStringLiteral("complete as it ended; its stored copy is recorded again for another viewer");
         }
-        if (copy && (r.stopped != 0 || r.spanEnd >= 0)) {
+        // A span that ended with the copy (no more written since: as many segments as it
+        // counts) has the copy's figures; the index is read only for one that differs.
+        const bool spanIsCopy = r.spanEnd >= 0 && copy && copy->state != CopyState::Recording && r.spanEnd == copy->segments;
+        if (copy && (r.stopped != 0 || (r.spanEnd >= 0 && !spanIsCopy))) {
             // Its own span, not the copy's: the copy may record on for other viewers.
             dvr::ArchiveReader reader;
             QString e;
