@@ -3,10 +3,19 @@
 #include <media/hlsplaylist.h>
 
 #include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QHash>
+#include <QMap>
+#include <QMutex>
 #include <QRegularExpression>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include <unistd.h>
 
 namespace iptv::dvr {
 
@@ -18,7 +27,11 @@ int playlistTargetSeconds(double segmentSeconds)
     return qMax(1, int(std::ceil(3 * segmentSeconds - 0.001)));
 }
 
-QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix, int targetSeconds)
+namespace {
+
+/// playoutPlaylist() and slidingPlaylist(): no `sliding` is an EVENT playlist.
+QByteArray mediaPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix, int targetSeconds,
+                         std::optional<Discontinuities> sliding)
 {
     // A fixed target: a growing playlist's EXT-X-TARGETDURATION must never change (RFC 8216
     // 6.2.1), so it is not worked out from the segments listed so far. A segment longer than it
@@ -33,8 +46,12 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
     // EVENT whether it has ended or not: a playlist that grew and then ended is the same
     // playlist with EXT-X-ENDLIST appended (RFC 8216 6.2.1 allows nothing else; VOD in its
     // place would change a line a player read while it grew). EVENT with EXT-X-ENDLIST plays as
-    // VOD does (seekable, its duration known, never reloaded).
-    out += "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+    // VOD does (seekable, its duration known, never reloaded). A sliding window has no type:
+    // its oldest segments leave (6.2.2), and the discontinuities they take along are counted.
+    if (!sliding)
+        out += "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+    else
+        out += "#EXT-X-DISCONTINUITY-SEQUENCE:" + QByteArray::number(qMax<qint64>(0, sliding->before)) + '\n';
     // A playlist still growing is otherwise played like live TV: players (FFmpeg's, the box's)
     // start a few segments from its end, not where the viewer asked (RFC 8216 4.3.5.2). The same
     // line once it has ended, so that the end appends and changes nothing.
@@ -44,8 +61,10 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
         // A gap, or segments that do not follow each other (a range across a hole): the
         // timestamps do not continue. Dates further apart than the durations (a source slower
         // than the clock) or a little closer (a burst) are no discontinuity: the media goes on.
+        // The first segment of a window keeps its tag as it slides up to it (RFC 8216 6.2.1
+        // allows a playlist no other change).
         const bool follows = i == 0 || segments[i - 1].sequence + 1 == s.sequence;
-        if (i > 0 && (s.gap || !follows))
+        if (i > 0 ? (s.gap || !follows) : (sliding && sliding->atSegment))
             out += "#EXT-X-DISCONTINUITY\n";
         out += "#EXT-X-PROGRAM-DATE-TIME:"
             + media::hlsDateTime(QDateTime::fromMSecsSinceEpoch(s.startMs, Qt::UTC)).toLatin1() + '\n';
@@ -55,6 +74,200 @@ QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, co
     if (ended)
         out += "#EXT-X-ENDLIST\n";
     return out;
+}
+
+} // namespace
+
+QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix, int targetSeconds)
+{
+    return mediaPlaylist(segments, ended, uriPrefix, targetSeconds, std::nullopt);
+}
+
+QByteArray slidingPlaylist(const QList<ArchiveSegment> &segments, const Discontinuities &first, bool ended,
+                           const QString &uriPrefix, int targetSeconds)
+{
+    return mediaPlaylist(segments, ended, uriPrefix, targetSeconds, first);
+}
+
+namespace {
+
+constexpr const char *kLedgerName = "discontinuities.tsv";
+
+/// What counting discontinuities needs of one chunk: its segments' sequences and gap flags.
+struct ChunkTally
+{
+    qint64 firstSequence = -1, lastSequence = -1; ///< -1: no segment
+    bool firstGap = false;
+    qint64 inside = 0; ///< discontinuities after its first segment
+};
+
+ChunkTally tally(const QList<ArchiveSegment> &segments)
+{
+    ChunkTally t;
+    for (qsizetype i = 0; i < segments.size(); ++i) {
+        const ArchiveSegment &s = segments[i];
+        if (i == 0) {
+            t.firstSequence = s.sequence;
+            t.firstGap = s.gap;
+        } else if (s.gap || segments[i - 1].sequence + 1 != s.sequence) {
+            ++t.inside;
+        }
+        t.lastSequence = s.sequence;
+    }
+    return t;
+}
+
+/// A chunk's discontinuities with the one before it: its first segment counts when it is
+/// flagged or does not follow `previousLast` (-1: nothing before it is known).
+qint64 discontinuitiesOf(const ChunkTally &t, qint64 previousLast)
+{
+    if (t.firstSequence < 0)
+        return 0;
+    const bool first = previousLast >= 0 && (t.firstGap || previousLast + 1 != t.firstSequence);
+    return t.inside + (first ? 1 : 0);
+}
+
+/// The tallies of closed chunks by their index's path, valid while the index keeps its size.
+struct TallyCache
+{
+    QMutex mutex;
+    QHash<QString, std::pair<qint64, ChunkTally>> byIndex;
+};
+TallyCache &tallyCache()
+{
+    static TallyCache cache;
+    return cache;
+}
+
+std::optional<ChunkTally> chunkTally(const QString &directory, const QString &chunk, QString *error)
+{
+    const QString path = QDir(directory).filePath(chunk + u'/' + QLatin1String(ArchiveIndex::kFileName));
+    const qint64 size = QFileInfo(path).size();
+    TallyCache &cache = tallyCache();
+    {
+        QMutexLocker lock(&cache.mutex);
+        const auto it = cache.byIndex.constFind(path);
+        if (it != cache.byIndex.cend() && it->first == size)
+            return it->second;
+    }
+    const std::optional<ArchiveIndexContents> index = ArchiveIndex::read(path, error);
+    if (!index)
+        return std::nullopt;
+    const ChunkTally t = tally(index->segments);
+    QMutexLocker lock(&cache.mutex);
+    if (cache.byIndex.size() > 20000)
+        cache.byIndex.clear();
+    cache.byIndex.insert(path, {size, t});
+    return t;
+}
+
+/// A deleted chunk as the ledger has it.
+struct DeletedChunk
+{
+    qint64 discontinuities = 0;
+    qint64 lastSequence = -1;
+};
+
+QMap<QString, DeletedChunk> readLedger(const QString &directory)
+{
+    QMap<QString, DeletedChunk> ledger;
+    QFile f(QDir(directory).filePath(QLatin1String(kLedgerName)));
+    if (!f.open(QIODevice::ReadOnly))
+        return ledger;
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        const QList<QByteArray> fields = line.split('\t');
+        if (fields.size() != 3)
+            continue; // a line cut short by a crash: its chunk was not deleted then
+        ledger.insert(QString::fromLatin1(fields[0]), {fields[1].toLongLong(), fields[2].toLongLong()});
+    }
+    return ledger;
+}
+
+QStringList chunkNames(const QString &directory)
+{
+    static const QRegularExpression pattern(QStringLiteral("^[0-9]{8}T[0-9]{6}Z$"));
+    QStringList names = QDir(directory).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+    names.erase(std::remove_if(names.begin(), names.end(), [](const QString &n) { return !pattern.match(n).hasMatch(); }),
+                names.end());
+    return names;
+}
+
+/// Walks the archive's chunks (present and deleted, by name, so by time) up to `untilChunk`:
+/// the discontinuities before it and the last sequence before it (-1: none known).
+std::optional<std::pair<qint64, qint64>> countBefore(const QString &directory, const QString &untilChunk, QString *error)
+{
+    const QMap<QString, DeletedChunk> ledger = readLedger(directory);
+    QStringList names = chunkNames(directory);
+    for (auto it = ledger.cbegin(); it != ledger.cend(); ++it)
+        if (!names.contains(it.key()))
+            names.append(it.key());
+    std::sort(names.begin(), names.end());
+    qint64 count = 0, last = -1;
+    for (const QString &name : std::as_const(names)) {
+        if (name >= untilChunk)
+            break;
+        if (!QFileInfo::exists(QDir(directory).filePath(name))) {
+            const DeletedChunk d = ledger.value(name);
+            count += d.discontinuities;
+            if (d.lastSequence >= 0)
+                last = d.lastSequence;
+            continue;
+        }
+        const std::optional<ChunkTally> t = chunkTally(directory, name, error);
+        if (!t)
+            return std::nullopt;
+        count += discontinuitiesOf(*t, last);
+        if (t->lastSequence >= 0)
+            last = t->lastSequence;
+    }
+    return std::make_pair(count, last);
+}
+
+} // namespace
+
+std::optional<Discontinuities> archiveDiscontinuities(const QString &directory, const ArchiveSegment &segment, QString *error)
+{
+    const QString chunk = segment.file.section(u'/', 0, 0);
+    const auto before = countBefore(directory, chunk, error);
+    if (!before)
+        return std::nullopt;
+    const QString path = QDir(directory).filePath(chunk + u'/' + QLatin1String(ArchiveIndex::kFileName));
+    const std::optional<ArchiveIndexContents> index = ArchiveIndex::read(path, error);
+    if (!index)
+        return std::nullopt;
+    QList<ArchiveSegment> upTo;
+    for (const ArchiveSegment &s : index->segments) {
+        if (s.sequence == segment.sequence)
+            break;
+        upTo.append(s);
+    }
+    // Those of its chunk before it, then it: the first of its chunk follows what came before.
+    const qint64 inChunk = discontinuitiesOf(tally(upTo), before->second);
+    const qint64 previous = upTo.isEmpty() ? before->second : upTo.last().sequence;
+    Discontinuities d;
+    d.before = before->first + inChunk;
+    d.atSegment = previous >= 0 && (segment.gap || previous + 1 != segment.sequence);
+    return d;
+}
+
+bool recordDeletedChunk(const QString &directory, const QString &chunkName, QString *error)
+{
+    const auto before = countBefore(directory, chunkName, error);
+    if (!before)
+        return false;
+    const std::optional<ChunkTally> t = chunkTally(directory, chunkName, error);
+    if (!t)
+        return false;
+    const QByteArray line = chunkName.toLatin1() + '\t' + QByteArray::number(discontinuitiesOf(*t, before->second)) + '\t'
+        + QByteArray::number(t->lastSequence >= 0 ? t->lastSequence : before->second) + '\n';
+    const QString path = QDir(directory).filePath(QLatin1String(kLedgerName));
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Append) || f.write(line) != line.size() || !f.flush()
+        || ::fsync(f.handle()) != 0) {
+        *error = QStringLiteral("recording the discontinuities of %1 in %2: %3").arg(chunkName, path, f.errorString());
+        return false;
+    }
+    return true;
 }
 
 QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriPrefix, int targetSeconds)

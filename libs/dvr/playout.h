@@ -1,7 +1,8 @@
 #pragma once
 
 // Playout of recordings and archives: HLS media playlists built from archive indexes at request
-// time, so a recording plays while it records and after. One URL's playlist only grows (RFC 8216
+// time, so a recording plays while it records and after. Timeshift is a live sliding window of
+// the channel's archive (RFC 8216 6.2.2: slidingPlaylist()). Any other URL's playlist only grows (RFC 8216
 // 6.2.1): EXT-X-PLAYLIST-TYPE:EVENT from its first segment to its EXT-X-ENDLIST, a fixed
 // EXT-X-TARGETDURATION (playlistTargetSeconds()), segments appended, never one dropped or changed. Every segment carries its EXT-X-PROGRAM-DATE-TIME (the wall clock at
 // which its media aired: recorder.h) and its EXTINF (its media's duration): a source slower than real
@@ -42,6 +43,37 @@ inline constexpr int kDefaultTargetSeconds = 18;
 /// archive recorded with a longer segment length) raises it, as RFC 8216 4.3.3.1 requires.
 QByteArray playoutPlaylist(const QList<ArchiveSegment> &segments, bool ended, const QString &uriPrefix = {},
                            int targetSeconds = kDefaultTargetSeconds);
+
+/// The discontinuities of an archive before one of its segments, and whether that segment is one
+/// (it follows a gap, or does not follow the segment before it in sequence, as
+/// playoutPlaylist() marks them).
+struct Discontinuities
+{
+    qint64 before = 0;
+    bool atSegment = false;
+};
+
+/// The live playlist of timeshift (RFC 8216 6.2.2): `segments` are a sliding window of a channel's
+/// archive, its oldest leaving as time goes on. No EXT-X-PLAYLIST-TYPE; EXT-X-MEDIA-SEQUENCE is
+/// the first segment's sequence and EXT-X-DISCONTINUITY-SEQUENCE `first.before` (the archive's
+/// discontinuities before it: archiveDiscontinuities()), the first segment keeping its
+/// EXT-X-DISCONTINUITY (`first.atSegment`), so both advance as segments leave and every segment
+/// keeps its tags and numbers. EXT-X-START:TIME-OFFSET=0 (the viewer asked to play from the
+/// window's start) and the fixed target, as playoutPlaylist().
+QByteArray slidingPlaylist(const QList<ArchiveSegment> &segments, const Discontinuities &first, bool ended,
+                           const QString &uriPrefix = {}, int targetSeconds = kDefaultTargetSeconds);
+
+/// The discontinuities the archive at `directory` has had from its first segment up to
+/// `segment`: the Discontinuity Sequence Number of a window that starts at it. Chunks retention
+/// deleted are counted from the archive's ledger (recordDeletedChunk()), so the number of a
+/// segment never changes while it is listed. Closed chunks are counted once a process (cached by
+/// their index's size). nullopt with *error when an index does not read.
+std::optional<Discontinuities> archiveDiscontinuities(const QString &directory, const ArchiveSegment &segment, QString *error);
+/// Before chunk `chunkName` of the archive at `directory` is deleted: its discontinuities and
+/// its last sequence are appended to the archive's ledger (<archive>/discontinuities.tsv,
+/// synced), which archiveDiscontinuities() counts instead of the chunk. False with *error: the
+/// chunk must not be deleted yet.
+bool recordDeletedChunk(const QString &directory, const QString &chunkName, QString *error);
 
 /// The playlist of a whole recording (its own archive): ended once it is complete.
 QByteArray recordingPlaylist(const ArchiveReader &recording, const QString &uriPrefix = {},

@@ -144,6 +144,10 @@ struct Recorder::Worker
     quint64 unpublishedRepairs = 0;
     qint64 segmentStartUs = AV_NOPTS_VALUE;
     qint64 lastEndUs = AV_NOPTS_VALUE;
+    qint64 lastVideoUs = AV_NOPTS_VALUE; ///< the last video packet's time: the video may stop, the audio go on
+    /// Audio this far past the last video frame: the video has stopped. (Interleaved, audio runs
+    /// at most a few hundred milliseconds ahead of the video.)
+    static constexpr qint64 kVideoStoppedUs = 1'000'000;
     bool gapPending = false;
     qint64 lastQueuedEndMs = 0;   ///< where the last segment cut ends (UTC ms)
 
@@ -420,7 +424,7 @@ struct Recorder::Worker
         segmentMinOffsetUs = previousMinOffsetUs = kNoOffset;
         segmentArrivalUs = segmentLastArrivalUs = AV_NOPTS_VALUE;
         wallCursorUs = AV_NOPTS_VALUE;
-        segmentStartUs = lastEndUs = AV_NOPTS_VALUE;
+        segmentStartUs = lastEndUs = lastVideoUs = AV_NOPTS_VALUE;
         segmentStartPts = AV_NOPTS_VALUE;
         programDate.reset();
         held.clear();
@@ -478,9 +482,15 @@ struct Recorder::Worker
         p->time_base = kMicroseconds;
 
         const bool isVideo = out == outVideo;
-        const bool cutsHere = isVideo || outVideo < 0;
         const bool key = isVideo && (p->flags & AV_PKT_FLAG_KEY);
         const qint64 at = p->pts;
+        // Video that stopped while the audio goes on (a picture lost, a radio hour on a TV
+        // channel): the audio cuts, as it does where there is no video, else the segment would
+        // grow with no keyframe to end it.
+        const bool videoStopped = outVideo >= 0 && !isVideo && lastVideoUs != AV_NOPTS_VALUE && at - lastVideoUs >= kVideoStoppedUs;
+        const bool cutsHere = isVideo || outVideo < 0 || videoStopped;
+        if (isVideo)
+            lastVideoUs = at;
         const qint64 arrivalUs = nowMs() * 1000;
         if (segmentDate && key && programDate)
             followProgramDate(*segmentDate, at, arrivalUs);
@@ -497,9 +507,11 @@ struct Recorder::Worker
                 return;
             segmentStartUs = at;
             segmentStartPts = isVideo ? readPts : AV_NOPTS_VALUE;
-        } else if (cutsHere) {
+        } else {
+            // No segment outlasts 3x segment_seconds (the playlists' EXT-X-TARGETDURATION, RFC
+            // 8216 4.3.3.1): past it any packet cuts, an audio frame too.
             const double length = (at - segmentStartUs) / 1e6;
-            if (((key || outVideo < 0) && length >= cfg.segmentSeconds - 0.02) || length >= 3 * cfg.segmentSeconds) {
+            if ((cutsHere && (key || !isVideo) && length >= cfg.segmentSeconds - 0.02) || length >= 3 * cfg.segmentSeconds) {
                 cutSegment(at);
                 segmentStartPts = isVideo ? readPts : AV_NOPTS_VALUE;
             }

@@ -1,6 +1,7 @@
 #include "retention.h"
 
 #include "archive.h"
+#include "playout.h"
 
 #include <QDateTime>
 #include <QDir>
@@ -9,6 +10,7 @@
 #include <QHash>
 #include <QLoggingCategory>
 #include <QMap>
+#include <QRegularExpression>
 
 #include <algorithm>
 
@@ -201,6 +203,17 @@ qint64 Retention::apply(const RetentionPlan &plan, QStringList *errors)
         QDir dir(d.path);
         if (!dir.exists())
             continue;
+        // A chunk of an archive: its discontinuities go to the archive's ledger first, so that
+        // a timeshift window's discontinuity sequence counts on without it (playout.h).
+        static const QRegularExpression chunkName(QStringLiteral("^[0-9]{8}T[0-9]{6}Z$"));
+        const QString parent = QFileInfo(d.path).absolutePath();
+        if (chunkName.match(dir.dirName()).hasMatch() && QFileInfo::exists(dir.filePath(QLatin1String(ArchiveIndex::kFileName)))) {
+            QString why;
+            if (!recordDeletedChunk(parent, dir.dirName(), &why)) {
+                errors->append(QStringLiteral("deleting %1 (%2): not yet, %3").arg(d.path, d.reason, why));
+                continue;
+            }
+        }
         if (!dir.removeRecursively()) {
             errors->append(QStringLiteral("deleting %1 (%2): some files could not be removed").arg(d.path, d.reason));
             continue;

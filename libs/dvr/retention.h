@@ -16,7 +16,10 @@
 // window (timeshift shrinks before a recording is lost); kept recordings are never deleted for
 // space: the recorder reports the full disk instead.
 //
-// plan*() only decide (pure, testable); apply() deletes. A recording that expires on an archived
+// plan*() only decide (pure, testable); apply() deletes. Before it deletes an archive's chunk, it
+// notes the chunk's discontinuities in the archive's <archive>/discontinuities.tsv
+// (recordDeletedChunk(), playout.h): timeshift's sliding window counts them from the archive's
+// first segment. A chunk whose note cannot be written is not deleted (an error says why). A recording that expires on an archived
 // channel deletes nothing by itself: its entitlement goes (expiredRecordings), and its chunks with
 // the archive's window. diver retains each viewer's recording on its own (keep-until, keep-N of
 // the viewer's rule) and passes a copy's recordings with `ownCopy` false: the plan then deletes

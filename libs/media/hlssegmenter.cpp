@@ -14,6 +14,9 @@ Q_LOGGING_CATEGORY(lcSegmenter, "iptv.media.hls", QtInfoMsg)
 namespace iptv::media {
 
 static constexpr qint64 kInterleaveWindowUs = 1'000'000; ///< a stream this far behind is not waited for
+/// Audio this far past the last video frame: the video has stopped, and the audio cuts segments.
+/// (Interleaved, audio runs at most a few hundred milliseconds ahead of the video.)
+static constexpr qint64 kVideoStoppedUs = 1'000'000;
 static const QString kPlaylistName = QStringLiteral("index.m3u8");
 static const QString kStateName = QStringLiteral("sequence.state");
 
@@ -91,7 +94,7 @@ bool HlsSegmenter::restart(const QList<const AVCodecParameters *> &streams, int 
     }
     m_segmentBytes.clear();
     m_partBytes.clear();
-    m_segmentStartUs = m_partStartUs = m_lastDtsUs = m_lastEndUs = AV_NOPTS_VALUE;
+    m_segmentStartUs = m_partStartUs = m_lastDtsUs = m_lastEndUs = m_lastVideoUs = AV_NOPTS_VALUE;
     m_videoStream = videoStream;
     m_streamCount = int(streams.size());
     m_lastQueuedDts.assign(streams.size(), AV_NOPTS_VALUE);
@@ -151,12 +154,20 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
             return true;
         m_segmentStartUs = m_partStartUs = at;
         m_partIndependent = true;
-    } else if (isVideo || m_videoStream < 0) {
+    } else {
+        // Video that stopped while the audio goes on (a picture lost, a radio break): the audio
+        // cuts, else the segment would grow past the target with no keyframe to end it.
+        const bool videoStopped = m_videoStream >= 0 && !isVideo && m_lastVideoUs != AV_NOPTS_VALUE
+            && at - m_lastVideoUs >= kVideoStoppedUs;
+        const bool cuts = isVideo || m_videoStream < 0 || videoStopped;
         const double length = (at - m_segmentStartUs) / 1e6;
         const bool longEnough = length >= m_settings.segmentSeconds - 0.02;
-        // EXTINF rounded to the nearest integer must not exceed EXT-X-TARGETDURATION (RFC 8216 4.3.3.1).
+        // EXTINF rounded to the nearest integer must not exceed EXT-X-TARGETDURATION (RFC 8216
+        // 4.3.3.1): any packet past it cuts (an audio frame lasts far less than the 0.1 s left).
         const bool tooLong = length >= m_targetDuration + 0.4;
-        if ((key && longEnough) || tooLong) {
+        if (!cuts && !tooLong) {
+            // Audio while the video goes on: the video's keyframes cut.
+        } else if (((key || videoStopped) && longEnough) || tooLong) {
             // The audio the muxer holds back belongs to this segment, not the next one.
             ok = m_muxer.flushBuffered(error) && ok;
             if (const QByteArray held = m_muxer.take(); !held.isEmpty()) {
@@ -185,7 +196,9 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
     if (m_settings.partSeconds > 0)
         m_partBytes += bytes;
     m_lastDtsUs = p->dts;
-    if (isVideo || m_videoStream < 0)
+    if (isVideo)
+        m_lastVideoUs = at;
+    if (isVideo || m_videoStream < 0 || (m_lastVideoUs != AV_NOPTS_VALUE && at - m_lastVideoUs >= kVideoStoppedUs))
         m_lastEndUs = qMax(m_lastEndUs, at + qMax<qint64>(p->duration, 0)); // B-frames: not the last in decode order
     if (m_bytesSink && !bytes.isEmpty())
         m_bytesSink(bytes, key);

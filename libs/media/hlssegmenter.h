@@ -1,8 +1,9 @@
 #pragma once
 
 // One rendition's live output: packets (timestamps in microseconds) are interleaved by DTS, muxed
-// to MPEG-TS, cut into segments at video keyframes once a segment is long enough (and into
-// LL-HLS parts), written as files beside a rolling media playlist. Media and discontinuity
+// to MPEG-TS, cut into segments at video keyframes once a segment is long enough (at audio
+// frames while the video has stopped, at any packet once it would outgrow the target duration;
+// and into LL-HLS parts), written as files beside a rolling media playlist. Media and discontinuity
 // sequence numbers are saved with every playlist, so they never go back, also across a restart.
 //
 // The same TS bytes go to a sink (the keyframe cache and viewers of the MPEG-TS output), each
@@ -107,6 +108,7 @@ private:
     qint64 m_partStartUs = AV_NOPTS_VALUE;
     qint64 m_lastDtsUs = AV_NOPTS_VALUE;
     qint64 m_lastEndUs = AV_NOPTS_VALUE;
+    qint64 m_lastVideoUs = AV_NOPTS_VALUE; ///< the last video packet's time (the video may stop, the audio go on)
     int m_partIndex = 0;
     double m_partLength = 0;             ///< where parts are cut (at most partSeconds)
     bool m_discontinuityPending = false;

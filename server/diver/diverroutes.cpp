@@ -29,6 +29,7 @@
 #include <QUrlQuery>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -333,10 +334,22 @@ bool isNoNews(const dvr::SkippedAiring &s, qint64 now)
 
 /// The segments of its copy a viewer's recording holds: every one, or, for a recording the viewer
 /// stopped while the copy records on for others, those up to the stop (the one being cut then
-/// included). Its playlist, thumbnails, figures and segment route all serve this span.
+/// included); for one whose playlist ended (RecordingRow::spanEnd), those it listed then, however
+/// the copy is recorded again later for another viewer. Its playlist, thumbnails, figures and
+/// segment route all serve this span.
 QList<dvr::ArchiveSegment> spanOf(const dvr::ArchiveReader &copy, const RecordingRow &r)
 {
-    return r.stopped != 0 ? copy.segments(0, r.recordStop * 1000) : copy.segments();
+    QList<dvr::ArchiveSegment> span = r.stopped != 0 ? copy.segments(0, r.recordStop * 1000) : copy.segments();
+    if (r.spanEnd >= 0)
+        span.erase(std::remove_if(span.begin(), span.end(), [&](const dvr::ArchiveSegment &s) { return s.sequence >= r.spanEnd; }),
+                   span.end());
+    return span;
+}
+
+/// A span's end as RecordingRow::spanEnd counts it.
+qint64 spanEndOf(const QList<dvr::ArchiveSegment> &span)
+{
+    return span.isEmpty() ? 0 : span.last().sequence + 1;
 }
 
 /// What a span holds: its segments, bytes and gaps (as its playlist marks them: a flagged
@@ -539,7 +552,16 @@ QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &bas
             gaps = now.gaps;
             reason = (*it)->recorder->reason();
         }
-        if (copy && r.stopped != 0) {
+        if (copy && r.spanEnd >= 0 && r.stopped == 0) {
+            // Its playlist ended; the copy is recorded again for another viewer (or may be).
+            state = copy->state == CopyState::Failed ? copyStateName(copy->state) : u"finished"_qs;
+            if (copy->state == CopyState::Recording)
+                reason = QStringLiteral("complete as it ended; its stored copy is recorded again for another viewer");
+        }
+        // A span that ended with the copy (no more written since: as many segments as it
+        // counts) has the copy's figures; the index is read only for one that differs.
+        const bool spanIsCopy = r.spanEnd >= 0 && copy && copy->state != CopyState::Recording && r.spanEnd == copy->segments;
+        if (copy && (r.stopped != 0 || (r.spanEnd >= 0 && !spanIsCopy))) {
             // Its own span, not the copy's: the copy may record on for other viewers.
             dvr::ArchiveReader reader;
             QString e;
@@ -1154,10 +1176,29 @@ void DiverServer::setupRoutes()
                     || (copy->state != CopyState::Recording && !failedEarly && !folderBusy(copy->directory));
                 // Stopped by its viewer: once the copy holds the segment that was being cut at the
                 // stop (its span ends there; the stop is in whole seconds, and a segment begun
-                // after it in that second was not complete, so not listed, before it).
-                const bool ended = copyEnded || (row->stopped != 0 && reader.endMs() >= row->recordStop * 1000);
-                return playlistReply(dvr::playoutPlaylist(spanOf(reader, *row), ended, {}, target), !ended, ask,
-                                     row->recordStart * 1000, target);
+                // after it in that second was not complete, so not listed, before it). Else once
+                // the copy ended and so did the viewer's own time (a copy that ended before it is
+                // recorded again for this viewer: onCopyFinished()). An ended playlist's span
+                // stays what it listed then (spanEnd).
+                bool ended = row->spanEnd >= 0 || (copyEnded && now() >= row->recordStop)
+                    || (row->stopped != 0 && reader.endMs() >= row->recordStop * 1000);
+                QList<dvr::ArchiveSegment> span = spanOf(reader, *row);
+                if (ended && row->spanEnd < 0 && row->stopped == 0) {
+                    // Ending it here: what it lists now is what it lists from now on, whatever
+                    // the copy records later (a viewer asking for the airing again, a copy
+                    // resumed): stored before it is said, first come first stored.
+                    RecordingRow fixed = *row;
+                    const auto stored = m_store.endRecordingSpan(row->id, spanEndOf(span), &error);
+                    if (stored && *stored >= 0) {
+                        fixed.spanEnd = *stored;
+                        span = spanOf(reader, fixed);
+                    } else {
+                        qCWarning(lcDiver).noquote() << "recording" << row->id << ": its playlist's end is not stored, so not said yet:"
+                                                     << (stored ? u"the recording is gone"_qs : error);
+                        ended = false;
+                    }
+                }
+                return playlistReply(dvr::playoutPlaylist(span, ended, {}, target), !ended, ask, row->recordStart * 1000, target);
             }
             // From the archive's folder whether the channel is archived now or not.
             const QString directory = archiveFolderOf(row->channelId);
@@ -1283,18 +1324,22 @@ void DiverServer::setupRoutes()
         if (row->copyId != 0) {
             const auto copy = m_store.copy(row->copyId, &error);
             dir = copy ? copy->directory : QString();
-            if (!dir.isEmpty() && row->stopped != 0) {
-                // A recording the viewer stopped serves its own span only, not what the copy
-                // recorded after the stop for others.
+            if (!dir.isEmpty() && (row->stopped != 0 || row->spanEnd >= 0)) {
+                // A recording the viewer stopped (or whose playlist ended) serves its own span
+                // only, not what the copy recorded after for others.
                 dvr::ArchiveReader reader;
                 if (!reader.load(dir, &error))
                     return Reply::error(ApiError::internal(QStringLiteral("recording %1: %2").arg(row->id).arg(error)));
-                if (!inSpan(spanOf(reader, *row), chunk, file))
+                // (One that is not there at all is "no segment", as for any recording.)
+                if (!inSpan(spanOf(reader, *row), chunk, file) && QFileInfo::exists(QDir(dir).filePath(chunk + u'/' + file)))
                     return Reply::error(ApiError::notFound(
-                        QStringLiteral("%1/%2 is not in recording %3: the viewer stopped it at %4")
-                            .arg(chunk, file)
-                            .arg(row->id)
-                            .arg(QDateTime::fromSecsSinceEpoch(row->stopped, Qt::UTC).toString(Qt::ISODate))));
+                        row->stopped != 0 ? QStringLiteral("%1/%2 is not in recording %3: the viewer stopped it at %4")
+                                                .arg(chunk, file)
+                                                .arg(row->id)
+                                                .arg(QDateTime::fromSecsSinceEpoch(row->stopped, Qt::UTC).toString(Qt::ISODate))
+                                          : QStringLiteral("%1/%2 is not in recording %3: it ended before its copy was recorded again")
+                                                .arg(chunk, file)
+                                                .arg(row->id)));
             }
         } else {
             dir = archiveFolderOf(row->channelId);
@@ -1349,39 +1394,71 @@ void DiverServer::setupRoutes()
         const auto range = dvr::parseArchiveRange(c.params.value(1), askedMs);
         if (!range)
             return respond(Reply::error(ApiError::badRequest(u"expected archive-<start, Unix seconds>-<duration seconds or now>.m3u8"_qs)));
-        if (const auto refused = archiveRefused(c, grant, range->fromMs))
+        const bool upToNow = c.params.value(1).contains(u"-now");
+        // Timeshift slides (its window's start, when the range began before it: clamped there).
+        const qint64 windowMs = timeshiftWindowMs();
+        if (const auto refused = archiveRefused(c, grant, upToNow ? qMax(range->fromMs, askedMs - windowMs) : range->fromMs))
             return respond(*refused);
-        if (range->fromMs < askedMs - qint64(m_config.archiveHours) * 3600 * 1000)
+        if (!upToNow && range->fromMs < askedMs - qint64(m_config.archiveHours) * 3600 * 1000)
             return respond(Reply::error(ApiError::notFound(QStringLiteral("%1 starts %2 hours ago; the archive of %3 keeps %4 hours")
                                                                .arg(c.params.value(1).left(60))
                                                                .arg((askedMs - range->fromMs) / 3600000)
                                                                .arg(a->channelId)
                                                                .arg(m_config.archiveHours))));
-        const bool upToNow = c.params.value(1).contains(u"-now");
         PlaylistAsk ask = playlistAsk(c);
         ask.query = segmentQuery(c, *who, grant, [&] { return archiveToken(who->owner, a->channelId); });
-        auto attempt = [this, ask, range = *range, upToNow]() -> PlaylistAttempt {
+        if (upToNow) {
+            answerWhenListed(this, holdUntil(), [this, ask, range = *range, windowMs]() -> PlaylistAttempt {
+                const ActiveArchive *archive = m_archives.value(ask.params.value(0));
+                if (!archive)
+                    return {Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(ask.params.value(0).left(40)))), 0, 0};
+                // The window as it is now: the segments that end within it, its oldest leaving
+                // as the clock goes on (RFC 8216 6.2.2).
+                const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+                const qint64 windowStartMs = nowMs - windowMs;
+                const dvr::TimeRange listed{qMax(range.fromMs, windowStartMs), qMax(range.toMs, nowMs)};
+                dvr::ArchiveReader reader;
+                QString error;
+                if (!reader.load(archive->directory, listed.fromMs, listed.toMs, &error))
+                    return {Reply::error(ApiError::internal(error)), 0, 0};
+                dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, listed, nowMs, archiveStaleMs());
+                // Timeshift has no end: an archive that stalls (a source down for a while) goes
+                // on when it comes back, so its playlist never ends but with the archive itself.
+                if (coverage.ended() && !reader.finished())
+                    coverage.state = dvr::RangeCoverage::State::Growing;
+                const QList<dvr::ArchiveSegment> segments = reader.segments(listed.fromMs, listed.toMs);
+                std::optional<dvr::Discontinuities> discontinuities = dvr::Discontinuities{};
+                if (!segments.isEmpty() && !(discontinuities = dvr::archiveDiscontinuities(archive->directory, segments.first(), &error)))
+                    return {Reply::error(ApiError::internal(error)), 0, 0};
+                const int target = dvr::playlistTargetSeconds(m_config.segmentSeconds);
+                const qint64 pointMs = range.fromMs + qRound64(ask.startSeconds * 1000);
+                // ?start=<seconds>: from there on, wall-clock seconds from the range's start; a
+                // moment that left the window starts at the window's first segment, and says so.
+                return playlistReply(dvr::slidingPlaylist(segments, *discontinuities, coverage.ended(), {}, target), !coverage.ended(), ask,
+                                     range.fromMs, target, [coverage, pointMs, windowStartMs](Reply &reply) {
+                                         addCoverageHeaders(reply, coverage);
+                                         if (pointMs < windowStartMs)
+                                             reply.addHeader("X-Timeshift-Clamped", QByteArray::number(windowStartMs / 1000));
+                                     });
+            }, std::move(respond));
+            return;
+        }
+        auto attempt = [this, ask, range = *range]() -> PlaylistAttempt {
             // Read again at every attempt: the archive may stop being recorded here meanwhile.
             const ActiveArchive *archive = m_archives.value(ask.params.value(0));
             if (!archive)
                 return {Reply::error(ApiError::notFound(QStringLiteral("channel %1 is not archived on this node").arg(ask.params.value(0).left(40)))), 0, 0};
-            // "-now" reaches to this moment, every attempt (and every reload) further.
             const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
-            const dvr::TimeRange asked{range.fromMs, upToNow ? qMax(range.toMs, nowMs) : range.toMs};
             // Only the hourly chunks the range touches: a day's archive is 24 index files, a
             // programme needs one or two.
             dvr::ArchiveReader reader;
             QString error;
-            if (!reader.load(archive->directory, asked.fromMs, asked.toMs, &error))
+            if (!reader.load(archive->directory, range.fromMs, range.toMs, &error))
                 return {Reply::error(ApiError::internal(error)), 0, 0};
-            dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, asked, nowMs, archiveStaleMs());
-            // Timeshift has no end: an archive that stalls (a source down for a while) goes on
-            // when it comes back, so its playlist never ends but with the archive itself.
-            if (upToNow && coverage.ended() && !reader.finished())
-                coverage.state = dvr::RangeCoverage::State::Growing;
+            const dvr::RangeCoverage coverage = dvr::archiveRangeCoverage(reader, range, nowMs, archiveStaleMs());
             const int target = dvr::playlistTargetSeconds(m_config.segmentSeconds);
             // ?start=<seconds>: from there on, wall-clock seconds from the range's start.
-            return playlistReply(dvr::archiveRangePlaylist(reader, asked, coverage, {}, target), !coverage.ended(), ask, asked.fromMs,
+            return playlistReply(dvr::archiveRangePlaylist(reader, range, coverage, {}, target), !coverage.ended(), ask, range.fromMs,
                                  target, [coverage](Reply &reply) { addCoverageHeaders(reply, coverage); });
         };
         answerWhenListed(this, holdUntil(), std::move(attempt), std::move(respond));

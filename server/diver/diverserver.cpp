@@ -738,6 +738,11 @@ void DiverServer::finishArchiveRanges(qint64 t)
     }
 }
 
+qint64 DiverServer::timeshiftWindowMs() const
+{
+    return qMax<qint64>(kTimeshiftGuardSeconds, qint64(m_config.archiveHours) * 3600 - kTimeshiftGuardSeconds) * 1000;
+}
+
 qint64 DiverServer::archiveStaleMs() const
 {
     // [archive] stale_seconds, and never less than a segment can take (cut at the first
@@ -974,6 +979,25 @@ bool DiverServer::reopenCopy(CopyRow *copy, qint64 recordStop)
 {
     QString error;
     const QString was = copyStateName(copy->state);
+    // The viewers whose recordings ended with the copy keep them as they ended: their spans end
+    // where the copy does now (a playlist served complete has its span stored already).
+    if (const auto viewers = m_store.recordingsOfCopy(copy->id, &error)) {
+        dvr::ArchiveReader reader;
+        QString why;
+        for (const RecordingRow &r : *viewers) {
+            if (r.deleted || r.stopped != 0 || r.spanEnd >= 0 || r.recordStop > now())
+                continue;
+            if (reader.directory().isEmpty() && !reader.load(copy->directory, &why)) {
+                qCWarning(lcDiver).noquote() << "copy" << copy->id << ": its index does not read (" << why
+                                             << "); its ended recordings end where their playlists are next read";
+                break;
+            }
+            const QList<dvr::ArchiveSegment> segments = reader.segments();
+            if (!m_store.endRecordingSpan(r.id, segments.isEmpty() ? 0 : segments.last().sequence + 1, &why))
+                qCWarning(lcDiver).noquote() << "recording" << r.id << ": its end is not stored:" << why;
+        }
+    }
+    error.clear();
     const auto row = m_store.reopenCopy(copy->id, recordStop, &error);
     if (!row) {
         qCWarning(lcDiver).noquote() << "copy" << copy->id << "of" << copy->channelId << "is not recorded again:" << error;
@@ -1029,8 +1053,8 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
     // The guide is what ends a recording: a programme that runs over (a match into extra time)
     // is recorded to its new end. An end the guide moves earlier is not followed while recording:
     // minutes already promised are kept rather than cut.
-    if (r.deleted || r.stopped != 0 || p.recordStop <= r.recordStop)
-        return; // a recording the viewer stopped stays stopped
+    if (r.deleted || r.stopped != 0 || r.spanEnd >= 0 || p.recordStop <= r.recordStop)
+        return; // a recording the viewer stopped stays stopped; one whose playlist ended, ended
     QString error;
     std::optional<CopyRow> copy;
     if (r.copyId != 0) {

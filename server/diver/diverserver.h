@@ -72,6 +72,9 @@ class DiverServer : public QObject
 {
     Q_OBJECT
 public:
+    /// Timeshift's sliding playlist reaches back `[archive] hours` less this: a segment leaving it
+    /// is served that much longer (timeshiftWindowMs()).
+    static constexpr qint64 kTimeshiftGuardSeconds = 600;
     explicit DiverServer(DiverConfig config, QObject *parent = nullptr);
     ~DiverServer() override;
 
@@ -175,6 +178,10 @@ private:
     std::optional<dvr::RangeCoverage> rangeCoverage(const RecordingRow &r, qint64 nowMs) const;
     /// An archive whose newest segment ended this long ago has stopped (its source or recorder).
     qint64 archiveStaleMs() const;
+    /// How far back timeshift's sliding playlist reaches: `[archive] hours` less
+    /// kTimeshiftGuardSeconds, so that a segment that left the playlist is still served that long
+    /// (a player that loaded the playlist a moment before fetches it: RFC 8216 6.2.2).
+    qint64 timeshiftWindowMs() const;
     /// The folder of a channel's archive: the one this node serves, else one left on its storage
     /// (the channel archived no more, or not in this node's guide): empty when there is none.
     /// Recordings on the channel (ranges of it) are served and retained from it whatever the

@@ -20,7 +20,7 @@ QAtomicInteger<quint64> s_connections;
 const char *const s_copyColumns = "id, channel_id, airing_start, record_start, record_stop, node, directory, state, "
                                   "reason, segments, bytes, gaps";
 const char *const s_recordingColumns = "id, owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
-                                       "record_stop, copy_id, kept, position, created, deleted, stopped, keep_until";
+                                       "record_stop, copy_id, kept, position, created, deleted, stopped, keep_until, span_end";
 
 CopyRow copyFrom(const QSqlQuery &q)
 {
@@ -59,6 +59,7 @@ RecordingRow recordingFrom(const QSqlQuery &q)
     r.deleted = q.value(13).toInt() != 0;
     r.stopped = q.value(14).toLongLong();
     r.keepUntil = q.value(15).toLongLong();
+    r.spanEnd = q.value(16).toLongLong();
     return r;
 }
 } // namespace
@@ -107,7 +108,7 @@ bool RecordingStore::open(const QString &location, QString *error)
                        "record_start BIGINT NOT NULL, record_stop BIGINT NOT NULL, copy_id BIGINT NOT NULL, "
                        "kept INTEGER NOT NULL DEFAULT 0, position BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, "
                        "deleted INTEGER NOT NULL DEFAULT 0, stopped BIGINT NOT NULL DEFAULT 0, keep_until BIGINT NOT NULL DEFAULT 0, "
-                       "UNIQUE (owner, rule_id, channel_id, airing_start))")
+                       "span_end BIGINT NOT NULL DEFAULT -1, UNIQUE (owner, rule_id, channel_id, airing_start))")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_copy ON dvr_recordings (copy_id)"),
         // Secrets the cluster's nodes share (the playback tokens' key), made by the first node.
@@ -137,6 +138,16 @@ bool RecordingStore::open(const QString &location, QString *error)
                            : QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN keep_until BIGINT NOT NULL DEFAULT 0")},
                        error)) {
         *error = QStringLiteral("recording store %1: adding the column keep_until: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
+        close();
+        return false;
+    }
+    // A table made before a viewer's span ended with its playlist has no `span_end` (-1: follows the copy).
+    if (!QSqlDatabase::database(m_connection, false).record(QStringLiteral("dvr_recordings")).contains(QStringLiteral("span_end"))
+        && !execSchema(m_connection,
+                       {pg ? QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN IF NOT EXISTS span_end BIGINT NOT NULL DEFAULT -1")
+                           : QStringLiteral("ALTER TABLE dvr_recordings ADD COLUMN span_end BIGINT NOT NULL DEFAULT -1")},
+                       error)) {
+        *error = QStringLiteral("recording store %1: adding the column span_end: %2").arg(pg ? u"(PostgreSQL)"_qs : location, *error);
         close();
         return false;
     }
@@ -486,6 +497,20 @@ std::optional<bool> RecordingStore::extendRecordingEnd(qint64 id, qint64 airingS
         if (!s.bind(airingStop).bind(recordStop).bind(id).bind(recordStop).run(error))
             return std::nullopt;
         return s.q.numRowsAffected() > 0;
+    });
+}
+
+std::optional<qint64> RecordingStore::endRecordingSpan(qint64 id, qint64 spanEnd, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        // Once: a span another node (or request) ended first stays where it ended.
+        Statement s(m_connection, QStringLiteral("UPDATE dvr_recordings SET span_end = ? WHERE id = ? AND span_end < 0"));
+        if (!s.bind(qMax<qint64>(0, spanEnd)).bind(id).run(error))
+            return std::nullopt;
+        Statement read(m_connection, QStringLiteral("SELECT span_end FROM dvr_recordings WHERE id = ?"));
+        if (!read.bind(id).run(error))
+            return std::nullopt;
+        return read.q.next() ? read.q.value(0).toLongLong() : qint64(-1);
     });
 }
 

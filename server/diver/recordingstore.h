@@ -10,7 +10,8 @@
 //                   the copy it is in (none on an archived channel: a range of the archive), kept
 //                   or not, the resume position, when the viewer stopped it (column `stopped`,
 //                   added to an older table at open), until when it is kept (column `keep_until`,
-//                   added to an older table at open; 0: until the viewer deletes it).
+//                   added to an older table at open; 0: until the viewer deletes it), and where
+//                   its span of the copy ended when its playlist ended (`span_end`, likewise).
 // Several diver nodes may share one PostgreSQL database: a copy and a viewer's recording are made
 // idempotently by their unique keys, so nodes planning the same airing make one of each.
 // A RecordingStore is one connection, used from the thread that opened it.
@@ -73,6 +74,10 @@ struct RecordingRow
     /// Retention expires it then (UTC seconds; 0: kept until the viewer deletes it). Applies
     /// whether `kept` or not: `kept` protects from keep-N and free-space retention only.
     qint64 keepUntil = 0;
+    /// Where the viewer's span of its copy ends once its playlist has ended (said EXT-X-ENDLIST):
+    /// the segments of sequence below it (-1: not ended, the span follows the copy). A copy
+    /// recorded again later (another viewer, a later end) grows no playlist that ended.
+    qint64 spanEnd = -1;
 };
 
 class RecordingStore
@@ -152,6 +157,9 @@ public:
     /// The guide moved the programme's end later: its airing and recorded end, only while the
     /// recording is not stopped and ends before `recordStop`. true when moved.
     std::optional<bool> extendRecordingEnd(qint64 id, qint64 airingStop, qint64 recordStop, QString *error);
+    /// Ends a viewer's span of its copy at `spanEnd` (RecordingRow::spanEnd) unless it has ended
+    /// already: one conditional UPDATE. The span end stored after it (-1: no such recording).
+    std::optional<qint64> endRecordingSpan(qint64 id, qint64 spanEnd, QString *error);
     bool removeRecording(qint64 id, QString *error);
     /// Deletes a viewer's recording and, when it was the last recording of its copy, the copy's
     /// row, in one transaction that holds the copy's row (FOR UPDATE): a viewer joining the copy

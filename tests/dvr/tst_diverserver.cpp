@@ -706,6 +706,57 @@ private Q_SLOTS:
         QSqlDatabase::removeDatabase(u"reopen-history"_qs);
     }
 
+    // A viewer's recording ends with its copy, its playlist with EXT-X-ENDLIST; then the programme
+    // runs over (the guide moves its end) and another viewer records it: the same copy is
+    // recorded again, and the first viewer's playlist stays as it ended (RFC 8216 6.2.1: nothing
+    // changes after EXT-X-ENDLIST), its figures and segments too; the second viewer's lists the
+    // whole copy, growing.
+    void endedPlaylistStaysWhenItsCopyIsRecordedAgain()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"reopenended"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 6, u"Final"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        const QJsonObject final{{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}};
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, final).status, 201);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 1, 10000);
+        const QString idA = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
+        const QString playA = u"/play/"_qs + idA + u"/index.m3u8"_qs;
+        QTRY_COMPARE_WITH_TIMEOUT(recordingOf(port, a, idA).value(u"state"_qs).toString(), u"finished"_qs, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(diver.activeCopies().isEmpty() && diver.stoppingRecorders() == 0, 15000);
+        const HttpResult ended = call("GET", port, playA, a);
+        const auto vodA = iptv::media::checkMediaPlaylist(ended.body);
+        QVERIFY2(vodA.ok && vodA.ended && vodA.segments.size() >= 3, ended.body.constData());
+        const QJsonObject finishedA = recordingOf(port, a, idA);
+
+        // Extra time: the guide says the programme runs on, and another box records it.
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 600, u"Final"_qs, {}}}));
+        QTRY_VERIFY_WITH_TIMEOUT(call("POST", port, u"/api/recordings"_qs, b, final).status == 201, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, b).size(), 1, 10000);
+        const QString idB = QString::number(recordingsOf(port, b).at(0).toObject().value(u"id"_qs).toInteger());
+        QTRY_VERIFY_WITH_TIMEOUT(recordingOf(port, b, idB).value(u"segments"_qs).toInt() >= int(vodA.segments.size()) + 3, 30000);
+        const auto growingB = iptv::media::checkMediaPlaylist(call("GET", port, u"/play/"_qs + idB + u"/index.m3u8"_qs, b).body);
+        QVERIFY2(growingB.ok && !growingB.ended && growingB.segments.size() > vodA.segments.size(),
+                 qPrintable(growingB.problems.join(u"; "_qs)));
+
+        // The first viewer's: the same text, the same figures, finished; a segment of the copy
+        // recorded after it ended is not its.
+        const HttpResult again = call("GET", port, playA, a);
+        QCOMPARE(again.status, 200);
+        QVERIFY2(again.body == ended.body, qPrintable(u"was\n%1\nis now\n%2"_qs.arg(QString::fromUtf8(ended.body), QString::fromUtf8(again.body))));
+        const QJsonObject nowA = recordingOf(port, a, idA);
+        QCOMPARE(nowA.value(u"state"_qs).toString(), u"finished"_qs);
+        QCOMPARE(nowA.value(u"segments"_qs).toInt(), finishedA.value(u"segments"_qs).toInt());
+        QCOMPARE(nowA.value(u"bytes"_qs).toInteger(), finishedA.value(u"bytes"_qs).toInteger());
+        const QString later = growingB.segments.last().uri;
+        QCOMPARE(call("GET", port, u"/play/"_qs + idA + u'/' + later, a).status, 404);
+        QCOMPARE(call("GET", port, u"/play/"_qs + idB + u'/' + later, b).status, 200);
+    }
+
     // A copy that cannot start (the lineup names no stream for the channel yet) is tried again
     // until its end, the viewer told once; when the stream is there, it records.
     void copyThatCannotStartIsTriedAgain()
@@ -1570,6 +1621,98 @@ private Q_SLOTS:
         const QJsonArray now2 = call("GET", port, u"/api/upcoming"_qs, b).json().value(u"planned"_qs).toArray();
         QCOMPARE(now2.size(), 1);
         QCOMPARE(now2.at(0).toObject().value(u"start"_qs).toInteger(), at);
+    }
+
+    // Timeshift is a live sliding window of the channel's archive (RFC 8216 6.2.2): no playlist
+    // type, its oldest segments leave as the clock goes on (EXT-X-MEDIA-SEQUENCE advances), the
+    // discontinuities they take along are counted (EXT-X-DISCONTINUITY-SEQUENCE), every reload
+    // agrees with the one before. A start the window has passed plays from its first segment,
+    // with X-Timeshift-Clamped, where it was a 404. FFmpeg plays it live, reloading as it slides.
+    void timeshiftSlidesItsWindow()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"sliding"_qs);
+        c.archivedChannels = {u"one"_qs};
+        c.archiveHours = 1;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Live"_qs, {}}}));
+        // Forty seconds the archive holds from about where the window starts now (an hour less
+        // the guard), a gap before three of them.
+        const qint64 windowSeconds = 3600 - DiverServer::kTimeshiftGuardSeconds;
+        {
+            QByteArray ts;
+            for (int i = 0; i < 10; ++i)
+                ts += QByteArray(1, char(0x47)) + QByteArray(187, char(i));
+            iptv::dvr::ArchiveWriter writer;
+            QString error;
+            QVERIFY2(writer.open({QDir(c.dataDir).filePath(u"storage/archive/one"_qs), 3600 * 1000, 0}, &error), qPrintable(error));
+            for (int i = 0; i < 40; ++i) {
+                iptv::dvr::StorageError written;
+                QVERIFY2(writer.writeSegment(ts, (now - windowSeconds - 4 + i) * 1000, 1000, i == 14 || i == 18 || i == 22, &written),
+                         qPrintable(written.toString()));
+            }
+        }
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-T"_qs, 3600);
+        // Two hours back: before the window (and before the archive).
+        const QString timeshift = u"/catchup/one/archive-%1-now.m3u8"_qs.arg(now - 7200);
+
+        HttpResult first;
+        QTRY_VERIFY_WITH_TIMEOUT((first = call("GET", port, timeshift, a)).status == 200, 10000);
+        QVERIFY2(first.header("X-Timeshift-Clamped").toLongLong() >= now - windowSeconds, first.body.constData());
+        iptv::media::HlsCheck earlier = iptv::media::checkMediaPlaylist(first.body);
+        QVERIFY2(earlier.ok && !earlier.ended && !earlier.segments.isEmpty(), qPrintable(earlier.problems.join(u"; "_qs)));
+        QVERIFY(!first.body.contains("#EXT-X-PLAYLIST-TYPE"));
+        QVERIFY(first.body.contains("#EXT-X-DISCONTINUITY-SEQUENCE:"));
+        const qint64 firstSequence = earlier.mediaSequence, firstDiscontinuities = earlier.discontinuitySequence;
+        // Its first segment is one of the old ones still within the window.
+        QVERIFY2(earlier.segments.first().programDateTime.toSecsSinceEpoch() < now - windowSeconds + 36, first.body.constData());
+
+        QElapsedTimer clock;
+        clock.start();
+        int reloads = 0;
+        while (clock.elapsed() < 40000 && (earlier.mediaSequence < 26 || earlier.segments.size() < 5)) {
+            QTest::qWait(400);
+            const HttpResult got = call("GET", port, timeshift, a);
+            QCOMPARE(got.status, 200);
+            const iptv::media::HlsCheck later = iptv::media::checkMediaPlaylist(got.body);
+            QVERIFY2(later.ok && !later.ended, qPrintable(later.problems.join(u"; "_qs) + u'\n' + QString::fromUtf8(got.body)));
+            const QStringList problems = iptv::media::checkReload(earlier, later);
+            QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"; "_qs) + u'\n' + QString::fromUtf8(got.body)));
+            earlier = later;
+            ++reloads;
+        }
+        qInfo() << reloads << "reloads: media sequence" << firstSequence << "->" << earlier.mediaSequence << ", discontinuity sequence"
+                << firstDiscontinuities << "->" << earlier.discontinuitySequence;
+        // The old segments up to the three gaps left the window, the gaps counted.
+        QVERIFY2(earlier.mediaSequence >= 26 && earlier.mediaSequence < 40, qPrintable(QString::number(earlier.mediaSequence)));
+        QVERIFY2(firstSequence <= 14 && firstDiscontinuities == 0, "the diver took too long to start: the gaps had left already");
+        QCOMPARE(earlier.discontinuitySequence, 3);
+        // A start within the window is not clamped.
+        const HttpResult inside = call("GET", port, u"/catchup/one/archive-%1-now.m3u8"_qs.arg(QDateTime::currentSecsSinceEpoch() - 60), a);
+        QCOMPARE(inside.status, 200);
+        QVERIFY(inside.header("X-Timeshift-Clamped").isEmpty());
+
+        if (QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty())
+            QSKIP("ffmpeg is not installed: the playlists were checked by our own reader only");
+        // FFmpeg, a client that follows the document: a live playlist, begun near its end, reloaded.
+        const QString copied = m_dir.filePath(u"sliding-ffmpeg.ts"_qs);
+        QProcess ffmpeg;
+        QSignalSpy ffmpegDone(&ffmpeg, &QProcess::finished);
+        ffmpeg.start(u"ffmpeg"_qs, {u"-v"_qs, u"error"_qs, u"-y"_qs, u"-i"_qs,
+                                    u"http://127.0.0.1:%1%2?ticket=%3"_qs.arg(port).arg(timeshift, QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(a)))),
+                                    u"-t"_qs, u"6"_qs, u"-c"_qs, u"copy"_qs, u"-f"_qs, u"mpegts"_qs, copied});
+        QVERIFY2(ffmpegDone.wait(60000), "ffmpeg did not finish");
+        QVERIFY2(ffmpeg.exitStatus() == QProcess::NormalExit && ffmpeg.exitCode() == 0, ffmpeg.readAllStandardError().constData());
+        QProcess probe;
+        QSignalSpy probed(&probe, &QProcess::finished);
+        probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                    u"default=nw=1:nk=1"_qs, copied});
+        QVERIFY(probed.wait(30000));
+        const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+        QVERIFY2(seconds >= 4.5, qPrintable(QString::number(seconds)));
     }
 
     // Segments are served within what the asker may see: through /play, the recording's own

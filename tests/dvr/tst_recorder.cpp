@@ -183,6 +183,7 @@ private Q_SLOTS:
     void hlsSourceIsDatedByItsProgramDates();
     void hlsBurstAtConnectIsLaidBackToBack();
     void sourceDropIsOneRecordingWithGap();
+    void audioCutsWhileTheVideoIsGone();
     void killedRecorderResumes();
     void killedMidSegmentListsItsJournal();
     void fullDisk();
@@ -890,6 +891,66 @@ void TestRecorder::sourceDropIsOneRecordingWithGap()
     for (const auto &s : check.segments)
         discontinuities += s.discontinuity ? 1 : 0;
     QCOMPARE(discontinuities, 1);
+}
+
+// The picture stops for 8 s while the sound goes on (a source that loses its video): segments
+// are cut at keyframes, and none comes meanwhile, so the audio cuts them. No segment outlasts
+// the playlist's EXT-X-TARGETDURATION (3 x segment_seconds, RFC 8216 4.3.3.1), and every second
+// of the sound is listed. Before, the segment ran on until the picture came back: 9 s, the
+// target raised mid-recording.
+void TestRecorder::audioCutsWhileTheVideoIsGone()
+{
+    if (QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty())
+        QSKIP("ffmpeg is not installed: no source whose video stops");
+    const quint16 port = freeUdpPort();
+    QVERIFY(port != 0);
+    const QString dir = m_dir.filePath(u"rec-novideo"_qs);
+    Recorder recorder;
+    RecorderSettings settings;
+    settings.source = QStringLiteral("udp://127.0.0.1:%1").arg(port);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.readTimeoutMs = 4000;
+    settings.openTimeoutMs = 20000;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    // lavfiInputs() with the picture dropped from its 3rd to its 11th second, the timestamps kept.
+    QStringList args = lavfiInputs(u"1"_qs);
+    const qsizetype video = args.indexOf(u"testsrc2=size=160x90:rate=25"_qs);
+    const qsizetype audio = args.indexOf(u"sine=frequency=440:sample_rate=48000"_qs);
+    QVERIFY(video > 0 && audio > 0);
+    args[video] = u"testsrc2=size=160x90:rate=25:duration=16,select='not(between(t\\,3\\,11))'"_qs;
+    args[audio] = u"sine=frequency=440:sample_rate=48000:duration=16"_qs;
+    args << u"-fps_mode"_qs << u"passthrough"_qs << u"-f"_qs << u"mpegts"_qs << QStringLiteral("udp://127.0.0.1:%1?pkt_size=1316").arg(port);
+    QProcess source;
+    QSignalSpy sourceDone(&source, &QProcess::finished);
+    QVERIFY2(startFfmpeg(source, args, &error), qPrintable(error));
+    QVERIFY(sourceDone.wait(60000));
+    QCOMPARE(source.exitCode(), 0);
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    recorder.stop(true);
+    QTRY_COMPARE(finished.size(), 1);
+
+    const ArchiveReader reader = load(dir);
+    const QList<ArchiveSegment> segments = reader.segments();
+    QVERIFY(!segments.isEmpty());
+    QStringList listed;
+    qint64 mediaMs = 0, longestMs = 0;
+    for (const ArchiveSegment &s : segments) {
+        listed << QStringLiteral("%1: %2 ms%3").arg(s.sequence).arg(s.durationMs).arg(s.gap ? u" gap"_qs : QString());
+        mediaMs += s.durationMs;
+        longestMs = qMax(longestMs, s.durationMs);
+    }
+    const int target = playlistTargetSeconds(settings.segmentSeconds);
+    QCOMPARE(target, 3);
+    QVERIFY2((longestMs + 500) / 1000 <= target, qPrintable(listed.join(u", "_qs)));
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(recordingPlaylist(reader, {}, target));
+    QVERIFY2(check.ok && check.ended, qPrintable(check.problems.join(u"; "_qs)));
+    QCOMPARE(check.targetDuration, target);
+    // 16 s of sound, less what came before the first keyframe (and the connection's first moments).
+    QVERIFY2(mediaMs >= 13000, qPrintable(u"%1 ms listed: "_qs.arg(mediaMs) + listed.join(u", "_qs)));
+    // Cut at about segment_seconds while the picture is gone, not one segment for the 8 s.
+    QVERIFY2(segments.size() >= 12, qPrintable(listed.join(u", "_qs)));
 }
 
 void TestRecorder::killedRecorderResumes()

@@ -4,6 +4,7 @@
 // kept recording), and the storage path with the most free space.
 
 #include <dvr/archive.h>
+#include <dvr/playout.h>
 #include <dvr/retention.h>
 #include <dvr/storage.h>
 
@@ -67,6 +68,7 @@ class TestRetention : public QObject
 
 private Q_SLOTS:
     void archiveWindowKeepsReferencedChunks();
+    void deletedChunksKeepTheDiscontinuityCount();
     void oneCopyPerAiring();
     void closedArchiveKeepsOnlyWhatRecordingsReference();
     void keepUntilDeletesOwnCopy();
@@ -99,6 +101,57 @@ void TestRetention::archiveWindowKeepsReferencedChunks()
     QVERIFY(plan.expiredRecordings.isEmpty());
     for (const auto &d : plan.deletions)
         QVERIFY2(d.reason.contains(QLatin1String("window")), qPrintable(d.reason));
+}
+
+// Timeshift's window counts the archive's discontinuities from its first segment
+// (archiveDiscontinuities()): the chunks retention deletes, past the window or out of the middle
+// around a kept recording, leave their count in the archive's ledger, so a segment's number is
+// the same before and after.
+void TestRetention::deletedChunksKeepTheDiscontinuityCount()
+{
+    QTemporaryDir tmp;
+    const QString dir = tmp.filePath(u"ch1"_qs);
+    QString error;
+    {
+        ArchiveWriter writer;
+        QVERIFY2(writer.open({dir, kHour, 0}, &error), qPrintable(error));
+        // 01:00 … 06:00, a segment each 10 minutes; gaps in the first, second and fourth hour and
+        // before the third's first segment.
+        int i = 0;
+        for (qint64 t = kT0 - 6 * kHour; t < kT0; t += 10 * 60 * 1000, ++i) {
+            StorageError e;
+            QVERIFY2(writer.writeSegment(QByteArray(1000, 'x'), t, 10 * 60 * 1000, i == 3 || i == 8 || i == 12 || i == 20, &e),
+                     qPrintable(e.toString()));
+        }
+    }
+    ArchiveReader reader;
+    QVERIFY2(reader.load(dir, &error), qPrintable(error));
+    const QList<ArchiveSegment> all = reader.segments();
+    QCOMPARE(all.size(), 36);
+    const auto count = [&](const ArchiveSegment &s) {
+        const auto d = archiveDiscontinuities(dir, s, &error);
+        return d ? d->before * 2 + (d->atSegment ? 1 : 0) : qint64(-1);
+    };
+    // Before the 06:00 chunk's third segment: all four; the third hour's first is one itself.
+    QCOMPARE(count(all[32]), qint64(4 * 2));
+    QCOMPARE(count(all[12]), qint64(2 * 2 + 1));
+    const qint64 before = count(all[32]), before05 = count(all[26]);
+
+    // A 2 h window at 07:00 with a kept recording in the 02:00 chunk: 01:00, 03:00 and 04:00 go.
+    const QList<RetainedArchive> archives{{dir, 2 * kHour}};
+    const QList<RetainedRecording> kept{onArchive(u"r1"_qs, dir, kT0 - 4.9 * kHour, kT0 - 4.5 * kHour)};
+    QStringList errors;
+    Retention::apply(Retention::plan(archives, kept, kT0), &errors);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
+    QCOMPARE(chunkNames(dir), (QStringList{u"20251206T020000Z"_qs, u"20251206T050000Z"_qs, u"20251206T060000Z"_qs}));
+    QCOMPARE(count(all[32]), before);
+    QCOMPARE(count(all[26]), before05);
+    // The recording goes, and its chunk with it: still the same.
+    Retention::apply(Retention::plan(archives, {}, kT0), &errors);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(u"; "_qs)));
+    QCOMPARE(chunkNames(dir), (QStringList{u"20251206T050000Z"_qs, u"20251206T060000Z"_qs}));
+    QCOMPARE(count(all[32]), before);
+    QCOMPARE(count(all[26]), before05);
 }
 
 void TestRetention::oneCopyPerAiring()

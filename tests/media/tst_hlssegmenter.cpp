@@ -13,6 +13,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
+
 extern "C" {
 #include <libavutil/channel_layout.h>
 }
@@ -122,6 +124,7 @@ private Q_SLOTS:
     void discontinuityAfterEveryBreak();
     void audioEndsInItsSegment();
     void lastSegmentLastsWithBFrames();
+    void audioCutsOnceTheVideoStops();
 };
 
 void TestHlsSegmenter::discontinuityAfterEveryBreak_data()
@@ -229,6 +232,63 @@ void TestHlsSegmenter::discontinuityAfterEveryBreak()
                                 .arg(s.uri).arg(run).arg(before).arg(s.discontinuity ? u"has"_qs : u"lacks"_qs)));
         before = run;
     }
+}
+
+// The video stops (a picture lost) while the audio goes on: with no keyframe coming, the audio
+// cuts the segments, so none outlasts EXT-X-TARGETDURATION (RFC 8216 4.3.3.1), and the target
+// stays what it was set to. Before, the audio piled into one segment until the video came back.
+void TestHlsSegmenter::audioCutsOnceTheVideoStops()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    AVCodecParameters *video = avcodec_parameters_alloc();
+    AVCodecParameters *audio = avcodec_parameters_alloc();
+    auto freeParameters = qScopeGuard([&] {
+        avcodec_parameters_free(&video);
+        avcodec_parameters_free(&audio);
+    });
+    video->codec_type = AVMEDIA_TYPE_VIDEO;
+    video->codec_id = AV_CODEC_ID_H264;
+    video->width = 160;
+    video->height = 90;
+    audio->codec_type = AVMEDIA_TYPE_AUDIO;
+    audio->codec_id = AV_CODEC_ID_MP2;
+    audio->sample_rate = 48000;
+    av_channel_layout_default(&audio->ch_layout, 2);
+    const QList<const AVCodecParameters *> streams{video, audio};
+
+    SegmenterSettings settings;
+    settings.directory = dir.path();
+    settings.segmentSeconds = 1;
+    settings.window = 0;
+    settings.maxSegmentSeconds = 3;
+    HlsSegmenter segmenter;
+    MediaError error;
+    QVERIFY2(segmenter.open(settings, streams, 0, &error), qPrintable(error.toString()));
+    constexpr qint64 kVideoEndUs = 2'000'000, kAudioEndUs = 14'000'000;
+    qint64 audioAt = 0;
+    for (qint64 at = 0; at < kVideoEndUs; at += kFrameUs) {
+        const bool key = (at / kFrameUs) % kGopFrames == 0;
+        QVERIFY2(segmenter.write(packet(videoFrame(key), at, kFrameUs, key).get(), 0, &error), qPrintable(error.toString()));
+        for (; audioAt <= at; audioAt += kAudioUs)
+            QVERIFY(segmenter.write(packet(QByteArray(96, '\x11'), audioAt, kAudioUs, false).get(), 1, &error));
+    }
+    for (; audioAt < kAudioEndUs; audioAt += kAudioUs)
+        QVERIFY2(segmenter.write(packet(QByteArray(96, '\x11'), audioAt, kAudioUs, false).get(), 1, &error),
+                 qPrintable(error.toString()));
+    QVERIFY2(segmenter.finish(&error), qPrintable(error.toString()));
+
+    const HlsCheck listed = checkMediaPlaylist(segmenter.playlistText());
+    QVERIFY2(listed.ok, qPrintable(listed.problems.join(u"; "_qs)));
+    QCOMPARE(listed.targetDuration, 3);
+    double total = 0;
+    for (const HlsSegment &s : listed.segments) {
+        QVERIFY2(std::lround(s.duration) <= 3, qPrintable(u"%1 lasts %2 s"_qs.arg(s.uri).arg(s.duration)));
+        total += s.duration;
+    }
+    // Every second of the audio is listed, in segments of about segment_seconds once it cuts.
+    QVERIFY2(qAbs(total - kAudioEndUs / 1e6) < 0.1, qPrintable(QString::number(total)));
+    QVERIFY2(listed.segments.size() >= 10, segmenter.playlistText().constData());
 }
 
 // libavformat's MPEG-TS muxer holds audio back (a PES of up to 0.35 s): cut without flushing
