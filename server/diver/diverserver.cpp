@@ -569,7 +569,9 @@ void DiverServer::onLeaseLost(const QString &leaseId)
 {
     // Another node holds it now (this node did not renew in time): stop writing, finish nothing.
     const qint64 copyId = leaseId.startsWith(u"copy:") ? leaseId.mid(5).toLongLong() : 0;
-    // What this node could not write of it yet is the new holder's business now.
+    // What this node could not write of it yet is the new holder's business now; a claim again
+    // comes with a new epoch.
+    m_leaseEpochs.remove(leaseId);
     m_unsavedCopies.remove(copyId);
     m_unsavedClaims.remove(copyId);
     ActiveCopy *c = m_copies.take(copyId);
@@ -1370,6 +1372,7 @@ int DiverServer::leasesHeld() const
 void DiverServer::finishLease(const QString &leaseId, const QString &state)
 {
     QString error;
+    m_leaseEpochs.remove(leaseId);
     if (m_leases.finish(leaseId, state, &error)) {
         m_unfinishedLeases.remove(leaseId);
         return;
@@ -1704,6 +1707,7 @@ void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &prev
 
 void DiverServer::onArchiveLost(const QString &leaseId, bool handedOver)
 {
+    m_leaseEpochs.remove(leaseId); // claimed again, it comes with a new epoch
     ActiveArchive *a = m_archives.value(leaseId.mid(int(archiveLeaseIdOf({}).size())));
     if (!a)
         return;
