@@ -6,11 +6,13 @@
 #include <QRegularExpression>
 #include <QStorageInfo>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <vector>
 #include <cstring>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -195,7 +197,7 @@ static constexpr int kHeldSlots = 16;
 
 QString ArchiveWriter::heldPath(int slot) const
 {
-    return QDir(m_settings.directory).filePath(QStringLiteral(".held-%1.ts").arg(slot));
+    return QDir(m_settings.directory).filePath(QStringLiteral(".held%1-%2.ts").arg(m_scratch).arg(slot));
 }
 
 bool ArchiveWriter::holdSegment(int slot, const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, QString *error)
@@ -318,7 +320,155 @@ bool ArchiveWriter::recoverHeld(QString *error)
 
 QString ArchiveWriter::journalPath(const char *name) const
 {
-    return QDir(m_settings.directory).filePath(QLatin1String(name));
+    // ".journal.ts", or this epoch's ".journal-e7.ts": a stalled writer never touches the next one's.
+    QString file = QLatin1String(name);
+    file.insert(file.lastIndexOf(u'.'), m_scratch);
+    return QDir(m_settings.directory).filePath(file);
+}
+
+/// The epochs named by `.epoch-<E>` files in `directory`.
+static QList<qint64> epochMarkers(const QString &directory)
+{
+    QList<qint64> epochs;
+    DIR *dir = ::opendir(QFile::encodeName(directory).constData());
+    if (!dir)
+        return epochs;
+    while (const dirent *entry = ::readdir(dir)) {
+        if (std::strncmp(entry->d_name, ".epoch-", 7) != 0)
+            continue;
+        bool ok = false;
+        const qint64 epoch = QByteArray(entry->d_name + 7).toLongLong(&ok);
+        if (ok && epoch > 0)
+            epochs.append(epoch);
+    }
+    ::closedir(dir);
+    return epochs;
+}
+
+qint64 ArchiveWriter::folderEpoch(const QString &directory)
+{
+    qint64 highest = 0;
+    for (const qint64 epoch : epochMarkers(directory))
+        highest = qMax(highest, epoch);
+    return highest;
+}
+
+bool ArchiveWriter::claimFolder(QString *error)
+{
+    const qint64 epoch = m_settings.epoch;
+    const QString dir = m_settings.directory;
+    auto fencedAt = [&](qint64 found) {
+        m_fencedBy = found;
+        *error = QStringLiteral("opening %1 for writing: the folder's epoch is %2, this writer's %3 (another writer took the "
+                                "recording over): it writes nothing")
+                     .arg(dir)
+                     .arg(found)
+                     .arg(epoch);
+        qCWarning(lcArchive).noquote() << *error;
+        return false;
+    };
+    const qint64 before = folderEpoch(dir);
+    if (before > epoch)
+        return fencedAt(before);
+    if (before < epoch) {
+        // A name of its own, made or found (O_EXCL): two writers never share one, and the
+        // folder's epoch (the highest name) never goes down, whoever makes theirs last.
+        const QString marker = QDir(dir).filePath(QStringLiteral(".epoch-%1").arg(epoch));
+        const int fd = ::open(QFile::encodeName(marker).constData(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST) {
+            *error = QStringLiteral("creating %1: %2").arg(marker, errnoText(errno));
+            return false;
+        }
+        if (fd >= 0) {
+            const bool synced = ::fsync(fd) == 0;
+            const int code = errno;
+            ::close(fd);
+            if (!synced) {
+                *error = QStringLiteral("syncing %1: %2").arg(marker, errnoText(code));
+                return false;
+            }
+        }
+        if (!syncFolder(dir, error))
+            return false;
+        // A higher epoch made at the same moment wins.
+        if (const qint64 after = folderEpoch(dir); after > epoch)
+            return fencedAt(after);
+        qCInfo(lcArchive).noquote() << dir << ": written from epoch" << epoch << (before > 0 ? QStringLiteral("on (it was %1)").arg(before)
+                                                                                              : QStringLiteral("on"));
+    }
+    for (const qint64 lower : epochMarkers(dir)) {
+        if (lower < epoch)
+            ::unlink(QFile::encodeName(QDir(dir).filePath(QStringLiteral(".epoch-%1").arg(lower))).constData());
+    }
+    return true;
+}
+
+bool ArchiveWriter::checkFence(StorageError *error)
+{
+    if (m_settings.epoch <= 0)
+        return true;
+    if (m_fencedBy == 0) {
+        if (const qint64 found = folderEpoch(m_settings.directory); found > m_settings.epoch) {
+            m_fencedBy = found;
+            qCWarning(lcArchive).noquote() << QStringLiteral("%1: the folder's epoch is now %2, this writer's %3: another writer "
+                                                             "took it over; this one writes nothing more")
+                                                  .arg(m_settings.directory)
+                                                  .arg(found)
+                                                  .arg(m_settings.epoch);
+        }
+    }
+    if (m_fencedBy == 0)
+        return true;
+    error->kind = StorageError::Fenced;
+    error->where = m_settings.directory;
+    error->why = QStringLiteral("refused: the folder's epoch is %1, this writer's %2 (another writer took the recording over)")
+                     .arg(m_fencedBy)
+                     .arg(m_settings.epoch);
+    return false;
+}
+
+bool ArchiveWriter::recoverScratch(QString *error)
+{
+    // Journals of no epoch (written before there were epochs), of the lower epochs (the holder
+    // before: its segment in progress) and this one's (a writer of this epoch opened again).
+    static const QRegularExpression re(QStringLiteral(R"(^\.(journal|held)(?:-e(\d+))?\.log$)"));
+    QList<qint64> epochs{0, m_settings.epoch};
+    for (const QString &name : QDir(m_settings.directory).entryList(QDir::Files | QDir::Hidden | QDir::System)) {
+        const QRegularExpressionMatch m = re.match(name);
+        const qint64 epoch = m.hasMatch() ? m.captured(2).toLongLong() : -1;
+        if (epoch >= 0 && epoch <= m_settings.epoch)
+            epochs.append(epoch);
+    }
+    std::sort(epochs.begin(), epochs.end());
+    epochs.erase(std::unique(epochs.begin(), epochs.end()), epochs.end());
+    const QString mine = m_scratch;
+    bool ok = true;
+    for (const qint64 epoch : std::as_const(epochs)) {
+        m_scratch = epoch > 0 ? QStringLiteral("-e%1").arg(epoch) : QString();
+        // Held segments come before the segment in progress (whose journal names the sequence it
+        // began with, before they were listed).
+        const qint64 inProgress = m_nextSequence;
+        if (!recoverHeld(error) || !recoverJournal(inProgress, error)) {
+            ok = false;
+            break;
+        }
+    }
+    m_scratch = mine;
+    return ok;
+}
+
+void ArchiveWriter::followIndex(const ArchiveIndexContents &contents)
+{
+    if (contents.segments.isEmpty())
+        return;
+    const ArchiveSegment &last = contents.segments.last();
+    if (last.sequence + 1 > m_nextSequence || last.endMs() > m_lastEndMs) {
+        // A writer of a lower epoch listed a segment before this one's epoch line: it goes on after it.
+        m_nextSequence = qMax(m_nextSequence, last.sequence + 1);
+        m_lastEndMs = qMax(m_lastEndMs, last.endMs());
+        m_resumed = true;
+        m_gapPending = true;
+    }
 }
 
 void ArchiveWriter::closeJournal()
@@ -520,10 +670,15 @@ bool ArchiveWriter::open(const ArchiveWriterSettings &settings, QString *error)
     m_nextSequence = 0;
     m_lastEndMs = 0;
     m_resumed = false;
+    m_fencedBy = 0;
+    m_scratch = settings.epoch > 0 ? QStringLiteral("-e%1").arg(settings.epoch) : QString();
     if (!QDir().mkpath(settings.directory)) {
         *error = QStringLiteral("creating the archive folder %1: permission denied or not a folder").arg(settings.directory);
         return false;
     }
+    // Before anything is read: what a writer of a lower epoch does from now on is refused or not read.
+    if (settings.epoch > 0 && !claimFolder(error))
+        return false;
     const QStringList chunks = chunkFolders(settings.directory);
     for (auto it = chunks.crbegin(); it != chunks.crend(); ++it) {
         const std::optional<ArchiveIndexContents> c
@@ -543,11 +698,12 @@ bool ArchiveWriter::open(const ArchiveWriterSettings &settings, QString *error)
         break;
     }
     m_gapPending = m_resumed;
-    // Held segments come before the segment in progress (whose journal names the sequence it
-    // began with, before they were listed).
-    const qint64 inProgress = m_nextSequence;
+    // A recording's index gets this writer's epoch line now: where it goes on is what readers
+    // read after that line (a lower epoch's line appended meanwhile before it included).
+    if (settings.epoch > 0 && !m_chunk.isEmpty() && !ensureChunk(m_lastEndMs, error))
+        return false;
     m_recoveredHeld = 0;
-    if (!recoverHeld(error) || !recoverJournal(inProgress, error))
+    if (!recoverScratch(error))
         return false;
     if (m_resumed)
         qCInfo(lcArchive).noquote() << "resuming" << settings.directory << "at segment" << m_nextSequence;
@@ -571,9 +727,16 @@ bool ArchiveWriter::ensureChunk(qint64 startMs, QString *error)
         *error = QStringLiteral("creating %1: permission denied or not a folder").arg(folder);
         return false;
     }
-    if (!m_index.openForAppend(folder + QLatin1Char('/') + QLatin1String(ArchiveIndex::kFileName), error))
+    if (!m_index.openForAppend(folder + QLatin1Char('/') + QLatin1String(ArchiveIndex::kFileName), error, 0, m_settings.epoch)) {
+        if (m_index.fencedBy() > 0) {
+            m_fencedBy = qMax(m_fencedBy, m_index.fencedBy());
+            qCWarning(lcArchive).noquote() << *error;
+        }
         return false;
+    }
     m_chunk = name;
+    if (m_settings.epoch > 0)
+        followIndex(m_index.contents());
     return true;
 }
 
@@ -632,13 +795,17 @@ bool ArchiveWriter::writeSegment(const QList<QByteArray> &rest, bool journaled, 
     error->what = QStringLiteral("writing segment %1 of %2").arg(m_nextSequence).arg(m_settings.directory);
     const qint64 bytes = (journaled ? m_journalBytes + sizeOf(m_journalHeld) : 0) + sizeOf(rest);
     QString why;
+    if (!checkFence(error)) {
+        discardJournal();
+        return false;
+    }
     if (!ensureSpace(bytes, error)) {
         m_gapPending = true;
         discardJournal();
         return false;
     }
     if (!ensureChunk(startMs, &why)) {
-        *error = {StorageError::WriteFailed, error->what, m_settings.directory, why};
+        *error = {fenced() ? StorageError::Fenced : StorageError::WriteFailed, error->what, m_settings.directory, why};
         m_gapPending = true;
         discardJournal();
         return false;
@@ -648,8 +815,11 @@ bool ArchiveWriter::writeSegment(const QList<QByteArray> &rest, bool journaled, 
     s.startMs = startMs;
     s.durationMs = durationMs;
     s.bytes = bytes;
-    s.file = QStringLiteral("seg-%1.ts").arg(s.sequence);
+    // A name of this epoch's own: a stalled writer of another never writes over it.
+    s.file = m_settings.epoch > 0 ? QStringLiteral("seg-%1-e%2.ts").arg(s.sequence).arg(m_settings.epoch)
+                                  : QStringLiteral("seg-%1.ts").arg(s.sequence);
     s.gap = gap || m_gapPending;
+    s.epoch = m_settings.epoch;
     const QString path = QDir(m_settings.directory).filePath(m_chunk + QLatin1Char('/') + s.file);
     bool written = false;
     if (journaled && m_journalData >= 0) {
@@ -663,6 +833,14 @@ bool ArchiveWriter::writeSegment(const QList<QByteArray> &rest, bool journaled, 
                                       !journaled ? rest : m_journalBytes < bytes ? m_journalHeld + rest : QList<QByteArray>(), &why)) {
         *error = {errno == ENOSPC || errno == EDQUOT ? StorageError::DiskFull : StorageError::WriteFailed, error->what, path, why};
         m_gapPending = true;
+        discardJournal();
+        return false;
+    }
+    // Read again just before the line: a writer stalled in the segment's write finds the folder
+    // taken over here (its line would not be read anyway: archiveindex.h).
+    if (!checkFence(error)) {
+        error->what = QStringLiteral("writing segment %1 of %2").arg(s.sequence).arg(m_settings.directory);
+        QFile::remove(path); // this epoch's name: nobody else's file
         discardJournal();
         return false;
     }
@@ -686,6 +864,10 @@ bool ArchiveWriter::finish(qint64 atMs, QString *error)
     closeJournal();
     QFile::remove(journalPath(kJournalData));
     QFile::remove(journalPath(kJournalLog));
+    if (StorageError fence; !checkFence(&fence)) {
+        *error = QStringLiteral("ending %1: %2").arg(m_settings.directory, fence.why);
+        return false;
+    }
     if (!m_index.isOpen() && !ensureChunk(m_lastEndMs > 0 ? m_lastEndMs : atMs, error))
         return false;
     const bool ok = m_index.appendEnd(atMs, error);

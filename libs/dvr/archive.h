@@ -13,6 +13,23 @@
 //
 // A chunk is named by the UTC time it starts at, 20261206T070000Z. Sequence numbers grow across
 // chunks, and across restarts: a writer opened on an existing archive continues it.
+//
+// Fencing (ArchiveWriterSettings::epoch, the recorder node's lease epoch: lease.h). Nodes hand a
+// folder over by their leases, and a writer stalled inside a write (SIGSTOP, a frozen VM, a hung
+// NFS write) may wake after another node took the folder over. So a writer with an epoch:
+//   <archive>/.epoch-<E>                  made (O_EXCL, synced) before it writes anything; the
+//                                          folder's epoch is the highest such name (none: 0);
+//                                          lower ones are removed
+//   <chunk>/index.tsv                      gets `epoch E` before its lines, which name E
+//                                          (archiveindex.h: readers skip a lower epoch's lines
+//                                          written after it)
+//   <chunk>/seg-<sequence>-e<E>.ts         its segments: never the name of another epoch's file
+//   <archive>/.journal-e<E>.ts, … .log,    its journals; open() lists those of lower epochs
+//   .held-e<E>-<slot>.ts, .held-e<E>.log   (the last holder's segment in progress) and removes them
+// It opens only a folder whose epoch is not above its own, and reads the folder's epoch again
+// before each segment file and each index line (and the end line): once a higher one is there it
+// writes nothing more (StorageError::Fenced) and stays so. A writer without an epoch (0) writes
+// and reads as before epochs: old folders and indexes are of epoch 0.
 
 #include "archiveindex.h"
 
@@ -28,7 +45,8 @@ namespace iptv::dvr {
 /// A failed write, in words an operator can act on.
 struct StorageError
 {
-    enum Kind { None, DiskFull, WriteFailed };
+    /// Fenced: another writer of a higher epoch took the folder over; this one writes nothing more.
+    enum Kind { None, DiskFull, WriteFailed, Fenced };
     Kind kind = None;
     QString what;   ///< "writing segment 812 of /srv/dvr/ch1"
     QString where;  ///< the path
@@ -42,6 +60,7 @@ struct ArchiveWriterSettings
     QString directory;
     qint64 chunkMs = 0;      ///< a new chunk every chunkMs of wall clock (aligned); 0 = one chunk (a recording)
     qint64 minFreeBytes = 0; ///< keep at least this much free on the file system (after the segment)
+    qint64 epoch = 0;        ///< the writer's fencing epoch (see the top of this file); 0: none
 };
 
 class ArchiveWriter
@@ -118,8 +137,22 @@ public:
     /// The start (UTC ms) a chunk's name says; nullopt when it is not a chunk's name. Read as UTC
     /// throughout: read as local time, a name in the hour a spring DST change skips is no time.
     static std::optional<qint64> chunkStartMs(const QString &name);
+    /// The folder's epoch: the highest `.epoch-<E>` in it (0: none, or no such folder).
+    static qint64 folderEpoch(const QString &directory);
+    /// A higher epoch took the folder over: nothing more is written (fencedBy() is that epoch).
+    bool fenced() const { return m_fencedBy > 0; }
+    qint64 fencedBy() const { return m_fencedBy; }
 
 private:
+    /// With an epoch: true while the folder's is not above it; else fenced, with *error.
+    bool checkFence(StorageError *error);
+    /// Makes `.epoch-<E>` (the folder is this writer's from now on) and removes the lower ones.
+    bool claimFolder(QString *error);
+    /// Lists what the journals of this epoch and the lower ones hold (a crash, or the last holder's
+    /// segment in progress), lowest epoch first, and removes them.
+    bool recoverScratch(QString *error);
+    /// Takes what the index read as it opened (its epoch line appended) for where to go on.
+    void followIndex(const ArchiveIndexContents &contents);
     bool ensureChunk(qint64 startMs, QString *error);
     bool ensureSpace(qint64 bytes, StorageError *error);
     bool recoverJournal(qint64 sequence, QString *error);
@@ -148,6 +181,8 @@ private:
     QList<QByteArray> m_journalHeld;    ///< what follows: pieces the file could not take (normally none)
     bool m_journalBegun = false;        ///< journal() began a segment not yet written or discarded
     ArchiveSegment m_lastWritten;
+    QString m_scratch;        ///< the journals' names' epoch part: "" (none) or "-e<E>"
+    qint64 m_fencedBy = 0;    ///< the higher epoch that took the folder over (0: none)
     SpaceRecovery m_recovery;
     FreeSpace m_freeSpace;
 };

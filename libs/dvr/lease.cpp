@@ -8,6 +8,7 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QSqlRecord>
 #include <QSet>
 #include <QVariant>
 
@@ -93,6 +94,16 @@ bool LeaseStore::open(const QString &location, QString *error)
                                                "node TEXT, lease_until BIGINT NOT NULL DEFAULT 0, takeovers INTEGER NOT NULL DEFAULT 0)"),
                                 QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_leases_state ON dvr_leases (state, lease_until)")},
                                error);
+    // The fencing epoch (see lease.h), added to a table made before there was one.
+    if (ok && !QSqlDatabase::database(m_connection, false).record(QStringLiteral("dvr_leases")).contains(QStringLiteral("epoch"))
+        && !execSchema(m_connection,
+                       {m_postgres ? QStringLiteral("ALTER TABLE dvr_leases ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0")
+                                   : QStringLiteral("ALTER TABLE dvr_leases ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0")},
+                       error)) {
+        *error = QStringLiteral("adding the column epoch to dvr_leases: %1").arg(*error);
+        close();
+        return false;
+    }
     if (!ok)
         close();
     return ok;
@@ -265,7 +276,7 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
             + scopeCondition();
         const QVariantList condition = (own ? QVariantList{node} : QVariantList{nowMs} + goneValues) + scopeValues();
         QSqlQuery select(db);
-        select.prepare(QStringLiteral("SELECT id, spec, node, takeovers, lease_until FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?")
+        select.prepare(QStringLiteral("SELECT id, spec, node, takeovers, lease_until, epoch FROM dvr_leases WHERE %1 ORDER BY id LIMIT ?")
                            .arg(claimable)
                        + (m_postgres ? QStringLiteral(" FOR UPDATE SKIP LOCKED") : QString()));
         for (const QVariant &v : condition)
@@ -283,17 +294,23 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
             c.job.state = QStringLiteral("pending");
             c.job.node = node;
             c.job.leaseUntilMs = nowMs + leaseMs;
+            c.job.epoch = select.value(5).toLongLong() + 1; // every claim, a takeback too, is a new writer
             claims.append(c);
         }
         QSqlQuery update(db);
-        update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ? WHERE id = ? AND %1")
+        // The epoch as read, repeated: the row is the one selected (FOR UPDATE on PostgreSQL, the
+        // write lock on SQLite hold it anyway).
+        update.prepare(QStringLiteral("UPDATE dvr_leases SET node = ?, lease_until = ?, takeovers = ?, epoch = ? WHERE id = ? "
+                                      "AND epoch = ? AND %1")
                            .arg(claimable));
         QList<LeaseClaim> won;
         for (const LeaseClaim &c : claims) {
             update.addBindValue(node);
             update.addBindValue(c.job.leaseUntilMs);
             update.addBindValue(c.job.takeovers);
+            update.addBindValue(c.job.epoch);
             update.addBindValue(c.job.id);
+            update.addBindValue(c.job.epoch - 1);
             for (const QVariant &v : condition)
                 update.addBindValue(v);
             if (!update.exec())
@@ -487,15 +504,37 @@ std::optional<QList<LeaseJob>> LeaseStore::jobs(QString *error)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<QList<LeaseJob>> {
         QSqlQuery q(QSqlDatabase::database(m_connection));
-        if (!q.exec(QStringLiteral("SELECT id, spec, state, node, lease_until, takeovers FROM dvr_leases ORDER BY id"))) {
+        if (!q.exec(QStringLiteral("SELECT id, spec, state, node, lease_until, takeovers, epoch FROM dvr_leases ORDER BY id"))) {
             *error = QStringLiteral("listing the lease table: %1").arg(sqlErrorText(q.lastError()));
             return std::nullopt;
         }
         QList<LeaseJob> out;
-        while (q.next())
+        while (q.next()) {
             out.append({q.value(0).toString(), q.value(1).toString().toUtf8(), q.value(2).toString(), q.value(3).toString(),
                         q.value(4).toLongLong(), q.value(5).toInt()});
+            out.last().epoch = q.value(6).toLongLong();
+        }
         return out;
+    });
+}
+
+std::optional<qint64> LeaseStore::raiseEpoch(const QString &id, const QString &node, qint64 from, qint64 to, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<qint64> {
+        // Conditional on the holder and the epoch it was given: a node that lost the lease meanwhile
+        // (another claimed it, with a new epoch) raises nothing.
+        QSqlQuery q(QSqlDatabase::database(m_connection));
+        q.prepare(QStringLiteral("UPDATE dvr_leases SET epoch = ? WHERE id = ? AND node = ? AND epoch = ? AND state = 'pending'"));
+        q.addBindValue(qMax(to, from + 1));
+        q.addBindValue(id);
+        q.addBindValue(node);
+        q.addBindValue(from);
+        if (!q.exec()) {
+            *error = QStringLiteral("raising the epoch of %1 on node %2: %3").arg(id, node, sqlErrorText(q.lastError()));
+            return std::nullopt;
+        }
+        error->clear();
+        return q.numRowsAffected() == 1 ? qMax(to, from + 1) : 0;
     });
 }
 
@@ -859,11 +898,24 @@ void LeaseKeeper::takeBack(const QStringList &ids)
         Q_EMIT failed(error);
         return;
     }
-    for (const LeaseJob &job : *jobs) {
-        if (ids.contains(job.id)) {
-            qCInfo(lcLease).noquote() << m_settings.node << "took back" << job.id << "(it had given it up; nobody took it since)";
-            Q_EMIT claimed(job, m_settings.node);
+    for (LeaseJob job : *jobs) {
+        if (!ids.contains(job.id))
+            continue;
+        // A new epoch, as any claim's: the writer that stopped (it may still have a write in
+        // flight) is fenced off from the one that starts now.
+        const std::optional<qint64> epoch = m_store.raiseEpoch(job.id, m_settings.node, job.epoch, job.epoch + 1, &error);
+        if (!epoch || *epoch == 0) {
+            m_held.removeAll(job.id);
+            if (!epoch)
+                Q_EMIT failed(error);
+            else
+                qCWarning(lcLease).noquote() << m_settings.node << "does not take back" << job.id << "(another node claimed it meanwhile)";
+            continue;
         }
+        job.epoch = *epoch;
+        qCInfo(lcLease).noquote() << m_settings.node << "took back" << job.id << "(it had given it up; nobody took it since), epoch"
+                                  << job.epoch;
+        Q_EMIT claimed(job, m_settings.node);
     }
 }
 

@@ -42,6 +42,12 @@
 // two nodes never work on one item whatever this thread does. When the thread runs again, it
 // gives everything up (lost) and takes back what nobody took meanwhile, as after a lost lock.
 // SQLite (one node) has no deadline: a blocked event loop costs its recordings nothing.
+//
+// Fencing: the watchdog stops a writer that knows it may be late, not one stalled inside a write
+// (a SIGSTOP, a VM frozen, an NFS write hanging) that goes on afterwards. So every claim (a
+// takeover, a restart's reclaim, a takeback after a stall) raises the row's epoch (a fencing
+// token, as Kleppmann's "How to do distributed locking" describes), and the recorder writes it
+// into the folder: the folder refuses a writer of a lower epoch (archive.h, "Fencing").
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -71,6 +77,9 @@ struct LeaseJob
     int takeovers = 0;        ///< how often a node took it from another whose lease expired (or who was gone)
     /// Claimed from a holder whose lease had not expired: its liveness lock was free (it is gone).
     bool holderGone = false;
+    /// The fencing token: raised by every claim (a takeover, a takeback, a restart's reclaim), so
+    /// the holder's writer names a higher epoch than any earlier holder's (ArchiveWriterSettings::epoch).
+    qint64 epoch = 0;
 };
 
 /// A claimed recording: its job, and the node it was taken from (empty when it was free).
@@ -143,6 +152,11 @@ public:
     /// A finished job to be done again (a recording reopened): pending and free, whatever node
     /// finished it. Nothing changes while it is pending.
     bool reopen(const QString &id, QString *error);
+    /// Raises the epoch of `id` from `from` (the one `node` was given) to `to` (at least from + 1),
+    /// only while `node` holds it with that epoch: the new epoch, 0 when the row moved on (another
+    /// node claimed it), nullopt with *error when the database fails. A holder whose folder names a
+    /// higher epoch than the table (the table was made again) raises its own past it.
+    std::optional<qint64> raiseEpoch(const QString &id, const QString &node, qint64 from, qint64 to, QString *error);
     /// Frees every recording `node` holds, still pending (a clean stop: another node, or this one
     /// started again, claims them at once instead of after their leases expired).
     bool release(const QString &node, QString *error);

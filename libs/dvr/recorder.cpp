@@ -213,21 +213,25 @@ struct Recorder::Worker
             return false;
         if (!cfg.writeFence || cfg.writeFence())
             return true;
-        if (!fenced.exchange(true)) {
-            qCWarning(lcRecorder).noquote() << cfg.directory
-                                            << ": this process may no longer write it (its owner's thread has not confirmed that it "
-                                               "still holds it): the recorder stops, nothing more is written";
-            finishOnStop = false;
-            stopping = true;
-            {
-                std::lock_guard lock(inputMutex);
-                if (input)
-                    input->interrupt();
-            }
-            wake.notify_all();
-            queueCv.notify_all();
-        }
+        stopFenced(QStringLiteral("this process may no longer write it (its owner's thread has not confirmed that it still holds it)"));
         return false;
+    }
+
+    /// Stops as a crash would, from this thread, once: nothing more is written (fenced()).
+    void stopFenced(const QString &why)
+    {
+        if (fenced.exchange(true))
+            return;
+        qCWarning(lcRecorder).noquote() << cfg.directory << ":" << why << ": the recorder stops, nothing more is written";
+        finishOnStop = false;
+        stopping = true;
+        {
+            std::lock_guard lock(inputMutex);
+            if (input)
+                input->interrupt();
+        }
+        wake.notify_all();
+        queueCv.notify_all();
     }
 
     /// The end came (and, with cfg.confirmEnd, the owner confirmed it: until then it is asked,
@@ -353,7 +357,10 @@ struct Recorder::Worker
         if (!stopping || finishOnStop) {
             QString error;
             if (!writer.finish(nowMs(), &error)) {
-                setState(State::Error, QStringLiteral("completing the recording: ") + error);
+                if (writer.fenced())
+                    stopFenced(QStringLiteral("its end line is refused: ") + error);
+                else
+                    setState(State::Error, QStringLiteral("completing the recording: ") + error);
             } else {
                 setState(State::Finished, {});
                 QMetaObject::invokeMethod(owner, [o = owner] { Q_EMIT o->finished(); }, Qt::QueuedConnection);
@@ -979,6 +986,12 @@ struct Recorder::Worker
             QMutexLocker lock(&statusMutex);
             ++stats.segmentsLost;
         }
+        if (error.kind == StorageError::Fenced) {
+            // A writer of a higher epoch took the folder over (this one was stalled past its
+            // lease): as a lost lease, it stops; nothing of its own is listed any more.
+            stopFenced(error.toString());
+            return;
+        }
         if (!writerGapPending) {
             writerGapPending = true; // the writer marks the next segment it writes
             noteGap(error.toString());
@@ -1041,6 +1054,7 @@ bool Recorder::start(const RecorderSettings &settings, QString *error)
     ws.directory = settings.directory;
     ws.chunkMs = settings.chunkMs;
     ws.minFreeBytes = settings.minFreeBytes;
+    ws.epoch = settings.epoch;
     if (!worker->writer.open(ws, error))
         return false;
     if (m_recovery)

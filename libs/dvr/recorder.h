@@ -82,6 +82,11 @@ struct RecorderSettings
     /// from its own threads as stop(false) does (nothing more is written, the segment in
     /// progress is dropped), says stopped(), and fenced() is true. Unset: never.
     std::function<bool()> writeFence;
+    /// The lease's fencing epoch (LeaseJob::epoch; 0: none): the folder is written as this epoch's,
+    /// and a higher epoch in it (another node took the recording over while this one was stalled)
+    /// stops the recorder as the write fence does: the write is refused, fenced() is true (see
+    /// ArchiveWriterSettings::epoch). start() refuses a folder whose epoch is higher already.
+    qint64 epoch = 0;
 };
 
 class Recorder : public QObject
@@ -139,7 +144,8 @@ public:
 
     /// The threads have ended and stopped() was emitted (on the owner's thread).
     bool isStopped() const { return m_stopReported; }
-    /// The recorder stopped itself because its write fence (RecorderSettings::writeFence) closed.
+    /// The recorder stopped itself because its write fence (RecorderSettings::writeFence) closed,
+    /// or the folder names a higher epoch than RecorderSettings::epoch.
     bool fenced() const;
 
     State state() const;

@@ -275,12 +275,12 @@ Reply fileReply(const QString &path, const QByteArray &mime, const QByteArray &r
     return r;
 }
 
-/// "20261206T070000Z" and "seg-12.ts" or "thumb-12.jpg": what an archive holds, nothing that
-/// climbs out of it.
+/// "20261206T070000Z" and "seg-12.ts" (of a writer with an epoch: "seg-12-e3.ts") or "thumb-12.jpg":
+/// what an archive holds, nothing that climbs out of it.
 bool safeSegmentPath(const QString &chunk, const QString &file)
 {
     static const QRegularExpression chunkRe(QStringLiteral("^[0-9]{8}T[0-9]{6}Z$|^[A-Za-z0-9_-]{1,64}$"));
-    static const QRegularExpression fileRe(QStringLiteral("^seg-[0-9]{1,18}\\.ts$|^thumb-[0-9]{1,18}\\.jpg$"));
+    static const QRegularExpression fileRe(QStringLiteral("^seg-[0-9]{1,18}(-e[0-9]{1,18})?\\.ts$|^thumb-[0-9]{1,18}\\.jpg$"));
     return chunkRe.match(chunk).hasMatch() && fileRe.match(file).hasMatch();
 }
 

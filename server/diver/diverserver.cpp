@@ -491,6 +491,8 @@ void DiverServer::offerCopy(const CopyRow &copy)
 
 void DiverServer::onLeaseClaimed(const dvr::LeaseJob &job, const QString &previousNode)
 {
+    if (job.epoch > m_leaseEpochs.value(job.id))
+        m_leaseEpochs.insert(job.id, job.epoch);
     const qint64 copyId = QJsonDocument::fromJson(job.spec).object().value(u"copy"_qs).toInteger();
     QString error;
     auto release = [&](const QString &state, const QString &why) {
@@ -610,7 +612,9 @@ void DiverServer::onLeaseLost(const QString &leaseId)
 {
     // Another node holds it now (this node did not renew in time): stop writing, finish nothing.
     const qint64 copyId = leaseId.startsWith(u"copy:") ? leaseId.mid(5).toLongLong() : 0;
-    // What this node could not write of it yet is the new holder's business now.
+    // What this node could not write of it yet is the new holder's business now; a claim again
+    // comes with a new epoch.
+    m_leaseEpochs.remove(leaseId);
     m_unsavedCopies.remove(copyId);
     m_unsavedClaims.remove(copyId);
     ActiveCopy *c = m_copies.take(copyId);
@@ -1180,8 +1184,12 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
                      .arg(copy->channelId);
         return false;
     }
+    const qint64 epoch = writerEpoch(m_leases, leaseIdOf(copy->id), copy->directory, error);
+    if (epoch == 0)
+        return false;
     auto *active = new ActiveCopy{*copy, new dvr::Recorder};
     dvr::RecorderSettings s;
+    s.epoch = epoch;
     s.source = source;
     s.directory = copy->directory;
     s.segmentSeconds = m_config.segmentSeconds;
@@ -1337,12 +1345,13 @@ void DiverServer::onCopyStopped(qint64 copyId)
     if (!c)
         return;
     if (c->recorder->fenced()) {
-        // Stopped by itself at its watchdog deadline: this thread did not run for too long, and
-        // another node may have taken the copy over. Nothing is written to its row; its lease
-        // is given back, and taken back (recorded on after a gap) when nobody took it.
+        // Stopped by itself at its watchdog deadline (this thread did not run for too long, and
+        // another node may have taken the copy over), or its folder names a higher epoch (another
+        // node did). Nothing is written to its row; its lease is given back, and taken back
+        // (recorded on after a gap) when nobody took it.
         qCWarning(lcDiver).noquote() << "copy" << copyId << "of" << c->row.channelId
-                                     << "stopped at its watchdog deadline (this node's event loop did not run): another node may "
-                                        "record it now";
+                                     << "stopped by its write fence (its watchdog deadline passed, or another node's epoch is in "
+                                        "its folder): another node may record it now";
         stopRecorder(c->recorder, false);
         m_leases.giveBack(leaseIdOf(copyId));
         delete c;
@@ -1447,6 +1456,7 @@ int DiverServer::leasesHeld() const
 void DiverServer::finishLease(const QString &leaseId, const QString &state)
 {
     QString error;
+    m_leaseEpochs.remove(leaseId);
     if (m_leases.finish(leaseId, state, &error)) {
         m_unfinishedLeases.remove(leaseId);
         return;
@@ -1772,6 +1782,8 @@ void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &prev
         return;
     }
     a->held = true;
+    if (job.epoch > m_leaseEpochs.value(job.id))
+        m_leaseEpochs.insert(job.id, job.epoch);
     if (startArchiveRecorder(a) && !previousNode.isEmpty() && previousNode != m_config.nodeId)
         qCWarning(lcDiver).noquote() << "the archive of" << channelId << "taken over from node" << previousNode
                                      << "(its lease expired); writing on in" << a->directory;
@@ -1779,6 +1791,7 @@ void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &prev
 
 void DiverServer::onArchiveLost(const QString &leaseId, bool handedOver)
 {
+    m_leaseEpochs.remove(leaseId); // claimed again, it comes with a new epoch
     ActiveArchive *a = m_archives.value(leaseId.mid(int(archiveLeaseIdOf({}).size())));
     if (!a)
         return;
@@ -1820,8 +1833,17 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
         }
         return false;
     }
+    QString error;
+    const qint64 epoch = writerEpoch(m_archiveLeases, archiveLeaseIdOf(a->channelId), a->directory, &error);
+    if (epoch == 0) {
+        a->retryAt = now() + kRetrySeconds;
+        qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "does not start:" << error
+                                     << QStringLiteral("(again in %1 s)").arg(kRetrySeconds);
+        return false;
+    }
     auto *recorder = new dvr::Recorder;
     dvr::RecorderSettings s;
+    s.epoch = epoch;
     s.source = sourceFor(a->channelId);
     s.directory = a->directory;
     s.chunkMs = 3600 * 1000;
@@ -1836,15 +1858,15 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
         ActiveArchive *archive = m_archives.value(channelId);
         if (!archive || archive->recorder != recorder || !recorder->fenced())
             return;
-        qCWarning(lcDiver).noquote() << "the archive of" << channelId << "stopped at its watchdog deadline (this node's event loop "
-                                                                       "did not run): another node may write it now";
+        qCWarning(lcDiver).noquote() << "the archive of" << channelId
+                                     << "stopped by its write fence (its watchdog deadline passed, or another node's epoch is in "
+                                        "its folder): another node may write it now";
         archive->recorder = nullptr;
         stopRecorder(recorder, false);
         m_archiveLeases.giveBack(archiveLeaseIdOf(channelId));
     });
     if (m_recorderHook)
         m_recorderHook(*recorder);
-    QString error;
     if (s.source.isEmpty() || !recorder->start(s, &error)) {
         a->retryAt = now() + kRetrySeconds;
         qCWarning(lcDiver).noquote() << "the archive of" << a->channelId << "does not start:"
@@ -1856,6 +1878,36 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
     a->recorder = recorder;
     qCInfo(lcDiver).noquote() << "archiving" << a->channelId << "into" << a->directory << "for" << m_config.archiveHours << "h";
     return true;
+}
+
+qint64 DiverServer::writerEpoch(dvr::LeaseKeeper &keeper, const QString &leaseId, const QString &directory, QString *error)
+{
+    const qint64 epoch = m_leaseEpochs.value(leaseId);
+    const qint64 folder = dvr::ArchiveWriter::folderEpoch(directory);
+    if (epoch > 0 && folder <= epoch)
+        return epoch;
+    if (epoch == 0) {
+        *error = QStringLiteral("lease %1 was claimed without an epoch").arg(leaseId);
+        return 0;
+    }
+    // Only the table's holder with the epoch it was given raises it: a node that lost the lease
+    // meanwhile (another claimed it, with the epoch after) raises nothing and writes nothing.
+    const std::optional<qint64> raised = keeper.store().raiseEpoch(leaseId, m_config.nodeId, epoch, folder + 1, error);
+    if (!raised)
+        return 0;
+    if (*raised == 0) {
+        *error = QStringLiteral("%1 names epoch %2, above this node's %3 of lease %4, and the lease is no longer this node's "
+                                "with it (another node claimed it)")
+                     .arg(directory)
+                     .arg(folder)
+                     .arg(epoch)
+                     .arg(leaseId);
+        return 0;
+    }
+    qCWarning(lcDiver).noquote() << directory << "names epoch" << folder << ", above the lease table's" << epoch << "for" << leaseId
+                                 << "(the table was made again while the storage was kept): raised to" << *raised;
+    m_leaseEpochs.insert(leaseId, *raised);
+    return *raised;
 }
 
 void DiverServer::stopRecorder(dvr::Recorder *recorder, bool finish, std::function<void()> then)

@@ -228,6 +228,11 @@ private:
     /// Starts the recorder of an archive this node holds; false (and a retry later) when it cannot,
     /// or when the folder's last recorder is still stopping (it starts once that one has).
     bool startArchiveRecorder(ActiveArchive *archive);
+    /// The fencing epoch a recorder of `leaseId` writes `directory` with (RecorderSettings::epoch):
+    /// the lease's as last claimed, or, when the folder names a higher one (the lease table was made
+    /// again while the storage was kept), the lease's raised past it while this node still holds it
+    /// with its own. 0 with *error when it cannot be (another node claimed it meanwhile).
+    qint64 writerEpoch(dvr::LeaseKeeper &keeper, const QString &leaseId, const QString &directory, QString *error);
     /// Stops a recorder without waiting for it: its threads write what they hold (and complete
     /// the recording when `finish`) on their own; once they have, `then` runs here and the
     /// recorder is deleted. Until then its folder takes no other recorder (whenFolderFree).
@@ -333,6 +338,7 @@ private:
     QHash<qint64, qint64> m_unsavedEnds;          ///< copy id -> later end to write again (extendCopy)
     QHash<QString, QString> m_unfinishedLeases;   ///< lease id -> final state to write again
     QSet<qint64> m_offered;          ///< copies put in the lease table since this start
+    QHash<QString, qint64> m_leaseEpochs; ///< lease id -> its epoch as this node last claimed (or raised) it
     QString m_leaseError;            ///< why the lease keeper did not start
     std::unique_ptr<ClusterLink> m_cluster; ///< PostgreSQL only
     QList<ClusterNode> m_liveNodes;

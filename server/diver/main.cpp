@@ -12,6 +12,7 @@
 #include <QCoreApplication>
 #include <QFile>
 #include <QLoggingCategory>
+#include <QStorageInfo>
 #include <QThread>
 #include <QTimer>
 
@@ -41,6 +42,25 @@ int main(int argc, char *argv[])
         return 2;
     }
     iptv::diver::DiverServer server(config);
+    // A test hook (tst_divernodes): with DIVER_TEST_STALL_FILE set, a recorder's writer thread
+    // stalls inside a segment's write (its free-space probe, with [storage] min_free_mb above 0)
+    // for the milliseconds written to that file once it appears (it is removed first): a writer
+    // stalled in a write (a hung NFS write) while another node takes its copy over.
+    if (const QString stallFile = qEnvironmentVariable("DIVER_TEST_STALL_FILE"); !stallFile.isEmpty()) {
+        server.setRecorderHook([stallFile](iptv::dvr::Recorder &recorder) {
+            recorder.setFreeSpace([stallFile](const QString &path) {
+                QFile f(stallFile);
+                if (f.open(QIODevice::ReadOnly)) {
+                    const int ms = f.readAll().trimmed().toInt();
+                    f.remove();
+                    qWarning("diver: test hook: a segment's write stalls for %d ms", ms);
+                    QThread::msleep(ulong(qMax(0, ms)));
+                    qWarning("diver: test hook: the segment's write goes on");
+                }
+                return QStorageInfo(path).bytesAvailable();
+            });
+        });
+    }
     // SIGTERM/SIGINT: every recorder writes its segment in progress; recordings still due resume
     // on the next start.
     iptv::quitOnTermination([&server] { server.stop(); });

@@ -1,6 +1,7 @@
 // The archive's bookkeeping without media: the index file (torn last lines after a crash), the
-// writer (resume after a restart, hourly chunks, a full disk), reading time ranges, and the
-// playout playlists built from it, checked with the RFC 8216 checker.
+// writer (resume after a restart, hourly chunks, a full disk), fencing (a writer of a lower
+// epoch after a takeover), reading time ranges, and the playout playlists built from it, checked
+// with the RFC 8216 checker.
 
 #include <dvr/archive.h>
 #include <dvr/playout.h>
@@ -9,6 +10,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -57,6 +59,21 @@ ArchiveSegment segment(qint64 sequence, qint64 startMs, qint64 durationMs = 2000
     return {sequence, startMs, durationMs, 1000 + sequence, QStringLiteral("seg-%1.ts").arg(sequence), gap};
 }
 
+/// The same, written by a writer of `epoch`.
+ArchiveSegment segmentOf(qint64 epoch, qint64 sequence, qint64 startMs, qint64 durationMs = 2000, bool gap = false)
+{
+    ArchiveSegment s = segment(sequence, startMs, durationMs, gap);
+    s.epoch = epoch;
+    s.file = QStringLiteral("seg-%1-e%2.ts").arg(sequence).arg(epoch);
+    return s;
+}
+
+/// The hidden and plain files of a folder, sorted.
+QStringList filesIn(const QString &dir)
+{
+    return QDir(dir).entryList(QDir::Files | QDir::Hidden, QDir::Name);
+}
+
 } // namespace
 
 class TestArchiveIndex : public QObject
@@ -75,6 +92,10 @@ private Q_SLOTS:
     void journalThatCannotBeLinkedIsCopied();
     void journalThatFailedCatchesUp();
     void crashAfterTheJournalWasLinked();
+    void staleEpochLinesAreNotRead();
+    void writerOfALowerEpochIsFenced();
+    void takeoverListsTheLastHoldersJournal();
+    void folderWithoutEpochIsEpochZero();
     void readerLoadsOnlyWhatARangeNeeds();
     void diskFullTriesRetentionThenFails();
     void playlist_data();
@@ -816,6 +837,186 @@ void TestArchiveIndex::journalThatFailedCatchesUp()
     QCOMPARE(fileBytes(QDir(settings.directory).filePath(reader.segments().first().file)),
              tsBytes(2, 'a') + tsBytes(4, 'b') + tsBytes(1, 'c') + tsBytes(1, 'd'));
     QVERIFY(!QFile::exists(journal));
+}
+
+void TestArchiveIndex::staleEpochLinesAreNotRead()
+{
+    // Node A (epoch 1) was stalled past its lease; node B took over (epoch 2) and began its epoch
+    // in the index. A's lines written after that (it woke up in the middle of a write) are not
+    // read: playback never shows both writers. Lines without an epoch are of epoch 0.
+    const QByteArray head = "#iptv-dvr-index 1\n";
+    const ArchiveSegment old = segment(0, kT0);
+    const ArchiveSegment a = segmentOf(1, 1, kT0 + 2000);
+    const ArchiveSegment aLate = segmentOf(1, 2, kT0 + 4000);
+    const ArchiveSegment b = segmentOf(2, 2, kT0 + 5000, 2000, true);
+    const QByteArray text = head + ArchiveIndex::line(old) + "epoch\t1\t1765004401000\n" + ArchiveIndex::line(a)
+        + "epoch\t2\t1765004404500\n" + ArchiveIndex::line(aLate) + "end\t1765004406000\t1\n" + ArchiveIndex::line(b);
+    ArchiveIndexContents c = ArchiveIndex::parse(text);
+    QCOMPARE(c.segments, (QList<ArchiveSegment>{old, a, b}));
+    QCOMPARE(c.staleLines, 2); // A's late segment and its end line
+    QCOMPARE(c.badLines, 0);
+    QCOMPARE(c.epoch, 2);
+    QCOMPARE(c.finishedAtMs, 0);
+    // B's own end counts; an epoch column that is no epoch is an unreadable line.
+    c = ArchiveIndex::parse(text + "end\t1765004408000\t2\n" + "seg\t3\t1\t1\t1\tseg-3.ts\t-\tx\n");
+    QCOMPARE(c.finishedAtMs, kT0 + 8000);
+    QCOMPARE(c.badLines, 1);
+    QCOMPARE(c.segments.size(), 3);
+}
+
+void TestArchiveIndex::writerOfALowerEpochIsFenced()
+{
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings first;
+    first.directory = dir.filePath(QStringLiteral("rec"));
+    first.epoch = 1;
+    first.minFreeBytes = 1; // the free-space probe runs in the middle of a write: the takeover happens there
+    ArchiveWriterSettings second = first;
+    second.epoch = 2;
+    ArchiveWriter a;
+    QVERIFY2(a.open(first, &error), qPrintable(error));
+    QCOMPARE(ArchiveWriter::folderEpoch(first.directory), 1);
+    StorageError e;
+    QVERIFY2(a.writeSegment("aaaa", kT0, 2000, false, &e), qPrintable(e.toString()));
+    QCOMPARE(a.lastWritten().file, u"seg-0-e1.ts"_qs);
+
+    // A is stalled inside its next write, after it looked at the folder's epoch; B takes over.
+    ArchiveWriter b;
+    bool opened = false;
+    a.setFreeSpace([&](const QString &) {
+        if (!opened)
+            opened = b.open(second, &error);
+        return qint64(1) << 40;
+    });
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u".*the folder's epoch is now 2, this writer's 1:.*"_qs));
+    QVERIFY(!a.writeSegment("bbbb", kT0 + 2000, 2000, false, &e));
+    QVERIFY2(opened, qPrintable(error));
+    QCOMPARE(e.kind, StorageError::Fenced);
+    QVERIFY2(e.toString().contains(u"segment 1") && e.why.contains(u"epoch is 2, this writer's 1"), qPrintable(e.toString()));
+    QVERIFY(a.fenced());
+    QCOMPARE(a.fencedBy(), 2);
+    // It stays refused, its end line too.
+    QVERIFY(!a.writeSegment("cccc", kT0 + 4000, 2000, false, &e));
+    QCOMPARE(e.kind, StorageError::Fenced);
+    QVERIFY(!a.finish(kT0 + 6000, &error));
+    QVERIFY2(error.contains(u"epoch is 2"), qPrintable(error));
+
+    // A line a stalled writer appends after B's epoch began (it passed both looks before B came)
+    // is not read.
+    ArchiveReader reader;
+    QVERIFY2(reader.load(first.directory, &error), qPrintable(error));
+    const QString chunk = reader.chunks().first().name;
+    const QString index = QDir(first.directory).filePath(chunk + u"/index.tsv"_qs);
+    QVERIFY(appendRaw(index, ArchiveIndex::line(segmentOf(1, 1, kT0 + 2000))));
+
+    // B records on after what A wrote before the takeover.
+    QCOMPARE(b.nextSequence(), 1);
+    QCOMPARE(b.lastEndMs(), kT0 + 2000);
+    QVERIFY2(b.writeSegment("dddd", kT0 + 5000, 2000, false, &e), qPrintable(e.toString()));
+    QVERIFY2(b.finish(kT0 + 7000, &error), qPrintable(error));
+    QVERIFY2(reader.load(first.directory, &error), qPrintable(error));
+    QCOMPARE(reader.chunks().first().index.staleLines, 1);
+    const QList<ArchiveSegment> all = reader.segments();
+    QCOMPARE(all.size(), 2);
+    QCOMPARE(all[0].file, chunk + u"/seg-0-e1.ts"_qs);
+    QCOMPARE(all[1].file, chunk + u"/seg-1-e2.ts"_qs);
+    QVERIFY2(all[1].gap, "the takeover is not marked as a gap");
+    QVERIFY(reader.finished());
+    QCOMPARE(fileBytes(QDir(first.directory).filePath(all[0].file)), QByteArray("aaaa"));
+    QCOMPARE(fileBytes(QDir(first.directory).filePath(all[1].file)), QByteArray("dddd"));
+    // A's refused segments left no file; only B's epoch is named in the folder.
+    QCOMPARE(filesIn(QDir(first.directory).filePath(chunk)), (QStringList{u"index.tsv"_qs, u"seg-0-e1.ts"_qs, u"seg-1-e2.ts"_qs}));
+    QCOMPARE(filesIn(first.directory), QStringList{u".epoch-2"_qs});
+
+    // A writer of a lower epoch does not open the folder at all.
+    ArchiveWriter late;
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u".*the folder's epoch is 2, this writer's 1 .*"_qs));
+    QVERIFY(!late.open(first, &error));
+    QVERIFY2(error.contains(first.directory) && error.contains(u"epoch is 2, this writer's 1"), qPrintable(error));
+    QCOMPARE(late.fencedBy(), 2);
+}
+
+void TestArchiveIndex::takeoverListsTheLastHoldersJournal()
+{
+    // The holder before (epoch 1) died or stalled in the middle of a segment: the next holder
+    // (epoch 2) lists what that segment's journal holds as its own and removes the journal; the
+    // old holder's cut of it is refused.
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings first;
+    first.directory = dir.filePath(QStringLiteral("rec"));
+    first.epoch = 1;
+    ArchiveWriterSettings second = first;
+    second.epoch = 2;
+    ArchiveWriter a;
+    QVERIFY2(a.open(first, &error), qPrintable(error));
+    StorageError e;
+    QVERIFY2(a.writeSegment(tsBytes(2, 'a'), kT0, 2000, false, &e), qPrintable(e.toString()));
+    QVERIFY2(a.journal({tsBytes(3, 'b')}, kT0 + 2000, 1200, false, true, &error), qPrintable(error));
+    QVERIFY2(a.journal({tsBytes(1, 'c')}, kT0 + 2000, 1500, false, false, &error), qPrintable(error));
+    QCOMPARE(filesIn(first.directory), (QStringList{u".epoch-1"_qs, u".journal-e1.log"_qs, u".journal-e1.ts"_qs}));
+
+    ArchiveWriter b;
+    QVERIFY2(b.open(second, &error), qPrintable(error));
+    QVERIFY(b.recoveredJournal());
+    QCOMPARE(b.nextSequence(), 2);
+    QCOMPARE(filesIn(first.directory), QStringList{u".epoch-2"_qs});
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u".*the folder's epoch is now 2, this writer's 1:.*"_qs));
+    QVERIFY(!a.writeJournaledSegment({tsBytes(1, 'd')}, kT0 + 2000, 2000, false, &e));
+    QCOMPARE(e.kind, StorageError::Fenced);
+
+    // B's own journal has names of its epoch.
+    QVERIFY2(b.journal({tsBytes(1, 'e')}, kT0 + 6000, 1000, false, true, &error), qPrintable(error));
+    QVERIFY(QFile::exists(QDir(first.directory).filePath(u".journal-e2.ts"_qs)));
+    QVERIFY2(b.writeJournaledSegment({tsBytes(1, 'f')}, kT0 + 6000, 2000, false, &e), qPrintable(e.toString()));
+
+    ArchiveReader reader;
+    QVERIFY2(reader.load(first.directory, &error), qPrintable(error));
+    const QList<ArchiveSegment> all = reader.segments();
+    QCOMPARE(all.size(), 3);
+    QCOMPARE(all[0].epoch, 1);
+    QCOMPARE(all[1].epoch, 2);
+    QCOMPARE(all[1].startMs, kT0 + 2000);
+    QCOMPARE(all[1].durationMs, 1500);
+    QCOMPARE(fileBytes(QDir(first.directory).filePath(all[1].file)), tsBytes(3, 'b') + tsBytes(1, 'c'));
+    QVERIFY2(all[2].gap, "the takeover is not marked as a gap");
+    QCOMPARE(fileBytes(QDir(first.directory).filePath(all[2].file)), tsBytes(1, 'e') + tsBytes(1, 'f'));
+}
+
+void TestArchiveIndex::folderWithoutEpochIsEpochZero()
+{
+    // A folder written before there were epochs (or by a writer without one): its index lines and
+    // its journal are epoch 0's; the first writer with an epoch reads them and records on.
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    {
+        ArchiveWriter old;
+        QVERIFY2(old.open(settings, &error), qPrintable(error));
+        StorageError e;
+        QVERIFY2(old.writeSegment(tsBytes(2, 'a'), kT0, 2000, false, &e), qPrintable(e.toString()));
+        QCOMPARE(old.lastWritten().file, u"seg-0.ts"_qs);
+        QVERIFY2(old.journal({tsBytes(2, 'b')}, kT0 + 2000, 1000, false, true, &error), qPrintable(error));
+        // destroyed without finish(): a crash
+    }
+    QCOMPARE(ArchiveWriter::folderEpoch(settings.directory), 0);
+    settings.epoch = 1;
+    ArchiveWriter writer;
+    QVERIFY2(writer.open(settings, &error), qPrintable(error));
+    QVERIFY(writer.recoveredJournal());
+    StorageError e;
+    QVERIFY2(writer.writeSegment(tsBytes(1, 'c'), kT0 + 5000, 2000, false, &e), qPrintable(e.toString()));
+    ArchiveReader reader;
+    QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+    const QList<ArchiveSegment> all = reader.segments();
+    QCOMPARE(all.size(), 3);
+    QCOMPARE(all[0].epoch, 0);
+    QCOMPARE(all[1].epoch, 1);
+    QCOMPARE(all[2].epoch, 1);
+    QCOMPARE(reader.chunks().first().index.staleLines, 0);
+    QCOMPARE(filesIn(settings.directory), QStringList{u".epoch-1"_qs});
 }
 
 QTEST_GUILESS_MAIN(TestArchiveIndex)

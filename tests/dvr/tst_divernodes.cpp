@@ -22,7 +22,8 @@
 // in an expired copy; every copy has a folder of its own (deleted and made again at once, the
 // two never share one), older copies keep theirs, and orphan folders go once idle. A node whose
 // event loop is blocked (a test hook) stops recording at its watchdog deadline, before the other
-// node claims its copy at the lease's expiry: never two writers.
+// node claims its copy at the lease's expiry: never two writers. A node stalled inside a write
+// (a test hook) and stopped past its lease is fenced off by the next holder's epoch when it wakes.
 
 #include "../common/diverticket.h"
 #include "../common/postgresserver.h"
@@ -57,6 +58,8 @@
 #include <QScopeGuard>
 #include <QSemaphore>
 #include <QThread>
+
+#include <csignal>
 
 #include <sys/time.h>
 
@@ -197,6 +200,7 @@ private:
         p->setProcessChannelMode(QProcess::MergedChannels);
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(u"DIVER_TEST_BLOCK_FILE"_qs, blockFileOf(test, node)); // blockEventLoop()
+        env.insert(u"DIVER_TEST_STALL_FILE"_qs, m_dir.filePath(test + u'/' + node + u".stall"_qs)); // stallWrite()
         p->setProcessEnvironment(env);
         p->start(kDiverBinary, {u"--config"_qs, path});
         if (!p->waitForStarted(10000))
@@ -232,6 +236,18 @@ private:
         f.close();
         return QFile::rename(path + u".new"_qs, path); // whole, never half written
     }
+    /// Stalls the next segment write of node process `node` of test `test` (inside the write,
+    /// after its write fence let it in) for `ms` (diver's DIVER_TEST_STALL_FILE test hook; the
+    /// node needs [storage] min_free_mb above 0).
+    bool stallWrite(const QString &test, const QString &node, int ms)
+    {
+        const QString path = m_dir.filePath(test + u'/' + node + u".stall"_qs);
+        QFile f(path + u".new"_qs);
+        if (!f.open(QIODevice::WriteOnly) || f.write(QByteArray::number(ms)) <= 0)
+            return false;
+        f.close();
+        return QFile::rename(path + u".new"_qs, path);
+    }
     void killProcesses()
     {
         for (QProcess *p : std::as_const(m_processes)) {
@@ -263,6 +279,7 @@ private Q_SLOTS:
     void copyFoldersAreTheirOwn();
     void shortBlockKeepsRecording();
     void blockedNodeStopsBeforeTakeover();
+    void stalledWriteIsFencedAfterTakeover();
     void stopOnOtherNodeEndsTheCopy();
     void twoNodesNeverRecordTheSameCopy();
     void cleanStopIsClaimedWhenHeard();
@@ -1098,6 +1115,122 @@ void TestDiverNodes::blockedNodeStopsBeforeTakeover()
         QVERIFY2(all.at(i).startMs >= all.at(i - 1).endMs() - 500,
                  qPrintable(QStringLiteral("segment %1 starts at %2, before the one before ends (%3)")
                                 .arg(i).arg(all.at(i).startMs).arg(all.at(i - 1).endMs())));
+}
+
+// Fencing: node-a's recorder is stalled inside a segment's write (a test hook; a hung NFS write),
+// past its write fence, and the whole process is then stopped (SIGSTOP) past its lease: node-b
+// takes the copy over with the next epoch and records on in the same folder. node-a, woken,
+// finishes the write it was in: the folder refuses it (a higher epoch is there), it says so and
+// its recorder stops. Nothing of node-a's is listed after node-b's epoch began, no file of its
+// is left unlisted, and the finished recording plays (ffprobe).
+void TestDiverNodes::stalledWriteIsFencedAfterTakeover()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"stalled"_qs;
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 30, u"Stall"_qs));
+    const int leaseSeconds = 3;
+    const QString extra = u"[storage]\nmin_free_mb=1\n"_qs; // the free-space probe (the hook) runs in every write
+    const quint16 portA = startNodeProcess(test, u"node-a"_qs, db, extra, leaseSeconds);
+    QVERIFY(portA != 0);
+    QProcess *processA = m_processes.value(u"node-a"_qs);
+    auto cleanup = qScopeGuard([processA] { ::kill(pid_t(processA->processId()), SIGCONT); });
+    const QByteArray box = ticket(u"STB-F"_qs);
+    QCOMPARE(call("POST", portA, u"/api/recordings"_qs, box,
+                  {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 10}})
+                 .status,
+             201);
+    iptv::dvr::LeaseStore leases;
+    RecordingStore store;
+    QString error;
+    QVERIFY2(leases.open(db, &error) && store.open(db, &error), qPrintable(error));
+    auto lease = [&] {
+        const auto jobs = leases.jobs(&error);
+        return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(lease().node, u"node-a"_qs, 10000);
+    const qint64 epochA = lease().epoch;
+    QVERIFY(epochA > 0);
+    const auto copies = store.copies(&error);
+    QVERIFY2(copies && copies->size() == 1, qPrintable(error));
+    const QString folder = copies->first().directory;
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= 3, 20000);
+    QCOMPARE(iptv::dvr::ArchiveWriter::folderEpoch(folder), epochA);
+    QVERIFY(startNodeProcess(test, u"node-b"_qs, db, {}, leaseSeconds) != 0);
+
+    // node-a's next segment write stalls inside; then the whole node stops past its lease.
+    QByteArray logA;
+    QVERIFY(stallWrite(test, u"node-a"_qs, 1000));
+    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains("a segment's write stalls"), 10000);
+    QVERIFY(::kill(pid_t(processA->processId()), SIGSTOP) == 0);
+    const QList<iptv::dvr::ArchiveSegment> beforeTakeover = segmentsIn(folder);
+    QTRY_VERIFY_WITH_TIMEOUT(lease().node == u"node-b"_qs, 4 * leaseSeconds * 1000);
+    const qint64 epochB = lease().epoch;
+    QVERIFY(epochB > epochA);
+    auto ofB = [&] {
+        const QList<iptv::dvr::ArchiveSegment> all = segmentsIn(folder);
+        return std::count_if(all.cbegin(), all.cend(), [&](const iptv::dvr::ArchiveSegment &s) { return s.epoch == epochB; });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(ofB() >= 3, 20000);
+    QCOMPARE(iptv::dvr::ArchiveWriter::folderEpoch(folder), epochB);
+
+    // node-a wakes up in the middle of its write: refused, and its recorder stops.
+    QVERIFY(::kill(pid_t(processA->processId()), SIGCONT) == 0);
+    const QByteArray refused = QStringLiteral("refused: the folder's epoch is %1, this writer's %2 (another writer took the "
+                                              "recording over) : the recorder stops, nothing more is written")
+                                   .arg(epochB)
+                                   .arg(epochA)
+                                   .toUtf8();
+    QTRY_VERIFY_WITH_TIMEOUT((logA += processA->readAll()).contains(refused), 10000);
+    QCOMPARE(processA->state(), QProcess::Running);
+
+    // Nothing of node-a's after node-b's epoch began; none of its files unlisted.
+    QTRY_VERIFY_WITH_TIMEOUT(ofB() >= 5, 20000);
+    iptv::dvr::ArchiveReader reader;
+    QVERIFY2(reader.load(folder, &error), qPrintable(error));
+    QCOMPARE(reader.chunks().size(), 1);
+    QCOMPARE(reader.chunks().first().index.staleLines, 0);
+    const QList<iptv::dvr::ArchiveSegment> all = reader.segments();
+    QStringList listedOfA;
+    for (qsizetype i = 0; i < all.size(); ++i) {
+        QVERIFY2(i == 0 || all.at(i).epoch >= all.at(i - 1).epoch, qPrintable(all.at(i).file));
+        if (i > 0)
+            QCOMPARE(all.at(i).sequence, all.at(i - 1).sequence + 1);
+        if (all.at(i).epoch == epochA)
+            listedOfA << all.at(i).file.section(u'/', 1);
+    }
+    QCOMPARE(listedOfA.size(), beforeTakeover.size()); // the stalled write is not among them
+    const QString chunkDir = QDir(folder).filePath(reader.chunks().first().name);
+    QCOMPARE(QDir(chunkDir).entryList({QStringLiteral("seg-*-e%1.ts").arg(epochA)}, QDir::Files, QDir::Name), listedOfA);
+    QCOMPARE(lease().node, u"node-b"_qs);
+
+    // The recording ends on node-b, and plays whole.
+    auto finished = [&] {
+        iptv::dvr::ArchiveReader r;
+        QString e;
+        return r.load(folder, &e) && r.finished();
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(finished(), 40000);
+    if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+        QSKIP("ffprobe is not installed: the recording was checked by our own reader only");
+    const QJsonArray recs = call("GET", portA, u"/api/recordings"_qs, box).json().value(u"recordings"_qs).toArray();
+    QCOMPARE(recs.size(), 1);
+    const QString url = recs.at(0).toObject().value(u"playlist"_qs).toString();
+    QProcess probe;
+    QSignalSpy probed(&probe, &QProcess::finished);
+    probe.start(u"ffprobe"_qs, {u"-v"_qs, u"error"_qs, u"-show_entries"_qs, u"format=duration"_qs, u"-of"_qs,
+                                u"default=nw=1:nk=1"_qs, url});
+    QVERIFY(probed.wait(60000));
+    const double seconds = probe.readAllStandardOutput().trimmed().toDouble();
+    qInfo().noquote() << "node-a's stalled write refused; the recording plays" << seconds << "s in" << segmentsIn(folder).size()
+                      << "segments";
+    QVERIFY2(probe.exitCode() == 0 && seconds >= segmentsIn(folder).size() / 2, probe.readAllStandardError().constData());
 }
 
 // Two nodes in this process, one copy recorded by one of them, its one viewer stopping it through

@@ -4,7 +4,8 @@
 // own; a viewer stops a recording in progress and keeps it (the copy records on for the other);
 // one airing of a series is skipped and taken back; rules are refused with reasons; a conflict is
 // reported with a reason for the airing left out; a recording on an archived channel plays on
-// (and keeps its chunks) after the channel is archived no more; and a `kill -9` of the diver
+// (and keeps its chunks) after the channel is archived no more; an archive whose folder outlived
+// its database (a higher fencing epoch in it) is recorded on; and a `kill -9` of the diver
 // process resumes the recording in the same copy, with a gap.
 
 #include "../common/diskgate.h"
@@ -2440,6 +2441,42 @@ private Q_SLOTS:
                                         {{u"cancelled"_qs, true}});
         QVERIFY2(skipped.status == 200, skipped.body.constData());
         QCOMPARE(skipped.json().value(u"skipped"_qs).toArray().first().toObject().value(u"reason"_qs).toString(), u"cancelled"_qs);
+    }
+
+    // The storage outlived its database (made again, or an older one restored): the archive's
+    // folder names a higher fencing epoch than the new lease table gives. The node holding the
+    // lease raises its epoch past the folder's (only it, holding it with its own) and records on,
+    // instead of being refused by the folder for good.
+    void archiveOutlivingItsDatabaseIsRecordedOn()
+    {
+        const qint64 t0 = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"oldepoch"_qs);
+        c.archivedChannels = {u"one"_qs};
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, t0 - 60, t0 + 3600, u"Long"_qs, {}}}));
+        const QString archive = QDir(c.dataDir).filePath(u"storage/archive/one"_qs);
+        QVERIFY(QDir().mkpath(archive));
+        QFile marker(QDir(archive).filePath(u".epoch-7"_qs));
+        QVERIFY(marker.open(QIODevice::WriteOnly));
+        marker.close();
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        auto segments = [&] {
+            iptv::dvr::ArchiveReader reader;
+            QString e;
+            return reader.load(archive, &e) ? reader.segments() : QList<iptv::dvr::ArchiveSegment>{};
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(segments().size() >= 2, 30000);
+        QCOMPARE(iptv::dvr::ArchiveWriter::folderEpoch(archive), 8);
+        for (const iptv::dvr::ArchiveSegment &s : segments())
+            QCOMPARE(s.epoch, 8);
+        iptv::dvr::LeaseStore leases;
+        QVERIFY2(leases.open(c.effectiveDatabase(), &error), qPrintable(error));
+        const auto jobs = leases.jobs(&error);
+        QVERIFY2(jobs, qPrintable(error));
+        const auto it = std::find_if(jobs->cbegin(), jobs->cend(), [](const iptv::dvr::LeaseJob &j) { return j.id == u"archive:one"; });
+        QVERIFY(it != jobs->cend());
+        QCOMPARE(it->epoch, 8);
     }
 
     // A recording on an archived channel is a range of the archive, with no copy of its own: when

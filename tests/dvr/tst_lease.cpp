@@ -45,6 +45,8 @@ private Q_SLOTS:
     void claimRenewFinish();
     void takeoverAfterExpiry_data() { backends(); }
     void takeoverAfterExpiry();
+    void epochRisesWithEveryClaim_data() { backends(); }
+    void epochRisesWithEveryClaim();
     void keeperTakesOverDeadNode_data() { backends(); }
     void keeperTakesOverDeadNode();
     void expiredLeaseIsClaimedWhenItExpires_data() { backends(); }
@@ -176,6 +178,60 @@ void TestLease::takeoverAfterExpiry()
         QCOMPARE(j.node, u"node-b"_qs);
         QCOMPARE(j.takeovers, 1);
     }
+}
+
+// The fencing token: every claim of a recording (the first, a takeover, a restart's reclaim, a
+// claim after a release) raises its epoch, so each writer of its folder has a higher one than
+// every writer before; only the holder with the epoch it was given can raise it further (past a
+// folder's that outlived its table), and a table made before there were epochs gets the column.
+void TestLease::epochRisesWithEveryClaim()
+{
+    OPEN_DATABASE(db);
+    QString error;
+    {
+        // A table of before: no epoch column, one pending row.
+        const QString connection = QStringLiteral("lease-old-table");
+        QVERIFY2(iptv::openSqlDatabase(db, connection, &error), qPrintable(error));
+        QVERIFY2(iptv::execSql(connection,
+                               QStringLiteral("CREATE TABLE dvr_leases (id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL "
+                                              "DEFAULT 'pending', node TEXT, lease_until BIGINT NOT NULL DEFAULT 0, takeovers "
+                                              "INTEGER NOT NULL DEFAULT 0)"),
+                               &error),
+                 qPrintable(error));
+        QVERIFY2(iptv::execSql(connection, QStringLiteral("INSERT INTO dvr_leases (id, spec) VALUES ('r1', '{}')"), &error),
+                 qPrintable(error));
+        iptv::closeSqlDatabase(connection);
+    }
+    LeaseStore a, b;
+    QVERIFY2(a.open(db, &error), qPrintable(error));
+    QVERIFY2(b.open(db, &error), qPrintable(error));
+    QCOMPARE(a.jobs(&error)->at(0).epoch, 0);
+    const qint64 t = 9'000'000;
+    auto claims = a.claim(u"node-a"_qs, 10, 1000, t, &error);
+    QVERIFY2(claims && claims->size() == 1, qPrintable(error));
+    QCOMPARE(claims->at(0).job.epoch, 1);
+    // node-a stalls past its lease; node-b takes over with the next epoch.
+    claims = b.claim(u"node-b"_qs, 10, 1000, t + 1001, &error);
+    QVERIFY2(claims && claims->size() == 1, qPrintable(error));
+    QCOMPARE(claims->at(0).job.epoch, 2);
+    // node-a, back, cannot raise an epoch that is no longer its own.
+    QCOMPARE(a.raiseEpoch(u"r1"_qs, u"node-a"_qs, 1, 9, &error).value_or(-1), 0);
+    QCOMPARE(b.jobs(&error)->at(0).epoch, 2);
+    // node-b's folder names epoch 6 (storage kept, table made again): node-b raises past it.
+    QCOMPARE(b.raiseEpoch(u"r1"_qs, u"node-b"_qs, 2, 7, &error).value_or(-1), 7);
+    QCOMPARE(b.raiseEpoch(u"r1"_qs, u"node-b"_qs, 2, 8, &error).value_or(-1), 0); // not with the old one
+    // node-b restarted under its name takes it back: a new writer, a new epoch.
+    claims = b.reclaim(u"node-b"_qs, 1000, t + 1500, &error);
+    QVERIFY2(claims && claims->size() == 1, qPrintable(error));
+    QCOMPARE(claims->at(0).job.epoch, 8);
+    QVERIFY2(b.release(u"node-b"_qs, &error), qPrintable(error));
+    claims = a.claim(u"node-a"_qs, 10, 1000, t + 1600, &error);
+    QVERIFY2(claims && claims->size() == 1, qPrintable(error));
+    QCOMPARE(claims->at(0).job.epoch, 9);
+    const auto jobs = a.jobs(&error);
+    QVERIFY2(jobs, qPrintable(error));
+    QCOMPARE(jobs->at(0).epoch, 9);
+    QCOMPARE(jobs->at(0).node, u"node-a"_qs);
 }
 
 void TestLease::keeperTakesOverDeadNode()
@@ -422,6 +478,10 @@ void TestLease::blockedKeeperKeepsItsLeases()
         QTRY_COMPARE(claimed.size(), 4);
         for (const QList<QVariant> &c : lost)
             QVERIFY(!c.at(1).toBool()); // not a hand-over
+        // Taken back with a new epoch: a recorder stopped at the deadline but stalled in a write
+        // is fenced off from the one that starts now.
+        for (int i = 0; i < 2; ++i)
+            QCOMPARE(claimed.at(2 + i).at(0).value<LeaseJob>().epoch, claimed.at(i).at(0).value<LeaseJob>().epoch + 1);
     }
     // A period after the block, renewed again and again meanwhile.
     const qint64 until = QDateTime::currentMSecsSinceEpoch() + leaseMs;

@@ -3,7 +3,8 @@
 // index must tile the time it recorded, and the VOD playlist must pass the RFC 8216 checker and
 // ffprobe. Then the faults: the source goes away and comes back (one recording, a gap), the
 // recorder process is killed with SIGKILL and started again (resumes after a gap, nothing
-// written is lost), and the disk fills (retention is asked first, then a clear error).
+// written is lost), a recorder stopped past a takeover wakes up and is fenced off by the new
+// holder's epoch, and the disk fills (retention is asked first, then a clear error).
 
 #include "../common/diskgate.h"
 #include "../recast/recasttest.h"
@@ -19,11 +20,13 @@
 
 #include <QElapsedTimer>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTimer>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <csignal>
@@ -186,6 +189,7 @@ private Q_SLOTS:
     void audioCutsWhileTheVideoIsGone();
     void killedRecorderResumes();
     void killedMidSegmentListsItsJournal();
+    void staleWriterIsFencedAfterTakeover();
     void fullDisk();
     void stopDoesNotWaitForTheDisk();
     void cleanupTestCase();
@@ -193,7 +197,7 @@ private Q_SLOTS:
 private:
     /// Records `dir` again from the test's source (a restart after a kill) until `segments` more
     /// are written, then finishes it; false (with a warning saying why) when it cannot.
-    bool recordAgain(const QString &dir, double segmentSeconds, int segments, int timeoutMs)
+    bool recordAgain(const QString &dir, double segmentSeconds, int segments, int timeoutMs, qint64 epoch = 0)
     {
         Recorder recorder;
         QSignalSpy written(&recorder, &Recorder::segmentWritten);
@@ -201,6 +205,7 @@ private:
         settings.source = url(u"/live/one.ts"_qs);
         settings.directory = dir;
         settings.segmentSeconds = segmentSeconds;
+        settings.epoch = epoch;
         QString error;
         if (!recorder.start(settings, &error)) {
             qWarning().noquote() << "restarting the recorder:" << error;
@@ -1115,6 +1120,112 @@ void TestRecorder::killedMidSegmentListsItsJournal()
     QVERIFY2(qAbs(all->durationSeconds - listedMs / 1000.0) < 0.5, qPrintable(QString::number(all->durationSeconds)));
     QVERIFY2(qAbs(all->videoPackets - listedMs / 40) <= 2 * after.size(), qPrintable(QString::number(all->videoPackets)));
     QVERIFY(all->audioPackets > 0);
+}
+
+/// Whether the process `pid` is stopped (SIGSTOP took effect).
+static bool processStopped(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray text = stat.readAll();
+    const qsizetype end = text.lastIndexOf(')'); // the name may hold spaces
+    return end > 0 && text.mid(end + 2, 1) == "T";
+}
+
+void TestRecorder::staleWriterIsFencedAfterTakeover()
+{
+    // Node A records (epoch 1) and is stopped past its lease (SIGSTOP: a frozen VM, a process
+    // paused); node B takes the recording over (epoch 2) in the same folder. A, woken, must add
+    // nothing: its next segment is refused, it says why and stops. Then B is killed with SIGKILL
+    // and its node records on (epoch 3): everything B wrote stays, and the recording plays.
+    const QString dir = m_dir.filePath(u"rec-fenced"_qs);
+    QProcess stale;
+    stale.setProcessChannelMode(QProcess::MergedChannels);
+    stale.start(QStringLiteral(DVR_RECORD_HELPER), {url(u"/live/one.ts"_qs), dir, u"1"_qs, u"2000"_qs, u"1"_qs});
+    QVERIFY2(stale.waitForStarted(), qPrintable(stale.errorString()));
+    auto cleanup = qScopeGuard([&] {
+        if (stale.state() != QProcess::NotRunning) {
+            ::kill(pid_t(stale.processId()), SIGCONT);
+            stale.kill();
+            stale.waitForFinished();
+        }
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(load(dir).segments().size() >= 2, 30000);
+    QVERIFY(::kill(pid_t(stale.processId()), SIGSTOP) == 0);
+    QTRY_VERIFY(processStopped(stale.processId()));
+    const QList<ArchiveSegment> beforeTakeover = load(dir).segments();
+
+    QProcess holder;
+    holder.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    holder.start(QStringLiteral(DVR_RECORD_HELPER), {url(u"/live/one.ts"_qs), dir, u"1"_qs, u"2000"_qs, u"2"_qs});
+    QVERIFY2(holder.waitForStarted(), qPrintable(holder.errorString()));
+    auto ofEpoch = [](const QList<ArchiveSegment> &segments, qint64 epoch) {
+        return std::count_if(segments.cbegin(), segments.cend(), [epoch](const ArchiveSegment &s) { return s.epoch == epoch; });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(ofEpoch(load(dir).segments(), 2) >= 3, 30000);
+    QCOMPARE(ArchiveWriter::folderEpoch(dir), 2);
+
+    // A wakes up: its next segment is refused, and it stops by itself, saying why.
+    QVERIFY(::kill(pid_t(stale.processId()), SIGCONT) == 0);
+    QVERIFY(stale.waitForFinished(30000));
+    const QString staleLog = QString::fromLocal8Bit(stale.readAll());
+    QCOMPARE(stale.exitCode(), 3);
+    QVERIFY2(staleLog.contains(u"refused: the folder's epoch is 2, this writer's 1") && staleLog.contains(u"fenced"),
+             qPrintable(staleLog));
+
+    // Nothing of A's after the takeover: its segments are those listed before, no line of it
+    // came after B's (none skipped by the reader either: it was refused before its line), and no
+    // file of its epoch is there that is not listed.
+    QTRY_VERIFY_WITH_TIMEOUT(ofEpoch(load(dir).segments(), 2) >= 5, 30000); // B records on meanwhile
+    const ArchiveReader afterWake = load(dir);
+    QCOMPARE(afterWake.chunks().size(), 1);
+    QCOMPARE(afterWake.chunks().first().index.staleLines, 0);
+    const QList<ArchiveSegment> listed = afterWake.segments();
+    QStringList listedOfA;
+    for (qsizetype i = 0; i < listed.size(); ++i) {
+        QVERIFY2(i == 0 || listed[i].epoch >= listed[i - 1].epoch, qPrintable(listed[i].file));
+        if (listed[i].epoch == 1)
+            listedOfA << listed[i].file.section(u'/', 1);
+    }
+    QCOMPARE(listedOfA.size(), ofEpoch(beforeTakeover, 1));
+    const QString chunkDir = QDir(dir).filePath(afterWake.chunks().first().name);
+    QCOMPARE(QDir(chunkDir).entryList({u"seg-*-e1.ts"_qs}, QDir::Files, QDir::Name), listedOfA);
+
+    // B killed with SIGKILL; its node records on with the next epoch.
+    holder.kill();
+    QVERIFY(holder.waitForFinished());
+    const QList<ArchiveSegment> beforeKill = load(dir).segments();
+    QVERIFY(recordAgain(dir, 1, 2, 30000, 3));
+    const QList<ArchiveSegment> after = load(dir).segments();
+    QVERIFY(after.size() >= beforeKill.size() + 2);
+    QCOMPARE(after.mid(0, beforeKill.size()), beforeKill);
+    QCOMPARE(ArchiveWriter::folderEpoch(dir), 3);
+    QCOMPARE(load(dir).chunks().first().index.staleLines, 0);
+    const QStringList problems = checkSegments(dir, after);
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+
+    // It plays: the RFC 8216 checker and ffprobe read the whole recording.
+    const QByteArray vod = recordingPlaylist(load(dir));
+    const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(vod);
+    QVERIFY2(check.ok, qPrintable(check.problems.join(u"; "_qs)));
+    QVERIFY(check.ended);
+    QCOMPARE(check.segments.size(), after.size());
+    if (QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+        QSKIP("ffprobe is not installed: the recording was checked by our own readers only");
+    const QString playlistPath = QDir(dir).filePath(u"recording.m3u8"_qs);
+    {
+        QFile f(playlistPath);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(vod);
+    }
+    QString error;
+    qint64 listedMs = 0;
+    for (const ArchiveSegment &s : after)
+        listedMs += s.durationMs;
+    const double seconds = ffprobeDuration(playlistPath, &error);
+    QVERIFY2(seconds > 0, qPrintable(error));
+    QVERIFY2(qAbs(seconds - listedMs / 1000.0) < 0.5 + 0.05 * after.size(), qPrintable(QString::number(seconds)));
 }
 
 void TestRecorder::fullDisk()
