@@ -452,6 +452,87 @@ QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s, const QSet<qin
             {u"relatedTo"_qs, related}, {u"alternatives"_qs, refs(s.alternatives, names)}};
 }
 
+Reply DiverServer::statusReply(const Identity &who)
+{
+    // The plan's size is the node's business: a box is told its own recordings and conflicts.
+    qint64 planned = m_plan.recordings.size();
+    qint64 conflicts = m_plan.conflicts;
+    if (!who.isOperator) {
+        QString error;
+        QSet<qint64> mine;
+        for (const auto &rule : m_rules.rules(&error, who.owner).value_or(QList<dvr::RecordingRule>{}))
+            mine.insert(rule.id);
+        planned = conflicts = 0;
+        for (const auto &p : std::as_const(m_plan.recordings))
+            planned += p.owner == who.owner;
+        if (!mine.isEmpty()) {
+            for (const auto &s : std::as_const(m_plan.skipped))
+                conflicts += s.reason == dvr::SkipReason::Conflict && mine.contains(s.airing.ruleId);
+        }
+    }
+    QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
+                  {u"planned"_qs, planned}, {u"conflicts"_qs, conflicts},
+                  {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
+                  {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
+                  {u"archiveHours"_qs, m_config.archiveHours}};
+    // Where each archive begins (UTC s): a programme that began before is caught up from
+    // there, one that ended before cannot be.
+    QJsonObject archiveFrom;
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (const qint64 ms = dvr::ArchiveReader::firstSegmentMs(a->directory); ms > 0)
+            archiveFrom.insert(a->channelId, ms / 1000);
+    }
+    o.insert(u"archiveFrom"_qs, archiveFrom);
+    if (!who.isOperator) {
+        // The box's playback tokens for catch-up and timeshift of each archived channel
+        // (?playback= on its /catchup URLs): they outlive its ticket, as its recordings' do.
+        QJsonObject tokens;
+        for (const QString &channel : std::as_const(m_archivedChannels))
+            tokens.insert(channel, QString::fromLatin1(archiveToken(who.owner, channel)));
+        o.insert(u"archiveTokens"_qs, tokens);
+        o.insert(u"archiveTokensExpire"_qs, archiveTokenExpiry());
+    }
+    if (m_guide)
+        o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
+                                          {u"channels"_qs, m_guide->channelCount()},
+                                          {u"airings"_qs, qint64(m_guide->airingCount())}});
+    return Reply::json(o);
+}
+
+Reply DiverServer::upcomingReply(const Identity &who)
+{
+    QString error;
+    QSet<qint64> mine;
+    // Each item's rule's kind ("single", "title", ...): a box cancels one airing of a series
+    // by skipping it, never by deleting the rule, however few airings the series has left.
+    QHash<qint64, QString> kinds;
+    // (The database lost: the plan as it is, without the kinds, as before with no rules of the box.)
+    const auto rules = m_rules.rules(&error, who.isOperator ? QString() : who.owner);
+    for (const auto &rule : rules.value_or(QList<dvr::RecordingRule>{})) {
+        mine.insert(rule.id);
+        kinds.insert(rule.id, dvr::ruleKindName(rule.kind));
+    }
+    const auto withKind = [&kinds](QJsonObject item) {
+        item.insert(u"ruleKind"_qs, kinds.value(item.value(u"rule"_qs).toInteger()));
+        return item;
+    };
+    QJsonArray planned, skipped;
+    const qint64 t = now();
+    for (const auto &p : std::as_const(m_plan.recordings)) {
+        // What has started is in the library (GET /api/recordings), not to come.
+        if ((who.isOperator || p.owner == who.owner) && p.recordStart > t)
+            planned.append(withKind(plannedJson(p)));
+    }
+    for (const auto &s : std::as_const(m_plan.skipped)) {
+        if ((who.isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isNoNews(s, t))
+            skipped.append(withKind(skippedJson(s, who.isOperator ? nullptr : &mine)));
+    }
+    int conflicts = 0;
+    for (const auto &s : skipped)
+        conflicts += s.toObject().value(u"reason"_qs).toString() == dvr::skipReasonName(dvr::SkipReason::Conflict);
+    return Reply::json(QJsonObject{{u"planned"_qs, planned}, {u"skipped"_qs, skipped}, {u"conflicts"_qs, conflicts}});
+}
+
 QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, bool playable,
                                        const QHash<qint64, CopyRow> *copies) const
 {
@@ -598,49 +679,7 @@ void DiverServer::setupRoutes()
 
     r->addRoute(Method::Get, u"/api/status"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
-        // The plan's size is the node's business: a box is told its own recordings and conflicts.
-        qint64 planned = m_plan.recordings.size();
-        qint64 conflicts = m_plan.conflicts;
-        if (!who->isOperator) {
-            QString error;
-            QSet<qint64> mine;
-            for (const auto &rule : m_rules.rules(&error, who->owner).value_or(QList<dvr::RecordingRule>{}))
-                mine.insert(rule.id);
-            planned = conflicts = 0;
-            for (const auto &p : std::as_const(m_plan.recordings))
-                planned += p.owner == who->owner;
-            if (!mine.isEmpty()) {
-                for (const auto &s : std::as_const(m_plan.skipped))
-                    conflicts += s.reason == dvr::SkipReason::Conflict && mine.contains(s.airing.ruleId);
-            }
-        }
-        QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
-                      {u"planned"_qs, planned}, {u"conflicts"_qs, conflicts},
-                      {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
-                      {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
-                      {u"archiveHours"_qs, m_config.archiveHours}};
-        // Where each archive begins (UTC s): a programme that began before is caught up from
-        // there, one that ended before cannot be.
-        QJsonObject archiveFrom;
-        for (const ActiveArchive *a : std::as_const(m_archives)) {
-            if (const qint64 ms = dvr::ArchiveReader::firstSegmentMs(a->directory); ms > 0)
-                archiveFrom.insert(a->channelId, ms / 1000);
-        }
-        o.insert(u"archiveFrom"_qs, archiveFrom);
-        if (!who->isOperator) {
-            // The box's playback tokens for catch-up and timeshift of each archived channel
-            // (?playback= on its /catchup URLs): they outlive its ticket, as its recordings' do.
-            QJsonObject tokens;
-            for (const QString &channel : std::as_const(m_archivedChannels))
-                tokens.insert(channel, QString::fromLatin1(archiveToken(who->owner, channel)));
-            o.insert(u"archiveTokens"_qs, tokens);
-            o.insert(u"archiveTokensExpire"_qs, archiveTokenExpiry());
-        }
-        if (m_guide)
-            o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
-                                              {u"channels"_qs, m_guide->channelCount()},
-                                              {u"airings"_qs, qint64(m_guide->airingCount())}});
-        return Reply::json(o);
+        return statusReply(*who);
     });
 
     // ---- rules
@@ -824,36 +863,7 @@ void DiverServer::setupRoutes()
     // for every airing left out
     r->addRoute(Method::Get, u"/api/upcoming"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
-        QString error;
-        QSet<qint64> mine;
-        // Each item's rule's kind ("single", "title", ...): a box cancels one airing of a series
-        // by skipping it, never by deleting the rule, however few airings the series has left.
-        QHash<qint64, QString> kinds;
-        // (The database lost: the plan as it is, without the kinds, as before with no rules of the box.)
-        const auto rules = m_rules.rules(&error, who->isOperator ? QString() : who->owner);
-        for (const auto &rule : rules.value_or(QList<dvr::RecordingRule>{})) {
-            mine.insert(rule.id);
-            kinds.insert(rule.id, dvr::ruleKindName(rule.kind));
-        }
-        const auto withKind = [&kinds](QJsonObject item) {
-            item.insert(u"ruleKind"_qs, kinds.value(item.value(u"rule"_qs).toInteger()));
-            return item;
-        };
-        QJsonArray planned, skipped;
-        const qint64 t = now();
-        for (const auto &p : std::as_const(m_plan.recordings)) {
-            // What has started is in the library (GET /api/recordings), not to come.
-            if ((who->isOperator || p.owner == who->owner) && p.recordStart > t)
-                planned.append(withKind(plannedJson(p)));
-        }
-        for (const auto &s : std::as_const(m_plan.skipped)) {
-            if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isNoNews(s, t))
-                skipped.append(withKind(skippedJson(s, who->isOperator ? nullptr : &mine)));
-        }
-        int conflicts = 0;
-        for (const auto &s : skipped)
-            conflicts += s.toObject().value(u"reason"_qs).toString() == dvr::skipReasonName(dvr::SkipReason::Conflict);
-        return Reply::json(QJsonObject{{u"planned"_qs, planned}, {u"skipped"_qs, skipped}, {u"conflicts"_qs, conflicts}});
+        return upcomingReply(*who);
     });
 
     // ---- the library

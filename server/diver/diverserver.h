@@ -296,6 +296,9 @@ private:
     QString channelNameOf(const QString &channelId) const;
     /// A channel as a viewer reads it: number and name ("3 Demo News"), the name, or the id.
     QString channelLabelOf(const QString &channelId) const;
+    /// GET /api/status and GET /api/upcoming, for `who` (named: bench_diverapi counts their cost).
+    http::Reply statusReply(const Identity &who);
+    http::Reply upcomingReply(const Identity &who);
     void acceptEvents(QWebSocket *socket);
 
     DiverConfig m_config;
