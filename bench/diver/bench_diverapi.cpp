@@ -4,16 +4,18 @@
 // that nothing is due while it runs); an in-process diver (DiverServer) plans them at start. A
 // client thread (QNetworkAccessManager, one keep-alive connection) then asks each route --requests
 // times for one box and prints the latency's p50, p99 and max, and a digest of the answers (the
-// same plan gives the same digest before and after a change of how they are made).
+// same plan gives the same digest before and after a change of how they are made). Then the CPU
+// time of indexing the plan per owner (dvr::PlanIndex, which diver does with every plan): from
+// scratch, and after the repair a guide delta (bench_scheduler's) makes.
 //
 // Instructions per request on this noisy machine: run under callgrind with the route's own
 // function collected (the ticket's check and the HTTP server around it are the same either way):
 //   valgrind --tool=callgrind --toggle-collect='iptv::diver::DiverServer::statusReply*'
-//       bench_diverapi --requests 20 --only status
+//       bench_diverapi --requests 20 --only status --no-index
 // and divide the total by --requests.
 //
 // usage: bench_diverapi [--channels N] [--days D] [--rules N] [--owners N] [--box SERIAL]
-//                       [--requests N] [--only status|upcoming] [--capacity N] [--work DIR] [--seed S]
+//                       [--requests N] [--only status|upcoming] [--capacity N] [--no-index] [--work DIR] [--seed S]
 
 #include "schedulerinput.h"
 
@@ -22,6 +24,7 @@
 #include <payload/keys.h>
 #include <protocol/boxticket.h>
 
+#include <dvr/planindex.h>
 #include <dvr/rulestore.h>
 
 #include <QCommandLineParser>
@@ -35,8 +38,12 @@
 #include <QLoggingCategory>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
+#include <QSaveFile>
 #include <QTemporaryDir>
 #include <QThread>
+#include <QTimer>
+
+#include <time.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -107,6 +114,27 @@ void onClientThread(Work work)
     thread->wait();
 }
 
+qint64 cpuNs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+QString runsText(const std::vector<double> &v)
+{
+    QStringList out;
+    for (const double x : v)
+        out << QString::number(x, 'f', 2);
+    return out.join(u", "_qs);
+}
+
 QByteArray digest(const QByteArray &bytes)
 {
     return QCryptographicHash::hash(bytes, QCryptographicHash::Sha1).toHex().left(16);
@@ -129,6 +157,7 @@ int main(int argc, char **argv)
     parser.addOption({u"requests"_qs, u"requests per route"_qs, u"n"_qs, u"1000"_qs});
     parser.addOption({u"only"_qs, u"ask this route only (status, upcoming)"_qs, u"route"_qs});
     parser.addOption({u"capacity"_qs, u"diver's concurrent streams (one node)"_qs, u"n"_qs, u"160"_qs});
+    parser.addOption({u"no-index"_qs, u"do not time indexing the plan (dvr::PlanIndex)"_qs});
     parser.addOption({u"seed"_qs, u"generator and rule seed"_qs, u"n"_qs, u"1"_qs});
     parser.addOption({u"work"_qs, u"where the compiled guide is kept"_qs, u"dir"_qs, u"/tmp/bench-scheduler"_qs});
     parser.process(app);
@@ -246,6 +275,49 @@ int main(int argc, char **argv)
         if (run.failures)
             std::printf("  first failure: %s\n", run.firstFailure.constData());
         failed += run.failures;
+    }
+
+    if (!parser.isSet(u"no-index"_qs)) {
+        // Indexing a plan (dvr::PlanIndex, made by diver with every plan): from scratch, and after a
+        // guide delta's repair, which shares the chunks of recordings it did not change.
+        std::vector<double> rebuildMs;
+        dvr::PlanIndex first;
+        for (int run = 0; run < 5; ++run) {
+            dvr::PlanIndex index;
+            const qint64 cpu = cpuNs();
+            index.rebuild(plan);
+            rebuildMs.push_back(double(cpuNs() - cpu) / 1e6);
+            if (run == 0)
+                first = index;
+        }
+        std::printf("index a plan from scratch: median %.2f ms CPU (runs: %s)\n", median(rebuildMs), qPrintable(runsText(rebuildMs)));
+        // The guide with a schedule change on every 50th channel (bench_scheduler's delta) replaces
+        // the file; diver repairs its plan.
+        const QByteArray changed = cachedGuide(work, channels, days, seed, true, start);
+        QEventLoop replanned;
+        QObject::connect(&diver, &diver::DiverServer::planChanged, &replanned, &QEventLoop::quit);
+        QTimer::singleShot(300000, &replanned, &QEventLoop::quit);
+        QSaveFile replace(c.guideFile);
+        if (!replace.open(QIODevice::WriteOnly) || replace.write(changed) != changed.size() || !replace.commit()) {
+            std::fprintf(stderr, "bench_diverapi: cannot write %s\n", qPrintable(c.guideFile));
+            return 1;
+        }
+        replanned.exec();
+        const dvr::SchedulePlan repaired = diver.plan();
+        std::vector<double> updateMs;
+        dvr::PlanIndex::Stats stats;
+        for (int run = 0; run < 5; ++run) {
+            dvr::PlanIndex index = first;
+            const qint64 cpu = cpuNs();
+            index.index(repaired);
+            updateMs.push_back(double(cpuNs() - cpu) / 1e6);
+            stats = index.lastStats();
+        }
+        std::printf("index the plan repaired after a guide delta (%d recordings): median %.2f ms CPU (runs: %s); %s, %lld chunks "
+                    "read, %lld kept, %lld owners' lists changed\n",
+                    int(repaired.recordings.size()), median(updateMs), qPrintable(runsText(updateMs)),
+                    stats.rebuilt ? "rebuilt" : "incremental", qint64(stats.chunksRead), qint64(stats.chunksKept),
+                    qint64(stats.ownersChanged));
     }
     diver.stop();
     return failed ? 2 : 0;

@@ -26,7 +26,7 @@ if [[ "${CALLGRIND:-1}" != 0 ]]; then
         out=$(mktemp)
         valgrind --tool=callgrind --callgrind-out-file="$out" \
             --toggle-collect="iptv::diver::DiverServer::${route}Reply*" \
-            "$BIN" "${ARGS[@]}" --requests "$n" --only "$route" >/dev/null 2>&1
+            "$BIN" "${ARGS[@]}" --requests "$n" --only "$route" --no-index >/dev/null 2>&1
         total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out" | head -1)
         echo "callgrind: ${route}Reply: $total instructions over $n requests = $((total / n)) per request"
         rm -f "$out"

@@ -462,13 +462,9 @@ Reply DiverServer::statusReply(const Identity &who)
         QSet<qint64> mine;
         for (const auto &rule : m_rules.rules(&error, who.owner).value_or(QList<dvr::RecordingRule>{}))
             mine.insert(rule.id);
-        planned = conflicts = 0;
-        for (const auto &p : std::as_const(m_plan.recordings))
-            planned += p.owner == who.owner;
-        if (!mine.isEmpty()) {
-            for (const auto &s : std::as_const(m_plan.skipped))
-                conflicts += s.reason == dvr::SkipReason::Conflict && mine.contains(s.airing.ruleId);
-        }
+        // The box's own items (m_planIndex), not a walk of the node's plan on every poll.
+        planned = m_planIndex.recordingCount(who.owner);
+        conflicts = m_planIndex.conflictsOf(mine);
     }
     QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
                   {u"planned"_qs, planned}, {u"conflicts"_qs, conflicts},
@@ -518,14 +514,26 @@ Reply DiverServer::upcomingReply(const Identity &who)
     };
     QJsonArray planned, skipped;
     const qint64 t = now();
-    for (const auto &p : std::as_const(m_plan.recordings)) {
-        // What has started is in the library (GET /api/recordings), not to come.
-        if ((who.isOperator || p.owner == who.owner) && p.recordStart > t)
+    // What has started is in the library (GET /api/recordings), not to come.
+    const auto addPlanned = [&](const dvr::PlannedRecording &p) {
+        if (p.recordStart > t)
             planned.append(withKind(plannedJson(p)));
-    }
-    for (const auto &s : std::as_const(m_plan.skipped)) {
-        if ((who.isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isNoNews(s, t))
+    };
+    const auto addSkipped = [&](const dvr::SkippedAiring &s) {
+        if (s.airing.stop > t && !isNoNews(s, t))
             skipped.append(withKind(skippedJson(s, who.isOperator ? nullptr : &mine)));
+    };
+    if (who.isOperator) {
+        for (const auto &p : std::as_const(m_plan.recordings))
+            addPlanned(p);
+        for (const auto &s : std::as_const(m_plan.skipped))
+            addSkipped(s);
+    } else {
+        // The box's own items (m_planIndex), in the plan's order, not a walk of the node's plan.
+        for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(who.owner))
+            addPlanned(*p);
+        for (const dvr::SkippedAiring *s : m_planIndex.skippedOf(mine))
+            addSkipped(*s);
     }
     int conflicts = 0;
     for (const auto &s : skipped)
@@ -693,21 +701,20 @@ void DiverServer::setupRoutes()
             for (const auto &own : m_rules.rules(&error, who.owner).value_or(QList<dvr::RecordingRule>{}))
                 viewerRules->insert(own.id);
         }
+        // The rule's items (m_planIndex: its recordings are its owner's), not a walk of the plan.
         QJsonArray planned, skipped;
-        for (const auto &p : std::as_const(m_plan.recordings)) {
-            if (p.ruleId == rule.id)
-                planned.append(plannedJson(p));
+        for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(rule.owner)) {
+            if (p->ruleId == rule.id)
+                planned.append(plannedJson(*p));
         }
         const qint64 t = now();
-        for (const auto &s : std::as_const(m_plan.skipped)) {
-            if (s.airing.ruleId == rule.id && !isNoNews(s, t))
-                skipped.append(skippedJson(s, viewerRules ? &*viewerRules : nullptr));
+        for (const dvr::SkippedAiring *s : m_planIndex.skippedOf(rule.id)) {
+            if (!isNoNews(*s, t))
+                skipped.append(skippedJson(*s, viewerRules ? &*viewerRules : nullptr));
         }
         QStringList notes;
-        for (const auto &rep : std::as_const(m_plan.ruleReports)) {
-            if (rep.ruleId == rule.id)
-                notes.append(rep.message);
-        }
+        for (const dvr::RuleReport *rep : m_planIndex.reportsOf(rule.id))
+            notes.append(rep->message);
         return QJsonObject{{u"rule"_qs, ruleJson(rule)}, {u"planned"_qs, planned}, {u"skipped"_qs, skipped},
                            {u"notes"_qs, QJsonArray::fromStringList(notes)}};
     };
@@ -830,13 +837,13 @@ void DiverServer::setupRoutes()
         // The airing is one the rule matches and that is still to come: in the plan, or left out of it.
         const qint64 t = now();
         const dvr::PlannedRecording *planned = nullptr;
-        for (const auto &p : std::as_const(m_plan.recordings))
-            if (p.ruleId == id && p.channelId == channel && p.start == start)
-                planned = &p;
+        for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(rule->owner))
+            if (p->ruleId == id && p->channelId == channel && p->start == start)
+                planned = p;
         const dvr::SkippedAiring *skipped = nullptr;
-        for (const auto &s : std::as_const(m_plan.skipped))
-            if (s.airing.ruleId == id && s.airing.channelId == channel && s.airing.start == start)
-                skipped = &s;
+        for (const dvr::SkippedAiring *s : m_planIndex.skippedOf(id))
+            if (s->airing.channelId == channel && s->airing.start == start)
+                skipped = s;
         const QString airing = QStringLiteral("%1 at %2").arg(channel.left(40), QDateTime::fromSecsSinceEpoch(start, Qt::UTC).toString(Qt::ISODate));
         if (!planned && !skipped)
             return Reply::error(ApiError::notFound(QStringLiteral("rule %1 has no airing on %2 to come").arg(id).arg(airing)));
@@ -873,8 +880,9 @@ void DiverServer::setupRoutes()
         const auto rows = m_store.recordings(&error, who->isOperator ? c.query("owner") : who->owner);
         if (!rows)
             return Reply::error(ApiError::internal(error));
-        // Their copies in one query, not one a recording.
-        const auto copyRows = m_store.copies(&error);
+        // Their copies in one query, not one a recording; a box's (or one viewer's) only, not the node's.
+        const QString owner = who->isOperator ? c.query("owner") : who->owner;
+        const auto copyRows = owner.isEmpty() ? m_store.copies(&error) : m_store.copiesOfOwner(owner, &error);
         if (!copyRows)
             return Reply::error(ApiError::internal(error));
         QHash<qint64, CopyRow> copies;
@@ -1005,9 +1013,9 @@ void DiverServer::setupRoutes()
             // at once. Skipped for that rule, as a stopped one is, and for every other rule of the
             // viewer's that plans it (one recording of an airing per viewer, whichever rule asked).
             QList<qint64> rules{row->ruleId};
-            for (const dvr::PlannedRecording &p : std::as_const(m_plan.recordings))
-                if (p.owner == row->owner && p.channelId == row->channelId && p.start == row->airingStart && !rules.contains(p.ruleId))
-                    rules.append(p.ruleId);
+            for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(row->owner))
+                if (p->channelId == row->channelId && p->start == row->airingStart && !rules.contains(p->ruleId))
+                    rules.append(p->ruleId);
             bool cancelled = true;
             for (const qint64 rule : std::as_const(rules))
                 cancelled = m_rules.addCancelled({rule, row->channelId, row->airingStart, row->airingStop, {}}, &error) && cancelled;

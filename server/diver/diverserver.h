@@ -29,6 +29,7 @@
 
 #include <core/metrics.h>
 #include <dvr/lease.h>
+#include <dvr/planindex.h>
 #include <dvr/playout.h>
 #include <dvr/retention.h>
 #include <dvr/rulestore.h>
@@ -332,6 +333,8 @@ private:
     QTimer m_guideReload;                       ///< lets a write finish before the file is read
     std::shared_ptr<const epg::Guide> m_guide;
     dvr::SchedulePlan m_plan;
+    /// m_plan by owner and rule, made with every plan: what a box asks costs its own items.
+    dvr::PlanIndex m_planIndex;
     bool m_planned = false;
     qint64 m_lastPlanAt = 0;
     qint64 m_lastSweepAt = 0;
@@ -358,6 +361,10 @@ private:
         Identity identity;
     };
     QList<EventClient> m_eventClients;
+    /// Of m_eventClients, the boxes' by owner and the operators': an event goes to its viewer's
+    /// and the operators' sockets, not through a walk of thousands.
+    QMultiHash<QString, QWebSocket *> m_viewerSockets;
+    QList<QWebSocket *> m_operatorSockets;
     QHash<QString, qint64> m_retryAt; ///< "channel@start" of a copy that failed to start -> when to try again
     bool m_stopping = false;
 };
