@@ -295,7 +295,7 @@ int main(int argc, char **argv)
         // the file; diver repairs its plan.
         const QByteArray changed = cachedGuide(work, channels, days, seed, true, start);
         QEventLoop replanned;
-        QObject::connect(&diver, &diver::DiverServer::planChanged, &replanned, &QEventLoop::quit);
+        QObject::connect(&diver, &diver::DiverServer::guideLoaded, &replanned, &QEventLoop::quit); // planned with it
         QTimer::singleShot(300000, &replanned, &QEventLoop::quit);
         QSaveFile replace(c.guideFile);
         if (!replace.open(QIODevice::WriteOnly) || replace.write(changed) != changed.size() || !replace.commit()) {
@@ -313,11 +313,12 @@ int main(int argc, char **argv)
             updateMs.push_back(double(cpuNs() - cpu) / 1e6);
             stats = index.lastStats();
         }
-        std::printf("index the plan repaired after a guide delta (%d recordings): median %.2f ms CPU (runs: %s); %s, %lld chunks "
-                    "read, %lld kept, %lld owners' lists changed\n",
-                    int(repaired.recordings.size()), median(updateMs), qPrintable(runsText(updateMs)),
+        std::printf("index the plan repaired after a guide delta (%d recordings, %d conflicts): median %.2f ms CPU (runs: %s); "
+                    "%s: chunks of recordings %lld read, %lld kept, %lld owners' lists changed; rules' parts of skipped "
+                    "airings %lld read, %lld kept\n",
+                    int(repaired.recordings.size()), repaired.conflicts, median(updateMs), qPrintable(runsText(updateMs)),
                     stats.rebuilt ? "rebuilt" : "incremental", qint64(stats.chunksRead), qint64(stats.chunksKept),
-                    qint64(stats.ownersChanged));
+                    qint64(stats.ownersChanged), qint64(stats.partsRead), qint64(stats.partsKept));
     }
     diver.stop();
     return failed ? 2 : 0;

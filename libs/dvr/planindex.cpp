@@ -32,6 +32,21 @@ void PlanIndex::addChunk(qsizetype chunk, QHash<QString, std::vector<Entry>> *by
 void PlanIndex::rebuild(const SchedulePlan &plan)
 {
     m_stats = {};
+    m_partRanges.clear();
+    rebuildRecordings(plan);
+    indexSkipped(plan);
+}
+
+void PlanIndex::index(const SchedulePlan &plan)
+{
+    m_stats = {};
+    if (!indexRecordings(plan))
+        rebuildRecordings(plan);
+    indexSkipped(plan);
+}
+
+void PlanIndex::rebuildRecordings(const SchedulePlan &plan)
+{
     m_stats.rebuilt = true;
     m_recordings = plan.recordings;
     const qsizetype chunks = m_recordings.chunks().size();
@@ -43,15 +58,14 @@ void PlanIndex::rebuild(const SchedulePlan &plan)
         addChunk(i, &m_byOwner); // in chunk order: each owner's list comes sorted
     m_stats.chunksRead = chunks;
     m_stats.ownersChanged = m_byOwner.size();
-    indexSkipped(plan);
 }
 
-void PlanIndex::index(const SchedulePlan &plan)
+bool PlanIndex::indexRecordings(const SchedulePlan &plan)
 {
     const QList<PlannedRecordings::Chunk> &now = plan.recordings.chunks();
     const QList<PlannedRecordings::Chunk> &was = m_recordings.chunks();
     if (was.isEmpty() || now.isEmpty())
-        return rebuild(plan);
+        return false;
     // A chunk the new plan shares with the last is the very same list (same data, held by both).
     QHash<const PlannedRecording *, qsizetype> wasAt;
     wasAt.reserve(was.size());
@@ -67,7 +81,7 @@ void PlanIndex::index(const SchedulePlan &plan)
         ++kept;
     }
     if (now.size() - kept > now.size() / 2)
-        return rebuild(plan);
+        return false;
 
     // Keys: a kept chunk keeps its own; a run of new ones is spread between its neighbours' keys.
     std::vector<quint64> keys(size_t(now.size()));
@@ -88,7 +102,7 @@ void PlanIndex::index(const SchedulePlan &plan)
         if (last)
             step = std::min(step, kKeyStep); // room for later plans' chunks at the end too
         if (step == 0)
-            return rebuild(plan); // no room left between two keys: numbered afresh
+            return false; // no room left between two keys: numbered afresh
         for (qsizetype k = j; k < end; ++k)
             keys[size_t(k)] = low + step * quint64(k - j + 1);
         j = end;
@@ -136,34 +150,49 @@ void PlanIndex::index(const SchedulePlan &plan)
         if (entries.empty())
             m_byOwner.erase(list);
     }
-    m_stats = {};
     m_stats.chunksRead = read;
     m_stats.chunksKept = kept;
     m_stats.ownersChanged = changedOwners.size();
-    indexSkipped(plan);
+    return true;
 }
 
 void PlanIndex::indexSkipped(const SchedulePlan &plan)
 {
+    const SkippedAirings before = m_skipped; // holds the old parts while their data is looked up
+    const QHash<const SkippedAiring *, std::pair<qsizetype, QList<SkipRange>>> wasRanges = std::move(m_partRanges);
+    m_partRanges.clear();
     m_skipped = plan.skipped;
     m_reports = plan.ruleReports;
     m_skippedByRule.clear();
     const QList<QList<SkippedAiring>> &parts = m_skipped.parts();
     m_skippedByRule.reserve(parts.size());
+    m_partRanges.reserve(parts.size());
     for (qsizetype p = 0; p < parts.size(); ++p) {
-        // A part is one rule's (SkippedAirings); read as runs of one rule all the same.
         const QList<SkippedAiring> &part = parts[p];
-        qsizetype from = 0, conflicts = 0;
-        for (qsizetype k = 0; k < part.size(); ++k) {
-            if (k > from && part[k].airing.ruleId != part[from].airing.ruleId) {
-                m_skippedByRule[part[from].airing.ruleId].append({p, from, k, conflicts});
-                from = k;
-                conflicts = 0;
+        QList<SkipRange> ranges;
+        if (const auto was = wasRanges.constFind(part.constData()); was != wasRanges.cend() && was->first == part.size()) {
+            ranges = was->second;
+            for (SkipRange &r : ranges)
+                r.part = p;
+            ++m_stats.partsKept;
+        } else {
+            // A part is one rule's (SkippedAirings); read as runs of one rule all the same.
+            qsizetype from = 0, conflicts = 0;
+            for (qsizetype k = 0; k < part.size(); ++k) {
+                if (k > from && part[k].airing.ruleId != part[from].airing.ruleId) {
+                    ranges.append({part[from].airing.ruleId, p, from, k, conflicts});
+                    from = k;
+                    conflicts = 0;
+                }
+                conflicts += part[k].reason == SkipReason::Conflict;
             }
-            conflicts += part[k].reason == SkipReason::Conflict;
+            if (!part.isEmpty())
+                ranges.append({part[from].airing.ruleId, p, from, part.size(), conflicts});
+            ++m_stats.partsRead;
         }
-        if (!part.isEmpty())
-            m_skippedByRule[part[from].airing.ruleId].append({p, from, part.size(), conflicts});
+        for (const SkipRange &r : std::as_const(ranges))
+            m_skippedByRule[r.ruleId].append(r);
+        m_partRanges.insert(part.constData(), {part.size(), std::move(ranges)});
     }
     m_reportsByRule.clear();
     for (qsizetype i = 0; i < m_reports.size(); ++i)

@@ -1136,7 +1136,7 @@ private Q_SLOTS:
         QVERIFY(s.lastPlan().conflicts > 10 && s.lastPlan().recordings.size() > 200);
         QString differ = indexDiffers(index, s.lastPlan(), rules, owners);
         QVERIFY2(differ.isEmpty(), qPrintable(u"full evaluation: "_qs + differ));
-        int incremental = 0, withNewChunks = 0;
+        int incremental = 0, withNewChunks = 0, partsKept = 0;
         for (int round = 0; round < 24; ++round) {
             const qint64 now = kDay0 + round * kHour / 2; // never back: the scheduler plans on from the last plan's time
             SchedulePlan plan;
@@ -1175,6 +1175,7 @@ private Q_SLOTS:
                 ++incremental;
                 withNewChunks += stats.chunksRead > 0;
             }
+            partsKept += stats.partsKept > 0 && stats.partsRead > 0;
             differ = indexDiffers(index, plan, rules, owners);
             QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1 (%2): ").arg(round).arg(stats.rebuilt ? u"rebuilt"_qs : u"incremental"_qs) + differ));
             PlanIndex fresh;
@@ -1184,6 +1185,7 @@ private Q_SLOTS:
         }
         QVERIFY(incremental > 3);
         QVERIFY(withNewChunks > 0);
+        QVERIFY(partsKept > 0);
     }
 
     // The checks above fail on plans that break their promises: a full evaluation reshuffles what a
