@@ -488,6 +488,9 @@ protected:
             QTimer::singleShot(1000, socket, [socket] { socket->abort(); });
             return;
         }
+        // Qt HTTP Server writes an answer's head and body apart: with Nagle's algorithm a body that
+        // does not fill a segment waits for the head's ACK, which the client delays (40 ms on Linux).
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         new RequestGuard(socket, m_router, peer); // its readyRead slot runs before the server's
         addPendingConnection(socket);
     }

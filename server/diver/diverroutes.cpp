@@ -522,6 +522,95 @@ QJsonObject DiverServer::skippedJson(const dvr::SkippedAiring &s, const QSet<qin
             {u"relatedTo"_qs, related}, {u"alternatives"_qs, refs(s.alternatives, names)}};
 }
 
+Reply DiverServer::statusReply(const Identity &who)
+{
+    // The plan's size is the node's business: a box is told its own recordings and conflicts.
+    qint64 planned = m_plan.recordings.size();
+    qint64 conflicts = m_plan.conflicts;
+    if (!who.isOperator) {
+        QString error;
+        QSet<qint64> mine;
+        for (const auto &rule : m_rules.rules(&error, who.owner).value_or(QList<dvr::RecordingRule>{}))
+            mine.insert(rule.id);
+        // The box's own items (m_planIndex), not a walk of the node's plan on every poll.
+        planned = m_planIndex.recordingCount(who.owner);
+        conflicts = m_planIndex.conflictsOf(mine);
+    }
+    QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
+                  {u"planned"_qs, planned}, {u"conflicts"_qs, conflicts},
+                  {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
+                  {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
+                  {u"archiveHours"_qs, m_config.archiveHours}};
+    // Where each archive begins (UTC s): a programme that began before is caught up from
+    // there, one that ended before cannot be.
+    QJsonObject archiveFrom;
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (const qint64 ms = dvr::ArchiveReader::firstSegmentMs(a->directory); ms > 0)
+            archiveFrom.insert(a->channelId, ms / 1000);
+    }
+    o.insert(u"archiveFrom"_qs, archiveFrom);
+    if (!who.isOperator) {
+        // The box's playback tokens for catch-up and timeshift of each archived channel
+        // (?playback= on its /catchup URLs): they outlive its ticket, as its recordings' do.
+        QJsonObject tokens;
+        for (const QString &channel : std::as_const(m_archivedChannels))
+            tokens.insert(channel, QString::fromLatin1(archiveToken(who.owner, channel)));
+        o.insert(u"archiveTokens"_qs, tokens);
+        o.insert(u"archiveTokensExpire"_qs, archiveTokenExpiry());
+    }
+    if (m_guide)
+        o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
+                                          {u"channels"_qs, m_guide->channelCount()},
+                                          {u"airings"_qs, qint64(m_guide->airingCount())}});
+    return Reply::json(o);
+}
+
+Reply DiverServer::upcomingReply(const Identity &who)
+{
+    QString error;
+    QSet<qint64> mine;
+    // Each item's rule's kind ("single", "title", ...): a box cancels one airing of a series
+    // by skipping it, never by deleting the rule, however few airings the series has left.
+    QHash<qint64, QString> kinds;
+    // (The database lost: the plan as it is, without the kinds, as before with no rules of the box.)
+    const auto rules = m_rules.rules(&error, who.isOperator ? QString() : who.owner);
+    for (const auto &rule : rules.value_or(QList<dvr::RecordingRule>{})) {
+        mine.insert(rule.id);
+        kinds.insert(rule.id, dvr::ruleKindName(rule.kind));
+    }
+    const auto withKind = [&kinds](QJsonObject item) {
+        item.insert(u"ruleKind"_qs, kinds.value(item.value(u"rule"_qs).toInteger()));
+        return item;
+    };
+    QJsonArray planned, skipped;
+    const qint64 t = now();
+    // What has started is in the library (GET /api/recordings), not to come.
+    const auto addPlanned = [&](const dvr::PlannedRecording &p) {
+        if (p.recordStart > t)
+            planned.append(withKind(plannedJson(p)));
+    };
+    const auto addSkipped = [&](const dvr::SkippedAiring &s) {
+        if (s.airing.stop > t && !isNoNews(s, t))
+            skipped.append(withKind(skippedJson(s, who.isOperator ? nullptr : &mine)));
+    };
+    if (who.isOperator) {
+        for (const auto &p : std::as_const(m_plan.recordings))
+            addPlanned(p);
+        for (const auto &s : std::as_const(m_plan.skipped))
+            addSkipped(s);
+    } else {
+        // The box's own items (m_planIndex), in the plan's order, not a walk of the node's plan.
+        for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(who.owner))
+            addPlanned(*p);
+        for (const dvr::SkippedAiring *s : m_planIndex.skippedOf(mine))
+            addSkipped(*s);
+    }
+    int conflicts = 0;
+    for (const auto &s : skipped)
+        conflicts += s.toObject().value(u"reason"_qs).toString() == dvr::skipReasonName(dvr::SkipReason::Conflict);
+    return Reply::json(QJsonObject{{u"planned"_qs, planned}, {u"skipped"_qs, skipped}, {u"conflicts"_qs, conflicts}});
+}
+
 QJsonObject DiverServer::recordingJson(const RecordingRow &r, const QString &base, bool playable,
                                        const QHash<qint64, CopyRow> *copies) const
 {
@@ -677,49 +766,7 @@ void DiverServer::setupRoutes()
 
     r->addRoute(Method::Get, u"/api/status"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
-        // The plan's size is the node's business: a box is told its own recordings and conflicts.
-        qint64 planned = m_plan.recordings.size();
-        qint64 conflicts = m_plan.conflicts;
-        if (!who->isOperator) {
-            QString error;
-            QSet<qint64> mine;
-            for (const auto &rule : m_rules.rules(&error, who->owner).value_or(QList<dvr::RecordingRule>{}))
-                mine.insert(rule.id);
-            planned = conflicts = 0;
-            for (const auto &p : std::as_const(m_plan.recordings))
-                planned += p.owner == who->owner;
-            if (!mine.isEmpty()) {
-                for (const auto &s : std::as_const(m_plan.skipped))
-                    conflicts += s.reason == dvr::SkipReason::Conflict && mine.contains(s.airing.ruleId);
-            }
-        }
-        QJsonObject o{{u"node"_qs, m_config.nodeId}, {u"capacity"_qs, m_config.capacity}, {u"recorders"_qs, activeRecorders()},
-                      {u"planned"_qs, planned}, {u"conflicts"_qs, conflicts},
-                      {u"archivedChannels"_qs, QJsonArray::fromStringList(sortedList(m_archivedChannels))},
-                      {u"archivesRecorded"_qs, QJsonArray::fromStringList(activeArchives())},
-                      {u"archiveHours"_qs, m_config.archiveHours}};
-        // Where each archive begins (UTC s): a programme that began before is caught up from
-        // there, one that ended before cannot be.
-        QJsonObject archiveFrom;
-        for (const ActiveArchive *a : std::as_const(m_archives)) {
-            if (const qint64 ms = dvr::ArchiveReader::firstSegmentMs(a->directory); ms > 0)
-                archiveFrom.insert(a->channelId, ms / 1000);
-        }
-        o.insert(u"archiveFrom"_qs, archiveFrom);
-        if (!who->isOperator) {
-            // The box's playback tokens for catch-up and timeshift of each archived channel
-            // (?playback= on its /catchup URLs): they outlive its ticket, as its recordings' do.
-            QJsonObject tokens;
-            for (const QString &channel : std::as_const(m_archivedChannels))
-                tokens.insert(channel, QString::fromLatin1(archiveToken(who->owner, channel)));
-            o.insert(u"archiveTokens"_qs, tokens);
-            o.insert(u"archiveTokensExpire"_qs, archiveTokenExpiry());
-        }
-        if (m_guide)
-            o.insert(u"guide"_qs, QJsonObject{{u"checksum"_qs, QString::fromLatin1(m_guide->info().checksum)},
-                                              {u"channels"_qs, m_guide->channelCount()},
-                                              {u"airings"_qs, qint64(m_guide->airingCount())}});
-        return Reply::json(o);
+        return statusReply(*who);
     });
 
     // ---- rules
@@ -733,21 +780,20 @@ void DiverServer::setupRoutes()
             for (const auto &own : m_rules.rules(&error, who.owner).value_or(QList<dvr::RecordingRule>{}))
                 viewerRules->insert(own.id);
         }
+        // The rule's items (m_planIndex: its recordings are its owner's), not a walk of the plan.
         QJsonArray planned, skipped;
-        for (const auto &p : std::as_const(m_plan.recordings)) {
-            if (p.ruleId == rule.id)
-                planned.append(plannedJson(p));
+        for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(rule.owner)) {
+            if (p->ruleId == rule.id)
+                planned.append(plannedJson(*p));
         }
         const qint64 t = now();
-        for (const auto &s : std::as_const(m_plan.skipped)) {
-            if (s.airing.ruleId == rule.id && !isNoNews(s, t))
-                skipped.append(skippedJson(s, viewerRules ? &*viewerRules : nullptr));
+        for (const dvr::SkippedAiring *s : m_planIndex.skippedOf(rule.id)) {
+            if (!isNoNews(*s, t))
+                skipped.append(skippedJson(*s, viewerRules ? &*viewerRules : nullptr));
         }
         QStringList notes;
-        for (const auto &rep : std::as_const(m_plan.ruleReports)) {
-            if (rep.ruleId == rule.id)
-                notes.append(rep.message);
-        }
+        for (const dvr::RuleReport *rep : m_planIndex.reportsOf(rule.id))
+            notes.append(rep->message);
         return QJsonObject{{u"rule"_qs, ruleJson(rule)}, {u"planned"_qs, planned}, {u"skipped"_qs, skipped},
                            {u"notes"_qs, QJsonArray::fromStringList(notes)}};
     };
@@ -870,13 +916,13 @@ void DiverServer::setupRoutes()
         // The airing is one the rule matches and that is still to come: in the plan, or left out of it.
         const qint64 t = now();
         const dvr::PlannedRecording *planned = nullptr;
-        for (const auto &p : std::as_const(m_plan.recordings))
-            if (p.ruleId == id && p.channelId == channel && p.start == start)
-                planned = &p;
+        for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(rule->owner))
+            if (p->ruleId == id && p->channelId == channel && p->start == start)
+                planned = p;
         const dvr::SkippedAiring *skipped = nullptr;
-        for (const auto &s : std::as_const(m_plan.skipped))
-            if (s.airing.ruleId == id && s.airing.channelId == channel && s.airing.start == start)
-                skipped = &s;
+        for (const dvr::SkippedAiring *s : m_planIndex.skippedOf(id))
+            if (s->airing.channelId == channel && s->airing.start == start)
+                skipped = s;
         const QString airing = QStringLiteral("%1 at %2").arg(channel.left(40), QDateTime::fromSecsSinceEpoch(start, Qt::UTC).toString(Qt::ISODate));
         if (!planned && !skipped)
             return Reply::error(ApiError::notFound(QStringLiteral("rule %1 has no airing on %2 to come").arg(id).arg(airing)));
@@ -903,36 +949,7 @@ void DiverServer::setupRoutes()
     // for every airing left out
     r->addRoute(Method::Get, u"/api/upcoming"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
-        QString error;
-        QSet<qint64> mine;
-        // Each item's rule's kind ("single", "title", ...): a box cancels one airing of a series
-        // by skipping it, never by deleting the rule, however few airings the series has left.
-        QHash<qint64, QString> kinds;
-        // (The database lost: the plan as it is, without the kinds, as before with no rules of the box.)
-        const auto rules = m_rules.rules(&error, who->isOperator ? QString() : who->owner);
-        for (const auto &rule : rules.value_or(QList<dvr::RecordingRule>{})) {
-            mine.insert(rule.id);
-            kinds.insert(rule.id, dvr::ruleKindName(rule.kind));
-        }
-        const auto withKind = [&kinds](QJsonObject item) {
-            item.insert(u"ruleKind"_qs, kinds.value(item.value(u"rule"_qs).toInteger()));
-            return item;
-        };
-        QJsonArray planned, skipped;
-        const qint64 t = now();
-        for (const auto &p : std::as_const(m_plan.recordings)) {
-            // What has started is in the library (GET /api/recordings), not to come.
-            if ((who->isOperator || p.owner == who->owner) && p.recordStart > t)
-                planned.append(withKind(plannedJson(p)));
-        }
-        for (const auto &s : std::as_const(m_plan.skipped)) {
-            if ((who->isOperator || mine.contains(s.airing.ruleId)) && s.airing.stop > t && !isNoNews(s, t))
-                skipped.append(withKind(skippedJson(s, who->isOperator ? nullptr : &mine)));
-        }
-        int conflicts = 0;
-        for (const auto &s : skipped)
-            conflicts += s.toObject().value(u"reason"_qs).toString() == dvr::skipReasonName(dvr::SkipReason::Conflict);
-        return Reply::json(QJsonObject{{u"planned"_qs, planned}, {u"skipped"_qs, skipped}, {u"conflicts"_qs, conflicts}});
+        return upcomingReply(*who);
     });
 
     // ---- the library
@@ -942,8 +959,9 @@ void DiverServer::setupRoutes()
         const auto rows = m_store.recordings(&error, who->isOperator ? c.query("owner") : who->owner);
         if (!rows)
             return Reply::error(ApiError::internal(error));
-        // Their copies in one query, not one a recording.
-        const auto copyRows = m_store.copies(&error);
+        // Their copies in one query, not one a recording; a box's (or one viewer's) only, not the node's.
+        const QString owner = who->isOperator ? c.query("owner") : who->owner;
+        const auto copyRows = owner.isEmpty() ? m_store.copies(&error) : m_store.copiesOfOwner(owner, &error);
         if (!copyRows)
             return Reply::error(ApiError::internal(error));
         QHash<qint64, CopyRow> copies;
@@ -1083,9 +1101,9 @@ void DiverServer::setupRoutes()
         };
         if (recording) {
             QList<qint64> rules{row->ruleId};
-            for (const dvr::PlannedRecording &p : std::as_const(m_plan.recordings))
-                if (p.owner == row->owner && p.channelId == row->channelId && p.start == row->airingStart && !rules.contains(p.ruleId))
-                    rules.append(p.ruleId);
+            for (const dvr::PlannedRecording *p : m_planIndex.recordingsOf(row->owner))
+                if (p->channelId == row->channelId && p->start == row->airingStart && !rules.contains(p->ruleId))
+                    rules.append(p->ruleId);
             bool cancelled = true;
             for (const qint64 rule : std::as_const(rules)) {
                 if (!(cancelled = m_rules.addCancelled({rule, row->channelId, row->airingStart, row->airingStop, {}}, &error)))

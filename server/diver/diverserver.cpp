@@ -439,6 +439,8 @@ void DiverServer::stop()
         c.socket->deleteLater();
     }
     m_eventClients.clear();
+    m_viewerSockets.clear();
+    m_operatorSockets.clear();
     if (m_router)
         m_router->close();
     m_store.close();
@@ -673,6 +675,7 @@ void DiverServer::replan(bool guideChanged)
     } else {
         m_plan = m_scheduler.plan(t);
     }
+    m_planIndex.index(m_plan);
     m_lastPlanAt = t;
     // "scheduled" for what is new in the plan, "unscheduled" for what left it (nothing to compare
     // when the plan kept the last one's list: 93,000 recordings at the benchmark's size).
@@ -2236,11 +2239,15 @@ void DiverServer::publish(const QString &type, const QJsonObject &body, const QS
     QJsonObject message = body;
     message.insert(QStringLiteral("type"), type);
     Q_EMIT event(message, owner);
+    // Thousands of boxes listen: the viewer's sockets and the operators', not a walk of them all.
+    const auto viewer = m_viewerSockets.equal_range(owner);
+    if (m_operatorSockets.isEmpty() && viewer.first == viewer.second)
+        return;
     const QString text = QString::fromUtf8(QJsonDocument(message).toJson(QJsonDocument::Compact));
-    for (const EventClient &c : std::as_const(m_eventClients)) {
-        if (c.identity.isOperator || c.identity.owner == owner)
-            c.socket->sendTextMessage(text);
-    }
+    for (QWebSocket *socket : std::as_const(m_operatorSockets))
+        socket->sendTextMessage(text);
+    for (auto it = viewer.first; it != viewer.second; ++it)
+        (*it)->sendTextMessage(text);
 }
 
 namespace {
@@ -2295,8 +2302,16 @@ void DiverServer::acceptEvents(QWebSocket *socket)
     }
     socket->setParent(this);
     m_eventClients.append({socket, *identity});
-    connect(socket, &QWebSocket::disconnected, this, [this, socket] {
+    if (identity->isOperator)
+        m_operatorSockets.append(socket);
+    else
+        m_viewerSockets.insert(identity->owner, socket);
+    connect(socket, &QWebSocket::disconnected, this, [this, socket, identity = *identity] {
         m_eventClients.removeIf([socket](const EventClient &c) { return c.socket == socket; });
+        if (identity.isOperator)
+            m_operatorSockets.removeOne(socket);
+        else
+            m_viewerSockets.remove(identity.owner, socket);
         socket->deleteLater();
     });
     // A ticket is good until it expires, and so is the socket it opened: the box opens a new

@@ -29,6 +29,7 @@
 
 #include <core/metrics.h>
 #include <dvr/lease.h>
+#include <dvr/planindex.h>
 #include <dvr/playout.h>
 #include <dvr/retention.h>
 #include <dvr/rulestore.h>
@@ -315,6 +316,9 @@ private:
     QString channelNameOf(const QString &channelId) const;
     /// A channel as a viewer reads it: number and name ("3 Demo News"), the name, or the id.
     QString channelLabelOf(const QString &channelId) const;
+    /// GET /api/status and GET /api/upcoming, for `who` (named: bench_diverapi counts their cost).
+    http::Reply statusReply(const Identity &who);
+    http::Reply upcomingReply(const Identity &who);
     void acceptEvents(QWebSocket *socket);
 
     DiverConfig m_config;
@@ -349,6 +353,8 @@ private:
     QTimer m_guideReload;                       ///< lets a write finish before the file is read
     std::shared_ptr<const epg::Guide> m_guide;
     dvr::SchedulePlan m_plan;
+    /// m_plan by owner and rule, made with every plan: what a box asks costs its own items.
+    dvr::PlanIndex m_planIndex;
     bool m_planned = false;
     qint64 m_lastPlanAt = 0;
     qint64 m_lastSweepAt = 0;
@@ -379,6 +385,10 @@ private:
         Identity identity;
     };
     QList<EventClient> m_eventClients;
+    /// Of m_eventClients, the boxes' by owner and the operators': an event goes to its viewer's
+    /// and the operators' sockets, not through a walk of thousands.
+    QMultiHash<QString, QWebSocket *> m_viewerSockets;
+    QList<QWebSocket *> m_operatorSockets;
     QHash<QString, qint64> m_retryAt; ///< "channel@start" of a copy that failed to start -> when to try again
     bool m_stopping = false;
 };

@@ -412,6 +412,22 @@ std::optional<QList<CopyRow>> RecordingStore::copies(QString *error, std::option
     });
 }
 
+std::optional<QList<CopyRow>> RecordingStore::copiesOfOwner(const QString &owner, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<CopyRow>> {
+        // By the (owner, ...) unique index of dvr_recordings, then the copies' primary key.
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id IN "
+                                                 "(SELECT copy_id FROM dvr_recordings WHERE owner = ? AND deleted = 0) ORDER BY id")
+                                      .arg(QLatin1String(s_copyColumns)));
+        if (!s.bind(owner).run(error))
+            return std::nullopt;
+        QList<CopyRow> out;
+        while (s.q.next())
+            out.append(copyFrom(s.q));
+        return out;
+    });
+}
+
 std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QString *error, bool *copyGone)
 {
     if (copyGone)

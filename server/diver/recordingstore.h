@@ -136,6 +136,8 @@ public:
     /// The copy of the airing at (channel, start), if there is one.
     std::optional<CopyRow> copyOf(const QString &channelId, qint64 airingStart, QString *error);
     std::optional<QList<CopyRow>> copies(QString *error, std::optional<CopyState> state = std::nullopt);
+    /// The copies of `owner`'s recordings (not deleted): a box's library without reading every copy.
+    std::optional<QList<CopyRow>> copiesOfOwner(const QString &owner, QString *error);
 
     /// The new row's id; 0 when the viewer's recording of that airing is there already (another
     /// node made it at the same moment). A recording in a copy joins it only while the copy is

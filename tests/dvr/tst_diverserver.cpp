@@ -33,8 +33,9 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QProcess>
-#include <QSemaphore>
+#include <QRandomGenerator>
 #include <QScopeGuard>
+#include <QSemaphore>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -2080,6 +2081,109 @@ private Q_SLOTS:
         QCOMPARE(seen.value(u"title"_qs).toString(), u"Secret Drama"_qs);
         QCOMPARE(seen.value(u"channel"_qs).toString(), u"one"_qs);
         QVERIFY(all.at(0).toObject().value(u"detail"_qs).toString().contains(u"\"Secret Drama\" on 1 ONE at"));
+    }
+
+    // What a box asks on every poll (its planned and conflict counts in /api/status, its
+    // /api/upcoming) is answered from the plan's index by owner (dvr::PlanIndex), not by walking
+    // the whole plan: the answers are those walking the plan gives, for every box, on a plan of
+    // many viewers with conflicts, and again after rules were removed and an airing skipped (the
+    // index made anew from the repaired plan).
+    void boxAnswersEqualWalkingThePlan()
+    {
+        namespace dvr = iptv::dvr;
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"walk"_qs);
+        c.capacity = 1;
+        const qint64 at = (now / 1800 + 6) * 1800; // hours away: nothing records
+        const QStringList titles{u"News"_qs, u"Quiz"_qs, u"Drama"_qs, u"Film"_qs, u"Sport"_qs, u"Cook"_qs};
+        QList<Airing> airings;
+        QRandomGenerator rng(17);
+        for (int slot = 0; slot < 24; ++slot) {
+            for (const QString &channel : {u"one"_qs, u"two"_qs}) {
+                const QString title = titles[rng.bounded(int(titles.size()))];
+                airings.append({channel, at + slot * 1800, at + slot * 1800 + 1800, title, QStringLiteral("0.%1.").arg(rng.bounded(4))});
+            }
+        }
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(), airings));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        QStringList owners;
+        for (int i = 0; i < 10; ++i)
+            owners << QStringLiteral("STB-W%1").arg(i);
+        QHash<QString, QSet<qint64>> rulesOf;
+        for (int i = 0; i < 24; ++i) {
+            const QString owner = owners[rng.bounded(int(owners.size()))];
+            const HttpResult made = call("POST", port, u"/api/rules"_qs, "operator-secret",
+                                         {{u"kind"_qs, u"title"_qs}, {u"title"_qs, titles[rng.bounded(int(titles.size()))]},
+                                          {u"owner"_qs, owner}, {u"priority"_qs, int(rng.bounded(3))}});
+            QVERIFY2(made.status == 201, made.body.constData());
+            rulesOf[owner].insert(made.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
+        }
+        const auto compareAll = [&](const QString &when) {
+            const dvr::SchedulePlan &plan = diver.plan();
+            const qint64 t = QDateTime::currentSecsSinceEpoch();
+            for (const QString &owner : owners + QStringList{u"STB-none"_qs}) {
+                const QSet<qint64> mine = rulesOf.value(owner);
+                QStringList planned, skipped;
+                int ownPlanned = 0, conflicts = 0, upcomingConflicts = 0;
+                for (const dvr::PlannedRecording &p : plan.recordings) {
+                    ownPlanned += p.owner == owner;
+                    if (p.owner == owner && p.recordStart > t)
+                        planned << QStringLiteral("%1/%2/%3").arg(p.ruleId).arg(p.channelId).arg(p.start);
+                }
+                for (const dvr::SkippedAiring &sk : plan.skipped) {
+                    if (!mine.contains(sk.airing.ruleId))
+                        continue;
+                    conflicts += sk.reason == dvr::SkipReason::Conflict;
+                    if (sk.airing.stop > t && !(sk.reason == dvr::SkipReason::Cancelled && sk.airing.start <= t)) {
+                        skipped << QStringLiteral("%1/%2/%3 %4").arg(sk.airing.ruleId).arg(sk.airing.channelId).arg(sk.airing.start).arg(dvr::skipReasonName(sk.reason));
+                        upcomingConflicts += sk.reason == dvr::SkipReason::Conflict;
+                    }
+                }
+                const QByteArray box = ticket(owner);
+                const QJsonObject status = call("GET", port, u"/api/status"_qs, box).json();
+                QVERIFY2(status.value(u"planned"_qs).toInt(-1) == ownPlanned && status.value(u"conflicts"_qs).toInt(-1) == conflicts,
+                         qPrintable(QStringLiteral("%1, %2: status says %3 planned, %4 conflicts; the plan %5, %6")
+                                        .arg(when, owner)
+                                        .arg(status.value(u"planned"_qs).toInt(-1))
+                                        .arg(status.value(u"conflicts"_qs).toInt(-1))
+                                        .arg(ownPlanned)
+                                        .arg(conflicts)));
+                const QJsonObject upcoming = call("GET", port, u"/api/upcoming"_qs, box).json();
+                QStringList answeredPlanned, answeredSkipped;
+                for (const QJsonValue &v : upcoming.value(u"planned"_qs).toArray()) {
+                    const QJsonObject o = v.toObject();
+                    answeredPlanned << QStringLiteral("%1/%2/%3").arg(o.value(u"rule"_qs).toInteger()).arg(o.value(u"channel"_qs).toString()).arg(o.value(u"start"_qs).toInteger());
+                }
+                for (const QJsonValue &v : upcoming.value(u"skipped"_qs).toArray()) {
+                    const QJsonObject o = v.toObject();
+                    answeredSkipped << QStringLiteral("%1/%2/%3 %4").arg(o.value(u"rule"_qs).toInteger()).arg(o.value(u"channel"_qs).toString()).arg(o.value(u"start"_qs).toInteger()).arg(o.value(u"reason"_qs).toString());
+                }
+                QCOMPARE(answeredPlanned, planned);
+                QCOMPARE(answeredSkipped, skipped);
+                QCOMPARE(upcoming.value(u"conflicts"_qs).toInt(-1), upcomingConflicts);
+            }
+        };
+        QVERIFY(diver.plan().conflicts > 5);
+        compareAll(u"planned"_qs);
+        if (QTest::currentTestFailed())
+            return;
+        // Rules removed and an airing skipped: the plan is repaired, its index made anew.
+        for (int i = 0; i < 3; ++i) {
+            const QString owner = owners[i];
+            if (rulesOf.value(owner).isEmpty())
+                continue;
+            const qint64 id = *rulesOf[owner].cbegin();
+            QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + QString::number(id), ticket(owner)).status, 204);
+            rulesOf[owner].remove(id);
+        }
+        const dvr::PlannedRecording first = diver.plan().recordings.first();
+        const HttpResult skip = call("PUT", port, QStringLiteral("/api/rules/%1/airings/%2/%3").arg(first.ruleId).arg(first.channelId).arg(first.start),
+                                     ticket(first.owner), {{u"cancelled"_qs, true}});
+        QVERIFY2(skip.status == 200, skip.body.constData());
+        compareAll(u"after changes"_qs);
     }
 
     // Without an admin token, requests from loopback are the operator's: diver then listens on

@@ -8,6 +8,7 @@
 
 #include <dvr/conflict.h>
 #include <dvr/plancheck.h>
+#include <dvr/planindex.h>
 #include <dvr/regroup.h>
 #include <dvr/scheduler.h>
 
@@ -1112,6 +1113,81 @@ private Q_SLOTS:
         }
     }
 
+    // A plan's index by owner and rule (what diver answers a box from) gives what walking the plan
+    // gives, for every owner and rule: after a full evaluation, and after repairs (guide changes,
+    // time moving on) and rule changes, indexed incrementally (the chunks a repair kept are not
+    // read again) and from scratch.
+    void planIndexEqualsWalkingThePlan()
+    {
+        iptv::epg::GuideData data = generatedData(25, 3, 9);
+        QRandomGenerator rng(37);
+        auto guide = compile(data, kDay0, 3);
+        QList<RecordingRule> rules = randomRules(*guide, rng, 80);
+        QStringList owners;
+        for (int i = 0; i < 12; ++i)
+            owners << QStringLiteral("STB-%1").arg(i);
+        for (RecordingRule &r : rules)
+            r.owner = owners[rng.bounded(int(owners.size()))];
+        Scheduler s(capacity(2, 2));
+        s.setRules(rules);
+        PlanIndex index;
+        index.index(s.evaluate(guide, kDay0));
+        QVERIFY(index.lastStats().rebuilt);
+        QVERIFY(s.lastPlan().conflicts > 10 && s.lastPlan().recordings.size() > 200);
+        QString differ = indexDiffers(index, s.lastPlan(), rules, owners);
+        QVERIFY2(differ.isEmpty(), qPrintable(u"full evaluation: "_qs + differ));
+        int incremental = 0, withNewChunks = 0, partsKept = 0;
+        for (int round = 0; round < 24; ++round) {
+            const qint64 now = kDay0 + round * kHour / 2; // never back: the scheduler plans on from the last plan's time
+            SchedulePlan plan;
+            switch (round % 4) {
+            case 0:
+            case 2:
+                mutate(&data, rng);
+                guide = compile(data, kDay0, 3);
+                plan = s.update(guide, now);
+                break;
+            case 1: {
+                // A viewer changes a rule (another priority), adds one, or removes one.
+                const int what = rng.bounded(3);
+                if (what == 0) {
+                    RecordingRule &r = rules[rng.bounded(int(rules.size()))];
+                    r.priority = (r.priority + 1) % 3;
+                    s.upsertRule(r);
+                } else if (what == 1) {
+                    RecordingRule r = randomRules(*guide, rng, 1).first();
+                    r.owner = owners[rng.bounded(int(owners.size()))];
+                    rules.append(r);
+                    s.upsertRule(r);
+                } else {
+                    s.removeRule(rules.takeAt(rng.bounded(int(rules.size()))).id);
+                }
+                plan = s.plan(now);
+                break;
+            }
+            default:
+                plan = s.plan(now); // time moving on
+                break;
+            }
+            index.index(plan);
+            const PlanIndex::Stats stats = index.lastStats();
+            if (!stats.rebuilt && stats.chunksKept > 0) {
+                ++incremental;
+                withNewChunks += stats.chunksRead > 0;
+            }
+            partsKept += stats.partsKept > 0 && stats.partsRead > 0;
+            differ = indexDiffers(index, plan, rules, owners);
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1 (%2): ").arg(round).arg(stats.rebuilt ? u"rebuilt"_qs : u"incremental"_qs) + differ));
+            PlanIndex fresh;
+            fresh.rebuild(plan);
+            differ = indexDiffers(fresh, plan, rules, owners);
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1, rebuilt: ").arg(round) + differ));
+        }
+        QVERIFY(incremental > 3);
+        QVERIFY(withNewChunks > 0);
+        QVERIFY(partsKept > 0);
+    }
+
     // The checks above fail on plans that break their promises: a full evaluation reshuffles what a
     // change did not touch (unstable), and a plan with a recording taken out leaves a conflict
     // that fits and a duplicate pointing at nothing.
@@ -1866,6 +1942,72 @@ private:
             out.append(r);
         }
         return out;
+    }
+
+    /// How `index` differs from walking `plan` (empty: it does not), for each owner (and one
+    /// without rules) and each rule: recordings, skipped airings, conflicts, reports.
+    static QString indexDiffers(const PlanIndex &index, const SchedulePlan &plan, const QList<RecordingRule> &rules,
+                                const QStringList &owners)
+    {
+        auto line = [](const auto &items) {
+            QStringList out;
+            for (const auto &i : items) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(i)>, PlannedRecording>)
+                    out << QStringLiteral("%1/%2/%3").arg(i.ruleId).arg(i.channelId).arg(i.start);
+                else
+                    out << QStringLiteral("%1/%2/%3").arg(i.airing.ruleId).arg(i.airing.channelId).arg(i.airing.start);
+            }
+            return out.join(u' ');
+        };
+        for (const QString &owner : owners + QStringList{u"STB-none"_qs}) {
+            QList<PlannedRecording> walked, indexed;
+            for (const PlannedRecording &p : plan.recordings)
+                if (p.owner == owner)
+                    walked.append(p);
+            for (const PlannedRecording *p : index.recordingsOf(owner))
+                indexed.append(*p);
+            if (indexed != walked || index.recordingCount(owner) != walked.size())
+                return QStringLiteral("%1's recordings: walked [%2], indexed [%3] (count %4)")
+                    .arg(owner, line(walked), line(indexed))
+                    .arg(index.recordingCount(owner));
+            QSet<qint64> mine;
+            for (const RecordingRule &r : rules)
+                if (r.owner == owner)
+                    mine.insert(r.id);
+            QList<SkippedAiring> walkedSkips, indexedSkips;
+            qsizetype conflicts = 0;
+            for (const SkippedAiring &sk : plan.skipped) {
+                if (mine.contains(sk.airing.ruleId)) {
+                    walkedSkips.append(sk);
+                    conflicts += sk.reason == SkipReason::Conflict;
+                }
+            }
+            for (const SkippedAiring *sk : index.skippedOf(mine))
+                indexedSkips.append(*sk);
+            if (indexedSkips != walkedSkips)
+                return QStringLiteral("%1's skipped airings: walked [%2], indexed [%3]").arg(owner, line(walkedSkips), line(indexedSkips));
+            if (index.conflictsOf(mine) != conflicts)
+                return QStringLiteral("%1's conflicts: walked %2, indexed %3").arg(owner).arg(conflicts).arg(index.conflictsOf(mine));
+        }
+        for (const RecordingRule &r : rules) {
+            QList<SkippedAiring> walkedSkips, indexedSkips;
+            for (const SkippedAiring &sk : plan.skipped)
+                if (sk.airing.ruleId == r.id)
+                    walkedSkips.append(sk);
+            for (const SkippedAiring *sk : index.skippedOf(r.id))
+                indexedSkips.append(*sk);
+            if (indexedSkips != walkedSkips)
+                return QStringLiteral("rule %1's skipped airings: walked [%2], indexed [%3]").arg(r.id).arg(line(walkedSkips), line(indexedSkips));
+            QList<RuleReport> walkedReports, indexedReports;
+            for (const RuleReport &rep : plan.ruleReports)
+                if (rep.ruleId == r.id)
+                    walkedReports.append(rep);
+            for (const RuleReport *rep : index.reportsOf(r.id))
+                indexedReports.append(*rep);
+            if (indexedReports != walkedReports)
+                return QStringLiteral("rule %1's reports differ").arg(r.id);
+        }
+        return {};
     }
 
     /// A random schedule change: a programme retitled, moved, removed, re-flagged, or a channel
