@@ -1513,6 +1513,53 @@ private Q_SLOTS:
         QCOMPARE(renamed.choose(0, origin, origin + 50 * kHour, false), remade.choose(0, origin, origin + 50 * kHour, false));
     }
 
+    /// A re-matched rule's episode whose airings are all as they were keeps its id and state: what
+    /// is in a conflict's way is named in id order (CapacityBook::overlapping), which a full plan
+    /// gives in the priority order, and an update keeps it. Two streams, no padding: High records
+    /// on a and Mid on b at t; Low's episode at t on c is a conflict naming High's recording, then
+    /// Mid's. High is re-matched (another episode comes a day later): its recording at t keeps its
+    /// id and is still named first, as a full evaluation names it (with a new id, numbered after
+    /// every other, it was named after Mid's).
+    void updateKeepsIdsOfUnchangedEpisodes()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 60, u"High"_qs, u"One"_qs},
+                             {u"b"_qs, t, 60, u"Mid"_qs},
+                             {u"c"_qs, t, 60, u"Low"_qs}};
+        RecordingRule high = rule(RuleKind::Title, u"High"_qs), mid = rule(RuleKind::Title, u"Mid"_qs),
+                      low = rule(RuleKind::Title, u"Low"_qs);
+        high.priority = 5;
+        mid.priority = 3;
+        low.priority = 1;
+        Scheduler s(capacity(2));
+        s.setRules({low, mid, high});
+        const QStringList channels = {u"a"_qs, u"b"_qs, u"c"_qs};
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        const SkippedAiring *blocked = skippedAt(before, low.id, u"c"_qs, t);
+        QVERIFY2(blocked && blocked->reason == SkipReason::Conflict, qPrintable(describe(before)));
+        QCOMPARE(blocked->relatedTo.size(), 2);
+        QCOMPARE(blocked->relatedTo[0].ruleId, high.id);
+
+        shows.append({u"a"_qs, t + 24 * kHour, 60, u"High"_qs, u"Two"_qs});
+        const auto guide = makeGuide(channels, shows);
+        ScheduleChanges changes;
+        const SchedulePlan after = s.update(guide, kDay0, &changes);
+        QCOMPARE(changes.rulesRematched, 1);
+        QCOMPARE(changes.added.size(), 1);
+        QVERIFY(changes.removed.isEmpty() && changes.moved.isEmpty());
+        QVERIFY2(plannedAt(after, high.id, u"a"_qs, t) && plannedAt(after, high.id, u"a"_qs, t + 24 * kHour),
+                 qPrintable(describe(after)));
+        blocked = skippedAt(after, low.id, u"c"_qs, t);
+        QVERIFY2(blocked && blocked->reason == SkipReason::Conflict, qPrintable(describe(after)));
+        QCOMPARE(blocked->relatedTo.size(), 2);
+        QCOMPARE(blocked->relatedTo[0].ruleId, high.id);
+        QCOMPARE(blocked->relatedTo[1].ruleId, mid.id);
+        Scheduler full(capacity(2));
+        full.setRules(s.rules());
+        QCOMPARE(describe(after), describe(full.evaluate(guide, kDay0)));
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+    }
+
     /// A queued conflict of a re-matched rule is tried again (moved, or displacing later
     /// recordings) when what is in its way was freed: a skip of the try must keep this
     /// (docs/dvr-scheduler.md, "Not done yet"). One stream, no padding. High holds [t, t+30) on a,
