@@ -216,6 +216,19 @@ struct RuleOutcomes
     std::vector<std::pair<qsizetype, int>> conflictSkips; ///< the Conflict skips: index in skipped, candidate
 };
 
+/// A repair's try that failed to place a queued episode (every airing: pass 2's move, then the
+/// displacement of later recordings), and what it read: the same try fails again while no minute
+/// of those hours changed in the book, the time is the same and the order within its rule up to
+/// it is (Private::unchangedSince). A full plan makes no such try, so none is known after it.
+struct FailedTry
+{
+    quint64 clock = 0; ///< PlanState::clock after the try
+    qint64 now = 0;
+    /// Epoch hours [first, last] read: its airings' spans, and of every recording in the way of
+    /// one, its span and those of its episode's airings (where a move would take it).
+    std::vector<std::pair<int, int>> hours;
+};
+
 /// The current plan as the next one repairs it: the episodes and their state, the final capacity
 /// book (placement id = episode id), the planned episodes' identities (for duplicates across
 /// rules) and every rule's outcomes. Valid while the rule slots, their order and the capacity
@@ -255,6 +268,12 @@ struct PlanState
     std::vector<int> keepQueue;
     /// The slots with a rule report in the last plan, in priority order.
     std::vector<int> reported;
+    /// Counts the repairs' changes to the book: hourChanged[h] is its value at the last placement
+    /// made or taken away (or renamed, or whose order changed) touching epoch hour
+    /// conflictHourBase + h. What FailedTry compares with.
+    quint64 clock = 0;
+    std::vector<quint64> hourChanged;
+    QHash<int, FailedTry> failedTries; ///< by episode id
 };
 
 /// The minutes where a repair changed the capacity book: the placements it made and those it
@@ -591,6 +610,7 @@ struct Scheduler::Private
         /// there: only those can fit now, or have only later recordings in their way.
         QHash<int, std::vector<int>> freedOnly;
         int repaired = 0, displaced = 0;
+        int triesSpared = 0; ///< queued episodes left conflicts by their FailedTry
         /// Episodes (un)placed: their placement before the repair first touched them. A rule's
         /// outcomes are made again only when one of its episodes ends up placed differently (a
         /// move tried and undone, a recording displaced and put back, change nothing).
@@ -632,6 +652,32 @@ struct Scheduler::Private
     {
         const Episode &e = state.episodes[size_t(id)];
         return {(qint64(position[size_t(e.slot)]) << 32) | qint64(quint32(e.rank)), id};
+    }
+    /// Notes a change of the book over epoch minutes [from, to) (PlanState::clock).
+    void bookChanged(int from, int to)
+    {
+        if (from >= to)
+            return;
+        ++state.clock;
+        const int first = std::max(from / 60 - state.conflictHourBase, 0), last = (to - 1) / 60 - state.conflictHourBase;
+        if (last < 0)
+            return;
+        if (state.hourChanged.size() <= size_t(last))
+            state.hourChanged.resize(size_t(last) + 1, 0);
+        for (int h = first; h <= last; ++h)
+            state.hourChanged[size_t(h)] = state.clock;
+    }
+    /// Whether the book read by a failed try is as it was then (and the time is the same).
+    bool unchangedSince(const FailedTry &t) const
+    {
+        if (t.now != planNow)
+            return false;
+        for (const auto &[first, last] : t.hours)
+            for (int h = std::max(first - state.conflictHourBase, 0);
+                 h <= last - state.conflictHourBase && size_t(h) < state.hourChanged.size(); ++h)
+                if (state.hourChanged[size_t(h)] > t.clock)
+                    return false;
+        return true;
     }
     void startPlanning(qint64 now);
     std::pair<qint64, qint64> intervalOf(const RuleState &rs, const Candidate &c) const
@@ -706,6 +752,8 @@ struct Scheduler::Private
     /// `blocked` (a repair), only its airings are tried, known to fit nowhere now.
     template<typename Movable>
     bool moveOneBlocker(int id, Movable movable, Blocked *blocked = nullptr);
+    /// Keeps a failed try of the episode (FailedTry): its airings' hours and those of what is in their way.
+    void rememberFailedTry(int id, const Blocked &blocked);
     /// A repair's last resort: the episode, fitting on none of blocked.airings, takes the place
     /// of recordings later in the order on the earliest of them where that makes room.
     bool displace(int id, RepairQueue &queue, Blocked &blocked);
@@ -1070,6 +1118,9 @@ void Scheduler::Private::bookPlace(int id, int ci, int node)
     if (!archived[size_t(c.channel)])
         std::tie(e.from, e.to) = state.book->epochMinutes(from, to);
     if (repair) {
+        bookChanged(e.from, e.to);
+        if (!state.failedTries.isEmpty())
+            state.failedTries.remove(id);
         repair->diff.change(node, c.channel, e.from, e.to, 1, id);
         repair->room.change(node, c.channel, e.from, e.to, 1);
         // The same placement made again (a try undone, a recording kept): nothing was freed.
@@ -1088,6 +1139,7 @@ void Scheduler::Private::bookUnplace(int id, bool freeing)
         return;
     state.book->unplace(id);
     if (repair) {
+        bookChanged(e.from, e.to);
         repair->remember(id, e);
         repair->diff.change(e.node, e.chosenChannel, e.from, e.to, -1, id);
         repair->room.change(e.node, e.chosenChannel, e.from, e.to, -1);
@@ -1116,6 +1168,7 @@ void Scheduler::Private::takePlacementOver(int old, int id, int ci)
     e.to = o.to;
     e.note = o.note;
     if (repair) {
+        bookChanged(e.from, e.to); // what is in the way there has other ids, maybe in another order
         repair->diff.change(o.node, o.chosenChannel, o.from, o.to, -1, old);
         repair->diff.change(e.node, e.chosenChannel, e.from, e.to, 1, id);
         state.placementChanged.push_back(old);
@@ -1319,9 +1372,19 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
     }
     // The others numbered from the end of the list, as groupEpisodes() numbers them.
     state.episodes.reserve(state.episodes.size() + size_t(fresh));
+    // A failed try (FailedTry) of an episode kept holds while the order up to it is the same: the
+    // same episodes before it (the rule's first `same` ranks). A recording that changed rank may
+    // come before or after another of its rule now: its minutes count as changed.
+    int sameOrder = 0;
+    while (size_t(sameOrder) < std::min(oldIds.size(), ids.size()) && ids[size_t(sameOrder)] == oldIds[size_t(sameOrder)])
+        ++sameOrder;
     for (int e = 0; e < g.episodes; ++e) {
         if (ids[size_t(e)] >= 0) {
             Episode &ep = state.episodes[size_t(ids[size_t(e)])];
+            if (e >= sameOrder && !state.failedTries.isEmpty())
+                state.failedTries.remove(ids[size_t(e)]);
+            if (ep.rank != e && ep.chosen >= 0)
+                bookChanged(ep.from, ep.to);
             ep.rank = e;
             for (int &ci : ep.airings)
                 ci = nowOf[size_t(ci)];
@@ -1733,6 +1796,47 @@ void Scheduler::Private::requeueHeldBack(int slot, RepairQueue &queue)
     }
 }
 
+void Scheduler::Private::rememberFailedTry(int id, const Blocked &blocked)
+{
+    FailedTry t;
+    t.now = planNow;
+    auto read = [&](const RuleState &rs, const Candidate &c) {
+        const auto [a, b] = intervalOf(rs, c);
+        const auto [x, y] = state.book->epochMinutes(a, b);
+        if (x < y && !archived[size_t(c.channel)])
+            t.hours.emplace_back(x / 60, (y - 1) / 60);
+    };
+    const Episode &e = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(e.slot)];
+    std::vector<int> ways;
+    for (size_t k = 0; k < blocked.airings.size(); ++k) {
+        read(rs, rs.candidates[size_t(blocked.airings[k])]);
+        if (!blocked.asked[k])
+            return; // not every airing's way was read: not a whole try
+        ways.insert(ways.end(), blocked.way[k].begin(), blocked.way[k].end());
+    }
+    std::sort(ways.begin(), ways.end());
+    ways.erase(std::unique(ways.begin(), ways.end()), ways.end());
+    for (const int b : ways) {
+        const Episode &be = state.episodes[size_t(b)];
+        const RuleState &bs = rules[size_t(be.slot)];
+        for (const int ci : be.airings)
+            if (bs.candidates[size_t(ci)].stop > planNow)
+                read(bs, bs.candidates[size_t(ci)]);
+    }
+    std::sort(t.hours.begin(), t.hours.end());
+    size_t n = 0; // merged
+    for (const auto &h : t.hours) {
+        if (n && h.first <= t.hours[n - 1].second + 1)
+            t.hours[n - 1].second = std::max(t.hours[n - 1].second, h.second);
+        else
+            t.hours[n++] = h;
+    }
+    t.hours.resize(n);
+    t.clock = state.clock;
+    state.failedTries.insert(id, std::move(t));
+}
+
 bool Scheduler::Private::displace(int id, RepairQueue &queue, Blocked &blocked)
 {
     // The episode fits nowhere: it takes the place of recordings later than it in the priority
@@ -1914,6 +2018,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
             const int id = oldIds[k];
             bookUnplace(id, true);
+            state.failedTries.remove(id);
             state.episodes[size_t(id)].slot = -1;
             state.episodes[size_t(id)].airings.clear();
         }
@@ -2159,6 +2264,19 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 continue;
             }
             e.note = ctx.displacedNote.value(id);
+            ctx.freedOnly.remove(id);
+            if (const auto memo = state.failedTries.constFind(id); memo != state.failedTries.cend()) {
+                // Tried before and failed, and nothing it read changed since: it fails again.
+                if (options.memoizeFailedTries && unchangedSince(*memo)) {
+                    ++ctx.triesSpared;
+                    e.status = SkipReason::Conflict;
+                    indexConflict(id);
+                    if (status != SkipReason::Conflict)
+                        ctx.changed[size_t(slot)] = 1;
+                    continue;
+                }
+                state.failedTries.erase(memo);
+            }
             bool placed = false;
             for (const int ci : std::vector<int>(e.airings))
                 if ((placed = tryPlace(id, ci)))
@@ -2169,11 +2287,13 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 // earlier one is never left blocked by later ones. Both read what is in the way of
                 // each airing once (Blocked).
                 const QueueKey key = queueKey(id);
+                const bool whole = ctx.depth.value(id) < MaxDisplacementChain; // else no displacement is tried
                 Blocked blocked(e.airings);
                 placed = moveOneBlocker(id, [&](int b) { return key < queueKey(b); }, &blocked);
                 placed = placed || displace(id, queue, blocked);
+                if (!placed && whole)
+                    rememberFailedTry(id, blocked);
             }
-            ctx.freedOnly.remove(id);
             if (placed) {
                 setPlanned(id, true);
             } else {
@@ -2307,7 +2427,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     repair = nullptr;
     makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
-                         << ctx.displaced << "displaced," << rounds << "rounds;"
+                         << ctx.displaced << "displaced," << ctx.triesSpared << "tries spared," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
                          << rebuiltForConflicts.load() << "for their conflicts)," << patched.load()
                          << "rules' conflicts patched; unplace" << unplaced << "ms, repair"
