@@ -3025,6 +3025,15 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     // Candidates leave and join each rule's list in one pass per rule (a rule of a daily show has
     // thousands: erasing or inserting one at a time moved them all each time).
     QHash<int, std::vector<std::pair<qint64, int>>> leaving; // slot -> (start, channel key), sorted
+    {
+        // Their identities are read below (changedIdentities): computed in description order, as
+        // those that came are (one block of descriptions read per few, not one per airing).
+        std::vector<quint32> handles;
+        handles.reserve(gone.size());
+        for (const quint32 i : gone)
+            handles.push_back(oldIndex->handleOf(og.airing(i)));
+        oldIndex->computeIdentities(std::move(handles), d->threads());
+    }
     for (const quint32 i : gone) {
         const epg::Airing a = og.airing(i);
         const quint32 h = oldIndex->handleOf(a);
@@ -3078,10 +3087,10 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         const epg::Airing a = ng.airing(j);
         d->retitled.insert(ix.titleKeyOf.value(ix.titleOf(ix.handleOf(a))));
         d->cameAirings.insert({ix.channelKey[a.channel], a.start});
+        fresh.push_back(ix.handleOf(a)); // its identity is read below, whether a rule may match it or not
         QList<int> slots = d->rulesFor(ix, a);
         if (slots.isEmpty())
             continue;
-        fresh.push_back(ix.handleOf(a));
         cameRules.emplace_back(j, std::move(slots));
     }
     // A programme that came with the text of one that went (moved, or aired again) has its
