@@ -744,6 +744,9 @@ struct Scheduler::Private
         std::vector<int> airings;
         std::vector<std::vector<int>> way;
         std::vector<char> asked;
+        /// Epoch minutes [from, to) of the airings a move tried to take a recording in the way to
+        /// (what a failed try read besides the episode's own airings: FailedTry).
+        std::vector<std::pair<int, int>> movesTried;
     };
     /// What is in the way of blocked.airings[k].
     const std::vector<int> &inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const;
@@ -1766,6 +1769,10 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
                 // conflicts there; putting b back (the move undone) settles them again.
                 bookUnplace(bi, true);
                 if (tryPlace(id, ci)) {
+                    if (blocked && !archived[size_t(bs.candidates[size_t(alt)].channel)]) {
+                        const auto [altFrom, altTo] = intervalOf(bs, bs.candidates[size_t(alt)]);
+                        blocked->movesTried.push_back(state.book->epochMinutes(altFrom, altTo));
+                    }
                     if (tryPlace(bi, alt)) {
                         b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
                         return true;
@@ -1798,32 +1805,26 @@ void Scheduler::Private::requeueHeldBack(int slot, RepairQueue &queue)
 
 void Scheduler::Private::rememberFailedTry(int id, const Blocked &blocked)
 {
+    // What the try read: the book over the episode's airings (what fits, what is in the way, what
+    // taking a recording away leaves), and over the airings a move tried to take a recording in
+    // the way to. Putting a recording back (a move or a displacement undone) reads nothing.
     FailedTry t;
     t.now = planNow;
-    auto read = [&](const RuleState &rs, const Candidate &c) {
-        const auto [a, b] = intervalOf(rs, c);
-        const auto [x, y] = state.book->epochMinutes(a, b);
-        if (x < y && !archived[size_t(c.channel)])
-            t.hours.emplace_back(x / 60, (y - 1) / 60);
+    auto read = [&](std::pair<int, int> minutes) {
+        if (minutes.first < minutes.second)
+            t.hours.emplace_back(minutes.first / 60, (minutes.second - 1) / 60);
     };
     const Episode &e = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(e.slot)];
-    std::vector<int> ways;
-    for (size_t k = 0; k < blocked.airings.size(); ++k) {
-        read(rs, rs.candidates[size_t(blocked.airings[k])]);
-        if (!blocked.asked[k])
-            return; // not every airing's way was read: not a whole try
-        ways.insert(ways.end(), blocked.way[k].begin(), blocked.way[k].end());
+    for (const int ci : blocked.airings) {
+        const Candidate &c = rs.candidates[size_t(ci)];
+        if (!archived[size_t(c.channel)]) {
+            const auto [a, b] = intervalOf(rs, c);
+            read(state.book->epochMinutes(a, b));
+        }
     }
-    std::sort(ways.begin(), ways.end());
-    ways.erase(std::unique(ways.begin(), ways.end()), ways.end());
-    for (const int b : ways) {
-        const Episode &be = state.episodes[size_t(b)];
-        const RuleState &bs = rules[size_t(be.slot)];
-        for (const int ci : be.airings)
-            if (bs.candidates[size_t(ci)].stop > planNow)
-                read(bs, bs.candidates[size_t(ci)]);
-    }
+    for (const auto &minutes : blocked.movesTried)
+        read(minutes);
     std::sort(t.hours.begin(), t.hours.end());
     size_t n = 0; // merged
     for (const auto &h : t.hours) {
