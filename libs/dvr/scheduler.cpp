@@ -146,10 +146,13 @@ bool isRepeat(quint8 flags)
 /// An episode of a rule (its airings that are the same episode, duplicate.h) and its state in the
 /// current plan. Kept between plans: an update repairs the episodes its change touched and keeps
 /// the others as they are (docs/dvr-scheduler.md, "Guide changes"). Its id (its index in
-/// PlanState::episodes) is its placement id in the capacity book.
+/// PlanState::episodes) is its placement id in the capacity book; its place in the priority order
+/// is its rule's position and its rank, not its id: an episode that a regrouping leaves with the
+/// same members keeps its id and state, and the others of its rule take new ids after all others.
 struct Episode
 {
     int slot = -1;            ///< the rule slot; -1: retired (its rule was grouped again)
+    int rank = 0;             ///< its place among its rule's episodes (by first airing when grouped)
     std::vector<int> airings; ///< the rule's candidate indexes, by start (not ended, not filtered)
     int chosen = -1;          ///< the candidate recorded, -1 none
     int node = -1;
@@ -213,6 +216,19 @@ struct RuleOutcomes
     std::vector<std::pair<qsizetype, int>> conflictSkips; ///< the Conflict skips: index in skipped, candidate
 };
 
+/// A repair's try that failed to place a queued episode (every airing: pass 2's move, then the
+/// displacement of later recordings), and what it read: the same try fails again while no minute
+/// of those hours changed in the book, the time is the same and the order within its rule up to
+/// it is (Private::unchangedSince). A full plan makes no such try, so none is known after it.
+struct FailedTry
+{
+    quint64 clock = 0; ///< PlanState::clock after the try
+    qint64 now = 0;
+    /// Epoch hours [first, last] read: its airings' spans, and of every recording in the way of
+    /// one, its span and those of its episode's airings (where a move would take it).
+    std::vector<std::pair<int, int>> hours;
+};
+
 /// The current plan as the next one repairs it: the episodes and their state, the final capacity
 /// book (placement id = episode id), the planned episodes' identities (for duplicates across
 /// rules) and every rule's outcomes. Valid while the rule slots, their order and the capacity
@@ -224,7 +240,7 @@ struct PlanState
     int channelCount = 0; ///< channel keys then (more reorder the channel ranks)
     std::unique_ptr<CapacityBook> book;
     std::vector<Episode> episodes;
-    std::vector<int> first, count;         ///< per slot: its episodes' ids, [first, first + count)
+    std::vector<std::vector<int>> ids;     ///< per slot: its episodes' ids by rank (the order within the rule)
     std::vector<std::vector<int>> groupOf; ///< per slot and candidate: its episode id, -1 none
     std::vector<qint64> groupedAt;         ///< per slot: the time its candidates were last grouped
     DuplicateIndex plannedIndex;           ///< the planned episodes' identities, owner = rule id
@@ -252,6 +268,12 @@ struct PlanState
     std::vector<int> keepQueue;
     /// The slots with a rule report in the last plan, in priority order.
     std::vector<int> reported;
+    /// Counts the repairs' changes to the book: hourChanged[h] is its value at the last placement
+    /// made or taken away (or renamed, or whose order changed) touching epoch hour
+    /// conflictHourBase + h. What FailedTry compares with.
+    quint64 clock = 0;
+    std::vector<quint64> hourChanged;
+    QHash<int, FailedTry> failedTries; ///< by episode id
 };
 
 /// The minutes where a repair changed the capacity book: the placements it made and those it
@@ -571,6 +593,8 @@ struct Scheduler::Private
     SchedulePlan repairPlan(qint64 now);
 
     // Planning: the state of the plan being made (planNow, archived, ... set by startPlanning()).
+    /// The episodes a repair plans again, in the priority order (Private::queueKey).
+    using RepairQueue = std::set<std::pair<qint64, int>>;
     /// What a repair has changed so far.
     struct Repair
     {
@@ -586,6 +610,7 @@ struct Scheduler::Private
         /// there: only those can fit now, or have only later recordings in their way.
         QHash<int, std::vector<int>> freedOnly;
         int repaired = 0, displaced = 0;
+        int triesSpared = 0; ///< queued episodes left conflicts by their FailedTry
         /// Episodes (un)placed: their placement before the repair first touched them. A rule's
         /// outcomes are made again only when one of its episodes ends up placed differently (a
         /// move tried and undone, a recording displaced and put back, change nothing).
@@ -620,6 +645,40 @@ struct Scheduler::Private
     DuplicateIndex historyIndex;
     QHash<qint64, int> keptOfRule;
     std::vector<int> position;    ///< rule slot -> its place in the priority order
+    /// An episode's place in the priority order (its rule's position, then its rank), and its id to
+    /// tell apart in a set: what the repair's queue and its "later in the order" checks compare.
+    using QueueKey = std::pair<qint64, int>;
+    QueueKey queueKey(int id) const
+    {
+        const Episode &e = state.episodes[size_t(id)];
+        return {(qint64(position[size_t(e.slot)]) << 32) | qint64(quint32(e.rank)), id};
+    }
+    /// Notes a change of the book over epoch minutes [from, to) (PlanState::clock).
+    void bookChanged(int from, int to)
+    {
+        if (from >= to)
+            return;
+        ++state.clock;
+        const int first = std::max(from / 60 - state.conflictHourBase, 0), last = (to - 1) / 60 - state.conflictHourBase;
+        if (last < 0)
+            return;
+        if (state.hourChanged.size() <= size_t(last))
+            state.hourChanged.resize(size_t(last) + 1, 0);
+        for (int h = first; h <= last; ++h)
+            state.hourChanged[size_t(h)] = state.clock;
+    }
+    /// Whether the book read by a failed try is as it was then (and the time is the same).
+    bool unchangedSince(const FailedTry &t) const
+    {
+        if (t.now != planNow)
+            return false;
+        for (const auto &[first, last] : t.hours)
+            for (int h = std::max(first - state.conflictHourBase, 0);
+                 h <= last - state.conflictHourBase && size_t(h) < state.hourChanged.size(); ++h)
+                if (state.hourChanged[size_t(h)] > t.clock)
+                    return false;
+        return true;
+    }
     void startPlanning(qint64 now);
     std::pair<qint64, qint64> intervalOf(const RuleState &rs, const Candidate &c) const
     {
@@ -641,12 +700,15 @@ struct Scheduler::Private
     bool settledBeforeCapacity(int id);
     /// Groups the rule's candidates (not ended, not filtered) into new episodes.
     void groupEpisodes(int slot);
-    /// A re-matched rule's candidates grouped into new episodes, as groupEpisodes() groups them,
-    /// from its last grouping (`was`: its groupOf then, its episodes [from, to)) and its
-    /// candidateEdits: only the candidates the change may concern are found again (regroup.h);
-    /// the episodes whose members are the same take their airing lists over. Whole without edits.
-    /// Returns the candidates found again (all when grouped whole).
-    size_t regroupEpisodes(int slot, const std::vector<int> &was, int from, int to);
+    /// A re-matched rule's candidates grouped into episodes, as groupEpisodes() groups them, from
+    /// its last grouping (`was`: its groupOf then, `oldIds`: its episodes then by rank) and its
+    /// candidateEdits: only the candidates the change may concern are found again (regroup.h).
+    /// An episode whose members are all as they were keeps its id, state and airing list (its
+    /// candidate indexes made those of now; keptOld[its old rank] set); the others take new ids.
+    /// Whole, and no id kept, when the edits do not tell the candidates apart. Returns the
+    /// candidates found again (all when grouped whole).
+    size_t regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
+                           std::vector<char> &keptOld);
     /// The grouping itself: the rule's episodes appended to `episodes`, numbered from `base`
     /// (groupOf: per candidate, its episode's number or -1). `local` is a scratch index.
     void groupInto(int slot, DuplicateIndex &local, std::vector<int> &groupOf, std::vector<Episode> &episodes,
@@ -682,6 +744,9 @@ struct Scheduler::Private
         std::vector<int> airings;
         std::vector<std::vector<int>> way;
         std::vector<char> asked;
+        /// Epoch minutes [from, to) of the airings a move tried to take a recording in the way to
+        /// (what a failed try read besides the episode's own airings: FailedTry).
+        std::vector<std::pair<int, int>> movesTried;
     };
     /// What is in the way of blocked.airings[k].
     const std::vector<int> &inTheWay(Blocked &blocked, const RuleState &rs, size_t k) const;
@@ -690,11 +755,13 @@ struct Scheduler::Private
     /// `blocked` (a repair), only its airings are tried, known to fit nowhere now.
     template<typename Movable>
     bool moveOneBlocker(int id, Movable movable, Blocked *blocked = nullptr);
+    /// Keeps a failed try of the episode (FailedTry): its airings' hours and those of what is in their way.
+    void rememberFailedTry(int id, const Blocked &blocked);
     /// A repair's last resort: the episode, fitting on none of blocked.airings, takes the place
     /// of recordings later in the order on the earliest of them where that makes room.
-    bool displace(int id, std::set<std::pair<int, int>> &queue, Blocked &blocked);
+    bool displace(int id, RepairQueue &queue, Blocked &blocked);
     /// Queues the rule's episodes held back by keep-N when it plans fewer than it may keep.
-    void requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue);
+    void requeueHeldBack(int slot, RepairQueue &queue);
     /// A conflict's alternatives (into `memo`: them, the minutes read); memo.airings, when set, is
     /// taken as the episode's airings elsewhere, else found.
     void alternativesFor(int id, AlternativesMemo &memo) const;
@@ -1054,6 +1121,9 @@ void Scheduler::Private::bookPlace(int id, int ci, int node)
     if (!archived[size_t(c.channel)])
         std::tie(e.from, e.to) = state.book->epochMinutes(from, to);
     if (repair) {
+        bookChanged(e.from, e.to);
+        if (!state.failedTries.isEmpty())
+            state.failedTries.remove(id);
         repair->diff.change(node, c.channel, e.from, e.to, 1, id);
         repair->room.change(node, c.channel, e.from, e.to, 1);
         // The same placement made again (a try undone, a recording kept): nothing was freed.
@@ -1072,6 +1142,7 @@ void Scheduler::Private::bookUnplace(int id, bool freeing)
         return;
     state.book->unplace(id);
     if (repair) {
+        bookChanged(e.from, e.to);
         repair->remember(id, e);
         repair->diff.change(e.node, e.chosenChannel, e.from, e.to, -1, id);
         repair->room.change(e.node, e.chosenChannel, e.from, e.to, -1);
@@ -1100,6 +1171,7 @@ void Scheduler::Private::takePlacementOver(int old, int id, int ci)
     e.to = o.to;
     e.note = o.note;
     if (repair) {
+        bookChanged(e.from, e.to); // what is in the way there has other ids, maybe in another order
         repair->diff.change(o.node, o.chosenChannel, o.from, o.to, -1, old);
         repair->diff.change(e.node, e.chosenChannel, e.from, e.to, 1, id);
         state.placementChanged.push_back(old);
@@ -1218,6 +1290,7 @@ void Scheduler::Private::groupInto(int slot, DuplicateIndex &local, std::vector<
         groupOf[ci] = base + int(episodes.size()) - first;
         Episode e;
         e.slot = slot;
+        e.rank = int(episodes.size()) - first;
         e.airings.push_back(int(ci));
         episodes.push_back(std::move(e));
     }
@@ -1227,22 +1300,24 @@ void Scheduler::Private::groupEpisodes(int slot)
 {
     const int base = int(state.episodes.size());
     groupInto(slot, groupIndex, state.groupOf[size_t(slot)], state.episodes, base);
-    state.first[size_t(slot)] = base;
-    state.count[size_t(slot)] = int(state.episodes.size()) - base;
+    std::vector<int> &ids = state.ids[size_t(slot)];
+    ids.resize(state.episodes.size() - size_t(base));
+    std::iota(ids.begin(), ids.end(), base);
     state.groupedAt[size_t(slot)] = planNow;
 }
 
-size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was, int from, int to)
+size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
+                                           std::vector<char> &keptOld)
 {
     const RuleState &rs = rules[size_t(slot)];
     const auto edits = candidateEdits.constFind(slot);
-    if (options.regroupWhole || edits == candidateEdits.cend() || edits->whole || edits->before != was.size()
+    if (edits == candidateEdits.cend() || edits->whole || edits->before != was.size()
         || edits->before + edits->inserted.size() != rs.candidates.size() + edits->removed.size()) {
         groupEpisodes(slot);
         return rs.candidates.size();
     }
-    // Candidate by candidate now: its episode in the last grouping (relative to `from`), and
-    // whether it came or its eligibility changed since (ended, or filtered: it left its episode).
+    // Candidate by candidate now: its episode's rank in the last grouping, and whether it came or
+    // its eligibility changed since (ended, or filtered: it left its episode).
     const size_t n = rs.candidates.size();
     const qint64 then = state.groupedAt[size_t(slot)];
     std::vector<int> before(n, -1);
@@ -1261,51 +1336,83 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
         }
         Q_ASSERT(old < was.size());
         const Candidate &c = rs.candidates[i];
-        before[i] = was[old] >= 0 ? was[old] - from : -1;
+        before[i] = was[old] >= 0 ? state.episodes[size_t(was[old])].rank : -1;
         changed[i] = (c.filter == NoFilter && c.stop > then) != (c.filter == NoFilter && c.stop > planNow);
         nowOf[old] = int(i);
         ++old;
     }
     const RecordingRule &r = rs.rule;
-    const EpisodeGrouping g = regroup(
-        n, r.duplicateMethod, r.duplicateScope != DuplicateScope::None,
-        [&](size_t i) -> const EpisodeIdentity & { return rs.candidates[i].identity; },
-        [&](size_t i) { return rs.candidates[i].stop > planNow && rs.candidates[i].filter == NoFilter; },
-        [&](size_t i) { return before[i]; }, [&](size_t i) { return changed[i] != 0; }, edits->gone, to - from,
-        groupIndex);
-    // The episodes numbered from the end of the list, as groupEpisodes() numbers them; one with
-    // the same members as before takes its airing list over (its indexes made those of now), the
-    // others' are filled below.
-    const int base = int(state.episodes.size());
-    state.episodes.resize(state.episodes.size() + size_t(g.episodes));
-    std::vector<char> takenOver(size_t(g.episodes), 0);
+    const bool byIdentity = r.duplicateScope != DuplicateScope::None;
+    auto identity = [&](size_t i) -> const EpisodeIdentity & { return rs.candidates[i].identity; };
+    auto eligible = [&](size_t i) { return rs.candidates[i].stop > planNow && rs.candidates[i].filter == NoFilter; };
+    const EpisodeGrouping g = options.regroupWhole
+        ? groupWhole(n, r.duplicateMethod, byIdentity, identity, eligible, groupIndex)
+        : regroup(n, r.duplicateMethod, byIdentity, identity, eligible, [&](size_t i) { return before[i]; },
+                  [&](size_t i) { return changed[i] != 0; }, edits->gone, int(oldIds.size()), groupIndex);
+    // Per episode now: the rank of the episode before all of whose members it has (-1 none), and
+    // its members counted; the same when it has as many as that one had.
+    std::vector<int> same(size_t(g.episodes), -2), members(size_t(g.episodes), 0);
+    for (size_t i = 0; i < n; ++i) {
+        const int e = g.groupOf[i];
+        if (e < 0)
+            continue;
+        int &s = same[size_t(e)];
+        const int b = changed[i] ? -1 : before[i];
+        s = s == -2 ? b : (s == b ? s : -1);
+        ++members[size_t(e)];
+    }
+    std::vector<int> &ids = state.ids[size_t(slot)];
+    ids.assign(size_t(g.episodes), -1);
+    int fresh = 0;
     for (int e = 0; e < g.episodes; ++e) {
-        Episode &ep = state.episodes[size_t(base + e)];
-        ep.slot = slot;
-        if (g.fromBefore[size_t(e)] >= 0) {
-            ep.airings = std::move(state.episodes[size_t(from + g.fromBefore[size_t(e)])].airings);
-            bool all = true; // its members are all still candidates (they are: see regroup.h)
-            for (int &ci : ep.airings)
-                all = (ci = nowOf[size_t(ci)]) >= 0 && all;
-            Q_ASSERT(all);
-            if (all)
-                takenOver[size_t(e)] = 1;
-            else
-                ep.airings.clear();
+        const int b = same[size_t(e)];
+        if (b >= 0 && state.episodes[size_t(oldIds[size_t(b)])].airings.size() == size_t(members[size_t(e)])) {
+            ids[size_t(e)] = oldIds[size_t(b)];
+            keptOld[size_t(b)] = 1;
+        } else {
+            ++fresh;
         }
+    }
+    // The others numbered from the end of the list, as groupEpisodes() numbers them.
+    state.episodes.reserve(state.episodes.size() + size_t(fresh));
+    // A failed try (FailedTry) of an episode kept holds while the order up to it is the same: the
+    // same episodes before it (the rule's first `same` ranks). A recording that changed rank may
+    // come before or after another of its rule now: its minutes count as changed.
+    int sameOrder = 0;
+    while (size_t(sameOrder) < std::min(oldIds.size(), ids.size()) && ids[size_t(sameOrder)] == oldIds[size_t(sameOrder)])
+        ++sameOrder;
+    for (int e = 0; e < g.episodes; ++e) {
+        if (ids[size_t(e)] >= 0) {
+            Episode &ep = state.episodes[size_t(ids[size_t(e)])];
+            if (e >= sameOrder && !state.failedTries.isEmpty())
+                state.failedTries.remove(ids[size_t(e)]);
+            if (ep.rank != e && ep.chosen >= 0)
+                bookChanged(ep.from, ep.to);
+            ep.rank = e;
+            for (int &ci : ep.airings)
+                ci = nowOf[size_t(ci)];
+            if (ep.chosen >= 0)
+                ep.chosen = nowOf[size_t(ep.chosen)];
+            Q_ASSERT(ep.chosen < 0 || ep.chosen < int(n));
+            continue;
+        }
+        ids[size_t(e)] = int(state.episodes.size());
+        Episode ep;
+        ep.slot = slot;
+        ep.rank = e;
+        state.episodes.push_back(std::move(ep));
     }
     std::vector<int> &groupOf = state.groupOf[size_t(slot)];
     groupOf.assign(n, -1);
     for (size_t i = 0; i < n; ++i)
         if (const int e = g.groupOf[i]; e >= 0) {
-            groupOf[i] = base + e;
-            if (!takenOver[size_t(e)])
-                state.episodes[size_t(base + e)].airings.push_back(int(i));
+            const int id = ids[size_t(e)];
+            groupOf[i] = id;
+            if (before[i] < 0 || changed[i] || oldIds[size_t(before[i])] != id)
+                state.episodes[size_t(id)].airings.push_back(int(i));
         }
-    state.first[size_t(slot)] = base;
-    state.count[size_t(slot)] = g.episodes;
     state.groupedAt[size_t(slot)] = planNow;
-    return size_t(g.asked);
+    return options.regroupWhole ? n : size_t(g.asked);
 }
 
 void Scheduler::Private::groupAllEpisodes()
@@ -1334,8 +1441,9 @@ void Scheduler::Private::groupAllEpisodes()
                 id += base;
         std::vector<Episode> &g = grouped[size_t(slot)];
         std::move(g.begin(), g.end(), std::back_inserter(state.episodes));
-        state.first[size_t(slot)] = base;
-        state.count[size_t(slot)] = int(g.size());
+        std::vector<int> &ids = state.ids[size_t(slot)];
+        ids.resize(g.size());
+        std::iota(ids.begin(), ids.end(), base);
     }
 }
 
@@ -1454,7 +1562,7 @@ QList<RuleReport> Scheduler::Private::ruleReportsAfter(std::vector<int> changed)
 
 SchedulePlan Scheduler::Private::plan(qint64 now)
 {
-    if (state.valid && state.first.size() == rules.size())
+    if (state.valid && state.ids.size() == rules.size())
         return repairPlan(now);
     return fullPlan(now);
 }
@@ -1469,8 +1577,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     state = {};
     state.now = now;
     state.book = std::make_unique<CapacityBook>(options.capacity, int(channelNames.size()), now);
-    state.first.assign(rules.size(), 0);
-    state.count.assign(rules.size(), 0);
+    state.ids.assign(rules.size(), {});
     state.groupOf.assign(rules.size(), {});
     state.groupedAt.assign(rules.size(), now);
     state.plannedOf.assign(rules.size(), 0);
@@ -1490,7 +1597,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
         const RuleState &rs = rules[size_t(slot)];
         if (!rs.valid || !rs.rule.enabled)
             continue;
-        for (int id = state.first[size_t(slot)]; id < state.first[size_t(slot)] + state.count[size_t(slot)]; ++id) {
+        for (const int id : state.ids[size_t(slot)]) {
             if (settledBeforeCapacity(id))
                 continue;
             bool placed = false;
@@ -1662,6 +1769,10 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
                 // conflicts there; putting b back (the move undone) settles them again.
                 bookUnplace(bi, true);
                 if (tryPlace(id, ci)) {
+                    if (blocked && !archived[size_t(bs.candidates[size_t(alt)].channel)]) {
+                        const auto [altFrom, altTo] = intervalOf(bs, bs.candidates[size_t(alt)]);
+                        blocked->movesTried.push_back(state.book->epochMinutes(altFrom, altTo));
+                    }
                     if (tryPlace(bi, alt)) {
                         b.note = QStringLiteral("moved to make room for %1").arg(refText(ref(rs, c)));
                         return true;
@@ -1677,7 +1788,7 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
     return false;
 }
 
-void Scheduler::Private::requeueHeldBack(int slot, std::set<std::pair<int, int>> &queue)
+void Scheduler::Private::requeueHeldBack(int slot, RepairQueue &queue)
 {
     const RecordingRule &r = rules[size_t(slot)].rule;
     if (r.keep <= 0)
@@ -1685,21 +1796,56 @@ void Scheduler::Private::requeueHeldBack(int slot, std::set<std::pair<int, int>>
     const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
     if (state.plannedOf[size_t(slot)] + kept >= r.keep)
         return;
-    for (int id = state.first[size_t(slot)]; id < state.first[size_t(slot)] + state.count[size_t(slot)]; ++id) {
+    for (const int id : state.ids[size_t(slot)]) {
         const Episode &e = state.episodes[size_t(id)];
         if (e.chosen < 0 && e.status == SkipReason::KeepLimit && !e.airings.empty())
-            queue.insert({position[size_t(slot)], id});
+            queue.insert(queueKey(id));
     }
 }
 
-bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, Blocked &blocked)
+void Scheduler::Private::rememberFailedTry(int id, const Blocked &blocked)
+{
+    // What the try read: the book over the episode's airings (what fits, what is in the way, what
+    // taking a recording away leaves), and over the airings a move tried to take a recording in
+    // the way to. Putting a recording back (a move or a displacement undone) reads nothing.
+    FailedTry t;
+    t.now = planNow;
+    auto read = [&](std::pair<int, int> minutes) {
+        if (minutes.first < minutes.second)
+            t.hours.emplace_back(minutes.first / 60, (minutes.second - 1) / 60);
+    };
+    const Episode &e = state.episodes[size_t(id)];
+    const RuleState &rs = rules[size_t(e.slot)];
+    for (const int ci : blocked.airings) {
+        const Candidate &c = rs.candidates[size_t(ci)];
+        if (!archived[size_t(c.channel)]) {
+            const auto [a, b] = intervalOf(rs, c);
+            read(state.book->epochMinutes(a, b));
+        }
+    }
+    for (const auto &minutes : blocked.movesTried)
+        read(minutes);
+    std::sort(t.hours.begin(), t.hours.end());
+    size_t n = 0; // merged
+    for (const auto &h : t.hours) {
+        if (n && h.first <= t.hours[n - 1].second + 1)
+            t.hours[n - 1].second = std::max(t.hours[n - 1].second, h.second);
+        else
+            t.hours[n++] = h;
+    }
+    t.hours.resize(n);
+    t.clock = state.clock;
+    state.failedTries.insert(id, std::move(t));
+}
+
+bool Scheduler::Private::displace(int id, RepairQueue &queue, Blocked &blocked)
 {
     // The episode fits nowhere: it takes the place of recordings later than it in the priority
     // order, the last first, on the earliest of its airings where removing such recordings makes
     // room. What it displaced and is not needed after all goes back; the rest is planned again
     // (queued: its other airings, or in turn later recordings, or a conflict).
     Episode &e = state.episodes[size_t(id)];
-    const std::pair<int, int> key{position[size_t(e.slot)], id};
+    const QueueKey key = queueKey(id);
     const int chain = repair->depth.value(id);
     if (chain >= MaxDisplacementChain)
         return false;
@@ -1710,7 +1856,7 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
         const auto [from, to] = intervalOf(rs, c);
         struct Removed
         {
-            std::pair<int, int> key;
+            QueueKey key;
             int id, chosen, node;
         };
         std::vector<Removed> removed;
@@ -1723,12 +1869,12 @@ bool Scheduler::Private::displace(int id, std::set<std::pair<int, int>> &queue, 
             }
             // The latest stream in the way that comes after this episode.
             int latest = -1;
-            std::pair<int, int> latestKey{-1, -1};
+            QueueKey latestKey{-1, -1};
             std::vector<int> asked;
             if (!removed.empty())
                 asked = state.book->overlapping(from, to, c.channel, MaxMovesTried);
             for (const int b : removed.empty() ? inTheWay(blocked, rs, k) : asked) {
-                const std::pair<int, int> bKey{position[size_t(state.episodes[size_t(b)].slot)], b};
+                const QueueKey bKey = queueKey(b);
                 if (key < bKey && latestKey < bKey) {
                     latest = b;
                     latestKey = bKey;
@@ -1783,32 +1929,30 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
     Repair ctx{DirtyMinutes(nowMinute), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
-    std::set<std::pair<int, int>> queue; // (rule position, episode id): the priority order
+    RepairQueue queue; // (order key, episode id): the priority order
     auto enqueue = [&](int id) {
         const Episode &e = state.episodes[size_t(id)];
         if (e.slot >= 0 && !e.airings.empty() && e.chosen < 0)
-            queue.insert({position[size_t(e.slot)], id});
+            queue.insert(queueKey(id));
     };
     auto active = [&](int slot) { return rules[size_t(slot)].valid && rules[size_t(slot)].rule.enabled; };
-    auto episodesOf = [&](int slot) {
-        return std::pair<int, int>{state.first[size_t(slot)], state.first[size_t(slot)] + state.count[size_t(slot)]};
-    };
 
-    // 1. The rules matched again: their old episodes are retired (recordings unplaced), their
-    // candidates grouped again, and each new episode keeps the recording of an unchanged airing
-    // it had (same node); the others are queued.
+    // 1. The rules matched again: their candidates are grouped again; an episode whose members
+    // are all as they were keeps its id and state, the others are retired (recordings unplaced)
+    // and new ones made; each episode keeps the recording of an unchanged airing it had (same
+    // node); the others are queued.
     std::vector<int> touched(rematched.cbegin(), rematched.cend());
     std::sort(touched.begin(), touched.end(), [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
-    size_t candidatesRegrouped = 0, candidatesAsked = 0;
+    size_t candidatesRegrouped = 0, candidatesAsked = 0, episodesKept = 0;
     for (const int slot : touched) {
         if (size_t(slot) >= rules.size())
             continue;
         // (channel, start) -> the old episode recording there, its node and note. While time has
         // not moved (the spans are the same), the old episodes stay placed while the new ones are
-        // made: a new episode keeping an old one's recording takes its placement over, the others
-        // are unplaced after, and the book, the minutes changed and the capacity freed end as
-        // unplacing them all and placing the kept again (if they fit: they do, the book holds
-        // only what it held) make them.
+        // made: a new episode keeping an old one's recording takes its placement over (an episode
+        // that kept its id keeps its own), the others are unplaced after, and the book, the
+        // minutes changed and the capacity freed end as unplacing them all and placing the kept
+        // again (if they fit: they do, the book holds only what it held) make them.
         struct Kept
         {
             int id, node;
@@ -1816,8 +1960,9 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         };
         QHash<QPair<int, qint64>, Kept> kept;
         const bool takeOver = now == was;
-        const auto [from, to] = episodesOf(slot);
-        for (int id = from; id < to; ++id) {
+        const std::vector<int> oldIds = std::move(state.ids[size_t(slot)]);
+        state.ids[size_t(slot)].clear();
+        for (const int id : oldIds) {
             Episode &e = state.episodes[size_t(id)];
             if (e.chosen >= 0) {
                 kept.insert({e.chosenChannel, e.chosenStart}, {id, e.node, e.note});
@@ -1828,24 +1973,26 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         }
         ctx.changed[size_t(slot)] = 1;
         const std::vector<int> lastGrouping = std::move(state.groupOf[size_t(slot)]);
-        state.first[size_t(slot)] = state.count[size_t(slot)] = 0;
         state.groupOf[size_t(slot)].clear();
+        std::vector<char> keptOld(oldIds.size(), 0);
         if (active(slot)) {
             candidatesRegrouped += rules[size_t(slot)].candidates.size();
-            candidatesAsked += regroupEpisodes(slot, lastGrouping, from, to);
+            candidatesAsked += regroupEpisodes(slot, lastGrouping, oldIds, keptOld);
             const RuleState &rs = rules[size_t(slot)];
-            const auto [first, end] = episodesOf(slot);
-            for (int id = first; id < end; ++id) {
-                if (settledBeforeCapacity(id))
-                    continue;
+            for (const int id : state.ids[size_t(slot)]) {
+                const bool settled = settledBeforeCapacity(id);
                 bool placed = false;
-                for (const int ci : state.episodes[size_t(id)].airings) {
+                for (size_t k = 0; !settled && k < state.episodes[size_t(id)].airings.size(); ++k) {
+                    const int ci = state.episodes[size_t(id)].airings[k];
                     const Candidate &c = rs.candidates[size_t(ci)];
                     const auto it = kept.constFind({c.channel, c.start});
                     if (it == kept.cend() || cameAirings.contains({c.channel, c.start}))
                         continue;
                     if (takeOver) {
-                        takePlacementOver(it->id, id, ci);
+                        if (it->id != id)
+                            takePlacementOver(it->id, id, ci);
+                        else // still placed there; its duplicates may name it by a candidate index of before
+                            state.placementChanged.push_back(id);
                     } else {
                         const auto [a, b] = intervalOf(rs, c);
                         if (!state.book->fits(it->node, c.channel, a, b, archived[size_t(c.channel)]))
@@ -1856,14 +2003,23 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     placed = true;
                     break;
                 }
-                if (placed)
+                if (placed) {
                     setPlanned(id, true);
-                else
+                    continue;
+                }
+                bookUnplace(id, true); // an episode that kept its id, and not its recording
+                if (!settled)
                     enqueue(id);
             }
         }
-        for (int id = from; id < to; ++id) {
+        for (size_t k = 0; k < oldIds.size(); ++k) {
+            if (keptOld[k]) {
+                ++episodesKept;
+                continue;
+            }
+            const int id = oldIds[k];
             bookUnplace(id, true);
+            state.failedTries.remove(id);
             state.episodes[size_t(id)].slot = -1;
             state.episodes[size_t(id)].airings.clear();
         }
@@ -1871,7 +2027,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     candidateEdits.clear();
     if (!touched.empty())
         qCDebug(lcScheduler) << "repair: regrouping" << touched.size() << "rules found" << candidatesAsked << "of"
-                             << candidatesRegrouped << "candidates again";
+                             << candidatesRegrouped << "candidates again," << episodesKept << "episodes kept their ids";
 
     // 2. Time moved on: ended airings leave their episodes (a recording that ended is unplaced
     // and its episode queued when it has airings left, as a full evaluation would plan it again);
@@ -1919,8 +2075,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             if (r.duplicateScope == DuplicateScope::None || rematched.contains(slot))
                 continue;
             const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
-            const auto [from, to] = episodesOf(slot);
-            for (int id = from; id < to; ++id) {
+            for (const int id : state.ids[size_t(slot)]) {
                 Episode &e = state.episodes[size_t(id)];
                 if (e.airings.empty())
                     continue;
@@ -1965,10 +2120,11 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         state.keepCheck[size_t(slot)] = 0;
         const RecordingRule &r = rules[size_t(slot)].rule;
         const int kept = r.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(r.id) : 0;
-        const auto [from, to] = episodesOf(slot);
         if (historyChanged)
             ctx.changed[size_t(slot)] = 1; // the kept count its skips show
-        for (int id = to - 1; id >= from && state.plannedOf[size_t(slot)] + kept > r.keep; --id) {
+        const std::vector<int> &ids = state.ids[size_t(slot)];
+        for (auto at = ids.rbegin(); at != ids.rend() && state.plannedOf[size_t(slot)] + kept > r.keep; ++at) {
+            const int id = *at;
             Episode &e = state.episodes[size_t(id)];
             if (e.chosen < 0)
                 continue;
@@ -2046,7 +2202,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                         enqueue(id);
                     continue;
                 }
-                const std::pair<int, int> key{position[size_t(e.slot)], id};
+                const QueueKey key = queueKey(id);
                 if (!queue.count(key)) {
                     queue.insert(key);
                     ctx.freedOnly.insert(id, std::move(there));
@@ -2109,6 +2265,19 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 continue;
             }
             e.note = ctx.displacedNote.value(id);
+            ctx.freedOnly.remove(id);
+            if (const auto memo = state.failedTries.constFind(id); memo != state.failedTries.cend()) {
+                // Tried before and failed, and nothing it read changed since: it fails again.
+                if (options.memoizeFailedTries && unchangedSince(*memo)) {
+                    ++ctx.triesSpared;
+                    e.status = SkipReason::Conflict;
+                    indexConflict(id);
+                    if (status != SkipReason::Conflict)
+                        ctx.changed[size_t(slot)] = 1;
+                    continue;
+                }
+                state.failedTries.erase(memo);
+            }
             bool placed = false;
             for (const int ci : std::vector<int>(e.airings))
                 if ((placed = tryPlace(id, ci)))
@@ -2118,15 +2287,14 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 // first in this round, moves or displaces later recordings (on every airing): an
                 // earlier one is never left blocked by later ones. Both read what is in the way of
                 // each airing once (Blocked).
-                const std::pair<int, int> key{position[size_t(slot)], id};
+                const QueueKey key = queueKey(id);
+                const bool whole = ctx.depth.value(id) < MaxDisplacementChain; // else no displacement is tried
                 Blocked blocked(e.airings);
-                placed = moveOneBlocker(
-                    id,
-                    [&](int b) { return key < std::pair<int, int>{position[size_t(state.episodes[size_t(b)].slot)], b}; },
-                    &blocked);
+                placed = moveOneBlocker(id, [&](int b) { return key < queueKey(b); }, &blocked);
                 placed = placed || displace(id, queue, blocked);
+                if (!placed && whole)
+                    rememberFailedTry(id, blocked);
             }
-            ctx.freedOnly.remove(id);
             if (placed) {
                 setPlanned(id, true);
             } else {
@@ -2260,7 +2428,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     repair = nullptr;
     makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
-                         << ctx.displaced << "displaced," << rounds << "rounds;"
+                         << ctx.displaced << "displaced," << ctx.triesSpared << "tries spared," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
                          << rebuiltForConflicts.load() << "for their conflicts)," << patched.load()
                          << "rules' conflicts patched; unplace" << unplaced << "ms, repair"
@@ -2374,8 +2542,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         const int plannedHere = state.plannedOf[size_t(slot)];
         // An episode's other airings all name the same related airing: one list per episode,
         // shared (implicitly) by its skips, instead of one allocation per skip.
-        std::vector<QList<AiringRef>> relatedOf(size_t(state.count[size_t(slot)]));
-        const int base = state.first[size_t(slot)];
+        std::vector<QList<AiringRef>> relatedOf(state.ids[size_t(slot)].size());
         const std::vector<int> &groupOf = state.groupOf[size_t(slot)];
         for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
             const Candidate &c = rs.candidates[ci];
@@ -2410,7 +2577,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     continue;
                 }
                 sk.reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
-                QList<AiringRef> &related = relatedOf[size_t(id - base)];
+                QList<AiringRef> &related = relatedOf[size_t(g.rank)];
                 if (related.isEmpty())
                     related = {ref(rs, chosen)};
                 sk.relatedTo = related;
@@ -2422,7 +2589,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             switch (g.status) {
             case SkipReason::AlreadyRecorded:
             case SkipReason::Duplicate: {
-                QList<AiringRef> &related = relatedOf[size_t(id - base)];
+                QList<AiringRef> &related = relatedOf[size_t(g.rank)];
                 if (related.isEmpty())
                     related = {g.related};
                 sk.relatedTo = related;
@@ -2859,6 +3026,15 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     // Candidates leave and join each rule's list in one pass per rule (a rule of a daily show has
     // thousands: erasing or inserting one at a time moved them all each time).
     QHash<int, std::vector<std::pair<qint64, int>>> leaving; // slot -> (start, channel key), sorted
+    {
+        // Their identities are read below (changedIdentities): computed in description order, as
+        // those that came are (one block of descriptions read per few, not one per airing).
+        std::vector<quint32> handles;
+        handles.reserve(gone.size());
+        for (const quint32 i : gone)
+            handles.push_back(oldIndex->handleOf(og.airing(i)));
+        oldIndex->computeIdentities(std::move(handles), d->threads());
+    }
     for (const quint32 i : gone) {
         const epg::Airing a = og.airing(i);
         const quint32 h = oldIndex->handleOf(a);
@@ -2912,10 +3088,10 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         const epg::Airing a = ng.airing(j);
         d->retitled.insert(ix.titleKeyOf.value(ix.titleOf(ix.handleOf(a))));
         d->cameAirings.insert({ix.channelKey[a.channel], a.start});
+        fresh.push_back(ix.handleOf(a)); // its identity is read below, whether a rule may match it or not
         QList<int> slots = d->rulesFor(ix, a);
         if (slots.isEmpty())
             continue;
-        fresh.push_back(ix.handleOf(a));
         cameRules.emplace_back(j, std::move(slots));
     }
     // A programme that came with the text of one that went (moved, or aired again) has its

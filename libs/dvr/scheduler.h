@@ -293,6 +293,9 @@ struct SchedulerOptions
     /// A re-matched rule's candidates are grouped into episodes again whole, instead of only
     /// where they changed (the same episodes: tst_dvrscheduler compares the two).
     bool regroupWhole = false;
+    /// A repair does not try again to place a queued episode whose last try (in an earlier repair)
+    /// failed while nothing that try read changed (the same plans: tst_dvrscheduler compares).
+    bool memoizeFailedTries = true;
 };
 
 class Scheduler

@@ -14,6 +14,7 @@
 
 #include <QFile>
 #include <QProcess>
+#include <QLoggingCategory>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QRegularExpression>
@@ -49,6 +50,32 @@ RecordingRule single(const QString &channel, qint64 start)
     r.start = start;
     return r;
 }
+
+/// Counts the tries a repair spared (its debug line's "N tries spared") while it lives.
+class SparedTries
+{
+public:
+    SparedTries()
+    {
+        s_spared = 0;
+        QLoggingCategory::setFilterRules(u"iptv.dvr.scheduler.debug=true"_qs);
+        m_previous = qInstallMessageHandler([](QtMsgType, const QMessageLogContext &, const QString &m) {
+            static const QRegularExpression tries(u"(\\d+) tries spared"_qs);
+            if (const QRegularExpressionMatch match = tries.match(m); match.hasMatch())
+                s_spared += match.captured(1).toInt();
+        });
+    }
+    ~SparedTries()
+    {
+        qInstallMessageHandler(m_previous);
+        QLoggingCategory::setFilterRules({});
+    }
+    int count() const { return s_spared; }
+
+private:
+    static inline int s_spared = 0;
+    QtMessageHandler m_previous = nullptr;
+};
 
 SchedulerOptions capacity(int streams, int nodes = 1)
 {
@@ -1188,6 +1215,38 @@ private Q_SLOTS:
         QVERIFY(partsKept > 0);
     }
 
+    /// A queued episode whose last try failed is left a conflict without a try while nothing that
+    /// try read changed (SchedulerOptions::memoizeFailedTries): the plans are those of trying it
+    /// again every time. The time moves on only every fourth round (a try is kept for one time),
+    /// and the repair's debug line must show tries spared (else this compares nothing).
+    void memoizedFailedTriesEqualTries()
+    {
+        iptv::epg::GuideData data = generatedData(25, 3, 7);
+        QRandomGenerator rng(47);
+        auto guide = compile(data, kDay0, 3);
+        QList<RecordingRule> rules = randomRules(*guide, rng, 60);
+        SchedulerOptions tryingOptions = capacity(1, 2);
+        tryingOptions.memoizeFailedTries = false;
+        Scheduler memoizing(capacity(1, 2)), trying(tryingOptions);
+        memoizing.setRules(rules);
+        trying.setRules(rules);
+        QCOMPARE(describe(memoizing.evaluate(guide, kDay0)), describe(trying.evaluate(guide, kDay0)));
+        const SparedTries spared;
+        for (int round = 0; round < 24; ++round) {
+            mutate(&data, rng);
+            guide = compile(data, kDay0, 3);
+            const qint64 now = kDay0 + (round / 4) * kHour;
+            ScheduleChanges a, b;
+            const SchedulePlan x = memoizing.update(guide, now, &a), y = trying.update(guide, now, &b);
+            const QString differ = outcomesDiffer(x, y);
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1, memoizing / trying: ").arg(round) + differ));
+            QCOMPARE(describe(x), describe(y));
+            const QString scratch = outcomesDiffer(x, memoizing.outcomesFromScratch());
+            QVERIFY2(scratch.isEmpty(), qPrintable(QStringLiteral("round %1, repaired / from scratch: ").arg(round) + scratch));
+        }
+        QVERIFY2(spared.count() > 0, "no try was spared: the memo was never used");
+    }
+
     // The checks above fail on plans that break their promises: a full evaluation reshuffles what a
     // change did not touch (unstable), and a plan with a recording taken out leaves a conflict
     // that fits and a duplicate pointing at nothing.
@@ -1589,6 +1648,53 @@ private Q_SLOTS:
         QCOMPARE(renamed.choose(0, origin, origin + 50 * kHour, false), remade.choose(0, origin, origin + 50 * kHour, false));
     }
 
+    /// A re-matched rule's episode whose airings are all as they were keeps its id and state: what
+    /// is in a conflict's way is named in id order (CapacityBook::overlapping), which a full plan
+    /// gives in the priority order, and an update keeps it. Two streams, no padding: High records
+    /// on a and Mid on b at t; Low's episode at t on c is a conflict naming High's recording, then
+    /// Mid's. High is re-matched (another episode comes a day later): its recording at t keeps its
+    /// id and is still named first, as a full evaluation names it (with a new id, numbered after
+    /// every other, it was named after Mid's).
+    void updateKeepsIdsOfUnchangedEpisodes()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 60, u"High"_qs, u"One"_qs},
+                             {u"b"_qs, t, 60, u"Mid"_qs},
+                             {u"c"_qs, t, 60, u"Low"_qs}};
+        RecordingRule high = rule(RuleKind::Title, u"High"_qs), mid = rule(RuleKind::Title, u"Mid"_qs),
+                      low = rule(RuleKind::Title, u"Low"_qs);
+        high.priority = 5;
+        mid.priority = 3;
+        low.priority = 1;
+        Scheduler s(capacity(2));
+        s.setRules({low, mid, high});
+        const QStringList channels = {u"a"_qs, u"b"_qs, u"c"_qs};
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        const SkippedAiring *blocked = skippedAt(before, low.id, u"c"_qs, t);
+        QVERIFY2(blocked && blocked->reason == SkipReason::Conflict, qPrintable(describe(before)));
+        QCOMPARE(blocked->relatedTo.size(), 2);
+        QCOMPARE(blocked->relatedTo[0].ruleId, high.id);
+
+        shows.append({u"a"_qs, t + 24 * kHour, 60, u"High"_qs, u"Two"_qs});
+        const auto guide = makeGuide(channels, shows);
+        ScheduleChanges changes;
+        const SchedulePlan after = s.update(guide, kDay0, &changes);
+        QCOMPARE(changes.rulesRematched, 1);
+        QCOMPARE(changes.added.size(), 1);
+        QVERIFY(changes.removed.isEmpty() && changes.moved.isEmpty());
+        QVERIFY2(plannedAt(after, high.id, u"a"_qs, t) && plannedAt(after, high.id, u"a"_qs, t + 24 * kHour),
+                 qPrintable(describe(after)));
+        blocked = skippedAt(after, low.id, u"c"_qs, t);
+        QVERIFY2(blocked && blocked->reason == SkipReason::Conflict, qPrintable(describe(after)));
+        QCOMPARE(blocked->relatedTo.size(), 2);
+        QCOMPARE(blocked->relatedTo[0].ruleId, high.id);
+        QCOMPARE(blocked->relatedTo[1].ruleId, mid.id);
+        Scheduler full(capacity(2));
+        full.setRules(s.rules());
+        QCOMPARE(describe(after), describe(full.evaluate(guide, kDay0)));
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+    }
+
     /// A queued conflict of a re-matched rule is tried again (moved, or displacing later
     /// recordings) when what is in its way was freed: a skip of the try must keep this
     /// (docs/dvr-scheduler.md, "Not done yet"). One stream, no padding. High holds [t, t+30) on a,
@@ -1627,10 +1733,25 @@ private Q_SLOTS:
         QVERIFY(plannedAt(still, mid.id, u"b"_qs, t + 10 * kHour));
         QCOMPARE(outcomesDiffer(still, s.outcomesFromScratch()), QString());
 
-        // High leaves (and Mid is re-matched again): Mid's episode takes Low's place.
+        // Mid re-matched again, nothing in the way changed: its conflict (its episode kept its id)
+        // is queued, and its last try, which failed, is not made again (FailedTry).
+        shows.append({u"b"_qs, t + 11 * kHour, 30, u"Mid"_qs, u"Four"_qs});
+        {
+            const SparedTries spared;
+            const SchedulePlan again = s.update(makeGuide(channels, shows), kDay0, &changes);
+            QCOMPARE(spared.count(), 1);
+            blocked = skippedAt(again, mid.id, u"b"_qs, t);
+            QVERIFY2(blocked && blocked->reason == SkipReason::Conflict, qPrintable(describe(again)));
+            QVERIFY2(plannedAt(again, low.id, u"c"_qs, t + 30 * 60), qPrintable(describe(again)));
+        }
+
+        // High leaves (and Mid is re-matched again): the hour of the remembered try changed, so
+        // it is tried again, and Mid's episode takes Low's place.
         shows.removeFirst();
         shows.append({u"b"_qs, t + 12 * kHour, 30, u"Mid"_qs, u"Three"_qs});
+        const SparedTries spared;
         const SchedulePlan after = s.update(makeGuide(channels, shows), kDay0, &changes);
+        QCOMPARE(spared.count(), 0);
         QVERIFY2(plannedAt(after, mid.id, u"b"_qs, t), qPrintable(describe(after)));
         const SkippedAiring *lost = skippedAt(after, low.id, u"c"_qs, t + 30 * 60);
         QVERIFY2(lost && lost->reason == SkipReason::Conflict, qPrintable(describe(after)));
