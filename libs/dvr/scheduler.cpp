@@ -2949,11 +2949,33 @@ SchedulePlan Scheduler::evaluate(std::shared_ptr<const epg::Guide> guide, qint64
 
 SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 now, ScheduleChanges *changes)
 {
-    if (!d->index) {
+    // A repair takes time to move on only (ended airings leave their episodes and candidates):
+    // a clock stepped back (NTP, a restored VM) gets a full evaluation at the time it says.
+    const bool clockBack = d->index && d->state.valid && now < d->state.now;
+    if (clockBack)
+        qCWarning(lcScheduler) << "the clock went back" << (d->state.now - now) << "s: the plan is made whole again";
+    if (!d->index || clockBack) {
+        const SchedulePlan before = d->last;
         SchedulePlan p = evaluate(std::move(guide), now);
         if (changes) {
             *changes = {};
-            changes->added = p.recordings.toList();
+            if (clockBack) {
+                // What a viewer sees change: the recordings of the last plan and of this one compared whole.
+                const auto key = [](const PlannedRecording &r) { return std::make_tuple(r.ruleId, r.channelId, r.start); };
+                std::set<std::tuple<qint64, QString, qint64>> was, is;
+                for (const PlannedRecording &r : before.recordings)
+                    was.insert(key(r));
+                for (const PlannedRecording &r : p.recordings) {
+                    is.insert(key(r));
+                    if (!was.count(key(r)))
+                        changes->added.append(r);
+                }
+                for (const PlannedRecording &r : before.recordings)
+                    if (!is.count(key(r)))
+                        changes->removed.append(r);
+            } else {
+                changes->added = p.recordings.toList();
+            }
         }
         return p;
     }
@@ -3243,6 +3265,10 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
 
 SchedulePlan Scheduler::plan(qint64 now)
 {
+    if (d->index && d->state.valid && now < d->state.now) { // as update(): a full evaluation
+        qCWarning(lcScheduler) << "the clock went back" << (d->state.now - now) << "s: the plan is made whole again";
+        return evaluate(d->index->guide, now);
+    }
     return d->plan(now);
 }
 

@@ -1471,6 +1471,35 @@ private Q_SLOTS:
         QCOMPARE(starts(full.evaluate(second, kDay0).recordings), starts(after.recordings));
     }
 
+    // The wall clock stepped back (NTP, a VM restored): a plan or an update at a time before the
+    // last plan's is a full evaluation at that time, not a repair (which takes time to move on
+    // only: ended airings leave their episodes). It crashed in the outcomes (helper perowner).
+    void clockSteppedBackPlansWhole()
+    {
+        iptv::epg::GuideData data = generatedData(25, 3, 9);
+        QRandomGenerator rng(41);
+        auto guide = compile(data, kDay0, 3);
+        const QList<RecordingRule> rules = randomRules(*guide, rng, 80);
+        Scheduler s(capacity(2, 2));
+        s.setRules(rules);
+        s.evaluate(guide, kDay0);
+        s.plan(kDay0 + 3 * kHour);
+        mutate(&data, rng);
+        guide = compile(data, kDay0, 3);
+        const SchedulePlan back = s.update(guide, kDay0 + kHour / 2);
+        Scheduler fresh(capacity(2, 2));
+        fresh.setRules(rules);
+        QCOMPARE(describe(back), describe(fresh.evaluate(guide, kDay0 + kHour / 2)));
+        QStringList problems = check(s, *guide, {}, kDay0 + kHour / 2, false).problems(back);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+        // And plan() alone, after time moved on again.
+        s.plan(kDay0 + 5 * kHour);
+        const SchedulePlan again = s.plan(kDay0 + 2 * kHour);
+        QCOMPARE(describe(again), describe(fresh.evaluate(guide, kDay0 + 2 * kHour)));
+        problems = check(s, *guide, {}, kDay0 + 2 * kHour, false).problems(again);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+    }
+
     void unrelatedChangeMovesNothingElsewhere()
     {
         // A planned programme on one channel leaves the guide: no recording on another channel
