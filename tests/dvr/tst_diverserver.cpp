@@ -112,6 +112,22 @@ bool writeGuide(const QString &path, const QStringList &channels, quint16 recast
     return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
 }
 
+/// Two viewers' rules for the title "Serial": STB-A keeps its last episode (the oldest replaced),
+/// STB-B keeps all of them.
+std::pair<iptv::dvr::RecordingRule, iptv::dvr::RecordingRule> serialRules()
+{
+    iptv::dvr::RecordingRule keepOne;
+    keepOne.kind = iptv::dvr::RuleKind::Title;
+    keepOne.owner = u"STB-A"_qs;
+    keepOne.title = u"Serial"_qs;
+    keepOne.keep = 1;
+    keepOne.keepPolicy = iptv::dvr::KeepPolicy::ReplaceOldest;
+    iptv::dvr::RecordingRule keepAll = keepOne;
+    keepAll.owner = u"STB-B"_qs;
+    keepAll.keep = 0;
+    return {keepOne, keepAll};
+}
+
 /// Sets a file's or folder's times to `secondsAgo`.
 bool age(const QString &path, qint64 secondsAgo)
 {
@@ -879,17 +895,8 @@ private Q_SLOTS:
         {
             iptv::dvr::RuleStore rules;
             QVERIFY2(rules.open(c.effectiveDatabase(), &error), qPrintable(error));
-            iptv::dvr::RecordingRule keepOne;
-            keepOne.kind = iptv::dvr::RuleKind::Title;
-            keepOne.owner = u"STB-A"_qs;
-            keepOne.title = u"Serial"_qs;
-            keepOne.keep = 1;
-            keepOne.keepPolicy = iptv::dvr::KeepPolicy::ReplaceOldest;
+            auto [keepOne, keepAll] = serialRules();
             QVERIFY2(rules.save(&keepOne, &error), qPrintable(error));
-            iptv::dvr::RecordingRule keepAll = keepOne;
-            keepAll.id = 0;
-            keepAll.owner = u"STB-B"_qs;
-            keepAll.keep = 0;
             QVERIFY2(rules.save(&keepAll, &error), qPrintable(error));
             iptv::diver::RecordingStore store;
             QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));
@@ -1075,17 +1082,8 @@ private Q_SLOTS:
         {
             iptv::dvr::RuleStore rules;
             QVERIFY2(rules.open(c.effectiveDatabase(), &error), qPrintable(error));
-            iptv::dvr::RecordingRule keepOne;
-            keepOne.kind = iptv::dvr::RuleKind::Title;
-            keepOne.owner = u"STB-A"_qs;
-            keepOne.title = u"Serial"_qs;
-            keepOne.keep = 1;
-            keepOne.keepPolicy = iptv::dvr::KeepPolicy::ReplaceOldest;
+            auto [keepOne, keepAll] = serialRules();
             QVERIFY2(rules.save(&keepOne, &error), qPrintable(error));
-            iptv::dvr::RecordingRule keepAll = keepOne;
-            keepAll.id = 0;
-            keepAll.owner = u"STB-B"_qs;
-            keepAll.keep = 0;
             QVERIFY2(rules.save(&keepAll, &error), qPrintable(error));
             iptv::diver::RecordingStore store;
             QVERIFY2(store.open(c.effectiveDatabase(), &error), qPrintable(error));

@@ -9,7 +9,6 @@
 
 #include <QFile>
 #include <QMap>
-#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -161,21 +160,8 @@ void TestHlsSegmenter::discontinuityAfterEveryBreak()
 
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    AVCodecParameters *video = avcodec_parameters_alloc();
-    AVCodecParameters *audio = avcodec_parameters_alloc();
-    auto freeParameters = qScopeGuard([&] {
-        avcodec_parameters_free(&video);
-        avcodec_parameters_free(&audio);
-    });
-    video->codec_type = AVMEDIA_TYPE_VIDEO;
-    video->codec_id = AV_CODEC_ID_H264;
-    video->width = 160;
-    video->height = 90;
-    audio->codec_type = AVMEDIA_TYPE_AUDIO;
-    audio->codec_id = AV_CODEC_ID_MP2;
-    audio->sample_rate = 48000;
-    av_channel_layout_default(&audio->ch_layout, 2);
-    const QList<const AVCodecParameters *> streams{video, audio};
+    const Streams parameters;
+    const QList<const AVCodecParameters *> streams = parameters.list();
 
     SegmenterSettings settings;
     settings.directory = dir.path();
@@ -241,21 +227,8 @@ void TestHlsSegmenter::audioCutsOnceTheVideoStops()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    AVCodecParameters *video = avcodec_parameters_alloc();
-    AVCodecParameters *audio = avcodec_parameters_alloc();
-    auto freeParameters = qScopeGuard([&] {
-        avcodec_parameters_free(&video);
-        avcodec_parameters_free(&audio);
-    });
-    video->codec_type = AVMEDIA_TYPE_VIDEO;
-    video->codec_id = AV_CODEC_ID_H264;
-    video->width = 160;
-    video->height = 90;
-    audio->codec_type = AVMEDIA_TYPE_AUDIO;
-    audio->codec_id = AV_CODEC_ID_MP2;
-    audio->sample_rate = 48000;
-    av_channel_layout_default(&audio->ch_layout, 2);
-    const QList<const AVCodecParameters *> streams{video, audio};
+    const Streams parameters;
+    const QList<const AVCodecParameters *> streams = parameters.list();
 
     SegmenterSettings settings;
     settings.directory = dir.path();
