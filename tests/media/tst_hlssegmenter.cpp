@@ -89,6 +89,18 @@ QMap<int, QList<qint64>> pesTimestamps(const QString &path)
     return out;
 }
 
+/// Segments of 1 s in `directory`; `window` segments listed (0: every one, none deleted);
+/// `maxSegmentSeconds` as pass-through sets it (5).
+SegmenterSettings settingsIn(const QString &directory, int window, int maxSegmentSeconds)
+{
+    SegmenterSettings settings;
+    settings.directory = directory;
+    settings.segmentSeconds = 1;
+    settings.window = window;
+    settings.maxSegmentSeconds = maxSegmentSeconds;
+    return settings;
+}
+
 struct Streams
 {
     AVCodecParameters *video = avcodec_parameters_alloc();
@@ -163,11 +175,7 @@ void TestHlsSegmenter::discontinuityAfterEveryBreak()
     const Streams parameters;
     const QList<const AVCodecParameters *> streams = parameters.list();
 
-    SegmenterSettings settings;
-    settings.directory = dir.path();
-    settings.segmentSeconds = 1;
-    settings.window = window;
-    settings.maxSegmentSeconds = 5; // as pass-through
+    const SegmenterSettings settings = settingsIn(dir.path(), window, 5);
     HlsSegmenter segmenter;
     MediaError error;
     QVERIFY2(segmenter.open(settings, streams, 0, &error), qPrintable(error.toString()));
@@ -230,11 +238,7 @@ void TestHlsSegmenter::audioCutsOnceTheVideoStops()
     const Streams parameters;
     const QList<const AVCodecParameters *> streams = parameters.list();
 
-    SegmenterSettings settings;
-    settings.directory = dir.path();
-    settings.segmentSeconds = 1;
-    settings.window = 0;
-    settings.maxSegmentSeconds = 3;
+    const SegmenterSettings settings = settingsIn(dir.path(), 0, 3);
     HlsSegmenter segmenter;
     MediaError error;
     QVERIFY2(segmenter.open(settings, streams, 0, &error), qPrintable(error.toString()));
@@ -273,11 +277,7 @@ void TestHlsSegmenter::audioEndsInItsSegment()
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     const Streams streams;
-    SegmenterSettings settings;
-    settings.directory = dir.path();
-    settings.segmentSeconds = 1;
-    settings.window = 0; // every segment listed and kept
-    settings.maxSegmentSeconds = 5;
+    const SegmenterSettings settings = settingsIn(dir.path(), 0, 5);
     HlsSegmenter segmenter;
     MediaError error;
     QVERIFY2(segmenter.open(settings, streams.list(), 0, &error), qPrintable(error.toString()));
@@ -317,11 +317,7 @@ void TestHlsSegmenter::lastSegmentLastsWithBFrames()
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     const Streams streams;
-    SegmenterSettings settings;
-    settings.directory = dir.path();
-    settings.segmentSeconds = 1;
-    settings.window = 0; // every segment listed and kept
-    settings.maxSegmentSeconds = 5;
+    const SegmenterSettings settings = settingsIn(dir.path(), 0, 5);
     HlsSegmenter segmenter;
     MediaError error;
     QVERIFY2(segmenter.open(settings, streams.list(), 0, &error), qPrintable(error.toString()));
