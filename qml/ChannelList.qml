@@ -44,6 +44,7 @@ Rectangle {
 
     Text {
         id: heading
+        textFormat: Text.PlainText
         x: 20; y: 14
         text: panel.favouritesOnly ? qsTr("Favourites") : qsTr("Channels")
         color: Theme.text
@@ -74,6 +75,7 @@ Rectangle {
             border.color: ListView.isCurrentItem ? Theme.focus : "transparent"
             border.width: Theme.focusWidth
             Text {
+                textFormat: Text.PlainText
                 x: 14; anchors.verticalCenter: parent.verticalCenter
                 width: 60
                 text: number
@@ -89,12 +91,14 @@ Rectangle {
                 x: 84; anchors.verticalCenter: parent.verticalCenter
                 width: parent.width - 100 - (parent.locked ? 30 : 0)
                 Text {
+                    textFormat: Text.PlainText
                     width: parent.width; elide: Text.ElideRight
                     text: (favourite ? "★ " : "") + name
                     color: Theme.text
                     font.family: Theme.family; font.pixelSize: Theme.fontNormal
                 }
                 Text {
+                    textFormat: Text.PlainText
                     width: parent.width; elide: Text.ElideRight
                     text: nowTitle
                     color: Theme.dimText
@@ -105,6 +109,7 @@ Rectangle {
     }
     Text {
         id: hint
+        textFormat: Text.PlainText
         anchors.bottom: parent.bottom; anchors.bottomMargin: 12; x: 20
         text: qsTr("OK watch  ● yellow favourite  ● green favourites only  ● red lock")
         color: Theme.dimText

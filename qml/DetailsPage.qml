@@ -70,12 +70,14 @@ Rectangle {
         width: parent.width - 4 * Theme.margin
         spacing: 16
         Text {
+            textFormat: Text.PlainText
             width: parent.width; wrapMode: Text.Wrap
             text: page.info.title || ""
             color: Theme.text
             font.family: Theme.family; font.pixelSize: Theme.fontHuge; font.bold: true
         }
         Text {
+            textFormat: Text.PlainText
             width: parent.width; wrapMode: Text.Wrap
             visible: text.length > 0
             text: [page.info.subTitle, page.info.episode].filter(s => s && s.length > 0).join("  ·  ")
@@ -83,6 +85,7 @@ Rectangle {
             font.family: Theme.family; font.pixelSize: Theme.fontNormal
         }
         Text {
+            textFormat: Text.PlainText
             text: page.info.start === undefined ? "" :
                   Qt.formatDate(new Date(page.info.start * 1000), "ddd d MMM") + "  " + page.clock(page.info.start) + "–"
                   + page.clock(page.info.stop) + "   " + page.info.channelNumber + " " + page.info.channelName
@@ -91,6 +94,7 @@ Rectangle {
             font.family: Theme.family; font.pixelSize: Theme.fontNormal
         }
         Text {
+            textFormat: Text.PlainText
             width: parent.width; wrapMode: Text.Wrap
             maximumLineCount: 6; elide: Text.ElideRight
             text: page.info.description || qsTr("No description")
@@ -119,7 +123,7 @@ Rectangle {
                 width: label.implicitWidth + 48; height: 60; radius: 8
                 color: chosen ? Theme.cellNow : Theme.cell
                 border.color: chosen ? Theme.focus : "transparent"; border.width: Theme.focusWidth
-                Text { id: label; anchors.centerIn: parent; color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
+                Text { textFormat: Text.PlainText; id: label; anchors.centerIn: parent; color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
                        text: page.choiceLabels[parent.index] || "" }
             }
         }

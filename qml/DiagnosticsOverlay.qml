@@ -15,10 +15,11 @@ Rectangle {
     Column {
         id: lines
         x: 16; y: 12
-        Text { text: qsTr("Diagnostics"); color: Theme.accent; font.family: "DejaVu Sans Mono"; font.pixelSize: 16; font.bold: true }
+        Text { textFormat: Text.PlainText; text: qsTr("Diagnostics"); color: Theme.accent; font.family: "DejaVu Sans Mono"; font.pixelSize: 16; font.bold: true }
         Repeater {
             model: Diagnostics.lines
             Text {
+                textFormat: Text.PlainText
                 required property string modelData
                 text: modelData
                 color: "#e0e0e0"; font.family: "DejaVu Sans Mono"; font.pixelSize: 16

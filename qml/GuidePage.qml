@@ -67,6 +67,7 @@ Item {
     // Header: the day and what is focused.
     Text {
         id: day
+        textFormat: Text.PlainText
         x: Theme.margin; y: 24
         text: Qt.formatDate(new Date(grid.viewStart * 1000), "dddd d MMMM") + (GridChannels.favouritesOnly ? qsTr(" · Favourites") : "")
         color: Theme.text
@@ -85,6 +86,7 @@ Item {
         border.color: Theme.focus; border.width: Theme.highContrast ? Theme.focusWidth : 0
         Text {
             id: numberText
+            textFormat: Text.PlainText
             objectName: "guideNumberOsdText"
             anchors.centerIn: parent
             text: NumberEntry.display
@@ -94,6 +96,7 @@ Item {
     }
     Text {
         id: focusedTitle
+        textFormat: Text.PlainText
         objectName: "guideFocusedTitle"
         anchors.right: number.visible ? number.left : parent.right
         anchors.rightMargin: number.visible ? 24 : Theme.margin
@@ -136,6 +139,7 @@ Item {
         errorColor: Theme.error
     }
     Text {
+        textFormat: Text.PlainText
         anchors.centerIn: grid
         visible: grid.rowCount === 0
         text: GridChannels.favouritesOnly ? qsTr("No favourite channels: yellow in the channel list marks one · blue shows all")

@@ -42,6 +42,7 @@ Rectangle {
 
     Text {
         id: number
+        textFormat: Text.PlainText
         x: 24; y: 18
         text: banner.info.number !== undefined ? banner.info.number : ""
         color: Theme.accent
@@ -49,12 +50,14 @@ Rectangle {
     }
     Text {
         id: name
+        textFormat: Text.PlainText
         anchors.left: number.right; anchors.leftMargin: 20; anchors.top: parent.top; anchors.topMargin: 18
         text: banner.info.name || ""
         color: Theme.text
         font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
     }
     Text {
+        textFormat: Text.PlainText
         anchors.right: parent.right; anchors.rightMargin: 24; anchors.top: parent.top; anchors.topMargin: 22
         objectName: "bannerClock"
         text: banner.clock(banner.refreshedAt)
@@ -63,6 +66,7 @@ Rectangle {
     }
     Text {
         id: now
+        textFormat: Text.PlainText
         anchors.left: name.left; anchors.top: name.bottom; anchors.topMargin: 6
         anchors.right: parent.right; anchors.rightMargin: 24
         elide: Text.ElideRight
@@ -83,6 +87,7 @@ Rectangle {
         }
     }
     Text {
+        textFormat: Text.PlainText
         anchors.left: track.right; anchors.leftMargin: 24; anchors.verticalCenter: track.verticalCenter
         anchors.right: parent.right; anchors.rightMargin: 24
         elide: Text.ElideRight

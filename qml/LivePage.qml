@@ -57,11 +57,13 @@ Item {
                 spacing: 16
                 LockIcon { anchors.verticalCenter: parent.verticalCenter; color: Theme.accent }
                 Text {
+                    textFormat: Text.PlainText
                     text: qsTr("This channel is locked")
                     color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge
                 }
             }
             Text {
+                textFormat: Text.PlainText
                 anchors.horizontalCenter: parent.horizontalCenter
                 text: qsTr("OK enter the PIN · up/down another channel")
                 color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall
@@ -86,6 +88,7 @@ Item {
         visible: Hal.player.state !== Player.Playing && (Hal.player.state !== Player.Opening || live.slowTuning)
                  && Zapper.current >= 0 && !live.overlaid && !Zapper.blocked
         Text {
+            textFormat: Text.PlainText
             anchors.horizontalCenter: parent.horizontalCenter
             text: Hal.player.state === Player.Failed ? qsTr("This channel is not available")
                                                      : Hal.player.state === Player.Opening ? qsTr("Tuning…") : ""
@@ -93,6 +96,7 @@ Item {
             font.family: Theme.family; font.pixelSize: Theme.fontLarge
         }
         Text {
+            textFormat: Text.PlainText
             anchors.horizontalCenter: parent.horizontalCenter
             width: Math.min(implicitWidth, live.width - 2 * Theme.margin)
             wrapMode: Text.Wrap

@@ -273,6 +273,7 @@ Window {
             Behavior on opacity { NumberAnimation { duration: 120 } }
             Timer { id: hideVolume; interval: 2000; onTriggered: volume.opacity = 0 }
             Text {
+                textFormat: Text.PlainText
                 x: 16; anchors.verticalCenter: parent.verticalCenter
                 text: Hal.muted ? qsTr("Muted") : qsTr("Volume %1").arg(Hal.volume)
                 color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
@@ -295,6 +296,7 @@ Window {
                 Rectangle { width: 12; height: 12; radius: 6; anchors.verticalCenter: parent.verticalCenter
                             color: Offline.offline ? Theme.error : Theme.dimText }
                 Text {
+                    textFormat: Text.PlainText
                     text: Offline.text
                     color: Theme.text; font.family: Theme.family; font.pixelSize: 16
                 }
@@ -309,7 +311,7 @@ Window {
             anchors.fill: parent
             color: "black"
             visible: Hal.standby
-            Text { anchors.centerIn: parent; text: qsTr("Standby"); color: "#333"; font.pixelSize: Theme.fontLarge }
+            Text { textFormat: Text.PlainText; anchors.centerIn: parent; text: qsTr("Standby"); color: "#333"; font.pixelSize: Theme.fontLarge }
         }
 
         Rectangle {
@@ -323,12 +325,14 @@ Window {
             border.color: Theme.focus; border.width: Theme.focusWidth
             Text {
                 id: operatorMessage
+                textFormat: Text.PlainText
                 x: 40; y: 30
                 width: Math.min(implicitWidth, screen.width - 4 * Theme.margin - 80)
                 wrapMode: Text.Wrap
                 color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
             }
             Text {
+                textFormat: Text.PlainText
                 anchors.bottom: parent.bottom; anchors.bottomMargin: 20; anchors.horizontalCenter: parent.horizontalCenter
                 text: qsTr("Message from your operator · OK to close")
                 color: Theme.dimText; font.family: Theme.family; font.pixelSize: 16
@@ -345,11 +349,11 @@ Window {
             border.color: Theme.focus; border.width: Theme.focusWidth
             Column {
                 x: 24; y: 18; width: parent.width - 48; spacing: 6
-                Text { text: qsTr("Reminder · %1").arg(window.reminder ? Qt.formatTime(new Date(window.reminder.start * 1000), "hh:mm") : "")
+                Text { textFormat: Text.PlainText; text: qsTr("Reminder · %1").arg(window.reminder ? Qt.formatTime(new Date(window.reminder.start * 1000), "hh:mm") : "")
                        color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
-                Text { width: parent.width; elide: Text.ElideRight; text: window.reminder ? window.reminder.title : ""
+                Text { textFormat: Text.PlainText; width: parent.width; elide: Text.ElideRight; text: window.reminder ? window.reminder.title : ""
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true }
-                Text { text: window.reminder ? qsTr("on %1 · OK watch · Back dismiss").arg(window.reminder.channelName) : ""
+                Text { textFormat: Text.PlainText; text: window.reminder ? qsTr("on %1 · OK watch · Back dismiss").arg(window.reminder.channelName) : ""
                        color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
             }
         }
@@ -364,6 +368,7 @@ Window {
             border.color: Theme.focus; border.width: Theme.highContrast ? Theme.focusWidth : 0
             Text {
                 id: numberText
+                textFormat: Text.PlainText
                 objectName: "numberOsdText"
                 anchors.centerIn: parent
                 text: NumberEntry.display

@@ -32,7 +32,7 @@ Rectangle {
     color: Theme.panel
     Column {
         x: 20; y: 24; spacing: 10; width: parent.width - 40
-        Text { text: qsTr("Menu"); color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true }
+        Text { textFormat: Text.PlainText; text: qsTr("Menu"); color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true }
         Repeater {
             model: page.items
             Rectangle {
@@ -41,7 +41,7 @@ Rectangle {
                 width: parent.width; height: 64; radius: 6
                 color: page.current === index ? Theme.cellNow : "transparent"
                 border.color: page.current === index ? Theme.focus : "transparent"; border.width: Theme.focusWidth
-                Text { x: 16; anchors.verticalCenter: parent.verticalCenter; text: parent.modelData.label
+                Text { textFormat: Text.PlainText; x: 16; anchors.verticalCenter: parent.verticalCenter; text: parent.modelData.label
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
             }
         }

@@ -41,7 +41,7 @@ Grid {
             width: 56; height: 56; radius: 6
             color: focused ? Theme.cellNow : Theme.cell
             border.color: focused ? Theme.focus : "transparent"; border.width: Theme.focusWidth
-            Text { anchors.centerIn: parent; text: parent.modelData; color: Theme.text
+            Text { textFormat: Text.PlainText; anchors.centerIn: parent; text: parent.modelData; color: Theme.text
                    font.family: Theme.family; font.pixelSize: Theme.fontNormal }
         }
     }

@@ -38,6 +38,7 @@ Rectangle {
     color: Theme.background
     Text {
         id: heading
+        textFormat: Text.PlainText
         x: Theme.margin; y: 28
         text: qsTr("Parental control")
         color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
@@ -51,9 +52,9 @@ Rectangle {
         width: 720; height: 56; radius: 6
         color: focused ? Theme.cellNow : Theme.cell
         border.color: focused ? Theme.focus : "transparent"; border.width: Theme.focusWidth
-        Text { x: 18; anchors.verticalCenter: parent.verticalCenter; text: parent.label
+        Text { textFormat: Text.PlainText; x: 18; anchors.verticalCenter: parent.verticalCenter; text: parent.label
                color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
-        Text { anchors.right: parent.right; anchors.rightMargin: 18; anchors.verticalCenter: parent.verticalCenter
+        Text { textFormat: Text.PlainText; anchors.right: parent.right; anchors.rightMargin: 18; anchors.verticalCenter: parent.verticalCenter
                text: parent.arrows && parent.focused ? "◀  " + parent.value + "  ▶" : parent.value
                color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
     }
@@ -65,6 +66,7 @@ Rectangle {
         Choice { row: 1; label: qsTr("Rating lock"); arrows: true
                  value: Parental.ratingLimit > 0 ? qsTr("Rated %1 and over").arg(Parental.ratingLimit) : qsTr("Off") }
         Text {
+            textFormat: Text.PlainText
             topPadding: 12
             text: qsTr("Locked channels · OK locks or unlocks")
             color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall
@@ -88,20 +90,21 @@ Rectangle {
             width: ListView.view.width; height: 52; radius: 6
             color: focused ? Theme.cellNow : "transparent"
             border.color: focused ? Theme.focus : "transparent"; border.width: Theme.focusWidth
-            Text { x: 18; anchors.verticalCenter: parent.verticalCenter; width: 70; text: channelRow.number
+            Text { textFormat: Text.PlainText; x: 18; anchors.verticalCenter: parent.verticalCenter; width: 70; text: channelRow.number
                    color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true }
-            Text { x: 96; anchors.verticalCenter: parent.verticalCenter; text: channelRow.name
+            Text { textFormat: Text.PlainText; x: 96; anchors.verticalCenter: parent.verticalCenter; text: channelRow.name
                    color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
             Row {
                 anchors.right: parent.right; anchors.rightMargin: 18; anchors.verticalCenter: parent.verticalCenter
                 spacing: 10
                 visible: channelRow.locked
                 LockIcon { anchors.verticalCenter: parent.verticalCenter; color: Theme.error }
-                Text { text: qsTr("Locked"); color: Theme.error; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                Text { textFormat: Text.PlainText; text: qsTr("Locked"); color: Theme.error; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
             }
         }
     }
     Text {
+        textFormat: Text.PlainText
         anchors.left: channelList.right; anchors.leftMargin: 40
         anchors.right: parent.right; anchors.rightMargin: Theme.margin
         y: top.y

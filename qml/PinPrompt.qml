@@ -93,6 +93,7 @@ Rectangle {
         x: 40; y: 32; spacing: 16
         LockIcon { anchors.verticalCenter: parent.verticalCenter; color: Theme.accent }
         Text {
+            textFormat: Text.PlainText
             text: root.title
             color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
         }
@@ -120,6 +121,7 @@ Rectangle {
     }
     Text {
         id: status
+        textFormat: Text.PlainText
         anchors.horizontalCenter: parent.horizontalCenter
         y: 214
         width: parent.width - 80
@@ -132,6 +134,7 @@ Rectangle {
         font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: root.mode === "check" && Parental.lockedOut
     }
     Text {
+        textFormat: Text.PlainText
         anchors.bottom: parent.bottom; anchors.bottomMargin: 22
         anchors.horizontalCenter: parent.horizontalCenter
         text: qsTr("Digits enter the PIN · Back deletes or closes")

@@ -54,6 +54,7 @@ Item {
         Timer { id: hideBar; interval: 5000; onTriggered: if (!Playback.paused) bar.opacity = 0 }
         Text {
             id: label
+            textFormat: Text.PlainText
             x: 24; y: 16; width: parent.width - 48 - clock.width; elide: Text.ElideRight
             // A programme still on, watched from its start, is what its button said: "From the start".
             text: (Playback.mode === "timeshift" ? qsTr("Timeshift · ")
@@ -64,6 +65,7 @@ Item {
         }
         Text {
             id: clock
+            textFormat: Text.PlainText
             anchors.right: parent.right; anchors.rightMargin: 24; anchors.baseline: label.baseline
             text: Playback.positionText
             color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontNormal
@@ -86,12 +88,14 @@ Item {
             }
         }
         Text {
+            textFormat: Text.PlainText
             x: 24; anchors.bottom: parent.bottom; anchors.bottomMargin: 14
             text: qsTr("OK pause/play   ◀ ▶ 30 s   ▲ ▼ 5 min   Back stop")
             color: Theme.dimText; font.family: Theme.family; font.pixelSize: 18
         }
     }
     Text {
+        textFormat: Text.PlainText
         anchors.centerIn: parent; anchors.verticalCenterOffset: 110
         visible: Hal.player.state === Player.Failed
         width: Math.min(implicitWidth, page.width - 2 * Theme.margin); wrapMode: Text.Wrap; horizontalAlignment: Text.AlignHCenter

@@ -94,12 +94,14 @@ Rectangle {
 
     Text {
         id: heading
+        textFormat: Text.PlainText
         x: Theme.margin; y: 24
         text: qsTr("Recordings")
         color: Theme.text
         font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
     }
     Text {
+        textFormat: Text.PlainText
         anchors.right: parent.right; anchors.rightMargin: Theme.margin; anchors.baseline: heading.baseline
         text: Dvr.recordings.count === 1 ? qsTr("1 recording") : qsTr("%1 recordings").arg(Dvr.recordings.count)
         color: Theme.dimText
@@ -137,9 +139,9 @@ Rectangle {
             Column {
                 // A little above the middle: the bar of how far it was watched goes below, not through the date.
                 x: 20; anchors.verticalCenter: parent.verticalCenter; anchors.verticalCenterOffset: -5; width: parent.width - 60 - status.width; spacing: 4
-                Text { width: parent.width; elide: Text.ElideRight; text: row.title
+                Text { textFormat: Text.PlainText; width: parent.width; elide: Text.ElideRight; text: row.title
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
-                Text { width: parent.width; elide: Text.ElideRight
+                Text { textFormat: Text.PlainText; width: parent.width; elide: Text.ElideRight
                        // Begun after the programme (REC while it was on, or the archive began later): from when.
                        text: row.when + (row.recordStart > row.start + 60 ? qsTr(" · recorded from %1").arg(Qt.formatTime(new Date(row.recordStart * 1000), "hh:mm")) : "")
                              + "   " + row.channelName + (row.reason.length > 0 ? "   " + row.reason : "")
@@ -150,9 +152,10 @@ Rectangle {
                 anchors.right: parent.right; anchors.rightMargin: 20; anchors.verticalCenter: parent.verticalCenter
                 spacing: 14
                 // What retention does with it: kept (until when), or when it is deleted.
-                Text { visible: row.keepText.length > 0; text: row.keepText; color: row.kept ? Theme.accent : Theme.dimText
+                Text { textFormat: Text.PlainText; visible: row.keepText.length > 0; text: row.keepText; color: row.kept ? Theme.accent : Theme.dimText
                        font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 Text {
+                    textFormat: Text.PlainText
                     // A partial recording (its channel's archive stopped short) says so, whether watched or not.
                     text: row.state === "recording" ? qsTr("● recording") : row.state === "failed" ? qsTr("failed")
                           : (row.state === "partial" ? qsTr("partial") + (row.position > 0 ? " · " : "") : "")
@@ -173,15 +176,16 @@ Rectangle {
         anchors.centerIn: list
         visible: list.count === 0
         spacing: 10
-        Text { anchors.horizontalCenter: parent.horizontalCenter
+        Text { textFormat: Text.PlainText; anchors.horizontalCenter: parent.horizontalCenter
                text: Dvr.status.length > 0 ? qsTr("Recordings are unavailable") : qsTr("No recordings yet")
                color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge }
-        Text { anchors.horizontalCenter: parent.horizontalCenter
+        Text { textFormat: Text.PlainText; anchors.horizontalCenter: parent.horizontalCenter
                width: Math.min(implicitWidth, page.width - 4 * Theme.margin); wrapMode: Text.Wrap; horizontalAlignment: Text.AlignHCenter
                text: Dvr.status.length > 0 ? Dvr.status : qsTr("Record from the guide: REC on a programme, or green in its details")
                color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
     }
     Text {
+        textFormat: Text.PlainText
         // The focused recording's details when something is missing of it (a partial one, or one
         // with gaps): what, and why, in full.
         id: detail
@@ -212,7 +216,7 @@ Rectangle {
                 width: label.implicitWidth + 36; height: label.implicitHeight + 18; radius: 6
                 color: current ? Theme.cellNow : Theme.cell
                 border.color: current ? Theme.focus : "transparent"; border.width: Theme.focusWidth
-                Text { id: label; anchors.centerIn: parent; text: modelData.label; color: Theme.text
+                Text { textFormat: Text.PlainText; id: label; anchors.centerIn: parent; text: modelData.label; color: Theme.text
                        font.family: Theme.family; font.pixelSize: Theme.fontSmall; font.bold: parent.current }
             }
         }

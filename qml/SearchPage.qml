@@ -47,6 +47,7 @@ Rectangle {
     function clock(t) { return Qt.formatDateTime(new Date(t * 1000), "ddd hh:mm") }
 
     Text {
+        textFormat: Text.PlainText
         x: Theme.margin; y: 28
         text: qsTr("Search")
         color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
@@ -57,6 +58,7 @@ Rectangle {
         width: 7 * 62 - 6; height: 56; radius: 6
         color: Theme.cell
         Text {
+            textFormat: Text.PlainText
             x: 14; anchors.verticalCenter: parent.verticalCenter
             width: parent.width - 28; elide: Text.ElideLeft
             text: Search.query.length > 0 ? Search.query + "▏" : qsTr("Type with the remote…")
@@ -74,6 +76,7 @@ Rectangle {
         onExitDown: if (results.count > 0) page.inResults = true
     }
     Text {
+        textFormat: Text.PlainText
         x: Theme.margin; anchors.top: keyboard.bottom; anchors.topMargin: 18
         width: field.width; wrapMode: Text.Wrap
         text: (Search.newOnly ? qsTr("New only · ") : "") + qsTr("%n programme(s)", "", Search.total)
@@ -103,9 +106,9 @@ Rectangle {
             border.color: focused ? Theme.focus : "transparent"; border.width: Theme.focusWidth
             Column {
                 x: 14; anchors.verticalCenter: parent.verticalCenter; width: parent.width - 28
-                Text { width: parent.width; elide: Text.ElideRight; text: (isNew ? "● " : "") + title
+                Text { textFormat: Text.PlainText; width: parent.width; elide: Text.ElideRight; text: (isNew ? "● " : "") + title
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal }
-                Text { width: parent.width; elide: Text.ElideRight
+                Text { textFormat: Text.PlainText; width: parent.width; elide: Text.ElideRight
                        text: page.clock(start) + "   " + channelNumber + " " + channelName
                        color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
             }

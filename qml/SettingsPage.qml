@@ -78,6 +78,7 @@ Rectangle {
     color: Theme.background
     Text {
         id: heading
+        textFormat: Text.PlainText
         x: Theme.margin; y: 28
         text: qsTr("Settings")
         color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
@@ -99,11 +100,13 @@ Rectangle {
                 border.color: focused ? Theme.focus : "transparent"; border.width: Theme.focusWidth
                 Text {
                     id: label
+                    textFormat: Text.PlainText
                     x: 18; anchors.verticalCenter: parent.verticalCenter
                     text: page.labels[rowItem.modelData]
                     color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal
                 }
                 Text {
+                    textFormat: Text.PlainText
                     anchors.right: parent.right; anchors.rightMargin: 18; anchors.verticalCenter: parent.verticalCenter
                     width: parent.width - label.implicitWidth - 60
                     horizontalAlignment: Text.AlignRight
@@ -125,12 +128,14 @@ Rectangle {
         radius: 8
         color: Theme.cell
         Text {
+            textFormat: Text.PlainText
             x: 20; y: 16
             text: qsTr("About")
             color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: true
         }
         Text {
             id: aboutText
+            textFormat: Text.PlainText
             x: 20; y: 58; width: parent.width - 40
             wrapMode: Text.Wrap
             lineHeight: 1.25

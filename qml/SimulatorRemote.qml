@@ -15,7 +15,7 @@ Rectangle {
         property color tint: "#444"
         width: 56; height: 40; radius: 8
         color: area.pressed ? Qt.lighter(tint) : tint
-        Text { anchors.centerIn: parent; text: parent.label; color: "white"; font.pixelSize: 15; font.family: Theme.family }
+        Text { textFormat: Text.PlainText; anchors.centerIn: parent; text: parent.label; color: "white"; font.pixelSize: 15; font.family: Theme.family }
         MouseArea { id: area; anchors.fill: parent; onClicked: remote.pressed(parent.action) }
     }
 

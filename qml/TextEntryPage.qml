@@ -39,6 +39,7 @@ Rectangle {
     color: Theme.background
     Text {
         id: heading
+        textFormat: Text.PlainText
         x: Theme.margin; y: 28
         text: page.title
         color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
@@ -50,6 +51,7 @@ Rectangle {
         color: Theme.cell
         border.color: Theme.dimText; border.width: 1
         Text {
+            textFormat: Text.PlainText
             x: 16; anchors.verticalCenter: parent.verticalCenter
             width: parent.width - 32; elide: Text.ElideLeft
             text: page.text + "▏"
@@ -64,6 +66,7 @@ Rectangle {
         onPressed: (k) => page.press(k)
     }
     Text {
+        textFormat: Text.PlainText
         x: Theme.margin; anchors.top: keyboard.bottom; anchors.topMargin: 20
         text: qsTr("OK types   ✓ keeps it   ● red deletes   Back leaves it unchanged")
         color: Theme.dimText; font.family: Theme.family; font.pixelSize: 16

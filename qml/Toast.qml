@@ -25,6 +25,7 @@ Rectangle {
     Behavior on opacity { NumberAnimation { duration: 150 } }
     Text {
         id: label
+        textFormat: Text.PlainText
         anchors.centerIn: parent
         width: Math.min(implicitWidth, toast.parent.width - 2 * Theme.margin - 48)
         wrapMode: Text.Wrap

@@ -55,12 +55,14 @@ Rectangle {
 
     Text {
         id: heading
+        textFormat: Text.PlainText
         x: Theme.margin; y: 24
         text: qsTr("Upcoming recordings")
         color: Theme.text
         font.family: Theme.family; font.pixelSize: Theme.fontLarge; font.bold: true
     }
     Text {
+        textFormat: Text.PlainText
         anchors.right: parent.right; anchors.rightMargin: Theme.margin; anchors.baseline: heading.baseline
         text: Dvr.upcoming.conflicts > 0 ? qsTr("%1 not recorded because of conflicts").arg(Dvr.upcoming.conflicts) : ""
         color: Theme.error
@@ -98,24 +100,24 @@ Rectangle {
                 x: 20; y: 12; width: parent.width - 40; spacing: 4
                 Row {
                     spacing: 14; width: parent.width
-                    Text { text: row.planned ? "●" : "○"; color: row.planned ? Theme.error : Theme.dimText
+                    Text { textFormat: Text.PlainText; text: row.planned ? "●" : "○"; color: row.planned ? Theme.error : Theme.dimText
                            font.family: Theme.family; font.pixelSize: Theme.fontNormal }
-                    Text { width: parent.width - 370; elide: Text.ElideRight; text: row.title
+                    Text { textFormat: Text.PlainText; width: parent.width - 370; elide: Text.ElideRight; text: row.title
                            color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontNormal; font.bold: row.current }
                     // A repeat of an episode recorded anyway is no trouble: said as such, not in the error colour.
                     readonly property bool repeat: row.reason === "duplicate" || row.reason === "already-recorded"
-                    Text { text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped")
+                    Text { textFormat: Text.PlainText; text: (row.planned ? qsTr("will be recorded") : row.reason === "cancelled" ? qsTr("skipped")
                                   : parent.repeat ? qsTr("repeat") : row.reason.replace(/-/g, " "))
                                  + (row.ofSeries ? qsTr(" · series") : "")
                            width: 310; horizontalAlignment: Text.AlignRight; elide: Text.ElideRight
                            color: row.planned || row.reason === "cancelled" || parent.repeat ? Theme.dimText : Theme.error
                            font.family: Theme.family; font.pixelSize: Theme.fontSmall }
                 }
-                Text { text: row.when + "   " + row.channelName; color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
-                Text { visible: !row.planned && text.length > 0; width: parent.width; wrapMode: Text.Wrap
+                Text { textFormat: Text.PlainText; text: row.when + "   " + row.channelName; color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
+                Text { textFormat: Text.PlainText; visible: !row.planned && text.length > 0; width: parent.width; wrapMode: Text.Wrap
                        text: row.why.length > 0 ? row.why : row.detail // in a few words, in the viewer's time
                        color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
-                Text { visible: !row.planned && row.current && row.alternatives.length > 0; width: parent.width; wrapMode: Text.Wrap
+                Text { textFormat: Text.PlainText; visible: !row.planned && row.current && row.alternatives.length > 0; width: parent.width; wrapMode: Text.Wrap
                        text: qsTr("Also on:") + "\n" + row.alternatives
                        color: Theme.accent; font.family: Theme.family; font.pixelSize: Theme.fontSmall }
             }
@@ -125,10 +127,10 @@ Rectangle {
         anchors.centerIn: list
         visible: list.count === 0
         spacing: 10
-        Text { anchors.horizontalCenter: parent.horizontalCenter
+        Text { textFormat: Text.PlainText; anchors.horizontalCenter: parent.horizontalCenter
                text: Dvr.status.length > 0 ? qsTr("Recordings are unavailable") : qsTr("Nothing to record")
                color: Theme.text; font.family: Theme.family; font.pixelSize: Theme.fontLarge }
-        Text { anchors.horizontalCenter: parent.horizontalCenter
+        Text { textFormat: Text.PlainText; anchors.horizontalCenter: parent.horizontalCenter
                width: Math.min(implicitWidth, page.width - 4 * Theme.margin); wrapMode: Text.Wrap; horizontalAlignment: Text.AlignHCenter
                text: Dvr.status; visible: text.length > 0
                color: Theme.dimText; font.family: Theme.family; font.pixelSize: Theme.fontNormal }

@@ -31,11 +31,13 @@ Item {
             x: 24; y: 24; width: parent.width - 48
             spacing: 12
             Text {
+                textFormat: Text.PlainText
                 text: qsTr("Software update %1").arg(Updates.version)
                 color: Theme.text; font.family: Theme.family; font.bold: true
                 font.pixelSize: root.restarting ? Theme.fontLarge : Theme.fontNormal
             }
             Text {
+                textFormat: Text.PlainText
                 width: parent.width; wrapMode: Text.Wrap
                 text: Updates.text
                 color: root.failed ? Theme.error : Theme.dimText
@@ -66,6 +68,7 @@ Item {
                 Repeater {
                     model: [UpdateProgress.Downloading, UpdateProgress.Verifying, UpdateProgress.Installing, UpdateProgress.Restarting]
                     Text {
+                        textFormat: Text.PlainText
                         required property int modelData
                         required property int index
                         text: [qsTr("Download"), qsTr("Verify"), qsTr("Install"), qsTr("Restart")][index]

@@ -2,7 +2,8 @@
 
 // A small compiled guide for the Hubris tests: channels numbered 1, 2, 3, 10, 11 and 101 with
 // hour-long programmes "<channel> h<N>" over two days from kDay0, written to a temporary file.
-// Programmes from 21:00 to midnight are rated FSK 18, the others FSK 6.
+// Programmes from 21:00 to midnight are rated FSK 18, the others FSK 6. Sub-titles hold markup
+// ("<b>Part N</b> & more"): guide text is shown as it is, never as rich text.
 
 #include <epg/guidewriter.h>
 
@@ -31,6 +32,7 @@ inline QString write(const QTemporaryDir &dir, const QString &name = QStringLite
             p.start = kDay0 + h * 3600;
             p.stop = p.start + 3600;
             p.titles = {{{}, QStringLiteral("%1 h%2").arg(c.name()).arg(h)}};
+            p.subTitles = {{{}, QStringLiteral("<b>Part %1</b> & more").arg(h)}};
             p.descs = {{{}, QStringLiteral("Hour %1 on %2.").arg(h).arg(c.name())}};
             p.ratings = {{QStringLiteral("FSK"), h % 24 >= 21 ? QStringLiteral("18") : QStringLiteral("6"), {}}};
             builder.addProgramme(p);
