@@ -68,14 +68,23 @@ std::shared_ptr<ChannelPart> makePart(const epg::Guide &g, int c, int key, QHash
 
 } // namespace
 
-EpisodeIdentity GuideIndex::identityOfProgramme(quint32 p) const
+EpisodeIdentity GuideIndex::identityOfProgramme(const epg::Guide &guide, quint32 p)
 {
-    const auto ps = guide->programmeStrings(p);
+    const auto ps = guide.programmeStrings(p);
     QVarLengthArray<std::pair<QByteArrayView, QByteArrayView>, 4> nums;
     for (const auto &[sys, value] : ps.episodeNums)
-        nums.append({guide->string(sys), guide->string(value)});
-    return episodeIdentityUtf8(guide->string(ps.title), guide->string(ps.subTitle), guide->string(ps.description),
+        nums.append({guide.string(sys), guide.string(value)});
+    return episodeIdentityUtf8(guide.string(ps.title), guide.string(ps.subTitle), guide.string(ps.description),
                                nums.constData(), nums.size());
+}
+
+EpisodeIdentity ProgrammeRef::identity() const
+{
+    if (part->identityState[local].load(std::memory_order_acquire) == 2)
+        return part->identities[local];
+    const EpisodeIdentity id = GuideIndex::identityOfProgramme(*guide, programme);
+    GuideIndex::setIdentity({-1, local, part.get()}, id);
+    return id;
 }
 
 EpisodeIdentity GuideIndex::identityOfHandle(quint32 h, quint32 p) const
@@ -91,7 +100,7 @@ EpisodeIdentity GuideIndex::identityOfHandle(quint32 h, quint32 p) const
                                guide->string(x.part->description[x.local]), nums.constData(), nums.size());
 }
 
-void GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) const
+size_t GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) const
 {
     // (description, programme, handle): the guide packs descriptions in compressed blocks in string
     // order and a thread keeps only its last few, so they are read in that order; a programme
@@ -136,6 +145,9 @@ void GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) co
         }
     }
     order.erase(std::unique(order.begin(), order.end()), order.end());
+    size_t programmes = 0;
+    for (size_t i = 0; i < order.size(); ++i)
+        programmes += i == 0 || quint32(order[i - 1].key) != quint32(order[i].key);
     onThreads(threads, order.size(), [&](size_t begin, size_t end) {
         EpisodeIdentity id;
         for (size_t i = begin; i < end; ++i) {
@@ -146,6 +158,7 @@ void GuideIndex::computeIdentities(std::vector<quint32> handles, int threads) co
         }
     });
     partStrings.clear(); // read once: every identity a version needs at once is made here
+    return programmes;
 }
 
 std::unique_ptr<GuideIndex> GuideIndex::build(std::shared_ptr<const epg::Guide> guide, GuideIndex *previous, int threads,

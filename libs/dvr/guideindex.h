@@ -103,6 +103,19 @@ struct PartStrings
     std::vector<std::pair<quint32, quint32>> numbers; ///< (system, value) string ids
 };
 
+/// A programme of one guide version, held without its GuideIndex (it keeps the guide and the
+/// channel part alive): what an update notes of the airings that came or went, whose identities
+/// are computed only when asked (a conflict's alternatives may never ask), then kept in the part.
+struct ProgrammeRef
+{
+    std::shared_ptr<const epg::Guide> guide;
+    std::shared_ptr<const ChannelPart> part;
+    quint32 local = 0;     ///< the part's local programme
+    quint32 programme = 0; ///< its number in `guide`
+    /// Its episode identity: the part's when known, else computed (any thread) and published there.
+    EpisodeIdentity identity() const;
+};
+
 /// One guide version as the scheduler reads it. Programmes are named by handles: a channel's
 /// local programme, numbered across the channels of this version (a programme airing on two
 /// channels has two handles; each gives that channel's airings).
@@ -165,7 +178,14 @@ struct GuideIndex
         setIdentity(x, id);
         return id;
     }
-    EpisodeIdentity identityOfProgramme(quint32 p) const;
+    EpisodeIdentity identityOfProgramme(quint32 p) const { return identityOfProgramme(*guide, p); }
+    static EpisodeIdentity identityOfProgramme(const epg::Guide &guide, quint32 p);
+    /// The handle's programme, to read its identity after this index is gone.
+    ProgrammeRef ref(quint32 h) const
+    {
+        const Handle x = handle(h);
+        return {guide, parts[size_t(x.channel)], x.local, programme(h)};
+    }
     /// identityOfProgramme() of the handle's programme `p`, from partStrings when it has them.
     EpisodeIdentity identityOfHandle(quint32 h, quint32 p) const;
     bool hasIdentity(quint32 h) const
@@ -189,8 +209,9 @@ struct GuideIndex
     }
     void setIdentity(quint32 h, const EpisodeIdentity &id) const { setIdentity(handle(h), id); }
     /// Computes the identities of `handles` (those not known yet), once per programme of this
-    /// version, in the order of their descriptions, on `threads` threads.
-    void computeIdentities(std::vector<quint32> handles, int threads) const;
+    /// version, in the order of their descriptions, on `threads` threads. Returns how many
+    /// programmes' identities it computed.
+    size_t computeIdentities(std::vector<quint32> handles, int threads) const;
 
     /// f(airing number in this version, its guide channel) for each airing of the programme `h`.
     template<typename F>

@@ -143,6 +143,10 @@ EpisodeGrouping regroup(size_t n, quint8 methods, bool byIdentity, IdentityOf id
     std::vector<int> nowOf(size_t(episodesBefore), -1);
     std::vector<int> from; // per episode now: the episode before, -1 when found again
     std::vector<char> nowTouched;
+    // The heads decided as before, not in the index yet: the index is read only by a candidate
+    // found again, which is decided by the heads before it, so they are added (in their order:
+    // an entry's number is its episode's) just before one is; those after the last never are.
+    std::vector<size_t> unindexed;
     auto begin = [&](int was) {
         from.push_back(was);
         nowTouched.push_back(0);
@@ -169,7 +173,7 @@ EpisodeGrouping regroup(size_t n, quint8 methods, bool byIdentity, IdentityOf id
                 now = begin(was);
                 nowOf[size_t(was)] = now;
                 if (byIdentity)
-                    index.add(identity(i), 0);
+                    unindexed.push_back(i);
             } else {
                 now = nowOf[size_t(was)]; // its head is unchanged, and heads an episode now
             }
@@ -178,6 +182,9 @@ EpisodeGrouping regroup(size_t n, quint8 methods, bool byIdentity, IdentityOf id
             ++g.asked;
             bool isHead = true;
             if (byIdentity) {
+                for (const size_t k : unindexed)
+                    index.add(identity(k), 0);
+                unindexed.clear();
                 if (const auto m = index.find(identity(i), methods)) {
                     now = m.entry;
                     isHead = false;

@@ -473,9 +473,10 @@ struct Scheduler::Private
     /// Title keys of the airings that came or went since the last plan: conflicts of these titles
     /// look for alternatives again.
     QSet<quint64> retitled;
-    /// Title key -> the identities of the airings of that title that came or went since the last
-    /// plan: a conflict's alternatives are searched again only when one of them is of its episode.
-    QHash<quint64, QList<EpisodeIdentity>> changedIdentities;
+    /// Title key -> the airings of that title that came or went since the last plan: a conflict's
+    /// alternatives are searched again only when one of them is of its episode. Their identities
+    /// are computed when first read (most titles have no conflict asking).
+    QHash<quint64, QList<ProgrammeRef>> changedIdentities;
     /// Title ref -> titleKey() of its title, 0 until asked (a key is never 0): kept across plans
     /// (title refs never change), filled by whichever outcome thread asks first.
     std::unique_ptr<std::atomic<quint64>[]> titleKeys;
@@ -520,9 +521,11 @@ struct Scheduler::Private
         const auto it = changedIdentities.constFind(titleKeys[size_t(front.title)].load(std::memory_order_relaxed));
         if (it == changedIdentities.cend())
             return true; // not known: may be
-        for (const EpisodeIdentity &x : *it)
+        for (const ProgrammeRef &changed : *it) {
+            const EpisodeIdentity x = changed.identity();
             if (x == front.identity || sameEpisode(x, front.identity, methods) != DuplicateLayer::None)
                 return true;
+        }
         return false;
     }
 
@@ -3048,20 +3051,14 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     // Candidates leave and join each rule's list in one pass per rule (a rule of a daily show has
     // thousands: erasing or inserting one at a time moved them all each time).
     QHash<int, std::vector<std::pair<qint64, int>>> leaving; // slot -> (start, channel key), sorted
-    {
-        // Their identities are read below (changedIdentities): computed in description order, as
-        // those that came are (one block of descriptions read per few, not one per airing).
-        std::vector<quint32> handles;
-        handles.reserve(gone.size());
-        for (const quint32 i : gone)
-            handles.push_back(oldIndex->handleOf(og.airing(i)));
-        oldIndex->computeIdentities(std::move(handles), d->threads());
-    }
     for (const quint32 i : gone) {
         const epg::Airing a = og.airing(i);
         const quint32 h = oldIndex->handleOf(a);
-        d->retitled.insert(ix.titleKeyOf.value(oldIndex->titleOf(h)));
-        d->changedIdentities[ix.titleKeyOf.value(oldIndex->titleOf(h))].append(oldIndex->identity(h));
+        // Its identity is read only if a conflict of its title asks (changedIdentities): computed
+        // then. A candidate that leaves has its identity already.
+        const quint64 key = ix.titleKeyOf.value(oldIndex->titleOf(h));
+        d->retitled.insert(key);
+        d->changedIdentities[key].append(oldIndex->ref(h));
         const int channel = oldIndex->channelKey[a.channel];
         for (const int s : d->rulesFor(*oldIndex, a)) {
             leaving[s].emplace_back(a.start, channel);
@@ -3100,52 +3097,73 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         cands.resize(kept);
     }
     QHash<int, std::vector<Candidate>> joining; // slot -> new candidates
-    auto insert = [&](int s, const epg::Airing &a) {
-        joining[s].push_back(d->candidate(ix, a, d->rules[size_t(s)]));
-        touched.insert(s);
-    };
-    std::vector<std::pair<quint32, QList<int>>> cameRules; // airing, the rules that may match it
-    std::vector<quint32> fresh;
+    // The identities of the new candidates that meet duplicate checks (not filtered) are computed
+    // together, in description order (one block of descriptions read per few, not per one); those
+    // of the other airings that came only if a conflict of their title asks (changedIdentities).
+    std::vector<quint32> needed;
     for (const quint32 j : came) {
         const epg::Airing a = ng.airing(j);
-        d->retitled.insert(ix.titleKeyOf.value(ix.titleOf(ix.handleOf(a))));
+        const quint32 h = ix.handleOf(a);
+        const quint64 key = ix.titleKeyOf.value(ix.titleOf(h));
+        d->retitled.insert(key);
+        d->changedIdentities[key].append(ix.ref(h));
         d->cameAirings.insert({ix.channelKey[a.channel], a.start});
-        fresh.push_back(ix.handleOf(a)); // its identity is read below, whether a rule may match it or not
-        QList<int> slots = d->rulesFor(ix, a);
-        if (slots.isEmpty())
-            continue;
-        cameRules.emplace_back(j, std::move(slots));
+        const QList<int> slots = d->rulesFor(ix, a);
+        bool unfiltered = false;
+        for (const int s : slots) {
+            joining[s].push_back(d->candidate(ix, a, d->rules[size_t(s)], true));
+            unfiltered |= joining[s].back().filter == NoFilter;
+            touched.insert(s);
+        }
+        if (unfiltered)
+            needed.push_back(h);
     }
     // A programme that came with the text of one that went (moved, or aired again) has its
-    // identity: the fingerprint is of exactly what the identity reads. The others are computed in
-    // description order (one block read per few, not per one).
-    if (!fresh.empty()) {
-        QHash<quint64, EpisodeIdentity> known;
+    // identity: the fingerprint is of exactly what the identity reads. When the one that went has
+    // none yet, the one computed for the new programme is given to it too.
+    std::vector<std::pair<quint32, std::pair<const ChannelPart *, quint32>>> sameText; // new handle, old programme
+    if (!came.empty()) {
+        QHash<quint64, std::pair<const ChannelPart *, quint32>> wentBy; // fingerprint -> old part, local
+        auto known = [](const std::pair<const ChannelPart *, quint32> &x) {
+            return x.first->identityState[x.second].load(std::memory_order_acquire) == 2;
+        };
         for (size_t oc = 0; oc < oldIndex->parts.size(); ++oc) {
             const ChannelPart &old = *oldIndex->parts[oc];
             const int nc = size_t(old.channel) < ix.guideChannel.size() ? ix.guideChannel[size_t(old.channel)] : -1;
             if (nc >= 0 && ix.parts[size_t(nc)].get() == &old)
                 continue; // shared: nothing of it went
-            for (quint32 local = 0; local < old.programmeCount(); ++local)
-                if (old.identityState[local].load(std::memory_order_acquire) == 2)
-                    known.insert(old.fingerprint[local], old.identities[local]);
+            for (quint32 local = 0; local < old.programmeCount(); ++local) {
+                auto it = wentBy.find(old.fingerprint[local]);
+                if (it == wentBy.end())
+                    wentBy.insert(old.fingerprint[local], {&old, local});
+                else if (!known(*it) && known({&old, local}))
+                    *it = {&old, local}; // one whose identity is known, if any
+            }
         }
-        for (const quint32 h : fresh) {
-            auto it = known.constFind(ix.fingerprintOf(h));
-            if (it != known.cend() && !ix.hasIdentity(h))
-                ix.setIdentity(h, *it);
+        std::vector<char> isNeeded(ix.handleBase.back(), 0);
+        for (const quint32 h : needed)
+            isNeeded[h] = 1;
+        for (const quint32 j : came) {
+            const quint32 h = ix.handleOf(ng.airing(j));
+            const auto it = wentBy.constFind(ix.fingerprintOf(h));
+            if (it == wentBy.cend() || ix.hasIdentity(h))
+                continue;
+            if (known(*it))
+                ix.setIdentity(h, it->first->identities[it->second]);
+            else if (isNeeded[h])
+                sameText.emplace_back(h, *it);
         }
     }
-    ix.computeIdentities(std::move(fresh), d->threads());
-    for (const quint32 j : came) {
-        const quint32 h = ix.handleOf(ng.airing(j));
-        d->changedIdentities[ix.titleKeyOf.value(ix.titleOf(h))].append(ix.identity(h));
-    }
-    for (const auto &[j, slots] : cameRules) {
-        const epg::Airing a = ng.airing(j);
-        for (const int s : slots)
-            insert(s, a);
-    }
+    const size_t neededCount = needed.size();
+    const size_t computed = ix.computeIdentities(std::move(needed), d->threads());
+    qCDebug(lcScheduler) << "update:" << computed << "identities computed for" << neededCount
+                         << "airings that came and a rule matches unfiltered (the others' when asked)";
+    for (const auto &[h, old] : sameText)
+        GuideIndex::setIdentity({-1, old.second, old.first}, ix.knownIdentity(h));
+    for (auto it = joining.begin(); it != joining.end(); ++it)
+        for (Candidate &c : *it)
+            if (c.filter == NoFilter)
+                c.identity = ix.knownIdentity(c.programme);
     auto less = [&](const Candidate &x, const Candidate &y) { return d->candidateLess(x, y); };
     for (auto it = joining.begin(); it != joining.end(); ++it) {
         std::sort(it->begin(), it->end(), less);

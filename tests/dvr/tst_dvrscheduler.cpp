@@ -77,6 +77,37 @@ private:
     QtMessageHandler m_previous = nullptr;
 };
 
+/// Reads an update's debug line "N identities computed for M airings that came ..." while it lives.
+class IdentitiesComputed
+{
+public:
+    IdentitiesComputed()
+    {
+        s_lines = s_computed = s_needed = 0;
+        QLoggingCategory::setFilterRules(u"iptv.dvr.scheduler.debug=true"_qs);
+        m_previous = qInstallMessageHandler([](QtMsgType, const QMessageLogContext &, const QString &m) {
+            static const QRegularExpression line(u"(\\d+) identities computed for (\\d+) airings that came"_qs);
+            if (const QRegularExpressionMatch match = line.match(m); match.hasMatch()) {
+                ++s_lines;
+                s_computed += match.captured(1).toInt();
+                s_needed += match.captured(2).toInt();
+            }
+        });
+    }
+    ~IdentitiesComputed()
+    {
+        qInstallMessageHandler(m_previous);
+        QLoggingCategory::setFilterRules({});
+    }
+    int lines() const { return s_lines; }
+    int computed() const { return s_computed; }
+    int needed() const { return s_needed; }
+
+private:
+    static inline int s_lines = 0, s_computed = 0, s_needed = 0;
+    QtMessageHandler m_previous = nullptr;
+};
+
 SchedulerOptions capacity(int streams, int nodes = 1)
 {
     SchedulerOptions o;
@@ -1861,6 +1892,57 @@ private Q_SLOTS:
         // The identity of the changed airing is the new text's.
         QCOMPARE(s.identityAt(u"a"_qs, t + 24 * kHour), full.identityAt(u"a"_qs, t + 24 * kHour));
         QVERIFY(s.identityAt(u"a"_qs, t + 24 * kHour) != s.identityAt(u"a"_qs, t));
+    }
+
+    // An update computes the identities of the airings that came only for the new candidates
+    // that meet duplicate checks (in description order, together); those of the other airings
+    // that came or went are computed when a conflict of their title asks whether one is of its
+    // episode. Asked or not, the plan is what computing them all at once gave.
+    void changedIdentitiesComputedWhenAsked()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"a"_qs, t, 30, u"Kept"_qs, u"One"_qs, u"The first."_qs},
+                             {u"a"_qs, t + 24 * kHour, 30, u"Kept"_qs, u"One"_qs, u"The first, again."_qs},
+                             {u"a"_qs, t + 48 * kHour, 30, u"Kept"_qs, u"Two"_qs, u"The second."_qs},
+                             {u"b"_qs, t + 48 * kHour, 30, u"Busy"_qs},
+                             {u"c"_qs, t + 5 * kHour, 30, u"Other"_qs, {}, u"Not recorded."_qs},
+                             {u"c"_qs, t + 50 * kHour, 30, u"Kept"_qs, u"Two"_qs, u"The second."_qs}};
+        RecordingRule kept = rule(RuleKind::Title, u"Kept"_qs);
+        kept.channelId = u"a"_qs;
+        RecordingRule busy = rule(RuleKind::Title, u"Busy"_qs);
+        busy.priority = 5;
+        const QStringList channels{u"a"_qs, u"b"_qs, u"c"_qs};
+        Scheduler s(capacity(1));
+        s.setRules({kept, busy});
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        const SkippedAiring *two = skippedAt(before, kept.id, u"a"_qs, t + 48 * kHour);
+        QVERIFY2(two && two->reason == SkipReason::Conflict, qPrintable(describe(before)));
+        QCOMPARE(two->alternatives.size(), 1);
+
+        // Kept's first airing moves 5 minutes (the same text: its identity carries over), its
+        // second is described otherwise (computed), Other is retitled (no rule: not computed),
+        // and episode Two airs once more on c, which the rule does not record (not computed
+        // until the conflict asks: it is of its episode, so its alternatives are sought again).
+        shows[0].start += 5 * 60;
+        shows[1].description = u"The first, once more."_qs;
+        shows[4].title = u"Other (changed)"_qs;
+        shows.append({u"c"_qs, t + 70 * kHour, 30, u"Kept"_qs, u"Two"_qs, u"The second."_qs});
+        const auto changed = makeGuide(channels, shows);
+        IdentitiesComputed computed;
+        const SchedulePlan after = s.update(changed, kDay0);
+        QCOMPARE(computed.lines(), 1);
+        QCOMPARE(computed.needed(), 2);   // Kept's two airings that came on a
+        QCOMPARE(computed.computed(), 1); // the one moved had its identity
+        two = skippedAt(after, kept.id, u"a"_qs, t + 48 * kHour);
+        QVERIFY2(two && two->reason == SkipReason::Conflict, qPrintable(describe(after)));
+        QCOMPARE(two->alternatives.size(), 2);
+        QCOMPARE(two->alternatives[1].start, t + 70 * kHour);
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+        Scheduler full(capacity(1));
+        full.setRules({kept, busy});
+        QCOMPARE(describe(after), describe(full.evaluate(changed, kDay0)));
+        for (const Show &show : std::as_const(shows))
+            QCOMPARE(s.identityAt(show.channel, show.start), full.identityAt(show.channel, show.start));
     }
 
     void followsScheduleChanges()
