@@ -17,6 +17,7 @@ Channel::Channel(ChannelConfig config, const QString &outputRoot, QObject *paren
 Channel::~Channel()
 {
     stop();
+    setHeldBytes(0);
 }
 
 QStringList Channel::renditionNames() const
@@ -80,6 +81,7 @@ void Channel::stop()
         }
     }
     m_viewers.clear();
+    setHeldBytes(0);
     Q_EMIT stateChanged(ChannelState::Stopped, {});
 }
 
@@ -134,6 +136,8 @@ void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
     if (rendition < 0 || rendition >= int(m_out.size()))
         return;
     m_out[size_t(rendition)].cache->append(ts, keyframe);
+    const bool overBudget = m_budget && m_budget->heldBytes > m_budget->limitBytes;
+    qint64 held = 0;
     for (qsizetype i = 0; i < m_viewers.size();) {
         Viewer &v = m_viewers[i];
         if (!v.socket || v.socket->state() != QAbstractSocket::ConnectedState) {
@@ -144,10 +148,15 @@ void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
             if (v.waitingForKeyframe && keyframe)
                 v.waitingForKeyframe = false;
             if (!v.waitingForKeyframe) {
-                if (v.socket->bytesToWrite() > m_viewerBacklogLimit) {
+                const qint64 backlog = v.socket->bytesToWrite();
+                const bool overOwn = backlog > m_viewerBacklogLimit;
+                if (overOwn || (overBudget && backlog > kFairBacklogBytes)) {
                     qCInfo(lcChannel).noquote() << m_config.id << "viewer" << v.socket->peerAddress().toString()
-                                                << "is too slow; disconnected";
+                                                << "is too slow; disconnected with" << backlog << "bytes unsent"
+                                                << (overOwn ? "" : "(every viewer's allowance is used up)");
                     ++m_viewersDropped;
+                    if (!overOwn)
+                        ++m_budget->dropped;
                     v.socket->abort();
                     m_viewers.removeAt(i);
                     continue;
@@ -155,8 +164,17 @@ void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
                 v.socket->write(ts);
             }
         }
+        held += v.socket->bytesToWrite();
         ++i;
     }
+    setHeldBytes(held);
+}
+
+void Channel::setHeldBytes(qint64 bytes)
+{
+    if (m_budget)
+        m_budget->heldBytes += bytes - m_heldBytes;
+    m_heldBytes = bytes;
 }
 
 void Channel::addViewer(QTcpSocket *socket, int rendition, bool fromCache)

@@ -23,6 +23,17 @@ QT_END_NAMESPACE
 
 namespace iptv::recast {
 
+/// What every channel's MPEG-TS viewers may hold in unsent bytes together (one per server). A
+/// viewer that stopped reading holds up to the per-viewer limit; thousands of them (a client that
+/// opens connections and never reads) would hold gigabytes. Past `limitBytes`, a viewer holding
+/// more than kFairBacklogBytes is dropped as too slow at its channel's next write.
+struct ViewerBudget
+{
+    qint64 limitBytes = 256 * 1024 * 1024;
+    qint64 heldBytes = 0; ///< by every channel's viewers, as of each channel's last write
+    quint64 dropped = 0;  ///< viewers dropped because the budget was used up
+};
+
 class Channel : public QObject
 {
     Q_OBJECT
@@ -66,6 +77,14 @@ public:
     static constexpr qint64 kViewerBacklogBytes = 8 * 1024 * 1024;
     /// Tests lower the limit, so a slow viewer is found in seconds at a test channel's bitrate.
     void setViewerBacklogLimit(qint64 bytes) { m_viewerBacklogLimit = bytes; }
+    /// Past the server's budget a viewer may hold this much before it is dropped: a viewer that
+    /// reads keeps next to nothing unsent (the kernel's buffers take a GOP or more).
+    static constexpr qint64 kFairBacklogBytes = 1024 * 1024;
+    /// The budget shared with the server's other channels (it outlives the channel); none: only
+    /// the per-viewer limit applies.
+    void setViewerBudget(ViewerBudget *budget) { m_budget = budget; }
+    /// Bytes this channel's viewers hold unsent, as of the last write.
+    qint64 viewerBacklogBytes() const { return m_heldBytes; }
 
 Q_SIGNALS:
     void playlistChanged(int rendition);
@@ -87,6 +106,7 @@ private:
     };
     void onTsBytes(int rendition, const QByteArray &ts, bool keyframe);
     void onPlaylist(int rendition, const QByteArray &text, qint64 nextSequence, int parts);
+    void setHeldBytes(qint64 bytes);
 
     ChannelConfig m_config;
     QString m_folder;
@@ -96,6 +116,8 @@ private:
     QList<Viewer> m_viewers;
     quint64 m_viewersDropped = 0;
     qint64 m_viewerBacklogLimit = kViewerBacklogBytes;
+    ViewerBudget *m_budget = nullptr;
+    qint64 m_heldBytes = 0;
     ChannelState m_stoppedState = ChannelState::Stopped;
 };
 

@@ -116,7 +116,8 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
         QSettings &s = file.settings();
         static const QStringList serverKeys = {QStringLiteral("port"), QStringLiteral("bind"), QStringLiteral("data_dir"),
                                                QStringLiteral("output_dir"), QStringLiteral("public_url"),
-                                               QStringLiteral("admin_token")};
+                                               QStringLiteral("admin_token"), QStringLiteral("viewer_backlog_mib"),
+                                               QStringLiteral("max_connections_per_address")};
         const QStringList topLevel = s.childKeys();
         if (!topLevel.isEmpty()) {
             *error = QStringLiteral("%1: \"%2\" is outside a section ([server], [defaults] or [channel.<id>])")
@@ -159,6 +160,16 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
         config->publicUrl = value("server/public_url");
     if (file.has("server/admin_token"))
         config->adminToken = value("server/admin_token");
+    if (file.has("server/viewer_backlog_mib")) {
+        int mib = 0;
+        if (!parseIntInRange(QStringLiteral("server/viewer_backlog_mib"), value("server/viewer_backlog_mib"), 1, 65536, &mib, error))
+            return false;
+        config->viewerBacklogBytes = qint64(mib) * 1024 * 1024;
+    }
+    if (file.has("server/max_connections_per_address")
+        && !parseIntInRange(QStringLiteral("server/max_connections_per_address"), value("server/max_connections_per_address"), 0,
+                            1000000, &config->maxConnectionsPerAddress, error))
+        return false;
 
     QSettings &s = file.settings();
     ChannelConfig defaults;

@@ -25,6 +25,12 @@ struct ServerConfig
     QString outputDir;     ///< segments and playlists; empty = <dataDir>/live
     QString publicUrl;     ///< base URL in the lineup; empty = from the request's Host header
     QString adminToken;    ///< bearer token for changes; empty = changes from loopback only
+    /// Unsent bytes every MPEG-TS viewer together may hold (ViewerBudget); past it a viewer
+    /// holding over 1 MiB is dropped.
+    qint64 viewerBacklogBytes = 256LL * 1024 * 1024;
+    /// Connections from one IP address at once (0: no cap of its own). A diver node recording
+    /// every channel, or boxes behind one NAT, come from one address: the default leaves room.
+    int maxConnectionsPerAddress = 512;
     ChannelConfig defaults;
     QList<ChannelConfig> channels;
 

@@ -42,6 +42,9 @@ RecastServer::RecastServer(ServerConfig config, QObject *parent) : QObject(paren
 RecastServer::~RecastServer()
 {
     stop();
+    // Before m_viewerBudget goes, which the channels count their viewers' bytes in.
+    qDeleteAll(m_channels);
+    m_channels.clear();
 }
 
 quint16 RecastServer::port() const
@@ -67,6 +70,7 @@ QStringList RecastServer::channelIds() const
 Channel *RecastServer::createChannel(const ChannelConfig &config)
 {
     auto *channel = new Channel(config, m_config.effectiveOutputDir(), this);
+    channel->setViewerBudget(&m_viewerBudget);
     connect(channel, &Channel::stateChanged, this, [id = config.id](ChannelState s, const QString &why) {
         if (s == ChannelState::Failed)
             qCWarning(lcRecast).noquote() << "channel" << id << "failed:" << why;
@@ -90,7 +94,17 @@ bool RecastServer::start(QString *error)
     }
     if (!loadPersisted(error))
         return false;
+    m_viewerBudget.limitBytes = m_config.viewerBacklogBytes;
+    m_metrics.gaugeCallback(QStringLiteral("recast_viewer_backlog_limit_bytes"),
+                            QStringLiteral("Unsent bytes all MPEG-TS viewers together may hold (server/viewer_backlog_mib)."),
+                            [this] { return double(m_viewerBudget.limitBytes); });
+    m_metrics.gaugeCallback(QStringLiteral("recast_viewers_dropped_for_memory_total"),
+                            QStringLiteral("MPEG-TS viewers dropped because all viewers together held the limit."),
+                            [this] { return double(m_viewerBudget.dropped); });
     m_router = new http::Router(&m_metrics, QStringLiteral("recast"), this);
+    http::ConnectionLimits limits;
+    limits.maxConnectionsPerPeer = m_config.maxConnectionsPerAddress;
+    m_router->setConnectionLimits(limits);
     setupRoutes();
     if (!m_router->listen(m_config.bindAddress, m_config.port, error))
         return false;
@@ -274,6 +288,8 @@ QByteArray RecastServer::renderMetrics() const
          [](const Channel *, const PipelineStats &s) { return s.speed; }},
         {"recast_channel_viewers", "gauge", "Viewers of the MPEG-TS output.",
          [](const Channel *c, const PipelineStats &) { return double(c->viewerCount()); }},
+        {"recast_channel_viewer_backlog_bytes", "gauge", "Bytes the MPEG-TS output's viewers hold unsent.",
+         [](const Channel *c, const PipelineStats &) { return double(c->viewerBacklogBytes()); }},
         {"recast_channel_segment_latency_seconds", "gauge", "Newest segment: listed at minus its end on the wall clock.",
          [](const Channel *, const PipelineStats &s) { return s.lastSegmentLatencyUs / 1e6; }},
         {"recast_channel_memory_budget_bytes", "gauge", "The channel's memory budget.",

@@ -62,6 +62,7 @@ private:
     MetricsRegistry m_metrics;
     http::Router *m_router = nullptr;
     QMap<QString, Channel *> m_channels;
+    ViewerBudget m_viewerBudget; ///< shared by every channel (deleted before it, in ~RecastServer)
     QStringList m_removedFromFile; ///< config-file channels removed through the API
 };
 
