@@ -2221,6 +2221,50 @@ private Q_SLOTS:
         QCOMPARE(QJsonDocument::fromJson(hello.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), QString());
         QVERIFY(!refused.isEmpty() || refused.wait(10000));
         QCOMPARE(proxied.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        // An admin token where none is set is told so, not taken for a broken ticket.
+        const HttpResult token = call("GET", diver.httpPort(), u"/api/rules"_qs, "operator-secret");
+        QCOMPARE(token.status, 401);
+        QVERIFY2(token.json().value(u"detail"_qs).toString().startsWith(u"admin token not accepted: this diver has no admin token"),
+                 token.body.constData());
+    }
+
+    // A wrong admin token is answered as one (401, "admin token not accepted"), over HTTP and on
+    // the event stream, not with what is wrong with it as a box ticket; a ticket that does not
+    // verify still gets the ticket's reason.
+    void wrongAdminTokenIsToldAsSuch()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"wrongtoken"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Film"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        QCOMPARE(call("GET", port, u"/api/rules"_qs, "operator-secret").status, 200);
+        for (const QByteArray &wrong : {QByteArray("operator-secreT"), QByteArray("operator"), QByteArray("operator-secret2"),
+                                        QByteArray("op erator/secret+")}) {
+            const HttpResult refused = call("GET", port, u"/api/rules"_qs, wrong);
+            QVERIFY2(refused.status == 401, wrong.constData());
+            const QString detail = refused.json().value(u"detail"_qs).toString();
+            QVERIFY2(detail.startsWith(u"admin token not accepted: it is not this diver's [server] admin_token"), qPrintable(detail));
+            QVERIFY2(!detail.contains(u"not a ticket") && !detail.contains(u"ticket key"), qPrintable(detail));
+        }
+        // In the URL (a player's ?ticket=, the WebSocket's ?token=) the same.
+        const HttpResult inUrl = call("GET", port, u"/api/rules?ticket=operator-secreT"_qs, {});
+        QCOMPARE(inUrl.status, 401);
+        QVERIFY2(inUrl.json().value(u"detail"_qs).toString().startsWith(u"admin token not accepted"), inUrl.body.constData());
+        QWebSocket events;
+        QSignalSpy closed(&events, &QWebSocket::disconnected);
+        events.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events?token=operator-secreT").arg(port)));
+        QVERIFY(closed.wait(10000));
+        QCOMPARE(events.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QVERIFY2(events.closeReason().startsWith(u"admin token not accepted"), qPrintable(events.closeReason()));
+        // A ticket's shape is a ticket: its own reason.
+        QByteArray tampered = ticket(u"STB-A"_qs);
+        tampered[10] = tampered[10] == 'A' ? 'B' : 'A';
+        const HttpResult badTicket = call("GET", port, u"/api/rules"_qs, tampered);
+        QCOMPARE(badTicket.status, 401);
+        QVERIFY2(!badTicket.json().value(u"detail"_qs).toString().contains(u"admin token"), badTicket.body.constData());
     }
 
     // Catch-up of the hour a spring DST change skips in the server's local time (Europe/Berlin
