@@ -201,7 +201,8 @@ private:
         head += socket->readAll();
         if (!head.contains("\r\n\r\n"))
             return;
-        const QByteArray path = head.section(' ', 1, 1).section('?', 0, 0);
+        const QByteArray target = head.left(head.indexOf("\r\n")).split(' ').value(1);
+        const QByteArray path = target.left(target.indexOf('?') < 0 ? target.size() : target.indexOf('?'));
         m_heads.remove(socket);
         const QByteArray playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.000,\nseg0.ts\n";
         if (path == "/seg0.ts") {
