@@ -203,16 +203,13 @@ void FfmpegPlayer::onFrame(quint64 generation, const QVideoFrame &frame)
     setStartTiming(m_timing);
 }
 
-void FfmpegPlayer::onFailed(quint64 generation, const QString &message, bool ended)
+void FfmpegPlayer::onFailed(quint64 generation, const QString &message, Failure why)
 {
     if (generation != m_generation)
         return;
     m_watchdog.stop();
     retire();
-    if (ended)
-        end(message);
-    else
-        fail(message);
+    failWith(message, why);
 }
 
 QString FfmpegPlayer::stageReached() const

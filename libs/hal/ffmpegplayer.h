@@ -62,7 +62,7 @@ private:
     void retire();
     void onProgress(quint64 generation, const StartTiming &timing);
     void onFrame(quint64 generation, const QVideoFrame &frame);
-    void onFailed(quint64 generation, const QString &message, bool ended);
+    void onFailed(quint64 generation, const QString &message, Failure why);
     QString stageReached() const;
 
     QVideoSink *m_ownSink;          ///< frames go here when no view is attached (headless)

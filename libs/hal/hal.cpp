@@ -19,7 +19,7 @@ void Player::setState(State state)
 {
     if (state != State::Failed) {
         m_error.clear();
-        m_ended = false;
+        m_failure = Failure::None;
     }
     if (state == m_state)
         return;
@@ -29,17 +29,17 @@ void Player::setState(State state)
 
 void Player::fail(const QString &message)
 {
-    failWith(message, false);
+    failWith(message, Failure::Error);
 }
 
 void Player::end(const QString &message)
 {
-    failWith(message, true);
+    failWith(message, Failure::Ended);
 }
 
-void Player::failWith(const QString &message, bool ended)
+void Player::failWith(const QString &message, Failure why)
 {
-    m_ended = ended; // before the signals: their handlers ask hasEnded()
+    m_failure = why == Failure::None ? Failure::Error : why; // before the signals: their handlers ask failure()
     m_error = message;
     const bool changed = m_state != State::Failed;
     m_state = State::Failed;

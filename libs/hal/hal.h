@@ -59,6 +59,14 @@ class Player : public QObject
 public:
     enum class State { Stopped, Opening, Playing, Failed };
     Q_ENUM(State)
+    /// Why the current (or last) source failed.
+    enum class Failure {
+        None,         ///< it has not failed
+        Error,        ///< it could not be played on (a network error, a stall, a broken stream)
+        Ended,        ///< all of it was read (hasEnded())
+        Unauthorized  ///< the server refused its credential (HTTP 401; isUnauthorized())
+    };
+    Q_ENUM(Failure)
 
     using QObject::QObject;
 
@@ -90,9 +98,14 @@ public:
     /// The current (or last) source's start so far; complete once firstFrame() was emitted.
     const StartTiming &startTiming() const { return m_timing; }
     QString errorString() const { return m_error; }
+    Failure failure() const { return m_failure; }
     /// The last failure was the end of the stream (all of it was read), not an error: live TV
     /// that ends has failed all the same, a recording that ends is over.
-    bool hasEnded() const { return m_ended; }
+    bool hasEnded() const { return m_failure == Failure::Ended; }
+    /// The last failure was the server refusing the source's credential (HTTP 401), when it was
+    /// opened or on a playlist's reload (a playback token that expired while it played): played
+    /// again with a fresh credential, it plays on.
+    bool isUnauthorized() const { return m_failure == Failure::Unauthorized; }
     QUrl source() const { return m_source; }
 
 Q_SIGNALS:
@@ -111,20 +124,20 @@ protected:
     void fail(const QString &message);
     /// Fails with `message` because the stream ended (hasEnded()).
     void end(const QString &message);
+    /// Fails with `message` for `why` (fail() and end() for Error and Ended).
+    void failWith(const QString &message, Failure why);
     /// Records the current source's start (what the implementation measured) and, when its first
     /// frame was shown, emits firstFrame().
     void setStartTiming(const StartTiming &timing);
 
 private:
-    void failWith(const QString &message, bool ended);
-
     StartTiming m_timing;
     StreamTracks m_tracks;
     QString m_audioLanguage;
     QString m_subtitleLanguage;
     State m_state = State::Stopped;
     QString m_error;
-    bool m_ended = false;
+    Failure m_failure = Failure::None;
     QUrl m_source;
 };
 

@@ -64,11 +64,15 @@ public:
 
     /// Opens and plays until the stream fails, ends or is stopped; false with *error on failure.
     bool play(QString *error);
-    /// play() returned false because the stream ended.
-    bool ended() const { return m_ended; }
+    /// Why play() returned false (Error, Ended or Unauthorized).
+    Player::Failure failure() const { return m_failure; }
 
 private:
     static int interruptCallback(void *opaque);
+    /// Every URL the demuxer opens after the first (an HLS playlist's reloads, its segments):
+    /// libavformat's own opener, with the last answer's refusal (401) kept, since the HLS
+    /// demuxer turns a reload that fails into the end of the stream.
+    static int openNested(AVFormatContext *ctx, AVIOContext **pb, const char *url, int flags, AVDictionary **options);
     void arm(int timeoutMs);
     qint64 sinceRequestMs() const { return (steadyNs() - m_timing.requestedAtNs) / 1'000'000; }
     // Without the query: diver's URLs carry the box's ticket there, and these messages reach the
@@ -97,7 +101,10 @@ private:
     QString m_url;
     std::atomic<qint64> m_deadlineUs{0};
     std::atomic<bool> m_timedOut{false};
-    bool m_ended = false;
+    Player::Failure m_failure = Player::Failure::Error;
+    /// The last URL the demuxer opened was refused with 401 (openNested()).
+    bool m_refused = false;
+    decltype(AVFormatContext::io_open) m_defaultOpen = nullptr;
 
     std::unique_ptr<AVIOContext, AvioDeleter> m_pb; // declared before m_ctx: closed after it
     InputContext m_ctx;
@@ -159,6 +166,17 @@ int StreamWorker::Session::interruptCallback(void *opaque)
     return 0;
 }
 
+int StreamWorker::Session::openNested(AVFormatContext *ctx, AVIOContext **pb, const char *url, int flags, AVDictionary **options)
+{
+    auto *self = static_cast<Session *>(ctx->opaque);
+    const int rc = self->m_defaultOpen(ctx, pb, url, flags, options);
+    // Only the latest answer counts: a segment refused once and then served is no refusal.
+    self->m_refused = rc == AVERROR_HTTP_UNAUTHORIZED;
+    if (self->m_refused)
+        qCInfo(lcStream).noquote() << "the server refused the credential of" << self->where() << "(HTTP 401) on a reload";
+    return rc;
+}
+
 void StreamWorker::Session::arm(int timeoutMs)
 {
     m_timedOut = false;
@@ -179,6 +197,8 @@ bool StreamWorker::Session::open(QString *error)
     AVIOContext *pb = nullptr;
     int rc = avio_open2(&pb, url.constData(), AVIO_FLAG_READ, &interrupt, ioOptions.get());
     if (rc < 0) {
+        if (rc == AVERROR_HTTP_UNAUTHORIZED)
+            m_failure = Player::Failure::Unauthorized;
         if (!w->stopping())
             *error = QStringLiteral("Cannot connect to %1: %2")
                          .arg(where(), m_timedOut ? QStringLiteral("no answer within %1 s").arg(s.openTimeoutMs / 1000.0)
@@ -196,6 +216,9 @@ bool StreamWorker::Session::open(QString *error)
     ctx->pb = pb;
     ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
     ctx->interrupt_callback = interrupt;
+    ctx->opaque = this;
+    m_defaultOpen = ctx->io_open;
+    ctx->io_open = &Session::openNested;
     ctx->probesize = s.probeBytes;
     ctx->max_analyze_duration = 500'000;
     const bool ts = s.url.path().endsWith(QLatin1String(".ts"));
@@ -206,6 +229,8 @@ bool StreamWorker::Session::open(QString *error)
     formatOptions.set("prefer_x_start", QStringLiteral("1"));
     rc = avformat_open_input(&ctx, url.constData(), format, formatOptions.get()); // frees ctx (not our pb) on failure
     if (rc < 0) {
+        if (m_refused)
+            m_failure = Player::Failure::Unauthorized;
         if (!w->stopping())
             *error = QStringLiteral("%1 is not a playable stream: %2")
                          .arg(where(), m_timedOut ? QStringLiteral("no header within %1 s").arg(s.openTimeoutMs / 1000.0)
@@ -323,8 +348,14 @@ bool StreamWorker::Session::readPacket(QString *error)
     if (rc < 0) {
         if (w->stopping())
             return false;
-        if (rc == AVERROR_EOF || (avio_feof(m_pb.get()) && !m_timedOut)) {
-            m_ended = true;
+        if (m_refused) {
+            // An HLS playlist's reload (or a segment) answered 401, which the demuxer reports as
+            // the end: a playback token that expired while it played, not the end of a timeshift.
+            m_failure = Player::Failure::Unauthorized;
+            *error = QStringLiteral("The stream %1 was refused on a reload: its credential expired or is not accepted (HTTP 401)")
+                         .arg(where());
+        } else if (rc == AVERROR_EOF || (avio_feof(m_pb.get()) && !m_timedOut)) {
+            m_failure = Player::Failure::Ended;
             *error = QStringLiteral("The stream %1 ended").arg(where());
         }
         else if (m_timedOut)
@@ -789,15 +820,15 @@ void StreamWorker::run()
 {
     QString error;
     bool ok = false;
-    bool ended = false;
+    Player::Failure why = Player::Failure::Error;
     {
         Session session(this);
         ok = session.play(&error);
-        ended = session.ended();
+        why = session.failure();
     } // closed (connection and all) before the player hears of a failure
     if (!ok && !stopping()) {
         qCInfo(lcStream).noquote() << error;
-        Q_EMIT failed(m_settings.timing.generation, error, ended);
+        Q_EMIT failed(m_settings.timing.generation, error, why);
     }
 }
 

@@ -76,9 +76,10 @@ Q_SIGNALS:
     void progress(quint64 generation, const iptv::hal::StartTiming &timing);
     /// A picture is due now. The first one of a stream follows progress() with firstDecodedMs.
     void frameReady(quint64 generation, const QVideoFrame &frame);
-    /// The stream cannot go on; `message` says what, where and why; `ended`: because all of it
-    /// was read (a recording's end), not because of an error.
-    void failed(quint64 generation, const QString &message, bool ended);
+    /// The stream cannot go on; `message` says what, where and why; `why`: Ended when all of it
+    /// was read (a recording's end), Unauthorized when the server refused its credential (a
+    /// playlist's reload answered 401), else Error.
+    void failed(quint64 generation, const QString &message, iptv::hal::Player::Failure why);
     void statistics(quint64 generation, const iptv::hal::StreamStatistics &stats);
     /// The header was read: the audio and subtitle streams and the ones chosen.
     void tracksFound(quint64 generation, const iptv::hal::StreamTracks &tracks);

@@ -8,6 +8,9 @@ namespace {
 /// A URL with a playback token is played again with a fresh one this long before it expires, or
 /// a quarter of the token's life when that is shorter (diver's [archive] token_seconds).
 constexpr qint64 kRenewUrlBeforeSeconds = 60;
+/// A URL the server refused (401) waits this long for the client's fresh tokens, then the
+/// failure stays on screen.
+constexpr qint64 kRefusedWaitSeconds = 15;
 
 QString clock(qint64 seconds)
 {
@@ -23,6 +26,18 @@ DvrPlayback::DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper,
 {
     m_tick.setInterval(1000);
     connect(&m_tick, &QTimer::timeout, this, [this] {
+        if (!m_refusedUrl.isEmpty()) {
+            // Refused: plays on from where it was once the client has a fresh token.
+            const QUrl fresh = urlFrom(m_offset);
+            if (fresh.query() != m_refusedUrl.query()) {
+                playFrom(m_offset);
+                m_renewedSinceFrame = true;
+            } else if (now() - m_refusedAt >= kRefusedWaitSeconds) {
+                m_refusedUrl.clear(); // no fresh token: the player's failure stays on screen
+            }
+            Q_EMIT positionChanged();
+            return;
+        }
         // Timeshift that has caught up with live (a paused viewer who never pressed play does not).
         if (m_mode == u"timeshift" && !m_paused && position() <= 2) {
             stop();
@@ -42,6 +57,7 @@ DvrPlayback::DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper,
     });
     // The clock runs from the first frame (or from Playing, where a sink shows no frames).
     connect(player, &hal::Player::firstFrame, this, [this] {
+        m_renewedSinceFrame = false;
         if (isActive() && !m_paused)
             m_played.start();
     });
@@ -54,7 +70,25 @@ DvrPlayback::DvrPlayback(DvrClient *client, hal::Player *player, Zapper *zapper,
     connect(player, &hal::Player::errorOccurred, this, [this] {
         if (isActive() && m_player->hasEnded())
             QMetaObject::invokeMethod(this, [this, source = m_player->source()] { onEnded(source); }, Qt::QueuedConnection);
+        else if (isActive() && m_player->isUnauthorized())
+            QMetaObject::invokeMethod(this, [this, source = m_player->source()] { onRefused(source); }, Qt::QueuedConnection);
     });
+}
+
+void DvrPlayback::onRefused(const QUrl &source)
+{
+    if (!isActive() || m_paused || m_player->source() != source || m_player->state() != hal::Player::State::Failed)
+        return; // another play() came meanwhile
+    if (m_renewedSinceFrame)
+        return; // refused again with the fresh token before a picture: the failure stays on screen
+    // Where it was is where it plays on (the position stands still meanwhile; timeshift falls
+    // behind live as the wall clock goes on).
+    m_offset = m_mode == u"timeshift" ? now() - position() : position();
+    m_played.invalidate();
+    m_refusedUrl = source;
+    m_refusedAt = now();
+    m_client->refresh();
+    Q_EMIT positionChanged();
 }
 
 void DvrPlayback::onEnded(const QUrl &source)
@@ -147,13 +181,9 @@ void DvrPlayback::playFrom(qint64 offset)
     m_offset = offset;
     m_played.invalidate();
     m_dates.clear();
-    QUrl url;
-    if (m_mode == u"recording")
-        url = m_client->recordingUrl(m_recordingId, offset);
-    else if (m_mode == u"catchup")
-        url = m_client->archiveUrl(m_channel, m_start + offset, std::max<qint64>(1, m_duration - offset));
-    else
-        url = m_client->archiveUrl(m_channel, offset);
+    m_refusedUrl.clear();
+    m_renewedSinceFrame = false;
+    const QUrl url = urlFrom(offset);
     m_urlExpires = m_mode == u"recording" ? 0 : m_client->archiveTokenExpires(m_channel);
     m_urlLife = m_urlExpires - now();
     m_player->play(url);
@@ -179,6 +209,15 @@ void DvrPlayback::playFrom(qint64 offset)
         m_offset = m_mode == u"timeshift" ? base + qRound64(*seconds) : std::max<qint64>(0, base + qRound64(*seconds));
         Q_EMIT positionChanged();
     });
+}
+
+QUrl DvrPlayback::urlFrom(qint64 offset) const
+{
+    if (m_mode == u"recording")
+        return m_client->recordingUrl(m_recordingId, offset);
+    if (m_mode == u"catchup")
+        return m_client->archiveUrl(m_channel, m_start + offset, std::max<qint64>(1, m_duration - offset));
+    return m_client->archiveUrl(m_channel, offset);
 }
 
 void DvrPlayback::setPaused(bool paused)
@@ -278,6 +317,7 @@ void DvrPlayback::togglePause()
     }
     // What is on screen now is where play resumes.
     m_offset = m_mode == u"timeshift" ? now() - position() : position();
+    m_refusedUrl.clear();
     m_player->stop();
     setPaused(true);
     Q_EMIT positionChanged();
@@ -321,6 +361,7 @@ void DvrPlayback::stop()
     m_tick.stop();
     m_mode.clear();
     m_played.invalidate();
+    m_refusedUrl.clear();
     setPaused(false);
     Q_EMIT activeChanged();
     m_zapper->retune();

@@ -97,6 +97,12 @@ private:
     QString channelTitle(int channel) const;
     /// The player read the whole of what it played (hal::Player::hasEnded()).
     void onEnded(const QUrl &source);
+    /// The server refused the playing URL's credential (hal::Player::isUnauthorized(): a playback
+    /// token that expired while a timeshift's playlist was reloaded): fresh tokens are asked for,
+    /// and it plays on from where it was with them.
+    void onRefused(const QUrl &source);
+    /// The URL that plays from `offset` (seconds from the start, or UTC s for timeshift).
+    QUrl urlFrom(qint64 offset) const;
 
     DvrClient *m_client;
     hal::Player *m_player;
@@ -112,6 +118,9 @@ private:
     quint64 m_playNumber = 0; ///< play()s so far: diver's answer of where a cut starts is for the latest only
     qint64 m_urlExpires = 0;  ///< when the playing URL's playback token expires (UTC s; 0: not known)
     qint64 m_urlLife = 0;     ///< how long it had left when play() began (s)
+    QUrl m_refusedUrl;        ///< refused (401): waiting for a fresh token to play on with; empty: not waiting
+    qint64 m_refusedAt = 0;   ///< when (UTC s)
+    bool m_renewedSinceFrame = false; ///< played again after a refusal, and no picture since: not again
     bool m_paused = false;
     QElapsedTimer m_played; ///< since the first frame of the current play()
     QList<DvrClient::SegmentDate> m_dates; ///< of the current play()'s playlist (its timeline)

@@ -88,6 +88,20 @@ bool TimestampSanitiser::gapSeenElsewhere(int index, qint64 deltaNs, qint64 atNs
     return false;
 }
 
+bool TimestampSanitiser::othersAlreadyThere(int index, qint64 atNs) const
+{
+    // Another stream's output has reached where this packet lands: it went on through this
+    // stream's hole (a source that sent no video for a while, audio on), so the hole is lost
+    // input of this stream alone, not a new timeline. A real jump lands this packet away from
+    // the others by the jump's size.
+    const qint64 nearNs = m_opt.jumpThresholdUs * 1000 / 2;
+    for (const auto &[other, o] : m_streams) {
+        if (other != index && o.started && !o.lagging && qAbs(toNs(o.lastDts + o.lastDur, o.timeBase) - atNs) <= nearNs)
+            return true;
+    }
+    return false;
+}
+
 SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint64 duration)
 {
     const auto found = m_streams.find(index);
@@ -225,6 +239,14 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
             // lost input, kept as a gap here too, or A/V would drift apart by the hole's size.
             if (m_pending.active && m_pending.streams.count(index))
                 m_pending = {};
+        } else if (deltaNs > 0 && othersAlreadyThere(index, toNs(out, s.timeBase))) {
+            // A hole in this stream alone (the others went on through it): kept, so that the
+            // streams stay in sync. Rebased, this stream would run the hole's size behind.
+            if (m_pending.active && m_pending.streams.count(index))
+                m_pending = {};
+            ++m_stats.gaps;
+            qCInfo(lcSanitiser).nospace() << "stream " << index << ": " << double(deltaNs) / 1e9
+                                          << " s missing while the other streams went on, kept as a gap";
         } else if (m_pending.active && qAbs(deltaNs - m_pending.deltaNs) <= toleranceNs) {
             ++m_pending.count;
             m_pending.streams.insert(index);

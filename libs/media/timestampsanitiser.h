@@ -72,6 +72,7 @@ public:
         quint64 repaired = 0; ///< packets whose timestamps differ from input + offset
         quint64 jumps = 0;    ///< confirmed jumps, forward and backwards
         quint64 wraps = 0;    ///< wraps of any stream
+        quint64 gaps = 0;     ///< forward gaps above the threshold in one stream kept as gaps (the others went on)
     };
     Stats stats() const { return m_stats; }
 
@@ -104,6 +105,7 @@ private:
     qint64 offsetTicks(const Stream &s) const;
     void place(Stream &s, qint64 dts, qint64 duration);
     bool gapSeenElsewhere(int index, qint64 deltaNs, qint64 atNs) const;
+    bool othersAlreadyThere(int index, qint64 atNs) const;
 
     Options m_opt;
     std::map<int, Stream> m_streams;

@@ -6,6 +6,8 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 
+#include <algorithm>
+
 Q_LOGGING_CATEGORY(lcDiverAuth, "iptv.diver.auth", QtInfoMsg)
 
 namespace iptv::diver {
@@ -84,6 +86,17 @@ std::optional<Identity> BoxAuth::verifyTicket(QByteArrayView ticket, qint64 now,
     if (!t)
         return std::nullopt;
     return Identity{false, t->serial, t->expiresAt};
+}
+
+bool BoxAuth::looksLikeTicket(QByteArrayView credential)
+{
+    const qsizetype dot = credential.indexOf('.');
+    if (dot <= 0 || dot == credential.size() - 1 || credential.lastIndexOf('.') != dot)
+        return false;
+    return std::all_of(credential.begin(), credential.end(), [](char ch) {
+        return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'
+            || ch == '.';
+    });
 }
 
 } // namespace iptv::diver

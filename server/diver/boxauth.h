@@ -43,6 +43,9 @@ public:
 
     /// A box's identity from its ticket at `now` (UTC seconds), or nullopt with *error.
     std::optional<Identity> verifyTicket(QByteArrayView ticket, qint64 now, QString *error) const;
+    /// Whether `credential` has a ticket's shape (<claims>.<signature>, base64url both), so that
+    /// a credential of another shape is told as a wrong admin token, not as a broken ticket.
+    static bool looksLikeTicket(QByteArrayView credential);
 
 Q_SIGNALS:
     void keysChanged();

@@ -8,13 +8,13 @@
 
 #include <core/httprouter.h>
 #include <core/httputil.h>
+#include <core/secrets.h>
 #include <core/sqldatabase.h>
 #include <dvr/archive.h>
 #include <dvr/playout.h>
 #include <dvr/playoutthumbnails.h>
 #include <dvr/recorder.h>
 
-#include <QCryptographicHash>
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -39,7 +39,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 Q_DECLARE_LOGGING_CATEGORY(lcDiver)
 
@@ -403,12 +402,18 @@ void lowerThumbnailThreadPriority()
 
 bool DiverServer::isAdminToken(QByteArrayView given) const
 {
-    if (given.isEmpty() || m_config.adminToken.isEmpty())
-        return false;
-    // Digests of equal length compared in constant time: no timing tells how much of a guess was right.
-    const QByteArray a = QCryptographicHash::hash(given, QCryptographicHash::Sha256);
-    const QByteArray b = QCryptographicHash::hash(m_config.adminToken.toUtf8(), QCryptographicHash::Sha256);
-    return sodium_memcmp(a.constData(), b.constData(), size_t(a.size())) == 0;
+    // The configured token's digest, made once (the constructor): digests of equal length are
+    // compared in constant time, so no timing tells how much of a guess, or its length, was right.
+    return secretMatches(given, m_adminTokenDigest);
+}
+
+QString DiverServer::adminTokenRefusal() const
+{
+    if (m_config.adminToken.isEmpty())
+        return QStringLiteral("admin token not accepted: this diver has no admin token ([server] admin_token); an operator "
+                              "calls from this machine without a credential, a box shows its ticket");
+    return QStringLiteral("admin token not accepted: it is not this diver's [server] admin_token (a box shows its ticket, "
+                          "<claims>.<signature>, instead)");
 }
 
 std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refusal) const
@@ -417,6 +422,12 @@ std::optional<Identity> DiverServer::identify(const RouteContext &c, Reply *refu
     if (isAdminToken(cred))
         return Identity{true, {}};
     if (!cred.isEmpty()) {
+        // Not the admin token: a ticket, or a wrong admin token, which is told as such (not as
+        // a ticket that does not parse).
+        if (!BoxAuth::looksLikeTicket(cred)) {
+            *refusal = Reply::error(ApiError::unauthorized(adminTokenRefusal()));
+            return std::nullopt;
+        }
         QString why;
         if (auto id = m_auth.verifyTicket(cred, now(), &why))
             return id;

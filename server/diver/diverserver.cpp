@@ -1,6 +1,7 @@
 #include "diverserver.h"
 
 #include <core/httprouter.h>
+#include <core/secrets.h>
 #include <core/sqldatabase.h>
 #include <core/threadpriority.h>
 #include <dvr/recorder.h>
@@ -158,6 +159,8 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
 {
     m_thumbnailPool.setMaxThreadCount(m_config.thumbnailThreads);
     m_config.makePathsAbsolute();
+    if (!m_config.adminToken.isEmpty())
+        m_adminTokenDigest = secretDigest(m_config.adminToken.toUtf8());
     connect(&m_tick, &QTimer::timeout, this, &DiverServer::reconcile);
     connect(&m_clusterPoll, &QTimer::timeout, this, &DiverServer::pollCluster);
     connect(&m_leases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onLeaseClaimed);
@@ -2272,7 +2275,7 @@ void DiverServer::acceptEvents(QWebSocket *socket)
         if (isAdminToken(token.toUtf8()))
             identity = Identity{true, {}};
         else
-            why = QStringLiteral("wrong admin token");
+            why = adminTokenRefusal();
     } else if (const QString ticket = query.queryItemValue(QStringLiteral("ticket"), QUrl::FullyDecoded); !ticket.isEmpty()) {
         identity = m_auth.verifyTicket(ticket.toLatin1(), now(), &why);
     } else if (m_config.adminToken.isEmpty() && socket->peerAddress().isLoopback()) {

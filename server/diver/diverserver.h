@@ -295,6 +295,8 @@ private:
     std::optional<Identity> identify(const http::RouteContext &c, http::Reply *refusal) const;
     /// Whether `given` is the admin token (compared in constant time); never when none is set.
     bool isAdminToken(QByteArrayView given) const;
+    /// The 401's detail for a credential that is neither the admin token nor a box ticket.
+    QString adminTokenRefusal() const;
     /// Of a playback route: a request with ?playback=<token> is its viewer's for the token's
     /// resource (*grant, which the route checks against what is asked); any other, identify().
     std::optional<Identity> identifyPlayback(const http::RouteContext &c, std::optional<PlaybackGrant> *grant,
@@ -322,6 +324,7 @@ private:
     void acceptEvents(QWebSocket *socket);
 
     DiverConfig m_config;
+    QByteArray m_adminTokenDigest; ///< secretDigest() of m_config.adminToken, made once; empty when none
     iptv::MetricsRegistry m_metrics;
     BoxAuth m_auth;
     PlaybackTokens m_playback;

@@ -1,5 +1,7 @@
 #include "playbacktoken.h"
 
+#include <core/secrets.h>
+
 #include <QCryptographicHash>
 #include <QList>
 #include <QMessageAuthenticationCode>
@@ -44,13 +46,8 @@ std::optional<PlaybackGrant> PlaybackTokens::verify(QByteArrayView token, qint64
     if (parts.size() != 5 || parts.at(0) != kPrefix)
         return refuse(u"not one (pt1.<owner>.<resource>.<expires>.<signature>)"_qs);
     const QByteArray signedPart = token.first(token.size() - parts.at(4).size() - 1).toByteArray();
-    // Compared in full whatever differs first: no timing tells how much of a forgery was right.
-    const QByteArray expected = signatureOf(signedPart);
-    const QByteArray &given = parts.at(4);
-    int diff = int(expected.size() ^ given.size());
-    for (qsizetype i = 0; i < expected.size(); ++i)
-        diff |= expected.at(i) ^ (i < given.size() ? given.at(i) : 0);
-    if (diff != 0)
+    // Compared in constant time: no timing tells how much of a forgery was right.
+    if (!constantTimeEqual(signatureOf(signedPart), parts.at(4)))
         return refuse(u"its signature does not verify (forged, or signed with another cluster's secret)"_qs);
     PlaybackGrant grant;
     bool ok = false;

@@ -34,25 +34,49 @@ std::optional<RecordingRow> DiverServer::stopRecording(RecordingRow row, QString
         if (copy->state != CopyState::Recording)
             return row; // finished or failed: nothing records it any more
     }
+    // Stopped on purpose: the rule does not plan the airing again (not even a series rule with
+    // the airing still on). Another viewer's rule is not touched. Skipped first and stopped only
+    // then, as DELETE does: stopped first, a crash before the skip (or a skip the database
+    // refuses) let the next plan record the airing again at once. A skip that cannot be written
+    // leaves the recording as it is (the caller answers 500).
+    const auto takeSkipBack = [&] {
+        QString e;
+        if (!m_rules.removeCancelled(row.ruleId, row.channelId, row.airingStart, &e))
+            qCWarning(lcDiver).noquote() << "recording" << row.id << "is not stopped, and rule" << row.ruleId
+                                         << "still skips its airing:" << e;
+        announce(ClusterChange::Kind::Rule, row.ruleId);
+        if (!reloadCancelled(&e))
+            qCWarning(lcDiver).noquote() << "the skipped airings are not read again:" << e;
+    };
+    if (!m_rules.addCancelled({row.ruleId, row.channelId, row.airingStart, row.airingStop, row.title}, error)) {
+        *error = QStringLiteral("its rule cannot be made to skip the airing (it would record it again): %1").arg(*error);
+        return std::nullopt;
+    }
+    if (!reloadCancelled(error)) {
+        *error = QStringLiteral("its rule cannot be made to skip the airing (it would record it again): %1").arg(*error);
+        takeSkipBack();
+        return std::nullopt;
+    }
+    announce(ClusterChange::Kind::Rule, row.ruleId);
     // A transition of the row (not a write of the row read before): stopped meanwhile on another
     // node, or ended, it is left as it is and read again.
     const std::optional<bool> stopped = m_store.stopRecordingAt(row.id, t, error);
-    if (!stopped)
+    if (!stopped) {
+        takeSkipBack();
         return std::nullopt;
+    }
     if (!*stopped) {
         const auto fresh = m_store.recording(row.id, error);
         if (!fresh && error->isEmpty())
             *error = QStringLiteral("recording %1 was deleted meanwhile").arg(row.id);
+        // Ended on its own: its airing is not skipped. Stopped or deleted by another node, the
+        // skip is that node's too (the same row) and stays.
+        if (fresh && fresh->stopped == 0)
+            takeSkipBack();
         return fresh;
     }
     row.recordStop = std::max(row.recordStart, t);
     row.stopped = t;
-    // Stopped on purpose: the rule does not plan the airing again (not even a series rule with
-    // the airing still on). Another viewer's rule is not touched.
-    if (!m_rules.addCancelled({row.ruleId, row.channelId, row.airingStart, row.airingStop, row.title}, error)
-        || !reloadCancelled(error))
-        qCWarning(lcDiver).noquote() << "recording" << row.id << "is stopped, but its rule may plan it again:" << *error;
-    announce(ClusterChange::Kind::Rule, row.ruleId);
     if (copy) {
         // The copy records on as long as another viewer's recording (made, or planned and not yet
         // begun: a shorter pre-padding) needs it; a copy nobody needs any more ends now, kept.

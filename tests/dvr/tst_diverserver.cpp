@@ -1246,6 +1246,67 @@ private Q_SLOTS:
         QVERIFY(recordingsOf(port, b).isEmpty());
     }
 
+    // A recording stopped while it records has its airing skipped first, and is stopped only
+    // then (as a delete is): a skip the database refuses leaves it recording (500), not stopped
+    // with its rule free to record the airing again; a stop the database refuses takes the skip
+    // back. Stopped, the skip row is there.
+    void stopWhileRecordingSkipsFirst()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"stopping"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now - 20, now + 3600, u"Match"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"one"_qs}, {u"start"_qs, now - 20}}).status, 201);
+        QTRY_VERIFY_WITH_TIMEOUT(recordingsOf(port, a).size() == 1, 10000);
+        const QString id = QString::number(recordingsOf(port, a).at(0).toObject().value(u"id"_qs).toInteger());
+        const QString stopPath = u"/api/recordings/"_qs + id + u"/stop"_qs;
+
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"stopping"_qs);
+        const auto closeDb = qScopeGuard([&db] {
+            db.close();
+            db = {};
+            QSqlDatabase::removeDatabase(u"stopping"_qs);
+        });
+        db.setDatabaseName(c.effectiveDatabase());
+        QVERIFY(db.open());
+        QSqlQuery q(db);
+        const auto skips = [&q]() -> int {
+            if (!q.exec(u"SELECT COUNT(*) FROM dvr_cancelled"_qs) || !q.next())
+                return -1;
+            return q.value(0).toInt();
+        };
+        QCOMPARE(skips(), 0);
+
+        QVERIFY2(q.exec(u"CREATE TRIGGER refuse_skips BEFORE INSERT ON dvr_cancelled BEGIN SELECT RAISE(ABORT, 'skips refused'); END"_qs),
+                 qPrintable(q.lastError().text()));
+        const HttpResult noSkip = call("POST", port, stopPath, a);
+        QVERIFY2(noSkip.status == 500 && noSkip.json().value(u"detail"_qs).toString().contains(u"is not stopped"), noSkip.body.constData());
+        diver.reconcile();
+        QCOMPARE(recordingOf(port, a, id).value(u"state"_qs).toString(), u"recording"_qs);
+        QVERIFY2(q.exec(u"DROP TRIGGER refuse_skips"_qs), qPrintable(q.lastError().text()));
+
+        QVERIFY2(q.exec(u"CREATE TRIGGER refuse_stops BEFORE UPDATE OF stopped ON dvr_recordings WHEN NEW.stopped != 0 "
+                        "BEGIN SELECT RAISE(ABORT, 'stops refused'); END"_qs),
+                 qPrintable(q.lastError().text()));
+        const HttpResult noStop = call("POST", port, stopPath, a);
+        QVERIFY2(noStop.status == 500 && noStop.json().value(u"detail"_qs).toString().contains(u"stops refused"), noStop.body.constData());
+        QCOMPARE(skips(), 0); // taken back: the recording goes on, and its rule would plan it
+        diver.reconcile();
+        QCOMPARE(recordingOf(port, a, id).value(u"state"_qs).toString(), u"recording"_qs);
+        QVERIFY2(q.exec(u"DROP TRIGGER refuse_stops"_qs), qPrintable(q.lastError().text()));
+
+        const HttpResult stopped = call("POST", port, stopPath, a);
+        QVERIFY2(stopped.status == 200, stopped.body.constData());
+        QCOMPARE(stopped.json().value(u"state"_qs).toString(), u"finished"_qs);
+        QCOMPARE(skips(), 1);
+        diver.reconcile();
+        QCOMPARE(recordingsOf(port, a).size(), 1);
+    }
+
     // Retention expires a recording's row before it deletes the archive chunks only its range
     // held: a row that stays (here the database refuses its delete; on another node a viewer
     // kept it meanwhile) keeps its chunks, while the chunks nothing references go.
@@ -2221,6 +2282,50 @@ private Q_SLOTS:
         QCOMPARE(QJsonDocument::fromJson(hello.at(0).at(0).toString().toUtf8()).object().value(u"owner"_qs).toString(), QString());
         QVERIFY(!refused.isEmpty() || refused.wait(10000));
         QCOMPARE(proxied.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        // An admin token where none is set is told so, not taken for a broken ticket.
+        const HttpResult token = call("GET", diver.httpPort(), u"/api/rules"_qs, "operator-secret");
+        QCOMPARE(token.status, 401);
+        QVERIFY2(token.json().value(u"detail"_qs).toString().startsWith(u"admin token not accepted: this diver has no admin token"),
+                 token.body.constData());
+    }
+
+    // A wrong admin token is answered as one (401, "admin token not accepted"), over HTTP and on
+    // the event stream, not with what is wrong with it as a box ticket; a ticket that does not
+    // verify still gets the ticket's reason.
+    void wrongAdminTokenIsToldAsSuch()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"wrongtoken"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Film"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        QCOMPARE(call("GET", port, u"/api/rules"_qs, "operator-secret").status, 200);
+        for (const QByteArray &wrong : {QByteArray("operator-secreT"), QByteArray("operator"), QByteArray("operator-secret2"),
+                                        QByteArray("op erator/secret+")}) {
+            const HttpResult refused = call("GET", port, u"/api/rules"_qs, wrong);
+            QVERIFY2(refused.status == 401, wrong.constData());
+            const QString detail = refused.json().value(u"detail"_qs).toString();
+            QVERIFY2(detail.startsWith(u"admin token not accepted: it is not this diver's [server] admin_token"), qPrintable(detail));
+            QVERIFY2(!detail.contains(u"not a ticket") && !detail.contains(u"ticket key"), qPrintable(detail));
+        }
+        // In the URL (a player's ?ticket=, the WebSocket's ?token=) the same.
+        const HttpResult inUrl = call("GET", port, u"/api/rules?ticket=operator-secreT"_qs, {});
+        QCOMPARE(inUrl.status, 401);
+        QVERIFY2(inUrl.json().value(u"detail"_qs).toString().startsWith(u"admin token not accepted"), inUrl.body.constData());
+        QWebSocket events;
+        QSignalSpy closed(&events, &QWebSocket::disconnected);
+        events.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/events?token=operator-secreT").arg(port)));
+        QVERIFY(closed.wait(10000));
+        QCOMPARE(events.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated);
+        QVERIFY2(events.closeReason().startsWith(u"admin token not accepted"), qPrintable(events.closeReason()));
+        // A ticket's shape is a ticket: its own reason.
+        QByteArray tampered = ticket(u"STB-A"_qs);
+        tampered[10] = tampered[10] == 'A' ? 'B' : 'A';
+        const HttpResult badTicket = call("GET", port, u"/api/rules"_qs, tampered);
+        QCOMPARE(badTicket.status, 401);
+        QVERIFY2(!badTicket.json().value(u"detail"_qs).toString().contains(u"admin token"), badTicket.body.constData());
     }
 
     // Catch-up of the hour a spring DST change skips in the server's local time (Europe/Berlin

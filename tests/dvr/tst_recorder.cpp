@@ -122,6 +122,36 @@ double ffprobeDuration(const QString &playlist, QString *error)
     return at < 0 ? -1 : out.mid(at + 9).section(QLatin1Char('\n'), 0, 0).toDouble();
 }
 
+/// The first video and first audio PTS (seconds) ffprobe reads in a segment file; nullopt with
+/// *error when it fails or one of them is missing.
+std::optional<std::pair<double, double>> ffprobeFirstPts(const QString &path, QString *error)
+{
+    QProcess p;
+    p.start(QStringLiteral("ffprobe"), {QStringLiteral("-v"), QStringLiteral("error"), QStringLiteral("-show_entries"),
+                                       QStringLiteral("packet=codec_type,pts_time"), QStringLiteral("-of"), QStringLiteral("csv=p=0"), path});
+    if (!p.waitForFinished(60000) || p.exitCode() != 0) {
+        *error = QStringLiteral("ffprobe %1: %2").arg(path, QString::fromLocal8Bit(p.readAllStandardError()));
+        return std::nullopt;
+    }
+    std::optional<double> video, audio;
+    for (const QString &line : QString::fromLocal8Bit(p.readAllStandardOutput()).split(QLatin1Char('\n'))) {
+        const QString type = line.section(QLatin1Char(','), 0, 0).trimmed();
+        bool ok = false;
+        const double pts = line.section(QLatin1Char(','), 1, 1).trimmed().toDouble(&ok);
+        if (!ok)
+            continue;
+        if (type == QLatin1String("video") && !video)
+            video = pts;
+        else if (type == QLatin1String("audio") && !audio)
+            audio = pts;
+    }
+    if (!video || !audio) {
+        *error = QStringLiteral("ffprobe %1: %2").arg(path, video ? u"no audio"_qs : u"no video"_qs);
+        return std::nullopt;
+    }
+    return std::pair(*video, *audio);
+}
+
 /// What ffprobe reads of a file or playlist, every packet counted.
 struct FfprobeCount
 {
@@ -956,6 +986,14 @@ void TestRecorder::audioCutsWhileTheVideoIsGone()
     QVERIFY2(mediaMs >= 13000, qPrintable(u"%1 ms listed: "_qs.arg(mediaMs) + listed.join(u", "_qs)));
     // Cut at about segment_seconds while the picture is gone, not one segment for the 8 s.
     QVERIFY2(segments.size() >= 12, qPrintable(listed.join(u", "_qs)));
+    // Picture and sound in sync once the picture is back: a segment begins with both (its
+    // keyframe, the audio from there), not with video the 8 s hole behind its audio.
+    for (qsizetype i = segments.size() - 2; i < segments.size(); ++i) {
+        const auto first = ffprobeFirstPts(QDir(dir).filePath(segments[i].file), &error);
+        QVERIFY2(first, qPrintable(error));
+        QVERIFY2(qAbs(first->first - first->second) < 0.5,
+                 qPrintable(QStringLiteral("%1: video starts at %2 s, audio at %3 s").arg(segments[i].file).arg(first->first).arg(first->second)));
+    }
 }
 
 void TestRecorder::killedRecorderResumes()

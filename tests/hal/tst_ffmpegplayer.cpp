@@ -12,6 +12,9 @@
 #include <QAudioDevice>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QHash>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QSignalSpy>
 #include <QTest>
@@ -167,6 +170,69 @@ QString writeTwoLanguageTs(const QString &path, const QList<AudioTrack> &tracks,
         return QStringLiteral("finishing %1: %2").arg(path, avErrorText(rc));
     return {};
 }
+
+/// HLS over HTTP as diver serves a timeshift, one request per connection:
+///   /live.m3u8   a live playlist (no EXT-X-ENDLIST) of seg0.ts, until seg0.ts was fetched;
+///                after that 401, as diver answers a reload whose playback token expired
+///   /vod.m3u8    the same playlist, ended (EXT-X-ENDLIST)
+///   /refused.m3u8  401 at once
+///   /seg0.ts     the segment
+class HlsServer : public QObject
+{
+public:
+    bool listen(const QByteArray &segment)
+    {
+        m_segment = segment;
+        connect(&m_server, &QTcpServer::newConnection, this, [this] {
+            while (QTcpSocket *socket = m_server.nextPendingConnection()) {
+                connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+                connect(socket, &QTcpSocket::readyRead, this, [this, socket] { onRead(socket); });
+            }
+        });
+        return m_server.listen(QHostAddress::LocalHost);
+    }
+    QUrl url(const QString &path) const { return QUrl(QStringLiteral("http://127.0.0.1:%1/%2").arg(m_server.serverPort()).arg(path)); }
+    int refusals() const { return m_refusals; }
+
+private:
+    void onRead(QTcpSocket *socket)
+    {
+        QByteArray &head = m_heads[socket];
+        head += socket->readAll();
+        if (!head.contains("\r\n\r\n"))
+            return;
+        const QByteArray target = head.left(head.indexOf("\r\n")).split(' ').value(1);
+        const QByteArray path = target.left(target.indexOf('?') < 0 ? target.size() : target.indexOf('?'));
+        m_heads.remove(socket);
+        const QByteArray playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.000,\nseg0.ts\n";
+        if (path == "/seg0.ts") {
+            m_segmentServed = true;
+            answer(socket, "200 OK", "video/mp2t", m_segment);
+        } else if (path == "/vod.m3u8") {
+            answer(socket, "200 OK", "application/vnd.apple.mpegurl", playlist + "#EXT-X-ENDLIST\n");
+        } else if (path == "/live.m3u8" && !m_segmentServed) {
+            answer(socket, "200 OK", "application/vnd.apple.mpegurl", playlist);
+        } else if (path == "/live.m3u8" || path == "/refused.m3u8") {
+            ++m_refusals;
+            answer(socket, "401 Unauthorized", "application/json",
+                   R"({"error": "unauthorized", "detail": "playback token: expired"})");
+        } else {
+            answer(socket, "404 Not Found", "text/plain", "no such path");
+        }
+    }
+    static void answer(QTcpSocket *socket, const QByteArray &status, const QByteArray &type, const QByteArray &body)
+    {
+        socket->write("HTTP/1.1 " + status + "\r\nContent-Type: " + type + "\r\nContent-Length: " + QByteArray::number(body.size())
+                      + "\r\nConnection: close\r\n\r\n" + body);
+        socket->disconnectFromHost();
+    }
+
+    QTcpServer m_server;
+    QByteArray m_segment;
+    QHash<QTcpSocket *, QByteArray> m_heads;
+    bool m_segmentServed = false;
+    int m_refusals = 0;
+};
 
 } // namespace
 
@@ -428,6 +494,59 @@ private Q_SLOTS:
         QCOMPARE(m_player->state(), Player::State::Playing);
         QCOMPARE(m_player->statistics().audioFrames, 0); // nothing decoded for nobody
         QCOMPARE(m_player->audioLanguages().size(), 1);  // the stream's audio is still known
+    }
+
+    // A timeshift's playlist is reloaded for as long as it plays; a reload refused with 401 (its
+    // playback token expired) is said as that (isUnauthorized(): the box plays on from where it
+    // is with a fresh token), not as the end of the stream (which is the end of a timeshift).
+    // A playlist that really ends is still the end; one refused at once, refused too.
+    void refusedPlaylistIsUnauthorized_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<bool>("plays");
+        QTest::addColumn<Player::Failure>("failure");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("reload refused") << u"live.m3u8?playback=pt1.expired"_qs << true << Player::Failure::Unauthorized
+                                        << u"refused on a reload"_qs;
+        QTest::newRow("playlist ends") << u"vod.m3u8?playback=pt1.valid"_qs << true << Player::Failure::Ended << u"ended"_qs;
+        QTest::newRow("refused at once") << u"refused.m3u8?playback=pt1.expired"_qs << false << Player::Failure::Unauthorized
+                                         << u"Cannot connect to"_qs;
+    }
+
+    void refusedPlaylistIsUnauthorized()
+    {
+        QFETCH(QString, path);
+        QFETCH(bool, plays);
+        QFETCH(Player::Failure, failure);
+        QFETCH(QString, reason);
+        QTemporaryDir dir;
+        const QString file = dir.filePath(u"seg0.ts"_qs);
+        const QString written = writeTwoLanguageTs(file, {{"eng", 48000, 2, true}}, 2);
+        QVERIFY2(written.isEmpty(), qPrintable(written));
+        QFile segment(file);
+        QVERIFY(segment.open(QIODevice::ReadOnly));
+        HlsServer server;
+        QVERIFY(server.listen(segment.readAll()));
+
+        QSignalSpy first(m_player.get(), &Player::firstFrame);
+        QSignalSpy failed(m_player.get(), &Player::errorOccurred);
+        const QUrl url = server.url(path);
+        m_player->play(url);
+        QVERIFY(failed.wait(15000));
+        QCOMPARE(first.size(), plays ? 1 : 0);
+        QCOMPARE(m_player->state(), Player::State::Failed);
+        QCOMPARE(m_player->failure(), failure);
+        QCOMPARE(m_player->isUnauthorized(), failure == Player::Failure::Unauthorized);
+        QCOMPARE(m_player->hasEnded(), failure == Player::Failure::Ended);
+        QCOMPARE(server.refusals() > 0, failure == Player::Failure::Unauthorized);
+        const QString message = failed.first().first().toString();
+        QVERIFY2(message.contains(reason), qPrintable(message));
+        QVERIFY2(message.contains(url.toDisplayString(QUrl::RemoveQuery)) && !message.contains(u"pt1."), qPrintable(message));
+        // Played again (with a fresh token), the failure is forgotten.
+        QSignalSpy again(m_player.get(), &Player::firstFrame);
+        m_player->play(m_server.url(QStringLiteral("bright.ts")));
+        QVERIFY(again.wait(5000));
+        QCOMPARE(m_player->failure(), Player::Failure::None);
     }
 
     void badStreamsFail_data()

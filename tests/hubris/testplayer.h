@@ -48,4 +48,6 @@ public:
     void breakDown(const QString &why) { fail(why); }
     /// All of the stream was read (a recording's end).
     void endOfStream(const QString &why) { end(why); }
+    /// The server refused the URL's credential (HTTP 401: a playback token that expired).
+    void refuse(const QString &why) { failWith(why, Failure::Unauthorized); }
 };

@@ -298,6 +298,51 @@ private Q_SLOTS:
         m_stored.clear();
     }
 
+    // A timeshift whose playback token diver refuses on a playlist's reload (401: it expired
+    // before the box renewed it, the box asleep, diver's clock ahead) is not over: fresh tokens
+    // are asked for and it plays on from where it was, five minutes behind live, not back to
+    // live TV as at the end of the archive. Refused again before a picture, the failure stays.
+    void aRefusedTokenPlaysOnWithAFreshOne()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        m_archiveToken = u"pt1.arc-a"_qs;
+        m_archiveTokensExpire = now + 3600;
+        m_client->refresh();
+        QTRY_COMPARE(m_client->archiveTokenExpires(0), now + 3600);
+        QVERIFY(m_playback->rewindLive(0, 300));
+        QVERIFY2(m_player->played.last().query().contains(u"playback=pt1.arc-a"), qPrintable(m_player->played.last().toString()));
+        m_player->frame(20);
+        const qsizetype plays = m_player->played.size();
+        QSignalSpy backToLive(m_playback.get(), &DvrPlayback::backToLive);
+
+        m_archiveToken = u"pt1.arc-b"_qs; // what diver gives when asked again
+        m_archiveTokensExpire = now + 7200;
+        m_player->refuse(u"The stream http://127.0.0.1/catchup/ch1.test/index.m3u8 was refused on a reload (HTTP 401)"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(m_player->played.last().query().contains(u"playback=pt1.arc-b"), 5000);
+        QCOMPARE(m_player->played.size(), plays + 1);
+        QVERIFY(backToLive.isEmpty());
+        QVERIFY(m_playback->isActive());
+        const QString name = m_player->played.last().path().section(u'/', -1);
+        const qint64 from = name.section(u'-', 1, 1).toLongLong();
+        QVERIFY2(qAbs(QDateTime::currentSecsSinceEpoch() - from - 300) <= 3, qPrintable(name));
+
+        // The fresh one refused too, before a picture: no loop of plays, the failure stays.
+        m_archiveToken = u"pt1.arc-c"_qs;
+        m_archiveTokensExpire = now + 9000;
+        m_player->refuse(u"The stream http://127.0.0.1/catchup/ch1.test/index.m3u8 was refused on a reload (HTTP 401)"_qs);
+        QVERIFY(!QTest::qWaitFor([this] { return m_player->played.last().query().contains(u"pt1.arc-c"); }, 2500));
+        QCOMPARE(m_player->played.size(), plays + 1);
+        QCOMPARE(m_player->state(), iptv::hal::Player::State::Failed);
+        QVERIFY(m_playback->isActive());
+        QVERIFY(backToLive.isEmpty());
+        m_playback->stop();
+
+        m_archiveToken.clear();
+        m_client->refresh();
+        QTRY_COMPARE(m_client->archiveTokenExpires(0), 0);
+        m_stored.clear();
+    }
+
     void aFailureStaysOnScreen()
     {
         startPlayback();

@@ -122,6 +122,8 @@ private Q_SLOTS:
     void timeline();
     void lostInput_data();
     void lostInput();
+    void oneStreamHole_data();
+    void oneStreamHole();
     void jumpWaitsForConfirmation();
     void smallGapIsKept();
     void reconnectContinuesEachStream();
@@ -397,6 +399,52 @@ void TestTimestampSanitiser::lostInput()
         }
     }
     QCOMPARE(sanitiser.stats().jumps, jumps);
+}
+
+void TestTimestampSanitiser::oneStreamHole_data()
+{
+    // One stream has a hole while the other goes on (a source that sends no video for a while,
+    // its audio on): the hole is lost input of that stream, kept as a gap, never rebased (that
+    // left video the hole's size behind its audio for the rest of the recording).
+    QTest::addColumn<int>("stream");
+    QTest::addColumn<QList<double>>("hole"); // [from, to) in seconds of the ideal timeline
+    QTest::newRow("video, 8 s") << 0 << QList<double>{12.0, 20.0};
+    QTest::newRow("video, 3 s") << 0 << QList<double>{12.0, 15.0};
+    QTest::newRow("audio, 8 s") << 1 << QList<double>{12.0, 20.0};
+    QTest::newRow("video, 8 s, from the first second") << 0 << QList<double>{10.04, 18.04};
+}
+
+void TestTimestampSanitiser::oneStreamHole()
+{
+    QFETCH(int, stream);
+    QFETCH(QList<double>, hole);
+    const QList<StreamSpec> av{{k90k, 3600}, {k90k, 1920}};
+    Packets input;
+    for (const Packet &p : makeInput(av, 14)) {
+        const double at = secondsOf(p, av);
+        if (p.stream != stream || at < hole[0] || at >= hole[1])
+            input.append(p);
+    }
+    TimestampSanitiser sanitiser;
+    sanitiser.addStream(0, k90k, 3600);
+    sanitiser.addStream(1, k90k, 1920);
+    const Result r = run(sanitiser, input);
+
+    // Both streams: output = ideal - 10 s (the input starts at 10 s) throughout, the hole a gap.
+    QMap<int, qint64> lastDts;
+    for (int i = 0; i < r.out.size(); ++i) {
+        const Packet &o = r.out[i];
+        const QByteArray where = "stream " + QByteArray::number(o.stream) + " at " + QByteArray::number(secondsOf(o, av))
+                                 + " s: output dts " + QByteArray::number(o.dts) + ", A/V off by "
+                                 + QByteArray::number(double(o.dts - o.t + 10 * 90000) / 90000) + " s";
+        QVERIFY2(o.dts - o.t == -10 * 90000, where.constData());
+        if (lastDts.contains(o.stream))
+            QVERIFY2(o.dts > lastDts[o.stream], where.constData());
+        lastDts[o.stream] = o.dts;
+    }
+    QCOMPARE(sanitiser.stats().jumps, quint64(0));
+    QCOMPARE(sanitiser.stats().repaired, quint64(0));
+    QCOMPARE(sanitiser.stats().gaps, quint64(hole[1] - hole[0] > 2.0 ? 1 : 0));
 }
 
 void TestTimestampSanitiser::jumpWaitsForConfirmation()

@@ -27,11 +27,6 @@ QByteArray keyedHash(const QByteArray &key, const QByteArray &data)
     return out;
 }
 
-bool constantTimeEqual(const QByteArray &a, const QByteArray &b)
-{
-    return a.size() == b.size() && !a.isEmpty() && sodium_memcmp(a.constData(), b.constData(), size_t(a.size())) == 0;
-}
-
 QByteArray hashPassword(const QString &password, int opsLimit, qsizetype memLimit)
 {
     initCrypto();

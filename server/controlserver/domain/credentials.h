@@ -2,7 +2,10 @@
 
 // Credentials with libsodium: keyed hashes of box secrets and session tokens (both are random,
 // so a fast keyed hash is enough and a database leak reveals nothing usable without the key),
-// operator passwords with crypto_pwhash_str (slow on purpose), random tokens.
+// operator passwords with crypto_pwhash_str (slow on purpose), random tokens. Hashes are compared
+// with iptv::constantTimeEqual (core/secrets.h).
+
+#include <core/secrets.h>
 
 #include <QByteArray>
 #include <QString>
@@ -17,9 +20,6 @@ QByteArray randomBytes(int length);
 
 /// 32-byte BLAKE2b of `data` keyed with `key` (crypto_generichash).
 QByteArray keyedHash(const QByteArray &key, const QByteArray &data);
-
-/// Constant-time equality for hashes of the same length.
-bool constantTimeEqual(const QByteArray &a, const QByteArray &b);
 
 /// crypto_pwhash_str: Argon2id with a random salt, self-describing string. opsLimit/memLimit 0 =
 /// libsodium's interactive limits. Empty on failure (out of memory).
