@@ -155,8 +155,8 @@ void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
                                                 << "is too slow; disconnected with" << backlog << "bytes unsent"
                                                 << (overOwn ? "" : "(every viewer's allowance is used up)");
                     ++m_viewersDropped;
-                    if (!overOwn)
-                        ++m_budget->dropped;
+                    if (!overOwn && m_budget->dropped)
+                        m_budget->dropped->increment();
                     v.socket->abort();
                     m_viewers.removeAt(i);
                     continue;

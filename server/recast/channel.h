@@ -7,6 +7,7 @@
 #include "channelstate.h"
 #include "pipeline.h"
 
+#include <core/metrics.h>
 #include <media/keyframecache.h>
 
 #include <QByteArray>
@@ -31,7 +32,7 @@ struct ViewerBudget
 {
     qint64 limitBytes = 256 * 1024 * 1024;
     qint64 heldBytes = 0; ///< by every channel's viewers, as of each channel's last write
-    quint64 dropped = 0;  ///< viewers dropped because the budget was used up
+    Counter *dropped = nullptr; ///< viewers dropped because the budget was used up (optional)
 };
 
 class Channel : public QObject

@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <core/secrets.h>
+
 #include <core/httprouter.h>
 #include <core/httputil.h>
 
@@ -37,7 +39,10 @@ QString m3uAttribute(QString value)
 }
 } // namespace
 
-RecastServer::RecastServer(ServerConfig config, QObject *parent) : QObject(parent), m_config(std::move(config)) {}
+RecastServer::RecastServer(ServerConfig config, QObject *parent)
+    : QObject(parent), m_config(std::move(config)), m_adminTokenDigest(secretDigest(m_config.adminToken.toUtf8()))
+{
+}
 
 RecastServer::~RecastServer()
 {
@@ -98,9 +103,8 @@ bool RecastServer::start(QString *error)
     m_metrics.gaugeCallback(QStringLiteral("recast_viewer_backlog_limit_bytes"),
                             QStringLiteral("Unsent bytes all MPEG-TS viewers together may hold (server/viewer_backlog_mib)."),
                             [this] { return double(m_viewerBudget.limitBytes); });
-    m_metrics.gaugeCallback(QStringLiteral("recast_viewers_dropped_for_memory_total"),
-                            QStringLiteral("MPEG-TS viewers dropped because all viewers together held the limit."),
-                            [this] { return double(m_viewerBudget.dropped); });
+    m_viewerBudget.dropped = m_metrics.counter(QStringLiteral("recast_viewers_dropped_for_memory_total"),
+                                               QStringLiteral("MPEG-TS viewers dropped because all viewers together held the limit."));
     m_router = new http::Router(&m_metrics, QStringLiteral("recast"), this);
     http::ConnectionLimits limits;
     limits.maxConnectionsPerPeer = m_config.maxConnectionsPerAddress;
@@ -353,17 +357,49 @@ void RecastServer::waitForPlaylist(Channel *channel, int rendition, std::functio
     timer->start(int(3 * 1000 * channel->config().segmentSeconds) + 1000);
 }
 
+bool RecastServer::isOperator(const RouteContext &ctx) const
+{
+    if (m_config.adminToken.isEmpty())
+        return ctx.request.remoteAddress().isLoopback();
+    const QByteArray auth = ctx.request.value("Authorization");
+    return auth.startsWith("Bearer ") && secretMatches(QByteArrayView(auth).sliced(7), m_adminTokenDigest);
+}
+
+QString redactedUrl(const QString &source)
+{
+    const QUrl url(source, QUrl::StrictMode);
+    if (!url.isValid() || url.scheme().isEmpty() || url.scheme().size() == 1) // a path (C:\ too)
+        return source;
+    if (url.userInfo().isEmpty() && !url.hasQuery() && !url.hasFragment())
+        return source;
+    QUrl shown = url;
+    shown.setUserInfo({});
+    shown.setQuery(url.hasQuery() ? QStringLiteral("redacted") : QString());
+    shown.setFragment({});
+    return shown.toString(QUrl::FullyEncoded);
+}
+
+QJsonObject RecastServer::channelJson(const Channel *channel, bool whole) const
+{
+    QJsonObject json = channel->toJson(true);
+    if (!whole) {
+        for (const QString &key : {QStringLiteral("source"), QStringLiteral("udp_out")})
+            if (json.contains(key))
+                json.insert(key, redactedUrl(json.value(key).toString()));
+    }
+    return json;
+}
+
 void RecastServer::setupRoutes()
 {
     auto *r = m_router;
     r->setAuthHook([this](RouteContext &ctx, const http::Router::RouteInfo &) -> std::optional<Reply> {
         if (!m_config.adminToken.isEmpty()) {
-            const QByteArray auth = ctx.request.value("Authorization");
-            if (auth != "Bearer " + m_config.adminToken.toUtf8())
+            if (!isOperator(ctx))
                 return Reply::error(ApiError::unauthorized(QStringLiteral("changing channels needs Authorization: Bearer <admin_token>")));
             return std::nullopt;
         }
-        if (!ctx.request.remoteAddress().isLoopback())
+        if (!isOperator(ctx))
             return Reply::error(ApiError::forbidden(
                 QStringLiteral("without server/admin_token set, channels can only be changed from this machine")));
         return std::nullopt;
@@ -401,17 +437,20 @@ void RecastServer::setupRoutes()
     });
 
     // --- the API -----------------------------------------------------------------------------
-    r->addRoute(Method::Get, QStringLiteral("/api/channels"), [this](RouteContext &) {
+    // Anyone may list the channels; only an operator sees their sources whole (an IPTV source's
+    // URL often carries the provider's credentials or a token).
+    r->addRoute(Method::Get, QStringLiteral("/api/channels"), [this](RouteContext &ctx) {
+        const bool whole = isOperator(ctx);
         QJsonArray list;
         for (const QString &id : channelIds())
-            list.append(m_channels.value(id)->toJson(true));
+            list.append(channelJson(m_channels.value(id), whole));
         return Reply::json(QJsonObject{{QStringLiteral("channels"), list}});
     });
     r->addRoute(Method::Get, QStringLiteral("/api/channels/<id>"), [this](RouteContext &ctx) {
         Channel *c = m_channels.value(ctx.params[0]);
         if (!c)
             return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
-        return Reply::json(c->toJson(true));
+        return Reply::json(channelJson(c, isOperator(ctx)));
     });
     r->addRoute(Method::Post, QStringLiteral("/api/channels"), [this](RouteContext &ctx) {
         Reply bad;

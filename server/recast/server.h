@@ -23,6 +23,10 @@ struct RouteContext;
 
 namespace iptv::recast {
 
+/// `source` with its user info and query hidden ("?redacted"), for a client that is not the
+/// operator; a file path or a URL with neither is returned as it is.
+QString redactedUrl(const QString &source);
+
 class RecastServer : public QObject
 {
     Q_OBJECT
@@ -56,9 +60,15 @@ private:
     void persist();
     bool loadPersisted(QString *error);
     QByteArray renderMetrics() const;
+    /// The operator: the admin token as bearer (compared in constant time), or without one
+    /// configured, a client on this machine.
+    bool isOperator(const http::RouteContext &ctx) const;
+    /// A channel's JSON; not `whole`: a source's or UDP output's user info and query redacted.
+    QJsonObject channelJson(const Channel *channel, bool whole) const;
     Channel *createChannel(const ChannelConfig &config);
 
     ServerConfig m_config;
+    QByteArray m_adminTokenDigest; ///< secretDigest() of server/admin_token
     MetricsRegistry m_metrics;
     http::Router *m_router = nullptr;
     QMap<QString, Channel *> m_channels;

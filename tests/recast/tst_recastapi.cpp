@@ -43,6 +43,7 @@ private Q_SLOTS:
     void persistsAcrossRestart();
     void unwritableOutputFailsAlone();
     void damagedChannelsFile();
+    void sourcesShownWholeToTheOperatorOnly();
     void cleanupTestCase();
 
 private:
@@ -319,6 +320,49 @@ void TestRecastApi::damagedChannelsFile()
     RecastServer again(serverConfig(dir.path(), {}));
     QVERIFY(!again.start(&error));
     QVERIFY2(error.contains(u"channels.json"_qs) && error.contains(u"\"x\""_qs) && error.contains(u"preset"_qs), qPrintable(error));
+}
+
+// An IPTV source's URL often carries the provider's credentials or a token: anyone may list the
+// channels, only the operator (the admin token, compared in constant time) sees the URL whole.
+void TestRecastApi::sourcesShownWholeToTheOperatorOnly()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ChannelConfig c = small(u"paid"_qs);
+    c.source = u"http://user:secret@provider.example/live/paid.m3u8?token=abc123"_qs;
+    c.udpOut = u"udp://239.1.1.1:5000?pkt_size=1316"_qs;
+    c.enabled = false; // nothing plays: only its configuration is listed
+    ServerConfig config = serverConfig(dir.path(), {c});
+    config.adminToken = u"operator-token"_qs;
+    RecastServer server(config);
+    QString error;
+    QVERIFY2(server.start(&error), qPrintable(error));
+    QNetworkAccessManager nam;
+    const QUrl url(QStringLiteral("http://127.0.0.1:%1/api/channels/paid").arg(server.port()));
+    const QUrl list(QStringLiteral("http://127.0.0.1:%1/api/channels").arg(server.port()));
+    const QList<std::pair<QByteArray, QByteArray>> none;
+    const QList<std::pair<QByteArray, QByteArray>> wrong{{"Authorization", "Bearer operator-tokeN"}};
+    const QList<std::pair<QByteArray, QByteArray>> right{{"Authorization", "Bearer operator-token"}};
+
+    for (const auto &headers : {none, wrong}) {
+        const HttpResult r = httpRequest(nam, "GET", url, headers);
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json().value(u"source"_qs).toString(), u"http://provider.example/live/paid.m3u8?redacted"_qs);
+        QCOMPARE(r.json().value(u"udp_out"_qs).toString(), u"udp://239.1.1.1:5000?redacted"_qs);
+        const HttpResult all = httpRequest(nam, "GET", list, headers);
+        QVERIFY(!all.body.contains("secret") && !all.body.contains("abc123"));
+    }
+    const HttpResult whole = httpRequest(nam, "GET", url, right);
+    QCOMPARE(whole.status, 200);
+    QCOMPARE(whole.json().value(u"source"_qs).toString(), c.source);
+    QCOMPARE(whole.json().value(u"udp_out"_qs).toString(), c.udpOut);
+    // Changes still need the token, even from this machine.
+    QCOMPARE(httpSend(nam, "POST", QUrl(url.toString() + u"/start"_qs), {}, wrong).status, 401);
+    // A source that is a file path or a pattern is shown as it is.
+    QCOMPARE(iptv::recast::redactedUrl(u"pattern:"_qs), u"pattern:"_qs);
+    QCOMPARE(iptv::recast::redactedUrl(u"/srv/media/loop.ts"_qs), u"/srv/media/loop.ts"_qs);
+    QCOMPARE(iptv::recast::redactedUrl(u"rtsp://cam.local/stream1"_qs), u"rtsp://cam.local/stream1"_qs);
+    server.stop();
 }
 
 void TestRecastApi::cleanupTestCase()

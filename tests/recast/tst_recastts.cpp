@@ -30,6 +30,7 @@ private Q_SLOTS:
     void otherRendition();
     void errors();
     void slowViewerDropped();
+    void stalledViewersShareOneBudget();
     void stopDisconnectsViewers();
     void cleanupTestCase();
 
@@ -148,6 +149,52 @@ void TestRecastTs::slowViewerDropped()
     QCOMPARE(stats().value(u"viewers_dropped"_qs).toInteger(), 1);
     // The other channel's viewers count is untouched.
     QCOMPARE(m_client->channel(kId).value(u"stats"_qs).toObject().value(u"viewers_dropped"_qs).toInteger(), 0);
+}
+
+// Many stalled viewers, each under its own 8 MiB, must not hold gigabytes together: past the
+// server's budget (server/viewer_backlog_mib) the one holding over 1 MiB is dropped, long before
+// its own limit; the reading viewer stays.
+void TestRecastTs::stalledViewersShareOneBudget()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ChannelConfig c = tinyChannel(u"budget"_qs);
+    c.ladder = {{u"high"_qs, 320, 180, 2000}};
+    c.pace = false;
+    auto config = serverConfig(dir.path(), {c});
+    config.viewerBacklogBytes = 1536 * 1024;
+    RecastServer server(config);
+    QString error;
+    QVERIFY2(server.start(&error), qPrintable(error));
+    Client client(server.port());
+    QTRY_VERIFY_WITH_TIMEOUT(client.playlist(c.id, u"high"_qs).segments.size() >= 1, kStartMs);
+    QCOMPARE(server.channel(c.id)->viewerBacklogBytes(), 0);
+
+    RawViewer fast;
+    fast.maxBody = 1024 * 1024;
+    fast.get(server.port(), "/live/budget.ts");
+    RawViewer slow;
+    slow.reading = false;
+    slow.socket.setReadBufferSize(4096);
+    slow.socket.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4096);
+    slow.get(server.port(), "/live/budget.ts");
+    auto metric = [&](const QByteArray &name) {
+        const QByteArray text = client.get(u"/metrics"_qs).body;
+        for (const QByteArray &line : text.split('\n'))
+            if (line.startsWith(QByteArray(name + ' ')))
+                return line.mid(name.size() + 1).toDouble();
+        return -1.0;
+    };
+    qint64 most = 0;
+    QTRY_VERIFY_WITH_TIMEOUT((most = qMax(most, server.channel(c.id)->viewerBacklogBytes()),
+                              metric("recast_viewers_dropped_for_memory_total") == 1),
+                             60000);
+    // Dropped for the budget, not its own limit (8 MiB): what the viewers held stayed near it.
+    QVERIFY2(most < 4 * 1024 * 1024, qPrintable(QString::number(most)));
+    QCOMPARE(server.channel(c.id)->viewersDropped(), 1u);
+    QCOMPARE(fast.socket.state(), QAbstractSocket::ConnectedState);
+    QCOMPARE(metric("recast_viewer_backlog_limit_bytes"), 1536.0 * 1024);
+    server.stop();
 }
 
 void TestRecastTs::stopDisconnectsViewers()
