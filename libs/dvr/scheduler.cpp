@@ -205,15 +205,26 @@ struct RecordingKey
     }
 };
 
+/// Where a rule's Conflict skip is in its parts (RuleOutcomes::skipped), and its candidate.
+struct ConflictSkip
+{
+    int part = 0;
+    int at = 0; ///< in the part
+    int candidate = 0;
+};
+
 /// A rule's outcomes in the current plan (shared with it) and its conflicts' alternatives.
 struct RuleOutcomes
 {
     QList<PlannedRecording> recordings;
-    QList<SkippedAiring> skipped;
+    /// Its skips by start, channel, in parts of SkippedAirings::PartSize (up to twice that after
+    /// an update): each an implicitly shared list of the plan's skipped airings, taken over by
+    /// the next plan while its skips stay the same.
+    QList<QList<SkippedAiring>> skipped;
     std::vector<RecordingKey> recordingKeys;   ///< parallel to recordings
     QHash<int, AlternativesMemo> alternatives; ///< by episode id
     int conflicts = 0;                         ///< skipped airings with reason Conflict
-    std::vector<std::pair<qsizetype, int>> conflictSkips; ///< the Conflict skips: index in skipped, candidate
+    std::vector<ConflictSkip> conflictSkips;   ///< the Conflict skips, in order
 };
 
 /// A repair's try that failed to place a queued episode (every airing: pass 2's move, then the
@@ -774,7 +785,7 @@ struct Scheduler::Private
     /// `diff` (the minutes where the capacity differs), the time is the same (or they read nothing
     /// near it) and their title's airings did not change.
     void makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before, bool merge,
-                      const DirtyMinutes *diff = nullptr, qint64 lastNow = 0);
+                      const DirtyMinutes *diff = nullptr, qint64 lastNow = 0, const DirtyMinutes *ways = nullptr);
     AiringRef ref(const RuleState &rs, const Candidate &c) const
     {
         return {rs.rule.id, channelNames[c.channel], c.start, c.stop, titleNames[c.title]};
@@ -2347,13 +2358,15 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         int alternativesOf = -1;
         // Skips whose recordings in the way or alternatives differ: patched in place (the rule's
         // other outcomes are what they were).
-        std::vector<std::pair<qsizetype, QList<AiringRef>>> newRelated, newAlternatives;
+        std::vector<std::pair<size_t, QList<AiringRef>>> newRelated, newAlternatives; // by conflictSkips index
         QList<AiringRef> episodeAlternatives;
         bool alternativesDiffer = false;
-        for (const auto &[at, ci] : o.conflictSkips) {
+        for (size_t at = 0; at < o.conflictSkips.size(); ++at) {
+            const ConflictSkip &cs = o.conflictSkips[at];
+            const int ci = cs.candidate;
             const Candidate &c = rs.candidates[size_t(ci)];
             const int id = size_t(ci) < groupOf.size() ? groupOf[size_t(ci)] : -1;
-            const SkippedAiring &sk = std::as_const(o.skipped)[at];
+            const SkippedAiring &sk = std::as_const(o.skipped)[cs.part][cs.at];
             // The rule's episodes did not change: its conflicts are where its outcomes put them
             // (checked, and made again if not).
             if (id < 0 || c.stop <= now || sk.reason != SkipReason::Conflict || sk.airing.start != c.start
@@ -2415,10 +2428,11 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
         }
         if (!dirty && (!newRelated.empty() || !newAlternatives.empty())) {
+            // Only the parts of the skips patched are copied (when shared with the last plan).
             for (auto &[k, names] : newRelated)
-                o.skipped[k].relatedTo = std::move(names);
+                o.skipped[o.conflictSkips[k].part][o.conflictSkips[k].at].relatedTo = std::move(names);
             for (auto &[k, alternatives] : newAlternatives)
-                o.skipped[k].alternatives = std::move(alternatives);
+                o.skipped[o.conflictSkips[k].part][o.conflictSkips[k].at].alternatives = std::move(alternatives);
             ++patched;
         }
         if (dirty) {
@@ -2429,7 +2443,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     SchedulePlan out;
     out.ruleReports = ruleReportsAfter(touched);
     repair = nullptr;
-    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was);
+    makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was, &ctx.diff);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
                          << ctx.displaced << "displaced," << ctx.triesSpared << "tries spared," << rounds << "rounds;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
@@ -2500,7 +2514,7 @@ void Scheduler::Private::alternativesFor(int id, AlternativesMemo &memo) const
 }
 
 void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char> &rebuild, const SchedulePlan &before,
-                                      bool merge, const DirtyMinutes *diff, qint64 lastNow)
+                                      bool merge, const DirtyMinutes *diff, qint64 lastNow, const DirtyMinutes *ways)
 {
     const int nowMinute = state.book->epochMinutes(planNow, planNow + 60).first;
     std::atomic<int> alternativesReused{0};
@@ -2527,12 +2541,40 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             wasRecordings[size_t(slot)] = state.outcomes[size_t(slot)].recordings;
             wasKeys[size_t(slot)] = std::move(state.outcomes[size_t(slot)].recordingKeys);
         }
+    // A rebuilt rule's skips are compared with the last plan's skips of the same airings as they
+    // are made: one equal is taken over (not made), and a part of the last plan's skips that are
+    // all taken over, none coming or going between them, stays as it is (shared with the last
+    // plan). Only in a repair (`ways`: the placements changed per minute, tagged by episode, which
+    // tells where a conflict's recordings in the way may differ); from scratch makes every skip.
+    const bool reuseSkips = merge && diff && ways;
+    const qsizetype partSize = SkippedAirings::PartSize;
+    std::atomic<int> skipsTakenOver{0}, partsKept{0};
+    // Whether `had` names the recordings of `way` (placement ids), in order.
+    auto namesWay = [&](const QList<AiringRef> &had, const std::vector<int> &way) {
+        if (qsizetype(way.size()) != had.size())
+            return false;
+        for (size_t w = 0; w < way.size(); ++w) {
+            const Episode &e = state.episodes[size_t(way[w])];
+            const RuleState &r = rules[size_t(e.slot)];
+            const Candidate &c = r.candidates[size_t(e.chosen)];
+            const AiringRef &a = had[qsizetype(w)];
+            if (a.ruleId != r.rule.id || a.start != c.start || a.stop != c.stop
+                || !sameText(a.channelId, std::as_const(channelNames)[c.channel])
+                || !sameText(a.title, std::as_const(titleNames)[c.title]))
+                return false;
+        }
+        return true;
+    };
     auto outcomesOf = [&](size_t at) {
         const int slot = active[at];
         if (!rebuild[size_t(slot)])
             return;
         const RuleState &rs = rules[size_t(slot)];
         RuleOutcomes &is = state.outcomes[size_t(slot)];
+        QList<QList<SkippedAiring>> lastParts; // the last plan's skips of the rule (reuseSkips)
+        if (reuseSkips)
+            lastParts.swap(is.skipped);
+        const QList<QList<SkippedAiring>> &wasParts = lastParts; // read only: a part is shared with the last plan
         is.recordings.clear();
         is.skipped.clear();
         is.recordingKeys.clear();
@@ -2540,22 +2582,91 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         QHash<int, AlternativesMemo> alternatives;
         const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
         QHash<std::pair<int, qint64>, const AlternativesMemo *> lastByOwn; // made when first asked
-        is.skipped.reserve(qsizetype(rs.candidates.size()));
         const int kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
         const int plannedHere = state.plannedOf[size_t(slot)];
         // An episode's other airings all name the same related airing: one list per episode,
         // shared (implicitly) by its skips, instead of one allocation per skip.
         std::vector<QList<AiringRef>> relatedOf(state.ids[size_t(slot)].size());
         const std::vector<int> &groupOf = state.groupOf[size_t(slot)];
+
+        // The skips in order, each the last plan's (`was`: its index in part `part`) or made
+        // (`made`: its index in `madeSkips`). `part` is the last plan's part it replaces or
+        // comes into: a part none changed (partChanged) is taken over whole.
+        struct Item
+        {
+            int part = 0;
+            int was = -1, made = -1;
+            int candidate = 0;
+            bool conflict = false;
+        };
+        std::vector<Item> items;
+        items.reserve(rs.candidates.size());
+        std::vector<SkippedAiring> madeSkips;
+        std::vector<char> partChanged(size_t(wasParts.size()), 0);
+        // The walk through the last plan's skips in step with the candidates (both by start, then
+        // channel id): [wp][wk] is the next not passed; a skip passed without being taken over
+        // went (its part changed).
+        qsizetype wp = 0, wk = 0;
+        int matchPart = -1, matchAt = -1;
+        auto lastSkipOf = [&](const Candidate &c) -> const SkippedAiring * {
+            const QString &channel = std::as_const(channelNames)[c.channel];
+            while (wp < wasParts.size()) {
+                const SkippedAiring &w = wasParts[wp][wk];
+                const bool same = w.airing.start == c.start && sameText(w.airing.channelId, channel);
+                if (!same && (w.airing.start > c.start || (w.airing.start == c.start && channel < w.airing.channelId)))
+                    return nullptr;
+                if (same) {
+                    matchPart = int(wp);
+                    matchAt = int(wk);
+                } else {
+                    partChanged[size_t(wp)] = 1;
+                }
+                if (++wk == wasParts[wp].size()) {
+                    ++wp;
+                    wk = 0;
+                }
+                if (same)
+                    return &w;
+            }
+            return nullptr;
+        };
+        auto takeOver = [&](int ci, bool conflict) {
+            items.push_back({matchPart, matchAt, -1, ci, conflict});
+            skipsTakenOver.fetch_add(1, std::memory_order_relaxed);
+        };
+        auto make = [&](SkippedAiring &&sk, int ci, bool conflict, const SkippedAiring *w) {
+            int part = w ? matchPart : int(std::min(wp, wasParts.size() - 1));
+            if (part >= 0)
+                partChanged[size_t(part)] = 1;
+            items.push_back({std::max(part, 0), -1, int(madeSkips.size()), ci, conflict});
+            madeSkips.push_back(std::move(sk));
+        };
+        // Whether the last plan's skip of the airing says what this one would besides its
+        // reason-specific lists (the airing itself and the fields a reason sets).
+        auto sameAs = [&](const SkippedAiring &w, const Candidate &c, SkipReason reason, DuplicateLayer layer = DuplicateLayer::None,
+                          const QString &note = {}, int keep = 0, int keptN = 0, int planned = 0) {
+            return w.reason == reason && w.airing.ruleId == rs.rule.id && w.airing.stop == c.stop
+                && sameText(w.airing.title, std::as_const(titleNames)[c.title]) && w.layer == layer
+                && w.keep == keep && w.kept == keptN && w.planned == planned && sameText(w.note, note);
+        };
+        // Its related airing is `a` alone.
+        auto namesOnly = [](const SkippedAiring &w, const AiringRef &a) {
+            return w.relatedTo.size() == 1 && w.relatedTo.front() == a;
+        };
         for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
             const Candidate &c = rs.candidates[ci];
             if (c.stop <= planNow)
                 continue;
-            SkippedAiring sk;
-            sk.airing = ref(rs, c);
+            const SkippedAiring *w = lastSkipOf(c);
             if (c.filter != NoFilter) {
+                if (w && sameAs(*w, c, SkipReason(c.filter)) && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
+                    takeOver(int(ci), false);
+                    continue;
+                }
+                SkippedAiring sk;
+                sk.airing = ref(rs, c);
                 sk.reason = SkipReason(c.filter);
-                is.skipped.append(std::move(sk));
+                make(std::move(sk), int(ci), false, w);
                 continue;
             }
             const int id = groupOf[ci];
@@ -2563,104 +2674,208 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             if (g.chosen >= 0) {
                 const Candidate &chosen = rs.candidates[size_t(g.chosen)];
                 if (int(ci) == g.chosen) {
+                    if (w)
+                        partChanged[size_t(matchPart)] = 1; // skipped before, recorded now
                     const auto [from, to] = intervalOf(rs, c);
                     PlannedRecording p;
                     p.ruleId = rs.rule.id;
                     p.owner = rs.rule.owner;
-                    p.channelId = sk.airing.channelId;
+                    p.channelId = std::as_const(channelNames)[c.channel];
                     p.start = c.start;
                     p.stop = c.stop;
                     p.recordStart = from;
                     p.recordStop = to;
-                    p.title = sk.airing.title;
+                    p.title = std::as_const(titleNames)[c.title];
                     p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
                     p.identity = c.identity;
                     is.recordingKeys.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, int(at), int(ci), slot});
                     is.recordings.append(std::move(p));
                     continue;
                 }
-                sk.reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
+                const SkipReason reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
                 QList<AiringRef> &related = relatedOf[size_t(g.rank)];
+                if (w && sameAs(*w, c, reason, DuplicateLayer::None, g.note) && w->alternatives.isEmpty()
+                    && (related.isEmpty() ? namesOnly(*w, ref(rs, chosen)) : w->relatedTo == related)) {
+                    if (related.isEmpty())
+                        related = w->relatedTo; // the episode's other skips share it
+                    takeOver(int(ci), false);
+                    continue;
+                }
+                SkippedAiring sk;
+                sk.airing = ref(rs, c);
+                sk.reason = reason;
                 if (related.isEmpty())
                     related = {ref(rs, chosen)};
                 sk.relatedTo = related;
                 sk.note = g.note;
-                is.skipped.append(std::move(sk));
+                make(std::move(sk), int(ci), false, w);
                 continue;
             }
-            sk.reason = g.status;
             switch (g.status) {
             case SkipReason::AlreadyRecorded:
             case SkipReason::Duplicate: {
                 QList<AiringRef> &related = relatedOf[size_t(g.rank)];
+                if (w && sameAs(*w, c, g.status, g.layer) && w->alternatives.isEmpty()
+                    && (related.isEmpty() ? namesOnly(*w, g.related) : w->relatedTo == related)) {
+                    if (related.isEmpty())
+                        related = w->relatedTo;
+                    takeOver(int(ci), false);
+                    continue;
+                }
+                SkippedAiring sk;
+                sk.airing = ref(rs, c);
+                sk.reason = g.status;
                 if (related.isEmpty())
                     related = {g.related};
                 sk.relatedTo = related;
                 sk.layer = g.layer;
-                break;
+                make(std::move(sk), int(ci), false, w);
+                continue;
             }
-            case SkipReason::KeepLimit:
+            case SkipReason::KeepLimit: {
+                if (w && sameAs(*w, c, g.status, DuplicateLayer::None, {}, rs.rule.keep, kept, plannedHere)
+                    && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
+                    takeOver(int(ci), false);
+                    continue;
+                }
+                SkippedAiring sk;
+                sk.airing = ref(rs, c);
+                sk.reason = g.status;
                 sk.keep = rs.rule.keep;
                 sk.kept = kept;
                 sk.planned = plannedHere;
+                make(std::move(sk), int(ci), false, w);
+                continue;
+            }
+            default:
                 break;
-            default: {
-                const auto [from, to] = intervalOf(rs, c);
-                const std::vector<int> way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+            }
+            // A conflict (or another reason an episode has without a placement): the recordings in
+            // its way and its alternatives.
+            const auto [from, to] = intervalOf(rs, c);
+            const bool wasConflict = w && g.status == SkipReason::Conflict && sameAs(*w, c, SkipReason::Conflict);
+            // The recordings in the way are those the last plan's skip names when no placement
+            // was made or taken away in its minutes (and its span starts where it did).
+            bool sameWay = false;
+            if (wasConflict && std::max(lastNow, c.start - rs.rule.prePadding) == from) {
+                const auto [x, y] = state.book->epochMinutes(from, to);
+                sameWay = !ways->any(x, y);
+            }
+            std::vector<int> way;
+            if (!sameWay) {
+                way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+                sameWay = wasConflict && namesWay(w->relatedTo, way);
+            }
+            auto it = alternatives.find(id);
+            if (it == alternatives.end()) {
+                const AlternativesMemo *was = nullptr;
+                if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
+                    was = &*last;
+                } else if (merge && diff && !lastAlternatives.isEmpty()) {
+                    // A re-grouped rule's episode has a new id: the memo of the one with the
+                    // same own airings, if any.
+                    if (lastByOwn.isEmpty())
+                        for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
+                            if (!m->own.empty())
+                                lastByOwn.insert(m->own.front(), &*m);
+                    const Candidate &front = rs.candidates[size_t(g.airings.front())];
+                    const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
+                    bool same = m && m->own.size() == g.airings.size();
+                    for (size_t k = 0; same && k < g.airings.size(); ++k) {
+                        const Candidate &a = rs.candidates[size_t(g.airings[k])];
+                        same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
+                    }
+                    if (same)
+                        was = m;
+                }
+                if (was && reusable(*was, id)) {
+                    it = alternatives.insert(id, *was);
+                    alternativesReused.fetch_add(1, std::memory_order_relaxed);
+                } else {
+                    it = alternatives.insert(id, {});
+                    // The episode's airings elsewhere are the same while none of its came or went.
+                    if (was && merge && diff && !episodeRetitled(id)) {
+                        it->airings = was->airings;
+                        it->own = was->own;
+                    }
+                    alternativesFor(id, *it);
+                }
+            }
+            if (sameWay && w->alternatives == it->alternatives) {
+                takeOver(int(ci), true);
+                continue;
+            }
+            SkippedAiring sk;
+            sk.airing = ref(rs, c);
+            sk.reason = g.status;
+            if (sameWay) {
+                sk.relatedTo = w->relatedTo;
+            } else {
                 sk.relatedTo.reserve(qsizetype(way.size()));
                 for (const int bi : way) {
                     const Episode &b = state.episodes[size_t(bi)];
                     sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
                 }
-                auto it = alternatives.find(id);
-                if (it == alternatives.end()) {
-                    const AlternativesMemo *was = nullptr;
-                    if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
-                        was = &*last;
-                    } else if (merge && diff && !lastAlternatives.isEmpty()) {
-                        // A re-grouped rule's episode has a new id: the memo of the one with the
-                        // same own airings, if any.
-                        if (lastByOwn.isEmpty())
-                            for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
-                                if (!m->own.empty())
-                                    lastByOwn.insert(m->own.front(), &*m);
-                        const Candidate &front = rs.candidates[size_t(g.airings.front())];
-                        const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
-                        bool same = m && m->own.size() == g.airings.size();
-                        for (size_t k = 0; same && k < g.airings.size(); ++k) {
-                            const Candidate &a = rs.candidates[size_t(g.airings[k])];
-                            same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
-                        }
-                        if (same)
-                            was = m;
-                    }
-                    if (was && reusable(*was, id)) {
-                        it = alternatives.insert(id, *was);
-                        alternativesReused.fetch_add(1, std::memory_order_relaxed);
-                    } else {
-                        it = alternatives.insert(id, {});
-                        // The episode's airings elsewhere are the same while none of its came or went.
-                        if (was && merge && diff && !episodeRetitled(id)) {
-                            it->airings = was->airings;
-                            it->own = was->own;
-                        }
-                        alternativesFor(id, *it);
-                    }
-                }
-                sk.alternatives = it->alternatives;
-                is.conflictSkips.emplace_back(is.skipped.size(), int(ci));
-                break;
             }
-            }
-            is.skipped.append(std::move(sk));
+            sk.alternatives = it->alternatives;
+            make(std::move(sk), int(ci), true, w);
         }
+        // The last plan's skips not passed went.
+        for (qsizetype p = wp; p < wasParts.size(); ++p)
+            partChanged[size_t(p)] = 1;
+
+        // The parts: a part of the last plan none of whose skips changed, went or came is taken
+        // over as it is; the others made again from their skips (cut when grown past twice
+        // PartSize, dropped when emptied). A rule without parts before cuts its skips into
+        // PartSize each.
+        auto record = [&](const Item &item, qsizetype inPart) {
+            if (item.conflict)
+                is.conflictSkips.push_back({int(is.skipped.size()), int(inPart), item.candidate});
+        };
+        const int regions = std::max(1, int(wasParts.size()));
+        size_t i = 0;
+        for (int r = 0; r < regions; ++r) {
+            const size_t first = i;
+            while (i < items.size() && items[i].part == r)
+                ++i;
+            const size_t n = i - first;
+            if (r < wasParts.size() && !partChanged[size_t(r)]) {
+                Q_ASSERT(qsizetype(n) == wasParts[r].size());
+                for (size_t k = first; k < i; ++k)
+                    record(items[k], qsizetype(k - first));
+                is.skipped.append(wasParts[r]);
+                partsKept.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            if (n == 0)
+                continue;
+            const size_t pieces = wasParts.isEmpty() ? (n + size_t(partSize) - 1) / size_t(partSize)
+                                  : n > 2 * size_t(partSize)  ? n / size_t(partSize)
+                                                              : 1;
+            for (size_t p = 0; p < pieces; ++p) {
+                const size_t from = wasParts.isEmpty() ? first + p * size_t(partSize) : first + n * p / pieces;
+                const size_t to = wasParts.isEmpty() ? std::min(i, from + size_t(partSize)) : first + n * (p + 1) / pieces;
+                QList<SkippedAiring> part;
+                part.reserve(qsizetype(to - from));
+                for (size_t k = from; k < to; ++k) {
+                    record(items[k], part.size());
+                    if (items[k].made >= 0)
+                        part.append(std::move(madeSkips[size_t(items[k].made)]));
+                    else
+                        part.append(wasParts[r][items[k].was]);
+                }
+                is.skipped.append(std::move(part));
+            }
+        }
+        Q_ASSERT(i == items.size());
         is.alternatives = std::move(alternatives);
         is.conflicts = int(is.conflictSkips.size());
     };
     inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
     int conflicts = 0;
     for (const int slot : active) {
-        out.skipped.appendPart(state.outcomes[size_t(slot)].skipped);
+        for (const QList<SkippedAiring> &part : std::as_const(state.outcomes[size_t(slot)].skipped))
+            out.skipped.appendPart(part);
         conflicts += state.outcomes[size_t(slot)].conflicts;
     }
     out.conflicts = conflicts;
@@ -2833,7 +3048,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     }
     state.channelCount = int(channelNames.size());
     if (diff)
-        qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused";
+        qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused,"
+                             << skipsTakenOver.load() << "skips of rebuilt rules taken over," << partsKept.load()
+                             << "of their parts kept";
     last = out;
     retitled.clear();
     changedIdentities.clear();

@@ -220,12 +220,17 @@ protected:
 };
 
 /// The skipped airings of a plan, rule by rule in priority order (each rule's by start, channel).
-/// Each rule's part is an implicitly shared list that the next plan takes over as it is while the
-/// rule's outcomes stay the same, so an update copies only the parts of the rules it changed.
+/// A rule's skips are in parts of a few dozen (never two rules' in one part), each an implicitly
+/// shared list that the next plan takes over as it is while its skips stay the same: an update
+/// copies only the parts it changed, also within a rule it re-matched (a rule of a daily show has
+/// hundreds of skips, and a guide change touches a few of them).
 class SkippedAirings : public ChunkedList<SkippedAiring>
 {
 public:
-    /// Appends a rule's part (shared, not copied); an empty one is left out.
+    /// Skips per part as a full plan makes them (an update's parts may hold up to twice as many).
+    static constexpr qsizetype PartSize = 32;
+
+    /// Appends a part of one rule's skips (shared, not copied); an empty one is left out.
     void appendPart(const QList<SkippedAiring> &part) { appendChunk(part); }
     /// The non-empty parts, in order.
     const QList<QList<SkippedAiring>> &parts() const { return chunks(); }

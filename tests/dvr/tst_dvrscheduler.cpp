@@ -1582,6 +1582,72 @@ private Q_SLOTS:
         QVERIFY(s.plan(kDay0).recordings.isSharedWith(after.recordings));
     }
 
+    /// A rule's skips are parts of the plan's skipped airings that the next plan takes over where
+    /// they did not change, also when the rule is re-matched or its episodes changed
+    /// (docs/dvr-scheduler.md, "Every airing still gets exactly one true outcome"). One stream;
+    /// Daily airs every hour on a and b (the same episode: b's is a duplicate) and records on a;
+    /// Other, of a lower priority, airs every hour on c: a conflict naming Daily's recording. One
+    /// hour of Daily leaves the guide: Daily is re-matched and Other gets that hour's stream.
+    void rematchedRuleKeepsUnchangedSkipParts()
+    {
+        const QStringList channels = {u"a"_qs, u"b"_qs, u"c"_qs};
+        const int hours = 5 * 24;
+        const qint64 t0 = kDay0 + kHour;
+        QList<Show> shows;
+        for (int h = 0; h < hours; ++h) {
+            const QString episode = QStringLiteral("Episode %1").arg(h);
+            shows.append({u"a"_qs, t0 + h * kHour, 50, u"Daily"_qs, episode});
+            shows.append({u"b"_qs, t0 + h * kHour, 50, u"Daily"_qs, episode});
+            shows.append({u"c"_qs, t0 + h * kHour, 50, u"Other"_qs, QStringLiteral("Other %1").arg(h)});
+        }
+        RecordingRule daily = rule(RuleKind::Title, u"Daily"_qs), other = rule(RuleKind::Title, u"Other"_qs);
+        daily.priority = 2;
+        other.priority = 1;
+        Scheduler s(capacity(1));
+        s.setRules({daily, other});
+        const SchedulePlan before = s.evaluate(makeGuide(channels, shows), kDay0);
+        QCOMPARE(before.recordings.size(), hours);
+        QCOMPARE(before.conflicts, hours);
+        // A full plan cuts each rule's skips into parts of PartSize (one rule's per part).
+        QCOMPARE(before.skipped.parts().size(), 2 * ((hours + SkippedAirings::PartSize - 1) / SkippedAirings::PartSize));
+
+        const qint64 gone = t0 + 60 * kHour;
+        shows.erase(std::remove_if(shows.begin(), shows.end(),
+                                   [&](const Show &x) { return x.title == u"Daily"_qs && x.start == gone; }),
+                    shows.end());
+        const auto guide = makeGuide(channels, shows);
+        ScheduleChanges changes;
+        const SchedulePlan after = s.update(guide, kDay0, &changes);
+        QCOMPARE(changes.rulesRematched, 1);
+        QVERIFY2(plannedAt(after, other.id, u"c"_qs, gone), qPrintable(describe(after)));
+        QCOMPARE(after.conflicts, hours - 1);
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+        Scheduler full(capacity(1));
+        full.setRules(s.rules());
+        QCOMPARE(describe(after), describe(full.evaluate(guide, kDay0)));
+
+        // Each rule's parts but the one around the hour that changed are the last plan's lists.
+        QSet<const SkippedAiring *> was;
+        for (const QList<SkippedAiring> &part : before.skipped.parts())
+            was.insert(part.constData());
+        QHash<qint64, int> parts, shared;
+        for (const QList<SkippedAiring> &part : after.skipped.parts()) {
+            const qint64 ruleId = part.front().airing.ruleId;
+            QVERIFY(std::all_of(part.cbegin(), part.cend(), [&](const SkippedAiring &x) { return x.airing.ruleId == ruleId; }));
+            ++parts[ruleId];
+            shared[ruleId] += was.contains(part.constData());
+        }
+        for (const qint64 id : {daily.id, other.id}) {
+            QVERIFY2(parts.value(id) >= 4 && shared.value(id) == parts.value(id) - 1,
+                     qPrintable(QStringLiteral("rule %1: %2 of %3 parts shared").arg(id).arg(shared.value(id)).arg(parts.value(id))));
+        }
+        // A plan that changes nothing takes every part over.
+        const SchedulePlan again = s.plan(kDay0);
+        QCOMPARE(again.skipped.parts().size(), after.skipped.parts().size());
+        for (qsizetype i = 0; i < again.skipped.parts().size(); ++i)
+            QCOMPARE(again.skipped.parts()[i].constData(), after.skipped.parts()[i].constData());
+    }
+
     /// PlannedRecordings: read as a list, copied per chunk on write (a copy of the plan shares
     /// every chunk; taking a recording out of one copies that chunk only).
     void plannedRecordingsCopyOnWrite()
