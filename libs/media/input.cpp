@@ -157,6 +157,8 @@ void MediaInput::close()
     m_playlistTextUrl.clear();
     m_programDate.reset();
     m_segmentDate.reset();
+    m_hls = {};
+    m_lastSequence = -1;
 }
 
 int MediaInput::ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options)
@@ -178,17 +180,25 @@ void MediaInput::noteOpened(const QByteArray &url)
     const QByteArray path = pathOf(url);
     if (path.endsWith(".m3u8") || path.endsWith(".m3u")) {
         m_playlistUrl = url;
+        ++m_hls.playlistRequests;
         return;
     }
     if (m_playlistUrl.isEmpty())
         return;
+    ++m_hls.segmentRequests;
+    const OpenedSegment segment = dateInPlaylist(m_playlistUrl, url);
+    if (segment.sequence >= 0) {
+        if (m_lastSequence >= 0 && segment.sequence > m_lastSequence + 1)
+            m_hls.segmentsSkipped += quint64(segment.sequence - m_lastSequence - 1);
+        m_lastSequence = segment.sequence;
+    }
     // Every segment's date: the first anchors the media's clock, the later ones show whether the
     // source's dates drift from it or jump (takeSegmentDate()).
     if (m_datesLost)
         return;
     if (m_opened.size() >= 16)
         m_opened.pop_front(); // never read (cannot be: the demuxer reads what it opens)
-    m_opened.push_back(dateInPlaylist(m_playlistUrl, url));
+    m_opened.push_back(segment);
 }
 
 /// An EXT-X-PROGRAM-DATE-TIME value (ISO 8601; ffmpeg writes the zone as +0000) in UTC ms; 0
@@ -203,52 +213,49 @@ static qint64 programDateTimeMs(QByteArray text)
     return when.isValid() ? when.toMSecsSinceEpoch() : 0;
 }
 
-/// The date of the segment at path `wanted` in playlist `text` (0: not listed, or undated).
-static qint64 dateInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted, bool *listed, qint64 *extinfMs)
+MediaInput::OpenedSegment MediaInput::findInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted)
 {
     // A segment without a date of its own follows the one before (RFC 8216 6.2.1) until a
     // discontinuity.
-    *listed = false;
-    qint64 dateMs = 0, durationMs = 0;
+    qint64 dateMs = 0, durationMs = 0, sequence = 0;
     for (const QByteArray &raw : text.split('\n')) {
         const QByteArray line = raw.trimmed();
         if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) {
             dateMs = programDateTimeMs(line.mid(25));
         } else if (line.startsWith("#EXTINF:")) {
             durationMs = qRound64(line.mid(8, line.indexOf(',') - 8).toDouble() * 1000);
+        } else if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:")) {
+            sequence = line.mid(22).toLongLong();
         } else if (line == "#EXT-X-DISCONTINUITY") {
             dateMs = 0;
         } else if (!line.isEmpty() && !line.startsWith('#')) {
-            if (base.resolved(QUrl::fromEncoded(line)).path() == wanted) {
-                *listed = true;
-                *extinfMs = durationMs;
-                return dateMs;
-            }
+            if (base.resolved(QUrl::fromEncoded(line)).path() == wanted)
+                return {dateMs, durationMs, sequence};
             if (dateMs > 0)
                 dateMs += durationMs;
             durationMs = 0;
+            ++sequence;
         }
     }
-    return 0;
+    return {};
 }
 
 MediaInput::OpenedSegment MediaInput::dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl)
 {
     const QUrl base = QUrl::fromEncoded(playlistUrl);
     const QString wanted = QUrl::fromEncoded(segmentUrl).path();
-    bool listed = false;
-    OpenedSegment segment;
     // The playlist read for an earlier segment usually lists this one too (the demuxer reads
     // ahead of the live edge's refresh): read again only for a segment it does not list.
     if (m_playlistTextUrl == playlistUrl) {
-        segment.dateMs = dateInPlaylistText(m_playlistText, base, wanted, &listed, &segment.durationMs);
-        if (listed)
+        const OpenedSegment segment = findInPlaylistText(m_playlistText, base, wanted);
+        if (segment.sequence >= 0)
             return segment;
     }
     AVIOContext *io = nullptr;
     const AVIOInterruptCB interrupt{&MediaInput::interruptCallback, this};
     if (avio_open2(&io, playlistUrl.constData(), AVIO_FLAG_READ, &interrupt, nullptr) < 0)
-        return segment;
+        return {};
+    ++m_hls.playlistRequests;
     QByteArray text;
     char buffer[16384];
     for (int n; text.size() < 4 * 1024 * 1024 && (n = avio_read(io, reinterpret_cast<unsigned char *>(buffer), sizeof buffer)) > 0;)
@@ -256,8 +263,7 @@ MediaInput::OpenedSegment MediaInput::dateInPlaylist(const QByteArray &playlistU
     avio_closep(&io);
     m_playlistText = text;
     m_playlistTextUrl = playlistUrl;
-    segment.dateMs = dateInPlaylistText(text, base, wanted, &listed, &segment.durationMs);
-    return segment;
+    return findInPlaylistText(text, base, wanted);
 }
 
 static qint64 nowMs()

@@ -13,6 +13,8 @@
 
 #include <QString>
 
+class QUrl;
+
 #include <atomic>
 #include <deque>
 #include <optional>
@@ -100,6 +102,18 @@ public:
     /// otherwise). A recorder compares it with what the first date and the media's clock say,
     /// to follow a source whose program dates drift from its media or jump.
     std::optional<ProgramDate> takeSegmentDate() { return std::exchange(m_segmentDate, std::nullopt); }
+    /// What an HLS source's demuxer asked of its server on this connection (InputSpec::programDates
+    /// only: the requests pass MediaInput's hook), and the segments it skipped: one opened whose
+    /// media sequence number (RFC 8216 4.3.3.2) is past the one after the last opened, as the
+    /// demuxer does when the playlist has moved on without them (the reader fell behind its
+    /// window). A recorder's account of whether it keeps up with the playlist.
+    struct HlsCounters
+    {
+        quint64 playlistRequests = 0; ///< media playlists fetched (each a request)
+        quint64 segmentRequests = 0;  ///< segments opened (each a request)
+        quint64 segmentsSkipped = 0;  ///< listed between two segments opened, never opened
+    };
+    HlsCounters hlsCounters() const { return m_hls; }
     int videoStream() const { return m_video; }
     int audioStream() const { return m_audio; }
     const InputSpec &spec() const { return m_spec; }
@@ -113,6 +127,7 @@ private:
     {
         qint64 dateMs = 0;
         qint64 durationMs = 0;
+        qint64 sequence = -1; ///< its media sequence number (-1: not listed)
     };
     static int interruptCallback(void *opaque);
     static int ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options);
@@ -122,6 +137,9 @@ private:
     void noteOpened(const QByteArray &url);
     /// The date (0: none) and duration of segment `segmentUrl` in the playlist at `playlistUrl`.
     OpenedSegment dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
+    /// The segment at path `wanted` in playlist `text` (relative to `base`): its date (0:
+    /// undated), EXTINF and media sequence number; sequence -1 when it is not listed.
+    static OpenedSegment findInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted);
     void arm(int timeoutMs);
     /// A video keyframe at `pts` was read: the first of the next segment opened?
     void noteKeyframe(qint64 pts);
@@ -143,6 +161,8 @@ private:
     QByteArray m_playlistTextUrl;       ///< … from this URL
     std::optional<ProgramDate> m_programDate;
     std::optional<ProgramDate> m_segmentDate; ///< for takeSegmentDate()
+    HlsCounters m_hls;
+    qint64 m_lastSequence = -1; ///< the media sequence number of the segment opened last
 };
 
 /// Registers libavdevice's inputs (v4l2, lavfi); idempotent.
