@@ -131,9 +131,15 @@ private:
     };
     static int interruptCallback(void *opaque);
     static int ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options);
+    static int ioClose(AVFormatContext *s, AVIOContext *pb);
+    /// A media playlist the demuxer opened (`*pb`, at `url`) is read whole here and `*pb` replaced
+    /// by the text in memory: the dates are looked up in the very text the demuxer parses, so no
+    /// segment needs a reading of its own (which doubled the playlist requests). False (`*pb`
+    /// left as it is) for one the server redirected (the demuxer resolves against where it went).
+    bool takePlaylist(AVFormatContext *s, AVIOContext **pb, const QByteArray &url);
     /// The demuxer opened `url`: a playlist is remembered; a segment's date is looked up in that
-    /// playlist (read again here when the last reading does not list it: the demuxer keeps what
-    /// it read to itself).
+    /// playlist, as the demuxer read it (takePlaylist()); read here only for the segments of the
+    /// connection's first playlist, which the demuxer reads itself.
     void noteOpened(const QByteArray &url);
     /// The date (0: none) and duration of segment `segmentUrl` in the playlist at `playlistUrl`.
     OpenedSegment dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
@@ -152,6 +158,9 @@ private:
     std::atomic<qint64> m_deadlineMs{0};
     bool m_timedOut = false;
     int (*m_defaultIoOpen)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **) = nullptr;
+    int (*m_defaultIoClose)(AVFormatContext *, AVIOContext *) = nullptr;
+    bool m_topOpened = false;  ///< the demuxer's own input (the URL given) is open: later playlists are taken
+    bool m_redirected = false; ///< a playlist was redirected: none more taken on this connection
     QByteArray m_playlistUrl;           ///< the media playlist the demuxer read last
     std::deque<OpenedSegment> m_opened;
     bool m_datesLost = false; ///< a segment's EXTINF was not found: the later ones' dates are not taken
