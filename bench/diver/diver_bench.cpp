@@ -113,6 +113,8 @@ int main(int argc, char **argv)
     const qint64 stoppedMs = QDateTime::currentMSecsSinceEpoch();
 
     quint64 segments = 0, lost = 0, gaps = 0, reconnects = 0, bytes = 0, gapSegments = 0, writerWaits = 0;
+    quint64 playlistRequests = 0, sourceSegments = 0, sourceSkipped = 0, programDateChanges = 0;
+    double maxLag = 0; // the most a recording's last segment ended before its stop (s): how far behind live it read
     qint64 slowestWriteMs = 0;
     double minRecorded = 1e9, maxRecorded = 0, minCoverage = 1e9;
     int unreadable = 0;
@@ -126,6 +128,10 @@ int main(int argc, char **argv)
         bytes += st.bytes;
         writerWaits += st.writerWaits;
         slowestWriteMs = qMax(slowestWriteMs, st.slowestWriteMs);
+        playlistRequests += st.playlistRequests;
+        sourceSegments += st.sourceSegments;
+        sourceSkipped += st.sourceSegmentsSkipped;
+        programDateChanges += st.programDateChanges;
         ArchiveReader reader;
         QString error;
         if (!reader.load(r->directory(), &error)) {
@@ -142,6 +148,8 @@ int main(int argc, char **argv)
         // The recording covers its wall-clock span (first segment start to stop) without holes.
         const double span = (stopAt[i] - reader.startMs()) / 1000.0;
         minCoverage = qMin(minCoverage, span > 0 ? recorded / span : 0);
+        if (const QList<ArchiveSegment> all = reader.segments(); !all.isEmpty())
+            maxLag = qMax(maxLag, (stopAt[i] - all.last().endMs()) / 1000.0);
     }
     const double window = (measureEndMs - measureStartMs) / 1000.0;
     QJsonObject out{
@@ -168,6 +176,13 @@ int main(int argc, char **argv)
         {u"min_recorded_seconds"_qs, minRecorded},
         {u"max_recorded_seconds"_qs, maxRecorded},
         {u"min_coverage"_qs, minCoverage},
+        {u"max_lag_seconds"_qs, maxLag},
+        // An HLS source (0 for MPEG-TS): what the demuxers fetched, and the segments they skipped
+        // because the playlist had moved on without them.
+        {u"playlist_requests"_qs, qint64(playlistRequests)},
+        {u"source_segments"_qs, qint64(sourceSegments)},
+        {u"source_segments_skipped"_qs, qint64(sourceSkipped)},
+        {u"program_date_changes"_qs, qint64(programDateChanges)},
     };
     QTextStream(stdout) << QJsonDocument(out).toJson(QJsonDocument::Compact) << '\n';
     return 0;

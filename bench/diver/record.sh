@@ -6,6 +6,7 @@
 #   JOURNAL=0 bench/diver/record.sh             # without the segment-in-progress journal
 #   DIVER_BENCH=/tmp/old/diver_bench bench/diver/record.sh   # an older build of ours against ffmpeg
 #   BEFORE=/tmp/old/diver_bench FF_N=0 bench/diver/record.sh  # an older build and ours taking turns
+#   SOURCE=hls bench/diver/record.sh            # the channels' HLS output instead of their MPEG-TS
 #
 # The headend is recast with N pass-through channels (ladder=copy) of a 5 Mbit/s 1080p25 H.264 +
 # AAC MPEG-TS file, looping, paced by recast (its CPU is not counted). Then, one after the other
@@ -17,6 +18,14 @@
 #   ffmpeg: FF_N processes `ffmpeg -i http://…/live/cNNN.ts -c copy -f hls -hls_time 6
 #           -hls_list_size 0`, the sum of their CPU (/proc/PID/stat) over the same window.
 # CPU per recording = CPU / window / recordings. The recordings are deleted at the end.
+#
+# SOURCE=hls: both record each channel's HLS output instead (recast's live media playlist of the
+# pass-through rendition, /live/cNNN/<rendition>, 2 s segments, a window of 6, dated by
+# EXT-X-PROGRAM-DATE-TIME; served on 127.0.0.1): ours reads it with the playlist's dates (a
+# connection per playlist and segment), ffmpeg as it does by default (kept-alive connections).
+# Also reported: ours' playlist requests per segment, the source segments the demuxers skipped
+# (listed, never read: the playlist moved on without them), and how far behind live a recording
+# ended (max lag); for ffmpeg the segments its demuxer skipped ("expired from playlists").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,12 +51,29 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 start_copy_channels "$WORK" "$N" "$PORT" "$IN"
 echo "== recast: $N pass-through channels live; load $(cut -d' ' -f1-3 /proc/loadavg) =="
+SOURCE=${SOURCE:-ts}
+case "$SOURCE" in
+ts) source_of() { echo "$API/live/c$1.ts"; } ;;
+hls)
+    # The media playlist of the pass-through rendition (the master names it).
+    rendition=
+    for _ in $(seq 1 100); do
+        rendition=$(curl -sf "$API/live/c001/index.m3u8" | grep -v '^#' | head -1 || true)
+        [ -n "$rendition" ] && break
+        sleep 0.2
+    done
+    [ -n "$rendition" ] || { echo "recast lists no HLS rendition of c001"; exit 1; }
+    source_of() { echo "$API/live/c$1/$rendition"; }
+    echo "== HLS sources: $(source_of NNN) =="
+    ;;
+*) echo "SOURCE is ts or hls, not \"$SOURCE\""; exit 2 ;;
+esac
 
 # BEFORE=<an older diver_bench>: it and ours take turns ROUNDS times against the same headend
 # (a before/after side by side), then ffmpeg; FF_N=0 leaves ffmpeg out.
 run_ours() { # NAME BINARY
     echo "== $1: $N recordings, $WARMUP s warm-up, CPU over $MEASURE s =="
-    "$2" --url "$API/live/c%1.ts" --count "$N" --dir "$WORK/$1" --warmup "$WARMUP" --seconds "$MEASURE" \
+    "$2" --url "$(source_of %1)" --count "$N" --dir "$WORK/$1" --warmup "$WARMUP" --seconds "$MEASURE" \
         --segment 6 --journal "${JOURNAL:-1}" >"$WORK/$1.json" 2>"$WORK/$1.log"
     jq -c . "$WORK/$1.json"
     echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -78,7 +104,7 @@ ff=()
 for i in $(seq 1 "$FF_N"); do
     d="$WORK/ff/c$i"
     mkdir -p "$d"
-    "$FFMPEG" -hide_banner -loglevel error -nostats -i "$API/live/c$(printf %03d "$i").ts" -c copy -f hls -hls_time 6 \
+    "$FFMPEG" -hide_banner -loglevel warning -nostats -i "$(source_of "$(printf %03d "$i")")" -c copy -f hls -hls_time 6 \
         -hls_list_size 0 -hls_segment_filename "$d/seg-%d.ts" "$d/index.m3u8" 2>>"$WORK/ff.log" &
     ff+=($!)
     pids+=($!)
@@ -95,6 +121,8 @@ read -r ff_alive ff_cpu < <(paste "$WORK/ff-cpu-a" "$WORK/ff-cpu-b" | awk '$1 !=
 load_ff=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in "${ff[@]}"; do stop_pid "$p"; done
 ff_segments=$(find "$WORK/ff" -name 'seg-*.ts' | wc -l)
+# The HLS demuxer's "skipping N segments ahead, expired from playlists".
+ff_skipped=$(grep -o 'skipping [0-9]* segments ahead' "$WORK/ff.log" | awk '{ s += $2 } END { print s + 0 }' || true)
 rm -rf "$WORK/ff"
 stop_pid "$recast"
 rm -rf "$WORK/recast/live" "$WORK/recast/data" # 1.5 GB of the headend's segments
@@ -106,7 +134,13 @@ printf '  ours: %d recordings, %.1f%% of a core in all, %.3f%% a recording; segm
     "$(jq .segments_lost "$WORK/ours.json")" "$(jq .gaps "$WORK/ours.json")" "$(jq .reconnects "$WORK/ours.json")" \
     "$(jq .min_coverage "$WORK/ours.json")" "$(jq .writer_waits "$WORK/ours.json")" "$(jq .slowest_write_ms "$WORK/ours.json")" \
     "$(jq .rss_mb "$WORK/ours.json")" "$(jq ".rss_mb / $N" "$WORK/ours.json")" "$load_ours"
-printf '  ffmpeg: %d processes (%d lived through the window), %.1f%% of a core for those, %.3f%% a recording; %s segments (load %s)\n' \
-    "$FF_N" "$ff_alive" "$(echo "100 * $ff_cpu / $MEASURE" | bc -l)" "$ff_pct" "$ff_segments" "$load_ff"
+if [ "$SOURCE" = hls ]; then
+    printf '  ours, HLS: %s playlist requests for %s source segments (%.2f a segment), %s source segments skipped, %s program-date changes, max lag %.1f s\n' \
+        "$(jq .playlist_requests "$WORK/ours.json")" "$(jq .source_segments "$WORK/ours.json")" \
+        "$(jq '.playlist_requests / ([.source_segments, 1] | max)' "$WORK/ours.json")" "$(jq .source_segments_skipped "$WORK/ours.json")" \
+        "$(jq .program_date_changes "$WORK/ours.json")" "$(jq .max_lag_seconds "$WORK/ours.json")"
+fi
+printf '  ffmpeg: %d processes (%d lived through the window), %.1f%% of a core for those, %.3f%% a recording; %s segments, %s source segments skipped (load %s)\n' \
+    "$FF_N" "$ff_alive" "$(echo "100 * $ff_cpu / $MEASURE" | bc -l)" "$ff_pct" "$ff_segments" "$ff_skipped" "$load_ff"
 printf '  CPU per recording, ours/ffmpeg: %.2f\n' "$(echo "$ours_pct / $ff_pct" | bc -l)"
 echo "raw results in $WORK"

@@ -47,6 +47,8 @@ start_copy_channels() {
     } >"$work/recast.conf"
     start_recast "$work/recast" "$work/recast.conf" "$port"
     until [ "$(curl -sf "127.0.0.1:$port/api/channels" | jq '[.channels[] | select(.state == "live")] | length')" -ge "$n" ] 2>/dev/null; do
+        # recast gone (killed: out of memory) is no reason to wait for ever.
+        kill -0 "$recast" 2>/dev/null || { echo "recast exited while its channels started:"; tail -5 "$work/recast/recast.log"; exit 1; }
         sleep 0.5
     done
 }

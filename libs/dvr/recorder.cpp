@@ -141,6 +141,8 @@ struct Recorder::Worker
     // about a journal interval of its stream, not a segment (4 MB at 5 Mbit/s and 6 s).
     QList<QByteArray> unjournaled;
     quint64 unpublishedPackets = 0;
+    const MediaInput *reading = nullptr;     ///< the connection pump() reads (its HLS counters)
+    MediaInput::HlsCounters hlsPublished;    ///< … as far as published
     quint64 unpublishedRepairs = 0;
     qint64 segmentStartUs = AV_NOPTS_VALUE;
     qint64 lastEndUs = AV_NOPTS_VALUE;
@@ -329,8 +331,12 @@ struct Recorder::Worker
             } else {
                 setState(State::Recording, {});
                 connectedOnce = true;
+                reading = in.get();
+                hlsPublished = {};
                 why = pump(*in);
                 endConnection(!stopping || finishOnStop);
+                publishCounters();
+                reading = nullptr;
             }
             {
                 std::lock_guard lock(inputMutex);
@@ -731,6 +737,13 @@ struct Recorder::Worker
         QMutexLocker lock(&statusMutex);
         stats.packets += std::exchange(unpublishedPackets, 0);
         stats.repairedTimestamps += std::exchange(unpublishedRepairs, 0);
+        if (reading) {
+            const MediaInput::HlsCounters now = reading->hlsCounters();
+            stats.playlistRequests += now.playlistRequests - hlsPublished.playlistRequests;
+            stats.sourceSegments += now.segmentRequests - hlsPublished.segmentRequests;
+            stats.sourceSegmentsSkipped += now.segmentsSkipped - hlsPublished.segmentsSkipped;
+            hlsPublished = now;
+        }
     }
 
     void cutSegment(qint64 endUs, bool last = false)

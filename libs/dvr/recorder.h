@@ -108,6 +108,10 @@ public:
         quint64 writerWaits = 0;    ///< times the reader waited for the disk (the write queue was full)
         qint64 slowestWriteMs = 0;  ///< the longest a segment took to be written and synced
         quint64 programDateChanges = 0; ///< times an HLS source's program dates were taken again (drift, jumps)
+        // An HLS source (MediaInput::HlsCounters, summed over the connections):
+        quint64 playlistRequests = 0;   ///< its media playlist fetched
+        quint64 sourceSegments = 0;     ///< its segments opened
+        quint64 sourceSegmentsSkipped = 0; ///< listed, never read: the playlist moved on without them
     };
 
     explicit Recorder(QObject *parent = nullptr);

@@ -9,9 +9,11 @@ extern "C" {
 #include <libavdevice/avdevice.h>
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
+#include <libavutil/opt.h>
 #include <libavutil/time.h>
 }
 
+#include <cstring>
 #include <mutex>
 #include <utility>
 
@@ -157,15 +159,10 @@ void MediaInput::close()
     m_playlistTextUrl.clear();
     m_programDate.reset();
     m_segmentDate.reset();
-}
-
-int MediaInput::ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options)
-{
-    auto *self = static_cast<MediaInput *>(s->opaque);
-    const int rc = self->m_defaultIoOpen(s, pb, url, flags, options);
-    if (rc >= 0 && url)
-        self->noteOpened(QByteArray(url));
-    return rc;
+    m_hls = {};
+    m_lastSequence = -1;
+    m_topOpened = false;
+    m_redirected = false;
 }
 
 static QByteArray pathOf(const QByteArray &url)
@@ -173,22 +170,120 @@ static QByteArray pathOf(const QByteArray &url)
     return QUrl::fromEncoded(url).path().toUtf8();
 }
 
+namespace {
+
+/// A playlist's text handed to the demuxer in place of its connection (MediaInput::takePlaylist).
+struct PlaylistText
+{
+    QByteArray text;
+    qsizetype at = 0;
+
+    static int read(void *opaque, uint8_t *buffer, int size)
+    {
+        auto *self = static_cast<PlaylistText *>(opaque);
+        const int n = int(qMin<qsizetype>(size, self->text.size() - self->at));
+        if (n <= 0)
+            return AVERROR_EOF;
+        memcpy(buffer, self->text.constData() + self->at, size_t(n));
+        self->at += n;
+        return n;
+    }
+};
+
+/// The reads of the demuxer's in-memory playlists go to PlaylistText::read, and only theirs.
+bool isPlaylistText(const AVIOContext *pb)
+{
+    return pb && pb->read_packet == &PlaylistText::read;
+}
+
+bool isPlaylistPath(const QByteArray &path)
+{
+    return path.endsWith(".m3u8") || path.endsWith(".m3u");
+}
+
+} // namespace
+
+int MediaInput::ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options)
+{
+    auto *self = static_cast<MediaInput *>(s->opaque);
+    const int rc = self->m_defaultIoOpen(s, pb, url, flags, options);
+    if (rc < 0 || !url)
+        return rc;
+    const QByteArray u(url);
+    // The first is the demuxer's own input, which libavformat closes itself (not through
+    // io_close2): it stays a connection.
+    const bool top = !std::exchange(self->m_topOpened, true);
+    if (!top && !self->m_redirected && isPlaylistPath(pathOf(u)) && !self->takePlaylist(s, pb, u)) {
+        // Redirected: opened again, the demuxer reading where it went, as it does without us.
+        if (const int again = self->m_defaultIoOpen(s, pb, url, flags, options); again < 0)
+            return again;
+    }
+    self->noteOpened(u);
+    return rc;
+}
+
+int MediaInput::ioClose(AVFormatContext *s, AVIOContext *pb)
+{
+    if (!isPlaylistText(pb))
+        return static_cast<MediaInput *>(s->opaque)->m_defaultIoClose(s, pb);
+    delete static_cast<PlaylistText *>(pb->opaque);
+    av_freep(&pb->buffer);
+    avio_context_free(&pb);
+    return 0;
+}
+
+bool MediaInput::takePlaylist(AVFormatContext *s, AVIOContext **pb, const QByteArray &url)
+{
+    char *location = nullptr;
+    if (av_opt_get(*pb, "location", AV_OPT_SEARCH_CHILDREN, reinterpret_cast<uint8_t **>(&location)) >= 0 && location) {
+        const bool moved = url != location;
+        av_free(location);
+        if (moved) {
+            m_redirected = true;
+            m_defaultIoClose(s, *pb);
+            *pb = nullptr;
+            return false;
+        }
+    }
+    QByteArray text;
+    char buffer[16384];
+    for (int n; text.size() < 4 * 1024 * 1024 && (n = avio_read(*pb, reinterpret_cast<unsigned char *>(buffer), sizeof buffer)) > 0;)
+        text.append(buffer, n);
+    m_defaultIoClose(s, *pb);
+    *pb = nullptr;
+    m_playlistText = text;
+    m_playlistTextUrl = url;
+    constexpr int kBufferSize = 16384;
+    auto *buf = static_cast<unsigned char *>(av_malloc(kBufferSize));
+    Q_CHECK_PTR(buf);
+    *pb = avio_alloc_context(buf, kBufferSize, 0, new PlaylistText{std::move(text)}, &PlaylistText::read, nullptr, nullptr);
+    Q_CHECK_PTR(*pb);
+    return true;
+}
+
 void MediaInput::noteOpened(const QByteArray &url)
 {
-    const QByteArray path = pathOf(url);
-    if (path.endsWith(".m3u8") || path.endsWith(".m3u")) {
+    if (isPlaylistPath(pathOf(url))) {
         m_playlistUrl = url;
+        ++m_hls.playlistRequests;
         return;
     }
     if (m_playlistUrl.isEmpty())
         return;
+    ++m_hls.segmentRequests;
+    const OpenedSegment segment = dateInPlaylist(m_playlistUrl, url);
+    if (segment.sequence >= 0) {
+        if (m_lastSequence >= 0 && segment.sequence > m_lastSequence + 1)
+            m_hls.segmentsSkipped += quint64(segment.sequence - m_lastSequence - 1);
+        m_lastSequence = segment.sequence;
+    }
     // Every segment's date: the first anchors the media's clock, the later ones show whether the
     // source's dates drift from it or jump (takeSegmentDate()).
     if (m_datesLost)
         return;
     if (m_opened.size() >= 16)
         m_opened.pop_front(); // never read (cannot be: the demuxer reads what it opens)
-    m_opened.push_back(dateInPlaylist(m_playlistUrl, url));
+    m_opened.push_back(segment);
 }
 
 /// An EXT-X-PROGRAM-DATE-TIME value (ISO 8601; ffmpeg writes the zone as +0000) in UTC ms; 0
@@ -203,52 +298,50 @@ static qint64 programDateTimeMs(QByteArray text)
     return when.isValid() ? when.toMSecsSinceEpoch() : 0;
 }
 
-/// The date of the segment at path `wanted` in playlist `text` (0: not listed, or undated).
-static qint64 dateInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted, bool *listed, qint64 *extinfMs)
+MediaInput::OpenedSegment MediaInput::findInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted)
 {
     // A segment without a date of its own follows the one before (RFC 8216 6.2.1) until a
     // discontinuity.
-    *listed = false;
-    qint64 dateMs = 0, durationMs = 0;
+    qint64 dateMs = 0, durationMs = 0, sequence = 0;
     for (const QByteArray &raw : text.split('\n')) {
         const QByteArray line = raw.trimmed();
         if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) {
             dateMs = programDateTimeMs(line.mid(25));
         } else if (line.startsWith("#EXTINF:")) {
             durationMs = qRound64(line.mid(8, line.indexOf(',') - 8).toDouble() * 1000);
+        } else if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:")) {
+            sequence = line.mid(22).toLongLong();
         } else if (line == "#EXT-X-DISCONTINUITY") {
             dateMs = 0;
         } else if (!line.isEmpty() && !line.startsWith('#')) {
-            if (base.resolved(QUrl::fromEncoded(line)).path() == wanted) {
-                *listed = true;
-                *extinfMs = durationMs;
-                return dateMs;
-            }
+            if (base.resolved(QUrl::fromEncoded(line)).path() == wanted)
+                return {dateMs, durationMs, sequence};
             if (dateMs > 0)
                 dateMs += durationMs;
             durationMs = 0;
+            ++sequence;
         }
     }
-    return 0;
+    return {};
 }
 
 MediaInput::OpenedSegment MediaInput::dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl)
 {
     const QUrl base = QUrl::fromEncoded(playlistUrl);
     const QString wanted = QUrl::fromEncoded(segmentUrl).path();
-    bool listed = false;
-    OpenedSegment segment;
-    // The playlist read for an earlier segment usually lists this one too (the demuxer reads
-    // ahead of the live edge's refresh): read again only for a segment it does not list.
+    // The playlist the demuxer read last lists the segment it opens (takePlaylist()); read
+    // again only for a segment it does not list (the connection's first playlist is the
+    // demuxer's own reading, not taken).
     if (m_playlistTextUrl == playlistUrl) {
-        segment.dateMs = dateInPlaylistText(m_playlistText, base, wanted, &listed, &segment.durationMs);
-        if (listed)
+        const OpenedSegment segment = findInPlaylistText(m_playlistText, base, wanted);
+        if (segment.sequence >= 0)
             return segment;
     }
     AVIOContext *io = nullptr;
     const AVIOInterruptCB interrupt{&MediaInput::interruptCallback, this};
     if (avio_open2(&io, playlistUrl.constData(), AVIO_FLAG_READ, &interrupt, nullptr) < 0)
-        return segment;
+        return {};
+    ++m_hls.playlistRequests;
     QByteArray text;
     char buffer[16384];
     for (int n; text.size() < 4 * 1024 * 1024 && (n = avio_read(io, reinterpret_cast<unsigned char *>(buffer), sizeof buffer)) > 0;)
@@ -256,8 +349,7 @@ MediaInput::OpenedSegment MediaInput::dateInPlaylist(const QByteArray &playlistU
     avio_closep(&io);
     m_playlistText = text;
     m_playlistTextUrl = playlistUrl;
-    segment.dateMs = dateInPlaylistText(text, base, wanted, &listed, &segment.durationMs);
-    return segment;
+    return findInPlaylistText(text, base, wanted);
 }
 
 static qint64 nowMs()
@@ -334,10 +426,13 @@ bool MediaInput::open(const InputSpec &spec, MediaError *error)
         const QString path = QUrl(url).path();
         if (path.endsWith(QLatin1String(".m3u8")) || path.endsWith(QLatin1String(".m3u"))) {
             // Every playlist and segment the HLS demuxer opens passes here (a kept-alive
-            // connection would take the next segment without).
+            // connection would take the next segment without), and its playlists are read
+            // here, once, for it and for the dates.
             m_defaultIoOpen = ctx->io_open;
+            m_defaultIoClose = ctx->io_close2;
             ctx->opaque = this;
             ctx->io_open = &MediaInput::ioOpen;
+            ctx->io_close2 = &MediaInput::ioClose;
             options.set("http_persistent", 0);
         }
     }

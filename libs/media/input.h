@@ -13,6 +13,8 @@
 
 #include <QString>
 
+class QUrl;
+
 #include <atomic>
 #include <deque>
 #include <optional>
@@ -100,6 +102,18 @@ public:
     /// otherwise). A recorder compares it with what the first date and the media's clock say,
     /// to follow a source whose program dates drift from its media or jump.
     std::optional<ProgramDate> takeSegmentDate() { return std::exchange(m_segmentDate, std::nullopt); }
+    /// What an HLS source's demuxer asked of its server on this connection (InputSpec::programDates
+    /// only: the requests pass MediaInput's hook), and the segments it skipped: one opened whose
+    /// media sequence number (RFC 8216 4.3.3.2) is past the one after the last opened, as the
+    /// demuxer does when the playlist has moved on without them (the reader fell behind its
+    /// window). A recorder's account of whether it keeps up with the playlist.
+    struct HlsCounters
+    {
+        quint64 playlistRequests = 0; ///< media playlists fetched (each a request)
+        quint64 segmentRequests = 0;  ///< segments opened (each a request)
+        quint64 segmentsSkipped = 0;  ///< listed between two segments opened, never opened
+    };
+    HlsCounters hlsCounters() const { return m_hls; }
     int videoStream() const { return m_video; }
     int audioStream() const { return m_audio; }
     const InputSpec &spec() const { return m_spec; }
@@ -113,15 +127,25 @@ private:
     {
         qint64 dateMs = 0;
         qint64 durationMs = 0;
+        qint64 sequence = -1; ///< its media sequence number (-1: not listed)
     };
     static int interruptCallback(void *opaque);
     static int ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options);
+    static int ioClose(AVFormatContext *s, AVIOContext *pb);
+    /// A media playlist the demuxer opened (`*pb`, at `url`) is read whole here and `*pb` replaced
+    /// by the text in memory: the dates are looked up in the very text the demuxer parses, so no
+    /// segment needs a reading of its own (which doubled the playlist requests). False (`*pb`
+    /// left as it is) for one the server redirected (the demuxer resolves against where it went).
+    bool takePlaylist(AVFormatContext *s, AVIOContext **pb, const QByteArray &url);
     /// The demuxer opened `url`: a playlist is remembered; a segment's date is looked up in that
-    /// playlist (read again here when the last reading does not list it: the demuxer keeps what
-    /// it read to itself).
+    /// playlist, as the demuxer read it (takePlaylist()); read here only for the segments of the
+    /// connection's first playlist, which the demuxer reads itself.
     void noteOpened(const QByteArray &url);
     /// The date (0: none) and duration of segment `segmentUrl` in the playlist at `playlistUrl`.
     OpenedSegment dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
+    /// The segment at path `wanted` in playlist `text` (relative to `base`): its date (0:
+    /// undated), EXTINF and media sequence number; sequence -1 when it is not listed.
+    static OpenedSegment findInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted);
     void arm(int timeoutMs);
     /// A video keyframe at `pts` was read: the first of the next segment opened?
     void noteKeyframe(qint64 pts);
@@ -134,6 +158,9 @@ private:
     std::atomic<qint64> m_deadlineMs{0};
     bool m_timedOut = false;
     int (*m_defaultIoOpen)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **) = nullptr;
+    int (*m_defaultIoClose)(AVFormatContext *, AVIOContext *) = nullptr;
+    bool m_topOpened = false;  ///< the demuxer's own input (the URL given) is open: later playlists are taken
+    bool m_redirected = false; ///< a playlist was redirected: none more taken on this connection
     QByteArray m_playlistUrl;           ///< the media playlist the demuxer read last
     std::deque<OpenedSegment> m_opened;
     bool m_datesLost = false; ///< a segment's EXTINF was not found: the later ones' dates are not taken
@@ -143,6 +170,8 @@ private:
     QByteArray m_playlistTextUrl;       ///< … from this URL
     std::optional<ProgramDate> m_programDate;
     std::optional<ProgramDate> m_segmentDate; ///< for takeSegmentDate()
+    HlsCounters m_hls;
+    qint64 m_lastSequence = -1; ///< the media sequence number of the segment opened last
 };
 
 /// Registers libavdevice's inputs (v4l2, lavfi); idempotent.
