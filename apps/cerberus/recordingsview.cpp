@@ -253,6 +253,7 @@ RecordingsView::RecordingsView(DvrController *dvr, QWidget *parent)
                                        m_recordings->horizontalHeader()->sortIndicatorOrder());
         }
     });
+    connect(dvr, &DvrController::recordingsPageLoaded, this, &RecordingsView::updateCounts);
     connect(dvr, &DvrController::recordingsLoaded, this, [this] {
         refreshPickers();
         updateStatus();
@@ -371,7 +372,9 @@ void RecordingsView::updateCounts()
     QString text = shown == total ? tr("%L1 recordings").arg(total) : tr("%L1 of %L2 recordings").arg(shown).arg(total);
     if (selected)
         text += tr(" · %L1 selected").arg(selected);
-    if (m_dvr->recordings()->isLoading())
+    if (const int read = m_dvr->recordingsRead())
+        text += tr(" · reading the library: %L1…").arg(read);
+    else if (m_dvr->recordings()->isLoading())
         text += tr(" · loading…");
     m_shown->setText(text);
     m_keep->setEnabled(selected > 0);

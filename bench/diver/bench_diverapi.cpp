@@ -14,8 +14,21 @@
 //       bench_diverapi --requests 20 --only status --no-index
 // and divide the total by --requests.
 //
+// --library N (stop 20, paging): N recordings of --owners viewers in diver's database (a third as
+// many stored copies, three viewers each, finished) before it starts; then the operator's
+// GET /api/recordings whole (as before paging, and as old clients still ask) and by pages of
+// --page (following "next" to the end: the same recordings in the same order, compared), with
+// bytes and times; the main thread serves, so under callgrind with
+// --toggle-collect='*onClientThread*' and --only recordings-whole (resp. recordings-paged) its
+// count is diver's work for the list.
+// --ticks N: N of diver's ticks (reconcile(): plan when due, start what is due) with the plan in
+// place, and what startDue() read (DiverServer::dueStats()) against the plan's size, which the
+// walk before stop 20 read every tick.
+//
 // usage: bench_diverapi [--channels N] [--days D] [--rules N] [--owners N] [--box SERIAL]
-//                       [--requests N] [--only status|upcoming] [--capacity N] [--no-index] [--work DIR] [--seed S]
+//                       [--requests N] [--only status|upcoming|recordings-whole|recordings-paged]
+//                       [--library N] [--page N] [--ticks N]
+//                       [--capacity N] [--no-index] [--work DIR] [--seed S]
 
 #include "schedulerinput.h"
 
@@ -39,6 +52,9 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QSaveFile>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QThread>
 #include <QTimer>
@@ -114,6 +130,14 @@ void onClientThread(Work work)
     thread->wait();
 }
 
+/// CPU time of the calling thread (diver's, when called on the main thread around its serving).
+qint64 threadCpuNs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 qint64 cpuNs()
 {
     timespec ts{};
@@ -140,6 +164,120 @@ QByteArray digest(const QByteArray &bytes)
     return QCryptographicHash::hash(bytes, QCryptographicHash::Sha1).toHex().left(16);
 }
 
+/// `count` recordings of `owners` viewers, a copy for every three (finished, 30 min of 2 s
+/// segments), on the guide's channels over the last 60 days, written into diver's database in one
+/// transaction (the tables made by RecordingStore::open()).
+bool fillLibrary(const QString &database, const epg::Guide &guide, int count, int owners, QString *error)
+{
+    {
+        diver::RecordingStore store;
+        if (!store.open(database, error))
+            return false;
+    }
+    const QString name = u"bench-library"_qs;
+    bool ok = false;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, name);
+        db.setDatabaseName(database);
+        if (!db.open()) {
+            *error = db.lastError().text();
+        } else {
+            QSqlQuery copy(db), rec(db);
+            db.transaction();
+            copy.prepare(u"INSERT INTO dvr_copies (id, channel_id, airing_start, record_start, record_stop, node, directory, state, "
+                         "segments, bytes) VALUES (?, ?, ?, ?, ?, 'dvr-1', ?, 1, 900, 1125000000)"_qs);
+            rec.prepare(u"INSERT INTO dvr_recordings (owner, rule_id, channel_id, title, airing_start, airing_stop, record_start, "
+                        "record_stop, copy_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_qs);
+            const qint64 now = QDateTime::currentSecsSinceEpoch();
+            ok = true;
+            for (int i = 0; i < count && ok; ++i) {
+                const int copyId = i / 3 + 1;
+                const QString channel = guide.channelId(copyId % guide.channelCount());
+                const qint64 start = (now - 60 * 86400) / 1800 * 1800 + qint64(copyId) * 60 * 86400 / (count / 3 + 1) / 1800 * 1800;
+                if (i % 3 == 0) {
+                    copy.addBindValue(copyId);
+                    copy.addBindValue(channel);
+                    copy.addBindValue(start);
+                    copy.addBindValue(start);
+                    copy.addBindValue(start + 1800);
+                    copy.addBindValue(QStringLiteral("/srv/dvr/recordings/%1/%2").arg(channel).arg(copyId));
+                    ok = copy.exec();
+                }
+                const int owner = (copyId * 7 + i % 3) % owners;
+                rec.addBindValue(QStringLiteral("STB-%1").arg(owner, 5, 10, QLatin1Char('0')));
+                rec.addBindValue(owner + 1);
+                rec.addBindValue(channel);
+                rec.addBindValue(QStringLiteral("Programme %1").arg(copyId % 5000));
+                rec.addBindValue(start);
+                rec.addBindValue(start + 1800);
+                rec.addBindValue(start);
+                rec.addBindValue(start + 1800);
+                rec.addBindValue(copyId);
+                rec.addBindValue(start);
+                ok = ok && rec.exec();
+            }
+            if (!ok)
+                *error = copy.lastError().text() + rec.lastError().text();
+            ok = ok && db.commit();
+            db.close();
+        }
+    }
+    QSqlDatabase::removeDatabase(name);
+    return ok;
+}
+
+/// The operator's library as `run` pages through it: the ids in order, bytes, each page's time.
+struct LibraryRun
+{
+    QList<qint64> ids;
+    qint64 bytes = 0;
+    qint64 largest = 0; ///< bytes of the largest answer
+    std::vector<double> pageMs;
+    double totalMs = 0;
+    double serverCpuMs = 0; ///< diver's thread (the main one) while the client read
+    QByteArray failure;
+};
+
+/// GET /api/recordings as the operator, whole (`page` 0) or by pages of `page` to the end.
+LibraryRun readLibrary(const QString &base, const QByteArray &token, int page)
+{
+    LibraryRun run;
+    QNetworkAccessManager nam;
+    QString cursor;
+    QElapsedTimer total;
+    total.start();
+    for (int pages = 0; pages < 100000; ++pages) {
+        QString path = base + u"/api/recordings"_qs;
+        if (page > 0)
+            path += QStringLiteral("?limit=%1").arg(page) + (cursor.isEmpty() ? QString() : u"&cursor="_qs + cursor);
+        QNetworkRequest request{QUrl(path)};
+        request.setRawHeader("Authorization", "Bearer " + token);
+        QElapsedTimer timer;
+        timer.start();
+        QNetworkReply *reply = nam.get(request);
+        QEventLoop loop;
+        QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+        loop.exec();
+        const QByteArray body = reply->readAll();
+        run.pageMs.push_back(double(timer.nsecsElapsed()) / 1e6);
+        reply->deleteLater();
+        if (reply->error() != QNetworkReply::NoError) {
+            run.failure = reply->errorString().toUtf8() + ": " + body.left(300);
+            break;
+        }
+        run.bytes += body.size();
+        run.largest = std::max<qint64>(run.largest, body.size());
+        const QJsonObject answer = QJsonDocument::fromJson(body).object();
+        for (const QJsonValue &v : answer.value(u"recordings"_qs).toArray())
+            run.ids.append(v.toObject().value(u"id"_qs).toInteger());
+        cursor = answer.value(u"next"_qs).toString();
+        if (page <= 0 || cursor.isEmpty())
+            break;
+    }
+    run.totalMs = double(total.nsecsElapsed()) / 1e6;
+    return run;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -158,6 +296,9 @@ int main(int argc, char **argv)
     parser.addOption({u"only"_qs, u"ask this route only (status, upcoming)"_qs, u"route"_qs});
     parser.addOption({u"capacity"_qs, u"diver's concurrent streams (one node)"_qs, u"n"_qs, u"160"_qs});
     parser.addOption({u"no-index"_qs, u"do not time indexing the plan (dvr::PlanIndex)"_qs});
+    parser.addOption({u"library"_qs, u"recordings in diver's library: ask for the operator's list instead of a box's answers"_qs, u"n"_qs, u"0"_qs});
+    parser.addOption({u"page"_qs, u"recordings a page of the paged list"_qs, u"n"_qs, u"1000"_qs});
+    parser.addOption({u"ticks"_qs, u"diver's ticks to count startDue()'s work over"_qs, u"n"_qs, u"0"_qs});
     parser.addOption({u"seed"_qs, u"generator and rule seed"_qs, u"n"_qs, u"1"_qs});
     parser.addOption({u"work"_qs, u"where the compiled guide is kept"_qs, u"dir"_qs, u"/tmp/bench-scheduler"_qs});
     parser.process(app);
@@ -166,8 +307,12 @@ int main(int argc, char **argv)
     const int requests = std::max(1, parser.value(u"requests"_qs).toInt());
     const quint64 seed = parser.value(u"seed"_qs).toULongLong();
     const QString work = parser.value(u"work"_qs), box = parser.value(u"box"_qs), only = parser.value(u"only"_qs);
-    if (!only.isEmpty() && only != u"status" && only != u"upcoming") {
-        std::fprintf(stderr, "bench_diverapi: --only status or --only upcoming, not %s\n", qPrintable(only));
+    const int library = parser.value(u"library"_qs).toInt(), pageSize = parser.value(u"page"_qs).toInt();
+    const int ticks = parser.value(u"ticks"_qs).toInt();
+    const QStringList routes = library > 0 ? QStringList{u"recordings-whole"_qs, u"recordings-paged"_qs}
+                                           : QStringList{u"status"_qs, u"upcoming"_qs};
+    if (!only.isEmpty() && !routes.contains(only)) {
+        std::fprintf(stderr, "bench_diverapi: --only %s, not %s\n", qPrintable(routes.join(u" or --only "_qs)), qPrintable(only));
         return 1;
     }
 
@@ -217,6 +362,17 @@ int main(int argc, char **argv)
         }
     }
 
+    if (library > 0) {
+        QElapsedTimer fill;
+        fill.start();
+        if (!fillLibrary(c.effectiveDatabase(), *guide, library, owners, &error)) {
+            std::fprintf(stderr, "bench_diverapi: the library: %s\n", qPrintable(error));
+            return 1;
+        }
+        std::printf("library: %d recordings of %d viewers in %d copies, written in %.1f s\n", library, owners, (library + 2) / 3,
+                    double(fill.elapsed()) / 1000);
+    }
+
     QElapsedTimer startTimer;
     startTimer.start();
     diver::DiverServer diver(c);
@@ -253,8 +409,59 @@ int main(int argc, char **argv)
     const QByteArray ticket = t.sign(key);
     const QString base = QStringLiteral("http://127.0.0.1:%1").arg(diver.httpPort());
     int failed = 0;
+    if (ticks > 0) {
+        // What a tick costs with the plan in place (the guide from tomorrow: nothing is due, and
+        // a replan every 30 s of wall time). The walk before stop 20 read the whole plan each tick.
+        const diver::DiverServer::DueStats before = diver.dueStats();
+        const qint64 cpu = cpuNs();
+        for (int i = 0; i < ticks; ++i)
+            diver.reconcile();
+        const double ms = double(cpuNs() - cpu) / 1e6;
+        const diver::DiverServer::DueStats after = diver.dueStats();
+        std::printf("ticks: %d reconcile() in %.1f ms CPU (%.3f ms each); startDue read %lld plan items and looked %lld up "
+                    "in the database over %lld ticks and %lld new plans (the plan: %d recordings, which the walk read every tick)\n",
+                    ticks, ms, ms / ticks, after.examined - before.examined, after.lookups - before.lookups,
+                    after.ticks - before.ticks, after.plans - before.plans, int(diver.plan().recordings.size()));
+    }
+    if (library > 0) {
+        const QByteArray token = c.adminToken.toUtf8();
+        LibraryRun whole, paged;
+        if (only.isEmpty() || only == u"recordings-whole") {
+            const qint64 cpu = threadCpuNs();
+            onClientThread([&] { whole = readLibrary(base, token, 0); });
+            whole.serverCpuMs = double(threadCpuNs() - cpu) / 1e6;
+        }
+        if (only.isEmpty() || only == u"recordings-paged") {
+            const qint64 cpu = threadCpuNs();
+            onClientThread([&] { paged = readLibrary(base, token, std::max(1, pageSize)); });
+            paged.serverCpuMs = double(threadCpuNs() - cpu) / 1e6;
+        }
+        auto idsDigest = [](const QList<qint64> &ids) {
+            QByteArray bytes;
+            for (const qint64 id : ids)
+                bytes += QByteArray::number(id) + ',';
+            return digest(bytes);
+        };
+        for (const LibraryRun *run : {&whole, &paged}) {
+            if (run->pageMs.empty())
+                continue;
+            const bool isWhole = run == &whole;
+            std::vector<double> sorted = run->pageMs;
+            std::sort(sorted.begin(), sorted.end());
+            std::printf("GET /api/recordings %s: %d recordings in %d answer(s), %lld bytes (%.1f KB an answer at most), "
+                        "%.1f ms in all (diver's thread %.1f ms CPU, %.2f ms an answer); an answer p50 %.1f ms, max %.1f ms, the first %.1f ms; "
+                        "ids digest %s%s%s\n",
+                        isWhole ? "whole" : qPrintable(QStringLiteral("?limit=%1 to the end").arg(pageSize)), int(run->ids.size()),
+                        int(run->pageMs.size()), run->bytes, double(run->largest) / 1024,
+                        run->totalMs, run->serverCpuMs, run->serverCpuMs / double(run->pageMs.size()), sorted[sorted.size() / 2], sorted.back(), run->pageMs.front(),
+                        idsDigest(run->ids).constData(), run->failure.isEmpty() ? "" : "; failed: ", run->failure.constData());
+            failed += !run->failure.isEmpty();
+        }
+        if (!whole.ids.isEmpty() && !paged.ids.isEmpty())
+            std::printf("pages %s the whole list\n", whole.ids == paged.ids ? "equal" : "DIFFER FROM");
+    }
     for (const QString &route : {u"status"_qs, u"upcoming"_qs}) {
-        if (!only.isEmpty() && only != route)
+        if ((!only.isEmpty() && only != route) || library > 0)
             continue;
         RouteRun run;
         onClientThread([&] { run = ask(QUrl(base + u"/api/"_qs + route), ticket, requests); });
@@ -277,7 +484,7 @@ int main(int argc, char **argv)
         failed += run.failures;
     }
 
-    if (!parser.isSet(u"no-index"_qs)) {
+    if (!parser.isSet(u"no-index"_qs) && library == 0) {
         // Indexing a plan (dvr::PlanIndex, made by diver with every plan): from scratch, and after a
         // guide delta's repair, which shares the chunks of recordings it did not change.
         std::vector<double> rebuildMs;

@@ -3,7 +3,10 @@
 #include <QDateTime>
 #include <QJsonArray>
 #include <QLoggingCategory>
+#include <QUrl>
 #include <QtConcurrent/QtConcurrentRun>
+
+#include <utility>
 
 Q_LOGGING_CATEGORY(lcDvr, "iptv.cerberus.dvr")
 
@@ -170,14 +173,26 @@ DvrController::DvrController(DiverClient *client, QObject *parent)
                                         m_rules->index(m_rules->rowCount() - 1, m_rules->columnCount() - 1));
         Q_EMIT recordingsLoaded(count);
     });
-    connect(&m_parse, &QFutureWatcher<std::pair<QList<RecordingRow>, QString>>::finished, this, [this] {
-        m_recordingsInFlight = false;
-        auto result = m_parse.result();
-        if (!result.second.isEmpty()) {
-            Q_EMIT failed(tr("Recordings"), ApiError{200, u"bad-reply"_qs, result.second});
+    connect(&m_parse, &QFutureWatcher<ParsedPage>::finished, this, [this] {
+        ParsedPage page = m_parse.result();
+        if (!page.error.isEmpty()) {
+            m_recordingsInFlight = false;
+            m_pageRows.clear();
+            m_pageStrings.clear();
+            Q_EMIT failed(tr("Recordings"), ApiError{200, u"bad-reply"_qs, page.error});
             return;
         }
-        m_recordings->applySnapshot(std::move(result.first));
+        m_pageRows.append(std::move(page.rows));
+        ++m_pages;
+        Q_EMIT recordingsPageLoaded(m_pages, int(m_pageRows.size()));
+        // (A cursor that comes back as it went would ask for the same page for ever.)
+        if (!page.next.isEmpty() && page.next != m_pageCursor) {
+            fetchRecordingsPage(page.next);
+            return;
+        }
+        m_recordingsInFlight = false;
+        m_pageStrings.clear(); // the rows keep their strings
+        m_recordings->applySnapshot(std::exchange(m_pageRows, {}));
     });
 }
 
@@ -325,20 +340,38 @@ void DvrController::refreshRecordings()
     if (m_recordingsInFlight)
         return;
     m_recordingsInFlight = true;
+    m_pageRows.clear();
+    m_pageStrings.clear();
+    m_pages = 0;
+    fetchRecordingsPage({});
+}
+
+void DvrController::fetchRecordingsPage(const QString &cursor)
+{
+    // Page by page (diver's keyset cursor: a recording made or deleted meanwhile moves no other
+    // across a page's edge), each parsed on a worker thread while the UI goes on; the pages are
+    // one snapshot, applied in slices. A diver that does not page answers the whole list, with
+    // no "next": one page.
+    m_pageCursor = cursor;
+    QString path = QStringLiteral("/api/recordings?limit=%1").arg(m_pageSize);
+    if (!cursor.isEmpty())
+        path += u"&cursor="_qs + QString::fromLatin1(QUrl::toPercentEncoding(cursor));
     m_client->call(
-        "GET", u"/api/recordings"_qs, {}, this,
+        "GET", path, {}, this,
         [this](const ApiReply &r) {
             noteReply(r);
             if (!r.ok()) {
                 m_recordingsInFlight = false;
+                m_pageRows.clear();
+                m_pageStrings.clear();
                 return;
             }
-            // 150,000 recordings are tens of megabytes of JSON: parsed on a worker thread.
             const QByteArray body = r.body;
-            m_parse.setFuture(QtConcurrent::run([body] {
-                QString error;
-                QList<RecordingRow> rows = RecordingsModel::parse(body, &error);
-                return std::pair<QList<RecordingRow>, QString>(std::move(rows), error);
+            QSet<QString> *strings = &m_pageStrings; // only the worker touches it until it finishes
+            m_parse.setFuture(QtConcurrent::run([body, strings] {
+                ParsedPage page;
+                page.rows = RecordingsModel::parse(body, &page.error, &page.next, strings);
+                return page;
             }));
         },
         false);

@@ -13,9 +13,12 @@
 #include "recordingsmodel.h"
 
 #include <QFutureWatcher>
+#include <QSet>
 #include <QJsonObject>
 #include <QObject>
 #include <QTimer>
+
+#include <algorithm>
 
 namespace iptv::cerberus {
 
@@ -43,12 +46,16 @@ public:
     /// Status, rules and plan every `ms`; the whole library every `libraryEvery` of them while
     /// the event stream is up (every time while it is down).
     void setPollInterval(int ms, int libraryEvery = 6);
+    /// Recordings asked for a page (diver's most, 1,000, by default; tests ask for fewer).
+    void setPageSize(int recordings) { m_pageSize = std::max(1, recordings); }
     /// Loads everything and keeps it current (no-op without a diver).
     void start();
     void stop();
     /// Asks diver for everything now.
     void refresh();
     void refreshRecordings();
+    /// Recordings read so far by the library's pages in flight (0 when none are).
+    int recordingsRead() const { return m_recordingsInFlight ? int(m_pageRows.size()) : 0; }
 
     void deleteRecording(qint64 id);
     void setKept(qint64 id, bool kept);
@@ -62,6 +69,8 @@ Q_SIGNALS:
     void statusChanged();
     void rulesLoaded(int count);
     void upcomingLoaded(int planned, int skipped);
+    /// A page of the library arrived and is parsed: `rows` of it so far, in `pages` pages.
+    void recordingsPageLoaded(int pages, int rows);
     /// A full list of recordings is applied.
     void recordingsLoaded(int count);
     /// An action was done (deleted, kept, ...), in words for the status bar.
@@ -73,6 +82,8 @@ private:
     void fetchStatus();
     void fetchRules();
     void fetchUpcoming();
+    /// The library's page after `cursor` (empty: the first); the next one when it is parsed.
+    void fetchRecordingsPage(const QString &cursor);
     void onEvent(const QJsonObject &event);
     void setState(ConnectionState state, const QString &error = {});
     void noteReply(const ApiReply &r);
@@ -88,7 +99,20 @@ private:
     QHash<qint64, int> m_recordedOfRule;
     QTimer m_poll;
     QTimer m_upcomingSoon; ///< scheduled/unscheduled events come in bursts
-    QFutureWatcher<std::pair<QList<RecordingRow>, QString>> m_parse;
+    /// A page of the library parsed on a worker.
+    struct ParsedPage
+    {
+        QList<RecordingRow> rows;
+        QString next;  ///< the cursor of the page after; empty: the last
+        QString error;
+    };
+    QFutureWatcher<ParsedPage> m_parse;
+    /// The pages of the library read so far, applied as one snapshot after the last.
+    QList<RecordingRow> m_pageRows;
+    QSet<QString> m_pageStrings; ///< the strings of those rows (owners, channels, titles), one copy each
+    QString m_pageCursor;        ///< the cursor of the page in flight
+    int m_pages = 0;
+    int m_pageSize = 1000;
     ConnectionState m_state = NotConfigured;
     QString m_error;
     int m_libraryEvery = 6;

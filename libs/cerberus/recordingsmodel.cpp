@@ -223,6 +223,14 @@ RecordingRow RecordingsModel::fromJson(const QJsonObject &o)
 
 QList<RecordingRow> RecordingsModel::parse(const QByteArray &body, QString *error)
 {
+    QString next;
+    QSet<QString> strings;
+    return parse(body, error, &next, &strings);
+}
+
+QList<RecordingRow> RecordingsModel::parse(const QByteArray &body, QString *error, QString *next, QSet<QString> *strings)
+{
+    next->clear();
     QJsonParseError pe;
     const QJsonDocument doc = QJsonDocument::fromJson(body, &pe);
     if (pe.error != QJsonParseError::NoError) {
@@ -234,18 +242,23 @@ QList<RecordingRow> RecordingsModel::parse(const QByteArray &body, QString *erro
         *error = u"recordings: the answer has no \"recordings\" array"_qs;
         return {};
     }
+    const QJsonValue cursor = doc.object().value(u"next");
+    if (!cursor.isNull() && !cursor.isUndefined() && !cursor.isString()) {
+        *error = u"recordings: \"next\" is neither a cursor nor null"_qs;
+        return {};
+    }
+    *next = cursor.toString();
     const QJsonArray items = list.toArray();
     QList<RecordingRow> rows;
     rows.reserve(items.size());
     // One copy of each string that repeats: 150,000 recordings have a few thousand owners,
     // channels and titles.
-    QSet<QString> strings;
-    auto shared = [&strings](QString &s) {
-        const auto it = strings.constFind(s);
-        if (it != strings.cend())
+    auto shared = [strings](QString &s) {
+        const auto it = strings->constFind(s);
+        if (it != strings->cend())
             s = *it;
         else
-            strings.insert(s);
+            strings->insert(s);
     };
     for (const QJsonValue &v : items) {
         RecordingRow r = fromJson(v.toObject());

@@ -12,6 +12,7 @@
 #include <QHash>
 #include <QJsonObject>
 #include <QList>
+#include <QSet>
 #include <QSortFilterProxyModel>
 #include <QString>
 #include <QTimer>
@@ -69,6 +70,10 @@ public:
     /// Parses a GET /api/recordings body; thread-safe (runs on a worker). Strings that repeat
     /// (owners, channels, titles) share one copy. Empty with `error` set when it is not the list.
     static QList<RecordingRow> parse(const QByteArray &body, QString *error);
+    /// One page of the list (?limit=): its rows, and its "next" cursor in *next (empty: the last
+    /// page, or a diver that answers whole). `strings`, kept from page to page by the caller,
+    /// makes a string that repeats across pages one copy too; used by one thread at a time.
+    static QList<RecordingRow> parse(const QByteArray &body, QString *error, QString *next, QSet<QString> *strings);
     static RecordingRow fromJson(const QJsonObject &o);
 
     /// Makes the rows these (a full list): applied over the next turns of the event loop, then

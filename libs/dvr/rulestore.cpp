@@ -282,17 +282,23 @@ std::optional<RecordingRule> RuleStore::rule(qint64 id, QString *error)
     });
 }
 
-std::optional<QList<RecordingRule>> RuleStore::rules(QString *error, const QString &owner)
+std::optional<QList<RecordingRule>> RuleStore::rules(QString *error, const QString &owner, qint64 afterId, int limit)
 {
     return withReconnect(m_connection, error, [&]() -> std::optional<QList<RecordingRule>> {
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.setForwardOnly(true);
-        if (owner.isEmpty()) {
-            q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules ORDER BY id"));
-        } else {
-            q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE owner = ? ORDER BY id"));
+        QString sql = QStringLiteral("SELECT id, spec FROM dvr_rules WHERE id > ?");
+        if (!owner.isEmpty())
+            sql += QStringLiteral(" AND owner = ?");
+        sql += QStringLiteral(" ORDER BY id");
+        if (limit >= 0)
+            sql += QStringLiteral(" LIMIT ?");
+        q.prepare(sql);
+        q.addBindValue(afterId);
+        if (!owner.isEmpty())
             q.addBindValue(owner);
-        }
+        if (limit >= 0)
+            q.addBindValue(limit);
         if (!q.exec()) {
             fail(QStringLiteral("list rules"), sqlErrorText(q.lastError()), error);
             return std::nullopt;

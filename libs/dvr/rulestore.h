@@ -42,8 +42,9 @@ public:
     bool save(RecordingRule *rule, QString *error, const QString &requestKey = {}, bool *repeated = nullptr);
     bool remove(qint64 id, QString *error);
     std::optional<RecordingRule> rule(qint64 id, QString *error);
-    /// Every rule, by id; or one owner's when `owner` is given.
-    std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {});
+    /// Every rule, by id; or one owner's when `owner` is given. With a `limit` (>= 0), at most
+    /// that many, of ids above `afterId` only: a page of the list.
+    std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {}, qint64 afterId = 0, int limit = -1);
 
     /// Stores an episode recorded: its identity's keys and the facts they are made of. Once per
     /// rule, channel and airing start: stored again, nothing changes.

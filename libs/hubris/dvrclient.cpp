@@ -156,7 +156,10 @@ void DvrClient::call(const QByteArray &verb, const QString &path, const QJsonObj
     QUrl url = m_server;
     // `path` is encoded (a channel's id in it is one escaped segment, pathSegment()): kept as it
     // is, not encoded again ("%2F" would go out as "%252F").
-    url.setPath(m_server.path(QUrl::FullyEncoded) + path, QUrl::TolerantMode);
+    const qsizetype query = path.indexOf(u'?');
+    url.setPath(m_server.path(QUrl::FullyEncoded) + path.left(query), QUrl::TolerantMode);
+    if (query >= 0)
+        url.setQuery(path.mid(query + 1), QUrl::TolerantMode);
     QNetworkRequest request(url);
     request.setRawHeader("Authorization", "Bearer " + m_ticket);
     request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
@@ -204,15 +207,7 @@ void DvrClient::refresh()
 {
     if (!isEnabled() || (m_ticket.isEmpty() && !m_link))
         return;
-    call("GET", QStringLiteral("/api/recordings"), {}, [this](int status, const QJsonObject &body) {
-        if (status != 200)
-            return;
-        QList<DvrRecording> items;
-        for (const QJsonValue &v : body.value(u"recordings").toArray())
-            items.append(DvrRecording::fromJson(v.toObject()));
-        m_recordings.setItems(items);
-        updateMarks();
-    });
+    fetchLibraryPage({}, {}, ++m_libraryFetch);
     call("GET", QStringLiteral("/api/upcoming"), {}, [this](int status, const QJsonObject &body) {
         if (status != 200)
             return;
@@ -233,6 +228,30 @@ void DvrClient::refresh()
         updateMarks();
     });
     refreshStatus();
+}
+
+void DvrClient::fetchLibraryPage(const QString &cursor, QList<DvrRecording> got, int fetch)
+{
+    // By pages (diver's keyset cursor: a recording made or deleted meanwhile moves no other
+    // across a page's edge), shown once the last is in. A diver that does not page answers the
+    // whole list, with no "next".
+    QString path = QStringLiteral("/api/recordings?limit=%1").arg(m_libraryPageSize);
+    if (!cursor.isEmpty())
+        path += u"&cursor="_qs + QString::fromLatin1(QUrl::toPercentEncoding(cursor));
+    call("GET", path, {}, [this, cursor, got = std::move(got), fetch](int status, const QJsonObject &body) mutable {
+        if (status != 200 || fetch != m_libraryFetch)
+            return; // failed (said by call()), or a later refresh is under way
+        ++m_libraryPagesRead;
+        for (const QJsonValue &v : body.value(u"recordings").toArray())
+            got.append(DvrRecording::fromJson(v.toObject()));
+        const QString next = body.value(u"next").toString();
+        if (!next.isEmpty() && next != cursor) {
+            fetchLibraryPage(next, std::move(got), fetch);
+            return;
+        }
+        m_recordings.setItems(got);
+        updateMarks();
+    });
 }
 
 void DvrClient::refreshStatus()

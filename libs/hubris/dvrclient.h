@@ -21,6 +21,7 @@
 #include <QUrl>
 #include <QtQml/qqmlregistration.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 
@@ -64,6 +65,10 @@ public:
     QUrl server() const { return m_server; }
     GuideStore *store() const { return m_store; }
     QByteArray ticket() const { return m_ticket; }
+    /// Recordings asked for a page of the library (diver's most, 1,000, by default).
+    void setLibraryPageSize(int recordings) { m_libraryPageSize = std::max(1, recordings); }
+    /// Pages of the library read since this client was made (tests: a library of several pages).
+    int libraryPagesRead() const { return m_libraryPagesRead; }
 
     /// Records airing `airing` (an index of the guide). recorded() or errorOccurred() follows.
     Q_INVOKABLE void recordAiring(int airing);
@@ -170,6 +175,9 @@ private:
     /// PUT /api/recordings/<id> with `change` (kept, position), then the library row from the answer.
     void changeRecording(qint64 id, const QJsonObject &change);
     void requestTicket();
+    /// The library's page after `cursor` (empty: the first), added to `got`; the next one, or
+    /// the whole made the library's rows. `fetch` is the refresh it is of: a later one drops it.
+    void fetchLibraryPage(const QString &cursor, QList<DvrRecording> got, int fetch);
     /// GET /api/status: the archived channels, where their archives begin, their playback tokens.
     void refreshStatus();
     void setStatus(const QString &status);
@@ -198,6 +206,9 @@ private:
     int m_revision = 0;
     DvrRecordingsModel m_recordings;
     DvrUpcomingModel m_upcoming;
+    int m_libraryPageSize = 1000;
+    int m_libraryFetch = 0;     ///< refreshes of the library begun
+    int m_libraryPagesRead = 0;
     QHash<QString, QString> m_marks; ///< "channel|start" -> recording, planned, conflict
     QHash<QString, qint64> m_ruleOf;  ///< "channel|start" -> the rule that plans it
     QSet<QString> m_skipped;          ///< "channel|start" the viewer skipped

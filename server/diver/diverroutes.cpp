@@ -87,6 +87,57 @@ QString anonymousText(QString detail)
 /// Images in a thumbnail track at most: a long recording gets them further apart than `every`
 /// (a day's recording every 2 s would be 43,200 decodes).
 constexpr int kMaxThumbnails = 500;
+/// GET /api/recordings: recordings a page when ?cursor= comes without ?limit=, and at most.
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+/// A list's ?limit= and ?cursor= (docs/diver-api.md, "Paging").
+struct PageRequest
+{
+    bool paged = false; ///< either was given: a page with "next", else the whole list
+    int limit = kDefaultPageSize;
+    QString cursor;     ///< the page before's "next"; empty: the first page
+};
+
+std::optional<PageRequest> pageRequest(const RouteContext &c, QString *error)
+{
+    PageRequest page;
+    page.paged = c.hasQuery("limit") || c.hasQuery("cursor");
+    if (c.hasQuery("limit")) {
+        bool ok = false;
+        page.limit = c.query("limit").toInt(&ok);
+        if (!ok || page.limit < 1 || page.limit > kMaxPageSize) {
+            *error = QStringLiteral("limit \"%1\": a whole number from 1 to %2 (items a page)").arg(c.query("limit").left(20)).arg(kMaxPageSize);
+            return std::nullopt;
+        }
+    }
+    page.cursor = c.query("cursor");
+    if (c.hasQuery("cursor") && page.cursor.isEmpty()) {
+        *error = u"cursor: empty (leave it out for the first page; then pass the \"next\" of the page before)"_qs;
+        return std::nullopt;
+    }
+    return page;
+}
+
+/// A rule list's cursor: the last id of a page (rules are listed by id, which never changes).
+QString ruleCursorText(qint64 lastId)
+{
+    return u"k1."_qs + QString::fromLatin1(QByteArray::number(lastId).toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+}
+
+std::optional<qint64> ruleCursorFrom(const QString &text, QString *error)
+{
+    const auto decoded = QByteArray::fromBase64Encoding(text.mid(3).toLatin1(),
+                                                        QByteArray::Base64UrlEncoding | QByteArray::AbortOnBase64DecodingErrors);
+    bool ok = false;
+    const qint64 id = text.startsWith(u"k1.") && decoded ? decoded.decoded.toLongLong(&ok) : 0;
+    if (!ok || id <= 0) {
+        *error = QStringLiteral("cursor \"%1\": not a place in the list of rules (pass the \"next\" of the page before, as it is)")
+                     .arg(text.left(64));
+        return std::nullopt;
+    }
+    return id;
+}
 
 /// The credential a request carries: a bearer header, else ?ticket= or ?token=.
 QByteArray credential(const RouteContext &c)
@@ -865,13 +916,25 @@ void DiverServer::setupRoutes()
     r->addRoute(Method::Get, u"/api/rules"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
         QString error;
-        const auto rules = m_rules.rules(&error, who->isOperator ? c.query("owner") : who->owner);
+        // Paged as GET /api/recordings is (by id: a rule made between pages comes last).
+        const std::optional<PageRequest> page = pageRequest(c, &error);
+        if (!page)
+            return Reply::error(ApiError::badRequest(error));
+        std::optional<qint64> after = 0;
+        if (!page->cursor.isEmpty() && !(after = ruleCursorFrom(page->cursor, &error)))
+            return Reply::error(ApiError::badRequest(error));
+        const auto rules = m_rules.rules(&error, who->isOperator ? c.query("owner") : who->owner, *after,
+                                         page->paged ? page->limit + 1 : -1);
         if (!rules)
             return Reply::error(ApiError::internal(error));
+        const qsizetype count = page->paged ? std::min<qsizetype>(rules->size(), page->limit) : rules->size();
         QJsonArray out;
-        for (const auto &rule : *rules)
-            out.append(ruleJson(rule));
-        return Reply::json(QJsonObject{{u"rules"_qs, out}});
+        for (qsizetype i = 0; i < count; ++i)
+            out.append(ruleJson(rules->at(i)));
+        QJsonObject answer{{u"rules"_qs, out}};
+        if (page->paged)
+            answer.insert(u"next"_qs, rules->size() > count ? QJsonValue(ruleCursorText(rules->at(count - 1).id)) : QJsonValue(QJsonValue::Null));
+        return Reply::json(answer);
     });
     r->addRoute(Method::Post, u"/api/rules"_qs, [saveRule, this](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -964,15 +1027,37 @@ void DiverServer::setupRoutes()
     });
 
     // ---- the library
+    // Paged with ?limit= (and ?cursor=, the page before's "next"); without either, the whole list
+    // as before paging (boxes in the field ask so). docs/diver-api.md, "List".
     r->addRoute(Method::Get, u"/api/recordings"_qs, [this, baseOf](RouteContext &c) {
         DIVER_IDENTIFY(c)
         QString error;
-        const auto rows = m_store.recordings(&error, who->isOperator ? c.query("owner") : who->owner);
+        const QString owner = who->isOperator ? c.query("owner") : who->owner;
+        const std::optional<PageRequest> page = pageRequest(c, &error);
+        if (!page)
+            return Reply::error(ApiError::badRequest(error));
+        const bool paged = page->paged;
+        const int limit = page->limit;
+        std::optional<RecordingCursor> after;
+        if (!page->cursor.isEmpty() && !(after = RecordingCursor::fromText(page->cursor, &error)))
+            return Reply::error(ApiError::badRequest(error));
+        // One row past the page says whether there is a next one.
+        const auto rows = paged ? m_store.recordingsPage(&error, owner, limit + 1, after) : m_store.recordings(&error, owner);
         if (!rows)
             return Reply::error(ApiError::internal(error));
-        // Their copies in one query, not one a recording; a box's (or one viewer's) only, not the node's.
-        const QString owner = who->isOperator ? c.query("owner") : who->owner;
-        const auto copyRows = owner.isEmpty() ? m_store.copies(&error) : m_store.copiesOfOwner(owner, &error);
+        const qsizetype count = paged ? std::min<qsizetype>(rows->size(), limit) : rows->size();
+        // Their copies in one query, not one a recording: a page's by id; the whole list's, a
+        // box's (or one viewer's) only, not the node's.
+        std::optional<QList<CopyRow>> copyRows;
+        if (paged) {
+            QList<qint64> ids;
+            for (qsizetype i = 0; i < count; ++i)
+                if (rows->at(i).copyId != 0)
+                    ids.append(rows->at(i).copyId);
+            copyRows = m_store.copiesWithIds(ids, &error);
+        } else {
+            copyRows = owner.isEmpty() ? m_store.copies(&error) : m_store.copiesOfOwner(owner, &error);
+        }
         if (!copyRows)
             return Reply::error(ApiError::internal(error));
         QHash<qint64, CopyRow> copies;
@@ -981,9 +1066,18 @@ void DiverServer::setupRoutes()
             copies.insert(copy.id, copy);
         QJsonArray out;
         const QString base = baseOf(c);
-        for (const auto &row : *rows)
-            out.append(recordingJson(row, base, !who->isOperator, &copies));
-        return Reply::json(QJsonObject{{u"recordings"_qs, out}});
+        for (qsizetype i = 0; i < count; ++i)
+            out.append(recordingJson(rows->at(i), base, !who->isOperator, &copies));
+        QJsonObject answer{{u"recordings"_qs, out}};
+        if (paged) {
+            // The last row's place: a row added or deleted before the next page is asked moves
+            // nothing across it. null: this was the last page.
+            QJsonValue next(QJsonValue::Null);
+            if (rows->size() > limit)
+                next = RecordingCursor{rows->at(count - 1).airingStart, rows->at(count - 1).id}.toText();
+            answer.insert(u"next"_qs, next);
+        }
+        return Reply::json(answer);
     });
     auto findRecordingId = [this](const QString &id, const Identity &who, Reply *notFound) -> std::optional<RecordingRow> {
         QString error;

@@ -27,6 +27,7 @@
 #include <QWebSocket>
 
 #include <algorithm>
+#include <utility>
 #include <limits>
 
 Q_LOGGING_CATEGORY(lcDiver, "iptv.diver", QtInfoMsg)
@@ -841,10 +842,44 @@ std::optional<dvr::RangeCoverage> DiverServer::rangeCoverage(const RecordingRow 
 
 void DiverServer::startDue(qint64 t)
 {
-    for (const dvr::PlannedRecording &p : std::as_const(m_plan.recordings)) {
-        if (p.recordStart <= t + kLeadSeconds && p.recordStop > t)
-            ensureRecording(p, t);
+    // The plan is in record-start order: what is due is a prefix of it, read from m_due.next on
+    // as it comes due. A new plan is read from its start once (its recordings in progress start
+    // it: their record start is the plan's time), each one made under the last plan for the
+    // same end passing without a lookup; then each tick reads what has come due since, and what
+    // is still waiting to be made.
+    ++m_dueStats.ticks;
+    QHash<DueKey, std::pair<qint64, qint64>> before;
+    if (!m_due.plan.isSharedWith(m_plan.recordings)) {
+        ++m_dueStats.plans;
+        m_due.plan = m_plan.recordings;
+        m_due.next = 0;
+        m_due.waiting.clear(); // due under the new plan still: read again with its prefix
+        before = std::exchange(m_due.made, {});
     }
+    auto examine = [&](const dvr::PlannedRecording &p) {
+        ++m_dueStats.examined;
+        if (p.recordStop <= t)
+            return; // ended before it was made (the database away all along): nothing to start
+        DueKey key{p.ruleId, p.channelId, p.start};
+        const std::pair<qint64, qint64> ends{p.stop, p.recordStop};
+        if (const auto it = before.constFind(key); it != before.cend() && *it == ends) {
+            m_due.made.insert(std::move(key), ends);
+            return;
+        }
+        ++m_dueStats.lookups;
+        if (ensureRecording(p, t))
+            m_due.made.insert(std::move(key), ends);
+        else
+            m_due.waiting.append(p);
+    };
+    if (!m_due.waiting.isEmpty()) {
+        const QList<dvr::PlannedRecording> waiting = std::exchange(m_due.waiting, {});
+        for (const dvr::PlannedRecording &p : waiting)
+            examine(p);
+    }
+    const dvr::PlannedRecordings &plan = m_due.plan;
+    for (; m_due.next < plan.size() && plan.at(m_due.next).recordStart <= t + kLeadSeconds; ++m_due.next)
+        examine(plan.at(m_due.next));
 }
 
 QString DiverServer::sourceFor(const QString &channelId) const
@@ -855,19 +890,20 @@ QString DiverServer::sourceFor(const QString &channelId) const
     return index >= 0 ? m_guide->channelStreamUrl(index) : QString();
 }
 
-void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
+bool DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
 {
     QString error;
     const auto existing = m_store.recordingOf(p.owner, p.ruleId, p.channelId, p.start, &error);
-    if (existing)
-        followGuideEnd(*existing, p);
-    if (existing || !error.isEmpty())
-        return; // made already, maybe by another of the owner's rules (or deleted by the viewer: not made again)
+    if (existing) // made already, maybe by another of the owner's rules (or deleted by the viewer: not made again)
+        return followGuideEnd(*existing, p);
+    if (!error.isEmpty())
+        return false;
     // A recording deleted while it records has its airing skipped before its row goes: one
     // deleted on another node that this node has not heard of yet is not made again here.
+    // (Asked again while it is planned: the plan leaves it once this node hears of the skip.)
     const std::optional<bool> skipped = m_rules.isCancelled(p.ruleId, p.channelId, p.start, &error);
     if (!skipped || *skipped)
-        return;
+        return false;
     RecordingRow r;
     r.owner = p.owner;
     r.ruleId = p.ruleId;
@@ -888,7 +924,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
         auto copy = m_store.copyOf(p.channelId, p.start, &error);
         if (!error.isEmpty()) {
             qCWarning(lcDiver).noquote() << "recording" << p.title << ":" << error;
-            return;
+            return false;
         }
         if (!copy) {
             CopyRow c;
@@ -898,7 +934,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             c.recordStop = p.recordStop;
             const QString key = p.channelId + u'@' + QString::number(p.start);
             if (m_retryAt.value(key) > t)
-                return; // failed a moment ago: tried again after a pause, not every second
+                return false; // failed a moment ago: tried again after a pause, not every second
             // Made once (another node planning the same airing finds it); recorded by whichever
             // node claims it from the lease table.
             // Its folder is named by its id as well as the airing: a copy deleted and made again
@@ -921,7 +957,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
                         QJsonObject{{u"title"_qs, p.title}, {u"channel"_qs, p.channelId}, {u"start"_qs, p.start},
                                     {u"reason"_qs, error}},
                         p.owner);
-                return;
+                return false;
             }
             m_retryAt.remove(key);
             copy = made;
@@ -933,7 +969,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
                         QJsonObject{{u"title"_qs, p.title}, {u"channel"_qs, p.channelId}, {u"start"_qs, p.start},
                                     {u"reason"_qs, QStringLiteral("its stored copy cannot be recorded again")}},
                         p.owner);
-                return;
+                return false;
             }
         } else if (copy->recordStop < p.recordStop) {
             extendCopy(*copy, p.recordStop);
@@ -949,10 +985,10 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
                                       << "(a new copy is made)";
         else
             qCWarning(lcDiver).noquote() << "cannot store the recording of" << p.title << ":" << error;
-        return;
+        return false;
     }
     if (*id == 0)
-        return; // another node made it at the same moment, and said so
+        return true; // another node made it at the same moment, and said so
     r.id = *id;
     // A range of an archive costs no capacity: it counts as recorded from now on. A copy stays in
     // the plan while it records (so it holds its stream against later requests) and joins the
@@ -964,6 +1000,7 @@ void DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
     qCInfo(lcDiver).noquote() << "recording" << r.id << p.title << "on" << p.channelId << "for" << p.owner
                               << (r.copyId ? QStringLiteral("(copy %1)").arg(r.copyId) : QStringLiteral("(archive)"));
     publish(QStringLiteral("started"), recordingJson(r, {}, false), r.owner);
+    return true;
 }
 
 qint64 DiverServer::archiveRangeStart(const dvr::PlannedRecording &p, qint64 from)
@@ -1058,29 +1095,31 @@ void DiverServer::moveActiveCopyEnd(ActiveCopy *active, qint64 recordStop)
     active->recorder->setStopAt(recordStop * 1000);
 }
 
-void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
+bool DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
 {
     // The guide is what ends a recording: a programme that runs over (a match into extra time)
     // is recorded to its new end. An end the guide moves earlier is not followed while recording:
     // minutes already promised are kept rather than cut.
     if (r.deleted || r.stopped != 0 || r.spanEnd >= 0 || p.recordStop <= r.recordStop)
-        return; // a recording the viewer stopped stays stopped; one whose playlist ended, ended
+        return true; // a recording the viewer stopped stays stopped; one whose playlist ended, ended
     QString error;
     std::optional<CopyRow> copy;
     if (r.copyId != 0) {
         copy = m_store.copy(r.copyId, &error);
-        if (!copy || copy->state != CopyState::Recording)
-            return; // finished before the guide said it runs on: nothing to write into any more
+        if (!copy)
+            return error.isEmpty(); // gone (its copy with it): nothing to follow; else asked again
+        if (copy->state != CopyState::Recording)
+            return true; // finished before the guide said it runs on: nothing to write into any more
     }
     // The end alone, and only while the recording is not stopped: a stop made meanwhile on
     // another node is not undone (nor its copy made to run on for it).
     const std::optional<bool> moved = m_store.extendRecordingEnd(r.id, p.stop, p.recordStop, &error);
     if (!moved) {
         qCWarning(lcDiver).noquote() << "recording" << r.id << ": its new end is not stored:" << error;
-        return;
+        return false;
     }
     if (!*moved)
-        return; // stopped meanwhile, or moved already
+        return true; // stopped meanwhile, or moved already
     if (copy && copy->recordStop < p.recordStop)
         extendCopy(*copy, p.recordStop);
     qCInfo(lcDiver).noquote() << "recording" << r.id << r.title << "on" << r.channelId << "runs on to"
@@ -1088,6 +1127,7 @@ void DiverServer::followGuideEnd(RecordingRow r, const dvr::PlannedRecording &p)
                               << "(the guide moved its end)";
     if (auto range = m_archiveRanges.find(r.id); range != m_archiveRanges.end())
         range->recordStop = p.recordStop; // its "finished" comes at the new end
+    return true;
 }
 
 bool DiverServer::factsFromGuide(dvr::RecordedEpisode *episode) const

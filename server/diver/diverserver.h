@@ -102,6 +102,16 @@ public:
     QList<qint64> activeCopies() const { return m_copies.keys(); }
     /// Plans again now and starts what is due (also every second by itself).
     void reconcile();
+    /// What starting due recordings cost (startDue(), every second): tests and bench_diverapi
+    /// check that a tick reads what has come due, not the plan.
+    struct DueStats
+    {
+        qint64 ticks = 0;     ///< startDue() calls
+        qint64 examined = 0;  ///< plan items read (newly due, or due and not yet made)
+        qint64 lookups = 0;   ///< of them, those that asked the database (not known made for their end)
+        qint64 plans = 0;     ///< plans taken in (each read its due items once)
+    };
+    const DueStats &dueStats() const { return m_dueStats; }
     /// The nodes this node plans for: every live node on PostgreSQL (this one included), else this one.
     QList<ClusterNode> clusterNodes() const { return m_liveNodes; }
     /// The cluster's archived channels: every live node's [archive] channels together (this node's own on SQLite).
@@ -191,9 +201,14 @@ private:
     /// The archives on this node's storage that no node archives any more and nothing writes:
     /// kept for the recordings that are ranges of them, the rest goes (dvr::RetainedArchive::closed).
     QList<dvr::RetainedArchive> closedArchives() const;
-    void ensureRecording(const dvr::PlannedRecording &p, qint64 now);
+    /// Makes the viewer's recording of a due airing (and its copy), or finds it made. True when it
+    /// is there (or deleted by the viewer: not made again) and follows the plan's end: nothing to
+    /// do for it until a plan moves its end. False: not made yet (a failure, a pause, the
+    /// database away): asked again at the next tick.
+    bool ensureRecording(const dvr::PlannedRecording &p, qint64 now);
     /// A recording in progress whose programme the guide now ends later records on to that end.
-    void followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
+    /// False when the database failed (asked again).
+    bool followGuideEnd(RecordingRow recording, const dvr::PlannedRecording &p);
     /// Where a recording of an archived channel that starts at `from` (now, for a programme on
     /// air) begins instead: the programme's start less its pre-padding, or the archive's first
     /// second (archiveFrom), whichever is later; never after `from`.
@@ -359,6 +374,28 @@ private:
     /// m_plan by owner and rule, made with every plan: what a box asks costs its own items.
     dvr::PlanIndex m_planIndex;
     bool m_planned = false;
+    /// startDue()'s place in the plan, which is in record-start order: what comes due is read
+    /// from `next` on, not found by walking the plan (~150,000 recordings) every second.
+    struct DueKey
+    {
+        qint64 ruleId = 0;
+        QString channelId;
+        qint64 start = 0;
+        friend bool operator==(const DueKey &, const DueKey &) = default;
+        friend size_t qHash(const DueKey &k, size_t seed = 0) { return qHashMulti(seed, k.ruleId, k.channelId, k.start); }
+    };
+    struct DueIndex
+    {
+        dvr::PlannedRecordings plan; ///< the plan `next` is a place in (shared with m_plan)
+        qsizetype next = 0;          ///< its first recording not yet due
+        /// Due recordings whose viewer's recording is there (ensureRecording() true), with the
+        /// airing's and the recording's end it follows: looked at again only when a plan moves
+        /// an end. Made again with each plan from the last one's.
+        QHash<DueKey, std::pair<qint64, qint64>> made;
+        QList<dvr::PlannedRecording> waiting; ///< due, not made yet: tried every tick
+    };
+    DueIndex m_due;
+    DueStats m_dueStats;
     qint64 m_lastPlanAt = 0;
     qint64 m_lastSweepAt = 0;
     qint64 m_lastOrphanSweepAt = 0; ///< sweepOrphans(), at the first sweep and then every kOrphanSweepSeconds

@@ -64,6 +64,36 @@ RecordingRow recordingFrom(const QSqlQuery &q)
 }
 } // namespace
 
+QString RecordingCursor::toText() const
+{
+    const QByteArray key = QByteArray::number(airingStart) + ':' + QByteArray::number(id);
+    return u"r1."_qs + QString::fromLatin1(key.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+}
+
+std::optional<RecordingCursor> RecordingCursor::fromText(const QString &text, QString *why)
+{
+    const auto refuse = [&](const QString &what) {
+        *why = QStringLiteral("cursor \"%1\": %2 (pass the \"next\" of the page before, as it is)").arg(text.left(64), what);
+        return std::nullopt;
+    };
+    if (!text.startsWith(u"r1."))
+        return refuse(u"not a cursor of this list"_qs);
+    const auto decoded = QByteArray::fromBase64Encoding(text.mid(3).toLatin1(), QByteArray::Base64UrlEncoding
+                                                                                  | QByteArray::AbortOnBase64DecodingErrors);
+    if (!decoded || text.mid(3).isEmpty())
+        return refuse(u"not base64url"_qs);
+    const QList<QByteArray> parts = decoded.decoded.split(':');
+    bool startOk = false, idOk = false;
+    RecordingCursor c;
+    if (parts.size() == 2) {
+        c.airingStart = parts.at(0).toLongLong(&startOk);
+        c.id = parts.at(1).toLongLong(&idOk);
+    }
+    if (!startOk || !idOk || c.id <= 0)
+        return refuse(u"not a place in the list"_qs);
+    return c;
+}
+
 QString copyStateName(CopyState state)
 {
     switch (state) {
@@ -111,6 +141,9 @@ bool RecordingStore::open(const QString &location, QString *error)
                        "span_end BIGINT NOT NULL DEFAULT -1, UNIQUE (owner, rule_id, channel_id, airing_start))")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_copy ON dvr_recordings (copy_id)"),
+        // The library's order (recordingsPage): a page is read from its cursor on, not sorted whole.
+        QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_airing ON dvr_recordings (airing_start, id)"),
+        QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_recordings_by_owner_airing ON dvr_recordings (owner, airing_start, id)"),
         // Secrets the cluster's nodes share (the playback tokens' key), made by the first node.
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"),
     };
@@ -428,6 +461,28 @@ std::optional<QList<CopyRow>> RecordingStore::copiesOfOwner(const QString &owner
     });
 }
 
+std::optional<QList<CopyRow>> RecordingStore::copiesWithIds(const QList<qint64> &ids, QString *error)
+{
+    QList<CopyRow> out;
+    if (ids.isEmpty())
+        return out;
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<CopyRow>> {
+        out.clear();
+        // The ids are numbers: written into the statement, one statement for a page's copies.
+        QStringList list;
+        list.reserve(ids.size());
+        for (const qint64 id : ids)
+            list.append(QString::number(id));
+        Statement s(m_connection, QStringLiteral("SELECT %1 FROM dvr_copies WHERE id IN (%2)")
+                                      .arg(QLatin1String(s_copyColumns), list.join(u',')));
+        if (!s.run(error))
+            return std::nullopt;
+        while (s.q.next())
+            out.append(copyFrom(s.q));
+        return out;
+    });
+}
+
 std::optional<qint64> RecordingStore::insertRecording(const RecordingRow &r, QString *error, bool *copyGone)
 {
     if (copyGone)
@@ -601,6 +656,31 @@ std::optional<QList<RecordingRow>> RecordingStore::recordings(QString *error, co
         if (!owner.isEmpty())
             s.bind(owner);
         if (!s.run(error))
+            return std::nullopt;
+        QList<RecordingRow> out;
+        while (s.q.next())
+            out.append(recordingFrom(s.q));
+        return out;
+    });
+}
+
+std::optional<QList<RecordingRow>> RecordingStore::recordingsPage(QString *error, const QString &owner, int limit,
+                                                                  const std::optional<RecordingCursor> &after)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<RecordingRow>> {
+        // Row values compare as the order does: (airing_start, id) before the cursor's, descending.
+        QString sql = QStringLiteral("SELECT %1 FROM dvr_recordings WHERE deleted = 0").arg(QLatin1String(s_recordingColumns));
+        if (!owner.isEmpty())
+            sql += QStringLiteral(" AND owner = ?");
+        if (after)
+            sql += QStringLiteral(" AND (airing_start, id) < (?, ?)");
+        sql += QStringLiteral(" ORDER BY airing_start DESC, id DESC LIMIT ?");
+        Statement s(m_connection, sql);
+        if (!owner.isEmpty())
+            s.bind(owner);
+        if (after)
+            s.bind(after->airingStart).bind(after->id);
+        if (!s.bind(qint64(std::max(limit, 0))).run(error))
             return std::nullopt;
         QList<RecordingRow> out;
         while (s.q.next())

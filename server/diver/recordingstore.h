@@ -80,6 +80,20 @@ struct RecordingRow
     qint64 spanEnd = -1;
 };
 
+/// A place in the library's order (the latest airing first, then the latest id): a page of
+/// RecordingStore::recordingsPage() starts after it. Clients hold it as opaque text.
+struct RecordingCursor
+{
+    qint64 airingStart = 0;
+    qint64 id = 0;
+
+    /// "r1.<base64url of start:id>": opaque to clients, versioned for a later order.
+    QString toText() const;
+    /// The cursor `text` names; nullopt with *why when it is not one toText() made.
+    static std::optional<RecordingCursor> fromText(const QString &text, QString *why);
+    friend bool operator==(const RecordingCursor &, const RecordingCursor &) = default;
+};
+
 class RecordingStore
 {
 public:
@@ -138,6 +152,8 @@ public:
     std::optional<QList<CopyRow>> copies(QString *error, std::optional<CopyState> state = std::nullopt);
     /// The copies of `owner`'s recordings (not deleted): a box's library without reading every copy.
     std::optional<QList<CopyRow>> copiesOfOwner(const QString &owner, QString *error);
+    /// The copies with these ids (those that are there): a page of the library's.
+    std::optional<QList<CopyRow>> copiesWithIds(const QList<qint64> &ids, QString *error);
 
     /// The new row's id; 0 when the viewer's recording of that airing is there already (another
     /// node made it at the same moment). A recording in a copy joins it only while the copy is
@@ -172,6 +188,12 @@ public:
     /// One owner's recordings (all when `owner` is empty), newest airing first; deleted ones only
     /// with `withDeleted`.
     std::optional<QList<RecordingRow>> recordings(QString *error, const QString &owner = {}, bool withDeleted = false);
+    /// Up to `limit` of one owner's recordings (all owners' when `owner` is empty), not deleted,
+    /// in the order of recordings(), those after `after` only (from the first when unset): a
+    /// keyset page, by an index, so that a recording added or deleted between two pages moves no
+    /// other across a page's edge (none skipped, none twice), and a page costs its own rows.
+    std::optional<QList<RecordingRow>> recordingsPage(QString *error, const QString &owner, int limit,
+                                                      const std::optional<RecordingCursor> &after);
     std::optional<QList<RecordingRow>> recordingsOfCopy(qint64 copyId, QString *error);
     /// The recording of this airing for `owner`, if it was made: by this rule, else by another of
     /// the owner's rules (a viewer has one recording of an airing, whichever rules ask for it).

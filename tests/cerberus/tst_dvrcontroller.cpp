@@ -1,7 +1,7 @@
 // Cerberus's DVR page without a window: RecordingsModel and its proxy on 150,000 rows (slices
 // within a budget, no reset, filters and sorts), and DvrController against a real diver started
-// in-process (tests/hubris/dvrtestsupport.h): what the models show is what diver holds, and
-// delete, keep and unkeep change diver's state.
+// in-process (tests/hubris/dvrtestsupport.h): what the models show is what diver holds (read
+// page by page), and delete, keep and unkeep change diver's state.
 
 #include "../hubris/dvrtestsupport.h"
 
@@ -305,8 +305,10 @@ private Q_SLOTS:
         dvr.deleteRule(ruleC);
         QVERIFY(done.wait(10000));
         QCOMPARE(send("GET", QStringLiteral("/api/rules/%1").arg(ruleC)).first, 404);
-        QTRY_COMPARE(dvr.rules()->rowCount(), 3); // STB-D's single rule came, STB-C's went
-        QCOMPARE(rowOfRule(dvr.rules(), ruleC), -1);
+        // (Waited for by the rule gone: the table held three before STB-D's rule came with this
+        // same refresh.)
+        QTRY_COMPARE(rowOfRule(dvr.rules(), ruleC), -1);
+        QCOMPARE(dvr.rules()->rowCount(), 3); // STB-D's single rule came, STB-C's went
         QTRY_VERIFY(std::none_of(dvr.upcoming()->rows().cbegin(), dvr.upcoming()->rows().cend(),
                                  [](const QJsonObject &o) { return o.value(u"owner"_qs).toString() == u"STB-C"; }));
 
@@ -317,6 +319,58 @@ private Q_SLOTS:
         dvr.refreshRecordings();
         QVERIFY(reloaded.wait(10000));
         QCOMPARE(rec->rowCount(), 0);
+    }
+
+    // The library by pages (?limit=, ?cursor=): each page asked for and parsed on a worker in
+    // turn, then one snapshot of what diver holds; an owner's name is one string across pages.
+    void libraryIsFetchedPageByPage()
+    {
+        QString error;
+        const qint64 at = dvrtest::guideBase() - 86400;
+        QList<qint64> made;
+        for (int i = 0; i < 7; ++i) {
+            iptv::diver::RecordingRow r;
+            r.owner = QStringLiteral("STB-P%1").arg(i % 3);
+            r.ruleId = 1000 + i;
+            r.channelId = u"ch1"_qs;
+            r.title = u"Paged"_qs;
+            r.airingStart = r.recordStart = at - (i / 2) * 600; // two at each start: paged by id
+            r.airingStop = r.recordStop = r.airingStart + 600;
+            r.created = at;
+            const auto id = m_diver->recordings().insertRecording(r, &error);
+            QVERIFY2(id && *id > 0, qPrintable(error));
+            made.append(*id);
+        }
+
+        DiverClient client;
+        client.setServer(diverUrl(), u"operator-secret"_qs);
+        DvrController dvr(&client);
+        QAbstractItemModelTester tester(dvr.recordings(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        dvr.setPageSize(3);
+        QSignalSpy pages(&dvr, &DvrController::recordingsPageLoaded);
+        QSignalSpy loaded(&dvr, &DvrController::recordingsLoaded);
+        dvr.refreshRecordings();
+        QVERIFY(loaded.wait(15000));
+        // (The earlier test's rules may make a recording meanwhile: the list as diver holds it
+        // after, which is what the pages read.)
+        const auto after = m_diver->recordings().recordings(&error);
+        QVERIFY2(after, qPrintable(error));
+        QVERIFY(pages.size() >= 3);
+        QCOMPARE(pages.size(), int((after->size() + 2) / 3));
+        RecordingsModel *rec = dvr.recordings();
+        QCOMPARE(pages.last().at(1).toInt(), rec->rowCount());
+        QCOMPARE(rec->rowCount(), int(after->size()));
+        for (const iptv::diver::RecordingRow &row : *after)
+            QVERIFY(rec->rowOf(row.id) >= 0);
+        for (const qint64 id : std::as_const(made))
+            QVERIFY(rec->rowOf(id) >= 0);
+        // STB-P0's recordings 0, 3 and 6 came on three pages: one copy of the name.
+        const RecordingRow &first = rec->row(rec->rowOf(made[0]));
+        QCOMPARE(first.owner, u"STB-P0"_qs);
+        QVERIFY(first.owner.constData() == rec->row(rec->rowOf(made[6])).owner.constData());
+
+        for (const qint64 id : std::as_const(made))
+            QVERIFY2(m_diver->recordings().deleteRecording(id, &error), qPrintable(error));
     }
 
     void diverGoneIsUnreachable()

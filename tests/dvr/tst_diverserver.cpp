@@ -48,6 +48,7 @@
 #include <QWebSocket>
 
 #include <ctime>
+#include <functional>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -2147,6 +2148,184 @@ private Q_SLOTS:
     // the whole plan: the answers are those walking the plan gives, for every box, on a plan of
     // many viewers with conflicts, and again after rules were removed and an airing skipped (the
     // index made anew from the repaired plan).
+    // GET /api/recordings and GET /api/rules by pages (?limit=, ?cursor=): the pages are the
+    // whole list in its order (an airing start shared by several paged by id), a box's pages
+    // its own, a recording made or deleted between two pages neither skips nor repeats another,
+    // no limit is the whole list as before, and a bad limit or cursor is a 400 that says why.
+    void listsByPages()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"pages"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray op = "operator-secret", a = ticket(u"STB-A"_qs);
+        // Rows as the store has them (ranges of an archive: no copy, no recorder), three at each
+        // airing start.
+        auto add = [&](const QString &owner, qint64 start, qint64 rule) -> qint64 {
+            iptv::diver::RecordingRow r;
+            r.owner = owner;
+            r.ruleId = rule;
+            r.channelId = u"one"_qs;
+            r.title = u"Old"_qs;
+            r.airingStart = r.recordStart = start;
+            r.airingStop = r.recordStop = start + 600;
+            r.created = now;
+            const auto id = diver.recordings().insertRecording(r, &error);
+            return id ? *id : 0;
+        };
+        for (int i = 0; i < 30; ++i)
+            QVERIFY2(add(i % 5 == 4 ? u"STB-B"_qs : u"STB-A"_qs, now - 86400 - (i / 3) * 600, i + 1) > 0, qPrintable(error));
+        auto idsOf = [](const QJsonArray &list) {
+            QList<qint64> ids;
+            for (const QJsonValue &v : list)
+                ids.append(v.toObject().value(u"id"_qs).toInteger());
+            return ids;
+        };
+        // Every page of `path` (and `query`) by `limit`, as `who`; `between` runs after the first.
+        auto paged = [&](const QByteArray &who, const QString &path, const QString &query, int limit, int *pages,
+                         const std::function<void()> &between = {}) {
+            const QString key = path.mid(5); // "/api/recordings": "recordings"
+            QList<qint64> ids;
+            QString cursor;
+            for (*pages = 0; *pages < 100;) {
+                QString url = path + QStringLiteral("?limit=%1").arg(limit) + query;
+                if (!cursor.isEmpty())
+                    url += u"&cursor="_qs + cursor;
+                const HttpResult page = call("GET", port, url, who);
+                const QJsonArray list = page.json().value(key).toArray();
+                if (page.status != 200 || list.size() > limit || !page.json().contains(u"next"_qs)) {
+                    qWarning() << url << page.status << page.body;
+                    return QList<qint64>{-1};
+                }
+                ids += idsOf(list);
+                ++*pages;
+                if (page.json().value(u"next"_qs).isNull())
+                    break;
+                cursor = page.json().value(u"next"_qs).toString();
+                if (*pages == 1 && between)
+                    between();
+            }
+            return ids;
+        };
+
+        // No limit: the whole list, the latest airing first, as before paging (no "next").
+        const HttpResult all = call("GET", port, u"/api/recordings"_qs, op);
+        QCOMPARE(all.status, 200);
+        QVERIFY(!all.json().contains(u"next"_qs));
+        const QList<qint64> whole = idsOf(all.json().value(u"recordings"_qs).toArray());
+        QCOMPARE(whole.size(), 30);
+        for (qsizetype i = 1; i < whole.size(); ++i) {
+            const auto prev = diver.recordings().recording(whole[i - 1], &error), row = diver.recordings().recording(whole[i], &error);
+            QVERIFY(prev->airingStart > row->airingStart || (prev->airingStart == row->airingStart && prev->id > row->id));
+        }
+        int pages = 0;
+        QCOMPARE(paged(op, u"/api/recordings"_qs, {}, 7, &pages), whole);
+        QCOMPARE(pages, 5);
+        QCOMPARE(paged(op, u"/api/recordings"_qs, {}, 10, &pages), whole);
+        QCOMPARE(pages, 3); // the third is the last: its "next" is null, no empty fourth
+        // A box pages its own; an operator one box's with ?owner=.
+        QCOMPARE(paged(a, u"/api/recordings"_qs, {}, 5, &pages), idsOf(recordingsOf(port, a)));
+        QCOMPARE(pages, 5);
+        QList<qint64> ofB;
+        for (const qint64 id : whole)
+            if (diver.recordings().recording(id, &error)->owner == u"STB-B")
+                ofB.append(id);
+        QCOMPARE(ofB.size(), 6);
+        QCOMPARE(paged(op, u"/api/recordings"_qs, u"&owner=STB-B"_qs, 2, &pages), ofB);
+        QCOMPARE(pages, 3);
+
+        // Between the first page and the next: a recording of an older airing (a later page's),
+        // one of a newer (before the cursor: not this listing's), one of the first page deleted
+        // and one of a later page deleted. Nothing else is skipped or repeated.
+        qint64 older = 0;
+        const QList<qint64> listed = paged(op, u"/api/recordings"_qs, {}, 7, &pages, [&] {
+            older = add(u"STB-A"_qs, now - 3 * 86400, 100);
+            QVERIFY(add(u"STB-A"_qs, now - 3600, 101) > 0);
+            QVERIFY(diver.recordings().deleteRecording(whole[2], &error));
+            QVERIFY(diver.recordings().deleteRecording(whole[20], &error));
+        });
+        QVERIFY(older > 0);
+        QList<qint64> expected = whole;
+        expected.removeAt(20);
+        expected.append(older);
+        QCOMPARE(listed, expected);
+
+        // Refused, with what and why.
+        for (const QString &bad : {u"limit=0"_qs, u"limit=1001"_qs, u"limit=ten"_qs, u"limit="_qs, u"cursor="_qs, u"cursor=abc"_qs,
+                                   u"cursor=r1.%21%21"_qs, u"limit=5&cursor=r1.MTIz"_qs, u"cursor=k1.MQ"_qs}) {
+            const HttpResult r = call("GET", port, u"/api/recordings?"_qs + bad, op);
+            const QString detail = r.json().value(u"detail"_qs).toString();
+            QVERIFY2(r.status == 400 && r.json().value(u"error"_qs).toString() == u"bad-request"
+                         && (detail.startsWith(u"limit") || detail.startsWith(u"cursor")),
+                     qPrintable(bad + u": "_qs + QString::fromUtf8(r.body)));
+        }
+
+        // Rules: by id, the same way.
+        for (int i = 0; i < 5; ++i)
+            QCOMPARE(call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, QStringLiteral("Show %1").arg(i)}}).status,
+                     201);
+        const HttpResult rules = call("GET", port, u"/api/rules"_qs, a);
+        QVERIFY(!rules.json().contains(u"next"_qs));
+        const QList<qint64> allRules = idsOf(rules.json().value(u"rules"_qs).toArray());
+        QCOMPARE(allRules.size(), 5);
+        QCOMPARE(paged(a, u"/api/rules"_qs, {}, 2, &pages), allRules);
+        QCOMPARE(pages, 3);
+        QCOMPARE(call("GET", port, u"/api/rules?cursor=r1.MTIz"_qs, a).status, 400);
+        QCOMPARE(call("GET", port, u"/api/rules?limit=-1"_qs, a).status, 400);
+    }
+
+    // startDue() reads what has come due, not the plan: with 300 airings planned, a due
+    // recording starts at its start (not a tick late), and the ticks after it ask the database
+    // nothing and read nothing of the plan, but its due part once a new plan comes.
+    void dueRecordingsStartOnTimeReadingOnlyWhatIsDue()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"due"_qs);
+        const qint64 soon = now + 10;
+        QList<Airing> airings{{u"one"_qs, now - 600, soon, u"Before"_qs, {}}, {u"one"_qs, soon, soon + 3600, u"Soon"_qs, {}}};
+        for (int i = 0; i < 300; ++i)
+            airings.append({u"two"_qs, now + 7200 + i * 300, now + 7500 + i * 300, u"Later"_qs, QStringLiteral("0.%1.").arg(i)});
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(), airings));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        QCOMPARE(call("POST", port, u"/api/rules"_qs, b, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Later"_qs}}).status, 201);
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"one"_qs}, {u"start"_qs, soon}}).status, 201);
+        QVERIFY(diver.plan().recordings.size() >= 301);
+        QVERIFY2(QDateTime::currentSecsSinceEpoch() < soon - 2, "the machine was too slow to set the test up before the start");
+        QVERIFY(recordingsOf(port, a).isEmpty());
+
+        // On time: from its start (made within the lead before it), not from a tick later.
+        QTRY_COMPARE_WITH_TIMEOUT(recordingsOf(port, a).size(), 1, 20000);
+        const QJsonObject made = recordingsOf(port, a).at(0).toObject();
+        QCOMPARE(made.value(u"recordStart"_qs).toInteger(), soon);
+        QCOMPARE(made.value(u"title"_qs).toString(), u"Soon"_qs);
+
+        // Ticks now: no lookup for the recording known made, and nothing of the plan read but
+        // the due part (one recording) of each new plan.
+        const DiverServer::DueStats before = diver.dueStats();
+        for (int i = 0; i < 20; ++i)
+            diver.reconcile();
+        const DiverServer::DueStats after = diver.dueStats();
+        QCOMPARE(after.ticks - before.ticks, 20);
+        QCOMPARE(after.lookups, before.lookups);
+        QVERIFY2(after.examined - before.examined <= after.plans - before.plans,
+                 qPrintable(QStringLiteral("%1 read in %2 ticks, %3 plans").arg(after.examined - before.examined).arg(20).arg(after.plans - before.plans)));
+        // A new plan (A records a later airing too) reads its due part once, without a lookup
+        // for what is made.
+        QCOMPARE(call("POST", port, u"/api/recordings"_qs, a, {{u"channel"_qs, u"two"_qs}, {u"start"_qs, now + 7200}}).status, 201);
+        const DiverServer::DueStats replanned = diver.dueStats();
+        QVERIFY(replanned.plans > after.plans);
+        QCOMPARE(replanned.lookups, after.lookups);
+        QVERIFY(replanned.examined - after.examined <= replanned.plans - after.plans);
+        QCOMPARE(recordingsOf(port, a).size(), 1);
+    }
+
     void boxAnswersEqualWalkingThePlan()
     {
         namespace dvr = iptv::dvr;

@@ -405,6 +405,34 @@ private Q_SLOTS:
         QTRY_COMPARE(dvr->recordings()->rowCount(), 0);
     }
 
+    // The library arrives by pages (?limit=, ?cursor=) and is shown whole, in diver's order, once
+    // the last is in.
+    void libraryByPages()
+    {
+        QString error;
+        const qint64 at = dvrtest::guideBase() - 86400;
+        for (int i = 0; i < 5; ++i) {
+            iptv::diver::RecordingRow r;
+            r.owner = u"STB-PAGES"_qs;
+            r.ruleId = 2000 + i;
+            r.channelId = u"ch1"_qs;
+            r.title = QStringLiteral("Paged %1").arg(i);
+            r.airingStart = r.recordStart = at - i * 600;
+            r.airingStop = r.recordStop = r.airingStart + 600;
+            r.created = at;
+            QVERIFY2(diver()->recordings().insertRecording(r, &error), qPrintable(error));
+        }
+        const auto held = diver()->recordings().recordings(&error, u"STB-PAGES"_qs);
+        QVERIFY2(held && held->size() == 5, qPrintable(error));
+        auto dvr = client(u"STB-PAGES"_qs);
+        dvr->setLibraryPageSize(2);
+        dvr->refresh();
+        QTRY_COMPARE_WITH_TIMEOUT(dvr->recordings()->rowCount(), 5, 15000);
+        QCOMPARE(dvr->libraryPagesRead(), 3);
+        for (int i = 0; i < 5; ++i)
+            QCOMPARE(dvr->recordings()->items().at(i).id, held->at(i).id);
+    }
+
     void stopARecordingAndKeepIt()
     {
         // On now, on the archived channel (a range of the archive, "recording" until its end):
