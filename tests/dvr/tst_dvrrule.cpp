@@ -245,6 +245,11 @@ private Q_SLOTS:
         QTest::newRow("method") << QByteArray(R"({"kind":"title","duplicateMethod":["moon"]})") << u"duplicateMethod"_qs;
         QTest::newRow("day 8") << QByteArray(R"({"kind":"title","window":{"days":[8]}})") << u"window.days"_qs;
         QTest::newRow("policy") << QByteArray(R"({"kind":"title","keepPolicy":"forever"})") << u"keepPolicy"_qs;
+        // Review: an int field given a number beyond int was cut to its low 32 bits (2^32 + 100
+        // became 100 s of padding, 2^31 a priority of -2^31), never refused.
+        QTest::newRow("padding beyond int") << QByteArray(R"({"kind":"title","prePadding":4294967396})") << u"prePadding"_qs;
+        QTest::newRow("priority beyond int") << QByteArray(R"({"kind":"title","priority":2147483648})") << u"priority"_qs;
+        QTest::newRow("keep beyond int") << QByteArray(R"({"kind":"title","keep":4294967297})") << u"keep"_qs;
     }
 
     void jsonErrors()
@@ -254,6 +259,29 @@ private Q_SLOTS:
         QString why;
         QVERIFY(!RecordingRule::fromJson(QJsonDocument::fromJson(json).object(), &why));
         QVERIFY2(why.contains(error), qPrintable(why));
+    }
+
+    // Review: a window's time zone is an IANA id, never a path. QTimeZone opens
+    // /usr/share/zoneinfo/<id> as it is given, so "../../../dev/stdin" (a terminal, a pipe) or a
+    // FIFO blocks the thread for good, and any file is opened. A single rule's window was not
+    // checked at all, yet the scheduler makes its zone (Scheduler::Private::compile()).
+    void timeZoneIsNotAPath()
+    {
+        RecordingRule series = titleRule(u"Drama"_qs);
+        series.window.timeZone = u"../../../usr/share/zoneinfo/UTC"_qs; // a valid TZif file, by a path
+        QString why;
+        QVERIFY2(!series.validate(&why), "a time zone given as a path is accepted");
+    }
+
+    void singleRuleTimeZoneIsChecked()
+    {
+        QString why;
+        RecordingRule one;
+        one.kind = RuleKind::Single;
+        one.channelId = u"one"_qs;
+        one.start = kDay0 + 20 * kHour;
+        one.window.timeZone = u"../../../etc/passwd"_qs;
+        QVERIFY2(!one.validate(&why), "a single rule's unchecked time zone is stored, and opened by the scheduler");
     }
 
     /// The literal a regex rule's titles are tested for before the engine runs.

@@ -9,6 +9,9 @@
 
 #include <QTest>
 
+#include <cstring>
+#include <new>
+
 #include <atomic>
 #include <thread>
 
@@ -557,6 +560,34 @@ private Q_SLOTS:
         // Against the wrong base it refuses instead of producing garbage.
         QVERIFY(GuideDelta::apply(b, delta, &error).isEmpty());
         QVERIFY(error.contains(u"another guide version"_qs));
+    }
+
+    // Review: a delta's new header is untrusted bytes from the network. apply() sized a probe
+    // buffer by its storedSize field before checking anything (not even the header's CRC): a
+    // corrupt or hostile delta asks for any allocation, and a failed one (2^62 bytes) throws
+    // std::bad_alloc out of apply() (the box's or diver's guide thread), instead of
+    // "the delta does not apply" and a download of the whole guide.
+    void deltaWithHugeStoredSizeFails()
+    {
+        GuideData v1 = twoChannels();
+        v1.programmes = {simple(u"one.test"_qs, kDay0, kDay0 + 1800, u"One"_qs)};
+        GuideData v2 = v1;
+        v2.programmes.append(simple(u"two.test"_qs, kDay0, kDay0 + 1800, u"Two"_qs));
+        const QByteArray a = compile(v1), b = compile(v2);
+        QString error;
+        QByteArray delta = GuideDelta::make(a, b, &error);
+        QVERIFY2(!delta.isEmpty(), qPrintable(error));
+        const quint64 huge = quint64(1) << 62;
+        std::memcpy(delta.data() + 8 + 32 + 64, &huge, sizeof huge); // the new header's storedSize
+        bool threw = false;
+        QByteArray rebuilt;
+        try {
+            rebuilt = GuideDelta::apply(a, delta, &error);
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        QVERIFY2(!threw, "a delta header claiming 2^62 stored bytes makes apply() allocate them");
+        QVERIFY(rebuilt.isEmpty());
     }
 
     /// Descriptions are kept compressed in blocks once a guide is open: each reads back whole,
