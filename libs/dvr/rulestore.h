@@ -44,6 +44,16 @@ public:
     std::optional<RecordingRule> rule(qint64 id, QString *error);
     /// Every rule, by id; or one owner's when `owner` is given.
     std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {});
+    struct RuleCounts
+    {
+        int all = 0;
+        int regex = 0;
+    };
+    /// How many rules `owner` has, and how many of them are regex rules (counted, not read).
+    std::optional<RuleCounts> ruleCounts(const QString &owner, QString *error);
+    /// Whether a rule was saved under `requestKey` (save()'s); nullopt with *error when the
+    /// database fails.
+    std::optional<bool> hasRequest(const QString &requestKey, QString *error);
 
     /// Stores an episode recorded: its identity's keys and the facts they are made of. Once per
     /// rule, channel and airing start: stored again, nothing changes.

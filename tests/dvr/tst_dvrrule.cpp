@@ -250,6 +250,10 @@ private Q_SLOTS:
         QTest::newRow("padding beyond int") << QByteArray(R"({"kind":"title","prePadding":4294967396})") << u"prePadding"_qs;
         QTest::newRow("priority beyond int") << QByteArray(R"({"kind":"title","priority":2147483648})") << u"priority"_qs;
         QTest::newRow("keep beyond int") << QByteArray(R"({"kind":"title","keep":4294967297})") << u"keep"_qs;
+        QTest::newRow("window from fraction") << QByteArray(R"({"kind":"title","window":{"from":1200.5,"to":1300}})")
+                                              << u"\"window.from\" must be an integer"_qs;
+        QTest::newRow("window to beyond int") << QByteArray(R"({"kind":"title","window":{"to":4294968496}})") << u"window.to"_qs;
+        QTest::newRow("priority below int") << QByteArray(R"({"kind":"title","priority":-2147483649})") << u"priority"_qs;
     }
 
     void jsonErrors()
@@ -282,6 +286,50 @@ private Q_SLOTS:
         one.start = kDay0 + 20 * kHour;
         one.window.timeZone = u"../../../etc/passwd"_qs;
         QVERIFY2(!one.validate(&why), "a single rule's unchecked time zone is stored, and opened by the scheduler");
+    }
+
+    // Ids of the zone database pass, links and Etc zones included; paths and names that are
+    // not there do not, and nothing is opened for them.
+    void timeZoneIds_data()
+    {
+        QTest::addColumn<QString>("id");
+        QTest::addColumn<bool>("known");
+        QTest::newRow("Europe/Berlin") << u"Europe/Berlin"_qs << true;
+        QTest::newRow("UTC") << u"UTC"_qs << true;
+        QTest::newRow("Etc/UTC") << u"Etc/UTC"_qs << true;
+        QTest::newRow("link") << u"US/Eastern"_qs << true;
+        QTest::newRow("offset") << u"UTC+01:00"_qs << true;
+        QTest::newRow("unknown") << u"Mars/Olympus"_qs << false;
+        QTest::newRow("absolute") << u"/usr/share/zoneinfo/UTC"_qs << false;
+        QTest::newRow("dot-dot") << u"Europe/../UTC"_qs << false;
+        QTest::newRow("stdin") << u"../../../dev/stdin"_qs << false;
+        QTest::newRow("empty") << QString() << false;
+    }
+    void timeZoneIds()
+    {
+        QFETCH(QString, id);
+        QFETCH(bool, known);
+        QCOMPARE(iptv::dvr::isKnownTimeZoneId(id), known);
+        QCOMPARE(iptv::dvr::timeZoneFromId(id).isValid(), known);
+    }
+
+    // Review: a rule was validated three times per request (route, store, scheduler), each
+    // running the regex cost probe. A pattern is probed once while it is remembered.
+    void costProbeRunsOncePerPattern()
+    {
+        RecordingRule r;
+        r.kind = RuleKind::Regex;
+        r.pattern = u"^probed once (a|b)+ here$"_qs;
+        const quint64 before = iptv::dvr::regexCostProbes();
+        QString why;
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(r.validate(&why), qPrintable(why));
+        QCOMPARE(iptv::dvr::regexCostProbes(), before + 1);
+        r.pattern = u"once(\\w+\\s?)+$"_qs; // a refusal is remembered too
+        QVERIFY(!r.validate(&why));
+        QVERIFY(!r.validate(&why));
+        QVERIFY2(why.contains(u"too costly"), qPrintable(why));
+        QCOMPARE(iptv::dvr::regexCostProbes(), before + 2);
     }
 
     /// The literal a regex rule's titles are tested for before the engine runs.
