@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates the guide fuzzers' seed corpora after a format change:
 #
-#   fuzz/guide/make-corpus.sh IPTV_GUIDE_BINARY
+#   fuzz/guide/make-corpus.sh IPTV_GUIDE_BINARY [FUZZ_GUIDEDELTA_BINARY]
 #
 # corpus/*.guide are whole guide files; corpus-body/*.body are what fuzz_guidebody reads: the
 # header's four counts (channels, airings, programmes, strings; u32 little-endian) and then the
-# decompressed body.
+# decompressed body. corpus-delta/real.delta is what fuzz_guidedelta reads: a real delta's new
+# header and frame, made by that target against its own base (given its binary).
 set -euo pipefail
 
 tool=$1
@@ -23,4 +24,9 @@ for guide in "$here"/corpus/*.guide; do
     head -c 56 "$guide" | tail -c 16 > "$body"   # header bytes 40..55: the four counts
     tail -c +129 "$guide" | zstd -d -q >> "$body"
 done
+if [[ $# -ge 2 ]]; then
+    mkdir -p "$here/corpus-delta"
+    IPTV_FUZZ_WRITE_SEED="$here/corpus-delta/real.delta" "$2" /dev/null >/dev/null
+    ls -l "$here"/corpus-delta/real.delta
+fi
 ls -l "$here"/corpus/*.guide "$here"/corpus-body/*.body

@@ -2,14 +2,19 @@
 
 #include <epg/guide.h>
 
+#include <QCache>
 #include <QDateTime>
+#include <QFile>
 #include <QJsonArray>
+#include <QSet>
 #include <QMutex>
 #include <QRegularExpression>
 #include <QTimeZone>
 
 #include <atomic>
+#include <cmath>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -113,6 +118,27 @@ std::optional<QString> costlyTitle(const QString &pattern)
         }
     }
     return std::nullopt;
+}
+
+std::atomic<quint64> s_costProbes{0};
+
+/// costlyTitle(), remembered for the last patterns probed: a rule is validated by the route
+/// that takes it, by the store that saves it and by the scheduler that plans it, and the probe
+/// (hundreds of bounded matches) is by far the costliest part of a validation.
+std::optional<QString> costlyTitleRemembered(const QString &pattern)
+{
+    static QMutex mutex;
+    static QCache<QString, std::optional<QString>> verdicts(256);
+    {
+        const QMutexLocker lock(&mutex);
+        if (const std::optional<QString> *known = verdicts.object(pattern))
+            return *known;
+    }
+    ++s_costProbes;
+    auto verdict = costlyTitle(pattern);
+    const QMutexLocker lock(&mutex);
+    verdicts.insert(pattern, new std::optional<QString>(verdict));
+    return verdict;
 }
 
 const char *const s_kindNames[] = {"single", "series-id", "title", "regex"};
@@ -383,11 +409,51 @@ QString TitlePattern::costlyTitle() const
     return m_compiled->costlyTitle;
 }
 
+quint64 regexCostProbes()
+{
+    return s_costProbes.load();
+}
+
+bool isKnownTimeZoneId(const QString &id)
+{
+    // availableTimeZoneIds() reads the database (milliseconds): once per process.
+    static const QSet<QByteArray> known = [] {
+        const QList<QByteArray> ids = QTimeZone::availableTimeZoneIds();
+        QSet<QByteArray> out(ids.begin(), ids.end());
+        // The zones Qt does not list (Etc/UTC, Etc/GMT+5) and the links (US/Eastern), from the
+        // database's own summary: "Z <zone> ..." and "L <target> <link>" lines.
+        QFile zi(QStringLiteral("/usr/share/zoneinfo/tzdata.zi"));
+        if (zi.open(QIODevice::ReadOnly)) {
+            while (!zi.atEnd()) {
+                const QByteArray line = zi.readLine().trimmed();
+                const QList<QByteArray> parts = line.split(' ');
+                if (line.startsWith("Z ") && parts.size() >= 2)
+                    out.insert(parts[1]);
+                else if (line.startsWith("L ") && parts.size() == 3)
+                    out.insert(parts[2]);
+            }
+        }
+        return out;
+    }();
+    if (id.isEmpty() || id.size() > 64)
+        return false;
+    // Links are names, not paths: no dot-components, no absolute ids (a stray list entry never
+    // becomes a way out of the zoneinfo folder).
+    if (id.startsWith(u'/') || id.contains(u"..") || id.contains(u'\\'))
+        return false;
+    return known.contains(id.toUtf8());
+}
+
+QTimeZone timeZoneFromId(const QString &id)
+{
+    return isKnownTimeZoneId(id) ? QTimeZone(id.toUtf8()) : QTimeZone();
+}
+
 bool TimeWindow::contains(qint64 utcStart) const
 {
     if (isUnrestricted())
         return true;
-    return contains(utcStart, timeZone.isEmpty() ? QTimeZone() : QTimeZone(timeZone.toUtf8()));
+    return contains(utcStart, timeZone.isEmpty() ? QTimeZone() : timeZoneFromId(timeZone));
 }
 
 bool TimeWindow::contains(qint64 utcStart, const QTimeZone &zone) const
@@ -446,7 +512,7 @@ bool RecordingRule::validate(QString *error, const epg::Guide *guide, qint64 now
             return fail(QStringLiteral("pattern: invalid regular expression at position %1: %2 (in \"%3\")")
                             .arg(re.patternErrorOffset())
                             .arg(re.errorString(), pattern));
-        if (const auto title = costlyTitle(pattern))
+        if (const auto title = costlyTitleRemembered(pattern))
             return fail(QStringLiteral("pattern too costly: \"%1\" takes more than %2 matching steps on the title \"%3\" "
                                        "(nested repetition such as (\\w+\\s?)+ backtracks exponentially; every regex rule is "
                                        "matched against every title of the guide): simplify it")
@@ -462,6 +528,10 @@ bool RecordingRule::validate(QString *error, const epg::Guide *guide, qint64 now
         return fail(QStringLiteral("padding: more than 6 hours (pre %1 s, post %2 s)").arg(prePadding).arg(postPadding));
     if (keep < 0)
         return fail(QStringLiteral("keep: negative (%1)").arg(keep));
+    // Every kind: a single rule has no use for a window, but one stored with it is read and its
+    // zone made like any other (an id that is a path opens that file).
+    if (!window.timeZone.isEmpty() && !isKnownTimeZoneId(window.timeZone))
+        return fail(QStringLiteral("window.timeZone: unknown time zone \"%1\" (an IANA id such as Europe/Berlin)").arg(window.timeZone));
     if (isSeries()) {
         if ((window.days & 0x7f) == 0)
             return fail(QStringLiteral("window.days: no day selected"));
@@ -469,8 +539,6 @@ bool RecordingRule::validate(QString *error, const epg::Guide *guide, qint64 now
             return fail(QStringLiteral("window: minutes of the day must be 0-1439 (from %1, to %2)")
                             .arg(window.fromMinute)
                             .arg(window.toMinute));
-        if (!window.timeZone.isEmpty() && !QTimeZone(window.timeZone.toUtf8()).isValid())
-            return fail(QStringLiteral("window.timeZone: unknown time zone \"%1\"").arg(window.timeZone));
         if (duplicateScope != DuplicateScope::None && (duplicateMethod & DuplicateAllLayers) == 0)
             return fail(QStringLiteral("duplicateMethod: no layer selected while duplicates are checked"));
     }
@@ -547,17 +615,31 @@ std::optional<RecordingRule> RecordingRule::fromJson(const QJsonObject &o, QStri
     auto wrong = [&](const QString &key, const char *expected) {
         why = QStringLiteral("rule JSON: \"%1\" must be %2").arg(key, QLatin1StringView(expected));
     };
-    auto integer = [&](const QString &key, auto *out) {
-        const QJsonValue v = o.value(key);
+    // A whole number that fits the field: 4294967396 s of padding is refused, not cut to 100 s.
+    auto integerIn = [&](const QJsonObject &from, const QString &key, const QString &name, auto *out) {
+        using T = std::remove_pointer_t<decltype(out)>;
+        const QJsonValue v = from.value(key);
         if (v.isUndefined())
             return true;
-        if (!v.isDouble() || v.toDouble() != double(v.toInteger())) {
-            wrong(key, "an integer");
+        if (!v.isDouble()) {
+            wrong(name, "an integer");
             return false;
         }
-        *out = decltype(+*out)(v.toInteger());
+        const double d = v.toDouble();
+        // max() + 1.0 is a power of two, exact as a double where max() itself is not (qint64).
+        if (!std::isfinite(d) || d != std::trunc(d) || d < double(std::numeric_limits<T>::min())
+            || d >= double(std::numeric_limits<T>::max()) + 1.0) {
+            why = QStringLiteral("rule JSON: \"%1\" must be an integer from %2 to %3 (got %4)")
+                      .arg(name)
+                      .arg(std::numeric_limits<T>::min())
+                      .arg(std::numeric_limits<T>::max())
+                      .arg(QString::number(d, 'g', 17));
+            return false;
+        }
+        *out = T(d);
         return true;
     };
+    auto integer = [&](const QString &key, auto *out) { return integerIn(o, key, key, out); };
     auto string = [&](const QString &key, QString *out) {
         const QJsonValue v = o.value(key);
         if (v.isUndefined())
@@ -657,15 +739,10 @@ std::optional<RecordingRule> RecordingRule::fromJson(const QJsonObject &o, QStri
                 r.window.days |= quint8(1 << (day - 1));
             }
         }
+        // 1200.5 was read as 0 (the whole day): a minute of the day is a whole number.
         for (auto [key, out] : {std::pair{u"from"_qs, &r.window.fromMinute}, std::pair{u"to"_qs, &r.window.toMinute}}) {
-            const QJsonValue m = w.value(key);
-            if (m.isUndefined())
-                continue;
-            if (!m.isDouble()) {
-                wrong(u"window."_qs + key, "a minute of the day");
+            if (!integerIn(w, key, u"window."_qs + key, out))
                 return done();
-            }
-            *out = m.toInt();
         }
         const QJsonValue tz = w.value(u"timeZone");
         if (!tz.isUndefined() && !tz.isString()) {

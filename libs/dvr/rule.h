@@ -67,6 +67,17 @@ struct TimeWindow
     friend bool operator==(const TimeWindow &, const TimeWindow &) = default;
 };
 
+/// How many regex patterns validate() has probed for their cost in this process: each once
+/// while it is among the last 256 probed, however often a rule is validated.
+quint64 regexCostProbes();
+
+/// Whether `id` names a zone of the system's time zone database: one QTimeZone lists
+/// (availableTimeZoneIds()) or a link of it (Etc/UTC, US/Eastern). Never a path: QTimeZone opens
+/// <zoneinfo>/<id> as given, so "../../dev/stdin" would block the caller for good.
+bool isKnownTimeZoneId(const QString &id);
+/// The zone of `id` when isKnownTimeZoneId(), otherwise an invalid zone (nothing is opened).
+QTimeZone timeZoneFromId(const QString &id);
+
 struct RecordingRule
 {
     qint64 id = 0;            ///< assigned by the store; 0 = not stored yet

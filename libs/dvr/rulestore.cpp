@@ -317,6 +317,35 @@ std::optional<QList<RecordingRule>> RuleStore::rules(QString *error, const QStri
     });
 }
 
+std::optional<RuleStore::RuleCounts> RuleStore::ruleCounts(const QString &owner, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<RuleCounts> {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END), 0) FROM dvr_rules WHERE owner = ?"));
+        q.addBindValue(ruleKindName(RuleKind::Regex));
+        q.addBindValue(owner);
+        if (!q.exec() || !q.next()) {
+            fail(QStringLiteral("count rules"), sqlErrorText(q.lastError()), error);
+            return std::nullopt;
+        }
+        return RuleCounts{q.value(0).toInt(), q.value(1).toInt()};
+    });
+}
+
+std::optional<bool> RuleStore::hasRequest(const QString &requestKey, QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<bool> {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.prepare(QStringLiteral("SELECT id FROM dvr_rules WHERE request_key = ?"));
+        q.addBindValue(requestKey);
+        if (!q.exec()) {
+            fail(QStringLiteral("look up request %1").arg(requestKey.left(64)), sqlErrorText(q.lastError()), error);
+            return std::nullopt;
+        }
+        return q.next();
+    });
+}
+
 namespace {
 
 QString episodeNumsText(const QList<epg::EpisodeNum> &nums)

@@ -45,6 +45,16 @@ public:
     /// Every rule, by id; or one owner's when `owner` is given. With a `limit` (>= 0), at most
     /// that many, of ids above `afterId` only: a page of the list.
     std::optional<QList<RecordingRule>> rules(QString *error, const QString &owner = {}, qint64 afterId = 0, int limit = -1);
+    struct RuleCounts
+    {
+        int all = 0;
+        int regex = 0;
+    };
+    /// How many rules `owner` has, and how many of them are regex rules (counted, not read).
+    std::optional<RuleCounts> ruleCounts(const QString &owner, QString *error);
+    /// Whether a rule was saved under `requestKey` (save()'s); nullopt with *error when the
+    /// database fails.
+    std::optional<bool> hasRequest(const QString &requestKey, QString *error);
 
     /// Stores an episode recorded: its identity's keys and the facts they are made of. Once per
     /// rule, channel and airing start: stored again, nothing changes.

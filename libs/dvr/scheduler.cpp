@@ -818,11 +818,14 @@ void Scheduler::Private::compile(RuleState &rs)
 {
     const RecordingRule &r = rs.rule;
     rs.valid = r.validate(&rs.error);
+    if (!rs.valid) // a rule stored before a check it fails (reported with it, the others plan)
+        qCWarning(lcScheduler).noquote() << "rule" << r.id << "is refused, not scheduled:" << rs.error;
     rs.titleKey = r.kind == RuleKind::Title ? titleKey(r.title) : 0;
     rs.seriesKey = r.kind == RuleKind::SeriesId ? seriesKey(r.seriesId) : 0;
     rs.regex = r.kind == RuleKind::Regex && rs.valid ? TitlePattern(r.pattern) : TitlePattern();
     rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
-    rs.zone = r.window.timeZone.isEmpty() ? QTimeZone() : QTimeZone(r.window.timeZone.toUtf8());
+    // Only a checked id: a zone id is opened as a file below zoneinfo (a path would be followed).
+    rs.zone = r.window.timeZone.isEmpty() || !rs.valid ? QTimeZone() : timeZoneFromId(r.window.timeZone);
     rankChannels();
 }
 

@@ -319,14 +319,18 @@ void Guide::Private::computeDigests(int workers)
 Guide::Guide(std::unique_ptr<Private> dd) : d(std::move(dd)) {}
 Guide::~Guide() = default;
 
-std::shared_ptr<const Guide> Guide::open(const QString &path, QString *error)
+std::shared_ptr<const Guide> Guide::open(const QString &path, QString *error, const GuideLimits &limits)
 {
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly)) {
         fail(error, path, QStringLiteral("cannot open: ") + file.errorString());
         return nullptr;
     }
-    return fromBytes(file.readAll(), error, path);
+    if (quint64(file.size()) > kHeaderSize + limits.maxFileBytes) {
+        fail(error, path, QStringLiteral("file is %1 bytes, over the limit of %2").arg(file.size()).arg(kHeaderSize + limits.maxFileBytes));
+        return nullptr;
+    }
+    return fromBytes(file.readAll(), error, path, limits);
 }
 
 bool Guide::readInfo(const QString &path, GuideInfo *info, QString *error)
@@ -337,17 +341,12 @@ bool Guide::readInfo(const QString &path, GuideInfo *info, QString *error)
     const QByteArray head = file.read(kHeaderSize);
     Header h;
     QString reason;
-    // Only the header is read: fake the size check with the real file size.
-    QByteArray probe = head;
-    if (head.size() == qsizetype(kHeaderSize)) {
-        const quint64 stored = getRaw<quint64>(head.constData() + 64);
-        if (quint64(file.size()) != kHeaderSize + stored)
-            return fail(error, path, QStringLiteral("file is %1 bytes but the header says %2 (truncated or padded)")
-                                         .arg(file.size()).arg(kHeaderSize + stored));
-        probe.resize(qsizetype(kHeaderSize + stored)); // never read, only sized
-    }
-    if (!decodeHeader(probe, &h, &reason))
+    // Only the header is read: its fields, then its size against the real file's.
+    if (!decodeHeaderFields(head, &h, &reason))
         return fail(error, path, reason);
+    if (quint64(file.size()) != kHeaderSize + h.storedSize)
+        return fail(error, path, QStringLiteral("file is %1 bytes but the header says %2 (truncated or padded)")
+                                     .arg(file.size()).arg(kHeaderSize + h.storedSize));
     info->formatVersion = h.version;
     info->validFrom = h.validFrom;
     info->validUntil = h.validUntil;
@@ -362,12 +361,13 @@ bool Guide::readInfo(const QString &path, GuideInfo *info, QString *error)
     return true;
 }
 
-std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QString *error, const QString &sourceName)
+std::shared_ptr<const Guide> Guide::fromBytes(const QByteArray &fileBytes, QString *error, const QString &sourceName,
+                                              const GuideLimits &limits)
 {
     auto d = std::make_unique<Private>();
     QString reason;
     Header &h = d->header;
-    if (!decodeHeader(fileBytes, &h, &reason)) {
+    if (!decodeHeader(fileBytes, &h, &reason, limits)) {
         fail(error, sourceName, reason);
         return nullptr;
     }

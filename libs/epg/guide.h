@@ -7,6 +7,7 @@
 // of the text, are kept compressed in blocks once the search index has read them. It is immutable
 // after open and safe to share between threads.
 
+#include "guidelimits.h"
 #include "programme.h"
 
 #include <QByteArray>
@@ -66,10 +67,12 @@ public:
     ~Guide();
 
     /// Opens a guide file. On failure returns nullptr and sets *error to what, where and why.
-    static std::shared_ptr<const Guide> open(const QString &path, QString *error = nullptr);
+    /// A guide whose header claims sizes beyond `limits` is refused before anything is read or
+    /// allocated for it.
+    static std::shared_ptr<const Guide> open(const QString &path, QString *error = nullptr, const GuideLimits &limits = {});
     /// Opens a guide from its file bytes (e.g. a download kept in memory).
     static std::shared_ptr<const Guide> fromBytes(const QByteArray &fileBytes, QString *error = nullptr,
-                                                  const QString &sourceName = {});
+                                                  const QString &sourceName = {}, const GuideLimits &limits = {});
     /// Reads only the header, cheaply (no decompression, no checksum).
     static bool readInfo(const QString &path, GuideInfo *info, QString *error = nullptr);
 

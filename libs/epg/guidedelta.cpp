@@ -18,10 +18,10 @@ bool setError(QString *error, const QString &message)
     return false;
 }
 
-QByteArray bodyOf(const QByteArray &file, Header *h, QString *error, const char *which)
+QByteArray bodyOf(const QByteArray &file, Header *h, QString *error, const char *which, const GuideLimits &limits = {})
 {
     QString reason;
-    if (!decodeHeader(file, h, &reason)) {
+    if (!decodeHeader(file, h, &reason, limits)) {
         setError(error, QStringLiteral("%1 guide: %2").arg(QLatin1String(which), reason));
         return {};
     }
@@ -60,29 +60,31 @@ QByteArray make(const QByteArray &fromGuideFile, const QByteArray &toGuideFile, 
     return out;
 }
 
-QByteArray apply(const QByteArray &fromGuideFile, const QByteArray &delta, QString *error)
+QByteArray apply(const QByteArray &fromGuideFile, const QByteArray &delta, QString *error, const GuideLimits &limits)
 {
     constexpr qsizetype prefixSize = sizeof kDeltaMagic + 32 + kHeaderSize;
     if (delta.size() < prefixSize || std::memcmp(delta.constData(), kDeltaMagic, sizeof kDeltaMagic) != 0) {
         setError(error, QStringLiteral("not a guide delta"));
         return {};
     }
+    if (quint64(delta.size() - prefixSize) > limits.maxFileBytes) {
+        setError(error, QStringLiteral("the delta's %1 bytes exceed the limit of %2").arg(delta.size()).arg(limits.maxFileBytes));
+        return {};
+    }
+    // The new header is untrusted bytes: its CRC and its sizes against the limits are checked
+    // before anything is sized by them (its storedSize is not the delta's: the body is re-wrapped).
+    Header toHeader;
+    QString reason;
+    if (!decodeHeaderFields(QByteArrayView(delta).sliced(sizeof kDeltaMagic + 32, kHeaderSize), &toHeader, &reason, limits)) {
+        setError(error, QStringLiteral("delta header: ") + reason);
+        return {};
+    }
     Header fromHeader;
-    const QByteArray fromBody = bodyOf(fromGuideFile, &fromHeader, error, "base");
+    const QByteArray fromBody = bodyOf(fromGuideFile, &fromHeader, error, "base", limits);
     if (fromBody.isEmpty())
         return {};
     if (std::memcmp(fromHeader.bodyHash, delta.constData() + sizeof kDeltaMagic, 32) != 0) {
         setError(error, QStringLiteral("the delta was made against another guide version"));
-        return {};
-    }
-    const QByteArrayView newHeaderBytes = QByteArrayView(delta).sliced(sizeof kDeltaMagic + 32, kHeaderSize);
-    Header toHeader;
-    QString reason;
-    // The header's size check is for a whole file: check the fields against a stand-in size.
-    QByteArray probe(newHeaderBytes.data(), newHeaderBytes.size());
-    probe.resize(qsizetype(kHeaderSize + getRaw<quint64>(probe.constData() + 64)));
-    if (!decodeHeader(probe, &toHeader, &reason)) {
-        setError(error, QStringLiteral("delta header: ") + reason);
         return {};
     }
     const QByteArray body = decompressBody(QByteArrayView(delta).sliced(prefixSize), toHeader.bodySize, &reason, fromBody);

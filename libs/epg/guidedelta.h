@@ -5,6 +5,8 @@
 // (zstd's "patch-from"), so only what changed travels. Applying it gives B's body, which is
 // what a guide's identity (its checksum, the HTTP ETag) is computed over.
 
+#include "guidelimits.h"
+
 #include <QByteArray>
 #include <QString>
 
@@ -15,7 +17,9 @@ QByteArray make(const QByteArray &fromGuideFile, const QByteArray &toGuideFile, 
 
 /// Applies a delta to guide file `from`; returns a guide file whose body and checksum equal
 /// those of the `to` file the delta was made for (its compression may differ). Empty on error,
-/// e.g. when the delta was made against another base.
-QByteArray apply(const QByteArray &fromGuideFile, const QByteArray &delta, QString *error = nullptr);
+/// e.g. when the delta was made against another base or its new header claims sizes beyond
+/// `limits` (checked, with the header's CRC, before anything is allocated for it).
+QByteArray apply(const QByteArray &fromGuideFile, const QByteArray &delta, QString *error = nullptr,
+                 const GuideLimits &limits = {});
 
 } // namespace iptv::epg::GuideDelta

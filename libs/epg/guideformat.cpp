@@ -50,7 +50,7 @@ QByteArray encodeHeader(const Header &h)
     return out;
 }
 
-bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason)
+bool decodeHeaderFields(QByteArrayView bytes, Header *h, QString *reason, const GuideLimits &limits)
 {
     if (bytes.size() < qsizetype(kHeaderSize)) {
         *reason = QStringLiteral("file is %1 bytes, shorter than the %2-byte header").arg(bytes.size()).arg(kHeaderSize);
@@ -89,21 +89,31 @@ bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason)
         *reason = QStringLiteral("unexpected header size %1").arg(h->headerSize);
         return false;
     }
-    // A guide holds two weeks of a large lineup in well under 1 GiB; larger claims are corruption
-    // or an attack on the box's memory.
-    constexpr quint64 kMaxBody = quint64(2) << 30;
-    if (h->bodySize > kMaxBody || h->storedSize > kMaxBody) {
-        *reason = QStringLiteral("body size %1 exceeds the 2 GiB limit").arg(h->bodySize);
+    // Larger claims than a guide ever needs are corruption or an attack on the reader's memory:
+    // refused before anything is sized by them.
+    if (h->bodySize > limits.maxBodyBytes) {
+        *reason = QStringLiteral("body size %1 exceeds the limit of %2 bytes").arg(h->bodySize).arg(limits.maxBodyBytes);
         return false;
     }
-    if (quint64(bytes.size()) != kHeaderSize + h->storedSize) {
-        *reason = QStringLiteral("file is %1 bytes but the header says %2 (truncated or padded)")
-                      .arg(bytes.size())
-                      .arg(kHeaderSize + h->storedSize);
+    if (h->storedSize > limits.maxFileBytes) {
+        *reason = QStringLiteral("stored size %1 exceeds the limit of %2 bytes").arg(h->storedSize).arg(limits.maxFileBytes);
         return false;
     }
     if (h->validUntil <= h->validFrom) {
         *reason = QStringLiteral("empty validity window");
+        return false;
+    }
+    return true;
+}
+
+bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason, const GuideLimits &limits)
+{
+    if (!decodeHeaderFields(bytes, h, reason, limits))
+        return false;
+    if (quint64(bytes.size()) != kHeaderSize + h->storedSize) {
+        *reason = QStringLiteral("file is %1 bytes but the header says %2 (truncated or padded)")
+                      .arg(bytes.size())
+                      .arg(kHeaderSize + h->storedSize);
         return false;
     }
     return true;

@@ -3,6 +3,8 @@
 // Internal layout of the compact guide file. docs/guide-format.md is the normative description;
 // keep the two in step. Everything is little-endian.
 
+#include "guidelimits.h"
+
 #include <QByteArray>
 #include <QByteArrayView>
 #include <QtEndian>
@@ -40,8 +42,12 @@ struct Header
 };
 
 QByteArray encodeHeader(const Header &h);
-/// Parses and checks magic, version and CRC. On failure returns false with a reason.
-bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason);
+/// Parses and checks the kHeaderSize bytes at the start of `head` (magic, CRC, version, the
+/// sizes against `limits`), not the size of what follows: for a header read alone (a delta's,
+/// readInfo()). On failure returns false with a reason.
+bool decodeHeaderFields(QByteArrayView head, Header *h, QString *reason, const GuideLimits &limits = {});
+/// The same for a whole file, whose size must be the header's plus its storedSize.
+bool decodeHeader(QByteArrayView bytes, Header *h, QString *reason, const GuideLimits &limits = {});
 
 enum Section : quint32 {
     StringLengths = 1,   ///< varint byte length per string (string 0 is the empty string)

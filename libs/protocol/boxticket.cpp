@@ -20,6 +20,23 @@ QByteArray signedText(QByteArrayView claims)
 
 } // namespace
 
+const QStringList &BoxTicket::knownAudiences()
+{
+    static const QStringList audiences{u"diver"_s, u"iptvnext"_s};
+    return audiences;
+}
+
+QString BoxTicket::keyIdOf(QByteArrayView text)
+{
+    const qsizetype dot = text.indexOf('.');
+    if (text.size() > kMaxTicketBytes || dot <= 0)
+        return {};
+    const auto claims = QByteArray::fromBase64Encoding(text.first(dot).toByteArray(), kBase64Url | QByteArray::AbortOnBase64DecodingErrors);
+    if (!claims)
+        return {};
+    return QJsonDocument::fromJson(claims.decoded).object().value(u"kid"_s).toString().left(128);
+}
+
 QByteArray BoxTicket::sign(const payload::SigningKey &key) const
 {
     QJsonObject claims{
@@ -95,7 +112,9 @@ std::optional<BoxTicket> BoxTicket::verify(QByteArrayView text, const QList<payl
         return refuse(u"ticket of box %1 expired %2 s ago"_s.arg(ticket.serial).arg(now - ticket.expiresAt));
     if (ticket.issuedAt > now + skewSeconds)
         return refuse(u"ticket of box %1 is issued %2 s in the future"_s.arg(ticket.serial).arg(ticket.issuedAt - now));
-    if (!audience.isEmpty() && !ticket.audience.isEmpty() && ticket.audience != audience)
+    if (!audience.isEmpty() && ticket.audience.isEmpty())
+        return refuse(u"ticket names no audience; this server takes only tickets for \"%1\""_s.arg(audience));
+    if (!audience.isEmpty() && ticket.audience != audience)
         return refuse(u"ticket is for \"%1\", not \"%2\""_s.arg(ticket.audience, audience));
     return ticket;
 }

@@ -90,10 +90,12 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
                         {"max_connections_per_address", Key::Int}, {"max_downloads", Key::Int},
                         {"max_downloads_per_address", Key::Int}, {"max_event_sockets_per_owner", Key::Int},
                         {"thumbnail_threads", Key::Int}, {"thumbnail_queue", Key::Int}, {"thumbnail_queue_per_owner", Key::Int}}},
-        {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}}},
+        {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}, {"max_body_mb", Key::Int},
+                       {"max_file_mb", Key::Int}}},
         {u"control"_qs, {{"server", Key::Url}, {"ticket_keys", Key::List}}},
         {u"recording"_qs, {{"capacity", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
-                           {"segment_seconds", Key::Real}, {"source_template", Key::Text}}},
+                           {"segment_seconds", Key::Real}, {"source_template", Key::Text}, {"max_rules_per_box", Key::Int},
+                           {"max_regex_rules_per_box", Key::Int}}},
         {u"storage"_qs, {{"paths", Key::List}, {"min_free_mb", Key::Int}}},
         {u"archive"_qs, {{"channels", Key::List}, {"hours", Key::Int}, {"stale_seconds", Key::Int}, {"token_seconds", Key::Int}}},
         {u"retention"_qs, {{"recording_days", Key::Int}}},
@@ -225,6 +227,11 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
         config->guideFile = file.resolve(text("guide/file"));
     if (!integer("guide/refresh_seconds", 0, 86400, &config->guideRefreshSeconds))
         return false;
+    int maxBodyMb = int(config->guideLimits.maxBodyBytes >> 20), maxFileMb = int(config->guideLimits.maxFileBytes >> 20);
+    if (!integer("guide/max_body_mb", 1, 64 * 1024, &maxBodyMb) || !integer("guide/max_file_mb", 1, 64 * 1024, &maxFileMb))
+        return false;
+    config->guideLimits.maxBodyBytes = quint64(maxBodyMb) << 20;
+    config->guideLimits.maxFileBytes = quint64(maxFileMb) << 20;
     if (file.has("control/server") && !parseUrl(u"control/server"_qs, text("control/server"), &config->controlServer, error))
         return false;
     if (file.has("control/ticket_keys")) {
@@ -234,7 +241,9 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
     }
     if (!integer("recording/capacity", 1, 10000, &config->capacity)
         || !integer("recording/pre_padding_seconds", 0, 3600, &config->prePaddingSeconds)
-        || !integer("recording/post_padding_seconds", 0, 4 * 3600, &config->postPaddingSeconds))
+        || !integer("recording/post_padding_seconds", 0, 4 * 3600, &config->postPaddingSeconds)
+        || !integer("recording/max_rules_per_box", 1, 1000000, &config->maxRulesPerBox)
+        || !integer("recording/max_regex_rules_per_box", 0, 1000000, &config->maxRegexRulesPerBox))
         return false;
     if (file.has("recording/segment_seconds")) {
         bool ok = false;

@@ -4,6 +4,8 @@
 // [server], [guide], [control], [recording], [storage], [archive] and [retention]; command-line flags override
 // the common ones. Unknown sections and keys are refused, so a typo never goes unnoticed.
 
+#include <epg/guidelimits.h>
+
 #include <QHostAddress>
 #include <QList>
 #include <QSet>
@@ -54,6 +56,7 @@ struct DiverConfig
     QUrl guideServer;           ///< iptvnext; deltas keep the guide current
     QString guideFile;          ///< a local guide file instead (tests, offline use)
     int guideRefreshSeconds = 300;
+    epg::GuideLimits guideLimits; ///< the largest guide body and file (or delta) held or downloaded
     // [control]
     QUrl controlServer;         ///< GET /api/ticket-key gives the key boxes' tickets are checked with
     QStringList ticketKeyFiles; ///< or these public key files (several while keys change)
@@ -61,6 +64,10 @@ struct DiverConfig
     int capacity = 20;          ///< concurrent channel streams this node records (and claims from the lease table)
     int prePaddingSeconds = 0;  ///< added to every rule's own padding
     int postPaddingSeconds = 0;
+    /// Rules one box (or the operators) may keep: each is validated and planned on every change.
+    int maxRulesPerBox = 500;
+    /// Of them, regex rules (each runs its pattern over the guide's titles on every plan).
+    int maxRegexRulesPerBox = 50;
     double segmentSeconds = 6;
     QString sourceTemplate;     ///< the stream to record, e.g. http://127.0.0.1:8440/live/{id}.ts; empty = the guide's URL
     // [storage]

@@ -859,7 +859,42 @@ void DiverServer::setupRoutes()
         return QJsonObject{{u"rule"_qs, ruleJson(rule)}, {u"planned"_qs, planned}, {u"skipped"_qs, skipped},
                            {u"notes"_qs, QJsonArray::fromStringList(notes)}};
     };
-    auto saveRule = [this, ruleOutcome](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
+    // The answer refusing a rule past its owner's limits, or nullopt when it fits.
+    auto overRuleLimit = [this](const dvr::RecordingRule &rule, qint64 id, std::optional<dvr::RuleKind> oldKind,
+                                const QString &requestKey, QString *error) -> std::optional<Reply> {
+        const bool addsRule = id == 0;
+        const bool addsRegex = rule.kind == dvr::RuleKind::Regex && oldKind != dvr::RuleKind::Regex;
+        if (!addsRule && !addsRegex)
+            return std::nullopt;
+        const auto counts = m_rules.ruleCounts(rule.owner, error);
+        if (!counts)
+            return Reply::error(ApiError::internal(*error));
+        QString why;
+        if (addsRule && counts->all >= m_config.maxRulesPerBox)
+            why = QStringLiteral("\"%1\" has %2 rules, the limit of a box (max_rules_per_box %3): delete one first")
+                      .arg(rule.owner)
+                      .arg(counts->all)
+                      .arg(m_config.maxRulesPerBox);
+        else if (addsRegex && counts->regex >= m_config.maxRegexRulesPerBox)
+            why = QStringLiteral("\"%1\" has %2 regex rules, the limit of a box (max_regex_rules_per_box %3; every regex "
+                                 "rule is matched against every title of the guide): delete one or use a title rule")
+                      .arg(rule.owner)
+                      .arg(counts->regex)
+                      .arg(m_config.maxRegexRulesPerBox);
+        if (why.isEmpty())
+            return std::nullopt;
+        // The repeat of a request whose rule was made (the last one the limit allowed) is
+        // answered with that rule, not refused.
+        if (!requestKey.isEmpty()) {
+            const auto saved = m_rules.hasRequest(requestKey, error);
+            if (!saved)
+                return Reply::error(ApiError::internal(*error));
+            if (*saved)
+                return std::nullopt;
+        }
+        return Reply::error(409, u"rule-limit"_qs, why);
+    };
+    auto saveRule = [this, ruleOutcome, overRuleLimit](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
         Reply bad;
         auto body = c.jsonBody(&bad);
         if (!body)
@@ -870,10 +905,12 @@ void DiverServer::setupRoutes()
         auto rule = dvr::RecordingRule::fromJson(*body, &error);
         if (!rule)
             return Reply::error(ApiError::badRequest(error));
+        std::optional<dvr::RuleKind> oldKind;
         if (id != 0) {
             const auto old = m_rules.rule(id, &error);
             if (!old || (!who.isOperator && old->owner != who.owner))
                 return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id)));
+            oldKind = old->kind;
             rule->id = id;
             rule->created = old->created;
             rule->owner = old->owner;
@@ -885,10 +922,6 @@ void DiverServer::setupRoutes()
             else if (rule->owner.isEmpty())
                 return Reply::error(ApiError::badRequest(u"an operator names the rule's owner (\"owner\": the box's serial)"_qs));
         }
-        if (!m_guide)
-            return Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs);
-        if (!rule->validate(&error, m_guide.get(), now()))
-            return Reply::error(ApiError::badRequest(error));
         // A box that sends a new rule again (its answer was lost) names the request with an
         // Idempotency-Key: the rule is made once, and the repeat is answered with it.
         QString requestKey;
@@ -897,6 +930,14 @@ void DiverServer::setupRoutes()
                 return Reply::error(ApiError::badRequest(u"Idempotency-Key: longer than 255 characters"_qs));
             requestKey = rule->owner + u'\n' + QString::fromUtf8(key);
         }
+        // Every rule of a box is checked and planned on every change: a box keeps a bounded
+        // number (counted before the costlier checks below).
+        if (auto limited = overRuleLimit(*rule, id, oldKind, requestKey, &error))
+            return *limited;
+        if (!m_guide)
+            return Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs);
+        if (!rule->validate(&error, m_guide.get(), now()))
+            return Reply::error(ApiError::badRequest(error));
         bool repeated = false;
         if (!m_rules.save(&*rule, &error, requestKey, &repeated)) {
             // Deleted since it was read (on another node): not made again.

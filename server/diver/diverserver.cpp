@@ -342,7 +342,7 @@ bool DiverServer::start(QString *error)
     connect(m_sync, &epg::GuideSync::guideChanged, this, &DiverServer::onGuide);
     if (!m_config.guideFile.isEmpty()) {
         QString guideError;
-        auto guide = epg::Guide::open(m_config.guideFile, &guideError);
+        auto guide = epg::Guide::open(m_config.guideFile, &guideError, m_config.guideLimits);
         if (!guide) {
             *error = guideError;
             return false;
@@ -364,6 +364,7 @@ bool DiverServer::start(QString *error)
         connect(m_guideWatch, &QFileSystemWatcher::directoryChanged, &m_guideReload, qOverload<>(&QTimer::start));
     } else {
         m_sync->setServer(m_config.guideServer);
+        m_sync->setLimits(m_config.guideLimits);
         m_sync->loadCache();
         m_sync->setRefreshInterval(m_config.guideRefreshSeconds * 1000);
     }
@@ -639,7 +640,7 @@ void DiverServer::reloadGuideFile()
     if (!m_guideWatch->files().contains(m_config.guideFile) && QFile::exists(m_config.guideFile))
         m_guideWatch->addPath(m_config.guideFile);
     QString error;
-    auto guide = epg::Guide::open(m_config.guideFile, &error);
+    auto guide = epg::Guide::open(m_config.guideFile, &error, m_config.guideLimits);
     if (!guide) {
         qCWarning(lcDiver).noquote() << "the guide file changed but does not read; the last guide stays:" << error;
         return;

@@ -422,6 +422,16 @@ private Q_SLOTS:
         QVERIFY(!BoxTicket::verify(body->ticket, {published}, now, u"iptvnext"_qs, &error));
         QVERIFY(!BoxTicket::verify(body->ticket, {published}, now + 700, u"diver"_qs, &error));
 
+        // Review: the box chose the audience, and none made a ticket good for every server.
+        // Only the servers that take tickets are named now.
+        for (const QString &audience : {QString(), u"anything"_qs}) {
+            box.send(MessageType::Ticket, TicketBody{audience, {}, {}}.toBody());
+            const auto wrong = box.waitError();
+            QVERIFY(wrong);
+            QCOMPARE(wrong->code, ErrorCode::BadRequest);
+            QVERIFY2(wrong->text.contains(u"is not one of diver, iptvnext"), qPrintable(wrong->text));
+        }
+
         // A restarted server (the same store) signs with the same key.
         m_server.reset();
         start();

@@ -19,6 +19,7 @@
 
 #include <dvr/archive.h>
 #include <dvr/recorder.h>
+#include <dvr/rule.h>
 #include <dvr/rulestore.h>
 #include <epg/guide.h>
 #include <epg/guidewriter.h>
@@ -53,6 +54,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -2505,6 +2507,121 @@ private Q_SLOTS:
         const HttpResult badTicket = call("GET", port, u"/api/rules"_qs, tampered);
         QCOMPARE(badTicket.status, 401);
         QVERIFY2(!badTicket.json().value(u"detail"_qs).toString().contains(u"admin token"), badTicket.body.constData());
+    }
+
+    // Review: a box could keep any number of rules, each validated (a regex one's cost probe
+    // three times) and planned on every change. A box keeps max_rules_per_box rules, of which
+    // max_regex_rules_per_box regex ones; one more is 409 with the limit named, another box is
+    // not affected, a deleted rule makes room, and a request sent again is answered with its rule.
+    void rulesPerBoxAreCapped()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"caps"_qs);
+        c.maxRulesPerBox = 3;
+        c.maxRegexRulesPerBox = 1;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Film"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
+        const auto title = [](const QString &t) { return QJsonObject{{u"kind"_qs, u"title"_qs}, {u"title"_qs, t}}; };
+        const auto regex = [](const QString &p) { return QJsonObject{{u"kind"_qs, u"regex"_qs}, {u"pattern"_qs, p}}; };
+
+        // One cost probe for a new pattern, however many times the request validates it.
+        const quint64 probes = iptv::dvr::regexCostProbes();
+        const HttpResult first = call("POST", port, u"/api/rules"_qs, a, regex(u"^Fil+m capped$"_qs));
+        QVERIFY2(first.status == 201, first.body.constData());
+        QCOMPARE(iptv::dvr::regexCostProbes(), probes + 1);
+        const HttpResult secondRegex = call("POST", port, u"/api/rules"_qs, a, regex(u"^News"_qs));
+        QVERIFY2(secondRegex.status == 409, secondRegex.body.constData());
+        QVERIFY2(secondRegex.json().value(u"detail"_qs).toString().contains(u"max_regex_rules_per_box 1"), secondRegex.body.constData());
+        QCOMPARE(iptv::dvr::regexCostProbes(), probes + 1); // refused before the probe
+
+        const QList<std::pair<QByteArray, QByteArray>> once{{"Idempotency-Key", "caps-3"}};
+        QCOMPARE(call("POST", port, u"/api/rules"_qs, a, title(u"Two"_qs)).status, 201);
+        const HttpResult third = call("POST", port, u"/api/rules"_qs, a, title(u"Three"_qs), once);
+        QVERIFY2(third.status == 201, third.body.constData());
+        const HttpResult fourth = call("POST", port, u"/api/rules"_qs, a, title(u"Four"_qs));
+        QVERIFY2(fourth.status == 409, fourth.body.constData());
+        QCOMPARE(fourth.json().value(u"error"_qs).toString(), u"rule-limit"_qs);
+        QVERIFY2(fourth.json().value(u"detail"_qs).toString().contains(u"has 3 rules")
+                     && fourth.json().value(u"detail"_qs).toString().contains(u"max_rules_per_box 3"),
+                 fourth.body.constData());
+        // The third sent again (its answer lost): its rule, not a refusal.
+        const HttpResult again = call("POST", port, u"/api/rules"_qs, a, title(u"Three"_qs), once);
+        QVERIFY2(again.status == 200, again.body.constData());
+        QCOMPARE(again.json().value(u"rule"_qs).toObject().value(u"id"_qs), third.json().value(u"rule"_qs).toObject().value(u"id"_qs));
+        // A title rule made a regex one: the regex limit.
+        const QString thirdId = QString::number(third.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
+        const HttpResult toRegex = call("PUT", port, u"/api/rules/"_qs + thirdId, a, regex(u"^Three"_qs));
+        QVERIFY2(toRegex.status == 409, toRegex.body.constData());
+        // Changing a rule is not adding one.
+        const HttpResult changed = call("PUT", port, u"/api/rules/"_qs + thirdId, a, title(u"Three again"_qs));
+        QVERIFY2(changed.status == 200, changed.body.constData());
+
+        QCOMPARE(call("POST", port, u"/api/rules"_qs, b, title(u"Four"_qs)).status, 201);
+        QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + thirdId, a).status, 204);
+        QCOMPARE(call("POST", port, u"/api/rules"_qs, a, title(u"Four"_qs)).status, 201);
+    }
+
+    // Review: a rule's window time zone was opened as a path below /usr/share/zoneinfo, and a
+    // single rule's was never checked, so a rule stored with "../../../<a FIFO>" blocked diver's
+    // start for good. Such a rule is refused with its reason (logged, and on a PUT), the others
+    // load and diver starts.
+    void storedRuleWithAPathForAZoneDoesNotBlockTheStart()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"zonepath"_qs);
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {{u"one"_qs, now + 3600, now + 7200, u"Film"_qs, {}}}));
+        const QString fifo = m_dir.filePath(u"zonepath.fifo"_qs);
+        QVERIFY(::mkfifo(QFile::encodeName(fifo).constData(), 0600) == 0);
+        const QString zone = u"../../.."_qs + fifo;
+        const QByteArray a = ticket(u"STB-A"_qs);
+        {
+            DiverServer diver(c);
+            QString error;
+            QVERIFY2(diver.start(&error), qPrintable(error));
+            QCOMPARE(call("POST", diver.httpPort(), u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Film"_qs}}).status, 201);
+            const HttpResult refused = call("POST", diver.httpPort(), u"/api/rules"_qs, a,
+                                            {{u"kind"_qs, u"single"_qs}, {u"channel"_qs, u"one"_qs}, {u"start"_qs, now + 3600},
+                                             {u"window"_qs, QJsonObject{{u"timeZone"_qs, zone}}}});
+            QVERIFY2(refused.status == 400 && refused.json().value(u"detail"_qs).toString().contains(u"window.timeZone"),
+                     refused.body.constData());
+        }
+        {
+            // Stored before the check existed.
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"zonepath"_qs);
+            const auto closeDb = qScopeGuard([&db] {
+                db.close();
+                db = {};
+                QSqlDatabase::removeDatabase(u"zonepath"_qs);
+            });
+            db.setDatabaseName(c.effectiveDatabase());
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            q.prepare(u"INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec) VALUES ('single', 'STB-A', 1, 0, ?, ?)"_qs);
+            q.addBindValue(now);
+            q.addBindValue(QString::fromUtf8(QJsonDocument(QJsonObject{{u"kind"_qs, u"single"_qs}, {u"owner"_qs, u"STB-A"_qs},
+                                                                       {u"channel"_qs, u"one"_qs}, {u"start"_qs, now + 3600},
+                                                                       {u"window"_qs, QJsonObject{{u"timeZone"_qs, zone}}}})
+                                                 .toJson(QJsonDocument::Compact)));
+            QVERIFY2(q.exec(), qPrintable(q.lastError().text()));
+        }
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const HttpResult rules = call("GET", diver.httpPort(), u"/api/rules"_qs, a);
+        const QJsonArray listed = rules.json().value(u"rules"_qs).toArray();
+        QCOMPARE(listed.size(), 2);
+        // The stored rule is refused with its reason when it is saved again.
+        for (const QJsonValue &r : listed) {
+            if (r.toObject().value(u"kind"_qs).toString() != u"single")
+                continue;
+            const HttpResult again = call("PUT", diver.httpPort(), u"/api/rules/"_qs + QString::number(r.toObject().value(u"id"_qs).toInteger()), a,
+                                          r.toObject());
+            QVERIFY2(again.status == 400 && again.json().value(u"detail"_qs).toString().contains(u"window.timeZone"), again.body.constData());
+        }
     }
 
     // Catch-up of the hour a spring DST change skips in the server's local time (Europe/Berlin

@@ -245,6 +245,15 @@ private Q_SLOTS:
         QTest::newRow("method") << QByteArray(R"({"kind":"title","duplicateMethod":["moon"]})") << u"duplicateMethod"_qs;
         QTest::newRow("day 8") << QByteArray(R"({"kind":"title","window":{"days":[8]}})") << u"window.days"_qs;
         QTest::newRow("policy") << QByteArray(R"({"kind":"title","keepPolicy":"forever"})") << u"keepPolicy"_qs;
+        // Review: an int field given a number beyond int was cut to its low 32 bits (2^32 + 100
+        // became 100 s of padding, 2^31 a priority of -2^31), never refused.
+        QTest::newRow("padding beyond int") << QByteArray(R"({"kind":"title","prePadding":4294967396})") << u"prePadding"_qs;
+        QTest::newRow("priority beyond int") << QByteArray(R"({"kind":"title","priority":2147483648})") << u"priority"_qs;
+        QTest::newRow("keep beyond int") << QByteArray(R"({"kind":"title","keep":4294967297})") << u"keep"_qs;
+        QTest::newRow("window from fraction") << QByteArray(R"({"kind":"title","window":{"from":1200.5,"to":1300}})")
+                                              << u"\"window.from\" must be an integer"_qs;
+        QTest::newRow("window to beyond int") << QByteArray(R"({"kind":"title","window":{"to":4294968496}})") << u"window.to"_qs;
+        QTest::newRow("priority below int") << QByteArray(R"({"kind":"title","priority":-2147483649})") << u"priority"_qs;
     }
 
     void jsonErrors()
@@ -254,6 +263,73 @@ private Q_SLOTS:
         QString why;
         QVERIFY(!RecordingRule::fromJson(QJsonDocument::fromJson(json).object(), &why));
         QVERIFY2(why.contains(error), qPrintable(why));
+    }
+
+    // Review: a window's time zone is an IANA id, never a path. QTimeZone opens
+    // /usr/share/zoneinfo/<id> as it is given, so "../../../dev/stdin" (a terminal, a pipe) or a
+    // FIFO blocks the thread for good, and any file is opened. A single rule's window was not
+    // checked at all, yet the scheduler makes its zone (Scheduler::Private::compile()).
+    void timeZoneIsNotAPath()
+    {
+        RecordingRule series = titleRule(u"Drama"_qs);
+        series.window.timeZone = u"../../../usr/share/zoneinfo/UTC"_qs; // a valid TZif file, by a path
+        QString why;
+        QVERIFY2(!series.validate(&why), "a time zone given as a path is accepted");
+    }
+
+    void singleRuleTimeZoneIsChecked()
+    {
+        QString why;
+        RecordingRule one;
+        one.kind = RuleKind::Single;
+        one.channelId = u"one"_qs;
+        one.start = kDay0 + 20 * kHour;
+        one.window.timeZone = u"../../../etc/passwd"_qs;
+        QVERIFY2(!one.validate(&why), "a single rule's unchecked time zone is stored, and opened by the scheduler");
+    }
+
+    // Ids of the zone database pass, links and Etc zones included; paths and names that are
+    // not there do not, and nothing is opened for them.
+    void timeZoneIds_data()
+    {
+        QTest::addColumn<QString>("id");
+        QTest::addColumn<bool>("known");
+        QTest::newRow("Europe/Berlin") << u"Europe/Berlin"_qs << true;
+        QTest::newRow("UTC") << u"UTC"_qs << true;
+        QTest::newRow("Etc/UTC") << u"Etc/UTC"_qs << true;
+        QTest::newRow("link") << u"US/Eastern"_qs << true;
+        QTest::newRow("offset") << u"UTC+01:00"_qs << true;
+        QTest::newRow("unknown") << u"Mars/Olympus"_qs << false;
+        QTest::newRow("absolute") << u"/usr/share/zoneinfo/UTC"_qs << false;
+        QTest::newRow("dot-dot") << u"Europe/../UTC"_qs << false;
+        QTest::newRow("stdin") << u"../../../dev/stdin"_qs << false;
+        QTest::newRow("empty") << QString() << false;
+    }
+    void timeZoneIds()
+    {
+        QFETCH(QString, id);
+        QFETCH(bool, known);
+        QCOMPARE(iptv::dvr::isKnownTimeZoneId(id), known);
+        QCOMPARE(iptv::dvr::timeZoneFromId(id).isValid(), known);
+    }
+
+    // Review: a rule was validated three times per request (route, store, scheduler), each
+    // running the regex cost probe. A pattern is probed once while it is remembered.
+    void costProbeRunsOncePerPattern()
+    {
+        RecordingRule r;
+        r.kind = RuleKind::Regex;
+        r.pattern = u"^probed once (a|b)+ here$"_qs;
+        const quint64 before = iptv::dvr::regexCostProbes();
+        QString why;
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(r.validate(&why), qPrintable(why));
+        QCOMPARE(iptv::dvr::regexCostProbes(), before + 1);
+        r.pattern = u"once(\\w+\\s?)+$"_qs; // a refusal is remembered too
+        QVERIFY(!r.validate(&why));
+        QVERIFY(!r.validate(&why));
+        QVERIFY2(why.contains(u"too costly"), qPrintable(why));
+        QCOMPARE(iptv::dvr::regexCostProbes(), before + 2);
     }
 
     /// The literal a regex rule's titles are tested for before the engine runs.

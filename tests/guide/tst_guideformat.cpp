@@ -9,6 +9,9 @@
 
 #include <QTest>
 
+#include <cstring>
+#include <new>
+
 #include <atomic>
 #include <thread>
 
@@ -557,6 +560,103 @@ private Q_SLOTS:
         // Against the wrong base it refuses instead of producing garbage.
         QVERIFY(GuideDelta::apply(b, delta, &error).isEmpty());
         QVERIFY(error.contains(u"another guide version"_qs));
+    }
+
+    // Review: a delta's new header is untrusted bytes from the network. apply() sized a probe
+    // buffer by its storedSize field before checking anything (not even the header's CRC): a
+    // corrupt or hostile delta asks for any allocation, and a failed one (2^62 bytes) throws
+    // std::bad_alloc out of apply() (the box's or diver's guide thread), instead of
+    // "the delta does not apply" and a download of the whole guide.
+    void deltaWithHugeStoredSizeFails()
+    {
+        GuideData v1 = twoChannels();
+        v1.programmes = {simple(u"one.test"_qs, kDay0, kDay0 + 1800, u"One"_qs)};
+        GuideData v2 = v1;
+        v2.programmes.append(simple(u"two.test"_qs, kDay0, kDay0 + 1800, u"Two"_qs));
+        const QByteArray a = compile(v1), b = compile(v2);
+        QString error;
+        QByteArray delta = GuideDelta::make(a, b, &error);
+        QVERIFY2(!delta.isEmpty(), qPrintable(error));
+        const quint64 huge = quint64(1) << 62;
+        std::memcpy(delta.data() + 8 + 32 + 64, &huge, sizeof huge); // the new header's storedSize
+        bool threw = false;
+        QByteArray rebuilt;
+        try {
+            rebuilt = GuideDelta::apply(a, delta, &error);
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        QVERIFY2(!threw, "a delta header claiming 2^62 stored bytes makes apply() allocate them");
+        QVERIFY(rebuilt.isEmpty());
+    }
+
+    // The same claim with a valid CRC (a hostile server, not a corrupt one): refused by the
+    // limits, with the field named, before the base is even decompressed.
+    void deltaHeaderBeyondLimitsFails()
+    {
+        using namespace iptv::epg::format;
+        GuideData v1 = twoChannels();
+        v1.programmes = {simple(u"one.test"_qs, kDay0, kDay0 + 1800, u"One"_qs)};
+        GuideData v2 = v1;
+        v2.programmes.append(simple(u"two.test"_qs, kDay0, kDay0 + 1800, u"Two"_qs));
+        const QByteArray a = compile(v1), b = compile(v2);
+        QString error;
+        const QByteArray delta = GuideDelta::make(a, b, &error);
+        QVERIFY2(!delta.isEmpty(), qPrintable(error));
+        constexpr qsizetype headerAt = 8 + 32;
+        Header h;
+        QString reason;
+        QVERIFY2(decodeHeaderFields(QByteArrayView(delta).sliced(headerAt, kHeaderSize), &h, &reason), qPrintable(reason));
+
+        const auto withHeader = [&](const Header &changed) -> QByteArray {
+            return delta.left(headerAt) + encodeHeader(changed) + delta.mid(headerAt + kHeaderSize);
+        };
+        Header huge = h;
+        huge.storedSize = quint64(1) << 62;
+        QVERIFY(GuideDelta::apply(a, withHeader(huge), &error).isEmpty());
+        QVERIFY2(error.contains(u"stored size") && error.contains(u"limit"), qPrintable(error));
+        huge = h;
+        huge.bodySize = quint64(1) << 40;
+        QVERIFY(GuideDelta::apply(a, withHeader(huge), &error).isEmpty());
+        QVERIFY2(error.contains(u"body size") && error.contains(u"limit"), qPrintable(error));
+
+        // Limits of the caller's choice: the real delta fits the defaults, not a 1 KiB body.
+        QVERIFY2(!GuideDelta::apply(a, delta, &error).isEmpty(), qPrintable(error));
+        GuideLimits tight;
+        tight.maxBodyBytes = 64;
+        QVERIFY(GuideDelta::apply(a, delta, &error, tight).isEmpty());
+        QVERIFY2(error.contains(u"limit"), qPrintable(error));
+        tight = {};
+        tight.maxFileBytes = 16;
+        QVERIFY(GuideDelta::apply(a, delta, &error, tight).isEmpty());
+        QVERIFY2(error.contains(u"limit"), qPrintable(error));
+    }
+
+    // A tiny zstd frame that expands to a body larger than the limit (a few bytes claiming
+    // megabytes of zeros): refused by its header's claim, nothing that size is allocated.
+    void guideBodyBeyondLimitIsRefused()
+    {
+        using namespace iptv::epg::format;
+        const QByteArray body(4 << 20, '\0');
+        Header h;
+        h.validFrom = kDay0;
+        h.validUntil = kDay0 + 86400;
+        h.bodySize = quint64(body.size());
+        std::memcpy(h.bodyHash, bodyHash(body).constData(), 32);
+        QString reason;
+        const QByteArray stored = compressBody(body, 19, 1, &reason);
+        QVERIFY2(stored.size() < 4096, qPrintable(QString::number(stored.size())));
+        h.storedSize = quint64(stored.size());
+        const QByteArray file = encodeHeader(h) + stored;
+        GuideLimits limits;
+        limits.maxBodyBytes = 1 << 20;
+        QString error;
+        QVERIFY(!Guide::fromBytes(file, &error, {}, limits));
+        QVERIFY2(error.contains(u"body size 4194304 exceeds the limit of 1048576 bytes"), qPrintable(error));
+        limits = {};
+        limits.maxFileBytes = 100;
+        QVERIFY(!Guide::fromBytes(file, &error, {}, limits));
+        QVERIFY2(error.contains(u"stored size"), qPrintable(error));
     }
 
     /// Descriptions are kept compressed in blocks once a guide is open: each reads back whole,

@@ -16,6 +16,9 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QtEndian>
+
+#include <cstring>
 
 using namespace iptv::next;
 using iptv::epg::GuideSync;
@@ -188,6 +191,84 @@ private Q_SLOTS:
         QVERIFY(refreshed(sync));
         QCOMPARE(failed.size(), 2);
         QVERIFY2(failed.at(1).at(0).toString().contains(u"is not the"), qPrintable(failed.at(1).at(0).toString()));
+    }
+
+    // Review: a delta whose new header claims 2^62 stored bytes made apply() allocate them on
+    // the worker; the std::bad_alloc reached the slot on the owner's thread and ended the
+    // program (diver, the box), which asked for the same delta after every restart. Now the
+    // delta does not apply and the whole guide is downloaded instead.
+    void hostileDeltaFallsBackToTheWholeGuide()
+    {
+        GuideSync sync({});
+        sync.setServer(base());
+        QVERIFY(refreshed(sync));
+        const QByteArray good = m_server->guideBytes();
+        const QByteArray checksum = sync.guide()->info().checksum;
+
+        QByteArray delta = "IPTVGDLT" + QByteArray::fromHex(checksum) + good.left(128) + QByteArray(64, 'z');
+        const quint64 huge = qToLittleEndian(quint64(1) << 62);
+        std::memcpy(delta.data() + 8 + 32 + 64, &huge, sizeof huge); // the new header's storedSize
+        int wholeAsked = 0;
+        QHttpServer fake;
+        fake.route(u"/guide/delta"_qs, [&] {
+            QHttpServerResponse r("application/vnd.iptv.guide-delta", delta);
+            r.setHeader("ETag", '"' + checksum + '"');
+            return r;
+        });
+        fake.route(u"/guide"_qs, [&] {
+            ++wholeAsked;
+            QHttpServerResponse r("application/vnd.iptv.guide", good);
+            r.setHeader("ETag", '"' + checksum + '"');
+            return r;
+        });
+        const quint16 port = fake.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(port != 0);
+        sync.setServer(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)));
+        QSignalSpy failed(&sync, &GuideSync::refreshFailed);
+        QVERIFY(refreshed(sync));
+        QCOMPARE(failed.size(), 0);
+        QCOMPARE(wholeAsked, 1);
+        QCOMPARE(sync.stats().deltasApplied, 0u);
+        QCOMPARE(sync.stats().fullDownloads, 2u);
+        QCOMPARE(sync.guide()->info().checksum, checksum);
+    }
+
+    // A download larger than the limit is stopped there: a delta falls back to the whole guide,
+    // a whole guide is refused with the limit named and the guide held stays.
+    void downloadBeyondTheLimitIsStopped()
+    {
+        GuideSync sync({});
+        sync.setServer(base());
+        QVERIFY(refreshed(sync));
+        const QByteArray checksum = sync.guide()->info().checksum;
+
+        const quint64 downloaded = sync.stats().bytesDownloaded;
+        const QByteArray big(1 << 20, 'x');
+        int deltaAsked = 0, wholeAsked = 0;
+        QHttpServer fake;
+        fake.route(u"/guide/delta"_qs, [&] {
+            ++deltaAsked;
+            return QHttpServerResponse("application/vnd.iptv.guide-delta", big);
+        });
+        fake.route(u"/guide"_qs, [&] {
+            ++wholeAsked;
+            return QHttpServerResponse("application/vnd.iptv.guide", big);
+        });
+        const quint16 port = fake.listen(QHostAddress::LocalHost, 0);
+        QVERIFY(port != 0);
+        sync.setServer(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)));
+        iptv::epg::GuideLimits limits;
+        limits.maxFileBytes = 64 << 10;
+        sync.setLimits(limits);
+        QSignalSpy failed(&sync, &GuideSync::refreshFailed);
+        QVERIFY(refreshed(sync));
+        QCOMPARE(deltaAsked, 1);
+        QCOMPARE(wholeAsked, 1);
+        QCOMPARE(failed.size(), 1);
+        QVERIFY2(failed.at(0).at(0).toString().contains(u"larger than the limit"), qPrintable(failed.at(0).at(0).toString()));
+        QCOMPARE(sync.stats().bytesDownloaded, downloaded); // nothing of it was kept
+        QVERIFY(sync.isReachable());
+        QCOMPARE(sync.guide()->info().checksum, checksum);
     }
 
     // A server that has no guide yet (iptvnext compiling its first one, 503): a program holding

@@ -35,6 +35,33 @@ int statusOf(const QNetworkReply *reply)
 {
     return reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
 }
+
+/// The largest download allowed: a guide's or delta's header and its limit of stored bytes.
+qint64 downloadCap(const GuideLimits &limits)
+{
+    return qint64(qMin<quint64>(limits.maxFileBytes, quint64(1) << 50)) + 168; // a delta: magic, base hash, header
+}
+
+constexpr char kTooLarge[] = "iptvTooLarge";
+
+/// Runs `open` (a worker's opening of a guide) so that nothing it throws reaches the slot that
+/// takes its result on the owner's thread: a std::bad_alloc for a body the machine cannot hold
+/// would end the program there, and again after every restart.
+template<typename Opened, typename Fn>
+Opened guarded(Fn &&open)
+{
+    try {
+        return open();
+    } catch (const std::exception &e) {
+        Opened o;
+        o.error = QStringLiteral("opening the guide failed: ") + QString::fromLocal8Bit(e.what());
+        return o;
+    } catch (...) {
+        Opened o;
+        o.error = QStringLiteral("opening the guide failed (unknown exception)");
+        return o;
+    }
+}
 } // namespace
 
 struct GuideSync::Opened
@@ -95,16 +122,22 @@ void GuideSync::loadCache()
         qCInfo(lcGuideSync).noquote() << "cached guide" << m_guide->info().checksum.left(12) << "opened";
         Q_EMIT guideChanged(nullptr, m_guide);
     });
-    watcher->setFuture(QtConcurrent::run([path = m_cacheFile] {
-        Opened o;
-        QFile f(path);
-        if (!f.open(QIODevice::ReadOnly)) {
-            o.error = f.errorString();
+    watcher->setFuture(QtConcurrent::run([path = m_cacheFile, limits = m_limits] {
+        return guarded<Opened>([&] {
+            Opened o;
+            QFile f(path);
+            if (!f.open(QIODevice::ReadOnly)) {
+                o.error = f.errorString();
+                return o;
+            }
+            if (f.size() > downloadCap(limits)) {
+                o.error = QStringLiteral("%1 bytes, over the limit of %2").arg(f.size()).arg(downloadCap(limits));
+                return o;
+            }
+            o.file = f.readAll();
+            o.guide = Guide::fromBytes(o.file, &o.error, path, limits);
             return o;
-        }
-        o.file = f.readAll();
-        o.guide = Guide::fromBytes(o.file, &o.error, path);
-        return o;
+        });
     }));
 }
 
@@ -129,6 +162,7 @@ void GuideSync::requestDelta()
     QNetworkRequest request(url);
     request.setTransferTimeout(kTransferTimeoutMs);
     QNetworkReply *reply = m_network->get(request);
+    capDownload(reply);
     connect(reply, &QNetworkReply::finished, this, [this, reply] { onDelta(reply); });
 }
 
@@ -139,13 +173,30 @@ void GuideSync::requestWhole()
     if (m_guide)
         request.setRawHeader("If-None-Match", '"' + m_guide->info().checksum + '"');
     QNetworkReply *reply = m_network->get(request);
+    capDownload(reply);
     connect(reply, &QNetworkReply::finished, this, [this, reply] { onWhole(reply); });
+}
+
+void GuideSync::capDownload(QNetworkReply *reply)
+{
+    const qint64 cap = downloadCap(m_limits);
+    connect(reply, &QNetworkReply::downloadProgress, reply, [reply, cap](qint64 received, qint64 total) {
+        if ((received > cap || total > cap) && !reply->property(kTooLarge).toBool()) {
+            reply->setProperty(kTooLarge, true);
+            reply->abort();
+        }
+    });
 }
 
 bool GuideSync::answered(QNetworkReply *reply, int *status)
 {
     reply->deleteLater();
     *status = statusOf(reply);
+    if (reply->property(kTooLarge).toBool()) {
+        setReachable(true);
+        *status = 413; // not the server's: ours, for what it sent
+        return true;
+    }
     if (*status == 0) {
         setReachable(false);
         finish(QStringLiteral("guide server %1 unreachable: %2").arg(m_server.toDisplayString(), reply->errorString()));
@@ -165,6 +216,12 @@ void GuideSync::onDelta(QNetworkReply *reply)
     int status = 0;
     if (!answered(reply, &status))
         return;
+    if (reply->property(kTooLarge).toBool()) {
+        qCWarning(lcGuideSync).noquote() << "the delta from" << m_server.toDisplayString() << "is larger than the limit of"
+                                         << downloadCap(m_limits) << "bytes; downloading the whole guide";
+        requestWhole();
+        return;
+    }
     if (status != 200) {
         // unknown-base (the server no longer keeps ours), delta-pending, or an older server:
         // the whole guide instead.
@@ -182,6 +239,12 @@ void GuideSync::onWhole(QNetworkReply *reply)
     int status = 0;
     if (!answered(reply, &status))
         return;
+    if (reply->property(kTooLarge).toBool()) {
+        finish(QStringLiteral("the guide from %1 is larger than the limit of %2 bytes; the download was stopped, the previous guide stays")
+                   .arg(m_server.toDisplayString())
+                   .arg(downloadCap(m_limits)));
+        return;
+    }
     if (status != 200) {
         finish(QStringLiteral("%1 answered HTTP %2: %3")
                    .arg(reply->url().toDisplayString())
@@ -223,29 +286,32 @@ void GuideSync::install(QByteArray bytes, QByteArray delta, QByteArray expectedC
         Q_EMIT guideChanged(previous, m_guide);
     });
     watcher->setFuture(QtConcurrent::run([bytes = std::move(bytes), delta = std::move(delta),
-                                          expected = std::move(expectedChecksum), cache = m_cacheFile, isDelta] {
-        Opened o;
-        o.file = isDelta ? GuideDelta::apply(bytes, delta, &o.error) : bytes;
-        if (o.file.isEmpty()) {
-            if (o.error.isEmpty())
-                o.error = QStringLiteral("empty guide");
+                                          expected = std::move(expectedChecksum), cache = m_cacheFile, isDelta,
+                                          limits = m_limits] {
+        return guarded<Opened>([&] {
+            Opened o;
+            o.file = isDelta ? GuideDelta::apply(bytes, delta, &o.error, limits) : bytes;
+            if (o.file.isEmpty()) {
+                if (o.error.isEmpty())
+                    o.error = QStringLiteral("empty guide");
+                return o;
+            }
+            o.guide = Guide::fromBytes(o.file, &o.error, {}, limits);
+            if (!o.guide)
+                return o;
+            if (!expected.isEmpty() && o.guide->info().checksum != expected) {
+                o.error = QStringLiteral("its checksum %1 is not the %2 the server named")
+                              .arg(QString::fromLatin1(o.guide->info().checksum.left(16)), QString::fromLatin1(expected.left(16)));
+                o.guide.reset();
+                return o;
+            }
+            if (!cache.isEmpty()) {
+                QSaveFile f(cache);
+                if (!f.open(QIODevice::WriteOnly) || f.write(o.file) != o.file.size() || !f.commit())
+                    qCWarning(lcGuideSync).noquote() << "cannot keep the guide in" << cache << ":" << f.errorString();
+            }
             return o;
-        }
-        o.guide = Guide::fromBytes(o.file, &o.error);
-        if (!o.guide)
-            return o;
-        if (!expected.isEmpty() && o.guide->info().checksum != expected) {
-            o.error = QStringLiteral("its checksum %1 is not the %2 the server named")
-                          .arg(QString::fromLatin1(o.guide->info().checksum.left(16)), QString::fromLatin1(expected.left(16)));
-            o.guide.reset();
-            return o;
-        }
-        if (!cache.isEmpty()) {
-            QSaveFile f(cache);
-            if (!f.open(QIODevice::WriteOnly) || f.write(o.file) != o.file.size() || !f.commit())
-                qCWarning(lcGuideSync).noquote() << "cannot keep the guide in" << cache << ":" << f.errorString();
-        }
-        return o;
+        });
     }));
 }
 

@@ -49,6 +49,10 @@ public:
     /// While no guide is held, a failed automatic refresh is tried again soon, not after a whole
     /// refresh interval: after 1 s, then twice as long each time up to `ms` (10 s).
     void setRetryInterval(int ms) { m_retryMs = ms; }
+    /// What a downloaded guide or delta may be (GuideLimits: 64 MiB stored, 256 MiB of body by
+    /// default): a download past maxFileBytes is stopped there, a guide claiming more is refused.
+    void setLimits(const GuideLimits &limits) { m_limits = limits; }
+    const GuideLimits &limits() const { return m_limits; }
 
     /// Opens the cached guide, if there is one; guideChanged when it opens.
     void loadCache();
@@ -77,6 +81,8 @@ private:
     /// The reply's HTTP status in *status; false when the refresh ends here (unreachable: failed;
     /// 304: nothing new).
     bool answered(QNetworkReply *reply, int *status);
+    /// Stops `reply` once it brings more than a guide or delta within the limits may be.
+    void capDownload(QNetworkReply *reply);
     void onDelta(QNetworkReply *reply);
     void onWhole(QNetworkReply *reply);
     /// Opens `file` off this thread (as a delta applied to the current file when `delta` is set)
@@ -92,6 +98,7 @@ private:
     QTimer m_retry; ///< sooner than m_timer while there is no guide
     int m_retryMs = 10000;
     int m_nextRetryMs = 1000; ///< the next retry's delay: doubles from 1 s up to m_retryMs
+    GuideLimits m_limits;
     QNetworkAccessManager *m_network = nullptr;
     std::shared_ptr<const Guide> m_guide;
     QByteArray m_guideFile; ///< the current guide's file bytes: the base a delta applies to

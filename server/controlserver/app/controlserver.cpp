@@ -357,11 +357,19 @@ void ControlServer::onTicketRequest(BoxSession *s, const Message &m)
         m_gateway->fail(s, ErrorCode::BadRequest, error, m.id, false);
         return;
     }
+    // Only the servers that take tickets: a ticket for none (or any) would be good everywhere.
+    if (!iptv::protocol::BoxTicket::knownAudiences().contains(request->audience)) {
+        m_gateway->fail(s, ErrorCode::BadRequest,
+                        QStringLiteral("ticket audience \"%1\" is not one of %2")
+                            .arg(request->audience.left(64), iptv::protocol::BoxTicket::knownAudiences().join(u", ")),
+                        m.id, false);
+        return;
+    }
     const qint64 issued = now();
     iptv::protocol::BoxTicket ticket;
     ticket.boxId = boxIdText(s->box->id);
     ticket.serial = s->box->serial;
-    ticket.audience = request->audience.left(64);
+    ticket.audience = request->audience;
     ticket.issuedAt = issued;
     ticket.expiresAt = issued + m_config.ticketSeconds;
     TicketBody reply;
