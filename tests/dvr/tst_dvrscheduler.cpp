@@ -414,6 +414,54 @@ private Q_SLOTS:
         QCOMPARE(starts(plan.recordings), QList<qint64>{t + 3 * kHour});
     }
 
+    // Review: scope "all" means every rule of the same viewer, not of every viewer on the node.
+    // One viewer's planned or recorded episode must not make another viewer's rule skip the
+    // airing: the second viewer gets no recording at all (it has no entitlement to the first
+    // viewer's), and learns that someone else records that episode.
+    void duplicateScopeAllStaysWithinOwner()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 30, u"Show"_qs, u"Pilot"_qs},
+                                                          {u"b"_qs, t + 2 * kHour, 30, u"Show"_qs, u"Pilot"_qs}});
+        RecordingRule first = rule(RuleKind::Title, u"Show"_qs);
+        first.channelId = u"a"_qs;
+        first.owner = u"box-A"_qs;
+        RecordingRule second = rule(RuleKind::Title, u"Show"_qs);
+        second.channelId = u"b"_qs;
+        second.owner = u"box-B"_qs;
+        second.duplicateScope = DuplicateScope::AllRules;
+        Scheduler s;
+        s.setRules({first, second});
+        SchedulePlan plan = s.evaluate(guide, kDay0);
+        const SkippedAiring *dup = skippedAt(plan, second.id, u"b"_qs, t + 2 * kHour);
+        QVERIFY2(!dup, dup ? qPrintable(dup->detail()) : "");
+        QVERIFY(plannedAt(plan, second.id, u"b"_qs, t + 2 * kHour));
+    }
+
+    // Review: nor does another viewer's history (an episode viewer A recorded last week).
+    void duplicateScopeAllIgnoresOtherOwnersHistory()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"b"_qs}, {{u"b"_qs, t + 2 * kHour, 30, u"Show"_qs, u"Pilot"_qs}});
+        RecordingRule first = rule(RuleKind::Title, u"Show"_qs);
+        first.owner = u"box-A"_qs;
+        RecordingRule second = rule(RuleKind::Title, u"Show"_qs);
+        second.owner = u"box-B"_qs;
+        second.duplicateScope = DuplicateScope::AllRules;
+        Scheduler s;
+        RecordedEpisode h;
+        h.ruleId = first.id;
+        h.title = u"Show"_qs;
+        h.channelId = u"a"_qs;
+        h.recordedAt = kDay0 - 7 * 24 * kHour;
+        h.identity = episodeIdentity(u"Show"_qs, u"PILOT"_qs, {}, {});
+        s.setHistory({h});
+        s.setRules({first, second});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        const SkippedAiring *dup = skippedAt(plan, second.id, u"b"_qs, t + 2 * kHour);
+        QVERIFY2(!dup, dup ? qPrintable(dup->detail()) : "");
+    }
+
     void keepLimit()
     {
         const qint64 t = kDay0 + 20 * kHour, d = 24 * kHour;
