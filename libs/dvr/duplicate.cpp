@@ -554,13 +554,13 @@ void DuplicateIndex::reserve(int entries)
         h.reserve(entries);
 }
 
-int DuplicateIndex::add(const EpisodeIdentity &identity, qint64 owner)
+int DuplicateIndex::add(const EpisodeIdentity &identity, qint64 owner, quint32 group)
 {
     const int n = int(m_entries.size());
-    Entry entry{identity, owner, true, {-1, -1, -1, -1}};
+    Entry entry{identity, owner, group, true, {-1, -1, -1, -1}};
     for (int i = 0; i < 4; ++i) {
         if (const quint64 k = identity.key(DuplicateLayer(i + 1))) {
-            int &last = m_byKey[i][k];
+            int &last = m_byKey[i][groupKey(k, group)];
             entry.next[i] = last;
             last = n;
         }
@@ -575,7 +575,8 @@ void DuplicateIndex::remove(int entry)
         m_entries[size_t(entry)].live = false;
 }
 
-DuplicateIndex::Match DuplicateIndex::find(const EpisodeIdentity &identity, quint8 methods, qint64 owner) const
+DuplicateIndex::Match DuplicateIndex::find(const EpisodeIdentity &identity, quint8 methods, qint64 owner,
+                                            quint32 group) const
 {
     Match best;
     for (int i = 0; i < 4; ++i) {
@@ -584,12 +585,12 @@ DuplicateIndex::Match DuplicateIndex::find(const EpisodeIdentity &identity, quin
         const quint64 k = identity.key(DuplicateLayer(i + 1));
         if (!k)
             continue;
-        const int *last = m_byKey[i].find(k);
+        const int *last = m_byKey[i].find(groupKey(k, group));
         if (!last)
             continue;
         for (int e = *last; e >= 0; e = m_entries[size_t(e)].next[i]) {
             const Entry &entry = m_entries[size_t(e)];
-            if (!entry.live || (owner && entry.owner != owner) || (best && e >= best.entry))
+            if (!entry.live || entry.group != group || (owner && entry.owner != owner) || (best && e >= best.entry))
                 continue;
             const DuplicateLayer layer = sameEpisode(identity, entry.identity, methods);
             if (layer != DuplicateLayer::None)

@@ -111,10 +111,16 @@ struct RecordedEpisode
     /// its other keys are 0 (it matches no episode) until RuleStore::rememberFacts(), or for
     /// good once its airing is older than the guide (RuleStore::settleWithoutFacts()).
     bool factsKnown = true;
+    /// The viewer whose rule recorded it: the scheduler reads it when that rule is gone (a deleted
+    /// rule's episodes still count for the viewer's rules with scope "all"); empty before rule
+    /// schema 5 for a rule deleted before the upgrade.
+    QString owner;
 };
 
 /// Finds, among entries added so far, one that is the same episode as a probe. Entries are
-/// bucketed by each layer's key, so a probe looks at the few entries sharing one of its keys.
+/// bucketed by each layer's key and their group (the scheduler's viewer: a viewer's rules never
+/// see another's episodes), so a probe looks at the few entries of its group sharing one of its
+/// keys, however many groups have the same episode.
 class DuplicateIndex
 {
 public:
@@ -128,22 +134,31 @@ public:
     void clear();
     /// Makes room for `entries` entries without growing the tables on the way.
     void reserve(int entries);
-    /// Adds an entry with an owner tag (the rule id); returns its number.
-    int add(const EpisodeIdentity &identity, qint64 owner);
+    /// Adds an entry of `group` with an owner tag (the rule id); returns its number.
+    int add(const EpisodeIdentity &identity, qint64 owner, quint32 group = 0);
     void remove(int entry); ///< the entry no longer matches anything
-    /// The first (lowest numbered) live entry that is the same episode under `methods`, limited
-    /// to entries of `owner` unless owner is 0.
-    Match find(const EpisodeIdentity &identity, quint8 methods, qint64 owner = 0) const;
+    /// The first (lowest numbered) live entry of `group` that is the same episode under
+    /// `methods`, limited to entries of `owner` unless owner is 0. Entries of other groups are
+    /// never read.
+    Match find(const EpisodeIdentity &identity, quint8 methods, qint64 owner = 0, quint32 group = 0) const;
 
 private:
     struct Entry
     {
         EpisodeIdentity identity;
         qint64 owner = 0;
+        quint32 group = 0;
         bool live = true;
         int next[4] = {-1, -1, -1, -1}; ///< the previous entry with the same key, per layer
     };
-    /// Per layer: key -> the last entry added with it (entries chain back through Entry::next).
+    /// A layer's key within a group: group 0 is the key itself; two groups' keys may meet in
+    /// one chain by chance, which find() tells apart by Entry::group.
+    static quint64 groupKey(quint64 key, quint32 group)
+    {
+        const quint64 k = key ^ (quint64(group) * 0xd6e8feb86659fd93ULL);
+        return k ? k : 1;
+    }
+    /// Per layer: group key -> the last entry added with it (entries chain back through Entry::next).
     /// No list per key: the scheduler fills one index per rule and a plan adds 100k entries.
     /// Open addressing over a power-of-two table (keys are hashes, never 0; 0 marks a free slot),
     /// at most half full: no allocation per key, and clear() empties only the slots it used.

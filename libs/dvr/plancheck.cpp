@@ -207,16 +207,14 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
             out << QStringLiteral("rule %1 plans %2 episodes, keeps %3, keep %4").arg(r.id).arg(plannedOfRule.value(r.id)).arg(kept).arg(r.keep);
     }
 
-    // The rules in the priority order (scheduler.h).
-    auto before = [&](const RecordingRule &x, const RecordingRule &y) {
-        if (x.priority != y.priority)
-            return x.priority > y.priority;
-        if (x.isSeries() != y.isSeries())
-            return !x.isSeries();
-        if (x.created != y.created)
-            return x.created < y.created;
-        return x.id < y.id;
-    };
+    // The rules in the priority order (rule.h, priorityOrder).
+    QHash<qint64, int> positionOf;
+    {
+        const std::vector<int> order = priorityOrder(int(rules.size()), [&](int i) -> const RecordingRule & { return rules[i]; });
+        for (size_t i = 0; i < order.size(); ++i)
+            positionOf.insert(rules[order[i]].id, int(i));
+    }
+    auto before = [&](const RecordingRule &x, const RecordingRule &y) { return positionOf.value(x.id) < positionOf.value(y.id); };
 
     for (const SkippedAiring &sk : plan.skipped) {
         const RecordingRule *r = ruleOf.value(sk.airing.ruleId);
@@ -233,12 +231,19 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
         case SkipReason::AlreadyRecorded: {
             const AiringRef rel = sk.relatedTo.value(0);
             const EpisodeIdentity id = identityAt ? identityAt(sk.airing.channelId, sk.airing.start) : EpisodeIdentity{};
+            // Scope "rule": the rule's own history; "all": its viewer's (a rule gone: the row's owner).
+            const auto inScope = [&](const RecordedEpisode &h) {
+                if (r->duplicateScope == DuplicateScope::Rule)
+                    return h.ruleId == r->id;
+                const RecordingRule *of = ruleOf.value(h.ruleId);
+                return (of ? of->owner : h.owner) == r->owner;
+            };
             const bool found = std::any_of(history.cbegin(), history.cend(), [&](const RecordedEpisode &h) {
-                return h.channelId == rel.channelId && h.recordedAt == rel.start
+                return h.channelId == rel.channelId && h.recordedAt == rel.start && inScope(h)
                     && (!identityAt || sameEpisode(h.identity, id, r->duplicateMethod) != DuplicateLayer::None);
             });
             if (!found)
-                out << what + u": not the same episode as a recording in the history";
+                out << what + u": not the same episode as a recording in the history of its rule or viewer";
             break;
         }
         case SkipReason::Duplicate:
@@ -253,6 +258,8 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
                 out << what + u": points at another rule's recording";
             if (sk.layer != DuplicateLayer::None && r->duplicateScope != DuplicateScope::AllRules)
                 out << what + u": a duplicate of another rule's recording, but the rule's scope is not all rules";
+            if (const RecordingRule *of = ruleOf.value(p->ruleId); of && of->owner != r->owner)
+                out << what + u": a duplicate of another viewer's recording";
             if (identityAt) {
                 const EpisodeIdentity id = identityAt(sk.airing.channelId, sk.airing.start);
                 const quint8 methods = r->duplicateScope == DuplicateScope::None ? quint8(DuplicateAllLayers) : r->duplicateMethod;

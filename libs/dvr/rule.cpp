@@ -16,6 +16,7 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <string>
 
 #define PCRE2_CODE_UNIT_WIDTH 16
@@ -145,6 +146,47 @@ const char *const s_kindNames[] = {"single", "series-id", "title", "regex"};
 const char *const s_scopeNames[] = {"none", "rule", "all"};
 
 } // namespace
+
+std::vector<int> priorityOrder(int count, const std::function<const RecordingRule &(int)> &ruleAt)
+{
+    // Server facts a box cannot choose: a single airing before a series, the older rule, the
+    // lower id (then the index, for rules not stored yet).
+    auto serverBefore = [&](int a, int b) {
+        const RecordingRule &x = ruleAt(a), &y = ruleAt(b);
+        if (x.isSeries() != y.isSeries())
+            return !x.isSeries();
+        if (x.created != y.created)
+            return x.created < y.created;
+        if (x.id != y.id)
+            return x.id < y.id;
+        return a < b;
+    };
+    // Each viewer's own order: its priority first (a box sets it), then the server facts.
+    std::vector<int> own(size_t(std::max(count, 0)));
+    std::iota(own.begin(), own.end(), 0);
+    std::sort(own.begin(), own.end(), [&](int a, int b) {
+        const RecordingRule &x = ruleAt(a), &y = ruleAt(b);
+        if (x.owner != y.owner)
+            return x.owner < y.owner;
+        if (x.priority != y.priority)
+            return x.priority > y.priority;
+        return serverBefore(a, b);
+    });
+    // A rule's round: its place in its viewer's order. Every viewer's first rule comes before
+    // anyone's second, so no priority a box sets moves its rules before another viewer's rules
+    // of the same round, and a viewer with many rules takes one place a round like any other.
+    std::vector<int> round(own.size(), 0);
+    for (size_t i = 1; i < own.size(); ++i)
+        if (ruleAt(own[i]).owner == ruleAt(own[i - 1]).owner)
+            round[size_t(own[i])] = round[size_t(own[i - 1])] + 1;
+    std::vector<int> order = std::move(own);
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+        if (round[size_t(a)] != round[size_t(b)])
+            return round[size_t(a)] < round[size_t(b)];
+        return serverBefore(a, b);
+    });
+    return order;
+}
 
 QString ruleKindName(RuleKind kind)
 {

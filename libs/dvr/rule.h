@@ -13,8 +13,10 @@
 #include <QTimeZone>
 #include <QtGlobal>
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace iptv::epg {
 class Guide;
@@ -42,7 +44,7 @@ enum DuplicateMethod : quint8 {
 enum class DuplicateScope : quint8 {
     None,     ///< record every matching airing (news, sport)
     Rule,     ///< episodes of this rule only (MythTV dupin "this rule", Tvheadend "record if different ... in this rule")
-    AllRules, ///< episodes of any rule (across all of the owner's and everyone's rules)
+    AllRules, ///< episodes of any of the owner's rules (never another viewer's)
 };
 
 /// What keep-N does once N episodes are kept.
@@ -116,6 +118,11 @@ struct RecordingRule
 
     friend bool operator==(const RecordingRule &, const RecordingRule &) = default;
 };
+
+/// The priority order of `count` rules (ruleAt(i) is the i-th): their indexes, the first wins a
+/// conflict (docs/dvr-scheduler.md, "Priority order"). A viewer's `priority` orders only its own
+/// rules; across viewers (owners), every viewer's first rule comes before anyone's second, and so on.
+std::vector<int> priorityOrder(int count, const std::function<const RecordingRule &(int)> &ruleAt);
 
 QString ruleKindName(RuleKind kind);
 std::optional<RuleKind> ruleKindFromName(QStringView name);

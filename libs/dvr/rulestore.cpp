@@ -25,7 +25,10 @@ QAtomicInteger<quint64> s_connectionCounter;
 //    their title key is made again from the kept title, the others are 0 (facts = 0) until the
 //    diver finds their airing in a guide (rememberFacts()), or for good (facts = 2) once their
 //    airing started before every guide's window (settleWithoutFacts()).
-constexpr int SchemaVersion = 4;
+// 5: dvr_history.owner, the viewer whose rule recorded the episode: duplicates with scope "all"
+//    are the viewer's own episodes, also once the rule is deleted. The upgrade fills it from the
+//    rules still there (a row of a rule deleted before it stays without one and counts for no one).
+constexpr int SchemaVersion = 5;
 const QString s_schemaKey = QStringLiteral("schema.rules");
 } // namespace
 
@@ -69,7 +72,7 @@ bool RuleStore::open(const QString &location, QString *error)
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_history (id %1, rule_id BIGINT NOT NULL, title TEXT, "
                        "channel_id TEXT, recorded_at BIGINT NOT NULL, kept INTEGER NOT NULL, title_key BIGINT, "
                        "ids_key BIGINT, episode_key BIGINT, subtitle_key BIGINT, description_key BIGINT, series_key BIGINT, "
-                       "subtitle TEXT, description TEXT, episode_nums TEXT, facts INTEGER NOT NULL DEFAULT 0)")
+                       "subtitle TEXT, description TEXT, episode_nums TEXT, facts INTEGER NOT NULL DEFAULT 0, owner TEXT)")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_history_by_rule ON dvr_history (rule_id)"),
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_cancelled (rule_id BIGINT NOT NULL, channel_id TEXT NOT NULL, "
@@ -90,7 +93,7 @@ bool RuleStore::open(const QString &location, QString *error)
     if (q.next()) {
         const int version = q.value(0).toByteArray().toInt();
         if (version >= 1 && version < SchemaVersion) {
-            // Version 2 only added dvr_cancelled, made by the statements above; versions 3 and 4
+            // Version 2 only added dvr_cancelled, made by the statements above; versions 3 to 5
             // add columns (another node may have added them a moment ago: look first).
             QString why;
             auto addColumn = [&](const QString &table, const QString &column, const QString &type) {
@@ -102,7 +105,12 @@ bool RuleStore::open(const QString &location, QString *error)
                 && addColumn(u"dvr_history"_qs, u"subtitle"_qs, u"TEXT"_qs)
                 && addColumn(u"dvr_history"_qs, u"description"_qs, u"TEXT"_qs)
                 && addColumn(u"dvr_history"_qs, u"episode_nums"_qs, u"TEXT"_qs)
-                && addColumn(u"dvr_history"_qs, u"facts"_qs, u"INTEGER NOT NULL DEFAULT 0"_qs);
+                && addColumn(u"dvr_history"_qs, u"facts"_qs, u"INTEGER NOT NULL DEFAULT 0"_qs)
+                && addColumn(u"dvr_history"_qs, u"owner"_qs, u"TEXT"_qs)
+                && execSql(m_connection,
+                           QStringLiteral("UPDATE dvr_history SET owner = (SELECT owner FROM dvr_rules WHERE dvr_rules.id = "
+                                          "dvr_history.rule_id) WHERE owner IS NULL"),
+                           &why);
             if (!columns || !rekeyHistoryWithoutFacts(&why)) {
                 close();
                 return fail(QStringLiteral("upgrade the rule tables from version %1").arg(version), why, error);
@@ -426,7 +434,7 @@ bool RuleStore::addHistory(const RecordedEpisode &e, QString *error)
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.prepare(QStringLiteral("INSERT INTO dvr_history (rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, "
                                  "episode_key, subtitle_key, description_key, series_key, subtitle, description, episode_nums, "
-                                 "facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                 "facts, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         q.addBindValue(e.ruleId);
         q.addBindValue(e.title);
         q.addBindValue(e.channelId);
@@ -437,6 +445,7 @@ bool RuleStore::addHistory(const RecordedEpisode &e, QString *error)
         q.addBindValue(e.description);
         q.addBindValue(episodeNumsText(e.episodeNums));
         q.addBindValue(e.factsKnown ? 1 : 0);
+        q.addBindValue(e.owner);
         if (!q.exec())
             return fail(QStringLiteral("add history"), sqlErrorText(q.lastError()), error);
         return true;
@@ -468,8 +477,8 @@ std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error, bool wi
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         q.setForwardOnly(true);
         if (!q.exec(QStringLiteral("SELECT rule_id, title, channel_id, recorded_at, kept, title_key, ids_key, episode_key, "
-                                   "subtitle_key, description_key, series_key, id, subtitle, description, episode_nums, facts "
-                                   "FROM dvr_history%1 ORDER BY id")
+                                   "subtitle_key, description_key, series_key, id, subtitle, description, episode_nums, facts, "
+                                   "owner FROM dvr_history%1 ORDER BY id")
                         .arg(withoutFacts ? QLatin1String(" WHERE facts = 0") : QLatin1String()))) {
             fail(QStringLiteral("read history"), sqlErrorText(q.lastError()), error);
             return std::nullopt;
@@ -493,6 +502,7 @@ std::optional<QList<RecordedEpisode>> RuleStore::history(QString *error, bool wi
             e.description = q.value(13).toString();
             e.episodeNums = episodeNumsOf(q.value(14).toString());
             e.factsKnown = q.value(15).toInt() == 1;
+            e.owner = q.value(16).toString();
             out.append(e);
         }
         return out;

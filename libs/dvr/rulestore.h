@@ -7,8 +7,8 @@
 // a database with the recorder's tables):
 //   dvr_rules    id, kind, owner, enabled, priority, created, and the whole rule as JSON (spec):
 //                the columns are for listing and filtering; spec is what is read back
-//   dvr_history  one row per recorded episode: rule, title, channel, airing start, kept, and the
-//                episode identity's keys (64-bit, stored as BIGINT)
+//   dvr_history  one row per recorded episode: rule, its viewer (owner, since version 5), title,
+//                channel, airing start, kept, and the episode identity's keys (64-bit, stored as BIGINT)
 //   dvr_cancelled  the airings a viewer skipped (rule, channel, start, stop; since version 2):
 //                the scheduler plans them for no one (Scheduler::setCancelled)
 //

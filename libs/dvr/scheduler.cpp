@@ -111,6 +111,9 @@ struct RuleState
     TitlePattern regex; ///< a Regex rule's pattern
     QTimeZone zone; ///< the window's, made once (TimeWindow::contains would make it per airing)
     int channel = -1; ///< scheduler channel key of rule.channelId, -1 = any
+    /// The viewer (rule.owner) as a number: duplicates (scope "all") and the history are looked up
+    /// among the same viewer's episodes only (Private::viewerKey).
+    quint32 viewer = 0;
     std::vector<Candidate> candidates; ///< by start, then channel id
 };
 
@@ -254,7 +257,7 @@ struct PlanState
     std::vector<std::vector<int>> ids;     ///< per slot: its episodes' ids by rank (the order within the rule)
     std::vector<std::vector<int>> groupOf; ///< per slot and candidate: its episode id, -1 none
     std::vector<qint64> groupedAt;         ///< per slot: the time its candidates were last grouped
-    DuplicateIndex plannedIndex;           ///< the planned episodes' identities, owner = rule id
+    DuplicateIndex plannedIndex;           ///< the planned episodes' identities, owner = rule id, group = viewer
     std::vector<int> episodeOfEntry;       ///< plannedIndex entry -> episode id
     std::vector<int> plannedOf;            ///< per slot: episodes planned
     std::vector<RuleOutcomes> outcomes;    ///< per slot
@@ -449,6 +452,21 @@ struct Scheduler::Private
     SchedulerOptions options;
     std::vector<RuleState> rules;
     std::vector<int> order; ///< rule slots in priority order
+    /// Viewers (rule owners) numbered from 1 as they are first seen; never forgotten (a few).
+    QHash<QString, quint32> viewers;
+    QHash<qint64, quint32> viewerOfRule; ///< rule id -> its viewer's number
+    quint32 viewerKey(const QString &owner)
+    {
+        const auto it = viewers.constFind(owner);
+        return it != viewers.cend() ? *it : *viewers.insert(owner, quint32(viewers.size() + 1));
+    }
+    /// The viewer a recorded episode belongs to: its rule's, or the one it names when its rule is
+    /// gone (no rule has a viewer that is not known: 0 then, which no rule has).
+    quint32 viewerOf(const RecordedEpisode &h) const
+    {
+        const auto it = viewerOfRule.constFind(h.ruleId);
+        return it != viewerOfRule.cend() ? *it : viewers.value(h.owner);
+    }
     QHash<quint64, QList<int>> titleRules, seriesRules;
     QList<int> regexRules;
     QHash<QPair<int, qint64>, QList<int>> singleRules;
@@ -824,6 +842,7 @@ void Scheduler::Private::compile(RuleState &rs)
     rs.seriesKey = r.kind == RuleKind::SeriesId ? seriesKey(r.seriesId) : 0;
     rs.regex = r.kind == RuleKind::Regex && rs.valid ? TitlePattern(r.pattern) : TitlePattern();
     rs.channel = r.channelId.isEmpty() ? -1 : channelKey(r.channelId);
+    rs.viewer = viewerKey(r.owner);
     // Only a checked id: a zone id is opened as a file below zoneinfo (a path would be followed).
     rs.zone = r.window.timeZone.isEmpty() || !rs.valid ? QTimeZone() : timeZoneFromId(r.window.timeZone);
     rankChannels();
@@ -835,10 +854,10 @@ void Scheduler::Private::rebuildRuleMaps()
     seriesRules.clear();
     regexRules.clear();
     singleRules.clear();
-    order.clear();
+    viewerOfRule.clear();
     for (int s = 0; s < int(rules.size()); ++s) {
         const RuleState &rs = rules[size_t(s)];
-        order.push_back(s);
+        viewerOfRule.insert(rs.rule.id, rs.viewer);
         if (!rs.valid)
             continue;
         switch (rs.rule.kind) {
@@ -848,19 +867,8 @@ void Scheduler::Private::rebuildRuleMaps()
         case RuleKind::Regex: regexRules.append(s); break;
         }
     }
-    // The priority order (see scheduler.h): priority, single before series, older, lower id.
-    std::sort(order.begin(), order.end(), [&](int a, int b) {
-        const RecordingRule &x = rules[size_t(a)].rule, &y = rules[size_t(b)].rule;
-        if (x.priority != y.priority)
-            return x.priority > y.priority;
-        if (x.isSeries() != y.isSeries())
-            return !x.isSeries();
-        if (x.created != y.created)
-            return x.created < y.created;
-        if (x.id != y.id)
-            return x.id < y.id;
-        return a < b;
-    });
+    // The priority order (rule.h, priorityOrder): a viewer's priority orders its own rules only.
+    order = priorityOrder(int(rules.size()), [&](int s) -> const RecordingRule & { return rules[size_t(s)].rule; });
     regexSlotsByTitle.clear();
 }
 
@@ -1111,7 +1119,7 @@ void Scheduler::Private::startPlanning(qint64 now)
     historyIndex.clear();
     keptOfRule.clear();
     for (const RecordedEpisode &h : std::as_const(history)) {
-        historyIndex.add(h.identity, h.ruleId);
+        historyIndex.add(h.identity, h.ruleId, viewerOf(h));
         if (h.kept)
             ++keptOfRule[h.ruleId];
     }
@@ -1204,7 +1212,7 @@ void Scheduler::Private::setPlanned(int id, bool planned)
         return;
     if (planned) {
         const RuleState &rs = rules[size_t(e.slot)];
-        e.plannedEntry = state.plannedIndex.add(rs.candidates[size_t(e.airings.front())].identity, rs.rule.id);
+        e.plannedEntry = state.plannedIndex.add(rs.candidates[size_t(e.airings.front())].identity, rs.rule.id, rs.viewer);
         if (state.episodeOfEntry.size() <= size_t(e.plannedEntry))
             state.episodeOfEntry.resize(size_t(e.plannedEntry) + 1, -1);
         state.episodeOfEntry[size_t(e.plannedEntry)] = id;
@@ -1254,7 +1262,7 @@ bool Scheduler::Private::settledBeforeCapacity(int id)
     e.layer = DuplicateLayer::None;
     if (r.duplicateScope != DuplicateScope::None) {
         const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
-        if (const auto m = historyIndex.find(identity, r.duplicateMethod, owner)) {
+        if (const auto m = historyIndex.find(identity, r.duplicateMethod, owner, rs.viewer)) {
             const RecordedEpisode &h = history[m.entry];
             e.status = SkipReason::AlreadyRecorded;
             e.related = AiringRef{h.ruleId, h.channelId, h.recordedAt, 0, h.title};
@@ -1262,7 +1270,7 @@ bool Scheduler::Private::settledBeforeCapacity(int id)
             return true;
         }
         if (r.duplicateScope == DuplicateScope::AllRules) {
-            if (const auto m = state.plannedIndex.find(identity, r.duplicateMethod)) {
+            if (const auto m = state.plannedIndex.find(identity, r.duplicateMethod, 0, rs.viewer)) {
                 const Episode &other = state.episodes[size_t(state.episodeOfEntry[size_t(m.entry)])];
                 const RuleState &of = rules[size_t(other.slot)];
                 e.status = SkipReason::Duplicate;
@@ -2096,7 +2104,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 Episode &e = state.episodes[size_t(id)];
                 if (e.airings.empty())
                     continue;
-                const auto m = historyIndex.find(rs.candidates[size_t(e.airings.front())].identity, r.duplicateMethod, owner);
+                const auto m = historyIndex.find(rs.candidates[size_t(e.airings.front())].identity, r.duplicateMethod, owner,
+                                                 rs.viewer);
                 if (m) {
                     const RecordedEpisode &h = history[m.entry];
                     const AiringRef related{h.ruleId, h.channelId, h.recordedAt, 0, h.title};

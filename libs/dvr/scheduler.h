@@ -19,7 +19,9 @@
 //     avoids the ripple a greedy pass has in a full book.
 //
 // Priority order (deterministic; a conflict is won by the first in this order):
-//  1. higher rule priority;
+//  1. the round: each viewer's (owner's) rules in its own order (higher priority, then 2. and 3.)
+//     are its first, second, ... rule, and every viewer's first comes before anyone's second (a
+//     box's priority orders only its own rules; priorityOrder() in rule.h);
 //  2. a single-airing rule before a series rule;
 //  3. the older rule (earlier `created`), then the lower rule id;
 //  4. within a rule, the episode whose first eligible airing starts earlier, then the lower

@@ -1156,6 +1156,7 @@ void DiverServer::addToHistory(const QList<RecordingRow> &recordings)
     for (const RecordingRow &r : recordings) {
         dvr::RecordedEpisode episode;
         episode.ruleId = r.ruleId;
+        episode.owner = r.owner;
         episode.title = r.title;
         episode.recordedAt = r.airingStart;
         episode.channelId = r.channelId;

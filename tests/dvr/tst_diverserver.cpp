@@ -2111,7 +2111,10 @@ private Q_SLOTS:
         const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs);
         QCOMPARE(call("POST", port, u"/api/rules"_qs, a, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Secret Drama"_qs}, {u"priority"_qs, 5}}).status,
                  201);
-        const HttpResult solo = call("POST", port, u"/api/rules"_qs, b, {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Solo"_qs}});
+        // The largest priority a box can send orders its own rules only: A's older rule keeps the
+        // stream (docs/dvr-scheduler.md, "Priority order").
+        const HttpResult solo = call("POST", port, u"/api/rules"_qs, b,
+                                     {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Solo"_qs}, {u"priority"_qs, 2147483647}});
         QVERIFY2(solo.status == 201, solo.body.constData());
         const QJsonObject upB = call("GET", port, u"/api/upcoming"_qs, b).json();
         for (const QJsonObject &skipped : {solo.json().value(u"skipped"_qs).toArray().at(0).toObject(),

@@ -398,6 +398,29 @@ private Q_SLOTS:
         ix.remove(first);
         QVERIFY(!ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers));
     }
+
+    void indexGroupsAreApart()
+    {
+        // Groups (the scheduler's viewers) share no entry: a lookup finds its group's first entry
+        // of the episode, never another group's, even an earlier one with the same keys.
+        DuplicateIndex ix;
+        const int a = ix.add(id(u"Show"_qs, u"Pilot"_qs, {}, u"0.0."_qs), 1, 1);
+        const int b = ix.add(id(u"Show"_qs, u"Pilot"_qs, {}, u"0.0."_qs), 2, 2);
+        const int b2 = ix.add(id(u"Show"_qs, u"Pilot"_qs, {}, u"0.0."_qs), 3, 2);
+        QCOMPARE(ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 0, 1).entry, a);
+        QCOMPARE(ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 0, 2).entry, b);
+        QCOMPARE(ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 3, 2).entry, b2); // rule 3 of group 2
+        QVERIFY(!ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 1, 2));            // rule 1 is of group 1
+        QVERIFY(!ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 0, 3));
+        QVERIFY(!ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers));                  // group 0 has none
+        ix.remove(b);
+        QCOMPARE(ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 0, 2).entry, b2);
+        // Many groups with one episode: each lookup still finds its own.
+        for (quint32 g = 10; g < 2010; ++g)
+            ix.add(id(u"Show"_qs, u"Pilot"_qs), qint64(g), g);
+        for (quint32 g = 10; g < 2010; g += 97)
+            QCOMPARE(ix.find(id(u"show"_qs, u"pilot"_qs), DuplicateAllLayers, 0, g).entry, int(g) - 10 + 3);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestDvrDuplicate)

@@ -697,6 +697,56 @@ private Q_SLOTS:
         }
         QVERIFY2(skippedAsRecorded(evaluate({history->at(0)}), rerun), "the upgraded history's episode is not recognised");
     }
+
+    void storeHistoryOwner()
+    {
+        // The history keeps the viewer whose rule recorded an episode (version 5), so that it
+        // counts for that viewer's rules with scope "all" once the rule is deleted. A version 4
+        // database is upgraded in place: its rows take their rule's owner; a row whose rule was
+        // deleted before the upgrade has none.
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(u"dvr.sqlite"_qs);
+        QString error;
+        RecordingRule kept = titleRule(u"Drama"_qs), gone = titleRule(u"Film"_qs);
+        kept.owner = u"box-A"_qs;
+        gone.owner = u"box-B"_qs;
+        const auto episode = [](qint64 ruleId, qint64 at) {
+            RecordedEpisode e;
+            e.ruleId = ruleId;
+            e.title = u"Drama"_qs;
+            e.channelId = u"one"_qs;
+            e.recordedAt = at;
+            e.identity = episodeIdentity(u"Drama"_qs, u"Pilot"_qs, {}, {});
+            return e;
+        };
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+            QVERIFY2(store.save(&kept, &error) && store.save(&gone, &error), qPrintable(error));
+            QVERIFY2(store.addHistory(episode(kept.id, kDay0), &error) && store.addHistory(episode(gone.id, kDay0 + kHour), &error),
+                     qPrintable(error));
+            QVERIFY2(store.remove(gone.id, &error), qPrintable(error));
+        }
+        asLeftBy(path, {u"ALTER TABLE dvr_history DROP COLUMN owner"_qs, u"UPDATE meta SET value = '4' WHERE key = 'schema.rules'"_qs});
+        if (QTest::currentTestFailed())
+            return;
+        {
+            RuleStore store;
+            QVERIFY2(store.open(path, &error), qPrintable(error));
+            RecordedEpisode later = episode(kept.id, kDay0 + 2 * kHour);
+            later.owner = kept.owner;
+            QVERIFY2(store.addHistory(later, &error), qPrintable(error));
+        }
+        RuleStore store;
+        QVERIFY2(store.open(path, &error), qPrintable(error));
+        const auto history = store.history(&error);
+        QVERIFY2(history, qPrintable(error));
+        QCOMPARE(history->size(), 3);
+        QCOMPARE(history->at(0).owner, u"box-A"_qs); // filled in by the upgrade from its rule
+        QCOMPARE(history->at(1).owner, QString());   // its rule was deleted before the upgrade
+        QCOMPARE(history->at(2).owner, u"box-A"_qs); // stored with it
+    }
 };
 
 QTEST_GUILESS_MAIN(TestDvrRule)

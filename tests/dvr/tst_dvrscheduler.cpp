@@ -445,6 +445,86 @@ private Q_SLOTS:
         QCOMPARE(starts(plan.recordings), QList<qint64>{t + 3 * kHour});
     }
 
+    // Review: scope "all" means every rule of the same viewer, not of every viewer on the node.
+    // One viewer's planned or recorded episode must not make another viewer's rule skip the
+    // airing: the second viewer gets no recording at all (it has no entitlement to the first
+    // viewer's), and learns that someone else records that episode.
+    void duplicateScopeAllStaysWithinOwner()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 30, u"Show"_qs, u"Pilot"_qs},
+                                                          {u"b"_qs, t + 2 * kHour, 30, u"Show"_qs, u"Pilot"_qs}});
+        RecordingRule first = rule(RuleKind::Title, u"Show"_qs);
+        first.channelId = u"a"_qs;
+        first.owner = u"box-A"_qs;
+        RecordingRule second = rule(RuleKind::Title, u"Show"_qs);
+        second.channelId = u"b"_qs;
+        second.owner = u"box-B"_qs;
+        second.duplicateScope = DuplicateScope::AllRules;
+        Scheduler s;
+        s.setRules({first, second});
+        SchedulePlan plan = s.evaluate(guide, kDay0);
+        const SkippedAiring *dup = skippedAt(plan, second.id, u"b"_qs, t + 2 * kHour);
+        QVERIFY2(!dup, dup ? qPrintable(dup->detail()) : "");
+        QVERIFY(plannedAt(plan, second.id, u"b"_qs, t + 2 * kHour));
+    }
+
+    // A rule deleted leaves its history to its viewer: the episodes still count for the viewer's
+    // rules with scope "all" (the row names the viewer), and for no other viewer's.
+    void duplicateScopeAllKeepsADeletedRulesHistoryWithItsViewer()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"b"_qs}, {{u"b"_qs, t, 30, u"Show"_qs, u"Pilot"_qs}});
+        RecordingRule mine = rule(RuleKind::Title, u"Show"_qs), theirs = rule(RuleKind::Title, u"Show"_qs);
+        mine.owner = u"box-A"_qs;
+        theirs.owner = u"box-B"_qs;
+        mine.duplicateScope = theirs.duplicateScope = DuplicateScope::AllRules;
+        RecordedEpisode h;
+        h.ruleId = s_nextId++; // a rule of box-A's, deleted since
+        h.owner = u"box-A"_qs;
+        h.title = u"Show"_qs;
+        h.channelId = u"a"_qs;
+        h.recordedAt = kDay0 - 7 * 24 * kHour;
+        h.identity = episodeIdentity(u"Show"_qs, u"Pilot"_qs, {}, {});
+        Scheduler s;
+        s.setHistory({h});
+        s.setRules({mine, theirs});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        const SkippedAiring *recorded = skippedAt(plan, mine.id, u"b"_qs, t);
+        QVERIFY(recorded);
+        QCOMPARE(recorded->reason, SkipReason::AlreadyRecorded);
+        QVERIFY(plannedAt(plan, theirs.id, u"b"_qs, t));
+        PlanCheck check;
+        check.rules = {mine, theirs};
+        check.history = {h};
+        check.now = kDay0;
+        QCOMPARE(check.problems(plan), QStringList());
+    }
+
+    // Review: nor does another viewer's history (an episode viewer A recorded last week).
+    void duplicateScopeAllIgnoresOtherOwnersHistory()
+    {
+        const qint64 t = kDay0 + 20 * kHour;
+        const auto guide = makeGuide({u"b"_qs}, {{u"b"_qs, t + 2 * kHour, 30, u"Show"_qs, u"Pilot"_qs}});
+        RecordingRule first = rule(RuleKind::Title, u"Show"_qs);
+        first.owner = u"box-A"_qs;
+        RecordingRule second = rule(RuleKind::Title, u"Show"_qs);
+        second.owner = u"box-B"_qs;
+        second.duplicateScope = DuplicateScope::AllRules;
+        Scheduler s;
+        RecordedEpisode h;
+        h.ruleId = first.id;
+        h.title = u"Show"_qs;
+        h.channelId = u"a"_qs;
+        h.recordedAt = kDay0 - 7 * 24 * kHour;
+        h.identity = episodeIdentity(u"Show"_qs, u"PILOT"_qs, {}, {});
+        s.setHistory({h});
+        s.setRules({first, second});
+        const SchedulePlan plan = s.evaluate(guide, kDay0);
+        const SkippedAiring *dup = skippedAt(plan, second.id, u"b"_qs, t + 2 * kHour);
+        QVERIFY2(!dup, dup ? qPrintable(dup->detail()) : "");
+    }
+
     void keepLimit()
     {
         const qint64 t = kDay0 + 20 * kHour, d = 24 * kHour;
@@ -478,6 +558,12 @@ private Q_SLOTS:
         QTest::newRow("single beats series") << 1;
         QTest::newRow("older rule wins") << 2;
         QTest::newRow("lower id wins a tie") << 3;
+        // Several viewers (docs/dvr-scheduler.md, "Priority order"): a box's priority orders its
+        // own rules only, and every viewer's first rule comes before anyone's second.
+        QTest::newRow("a box's priority does not beat another viewer's") << 4;
+        QTest::newRow("within a viewer priority wins") << 5;
+        QTest::newRow("every viewer's first rule before anyone's second") << 6;
+        QTest::newRow("a box's priority does not take its older rule's place") << 7;
     }
 
     void priorityOrder()
@@ -486,6 +572,7 @@ private Q_SLOTS:
         const qint64 t = kDay0 + 20 * kHour;
         const auto guide = makeGuide({u"a"_qs, u"b"_qs}, {{u"a"_qs, t, 60, u"Alpha"_qs}, {u"b"_qs, t + 30 * 60, 60, u"Beta"_qs}});
         RecordingRule winner, loser;
+        QList<RecordingRule> others;
         switch (case_) {
         case 0:
             loser = rule(RuleKind::Title, u"Alpha"_qs);
@@ -507,9 +594,49 @@ private Q_SLOTS:
             loser = rule(RuleKind::Title, u"Alpha"_qs);
             loser.created = winner.created;
             break;
+        case 4:
+            // Without owners (one viewer) the newer rule's priority would win (case 0).
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-A"_qs;
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.owner = u"box-B"_qs;
+            loser.priority = std::numeric_limits<int>::max();
+            break;
+        case 5:
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.owner = u"box-A"_qs;
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-A"_qs;
+            winner.priority = 1;
+            others = {rule(RuleKind::Title, u"Gamma"_qs)}; // another viewer's, older: in no way
+            others[0].owner = u"box-B"_qs;
+            others[0].created = loser.created - 10;
+            break;
+        case 6:
+            // box-A's older rule is its second (its first is the one it gave a priority), box-B's
+            // newer rule its first: box-B's comes first (with one viewer the older would win).
+            others = {rule(RuleKind::Title, u"Gamma"_qs)};
+            others[0].owner = u"box-A"_qs;
+            others[0].priority = 3;
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.owner = u"box-A"_qs;
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-B"_qs;
+            break;
+        case 7:
+            // box-B's older rule (in no way) is before box-A's; its newer one, made its first by
+            // the highest priority, is box-B's first rule, as box-A's is, and box-A's is older.
+            others = {rule(RuleKind::Title, u"Gamma"_qs)};
+            others[0].owner = u"box-B"_qs;
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-A"_qs;
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.owner = u"box-B"_qs;
+            loser.priority = std::numeric_limits<int>::max();
+            break;
         }
         Scheduler s(capacity(1));
-        s.setRules({loser, winner});
+        s.setRules(QList<RecordingRule>{loser, winner} + others);
         const SchedulePlan plan = s.evaluate(guide, kDay0);
         QCOMPARE(plan.recordings.size(), 1);
         QCOMPARE(plan.recordings[0].ruleId, winner.id);
