@@ -122,21 +122,13 @@ std::optional<PageRequest> pageRequest(const RouteContext &c, QString *error)
 /// A rule list's cursor: the last id of a page (rules are listed by id, which never changes).
 QString ruleCursorText(qint64 lastId)
 {
-    return u"k1."_qs + QString::fromLatin1(QByteArray::number(lastId).toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+    return pageCursorText(QLatin1StringView("k1."), {lastId});
 }
 
 std::optional<qint64> ruleCursorFrom(const QString &text, QString *error)
 {
-    const auto decoded = QByteArray::fromBase64Encoding(text.mid(3).toLatin1(),
-                                                        QByteArray::Base64UrlEncoding | QByteArray::AbortOnBase64DecodingErrors);
-    bool ok = false;
-    const qint64 id = text.startsWith(u"k1.") && decoded ? decoded.decoded.toLongLong(&ok) : 0;
-    if (!ok || id <= 0) {
-        *error = QStringLiteral("cursor \"%1\": not a place in the list of rules (pass the \"next\" of the page before, as it is)")
-                     .arg(text.left(64));
-        return std::nullopt;
-    }
-    return id;
+    const auto values = pageCursorValues(text, QLatin1StringView("k1."), 1, error);
+    return values ? std::optional<qint64>(values->at(0)) : std::nullopt;
 }
 
 /// The credential a request carries: a bearer header, else ?ticket= or ?token=.

@@ -64,34 +64,51 @@ RecordingRow recordingFrom(const QSqlQuery &q)
 }
 } // namespace
 
-QString RecordingCursor::toText() const
+QString pageCursorText(QLatin1StringView prefix, std::initializer_list<qint64> values)
 {
-    const QByteArray key = QByteArray::number(airingStart) + ':' + QByteArray::number(id);
-    return u"r1."_qs + QString::fromLatin1(key.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+    QByteArray key;
+    for (const qint64 v : values)
+        key += (key.isEmpty() ? QByteArray() : QByteArrayLiteral(":")) + QByteArray::number(v);
+    return prefix + QString::fromLatin1(key.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
 }
 
-std::optional<RecordingCursor> RecordingCursor::fromText(const QString &text, QString *why)
+std::optional<QList<qint64>> pageCursorValues(const QString &text, QLatin1StringView prefix, qsizetype count, QString *why)
 {
     const auto refuse = [&](const QString &what) {
         *why = QStringLiteral("cursor \"%1\": %2 (pass the \"next\" of the page before, as it is)").arg(text.left(64), what);
         return std::nullopt;
     };
-    if (!text.startsWith(u"r1."))
+    if (!text.startsWith(prefix))
         return refuse(u"not a cursor of this list"_qs);
-    const auto decoded = QByteArray::fromBase64Encoding(text.mid(3).toLatin1(), QByteArray::Base64UrlEncoding
-                                                                                  | QByteArray::AbortOnBase64DecodingErrors);
-    if (!decoded || text.mid(3).isEmpty())
+    const QString body = text.mid(prefix.size());
+    const auto decoded = QByteArray::fromBase64Encoding(body.toLatin1(), QByteArray::Base64UrlEncoding
+                                                                            | QByteArray::AbortOnBase64DecodingErrors);
+    if (!decoded || body.isEmpty())
         return refuse(u"not base64url"_qs);
-    const QList<QByteArray> parts = decoded.decoded.split(':');
-    bool startOk = false, idOk = false;
-    RecordingCursor c;
-    if (parts.size() == 2) {
-        c.airingStart = parts.at(0).toLongLong(&startOk);
-        c.id = parts.at(1).toLongLong(&idOk);
+    // Every value a number, as many as the list's order has, the last (an id) a real one.
+    QList<qint64> values;
+    for (const QByteArray &part : decoded.decoded.split(':')) {
+        bool ok = false;
+        values.append(part.toLongLong(&ok));
+        if (!ok)
+            return refuse(u"not a place in the list"_qs);
     }
-    if (!startOk || !idOk || c.id <= 0)
+    if (values.size() != count || values.constLast() <= 0)
         return refuse(u"not a place in the list"_qs);
-    return c;
+    return values;
+}
+
+QString RecordingCursor::toText() const
+{
+    return pageCursorText(QLatin1StringView("r1."), {airingStart, id});
+}
+
+std::optional<RecordingCursor> RecordingCursor::fromText(const QString &text, QString *why)
+{
+    const auto values = pageCursorValues(text, QLatin1StringView("r1."), 2, why);
+    if (!values)
+        return std::nullopt;
+    return RecordingCursor{values->at(0), values->at(1)};
 }
 
 QString copyStateName(CopyState state)

@@ -22,6 +22,7 @@
 
 #include <functional>
 
+#include <initializer_list>
 #include <optional>
 
 namespace iptv::diver {
@@ -79,6 +80,13 @@ struct RecordingRow
     /// recorded again later (another viewer, a later end) grows no playlist that ended.
     qint64 spanEnd = -1;
 };
+
+/// A list's cursor as clients hold it: `prefix` (the list and its order's version, "r1.") and the
+/// base64url of the values of the last row's place, joined by ':'. Opaque to clients.
+QString pageCursorText(QLatin1StringView prefix, std::initializer_list<qint64> values);
+/// The `count` values of a cursor pageCursorText() made with `prefix` (the last, an id, > 0);
+/// nullopt with *why saying what is wrong with `text` otherwise.
+std::optional<QList<qint64>> pageCursorValues(const QString &text, QLatin1StringView prefix, qsizetype count, QString *why);
 
 /// A place in the library's order (the latest airing first, then the latest id): a page of
 /// RecordingStore::recordingsPage() starts after it. Clients hold it as opaque text.
