@@ -2,8 +2,6 @@
 
 #include <protocol/boxticket.h>
 
-#include <algorithm>
-
 #include <QLoggingCategory>
 #include <QMetaObject>
 #include <QNetworkAccessManager>
