@@ -32,13 +32,7 @@ fi
 IN=$(input_5mbit)
 start_copy_channels "$WORK" "$N" "$PORT" "$IN"
 # The media playlist of the pass-through rendition (the master names it).
-rendition=
-for _ in $(seq 1 100); do
-    rendition=$(curl -sf "$API/live/c001/index.m3u8" | grep -v '^#' | head -1 || true)
-    [ -n "$rendition" ] && break
-    sleep 0.2
-done
-[ -n "$rendition" ] || { echo "recast lists no HLS rendition of c001"; exit 1; }
+rendition=$(hls_rendition "$API") || exit 1
 echo "== recast: $N channels live; HLS: /live/cNNN/$rendition; load $(cut -d' ' -f1-3 /proc/loadavg) =="
 
 run() { # NAME URL

@@ -56,13 +56,7 @@ case "$SOURCE" in
 ts) source_of() { echo "$API/live/c$1.ts"; } ;;
 hls)
     # The media playlist of the pass-through rendition (the master names it).
-    rendition=
-    for _ in $(seq 1 100); do
-        rendition=$(curl -sf "$API/live/c001/index.m3u8" | grep -v '^#' | head -1 || true)
-        [ -n "$rendition" ] && break
-        sleep 0.2
-    done
-    [ -n "$rendition" ] || { echo "recast lists no HLS rendition of c001"; exit 1; }
+    rendition=$(hls_rendition "$API") || exit 1
     source_of() { echo "$API/live/c$1/$rendition"; }
     echo "== HLS sources: $(source_of NNN) =="
     ;;

@@ -8,6 +8,8 @@
 #   start_copy_channels WORK N PORT INPUT
 #                                     recast with N pass-through channels c001… (ladder=copy, 2 s
 #                                     segments) of INPUT, looping; waits until all are live
+#   hls_rendition API                 echoes the media playlist name recast's master playlist of
+#                                     c001 lists (the pass-through rendition); fails after 20 s
 #   cpu_s PID                         user+sys CPU seconds of PID (and its threads) so far
 #   machine_info                      lscpu model, cores, date, commit, load
 
@@ -34,6 +36,17 @@ input_1080p() {
 input_5mbit() {
     bench_input 1080p25-60s-5mbit.ts -f lavfi -i testsrc2=size=1920x1080:rate=25 -f lavfi -i sine=frequency=1000:sample_rate=48000 \
         -t 60 -pix_fmt yuv420p -c:v libx264 -preset veryfast -b:v 5M -maxrate 5M -bufsize 5M -g 50 -c:a aac -b:a 128k -f mpegts
+}
+
+hls_rendition() {
+    local rendition=
+    for _ in $(seq 1 100); do
+        rendition=$(curl -sf "$1/live/c001/index.m3u8" | grep -v '^#' | head -1 || true)
+        [ -n "$rendition" ] && { echo "$rendition"; return 0; }
+        sleep 0.2
+    done
+    echo "recast lists no HLS rendition of c001" >&2
+    return 1
 }
 
 start_copy_channels() {
