@@ -220,10 +220,11 @@ struct Recorder::Worker
     }
 
     /// Stops as a crash would, from this thread, once: nothing more is written (fenced()).
-    void stopFenced(const QString &why)
+    /// False when it had stopped already (another thread said so first).
+    bool stopFenced(const QString &why)
     {
         if (fenced.exchange(true))
-            return;
+            return false;
         qCWarning(lcRecorder).noquote() << cfg.directory << ":" << why << ": the recorder stops, nothing more is written";
         finishOnStop = false;
         stopping = true;
@@ -234,6 +235,7 @@ struct Recorder::Worker
         }
         wake.notify_all();
         queueCv.notify_all();
+        return true;
     }
 
     /// The end came (and, with cfg.confirmEnd, the owner confirmed it: until then it is asked,
@@ -1001,8 +1003,12 @@ struct Recorder::Worker
         }
         if (error.kind == StorageError::Fenced) {
             // A writer of a higher epoch took the folder over (this one was stalled past its
-            // lease): as a lost lease, it stops; nothing of its own is listed any more.
-            stopFenced(error.toString());
+            // lease): as a lost lease, it stops; nothing of its own is listed any more. When
+            // the reader's thread stopped it first (its write fence), the refusal is still said:
+            // the write that was in progress is the one the folder refused.
+            if (!stopFenced(error.toString()))
+                qCWarning(lcRecorder).noquote() << cfg.directory << ":" << error.toString()
+                                                << ": the write in progress when the recorder stopped is not listed";
             return;
         }
         if (!writerGapPending) {

@@ -222,6 +222,7 @@ private Q_SLOTS:
     void staleWriterIsFencedAfterTakeover();
     void fullDisk();
     void stopDoesNotWaitForTheDisk();
+    void writeInProgressIsRefusedAfterTheFenceStopped();
     void cleanupTestCase();
 
 private:
@@ -1363,6 +1364,52 @@ void TestRecorder::stopDoesNotWaitForTheDisk()
     QVERIFY(segments.size() >= 3);             // the one the disk held up, and the tail, too
     const QStringList problems = checkSegments(dir, segments);
     QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"\n"_qs)));
+}
+
+void TestRecorder::writeInProgressIsRefusedAfterTheFenceStopped()
+{
+    // The writer is inside a segment's write (the disk stalled) when its write fence closes and
+    // another writer takes the folder over (a higher epoch). The reader's thread stops the
+    // recorder first; the write it was in is refused by the folder when the disk answers, and
+    // that is still said (tst_divernodes once waited for the one message of whichever came first).
+    const QString dir = m_dir.filePath(u"rec-fence-race"_qs);
+    testutil::DiskGate disk;
+    Recorder recorder;
+    QSignalSpy written(&recorder, &Recorder::segmentWritten);
+    QSignalSpy stopped(&recorder, &Recorder::stopped);
+    std::atomic<bool> mayWrite{true};
+    recorder.setFreeSpace([&](const QString &) { return disk.probe(); });
+    RecorderSettings settings;
+    settings.source = url(u"/live/one.ts"_qs);
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    settings.minFreeBytes = 1; // the probe is asked inside every segment's write
+    settings.epoch = 1;
+    settings.writeFence = [&] { return mayWrite.load(); };
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(written.size() >= 2, 20000);
+
+    disk.close();
+    QTRY_COMPARE_WITH_TIMEOUT(disk.waiting(), 1, 10000); // inside a segment's write
+    QFile marker(QDir(dir).filePath(u".epoch-2"_qs));   // another node's writer took the folder
+    QVERIFY(marker.open(QIODevice::WriteOnly));
+    marker.close();
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u".*may no longer write it.*the recorder stops.*"_qs));
+    mayWrite = false;
+    QTRY_VERIFY_WITH_TIMEOUT(recorder.fenced(), 10000); // the reader's thread, between packets
+    const qsizetype listed = load(dir).segments().size();
+
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(u".*refused: the folder's epoch is 2, this writer's 1 .* the write in progress when "
+                                            "the recorder stopped is not listed"_qs));
+    disk.open();
+    QVERIFY(stopped.size() == 1 || stopped.wait(20000));
+    const ArchiveReader after = load(dir);
+    QCOMPARE(after.segments().size(), listed); // the refused write is not listed …
+    QCOMPARE(after.chunks().size(), 1);
+    const QStringList files = QDir(QDir(dir).filePath(after.chunks().first().name)).entryList({u"seg-*.ts"_qs}, QDir::Files);
+    QCOMPARE(files.size(), listed); // … nor left behind
 }
 
 QTEST_GUILESS_MAIN(TestRecorder)
