@@ -179,6 +179,7 @@ DvrController::DvrController(DiverClient *client, QObject *parent)
             m_recordingsInFlight = false;
             m_pageRows.clear();
             m_pageStrings.clear();
+            m_recordings->cancelSnapshot();
             Q_EMIT failed(tr("Recordings"), ApiError{200, u"bad-reply"_qs, page.error});
             return;
         }
@@ -343,6 +344,7 @@ void DvrController::refreshRecordings()
     m_pageRows.clear();
     m_pageStrings.clear();
     m_pages = 0;
+    m_recordings->beginSnapshot();
     fetchRecordingsPage({});
 }
 
@@ -364,6 +366,7 @@ void DvrController::fetchRecordingsPage(const QString &cursor)
                 m_recordingsInFlight = false;
                 m_pageRows.clear();
                 m_pageStrings.clear();
+                m_recordings->cancelSnapshot();
                 return;
             }
             const QByteArray body = r.body;

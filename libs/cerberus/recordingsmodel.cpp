@@ -273,12 +273,35 @@ QList<RecordingRow> RecordingsModel::parse(const QByteArray &body, QString *erro
     return rows;
 }
 
+void RecordingsModel::beginSnapshot()
+{
+    m_reading = true;
+    m_newerIds.clear();
+    m_deletedIds.clear();
+}
+
+void RecordingsModel::cancelSnapshot()
+{
+    m_reading = false;
+    m_newerIds.clear();
+    m_deletedIds.clear();
+}
+
 void RecordingsModel::applySnapshot(QList<RecordingRow> rows)
 {
     m_snapshot = std::move(rows);
     m_snapshotDone = 0;
     m_snapshotIds.clear();
     m_snapshotIds.reserve(m_snapshot.size());
+    if (m_reading) {
+        // Events came while the pages were read: theirs is the newer word.
+        if (!m_newerIds.isEmpty() || !m_deletedIds.isEmpty()) {
+            m_snapshot.removeIf([this](const RecordingRow &r) { return m_newerIds.contains(r.id) || m_deletedIds.contains(r.id); });
+            for (const qint64 id : std::as_const(m_newerIds))
+                m_snapshotIds.insert(id);
+        }
+        cancelSnapshot();
+    }
     m_snapshotMs = 0;
     if (!m_loading) {
         m_loading = true;
@@ -383,6 +406,10 @@ void RecordingsModel::upsert(const RecordingRow &r)
         return;
     if (m_loading)
         m_snapshotIds.insert(r.id); // newer than the list being applied: not removed at its end
+    if (m_reading) {
+        m_newerIds.insert(r.id);
+        m_deletedIds.remove(r.id);
+    }
     const int row = m_rowOf.value(r.id, -1);
     if (row >= 0) {
         if (!m_rows.at(row).sameAs(r)) {
@@ -411,6 +438,10 @@ void RecordingsModel::noteReason(qint64 id, const QString &reason, bool failed)
 
 void RecordingsModel::remove(qint64 id)
 {
+    if (m_reading) {
+        m_deletedIds.insert(id);
+        m_newerIds.remove(id);
+    }
     const int row = rowOf(id);
     if (row < 0)
         return;
@@ -438,6 +469,7 @@ void RecordingsModel::clear()
     m_snapshot.clear();
     m_snapshotIds.clear();
     m_snapshotDone = 0;
+    cancelSnapshot();
     endResetModel();
     if (m_loading) {
         m_loading = false;

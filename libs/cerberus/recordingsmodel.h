@@ -76,6 +76,13 @@ public:
     static QList<RecordingRow> parse(const QByteArray &body, QString *error, QString *next, QSet<QString> *strings);
     static RecordingRow fromJson(const QJsonObject &o);
 
+    /// A snapshot is being read (by pages, over several answers): what events say from now on
+    /// (upsert(), remove()) is newer than the pages, and applySnapshot() keeps it: a recording
+    /// deleted meanwhile is not added back by an older page, one made or changed meanwhile is
+    /// neither removed (its page was read before it existed) nor set back.
+    void beginSnapshot();
+    /// The reading failed: no snapshot comes (events are plain again).
+    void cancelSnapshot();
     /// Makes the rows these (a full list): applied over the next turns of the event loop, then
     /// snapshotApplied(). A snapshot given while one is applied replaces what is left of it.
     void applySnapshot(QList<RecordingRow> rows);
@@ -118,6 +125,9 @@ private:
     QList<RecordingRow> m_snapshot;
     qsizetype m_snapshotDone = 0;
     QSet<qint64> m_snapshotIds;
+    bool m_reading = false;       ///< between beginSnapshot() and applySnapshot()
+    QSet<qint64> m_newerIds;      ///< upserted by events while the snapshot was read
+    QSet<qint64> m_deletedIds;    ///< removed by events while the snapshot was read
     double m_snapshotMs = 0;
     QTimer m_slice;
     int m_budgetMs = 16;

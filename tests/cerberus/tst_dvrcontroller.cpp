@@ -150,6 +150,45 @@ private Q_SLOTS:
         QCOMPARE(resets.size(), 0);
     }
 
+    void eventsWhileThePagesAreReadAreNewer()
+    {
+        // The library is read by pages over several answers while events go on: a recording
+        // deleted meanwhile must not come back from an older page, one made meanwhile must not be
+        // removed because the page of its place was read before it existed, and one changed
+        // meanwhile keeps the change.
+        RecordingsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QString error;
+        const QList<RecordingRow> before = RecordingsModel::parse(listBody(10), &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        model.applySnapshot(before);
+        model.finishSnapshot();
+        QCOMPARE(model.rowCount(), 10);
+
+        model.beginSnapshot();
+        const QList<RecordingRow> pages = before; // read before the events below
+        model.remove(3);
+        RecordingRow kept = before.at(4);
+        kept.kept = true;
+        model.upsert(kept);
+        model.upsert(RecordingsModel::fromJson(recordingJson(900002, u"STB-NEW"_qs, u"ch1"_qs, u"New"_qs, 1796580000)));
+        model.applySnapshot(pages);
+        model.finishSnapshot();
+        QCOMPARE(model.rowOf(3), -1);
+        QVERIFY(model.rowOf(900002) >= 0);
+        QVERIFY(model.row(model.rowOf(5)).kept);
+        QCOMPARE(model.rowCount(), 10);
+
+        // Events after the snapshot was applied are plain again; a failed read leaves none behind.
+        model.beginSnapshot();
+        model.remove(6);
+        model.cancelSnapshot();
+        model.applySnapshot(before);
+        model.finishSnapshot();
+        QVERIFY(model.rowOf(6) >= 0);    // a full list that has it again: it is there
+        QCOMPARE(model.rowOf(900002), -1); // and the list no longer has it
+    }
+
     void proxyFiltersAndSorts()
     {
         RecordingsModel model;
