@@ -52,4 +52,6 @@ echo "  peak RSS while starting: $((peak_start / 1024)) MiB; over the $HOLD s af
 echo "  event loop blocked at most: $(metric_max recast_event_loop_lag_max_seconds) s"
 echo "  output backlogs: peak (largest channel) $(metric_max recast_channel_output_backlog_peak_bytes) bytes, GOPs dropped $(metric_sum recast_channel_output_backlog_dropped_gops_total), episodes $(metric_sum recast_channel_output_backlog_episodes_total)"
 echo "  load (1 min) over the run: $load"
-rm -rf "$WORK/recast/live"
+kill "$recast" 2>/dev/null || true
+wait "$recast" 2>/dev/null || true
+rm -rf "$WORK/recast/live" # the segments; the log and rss.log stay
