@@ -5,6 +5,7 @@
 
 #include "channelconfig.h"
 #include "channelstate.h"
+#include "outputbacklog.h"
 #include "pipeline.h"
 
 #include <core/metrics.h>
@@ -86,6 +87,10 @@ public:
     void setViewerBudget(ViewerBudget *budget) { m_budget = budget; }
     /// Bytes this channel's viewers hold unsent, as of the last write.
     qint64 viewerBacklogBytes() const { return m_heldBytes; }
+    /// What the pipeline has output and this (the server's) thread has not taken yet, and what
+    /// was dropped because this thread fell behind by more than `output_backlog_kib`.
+    OutputBacklog::Stats outputBacklog() const { return m_backlog->stats(); }
+    qint64 outputBacklogLimit() const { return m_backlog->limitBytes(); }
 
 Q_SIGNALS:
     void playlistChanged(int rendition);
@@ -105,12 +110,15 @@ private:
         qint64 nextSequence = 0;
         int parts = 0;
     };
+    /// Takes what the pipeline output since the last call (on this object's thread).
+    void drainBacklog();
     void onTsBytes(int rendition, const QByteArray &ts, bool keyframe);
     void onPlaylist(int rendition, const QByteArray &text, qint64 nextSequence, int parts);
     void setHeldBytes(qint64 bytes);
 
     ChannelConfig m_config;
     QString m_folder;
+    std::unique_ptr<OutputBacklog> m_backlog; ///< between the pipeline's thread and this one
     std::unique_ptr<Pipeline> m_pipeline;
     std::vector<RenditionOut> m_out;
     QByteArray m_master;

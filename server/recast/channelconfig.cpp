@@ -92,6 +92,8 @@ bool ChannelConfig::validate(QString *error) const
         return fail(QStringLiteral("threads must be 0 to 64"));
     if (readTimeoutMs < 500 || openTimeoutMs < 500)
         return fail(QStringLiteral("timeouts must be at least 500 ms"));
+    if (outputBacklogKib < 256 || outputBacklogKib > 1024 * 1024)
+        return fail(QStringLiteral("output_backlog_kib must be 256 (256 KiB) to 1048576 (1 GiB)"));
     if (!udpOut.isEmpty() && !udpOut.startsWith(QLatin1String("udp://")))
         return fail(QStringLiteral("udp_out must be a udp:// URL"));
     return true;
@@ -123,7 +125,8 @@ QJsonObject ChannelConfig::toJson() const
                        {QStringLiteral("read_timeout_ms"), readTimeoutMs},
                        {QStringLiteral("open_timeout_ms"), openTimeoutMs},
                        {QStringLiteral("enabled"), enabled},
-                       {QStringLiteral("pace"), pace}};
+                       {QStringLiteral("pace"), pace},
+                       {QStringLiteral("output_backlog_kib"), outputBacklogKib}};
 }
 
 std::optional<ChannelConfig> ChannelConfig::fromJson(const QJsonObject &o, const ChannelConfig &base, QString *error)
@@ -178,6 +181,7 @@ std::optional<ChannelConfig> ChannelConfig::fromJson(const QJsonObject &o, const
         || !num("segment_seconds", &c.segmentSeconds) || !num("gop_seconds", &c.gopSeconds) || !num("window", &c.window)
         || !num("part_seconds", &c.partSeconds) || !num("audio_kbps", &c.audioKbps) || !num("tone_hz", &c.toneHz)
         || !num("read_timeout_ms", &c.readTimeoutMs) || !num("open_timeout_ms", &c.openTimeoutMs)
+        || !num("output_backlog_kib", &c.outputBacklogKib)
         || !boolean("loop", &c.loop) || !boolean("enabled", &c.enabled) || !boolean("pace", &c.pace))
         return std::nullopt;
     const QJsonValue ladder = o.value(QLatin1String("ladder"));

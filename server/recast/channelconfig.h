@@ -48,6 +48,9 @@ struct ChannelConfig
     int openTimeoutMs = 10000;
     bool enabled = true;
     bool pace = true;        ///< files and patterns at real time; false = as fast as possible (benchmarks)
+    /// TS bytes the pipeline may hold for the server's thread (keyframe cache, MPEG-TS viewers)
+    /// when that thread falls behind; past it the oldest GOPs are dropped (OutputBacklog).
+    int outputBacklogKib = 8192;
 
     /// Checks every value; *error names the channel and the key.
     bool validate(QString *error) const;

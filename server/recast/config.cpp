@@ -47,7 +47,8 @@ QJsonObject sectionToJson(QSettings &s, const QString &group, QString *error)
                                         QStringLiteral("segment_seconds"), QStringLiteral("gop_seconds"),
                                         QStringLiteral("window"), QStringLiteral("part_seconds"),
                                         QStringLiteral("audio_kbps"), QStringLiteral("tone_hz"),
-                                        QStringLiteral("read_timeout_ms"), QStringLiteral("open_timeout_ms")};
+                                        QStringLiteral("read_timeout_ms"), QStringLiteral("open_timeout_ms"),
+                                        QStringLiteral("output_backlog_kib")};
     static const QStringList bools = {QStringLiteral("loop"), QStringLiteral("enabled"), QStringLiteral("pace")};
     static const QStringList strings = {QStringLiteral("name"), QStringLiteral("tvg_id"), QStringLiteral("group"),
                                         QStringLiteral("source"), QStringLiteral("preset"), QStringLiteral("udp_out")};

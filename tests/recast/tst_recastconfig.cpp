@@ -139,6 +139,8 @@ void TestRecastConfig::fromJsonBad_data()
     QTest::newRow("fps too high") << QByteArray(R"({"id": "a", "fps": 500})") << QStringList{u"\"a\""_qs, u"fps"_qs};
     QTest::newRow("part too long") << QByteArray(R"({"id": "a", "segment_seconds": 2, "gop_seconds": 1, "part_seconds": 1.5})")
                                    << QStringList{u"\"a\""_qs, u"part_seconds"_qs};
+    QTest::newRow("output backlog too small") << QByteArray(R"({"id": "a", "output_backlog_kib": 64})")
+                                              << QStringList{u"\"a\""_qs, u"output_backlog_kib"_qs, u"256"_qs};
     QTest::newRow("window too small") << QByteArray(R"({"id": "a", "window": 1})") << QStringList{u"\"a\""_qs, u"window"_qs};
     QTest::newRow("udp_out not udp") << QByteArray(R"({"id": "a", "udp_out": "http://x"})") << QStringList{u"\"a\""_qs, u"udp_out"_qs};
     QTest::newRow("loop not a bool") << QByteArray(R"({"id": "a", "loop": "yes"})") << QStringList{u"loop"_qs};
@@ -211,6 +213,7 @@ tvg_id=a.tv
 ladder=copy
 source=udp://127.0.0.1:5000
 pace=false
+output_backlog_kib=1024
 )");
     ServerConfig config;
     QString error;
@@ -222,6 +225,8 @@ pace=false
     QCOMPARE(config.channels.at(0).id, u"a"_qs);
     QVERIFY(config.channels.at(0).passthrough);
     QVERIFY(!config.channels.at(0).pace);
+    QCOMPARE(config.channels.at(0).outputBacklogKib, 1024);
+    QCOMPARE(config.channels.at(1).outputBacklogKib, 8192); // the default
     QCOMPARE(config.channels.at(0).tvgId, u"a.tv"_qs);
     const ChannelConfig &b = config.channels.at(1);
     QCOMPARE(b.name, u"Bee"_qs);

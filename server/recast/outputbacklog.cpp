@@ -1,0 +1,188 @@
+#include "outputbacklog.h"
+
+#include <QElapsedTimer>
+#include <QLoggingCategory>
+
+Q_DECLARE_LOGGING_CATEGORY(lcChannel) // channel.cpp's: the backlog is the channel's
+
+namespace iptv::recast {
+
+namespace {
+
+/// An episode of dropping ends at a take() this long after the last drop: a consumer that
+/// takes a batch now and then while still far behind is one episode, logged once.
+constexpr qint64 kEpisodeQuietMs = 1000;
+
+qint64 steadyMs()
+{
+    static const QElapsedTimer clock = [] {
+        QElapsedTimer t;
+        t.start();
+        return t;
+    }();
+    return clock.elapsed();
+}
+
+} // namespace
+
+OutputBacklog::OutputBacklog(QString channel, qint64 limitBytes) : m_channel(std::move(channel)), m_limit(limitBytes)
+{
+}
+
+OutputBacklog::Rendition &OutputBacklog::rendition(int r)
+{
+    if (size_t(r) >= m_renditions.size())
+        m_renditions.resize(size_t(r) + 1);
+    return m_renditions[size_t(r)];
+}
+
+bool OutputBacklog::wakeLocked()
+{
+    return !std::exchange(m_wakePending, true);
+}
+
+bool OutputBacklog::pushTs(int r, const QByteArray &ts, bool keyframe)
+{
+    if (r < 0 || ts.isEmpty())
+        return false;
+    QString log;
+    bool wake = false;
+    {
+        std::lock_guard lock(m_mutex);
+        Rendition &rend = rendition(r);
+        bool drop = false;
+        if (rend.resync && !keyframe) {
+            drop = true; // the rest of a GOP whose start was dropped: useless to a viewer
+        } else {
+            while (m_stats.bytes + ts.size() > m_limit && dropOldestGop(&log)) {
+            }
+            // Alone over the limit, or the rest of a GOP that just lost its start.
+            drop = m_stats.bytes + ts.size() > m_limit || (rend.resync && !keyframe);
+            if (!drop && keyframe)
+                rend.resync = false;
+        }
+        if (drop) {
+            m_stats.droppedBytes += quint64(ts.size());
+            ++m_stats.droppedChunks;
+            m_episodeDroppedBytes += quint64(ts.size());
+            if (!rend.resync) {
+                rend.resync = true;
+                rend.gap = true;
+                ++m_stats.droppedGops;
+                ++m_episodeDroppedGops;
+            }
+            m_lastDropMs = steadyMs();
+            if (!m_inEpisode) {
+                m_inEpisode = true;
+                m_episodeStartMs = m_lastDropMs;
+                ++m_stats.episodes;
+                log = QStringLiteral("a chunk of %1 bytes does not fit").arg(ts.size());
+            }
+        } else {
+            Chunk c{ts, keyframe, std::exchange(rend.gap, false) && keyframe};
+            rend.chunks.push_back(std::move(c));
+            rend.bytes += ts.size();
+            m_stats.bytes += ts.size();
+            m_stats.peakBytes = qMax(m_stats.peakBytes, m_stats.bytes);
+            wake = wakeLocked();
+        }
+    }
+    if (!log.isEmpty())
+        qCWarning(lcChannel).noquote() << m_channel << "the server's thread is behind this channel's output:" << log
+                                       << QStringLiteral("(backlog limit %1 bytes, output_backlog_kib);").arg(m_limit)
+                                       << "dropping its oldest GOPs until it catches up (MPEG-TS viewers skip ahead to a"
+                                          " keyframe; HLS is not affected)";
+    return wake;
+}
+
+bool OutputBacklog::dropOldestGop(QString *log)
+{
+    Rendition *fullest = nullptr;
+    for (Rendition &r : m_renditions)
+        if (!r.chunks.empty() && (!fullest || r.bytes > fullest->bytes))
+            fullest = &r;
+    if (!fullest)
+        return false;
+    qint64 bytes = 0;
+    quint64 chunks = 0;
+    // The front chunk (a keyframe, or the rest of a GOP the consumer took the start of), then
+    // everything up to the next keyframe.
+    do {
+        bytes += fullest->chunks.front().ts.size();
+        ++chunks;
+        fullest->chunks.pop_front();
+    } while (!fullest->chunks.empty() && !fullest->chunks.front().keyframe);
+    fullest->bytes -= bytes;
+    m_stats.bytes -= bytes;
+    if (fullest->chunks.empty()) {
+        fullest->resync = true; // the GOP being output lost its start: drop it up to the next keyframe
+        fullest->gap = true;
+    } else {
+        fullest->chunks.front().afterGap = true;
+    }
+    m_stats.droppedBytes += quint64(bytes);
+    m_stats.droppedChunks += chunks;
+    ++m_stats.droppedGops;
+    m_episodeDroppedBytes += quint64(bytes);
+    ++m_episodeDroppedGops;
+    m_lastDropMs = steadyMs();
+    if (!m_inEpisode) {
+        m_inEpisode = true;
+        m_episodeStartMs = m_lastDropMs;
+        ++m_stats.episodes;
+        *log = QStringLiteral("%1 bytes held").arg(m_stats.bytes + bytes);
+    }
+    return true;
+}
+
+bool OutputBacklog::pushPlaylist(int r, const QByteArray &text, qint64 nextSequence, int parts)
+{
+    std::lock_guard lock(m_mutex);
+    m_playlists.insert(r, Playlist{text, nextSequence, parts});
+    return wakeLocked();
+}
+
+OutputBacklog::Batch OutputBacklog::take()
+{
+    Batch batch;
+    QString log;
+    {
+        std::lock_guard lock(m_mutex);
+        m_wakePending = false;
+        batch.chunks.resize(m_renditions.size());
+        for (size_t i = 0; i < m_renditions.size(); ++i) {
+            batch.chunks[i].swap(m_renditions[i].chunks);
+            m_renditions[i].bytes = 0;
+        }
+        batch.playlists.swap(m_playlists);
+        m_stats.bytes = 0;
+        if (m_inEpisode && steadyMs() - m_lastDropMs >= kEpisodeQuietMs) {
+            m_inEpisode = false;
+            log = QStringLiteral("the server's thread caught up with this channel's output after %1 s; %2 GOPs (%3 bytes) "
+                                 "were dropped")
+                      .arg((m_lastDropMs - m_episodeStartMs) / 1000.0, 0, 'f', 1)
+                      .arg(m_episodeDroppedGops)
+                      .arg(m_episodeDroppedBytes);
+            m_episodeDroppedBytes = m_episodeDroppedGops = 0;
+        }
+    }
+    if (!log.isEmpty())
+        qCInfo(lcChannel).noquote() << m_channel << log;
+    return batch;
+}
+
+void OutputBacklog::clear()
+{
+    std::lock_guard lock(m_mutex);
+    m_renditions.clear();
+    m_playlists.clear();
+    m_stats.bytes = 0;
+}
+
+OutputBacklog::Stats OutputBacklog::stats() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_stats;
+}
+
+} // namespace iptv::recast
