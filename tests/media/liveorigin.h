@@ -7,17 +7,21 @@
 // client makes beyond the ones it needs takes a segment out of the window before the client read
 // it. A master playlist at /live/index.m3u8 names the media playlist, /live/media.m3u8. Every
 // segment is dated (EXT-X-PROGRAM-DATE-TIME) from a base date on by the EXTINF before it. Each
-// answer closes the connection.
+// answer closes the connection. writeVod() makes such a VOD; OriginThread runs an origin on a
+// thread of its own (the reads of a MediaInput or a Recorder under test block the test's).
 
 #include <QByteArray>
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QList>
+#include <QHostAddress>
 #include <QMutex>
+#include <QProcess>
 #include <QString>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QThread>
 
 #include <algorithm>
 #include <limits>
@@ -170,3 +174,60 @@ private:
     int m_resourceRequests = 0;
     QList<int> m_served;
 };
+
+/// ffmpeg writes `seconds` of 1 s segments (a keyframe each second, 160x90 H.264 + AAC) as an
+/// HLS VOD, vod.m3u8, into `dir`, with `extra` options (encryption, fMP4).
+inline bool writeVod(const QString &dir, int seconds, const QStringList &extra, const QString &segmentPattern, QString *error)
+{
+    QProcess ffmpeg;
+    ffmpeg.setWorkingDirectory(dir);
+    ffmpeg.start(u"ffmpeg"_qs, QStringList{u"-hide_banner"_qs, u"-loglevel"_qs, u"error"_qs, u"-nostdin"_qs, u"-f"_qs, u"lavfi"_qs,
+                                           u"-i"_qs, u"testsrc2=size=160x90:rate=25"_qs, u"-f"_qs, u"lavfi"_qs, u"-i"_qs,
+                                           u"sine=frequency=440:sample_rate=48000"_qs, u"-t"_qs, QString::number(seconds),
+                                           u"-c:v"_qs, u"libx264"_qs, u"-preset"_qs, u"ultrafast"_qs, u"-g"_qs, u"25"_qs,
+                                           u"-keyint_min"_qs, u"25"_qs, u"-sc_threshold"_qs, u"0"_qs, u"-pix_fmt"_qs, u"yuv420p"_qs,
+                                           u"-c:a"_qs, u"aac"_qs, u"-b:a"_qs, u"48k"_qs, u"-f"_qs, u"hls"_qs, u"-hls_time"_qs, u"1"_qs,
+                                           u"-hls_list_size"_qs, u"0"_qs, u"-hls_segment_filename"_qs, segmentPattern}
+                     + extra + QStringList{u"vod.m3u8"_qs});
+    if (!ffmpeg.waitForFinished(60000) || ffmpeg.exitCode() != 0) {
+        *error = u"ffmpeg could not write the test segments: "_qs + QString::fromLocal8Bit(ffmpeg.readAllStandardError());
+        return false;
+    }
+    return true;
+}
+
+/// A LiveOrigin answering on a thread of its own (MediaInput's reads block the test's).
+class OriginThread
+{
+public:
+    OriginThread(const QString &dir, int window, qint64 baseDateMs) : m_origin(new LiveOrigin(dir, window, baseDateMs)) {}
+    ~OriginThread()
+    {
+        if (m_thread.isRunning())
+            QMetaObject::invokeMethod(m_origin, [o = m_origin] { delete o; }, Qt::BlockingQueuedConnection);
+        else
+            delete m_origin;
+        m_thread.quit();
+        m_thread.wait();
+    }
+    bool start(QString *error)
+    {
+        if (!m_origin->load(error))
+            return false;
+        m_thread.start();
+        m_origin->moveToThread(&m_thread);
+        bool listening = false;
+        QMetaObject::invokeMethod(m_origin, [&] { listening = m_origin->listen(QHostAddress::LocalHost, 0); },
+                                  Qt::BlockingQueuedConnection);
+        if (!listening)
+            *error = u"the origin cannot listen: "_qs + m_origin->errorString();
+        return listening;
+    }
+    LiveOrigin *operator->() const { return m_origin; }
+    QString url(const char *path) const { return u"http://127.0.0.1:%1%2"_qs.arg(m_origin->serverPort()).arg(QLatin1String(path)); }
+
+private:
+    QThread m_thread;
+    LiveOrigin *m_origin;
+};
+
