@@ -162,6 +162,7 @@ void MediaInput::close()
     m_hls = {};
     m_lastSequence = -1;
     m_unplacedSkipped = m_segmentSkipped = 0;
+    m_deadlineFired = false;
     m_topOpened = false;
     m_redirected = false;
 }
@@ -422,7 +423,7 @@ int MediaInput::interruptCallback(void *opaque)
         return 1;
     const qint64 deadline = self->m_deadlineMs;
     if (deadline > 0 && nowMs() > deadline) {
-        self->m_timedOut = true;
+        self->m_timedOut = self->m_deadlineFired = true;
         return 1;
     }
     return 0;
@@ -542,7 +543,7 @@ MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
             return Read::End;
         if (rc < 0) {
             *error = MediaError::fromAv(QStringLiteral("reading %1").arg(m_spec.describe()), rc);
-            if (m_timedOut)
+            if (m_timedOut || (rc == AVERROR_EXIT && m_deadlineFired && !m_interrupted))
                 error->reason = QStringLiteral("no data for %1 s").arg(m_spec.readTimeoutMs / 1000.0);
             else if (m_interrupted)
                 error->reason = QStringLiteral("interrupted");

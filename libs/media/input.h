@@ -166,6 +166,10 @@ private:
     std::atomic<bool> m_interrupted{false};
     std::atomic<qint64> m_deadlineMs{0};
     bool m_timedOut = false;
+    /// The read deadline fired on this connection. The HLS demuxer's interrupted wait can
+    /// surface a read or two later (its segment reader's error is kept while the packets it had
+    /// are returned), when m_timedOut is armed again: that exit is still the stall's.
+    bool m_deadlineFired = false;
     int (*m_defaultIoOpen)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **) = nullptr;
     int (*m_defaultIoClose)(AVFormatContext *, AVIOContext *) = nullptr;
     bool m_topOpened = false;  ///< the demuxer's own input (the URL given) is open: later playlists are taken

@@ -26,6 +26,7 @@ private Q_SLOTS:
     void keyAndInitSectionAreNoSegments_data();
     void keyAndInitSectionAreNoSegments();
     void skippedSegmentsAreToldAtTheFirstKeyframeAfterThem();
+    void stalledPlaylistIsNoDataForTheReadTimeout();
 
 private:
     QTemporaryDir m_dir;
@@ -199,6 +200,34 @@ void TestHlsInput::skippedSegmentsAreToldAtTheFirstKeyframeAfterThem()
     QCOMPARE(served[before + 1], 6);
     QVERIFY(firstKeyMs && lastKeyBeforeMs);
     QCOMPARE(toldAtMs.first() - *firstKeyMs, origin->dateOf(6) - origin->dateOf(served.first()));
+}
+
+// The playlist stops moving on (a headend that stalls: recast looping its input file stalled its
+// HLS output 4 s, and more under load): the read ends after the read timeout, said as such.
+// Before, the demuxer's interrupted wait could surface on a later read, after the deadline was
+// armed again, as "Immediate exit requested": a stall that did not say it was one.
+void TestHlsInput::stalledPlaylistIsNoDataForTheReadTimeout()
+{
+    OriginThread origin(m_dir.path(), 3, kBaseMs);
+    QString why;
+    QVERIFY2(origin.start(&why), qPrintable(why));
+    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
+    QVERIFY2(spec, qPrintable(why));
+    spec->programDates = true;
+    spec->readTimeoutMs = 700;
+    MediaInput in;
+    MediaError error;
+    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
+    Packet packet = makePacket();
+    QElapsedTimer clock;
+    clock.start();
+    MediaInput::Read r = MediaInput::Read::Packet;
+    // The origin's playlist stops at its last segment (the VOD's end): then nothing more comes.
+    while ((r = in.read(packet.get(), &error)) == MediaInput::Read::Packet && clock.elapsed() < 90000) {
+    }
+    QCOMPARE(r, MediaInput::Read::Error);
+    qInfo() << "read ended after" << clock.elapsed() << "ms:" << error.toString();
+    QCOMPARE(error.reason, u"no data for 0.7 s"_qs);
 }
 
 QTEST_GUILESS_MAIN(TestHlsInput)
