@@ -484,6 +484,8 @@ struct Recorder::Worker
         const qint64 readPts = p->pts; // the source's, for its program dates
         // A segment of the source dated by its playlist begins with this packet.
         const std::optional<MediaInput::ProgramDate> segmentDate = in.takeSegmentDate();
+        // … after source segments the HLS demuxer skipped: a hole in the media.
+        const quint64 skipped = in.takeSkippedSegments();
         qint64 pts = p->pts, dts = p->dts;
         const quint64 repairedBefore = sanitiser->stats().repaired;
         sanitiser->fix(p->stream_index, pts, dts, p->duration);
@@ -509,6 +511,15 @@ struct Recorder::Worker
         const qint64 arrivalUs = nowMs() * 1000;
         if (segmentDate && key && programDate)
             followProgramDate(*segmentDate, at, arrivalUs);
+        if (skipped > 0) {
+            // What came before the hole is a segment of its own; what follows begins at this
+            // keyframe (or the next one) after a gap, as after a reconnect.
+            if (segmentStartUs != AV_NOPTS_VALUE && lastEndUs > segmentStartUs)
+                cutSegment(lastEndUs);
+            segmentStartUs = AV_NOPTS_VALUE;
+            segmentStartPts = AV_NOPTS_VALUE;
+            markGap(QStringLiteral("the source's playlist moved on past %1 segment(s) before they were read").arg(skipped));
+        }
         if (segmentStartUs == AV_NOPTS_VALUE) {
             if (outVideo >= 0 && !key)
                 return; // a recording starts at a keyframe

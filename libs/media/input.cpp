@@ -161,6 +161,8 @@ void MediaInput::close()
     m_segmentDate.reset();
     m_hls = {};
     m_lastSequence = -1;
+    m_unplacedSkipped = m_segmentSkipped = 0;
+    m_deadlineFired = false;
     m_topOpened = false;
     m_redirected = false;
 }
@@ -270,19 +272,30 @@ void MediaInput::noteOpened(const QByteArray &url)
     }
     if (m_playlistUrl.isEmpty())
         return;
+    OpenedSegment segment = dateInPlaylist(m_playlistUrl, url);
+    if (segment.resource)
+        return; // an AES-128 key or an fMP4 init section: fetched for the segments, not one of them
     ++m_hls.segmentRequests;
-    const OpenedSegment segment = dateInPlaylist(m_playlistUrl, url);
     if (segment.sequence >= 0) {
-        if (m_lastSequence >= 0 && segment.sequence > m_lastSequence + 1)
-            m_hls.segmentsSkipped += quint64(segment.sequence - m_lastSequence - 1);
+        if (m_lastSequence >= 0 && segment.sequence > m_lastSequence + 1) {
+            segment.skippedBefore = quint64(segment.sequence - m_lastSequence - 1);
+            m_hls.segmentsSkipped += segment.skippedBefore;
+            qCInfo(lcInput).noquote() << m_spec.describe() << ": the playlist moved on past" << segment.skippedBefore
+                                      << "segment(s) before they were read (media sequence" << m_lastSequence + 1 << "to"
+                                      << segment.sequence - 1 << ")";
+        }
         m_lastSequence = segment.sequence;
     }
     // Every segment's date: the first anchors the media's clock, the later ones show whether the
     // source's dates drift from it or jump (takeSegmentDate()).
-    if (m_datesLost)
+    if (m_datesLost) {
+        m_unplacedSkipped += segment.skippedBefore;
         return;
-    if (m_opened.size() >= 16)
+    }
+    if (m_opened.size() >= 16) {
+        m_unplacedSkipped += m_opened.front().skippedBefore;
         m_opened.pop_front(); // never read (cannot be: the demuxer reads what it opens)
+    }
     m_opened.push_back(segment);
 }
 
@@ -296,6 +309,39 @@ static qint64 programDateTimeMs(QByteArray text)
         text.insert(text.size() - 2, ':');
     const QDateTime when = QDateTime::fromString(QString::fromLatin1(text), Qt::ISODateWithMs);
     return when.isValid() ? when.toMSecsSinceEpoch() : 0;
+}
+
+/// The value of attribute `name` of a playlist tag line (RFC 8216 4.2), quotes removed; empty
+/// when the line has none.
+static QByteArray attributeValue(const QByteArray &line, const QByteArray &name)
+{
+    const qsizetype colon = line.indexOf(':');
+    if (colon < 0)
+        return {};
+    for (qsizetype at = colon + 1; at < line.size();) {
+        const qsizetype eq = line.indexOf('=', at);
+        if (eq < 0)
+            return {};
+        const bool wanted = line.mid(at, eq - at).trimmed() == name;
+        qsizetype end;
+        QByteArray value;
+        if (eq + 1 < line.size() && line.at(eq + 1) == '"') {
+            end = line.indexOf('"', eq + 2);
+            if (end < 0)
+                return {};
+            value = line.mid(eq + 2, end - eq - 2);
+            end = line.indexOf(',', end);
+        } else {
+            end = line.indexOf(',', eq);
+            value = line.mid(eq + 1, end < 0 ? -1 : end - eq - 1);
+        }
+        if (wanted)
+            return value;
+        if (end < 0)
+            return {};
+        at = end + 1;
+    }
+    return {};
 }
 
 MediaInput::OpenedSegment MediaInput::findInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted)
@@ -313,6 +359,13 @@ MediaInput::OpenedSegment MediaInput::findInPlaylistText(const QByteArray &text,
             sequence = line.mid(22).toLongLong();
         } else if (line == "#EXT-X-DISCONTINUITY") {
             dateMs = 0;
+        } else if (line.startsWith("#EXT-X-KEY:") || line.startsWith("#EXT-X-MAP:")) {
+            const QByteArray uri = attributeValue(line, "URI");
+            if (!uri.isEmpty() && base.resolved(QUrl::fromEncoded(uri)).path() == wanted) {
+                OpenedSegment resource;
+                resource.resource = true;
+                return resource;
+            }
         } else if (!line.isEmpty() && !line.startsWith('#')) {
             if (base.resolved(QUrl::fromEncoded(line)).path() == wanted)
                 return {dateMs, durationMs, sequence};
@@ -334,7 +387,7 @@ MediaInput::OpenedSegment MediaInput::dateInPlaylist(const QByteArray &playlistU
     // demuxer's own reading, not taken).
     if (m_playlistTextUrl == playlistUrl) {
         const OpenedSegment segment = findInPlaylistText(m_playlistText, base, wanted);
-        if (segment.sequence >= 0)
+        if (segment.sequence >= 0 || segment.resource)
             return segment;
     }
     AVIOContext *io = nullptr;
@@ -370,7 +423,7 @@ int MediaInput::interruptCallback(void *opaque)
         return 1;
     const qint64 deadline = self->m_deadlineMs;
     if (deadline > 0 && nowMs() > deadline) {
-        self->m_timedOut = true;
+        self->m_timedOut = self->m_deadlineFired = true;
         return 1;
     }
     return 0;
@@ -490,14 +543,19 @@ MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
             return Read::End;
         if (rc < 0) {
             *error = MediaError::fromAv(QStringLiteral("reading %1").arg(m_spec.describe()), rc);
-            if (m_timedOut)
+            if (m_timedOut || (rc == AVERROR_EXIT && m_deadlineFired && !m_interrupted))
                 error->reason = QStringLiteral("no data for %1 s").arg(m_spec.readTimeoutMs / 1000.0);
             else if (m_interrupted)
                 error->reason = QStringLiteral("interrupted");
             return Read::Error;
         }
-        if (!m_opened.empty() && packet->stream_index == m_video && (packet->flags & AV_PKT_FLAG_KEY) && packet->pts != AV_NOPTS_VALUE)
+        const bool keyframe = packet->stream_index == m_video && (packet->flags & AV_PKT_FLAG_KEY);
+        if (!m_opened.empty() && keyframe && packet->pts != AV_NOPTS_VALUE)
             noteKeyframe(packet->pts);
+        // Skipped before a segment whose first keyframe is not known: told at the next one (the
+        // demuxer opens a segment when it has read the one before, so the next is near).
+        if (m_unplacedSkipped > 0 && (keyframe || (m_video < 0 && packet->stream_index == m_audio)))
+            m_segmentSkipped += std::exchange(m_unplacedSkipped, 0);
         if (packet->stream_index == m_video || packet->stream_index == m_audio)
             return Read::Packet;
         av_packet_unref(packet);
@@ -529,10 +587,13 @@ void MediaInput::noteKeyframe(qint64 pts)
     m_opened.pop_front();
     m_segmentStartPts = pts;
     m_segmentDurationMs = segment.durationMs;
+    m_segmentSkipped += segment.skippedBefore;
     if (segment.durationMs <= 0) {
         // Not listed where it was looked up (the playlist moved on, or could not be read): where
         // it ends is unknown, so the dates of the segments after it would go to the wrong
         // keyframes. None more on this connection (the first date taken still holds).
+        for (const OpenedSegment &later : m_opened)
+            m_unplacedSkipped += later.skippedBefore;
         m_opened.clear();
         m_datesLost = true;
     }

@@ -114,6 +114,10 @@ public:
         quint64 segmentsSkipped = 0;  ///< listed between two segments opened, never opened
     };
     HlsCounters hlsCounters() const { return m_hls; }
+    /// When the packet the last read() returned is the first video keyframe of the source
+    /// segment the demuxer opened after skipping some (HlsCounters::segmentsSkipped): how many
+    /// it skipped (once; 0 otherwise). The media has a hole there, for the recorder to mark.
+    quint64 takeSkippedSegments() { return std::exchange(m_segmentSkipped, 0); }
     int videoStream() const { return m_video; }
     int audioStream() const { return m_audio; }
     const InputSpec &spec() const { return m_spec; }
@@ -128,6 +132,10 @@ private:
         qint64 dateMs = 0;
         qint64 durationMs = 0;
         qint64 sequence = -1; ///< its media sequence number (-1: not listed)
+        quint64 skippedBefore = 0; ///< segments listed between the one opened before and it, never opened
+        /// Not a segment: the URI of an EXT-X-KEY (the AES-128 key) or EXT-X-MAP (an fMP4 init
+        /// section) the demuxer fetches along with the segments.
+        bool resource = false;
     };
     static int interruptCallback(void *opaque);
     static int ioOpen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options);
@@ -144,7 +152,8 @@ private:
     /// The date (0: none) and duration of segment `segmentUrl` in the playlist at `playlistUrl`.
     OpenedSegment dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
     /// The segment at path `wanted` in playlist `text` (relative to `base`): its date (0:
-    /// undated), EXTINF and media sequence number; sequence -1 when it is not listed.
+    /// undated), EXTINF and media sequence number; sequence -1 when it is not listed, `resource`
+    /// when `wanted` is the URI of a key or an init section there.
     static OpenedSegment findInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted);
     void arm(int timeoutMs);
     /// A video keyframe at `pts` was read: the first of the next segment opened?
@@ -157,6 +166,10 @@ private:
     std::atomic<bool> m_interrupted{false};
     std::atomic<qint64> m_deadlineMs{0};
     bool m_timedOut = false;
+    /// The read deadline fired on this connection. The HLS demuxer's interrupted wait can
+    /// surface a read or two later (its segment reader's error is kept while the packets it had
+    /// are returned), when m_timedOut is armed again: that exit is still the stall's.
+    bool m_deadlineFired = false;
     int (*m_defaultIoOpen)(AVFormatContext *, AVIOContext **, const char *, int, AVDictionary **) = nullptr;
     int (*m_defaultIoClose)(AVFormatContext *, AVIOContext *) = nullptr;
     bool m_topOpened = false;  ///< the demuxer's own input (the URL given) is open: later playlists are taken
@@ -172,6 +185,8 @@ private:
     std::optional<ProgramDate> m_segmentDate; ///< for takeSegmentDate()
     HlsCounters m_hls;
     qint64 m_lastSequence = -1; ///< the media sequence number of the segment opened last
+    quint64 m_unplacedSkipped = 0; ///< skipped before a segment whose first keyframe is not known (dates lost): told at the next keyframe
+    quint64 m_segmentSkipped = 0;  ///< for takeSkippedSegments()
 };
 
 /// Registers libavdevice's inputs (v4l2, lavfi); idempotent.

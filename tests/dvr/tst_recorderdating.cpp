@@ -3,11 +3,13 @@
 // segment cut where it jumps), a burst in the middle of a connection (a source that stalls
 // without dropping, then delivers its backlog at once: laid back to back, no hole, no overlap),
 // and the burst a connection begins with, held, killed with SIGKILL and resumed (its segments
-// are journaled and listed after the restart). Every segment's EXTINF is checked against what
+// are journaled and listed after the restart), and source segments an HLS source's playlist
+// moved past before they were read (a gap marked where they are missing). Every segment's EXTINF is checked against what
 // ffprobe counts in its file: a segment that begins inside what the archive holds is cut at a
 // keyframe, never listed shorter than its media.
 
 #include "recordertestsupport.h"
+#include "../media/liveorigin.h"
 
 #include <dvr/playout.h>
 #include <dvr/recorder.h>
@@ -152,6 +154,7 @@ private Q_SLOTS:
     void hlsProgramDatesAreFollowedWhenTheyDriftOrJump();
     void burstMidConnectionIsLaidBackToBack();
     void heldBurstIsJournaledAndResumedAfterKill();
+    void skippedSourceSegmentsAreMarkedAsAGap();
 
 private:
     QTemporaryDir m_dir;
@@ -375,6 +378,67 @@ void TestRecorderDating::heldBurstIsJournaledAndResumedAfterKill()
     const QStringList media = checkSegments(dir, segments);
     QVERIFY2(media.isEmpty(), qPrintable(media.join(u"\n"_qs) + context));
     QVERIFY(load(dir).finished());
+}
+
+// The source's playlist moves on past two segments before the recorder read them (a source that
+// dropped them, or a reader that fell behind its window): the media has a hole there, marked as
+// a gap in the same recording, on the same connection (no reconnect). The segment before the
+// hole ends where its media does; the one after it starts at the source's date for it, marked.
+// Before, the hole went unmarked, inside a segment whose EXTINF counted it.
+void TestRecorderDating::skippedSourceSegmentsAreMarkedAsAGap()
+{
+    const QString vod = m_dir.filePath(u"skip-source"_qs);
+    QVERIFY(QDir().mkpath(vod));
+    QString error;
+    QVERIFY2(writeVod(vod, 16, {}, u"src-%d.ts"_qs, &error), qPrintable(error));
+    // Dated a few seconds before they arrive (the reader takes one a second), as live sources are.
+    OriginThread origin(vod, 1, QDateTime::currentMSecsSinceEpoch() - 5000);
+    QVERIFY2(origin.start(&error), qPrintable(error));
+    origin->skipAt(5, 2);
+
+    const QString dir = m_dir.filePath(u"rec-skip"_qs);
+    Recorder recorder;
+    QList<ArchiveSegment> written;
+    connect(&recorder, &Recorder::segmentWritten, this, [&](const ArchiveSegment &s) { written.append(s); });
+    RecorderSettings settings;
+    settings.source = origin.url("/live/index.m3u8");
+    settings.directory = dir;
+    settings.segmentSeconds = 1;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    // The segment read after the hole, and two seconds of what follows it.
+    int after = -1;
+    QTRY_VERIFY_WITH_TIMEOUT((after = [&] {
+                                 const QList<int> served = origin->served();
+                                 for (qsizetype i = 1; i < served.size(); ++i) {
+                                     if (served[i] > served[i - 1] + 1)
+                                         return served[i];
+                                 }
+                                 return -1;
+                             }()) >= 0
+                                 && !written.isEmpty() && written.last().startMs >= origin->dateOf(after) + 2000,
+                             60000);
+    recorder.stop(true);
+    QTRY_VERIFY_WITH_TIMEOUT(recorder.state() == Recorder::State::Finished, 20000);
+
+    const QList<ArchiveSegment> segments = load(dir).segments();
+    const QString context = u"\nrecorded:\n"_qs + describe(segments);
+    const Recorder::Stats stats = recorder.stats();
+    QCOMPARE(stats.sourceSegmentsSkipped, quint64(2));
+    QCOMPARE(stats.reconnects, quint64(0));
+    QCOMPARE(stats.gaps, quint64(1));
+    QList<ArchiveSegment> gaps;
+    for (const ArchiveSegment &s : segments) {
+        if (s.gap)
+            gaps << s;
+        // None spans the hole (it ends where the segment before it did; dates are exact).
+        QVERIFY2(!(s.startMs < origin->dateOf(after) - 5 && s.endMs() > origin->dateOf(after - 2) + 5),
+                 qPrintable(u"segment %1 spans the hole"_qs.arg(s.sequence) + context));
+    }
+    QVERIFY2(gaps.size() == 1, qPrintable(u"not one gap marked"_qs + context));
+    QVERIFY2(qAbs(gaps.first().startMs - origin->dateOf(after)) <= 5,
+             qPrintable(u"the gap is not marked where the source's media resumes (%1)"_qs.arg(origin->dateOf(after) % 1000000) + context));
+    const QStringList media = checkSegments(dir, segments);
+    QVERIFY2(media.isEmpty(), qPrintable(media.join(u"\n"_qs) + context));
 }
 
 QTEST_GUILESS_MAIN(TestRecorderDating)

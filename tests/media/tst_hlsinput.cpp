@@ -8,150 +8,38 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QHostAddress>
-#include <QMutex>
 #include <QProcess>
-#include <QTcpServer>
-#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
 
+#include "liveorigin.h"
+
 using namespace iptv::media;
-
-namespace {
-
-/// A live HLS origin on 127.0.0.1 over the segments src-0.ts … of a folder: a master playlist
-/// at /live/index.m3u8 names one media playlist, /live/media.m3u8, which lists `window` segments
-/// and moves on by one at every request for it: a playlist that advances as fast as it is
-/// polled, so every reading a client makes beyond the ones it needs takes a segment out of the
-/// window before the client read it. Each answer closes the connection (as the recorder's HLS
-/// input asks for one per request).
-class LiveOrigin : public QTcpServer
-{
-public:
-    LiveOrigin(QString dir, int segments, int window) : m_dir(std::move(dir)), m_segments(segments), m_window(window) {}
-
-    int playlistRequests() const { QMutexLocker l(&m_mutex); return m_masterRequests + m_playlistRequests; }
-    int mediaPlaylistRequests() const { QMutexLocker l(&m_mutex); return m_playlistRequests; }
-    int segmentRequests() const { QMutexLocker l(&m_mutex); return m_segmentRequests; }
-    static qint64 dateOf(int segment) { return kBaseMs + segment * 1000; }
-
-protected:
-    void incomingConnection(qintptr handle) override
-    {
-        auto *socket = new QTcpSocket(this);
-        socket->setSocketDescriptor(handle);
-        connect(socket, &QTcpSocket::readyRead, socket, [this, socket] {
-            if (!socket->canReadLine())
-                return;
-            const QList<QByteArray> request = socket->readLine().split(' ');
-            const QByteArray path = request.value(1);
-            QByteArray body, type = "video/mp2t";
-            int status = 200;
-            if (path == "/live/index.m3u8") {
-                QMutexLocker l(&m_mutex);
-                ++m_masterRequests;
-                body = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=300000\nmedia.m3u8\n";
-                type = "application/vnd.apple.mpegurl";
-            } else if (path == "/live/media.m3u8") {
-                body = playlist();
-                type = "application/vnd.apple.mpegurl";
-            } else if (path.startsWith("/live/src-") && path.endsWith(".ts")) {
-                QMutexLocker l(&m_mutex);
-                ++m_segmentRequests;
-                l.unlock();
-                QFile f(QDir(m_dir).filePath(QString::fromLatin1(path.mid(6))));
-                if (f.open(QIODevice::ReadOnly))
-                    body = f.readAll();
-                else
-                    status = 404;
-            } else {
-                status = 404;
-            }
-            socket->write("HTTP/1.1 " + QByteArray::number(status) + (status == 200 ? " OK" : " Not Found")
-                          + "\r\nContent-Type: " + type + "\r\nContent-Length: " + QByteArray::number(body.size())
-                          + "\r\nConnection: close\r\n\r\n" + body);
-            socket->disconnectFromHost();
-        });
-        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-    }
-
-private:
-    static constexpr qint64 kBaseMs = 1'800'000'000'000;
-
-    QByteArray playlist()
-    {
-        QMutexLocker l(&m_mutex);
-        const int first = qMin(m_playlistRequests++, m_segments - m_window);
-        QByteArray text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:"
-                          + QByteArray::number(first) + '\n';
-        for (int i = first; i < first + m_window; ++i) {
-            text += "#EXT-X-PROGRAM-DATE-TIME:"
-                    + QDateTime::fromMSecsSinceEpoch(dateOf(i), Qt::UTC).toString(Qt::ISODateWithMs).toLatin1() + '\n';
-            text += "#EXTINF:1.000000,\nsrc-" + QByteArray::number(i) + ".ts\n";
-        }
-        return text;
-    }
-
-    const QString m_dir;
-    const int m_segments;
-    const int m_window;
-    mutable QMutex m_mutex;
-    int m_masterRequests = 0;
-    int m_playlistRequests = 0; ///< of the media playlist
-    int m_segmentRequests = 0;
-};
-
-} // namespace
 
 class TestHlsInput : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
     void initTestCase();
-    void cleanupTestCase();
     void playlistIsReadOncePerReloadAndNoSegmentIsSkipped();
+    void keyAndInitSectionAreNoSegments_data();
+    void keyAndInitSectionAreNoSegments();
+    void skippedSegmentsAreToldAtTheFirstKeyframeAfterThem();
+    void stalledPlaylistIsNoDataForTheReadTimeout();
 
 private:
     QTemporaryDir m_dir;
     static constexpr int kSegments = 20;
-    QThread m_thread;
-    LiveOrigin *m_origin = nullptr;
+    static constexpr qint64 kBaseMs = 1'800'000'000'000;
 };
 
 void TestHlsInput::initTestCase()
 {
     QVERIFY(m_dir.isValid());
-    // 1 s segments, a keyframe each second (160x90 H.264 + AAC).
-    QProcess ffmpeg;
-    ffmpeg.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    ffmpeg.start(u"ffmpeg"_qs, {u"-hide_banner"_qs, u"-loglevel"_qs, u"error"_qs, u"-nostdin"_qs, u"-f"_qs, u"lavfi"_qs,
-                                u"-i"_qs, u"testsrc2=size=160x90:rate=25"_qs, u"-f"_qs, u"lavfi"_qs, u"-i"_qs,
-                                u"sine=frequency=440:sample_rate=48000"_qs, u"-t"_qs, QString::number(kSegments),
-                                u"-c:v"_qs, u"libx264"_qs, u"-preset"_qs, u"ultrafast"_qs, u"-g"_qs, u"25"_qs,
-                                u"-keyint_min"_qs, u"25"_qs, u"-sc_threshold"_qs, u"0"_qs, u"-pix_fmt"_qs, u"yuv420p"_qs,
-                                u"-c:a"_qs, u"aac"_qs, u"-b:a"_qs, u"48k"_qs, u"-f"_qs, u"hls"_qs, u"-hls_time"_qs, u"1"_qs,
-                                u"-hls_list_size"_qs, u"0"_qs, u"-hls_segment_filename"_qs, m_dir.filePath(u"src-%d.ts"_qs),
-                                m_dir.filePath(u"vod.m3u8"_qs)});
-    QVERIFY2(ffmpeg.waitForFinished(60000) && ffmpeg.exitCode() == 0, "ffmpeg could not write the test segments");
+    QString error;
+    QVERIFY2(writeVod(m_dir.path(), kSegments, {}, u"src-%d.ts"_qs, &error), qPrintable(error));
     QVERIFY(QFile::exists(m_dir.filePath(u"src-%1.ts"_qs.arg(kSegments - 1))));
-
-    // The origin answers on its own thread: MediaInput's reads block this one.
-    m_thread.start();
-    m_origin = new LiveOrigin(m_dir.path(), kSegments, 1);
-    m_origin->moveToThread(&m_thread);
-    bool listening = false;
-    QMetaObject::invokeMethod(m_origin, [&] { listening = m_origin->listen(QHostAddress::LocalHost, 0); },
-                              Qt::BlockingQueuedConnection);
-    QVERIFY(listening);
-}
-
-void TestHlsInput::cleanupTestCase()
-{
-    if (m_origin)
-        m_origin->deleteLater(); // on its thread, as that ends
-    m_thread.quit();
-    m_thread.wait();
 }
 
 void TestHlsInput::playlistIsReadOncePerReloadAndNoSegmentIsSkipped()
@@ -162,8 +50,10 @@ void TestHlsInput::playlistIsReadOncePerReloadAndNoSegmentIsSkipped()
     // (The source is the master playlist: a connection's first media playlist is then read
     // through the hook too. Given a media playlist, the demuxer reads the first one itself and
     // the first date lookup reads it once more.)
+    OriginThread origin(m_dir.path(), 1, kBaseMs);
     QString why;
-    std::optional<InputSpec> spec = InputSpec::parse(u"http://127.0.0.1:%1/live/index.m3u8"_qs.arg(m_origin->serverPort()), &why);
+    QVERIFY2(origin.start(&why), qPrintable(why));
+    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
     QVERIFY2(spec, qPrintable(why));
     spec->programDates = true;
     MediaInput in;
@@ -176,12 +66,13 @@ void TestHlsInput::playlistIsReadOncePerReloadAndNoSegmentIsSkipped()
     while (in.hlsCounters().segmentRequests < kWanted && clock.elapsed() < 60000) {
         const MediaInput::Read r = in.read(packet.get(), &error);
         QVERIFY2(r == MediaInput::Read::Packet, qPrintable(error.toString()));
+        QCOMPARE(in.takeSkippedSegments(), quint64(0));
     }
     const MediaInput::HlsCounters counters = in.hlsCounters();
     QCOMPARE(counters.segmentRequests, quint64(kWanted));
-    const int playlists = m_origin->playlistRequests();
-    const int media = m_origin->mediaPlaylistRequests();
-    const int segments = m_origin->segmentRequests();
+    const int playlists = origin->playlistRequests();
+    const int media = origin->mediaPlaylistRequests();
+    const int segments = origin->segmentRequests();
     qInfo() << "origin:" << playlists << "playlist requests (" << media << "of the media playlist)," << segments
             << "segment requests; skipped" << counters.segmentsSkipped;
     QCOMPARE(quint64(segments), counters.segmentRequests);
@@ -191,7 +82,152 @@ void TestHlsInput::playlistIsReadOncePerReloadAndNoSegmentIsSkipped()
     QCOMPARE(counters.segmentsSkipped, quint64(0));
     // The dates still come from the playlist the demuxer parsed.
     QVERIFY(in.programDate());
-    QCOMPARE(in.programDate()->wallMs, LiveOrigin::dateOf(0));
+    QCOMPARE(in.programDate()->wallMs, origin->dateOf(0));
+}
+
+void TestHlsInput::keyAndInitSectionAreNoSegments_data()
+{
+    QTest::addColumn<QStringList>("options");
+    QTest::addColumn<QString>("segments");
+    QTest::addColumn<QString>("resource");
+    // ffmpeg's key info file (written by the test): the key's URI, its file.
+    QTest::newRow("AES-128 key") << QStringList{u"-hls_key_info_file"_qs, u"key.info"_qs} << u"enc-%d.ts"_qs << u"key.bin"_qs;
+    QTest::newRow("fMP4 init section") << QStringList{u"-hls_segment_type"_qs, u"fmp4"_qs, u"-hls_fmp4_init_filename"_qs, u"init.mp4"_qs}
+                                       << u"frag-%d.m4s"_qs << u"init.mp4"_qs;
+}
+
+// The demuxer fetches an AES-128 key (EXT-X-KEY) and an fMP4 init section (EXT-X-MAP) through
+// the same hook as the segments. Counted as a segment, either was taken for the first segment
+// opened: its date lookup found no EXTINF, so no segment of the connection was dated, and the
+// lookup read the playlist once more.
+void TestHlsInput::keyAndInitSectionAreNoSegments()
+{
+    QFETCH(QStringList, options);
+    QFETCH(QString, segments);
+    QFETCH(QString, resource);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QFile key(dir.filePath(u"key.bin"_qs)), info(dir.filePath(u"key.info"_qs));
+    QVERIFY(key.open(QIODevice::WriteOnly) && key.write("0123456789abcdef") == 16);
+    key.close();
+    QVERIFY(info.open(QIODevice::WriteOnly) && info.write("key.bin\n" + QFile::encodeName(key.fileName()) + '\n') > 0);
+    info.close();
+    constexpr int kVodSegments = 8;
+    QString why;
+    QVERIFY2(writeVod(dir.path(), kVodSegments, options, segments, &why), qPrintable(why));
+    QFile vod(dir.filePath(u"vod.m3u8"_qs));
+    QVERIFY(vod.open(QIODevice::ReadOnly));
+    QVERIFY2(vod.readAll().contains(QByteArray("URI=\"" + resource.toUtf8() + '"')), "ffmpeg's playlist does not name the key or init section");
+
+    OriginThread origin(dir.path(), 3, kBaseMs);
+    QVERIFY2(origin.start(&why), qPrintable(why));
+    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
+    QVERIFY2(spec, qPrintable(why));
+    spec->programDates = true;
+    MediaInput in;
+    MediaError error;
+    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
+    Packet packet = makePacket();
+    QList<qint64> dates; // of the segments read, as the input tells them
+    QElapsedTimer clock;
+    clock.start();
+    while (origin->segmentRequests() < 6 && clock.elapsed() < 60000) {
+        const MediaInput::Read r = in.read(packet.get(), &error);
+        QVERIFY2(r == MediaInput::Read::Packet, qPrintable(error.toString()));
+        if (const auto date = in.takeSegmentDate())
+            dates << date->wallMs;
+    }
+    const MediaInput::HlsCounters counters = in.hlsCounters();
+    qInfo() << "origin:" << origin->segmentRequests() << "segment requests," << origin->resourceRequests() << "for" << resource
+            << "," << origin->mediaPlaylistRequests() << "of the media playlist; dates read" << dates;
+    QVERIFY(origin->resourceRequests() >= 1);
+    QCOMPARE(counters.segmentRequests, quint64(origin->segmentRequests()));
+    QCOMPARE(counters.playlistRequests, quint64(origin->playlistRequests()));
+    QCOMPARE(counters.segmentsSkipped, quint64(0));
+    // Every segment read is dated, from the first the demuxer opened on.
+    const QList<int> served = origin->served();
+    QVERIFY(in.programDate());
+    QCOMPARE(in.programDate()->wallMs, origin->dateOf(served.first()));
+    QVERIFY2(dates.size() >= 3, "the segments after the first were not dated");
+    for (qsizetype i = 0; i < dates.size(); ++i)
+        QCOMPARE(dates[i], origin->dateOf(served[i]));
+}
+
+// The playlist moves on past a segment before the demuxer read it (a source that dropped it, or
+// a reader that fell behind its window): counted, and told with the first keyframe after the
+// hole, once, for the recorder to mark a gap there.
+void TestHlsInput::skippedSegmentsAreToldAtTheFirstKeyframeAfterThem()
+{
+    OriginThread origin(m_dir.path(), 1, kBaseMs);
+    QString why;
+    QVERIFY2(origin.start(&why), qPrintable(why));
+    origin->skipAt(4, 2);
+    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
+    QVERIFY2(spec, qPrintable(why));
+    spec->programDates = true;
+    MediaInput in;
+    MediaError error;
+    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
+    Packet packet = makePacket();
+    QList<qint64> toldAtMs; // the media time (ms) of each packet that told of skipped segments
+    quint64 told = 0;
+    std::optional<qint64> firstKeyMs, lastKeyBeforeMs;
+    QElapsedTimer clock;
+    clock.start();
+    while (origin->segmentRequests() < 9 && clock.elapsed() < 60000) {
+        const MediaInput::Read r = in.read(packet.get(), &error);
+        QVERIFY2(r == MediaInput::Read::Packet, qPrintable(error.toString()));
+        const bool key = packet->stream_index == in.videoStream() && (packet->flags & AV_PKT_FLAG_KEY);
+        const qint64 ms = av_rescale_q(packet->pts, in.context()->streams[packet->stream_index]->time_base, AVRational{1, 1000});
+        if (const quint64 n = in.takeSkippedSegments()) {
+            QVERIFY2(key, "told at a packet that is not a video keyframe");
+            told += n;
+            toldAtMs << ms;
+        } else if (key && toldAtMs.isEmpty()) {
+            firstKeyMs = firstKeyMs.value_or(ms);
+            lastKeyBeforeMs = ms;
+        }
+    }
+    const QList<int> served = origin->served();
+    qInfo() << "segments served" << served << "; told of" << told << "skipped at" << toldAtMs << "ms";
+    QCOMPARE(in.hlsCounters().segmentsSkipped, quint64(2));
+    QCOMPARE(told, quint64(2));
+    QCOMPARE(toldAtMs.size(), 1);
+    // Told at the first keyframe of the segment after the hole: the media's time moved on by the
+    // two segments never read, one keyframe (1 s) a segment.
+    const qsizetype before = served.indexOf(3);
+    QVERIFY(before >= 0 && before + 1 < served.size());
+    QCOMPARE(served[before + 1], 6);
+    QVERIFY(firstKeyMs && lastKeyBeforeMs);
+    QCOMPARE(toldAtMs.first() - *firstKeyMs, origin->dateOf(6) - origin->dateOf(served.first()));
+}
+
+// The playlist stops moving on (a headend that stalls: recast looping its input file stalled its
+// HLS output 4 s, and more under load): the read ends after the read timeout, said as such.
+// Before, the demuxer's interrupted wait could surface on a later read, after the deadline was
+// armed again, as "Immediate exit requested": a stall that did not say it was one.
+void TestHlsInput::stalledPlaylistIsNoDataForTheReadTimeout()
+{
+    OriginThread origin(m_dir.path(), 3, kBaseMs);
+    QString why;
+    QVERIFY2(origin.start(&why), qPrintable(why));
+    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
+    QVERIFY2(spec, qPrintable(why));
+    spec->programDates = true;
+    spec->readTimeoutMs = 700;
+    MediaInput in;
+    MediaError error;
+    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
+    Packet packet = makePacket();
+    QElapsedTimer clock;
+    clock.start();
+    MediaInput::Read r = MediaInput::Read::Packet;
+    // The origin's playlist stops at its last segment (the VOD's end): then nothing more comes.
+    while ((r = in.read(packet.get(), &error)) == MediaInput::Read::Packet && clock.elapsed() < 90000) {
+    }
+    QCOMPARE(r, MediaInput::Read::Error);
+    qInfo() << "read ended after" << clock.elapsed() << "ms:" << error.toString();
+    QCOMPARE(error.reason, u"no data for 0.7 s"_qs);
 }
 
 QTEST_GUILESS_MAIN(TestHlsInput)
