@@ -5,6 +5,8 @@
 #include <QLoggingCategory>
 #include <QUrl>
 
+#include <algorithm>
+
 extern "C" {
 #include <libavdevice/avdevice.h>
 #include <libavutil/avstring.h>
@@ -157,6 +159,7 @@ void MediaInput::close()
     m_segmentDurationMs = 0;
     m_playlistText.clear();
     m_playlistTextUrl.clear();
+    m_targetDurationMs = 0;
     m_programDate.reset();
     m_segmentDate.reset();
     m_hls = {};
@@ -254,6 +257,7 @@ bool MediaInput::takePlaylist(AVFormatContext *s, AVIOContext **pb, const QByteA
     m_defaultIoClose(s, *pb);
     *pb = nullptr;
     m_playlistText = text;
+    noteTargetDuration(text);
     m_playlistTextUrl = url;
     constexpr int kBufferSize = 16384;
     auto *buf = static_cast<unsigned char *>(av_malloc(kBufferSize));
@@ -401,8 +405,29 @@ MediaInput::OpenedSegment MediaInput::dateInPlaylist(const QByteArray &playlistU
         text.append(buffer, n);
     avio_closep(&io);
     m_playlistText = text;
+    noteTargetDuration(text);
     m_playlistTextUrl = playlistUrl;
     return findInPlaylistText(text, base, wanted);
+}
+
+void MediaInput::noteTargetDuration(const QByteArray &playlist)
+{
+    static constexpr QByteArrayView kTag = "#EXT-X-TARGETDURATION:";
+    const qsizetype at = playlist.indexOf(kTag);
+    if (at < 0)
+        return; // a master playlist: its media playlist's comes next
+    const qsizetype end = playlist.indexOf('\n', at);
+    bool ok = false;
+    const qint64 seconds = playlist.mid(at + kTag.size(), end < 0 ? -1 : end - at - kTag.size()).trimmed().toLongLong(&ok);
+    if (ok && seconds > 0)
+        m_targetDurationMs = std::min<qint64>(seconds, 3600) * 1000; // (a bound: a typo in a playlist does not hang a reader)
+}
+
+int MediaInput::readTimeoutMs() const
+{
+    if (m_spec.readTimeoutMs <= 0)
+        return m_spec.readTimeoutMs; // none
+    return int(std::max<qint64>(m_spec.readTimeoutMs, 3 * m_targetDurationMs));
 }
 
 static qint64 nowMs()
@@ -536,15 +561,19 @@ MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
         return Read::Error;
     }
     for (;;) {
-        arm(m_spec.readTimeoutMs);
-        const int rc = av_read_frame(m_ctx.get(), packet);
+        arm(readTimeoutMs());
+        int rc = av_read_frame(m_ctx.get(), packet);
+        // The HLS demuxer's segment reader turns an interrupted wait at the live edge into the
+        // end of the segment's stream: an end that comes past the deadline is a stall.
+        if (rc == AVERROR_EOF && m_timedOut && m_spec.kind != InputSpec::Kind::File)
+            rc = AVERROR_EXIT;
         if (rc == AVERROR_EOF || (rc < 0 && m_ctx->pb && avio_feof(m_ctx->pb) && !m_timedOut && !m_interrupted
                                    && m_spec.kind == InputSpec::Kind::File))
             return Read::End;
         if (rc < 0) {
             *error = MediaError::fromAv(QStringLiteral("reading %1").arg(m_spec.describe()), rc);
             if (m_timedOut || (rc == AVERROR_EXIT && m_deadlineFired && !m_interrupted))
-                error->reason = QStringLiteral("no data for %1 s").arg(m_spec.readTimeoutMs / 1000.0);
+                error->reason = QStringLiteral("no data for %1 s").arg(readTimeoutMs() / 1000.0);
             else if (m_interrupted)
                 error->reason = QStringLiteral("interrupted");
             return Read::Error;

@@ -114,6 +114,12 @@ public:
         quint64 segmentsSkipped = 0;  ///< listed between two segments opened, never opened
     };
     HlsCounters hlsCounters() const { return m_hls; }
+    /// How long read() waits for data before it reports the source stalled: InputSpec::readTimeoutMs,
+    /// or for a live HLS source whose playlist passed the hook (InputSpec::programDates) at least
+    /// three of its target durations: at the live edge nothing comes until the next segment is
+    /// listed (a segment's length, and a reload after half of one more, RFC 8216 6.3.4), which
+    /// for a headend's 6 or 10 s segments is longer than the default 5 s.
+    int readTimeoutMs() const;
     /// When the packet the last read() returned is the first video keyframe of the source
     /// segment the demuxer opened after skipping some (HlsCounters::segmentsSkipped): how many
     /// it skipped (once; 0 otherwise). The media has a hole there, for the recorder to mark.
@@ -149,6 +155,7 @@ private:
     /// playlist, as the demuxer read it (takePlaylist()); read here only for the segments of the
     /// connection's first playlist, which the demuxer reads itself.
     void noteOpened(const QByteArray &url);
+    void noteTargetDuration(const QByteArray &playlist); ///< from a media playlist the hook read
     /// The date (0: none) and duration of segment `segmentUrl` in the playlist at `playlistUrl`.
     OpenedSegment dateInPlaylist(const QByteArray &playlistUrl, const QByteArray &segmentUrl);
     /// The segment at path `wanted` in playlist `text` (relative to `base`): its date (0:
@@ -181,6 +188,7 @@ private:
     qint64 m_segmentDurationMs = 0;            ///< … and its EXTINF
     QByteArray m_playlistText;          ///< the playlist as dateInPlaylist() read it last (dates of segments listed there)
     QByteArray m_playlistTextUrl;       ///< … from this URL
+    qint64 m_targetDurationMs = 0;      ///< the media playlist's EXT-X-TARGETDURATION (0: none read)
     std::optional<ProgramDate> m_programDate;
     std::optional<ProgramDate> m_segmentDate; ///< for takeSegmentDate()
     HlsCounters m_hls;

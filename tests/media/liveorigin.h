@@ -13,6 +13,7 @@
 #include <QByteArray>
 #include <QDateTime>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QList>
 #include <QHostAddress>
@@ -70,6 +71,15 @@ public:
         QMutexLocker l(&m_mutex);
         m_skipAt = atRequest;
         m_skipCount = count;
+    }
+
+    /// The window moves on by one segment every `ms` of wall time instead of at every request
+    /// (a live headend: at its live edge a reader waits for the next segment).
+    void advanceEvery(int ms)
+    {
+        QMutexLocker l(&m_mutex);
+        m_advanceEveryMs = ms;
+        m_clock.start();
     }
 
     int playlistRequests() const { QMutexLocker l(&m_mutex); return m_masterRequests + m_playlistRequests; }
@@ -145,7 +155,8 @@ private:
         QMutexLocker l(&m_mutex);
         const int request = m_playlistRequests++;
         const int skipped = request >= m_skipAt ? m_skipCount : 0;
-        const int first = qMin(request + skipped, int(m_segments.size()) - m_window);
+        const int moved = m_advanceEveryMs > 0 ? int(m_clock.elapsed() / m_advanceEveryMs) : request;
+        const int first = qMin(moved + skipped, int(m_segments.size()) - m_window);
         QByteArray text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:" + QByteArray::number(first) + '\n';
         if (!m_map.isEmpty())
             text += m_map + '\n';
@@ -168,6 +179,8 @@ private:
     mutable QMutex m_mutex;
     int m_skipAt = std::numeric_limits<int>::max();
     int m_skipCount = 0;
+    int m_advanceEveryMs = 0; ///< 0: at every request
+    QElapsedTimer m_clock;
     int m_masterRequests = 0;
     int m_playlistRequests = 0; ///< of the media playlist
     int m_segmentRequests = 0;

@@ -27,6 +27,7 @@ private Q_SLOTS:
     void keyAndInitSectionAreNoSegments();
     void skippedSegmentsAreToldAtTheFirstKeyframeAfterThem();
     void stalledPlaylistIsNoDataForTheReadTimeout();
+    void liveEdgeIsNoStall();
 
 private:
     QTemporaryDir m_dir;
@@ -225,9 +226,45 @@ void TestHlsInput::stalledPlaylistIsNoDataForTheReadTimeout()
     // The origin's playlist stops at its last segment (the VOD's end): then nothing more comes.
     while ((r = in.read(packet.get(), &error)) == MediaInput::Read::Packet && clock.elapsed() < 90000) {
     }
-    QCOMPARE(r, MediaInput::Read::Error);
     qInfo() << "read ended after" << clock.elapsed() << "ms:" << error.toString();
-    QCOMPARE(error.reason, u"no data for 0.7 s"_qs);
+    QCOMPARE(r, MediaInput::Read::Error); // not the end of the stream: the demuxer's end past the deadline is a stall
+    QCOMPARE(in.readTimeoutMs(), 3000); // three of the playlist's target durations (1 s), above 0.7 s
+    QCOMPARE(error.reason, u"no data for 3 s"_qs);
+}
+
+void TestHlsInput::liveEdgeIsNoStall()
+{
+    // A live origin lists a new 1 s segment every second: at its live edge the demuxer waits
+    // about a second for each, with no data. A read deadline shorter than that (0.7 s here; the
+    // recorder's 5 s against a headend's 6 or 10 s segments) called every such wait a stall,
+    // and the recording reconnected at every segment. The deadline is three target durations.
+    OriginThread origin(m_dir.path(), 3, kBaseMs);
+    origin->advanceEvery(1000);
+    QString why;
+    QVERIFY2(origin.start(&why), qPrintable(why));
+    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
+    QVERIFY2(spec, qPrintable(why));
+    spec->programDates = true;
+    spec->readTimeoutMs = 700;
+    MediaInput in;
+    MediaError error;
+    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
+    Packet packet = makePacket();
+    QElapsedTimer clock;
+    clock.start();
+    qint64 longestWaitMs = 0;
+    // The window's three, then three more each listed a second after the one before.
+    while (in.hlsCounters().segmentRequests < 6) {
+        QVERIFY2(clock.elapsed() < 60000, "six segments take far less than a minute");
+        QElapsedTimer wait;
+        wait.start();
+        const MediaInput::Read r = in.read(packet.get(), &error);
+        QVERIFY2(r == MediaInput::Read::Packet, qPrintable(error.toString()));
+        longestWaitMs = std::max(longestWaitMs, wait.elapsed());
+    }
+    qInfo() << "six segments in" << clock.elapsed() << "ms; the longest wait for a packet" << longestWaitMs << "ms";
+    QVERIFY2(longestWaitMs > 700, "the reader never waited at the live edge: the test shows nothing");
+    QCOMPARE(in.readTimeoutMs(), 3000);
 }
 
 QTEST_GUILESS_MAIN(TestHlsInput)
