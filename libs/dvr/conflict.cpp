@@ -129,6 +129,7 @@ CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qin
         node.channel.resize(size_t(std::max(0, channelCount)));
         m_nodes.push_back(std::move(node));
     }
+    m_streamsSomewhere.resize(size_t(std::max(0, channelCount)));
 }
 
 void CapacityBook::addChannels(int channelCount)
@@ -136,6 +137,34 @@ void CapacityBook::addChannels(int channelCount)
     for (Node &n : m_nodes)
         if (int(n.channel.size()) < channelCount)
             n.channel.resize(size_t(channelCount));
+    if (int(m_streamsSomewhere.size()) < channelCount)
+        m_streamsSomewhere.resize(size_t(channelCount));
+}
+
+void CapacityBook::markSummaries(int channel, int from, int to)
+{
+    if (from >= to)
+        return;
+    const size_t firstWord = size_t(from) / 64, lastWord = size_t(to - 1) / 64;
+    if (m_fullEverywhere.size() <= lastWord)
+        m_fullEverywhere.resize(lastWord + 1, 0);
+    for (size_t w = firstWord; w <= lastWord; ++w) {
+        quint64 all = ~quint64(0);
+        for (const Node &n : m_nodes)
+            all &= w < n.full.size() ? n.full[w] : n.capacity > 0 ? 0 : ~quint64(0);
+        m_fullEverywhere[w] = all;
+    }
+    const size_t firstBlockWord = size_t(from >> StepCount::BlockShift) / 64;
+    const size_t lastBlockWord = size_t((to - 1) >> StepCount::BlockShift) / 64;
+    std::vector<quint64> &streams = m_streamsSomewhere[size_t(channel)];
+    if (streams.size() <= lastBlockWord)
+        streams.resize(lastBlockWord + 1, 0);
+    for (size_t w = firstBlockWord; w <= lastBlockWord; ++w) {
+        quint64 any = 0;
+        for (const Node &n : m_nodes)
+            any |= n.channel[size_t(channel)].blockWord(w);
+        streams[w] = any;
+    }
 }
 
 StepCount::Ranges CapacityBook::fresh(const Node &n, int channel, int from, int to) const
@@ -207,6 +236,8 @@ bool CapacityBook::fitsSomewhere(int channel, qint64 from, qint64 to, bool archi
     if (archived)
         return !m_nodes.empty();
     const int a = minuteFrom(from), b = minuteTo(from, to);
+    if (a < b && surelyFitsNowhere(channel, a, b))
+        return false;
     for (int i = 0; i < int(m_nodes.size()); ++i)
         if (fitsOn(m_nodes[size_t(i)], i, channel, a, b))
             return true;
@@ -218,6 +249,8 @@ int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) con
     if (archived)
         return m_nodes.empty() ? -1 : 0;
     const int a = minuteFrom(from), b = minuteTo(from, to);
+    if (a < b && surelyFitsNowhere(channel, a, b))
+        return -1;
     int best = -1, bestShared = -1, bestFree = 0;
     for (int i = 0; i < int(m_nodes.size()); ++i) {
         const Node &n = m_nodes[size_t(i)];
@@ -290,6 +323,7 @@ void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, 
             if (++n.load[size_t(m)] >= n.capacity)
                 n.full[size_t(m / 64)] |= quint64(1) << (m % 64);
     n.channel[size_t(channel)].add(p.span.from, p.span.to, 1);
+    markSummaries(channel, p.span.from, p.span.to);
     const int lastHour = (p.span.to - 1) / 60;
     if (int(n.byHour.size()) <= lastHour)
         n.byHour.resize(size_t(lastHour) + 25);
@@ -322,6 +356,7 @@ void CapacityBook::unplace(int id)
             for (int m = a; m < b; ++m)
                 if (--n.load[size_t(m)] < n.capacity)
                     n.full[size_t(m / 64)] &= ~(quint64(1) << (m % 64));
+        markSummaries(p.channel, p.span.from, p.span.to);
         for (int h = p.span.from / 60; h <= (p.span.to - 1) / 60; ++h) {
             auto &bucket = n.byHour[size_t(h)];
             bucket.erase(std::lower_bound(bucket.begin(), bucket.end(), id,

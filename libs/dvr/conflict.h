@@ -75,6 +75,9 @@ public:
         return from >= 0 && from < to
             && !anyBitIn(m_nonZero, quint32(from) >> BlockShift, ((quint32(to) - 1) >> BlockShift) + 1);
     }
+    /// Word `w` of the blocks' marks: bit k set when the count is not 0 somewhere in block
+    /// 64 * w + k (the minutes from (64 * w + k) * BlockMinutes on).
+    quint64 blockWord(size_t w) const { return w < m_nonZero.size() ? m_nonZero[w] : 0; }
 
 private:
     bool stepsZero(int from, int to) const;
@@ -191,6 +194,19 @@ private:
     /// fits() in minutes: no full minute where `n` (index `node`) does not stream `channel` yet,
     /// and the channel's stream limit kept there.
     bool fitsOn(const Node &n, int node, int channel, int from, int to) const;
+    /// True when the book-wide summaries show a recording of `channel` over [from, to) (from < to)
+    /// fits on no node: a minute there is full on every node and no node streams the channel in
+    /// any block the range touches. False says nothing.
+    bool surelyFitsNowhere(int channel, int from, int to) const
+    {
+        if (!anyBitIn(m_fullEverywhere, quint32(from), quint32(to)))
+            return false;
+        return size_t(channel) >= m_streamsSomewhere.size()
+            || !anyBitIn(m_streamsSomewhere[size_t(channel)], quint32(from) >> StepCount::BlockShift,
+                         ((quint32(to) - 1) >> StepCount::BlockShift) + 1);
+    }
+    /// m_fullEverywhere and m_streamsSomewhere[channel] made again from the nodes over [from, to).
+    void markSummaries(int channel, int from, int to);
     /// Whether the channel limit lets `node` start streaming `channel` over all of [from, to).
     bool withinChannelLimit(int node, int channel, int from, int to) const
     {
@@ -200,6 +216,12 @@ private:
     int nodesStreaming(int channel, int minute, int exceptNode) const;
 
     std::vector<Node> m_nodes;
+    /// Bit m: minute m is full on every node (Node::full of them all; a node without streams is
+    /// full in every minute). Most fit checks in a full book end here: see surelyFitsNowhere().
+    std::vector<quint64> m_fullEverywhere;
+    /// Per channel, StepCount's block marks of every node's count of it, or-ed: bit k clear when
+    /// no node streams the channel in block k.
+    std::vector<std::vector<quint64>> m_streamsSomewhere;
     std::vector<Placement> m_placements; ///< by id
     int m_channelLimit = 0;
     qint64 m_origin = 0;
