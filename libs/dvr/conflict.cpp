@@ -47,6 +47,37 @@ void StepCount::add(int from, int to, int delta)
     else if (made.size() < old)
         m_steps.erase(begin + made.size(), end);
     std::copy(made.begin(), made.end(), m_steps.begin() + at);
+    markBlocks(from, to);
+}
+
+void StepCount::markBlocks(int from, int to)
+{
+    from = std::max(0, from);
+    if (from >= to)
+        return;
+    const int firstBlock = from >> BlockShift, lastBlock = (to - 1) >> BlockShift;
+    // One search, then the steps walked block by block.
+    auto it = stepAfter(m_steps, firstBlock << BlockShift);
+    int value = it == m_steps.begin() ? 0 : std::prev(it)->second;
+    for (int k = firstBlock; k <= lastBlock; ++k) {
+        const int start = k << BlockShift, end = start + BlockMinutes;
+        for (; it != m_steps.end() && it->first <= start; ++it)
+            value = it->second;
+        bool nonZero = value != 0;
+        for (; it != m_steps.end() && it->first < end; ++it) {
+            value = it->second;
+            nonZero = nonZero || value != 0;
+        }
+        const size_t word = size_t(k / 64);
+        const quint64 bit = quint64(1) << (k % 64);
+        if (nonZero) {
+            if (m_nonZero.size() <= word)
+                m_nonZero.resize(word + 1, 0);
+            m_nonZero[word] |= bit;
+        } else if (word < m_nonZero.size()) {
+            m_nonZero[word] &= ~bit;
+        }
+    }
 }
 
 StepCount::Ranges StepCount::zeros(int from, int to) const
@@ -54,6 +85,10 @@ StepCount::Ranges StepCount::zeros(int from, int to) const
     Ranges out;
     if (from >= to)
         return out;
+    if (surelyZero(from, to)) {
+        out.append({from, to});
+        return out;
+    }
     auto it = stepAfter(m_steps, from);
     int current = it == m_steps.begin() ? 0 : std::prev(it)->second;
     int t = from;
@@ -76,7 +111,7 @@ StepCount::Ranges StepCount::zeros(int from, int to) const
     return out;
 }
 
-bool StepCount::isZero(int from, int to) const
+bool StepCount::stepsZero(int from, int to) const
 {
     auto it = stepAfter(m_steps, from);
     if (it != m_steps.begin() && std::prev(it)->second != 0)
@@ -94,6 +129,7 @@ CapacityBook::CapacityBook(const CapacityOptions &options, int channelCount, qin
         node.channel.resize(size_t(std::max(0, channelCount)));
         m_nodes.push_back(std::move(node));
     }
+    m_streamsSomewhere.resize(size_t(std::max(0, channelCount)));
 }
 
 void CapacityBook::addChannels(int channelCount)
@@ -101,22 +137,34 @@ void CapacityBook::addChannels(int channelCount)
     for (Node &n : m_nodes)
         if (int(n.channel.size()) < channelCount)
             n.channel.resize(size_t(channelCount));
+    if (int(m_streamsSomewhere.size()) < channelCount)
+        m_streamsSomewhere.resize(size_t(channelCount));
 }
 
-// Both ends go to the nearest minute, the same way: a recording that ends when the next begins
-// (to the second, as back-to-back airings and the guide's times are) never shares a minute with
-// it. Rounding the end up and the start down made such neighbours conflict on a one-stream node
-// whenever the times were not whole minutes. A recording holds at least the minute it starts in,
-// however short what is left of it is.
-int CapacityBook::minuteFrom(qint64 t) const
+void CapacityBook::markSummaries(int channel, int from, int to)
 {
-    return int(std::max<qint64>(0, (t - m_origin + 30) / 60));
-}
-
-int CapacityBook::minuteTo(qint64 from, qint64 to) const
-{
-    const int end = int(std::max<qint64>(0, (to - m_origin + 30) / 60));
-    return to > from ? std::max(end, minuteFrom(from) + 1) : end;
+    if (from >= to)
+        return;
+    const size_t firstWord = size_t(from) / 64, lastWord = size_t(to - 1) / 64;
+    if (m_fullEverywhere.size() <= lastWord)
+        m_fullEverywhere.resize(lastWord + 1, 0);
+    for (size_t w = firstWord; w <= lastWord; ++w) {
+        quint64 all = ~quint64(0);
+        for (const Node &n : m_nodes)
+            all &= w < n.full.size() ? n.full[w] : n.capacity > 0 ? 0 : ~quint64(0);
+        m_fullEverywhere[w] = all;
+    }
+    const size_t firstBlockWord = size_t(from >> StepCount::BlockShift) / 64;
+    const size_t lastBlockWord = size_t((to - 1) >> StepCount::BlockShift) / 64;
+    std::vector<quint64> &streams = m_streamsSomewhere[size_t(channel)];
+    if (streams.size() <= lastBlockWord)
+        streams.resize(lastBlockWord + 1, 0);
+    for (size_t w = firstBlockWord; w <= lastBlockWord; ++w) {
+        quint64 any = 0;
+        for (const Node &n : m_nodes)
+            any |= n.channel[size_t(channel)].blockWord(w);
+        streams[w] = any;
+    }
 }
 
 StepCount::Ranges CapacityBook::fresh(const Node &n, int channel, int from, int to) const
@@ -159,20 +207,41 @@ int CapacityBook::nodesStreaming(int channel, int minute, int exceptNode) const
     return count;
 }
 
+bool CapacityBook::withinSetChannelLimit(int node, int channel, int from, int to) const
+{
+    for (int m = from; m < to; ++m)
+        if (nodesStreaming(channel, m, node) + 1 > m_channelLimit)
+            return false;
+    return true;
+}
+
+bool CapacityBook::fitsOn(const Node &n, int node, int channel, int from, int to) const
+{
+    const StepCount *own = size_t(channel) < n.channel.size() ? &n.channel[size_t(channel)] : nullptr;
+    if (!own || own->surelyZero(from, to)) // streams nothing there: every minute is fresh
+        return from >= to || (!noRoom(n, from, to) && withinChannelLimit(node, channel, from, to));
+    for (const auto &[a, b] : fresh(n, channel, from, to))
+        if (noRoom(n, a, b) || !withinChannelLimit(node, channel, a, b))
+            return false;
+    return true;
+}
+
 bool CapacityBook::fits(int node, int channel, qint64 from, qint64 to, bool archived) const
 {
+    return archived || fitsOn(m_nodes[size_t(node)], node, channel, minuteFrom(from), minuteTo(from, to));
+}
+
+bool CapacityBook::fitsSomewhere(int channel, qint64 from, qint64 to, bool archived) const
+{
     if (archived)
-        return true;
-    const Node &n = m_nodes[size_t(node)];
-    for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(from, to))) {
-        if (maxLoad(n, a, b, n.capacity) >= n.capacity)
-            return false;
-        if (m_channelLimit > 0)
-            for (int m = a; m < b; ++m)
-                if (nodesStreaming(channel, m, node) + 1 > m_channelLimit)
-                    return false;
-    }
-    return true;
+        return !m_nodes.empty();
+    const int a = minuteFrom(from), b = minuteTo(from, to);
+    if (a < b && surelyFitsNowhere(channel, a, b))
+        return false;
+    for (int i = 0; i < int(m_nodes.size()); ++i)
+        if (fitsOn(m_nodes[size_t(i)], i, channel, a, b))
+            return true;
+    return false;
 }
 
 int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) const
@@ -180,28 +249,37 @@ int CapacityBook::choose(int channel, qint64 from, qint64 to, bool archived) con
     if (archived)
         return m_nodes.empty() ? -1 : 0;
     const int a = minuteFrom(from), b = minuteTo(from, to);
+    if (a < b && surelyFitsNowhere(channel, a, b))
+        return -1;
     int best = -1, bestShared = -1, bestFree = 0;
     for (int i = 0; i < int(m_nodes.size()); ++i) {
         const Node &n = m_nodes[size_t(i)];
         const auto parts = fresh(n, channel, a, b);
-        int shared = b - a, peak = 0;
-        bool ok = true;
-        for (const auto &[x, y] : parts) {
+        int shared = b - a;
+        for (const auto &[x, y] : parts)
             shared -= y - x;
-            const int load = maxLoad(n, x, y, n.capacity);
-            peak = std::max(peak, load);
-            if (load >= n.capacity) {
+        // A node sharing less of the range than the best so far is not preferred, whether it fits
+        // or not; one that fits shares more, or as much with more streams free.
+        if (best >= 0 && shared < bestShared)
+            continue;
+        bool ok = true;
+        for (const auto &[x, y] : parts)
+            if (noRoom(n, x, y) || !withinChannelLimit(i, channel, x, y)) {
                 ok = false;
                 break;
             }
-            if (m_channelLimit > 0)
-                for (int m = x; m < y && ok; ++m)
-                    ok = nodesStreaming(channel, m, i) + 1 <= m_channelLimit;
-        }
         if (!ok)
             continue;
+        // It fits: no minute is full, so the loads read give the peak. Sharing as much as the best,
+        // it is preferred only with its peak below capacity - bestFree: read up to there.
+        const bool tie = best >= 0 && shared == bestShared;
+        const int stopAt = tie ? n.capacity - bestFree : n.capacity;
+        int peak = 0;
+        for (const auto &[x, y] : parts)
+            if (peak < stopAt)
+                peak = std::max(peak, maxLoad(n, x, y, stopAt));
         const int free = n.capacity - peak;
-        if (best < 0 || shared > bestShared || (shared == bestShared && free > bestFree)) {
+        if (!tie || free > bestFree) {
             best = i;
             bestShared = shared;
             bestFree = free;
@@ -220,11 +298,9 @@ bool CapacityBook::mayFitWithout(int id, int channel, qint64 from, qint64 to) co
     // Only p's node changes, and only over p's span: every full minute of the range there must
     // lie in that span.
     const Node &n = m_nodes[size_t(p.node)];
-    const int end = int(n.load.size());
     for (const auto &[a, b] : fresh(n, channel, minuteFrom(from), minuteTo(from, to)))
-        for (int m = a; m < std::min(b, end); ++m)
-            if (n.load[size_t(m)] >= n.capacity && (m < p.span.from || m >= p.span.to))
-                return false;
+        if (fullIn(n, a, std::min(b, p.span.from)) || fullIn(n, std::max(a, p.span.to), b))
+            return false;
     return true;
 }
 
@@ -237,12 +313,17 @@ void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, 
     if (archived || p.span.from >= p.span.to)
         return;
     Node &n = m_nodes[size_t(node)];
-    if (int(n.load.size()) < p.span.to)
-        n.load.resize(size_t(p.span.to) + 24 * 60, 0);
+    if (int(n.load.size()) < p.span.to) {
+        n.load.resize((size_t(p.span.to) + 24 * 60 + 63) / 64 * 64, 0);
+        // A node without streams is full in every minute (load 0 >= capacity 0).
+        n.full.resize(n.load.size() / 64, n.capacity > 0 ? 0 : ~quint64(0));
+    }
     for (const auto &[a, b] : fresh(n, channel, p.span.from, p.span.to))
         for (int m = a; m < b; ++m)
-            ++n.load[size_t(m)];
+            if (++n.load[size_t(m)] >= n.capacity)
+                n.full[size_t(m / 64)] |= quint64(1) << (m % 64);
     n.channel[size_t(channel)].add(p.span.from, p.span.to, 1);
+    markSummaries(channel, p.span.from, p.span.to);
     const int lastHour = (p.span.to - 1) / 60;
     if (int(n.byHour.size()) <= lastHour)
         n.byHour.resize(size_t(lastHour) + 25);
@@ -273,7 +354,9 @@ void CapacityBook::unplace(int id)
         n.channel[size_t(p.channel)].add(p.span.from, p.span.to, -1);
         for (const auto &[a, b] : fresh(n, p.channel, p.span.from, p.span.to))
             for (int m = a; m < b; ++m)
-                --n.load[size_t(m)];
+                if (--n.load[size_t(m)] < n.capacity)
+                    n.full[size_t(m / 64)] &= ~(quint64(1) << (m % 64));
+        markSummaries(p.channel, p.span.from, p.span.to);
         for (int h = p.span.from / 60; h <= (p.span.to - 1) / 60; ++h) {
             auto &bucket = n.byHour[size_t(h)];
             bucket.erase(std::lower_bound(bucket.begin(), bucket.end(), id,

@@ -1731,7 +1731,7 @@ bool Scheduler::Private::moveOneBlocker(int id, Movable movable, Blocked *blocke
         if (!blocked)
             asked = state.book->overlapping(from, to, c.channel, MaxMovesTried);
         const std::vector<int> &way = blocked ? inTheWay(*blocked, rs, k) : asked;
-        const bool fitsNow = !blocked && state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0;
+        const bool fitsNow = !blocked && state.book->fitsSomewhere(c.channel, from, to, archived[size_t(c.channel)]);
         for (auto wayIt = way.rbegin(); wayIt != way.rend(); ++wayIt) {
             const int bi = *wayIt;
             Episode &b = state.episodes[size_t(bi)];
@@ -1888,7 +1888,7 @@ bool Scheduler::Private::displace(int id, RepairQueue &queue, Blocked &blocked)
         bool fits = false;
         while (int(removed.size()) < MaxMovesTried) {
             // Before any is removed: known to fit nowhere, and what is in the way already asked.
-            if (!removed.empty() && state.book->choose(c.channel, from, to, archived[size_t(c.channel)]) >= 0) {
+            if (!removed.empty() && state.book->fitsSomewhere(c.channel, from, to, archived[size_t(c.channel)])) {
                 fits = true;
                 break;
             }
@@ -2220,7 +2220,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     const bool shrunk = timeMoved && a > std::max(was, c.start - rs.rule.prePadding) && b > a;
                     cut = cut || shrunk;
                     if ((archived[size_t(c.channel)] || shrunk || isFreed(x, y))
-                        && state.book->choose(c.channel, a, b, archived[size_t(c.channel)]) >= 0)
+                        && state.book->fitsSomewhere(c.channel, a, b, archived[size_t(c.channel)]))
                         there.push_back(ci);
                 }
                 if (there.empty()) {
@@ -2517,7 +2517,7 @@ void Scheduler::Private::alternativesFor(int id, AlternativesMemo &memo) const
         const qint64 from = std::max(planNow, a.start - rs.rule.prePadding), to = a.stop + rs.rule.postPadding;
         if (!archived[size_t(ch)])
             memo.read.push_back(state.book->epochMinutes(from, to));
-        if (state.book->choose(ch, from, to, archived[size_t(ch)]) < 0)
+        if (!state.book->fitsSomewhere(ch, from, to, archived[size_t(ch)]))
             continue;
         memo.alternatives.append(AiringRef{rs.rule.id, channelNames[ch], a.start, a.stop, title});
         if (memo.alternatives.size() >= 5)
