@@ -171,6 +171,11 @@ struct Episode
     QString note;
     int plannedEntry = -1; ///< its entry in PlanState::plannedIndex while planned
     bool conflictIndexed = false; ///< in PlanState::conflictsByHour (a conflict now or before)
+    /// What its rule's outcomes show of it may differ from what they showed when last made: its
+    /// placement (airing, node, span, note), reason or what it names changed since, or it is new.
+    /// Cleared when its rule's outcomes are made; a rebuilt rule walks again only the candidates
+    /// near such episodes (Private::makeOutcomes).
+    bool outcomeDirty = true;
 };
 
 /// A conflict's alternatives in the last plan and the minutes of the final book they read.
@@ -228,6 +233,12 @@ struct RuleOutcomes
     QHash<int, AlternativesMemo> alternatives; ///< by episode id
     int conflicts = 0;                         ///< skipped airings with reason Conflict
     std::vector<ConflictSkip> conflictSkips;   ///< the Conflict skips, in order
+    /// Per part of `skipped`: its last skip's airing (start, channel key). A candidate belongs to
+    /// the first part whose last skip is not before it (the last part for one after them all):
+    /// where a rebuilt rule's walk takes a part over whole when none of its candidates changed.
+    std::vector<std::pair<qint64, int>> partLast;
+    /// The keep-N figures its keep-limit skips showed (keep, kept, planned): -1, none made yet.
+    int shownKeep = -1, shownKept = 0, shownPlanned = 0;
 };
 
 /// A repair's try that failed to place a queued episode (every airing: pass 2's move, then the
@@ -489,11 +500,23 @@ struct Scheduler::Private
     {
         size_t before = 0;              ///< candidates before
         std::vector<int> removed;       ///< their indexes before, ascending
+        std::vector<std::pair<qint64, int>> removedAt; ///< their (start, channel key), parallel to removed
         std::vector<int> inserted;      ///< indexes after (the removed ones taken out), ascending
         std::vector<EpisodeIdentity> gone; ///< the identities of the removed ones (not filtered)
         bool whole = false;             ///< matched again whole (or edited twice): grouped whole
     };
     QHash<int, CandidateEdits> candidateEdits;
+    /// A re-matched rule's candidates as a repair re-grouped them incrementally: what its outcomes
+    /// read to walk again only the candidates near what changed (kept from candidateEdits, which the
+    /// regrouping consumes, until the outcomes are made).
+    struct Renumbering
+    {
+        std::vector<int> nowOf;                        ///< candidate index then -> now, -1 removed
+        std::vector<int> inserted;                     ///< indexes now of the candidates that came
+        std::vector<std::pair<qint64, int>> removedAt; ///< (start, channel key) of those that went
+        bool known = false; ///< re-grouped incrementally (else grouped whole: not known)
+    };
+    QHash<int, Renumbering> renumbered;
     /// (channel key, start) of the airings that came or changed since the last plan: a recording
     /// there is not kept as it was.
     QSet<QPair<int, qint64>> cameAirings;
@@ -657,16 +680,18 @@ struct Scheduler::Private
             if (!placedBefore.contains(id))
                 placedBefore.insert(id, {e.chosen, e.node, e.from, e.to, e.note});
         }
-        /// Marks `changed` the rules of the episodes placed otherwise than before.
-        void settlePlacements(const std::vector<Episode> &episodes)
+        /// Marks `changed` the rules of the episodes placed otherwise than before (and them dirty).
+        void settlePlacements(std::vector<Episode> &episodes)
         {
             for (auto it = placedBefore.cbegin(); it != placedBefore.cend(); ++it) {
-                const Episode &e = episodes[size_t(it.key())];
+                Episode &e = episodes[size_t(it.key())];
                 const Placement &was = *it;
                 if (e.slot >= 0
                     && (e.chosen != was.chosen || e.node != was.node
-                        || (e.chosen >= 0 && (e.from != was.from || e.to != was.to || e.note != was.note))))
+                        || (e.chosen >= 0 && (e.from != was.from || e.to != was.to || e.note != was.note)))) {
                     changed[size_t(e.slot)] = 1;
+                    e.outcomeDirty = true;
+                }
             }
             placedBefore.clear();
         }
@@ -728,8 +753,10 @@ struct Scheduler::Private
     bool tryPlace(int id, int ci);
     bool keepReached(int slot) const;
     /// The history, duplicate-across-rules and keep-N checks: true when one settles the episode
-    /// (its status set), false when it is left to capacity (status Conflict until placed).
+    /// (its status set), false when it is left to capacity (status Conflict until placed). An
+    /// episode whose reason or what it names changed is marked Episode::outcomeDirty.
     bool settledBeforeCapacity(int id);
+    bool settleBeforeCapacity(int id);
     /// Groups the rule's candidates (not ended, not filtered) into new episodes.
     void groupEpisodes(int slot);
     /// A re-matched rule's candidates grouped into episodes, as groupEpisodes() groups them, from
@@ -740,7 +767,7 @@ struct Scheduler::Private
     /// Whole, and no id kept, when the edits do not tell the candidates apart. Returns the
     /// candidates found again (all when grouped whole).
     size_t regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
-                           std::vector<char> &keptOld);
+                           std::vector<char> &keptOld, Renumbering *renumbering = nullptr);
     /// The grouping itself: the rule's episodes appended to `episodes`, numbered from `base`
     /// (groupOf: per candidate, its episode's number or -1). `local` is a scratch index.
     void groupInto(int slot, DuplicateIndex &local, std::vector<int> &groupOf, std::vector<Episode> &episodes,
@@ -1254,6 +1281,18 @@ bool Scheduler::Private::keepReached(int slot) const
 bool Scheduler::Private::settledBeforeCapacity(int id)
 {
     Episode &e = state.episodes[size_t(id)];
+    const SkipReason status = e.status;
+    const DuplicateLayer layer = e.layer;
+    const AiringRef related = e.related;
+    const bool settled = settleBeforeCapacity(id);
+    if (e.status != status || e.layer != layer || !(e.related == related))
+        e.outcomeDirty = true;
+    return settled;
+}
+
+bool Scheduler::Private::settleBeforeCapacity(int id)
+{
+    Episode &e = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(e.slot)];
     const RecordingRule &r = rs.rule;
     const EpisodeIdentity &identity = rs.candidates[size_t(e.airings.front())].identity;
@@ -1332,7 +1371,7 @@ void Scheduler::Private::groupEpisodes(int slot)
 }
 
 size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
-                                           std::vector<char> &keptOld)
+                                           std::vector<char> &keptOld, Renumbering *renumbering)
 {
     const RuleState &rs = rules[size_t(slot)];
     const auto edits = candidateEdits.constFind(slot);
@@ -1437,6 +1476,12 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
                 state.episodes[size_t(id)].airings.push_back(int(i));
         }
     state.groupedAt[size_t(slot)] = planNow;
+    if (renumbering) {
+        renumbering->nowOf = std::move(nowOf);
+        renumbering->inserted = edits->inserted;
+        renumbering->removedAt = edits->removedAt;
+        renumbering->known = true;
+    }
     return options.regroupWhole ? n : size_t(g.asked);
 }
 
@@ -1611,6 +1656,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     state.outcomes.assign(rules.size(), {});
     rematched.clear();
     candidateEdits.clear();
+    renumbered.clear();
     cameAirings.clear();
     historyChanged = false;
 
@@ -2002,7 +2048,9 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         std::vector<char> keptOld(oldIds.size(), 0);
         if (active(slot)) {
             candidatesRegrouped += rules[size_t(slot)].candidates.size();
-            candidatesAsked += regroupEpisodes(slot, lastGrouping, oldIds, keptOld);
+            Renumbering renumbering;
+            candidatesAsked += regroupEpisodes(slot, lastGrouping, oldIds, keptOld, &renumbering);
+            renumbered.insert(slot, std::move(renumbering)); // not known when grouped whole
             const RuleState &rs = rules[size_t(slot)];
             for (const int id : state.ids[size_t(slot)]) {
                 const bool settled = settledBeforeCapacity(id);
@@ -2118,6 +2166,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     e.status = SkipReason::AlreadyRecorded;
                     e.related = related;
                     e.layer = m.layer;
+                    e.outcomeDirty = true;
                     ctx.changed[size_t(slot)] = 1;
                 } else if (e.chosen < 0 && e.status == SkipReason::AlreadyRecorded) {
                     enqueue(id);
@@ -2157,6 +2206,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             setPlanned(id, false);
             bookUnplace(id, true);
             e.status = SkipReason::KeepLimit;
+            e.outcomeDirty = true;
         }
         requeueHeldBack(slot, queue);
     }
@@ -2268,6 +2318,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 const AiringRef is = ref(rules[size_t(target.slot)], rules[size_t(target.slot)].candidates[size_t(target.chosen)]);
                 if (!(is == e.related)) {
                     e.related = is;
+                    e.outcomeDirty = true;
                     ctx.changed[size_t(e.slot)] = 1;
                 }
             }
@@ -2298,8 +2349,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     ++ctx.triesSpared;
                     e.status = SkipReason::Conflict;
                     indexConflict(id);
-                    if (status != SkipReason::Conflict)
+                    if (status != SkipReason::Conflict) {
+                        e.outcomeDirty = true;
                         ctx.changed[size_t(slot)] = 1;
+                    }
                     continue;
                 }
                 state.failedTries.erase(memo);
@@ -2326,8 +2379,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             } else {
                 e.status = SkipReason::Conflict;
                 indexConflict(id);
-                if (status != SkipReason::Conflict)
+                if (status != SkipReason::Conflict) {
+                    e.outcomeDirty = true;
                     ctx.changed[size_t(slot)] = 1;
+                }
             }
         }
     }
@@ -2561,6 +2616,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     const bool reuseSkips = merge && diff && ways;
     const qsizetype partSize = SkippedAirings::PartSize;
     std::atomic<int> skipsTakenOver{0}, partsKept{0};
+    std::atomic<size_t> candidatesWalked{0}, candidatesRebuilt{0};
     // Whether `had` names the recordings of `way` (placement ids), in order.
     auto namesWay = [&](const QList<AiringRef> &had, const std::vector<int> &way) {
         if (qsizetype(way.size()) != had.size())
@@ -2590,12 +2646,31 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         is.recordings.clear();
         is.skipped.clear();
         is.recordingKeys.clear();
+        const std::vector<ConflictSkip> lastConflictSkips = std::move(is.conflictSkips);
         is.conflictSkips.clear();
+        const std::vector<std::pair<qint64, int>> lastPartLast = std::move(is.partLast);
+        is.partLast.clear();
         QHash<int, AlternativesMemo> alternatives;
         const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
         QHash<std::pair<int, qint64>, const AlternativesMemo *> lastByOwn; // made when first asked
         const int kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
         const int plannedHere = state.plannedOf[size_t(slot)];
+        const bool keepShownChanged = is.shownKeep != rs.rule.keep || is.shownKept != kept || is.shownPlanned != plannedHere;
+        is.shownKeep = rs.rule.keep;
+        is.shownKept = kept;
+        is.shownPlanned = plannedHere;
+        // Only the parts near what changed are walked again (the candidates of the episodes whose
+        // outcomes may differ, those that came or went, the conflicts whose minutes changed), the
+        // others taken over whole, when the time is the same and the rule's candidates then and now
+        // are known to correspond (not re-matched, or re-grouped incrementally).
+        const Renumbering *renumbering = nullptr;
+        bool selective = reuseSkips && !options.walkRebuiltWhole && lastNow == planNow && !wasParts.isEmpty()
+            && lastPartLast.size() == size_t(wasParts.size());
+        if (const auto r = renumbered.constFind(slot); selective && r != renumbered.cend()) {
+            selective = r->known;
+            renumbering = &*r;
+        }
+        auto nowIndex = [&](int then) { return renumbering ? renumbering->nowOf[size_t(then)] : then; };
         // An episode's other airings all name the same related airing: one list per episode,
         // shared (implicitly) by its skips, instead of one allocation per skip.
         std::vector<QList<AiringRef>> relatedOf(state.ids[size_t(slot)].size());
@@ -2612,7 +2687,6 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             bool conflict = false;
         };
         std::vector<Item> items;
-        items.reserve(rs.candidates.size());
         std::vector<SkippedAiring> madeSkips;
         std::vector<char> partChanged(size_t(wasParts.size()), 0);
         // The walk through the last plan's skips in step with the candidates (both by start, then
@@ -2665,11 +2739,25 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         auto namesOnly = [](const SkippedAiring &w, const AiringRef &a) {
             return w.relatedTo.size() == 1 && w.relatedTo.front() == a;
         };
-        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
+        // Candidates [begin, end) walked: their skips (items) and recordings. With dirtyCandidate
+        // made (a walk of the parts near what changed), a candidate not marked there that had a
+        // skip has it again: taken over without comparing.
+        std::vector<char> dirtyCandidate;
+        auto walk = [&](size_t begin, size_t end) {
+        candidatesWalked.fetch_add(end - begin, std::memory_order_relaxed);
+        for (size_t ci = begin; ci < end; ++ci) {
             const Candidate &c = rs.candidates[ci];
             if (c.stop <= planNow)
                 continue;
             const SkippedAiring *w = lastSkipOf(c);
+            if (w && !dirtyCandidate.empty() && !dirtyCandidate[ci]) {
+                const bool conflict = w->reason == SkipReason::Conflict;
+                if (conflict)
+                    if (const int id = groupOf[ci]; !alternatives.contains(id))
+                        alternatives.insert(id, lastAlternatives.value(id));
+                takeOver(int(ci), conflict);
+                continue;
+            }
             if (c.filter != NoFilter) {
                 if (w && sameAs(*w, c, SkipReason(c.filter)) && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
                     takeOver(int(ci), false);
@@ -2832,9 +2920,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             sk.alternatives = it->alternatives;
             make(std::move(sk), int(ci), true, w);
         }
-        // The last plan's skips not passed went.
-        for (qsizetype p = wp; p < wasParts.size(); ++p)
-            partChanged[size_t(p)] = 1;
+        };
 
         // The parts: a part of the last plan none of whose skips changed, went or came is taken
         // over as it is; the others made again from their skips (cut when grown past twice
@@ -2844,9 +2930,11 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             if (item.conflict)
                 is.conflictSkips.push_back({int(is.skipped.size()), int(inPart), item.candidate});
         };
-        const int regions = std::max(1, int(wasParts.size()));
-        size_t i = 0;
-        for (int r = 0; r < regions; ++r) {
+        auto endPart = [&](int ci) {
+            is.partLast.emplace_back(rs.candidates[size_t(ci)].start, rs.candidates[size_t(ci)].channel);
+        };
+        // Region r's items (from items[i], those of part r) made into parts.
+        auto assemble = [&](int r, size_t &i) {
             const size_t first = i;
             while (i < items.size() && items[i].part == r)
                 ++i;
@@ -2856,11 +2944,12 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 for (size_t k = first; k < i; ++k)
                     record(items[k], qsizetype(k - first));
                 is.skipped.append(wasParts[r]);
+                endPart(items[i - 1].candidate);
                 partsKept.fetch_add(1, std::memory_order_relaxed);
-                continue;
+                return;
             }
             if (n == 0)
-                continue;
+                return;
             const size_t pieces = wasParts.isEmpty() ? (n + size_t(partSize) - 1) / size_t(partSize)
                                   : n > 2 * size_t(partSize)  ? n / size_t(partSize)
                                                               : 1;
@@ -2877,9 +2966,137 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         part.append(wasParts[r][items[k].was]);
                 }
                 is.skipped.append(std::move(part));
+                endPart(items[to - 1].candidate);
+            }
+        };
+        const size_t n = rs.candidates.size();
+        candidatesRebuilt.fetch_add(n, std::memory_order_relaxed);
+        if (!selective) {
+            items.reserve(n);
+            walk(0, n);
+            // The last plan's skips not passed went.
+            for (qsizetype p = wp; p < wasParts.size(); ++p)
+                partChanged[size_t(p)] = 1;
+            const int regions = std::max(1, int(wasParts.size()));
+            size_t i = 0;
+            for (int r = 0; r < regions; ++r)
+                assemble(r, i);
+            Q_ASSERT(i == items.size());
+        } else {
+            // The regions: part r's are the candidates after part r - 1's last skip up to its own
+            // last skip (the last part's, to the end): where the whole walk would put what it made.
+            const int regions = int(wasParts.size());
+            auto notAfter = [&](qint64 start, int channel, const std::pair<qint64, int> &key) {
+                return start != key.first ? start < key.first
+                                          : channelRank[size_t(channel)] <= channelRank[size_t(key.second)];
+            };
+            std::vector<size_t> ends(size_t(regions), n);
+            for (int r = 0; r + 1 < regions; ++r) {
+                const std::pair<qint64, int> &key = lastPartLast[size_t(r)];
+                ends[size_t(r)] = size_t(std::partition_point(rs.candidates.begin(), rs.candidates.end(),
+                                                              [&](const Candidate &c) { return notAfter(c.start, c.channel, key); })
+                                         - rs.candidates.begin());
+            }
+            auto regionOfIndex = [&](size_t ci) {
+                return int(std::upper_bound(ends.begin(), ends.end(), ci) - ends.begin());
+            };
+            // Per region and per candidate: what may differ. A candidate that may not is taken over
+            // in a region walked again without a look at it (its last skip is its skip now).
+            std::vector<char> dirty(size_t(regions), 0);
+            dirtyCandidate.assign(n, 0);
+            auto markDirty = [&](size_t ci) {
+                dirtyCandidate[ci] = 1;
+                dirty[size_t(regionOfIndex(ci))] = 1;
+            };
+            if (renumbering) {
+                for (const int ci : renumbering->inserted)
+                    markDirty(size_t(ci));
+                for (const auto &[start, channel] : renumbering->removedAt) {
+                    const auto r = std::partition_point(lastPartLast.begin(), lastPartLast.end(),
+                                                        [&](const std::pair<qint64, int> &key) {
+                                                            return !notAfter(start, channel, key);
+                                                        });
+                    dirty[size_t(std::min(int(r - lastPartLast.begin()), regions - 1))] = 1;
+                }
+            }
+            // The episodes whose outcomes may differ: marked so by the repair, held back by keep-N
+            // when the figures it shows changed, or a conflict whose alternatives are not reusable.
+            for (const int id : state.ids[size_t(slot)]) {
+                const Episode &e = state.episodes[size_t(id)];
+                bool changed = e.outcomeDirty || (e.chosen < 0 && e.status == SkipReason::KeepLimit && keepShownChanged);
+                if (!changed && e.chosen < 0 && e.status == SkipReason::Conflict) {
+                    const auto m = lastAlternatives.constFind(id);
+                    changed = m == lastAlternatives.cend() || !reusable(*m, id);
+                }
+                if (changed)
+                    for (const int ci : e.airings)
+                        markDirty(size_t(ci));
+            }
+            // The conflicts whose recordings in the way may differ: a placement made or taken away
+            // in their minutes.
+            for (const ConflictSkip &cs : lastConflictSkips) {
+                const AiringRef &a = wasParts[cs.part][cs.at].airing;
+                const auto [x, y] = state.book->epochMinutes(std::max(planNow, a.start - rs.rule.prePadding),
+                                                             a.stop + rs.rule.postPadding);
+                if (ways->any(x, y)) {
+                    dirty[size_t(cs.part)] = 1;
+                    if (const int ci = nowIndex(cs.candidate); ci >= 0)
+                        dirtyCandidate[size_t(ci)] = 1;
+                }
+            }
+            const QList<PlannedRecording> &lastRecordings = wasRecordings[size_t(slot)];
+            const std::vector<RecordingKey> &lastKeys = wasKeys[size_t(slot)];
+            size_t lr = 0, lc = 0;
+            for (int r = 0; r < regions; ++r) {
+                const size_t begin = r ? ends[size_t(r - 1)] : 0, end = ends[size_t(r)];
+                // The last plan's recordings of the region: the same when it is taken over.
+                for (; lr < lastKeys.size(); ++lr) {
+                    const int ci = nowIndex(lastKeys[lr].candidate);
+                    if (ci >= 0 && size_t(ci) >= end)
+                        break;
+                    if (ci < 0 || dirty[size_t(r)])
+                        continue;
+                    Q_ASSERT(state.episodes[size_t(groupOf[size_t(ci)])].chosen == ci);
+                    RecordingKey key = lastKeys[lr];
+                    key.candidate = ci;
+                    key.position = int(at);
+                    is.recordingKeys.push_back(key);
+                    is.recordings.append(lastRecordings[qsizetype(lr)]);
+                }
+                if (!dirty[size_t(r)]) {
+                    // Taken over whole, with its conflicts (and their alternatives, reusable).
+                    is.skipped.append(wasParts[r]);
+                    is.partLast.push_back(lastPartLast[size_t(r)]);
+                    for (; lc < lastConflictSkips.size() && lastConflictSkips[lc].part <= r; ++lc) {
+                        const ConflictSkip &cs = lastConflictSkips[lc];
+                        if (cs.part < r)
+                            continue;
+                        const int ci = nowIndex(cs.candidate);
+                        is.conflictSkips.push_back({int(is.skipped.size()) - 1, cs.at, ci});
+                        const int id = groupOf[size_t(ci)];
+                        if (!alternatives.contains(id))
+                            alternatives.insert(id, lastAlternatives.value(id));
+                    }
+                    skipsTakenOver.fetch_add(int(wasParts[r].size()), std::memory_order_relaxed);
+                    partsKept.fetch_add(1, std::memory_order_relaxed);
+                    continue;
+                }
+                while (lc < lastConflictSkips.size() && lastConflictSkips[lc].part <= r)
+                    ++lc;
+                items.clear();
+                madeSkips.clear();
+                wp = r;
+                wk = 0;
+                walk(begin, end);
+                if (wp == r) // its skips not passed went
+                    partChanged[size_t(r)] = 1;
+                size_t i = 0;
+                assemble(r, i);
+                Q_ASSERT(i == items.size());
             }
         }
-        Q_ASSERT(i == items.size());
+        for (const int id : state.ids[size_t(slot)])
+            state.episodes[size_t(id)].outcomeDirty = false;
         is.alternatives = std::move(alternatives);
         is.conflicts = int(is.conflictSkips.size());
     };
@@ -3062,7 +3279,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     if (diff)
         qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused,"
                              << skipsTakenOver.load() << "skips of rebuilt rules taken over," << partsKept.load()
-                             << "of their parts kept";
+                             << "of their parts kept;" << candidatesWalked.load() << "of their"
+                             << candidatesRebuilt.load() << "candidates walked";
+    renumbered.clear();
     last = out;
     retitled.clear();
     changedIdentities.clear();
@@ -3304,7 +3523,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     auto editsOf = [&](int s) -> Private::CandidateEdits & {
         auto it = d->candidateEdits.find(s);
         if (it == d->candidateEdits.end())
-            it = d->candidateEdits.insert(s, {d->rules[size_t(s)].candidates.size(), {}, {}, {}, false});
+            it = d->candidateEdits.insert(s, {d->rules[size_t(s)].candidates.size(), {}, {}, {}, {}, false});
         return *it;
     };
     for (auto it = leaving.begin(); it != leaving.end(); ++it) {
@@ -3315,6 +3534,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         for (size_t i = 0; i < cands.size(); ++i) {
             if (std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{cands[i].start, cands[i].channel})) {
                 edits.removed.push_back(int(i));
+                edits.removedAt.emplace_back(cands[i].start, cands[i].channel);
                 if (cands[i].filter == NoFilter)
                     edits.gone.push_back(cands[i].identity);
                 continue;
@@ -3539,11 +3759,16 @@ SchedulePlan Scheduler::outcomesFromScratch()
     const auto changedIdentities = p.changedIdentities;
     const qint64 planNow = p.planNow;
     p.planNow = p.state.now;
+    std::vector<char> dirty(p.state.episodes.size()); // what the next repair reads: as it was
+    for (size_t i = 0; i < dirty.size(); ++i)
+        dirty[i] = p.state.episodes[i].outcomeDirty;
     for (RuleOutcomes &o : p.state.outcomes)
         o = {};
     SchedulePlan out;
     out.ruleReports = p.ruleReports();
     p.makeOutcomes(out, std::vector<char>(p.rules.size(), 1), {}, false);
+    for (size_t i = 0; i < dirty.size(); ++i)
+        p.state.episodes[i].outcomeDirty = dirty[i];
     p.state.outcomes = std::move(outcomes);
     p.state.recordingKeys = std::move(recordingKeys);
     p.last = last;
