@@ -2744,7 +2744,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         // skip has it again: taken over without comparing.
         std::vector<char> dirtyCandidate;
         auto walk = [&](size_t begin, size_t end) {
-        candidatesWalked.fetch_add(end - begin, std::memory_order_relaxed);
+        size_t looked = end - begin;
         for (size_t ci = begin; ci < end; ++ci) {
             const Candidate &c = rs.candidates[ci];
             if (c.stop <= planNow)
@@ -2756,6 +2756,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     if (const int id = groupOf[ci]; !alternatives.contains(id))
                         alternatives.insert(id, lastAlternatives.value(id));
                 takeOver(int(ci), conflict);
+                --looked;
                 continue;
             }
             if (c.filter != NoFilter) {
@@ -2920,6 +2921,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             sk.alternatives = it->alternatives;
             make(std::move(sk), int(ci), true, w);
         }
+        candidatesWalked.fetch_add(looked, std::memory_order_relaxed);
         };
 
         // The parts: a part of the last plan none of whose skips changed, went or came is taken
@@ -3280,7 +3282,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused,"
                              << skipsTakenOver.load() << "skips of rebuilt rules taken over," << partsKept.load()
                              << "of their parts kept;" << candidatesWalked.load() << "of their"
-                             << candidatesRebuilt.load() << "candidates walked";
+                             << candidatesRebuilt.load() << "candidates walked (their skips made or compared)";
     renumbered.clear();
     last = out;
     retitled.clear();
