@@ -2735,9 +2735,10 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             }
             return nullptr;
         };
+        int takenOver = 0; // added to skipsTakenOver once (not one atomic add per skip)
         auto takeOver = [&](int ci, bool conflict) {
             items.push_back({matchPart, matchAt, -1, ci, conflict});
-            skipsTakenOver.fetch_add(1, std::memory_order_relaxed);
+            ++takenOver;
         };
         auto make = [&](SkippedAiring &&sk, int ci, bool conflict, const SkippedAiring *w) {
             int part = w ? matchPart : int(std::min(wp, wasParts.size() - 1));
@@ -2762,6 +2763,26 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         // made (a walk of the parts near what changed), a candidate not marked there that had a
         // skip has it again: taken over without comparing.
         std::vector<char> dirtyCandidate;
+        // The last plan's recordings (a walk of the parts near what changed), [lr] the next not
+        // passed: lastRecording(end) takes the next over when its candidate now is before `end`.
+        const QList<PlannedRecording> &lastRecordings = wasRecordings[size_t(slot)];
+        const std::vector<RecordingKey> &lastKeys = wasKeys[size_t(slot)];
+        size_t lr = 0;
+        auto lastRecording = [&](size_t end) {
+            int ci = -1;
+            while (lr < lastKeys.size() && (ci = nowIndex(lastKeys[lr].candidate)) < 0)
+                ++lr; // its candidate went
+            if (lr == lastKeys.size() || size_t(ci) >= end)
+                return false;
+            Q_ASSERT(state.episodes[size_t(groupOf[size_t(ci)])].chosen == ci);
+            RecordingKey key = lastKeys[lr];
+            key.candidate = ci;
+            key.position = int(at);
+            is.recordingKeys.push_back(key);
+            is.recordings.append(lastRecordings[qsizetype(lr)]);
+            ++lr;
+            return true;
+        };
         auto walk = [&](size_t begin, size_t end) {
         size_t looked = end - begin;
         for (size_t ci = begin; ci < end; ++ci) {
@@ -2796,6 +2817,15 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 if (int(ci) == g.chosen) {
                     if (w)
                         partChanged[size_t(matchPart)] = 1; // skipped before, recorded now
+                    if (!dirtyCandidate.empty() && !dirtyCandidate[ci]) {
+                        // Recorded then as now: the same recording, the last plan's next.
+                        while (lr < lastKeys.size() && nowIndex(lastKeys[lr].candidate) < int(ci))
+                            ++lr;
+                        if (lastRecording(ci + 1)) {
+                            --looked;
+                            continue;
+                        }
+                    }
                     const auto [from, to] = intervalOf(rs, c);
                     PlannedRecording p;
                     p.ruleId = rs.rule.id;
@@ -3065,26 +3095,13 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         dirtyCandidate[size_t(ci)] = 1;
                 }
             }
-            const QList<PlannedRecording> &lastRecordings = wasRecordings[size_t(slot)];
-            const std::vector<RecordingKey> &lastKeys = wasKeys[size_t(slot)];
-            size_t lr = 0, lc = 0;
+            size_t lc = 0;
             for (int r = 0; r < regions; ++r) {
                 const size_t begin = r ? ends[size_t(r - 1)] : 0, end = ends[size_t(r)];
-                // The last plan's recordings of the region: the same when it is taken over.
-                for (; lr < lastKeys.size(); ++lr) {
-                    const int ci = nowIndex(lastKeys[lr].candidate);
-                    if (ci >= 0 && size_t(ci) >= end)
-                        break;
-                    if (ci < 0 || dirty[size_t(r)])
-                        continue;
-                    Q_ASSERT(state.episodes[size_t(groupOf[size_t(ci)])].chosen == ci);
-                    RecordingKey key = lastKeys[lr];
-                    key.candidate = ci;
-                    key.position = int(at);
-                    is.recordingKeys.push_back(key);
-                    is.recordings.append(lastRecordings[qsizetype(lr)]);
-                }
                 if (!dirty[size_t(r)]) {
+                    // The last plan's recordings of the region are the same.
+                    while (lastRecording(end)) {
+                    }
                     // Taken over whole, with its conflicts (and their alternatives, reusable).
                     is.skipped.append(wasParts[r]);
                     is.partLast.push_back(lastPartLast[size_t(r)]);
@@ -3098,7 +3115,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         if (!alternatives.contains(id))
                             alternatives.insert(id, lastAlternatives.value(id));
                     }
-                    skipsTakenOver.fetch_add(int(wasParts[r].size()), std::memory_order_relaxed);
+                    takenOver += int(wasParts[r].size());
                     partsKept.fetch_add(1, std::memory_order_relaxed);
                     continue;
                 }
@@ -3109,6 +3126,8 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 wp = r;
                 wk = 0;
                 walk(begin, end);
+                while (lr < lastKeys.size() && nowIndex(lastKeys[lr].candidate) < int(end)) // those not taken over
+                    ++lr;
                 if (wp == r) // its skips not passed went
                     partChanged[size_t(r)] = 1;
                 size_t i = 0;
@@ -3118,6 +3137,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         }
         for (const int id : state.ids[size_t(slot)])
             state.episodes[size_t(id)].outcomeDirty = false;
+        skipsTakenOver.fetch_add(takenOver, std::memory_order_relaxed);
         is.alternatives = std::move(alternatives);
         is.conflicts = int(is.conflictSkips.size());
     };
