@@ -2784,193 +2784,193 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             return true;
         };
         auto walk = [&](size_t begin, size_t end) {
-        size_t looked = end - begin;
-        for (size_t ci = begin; ci < end; ++ci) {
-            const Candidate &c = rs.candidates[ci];
-            if (c.stop <= planNow)
-                continue;
-            const SkippedAiring *w = lastSkipOf(c);
-            if (w && !dirtyCandidate.empty() && !dirtyCandidate[ci]) {
-                const bool conflict = w->reason == SkipReason::Conflict;
-                if (conflict)
-                    if (const int id = groupOf[ci]; !alternatives.contains(id))
-                        alternatives.insert(id, lastAlternatives.value(id));
-                takeOver(int(ci), conflict);
-                --looked;
-                continue;
-            }
-            if (c.filter != NoFilter) {
-                if (w && sameAs(*w, c, SkipReason(c.filter)) && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
-                    takeOver(int(ci), false);
+            size_t looked = end - begin;
+            for (size_t ci = begin; ci < end; ++ci) {
+                const Candidate &c = rs.candidates[ci];
+                if (c.stop <= planNow)
+                    continue;
+                const SkippedAiring *w = lastSkipOf(c);
+                if (w && !dirtyCandidate.empty() && !dirtyCandidate[ci]) {
+                    const bool conflict = w->reason == SkipReason::Conflict;
+                    if (conflict)
+                        if (const int id = groupOf[ci]; !alternatives.contains(id))
+                            alternatives.insert(id, lastAlternatives.value(id));
+                    takeOver(int(ci), conflict);
+                    --looked;
                     continue;
                 }
-                SkippedAiring sk;
-                sk.airing = ref(rs, c);
-                sk.reason = SkipReason(c.filter);
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            const int id = groupOf[ci];
-            const Episode &g = state.episodes[size_t(id)];
-            if (g.chosen >= 0) {
-                const Candidate &chosen = rs.candidates[size_t(g.chosen)];
-                if (int(ci) == g.chosen) {
-                    if (w)
-                        partChanged[size_t(matchPart)] = 1; // skipped before, recorded now
-                    if (!dirtyCandidate.empty() && !dirtyCandidate[ci]) {
-                        // Recorded then as now: the same recording, the last plan's next.
-                        while (lr < lastKeys.size() && nowIndex(lastKeys[lr].candidate) < int(ci))
-                            ++lr;
-                        if (lastRecording(ci + 1)) {
-                            --looked;
-                            continue;
+                if (c.filter != NoFilter) {
+                    if (w && sameAs(*w, c, SkipReason(c.filter)) && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
+                        takeOver(int(ci), false);
+                        continue;
+                    }
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = SkipReason(c.filter);
+                    make(std::move(sk), int(ci), false, w);
+                    continue;
+                }
+                const int id = groupOf[ci];
+                const Episode &g = state.episodes[size_t(id)];
+                if (g.chosen >= 0) {
+                    const Candidate &chosen = rs.candidates[size_t(g.chosen)];
+                    if (int(ci) == g.chosen) {
+                        if (w)
+                            partChanged[size_t(matchPart)] = 1; // skipped before, recorded now
+                        if (!dirtyCandidate.empty() && !dirtyCandidate[ci]) {
+                            // Recorded then as now: the same recording, the last plan's next.
+                            while (lr < lastKeys.size() && nowIndex(lastKeys[lr].candidate) < int(ci))
+                                ++lr;
+                            if (lastRecording(ci + 1)) {
+                                --looked;
+                                continue;
+                            }
                         }
+                        const auto [from, to] = intervalOf(rs, c);
+                        PlannedRecording p;
+                        p.ruleId = rs.rule.id;
+                        p.owner = rs.rule.owner;
+                        p.channelId = std::as_const(channelNames)[c.channel];
+                        p.start = c.start;
+                        p.stop = c.stop;
+                        p.recordStart = from;
+                        p.recordStop = to;
+                        p.title = std::as_const(titleNames)[c.title];
+                        p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
+                        p.identity = c.identity;
+                        is.recordingKeys.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, int(at), int(ci), slot});
+                        is.recordings.append(std::move(p));
+                        continue;
                     }
-                    const auto [from, to] = intervalOf(rs, c);
-                    PlannedRecording p;
-                    p.ruleId = rs.rule.id;
-                    p.owner = rs.rule.owner;
-                    p.channelId = std::as_const(channelNames)[c.channel];
-                    p.start = c.start;
-                    p.stop = c.stop;
-                    p.recordStart = from;
-                    p.recordStop = to;
-                    p.title = std::as_const(titleNames)[c.title];
-                    p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
-                    p.identity = c.identity;
-                    is.recordingKeys.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, int(at), int(ci), slot});
-                    is.recordings.append(std::move(p));
+                    const SkipReason reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
+                    QList<AiringRef> &related = relatedOf[size_t(g.rank)];
+                    if (w && sameAs(*w, c, reason, DuplicateLayer::None, g.note) && w->alternatives.isEmpty()
+                        && (related.isEmpty() ? namesOnly(*w, ref(rs, chosen)) : w->relatedTo == related)) {
+                        if (related.isEmpty())
+                            related = w->relatedTo; // the episode's other skips share it
+                        takeOver(int(ci), false);
+                        continue;
+                    }
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = reason;
+                    if (related.isEmpty())
+                        related = {ref(rs, chosen)};
+                    sk.relatedTo = related;
+                    sk.note = g.note;
+                    make(std::move(sk), int(ci), false, w);
                     continue;
                 }
-                const SkipReason reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
-                QList<AiringRef> &related = relatedOf[size_t(g.rank)];
-                if (w && sameAs(*w, c, reason, DuplicateLayer::None, g.note) && w->alternatives.isEmpty()
-                    && (related.isEmpty() ? namesOnly(*w, ref(rs, chosen)) : w->relatedTo == related)) {
+                switch (g.status) {
+                case SkipReason::AlreadyRecorded:
+                case SkipReason::Duplicate: {
+                    QList<AiringRef> &related = relatedOf[size_t(g.rank)];
+                    if (w && sameAs(*w, c, g.status, g.layer) && w->alternatives.isEmpty()
+                        && (related.isEmpty() ? namesOnly(*w, g.related) : w->relatedTo == related)) {
+                        if (related.isEmpty())
+                            related = w->relatedTo;
+                        takeOver(int(ci), false);
+                        continue;
+                    }
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = g.status;
                     if (related.isEmpty())
-                        related = w->relatedTo; // the episode's other skips share it
-                    takeOver(int(ci), false);
+                        related = {g.related};
+                    sk.relatedTo = related;
+                    sk.layer = g.layer;
+                    make(std::move(sk), int(ci), false, w);
                     continue;
                 }
-                SkippedAiring sk;
-                sk.airing = ref(rs, c);
-                sk.reason = reason;
-                if (related.isEmpty())
-                    related = {ref(rs, chosen)};
-                sk.relatedTo = related;
-                sk.note = g.note;
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            switch (g.status) {
-            case SkipReason::AlreadyRecorded:
-            case SkipReason::Duplicate: {
-                QList<AiringRef> &related = relatedOf[size_t(g.rank)];
-                if (w && sameAs(*w, c, g.status, g.layer) && w->alternatives.isEmpty()
-                    && (related.isEmpty() ? namesOnly(*w, g.related) : w->relatedTo == related)) {
-                    if (related.isEmpty())
-                        related = w->relatedTo;
-                    takeOver(int(ci), false);
+                case SkipReason::KeepLimit: {
+                    if (w && sameAs(*w, c, g.status, DuplicateLayer::None, {}, rs.rule.keep, kept, plannedHere)
+                        && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
+                        takeOver(int(ci), false);
+                        continue;
+                    }
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = g.status;
+                    sk.keep = rs.rule.keep;
+                    sk.kept = kept;
+                    sk.planned = plannedHere;
+                    make(std::move(sk), int(ci), false, w);
+                    continue;
+                }
+                default:
+                    break;
+                }
+                // A conflict (or another reason an episode has without a placement): the recordings in
+                // its way and its alternatives.
+                const auto [from, to] = intervalOf(rs, c);
+                const bool wasConflict = w && g.status == SkipReason::Conflict && sameAs(*w, c, SkipReason::Conflict);
+                // The recordings in the way are those the last plan's skip names when no placement
+                // was made or taken away in its minutes (and its span starts where it did).
+                bool sameWay = false;
+                if (wasConflict && std::max(lastNow, c.start - rs.rule.prePadding) == from) {
+                    const auto [x, y] = state.book->epochMinutes(from, to);
+                    sameWay = !ways->any(x, y);
+                }
+                std::vector<int> way;
+                if (!sameWay) {
+                    way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+                    sameWay = wasConflict && namesWay(w->relatedTo, way);
+                }
+                auto it = alternatives.find(id);
+                if (it == alternatives.end()) {
+                    const AlternativesMemo *was = nullptr;
+                    if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
+                        was = &*last;
+                    } else if (merge && diff && !lastAlternatives.isEmpty()) {
+                        // A re-grouped rule's episode has a new id: the memo of the one with the
+                        // same own airings, if any.
+                        if (lastByOwn.isEmpty())
+                            for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
+                                if (!m->own.empty())
+                                    lastByOwn.insert(m->own.front(), &*m);
+                        const Candidate &front = rs.candidates[size_t(g.airings.front())];
+                        const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
+                        bool same = m && m->own.size() == g.airings.size();
+                        for (size_t k = 0; same && k < g.airings.size(); ++k) {
+                            const Candidate &a = rs.candidates[size_t(g.airings[k])];
+                            same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
+                        }
+                        if (same)
+                            was = m;
+                    }
+                    if (was && reusable(*was, id)) {
+                        it = alternatives.insert(id, *was);
+                        alternativesReused.fetch_add(1, std::memory_order_relaxed);
+                    } else {
+                        it = alternatives.insert(id, {});
+                        // The episode's airings elsewhere are the same while none of its came or went.
+                        if (was && merge && diff && !episodeRetitled(id)) {
+                            it->airings = was->airings;
+                            it->own = was->own;
+                        }
+                        alternativesFor(id, *it);
+                    }
+                }
+                if (sameWay && w->alternatives == it->alternatives) {
+                    takeOver(int(ci), true);
                     continue;
                 }
                 SkippedAiring sk;
                 sk.airing = ref(rs, c);
                 sk.reason = g.status;
-                if (related.isEmpty())
-                    related = {g.related};
-                sk.relatedTo = related;
-                sk.layer = g.layer;
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            case SkipReason::KeepLimit: {
-                if (w && sameAs(*w, c, g.status, DuplicateLayer::None, {}, rs.rule.keep, kept, plannedHere)
-                    && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
-                    takeOver(int(ci), false);
-                    continue;
-                }
-                SkippedAiring sk;
-                sk.airing = ref(rs, c);
-                sk.reason = g.status;
-                sk.keep = rs.rule.keep;
-                sk.kept = kept;
-                sk.planned = plannedHere;
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            default:
-                break;
-            }
-            // A conflict (or another reason an episode has without a placement): the recordings in
-            // its way and its alternatives.
-            const auto [from, to] = intervalOf(rs, c);
-            const bool wasConflict = w && g.status == SkipReason::Conflict && sameAs(*w, c, SkipReason::Conflict);
-            // The recordings in the way are those the last plan's skip names when no placement
-            // was made or taken away in its minutes (and its span starts where it did).
-            bool sameWay = false;
-            if (wasConflict && std::max(lastNow, c.start - rs.rule.prePadding) == from) {
-                const auto [x, y] = state.book->epochMinutes(from, to);
-                sameWay = !ways->any(x, y);
-            }
-            std::vector<int> way;
-            if (!sameWay) {
-                way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
-                sameWay = wasConflict && namesWay(w->relatedTo, way);
-            }
-            auto it = alternatives.find(id);
-            if (it == alternatives.end()) {
-                const AlternativesMemo *was = nullptr;
-                if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
-                    was = &*last;
-                } else if (merge && diff && !lastAlternatives.isEmpty()) {
-                    // A re-grouped rule's episode has a new id: the memo of the one with the
-                    // same own airings, if any.
-                    if (lastByOwn.isEmpty())
-                        for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
-                            if (!m->own.empty())
-                                lastByOwn.insert(m->own.front(), &*m);
-                    const Candidate &front = rs.candidates[size_t(g.airings.front())];
-                    const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
-                    bool same = m && m->own.size() == g.airings.size();
-                    for (size_t k = 0; same && k < g.airings.size(); ++k) {
-                        const Candidate &a = rs.candidates[size_t(g.airings[k])];
-                        same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
-                    }
-                    if (same)
-                        was = m;
-                }
-                if (was && reusable(*was, id)) {
-                    it = alternatives.insert(id, *was);
-                    alternativesReused.fetch_add(1, std::memory_order_relaxed);
+                if (sameWay) {
+                    sk.relatedTo = w->relatedTo;
                 } else {
-                    it = alternatives.insert(id, {});
-                    // The episode's airings elsewhere are the same while none of its came or went.
-                    if (was && merge && diff && !episodeRetitled(id)) {
-                        it->airings = was->airings;
-                        it->own = was->own;
+                    sk.relatedTo.reserve(qsizetype(way.size()));
+                    for (const int bi : way) {
+                        const Episode &b = state.episodes[size_t(bi)];
+                        sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
                     }
-                    alternativesFor(id, *it);
                 }
+                sk.alternatives = it->alternatives;
+                make(std::move(sk), int(ci), true, w);
             }
-            if (sameWay && w->alternatives == it->alternatives) {
-                takeOver(int(ci), true);
-                continue;
-            }
-            SkippedAiring sk;
-            sk.airing = ref(rs, c);
-            sk.reason = g.status;
-            if (sameWay) {
-                sk.relatedTo = w->relatedTo;
-            } else {
-                sk.relatedTo.reserve(qsizetype(way.size()));
-                for (const int bi : way) {
-                    const Episode &b = state.episodes[size_t(bi)];
-                    sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
-                }
-            }
-            sk.alternatives = it->alternatives;
-            make(std::move(sk), int(ci), true, w);
-        }
-        candidatesWalked.fetch_add(looked, std::memory_order_relaxed);
+            candidatesWalked.fetch_add(looked, std::memory_order_relaxed);
         };
 
         // The parts: a part of the last plan none of whose skips changed, went or came is taken
@@ -3044,8 +3044,8 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             std::vector<size_t> ends(size_t(regions), n);
             for (int r = 0; r + 1 < regions; ++r) {
                 const std::pair<qint64, int> &key = lastPartLast[size_t(r)];
-                ends[size_t(r)] = size_t(std::partition_point(rs.candidates.begin(), rs.candidates.end(),
-                                                              [&](const Candidate &c) { return notAfter(c.start, c.channel, key); })
+                const auto notAfterKey = [&](const Candidate &c) { return notAfter(c.start, c.channel, key); };
+                ends[size_t(r)] = size_t(std::partition_point(rs.candidates.begin(), rs.candidates.end(), notAfterKey)
                                          - rs.candidates.begin());
             }
             auto regionOfIndex = [&](size_t ci) {
