@@ -135,10 +135,15 @@ AiringKey airingKey(const PlannedRecording &r)
 }
 
 /// a == b, first by the data they share (a skip's names are copies of the scheduler's channel
-/// ids and titles, so the equal ones mostly share it): no character compared.
-bool sameText(const QString &a, const QString &b)
+/// ids and titles, so the equal ones mostly share it): no character compared. The shared case
+/// inlined (the outcomes ask it ~600k times after the benchmark's delta).
+Q_NEVER_INLINE bool sameCharacters(const QString &a, const QString &b)
 {
-    return (a.constData() == b.constData() && a.size() == b.size()) || a == b;
+    return a == b;
+}
+Q_ALWAYS_INLINE bool sameText(const QString &a, const QString &b)
+{
+    return (a.constData() == b.constData() && a.size() == b.size()) || sameCharacters(a, b);
 }
 
 bool isRepeat(quint8 flags)
@@ -171,6 +176,11 @@ struct Episode
     QString note;
     int plannedEntry = -1; ///< its entry in PlanState::plannedIndex while planned
     bool conflictIndexed = false; ///< in PlanState::conflictsByHour (a conflict now or before)
+    /// What its rule's outcomes show of it may differ from what they showed when last made: its
+    /// placement (airing, node, span, note), reason or what it names changed since, or it is new.
+    /// Cleared when its rule's outcomes are made; a rebuilt rule walks again only the candidates
+    /// near such episodes (Private::makeOutcomes).
+    bool outcomeDirty = true;
 };
 
 /// A conflict's alternatives in the last plan and the minutes of the final book they read.
@@ -228,6 +238,12 @@ struct RuleOutcomes
     QHash<int, AlternativesMemo> alternatives; ///< by episode id
     int conflicts = 0;                         ///< skipped airings with reason Conflict
     std::vector<ConflictSkip> conflictSkips;   ///< the Conflict skips, in order
+    /// Per part of `skipped`: its last skip's airing (start, channel key). A candidate belongs to
+    /// the first part whose last skip is not before it (the last part for one after them all):
+    /// where a rebuilt rule's walk takes a part over whole when none of its candidates changed.
+    std::vector<std::pair<qint64, int>> partLast;
+    /// The keep-N figures its keep-limit skips showed (keep, kept, planned): -1, none made yet.
+    int shownKeep = -1, shownKept = 0, shownPlanned = 0;
 };
 
 /// A repair's try that failed to place a queued episode (every airing: pass 2's move, then the
@@ -307,6 +323,7 @@ public:
     /// a new id, and may now be named before or instead of another of the same stream).
     void change(int node, int channel, int from, int to, int delta, int tag = 0)
     {
+        Q_ASSERT(m_prefix.empty()); // not after freeze()
         from = std::max(from, m_base); // minutes before the plan's origin are never read
         if (from >= to)
             return;
@@ -323,11 +340,21 @@ public:
         if (count == 0)
             m_count.remove(key);
     }
+    /// No more changes: any() then answers from the minutes differing counted up to each minute
+    /// (two reads, where the outcomes ask it for every conflict and every alternative's airing).
+    void freeze()
+    {
+        m_prefix.assign(m_minutes.size() + 1, 0);
+        for (size_t m = 0; m < m_minutes.size(); ++m)
+            m_prefix[m + 1] = m_prefix[m] + (m_minutes[m] > 0 ? 1 : 0);
+    }
     /// Whether any minute of [from, to) (epoch minutes) may differ.
     bool any(int from, int to) const
     {
         from = std::max(from - m_base, 0);
         to = std::min(to - m_base, int(m_minutes.size()));
+        if (!m_prefix.empty())
+            return from < to && m_prefix[size_t(to)] != m_prefix[size_t(from)];
         for (int h = from / 60; from < to; ++h) {
             const int end = std::min(to, (h + 1) * 60);
             if (m_hours[size_t(h)] > 0)
@@ -361,6 +388,7 @@ private:
     QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
+    std::vector<int> m_prefix;  ///< after freeze(): minutes differing before each minute
 };
 
 } // namespace
@@ -489,11 +517,23 @@ struct Scheduler::Private
     {
         size_t before = 0;              ///< candidates before
         std::vector<int> removed;       ///< their indexes before, ascending
+        std::vector<std::pair<qint64, int>> removedAt; ///< their (start, channel key), parallel to removed
         std::vector<int> inserted;      ///< indexes after (the removed ones taken out), ascending
         std::vector<EpisodeIdentity> gone; ///< the identities of the removed ones (not filtered)
         bool whole = false;             ///< matched again whole (or edited twice): grouped whole
     };
     QHash<int, CandidateEdits> candidateEdits;
+    /// A re-matched rule's candidates as a repair re-grouped them incrementally: what its outcomes
+    /// read to walk again only the candidates near what changed (kept from candidateEdits, which the
+    /// regrouping consumes, until the outcomes are made).
+    struct Renumbering
+    {
+        std::vector<int> nowOf;                        ///< candidate index then -> now, -1 removed
+        std::vector<int> inserted;                     ///< indexes now of the candidates that came
+        std::vector<std::pair<qint64, int>> removedAt; ///< (start, channel key) of those that went
+        bool known = false; ///< re-grouped incrementally (else grouped whole: not known)
+    };
+    QHash<int, Renumbering> renumbered;
     /// (channel key, start) of the airings that came or changed since the last plan: a recording
     /// there is not kept as it was.
     QSet<QPair<int, qint64>> cameAirings;
@@ -657,16 +697,18 @@ struct Scheduler::Private
             if (!placedBefore.contains(id))
                 placedBefore.insert(id, {e.chosen, e.node, e.from, e.to, e.note});
         }
-        /// Marks `changed` the rules of the episodes placed otherwise than before.
-        void settlePlacements(const std::vector<Episode> &episodes)
+        /// Marks `changed` the rules of the episodes placed otherwise than before (and them dirty).
+        void settlePlacements(std::vector<Episode> &episodes)
         {
             for (auto it = placedBefore.cbegin(); it != placedBefore.cend(); ++it) {
-                const Episode &e = episodes[size_t(it.key())];
+                Episode &e = episodes[size_t(it.key())];
                 const Placement &was = *it;
                 if (e.slot >= 0
                     && (e.chosen != was.chosen || e.node != was.node
-                        || (e.chosen >= 0 && (e.from != was.from || e.to != was.to || e.note != was.note))))
+                        || (e.chosen >= 0 && (e.from != was.from || e.to != was.to || e.note != was.note)))) {
                     changed[size_t(e.slot)] = 1;
+                    e.outcomeDirty = true;
+                }
             }
             placedBefore.clear();
         }
@@ -728,8 +770,10 @@ struct Scheduler::Private
     bool tryPlace(int id, int ci);
     bool keepReached(int slot) const;
     /// The history, duplicate-across-rules and keep-N checks: true when one settles the episode
-    /// (its status set), false when it is left to capacity (status Conflict until placed).
+    /// (its status set), false when it is left to capacity (status Conflict until placed). An
+    /// episode whose reason or what it names changed is marked Episode::outcomeDirty.
     bool settledBeforeCapacity(int id);
+    bool settleBeforeCapacity(int id);
     /// Groups the rule's candidates (not ended, not filtered) into new episodes.
     void groupEpisodes(int slot);
     /// A re-matched rule's candidates grouped into episodes, as groupEpisodes() groups them, from
@@ -740,7 +784,7 @@ struct Scheduler::Private
     /// Whole, and no id kept, when the edits do not tell the candidates apart. Returns the
     /// candidates found again (all when grouped whole).
     size_t regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
-                           std::vector<char> &keptOld);
+                           std::vector<char> &keptOld, Renumbering *renumbering = nullptr);
     /// The grouping itself: the rule's episodes appended to `episodes`, numbered from `base`
     /// (groupOf: per candidate, its episode's number or -1). `local` is a scratch index.
     void groupInto(int slot, DuplicateIndex &local, std::vector<int> &groupOf, std::vector<Episode> &episodes,
@@ -1254,6 +1298,18 @@ bool Scheduler::Private::keepReached(int slot) const
 bool Scheduler::Private::settledBeforeCapacity(int id)
 {
     Episode &e = state.episodes[size_t(id)];
+    const SkipReason status = e.status;
+    const DuplicateLayer layer = e.layer;
+    const AiringRef related = e.related;
+    const bool settled = settleBeforeCapacity(id);
+    if (e.status != status || e.layer != layer || !(e.related == related))
+        e.outcomeDirty = true;
+    return settled;
+}
+
+bool Scheduler::Private::settleBeforeCapacity(int id)
+{
+    Episode &e = state.episodes[size_t(id)];
     const RuleState &rs = rules[size_t(e.slot)];
     const RecordingRule &r = rs.rule;
     const EpisodeIdentity &identity = rs.candidates[size_t(e.airings.front())].identity;
@@ -1332,7 +1388,7 @@ void Scheduler::Private::groupEpisodes(int slot)
 }
 
 size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
-                                           std::vector<char> &keptOld)
+                                           std::vector<char> &keptOld, Renumbering *renumbering)
 {
     const RuleState &rs = rules[size_t(slot)];
     const auto edits = candidateEdits.constFind(slot);
@@ -1437,6 +1493,12 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
                 state.episodes[size_t(id)].airings.push_back(int(i));
         }
     state.groupedAt[size_t(slot)] = planNow;
+    if (renumbering) {
+        renumbering->nowOf = std::move(nowOf);
+        renumbering->inserted = edits->inserted;
+        renumbering->removedAt = edits->removedAt;
+        renumbering->known = true;
+    }
     return options.regroupWhole ? n : size_t(g.asked);
 }
 
@@ -1611,6 +1673,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     state.outcomes.assign(rules.size(), {});
     rematched.clear();
     candidateEdits.clear();
+    renumbered.clear();
     cameAirings.clear();
     historyChanged = false;
 
@@ -2002,7 +2065,9 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         std::vector<char> keptOld(oldIds.size(), 0);
         if (active(slot)) {
             candidatesRegrouped += rules[size_t(slot)].candidates.size();
-            candidatesAsked += regroupEpisodes(slot, lastGrouping, oldIds, keptOld);
+            Renumbering renumbering;
+            candidatesAsked += regroupEpisodes(slot, lastGrouping, oldIds, keptOld, &renumbering);
+            renumbered.insert(slot, std::move(renumbering)); // not known when grouped whole
             const RuleState &rs = rules[size_t(slot)];
             for (const int id : state.ids[size_t(slot)]) {
                 const bool settled = settledBeforeCapacity(id);
@@ -2118,6 +2183,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     e.status = SkipReason::AlreadyRecorded;
                     e.related = related;
                     e.layer = m.layer;
+                    e.outcomeDirty = true;
                     ctx.changed[size_t(slot)] = 1;
                 } else if (e.chosen < 0 && e.status == SkipReason::AlreadyRecorded) {
                     enqueue(id);
@@ -2157,6 +2223,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             setPlanned(id, false);
             bookUnplace(id, true);
             e.status = SkipReason::KeepLimit;
+            e.outcomeDirty = true;
         }
         requeueHeldBack(slot, queue);
     }
@@ -2268,6 +2335,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 const AiringRef is = ref(rules[size_t(target.slot)], rules[size_t(target.slot)].candidates[size_t(target.chosen)]);
                 if (!(is == e.related)) {
                     e.related = is;
+                    e.outcomeDirty = true;
                     ctx.changed[size_t(e.slot)] = 1;
                 }
             }
@@ -2298,8 +2366,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                     ++ctx.triesSpared;
                     e.status = SkipReason::Conflict;
                     indexConflict(id);
-                    if (status != SkipReason::Conflict)
+                    if (status != SkipReason::Conflict) {
+                        e.outcomeDirty = true;
                         ctx.changed[size_t(slot)] = 1;
+                    }
                     continue;
                 }
                 state.failedTries.erase(memo);
@@ -2326,8 +2396,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             } else {
                 e.status = SkipReason::Conflict;
                 indexConflict(id);
-                if (status != SkipReason::Conflict)
+                if (status != SkipReason::Conflict) {
+                    e.outcomeDirty = true;
                     ctx.changed[size_t(slot)] = 1;
+                }
             }
         }
     }
@@ -2342,6 +2414,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // the book changed (the recordings in their way, their alternatives) or a title whose airings
     // came or went.
     ctx.settlePlacements(state.episodes);
+    ctx.diff.freeze();
+    ctx.room.freeze();
     std::vector<char> rebuild = std::move(ctx.changed);
     std::atomic<int> rebuiltForConflicts{0}, patched{0};
     growTitleKeys();
@@ -2561,6 +2635,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     const bool reuseSkips = merge && diff && ways;
     const qsizetype partSize = SkippedAirings::PartSize;
     std::atomic<int> skipsTakenOver{0}, partsKept{0};
+    std::atomic<size_t> candidatesWalked{0}, candidatesRebuilt{0};
     // Whether `had` names the recordings of `way` (placement ids), in order.
     auto namesWay = [&](const QList<AiringRef> &had, const std::vector<int> &way) {
         if (qsizetype(way.size()) != had.size())
@@ -2590,12 +2665,31 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         is.recordings.clear();
         is.skipped.clear();
         is.recordingKeys.clear();
+        const std::vector<ConflictSkip> lastConflictSkips = std::move(is.conflictSkips);
         is.conflictSkips.clear();
+        const std::vector<std::pair<qint64, int>> lastPartLast = std::move(is.partLast);
+        is.partLast.clear();
         QHash<int, AlternativesMemo> alternatives;
         const QHash<int, AlternativesMemo> lastAlternatives = std::move(is.alternatives);
         QHash<std::pair<int, qint64>, const AlternativesMemo *> lastByOwn; // made when first asked
         const int kept = rs.rule.keepPolicy == KeepPolicy::StopWhenFull ? keptOfRule.value(rs.rule.id) : 0;
         const int plannedHere = state.plannedOf[size_t(slot)];
+        const bool keepShownChanged = is.shownKeep != rs.rule.keep || is.shownKept != kept || is.shownPlanned != plannedHere;
+        is.shownKeep = rs.rule.keep;
+        is.shownKept = kept;
+        is.shownPlanned = plannedHere;
+        // Only the parts near what changed are walked again (the candidates of the episodes whose
+        // outcomes may differ, those that came or went, the conflicts whose minutes changed), the
+        // others taken over whole, when the time is the same and the rule's candidates then and now
+        // are known to correspond (not re-matched, or re-grouped incrementally).
+        const Renumbering *renumbering = nullptr;
+        bool selective = reuseSkips && !options.walkRebuiltWhole && lastNow == planNow && !wasParts.isEmpty()
+            && lastPartLast.size() == size_t(wasParts.size());
+        if (const auto r = renumbered.constFind(slot); selective && r != renumbered.cend()) {
+            selective = r->known;
+            renumbering = &*r;
+        }
+        auto nowIndex = [&](int then) { return renumbering ? renumbering->nowOf[size_t(then)] : then; };
         // An episode's other airings all name the same related airing: one list per episode,
         // shared (implicitly) by its skips, instead of one allocation per skip.
         std::vector<QList<AiringRef>> relatedOf(state.ids[size_t(slot)].size());
@@ -2612,7 +2706,6 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             bool conflict = false;
         };
         std::vector<Item> items;
-        items.reserve(rs.candidates.size());
         std::vector<SkippedAiring> madeSkips;
         std::vector<char> partChanged(size_t(wasParts.size()), 0);
         // The walk through the last plan's skips in step with the candidates (both by start, then
@@ -2642,9 +2735,10 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             }
             return nullptr;
         };
+        int takenOver = 0; // added to skipsTakenOver once (not one atomic add per skip)
         auto takeOver = [&](int ci, bool conflict) {
             items.push_back({matchPart, matchAt, -1, ci, conflict});
-            skipsTakenOver.fetch_add(1, std::memory_order_relaxed);
+            ++takenOver;
         };
         auto make = [&](SkippedAiring &&sk, int ci, bool conflict, const SkippedAiring *w) {
             int part = w ? matchPart : int(std::min(wp, wasParts.size() - 1));
@@ -2665,176 +2759,219 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         auto namesOnly = [](const SkippedAiring &w, const AiringRef &a) {
             return w.relatedTo.size() == 1 && w.relatedTo.front() == a;
         };
-        for (size_t ci = 0; ci < rs.candidates.size(); ++ci) {
-            const Candidate &c = rs.candidates[ci];
-            if (c.stop <= planNow)
-                continue;
-            const SkippedAiring *w = lastSkipOf(c);
-            if (c.filter != NoFilter) {
-                if (w && sameAs(*w, c, SkipReason(c.filter)) && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
-                    takeOver(int(ci), false);
+        // Candidates [begin, end) walked: their skips (items) and recordings. With dirtyCandidate
+        // made (a walk of the parts near what changed), a candidate not marked there that had a
+        // skip has it again: taken over without comparing.
+        std::vector<char> dirtyCandidate;
+        // The last plan's recordings (a walk of the parts near what changed), [lr] the next not
+        // passed: lastRecording(end) takes the next over when its candidate now is before `end`.
+        const QList<PlannedRecording> &lastRecordings = wasRecordings[size_t(slot)];
+        const std::vector<RecordingKey> &lastKeys = wasKeys[size_t(slot)];
+        size_t lr = 0;
+        auto lastRecording = [&](size_t end) {
+            int ci = -1;
+            while (lr < lastKeys.size() && (ci = nowIndex(lastKeys[lr].candidate)) < 0)
+                ++lr; // its candidate went
+            if (lr == lastKeys.size() || size_t(ci) >= end)
+                return false;
+            Q_ASSERT(state.episodes[size_t(groupOf[size_t(ci)])].chosen == ci);
+            RecordingKey key = lastKeys[lr];
+            key.candidate = ci;
+            key.position = int(at);
+            is.recordingKeys.push_back(key);
+            is.recordings.append(lastRecordings[qsizetype(lr)]);
+            ++lr;
+            return true;
+        };
+        auto walk = [&](size_t begin, size_t end) {
+            size_t looked = end - begin;
+            for (size_t ci = begin; ci < end; ++ci) {
+                const Candidate &c = rs.candidates[ci];
+                if (c.stop <= planNow)
+                    continue;
+                const SkippedAiring *w = lastSkipOf(c);
+                if (w && !dirtyCandidate.empty() && !dirtyCandidate[ci]) {
+                    const bool conflict = w->reason == SkipReason::Conflict;
+                    if (conflict)
+                        if (const int id = groupOf[ci]; !alternatives.contains(id))
+                            alternatives.insert(id, lastAlternatives.value(id));
+                    takeOver(int(ci), conflict);
+                    --looked;
                     continue;
                 }
-                SkippedAiring sk;
-                sk.airing = ref(rs, c);
-                sk.reason = SkipReason(c.filter);
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            const int id = groupOf[ci];
-            const Episode &g = state.episodes[size_t(id)];
-            if (g.chosen >= 0) {
-                const Candidate &chosen = rs.candidates[size_t(g.chosen)];
-                if (int(ci) == g.chosen) {
-                    if (w)
-                        partChanged[size_t(matchPart)] = 1; // skipped before, recorded now
-                    const auto [from, to] = intervalOf(rs, c);
-                    PlannedRecording p;
-                    p.ruleId = rs.rule.id;
-                    p.owner = rs.rule.owner;
-                    p.channelId = std::as_const(channelNames)[c.channel];
-                    p.start = c.start;
-                    p.stop = c.stop;
-                    p.recordStart = from;
-                    p.recordStop = to;
-                    p.title = std::as_const(titleNames)[c.title];
-                    p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
-                    p.identity = c.identity;
-                    is.recordingKeys.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, int(at), int(ci), slot});
-                    is.recordings.append(std::move(p));
-                    continue;
-                }
-                const SkipReason reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
-                QList<AiringRef> &related = relatedOf[size_t(g.rank)];
-                if (w && sameAs(*w, c, reason, DuplicateLayer::None, g.note) && w->alternatives.isEmpty()
-                    && (related.isEmpty() ? namesOnly(*w, ref(rs, chosen)) : w->relatedTo == related)) {
-                    if (related.isEmpty())
-                        related = w->relatedTo; // the episode's other skips share it
-                    takeOver(int(ci), false);
-                    continue;
-                }
-                SkippedAiring sk;
-                sk.airing = ref(rs, c);
-                sk.reason = reason;
-                if (related.isEmpty())
-                    related = {ref(rs, chosen)};
-                sk.relatedTo = related;
-                sk.note = g.note;
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            switch (g.status) {
-            case SkipReason::AlreadyRecorded:
-            case SkipReason::Duplicate: {
-                QList<AiringRef> &related = relatedOf[size_t(g.rank)];
-                if (w && sameAs(*w, c, g.status, g.layer) && w->alternatives.isEmpty()
-                    && (related.isEmpty() ? namesOnly(*w, g.related) : w->relatedTo == related)) {
-                    if (related.isEmpty())
-                        related = w->relatedTo;
-                    takeOver(int(ci), false);
-                    continue;
-                }
-                SkippedAiring sk;
-                sk.airing = ref(rs, c);
-                sk.reason = g.status;
-                if (related.isEmpty())
-                    related = {g.related};
-                sk.relatedTo = related;
-                sk.layer = g.layer;
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            case SkipReason::KeepLimit: {
-                if (w && sameAs(*w, c, g.status, DuplicateLayer::None, {}, rs.rule.keep, kept, plannedHere)
-                    && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
-                    takeOver(int(ci), false);
-                    continue;
-                }
-                SkippedAiring sk;
-                sk.airing = ref(rs, c);
-                sk.reason = g.status;
-                sk.keep = rs.rule.keep;
-                sk.kept = kept;
-                sk.planned = plannedHere;
-                make(std::move(sk), int(ci), false, w);
-                continue;
-            }
-            default:
-                break;
-            }
-            // A conflict (or another reason an episode has without a placement): the recordings in
-            // its way and its alternatives.
-            const auto [from, to] = intervalOf(rs, c);
-            const bool wasConflict = w && g.status == SkipReason::Conflict && sameAs(*w, c, SkipReason::Conflict);
-            // The recordings in the way are those the last plan's skip names when no placement
-            // was made or taken away in its minutes (and its span starts where it did).
-            bool sameWay = false;
-            if (wasConflict && std::max(lastNow, c.start - rs.rule.prePadding) == from) {
-                const auto [x, y] = state.book->epochMinutes(from, to);
-                sameWay = !ways->any(x, y);
-            }
-            std::vector<int> way;
-            if (!sameWay) {
-                way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
-                sameWay = wasConflict && namesWay(w->relatedTo, way);
-            }
-            auto it = alternatives.find(id);
-            if (it == alternatives.end()) {
-                const AlternativesMemo *was = nullptr;
-                if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
-                    was = &*last;
-                } else if (merge && diff && !lastAlternatives.isEmpty()) {
-                    // A re-grouped rule's episode has a new id: the memo of the one with the
-                    // same own airings, if any.
-                    if (lastByOwn.isEmpty())
-                        for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
-                            if (!m->own.empty())
-                                lastByOwn.insert(m->own.front(), &*m);
-                    const Candidate &front = rs.candidates[size_t(g.airings.front())];
-                    const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
-                    bool same = m && m->own.size() == g.airings.size();
-                    for (size_t k = 0; same && k < g.airings.size(); ++k) {
-                        const Candidate &a = rs.candidates[size_t(g.airings[k])];
-                        same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
+                if (c.filter != NoFilter) {
+                    if (w && sameAs(*w, c, SkipReason(c.filter)) && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
+                        takeOver(int(ci), false);
+                        continue;
                     }
-                    if (same)
-                        was = m;
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = SkipReason(c.filter);
+                    make(std::move(sk), int(ci), false, w);
+                    continue;
                 }
-                if (was && reusable(*was, id)) {
-                    it = alternatives.insert(id, *was);
-                    alternativesReused.fetch_add(1, std::memory_order_relaxed);
+                const int id = groupOf[ci];
+                const Episode &g = state.episodes[size_t(id)];
+                if (g.chosen >= 0) {
+                    const Candidate &chosen = rs.candidates[size_t(g.chosen)];
+                    if (int(ci) == g.chosen) {
+                        if (w)
+                            partChanged[size_t(matchPart)] = 1; // skipped before, recorded now
+                        if (!dirtyCandidate.empty() && !dirtyCandidate[ci]) {
+                            // Recorded then as now: the same recording, the last plan's next.
+                            while (lr < lastKeys.size() && nowIndex(lastKeys[lr].candidate) < int(ci))
+                                ++lr;
+                            if (lastRecording(ci + 1)) {
+                                --looked;
+                                continue;
+                            }
+                        }
+                        const auto [from, to] = intervalOf(rs, c);
+                        PlannedRecording p;
+                        p.ruleId = rs.rule.id;
+                        p.owner = rs.rule.owner;
+                        p.channelId = std::as_const(channelNames)[c.channel];
+                        p.start = c.start;
+                        p.stop = c.stop;
+                        p.recordStart = from;
+                        p.recordStop = to;
+                        p.title = std::as_const(titleNames)[c.title];
+                        p.nodeId = archived[size_t(c.channel)] ? QString() : nodes[g.node].id;
+                        p.identity = c.identity;
+                        is.recordingKeys.push_back({from, channelRank[size_t(c.channel)], rs.rule.id, int(at), int(ci), slot});
+                        is.recordings.append(std::move(p));
+                        continue;
+                    }
+                    const SkipReason reason = int(ci) < g.chosen ? SkipReason::Moved : SkipReason::Duplicate;
+                    QList<AiringRef> &related = relatedOf[size_t(g.rank)];
+                    if (w && sameAs(*w, c, reason, DuplicateLayer::None, g.note) && w->alternatives.isEmpty()
+                        && (related.isEmpty() ? namesOnly(*w, ref(rs, chosen)) : w->relatedTo == related)) {
+                        if (related.isEmpty())
+                            related = w->relatedTo; // the episode's other skips share it
+                        takeOver(int(ci), false);
+                        continue;
+                    }
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = reason;
+                    if (related.isEmpty())
+                        related = {ref(rs, chosen)};
+                    sk.relatedTo = related;
+                    sk.note = g.note;
+                    make(std::move(sk), int(ci), false, w);
+                    continue;
+                }
+                switch (g.status) {
+                case SkipReason::AlreadyRecorded:
+                case SkipReason::Duplicate: {
+                    QList<AiringRef> &related = relatedOf[size_t(g.rank)];
+                    if (w && sameAs(*w, c, g.status, g.layer) && w->alternatives.isEmpty()
+                        && (related.isEmpty() ? namesOnly(*w, g.related) : w->relatedTo == related)) {
+                        if (related.isEmpty())
+                            related = w->relatedTo;
+                        takeOver(int(ci), false);
+                        continue;
+                    }
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = g.status;
+                    if (related.isEmpty())
+                        related = {g.related};
+                    sk.relatedTo = related;
+                    sk.layer = g.layer;
+                    make(std::move(sk), int(ci), false, w);
+                    continue;
+                }
+                case SkipReason::KeepLimit: {
+                    if (w && sameAs(*w, c, g.status, DuplicateLayer::None, {}, rs.rule.keep, kept, plannedHere)
+                        && w->relatedTo.isEmpty() && w->alternatives.isEmpty()) {
+                        takeOver(int(ci), false);
+                        continue;
+                    }
+                    SkippedAiring sk;
+                    sk.airing = ref(rs, c);
+                    sk.reason = g.status;
+                    sk.keep = rs.rule.keep;
+                    sk.kept = kept;
+                    sk.planned = plannedHere;
+                    make(std::move(sk), int(ci), false, w);
+                    continue;
+                }
+                default:
+                    break;
+                }
+                // A conflict (or another reason an episode has without a placement): the recordings in
+                // its way and its alternatives.
+                const auto [from, to] = intervalOf(rs, c);
+                const bool wasConflict = w && g.status == SkipReason::Conflict && sameAs(*w, c, SkipReason::Conflict);
+                // The recordings in the way are those the last plan's skip names when no placement
+                // was made or taken away in its minutes (and its span starts where it did).
+                bool sameWay = false;
+                if (wasConflict && std::max(lastNow, c.start - rs.rule.prePadding) == from) {
+                    const auto [x, y] = state.book->epochMinutes(from, to);
+                    sameWay = !ways->any(x, y);
+                }
+                std::vector<int> way;
+                if (!sameWay) {
+                    way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+                    sameWay = wasConflict && namesWay(w->relatedTo, way);
+                }
+                auto it = alternatives.find(id);
+                if (it == alternatives.end()) {
+                    const AlternativesMemo *was = nullptr;
+                    if (const auto last = lastAlternatives.constFind(id); last != lastAlternatives.cend()) {
+                        was = &*last;
+                    } else if (merge && diff && !lastAlternatives.isEmpty()) {
+                        // A re-grouped rule's episode has a new id: the memo of the one with the
+                        // same own airings, if any.
+                        if (lastByOwn.isEmpty())
+                            for (auto m = lastAlternatives.cbegin(); m != lastAlternatives.cend(); ++m)
+                                if (!m->own.empty())
+                                    lastByOwn.insert(m->own.front(), &*m);
+                        const Candidate &front = rs.candidates[size_t(g.airings.front())];
+                        const AlternativesMemo *m = lastByOwn.value({front.channel, front.start});
+                        bool same = m && m->own.size() == g.airings.size();
+                        for (size_t k = 0; same && k < g.airings.size(); ++k) {
+                            const Candidate &a = rs.candidates[size_t(g.airings[k])];
+                            same = m->own[k] == std::pair<int, qint64>{a.channel, a.start};
+                        }
+                        if (same)
+                            was = m;
+                    }
+                    if (was && reusable(*was, id)) {
+                        it = alternatives.insert(id, *was);
+                        alternativesReused.fetch_add(1, std::memory_order_relaxed);
+                    } else {
+                        it = alternatives.insert(id, {});
+                        // The episode's airings elsewhere are the same while none of its came or went.
+                        if (was && merge && diff && !episodeRetitled(id)) {
+                            it->airings = was->airings;
+                            it->own = was->own;
+                        }
+                        alternativesFor(id, *it);
+                    }
+                }
+                if (sameWay && w->alternatives == it->alternatives) {
+                    takeOver(int(ci), true);
+                    continue;
+                }
+                SkippedAiring sk;
+                sk.airing = ref(rs, c);
+                sk.reason = g.status;
+                if (sameWay) {
+                    sk.relatedTo = w->relatedTo;
                 } else {
-                    it = alternatives.insert(id, {});
-                    // The episode's airings elsewhere are the same while none of its came or went.
-                    if (was && merge && diff && !episodeRetitled(id)) {
-                        it->airings = was->airings;
-                        it->own = was->own;
+                    sk.relatedTo.reserve(qsizetype(way.size()));
+                    for (const int bi : way) {
+                        const Episode &b = state.episodes[size_t(bi)];
+                        sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
                     }
-                    alternativesFor(id, *it);
                 }
+                sk.alternatives = it->alternatives;
+                make(std::move(sk), int(ci), true, w);
             }
-            if (sameWay && w->alternatives == it->alternatives) {
-                takeOver(int(ci), true);
-                continue;
-            }
-            SkippedAiring sk;
-            sk.airing = ref(rs, c);
-            sk.reason = g.status;
-            if (sameWay) {
-                sk.relatedTo = w->relatedTo;
-            } else {
-                sk.relatedTo.reserve(qsizetype(way.size()));
-                for (const int bi : way) {
-                    const Episode &b = state.episodes[size_t(bi)];
-                    sk.relatedTo.append(ref(rules[size_t(b.slot)], rules[size_t(b.slot)].candidates[size_t(b.chosen)]));
-                }
-            }
-            sk.alternatives = it->alternatives;
-            make(std::move(sk), int(ci), true, w);
-        }
-        // The last plan's skips not passed went.
-        for (qsizetype p = wp; p < wasParts.size(); ++p)
-            partChanged[size_t(p)] = 1;
+            candidatesWalked.fetch_add(looked, std::memory_order_relaxed);
+        };
 
         // The parts: a part of the last plan none of whose skips changed, went or came is taken
         // over as it is; the others made again from their skips (cut when grown past twice
@@ -2844,9 +2981,11 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             if (item.conflict)
                 is.conflictSkips.push_back({int(is.skipped.size()), int(inPart), item.candidate});
         };
-        const int regions = std::max(1, int(wasParts.size()));
-        size_t i = 0;
-        for (int r = 0; r < regions; ++r) {
+        auto endPart = [&](int ci) {
+            is.partLast.emplace_back(rs.candidates[size_t(ci)].start, rs.candidates[size_t(ci)].channel);
+        };
+        // Region r's items (from items[i], those of part r) made into parts.
+        auto assemble = [&](int r, size_t &i) {
             const size_t first = i;
             while (i < items.size() && items[i].part == r)
                 ++i;
@@ -2856,11 +2995,12 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 for (size_t k = first; k < i; ++k)
                     record(items[k], qsizetype(k - first));
                 is.skipped.append(wasParts[r]);
+                endPart(items[i - 1].candidate);
                 partsKept.fetch_add(1, std::memory_order_relaxed);
-                continue;
+                return;
             }
             if (n == 0)
-                continue;
+                return;
             const size_t pieces = wasParts.isEmpty() ? (n + size_t(partSize) - 1) / size_t(partSize)
                                   : n > 2 * size_t(partSize)  ? n / size_t(partSize)
                                                               : 1;
@@ -2877,9 +3017,127 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         part.append(wasParts[r][items[k].was]);
                 }
                 is.skipped.append(std::move(part));
+                endPart(items[to - 1].candidate);
+            }
+        };
+        const size_t n = rs.candidates.size();
+        candidatesRebuilt.fetch_add(n, std::memory_order_relaxed);
+        if (!selective) {
+            items.reserve(n);
+            walk(0, n);
+            // The last plan's skips not passed went.
+            for (qsizetype p = wp; p < wasParts.size(); ++p)
+                partChanged[size_t(p)] = 1;
+            const int regions = std::max(1, int(wasParts.size()));
+            size_t i = 0;
+            for (int r = 0; r < regions; ++r)
+                assemble(r, i);
+            Q_ASSERT(i == items.size());
+        } else {
+            // The regions: part r's are the candidates after part r - 1's last skip up to its own
+            // last skip (the last part's, to the end): where the whole walk would put what it made.
+            const int regions = int(wasParts.size());
+            auto notAfter = [&](qint64 start, int channel, const std::pair<qint64, int> &key) {
+                return start != key.first ? start < key.first
+                                          : channelRank[size_t(channel)] <= channelRank[size_t(key.second)];
+            };
+            std::vector<size_t> ends(size_t(regions), n);
+            for (int r = 0; r + 1 < regions; ++r) {
+                const std::pair<qint64, int> &key = lastPartLast[size_t(r)];
+                const auto notAfterKey = [&](const Candidate &c) { return notAfter(c.start, c.channel, key); };
+                ends[size_t(r)] = size_t(std::partition_point(rs.candidates.begin(), rs.candidates.end(), notAfterKey)
+                                         - rs.candidates.begin());
+            }
+            auto regionOfIndex = [&](size_t ci) {
+                return int(std::upper_bound(ends.begin(), ends.end(), ci) - ends.begin());
+            };
+            // Per region and per candidate: what may differ. A candidate that may not is taken over
+            // in a region walked again without a look at it (its last skip is its skip now).
+            std::vector<char> dirty(size_t(regions), 0);
+            dirtyCandidate.assign(n, 0);
+            auto markDirty = [&](size_t ci) {
+                dirtyCandidate[ci] = 1;
+                dirty[size_t(regionOfIndex(ci))] = 1;
+            };
+            if (renumbering) {
+                for (const int ci : renumbering->inserted)
+                    markDirty(size_t(ci));
+                for (const auto &[start, channel] : renumbering->removedAt) {
+                    const auto r = std::partition_point(lastPartLast.begin(), lastPartLast.end(),
+                                                        [&](const std::pair<qint64, int> &key) {
+                                                            return !notAfter(start, channel, key);
+                                                        });
+                    dirty[size_t(std::min(int(r - lastPartLast.begin()), regions - 1))] = 1;
+                }
+            }
+            // The episodes whose outcomes may differ: marked so by the repair, held back by keep-N
+            // when the figures it shows changed, or a conflict whose alternatives are not reusable.
+            for (const int id : state.ids[size_t(slot)]) {
+                const Episode &e = state.episodes[size_t(id)];
+                bool changed = e.outcomeDirty || (e.chosen < 0 && e.status == SkipReason::KeepLimit && keepShownChanged);
+                if (!changed && e.chosen < 0 && e.status == SkipReason::Conflict) {
+                    const auto m = lastAlternatives.constFind(id);
+                    changed = m == lastAlternatives.cend() || !reusable(*m, id);
+                }
+                if (changed)
+                    for (const int ci : e.airings)
+                        markDirty(size_t(ci));
+            }
+            // The conflicts whose recordings in the way may differ: a placement made or taken away
+            // in their minutes.
+            for (const ConflictSkip &cs : lastConflictSkips) {
+                const AiringRef &a = wasParts[cs.part][cs.at].airing;
+                const auto [x, y] = state.book->epochMinutes(std::max(planNow, a.start - rs.rule.prePadding),
+                                                             a.stop + rs.rule.postPadding);
+                if (ways->any(x, y)) {
+                    dirty[size_t(cs.part)] = 1;
+                    if (const int ci = nowIndex(cs.candidate); ci >= 0)
+                        dirtyCandidate[size_t(ci)] = 1;
+                }
+            }
+            size_t lc = 0;
+            for (int r = 0; r < regions; ++r) {
+                const size_t begin = r ? ends[size_t(r - 1)] : 0, end = ends[size_t(r)];
+                if (!dirty[size_t(r)]) {
+                    // The last plan's recordings of the region are the same.
+                    while (lastRecording(end)) {
+                    }
+                    // Taken over whole, with its conflicts (and their alternatives, reusable).
+                    is.skipped.append(wasParts[r]);
+                    is.partLast.push_back(lastPartLast[size_t(r)]);
+                    for (; lc < lastConflictSkips.size() && lastConflictSkips[lc].part <= r; ++lc) {
+                        const ConflictSkip &cs = lastConflictSkips[lc];
+                        if (cs.part < r)
+                            continue;
+                        const int ci = nowIndex(cs.candidate);
+                        is.conflictSkips.push_back({int(is.skipped.size()) - 1, cs.at, ci});
+                        const int id = groupOf[size_t(ci)];
+                        if (!alternatives.contains(id))
+                            alternatives.insert(id, lastAlternatives.value(id));
+                    }
+                    takenOver += int(wasParts[r].size());
+                    partsKept.fetch_add(1, std::memory_order_relaxed);
+                    continue;
+                }
+                while (lc < lastConflictSkips.size() && lastConflictSkips[lc].part <= r)
+                    ++lc;
+                items.clear();
+                madeSkips.clear();
+                wp = r;
+                wk = 0;
+                walk(begin, end);
+                while (lr < lastKeys.size() && nowIndex(lastKeys[lr].candidate) < int(end)) // those not taken over
+                    ++lr;
+                if (wp == r) // its skips not passed went
+                    partChanged[size_t(r)] = 1;
+                size_t i = 0;
+                assemble(r, i);
+                Q_ASSERT(i == items.size());
             }
         }
-        Q_ASSERT(i == items.size());
+        for (const int id : state.ids[size_t(slot)])
+            state.episodes[size_t(id)].outcomeDirty = false;
+        skipsTakenOver.fetch_add(takenOver, std::memory_order_relaxed);
         is.alternatives = std::move(alternatives);
         is.conflicts = int(is.conflictSkips.size());
     };
@@ -3062,7 +3320,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     if (diff)
         qCDebug(lcScheduler) << "outcomes:" << alternativesReused.load() << "conflicts' alternatives reused,"
                              << skipsTakenOver.load() << "skips of rebuilt rules taken over," << partsKept.load()
-                             << "of their parts kept";
+                             << "of their parts kept;" << candidatesWalked.load() << "of their"
+                             << candidatesRebuilt.load() << "candidates walked (their skips made or compared)";
+    renumbered.clear();
     last = out;
     retitled.clear();
     changedIdentities.clear();
@@ -3304,7 +3564,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
     auto editsOf = [&](int s) -> Private::CandidateEdits & {
         auto it = d->candidateEdits.find(s);
         if (it == d->candidateEdits.end())
-            it = d->candidateEdits.insert(s, {d->rules[size_t(s)].candidates.size(), {}, {}, {}, false});
+            it = d->candidateEdits.insert(s, {d->rules[size_t(s)].candidates.size(), {}, {}, {}, {}, false});
         return *it;
     };
     for (auto it = leaving.begin(); it != leaving.end(); ++it) {
@@ -3315,6 +3575,7 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         for (size_t i = 0; i < cands.size(); ++i) {
             if (std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{cands[i].start, cands[i].channel})) {
                 edits.removed.push_back(int(i));
+                edits.removedAt.emplace_back(cands[i].start, cands[i].channel);
                 if (cands[i].filter == NoFilter)
                     edits.gone.push_back(cands[i].identity);
                 continue;
@@ -3539,11 +3800,16 @@ SchedulePlan Scheduler::outcomesFromScratch()
     const auto changedIdentities = p.changedIdentities;
     const qint64 planNow = p.planNow;
     p.planNow = p.state.now;
+    std::vector<char> dirty(p.state.episodes.size()); // what the next repair reads: as it was
+    for (size_t i = 0; i < dirty.size(); ++i)
+        dirty[i] = p.state.episodes[i].outcomeDirty;
     for (RuleOutcomes &o : p.state.outcomes)
         o = {};
     SchedulePlan out;
     out.ruleReports = p.ruleReports();
     p.makeOutcomes(out, std::vector<char>(p.rules.size(), 1), {}, false);
+    for (size_t i = 0; i < dirty.size(); ++i)
+        p.state.episodes[i].outcomeDirty = dirty[i];
     p.state.outcomes = std::move(outcomes);
     p.state.recordingKeys = std::move(recordingKeys);
     p.last = last;

@@ -303,6 +303,10 @@ struct SchedulerOptions
     /// A repair does not try again to place a queued episode whose last try (in an earlier repair)
     /// failed while nothing that try read changed (the same plans: tst_dvrscheduler compares).
     bool memoizeFailedTries = true;
+    /// A repair makes a rebuilt rule's outcomes walking every candidate of it, instead of only
+    /// those near what changed, taking the other parts of its skips over (the same outcomes:
+    /// tst_dvrscheduler compares the two).
+    bool walkRebuiltWhole = false;
 };
 
 class Scheduler
