@@ -275,7 +275,14 @@ private:
 
 private Q_SLOTS:
     void initTestCase();
-    void cleanup() { killProcesses(); }
+    void cleanup()
+    {
+        if (QTest::currentTestFailed()) { // what the nodes said last, unread by the test
+            for (auto it = m_processes.cbegin(); it != m_processes.cend(); ++it)
+                qWarning().noquote() << it.key() << "said last:\n" << QString::fromUtf8(it.value()->readAll().right(6000));
+        }
+        killProcesses();
+    }
     void cleanupTestCase() { m_recast.reset(); }
     void storesOnBothBackends_data();
     void storesOnBothBackends();
