@@ -3532,18 +3532,21 @@ private Q_SLOTS:
         auto launch = [&](QProcess &p) -> quint16 {
             p.setProcessChannelMode(QProcess::MergedChannels);
             p.start(kDiverBinary, {u"--config"_qs, conf.fileName()});
-            if (!p.waitForStarted(10000))
+            // With the event loop running: recast, in this process, serves the diver's recorder
+            // meanwhile (waitForReadyRead() held it up while a loaded machine started diver).
+            if (!QTest::qWaitFor([&p] { return p.state() != QProcess::Starting; }, 10000) || p.state() != QProcess::Running)
                 return 0;
             QByteArray log;
-            QElapsedTimer clock;
-            clock.start();
-            while (clock.elapsed() < 20000 && p.state() == QProcess::Running) {
-                p.waitForReadyRead(500);
-                log += p.readAll();
-                const qsizetype at = log.indexOf("diver up on port ");
-                if (at >= 0 && log.indexOf(' ', at + 17) > 0)
-                    return quint16(log.mid(at + 17, log.indexOf(' ', at + 17) - at - 17).toUInt());
-            }
+            qsizetype at = -1;
+            const bool up = QTest::qWaitFor(
+                [&] {
+                    log += p.readAll();
+                    at = log.indexOf("diver up on port ");
+                    return (at >= 0 && log.indexOf(' ', at + 17) > 0) || p.state() != QProcess::Running;
+                },
+                20000);
+            if (up && at >= 0 && log.indexOf(' ', at + 17) > 0)
+                return quint16(log.mid(at + 17, log.indexOf(' ', at + 17) - at - 17).toUInt());
             qWarning().noquote() << log + p.readAll();
             return 0;
         };
