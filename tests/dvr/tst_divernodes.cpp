@@ -2026,8 +2026,9 @@ void TestDiverNodes::archivesSpreadOverNodes()
     const qint64 took = sinceDeath.elapsed();
     qInfo().noquote() << "node-a's archives taken over" << took << "ms after it was killed (lease" << leaseMs << "ms)";
     QVERIFY2(took <= leaseMs + leaseMs / 10 + kLoadMarginMs, qPrintable(QStringLiteral("%1 ms").arg(took)));
-    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
-    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
+    // Each records what it took (not a timing claim: at load 12-25 one of them needed 10.5 s).
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 2, 30000);
 }
 
 // Every database connection of the node recording a copy is terminated (pg_terminate_backend):
