@@ -11,6 +11,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QAtomicInteger>
 #include <QDebug>
@@ -164,14 +165,26 @@ public:
                   QStringLiteral("trust"), QStringLiteral("-E"), QStringLiteral("UTF8"), QStringLiteral("--no-sync")},
                  error))
             return false;
-        QTcpServer probe;
-        probe.listen(QHostAddress::LocalHost, 0);
-        m_port = probe.serverPort();
-        probe.close();
-        m_options = QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200")
-                        .arg(m_port)
-                        .arg(m_data);
-        return startAgain(error);
+        // A free port is only free until someone binds it: between the probe's close and the
+        // postmaster's bind, another test running beside this one (ctest -j) or any outgoing
+        // connection may take it. Then the postmaster says so in its log, and a new port is tried.
+        for (int attempt = 1;; ++attempt) {
+            QTcpServer probe;
+            probe.listen(QHostAddress::LocalHost, 0);
+            m_port = probe.serverPort();
+            probe.close();
+            m_options = QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200")
+                            .arg(m_port)
+                            .arg(m_data);
+            const qint64 logBefore = QFileInfo(m_data + QStringLiteral("/server.log")).size();
+            if (startAgain(error))
+                return true;
+            QFile log(m_data + QStringLiteral("/server.log"));
+            const bool portTaken = log.open(QIODevice::ReadOnly) && log.seek(logBefore) && log.readAll().contains("could not bind");
+            if (!portTaken || attempt == 5)
+                return false;
+            qWarning("PostgreSQL could not bind port %u (taken since it was found free): another one", unsigned(m_port));
+        }
     }
 
     /// Starts the server stopped by stopKeepingData() again, on the same port and data.

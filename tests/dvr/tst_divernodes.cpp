@@ -15,7 +15,8 @@
 // changed column by column (a position never undoes another node's stop), and deleting a copy's
 // last recording against a viewer joining it, interleaved both ways, never leaves a recording in
 // a deleted copy. With liveness, a node
-// killed with SIGKILL is taken over within 3 s whatever its 10 s lease says; a node whose session
+// killed with SIGKILL is taken over after the liveness grace, long before its 10 s lease would
+// expire (under 3 s: bench/diver/takeover.sh); a node whose session
 // is cut and cannot log in again stops recording before the other claims its copy; an extension
 // landing just as the recorder reaches the old end (forced by a hook) is recorded to. Retention's
 // expiry of a copy against a viewer joining it, interleaved both ways, never leaves a recording
@@ -74,6 +75,11 @@ using iptv::diver::RecordingStore;
 namespace {
 constexpr int kStartMs = 30000;
 constexpr int kLeaseSeconds = 2;
+/// What a loaded machine (the CI's 2 cores running two of these tests, node processes and
+/// PostgreSQL) may add to a takeover's time: the test checks that the takeover comes from the
+/// mechanism it is about (the lease's expiry, the liveness lock), not the figure, which is
+/// bench/diver/takeover.sh's (docs/BENCHMARKS.md). 1.9 s of 2.7 s was used at load 10.
+constexpr int kLoadMarginMs = 2000;
 const QString kDiverBinary = QStringLiteral(IPTV_BINARY_DIR "/server/diver/diver");
 
 /// A guide file with the channels `channels` (all of them recast's channel "one": a channel is
@@ -269,7 +275,14 @@ private:
 
 private Q_SLOTS:
     void initTestCase();
-    void cleanup() { killProcesses(); }
+    void cleanup()
+    {
+        if (QTest::currentTestFailed()) { // what the nodes said last, unread by the test
+            for (auto it = m_processes.cbegin(); it != m_processes.cend(); ++it)
+                qWarning().noquote() << it.key() << "said last:\n" << QString::fromUtf8(it.value()->readAll().right(6000));
+        }
+        killProcesses();
+    }
     void cleanupTestCase() { m_recast.reset(); }
     void storesOnBothBackends_data();
     void storesOnBothBackends();
@@ -1588,8 +1601,11 @@ void TestDiverNodes::killedNodeIsTakenOver()
     qInfo().noquote() << survivor << "took the copy over" << took << "ms after" << victim << "was killed (lease" << leaseMs
                       << "ms, liveness grace" << graceMs << "ms)";
     // Leases only: the lease expires at most one period after the death; the survivor looks every
-    // tenth. Liveness: the grace period after the death, and a check (a quarter second).
-    const qint64 limit = graceMs > 0 ? 3000 : leaseMs + leaseMs / 10 + 500;
+    // tenth. Liveness: the grace period after the death, and a check (a quarter second); still
+    // sooner than any lease expiry (the lease was renewed within its last third before the kill).
+    const qint64 limit = (graceMs > 0 ? graceMs + 250 : leaseMs + leaseMs / 10) + kLoadMarginMs;
+    if (graceMs > 0)
+        QVERIFY(limit < leaseMs * 2 / 3);
     QVERIFY2(took <= limit, qPrintable(QStringLiteral("%1 ms (limit %2 ms)").arg(took).arg(limit)));
     if (graceMs > 0)
         QVERIFY2(took >= graceMs, qPrintable(QStringLiteral("%1 ms: before the grace period").arg(took)));
@@ -1858,7 +1874,7 @@ void TestDiverNodes::archiveHasOneRecorder()
     QTRY_COMPARE_WITH_TIMEOUT(holderOf(), other, 3 * leaseMs);
     const qint64 took = sinceDeath.elapsed();
     qInfo().noquote() << other << "took the archive over" << took << "ms after" << holder << "was killed (lease" << leaseMs << "ms)";
-    QVERIFY2(took <= leaseMs + leaseMs / 10 + 500, qPrintable(QStringLiteral("%1 ms").arg(took)));
+    QVERIFY2(took <= leaseMs + leaseMs / 10 + kLoadMarginMs, qPrintable(QStringLiteral("%1 ms").arg(took)));
     QTRY_COMPARE_WITH_TIMEOUT(recordersOf(other), 1, 5000);
     QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(folder).size() >= written.size() + 3, 20000);
 
@@ -2012,9 +2028,10 @@ void TestDiverNodes::archivesSpreadOverNodes()
     QTRY_COMPARE_WITH_TIMEOUT(held(), (QMap<QString, int>{{u"node-b"_qs, 2}, {u"node-c"_qs, 2}}), 3 * leaseMs);
     const qint64 took = sinceDeath.elapsed();
     qInfo().noquote() << "node-a's archives taken over" << took << "ms after it was killed (lease" << leaseMs << "ms)";
-    QVERIFY2(took <= leaseMs + leaseMs / 10 + 500, qPrintable(QStringLiteral("%1 ms").arg(took)));
-    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
-    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 2, 10000);
+    QVERIFY2(took <= leaseMs + leaseMs / 10 + kLoadMarginMs, qPrintable(QStringLiteral("%1 ms").arg(took)));
+    // Each records what it took (not a timing claim: at load 12-25 one of them needed 10.5 s).
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 2, 30000);
 }
 
 // Every database connection of the node recording a copy is terminated (pg_terminate_backend):

@@ -1340,7 +1340,9 @@ void TestRecorder::stopDoesNotWaitForTheDisk()
     QElapsedTimer took;
     took.start();
     recorder.requestStop(true);
-    QVERIFY2(took.elapsed() < 500, qPrintable(QString::number(took.elapsed())));
+    // A stop that waited for the disk would take until the gate opens itself (20 s); a loaded
+    // machine may hold this thread up for a while, so a quarter of that.
+    QVERIFY2(took.elapsed() < 5000, qPrintable(QString::number(took.elapsed())));
     int ticks = 0;
     QTimer timer;
     connect(&timer, &QTimer::timeout, this, [&] { ++ticks; });

@@ -8,6 +8,7 @@
 #include <hubris/remotekeys.h>
 #include <hubris/zapper.h>
 
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -96,7 +97,10 @@ private Q_SLOTS:
     void zapPartsUpToThePaintedFrame()
     {
         QSignalSpy parts(m_zapper.get(), &Zapper::zapPartsMeasured);
+        QElapsedTimer tuneCall;
+        tuneCall.start();
         m_zapper->tune(2);
+        const qint64 tuneCallMs = tuneCall.elapsed(); // the key and play() both come inside it
         QTest::qWait(20);
         m_zapper->frameStarted(); // a frame before the picture does not paint it
         m_zapper->frameSwapped();
@@ -107,7 +111,8 @@ private Q_SLOTS:
         m_zapper->frameSwapped();
         QVERIFY(parts.wait(1000));
         const auto p = parts.first().first().value<iptv::protocol::ZapParts>();
-        QVERIFY(p.tuneMs >= 0 && p.tuneMs < 20);
+        // Not the 20 ms waited after tune(), however long a loaded machine took inside it.
+        QVERIFY2(p.tuneMs >= 0 && p.tuneMs <= tuneCallMs, qPrintable(QStringLiteral("%1 of %2 ms").arg(p.tuneMs).arg(tuneCallMs)));
         QCOMPARE(p.connectedMs, p.tuneMs + 5);
         QCOMPARE(p.openedMs, p.tuneMs + 10);
         QCOMPARE(p.keyframeMs, p.tuneMs + 12);
