@@ -123,6 +123,9 @@ DvrController::DvrController(DiverClient *client, QObject *parent)
               return o.value(u"keepPolicy").toString() == u"replace-oldest" ? tr("%1, replace oldest").arg(n) : tr("%1, then stop").arg(n);
           }},
          {u"priority"_qs, tr("Priority")},
+         // The operator's tier (diver leaves it out at 0): before the boxes' own priorities.
+         {u"operatorPriority"_qs, tr("Operator tier"),
+          [](const QJsonObject &o) { return QString::number(o.value(u"operatorPriority").toInt()); }},
          {u"outcome"_qs, tr("Outcome"), [this](const QJsonObject &o) { return ruleOutcome(o.value(u"id").toInteger()); },
           [this](const QJsonObject &o) { return m_planOfRule.value(o.value(u"id").toInteger()).second > 0 ? u"#c0392b"_qs : QString(); }}},
         this);

@@ -161,26 +161,35 @@ std::vector<int> priorityOrder(int count, const std::function<const RecordingRul
             return x.id < y.id;
         return a < b;
     };
-    // Each viewer's own order: its priority first (a box sets it), then the server facts.
+    // Each viewer's own order within each operator tier: its priority first (a box sets it),
+    // then the server facts.
     std::vector<int> own(size_t(std::max(count, 0)));
     std::iota(own.begin(), own.end(), 0);
     std::sort(own.begin(), own.end(), [&](int a, int b) {
         const RecordingRule &x = ruleAt(a), &y = ruleAt(b);
+        if (x.operatorPriority != y.operatorPriority)
+            return x.operatorPriority > y.operatorPriority;
         if (x.owner != y.owner)
             return x.owner < y.owner;
         if (x.priority != y.priority)
             return x.priority > y.priority;
         return serverBefore(a, b);
     });
-    // A rule's round: its place in its viewer's order. Every viewer's first rule comes before
-    // anyone's second, so no priority a box sets moves its rules before another viewer's rules
-    // of the same round, and a viewer with many rules takes one place a round like any other.
+    // A rule's round: its place in its viewer's order within its tier. Every viewer's first rule
+    // comes before anyone's second, so no priority a box sets moves its rules before another
+    // viewer's rules of the same round, and a viewer with many rules takes one place a round like
+    // any other. A higher tier (the operator's) comes before every round of a lower one.
     std::vector<int> round(own.size(), 0);
-    for (size_t i = 1; i < own.size(); ++i)
-        if (ruleAt(own[i]).owner == ruleAt(own[i - 1]).owner)
+    for (size_t i = 1; i < own.size(); ++i) {
+        const RecordingRule &x = ruleAt(own[i]), &previous = ruleAt(own[i - 1]);
+        if (x.owner == previous.owner && x.operatorPriority == previous.operatorPriority)
             round[size_t(own[i])] = round[size_t(own[i - 1])] + 1;
+    }
     std::vector<int> order = std::move(own);
     std::sort(order.begin(), order.end(), [&](int a, int b) {
+        const int tierA = ruleAt(a).operatorPriority, tierB = ruleAt(b).operatorPriority;
+        if (tierA != tierB)
+            return tierA > tierB;
         if (round[size_t(a)] != round[size_t(b)])
             return round[size_t(a)] < round[size_t(b)];
         return serverBefore(a, b);
@@ -640,6 +649,8 @@ QJsonObject RecordingRule::toJson() const
     o[u"prePadding"] = prePadding;
     o[u"postPadding"] = postPadding;
     o[u"priority"] = priority;
+    if (operatorPriority != 0)
+        o[u"operatorPriority"] = operatorPriority;
     o[u"duplicateScope"] = duplicateScopeName(duplicateScope);
     QJsonArray methods;
     const char *const names[] = {"ids", "episode", "subtitle", "description"};
@@ -723,7 +734,8 @@ std::optional<RecordingRule> RecordingRule::fromJson(const QJsonObject &o, QStri
         || !string(u"seriesId"_qs, &r.seriesId) || !string(u"title"_qs, &r.title) || !string(u"pattern"_qs, &r.pattern)
         || !boolean(u"newOnly"_qs, &r.newOnly) || !integer(u"keep"_qs, &r.keep) || !string(u"keepPolicy"_qs, &keepPolicy)
         || !integer(u"prePadding"_qs, &r.prePadding) || !integer(u"postPadding"_qs, &r.postPadding)
-        || !integer(u"priority"_qs, &r.priority) || !string(u"duplicateScope"_qs, &scope))
+        || !integer(u"priority"_qs, &r.priority) || !integer(u"operatorPriority"_qs, &r.operatorPriority)
+        || !string(u"duplicateScope"_qs, &scope))
         return done();
     if (keepPolicy == u"stop")
         r.keepPolicy = KeepPolicy::StopWhenFull;

@@ -100,7 +100,10 @@ struct RecordingRule
     KeepPolicy keepPolicy = KeepPolicy::StopWhenFull;
     int prePadding = 0;       ///< seconds recorded before the start
     int postPadding = 0;      ///< seconds recorded after the stop
-    int priority = 0;         ///< higher wins a conflict
+    int priority = 0;         ///< higher wins a conflict with the same owner's rules
+    /// The operator's tier: rules of a higher tier come before every rule of a lower one, across
+    /// viewers (priorityOrder). Set only by the operator (diver refuses it from a box); 0 = none.
+    int operatorPriority = 0;
     DuplicateScope duplicateScope = DuplicateScope::Rule;
     quint8 duplicateMethod = DuplicateAllLayers;
 
@@ -120,8 +123,9 @@ struct RecordingRule
 };
 
 /// The priority order of `count` rules (ruleAt(i) is the i-th): their indexes, the first wins a
-/// conflict (docs/dvr-scheduler.md, "Priority order"). A viewer's `priority` orders only its own
-/// rules; across viewers (owners), every viewer's first rule comes before anyone's second, and so on.
+/// conflict (docs/dvr-scheduler.md, "Priority order"). The operator's tier (operatorPriority)
+/// first, the higher before; within a tier, a viewer's `priority` orders only its own rules, and
+/// across viewers (owners) every viewer's first rule comes before anyone's second, and so on.
 std::vector<int> priorityOrder(int count, const std::function<const RecordingRule &(int)> &ruleAt);
 
 QString ruleKindName(RuleKind kind);

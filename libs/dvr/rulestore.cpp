@@ -28,8 +28,13 @@ QAtomicInteger<quint64> s_connectionCounter;
 // 5: dvr_history.owner, the viewer whose rule recorded the episode: duplicates with scope "all"
 //    are the viewer's own episodes, also once the rule is deleted. The upgrade fills it from the
 //    rules still there (a row of a rule deleted before it stays without one and counts for no one).
-constexpr int SchemaVersion = 5;
+// 6: dvr_rules.operator_priority, the operator's tier (RecordingRule::operatorPriority; 0 for the
+//    rules before it, whose spec has none).
+constexpr int SchemaVersion = 6;
 const QString s_schemaKey = QStringLiteral("schema.rules");
+/// The first key of the rules' per-owner advisory locks ("dvrr"; lease.cpp's liveness locks use
+/// another), the second the owner's hashtext(): two owners sharing a hash only wait on each other.
+constexpr qint32 kRuleOwnerLockClass = 0x64767272;
 } // namespace
 
 RuleStore::RuleStore()
@@ -66,7 +71,7 @@ bool RuleStore::open(const QString &location, QString *error)
         QStringLiteral("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value %1)").arg(blob),
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_rules (id %1, kind TEXT NOT NULL, owner TEXT, "
                        "enabled INTEGER NOT NULL, priority INTEGER NOT NULL, created BIGINT NOT NULL, spec TEXT NOT NULL, "
-                       "request_key TEXT)")
+                       "request_key TEXT, operator_priority INTEGER NOT NULL DEFAULT 0)")
             .arg(serial),
         QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_rules_by_owner ON dvr_rules (owner, id)"),
         QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_history (id %1, rule_id BIGINT NOT NULL, title TEXT, "
@@ -93,7 +98,7 @@ bool RuleStore::open(const QString &location, QString *error)
     if (q.next()) {
         const int version = q.value(0).toByteArray().toInt();
         if (version >= 1 && version < SchemaVersion) {
-            // Version 2 only added dvr_cancelled, made by the statements above; versions 3 to 5
+            // Version 2 only added dvr_cancelled, made by the statements above; versions 3 to 6
             // add columns (another node may have added them a moment ago: look first).
             QString why;
             auto addColumn = [&](const QString &table, const QString &column, const QString &type) {
@@ -107,6 +112,7 @@ bool RuleStore::open(const QString &location, QString *error)
                 && addColumn(u"dvr_history"_qs, u"episode_nums"_qs, u"TEXT"_qs)
                 && addColumn(u"dvr_history"_qs, u"facts"_qs, u"INTEGER NOT NULL DEFAULT 0"_qs)
                 && addColumn(u"dvr_history"_qs, u"owner"_qs, u"TEXT"_qs)
+                && addColumn(u"dvr_rules"_qs, u"operator_priority"_qs, u"INTEGER NOT NULL DEFAULT 0"_qs)
                 && execSql(m_connection,
                            QStringLiteral("UPDATE dvr_history SET owner = (SELECT owner FROM dvr_rules WHERE dvr_rules.id = "
                                           "dvr_history.rule_id) WHERE owner IS NULL"),
@@ -160,48 +166,127 @@ void RuleStore::close()
     closeSqlDatabase(m_connection);
 }
 
+namespace {
+std::optional<RecordingRule> readRule(const QSqlQuery &q, QString *why)
+{
+    const qint64 id = q.value(0).toLongLong();
+    QJsonParseError parseError;
+    const QJsonDocument doc = QJsonDocument::fromJson(q.value(1).toString().toUtf8(), &parseError);
+    if (!doc.isObject()) {
+        *why = QStringLiteral("rule %1: stored spec is not a JSON object (%2)").arg(id).arg(parseError.errorString());
+        return std::nullopt;
+    }
+    auto r = RecordingRule::fromJson(doc.object(), why);
+    if (r)
+        r->id = id;
+    else
+        *why = QStringLiteral("rule %1: %2").arg(id).arg(*why);
+    return r;
+}
+} // namespace
+
 bool RuleStore::save(RecordingRule *rule, QString *error, const QString &requestKey, bool *repeated)
 {
+    const auto saved = save(rule, RuleLimits{}, error, requestKey);
     if (repeated)
-        *repeated = false;
+        *repeated = saved && saved->outcome == SaveOutcome::Repeated;
+    return saved.has_value();
+}
+
+std::optional<RuleStore::SaveResult> RuleStore::save(RecordingRule *rule, const RuleLimits &limits, QString *error,
+                                                     const QString &requestKey)
+{
     // A new rule is inserted under a key made once per call, outside the retry: when a network
     // cut hides whether the COMMIT was made, the statement retried finds its own row instead of
     // inserting the rule twice. A client's key (a request it sends again) works the same way.
     const QString key = requestKey.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces) : requestKey;
-    return withReconnect(m_connection, error, [&]() -> bool {
+    const QString what = QStringLiteral("save rule %1").arg(rule->id);
+    return withReconnect(m_connection, error, [&]() -> std::optional<SaveResult> {
         QString why;
-        if (!rule->validate(&why))
-            return fail(QStringLiteral("save"), why, error);
-        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        if (!rule->validate(&why)) {
+            fail(QStringLiteral("save"), why, error);
+            return std::nullopt;
+        }
+        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+        // The owner's rules are counted and the rule written in one transaction that holds the
+        // owner's lock from the start: counted first and written after, two nodes (or two
+        // connections) at the limit would each let one more through. SQLite takes its write
+        // lock at BEGIN IMMEDIATE (a plain BEGIN reads under a shared lock that two connections
+        // hold at once); PostgreSQL, a lock on the owner that the transaction's end releases.
+        const bool begun = m_postgres ? db.transaction() : execSql(m_connection, QStringLiteral("BEGIN IMMEDIATE"), &why);
+        if (!begun) {
+            fail(what, m_postgres ? sqlErrorText(db.lastError()) : why, error);
+            return std::nullopt;
+        }
+        QSqlQuery q(db);
+        const auto rollBack = [&](const QString &failure) -> std::optional<SaveResult> {
+            fail(what, failure, error);
+            q.finish();
+            db.rollback();
+            return std::nullopt;
+        };
+        const auto commit = [&](SaveResult result) -> std::optional<SaveResult> {
+            q.finish();
+            if (result.outcome == SaveOutcome::Saved ? !db.commit() : !db.rollback())
+                return rollBack(sqlErrorText(db.lastError()));
+            return result;
+        };
+        if (m_postgres) {
+            q.prepare(QStringLiteral("SELECT pg_advisory_xact_lock(?, hashtext(?))"));
+            q.addBindValue(kRuleOwnerLockClass);
+            q.addBindValue(rule->owner);
+            if (!q.exec())
+                return rollBack(QStringLiteral("lock the rules of \"%1\": %2").arg(rule->owner, sqlErrorText(q.lastError())));
+        }
         if (rule->id == 0 && !requestKey.isEmpty()) {
-            q.prepare(QStringLiteral("SELECT id FROM dvr_rules WHERE request_key = ?"));
+            q.prepare(QStringLiteral("SELECT id, spec FROM dvr_rules WHERE request_key = ?"));
             q.addBindValue(key);
             if (!q.exec())
-                return fail(QStringLiteral("look up request %1").arg(key.left(64)), sqlErrorText(q.lastError()), error);
+                return rollBack(QStringLiteral("look up request %1: %2").arg(key.left(64), sqlErrorText(q.lastError())));
             if (q.next()) {
-                const qint64 id = q.value(0).toLongLong();
-                q.finish();
-                const auto stored = this->rule(id, error);
+                auto stored = readRule(q, &why);
                 if (!stored)
-                    return error->isEmpty() ? fail(QStringLiteral("look up request %1").arg(key.left(64)),
-                                                   QStringLiteral("its rule %1 is gone").arg(id), error)
-                                            : false;
+                    return rollBack(why);
                 *rule = *stored;
-                if (repeated)
-                    *repeated = true;
-                return true;
+                return commit({SaveOutcome::Repeated, 0});
             }
+        }
+        // What the write adds: a rule, and a regex rule where there was none.
+        bool wasRegex = false;
+        if (rule->id != 0 && rule->kind == RuleKind::Regex && limits.regexRules >= 0) {
+            q.prepare(QStringLiteral("SELECT kind FROM dvr_rules WHERE id = ?"));
+            q.addBindValue(rule->id);
+            if (!q.exec())
+                return rollBack(sqlErrorText(q.lastError()));
+            if (!q.next())
+                return rollBack(QStringLiteral("no such rule (deleted)"));
+            wasRegex = q.value(0).toString() == ruleKindName(RuleKind::Regex);
+        }
+        const bool addsRule = rule->id == 0 && limits.rules >= 0;
+        const bool addsRegex = rule->kind == RuleKind::Regex && !wasRegex && limits.regexRules >= 0;
+        if (addsRule || addsRegex) {
+            q.prepare(QStringLiteral("SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END), 0) FROM dvr_rules "
+                                     "WHERE owner = ?"));
+            q.addBindValue(ruleKindName(RuleKind::Regex));
+            q.addBindValue(rule->owner);
+            if (!q.exec() || !q.next())
+                return rollBack(QStringLiteral("count the rules of \"%1\": %2").arg(rule->owner, sqlErrorText(q.lastError())));
+            const int all = q.value(0).toInt(), regex = q.value(1).toInt();
+            if (addsRule && all >= limits.rules)
+                return commit({SaveOutcome::OverRuleLimit, all});
+            if (addsRegex && regex >= limits.regexRules)
+                return commit({SaveOutcome::OverRegexLimit, regex});
         }
         const QByteArray spec = QJsonDocument(rule->toJson()).toJson(QJsonDocument::Compact);
         if (rule->id == 0) {
-            q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, request_key) "
-                                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_key) DO UPDATE SET "
+            q.prepare(QStringLiteral("INSERT INTO dvr_rules (kind, owner, enabled, priority, created, spec, operator_priority, "
+                                     "request_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_key) DO UPDATE SET "
                                      "request_key = excluded.request_key RETURNING id"));
         } else {
             // Only a rule that is still there: one deleted meanwhile (by another node, between
             // the caller reading it and this) is not made again.
-            q.prepare(QStringLiteral("UPDATE dvr_rules SET kind = ?, owner = ?, enabled = ?, priority = ?, created = ?, spec = ? "
-                                     "WHERE id = ? RETURNING id"));
+            q.prepare(QStringLiteral("UPDATE dvr_rules SET kind = ?, owner = ?, enabled = ?, priority = ?, created = ?, spec = ?, "
+                                     "operator_priority = ? WHERE id = ? RETURNING id"));
         }
         q.addBindValue(ruleKindName(rule->kind));
         q.addBindValue(rule->owner);
@@ -209,13 +294,17 @@ bool RuleStore::save(RecordingRule *rule, QString *error, const QString &request
         q.addBindValue(rule->priority);
         q.addBindValue(rule->created);
         q.addBindValue(QString::fromUtf8(spec));
+        q.addBindValue(rule->operatorPriority);
         q.addBindValue(rule->id ? QVariant(rule->id) : QVariant(key));
         if (!q.exec())
-            return fail(QStringLiteral("save rule %1").arg(rule->id), sqlErrorText(q.lastError()), error);
+            return rollBack(sqlErrorText(q.lastError()));
         if (!q.next())
-            return fail(QStringLiteral("save rule %1").arg(rule->id), QStringLiteral("no such rule (deleted)"), error);
-        rule->id = q.value(0).toLongLong();
-        return true;
+            return rollBack(QStringLiteral("no such rule (deleted)"));
+        const qint64 id = q.value(0).toLongLong();
+        const auto done = commit({SaveOutcome::Saved, 0});
+        if (done)
+            rule->id = id;
+        return done;
     });
 }
 
@@ -249,24 +338,6 @@ bool RuleStore::remove(qint64 id, QString *error)
     });
 }
 
-namespace {
-std::optional<RecordingRule> readRule(const QSqlQuery &q, QString *why)
-{
-    const qint64 id = q.value(0).toLongLong();
-    QJsonParseError parseError;
-    const QJsonDocument doc = QJsonDocument::fromJson(q.value(1).toString().toUtf8(), &parseError);
-    if (!doc.isObject()) {
-        *why = QStringLiteral("rule %1: stored spec is not a JSON object (%2)").arg(id).arg(parseError.errorString());
-        return std::nullopt;
-    }
-    auto r = RecordingRule::fromJson(doc.object(), why);
-    if (r)
-        r->id = id;
-    else
-        *why = QStringLiteral("rule %1: %2").arg(id).arg(*why);
-    return r;
-}
-} // namespace
 
 std::optional<RecordingRule> RuleStore::rule(qint64 id, QString *error)
 {

@@ -5,7 +5,8 @@
 //
 // Tables (created at open; their version is the meta row 'schema.rules', so the store can share
 // a database with the recorder's tables):
-//   dvr_rules    id, kind, owner, enabled, priority, created, and the whole rule as JSON (spec):
+//   dvr_rules    id, kind, owner, enabled, priority, created, operator_priority (since version 6),
+//                and the whole rule as JSON (spec):
 //                the columns are for listing and filtering; spec is what is read back
 //   dvr_history  one row per recorded episode: rule, its viewer (owner, since version 5), title,
 //                channel, airing start, kept, and the episode identity's keys (64-bit, stored as BIGINT)
@@ -35,11 +36,36 @@ public:
     bool open(const QString &location, QString *error);
     void close();
 
+    /// The most rules an owner may have, and the most regex rules of them (-1: no limit).
+    struct RuleLimits
+    {
+        int rules = -1;
+        int regexRules = -1;
+    };
+    /// What save() did.
+    enum class SaveOutcome {
+        Saved,
+        Repeated,        ///< a new rule whose requestKey was saved already: *rule is the stored one
+        OverRuleLimit,   ///< a new rule past RuleLimits::rules: nothing written
+        OverRegexLimit,  ///< a rule made a regex rule past RuleLimits::regexRules: nothing written
+    };
+    struct SaveResult
+    {
+        SaveOutcome outcome = SaveOutcome::Saved;
+        /// The owner's rules (OverRuleLimit) or regex rules (OverRegexLimit) counted.
+        int counted = 0;
+    };
     /// Inserts a rule with id 0 (its new id is written back into *rule) or replaces the rule with
     /// that id (false, "no such rule", when it is gone: a deleted rule is never made again). The rule is validated first (without a guide); false with *error otherwise.
     /// A new rule saved with a `requestKey` already saved is not inserted again: *rule becomes the
     /// stored one and *repeated is set (a client sending a request again, HTTP's Idempotency-Key).
     bool save(RecordingRule *rule, QString *error, const QString &requestKey = {}, bool *repeated = nullptr);
+    /// save(), refused (true, with the outcome and the count) when a new rule, or a rule made a
+    /// regex rule, takes its owner past `limits`. The count and the write are one transaction
+    /// under a lock on the owner (PostgreSQL: a transaction-scoped advisory lock on the owner;
+    /// SQLite: the database's write lock from the start), so two nodes or connections saving
+    /// at the limit at once let one rule through, not two.
+    std::optional<SaveResult> save(RecordingRule *rule, const RuleLimits &limits, QString *error, const QString &requestKey = {});
     bool remove(qint64 id, QString *error);
     std::optional<RecordingRule> rule(qint64 id, QString *error);
     /// Every rule, by id; or one owner's when `owner` is given. With a `limit` (>= 0), at most

@@ -851,9 +851,24 @@ void DiverServer::setupRoutes()
         return QJsonObject{{u"rule"_qs, ruleJson(rule)}, {u"planned"_qs, planned}, {u"skipped"_qs, skipped},
                            {u"notes"_qs, QJsonArray::fromStringList(notes)}};
     };
-    // The answer refusing a rule past its owner's limits, or nullopt when it fits.
-    auto overRuleLimit = [this](const dvr::RecordingRule &rule, qint64 id, std::optional<dvr::RuleKind> oldKind,
-                                const QString &requestKey, QString *error) -> std::optional<Reply> {
+    // The refusal of a rule past its owner's limits: `counted` rules (regex rules, `regex`).
+    auto ruleLimitRefusal = [this](const QString &owner, bool regex, int counted) {
+        const QString why = !regex
+            ? QStringLiteral("\"%1\" has %2 rules, the limit of a box (max_rules_per_box %3): delete one first")
+                  .arg(owner)
+                  .arg(counted)
+                  .arg(m_config.maxRulesPerBox)
+            : QStringLiteral("\"%1\" has %2 regex rules, the limit of a box (max_regex_rules_per_box %3; every regex "
+                             "rule is matched against every title of the guide): delete one or use a title rule")
+                  .arg(owner)
+                  .arg(counted)
+                  .arg(m_config.maxRegexRulesPerBox);
+        return Reply::error(409, u"rule-limit"_qs, why);
+    };
+    // The answer refusing a rule past its owner's limits, or nullopt when it fits. Read before
+    // the costlier checks; RuleStore::save counts again, atomically with the write.
+    auto overRuleLimit = [this, ruleLimitRefusal](const dvr::RecordingRule &rule, qint64 id, std::optional<dvr::RuleKind> oldKind,
+                                                  const QString &requestKey, QString *error) -> std::optional<Reply> {
         const bool addsRule = id == 0;
         const bool addsRegex = rule.kind == dvr::RuleKind::Regex && oldKind != dvr::RuleKind::Regex;
         if (!addsRule && !addsRegex)
@@ -861,19 +876,9 @@ void DiverServer::setupRoutes()
         const auto counts = m_rules.ruleCounts(rule.owner, error);
         if (!counts)
             return Reply::error(ApiError::internal(*error));
-        QString why;
-        if (addsRule && counts->all >= m_config.maxRulesPerBox)
-            why = QStringLiteral("\"%1\" has %2 rules, the limit of a box (max_rules_per_box %3): delete one first")
-                      .arg(rule.owner)
-                      .arg(counts->all)
-                      .arg(m_config.maxRulesPerBox);
-        else if (addsRegex && counts->regex >= m_config.maxRegexRulesPerBox)
-            why = QStringLiteral("\"%1\" has %2 regex rules, the limit of a box (max_regex_rules_per_box %3; every regex "
-                                 "rule is matched against every title of the guide): delete one or use a title rule")
-                      .arg(rule.owner)
-                      .arg(counts->regex)
-                      .arg(m_config.maxRegexRulesPerBox);
-        if (why.isEmpty())
+        const bool overAll = addsRule && counts->all >= m_config.maxRulesPerBox;
+        const bool overRegex = addsRegex && counts->regex >= m_config.maxRegexRulesPerBox;
+        if (!overAll && !overRegex)
             return std::nullopt;
         // The repeat of a request whose rule was made (the last one the limit allowed) is
         // answered with that rule, not refused.
@@ -884,9 +889,13 @@ void DiverServer::setupRoutes()
             if (*saved)
                 return std::nullopt;
         }
-        return Reply::error(409, u"rule-limit"_qs, why);
+        return ruleLimitRefusal(rule.owner, !overAll, overAll ? counts->all : counts->regex);
     };
-    auto saveRule = [this, ruleOutcome, overRuleLimit](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
+    // The operator's tier orders rules across viewers (priorityOrder): a box would take every
+    // other viewer's streams with it.
+    static const QString operatorPriorityRefusal =
+        u"operatorPriority: only the operator sets a rule's tier (with the admin token); a box orders its own rules with \"priority\""_qs;
+    auto saveRule = [this, ruleOutcome, overRuleLimit, ruleLimitRefusal](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
         Reply bad;
         auto body = c.jsonBody(&bad);
         if (!body)
@@ -906,7 +915,14 @@ void DiverServer::setupRoutes()
             rule->id = id;
             rule->created = old->created;
             rule->owner = old->owner;
+            // A change that leaves the operator's tier out keeps it (a box sends back what it read).
+            if (!body->contains(u"operatorPriority"_qs))
+                rule->operatorPriority = old->operatorPriority;
+            else if (!who.isOperator && rule->operatorPriority != old->operatorPriority)
+                return Reply::error(ApiError::forbidden(operatorPriorityRefusal));
         } else {
+            if (!who.isOperator && rule->operatorPriority != 0)
+                return Reply::error(ApiError::forbidden(operatorPriorityRefusal));
             rule->id = 0;
             rule->created = now();
             if (!who.isOperator)
@@ -930,15 +946,18 @@ void DiverServer::setupRoutes()
             return Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs);
         if (!rule->validate(&error, m_guide.get(), now()))
             return Reply::error(ApiError::badRequest(error));
-        bool repeated = false;
-        if (!m_rules.save(&*rule, &error, requestKey, &repeated)) {
+        const auto saved = m_rules.save(&*rule, {m_config.maxRulesPerBox, m_config.maxRegexRulesPerBox}, &error, requestKey);
+        if (!saved) {
             // Deleted since it was read (on another node): not made again.
             QString ignored;
             if (id != 0 && !m_rules.rule(id, &ignored) && ignored.contains(u"no such rule"))
                 return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id)));
             return Reply::error(ApiError::internal(error));
         }
-        if (repeated)
+        // Another node (or request) took the last place between the count above and the save.
+        if (saved->outcome == dvr::RuleStore::SaveOutcome::OverRuleLimit || saved->outcome == dvr::RuleStore::SaveOutcome::OverRegexLimit)
+            return ruleLimitRefusal(rule->owner, saved->outcome == dvr::RuleStore::SaveOutcome::OverRegexLimit, saved->counted);
+        if (saved->outcome == dvr::RuleStore::SaveOutcome::Repeated)
             return Reply::json(ruleOutcome(*rule, who), 200);
         m_scheduler.upsertRule(*rule);
         announce(ClusterChange::Kind::Rule, rule->id);

@@ -249,7 +249,8 @@ private Q_SLOTS:
         QCOMPARE(made.second.value(u"skipped"_qs).toArray().at(0).toObject().value(u"reason"_qs).toString(), u"conflict"_qs);
         const qint64 ruleB = made.second.value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
         made = send("POST", u"/api/rules"_qs,
-                    {{u"owner"_qs, u"STB-C"_qs}, {u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Series 3"_qs}, {u"channel"_qs, u"ch3"_qs}});
+                    {{u"owner"_qs, u"STB-C"_qs}, {u"kind"_qs, u"title"_qs}, {u"title"_qs, u"Series 3"_qs}, {u"channel"_qs, u"ch3"_qs},
+                     {u"operatorPriority"_qs, 2}});
         QCOMPARE(made.first, 201);
         const qint64 ruleC = made.second.value(u"rule"_qs).toObject().value(u"id"_qs).toInteger();
         QTRY_COMPARE_WITH_TIMEOUT(send("GET", u"/api/recordings"_qs).second.value(u"recordings"_qs).toArray().size(), 1, 15000);
@@ -288,6 +289,14 @@ private Q_SLOTS:
         QVERIFY(rowC >= 0);
         QCOMPARE(dvr.rules()->rowObject(rowC).value(u"owner"_qs).toString(), u"STB-C"_qs);
         QCOMPARE(dvr.rules()->index(rowC, 2).data().toString(), u"\"Series 3\""_qs);
+        // The operator's tier, shown (0 where diver leaves it out).
+        int tierColumn = -1;
+        for (int column = 0; column < dvr.rules()->columnCount(); ++column)
+            if (dvr.rules()->headerData(column, Qt::Horizontal).toString() == u"Operator tier")
+                tierColumn = column;
+        QVERIFY(tierColumn >= 0);
+        QCOMPARE(dvr.rules()->index(rowC, tierColumn).data().toString(), u"2"_qs);
+        QCOMPARE(dvr.rules()->index(rowOfRule(dvr.rules(), ruleA), tierColumn).data().toString(), u"0"_qs);
         QTRY_VERIFY(dvr.ruleOutcome(ruleB).contains(u"1 conflict"));
         QVERIFY2(dvr.ruleOutcome(ruleA).contains(u"1 recorded"), qPrintable(dvr.ruleOutcome(ruleA)));
         QVERIFY(dvr.ruleOutcome(ruleC).startsWith(u"4 planned"));

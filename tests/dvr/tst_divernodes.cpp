@@ -139,6 +139,28 @@ private:
     }
     /// A fresh database on the test's PostgreSQL; empty (with a warning) when it cannot be made.
     QString database() { return m_postgres.freshDatabase(QStringLiteral("diver")); }
+    /// A QtSql connection `name` of the test's own to `db` (a postgresql:// URI or an SQLite
+    /// file), open; false with a warning when it cannot be opened.
+    static bool openRawConnection(const QString &name, const QString &db)
+    {
+        iptv::PostgresParams p;
+        const bool postgres = iptv::parsePostgresUri(db, &p);
+        QSqlDatabase raw = QSqlDatabase::addDatabase(postgres ? u"QPSQL"_qs : u"QSQLITE"_qs, name);
+        if (postgres) {
+            raw.setHostName(p.host);
+            raw.setPort(p.port);
+            raw.setDatabaseName(p.database);
+            raw.setUserName(p.user);
+            raw.setPassword(p.password);
+        } else {
+            raw.setDatabaseName(db);
+        }
+        if (!raw.open()) {
+            qWarning().noquote() << "opening" << db << ":" << raw.lastError().text();
+            return false;
+        }
+        return true;
+    }
     DiverConfig nodeConfig(const QString &test, const QString &node, const QString &db) const
     {
         DiverConfig c;
@@ -286,6 +308,10 @@ private Q_SLOTS:
     void cleanupTestCase() { m_recast.reset(); }
     void storesOnBothBackends_data();
     void storesOnBothBackends();
+    void ruleLimitHoldsAgainstARace_data() { storesOnBothBackends_data(); }
+    void ruleLimitHoldsAgainstARace();
+    void ruleTierUpgradedInPlace_data() { storesOnBothBackends_data(); }
+    void ruleTierUpgradedInPlace();
     void copyEndIsNotLostToTheRecorder();
     void recordingRowChangesColumnByColumn();
     void deleteOfTheLastViewerAgainstAJoiningOne();
@@ -461,6 +487,208 @@ void TestDiverNodes::storesOnBothBackends()
     QVERIFY2(history, qPrintable(error));
     QCOMPARE(history->size(), 1);
     QCOMPARE(history->at(0).identity.ids, ~quint64(0) - 5);
+}
+
+// A box's rule limits hold when two nodes (two connections, two threads) save its rules at the
+// same moment: each round starts both saves together on a fresh box with room for one more rule
+// (even rounds: max_rules_per_box; odd rounds: one more regex rule, max_regex_rules_per_box), and
+// exactly one of the two is saved, the other refused with the count that was full. On
+// PostgreSQL the interleaving is forced: a third session holds a SHARE lock on dvr_rules (reads
+// go on, writes wait) until both saves wait on a lock, then lets go; counted first and inserted
+// after (as diver did), both counts came before both inserts and both got through, every round.
+// On SQLite the two threads race as they come (counted first and inserted after, a few rounds
+// in a hundred let both through).
+void TestDiverNodes::ruleLimitHoldsAgainstARace()
+{
+    QFETCH(bool, postgres);
+    QString db;
+    if (postgres) {
+        NEED_POSTGRES();
+        db = database();
+        QVERIFY(!db.isEmpty());
+    } else {
+        db = m_dir.filePath(u"rule-limit.sqlite"_qs);
+    }
+    using iptv::dvr::RuleStore;
+    const int kRounds = postgres ? 10 : 100;
+    RuleStore setup;
+    QString error;
+    QVERIFY2(setup.open(db, &error), qPrintable(error));
+    auto ruleOf = [](int round, int node) {
+        iptv::dvr::RecordingRule r;
+        r.owner = QStringLiteral("STB-%1").arg(round);
+        r.created = 1'800'000'000;
+        if (round % 2 == 0) {
+            r.kind = iptv::dvr::RuleKind::Title;
+            r.title = QStringLiteral("Show %1").arg(node);
+        } else {
+            r.kind = iptv::dvr::RuleKind::Regex;
+            r.pattern = QStringLiteral("^Show %1").arg(node);
+        }
+        return r;
+    };
+    // Odd rounds' boxes have a title rule already: the regex limit is the one reached.
+    for (int round = 1; round < kRounds; round += 2) {
+        iptv::dvr::RecordingRule first = ruleOf(round, 9);
+        first.kind = iptv::dvr::RuleKind::Title;
+        first.title = u"Before"_qs;
+        QVERIFY2(setup.save(&first, &error), qPrintable(error));
+    }
+    const RuleStore::RuleLimits limits[2] = {{1, -1}, {5, 1}};
+    QSemaphore ready[2], go[2]; // each node's own: neither runs a round ahead
+    QList<RuleStore::SaveOutcome> outcomes[2];
+    QString failures[2];
+    auto node = [&](int n) {
+        RuleStore store;
+        QString why;
+        const bool opened = store.open(db, &why);
+        for (int round = 0; round < kRounds; ++round) {
+            ready[n].release();
+            go[n].acquire();
+            iptv::dvr::RecordingRule r = ruleOf(round, n);
+            const auto saved = opened ? store.save(&r, limits[round % 2], &why) : std::nullopt;
+            if (!saved) {
+                failures[n] = QStringLiteral("round %1: %2").arg(round).arg(why);
+                outcomes[n].append(RuleStore::SaveOutcome::Repeated); // not a plausible answer
+                continue;
+            }
+            outcomes[n].append(saved->outcome);
+        }
+    };
+    std::unique_ptr<QThread> threads[2] = {std::unique_ptr<QThread>(QThread::create(node, 0)),
+                                           std::unique_ptr<QThread>(QThread::create(node, 1))};
+    const QString blockerName = u"sql-rule-limit-blocker"_qs, watcherName = u"sql-rule-limit-watcher"_qs;
+    auto closeBlocker = qScopeGuard([&] {
+        QSqlDatabase::removeDatabase(blockerName);
+        QSqlDatabase::removeDatabase(watcherName);
+    });
+    if (postgres)
+        QVERIFY(openRawConnection(blockerName, db) && openRawConnection(watcherName, db));
+    // The sessions of this database waiting on a lock (a table's or an advisory one); asked
+    // outside a transaction, since one sees pg_stat_activity as it first read it.
+    auto waiting = [&] {
+        QSqlQuery q(QSqlDatabase::database(watcherName));
+        return q.exec(u"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"_qs)
+                && q.next()
+            ? q.value(0).toInt()
+            : -1;
+    };
+    for (auto &t : threads)
+        t->start();
+    // A check failing below leaves: the threads go through their rounds and end first.
+    auto joinThreads = qScopeGuard([&] {
+        if (postgres)
+            QSqlDatabase::database(blockerName, false).rollback();
+        go[0].release(kRounds);
+        go[1].release(kRounds);
+        for (auto &t : threads)
+            t->wait();
+    });
+    for (int round = 0; round < kRounds; ++round) {
+        // Both nodes done with the round before (its last statement may wait on nothing but
+        // this lock's end), then the lock, then the round.
+        ready[0].acquire();
+        ready[1].acquire();
+        QSqlDatabase blocker = QSqlDatabase::database(blockerName, false);
+        if (postgres) {
+            QVERIFY(blocker.transaction());
+            QSqlQuery lock(blocker);
+            QVERIFY2(lock.exec(u"LOCK TABLE dvr_rules IN SHARE MODE"_qs), qPrintable(lock.lastError().text()));
+        }
+        go[0].release();
+        go[1].release();
+        if (postgres) {
+            QTRY_COMPARE(waiting(), 2);
+            QVERIFY(blocker.commit());
+        }
+    }
+    for (auto &t : threads)
+        QVERIFY(t->wait(60000));
+    joinThreads.dismiss();
+    QVERIFY2(failures[0].isEmpty() && failures[1].isEmpty(), qPrintable(failures[0] + u' ' + failures[1]));
+    int bothThrough = 0;
+    for (int round = 0; round < kRounds; ++round)
+        bothThrough += outcomes[0].at(round) == RuleStore::SaveOutcome::Saved && outcomes[1].at(round) == RuleStore::SaveOutcome::Saved;
+    for (int round = 0; round < kRounds; ++round) {
+        const auto refused = round % 2 == 0 ? RuleStore::SaveOutcome::OverRuleLimit : RuleStore::SaveOutcome::OverRegexLimit;
+        const auto a = outcomes[0].at(round), b = outcomes[1].at(round);
+        QVERIFY2((a == RuleStore::SaveOutcome::Saved && b == refused) || (a == refused && b == RuleStore::SaveOutcome::Saved),
+                 qPrintable(QStringLiteral("round %1: outcomes %2 and %3 (%4 rounds let both through)")
+                                .arg(round)
+                                .arg(int(a))
+                                .arg(int(b))
+                                .arg(bothThrough)));
+        const auto counts = setup.ruleCounts(QStringLiteral("STB-%1").arg(round), &error);
+        QVERIFY2(counts, qPrintable(error));
+        QCOMPARE(counts->regex, round % 2);
+        QCOMPARE(counts->all, round % 2 == 0 ? 1 : 2);
+    }
+}
+
+// The operator's tier (schema version 6, dvr_rules.operator_priority) on both backends: a version
+// 5 database (no such column) is upgraded in place when a node opens it, its rules read back
+// with tier 0, and a tier saved is kept in the rule and its column.
+void TestDiverNodes::ruleTierUpgradedInPlace()
+{
+    QFETCH(bool, postgres);
+    QString db;
+    if (postgres) {
+        NEED_POSTGRES();
+        db = database();
+        QVERIFY(!db.isEmpty());
+    } else {
+        db = m_dir.filePath(u"rule-tier.sqlite"_qs);
+    }
+    QString error;
+    iptv::dvr::RecordingRule rule;
+    rule.kind = iptv::dvr::RuleKind::Title;
+    rule.title = QStringLiteral("Film");
+    rule.owner = QStringLiteral("STB-1");
+    {
+        iptv::dvr::RuleStore store;
+        QVERIFY2(store.open(db, &error), qPrintable(error));
+        QVERIFY2(store.save(&rule, &error), qPrintable(error));
+    }
+    // What version 5 left: no column, its version in meta.
+    const QStringList older = {u"ALTER TABLE dvr_rules DROP COLUMN operator_priority"_qs,
+                               u"UPDATE meta SET value = '5' WHERE key = 'schema.rules'"_qs};
+    const QString sql = u"sql-rule-tier"_qs;
+    auto run = [&](const QString &statement) {
+        if (postgres)
+            return m_postgres.exec(db, statement);
+        QSqlQuery q(QSqlDatabase::database(sql));
+        if (!q.exec(statement)) {
+            qWarning().noquote() << statement << q.lastError().text();
+            return false;
+        }
+        return true;
+    };
+    auto scalar = [&](const QString &statement) -> QVariant {
+        QSqlQuery q(QSqlDatabase::database(sql));
+        return q.exec(statement) && q.next() ? q.value(0) : QVariant();
+    };
+    auto closeRaw = qScopeGuard([&] { QSqlDatabase::removeDatabase(sql); });
+    QVERIFY(openRawConnection(sql, db));
+    for (const QString &statement : older)
+        QVERIFY(run(statement));
+    QVERIFY(!scalar(u"SELECT operator_priority FROM dvr_rules"_qs).isValid());
+
+    iptv::dvr::RuleStore store;
+    QVERIFY2(store.open(db, &error), qPrintable(error));
+    QCOMPARE(scalar(u"SELECT value FROM meta WHERE key = 'schema.rules'"_qs).toByteArray(), QByteArray("6"));
+    QCOMPARE(scalar(u"SELECT operator_priority FROM dvr_rules"_qs).toInt(), 0);
+    const auto read = store.rule(rule.id, &error);
+    QVERIFY2(read, qPrintable(error));
+    QCOMPARE(read->operatorPriority, 0);
+    QCOMPARE(*read, rule);
+    iptv::dvr::RecordingRule tiered = *read;
+    tiered.operatorPriority = 3;
+    QVERIFY2(store.save(&tiered, &error), qPrintable(error));
+    QCOMPARE(store.rule(rule.id, &error)->operatorPriority, 3);
+    QCOMPARE(scalar(u"SELECT operator_priority FROM dvr_rules"_qs).toInt(), 3);
+    iptv::dvr::RuleStore again; // another node opening it after: nothing to upgrade
+    QVERIFY2(again.open(db, &error), qPrintable(error));
+    QCOMPARE(again.rules(&error)->value(0).operatorPriority, 3);
 }
 
 // The lost update of a copy's end, interleaved on PostgreSQL: the recording node reads the copy's

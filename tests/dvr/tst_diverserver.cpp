@@ -10,6 +10,7 @@
 
 #include "../common/diskgate.h"
 #include "../common/diverticket.h"
+#include "../common/postgresserver.h"
 #include "../recast/recasttest.h"
 #include "../common/promtool.h"
 
@@ -218,7 +219,21 @@ private:
         return {};
     }
 
+    /// A fresh database on a PostgreSQL started at the first call (for the tests run on both
+    /// backends); empty with *skip saying why when it cannot run here.
+    QString postgresDatabase(const QString &prefix, QString *skip)
+    {
+        if (!m_postgres) {
+            m_postgres = std::make_unique<PostgresServer>();
+            m_postgresError = m_postgres->startOrSkipReason();
+        }
+        *skip = m_postgresError;
+        return m_postgresError.isEmpty() ? m_postgres->freshDatabase(prefix) : QString();
+    }
+
     QTemporaryDir m_dir;
+    std::unique_ptr<PostgresServer> m_postgres;
+    QString m_postgresError;
     std::unique_ptr<RecastServer> m_recast;
     iptv::payload::SigningKey m_key = iptv::payload::SigningKey::generate();
     QString m_keyFile;
@@ -2156,11 +2171,26 @@ private Q_SLOTS:
     // GET /api/recordings and GET /api/rules by pages (?limit=, ?cursor=): the pages are the
     // whole list in its order (an airing start shared by several paged by id), a box's pages
     // its own, a recording made or deleted between two pages neither skips nor repeats another,
-    // no limit is the whole list as before, and a bad limit or cursor is a 400 that says why.
+    // no limit is the whole list as before, and a bad limit or cursor is a 400 that says why. On
+    // SQLite and on PostgreSQL (a PostgreSQL started for the test; skipped when it cannot run).
+    void listsByPages_data()
+    {
+        QTest::addColumn<bool>("postgres");
+        QTest::newRow("SQLite") << false;
+        QTest::newRow("PostgreSQL") << true;
+    }
     void listsByPages()
     {
+        QFETCH(bool, postgres);
         const qint64 now = QDateTime::currentSecsSinceEpoch();
-        DiverConfig c = config(u"pages"_qs);
+        DiverConfig c = config(postgres ? u"pages-pg"_qs : u"pages"_qs);
+        if (postgres) {
+            QString skip;
+            c.database = postgresDatabase(u"pages"_qs, &skip);
+            if (!skip.isEmpty())
+                QSKIP(qPrintable(u"PostgreSQL cannot run here: "_qs + skip));
+            QVERIFY(!c.database.isEmpty());
+        }
         QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), {}));
         DiverServer diver(c);
         QString error;
@@ -2566,6 +2596,69 @@ private Q_SLOTS:
         QCOMPARE(call("POST", port, u"/api/rules"_qs, b, title(u"Four"_qs)).status, 201);
         QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + thirdId, a).status, 204);
         QCOMPARE(call("POST", port, u"/api/rules"_qs, a, title(u"Four"_qs)).status, 201);
+    }
+
+    // The operator's tier (operatorPriority) comes before the turns of viewers: with one stream,
+    // a box's newer rule loses to another box's older one until the operator gives it a tier. A
+    // box sending a tier (on a new rule, or a change of its rule's) is 403 naming the field; a
+    // box sending back the tier it read, or none, keeps the operator's.
+    void operatorPriorityIsTheOperators()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"tier"_qs);
+        c.capacity = 1;
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs, u"two"_qs}, m_recast->port(),
+                           {{u"one"_qs, now + 3600, now + 7200, u"Film"_qs, {}}, {u"two"_qs, now + 3600, now + 7200, u"News"_qs, {}}}));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const QByteArray a = ticket(u"STB-A"_qs), b = ticket(u"STB-B"_qs), op = "operator-secret";
+        const auto title = [](const QString &t) { return QJsonObject{{u"kind"_qs, u"title"_qs}, {u"title"_qs, t}}; };
+        const auto plannedOf = [](const HttpResult &r) { return r.json().value(u"planned"_qs).toArray().size(); };
+
+        const HttpResult film = call("POST", port, u"/api/rules"_qs, b, title(u"Film"_qs));
+        QVERIFY2(film.status == 201 && plannedOf(film) == 1, film.body.constData());
+        const HttpResult news = call("POST", port, u"/api/rules"_qs, a, title(u"News"_qs));
+        QVERIFY2(news.status == 201 && plannedOf(news) == 0, news.body.constData()); // the older rule's stream
+        QVERIFY(!news.json().value(u"rule"_qs).toObject().contains(u"operatorPriority"_qs)); // 0: left out
+        const QString newsPath = u"/api/rules/"_qs + QString::number(news.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
+
+        // A box setting it: 403, naming the field, nothing changed.
+        QJsonObject raised = title(u"News"_qs);
+        raised.insert(u"operatorPriority"_qs, 1);
+        for (const auto &[verb, path] : {std::pair<QByteArray, QString>{"POST", u"/api/rules"_qs}, {"PUT", newsPath}}) {
+            const HttpResult refused = call(verb, port, path, a, raised);
+            QVERIFY2(refused.status == 403 && refused.json().value(u"error"_qs).toString() == u"forbidden"
+                         && refused.json().value(u"detail"_qs).toString().startsWith(u"operatorPriority"),
+                     refused.body.constData());
+        }
+        QCOMPARE(call("GET", port, u"/api/rules"_qs, a).json().value(u"rules"_qs).toArray().size(), 1);
+
+        // The operator sets it: STB-A's rule takes the stream from STB-B's older one.
+        const HttpResult tiered = call("PUT", port, newsPath, op, raised);
+        QVERIFY2(tiered.status == 200 && plannedOf(tiered) == 1, tiered.body.constData());
+        QCOMPARE(tiered.json().value(u"rule"_qs).toObject().value(u"operatorPriority"_qs).toInt(), 1);
+        const QJsonArray lostByB = call("GET", port, u"/api/upcoming"_qs, b).json().value(u"skipped"_qs).toArray();
+        QCOMPARE(lostByB.size(), 1);
+        QCOMPARE(lostByB.at(0).toObject().value(u"reason"_qs).toString(), u"conflict"_qs);
+
+        // The box changes its rule: with the tier it read, or without one, the tier stays.
+        QJsonObject read = call("GET", port, newsPath, a).json();
+        QCOMPARE(read.value(u"operatorPriority"_qs).toInt(), 1);
+        read.insert(u"postPadding"_qs, 60);
+        const HttpResult sentBack = call("PUT", port, newsPath, a, read);
+        QVERIFY2(sentBack.status == 200, sentBack.body.constData());
+        QJsonObject without = title(u"News"_qs);
+        without.insert(u"priority"_qs, 3);
+        const HttpResult noTier = call("PUT", port, newsPath, a, without);
+        QVERIFY2(noTier.status == 200 && plannedOf(noTier) == 1, noTier.body.constData());
+        QCOMPARE(call("GET", port, newsPath, a).json().value(u"operatorPriority"_qs).toInt(), 1);
+        // ... and the operator takes it back.
+        QJsonObject back = title(u"News"_qs);
+        back.insert(u"operatorPriority"_qs, 0);
+        const HttpResult untiered = call("PUT", port, newsPath, op, back);
+        QVERIFY2(untiered.status == 200 && plannedOf(untiered) == 0, untiered.body.constData());
     }
 
     // Review: a rule's window time zone was opened as a path below /usr/share/zoneinfo, and a

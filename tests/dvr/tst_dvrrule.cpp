@@ -208,6 +208,7 @@ private Q_SLOTS:
         series.keep = 5;
         series.keepPolicy = KeepPolicy::ReplaceOldest;
         series.priority = -2;
+        series.operatorPriority = 3;
         series.duplicateScope = DuplicateScope::AllRules;
         series.duplicateMethod = DuplicateIds | DuplicateDescription;
         series.window = {quint8(0x1f), 18 * 60, 1 * 60, u"Europe/Dublin"_qs};

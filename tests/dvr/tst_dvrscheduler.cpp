@@ -594,6 +594,12 @@ private Q_SLOTS:
         QTest::newRow("within a viewer priority wins") << 5;
         QTest::newRow("every viewer's first rule before anyone's second") << 6;
         QTest::newRow("a box's priority does not take its older rule's place") << 7;
+        // The operator's tier (operatorPriority): before every rule of a lower tier, whatever its
+        // viewer, round, priority or age; within a tier, the same turns as above.
+        QTest::newRow("an operator's tier beats another viewer's older rule") << 8;
+        QTest::newRow("an operator's tier beats the viewer's own priority") << 9;
+        QTest::newRow("within a tier every viewer's first rule before anyone's second") << 10;
+        QTest::newRow("a lower tier loses whatever its round") << 11;
     }
 
     void priorityOrder()
@@ -663,6 +669,54 @@ private Q_SLOTS:
             loser = rule(RuleKind::Title, u"Alpha"_qs);
             loser.owner = u"box-B"_qs;
             loser.priority = std::numeric_limits<int>::max();
+            break;
+        case 8:
+            // box-B's older rule with the highest priority would win (case 4's reverse).
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.owner = u"box-B"_qs;
+            loser.priority = std::numeric_limits<int>::max();
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-A"_qs;
+            winner.operatorPriority = 1;
+            break;
+        case 9:
+            loser = single(u"a"_qs, t); // a single airing, older, the higher priority
+            loser.owner = u"box-A"_qs;
+            loser.priority = 10;
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-A"_qs;
+            winner.operatorPriority = 2;
+            break;
+        case 10:
+            // Case 6 with every rule in tier 1: box-A's older rule is its second in the tier, box-B's
+            // newer one its first.
+            others = {rule(RuleKind::Title, u"Gamma"_qs)};
+            others[0].owner = u"box-A"_qs;
+            others[0].priority = 3;
+            others[0].operatorPriority = 1;
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.owner = u"box-A"_qs;
+            loser.operatorPriority = 1;
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-B"_qs;
+            winner.operatorPriority = 1;
+            break;
+        case 11:
+            // box-B's only rule (its first, in round 1 of tier 0) against box-A's third in tier 1:
+            // box-A's two other rules in tier 1 come first, and do not move box-A's third below
+            // box-B's first.
+            others = {rule(RuleKind::Title, u"Gamma"_qs), rule(RuleKind::Title, u"Delta"_qs)};
+            for (RecordingRule &r : others) {
+                r.owner = u"box-A"_qs;
+                r.operatorPriority = 1;
+                r.priority = 5;
+            }
+            loser = rule(RuleKind::Title, u"Alpha"_qs);
+            loser.owner = u"box-B"_qs;
+            loser.created -= 1000;
+            winner = rule(RuleKind::Title, u"Beta"_qs);
+            winner.owner = u"box-A"_qs;
+            winner.operatorPriority = 1;
             break;
         }
         Scheduler s(capacity(1));
