@@ -94,7 +94,7 @@ bool HlsSegmenter::restart(const QList<const AVCodecParameters *> &streams, int 
     }
     m_segmentBytes.clear();
     m_partBytes.clear();
-    m_segmentStartUs = m_partStartUs = m_lastDtsUs = m_lastEndUs = m_lastVideoUs = AV_NOPTS_VALUE;
+    m_segmentStartUs = m_partStartUs = m_lastDtsUs = m_lastEndUs = m_lastVideoUs = m_lastKeyUs = AV_NOPTS_VALUE;
     m_videoStream = videoStream;
     m_streamCount = int(streams.size());
     m_lastQueuedDts.assign(streams.size(), AV_NOPTS_VALUE);
@@ -161,7 +161,14 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
             && at - m_lastVideoUs >= kVideoStoppedUs;
         const bool cuts = isVideo || m_videoStream < 0 || videoStopped;
         const double length = (at - m_segmentStartUs) / 1e6;
-        const bool longEnough = length >= m_settings.segmentSeconds - 0.02;
+        // A keyframe a little early (an encoder's scene cut moved the source's GOPs: pass-through
+        // of a file whose IDR came 1.8 s after the last one, with 2 s GOPs) also cuts when the next
+        // one, a GOP (the last interval) later, would land further from segment_seconds: else the
+        // segment runs to almost twice its length (3.8 s for 2 s), and a reader of the playlist
+        // sees nothing new for that long. Never shorter than two thirds of segment_seconds.
+        const double gop = key && m_lastKeyUs != AV_NOPTS_VALUE ? qMin((at - m_lastKeyUs) / 1e6, length) : 0;
+        const bool longEnough = length >= m_settings.segmentSeconds - 0.02
+            || (key && m_settings.segmentSeconds - length <= length + gop - m_settings.segmentSeconds);
         // EXTINF rounded to the nearest integer must not exceed EXT-X-TARGETDURATION (RFC 8216
         // 4.3.3.1): any packet past it cuts (an audio frame lasts far less than the 0.1 s left).
         const bool tooLong = length >= m_targetDuration + 0.4;
@@ -187,8 +194,10 @@ bool HlsSegmenter::release(const Queued &q, MediaError *error)
             m_partIndependent = key;
         }
     }
-    if (key)
+    if (key) {
         m_muxer.resendHeaders();
+        m_lastKeyUs = at;
+    }
     if (!m_muxer.write(p, q.stream, error))
         return false;
     const QByteArray bytes = m_muxer.take();

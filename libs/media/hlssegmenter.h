@@ -25,7 +25,7 @@ namespace iptv::media {
 struct SegmenterSettings
 {
     QString directory;           ///< the rendition's folder (created)
-    double segmentSeconds = 2.0; ///< cut at the first keyframe at or after this
+    double segmentSeconds = 2.0; ///< cut at the first keyframe at or after this (or one a GOP early, when nearer)
     int window = 6;              ///< segments listed
     double partSeconds = 0;      ///< LL-HLS part target; 0 = no parts
     int keepAfterWindow = 6;     ///< segment files kept this many segments after they leave the list
@@ -109,6 +109,7 @@ private:
     qint64 m_lastDtsUs = AV_NOPTS_VALUE;
     qint64 m_lastEndUs = AV_NOPTS_VALUE;
     qint64 m_lastVideoUs = AV_NOPTS_VALUE; ///< the last video packet's time (the video may stop, the audio go on)
+    qint64 m_lastKeyUs = AV_NOPTS_VALUE;   ///< the last keyframe's time: the GOP the next keyframe is expected after
     int m_partIndex = 0;
     double m_partLength = 0;             ///< where parts are cut (at most partSeconds)
     bool m_discontinuityPending = false;

@@ -153,6 +153,10 @@ SanitiserEvent TimestampSanitiser::fix(int index, qint64 &pts, qint64 &dts, qint
         s.wraps = qAbs(after - end) <= qAbs(before - end) ? m_maxWraps : m_maxWraps - 1;
     }
     in += wrapTicks(s, s.wraps);
+    if (!s.haveFirst) {
+        s.haveFirst = true;
+        s.firstInNs = toNs(in, s.timeBase);
+    }
 
     if (!m_haveOffset) {
         // First packet of the input (or since discontinuity()): it continues its own stream.
@@ -304,6 +308,32 @@ void TimestampSanitiser::discontinuity()
         s.adjust = 0;
         s.lagging = false;
         s.gapNs = 0;
+        s.haveFirst = false;
+    }
+}
+
+void TimestampSanitiser::rewound()
+{
+    // The step: each stream's output end minus where its input starts again (as it started
+    // last time: the same file); the largest, so that no stream overlaps itself.
+    bool any = false;
+    qint64 offsetNs = 0;
+    for (const auto &[index, s] : m_streams) {
+        Q_UNUSED(index)
+        if (!s.started || !s.haveFirst)
+            continue;
+        const qint64 candidate = toNs(s.lastDts + s.lastDur, s.timeBase) - s.firstInNs;
+        offsetNs = any ? std::max(offsetNs, candidate) : candidate;
+        any = true;
+    }
+    discontinuity();
+    if (!any)
+        return;
+    m_offsetNs = offsetNs;
+    m_haveOffset = true;
+    for (auto &[index, s] : m_streams) {
+        Q_UNUSED(index)
+        s.seam = false;
     }
 }
 

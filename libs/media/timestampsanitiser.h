@@ -62,6 +62,12 @@ public:
     SanitiserEvent fix(int index, qint64 &pts, qint64 &dts, qint64 duration);
     /// The input was reopened (reconnect) or replaced by a slate: the next packets continue the output timeline right after the last output of each stream (no gap, no overlap), whatever their input timestamps.
     void discontinuity();
+    /// The same input started again from its beginning (a looping file rewound): its streams keep
+    /// their relation, so all of them move on by one shared step, the smallest that lands every
+    /// stream at or after its last output (the longest stream continues exactly, the others
+    /// with a gap of the difference). discontinuity() would close each stream's gap on its own,
+    /// and A/V drift apart by the difference every loop. Before any packet: as discontinuity().
+    void rewound();
     /// Output position (microseconds) of the latest packet of any stream: the end (dts +
     /// duration) of the stream that reaches furthest; used to place a slate. startUs before any packet.
     qint64 outputEndUs() const;
@@ -92,6 +98,8 @@ private:
         qint64 lagOffsetNs = 0; ///< the offset before that jump
         qint64 gapNs = 0;       ///< the last forward gap taken as lost input (not a jump)
         qint64 gapAtNs = 0;     ///< where it began on the output timeline
+        bool haveFirst = false; ///< firstInNs is known
+        qint64 firstInNs = 0;   ///< the first input timestamp (unwrapped) since the last discontinuity or rewind
     };
     struct PendingJump
     {

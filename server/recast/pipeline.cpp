@@ -813,7 +813,7 @@ struct Pipeline::Impl
             if (r == MediaInput::Read::End) {
                 if (!active->slate && active->input->spec().kind == InputSpec::Kind::File && cfg.loop) {
                     if (active->input->rewind(&error)) {
-                        active->sanitiser->discontinuity();
+                        active->sanitiser->rewound(); // one step for all streams: A/V stay as in the file
                         continue;
                     }
                 }

@@ -136,6 +136,7 @@ private Q_SLOTS:
     void audioEndsInItsSegment();
     void lastSegmentLastsWithBFrames();
     void audioCutsOnceTheVideoStops();
+    void earlyKeyframeCuts();
 };
 
 void TestHlsSegmenter::discontinuityAfterEveryBreak_data()
@@ -266,6 +267,48 @@ void TestHlsSegmenter::audioCutsOnceTheVideoStops()
     // Every second of the audio is listed, in segments of about segment_seconds once it cuts.
     QVERIFY2(qAbs(total - kAudioEndUs / 1e6) < 0.1, qPrintable(QString::number(total)));
     QVERIFY2(listed.segments.size() >= 10, segmenter.playlistText().constData());
+}
+
+// A pass-through source whose encoder put an IDR 1.8 s after the last one (a scene cut) with 2 s
+// GOPs: the segment waited for the keyframe after it and lasted 3.8 s, and a reader of the
+// playlist saw nothing new for that long (the 3.6-4.1 s "stalls" of a looping 60 s file, once a
+// loop, docs/BENCHMARKS.md). Now the early keyframe cuts, as it lands nearer to 2 s.
+void TestHlsSegmenter::earlyKeyframeCuts()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const Streams streams;
+    SegmenterSettings settings = settingsIn(dir.path(), 0, 6);
+    settings.segmentSeconds = 2;
+    HlsSegmenter segmenter;
+    MediaError error;
+    QVERIFY2(segmenter.open(settings, streams.list(), 0, &error), qPrintable(error.toString()));
+    // Keyframes every 40 frames (2 s), but one after 36 (1.8 s) and, as at a file's loop, one
+    // after 4 (0.2 s): that one is too near to cut, the segment then lasts 2.2 s.
+    QList<int> keys;
+    for (int f = 0; f <= 160; f += 40)
+        keys << f;
+    for (int f = 196; f <= 316; f += 40)
+        keys << f;
+    for (int f = 320; f <= 440; f += 40)
+        keys << f;
+    qint64 audioAt = 0;
+    for (int f = 0; f < 450; ++f) {
+        const qint64 at = f * kFrameUs;
+        const bool key = keys.contains(f);
+        QVERIFY2(segmenter.write(packet(videoFrame(key), at, kFrameUs, key).get(), 0, &error), qPrintable(error.toString()));
+        for (; audioAt <= at; audioAt += kAudioUs)
+            QVERIFY(segmenter.write(packet(QByteArray(96, '\x11'), audioAt, kAudioUs, false).get(), 1, &error));
+    }
+    QVERIFY2(segmenter.finish(&error), qPrintable(error.toString()));
+    const HlsCheck listed = checkMediaPlaylist(segmenter.playlistText());
+    QVERIFY2(listed.ok, qPrintable(listed.problems.join(u"; "_qs)));
+    QVERIFY(listed.segments.size() >= 10);
+    for (qsizetype i = 0; i + 1 < listed.segments.size(); ++i) {
+        const HlsSegment &s = listed.segments[i];
+        QVERIFY2(s.duration <= 2.25 && s.duration >= 2 * 2.0 / 3,
+                 qPrintable(u"%1 lasts %2 s:\n%3"_qs.arg(s.uri).arg(s.duration).arg(QString::fromUtf8(segmenter.playlistText()))));
+    }
 }
 
 // libavformat's MPEG-TS muxer holds audio back (a PES of up to 0.35 s): cut without flushing

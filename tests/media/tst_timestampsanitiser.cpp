@@ -127,6 +127,7 @@ private Q_SLOTS:
     void jumpWaitsForConfirmation();
     void smallGapIsKept();
     void reconnectContinuesEachStream();
+    void loopKeepsAvInSync();
     void slateBetweenInputs();
     void ptsBehindDtsIsRaised();
     void durationIsLearnt();
@@ -515,6 +516,59 @@ void TestTimestampSanitiser::reconnectContinuesEachStream()
     QCOMPARE(sanitiser.stats().jumps, quint64(0));
     QCOMPARE(sanitiser.stats().repaired, quint64(0));
     QCOMPARE(sanitiser.outputEndUs(), 4'000'000);
+}
+
+// A looping file (as ffmpeg makes MPEG-TS: video from 1.40 s, audio from 1.4587 s and ending
+// 90 ms after the video) rewound five times. Each pass moves every stream by one step: the
+// audio (the longer) continues exactly, the video less than a frame later than one frame after
+// its last, and the audio keeps its place against the video. discontinuity() closed each stream's gap on its own: the audio moved
+// 32 ms later against the video on every loop (a second after half an hour).
+void TestTimestampSanitiser::loopKeepsAvInSync()
+{
+    TimestampSanitiser sanitiser;
+    sanitiser.addStream(0, k90k, 3600);
+    sanitiser.addStream(1, k90k, 1920);
+    constexpr qint64 videoStart = 126000, audioStart = 131280; // 1.40 s, 1.4587 s
+    constexpr int videoFrames = 100, audioFrames = 189;          // to 5.40 s and 5.4907 s
+    qint64 firstSkew = 0;
+    qint64 videoEnd = -1, audioEnd = -1;
+    for (int pass = 0; pass < 6; ++pass) {
+        if (pass > 0)
+            sanitiser.rewound();
+        qint64 firstVideo = -1, firstAudio = -1;
+        int v = 0, a = 0;
+        while (v < videoFrames || a < audioFrames) {
+            const qint64 vt = videoStart + v * 3600, at = audioStart + a * 1920;
+            const bool video = v < videoFrames && (a >= audioFrames || vt <= at);
+            qint64 pts = video ? vt : at, dts = pts;
+            sanitiser.fix(video ? 0 : 1, pts, dts, video ? 3600 : 1920);
+            if (video) {
+                if (firstVideo < 0) {
+                    firstVideo = dts;
+                    // Within a frame of one frame after the last: the audio lasts 32 ms longer.
+                    if (videoEnd >= 0)
+                        QVERIFY2(dts >= videoEnd && dts - videoEnd < 3600,
+                                 qPrintable(u"pass %1: a video gap of %2 ms"_qs.arg(pass).arg((dts - videoEnd) / 90)));
+                }
+                videoEnd = dts + 3600;
+                ++v;
+            } else {
+                if (firstAudio < 0) {
+                    firstAudio = dts;
+                    if (audioEnd >= 0) {
+                        QCOMPARE(dts, audioEnd); // the longer stream continues exactly
+                    }
+                }
+                audioEnd = dts + 1920;
+                ++a;
+            }
+        }
+        if (pass == 0)
+            firstSkew = firstAudio - firstVideo;
+        QVERIFY2(qAbs(firstAudio - firstVideo - firstSkew) <= 1,
+                 qPrintable(u"pass %1: the audio moved %2 ms against the video"_qs.arg(pass).arg((firstAudio - firstVideo - firstSkew) / 90.0)));
+    }
+    QCOMPARE(sanitiser.stats().jumps, quint64(0));
 }
 
 void TestTimestampSanitiser::slateBetweenInputs()
