@@ -2146,9 +2146,13 @@ QSet<QString> DiverServer::expireRecordings(const dvr::RetentionPlan &plan, cons
             qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "changed meanwhile; decided on again at the next sweep";
             continue;
         }
-        const auto deleted = m_store.deleteRecording(decided.id, &e);
+        const auto deleted = m_store.deleteRecording(decided.id, RecordingStore::Unchanged{decided.kept, decided.keepUntil, decided.copyId}, &e);
         if (!deleted) {
             qCWarning(lcDiver).noquote() << "retention: recording" << decided.id << "is not expired (tried again at the next sweep):" << e;
+            continue;
+        }
+        if (deleted->changed) {
+            qCInfo(lcDiver).noquote() << "retention: recording" << decided.id << "changed as it was deleted; decided on again at the next sweep";
             continue;
         }
         gone.insert(id);

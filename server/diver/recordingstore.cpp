@@ -604,6 +604,16 @@ std::optional<qint64> RecordingStore::endRecordingSpan(qint64 id, qint64 spanEnd
 
 std::optional<RecordingDeletion> RecordingStore::deleteRecording(qint64 id, QString *error)
 {
+    return deleteRow(id, nullptr, error);
+}
+
+std::optional<RecordingDeletion> RecordingStore::deleteRecording(qint64 id, const Unchanged &unchanged, QString *error)
+{
+    return deleteRow(id, &unchanged, error);
+}
+
+std::optional<RecordingDeletion> RecordingStore::deleteRow(qint64 id, const Unchanged *unchanged, QString *error)
+{
     return withReconnect(m_connection, error, [&]() -> std::optional<RecordingDeletion> {
         return inTransaction(error, [&]() -> std::optional<RecordingDeletion> {
             RecordingDeletion out;
@@ -624,10 +634,22 @@ std::optional<RecordingDeletion> RecordingStore::deleteRecording(qint64 id, QStr
                 if (held.q.next())
                     copy = copyFrom(held.q);
             }
-            Statement remove(m_connection, QStringLiteral("DELETE FROM dvr_recordings WHERE id = ?"));
-            if (!remove.bind(id).run(error))
+            // As it was, in the statement itself: PostgreSQL checks the condition again on a row
+            // another transaction changed meanwhile (READ COMMITTED), SQLite has one writer.
+            Statement remove(m_connection, unchanged ? QStringLiteral("DELETE FROM dvr_recordings WHERE id = ? AND kept = ? AND "
+                                                                      "keep_until = ? AND copy_id = ?")
+                                                     : QStringLiteral("DELETE FROM dvr_recordings WHERE id = ?"));
+            remove.bind(id);
+            if (unchanged)
+                remove.bind(unchanged->kept ? 1 : 0).bind(unchanged->keepUntil).bind(unchanged->copyId);
+            if (!remove.run(error))
                 return std::nullopt;
             out.removed = remove.q.numRowsAffected() > 0;
+            if (unchanged && !out.removed) {
+                out.changed = true;
+                error->clear();
+                return out;
+            }
             if (copy) {
                 Statement last(m_connection, QStringLiteral("DELETE FROM dvr_copies WHERE id = ? AND NOT EXISTS "
                                                             "(SELECT 1 FROM dvr_recordings WHERE copy_id = ?)"));

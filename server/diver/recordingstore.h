@@ -50,6 +50,9 @@ struct CopyRow
 struct RecordingDeletion
 {
     bool removed = false;          ///< the recording's row was there (false: deleted already)
+    /// Asked to delete it only as it was (RecordingStore::Unchanged) and it was not: nothing
+    /// deleted (a viewer kept it, or moved its keep-until, on another node meanwhile).
+    bool changed = false;
     /// Its copy, removed with it as its last recording (as the row was: its folder is the
     /// caller's to remove); none while another recording is in it.
     std::optional<CopyRow> copy;
@@ -192,6 +195,16 @@ public:
     /// on another node at that moment (insertRecording) keeps it, or finds it gone, never a row
     /// in a copy deleted under it.
     std::optional<RecordingDeletion> deleteRecording(qint64 id, QString *error);
+    /// What retention decided a recording's expiry on: deleteRecording() with it deletes the row
+    /// only while it still is so, in the DELETE itself (a keep committed on another node between
+    /// the sweep's reading and the delete wins: RecordingDeletion::changed).
+    struct Unchanged
+    {
+        bool kept = false;
+        qint64 keepUntil = 0;
+        qint64 copyId = 0;
+    };
+    std::optional<RecordingDeletion> deleteRecording(qint64 id, const Unchanged &unchanged, QString *error);
     std::optional<RecordingRow> recording(qint64 id, QString *error);
     /// One owner's recordings (all when `owner` is empty), newest airing first; deleted ones only
     /// with `withDeleted`.
@@ -209,6 +222,7 @@ public:
                                             QString *error);
 
 private:
+    std::optional<RecordingDeletion> deleteRow(qint64 id, const Unchanged *unchanged, QString *error); ///< (none: whatever it is)
     /// extendCopyEnd() (`later`) or endCopyAt(): the conditional UPDATE, then the end stored.
     std::optional<qint64> moveCopyEnd(qint64 id, qint64 recordStop, bool later, QString *error);
 

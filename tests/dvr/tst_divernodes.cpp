@@ -312,6 +312,8 @@ private Q_SLOTS:
     void ruleLimitHoldsAgainstARace();
     void ruleTierUpgradedInPlace_data() { storesOnBothBackends_data(); }
     void ruleTierUpgradedInPlace();
+    void expiryLosesToAKeepMeanwhile_data() { storesOnBothBackends_data(); }
+    void expiryLosesToAKeepMeanwhile();
     void copyEndIsNotLostToTheRecorder();
     void recordingRowChangesColumnByColumn();
     void deleteOfTheLastViewerAgainstAJoiningOne();
@@ -1010,6 +1012,50 @@ void TestDiverNodes::recordingRowChangesColumnByColumn()
     // A row that is gone: no error.
     QVERIFY2(nodeA.setViewerState(*other + 1000, 1, true, &error), qPrintable(error));
     QCOMPARE(nodeA.stopRecordingAt(*other + 1000, stopAt, &error), std::optional<bool>(false));
+}
+
+// Retention on node A decided a recording's expiry on what it read; the viewer keeps it on node B
+// before A deletes it: A's delete, made "as it was", deletes nothing and says so; the copy stays.
+// (PostgreSQL checks the DELETE's condition again on a row changed under it: the same holds when
+// B's change commits while A's statement waits for it.)
+void TestDiverNodes::expiryLosesToAKeepMeanwhile()
+{
+    QFETCH(bool, postgres);
+    QString db;
+    if (postgres) {
+        NEED_POSTGRES();
+        db = database();
+        QVERIFY(!db.isEmpty());
+    } else {
+        db = m_dir.filePath(u"expiry.sqlite"_qs);
+    }
+    RecordingStore nodeA, nodeB;
+    QString error;
+    QVERIFY2(nodeA.open(db, &error) && nodeB.open(db, &error), qPrintable(error));
+    CopyRow copy;
+    qint64 x = 0;
+    QVERIFY2(copyWithViewer(nodeA, 1'800'100'000, CopyState::Finished, &copy, &x, &error), qPrintable(error));
+    const auto decided = nodeA.recording(x, &error);
+    QVERIFY2(decided && !decided->kept, qPrintable(error));
+    const RecordingStore::Unchanged asItWas{decided->kept, decided->keepUntil, decided->copyId};
+
+    QVERIFY2(nodeB.setViewerState(x, std::nullopt, true, &error), qPrintable(error)); // kept on B
+    auto deleted = nodeA.deleteRecording(x, asItWas, &error);
+    QVERIFY2(deleted, qPrintable(error));
+    QVERIFY(deleted->changed);
+    QVERIFY(!deleted->removed);
+    QVERIFY(!deleted->copy);
+    QVERIFY(nodeB.recording(x, &error).has_value());
+    QVERIFY(nodeB.copy(copy.id, &error).has_value());
+
+    // A keep-until moved counts too; as it is now, it is deleted, with its copy (the last in it).
+    QVERIFY2(nodeB.setViewerState(x, std::nullopt, false, &error, 1'900'000'000), qPrintable(error));
+    deleted = nodeA.deleteRecording(x, RecordingStore::Unchanged{false, 0, copy.id}, &error);
+    QVERIFY2(deleted && deleted->changed && !deleted->removed, qPrintable(error));
+    deleted = nodeA.deleteRecording(x, RecordingStore::Unchanged{false, 1'900'000'000, copy.id}, &error);
+    QVERIFY2(deleted && deleted->removed && !deleted->changed, qPrintable(error));
+    QVERIFY(deleted->copy);
+    QVERIFY(!nodeB.recording(x, &error).has_value());
 }
 
 // The last viewer of a copy deleting their recording on node A while a viewer joins the copy on
