@@ -339,6 +339,19 @@ private Q_SLOTS:
     if (!m_postgresError.isEmpty())                                                                                      \
     QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError))
 
+// A test run on both backends (storesOnBothBackends_data): `db` names a database on the
+// PostgreSQL started for the test (skipped when it cannot run), or an SQLite file `name`.
+#define BOTH_BACKENDS_DATABASE(db, name)                                                                               \
+    QFETCH(bool, postgres);                                                                                            \
+    QString db;                                                                                                        \
+    if (postgres) {                                                                                                    \
+        NEED_POSTGRES();                                                                                               \
+        db = database();                                                                                               \
+        QVERIFY(!db.isEmpty());                                                                                        \
+    } else {                                                                                                           \
+        db = m_dir.filePath(name);                                                                                     \
+    }
+
 void TestDiverNodes::initTestCase()
 {
     QVERIFY(m_dir.isValid());
@@ -368,15 +381,7 @@ void TestDiverNodes::storesOnBothBackends_data()
 // same copy and the same viewer's recording make one of each.
 void TestDiverNodes::storesOnBothBackends()
 {
-    QFETCH(bool, postgres);
-    QString db;
-    if (postgres) {
-        NEED_POSTGRES();
-        db = database();
-        QVERIFY(!db.isEmpty());
-    } else {
-        db = m_dir.filePath(u"stores.sqlite"_qs);
-    }
+    BOTH_BACKENDS_DATABASE(db, u"stores.sqlite"_qs);
     RecordingStore a, b;
     QString error;
     QVERIFY2(a.open(db, &error), qPrintable(error));
@@ -502,15 +507,7 @@ void TestDiverNodes::storesOnBothBackends()
 // in a hundred let both through).
 void TestDiverNodes::ruleLimitHoldsAgainstARace()
 {
-    QFETCH(bool, postgres);
-    QString db;
-    if (postgres) {
-        NEED_POSTGRES();
-        db = database();
-        QVERIFY(!db.isEmpty());
-    } else {
-        db = m_dir.filePath(u"rule-limit.sqlite"_qs);
-    }
+    BOTH_BACKENDS_DATABASE(db, u"rule-limit.sqlite"_qs);
     using iptv::dvr::RuleStore;
     const int kRounds = postgres ? 10 : 100;
     RuleStore setup;
@@ -632,15 +629,7 @@ void TestDiverNodes::ruleLimitHoldsAgainstARace()
 // with tier 0, and a tier saved is kept in the rule and its column.
 void TestDiverNodes::ruleTierUpgradedInPlace()
 {
-    QFETCH(bool, postgres);
-    QString db;
-    if (postgres) {
-        NEED_POSTGRES();
-        db = database();
-        QVERIFY(!db.isEmpty());
-    } else {
-        db = m_dir.filePath(u"rule-tier.sqlite"_qs);
-    }
+    BOTH_BACKENDS_DATABASE(db, u"rule-tier.sqlite"_qs);
     QString error;
     iptv::dvr::RecordingRule rule;
     rule.kind = iptv::dvr::RuleKind::Title;
@@ -1020,15 +1009,7 @@ void TestDiverNodes::recordingRowChangesColumnByColumn()
 // B's change commits while A's statement waits for it.)
 void TestDiverNodes::expiryLosesToAKeepMeanwhile()
 {
-    QFETCH(bool, postgres);
-    QString db;
-    if (postgres) {
-        NEED_POSTGRES();
-        db = database();
-        QVERIFY(!db.isEmpty());
-    } else {
-        db = m_dir.filePath(u"expiry.sqlite"_qs);
-    }
+    BOTH_BACKENDS_DATABASE(db, u"expiry.sqlite"_qs);
     RecordingStore nodeA, nodeB;
     QString error;
     QVERIFY2(nodeA.open(db, &error) && nodeB.open(db, &error), qPrintable(error));

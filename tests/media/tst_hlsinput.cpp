@@ -35,6 +35,26 @@ private:
     static constexpr qint64 kBaseMs = 1'800'000'000'000;
 };
 
+/// Starts `origin` and opens `in` on its master playlist, with program dates read through the
+/// hook (InputSpec::programDates); `readTimeoutMs` 0: the default. False with *why.
+static bool openLive(OriginThread &origin, MediaInput &in, QString *why, int readTimeoutMs = 0)
+{
+    if (!origin.start(why))
+        return false;
+    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), why);
+    if (!spec)
+        return false;
+    spec->programDates = true;
+    if (readTimeoutMs > 0)
+        spec->readTimeoutMs = readTimeoutMs;
+    MediaError error;
+    if (!in.open(*spec, &error)) {
+        *why = error.toString();
+        return false;
+    }
+    return true;
+}
+
 void TestHlsInput::initTestCase()
 {
     QVERIFY(m_dir.isValid());
@@ -53,13 +73,9 @@ void TestHlsInput::playlistIsReadOncePerReloadAndNoSegmentIsSkipped()
     // the first date lookup reads it once more.)
     OriginThread origin(m_dir.path(), 1, kBaseMs);
     QString why;
-    QVERIFY2(origin.start(&why), qPrintable(why));
-    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
-    QVERIFY2(spec, qPrintable(why));
-    spec->programDates = true;
     MediaInput in;
+    QVERIFY2(openLive(origin, in, &why), qPrintable(why));
     MediaError error;
-    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
     Packet packet = makePacket();
     QElapsedTimer clock;
     clock.start();
@@ -121,13 +137,9 @@ void TestHlsInput::keyAndInitSectionAreNoSegments()
     QVERIFY2(vod.readAll().contains(QByteArray("URI=\"" + resource.toUtf8() + '"')), "ffmpeg's playlist does not name the key or init section");
 
     OriginThread origin(dir.path(), 3, kBaseMs);
-    QVERIFY2(origin.start(&why), qPrintable(why));
-    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
-    QVERIFY2(spec, qPrintable(why));
-    spec->programDates = true;
     MediaInput in;
+    QVERIFY2(openLive(origin, in, &why), qPrintable(why));
     MediaError error;
-    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
     Packet packet = makePacket();
     QList<qint64> dates; // of the segments read, as the input tells them
     QElapsedTimer clock;
@@ -160,15 +172,11 @@ void TestHlsInput::keyAndInitSectionAreNoSegments()
 void TestHlsInput::skippedSegmentsAreToldAtTheFirstKeyframeAfterThem()
 {
     OriginThread origin(m_dir.path(), 1, kBaseMs);
-    QString why;
-    QVERIFY2(origin.start(&why), qPrintable(why));
     origin->skipAt(4, 2);
-    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
-    QVERIFY2(spec, qPrintable(why));
-    spec->programDates = true;
+    QString why;
     MediaInput in;
+    QVERIFY2(openLive(origin, in, &why), qPrintable(why));
     MediaError error;
-    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
     Packet packet = makePacket();
     QList<qint64> toldAtMs; // the media time (ms) of each packet that told of skipped segments
     quint64 told = 0;
@@ -211,14 +219,9 @@ void TestHlsInput::stalledPlaylistIsNoDataForTheReadTimeout()
 {
     OriginThread origin(m_dir.path(), 3, kBaseMs);
     QString why;
-    QVERIFY2(origin.start(&why), qPrintable(why));
-    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
-    QVERIFY2(spec, qPrintable(why));
-    spec->programDates = true;
-    spec->readTimeoutMs = 700;
     MediaInput in;
+    QVERIFY2(openLive(origin, in, &why, 700), qPrintable(why));
     MediaError error;
-    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
     Packet packet = makePacket();
     QElapsedTimer clock;
     clock.start();
@@ -241,14 +244,9 @@ void TestHlsInput::liveEdgeIsNoStall()
     OriginThread origin(m_dir.path(), 3, kBaseMs);
     origin->advanceEvery(1000);
     QString why;
-    QVERIFY2(origin.start(&why), qPrintable(why));
-    std::optional<InputSpec> spec = InputSpec::parse(origin.url("/live/index.m3u8"), &why);
-    QVERIFY2(spec, qPrintable(why));
-    spec->programDates = true;
-    spec->readTimeoutMs = 700;
     MediaInput in;
+    QVERIFY2(openLive(origin, in, &why, 700), qPrintable(why));
     MediaError error;
-    QVERIFY2(in.open(*spec, &error), qPrintable(error.toString()));
     Packet packet = makePacket();
     QElapsedTimer clock;
     clock.start();
