@@ -62,22 +62,11 @@ bool OutputBacklog::pushTs(int r, const QByteArray &ts, bool keyframe)
                 rend.resync = false;
         }
         if (drop) {
-            m_stats.droppedBytes += quint64(ts.size());
-            ++m_stats.droppedChunks;
-            m_episodeDroppedBytes += quint64(ts.size());
-            if (!rend.resync) {
-                rend.resync = true;
-                rend.gap = true;
-                ++m_stats.droppedGops;
-                ++m_episodeDroppedGops;
-            }
-            m_lastDropMs = steadyMs();
-            if (!m_inEpisode) {
-                m_inEpisode = true;
-                m_episodeStartMs = m_lastDropMs;
-                ++m_stats.episodes;
+            const bool newGop = !rend.resync;
+            rend.resync = true;
+            rend.gap = rend.gap || newGop;
+            if (countDrop(ts.size(), 1, newGop ? 1 : 0))
                 log = QStringLiteral("a chunk of %1 bytes does not fit").arg(ts.size());
-            }
         } else {
             Chunk c{ts, keyframe, std::exchange(rend.gap, false) && keyframe};
             rend.chunks.push_back(std::move(c));
@@ -93,6 +82,22 @@ bool OutputBacklog::pushTs(int r, const QByteArray &ts, bool keyframe)
                                        << "dropping its oldest GOPs until it catches up (MPEG-TS viewers skip ahead to a"
                                           " keyframe; HLS is not affected)";
     return wake;
+}
+
+bool OutputBacklog::countDrop(qint64 bytes, quint64 chunks, quint64 gops)
+{
+    m_stats.droppedBytes += quint64(bytes);
+    m_stats.droppedChunks += chunks;
+    m_stats.droppedGops += gops;
+    m_episodeDroppedBytes += quint64(bytes);
+    m_episodeDroppedGops += gops;
+    m_lastDropMs = steadyMs();
+    if (m_inEpisode)
+        return false;
+    m_inEpisode = true;
+    m_episodeStartMs = m_lastDropMs;
+    ++m_stats.episodes;
+    return true;
 }
 
 bool OutputBacklog::dropOldestGop(QString *log)
@@ -120,18 +125,8 @@ bool OutputBacklog::dropOldestGop(QString *log)
     } else {
         fullest->chunks.front().afterGap = true;
     }
-    m_stats.droppedBytes += quint64(bytes);
-    m_stats.droppedChunks += chunks;
-    ++m_stats.droppedGops;
-    m_episodeDroppedBytes += quint64(bytes);
-    ++m_episodeDroppedGops;
-    m_lastDropMs = steadyMs();
-    if (!m_inEpisode) {
-        m_inEpisode = true;
-        m_episodeStartMs = m_lastDropMs;
-        ++m_stats.episodes;
+    if (countDrop(bytes, chunks, 1))
         *log = QStringLiteral("%1 bytes held").arg(m_stats.bytes + bytes);
-    }
     return true;
 }
 

@@ -82,6 +82,8 @@ private:
     Rendition &rendition(int r);
     /// Drops the oldest GOP of the rendition holding the most; false when nothing is held.
     bool dropOldestGop(QString *log);
+    /// Counts a drop in the stats and the episode; true when it began an episode (to be logged).
+    bool countDrop(qint64 bytes, quint64 chunks, quint64 gops);
     bool wakeLocked();
 
     const QString m_channel;
