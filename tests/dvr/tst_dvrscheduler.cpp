@@ -1344,33 +1344,17 @@ private Q_SLOTS:
         iptv::epg::GuideData data = generatedData(25, 3, 7);
         QRandomGenerator rng(31);
         auto guide = compile(data, kDay0, 3);
-        QList<RecordingRule> rules = randomRules(*guide, rng, 60);
-        for (RecordingRule &r : rules)
-            if (r.isSeries() && rng.bounded(2))
-                r.duplicateMethod = quint8(rng.bounded(1, 16));
+        const QList<RecordingRule> rules = randomRulesAndMethods(*guide, rng, 60);
         SchedulerOptions wholeOptions = capacity(2, 2);
         wholeOptions.regroupWhole = true;
-        Scheduler incremental(capacity(2, 2)), whole(wholeOptions);
-        incremental.setRules(rules);
-        whole.setRules(rules);
+        Twins twins(capacity(2, 2), wholeOptions, rules);
+        Scheduler &incremental = twins.lead, &whole = twins.other;
         QCOMPARE(describe(incremental.evaluate(guide, kDay0)), describe(whole.evaluate(guide, kDay0)));
-        QList<RecordedEpisode> history;
-        QList<AiringRef> cancelled;
         for (int round = 0; round < 16; ++round) {
             mutate(&data, rng);
             guide = compile(data, kDay0, 3);
             const qint64 now = kDay0 + round * kHour;
-            if (round % 5 == 2 && !incremental.lastPlan().recordings.isEmpty()) {
-                const PlannedRecording &r = incremental.lastPlan().recordings[rng.bounded(int(incremental.lastPlan().recordings.size()))];
-                history.append({r.ruleId, r.title, r.start, r.channelId, r.identity, true});
-                incremental.setHistory(history);
-                whole.setHistory(history);
-            }
-            if (round % 5 == 4 && !incremental.lastPlan().recordings.isEmpty()) {
-                cancelled.append(incremental.lastPlan().recordings[rng.bounded(int(incremental.lastPlan().recordings.size()))].ref());
-                incremental.setCancelled(cancelled);
-                whole.setCancelled(cancelled);
-            }
+            twins.recordOrCancel(round, 5, rng);
             ScheduleChanges a, b;
             const SchedulePlan x = incremental.update(guide, now, &a), y = whole.update(guide, now, &b);
             const QString differ = outcomesDiffer(x, y);
@@ -1499,35 +1483,19 @@ private Q_SLOTS:
         iptv::epg::GuideData data = generatedData(25, 3, 7);
         QRandomGenerator rng(53);
         auto guide = compile(data, kDay0, 3);
-        QList<RecordingRule> rules = randomRules(*guide, rng, 60);
-        for (RecordingRule &r : rules)
-            if (r.isSeries() && rng.bounded(2))
-                r.duplicateMethod = quint8(rng.bounded(1, 16));
+        const QList<RecordingRule> rules = randomRulesAndMethods(*guide, rng, 60);
         SchedulerOptions wholeOptions = capacity(2, 2);
         wholeOptions.walkRebuiltWhole = true;
-        Scheduler near(capacity(2, 2)), whole(wholeOptions);
-        near.setRules(rules);
-        whole.setRules(rules);
+        Twins twins(capacity(2, 2), wholeOptions, rules);
+        Scheduler &near = twins.lead, &whole = twins.other;
         QCOMPARE(describe(near.evaluate(guide, kDay0)), describe(whole.evaluate(guide, kDay0)));
-        QList<RecordedEpisode> history;
-        QList<AiringRef> cancelled;
         CandidatesWalked walked;
         qint64 nearWalked = 0, nearCandidates = 0;
         for (int round = 0; round < 24; ++round) {
             mutate(&data, rng);
             guide = compile(data, kDay0, 3);
             const qint64 now = kDay0 + (round / 4) * kHour;
-            if (round % 6 == 2 && !near.lastPlan().recordings.isEmpty()) {
-                const PlannedRecording &r = near.lastPlan().recordings[rng.bounded(int(near.lastPlan().recordings.size()))];
-                history.append({r.ruleId, r.title, r.start, r.channelId, r.identity, true});
-                near.setHistory(history);
-                whole.setHistory(history);
-            }
-            if (round % 6 == 4 && !near.lastPlan().recordings.isEmpty()) {
-                cancelled.append(near.lastPlan().recordings[rng.bounded(int(near.lastPlan().recordings.size()))].ref());
-                near.setCancelled(cancelled);
-                whole.setCancelled(cancelled);
-            }
+            twins.recordOrCancel(round, 6, rng);
             ScheduleChanges a, b;
             walked.reset();
             const SchedulePlan x = near.update(guide, now, &a);
@@ -2481,6 +2449,49 @@ private:
 
     /// Rules of every kind over titles and ids of `guide`, with random channels, windows, new-only,
     /// padding, priorities, keep and duplicate settings.
+    /// randomRules(), half of the series with a random duplicate method.
+    static QList<RecordingRule> randomRulesAndMethods(const Guide &g, QRandomGenerator &rng, int count)
+    {
+        QList<RecordingRule> rules = randomRules(g, rng, count);
+        for (RecordingRule &r : rules)
+            if (r.isSeries() && rng.bounded(2))
+                r.duplicateMethod = quint8(rng.bounded(1, 16));
+        return rules;
+    }
+
+    /// Two schedulers of the same rules, history and cancelled airings, one with other options
+    /// (a faster path against the whole one).
+    struct Twins
+    {
+        Twins(const SchedulerOptions &leadOptions, const SchedulerOptions &otherOptions, const QList<RecordingRule> &rules)
+            : lead(leadOptions), other(otherOptions)
+        {
+            lead.setRules(rules);
+            other.setRules(rules);
+        }
+        /// At round % every == 2, one of the lead's planned recordings goes to both histories;
+        /// at 4, one of them is cancelled in both.
+        void recordOrCancel(int round, int every, QRandomGenerator &rng)
+        {
+            const auto &planned = lead.lastPlan().recordings;
+            if (planned.isEmpty())
+                return;
+            if (round % every == 2) {
+                const PlannedRecording &r = planned[rng.bounded(int(planned.size()))];
+                history.append({r.ruleId, r.title, r.start, r.channelId, r.identity, true});
+                lead.setHistory(history);
+                other.setHistory(history);
+            } else if (round % every == 4) {
+                cancelled.append(planned[rng.bounded(int(planned.size()))].ref());
+                lead.setCancelled(cancelled);
+                other.setCancelled(cancelled);
+            }
+        }
+        Scheduler lead, other;
+        QList<RecordedEpisode> history;
+        QList<AiringRef> cancelled;
+    };
+
     static QList<RecordingRule> randomRules(const Guide &g, QRandomGenerator &rng, int count)
     {
         QList<RecordingRule> out;
