@@ -627,6 +627,16 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(dvr.archiveStart(0) > 0 && dvr.archiveStart(0) < QDateTime::currentSecsSinceEpoch() - 6, 60000);
         QVERIFY(dvr.archiveTokenExpires(0) <= QDateTime::currentSecsSinceEpoch() + 12);
 
+        // How long the player took, all told, from each play() to its picture: the timeshift
+        // falls that much further behind live (it plays on from where it was; nothing skipped).
+        QElapsedTimer opening;
+        qint64 startingMs = 0;
+        connect(&player, &iptv::hal::Player::stateChanged, this, [&](iptv::hal::Player::State state) {
+            if (state == iptv::hal::Player::State::Opening && !opening.isValid())
+                opening.start();
+            else if (state == iptv::hal::Player::State::Playing && opening.isValid())
+                startingMs += opening.elapsed(), opening.invalidate();
+        });
         QVERIFY(playback.rewindLive(0, 5));
         const QUrl first = player.source();
         const QString firstToken = QUrlQuery(first).queryItemValue(u"playback"_qs, QUrl::FullyDecoded);
@@ -664,16 +674,24 @@ private Q_SLOTS:
         QCOMPARE(player.state(), iptv::hal::Player::State::Playing);
         const QString now = QUrlQuery(player.source()).queryItemValue(u"playback"_qs, QUrl::FullyDecoded);
         QVERIFY2(now.startsWith(u"pt1.") && now != firstToken, qPrintable(player.source().toString()));
-        // It played on: the segments after the first token expired came with the fresh ones
-        // (never one refused), about one a second.
-        QVERIFY2(segments() >= segmentsThen + 6, qPrintable(QStringLiteral("%1 then, %2 now").arg(segmentsThen).arg(segments())));
+        // It played on: segments came after the first token expired, with the fresh ones (never
+        // one refused). About one a second on an idle machine; a loaded one restarts slower.
+        QVERIFY2(segments() >= segmentsThen + 3, qPrintable(QStringLiteral("%1 then, %2 now").arg(segmentsThen).arg(segments())));
         QCOMPARE(refused(), 0);
         // Still about as far behind live as it began: each renewal plays on from where it was,
-        // less the moment the player takes to start again (and the cut at a segment's start).
+        // behind by the time the player took to start again, plus a second's rounding and the
+        // cut at a segment's start (1 s segments) per play, and a second more per play where
+        // a loaded machine makes recast's segments come later than real time (the position
+        // follows their dates). Neither back at live nor at the archive's start (half a minute
+        // and more behind by now).
         const quint64 renewals = player.generation() - generation;
-        QVERIFY2(renewals >= 2 && playback.position() >= 3 && playback.position() <= 6 + 3 * qint64(renewals),
-                 qPrintable(QStringLiteral("%1 s behind live after %2 renewals").arg(playback.position()).arg(renewals)));
-        qInfo("%lld s behind live after %llu renewals of the URL (began 5 s behind)", playback.position(), renewals);
+        const qint64 bound = 5 + 3 * qint64(renewals + 1) + (startingMs + 999) / 1000;
+        QVERIFY2(bound < QDateTime::currentSecsSinceEpoch() - dvr.archiveStart(0) - 5, "the archive is long enough to tell");
+        QVERIFY2(renewals >= 2 && playback.position() >= 3 && playback.position() <= bound,
+                 qPrintable(QStringLiteral("%1 s behind live after %2 renewals (at most %3: the player took %4 ms to start, all told)")
+                                .arg(playback.position()).arg(renewals).arg(bound).arg(startingMs)));
+        qInfo("%lld s behind live after %llu renewals of the URL (began 5 s behind; the player took %lld ms to start, all told)",
+              playback.position(), renewals, startingMs);
 
         // The first URL is refused now: 401, and why.
         const HttpResult expired = httpRequest(m_nam, "GET", first);
