@@ -24,10 +24,16 @@
 // --ticks N: N of diver's ticks (reconcile(): plan when due, start what is due) with the plan in
 // place, and what startDue() read (DiverServer::dueStats()) against the plan's size, which the
 // walk before stop 20 read every tick.
+// --rule-saves N (stop 22): N "record this" presses (POST /api/recordings, a single-airing rule
+// each) by --savers boxes at once, each box one after another on its own connection, against the
+// plan at the benchmark's size: each answer's latency (p50, p99, max; the answer carries the new
+// plan's outcome for the rule), the time for all, and how many plans diver made for them
+// (diver_plans_total). Every save is a plan of the whole book (a rule change is not repaired yet).
 //
 // usage: bench_diverapi [--channels N] [--days D] [--rules N] [--owners N] [--box SERIAL]
 //                       [--requests N] [--only status|upcoming|recordings-whole|recordings-paged]
 //                       [--library N] [--page N] [--ticks N]
+//                       [--rule-saves N] [--savers K]
 //                       [--capacity N] [--no-index] [--work DIR] [--seed S]
 
 #include "schedulerinput.h"
@@ -278,6 +284,56 @@ LibraryRun readLibrary(const QString &base, const QByteArray &token, int page)
     return run;
 }
 
+/// `count` POST /api/recordings of box `serial` one after another on one connection: airing
+/// `first + i * step` of the guide (in order), from this (the client's) thread.
+RouteRun recordAirings(const QString &base, const QByteArray &ticket, const epg::Guide &guide, int first, int step, int count)
+{
+    RouteRun run;
+    QNetworkAccessManager nam;
+    for (int i = 0; i < count; ++i) {
+        const epg::Airing a = guide.airing(quint32((first + qint64(i) * step) % guide.airingCount()));
+        QNetworkRequest request{QUrl(base + u"/api/recordings"_qs)};
+        request.setRawHeader("Authorization", "Bearer " + ticket);
+        request.setRawHeader("Content-Type", "application/json");
+        const QByteArray body = QJsonDocument(QJsonObject{{u"channel"_qs, guide.channelId(int(a.channel))}, {u"start"_qs, a.start}})
+                                    .toJson(QJsonDocument::Compact);
+        QElapsedTimer timer;
+        timer.start();
+        QNetworkReply *reply = nam.post(request, body);
+        QEventLoop loop;
+        QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+        loop.exec();
+        const double ms = double(timer.nsecsElapsed()) / 1e6;
+        const QByteArray answer = reply->readAll();
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        if (status != 201 || !QJsonDocument::fromJson(answer).object().contains(u"planned"_qs)) {
+            if (run.failures++ == 0)
+                run.firstFailure = QByteArray::number(status) + ": " + reply->errorString().toUtf8() + ": " + answer.left(300);
+        } else {
+            run.ms.push_back(ms);
+            run.lastBody = answer;
+        }
+        reply->deleteLater();
+    }
+    return run;
+}
+
+/// diver's counter `name` (no labels) from its /metrics, -1 when not there.
+double metricValue(const QString &base, const QByteArray &name)
+{
+    QNetworkAccessManager nam;
+    QNetworkReply *reply = nam.get(QNetworkRequest(QUrl(base + u"/metrics"_qs)));
+    QEventLoop loop;
+    QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+    loop.exec();
+    double value = -1;
+    for (const QByteArray &line : reply->readAll().split('\n'))
+        if (line.startsWith(QByteArray(name + ' ')))
+            value = line.mid(name.size() + 1).toDouble();
+    reply->deleteLater();
+    return value;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -299,6 +355,8 @@ int main(int argc, char **argv)
     parser.addOption({u"library"_qs, u"recordings in diver's library: ask for the operator's list instead of a box's answers"_qs, u"n"_qs, u"0"_qs});
     parser.addOption({u"page"_qs, u"recordings a page of the paged list"_qs, u"n"_qs, u"1000"_qs});
     parser.addOption({u"ticks"_qs, u"diver's ticks to count startDue()'s work over"_qs, u"n"_qs, u"0"_qs});
+    parser.addOption({u"rule-saves"_qs, u"\"record this\" presses (POST /api/recordings) to time, shared out among --savers boxes"_qs, u"n"_qs, u"0"_qs});
+    parser.addOption({u"savers"_qs, u"boxes pressing at once (each one after another)"_qs, u"n"_qs, u"8"_qs});
     parser.addOption({u"seed"_qs, u"generator and rule seed"_qs, u"n"_qs, u"1"_qs});
     parser.addOption({u"work"_qs, u"where the compiled guide is kept"_qs, u"dir"_qs, u"/tmp/bench-scheduler"_qs});
     parser.process(app);
@@ -309,6 +367,7 @@ int main(int argc, char **argv)
     const QString work = parser.value(u"work"_qs), box = parser.value(u"box"_qs), only = parser.value(u"only"_qs);
     const int library = parser.value(u"library"_qs).toInt(), pageSize = parser.value(u"page"_qs).toInt();
     const int ticks = parser.value(u"ticks"_qs).toInt();
+    const int ruleSaves = parser.value(u"rule-saves"_qs).toInt(), savers = std::max(1, parser.value(u"savers"_qs).toInt());
     const QStringList routes = library > 0 ? QStringList{u"recordings-whole"_qs, u"recordings-paged"_qs}
                                            : QStringList{u"status"_qs, u"upcoming"_qs};
     if (!only.isEmpty() && !routes.contains(only)) {
@@ -460,8 +519,51 @@ int main(int argc, char **argv)
         if (!whole.ids.isEmpty() && !paged.ids.isEmpty())
             std::printf("pages %s the whole list\n", whole.ids == paged.ids ? "equal" : "DIFFER FROM");
     }
+    if (ruleSaves > 0) {
+        // Boxes of their own ("STB-SAVE-k"), pressing record on airings spread over the guide.
+        const double plansBefore = metricValue(base, "diver_plans_total");
+        std::vector<RouteRun> runs(size_t(savers), RouteRun{});
+        std::vector<QByteArray> tickets;
+        for (int k = 0; k < savers; ++k) {
+            protocol::BoxTicket saver = t;
+            saver.serial = QStringLiteral("STB-SAVE-%1").arg(k);
+            saver.boxId = u"b-"_qs + saver.serial;
+            tickets.push_back(saver.sign(key));
+        }
+        QElapsedTimer all;
+        all.start();
+        onClientThread([&] {
+            std::vector<std::unique_ptr<QThread>> threads;
+            const int each = std::max(1, ruleSaves / savers);
+            const int step = int(guide->airingCount() / quint32(each * savers + 1)) | 1;
+            for (int k = 0; k < savers; ++k) {
+                threads.emplace_back(QThread::create([&, k] {
+                    runs[size_t(k)] = recordAirings(base, tickets[size_t(k)], *guide, 7 + k * each * step, step, each);
+                }));
+                threads.back()->start();
+            }
+            for (auto &th : threads)
+                th->wait();
+        });
+        const double allMs = double(all.nsecsElapsed()) / 1e6;
+        RouteRun merged;
+        for (const RouteRun &r : runs) {
+            merged.ms.insert(merged.ms.end(), r.ms.begin(), r.ms.end());
+            merged.failures += r.failures;
+            if (merged.firstFailure.isEmpty())
+                merged.firstFailure = r.firstFailure;
+        }
+        const double plans = metricValue(base, "diver_plans_total") - plansBefore;
+        std::printf("POST /api/recordings x %d by %d boxes at once: p50 %.1f ms, p99 %.1f ms, max %.1f ms; all in %.1f s; "
+                    "%.0f plans made for them; %d failed\n",
+                    int(merged.ms.size()) + merged.failures, savers, merged.percentile(0.5), merged.percentile(0.99),
+                    merged.percentile(1.0), allMs / 1000, plans, merged.failures);
+        if (merged.failures)
+            std::printf("  first failure: %s\n", merged.firstFailure.constData());
+        failed += merged.failures;
+    }
     for (const QString &route : {u"status"_qs, u"upcoming"_qs}) {
-        if ((!only.isEmpty() && only != route) || library > 0)
+        if ((!only.isEmpty() && only != route) || library > 0 || ruleSaves > 0)
             continue;
         RouteRun run;
         onClientThread([&] { run = ask(QUrl(base + u"/api/"_qs + route), ticket, requests); });
@@ -484,7 +586,7 @@ int main(int argc, char **argv)
         failed += run.failures;
     }
 
-    if (!parser.isSet(u"no-index"_qs) && library == 0) {
+    if (!parser.isSet(u"no-index"_qs) && library == 0 && ruleSaves == 0) {
         // Indexing a plan (dvr::PlanIndex, made by diver with every plan): from scratch, and after a
         // guide delta's repair, which shares the chunks of recordings it did not change.
         std::vector<double> rebuildMs;

@@ -771,6 +771,12 @@ void DiverServer::setupRoutes()
     const auto who = identify(c, &refusal);                                                                            \
     if (!who)                                                                                                          \
         return refusal;
+    // An answer made later (addAsyncRoute).
+#define DIVER_IDENTIFY_ASYNC(c, respond)                                                                                   \
+    Reply refusal;                                                                                                     \
+    const auto who = identify(c, &refusal);                                                                            \
+    if (!who)                                                                                                          \
+        return respond(refusal);
     // A playback route's: also a playback token, whose grant the route checks against what is asked.
 #define DIVER_IDENTIFY_PLAYBACK(c)                                                                                         \
     Reply refusal;                                                                                                     \
@@ -895,22 +901,22 @@ void DiverServer::setupRoutes()
     // other viewer's streams with it.
     static const QString operatorPriorityRefusal =
         u"operatorPriority: only the operator sets a rule's tier (with the admin token); a box orders its own rules with \"priority\""_qs;
-    auto saveRule = [this, ruleOutcome, overRuleLimit, ruleLimitRefusal](const RouteContext &c, const Identity &who, qint64 id, bool single = false) -> Reply {
+    auto saveRule = [this, ruleOutcome, overRuleLimit, ruleLimitRefusal](const RouteContext &c, const Identity &who, qint64 id, bool single, http::Router::Respond respond) {
         Reply bad;
         auto body = c.jsonBody(&bad);
         if (!body)
-            return bad;
+            return respond(bad);
         if (single && !body->contains(u"kind"_qs))
             body->insert(u"kind"_qs, u"single"_qs);
         QString error;
         auto rule = dvr::RecordingRule::fromJson(*body, &error);
         if (!rule)
-            return Reply::error(ApiError::badRequest(error));
+            return respond(Reply::error(ApiError::badRequest(error)));
         std::optional<dvr::RuleKind> oldKind;
         if (id != 0) {
             const auto old = m_rules.rule(id, &error);
             if (!old || (!who.isOperator && old->owner != who.owner))
-                return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id)));
+                return respond(Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id))));
             oldKind = old->kind;
             rule->id = id;
             rule->created = old->created;
@@ -919,51 +925,56 @@ void DiverServer::setupRoutes()
             if (!body->contains(u"operatorPriority"_qs))
                 rule->operatorPriority = old->operatorPriority;
             else if (!who.isOperator && rule->operatorPriority != old->operatorPriority)
-                return Reply::error(ApiError::forbidden(operatorPriorityRefusal));
+                return respond(Reply::error(ApiError::forbidden(operatorPriorityRefusal)));
         } else {
             if (!who.isOperator && rule->operatorPriority != 0)
-                return Reply::error(ApiError::forbidden(operatorPriorityRefusal));
+                return respond(Reply::error(ApiError::forbidden(operatorPriorityRefusal)));
             rule->id = 0;
             rule->created = now();
             if (!who.isOperator)
                 rule->owner = who.owner;
             else if (rule->owner.isEmpty())
-                return Reply::error(ApiError::badRequest(u"an operator names the rule's owner (\"owner\": the box's serial)"_qs));
+                return respond(Reply::error(ApiError::badRequest(u"an operator names the rule's owner (\"owner\": the box's serial)"_qs)));
         }
         // A box that sends a new rule again (its answer was lost) names the request with an
         // Idempotency-Key: the rule is made once, and the repeat is answered with it.
         QString requestKey;
         if (const QByteArray key = c.request.value("Idempotency-Key").trimmed(); id == 0 && !key.isEmpty()) {
             if (key.size() > 255)
-                return Reply::error(ApiError::badRequest(u"Idempotency-Key: longer than 255 characters"_qs));
+                return respond(Reply::error(ApiError::badRequest(u"Idempotency-Key: longer than 255 characters"_qs)));
             requestKey = rule->owner + u'\n' + QString::fromUtf8(key);
         }
         // Every rule of a box is checked and planned on every change: a box keeps a bounded
         // number (counted before the costlier checks below).
         if (auto limited = overRuleLimit(*rule, id, oldKind, requestKey, &error))
-            return *limited;
+            return respond(*limited);
         if (!m_guide)
-            return Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs);
+            return respond(Reply::error(503, u"no-guide"_qs, u"diver has no guide yet; retry shortly"_qs));
         if (!rule->validate(&error, m_guide.get(), now()))
-            return Reply::error(ApiError::badRequest(error));
+            return respond(Reply::error(ApiError::badRequest(error)));
         const auto saved = m_rules.save(&*rule, {m_config.maxRulesPerBox, m_config.maxRegexRulesPerBox}, &error, requestKey);
         if (!saved) {
             // Deleted since it was read (on another node): not made again.
             QString ignored;
             if (id != 0 && !m_rules.rule(id, &ignored) && ignored.contains(u"no such rule"))
-                return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id)));
-            return Reply::error(ApiError::internal(error));
+                return respond(Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(id))));
+            return respond(Reply::error(ApiError::internal(error)));
         }
         // Another node (or request) took the last place between the count above and the save.
         if (saved->outcome == dvr::RuleStore::SaveOutcome::OverRuleLimit || saved->outcome == dvr::RuleStore::SaveOutcome::OverRegexLimit)
-            return ruleLimitRefusal(rule->owner, saved->outcome == dvr::RuleStore::SaveOutcome::OverRegexLimit, saved->counted);
-        if (saved->outcome == dvr::RuleStore::SaveOutcome::Repeated)
-            return Reply::json(ruleOutcome(*rule, who), 200);
+            return respond(ruleLimitRefusal(rule->owner, saved->outcome == dvr::RuleStore::SaveOutcome::OverRegexLimit, saved->counted));
+        if (saved->outcome == dvr::RuleStore::SaveOutcome::Repeated) {
+            // The first of two requests sent at once may still wait for its plan: so does this one.
+            if (!m_planQueued)
+                return respond(Reply::json(ruleOutcome(*rule, who), 200));
+            return planSoon([ruleOutcome, respond, rule = *rule, who] { respond(Reply::json(ruleOutcome(rule, who), 200)); });
+        }
         m_scheduler.upsertRule(*rule);
         announce(ClusterChange::Kind::Rule, rule->id);
-        replan(false);
-        startDue(now());
-        return Reply::json(ruleOutcome(*rule, who), id == 0 ? 201 : 200);
+        // Answered with the plan that holds it: one plan for every change that came meanwhile.
+        planSoon([ruleOutcome, respond, rule = *rule, who, status = id == 0 ? 201 : 200] {
+            respond(Reply::json(ruleOutcome(rule, who), status));
+        });
     };
     r->addRoute(Method::Get, u"/api/rules"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -988,13 +999,13 @@ void DiverServer::setupRoutes()
             answer.insert(u"next"_qs, rules->size() > count ? QJsonValue(ruleCursorText(rules->at(count - 1).id)) : QJsonValue(QJsonValue::Null));
         return Reply::json(answer);
     });
-    r->addRoute(Method::Post, u"/api/rules"_qs, [saveRule, this](RouteContext &c) {
-        DIVER_IDENTIFY(c)
-        return saveRule(c, *who, 0);
+    r->addAsyncRoute(Method::Post, u"/api/rules"_qs, [saveRule, this](RouteContext &c, http::Router::Respond respond) {
+        DIVER_IDENTIFY_ASYNC(c, respond)
+        saveRule(c, *who, 0, false, std::move(respond));
     });
-    r->addRoute(Method::Put, u"/api/rules/<id>"_qs, [saveRule, this](RouteContext &c) {
-        DIVER_IDENTIFY(c)
-        return saveRule(c, *who, c.params.value(0).toLongLong());
+    r->addAsyncRoute(Method::Put, u"/api/rules/<id>"_qs, [saveRule, this](RouteContext &c, http::Router::Respond respond) {
+        DIVER_IDENTIFY_ASYNC(c, respond)
+        saveRule(c, *who, c.params.value(0).toLongLong(), false, std::move(respond));
     });
     r->addRoute(Method::Get, u"/api/rules/<id>"_qs, [this](RouteContext &c) {
         DIVER_IDENTIFY(c)
@@ -1004,20 +1015,20 @@ void DiverServer::setupRoutes()
             return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(c.params.value(0).left(20))));
         return Reply::json(ruleJson(*rule));
     });
-    r->addRoute(Method::Delete, u"/api/rules/<id>"_qs, [this](RouteContext &c) {
-        DIVER_IDENTIFY(c)
+    r->addAsyncRoute(Method::Delete, u"/api/rules/<id>"_qs, [this](RouteContext &c, http::Router::Respond respond) {
+        DIVER_IDENTIFY_ASYNC(c, respond)
         QString error;
         const qint64 id = c.params.value(0).toLongLong();
         const auto rule = m_rules.rule(id, &error);
         if (!rule || (!who->isOperator && rule->owner != who->owner))
-            return Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(c.params.value(0).left(20))));
+            return respond(Reply::error(ApiError::notFound(QStringLiteral("no rule %1").arg(c.params.value(0).left(20)))));
         if (!m_rules.remove(id, &error))
-            return Reply::error(ApiError::internal(error));
+            return respond(Reply::error(ApiError::internal(error)));
         m_scheduler.removeRule(id);
         announce(ClusterChange::Kind::RuleRemoved, id);
-        replan(false);
-        // Recordings already made stay in the library; the rule only plans no more.
-        return Reply{204, {}, {}, {}};
+        // Recordings already made stay in the library; the rule only plans no more (answered
+        // once the plan without it is made).
+        planSoon([respond] { respond(Reply{204, {}, {}, {}}); });
     });
     // {"cancelled": true|false}: skip one airing of a rule (this episode), or record it again.
     r->addRoute(Method::Put, u"/api/rules/<id>/airings/<channel>/<start>"_qs, [this, ruleOutcome](RouteContext &c) {
@@ -1066,9 +1077,9 @@ void DiverServer::setupRoutes()
     });
 
     // ---- "record this": a single-airing rule in one call
-    r->addRoute(Method::Post, u"/api/recordings"_qs, [saveRule, this](RouteContext &c) {
-        DIVER_IDENTIFY(c)
-        return saveRule(c, *who, 0, true);
+    r->addAsyncRoute(Method::Post, u"/api/recordings"_qs, [saveRule, this](RouteContext &c, http::Router::Respond respond) {
+        DIVER_IDENTIFY_ASYNC(c, respond)
+        saveRule(c, *who, 0, true, std::move(respond));
     });
 
     // ---- upcoming: what is planned and not started yet, with conflicts, alternatives and a reason
@@ -1674,6 +1685,7 @@ void DiverServer::setupRoutes()
     });
 #undef DIVER_IDENTIFY
 #undef DIVER_IDENTIFY_PLAYBACK
+#undef DIVER_IDENTIFY_ASYNC
 }
 
 } // namespace iptv::diver

@@ -1,5 +1,7 @@
 #include "diverserver.h"
 
+#include <QElapsedTimer>
+
 #include <core/httprouter.h>
 #include <core/secrets.h>
 #include <core/sqldatabase.h>
@@ -183,6 +185,10 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_stopping"),
                             QStringLiteral("Recorders asked to stop that are still writing their last segment."),
                             [this] { return double(m_stoppingRecorders.size()); });
+    m_plansTotal = m_metrics.counter(QStringLiteral("diver_plans_total"),
+                                     QStringLiteral("Plans made (full, repaired after a guide change, or as time moves on)."));
+    m_planSeconds = m_metrics.counter(QStringLiteral("diver_plan_seconds_total"),
+                                      QStringLiteral("Time spent making plans (on the thread that serves requests)."));
     m_metrics.gaugeCallback(QStringLiteral("diver_plan_recordings"), QStringLiteral("Recordings in the plan."),
                             [this] { return double(m_plan.recordings.size()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_plan_conflicts"), QStringLiteral("Airings not recorded for lack of capacity."),
@@ -672,6 +678,8 @@ void DiverServer::replan(bool guideChanged)
     const qint64 t = now();
     dvr::ScheduleChanges changes;
     const dvr::PlannedRecordings before = m_plan.recordings;
+    QElapsedTimer planning;
+    planning.start();
     if (!m_planned) {
         m_plan = m_scheduler.evaluate(m_guide, t);
         m_planned = true;
@@ -681,6 +689,8 @@ void DiverServer::replan(bool guideChanged)
         m_plan = m_scheduler.plan(t);
     }
     m_planIndex.index(m_plan);
+    m_plansTotal->increment();
+    m_planSeconds->increment(double(planning.nsecsElapsed()) / 1e9);
     m_lastPlanAt = t;
     // "scheduled" for what is new in the plan, "unscheduled" for what left it (nothing to compare
     // when the plan kept the last one's list: 93,000 recordings at the benchmark's size).
@@ -695,6 +705,22 @@ void DiverServer::replan(bool guideChanged)
             publish(QStringLiteral("unscheduled"), plannedJson(p), p.owner);
     }
     Q_EMIT planChanged();
+}
+
+void DiverServer::planSoon(std::function<void()> then)
+{
+    m_afterPlan.append(std::move(then));
+    if (std::exchange(m_planQueued, true))
+        return;
+    // Queued behind what the event loop holds now: the requests read meanwhile join this plan.
+    QTimer::singleShot(0, this, [this] {
+        m_planQueued = false;
+        const QList<std::function<void()>> waiting = std::exchange(m_afterPlan, {});
+        replan(false);
+        startDue(now());
+        for (const auto &answer : waiting)
+            answer();
+    });
 }
 
 void DiverServer::reconcile()

@@ -177,6 +177,12 @@ private:
     /// The copies recorded here follow their rows' ends (moved by any node's planning).
     void followCopyEnds();
     void replan(bool guideChanged);
+    /// A plan made soon (when the event loop next turns) for a rule change, then `then` (the
+    /// change's answer, which carries the new plan's outcome). A rule change plans the whole book
+    /// (about half a second at 10,000 rules), so the changes that come while one plan is made are
+    /// one plan, not one each: a burst of "record this" presses waits for about two plans, not
+    /// for as many as there are presses.
+    void planSoon(std::function<void()> then);
     void startDue(qint64 now);
     /// Reads `[guide] file` again after it changed; a file that does not read keeps the last guide.
     void reloadGuideFile();
@@ -374,6 +380,10 @@ private:
     /// m_plan by owner and rule, made with every plan: what a box asks costs its own items.
     dvr::PlanIndex m_planIndex;
     bool m_planned = false;
+    QList<std::function<void()>> m_afterPlan; ///< planSoon()'s answers waiting for the next plan
+    bool m_planQueued = false;
+    Counter *m_plansTotal = nullptr;
+    Counter *m_planSeconds = nullptr;
     /// startDue()'s place in the plan, which is in record-start order: what comes due is read
     /// from `next` on, not found by walking the plan (~150,000 recordings) every second.
     struct DueKey

@@ -43,6 +43,7 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStandardPaths>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTimeZone>
 #include <QTimer>
@@ -3313,6 +3314,66 @@ private Q_SLOTS:
         QCOMPARE(played.header("X-Archive-Coverage"), QByteArray("partial"));
         const QByteArray missingTail = "-" + QByteArray::number(nextEnd);
         QVERIFY2(played.header("X-Archive-Missing").endsWith(missingTail), played.header("X-Archive-Missing").constData());
+    }
+
+    // "Record this" pressed on eight boxes at once: each answer carries its rule's outcome in
+    // the new plan, and the presses that came while one was being planned share a plan (a rule
+    // change plans the whole book: one each made the last box wait for eight). The requests are
+    // all in diver's sockets before its event loop reads one (written and flushed by this thread
+    // while diver's loop, the same thread's, cannot run).
+    void ruleSavesThatComeTogetherShareAPlan()
+    {
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        DiverConfig c = config(u"burst"_qs);
+        c.capacity = 8;
+        QList<Airing> airings;
+        const qint64 first = (now / 1800 + 2) * 1800;
+        for (int i = 0; i < 8; ++i)
+            airings.append({u"one"_qs, first + i * 1800, first + (i + 1) * 1800, QStringLiteral("Show %1").arg(i), {}});
+        QVERIFY(writeGuide(c.guideFile, {u"one"_qs}, m_recast->port(), airings));
+        DiverServer diver(c);
+        QString error;
+        QVERIFY2(diver.start(&error), qPrintable(error));
+        const quint16 port = diver.httpPort();
+        const auto plans = [&] { return metricValue(call("GET", port, u"/metrics"_qs, {}).body, "diver_plans_total"); };
+        const double before = plans();
+        QVERIFY(before >= 1);
+
+        constexpr int kBoxes = 8;
+        std::vector<std::unique_ptr<QTcpSocket>> boxes;
+        for (int i = 0; i < kBoxes; ++i) {
+            const QByteArray body = QJsonDocument(QJsonObject{{u"channel"_qs, u"one"_qs}, {u"start"_qs, first + i * 1800}})
+                                        .toJson(QJsonDocument::Compact);
+            const QByteArray request = "POST /api/recordings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                + ticket(QStringLiteral("STB-P%1").arg(i)) + "\r\nContent-Type: application/json\r\nContent-Length: "
+                + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+            auto socket = std::make_unique<QTcpSocket>();
+            socket->connectToHost(QHostAddress::LocalHost, port);
+            QVERIFY(socket->waitForConnected(10000)); // the kernel's handshake: diver's loop is not needed
+            socket->write(request);
+            QVERIFY(socket->waitForBytesWritten(10000));
+            boxes.push_back(std::move(socket));
+        }
+        // Each answer: 201 and the rule's airing planned.
+        const auto answered = [](QTcpSocket *s) {
+            const QByteArray got = s->peek(s->bytesAvailable());
+            const qsizetype end = got.indexOf("\r\n\r\n");
+            static const QRegularExpression length(u"(?i)content-length: *(\\d+)"_qs);
+            const auto m = length.match(QString::fromLatin1(got.left(end)));
+            return end > 0 && m.hasMatch() && got.size() >= end + 4 + m.captured(1).toLongLong();
+        };
+        for (const auto &s : boxes) {
+            QTRY_VERIFY_WITH_TIMEOUT(answered(s.get()), 30000);
+            const QByteArray got = s->readAll();
+            QVERIFY2(got.startsWith("HTTP/1.1 201"), got.constData());
+            const QJsonObject outcome = QJsonDocument::fromJson(got.mid(got.indexOf("\r\n\r\n") + 4)).object();
+            QVERIFY2(outcome.value(u"planned"_qs).toArray().size() == 1, got.constData());
+        }
+        const double made = plans() - before;
+        qInfo("%d presses at once: %.0f plan(s)", kBoxes, made);
+        // One for the presses (and one more when diver's 30 s replan or a split read falls in).
+        QVERIFY2(made >= 1 && made <= 2, qPrintable(QStringLiteral("%1 plans for %2 presses").arg(made).arg(kBoxes)));
+        QCOMPARE(diver.plan().recordings.size(), kBoxes);
     }
 
     // The disk stalls (a recorder's last segment waits for it, as an fsync can for seconds under
