@@ -716,8 +716,10 @@ void DiverServer::planSoon(std::function<void()> then)
     QTimer::singleShot(0, this, [this] {
         m_planQueued = false;
         const QList<std::function<void()>> waiting = std::exchange(m_afterPlan, {});
-        replan(false);
-        startDue(now());
+        if (!m_stopping) { // stopping: nothing is started any more; the answers say what was planned
+            replan(false);
+            startDue(now());
+        }
         for (const auto &answer : waiting)
             answer();
     });
