@@ -197,6 +197,11 @@ int CapacityBook::maxLoad(const Node &n, int from, int to, int stopAt) const
 
 int CapacityBook::nodesStreaming(int channel, int minute, int exceptNode) const
 {
+    // Every node's table has a row for each channel placed (place() adds the rows): a channel
+    // without one was never placed, so no node streams it. A fit check asks about such a channel
+    // (one the book was not told of by addChannels(), as fitsOn() allows) before it is placed.
+    if (size_t(channel) >= m_streamsSomewhere.size())
+        return 0;
     int count = 0;
     for (int i = 0; i < int(m_nodes.size()); ++i) {
         if (i == exceptNode)
@@ -312,6 +317,8 @@ void CapacityBook::place(int id, int node, int channel, qint64 from, qint64 to, 
     p = {node, channel, {minuteFrom(from), minuteTo(from, to), id}, archived};
     if (archived || p.span.from >= p.span.to)
         return;
+    if (size_t(channel) >= m_streamsSomewhere.size())
+        addChannels(channel + 1); // every node gets the channel's row: nodesStreaming() reads them all
     Node &n = m_nodes[size_t(node)];
     if (int(n.load.size()) < p.span.to) {
         n.load.resize((size_t(p.span.to) + 24 * 60 + 63) / 64 * 64, 0);

@@ -130,6 +130,8 @@ public:
     void rename(int from, int to);
     int nodeCount() const { return int(m_nodes.size()); }
     /// Makes room for channel keys up to `channelCount` (a guide change brought new channels).
+    /// Optional: the fit checks take a channel the book has no row for as streamed nowhere, and
+    /// place() adds the rows of the channel it places (on every node).
     void addChannels(int channelCount);
     /// The minutes a recording over [from, to) occupies, counted from the epoch (not the origin):
     /// the same for books with different origins. [first, second); empty when first >= second.

@@ -31,7 +31,7 @@ struct TimeRange
 
 /// EXT-X-TARGETDURATION of what a recorder cutting at `segmentSeconds` records: ceil(3 x it), the
 /// longest a segment of its can be (RecorderSettings::segmentSeconds: cut at the first keyframe
-/// after segmentSeconds, at 3x it without one). 18 for the default 6 s.
+/// after segmentSeconds or one a GOP early when nearer, at 3x it without one). 18 for the default 6 s.
 int playlistTargetSeconds(double segmentSeconds);
 /// The target of the recorder's default segment length.
 inline constexpr int kDefaultTargetSeconds = 18;

@@ -147,6 +147,7 @@ struct Recorder::Worker
     qint64 segmentStartUs = AV_NOPTS_VALUE;
     qint64 lastEndUs = AV_NOPTS_VALUE;
     qint64 lastVideoUs = AV_NOPTS_VALUE; ///< the last video packet's time: the video may stop, the audio go on
+    qint64 lastKeyUs = AV_NOPTS_VALUE;   ///< the last keyframe's time: the GOP the next keyframe is expected after
     /// Audio this far past the last video frame: the video has stopped. (Interleaved, audio runs
     /// at most a few hundred milliseconds ahead of the video.)
     static constexpr qint64 kVideoStoppedUs = 1'000'000;
@@ -439,7 +440,7 @@ struct Recorder::Worker
         segmentMinOffsetUs = previousMinOffsetUs = kNoOffset;
         segmentArrivalUs = segmentLastArrivalUs = AV_NOPTS_VALUE;
         wallCursorUs = AV_NOPTS_VALUE;
-        segmentStartUs = lastEndUs = lastVideoUs = AV_NOPTS_VALUE;
+        segmentStartUs = lastEndUs = lastVideoUs = lastKeyUs = AV_NOPTS_VALUE;
         segmentStartPts = AV_NOPTS_VALUE;
         programDate.reset();
         held.clear();
@@ -534,10 +535,17 @@ struct Recorder::Worker
             segmentStartUs = at;
             segmentStartPts = isVideo ? readPts : AV_NOPTS_VALUE;
         } else {
+            const double length = (at - segmentStartUs) / 1e6;
+            // A keyframe a little early also cuts when the next one, a GOP (the last interval)
+            // later, would land further from segment_seconds, as recast's HlsSegmenter cuts: GOPs
+            // of 1.44 s with 2 s segments made 2.88 s segments, a scene-cut IDR just before the
+            // mark almost twice segment_seconds. Never shorter than two thirds of it.
+            const double gop = key && lastKeyUs != AV_NOPTS_VALUE ? qMin((at - lastKeyUs) / 1e6, length) : 0;
+            const bool longEnough = length >= cfg.segmentSeconds - 0.02
+                || (key && cfg.segmentSeconds - length <= length + gop - cfg.segmentSeconds);
             // No segment outlasts 3x segment_seconds (the playlists' EXT-X-TARGETDURATION, RFC
             // 8216 4.3.3.1): past it any packet cuts, an audio frame too.
-            const double length = (at - segmentStartUs) / 1e6;
-            if ((cutsHere && (key || !isVideo) && length >= cfg.segmentSeconds - 0.02) || length >= 3 * cfg.segmentSeconds) {
+            if ((cutsHere && (key || !isVideo) && longEnough) || length >= 3 * cfg.segmentSeconds) {
                 cutSegment(at);
                 segmentStartPts = isVideo ? readPts : AV_NOPTS_VALUE;
             }
@@ -551,6 +559,7 @@ struct Recorder::Worker
         }
         if (key) {
             muxer.resendHeaders();
+            lastKeyUs = at;
             if (!journalBegun) {
                 qint64 offset = muxer.pendingBytes();
                 for (const QByteArray &piece : std::as_const(unjournaled))

@@ -58,7 +58,7 @@ struct RecorderSettings
     QString source;              ///< a URL (http://…/index.m3u8, http://…/ch.ts) or anything InputSpec::parse takes
     QString directory;           ///< the archive (recording) folder
     qint64 chunkMs = 0;          ///< a rolling archive's chunk length; 0 = a recording of its own
-    double segmentSeconds = 6;   ///< cut at the first keyframe at or after this
+    double segmentSeconds = 6;   ///< cut at the first keyframe at or after this (or one a GOP early, when nearer)
     qint64 stopAtMs = 0;         ///< wall clock to finish at (UTC ms); 0 = until stop()
     /// The end is the owner's to confirm: at stopAtMs the recorder says endReached() and records
     /// on until confirmEnd() with that end (or setStopAt() moves it): a shared copy's end another

@@ -579,6 +579,12 @@ bool RecordingRule::validate(QString *error, const epg::Guide *guide, qint64 now
         return fail(QStringLiteral("padding: more than 6 hours (pre %1 s, post %2 s)").arg(prePadding).arg(postPadding));
     if (keep < 0)
         return fail(QStringLiteral("keep: negative (%1)").arg(keep));
+    // A few tiers are all an operator orders by (0 is every box's rule): a range keeps a typo or
+    // a client's sentinel (-1, INT_MAX) from becoming a tier below or above every other.
+    if (operatorPriority < 0 || operatorPriority > MaxOperatorPriority)
+        return fail(QStringLiteral("operatorPriority: %1 is outside 0-%2 (the operator's tier, 0 by default)")
+                        .arg(operatorPriority)
+                        .arg(MaxOperatorPriority));
     // Every kind: a single rule has no use for a window, but one stored with it is read and its
     // zone made like any other (an id that is a path opens that file).
     if (!window.timeZone.isEmpty() && !isKnownTimeZoneId(window.timeZone))

@@ -102,8 +102,10 @@ struct RecordingRule
     int postPadding = 0;      ///< seconds recorded after the stop
     int priority = 0;         ///< higher wins a conflict with the same owner's rules
     /// The operator's tier: rules of a higher tier come before every rule of a lower one, across
-    /// viewers (priorityOrder). Set only by the operator (diver refuses it from a box); 0 = none.
+    /// viewers (priorityOrder). Set only by the operator (diver refuses it from a box); 0 = none,
+    /// at most MaxOperatorPriority (validate()).
     int operatorPriority = 0;
+    static constexpr int MaxOperatorPriority = 100;
     DuplicateScope duplicateScope = DuplicateScope::Rule;
     quint8 duplicateMethod = DuplicateAllLayers;
 

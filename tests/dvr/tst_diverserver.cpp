@@ -2602,7 +2602,8 @@ private Q_SLOTS:
     // The operator's tier (operatorPriority) comes before the turns of viewers: with one stream,
     // a box's newer rule loses to another box's older one until the operator gives it a tier. A
     // box sending a tier (on a new rule, or a change of its rule's) is 403 naming the field; a
-    // box sending back the tier it read, or none, keeps the operator's.
+    // box sending back the tier it read, or none, keeps the operator's. The operator's tier is
+    // 0-100: outside it is 400 naming the field.
     void operatorPriorityIsTheOperators()
     {
         const qint64 now = QDateTime::currentSecsSinceEpoch();
@@ -2635,6 +2636,17 @@ private Q_SLOTS:
                      refused.body.constData());
         }
         QCOMPARE(call("GET", port, u"/api/rules"_qs, a).json().value(u"rules"_qs).toArray().size(), 1);
+
+        // Nor the operator out of 0-100: 400 naming the field and the range.
+        for (const int tier : {-1, 101}) {
+            QJsonObject outside = title(u"News"_qs);
+            outside.insert(u"operatorPriority"_qs, tier);
+            const HttpResult refused = call("PUT", port, newsPath, op, outside);
+            QVERIFY2(refused.status == 400 && refused.json().value(u"error"_qs).toString() == u"bad-request"
+                         && refused.json().value(u"detail"_qs).toString().contains(u"operatorPriority: %1 is outside 0-100"_qs.arg(tier)),
+                     refused.body.constData());
+        }
+        QVERIFY(!call("GET", port, newsPath, op).json().contains(u"operatorPriority"_qs));
 
         // The operator sets it: STB-A's rule takes the stream from STB-B's older one.
         const HttpResult tiered = call("PUT", port, newsPath, op, raised);

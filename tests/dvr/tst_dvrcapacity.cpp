@@ -259,6 +259,35 @@ private Q_SLOTS:
         QCOMPARE(one.zeros(0, 10), StepCount::Ranges({{0, 3}, {5, 10}}));
     }
 
+    /// A channel the book has no row for (made with fewer channels, addChannels() not called
+    /// since): with a stream limit per channel, a fit check counted the nodes streaming it from a
+    /// row past the end of every node's table, and place() wrote there. Such a channel is streamed
+    /// nowhere until it is placed; placed, it counts against the limit as any other does.
+    void channelWithoutARow()
+    {
+        CapacityOptions options;
+        options.nodes = {{QStringLiteral("a"), 2}, {QStringLiteral("b"), 2}};
+        options.channelStreamLimit = 1;
+        CapacityBook book(options, 1, kOrigin);
+        const qint64 from = kOrigin + 600, to = from + 3600;
+        book.place(0, 0, 0, from, to, false);
+        const int unknown = 4096;
+        for (const int channel : {1, unknown}) {
+            QVERIFY(book.fits(0, channel, from, to, false));
+            QVERIFY(book.fits(1, channel, from, to, false));
+            QCOMPARE(book.choose(channel, from, to, false), 1); // b has more streams free
+        }
+        // On node a: node b may not pull it as well (the limit); a shares its stream.
+        book.place(1, 0, unknown, from, to, false);
+        QVERIFY(book.fits(0, unknown, from, to, false));
+        QVERIFY(!book.fits(1, unknown, from, to, false));
+        QCOMPARE(book.choose(unknown, from, to, false), 0);
+        QCOMPARE(book.choose(1, from, to, false), 1); // a is full
+        book.unplace(1);
+        QVERIFY(book.fits(1, unknown, from, to, false));
+        QVERIFY(book.fitsSomewhere(1, from, to, false));
+    }
+
     /// Random books (nodes of 0 to 3 streams, with and without a stream limit per channel,
     /// archived channels, channels added on the way) filled, emptied and renamed in: choose(),
     /// fits(), fitsSomewhere() and mayFitWithout() answer as counting every minute does.

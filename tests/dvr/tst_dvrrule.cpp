@@ -16,6 +16,8 @@
 #include <QElapsedTimer>
 #include <QTest>
 
+#include <limits>
+
 using namespace iptv::dvr;
 using namespace iptv::dvr::test;
 
@@ -120,6 +122,16 @@ private Q_SLOTS:
         r = titleRule(u"Drama"_qs);
         r.keep = -1;
         QTest::newRow("negative keep") << r << before << u"keep: negative"_qs;
+        // The operator's tier: 0-100, nothing else stored.
+        for (const int tier : {-1, 101, std::numeric_limits<int>::max()}) {
+            r = titleRule(u"Drama"_qs);
+            r.operatorPriority = tier;
+            QTest::newRow(qPrintable(u"operator tier %1"_qs.arg(tier))) << r << before
+                                                                          << u"operatorPriority: %1 is outside 0-100"_qs.arg(tier);
+        }
+        r = titleRule(u"Drama"_qs);
+        r.operatorPriority = 100;
+        QTest::newRow("operator tier 100") << r << before << QString();
         r = titleRule(u"Drama"_qs);
         r.window.days = 0;
         QTest::newRow("no day") << r << before << u"window.days: no day selected"_qs;

@@ -217,6 +217,7 @@ private Q_SLOTS:
     void hlsBurstAtConnectIsLaidBackToBack();
     void sourceDropIsOneRecordingWithGap();
     void audioCutsWhileTheVideoIsGone();
+    void earlyKeyframeCuts();
     void killedRecorderResumes();
     void killedMidSegmentListsItsJournal();
     void staleWriterIsFencedAfterTakeover();
@@ -994,6 +995,58 @@ void TestRecorder::audioCutsWhileTheVideoIsGone()
         QVERIFY2(first, qPrintable(error));
         QVERIFY2(qAbs(first->first - first->second) < 0.5,
                  qPrintable(QStringLiteral("%1: video starts at %2 s, audio at %3 s").arg(segments[i].file).arg(first->first).arg(first->second)));
+    }
+}
+
+// A source whose keyframes come every 1.44 s with segment_seconds 2: the cut waited for the first
+// keyframe at or after 2 s, so every segment lasted 2.88 s, almost twice what was asked. Now a
+// keyframe cuts when that lands nearer to segment_seconds than the next one would (never below
+// two thirds of it), as recast's segmenter does: 1.44 s segments.
+void TestRecorder::earlyKeyframeCuts()
+{
+    if (QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty() || QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
+        QSKIP("ffmpeg and ffprobe are not installed: no source with long GOPs");
+    const quint16 port = freeUdpPort();
+    QVERIFY(port != 0);
+    const QString dir = m_dir.filePath(u"rec-earlykey"_qs);
+    Recorder recorder;
+    RecorderSettings settings;
+    settings.source = QStringLiteral("udp://127.0.0.1:%1").arg(port);
+    settings.directory = dir;
+    settings.segmentSeconds = 2;
+    settings.openTimeoutMs = 20000;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QStringList args = lavfiInputs(u"1"_qs);
+    const qsizetype gop = args.indexOf(u"-g"_qs), minGop = args.indexOf(u"-keyint_min"_qs);
+    const qsizetype video = args.indexOf(u"testsrc2=size=160x90:rate=25"_qs);
+    const qsizetype audio = args.indexOf(u"sine=frequency=440:sample_rate=48000"_qs);
+    QVERIFY(gop > 0 && minGop > 0 && video > 0 && audio > 0);
+    args[gop + 1] = args[minGop + 1] = u"36"_qs; // 1.44 s at 25 frames/s
+    args[video] += u":duration=10"_qs;
+    args[audio] += u":duration=10"_qs;
+    args << u"-f"_qs << u"mpegts"_qs << QStringLiteral("udp://127.0.0.1:%1?pkt_size=1316").arg(port);
+    QProcess source;
+    QSignalSpy sourceDone(&source, &QProcess::finished);
+    QVERIFY2(startFfmpeg(source, args, &error), qPrintable(error));
+    QVERIFY(sourceDone.wait(60000));
+    QCOMPARE(source.exitCode(), 0);
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    recorder.stop(true);
+    QTRY_COMPARE(finished.size(), 1);
+
+    const QList<ArchiveSegment> segments = load(dir).segments();
+    QStringList listed;
+    for (const ArchiveSegment &s : segments)
+        listed << QStringLiteral("%1: %2 ms%3").arg(s.sequence).arg(s.durationMs).arg(s.gap ? u" gap"_qs : QString());
+    // The last one ends where the source did.
+    QVERIFY2(segments.size() >= 4, qPrintable(listed.join(u", "_qs)));
+    for (qsizetype i = 0; i + 1 < segments.size(); ++i) {
+        const double probed = ffprobeDuration(QDir(dir).filePath(segments[i].file), &error);
+        QVERIFY2(probed > 0, qPrintable(error));
+        QVERIFY2(probed >= 2 * 2.0 / 3 - 0.1 && probed <= 1.6,
+                 qPrintable(QStringLiteral("%1: ffprobe reads %2 s; listed: %3").arg(segments[i].file).arg(probed).arg(listed.join(u", "_qs))));
+        QVERIFY2(segments[i].durationMs >= 1300 && segments[i].durationMs <= 1600, qPrintable(listed.join(u", "_qs)));
     }
 }
 
