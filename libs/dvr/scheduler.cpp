@@ -3651,9 +3651,16 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         std::sort(it->begin(), it->end());
         auto &cands = d->rules[size_t(it.key())].candidates;
         Private::CandidateEdits &edits = editsOf(it.key());
-        size_t kept = 0;
-        for (size_t i = 0; i < cands.size(); ++i) {
-            if (std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{cands[i].start, cands[i].channel})) {
+        // The candidates are by start: only those between the first and the last start leaving
+        // are looked up (a rule of a daily show has a fortnight of them, a delta touches a day).
+        const auto byStart = [](const Candidate &c, qint64 t) { return c.start < t; };
+        const size_t first = size_t(std::lower_bound(cands.begin(), cands.end(), it->front().first, byStart) - cands.begin());
+        const size_t last = size_t(std::partition_point(cands.begin(), cands.end(),
+                                                        [&](const Candidate &c) { return c.start <= it->back().first; })
+                                   - cands.begin());
+        size_t kept = first;
+        for (size_t i = first; i < cands.size(); ++i) {
+            if (i < last && std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{cands[i].start, cands[i].channel})) {
                 edits.removed.push_back(int(i));
                 edits.removedAt.emplace_back(cands[i].start, cands[i].channel);
                 if (cands[i].filter == NoFilter)
