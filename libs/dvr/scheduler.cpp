@@ -782,9 +782,26 @@ struct Scheduler::Private
     /// An episode whose members are all as they were keeps its id, state and airing list (its
     /// candidate indexes made those of now; keptOld[its old rank] set); the others take new ids.
     /// Whole, and no id kept, when the edits do not tell the candidates apart. Returns the
-    /// candidates found again (all when grouped whole).
-    size_t regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
-                           std::vector<char> &keptOld, Renumbering *renumbering = nullptr);
+    /// candidates found again (all when grouped whole). In two steps: regroupFind() reads and
+    /// changes nothing (the re-matched rules' are made on the threads), regroupEpisodes() applies.
+    struct Regrouping
+    {
+        bool whole = false;             ///< grouped whole: `episodes` numbered from 0, `groupOf`
+        std::vector<Episode> episodes;
+        std::vector<int> groupOf;
+        EpisodeGrouping g;              ///< else: the grouping now, and per candidate now
+        std::vector<int> before;        ///< its episode's rank in the last grouping (-1 none)
+        std::vector<char> changed;      ///< it came, or its eligibility changed
+        std::vector<int> nowOf;         ///< candidate index then -> now (-1 removed)
+        std::vector<int> same, members; ///< per episode now: its rank before if all its members were in it, its members
+        size_t asked = 0;               ///< candidates found again
+    };
+    /// The grouping of `slot`'s candidates now from its last one (`was`: its groupOf then), with
+    /// `index` as scratch: a function of the rule's candidates, edits and last episodes only, so
+    /// every re-matched rule's is made at once (on the threads), before any is applied.
+    Regrouping regroupFind(int slot, const std::vector<int> &was, DuplicateIndex &index) const;
+    size_t regroupEpisodes(int slot, Regrouping found, const std::vector<int> &oldIds, std::vector<char> &keptOld,
+                           Renumbering *renumbering = nullptr);
     /// The grouping itself: the rule's episodes appended to `episodes`, numbered from `base`
     /// (groupOf: per candidate, its episode's number or -1). `local` is a scratch index.
     void groupInto(int slot, DuplicateIndex &local, std::vector<int> &groupOf, std::vector<Episode> &episodes,
@@ -1387,23 +1404,28 @@ void Scheduler::Private::groupEpisodes(int slot)
     state.groupedAt[size_t(slot)] = planNow;
 }
 
-size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was, const std::vector<int> &oldIds,
-                                           std::vector<char> &keptOld, Renumbering *renumbering)
+Scheduler::Private::Regrouping Scheduler::Private::regroupFind(int slot, const std::vector<int> &was,
+                                                                DuplicateIndex &index) const
 {
+    Regrouping out;
     const RuleState &rs = rules[size_t(slot)];
-    const auto edits = candidateEdits.constFind(slot);
+    const auto edits = std::as_const(candidateEdits).constFind(slot);
     if (edits == candidateEdits.cend() || edits->whole || edits->before != was.size()
         || edits->before + edits->inserted.size() != rs.candidates.size() + edits->removed.size()) {
-        groupEpisodes(slot);
-        return rs.candidates.size();
+        out.whole = true;
+        groupInto(slot, index, out.groupOf, out.episodes, 0);
+        out.asked = rs.candidates.size();
+        return out;
     }
     // Candidate by candidate now: its episode's rank in the last grouping, and whether it came or
     // its eligibility changed since (ended, or filtered: it left its episode).
     const size_t n = rs.candidates.size();
     const qint64 then = state.groupedAt[size_t(slot)];
-    std::vector<int> before(n, -1);
-    std::vector<char> changed(n, 0);
-    std::vector<int> nowOf(was.size(), -1); // candidate index then -> now
+    out.before.assign(n, -1);
+    out.changed.assign(n, 0);
+    out.nowOf.assign(was.size(), -1); // candidate index then -> now
+    std::vector<int> &before = out.before;
+    std::vector<char> &changed = out.changed;
     size_t old = 0, removed = 0, inserted = 0;
     for (size_t i = 0; i < n; ++i) {
         if (inserted < edits->inserted.size() && size_t(edits->inserted[inserted]) == i) {
@@ -1419,29 +1441,56 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
         const Candidate &c = rs.candidates[i];
         before[i] = was[old] >= 0 ? state.episodes[size_t(was[old])].rank : -1;
         changed[i] = (c.filter == NoFilter && c.stop > then) != (c.filter == NoFilter && c.stop > planNow);
-        nowOf[old] = int(i);
+        out.nowOf[old] = int(i);
         ++old;
     }
     const RecordingRule &r = rs.rule;
     const bool byIdentity = r.duplicateScope != DuplicateScope::None;
     auto identity = [&](size_t i) -> const EpisodeIdentity & { return rs.candidates[i].identity; };
     auto eligible = [&](size_t i) { return rs.candidates[i].stop > planNow && rs.candidates[i].filter == NoFilter; };
-    const EpisodeGrouping g = options.regroupWhole
-        ? groupWhole(n, r.duplicateMethod, byIdentity, identity, eligible, groupIndex)
+    out.g = options.regroupWhole
+        ? groupWhole(n, r.duplicateMethod, byIdentity, identity, eligible, index)
         : regroup(n, r.duplicateMethod, byIdentity, identity, eligible, [&](size_t i) { return before[i]; },
-                  [&](size_t i) { return changed[i] != 0; }, edits->gone, int(oldIds.size()), groupIndex);
+                  [&](size_t i) { return changed[i] != 0; }, edits->gone, int(state.ids[size_t(slot)].size()), index);
+    out.asked = options.regroupWhole ? n : size_t(out.g.asked);
     // Per episode now: the rank of the episode before all of whose members it has (-1 none), and
     // its members counted; the same when it has as many as that one had.
-    std::vector<int> same(size_t(g.episodes), -2), members(size_t(g.episodes), 0);
+    out.same.assign(size_t(out.g.episodes), -2);
+    out.members.assign(size_t(out.g.episodes), 0);
     for (size_t i = 0; i < n; ++i) {
-        const int e = g.groupOf[i];
+        const int e = out.g.groupOf[i];
         if (e < 0)
             continue;
-        int &s = same[size_t(e)];
+        int &s = out.same[size_t(e)];
         const int b = changed[i] ? -1 : before[i];
         s = s == -2 ? b : (s == b ? s : -1);
-        ++members[size_t(e)];
+        ++out.members[size_t(e)];
     }
+    return out;
+}
+
+size_t Scheduler::Private::regroupEpisodes(int slot, Regrouping found, const std::vector<int> &oldIds,
+                                           std::vector<char> &keptOld, Renumbering *renumbering)
+{
+    if (found.whole) {
+        const int base = int(state.episodes.size());
+        std::vector<int> &groupOf = state.groupOf[size_t(slot)];
+        groupOf = std::move(found.groupOf);
+        for (int &id : groupOf)
+            if (id >= 0)
+                id += base;
+        std::move(found.episodes.begin(), found.episodes.end(), std::back_inserter(state.episodes));
+        std::vector<int> &ids = state.ids[size_t(slot)];
+        ids.resize(state.episodes.size() - size_t(base));
+        std::iota(ids.begin(), ids.end(), base);
+        state.groupedAt[size_t(slot)] = planNow;
+        return found.asked;
+    }
+    const size_t n = rules[size_t(slot)].candidates.size();
+    const EpisodeGrouping &g = found.g;
+    const std::vector<int> &before = found.before, &same = found.same, &members = found.members,
+                           &nowOf = found.nowOf;
+    const std::vector<char> &changed = found.changed;
     std::vector<int> &ids = state.ids[size_t(slot)];
     ids.assign(size_t(g.episodes), -1);
     int fresh = 0;
@@ -1494,12 +1543,13 @@ size_t Scheduler::Private::regroupEpisodes(int slot, const std::vector<int> &was
         }
     state.groupedAt[size_t(slot)] = planNow;
     if (renumbering) {
-        renumbering->nowOf = std::move(nowOf);
-        renumbering->inserted = edits->inserted;
-        renumbering->removedAt = edits->removedAt;
+        const CandidateEdits &edits = *std::as_const(candidateEdits).constFind(slot);
+        renumbering->nowOf = std::move(found.nowOf);
+        renumbering->inserted = edits.inserted;
+        renumbering->removedAt = edits.removedAt;
         renumbering->known = true;
     }
-    return options.regroupWhole ? n : size_t(g.asked);
+    return found.asked;
 }
 
 void Scheduler::Private::groupAllEpisodes()
@@ -2032,7 +2082,39 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     std::vector<int> touched(rematched.cbegin(), rematched.cend());
     std::sort(touched.begin(), touched.end(), [&](int a, int b) { return position[size_t(a)] < position[size_t(b)]; });
     size_t candidatesRegrouped = 0, candidatesAsked = 0, episodesKept = 0;
-    for (const int slot : touched) {
+    // Their groupings now first: each reads only its own rule's candidates, edits and episodes
+    // (which the steps below change one rule after another), so they are made at once, on the
+    // threads when there is enough to share (SchedulerOptions::regroupOnThreadsFrom).
+    std::vector<Regrouping> found(touched.size());
+    std::vector<size_t> toFind; // indexes into touched, the largest rules first
+    for (size_t k = 0; k < touched.size(); ++k)
+        if (size_t(touched[k]) < rules.size() && active(touched[k])) {
+            toFind.push_back(k);
+            candidatesRegrouped += rules[size_t(touched[k])].candidates.size();
+        }
+    const int regroupThreads = candidatesRegrouped >= size_t(std::max(0, options.regroupOnThreadsFrom))
+        ? std::clamp(threads(), 1, std::max(1, int(toFind.size())))
+        : 1;
+    if (regroupThreads > 1)
+        std::stable_sort(toFind.begin(), toFind.end(), [&](size_t a, size_t b) {
+            return rules[size_t(touched[a])].candidates.size() > rules[size_t(touched[b])].candidates.size();
+        });
+    std::atomic<size_t> nextToFind{0};
+    auto findGroupings = [&](DuplicateIndex &scratch) {
+        for (size_t i = nextToFind++; i < toFind.size(); i = nextToFind++)
+            found[toFind[i]] = regroupFind(touched[toFind[i]], state.groupOf[size_t(touched[toFind[i]])], scratch);
+    };
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < regroupThreads; ++t)
+        helpers.emplace_back([&] {
+            DuplicateIndex scratch;
+            findGroupings(scratch);
+        });
+    findGroupings(groupIndex);
+    for (std::thread &t : helpers)
+        t.join();
+    for (size_t at = 0; at < touched.size(); ++at) {
+        const int slot = touched[at];
         if (size_t(slot) >= rules.size())
             continue;
         // (channel, start) -> the old episode recording there, its node and note. While time has
@@ -2060,13 +2142,11 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
         }
         ctx.changed[size_t(slot)] = 1;
-        const std::vector<int> lastGrouping = std::move(state.groupOf[size_t(slot)]);
-        state.groupOf[size_t(slot)].clear();
+        state.groupOf[size_t(slot)].clear(); // its grouping now is in found[k]
         std::vector<char> keptOld(oldIds.size(), 0);
         if (active(slot)) {
-            candidatesRegrouped += rules[size_t(slot)].candidates.size();
             Renumbering renumbering;
-            candidatesAsked += regroupEpisodes(slot, lastGrouping, oldIds, keptOld, &renumbering);
+            candidatesAsked += regroupEpisodes(slot, std::move(found[at]), oldIds, keptOld, &renumbering);
             renumbered.insert(slot, std::move(renumbering)); // not known when grouped whole
             const RuleState &rs = rules[size_t(slot)];
             for (const int id : state.ids[size_t(slot)]) {
@@ -3571,9 +3651,16 @@ SchedulePlan Scheduler::update(std::shared_ptr<const epg::Guide> guide, qint64 n
         std::sort(it->begin(), it->end());
         auto &cands = d->rules[size_t(it.key())].candidates;
         Private::CandidateEdits &edits = editsOf(it.key());
-        size_t kept = 0;
-        for (size_t i = 0; i < cands.size(); ++i) {
-            if (std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{cands[i].start, cands[i].channel})) {
+        // The candidates are by start: only those between the first and the last start leaving
+        // are looked up (a rule of a daily show has a fortnight of them, a delta touches a day).
+        const auto byStart = [](const Candidate &c, qint64 t) { return c.start < t; };
+        const size_t first = size_t(std::lower_bound(cands.begin(), cands.end(), it->front().first, byStart) - cands.begin());
+        const size_t last = size_t(std::partition_point(cands.begin(), cands.end(),
+                                                        [&](const Candidate &c) { return c.start <= it->back().first; })
+                                   - cands.begin());
+        size_t kept = first;
+        for (size_t i = first; i < cands.size(); ++i) {
+            if (i < last && std::binary_search(it->begin(), it->end(), std::pair<qint64, int>{cands[i].start, cands[i].channel})) {
                 edits.removed.push_back(int(i));
                 edits.removedAt.emplace_back(cands[i].start, cands[i].channel);
                 if (cands[i].filter == NoFilter)

@@ -300,6 +300,11 @@ struct SchedulerOptions
     /// A re-matched rule's candidates are grouped into episodes again whole, instead of only
     /// where they changed (the same episodes: tst_dvrscheduler compares the two).
     bool regroupWhole = false;
+    /// A repair groups the re-matched rules' candidates into episodes on the threads
+    /// (matchThreads) when they have at least this many candidates in all, else one rule after
+    /// another on the calling thread (starting threads costs more than a small update's grouping).
+    /// The same episodes either way: tst_dvrscheduler compares the two.
+    int regroupOnThreadsFrom = 20000;
     /// A repair does not try again to place a queued episode whose last try (in an earlier repair)
     /// failed while nothing that try read changed (the same plans: tst_dvrscheduler compares).
     bool memoizeFailedTries = true;

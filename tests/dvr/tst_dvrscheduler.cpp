@@ -1366,6 +1366,45 @@ private Q_SLOTS:
         }
     }
 
+    // A repair groups the re-matched rules on the threads (regroupOnThreadsFrom; each rule's
+    // grouping read first, applied in the priority order after): the same plans, changes and
+    // outcomes as one rule after another on one thread, round after round.
+    void regroupingOnThreadsEqualsOneThread()
+    {
+        iptv::epg::GuideData data = generatedData(25, 3, 7);
+        QRandomGenerator rng(37);
+        auto guide = compile(data, kDay0, 3);
+        const QList<RecordingRule> rules = randomRulesAndMethods(*guide, rng, 80);
+        SchedulerOptions threaded = capacity(2, 2), serial = capacity(2, 2);
+        threaded.matchThreads = 2;
+        threaded.regroupOnThreadsFrom = 0;
+        serial.matchThreads = 1;
+        Twins twins(threaded, serial, rules);
+        QCOMPARE(describe(twins.lead.evaluate(guide, kDay0)), describe(twins.other.evaluate(guide, kDay0)));
+        int rematched = 0;
+        for (int round = 0; round < 16; ++round) {
+            mutate(&data, rng);
+            guide = compile(data, kDay0, 3);
+            const qint64 now = kDay0 + round * kHour;
+            twins.recordOrCancel(round, 5, rng);
+            ScheduleChanges a, b;
+            const SchedulePlan x = twins.lead.update(guide, now, &a), y = twins.other.update(guide, now, &b);
+            const QString differ = outcomesDiffer(x, y);
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1, threads / one thread: ").arg(round) + differ));
+            QCOMPARE(describe(x), describe(y));
+            QCOMPARE(x.recordings, y.recordings);
+            QCOMPARE(x.skipped, y.skipped);
+            QCOMPARE(a.added, b.added);
+            QCOMPARE(a.removed, b.removed);
+            QCOMPARE(a.moved, b.moved);
+            QCOMPARE(a.rulesRematched, b.rulesRematched);
+            rematched += a.rulesRematched;
+            const QString scratch = outcomesDiffer(x, twins.lead.outcomesFromScratch());
+            QVERIFY2(scratch.isEmpty(), qPrintable(QStringLiteral("round %1, repaired / from scratch: ").arg(round) + scratch));
+        }
+        QVERIFY(rematched > 16); // the rounds regrouped rules (more than one per round)
+    }
+
     // A plan's index by owner and rule (what diver answers a box from) gives what walking the plan
     // gives, for every owner and rule: after a full evaluation, and after repairs (guide changes,
     // time moving on) and rule changes, indexed incrementally (the chunks a repair kept are not
