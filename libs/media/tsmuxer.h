@@ -9,6 +9,8 @@
 #include <QByteArray>
 #include <QList>
 
+#include <functional>
+
 namespace iptv::media {
 
 class TsMuxer
@@ -50,6 +52,13 @@ public:
             m_pending = std::move(buffer);
         }
     }
+    /// Where the bytes go before they are kept for take(): called with each piece the muxer's
+    /// I/O buffer hands out (at most 12 KiB, at least every packet), on the writing thread; true
+    /// when it took them (they are not kept), false to keep them for take(). A caller that can
+    /// write them to their file there and then saves copying them into memory and out again.
+    /// Unset: every byte is kept.
+    using Sink = std::function<bool(const char *data, int size)>;
+    void setSink(Sink sink) { m_sink = std::move(sink); }
     /// Writes the trailer (flushes buffered audio).
     bool finish(MediaError *error);
     void close();
@@ -59,6 +68,7 @@ private:
 
     OutputContext m_ctx;
     QByteArray m_pending;
+    Sink m_sink;
     Packet m_scratch = makePacket();
     bool m_headerWritten = false;
 };
