@@ -719,8 +719,10 @@ struct Recorder::Worker
         journaledAtUs = atUs;
         if (segmentStartUs == AV_NOPTS_VALUE || lastEndUs <= segmentStartUs || !muxer.isOpen())
             return;
+        // Taken before the queue's lock: flushing may hand bytes to journalDirectly(), which takes it.
+        QByteArray delta = muxer.take();
         std::unique_lock lock(queueMutex);
-        if (QByteArray delta = muxer.take(); !delta.isEmpty()) {
+        if (!delta.isEmpty()) {
             // The next second is about as long: written into a buffer the writer is done with,
             // else a new one of that size. Without this the muxer's buffer grew from empty every
             // second: 5x the page faults (perf stat: 93,000 against 20,000 in 30 s for 30 recordings).
@@ -774,7 +776,7 @@ struct Recorder::Worker
     /// and are handed over as before.
     bool journalDirectly(const char *data, int size)
     {
-        if (!journalBegun || stopping.load() || muxer.pendingBytes() > 0 || !unjournaled.isEmpty())
+        if (!journalBegun || stopping.load())
             return false;
         {
             std::lock_guard lock(queueMutex);
@@ -783,6 +785,22 @@ struct Recorder::Worker
         }
         if (!mayWrite())
             return false; // stopping now: nothing more is written (the bytes wait in memory and go)
+        // What waited in memory first (the writer was busy when the journal began, or at the
+        // last entry): an HLS source's segment arrives at once, and waiting for the next entry
+        // would keep seconds of it in memory.
+        if (!unjournaled.isEmpty() || muxer.pendingBytes() > 0) {
+            QList<QByteArray> pieces = std::exchange(unjournaled, {});
+            QByteArray kept = muxer.takeKept();
+            if (!kept.isEmpty())
+                pieces.append(kept);
+            for (const QByteArray &piece : std::as_const(pieces)) {
+                if (QString why; !writer.appendJournal(piece.constData(), piece.size(), &why))
+                    noteJournalFailure(why);
+            }
+            pieces.clear();
+            // The muxer keeps its buffer for the next segment's first second (no new pages).
+            muxer.reuse(std::move(kept));
+        }
         if (QString why; !writer.appendJournal(data, size, &why))
             noteJournalFailure(why); // held by the writer, written with the next entry or the cut
         return true;

@@ -36,6 +36,9 @@ public:
     /// into one PES of up to 2,930 bytes or 0.35 s): called before a segment is cut, so that a
     /// segment's audio ends in it instead of at the start of the next one.
     bool flushBuffered(MediaError *error);
+    /// The bytes kept so far, without flushing the I/O buffer: what a sink that begins to take
+    /// the bytes writes before the ones it is called with (callable from the sink).
+    QByteArray takeKept() { return std::exchange(m_pending, {}); }
     /// How many bytes take() would return now (every packet but held-back audio is flushed as it
     /// is written: the next packet, and the PAT and PMT resendHeaders() asks for, starts at this
     /// offset).
