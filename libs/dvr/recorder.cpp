@@ -765,9 +765,9 @@ struct Recorder::Worker
         giveBack(pieces);
     }
 
-    /// The muxer's sink (TsMuxer::setSink): once the segment in progress has a journal and
-    /// nothing waits before these bytes (in memory, or queued for the writer: its queue is empty,
-    /// so the writer thread is idle and stays so), they are appended to the journal's file here,
+    /// The muxer's sink (TsMuxer::setSink): once the segment in progress has a journal and no
+    /// entry is queued for the writer (its queue is empty, so the writer thread is idle and stays
+    /// so), these bytes (after any that waited in memory) are appended to the journal's file here,
     /// as the muxer makes them, while they are in the cache: one copy (into the page cache), as
     /// the ffmpeg program makes, instead of one into memory and another a second later from
     /// there (bench/diver/record.sh, SOURCE=hls: that second copy was a third of the recorder's
