@@ -559,6 +559,31 @@ bool ArchiveWriter::journal(const QList<QByteArray> &pieces, qint64 startMs, qin
     return appendJournalLine(startMs, durationMs, gap, error);
 }
 
+bool ArchiveWriter::appendJournal(const char *data, qsizetype size, QString *error)
+{
+    if (!m_journalBegun) {
+        *error = QStringLiteral("journal of %1: a segment's journal continued without its beginning").arg(m_settings.directory);
+        return false;
+    }
+    // Behind bytes the file could not take (a full disk): held with them, in order; journal() or
+    // the cut tries the file again.
+    if (m_journalData < 0 || !m_journalHeld.isEmpty()) {
+        m_journalHeld.append(QByteArray(data, size));
+        *error = QStringLiteral("journal of %1: the segment in progress is held in memory (its journal cannot be written)")
+                     .arg(m_settings.directory);
+        return false;
+    }
+    if (!writeAll(m_journalData, data, size)) {
+        *error = QStringLiteral("writing the journal %1: %2").arg(journalPath(kJournalData), errnoText(errno));
+        if (::ftruncate(m_journalData, off_t(m_journalBytes)) != 0)
+            qCWarning(lcArchive).noquote() << journalPath(kJournalData) << ": cannot cut back a failed write:" << errnoText(errno);
+        m_journalHeld.append(QByteArray(data, size));
+        return false;
+    }
+    m_journalBytes += size;
+    return true;
+}
+
 bool ArchiveWriter::linkJournal(const QList<QByteArray> &rest, const ArchiveSegment &segment, const QString &path,
                                 QString *error)
 {

@@ -109,6 +109,13 @@ public:
     /// written with the next call or the cut (false with *error meanwhile).
     /// writeJournaledSegment() makes the journal's file the segment's; writeSegment() discards it.
     bool journal(const QList<QByteArray> &pieces, qint64 startMs, qint64 durationMs, bool gap, bool begin, QString *error);
+    /// Appends `size` bytes to the journal of the segment in progress (begun by journal()) without
+    /// a line: the next journal() line, or the segment's write, vouches for them (a crash before
+    /// that loses them, as it loses bytes still in memory). A recorder's muxer writes its output
+    /// here as it makes it, while it is in the cache, instead of into a buffer copied a second
+    /// later. What the file cannot take is held (copied) and written with the next call to
+    /// journal() or the cut, in order (false with *error then).
+    bool appendJournal(const char *data, qsizetype size, QString *error);
     /// Whether open() made a segment of a journal left by a crash.
     bool recoveredJournal() const { return m_recoveredJournal; }
 

@@ -172,7 +172,10 @@ struct Recorder::Worker
         int heldSlot = -1;         ///< a segment that was held in this slot: its journal file goes once it is written
         bool releaseHeld = false;  ///< nothing more is held: the journal of held segments goes
     };
-    static constexpr size_t kMaxQueued = 3;
+    // The entry being written stays at the front until it is done: an empty queue means the
+    // writer thread is idle, and stays so until this thread queues something. The reader then
+    // writes the journal of the segment in progress itself (journalDirectly()).
+    static constexpr size_t kMaxQueued = 4; ///< the one being written and three waiting
     std::mutex queueMutex;
     std::condition_variable queueCv;
     std::deque<Pending> queue;
@@ -310,6 +313,7 @@ struct Recorder::Worker
     {
         nameThread("dvr-reader");
         applyNiceness();
+        muxer.setSink([this](const char *data, int size) { return journalDirectly(data, size); });
         std::thread writerThread([this] {
             nameThread("dvr-writer");
             applyNiceness();
@@ -724,14 +728,22 @@ struct Recorder::Worker
         journaledAtUs = atUs;
         if (segmentStartUs == AV_NOPTS_VALUE || lastEndUs <= segmentStartUs || !muxer.isOpen())
             return;
+        // Taken before the queue's lock: flushing may hand bytes to journalDirectly(), which takes it.
+        QByteArray delta = muxer.take();
         std::unique_lock lock(queueMutex);
-        if (QByteArray delta = muxer.take(); !delta.isEmpty()) {
+        if (!delta.isEmpty()) {
             // The next second is about as long: written into a buffer the writer is done with,
             // else a new one of that size. Without this the muxer's buffer grew from empty every
             // second: 5x the page faults (perf stat: 93,000 against 20,000 in 30 s for 30 recordings).
             refillMuxer();
             muxer.reserve(delta.size() + delta.size() / 4);
             unjournaled.append(std::move(delta));
+        }
+        if (queue.empty() && (journalBegun || !unjournaled.isEmpty())) {
+            // The writer is idle: the entry is written from here (see journalDirectly()).
+            lock.unlock();
+            journalHere();
+            return;
         }
         if (queue.size() >= kMaxQueued || unjournaled.isEmpty())
             return;
@@ -742,6 +754,72 @@ struct Recorder::Worker
         queue.push_back(std::move(entry));
         lock.unlock();
         queueCv.notify_all();
+    }
+
+    /// A journal entry written on this thread while the writer's queue is empty (the writer
+    /// thread is idle then, and stays so until this thread queues something: the ArchiveWriter
+    /// is this thread's meanwhile): what waited in memory (none once the journal is written
+    /// directly) and the line that vouches for all the journal's file holds. Its first entry
+    /// begins the segment's journal (a new file, not synced).
+    void journalHere()
+    {
+        if (!mayWrite())
+            return;
+        QList<QByteArray> pieces = std::exchange(unjournaled, {});
+        const bool begin = !std::exchange(journalBegun, true);
+        QString why;
+        if (!writer.journal(pieces, segmentStartWallMs(), (lastEndUs - segmentStartUs) / 1000, gapPending, begin, &why))
+            noteJournalFailure(why);
+        std::lock_guard lock(queueMutex);
+        giveBack(pieces);
+    }
+
+    /// The muxer's sink (TsMuxer::setSink): once the segment in progress has a journal and no
+    /// entry is queued for the writer (its queue is empty, so the writer thread is idle and stays
+    /// so), these bytes (after any that waited in memory) are appended to the journal's file here,
+    /// as the muxer makes them, while they are in the cache: one copy (into the page cache), as
+    /// the ffmpeg program makes, instead of one into memory and another a second later from
+    /// there (bench/diver/record.sh, SOURCE=hls: that second copy was a third of the recorder's
+    /// CPU). Written, not synced, as every journal entry: the cut's write syncs them. Else (the
+    /// segment's first second, a busy writer, a burst that is held) false: they wait in memory
+    /// and are handed over as before.
+    bool journalDirectly(const char *data, int size)
+    {
+        if (!journalBegun || stopping.load())
+            return false;
+        {
+            std::lock_guard lock(queueMutex);
+            if (!queue.empty())
+                return false;
+        }
+        if (!mayWrite())
+            return false; // stopping now: nothing more is written (the bytes wait in memory and go)
+        // What waited in memory first (the writer was busy when the journal began, or at the
+        // last entry): an HLS source's segment arrives at once, and waiting for the next entry
+        // would keep seconds of it in memory.
+        if (!unjournaled.isEmpty() || muxer.pendingBytes() > 0) {
+            QList<QByteArray> pieces = std::exchange(unjournaled, {});
+            QByteArray kept = muxer.takeKept();
+            if (!kept.isEmpty())
+                pieces.append(kept);
+            for (const QByteArray &piece : std::as_const(pieces)) {
+                if (QString why; !writer.appendJournal(piece.constData(), piece.size(), &why))
+                    noteJournalFailure(why);
+            }
+            pieces.clear();
+            // The muxer keeps its buffer for the next segment's first second (no new pages).
+            muxer.reuse(std::move(kept));
+        }
+        if (QString why; !writer.appendJournal(data, size, &why))
+            noteJournalFailure(why); // held by the writer, written with the next entry or the cut
+        return true;
+    }
+
+    void noteJournalFailure(const QString &why)
+    {
+        QMutexLocker lock(&statusMutex);
+        if (std::exchange(journalFailed, true) == false)
+            qCWarning(lcRecorder).noquote() << cfg.directory << ": the segment in progress is not journaled:" << why;
     }
 
     /// The muxer writes on into a spare buffer, if there is one (queueMutex held).
@@ -944,25 +1022,33 @@ struct Recorder::Worker
     void writeLoop()
     {
         for (;;) {
-            Pending p;
+            Pending *p = nullptr;
             {
                 std::unique_lock lock(queueMutex);
                 queueCv.wait(lock, [this] { return !queue.empty() || writerDone; });
                 if (queue.empty())
                     return;
-                p = std::move(queue.front());
+                p = &queue.front(); // only this thread removes entries; a push_back leaves it in place
+            }
+            write(*p);
+            {
+                std::lock_guard lock(queueMutex);
+                giveBack(p->pieces);
                 queue.pop_front();
             }
             queueCv.notify_all();
-            write(p);
-            // Back to the reader, unless the writer keeps them (a journal entry it could not write).
-            std::lock_guard lock(queueMutex);
-            for (QByteArray &piece : p.pieces) {
-                // Only a buffer that was well used: a pool that grew for a burst is let go.
-                if (spare.size() < kMaxSpare && piece.isDetached() && piece.capacity() >= 188 * 1024
-                    && piece.capacity() <= 2 * piece.size())
-                    spare.push_back(std::move(piece));
-            }
+        }
+    }
+
+    /// Pieces written go back to the muxer, unless the writer keeps them (a journal entry it
+    /// could not write). Only a buffer that was well used: a pool that grew for a burst is let
+    /// go. (queueMutex held.)
+    void giveBack(QList<QByteArray> &pieces)
+    {
+        for (QByteArray &piece : pieces) {
+            if (spare.size() < kMaxSpare && piece.isDetached() && piece.capacity() >= 188 * 1024
+                && piece.capacity() <= 2 * piece.size())
+                spare.push_back(std::move(piece));
         }
     }
 
@@ -985,11 +1071,8 @@ struct Recorder::Worker
         }
         if (p.journal) {
             QString why;
-            if (!writer.journal(p.pieces, p.startMs, p.durationMs, p.gap, p.journalBegin, &why)) {
-                QMutexLocker lock(&statusMutex);
-                if (std::exchange(journalFailed, true) == false)
-                    qCWarning(lcRecorder).noquote() << cfg.directory << ": the segment in progress is not journaled:" << why;
-            }
+            if (!writer.journal(p.pieces, p.startMs, p.durationMs, p.gap, p.journalBegin, &why))
+                noteJournalFailure(why);
             return;
         }
         StorageError error;

@@ -8,7 +8,13 @@
 //
 // Two threads per recording: the reader does the blocking reads (under MediaInput's deadlines),
 // the writer writes and syncs the segments the reader cut, so a slow disk (fsync can take
-// seconds on a busy one) never stops the reading and makes the source drop us. A source that
+// seconds on a busy one) never stops the reading and makes the source drop us. The reader writes
+// one thing itself: the journal of the segment in progress, once the segment has one, while the
+// writer has nothing queued (it is idle then): the muxer's output is appended to the journal's
+// file as it is made, while it is in the cache, instead of being kept in memory for the writer
+// to copy a second later (that second copy cost HLS recordings a third of their CPU:
+// docs/BENCHMARKS.md, Diver). Those are plain writes into the page cache; the syncs, the
+// segment's file and index line, retention, stay on the writer. A source that
 // drops or stalls is reconnected with jittered backoff, and the first segment after it is marked
 // as following a gap: one recording, never a second file. start() on a folder that already holds
 // segments continues that recording after a gap (restart after a crash). A write that fails (a

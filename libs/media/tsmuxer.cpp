@@ -27,7 +27,10 @@ void TsMuxer::close()
 
 int TsMuxer::writeCallback(void *opaque, uint8_t *data, int size)
 {
-    static_cast<TsMuxer *>(opaque)->m_pending.append(reinterpret_cast<const char *>(data), size);
+    auto *self = static_cast<TsMuxer *>(opaque);
+    const char *bytes = reinterpret_cast<const char *>(data);
+    if (!self->m_sink || !self->m_sink(bytes, size))
+        self->m_pending.append(bytes, size);
     return size;
 }
 

@@ -9,6 +9,8 @@
 #include <QByteArray>
 #include <QList>
 
+#include <functional>
+
 namespace iptv::media {
 
 class TsMuxer
@@ -34,6 +36,9 @@ public:
     /// into one PES of up to 2,930 bytes or 0.35 s): called before a segment is cut, so that a
     /// segment's audio ends in it instead of at the start of the next one.
     bool flushBuffered(MediaError *error);
+    /// The bytes kept so far, without flushing the I/O buffer: what a sink that begins to take
+    /// the bytes writes before the ones it is called with (callable from the sink).
+    QByteArray takeKept() { return std::exchange(m_pending, {}); }
     /// How many bytes take() would return now (every packet but held-back audio is flushed as it
     /// is written: the next packet, and the PAT and PMT resendHeaders() asks for, starts at this
     /// offset).
@@ -50,6 +55,13 @@ public:
             m_pending = std::move(buffer);
         }
     }
+    /// Where the bytes go before they are kept for take(): called with each piece the muxer's
+    /// I/O buffer hands out (at most 12 KiB, at least every packet), on the writing thread; true
+    /// when it took them (they are not kept), false to keep them for take(). A caller that can
+    /// write them to their file there and then saves copying them into memory and out again.
+    /// Unset: every byte is kept.
+    using Sink = std::function<bool(const char *data, int size)>;
+    void setSink(Sink sink) { m_sink = std::move(sink); }
     /// Writes the trailer (flushes buffered audio).
     bool finish(MediaError *error);
     void close();
@@ -59,6 +71,7 @@ private:
 
     OutputContext m_ctx;
     QByteArray m_pending;
+    Sink m_sink;
     Packet m_scratch = makePacket();
     bool m_headerWritten = false;
 };

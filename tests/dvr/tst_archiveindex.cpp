@@ -91,6 +91,7 @@ private Q_SLOTS:
     void journalNotMatchingIsWrittenWhole();
     void journalThatCannotBeLinkedIsCopied();
     void journalThatFailedCatchesUp();
+    void journalAppendedAsMuxed();
     void crashAfterTheJournalWasLinked();
     void staleEpochLinesAreNotRead();
     void writerOfALowerEpochIsFenced();
@@ -837,6 +838,73 @@ void TestArchiveIndex::journalThatFailedCatchesUp()
     QCOMPARE(fileBytes(QDir(settings.directory).filePath(reader.segments().first().file)),
              tsBytes(2, 'a') + tsBytes(4, 'b') + tsBytes(1, 'c') + tsBytes(1, 'd'));
     QVERIFY(!QFile::exists(journal));
+}
+
+void TestArchiveIndex::journalAppendedAsMuxed()
+{
+    // appendJournal() (a recorder's muxer writing straight into the journal): the bytes are in
+    // the file at once, in order with what journal() writes; a crash lists only what a line
+    // vouches for; what the file cannot take is held and written, in order, with the next line.
+    QTemporaryDir dir;
+    QString error;
+    ArchiveWriterSettings settings;
+    settings.directory = dir.filePath(QStringLiteral("rec"));
+    const QString journal = QDir(settings.directory).filePath(QStringLiteral(".journal.ts"));
+    {
+        ArchiveWriter writer;
+        QVERIFY2(writer.open(settings, &error), qPrintable(error));
+        const QByteArray a = tsBytes(2, 'a');
+        QVERIFY(!writer.appendJournal(a.constData(), a.size(), &error)); // no journal begun: refused
+        QVERIFY2(writer.journal({a}, kT0, 1000, false, true, &error), qPrintable(error));
+        const QByteArray b = tsBytes(3, 'b'), c = tsBytes(1, 'c');
+        QVERIFY2(writer.appendJournal(b.constData(), b.size(), &error), qPrintable(error));
+        QCOMPARE(fileBytes(journal), a + b);
+        QVERIFY2(writer.journal({}, kT0, 2000, false, false, &error), qPrintable(error)); // vouches for a + b
+        QVERIFY2(writer.appendJournal(c.constData(), c.size(), &error), qPrintable(error));
+        QCOMPARE(fileBytes(journal), a + b + c);
+        // destroyed without finish(): a crash (c has no line)
+    }
+    {
+        ArchiveWriter writer;
+        QVERIFY2(writer.open(settings, &error), qPrintable(error));
+        QVERIFY(writer.recoveredJournal());
+        ArchiveReader reader;
+        QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+        QCOMPARE(reader.segments().size(), 1);
+        QCOMPARE(reader.segments().first().durationMs, 2000);
+        QCOMPARE(fileBytes(QDir(settings.directory).filePath(reader.segments().first().file)), tsBytes(2, 'a') + tsBytes(3, 'b'));
+
+        // A failed append (over the file size limit, as a full disk): cut back, held, written
+        // with the next line before what that line brings.
+        QVERIFY2(writer.journal({tsBytes(1, 'd')}, kT0 + 3000, 1000, false, true, &error), qPrintable(error));
+        rlimit before{};
+        QCOMPARE(::getrlimit(RLIMIT_FSIZE, &before), 0);
+        const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit low = before;
+        low.rlim_cur = 2 * 188;
+        QCOMPARE(::setrlimit(RLIMIT_FSIZE, &low), 0);
+        const QByteArray e = tsBytes(2, 'e'), f = tsBytes(1, 'f');
+        const bool failed = !writer.appendJournal(e.constData(), e.size(), &error);
+        QCOMPARE(::setrlimit(RLIMIT_FSIZE, &before), 0);
+        std::signal(SIGXFSZ, oldHandler);
+        QVERIFY(failed);
+        QVERIFY2(error.contains(journal), qPrintable(error));
+        QCOMPARE(fileBytes(journal), tsBytes(1, 'd'));
+        QVERIFY(!writer.appendJournal(f.constData(), f.size(), &error)); // behind e: held with it
+        QCOMPARE(fileBytes(journal), tsBytes(1, 'd'));
+        QVERIFY2(writer.journal({tsBytes(1, 'g')}, kT0 + 3000, 2000, false, false, &error), qPrintable(error));
+        QCOMPARE(fileBytes(journal), tsBytes(1, 'd') + e + f + tsBytes(1, 'g'));
+        const QByteArray h = tsBytes(1, 'h');
+        QVERIFY2(writer.appendJournal(h.constData(), h.size(), &error), qPrintable(error));
+        StorageError se;
+        QVERIFY2(writer.writeJournaledSegment({tsBytes(1, 'i')}, kT0 + 3000, 2500, false, &se), qPrintable(se.toString()));
+        QVERIFY2(reader.load(settings.directory, &error), qPrintable(error));
+        QCOMPARE(reader.segments().size(), 2);
+        QCOMPARE(fileBytes(QDir(settings.directory).filePath(reader.segments().last().file)),
+                 tsBytes(1, 'd') + e + f + tsBytes(1, 'g') + h + tsBytes(1, 'i'));
+        QCOMPARE(reader.segments().last().bytes, qint64(7 * 188));
+        QVERIFY(!QFile::exists(journal));
+    }
 }
 
 void TestArchiveIndex::staleEpochLinesAreNotRead()
