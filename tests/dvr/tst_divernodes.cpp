@@ -7,7 +7,8 @@
 // playlist read by ffprobe. The nodes tell each other their changes (a rule made on one is
 // planned on the other within 2 s) and plan for the cluster's capacity; an archived channel is
 // recorded by one node only and taken over when it is killed; the archives are the cluster's
-// (any node's [archive] list) and spread over the live nodes, again when one joins or dies. A
+// (any node's [archive] list) and spread over the live nodes, again when one joins or dies
+// (only over those that claim archives: one without a guide yet gets no share to leave free). A
 // node whose database connections are terminated, or whose database restarts, goes on. A copy's
 // end moved by a viewer's stop on one node is never put back by the node recording it (the lost
 // update interleaved on PostgreSQL), and that node ends the copy when it hears; a node stopping
@@ -203,23 +204,26 @@ private:
     }
 
     /// Starts a diver process as `node` of test `test` on `db` (its config file: nodeConfig's,
-    /// plus `extra` lines; its lease period, and its liveness grace unless it is negative) and
+    /// plus `extra` lines; its lease period, and its liveness grace unless it is negative;
+    /// without `guide`, a guide server that never answers instead of the test's guide file) and
     /// reads the port it listens on from its log; 0 when it did not come up (its log in a
     /// warning). The process is killed when the test ends.
     quint16 startNodeProcess(const QString &test, const QString &node, const QString &db, const QString &extra = {},
-                             int leaseSeconds = kLeaseSeconds, int livenessGraceMs = -1)
+                             int leaseSeconds = kLeaseSeconds, int livenessGraceMs = -1, bool guide = true)
     {
         const DiverConfig c = nodeConfig(test, node, db);
+        // Port 1 on the loopback: refused at once, so the node has no guide and none cached.
+        const QString guideLine = guide ? u"file="_qs + c.guideFile : u"server=http://127.0.0.1:1/"_qs;
         const QString path = m_dir.filePath(test + u'/' + node + u".conf"_qs);
         QFile conf(path);
         if (!conf.open(QIODevice::WriteOnly))
             return 0;
         conf.write(QStringLiteral("[server]\nbind=127.0.0.1\nport=0\ndata_dir=%1\ndatabase=%2\nnode=%3\nlease_seconds=%4\n"
-                                  "admin_token=operator-secret\n[guide]\nfile=%5\n[control]\nticket_keys=%6\n"
+                                  "admin_token=operator-secret\n[guide]\n%5\n[control]\nticket_keys=%6\n"
                                   "[recording]\nsegment_seconds=1\ncapacity=1\n[storage]\npaths=%7\nmin_free_mb=0\n")
                        .arg(c.dataDir, db, node)
                        .arg(leaseSeconds)
-                       .arg(c.guideFile, m_keyFile, c.storagePaths.first())
+                       .arg(guideLine, m_keyFile, c.storagePaths.first())
                        .toUtf8()
                    + extra.toUtf8());
         if (livenessGraceMs >= 0) // [server] again: QSettings merges the section
@@ -343,6 +347,7 @@ private Q_SLOTS:
     void extensionJustBeforeTheEndIsNotLost();
     void archiveHasOneRecorder();
     void archivesSpreadOverNodes();
+    void archivesStayWithNodesThatClaimThem();
     void nodeSurvivesLostConnections();
 };
 
@@ -1489,7 +1494,11 @@ void TestDiverNodes::stalledWriteIsFencedAfterTakeover()
     }
     QCOMPARE(listedOfA.size(), beforeTakeover.size()); // the stalled write is not among them
     const QString chunkDir = QDir(folder).filePath(reader.chunks().first().name);
-    QCOMPARE(QDir(chunkDir).entryList({QStringLiteral("seg-*-e%1.ts").arg(epochA)}, QDir::Files, QDir::Name), listedOfA);
+    // Both sorted by name ("seg-10" before "seg-2"): node-a may have written ten segments.
+    listedOfA.sort();
+    QStringList filesOfA = QDir(chunkDir).entryList({QStringLiteral("seg-*-e%1.ts").arg(epochA)}, QDir::Files);
+    filesOfA.sort();
+    QCOMPARE(filesOfA, listedOfA);
     QCOMPARE(lease().node, u"node-b"_qs);
 
     // The recording ends on node-b, and plays whole.
@@ -2331,6 +2340,62 @@ void TestDiverNodes::archivesSpreadOverNodes()
     // Each records what it took (not a timing claim: at load 12-25 one of them needed 10.5 s).
     QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"recorders"_qs).toInt(), 2, 30000);
     QTRY_COMPARE_WITH_TIMEOUT(status(u"node-c"_qs).value(u"recorders"_qs).toInt(), 2, 30000);
+}
+
+// A node that cannot claim archives yet (its guide server never answers: without a guide its
+// archive leases do not start) is live, and planned for, but gets no share of the archives: one
+// handed to it would be recorded by nobody while both nodes run (the old code handed node-b one
+// within a look of node-a's leases, and it stayed free). node-a keeps and records both.
+void TestDiverNodes::archivesStayWithNodesThatClaimThem()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"noguide"_qs;
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    const QStringList channels{u"one"_qs, u"two"_qs};
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 3600, u"Rolling"_qs, channels));
+    iptv::dvr::LeaseStore leases;
+    QString error;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    auto held = [&] {
+        QMap<QString, int> count;
+        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
+            if (j.id.startsWith(u"archive:") && !j.node.isEmpty() && j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch())
+                ++count[j.node];
+        }
+        return count;
+    };
+    auto segmentsOf = [&](const QString &channel) {
+        return segmentsIn(QDir(base.storagePaths.first()).filePath(u"archive/"_qs + channel)).size();
+    };
+    QMap<QString, quint16> ports;
+    ports.insert(u"node-a"_qs, startNodeProcess(test, u"node-a"_qs, db, u"[archive]\nchannels=one,two\nhours=1\n"_qs));
+    QVERIFY(ports.value(u"node-a"_qs));
+    const QMap<QString, int> both{{u"node-a"_qs, 2}};
+    QTRY_COMPARE_WITH_TIMEOUT(held(), both, 10000);
+
+    ports.insert(u"node-b"_qs, startNodeProcess(test, u"node-b"_qs, db, {}, kLeaseSeconds, -1, false));
+    QVERIFY(ports.value(u"node-b"_qs));
+    auto metricsOf = [&](const QString &node) { return call("GET", ports.value(node), u"/metrics"_qs, {}).body; };
+    QTRY_VERIFY_WITH_TIMEOUT(metricsOf(u"node-a"_qs).contains("\ndiver_cluster_nodes 2\n"), 10000); // node-b is live for node-a
+    const qsizetype one = segmentsOf(u"one"_qs), two = segmentsOf(u"two"_qs);
+    // What must not happen is a hand-over, which came within a look (a tenth of a lease period)
+    // once node-a saw node-b: watched for a lease period and a cluster poll, then both are
+    // still recorded by node-a.
+    QElapsedTimer watch;
+    watch.start();
+    while (watch.elapsed() < kLeaseSeconds * 1000 * 3 / 2) {
+        QCOMPARE(held(), both);
+        QTest::qWait(100);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsOf(u"one"_qs) >= one + 2 && segmentsOf(u"two"_qs) >= two + 2, 20000);
+    QCOMPARE(held(), both);
+    QCOMPARE(call("GET", ports.value(u"node-a"_qs), u"/api/status"_qs, "operator-secret").json().value(u"recorders"_qs).toInt(), 2);
 }
 
 // Every database connection of the node recording a copy is terminated (pg_terminate_backend):
