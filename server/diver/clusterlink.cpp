@@ -10,6 +10,8 @@
 #include <QSqlQuery>
 #include <QVariant>
 
+#include <utility>
+
 Q_LOGGING_CATEGORY(lcCluster, "iptv.diver.cluster", QtInfoMsg)
 
 namespace iptv::diver {
@@ -92,6 +94,8 @@ bool ClusterLink::open(const QString &location, const QString &node, int capacit
          // Added after the table: a database made by an older diver gets it here.
          QStringLiteral("ALTER TABLE dvr_nodes ADD COLUMN IF NOT EXISTS archives TEXT NOT NULL DEFAULT ''"),
          QStringLiteral("ALTER TABLE dvr_nodes ADD COLUMN IF NOT EXISTS stopped BOOLEAN NOT NULL DEFAULT false"),
+         // A node of an older diver, which does not write it, claims archives as soon as it runs.
+         QStringLiteral("ALTER TABLE dvr_nodes ADD COLUMN IF NOT EXISTS archiving BOOLEAN NOT NULL DEFAULT true"),
          QStringLiteral("CREATE TABLE IF NOT EXISTS dvr_changes (seq BIGSERIAL PRIMARY KEY, node TEXT NOT NULL, kind TEXT NOT NULL, "
                         "item BIGINT NOT NULL DEFAULT 0, at BIGINT NOT NULL)"),
          QStringLiteral("CREATE INDEX IF NOT EXISTS dvr_changes_at ON dvr_changes (at)")},
@@ -141,17 +145,29 @@ void ClusterLink::leave()
     closeSqlDatabase(m_query);
 }
 
+void ClusterLink::setArchiving(bool archiving)
+{
+    if (std::exchange(m_archiving, archiving) == archiving || !m_open)
+        return;
+    QString error;
+    if (!heartbeat(QDateTime::currentMSecsSinceEpoch(), &error) || !announce(ClusterChange::Kind::Nodes, 0, &error))
+        qCWarning(lcCluster).noquote() << "node" << m_node << "could not say that it" << (archiving ? "claims" : "no longer claims")
+                                       << "archives now:" << error << "(said with its next heartbeat)";
+}
+
 bool ClusterLink::heartbeat(qint64 nowMs, QString *error)
 {
     return withReconnect(m_query, error, [&]() -> bool {
         QSqlQuery q(QSqlDatabase::database(m_query, false));
-        q.prepare(QStringLiteral("INSERT INTO dvr_nodes (node, capacity, archives, last_seen, stopped) VALUES (?, ?, ?, %1, false) "
+        q.prepare(QStringLiteral("INSERT INTO dvr_nodes (node, capacity, archives, archiving, last_seen, stopped) "
+                                 "VALUES (?, ?, ?, ?, %1, false) "
                                  "ON CONFLICT (node) DO UPDATE SET capacity = excluded.capacity, archives = excluded.archives, "
-                                 "last_seen = excluded.last_seen, stopped = false")
+                                 "archiving = excluded.archiving, last_seen = excluded.last_seen, stopped = false")
                       .arg(s_dbNowMs));
         q.addBindValue(m_node);
         q.addBindValue(m_capacity);
         q.addBindValue(m_archives.isNull() ? QStringLiteral("") : m_archives); // NOT NULL
+        q.addBindValue(m_archiving);
         if (!q.exec()) {
             *error = QStringLiteral("the heartbeat of node %1: %2").arg(m_node, sqlErrorText(q.lastError()));
             return false;
@@ -178,7 +194,8 @@ std::optional<QList<ClusterNode>> ClusterLink::liveNodes(qint64 aliveMs, QString
 {
     return withReconnect(m_query, error, [&]() -> std::optional<QList<ClusterNode>> {
         QSqlQuery q(QSqlDatabase::database(m_query, false));
-        q.prepare(QStringLiteral("SELECT node, capacity, last_seen FROM dvr_nodes WHERE last_seen >= %1 - ? AND NOT stopped ORDER BY node")
+        q.prepare(QStringLiteral("SELECT node, capacity, last_seen, archiving FROM dvr_nodes WHERE last_seen >= %1 - ? AND NOT stopped "
+                                 "ORDER BY node")
                       .arg(s_dbNowMs));
         q.addBindValue(aliveMs);
         if (!q.exec()) {
@@ -187,7 +204,7 @@ std::optional<QList<ClusterNode>> ClusterLink::liveNodes(qint64 aliveMs, QString
         }
         QList<ClusterNode> nodes;
         while (q.next())
-            nodes.append({q.value(0).toString(), q.value(1).toInt(), q.value(2).toLongLong()});
+            nodes.append({q.value(0).toString(), q.value(1).toInt(), q.value(2).toLongLong(), q.value(3).toBool()});
         return nodes;
     });
 }

@@ -2,9 +2,11 @@
 
 // What diver nodes on one PostgreSQL database tell each other, so that each plans for the whole
 // cluster and from the same rules without a restart:
-//   dvr_nodes    one row per node: its name, capacity, the channels its [archive] lists, and
-//                when it was last seen (a heartbeat); a node not seen for a lease period, or
-//                stopped, is not live; a node not seen for a day is forgotten
+//   dvr_nodes    one row per node: its name, capacity, the channels its [archive] lists,
+//                whether it takes its share of the archives (its archive leases are running:
+//                a node without a guide yet cannot), and when it was last seen (a heartbeat); a
+//                node not seen for a lease period, or stopped, is not live; a node not seen for
+//                a day is forgotten
 //   dvr_changes  a log of what a node changed that the others hold in memory: a rule saved or
 //                removed, the recorded history grown, a copy removed, a node come or gone, a
 //                lease handed over (the others may claim it at once)
@@ -33,6 +35,9 @@ struct ClusterNode
     QString name;
     int capacity = 0;
     qint64 lastSeenMs = 0;
+    /// It claims archives (its archive leases run): the archives are shared out among these
+    /// only, or one handed to a node that cannot claim it would be recorded by nobody.
+    bool archiving = false;
     friend bool operator==(const ClusterNode &, const ClusterNode &) = default;
 };
 
@@ -65,6 +70,10 @@ public:
     /// This node is alive: its row's last_seen is now (the database's clock); once a minute (by
     /// `nowMs`, this node's clock) log entries older than an hour and nodes gone for a day go.
     bool heartbeat(qint64 nowMs, QString *error);
+    /// Whether this node claims archives from now on (ClusterNode::archiving; false from open()):
+    /// written at once and announced (the others share the archives out again), else with the
+    /// next heartbeat.
+    void setArchiving(bool archiving);
     /// The nodes seen within the last `aliveMs` (the database's clock), by name: the same list,
     /// in the same order, on every node.
     std::optional<QList<ClusterNode>> liveNodes(qint64 aliveMs, QString *error);
@@ -90,6 +99,7 @@ private:
     QString m_node;
     int m_capacity = 0;
     QString m_archives; ///< comma-separated, sorted
+    bool m_archiving = false;
     bool m_open = false;
     qint64 m_readSinceMs = 0;     ///< log entries at or after this were read
     QSet<qint64> m_read;          ///< their sequence numbers (entries may commit out of order)

@@ -1598,13 +1598,13 @@ bool DiverServer::refreshNodes()
         return false;
     }
     if (std::none_of(nodes->cbegin(), nodes->cend(), [this](const ClusterNode &n) { return n.name == m_config.nodeId; })) {
-        nodes->append({m_config.nodeId, m_config.capacity, 0});
+        nodes->append({m_config.nodeId, m_config.capacity, 0, m_archiveLeasesStarted});
         std::sort(nodes->begin(), nodes->end(), [](const ClusterNode &a, const ClusterNode &b) { return a.name < b.name; });
     }
     auto sameNodes = [](const QList<ClusterNode> &a, const QList<ClusterNode> &b) {
         return a.size() == b.size()
             && std::equal(a.cbegin(), a.cend(), b.cbegin(), [](const ClusterNode &x, const ClusterNode &y) {
-                   return x.name == y.name && x.capacity == y.capacity;
+                   return x.name == y.name && x.capacity == y.capacity && x.archiving == y.archiving;
                });
     };
     // The cluster archives every channel any node's [archive] lists (a node that died or stopped
@@ -1646,9 +1646,14 @@ bool DiverServer::refreshNodes()
 
 QList<dvr::LeasePeer> DiverServer::archivePeers() const
 {
+    // Only the nodes that claim archives (this one included, once its leases run): a node that
+    // cannot yet (no guide: its archive leases have not started) counted in would be handed its
+    // share, and nobody would claim it.
     QList<dvr::LeasePeer> peers;
-    for (const ClusterNode &n : std::as_const(m_liveNodes))
-        peers.append({n.name, n.capacity});
+    for (const ClusterNode &n : std::as_const(m_liveNodes)) {
+        if (n.archiving || n.name == m_config.nodeId)
+            peers.append({n.name, n.capacity});
+    }
     return peers;
 }
 
@@ -1824,6 +1829,8 @@ void DiverServer::startArchives()
             return;
         }
         m_archiveLeasesStarted = true;
+        if (m_cluster)
+            m_cluster->setArchiving(true); // the others share the archives out with this node from now on
     } else {
         m_archiveLeases.setPeers(archivePeers());
         // An empty scope would mean every archive: none is held then.

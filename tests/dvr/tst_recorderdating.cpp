@@ -119,7 +119,15 @@ struct DateRewriter
         for (const QByteArray &raw : text.left(text.lastIndexOf('\n') + 1).split('\n')) {
             const QByteArray line = raw.trimmed();
             if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) {
-                const qint64 d = parseDate(line.mid(25)) + shiftMs + k * driftMs + (k >= jumpFrom ? jumpMs : 0);
+                const qint64 parsed = parseDate(line.mid(25));
+                if (parsed == 0) {
+                    // Written on as 0 plus the shift, it would date the relay's segments in 1970
+                    // (a recorder refusing them said "dated 1796662273.9 s before its arrival"):
+                    // the last playlist stays until ffmpeg's reads.
+                    qWarning().noquote() << source << ": a date not read:" << line;
+                    return;
+                }
+                const qint64 d = parsed + shiftMs + k * driftMs + (k >= jumpFrom ? jumpMs : 0);
                 written << d;
                 out += "#EXT-X-PROGRAM-DATE-TIME:" + QDateTime::fromMSecsSinceEpoch(d, Qt::UTC).toString(Qt::ISODateWithMs).toLatin1() + '\n';
             } else if (!line.isEmpty() && !line.startsWith('#')) {
