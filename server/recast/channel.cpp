@@ -152,19 +152,26 @@ void Channel::drainBacklog()
 bool Channel::drainSlice(qint64 maxBytes)
 {
     OutputBacklog::Batch batch = m_backlog->take(maxBytes);
-    for (size_t r = 0; r < batch.chunks.size(); ++r)
-        for (const OutputBacklog::Chunk &chunk : batch.chunks[r])
-            onTsBytes(int(r), chunk.ts, chunk.keyframe);
+    // Every chunk goes back to the pipeline's thread to be freed (OutputBacklog::recycle): the
+    // batch's own references and the GOPs the keyframe caches let go.
+    QList<QByteArray> spent;
+    for (size_t r = 0; r < batch.chunks.size(); ++r) {
+        for (OutputBacklog::Chunk &chunk : batch.chunks[r]) {
+            onTsBytes(int(r), chunk.ts, chunk.keyframe, &spent);
+            spent.append(std::move(chunk.ts));
+        }
+    }
+    m_backlog->recycle(std::move(spent));
     for (auto it = batch.playlists.cbegin(); it != batch.playlists.cend(); ++it)
         onPlaylist(it.key(), it->text, it->nextSequence, it->parts);
     return batch.more;
 }
 
-void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
+void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe, QList<QByteArray> *spent)
 {
     if (rendition < 0 || rendition >= int(m_out.size()))
         return;
-    m_out[size_t(rendition)].cache->append(ts, keyframe);
+    m_out[size_t(rendition)].cache->append(ts, keyframe, spent);
     const bool overBudget = m_budget && m_budget->heldBytes > m_budget->limitBytes;
     qint64 held = 0;
     for (qsizetype i = 0; i < m_viewers.size();) {

@@ -123,7 +123,7 @@ private:
     void drainBacklog();
     /// Takes and hands on at most `maxBytes`; true when more is left.
     bool drainSlice(qint64 maxBytes);
-    void onTsBytes(int rendition, const QByteArray &ts, bool keyframe);
+    void onTsBytes(int rendition, const QByteArray &ts, bool keyframe, QList<QByteArray> *spent);
     void onPlaylist(int rendition, const QByteArray &text, qint64 nextSequence, int parts);
     void setHeldBytes(qint64 bytes);
 

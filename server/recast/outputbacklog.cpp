@@ -131,8 +131,10 @@ bool OutputBacklog::pushTs(int r, const QByteArray &ts, bool keyframe)
         return false;
     QString log;
     bool wake = false;
+    QList<QByteArray> spent; // freed on this (the allocating) thread, after the lock
     {
         std::lock_guard lock(m_mutex);
+        spent.swap(m_spent);
         Rendition &rend = rendition(r);
         bool drop = false;
         if (rend.resync && !keyframe) {
@@ -279,11 +281,29 @@ OutputBacklog::Batch OutputBacklog::take(qint64 maxBytes)
     return batch;
 }
 
+void OutputBacklog::recycle(QList<QByteArray> &&spent)
+{
+    if (spent.isEmpty())
+        return;
+    std::lock_guard lock(m_mutex);
+    if (m_spent.isEmpty())
+        m_spent.swap(spent);
+    else
+        m_spent.append(std::move(spent));
+}
+
+qsizetype OutputBacklog::spentChunks() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_spent.size();
+}
+
 void OutputBacklog::clear()
 {
     std::lock_guard lock(m_mutex);
     m_renditions.clear();
     m_playlists.clear();
+    m_spent.clear();
     addHeld(-m_stats.bytes);
 }
 

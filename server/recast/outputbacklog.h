@@ -112,6 +112,12 @@ public:
     /// consumer's thread. With Batch::more set, the rest waits for the next call, and no wake-up
     /// comes for it (the consumer calls again itself).
     Batch take(qint64 maxBytes = std::numeric_limits<qint64>::max());
+    /// The consumer's call: TS chunks it is done with, freed by the producer at its next push.
+    /// The pipeline's thread allocated them, and glibc's free() takes that thread's arena lock,
+    /// which about seven channel threads share on 2 cores: freed here, the server's thread slept
+    /// on a preempted channel thread holding it (seconds at a load of 100).
+    void recycle(QList<QByteArray> &&spent);
+    qsizetype spentChunks() const;
     /// Forgets what is held and every rendition's wait for a keyframe (a new run of the
     /// pipeline); the counters stay.
     void clear();
@@ -146,6 +152,7 @@ private:
     mutable std::mutex m_mutex;
     std::vector<Rendition> m_renditions;
     QMap<int, Playlist> m_playlists;
+    QList<QByteArray> m_spent; ///< the consumer's, for the producer to free
     bool m_wakePending = false;
     Stats m_stats;
     bool m_inEpisode = false;

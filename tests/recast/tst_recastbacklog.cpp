@@ -9,6 +9,9 @@
 #include "recasttest.h"
 
 #include <outputbacklog.h>
+#include <media/keyframecache.h>
+
+#include <thread>
 
 #include <QDir>
 #include <QFile>
@@ -81,6 +84,7 @@ private Q_SLOTS:
     void gopLosingItsStartIsDroppedWhole();
     void playlistsReplaceEachOther();
     void takeIsBounded();
+    void spentChunksFreedByProducer();
     void serverWideLimitDropsFromFullestChannel();
     void stalledServerThread();
     void serverThreadTakesTurns();
@@ -216,6 +220,38 @@ void TestRecastBacklog::takeIsBounded()
     QCOMPARE(order[0], QByteArray("acegix")); // in order, per rendition, across the takes
     QCOMPARE(order[1], QByteArray("bdfhj"));
     QVERIFY(backlog.pushTs(0, chunk('y'), false)); // all taken: the next push wakes it again
+}
+
+void TestRecastBacklog::spentChunksFreedByProducer()
+{
+    // The consumer hands back what it is done with; the producer's next push frees it (on the
+    // thread whose malloc arena it came from), not the consumer.
+    OutputBacklog backlog(u"test"_qs, 1024 * 1024);
+    backlog.pushTs(0, chunk('k'), true);
+    backlog.pushTs(0, chunk('p'), false);
+    OutputBacklog::Batch batch = backlog.take();
+    QList<QByteArray> spent;
+    for (OutputBacklog::Chunk &c : batch.chunks.at(0))
+        spent.append(std::move(c.ts));
+    const QByteArray watched = spent.first(); // shares the chunk's bytes
+    QVERIFY(!watched.isDetached());
+    backlog.recycle(std::move(spent));
+    QCOMPARE(backlog.spentChunks(), 2);
+    QVERIFY(!watched.isDetached()); // still held by the backlog for the producer
+    std::thread producer([&] { backlog.pushTs(0, chunk('k'), true); });
+    producer.join();
+    QCOMPARE(backlog.spentChunks(), 0);
+    QVERIFY(watched.isDetached()); // the producer let its reference go
+
+    // The keyframe cache lets a GOP go into the list it is given instead of freeing it.
+    iptv::media::KeyframeCache cache(1024 * 1024);
+    QList<QByteArray> released;
+    cache.append(chunk('k'), true, &released);
+    cache.append(chunk('p'), false, &released);
+    QVERIFY(released.isEmpty());
+    cache.append(chunk('K'), true, &released);
+    QCOMPARE(released.size(), 2);
+    QCOMPARE(released.at(0).at(0), 'k');
 }
 
 void TestRecastBacklog::serverWideLimitDropsFromFullestChannel()
