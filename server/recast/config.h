@@ -35,8 +35,9 @@ struct ServerConfig
     /// it the oldest GOP of the channel holding the most is dropped.
     qint64 outputBacklogTotalBytes = 256LL * 1024 * 1024;
     /// How much nicer than recast the channels' threads run (Linux; 0: as nice as the server's
-    /// thread, which then gets 1/101 of the CPU among 100 busy channels).
-    int channelThreadNice = 5;
+    /// thread). Off by default: with other programs loading the machine, nicer channel threads
+    /// lost the CPU to them, fell behind and caught up in bursts (docs/BENCHMARKS.md).
+    int channelThreadNice = 0;
     ChannelConfig defaults;
     QList<ChannelConfig> channels;
 

@@ -224,7 +224,7 @@ output_backlog_kib=1024
     QCOMPARE(config.outputBacklogTotalBytes, 64LL * 1024 * 1024);
     QCOMPARE(config.channelThreadNice, 3);
     QCOMPARE(ServerConfig().outputBacklogTotalBytes, 256LL * 1024 * 1024); // the defaults
-    QCOMPARE(ServerConfig().channelThreadNice, 5);
+    QCOMPARE(ServerConfig().channelThreadNice, 0);
     QCOMPARE(config.dataDir, QDir(dir.path()).filePath(u"state"_qs));
     QCOMPARE(config.channels.size(), 2);
     // Sorted by number.
