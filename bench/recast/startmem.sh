@@ -13,13 +13,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RECAST_BIN=${RECAST:-} # before common.sh, which sets RECAST to the build's
 . "$ROOT/bench/common.sh"
 . "$ROOT/bench/recast/common.sh"
 N=${N:-100}
 HOLD=${HOLD:-60}
 PORT=${PORT:-18760}
 WORK=${WORK:-$(mktemp -d /tmp/iptv-bench-recastmem.XXXXXX)}
-RECAST_BIN=${RECAST:-}
 
 machine_info
 echo "== build (Release) in $BUILD =="

@@ -20,25 +20,29 @@ void KeyframeCache::setHeader(const QByteArray &patPmt)
         drop();
 }
 
-void KeyframeCache::append(const QByteArray &ts, bool keyframe)
+void KeyframeCache::append(const QByteArray &ts, bool keyframe, QList<QByteArray> *released)
 {
     if (keyframe) {
         ++m_gops;
+        if (released)
+            released->append(std::move(m_gop));
         m_gop.clear();
         m_gopBytes = 0;
     } else if (m_gop.isEmpty()) {
         return; // no keyframe to start from: useless to a new viewer
     }
     if (bytes() + ts.size() > m_budget) {
-        drop();
+        drop(released);
         return;
     }
     m_gop.append(ts);
     m_gopBytes += ts.size();
 }
 
-void KeyframeCache::drop()
+void KeyframeCache::drop(QList<QByteArray> *released)
 {
+    if (released)
+        released->append(std::move(m_gop));
     // Also a keyframe chunk alone over the budget: its GOP is dropped before it started.
     ++m_gopsDropped;
     qCDebug(lcKeyframeCache) << "GOP over the budget of" << m_budget << "bytes: dropped until the next keyframe";

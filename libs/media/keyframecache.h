@@ -19,7 +19,9 @@ public:
 
     void setHeader(const QByteArray &patPmt); // PAT+PMT TS packets sent first to each new viewer
     /// Appends muxed TS bytes; `keyframe` = this chunk starts with a video keyframe (a new GOP).
-    void append(const QByteArray &ts, bool keyframe);
+    /// With `released`, the chunks it lets go are moved there instead of being freed here (the
+    /// caller frees them on the thread that allocated them).
+    void append(const QByteArray &ts, bool keyframe, QList<QByteArray> *released = nullptr);
     /// What a new viewer gets: header + everything since the latest keyframe (empty if none cached yet).
     QByteArray snapshot() const;
     /// The same as snapshot(), as the shared chunks (no copy): write them in order.
@@ -31,7 +33,7 @@ public:
     quint64 gops() const { return m_gops; }               ///< keyframes seen
 
 private:
-    void drop();
+    void drop(QList<QByteArray> *released = nullptr);
 
     qint64 m_budget;
     QByteArray m_header;

@@ -68,6 +68,7 @@ void Channel::start()
         QMetaObject::invokeMethod(this, [this, s, why] { Q_EMIT stateChanged(s, why); }, Qt::QueuedConnection);
     };
     m_pipeline = std::make_unique<Pipeline>(m_config, m_folder, std::move(callbacks));
+    m_pipeline->setThreadNice(m_threadNice);
     m_pipeline->start();
 }
 
@@ -83,7 +84,7 @@ void Channel::stop()
         return;
     m_pipeline->stop();
     m_pipeline.reset();
-    drainBacklog(); // the segments finished last, to the viewers and the playlists
+    drainSlice(std::numeric_limits<qint64>::max()); // the segments finished last, to the viewers and the playlists
     for (const Viewer &v : std::as_const(m_viewers)) {
         if (v.socket) {
             v.socket->disconnectFromHost();
@@ -142,19 +143,35 @@ void Channel::onPlaylist(int rendition, const QByteArray &text, qint64 nextSeque
 
 void Channel::drainBacklog()
 {
-    OutputBacklog::Batch batch = m_backlog->take();
-    for (size_t r = 0; r < batch.chunks.size(); ++r)
-        for (const OutputBacklog::Chunk &chunk : batch.chunks[r])
-            onTsBytes(int(r), chunk.ts, chunk.keyframe);
-    for (auto it = batch.playlists.cbegin(); it != batch.playlists.cend(); ++it)
-        onPlaylist(it.key(), it->text, it->nextSequence, it->parts);
+    // One channel's 8 MiB after a stall, times a hundred channels, in one turn of the event loop
+    // kept /healthz and every viewer waiting for all of it; a slice each, they take turns.
+    if (drainSlice(kDrainSliceBytes))
+        QMetaObject::invokeMethod(this, &Channel::drainBacklog, Qt::QueuedConnection);
 }
 
-void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe)
+bool Channel::drainSlice(qint64 maxBytes)
+{
+    OutputBacklog::Batch batch = m_backlog->take(maxBytes);
+    // Every chunk goes back to the pipeline's thread to be freed (OutputBacklog::recycle): the
+    // batch's own references and the GOPs the keyframe caches let go.
+    QList<QByteArray> spent;
+    for (size_t r = 0; r < batch.chunks.size(); ++r) {
+        for (OutputBacklog::Chunk &chunk : batch.chunks[r]) {
+            onTsBytes(int(r), chunk.ts, chunk.keyframe, &spent);
+            spent.append(std::move(chunk.ts));
+        }
+    }
+    m_backlog->recycle(std::move(spent));
+    for (auto it = batch.playlists.cbegin(); it != batch.playlists.cend(); ++it)
+        onPlaylist(it.key(), it->text, it->nextSequence, it->parts);
+    return batch.more;
+}
+
+void Channel::onTsBytes(int rendition, const QByteArray &ts, bool keyframe, QList<QByteArray> *spent)
 {
     if (rendition < 0 || rendition >= int(m_out.size()))
         return;
-    m_out[size_t(rendition)].cache->append(ts, keyframe);
+    m_out[size_t(rendition)].cache->append(ts, keyframe, spent);
     const bool overBudget = m_budget && m_budget->heldBytes > m_budget->limitBytes;
     qint64 held = 0;
     for (qsizetype i = 0; i < m_viewers.size();) {

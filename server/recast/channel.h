@@ -85,6 +85,14 @@ public:
     /// The budget shared with the server's other channels (it outlives the channel); none: only
     /// the per-viewer limit applies.
     void setViewerBudget(ViewerBudget *budget) { m_budget = budget; }
+    /// The output backlogs' server-wide limit (it outlives the channel); none: only the
+    /// channel's own output_backlog_kib applies. Before start().
+    void setOutputBacklogBudget(OutputBacklogBudget *budget) { m_backlog->setBudget(budget); }
+    /// See Pipeline::setThreadNice; for the pipelines started from now on.
+    void setThreadNice(int nice) { m_threadNice = nice; }
+    /// The most of the output backlog one call on the server's thread takes: the rest waits for
+    /// the next turn of the event loop, so timers, requests and the other channels come between.
+    static constexpr qint64 kDrainSliceBytes = 512 * 1024;
     /// Bytes this channel's viewers hold unsent, as of the last write.
     qint64 viewerBacklogBytes() const { return m_heldBytes; }
     /// What the pipeline has output and this (the server's) thread has not taken yet, and what
@@ -110,9 +118,12 @@ private:
         qint64 nextSequence = 0;
         int parts = 0;
     };
-    /// Takes what the pipeline output since the last call (on this object's thread).
+    /// Takes what the pipeline output since the last call (on this object's thread), at most
+    /// kDrainSliceBytes; queues itself again for the rest.
     void drainBacklog();
-    void onTsBytes(int rendition, const QByteArray &ts, bool keyframe);
+    /// Takes and hands on at most `maxBytes`; true when more is left.
+    bool drainSlice(qint64 maxBytes);
+    void onTsBytes(int rendition, const QByteArray &ts, bool keyframe, QList<QByteArray> *spent);
     void onPlaylist(int rendition, const QByteArray &text, qint64 nextSequence, int parts);
     void setHeldBytes(qint64 bytes);
 
@@ -128,6 +139,7 @@ private:
     ViewerBudget *m_budget = nullptr;
     qint64 m_heldBytes = 0;
     ChannelState m_stoppedState = ChannelState::Stopped;
+    int m_threadNice = 0;
 };
 
 } // namespace iptv::recast

@@ -118,7 +118,8 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
         static const QStringList serverKeys = {QStringLiteral("port"), QStringLiteral("bind"), QStringLiteral("data_dir"),
                                                QStringLiteral("output_dir"), QStringLiteral("public_url"),
                                                QStringLiteral("admin_token"), QStringLiteral("viewer_backlog_mib"),
-                                               QStringLiteral("max_connections_per_address")};
+                                               QStringLiteral("max_connections_per_address"),
+                                               QStringLiteral("output_backlog_total_mib"), QStringLiteral("channel_thread_nice")};
         const QStringList topLevel = s.childKeys();
         if (!topLevel.isEmpty()) {
             *error = QStringLiteral("%1: \"%2\" is outside a section ([server], [defaults] or [channel.<id>])")
@@ -170,6 +171,17 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (file.has("server/max_connections_per_address")
         && !parseIntInRange(QStringLiteral("server/max_connections_per_address"), value("server/max_connections_per_address"), 0,
                             1000000, &config->maxConnectionsPerAddress, error))
+        return false;
+    if (file.has("server/output_backlog_total_mib")) {
+        int mib = 0;
+        if (!parseIntInRange(QStringLiteral("server/output_backlog_total_mib"), value("server/output_backlog_total_mib"), 1, 65536,
+                             &mib, error))
+            return false;
+        config->outputBacklogTotalBytes = qint64(mib) * 1024 * 1024;
+    }
+    if (file.has("server/channel_thread_nice")
+        && !parseIntInRange(QStringLiteral("server/channel_thread_nice"), value("server/channel_thread_nice"), 0, 19,
+                            &config->channelThreadNice, error))
         return false;
 
     QSettings &s = file.settings();

@@ -31,6 +31,13 @@ struct ServerConfig
     /// Connections from one IP address at once (0: no cap of its own). A diver node recording
     /// every channel, or boxes behind one NAT, come from one address: the default leaves room.
     int maxConnectionsPerAddress = 512;
+    /// What every channel's output backlog (output_backlog_kib each) may hold together; past
+    /// it the oldest GOP of the channel holding the most is dropped.
+    qint64 outputBacklogTotalBytes = 256LL * 1024 * 1024;
+    /// How much nicer than recast the channels' threads run (Linux; 0: as nice as the server's
+    /// thread). Off by default: with other programs loading the machine, nicer channel threads
+    /// lost the CPU to them, fell behind and caught up in bursts (docs/BENCHMARKS.md).
+    int channelThreadNice = 0;
     ChannelConfig defaults;
     QList<ChannelConfig> channels;
 

@@ -3,6 +3,8 @@
 #include <QElapsedTimer>
 #include <QLoggingCategory>
 
+#include <algorithm>
+
 Q_DECLARE_LOGGING_CATEGORY(lcChannel) // channel.cpp's: the backlog is the channel's
 
 namespace iptv::recast {
@@ -25,8 +27,90 @@ qint64 steadyMs()
 
 } // namespace
 
+void OutputBacklogBudget::attach(OutputBacklog *backlog)
+{
+    std::lock_guard lock(m_mutex);
+    m_backlogs.push_back(backlog);
+}
+
+void OutputBacklogBudget::detach(OutputBacklog *backlog)
+{
+    std::lock_guard lock(m_mutex);
+    m_backlogs.erase(std::remove(m_backlogs.begin(), m_backlogs.end(), backlog), m_backlogs.end());
+}
+
+void OutputBacklogBudget::enforce()
+{
+    std::lock_guard lock(m_mutex);
+    while (m_held.load(std::memory_order_relaxed) > m_limit) {
+        OutputBacklog *fullest = nullptr;
+        qint64 most = 0;
+        for (OutputBacklog *b : m_backlogs) {
+            const qint64 held = b->m_heldForBudget.load(std::memory_order_relaxed);
+            if (held > most) {
+                most = held;
+                fullest = b;
+            }
+        }
+        qint64 bytes = 0;
+        if (!fullest || !fullest->dropOldestGopForBudget(&bytes))
+            return; // nothing held any more (the consumers took it meanwhile)
+        m_droppedBytes.fetch_add(quint64(bytes), std::memory_order_relaxed);
+        m_droppedGops.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
 OutputBacklog::OutputBacklog(QString channel, qint64 limitBytes) : m_channel(std::move(channel)), m_limit(limitBytes)
 {
+}
+
+OutputBacklog::~OutputBacklog()
+{
+    if (m_budget) {
+        m_budget->detach(this);
+        m_budget->m_held.fetch_sub(m_heldForBudget.load(), std::memory_order_relaxed);
+    }
+}
+
+void OutputBacklog::setBudget(OutputBacklogBudget *budget)
+{
+    // Never the budget's lock under this one's: enforce() takes them the other way round.
+    if (m_budget)
+        m_budget->detach(this);
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_budget)
+            m_budget->m_held.fetch_sub(m_stats.bytes, std::memory_order_relaxed);
+        m_budget = budget;
+        if (m_budget)
+            m_budget->m_held.fetch_add(m_stats.bytes, std::memory_order_relaxed);
+    }
+    if (budget)
+        budget->attach(this);
+}
+
+void OutputBacklog::addHeld(qint64 delta)
+{
+    m_stats.bytes += delta;
+    m_heldForBudget.store(m_stats.bytes, std::memory_order_relaxed);
+    if (m_budget)
+        m_budget->m_held.fetch_add(delta, std::memory_order_relaxed);
+}
+
+void OutputBacklog::logDropping(const QString &what, bool serverWide) const
+{
+    if (serverWide)
+        qCWarning(lcChannel).noquote() << m_channel << "the server's thread is behind every channel's output:" << what
+                                       << QStringLiteral("(all channels together hold the server's limit of %1 bytes, "
+                                                         "output_backlog_total_mib, and this one the most);")
+                                              .arg(m_budget ? m_budget->limitBytes() : 0)
+                                       << "dropping its oldest GOPs until it catches up (MPEG-TS viewers skip ahead to a"
+                                          " keyframe; HLS is not affected)";
+    else
+        qCWarning(lcChannel).noquote() << m_channel << "the server's thread is behind this channel's output:" << what
+                                       << QStringLiteral("(backlog limit %1 bytes, output_backlog_kib);").arg(m_limit)
+                                       << "dropping its oldest GOPs until it catches up (MPEG-TS viewers skip ahead to a"
+                                          " keyframe; HLS is not affected)";
 }
 
 OutputBacklog::Rendition &OutputBacklog::rendition(int r)
@@ -47,8 +131,10 @@ bool OutputBacklog::pushTs(int r, const QByteArray &ts, bool keyframe)
         return false;
     QString log;
     bool wake = false;
+    QList<QByteArray> spent; // freed on this (the allocating) thread, after the lock
     {
         std::lock_guard lock(m_mutex);
+        spent.swap(m_spent);
         Rendition &rend = rendition(r);
         bool drop = false;
         if (rend.resync && !keyframe) {
@@ -71,16 +157,16 @@ bool OutputBacklog::pushTs(int r, const QByteArray &ts, bool keyframe)
             Chunk c{ts, keyframe, std::exchange(rend.gap, false) && keyframe};
             rend.chunks.push_back(std::move(c));
             rend.bytes += ts.size();
-            m_stats.bytes += ts.size();
+            addHeld(ts.size());
             m_stats.peakBytes = qMax(m_stats.peakBytes, m_stats.bytes);
             wake = wakeLocked();
         }
     }
     if (!log.isEmpty())
-        qCWarning(lcChannel).noquote() << m_channel << "the server's thread is behind this channel's output:" << log
-                                       << QStringLiteral("(backlog limit %1 bytes, output_backlog_kib);").arg(m_limit)
-                                       << "dropping its oldest GOPs until it catches up (MPEG-TS viewers skip ahead to a"
-                                          " keyframe; HLS is not affected)";
+        logDropping(log, false);
+    // With no backlog's lock held: the budget may drop from any channel, this one included.
+    if (m_budget && m_budget->heldBytes() > m_budget->limitBytes())
+        m_budget->enforce();
     return wake;
 }
 
@@ -100,7 +186,20 @@ bool OutputBacklog::countDrop(qint64 bytes, quint64 chunks, quint64 gops)
     return true;
 }
 
-bool OutputBacklog::dropOldestGop(QString *log)
+bool OutputBacklog::dropOldestGopForBudget(qint64 *bytes)
+{
+    QString log;
+    bool dropped = false;
+    {
+        std::lock_guard lock(m_mutex);
+        dropped = dropOldestGop(&log, bytes);
+    }
+    if (!log.isEmpty())
+        logDropping(log, true);
+    return dropped;
+}
+
+bool OutputBacklog::dropOldestGop(QString *log, qint64 *droppedBytes)
 {
     Rendition *fullest = nullptr;
     for (Rendition &r : m_renditions)
@@ -118,7 +217,9 @@ bool OutputBacklog::dropOldestGop(QString *log)
         fullest->chunks.pop_front();
     } while (!fullest->chunks.empty() && !fullest->chunks.front().keyframe);
     fullest->bytes -= bytes;
-    m_stats.bytes -= bytes;
+    addHeld(-bytes);
+    if (droppedBytes)
+        *droppedBytes = bytes;
     if (fullest->chunks.empty()) {
         fullest->resync = true; // the GOP being output lost its start: drop it up to the next keyframe
         fullest->gap = true;
@@ -137,20 +238,34 @@ bool OutputBacklog::pushPlaylist(int r, const QByteArray &text, qint64 nextSeque
     return wakeLocked();
 }
 
-OutputBacklog::Batch OutputBacklog::take()
+OutputBacklog::Batch OutputBacklog::take(qint64 maxBytes)
 {
     Batch batch;
     QString log;
     {
         std::lock_guard lock(m_mutex);
-        m_wakePending = false;
         batch.chunks.resize(m_renditions.size());
+        qint64 taken = 0;
         for (size_t i = 0; i < m_renditions.size(); ++i) {
-            batch.chunks[i].swap(m_renditions[i].chunks);
-            m_renditions[i].bytes = 0;
+            Rendition &rend = m_renditions[i];
+            if (taken + rend.bytes <= maxBytes) {
+                batch.chunks[i].swap(rend.chunks);
+                taken += std::exchange(rend.bytes, 0);
+                continue;
+            }
+            while (!rend.chunks.empty() && taken < maxBytes) {
+                const qint64 size = rend.chunks.front().ts.size();
+                batch.chunks[i].push_back(std::move(rend.chunks.front()));
+                rend.chunks.pop_front();
+                rend.bytes -= size;
+                taken += size;
+            }
+            batch.more = batch.more || !rend.chunks.empty();
         }
+        // Left behind: the consumer calls again without a wake-up (one stays pending meanwhile).
+        m_wakePending = batch.more;
         batch.playlists.swap(m_playlists);
-        m_stats.bytes = 0;
+        addHeld(-taken);
         if (m_inEpisode && steadyMs() - m_lastDropMs >= kEpisodeQuietMs) {
             m_inEpisode = false;
             log = QStringLiteral("the server's thread caught up with this channel's output after %1 s; %2 GOPs (%3 bytes) "
@@ -166,12 +281,30 @@ OutputBacklog::Batch OutputBacklog::take()
     return batch;
 }
 
+void OutputBacklog::recycle(QList<QByteArray> &&spent)
+{
+    if (spent.isEmpty())
+        return;
+    std::lock_guard lock(m_mutex);
+    if (m_spent.isEmpty())
+        m_spent.swap(spent);
+    else
+        m_spent.append(std::move(spent));
+}
+
+qsizetype OutputBacklog::spentChunks() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_spent.size();
+}
+
 void OutputBacklog::clear()
 {
     std::lock_guard lock(m_mutex);
     m_renditions.clear();
     m_playlists.clear();
-    m_stats.bytes = 0;
+    m_spent.clear();
+    addHeld(-m_stats.bytes);
 }
 
 OutputBacklog::Stats OutputBacklog::stats() const

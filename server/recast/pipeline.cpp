@@ -17,7 +17,13 @@ extern "C" {
 #include <libavutil/time.h>
 }
 
+#include <cerrno>
 #include <cmath>
+
+#ifdef Q_OS_LINUX
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 Q_LOGGING_CATEGORY(lcPipeline, "iptv.recast.pipeline", QtInfoMsg)
 
@@ -40,6 +46,25 @@ qint64 wallUs()
 qint64 steadyMs()
 {
     return av_gettime_relative() / 1000;
+}
+
+/// Makes the calling thread (and the threads it creates from now on, which inherit it) `nice`
+/// nicer than it is. Linux keeps a nice value per thread; elsewhere nothing happens.
+void lowerThisThreadPriority(const QString &channel, int nice)
+{
+#ifdef Q_OS_LINUX
+    if (nice <= 0)
+        return;
+    const pid_t tid = ::gettid();
+    errno = 0;
+    const int current = getpriority(PRIO_PROCESS, id_t(tid));
+    if ((current == -1 && errno != 0) || setpriority(PRIO_PROCESS, id_t(tid), qMin(current + nice, 19)) != 0)
+        qCWarning(lcPipeline).noquote() << channel << "cannot lower the priority of its thread by" << nice << ":"
+                                        << qt_error_string(errno) << "(it competes with the server's thread as an equal)";
+#else
+    Q_UNUSED(channel);
+    Q_UNUSED(nice);
+#endif
 }
 
 /// "avc1.PPCCLL" from the first SPS of an Annex B H.264 access unit, empty when there is none.
@@ -94,6 +119,7 @@ struct Pipeline::Impl
     Callbacks cb;
 
     std::thread thread;
+    int threadNice = 0;
     std::atomic<bool> stopping{false};
     std::mutex waitMutex;
     std::condition_variable wake;
@@ -776,6 +802,7 @@ struct Pipeline::Impl
 
     void run()
     {
+        lowerThisThreadPriority(cfg.id, threadNice);
         anchorWallUs = wallUs();
         {
             QMutexLocker lock(&statsMutex);
@@ -876,6 +903,11 @@ Pipeline::Pipeline(ChannelConfig config, QString outputDir, Callbacks callbacks)
 Pipeline::~Pipeline()
 {
     stop();
+}
+
+void Pipeline::setThreadNice(int nice)
+{
+    d->threadNice = nice;
 }
 
 void Pipeline::start()

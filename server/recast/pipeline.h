@@ -68,6 +68,11 @@ public:
     Pipeline(ChannelConfig config, QString outputDir, Callbacks callbacks);
     ~Pipeline();
 
+    /// The pipeline's thread (and the threads it starts: the source's opener, FFmpeg's codec
+    /// threads) run this much nicer than the process (Linux; 0: as nice). The server's thread,
+    /// which serves every viewer and /healthz with a sliver of CPU, then wins the CPU from a
+    /// hundred channels' threads on a loaded machine. Before start().
+    void setThreadNice(int nice);
     void start();
     /// Tells the thread to finish the segments in progress, without waiting for it: a server
     /// stopping many channels asks them all first, so they finish side by side.

@@ -40,7 +40,8 @@ QString m3uAttribute(QString value)
 } // namespace
 
 RecastServer::RecastServer(ServerConfig config, QObject *parent)
-    : QObject(parent), m_config(std::move(config)), m_adminTokenDigest(secretDigest(m_config.adminToken.toUtf8()))
+    : QObject(parent), m_config(std::move(config)), m_adminTokenDigest(secretDigest(m_config.adminToken.toUtf8())),
+      m_outputBudget(m_config.outputBacklogTotalBytes)
 {
 }
 
@@ -76,6 +77,8 @@ Channel *RecastServer::createChannel(const ChannelConfig &config)
 {
     auto *channel = new Channel(config, m_config.effectiveOutputDir(), this);
     channel->setViewerBudget(&m_viewerBudget);
+    channel->setOutputBacklogBudget(&m_outputBudget);
+    channel->setThreadNice(m_config.channelThreadNice);
     connect(channel, &Channel::stateChanged, this, [id = config.id](ChannelState s, const QString &why) {
         if (s == ChannelState::Failed)
             qCWarning(lcRecast).noquote() << "channel" << id << "failed:" << why;
@@ -105,6 +108,12 @@ bool RecastServer::start(QString *error)
                             [this] { return double(m_viewerBudget.limitBytes); });
     m_viewerBudget.dropped = m_metrics.counter(QStringLiteral("recast_viewers_dropped_for_memory_total"),
                                                QStringLiteral("MPEG-TS viewers dropped because all viewers together held the limit."));
+    m_metrics.gaugeCallback(QStringLiteral("recast_output_backlogs_bytes"),
+                            QStringLiteral("TS bytes every channel's output backlog holds together (not yet taken by the server's thread)."),
+                            [this] { return double(m_outputBudget.heldBytes()); });
+    m_metrics.gaugeCallback(QStringLiteral("recast_output_backlogs_limit_bytes"),
+                            QStringLiteral("What every channel's output backlog may hold together (server/output_backlog_total_mib)."),
+                            [this] { return double(m_outputBudget.limitBytes()); });
     m_router = new http::Router(&m_metrics, QStringLiteral("recast"), this);
     http::ConnectionLimits limits;
     limits.maxConnectionsPerPeer = m_config.maxConnectionsPerAddress;
@@ -328,6 +337,15 @@ QByteArray RecastServer::renderMetrics() const
         {"recast_channel_write_errors_total", "counter", "Segments or playlists that could not be written.",
          [](const Channel *, const PipelineStats &s) { return double(s.writeErrors); }},
     };
+    // Counted by the budget (on the channels' threads), so not registry counters.
+    out += "# HELP recast_output_backlogs_dropped_bytes_total TS bytes dropped (oldest GOP of the channel holding the most) "
+           "because every channel's output backlog together reached output_backlog_total_mib.\n"
+           "# TYPE recast_output_backlogs_dropped_bytes_total counter\nrecast_output_backlogs_dropped_bytes_total "
+           + QByteArray::number(m_outputBudget.droppedBytes()) + '\n';
+    out += "# HELP recast_output_backlogs_dropped_gops_total GOPs dropped because every channel's output backlog together "
+           "reached output_backlog_total_mib.\n"
+           "# TYPE recast_output_backlogs_dropped_gops_total counter\nrecast_output_backlogs_dropped_gops_total "
+           + QByteArray::number(m_outputBudget.droppedGops()) + '\n';
     QList<std::pair<const Channel *, PipelineStats>> stats;
     for (const QString &id : channelIds())
         stats.append({m_channels.value(id), m_channels.value(id)->stats()});

@@ -42,6 +42,8 @@ public:
     Channel *channel(const QString &id) const { return m_channels.value(id); }
     QStringList channelIds() const;
     MetricsRegistry &metrics() { return m_metrics; }
+    /// Every channel's output backlog together ([server] output_backlog_total_mib).
+    const OutputBacklogBudget &outputBacklogBudget() const { return m_outputBudget; }
     const ServerConfig &config() const { return m_config; }
 
     /// The lineup as M3U (tvg-id, tvg-name, tvg-chno, group-title); URLs start with `baseUrl`.
@@ -73,6 +75,7 @@ private:
     http::Router *m_router = nullptr;
     QMap<QString, Channel *> m_channels;
     ViewerBudget m_viewerBudget; ///< shared by every channel (deleted before it, in ~RecastServer)
+    OutputBacklogBudget m_outputBudget; ///< every channel's output backlog together (ditto)
     QStringList m_removedFromFile; ///< config-file channels removed through the API
 };
 

@@ -228,6 +228,12 @@ void TestRecastApi::metrics()
     QCOMPARE(r.status, 200);
     QVERIFY(r.body.contains("recast_channel_segments_total{channel=\"one\"}"));
     QVERIFY(r.body.contains("recast_channel_state{channel=\"two\",state=\"stopped\"} 1"));
+    // Every channel's output backlog together: held, its limit (output_backlog_total_mib), drops.
+    QVERIFY(r.body.contains("\nrecast_output_backlogs_limit_bytes 268435456\n"));
+    QVERIFY(r.body.contains("\nrecast_output_backlogs_bytes "));
+    QVERIFY(r.body.contains("\nrecast_output_backlogs_dropped_gops_total 0\n"));
+    QVERIFY(r.body.contains("\nrecast_output_backlogs_dropped_bytes_total 0\n"));
+    QVERIFY(r.body.contains("\nrecast_event_loop_lag_max_seconds "));
     const auto problems = promtoolProblems(r.body);
     if (!problems)
         QSKIP("promtool is not installed");

@@ -193,6 +193,8 @@ void TestRecastConfig::iniLoads()
 [server]
 port=18555
 data_dir=state
+output_backlog_total_mib=64
+channel_thread_nice=3
 
 [defaults]
 ladder=high:320x180@200,low:160x90@100
@@ -219,6 +221,10 @@ output_backlog_kib=1024
     QString error;
     QVERIFY2(loadConfigFile(path, &config, &error), qPrintable(error));
     QCOMPARE(config.port, quint16(18555));
+    QCOMPARE(config.outputBacklogTotalBytes, 64LL * 1024 * 1024);
+    QCOMPARE(config.channelThreadNice, 3);
+    QCOMPARE(ServerConfig().outputBacklogTotalBytes, 256LL * 1024 * 1024); // the defaults
+    QCOMPARE(ServerConfig().channelThreadNice, 0);
     QCOMPARE(config.dataDir, QDir(dir.path()).filePath(u"state"_qs));
     QCOMPARE(config.channels.size(), 2);
     // Sorted by number.
@@ -254,6 +260,10 @@ void TestRecastConfig::iniBad_data()
     QTest::newRow("bad default") << QByteArray("[defaults]\npreset=nope\n[channel.a]\n") << QStringList{u"defaults"_qs, u"preset"_qs};
     QTest::newRow("unknown default key") << QByteArray("[defaults]\nspeed=9\n") << QStringList{u"defaults"_qs, u"speed"_qs};
     QTest::newRow("bad port") << QByteArray("[server]\nport=99999\n") << QStringList{u"port"_qs};
+    QTest::newRow("no output backlog at all") << QByteArray("[server]\noutput_backlog_total_mib=0\n")
+                                              << QStringList{u"output_backlog_total_mib"_qs, u"0"_qs};
+    QTest::newRow("nicer than nice gets") << QByteArray("[server]\nchannel_thread_nice=20\n")
+                                          << QStringList{u"channel_thread_nice"_qs, u"20"_qs};
     // A typo must not make a channel or a setting disappear without a word.
     QTest::newRow("unknown server key") << QByteArray("[server]\nprot=8440\n") << QStringList{u"server"_qs, u"prot"_qs};
     QTest::newRow("unknown section") << QByteArray("[chanel.a]\nname=A\n") << QStringList{u"chanel.a"_qs, u"section"_qs};
