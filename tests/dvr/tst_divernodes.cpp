@@ -122,6 +122,17 @@ QList<iptv::dvr::ArchiveSegment> segmentsIn(const QString &directory)
     }
     return reader.segments();
 }
+
+/// Archive leases held now, by node (an expired lease is nobody's).
+QMap<QString, int> archiveLeasesHeld(iptv::dvr::LeaseStore &leases, QString *error)
+{
+    QMap<QString, int> count;
+    for (const iptv::dvr::LeaseJob &j : leases.jobs(error).value_or(QList<iptv::dvr::LeaseJob>{})) {
+        if (j.id.startsWith(u"archive:") && !j.node.isEmpty() && j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch())
+            ++count[j.node];
+    }
+    return count;
+}
 } // namespace
 
 class TestDiverNodes : public QObject
@@ -2188,15 +2199,7 @@ void TestDiverNodes::archivesSpreadOverNodes()
     iptv::dvr::LeaseStore leases;
     QString error;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
-    // Archive leases held, by node.
-    auto held = [&] {
-        QMap<QString, int> count;
-        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
-            if (j.id.startsWith(u"archive:") && !j.node.isEmpty() && j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch())
-                ++count[j.node];
-        }
-        return count;
-    };
+    auto held = [&] { return archiveLeasesHeld(leases, &error); };
     auto holderOf = [&](const QString &channel) {
         for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
             if (j.id == u"archive:"_qs + channel)
@@ -2363,14 +2366,7 @@ void TestDiverNodes::archivesStayWithNodesThatClaimThem()
     iptv::dvr::LeaseStore leases;
     QString error;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
-    auto held = [&] {
-        QMap<QString, int> count;
-        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
-            if (j.id.startsWith(u"archive:") && !j.node.isEmpty() && j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch())
-                ++count[j.node];
-        }
-        return count;
-    };
+    auto held = [&] { return archiveLeasesHeld(leases, &error); };
     auto segmentsOf = [&](const QString &channel) {
         return segmentsIn(QDir(base.storagePaths.first()).filePath(u"archive/"_qs + channel)).size();
     };
