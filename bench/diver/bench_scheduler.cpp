@@ -195,6 +195,7 @@ int main(int argc, char **argv)
     const qint64 now = g0->info().validFrom + 3600;
 
     if (parser.isSet(u"rule-change"_qs)) {
+        options.repairRuleChanges = true;
         dvr::Scheduler s(options);
         s.setRules(rules);
         const dvr::SchedulePlan first = s.evaluate(g0, now);

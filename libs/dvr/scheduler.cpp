@@ -3514,7 +3514,7 @@ void Scheduler::removeRule(qint64 ruleId)
                                  [&](const RuleState &rs) { return rs.rule.id == ruleId && !rs.removed; });
     if (it == d->rules.end())
         return;
-    if (!d->state.valid || !d->index) { // nothing to repair: the next plan is a full one
+    if (!d->state.valid || !d->index || !d->options.repairRuleChanges) { // the next plan is a full one
         d->state.valid = false;
         d->rules.erase(it);
         d->rebuildRuleMaps();
@@ -3531,6 +3531,10 @@ void Scheduler::removeRule(qint64 ruleId)
 
 void Scheduler::Private::keepPlanAfterRuleChange(int slot, const std::vector<int> &orderBefore, bool viewerChanged)
 {
+    if (!options.repairRuleChanges) {
+        state.valid = false;
+        return;
+    }
     if (!state.valid || !index)
         return;
     // The repair keeps the other rules' episodes where they are. When they keep their order among

@@ -1285,7 +1285,9 @@ private Q_SLOTS:
         QList<RecordingRule> rules = randomRulesAndMethods(*guide, rng, 50);
         for (RecordingRule &r : rules)
             r.owner = rng.bounded(4) == 0 ? boxes[1] : boxes[0];
-        Scheduler s(capacity(streams, nodes));
+        SchedulerOptions options = capacity(streams, nodes);
+        options.repairRuleChanges = true;
+        Scheduler s(options);
         s.setRules(rules);
         SchedulePlan plan = s.evaluate(guide, kDay0);
         QList<RecordedEpisode> history;
@@ -1374,7 +1376,9 @@ private Q_SLOTS:
         QList<RecordingRule> rules = randomRulesAndMethods(*guide, rng, 30);
         for (int i = 0; i < rules.size(); ++i)
             rules[i].owner = i % 2 ? u"box-B"_qs : u"box-A"_qs;
-        Scheduler s(capacity(2));
+        SchedulerOptions options = capacity(2);
+        options.repairRuleChanges = true;
+        Scheduler s(options);
         s.setRules(rules);
         s.evaluate(guide, kDay0);
         PlansMade made;
@@ -1413,6 +1417,13 @@ private Q_SLOTS:
         s.plan(kDay0);
         QCOMPARE(made.full(), 1);
         QCOMPARE(made.repaired(), 3);
+        // Without SchedulerOptions::repairRuleChanges (the default), a rule change plans whole.
+        Scheduler plain(capacity(2));
+        plain.setRules(rules);
+        plain.evaluate(guide, kDay0);
+        plain.upsertRule(press);
+        plain.plan(kDay0);
+        QCOMPARE(made.full(), 3);
     }
 
     // A re-matched rule's episodes are grouped again only where its candidates changed
