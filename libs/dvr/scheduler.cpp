@@ -115,6 +115,11 @@ struct RuleState
     /// among the same viewer's episodes only (Private::viewerKey).
     quint32 viewer = 0;
     std::vector<Candidate> candidates; ///< by start, then channel id
+    /// Removed (removeRule) while the plan is kept: a tombstone holding its slot, so that the slot
+    /// indexes PlanState and the repair keep stay as they are. Not valid, in no map and not in the
+    /// priority order; a repair retires its episodes, and the next full plan erases it. An upsert
+    /// of the same id takes the slot again.
+    bool removed = false;
 };
 
 /// A planned recording as update() matches the plans before and after: rule, channel, start.
@@ -511,6 +516,17 @@ struct Scheduler::Private
     PlanState state;
     /// Rule slots whose candidates changed since the last plan (update()'s partial rematch).
     QSet<int> rematched;
+    /// Rule slots whose rule was added, changed or removed since the last plan (upsertRule,
+    /// removeRule): re-matched whole, and none of their old recordings is kept (padding, keep-N,
+    /// the duplicate method or the order may differ): they are unplaced and the new episodes queued.
+    QSet<int> rulesChanged;
+    /// A rule change since the last plan changed the order of other rules among themselves (a
+    /// viewer's rule added before its others moves them to later rounds): the repair offers the
+    /// recordings of the rules that became later to the conflicts that became earlier than them.
+    bool reordered = false;
+    /// After a rule change at `slot` (orderBefore: the priority order before it): keeps the plan
+    /// for the next plan() to repair when it can be sure to, else drops it (a full plan).
+    void keepPlanAfterRuleChange(int slot, const std::vector<int> &orderBefore, bool viewerChanged);
     /// How update() changed a re-matched rule's candidates since the last plan: the repair groups
     /// again only the episodes the change may concern (regroup.h).
     struct CandidateEdits
@@ -916,8 +932,13 @@ void Scheduler::Private::rebuildRuleMaps()
     regexRules.clear();
     singleRules.clear();
     viewerOfRule.clear();
+    std::vector<int> live; // the slots that are not tombstones (removed)
+    live.reserve(rules.size());
     for (int s = 0; s < int(rules.size()); ++s) {
         const RuleState &rs = rules[size_t(s)];
+        if (rs.removed)
+            continue;
+        live.push_back(s);
         viewerOfRule.insert(rs.rule.id, rs.viewer);
         if (!rs.valid)
             continue;
@@ -929,7 +950,9 @@ void Scheduler::Private::rebuildRuleMaps()
         }
     }
     // The priority order (rule.h, priorityOrder): a viewer's priority orders its own rules only.
-    order = priorityOrder(int(rules.size()), [&](int s) -> const RecordingRule & { return rules[size_t(s)].rule; });
+    order = priorityOrder(int(live.size()), [&](int i) -> const RecordingRule & { return rules[size_t(live[size_t(i)])].rule; });
+    for (int &at : order)
+        at = live[size_t(at)];
     regexSlotsByTitle.clear();
 }
 
@@ -1648,6 +1671,8 @@ bool Scheduler::Private::reportOf(int slot, QList<RuleReport> &out) const
 {
     const RuleState &rs = rules[size_t(slot)];
     const RecordingRule &r = rs.rule;
+    if (rs.removed)
+        return false;
     if (!rs.valid) {
         out.append({r.id, QStringLiteral("invalid, not scheduled: %1").arg(rs.error)});
         return true;
@@ -1709,6 +1734,11 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     QElapsedTimer timer;
     timer.start();
     const double cpu0 = processCpuMs();
+    // The slots of rules removed while the plan was kept (tombstones) go: the state is made again.
+    if (std::any_of(rules.cbegin(), rules.cend(), [](const RuleState &rs) { return rs.removed; })) {
+        rules.erase(std::remove_if(rules.begin(), rules.end(), [](const RuleState &rs) { return rs.removed; }), rules.end());
+        rebuildRuleMaps();
+    }
     startPlanning(now);
     const SchedulePlan before = std::exchange(last, {});
     state = {};
@@ -1722,6 +1752,8 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     state.conflictHourBase = state.book->epochMinutes(now, now + 60).first / 60;
     state.outcomes.assign(rules.size(), {});
     rematched.clear();
+    rulesChanged.clear();
+    reordered = false;
     candidateEdits.clear();
     renumbered.clear();
     cameAirings.clear();
@@ -2059,6 +2091,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     QElapsedTimer timer;
     timer.start();
     const double cpu0 = processCpuMs();
+    const std::vector<int> positionThen = position; // the last plan's order (rules changed since)
     startPlanning(now);
     const SchedulePlan before = last;
     const qint64 was = state.now;
@@ -2113,6 +2146,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     findGroupings(groupIndex);
     for (std::thread &t : helpers)
         t.join();
+    // The epoch minutes of the recordings of rules changed or removed (rulesChanged): all unplaced.
+    std::vector<std::pair<int, int>> changedRulesLeft;
     for (size_t at = 0; at < touched.size(); ++at) {
         const int slot = touched[at];
         if (size_t(slot) >= rules.size())
@@ -2130,12 +2165,19 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         };
         QHash<QPair<int, qint64>, Kept> kept;
         const bool takeOver = now == was;
+        // A rule added, changed or removed keeps none of its recordings: its new episodes are
+        // queued in the priority order (a changed padding or keep-N, a new duplicate method or
+        // place in the order would make a kept one wrong), its old ones are unplaced (freed).
+        const bool ruleChanged = rulesChanged.contains(slot);
         const std::vector<int> oldIds = std::move(state.ids[size_t(slot)]);
         state.ids[size_t(slot)].clear();
         for (const int id : oldIds) {
             Episode &e = state.episodes[size_t(id)];
             if (e.chosen >= 0) {
-                kept.insert({e.chosenChannel, e.chosenStart}, {id, e.node, e.note});
+                if (!ruleChanged)
+                    kept.insert({e.chosenChannel, e.chosenStart}, {id, e.node, e.note});
+                else if (e.from < e.to)
+                    changedRulesLeft.emplace_back(e.from, e.to);
                 setPlanned(id, false);
                 if (!takeOver)
                     bookUnplace(id, true);
@@ -2195,6 +2237,70 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         }
     }
     candidateEdits.clear();
+    if (!changedRulesLeft.empty()) {
+        // A conflict in the way of a changed rule's old recording may now be blocked only by
+        // later ones (in another minute of its airing, where nothing was freed): the freed
+        // capacity's offer (4) would not try it, since it does not fit. Every conflict in
+        // those minutes is queued, and tries a move and a displacement of later recordings.
+        std::vector<int> found;
+        for (const auto &[from, to] : changedRulesLeft)
+            conflictsIn(from - 1, to + 1, found);
+        std::sort(found.begin(), found.end());
+        found.erase(std::unique(found.begin(), found.end()), found.end());
+        for (const int c : found) {
+            const Episode &x = state.episodes[size_t(c)];
+            if (x.slot < 0 || x.chosen >= 0 || x.status != SkipReason::Conflict)
+                continue;
+            state.failedTries.remove(c);
+            enqueue(c);
+        }
+    }
+    if (reordered) {
+        // 1b. The other rules' order changed (a rule change moved a viewer's rules to other
+        // rounds): a rule that became later than another (`demoted`) keeps its recordings, but a
+        // conflict of a rule that became earlier than it may now take their place. Such
+        // conflicts in the minutes of its recordings are queued, their failed tries forgotten
+        // (what they read is the same, their order is not). The slots in the last plan's order,
+        // from its end: demoted when a slot after it then is before it now.
+        std::vector<int> then;
+        for (size_t slot = 0; slot < positionThen.size() && slot < rules.size(); ++slot)
+            if (positionThen[slot] >= 0 && position[slot] >= 0)
+                then.push_back(int(slot));
+        std::sort(then.begin(), then.end(), [&](int a, int b) { return positionThen[size_t(a)] < positionThen[size_t(b)]; });
+        int minAfter = INT_MAX;
+        std::vector<int> demoted;
+        for (auto it = then.rbegin(); it != then.rend(); ++it) {
+            if (minAfter < position[size_t(*it)])
+                demoted.push_back(*it);
+            minAfter = std::min(minAfter, position[size_t(*it)]);
+        }
+        std::vector<int> found;
+        size_t offered = 0;
+        for (const int slot : demoted) {
+            if (!active(slot) || rematched.contains(slot))
+                continue;
+            for (const int id : state.ids[size_t(slot)]) {
+                const Episode &e = state.episodes[size_t(id)];
+                if (e.chosen < 0 || e.from >= e.to) // archived: in no one's way
+                    continue;
+                found.clear();
+                conflictsIn(e.from - 1, e.to + 1, found);
+                for (const int c : found) {
+                    const Episode &x = state.episodes[size_t(c)];
+                    if (x.slot < 0 || x.chosen >= 0 || x.status != SkipReason::Conflict || x.airings.empty()
+                        || size_t(x.slot) >= positionThen.size() || positionThen[size_t(x.slot)] < 0
+                        || !(position[size_t(x.slot)] < position[size_t(slot)]
+                             && positionThen[size_t(x.slot)] > positionThen[size_t(slot)]))
+                        continue;
+                    state.failedTries.remove(c);
+                    enqueue(c);
+                    ++offered;
+                }
+            }
+        }
+        qCDebug(lcScheduler) << "repair: the order changed," << demoted.size() << "rules became later;" << offered
+                             << "conflicts in their recordings' minutes queued";
+    }
     if (!touched.empty())
         qCDebug(lcScheduler) << "repair: regrouping" << touched.size() << "rules found" << candidatesAsked << "of"
                              << candidatesRegrouped << "candidates again," << episodesKept << "episodes kept their ids";
@@ -2485,6 +2591,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     }
     state.now = now;
     rematched.clear();
+    rulesChanged.clear();
+    reordered = false;
     cameAirings.clear();
     historyChanged = false;
     const qint64 repaired = timer.elapsed();
@@ -2707,6 +2815,20 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             wasRecordings[size_t(slot)] = state.outcomes[size_t(slot)].recordings;
             wasKeys[size_t(slot)] = std::move(state.outcomes[size_t(slot)].recordingKeys);
         }
+    // Rebuilt rules that have no outcomes now (removed, disabled or refused by a change the plan
+    // was repaired for): theirs go, and their recordings leave the plan's chunks.
+    std::vector<int> leaving;
+    for (size_t slot = 0; slot < rules.size() && slot < rebuild.size(); ++slot) {
+        const RuleState &rs = rules[slot];
+        if (!rebuild[slot] || (rs.valid && rs.rule.enabled))
+            continue;
+        if (merge && !state.outcomes[slot].recordings.isEmpty()) {
+            leaving.push_back(int(slot));
+            wasRecordings[slot] = state.outcomes[slot].recordings;
+            wasKeys[slot] = std::move(state.outcomes[slot].recordingKeys);
+        }
+        state.outcomes[slot] = {};
+    }
     // A rebuilt rule's skips are compared with the last plan's skips of the same airings as they
     // are made: one equal is taken over (not made), and a part of the last plan's skips that are
     // all taken over, none coming or going between them, stays as it is (shared with the last
@@ -3273,7 +3395,8 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         // recordings all count as changed); the others go out of or come into the chunks.
         std::vector<RecordingKey> removed;
         std::vector<Fresh> added;
-        std::vector<std::pair<RecordingKey, int>> rekeyed; // old key, new candidate index
+        // Old key, new key: its candidate index, or its rule's place (a rule added or removed before it).
+        std::vector<std::pair<RecordingKey, RecordingKey>> rekeyed;
         auto sameSpot = [](const RecordingKey &a, const RecordingKey &b) {
             return a.recordStart == b.recordStart && a.rank == b.rank;
         };
@@ -3283,7 +3406,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     return true;
             return false;
         };
-        for (const int slot : active) {
+        std::vector<int> rebuilt = active;
+        rebuilt.insert(rebuilt.end(), leaving.begin(), leaving.end());
+        for (const int slot : rebuilt) {
             if (!rebuild[size_t(slot)])
                 continue;
             const RuleOutcomes &m = state.outcomes[size_t(slot)];
@@ -3296,8 +3421,9 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             while (i < wasEnd || j < isEnd) {
                 if (!ties && i < wasEnd && j < isEnd && sameSpot(wasKey[i], m.recordingKeys[j])) {
                     if (was[qsizetype(i)] == m.recordings[qsizetype(j)]) {
-                        if (wasKey[i].candidate != m.recordingKeys[j].candidate)
-                            rekeyed.emplace_back(wasKey[i], m.recordingKeys[j].candidate);
+                        if (wasKey[i].candidate != m.recordingKeys[j].candidate
+                            || wasKey[i].position != m.recordingKeys[j].position)
+                            rekeyed.emplace_back(wasKey[i], m.recordingKeys[j]);
                     } else {
                         removed.push_back(wasKey[i]);
                         added.emplace_back(m.recordingKeys[j], &m.recordings[qsizetype(j)]);
@@ -3350,9 +3476,10 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             coming.push_back({chunkOf(f.first), f});
             touched[coming.back().first] = 1;
         }
-        for (const auto &[key, candidate] : rekeyed) {
+        for (const auto &[key, now] : rekeyed) {
             const auto [c, at] = find(key);
-            chunkKeys[c][at].candidate = candidate;
+            chunkKeys[c][at].candidate = now.candidate;
+            chunkKeys[c][at].position = now.position;
         }
         std::sort(gone.begin(), gone.end());
         std::sort(coming.begin(), coming.end(), [](const auto &x, const auto &y) {
@@ -3445,29 +3572,101 @@ void Scheduler::setRules(const QList<RecordingRule> &rules)
 
 void Scheduler::upsertRule(const RecordingRule &rule)
 {
+    // The same id's slot (a tombstone of it too: the rule comes back there), else a new one.
     auto it = std::find_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == rule.id; });
+    const bool wasThere = it != d->rules.end() && !it->removed;
+    const bool viewerChanged = wasThere && it->rule.owner != rule.owner;
     if (it == d->rules.end())
         it = d->rules.insert(d->rules.end(), RuleState{});
-    d->state.valid = false;
+    const std::vector<int> orderBefore = d->order;
+    const int slot = int(it - d->rules.begin());
+    it->removed = false;
     it->rule = rule;
     d->compile(*it);
     d->rebuildRuleMaps();
     d->matchRule(*it);
+    d->keepPlanAfterRuleChange(slot, orderBefore, viewerChanged);
 }
 
 void Scheduler::removeRule(qint64 ruleId)
 {
-    d->state.valid = false;
-    d->rules.erase(std::remove_if(d->rules.begin(), d->rules.end(), [&](const RuleState &rs) { return rs.rule.id == ruleId; }),
-                   d->rules.end());
+    const auto it = std::find_if(d->rules.begin(), d->rules.end(),
+                                 [&](const RuleState &rs) { return rs.rule.id == ruleId && !rs.removed; });
+    if (it == d->rules.end())
+        return;
+    if (!d->state.valid || !d->index || !d->options.repairRuleChanges) { // the next plan is a full one
+        d->state.valid = false;
+        d->rules.erase(it);
+        d->rebuildRuleMaps();
+        return;
+    }
+    // A tombstone keeps the slot (PlanState and the repair index by slot) until the next full plan.
+    const std::vector<int> orderBefore = d->order;
+    it->removed = true;
+    it->valid = false;
+    it->candidates.clear();
     d->rebuildRuleMaps();
+    d->keepPlanAfterRuleChange(int(it - d->rules.begin()), orderBefore, false);
+}
+
+void Scheduler::Private::keepPlanAfterRuleChange(int slot, const std::vector<int> &orderBefore, bool viewerChanged)
+{
+    if (!options.repairRuleChanges) {
+        state.valid = false;
+        return;
+    }
+    if (!state.valid || !index)
+        return;
+    // The repair keeps the other rules' episodes where they are. When they keep their order among
+    // themselves (one viewer's rules, or a rule added or removed after a viewer's others) that is
+    // all; when not (a rule added before a viewer's others moves them to later rounds, past other
+    // viewers' rules), the conflicts that became earlier than a recording in their way are queued
+    // (reordered; repairPlan, 1b). A changed viewer moves the rule's history rows to another
+    // viewer, which the repair does not check again: a full plan then.
+    auto others = [&](const std::vector<int> &o) {
+        std::vector<int> out;
+        out.reserve(o.size());
+        for (const int s : o)
+            if (s != slot)
+                out.push_back(s);
+        return out;
+    };
+    if (viewerChanged) {
+        qCDebug(lcScheduler) << "rule change at slot" << slot << "moves the rule to another viewer: the next plan is a full one";
+        state.valid = false;
+        return;
+    }
+    if (others(orderBefore) != others(order)) {
+        reordered = true;
+    }
+    if (size_t(slot) >= state.ids.size()) { // a new slot: its per-slot state, empty
+        Q_ASSERT(size_t(slot) == state.ids.size() && size_t(slot) + 1 == rules.size());
+        state.ids.emplace_back();
+        state.groupOf.emplace_back();
+        state.groupedAt.push_back(state.now);
+        state.plannedOf.push_back(0);
+        state.keepCheck.push_back(0);
+        state.outcomes.emplace_back();
+    }
+    // As a re-matched rule (setCancelled's way): grouped whole, its old recordings none kept.
+    rematched.insert(slot);
+    rulesChanged.insert(slot);
+    CandidateEdits &edits = candidateEdits[slot];
+    edits = {};
+    edits.whole = true;
+    // The history's rows of this rule belong to its viewer through it (viewerOfRule): with the
+    // rule gone or come, they may belong elsewhere; every history check is made again then.
+    const qint64 id = rules[size_t(slot)].rule.id;
+    if (std::any_of(history.cbegin(), history.cend(), [&](const RecordedEpisode &h) { return h.ruleId == id; }))
+        historyChanged = true;
 }
 
 QList<RecordingRule> Scheduler::rules() const
 {
     QList<RecordingRule> out;
     for (const RuleState &rs : d->rules)
-        out.append(rs.rule);
+        if (!rs.removed)
+            out.append(rs.rule);
     return out;
 }
 

@@ -312,6 +312,12 @@ struct SchedulerOptions
     /// those near what changed, taking the other parts of its skips over (the same outcomes:
     /// tst_dvrscheduler compares the two).
     bool walkRebuiltWhole = false;
+    /// upsertRule() and removeRule() keep the plan and the next plan() repairs it (docs/dvr-scheduler.md,
+    /// "Rule changes"), instead of a full plan. Off by default until diver's tests are brought to the
+    /// repair's stability (tst_diverserver::refusalsConflictsAndUpcoming expects a deleted rule's
+    /// freed stream to move another box's episode to its first airing; boxAnswersEqualWalkingThePlan
+    /// expects more than 5 conflicts from its rules, which repairs leave fewer of).
+    bool repairRuleChanges = false;
 };
 
 class Scheduler

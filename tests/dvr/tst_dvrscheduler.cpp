@@ -77,6 +77,39 @@ private:
     QtMessageHandler m_previous = nullptr;
 };
 
+/// Counts the plans made while it lives, from the scheduler's debug lines: full ("full plan: ...")
+/// and repaired ("repair: ... rules re-grouped ...").
+class PlansMade
+{
+public:
+    PlansMade()
+    {
+        s_full = s_repaired = 0;
+        QLoggingCategory::setFilterRules(u"iptv.dvr.scheduler.debug=true"_qs);
+        m_previous = qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &context, const QString &m) {
+            if (m.startsWith(u"full plan:"))
+                ++s_full;
+            else if (m.startsWith(u"repair:") && m.contains(u"rules re-grouped"))
+                ++s_repaired;
+            else if (type != QtDebugMsg && s_forward)
+                s_forward(type, context, m); // the test's own lines
+        });
+        s_forward = m_previous;
+    }
+    ~PlansMade()
+    {
+        qInstallMessageHandler(m_previous);
+        QLoggingCategory::setFilterRules({});
+    }
+    int full() const { return s_full; }
+    int repaired() const { return s_repaired; }
+
+private:
+    static inline int s_full = 0, s_repaired = 0;
+    static inline QtMessageHandler s_forward = nullptr;
+    QtMessageHandler m_previous = nullptr;
+};
+
 /// Reads an update's debug line "N identities computed for M airings that came ..." while it lives.
 class IdentitiesComputed
 {
@@ -1225,6 +1258,174 @@ private Q_SLOTS:
         QVERIFY2(differ.isEmpty(), qPrintable(u"time moved on, repaired / from scratch: "_qs + differ));
     }
 
+    // A rule added, changed or removed (a box's "record this", an edit, a delete) repairs the kept
+    // plan instead of planning whole (docs/dvr-scheduler.md, "Rule changes"): over random adds,
+    // edits and removes of two viewers' rules, with time moving on and a history growing, every
+    // plan keeps its promises (PlanCheck), its outcomes are those made from scratch from its
+    // placements, and a rule removed leaves nothing in it. Every change is repaired, those that
+    // reorder the other rules (a viewer's rounds) too.
+    void ruleChangesRepairThePlan_data()
+    {
+        QTest::addColumn<int>("streams");
+        QTest::addColumn<int>("nodes");
+        QTest::addColumn<bool>("priority");
+        QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
+        QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
+        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
+    }
+    void ruleChangesRepairThePlan()
+    {
+        QFETCH(int, streams);
+        QFETCH(int, nodes);
+        QFETCH(bool, priority);
+        const iptv::epg::GuideData data = generatedData(25, 3, 5);
+        QRandomGenerator rng(31);
+        const auto guide = compile(data, kDay0, 3);
+        const QStringList boxes{u"box-A"_qs, u"box-B"_qs};
+        QList<RecordingRule> rules = randomRulesAndMethods(*guide, rng, 50);
+        for (RecordingRule &r : rules)
+            r.owner = rng.bounded(4) == 0 ? boxes[1] : boxes[0];
+        SchedulerOptions options = capacity(streams, nodes);
+        options.repairRuleChanges = true;
+        Scheduler s(options);
+        s.setRules(rules);
+        SchedulePlan plan = s.evaluate(guide, kDay0);
+        QList<RecordedEpisode> history;
+        PlansMade made;
+        QSet<QString> priorityLapses;
+        int changes = 0;
+        for (int round = 0; round < 40; ++round) {
+            const qint64 now = kDay0 + (round / 4) * kHour;
+            QList<RecordingRule> held = s.rules();
+            const int what = rng.bounded(3);
+            qint64 removedId = 0;
+            if (what == 0 || held.isEmpty()) { // a new rule, the newest
+                RecordingRule r = randomRulesAndMethods(*guide, rng, 1).first();
+                r.owner = boxes[rng.bounded(4) == 0 ? 1 : 0];
+                r.created = kDay0 + round;
+                s.upsertRule(r);
+            } else if (what == 1) { // an edit: anything but the server's facts, sometimes the priority
+                const RecordingRule &was = held[rng.bounded(int(held.size()))];
+                RecordingRule r = randomRulesAndMethods(*guide, rng, 1).first();
+                r.id = was.id;
+                r.created = was.created;
+                r.owner = was.owner;
+                if (rng.bounded(3))
+                    r.priority = was.priority;
+                r.enabled = rng.bounded(8) != 0;
+                s.upsertRule(r);
+            } else {
+                removedId = held[rng.bounded(int(held.size()))].id;
+                s.removeRule(removedId);
+            }
+            ++changes;
+            if (round % 5 == 4 && !plan.recordings.isEmpty()) {
+                const PlannedRecording &r = plan.recordings[rng.bounded(int(plan.recordings.size()))];
+                RecordedEpisode h{r.ruleId, r.title, r.start, r.channelId, r.identity, true};
+                h.owner = r.owner;
+                history.append(h);
+                s.setHistory(history);
+            }
+            plan = s.plan(now);
+            QStringList problems = check(s, *guide, history, now, priority).problems(plan);
+            const QStringList late = problems.filter(u"only recordings of later rules are in its way"_qs);
+            for (const QString &l : late) {
+                priorityLapses.insert(l);
+                problems.removeOne(l);
+            }
+            if (!late.isEmpty())
+                qInfo().noquote() << "round" << round << "change" << what << "priority lapse:" << late.join(u"; "_qs);
+            QVERIFY2(problems.isEmpty(), qPrintable(QStringLiteral("round %1:\n").arg(round) + problems.join(u'\n')));
+            const QString differ = outcomesDiffer(plan, s.outcomesFromScratch());
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1, repaired / from scratch: ").arg(round) + differ));
+            if (removedId) {
+                for (const PlannedRecording &r : plan.recordings)
+                    QVERIFY2(r.ruleId != removedId, qPrintable(QStringLiteral("round %1: a removed rule's recording").arg(round)));
+                for (const SkippedAiring &k : plan.skipped)
+                    QVERIFY2(k.airing.ruleId != removedId, qPrintable(QStringLiteral("round %1: a removed rule's skip").arg(round)));
+                for (const RuleReport &k : plan.ruleReports)
+                    QVERIFY(k.ruleId != removedId);
+            }
+        }
+        qInfo() << changes << "rule changes:" << made.repaired() << "repaired," << made.full() << "planned whole;"
+                << priorityLapses.size() << "conflicts left blocked only by later recordings";
+        QCOMPARE(made.repaired() + made.full(), changes);
+        QCOMPARE(made.full(), 0);
+        // The repair's known gap (docs/dvr-scheduler.md, "Not done yet"; repairKeepsPromises bounds it
+        // too): a conflict whose earlier blocker left by the history or time, still blocked by a
+        // later recording sharing that stream, is not offered the freed capacity (it does not fit).
+        // 5 here (0-4 over seeds 1-5 without the history, 2-15 with it).
+        QVERIFY2(priorityLapses.size() <= 8, qPrintable(QStringList(priorityLapses.cbegin(), priorityLapses.cend()).join(u'\n')));
+        // A full plan of the same rules after them all is valid too (the tombstones are gone).
+        Scheduler full(capacity(streams, nodes));
+        full.setRules(s.rules());
+        full.setHistory(history);
+        const qint64 end = kDay0 + 10 * kHour;
+        const QStringList problems = check(full, *guide, history, end, priority).problems(full.evaluate(guide, end));
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+    }
+
+    // One "record this" after a full plan is a repair, not a full plan; so is a delete, and a rule
+    // put before its viewer's others while another viewer has rules (its rounds change); a rule
+    // given to another viewer plans whole.
+    void singleRuleChangeIsRepaired()
+    {
+        const iptv::epg::GuideData data = generatedData(20, 2, 3);
+        QRandomGenerator rng(5);
+        const auto guide = compile(data, kDay0, 3);
+        QList<RecordingRule> rules = randomRulesAndMethods(*guide, rng, 30);
+        for (int i = 0; i < rules.size(); ++i)
+            rules[i].owner = i % 2 ? u"box-B"_qs : u"box-A"_qs;
+        SchedulerOptions options = capacity(2);
+        options.repairRuleChanges = true;
+        Scheduler s(options);
+        s.setRules(rules);
+        s.evaluate(guide, kDay0);
+        PlansMade made;
+        const auto a = guide->airing(guide->airingCount() / 2);
+        RecordingRule press = single(guide->channelId(int(a.channel)), a.start);
+        press.owner = u"box-A"_qs;
+        press.created = kDay0;
+        s.upsertRule(press);
+        SchedulePlan plan = s.plan(kDay0);
+        QCOMPARE(made.full(), 0);
+        QCOMPARE(made.repaired(), 1);
+        QVERIFY(std::any_of(plan.recordings.begin(), plan.recordings.end(),
+                            [&](const PlannedRecording &r) { return r.ruleId == press.id; })
+                || std::any_of(plan.skipped.begin(), plan.skipped.end(),
+                               [&](const SkippedAiring &k) { return k.airing.ruleId == press.id; }));
+        QCOMPARE(outcomesDiffer(plan, s.outcomesFromScratch()), QString());
+        s.removeRule(press.id);
+        plan = s.plan(kDay0);
+        QCOMPARE(made.full(), 0);
+        QCOMPARE(made.repaired(), 2);
+        QCOMPARE(outcomesDiffer(plan, s.outcomesFromScratch()), QString());
+        // box-A's rule made its first (highest priority): box-A's rules change rounds against box-B's.
+        RecordingRule first = rules[0]; // box-A's last in its order: lowest priority, newest
+        for (const RecordingRule &r : std::as_const(rules))
+            if (r.owner == u"box-A" && std::tie(r.priority, first.created) < std::tie(first.priority, r.created))
+                first = r;
+        first.priority = 1000;
+        s.upsertRule(first);
+        plan = s.plan(kDay0);
+        QCOMPARE(made.full(), 0);
+        QCOMPARE(made.repaired(), 3);
+        QCOMPARE(outcomesDiffer(plan, s.outcomesFromScratch()), QString());
+        // A rule given to another viewer: its history rows would change viewer, a full plan.
+        first.owner = u"box-B"_qs;
+        s.upsertRule(first);
+        s.plan(kDay0);
+        QCOMPARE(made.full(), 1);
+        QCOMPARE(made.repaired(), 3);
+        // Without SchedulerOptions::repairRuleChanges (the default), a rule change plans whole.
+        Scheduler plain(capacity(2));
+        plain.setRules(rules);
+        plain.evaluate(guide, kDay0);
+        plain.upsertRule(press);
+        plain.plan(kDay0);
+        QCOMPARE(made.full(), 3);
+    }
+
     // A re-matched rule's episodes are grouped again only where its candidates changed
     // (regroup.h): over random candidate lists, random changes (candidates gone, come, ended as
     // time moves on, some already taken out of their episodes as a repair does when time moves
@@ -2354,8 +2555,8 @@ private:
             const auto p = g.programmeRecord(a);
             const QString title = p.title().trimmed().toCaseFolded();
             for (const RecordingRule &r : std::as_const(c.rules)) {
-                if (!r.channelId.isEmpty() && r.channelId != channel)
-                    continue;
+                if (!r.enabled || (!r.channelId.isEmpty() && r.channelId != channel))
+                    continue; // a disabled rule has no outcomes
                 bool match = false;
                 switch (r.kind) {
                 case RuleKind::Single: match = a.start == r.start; break;
