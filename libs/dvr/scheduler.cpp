@@ -2118,7 +2118,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // Their groupings now first: each reads only its own rule's candidates, edits and episodes
     // (which the steps below change one rule after another), so they are made at once, on the
     // threads when there is enough to share (SchedulerOptions::regroupOnThreadsFrom).
-    std::vector<Regrouping> found(touched.size());
+    std::vector<Regrouping> groupings(touched.size());
     std::vector<size_t> toFind; // indexes into touched, the largest rules first
     for (size_t k = 0; k < touched.size(); ++k)
         if (size_t(touched[k]) < rules.size() && active(touched[k])) {
@@ -2135,7 +2135,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     std::atomic<size_t> nextToFind{0};
     auto findGroupings = [&](DuplicateIndex &scratch) {
         for (size_t i = nextToFind++; i < toFind.size(); i = nextToFind++)
-            found[toFind[i]] = regroupFind(touched[toFind[i]], state.groupOf[size_t(touched[toFind[i]])], scratch);
+            groupings[toFind[i]] = regroupFind(touched[toFind[i]], state.groupOf[size_t(touched[toFind[i]])], scratch);
     };
     std::vector<std::thread> helpers;
     for (int t = 1; t < regroupThreads; ++t)
@@ -2184,11 +2184,11 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
         }
         ctx.changed[size_t(slot)] = 1;
-        state.groupOf[size_t(slot)].clear(); // its grouping now is in found[k]
+        state.groupOf[size_t(slot)].clear(); // its grouping now is in groupings[at]
         std::vector<char> keptOld(oldIds.size(), 0);
         if (active(slot)) {
             Renumbering renumbering;
-            candidatesAsked += regroupEpisodes(slot, std::move(found[at]), oldIds, keptOld, &renumbering);
+            candidatesAsked += regroupEpisodes(slot, std::move(groupings[at]), oldIds, keptOld, &renumbering);
             renumbered.insert(slot, std::move(renumbering)); // not known when grouped whole
             const RuleState &rs = rules[size_t(slot)];
             for (const int id : state.ids[size_t(slot)]) {
