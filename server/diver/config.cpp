@@ -93,7 +93,7 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
         {u"guide"_qs, {{"server", Key::Url}, {"file", Key::Text}, {"refresh_seconds", Key::Int}, {"max_body_mb", Key::Int},
                        {"max_file_mb", Key::Int}}},
         {u"control"_qs, {{"server", Key::Url}, {"ticket_keys", Key::List}}},
-        {u"recording"_qs, {{"capacity", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
+        {u"recording"_qs, {{"capacity", Key::Int}, {"channel_streams", Key::Int}, {"pre_padding_seconds", Key::Int}, {"post_padding_seconds", Key::Int},
                            {"segment_seconds", Key::Real}, {"source_template", Key::Text}, {"max_rules_per_box", Key::Int},
                            {"max_regex_rules_per_box", Key::Int}}},
         {u"storage"_qs, {{"paths", Key::List}, {"min_free_mb", Key::Int}}},
@@ -240,6 +240,7 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
             config->ticketKeyFiles.append(file.resolve(k));
     }
     if (!integer("recording/capacity", 1, 10000, &config->capacity)
+        || !integer("recording/channel_streams", 0, 10000, &config->channelStreams)
         || !integer("recording/pre_padding_seconds", 0, 3600, &config->prePaddingSeconds)
         || !integer("recording/post_padding_seconds", 0, 4 * 3600, &config->postPaddingSeconds)
         || !integer("recording/max_rules_per_box", 1, 1000000, &config->maxRulesPerBox)

@@ -62,6 +62,7 @@ struct DiverConfig
     QStringList ticketKeyFiles; ///< or these public key files (several while keys change)
     // [recording]
     int capacity = 20;          ///< concurrent channel streams this node records (and claims from the lease table)
+    int channelStreams = 0;     ///< nodes pulling one channel at once, cluster-wide (a source's connection limit); 0 = no limit
     int prePaddingSeconds = 0;  ///< added to every rule's own padding
     int postPaddingSeconds = 0;
     /// Rules one box (or the operators) may keep: each is validated and planned on every change.

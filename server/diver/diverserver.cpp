@@ -289,6 +289,7 @@ bool DiverServer::start(QString *error)
     for (const ClusterNode &n : std::as_const(m_liveNodes))
         capacity.nodes.append(dvr::RecorderNode{n.name, n.capacity});
     capacity.archivedChannels = m_archivedChannels;
+    capacity.channelStreamLimit = m_config.channelStreams;
     m_scheduler.setCapacity(capacity);
     const auto rules = m_rules.rules(error);
     if (!rules)

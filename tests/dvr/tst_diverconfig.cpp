@@ -114,6 +114,31 @@ private Q_SLOTS:
             QVERIFY2(error.contains(u"archive/token_seconds"), qPrintable(error));
     }
 
+    // [recording] channel_streams: nodes pulling one channel at once (0, the default: no limit);
+    // negative refused by name.
+    void channelStreams()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(u"diver.conf"_qs);
+        const auto load = [&](const QByteArray &text, DiverConfig *config, QString *error) {
+            QFile f(path);
+            if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+                return false;
+            f.write("[recording]\n" + text);
+            f.close();
+            return iptv::diver::loadConfigFile(path, config, error);
+        };
+        DiverConfig config;
+        QString error;
+        QCOMPARE(config.channelStreams, 0);
+        QVERIFY2(load("capacity=8\nchannel_streams=2\n", &config, &error), qPrintable(error));
+        QCOMPARE(config.channelStreams, 2);
+        QCOMPARE(config.capacity, 8);
+        DiverConfig bad;
+        QVERIFY(!load("channel_streams=-1\n", &bad, &error));
+        QVERIFY2(error.contains(u"recording/channel_streams"), qPrintable(error));
+    }
+
     // The limits on what clients hold: each key read, out of its range refused by name.
     void clientLimits()
     {
