@@ -1168,16 +1168,7 @@ private Q_SLOTS:
     // (PlanCheck: capacity, one true outcome per matched airing, keep-N, conflicts that fit
     // nowhere, alternatives that fit; with one stream, no conflict that only later rules block)
     // and keeps what the change did not touch where it was. A no-op update changes nothing.
-    void repairKeepsPromises_data()
-    {
-        QTest::addColumn<int>("streams");
-        QTest::addColumn<int>("nodes");
-        QTest::addColumn<bool>("priority");
-        QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
-        QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
-        // Conflicts naming 8 recordings found on several nodes.
-        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
-    }
+    void repairKeepsPromises_data() { addStreamRows(); }
     void repairKeepsPromises()
     {
         QFETCH(int, streams);
@@ -1264,15 +1255,7 @@ private Q_SLOTS:
     // plan keeps its promises (PlanCheck), its outcomes are those made from scratch from its
     // placements, and a rule removed leaves nothing in it. Every change is repaired, those that
     // reorder the other rules (a viewer's rounds) too.
-    void ruleChangesRepairThePlan_data()
-    {
-        QTest::addColumn<int>("streams");
-        QTest::addColumn<int>("nodes");
-        QTest::addColumn<bool>("priority");
-        QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
-        QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
-        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
-    }
+    void ruleChangesRepairThePlan_data() { addStreamRows(); }
     void ruleChangesRepairThePlan()
     {
         QFETCH(int, streams);
@@ -1499,8 +1482,10 @@ private Q_SLOTS:
         s.plan(kDay0);
         QCOMPARE(made.full(), 1);
         QCOMPARE(made.repaired(), 3);
-        // Without SchedulerOptions::repairRuleChanges (the default), a rule change plans whole.
-        Scheduler plain(capacity(2));
+        // Without SchedulerOptions::repairRuleChanges, a rule change plans whole.
+        SchedulerOptions whole = capacity(2);
+        whole.repairRuleChanges = false;
+        Scheduler plain(whole);
         plain.setRules(rules);
         plain.evaluate(guide, kDay0);
         plain.upsertRule(press);
@@ -2614,6 +2599,19 @@ private Q_SLOTS:
 
 private:
     /// The checker for a plan of `s` over `g` (every matched airing found by brute force).
+    /// The capacities the repair tests run on (repairKeepsPromises, ruleChangesRepairThePlan):
+    /// streams, nodes, and whether PlanCheck's priority check is made (on one stream).
+    static void addStreamRows()
+    {
+        QTest::addColumn<int>("streams");
+        QTest::addColumn<int>("nodes");
+        QTest::addColumn<bool>("priority");
+        QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
+        QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
+        // Conflicts naming 8 recordings found on several nodes.
+        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
+    }
+
     static PlanCheck check(const Scheduler &s, const Guide &g, const QList<RecordedEpisode> &history, qint64 now,
                            bool priority)
     {
