@@ -1694,13 +1694,20 @@ private Q_SLOTS:
         QCOMPARE(upA.value(u"skipped"_qs).toArray().size(), 0);
         QCOMPARE(call("GET", port, u"/api/upcoming"_qs, "operator-secret").json().value(u"planned"_qs).toArray().size(), 2);
 
-        // B cannot delete A's rule; A can, and B's Quiz gets its first airing back.
+        // B cannot delete A's rule; A can. The plan is repaired (docs/dvr-scheduler.md, "Rule
+        // changes"): A's Drama goes, its stream freed for the conflicts; B's Quiz is no conflict
+        // (it records its repeat) and stays where it is, as a recording untouched by a guide change
+        // does, rather than moving back to its first airing as a full plan would put it.
         const QString dramaId = QString::number(drama.json().value(u"rule"_qs).toObject().value(u"id"_qs).toInteger());
         QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + dramaId, b).status, 404);
         QCOMPARE(call("DELETE", port, u"/api/rules/"_qs + dramaId, a).status, 204);
-        const QJsonArray now2 = call("GET", port, u"/api/upcoming"_qs, b).json().value(u"planned"_qs).toArray();
+        const QJsonObject after = call("GET", port, u"/api/upcoming"_qs, b).json();
+        const QJsonArray now2 = after.value(u"planned"_qs).toArray();
         QCOMPARE(now2.size(), 1);
-        QCOMPARE(now2.at(0).toObject().value(u"start"_qs).toInteger(), at);
+        QCOMPARE(now2.at(0).toObject().value(u"start"_qs).toInteger(), at + 7200);
+        QCOMPARE(after.value(u"conflicts"_qs).toInt(-1), 0);
+        QCOMPARE(call("GET", port, u"/api/upcoming"_qs, a).json().value(u"planned"_qs).toArray().size(), 0);
+        QCOMPARE(call("GET", port, u"/api/upcoming"_qs, "operator-secret").json().value(u"planned"_qs).toArray().size(), 1);
     }
 
     // Timeshift is a live sliding window of the channel's archive (RFC 8216 6.2.2): no playlist
@@ -2440,7 +2447,10 @@ private Q_SLOTS:
                 QCOMPARE(upcoming.value(u"conflicts"_qs).toInt(-1), upcomingConflicts);
             }
         };
-        QVERIFY(diver.plan().conflicts > 5);
+        // Each rule repairs the kept plan: 4 conflicts, where a full plan of the same rules has 7
+        // (an episode that came later kept a free later airing; tst_dvrscheduler::
+        // rulesAddedOneByOneAgainstFullPlan has this guide and these rules).
+        QVERIFY2(diver.plan().conflicts >= 4, qPrintable(QString::number(diver.plan().conflicts)));
         compareAll(u"planned"_qs);
         if (QTest::currentTestFailed())
             return;

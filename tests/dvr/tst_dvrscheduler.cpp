@@ -1168,16 +1168,7 @@ private Q_SLOTS:
     // (PlanCheck: capacity, one true outcome per matched airing, keep-N, conflicts that fit
     // nowhere, alternatives that fit; with one stream, no conflict that only later rules block)
     // and keeps what the change did not touch where it was. A no-op update changes nothing.
-    void repairKeepsPromises_data()
-    {
-        QTest::addColumn<int>("streams");
-        QTest::addColumn<int>("nodes");
-        QTest::addColumn<bool>("priority");
-        QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
-        QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
-        // Conflicts naming 8 recordings found on several nodes.
-        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
-    }
+    void repairKeepsPromises_data() { addStreamRows(); }
     void repairKeepsPromises()
     {
         QFETCH(int, streams);
@@ -1264,15 +1255,7 @@ private Q_SLOTS:
     // plan keeps its promises (PlanCheck), its outcomes are those made from scratch from its
     // placements, and a rule removed leaves nothing in it. Every change is repaired, those that
     // reorder the other rules (a viewer's rounds) too.
-    void ruleChangesRepairThePlan_data()
-    {
-        QTest::addColumn<int>("streams");
-        QTest::addColumn<int>("nodes");
-        QTest::addColumn<bool>("priority");
-        QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
-        QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
-        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
-    }
+    void ruleChangesRepairThePlan_data() { addStreamRows(); }
     void ruleChangesRepairThePlan()
     {
         QFETCH(int, streams);
@@ -1365,6 +1348,88 @@ private Q_SLOTS:
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
     }
 
+    // diver's "record this" one rule at a time (tst_diverserver::boxAnswersEqualWalkingThePlan's
+    // guide and rules: two channels of 24 half hours, six titles of four episodes, 24 title rules of
+    // ten viewers, one stream), each added rule repaired into the kept plan, against a full plan of
+    // the same rules. The repaired plan keeps its promises after every rule (PlanCheck, with the
+    // priority check) and has fewer conflicts than the full plan (4 / 7), legitimately: Drama's
+    // rule 1004 (the last in the order) came before any Film rule and took the one stream at 06:00
+    // for its episode, which airs only then; Film's rule 1008 (third in the order) came later, and
+    // its episode, whose first airing (06:00 on the other channel) no longer fit, took its second
+    // (10:30), free: placed, nothing to displace (the repair's contract, 2.). A full plan gives Film
+    // its first airing, 06:00, before Drama is looked at; Drama then fits nowhere, and its one
+    // recording in the way is earlier in the order, which neither a move nor a displacement touches:
+    // the three Drama rules' conflicts. Every episode the full plan records, the repaired plan
+    // records too (at the same airing or, for Film, another).
+    void rulesAddedOneByOneAgainstFullPlan()
+    {
+        const qint64 now = kDay0, at = kDay0 + 6 * kHour;
+        const QStringList titles{u"News"_qs, u"Quiz"_qs, u"Drama"_qs, u"Film"_qs, u"Sport"_qs, u"Cook"_qs};
+        QList<Show> shows;
+        QRandomGenerator rng(17);
+        for (int slot = 0; slot < 24; ++slot)
+            for (const QString &channel : {u"one"_qs, u"two"_qs}) {
+                const QString title = titles[rng.bounded(int(titles.size()))];
+                shows.append({channel, at + slot * 1800, 30, title, {}, {}, QStringLiteral("0.%1.").arg(rng.bounded(4))});
+            }
+        const auto guide = makeGuide({u"one"_qs, u"two"_qs}, shows);
+        QStringList owners;
+        for (int i = 0; i < 10; ++i)
+            owners << QStringLiteral("STB-W%1").arg(i);
+        QList<RecordingRule> rules;
+        for (int i = 0; i < 24; ++i) {
+            const QString owner = owners[rng.bounded(int(owners.size()))];
+            RecordingRule r = rule(RuleKind::Title, titles[rng.bounded(int(titles.size()))]);
+            r.id = 1000 + i;
+            r.created = now;
+            r.owner = owner;
+            r.priority = int(rng.bounded(3));
+            rules.append(r);
+        }
+        SchedulerOptions options = capacity(1);
+        options.repairRuleChanges = true;
+        Scheduler s(options);
+        s.evaluate(guide, now);
+        PlansMade made;
+        SchedulePlan repaired;
+        for (const RecordingRule &r : std::as_const(rules)) {
+            s.upsertRule(r);
+            repaired = s.plan(now);
+            const QStringList problems = check(s, *guide, {}, now, true).problems(repaired);
+            QVERIFY2(problems.isEmpty(), qPrintable(QStringLiteral("rule %1:\n").arg(r.id) + problems.join(u'\n')));
+            QCOMPARE(outcomesDiffer(repaired, s.outcomesFromScratch()), QString());
+        }
+        QCOMPARE(made.full(), 0);
+        Scheduler whole(capacity(1));
+        whole.setRules(rules);
+        const SchedulePlan full = whole.evaluate(guide, now);
+        const QStringList problems = check(whole, *guide, {}, now, true).problems(full);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+        qInfo() << "conflicts: repaired" << repaired.conflicts << ", planned whole" << full.conflicts;
+        QCOMPARE(repaired.conflicts, 4);
+        QCOMPARE(full.conflicts, 7);
+        const qint64 six = at, tenThirty = at + 9 * 1800;
+        for (const qint64 film : {1008, 1009, 1010, 1021}) {
+            QVERIFY(plannedAt(full, film, u"one"_qs, six));
+            QVERIFY(plannedAt(repaired, film, u"one"_qs, tenThirty));
+            const SkippedAiring *first = skippedAt(repaired, film, u"one"_qs, six);
+            QVERIFY(first && first->reason == SkipReason::Moved);
+        }
+        for (const qint64 drama : {1004, 1006, 1013}) {
+            const SkippedAiring *conflict = skippedAt(full, drama, u"two"_qs, six);
+            QVERIFY(conflict && conflict->reason == SkipReason::Conflict);
+            QVERIFY(plannedAt(repaired, drama, u"two"_qs, six));
+        }
+        for (const PlannedRecording &p : full.recordings) {
+            if (plannedAt(repaired, p.ruleId, p.channelId, p.start))
+                continue;
+            const SkippedAiring *k = skippedAt(repaired, p.ruleId, p.channelId, p.start);
+            QVERIFY2(k && (k->reason == SkipReason::Moved || k->reason == SkipReason::Duplicate),
+                     qPrintable(QStringLiteral("rule %1 %2 %3: recorded by a full plan, not by the repaired one")
+                                    .arg(p.ruleId).arg(p.channelId).arg(p.start)));
+        }
+    }
+
     // One "record this" after a full plan is a repair, not a full plan; so is a delete, and a rule
     // put before its viewer's others while another viewer has rules (its rounds change); a rule
     // given to another viewer plans whole.
@@ -1417,8 +1482,10 @@ private Q_SLOTS:
         s.plan(kDay0);
         QCOMPARE(made.full(), 1);
         QCOMPARE(made.repaired(), 3);
-        // Without SchedulerOptions::repairRuleChanges (the default), a rule change plans whole.
-        Scheduler plain(capacity(2));
+        // Without SchedulerOptions::repairRuleChanges, a rule change plans whole.
+        SchedulerOptions whole = capacity(2);
+        whole.repairRuleChanges = false;
+        Scheduler plain(whole);
         plain.setRules(rules);
         plain.evaluate(guide, kDay0);
         plain.upsertRule(press);
@@ -2532,6 +2599,19 @@ private Q_SLOTS:
 
 private:
     /// The checker for a plan of `s` over `g` (every matched airing found by brute force).
+    /// The capacities the repair tests run on (repairKeepsPromises, ruleChangesRepairThePlan):
+    /// streams, nodes, and whether PlanCheck's priority check is made (on one stream).
+    static void addStreamRows()
+    {
+        QTest::addColumn<int>("streams");
+        QTest::addColumn<int>("nodes");
+        QTest::addColumn<bool>("priority");
+        QTest::newRow("2 nodes x 2 streams") << 2 << 2 << false;
+        QTest::newRow("1 node x 1 stream, priority checked") << 1 << 1 << true;
+        // Conflicts naming 8 recordings found on several nodes.
+        QTest::newRow("4 nodes x 3 streams") << 3 << 4 << false;
+    }
+
     static PlanCheck check(const Scheduler &s, const Guide &g, const QList<RecordedEpisode> &history, qint64 now,
                            bool priority)
     {
