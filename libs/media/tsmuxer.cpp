@@ -1,5 +1,7 @@
 #include "tsmuxer.h"
 
+#include <algorithm>
+
 extern "C" {
 #include <libavutil/mem.h>
 #include <libavutil/opt.h>
@@ -8,7 +10,10 @@ extern "C" {
 namespace iptv::media {
 
 static constexpr AVRational kMicroseconds{1, 1000000};
-static constexpr int kIoBufferSize = 188 * 64;
+// The I/O buffer: what the muxer writes gathers here and goes to the sink (or is kept for take())
+// when it is full or taken. 64 KiB: a 5 Mbit/s recording writes its file ~10 times a second
+// instead of once a packet (~60 times), as the ffmpeg program's file output does (32 KiB).
+static constexpr int kIoBufferSize = 188 * 348;
 
 TsMuxer::~TsMuxer()
 {
@@ -48,7 +53,10 @@ bool TsMuxer::open(const QList<const AVCodecParameters *> &streams, MediaError *
     Q_CHECK_PTR(buffer);
     ctx->pb = avio_alloc_context(buffer, kIoBufferSize, 1, this, nullptr, &TsMuxer::writeCallback, nullptr);
     Q_CHECK_PTR(ctx->pb);
-    ctx->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_FLUSH_PACKETS;
+    ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
+    // Not flushed every packet (the default, -1, flushes at each packet's end through a flush
+    // marker): a full buffer and take() flush it.
+    ctx->flush_packets = 0;
     ctx->max_delay = 700000; // as the ffmpeg program's -muxdelay default: PCR leads DTS by 0.7 s
     for (const AVCodecParameters *par : streams) {
         AVStream *st = avformat_new_stream(ctx, nullptr);
@@ -112,6 +120,16 @@ bool TsMuxer::flushBuffered(MediaError *error)
         return false;
     }
     return true;
+}
+
+qsizetype TsMuxer::pendingBytes() const
+{
+    qsizetype buffered = 0;
+    if (m_ctx && m_ctx->pb) {
+        const AVIOContext *pb = m_ctx->pb;
+        buffered = std::max(pb->buf_ptr, pb->buf_ptr_max) - pb->buffer; // what avio_flush() writes
+    }
+    return m_pending.size() + buffered;
 }
 
 QByteArray TsMuxer::take()

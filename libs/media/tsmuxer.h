@@ -39,10 +39,11 @@ public:
     /// The bytes kept so far, without flushing the I/O buffer: what a sink that begins to take
     /// the bytes writes before the ones it is called with (callable from the sink).
     QByteArray takeKept() { return std::exchange(m_pending, {}); }
-    /// How many bytes take() would return now (every packet but held-back audio is flushed as it
-    /// is written: the next packet, and the PAT and PMT resendHeaders() asks for, starts at this
-    /// offset).
-    qsizetype pendingBytes() const { return m_pending.size(); }
+    /// How many bytes take() would return now, those still in the I/O buffer included (the next
+    /// packet, and the PAT and PMT resendHeaders() asks for, starts at this offset; held-back
+    /// audio is not counted, as take() does not write it out). With a sink, the bytes it took are
+    /// not counted.
+    qsizetype pendingBytes() const;
     /// Room for `bytes` to come before the next take(): one allocation instead of a dozen growing
     /// ones (each a copy onto fresh pages) when a caller takes large pieces.
     void reserve(qsizetype bytes) { m_pending.reserve(bytes); }
@@ -56,7 +57,8 @@ public:
         }
     }
     /// Where the bytes go before they are kept for take(): called with each piece the muxer's
-    /// I/O buffer hands out (at most 12 KiB, at least every packet), on the writing thread; true
+    /// I/O buffer hands out (about 64 KiB when it is full, and what it holds at a take()), on the
+    /// writing thread, within write() or take(); true
     /// when it took them (they are not kept), false to keep them for take(). A caller that can
     /// write them to their file there and then saves copying them into memory and out again.
     /// Unset: every byte is kept.
