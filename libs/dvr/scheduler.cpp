@@ -1590,8 +1590,12 @@ void Scheduler::Private::groupAllEpisodes()
     size_t total = state.episodes.size();
     for (const std::vector<Episode> &g : grouped)
         total += g.size();
-    // Room for the episodes the next updates' regroupings add (else the first one moves them all).
+    // Room for the episodes the next updates' regroupings add (else the first one moves them all),
+    // and for the per-episode lists and the planned index's entries that grow with them (else the
+    // first update moves ~140k lists of duplicates to new, page-faulting memory).
     state.episodes.reserve(total + total / 4);
+    state.duplicatesOf.reserve(total + total / 4);
+    state.episodeOfEntry.reserve(total + total / 4);
     for (const int slot : order) {
         if (!rules[size_t(slot)].valid || !rules[size_t(slot)].rule.enabled)
             continue;
