@@ -2669,6 +2669,23 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         QList<AiringRef> episodeAlternatives;
         bool alternativesDiffer = false;
         for (size_t at = 0; at < o.conflictSkips.size(); ++at) {
+            // Its skip, candidate and episode asked for ahead of their turn (each read is
+            // mostly a cache miss: rules' conflicts are all over the plan).
+            if (at + 3 < o.conflictSkips.size()) {
+                const ConflictSkip &ahead = o.conflictSkips[at + 3];
+                if (size_t(ahead.candidate) < rs.candidates.size() && size_t(ahead.candidate) < groupOf.size()) {
+                    __builtin_prefetch(rs.candidates.data() + ahead.candidate);
+                    __builtin_prefetch(groupOf.data() + ahead.candidate);
+                }
+                if (ahead.part < std::as_const(o.skipped).size()
+                    && ahead.at < std::as_const(o.skipped)[ahead.part].size())
+                    __builtin_prefetch(std::as_const(o.skipped)[ahead.part].constData() + ahead.at);
+            }
+            if (at + 1 < o.conflictSkips.size()) {
+                const int next = o.conflictSkips[at + 1].candidate;
+                if (size_t(next) < groupOf.size() && groupOf[size_t(next)] >= 0)
+                    __builtin_prefetch(&state.episodes[size_t(groupOf[size_t(next)])]);
+            }
             const ConflictSkip &cs = o.conflictSkips[at];
             const int ci = cs.candidate;
             const Candidate &c = rs.candidates[size_t(ci)];
