@@ -2203,7 +2203,16 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             candidatesAsked += regroupEpisodes(slot, std::move(groupings[at]), oldIds, keptOld, &renumbering);
             renumbered.insert(slot, std::move(renumbering)); // not known when grouped whole
             const RuleState &rs = rules[size_t(slot)];
-            for (const int id : state.ids[size_t(slot)]) {
+            const std::vector<int> &newIds = state.ids[size_t(slot)];
+            for (size_t j = 0; j < newIds.size(); ++j) {
+                const int id = newIds[j];
+                // The first candidate of an episode two turns ahead asked for (its airings are
+                // all over the rule's list: mostly a cache miss).
+                if (j + 2 < newIds.size()) {
+                    const std::vector<int> &ahead = state.episodes[size_t(newIds[j + 2])].airings;
+                    if (!ahead.empty() && size_t(ahead.front()) < rs.candidates.size())
+                        __builtin_prefetch(rs.candidates.data() + ahead.front());
+                }
                 const bool settled = settledBeforeCapacity(id);
                 bool placed = false;
                 for (size_t k = 0; !settled && k < state.episodes[size_t(id)].airings.size(); ++k) {
