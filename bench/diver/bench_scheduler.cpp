@@ -39,6 +39,7 @@
 #include <QRegularExpression>
 #include <QSet>
 
+#include <sys/resource.h>
 #include <time.h>
 
 #if __has_include(<valgrind/callgrind.h>)
@@ -89,6 +90,15 @@ struct Times
             .arg(runs.join(u", "));
     }
 };
+
+/// Minor page faults of the process so far (memory touched for the first time: what allocating
+/// and freeing large buffers per update costs besides instructions, whatever the machine's load).
+long minorFaults()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
 
 /// Recordings in one plan and not in the other (by rule, channel, start and node).
 int difference(const dvr::SchedulePlan &a, const dvr::SchedulePlan &b)
@@ -265,21 +275,29 @@ int main(int argc, char **argv)
     dvr::ScheduleChanges changes;
     dvr::SchedulePlan updated;
     std::unique_ptr<dvr::Scheduler> repaired;
+    std::vector<double> updateFaults;
     for (int run = 0; run < runs; ++run) {
         auto s = std::make_unique<dvr::Scheduler>(options);
         s->setRules(rules);
         s->evaluate(g0, now);
+        const long f = minorFaults();
         const qint64 w = clockNs(CLOCK_MONOTONIC), c = clockNs(CLOCK_PROCESS_CPUTIME_ID);
         CALLGRIND_START_INSTRUMENTATION;
         updated = s->update(g1, now, &changes);
         CALLGRIND_STOP_INSTRUMENTATION;
         update.add(clockNs(CLOCK_MONOTONIC) - w, clockNs(CLOCK_PROCESS_CPUTIME_ID) - c);
+        updateFaults.push_back(double(minorFaults() - f));
         repaired = std::move(s);
     }
     std::printf("delta: %d airings changed, %d rules re-matched; plan: %d added, %d removed, %d moved, %d lost\n",
                 changes.airingsChanged, changes.rulesRematched, int(changes.added.size()), int(changes.removed.size()),
                 int(changes.moved.size()), int(changes.lost.size()));
     std::printf("re-evaluation after the delta:          %s\n", qPrintable(update.text()));
+    QStringList faultRuns;
+    for (const double f : updateFaults)
+        faultRuns << QString::number(f, 'f', 0);
+    std::printf("  page faults (minor) in it:             median %.0f (runs: %s)\n", Times::median(updateFaults),
+                qPrintable(faultRuns.join(u", ")));
     std::printf("plan digest after the delta: %s\n", planDigest(updated).constData());
     if (updateOnly)
         return 0;

@@ -699,6 +699,7 @@ struct Scheduler::Private
         QHash<int, std::vector<int>> freedOnly;
         int repaired = 0, displaced = 0;
         int triesSpared = 0; ///< queued episodes left conflicts by their FailedTry
+        size_t offered = 0;  ///< conflicts offered freed capacity (each round's, once each)
         /// Episodes (un)placed: their placement before the repair first touched them. A rule's
         /// outcomes are made again only when one of its episodes ends up placed differently (a
         /// move tried and undone, a recording displaced and put back, change nothing).
@@ -891,6 +892,13 @@ struct Scheduler::Private
     /// meaningful when changesKnown (the plan before was kept to compare with).
     std::vector<std::pair<QList<PlannedRecording>, QList<PlannedRecording>>> changedParts;
     bool changesKnown = false;
+    /// Scratch kept between plans (each as large as the rules or the episodes: allocated anew per
+    /// plan, they came from fresh pages every time): makeOutcomes' per-slot recordings and keys
+    /// of the rebuilt rules before (empty again when it returns), the repair's marks of the
+    /// episodes listed (all 0 between uses).
+    std::vector<QList<PlannedRecording>> wasRecordingsScratch;
+    std::vector<std::vector<RecordingKey>> wasKeysScratch;
+    std::vector<char> listedScratch;
 
     // Matching (GuideIndex, buildIndex, matchRule, matchAll, rulesFor).
     /// Title ref -> the regex rule slots matching it; a memo across guide versions (title refs are
@@ -1590,8 +1598,12 @@ void Scheduler::Private::groupAllEpisodes()
     size_t total = state.episodes.size();
     for (const std::vector<Episode> &g : grouped)
         total += g.size();
-    // Room for the episodes the next updates' regroupings add (else the first one moves them all).
+    // Room for the episodes the next updates' regroupings add (else the first one moves them all),
+    // and for the per-episode lists and the planned index's entries that grow with them (else the
+    // first update moves ~140k lists of duplicates to new, page-faulting memory).
     state.episodes.reserve(total + total / 4);
+    state.duplicatesOf.reserve(total + total / 4);
+    state.episodeOfEntry.reserve(total + total / 4);
     for (const int slot : order) {
         if (!rules[size_t(slot)].valid || !rules[size_t(slot)].rule.enabled)
             continue;
@@ -2191,7 +2203,16 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             candidatesAsked += regroupEpisodes(slot, std::move(groupings[at]), oldIds, keptOld, &renumbering);
             renumbered.insert(slot, std::move(renumbering)); // not known when grouped whole
             const RuleState &rs = rules[size_t(slot)];
-            for (const int id : state.ids[size_t(slot)]) {
+            const std::vector<int> &newIds = state.ids[size_t(slot)];
+            for (size_t j = 0; j < newIds.size(); ++j) {
+                const int id = newIds[j];
+                // The first candidate of an episode two turns ahead asked for (its airings are
+                // all over the rule's list: mostly a cache miss).
+                if (j + 2 < newIds.size()) {
+                    const std::vector<int> &ahead = state.episodes[size_t(newIds[j + 2])].airings;
+                    if (!ahead.empty() && size_t(ahead.front()) < rs.candidates.size())
+                        __builtin_prefetch(rs.candidates.data() + ahead.front());
+                }
                 const bool settled = settledBeforeCapacity(id);
                 bool placed = false;
                 for (size_t k = 0; !settled && k < state.episodes[size_t(id)].airings.size(); ++k) {
@@ -2419,7 +2440,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     // minutes, and duplicates whose planned airing went planned again; until nothing is left.
     // The rounds' lists of episodes made unique without sorting them (their order decides
     // nothing: each is checked against the book and queued in the priority order).
-    std::vector<char> listed;
+    std::vector<char> &listed = listedScratch;
     auto unique = [&](std::vector<int> &ids) {
         if (listed.size() < state.episodes.size())
             listed.resize(state.episodes.size(), 0);
@@ -2459,7 +2480,28 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             if (timeMoved)
                 conflictsIn(nowMinute - 1, nowMinute + 1, offered);
             unique(offered);
-            for (const int id : offered) {
+            // In id order: what an offer does to one conflict depends on it alone (its own queue
+            // key and airings), and the ids of a rule's episodes are near each other, so its
+            // episodes, airing lists and candidates are read in step rather than all over (most
+            // of the offer's time was cache misses on them: ~20k conflicts at the benchmark's size).
+            std::sort(offered.begin(), offered.end());
+            ctx.offered += offered.size();
+            // Each conflict's episode, then its airing list, then its first candidate are asked
+            // for ahead of their turn (each read needs the one before).
+            for (size_t k = 0; k < offered.size(); ++k) {
+                const int id = offered[k];
+                if (k + 8 < offered.size())
+                    __builtin_prefetch(&state.episodes[size_t(offered[k + 8])]);
+                if (k + 4 < offered.size())
+                    __builtin_prefetch(state.episodes[size_t(offered[k + 4])].airings.data());
+                if (k + 2 < offered.size()) {
+                    const Episode &ahead = state.episodes[size_t(offered[k + 2])];
+                    if (ahead.slot >= 0 && !ahead.airings.empty()) {
+                        const std::vector<Candidate> &cs = rules[size_t(ahead.slot)].candidates;
+                        if (size_t(ahead.airings.front()) < cs.size())
+                            __builtin_prefetch(cs.data() + ahead.airings.front());
+                    }
+                }
                 const Episode &e = state.episodes[size_t(id)];
                 if (e.slot < 0 || e.chosen >= 0 || e.status != SkipReason::Conflict || e.airings.empty())
                     continue;
@@ -2636,6 +2678,23 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         QList<AiringRef> episodeAlternatives;
         bool alternativesDiffer = false;
         for (size_t at = 0; at < o.conflictSkips.size(); ++at) {
+            // Its skip, candidate and episode asked for ahead of their turn (each read is
+            // mostly a cache miss: rules' conflicts are all over the plan).
+            if (at + 3 < o.conflictSkips.size()) {
+                const ConflictSkip &ahead = o.conflictSkips[at + 3];
+                if (size_t(ahead.candidate) < rs.candidates.size() && size_t(ahead.candidate) < groupOf.size()) {
+                    __builtin_prefetch(rs.candidates.data() + ahead.candidate);
+                    __builtin_prefetch(groupOf.data() + ahead.candidate);
+                }
+                if (ahead.part < std::as_const(o.skipped).size()
+                    && ahead.at < std::as_const(o.skipped)[ahead.part].size())
+                    __builtin_prefetch(std::as_const(o.skipped)[ahead.part].constData() + ahead.at);
+            }
+            if (at + 1 < o.conflictSkips.size()) {
+                const int next = o.conflictSkips[at + 1].candidate;
+                if (size_t(next) < groupOf.size() && groupOf[size_t(next)] >= 0)
+                    __builtin_prefetch(&state.episodes[size_t(groupOf[size_t(next)])]);
+            }
             const ConflictSkip &cs = o.conflictSkips[at];
             const int ci = cs.candidate;
             const Candidate &c = rs.candidates[size_t(ci)];
@@ -2719,7 +2778,8 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     repair = nullptr;
     makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was, &ctx.diff);
     qCDebug(lcScheduler) << "repair:" << touched.size() << "rules re-grouped," << ctx.repaired << "episodes repaired,"
-                         << ctx.displaced << "displaced," << ctx.triesSpared << "tries spared," << rounds << "rounds;"
+                         << ctx.displaced << "displaced," << ctx.triesSpared << "tries spared," << rounds << "rounds,"
+                         << ctx.offered << "conflicts offered freed capacity;"
                          << std::count(rebuild.begin(), rebuild.end(), 1) << "rules' outcomes rebuilt ("
                          << rebuiltForConflicts.load() << "for their conflicts)," << patched.load()
                          << "rules' conflicts patched; unplace" << unplaced << "ms, repair"
@@ -2808,12 +2868,18 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             active.push_back(slot);
     changedParts.clear();
     changesKnown = merge;
-    std::vector<QList<PlannedRecording>> wasRecordings(rules.size());
-    std::vector<std::vector<RecordingKey>> wasKeys(rules.size());
+    std::vector<QList<PlannedRecording>> &wasRecordings = wasRecordingsScratch; // empty but those set here
+    std::vector<std::vector<RecordingKey>> &wasKeys = wasKeysScratch;
+    if (wasRecordings.size() < rules.size()) {
+        wasRecordings.resize(rules.size());
+        wasKeys.resize(rules.size());
+    }
+    std::vector<int> wasSet; // the slots whose wasRecordings and wasKeys are set, emptied at the end
     for (const int slot : active)
         if (rebuild[size_t(slot)] && merge) {
             wasRecordings[size_t(slot)] = state.outcomes[size_t(slot)].recordings;
             wasKeys[size_t(slot)] = std::move(state.outcomes[size_t(slot)].recordingKeys);
+            wasSet.push_back(slot);
         }
     // Rebuilt rules that have no outcomes now (removed, disabled or refused by a change the plan
     // was repaired for): theirs go, and their recordings leave the plan's chunks.
@@ -2826,6 +2892,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             leaving.push_back(int(slot));
             wasRecordings[slot] = state.outcomes[slot].recordings;
             wasKeys[slot] = std::move(state.outcomes[slot].recordingKeys);
+            wasSet.push_back(int(slot));
         }
         state.outcomes[slot] = {};
     }
@@ -3345,6 +3412,10 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
     };
     inChunks(std::clamp(threads(), 1, std::max(1, int(active.size()) / 16)), active.size(), 8, outcomesOf);
     int conflicts = 0;
+    qsizetype parts = 0; // ~16,000 at the benchmark's size: the list grown once, not by doubling
+    for (const int slot : active)
+        parts += state.outcomes[size_t(slot)].skipped.size();
+    out.skipped.reserveChunks(parts);
     for (const int slot : active) {
         for (const QList<SkippedAiring> &part : std::as_const(state.outcomes[size_t(slot)].skipped))
             out.skipped.appendPart(part);
@@ -3487,6 +3558,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         });
         std::vector<std::vector<RecordingKey>> keys;
         keys.reserve(chunks + coming.size() / size_t(PlannedRecordings::ChunkSize) + 1);
+        out.recordings.reserveChunks(qsizetype(keys.capacity()));
         auto nextGone = gone.cbegin();
         auto nextComing = coming.cbegin();
         const QList<PlannedRecordings::Chunk> &was = before.recordings.chunks();
@@ -3529,6 +3601,10 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                              << skipsTakenOver.load() << "skips of rebuilt rules taken over," << partsKept.load()
                              << "of their parts kept;" << candidatesWalked.load() << "of their"
                              << candidatesRebuilt.load() << "candidates walked (their skips made or compared)";
+    for (const int slot : wasSet) {
+        wasRecordings[size_t(slot)] = {};
+        wasKeys[size_t(slot)].clear();
+    }
     renumbered.clear();
     last = out;
     retitled.clear();

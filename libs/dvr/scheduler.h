@@ -190,6 +190,12 @@ public:
         m_chunks.append(chunk);
         m_ends.append(size() + chunk.size());
     }
+    /// Room for `chunks` chunks in all (a plan put together from its parts knows how many).
+    void reserveChunks(qsizetype chunks)
+    {
+        m_chunks.reserve(chunks);
+        m_ends.reserve(chunks);
+    }
     /// The non-empty chunks, in order.
     const QList<Chunk> &chunks() const { return m_chunks; }
     QList<T> toList() const
