@@ -9,7 +9,9 @@
 # Samples VmRSS every second from the start; reports its peak while the channels start and over
 # HOLD s once all are live, the seconds until all were live, the longest the server's event loop
 # was blocked, and the output backlogs (held at most at once, GOPs dropped, episodes) summed over
-# the channels from /metrics.
+# the channels from /metrics; and how many channels' HLS output has no audio with a sample rate
+# and channels (ffprobe of each channel's newest segment at the end: the input has AAC, so every
+# one should).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -52,6 +54,14 @@ echo "  peak RSS while starting: $((peak_start / 1024)) MiB; over the $HOLD s af
 echo "  event loop blocked at most: $(metric_max recast_event_loop_lag_max_seconds) s"
 echo "  output backlogs: peak (largest channel) $(metric_max recast_channel_output_backlog_peak_bytes) bytes, GOPs dropped $(metric_sum recast_channel_output_backlog_dropped_gops_total), episodes $(metric_sum recast_channel_output_backlog_episodes_total)"
 echo "  load (1 min) over the run: $load"
+no_audio=0
+for dir in "$WORK"/recast/live/c*/source; do
+    segment=$(grep -v '^#' "$dir/index.m3u8" | tail -1)
+    rate=$(ffprobe -v error -select_streams a -show_entries stream=sample_rate,channels -of csv=p=0 "$dir/$segment" 2>/dev/null | head -1)
+    case "$rate" in 0,* | *,0 | "") no_audio=$((no_audio + 1)); echo "    $(basename "$(dirname "$dir")"): no audio with parameters in $segment (${rate:-no audio stream})" ;; esac
+done
+echo "  channels whose HLS output has no audio with a sample rate and channels: $no_audio of $N"
+echo "  channels whose audio was probed further at start: $(grep -c 'reading on for it' "$WORK/recast/recast.log" || true)"
 kill "$recast" 2>/dev/null || true
 wait "$recast" 2>/dev/null || true
 rm -rf "$WORK/recast/live" # the segments; the log and rss.log stay
