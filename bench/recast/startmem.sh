@@ -70,8 +70,10 @@ kill "$recast" 2>/dev/null || true
 wait "$recast" 2>/dev/null || true
 no_audio=0
 for dir in "$WORK"/recast/live/c*/source; do
-    segment=$(grep -v '^#' "$dir/index.m3u8" | tail -1)
-    rate=$(ffprobe -v error -select_streams a:0 -show_entries stream=sample_rate,channels -of csv=p=0 "$dir/$segment" 2>/dev/null || true)
+    # The last segment listed is the one the stop finished (a fraction of a second, too little
+    # audio for ffprobe to find its parameters): the one before it.
+    segment=$(grep -v '^#' "$dir/index.m3u8" | tail -2 | head -1)
+    rate=$(ffprobe -v error -select_streams a:0 -show_entries stream=sample_rate,channels -of csv=p=0 "$dir/$segment" 2>/dev/null | head -1 || true)
     case "$rate" in 0,* | *,0 | "") no_audio=$((no_audio + 1)); echo "    $(basename "$(dirname "$dir")"): no audio with parameters in $segment (${rate:-no audio stream})" ;; esac
 done
 echo "  channels whose HLS output has no audio with a sample rate and channels: $no_audio of $N"
