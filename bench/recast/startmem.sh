@@ -77,5 +77,6 @@ for dir in "$WORK"/recast/live/c*/source; do
     case "$rate" in 0,* | *,0 | "") no_audio=$((no_audio + 1)); echo "    $(basename "$(dirname "$dir")"): no audio with parameters in $segment (${rate:-no audio stream})" ;; esac
 done
 echo "  channels whose HLS output has no audio with a sample rate and channels: $no_audio of $N"
-echo "  channels whose audio was probed further at start: $(grep -c 'reading on for it' "$WORK/recast/recast.log" || true)"
+echo "  streams probed further at start (first probe cut short or too brief): $(grep -c 'reading on for it' "$WORK/recast/recast.log" || true)" \
+    "of which audio left out: $(grep -c 'starting without audio' "$WORK/recast/recast.log" || true)"
 rm -rf "$WORK/recast/live" # the segments; the log and rss.log stay
