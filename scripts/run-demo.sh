@@ -103,6 +103,12 @@ until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
   kill -0 "${pids[1]}" 2>/dev/null || { echo "run-demo: iptvnext stopped before it had a guide" >&2; exit 1; }
   sleep 0.5
 done
+# diver records recast's channels from its first minute: recast listens at once (the lineup above)
+# and starts its channels a few at a time; /readyz answers 200 once every one has tried its source.
+until curl -sf "http://127.0.0.1:$recast_port/readyz" >/dev/null 2>&1; do
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "run-demo: recast stopped while its channels started" >&2; exit 1; }
+  sleep 0.2
+done
 "$BUILD_DIR/server/diver/diver" --config resources/demo/diver-demo.conf --data-dir "$demo/diver" --port "$diver_port" \
   --guide-server "http://127.0.0.1:$port" --control-server http://127.0.0.1:$control_port --archive ch001.demo,ch002.demo &
 pids+=($!)

@@ -7,7 +7,8 @@
 #   start_recast WORK CONF PORT       runs recast -c CONF, sets $recast, waits for /healthz
 #   start_copy_channels WORK N PORT INPUT
 #                                     recast with N pass-through channels c001… (ladder=copy, 2 s
-#                                     segments) of INPUT, looping; waits until all are live
+#                                     segments) of INPUT, looping; waits until all are live;
+#                                     $SERVER_CONF: more [server] lines (e.g. start_concurrency=1000)
 #   hls_rendition API                 echoes the media playlist name recast's master playlist of
 #                                     c001 lists (the pass-through rendition); fails after 20 s
 #   cpu_s PID                         user+sys CPU seconds of PID (and its threads) so far
@@ -53,7 +54,7 @@ start_copy_channels() {
     local work=$1 n=$2 port=$3 input=$4 i
     mkdir -p "$work"
     {
-        printf '[server]\nport=%s\n\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n' "$port"
+        printf '[server]\nport=%s\n%s\n[defaults]\nfps=25\nsegment_seconds=2\ngop_seconds=1\nwindow=6\n' "$port" "${SERVER_CONF:-}"
         for i in $(seq 1 "$n"); do
             printf '\n[channel.c%03d]\nname=Channel %d\nsource=file:%s\nladder=copy\n' "$i" "$i" "$input"
         done

@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <utility>
 
@@ -150,8 +151,10 @@ MediaInput::~MediaInput() { close(); }
 
 void MediaInput::close()
 {
+    m_held.clear();
     m_ctx.reset();
     m_video = m_audio = -1;
+    m_probe = {};
     m_playlistUrl.clear();
     m_opened.clear();
     m_datesLost = false;
@@ -454,6 +457,162 @@ int MediaInput::interruptCallback(void *opaque)
     return 0;
 }
 
+namespace {
+
+/// Whether a stream has what a muxer needs of it and a player shows: an audio stream's sample
+/// rate and channels (a muxer refuses audio without a sample rate), a picture's size.
+bool hasParameters(const AVCodecParameters *par)
+{
+    switch (par->codec_type) {
+    case AVMEDIA_TYPE_AUDIO: return par->sample_rate > 0 && par->ch_layout.nb_channels > 0;
+    case AVMEDIA_TYPE_VIDEO: return par->width > 0 && par->height > 0;
+    default: return true;
+    }
+}
+
+bool hasParameters(const AVCodecContext *c)
+{
+    switch (c->codec_type) {
+    case AVMEDIA_TYPE_AUDIO: return c->sample_rate > 0 && c->ch_layout.nb_channels > 0;
+    case AVMEDIA_TYPE_VIDEO: return c->width > 0 && c->height > 0;
+    default: return true;
+    }
+}
+
+/// "stream #1 (aac)"
+QString streamName(const AVFormatContext *ctx, int index)
+{
+    return QStringLiteral("stream #%1 (%2)").arg(index).arg(QLatin1String(avcodec_get_name(ctx->streams[index]->codecpar->codec_id)));
+}
+
+/// The audio stream to read further when av_find_best_stream() found none with parameters: one
+/// a decoder exists for, in the video's program first (an MPEG-TS carries several), -1 if none.
+int audioWithoutParameters(AVFormatContext *ctx, int video)
+{
+    QList<int> order;
+    if (const AVProgram *program = video >= 0 ? av_find_program_from_stream(ctx, nullptr, video) : nullptr)
+        for (unsigned i = 0; i < program->nb_stream_indexes; ++i)
+            order << int(program->stream_index[i]);
+    for (unsigned i = 0; i < ctx->nb_streams; ++i)
+        order << int(i);
+    for (int index : std::as_const(order)) {
+        const AVCodecParameters *par = ctx->streams[index]->codecpar;
+        if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->codec_id != AV_CODEC_ID_NONE && avcodec_find_decoder(par->codec_id))
+            return index;
+    }
+    return -1;
+}
+
+} // namespace
+
+QString MediaInput::who() const
+{
+    return m_spec.logName.isEmpty() ? m_spec.describe() : QStringLiteral("%1 (%2)").arg(m_spec.logName, m_spec.describe());
+}
+
+int MediaInput::nextPacket(AVPacket *packet)
+{
+    if (m_held.empty())
+        return av_read_frame(m_ctx.get(), packet);
+    av_packet_move_ref(packet, m_held.front().get());
+    m_held.pop_front();
+    return 0;
+}
+
+bool MediaInput::probeFurther(QList<int> *streams, MediaError *error)
+{
+    AVFormatContext *ctx = m_ctx.get();
+    // Each stream's first packets decoded here, as avformat_find_stream_info() does, until the
+    // decoder knows the stream's parameters (an AAC decoder from the first ADTS header).
+    struct Probe
+    {
+        int index = -1;
+        CodecContext codec;
+    };
+    std::vector<Probe> probes;
+    for (int index : std::as_const(*streams)) {
+        const AVStream *st = ctx->streams[index];
+        const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+        CodecContext c(codec ? avcodec_alloc_context3(codec) : nullptr);
+        int rc = c ? avcodec_parameters_to_context(c.get(), st->codecpar) : AVERROR_DECODER_NOT_FOUND;
+        if (rc >= 0) {
+            c->pkt_timebase = st->time_base;
+            c->thread_count = 1;
+            rc = avcodec_open2(c.get(), codec, nullptr);
+        }
+        if (rc < 0) {
+            qCWarning(lcInput).noquote() << who() << ": cannot decode" << streamName(ctx, index) << "to find its parameters:"
+                                         << MediaError::fromAv(QStringLiteral("opening its decoder"), rc).toString();
+            continue;
+        }
+        const bool audio = st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
+        qCInfo(lcInput).noquote() << QStringLiteral("%1: %2 %3 has no %4 after the first probe; reading on for it (at most %5 s of media)")
+                                         .arg(who(), audio ? QStringLiteral("audio") : QStringLiteral("video"), streamName(ctx, index),
+                                              audio ? QStringLiteral("sample rate or channels") : QStringLiteral("picture size"))
+                                         .arg(kMoreProbeSeconds);
+        probes.push_back({index, std::move(c)});
+    }
+    m_probe.streamsProbedMore = int(probes.size());
+    Packet packet = makePacket();
+    Frame frame = makeFrame();
+    std::map<int, qint64> firstUs; // each stream's first timestamp read here
+    while (!probes.empty()) {
+        // A stall ends it, not wall time: a loaded machine's slow probe is no lost source.
+        arm(readTimeoutMs());
+        const int rc = av_read_frame(ctx, packet.get());
+        if (rc == AVERROR_EOF || (rc < 0 && ctx->pb && avio_feof(ctx->pb) && !m_timedOut && !m_interrupted && m_spec.kind == InputSpec::Kind::File))
+            break; // a short file: what it has is all there is
+        if (rc < 0) {
+            *error = MediaError::fromAv(QStringLiteral("reading %1 for its streams' parameters").arg(m_spec.describe()), rc);
+            if (m_timedOut)
+                error->reason = QStringLiteral("no data for %1 s").arg(readTimeoutMs() / 1000.0);
+            else if (m_interrupted)
+                error->reason = QStringLiteral("interrupted");
+            return false;
+        }
+        const int index = packet->stream_index;
+        if (index != m_video && index != m_audio) {
+            av_packet_unref(packet.get());
+            continue; // discarded once open
+        }
+        const AVStream *st = ctx->streams[index];
+        m_probe.bytes += packet->size;
+        if (packet->dts != AV_NOPTS_VALUE) {
+            const qint64 us = av_rescale_q(packet->dts, st->time_base, AVRational{1, 1000000});
+            m_probe.mediaUs = std::max(m_probe.mediaUs, us - firstUs.try_emplace(index, us).first->second);
+        }
+        const auto probe = std::find_if(probes.begin(), probes.end(), [index](const Probe &p) { return p.index == index; });
+        if (probe != probes.end()) {
+            // A packet that does not decode (damaged, or before the first keyframe) is passed over.
+            if (avcodec_send_packet(probe->codec.get(), packet.get()) >= 0)
+                while (avcodec_receive_frame(probe->codec.get(), frame.get()) >= 0)
+                    av_frame_unref(frame.get());
+            if (hasParameters(probe->codec.get())) {
+                const int rc2 = avcodec_parameters_from_context(ctx->streams[index]->codecpar, probe->codec.get());
+                if (rc2 < 0) {
+                    *error = MediaError::fromAv(QStringLiteral("taking the parameters of %1").arg(streamName(ctx, index)), rc2);
+                    return false;
+                }
+                const AVCodecParameters *par = ctx->streams[index]->codecpar;
+                qCInfo(lcInput).noquote() << QStringLiteral("%1: %2 is %3, found %4 s of media further on")
+                                                 .arg(who(), streamName(ctx, index),
+                                                      par->codec_type == AVMEDIA_TYPE_AUDIO
+                                                          ? QStringLiteral("%1 Hz, %2 channel(s)").arg(par->sample_rate).arg(par->ch_layout.nb_channels)
+                                                          : QStringLiteral("%1x%2").arg(par->width).arg(par->height))
+                                                 .arg(double(m_probe.mediaUs) / 1e6, 0, 'f', 1);
+                streams->removeAll(index);
+                probes.erase(probe);
+            }
+        }
+        Packet held = makePacket();
+        av_packet_move_ref(held.get(), packet.get());
+        m_held.push_back(std::move(held));
+        if (m_probe.bytes >= kMoreProbeBytes || m_probe.mediaUs >= qint64(kMoreProbeSeconds) * 1000000)
+            break;
+    }
+    return true;
+}
+
 bool MediaInput::open(const InputSpec &spec, MediaError *error)
 {
     close();
@@ -538,12 +697,45 @@ bool MediaInput::open(const InputSpec &spec, MediaError *error)
     m_audio = av_find_best_stream(ctx, AVMEDIA_TYPE_AUDIO, -1, m_video >= 0 ? m_video : -1, nullptr, 0);
     if (m_video < 0)
         m_video = -1;
+    // av_find_best_stream() passes over audio without a sample rate or channels: the brief probe
+    // ended before its first packet decoded (audio that starts late, or a machine so loaded that
+    // the open deadline cut the probe short), and the channel started silent (46 of 100 under
+    // load). Such a stream is read further instead.
     if (m_audio < 0)
-        m_audio = -1;
+        m_audio = audioWithoutParameters(ctx, m_video);
     if (m_video < 0 && m_audio < 0) {
         *error = {QStringLiteral("opening %1").arg(spec.describe()), 0, QStringLiteral("no audio or video stream")};
         close();
         return false;
+    }
+    QList<int> lacking;
+    for (int index : {m_video, m_audio})
+        if (index >= 0 && !hasParameters(ctx->streams[index]->codecpar))
+            lacking << index;
+    if (!lacking.isEmpty()) {
+        if (!probeFurther(&lacking, error)) {
+            close();
+            return false;
+        }
+        if (lacking.contains(m_video)) {
+            *error = {QStringLiteral("opening %1").arg(spec.describe()), 0,
+                      QStringLiteral("video %1 has no picture size after %2 s of media")
+                          .arg(streamName(ctx, m_video)).arg(double(m_probe.mediaUs) / 1e6, 0, 'f', 1)};
+            close();
+            return false;
+        }
+        if (lacking.contains(m_audio)) {
+            qCWarning(lcInput).noquote() << QStringLiteral("%1: audio %2 still has no sample rate or channels after %3 s of media (%4 KiB); "
+                                                           "starting without audio")
+                                                .arg(who(), streamName(ctx, m_audio))
+                                                .arg(double(m_probe.mediaUs) / 1e6, 0, 'f', 1)
+                                                .arg(m_probe.bytes / 1024);
+            const int leftOut = m_audio;
+            m_held.erase(std::remove_if(m_held.begin(), m_held.end(), [leftOut](const Packet &p) { return p->stream_index == leftOut; }),
+                         m_held.end());
+            m_audio = -1;
+            m_probe.audioLeftOut = true;
+        }
     }
     for (unsigned i = 0; i < ctx->nb_streams; ++i) {
         if (int(i) != m_video && int(i) != m_audio)
@@ -562,7 +754,7 @@ MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
     }
     for (;;) {
         arm(readTimeoutMs());
-        int rc = av_read_frame(m_ctx.get(), packet);
+        int rc = nextPacket(packet);
         // The HLS demuxer's segment reader turns an interrupted wait at the live edge into the
         // end of the segment's stream: an end that comes past the deadline is a stall.
         if (rc == AVERROR_EOF && m_timedOut && m_spec.kind != InputSpec::Kind::File)
@@ -638,6 +830,7 @@ void MediaInput::noteKeyframe(qint64 pts)
 
 bool MediaInput::rewind(MediaError *error)
 {
+    m_held.clear();
     arm(m_spec.openTimeoutMs);
     const int rc = avformat_seek_file(m_ctx.get(), -1, INT64_MIN, 0, 0, AVSEEK_FLAG_BACKWARD);
     if (rc < 0) {

@@ -33,6 +33,8 @@ struct InputSpec
     /// Url or File, HLS: tie the media's clock to the source playlist's EXT-X-PROGRAM-DATE-TIME
     /// (MediaInput::programDate()), for a recorder that dates what it records.
     bool programDates = false;
+    /// Who reads this input, for log lines (a channel's id); empty: the source's description.
+    QString logName;
 
     // Test pattern and slate
     QString title;        ///< burned in (the channel's name)
@@ -128,6 +130,23 @@ public:
     int audioStream() const { return m_audio; }
     const InputSpec &spec() const { return m_spec; }
 
+    /// What open() read beyond the brief probe: a stream it uses (the best audio, the video) left
+    /// without parameters (an audio stream's sample rate and channels, a picture's size) is read
+    /// further, its packets kept for read(), until a packet of it decodes, for at most
+    /// kMoreProbeSeconds of media or kMoreProbeBytes. An audio stream still without them is left
+    /// out (`audioLeftOut`): a muxer refuses audio without a sample rate, and a player cannot play
+    /// it. A video stream still without them fails the open.
+    struct ProbeReport
+    {
+        int streamsProbedMore = 0; ///< streams that needed it
+        qint64 bytes = 0;          ///< packet bytes read for it (and kept for read())
+        qint64 mediaUs = 0;        ///< how far into the media it read
+        bool audioLeftOut = false;
+    };
+    ProbeReport probeReport() const { return m_probe; }
+    static constexpr int kMoreProbeSeconds = 10;
+    static constexpr qint64 kMoreProbeBytes = 32 * 1024 * 1024;
+
 private:
     /// The segments the demuxer opened whose first keyframe read() has not returned yet, in order
     /// (it opens them ahead of what it returns: probing reads a segment or two): their dates (0:
@@ -163,11 +182,20 @@ private:
     /// when `wanted` is the URI of a key or an init section there.
     static OpenedSegment findInPlaylistText(const QByteArray &text, const QUrl &base, const QString &wanted);
     void arm(int timeoutMs);
+    /// The name open()'s log lines give this input: InputSpec::logName with the source.
+    QString who() const;
+    /// After avformat_find_stream_info(): reads on (ProbeReport) while `streams` lack parameters;
+    /// the ones that still do are returned. False with *error when the source fails meanwhile.
+    bool probeFurther(QList<int> *streams, MediaError *error);
+    /// The next packet from the held ones (probeFurther()) or the demuxer; av_read_frame's code.
+    int nextPacket(AVPacket *packet);
     /// A video keyframe at `pts` was read: the first of the next segment opened?
     void noteKeyframe(qint64 pts);
 
     InputSpec m_spec;
     InputContext m_ctx;
+    std::deque<Packet> m_held; ///< read by probeFurther(), returned by read() before the demuxer's next
+    ProbeReport m_probe;
     int m_video = -1;
     int m_audio = -1;
     std::atomic<bool> m_interrupted{false};

@@ -119,7 +119,8 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
                                                QStringLiteral("output_dir"), QStringLiteral("public_url"),
                                                QStringLiteral("admin_token"), QStringLiteral("viewer_backlog_mib"),
                                                QStringLiteral("max_connections_per_address"),
-                                               QStringLiteral("output_backlog_total_mib"), QStringLiteral("channel_thread_nice")};
+                                               QStringLiteral("output_backlog_total_mib"), QStringLiteral("channel_thread_nice"),
+                                               QStringLiteral("start_concurrency")};
         const QStringList topLevel = s.childKeys();
         if (!topLevel.isEmpty()) {
             *error = QStringLiteral("%1: \"%2\" is outside a section ([server], [defaults] or [channel.<id>])")
@@ -182,6 +183,10 @@ bool loadConfigFile(const QString &path, ServerConfig *config, QString *error)
     if (file.has("server/channel_thread_nice")
         && !parseIntInRange(QStringLiteral("server/channel_thread_nice"), value("server/channel_thread_nice"), 0, 19,
                             &config->channelThreadNice, error))
+        return false;
+    if (file.has("server/start_concurrency")
+        && !parseIntInRange(QStringLiteral("server/start_concurrency"), value("server/start_concurrency"), 1, 10000,
+                            &config->startConcurrency, error))
         return false;
 
     QSettings &s = file.settings();

@@ -38,6 +38,10 @@ struct ServerConfig
     /// thread). Off by default: with other programs loading the machine, nicer channel threads
     /// lost the CPU to them, fell behind and caught up in bursts (docs/BENCHMARKS.md).
     int channelThreadNice = 0;
+    /// Channels that open their sources at once while the server starts (it listens first): the
+    /// next start as those before have opened theirs, or after a second at the latest (a slow
+    /// source holds no place for long). A hundred probes at once starved /healthz on 2 cores.
+    int startConcurrency = 16;
     ChannelConfig defaults;
     QList<ChannelConfig> channels;
 

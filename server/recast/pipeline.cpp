@@ -390,6 +390,7 @@ struct Pipeline::Impl
         InputSpec spec = InputSpec::parse(cfg.source, &ignored).value_or(InputSpec{});
         spec.loop = cfg.loop;
         spec.title = cfg.name;
+        spec.logName = cfg.id;
         spec.fps = cfg.fps;
         spec.toneHz = cfg.toneHz;
         if (!cfg.ladder.isEmpty()) {

@@ -48,6 +48,8 @@ RecastServer::RecastServer(ServerConfig config, QObject *parent)
 RecastServer::~RecastServer()
 {
     stop();
+    for (Channel *c : std::as_const(m_channels))
+        c->disconnect(this); // their last state changes come to a server half gone
     // Before m_viewerBudget goes, which the channels count their viewers' bytes in.
     qDeleteAll(m_channels);
     m_channels.clear();
@@ -73,20 +75,119 @@ QStringList RecastServer::channelIds() const
     return ids;
 }
 
-Channel *RecastServer::createChannel(const ChannelConfig &config)
+Channel *RecastServer::createChannel(const ChannelConfig &config, bool start)
 {
     auto *channel = new Channel(config, m_config.effectiveOutputDir(), this);
     channel->setViewerBudget(&m_viewerBudget);
     channel->setOutputBacklogBudget(&m_outputBudget);
     channel->setThreadNice(m_config.channelThreadNice);
-    connect(channel, &Channel::stateChanged, this, [id = config.id](ChannelState s, const QString &why) {
+    connect(channel, &Channel::stateChanged, this, [this, id = config.id](ChannelState s, const QString &why) {
         if (s == ChannelState::Failed)
             qCWarning(lcRecast).noquote() << "channel" << id << "failed:" << why;
+        onChannelState(id);
     });
     m_channels.insert(config.id, channel);
-    if (config.enabled)
+    if (start && config.enabled)
         channel->start();
     return channel;
+}
+
+RecastServer::StartProgress RecastServer::startProgress() const
+{
+    StartProgress p;
+    p.total = m_startTotal;
+    p.started = m_startTotal - int(m_startQueue.size());
+    p.opening = int(m_startup.size());
+    p.ready = m_ready;
+    return p;
+}
+
+QJsonObject RecastServer::startJson() const
+{
+    const StartProgress p = startProgress();
+    return {{QStringLiteral("total"), p.total}, {QStringLiteral("started"), p.started}, {QStringLiteral("opening"), p.opening},
+            {QStringLiteral("ready"), p.ready}};
+}
+
+void RecastServer::startQueued()
+{
+    const qint64 now = m_startClock.elapsed();
+    for (auto it = m_opening.begin(); it != m_opening.end();) {
+        const Channel *c = m_channels.value(it.key());
+        if (!c || c->state() != ChannelState::Starting || now - it.value() >= kOpeningHoldMs)
+            it = m_opening.erase(it);
+        else
+            ++it;
+    }
+    int batch = 0;
+    while (!m_startQueue.isEmpty() && m_opening.size() < m_config.startConcurrency && batch < kStartBatch) {
+        const QString id = m_startQueue.takeFirst();
+        Channel *c = m_channels.value(id);
+        if (!c || c->isRunning())
+            continue;
+        c->start();
+        m_opening.insert(id, now);
+        m_startup.insert(id);
+        ++batch;
+    }
+    if (!m_startQueue.isEmpty()) {
+        // This turn's batch was full: the next turn goes on. Every place is taken: the first to
+        // open (onChannelState) or the oldest's hold running out frees one.
+        qint64 waitMs = 0;
+        if (m_opening.size() >= m_config.startConcurrency) {
+            qint64 oldest = now;
+            for (qint64 since : std::as_const(m_opening))
+                oldest = qMin(oldest, since);
+            waitMs = qBound<qint64>(0, oldest + kOpeningHoldMs - now, kOpeningHoldMs);
+        }
+        m_startTimer->start(int(waitMs));
+    }
+    reviewReadiness();
+}
+
+void RecastServer::onChannelState(const QString &id)
+{
+    if (!m_startup.contains(id))
+        return;
+    const Channel *c = m_channels.value(id);
+    if (c && c->state() == ChannelState::Starting)
+        return;
+    if (m_opening.remove(id) && !m_startQueue.isEmpty() && m_startTimer)
+        m_startTimer->start(0);
+    reviewReadiness();
+}
+
+void RecastServer::forgetQueued(const QString &id)
+{
+    m_startQueue.removeAll(id);
+    m_opening.remove(id);
+    m_startup.remove(id);
+    reviewReadiness();
+}
+
+void RecastServer::reviewReadiness()
+{
+    if (m_ready || !m_router || !m_startQueue.isEmpty())
+        return;
+    for (auto it = m_startup.begin(); it != m_startup.end();) {
+        const Channel *c = m_channels.value(*it);
+        if (!c || c->state() != ChannelState::Starting)
+            it = m_startup.erase(it);
+        else
+            ++it;
+    }
+    if (!m_startup.isEmpty())
+        return;
+    m_ready = true;
+    QMap<QString, int> states;
+    for (const Channel *c : std::as_const(m_channels))
+        ++states[stateName(c->state())];
+    QStringList counts;
+    for (auto it = states.cbegin(); it != states.cend(); ++it)
+        counts << QStringLiteral("%1 %2").arg(it.value()).arg(it.key());
+    qCInfo(lcRecast).noquote() << "ready:" << m_startTotal << "channels started in" << m_startClock.elapsed() << "ms;"
+                               << counts.join(u", ");
+    Q_EMIT ready();
 }
 
 bool RecastServer::start(QString *error)
@@ -114,15 +215,34 @@ bool RecastServer::start(QString *error)
     m_metrics.gaugeCallback(QStringLiteral("recast_output_backlogs_limit_bytes"),
                             QStringLiteral("What every channel's output backlog may hold together (server/output_backlog_total_mib)."),
                             [this] { return double(m_outputBudget.limitBytes()); });
+    m_metrics.gaugeCallback(QStringLiteral("recast_ready"),
+                            QStringLiteral("1 once every channel of the configuration has tried its source (as /readyz)."),
+                            [this] { return m_ready ? 1.0 : 0.0; });
+    m_metrics.gaugeCallback(QStringLiteral("recast_channels_waiting_to_start"),
+                            QStringLiteral("Enabled channels of the configuration not started yet ([server] start_concurrency)."),
+                            [this] { return double(m_startQueue.size()); });
     m_router = new http::Router(&m_metrics, QStringLiteral("recast"), this);
     http::ConnectionLimits limits;
     limits.maxConnectionsPerPeer = m_config.maxConnectionsPerAddress;
     m_router->setConnectionLimits(limits);
     setupRoutes();
+    // Listening before any channel starts: every channel opening its source at once kept a
+    // loaded 2-core machine from answering /healthz for seconds, and a supervisor took recast
+    // for dead. They start from the event loop now, a few at a time.
     if (!m_router->listen(m_config.bindAddress, m_config.port, error))
         return false;
+    for (const QString &id : channelIds())
+        if (m_channels.value(id)->config().enabled)
+            m_startQueue << id;
+    m_startTotal = int(m_startQueue.size());
+    m_startClock.start();
+    m_startTimer = new QTimer(this);
+    m_startTimer->setSingleShot(true);
+    connect(m_startTimer, &QTimer::timeout, this, &RecastServer::startQueued);
     qCInfo(lcRecast).noquote() << "recast listening on port" << m_router->port() << "with" << m_channels.size()
-                               << "channels; output in" << out;
+                               << "channels; starting" << m_startTotal << "of them," << m_config.startConcurrency
+                               << "at a time; output in" << out;
+    startQueued();
     return true;
 }
 
@@ -164,7 +284,7 @@ bool RecastServer::loadPersisted(QString *error)
         qCInfo(lcRecast).noquote() << "channels changed at run time restored from" << file.fileName();
     }
     for (const ChannelConfig &c : std::as_const(channels))
-        createChannel(c);
+        createChannel(c, false); // started once the server listens (start())
     return true;
 }
 
@@ -197,7 +317,7 @@ bool RecastServer::addChannel(const ChannelConfig &config, QString *error, int *
         return false;
     }
     m_removedFromFile.removeAll(config.id);
-    createChannel(config);
+    createChannel(config, true);
     persist();
     qCInfo(lcRecast).noquote() << "channel" << config.id << "added";
     return true;
@@ -218,7 +338,8 @@ bool RecastServer::changeChannel(const QString &id, const ChannelConfig &config,
     }
     m_channels.remove(id);
     delete old; // stops it; the folder and its sequence numbers stay for the new pipeline
-    createChannel(config);
+    forgetQueued(id);
+    createChannel(config, true);
     persist();
     qCInfo(lcRecast).noquote() << "channel" << id << "changed";
     return true;
@@ -233,6 +354,7 @@ bool RecastServer::removeChannel(const QString &id, QString *error, int *status)
         return false;
     }
     delete c;
+    forgetQueued(id);
     if (std::any_of(m_config.channels.begin(), m_config.channels.end(), [&](const ChannelConfig &x) { return x.id == id; }))
         m_removedFromFile << id;
     persist();
@@ -245,6 +367,9 @@ void RecastServer::stop()
     // Every channel's thread drains its encoders and writes its last segment and playlists (a
     // few fsyncs): asked all at once, they do it side by side; one after the other, a loaded
     // machine took over 15 s for twelve channels.
+    if (m_startTimer)
+        m_startTimer->stop();
+    m_startQueue.clear(); // none starts while the others stop
     QElapsedTimer clock;
     clock.start();
     int running = 0;
@@ -415,6 +540,10 @@ QString redactedUrl(const QString &source)
 QJsonObject RecastServer::channelJson(const Channel *channel, bool whole) const
 {
     QJsonObject json = channel->toJson(true);
+    if (m_startQueue.contains(channel->config().id)) {
+        json.insert(QStringLiteral("state"), QStringLiteral("waiting"));
+        json.insert(QStringLiteral("reason"), QStringLiteral("waits for its turn to start"));
+    }
     if (!whole) {
         for (const QString &key : {QStringLiteral("source"), QStringLiteral("udp_out")})
             if (json.contains(key))
@@ -438,19 +567,31 @@ void RecastServer::setupRoutes()
         return std::nullopt;
     });
 
+    // Alive: 200 from the moment recast listens, its channels starting or not ("starting" with
+    // how far they are); ?strict=1: 503 unless every enabled channel is live.
     r->addRoute(Method::Get, QStringLiteral("/healthz"), [this](RouteContext &ctx) {
         QJsonObject counts;
         bool allUp = true;
         for (Channel *c : std::as_const(m_channels)) {
-            const QString s = stateName(c->state());
+            const QString s = m_startQueue.contains(c->config().id) ? QStringLiteral("waiting") : stateName(c->state());
             counts.insert(s, counts.value(s).toInt() + 1);
             if (c->config().enabled && c->state() != ChannelState::Live)
                 allUp = false;
         }
         const bool strict = ctx.hasQuery("strict") && http::parseBool(ctx.query("strict"));
-        QJsonObject body{{QStringLiteral("status"), allUp ? QStringLiteral("ok") : QStringLiteral("degraded")},
-                         {QStringLiteral("channels"), counts}};
+        const QString status = !m_ready ? QStringLiteral("starting") : allUp ? QStringLiteral("ok") : QStringLiteral("degraded");
+        QJsonObject body{{QStringLiteral("status"), status}, {QStringLiteral("channels"), counts}, {QStringLiteral("start"), startJson()}};
         return Reply::json(body, strict && !allUp ? 503 : 200);
+    });
+    // Ready: 503 until every channel of the configuration has tried its source (an orchestrator
+    // or the demo waits for it before sending recorders and viewers), 200 from then on.
+    r->addRoute(Method::Get, QStringLiteral("/readyz"), [this](RouteContext &) {
+        QJsonObject body{{QStringLiteral("status"), m_ready ? QStringLiteral("ready") : QStringLiteral("starting")},
+                         {QStringLiteral("start"), startJson()}};
+        Reply reply = Reply::json(body, m_ready ? 200 : 503);
+        if (!m_ready)
+            reply.addHeader("Retry-After", "1");
+        return reply;
     });
     r->addRoute(Method::Get, QStringLiteral("/metrics"), [this](RouteContext &) {
         return Reply{200, renderMetrics(), "text/plain; version=0.0.4; charset=utf-8", {}, {}, {}};
@@ -533,6 +674,7 @@ void RecastServer::setupRoutes()
         Channel *c = m_channels.value(ctx.params[0]);
         if (!c)
             return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
+        forgetQueued(c->config().id); // the operator's start comes before its turn
         c->start();
         return Reply::json(c->toJson(false));
     }, kChange);
@@ -540,6 +682,7 @@ void RecastServer::setupRoutes()
         Channel *c = m_channels.value(ctx.params[0]);
         if (!c)
             return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(ctx.params[0])));
+        forgetQueued(c->config().id); // nor does it start when its turn comes
         c->stop();
         return Reply::json(c->toJson(false));
     }, kChange);
@@ -553,6 +696,10 @@ void RecastServer::setupRoutes()
         Channel *c = m_channels.value(file.chopped(3));
         if (!c)
             return Reply::error(ApiError::notFound(QStringLiteral("no channel \"%1\"").arg(file.chopped(3))));
+        if (m_startQueue.contains(c->config().id))
+            return Reply::error(503, QStringLiteral("starting"),
+                                QStringLiteral("channel \"%1\" waits for its turn to start").arg(c->config().id))
+                .addHeader("Retry-After", "1");
         if (!c->isRunning())
             return Reply::error(503, QStringLiteral("channel-stopped"), QStringLiteral("channel \"%1\" is stopped").arg(c->config().id));
         int rendition = 0;

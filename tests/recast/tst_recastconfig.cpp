@@ -195,6 +195,7 @@ port=18555
 data_dir=state
 output_backlog_total_mib=64
 channel_thread_nice=3
+start_concurrency=4
 
 [defaults]
 ladder=high:320x180@200,low:160x90@100
@@ -225,6 +226,8 @@ output_backlog_kib=1024
     QCOMPARE(config.channelThreadNice, 3);
     QCOMPARE(ServerConfig().outputBacklogTotalBytes, 256LL * 1024 * 1024); // the defaults
     QCOMPARE(ServerConfig().channelThreadNice, 0);
+    QCOMPARE(config.startConcurrency, 4);
+    QCOMPARE(ServerConfig().startConcurrency, 16);
     QCOMPARE(config.dataDir, QDir(dir.path()).filePath(u"state"_qs));
     QCOMPARE(config.channels.size(), 2);
     // Sorted by number.
@@ -264,6 +267,8 @@ void TestRecastConfig::iniBad_data()
                                               << QStringList{u"output_backlog_total_mib"_qs, u"0"_qs};
     QTest::newRow("nicer than nice gets") << QByteArray("[server]\nchannel_thread_nice=20\n")
                                           << QStringList{u"channel_thread_nice"_qs, u"20"_qs};
+    QTest::newRow("no channel may start") << QByteArray("[server]\nstart_concurrency=0\n")
+                                          << QStringList{u"start_concurrency"_qs, u"0"_qs};
     // A typo must not make a channel or a setting disappear without a word.
     QTest::newRow("unknown server key") << QByteArray("[server]\nprot=8440\n") << QStringList{u"server"_qs, u"prot"_qs};
     QTest::newRow("unknown section") << QByteArray("[chanel.a]\nname=A\n") << QStringList{u"chanel.a"_qs, u"section"_qs};
