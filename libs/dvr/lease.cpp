@@ -335,8 +335,12 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
     });
 }
 
-std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error)
+std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error,
+                                             const QStringList &except)
 {
+    const QString excluded = except.isEmpty()
+        ? QString()
+        : QStringLiteral(" AND id NOT IN (%1)").arg(QStringList(except.size(), QStringLiteral("?")).join(u", "));
     return withReconnect(m_connection, error, [&]() -> std::optional<QStringList> {
         QSqlDatabase db = QSqlDatabase::database(m_connection);
         QSqlQuery update(db);
@@ -346,22 +350,26 @@ std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs
         // claimed at this moment is decided by the row lock (PostgreSQL: the claim's UPDATE repeats
         // its condition and finds the lease renewed) or the write lock (SQLite).
         update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND ")
-                       + scopeCondition());
+                       + scopeCondition() + excluded);
         update.addBindValue(nowMs + leaseMs);
         update.addBindValue(node);
         for (const QVariant &v : scopeValues())
             update.addBindValue(v);
+        for (const QString &id : except)
+            update.addBindValue(id);
         if (!update.exec()) {
             *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
             return std::nullopt;
         }
         QSqlQuery select(db);
-        select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1 ORDER BY id")
-                           .arg(scopeCondition()));
+        select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1%2 ORDER BY id")
+                           .arg(scopeCondition(), excluded));
         select.addBindValue(node);
         select.addBindValue(nowMs + leaseMs);
         for (const QVariant &v : scopeValues())
             select.addBindValue(v);
+        for (const QString &id : except)
+            select.addBindValue(id);
         if (!select.exec()) {
             *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
             return std::nullopt;
@@ -803,19 +811,67 @@ void LeaseKeeper::stop()
     m_store.close();
     m_held.clear();
     m_heldBack.clear();
+    m_abandoned.clear();
+    m_revoked.clear(); // the fences handed out stay as they are: the work stops as its owner says
 }
 
 void LeaseKeeper::holdRelease(const QString &id)
 {
-    m_heldBack.insert(id);
+    m_heldBack.insert(id, steadyNowMs());
 }
 
 void LeaseKeeper::releaseHeld(const QString &id)
 {
-    // Stopped since (release() freed it), or claimed again meanwhile (expired, then taken back).
+    // Stopped since (release() freed it), claimed again meanwhile (expired, then taken back), or
+    // given up (abandonStuckHandOvers: another node may hold it already).
     if (!m_heldBack.remove(id) || !m_timer.isActive() || m_held.contains(id))
         return;
     freeHandedOver(id);
+}
+
+qint64 LeaseKeeper::handOverLimitMs() const
+{
+    return m_settings.handOverLimitMs > 0 ? m_settings.handOverLimitMs : 3 * m_settings.leaseMs;
+}
+
+std::function<bool()> LeaseKeeper::writeFence(const QString &id)
+{
+    std::shared_ptr<std::atomic<bool>> &revoked = m_revoked[id];
+    if (!revoked)
+        revoked = std::make_shared<std::atomic<bool>>(false);
+    return [deadline = m_deadline, revoked = revoked] {
+        return !revoked->load(std::memory_order_relaxed) && steadyNowMs() < deadline->load(std::memory_order_relaxed);
+    };
+}
+
+void LeaseKeeper::abandonStuckHandOvers()
+{
+    const qint64 now = steadyNowMs();
+    const qint64 limit = handOverLimitMs();
+    for (auto it = m_heldBack.begin(); it != m_heldBack.end();) {
+        const qint64 waited = now - it.value();
+        if (waited < limit) {
+            ++it;
+            continue;
+        }
+        const QString id = it.key();
+        it = m_heldBack.erase(it);
+        // Fenced first, then no longer renewed: the last renewal still holds, so nobody may claim
+        // it yet, and the work writes nothing more from now on (checked before every write).
+        if (const std::shared_ptr<std::atomic<bool>> revoked = m_revoked.take(id))
+            revoked->store(true);
+        m_abandoned.insert(id);
+        qCWarning(lcLease).noquote() << m_settings.node
+                                     << QStringLiteral("gives up the hand-over of %1: its work has not stopped %2 s after it was "
+                                                       "handed over (the limit is %3 s: a source or a disk stuck?); its writes are "
+                                                       "fenced off and its lease is no longer renewed, so another node takes it "
+                                                       "within %4 s")
+                                            .arg(id)
+                                            .arg(double(waited) / 1000, 0, 'f', 1)
+                                            .arg(double(limit) / 1000, 0, 'f', 1)
+                                            .arg(double(m_settings.leaseMs) / 1000, 0, 'f', 1);
+        Q_EMIT handOverAbandoned(id, waited);
+    }
 }
 
 void LeaseKeeper::freeHandedOver(const QString &id)
@@ -947,7 +1003,9 @@ void LeaseKeeper::tick()
         }
     }
     if (std::exchange(m_renewNow, false) || now - m_lastRenewMs >= m_settings.leaseMs / 3) {
-        const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error);
+        abandonStuckHandOvers();
+        const QStringList abandoned(m_abandoned.cbegin(), m_abandoned.cend());
+        const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error, abandoned);
         if (!still) {
             Q_EMIT failed(error);
             // Not renewed for most of a period: the leases are about to expire and another node
@@ -989,13 +1047,21 @@ void LeaseKeeper::tick()
         QStringList again;
         QStringList held;
         for (const QString &id : std::as_const(*still)) {
-            if (m_heldBack.contains(id))
+            if (m_heldBack.contains(id) || m_abandoned.contains(id))
                 continue;
             held << id;
             if (!m_held.contains(id))
                 again << id;
         }
         m_held = held;
+        // The fences of leases neither held nor handed over any more (lost, finished) go; those
+        // handed out stay as they are.
+        for (auto it = m_revoked.begin(); it != m_revoked.end();) {
+            if (!m_held.contains(it.key()) && !m_heldBack.contains(it.key()))
+                it = m_revoked.erase(it);
+            else
+                ++it;
+        }
         if (!again.isEmpty())
             takeBack(again);
     }
@@ -1011,6 +1077,7 @@ void LeaseKeeper::tick()
     }
     for (const LeaseClaim &c : *claims) {
         m_held << c.job.id;
+        m_abandoned.remove(c.job.id); // expired, nobody took it: this node's again, renewed from now on
         Q_EMIT claimed(c.job, c.previousNode);
     }
     if (claims->size() < room && m_timer.isActive())

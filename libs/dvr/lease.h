@@ -48,6 +48,15 @@
 // takeover, a restart's reclaim, a takeback after a stall) raises the row's epoch (a fencing
 // token, as Kleppmann's "How to do distributed locking" describes), and the recorder writes it
 // into the folder: the folder refuses a writer of a lower epoch (archive.h, "Fencing").
+//
+// A hand-over (balancing) whose work does not stop: the lease is held back (holdRelease) and
+// renewed until the work has stopped, but for at most Settings::handOverLimitMs. Past it (a
+// recorder stuck on its source or its disk) the keeper says so (handOverAbandoned, a warning),
+// closes that lease's write fence (writeFence(id): the work writes nothing more from then on) and
+// stops renewing it: another node takes it when it expires, within one lease period. The fence
+// closes on the keeper's thread before the lease's last renewal can expire (a thread that runs
+// that late has had every fence closed by the watchdog deadline already), so the two never write
+// at once; a write in flight then is the folder's epoch's to refuse, as for any stalled writer.
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -61,6 +70,7 @@
 #include <QVariantList>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -146,7 +156,9 @@ public:
     /// Extends `node`'s leases to nowMs + leaseMs, also those that expired but nobody claimed
     /// since; the ids it still holds (a recording missing from the list was taken over: the node
     /// must stop recording it).
-    std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
+    /// `except`: leases not renewed (left to expire), not in the list either.
+    std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error,
+                                     const QStringList &except = {});
     /// The node is done with a recording: its final state ("done" or "failed"), lease released.
     bool finish(const QString &id, const QString &node, const QString &state, QString *error);
     /// A finished job to be done again (a recording reopened): pending and free, whatever node
@@ -230,6 +242,9 @@ public:
         qint64 livenessGraceMs = 0;
         /// How often the own lock is confirmed and the others' are looked at (with a grace set).
         qint64 livenessIntervalMs = 250;
+        /// How long a lease held back for a hand-over (holdRelease) is renewed while its work
+        /// stops; past it, it is given up (see the top of this file). 0: three lease periods.
+        qint64 handOverLimitMs = 0;
     };
 
     explicit LeaseKeeper(QObject *parent = nullptr);
@@ -254,7 +269,16 @@ public:
     /// the next node never writes beside this one. Never freed, it expires as a dead node's does.
     void holdRelease(const QString &id);
     /// Frees the lease held back by holdRelease(): the other nodes may claim it now (released()).
+    /// Nothing once the hand-over was given up (handOverAbandoned()).
     void releaseHeld(const QString &id);
+    /// The leases held back for a hand-over now (holdRelease), their work not stopped yet.
+    QStringList heldBack() const { return m_heldBack.keys(); }
+    /// How long a hand-over's work may take to stop (Settings::handOverLimitMs, its default applied).
+    qint64 handOverLimitMs() const;
+    /// What the work on `id` checks from its own threads before every write (RecorderSettings::
+    /// writeFence): true while the watchdog deadline (writeDeadline()) is ahead and this lease was
+    /// not given up after a hand-over that did not stop in time. Ask for it once `id` is claimed.
+    std::function<bool()> writeFence(const QString &id);
 
     QStringList held() const { return m_held; }
     /// The watchdog's deadline (see the top of this file), readable from any thread: the work
@@ -283,6 +307,10 @@ Q_SIGNALS:
     void released(const QString &id);
     /// The database could not be reached or refused (the node keeps what it holds until its leases expire).
     void failed(const QString &error);
+    /// The work on `id`, handed over, did not stop within the hand-over limit (waitedMs after
+    /// lost(id, true)): its write fence is closed, its lease no longer renewed, and it expires
+    /// for another node to claim. releaseHeld(id) does nothing from now on.
+    void handOverAbandoned(const QString &id, qint64 waitedMs);
 
 private:
     class LivenessThread;
@@ -308,6 +336,8 @@ private:
     void takeBack(const QStringList &ids);
     /// Frees a lease handed over (after lost(id, true)); released() or failed().
     void freeHandedOver(const QString &id);
+    /// Gives up the hand-overs whose work did not stop within the limit (before a renewal).
+    void abandonStuckHandOvers();
 
     /// With room for more: a look the moment the first lease another node holds expires.
     void watchExpiry(qint64 nowMs);
@@ -324,7 +354,13 @@ private:
     QStringList m_held;
     qint64 m_lastRenewMs = 0;
     bool m_reclaim = false; ///< the first look takes back this node's own leases
-    QSet<QString> m_heldBack; ///< handed over, freed once their work has stopped (holdRelease)
+    /// Handed over, freed once their work has stopped (holdRelease): since when (steadyNowMs()).
+    QHash<QString, qint64> m_heldBack;
+    /// Hand-overs given up (abandonStuckHandOvers): not renewed, so that they expire, until this
+    /// node claims them again.
+    QSet<QString> m_abandoned;
+    /// The per-lease part of writeFence(): set when the lease is given up.
+    QHash<QString, std::shared_ptr<std::atomic<bool>>> m_revoked;
     // Liveness (PostgreSQL, livenessGraceMs > 0). Durations on the monotonic clock.
     QTimer m_liveness; ///< watchOthers()
     QElapsedTimer m_clock;

@@ -96,13 +96,6 @@ QList<dvr::PlannedRecording> notIn(const dvr::PlannedRecordings &of, const dvr::
     return out;
 }
 
-/// What a recorder checks from its own threads: whether the keeper's thread has shown in time
-/// that this node still holds its work (LeaseKeeper::writeDeadline()).
-std::function<bool()> writeFenceOf(const dvr::LeaseKeeper &keeper)
-{
-    return [deadline = keeper.writeDeadline()] { return dvr::LeaseKeeper::steadyNowMs() < deadline->load(std::memory_order_relaxed); };
-}
-
 QString isoName(qint64 utcSeconds)
 {
     return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
@@ -176,6 +169,15 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     connect(&m_archiveLeases, &dvr::LeaseKeeper::lost, this, &DiverServer::onArchiveLost);
     // Handed over to balance the archives: the node it goes to claims it now, not at its next look.
     connect(&m_archiveLeases, &dvr::LeaseKeeper::released, this, [this] { announce(ClusterChange::Kind::Leases); });
+    m_archiveHandOversGivenUp = m_metrics.counter(
+        QStringLiteral("diver_archive_handovers_given_up_total"),
+        QStringLiteral("Archives handed over whose recorder did not stop within [server] handover_limit_seconds: fenced off and left "
+                       "to expire for another node."));
+    // The keeper's warning names the lease and how long it waited.
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::handOverAbandoned, this, [this] { m_archiveHandOversGivenUp->increment(); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_archive_handovers_waiting"),
+                            QStringLiteral("Archives handed over whose recorder is still stopping (their lease held back meanwhile)."),
+                            [this] { return double(m_archiveLeases.heldBack().size()); });
     connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [this](const QString &error) {
         if (!databaseTrouble(error))
             qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
@@ -1273,7 +1275,9 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     s.stopAtMs = copy->recordStop * 1000;
     s.confirmEnd = true; // onCopyEndReached: an end moved on another node a moment before is not cut short
     s.minFreeBytes = m_config.minFreeBytes;
-    s.writeFence = writeFenceOf(m_leases);
+    // Checked from the recorder's own threads: the keeper's thread has shown in time that this
+    // node still holds the copy (LeaseKeeper::writeFence).
+    s.writeFence = m_leases.writeFence(leaseIdOf(copy->id));
     active->recorder->setSpaceRecovery([this, dir = copy->directory](qint64 need) { return recoverSpace(dir, need); });
     const qint64 id = copy->id;
     connect(active->recorder, &dvr::Recorder::stateChanged, this, [this, id] { onCopyState(id); });
@@ -1821,6 +1825,7 @@ void DiverServer::startArchives()
         settings.node = m_config.nodeId;
         settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
         settings.livenessGraceMs = m_config.livenessGraceMs;
+        settings.handOverLimitMs = qint64(m_config.handOverLimitSeconds) * 1000;
         settings.capacity = int(ids.size());
         settings.ids = ids;
         settings.peers = archivePeers(); // shared out among the live nodes
@@ -1933,7 +1938,8 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
     s.segmentSeconds = m_config.segmentSeconds;
     s.niceness = kRecorderNiceness;
     s.minFreeBytes = m_config.minFreeBytes;
-    s.writeFence = writeFenceOf(m_archiveLeases);
+    // Also closed when a hand-over of the archive that did not stop in time is given up.
+    s.writeFence = m_archiveLeases.writeFence(archiveLeaseIdOf(a->channelId));
     recorder->setSpaceRecovery([this, dir = a->directory](qint64 need) { return recoverSpace(dir, need); });
     connect(recorder, &dvr::Recorder::stopped, this, [this, recorder, channelId = a->channelId] {
         // Only a fenced archive recorder stops by itself: this thread did not show in time that
