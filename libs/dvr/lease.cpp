@@ -812,6 +812,8 @@ void LeaseKeeper::stop()
     m_held.clear();
     m_heldBack.clear();
     m_abandoned.clear();
+    m_pinned.clear();
+    m_unclaimedSince.clear();
     m_revoked.clear(); // the fences handed out stay as they are: the work stops as its owner says
 }
 
@@ -1078,6 +1080,11 @@ void LeaseKeeper::tick()
     for (const LeaseClaim &c : *claims) {
         m_held << c.job.id;
         m_abandoned.remove(c.job.id); // expired, nobody took it: this node's again, renewed from now on
+        if (!m_settings.peers.isEmpty() && m_held.size() > m_share) {
+            m_pinned.insert(c.job.id); // beyond its share: nobody else took it (balance)
+            qCInfo(lcLease).noquote() << m_settings.node << "claimed" << c.job.id << "beyond its share of" << m_share
+                                      << "(no other node took it for a lease period): it keeps it";
+        }
         Q_EMIT claimed(c.job, c.previousNode);
     }
     if (claims->size() < room && m_timer.isActive())
@@ -1209,14 +1216,43 @@ int LeaseKeeper::balance(qint64 nowMs)
     const int total = m_settings.ids.isEmpty() ? int(rows->size()) : int(m_settings.ids.size());
     const QHash<QString, int> shares = fairShares(living, total);
     const int mine = shares.value(m_settings.node);
+    m_share = mine;
+    // The peers' scopes may differ from this one's (a node claims only the archives its guide
+    // has): an item nobody else took for a whole lease period is one no peer under its share can
+    // take. This node claims it beyond its share (stale below) and never hands it over (pinned),
+    // handing over its other items instead: nothing in its scope stays unrecorded, and a hand-over
+    // to a peer that cannot take it costs one gap, not one every look.
+    m_pinned.intersect(QSet<QString>(m_held.cbegin(), m_held.cend()));
+    const qint64 steadyNow = steadyNowMs();
+    QSet<QString> unclaimed;
+    for (const LeaseJob &j : *rows) {
+        if (j.node.isEmpty() || (j.node != m_settings.node && dead.contains(j.node)))
+            unclaimed.insert(j.id);
+    }
+    for (auto it = m_unclaimedSince.begin(); it != m_unclaimedSince.end();) {
+        if (!unclaimed.contains(it.key()))
+            it = m_unclaimedSince.erase(it);
+        else
+            ++it;
+    }
+    int stale = 0;
+    for (const QString &id : std::as_const(unclaimed)) {
+        const qint64 since = m_unclaimedSince.value(id, -1);
+        if (since < 0)
+            m_unclaimedSince.insert(id, steadyNow);
+        else if (steadyNow - since >= m_settings.leaseMs)
+            ++stale;
+    }
     if (m_held.size() > mine) {
         // Over its share: one item goes back, but only when a living peer is under its own and
-        // so takes it (the nodes' lists of each other may differ for a moment).
+        // so takes it (the nodes' lists of each other may differ for a moment), and never one
+        // that nobody else took (pinned).
         const bool wanted = std::any_of(living.cbegin(), living.cend(), [&](const LeasePeer &p) {
             return p.node != m_settings.node && holding.value(p.node) < shares.value(p.node);
         });
-        if (wanted) {
-            QStringList held = m_held;
+        QStringList held = m_held;
+        held.removeIf([this](const QString &id) { return m_pinned.contains(id); });
+        if (wanted && !held.isEmpty()) {
             held.sort();
             const QString id = held.last();
             qCInfo(lcLease).noquote() << m_settings.node << "hands" << id << "over (it holds" << m_held.size() << "of" << total
@@ -1227,10 +1263,11 @@ int LeaseKeeper::balance(qint64 nowMs)
             Q_EMIT lost(id, true);
             if (!m_heldBack.contains(id))
                 freeHandedOver(id);
+            return 0;
         }
-        return 0;
+        return stale;
     }
-    return mine - int(m_held.size());
+    return qMax(mine - int(m_held.size()), stale);
 }
 
 } // namespace iptv::dvr

@@ -221,7 +221,10 @@ private:
 /// hands one item back (lost(id, true), then the lease freed, then released(id)) when a peer is
 /// under its own, so a node that joins gets its share within a few looks. A peer holding a lease
 /// that has expired is dead for the share-out (its heartbeat may still look recent): the living
-/// take its work over within one lease period, as without balancing.
+/// take its work over within one lease period, as without balancing. The peers' scopes may
+/// differ (Settings::ids: a node lists only what it can do): an item in this node's scope that no
+/// other node took for a lease period is claimed beyond the share and kept (never handed over),
+/// so nothing that one node can do is left undone for the share-out's sake.
 class LeaseKeeper : public QObject
 {
     Q_OBJECT
@@ -359,6 +362,12 @@ private:
     /// Hand-overs given up (abandonStuckHandOvers): not renewed, so that they expire, until this
     /// node claims them again.
     QSet<QString> m_abandoned;
+    /// Balanced: this node's share at the last look, the items it claimed beyond it because no
+    /// other node took them (never handed over), and the items in scope seen free since when
+    /// (steadyNowMs()).
+    int m_share = 0;
+    QSet<QString> m_pinned;
+    QHash<QString, qint64> m_unclaimedSince;
     /// The per-lease part of writeFence(): set when the lease is given up.
     QHash<QString, std::shared_ptr<std::atomic<bool>>> m_revoked;
     // Liveness (PostgreSQL, livenessGraceMs > 0). Durations on the monotonic clock.

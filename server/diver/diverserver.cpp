@@ -1800,12 +1800,6 @@ void DiverServer::startArchives()
         delete a;
         it = m_archives.erase(it);
     }
-    QStringList ids;
-    for (const QString &channelId : std::as_const(m_archivedChannels))
-        ids << archiveLeaseIdOf(channelId);
-    ids.sort();
-    if (ids.isEmpty() && !m_archiveLeasesStarted)
-        return;
     for (const QString &channelId : std::as_const(m_archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
@@ -1815,10 +1809,22 @@ void DiverServer::startArchives()
             qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << error;
             continue;
         }
-        // Held already when this node claimed it before the channel was in its guide.
+        // Held already when this node holds its lease (it claims only what is in its guide).
         m_archives.insert(channelId, new ActiveArchive{channelId, *dir, nullptr,
                                                        m_archiveLeases.held().contains(archiveLeaseIdOf(channelId))});
     }
+    // This node claims only the archives it can record: a channel its guide lacks (a regional
+    // lineup, a guide not yet updated) or that has no storage here is left to the nodes that can
+    // (the share-out gives each node what the others do not take: LeaseKeeper). One claimed
+    // here could not be recorded, and nobody would.
+    QStringList ids;
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (m_guide->channelIndex(a->channelId) >= 0)
+            ids << archiveLeaseIdOf(a->channelId);
+    }
+    ids.sort();
+    if (ids.isEmpty() && !m_archiveLeasesStarted)
+        return;
     if (!m_archiveLeasesStarted) {
         dvr::LeaseKeeper::Settings settings;
         settings.location = m_config.effectiveDatabase();
@@ -1865,7 +1871,8 @@ void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &prev
     const QString channelId = job.id.mid(int(archiveLeaseIdOf({}).size()));
     ActiveArchive *a = m_archives.value(channelId);
     if (!a) {
-        // In this node's [archive] but not (yet) in its guide or storage: held, recorded once it can be.
+        // Claimed only from this node's scope (channels in its guide, with storage): not expected;
+        // held, recorded once it can be, or lost when the scope moves on (setIds).
         qCWarning(lcDiver).noquote() << "this node holds the archive of" << channelId << "but cannot record it yet (not in the guide, or no storage)";
         return;
     }

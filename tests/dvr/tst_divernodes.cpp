@@ -8,7 +8,8 @@
 // planned on the other within 2 s) and plan for the cluster's capacity; an archived channel is
 // recorded by one node only and taken over when it is killed; the archives are the cluster's
 // (any node's [archive] list) and spread over the live nodes, again when one joins or dies
-// (only over those that claim archives: one without a guide yet gets no share to leave free). A
+// (only over those that claim archives: one without a guide yet gets no share to leave free;
+// one whose guide lacks a channel never claims its archive, which stays with a node that has it). A
 // node whose database connections are terminated, or whose database restarts, goes on. A copy's
 // end moved by a viewer's stop on one node is never put back by the node recording it (the lost
 // update interleaved on PostgreSQL), and that node ends the copy when it hears; a node stopping
@@ -216,15 +217,17 @@ private:
 
     /// Starts a diver process as `node` of test `test` on `db` (its config file: nodeConfig's,
     /// plus `extra` lines; its lease period, and its liveness grace unless it is negative;
-    /// without `guide`, a guide server that never answers instead of the test's guide file) and
+    /// without `guide`, a guide server that never answers instead of the test's guide file, or
+    /// `guideFile` instead of it: a node of another region) and
     /// reads the port it listens on from its log; 0 when it did not come up (its log in a
     /// warning). The process is killed when the test ends.
     quint16 startNodeProcess(const QString &test, const QString &node, const QString &db, const QString &extra = {},
-                             int leaseSeconds = kLeaseSeconds, int livenessGraceMs = -1, bool guide = true)
+                             int leaseSeconds = kLeaseSeconds, int livenessGraceMs = -1, bool guide = true,
+                             const QString &guideFile = {})
     {
         const DiverConfig c = nodeConfig(test, node, db);
         // Port 1 on the loopback: refused at once, so the node has no guide and none cached.
-        const QString guideLine = guide ? u"file="_qs + c.guideFile : u"server=http://127.0.0.1:1/"_qs;
+        const QString guideLine = guide ? u"file="_qs + (guideFile.isEmpty() ? c.guideFile : guideFile) : u"server=http://127.0.0.1:1/"_qs;
         const QString path = m_dir.filePath(test + u'/' + node + u".conf"_qs);
         QFile conf(path);
         if (!conf.open(QIODevice::WriteOnly))
@@ -359,6 +362,7 @@ private Q_SLOTS:
     void archiveHasOneRecorder();
     void archivesSpreadOverNodes();
     void archivesStayWithNodesThatClaimThem();
+    void archivesOnlyWhereTheGuideHasThem();
     void nodeSurvivesLostConnections();
 };
 
@@ -2393,6 +2397,83 @@ void TestDiverNodes::archivesStayWithNodesThatClaimThem()
     QTRY_VERIFY_WITH_TIMEOUT(segmentsOf(u"one"_qs) >= one + 2 && segmentsOf(u"two"_qs) >= two + 2, 20000);
     QCOMPARE(held(), both);
     QCOMPARE(call("GET", ports.value(u"node-a"_qs), u"/api/status"_qs, "operator-secret").json().value(u"recorders"_qs).toInt(), 2);
+}
+
+// Two nodes whose guides differ (node-b's regional lineup lacks channel two; both list it in
+// [archive]): a node claims only the archives of channels its guide has. node-a records both
+// alone; when node-b joins, node-a hands one over, and two, which node-b cannot take, comes back
+// to node-a a lease period later and stays there, node-b taking one instead: both recorded, one
+// each. node-b never holds two (the old code's node-b claimed it, held it and recorded nothing:
+// its archive stopped while both nodes ran).
+void TestDiverNodes::archivesOnlyWhereTheGuideHasThem()
+{
+    NEED_POSTGRES();
+    if (!QFile::exists(kDiverBinary))
+        QSKIP("the diver binary is not built");
+    const QString db = database();
+    QVERIFY(!db.isEmpty());
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QString test = u"regional"_qs;
+    const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
+    QVERIFY(QDir().mkpath(m_dir.filePath(test)));
+    QVERIFY(writeGuide(base.guideFile, m_recast->port(), now - 10, now + 3600, u"Rolling"_qs, {u"one"_qs, u"two"_qs}));
+    const QString regionalGuide = m_dir.filePath(test + u"/guide-b"_qs);
+    QVERIFY(writeGuide(regionalGuide, m_recast->port(), now - 10, now + 3600, u"Rolling"_qs, {u"one"_qs}));
+    iptv::dvr::LeaseStore leases;
+    QString error;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    auto held = [&] { return archiveLeasesHeld(leases, &error); };
+    auto holderOf = [&](const QString &channel) {
+        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
+            if (j.id == u"archive:"_qs + channel && j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch())
+                return j.node;
+        }
+        return QString();
+    };
+    auto segmentsOf = [&](const QString &channel) {
+        return segmentsIn(QDir(base.storagePaths.first()).filePath(u"archive/"_qs + channel)).size();
+    };
+    QMap<QString, quint16> ports;
+    auto status = [&](const QString &node) {
+        return call("GET", ports.value(node), u"/api/status"_qs, "operator-secret").json();
+    };
+    const QString archive = u"[archive]\nchannels=one,two\nhours=1\n"_qs;
+    ports.insert(u"node-a"_qs, startNodeProcess(test, u"node-a"_qs, db, archive));
+    QVERIFY(ports.value(u"node-a"_qs));
+    QTRY_COMPARE_WITH_TIMEOUT(held(), (QMap<QString, int>{{u"node-a"_qs, 2}}), 10000);
+
+    ports.insert(u"node-b"_qs, startNodeProcess(test, u"node-b"_qs, db, archive, kLeaseSeconds, -1, true, regionalGuide));
+    QVERIFY(ports.value(u"node-b"_qs));
+    // Settled: node-b records one, node-a two; node-b holds two at no moment on the way.
+    const QMap<QString, int> settled{{u"node-a"_qs, 1}, {u"node-b"_qs, 1}};
+    QElapsedTimer clock;
+    clock.start();
+    while (!(holderOf(u"one"_qs) == u"node-b"_qs && holderOf(u"two"_qs) == u"node-a"_qs) && clock.elapsed() < 30000) {
+        QVERIFY2(holderOf(u"two"_qs) != u"node-b"_qs, "node-b claimed the archive of a channel its guide lacks");
+        QTest::qWait(50);
+    }
+    QCOMPARE(held(), settled);
+    QCOMPARE(holderOf(u"two"_qs), u"node-a"_qs);
+    qInfo().noquote() << "settled" << clock.elapsed() << "ms after node-b came up";
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-b"_qs).value(u"archivesRecorded"_qs).toArray(), QJsonArray{u"one"_qs}, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(status(u"node-a"_qs).value(u"archivesRecorded"_qs).toArray(), QJsonArray{u"two"_qs}, 10000);
+    // And stays so (no hand-over back and forth) while both archives grow.
+    const qsizetype one = segmentsOf(u"one"_qs), two = segmentsOf(u"two"_qs);
+    QElapsedTimer watch;
+    watch.start();
+    while (watch.elapsed() < kLeaseSeconds * 1000 * 2) {
+        QCOMPARE(held(), settled);
+        QCOMPARE(holderOf(u"two"_qs), u"node-a"_qs);
+        QTest::qWait(100);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsOf(u"one"_qs) >= one + 2 && segmentsOf(u"two"_qs) >= two + 2, 20000);
+    QCOMPARE(held(), settled);
+    // /metrics says no hand-over waits or was given up; promtool reads it.
+    const QByteArray metrics = call("GET", ports.value(u"node-a"_qs), u"/metrics"_qs, {}).body;
+    QVERIFY(metrics.contains("\ndiver_archive_handovers_waiting 0\n"));
+    QVERIFY(metrics.contains("\ndiver_archive_handovers_given_up_total 0\n"));
+    if (const auto problems = promtoolProblems(metrics))
+        QVERIFY2(problems->isEmpty(), qPrintable(*problems));
 }
 
 // Every database connection of the node recording a copy is terminated (pg_terminate_backend):
