@@ -776,6 +776,12 @@ void LeaseKeeper::setPeers(const QList<LeasePeer> &peers)
     claimNow();
 }
 
+void LeaseKeeper::setShareTotal(int total)
+{
+    m_settings.shareTotal = total;
+    claimNow();
+}
+
 void LeaseKeeper::setIds(const QStringList &ids)
 {
     m_settings.ids = ids;
@@ -1213,7 +1219,9 @@ int LeaseKeeper::balance(qint64 nowMs)
     }
     if (std::none_of(living.cbegin(), living.cend(), [this](const LeasePeer &p) { return p.node == m_settings.node; }))
         living.append({m_settings.node, 1});
-    const int total = m_settings.ids.isEmpty() ? int(rows->size()) : int(m_settings.ids.size());
+    const int total = m_settings.shareTotal > 0 ? m_settings.shareTotal
+        : m_settings.ids.isEmpty()              ? int(rows->size())
+                                                : int(m_settings.ids.size());
     const QHash<QString, int> shares = fairShares(living, total);
     const int mine = shares.value(m_settings.node);
     m_share = mine;

@@ -238,6 +238,9 @@ public:
         QString scope;       ///< only recordings whose id starts with this (LeaseStore::setScope)
         QStringList ids;     ///< or, when not empty, only these
         QList<LeasePeer> peers; ///< not empty: balanced among these (see above); capacity is not used
+        /// Balanced: how many items are shared out among the peers, the same on every node (the
+        /// peers' scopes together); 0: the ids in this node's scope (or, without ids, its rows).
+        int shareTotal = 0;
         /// PostgreSQL: a node whose liveness lock stays free this long is gone, and its recordings
         /// are claimed then instead of at their leases' expiry; this node stops its own when it
         /// cannot confirm its lock for half of it. The lock is held on a second connection, by a
@@ -263,6 +266,8 @@ public:
     void claimNow();
     /// The nodes the work is balanced among (this one included), sorted by name; looks at once.
     void setPeers(const QList<LeasePeer> &peers);
+    /// Settings::shareTotal from now on (looks at once).
+    void setShareTotal(int total);
     /// The ids in scope from now on (Settings::ids); one held that is no longer in it is lost.
     void setIds(const QStringList &ids);
     /// Releases one recording with its final state.

@@ -1835,6 +1835,9 @@ void DiverServer::startArchives()
         settings.capacity = int(ids.size());
         settings.ids = ids;
         settings.peers = archivePeers(); // shared out among the live nodes
+        // The cluster's archives, not this node's (its guide may lack some): every node computes
+        // the same shares, and one whose guide lacks a channel is not given a share too small.
+        settings.shareTotal = int(m_archivedChannels.size());
         if (!m_archiveLeases.start(settings, &error)) {
             qCCritical(lcDiver).noquote() << "the lease table (archives):" << error << "(no archive is recorded on this node)";
             return;
@@ -1844,6 +1847,7 @@ void DiverServer::startArchives()
             m_cluster->setArchiving(true); // the others share the archives out with this node from now on
     } else {
         m_archiveLeases.setPeers(archivePeers());
+        m_archiveLeases.setShareTotal(int(m_archivedChannels.size()));
         // An empty scope would mean every archive: none is held then.
         m_archiveLeases.setIds(ids.isEmpty() ? QStringList{u"archive:"_qs} : ids);
     }
