@@ -154,6 +154,27 @@ private:
     }
     /// A fresh database on the test's PostgreSQL; empty (with a warning) when it cannot be made.
     QString database() { return m_postgres.freshDatabase(QStringLiteral("diver")); }
+    /// What a test of the nodes needs (NODES_DATABASE): the test's PostgreSQL, and for one that
+    /// runs nodes as processes the diver binary too.
+    enum class Needs : quint8 { Database, Processes };
+    /// A fresh database for a test of the nodes; empty when the test is skipped (PostgreSQL
+    /// cannot run here, the diver binary is not built) or failed (no database could be made), at
+    /// the caller's `file` and `line`.
+    QString nodesDatabase(Needs needs, const char *file, int line)
+    {
+        if (!m_postgresError.isEmpty()) {
+            QTest::qSkip(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError), file, line);
+            return {};
+        }
+        if (needs == Needs::Processes && !QFile::exists(kDiverBinary)) {
+            QTest::qSkip("the diver binary is not built", file, line);
+            return {};
+        }
+        const QString db = database();
+        if (db.isEmpty())
+            QTest::qFail("no fresh database on the test's PostgreSQL (its log is above)", file, line);
+        return db;
+    }
     /// A QtSql connection `name` of the test's own to `db` (a postgresql:// URI or an SQLite
     /// file), open; false with a warning when it cannot be opened.
     static bool openRawConnection(const QString &name, const QString &db)
@@ -366,9 +387,13 @@ private Q_SLOTS:
     void nodeSurvivesLostConnections();
 };
 
-#define NEED_POSTGRES()                                                                                                  \
-    if (!m_postgresError.isEmpty())                                                                                      \
-    QSKIP(qPrintable(QStringLiteral("PostgreSQL cannot run here: ") + m_postgresError))
+// The start of a test of the nodes: `db`, a fresh database on the test's PostgreSQL (nodesDatabase,
+// with what else it `needs`: Database or Processes); the test returns skipped or failed when there
+// is none.
+#define NODES_DATABASE(db, needs)                                                                                      \
+    const QString db = nodesDatabase(Needs::needs, __FILE__, __LINE__);                                                \
+    if (db.isEmpty())                                                                                                  \
+    return
 
 // A test run on both backends (storesOnBothBackends_data): `db` names a database on the
 // PostgreSQL started for the test (skipped when it cannot run), or an SQLite file `name`.
@@ -376,9 +401,9 @@ private Q_SLOTS:
     QFETCH(bool, postgres);                                                                                            \
     QString db;                                                                                                        \
     if (postgres) {                                                                                                    \
-        NEED_POSTGRES();                                                                                               \
-        db = database();                                                                                               \
-        QVERIFY(!db.isEmpty());                                                                                        \
+        db = nodesDatabase(Needs::Database, __FILE__, __LINE__);                                                       \
+        if (db.isEmpty())                                                                                              \
+            return;                                                                                                    \
     } else {                                                                                                           \
         db = m_dir.filePath(name);                                                                                     \
     }
@@ -720,9 +745,7 @@ void TestDiverNodes::ruleTierUpgradedInPlace()
 // one conditional statement, so neither undoes the other, in whichever order they come.
 void TestDiverNodes::copyEndIsNotLostToTheRecorder()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     RecordingStore stopper, recorder, planner;
     QString error;
     QVERIFY2(stopper.open(db, &error), qPrintable(error));
@@ -963,9 +986,7 @@ QList<std::pair<QString, QVariantList>> joinHeldBy(const CopyRow &copy)
 // and the guide's later end is not undone by a position either.
 void TestDiverNodes::recordingRowChangesColumnByColumn()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     RecordingStore nodeA, nodeB;
     QString error;
     QVERIFY2(nodeA.open(db, &error), qPrintable(error));
@@ -1076,9 +1097,7 @@ void TestDiverNodes::expiryLosesToAKeepMeanwhile()
 // (the joiner finds it gone and makes the copy again).
 void TestDiverNodes::deleteOfTheLastViewerAgainstAJoiningOne()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     Interleaving both(db);
     QString error;
     QVERIFY2(both.open(&error), qPrintable(error));
@@ -1184,9 +1203,7 @@ bool age(const QString &path, qint64 secondsAgo)
 // goes once nothing has written to it for 10 minutes, not before.
 void TestDiverNodes::copyFoldersAreTheirOwn()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"folders"_qs;
     QVERIFY(QDir().mkpath(m_dir.filePath(test)));
@@ -1280,11 +1297,7 @@ void TestDiverNodes::copyFoldersAreTheirOwn()
 // two writers; the other records on after a gap. Running again, the blocked node takes nothing back.
 void TestDiverNodes::shortBlockKeepsRecording()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"shortblock"_qs;
     QVERIFY(QDir().mkpath(m_dir.filePath(test)));
@@ -1341,11 +1354,7 @@ void TestDiverNodes::shortBlockKeepsRecording()
 
 void TestDiverNodes::blockedNodeStopsBeforeTakeover()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"blocked"_qs;
     QVERIFY(QDir().mkpath(m_dir.filePath(test)));
@@ -1424,11 +1433,7 @@ void TestDiverNodes::blockedNodeStopsBeforeTakeover()
 // is left unlisted, and the finished recording plays (ffprobe).
 void TestDiverNodes::stalledWriteIsFencedAfterTakeover()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"stalled"_qs;
     QVERIFY(QDir().mkpath(m_dir.filePath(test)));
@@ -1545,9 +1550,7 @@ void TestDiverNodes::stalledWriteIsFencedAfterTakeover()
 // node's last write. The viewer's recording reports and serves what it holds up to the stop.
 void TestDiverNodes::stopOnOtherNodeEndsTheCopy()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const DiverConfig ca = nodeConfig(u"stop"_qs, u"node-a"_qs, db), cb = nodeConfig(u"stop"_qs, u"node-b"_qs, db);
     QVERIFY(QDir().mkpath(m_dir.filePath(u"stop"_qs)));
@@ -1597,9 +1600,7 @@ void TestDiverNodes::stopOnOtherNodeEndsTheCopy()
 // the same folder.
 void TestDiverNodes::twoNodesNeverRecordTheSameCopy()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const DiverConfig ca = nodeConfig(u"pair"_qs, u"node-a"_qs, db), cb = nodeConfig(u"pair"_qs, u"node-b"_qs, db);
     QVERIFY(QDir().mkpath(m_dir.filePath(u"pair"_qs)));
@@ -1657,9 +1658,7 @@ void TestDiverNodes::twoNodesNeverRecordTheSameCopy()
 // not at its next look for work. With a lease of 60 s the next look is up to 6 s away.
 void TestDiverNodes::cleanStopIsClaimedWhenHeard()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     DiverConfig ca = nodeConfig(u"clean"_qs, u"node-a"_qs, db), cb = nodeConfig(u"clean"_qs, u"node-b"_qs, db);
     ca.leaseSeconds = cb.leaseSeconds = 60;
@@ -1693,9 +1692,7 @@ void TestDiverNodes::cleanStopIsClaimedWhenHeard()
 // database; B plans it without a restart), and its removal too.
 void TestDiverNodes::ruleReachesTheOtherNode()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch() / 60 * 60;
     const DiverConfig ca = nodeConfig(u"rules"_qs, u"node-a"_qs, db), cb = nodeConfig(u"rules"_qs, u"node-b"_qs, db);
     QVERIFY(QDir().mkpath(m_dir.filePath(u"rules"_qs)));
@@ -1763,9 +1760,7 @@ void TestDiverNodes::ruleReachesTheOtherNode()
 // are recorded, one on each node (each claims only up to its own capacity).
 void TestDiverNodes::planUsesTheClusterCapacity()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const DiverConfig ca = nodeConfig(u"capacity"_qs, u"node-a"_qs, db), cb = nodeConfig(u"capacity"_qs, u"node-b"_qs, db);
     QVERIFY(QDir().mkpath(m_dir.filePath(u"capacity"_qs)));
@@ -1844,13 +1839,9 @@ void TestDiverNodes::killedNodeIsTakenOver_data()
 
 void TestDiverNodes::killedNodeIsTakenOver()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
     QFETCH(int, leaseSeconds);
     QFETCH(int, graceMs);
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = QStringLiteral("kill%1").arg(graceMs);
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
@@ -1969,9 +1960,7 @@ void TestDiverNodes::killedNodeIsTakenOver()
 // again it takes nothing back.
 void TestDiverNodes::nodeThatLosesItsSessionStops()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     QString error;
     const QString asA = m_postgres.createNodeRole(db, u"diver_a"_qs);
     QVERIFY(!asA.isEmpty());
@@ -2058,9 +2047,7 @@ void TestDiverNodes::nodeThatLosesItsSessionStops()
 // once it has stopped there the end is sealed and a later extension leaves it.
 void TestDiverNodes::extensionJustBeforeTheEndIsNotLost()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"extend"_qs;
     QVERIFY(QDir().mkpath(m_dir.filePath(test)));
@@ -2113,11 +2100,7 @@ void TestDiverNodes::extensionJustBeforeTheEndIsNotLost()
 // in the same folder, after a gap, never two writers at once.
 void TestDiverNodes::archiveHasOneRecorder()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"archive"_qs;
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
@@ -2189,11 +2172,7 @@ void TestDiverNodes::archiveHasOneRecorder()
 // within a lease period, two each.
 void TestDiverNodes::archivesSpreadOverNodes()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"spread"_qs;
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
@@ -2356,11 +2335,7 @@ void TestDiverNodes::archivesSpreadOverNodes()
 // within a look of node-a's leases, and it stayed free). node-a keeps and records both.
 void TestDiverNodes::archivesStayWithNodesThatClaimThem()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"noguide"_qs;
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
@@ -2407,11 +2382,7 @@ void TestDiverNodes::archivesStayWithNodesThatClaimThem()
 // its archive stopped while both nodes ran).
 void TestDiverNodes::archivesOnlyWhereTheGuideHasThem()
 {
-    NEED_POSTGRES();
-    if (!QFile::exists(kDiverBinary))
-        QSKIP("the diver binary is not built");
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Processes);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"regional"_qs;
     const DiverConfig base = nodeConfig(test, u"node-a"_qs, db);
@@ -2483,9 +2454,7 @@ void TestDiverNodes::archivesOnlyWhereTheGuideHasThem()
 // once it is back the node says ok and records the copy on.
 void TestDiverNodes::nodeSurvivesLostConnections()
 {
-    NEED_POSTGRES();
-    const QString db = database();
-    QVERIFY(!db.isEmpty());
+    NODES_DATABASE(db, Database);
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const QString test = u"reconnect"_qs;
     QVERIFY(QDir().mkpath(m_dir.filePath(test)));
