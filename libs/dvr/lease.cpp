@@ -335,8 +335,12 @@ std::optional<QList<LeaseClaim>> LeaseStore::take(const QString &node, bool own,
     });
 }
 
-std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error)
+std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error,
+                                             const QStringList &except)
 {
+    const QString excluded = except.isEmpty()
+        ? QString()
+        : QStringLiteral(" AND id NOT IN (%1)").arg(QStringList(except.size(), QStringLiteral("?")).join(u", "));
     return withReconnect(m_connection, error, [&]() -> std::optional<QStringList> {
         QSqlDatabase db = QSqlDatabase::database(m_connection);
         QSqlQuery update(db);
@@ -346,22 +350,26 @@ std::optional<QStringList> LeaseStore::renew(const QString &node, qint64 leaseMs
         // claimed at this moment is decided by the row lock (PostgreSQL: the claim's UPDATE repeats
         // its condition and finds the lease renewed) or the write lock (SQLite).
         update.prepare(QStringLiteral("UPDATE dvr_leases SET lease_until = ? WHERE node = ? AND state = 'pending' AND ")
-                       + scopeCondition());
+                       + scopeCondition() + excluded);
         update.addBindValue(nowMs + leaseMs);
         update.addBindValue(node);
         for (const QVariant &v : scopeValues())
             update.addBindValue(v);
+        for (const QString &id : except)
+            update.addBindValue(id);
         if (!update.exec()) {
             *error = QStringLiteral("renewing the leases of node %1: %2").arg(node, sqlErrorText(update.lastError()));
             return std::nullopt;
         }
         QSqlQuery select(db);
-        select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1 ORDER BY id")
-                           .arg(scopeCondition()));
+        select.prepare(QStringLiteral("SELECT id FROM dvr_leases WHERE node = ? AND state = 'pending' AND lease_until >= ? AND %1%2 ORDER BY id")
+                           .arg(scopeCondition(), excluded));
         select.addBindValue(node);
         select.addBindValue(nowMs + leaseMs);
         for (const QVariant &v : scopeValues())
             select.addBindValue(v);
+        for (const QString &id : except)
+            select.addBindValue(id);
         if (!select.exec()) {
             *error = QStringLiteral("reading the leases of node %1: %2").arg(node, sqlErrorText(select.lastError()));
             return std::nullopt;
@@ -768,6 +776,12 @@ void LeaseKeeper::setPeers(const QList<LeasePeer> &peers)
     claimNow();
 }
 
+void LeaseKeeper::setShareTotal(int total)
+{
+    m_settings.shareTotal = total;
+    claimNow();
+}
+
 void LeaseKeeper::setIds(const QStringList &ids)
 {
     m_settings.ids = ids;
@@ -803,19 +817,69 @@ void LeaseKeeper::stop()
     m_store.close();
     m_held.clear();
     m_heldBack.clear();
+    m_abandoned.clear();
+    m_pinned.clear();
+    m_unclaimedSince.clear();
+    m_revoked.clear(); // the fences handed out stay as they are: the work stops as its owner says
 }
 
 void LeaseKeeper::holdRelease(const QString &id)
 {
-    m_heldBack.insert(id);
+    m_heldBack.insert(id, steadyNowMs());
 }
 
 void LeaseKeeper::releaseHeld(const QString &id)
 {
-    // Stopped since (release() freed it), or claimed again meanwhile (expired, then taken back).
+    // Stopped since (release() freed it), claimed again meanwhile (expired, then taken back), or
+    // given up (abandonStuckHandOvers: another node may hold it already).
     if (!m_heldBack.remove(id) || !m_timer.isActive() || m_held.contains(id))
         return;
     freeHandedOver(id);
+}
+
+qint64 LeaseKeeper::handOverLimitMs() const
+{
+    return m_settings.handOverLimitMs > 0 ? m_settings.handOverLimitMs : 3 * m_settings.leaseMs;
+}
+
+std::function<bool()> LeaseKeeper::writeFence(const QString &id)
+{
+    std::shared_ptr<std::atomic<bool>> &revoked = m_revoked[id];
+    if (!revoked)
+        revoked = std::make_shared<std::atomic<bool>>(false);
+    return [deadline = m_deadline, revoked = revoked] {
+        return !revoked->load(std::memory_order_relaxed) && steadyNowMs() < deadline->load(std::memory_order_relaxed);
+    };
+}
+
+void LeaseKeeper::abandonStuckHandOvers()
+{
+    const qint64 now = steadyNowMs();
+    const qint64 limit = handOverLimitMs();
+    for (auto it = m_heldBack.begin(); it != m_heldBack.end();) {
+        const qint64 waited = now - it.value();
+        if (waited < limit) {
+            ++it;
+            continue;
+        }
+        const QString id = it.key();
+        it = m_heldBack.erase(it);
+        // Fenced first, then no longer renewed: the last renewal still holds, so nobody may claim
+        // it yet, and the work writes nothing more from now on (checked before every write).
+        if (const std::shared_ptr<std::atomic<bool>> revoked = m_revoked.take(id))
+            revoked->store(true);
+        m_abandoned.insert(id);
+        qCWarning(lcLease).noquote() << m_settings.node
+                                     << QStringLiteral("gives up the hand-over of %1: its work has not stopped %2 s after it was "
+                                                       "handed over (the limit is %3 s: a source or a disk stuck?); its writes are "
+                                                       "fenced off and its lease is no longer renewed, so another node takes it "
+                                                       "within %4 s")
+                                            .arg(id)
+                                            .arg(double(waited) / 1000, 0, 'f', 1)
+                                            .arg(double(limit) / 1000, 0, 'f', 1)
+                                            .arg(double(m_settings.leaseMs) / 1000, 0, 'f', 1);
+        Q_EMIT handOverAbandoned(id, waited);
+    }
 }
 
 void LeaseKeeper::freeHandedOver(const QString &id)
@@ -947,7 +1011,9 @@ void LeaseKeeper::tick()
         }
     }
     if (std::exchange(m_renewNow, false) || now - m_lastRenewMs >= m_settings.leaseMs / 3) {
-        const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error);
+        abandonStuckHandOvers();
+        const QStringList abandoned(m_abandoned.cbegin(), m_abandoned.cend());
+        const std::optional<QStringList> still = m_store.renew(m_settings.node, m_settings.leaseMs, now, &error, abandoned);
         if (!still) {
             Q_EMIT failed(error);
             // Not renewed for most of a period: the leases are about to expire and another node
@@ -989,13 +1055,21 @@ void LeaseKeeper::tick()
         QStringList again;
         QStringList held;
         for (const QString &id : std::as_const(*still)) {
-            if (m_heldBack.contains(id))
+            if (m_heldBack.contains(id) || m_abandoned.contains(id))
                 continue;
             held << id;
             if (!m_held.contains(id))
                 again << id;
         }
         m_held = held;
+        // The fences of leases neither held nor handed over any more (lost, finished) go; those
+        // handed out stay as they are.
+        for (auto it = m_revoked.begin(); it != m_revoked.end();) {
+            if (!m_held.contains(it.key()) && !m_heldBack.contains(it.key()))
+                it = m_revoked.erase(it);
+            else
+                ++it;
+        }
         if (!again.isEmpty())
             takeBack(again);
     }
@@ -1011,6 +1085,12 @@ void LeaseKeeper::tick()
     }
     for (const LeaseClaim &c : *claims) {
         m_held << c.job.id;
+        m_abandoned.remove(c.job.id); // expired, nobody took it: this node's again, renewed from now on
+        if (!m_settings.peers.isEmpty() && m_held.size() > m_share) {
+            m_pinned.insert(c.job.id); // beyond its share: nobody else took it (balance)
+            qCInfo(lcLease).noquote() << m_settings.node << "claimed" << c.job.id << "beyond its share of" << m_share
+                                      << "(no other node took it for a lease period): it keeps it";
+        }
         Q_EMIT claimed(c.job, c.previousNode);
     }
     if (claims->size() < room && m_timer.isActive())
@@ -1139,17 +1219,48 @@ int LeaseKeeper::balance(qint64 nowMs)
     }
     if (std::none_of(living.cbegin(), living.cend(), [this](const LeasePeer &p) { return p.node == m_settings.node; }))
         living.append({m_settings.node, 1});
-    const int total = m_settings.ids.isEmpty() ? int(rows->size()) : int(m_settings.ids.size());
+    const int total = m_settings.shareTotal > 0 ? m_settings.shareTotal
+        : m_settings.ids.isEmpty()              ? int(rows->size())
+                                                : int(m_settings.ids.size());
     const QHash<QString, int> shares = fairShares(living, total);
     const int mine = shares.value(m_settings.node);
+    m_share = mine;
+    // The peers' scopes may differ from this one's (a node claims only the archives its guide
+    // has): an item nobody else took for a whole lease period is one no peer under its share can
+    // take. This node claims it beyond its share (stale below) and never hands it over (pinned),
+    // handing over its other items instead: nothing in its scope stays unrecorded, and a hand-over
+    // to a peer that cannot take it costs one gap, not one every look.
+    m_pinned.intersect(QSet<QString>(m_held.cbegin(), m_held.cend()));
+    const qint64 steadyNow = steadyNowMs();
+    QSet<QString> unclaimed;
+    for (const LeaseJob &j : *rows) {
+        if (j.node.isEmpty() || (j.node != m_settings.node && dead.contains(j.node)))
+            unclaimed.insert(j.id);
+    }
+    for (auto it = m_unclaimedSince.begin(); it != m_unclaimedSince.end();) {
+        if (!unclaimed.contains(it.key()))
+            it = m_unclaimedSince.erase(it);
+        else
+            ++it;
+    }
+    int stale = 0;
+    for (const QString &id : std::as_const(unclaimed)) {
+        const qint64 since = m_unclaimedSince.value(id, -1);
+        if (since < 0)
+            m_unclaimedSince.insert(id, steadyNow);
+        else if (steadyNow - since >= m_settings.leaseMs)
+            ++stale;
+    }
     if (m_held.size() > mine) {
         // Over its share: one item goes back, but only when a living peer is under its own and
-        // so takes it (the nodes' lists of each other may differ for a moment).
+        // so takes it (the nodes' lists of each other may differ for a moment), and never one
+        // that nobody else took (pinned).
         const bool wanted = std::any_of(living.cbegin(), living.cend(), [&](const LeasePeer &p) {
             return p.node != m_settings.node && holding.value(p.node) < shares.value(p.node);
         });
-        if (wanted) {
-            QStringList held = m_held;
+        QStringList held = m_held;
+        held.removeIf([this](const QString &id) { return m_pinned.contains(id); });
+        if (wanted && !held.isEmpty()) {
             held.sort();
             const QString id = held.last();
             qCInfo(lcLease).noquote() << m_settings.node << "hands" << id << "over (it holds" << m_held.size() << "of" << total
@@ -1160,10 +1271,11 @@ int LeaseKeeper::balance(qint64 nowMs)
             Q_EMIT lost(id, true);
             if (!m_heldBack.contains(id))
                 freeHandedOver(id);
+            return 0;
         }
-        return 0;
+        return stale;
     }
-    return mine - int(m_held.size());
+    return qMax(mine - int(m_held.size()), stale);
 }
 
 } // namespace iptv::dvr

@@ -48,6 +48,15 @@
 // takeover, a restart's reclaim, a takeback after a stall) raises the row's epoch (a fencing
 // token, as Kleppmann's "How to do distributed locking" describes), and the recorder writes it
 // into the folder: the folder refuses a writer of a lower epoch (archive.h, "Fencing").
+//
+// A hand-over (balancing) whose work does not stop: the lease is held back (holdRelease) and
+// renewed until the work has stopped, but for at most Settings::handOverLimitMs. Past it (a
+// recorder stuck on its source or its disk) the keeper says so (handOverAbandoned, a warning),
+// closes that lease's write fence (writeFence(id): the work writes nothing more from then on) and
+// stops renewing it: another node takes it when it expires, within one lease period. The fence
+// closes on the keeper's thread before the lease's last renewal can expire (a thread that runs
+// that late has had every fence closed by the watchdog deadline already), so the two never write
+// at once; a write in flight then is the folder's epoch's to refuse, as for any stalled writer.
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -61,6 +70,7 @@
 #include <QVariantList>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -146,7 +156,9 @@ public:
     /// Extends `node`'s leases to nowMs + leaseMs, also those that expired but nobody claimed
     /// since; the ids it still holds (a recording missing from the list was taken over: the node
     /// must stop recording it).
-    std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error);
+    /// `except`: leases not renewed (left to expire), not in the list either.
+    std::optional<QStringList> renew(const QString &node, qint64 leaseMs, qint64 nowMs, QString *error,
+                                     const QStringList &except = {});
     /// The node is done with a recording: its final state ("done" or "failed"), lease released.
     bool finish(const QString &id, const QString &node, const QString &state, QString *error);
     /// A finished job to be done again (a recording reopened): pending and free, whatever node
@@ -209,7 +221,10 @@ private:
 /// hands one item back (lost(id, true), then the lease freed, then released(id)) when a peer is
 /// under its own, so a node that joins gets its share within a few looks. A peer holding a lease
 /// that has expired is dead for the share-out (its heartbeat may still look recent): the living
-/// take its work over within one lease period, as without balancing.
+/// take its work over within one lease period, as without balancing. The peers' scopes may
+/// differ (Settings::ids: a node lists only what it can do): an item in this node's scope that no
+/// other node took for a lease period is claimed beyond the share and kept (never handed over),
+/// so nothing that one node can do is left undone for the share-out's sake.
 class LeaseKeeper : public QObject
 {
     Q_OBJECT
@@ -223,6 +238,9 @@ public:
         QString scope;       ///< only recordings whose id starts with this (LeaseStore::setScope)
         QStringList ids;     ///< or, when not empty, only these
         QList<LeasePeer> peers; ///< not empty: balanced among these (see above); capacity is not used
+        /// Balanced: how many items are shared out among the peers, the same on every node (the
+        /// peers' scopes together); 0: the ids in this node's scope (or, without ids, its rows).
+        int shareTotal = 0;
         /// PostgreSQL: a node whose liveness lock stays free this long is gone, and its recordings
         /// are claimed then instead of at their leases' expiry; this node stops its own when it
         /// cannot confirm its lock for half of it. The lock is held on a second connection, by a
@@ -230,6 +248,9 @@ public:
         qint64 livenessGraceMs = 0;
         /// How often the own lock is confirmed and the others' are looked at (with a grace set).
         qint64 livenessIntervalMs = 250;
+        /// How long a lease held back for a hand-over (holdRelease) is renewed while its work
+        /// stops; past it, it is given up (see the top of this file). 0: three lease periods.
+        qint64 handOverLimitMs = 0;
     };
 
     explicit LeaseKeeper(QObject *parent = nullptr);
@@ -245,6 +266,8 @@ public:
     void claimNow();
     /// The nodes the work is balanced among (this one included), sorted by name; looks at once.
     void setPeers(const QList<LeasePeer> &peers);
+    /// Settings::shareTotal from now on (looks at once).
+    void setShareTotal(int total);
     /// The ids in scope from now on (Settings::ids); one held that is no longer in it is lost.
     void setIds(const QStringList &ids);
     /// Releases one recording with its final state.
@@ -254,7 +277,16 @@ public:
     /// the next node never writes beside this one. Never freed, it expires as a dead node's does.
     void holdRelease(const QString &id);
     /// Frees the lease held back by holdRelease(): the other nodes may claim it now (released()).
+    /// Nothing once the hand-over was given up (handOverAbandoned()).
     void releaseHeld(const QString &id);
+    /// The leases held back for a hand-over now (holdRelease), their work not stopped yet.
+    QStringList heldBack() const { return m_heldBack.keys(); }
+    /// How long a hand-over's work may take to stop (Settings::handOverLimitMs, its default applied).
+    qint64 handOverLimitMs() const;
+    /// What the work on `id` checks from its own threads before every write (RecorderSettings::
+    /// writeFence): true while the watchdog deadline (writeDeadline()) is ahead and this lease was
+    /// not given up after a hand-over that did not stop in time. Ask for it once `id` is claimed.
+    std::function<bool()> writeFence(const QString &id);
 
     QStringList held() const { return m_held; }
     /// The watchdog's deadline (see the top of this file), readable from any thread: the work
@@ -283,6 +315,10 @@ Q_SIGNALS:
     void released(const QString &id);
     /// The database could not be reached or refused (the node keeps what it holds until its leases expire).
     void failed(const QString &error);
+    /// The work on `id`, handed over, did not stop within the hand-over limit (waitedMs after
+    /// lost(id, true)): its write fence is closed, its lease no longer renewed, and it expires
+    /// for another node to claim. releaseHeld(id) does nothing from now on.
+    void handOverAbandoned(const QString &id, qint64 waitedMs);
 
 private:
     class LivenessThread;
@@ -308,6 +344,8 @@ private:
     void takeBack(const QStringList &ids);
     /// Frees a lease handed over (after lost(id, true)); released() or failed().
     void freeHandedOver(const QString &id);
+    /// Gives up the hand-overs whose work did not stop within the limit (before a renewal).
+    void abandonStuckHandOvers();
 
     /// With room for more: a look the moment the first lease another node holds expires.
     void watchExpiry(qint64 nowMs);
@@ -324,7 +362,19 @@ private:
     QStringList m_held;
     qint64 m_lastRenewMs = 0;
     bool m_reclaim = false; ///< the first look takes back this node's own leases
-    QSet<QString> m_heldBack; ///< handed over, freed once their work has stopped (holdRelease)
+    /// Handed over, freed once their work has stopped (holdRelease): since when (steadyNowMs()).
+    QHash<QString, qint64> m_heldBack;
+    /// Hand-overs given up (abandonStuckHandOvers): not renewed, so that they expire, until this
+    /// node claims them again.
+    QSet<QString> m_abandoned;
+    /// Balanced: this node's share at the last look, the items it claimed beyond it because no
+    /// other node took them (never handed over), and the items in scope seen free since when
+    /// (steadyNowMs()).
+    int m_share = 0;
+    QSet<QString> m_pinned;
+    QHash<QString, qint64> m_unclaimedSince;
+    /// The per-lease part of writeFence(): set when the lease is given up.
+    QHash<QString, std::shared_ptr<std::atomic<bool>>> m_revoked;
     // Liveness (PostgreSQL, livenessGraceMs > 0). Durations on the monotonic clock.
     QTimer m_liveness; ///< watchOthers()
     QElapsedTimer m_clock;

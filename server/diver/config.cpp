@@ -84,7 +84,8 @@ const QList<std::pair<QString, QList<Key>>> &knownKeys()
 {
     static const QList<std::pair<QString, QList<Key>>> keys = {
         {u"server"_qs, {{"port", Key::Int}, {"bind", Key::Text}, {"data_dir", Key::Text}, {"database", Key::Text},
-                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"liveness_grace_ms", Key::Int}, {"admin_token", Key::Text}, {"playback_secret", Key::Text},
+                        {"node", Key::Text}, {"lease_seconds", Key::Int}, {"liveness_grace_ms", Key::Int},
+                        {"handover_limit_seconds", Key::Int}, {"admin_token", Key::Text}, {"playback_secret", Key::Text},
                         {"public_url", Key::Url},
                         {"http_priority", Key::Text}, {"idle_timeout_seconds", Key::Int}, {"max_connections", Key::Int},
                         {"max_connections_per_address", Key::Int}, {"max_downloads", Key::Int},
@@ -185,6 +186,8 @@ bool loadConfigFile(const QString &path, DiverConfig *config, QString *error)
     if (!integer("server/lease_seconds", 1, 3600, &config->leaseSeconds))
         return false;
     if (!integer("server/liveness_grace_ms", 0, 600000, &config->livenessGraceMs))
+        return false;
+    if (!integer("server/handover_limit_seconds", 0, 86400, &config->handOverLimitSeconds))
         return false;
     if (file.has("server/admin_token"))
         config->adminToken = text("server/admin_token");

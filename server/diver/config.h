@@ -36,6 +36,10 @@ struct DiverConfig
     /// at once, not at its leases' expiry; a node that cannot confirm its own lock for half of
     /// this stops recording. 0: leases only.
     int livenessGraceMs = 1500;
+    /// An archive handed to another node (balancing) whose recorder has not stopped after this
+    /// long (a stuck source or disk) is given up: its writes fenced off, its lease left to expire
+    /// for the other node. 0: three lease periods.
+    int handOverLimitSeconds = 0;
     QString adminToken;         ///< operators' bearer token; empty = operators from loopback only
     /// The key of playback tokens (HMAC-SHA256), the same on every node of a cluster; empty: one
     /// made by the first node and kept in the database (dvr_secrets).

@@ -96,13 +96,6 @@ QList<dvr::PlannedRecording> notIn(const dvr::PlannedRecordings &of, const dvr::
     return out;
 }
 
-/// What a recorder checks from its own threads: whether the keeper's thread has shown in time
-/// that this node still holds its work (LeaseKeeper::writeDeadline()).
-std::function<bool()> writeFenceOf(const dvr::LeaseKeeper &keeper)
-{
-    return [deadline = keeper.writeDeadline()] { return dvr::LeaseKeeper::steadyNowMs() < deadline->load(std::memory_order_relaxed); };
-}
-
 QString isoName(qint64 utcSeconds)
 {
     return QDateTime::fromSecsSinceEpoch(utcSeconds, Qt::UTC).toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
@@ -176,6 +169,15 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
     connect(&m_archiveLeases, &dvr::LeaseKeeper::lost, this, &DiverServer::onArchiveLost);
     // Handed over to balance the archives: the node it goes to claims it now, not at its next look.
     connect(&m_archiveLeases, &dvr::LeaseKeeper::released, this, [this] { announce(ClusterChange::Kind::Leases); });
+    m_archiveHandOversGivenUp = m_metrics.counter(
+        QStringLiteral("diver_archive_handovers_given_up_total"),
+        QStringLiteral("Archives handed over whose recorder did not stop within [server] handover_limit_seconds: fenced off and left "
+                       "to expire for another node."));
+    // The keeper's warning names the lease and how long it waited.
+    connect(&m_archiveLeases, &dvr::LeaseKeeper::handOverAbandoned, this, [this] { m_archiveHandOversGivenUp->increment(); });
+    m_metrics.gaugeCallback(QStringLiteral("diver_archive_handovers_waiting"),
+                            QStringLiteral("Archives handed over whose recorder is still stopping (their lease held back meanwhile)."),
+                            [this] { return double(m_archiveLeases.heldBack().size()); });
     connect(&m_archiveLeases, &dvr::LeaseKeeper::failed, this, [this](const QString &error) {
         if (!databaseTrouble(error))
             qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
@@ -1274,7 +1276,9 @@ bool DiverServer::startCopy(CopyRow *copy, QString *error)
     s.stopAtMs = copy->recordStop * 1000;
     s.confirmEnd = true; // onCopyEndReached: an end moved on another node a moment before is not cut short
     s.minFreeBytes = m_config.minFreeBytes;
-    s.writeFence = writeFenceOf(m_leases);
+    // Checked from the recorder's own threads: the keeper's thread has shown in time that this
+    // node still holds the copy (LeaseKeeper::writeFence).
+    s.writeFence = m_leases.writeFence(leaseIdOf(copy->id));
     active->recorder->setSpaceRecovery([this, dir = copy->directory](qint64 need) { return recoverSpace(dir, need); });
     const qint64 id = copy->id;
     connect(active->recorder, &dvr::Recorder::stateChanged, this, [this, id] { onCopyState(id); });
@@ -1797,12 +1801,6 @@ void DiverServer::startArchives()
         delete a;
         it = m_archives.erase(it);
     }
-    QStringList ids;
-    for (const QString &channelId : std::as_const(m_archivedChannels))
-        ids << archiveLeaseIdOf(channelId);
-    ids.sort();
-    if (ids.isEmpty() && !m_archiveLeasesStarted)
-        return;
     for (const QString &channelId : std::as_const(m_archivedChannels)) {
         if (m_archives.contains(channelId) || m_guide->channelIndex(channelId) < 0)
             continue;
@@ -1812,19 +1810,35 @@ void DiverServer::startArchives()
             qCWarning(lcDiver).noquote() << "no storage for the archive of" << channelId << ":" << error;
             continue;
         }
-        // Held already when this node claimed it before the channel was in its guide.
+        // Held already when this node holds its lease (it claims only what is in its guide).
         m_archives.insert(channelId, new ActiveArchive{channelId, *dir, nullptr,
                                                        m_archiveLeases.held().contains(archiveLeaseIdOf(channelId))});
     }
+    // This node claims only the archives it can record: a channel its guide lacks (a regional
+    // lineup, a guide not yet updated) or that has no storage here is left to the nodes that can
+    // (the share-out gives each node what the others do not take: LeaseKeeper). One claimed
+    // here could not be recorded, and nobody would.
+    QStringList ids;
+    for (const ActiveArchive *a : std::as_const(m_archives)) {
+        if (m_guide->channelIndex(a->channelId) >= 0)
+            ids << archiveLeaseIdOf(a->channelId);
+    }
+    ids.sort();
+    if (ids.isEmpty() && !m_archiveLeasesStarted)
+        return;
     if (!m_archiveLeasesStarted) {
         dvr::LeaseKeeper::Settings settings;
         settings.location = m_config.effectiveDatabase();
         settings.node = m_config.nodeId;
         settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
         settings.livenessGraceMs = m_config.livenessGraceMs;
+        settings.handOverLimitMs = qint64(m_config.handOverLimitSeconds) * 1000;
         settings.capacity = int(ids.size());
         settings.ids = ids;
         settings.peers = archivePeers(); // shared out among the live nodes
+        // The cluster's archives, not this node's (its guide may lack some): every node computes
+        // the same shares, and one whose guide lacks a channel is not given a share too small.
+        settings.shareTotal = int(m_archivedChannels.size());
         if (!m_archiveLeases.start(settings, &error)) {
             qCCritical(lcDiver).noquote() << "the lease table (archives):" << error << "(no archive is recorded on this node)";
             return;
@@ -1834,6 +1848,7 @@ void DiverServer::startArchives()
             m_cluster->setArchiving(true); // the others share the archives out with this node from now on
     } else {
         m_archiveLeases.setPeers(archivePeers());
+        m_archiveLeases.setShareTotal(int(m_archivedChannels.size()));
         // An empty scope would mean every archive: none is held then.
         m_archiveLeases.setIds(ids.isEmpty() ? QStringList{u"archive:"_qs} : ids);
     }
@@ -1861,7 +1876,8 @@ void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &prev
     const QString channelId = job.id.mid(int(archiveLeaseIdOf({}).size()));
     ActiveArchive *a = m_archives.value(channelId);
     if (!a) {
-        // In this node's [archive] but not (yet) in its guide or storage: held, recorded once it can be.
+        // Claimed only from this node's scope (channels in its guide, with storage): not expected;
+        // held, recorded once it can be, or lost when the scope moves on (setIds).
         qCWarning(lcDiver).noquote() << "this node holds the archive of" << channelId << "but cannot record it yet (not in the guide, or no storage)";
         return;
     }
@@ -1934,7 +1950,8 @@ bool DiverServer::startArchiveRecorder(ActiveArchive *a)
     s.segmentSeconds = m_config.segmentSeconds;
     s.niceness = kRecorderNiceness;
     s.minFreeBytes = m_config.minFreeBytes;
-    s.writeFence = writeFenceOf(m_archiveLeases);
+    // Also closed when a hand-over of the archive that did not stop in time is given up.
+    s.writeFence = m_archiveLeases.writeFence(archiveLeaseIdOf(a->channelId));
     recorder->setSpaceRecovery([this, dir = a->directory](qint64 need) { return recoverSpace(dir, need); });
     connect(recorder, &dvr::Recorder::stopped, this, [this, recorder, channelId = a->channelId] {
         // Only a fenced archive recorder stops by itself: this thread did not show in time that

@@ -383,6 +383,7 @@ private:
     QList<std::function<void()>> m_afterPlan; ///< planSoon()'s answers waiting for the next plan
     bool m_planQueued = false;
     Counter *m_plansTotal = nullptr;
+    Counter *m_archiveHandOversGivenUp = nullptr; ///< diver_archive_handovers_given_up_total
     Counter *m_planSeconds = nullptr;
     /// startDue()'s place in the plan, which is in record-start order: what comes due is read
     /// from `next` on, not found by walking the plan (~150,000 recordings) every second.

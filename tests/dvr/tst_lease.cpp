@@ -69,6 +69,8 @@ private Q_SLOTS:
     void blockedEventLoopKeepsTheLock();
     void nodeWithoutItsLivenessSessionStops();
     void handOverWaitsForTheWorkToStop();
+    void handOverThatNeverStopsIsGivenUp_data() { backends(); }
+    void handOverThatNeverStopsIsGivenUp();
     void fairSharesAddUp_data();
     void fairSharesAddUp();
 
@@ -556,6 +558,88 @@ void TestLease::handOverWaitsForTheWorkToStop()
     QCOMPARE(claimedB.at(0).at(0).value<LeaseJob>().id, handedOver.first());
     a.releaseHeld(handedOver.first()); // once only
     QCOMPARE(released.size(), 1);
+}
+
+// A hand-over whose work never stops (a recorder stuck on its source or its disk): the lease held
+// back is renewed for the hand-over limit only. Then the keeper says so, closes that lease's write
+// fence (not the others'), stops renewing it, and the other node claims it within a lease period;
+// the work's stop, when it comes at last, frees nothing (the lease is another's by then).
+void TestLease::handOverThatNeverStopsIsGivenUp()
+{
+    OPEN_DATABASE(db);
+    const qint64 leaseMs = 2000;
+    const qint64 limitMs = 3000;
+    LeaseKeeper::Settings sa{db, u"node-a"_qs, leaseMs, 10};
+    sa.ids = {u"arc0"_qs, u"arc1"_qs};
+    sa.peers = {{u"node-a"_qs, 1}};
+    sa.handOverLimitMs = limitMs;
+    {
+        LeaseStore setup;
+        QString error;
+        QVERIFY2(setup.open(db, &error), qPrintable(error));
+        QVERIFY2(setup.add(u"arc0"_qs, "{}", &error) && setup.add(u"arc1"_qs, "{}", &error), qPrintable(error));
+    }
+    LeaseKeeper a, b;
+    QHash<QString, std::function<bool()>> fences; // what node-a's recorders would check
+    connect(&a, &LeaseKeeper::claimed, this, [&](const LeaseJob &job) { fences.insert(job.id, a.writeFence(job.id)); });
+    QSignalSpy claimedA(&a, &LeaseKeeper::claimed);
+    QSignalSpy claimedB(&b, &LeaseKeeper::claimed);
+    QSignalSpy released(&a, &LeaseKeeper::released);
+    QSignalSpy abandoned(&a, &LeaseKeeper::handOverAbandoned);
+    QSignalSpy failedA(&a, &LeaseKeeper::failed);
+    QString handedOver;
+    QElapsedTimer sinceHandOver;
+    connect(&a, &LeaseKeeper::lost, this, [&](const QString &id, bool over) {
+        QVERIFY(over);
+        handedOver = id;
+        sinceHandOver.start();
+        a.holdRelease(id); // its recorder never stops: releaseHeld() is not called
+    });
+    QString error;
+    QVERIFY2(a.start(sa, &error), qPrintable(error));
+    QTRY_COMPARE(claimedA.size(), 2);
+    QCOMPARE(a.handOverLimitMs(), limitMs);
+
+    LeaseKeeper::Settings sb = sa;
+    sb.node = u"node-b"_qs;
+    sb.peers = {{u"node-a"_qs, 1}, {u"node-b"_qs, 1}};
+    QVERIFY2(b.start(sb, &error), qPrintable(error));
+    a.setPeers(sb.peers);
+    QTRY_VERIFY_WITH_TIMEOUT(!handedOver.isEmpty(), int(leaseMs));
+    const QString kept = handedOver == u"arc0"_qs ? u"arc1"_qs : u"arc0"_qs;
+    QCOMPARE(a.heldBack(), QStringList{handedOver});
+    QVERIFY(fences.value(handedOver)()); // still its own: its last segment may be written
+
+    // Past the limit, and not before: given up (its work fenced off at that moment), left to
+    // expire, and node-b takes it within a lease period (and a look), as from a dead node. (The
+    // old code renewed it for as long as the work did not stop: node-b never had it.)
+    qint64 abandonedAt = -1;
+    bool fencedWhenAbandoned = false;
+    connect(&a, &LeaseKeeper::handOverAbandoned, this, [&] {
+        abandonedAt = sinceHandOver.elapsed();
+        fencedWhenAbandoned = !fences.value(handedOver)();
+    });
+    QTRY_COMPARE_WITH_TIMEOUT(claimedB.size(), 1, int(limitMs + 2 * leaseMs));
+    const qint64 claimedAt = sinceHandOver.elapsed();
+    QCOMPARE(claimedB.at(0).at(0).value<LeaseJob>().id, handedOver);
+    QCOMPARE(claimedB.at(0).at(1).toString(), u"node-a"_qs);
+    QCOMPARE(abandoned.size(), 1);
+    QCOMPARE(abandoned.at(0).at(0).toString(), handedOver);
+    QVERIFY(abandoned.at(0).at(1).toLongLong() >= limitMs);
+    QVERIFY2(abandonedAt >= limitMs && claimedAt - abandonedAt <= leaseMs + leaseMs / 2,
+             qPrintable(QStringLiteral("given up %1 ms, claimed %2 ms after the hand-over").arg(abandonedAt).arg(claimedAt)));
+    QVERIFY(fencedWhenAbandoned);
+    QVERIFY(fences.value(kept)());
+    QVERIFY(a.heldBack().isEmpty());
+
+    // The stuck work stops at last: nothing to free, nothing failed; node-a keeps its own.
+    a.releaseHeld(handedOver);
+    QCOMPARE(released.size(), 0);
+    QCOMPARE(failedA.size(), 0);
+    QCOMPARE(a.held(), QStringList{kept});
+    QCOMPARE(b.held(), QStringList{handedOver});
+    QCOMPARE(claimedA.size(), 2);
+    QVERIFY(fences.value(kept)());
 }
 
 // A node that cannot reach the table stops recording before its leases expire (when another node
