@@ -13,6 +13,18 @@ using iptv::diver::DiverConfig;
 
 namespace {
 const QString DefaultConfig = QStringLiteral(IPTV_TEST_DATA "/../../resources/config/diver.conf");
+
+/// Loads a diver.conf in `dir` holding `[section]` and `text`.
+bool loadSection(const QTemporaryDir &dir, const QByteArray &section, const QByteArray &text, DiverConfig *config, QString *error)
+{
+    const QString path = dir.filePath(u"diver.conf"_qs);
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        return false;
+    f.write("[" + section + "]\n" + text);
+    f.close();
+    return iptv::diver::loadConfigFile(path, config, error);
+}
 }
 
 class TestDiverConfig : public QObject
@@ -69,14 +81,9 @@ private Q_SLOTS:
         QFETCH(bool, ok);
         QFETCH(bool, realtime);
         QTemporaryDir dir;
-        const QString path = dir.filePath(u"diver.conf"_qs);
-        QFile f(path);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write("[server]\nhttp_priority=" + value + '\n');
-        f.close();
         DiverConfig config;
         QString error;
-        QCOMPARE(iptv::diver::loadConfigFile(path, &config, &error), ok);
+        QCOMPARE(loadSection(dir, "server", "http_priority=" + value + '\n', &config, &error), ok);
         if (ok) {
             QCOMPARE(config.realtimeHttp, realtime);
         } else {
@@ -100,14 +107,9 @@ private Q_SLOTS:
         QFETCH(QByteArray, value);
         QFETCH(int, seconds);
         QTemporaryDir dir;
-        const QString path = dir.filePath(u"diver.conf"_qs);
-        QFile f(path);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write("[archive]\ntoken_seconds=" + value + '\n');
-        f.close();
         DiverConfig config;
         QString error;
-        QCOMPARE(iptv::diver::loadConfigFile(path, &config, &error), seconds >= 0);
+        QCOMPARE(loadSection(dir, "archive", "token_seconds=" + value + '\n', &config, &error), seconds >= 0);
         if (seconds >= 0)
             QCOMPARE(config.archiveTokenSeconds, seconds);
         else
@@ -119,14 +121,8 @@ private Q_SLOTS:
     void channelStreams()
     {
         QTemporaryDir dir;
-        const QString path = dir.filePath(u"diver.conf"_qs);
         const auto load = [&](const QByteArray &text, DiverConfig *config, QString *error) {
-            QFile f(path);
-            if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
-                return false;
-            f.write("[recording]\n" + text);
-            f.close();
-            return iptv::diver::loadConfigFile(path, config, error);
+            return loadSection(dir, "recording", text, config, error);
         };
         DiverConfig config;
         QString error;
@@ -143,14 +139,8 @@ private Q_SLOTS:
     void clientLimits()
     {
         QTemporaryDir dir;
-        const QString path = dir.filePath(u"diver.conf"_qs);
         const auto load = [&](const QByteArray &text, DiverConfig *config, QString *error) {
-            QFile f(path);
-            if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
-                return false;
-            f.write("[server]\n" + text);
-            f.close();
-            return iptv::diver::loadConfigFile(path, config, error);
+            return loadSection(dir, "server", text, config, error);
         };
         DiverConfig config;
         QString error;

@@ -134,6 +134,16 @@ QMap<QString, int> archiveLeasesHeld(iptv::dvr::LeaseStore &leases, QString *err
     }
     return count;
 }
+
+/// The node holding `channel`'s archive lease ("" for none); `liveOnly`: not if it has expired.
+QString archiveHolder(iptv::dvr::LeaseStore &leases, const QString &channel, QString *error, bool liveOnly = false)
+{
+    for (const iptv::dvr::LeaseJob &j : leases.jobs(error).value_or(QList<iptv::dvr::LeaseJob>{})) {
+        if (j.id == u"archive:"_qs + channel && (!liveOnly || j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch()))
+            return j.node;
+    }
+    return QString();
+}
 } // namespace
 
 class TestDiverNodes : public QObject
@@ -2109,14 +2119,7 @@ void TestDiverNodes::archiveHasOneRecorder()
     iptv::dvr::LeaseStore leases;
     QString error;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
-    auto holderOf = [&] {
-        const auto jobs = leases.jobs(&error);
-        for (const iptv::dvr::LeaseJob &j : jobs.value_or(QList<iptv::dvr::LeaseJob>{})) {
-            if (j.id == u"archive:one"_qs)
-                return j.node;
-        }
-        return QString();
-    };
+    auto holderOf = [&] { return archiveHolder(leases, u"one"_qs, &error); };
     auto recordersOf = [&](const QString &node) {
         return call("GET", ports.value(node), u"/api/status"_qs, "operator-secret").json().value(u"recorders"_qs).toInt(-1);
     };
@@ -2183,13 +2186,7 @@ void TestDiverNodes::archivesSpreadOverNodes()
     QString error;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
     auto held = [&] { return archiveLeasesHeld(leases, &error); };
-    auto holderOf = [&](const QString &channel) {
-        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
-            if (j.id == u"archive:"_qs + channel)
-                return j.node;
-        }
-        return QString();
-    };
+    auto holderOf = [&](const QString &channel) { return archiveHolder(leases, channel, &error); };
     QMap<QString, quint16> ports;
     auto status = [&](const QString &node) {
         return call("GET", ports.value(node), u"/api/status"_qs, "operator-secret").json();
@@ -2394,13 +2391,7 @@ void TestDiverNodes::archivesOnlyWhereTheGuideHasThem()
     QString error;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
     auto held = [&] { return archiveLeasesHeld(leases, &error); };
-    auto holderOf = [&](const QString &channel) {
-        for (const iptv::dvr::LeaseJob &j : leases.jobs(&error).value_or(QList<iptv::dvr::LeaseJob>{})) {
-            if (j.id == u"archive:"_qs + channel && j.leaseUntilMs >= QDateTime::currentMSecsSinceEpoch())
-                return j.node;
-        }
-        return QString();
-    };
+    auto holderOf = [&](const QString &channel) { return archiveHolder(leases, channel, &error, true); };
     auto segmentsOf = [&](const QString &channel) {
         return segmentsIn(QDir(base.storagePaths.first()).filePath(u"archive/"_qs + channel)).size();
     };

@@ -60,6 +60,26 @@ inline ChannelConfig tinyChannel(const QString &id, const QString &source = QStr
     return c;
 }
 
+/// A pass-through channel of `source` (no ladder: the source's own rendition).
+inline ChannelConfig passThroughChannel(const QString &id, const QString &source)
+{
+    ChannelConfig c = tinyChannel(id, source);
+    c.passthrough = true;
+    c.ladder.clear();
+    return c;
+}
+
+/// A file played as a live channel: passed through, looped, paced, 2 s segments of 1 s GOPs.
+inline ChannelConfig loopedFileChannel(const QString &id, const QString &file)
+{
+    ChannelConfig c = passThroughChannel(id, QStringLiteral("file:") + file);
+    c.loop = true;
+    c.pace = true;
+    c.segmentSeconds = 2;
+    c.gopSeconds = 1;
+    return c;
+}
+
 inline ServerConfig serverConfig(const QString &dataDir, const QList<ChannelConfig> &channels)
 {
     ServerConfig s;

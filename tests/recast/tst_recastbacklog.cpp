@@ -304,9 +304,7 @@ void TestRecastBacklog::stalledServerThread()
     QUdpSocket udp;
     QVERIFY(udp.bind(QHostAddress::LocalHost, 0));
     udp.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4 * 1024 * 1024);
-    ChannelConfig c = tinyChannel(u"fast"_qs, u"file:"_qs + m_input);
-    c.passthrough = true;
-    c.ladder.clear();
+    ChannelConfig c = passThroughChannel(u"fast"_qs, u"file:"_qs + m_input);
     c.pace = false;
     c.outputBacklogKib = 2048;
     c.udpOut = QStringLiteral("udp://127.0.0.1:%1").arg(udp.localPort());
@@ -376,9 +374,7 @@ void TestRecastBacklog::serverThreadTakesTurns()
     constexpr int kChannels = 12;
     QList<ChannelConfig> channels;
     for (int i = 0; i < kChannels; ++i) {
-        ChannelConfig c = tinyChannel(QStringLiteral("c%1").arg(i), u"file:"_qs + m_input);
-        c.passthrough = true;
-        c.ladder.clear();
+        ChannelConfig c = passThroughChannel(QStringLiteral("c%1").arg(i), u"file:"_qs + m_input);
         c.pace = false;
         c.outputBacklogKib = 4096;
         channels << c;

@@ -55,13 +55,7 @@ void TestRecastLoop::initTestCase()
     QVERIFY2(m_file.error.isEmpty(), qPrintable(m_file.error));
     QCOMPARE(m_file.videoPackets, 100);
 
-    ChannelConfig c = tinyChannel(kId, u"file:"_qs + m_input);
-    c.passthrough = true;
-    c.ladder.clear();
-    c.loop = true;
-    c.pace = true;
-    c.segmentSeconds = 2;
-    c.gopSeconds = 1;
+    ChannelConfig c = loopedFileChannel(kId, m_input);
     c.window = 10;
     m_server = std::make_unique<RecastServer>(serverConfig(m_dir.filePath(u"data"_qs), {c}));
     QString error;

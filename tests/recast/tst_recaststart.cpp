@@ -46,10 +46,8 @@ void TestRecastStart::healthzAnswersWhileChannelsStart()
     constexpr int kChannels = 20;
     QList<ChannelConfig> channels;
     for (int i = 0; i < kChannels; ++i) {
-        ChannelConfig c = tinyChannel(QStringLiteral("slow%1").arg(i, 2, 10, QLatin1Char('0')),
-                                      QStringLiteral("http://127.0.0.1:%1/slow%2.ts").arg(silent.serverPort()).arg(i));
-        c.passthrough = true;
-        c.ladder.clear();
+        ChannelConfig c = passThroughChannel(QStringLiteral("slow%1").arg(i, 2, 10, QLatin1Char('0')),
+                                             QStringLiteral("http://127.0.0.1:%1/slow%2.ts").arg(silent.serverPort()).arg(i));
         c.number = i + 1;
         c.openTimeoutMs = 1500;
         channels << c;
@@ -133,13 +131,7 @@ void TestRecastStart::lateAudioStartsWithItsParameters()
     QVERIFY2(ffmpeg.waitForFinished(60000), "ffmpeg did not make the test input in time");
     QCOMPARE(ffmpeg.exitCode(), 0);
 
-    ChannelConfig c = tinyChannel(QStringLiteral("late"), QStringLiteral("file:") + input);
-    c.passthrough = true;
-    c.ladder.clear();
-    c.loop = true;
-    c.pace = true;
-    c.segmentSeconds = 2;
-    c.gopSeconds = 1;
+    const ChannelConfig c = loopedFileChannel(QStringLiteral("late"), input);
     RecastServer server(serverConfig(m_dir.filePath(QStringLiteral("late")), {c}));
     QString error;
     QVERIFY2(server.start(&error), qPrintable(error));
