@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <csignal>
 
@@ -198,6 +199,41 @@ QList<iptv::media::HlsSegment> hlsSegments(const QString &path)
     return iptv::media::checkMediaPlaylist(fileBytes(path)).segments;
 }
 
+/// "3: 1440 ms, 4: 1440 ms gap, …": what a recording lists, for a failed check's message.
+QString listing(const QList<ArchiveSegment> &segments)
+{
+    QStringList listed;
+    for (const ArchiveSegment &s : segments)
+        listed << QStringLiteral("%1: %2 ms%3").arg(s.sequence).arg(s.durationMs).arg(s.gap ? u" gap"_qs : QString());
+    return listed.join(u", "_qs);
+}
+
+/// Records, with `settings` (their source set here), the MPEG-TS an ffmpeg run sends to a UDP
+/// port on 127.0.0.1: lavfiInputs() as `shape` edits them, output options after. Returns once the
+/// run has ended and the recorder has stopped (a failed check: the caller returns).
+void recordFfmpegRun(RecorderSettings settings, const std::function<void(QStringList &)> &shape)
+{
+    const quint16 port = freeUdpPort();
+    QVERIFY(port != 0);
+    Recorder recorder;
+    settings.source = QStringLiteral("udp://127.0.0.1:%1").arg(port);
+    settings.openTimeoutMs = 20000;
+    QString error;
+    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
+    QStringList args = lavfiInputs(u"1"_qs);
+    shape(args);
+    if (QTest::currentTestFailed())
+        return;
+    args << u"-f"_qs << u"mpegts"_qs << QStringLiteral("udp://127.0.0.1:%1?pkt_size=1316").arg(port);
+    QProcess source;
+    QSignalSpy sourceDone(&source, &QProcess::finished);
+    QVERIFY2(startFfmpeg(source, args, &error), qPrintable(error));
+    QVERIFY(sourceDone.wait(60000));
+    QCOMPARE(source.exitCode(), 0);
+    QSignalSpy finished(&recorder, &Recorder::finished);
+    recorder.stop(true);
+    QTRY_COMPARE(finished.size(), 1);
+}
 } // namespace
 
 class TestRecorder : public QObject
@@ -939,55 +975,43 @@ void TestRecorder::audioCutsWhileTheVideoIsGone()
 {
     if (QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty())
         QSKIP("ffmpeg is not installed: no source whose video stops");
-    const quint16 port = freeUdpPort();
-    QVERIFY(port != 0);
     const QString dir = m_dir.filePath(u"rec-novideo"_qs);
-    Recorder recorder;
     RecorderSettings settings;
-    settings.source = QStringLiteral("udp://127.0.0.1:%1").arg(port);
     settings.directory = dir;
     settings.segmentSeconds = 1;
     settings.readTimeoutMs = 4000;
-    settings.openTimeoutMs = 20000;
-    QString error;
-    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
     // lavfiInputs() with the picture dropped from its 3rd to its 11th second, the timestamps kept.
-    QStringList args = lavfiInputs(u"1"_qs);
-    const qsizetype video = args.indexOf(u"testsrc2=size=160x90:rate=25"_qs);
-    const qsizetype audio = args.indexOf(u"sine=frequency=440:sample_rate=48000"_qs);
-    QVERIFY(video > 0 && audio > 0);
-    args[video] = u"testsrc2=size=160x90:rate=25:duration=16,select='not(between(t\\,3\\,11))'"_qs;
-    args[audio] = u"sine=frequency=440:sample_rate=48000:duration=16"_qs;
-    args << u"-fps_mode"_qs << u"passthrough"_qs << u"-f"_qs << u"mpegts"_qs << QStringLiteral("udp://127.0.0.1:%1?pkt_size=1316").arg(port);
-    QProcess source;
-    QSignalSpy sourceDone(&source, &QProcess::finished);
-    QVERIFY2(startFfmpeg(source, args, &error), qPrintable(error));
-    QVERIFY(sourceDone.wait(60000));
-    QCOMPARE(source.exitCode(), 0);
-    QSignalSpy finished(&recorder, &Recorder::finished);
-    recorder.stop(true);
-    QTRY_COMPARE(finished.size(), 1);
+    recordFfmpegRun(settings, [](QStringList &args) {
+        const qsizetype video = args.indexOf(u"testsrc2=size=160x90:rate=25"_qs);
+        const qsizetype audio = args.indexOf(u"sine=frequency=440:sample_rate=48000"_qs);
+        QVERIFY(video > 0 && audio > 0);
+        args[video] = u"testsrc2=size=160x90:rate=25:duration=16,select='not(between(t\\,3\\,11))'"_qs;
+        args[audio] = u"sine=frequency=440:sample_rate=48000:duration=16"_qs;
+        args << u"-fps_mode"_qs << u"passthrough"_qs;
+    });
+    if (QTest::currentTestFailed())
+        return;
+    QString error;
 
     const ArchiveReader reader = load(dir);
     const QList<ArchiveSegment> segments = reader.segments();
     QVERIFY(!segments.isEmpty());
-    QStringList listed;
+    const QString listed = listing(segments);
     qint64 mediaMs = 0, longestMs = 0;
     for (const ArchiveSegment &s : segments) {
-        listed << QStringLiteral("%1: %2 ms%3").arg(s.sequence).arg(s.durationMs).arg(s.gap ? u" gap"_qs : QString());
         mediaMs += s.durationMs;
         longestMs = qMax(longestMs, s.durationMs);
     }
     const int target = playlistTargetSeconds(settings.segmentSeconds);
     QCOMPARE(target, 3);
-    QVERIFY2((longestMs + 500) / 1000 <= target, qPrintable(listed.join(u", "_qs)));
+    QVERIFY2((longestMs + 500) / 1000 <= target, qPrintable(listed));
     const iptv::media::HlsCheck check = iptv::media::checkMediaPlaylist(recordingPlaylist(reader, {}, target));
     QVERIFY2(check.ok && check.ended, qPrintable(check.problems.join(u"; "_qs)));
     QCOMPARE(check.targetDuration, target);
     // 16 s of sound, less what came before the first keyframe (and the connection's first moments).
-    QVERIFY2(mediaMs >= 13000, qPrintable(u"%1 ms listed: "_qs.arg(mediaMs) + listed.join(u", "_qs)));
+    QVERIFY2(mediaMs >= 13000, qPrintable(u"%1 ms listed: "_qs.arg(mediaMs) + listed));
     // Cut at about segment_seconds while the picture is gone, not one segment for the 8 s.
-    QVERIFY2(segments.size() >= 12, qPrintable(listed.join(u", "_qs)));
+    QVERIFY2(segments.size() >= 12, qPrintable(listed));
     // Picture and sound in sync once the picture is back: a segment begins with both (its
     // keyframe, the audio from there), not with video the 8 s hole behind its audio.
     for (qsizetype i = segments.size() - 2; i < segments.size(); ++i) {
@@ -1006,47 +1030,33 @@ void TestRecorder::earlyKeyframeCuts()
 {
     if (QStandardPaths::findExecutable(u"ffmpeg"_qs).isEmpty() || QStandardPaths::findExecutable(u"ffprobe"_qs).isEmpty())
         QSKIP("ffmpeg and ffprobe are not installed: no source with long GOPs");
-    const quint16 port = freeUdpPort();
-    QVERIFY(port != 0);
     const QString dir = m_dir.filePath(u"rec-earlykey"_qs);
-    Recorder recorder;
     RecorderSettings settings;
-    settings.source = QStringLiteral("udp://127.0.0.1:%1").arg(port);
     settings.directory = dir;
     settings.segmentSeconds = 2;
-    settings.openTimeoutMs = 20000;
+    recordFfmpegRun(settings, [](QStringList &args) {
+        const qsizetype gop = args.indexOf(u"-g"_qs), minGop = args.indexOf(u"-keyint_min"_qs);
+        const qsizetype video = args.indexOf(u"testsrc2=size=160x90:rate=25"_qs);
+        const qsizetype audio = args.indexOf(u"sine=frequency=440:sample_rate=48000"_qs);
+        QVERIFY(gop > 0 && minGop > 0 && video > 0 && audio > 0);
+        args[gop + 1] = args[minGop + 1] = u"36"_qs; // 1.44 s at 25 frames/s
+        args[video] += u":duration=10"_qs;
+        args[audio] += u":duration=10"_qs;
+    });
+    if (QTest::currentTestFailed())
+        return;
     QString error;
-    QVERIFY2(recorder.start(settings, &error), qPrintable(error));
-    QStringList args = lavfiInputs(u"1"_qs);
-    const qsizetype gop = args.indexOf(u"-g"_qs), minGop = args.indexOf(u"-keyint_min"_qs);
-    const qsizetype video = args.indexOf(u"testsrc2=size=160x90:rate=25"_qs);
-    const qsizetype audio = args.indexOf(u"sine=frequency=440:sample_rate=48000"_qs);
-    QVERIFY(gop > 0 && minGop > 0 && video > 0 && audio > 0);
-    args[gop + 1] = args[minGop + 1] = u"36"_qs; // 1.44 s at 25 frames/s
-    args[video] += u":duration=10"_qs;
-    args[audio] += u":duration=10"_qs;
-    args << u"-f"_qs << u"mpegts"_qs << QStringLiteral("udp://127.0.0.1:%1?pkt_size=1316").arg(port);
-    QProcess source;
-    QSignalSpy sourceDone(&source, &QProcess::finished);
-    QVERIFY2(startFfmpeg(source, args, &error), qPrintable(error));
-    QVERIFY(sourceDone.wait(60000));
-    QCOMPARE(source.exitCode(), 0);
-    QSignalSpy finished(&recorder, &Recorder::finished);
-    recorder.stop(true);
-    QTRY_COMPARE(finished.size(), 1);
 
     const QList<ArchiveSegment> segments = load(dir).segments();
-    QStringList listed;
-    for (const ArchiveSegment &s : segments)
-        listed << QStringLiteral("%1: %2 ms%3").arg(s.sequence).arg(s.durationMs).arg(s.gap ? u" gap"_qs : QString());
+    const QString listed = listing(segments);
     // The last one ends where the source did.
-    QVERIFY2(segments.size() >= 4, qPrintable(listed.join(u", "_qs)));
+    QVERIFY2(segments.size() >= 4, qPrintable(listed));
     for (qsizetype i = 0; i + 1 < segments.size(); ++i) {
         const double probed = ffprobeDuration(QDir(dir).filePath(segments[i].file), &error);
         QVERIFY2(probed > 0, qPrintable(error));
         QVERIFY2(probed >= 2 * 2.0 / 3 - 0.1 && probed <= 1.6,
-                 qPrintable(QStringLiteral("%1: ffprobe reads %2 s; listed: %3").arg(segments[i].file).arg(probed).arg(listed.join(u", "_qs))));
-        QVERIFY2(segments[i].durationMs >= 1300 && segments[i].durationMs <= 1600, qPrintable(listed.join(u", "_qs)));
+                 qPrintable(QStringLiteral("%1: ffprobe reads %2 s; listed: %3").arg(segments[i].file).arg(probed).arg(listed)));
+        QVERIFY2(segments[i].durationMs >= 1300 && segments[i].durationMs <= 1600, qPrintable(listed));
     }
 }
 
