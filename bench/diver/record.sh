@@ -58,7 +58,17 @@ hls)
     # The media playlist of the pass-through rendition (the master names it).
     rendition=$(hls_rendition "$API") || exit 1
     source_of() { echo "$API/live/c$1/$rendition"; }
-    echo "== HLS sources: $(source_of NNN) =="
+    # A channel is live before its first segment is written; its media playlist answers 503
+    # until then. Recordings opened before that start with a reconnect, which is a gap the
+    # headend made, not the recorder: wait until every channel's playlist is there.
+    for i in $(seq -f %03g 1 "$N"); do
+        for _ in $(seq 1 300); do
+            curl -sf -o /dev/null "$(source_of "$i")" && break
+            sleep 0.2
+        done
+        curl -sf -o /dev/null "$(source_of "$i")" || { echo "recast has no HLS playlist for c$i after 60 s"; exit 1; }
+    done
+    echo "== HLS sources: $(source_of NNN) (every playlist answers) =="
     ;;
 *) echo "SOURCE is ts or hls, not \"$SOURCE\""; exit 2 ;;
 esac
