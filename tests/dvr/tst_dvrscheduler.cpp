@@ -1459,8 +1459,11 @@ private Q_SLOTS:
     // (rules 1008, 1009, 1010, 1021) at 10:30 on "one" and Drama's (1004, 1006, 1013) at 06:00 on
     // "two"; C places Film at 06:00 on "one" and Drama nowhere. The cluster's copies: Film twice
     // (06:00 and 10:30), and two copies at 06:00 for the one stream, so one of them (Film's or
-    // Drama's) is lost for real. Each plan alone is valid (PlanCheck). Expected to fail until one
-    // node plans for all (the design cited above); then the QEXPECT_FAIL goes.
+    // Drama's) is lost for real. Each plan alone is valid (PlanCheck). The schedulers diverge by
+    // the repair's contract (it keeps what fits), so this stays expected to fail; the fix is that
+    // one node's plan alone makes copies (the design cited above), and once it is built, the
+    // QEXPECT_FAIL becomes an assertion that the plans diverge and a tst_divernodes case checks
+    // one copy per episode.
     void nodesFedTheSameRulesDifferentlyRecordOneEpisodeTwice()
     {
         const qint64 now = kDay0, at = kDay0 + 6 * kHour;
