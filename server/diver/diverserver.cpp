@@ -1703,9 +1703,16 @@ void DiverServer::countClusterLeases()
     }
 }
 
+void DiverServer::holdClusterChanges(bool hold)
+{
+    m_clusterChangesHeld = hold;
+    if (!hold)
+        applyClusterChanges();
+}
+
 void DiverServer::applyClusterChanges()
 {
-    if (m_stopping || !m_cluster)
+    if (m_stopping || !m_cluster || m_clusterChangesHeld)
         return;
     QString error;
     const auto changes = m_cluster->pending(&error);

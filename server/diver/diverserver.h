@@ -120,6 +120,9 @@ public:
     int stoppingRecorders() const { return int(m_stoppingRecorders.size()); }
     /// Copies and archives this node holds the lease of.
     int leasesHeld() const;
+    /// Tests: while held, this node does not read the change log (it has not heard of the
+    /// others' changes yet, as when their notifications are late); released, it reads at once.
+    void holdClusterChanges(bool hold);
     /// Tests: called with every recorder made, before it starts (a disk made slow, say).
     void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
     /// Tests: called when a copy's recorder reaches its end (UTC s), before this node checks
@@ -372,6 +375,7 @@ private:
     QList<ClusterNode> m_liveNodes;
     QTimer m_clusterPoll;
     bool m_clusterResync = false;    ///< the change log could not be read: reload everything
+    bool m_clusterChangesHeld = false; ///< tests: the change log is not read (holdClusterChanges)
     epg::GuideSync *m_sync = nullptr;
     QFileSystemWatcher *m_guideWatch = nullptr; ///< `[guide] file`: read again when it is replaced
     QTimer m_guideReload;                       ///< lets a write finish before the file is read

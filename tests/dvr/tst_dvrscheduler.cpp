@@ -1462,8 +1462,9 @@ private Q_SLOTS:
     // Drama's) is lost for real. Each plan alone is valid (PlanCheck). The schedulers diverge by
     // the repair's contract (it keeps what fits), so this stays expected to fail; the fix is that
     // one node's plan alone makes copies (the design cited above), and once it is built, the
-    // QEXPECT_FAIL becomes an assertion that the plans diverge and a tst_divernodes case checks
-    // one copy per episode.
+    // QEXPECT_FAIL becomes an assertion that the plans diverge, and
+    // tst_divernodes::nodesPlanningApartCopyOverCapacity (the same effect on two diver nodes)
+    // passes.
     void nodesFedTheSameRulesDifferentlyRecordOneEpisodeTwice()
     {
         const qint64 now = kDay0, at = kDay0 + 6 * kHour;
