@@ -120,6 +120,9 @@ public:
     int stoppingRecorders() const { return int(m_stoppingRecorders.size()); }
     /// Copies and archives this node holds the lease of.
     int leasesHeld() const;
+    /// This node is the cluster's planner (holds the `planner` lease): its plan alone makes
+    /// copies (docs/dvr-scheduler.md, "Several nodes: one planner"). Always, once started, on SQLite.
+    bool isPlanner() const { return m_isPlanner; }
     /// Tests: while held, this node does not read the change log (it has not heard of the
     /// others' changes yet, as when their notifications are late); released, it reads at once.
     void holdClusterChanges(bool hold);
@@ -186,7 +189,16 @@ private:
     /// one plan, not one each: a burst of "record this" presses waits for about two plans, not
     /// for as many as there are presses.
     void planSoon(std::function<void()> then);
+    /// Makes the viewers' recordings (and copies) the plan has due: on the planner only.
     void startDue(qint64 now);
+    /// Starts this node's bid for the `planner` lease (once it can plan: a guide and the rules).
+    void startPlanner();
+    /// This node holds `planner` now: the rules and history read again (several nodes), a full
+    /// plan, then what it has due.
+    void onPlannerClaimed(const dvr::LeaseJob &job, const QString &previousNode);
+    /// This node makes no more copies (lost its lease, or a copy insert was fenced off):
+    /// `giveBack` hands the lease back to the keeper, which takes it back when nobody took it.
+    void stopPlanning(const QString &why, bool giveBack);
     /// Reads `[guide] file` again after it changed; a file that does not read keeps the last guide.
     void reloadGuideFile();
     /// "finished" for the recordings of archived channels whose range the archive has passed (or
@@ -359,6 +371,12 @@ private:
     dvr::LeaseKeeper m_leases;        ///< copies ("copy:<id>")
     dvr::LeaseKeeper m_archiveLeases; ///< channel archives ("archive:<channel>"), one node each
     bool m_archiveLeasesStarted = false;
+    /// The cluster's one planner ("planner", capacity 1): whoever holds it makes the copies.
+    dvr::LeaseKeeper m_plannerLeases;
+    bool m_plannerStarted = false;
+    bool m_isPlanner = false;   ///< isPlanner(): set on claimed("planner"), cleared first on lost
+    qint64 m_plannerEpoch = 0;  ///< the epoch this node holds `planner` with (the copy insert's fence)
+    Counter *m_plannerClaims = nullptr; ///< diver_planner_claims_total
     QSet<QString> m_archivedChannels; ///< archivedChannels()
     /// m_archivedChannels is the cluster's (read from every node's row at least once; always on
     /// SQLite): until then no archive counts as closed.
