@@ -439,6 +439,16 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "bench_diverapi: diver: %s\n", qPrintable(error));
         return 1;
     }
+    // Only the planner looks for what is due (docs/dvr-scheduler.md, "Several nodes: one
+    // planner"): its lease is claimed when the event loop first turns, as it does in diver.
+    QElapsedTimer claiming;
+    claiming.start();
+    while (!diver.isPlanner() && claiming.elapsed() < 30000)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    if (!diver.isPlanner()) {
+        std::fprintf(stderr, "bench_diverapi: diver did not become the planner within 30 s\n");
+        return 1;
+    }
     const dvr::SchedulePlan &plan = diver.plan();
     int boxRules = 0, boxPlanned = 0, boxSkipped = 0;
     for (const dvr::RecordingRule &r : std::as_const(rules))

@@ -814,7 +814,7 @@ void DiverServer::setupRoutes()
         const QStringList problems = lostSqlConnections();
         const bool strict = http::parseBool(c.query("strict"));
         QJsonObject body{{u"status"_qs, !ok ? u"starting"_qs : problems.isEmpty() ? u"ok"_qs : u"degraded"_qs},
-                         {u"node"_qs, m_config.nodeId}, {u"recorders"_qs, activeRecorders()}, {u"ticketKey"_qs, m_auth.hasKeys()},
+                         {u"node"_qs, m_config.nodeId}, {u"planner"_qs, m_isPlanner}, {u"recorders"_qs, activeRecorders()}, {u"ticketKey"_qs, m_auth.hasKeys()},
                          {u"problems"_qs, QJsonArray::fromStringList(problems)}};
         if (!ok)
             body.insert(u"detail"_qs, u"no guide yet"_qs);

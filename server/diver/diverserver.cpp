@@ -62,6 +62,9 @@ constexpr qint64 kRetrySeconds = 10;
 /// notification) run every third of the lease period, at most this far apart.
 constexpr qint64 kClusterPollMaxMs = 5000;
 
+/// The planner's row in the lease table: the node holding it makes the copies from its plan.
+const QString kPlannerLease = QStringLiteral("planner");
+
 /// A copy's row in the lease table.
 QString leaseIdOf(qint64 copyId)
 {
@@ -182,6 +185,21 @@ DiverServer::DiverServer(DiverConfig config, QObject *parent)
         if (!databaseTrouble(error))
             qCWarning(lcDiver).noquote() << "lease table (archives):" << error << "(the archives held go on until their leases expire)";
     });
+    connect(&m_plannerLeases, &dvr::LeaseKeeper::claimed, this, &DiverServer::onPlannerClaimed);
+    connect(&m_plannerLeases, &dvr::LeaseKeeper::lost, this, [this](const QString &, bool) {
+        stopPlanning(m_plannerLeases.livenessLost() ? u"it could not confirm its liveness lock"_qs
+                                                    : u"its lease expired or another node holds it"_qs,
+                     false);
+    });
+    connect(&m_plannerLeases, &dvr::LeaseKeeper::failed, this, [this](const QString &error) {
+        if (!databaseTrouble(error))
+            qCWarning(lcDiver).noquote() << "lease table (planner):" << error;
+    });
+    m_metrics.gaugeCallback(QStringLiteral("diver_planner"),
+                            QStringLiteral("1 while this node is the cluster's planner (its plan makes the copies), else 0."),
+                            [this] { return m_isPlanner ? 1.0 : 0.0; });
+    m_plannerClaims = m_metrics.counter(QStringLiteral("diver_planner_claims_total"),
+                                        QStringLiteral("Times this node became the planner (claimed or took back the planner lease)."));
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_active"), QStringLiteral("Recorders writing now (copies and archives)."),
                             [this] { return double(activeRecorders()); });
     m_metrics.gaugeCallback(QStringLiteral("diver_recorders_stopping"),
@@ -395,6 +413,13 @@ void DiverServer::stop()
     m_stopping = true;
     m_tick.stop();
     m_clusterPoll.stop();
+    // Nothing is planned here any more: another node plans from now on, at once (told).
+    m_isPlanner = false;
+    if (m_plannerStarted) {
+        m_plannerLeases.release();
+        m_plannerStarted = false;
+        announce(ClusterChange::Kind::Leases);
+    }
     // Thumbnails: those waiting are dropped, those at work stop at their next segment.
     m_thumbnailsStop = true;
     m_thumbnailPool.clear();
@@ -671,7 +696,76 @@ void DiverServer::onGuide(std::shared_ptr<const epg::Guide> previous, std::share
     rememberHistoryFacts();
     replan(true);
     startArchives();
+    if (first)
+        startPlanner();
     Q_EMIT guideLoaded();
+}
+
+void DiverServer::startPlanner()
+{
+    // Every node bids once it could plan (the rules were read at start, the guide is here); one
+    // holds the lease (FOR UPDATE SKIP LOCKED), the others take it when it dies or stops.
+    dvr::LeaseKeeper::Settings settings;
+    settings.location = m_config.effectiveDatabase();
+    settings.node = m_config.nodeId;
+    settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
+    settings.livenessGraceMs = m_config.livenessGraceMs;
+    settings.handOverLimitMs = qint64(m_config.handOverLimitSeconds) * 1000;
+    settings.capacity = 1;
+    settings.scope = kPlannerLease;
+    settings.ids = {kPlannerLease};
+    QString error;
+    if (!m_plannerLeases.start(settings, &error)) {
+        qCCritical(lcDiver).noquote() << "the planner's lease:" << error << "(this node makes no copies)";
+        return;
+    }
+    if (!m_plannerLeases.store().add(kPlannerLease, QByteArrayLiteral("{}"), &error)) {
+        qCCritical(lcDiver).noquote() << "the planner's lease row:" << error << "(this node makes no copies)";
+        m_plannerLeases.stop();
+        return;
+    }
+    m_plannerStarted = true;
+}
+
+void DiverServer::onPlannerClaimed(const dvr::LeaseJob &job, const QString &previousNode)
+{
+    if (m_stopping)
+        return;
+    m_plannerEpoch = job.epoch;
+    m_isPlanner = true;
+    m_plannerClaims->increment();
+    qCInfo(lcDiver).noquote() << "node" << m_config.nodeId << "is the planner (epoch" << job.epoch
+                              << (previousNode.isEmpty() || previousNode == m_config.nodeId ? u")"_qs
+                                                                                           : u", after "_qs + previousNode + u')');
+    if (m_cluster) {
+        // The plan this node kept was repaired in the order it heard the changes, which the
+        // last planner's need not have been: a full plan from what the database holds now, as
+        // a fresh start would make (docs/dvr-scheduler.md, "The planner lease").
+        QString error;
+        if (const auto rules = m_rules.rules(&error))
+            m_scheduler.setRules(*rules);
+        else
+            qCWarning(lcDiver).noquote() << "the new planner cannot read the rules:" << error << "(it plans with those it has)";
+        if (const auto history = m_rules.history(&error))
+            m_scheduler.setHistory(*history);
+        else
+            qCWarning(lcDiver).noquote() << "the new planner cannot read the history:" << error << "(it plans with what it has)";
+        if (!reloadCancelled(&error))
+            qCWarning(lcDiver).noquote() << "the new planner cannot read the skipped airings:" << error;
+        m_planned = false;
+        replan(false);
+    }
+    startDue(now());
+}
+
+void DiverServer::stopPlanning(const QString &why, bool giveBack)
+{
+    const bool was = std::exchange(m_isPlanner, false);
+    if (giveBack)
+        m_plannerLeases.giveBack(kPlannerLease);
+    if (was)
+        qCWarning(lcDiver).noquote() << "node" << m_config.nodeId << "is no longer the planner (epoch" << m_plannerEpoch << "):" << why
+                                     << "; it makes no more copies";
 }
 
 void DiverServer::replan(bool guideChanged)
@@ -697,7 +791,8 @@ void DiverServer::replan(bool guideChanged)
     m_lastPlanAt = t;
     // "scheduled" for what is new in the plan, "unscheduled" for what left it (nothing to compare
     // when the plan kept the last one's list: 93,000 recordings at the benchmark's size).
-    if (m_plan.recordings.isSharedWith(before)) {
+    // Only the planner tells the boxes: another node's plan may place an airing elsewhere.
+    if (!m_isPlanner || m_plan.recordings.isSharedWith(before)) {
         Q_EMIT planChanged();
         return;
     }
@@ -879,6 +974,11 @@ void DiverServer::startDue(qint64 t)
     // it: their record start is the plan's time), each one made under the last plan for the
     // same end passing without a lookup; then each tick reads what has come due since, and what
     // is still waiting to be made.
+    // The one gate of every caller (planSoon, reconcile, pollCluster after a node change,
+    // applyClusterChanges, the airing skip route, the planner's claim): a node that is not the
+    // planner makes no copy, however its own plan differs.
+    if (!m_isPlanner)
+        return;
     ++m_dueStats.ticks;
     QHash<DueKey, std::pair<qint64, qint64>> before;
     if (!m_due.plan.isSharedWith(m_plan.recordings)) {
@@ -924,6 +1024,8 @@ QString DiverServer::sourceFor(const QString &channelId) const
 
 bool DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
 {
+    if (!m_isPlanner)
+        return false; // gave the role up during this tick (a fenced insert)
     QString error;
     const auto existing = m_store.recordingOf(p.owner, p.ruleId, p.channelId, p.start, &error);
     if (existing) // made already, maybe by another of the owner's rules (or deleted by the viewer: not made again)
@@ -973,14 +1075,32 @@ bool DiverServer::ensureRecording(const dvr::PlannedRecording &p, qint64 t)
             // at once for the same airing (its last viewer deleted it, another records it) never
             // shares the folder of the one being deleted (whose recorder may still write, whose
             // folder goes). Copies made before keep the folder their row names.
+            // The planner's watchdog first, as a recorder's: past it, another node may hold
+            // the lease already (this thread was blocked).
+            if (dvr::LeaseKeeper::steadyNowMs() >= m_plannerLeases.writeDeadline()->load()) {
+                stopPlanning(QStringLiteral("its watchdog deadline passed (epoch %1): the copy of %2 at %3 is not made")
+                                 .arg(m_plannerEpoch)
+                                 .arg(c.channelId, isoName(c.airingStart)),
+                             true);
+                return false;
+            }
             const auto root = m_storage->choose((c.recordStop - c.recordStart) * kBytesPerSecond, &error);
             std::optional<CopyRow> made;
+            const PlannerFence fence{kPlannerLease, m_config.nodeId, m_plannerEpoch, QDateTime::currentMSecsSinceEpoch()};
+            bool fenced = false;
             if (!root)
                 error = QStringLiteral("no storage for the copy of %1 at %2: %3").arg(c.channelId, isoName(c.airingStart), error);
-            else if (!(made = m_store.ensureCopy(c, &error, [&](qint64 id) {
-                           return QDir(*root).filePath(copyFolderName(c.channelId, c.airingStart, id));
-                       })))
+            else if (!(made = m_store.ensureCopy(
+                           c, &error,
+                           [&](qint64 id) { return QDir(*root).filePath(copyFolderName(c.channelId, c.airingStart, id)); }, &fence,
+                           &fenced)))
                 error = QStringLiteral("the copy is not stored: %1").arg(error);
+            if (fenced) {
+                // Another node plans now: not retried, and no "failed" for the viewer (the new
+                // planner records the airing if its plan has it).
+                stopPlanning(error, true);
+                return false;
+            }
             if (!made) {
                 m_retryAt.insert(key, t + kRetrySeconds);
                 qCWarning(lcDiver).noquote() << "cannot record" << p.title << "on" << p.channelId << ":" << error
@@ -1697,15 +1817,22 @@ void DiverServer::countClusterLeases()
         iptv::Gauge *&gauge = m_clusterLeaseGauges[it.key()];
         if (!gauge)
             gauge = m_metrics.gauge(QStringLiteral("diver_cluster_leases_held"),
-                                    QStringLiteral("Leases each node of the cluster holds now, by kind (copy, archive)."),
+                                    QStringLiteral("Leases each node of the cluster holds now, by kind (copy, archive, planner)."),
                                     {{QStringLiteral("node"), it.key().first}, {QStringLiteral("kind"), it.key().second}});
         gauge->set(it.value());
     }
 }
 
+void DiverServer::holdClusterChanges(bool hold)
+{
+    m_clusterChangesHeld = hold;
+    if (!hold)
+        applyClusterChanges();
+}
+
 void DiverServer::applyClusterChanges()
 {
-    if (m_stopping || !m_cluster)
+    if (m_stopping || !m_cluster || m_clusterChangesHeld)
         return;
     QString error;
     const auto changes = m_cluster->pending(&error);
@@ -1748,11 +1875,15 @@ void DiverServer::applyClusterChanges()
         case ClusterChange::Kind::Nodes:
             changed |= refreshNodes();
             m_leases.claimNow(); // a node that stopped cleanly has freed its copies
+            if (m_plannerStarted)
+                m_plannerLeases.claimNow(); // and the planner's lease, when it held it
             break;
         case ClusterChange::Kind::Leases:
             m_leases.claimNow();
             if (m_archiveLeasesStarted)
                 m_archiveLeases.claimNow();
+            if (m_plannerStarted)
+                m_plannerLeases.claimNow();
             break;
         case ClusterChange::Kind::Unknown: break; // a newer node's: read by it
         }

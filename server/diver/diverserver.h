@@ -120,6 +120,12 @@ public:
     int stoppingRecorders() const { return int(m_stoppingRecorders.size()); }
     /// Copies and archives this node holds the lease of.
     int leasesHeld() const;
+    /// This node is the cluster's planner (holds the `planner` lease): its plan alone makes
+    /// copies (docs/dvr-scheduler.md, "Several nodes: one planner"). Always, once started, on SQLite.
+    bool isPlanner() const { return m_isPlanner; }
+    /// Tests: while held, this node does not read the change log (it has not heard of the
+    /// others' changes yet, as when their notifications are late); released, it reads at once.
+    void holdClusterChanges(bool hold);
     /// Tests: called with every recorder made, before it starts (a disk made slow, say).
     void setRecorderHook(std::function<void(dvr::Recorder &)> hook) { m_recorderHook = std::move(hook); }
     /// Tests: called when a copy's recorder reaches its end (UTC s), before this node checks
@@ -183,7 +189,16 @@ private:
     /// one plan, not one each: a burst of "record this" presses waits for about two plans, not
     /// for as many as there are presses.
     void planSoon(std::function<void()> then);
+    /// Makes the viewers' recordings (and copies) the plan has due: on the planner only.
     void startDue(qint64 now);
+    /// Starts this node's bid for the `planner` lease (once it can plan: a guide and the rules).
+    void startPlanner();
+    /// This node holds `planner` now: the rules and history read again (several nodes), a full
+    /// plan, then what it has due.
+    void onPlannerClaimed(const dvr::LeaseJob &job, const QString &previousNode);
+    /// This node makes no more copies (lost its lease, or a copy insert was fenced off):
+    /// `giveBack` hands the lease back to the keeper, which takes it back when nobody took it.
+    void stopPlanning(const QString &why, bool giveBack);
     /// Reads `[guide] file` again after it changed; a file that does not read keeps the last guide.
     void reloadGuideFile();
     /// "finished" for the recordings of archived channels whose range the archive has passed (or
@@ -356,6 +371,12 @@ private:
     dvr::LeaseKeeper m_leases;        ///< copies ("copy:<id>")
     dvr::LeaseKeeper m_archiveLeases; ///< channel archives ("archive:<channel>"), one node each
     bool m_archiveLeasesStarted = false;
+    /// The cluster's one planner ("planner", capacity 1): whoever holds it makes the copies.
+    dvr::LeaseKeeper m_plannerLeases;
+    bool m_plannerStarted = false;
+    bool m_isPlanner = false;   ///< isPlanner(): set on claimed("planner"), cleared first on lost
+    qint64 m_plannerEpoch = 0;  ///< the epoch this node holds `planner` with (the copy insert's fence)
+    Counter *m_plannerClaims = nullptr; ///< diver_planner_claims_total
     QSet<QString> m_archivedChannels; ///< archivedChannels()
     /// m_archivedChannels is the cluster's (read from every node's row at least once; always on
     /// SQLite): until then no archive counts as closed.
@@ -372,6 +393,7 @@ private:
     QList<ClusterNode> m_liveNodes;
     QTimer m_clusterPoll;
     bool m_clusterResync = false;    ///< the change log could not be read: reload everything
+    bool m_clusterChangesHeld = false; ///< tests: the change log is not read (holdClusterChanges)
     epg::GuideSync *m_sync = nullptr;
     QFileSystemWatcher *m_guideWatch = nullptr; ///< `[guide] file`: read again when it is replaced
     QTimer m_guideReload;                       ///< lets a write finish before the file is read

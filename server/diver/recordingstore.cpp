@@ -292,13 +292,43 @@ std::optional<qint64> RecordingStore::insertCopy(const CopyRow &c, QString *erro
     });
 }
 
-std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *error, const std::function<QString(qint64)> &directoryOf)
+std::optional<CopyRow> RecordingStore::ensureCopy(const CopyRow &c, QString *error, const std::function<QString(qint64)> &directoryOf,
+                                                  const PlannerFence *fence, bool *fenced)
 {
+    if (fenced)
+        *fenced = false;
     return withReconnect(m_connection, error, [&]() -> std::optional<CopyRow> {
-        // Several nodes plan from the same rules and guide: the first insert makes the copy, the
-        // others find it (the unique key is the airing, channel and start).
-        if (!execSql(m_connection, QStringLiteral("BEGIN"), error))
+        // The first insert makes the copy, a second finds it (the unique key is the airing,
+        // channel and start). SQLite: the write lock first, so the fence read below and the
+        // insert are one.
+        if (!execSql(m_connection, m_postgres ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN IMMEDIATE"), error))
             return std::nullopt;
+        if (fence) {
+            // The planner's row held (FOR SHARE) until the commit: a node claiming it meanwhile
+            // skips it (SKIP LOCKED) until then, so no copy from a plan whose lease has passed
+            // to another node is ever committed after that node's claim.
+            Statement held(m_connection,
+                           QStringLiteral("SELECT epoch FROM dvr_leases WHERE id = ? AND node = ? AND epoch = ? AND state = 'pending' "
+                                          "AND lease_until > ?")
+                               + (m_postgres ? QStringLiteral(" FOR SHARE") : QString()));
+            const bool read = held.bind(fence->leaseId).bind(fence->node).bind(fence->epoch).bind(fence->nowMs).run(error);
+            const bool holds = read && held.q.next();
+            held.q.finish();
+            if (!holds) {
+                if (read) {
+                    *error = QStringLiteral("not the planner (epoch %1): node %2 no longer holds the lease %3 with that epoch, so "
+                                            "the copy of %4 at %5 is not made")
+                                 .arg(fence->epoch)
+                                 .arg(fence->node, fence->leaseId, c.channelId)
+                                 .arg(c.airingStart);
+                    if (fenced)
+                        *fenced = true;
+                }
+                QString ignored;
+                execSql(m_connection, QStringLiteral("ROLLBACK"), &ignored);
+                return std::nullopt;
+            }
+        }
         Statement insert(m_connection, QStringLiteral("INSERT INTO dvr_copies (channel_id, airing_start, record_start, record_stop, "
                                                       "node, directory, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                                                       "ON CONFLICT (channel_id, airing_start) DO NOTHING RETURNING id"));
@@ -474,6 +504,26 @@ std::optional<QList<CopyRow>> RecordingStore::copiesOfOwner(const QString &owner
         QList<CopyRow> out;
         while (s.q.next())
             out.append(copyFrom(s.q));
+        return out;
+    });
+}
+
+std::optional<QList<OpenCopyRecording>> RecordingStore::openCopyRecordings(QString *error)
+{
+    return withReconnect(m_connection, error, [&]() -> std::optional<QList<OpenCopyRecording>> {
+        // The lease row's holder, when it holds it (pending); a copy nobody holds now has none.
+        Statement s(m_connection,
+                    QStringLiteral("SELECT r.id, r.owner, r.rule_id, r.channel_id, r.airing_start, r.copy_id, COALESCE(l.node, '') "
+                                   "FROM dvr_recordings r JOIN dvr_copies c ON c.id = r.copy_id "
+                                   "LEFT JOIN dvr_leases l ON l.id = 'copy:' || CAST(c.id AS TEXT) AND l.state = 'pending' "
+                                   "WHERE c.state = ? AND r.deleted = 0 AND r.stopped = 0 "
+                                   "ORDER BY r.airing_start, r.channel_id, r.owner, r.rule_id"));
+        if (!s.bind(int(CopyState::Recording)).run(error))
+            return std::nullopt;
+        QList<OpenCopyRecording> out;
+        while (s.q.next())
+            out.append({s.q.value(0).toLongLong(), s.q.value(1).toString(), s.q.value(2).toLongLong(), s.q.value(3).toString(),
+                        s.q.value(4).toLongLong(), s.q.value(5).toLongLong(), s.q.value(6).toString()});
         return out;
     });
 }

@@ -105,6 +105,29 @@ struct RecordingCursor
     friend bool operator==(const RecordingCursor &, const RecordingCursor &) = default;
 };
 
+/// The planner's lease as the node making copies holds it (docs/dvr-scheduler.md, "Several nodes:
+/// one planner"): a copy made from its plan is inserted only while the lease table says so.
+struct PlannerFence
+{
+    QString leaseId;  ///< the planner's row in dvr_leases ("planner")
+    QString node;     ///< this node
+    qint64 epoch = 0; ///< the epoch this node was given when it claimed the lease
+    qint64 nowMs = 0; ///< this node's clock (UTC ms): the lease must not have expired by then
+};
+
+/// A viewer's recording in a copy that records now: what a planner taking over keeps where it
+/// records (RecordingStore::openCopyRecordings).
+struct OpenCopyRecording
+{
+    qint64 recordingId = 0;
+    QString owner;
+    qint64 ruleId = 0;
+    QString channelId;
+    qint64 airingStart = 0; ///< UTC seconds
+    qint64 copyId = 0;
+    QString node; ///< the node holding the copy's lease (empty: none holds it now)
+};
+
 class RecordingStore
 {
 public:
@@ -123,8 +146,14 @@ public:
     /// when set, names the folder of a copy this call inserts from its new id (every copy has
     /// a folder of its own: a copy made again for an airing whose copy was just deleted never
     /// shares the deleted one's); unset, `copy.directory` is stored.
+    /// `fence`, when set: the insert is made only while `fence->node` holds the planner's lease
+    /// with `fence->epoch`, not expired at `fence->nowMs`, checked in the same transaction (its
+    /// row held FOR SHARE on PostgreSQL, so a claim by another node waits for the commit);
+    /// otherwise nothing is inserted, nullopt, *error says "not the planner (epoch N)" and
+    /// *fenced is set (not retried: the caller is no longer the planner).
     std::optional<CopyRow> ensureCopy(const CopyRow &copy, QString *error,
-                                      const std::function<QString(qint64 id)> &directoryOf = {});
+                                      const std::function<QString(qint64 id)> &directoryOf = {},
+                                      const PlannerFence *fence = nullptr, bool *fenced = nullptr);
     /// Writes what the recording node owns: state, reason, node, folder, segments, bytes, gaps.
     /// Never the end (record_stop), which other nodes move meanwhile: see the two below.
     /// Only while the row names `copy.node` (or no node): a node whose write was held back (the
@@ -163,6 +192,10 @@ public:
     std::optional<QList<CopyRow>> copies(QString *error, std::optional<CopyState> state = std::nullopt);
     /// The copies of `owner`'s recordings (not deleted): a box's library without reading every copy.
     std::optional<QList<CopyRow>> copiesOfOwner(const QString &owner, QString *error);
+    /// The viewers' recordings (not deleted, not stopped) in copies recording now, with the node
+    /// holding each copy's lease: the airings a planner taking over must keep where they record
+    /// (their episodes join the history only when the copy finishes).
+    std::optional<QList<OpenCopyRecording>> openCopyRecordings(QString *error);
     /// The copies with these ids (those that are there): a page of the library's.
     std::optional<QList<CopyRow>> copiesWithIds(const QList<qint64> &ids, QString *error);
 

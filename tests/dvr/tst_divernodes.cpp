@@ -27,6 +27,10 @@
 // event loop is blocked (a test hook) stops recording at its watchdog deadline, before the other
 // node claims its copy at the lease's expiry: never two writers. A node stalled inside a write
 // (a test hook) and stopped past its lease is fenced off by the next holder's epoch when it wakes.
+// One node plans for all (docs/dvr-scheduler.md, "Several nodes: one planner"): two nodes that
+// took the same rules in another order plan apart, and only the planner's plan makes copies (no
+// more at once than the cluster has streams); a planner killed is replaced within the liveness
+// grace, and a stale planner's copy insert is refused by its epoch.
 
 #include "../common/diverticket.h"
 #include "../common/postgresserver.h"
@@ -112,6 +116,42 @@ bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 st
     return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
 }
 
+/// One programme of writeGuideOf: `title` on `channel` from `start` to `stop`, episode `xmltvNs`.
+struct GuideShow
+{
+    QString channel;
+    qint64 start = 0, stop = 0;
+    QString title, xmltvNs;
+};
+
+/// A guide file with the channels `channels` (all of them recast's channel "one", as writeGuide's)
+/// airing `shows`.
+bool writeGuideOf(const QString &path, quint16 recastPort, const QStringList &channels, const QList<GuideShow> &shows)
+{
+    iptv::epg::GuideData data;
+    for (const QString &id : channels) {
+        iptv::epg::Channel ch;
+        ch.id = id;
+        ch.displayNames = {{QString(), id.toUpper()}};
+        ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(recastPort);
+        data.channels.append(ch);
+    }
+    for (const GuideShow &s : shows) {
+        iptv::epg::Programme p;
+        p.channelId = s.channel;
+        p.start = s.start;
+        p.stop = s.stop;
+        p.titles = {{QString(), s.title}};
+        p.episodeNums.append({QStringLiteral("xmltv_ns"), s.xmltvNs});
+        data.programmes.append(p);
+    }
+    const qint64 from = QDateTime::currentSecsSinceEpoch() / 3600 * 3600 - 3600;
+    iptv::epg::GuideBuilder builder({.from = from, .days = 2, .compressionLevel = 1, .createdAt = from});
+    builder.addGuide(data);
+    QFile f(path);
+    return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
+}
+
 /// The segments of a copy's folder, in order; empty with a warning when it cannot be read.
 QList<iptv::dvr::ArchiveSegment> segmentsIn(const QString &directory)
 {
@@ -122,6 +162,15 @@ QList<iptv::dvr::ArchiveSegment> segmentsIn(const QString &directory)
         return {};
     }
     return reader.segments();
+}
+
+/// The copies' leases (the table holds the archives' and the planner's too); nullopt with *error.
+std::optional<QList<iptv::dvr::LeaseJob>> copyLeases(iptv::dvr::LeaseStore &leases, QString *error)
+{
+    auto jobs = leases.jobs(error);
+    if (jobs)
+        jobs->removeIf([](const iptv::dvr::LeaseJob &j) { return !j.id.startsWith(u"copy:"); });
+    return jobs;
 }
 
 /// Archive leases held now, by node (an expired lease is nobody's).
@@ -386,6 +435,10 @@ private Q_SLOTS:
     void cleanStopIsClaimedWhenHeard();
     void ruleReachesTheOtherNode();
     void planUsesTheClusterCapacity();
+    void nodesPlanningApartCopyOverCapacity();
+    void stalePlannerEpochMakesNoCopy_data() { storesOnBothBackends_data(); }
+    void stalePlannerEpochMakesNoCopy();
+    void killedPlannerIsTakenOver();
     void killedNodeIsTakenOver_data();
     void killedNodeIsTakenOver();
     void nodeThatLosesItsSessionStops();
@@ -1327,7 +1380,7 @@ void TestDiverNodes::shortBlockKeepsRecording()
     QString error;
     QVERIFY2(leases.open(db, &error) && store.open(db, &error), qPrintable(error));
     auto leaseOf = [&] {
-        const auto jobs = leases.jobs(&error);
+        const auto jobs = copyLeases(leases, &error);
         return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
     };
     QTRY_COMPARE_WITH_TIMEOUT(leaseOf().node, u"node-a"_qs, 10000);
@@ -1384,7 +1437,7 @@ void TestDiverNodes::blockedNodeStopsBeforeTakeover()
     QString error;
     QVERIFY2(leases.open(db, &error) && store.open(db, &error), qPrintable(error));
     auto holderOf = [&] {
-        const auto jobs = leases.jobs(&error);
+        const auto jobs = copyLeases(leases, &error);
         return jobs && jobs->size() == 1 ? jobs->first().node : QString();
     };
     QTRY_COMPARE_WITH_TIMEOUT(holderOf(), u"node-a"_qs, 10000);
@@ -1465,7 +1518,7 @@ void TestDiverNodes::stalledWriteIsFencedAfterTakeover()
     QString error;
     QVERIFY2(leases.open(db, &error) && store.open(db, &error), qPrintable(error));
     auto lease = [&] {
-        const auto jobs = leases.jobs(&error);
+        const auto jobs = copyLeases(leases, &error);
         return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
     };
     QTRY_COMPARE_WITH_TIMEOUT(lease().node, u"node-a"_qs, 10000);
@@ -1833,6 +1886,245 @@ void TestDiverNodes::planUsesTheClusterCapacity()
     QTRY_COMPARE_WITH_TIMEOUT(a.plan().conflicts, 1, 2000);
 }
 
+// Issue 14 (docs/dvr-scheduler.md, "Several nodes: one planner"): two nodes' repaired plans differ
+// when they took the same rule changes in another order, and only the planner's makes copies.
+// Two nodes of capacity 1 (the plan's capacity 2, fixed once both are up: a node joining makes
+// every node plan whole); three channels at T: Film's episode on "one", Drama on "two", Cook on
+// "three"; Film's episode again on "one" at T + 35 s. One box's title rules, Film first in its
+// order (priority 10). Cook and Drama are posted to node-a and Film to node-b while neither reads
+// the change log (holdClusterChanges: as when the notifications are late), then both read it.
+// node-a repairs Film in after Cook and Drama: its airing at T no longer fits, its second is
+// free: Film at T + 35 s. node-b repairs Cook and Drama in after Film: Film at T, Cook at T, Drama
+// a conflict. Before the planner, each node made the copies its own plan had due: three copies
+// at T for the cluster's two streams (one recorded by no node), and a second copy of Film at
+// T + 35 s. Now: the copies at T are the planner's plan's, no more than the cluster's streams;
+// the other node never made one; Film is copied once.
+void TestDiverNodes::nodesPlanningApartCopyOverCapacity()
+{
+    NODES_DATABASE(db, Database);
+    const qint64 t = QDateTime::currentSecsSinceEpoch() + 25, later = t + 65;
+    DiverConfig ca = nodeConfig(u"apart"_qs, u"node-a"_qs, db), cb = nodeConfig(u"apart"_qs, u"node-b"_qs, db);
+    // A lease long enough that a busy event loop (both nodes run on this one) never passes the
+    // planner's watchdog: a planner that gives the role up and takes it back plans whole, and its
+    // plan would no longer show the divergence this test is about.
+    ca.leaseSeconds = cb.leaseSeconds = 10;
+    QVERIFY(QDir().mkpath(m_dir.filePath(u"apart"_qs)));
+    QVERIFY(writeGuideOf(ca.guideFile, m_recast->port(), {u"one"_qs, u"two"_qs, u"three"_qs},
+                         {{u"one"_qs, t, t + 60, u"Film"_qs, u"0.0."_qs},
+                          {u"two"_qs, t, t + 60, u"Drama"_qs, u"0.1."_qs},
+                          {u"three"_qs, t, t + 60, u"Cook"_qs, u"0.2."_qs},
+                          {u"one"_qs, later, later + 60, u"Film"_qs, u"0.0."_qs}}));
+    DiverServer a(ca), b(cb);
+    QString error;
+    QVERIFY2(a.start(&error), qPrintable(error));
+    QVERIFY2(b.start(&error), qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(a.clusterNodes().size(), 2, 2000);
+    QTRY_COMPARE_WITH_TIMEOUT(b.clusterNodes().size(), 2, 2000);
+    QTRY_VERIFY_WITH_TIMEOUT(a.guide() && b.guide(), 5000);
+    // One planner (whichever claimed first), never two.
+    QTRY_VERIFY_WITH_TIMEOUT(a.isPlanner() || b.isPlanner(), 5000);
+    QVERIFY(!(a.isPlanner() && b.isPlanner()));
+    DiverServer &planner = a.isPlanner() ? a : b;
+    DiverServer &other = a.isPlanner() ? b : a;
+    QVERIFY(call("GET", planner.httpPort(), u"/metrics"_qs, {}).body.contains("\ndiver_planner 1\n"));
+    QVERIFY(call("GET", other.httpPort(), u"/metrics"_qs, {}).body.contains("\ndiver_planner 0\n"));
+    QCOMPARE(call("GET", planner.httpPort(), u"/healthz"_qs, {}).json().value(u"planner"_qs), QJsonValue(true));
+    QCOMPARE(call("GET", other.httpPort(), u"/healthz"_qs, {}).json().value(u"planner"_qs), QJsonValue(false));
+
+    a.holdClusterChanges(true);
+    b.holdClusterChanges(true);
+    const QByteArray box = ticket(u"STB-P"_qs);
+    auto post = [&](DiverServer &node, const QString &title, int priority) {
+        const HttpResult made = call("POST", node.httpPort(), u"/api/rules"_qs, box,
+                                     {{u"kind"_qs, u"title"_qs}, {u"title"_qs, title}, {u"priority"_qs, priority}});
+        return made.status == 201 ? QString() : QString::fromUtf8(made.body);
+    };
+    QCOMPARE(post(a, u"Cook"_qs, 0), QString());
+    QCOMPARE(post(a, u"Drama"_qs, 0), QString());
+    QCOMPARE(post(b, u"Film"_qs, 10), QString());
+    a.holdClusterChanges(false);
+    b.holdClusterChanges(false);
+    auto filmAt = [](const DiverServer &node) {
+        for (const auto &p : node.plan().recordings)
+            if (p.title == u"Film"_qs)
+                return p.start;
+        return qint64(0);
+    };
+    // Each has heard the three rules: each title has an outcome (planned or skipped) at T.
+    auto titlesAtT = [t](const DiverServer &node) {
+        QSet<QString> titles;
+        for (const auto &p : node.plan().recordings)
+            if (p.start == t)
+                titles << p.title;
+        for (const auto &k : node.plan().skipped)
+            if (k.airing.start == t)
+                titles << k.airing.title;
+        return titles.size();
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(titlesAtT(a) == 3 && titlesAtT(b) == 3, 2000);
+    qInfo().noquote() << "node-a plans Film at T +" << filmAt(a) - t << "s, node-b at T +" << filmAt(b) - t
+                      << "s; conflicts" << a.plan().conflicts << "/" << b.plan().conflicts << "; the planner:"
+                      << planner.config().nodeId;
+    // The plans still diverge (the reason for one planner).
+    QCOMPARE(filmAt(a), later);
+    QCOMPARE(filmAt(b), t);
+
+    auto copiesAt = [&](qint64 start) {
+        QStringList at;
+        const auto copies = a.recordings().copies(&error);
+        for (const CopyRow &c : copies.value_or(QList<CopyRow>{}))
+            if (c.airingStart == start)
+                at << c.channelId;
+        at.sort();
+        return at;
+    };
+    auto plannedAt = [](const DiverServer &node, qint64 start) {
+        QStringList at;
+        for (const auto &p : node.plan().recordings)
+            if (p.start == start)
+                at << p.channelId;
+        at.sort();
+        return at;
+    };
+    const QStringList plannerAtT = plannedAt(planner, t);
+    QCOMPARE(plannerAtT.size(), 2);
+    QVERIFY(plannedAt(other, t) != plannerAtT);
+    // The copies for T are made at T - 2 s (kLeadSeconds): waited for until T has come.
+    QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() > t && copiesAt(t).size() >= 2, 40000);
+    qInfo().noquote() << "copies at T:" << copiesAt(t).join(u", "_qs) << "; leases held: node-a" << a.leasesHeld() << "node-b"
+                      << b.leasesHeld();
+    QCOMPARE(copiesAt(t), plannerAtT); // the planner's plan, not the other's
+    QCOMPARE(other.dueStats().ticks, 0); // the other node never looked for what is due
+    QVERIFY(planner.dueStats().lookups > 0);
+    // Film's second airing comes: Film is copied once, whichever airing the planner chose.
+    QTRY_VERIFY_WITH_TIMEOUT(QDateTime::currentSecsSinceEpoch() > later + 1, 120000);
+    QCOMPARE(copiesAt(t).count(u"one"_qs) + copiesAt(later).count(u"one"_qs), 1);
+    QVERIFY(planner.isPlanner() && !other.isPlanner());
+}
+
+// Fencing (docs/dvr-scheduler.md, "The planner lease"): a planner that was stopped past its lease
+// (a frozen VM) while another node claimed `planner` holds a lower epoch; its copy insert is
+// refused in the transaction, with the epoch named, and nothing is made. The current holder's
+// insert goes through; so does nothing once its own lease has expired. The open copies' viewer
+// rows are read with the node holding each copy (what a new planner keeps where it records).
+void TestDiverNodes::stalePlannerEpochMakesNoCopy()
+{
+    BOTH_BACKENDS_DATABASE(db, u"fence.sqlite"_qs);
+    QString error;
+    iptv::dvr::LeaseStore leases;
+    QVERIFY2(leases.open(db, &error), qPrintable(error));
+    leases.setScope(u"planner"_qs, {u"planner"_qs});
+    QVERIFY2(leases.add(u"planner"_qs, "{}", &error), qPrintable(error));
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const auto first = leases.claim(u"node-a"_qs, 1, 1000, now, &error);
+    QVERIFY2(first && first->size() == 1, qPrintable(error));
+    const qint64 staleEpoch = first->first().job.epoch;
+    // node-a's lease expires (it was stopped); node-b claims the role with a higher epoch.
+    const auto second = leases.claim(u"node-b"_qs, 1, 60000, now + 2000, &error);
+    QVERIFY2(second && second->size() == 1, qPrintable(error));
+    const qint64 epoch = second->first().job.epoch;
+    QCOMPARE(epoch, staleEpoch + 1);
+
+    RecordingStore store;
+    QVERIFY2(store.open(db, &error), qPrintable(error));
+    CopyRow c;
+    c.channelId = QStringLiteral("one");
+    c.airingStart = 1'800'000'000;
+    c.recordStart = c.airingStart;
+    c.recordStop = c.airingStart + 1800;
+    c.directory = QStringLiteral("/srv/dvr/recordings/one/a");
+    const iptv::diver::PlannerFence stale{u"planner"_qs, u"node-a"_qs, staleEpoch, now + 2001};
+    bool fenced = false;
+    QVERIFY(!store.ensureCopy(c, &error, {}, &stale, &fenced));
+    QVERIFY(fenced);
+    QVERIFY2(error.contains(QStringLiteral("not the planner (epoch %1)").arg(staleEpoch)), qPrintable(error));
+    QVERIFY(!store.copyOf(c.channelId, c.airingStart, &error));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    // node-b's lease, once expired, fences node-b off too.
+    const iptv::diver::PlannerFence expired{u"planner"_qs, u"node-b"_qs, epoch, now + 2000 + 60001};
+    QVERIFY(!store.ensureCopy(c, &error, {}, &expired, &fenced));
+    QVERIFY(fenced);
+    const iptv::diver::PlannerFence current{u"planner"_qs, u"node-b"_qs, epoch, now + 2001};
+    const auto made = store.ensureCopy(c, &error, {}, &current, &fenced);
+    QVERIFY2(made, qPrintable(error));
+    QVERIFY(!fenced);
+    QCOMPARE(store.copyOf(c.channelId, c.airingStart, &error)->id, made->id);
+
+    // The open copy's viewers, with the node that holds the copy's lease.
+    RecordingRow r;
+    r.owner = QStringLiteral("STB-F");
+    r.ruleId = 7;
+    r.channelId = c.channelId;
+    r.title = QStringLiteral("Film");
+    r.airingStart = c.airingStart;
+    r.airingStop = c.recordStop;
+    r.recordStart = c.recordStart;
+    r.recordStop = c.recordStop;
+    r.copyId = made->id;
+    const auto viewer = store.insertRecording(r, &error);
+    QVERIFY2(viewer && *viewer > 0, qPrintable(error));
+    auto open = store.openCopyRecordings(&error);
+    QVERIFY2(open && open->size() == 1, qPrintable(error));
+    QCOMPARE(open->first().recordingId, *viewer);
+    QCOMPARE(open->first().ruleId, 7);
+    QCOMPARE(open->first().owner, r.owner);
+    QCOMPARE(open->first().airingStart, c.airingStart);
+    QVERIFY(open->first().node.isEmpty()); // nobody holds its lease yet
+    iptv::dvr::LeaseStore copies;
+    QVERIFY2(copies.open(db, &error), qPrintable(error));
+    copies.setScope(u"copy:"_qs);
+    QVERIFY2(copies.add(QStringLiteral("copy:%1").arg(made->id), "{}", &error), qPrintable(error));
+    QVERIFY2(copies.claim(u"node-b"_qs, 1, 60000, now, &error), qPrintable(error));
+    open = store.openCopyRecordings(&error);
+    QVERIFY2(open && open->size() == 1, qPrintable(error));
+    QCOMPARE(open->first().node, u"node-b"_qs);
+}
+
+// The planner killed with SIGKILL (no release): the other node holds `planner` within the liveness
+// grace and a poll, plans, and makes the copies that come due after, among them one for a rule
+// the dead planner had been told of through the change log.
+void TestDiverNodes::killedPlannerIsTakenOver()
+{
+    NODES_DATABASE(db, Processes);
+    const int graceMs = 1500;
+    const qint64 t = QDateTime::currentSecsSinceEpoch() + 40;
+    QMap<QString, quint16> ports;
+    QVERIFY(startTwoNodeProcesses(u"planner-killed"_qs, db, u"News"_qs, t, t + 30, &ports, {}, kLeaseSeconds, graceMs));
+    auto metrics = [&](const QString &node) { return call("GET", ports.value(node), u"/metrics"_qs, {}).body; };
+    auto plans = [&](const QString &node) { return metrics(node).contains("\ndiver_planner 1\n"); };
+    QTRY_VERIFY_WITH_TIMEOUT(plans(u"node-a"_qs) || plans(u"node-b"_qs), 10000);
+    const QString planner = plans(u"node-a"_qs) ? u"node-a"_qs : u"node-b"_qs;
+    const QString survivor = planner == u"node-a"_qs ? u"node-b"_qs : u"node-a"_qs;
+    QVERIFY(metrics(survivor).contains("\ndiver_planner 0\n"));
+    QVERIFY(metrics(planner).contains("\ndiver_planner_claims_total 1\n"));
+    QCOMPARE(call("GET", ports.value(planner), u"/healthz"_qs, {}).json().value(u"planner"_qs), QJsonValue(true));
+    const HttpResult made = call("POST", ports.value(survivor), u"/api/rules"_qs, ticket(u"STB-K"_qs),
+                                 {{u"kind"_qs, u"title"_qs}, {u"title"_qs, u"News"_qs}});
+    QVERIFY2(made.status == 201, made.body.constData());
+
+    QVERIFY2(QDateTime::currentSecsSinceEpoch() < t - 4, "too slow a start: the airing came due before the kill");
+    m_processes.value(planner)->kill();
+    QVERIFY(m_processes.value(planner)->waitForFinished(10000));
+    QElapsedTimer clock;
+    clock.start();
+    const int pollMs = qBound(200, kLeaseSeconds * 1000 / 3, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(plans(survivor), graceMs + pollMs + kLeaseSeconds * 1000 / 10 + kLoadMarginMs);
+    qInfo().noquote() << survivor << "plans" << clock.elapsed() << "ms after the planner was killed (grace" << graceMs << "ms)";
+    QVERIFY(metrics(survivor).contains("\ndiver_planner_claims_total 1\n"));
+    QCOMPARE(call("GET", ports.value(survivor), u"/healthz"_qs, {}).json().value(u"planner"_qs), QJsonValue(true));
+
+    // The airing at T comes due after the kill: its copy made by the survivor, and recorded.
+    RecordingStore store;
+    QString error;
+    QVERIFY2(store.open(db, &error), qPrintable(error));
+    std::optional<CopyRow> copy;
+    QTRY_VERIFY_WITH_TIMEOUT((copy = store.copyOf(u"one"_qs, t, &error)) && copy->node == survivor, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(segmentsIn(store.copy(copy->id, &error)->directory).size() >= 2, 20000);
+    const auto viewers = store.recordingsOfCopy(copy->id, &error);
+    QVERIFY2(viewers && viewers->size() == 1, qPrintable(error));
+    QCOMPARE(viewers->first().owner, u"STB-K"_qs);
+}
+
 // Two diver processes on one database and one storage folder; the one recording is killed with
 // SIGKILL and the other takes its copy over within one lease period.
 void TestDiverNodes::killedNodeIsTakenOver_data()
@@ -1869,7 +2161,7 @@ void TestDiverNodes::killedNodeIsTakenOver()
     QVERIFY2(leases.open(db, &error), qPrintable(error));
     QVERIFY2(store.open(db, &error), qPrintable(error));
     auto holderOf = [&] {
-        const auto jobs = leases.jobs(&error);
+        const auto jobs = copyLeases(leases, &error);
         return jobs && jobs->size() == 1 ? jobs->first().node : QString();
     };
     QTRY_VERIFY_WITH_TIMEOUT(!holderOf().isEmpty(), 10000);
@@ -1900,7 +2192,7 @@ void TestDiverNodes::killedNodeIsTakenOver()
     QVERIFY2(took <= limit, qPrintable(QStringLiteral("%1 ms (limit %2 ms)").arg(took).arg(limit)));
     if (graceMs > 0)
         QVERIFY2(took >= graceMs, qPrintable(QStringLiteral("%1 ms: before the grace period").arg(took)));
-    const auto jobs = leases.jobs(&error);
+    const auto jobs = copyLeases(leases, &error);
     QVERIFY2(jobs, qPrintable(error));
     QCOMPARE(jobs->first().takeovers, 1);
 
@@ -1910,7 +2202,7 @@ void TestDiverNodes::killedNodeIsTakenOver()
     const auto finished = store.copy(copies->first().id, &error);
     QCOMPARE(finished->node, survivor);
     // The copy's row and its lease are two writes: the lease's follows.
-    QTRY_COMPARE_WITH_TIMEOUT(leases.jobs(&error)->first().state, u"done"_qs, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(copyLeases(leases, &error)->first().state, u"done"_qs, 5000);
 
     // Nothing written before the kill lost; one gap where the nodes changed; never two writers
     // (segments follow each other in time).
@@ -2003,7 +2295,7 @@ void TestDiverNodes::nodeThatLosesItsSessionStops()
     iptv::dvr::LeaseStore leases;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
     auto leaseOf = [&] {
-        const auto jobs = leases.jobs(&error);
+        const auto jobs = copyLeases(leases, &error);
         return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
     };
     QCOMPARE(leaseOf().node, u"node-a"_qs);
@@ -2483,7 +2775,7 @@ void TestDiverNodes::nodeSurvivesLostConnections()
     iptv::dvr::LeaseStore leases;
     QVERIFY2(leases.open(db, &error), qPrintable(error));
     auto leaseOf = [&] {
-        const auto jobs = leases.jobs(&error);
+        const auto jobs = copyLeases(leases, &error);
         return jobs && jobs->size() == 1 ? jobs->first() : iptv::dvr::LeaseJob{};
     };
     const int connections = connectionsOf(name);

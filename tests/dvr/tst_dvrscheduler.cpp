@@ -12,6 +12,7 @@
 #include <dvr/regroup.h>
 #include <dvr/scheduler.h>
 
+#include <QDateTime>
 #include <QFile>
 #include <QProcess>
 #include <QLoggingCategory>
@@ -263,6 +264,41 @@ QString outcomesDiffer(const SchedulePlan &a, const SchedulePlan &b)
     if (a.conflicts != b.conflicts)
         return QStringLiteral("%1 / %2 conflicts").arg(a.conflicts).arg(b.conflicts);
     return {};
+}
+
+/// tst_diverserver::boxAnswersEqualWalkingThePlan's guide and rules: two channels ("one", "two")
+/// of 24 half hours from `at`, six titles of four episodes, 24 title rules (ids 1000-1023, in
+/// that order) of ten viewers, created at `now`.
+struct GuideAndRules
+{
+    std::shared_ptr<const Guide> guide;
+    QList<RecordingRule> rules;
+};
+
+GuideAndRules twoChannelsOfTitles(qint64 now, qint64 at)
+{
+    const QStringList titles{u"News"_qs, u"Quiz"_qs, u"Drama"_qs, u"Film"_qs, u"Sport"_qs, u"Cook"_qs};
+    QList<Show> shows;
+    QRandomGenerator rng(17);
+    for (int slot = 0; slot < 24; ++slot)
+        for (const QString &channel : {u"one"_qs, u"two"_qs}) {
+            const QString title = titles[rng.bounded(int(titles.size()))];
+            shows.append({channel, at + slot * 1800, 30, title, {}, {}, QStringLiteral("0.%1.").arg(rng.bounded(4))});
+        }
+    QStringList owners;
+    for (int i = 0; i < 10; ++i)
+        owners << QStringLiteral("STB-W%1").arg(i);
+    QList<RecordingRule> rules;
+    for (int i = 0; i < 24; ++i) {
+        const QString owner = owners[rng.bounded(int(owners.size()))];
+        RecordingRule r = rule(RuleKind::Title, titles[rng.bounded(int(titles.size()))]);
+        r.id = 1000 + i;
+        r.created = now;
+        r.owner = owner;
+        r.priority = int(rng.bounded(3));
+        rules.append(r);
+    }
+    return {makeGuide({u"one"_qs, u"two"_qs}, shows), rules};
 }
 
 } // namespace
@@ -1364,28 +1400,7 @@ private Q_SLOTS:
     void rulesAddedOneByOneAgainstFullPlan()
     {
         const qint64 now = kDay0, at = kDay0 + 6 * kHour;
-        const QStringList titles{u"News"_qs, u"Quiz"_qs, u"Drama"_qs, u"Film"_qs, u"Sport"_qs, u"Cook"_qs};
-        QList<Show> shows;
-        QRandomGenerator rng(17);
-        for (int slot = 0; slot < 24; ++slot)
-            for (const QString &channel : {u"one"_qs, u"two"_qs}) {
-                const QString title = titles[rng.bounded(int(titles.size()))];
-                shows.append({channel, at + slot * 1800, 30, title, {}, {}, QStringLiteral("0.%1.").arg(rng.bounded(4))});
-            }
-        const auto guide = makeGuide({u"one"_qs, u"two"_qs}, shows);
-        QStringList owners;
-        for (int i = 0; i < 10; ++i)
-            owners << QStringLiteral("STB-W%1").arg(i);
-        QList<RecordingRule> rules;
-        for (int i = 0; i < 24; ++i) {
-            const QString owner = owners[rng.bounded(int(owners.size()))];
-            RecordingRule r = rule(RuleKind::Title, titles[rng.bounded(int(titles.size()))]);
-            r.id = 1000 + i;
-            r.created = now;
-            r.owner = owner;
-            r.priority = int(rng.bounded(3));
-            rules.append(r);
-        }
+        const auto [guide, rules] = twoChannelsOfTitles(now, at);
         SchedulerOptions options = capacity(1);
         options.repairRuleChanges = true;
         Scheduler s(options);
@@ -1428,6 +1443,80 @@ private Q_SLOTS:
                      qPrintable(QStringLiteral("rule %1 %2 %3: recorded by a full plan, not by the repaired one")
                                     .arg(p.ruleId).arg(p.channelId).arg(p.start)));
         }
+    }
+
+    // Issue 14, several diver nodes (docs/dvr-scheduler.md, "Several nodes: one planner"): every
+    // node plans on its own from the same rules and guide, and a rule change repairs the kept plan,
+    // so a node's plan depends on the order and batching of the changes it saw. Three nodes, the
+    // guide and rules of rulesAddedOneByOneAgainstFullPlan, the same 24 rules in the end:
+    //   A took the viewers' requests: each rule repaired in on its own (DiverServer::planSoon);
+    //   B read them from the change log in batches of 8, one repair per batch;
+    //   C started after them all: a full plan.
+    // Each node makes a dvr_copies row for every airing its plan records (startDue), and that table
+    // is unique per airing (channel, start), not per episode: an episode placed at different
+    // airings by two nodes is recorded twice, and the extra copy takes a stream the plans did not
+    // count. What it shows today: A and B (the batches change nothing here) place Film's episode
+    // (rules 1008, 1009, 1010, 1021) at 10:30 on "one" and Drama's (1004, 1006, 1013) at 06:00 on
+    // "two"; C places Film at 06:00 on "one" and Drama nowhere. The cluster's copies: Film twice
+    // (06:00 and 10:30), and two copies at 06:00 for the one stream, so one of them (Film's or
+    // Drama's) would be lost for real. Each plan alone is valid (PlanCheck). The schedulers
+    // diverge by the repair's contract (it keeps what fits), and this test asserts that they do:
+    // it is the reason diver nodes make copies from one node's plan only, the planner's (built:
+    // DiverServer::isPlanner; tst_divernodes::nodesPlanningApartCopyOverCapacity shows two diver
+    // nodes whose plans diverge as these do making no more copies than the planner's plan).
+    void nodesFedTheSameRulesDifferentlyRecordOneEpisodeTwice()
+    {
+        const qint64 now = kDay0, at = kDay0 + 6 * kHour;
+        const auto [guide, rules] = twoChannelsOfTitles(now, at);
+        SchedulerOptions options = capacity(1);
+        options.repairRuleChanges = true;
+        Scheduler a(options), b(options), c(options);
+        a.evaluate(guide, now);
+        b.evaluate(guide, now);
+        SchedulePlan planA, planB;
+        for (const RecordingRule &r : rules) {
+            a.upsertRule(r);
+            planA = a.plan(now);
+        }
+        for (qsizetype i = 0; i < rules.size(); i += 8) {
+            for (const RecordingRule &r : rules.mid(i, 8))
+                b.upsertRule(r);
+            planB = b.plan(now);
+        }
+        c.setRules(rules);
+        const SchedulePlan planC = c.evaluate(guide, now);
+        for (const SchedulePlan *plan : {&std::as_const(planA), &std::as_const(planB), &planC}) {
+            const QStringList problems = check(c, *guide, {}, now, true).problems(*plan);
+            QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n'))); // each plan is valid alone
+        }
+        // The copies the three nodes make together: each episode's airings over the three plans,
+        // with the nodes that record it there.
+        QMap<QString, QMap<QString, QString>> airingsOfEpisode;
+        const QList<std::pair<QString, const SchedulePlan *>> nodes{{u"A"_qs, &planA}, {u"B"_qs, &planB}, {u"C"_qs, &planC}};
+        for (const auto &[node, plan] : nodes)
+            for (const PlannedRecording &p : plan->recordings) {
+                const QString episode = QStringLiteral("%1 %2").arg(p.title).arg(p.identity.episode, 16, 16, QChar(u'0'));
+                const QString airing = p.channelId + u' ' + QDateTime::fromSecsSinceEpoch(p.start, Qt::UTC).toString(u"HH:mm"_qs);
+                QString &by = airingsOfEpisode[episode][airing];
+                if (!by.contains(node))
+                    by += node;
+            }
+        QStringList twice;
+        for (auto it = airingsOfEpisode.cbegin(); it != airingsOfEpisode.cend(); ++it)
+            if (it->size() > 1) {
+                QStringList airings;
+                for (auto air = it->cbegin(); air != it->cend(); ++air)
+                    airings << QStringLiteral("%1 (%2)").arg(air.key(), air.value());
+                twice << QStringLiteral("%1 at %2").arg(it.key(), airings.join(u", "_qs));
+            }
+        qInfo().noquote() << "episodes the three nodes record at more than one airing:"
+                          << (twice.isEmpty() ? u"none"_qs : twice.join(u"; "_qs));
+        const qint64 six = at, tenThirty = at + 9 * 1800;
+        QVERIFY(plannedAt(planA, 1008, u"one"_qs, tenThirty) && plannedAt(planB, 1008, u"one"_qs, tenThirty));
+        QVERIFY(plannedAt(planC, 1008, u"one"_qs, six));
+        // They diverge (order-dependent repairs): one planner's plan alone may make copies.
+        QVERIFY2(!twice.isEmpty(), "the three nodes' plans agree: the repair became order-independent?");
+        QVERIFY2(twice.join(u'\n').contains(u"Film"_qs), qPrintable(twice.join(u'\n')));
     }
 
     // One "record this" after a full plan is a repair, not a full plan; so is a delete, and a rule
