@@ -531,8 +531,11 @@ struct Scheduler::Private
     /// Places each committed recording (resolveCommitted) at its airing and node, whatever the
     /// capacity there (it is recording), as its episode's placement: planned (duplicates, keep-N).
     /// One already there stays; one placed elsewhere (a repair) is moved there. Before the passes
-    /// of a full plan, after the history step of a repair.
-    void placeCommitted(const std::vector<CommittedPlace> &places, QList<IgnoredCommitted> *ignored);
+    /// of a full plan, after the history step of a repair. With `queue` (a repair), recordings on
+    /// its node that leave it no stream (not committed; the last in the order first) are taken
+    /// away and queued, as a displacement does.
+    void placeCommitted(const std::vector<CommittedPlace> &places, QList<IgnoredCommitted> *ignored,
+                        std::set<std::pair<qint64, int>> *queue = nullptr);
     /// Whether the episode's placement is a committed recording (never moved nor displaced).
     bool isCommitted(int id) const
     {
@@ -1439,7 +1442,8 @@ std::vector<Scheduler::Private::CommittedPlace> Scheduler::Private::resolveCommi
     return places;
 }
 
-void Scheduler::Private::placeCommitted(const std::vector<CommittedPlace> &places, QList<IgnoredCommitted> *ignored)
+void Scheduler::Private::placeCommitted(const std::vector<CommittedPlace> &places, QList<IgnoredCommitted> *ignored,
+                                        std::set<std::pair<qint64, int>> *queue)
 {
     for (const CommittedPlace &p : places) {
         const RuleState &rs = rules[size_t(p.slot)];
@@ -1465,14 +1469,50 @@ void Scheduler::Private::placeCommitted(const std::vector<CommittedPlace> &place
         if (e.chosen >= 0)
             bookUnplace(id, true);
         const auto [from, to] = intervalOf(rs, c);
-        if (!state.book->fits(p.node, c.channel, from, to, archived[size_t(c.channel)]))
+        const bool archivedChannel = archived[size_t(c.channel)];
+        // A repair placing it again (its airing changed, its rule was edited) takes the streams it
+        // needs on its node from recordings not being made, the last in the order first; those
+        // still fitting after go back, the others are queued (another airing, or a conflict).
+        std::vector<std::pair<int, int>> removed; // (episode id, its candidate), node p.node
+        while (queue && !archivedChannel && !state.book->fits(p.node, c.channel, from, to, false)) {
+            int latest = -1;
+            for (const int b : state.book->overlapping(from, to, c.channel, INT_MAX)) {
+                const Episode &x = state.episodes[size_t(b)];
+                if (x.node == p.node && !isCommitted(b) && (latest < 0 || queueKey(latest) < queueKey(b)))
+                    latest = b;
+            }
+            if (latest < 0)
+                break;
+            removed.emplace_back(latest, state.episodes[size_t(latest)].chosen);
+            bookUnplace(latest, true);
+        }
+        if (!state.book->fits(p.node, c.channel, from, to, archivedChannel))
             state.committedOverbooked = true;
         bookPlace(id, p.candidate, p.node);
         setPlanned(id, true);
         state.failedTries.remove(id);
-        e.outcomeDirty = true;
+        state.episodes[size_t(id)].outcomeDirty = true;
         if (repair)
             repair->changed[size_t(p.slot)] = 1;
+        std::sort(removed.begin(), removed.end(),
+                  [&](const auto &x, const auto &y) { return queueKey(x.first) < queueKey(y.first); });
+        for (const auto &[b, chosen] : removed) {
+            Episode &x = state.episodes[size_t(b)];
+            const RuleState &xs = rules[size_t(x.slot)];
+            const Candidate &xc = xs.candidates[size_t(chosen)];
+            const auto [xFrom, xTo] = intervalOf(xs, xc);
+            if (state.book->fits(p.node, xc.channel, xFrom, xTo, archived[size_t(xc.channel)])) {
+                bookPlace(b, chosen, p.node); // not in the way after all
+                continue;
+            }
+            setPlanned(b, false);
+            requeueHeldBack(x.slot, *queue);
+            x.status = SkipReason::Conflict;
+            repair->displacedNote.insert(b, QStringLiteral("moved to make room for %1, being recorded").arg(refText(ref(rs, c))));
+            repair->freedOnly.remove(b);
+            ++repair->displaced;
+            queue->insert(queueKey(b));
+        }
     }
 }
 
@@ -2552,7 +2592,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     }
     // The recordings being made, where they record (those whose episode lost its placement above,
     // or whose airing came again, or whose rule changed, placed again; the others stay).
-    placeCommitted(committedPlaces, &ignoredCommitted);
+    placeCommitted(committedPlaces, &ignoredCommitted, &queue);
     // Keep-N stays true: never more planned than the rule may keep (the last episodes go), and
     // episodes held back by it are planned again when there is room (a recording of the rule
     // went: its airing left the guide or ended, it was recorded, or it was displaced). Only the

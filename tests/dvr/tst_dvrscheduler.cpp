@@ -2859,6 +2859,40 @@ private Q_SLOTS:
         QCOMPARE(outcomesDiffer(repaired, s.outcomesFromScratch()), QString());
     }
 
+    void committedRecordingPlacedAgainTakesItsStream()
+    {
+        // One stream; Low is being recorded on b (19:50-20:50), Mid is planned after it on c
+        // (20:50-21:20). The guide says Low runs late (until 21:10): its airing changed, so the
+        // repair places it again, where it records, and Mid, now in its way, goes to its repeat.
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"b"_qs, t - 600, 60, u"Low"_qs, u"Ep"_qs},
+                             {u"c"_qs, t + 50 * 60, 30, u"Mid"_qs, u"One"_qs},
+                             {u"c"_qs, t + 5 * kHour, 30, u"Mid"_qs, u"One"_qs}};
+        RecordingRule low = rule(RuleKind::Title, u"Low"_qs), mid = rule(RuleKind::Title, u"Mid"_qs);
+        mid.priority = 5; // first in the order: a recording being made wins all the same
+        const QList<CommittedRecording> committed = {{{low.id, u"b"_qs, t - 600, 0, {}}, u"node1"_qs}};
+        Scheduler s(capacity(1));
+        s.setRules({low, mid});
+        s.setCommitted(committed);
+        const SchedulePlan before = s.evaluate(makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows), t);
+        QCOMPARE(starts(before.recordings), (QList<qint64>{t - 600, t + 50 * 60}));
+        shows[0].minutes = 80;
+        const auto late = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        PlansMade plans;
+        const SchedulePlan after = s.update(late, t + 60);
+        QCOMPARE(plans.full(), 0);
+        QCOMPARE(plannedAt(after, low.id, u"b"_qs, t - 600)->recordStop, t - 600 + 80 * 60);
+        QCOMPARE(starts(after.recordings, mid.id), QList<qint64>{t + 5 * kHour});
+        const SkippedAiring *moved = skippedAt(after, mid.id, u"c"_qs, t + 50 * 60);
+        QVERIFY2(moved, qPrintable(describe(after)));
+        QCOMPARE(moved->reason, SkipReason::Moved);
+        QVERIFY2(moved->detail().contains(u"being recorded"), qPrintable(moved->detail()));
+        PlanCheck c = check(s, *late, {}, t + 60, true);
+        c.committed = committed;
+        QCOMPARE(c.problems(after), QStringList());
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+    }
+
 private:
     /// The checker for a plan of `s` over `g` (every matched airing found by brute force).
     /// The capacities the repair tests run on (repairKeepsPromises, ruleChangesRepairThePlan):
