@@ -1448,8 +1448,17 @@ void Scheduler::Private::placeCommitted(const std::vector<CommittedPlace> &place
     for (const CommittedPlace &p : places) {
         const RuleState &rs = rules[size_t(p.slot)];
         const Candidate &c = rs.candidates[size_t(p.candidate)];
-        const int id = state.groupOf[size_t(p.slot)][size_t(p.candidate)];
-        Q_ASSERT(id >= 0); // not ended, not filtered: in an episode
+        const std::vector<int> &groupOf = state.groupOf[size_t(p.slot)];
+        const int id = size_t(p.candidate) < groupOf.size() ? groupOf[size_t(p.candidate)] : -1;
+        if (id < 0) { // not ended, not filtered: in an episode (never met; said rather than trusted)
+            const CommittedRecording &cr = committed[p.entry];
+            qCWarning(lcScheduler) << "committed recording of rule" << cr.airing.ruleId << "on" << cr.airing.channelId
+                                   << "at" << timeText(cr.airing.start) << "is in no episode of its rule: ignored";
+            if (ignored)
+                ignored->append({cr, QStringLiteral("its airing is in no episode of its rule")});
+            committedKeys.erase({p.slot, c.channel, c.start});
+            continue;
+        }
         Episode &e = state.episodes[size_t(id)];
         if (e.chosen == p.candidate && e.node == p.node)
             continue; // a repair: kept where it records
