@@ -32,6 +32,9 @@
 // that recording's episode (an earlier or later one that fits): an episode is moved before it is
 // dropped. Nodes are chosen to share a channel stream already running, then by the most free
 // streams (never stacking recordings on one node while another is free: MythTV #964).
+//
+// Recordings being made (setCommitted) come before all of this: placed first where they record,
+// whatever the capacity there, as their episodes' placements, and never moved by a plan or a repair.
 
 #include "conflict.h"
 #include "duplicate.h"
