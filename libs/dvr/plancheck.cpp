@@ -27,13 +27,15 @@ QString text(const AiringRef &r)
 class Streams
 {
 public:
-    Streams(const CapacityOptions &capacity, const PlannedRecordings &recordings)
+    /// With `only`, the recordings for which it holds (the committed ones).
+    Streams(const CapacityOptions &capacity, const PlannedRecordings &recordings,
+            const std::function<bool(const PlannedRecording &)> &only = {})
         : m_capacity(capacity)
     {
         for (const RecorderNode &n : capacity.nodes)
             m_nodes.insert(n.id, Node{n.capacity, {}, {}});
         for (const PlannedRecording &r : recordings) {
-            if (capacity.archivedChannels.contains(r.channelId))
+            if (capacity.archivedChannels.contains(r.channelId) || (only && !only(r)))
                 continue;
             auto it = m_nodes.find(r.nodeId);
             if (it == m_nodes.end())
@@ -63,13 +65,24 @@ public:
         }
     }
 
-    /// Minutes where a node streams more channels than it may; one line per node.
-    QStringList overloads() const
+    /// Minutes where a node streams more channels than it may, or a channel is pulled by more
+    /// nodes than it may be, beyond what `committed` (the committed recordings' streams alone)
+    /// take there; one line per node or channel.
+    QStringList overloads(const Streams &committed) const
     {
         QStringList out;
-        for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it)
+        for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it) {
+            const auto mine = committed.m_nodes.constFind(it.key());
+            std::vector<int> minutes; // where either load changes
             for (const auto &[minute, load] : it->load)
-                if (load > it->capacity) {
+                minutes.push_back(minute);
+            if (mine != committed.m_nodes.cend())
+                for (const auto &[minute, load] : mine->load)
+                    minutes.push_back(minute);
+            std::sort(minutes.begin(), minutes.end());
+            for (const int minute : minutes) {
+                const int load = loadAt(*it, minute);
+                if (load > it->capacity && (mine == committed.m_nodes.cend() || load > loadAt(*mine, minute))) {
                     out << QStringLiteral("node %1 streams %2 channels at minute %3 (capacity %4)")
                                .arg(it.key())
                                .arg(load)
@@ -77,21 +90,29 @@ public:
                                .arg(it->capacity);
                     break;
                 }
+            }
+        }
         if (m_capacity.channelStreamLimit > 0) {
-            QHash<QString, std::map<int, int>> pulls;
-            for (const Node &n : m_nodes)
-                for (auto c = n.channels.cbegin(); c != n.channels.cend(); ++c)
-                    for (const auto &[a, b] : *c) {
-                        ++pulls[c.key()][a];
-                        --pulls[c.key()][b];
-                    }
+            const QHash<QString, std::map<int, int>> pulls = pullsPerChannel(), committedPulls = committed.pullsPerChannel();
             for (auto c = pulls.cbegin(); c != pulls.cend(); ++c) {
-                int running = 0;
-                for (const auto &[minute, delta] : *c)
-                    if ((running += delta) > m_capacity.channelStreamLimit) {
+                const std::map<int, int> mine = committedPulls.value(c.key());
+                std::vector<int> minutes;
+                for (const auto &[minute, n] : *c)
+                    minutes.push_back(minute);
+                for (const auto &[minute, n] : mine)
+                    minutes.push_back(minute);
+                std::sort(minutes.begin(), minutes.end());
+                const auto at = [](const std::map<int, int> &m, int minute) {
+                    auto it = m.upper_bound(minute);
+                    return it == m.begin() ? 0 : std::prev(it)->second;
+                };
+                for (const int minute : minutes) {
+                    const int running = at(*c, minute);
+                    if (running > m_capacity.channelStreamLimit && running > at(mine, minute)) {
                         out << QStringLiteral("channel %1 pulled by %2 nodes at minute %3").arg(c.key()).arg(running).arg(minute);
                         break;
                     }
+                }
             }
         }
         return out;
@@ -138,6 +159,23 @@ private:
         QHash<QString, std::vector<std::pair<int, int>>> channels;
         std::map<int, int> load; ///< minute -> load from it on (after the constructor)
     };
+    /// Per channel: minute -> the nodes pulling it from that minute on.
+    QHash<QString, std::map<int, int>> pullsPerChannel() const
+    {
+        QHash<QString, std::map<int, int>> pulls;
+        for (const Node &n : m_nodes)
+            for (auto c = n.channels.cbegin(); c != n.channels.cend(); ++c)
+                for (const auto &[a, b] : *c) {
+                    ++pulls[c.key()][a];
+                    --pulls[c.key()][b];
+                }
+        for (std::map<int, int> &deltas : pulls) {
+            int running = 0;
+            for (auto &[minute, delta] : deltas)
+                delta = (running += delta);
+        }
+        return pulls;
+    }
     static int loadAt(const Node &n, int minute)
     {
         auto it = n.load.upper_bound(minute);
@@ -160,12 +198,18 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
     QHash<qint64, const RecordingRule *> ruleOf;
     for (const RecordingRule &r : rules)
         ruleOf.insert(r.id, &r);
+    QSet<QString> committedKeys; // the committed recordings the plan holds: outcomeKey @ node
+    for (const CommittedRecording &c : committed)
+        committedKeys.insert(outcomeKey(c.airing.ruleId, c.airing.channelId, c.airing.start) + u'@' + c.nodeId);
+    const auto isCommitted = [&](const PlannedRecording &p) {
+        return !committedKeys.isEmpty() && committedKeys.contains(outcomeKey(p.ruleId, p.channelId, p.start) + u'@' + p.nodeId);
+    };
     const Streams streams(capacity, plan.recordings);
-    out << streams.overloads();
+    out << streams.overloads(Streams(capacity, plan.recordings, isCommitted));
 
     // Every outcome once, and only for matched airings.
     QHash<QString, const PlannedRecording *> planned;
-    QHash<qint64, int> plannedOfRule;
+    QHash<qint64, int> plannedOfRule, committedOfRule;
     QSet<QString> outcomes;
     for (const PlannedRecording &p : plan.recordings) {
         const QString k = outcomeKey(p.ruleId, p.channelId, p.start);
@@ -174,6 +218,8 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
         outcomes.insert(k);
         planned.insert(k, &p);
         ++plannedOfRule[p.ruleId];
+        if (isCommitted(p))
+            ++committedOfRule[p.ruleId];
         if (p.stop <= now)
             out << QStringLiteral("planned after its end: %1").arg(k);
         const RecordingRule *r = ruleOf.value(p.ruleId);
@@ -195,7 +241,8 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
                 out << QStringLiteral("outcome for an airing not matched: %1").arg(k);
     }
 
-    // Keep-N: never more planned than the rule may keep.
+    // Keep-N: never more planned than the rule may keep (its recordings being made are planned
+    // whatever it keeps: then nothing more).
     for (const RecordingRule &r : rules) {
         if (r.keep <= 0)
             continue;
@@ -203,7 +250,7 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
         if (r.keepPolicy == KeepPolicy::StopWhenFull)
             for (const RecordedEpisode &h : history)
                 kept += h.ruleId == r.id && h.kept;
-        if (plannedOfRule.value(r.id) > std::max(0, r.keep - kept))
+        if (plannedOfRule.value(r.id) > std::max({0, r.keep - kept, committedOfRule.value(r.id)}))
             out << QStringLiteral("rule %1 plans %2 episodes, keeps %3, keep %4").arg(r.id).arg(plannedOfRule.value(r.id)).arg(kept).arg(r.keep);
     }
 
@@ -296,7 +343,7 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
                     if (a >= y || b <= x)
                         continue;
                     const RecordingRule *o = ruleOf.value(p.ruleId);
-                    if (!o || !before(*r, *o))
+                    if (!o || !before(*r, *o) || isCommitted(p)) // being recorded: never taken away
                         blockedByEarlier = true;
                 }
                 if (!blockedByEarlier) {
@@ -309,6 +356,51 @@ QStringList PlanCheck::problems(const SchedulePlan &plan) const
             break;
         }
         }
+    }
+
+    // Every committed recording planned at its airing on its node, unless the plan says why not;
+    // one ignored while its rule, its airing and its node are there must have another committed
+    // recording of its rule holding its episode (a skip pointing at it).
+    const auto skipOf = [&](const QString &key) -> const SkippedAiring * {
+        for (const SkippedAiring &sk : plan.skipped)
+            if (outcomeKey(sk.airing.ruleId, sk.airing.channelId, sk.airing.start) == key)
+                return &sk;
+        return nullptr;
+    };
+    for (const CommittedRecording &c : committed) {
+        const QString k = outcomeKey(c.airing.ruleId, c.airing.channelId, c.airing.start);
+        const bool ignored = std::any_of(plan.ignoredCommitted.cbegin(), plan.ignoredCommitted.cend(),
+                                         [&](const IgnoredCommitted &i) { return i.recording == c; });
+        const PlannedRecording *p = planned.value(k);
+        if (!ignored) {
+            if (!p)
+                out << QStringLiteral("committed %1 on %2: not planned, and not reported ignored").arg(k, c.nodeId);
+            else if (p->nodeId != (capacity.archivedChannels.contains(c.airing.channelId) ? QString() : c.nodeId))
+                out << QStringLiteral("committed %1 on %2: planned on %3").arg(k, c.nodeId, p->nodeId);
+            continue;
+        }
+        const RecordingRule *r = ruleOf.value(c.airing.ruleId);
+        const bool nodeKnown = capacity.archivedChannels.contains(c.airing.channelId)
+            || std::any_of(capacity.nodes.cbegin(), capacity.nodes.cend(), [&](const RecorderNode &n) { return n.id == c.nodeId; });
+        if (!r || !r->enabled || !nodeKnown || matched.isEmpty() || !matched.contains(k))
+            continue; // its rule, node or airing is gone (or not known here)
+        const SkippedAiring *sk = skipOf(k);
+        if (sk && (sk->reason == SkipReason::OutsideWindow || sk->reason == SkipReason::NotNew || sk->reason == SkipReason::Cancelled))
+            continue; // its rule leaves it out
+        const AiringRef holder = sk ? sk->relatedTo.value(0) : AiringRef{};
+        const bool heldByAnother = sk && (sk->reason == SkipReason::Duplicate || sk->reason == SkipReason::Moved)
+            && holder.ruleId == c.airing.ruleId
+            && std::any_of(committed.cbegin(), committed.cend(), [&](const CommittedRecording &o) {
+                   return o.airing.ruleId == holder.ruleId && o.airing.channelId == holder.channelId && o.airing.start == holder.start;
+               })
+            && planned.contains(outcomeKey(holder.ruleId, holder.channelId, holder.start));
+        if (!heldByAnother)
+            out << QStringLiteral("committed %1 on %2: ignored (%3) while its rule, airing and node are there").arg(k, c.nodeId, [&] {
+                for (const IgnoredCommitted &i : plan.ignoredCommitted)
+                    if (i.recording == c)
+                        return i.reason;
+                return QString();
+            }());
     }
     return out;
 }

@@ -28,6 +28,11 @@ struct PlanCheck
     /// Also checks, by brute force, that no conflict could be recorded by taking away only
     /// recordings later than it in the priority order (meaningful for one node of one stream).
     bool priority = false;
+    /// The recordings being made (Scheduler::setCommitted): each is planned at its airing on its
+    /// node unless the plan says it ignored it (SchedulePlan::ignoredCommitted); they may hold a
+    /// node or a channel's pulls over its limit (they record), but the rest of the plan may not
+    /// add to that; a conflict they block counts as blocked by an earlier recording.
+    QList<CommittedRecording> committed;
 
     static QString outcomeKey(qint64 ruleId, const QString &channelId, qint64 start);
     /// The problems found, one line each; empty when the plan keeps every promise checked.

@@ -309,6 +309,9 @@ struct PlanState
     quint64 clock = 0;
     std::vector<quint64> hourChanged;
     QHash<int, FailedTry> failedTries; ///< by episode id
+    /// A committed recording was placed where it did not fit (its node full): the book is over
+    /// capacity there until a full plan, so losing the entry's protection needs one.
+    bool committedOverbooked = false;
 };
 
 /// The minutes where a repair changed the capacity book: the placements it made and those it
@@ -509,6 +512,38 @@ struct Scheduler::Private
     QStringList titleNames;
     std::unique_ptr<GuideIndex> index;
     QList<RecordedEpisode> history;
+    /// setCommitted(): the recordings being made now, placed first (docs/dvr-scheduler.md,
+    /// "Recordings in progress").
+    QList<CommittedRecording> committed;
+    /// A committed recording resolved for the plan being made: its rule slot, candidate, node and
+    /// its index in `committed`.
+    struct CommittedPlace
+    {
+        int slot = -1, candidate = -1, node = -1, entry = -1;
+    };
+    /// The committed airings of the plan being made (slot, channel key, start): never moved or
+    /// displaced (Private::isCommitted). Empty when nothing is committed: one test per check.
+    std::set<std::tuple<int, int, qint64>> committedKeys;
+    /// The committed recordings against the rules and candidates now (planNow; after
+    /// startPlanning): committedKeys set, their places in the priority order returned, the entries
+    /// that cannot be placed added to `ignored` with why.
+    std::vector<CommittedPlace> resolveCommitted(QList<IgnoredCommitted> *ignored);
+    /// Places each committed recording (resolveCommitted) at its airing and node, whatever the
+    /// capacity there (it is recording), as its episode's placement: planned (duplicates, keep-N).
+    /// One already there stays; one placed elsewhere (a repair) is moved there. Before the passes
+    /// of a full plan, after the history step of a repair. With `queue` (a repair), recordings on
+    /// its node that leave it no stream (not committed; the last in the order first) are taken
+    /// away and queued, as a displacement does.
+    void placeCommitted(const std::vector<CommittedPlace> &places, QList<IgnoredCommitted> *ignored,
+                        std::set<std::pair<qint64, int>> *queue = nullptr);
+    /// Whether the episode's placement is a committed recording (never moved nor displaced).
+    bool isCommitted(int id) const
+    {
+        if (committedKeys.empty())
+            return false;
+        const Episode &e = state.episodes[size_t(id)];
+        return e.slot >= 0 && e.chosen >= 0 && committedKeys.count({e.slot, e.chosenChannel, e.chosenStart});
+    }
     /// setCancelled(): rule id -> its skipped airings (channel id, start), read by candidate().
     QHash<qint64, QSet<std::pair<QString, qint64>>> cancelled;
     SchedulePlan last;
@@ -1334,6 +1369,162 @@ bool Scheduler::Private::tryPlace(int id, int ci)
     return node >= 0;
 }
 
+std::vector<Scheduler::Private::CommittedPlace> Scheduler::Private::resolveCommitted(QList<IgnoredCommitted> *ignored)
+{
+    committedKeys.clear();
+    std::vector<CommittedPlace> places;
+    if (committed.isEmpty())
+        return places;
+    QHash<qint64, int> slotOf;
+    for (int slot = 0; slot < int(rules.size()); ++slot)
+        if (!rules[size_t(slot)].removed)
+            slotOf.insert(rules[size_t(slot)].rule.id, slot);
+    auto ignore = [&](qsizetype entry, const QString &why) {
+        const CommittedRecording &c = committed[entry];
+        qCDebug(lcScheduler).noquote() << "committed recording of rule" << c.airing.ruleId << "on" << c.airing.channelId
+                                       << "at" << timeText(c.airing.start) << "ignored:" << why;
+        if (ignored)
+            ignored->append({c, why});
+    };
+    for (qsizetype entry = 0; entry < committed.size(); ++entry) {
+        const CommittedRecording &cr = committed[entry];
+        const auto slot = slotOf.constFind(cr.airing.ruleId);
+        if (slot == slotOf.cend()) {
+            ignore(entry, QStringLiteral("its rule is gone"));
+            continue;
+        }
+        const RuleState &rs = rules[size_t(*slot)];
+        if (!rs.valid || !rs.rule.enabled) {
+            ignore(entry, rs.valid ? QStringLiteral("its rule is disabled") : QStringLiteral("its rule is invalid"));
+            continue;
+        }
+        const int channel = channelIds.value(cr.airing.channelId, -1);
+        auto it = std::lower_bound(rs.candidates.cbegin(), rs.candidates.cend(), cr.airing.start,
+                                   [](const Candidate &c, qint64 start) { return c.start < start; });
+        while (channel >= 0 && it != rs.candidates.cend() && it->start == cr.airing.start && it->channel != channel)
+            ++it;
+        if (channel < 0 || it == rs.candidates.cend() || it->start != cr.airing.start) {
+            ignore(entry, QStringLiteral("its airing is not in the guide, or its rule no longer matches it"));
+            continue;
+        }
+        if (it->stop <= planNow) {
+            ignore(entry, QStringLiteral("its airing has ended"));
+            continue;
+        }
+        if (it->filter != NoFilter) {
+            ignore(entry, QStringLiteral("its rule leaves the airing out (%1)").arg(skipReasonName(SkipReason(it->filter))));
+            continue;
+        }
+        int node = -1;
+        if (archived[size_t(channel)]) {
+            node = options.capacity.nodes.isEmpty() ? -1 : 0; // where the book keeps archived placements
+        } else {
+            for (qsizetype n = 0; n < options.capacity.nodes.size() && node < 0; ++n)
+                if (options.capacity.nodes[n].id == cr.nodeId)
+                    node = int(n);
+        }
+        if (node < 0) {
+            ignore(entry, QStringLiteral("its node \"%1\" is not a recorder node of the plan").arg(cr.nodeId));
+            continue;
+        }
+        places.push_back({*slot, int(it - rs.candidates.cbegin()), node, int(entry)});
+    }
+    // In the priority order (an episode two entries hold goes to the first), then by airing.
+    std::sort(places.begin(), places.end(), [&](const CommittedPlace &a, const CommittedPlace &b) {
+        if (a.slot != b.slot)
+            return position[size_t(a.slot)] < position[size_t(b.slot)];
+        return a.candidate < b.candidate;
+    });
+    for (const CommittedPlace &p : places) {
+        const Candidate &c = rules[size_t(p.slot)].candidates[size_t(p.candidate)];
+        committedKeys.insert({p.slot, c.channel, c.start});
+    }
+    return places;
+}
+
+void Scheduler::Private::placeCommitted(const std::vector<CommittedPlace> &places, QList<IgnoredCommitted> *ignored,
+                                        std::set<std::pair<qint64, int>> *queue)
+{
+    for (const CommittedPlace &p : places) {
+        const RuleState &rs = rules[size_t(p.slot)];
+        const Candidate &c = rs.candidates[size_t(p.candidate)];
+        const std::vector<int> &groupOf = state.groupOf[size_t(p.slot)];
+        const int id = size_t(p.candidate) < groupOf.size() ? groupOf[size_t(p.candidate)] : -1;
+        if (id < 0) { // not ended, not filtered: in an episode (never met; said rather than trusted)
+            const CommittedRecording &cr = committed[p.entry];
+            qCWarning(lcScheduler) << "committed recording of rule" << cr.airing.ruleId << "on" << cr.airing.channelId
+                                   << "at" << timeText(cr.airing.start) << "is in no episode of its rule: ignored";
+            if (ignored)
+                ignored->append({cr, QStringLiteral("its airing is in no episode of its rule")});
+            committedKeys.erase({p.slot, c.channel, c.start});
+            continue;
+        }
+        Episode &e = state.episodes[size_t(id)];
+        if (e.chosen == p.candidate && e.node == p.node)
+            continue; // a repair: kept where it records
+        if (e.chosen >= 0 && e.chosen != p.candidate && committedKeys.count({p.slot, e.chosenChannel, e.chosenStart})) {
+            // Two committed recordings of one episode of one rule: the one placed first holds it (a
+            // full plan: the earlier airing; a repair: the one it kept).
+            const CommittedRecording &cr = committed[p.entry];
+            const QString why = QStringLiteral("another committed recording holds its episode (%1)")
+                                    .arg(refText(ref(rs, rs.candidates[size_t(e.chosen)])));
+            qCDebug(lcScheduler).noquote() << "committed recording of rule" << cr.airing.ruleId << "on"
+                                           << cr.airing.channelId << "at" << timeText(cr.airing.start) << "ignored:" << why;
+            if (ignored)
+                ignored->append({cr, why});
+            committedKeys.erase({p.slot, c.channel, c.start});
+            continue;
+        }
+        if (e.chosen >= 0)
+            bookUnplace(id, true);
+        const auto [from, to] = intervalOf(rs, c);
+        const bool archivedChannel = archived[size_t(c.channel)];
+        // A repair placing it again (its airing changed, its rule was edited) takes the streams it
+        // needs on its node from recordings not being made, the last in the order first; those
+        // still fitting after go back, the others are queued (another airing, or a conflict).
+        std::vector<std::pair<int, int>> removed; // (episode id, its candidate), node p.node
+        while (queue && !archivedChannel && !state.book->fits(p.node, c.channel, from, to, false)) {
+            int latest = -1;
+            for (const int b : state.book->overlapping(from, to, c.channel, INT_MAX)) {
+                const Episode &x = state.episodes[size_t(b)];
+                if (x.node == p.node && !isCommitted(b) && (latest < 0 || queueKey(latest) < queueKey(b)))
+                    latest = b;
+            }
+            if (latest < 0)
+                break;
+            removed.emplace_back(latest, state.episodes[size_t(latest)].chosen);
+            bookUnplace(latest, true);
+        }
+        if (!state.book->fits(p.node, c.channel, from, to, archivedChannel))
+            state.committedOverbooked = true;
+        bookPlace(id, p.candidate, p.node);
+        setPlanned(id, true);
+        state.failedTries.remove(id);
+        state.episodes[size_t(id)].outcomeDirty = true;
+        if (repair)
+            repair->changed[size_t(p.slot)] = 1;
+        std::sort(removed.begin(), removed.end(),
+                  [&](const auto &x, const auto &y) { return queueKey(x.first) < queueKey(y.first); });
+        for (const auto &[b, chosen] : removed) {
+            Episode &x = state.episodes[size_t(b)];
+            const RuleState &xs = rules[size_t(x.slot)];
+            const Candidate &xc = xs.candidates[size_t(chosen)];
+            const auto [xFrom, xTo] = intervalOf(xs, xc);
+            if (state.book->fits(p.node, xc.channel, xFrom, xTo, archived[size_t(xc.channel)])) {
+                bookPlace(b, chosen, p.node); // not in the way after all
+                continue;
+            }
+            setPlanned(b, false);
+            requeueHeldBack(x.slot, *queue);
+            x.status = SkipReason::Conflict;
+            repair->displacedNote.insert(b, QStringLiteral("moved to make room for %1, being recorded").arg(refText(ref(rs, c))));
+            repair->freedOnly.remove(b);
+            ++repair->displaced;
+            queue->insert(queueKey(b));
+        }
+    }
+}
+
 bool Scheduler::Private::keepReached(int slot) const
 {
     const RecordingRule &r = rules[size_t(slot)].rule;
@@ -1771,8 +1962,11 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     cameAirings.clear();
     historyChanged = false;
 
-    // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that fits.
+    // Pass 1: every rule in priority order, each of its episodes taking the earliest airing that
+    // fits; the recordings being made (setCommitted) first, where they record.
     groupAllEpisodes();
+    QList<IgnoredCommitted> ignoredCommitted;
+    placeCommitted(resolveCommitted(&ignoredCommitted), &ignoredCommitted);
     const qint64 grouped = timer.elapsed();
     std::vector<int> dropped;
     for (const int slot : order) {
@@ -1780,6 +1974,8 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
         if (!rs.valid || !rs.rule.enabled)
             continue;
         for (const int id : state.ids[size_t(slot)]) {
+            if (state.episodes[size_t(id)].chosen >= 0) // committed: placed already
+                continue;
             if (settledBeforeCapacity(id))
                 continue;
             bool placed = false;
@@ -1805,7 +2001,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
             state.episodes[size_t(id)].status = SkipReason::KeepLimit;
             continue;
         }
-        moveOneBlocker(id, [](int) { return true; });
+        moveOneBlocker(id, [&](int b) { return !isCommitted(b); });
         if (state.episodes[size_t(id)].chosen >= 0)
             setPlanned(id, true);
     }
@@ -1847,6 +2043,7 @@ SchedulePlan Scheduler::Private::fullPlan(qint64 now)
     const double cpu2 = processCpuMs();
 
     SchedulePlan out;
+    out.ignoredCommitted = std::move(ignoredCommitted);
     out.ruleReports = ruleReports(&state.reported);
     std::vector<char> rebuild(rules.size(), 1);
     makeOutcomes(out, rebuild, before, false);
@@ -2057,7 +2254,7 @@ bool Scheduler::Private::displace(int id, RepairQueue &queue, Blocked &blocked)
                 asked = state.book->overlapping(from, to, c.channel, MaxMovesTried);
             for (const int b : removed.empty() ? inTheWay(blocked, rs, k) : asked) {
                 const QueueKey bKey = queueKey(b);
-                if (key < bKey && latestKey < bKey) {
+                if (key < bKey && latestKey < bKey && !isCommitted(b)) { // a recording being made stays
                     latest = b;
                     latestKey = bKey;
                 }
@@ -2112,6 +2309,10 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
     Repair ctx{DirtyMinutes(nowMinute), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
+    // The recordings being made: known from here on (never moved, displaced, cut by keep-N or
+    // the history), placed after the history step.
+    QList<IgnoredCommitted> ignoredCommitted;
+    const std::vector<CommittedPlace> committedPlaces = resolveCommitted(&ignoredCommitted);
     RepairQueue queue; // (order key, episode id): the priority order
     auto enqueue = [&](int id) {
         const Episode &e = state.episodes[size_t(id)];
@@ -2374,7 +2575,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             const qint64 owner = r.duplicateScope == DuplicateScope::Rule ? (r.id ? r.id : -1) : 0;
             for (const int id : state.ids[size_t(slot)]) {
                 Episode &e = state.episodes[size_t(id)];
-                if (e.airings.empty())
+                if (e.airings.empty() || isCommitted(id)) // being recorded: stays, as in a full plan
                     continue;
                 const auto m = historyIndex.find(rs.candidates[size_t(e.airings.front())].identity, r.duplicateMethod, owner,
                                                  rs.viewer);
@@ -2398,6 +2599,9 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
         }
     }
+    // The recordings being made, where they record (those whose episode lost its placement above,
+    // or whose airing came again, or whose rule changed, placed again; the others stay).
+    placeCommitted(committedPlaces, &ignoredCommitted, &queue);
     // Keep-N stays true: never more planned than the rule may keep (the last episodes go), and
     // episodes held back by it are planned again when there is room (a recording of the rule
     // went: its airing left the guide or ended, it was recorded, or it was displaced). Only the
@@ -2425,7 +2629,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         for (auto at = ids.rbegin(); at != ids.rend() && state.plannedOf[size_t(slot)] + kept > r.keep; ++at) {
             const int id = *at;
             Episode &e = state.episodes[size_t(id)];
-            if (e.chosen < 0)
+            if (e.chosen < 0 || isCommitted(id))
                 continue;
             setPlanned(id, false);
             bookUnplace(id, true);
@@ -2614,7 +2818,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 const QueueKey key = queueKey(id);
                 const bool whole = ctx.depth.value(id) < MaxDisplacementChain; // else no displacement is tried
                 Blocked blocked(e.airings);
-                placed = moveOneBlocker(id, [&](int b) { return key < queueKey(b); }, &blocked);
+                placed = moveOneBlocker(id, [&](int b) { return key < queueKey(b) && !isCommitted(b); }, &blocked);
                 placed = placed || displace(id, queue, blocked);
                 if (!placed && whole)
                     rememberFailedTry(id, blocked);
@@ -2774,6 +2978,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         }
     });
     SchedulePlan out;
+    out.ignoredCommitted = std::move(ignoredCommitted);
     out.ruleReports = ruleReportsAfter(touched);
     repair = nullptr;
     makeOutcomes(out, rebuild, before, !channelsAdded, &ctx.room, was, &ctx.diff);
@@ -3752,6 +3957,77 @@ void Scheduler::setHistory(const QList<RecordedEpisode> &history)
     d->historyChanged = true;
 }
 
+void Scheduler::setCommitted(const QList<CommittedRecording> &recordings)
+{
+    using Key = std::tuple<qint64, QString, qint64, QString>;
+    const auto keys = [](const QList<CommittedRecording> &list) {
+        std::set<Key> out;
+        for (const CommittedRecording &c : list)
+            out.insert({c.airing.ruleId, c.airing.channelId, c.airing.start, c.nodeId});
+        return out;
+    };
+    const std::set<Key> was = keys(d->committed), is = keys(recordings);
+    d->committed = recordings;
+    if (was == is || !d->state.valid)
+        return;
+    const auto fullPlan = [&](const char *why) {
+        qCDebug(lcScheduler) << "committed recordings changed:" << why << "- the next plan is a full one";
+        d->state.valid = false;
+    };
+    // An entry gone (its copy finished or failed) leaves its recording where it is, as any other;
+    // unless a committed recording was placed over a node's capacity: the plan holds no more than
+    // it may only while they are committed.
+    if (d->state.committedOverbooked
+        && std::any_of(was.cbegin(), was.cend(), [&](const Key &k) { return !is.count(k); })) {
+        fullPlan("an entry went while a node holds more than it may");
+        return;
+    }
+    // An entry come is kept by the repair (never moved, displaced or cut) when the last plan holds
+    // it there: the usual case, a copy made of a planned recording. An entry the plan cannot hold
+    // (its rule gone, its airing not a candidate, its node unknown) is ignored by the repair as by
+    // a full plan. Anything else (the episode elsewhere, or not planned) needs a full plan, which
+    // plans the rest around it.
+    const Private &p = *d;
+    for (const CommittedRecording &c : recordings) {
+        if (was.count({c.airing.ruleId, c.airing.channelId, c.airing.start, c.nodeId}))
+            continue;
+        const auto rule = std::find_if(p.rules.cbegin(), p.rules.cend(),
+                                       [&](const RuleState &rs) { return rs.rule.id == c.airing.ruleId && !rs.removed; });
+        if (rule == p.rules.cend() || !rule->valid || !rule->rule.enabled)
+            continue;
+        const size_t slot = size_t(rule - p.rules.cbegin());
+        const int channel = p.channelIds.value(c.airing.channelId, -1);
+        const auto it = std::find_if(rule->candidates.cbegin(), rule->candidates.cend(), [&](const Candidate &x) {
+            return x.channel == channel && x.start == c.airing.start;
+        });
+        if (channel < 0 || it == rule->candidates.cend() || it->stop <= p.state.now || it->filter != NoFilter)
+            continue;
+        const bool archivedChannel = p.options.capacity.archivedChannels.contains(c.airing.channelId);
+        if (!archivedChannel
+            && std::none_of(p.options.capacity.nodes.cbegin(), p.options.capacity.nodes.cend(),
+                            [&](const RecorderNode &n) { return n.id == c.nodeId; }))
+            continue;
+        // Candidates matched again since the last plan have indexes its grouping does not know.
+        const size_t ci = size_t(it - rule->candidates.cbegin());
+        if (p.rematched.contains(int(slot)) || slot >= p.state.groupOf.size() || p.state.groupOf[slot].size() != rule->candidates.size()) {
+            fullPlan("a new entry's rule was matched again since the last plan");
+            return;
+        }
+        const int id = p.state.groupOf[slot][ci];
+        const Episode *e = id >= 0 ? &p.state.episodes[size_t(id)] : nullptr;
+        if (!e || e->chosen != int(ci)
+            || (!archivedChannel && p.options.capacity.nodes.value(e->node).id != c.nodeId)) {
+            fullPlan("a new entry is not planned there");
+            return;
+        }
+    }
+}
+
+const QList<CommittedRecording> &Scheduler::committed() const
+{
+    return d->committed;
+}
+
 void Scheduler::setCancelled(const QList<AiringRef> &airings)
 {
     QHash<qint64, QSet<std::pair<QString, qint64>>> next;
@@ -4168,6 +4444,7 @@ SchedulePlan Scheduler::outcomesFromScratch()
     for (RuleOutcomes &o : p.state.outcomes)
         o = {};
     SchedulePlan out;
+    out.ignoredCommitted = p.last.ignoredCommitted;
     out.ruleReports = p.ruleReports();
     p.makeOutcomes(out, std::vector<char>(p.rules.size(), 1), {}, false);
     for (size_t i = 0; i < dirty.size(); ++i)

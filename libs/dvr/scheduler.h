@@ -32,6 +32,9 @@
 // that recording's episode (an earlier or later one that fits): an episode is moved before it is
 // dropped. Nodes are chosen to share a channel stream already running, then by the most free
 // streams (never stacking recordings on one node while another is free: MythTV #964).
+//
+// Recordings being made (setCommitted) come before all of this: placed first where they record,
+// whatever the capacity there, as their episodes' placements, and never moved by a plan or a repair.
 
 #include "conflict.h"
 #include "duplicate.h"
@@ -75,6 +78,25 @@ struct PlannedRecording
     EpisodeIdentity identity;
     AiringRef ref() const { return {ruleId, channelId, start, stop, title}; }
     friend bool operator==(const PlannedRecording &, const PlannedRecording &) = default;
+};
+
+/// A recording already being made (its copy records now): a full plan keeps it where it records,
+/// whatever the plan would choose (Scheduler::setCommitted, docs/dvr-scheduler.md, "Recordings in
+/// progress").
+struct CommittedRecording
+{
+    AiringRef airing; ///< ruleId, channelId and start are read; the rest is not
+    QString nodeId;   ///< the node recording it; empty for an archived channel
+    friend bool operator==(const CommittedRecording &, const CommittedRecording &) = default;
+};
+
+/// A committed recording the plan does not hold, and why (its rule is gone, its airing left the
+/// guide or ended, ...).
+struct IgnoredCommitted
+{
+    CommittedRecording recording;
+    QString reason;
+    friend bool operator==(const IgnoredCommitted &, const IgnoredCommitted &) = default;
 };
 
 /// A channel's name for a person ("3 Demo News"), from its id.
@@ -282,6 +304,8 @@ struct SchedulePlan
     SkippedAirings skipped;             ///< by rule (priority order), start, channel
     QList<RuleReport> ruleReports;
     int conflicts = 0;                  ///< skipped with reason Conflict
+    /// The committed recordings (Scheduler::setCommitted) this plan does not hold, with why.
+    QList<IgnoredCommitted> ignoredCommitted;
 };
 
 /// What an update changed in the plan, for the events the server sends.
@@ -347,6 +371,18 @@ public:
     /// rule's airing here is a candidate filtered as Cancelled, like one outside its window. The
     /// rules whose cancelled airings changed are matched again.
     void setCancelled(const QList<AiringRef> &airings);
+
+    /// The recordings being made now (their copies record): a full plan places each first, at its
+    /// airing and on its node, whatever its capacity there, before every other episode, and counts
+    /// it as its episode's placement (duplicates, keep-N); a repair never moves or displaces one.
+    /// An entry whose rule is gone, disabled or invalid, whose airing is not a candidate of its rule
+    /// (left the guide, ended, filtered by its window, new-only or a cancel), whose node is unknown,
+    /// or whose episode another entry already holds, is ignored: SchedulePlan::ignoredCommitted says
+    /// why (and a debug line). A change that the last plan already holds (the new entries planned
+    /// there, and no node over capacity by a committed one) keeps the plan for a repair; any other
+    /// makes the next plan a full one.
+    void setCommitted(const QList<CommittedRecording> &recordings);
+    const QList<CommittedRecording> &committed() const;
 
     /// Full evaluation: matches every rule against `guide`, then plans.
     SchedulePlan evaluate(std::shared_ptr<const epg::Guide> guide, qint64 now);

@@ -2686,6 +2686,369 @@ private Q_SLOTS:
         QVERIFY2(plan.ruleReports[0].message.contains(u"removed"), qPrintable(plan.ruleReports[0].message));
     }
 
+    // Recordings being made (Scheduler::setCommitted, docs/dvr-scheduler.md, "Recordings in
+    // progress"): a full plan made while a copy records keeps it where it records.
+    void committedRecordingStaysAtItsLaterAiring()
+    {
+        // The episode airs at 19:50 on a, at 19:55 on b (both under way at 20:00) and at 05:00 on
+        // c. A full plan would take a (the earliest that fits); b is being recorded on node2 (a
+        // planner that took over, a node restarted): it stays there, and the episode is not
+        // planned again at c (the second copy the full plan would make otherwise).
+        const qint64 t = kDay0 + 20 * kHour;
+        const QList<Show> shows = {{u"a"_qs, t - 600, 60, u"Show"_qs, u"Ep"_qs},
+                                   {u"b"_qs, t - 300, 60, u"Show"_qs, u"Ep"_qs},
+                                   {u"c"_qs, t + 9 * kHour, 60, u"Show"_qs, u"Ep"_qs},
+                                   {u"c"_qs, t + 33 * kHour, 60, u"Show"_qs, u"Other"_qs}};
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        const RecordingRule r = rule(RuleKind::Title, u"Show"_qs);
+        Scheduler s(capacity(1, 2));
+        s.setRules({r});
+        const SchedulePlan free = s.evaluate(guide, t);
+        QVERIFY2(plannedAt(free, r.id, u"a"_qs, t - 600), qPrintable(describe(free)));
+
+        const QList<CommittedRecording> committed = {{{r.id, u"b"_qs, t - 300, 0, {}}, u"node2"_qs}};
+        s.setCommitted(committed);
+        QCOMPARE(s.committed(), committed);
+        const SchedulePlan plan = s.evaluate(guide, t);
+        const PlannedRecording *recording = plannedAt(plan, r.id, u"b"_qs, t - 300);
+        QVERIFY2(recording, qPrintable(describe(plan)));
+        QCOMPARE(recording->nodeId, u"node2"_qs);
+        QCOMPARE(recording->recordStart, t);
+        QCOMPARE(starts(plan.recordings, r.id), (QList<qint64>{t - 300, t + 33 * kHour}));
+        QCOMPARE(skippedAt(plan, r.id, u"a"_qs, t - 600)->reason, SkipReason::Moved);
+        const SkippedAiring *again = skippedAt(plan, r.id, u"c"_qs, t + 9 * kHour);
+        QVERIFY2(again, qPrintable(describe(plan)));
+        QCOMPARE(again->reason, SkipReason::Duplicate);
+        QCOMPARE(again->relatedTo.value(0).channelId, u"b"_qs);
+        QVERIFY(plan.ignoredCommitted.isEmpty());
+        PlanCheck c = check(s, *guide, {}, t, false);
+        c.committed = committed;
+        QCOMPARE(c.problems(plan), QStringList());
+        QCOMPARE(c.problems(free).size(), 1); // the check sees a committed recording missing
+        QVERIFY2(c.problems(free).value(0).contains(u"not planned"), qPrintable(c.problems(free).join(u'\n')));
+
+        // Time moves on: the repair keeps it (cut at now), and the outcomes are those from scratch.
+        const SchedulePlan later = s.plan(t + 600);
+        QCOMPARE(plannedAt(later, r.id, u"b"_qs, t - 300)->nodeId, u"node2"_qs);
+        QCOMPARE(plannedAt(later, r.id, u"b"_qs, t - 300)->recordStart, t + 600);
+        QVERIFY(!plannedAt(later, r.id, u"c"_qs, t + 9 * kHour));
+        QCOMPARE(outcomesDiffer(later, s.outcomesFromScratch()), QString());
+        c.now = t + 600;
+        QCOMPARE(c.problems(later), QStringList());
+    }
+
+    void committedRecordingNeverDisplacedByARepair()
+    {
+        // One stream; Low records its episode on b (under way at 20:00; it airs again at 00:00 on
+        // c). A new airing of High (priority 5) at 20:00 on a wants the stream. Without the entry
+        // the repair moves Low's recording under way to its other airing (what it does to every
+        // recording in progress that is not committed: newAiringDisplacesLaterWhichMoves); with
+        // it, Low records on, and High is a conflict naming it.
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"b"_qs, t - 600, 60, u"Low"_qs, u"Ep"_qs}, {u"c"_qs, t + 4 * kHour, 60, u"Low"_qs, u"Ep"_qs}};
+        RecordingRule high = rule(RuleKind::Title, u"High"_qs), low = rule(RuleKind::Title, u"Low"_qs);
+        high.priority = 5;
+        const QList<CommittedRecording> committed = {{{low.id, u"b"_qs, t - 600, 0, {}}, u"node1"_qs}};
+        Scheduler plain(capacity(1)), s(capacity(1));
+        plain.setRules({low, high});
+        s.setRules({low, high});
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        plain.evaluate(guide, t);
+        const SchedulePlan before = s.evaluate(guide, t);
+        QCOMPARE(starts(before.recordings, low.id), QList<qint64>{t - 600});
+        {
+            // Already planned there: the plan is kept, the next one a repair.
+            PlansMade plans;
+            s.setCommitted(committed);
+            const SchedulePlan same = s.plan(t);
+            QCOMPARE(plans.full(), 0);
+            QCOMPARE(plans.repaired(), 1);
+            QCOMPARE(outcomesDiffer(same, before), QString());
+        }
+        shows.append({u"a"_qs, t, 60, u"High"_qs});
+        const auto changed = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        const SchedulePlan moved = plain.update(changed, t);
+        QCOMPARE(starts(moved.recordings, low.id), QList<qint64>{t + 4 * kHour});
+        QCOMPARE(starts(moved.recordings, high.id), QList<qint64>{t});
+
+        const SchedulePlan after = s.update(changed, t);
+        QCOMPARE(starts(after.recordings, low.id), QList<qint64>{t - 600});
+        QVERIFY(after.recordings.size() == 1);
+        const SkippedAiring *lost = skippedAt(after, high.id, u"a"_qs, t);
+        QVERIFY2(lost, qPrintable(describe(after)));
+        QCOMPARE(lost->reason, SkipReason::Conflict);
+        QCOMPARE(lost->relatedTo.value(0).ruleId, low.id);
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+        PlanCheck c = check(s, *changed, {}, t, true);
+        c.committed = committed;
+        QCOMPARE(c.problems(after), QStringList());
+        c.committed.clear(); // without the entry, High is blocked only by a later rule's recording
+        QVERIFY(!c.problems(after).isEmpty());
+        // A full evaluation plans the same.
+        const SchedulePlan full = s.evaluate(changed, t);
+        QCOMPARE(outcomesDiffer(full, after), QString());
+    }
+
+    void committedRecordingsOverlapOnOneStream()
+    {
+        // One node of one stream records A and B at once (each node kept what it recorded when
+        // the plan was made with other capacity, or two planners overlapped): both stay, at their
+        // node, over its capacity; what else is planned goes around them (C, at the same time,
+        // is a conflict; D, after, is planned), and nothing more is added in their minutes.
+        const qint64 t = kDay0 + 20 * kHour;
+        const QList<Show> shows = {{u"a"_qs, t - 600, 60, u"A"_qs}, {u"b"_qs, t - 300, 60, u"B"_qs},
+                                   {u"c"_qs, t + 1200, 30, u"C"_qs}, {u"c"_qs, t + 2 * kHour, 30, u"D"_qs}};
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        RecordingRule a = rule(RuleKind::Title, u"A"_qs), b = rule(RuleKind::Title, u"B"_qs),
+                      cRule = rule(RuleKind::Title, u"C"_qs), d = rule(RuleKind::Title, u"D"_qs);
+        cRule.priority = 9; // first in the order: committed recordings are placed before it all the same
+        Scheduler s(capacity(1));
+        s.setRules({a, b, cRule, d});
+        const QList<CommittedRecording> committed = {{{a.id, u"a"_qs, t - 600, 0, {}}, u"node1"_qs},
+                                                     {{b.id, u"b"_qs, t - 300, 0, {}}, u"node1"_qs}};
+        s.setCommitted(committed);
+        const SchedulePlan plan = s.evaluate(guide, t);
+        QVERIFY2(plannedAt(plan, a.id, u"a"_qs, t - 600), qPrintable(describe(plan)));
+        QVERIFY2(plannedAt(plan, b.id, u"b"_qs, t - 300), qPrintable(describe(plan)));
+        QCOMPARE(plannedAt(plan, b.id, u"b"_qs, t - 300)->nodeId, u"node1"_qs);
+        QVERIFY2(plannedAt(plan, d.id, u"c"_qs, t + 2 * kHour), qPrintable(describe(plan)));
+        const SkippedAiring *blocked = skippedAt(plan, cRule.id, u"c"_qs, t + 1200);
+        QVERIFY2(blocked, qPrintable(describe(plan)));
+        QCOMPARE(blocked->reason, SkipReason::Conflict);
+        QCOMPARE(plan.recordings.size(), 3);
+        PlanCheck c = check(s, *guide, {}, t, true);
+        c.committed = committed;
+        QCOMPARE(c.problems(plan), QStringList());
+        PlanCheck without = c; // the node over its capacity is found when nothing is committed
+        without.committed.clear();
+        QVERIFY2(without.problems(plan).join(u'\n').contains(u"node node1 streams 2 channels"),
+                 qPrintable(without.problems(plan).join(u'\n')));
+
+        // A repair as time moves on keeps both and plans nothing more in their minutes.
+        const SchedulePlan later = s.plan(t + 300);
+        QCOMPARE(later.recordings.size(), 3);
+        c.now = t + 300;
+        QCOMPARE(c.problems(later), QStringList());
+        QCOMPARE(outcomesDiffer(later, s.outcomesFromScratch()), QString());
+        // B's copy ended early (it failed): with a node over capacity, the next plan is full and
+        // plans around A alone (C still does not fit beside it on one stream).
+        PlansMade plans;
+        s.setCommitted({committed.first()});
+        const SchedulePlan fewer = s.plan(t + 300);
+        QCOMPARE(plans.full(), 1);
+        c.committed = {committed.first()};
+        QCOMPARE(c.problems(fewer), QStringList());
+        QVERIFY(plannedAt(fewer, a.id, u"a"_qs, t - 600));
+        QVERIFY(!plannedAt(fewer, b.id, u"b"_qs, t - 300));
+    }
+
+    void committedRecordingIgnoredWhenItsRuleOrAiringIsGone()
+    {
+        // An entry whose rule was removed, whose rule never existed, whose airing is not in the
+        // guide, whose airing ended or whose node is unknown is left out, and the plan says why;
+        // the rest plans as without it.
+        const qint64 t = kDay0 + 20 * kHour;
+        const QList<Show> shows = {{u"a"_qs, t - 600, 60, u"Show"_qs, u"Ep"_qs},
+                                   {u"b"_qs, t - 3 * kHour, 60, u"Show"_qs, u"Old"_qs},
+                                   {u"a"_qs, t + 9 * kHour, 60, u"Show"_qs, u"Ep"_qs}};
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs}, shows);
+        const RecordingRule kept = rule(RuleKind::Title, u"Show"_qs), removed = rule(RuleKind::Title, u"Show"_qs);
+        Scheduler s(capacity(2));
+        s.setRules({kept, removed});
+        s.evaluate(guide, t);
+        s.removeRule(removed.id);
+        const SchedulePlan without = s.evaluate(guide, t);
+        const QList<CommittedRecording> committed = {
+            {{removed.id, u"a"_qs, t - 600, 0, {}}, u"node1"_qs},  // its rule removed
+            {{999999, u"a"_qs, t - 600, 0, {}}, u"node1"_qs},      // no such rule
+            {{kept.id, u"a"_qs, t - 1200, 0, {}}, u"node1"_qs},    // no such airing
+            {{kept.id, u"b"_qs, t - 3 * kHour, 0, {}}, u"node1"_qs}, // ended
+            {{kept.id, u"a"_qs, t + 9 * kHour, 0, {}}, u"node9"_qs}, // no such node
+        };
+        s.setCommitted(committed);
+        const SchedulePlan plan = s.evaluate(guide, t);
+        QCOMPARE(outcomesDiffer(plan, without), QString());
+        QCOMPARE(plan.ignoredCommitted.size(), committed.size());
+        QStringList reasons;
+        for (const IgnoredCommitted &i : plan.ignoredCommitted)
+            reasons << i.reason;
+        QCOMPARE(reasons, (QStringList{u"its rule is gone"_qs, u"its rule is gone"_qs,
+                                       u"its airing is not in the guide, or its rule no longer matches it"_qs,
+                                       u"its airing has ended"_qs,
+                                       u"its node \"node9\" is not a recorder node of the plan"_qs}));
+        PlanCheck c = check(s, *guide, {}, t, false);
+        c.committed = committed;
+        QCOMPARE(c.problems(plan), QStringList());
+        // A repair reports them too.
+        const SchedulePlan repaired = s.plan(t + 60);
+        QCOMPARE(repaired.ignoredCommitted.size(), committed.size());
+        // A plan that drops a committed recording without a cause fails the check.
+        SchedulePlan liar = plan;
+        liar.ignoredCommitted.clear();
+        c.committed = {{{kept.id, u"a"_qs, t + 9 * kHour, 0, {}}, u"node2"_qs}};
+        QVERIFY(!c.problems(liar).isEmpty());
+    }
+
+    void committedRecordingCountsForDuplicatesAndKeep()
+    {
+        // Episode E airs under way on a (new) and again at 06:00 on c (new too); a single-airing
+        // rule of the same viewer's takes the one stream at 20:00 on b first in the order. A
+        // full plan without the entry finds no stream for E's first airing and records it at 06:00:
+        // a second copy of what a is recording. With it, E is planned on a: its airing at 06:00
+        // is a duplicate, for the new-only rule and for the viewer's other rule (scope all),
+        // whose own airings of E are duplicates of it too; and keep 1 holds E2 back.
+        const qint64 t = kDay0 + 20 * kHour;
+        const QList<Show> shows = {{u"a"_qs, t - 600, 60, u"Film"_qs, u"E"_qs, {}, {}, {}, true, false},
+                                   {u"c"_qs, t + 10 * kHour, 60, u"Film"_qs, u"E"_qs, {}, {}, {}, true, false},
+                                   {u"c"_qs, t + 30 * kHour, 60, u"Film"_qs, u"E2"_qs, {}, {}, {}, true, false},
+                                   {u"b"_qs, t, 60, u"News"_qs}};
+        const auto guide = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        RecordingRule film = rule(RuleKind::Title, u"Film"_qs);
+        film.newOnly = true;
+        film.keep = 1;
+        film.duplicateScope = DuplicateScope::AllRules;
+        RecordingRule club = rule(RuleKind::Regex, u"^film$"_qs); // all its airings, repeats too
+        club.duplicateScope = DuplicateScope::AllRules;
+        RecordingRule news = single(u"b"_qs, t);
+        news.priority = 5;
+        Scheduler s(capacity(1));
+        s.setRules({film, club, news});
+        const SchedulePlan free = s.evaluate(guide, t);
+        QVERIFY2(plannedAt(free, film.id, u"c"_qs, t + 10 * kHour), qPrintable(describe(free)));
+        QCOMPARE(skippedAt(free, film.id, u"a"_qs, t - 600)->reason, SkipReason::Moved); // no capacity there
+
+        const QList<CommittedRecording> committed = {{{film.id, u"a"_qs, t - 600, 0, {}}, u"node1"_qs}};
+        s.setCommitted(committed);
+        const SchedulePlan plan = s.evaluate(guide, t);
+        QVERIFY2(plannedAt(plan, film.id, u"a"_qs, t - 600), qPrintable(describe(plan)));
+        QCOMPARE(starts(plan.recordings, film.id), QList<qint64>{t - 600});
+        QCOMPARE(skippedAt(plan, film.id, u"c"_qs, t + 10 * kHour)->reason, SkipReason::Duplicate);
+        QCOMPARE(skippedAt(plan, film.id, u"c"_qs, t + 30 * kHour)->reason, SkipReason::KeepLimit);
+        for (const qint64 start : {t - 600, t + 10 * kHour}) {
+            const SkippedAiring *other = skippedAt(plan, club.id, start < t ? u"a"_qs : u"c"_qs, start);
+            QVERIFY2(other, qPrintable(describe(plan)));
+            QCOMPARE(other->reason, SkipReason::Duplicate);
+            QCOMPARE(other->relatedTo.value(0).ruleId, film.id);
+            QCOMPARE(other->relatedTo.value(0).start, t - 600);
+        }
+        QCOMPARE(skippedAt(plan, news.id, u"b"_qs, t)->reason, SkipReason::Conflict); // it was first, and is blocked
+        PlanCheck c = check(s, *guide, {}, t, true);
+        c.committed = committed;
+        QCOMPARE(c.problems(plan), QStringList());
+        // A history change (the news recorded elsewhere, say) is repaired: the entry stays.
+        RecordedEpisode h;
+        h.ruleId = film.id;
+        h.identity = s.identityAt(u"a"_qs, t - 600);
+        h.channelId = u"z"_qs;
+        h.recordedAt = t - 30 * kHour;
+        h.title = u"Film"_qs;
+        s.setHistory({h});
+        const SchedulePlan repaired = s.plan(t + 60);
+        QVERIFY2(plannedAt(repaired, film.id, u"a"_qs, t - 600), qPrintable(describe(repaired)));
+        QCOMPARE(outcomesDiffer(repaired, s.outcomesFromScratch()), QString());
+    }
+
+    void committedRecordingPlacedAgainTakesItsStream()
+    {
+        // One stream; Low is being recorded on b (19:50-20:50), Mid is planned after it on c
+        // (20:50-21:20). The guide says Low runs late (until 21:10): its airing changed, so the
+        // repair places it again, where it records, and Mid, now in its way, goes to its repeat.
+        const qint64 t = kDay0 + 20 * kHour;
+        QList<Show> shows = {{u"b"_qs, t - 600, 60, u"Low"_qs, u"Ep"_qs},
+                             {u"c"_qs, t + 50 * 60, 30, u"Mid"_qs, u"One"_qs},
+                             {u"c"_qs, t + 5 * kHour, 30, u"Mid"_qs, u"One"_qs}};
+        RecordingRule low = rule(RuleKind::Title, u"Low"_qs), mid = rule(RuleKind::Title, u"Mid"_qs);
+        mid.priority = 5; // first in the order: a recording being made wins all the same
+        const QList<CommittedRecording> committed = {{{low.id, u"b"_qs, t - 600, 0, {}}, u"node1"_qs}};
+        Scheduler s(capacity(1));
+        s.setRules({low, mid});
+        s.setCommitted(committed);
+        const SchedulePlan before = s.evaluate(makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows), t);
+        QCOMPARE(starts(before.recordings), (QList<qint64>{t - 600, t + 50 * 60}));
+        shows[0].minutes = 80;
+        const auto late = makeGuide({u"a"_qs, u"b"_qs, u"c"_qs}, shows);
+        PlansMade plans;
+        const SchedulePlan after = s.update(late, t + 60);
+        QCOMPARE(plans.full(), 0);
+        QCOMPARE(plannedAt(after, low.id, u"b"_qs, t - 600)->recordStop, t - 600 + 80 * 60);
+        QCOMPARE(starts(after.recordings, mid.id), QList<qint64>{t + 5 * kHour});
+        const SkippedAiring *moved = skippedAt(after, mid.id, u"c"_qs, t + 50 * 60);
+        QVERIFY2(moved, qPrintable(describe(after)));
+        QCOMPARE(moved->reason, SkipReason::Moved);
+        QVERIFY2(moved->detail().contains(u"being recorded"), qPrintable(moved->detail()));
+        PlanCheck c = check(s, *late, {}, t + 60, true);
+        c.committed = committed;
+        QCOMPARE(c.problems(after), QStringList());
+        QCOMPARE(outcomesDiffer(after, s.outcomesFromScratch()), QString());
+    }
+
+    // Over random rules, committed recordings (some planned there, some not: a planner taking over
+    // from another's plan), guide changes and time moving on: every plan keeps its promises with
+    // them (PlanCheck with the list: each planned where it records unless ignored with a cause, no
+    // node over capacity but by them), and a repair's outcomes are those made from scratch.
+    void committedRecordingsOverRandomChanges_data() { addStreamRows(); }
+    void committedRecordingsOverRandomChanges()
+    {
+        QFETCH(int, streams);
+        QFETCH(int, nodes);
+        QFETCH(bool, priority);
+        iptv::epg::GuideData data = generatedData(25, 3, 5);
+        QRandomGenerator rng(31);
+        auto guide = compile(data, kDay0, 3);
+        const QList<RecordingRule> rules = randomRules(*guide, rng, 50);
+        const SchedulerOptions options = capacity(streams, nodes);
+        Scheduler s(options);
+        s.setRules(rules);
+        qint64 now = kDay0 + 20 * kHour;
+        const SchedulePlan first = s.evaluate(guide, now);
+        // The airings under way or starting within six hours (copies being made, as a node makes
+        // them ahead): some of those planned, on their node, and some not planned (a conflict,
+        // another airing of the episode planned, held back by keep-N), on a random node.
+        const qint64 soon = now + 6 * kHour;
+        QList<CommittedRecording> committed;
+        for (const PlannedRecording &p : first.recordings)
+            if (p.start <= soon && rng.bounded(2))
+                committed.append({p.ref(), p.nodeId});
+        int unplanned = 0;
+        for (const SkippedAiring &sk : first.skipped)
+            if (sk.airing.start <= soon && now < sk.airing.stop
+                && (sk.reason == SkipReason::Conflict || sk.reason == SkipReason::Moved || sk.reason == SkipReason::Duplicate
+                    || sk.reason == SkipReason::KeepLimit)
+                && rng.bounded(3) == 0) {
+                committed.append({sk.airing, options.capacity.nodes[rng.bounded(int(options.capacity.nodes.size()))].id});
+                ++unplanned;
+            }
+        QVERIFY2(committed.size() > 3, qPrintable(QStringLiteral("%1 committed of %2 recordings, %3 skips").arg(committed.size()).arg(first.recordings.size()).arg(first.skipped.size())));
+        QVERIFY(unplanned > 0);
+        s.setCommitted(committed);
+        SchedulePlan plan = s.evaluate(guide, now);
+        PlanCheck c = check(s, *guide, {}, now, priority);
+        c.committed = committed;
+        QStringList problems = c.problems(plan);
+        QVERIFY2(problems.isEmpty(), qPrintable(u"full evaluation: "_qs + problems.join(u'\n')));
+        for (const IgnoredCommitted &i : plan.ignoredCommitted)
+            QVERIFY2(i.reason.startsWith(u"another committed recording holds its episode"), qPrintable(i.reason));
+        qInfo() << committed.size() << "committed," << unplanned << "of them not planned there at first,"
+                << plan.ignoredCommitted.size() << "ignored;" << difference(first, plan) << "recordings changed";
+        QVERIFY(difference(first, plan) > 0);
+        for (int round = 0; round < 8; ++round) {
+            mutate(&data, rng);
+            guide = compile(data, kDay0, 3);
+            now += 10 * 60;
+            plan = round % 2 ? s.update(guide, now) : (s.plan(now), s.update(guide, now));
+            c = check(s, *guide, {}, now, priority);
+            c.committed = committed;
+            problems = c.problems(plan);
+            // The repair's known gap (docs/dvr-scheduler.md, "Not done yet"): not this change's.
+            problems.erase(std::remove_if(problems.begin(), problems.end(),
+                                          [](const QString &p) { return p.contains(u"only recordings of later rules are in its way"); }),
+                           problems.end());
+            QVERIFY2(problems.isEmpty(), qPrintable(QStringLiteral("round %1:\n").arg(round) + problems.join(u'\n')));
+            const QString differ = outcomesDiffer(plan, s.outcomesFromScratch());
+            QVERIFY2(differ.isEmpty(), qPrintable(QStringLiteral("round %1, repaired / from scratch: ").arg(round) + differ));
+        }
+    }
+
 private:
     /// The checker for a plan of `s` over `g` (every matched airing found by brute force).
     /// The capacities the repair tests run on (repairKeepsPromises, ruleChangesRepairThePlan):
