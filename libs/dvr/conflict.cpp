@@ -401,6 +401,13 @@ void CapacityBook::rename(int from, int to)
 
 std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const
 {
+    Reach reach;
+    return overlapping(from, to, exceptChannel, limit, reach);
+}
+
+std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit, Reach &reach) const
+{
+    reach = {};
     // One placement per stream (node, channel): more recordings sharing a channel are not more
     // conflicts. Scanning stops at `limit` streams, so a full hour of a busy node (hundreds of
     // viewers' recordings) costs one pass over its bucket, not a sort of everything in it.
@@ -428,6 +435,9 @@ std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptCha
                 bits |= bit;
                 out.push_back(e.id);
                 if (int(out.size()) >= limit) {
+                    // Stopped in hour h of this node: nothing after it was read. A placement in
+                    // this hour's list that overlaps [a, b) covers a minute of [a, (h + 1) * 60).
+                    reach = {node, int(m_origin / 60) + std::min(b, (h + 1) * 60)};
                     std::sort(out.begin(), out.end());
                     return out;
                 }

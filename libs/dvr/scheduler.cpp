@@ -229,6 +229,9 @@ struct ConflictSkip
     int part = 0;
     int at = 0; ///< in the part
     int candidate = 0;
+    /// What the book's answer it names (the recordings in its way) read: where no placement
+    /// changed there, the answer is the same (DirtyMinutes::anyWithin).
+    CapacityBook::Reach reach;
 };
 
 /// A rule's outcomes in the current plan (shared with it) and its conflicts' alternatives.
@@ -318,8 +321,10 @@ struct PlanState
 class DirtyMinutes
 {
 public:
-    explicit DirtyMinutes(int base)
+    /// With `perNode`, the minutes are kept per node too (anyWithin()).
+    explicit DirtyMinutes(int base, bool perNode = false)
         : m_base(base)
+        , m_perNode(perNode)
     {
     }
     /// Adds (+1, the repair placed it) or removes (-1, the repair took it away) a placement.
@@ -342,6 +347,8 @@ public:
         if ((before == 0) == (count == 0))
             return;
         cover(from - m_base, to - m_base, count == 0 ? -1 : 1);
+        if (m_perNode && node >= 0)
+            coverOn(node, from - m_base, to - m_base, count == 0 ? -1 : 1);
         if (count == 0)
             m_count.remove(key);
     }
@@ -352,6 +359,33 @@ public:
         m_prefix.assign(m_minutes.size() + 1, 0);
         for (size_t m = 0; m < m_minutes.size(); ++m)
             m_prefix[m + 1] = m_prefix[m] + (m_minutes[m] > 0 ? 1 : 0);
+        m_nodePrefix.resize(m_nodeMinutes.size());
+        for (size_t n = 0; n < m_nodeMinutes.size(); ++n) {
+            const std::vector<int> &minutes = m_nodeMinutes[n];
+            std::vector<int> &prefix = m_nodePrefix[n];
+            prefix.assign(minutes.size() + 1, 0);
+            for (size_t m = 0; m < minutes.size(); ++m)
+                prefix[m + 1] = prefix[m] + (minutes[m] > 0 ? 1 : 0);
+        }
+    }
+    /// After freeze(), with per-node minutes: whether a minute of [from, to) (epoch minutes) may
+    /// differ where a CapacityBook::overlapping() answer of that range read (`reach`): on the
+    /// nodes before reach.node, or on reach.node before reach.until. An answer whose reach is
+    /// not known (the default) read everything: any().
+    bool anyWithin(const CapacityBook::Reach &reach, int from, int to) const
+    {
+        if (!m_perNode || reach.node == INT_MAX)
+            return any(from, to);
+        from = std::max(from - m_base, 0);
+        to -= m_base;
+        const int last = std::min(reach.node, int(m_nodePrefix.size()) - 1);
+        for (int n = 0; n <= last; ++n) {
+            const std::vector<int> &prefix = m_nodePrefix[size_t(n)];
+            const int end = std::min({to, n == reach.node ? reach.until - m_base : to, int(prefix.size()) - 1});
+            if (from < end && prefix[size_t(end)] != prefix[size_t(from)])
+                return true;
+        }
+        return false;
     }
     /// Whether any minute of [from, to) (epoch minutes) may differ.
     bool any(int from, int to) const
@@ -389,7 +423,20 @@ private:
             from = end;
         }
     }
+    void coverOn(int node, int from, int to, int delta)
+    {
+        if (m_nodeMinutes.size() <= size_t(node))
+            m_nodeMinutes.resize(size_t(node) + 1);
+        std::vector<int> &minutes = m_nodeMinutes[size_t(node)];
+        if (int(minutes.size()) < to)
+            minutes.resize(std::max(size_t(to), m_minutes.size()), 0);
+        for (int m = from; m < to; ++m)
+            minutes[size_t(m)] += delta;
+    }
     int m_base = 0;
+    bool m_perNode = false;
+    std::vector<std::vector<int>> m_nodeMinutes; ///< per node: placements differing, per minute from m_base
+    std::vector<std::vector<int>> m_nodePrefix;  ///< after freeze(): per node, minutes differing before each minute
     QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
@@ -2110,7 +2157,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     const bool channelsAdded = state.channelCount != int(channelNames.size());
     state.book->addChannels(int(channelNames.size()));
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
-    Repair ctx{DirtyMinutes(nowMinute), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
+    Repair ctx{DirtyMinutes(nowMinute, true), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
     RepairQueue queue; // (order key, episode id): the priority order
     auto enqueue = [&](int id) {
@@ -2709,10 +2756,12 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
-            if (ctx.diff.any(x, y)) {
+            if (ctx.diff.anyWithin(cs.reach, x, y)) {
                 // The recordings in the way now, compared with those the skip names (made only
-                // when they differ).
-                const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
+                // when they differ). Only a change where the last answer read can change it.
+                CapacityBook::Reach reach;
+                const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed, reach);
+                o.conflictSkips[at].reach = reach;
                 bool same = qsizetype(way.size()) == sk.relatedTo.size();
                 for (size_t w = 0; same && w < way.size(); ++w) {
                     const Episode &e2 = state.episodes[size_t(way[w])];
@@ -2973,6 +3022,15 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             int was = -1, made = -1;
             int candidate = 0;
             bool conflict = false;
+            CapacityBook::Reach reach; ///< a conflict's: what its recordings in the way read
+        };
+        // The reach of the last plan's conflict skip [part][at] (lastConflictSkips are in order).
+        auto lastReach = [&](int part, int inPart) {
+            const auto it = std::lower_bound(lastConflictSkips.begin(), lastConflictSkips.end(), std::pair{part, inPart},
+                                             [](const ConflictSkip &x, const std::pair<int, int> &y) {
+                                                 return std::pair{x.part, x.at} < y;
+                                             });
+            return it != lastConflictSkips.end() && it->part == part && it->at == inPart ? it->reach : CapacityBook::Reach{};
         };
         std::vector<Item> items;
         std::vector<SkippedAiring> madeSkips;
@@ -3005,15 +3063,15 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             return nullptr;
         };
         int takenOver = 0; // added to skipsTakenOver once (not one atomic add per skip)
-        auto takeOver = [&](int ci, bool conflict) {
-            items.push_back({matchPart, matchAt, -1, ci, conflict});
+        auto takeOver = [&](int ci, bool conflict, CapacityBook::Reach reach = {}) {
+            items.push_back({matchPart, matchAt, -1, ci, conflict, reach});
             ++takenOver;
         };
-        auto make = [&](SkippedAiring &&sk, int ci, bool conflict, const SkippedAiring *w) {
+        auto make = [&](SkippedAiring &&sk, int ci, bool conflict, const SkippedAiring *w, CapacityBook::Reach reach = {}) {
             int part = w ? matchPart : int(std::min(wp, wasParts.size() - 1));
             if (part >= 0)
                 partChanged[size_t(part)] = 1;
-            items.push_back({std::max(part, 0), -1, int(madeSkips.size()), ci, conflict});
+            items.push_back({std::max(part, 0), -1, int(madeSkips.size()), ci, conflict, reach});
             madeSkips.push_back(std::move(sk));
         };
         // Whether the last plan's skip of the airing says what this one would besides its
@@ -3064,7 +3122,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     if (conflict)
                         if (const int id = groupOf[ci]; !alternatives.contains(id))
                             alternatives.insert(id, lastAlternatives.value(id));
-                    takeOver(int(ci), conflict);
+                    takeOver(int(ci), conflict, conflict ? lastReach(matchPart, matchAt) : CapacityBook::Reach{});
                     --looked;
                     continue;
                 }
@@ -3176,13 +3234,15 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 // The recordings in the way are those the last plan's skip names when no placement
                 // was made or taken away in its minutes (and its span starts where it did).
                 bool sameWay = false;
+                CapacityBook::Reach reach;
                 if (wasConflict && std::max(lastNow, c.start - rs.rule.prePadding) == from) {
                     const auto [x, y] = state.book->epochMinutes(from, to);
-                    sameWay = !ways->any(x, y);
+                    reach = lastReach(matchPart, matchAt);
+                    sameWay = !ways->anyWithin(reach, x, y);
                 }
                 std::vector<int> way;
                 if (!sameWay) {
-                    way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+                    way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed, reach);
                     sameWay = wasConflict && namesWay(w->relatedTo, way);
                 }
                 auto it = alternatives.find(id);
@@ -3221,7 +3281,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     }
                 }
                 if (sameWay && w->alternatives == it->alternatives) {
-                    takeOver(int(ci), true);
+                    takeOver(int(ci), true, reach);
                     continue;
                 }
                 SkippedAiring sk;
@@ -3237,7 +3297,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     }
                 }
                 sk.alternatives = it->alternatives;
-                make(std::move(sk), int(ci), true, w);
+                make(std::move(sk), int(ci), true, w, reach);
             }
             candidatesWalked.fetch_add(looked, std::memory_order_relaxed);
         };
@@ -3248,7 +3308,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         // PartSize each.
         auto record = [&](const Item &item, qsizetype inPart) {
             if (item.conflict)
-                is.conflictSkips.push_back({int(is.skipped.size()), int(inPart), item.candidate});
+                is.conflictSkips.push_back({int(is.skipped.size()), int(inPart), item.candidate, item.reach});
         };
         auto endPart = [&](int ci) {
             is.partLast.emplace_back(rs.candidates[size_t(ci)].start, rs.candidates[size_t(ci)].channel);
@@ -3358,7 +3418,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 const AiringRef &a = wasParts[cs.part][cs.at].airing;
                 const auto [x, y] = state.book->epochMinutes(std::max(planNow, a.start - rs.rule.prePadding),
                                                              a.stop + rs.rule.postPadding);
-                if (ways->any(x, y)) {
+                if (ways->anyWithin(cs.reach, x, y)) {
                     dirty[size_t(cs.part)] = 1;
                     if (const int ci = nowIndex(cs.candidate); ci >= 0)
                         dirtyCandidate[size_t(ci)] = 1;
@@ -3379,7 +3439,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         if (cs.part < r)
                             continue;
                         const int ci = nowIndex(cs.candidate);
-                        is.conflictSkips.push_back({int(is.skipped.size()) - 1, cs.at, ci});
+                        is.conflictSkips.push_back({int(is.skipped.size()) - 1, cs.at, ci, cs.reach});
                         const int id = groupOf[size_t(ci)];
                         if (!alternatives.contains(id))
                             alternatives.insert(id, lastAlternatives.value(id));
