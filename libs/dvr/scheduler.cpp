@@ -347,8 +347,6 @@ public:
         if ((before == 0) == (count == 0))
             return;
         cover(from - m_base, to - m_base, count == 0 ? -1 : 1);
-        if (m_perNode && node >= 0)
-            coverOn(node, from - m_base, to - m_base, count == 0 ? -1 : 1);
         if (count == 0)
             m_count.remove(key);
     }
@@ -359,13 +357,25 @@ public:
         m_prefix.assign(m_minutes.size() + 1, 0);
         for (size_t m = 0; m < m_minutes.size(); ++m)
             m_prefix[m + 1] = m_prefix[m] + (m_minutes[m] > 0 ? 1 : 0);
-        m_nodePrefix.resize(m_nodeMinutes.size());
-        for (size_t n = 0; n < m_nodeMinutes.size(); ++n) {
-            const std::vector<int> &minutes = m_nodeMinutes[n];
-            std::vector<int> &prefix = m_nodePrefix[n];
-            prefix.assign(minutes.size() + 1, 0);
-            for (size_t m = 0; m < minutes.size(); ++m)
-                prefix[m + 1] = prefix[m] + (minutes[m] > 0 ? 1 : 0);
+        if (!m_perNode)
+            return;
+        // Per node, a bit per minute where a placement differs: from the placements counted
+        // (each key holds its node and span), a few KiB, not another count per minute.
+        for (auto it = m_count.cbegin(); it != m_count.cend(); ++it) {
+            const quint64 k = it.key().first;
+            const size_t node = size_t(k >> 56);
+            const int from = int((k >> 16) & 0xfffff), to = from + int(k & 0xffff);
+            if (m_nodeBits.size() <= node)
+                m_nodeBits.resize(node + 1);
+            std::vector<quint64> &bits = m_nodeBits[node];
+            if (bits.size() * 64 < size_t(to))
+                bits.resize(size_t(to) / 64 + 1 + 24 * 60 / 64, 0);
+            for (int m = from; m < to;) {
+                const int end = std::min(to, (m / 64 + 1) * 64);
+                const quint64 span = end - m == 64 ? ~quint64(0) : ((quint64(1) << (end - m)) - 1);
+                bits[size_t(m / 64)] |= span << (m % 64);
+                m = end;
+            }
         }
     }
     /// After freeze(), with per-node minutes: whether a minute of [from, to) (epoch minutes) may
@@ -378,12 +388,17 @@ public:
             return any(from, to);
         from = std::max(from - m_base, 0);
         to -= m_base;
-        const int last = std::min(reach.node, int(m_nodePrefix.size()) - 1);
+        const int last = std::min(reach.node, int(m_nodeBits.size()) - 1);
         for (int n = 0; n <= last; ++n) {
-            const std::vector<int> &prefix = m_nodePrefix[size_t(n)];
-            const int end = std::min({to, n == reach.node ? reach.until - m_base : to, int(prefix.size()) - 1});
-            if (from < end && prefix[size_t(end)] != prefix[size_t(from)])
-                return true;
+            const std::vector<quint64> &bits = m_nodeBits[size_t(n)];
+            const int end = std::min({to, n == reach.node ? reach.until - m_base : to, int(bits.size() * 64)});
+            for (int m = from; m < end;) {
+                const int wordEnd = std::min(end, (m / 64 + 1) * 64);
+                const quint64 span = wordEnd - m == 64 ? ~quint64(0) : ((quint64(1) << (wordEnd - m)) - 1);
+                if (bits[size_t(m / 64)] & (span << (m % 64)))
+                    return true;
+                m = wordEnd;
+            }
         }
         return false;
     }
@@ -423,20 +438,9 @@ private:
             from = end;
         }
     }
-    void coverOn(int node, int from, int to, int delta)
-    {
-        if (m_nodeMinutes.size() <= size_t(node))
-            m_nodeMinutes.resize(size_t(node) + 1);
-        std::vector<int> &minutes = m_nodeMinutes[size_t(node)];
-        if (int(minutes.size()) < to)
-            minutes.resize(std::max(size_t(to), m_minutes.size()), 0);
-        for (int m = from; m < to; ++m)
-            minutes[size_t(m)] += delta;
-    }
     int m_base = 0;
     bool m_perNode = false;
-    std::vector<std::vector<int>> m_nodeMinutes; ///< per node: placements differing, per minute from m_base
-    std::vector<std::vector<int>> m_nodePrefix;  ///< after freeze(): per node, minutes differing before each minute
+    std::vector<std::vector<quint64>> m_nodeBits; ///< after freeze(), per node: bit m, minute m_base + m differs
     QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
