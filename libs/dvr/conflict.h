@@ -156,6 +156,8 @@ public:
     };
     /// overlapping(), and what the answer read (`reach`).
     std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit, Reach &reach) const;
+    /// The same into `out` (its memory reused: a caller asking many times allocates once).
+    void overlapping(qint64 from, qint64 to, int exceptChannel, int limit, Reach &reach, std::vector<int> &out) const;
 
 private:
     struct Span

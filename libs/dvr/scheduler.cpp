@@ -2726,6 +2726,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         // Skips whose recordings in the way or alternatives differ: patched in place (the rule's
         // other outcomes are what they were).
         std::vector<std::pair<size_t, QList<AiringRef>>> newRelated, newAlternatives; // by conflictSkips index
+        std::vector<int> way; // the recordings in the way of the conflict asked about (reused)
         QList<AiringRef> episodeAlternatives;
         bool alternativesDiffer = false;
         for (size_t at = 0; at < o.conflictSkips.size(); ++at) {
@@ -2764,7 +2765,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
                 // The recordings in the way now, compared with those the skip names (made only
                 // when they differ). Only a change where the last answer read can change it.
                 CapacityBook::Reach reach;
-                const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed, reach);
+                state.book->overlapping(a, b, c.channel, MaxConflictsNamed, reach, way);
                 o.conflictSkips[at].reach = reach;
                 bool same = qsizetype(way.size()) == sk.relatedTo.size();
                 for (size_t w = 0; same && w < way.size(); ++w) {
@@ -3094,6 +3095,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         // made (a walk of the parts near what changed), a candidate not marked there that had a
         // skip has it again: taken over without comparing.
         std::vector<char> dirtyCandidate;
+        std::vector<int> way; // a conflict's recordings in the way when asked (reused)
         // The last plan's recordings (a walk of the parts near what changed), [lr] the next not
         // passed: lastRecording(end) takes the next over when its candidate now is before `end`.
         const QList<PlannedRecording> &lastRecordings = wasRecordings[size_t(slot)];
@@ -3244,9 +3246,8 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     reach = lastReach(matchPart, matchAt);
                     sameWay = !ways->anyWithin(reach, x, y);
                 }
-                std::vector<int> way;
                 if (!sameWay) {
-                    way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed, reach);
+                    state.book->overlapping(from, to, c.channel, MaxConflictsNamed, reach, way);
                     sameWay = wasConflict && namesWay(w->relatedTo, way);
                 }
                 auto it = alternatives.find(id);

@@ -424,6 +424,7 @@ private Q_SLOTS:
                 const auto [from, to] = randomSpan();
                 placeOne(rng.bounded(nodes), rng.bounded(channels), from, to); // full or not: the book counts
             }
+            std::vector<int> reused{-1, -2, -3}; // as a caller's list holds the last answer
             for (int q = 0; q < 40; ++q) {
                 const int channel = rng.bounded(channels);
                 const auto [from, to] = randomSpan();
@@ -431,6 +432,12 @@ private Q_SLOTS:
                 CapacityBook::Reach reach;
                 const std::vector<int> answer = book.overlapping(from, to, channel, limit, reach);
                 QCOMPARE(answer, book.overlapping(from, to, channel, limit));
+                // Into a list reused from the last question: the same answer and reach.
+                CapacityBook::Reach again;
+                book.overlapping(from, to, channel, limit, again, reused);
+                QCOMPARE(reused, answer);
+                QCOMPARE(again.node, reach.node);
+                QCOMPARE(again.until, reach.until);
                 ++answers;
                 if (reach.node == INT_MAX) {
                     QVERIFY(int(answer.size()) < limit);
