@@ -401,14 +401,30 @@ void CapacityBook::rename(int from, int to)
 
 std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const
 {
+    Reach reach;
+    return overlapping(from, to, exceptChannel, limit, reach);
+}
+
+std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit, Reach &reach) const
+{
+    std::vector<int> out;
+    overlapping(from, to, exceptChannel, limit, reach, out);
+    return out;
+}
+
+void CapacityBook::overlapping(qint64 from, qint64 to, int exceptChannel, int limit, Reach &reach,
+                               std::vector<int> &out) const
+{
+    reach = {};
+    out.clear();
     // One placement per stream (node, channel): more recordings sharing a channel are not more
     // conflicts. Scanning stops at `limit` streams, so a full hour of a busy node (hundreds of
     // viewers' recordings) costs one pass over its bucket, not a sort of everything in it.
-    std::vector<int> out;
     const int a = minuteFrom(from), b = minuteTo(from, to);
     if (a >= b || limit <= 0)
-        return out;
-    // One allocation, not one per doubling (asked ~110k times by a repair at the benchmark's size).
+        return;
+    // One allocation, not one per doubling (asked ~110k times by a repair at the benchmark's size),
+    // and none when the caller's list is reused.
     out.reserve(size_t(std::min(limit, 64)));
     // The channels of this node already in `out` (one bit each; the node's streams are found
     // together, node after node).
@@ -428,14 +444,16 @@ std::vector<int> CapacityBook::overlapping(qint64 from, qint64 to, int exceptCha
                 bits |= bit;
                 out.push_back(e.id);
                 if (int(out.size()) >= limit) {
+                    // Stopped in hour h of this node: nothing after it was read. A placement in
+                    // this hour's list that overlaps [a, b) covers a minute of [a, (h + 1) * 60).
+                    reach = {node, int(m_origin / 60) + std::min(b, (h + 1) * 60)};
                     std::sort(out.begin(), out.end());
-                    return out;
+                    return;
                 }
             }
         }
     }
     std::sort(out.begin(), out.end());
-    return out;
 }
 
 } // namespace iptv::dvr

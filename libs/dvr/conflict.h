@@ -21,6 +21,7 @@
 #include <QtGlobal>
 
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <utility>
 #include <vector>
@@ -144,6 +145,19 @@ public:
     /// ascending: the first `limit` streams found, node by node, hour by hour, and by id within an
     /// hour (so the answer depends only on what is placed, not on the order it was placed in).
     std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit) const;
+    /// What an overlapping() answer read: every node before `node` over its whole range, and node
+    /// `node` over the epoch minutes before `until` (the scan stopped there, `limit` streams
+    /// found). A book whose placements changed in none of those minutes gives the same answer.
+    /// The default is everything (an answer whose reach is not known).
+    struct Reach
+    {
+        int node = INT_MAX;
+        int until = INT_MAX;
+    };
+    /// overlapping(), and what the answer read (`reach`).
+    std::vector<int> overlapping(qint64 from, qint64 to, int exceptChannel, int limit, Reach &reach) const;
+    /// The same into `out` (its memory reused: a caller asking many times allocates once).
+    void overlapping(qint64 from, qint64 to, int exceptChannel, int limit, Reach &reach, std::vector<int> &out) const;
 
 private:
     struct Span

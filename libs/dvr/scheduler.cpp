@@ -229,6 +229,9 @@ struct ConflictSkip
     int part = 0;
     int at = 0; ///< in the part
     int candidate = 0;
+    /// What the book's answer it names (the recordings in its way) read: where no placement
+    /// changed there, the answer is the same (DirtyMinutes::anyWithin).
+    CapacityBook::Reach reach;
 };
 
 /// A rule's outcomes in the current plan (shared with it) and its conflicts' alternatives.
@@ -321,8 +324,10 @@ struct PlanState
 class DirtyMinutes
 {
 public:
-    explicit DirtyMinutes(int base)
+    /// With `perNode`, the minutes are kept per node too (anyWithin()).
+    explicit DirtyMinutes(int base, bool perNode = false)
         : m_base(base)
+        , m_perNode(perNode)
     {
     }
     /// Adds (+1, the repair placed it) or removes (-1, the repair took it away) a placement.
@@ -355,6 +360,50 @@ public:
         m_prefix.assign(m_minutes.size() + 1, 0);
         for (size_t m = 0; m < m_minutes.size(); ++m)
             m_prefix[m + 1] = m_prefix[m] + (m_minutes[m] > 0 ? 1 : 0);
+        if (!m_perNode)
+            return;
+        // Per node, a bit per minute where a placement differs: from the placements counted
+        // (each key holds its node and span), a few KiB, not another count per minute.
+        for (auto it = m_count.cbegin(); it != m_count.cend(); ++it) {
+            const quint64 k = it.key().first;
+            const size_t node = size_t(k >> 56);
+            const int from = int((k >> 16) & 0xfffff), to = from + int(k & 0xffff);
+            if (m_nodeBits.size() <= node)
+                m_nodeBits.resize(node + 1);
+            std::vector<quint64> &bits = m_nodeBits[node];
+            if (bits.size() * 64 < size_t(to))
+                bits.resize(size_t(to) / 64 + 1 + 24 * 60 / 64, 0);
+            for (int m = from; m < to;) {
+                const int end = std::min(to, (m / 64 + 1) * 64);
+                const quint64 span = end - m == 64 ? ~quint64(0) : ((quint64(1) << (end - m)) - 1);
+                bits[size_t(m / 64)] |= span << (m % 64);
+                m = end;
+            }
+        }
+    }
+    /// After freeze(), with per-node minutes: whether a minute of [from, to) (epoch minutes) may
+    /// differ where a CapacityBook::overlapping() answer of that range read (`reach`): on the
+    /// nodes before reach.node, or on reach.node before reach.until. An answer whose reach is
+    /// not known (the default) read everything: any().
+    bool anyWithin(const CapacityBook::Reach &reach, int from, int to) const
+    {
+        if (!m_perNode || reach.node == INT_MAX)
+            return any(from, to);
+        from = std::max(from - m_base, 0);
+        to -= m_base;
+        const int last = std::min(reach.node, int(m_nodeBits.size()) - 1);
+        for (int n = 0; n <= last; ++n) {
+            const std::vector<quint64> &bits = m_nodeBits[size_t(n)];
+            const int end = std::min({to, n == reach.node ? reach.until - m_base : to, int(bits.size() * 64)});
+            for (int m = from; m < end;) {
+                const int wordEnd = std::min(end, (m / 64 + 1) * 64);
+                const quint64 span = wordEnd - m == 64 ? ~quint64(0) : ((quint64(1) << (wordEnd - m)) - 1);
+                if (bits[size_t(m / 64)] & (span << (m % 64)))
+                    return true;
+                m = wordEnd;
+            }
+        }
+        return false;
     }
     /// Whether any minute of [from, to) (epoch minutes) may differ.
     bool any(int from, int to) const
@@ -393,6 +442,8 @@ private:
         }
     }
     int m_base = 0;
+    bool m_perNode = false;
+    std::vector<std::vector<quint64>> m_nodeBits; ///< after freeze(), per node: bit m, minute m_base + m differs
     QHash<std::pair<quint64, quint64>, int> m_count;
     std::vector<int> m_minutes; ///< placements differing, per minute from m_base
     std::vector<int> m_hours;   ///< the same summed per hour, to skip clean hours
@@ -2307,7 +2358,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
     const bool channelsAdded = state.channelCount != int(channelNames.size());
     state.book->addChannels(int(channelNames.size()));
     const int nowMinute = state.book->epochMinutes(now, now + 60).first;
-    Repair ctx{DirtyMinutes(nowMinute), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
+    Repair ctx{DirtyMinutes(nowMinute, true), DirtyMinutes(nowMinute), std::vector<char>(rules.size(), 0)};
     repair = &ctx;
     // The recordings being made: known from here on (never moved, displaced, cut by keep-N or
     // the history), placed after the history step.
@@ -2879,6 +2930,7 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
         // Skips whose recordings in the way or alternatives differ: patched in place (the rule's
         // other outcomes are what they were).
         std::vector<std::pair<size_t, QList<AiringRef>>> newRelated, newAlternatives; // by conflictSkips index
+        std::vector<int> way; // the recordings in the way of the conflict asked about (reused)
         QList<AiringRef> episodeAlternatives;
         bool alternativesDiffer = false;
         for (size_t at = 0; at < o.conflictSkips.size(); ++at) {
@@ -2913,10 +2965,12 @@ SchedulePlan Scheduler::Private::repairPlan(qint64 now)
             }
             const auto [a, b] = intervalOf(rs, c);
             const auto [x, y] = state.book->epochMinutes(a, b);
-            if (ctx.diff.any(x, y)) {
+            if (ctx.diff.anyWithin(cs.reach, x, y)) {
                 // The recordings in the way now, compared with those the skip names (made only
-                // when they differ).
-                const std::vector<int> way = state.book->overlapping(a, b, c.channel, MaxConflictsNamed);
+                // when they differ). Only a change where the last answer read can change it.
+                CapacityBook::Reach reach;
+                state.book->overlapping(a, b, c.channel, MaxConflictsNamed, reach, way);
+                o.conflictSkips[at].reach = reach;
                 bool same = qsizetype(way.size()) == sk.relatedTo.size();
                 for (size_t w = 0; same && w < way.size(); ++w) {
                     const Episode &e2 = state.episodes[size_t(way[w])];
@@ -3178,6 +3232,15 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             int was = -1, made = -1;
             int candidate = 0;
             bool conflict = false;
+            CapacityBook::Reach reach; ///< a conflict's: what its recordings in the way read
+        };
+        // The reach of the last plan's conflict skip [part][at] (lastConflictSkips are in order).
+        auto lastReach = [&](int part, int inPart) {
+            const auto it = std::lower_bound(lastConflictSkips.begin(), lastConflictSkips.end(), std::pair{part, inPart},
+                                             [](const ConflictSkip &x, const std::pair<int, int> &y) {
+                                                 return std::pair{x.part, x.at} < y;
+                                             });
+            return it != lastConflictSkips.end() && it->part == part && it->at == inPart ? it->reach : CapacityBook::Reach{};
         };
         std::vector<Item> items;
         std::vector<SkippedAiring> madeSkips;
@@ -3210,15 +3273,15 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
             return nullptr;
         };
         int takenOver = 0; // added to skipsTakenOver once (not one atomic add per skip)
-        auto takeOver = [&](int ci, bool conflict) {
-            items.push_back({matchPart, matchAt, -1, ci, conflict});
+        auto takeOver = [&](int ci, bool conflict, CapacityBook::Reach reach = {}) {
+            items.push_back({matchPart, matchAt, -1, ci, conflict, reach});
             ++takenOver;
         };
-        auto make = [&](SkippedAiring &&sk, int ci, bool conflict, const SkippedAiring *w) {
+        auto make = [&](SkippedAiring &&sk, int ci, bool conflict, const SkippedAiring *w, CapacityBook::Reach reach = {}) {
             int part = w ? matchPart : int(std::min(wp, wasParts.size() - 1));
             if (part >= 0)
                 partChanged[size_t(part)] = 1;
-            items.push_back({std::max(part, 0), -1, int(madeSkips.size()), ci, conflict});
+            items.push_back({std::max(part, 0), -1, int(madeSkips.size()), ci, conflict, reach});
             madeSkips.push_back(std::move(sk));
         };
         // Whether the last plan's skip of the airing says what this one would besides its
@@ -3237,6 +3300,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         // made (a walk of the parts near what changed), a candidate not marked there that had a
         // skip has it again: taken over without comparing.
         std::vector<char> dirtyCandidate;
+        std::vector<int> way; // a conflict's recordings in the way when asked (reused)
         // The last plan's recordings (a walk of the parts near what changed), [lr] the next not
         // passed: lastRecording(end) takes the next over when its candidate now is before `end`.
         const QList<PlannedRecording> &lastRecordings = wasRecordings[size_t(slot)];
@@ -3269,7 +3333,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     if (conflict)
                         if (const int id = groupOf[ci]; !alternatives.contains(id))
                             alternatives.insert(id, lastAlternatives.value(id));
-                    takeOver(int(ci), conflict);
+                    takeOver(int(ci), conflict, conflict ? lastReach(matchPart, matchAt) : CapacityBook::Reach{});
                     --looked;
                     continue;
                 }
@@ -3381,13 +3445,14 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 // The recordings in the way are those the last plan's skip names when no placement
                 // was made or taken away in its minutes (and its span starts where it did).
                 bool sameWay = false;
+                CapacityBook::Reach reach;
                 if (wasConflict && std::max(lastNow, c.start - rs.rule.prePadding) == from) {
                     const auto [x, y] = state.book->epochMinutes(from, to);
-                    sameWay = !ways->any(x, y);
+                    reach = lastReach(matchPart, matchAt);
+                    sameWay = !ways->anyWithin(reach, x, y);
                 }
-                std::vector<int> way;
                 if (!sameWay) {
-                    way = state.book->overlapping(from, to, c.channel, MaxConflictsNamed);
+                    state.book->overlapping(from, to, c.channel, MaxConflictsNamed, reach, way);
                     sameWay = wasConflict && namesWay(w->relatedTo, way);
                 }
                 auto it = alternatives.find(id);
@@ -3426,7 +3491,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     }
                 }
                 if (sameWay && w->alternatives == it->alternatives) {
-                    takeOver(int(ci), true);
+                    takeOver(int(ci), true, reach);
                     continue;
                 }
                 SkippedAiring sk;
@@ -3442,7 +3507,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                     }
                 }
                 sk.alternatives = it->alternatives;
-                make(std::move(sk), int(ci), true, w);
+                make(std::move(sk), int(ci), true, w, reach);
             }
             candidatesWalked.fetch_add(looked, std::memory_order_relaxed);
         };
@@ -3453,7 +3518,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
         // PartSize each.
         auto record = [&](const Item &item, qsizetype inPart) {
             if (item.conflict)
-                is.conflictSkips.push_back({int(is.skipped.size()), int(inPart), item.candidate});
+                is.conflictSkips.push_back({int(is.skipped.size()), int(inPart), item.candidate, item.reach});
         };
         auto endPart = [&](int ci) {
             is.partLast.emplace_back(rs.candidates[size_t(ci)].start, rs.candidates[size_t(ci)].channel);
@@ -3563,7 +3628,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                 const AiringRef &a = wasParts[cs.part][cs.at].airing;
                 const auto [x, y] = state.book->epochMinutes(std::max(planNow, a.start - rs.rule.prePadding),
                                                              a.stop + rs.rule.postPadding);
-                if (ways->any(x, y)) {
+                if (ways->anyWithin(cs.reach, x, y)) {
                     dirty[size_t(cs.part)] = 1;
                     if (const int ci = nowIndex(cs.candidate); ci >= 0)
                         dirtyCandidate[size_t(ci)] = 1;
@@ -3584,7 +3649,7 @@ void Scheduler::Private::makeOutcomes(SchedulePlan &out, const std::vector<char>
                         if (cs.part < r)
                             continue;
                         const int ci = nowIndex(cs.candidate);
-                        is.conflictSkips.push_back({int(is.skipped.size()) - 1, cs.at, ci});
+                        is.conflictSkips.push_back({int(is.skipped.size()) - 1, cs.at, ci, cs.reach});
                         const int id = groupOf[size_t(ci)];
                         if (!alternatives.contains(id))
                             alternatives.insert(id, lastAlternatives.value(id));

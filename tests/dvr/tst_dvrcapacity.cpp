@@ -10,6 +10,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <climits>
 #include <utility>
 #include <vector>
 
@@ -385,6 +386,110 @@ private Q_SLOTS:
         QVERIFY(fitting > checked / 5);
         QVERIFY(fitting < checked * 4 / 5);
         QVERIFY(chosenOther > checked / 20);
+    }
+
+    /// overlapping()'s reach (what its answer read: the nodes before reach.node, and reach.node
+    /// before reach.until): on random books, placements made, taken away or renamed where the
+    /// answer did not read leave it as it was, which is what lets a repair keep a conflict's
+    /// recordings in the way without asking the book again (DirtyMinutes::anyWithin in the
+    /// scheduler). Answers that found `limit` streams stop early, often before the range's end.
+    void overlappingReachBoundsWhatItRead()
+    {
+        QRandomGenerator rng(29);
+        int answers = 0, stoppedEarly = 0, beforeTheEnd = 0, onALaterNode = 0, changesOutside = 0;
+        for (int round = 0; round < 30; ++round) {
+            CapacityOptions options;
+            options.nodes.clear();
+            const int nodes = 2 + rng.bounded(3);
+            for (int i = 0; i < nodes; ++i)
+                options.nodes.append({QStringLiteral("n%1").arg(i), 3 + rng.bounded(4)});
+            const int channels = 24;
+            CapacityBook book(options, channels, kOrigin);
+            struct Placed
+            {
+                int id, node;
+                qint64 from, to;
+            };
+            std::vector<Placed> placed;
+            int nextId = 0;
+            auto randomSpan = [&] {
+                const qint64 from = kOrigin + qint64(rng.bounded(1800)) * 60 + qint64(rng.bounded(3)) * 20 - 20;
+                return std::pair{from, from + 60 * (10 + rng.bounded(240)) + rng.bounded(60)};
+            };
+            auto placeOne = [&](int node, int channel, qint64 from, qint64 to) {
+                book.place(nextId, node, channel, from, to, false);
+                placed.push_back({nextId++, node, from, to});
+            };
+            for (int i = 0, n = 20 + rng.bounded(130); i < n; ++i) {
+                const auto [from, to] = randomSpan();
+                placeOne(rng.bounded(nodes), rng.bounded(channels), from, to); // full or not: the book counts
+            }
+            std::vector<int> reused{-1, -2, -3}; // as a caller's list holds the last answer
+            for (int q = 0; q < 40; ++q) {
+                const int channel = rng.bounded(channels);
+                const auto [from, to] = randomSpan();
+                const int limit = 1 + rng.bounded(6);
+                CapacityBook::Reach reach;
+                const std::vector<int> answer = book.overlapping(from, to, channel, limit, reach);
+                QCOMPARE(answer, book.overlapping(from, to, channel, limit));
+                // Into a list reused from the last question: the same answer and reach.
+                CapacityBook::Reach again;
+                book.overlapping(from, to, channel, limit, again, reused);
+                QCOMPARE(reused, answer);
+                QCOMPARE(again.node, reach.node);
+                QCOMPARE(again.until, reach.until);
+                ++answers;
+                if (reach.node == INT_MAX) {
+                    QVERIFY(int(answer.size()) < limit);
+                    continue;
+                }
+                QCOMPARE(int(answer.size()), limit);
+                QVERIFY(reach.node >= 0 && reach.node < nodes);
+                const auto [x, y] = book.epochMinutes(from, to);
+                QVERIFY(reach.until > x && reach.until <= y);
+                ++stoppedEarly;
+                beforeTheEnd += reach.until < y ? 1 : 0;
+                onALaterNode += reach.node + 1 < nodes ? 1 : 0;
+                // Whether a placement on `node` over [f, t) is where the answer did not read.
+                auto outside = [&](int node, qint64 f, qint64 t) {
+                    if (node > reach.node)
+                        return true;
+                    const auto [px, py] = book.epochMinutes(f, t);
+                    const int end = node < reach.node ? y : reach.until;
+                    return px >= py || py <= x || px >= end;
+                };
+                for (int c = 0; c < 12; ++c) {
+                    const int what = rng.bounded(3);
+                    if (what == 0) {
+                        const int node = rng.bounded(nodes);
+                        const auto [f, t] = randomSpan();
+                        if (!outside(node, f, t))
+                            continue;
+                        placeOne(node, rng.bounded(channels), f, t);
+                    } else {
+                        const size_t at = size_t(rng.bounded(int(placed.size())));
+                        const Placed p = placed[at];
+                        if (!outside(p.node, p.from, p.to))
+                            continue;
+                        if (what == 1) {
+                            book.unplace(p.id);
+                            placed.erase(placed.begin() + qsizetype(at));
+                        } else {
+                            book.rename(p.id, nextId); // a new id: maybe another place in its hours' lists
+                            placed[at].id = nextId++;
+                        }
+                    }
+                    ++changesOutside;
+                    QCOMPARE(book.overlapping(from, to, channel, limit), answer);
+                }
+            }
+        }
+        qDebug() << answers << "answers," << stoppedEarly << "stopped early," << beforeTheEnd << "before the range's end,"
+                 << onALaterNode << "before the last node;" << changesOutside << "changes where they did not read";
+        QVERIFY(stoppedEarly > answers / 4);
+        QVERIFY(beforeTheEnd > stoppedEarly / 4);
+        QVERIFY(onALaterNode > stoppedEarly / 4);
+        QVERIFY(changesOutside > answers);
     }
 };
 
