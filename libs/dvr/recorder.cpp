@@ -43,6 +43,85 @@ static qint64 nowMs()
     return QDateTime::currentMSecsSinceEpoch();
 }
 
+namespace {
+
+/// The process's recorders opening an HLS source: at most Recorder::hlsOpenLimit() at once
+/// (Recorder::setHlsOpenLimit()). An open loads the playlist, which starts the clock of the
+/// segments it lists (the demuxer starts three back from the live edge; the playlist drops each
+/// a window's length after listing it), then probes the streams (a segment or two read, frames
+/// decoded): CPU. A hundred recordings starting together shared the cores, every probe took a
+/// hundred times as long, and a quarter came back after the third segment had left the
+/// playlist (bench/diver/record.sh, SOURCE=hls: 25 of 100 skipped one). Taken in turns, each
+/// open is short, and one that waits has not loaded its playlist yet: nothing of its window
+/// goes by meanwhile.
+class HlsOpenGate
+{
+public:
+    static HlsOpenGate &instance()
+    {
+        static HlsOpenGate gate;
+        return gate;
+    }
+
+    void setLimit(int limit)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_limit = qMax(1, limit);
+        }
+        m_cv.notify_all();
+    }
+
+    int limit() const
+    {
+        std::lock_guard lock(m_mutex);
+        return m_limit;
+    }
+
+    enum class Entry { Slot, Late, Stopped };
+    /// Waits for a slot (leave() gives it back). Late: none came within `maxWaitMs`, and the open
+    /// goes ahead without one (a source that hangs its open holds a slot up to its open
+    /// deadline: the others wait no longer than the demuxer reaches back). Stopped: `stopping`.
+    Entry enter(const std::atomic<bool> &stopping, qint64 maxWaitMs)
+    {
+        std::unique_lock lock(m_mutex);
+        const bool free = m_cv.wait_for(lock, std::chrono::milliseconds(maxWaitMs),
+                                        [&] { return stopping.load() || m_inUse < m_limit; });
+        if (stopping)
+            return Entry::Stopped;
+        if (!free)
+            return Entry::Late;
+        ++m_inUse;
+        return Entry::Slot;
+    }
+
+    void leave()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            --m_inUse;
+        }
+        m_cv.notify_all();
+    }
+
+    /// A recorder stopping while it waits (its `stopping` is set first).
+    void wakeAll()
+    {
+        { std::lock_guard lock(m_mutex); } // a waiter between its test and its sleep sees the flag
+        m_cv.notify_all();
+    }
+
+private:
+    HlsOpenGate() : m_limit(qMax(2, int(std::thread::hardware_concurrency()))) {}
+
+    mutable std::mutex m_mutex;
+    std::condition_variable m_cv;
+    int m_limit;
+    int m_inUse = 0;
+};
+
+} // namespace
+
 struct Recorder::Worker
 {
     Recorder *owner = nullptr;
@@ -239,6 +318,7 @@ struct Recorder::Worker
         }
         wake.notify_all();
         queueCv.notify_all();
+        HlsOpenGate::instance().wakeAll();
         return true;
     }
 
@@ -331,7 +411,13 @@ struct Recorder::Worker
             }
             MediaError error;
             QString why;
-            if (!in->open(spec, &error)) {
+            const HlsOpenGate::Entry gate = spec.isPlaylist() ? enterOpenGate() : HlsOpenGate::Entry::Late;
+            if (gate == HlsOpenGate::Entry::Stopped)
+                break;
+            const bool opened = in->open(spec, &error);
+            if (gate == HlsOpenGate::Entry::Slot)
+                HlsOpenGate::instance().leave();
+            if (!opened) {
                 why = error.toString();
             } else if (!beginConnection(*in, &why)) {
                 // why says what cannot be recorded
@@ -388,6 +474,29 @@ struct Recorder::Worker
             Q_EMIT o->stopped();
         }, Qt::QueuedConnection);
     }
+
+    /// Waits for a turn to open an HLS source (HlsOpenGate), counted in Stats::openWaitMs.
+    HlsOpenGate::Entry enterOpenGate()
+    {
+        QElapsedTimer waited;
+        waited.start();
+        const HlsOpenGate::Entry entry = HlsOpenGate::instance().enter(stopping, kMaxOpenWaitMs);
+        const qint64 ms = waited.elapsed();
+        {
+            QMutexLocker lock(&statusMutex);
+            stats.openWaitMs += quint64(ms);
+        }
+        if (entry == HlsOpenGate::Entry::Late)
+            qCInfo(lcRecorder).noquote() << cfg.directory << ": no turn to open" << spec.describe() << "within" << ms
+                                         << "ms (" << HlsOpenGate::instance().limit() << "opening at once); opening anyway";
+        else if (ms >= 1000)
+            qCInfo(lcRecorder).noquote() << cfg.directory << ": waited" << ms << "ms for a turn to open" << spec.describe();
+        return entry;
+    }
+    /// The longest a recorder waits for its turn to open an HLS source: less than the demuxer
+    /// reaches back (three segments, 6 s of a headend's 2 s ones), so a recording that waited
+    /// still begins with media from before it was started.
+    static constexpr qint64 kMaxOpenWaitMs = 4000;
 
     QString currentReason() const
     {
@@ -1226,6 +1335,17 @@ void Recorder::requestStop(bool finish)
             m_worker->input->interrupt();
     }
     m_worker->wake.notify_all();
+    HlsOpenGate::instance().wakeAll(); // it may be waiting for its turn to open
+}
+
+void Recorder::setHlsOpenLimit(int limit)
+{
+    HlsOpenGate::instance().setLimit(limit);
+}
+
+int Recorder::hlsOpenLimit()
+{
+    return HlsOpenGate::instance().limit();
 }
 
 void Recorder::stop(bool finish)
