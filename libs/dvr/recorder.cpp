@@ -11,7 +11,9 @@
 #include <QMutex>
 #include <QMutexLocker>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -79,20 +81,25 @@ public:
     }
 
     enum class Entry { Slot, Late, Stopped };
-    /// Waits for a slot (leave() gives it back). Late: none came within `maxWaitMs`, and the open
-    /// goes ahead without one (a source that hangs its open holds a slot up to its open
-    /// deadline: the others wait no longer than the demuxer reaches back). Stopped: `stopping`.
-    Entry enter(const std::atomic<bool> &stopping, qint64 maxWaitMs)
+    /// Waits for a slot (leave() gives it back) while the opens in progress make progress. Late:
+    /// no open has ended for `maxStallMs` (sources that hang their opens hold every slot, each
+    /// up to its open deadline), and this one goes ahead without a slot. Stopped: `stopping`.
+    Entry enter(const std::atomic<bool> &stopping, std::chrono::milliseconds maxStall)
     {
+        const Clock::time_point since = Clock::now();
         std::unique_lock lock(m_mutex);
-        const bool free = m_cv.wait_for(lock, std::chrono::milliseconds(maxWaitMs),
-                                        [&] { return stopping.load() || m_inUse < m_limit; });
-        if (stopping)
-            return Entry::Stopped;
-        if (!free)
-            return Entry::Late;
-        ++m_inUse;
-        return Entry::Slot;
+        for (;;) {
+            if (stopping)
+                return Entry::Stopped;
+            if (m_inUse < m_limit) {
+                ++m_inUse;
+                return Entry::Slot;
+            }
+            const auto deadline = std::max(m_lastLeave, since) + maxStall;
+            if (Clock::now() >= deadline)
+                return Entry::Late;
+            m_cv.wait_until(lock, deadline);
+        }
     }
 
     void leave()
@@ -100,6 +107,7 @@ public:
         {
             std::lock_guard lock(m_mutex);
             --m_inUse;
+            m_lastLeave = Clock::now();
         }
         m_cv.notify_all();
     }
@@ -112,12 +120,14 @@ public:
     }
 
 private:
-    HlsOpenGate() : m_limit(qMax(2, int(std::thread::hardware_concurrency()))) {}
+    using Clock = std::chrono::steady_clock;
+    HlsOpenGate() : m_limit(qMax(4, 4 * int(std::thread::hardware_concurrency()))) {}
 
     mutable std::mutex m_mutex;
     std::condition_variable m_cv;
     int m_limit;
     int m_inUse = 0;
+    Clock::time_point m_lastLeave; ///< an open in turn ended last
 };
 
 } // namespace
@@ -480,23 +490,25 @@ struct Recorder::Worker
     {
         QElapsedTimer waited;
         waited.start();
-        const HlsOpenGate::Entry entry = HlsOpenGate::instance().enter(stopping, kMaxOpenWaitMs);
+        const HlsOpenGate::Entry entry = HlsOpenGate::instance().enter(stopping, kMaxOpenStall);
         const qint64 ms = waited.elapsed();
         {
             QMutexLocker lock(&statusMutex);
             stats.openWaitMs += quint64(ms);
         }
         if (entry == HlsOpenGate::Entry::Late)
-            qCInfo(lcRecorder).noquote() << cfg.directory << ": no turn to open" << spec.describe() << "within" << ms
-                                         << "ms (" << HlsOpenGate::instance().limit() << "opening at once); opening anyway";
+            qCWarning(lcRecorder).noquote() << cfg.directory << ": no open of an HLS source has ended for"
+                                            << kMaxOpenStall.count() << "ms (" << HlsOpenGate::instance().limit()
+                                            << "in progress: their sources do not answer?); opening" << spec.describe()
+                                            << "without waiting further, after" << ms << "ms";
         else if (ms >= 1000)
             qCInfo(lcRecorder).noquote() << cfg.directory << ": waited" << ms << "ms for a turn to open" << spec.describe();
         return entry;
     }
-    /// The longest a recorder waits for its turn to open an HLS source: less than the demuxer
-    /// reaches back (three segments, 6 s of a headend's 2 s ones), so a recording that waited
-    /// still begins with media from before it was started.
-    static constexpr qint64 kMaxOpenWaitMs = 4000;
+    /// A recorder waits its turn to open an HLS source as long as turns come; when none has
+    /// for this long (the opens in progress hang on sources that do not answer: each holds its
+    /// turn up to its open deadline), it opens without one.
+    static constexpr std::chrono::milliseconds kMaxOpenStall{4000};
 
     QString currentReason() const
     {

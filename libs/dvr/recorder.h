@@ -152,8 +152,9 @@ public:
     /// that threshold as buffers are freed; 100 recorders' second-long buffers then left ~4 MB
     /// of free memory resident per recording: bench/diver/record.sh, heap_free_mb).
     static void limitAllocatorRetention();
-    /// At most this many of the process's recorders open an HLS source at once (default: the
-    /// cores, at least 2); the others wait their turn, up to 4 s, before loading the playlist.
+    /// At most this many of the process's recorders open an HLS source at once (default: 4 a
+    /// core, at least 4); the others wait their turn before loading the playlist, while turns
+    /// come (none for 4 s: the opens in progress hang, and the next goes ahead without one).
     /// Opening (the playlist, then a segment or two read and decoded to learn the streams) is a
     /// recording's costly moment: a hundred at once shared the cores, each took a hundred times
     /// as long, and the segments the playlist listed at the start expired before they were read.
