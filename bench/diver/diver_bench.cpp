@@ -61,7 +61,11 @@ int main(int argc, char **argv)
     parser.addOption({u"seconds"_qs, u"seconds measured"_qs, u"s"_qs, u"60"_qs});
     parser.addOption({u"segment"_qs, u"segment seconds"_qs, u"s"_qs, u"6"_qs});
     parser.addOption({u"journal"_qs, u"seconds between journal entries of the segment in progress (0: none)"_qs, u"s"_qs, u"1"_qs});
+    parser.addOption({u"hls-open-limit"_qs, u"recorders opening an HLS source at once (Recorder::setHlsOpenLimit; 0: its default)"_qs,
+                      u"n"_qs, u"0"_qs});
     parser.process(app);
+    if (const int limit = parser.value(u"hls-open-limit"_qs).toInt(); limit > 0)
+        Recorder::setHlsOpenLimit(limit);
     const int count = parser.value(u"count"_qs).toInt();
     const int warmup = parser.value(u"warmup"_qs).toInt();
     const int seconds = parser.value(u"seconds"_qs).toInt();
@@ -116,6 +120,7 @@ int main(int argc, char **argv)
     quint64 playlistRequests = 0, sourceSegments = 0, sourceSkipped = 0, programDateChanges = 0;
     double maxLag = 0; // the most a recording's last segment ended before its stop (s): how far behind live it read
     qint64 slowestWriteMs = 0;
+    quint64 maxOpenWaitMs = 0; // the longest a recorder waited for its turn to open an HLS source
     double minRecorded = 1e9, maxRecorded = 0, minCoverage = 1e9;
     int unreadable = 0;
     for (size_t i = 0; i < recorders.size(); ++i) {
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
         sourceSegments += st.sourceSegments;
         sourceSkipped += st.sourceSegmentsSkipped;
         programDateChanges += st.programDateChanges;
+        maxOpenWaitMs = qMax(maxOpenWaitMs, st.openWaitMs);
         ArchiveReader reader;
         QString error;
         if (!reader.load(r->directory(), &error)) {
@@ -183,6 +189,7 @@ int main(int argc, char **argv)
         {u"source_segments"_qs, qint64(sourceSegments)},
         {u"source_segments_skipped"_qs, qint64(sourceSkipped)},
         {u"program_date_changes"_qs, qint64(programDateChanges)},
+        {u"max_open_wait_ms"_qs, qint64(maxOpenWaitMs)}, // Recorder::setHlsOpenLimit(): turns taken to open
     };
     QTextStream(stdout) << QJsonDocument(out).toJson(QJsonDocument::Compact) << '\n';
     return 0;

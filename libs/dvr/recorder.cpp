@@ -11,7 +11,9 @@
 #include <QMutex>
 #include <QMutexLocker>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -42,6 +44,93 @@ static qint64 nowMs()
 {
     return QDateTime::currentMSecsSinceEpoch();
 }
+
+namespace {
+
+/// The process's recorders opening an HLS source: at most Recorder::hlsOpenLimit() at once
+/// (Recorder::setHlsOpenLimit()). An open loads the playlist, which starts the clock of the
+/// segments it lists (the demuxer starts three back from the live edge; the playlist drops each
+/// a window's length after listing it), then probes the streams (a segment or two read, frames
+/// decoded): CPU. A hundred recordings starting together shared the cores, every probe took a
+/// hundred times as long, and a quarter came back after the third segment had left the
+/// playlist (bench/diver/record.sh, SOURCE=hls: 25 of 100 skipped one). Taken in turns, each
+/// open is short, and one that waits has not loaded its playlist yet: nothing of its window
+/// goes by meanwhile.
+class HlsOpenGate
+{
+public:
+    static HlsOpenGate &instance()
+    {
+        static HlsOpenGate gate;
+        return gate;
+    }
+
+    void setLimit(int limit)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_limit = qMax(1, limit);
+        }
+        m_cv.notify_all();
+    }
+
+    int limit() const
+    {
+        std::lock_guard lock(m_mutex);
+        return m_limit;
+    }
+
+    enum class Entry { Slot, Late, Stopped };
+    /// Waits for a slot (leave() gives it back) while the opens in progress make progress. Late:
+    /// no open has ended for `maxStallMs` (sources that hang their opens hold every slot, each
+    /// up to its open deadline), and this one goes ahead without a slot. Stopped: `stopping`.
+    Entry enter(const std::atomic<bool> &stopping, std::chrono::milliseconds maxStall)
+    {
+        const Clock::time_point since = Clock::now();
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            if (stopping)
+                return Entry::Stopped;
+            if (m_inUse < m_limit) {
+                ++m_inUse;
+                return Entry::Slot;
+            }
+            const auto deadline = std::max(m_lastLeave, since) + maxStall;
+            if (Clock::now() >= deadline)
+                return Entry::Late;
+            m_cv.wait_until(lock, deadline);
+        }
+    }
+
+    void leave()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            --m_inUse;
+            m_lastLeave = Clock::now();
+        }
+        m_cv.notify_all();
+    }
+
+    /// A recorder stopping while it waits (its `stopping` is set first).
+    void wakeAll()
+    {
+        { std::lock_guard lock(m_mutex); } // a waiter between its test and its sleep sees the flag
+        m_cv.notify_all();
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    HlsOpenGate() : m_limit(qMax(4, 4 * int(std::thread::hardware_concurrency()))) {}
+
+    mutable std::mutex m_mutex;
+    std::condition_variable m_cv;
+    int m_limit;
+    int m_inUse = 0;
+    Clock::time_point m_lastLeave; ///< an open in turn ended last
+};
+
+} // namespace
 
 struct Recorder::Worker
 {
@@ -239,6 +328,7 @@ struct Recorder::Worker
         }
         wake.notify_all();
         queueCv.notify_all();
+        HlsOpenGate::instance().wakeAll();
         return true;
     }
 
@@ -331,7 +421,13 @@ struct Recorder::Worker
             }
             MediaError error;
             QString why;
-            if (!in->open(spec, &error)) {
+            const HlsOpenGate::Entry gate = spec.isPlaylist() ? enterOpenGate() : HlsOpenGate::Entry::Late;
+            if (gate == HlsOpenGate::Entry::Stopped)
+                break;
+            const bool opened = in->open(spec, &error);
+            if (gate == HlsOpenGate::Entry::Slot)
+                HlsOpenGate::instance().leave();
+            if (!opened) {
                 why = error.toString();
             } else if (!beginConnection(*in, &why)) {
                 // why says what cannot be recorded
@@ -388,6 +484,31 @@ struct Recorder::Worker
             Q_EMIT o->stopped();
         }, Qt::QueuedConnection);
     }
+
+    /// Waits for a turn to open an HLS source (HlsOpenGate), counted in Stats::openWaitMs.
+    HlsOpenGate::Entry enterOpenGate()
+    {
+        QElapsedTimer waited;
+        waited.start();
+        const HlsOpenGate::Entry entry = HlsOpenGate::instance().enter(stopping, kMaxOpenStall);
+        const qint64 ms = waited.elapsed();
+        {
+            QMutexLocker lock(&statusMutex);
+            stats.openWaitMs += quint64(ms);
+        }
+        if (entry == HlsOpenGate::Entry::Late)
+            qCWarning(lcRecorder).noquote() << cfg.directory << ": no open of an HLS source has ended for"
+                                            << kMaxOpenStall.count() << "ms (" << HlsOpenGate::instance().limit()
+                                            << "in progress: their sources do not answer?); opening" << spec.describe()
+                                            << "without waiting further, after" << ms << "ms";
+        else if (ms >= 1000)
+            qCInfo(lcRecorder).noquote() << cfg.directory << ": waited" << ms << "ms for a turn to open" << spec.describe();
+        return entry;
+    }
+    /// A recorder waits its turn to open an HLS source as long as turns come; when none has
+    /// for this long (the opens in progress hang on sources that do not answer: each holds its
+    /// turn up to its open deadline), it opens without one.
+    static constexpr std::chrono::milliseconds kMaxOpenStall{4000};
 
     QString currentReason() const
     {
@@ -1226,6 +1347,17 @@ void Recorder::requestStop(bool finish)
             m_worker->input->interrupt();
     }
     m_worker->wake.notify_all();
+    HlsOpenGate::instance().wakeAll(); // it may be waiting for its turn to open
+}
+
+void Recorder::setHlsOpenLimit(int limit)
+{
+    HlsOpenGate::instance().setLimit(limit);
+}
+
+int Recorder::hlsOpenLimit()
+{
+    return HlsOpenGate::instance().limit();
 }
 
 void Recorder::stop(bool finish)

@@ -118,6 +118,7 @@ public:
         quint64 playlistRequests = 0;   ///< its media playlist fetched
         quint64 sourceSegments = 0;     ///< its segments opened
         quint64 sourceSegmentsSkipped = 0; ///< listed, never read: the playlist moved on without them
+        quint64 openWaitMs = 0;         ///< waited for a turn to open an HLS source (setHlsOpenLimit())
     };
 
     explicit Recorder(QObject *parent = nullptr);
@@ -151,6 +152,14 @@ public:
     /// that threshold as buffers are freed; 100 recorders' second-long buffers then left ~4 MB
     /// of free memory resident per recording: bench/diver/record.sh, heap_free_mb).
     static void limitAllocatorRetention();
+    /// At most this many of the process's recorders open an HLS source at once (default: 4 a
+    /// core, at least 4); the others wait their turn before loading the playlist, while turns
+    /// come (none for 4 s: the opens in progress hang, and the next goes ahead without one).
+    /// Opening (the playlist, then a segment or two read and decoded to learn the streams) is a
+    /// recording's costly moment: a hundred at once shared the cores, each took a hundred times
+    /// as long, and the segments the playlist listed at the start expired before they were read.
+    static void setHlsOpenLimit(int limit);
+    static int hlsOpenLimit();
 
     /// The threads have ended and stopped() was emitted (on the owner's thread).
     bool isStopped() const { return m_stopReported; }

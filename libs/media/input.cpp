@@ -80,6 +80,14 @@ std::optional<InputSpec> InputSpec::parse(const QString &source, QString *error)
     return spec;
 }
 
+bool InputSpec::isPlaylist() const
+{
+    if (kind != Kind::Url && kind != Kind::File)
+        return false;
+    const QString path = QUrl(url).path();
+    return path.endsWith(QLatin1String(".m3u8")) || path.endsWith(QLatin1String(".m3u"));
+}
+
 QString InputSpec::describe() const
 {
     switch (kind) {
@@ -659,19 +667,16 @@ bool MediaInput::open(const InputSpec &spec, MediaError *error)
                   QStringLiteral("this FFmpeg has no %1 input").arg(QLatin1String(spec.kind == InputSpec::Kind::Device ? "v4l2" : "lavfi"))};
         return false;
     }
-    if (spec.programDates && (spec.kind == InputSpec::Kind::Url || spec.kind == InputSpec::Kind::File)) {
-        const QString path = QUrl(url).path();
-        if (path.endsWith(QLatin1String(".m3u8")) || path.endsWith(QLatin1String(".m3u"))) {
-            // Every playlist and segment the HLS demuxer opens passes here (a kept-alive
-            // connection would take the next segment without), and its playlists are read
-            // here, once, for it and for the dates.
-            m_defaultIoOpen = ctx->io_open;
-            m_defaultIoClose = ctx->io_close2;
-            ctx->opaque = this;
-            ctx->io_open = &MediaInput::ioOpen;
-            ctx->io_close2 = &MediaInput::ioClose;
-            options.set("http_persistent", 0);
-        }
+    if (spec.programDates && spec.isPlaylist()) {
+        // Every playlist and segment the HLS demuxer opens passes here (a kept-alive
+        // connection would take the next segment without), and its playlists are read
+        // here, once, for it and for the dates.
+        m_defaultIoOpen = ctx->io_open;
+        m_defaultIoClose = ctx->io_close2;
+        ctx->opaque = this;
+        ctx->io_open = &MediaInput::ioOpen;
+        ctx->io_close2 = &MediaInput::ioClose;
+        options.set("http_persistent", 0);
     }
     // Live sources are probed briefly: a channel starts in a second, not after five.
     options.set("probesize", 2'000'000);

@@ -56,6 +56,8 @@ struct InputSpec
     /// udp://, srt://). Returns nullopt with *error for what cannot be a source.
     static std::optional<InputSpec> parse(const QString &source, QString *error);
     QString describe() const;
+    /// A URL or file whose path names an HLS playlist (.m3u8, .m3u).
+    bool isPlaylist() const;
 };
 
 /// The libavfilter graph text of a test pattern or slate (exposed for tests).
