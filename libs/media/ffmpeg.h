@@ -39,6 +39,7 @@ namespace detail {
 struct InputContextDeleter { void operator()(AVFormatContext *c) const { avformat_close_input(&c); } };
 struct OutputContextDeleter { void operator()(AVFormatContext *c) const; }; // closes its pb when it owns one
 struct CodecContextDeleter { void operator()(AVCodecContext *c) const { avcodec_free_context(&c); } };
+struct CodecParametersDeleter { void operator()(AVCodecParameters *p) const { avcodec_parameters_free(&p); } };
 struct FrameDeleter { void operator()(AVFrame *f) const { av_frame_free(&f); } };
 struct PacketDeleter { void operator()(AVPacket *p) const { av_packet_free(&p); } };
 struct FilterGraphDeleter { void operator()(AVFilterGraph *g) const { avfilter_graph_free(&g); } };
@@ -49,6 +50,7 @@ struct DictionaryDeleter { void operator()(AVDictionary *d) const { av_dict_free
 using InputContext = std::unique_ptr<AVFormatContext, detail::InputContextDeleter>;
 using OutputContext = std::unique_ptr<AVFormatContext, detail::OutputContextDeleter>;
 using CodecContext = std::unique_ptr<AVCodecContext, detail::CodecContextDeleter>;
+using CodecParameters = std::unique_ptr<AVCodecParameters, detail::CodecParametersDeleter>;
 using Frame = std::unique_ptr<AVFrame, detail::FrameDeleter>;
 using Packet = std::unique_ptr<AVPacket, detail::PacketDeleter>;
 using FilterGraph = std::unique_ptr<AVFilterGraph, detail::FilterGraphDeleter>;

@@ -162,6 +162,11 @@ void MediaInput::close()
     m_held.clear();
     m_ctx.reset();
     m_video = m_audio = -1;
+    m_leftOutAudio = -1;
+    m_leftOutDecoder.reset();
+    m_leftOutFrame.reset();
+    m_joinedAudio.reset();
+    m_audioJoined = false;
     m_probe = {};
     m_playlistUrl.clear();
     m_opened.clear();
@@ -487,6 +492,32 @@ bool hasParameters(const AVCodecContext *c)
     }
 }
 
+/// A decoder of `st` that only learns its parameters (one thread); *rc is why when it is null.
+CodecContext openProbeDecoder(const AVStream *st, int *rc)
+{
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    CodecContext c(codec ? avcodec_alloc_context3(codec) : nullptr);
+    *rc = c ? avcodec_parameters_to_context(c.get(), st->codecpar) : AVERROR_DECODER_NOT_FOUND;
+    if (*rc >= 0) {
+        c->pkt_timebase = st->time_base;
+        c->thread_count = 1;
+        *rc = avcodec_open2(c.get(), codec, nullptr);
+    }
+    if (*rc < 0)
+        c.reset();
+    return c;
+}
+
+/// Feeds `packet` to `c` (a packet that does not decode, damaged or before the first keyframe, is
+/// passed over); true once `c` knows its stream's parameters.
+bool learnParameters(AVCodecContext *c, const AVPacket *packet, AVFrame *frame)
+{
+    if (avcodec_send_packet(c, packet) >= 0)
+        while (avcodec_receive_frame(c, frame) >= 0)
+            av_frame_unref(frame);
+    return hasParameters(c);
+}
+
 /// "stream #1 (aac)"
 QString streamName(const AVFormatContext *ctx, int index)
 {
@@ -540,15 +571,9 @@ bool MediaInput::probeFurther(QList<int> *streams, MediaError *error)
     std::vector<Probe> probes;
     for (int index : std::as_const(*streams)) {
         const AVStream *st = ctx->streams[index];
-        const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
-        CodecContext c(codec ? avcodec_alloc_context3(codec) : nullptr);
-        int rc = c ? avcodec_parameters_to_context(c.get(), st->codecpar) : AVERROR_DECODER_NOT_FOUND;
-        if (rc >= 0) {
-            c->pkt_timebase = st->time_base;
-            c->thread_count = 1;
-            rc = avcodec_open2(c.get(), codec, nullptr);
-        }
-        if (rc < 0) {
+        int rc = 0;
+        CodecContext c = openProbeDecoder(st, &rc);
+        if (!c) {
             qCWarning(lcInput).noquote() << who() << ": cannot decode" << streamName(ctx, index) << "to find its parameters:"
                                          << MediaError::fromAv(QStringLiteral("opening its decoder"), rc).toString();
             continue;
@@ -591,11 +616,7 @@ bool MediaInput::probeFurther(QList<int> *streams, MediaError *error)
         }
         const auto probe = std::find_if(probes.begin(), probes.end(), [index](const Probe &p) { return p.index == index; });
         if (probe != probes.end()) {
-            // A packet that does not decode (damaged, or before the first keyframe) is passed over.
-            if (avcodec_send_packet(probe->codec.get(), packet.get()) >= 0)
-                while (avcodec_receive_frame(probe->codec.get(), frame.get()) >= 0)
-                    av_frame_unref(frame.get());
-            if (hasParameters(probe->codec.get())) {
+            if (learnParameters(probe->codec.get(), packet.get(), frame.get())) {
                 const int rc2 = avcodec_parameters_from_context(ctx->streams[index]->codecpar, probe->codec.get());
                 if (rc2 < 0) {
                     *error = MediaError::fromAv(QStringLiteral("taking the parameters of %1").arg(streamName(ctx, index)), rc2);
@@ -740,10 +761,19 @@ bool MediaInput::open(const InputSpec &spec, MediaError *error)
                          m_held.end());
             m_audio = -1;
             m_probe.audioLeftOut = true;
+            // Watched from here on: read() adds it the moment a packet of it decodes (audio that
+            // starts late, or whose first packets were damaged), not at the next reconnect, which
+            // a healthy source never has.
+            int rc2 = 0;
+            m_leftOutDecoder = openProbeDecoder(ctx->streams[leftOut], &rc2);
+            if (m_leftOutDecoder) {
+                m_leftOutAudio = leftOut;
+                m_leftOutFrame = makeFrame();
+            }
         }
     }
     for (unsigned i = 0; i < ctx->nb_streams; ++i) {
-        if (int(i) != m_video && int(i) != m_audio)
+        if (int(i) != m_video && int(i) != m_audio && int(i) != m_leftOutAudio)
             ctx->streams[i]->discard = AVDISCARD_ALL;
     }
     qCDebug(lcInput).noquote() << "opened" << spec.describe() << "video stream" << m_video << "audio stream" << m_audio;
@@ -782,10 +812,65 @@ MediaInput::Read MediaInput::read(AVPacket *packet, MediaError *error)
         // demuxer opens a segment when it has read the one before, so the next is near).
         if (m_unplacedSkipped > 0 && (keyframe || (m_video < 0 && packet->stream_index == m_audio)))
             m_segmentSkipped += std::exchange(m_unplacedSkipped, 0);
+        if (m_joinedAudio)
+            keepJoinedAudioParameters(); // after any packet: the demuxer may have reset them while reading it
         if (packet->stream_index == m_video || packet->stream_index == m_audio)
+            return Read::Packet;
+        if (packet->stream_index == m_leftOutAudio && adoptLeftOutAudio(packet))
             return Read::Packet;
         av_packet_unref(packet);
     }
+}
+
+void MediaInput::keepJoinedAudioParameters()
+{
+    // The demuxer writes back its own parameters of a stream it never found them for (the
+    // sample rate and channels zeroed, seen with MPEG-TS a keyframe later): a muxer opened
+    // from them then refuses the stream ("sample rate not set").
+    AVCodecParameters *par = m_ctx->streams[m_audio]->codecpar;
+    if (par->sample_rate == m_joinedAudio->sample_rate && par->ch_layout.nb_channels == m_joinedAudio->ch_layout.nb_channels)
+        return;
+    qCDebug(lcInput).noquote() << who() << ": the demuxer reset the parameters of audio" << streamName(m_ctx.get(), m_audio)
+                               << "(" << par->sample_rate << "Hz," << par->ch_layout.nb_channels << "channel(s)): put back";
+    const int rc = avcodec_parameters_copy(par, m_joinedAudio.get());
+    if (rc < 0)
+        qCWarning(lcInput).noquote() << who() << ": audio" << streamName(m_ctx.get(), m_audio) << "lost its parameters:"
+                                     << MediaError::fromAv(QStringLiteral("restoring them"), rc).toString();
+}
+
+bool MediaInput::adoptLeftOutAudio(const AVPacket *packet)
+{
+    ++m_probe.leftOutPackets;
+    AVStream *st = m_ctx->streams[m_leftOutAudio];
+    if (!learnParameters(m_leftOutDecoder.get(), packet, m_leftOutFrame.get()))
+        return false;
+    const int rc = avcodec_parameters_from_context(st->codecpar, m_leftOutDecoder.get());
+    if (rc < 0) {
+        qCWarning(lcInput).noquote() << who() << ": audio" << streamName(m_ctx.get(), m_leftOutAudio)
+                                     << "decodes now, but its parameters cannot be taken:"
+                                     << MediaError::fromAv(QStringLiteral("taking them"), rc).toString()
+                                     << "(the channel stays without audio until the source is opened again)";
+        m_leftOutDecoder.reset();
+        st->discard = AVDISCARD_ALL;
+        m_leftOutAudio = -1;
+        return false;
+    }
+    m_joinedAudio.reset(avcodec_parameters_alloc());
+    Q_CHECK_PTR(m_joinedAudio);
+    avcodec_parameters_copy(m_joinedAudio.get(), st->codecpar);
+    const AVCodecParameters *par = st->codecpar;
+    qCInfo(lcInput).noquote() << QStringLiteral("%1: audio %2 decodes now (%3 Hz, %4 channel(s)) after %5 packet(s) passed over: "
+                                                "added to the channel")
+                                     .arg(who(), streamName(m_ctx.get(), m_leftOutAudio))
+                                     .arg(par->sample_rate)
+                                     .arg(par->ch_layout.nb_channels)
+                                     .arg(m_probe.leftOutPackets - 1);
+    m_audio = std::exchange(m_leftOutAudio, -1);
+    m_leftOutDecoder.reset();
+    m_leftOutFrame.reset();
+    m_audioJoined = true;
+    m_probe.audioJoinedLate = true;
+    return true;
 }
 
 void MediaInput::noteKeyframe(qint64 pts)

@@ -130,6 +130,12 @@ public:
     quint64 takeSkippedSegments() { return std::exchange(m_segmentSkipped, 0); }
     int videoStream() const { return m_video; }
     int audioStream() const { return m_audio; }
+    /// True once when the packet the last read() returned is the first of an audio stream open()
+    /// left out (ProbeReport::audioLeftOut) that decodes now: audioStream() is that stream from
+    /// this packet on, its codecpar has its sample rate and channels. The reader adds it (a
+    /// decoder, a muxer stream) or leaves it; its earlier packets, which did not decode, were
+    /// passed over (ProbeReport::leftOutPackets).
+    bool takeAudioJoined() { return std::exchange(m_audioJoined, false); }
     const InputSpec &spec() const { return m_spec; }
 
     /// What open() read beyond the brief probe: a stream it uses (the best audio, the video) left
@@ -137,13 +143,16 @@ public:
     /// further, its packets kept for read(), until a packet of it decodes, for at most
     /// kMoreProbeSeconds of media or kMoreProbeBytes. An audio stream still without them is left
     /// out (`audioLeftOut`): a muxer refuses audio without a sample rate, and a player cannot play
-    /// it. A video stream still without them fails the open.
+    /// it. read() goes on decoding its packets, and adds it when one decodes (takeAudioJoined()).
+    /// A video stream still without them fails the open.
     struct ProbeReport
     {
         int streamsProbedMore = 0; ///< streams that needed it
         qint64 bytes = 0;          ///< packet bytes read for it (and kept for read())
         qint64 mediaUs = 0;        ///< how far into the media it read
         bool audioLeftOut = false;
+        quint64 leftOutPackets = 0;   ///< packets of the left-out audio read() decoded to learn its parameters
+        bool audioJoinedLate = false; ///< the left-out audio decoded later and was added (takeAudioJoined())
     };
     ProbeReport probeReport() const { return m_probe; }
     static constexpr int kMoreProbeSeconds = 10;
@@ -189,6 +198,11 @@ private:
     /// After avformat_find_stream_info(): reads on (ProbeReport) while `streams` lack parameters;
     /// the ones that still do are returned. False with *error when the source fails meanwhile.
     bool probeFurther(QList<int> *streams, MediaError *error);
+    /// A packet of the left-out audio: decoded to learn its parameters; true when they are
+    /// known (the stream is m_audio from `packet` on).
+    bool adoptLeftOutAudio(const AVPacket *packet);
+    /// The joined audio's codecpar as adoptLeftOutAudio() learnt it, put back when it changed.
+    void keepJoinedAudioParameters();
     /// The next packet from the held ones (probeFurther()) or the demuxer; av_read_frame's code.
     int nextPacket(AVPacket *packet);
     /// A video keyframe at `pts` was read: the first of the next segment opened?
@@ -200,6 +214,11 @@ private:
     ProbeReport m_probe;
     int m_video = -1;
     int m_audio = -1;
+    int m_leftOutAudio = -1;         ///< the audio open() left out, watched by read() (-1: none)
+    CodecContext m_leftOutDecoder;   ///< … learning its parameters from its packets
+    Frame m_leftOutFrame;
+    bool m_audioJoined = false;      ///< for takeAudioJoined()
+    CodecParameters m_joinedAudio;   ///< the left-out audio's parameters once learnt (null: none joined)
     std::atomic<bool> m_interrupted{false};
     std::atomic<qint64> m_deadlineMs{0};
     bool m_timedOut = false;

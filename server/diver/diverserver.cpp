@@ -2005,13 +2005,10 @@ QStringList DiverServer::activeArchives() const
 void DiverServer::onArchiveClaimed(const dvr::LeaseJob &job, const QString &previousNode)
 {
     const QString channelId = job.id.mid(int(archiveLeaseIdOf({}).size()));
+    // Claimed only from the keeper's scope, which startArchives() builds from m_archives and sets
+    // (setIds) on this thread right after changing it; claims, renewals and take-backs stay in it.
     ActiveArchive *a = m_archives.value(channelId);
-    if (!a) {
-        // Claimed only from this node's scope (channels in its guide, with storage): not expected;
-        // held, recorded once it can be, or lost when the scope moves on (setIds).
-        qCWarning(lcDiver).noquote() << "this node holds the archive of" << channelId << "but cannot record it yet (not in the guide, or no storage)";
-        return;
-    }
+    Q_ASSERT_X(a, "DiverServer::onArchiveClaimed", "an archive lease claimed outside the keeper's scope");
     a->held = true;
     if (job.epoch > m_leaseEpochs.value(job.id))
         m_leaseEpochs.insert(job.id, job.epoch);

@@ -110,6 +110,9 @@ struct Pipeline::Impl
         Decoder video;
         Decoder audio;
         qint64 offsetUs = AV_NOPTS_VALUE; ///< input (sanitised, µs) to output timeline
+        /// Pass-through: the audio the input left out decodes now; the segmenter takes it at the
+        /// next video keyframe (a new PMT starts a segment), its packets until then are dropped.
+        bool audioAwaitsKeyframe = false;
         bool slate = false;
         bool realtime = false;
     };
@@ -492,6 +495,30 @@ struct Pipeline::Impl
         return segmenters[0]->restart(params, video, error);
     }
 
+    /// The audio `s`'s input left out at its open decodes now (MediaInput::takeAudioJoined()):
+    /// added without touching the picture. Transcoded: a decoder for it, into the audio the
+    /// renditions always carry. Pass-through: from the next video keyframe, a segmenter restart
+    /// with the audio stream (a discontinuity) and a master playlist naming its codec. False:
+    /// it cannot be added (*error), and the source is opened again (a fresh probe).
+    bool addJoinedAudio(Source &s, MediaError *error)
+    {
+        const AVStream *st = s.input->context()->streams[s.input->audioStream()];
+        s.sanitiser->addStream(st->index, st->time_base, 0);
+        qCInfo(lcPipeline).noquote() << cfg.id << "the source's audio decodes now: added"
+                                     << (cfg.passthrough ? "at the next keyframe (a discontinuity)" : "to the renditions");
+        if (cfg.passthrough) {
+            s.audioAwaitsKeyframe = s.input->videoStream() >= 0;
+            if (s.audioAwaitsKeyframe)
+                return true;
+            masterWritten = false; // written again with the audio's codec, at the next segment
+            return adoptPassthroughSource(s, error);
+        }
+        if (!s.audio.open(st, 1, error))
+            return false;
+        s.audio.context()->pkt_timebase = kMicroseconds;
+        return true;
+    }
+
     /// Makes `s` the active input: its first packet will continue the output timeline.
     void adopt(std::unique_ptr<Source> &slot, std::unique_ptr<MediaInput> input, bool isSlate)
     {
@@ -866,6 +893,22 @@ struct Pipeline::Impl
             }
             if (!active->slate)
                 rateWindowBytes += packet->size;
+            if (!active->slate && active->input->takeAudioJoined() && !addJoinedAudio(*active, &error)) {
+                sourceLost(QStringLiteral("the source's audio decodes now but cannot be added: ") + error.toString());
+                continue;
+            }
+            if (active->audioAwaitsKeyframe) {
+                if (packet->stream_index == active->input->audioStream())
+                    continue; // the segments have no audio stream until the keyframe; the picture goes on
+                if (packet->flags & AV_PKT_FLAG_KEY) {
+                    active->audioAwaitsKeyframe = false;
+                    if (!adoptPassthroughSource(*active, &error)) {
+                        sourceLost(error.toString());
+                        continue;
+                    }
+                    masterWritten = false; // written again with the audio's codec, at the next segment
+                }
+            }
             process(*active, packet.get());
             updateRates();
             reviewHealth();

@@ -64,7 +64,7 @@ class TestMediaInput : public QObject
 private Q_SLOTS:
     void initTestCase();
     void lateAudioOpensWithItsParameters();
-    void audioTooLateIsLeftOut();
+    void audioTooLateIsLeftOutThenJoins();
 
 private:
     QTemporaryDir m_dir;
@@ -128,7 +128,7 @@ void TestMediaInput::lateAudioOpensWithItsParameters()
     QCOMPARE(in.read(p.get(), &error), MediaInput::Read::Packet);
 }
 
-void TestMediaInput::audioTooLateIsLeftOut()
+void TestMediaInput::audioTooLateIsLeftOutThenJoins()
 {
     QString why;
     std::optional<InputSpec> spec = InputSpec::parse(QStringLiteral("file:") + m_tooLate, &why);
@@ -140,16 +140,45 @@ void TestMediaInput::audioTooLateIsLeftOut()
     QCOMPARE(in.audioStream(), -1);
     QVERIFY(in.probeReport().audioLeftOut);
     QVERIFY(in.probeReport().mediaUs >= qint64(MediaInput::kMoreProbeSeconds) * 1'000'000);
-    // The video read meanwhile is not lost.
+    // The video read meanwhile is not lost; the audio joins with its first packet, 14 s in, and
+    // none of it is lost either (its first packet decodes: an ADTS header). Before the fix the
+    // audio never came.
     const std::map<int, int> expected = packetsPerStream(m_tooLate);
-    int videoPackets = 0;
+    QCOMPARE(expected.size(), size_t(2));
+    const int video = in.videoStream();
+    const int audio = video == 0 ? 1 : 0;
+    std::map<int, int> got;
+    int joined = 0;
+    qint64 joinedAtUs = AV_NOPTS_VALUE;
     Packet p = makePacket();
     for (MediaInput::Read r; (r = in.read(p.get(), &error)) != MediaInput::Read::End;) {
         QVERIFY2(r == MediaInput::Read::Packet, qPrintable(error.toString()));
-        QCOMPARE(p->stream_index, in.videoStream());
-        ++videoPackets;
+        if (in.takeAudioJoined()) {
+            ++joined;
+            QCOMPARE(p->stream_index, audio);
+            QCOMPARE(in.audioStream(), audio);
+            const AVCodecParameters *par = in.context()->streams[audio]->codecpar;
+            QCOMPARE(par->codec_id, AV_CODEC_ID_AAC);
+            QCOMPARE(par->sample_rate, 48000);
+            QCOMPARE(par->ch_layout.nb_channels, 1);
+            joinedAtUs = av_rescale_q(p->pts, in.context()->streams[audio]->time_base, AVRational{1, 1000000})
+                - in.context()->start_time;
+        }
+        QVERIFY2(p->stream_index == video || (joined == 1 && p->stream_index == audio),
+                 qPrintable(QStringLiteral("a packet of stream %1 before the audio joined").arg(p->stream_index)));
+        // A reader opens a muxer from them at any packet (pass-through: the next keyframe); the
+        // MPEG-TS demuxer zeroes them again every few packets.
+        if (joined == 1) {
+            QCOMPARE(in.context()->streams[audio]->codecpar->sample_rate, 48000);
+            QCOMPARE(in.context()->streams[audio]->codecpar->ch_layout.nb_channels, 1);
+        }
+        ++got[p->stream_index];
     }
-    QCOMPARE(videoPackets, expected.at(in.videoStream()));
+    QCOMPARE(joined, 1);
+    QVERIFY2(joinedAtUs >= 13'500'000 && joinedAtUs < 15'000'000, qPrintable(QString::number(joinedAtUs)));
+    QVERIFY(in.probeReport().audioJoinedLate);
+    QCOMPARE(got.at(video), expected.at(video));
+    QCOMPARE(got.at(audio), expected.at(audio));
 }
 
 QTEST_GUILESS_MAIN(TestMediaInput)
