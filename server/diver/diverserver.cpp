@@ -500,11 +500,7 @@ void DiverServer::resumeCopies()
         qCCritical(lcDiver).noquote() << m_leaseError;
         return;
     }
-    dvr::LeaseKeeper::Settings settings;
-    settings.location = m_config.effectiveDatabase();
-    settings.node = m_config.nodeId;
-    settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
-    settings.livenessGraceMs = m_config.livenessGraceMs;
+    dvr::LeaseKeeper::Settings settings = leaseSettings();
     settings.capacity = m_config.capacity;
     settings.scope = QStringLiteral("copy:");
     if (!m_leases.start(settings, &why)) {
@@ -701,16 +697,23 @@ void DiverServer::onGuide(std::shared_ptr<const epg::Guide> previous, std::share
     Q_EMIT guideLoaded();
 }
 
-void DiverServer::startPlanner()
+dvr::LeaseKeeper::Settings DiverServer::leaseSettings() const
 {
-    // Every node bids once it could plan (the rules were read at start, the guide is here); one
-    // holds the lease (FOR UPDATE SKIP LOCKED), the others take it when it dies or stops.
     dvr::LeaseKeeper::Settings settings;
     settings.location = m_config.effectiveDatabase();
     settings.node = m_config.nodeId;
     settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
     settings.livenessGraceMs = m_config.livenessGraceMs;
+    // Read only by a keeper that hands leases over (archives); copies and the planner never do.
     settings.handOverLimitMs = qint64(m_config.handOverLimitSeconds) * 1000;
+    return settings;
+}
+
+void DiverServer::startPlanner()
+{
+    // Every node bids once it could plan (the rules were read at start, the guide is here); one
+    // holds the lease (FOR UPDATE SKIP LOCKED), the others take it when it dies or stops.
+    dvr::LeaseKeeper::Settings settings = leaseSettings();
     settings.capacity = 1;
     settings.scope = kPlannerLease;
     settings.ids = {kPlannerLease};
@@ -1958,12 +1961,7 @@ void DiverServer::startArchives()
     if (ids.isEmpty() && !m_archiveLeasesStarted)
         return;
     if (!m_archiveLeasesStarted) {
-        dvr::LeaseKeeper::Settings settings;
-        settings.location = m_config.effectiveDatabase();
-        settings.node = m_config.nodeId;
-        settings.leaseMs = qint64(m_config.leaseSeconds) * 1000;
-        settings.livenessGraceMs = m_config.livenessGraceMs;
-        settings.handOverLimitMs = qint64(m_config.handOverLimitSeconds) * 1000;
+        dvr::LeaseKeeper::Settings settings = leaseSettings();
         settings.capacity = int(ids.size());
         settings.ids = ids;
         settings.peers = archivePeers(); // shared out among the live nodes

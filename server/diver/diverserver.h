@@ -191,6 +191,9 @@ private:
     void planSoon(std::function<void()> then);
     /// Makes the viewers' recordings (and copies) the plan has due: on the planner only.
     void startDue(qint64 now);
+    /// The settings every lease keeper of this node shares (database, node, lease period,
+    /// liveness grace, hand-over limit): the copies', the archives' and the planner's.
+    dvr::LeaseKeeper::Settings leaseSettings() const;
     /// Starts this node's bid for the `planner` lease (once it can plan: a guide and the rules).
     void startPlanner();
     /// This node holds `planner` now: the rules and history read again (several nodes), a full
