@@ -90,33 +90,8 @@ constexpr int kLeaseSeconds = 2;
 constexpr int kLoadMarginMs = 2000;
 const QString kDiverBinary = QStringLiteral(IPTV_BINARY_DIR "/server/diver/diver");
 
-/// A guide file with the channels `channels` (all of them recast's channel "one": a channel is
-/// one stream to the scheduler, whatever its URL) each airing `title` from `start` to `stop`.
-bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 stop, const QString &title,
-                const QStringList &channels = {QStringLiteral("one")})
-{
-    iptv::epg::GuideData data;
-    for (const QString &id : channels) {
-        iptv::epg::Channel ch;
-        ch.id = id;
-        ch.displayNames = {{QString(), id.toUpper()}};
-        ch.streamUrl = QStringLiteral("http://127.0.0.1:%1/live/one.ts").arg(recastPort);
-        data.channels.append(ch);
-        iptv::epg::Programme p;
-        p.channelId = ch.id;
-        p.start = start;
-        p.stop = stop;
-        p.titles = {{QString(), title}};
-        data.programmes.append(p);
-    }
-    const qint64 from = QDateTime::currentSecsSinceEpoch() / 3600 * 3600 - 3600;
-    iptv::epg::GuideBuilder builder({.from = from, .days = 2, .compressionLevel = 1, .createdAt = from});
-    builder.addGuide(data);
-    QFile f(path);
-    return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
-}
-
-/// One programme of writeGuideOf: `title` on `channel` from `start` to `stop`, episode `xmltvNs`.
+/// One programme of writeGuideOf: `title` on `channel` from `start` to `stop`, episode `xmltvNs`
+/// (none when empty).
 struct GuideShow
 {
     QString channel;
@@ -142,7 +117,8 @@ bool writeGuideOf(const QString &path, quint16 recastPort, const QStringList &ch
         p.start = s.start;
         p.stop = s.stop;
         p.titles = {{QString(), s.title}};
-        p.episodeNums.append({QStringLiteral("xmltv_ns"), s.xmltvNs});
+        if (!s.xmltvNs.isEmpty())
+            p.episodeNums.append({QStringLiteral("xmltv_ns"), s.xmltvNs});
         data.programmes.append(p);
     }
     const qint64 from = QDateTime::currentSecsSinceEpoch() / 3600 * 3600 - 3600;
@@ -150,6 +126,17 @@ bool writeGuideOf(const QString &path, quint16 recastPort, const QStringList &ch
     builder.addGuide(data);
     QFile f(path);
     return f.open(QIODevice::WriteOnly) && f.write(builder.finish()) > 0;
+}
+
+/// A guide file with the channels `channels` (all of them recast's channel "one": a channel is
+/// one stream to the scheduler, whatever its URL) each airing `title` from `start` to `stop`.
+bool writeGuide(const QString &path, quint16 recastPort, qint64 start, qint64 stop, const QString &title,
+                const QStringList &channels = {QStringLiteral("one")})
+{
+    QList<GuideShow> shows;
+    for (const QString &id : channels)
+        shows.append({id, start, stop, title, {}});
+    return writeGuideOf(path, recastPort, channels, shows);
 }
 
 /// The segments of a copy's folder, in order; empty with a warning when it cannot be read.
